@@ -1,0 +1,59 @@
+import { chmodSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { CairnError } from '../core/errors.js';
+import {
+  generateSigningKeyPair,
+  privateKeyFromPem,
+  privateKeyToPem,
+  publicKeyFromPem,
+  publicKeyToPem,
+  rawPublicKey,
+  type NoteSigner,
+} from '../audit/note/index.js';
+import { verifierFor, type LogKeys } from '../audit/log/signer.js';
+import { writeFileAtomic } from '../storage/objects/durable.js';
+
+export const PRIVATE_KEY_FILE = join('keys', 'signing.key');
+export const PUBLIC_KEY_FILE = join('keys', 'signing.pub');
+
+/** Ed25519 key for checkpoints and (later) release signatures; the private half is 0600. */
+export async function createSigningKey(cairnDir: string): Promise<void> {
+  const { privateKey, publicKey } = generateSigningKeyPair();
+  await writeFileAtomic(join(cairnDir, PRIVATE_KEY_FILE), privateKeyToPem(privateKey), { mode: 0o600 });
+  chmodSync(join(cairnDir, PRIVATE_KEY_FILE), 0o600);
+  chmodSync(join(cairnDir, 'keys'), 0o700);
+  await writeFileAtomic(join(cairnDir, PUBLIC_KEY_FILE), publicKeyToPem(publicKey));
+}
+
+export function loadLogKeys(cairnDir: string, origin: string): LogKeys {
+  const pubPem = read(join(cairnDir, PUBLIC_KEY_FILE));
+  const publicKey = publicKeyFromPem(pubPem);
+  const raw = rawPublicKey(publicKey);
+  let signer: NoteSigner | null = null;
+  return {
+    origin,
+    rawPublicKey: raw,
+    verifier: verifierFor(origin, publicKey, raw),
+    signer: () => {
+      if (!signer) {
+        const keyPath = join(cairnDir, PRIVATE_KEY_FILE);
+        const mode = statSync(keyPath).mode & 0o777;
+        if ((mode & 0o077) !== 0 && process.platform !== 'win32') {
+          throw new CairnError('CONFIG_INVALID', `${keyPath} is readable by other users (mode ${mode.toString(8)})`, {
+            hint: `run: chmod 600 ${keyPath}`,
+          });
+        }
+        signer = { name: origin, privateKey: privateKeyFromPem(read(keyPath)), rawPublicKey: raw };
+      }
+      return signer;
+    },
+  };
+}
+
+function read(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new CairnError('CONFIG_INVALID', `cannot read the workspace key ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}

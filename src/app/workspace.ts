@@ -1,0 +1,153 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { AuditLog } from '../audit/log/audit-log.js';
+import type { AuditActor, AuditContext } from '../audit/event.js';
+import { CairnError } from '../core/errors.js';
+import { uuidv7 } from '../core/ids.js';
+import { isoUtc, systemClock, type Clock } from '../core/time.js';
+import { openMetaStore, type MetaStore } from '../meta/open.js';
+import { blobsLocate, blobsPresent } from '../meta/repos/chunks.js';
+import type { BlobIndex } from '../storage/blob-index.js';
+import { LocalPackDir } from '../storage/objects/local-packs.js';
+import { PackReader } from '../storage/pack/reader.js';
+import { WorkerPool } from '../storage/workers/pool.js';
+import { CLIENT_VERSION } from './version.js';
+import { CONFIG_FILE, defaultConfig, loadConfig, saveConfig, type WorkspaceConfig } from './config.js';
+import { resolveActor } from './identity.js';
+import { createSigningKey, loadLogKeys } from './keys.js';
+
+export const CAIRN_DIR = '.cairn';
+
+/** Everything a command needs, wired once: the composition root of the embedded mode. */
+export interface Workspace {
+  /** The project folder that holds .cairn/. */
+  root: string;
+  cairnDir: string;
+  config: WorkspaceConfig;
+  meta: MetaStore;
+  audit: AuditLog;
+  packs: LocalPackDir;
+  reader: PackReader;
+  index: BlobIndex;
+  pool: WorkerPool;
+  clock: Clock;
+  actor(): AuditActor;
+  cacheDir: string;
+  locksDir: string;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  cwd?: string;
+  /** The command line being run, recorded in audit events (e.g. "data add"). */
+  command?: string;
+  clock?: Clock;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Walks up from `start` like git does. */
+export function findWorkspaceRoot(start: string): string | null {
+  let dir = resolve(start);
+  for (;;) {
+    if (existsSync(join(dir, CAIRN_DIR, CONFIG_FILE))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) return null;
+    dir = parent;
+  }
+}
+
+export async function initWorkspace(dir: string, opts: OpenOptions & { metadataUrl?: string } = {}): Promise<Workspace> {
+  const root = resolve(opts.cwd ?? process.cwd(), dir);
+  const cairnDir = join(root, CAIRN_DIR);
+  if (existsSync(join(cairnDir, CONFIG_FILE))) {
+    throw new CairnError('WORKSPACE_EXISTS', `${root} already has a Cairn workspace`, { data: { root } });
+  }
+  if (existsSync(cairnDir)) {
+    throw new CairnError('WORKSPACE_EXISTS', `${cairnDir} exists but is not a complete workspace`, {
+      hint: 'remove it (after checking what is inside) and run `cairn init` again',
+    });
+  }
+  const clock = opts.clock ?? systemClock;
+  mkdirSync(join(cairnDir, 'objects'), { recursive: true });
+  mkdirSync(join(cairnDir, 'cache'), { recursive: true });
+  mkdirSync(join(cairnDir, 'locks'), { recursive: true });
+  const id = uuidv7();
+  const config = defaultConfig(id, isoUtc(clock.now()), opts.metadataUrl);
+  await createSigningKey(cairnDir);
+  // The config is written last: its presence is what marks a complete workspace.
+  await saveConfig(cairnDir, config);
+  const ws = await openAt(root, config, opts);
+  await ws.audit.record({ action: 'workspace.init', target: { type: 'workspace', name: id }, params: { metadata: ws.meta.dialect } }, 'ok');
+  return ws;
+}
+
+export async function openWorkspace(opts: OpenOptions = {}): Promise<Workspace> {
+  const start = opts.cwd ?? process.cwd();
+  const root = opts.env?.CAIRN_WORKSPACE ? resolve(start, opts.env.CAIRN_WORKSPACE) : findWorkspaceRoot(start);
+  if (!root || !existsSync(join(root, CAIRN_DIR, CONFIG_FILE))) {
+    throw new CairnError('WORKSPACE_NOT_FOUND', `no Cairn workspace in ${resolve(start)} or any parent directory`, {
+      hint: 'run `cairn init` in your project folder first',
+    });
+  }
+  return openAt(root, loadConfig(join(root, CAIRN_DIR)), opts);
+}
+
+async function openAt(root: string, config: WorkspaceConfig, opts: OpenOptions): Promise<Workspace> {
+  const cairnDir = join(root, CAIRN_DIR);
+  const url = config.metadata.url;
+  const metaUrl = url.startsWith('sqlite:') && !isAbsolute(url.slice(7)) ? `sqlite:${join(cairnDir, url.slice(7))}` : url;
+  const meta = await openMetaStore(metaUrl);
+  const clock = opts.clock ?? systemClock;
+  const env = opts.env ?? process.env;
+  let actor: AuditActor | null = null;
+  const getActor = () => (actor ??= resolveActor(config, env, root));
+  const keys = loadLogKeys(cairnDir, config.audit.origin);
+  const context = (): AuditContext => ({
+    actor: getActor(),
+    host: hostname(),
+    pid: process.pid,
+    command: opts.command ?? 'api',
+    client: `cairn/${CLIENT_VERSION}`,
+    workspace: config.workspace.id,
+  });
+  const audit = new AuditLog({ db: meta.db, dialect: meta.dialect, context, clock, keys });
+  const packs = new LocalPackDir(join(cairnDir, 'objects'));
+  const reader = new PackReader(packs);
+  const index: BlobIndex = {
+    has: (ids) => blobsPresent(meta.db, ids),
+    locate: async (ids) => {
+      const rows = await blobsLocate(meta.db, ids);
+      return new Map([...rows].map(([id, r]) => [id, { id, packId: r.pack_id, offset: Number(r.offset), length: Number(r.length), kind: r.kind }]));
+    },
+  };
+  const pool = new WorkerPool(config.storage.workers);
+  let closed = false;
+  return {
+    root,
+    cairnDir,
+    config,
+    meta,
+    audit,
+    packs,
+    reader,
+    index,
+    pool,
+    clock,
+    actor: getActor,
+    cacheDir: join(cairnDir, 'cache'),
+    locksDir: join(cairnDir, 'locks'),
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        // Every command that appended leaves a signed checkpoint behind.
+        if (audit.appendedCount > 0) await audit.checkpoint();
+      } finally {
+        await reader.close();
+        await pool.close();
+        await meta.close();
+      }
+    },
+  };
+}

@@ -1,0 +1,23 @@
+/**
+ * The closed list of audit actions. An event with any other action is rejected when written
+ * and flagged when verified. Later capabilities extend this list (and docs/AUDIT.md) — never
+ * rename or reuse an entry, because old logs must keep verifying.
+ */
+export const auditActions = {
+  'workspace.init': 'A workspace was created (its signing key was generated).',
+  'dataset.version.create': 'A file or directory was snapshotted as the next immutable version of a dataset.',
+  'dataset.tag': 'A tag was set on, or moved to, a dataset version.',
+  'dataset.checkout': 'A dataset version was materialized into a directory.',
+  'store.gc': 'Unreferenced packs were deleted from the object store.',
+  'store.fsck': 'The object store was re-hashed; the outcome says whether it was intact.',
+  'audit.export': 'The audit log was exported as a self-contained bundle.',
+} as const;
+
+export type AuditAction = keyof typeof auditActions;
+
+export function isAuditAction(s: string): s is AuditAction {
+  return Object.prototype.hasOwnProperty.call(auditActions, s);
+}
+
+export const auditOutcomes = ['ok', 'failed', 'denied'] as const;
+export type AuditOutcome = (typeof auditOutcomes)[number];

@@ -1,0 +1,115 @@
+import { canonicalJson } from '../core/canonical-json.js';
+import { CairnError } from '../core/errors.js';
+import { type AuditAction, type AuditOutcome, auditOutcomes, isAuditAction } from './actions.js';
+
+export const AUDIT_SCHEMA = 'cairn.audit/v1';
+
+/** How the actor proved who they are. Local workspaces trust the configured identity. */
+export type AuthMethod = 'config' | 'git-config' | 'os-user' | 'environment' | 'token';
+
+export interface AuditActor {
+  /** An account id, never a display name: the only personal datum an event may carry. */
+  id: string;
+  auth: AuthMethod;
+}
+
+export interface AuditTarget {
+  type: string;
+  name?: string;
+  version?: number;
+  digest?: string;
+}
+
+/** Who, where and with what the current command acts; fixed for one process. */
+export interface AuditContext {
+  actor: AuditActor;
+  host: string;
+  pid: number;
+  command: string;
+  client: string;
+  workspace: string;
+}
+
+export interface EventDraft {
+  action: AuditAction;
+  target: AuditTarget;
+  inputs?: string[];
+  outputs?: string[];
+  params?: Record<string, unknown>;
+}
+
+/** One log entry. Its canonical JSON (RFC 8785) is what the Merkle leaf commits to. */
+export interface AuditEvent {
+  schema: typeof AUDIT_SCHEMA;
+  index: number;
+  /** Leaf hash (hex) of the entry before this one; null for the first. Chains entries so a gap or reorder shows at the exact index. */
+  prev: string | null;
+  id: string;
+  time: string;
+  actor: AuditActor;
+  host: string;
+  process: { pid: number; command: string };
+  client: string;
+  workspace: string;
+  action: AuditAction;
+  target: AuditTarget;
+  inputs: string[];
+  outputs: string[];
+  params: Record<string, unknown>;
+  outcome: AuditOutcome;
+  reason?: string;
+}
+
+export function buildEvent(
+  ctx: AuditContext,
+  draft: EventDraft,
+  fields: { index: number; prev: string | null; id: string; time: string; outcome: AuditOutcome; reason?: string },
+): AuditEvent {
+  if (!isAuditAction(draft.action)) throw new CairnError('INTERNAL', `unknown audit action ${draft.action}`);
+  return {
+    schema: AUDIT_SCHEMA,
+    index: fields.index,
+    prev: fields.prev,
+    id: fields.id,
+    time: fields.time,
+    actor: ctx.actor,
+    host: ctx.host,
+    process: { pid: ctx.pid, command: ctx.command },
+    client: ctx.client,
+    workspace: ctx.workspace,
+    action: draft.action,
+    target: draft.target,
+    inputs: draft.inputs ?? [],
+    outputs: draft.outputs ?? [],
+    params: draft.params ?? {},
+    outcome: fields.outcome,
+    ...(fields.reason !== undefined ? { reason: fields.reason } : {}),
+  };
+}
+
+export function encodeEvent(e: AuditEvent): string {
+  return canonicalJson(e);
+}
+
+/** Parses an entry and checks the shape verification relies on; returns a reason on failure. */
+export function parseEvent(entry: string): { event: AuditEvent } | { problem: string } {
+  let e: AuditEvent;
+  try {
+    e = JSON.parse(entry) as AuditEvent;
+  } catch {
+    return { problem: 'entry is not JSON' };
+  }
+  if (!e || typeof e !== 'object') return { problem: 'entry is not an object' };
+  if (e.schema !== AUDIT_SCHEMA) return { problem: `unknown schema ${JSON.stringify(e.schema)}` };
+  if (!Number.isSafeInteger(e.index)) return { problem: 'index missing' };
+  if (e.prev !== null && !(typeof e.prev === 'string' && /^[0-9a-f]{64}$/.test(e.prev))) return { problem: 'prev is malformed' };
+  if (typeof e.action !== 'string' || !isAuditAction(e.action)) return { problem: `action ${JSON.stringify(e.action)} is not in the closed list` };
+  if (!auditOutcomes.includes(e.outcome)) return { problem: `outcome ${JSON.stringify(e.outcome)} is invalid` };
+  if (!e.actor || typeof e.actor.id !== 'string') return { problem: 'actor missing' };
+  try {
+    if (canonicalJson(e) !== entry) return { problem: 'entry is not in canonical form' };
+  } catch {
+    return { problem: 'entry cannot be canonicalized' };
+  }
+  return { event: e };
+}

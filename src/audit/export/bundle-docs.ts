@@ -1,0 +1,108 @@
+/** Files written into every audit export so it can be checked without Cairn. */
+
+export const EXPORT_README = `# Cairn audit log export
+
+This directory is a self-contained copy of a Cairn audit log (format \`cairn.audit-export/v1\`).
+
+| file | what it is |
+|---|---|
+| \`entries.jsonl\` | every event, one per line, exactly the bytes the log hashed (RFC 8785 canonical JSON) |
+| \`checkpoints/*.note\` | signed checkpoints (C2SP signed-note / tlog-checkpoint format, Ed25519) |
+| \`public-key.vkey\` | the log's verifier key in signed-note form (\`<name>+<key id>+<base64>\`) |
+| \`public-key.pem\` | the same Ed25519 public key as PEM, for OpenSSL |
+| \`proofs/consistency.jsonl\` | consistency proofs between successive checkpoints (RFC 9162 §2.1.4) |
+| \`proofs/inclusion.jsonl\` | inclusion proof of every entry in the latest checkpoint (RFC 9162 §2.1.3) |
+| \`log.json\` | origin, size, root hash, key |
+
+Compare \`public-key.vkey\` with a copy of the key you obtained independently (for example
+from \`cairn init\` output kept in your product repository). A bundle checked only against its
+own key proves internal consistency, not authorship.
+
+## With Cairn
+
+    cairn audit verify --bundle <this directory> [--key <trusted vkey or file>] [--against <trusted checkpoint>]
+
+## With standard tools (sh, openssl, python3)
+
+    ./verify.sh
+
+It does, step by step:
+
+1. For each checkpoint note: the signed text is everything before the first empty line
+   (\`sed -n '/^$/q;p' note > body\`); the signature line is \`— <name> <base64>\`, whose base64
+   decodes to a 4-byte key id followed by the 64-byte Ed25519 signature
+   (\`tail -n 1 note | awk '{print $3}' | base64 -d | tail -c 64 > sig\`). Verify with
+   \`openssl pkeyutl -verify -pubin -inkey public-key.pem -rawin -in body -sigfile sig\`.
+2. \`python3 verify.py\` (standard library only) recomputes every leaf
+   \`SHA-256(0x00 ‖ entry)\`, checks that each entry's \`index\` is its line number and its
+   \`prev\` is the previous leaf hash, folds the leaves into the RFC 6962 Merkle tree
+   (\`node = SHA-256(0x01 ‖ left ‖ right)\`) and compares the root at every checkpoint size
+   with the root in that checkpoint's second and third lines.
+
+A single entry can be checked by hand: \`sed -n '<n+1>p' entries.jsonl | tr -d '\\n' |
+(printf '\\000'; cat) | openssl dgst -sha256\` gives its leaf hash, and the matching line
+of \`proofs/inclusion.jsonl\` lists the sibling hashes up to the latest checkpoint's root.
+`;
+
+export const VERIFY_PY = `#!/usr/bin/env python3
+"""Recompute a Cairn audit export's Merkle tree and hash chain (standard library only)."""
+import base64, hashlib, json, os, sys
+
+here = os.path.dirname(os.path.abspath(__file__))
+
+def leaf(b): return hashlib.sha256(b"\\x00" + b).digest()
+def node(l, r): return hashlib.sha256(b"\\x01" + l + r).digest()
+
+def main():
+    checkpoints = {}
+    for name in sorted(os.listdir(os.path.join(here, "checkpoints"))):
+        lines = open(os.path.join(here, "checkpoints", name), "rb").read().decode().split("\\n")
+        checkpoints[int(lines[1])] = base64.b64decode(lines[2])
+    stack = []  # (height, hash): the right edge of perfect subtrees
+    prev = None
+    size = 0
+    bad = None
+    with open(os.path.join(here, "entries.jsonl"), "rb") as f:
+        for i, raw in enumerate(f):
+            entry = raw.rstrip(b"\\n")
+            h = leaf(entry)
+            ev = json.loads(entry)
+            if bad is None and ev.get("index") != i: bad = (i, "entry claims index %r" % ev.get("index"))
+            if bad is None and ev.get("prev") != prev: bad = (max(0, i - 1), "hash chain broken before entry %d" % i)
+            prev = h.hex()
+            height, cur = 0, h
+            while stack and stack[-1][0] == height:
+                cur = node(stack.pop()[1], cur); height += 1
+            stack.append((height, cur))
+            size = i + 1
+            if size in checkpoints:
+                root = stack[-1][1]
+                for _, left in reversed(stack[:-1]): root = node(left, root)
+                if root != checkpoints[size] and bad is None:
+                    bad = (size - 1, "root at size %d differs from its checkpoint" % size)
+    for s in checkpoints:
+        if s > size and bad is None: bad = (size, "a checkpoint covers %d entries, the export has %d" % (s, size))
+    if bad:
+        print("FAIL at entry %d: %s" % bad); sys.exit(1)
+    print("ok: %d entries, %d checkpoints, chain and roots match" % (size, len(checkpoints)))
+
+main()
+`;
+
+export const VERIFY_SH = `#!/bin/sh
+# Verify this audit export with openssl (signatures) and python3 (Merkle tree, hash chain).
+set -eu
+cd "$(dirname "$0")"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+n=0
+for note in checkpoints/*.note; do
+  sed -n '/^$/q;p' "$note" > "$tmp/body"
+  tail -n 1 "$note" | awk '{print $3}' | base64 -d | tail -c 64 > "$tmp/sig"
+  if ! openssl pkeyutl -verify -pubin -inkey public-key.pem -rawin -in "$tmp/body" -sigfile "$tmp/sig" > /dev/null; then
+    echo "FAIL: bad signature on $note"; exit 1
+  fi
+  n=$((n + 1))
+done
+echo "ok: $n checkpoint signature(s) verify with public-key.pem"
+python3 verify.py
+`;

@@ -1,0 +1,169 @@
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Kysely } from 'kysely';
+import { CairnError } from '../../core/errors.js';
+import type { Database } from '../../meta/schema.js';
+import { allCheckpoints } from '../../meta/repos/audit.js';
+import { consistencyProof, inclusionProof, leafHash, nodeHash, rangeHash } from '../merkle/index.js';
+import { formatVerifierKey, publicKeyFromRaw, publicKeyToPem, parseVerifierKey, type NoteVerifier } from '../note/index.js';
+import type { AuditLog } from '../log/audit-log.js';
+import { LogVerifier, type VerifyProblem } from '../verify/log-verifier.js';
+import { EXPORT_README, VERIFY_PY, VERIFY_SH } from './bundle-docs.js';
+
+export const BUNDLE_FORMAT = 'cairn.audit-export/v1';
+/** Past this many entries the per-entry inclusion proofs would dwarf the log itself. */
+export const MAX_INCLUSION_PROOFS = 200_000;
+
+export interface ExportResult {
+  dir: string;
+  size: number;
+  root: string;
+  checkpoints: number;
+  inclusionProofs: number;
+}
+
+/**
+ * Writes a bundle anyone can verify without Cairn's database: the exact entry bytes, every
+ * signed checkpoint, the public key (signed-note and PEM forms), consistency proofs between
+ * checkpoints and inclusion proofs of each entry in the latest one.
+ */
+export async function exportBundle(db: Kysely<Database>, log: AuditLog, dir: string): Promise<ExportResult> {
+  if (existsSync(dir) && readdirSync(dir).length > 0) {
+    throw new CairnError('ALREADY_EXISTS', `${dir} is not empty`, { hint: 'export into a new or empty directory' });
+  }
+  await log.checkpoint();
+  const cps = (await allCheckpoints(db)).map((c) => ({ size: Number(c.size), root: c.root, note: c.note }));
+  const latest = cps[cps.length - 1];
+  if (!latest) throw new CairnError('NOT_FOUND', 'the audit log is empty');
+  mkdirSync(join(dir, 'checkpoints'), { recursive: true });
+  mkdirSync(join(dir, 'proofs'), { recursive: true });
+
+  // Entries up to the latest checkpoint, streamed to disk; leaf hashes kept for the proofs.
+  const leaves: Buffer[] = [];
+  const out = createWriteStream(join(dir, 'entries.jsonl'));
+  let after = -1;
+  for (;;) {
+    const rows = await db.selectFrom('audit_events').select(['idx', 'entry']).where('idx', '>', after).where('idx', '<', latest.size).orderBy('idx').limit(20_000).execute();
+    for (const r of rows) {
+      if (!out.write(`${r.entry}\n`)) await new Promise<void>((res) => out.once('drain', () => res()));
+      leaves.push(leafHash(Buffer.from(r.entry, 'utf8')));
+    }
+    if (rows.length < 20_000) break;
+    after = Number(rows[rows.length - 1]!.idx);
+  }
+  await new Promise<void>((res, rej) => out.end((err?: Error | null) => (err ? rej(err) : res())));
+
+  for (const c of cps) writeFileSync(join(dir, 'checkpoints', `${String(c.size).padStart(12, '0')}.note`), c.note);
+  const vkey = formatVerifierKey(log.keys.origin, log.keys.rawPublicKey);
+  writeFileSync(join(dir, 'public-key.vkey'), `${vkey}\n`);
+  writeFileSync(join(dir, 'public-key.pem'), publicKeyToPem(publicKeyFromRaw(log.keys.rawPublicKey)));
+
+  // All perfect subtree hashes in memory: proofs for every entry then cost microseconds.
+  const levels: Buffer[][] = [leaves];
+  while (levels[levels.length - 1]!.length > 1) {
+    const prev = levels[levels.length - 1]!;
+    const next: Buffer[] = [];
+    for (let i = 0; i + 1 < prev.length; i += 2) next.push(nodeHash(prev[i]!, prev[i + 1]!));
+    levels.push(next);
+  }
+  const mth = (s: number, e: number) => rangeHash(s, e, (level, idx) => levels[level]![idx]!);
+  const cons = cps.slice(0, -1).map((c, i) => ({ from: c.size, to: cps[i + 1]!.size, proof: consistencyProof(c.size, cps[i + 1]!.size, mth).map((h) => h.toString('hex')) }));
+  writeFileSync(join(dir, 'proofs', 'consistency.jsonl'), cons.map((c) => JSON.stringify(c)).join('\n') + (cons.length ? '\n' : ''));
+  let inclusionProofs = 0;
+  if (leaves.length <= MAX_INCLUSION_PROOFS) {
+    const incl = createWriteStream(join(dir, 'proofs', 'inclusion.jsonl'));
+    for (let i = 0; i < leaves.length; i++) {
+      const line = JSON.stringify({ index: i, leafHash: leaves[i]!.toString('hex'), treeSize: latest.size, proof: inclusionProof(i, latest.size, mth).map((h) => h.toString('hex')) });
+      if (!incl.write(`${line}\n`)) await new Promise<void>((res) => incl.once('drain', () => res()));
+      inclusionProofs++;
+    }
+    await new Promise<void>((res, rej) => incl.end((err?: Error | null) => (err ? rej(err) : res())));
+  }
+  writeFileSync(
+    join(dir, 'log.json'),
+    `${JSON.stringify({ format: BUNDLE_FORMAT, origin: log.keys.origin, verifierKey: vkey, size: latest.size, root: latest.root, checkpoints: cps.length, inclusionProofs, exportedAt: new Date().toISOString() }, null, 2)}\n`,
+  );
+  writeFileSync(join(dir, 'README.md'), EXPORT_README);
+  writeFileSync(join(dir, 'verify.py'), VERIFY_PY);
+  writeFileSync(join(dir, 'verify.sh'), VERIFY_SH, { mode: 0o755 });
+  return { dir, size: latest.size, root: latest.root, checkpoints: cps.length, inclusionProofs };
+}
+
+export interface BundleVerifyReport {
+  ok: boolean;
+  size: number;
+  root: string;
+  checkpoints: number;
+  inclusionProofsChecked: number;
+  consistencyProofsChecked: number;
+  firstBad: VerifyProblem | null;
+  problems: VerifyProblem[];
+}
+
+/** Verifies a bundle with nothing but its files (and, ideally, a key the caller already trusts). */
+export async function verifyBundle(dir: string, trustedKey?: NoteVerifier, trustedCheckpoint?: string): Promise<BundleVerifyReport> {
+  const read = (p: string) => {
+    try {
+      return readFileSync(join(dir, p), 'utf8');
+    } catch {
+      throw new CairnError('INVALID_INPUT', `${join(dir, p)} is missing: not an audit export bundle`);
+    }
+  };
+  const meta = JSON.parse(read('log.json')) as { format: string; origin: string; verifierKey: string; size: number };
+  if (meta.format !== BUNDLE_FORMAT) throw new CairnError('UNSUPPORTED', `unknown bundle format ${meta.format}`);
+  const k = trustedKey ?? (() => {
+    const p = parseVerifierKey(read('public-key.vkey').trim());
+    return { name: p.name, keyId: p.keyId, publicKey: p.publicKey };
+  })();
+  const cpFiles = readdirSync(join(dir, 'checkpoints')).filter((f) => f.endsWith('.note')).sort();
+  const checkpoints = cpFiles.map((f) => {
+    const note = readFileSync(join(dir, 'checkpoints', f), 'utf8');
+    const lines = note.split('\n');
+    return { size: Number(lines[1]), root: Buffer.from(lines[2] ?? '', 'base64').toString('hex'), note };
+  });
+  const v = new LogVerifier({ checkpoints, verifier: k, origin: meta.origin, ...(trustedCheckpoint ? { trusted: { note: trustedCheckpoint, verifier: k } } : {}) });
+  const text = read('entries.jsonl');
+  const lines = text.length ? text.replace(/\n$/, '').split('\n') : [];
+  const leaves: Buffer[] = [];
+  lines.forEach((entry, i) => {
+    const leaf = leafHash(Buffer.from(entry, 'utf8'));
+    leaves.push(leaf);
+    v.push(i, entry, leaf.toString('hex'));
+  });
+  v.finish(null);
+  const problems = [...v.problems];
+  const root = v.root();
+  let inclusionChecked = 0;
+  let consistencyChecked = 0;
+  const { verifyInclusion, verifyConsistency } = await import('../merkle/index.js');
+  const rootAt = new Map(checkpoints.map((c) => [c.size, Buffer.from(c.root, 'hex')]));
+  const incl = existsSync(join(dir, 'proofs', 'inclusion.jsonl')) ? read('proofs/inclusion.jsonl').split('\n').filter(Boolean) : [];
+  for (const line of incl) {
+    const p = JSON.parse(line) as { index: number; leafHash: string; treeSize: number; proof: string[] };
+    const r = rootAt.get(p.treeSize);
+    const leaf = leaves[p.index];
+    if (!r || !leaf || leaf.toString('hex') !== p.leafHash || !verifyInclusion(leaf, p.index, p.treeSize, p.proof.map((h) => Buffer.from(h, 'hex')), r)) {
+      problems.push({ index: p.index, kind: 'leaf-mismatch', message: `the inclusion proof of entry ${p.index} does not verify` });
+    } else inclusionChecked++;
+  }
+  const cons = existsSync(join(dir, 'proofs', 'consistency.jsonl')) ? read('proofs/consistency.jsonl').split('\n').filter(Boolean) : [];
+  for (const line of cons) {
+    const c = JSON.parse(line) as { from: number; to: number; proof: string[] };
+    const r1 = rootAt.get(c.from);
+    const r2 = rootAt.get(c.to);
+    if (!r1 || !r2 || !verifyConsistency(c.from, c.to, r1, r2, c.proof.map((h) => Buffer.from(h, 'hex')))) {
+      problems.push({ index: c.from, kind: 'checkpoint-mismatch', message: `checkpoints ${c.from} and ${c.to} are not consistent` });
+    } else consistencyChecked++;
+  }
+  const first = problems.length ? v.firstBad() ?? problems[0]! : null;
+  return {
+    ok: problems.length === 0,
+    size: lines.length,
+    root: root.toString('hex'),
+    checkpoints: checkpoints.length,
+    inclusionProofsChecked: inclusionChecked,
+    consistencyProofsChecked: consistencyChecked,
+    firstBad: first,
+    problems,
+  };
+}

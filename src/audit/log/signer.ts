@@ -1,0 +1,14 @@
+import type { KeyObject } from 'node:crypto';
+import { keyId, type NoteSigner, type NoteVerifier } from '../note/index.js';
+
+/** The log's identity: checkpoints are signed notes whose key name is the log origin. */
+export interface LogKeys {
+  origin: string;
+  signer: () => NoteSigner;
+  verifier: NoteVerifier;
+  rawPublicKey: Buffer;
+}
+
+export function verifierFor(name: string, publicKey: KeyObject, raw: Buffer): NoteVerifier {
+  return { name, keyId: keyId(name, raw), publicKey };
+}

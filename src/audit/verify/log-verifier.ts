@@ -1,0 +1,166 @@
+import { createHash } from 'node:crypto';
+import { Frontier } from '../merkle/index.js';
+import { openCheckpoint, type NoteVerifier } from '../note/index.js';
+import { isAuditAction } from '../actions.js';
+
+export interface VerifyProblem {
+  /** The first entry index the problem concerns (null: the log as a whole). */
+  index: number | null;
+  /** For problems only known to lie in a range of entries: its end (exclusive). */
+  rangeEnd?: number;
+  kind:
+    | 'leaf-mismatch'
+    | 'bad-entry'
+    | 'index-mismatch'
+    | 'chain-broken'
+    | 'gap'
+    | 'checkpoint-signature'
+    | 'checkpoint-mismatch'
+    | 'checkpoint-beyond-log'
+    | 'trusted-signature'
+    | 'trusted-mismatch'
+    | 'truncated'
+    | 'head-mismatch'
+    | 'artifact';
+  message: string;
+}
+
+export interface CheckpointInput {
+  size: number;
+  root: string;
+  note: string;
+}
+
+const LEAF_PREFIX = Buffer.from([0]);
+
+/**
+ * Streams a log through every check in one pass: each entry's bytes against its stored leaf
+ * hash, its claimed index, its link to the previous leaf, and the Merkle roots at every
+ * signed checkpoint (and at a trusted checkpoint kept outside the workspace). Collects all
+ * problems; `firstBad` is the lowest index any of them names.
+ */
+export class LogVerifier {
+  readonly problems: VerifyProblem[] = [];
+  readonly #frontier = new Frontier();
+  readonly #targets: Array<{ size: number; root: Buffer; what: 'checkpoint' | 'trusted' }> = [];
+  #prevLeaf: string | null = null;
+  #expected = 0;
+  #prevSize = 0;
+  readonly actions = new Map<string, number>();
+
+  constructor(opts: { checkpoints: CheckpointInput[]; verifier: NoteVerifier; origin: string; trusted?: { note: string; verifier: NoteVerifier } }) {
+    for (const c of opts.checkpoints) {
+      try {
+        const { checkpoint } = openCheckpoint(c.note, [opts.verifier]);
+        if (checkpoint.origin !== opts.origin || checkpoint.size !== c.size || checkpoint.rootHash.toString('hex') !== c.root) {
+          this.problems.push({ index: null, kind: 'checkpoint-signature', message: `checkpoint at size ${c.size} does not match its signed note` });
+        }
+      } catch (err) {
+        this.problems.push({ index: null, kind: 'checkpoint-signature', message: `checkpoint at size ${c.size}: ${(err as Error).message}` });
+      }
+      this.#targets.push({ size: c.size, root: Buffer.from(c.root, 'hex'), what: 'checkpoint' });
+    }
+    if (opts.trusted) {
+      try {
+        const { checkpoint } = openCheckpoint(opts.trusted.note, [opts.trusted.verifier]);
+        if (checkpoint.origin !== opts.origin) {
+          this.problems.push({ index: null, kind: 'trusted-mismatch', message: `the trusted checkpoint is for log ${checkpoint.origin}, not ${opts.origin}` });
+        }
+        this.#targets.push({ size: checkpoint.size, root: checkpoint.rootHash, what: 'trusted' });
+      } catch (err) {
+        this.problems.push({ index: null, kind: 'trusted-signature', message: `the trusted checkpoint does not verify: ${(err as Error).message} (was the signing key replaced?)` });
+      }
+    }
+    this.#targets.sort((a, b) => a.size - b.size);
+  }
+
+  get size(): number {
+    return this.#frontier.size;
+  }
+
+  push(idx: number, entry: string, storedLeaf: string): void {
+    const i = this.#expected;
+    if (idx !== i) {
+      this.problems.push({ index: i, kind: 'gap', message: `entry ${i} is missing (the next stored entry is ${idx})` });
+      // Continue from what is there so later checks still run.
+      this.#expected = idx;
+    }
+    const leafBuf = createHash('sha256').update(LEAF_PREFIX).update(entry, 'utf8').digest();
+    const leaf = leafBuf.toString('hex');
+    if (leaf !== storedLeaf) {
+      this.problems.push({ index: idx, kind: 'leaf-mismatch', message: `entry ${idx} was changed: its bytes no longer match its recorded leaf hash` });
+    }
+    let ev: { index?: unknown; prev?: unknown; action?: unknown };
+    try {
+      ev = JSON.parse(entry);
+    } catch {
+      ev = {};
+      this.problems.push({ index: idx, kind: 'bad-entry', message: `entry ${idx} is not valid JSON` });
+    }
+    if (ev.index !== idx) {
+      this.problems.push({ index: idx, kind: 'index-mismatch', message: `entry ${idx} claims to be entry ${String(ev.index)} (moved, swapped, duplicated or inserted)` });
+    } else if (ev.prev !== this.#prevLeaf && idx === i) {
+      // The entry before this one changed after this one committed to it.
+      this.problems.push({ index: Math.max(0, idx - 1), kind: 'chain-broken', message: `entry ${idx - 1} no longer matches what entry ${idx} recorded as its predecessor (changed, removed or inserted)` });
+    }
+    if (typeof ev.action === 'string') {
+      if (!isAuditAction(ev.action)) this.problems.push({ index: idx, kind: 'bad-entry', message: `entry ${idx} has action ${ev.action}, which is not in the closed list` });
+      this.actions.set(ev.action, (this.actions.get(ev.action) ?? 0) + 1);
+    }
+    this.#prevLeaf = leaf;
+    this.#expected = idx + 1;
+    this.#frontier.append(leafBuf);
+    this.#checkTargets();
+  }
+
+  #checkTargets(): void {
+    while (this.#targets.length && this.#targets[0]!.size === this.#frontier.size) {
+      const t = this.#targets.shift()!;
+      if (!this.#frontier.root().equals(t.root)) {
+        const kind = t.what === 'trusted' ? 'trusted-mismatch' : 'checkpoint-mismatch';
+        this.problems.push({
+          index: this.#prevSize,
+          rangeEnd: t.size,
+          kind,
+          message: `the entries up to size ${t.size} do not hash to the ${t.what === 'trusted' ? 'trusted (exported)' : 'signed'} checkpoint root; an entry in [${this.#prevSize}, ${t.size}) was altered`,
+        });
+      }
+      this.#prevSize = t.size;
+    }
+  }
+
+  /** Call after the last entry. */
+  finish(headSize: number | null): void {
+    this.#checkTargets();
+    for (const t of this.#targets) {
+      this.problems.push({
+        index: this.#frontier.size,
+        kind: t.what === 'trusted' ? 'truncated' : 'checkpoint-beyond-log',
+        message: `a ${t.what === 'trusted' ? 'trusted (exported)' : 'signed'} checkpoint covers ${t.size} entries but the log has only ${this.#frontier.size}: entries were cut off the end`,
+      });
+    }
+    this.#targets.length = 0;
+    if (headSize !== null && headSize !== this.#frontier.size) {
+      this.problems.push({ index: Math.min(headSize, this.#frontier.size), kind: 'head-mismatch', message: `the log head says ${headSize} entries but ${this.#frontier.size} are stored` });
+    }
+  }
+
+  root(): Buffer {
+    return this.#frontier.root();
+  }
+
+  /**
+   * The lowest index a problem names. A root mismatch only says "somewhere in this range";
+   * when a precise finding inside the range explains it, the precise one is reported.
+   */
+  firstBad(): VerifyProblem | null {
+    if (this.problems.length === 0) return null;
+    const precise = this.problems.filter((p) => p.index !== null && p.rangeEnd === undefined);
+    const ranges = this.problems.filter(
+      (p) => p.index !== null && p.rangeEnd !== undefined && !precise.some((q) => q.index! >= p.index! && q.index! < p.rangeEnd!),
+    );
+    const candidates = [...precise, ...ranges];
+    if (candidates.length === 0) return this.problems[0]!;
+    return candidates.reduce((a, b) => (b.index! < a.index! ? b : a));
+  }
+}

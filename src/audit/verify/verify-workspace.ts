@@ -1,0 +1,55 @@
+import type { Kysely } from 'kysely';
+import { formatDigest } from '../../core/digest.js';
+import type { Database } from '../../meta/schema.js';
+import { allCheckpoints, readHead } from '../../meta/repos/audit.js';
+import type { NoteVerifier } from '../note/index.js';
+import { LogVerifier, type VerifyProblem } from './log-verifier.js';
+
+export interface AuditVerifyReport {
+  ok: boolean;
+  size: number;
+  root: string;
+  checkpoints: number;
+  trusted: { size: number } | null;
+  actions: Record<string, number>;
+  firstBad: VerifyProblem | null;
+  problems: VerifyProblem[];
+  artifacts: { checked: number; digests: number } | null;
+}
+
+const PAGE = 20_000;
+
+/** Streams every stored entry through the verifier in index order (keyset pages). */
+export async function verifyStoredLog(
+  db: Kysely<Database>,
+  opts: { verifier: NoteVerifier; origin: string; trusted?: { note: string; verifier: NoteVerifier }; onEntry?: (idx: number, entry: string) => void; onProgress?: (n: number, total: number) => void },
+): Promise<{ verifier: LogVerifier; report: AuditVerifyReport }> {
+  const head = await readHead(db);
+  const checkpoints = (await allCheckpoints(db)).map((c) => ({ size: Number(c.size), root: c.root, note: c.note }));
+  const v = new LogVerifier({ checkpoints, verifier: opts.verifier, origin: opts.origin, ...(opts.trusted ? { trusted: opts.trusted } : {}) });
+  let after = -1;
+  for (;;) {
+    const rows = await db.selectFrom('audit_events').select(['idx', 'entry', 'leaf_hash']).where('idx', '>', after).orderBy('idx').limit(PAGE).execute();
+    for (const r of rows) {
+      const idx = Number(r.idx);
+      v.push(idx, r.entry, r.leaf_hash);
+      opts.onEntry?.(idx, r.entry);
+    }
+    if (rows.length < PAGE) break;
+    after = Number(rows[rows.length - 1]!.idx);
+    opts.onProgress?.(after + 1, head.size);
+  }
+  v.finish(head.size);
+  const report: AuditVerifyReport = {
+    ok: v.problems.length === 0,
+    size: v.size,
+    root: formatDigest(v.root().toString('hex')),
+    checkpoints: checkpoints.length,
+    trusted: null,
+    actions: Object.fromEntries(v.actions),
+    firstBad: v.firstBad(),
+    problems: v.problems,
+    artifacts: null,
+  };
+  return { verifier: v, report };
+}

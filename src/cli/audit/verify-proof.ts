@@ -1,0 +1,19 @@
+import { readFileSync } from 'node:fs';
+import { checkProofFile } from '../../audit/export/proof-file.js';
+import { loadVerifierKey } from '../../audit/service/audit-service.js';
+import { CairnError } from '../../core/errors.js';
+import { commandContext, type GlobalOptions } from '../context.js';
+
+export async function run(file: string, opts: GlobalOptions & { key?: string }): Promise<void> {
+  const ctx = commandContext(opts);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CairnError('IO_ERROR', `cannot read ${file}: ${(err as Error).message}`);
+  }
+  const r = checkProofFile(text, opts.key ? loadVerifierKey(opts.key) : undefined);
+  ctx.out.result(r);
+  if (!r.ok) throw new CairnError('CHECK_FAILED', `proof does not verify: ${r.problems.join('; ')}`);
+  ctx.out.say(`ok: entry ${r.index} is in log ${r.origin} at size ${r.treeSize}${r.keyTrusted ? '' : ' (checked against the key named in the file; pass --key to pin a trusted key)'}`);
+}

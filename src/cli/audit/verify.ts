@@ -1,0 +1,48 @@
+import { verifyBundle } from '../../audit/export/bundle.js';
+import { loadVerifierKey, verifyWorkspaceLog } from '../../audit/service/audit-service.js';
+import type { VerifyProblem } from '../../audit/verify/log-verifier.js';
+import { CairnError } from '../../core/errors.js';
+import { treeLoader } from '../../datasets/trees.js';
+import { readFileSync } from 'node:fs';
+import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+
+export async function run(opts: GlobalOptions & { against?: string; key?: string; artifacts?: boolean; bundle?: string }): Promise<void> {
+  const ctx = commandContext(opts);
+  let ok: boolean;
+  let firstBad: VerifyProblem | null;
+  let problems: VerifyProblem[];
+  if (opts.bundle) {
+    if (opts.artifacts) throw new CairnError('USAGE', '--artifacts needs the workspace, not a bundle');
+    const trusted = opts.key ? loadVerifierKey(opts.key) : undefined;
+    const against = opts.against ? readFileSync(opts.against, 'utf8') : undefined;
+    const r = await verifyBundle(opts.bundle, trusted, against);
+    ctx.out.result(r);
+    ({ ok, firstBad, problems } = r);
+    if (ok) ctx.out.say(`ok: ${r.size} entries, ${r.checkpoints} checkpoints, ${r.inclusionProofsChecked} inclusion and ${r.consistencyProofsChecked} consistency proofs verify${trusted ? '' : ' (against the bundle’s own key; pass --key to pin a trusted one)'}`);
+  } else {
+    const r = await withWorkspace(opts, 'audit verify', async (ws) => {
+      const bar = ctx.progress('verifying', 'items');
+      try {
+        return await verifyWorkspaceLog(ws, {
+          ...(opts.against ? { againstFile: opts.against } : {}),
+          ...(opts.key ? { key: opts.key } : {}),
+          ...(opts.artifacts ? { artifacts: { index: ws.index, packs: ws.packs, pool: ws.pool, load: treeLoader(ws) } } : {}),
+          onProgress: (n, t) => bar.update(n, t),
+        });
+      } finally {
+        bar.done();
+      }
+    });
+    ctx.out.result(r);
+    ({ ok, firstBad, problems } = r);
+    if (ok) {
+      ctx.out.say(`ok: ${r.size} entries, root ${r.root}, ${r.checkpoints} signed checkpoints consistent${r.trusted ? `, extends the trusted checkpoint of size ${r.trusted.size}` : ''}${r.artifacts ? `, ${r.artifacts.checked} stored objects re-hashed` : ''}`);
+    }
+  }
+  if (!ok) {
+    for (const p of problems.slice(0, 20)) ctx.out.say(`  ${p.index === null ? '-' : `#${p.index}`} ${p.kind}: ${p.message}`);
+    throw new CairnError('CHECK_FAILED', `audit log verification failed${firstBad?.index !== null && firstBad ? ` at entry ${firstBad.index}` : ''}: ${firstBad?.message ?? 'see problems'}`, {
+      data: { firstBadIndex: firstBad?.index ?? null, kind: firstBad?.kind ?? null, problems: problems.length },
+    });
+  }
+}

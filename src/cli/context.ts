@@ -1,0 +1,34 @@
+import { openWorkspace, type Workspace } from '../app/workspace.js';
+import { createOutput, type Output } from './output.js';
+import { createProgress, type Progress } from './progress.js';
+
+export interface GlobalOptions {
+  json?: boolean;
+  workspace?: string;
+}
+
+export interface CommandContext {
+  out: Output;
+  progress(label: string, unit?: 'bytes' | 'items'): Progress;
+  json: boolean;
+}
+
+export function commandContext(opts: GlobalOptions): CommandContext {
+  const json = opts.json === true;
+  return {
+    out: createOutput(json),
+    json,
+    progress: (label, unit = 'bytes') => createProgress(label, { enabled: !json, unit }),
+  };
+}
+
+/** Opens the workspace for one command and always closes it (which signs a checkpoint). */
+export async function withWorkspace<T>(opts: GlobalOptions, command: string, fn: (ws: Workspace) => Promise<T>): Promise<T> {
+  const env = opts.workspace ? { ...process.env, CAIRN_WORKSPACE: opts.workspace } : process.env;
+  const ws = await openWorkspace({ command, env });
+  try {
+    return await fn(ws);
+  } finally {
+    await ws.close();
+  }
+}

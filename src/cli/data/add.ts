@@ -1,0 +1,31 @@
+import { addVersion } from '../../datasets/add.js';
+import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { formatBytes, formatDuration } from '../format.js';
+
+export async function run(path: string, opts: GlobalOptions & { name: string; message: string; from: string[] }): Promise<void> {
+  const ctx = commandContext(opts);
+  const started = Date.now();
+  const result = await withWorkspace(opts, 'data add', async (ws) => {
+    const bar = ctx.progress(`adding ${opts.name}`);
+    try {
+      return await addVersion(ws, {
+        source: path,
+        name: opts.name,
+        message: opts.message,
+        from: opts.from,
+        onProgress: (p) => bar.update(p.bytes, p.bytesTotal, `${p.files}/${p.filesTotal} files`),
+      });
+    } finally {
+      bar.done();
+    }
+  });
+  ctx.out.result(result);
+  if (result.unchanged) {
+    ctx.out.say(`${result.ref} unchanged (${result.files} files, ${formatBytes(result.bytes)}); no new version`);
+  } else {
+    ctx.out.say(
+      `${result.ref}  ${result.digest}\n  ${result.files} files, ${formatBytes(result.bytes)}; ${formatBytes(result.newBytes)} new in ${result.packs} pack(s)` +
+        `${result.filesFromCache ? `, ${result.filesFromCache} files unchanged since last add` : ''} (${formatDuration(Date.now() - started)})`,
+    );
+  }
+}

@@ -1,0 +1,17 @@
+import { showVersion } from '../../datasets/queries.js';
+import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { formatBytes, table } from '../format.js';
+
+export async function run(ref: string, opts: GlobalOptions & { limit: number; all?: boolean }): Promise<void> {
+  const ctx = commandContext(opts);
+  const v = await withWorkspace(opts, 'data show', (ws) => showVersion(ws, ref, opts.all ? {} : { limit: opts.limit }));
+  ctx.out.result(v);
+  ctx.out.say(`${v.ref}  ${v.digest}`);
+  ctx.out.say(`created ${v.created} by ${v.author}${v.message ? ` — ${v.message}` : ''}`);
+  ctx.out.say(`parent: ${v.parent ?? '(none)'}${v.derivedFrom.length ? `; derived from: ${v.derivedFrom.join(', ')}` : ''}${v.tags.length ? `; tags: ${v.tags.join(', ')}` : ''}`);
+  ctx.out.say(`${v.files} files, ${v.stats.dirs} directories, ${formatBytes(v.bytes)}; ${v.stats.chunks} chunks, ${formatBytes(v.newBytes)} new when added`);
+  if (v.stats.extensions.length) ctx.out.say(`by type: ${v.stats.extensions.map((e) => `${e.ext} ${e.files} (${formatBytes(e.bytes)})`).join(', ')}`);
+  ctx.out.say('');
+  ctx.out.say(table(v.listing.map((f) => [f.type === 'file' ? formatBytes(f.size!) : '->', f.type === 'file' ? f.digest!.slice(0, 19) : f.target!, f.path]), ['SIZE', 'DIGEST', 'PATH']));
+  if (v.truncated) ctx.out.say(`… ${v.files - v.listing.length} more files (use --all or --limit)`);
+}

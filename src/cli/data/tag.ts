@@ -1,0 +1,9 @@
+import { tagVersion } from '../../datasets/tag.js';
+import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+
+export async function run(ref: string, tag: string, opts: GlobalOptions & { force?: boolean }): Promise<void> {
+  const ctx = commandContext(opts);
+  const r = await withWorkspace(opts, 'data tag', (ws) => tagVersion(ws, ref, tag, { force: opts.force === true }));
+  ctx.out.result(r);
+  ctx.out.say(`${r.dataset}@${r.tag} -> ${r.ref}${r.movedFrom ? ` (moved from ${r.movedFrom})` : ''}`);
+}

@@ -1,0 +1,84 @@
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CairnError } from '../../core/errors.js';
+import { demoData } from '../../demo/data-sources.js';
+import { commandContext, type GlobalOptions } from '../context.js';
+
+const BIN = fileURLToPath(new URL('../../../bin/cairn.js', import.meta.url));
+
+/**
+ * The whole product on real data, through the real CLI: every step is a `cairn` command run
+ * as a user would type it, in a throwaway workspace.
+ */
+export async function run(opts: GlobalOptions & { dir?: string; keep?: boolean }): Promise<void> {
+  const { out } = commandContext(opts);
+  const data = demoData();
+  const base = opts.dir ? resolve(opts.dir) : mkdtempSync(join(tmpdir(), 'cairn-demo-'));
+  mkdirSync(base, { recursive: true });
+  const project = join(base, 'project');
+  mkdirSync(project, { recursive: true });
+  const log: Array<{ step: string; command: string; ok: boolean; ms: number }> = [];
+  // The demo acts as a named engineer so its audit trail reads like a real one.
+  const env = { ...process.env, CAIRN_ACTOR: process.env.CAIRN_ACTOR ?? 'demo@cairn.example', CAIRN_NO_PROGRESS: '1' };
+
+  const cairn = (step: string, args: string[], expect: 'ok' | 'fail' = 'ok'): string => {
+    out.note(`\n── ${step}\n$ cairn ${args.map((a) => (/[\s']/.test(a) ? `'${a}'` : a)).join(' ')}`);
+    const t0 = Date.now();
+    const r = spawnSync(process.execPath, [BIN, ...args], { cwd: project, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    const ms = Date.now() - t0;
+    const text = `${r.stdout}${r.stderr}`.trimEnd();
+    out.note(text.split('\n').map((l) => `  ${l}`).join('\n'));
+    const ok = r.status === 0;
+    log.push({ step, command: `cairn ${args.join(' ')}`, ok: ok === (expect === 'ok'), ms });
+    if (ok !== (expect === 'ok')) {
+      throw new CairnError('CHECK_FAILED', `demo step "${step}" ${expect === 'ok' ? 'failed' : 'unexpectedly succeeded'} (exit ${r.status})`, { data: { step } });
+    }
+    return r.stdout;
+  };
+
+  try {
+    out.note(`Cairn demo in ${base}\nData: ${data.emails} (SpamAssassin e-mails), ${data.flights} (3M flights)`);
+    cairn('create a workspace', ['init']);
+    cairn('version the e-mail corpus (~6,000 real messages, labelled by folder)', ['data', 'add', data.emails, '--name', 'emails', '-m', 'SpamAssassin public corpus']);
+    cairn('version 3 million real flights (Parquet)', ['data', 'add', data.flights, '--name', 'flights', '-m', 'vega-datasets flights-3m']);
+    cairn('list datasets', ['data', 'ls']);
+    cairn('inspect a version', ['data', 'show', 'emails@v1', '--limit', '5']);
+    cairn('give it a stable name', ['data', 'tag', 'emails@v1', 'raw']);
+    cairn('materialize it into a working directory', ['data', 'checkout', 'emails@raw', 'work/emails']);
+
+    const work = join(project, 'work', 'emails');
+    rmSync(join(work, 'hard-ham-1'), { recursive: true });
+    const first = join(work, 'spam-1', '00001.7848dde101aa985090474a91ec93fcf0.txt');
+    try {
+      appendFileSync(first, '\n[label reviewed]\n');
+    } catch {
+      writeFileSync(join(work, 'spam-1', 'reviewed.txt'), 'label reviewed\n');
+    }
+    writeFileSync(join(work, 'README.txt'), 'SpamAssassin corpus without the hard-ham set.\n');
+    cairn('see what changed in the working directory', ['data', 'status', 'work/emails', '--name', 'emails']);
+    cairn('record the edit as v2 (only changed bytes are stored)', ['data', 'add', 'work/emails', '--name', 'emails', '-m', 'drop hard-ham-1, review one label']);
+    cairn('compare the versions', ['data', 'diff', 'emails@v1', 'emails@v2']);
+    cairn('a derived dataset, with its lineage', ['data', 'add', 'work/emails/spam-1', '--name', 'emails/spam-sample', '--from', 'emails@v2', '-m', 'spam only']);
+    cairn('where it came from, and what was built from v2', ['lineage', 'emails@v2']);
+    cairn('refuse a checkout over local edits', ['data', 'checkout', 'emails@v1', 'work/emails'], 'fail');
+    cairn('re-hash every stored object', ['fsck']);
+    cairn('the audit trail', ['audit', 'log']);
+    const trusted = join(base, 'trusted-checkpoint.txt');
+    cairn('export a signed checkpoint to keep elsewhere', ['audit', 'checkpoint', '--out', trusted]);
+    const vkey = (JSON.parse(cairn('read the verifier key', ['audit', 'checkpoint', '--json'])) as { verifierKey: string }).verifierKey;
+    const proof = join(base, 'proof.json');
+    cairn('prove one event is in the log', ['audit', 'prove', '1', '--out', proof]);
+    cairn('check that proof without the workspace', ['audit', 'verify-proof', proof, '--key', vkey]);
+    const bundle = join(base, 'audit-export');
+    cairn('export the log as a self-contained bundle', ['audit', 'export', bundle]);
+    cairn('verify the bundle offline', ['audit', 'verify', '--bundle', bundle, '--key', vkey]);
+    cairn('verify the log, its checkpoints and every object it names', ['audit', 'verify', '--against', trusted, '--key', vkey, '--artifacts']);
+    out.result({ workspace: project, kept: opts.keep === true || opts.dir !== undefined, steps: log });
+    out.say(`\ndemo finished: ${log.length} steps passed${opts.keep || opts.dir ? `; workspace kept in ${project}` : ''}`);
+  } finally {
+    if (!opts.keep && !opts.dir) rmSync(base, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,10 @@
+import { lineageOf, renderLineage } from '../../lineage/lineage.js';
+import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+
+export async function run(ref: string, opts: GlobalOptions & { up?: boolean; down?: boolean }): Promise<void> {
+  const ctx = commandContext(opts);
+  const direction = opts.up && !opts.down ? 'up' : opts.down && !opts.up ? 'down' : 'both';
+  const g = await withWorkspace(opts, 'lineage', (ws) => lineageOf(ws.meta.db, ref, direction));
+  ctx.out.result(g);
+  ctx.out.say(renderLineage(g));
+}

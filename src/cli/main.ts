@@ -1,0 +1,176 @@
+import { Command, CommanderError, Option } from 'commander';
+import { CairnError, errorCatalogue, isCairnError } from '../core/errors.js';
+import { CLIENT_VERSION } from '../app/version.js';
+import type { GlobalOptions } from './context.js';
+
+type Opts = Record<string, unknown> & GlobalOptions;
+
+/**
+ * Command handlers are imported on use: `cairn data status` must not pay for loading the
+ * code of every other command (start-up time is part of its 0.3 s budget).
+ */
+function lazy(load: () => Promise<{ run: (...args: never[]) => Promise<void> }>) {
+  return async (...args: unknown[]) => {
+    const cmd = args[args.length - 1] as Command;
+    const positional = args.slice(0, -2);
+    const opts = cmd.optsWithGlobals() as Opts;
+    const mod = await load();
+    await (mod.run as (...a: unknown[]) => Promise<void>)(...positional, opts);
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('cairn')
+    .description('Versioned data, reproducible training and a forensic audit trail for ML engineers')
+    .version(CLIENT_VERSION, '-V, --version')
+    .option('--json', 'print one JSON document on stdout (no progress bars)')
+    .option('--workspace <dir>', 'use the workspace in <dir> instead of searching from the current directory')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  program.configureOutput({ outputError: () => {} });
+
+  program
+    .command('init [dir]')
+    .description('create a workspace (.cairn/) in dir (default: the current directory)')
+    .option('--metadata-url <url>', 'metadata database: sqlite:<file> (default) or postgres://user@host:port/db?schema=name')
+    .action(lazy(() => import('./workspace/init.js')));
+
+  const data = program.command('data').description('versioned datasets');
+  data
+    .command('add <path>')
+    .description('snapshot a file or directory as the next immutable version of a dataset')
+    .requiredOption('--name <dataset>', 'dataset name (letters, digits, . _ - and / between parts)')
+    .option('-m, --message <text>', 'what changed and why', '')
+    .option('--from <ref>', 'a dataset version this one was derived from (repeatable; recorded as lineage)', collect, [])
+    .action(lazy(() => import('./data/add.js')));
+  data.command('ls').description('list datasets').action(lazy(() => import('./data/ls.js')));
+  data.command('log <name>').description('versions of a dataset, newest first').action(lazy(() => import('./data/log.js')));
+  data
+    .command('show <ref>')
+    .description('a version: files, sizes, digests, stats, parents')
+    .option('--limit <n>', 'list at most n files', parseCount, 100)
+    .option('--all', 'list every file')
+    .action(lazy(() => import('./data/show.js')));
+  data.command('diff <from> <to>').description('added, removed and modified paths between two versions').action(lazy(() => import('./data/diff.js')));
+  data
+    .command('checkout <ref> <dir>')
+    .description('materialize a version into a directory')
+    .option('--force', 'overwrite local changes')
+    .addOption(new Option('--link <mode>', 'how files are placed').choices(['auto', 'copy', 'reflink', 'hardlink']).default('auto'))
+    .action(lazy(() => import('./data/checkout.js')));
+  data
+    .command('tag <ref> <tag>')
+    .description('give a version a stable name (dataset@tag)')
+    .option('--force', 'move the tag if it points elsewhere')
+    .action(lazy(() => import('./data/tag.js')));
+  data
+    .command('status <path>')
+    .description("what changed in a directory since the dataset's latest version")
+    .requiredOption('--name <dataset>', 'dataset to compare with')
+    .action(lazy(() => import('./data/status.js')));
+
+  program.command('fsck').description('re-hash every stored object; name corrupt or missing ones and the versions they break').action(lazy(() => import('./store/fsck.js')));
+  program
+    .command('gc')
+    .description('delete stored objects nothing references')
+    .option('--dry-run', 'only report what would be deleted')
+    .action(lazy(() => import('./store/gc.js')));
+
+  const audit = program.command('audit').description('the tamper-evident audit log');
+  audit
+    .command('log')
+    .description('list events')
+    .option('--actor <id>', 'only this account id')
+    .option('--action <action>', 'only this action (a trailing * matches a prefix, e.g. dataset.*)')
+    .option('--target <name>', 'only events on this target name')
+    .option('--outcome <outcome>', 'ok, failed or denied')
+    .option('--since <time>', 'ISO time or age such as 7d, 12h')
+    .option('--until <time>', 'ISO time or age')
+    .option('--limit <n>', 'at most n events (newest)', parseCount)
+    .action(lazy(() => import('./audit/log.js')));
+  audit.command('show <index>').description('one event, exactly as logged').action(lazy(() => import('./audit/show.js')));
+  audit
+    .command('verify')
+    .description('recompute the Merkle tree, check every checkpoint signature and the hash chain')
+    .option('--against <file>', 'a checkpoint exported earlier (trusted state)')
+    .option('--key <vkey>', 'trusted verifier key (text or file) for --against; default: the workspace key')
+    .option('--artifacts', 're-hash every stored object an event names')
+    .option('--bundle <dir>', 'verify an exported bundle instead of the workspace (no workspace needed)')
+    .action(lazy(() => import('./audit/verify.js')));
+  audit
+    .command('prove <index>')
+    .description('inclusion proof of an event plus a signed checkpoint, verifiable offline')
+    .option('--out <file>', 'write the proof to a file')
+    .action(lazy(() => import('./audit/prove.js')));
+  audit.command('export <dir>').description('self-contained bundle: entries, checkpoints, public key, proofs').action(lazy(() => import('./audit/export.js')));
+  audit
+    .command('checkpoint')
+    .description('sign a checkpoint of the current log (and export it)')
+    .option('--out <file>', 'also write the signed checkpoint to this file (keep it outside the workspace)')
+    .action(lazy(() => import('./audit/checkpoint.js')));
+  audit
+    .command('verify-proof <file>')
+    .description('check a proof written by `audit prove` (no workspace needed)')
+    .option('--key <vkey>', 'trusted verifier key (text or file); default: the key the proof names')
+    .action(lazy(() => import('./audit/verify-proof.js')));
+
+  program
+    .command('lineage <ref>')
+    .description('where a version came from (--up) and what was built from it (--down)')
+    .option('--up', 'only ancestors')
+    .option('--down', 'only descendants')
+    .action(lazy(() => import('./lineage/lineage.js')));
+
+  program
+    .command('demo')
+    .description('run Cairn end to end on real data in a throwaway workspace')
+    .option('--dir <dir>', 'where to create the demo workspace (default: a new temp directory)')
+    .option('--keep', 'keep the demo workspace afterwards')
+    .action(lazy(() => import('./demo/demo.js')));
+
+  return program;
+}
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+function parseCount(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new CairnError('USAGE', `expected a whole number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** The single error boundary of the CLI: every failure becomes a code, a message and an exit status. */
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  const json = argv.includes('--json');
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    process.exitCode = report(err, json);
+  }
+}
+
+function report(err: unknown, json: boolean): number {
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+    const msg = err.message.replace(/^error: /, '');
+    return emit(new CairnError('USAGE', msg, { hint: 'run `cairn --help` or `cairn <command> --help`' }), json);
+  }
+  if (isCairnError(err)) return emit(err, json);
+  const e = err as Error;
+  const wrapped = new CairnError('INTERNAL', e?.message ?? String(err), { hint: 'this is a bug in Cairn; please report it with the command you ran (set CAIRN_DEBUG=1 for a stack trace)' });
+  if (process.env.CAIRN_DEBUG) process.stderr.write(`${e?.stack ?? String(err)}\n`);
+  return emit(wrapped, json);
+}
+
+function emit(err: CairnError, json: boolean): number {
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ error: err.toJSON() }, null, 2)}\n`);
+  } else {
+    process.stderr.write(`cairn: error[${err.code}]: ${err.message}\n`);
+    if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
+  }
+  return errorCatalogue[err.code].exit;
+}

@@ -1,0 +1,33 @@
+import { CairnError } from '../../core/errors.js';
+import { runFsck } from '../../maintenance/fsck.js';
+import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { formatBytes } from '../format.js';
+
+export async function run(opts: GlobalOptions): Promise<void> {
+  const ctx = commandContext(opts);
+  const r = await withWorkspace(opts, 'fsck', async (ws) => {
+    const bar = ctx.progress('fsck');
+    try {
+      return await runFsck(ws, { onProgress: (d, t) => bar.update(d, t) });
+    } finally {
+      bar.done();
+    }
+  });
+  ctx.out.result(r);
+  ctx.out.say(`checked ${r.packsChecked} packs, ${r.blobsChecked} blobs, ${formatBytes(r.bytesChecked)}`);
+  for (const p of r.missingPacks) ctx.out.say(`missing pack ${p}`);
+  for (const p of r.corruptPacks) ctx.out.say(`corrupt pack ${p.pack}: ${p.reason}`);
+  for (const b of r.corruptBlobs) ctx.out.say(`corrupt blob ${b.blob} in pack ${b.pack}`);
+  for (const b of r.misplacedBlobs) ctx.out.say(`blob ${b.blob} is not where the index says (pack ${b.pack})`);
+  for (const v of r.brokenVersions) {
+    ctx.out.say(`damaged version ${v.ref}: ${v.files.length} file(s)${v.files.length ? `: ${v.files.slice(0, 10).join(', ')}${v.files.length > 10 ? ', …' : ''}` : ''}${v.unreadableTrees.length ? `; unreadable directories: ${v.unreadableTrees.map((t) => t || '/').join(', ')}` : ''}`);
+  }
+  if (r.orphanPacks.length || r.tempFiles) ctx.out.say(`note: ${r.orphanPacks.length} unreferenced pack(s), ${r.tempFiles} temp file(s) from interrupted writes; \`cairn gc\` removes them`);
+  if (!r.ok) {
+    throw new CairnError('CHECK_FAILED', `the object store is damaged: ${r.brokenVersions.length} version(s) affected`, {
+      data: { brokenVersions: r.brokenVersions.map((v) => v.ref) },
+      hint: 'restore the named packs from a remote or backup (`cairn pull`), or re-add the affected data',
+    });
+  }
+  ctx.out.say('ok: every object matches its digest');
+}

@@ -1,0 +1,13 @@
+import { runGc } from '../../maintenance/gc.js';
+import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { formatBytes } from '../format.js';
+
+export async function run(opts: GlobalOptions & { dryRun?: boolean }): Promise<void> {
+  const ctx = commandContext(opts);
+  const r = await withWorkspace(opts, opts.dryRun ? 'gc --dry-run' : 'gc', (ws) => runGc(ws, { dryRun: opts.dryRun === true }));
+  ctx.out.result(r);
+  const verb = r.dryRun ? 'would free' : 'freed';
+  ctx.out.say(
+    `${verb} ${formatBytes(r.bytesFreed)}: ${r.packsDeleted} unused pack(s), ${r.orphanPacksDeleted} orphan pack(s), ${r.packsRepacked} repacked (${formatBytes(r.bytesCopied)} copied), ${r.tempFilesDeleted} temp file(s); ${r.roots} version(s) kept`,
+  );
+}

@@ -1,0 +1,51 @@
+import { CairnError } from './errors.js';
+
+/**
+ * RFC 8785 (JSON Canonicalization Scheme). ECMAScript's JSON.stringify already serializes
+ * numbers and strings exactly as JCS requires, so the only extra work is ordering object keys
+ * by UTF-16 code units (the default JS sort order) and refusing values JSON cannot carry.
+ */
+export function canonicalJson(value: unknown): string {
+  return serialize(value, '$');
+}
+
+export function canonicalJsonBytes(value: unknown): Buffer {
+  return Buffer.from(canonicalJson(value), 'utf8');
+}
+
+function serialize(value: unknown, path: string): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(value)) fail(path, 'a non-finite number');
+      return JSON.stringify(value);
+    case 'string':
+      if (hasLoneSurrogate(value)) fail(path, 'a string with a lone UTF-16 surrogate');
+      return JSON.stringify(value);
+    case 'object': {
+      if (Array.isArray(value)) {
+        return '[' + value.map((v, i) => serialize(v, `${path}[${i}]`)).join(',') + ']';
+      }
+      const obj = value as Record<string, unknown>;
+      const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
+      const parts: string[] = [];
+      for (const k of keys) {
+        if (hasLoneSurrogate(k)) fail(path, 'a key with a lone UTF-16 surrogate');
+        parts.push(JSON.stringify(k) + ':' + serialize(obj[k], `${path}.${k}`));
+      }
+      return '{' + parts.join(',') + '}';
+    }
+    default:
+      return fail(path, `a value of type ${typeof value}`);
+  }
+}
+
+function hasLoneSurrogate(s: string): boolean {
+  return /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
+}
+
+function fail(path: string, what: string): never {
+  throw new CairnError('INVALID_INPUT', `cannot canonicalize ${what} at ${path}`);
+}

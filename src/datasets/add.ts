@@ -1,0 +1,148 @@
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { canonicalJson } from '../core/canonical-json.js';
+import { formatDigest } from '../core/digest.js';
+import { ioError } from '../core/errors.js';
+import { uuidv7 } from '../core/ids.js';
+import { checkDatasetName } from '../core/names.js';
+import { formatRef } from '../core/refs.js';
+import { isoUtc } from '../core/time.js';
+import { recordPacks } from '../meta/repos/chunks.js';
+import { createDataset, findDataset, insertVersion, latestVersion, nextVersionNumber } from '../meta/repos/datasets.js';
+import { addEdges } from '../meta/repos/lineage.js';
+import { ingest, type IngestProgress } from '../storage/ingest/ingest.js';
+import { acquireShared } from '../storage/locks/locks.js';
+import { loadStatCache, saveStatCache } from '../storage/statcache/stat-cache.js';
+import type { DatasetDeps } from './deps.js';
+import { resolveVersion, type ResolvedVersion } from './resolve.js';
+import { extensionStats, type VersionStats } from './stats.js';
+
+export interface AddInput {
+  source: string;
+  name: string;
+  message?: string;
+  /** Refs of dataset versions this one was derived from (lineage edges). */
+  from?: string[];
+  onProgress?: (p: IngestProgress) => void;
+}
+
+export interface AddResult {
+  ref: string;
+  dataset: string;
+  version: number;
+  digest: string;
+  files: number;
+  bytes: number;
+  newBytes: number;
+  newChunks: number;
+  packs: number;
+  filesFromCache: number;
+  /** True when the content equals the latest version: nothing new was recorded. */
+  unchanged: boolean;
+}
+
+export async function addVersion(deps: DatasetDeps, input: AddInput): Promise<AddResult> {
+  const name = checkDatasetName(input.name);
+  const source = resolve(input.source);
+  try {
+    statSync(source);
+  } catch (err) {
+    throw ioError(err, 'read', input.source);
+  }
+  const inputs: ResolvedVersion[] = [];
+  for (const ref of input.from ?? []) inputs.push(await resolveVersion(deps.meta.db, ref));
+  const message = input.message ?? '';
+
+  const lock = acquireShared(deps.locksDir, 'data add');
+  try {
+    return await deps.audit.audited(
+      { action: 'dataset.version.create', target: { type: 'dataset', name }, inputs: inputs.map((i) => formatDigest(i.version.digest)) },
+      async (commit, draft) => {
+        const result = await ingest(
+          { packs: deps.packs, index: deps.index, pool: deps.pool, packTarget: deps.config.storage.pack_size_mib * 1024 * 1024 },
+          { source, statCache: loadStatCache(deps.cacheDir, source), ...(input.onProgress ? { onProgress: input.onProgress } : {}) },
+        );
+        const rootId = result.tree.rootId;
+        const existing = await findDataset(deps.meta.db, name);
+        const latest = existing ? await latestVersion(deps.meta.db, existing.id) : undefined;
+        const base = {
+          dataset: name,
+          digest: formatDigest(rootId),
+          files: result.tree.files,
+          bytes: result.tree.bytes,
+          filesFromCache: result.filesFromCache,
+        };
+        if (latest && latest.digest === rootId && inputs.length === 0) {
+          await result.discard();
+          saveStatCache(deps.cacheDir, result.statCache);
+          return { ...base, ref: formatRef(name, latest.number), version: latest.number, newBytes: 0, newChunks: 0, packs: 0, unchanged: true };
+        }
+        const stats: VersionStats = {
+          files: result.tree.files,
+          bytes: result.tree.bytes,
+          dirs: result.tree.dirs,
+          symlinks: result.tree.symlinks,
+          chunks: result.chunkCount,
+          newChunks: result.newChunks,
+          newBytes: result.newBytes,
+          extensions: extensionStats(result.files),
+        };
+        let number: number;
+        try {
+          number = await commit(async (tx) => {
+            const now = isoUtc(deps.clock.now());
+            const actor = deps.actor().id;
+            await recordPacks(tx, result.packs, now);
+            let ds = await findDataset(tx.db, name);
+            if (!ds) {
+              ds = { id: uuidv7(), name, created_at: now, created_by: actor };
+              await createDataset(tx, ds);
+            }
+            const n = await nextVersionNumber(tx, ds.id);
+            const parent = await latestVersion(tx.db, ds.id);
+            const versionId = uuidv7();
+            await insertVersion(tx, {
+              id: versionId,
+              dataset_id: ds.id,
+              number: n,
+              digest: rootId,
+              parent_id: parent?.id ?? null,
+              message,
+              author: actor,
+              created_at: now,
+              file_count: stats.files,
+              total_bytes: stats.bytes,
+              new_bytes: stats.newBytes,
+              stats: canonicalJson(stats),
+            });
+            await addEdges(
+              tx,
+              inputs.map((i) => ({
+                id: uuidv7(),
+                src_type: 'dataset_version',
+                src_id: i.version.id,
+                dst_type: 'dataset_version',
+                dst_id: versionId,
+                relation: 'derived_from',
+                via_type: null,
+                via_id: null,
+                created_at: now,
+              })),
+            );
+            draft.target = { type: 'dataset', name, version: n, digest: formatDigest(rootId) };
+            draft.outputs = [formatDigest(rootId)];
+            draft.params = { message, files: stats.files, bytes: stats.bytes, newBytes: stats.newBytes };
+            return n;
+          });
+        } catch (err) {
+          await result.discard();
+          throw err;
+        }
+        saveStatCache(deps.cacheDir, result.statCache);
+        return { ...base, ref: formatRef(name, number), version: number, newBytes: result.newBytes, newChunks: result.newChunks, packs: result.packs.length, unchanged: false };
+      },
+    );
+  } finally {
+    lock.release();
+  }
+}

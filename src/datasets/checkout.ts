@@ -1,0 +1,159 @@
+import * as fs from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { formatDigest } from '../core/digest.js';
+import { CairnError, ioError } from '../core/errors.js';
+import { materialize, type LinkMode } from '../storage/checkout/materialize.js';
+import { planCheckout, type Present, type Wanted } from '../storage/checkout/plan.js';
+import { loadStatCache, nowNs, saveStatCache, type StatEntry } from '../storage/statcache/stat-cache.js';
+import { fileChunks } from '../storage/tree/node.js';
+import { walkTree } from '../storage/tree/walk.js';
+import type { DatasetDeps } from './deps.js';
+import { resolveVersion } from './resolve.js';
+import { treeLoader } from './trees.js';
+import { workingState } from './workdir.js';
+
+export interface CheckoutInput {
+  ref: string;
+  dir: string;
+  force?: boolean;
+  link?: LinkMode;
+  onProgress?: (bytes: number, total: number) => void;
+}
+
+export interface CheckoutResult {
+  ref: string;
+  digest: string;
+  target: string;
+  written: number;
+  removed: number;
+  unchanged: number;
+  untracked: string[];
+  bytes: number;
+  method: string;
+}
+
+export async function checkoutVersion(deps: DatasetDeps & { root?: string }, input: CheckoutInput): Promise<CheckoutResult> {
+  const r = await resolveVersion(deps.meta.db, input.ref);
+  const target = resolve(input.dir);
+  let st: fs.Stats | null = null;
+  try {
+    st = fs.statSync(target);
+  } catch {
+    st = null;
+  }
+  if (st && !st.isDirectory()) throw new CairnError('USAGE', `${input.dir} exists and is not a directory`);
+  const where = deps.root && !relative(deps.root, target).startsWith('..') ? relative(deps.root, target) || '.' : target;
+  const digest = formatDigest(r.version.digest);
+  return deps.audit.audited(
+    { action: 'dataset.checkout', target: { type: 'dataset', name: r.dataset.name, version: r.version.number, digest }, inputs: [digest], params: { dir: where } },
+    async (commit, draft) => {
+      if (!st) fs.mkdirSync(target, { recursive: true });
+      const load = treeLoader(deps);
+      const wanted: Wanted[] = [];
+      for await (const e of walkTree(r.version.digest, load)) {
+        if (e.type === 'file') wanted.push({ path: e.path, type: 'file', digest: e.digest, size: e.size, mode: e.mode, chunks: fileChunks(e) });
+        else if (e.type === 'symlink') wanted.push({ path: e.path, type: 'symlink', target: e.target });
+        else wanted.push({ path: e.path, type: 'dir' });
+      }
+      const record = loadStatCache(deps.cacheDir, target);
+      const empty = fs.readdirSync(target).length === 0;
+      const present = new Map<string, Present>();
+      let carried: Record<string, StatEntry> = {};
+      if (!empty) {
+        const work = await workingState(deps.pool, target, record);
+        for (const [p, w] of work.entries) present.set(p, w.type === 'file' ? { type: 'file', digest: w.digest, mode: w.mode } : w);
+        carried = work.cache.entries;
+      }
+      let tracked: Map<string, string> | null = null;
+      const prevDigest = typeof record?.meta?.digest === 'string' ? (record.meta.digest as string) : null;
+      if (prevDigest) {
+        tracked = new Map();
+        try {
+          for await (const e of walkTree(prevDigest, load)) {
+            if (e.type === 'file') tracked.set(e.path, e.digest);
+            else if (e.type === 'symlink') tracked.set(e.path, `->${e.target}`);
+          }
+        } catch {
+          tracked = null;
+        }
+      }
+      const plan = planCheckout(wanted, present, tracked, input.force === true);
+      if (plan.conflicts.length > 0) {
+        throw new CairnError('LOCAL_CHANGES', `checkout would overwrite ${plan.conflicts.length} local change(s) in ${input.dir}: ${plan.conflicts.slice(0, 5).map((c) => `${c.path} (${c.reason})`).join(', ')}${plan.conflicts.length > 5 ? ', …' : ''}`, {
+          data: { conflicts: plan.conflicts },
+          hint: 'commit them as a new version with `cairn data add`, move them away, or pass --force to overwrite',
+        });
+      }
+      for (const p of plan.remove) {
+        const abs = join(target, p);
+        try {
+          fs.rmSync(abs, { force: true });
+          pruneEmptyParents(target, dirname(abs));
+        } catch (err) {
+          throw ioError(err, 'remove', abs);
+        }
+      }
+      const total = plan.write.reduce((n, w) => n + (w.entry.type === 'file' ? w.entry.size : 0), 0);
+      let done = 0;
+      const stats = await materialize(target, plan.write, {
+        pool: deps.pool,
+        index: deps.index,
+        packs: deps.packs,
+        fileCacheDir: join(deps.cacheDir, 'files'),
+        link: input.link ?? 'auto',
+        onProgress: (b) => {
+          done += b;
+          input.onProgress?.(done, total);
+        },
+      });
+      // Remember what this directory now holds, so status and the next checkout are cheap
+      // and can tell our files from the user's edits.
+      const started = nowNs();
+      const entries: Record<string, StatEntry> = {};
+      for (const w of wanted) {
+        if (w.type !== 'file') continue;
+        const prev = carried[w.path];
+        if (prev && prev.digest === w.digest) {
+          entries[w.path] = prev;
+          continue;
+        }
+        const s = fs.lstatSync(join(target, w.path), { bigint: true });
+        entries[w.path] = {
+          ino: s.ino.toString(),
+          size: Number(s.size),
+          mtimeNs: s.mtimeNs.toString(),
+          ctimeNs: s.ctimeNs.toString(),
+          mode: w.mode,
+          digest: w.digest,
+          ...(w.chunks.length > 1 ? { chunks: w.chunks } : {}),
+        };
+      }
+      saveStatCache(deps.cacheDir, { v: 1, root: target, scannedAtNs: started, meta: { dataset: r.dataset.name, ref: r.ref, digest: r.version.digest }, entries });
+      await commit(async () => {
+        draft.params = { ...draft.params, written: stats.files, removed: plan.remove.length, bytes: stats.bytes, method: stats.method };
+      });
+      return {
+        ref: r.ref,
+        digest,
+        target,
+        written: plan.write.filter((w) => w.entry.type !== 'dir').length,
+        removed: plan.remove.length,
+        unchanged: plan.unchanged,
+        untracked: plan.untracked,
+        bytes: stats.bytes,
+        method: stats.method,
+      };
+    },
+  );
+}
+
+function pruneEmptyParents(root: string, dir: string): void {
+  while (dir.startsWith(root) && dir !== root) {
+    try {
+      fs.rmdirSync(dir);
+    } catch {
+      return;
+    }
+    dir = dirname(dir);
+  }
+}

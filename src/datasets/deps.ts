@@ -1,0 +1,24 @@
+import type { Kysely } from 'kysely';
+import type { AuditActor } from '../audit/event.js';
+import type { AuditLog } from '../audit/log/audit-log.js';
+import type { Clock } from '../core/time.js';
+import type { Database } from '../meta/schema.js';
+import type { BlobIndex } from '../storage/blob-index.js';
+import type { LocalPackDir } from '../storage/objects/local-packs.js';
+import type { PackReader } from '../storage/pack/reader.js';
+import type { WorkerPool } from '../storage/workers/pool.js';
+
+/** The ports the dataset service uses; the workspace (app/) provides them. */
+export interface DatasetDeps {
+  meta: { db: Kysely<Database> };
+  audit: AuditLog;
+  index: BlobIndex;
+  reader: PackReader;
+  packs: LocalPackDir;
+  pool: WorkerPool;
+  clock: Clock;
+  actor(): AuditActor;
+  cacheDir: string;
+  locksDir: string;
+  config: { storage: { pack_size_mib: number } };
+}

@@ -1,0 +1,105 @@
+import { formatDigest } from '../core/digest.js';
+import { formatRef } from '../core/refs.js';
+import { listDatasets, tagsOf, versionById, versionsOf, type DatasetSummary } from '../meta/repos/datasets.js';
+import { edgesInto } from '../meta/repos/lineage.js';
+import type { DatasetVersionRow } from '../meta/schema.js';
+import { walkTree } from '../storage/tree/walk.js';
+import type { DatasetDeps } from './deps.js';
+import { resolveDataset, resolveVersion } from './resolve.js';
+import type { VersionStats } from './stats.js';
+import { treeLoader } from './trees.js';
+
+export interface VersionInfo {
+  ref: string;
+  dataset: string;
+  version: number;
+  digest: string;
+  message: string;
+  author: string;
+  created: string;
+  files: number;
+  bytes: number;
+  newBytes: number;
+  tags: string[];
+  parent: string | null;
+  derivedFrom: string[];
+  stats: VersionStats;
+}
+
+export async function listAll(deps: DatasetDeps): Promise<DatasetSummary[]> {
+  return listDatasets(deps.meta.db);
+}
+
+async function info(deps: DatasetDeps, name: string, v: DatasetVersionRow, tags: Map<string, string[]>): Promise<VersionInfo> {
+  const parent = v.parent_id ? await versionById(deps.meta.db, v.parent_id) : undefined;
+  const derived: string[] = [];
+  for (const e of await edgesInto(deps.meta.db, 'dataset_version', v.id)) {
+    if (e.src_type !== 'dataset_version') continue;
+    const src = await versionById(deps.meta.db, e.src_id);
+    if (src) {
+      const ds = await deps.meta.db.selectFrom('datasets').select('name').where('id', '=', src.dataset_id).executeTakeFirst();
+      derived.push(formatRef(ds?.name ?? '?', src.number));
+    }
+  }
+  return {
+    ref: formatRef(name, v.number),
+    dataset: name,
+    version: v.number,
+    digest: formatDigest(v.digest),
+    message: v.message,
+    author: v.author,
+    created: v.created_at,
+    files: Number(v.file_count),
+    bytes: Number(v.total_bytes),
+    newBytes: Number(v.new_bytes),
+    tags: tags.get(v.id) ?? [],
+    parent: parent ? formatRef(name, parent.number) : null,
+    derivedFrom: derived,
+    stats: JSON.parse(v.stats) as VersionStats,
+  };
+}
+
+async function tagMap(deps: DatasetDeps, datasetId: string): Promise<Map<string, string[]>> {
+  const m = new Map<string, string[]>();
+  for (const t of await tagsOf(deps.meta.db, datasetId)) m.set(t.version_id, [...(m.get(t.version_id) ?? []), t.tag]);
+  return m;
+}
+
+export async function logOf(deps: DatasetDeps, name: string): Promise<VersionInfo[]> {
+  const ds = await resolveDataset(deps.meta.db, name);
+  const tags = await tagMap(deps, ds.id);
+  const out: VersionInfo[] = [];
+  for (const v of await versionsOf(deps.meta.db, ds.id)) out.push(await info(deps, ds.name, v, tags));
+  return out;
+}
+
+export interface ShownFile {
+  path: string;
+  type: 'file' | 'symlink';
+  size: number | null;
+  digest: string | null;
+  mode?: string;
+  target?: string;
+  chunks?: number;
+}
+
+export async function showVersion(deps: DatasetDeps, ref: string, opts: { limit?: number } = {}): Promise<VersionInfo & { listing: ShownFile[]; truncated: boolean }> {
+  const r = await resolveVersion(deps.meta.db, ref);
+  const base = await info(deps, r.dataset.name, r.version, await tagMap(deps, r.dataset.id));
+  const limit = opts.limit ?? Infinity;
+  const listing: ShownFile[] = [];
+  let truncated = false;
+  for await (const e of walkTree(r.version.digest, treeLoader(deps))) {
+    if (e.type === 'dir') continue;
+    if (listing.length >= limit) {
+      truncated = true;
+      break;
+    }
+    listing.push(
+      e.type === 'file'
+        ? { path: e.path, type: 'file', size: e.size, digest: formatDigest(e.digest), mode: e.mode, chunks: e.chunks?.length ?? (e.size > 0 ? 1 : 0) }
+        : { path: e.path, type: 'symlink', size: null, digest: null, target: e.target },
+    );
+  }
+  return { ...base, listing, truncated };
+}

@@ -1,0 +1,3 @@
+import type { DatasetDeps } from '../datasets/deps.js';
+
+export type MaintenanceDeps = DatasetDeps;

@@ -1,0 +1,102 @@
+import { promises as fsp } from 'node:fs';
+import { CairnError } from '../core/errors.js';
+import { isoUtc } from '../core/time.js';
+import { treeLoader } from '../datasets/trees.js';
+import { allBlobs, deletePacks, listPacks, moveBlobs, recordPacks, type BlobRow } from '../meta/repos/chunks.js';
+import { PackRoller } from '../storage/ingest/pack-roller.js';
+import { acquireExclusive } from '../storage/locks/locks.js';
+import { planGc, type GcPlan } from '../storage/gc/plan.js';
+import { damageFinder } from '../storage/fsck/reachability.js';
+import { BlobKind, type BlobKindCode } from '../storage/pack/format.js';
+import type { FinishedPack } from '../storage/pack/writer.js';
+import type { MaintenanceDeps } from './deps.js';
+import { storeRoots } from './roots.js';
+
+export interface GcResult {
+  dryRun: boolean;
+  packsDeleted: number;
+  packsRepacked: number;
+  orphanPacksDeleted: number;
+  tempFilesDeleted: number;
+  blobsDropped: number;
+  bytesFreed: number;
+  bytesCopied: number;
+  roots: number;
+}
+
+/**
+ * Deletes only what no root reaches. Holds the store's exclusive lock, so no `data add` can
+ * be between writing a pack and committing it while we decide what is garbage.
+ */
+export async function runGc(deps: MaintenanceDeps, opts: { dryRun?: boolean } = {}): Promise<GcResult> {
+  const lock = acquireExclusive(deps.locksDir, opts.dryRun ? 'gc --dry-run' : 'gc');
+  try {
+    const roots = await storeRoots(deps.meta.db);
+    const reachable = new Set<string>();
+    const indexed = new Set<string>();
+    const blobs = await allBlobs(deps.meta.db);
+    for (const b of blobs) indexed.add(b.id);
+    const visit = damageFinder(treeLoader(deps), (id) => !indexed.has(id), reachable);
+    for (const r of roots) {
+      const d = await visit(r.root);
+      if (d.unreadable.length > 0) {
+        throw new CairnError('CORRUPT_OBJECT', `cannot read every tree of ${r.ref}, so gc cannot tell what is garbage`, {
+          hint: 'run `cairn fsck` and repair the store first',
+        });
+      }
+    }
+    const plan = planGc({ packs: (await listPacks(deps.meta.db)).map((p) => ({ id: p.id, size: Number(p.size) })), blobs, reachable, onDisk: await deps.packs.list() });
+    const temps = await deps.packs.listTemp();
+    const base: GcResult = {
+      dryRun: opts.dryRun === true,
+      packsDeleted: plan.deletePacks.length,
+      packsRepacked: plan.repackPacks.length,
+      orphanPacksDeleted: plan.orphanPacks.length,
+      tempFilesDeleted: temps.length,
+      blobsDropped: plan.dropBlobs.length,
+      bytesFreed: plan.bytesFreed + temps.reduce((n, t) => n + t.size, 0),
+      bytesCopied: plan.bytesCopied,
+      roots: roots.length,
+    };
+    if (opts.dryRun) return base;
+    await deps.audit.audited({ action: 'store.gc', target: { type: 'store' } }, async (commit, draft) => {
+      const repacked = await repack(deps, plan);
+      await commit(async (tx) => {
+        await recordPacks(tx, repacked.packs, isoUtc(deps.clock.now()));
+        await moveBlobs(tx, repacked.moved);
+        await deletePacks(tx, [...plan.deletePacks, ...plan.repackPacks].map((p) => p.id));
+        if (plan.dropBlobs.length) {
+          for (let i = 0; i < plan.dropBlobs.length; i += 500) await tx.db.deleteFrom('blobs').where('id', 'in', plan.dropBlobs.slice(i, i + 500)).execute();
+        }
+        draft.params = { ...base, dryRun: undefined, deleted: [...plan.deletePacks, ...plan.repackPacks, ...plan.orphanPacks].map((p) => p.id) };
+      });
+      // Files go only after the metadata stopped pointing at them; a crash here leaves
+      // orphans, which the next gc removes.
+      for (const p of [...plan.deletePacks, ...plan.repackPacks, ...plan.orphanPacks]) await fsp.rm(deps.packs.packPath(p.id), { force: true });
+      for (const t of temps) await fsp.rm(t.path, { force: true });
+    });
+    return base;
+  } finally {
+    lock.release();
+  }
+}
+
+async function repack(deps: MaintenanceDeps, plan: GcPlan): Promise<{ packs: FinishedPack[]; moved: BlobRow[] }> {
+  if (plan.repackPacks.length === 0) return { packs: [], moved: [] };
+  const roller = new PackRoller(deps.packs, deps.config.storage.pack_size_mib * 1024 * 1024);
+  try {
+    for (const p of plan.repackPacks) {
+      for (const b of p.live) {
+        const bytes = await deps.reader.read({ id: b.id, packId: b.pack_id, offset: Number(b.offset), length: Number(b.length) });
+        await roller.append((b.kind === BlobKind.tree ? BlobKind.tree : BlobKind.chunk) as BlobKindCode, b.id, bytes);
+      }
+    }
+    const packs = await roller.finish();
+    const moved: BlobRow[] = [];
+    for (const p of packs) for (const e of p.entries) moved.push({ id: e.id, pack_id: p.id, offset: e.offset, length: e.length, kind: e.kind });
+    return { packs, moved };
+  } catch (err) {
+    await roller.discard();
+    throw err;
+  }
+}

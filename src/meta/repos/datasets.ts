@@ -1,0 +1,111 @@
+import type { Kysely } from 'kysely';
+import type { Database, DatasetRow, DatasetVersionRow, NewDatasetVersion } from '../schema.js';
+import type { WriteTx } from '../write-tx.js';
+
+export async function findDataset(db: Kysely<Database>, name: string): Promise<DatasetRow | undefined> {
+  return db.selectFrom('datasets').selectAll().where('name', '=', name).executeTakeFirst();
+}
+
+export async function createDataset(tx: WriteTx, row: DatasetRow): Promise<void> {
+  await tx.db.insertInto('datasets').values(row).execute();
+}
+
+export interface DatasetSummary {
+  name: string;
+  created_at: string;
+  versions: number;
+  latest_number: number | null;
+  latest_digest: string | null;
+  latest_created_at: string | null;
+  latest_total_bytes: number | null;
+  latest_file_count: number | null;
+}
+
+export async function listDatasets(db: Kysely<Database>): Promise<DatasetSummary[]> {
+  const datasets = await db.selectFrom('datasets').selectAll().orderBy('name').execute();
+  const latest = await db
+    .selectFrom('dataset_versions as v')
+    .innerJoin(
+      (eb) => eb.selectFrom('dataset_versions').select(['dataset_id']).select((e) => e.fn.max('number').as('max_number')).groupBy('dataset_id').as('m'),
+      (join) => join.onRef('m.dataset_id', '=', 'v.dataset_id').onRef('m.max_number', '=', 'v.number'),
+    )
+    .select(['v.dataset_id', 'v.number', 'v.digest', 'v.created_at', 'v.total_bytes', 'v.file_count'])
+    .execute();
+  const byId = new Map(latest.map((l) => [l.dataset_id, l]));
+  return datasets.map((d) => {
+    const l = byId.get(d.id);
+    return {
+      name: d.name,
+      created_at: d.created_at,
+      versions: l ? Number(l.number) : 0,
+      latest_number: l ? Number(l.number) : null,
+      latest_digest: l?.digest ?? null,
+      latest_created_at: l?.created_at ?? null,
+      latest_total_bytes: l ? Number(l.total_bytes) : null,
+      latest_file_count: l ? Number(l.file_count) : null,
+    };
+  });
+}
+
+export async function latestVersion(db: Kysely<Database>, datasetId: string): Promise<DatasetVersionRow | undefined> {
+  return db.selectFrom('dataset_versions').selectAll().where('dataset_id', '=', datasetId).orderBy('number', 'desc').limit(1).executeTakeFirst();
+}
+
+export async function versionByNumber(db: Kysely<Database>, datasetId: string, n: number): Promise<DatasetVersionRow | undefined> {
+  return db.selectFrom('dataset_versions').selectAll().where('dataset_id', '=', datasetId).where('number', '=', n).executeTakeFirst();
+}
+
+export async function versionById(db: Kysely<Database>, id: string): Promise<DatasetVersionRow | undefined> {
+  return db.selectFrom('dataset_versions').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function versionsByDigestPrefix(db: Kysely<Database>, datasetId: string, prefix: string): Promise<DatasetVersionRow[]> {
+  return db
+    .selectFrom('dataset_versions')
+    .selectAll()
+    .where('dataset_id', '=', datasetId)
+    .where('digest', '>=', prefix)
+    .where('digest', '<', prefix + 'g')
+    .orderBy('number')
+    .execute();
+}
+
+export async function versionsOf(db: Kysely<Database>, datasetId: string): Promise<DatasetVersionRow[]> {
+  return db.selectFrom('dataset_versions').selectAll().where('dataset_id', '=', datasetId).orderBy('number', 'desc').execute();
+}
+
+export async function allVersionDigests(db: Kysely<Database>): Promise<Array<{ id: string; digest: string; name: string; number: number }>> {
+  return db
+    .selectFrom('dataset_versions as v')
+    .innerJoin('datasets as d', 'd.id', 'v.dataset_id')
+    .select(['v.id', 'v.digest', 'd.name', 'v.number'])
+    .orderBy('d.name')
+    .orderBy('v.number')
+    .execute();
+}
+
+export async function nextVersionNumber(tx: WriteTx, datasetId: string): Promise<number> {
+  const r = await tx.db
+    .selectFrom('dataset_versions')
+    .select((e) => e.fn.max('number').as('n'))
+    .where('dataset_id', '=', datasetId)
+    .executeTakeFirst();
+  return Number(r?.n ?? 0) + 1;
+}
+
+export async function insertVersion(tx: WriteTx, row: NewDatasetVersion): Promise<void> {
+  await tx.db.insertInto('dataset_versions').values(row).execute();
+}
+
+export async function tagsOf(db: Kysely<Database>, datasetId: string): Promise<Array<{ tag: string; version_id: string; created_at: string; created_by: string }>> {
+  return db.selectFrom('dataset_tags').select(['tag', 'version_id', 'created_at', 'created_by']).where('dataset_id', '=', datasetId).orderBy('tag').execute();
+}
+
+export async function findTag(db: Kysely<Database>, datasetId: string, tag: string): Promise<{ version_id: string } | undefined> {
+  return db.selectFrom('dataset_tags').select('version_id').where('dataset_id', '=', datasetId).where('tag', '=', tag).executeTakeFirst();
+}
+
+export async function setTag(tx: WriteTx, row: { dataset_id: string; tag: string; version_id: string; created_at: string; created_by: string }): Promise<void> {
+  await tx.db.deleteFrom('dataset_tags').where('dataset_id', '=', row.dataset_id).where('tag', '=', row.tag).execute();
+  await tx.db.insertInto('dataset_tags').values(row).execute();
+}

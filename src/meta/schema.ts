@@ -1,0 +1,120 @@
+import type { Insertable, Selectable } from 'kysely';
+
+/**
+ * The one metadata schema, shared by SQLite and PostgreSQL. Times are ISO-8601 UTC strings
+ * with milliseconds (they sort as text); digests are bare lowercase hex; JSON documents are
+ * stored as canonical JSON text so both engines return byte-identical values.
+ */
+export interface Database {
+  datasets: DatasetsTable;
+  dataset_versions: DatasetVersionsTable;
+  dataset_tags: DatasetTagsTable;
+  packs: PacksTable;
+  blobs: BlobsTable;
+  lineage_edges: LineageEdgesTable;
+  audit_events: AuditEventsTable;
+  audit_nodes: AuditNodesTable;
+  audit_head: AuditHeadTable;
+  audit_checkpoints: AuditCheckpointsTable;
+}
+
+export interface DatasetsTable {
+  id: string;
+  name: string;
+  created_at: string;
+  created_by: string;
+}
+
+export interface DatasetVersionsTable {
+  id: string;
+  dataset_id: string;
+  number: number;
+  /** Root tree digest (hex): the version's identity. */
+  digest: string;
+  parent_id: string | null;
+  message: string;
+  author: string;
+  created_at: string;
+  file_count: number;
+  total_bytes: number;
+  new_bytes: number;
+  /** Canonical JSON with the rest of the statistics. */
+  stats: string;
+}
+
+export interface DatasetTagsTable {
+  dataset_id: string;
+  tag: string;
+  version_id: string;
+  created_at: string;
+  created_by: string;
+}
+
+export interface PacksTable {
+  id: string;
+  size: number;
+  blob_count: number;
+  created_at: string;
+}
+
+export interface BlobsTable {
+  id: string;
+  pack_id: string;
+  offset: number;
+  length: number;
+  /** 1 = file chunk, 2 = tree node (docs/FORMAT.md). */
+  kind: number;
+}
+
+export interface LineageEdgesTable {
+  id: string;
+  src_type: string;
+  src_id: string;
+  dst_type: string;
+  dst_id: string;
+  relation: string;
+  via_type: string | null;
+  via_id: string | null;
+  created_at: string;
+}
+
+export interface AuditEventsTable {
+  idx: number;
+  event_id: string;
+  time: string;
+  actor: string;
+  action: string;
+  target_type: string;
+  target_name: string | null;
+  outcome: string;
+  leaf_hash: string;
+  /** The exact canonical JSON bytes (as UTF-8 text) that the Merkle leaf commits to. */
+  entry: string;
+}
+
+export interface AuditNodesTable {
+  level: number;
+  idx: number;
+  hash: string;
+}
+
+export interface AuditHeadTable {
+  id: number;
+  size: number;
+  last_leaf: string | null;
+  frontier: string;
+}
+
+export interface AuditCheckpointsTable {
+  size: number;
+  root: string;
+  note: string;
+  created_at: string;
+}
+
+export type DatasetRow = Selectable<DatasetsTable>;
+export type DatasetVersionRow = Selectable<DatasetVersionsTable>;
+export type NewDatasetVersion = Insertable<DatasetVersionsTable>;
+export type AuditEventRow = Selectable<AuditEventsTable>;
+export type AuditCheckpointRow = Selectable<AuditCheckpointsTable>;
+export type LineageEdgeRow = Selectable<LineageEdgesTable>;

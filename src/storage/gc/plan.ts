@@ -1,0 +1,59 @@
+import type { BlobRow } from '../../meta/repos/chunks.js';
+
+export interface GcPlan {
+  /** Packs with no live blob: delete rows and files. */
+  deletePacks: Array<{ id: string; size: number }>;
+  /** Packs mostly dead: copy their live blobs into new packs, then delete. */
+  repackPacks: Array<{ id: string; size: number; live: BlobRow[] }>;
+  /** Index rows for unreachable blobs in packs that stay. */
+  dropBlobs: string[];
+  /** Files on disk that no metadata knows (crashed writes). */
+  orphanPacks: Array<{ id: string; size: number }>;
+  bytesFreed: number;
+  bytesCopied: number;
+}
+
+/**
+ * Pure: given what is reachable, decide what goes. A pack is rewritten only when less than
+ * `repackBelow` of its bytes are live, so gc does not churn big packs to save a little.
+ */
+export function planGc(input: {
+  packs: Array<{ id: string; size: number }>;
+  blobs: BlobRow[];
+  reachable: ReadonlySet<string>;
+  onDisk: ReadonlyMap<string, number>;
+  repackBelow?: number;
+}): GcPlan {
+  const repackBelow = input.repackBelow ?? 0.5;
+  const byPack = new Map<string, BlobRow[]>();
+  for (const b of input.blobs) {
+    const l = byPack.get(b.pack_id);
+    if (l) l.push(b);
+    else byPack.set(b.pack_id, [b]);
+  }
+  const plan: GcPlan = { deletePacks: [], repackPacks: [], dropBlobs: [], orphanPacks: [], bytesFreed: 0, bytesCopied: 0 };
+  const known = new Set(input.packs.map((p) => p.id));
+  for (const p of input.packs) {
+    const rows = byPack.get(p.id) ?? [];
+    const live = rows.filter((r) => input.reachable.has(r.id));
+    const dead = rows.filter((r) => !input.reachable.has(r.id));
+    const liveBytes = live.reduce((n, r) => n + Number(r.length), 0);
+    if (live.length === 0) {
+      plan.deletePacks.push({ id: p.id, size: p.size });
+      plan.bytesFreed += p.size;
+    } else if (liveBytes < p.size * repackBelow) {
+      plan.repackPacks.push({ id: p.id, size: p.size, live });
+      plan.bytesFreed += p.size - liveBytes;
+      plan.bytesCopied += liveBytes;
+    } else {
+      plan.dropBlobs.push(...dead.map((r) => r.id));
+    }
+  }
+  for (const [id, size] of input.onDisk) {
+    if (!known.has(id)) {
+      plan.orphanPacks.push({ id, size });
+      plan.bytesFreed += size;
+    }
+  }
+  return plan;
+}

@@ -1,0 +1,323 @@
+import { CairnError } from '../../core/errors.js';
+import type { BlobIndex } from '../blob-index.js';
+import { DEFAULT_CHUNK_PARAMS, type ChunkParams } from '../chunker/index.js';
+import type { LocalPackDir } from '../objects/local-packs.js';
+import { BlobKind } from '../pack/format.js';
+import type { FinishedPack } from '../pack/writer.js';
+import { cachedEntry, nowNs, type StatCacheData, type StatEntry } from '../statcache/stat-cache.js';
+import { buildTree, type BuiltTree, type FlatEntry } from '../tree/build.js';
+import { EMPTY_FILE_DIGEST } from '../tree/node.js';
+import type { WorkerPool } from '../workers/pool.js';
+import type { FileStat, LargeChunksMessage, LargeDoneMessage, SmallFileReply, WorkerReply } from '../workers/protocol.js';
+import { DEFAULT_PACK_TARGET, PackRoller } from './pack-roller.js';
+import { scanSource, type Scan, type ScannedFile } from './scan.js';
+
+export interface IngestDeps {
+  packs: LocalPackDir;
+  index: BlobIndex;
+  pool: WorkerPool;
+  chunkParams?: ChunkParams;
+  packTarget?: number;
+}
+
+export interface IngestProgress {
+  phase: 'scan' | 'hash' | 'seal';
+  files: number;
+  filesTotal: number;
+  bytes: number;
+  bytesTotal: number;
+}
+
+export interface IngestOptions {
+  source: string;
+  statCache: StatCacheData | null;
+  onProgress?: (p: IngestProgress) => void;
+}
+
+export interface IngestResult {
+  tree: BuiltTree;
+  /** New blobs written this time (what deduplication could not avoid). */
+  newBytes: number;
+  newChunks: number;
+  chunkCount: number;
+  filesFromCache: number;
+  packs: FinishedPack[];
+  /** Entries to store in the stat cache for the next run. */
+  statCache: StatCacheData;
+  /** Paths and sizes of every file, for statistics. */
+  files: Array<{ path: string; size: number }>;
+  /** Removes the packs written here; call it when the metadata commit fails. */
+  discard(): Promise<void>;
+}
+
+const SMALL_BATCH_FILES = 512;
+const SMALL_BATCH_BYTES = 8 * 1024 * 1024;
+
+interface FileResult {
+  digest: string;
+  chunks: string[];
+  stat: FileStat | null;
+}
+
+/**
+ * Snapshots a file or directory into the store: scan → (stat cache | workers hash and chunk)
+ * → deduplicate against the chunk index → append new blobs to packs → build trees. Nothing
+ * is committed to metadata here; the caller records the packs and the version in one
+ * transaction after `packs` are durable.
+ */
+export async function ingest(deps: IngestDeps, opts: IngestOptions): Promise<IngestResult> {
+  const params = deps.chunkParams ?? DEFAULT_CHUNK_PARAMS;
+  const scanStartedNs = nowNs();
+  const scan: Scan = scanSource(opts.source);
+  const progress: IngestProgress = { phase: 'hash', files: 0, filesTotal: scan.files.length, bytes: 0, bytesTotal: scan.totalBytes };
+  opts.onProgress?.({ ...progress, phase: 'scan' });
+
+  await deps.packs.ensure();
+  const roller = new PackRoller(deps.packs, deps.packTarget ?? DEFAULT_PACK_TARGET);
+  const written = new Set<string>();
+  const results = new Map<string, FileResult>();
+  let newBytes = 0;
+  let newChunks = 0;
+  let filesFromCache = 0;
+
+  const report = (files: number, bytes: number) => {
+    progress.files += files;
+    progress.bytes += bytes;
+    opts.onProgress?.(progress);
+  };
+
+  /** Appends the blobs not yet stored; `view(i)` gives the bytes of candidate i. */
+  const storeNew = async (ids: string[], view: (i: number) => Uint8Array): Promise<void> => {
+    const unseen = [...new Set(ids.filter((id) => !written.has(id)))];
+    const known = unseen.length > 0 ? await deps.index.has(unseen) : new Set<string>();
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if (written.has(id) || known.has(id)) continue;
+      written.add(id);
+      const bytes = view(i);
+      await roller.append(BlobKind.chunk, id, bytes);
+      newBytes += bytes.length;
+      newChunks++;
+    }
+  };
+
+  try {
+    // 1. Stat-cache hits skip reading, but only if their chunks are still in the store.
+    const toHash: ScannedFile[] = [];
+    const hits: Array<{ f: ScannedFile; e: StatEntry }> = [];
+    for (const f of scan.files) {
+      const e = cachedEntry(opts.statCache, f.path, f);
+      if (e) hits.push({ f, e });
+      else toHash.push(f);
+    }
+    if (hits.length > 0) {
+      const needed = new Set<string>();
+      for (const { e } of hits) for (const c of e.chunks ?? (e.size > 0 ? [e.digest] : [])) needed.add(c);
+      const present = await hasAll(deps.index, [...needed]);
+      for (const h of hits) {
+        const chunks = h.e.chunks ?? (h.e.size > 0 ? [h.e.digest] : []);
+        if (chunks.every((c) => present.has(c))) {
+          results.set(h.f.path, { digest: h.e.digest, chunks, stat: null });
+          filesFromCache++;
+          report(1, h.f.size);
+        } else {
+          toHash.push(h.f);
+        }
+      }
+    }
+
+    // 2. Everything else goes to the workers: tiny files in batches, larger ones streamed.
+    const small: ScannedFile[][] = [];
+    const large: ScannedFile[] = [];
+    let batch: ScannedFile[] = [];
+    let batchBytes = 0;
+    for (const f of toHash) {
+      if (f.size === 0) {
+        results.set(f.path, { digest: EMPTY_FILE_DIGEST, chunks: [], stat: null });
+        report(1, 0);
+      } else if (f.size <= params.min) {
+        if (batch.length >= SMALL_BATCH_FILES || batchBytes + f.size > SMALL_BATCH_BYTES) {
+          small.push(batch);
+          batch = [];
+          batchBytes = 0;
+        }
+        batch.push(f);
+        batchBytes += f.size;
+      } else {
+        large.push(f);
+      }
+    }
+    if (batch.length > 0) small.push(batch);
+
+    // Start large files first: they are the long poles.
+    const limit = new Semaphore(deps.pool.size * 2);
+    let failed = false;
+    const guarded = (fn: () => Promise<void>) => limit.run(async () => {
+      if (failed) return;
+      try {
+        await fn();
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    });
+    const jobs: Array<Promise<void>> = [];
+    for (const f of large) jobs.push(guarded(() => hashLarge(f)));
+    for (const b of small) jobs.push(guarded(() => hashSmall(b)));
+    await settleAll(jobs);
+
+    // 3. Trees, written into the same packs.
+    const flat: FlatEntry[] = [];
+    for (const d of scan.dirs) flat.push({ path: d, type: 'dir' });
+    for (const s of scan.symlinks) flat.push({ path: s.path, type: 'symlink', target: s.target });
+    for (const f of scan.files) {
+      const r = results.get(f.path)!;
+      flat.push({ path: f.path, type: 'file', size: f.size, mode: f.mode, digest: r.digest, chunks: r.chunks });
+    }
+    const tree = buildTree(flat);
+    const treeIds = tree.nodes.map((n) => n.id);
+    await storeTrees(tree, treeIds);
+    opts.onProgress?.({ ...progress, phase: 'seal' });
+    const packs = await roller.finish();
+
+    let chunkCount = 0;
+    const entries: Record<string, StatEntry> = {};
+    for (const f of scan.files) {
+      const r = results.get(f.path)!;
+      chunkCount += r.chunks.length;
+      const st = r.stat;
+      // Files that changed between walk and read are left out, so the next run re-reads them.
+      if (st && (st.size !== f.size || st.mtimeNs !== f.mtimeNs || st.ino !== f.ino)) continue;
+      entries[f.path] = {
+        ino: f.ino,
+        size: f.size,
+        mtimeNs: f.mtimeNs,
+        ctimeNs: f.ctimeNs,
+        mode: f.mode,
+        digest: r.digest,
+        ...(r.chunks.length > 1 || (r.chunks.length === 1 && r.chunks[0] !== r.digest) ? { chunks: r.chunks } : {}),
+      };
+    }
+    return {
+      tree,
+      newBytes,
+      newChunks,
+      chunkCount,
+      filesFromCache,
+      packs,
+      statCache: { v: 1, root: opts.source, scannedAtNs: scanStartedNs, entries },
+      files: scan.files.map((f) => ({ path: f.path, size: f.size })),
+      discard: async () => {
+        const { rm } = await import('node:fs/promises');
+        await Promise.all(packs.map((p) => rm(p.path, { force: true })));
+      },
+    };
+  } catch (err) {
+    await roller.discard();
+    throw err;
+  }
+
+  async function storeTrees(tree: BuiltTree, ids: string[]): Promise<void> {
+    const bytes = new Map(tree.nodes.map((n) => [n.id, n.bytes]));
+    const unseen = ids.filter((id) => !written.has(id));
+    const known = unseen.length ? await deps.index.has(unseen) : new Set<string>();
+    for (const id of ids) {
+      if (written.has(id) || known.has(id)) continue;
+      written.add(id);
+      const b = bytes.get(id)!;
+      await roller.append(BlobKind.tree, id, b);
+      newBytes += b.length;
+    }
+  }
+
+  async function hashSmall(files: ScannedFile[]): Promise<void> {
+    const reply = (await deps.pool.run({ type: 'small', files: files.map((f) => ({ path: f.abs, size: f.size })) })) as SmallFileReply;
+    const data = Buffer.from(reply.data);
+    const ids: string[] = [];
+    const views: Uint8Array[] = [];
+    for (let i = 0; i < files.length; i++) {
+      const r = reply.results[i]!;
+      const f = files[i]!;
+      if (!r.ok) throw fileError(f, r.error);
+      results.set(f.path, { digest: r.digest, chunks: r.size > 0 ? [r.digest] : [], stat: r.stat });
+      if (r.size > 0) {
+        ids.push(r.digest);
+        views.push(data.subarray(r.offset, r.offset + r.size));
+      }
+    }
+    await storeNew(ids, (i) => views[i]!);
+    await roller.drain();
+    report(files.length, files.reduce((n, f) => n + f.size, 0));
+  }
+
+  async function hashLarge(f: ScannedFile): Promise<void> {
+    const chunks: string[] = [];
+    let reply: WorkerReply;
+    try {
+      reply = await deps.pool.run(
+        { type: 'large', path: f.abs, creditSlot: 0, chunkParams: params },
+        {
+          credits: 4,
+          onMessage: async (msg) => {
+            if (msg.type !== 'large-chunks') return;
+            const m = msg as LargeChunksMessage;
+            const data = Buffer.from(m.data);
+            let bytes = 0;
+            for (const c of m.chunks) {
+              chunks.push(c.id);
+              bytes += c.length;
+            }
+            await storeNew(m.chunks.map((c) => c.id), (i) => data.subarray(m.chunks[i]!.offset, m.chunks[i]!.offset + m.chunks[i]!.length));
+            await roller.drain();
+            report(0, bytes);
+          },
+        },
+      );
+    } catch (err) {
+      throw err instanceof CairnError ? err : fileError(f, { code: (err as NodeJS.ErrnoException).code ?? 'ERROR', message: (err as Error).message });
+    }
+    const done = reply as LargeDoneMessage;
+    if (done.chunkCount !== chunks.length) throw new CairnError('INTERNAL', `chunk count mismatch for ${f.path}`);
+    results.set(f.path, { digest: done.digest, chunks, stat: done.stat });
+    report(1, 0);
+  }
+}
+
+async function hasAll(index: BlobIndex, ids: string[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (let i = 0; i < ids.length; i += 5000) {
+    for (const id of await index.has(ids.slice(i, i + 5000))) out.add(id);
+  }
+  return out;
+}
+
+function fileError(f: ScannedFile, e: { code: string; message: string }): CairnError {
+  const why = e.code === 'ENOENT' ? 'it disappeared during the add' : e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied' : e.code === 'ECHANGED' ? 'it changed while being read; try again' : e.message;
+  return new CairnError('IO_ERROR', `cannot read ${f.abs}: ${why}`, { data: { path: f.path, errno: e.code } });
+}
+
+/** Waits for every job; rethrows the first failure only after all have stopped. */
+async function settleAll(jobs: Array<Promise<void>>): Promise<void> {
+  const settled = await Promise.allSettled(jobs);
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+}
+
+class Semaphore {
+  #free: number;
+  readonly #waiters: Array<() => void> = [];
+  constructor(n: number) {
+    this.#free = n;
+  }
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((r) => this.#waiters.push(r));
+    try {
+      return await fn();
+    } finally {
+      const next = this.#waiters.shift();
+      if (next) next();
+      else this.#free++;
+    }
+  }
+}

@@ -1,0 +1,78 @@
+import type { LocalPackDir } from '../objects/local-packs.js';
+import { fsyncDir } from '../objects/durable.js';
+import { type BlobKindCode } from '../pack/format.js';
+import { type FinishedPack, PackWriter } from '../pack/writer.js';
+import { dirname } from 'node:path';
+import { promises as fsp } from 'node:fs';
+
+/** Pack target size: "tens of MiB" — few objects on a remote, still cheap to resend one. */
+export const DEFAULT_PACK_TARGET = 32 * 1024 * 1024;
+
+/**
+ * Spreads appended blobs over packs of about `target` bytes. A full pack is sealed (fsync +
+ * rename) in the background while the next one fills, so flushing overlaps hashing.
+ */
+export class PackRoller {
+  readonly #dir: LocalPackDir;
+  readonly #target: number;
+  #current: PackWriter | null = null;
+  #opening: Promise<PackWriter> | null = null;
+  readonly #sealing: Array<Promise<FinishedPack>> = [];
+  readonly #done: FinishedPack[] = [];
+  bytesAppended = 0;
+
+  constructor(dir: LocalPackDir, target: number = DEFAULT_PACK_TARGET) {
+    this.#dir = dir;
+    this.#target = target;
+  }
+
+  async #writer(): Promise<PackWriter> {
+    if (this.#current) return this.#current;
+    this.#opening ??= PackWriter.create(this.#dir);
+    this.#current = await this.#opening;
+    this.#opening = null;
+    return this.#current;
+  }
+
+  async append(kind: BlobKindCode, id: string, data: Uint8Array): Promise<void> {
+    const w = await this.#writer();
+    w.append(kind, id, data);
+    this.bytesAppended += data.length;
+    if (w.size >= this.#target) {
+      this.#current = null;
+      const sealing = w.finish();
+      sealing.then((p) => this.#done.push(p), () => {});
+      this.#sealing.push(sealing);
+    }
+  }
+
+  /** Backpressure: wait until appended buffers reached the kernel. */
+  async drain(): Promise<void> {
+    await this.#current?.drain();
+  }
+
+  /** Seals the open pack, waits for all, and makes their directory entries durable. */
+  async finish(): Promise<FinishedPack[]> {
+    if (this.#current && this.#current.count > 0) {
+      this.#sealing.push(this.#current.finish());
+    } else if (this.#current) {
+      await this.#current.abort();
+    }
+    this.#current = null;
+    const packs = await Promise.all(this.#sealing);
+    const dirs = new Set(packs.map((p) => dirname(p.path)));
+    await Promise.all([...dirs].map((d) => fsyncDir(d)));
+    if (dirs.size > 0) await fsyncDir(this.#dir.packsDir);
+    return packs;
+  }
+
+  /** Removes everything this roller wrote: used when the operation fails before commit. */
+  async discard(): Promise<void> {
+    await this.#current?.abort();
+    this.#current = null;
+    const settled = await Promise.allSettled(this.#sealing);
+    for (const s of settled) {
+      if (s.status === 'fulfilled') await fsp.rm(s.value.path, { force: true }).catch(() => {});
+    }
+  }
+}

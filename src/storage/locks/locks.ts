@@ -1,0 +1,104 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { CairnError } from '../../core/errors.js';
+
+/**
+ * Writers that add packs hold a shared lock; `gc`, which deletes packs, holds the exclusive
+ * one. Both sides create their own file first and then look for the other kind, so at least
+ * one of two racing processes always sees the other (a store-then-load handshake). Locks of
+ * dead processes on this host are removed when found.
+ */
+export interface Lock {
+  release(): void;
+}
+
+interface LockInfo {
+  pid: number;
+  host: string;
+  started: string;
+  command: string;
+}
+
+const EXCLUSIVE = 'exclusive.lock';
+
+export function acquireShared(dir: string, command: string, waitMs = 120_000): Lock {
+  fs.mkdirSync(dir, { recursive: true });
+  const mine = join(dir, `shared-${process.pid}-${randomBytes(4).toString('hex')}.lock`);
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    fs.writeFileSync(mine, JSON.stringify(info(command)));
+    const holder = liveHolder(join(dir, EXCLUSIVE));
+    if (!holder) return { release: () => fs.rmSync(mine, { force: true }) };
+    fs.rmSync(mine, { force: true });
+    if (Date.now() > deadline) throw locked(holder);
+    sleep(100);
+  }
+}
+
+export function acquireExclusive(dir: string, command: string): Lock {
+  fs.mkdirSync(dir, { recursive: true });
+  const path = join(dir, EXCLUSIVE);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fs.writeFileSync(path, JSON.stringify(info(command)), { flag: 'wx' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = liveHolder(path);
+      if (holder) throw locked(holder);
+      if (attempt > 3) throw locked({ pid: -1, host: '?', started: '?', command: 'unknown' });
+    }
+  }
+  for (const name of fs.readdirSync(dir)) {
+    if (!name.startsWith('shared-')) continue;
+    const holder = liveHolder(join(dir, name));
+    if (holder) {
+      fs.rmSync(path, { force: true });
+      throw locked(holder);
+    }
+  }
+  return { release: () => fs.rmSync(path, { force: true }) };
+}
+
+function info(command: string): LockInfo {
+  return { pid: process.pid, host: hostname(), started: new Date().toISOString(), command };
+}
+
+/** The lock's owner if it is still alive; stale locks of dead local processes are deleted. */
+function liveHolder(path: string): LockInfo | null {
+  let data: LockInfo;
+  try {
+    data = JSON.parse(fs.readFileSync(path, 'utf8')) as LockInfo;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    // Being written right now by its owner: treat as held.
+    return { pid: -1, host: '?', started: '?', command: 'unknown' };
+  }
+  if (data.host === hostname() && !alive(data.pid)) {
+    fs.rmSync(path, { force: true });
+    return null;
+  }
+  return data;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function locked(h: LockInfo): CairnError {
+  return new CairnError('LOCKED', `the object store is busy: \`${h.command}\` (pid ${h.pid} on ${h.host}, since ${h.started})`, {
+    data: { ...h },
+    hint: 'wait for it to finish and try again',
+  });
+}
+
+function sleep(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}

@@ -1,0 +1,132 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../../core/canonical-json.js';
+import { CairnError } from '../../core/errors.js';
+import { checkSegment, symlinkStaysInside } from '../../core/paths.js';
+
+/**
+ * A tree node lists one directory. Nodes are stored as blobs (kind 2) whose id is the
+ * SHA-256 of their canonical JSON, so identical directories are stored once and a version's
+ * id — the digest of its root node — commits to every byte below it.
+ */
+export type FileMode = '644' | '755';
+
+export interface FileEntry {
+  name: string;
+  type: 'file';
+  size: number;
+  mode: FileMode;
+  /** SHA-256 of the whole file (hex). */
+  digest: string;
+  /** Chunk ids in order; omitted when the file is exactly one chunk (then it equals `digest`) or empty. */
+  chunks?: string[];
+}
+
+export interface DirEntry {
+  name: string;
+  type: 'dir';
+  /** Id of the child node. */
+  tree: string;
+  /** Total file bytes and file count below, so stats need not walk the subtree. */
+  size: number;
+  files: number;
+}
+
+export interface SymlinkEntry {
+  name: string;
+  type: 'symlink';
+  target: string;
+}
+
+export type TreeEntry = FileEntry | DirEntry | SymlinkEntry;
+
+export interface TreeNode {
+  v: 1;
+  entries: TreeEntry[];
+}
+
+export const EMPTY_FILE_DIGEST = createHash('sha256').update('').digest('hex');
+
+/** File chunk ids, expanding the one-chunk shorthand. */
+export function fileChunks(e: FileEntry): string[] {
+  if (e.chunks) return e.chunks;
+  return e.size === 0 ? [] : [e.digest];
+}
+
+/** Byte order of the UTF-8 encodings: the same order in every language, unlike UTF-16 sorting. */
+export function compareNames(a: string, b: string): number {
+  if (isAscii(a) && isAscii(b)) return a < b ? -1 : a > b ? 1 : 0;
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+export function encodeTree(node: TreeNode): { id: string; bytes: Buffer } {
+  const bytes = Buffer.from(canonicalJson(node), 'utf8');
+  return { id: createHash('sha256').update(bytes).digest('hex'), bytes };
+}
+
+/**
+ * Parses and validates a node read from the store. Remote or tampered nodes must not be able
+ * to smuggle in unsafe names, so every rule is checked here, not only when writing.
+ */
+export function decodeTree(bytes: Uint8Array, id: string): TreeNode {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  } catch {
+    throw bad(id, 'not JSON');
+  }
+  const node = raw as TreeNode;
+  if (!node || typeof node !== 'object' || node.v !== 1 || !Array.isArray(node.entries)) throw bad(id, 'not a version 1 tree node');
+  let prev: string | null = null;
+  for (const e of node.entries) {
+    if (!e || typeof e !== 'object' || typeof e.name !== 'string') throw bad(id, 'entry without a name');
+    try {
+      checkSegment(e.name);
+    } catch (err) {
+      throw new CairnError('PATH_UNSAFE', `tree ${id} holds an unsafe name ${JSON.stringify(e.name)}`, { cause: err, data: { tree: id, name: e.name } });
+    }
+    if (prev !== null && compareNames(prev, e.name) >= 0) throw bad(id, `entries not sorted or duplicated at ${JSON.stringify(e.name)}`);
+    prev = e.name;
+    switch (e.type) {
+      case 'file':
+        if (!isCount(e.size) || !isHex(e.digest) || (e.mode !== '644' && e.mode !== '755')) throw bad(id, `bad file entry ${e.name}`);
+        if (e.chunks !== undefined && (!Array.isArray(e.chunks) || !e.chunks.every(isHex))) throw bad(id, `bad chunk list for ${e.name}`);
+        break;
+      case 'dir':
+        if (!isHex(e.tree) || !isCount(e.size) || !isCount(e.files)) throw bad(id, `bad directory entry ${e.name}`);
+        break;
+      case 'symlink':
+        if (typeof e.target !== 'string') throw bad(id, `bad symlink entry ${e.name}`);
+        break;
+      default:
+        throw bad(id, `unknown entry type for ${(e as { name: string }).name}`);
+    }
+  }
+  return node;
+}
+
+/** Symlinks are kept only when they resolve inside the version; `path` is the link's full path. */
+export function checkSymlink(path: string, target: string): void {
+  if (!symlinkStaysInside(path, target)) {
+    throw new CairnError('PATH_UNSAFE', `symlink ${path} -> ${target} points outside the dataset`, {
+      data: { path, target },
+      hint: 'replace the link with the file it points to, or remove it',
+    });
+  }
+}
+
+function isHex(s: unknown): s is string {
+  return typeof s === 'string' && /^[0-9a-f]{64}$/.test(s);
+}
+
+function isCount(n: unknown): n is number {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+}
+
+function bad(id: string, why: string): CairnError {
+  return new CairnError('CORRUPT_OBJECT', `tree ${id} is malformed: ${why}`, { data: { tree: id } });
+}

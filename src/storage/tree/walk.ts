@@ -1,0 +1,42 @@
+import { type FileEntry, type TreeNode } from './node.js';
+
+export type TreeLoader = (id: string) => Promise<TreeNode>;
+
+export interface WalkedFile extends FileEntry {
+  path: string;
+}
+
+export type WalkedEntry =
+  | WalkedFile
+  | { path: string; name: string; type: 'symlink'; target: string }
+  | { path: string; name: string; type: 'dir'; tree: string; size: number; files: number };
+
+/** Depth-first, in name order; directories are yielded before their contents. */
+export async function* walkTree(rootId: string, load: TreeLoader, prefix = ''): AsyncGenerator<WalkedEntry> {
+  const node = await load(rootId);
+  for (const e of node.entries) {
+    const path = prefix ? `${prefix}/${e.name}` : e.name;
+    yield { ...e, path } as WalkedEntry;
+    if (e.type === 'dir') yield* walkTree(e.tree, load, path);
+  }
+}
+
+export async function listTree(rootId: string, load: TreeLoader): Promise<WalkedEntry[]> {
+  const out: WalkedEntry[] = [];
+  for await (const e of walkTree(rootId, load)) out.push(e);
+  return out;
+}
+
+/** Caches decoded nodes; trees are immutable, so a cache never goes stale. */
+export function cachedLoader(load: TreeLoader): TreeLoader {
+  const cache = new Map<string, Promise<TreeNode>>();
+  return (id) => {
+    let p = cache.get(id);
+    if (!p) {
+      p = load(id);
+      cache.set(id, p);
+      p.catch(() => cache.delete(id));
+    }
+    return p;
+  };
+}

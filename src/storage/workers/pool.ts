@@ -1,0 +1,161 @@
+import { availableParallelism } from 'node:os';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { CairnError } from '../../core/errors.js';
+import type { Envelope, WorkerError, WorkerReply, WorkerTask } from './protocol.js';
+
+const MAX_CREDIT_SLOTS = 64;
+
+interface Pending {
+  onMessage?: (msg: WorkerReply) => void | Promise<void>;
+  resolve: (v: WorkerReply) => void;
+  reject: (e: unknown) => void;
+  chain: Promise<void>;
+  creditSlot?: number;
+}
+
+interface Slot {
+  worker: Worker;
+  busy: number;
+}
+
+/**
+ * A small pool of storage workers, started lazily (a command that finds everything in its
+ * stat cache never pays for thread start-up). Intermediate messages of a task are delivered
+ * to its `onMessage` strictly in order, even when the handler is async.
+ */
+export class WorkerPool {
+  readonly size: number;
+  readonly #slots: Slot[] = [];
+  readonly #pending = new Map<number, Pending>();
+  readonly #queue: Array<() => void> = [];
+  readonly credits = new Int32Array(new SharedArrayBuffer(4 * MAX_CREDIT_SLOTS));
+  readonly #freeCreditSlots: number[] = Array.from({ length: MAX_CREDIT_SLOTS }, (_, i) => i);
+  #nextId = 1;
+  #closed = false;
+
+  constructor(size: number = defaultPoolSize()) {
+    this.size = Math.max(1, size);
+  }
+
+  #slot(): Slot | null {
+    for (const s of this.#slots) if (s.busy === 0) return s;
+    if (this.#slots.length < this.size) {
+      const worker = new Worker(workerScript(), { workerData: { credits: this.credits.buffer } });
+      worker.unref();
+      const slot: Slot = { worker, busy: 0 };
+      worker.on('message', (env: Envelope<WorkerReply>) => this.#onMessage(slot, env));
+      worker.on('error', (err) => this.#failAll(err));
+      this.#slots.push(slot);
+      return slot;
+    }
+    return null;
+  }
+
+  /** Runs a task; `onMessage` sees every intermediate reply; resolves with the final one. */
+  run(task: WorkerTask, options: { transfer?: ArrayBuffer[]; onMessage?: (msg: WorkerReply) => void | Promise<void>; credits?: number } = {}): Promise<WorkerReply> {
+    if (this.#closed) return Promise.reject(new CairnError('INTERNAL', 'worker pool is closed'));
+    return new Promise<WorkerReply>((resolve, reject) => {
+      const start = () => {
+        const slot = this.#slot();
+        if (!slot) {
+          this.#queue.push(start);
+          return;
+        }
+        const taskId = this.#nextId++;
+        const pending: Pending = { resolve, reject, chain: Promise.resolve(), ...(options.onMessage ? { onMessage: options.onMessage } : {}) };
+        if (task.type === 'large') {
+          const cs = this.#freeCreditSlots.pop();
+          if (cs === undefined) throw new CairnError('INTERNAL', 'too many concurrent streams');
+          Atomics.store(this.credits, cs, options.credits ?? 4);
+          task = { ...task, creditSlot: cs };
+          pending.creditSlot = cs;
+        }
+        this.#pending.set(taskId, pending);
+        slot.busy++;
+        slot.worker.ref();
+        slot.worker.postMessage({ taskId, msg: task }, options.transfer ?? []);
+      };
+      start();
+    });
+  }
+
+  /** Lets a streaming task's worker produce one more batch (after its previous one is handled). */
+  private returnCredit(slot: number): void {
+    Atomics.add(this.credits, slot, 1);
+    Atomics.notify(this.credits, slot);
+  }
+
+  #onMessage(slot: Slot, env: Envelope<WorkerReply>): void {
+    const p = this.#pending.get(env.taskId);
+    if (!p) return;
+    const msg = env.msg;
+    const final = msg.type === 'done' || msg.type === 'error' || msg.type === 'small-result' || msg.type === 'large-done';
+    if (!final) {
+      const slotIdx = p.creditSlot;
+      p.chain = p.chain
+        .then(() => p.onMessage?.(msg))
+        .catch((err) => {
+          // A failing handler fails the task; later messages are dropped but still acknowledged
+          // below, so the worker can run to the end instead of waiting for credit forever.
+          p.reject(err);
+          p.onMessage = undefined;
+        })
+        .finally(() => {
+          if (slotIdx !== undefined) this.returnCredit(slotIdx);
+        });
+      return;
+    }
+    this.#pending.delete(env.taskId);
+    slot.busy--;
+    if (slot.busy === 0) slot.worker.unref();
+    if (p.creditSlot !== undefined) this.#freeCreditSlots.push(p.creditSlot);
+    p.chain.then(() => {
+      if (msg.type === 'error') p.reject(workerFailure(msg.error));
+      else p.resolve(msg);
+    }, p.reject);
+    const next = this.#queue.shift();
+    next?.();
+  }
+
+  #failAll(err: unknown): void {
+    for (const p of this.#pending.values()) p.reject(new CairnError('INTERNAL', `storage worker crashed: ${(err as Error).message}`, { cause: err }));
+    this.#pending.clear();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all(this.#slots.map((s) => s.worker.terminate()));
+    this.#slots.length = 0;
+  }
+}
+
+export function defaultPoolSize(): number {
+  const env = Number(process.env.CAIRN_WORKERS);
+  if (Number.isInteger(env) && env > 0) return env;
+  return Math.min(availableParallelism(), 16);
+}
+
+/** Maps a worker error back into the CairnError family. */
+export function workerFailure(e: WorkerError): CairnError {
+  if (e.code === 'CORRUPT_OBJECT') {
+    return new CairnError('CORRUPT_OBJECT', e.message, { data: { blob: e.blob ?? null }, hint: 'run `cairn fsck` to see every damaged file and version' });
+  }
+  const path = e.path ?? '';
+  const why = e.code === 'ENOENT' ? 'it disappeared' : e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied' : e.code === 'ECHANGED' ? 'it changed while being read; try again' : e.message;
+  return new CairnError('IO_ERROR', path ? `cannot read ${path}: ${why}` : why, { data: { path: e.path ?? null, errno: e.code } });
+}
+
+/**
+ * The worker must be JavaScript. When Cairn runs from compiled output that is the sibling
+ * file; when tests run the TypeScript sources, it is the same file under dist/ (`npm test`
+ * builds first).
+ */
+function workerScript(): URL {
+  const here = new URL('./storage-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(here))) return here;
+  const fromDist = new URL(import.meta.url.replace(/\/src\/storage\/workers\/pool\.ts$/, '/dist/storage/workers/storage-worker.js'));
+  if (existsSync(fileURLToPath(fromDist))) return fromDist;
+  throw new CairnError('INTERNAL', 'the storage worker is not built; run `npm run build`');
+}

@@ -1,0 +1,103 @@
+/** Messages between the main thread and the storage workers (structured-clone safe). */
+
+export interface WorkerError {
+  code: string;
+  message: string;
+  path?: string;
+  blob?: string;
+}
+
+export interface FileStat {
+  ino: string;
+  size: number;
+  mtimeNs: string;
+  ctimeNs: string;
+}
+
+export interface SmallFileTask {
+  type: 'small';
+  files: Array<{ path: string; size: number }>;
+}
+
+export type SmallFileResult =
+  | { ok: true; digest: string; size: number; offset: number; stat: FileStat }
+  | { ok: false; error: WorkerError };
+
+export interface SmallFileReply {
+  type: 'small-result';
+  results: SmallFileResult[];
+  data: ArrayBuffer;
+}
+
+export interface LargeFileTask {
+  type: 'large';
+  path: string;
+  /** Index into the shared credit array that throttles this stream. */
+  creditSlot: number;
+  chunkParams: { min: number; avg: number; max: number };
+}
+
+export interface LargeChunksMessage {
+  type: 'large-chunks';
+  chunks: Array<{ id: string; offset: number; length: number }>;
+  data: ArrayBuffer;
+}
+
+export interface LargeDoneMessage {
+  type: 'large-done';
+  digest: string;
+  size: number;
+  chunkCount: number;
+  stat: FileStat;
+}
+
+export interface MaterializeSegment {
+  packPath: string;
+  packOffset: number;
+  length: number;
+  id: string;
+  fileOffset: number;
+}
+
+export interface MaterializeFile {
+  target: string;
+  /** Create the file exclusively with this mode; otherwise it exists already (a split large file). */
+  create?: number;
+  segments: MaterializeSegment[];
+}
+
+export interface MaterializeTask {
+  type: 'materialize';
+  files: MaterializeFile[];
+}
+
+export interface CheckPackTask {
+  type: 'check-pack';
+  path: string;
+  packId: string;
+}
+
+/** Digests only (status, checkout conflict checks): nothing is stored, no bytes come back. */
+export interface HashTask {
+  type: 'hash';
+  files: Array<{ path: string }>;
+  chunkParams: { min: number; avg: number; max: number };
+}
+
+export type HashResult =
+  | { ok: true; digest: string; size: number; chunks: string[]; stat: FileStat }
+  | { ok: false; error: WorkerError };
+
+export type WorkerTask = SmallFileTask | LargeFileTask | MaterializeTask | CheckPackTask | HashTask;
+
+export type WorkerReply =
+  | SmallFileReply
+  | LargeChunksMessage
+  | LargeDoneMessage
+  | { type: 'done'; result?: unknown }
+  | { type: 'error'; error: WorkerError };
+
+export interface Envelope<T> {
+  taskId: number;
+  msg: T;
+}

@@ -1,0 +1,291 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { CdcScanner } from '../chunker/index.js';
+import type {
+  CheckPackTask,
+  Envelope,
+  FileStat,
+  HashResult,
+  HashTask,
+  LargeFileTask,
+  MaterializeFile,
+  SmallFileResult,
+  SmallFileTask,
+  WorkerError,
+  WorkerReply,
+  WorkerTask,
+} from './protocol.js';
+
+/**
+ * CPU- and syscall-heavy storage work runs here with synchronous fs calls: on small files a
+ * sync open/read/close is several times cheaper than three trips through libuv's pool, and
+ * SHA-256 and chunking are pure CPU anyway. One worker per core.
+ */
+const credits = new Int32Array(workerData.credits as SharedArrayBuffer);
+const port = parentPort!;
+
+const BLOCK = 8 * 1024 * 1024;
+
+port.on('message', (env: Envelope<WorkerTask>) => {
+  const { taskId, msg } = env;
+  const send = (reply: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage({ taskId, msg: reply }, transfer);
+  try {
+    switch (msg.type) {
+      case 'small':
+        return smallFiles(msg, send);
+      case 'large':
+        return largeFile(msg, send);
+      case 'materialize':
+        for (const f of msg.files) materialize(f);
+        return send({ type: 'done' });
+      case 'hash':
+        return send({ type: 'done', result: hashFiles(msg) });
+      case 'check-pack':
+        return send({ type: 'done', result: checkPack(msg) });
+    }
+  } catch (err) {
+    send({ type: 'error', error: toWorkerError(err) });
+  }
+});
+
+function toWorkerError(err: unknown, path?: string): WorkerError {
+  const e = err as NodeJS.ErrnoException & { blob?: string };
+  return { code: e.code ?? 'ERROR', message: e.message ?? String(err), ...(path ? { path } : {}), ...(e.blob ? { blob: e.blob } : {}) };
+}
+
+function statOf(fd: number): FileStat {
+  const st = fs.fstatSync(fd, { bigint: true });
+  return { ino: st.ino.toString(), size: Number(st.size), mtimeNs: st.mtimeNs.toString(), ctimeNs: st.ctimeNs.toString() };
+}
+
+function smallFiles(task: SmallFileTask, send: (r: WorkerReply, t?: ArrayBuffer[]) => void): void {
+  const total = task.files.reduce((n, f) => n + f.size, 0);
+  // Non-pooled memory so the whole batch can be transferred to the main thread without a copy.
+  const data = Buffer.allocUnsafeSlow(Math.max(total, 1));
+  const results: SmallFileResult[] = [];
+  let off = 0;
+  for (const f of task.files) {
+    let fd = -1;
+    try {
+      fd = fs.openSync(f.path, 'r');
+      const stat = statOf(fd);
+      // The stat taken at walk time may be stale; only the bytes read now count, and they
+      // must fit the room reserved for the file.
+      if (stat.size > f.size) throw Object.assign(new Error('file grew while being added'), { code: 'ECHANGED' });
+      let n = 0;
+      while (n < stat.size) {
+        const r = fs.readSync(fd, data, off + n, stat.size - n, n);
+        if (r === 0) break;
+        n += r;
+      }
+      const digest = createHash('sha256').update(data.subarray(off, off + n)).digest('hex');
+      results.push({ ok: true, digest, size: n, offset: off, stat: { ...stat, size: n } });
+      off += f.size;
+    } catch (err) {
+      results.push({ ok: false, error: toWorkerError(err, f.path) });
+      off += f.size;
+    } finally {
+      if (fd >= 0) fs.closeSync(fd);
+    }
+  }
+  send({ type: 'small-result', results, data: data.buffer as ArrayBuffer }, [data.buffer as ArrayBuffer]);
+}
+
+function takeCredit(slot: number): void {
+  // The main thread returns a credit for every batch it has handed to the pack writer, which
+  // bounds memory no matter how large the file is.
+  for (;;) {
+    const c = Atomics.load(credits, slot);
+    if (c > 0) {
+      if (Atomics.compareExchange(credits, slot, c, c - 1) === c) return;
+      continue;
+    }
+    Atomics.wait(credits, slot, c, 1000);
+  }
+}
+
+function largeFile(task: LargeFileTask, send: (r: WorkerReply, t?: ArrayBuffer[]) => void): void {
+  const fd = fs.openSync(task.path, 'r');
+  try {
+    const stat = statOf(fd);
+    const max = task.chunkParams.max;
+    const cap = BLOCK + max;
+    const scanner = new CdcScanner(task.chunkParams);
+    const whole = createHash('sha256');
+    let buf = Buffer.allocUnsafeSlow(cap);
+    let base = 0; // stream offset of buf[0]
+    let filled = 0;
+    let chunkStart = 0; // stream offset where the current chunk begins
+    let chunks: Array<{ id: string; offset: number; length: number }> = [];
+    let pos = 0;
+    let chunkCount = 0;
+    const flush = () => {
+      if (chunks.length === 0) return;
+      takeCredit(task.creditSlot);
+      const rest = buf.subarray(chunkStart - base, filled);
+      const next = Buffer.allocUnsafeSlow(cap);
+      rest.copy(next, 0);
+      send({ type: 'large-chunks', chunks, data: buf.buffer as ArrayBuffer }, [buf.buffer as ArrayBuffer]);
+      buf = next;
+      filled = rest.length;
+      base = chunkStart;
+      chunks = [];
+    };
+    const emit = (ends: number[]) => {
+      for (const end of ends) {
+        const s = chunkStart - base;
+        const e = end - base;
+        const id = createHash('sha256').update(buf.subarray(s, e)).digest('hex');
+        chunks.push({ id, offset: s, length: e - s });
+        chunkStart = end;
+        chunkCount++;
+      }
+    };
+    for (;;) {
+      const n = fs.readSync(fd, buf, filled, cap - filled, pos);
+      if (n === 0) break;
+      const fresh = buf.subarray(filled, filled + n);
+      whole.update(fresh);
+      filled += n;
+      pos += n;
+      emit(scanner.update(fresh));
+      if (filled === cap) flush();
+    }
+    emit(scanner.finish());
+    flush();
+    const digest = whole.digest('hex');
+    send({ type: 'large-done', digest, size: pos, chunkCount, stat: { ...stat, size: pos } });
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function hashFiles(task: HashTask): HashResult[] {
+  const out: HashResult[] = [];
+  const buf = Buffer.allocUnsafe(BLOCK + task.chunkParams.max);
+  for (const f of task.files) {
+    let fd = -1;
+    try {
+      fd = fs.openSync(f.path, 'r');
+      const stat = statOf(fd);
+      const scanner = new CdcScanner(task.chunkParams);
+      const whole = createHash('sha256');
+      const chunks: string[] = [];
+      let chunk = createHash('sha256');
+      let pos = 0;
+      for (;;) {
+        const n = fs.readSync(fd, buf, 0, buf.length, pos);
+        if (n === 0) break;
+        const block = buf.subarray(0, n);
+        whole.update(block);
+        let from = 0;
+        for (const end of scanner.update(block)) {
+          const rel = end - pos;
+          chunk.update(block.subarray(from, rel));
+          chunks.push(chunk.digest('hex'));
+          chunk = createHash('sha256');
+          from = rel;
+        }
+        chunk.update(block.subarray(from));
+        pos += n;
+      }
+      if (scanner.finish().length > 0) chunks.push(chunk.digest('hex'));
+      out.push({ ok: true, digest: whole.digest('hex'), size: pos, chunks, stat: { ...stat, size: pos } });
+    } catch (err) {
+      out.push({ ok: false, error: toWorkerError(err, f.path) });
+    } finally {
+      if (fd >= 0) fs.closeSync(fd);
+    }
+  }
+  return out;
+}
+
+function materialize(task: MaterializeFile): void {
+  const fds = new Map<string, number>();
+  const out = task.create !== undefined ? fs.openSync(task.target, 'wx', task.create) : fs.openSync(task.target, 'r+');
+  try {
+    let buf = Buffer.allocUnsafe(0);
+    for (const seg of task.segments) {
+      let fd = fds.get(seg.packPath);
+      if (fd === undefined) {
+        fd = fs.openSync(seg.packPath, 'r');
+        fds.set(seg.packPath, fd);
+      }
+      if (buf.length < seg.length) buf = Buffer.allocUnsafe(Math.max(seg.length, 1 << 20));
+      const view = buf.subarray(0, seg.length);
+      const n = fs.readSync(fd, view, 0, seg.length, seg.packOffset);
+      const got = n === seg.length ? createHash('sha256').update(view).digest('hex') : 'truncated';
+      if (got !== seg.id) {
+        throw Object.assign(new Error(`blob ${seg.id} does not match its digest`), { code: 'CORRUPT_OBJECT', blob: seg.id });
+      }
+      let w = 0;
+      while (w < seg.length) w += fs.writeSync(out, view, w, seg.length - w, seg.fileOffset + w);
+    }
+  } finally {
+    fs.closeSync(out);
+    for (const fd of fds.values()) fs.closeSync(fd);
+  }
+}
+
+interface PackCheckResult {
+  ok: boolean;
+  error?: string;
+  entries: Array<{ id: string; offset: number; length: number; kind: number }>;
+  badBlobs: string[];
+  bytes: number;
+}
+
+function checkPack(task: CheckPackTask): PackCheckResult {
+  // Kept in sync with pack/format.ts; duplicated minimal parsing keeps the worker free of the
+  // async reader. Any structural problem is reported, not thrown.
+  let fd: number;
+  try {
+    fd = fs.openSync(task.path, 'r');
+  } catch (err) {
+    return { ok: false, error: (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : String(err), entries: [], badBlobs: [], bytes: 0 };
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const fail = (why: string): PackCheckResult => ({ ok: false, error: why, entries: [], badBlobs: [], bytes: size });
+    if (size < 16 + 56) return fail('too short');
+    const header = Buffer.alloc(16);
+    fs.readSync(fd, header, 0, 16, 0);
+    if (header.toString('latin1', 0, 8) !== 'CAIRNPAK') return fail('bad header magic');
+    if (header.readUInt32BE(8) !== 1) return fail(`unsupported format version ${header.readUInt32BE(8)}`);
+    const footer = Buffer.alloc(56);
+    fs.readSync(fd, footer, 0, 56, size - 56);
+    if (footer.toString('latin1', 48, 56) !== 'CAIRNEND') return fail('bad footer magic');
+    const indexOffset = Number(footer.readBigUInt64BE(0));
+    const indexLength = footer.readUInt32BE(8);
+    if (indexOffset < 16 || indexOffset + indexLength + 56 !== size) return fail('footer does not match the file size');
+    const index = Buffer.alloc(indexLength);
+    fs.readSync(fd, index, 0, indexLength, indexOffset);
+    const idxDigest = createHash('sha256').update(index).digest('hex');
+    if (idxDigest !== footer.toString('hex', 16, 48)) return fail('index digest does not match the footer');
+    if (idxDigest !== task.packId) return fail('index digest does not match the pack name');
+    if (index.toString('latin1', 0, 8) !== 'CAIRNIDX') return fail('bad index magic');
+    const count = index.readUInt32BE(8);
+    if (indexLength !== 16 + 48 * count) return fail('index length does not match its count');
+    const entries: PackCheckResult['entries'] = [];
+    const bad: string[] = [];
+    let buf = Buffer.allocUnsafe(1 << 20);
+    let end = 16;
+    for (let i = 0, o = 16; i < count; i++, o += 48) {
+      const id = index.toString('hex', o, o + 32);
+      const offset = Number(index.readBigUInt64BE(o + 32));
+      const length = index.readUInt32BE(o + 40);
+      const kind = index.readUInt8(o + 44);
+      if (offset < end || offset + length > indexOffset || (kind !== 1 && kind !== 2)) return fail(`index entry ${i} is invalid`);
+      end = offset + length;
+      entries.push({ id, offset, length, kind });
+      if (buf.length < length) buf = Buffer.allocUnsafe(length);
+      const view = buf.subarray(0, length);
+      const n = fs.readSync(fd, view, 0, length, offset);
+      if (n !== length || createHash('sha256').update(view).digest('hex') !== id) bad.push(id);
+    }
+    return { ok: true, entries, badBlobs: bad, bytes: size };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
