@@ -218,7 +218,8 @@ async function bigScenarios(data, work, opts) {
     } finally {
       if (!opts.keepWork) await rm(ws, { recursive: true, force: true });
     }
-    if (error) break; // no point repeating a scenario whose first step fails
+    // a failing `init` will fail again; a failing add may be intermittent, so keep going
+    if (error && !rep.init) break;
   }
 
   const timed = reps.filter((r) => !r.warmup);

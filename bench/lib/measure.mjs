@@ -126,10 +126,25 @@ export async function mustRun(argv, opts = {}) {
 
 export class CommandError extends Error {
   constructor(r) {
-    const firstLine = String(r.stderr || r.stdout || '').trim().split('\n')[0].slice(0, 200);
-    super(`\`${shortCmd(r.argv)}\` failed (exit ${r.code}${r.timedOut ? ', timed out' : ''})${firstLine ? `: ${firstLine}` : ''}`);
+    const why = failureText(r.stderr) || failureText(r.stdout);
+    super(`\`${shortCmd(r.argv)}\` failed (exit ${r.code}${r.timedOut ? ', timed out' : ''})${why ? `: ${why}` : ''}`);
     this.result = r;
   }
+}
+
+/** A one-line reason from a failed command's output: a JSON error's message, else its first line. */
+function failureText(out) {
+  const t = String(out ?? '').trim();
+  if (!t) return '';
+  try {
+    const j = JSON.parse(t);
+    const e = j && typeof j === 'object' ? (j.error ?? j) : null;
+    const msg = typeof e === 'string' ? e : e?.message;
+    if (msg) return `${e?.code ? `${e.code}: ` : ''}${msg}`.slice(0, 300);
+  } catch {
+    /* not JSON */
+  }
+  return t.split('\n').find((l) => l.trim()).trim().slice(0, 300);
 }
 
 /** `node /x/bin/cairn.js data add …` -> `cairn.js data add …`, abbreviated. */

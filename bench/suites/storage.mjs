@@ -45,6 +45,7 @@ export const suite = {
       `Warm cache: caches are not dropped; before every timed run the harness runs \`sync\` (so earlier writes are not flushed inside the timing) and reads the inputs once. Median of ${ctx.repeat} runs after ${ctx.warmup ?? 1} untimed warm-up run(s) unless stated (on this kind of VM, the first write to never-used disk blocks is several times slower; the warm-up makes every tool write to recycled blocks).`,
       'Durable: cairn data add (expected), dd conv=fdatasync, restic backup (fsyncs every file it saves). Not durable: cp, git-lfs add, cairn data checkout (compared with cp).',
     ];
+    notes.push(...sanityWarnings(data, cairn));
     const tools = {
       node: process.version,
       cairnCli: cliPath(),
@@ -58,6 +59,34 @@ export const suite = {
     return { results: { data, tools, peers, cairn }, rows, details: detailRows({ data, peers, cairn }), notes };
   },
 };
+
+/** Cross-checks that flag results which cannot be right (lost data, dirty status, …). */
+function sanityWarnings(data, cairn) {
+  const w = [];
+  const a = cairn.addBig;
+  if (a && num(a.newBytes) != null && a.newBytes < data.big.bytes) {
+    w.push(
+      `WARNING: add of the incompressible ${data.big.bytes}-byte big.bin into an empty store reported newBytes ${a.newBytes} (${data.big.bytes - a.newBytes} bytes fewer); nothing in it can be deduplicated or compressed, so the store may be dropping data.`,
+    );
+  }
+  const s = cairn.addSmall;
+  if (s && num(get(s, 'json', 'newBytes')) != null && s.json.newBytes < data.small.bytes) {
+    w.push(`WARNING: add of small/ (${data.small.bytes} incompressible bytes) into an empty store reported newBytes ${s.json.newBytes}.`);
+  }
+  const c = cairn.checkoutBig;
+  if (c && c.verified === false) {
+    w.push(`WARNING: checkout of big@v1 did not reproduce big.bin (sha256 differs or not exactly one file; ${c.bytes} bytes written).`);
+  }
+  const st = cairn.statusSmall;
+  if (st && num(st.wallS) != null && (st.clean !== true || st.unchanged !== data.small.files)) {
+    w.push(`WARNING: status of the unchanged small tree reported clean=${st.clean}, unchanged=${st.unchanged} (expected true, ${data.small.files}).`);
+  }
+  const r = cairn.readdSmall;
+  if (r && num(r.wallS) != null && (r.newBytes !== 0 || r.unchanged !== true)) {
+    w.push(`WARNING: re-add of the unchanged small tree reported newBytes=${r.newBytes}, unchanged=${r.unchanged} (expected 0, true).`);
+  }
+  return w;
+}
 
 // ---------------------------------------------------------------------------------------------
 // target rows: { metric, cairn, peer, ratio, target, pass }
@@ -297,9 +326,15 @@ function detailRows({ data, peers, cairn }) {
     d.push({
       tool,
       what,
-      time: e ? `error: ${e.split('\n')[0].slice(0, 140)}` : o.skipped ? `skipped` : fmtS(o.wallS),
+      time: e
+        ? num(o.wallS) != null
+          ? `${fmtS(o.wallS)} (some runs failed: ${e.split('\n')[0].slice(0, 300)})`
+          : `error: ${e.split('\n')[0].slice(0, 300)}`
+        : o.skipped
+          ? `skipped`
+          : fmtS(o.wallS),
       rss: fmtMiB(o.peakRssKiB),
-      more: e ? '' : more,
+      more: e && num(o.wallS) == null ? '' : more,
     });
   };
   const p = peers;

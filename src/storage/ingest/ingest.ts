@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { CairnError } from '../../core/errors.js';
 import type { BlobIndex } from '../blob-index.js';
 import { DEFAULT_CHUNK_PARAMS, type ChunkParams } from '../chunker/index.js';
@@ -8,7 +9,7 @@ import { cachedEntry, nowNs, type StatCacheData, type StatEntry } from '../statc
 import { buildTree, type BuiltTree, type FlatEntry } from '../tree/build.js';
 import { EMPTY_FILE_DIGEST } from '../tree/node.js';
 import type { WorkerPool } from '../workers/pool.js';
-import type { FileStat, LargeChunksMessage, LargeDoneMessage, SmallFileReply, WorkerReply } from '../workers/protocol.js';
+import { RING_HEADER, type FileStat, type HashChunksReply, type LargeChunksMessage, type LargeDoneMessage, type SmallFileReply, type WorkerReply } from '../workers/protocol.js';
 import { DEFAULT_PACK_TARGET, PackRoller } from './pack-roller.js';
 import { scanSource, type Scan, type ScannedFile } from './scan.js';
 
@@ -51,7 +52,10 @@ export interface IngestResult {
 }
 
 const SMALL_BATCH_FILES = 512;
+const MAX_STREAMS = 4;
 const SMALL_BATCH_BYTES = 8 * 1024 * 1024;
+/** New bytes read into each ring slot (plus room for one unfinished chunk). */
+const RING_BLOCK = 8 * 1024 * 1024;
 
 interface FileResult {
   digest: string;
@@ -74,6 +78,8 @@ export async function ingest(deps: IngestDeps, opts: IngestOptions): Promise<Ing
 
   await deps.packs.ensure();
   const roller = new PackRoller(deps.packs, deps.packTarget ?? DEFAULT_PACK_TARGET);
+  const ringSlotSize = RING_BLOCK + params.max;
+  const rings = new RingPool(ringSlotSize);
   const written = new Set<string>();
   const results = new Map<string, FileResult>();
   let newBytes = 0;
@@ -161,8 +167,11 @@ export async function ingest(deps: IngestDeps, opts: IngestOptions): Promise<Ing
         throw err;
       }
     });
+    // A streaming reader holds its worker; leave one free for the chunk hashing it feeds, and
+    // cap the streams so the rings' memory stays bounded.
+    const largeLimit = new Semaphore(Math.min(MAX_STREAMS, Math.max(1, deps.pool.size - 1)));
     const jobs: Array<Promise<void>> = [];
-    for (const f of large) jobs.push(guarded(() => hashLarge(f)));
+    for (const f of large) jobs.push(guarded(() => largeLimit.run(() => hashLarge(f))));
     for (const b of small) jobs.push(guarded(() => hashSmall(b)));
     await settleAll(jobs);
 
@@ -246,40 +255,90 @@ export async function ingest(deps: IngestDeps, opts: IngestOptions): Promise<Ing
       }
     }
     await storeNew(ids, (i) => views[i]!);
-    await roller.drain();
+    await roller.drainIfBusy();
     report(files.length, files.reduce((n, f) => n + f.size, 0));
   }
 
   async function hashLarge(f: ScannedFile): Promise<void> {
-    const chunks: string[] = [];
+    // With more than one worker, the reader only finds boundaries; chunk ids are computed by
+    // other workers and the whole-file digest here, so one big file uses several cores.
+    const split = deps.pool.size > 1;
+    const ring = rings.acquire();
+    const states = new Int32Array(ring, 0, RING_SLOTS);
+    const release = (slot: number) => {
+      Atomics.store(states, slot, 0);
+      Atomics.notify(states, slot);
+    };
+    const whole = createHash('sha256');
+    const parts: string[][] = [];
+    const work: Array<Promise<void>> = [];
+    let failure: unknown = null;
+    let seq = 0;
     let reply: WorkerReply;
     try {
       reply = await deps.pool.run(
-        { type: 'large', path: f.abs, creditSlot: 0, chunkParams: params },
+        { type: 'large', path: f.abs, mode: split ? 'split' : 'full', ring, slots: RING_SLOTS, slotSize: ringSlotSize, chunkParams: params },
         {
-          credits: 4,
-          onMessage: async (msg) => {
+          onMessage: (msg) => {
             if (msg.type !== 'large-chunks') return;
             const m = msg as LargeChunksMessage;
-            const data = Buffer.from(m.data);
-            let bytes = 0;
-            for (const c of m.chunks) {
-              chunks.push(c.id);
-              bytes += c.length;
-            }
-            await storeNew(m.chunks.map((c) => c.id), (i) => data.subarray(m.chunks[i]!.offset, m.chunks[i]!.offset + m.chunks[i]!.length));
-            await roller.drain();
-            report(0, bytes);
+            const i = seq++;
+            const offset = RING_HEADER + m.slot * ringSlotSize;
+            const view = Buffer.from(ring, offset, ringSlotSize);
+            if (split) for (const c of m.chunks) whole.update(view.subarray(c.offset, c.offset + c.length));
+            const bytes = m.chunks.reduce((n, c) => n + c.length, 0);
+            const ranges = m.chunks.map((c) => ({ offset: c.offset, length: c.length }));
+            work.push(
+              (async () => {
+                const ids = split
+                  ? ((await deps.pool.run({ type: 'hash-chunks', ring, offset, length: ringSlotSize, chunks: ranges })) as HashChunksReply).result.ids
+                  : m.chunks.map((c) => c.id);
+                parts[i] = ids;
+                await storeNew(ids, (k) => view.subarray(ranges[k]!.offset, ranges[k]!.offset + ranges[k]!.length));
+                // The slot's memory may be reused only after the kernel has copied it.
+                await roller.written();
+                report(0, bytes);
+              })()
+                .catch((err) => {
+                  failure ??= err;
+                })
+                .finally(() => release(m.slot)),
+            );
+          },
+          onDrop: (msg) => {
+            if (msg.type === 'large-chunks') release((msg as LargeChunksMessage).slot);
           },
         },
       );
+      await Promise.all(work);
+      if (failure) throw failure;
     } catch (err) {
+      await Promise.allSettled(work);
       throw err instanceof CairnError ? err : fileError(f, { code: (err as NodeJS.ErrnoException).code ?? 'ERROR', message: (err as Error).message });
+    } finally {
+      rings.release(ring);
     }
     const done = reply as LargeDoneMessage;
+    const chunks = parts.flat();
     if (done.chunkCount !== chunks.length) throw new CairnError('INTERNAL', `chunk count mismatch for ${f.path}`);
-    results.set(f.path, { digest: done.digest, chunks, stat: done.stat });
+    results.set(f.path, { digest: split ? whole.digest('hex') : done.digest, chunks, stat: done.stat });
     report(1, 0);
+  }
+}
+
+const RING_SLOTS = 6;
+
+/** Rings are big (slots × ~9 MiB): reuse them across the files of one ingest. */
+class RingPool {
+  readonly #free: SharedArrayBuffer[] = [];
+  constructor(readonly slotSize: number) {}
+  acquire(): SharedArrayBuffer {
+    const r = this.#free.pop() ?? new SharedArrayBuffer(RING_HEADER + RING_SLOTS * this.slotSize);
+    new Int32Array(r, 0, RING_SLOTS).fill(0);
+    return r;
+  }
+  release(r: SharedArrayBuffer): void {
+    this.#free.push(r);
   }
 }
 

@@ -16,8 +16,10 @@ export class PackRoller {
   readonly #dir: LocalPackDir;
   readonly #target: number;
   #current: PackWriter | null = null;
-  #opening: Promise<PackWriter> | null = null;
+  #opening: Promise<void> | null = null;
   readonly #sealing: Array<Promise<FinishedPack>> = [];
+  /** Writers being sealed: their buffered writes may still reference callers' memory. */
+  readonly #closing = new Set<PackWriter>();
   readonly #done: FinishedPack[] = [];
   bytesAppended = 0;
 
@@ -26,22 +28,27 @@ export class PackRoller {
     this.#target = target;
   }
 
-  async #writer(): Promise<PackWriter> {
-    if (this.#current) return this.#current;
-    this.#opening ??= PackWriter.create(this.#dir);
-    this.#current = await this.#opening;
-    this.#opening = null;
-    return this.#current;
-  }
-
+  /**
+   * Several producers append concurrently. The only await is while a new pack file opens;
+   * from picking the writer to appending is synchronous, so no blob can land in a pack that
+   * another producer has just started sealing.
+   */
   async append(kind: BlobKindCode, id: string, data: Uint8Array): Promise<void> {
-    const w = await this.#writer();
+    while (!this.#current) {
+      this.#opening ??= PackWriter.create(this.#dir).then((w) => {
+        this.#current = w;
+        this.#opening = null;
+      });
+      await this.#opening;
+    }
+    const w = this.#current;
     w.append(kind, id, data);
     this.bytesAppended += data.length;
     if (w.size >= this.#target) {
       this.#current = null;
+      this.#closing.add(w);
       const sealing = w.finish();
-      sealing.then((p) => this.#done.push(p), () => {});
+      sealing.then((p) => this.#done.push(p), () => {}).finally(() => this.#closing.delete(w));
       this.#sealing.push(sealing);
     }
   }
@@ -49,6 +56,19 @@ export class PackRoller {
   /** Backpressure: wait until appended buffers reached the kernel. */
   async drain(): Promise<void> {
     await this.#current?.drain();
+  }
+
+  /**
+   * Resolves once every byte appended so far has been handed to the kernel (copied into the
+   * page cache), so the caller may reuse the memory it appended. Does not wait for fsync.
+   */
+  async written(): Promise<void> {
+    await Promise.all([this.#current?.drain(), ...[...this.#closing].map((w) => w.drain())]);
+  }
+
+  /** Waits only when much is still in flight, so writing overlaps with hashing. */
+  async drainIfBusy(limit = 64 * 1024 * 1024): Promise<void> {
+    if (this.#current && this.#current.unwrittenBytes > limit) await this.#current.drain();
   }
 
   /** Seals the open pack, waits for all, and makes their directory entries durable. */

@@ -29,6 +29,8 @@ export class PackWriter {
   #writePos = HEADER_SIZE;
   #size = HEADER_SIZE;
   #inflight: Promise<void> = Promise.resolve();
+  #confirmed = 0;
+  #sealed = false;
   #failed: unknown = null;
 
   private constructor(dir: LocalPackDir, fh: fsp.FileHandle, tmpPath: string) {
@@ -56,6 +58,11 @@ export class PackWriter {
     return this.#size;
   }
 
+  /** Appended bytes not yet confirmed written by the kernel. */
+  get unwrittenBytes(): number {
+    return this.#size - this.#confirmed;
+  }
+
   get count(): number {
     return this.#entries.length;
   }
@@ -72,7 +79,7 @@ export class PackWriter {
 
   /** Resolves once everything appended so far is handed to the kernel; use for backpressure. */
   async drain(): Promise<void> {
-    this.#flush();
+    if (!this.#sealed) this.#flush();
     await this.#inflight;
     if (this.#failed) throw this.#failed;
   }
@@ -86,18 +93,25 @@ export class PackWriter {
     this.#pendingBytes = 0;
     this.#writePos = pos + len;
     // Writes target disjoint, explicit offsets, so they may overlap in flight.
-    const write = writevAll(this.#fh, bufs, pos).catch((err) => {
-      this.#failed ??= ioError(err, 'write pack', this.#tmpPath);
-    });
+    const write = writevAll(this.#fh, bufs, pos).then(
+      () => {
+        this.#confirmed = Math.max(this.#confirmed, pos + len);
+      },
+      (err) => {
+        this.#failed ??= ioError(err, 'write pack', this.#tmpPath);
+      },
+    );
     this.#inflight = Promise.all([this.#inflight, write]).then(() => undefined);
   }
 
   async finish(): Promise<FinishedPack> {
+    this.#sealed = true;
     const indexOffset = this.#size;
     const index = encodeIndex(this.#entries);
     const { footer, packId } = encodeFooter(indexOffset, index);
     this.#pending.push(index, footer);
     this.#size += index.length + footer.length;
+    this.#flush();
     await this.drain();
     const finalPath = this.#dir.packPath(packId);
     try {

@@ -5,15 +5,20 @@ import { Worker } from 'node:worker_threads';
 import { CairnError } from '../../core/errors.js';
 import type { Envelope, WorkerError, WorkerReply, WorkerTask } from './protocol.js';
 
-const MAX_CREDIT_SLOTS = 64;
-
 interface Pending {
-  onMessage?: (msg: WorkerReply) => void | Promise<void>;
+  onMessage?: MessageHandler;
+  onDrop?: MessageHandler;
   resolve: (v: WorkerReply) => void;
   reject: (e: unknown) => void;
   chain: Promise<void>;
-  creditSlot?: number;
 }
+
+/**
+ * Receives a streaming task's intermediate messages, strictly in order (an async handler
+ * finishes before the next message is handed over). A handler that throws fails the task;
+ * later messages still reach `onDrop`, so resources they hold can be released.
+ */
+export type MessageHandler = (msg: WorkerReply) => void | Promise<void>;
 
 interface Slot {
   worker: Worker;
@@ -30,8 +35,6 @@ export class WorkerPool {
   readonly #slots: Slot[] = [];
   readonly #pending = new Map<number, Pending>();
   readonly #queue: Array<() => void> = [];
-  readonly credits = new Int32Array(new SharedArrayBuffer(4 * MAX_CREDIT_SLOTS));
-  readonly #freeCreditSlots: number[] = Array.from({ length: MAX_CREDIT_SLOTS }, (_, i) => i);
   #nextId = 1;
   #closed = false;
 
@@ -42,7 +45,7 @@ export class WorkerPool {
   #slot(): Slot | null {
     for (const s of this.#slots) if (s.busy === 0) return s;
     if (this.#slots.length < this.size) {
-      const worker = new Worker(workerScript(), { workerData: { credits: this.credits.buffer } });
+      const worker = new Worker(workerScript());
       worker.unref();
       const slot: Slot = { worker, busy: 0 };
       worker.on('message', (env: Envelope<WorkerReply>) => this.#onMessage(slot, env));
@@ -54,7 +57,7 @@ export class WorkerPool {
   }
 
   /** Runs a task; `onMessage` sees every intermediate reply; resolves with the final one. */
-  run(task: WorkerTask, options: { transfer?: ArrayBuffer[]; onMessage?: (msg: WorkerReply) => void | Promise<void>; credits?: number } = {}): Promise<WorkerReply> {
+  run(task: WorkerTask, options: { transfer?: ArrayBuffer[]; onMessage?: MessageHandler; onDrop?: MessageHandler } = {}): Promise<WorkerReply> {
     if (this.#closed) return Promise.reject(new CairnError('INTERNAL', 'worker pool is closed'));
     return new Promise<WorkerReply>((resolve, reject) => {
       const start = () => {
@@ -64,14 +67,13 @@ export class WorkerPool {
           return;
         }
         const taskId = this.#nextId++;
-        const pending: Pending = { resolve, reject, chain: Promise.resolve(), ...(options.onMessage ? { onMessage: options.onMessage } : {}) };
-        if (task.type === 'large') {
-          const cs = this.#freeCreditSlots.pop();
-          if (cs === undefined) throw new CairnError('INTERNAL', 'too many concurrent streams');
-          Atomics.store(this.credits, cs, options.credits ?? 4);
-          task = { ...task, creditSlot: cs };
-          pending.creditSlot = cs;
-        }
+        const pending: Pending = {
+          resolve,
+          reject,
+          chain: Promise.resolve(),
+          ...(options.onMessage ? { onMessage: options.onMessage } : {}),
+          ...(options.onDrop ? { onDrop: options.onDrop } : {}),
+        };
         this.#pending.set(taskId, pending);
         slot.busy++;
         slot.worker.ref();
@@ -81,36 +83,25 @@ export class WorkerPool {
     });
   }
 
-  /** Lets a streaming task's worker produce one more batch (after its previous one is handled). */
-  private returnCredit(slot: number): void {
-    Atomics.add(this.credits, slot, 1);
-    Atomics.notify(this.credits, slot);
-  }
-
   #onMessage(slot: Slot, env: Envelope<WorkerReply>): void {
     const p = this.#pending.get(env.taskId);
     if (!p) return;
     const msg = env.msg;
     const final = msg.type === 'done' || msg.type === 'error' || msg.type === 'small-result' || msg.type === 'large-done';
     if (!final) {
-      const slotIdx = p.creditSlot;
       p.chain = p.chain
-        .then(() => p.onMessage?.(msg))
+        .then(() => (p.onMessage ? p.onMessage(msg) : p.onDrop?.(msg)))
         .catch((err) => {
-          // A failing handler fails the task; later messages are dropped but still acknowledged
-          // below, so the worker can run to the end instead of waiting for credit forever.
           p.reject(err);
           p.onMessage = undefined;
+          return p.onDrop?.(msg);
         })
-        .finally(() => {
-          if (slotIdx !== undefined) this.returnCredit(slotIdx);
-        });
+        .catch(() => {});
       return;
     }
     this.#pending.delete(env.taskId);
     slot.busy--;
     if (slot.busy === 0) slot.worker.unref();
-    if (p.creditSlot !== undefined) this.#freeCreditSlots.push(p.creditSlot);
     p.chain.then(() => {
       if (msg.type === 'error') p.reject(workerFailure(msg.error));
       else p.resolve(msg);

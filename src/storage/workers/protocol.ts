@@ -1,3 +1,7 @@
+/** Bytes before the first ring slot: one Int32 state per slot. */
+export const RING_HEADER = 64;
+export const MAX_RING_SLOTS = 16;
+
 /** Messages between the main thread and the storage workers (structured-clone safe). */
 
 export interface WorkerError {
@@ -32,15 +36,24 @@ export interface SmallFileReply {
 export interface LargeFileTask {
   type: 'large';
   path: string;
-  /** Index into the shared credit array that throttles this stream. */
-  creditSlot: number;
+  /**
+   * 'split': only read and find chunk boundaries (ids come back empty); the caller hashes
+   * whole file and chunks elsewhere, spreading one big file over several threads.
+   * 'full': also hash, all in this worker.
+   */
+  mode: 'split' | 'full';
+  /** Shared ring: an Int32 state per slot (0 free, 1 taken) in the first 64 bytes, then the slots. */
+  ring: SharedArrayBuffer;
+  slots: number;
+  slotSize: number;
   chunkParams: { min: number; avg: number; max: number };
 }
 
 export interface LargeChunksMessage {
   type: 'large-chunks';
+  /** Ring slot holding the bytes; chunk offsets are relative to the slot's start. */
+  slot: number;
   chunks: Array<{ id: string; offset: number; length: number }>;
-  data: ArrayBuffer;
 }
 
 export interface LargeDoneMessage {
@@ -77,6 +90,20 @@ export interface CheckPackTask {
   packId: string;
 }
 
+/** SHA-256 of ranges of shared memory (a ring slot). */
+export interface HashChunksTask {
+  type: 'hash-chunks';
+  ring: SharedArrayBuffer;
+  offset: number;
+  length: number;
+  chunks: Array<{ offset: number; length: number }>;
+}
+
+export interface HashChunksReply {
+  type: 'done';
+  result: { ids: string[] };
+}
+
 /** Digests only (status, checkout conflict checks): nothing is stored, no bytes come back. */
 export interface HashTask {
   type: 'hash';
@@ -88,7 +115,7 @@ export type HashResult =
   | { ok: true; digest: string; size: number; chunks: string[]; stat: FileStat }
   | { ok: false; error: WorkerError };
 
-export type WorkerTask = SmallFileTask | LargeFileTask | MaterializeTask | CheckPackTask | HashTask;
+export type WorkerTask = SmallFileTask | LargeFileTask | MaterializeTask | CheckPackTask | HashTask | HashChunksTask;
 
 export type WorkerReply =
   | SmallFileReply

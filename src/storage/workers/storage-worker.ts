@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { CdcScanner } from '../chunker/index.js';
+import { RING_HEADER } from './protocol.js';
 import type {
   CheckPackTask,
   Envelope,
@@ -22,7 +23,6 @@ import type {
  * sync open/read/close is several times cheaper than three trips through libuv's pool, and
  * SHA-256 and chunking are pure CPU anyway. One worker per core.
  */
-const credits = new Int32Array(workerData.credits as SharedArrayBuffer);
 const port = parentPort!;
 
 const BLOCK = 8 * 1024 * 1024;
@@ -41,6 +41,11 @@ port.on('message', (env: Envelope<WorkerTask>) => {
         return send({ type: 'done' });
       case 'hash':
         return send({ type: 'done', result: hashFiles(msg) });
+      case 'hash-chunks': {
+        const data = Buffer.from(msg.ring, msg.offset, msg.length);
+        const ids = msg.chunks.map((c) => createHash('sha256').update(data.subarray(c.offset, c.offset + c.length)).digest('hex'));
+        return send({ type: 'done', result: { ids } });
+      }
       case 'check-pack':
         return send({ type: 'done', result: checkPack(msg) });
     }
@@ -92,70 +97,65 @@ function smallFiles(task: SmallFileTask, send: (r: WorkerReply, t?: ArrayBuffer[
   send({ type: 'small-result', results, data: data.buffer as ArrayBuffer }, [data.buffer as ArrayBuffer]);
 }
 
-function takeCredit(slot: number): void {
-  // The main thread returns a credit for every batch it has handed to the pack writer, which
-  // bounds memory no matter how large the file is.
-  for (;;) {
-    const c = Atomics.load(credits, slot);
-    if (c > 0) {
-      if (Atomics.compareExchange(credits, slot, c, c - 1) === c) return;
-      continue;
-    }
-    Atomics.wait(credits, slot, c, 1000);
-  }
-}
-
+/**
+ * Large files stream through a ring of slots in shared memory: this worker reads into a free
+ * slot and finds chunk boundaries; the main thread hashes, deduplicates and writes straight
+ * from the slot, then marks it free. No buffer is allocated or copied per block, and memory
+ * stays at the ring's size however large the file.
+ */
 function largeFile(task: LargeFileTask, send: (r: WorkerReply, t?: ArrayBuffer[]) => void): void {
   const fd = fs.openSync(task.path, 'r');
   try {
     const stat = statOf(fd);
-    const max = task.chunkParams.max;
-    const cap = BLOCK + max;
+    const { ring, slots, slotSize } = task;
+    const states = new Int32Array(ring, 0, slots);
     const scanner = new CdcScanner(task.chunkParams);
-    const whole = createHash('sha256');
-    let buf = Buffer.allocUnsafeSlow(cap);
-    let base = 0; // stream offset of buf[0]
-    let filled = 0;
-    let chunkStart = 0; // stream offset where the current chunk begins
-    let chunks: Array<{ id: string; offset: number; length: number }> = [];
+    const full = task.mode === 'full';
+    const whole = full ? createHash('sha256') : null;
+    let prev: Buffer | null = null;
+    let carryFrom = 0;
+    let carryLen = 0;
     let pos = 0;
     let chunkCount = 0;
-    const flush = () => {
-      if (chunks.length === 0) return;
-      takeCredit(task.creditSlot);
-      const rest = buf.subarray(chunkStart - base, filled);
-      const next = Buffer.allocUnsafeSlow(cap);
-      rest.copy(next, 0);
-      send({ type: 'large-chunks', chunks, data: buf.buffer as ArrayBuffer }, [buf.buffer as ArrayBuffer]);
-      buf = next;
-      filled = rest.length;
-      base = chunkStart;
-      chunks = [];
-    };
-    const emit = (ends: number[]) => {
-      for (const end of ends) {
-        const s = chunkStart - base;
-        const e = end - base;
-        const id = createHash('sha256').update(buf.subarray(s, e)).digest('hex');
-        chunks.push({ id, offset: s, length: e - s });
-        chunkStart = end;
-        chunkCount++;
+    let eof = false;
+    for (let seq = 0; !eof; seq++) {
+      const slot = seq % slots;
+      // Take the slot once the main thread has released it (state 0 → 1).
+      while (Atomics.compareExchange(states, slot, 0, 1) !== 0) Atomics.wait(states, slot, 1, 1000);
+      const buf = Buffer.from(ring, RING_HEADER + slot * slotSize, slotSize);
+      // The unfinished chunk at the end of the previous slot starts this one.
+      if (prev && carryLen > 0) prev.copy(buf, 0, carryFrom, carryFrom + carryLen);
+      const base = pos - carryLen;
+      let filled = carryLen;
+      const ends: number[] = [];
+      while (filled < slotSize) {
+        const n = fs.readSync(fd, buf, filled, slotSize - filled, pos);
+        if (n === 0) {
+          eof = true;
+          break;
+        }
+        const fresh = buf.subarray(filled, filled + n);
+        whole?.update(fresh);
+        for (const e of scanner.update(fresh)) ends.push(e);
+        filled += n;
+        pos += n;
       }
-    };
-    for (;;) {
-      const n = fs.readSync(fd, buf, filled, cap - filled, pos);
-      if (n === 0) break;
-      const fresh = buf.subarray(filled, filled + n);
-      whole.update(fresh);
-      filled += n;
-      pos += n;
-      emit(scanner.update(fresh));
-      if (filled === cap) flush();
+      if (eof) for (const e of scanner.finish()) ends.push(e);
+      const chunks: Array<{ id: string; offset: number; length: number }> = [];
+      let start = base;
+      for (const end of ends) {
+        const s0 = start - base;
+        const e0 = end - base;
+        chunks.push({ id: full ? createHash('sha256').update(buf.subarray(s0, e0)).digest('hex') : '', offset: s0, length: e0 - s0 });
+        start = end;
+      }
+      chunkCount += chunks.length;
+      carryFrom = start - base;
+      carryLen = filled - carryFrom;
+      prev = buf;
+      send({ type: 'large-chunks', slot, chunks });
     }
-    emit(scanner.finish());
-    flush();
-    const digest = whole.digest('hex');
-    send({ type: 'large-done', digest, size: pos, chunkCount, stat: { ...stat, size: pos } });
+    send({ type: 'large-done', digest: whole ? whole.digest('hex') : '', size: pos, chunkCount, stat: { ...stat, size: pos } });
   } finally {
     fs.closeSync(fd);
   }
