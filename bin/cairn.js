@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// The CLI is compiled to dist/ by `npm install` (prepare) or `npm run build`.
-import('../dist/cli/main.js')
-  .then((m) => m.main(process.argv))
-  .catch((err) => {
-    if (err && err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('dist/cli/main.js')) {
-      process.stderr.write('cairn: not built yet; run `npm install` or `npm run build` in the cairn package\n');
-      process.exit(2);
-    }
-    throw err;
-  });
+// The CLI is compiled to dist/ (and bundled to dist/bundle/) by `npm install` or `npm run build`.
+import { existsSync } from 'node:fs';
+
+const bundled = new URL('../dist/bundle/main.js', import.meta.url);
+const entry = existsSync(bundled) ? bundled : new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write('cairn: not built yet; run `npm install` or `npm run build` in the cairn package\n');
+  process.exit(2);
+}
+const { main } = await import(entry.href);
+await main(process.argv);

@@ -1,30 +1,22 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import YAML from 'yaml';
-import { z } from 'zod';
 import { CairnError } from '../core/errors.js';
 import { writeFileAtomic } from '../storage/objects/durable.js';
 
-export const CONFIG_FILE = 'config.yaml';
+/**
+ * `.cairn/config.json`. JSON rather than YAML so that every command can read it without
+ * loading a parser; validated by hand (all problems reported at once, with their key paths).
+ */
+export const CONFIG_FILE = 'config.json';
 
-const configSchema = z
-  .object({
-    version: z.literal(1),
-    workspace: z.object({ id: z.string().uuid(), created: z.string() }).strict(),
-    identity: z.object({ id: z.string().min(1).max(200).optional() }).strict().default({}),
-    metadata: z.object({ url: z.string().min(1) }).strict(),
-    storage: z
-      .object({
-        pack_size_mib: z.number().int().min(1).max(1024).default(32),
-        workers: z.number().int().min(1).max(256).optional(),
-      })
-      .strict()
-      .default({ pack_size_mib: 32 }),
-    audit: z.object({ origin: z.string().min(1).regex(/^[^\s+]+$/, 'no spaces or +') }).strict(),
-  })
-  .strict();
-
-export type WorkspaceConfig = z.infer<typeof configSchema>;
+export interface WorkspaceConfig {
+  version: 1;
+  workspace: { id: string; created: string };
+  identity: { id?: string };
+  metadata: { url: string };
+  storage: { pack_size_mib: number; workers?: number };
+  audit: { origin: string };
+}
 
 export function defaultConfig(id: string, created: string, metadataUrl?: string): WorkspaceConfig {
   return {
@@ -37,30 +29,57 @@ export function defaultConfig(id: string, created: string, metadataUrl?: string)
   };
 }
 
-/** Reads and validates the whole file, reporting every problem at once with its key path. */
+type Rule = (v: unknown) => string | null;
+const str = (min = 1, max = 1000): Rule => (v) => (typeof v === 'string' && v.length >= min && v.length <= max ? null : `expected a string of ${min}–${max} characters`);
+const int = (min: number, max: number): Rule => (v) => (Number.isInteger(v) && (v as number) >= min && (v as number) <= max ? null : `expected a whole number from ${min} to ${max}`);
+
+const shape: Record<string, Record<string, { rule: Rule; optional?: boolean }>> = {
+  workspace: { id: { rule: (v) => (typeof v === 'string' && /^[0-9a-f-]{36}$/.test(v) ? null : 'expected a UUID') }, created: { rule: str() } },
+  identity: { id: { rule: str(1, 200), optional: true } },
+  metadata: { url: { rule: str() } },
+  storage: { pack_size_mib: { rule: int(1, 1024) }, workers: { rule: int(1, 256), optional: true } },
+  audit: { origin: { rule: (v) => (typeof v === 'string' && /^[^\s+]+$/.test(v) ? null : 'expected a name without spaces or +') } },
+};
+
+export function validateConfig(raw: unknown): { config: WorkspaceConfig | null; problems: string[] } {
+  const problems: string[] = [];
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { config: null, problems: ['(root): expected an object'] };
+  const obj = raw as Record<string, unknown>;
+  if (obj.version !== 1) problems.push(`version: expected 1, got ${JSON.stringify(obj.version)}`);
+  for (const key of Object.keys(obj)) if (key !== 'version' && !(key in shape)) problems.push(`${key}: unknown key`);
+  for (const [section, fields] of Object.entries(shape)) {
+    const sec = obj[section] ?? (section === 'identity' ? {} : undefined);
+    if (!sec || typeof sec !== 'object' || Array.isArray(sec)) {
+      problems.push(`${section}: expected an object`);
+      continue;
+    }
+    const s = sec as Record<string, unknown>;
+    for (const key of Object.keys(s)) if (!(key in fields)) problems.push(`${section}.${key}: unknown key`);
+    for (const [key, f] of Object.entries(fields)) {
+      if (s[key] === undefined) {
+        if (!f.optional) problems.push(`${section}.${key}: required`);
+        continue;
+      }
+      const p = f.rule(s[key]);
+      if (p) problems.push(`${section}.${key}: ${p}`);
+    }
+  }
+  return problems.length ? { config: null, problems } : { config: { ...(obj as unknown as WorkspaceConfig), identity: (obj.identity as WorkspaceConfig['identity']) ?? {} }, problems };
+}
+
 export function loadConfig(cairnDir: string): WorkspaceConfig {
   const file = join(cairnDir, CONFIG_FILE);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new CairnError('CONFIG_INVALID', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
-  }
   let raw: unknown;
   try {
-    raw = YAML.parse(text);
+    raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new CairnError('CONFIG_INVALID', `${file} is not valid YAML: ${(err as Error).message}`, { cause: err });
+    throw new CairnError('CONFIG_INVALID', `cannot read ${file}: ${(err as Error).message}`, { cause: err, hint: 'fix the JSON by hand (see docs/CONFIG.md)' });
   }
-  const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new CairnError('CONFIG_INVALID', `${file} is invalid:\n  ${problems.join('\n  ')}`, { data: { problems } });
-  }
-  return parsed.data;
+  const { config, problems } = validateConfig(raw);
+  if (!config) throw new CairnError('CONFIG_INVALID', `${file} is invalid:\n  ${problems.join('\n  ')}`, { data: { problems }, hint: 'see docs/CONFIG.md' });
+  return config;
 }
 
 export async function saveConfig(cairnDir: string, config: WorkspaceConfig): Promise<void> {
-  const header = '# Cairn workspace configuration (docs/CONFIG.md).\n';
-  await writeFileAtomic(join(cairnDir, CONFIG_FILE), header + YAML.stringify(config));
+  await writeFileAtomic(join(cairnDir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
 }

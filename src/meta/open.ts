@@ -1,7 +1,6 @@
 import { Migrator, type Kysely } from 'kysely';
 import { CairnError } from '../core/errors.js';
 import { migrationProvider } from './migrations/index.js';
-import { openPostgres, redact } from './postgres/open.js';
 import type { Database } from './schema.js';
 import { openSqlite } from './sqlite/open.js';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -22,6 +21,8 @@ export interface MetaStore {
 export async function openMetaStore(url: string): Promise<MetaStore> {
   let store: MetaStore;
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    // Loaded only when used: pg costs start-up time every SQLite command would pay.
+    const { openPostgres, redact } = await import('./postgres/open.js');
     const h = await openPostgres(url);
     store = { db: h.db, dialect: 'postgres', location: redact(url), close: () => h.db.destroy() };
   } else {

@@ -2,12 +2,12 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../../core/package-root.js';
 import { CairnError } from '../../core/errors.js';
 import { demoData } from '../../demo/data-sources.js';
 import { commandContext, type GlobalOptions } from '../context.js';
 
-const BIN = fileURLToPath(new URL('../../../bin/cairn.js', import.meta.url));
+const BIN = join(packageRoot(), 'bin', 'cairn.js');
 
 /**
  * The whole product on real data, through the real CLI: every step is a `cairn` command run

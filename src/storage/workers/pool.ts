@@ -1,6 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { packageRoot } from '../../core/package-root.js';
 import { Worker } from 'node:worker_threads';
 import { CairnError } from '../../core/errors.js';
 import type { Envelope, WorkerError, WorkerReply, WorkerTask } from './protocol.js';
@@ -139,14 +141,13 @@ export function workerFailure(e: WorkerError): CairnError {
 }
 
 /**
- * The worker must be JavaScript. When Cairn runs from compiled output that is the sibling
- * file; when tests run the TypeScript sources, it is the same file under dist/ (`npm test`
- * builds first).
+ * The worker must be JavaScript: the sibling file in the bundle or in dist/; when tests run
+ * the TypeScript sources, the compiled one under dist/ (`npm test` builds first).
  */
 function workerScript(): URL {
   const here = new URL('./storage-worker.js', import.meta.url);
   if (existsSync(fileURLToPath(here))) return here;
-  const fromDist = new URL(import.meta.url.replace(/\/src\/storage\/workers\/pool\.ts$/, '/dist/storage/workers/storage-worker.js'));
-  if (existsSync(fileURLToPath(fromDist))) return fromDist;
+  const built = join(packageRoot(), 'dist', 'storage', 'workers', 'storage-worker.js');
+  if (existsSync(built)) return pathToFileURL(built);
   throw new CairnError('INTERNAL', 'the storage worker is not built; run `npm run build`');
 }
