@@ -12,7 +12,9 @@ import { createDataset, findDataset, insertVersion, latestVersion, nextVersionNu
 import { addEdges } from '../meta/repos/lineage.js';
 import { ingest, type IngestProgress } from '../storage/ingest/ingest.js';
 import { acquireShared } from '../storage/locks/locks.js';
-import { loadStatCache, saveStatCache } from '../storage/statcache/stat-cache.js';
+import { scanSource } from '../storage/ingest/scan.js';
+import { cachedEntry, loadStatCache, saveStatCache } from '../storage/statcache/stat-cache.js';
+import { baselineFromCache, compareWithBaseline } from './compare.js';
 import type { DatasetDeps } from './deps.js';
 import { resolveVersion, type ResolvedVersion } from './resolve.js';
 import { extensionStats, type VersionStats } from './stats.js';
@@ -58,13 +60,35 @@ export async function addVersion(deps: DatasetDeps, input: AddInput): Promise<Ad
     return await deps.audit.audited(
       { action: 'dataset.version.create', target: { type: 'dataset', name }, inputs: inputs.map((i) => formatDigest(i.version.digest)) },
       async (commit, draft) => {
-        const result = await ingest(
-          { packs: deps.packs, index: deps.index, pool: deps.pool, packTarget: deps.config.storage.pack_size_mib * 1024 * 1024 },
-          { source, statCache: loadStatCache(deps.cacheDir, source), ...(input.onProgress ? { onProgress: input.onProgress } : {}) },
-        );
-        const rootId = result.tree.rootId;
         const existing = await findDataset(deps.meta.db, name);
         const latest = existing ? await latestVersion(deps.meta.db, existing.id) : undefined;
+        const statCache = loadStatCache(deps.cacheDir, source);
+        const scan = scanSource(source);
+        // Re-adding an untouched tree: the stat cache, tied to the latest version, proves it
+        // without reading a byte or building a tree.
+        if (latest && inputs.length === 0 && statCache?.version === latest.digest && scan.files.every((f) => cachedEntry(statCache, f.path, f))) {
+          const cmp = await compareWithBaseline(deps.pool, source, scan, statCache, baselineFromCache(statCache)!);
+          if (cmp.identical) {
+            return {
+              dataset: name,
+              digest: formatDigest(latest.digest),
+              files: scan.files.length,
+              bytes: scan.totalBytes,
+              filesFromCache: scan.files.length,
+              ref: formatRef(name, latest.number),
+              version: latest.number,
+              newBytes: 0,
+              newChunks: 0,
+              packs: 0,
+              unchanged: true,
+            };
+          }
+        }
+        const result = await ingest(
+          { packs: deps.packs, index: deps.index, pool: deps.pool, packTarget: deps.config.storage.pack_size_mib * 1024 * 1024 },
+          { source, scan, statCache, ...(input.onProgress ? { onProgress: input.onProgress } : {}) },
+        );
+        const rootId = result.tree.rootId;
         const base = {
           dataset: name,
           digest: formatDigest(rootId),

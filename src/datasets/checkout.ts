@@ -4,9 +4,9 @@ import { formatDigest } from '../core/digest.js';
 import { CairnError, ioError } from '../core/errors.js';
 import { materialize, type LinkMode } from '../storage/checkout/materialize.js';
 import { planCheckout, type Present, type Wanted } from '../storage/checkout/plan.js';
-import { loadStatCache, nowNs, saveStatCache, type StatEntry } from '../storage/statcache/stat-cache.js';
+import { loadStatCache, nowMs, saveStatCache, type StatEntry } from '../storage/statcache/stat-cache.js';
 import { fileChunks } from '../storage/tree/node.js';
-import { walkTree } from '../storage/tree/walk.js';
+import { listFlat } from '../storage/tree/list.js';
 import type { DatasetDeps } from './deps.js';
 import { resolveVersion } from './resolve.js';
 import { treeLoader } from './trees.js';
@@ -49,30 +49,28 @@ export async function checkoutVersion(deps: DatasetDeps & { root?: string }, inp
     async (commit, draft) => {
       if (!st) fs.mkdirSync(target, { recursive: true });
       const load = treeLoader(deps);
+      const listing = await listFlat(r.version.digest, load);
       const wanted: Wanted[] = [];
-      for await (const e of walkTree(r.version.digest, load)) {
-        if (e.type === 'file') wanted.push({ path: e.path, type: 'file', digest: e.digest, size: e.size, mode: e.mode, chunks: fileChunks(e) });
-        else if (e.type === 'symlink') wanted.push({ path: e.path, type: 'symlink', target: e.target });
-        else wanted.push({ path: e.path, type: 'dir' });
-      }
+      for (const d of listing.dirs) wanted.push({ path: d, type: 'dir' });
+      for (const { path, entry: e } of listing.files) wanted.push({ path, type: 'file', digest: e.digest, size: e.size, mode: e.mode, chunks: fileChunks(e) });
+      for (const l of listing.symlinks) wanted.push({ path: l.path, type: 'symlink', target: l.target });
       const record = loadStatCache(deps.cacheDir, target);
       const empty = fs.readdirSync(target).length === 0;
       const present = new Map<string, Present>();
-      let carried: Record<string, StatEntry> = {};
+      let carried = new Map<string, StatEntry>();
       if (!empty) {
         const work = await workingState(deps.pool, target, record);
         for (const [p, w] of work.entries) present.set(p, w.type === 'file' ? { type: 'file', digest: w.digest, mode: w.mode } : w);
         carried = work.cache.entries;
       }
       let tracked: Map<string, string> | null = null;
-      const prevDigest = typeof record?.meta?.digest === 'string' ? (record.meta.digest as string) : null;
+      const prevDigest = record?.version ?? null;
       if (prevDigest) {
         tracked = new Map();
         try {
-          for await (const e of walkTree(prevDigest, load)) {
-            if (e.type === 'file') tracked.set(e.path, e.digest);
-            else if (e.type === 'symlink') tracked.set(e.path, `->${e.target}`);
-          }
+          const prev = await listFlat(prevDigest, load);
+          for (const f of prev.files) tracked.set(f.path, f.entry.digest);
+          for (const l of prev.symlinks) tracked.set(l.path, `->${l.target}`);
         } catch {
           tracked = null;
         }
@@ -108,27 +106,36 @@ export async function checkoutVersion(deps: DatasetDeps & { root?: string }, inp
       });
       // Remember what this directory now holds, so status and the next checkout are cheap
       // and can tell our files from the user's edits.
-      const started = nowNs();
-      const entries: Record<string, StatEntry> = {};
+      const started = nowMs();
+      const entries = new Map<string, StatEntry>();
       for (const w of wanted) {
         if (w.type !== 'file') continue;
-        const prev = carried[w.path];
+        const prev = carried.get(w.path);
         if (prev && prev.digest === w.digest) {
-          entries[w.path] = prev;
+          entries.set(w.path, prev);
           continue;
         }
-        const s = fs.lstatSync(join(target, w.path), { bigint: true });
-        entries[w.path] = {
-          ino: s.ino.toString(),
-          size: Number(s.size),
-          mtimeNs: s.mtimeNs.toString(),
-          ctimeNs: s.ctimeNs.toString(),
+        const s = fs.lstatSync(join(target, w.path));
+        entries.set(w.path, {
+          ino: s.ino,
+          size: s.size,
+          mtimeMs: s.mtimeMs,
+          ctimeMs: s.ctimeMs,
           mode: w.mode,
           digest: w.digest,
           ...(w.chunks.length > 1 ? { chunks: w.chunks } : {}),
-        };
+        });
       }
-      saveStatCache(deps.cacheDir, { v: 1, root: target, scannedAtNs: started, meta: { dataset: r.dataset.name, ref: r.ref, digest: r.version.digest }, entries });
+      saveStatCache(deps.cacheDir, {
+        v: 2,
+        root: target,
+        scannedAtMs: started,
+        version: r.version.digest,
+        links: listing.symlinks.map((l) => [l.path, l.target] as [string, string]),
+        dirs: listing.dirs,
+        meta: { dataset: r.dataset.name, ref: r.ref },
+        entries,
+      });
       await commit(async () => {
         draft.params = { ...draft.params, written: stats.files, removed: plan.remove.length, bytes: stats.bytes, method: stats.method };
       });

@@ -10,7 +10,7 @@ export interface HashedFile {
   digest: string;
   size: number;
   chunks: string[];
-  stat: { ino: string; size: number; mtimeNs: string; ctimeNs: string };
+  stat: { ino: number; size: number; mtimeMs: number; ctimeMs: number };
 }
 
 /** Digests (and chunk ids) of files, spread over the worker pool; nothing is stored. */

@@ -5,7 +5,7 @@ import { DEFAULT_CHUNK_PARAMS, type ChunkParams } from '../chunker/index.js';
 import type { LocalPackDir } from '../objects/local-packs.js';
 import { BlobKind } from '../pack/format.js';
 import type { FinishedPack } from '../pack/writer.js';
-import { cachedEntry, nowNs, type StatCacheData, type StatEntry } from '../statcache/stat-cache.js';
+import { cachedEntry, UNTRUSTED_STAT, type StatCacheData, type StatEntry } from '../statcache/stat-cache.js';
 import { buildTree, type BuiltTree, type FlatEntry } from '../tree/build.js';
 import { EMPTY_FILE_DIGEST } from '../tree/node.js';
 import type { WorkerPool } from '../workers/pool.js';
@@ -31,6 +31,8 @@ export interface IngestProgress {
 
 export interface IngestOptions {
   source: string;
+  /** A scan of `source` made moments ago (saves walking the tree twice). */
+  scan?: Scan;
   statCache: StatCacheData | null;
   onProgress?: (p: IngestProgress) => void;
 }
@@ -71,8 +73,7 @@ interface FileResult {
  */
 export async function ingest(deps: IngestDeps, opts: IngestOptions): Promise<IngestResult> {
   const params = deps.chunkParams ?? DEFAULT_CHUNK_PARAMS;
-  const scanStartedNs = nowNs();
-  const scan: Scan = scanSource(opts.source);
+  const scan: Scan = opts.scan ?? scanSource(opts.source);
   const progress: IngestProgress = { phase: 'hash', files: 0, filesTotal: scan.files.length, bytes: 0, bytesTotal: scan.totalBytes };
   opts.onProgress?.({ ...progress, phase: 'scan' });
 
@@ -190,22 +191,21 @@ export async function ingest(deps: IngestDeps, opts: IngestOptions): Promise<Ing
     const packs = await roller.finish();
 
     let chunkCount = 0;
-    const entries: Record<string, StatEntry> = {};
+    const entries = new Map<string, StatEntry>();
     for (const f of scan.files) {
       const r = results.get(f.path)!;
       chunkCount += r.chunks.length;
       const st = r.stat;
-      // Files that changed between walk and read are left out, so the next run re-reads them.
-      if (st && (st.size !== f.size || st.mtimeNs !== f.mtimeNs || st.ino !== f.ino)) continue;
-      entries[f.path] = {
-        ino: f.ino,
+      // A file that changed between walk and read keeps its digest (that is what was stored)
+      // but stat values that never match, so the next run reads it again.
+      const changed = st !== null && (st.size !== f.size || st.mtimeMs !== f.mtimeMs || st.ino !== f.ino);
+      entries.set(f.path, {
+        ...(changed ? UNTRUSTED_STAT : { ino: f.ino, mtimeMs: f.mtimeMs, ctimeMs: f.ctimeMs }),
         size: f.size,
-        mtimeNs: f.mtimeNs,
-        ctimeNs: f.ctimeNs,
         mode: f.mode,
         digest: r.digest,
         ...(r.chunks.length > 1 || (r.chunks.length === 1 && r.chunks[0] !== r.digest) ? { chunks: r.chunks } : {}),
-      };
+      });
     }
     return {
       tree,
@@ -214,7 +214,15 @@ export async function ingest(deps: IngestDeps, opts: IngestOptions): Promise<Ing
       chunkCount,
       filesFromCache,
       packs,
-      statCache: { v: 1, root: opts.source, scannedAtNs: scanStartedNs, entries },
+      statCache: {
+        v: 2,
+        root: opts.source,
+        scannedAtMs: scan.startedAtMs,
+        version: tree.rootId,
+        links: scan.symlinks.map((l) => [l.path, l.target] as [string, string]),
+        dirs: scan.dirs,
+        entries,
+      },
       files: scan.files.map((f) => ({ path: f.path, size: f.size })),
       discard: async () => {
         const { rm } = await import('node:fs/promises');

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { CairnError, ioError } from '../../core/errors.js';
 import { checkSegment } from '../../core/paths.js';
 import { checkSymlink, compareNames, type FileMode } from '../tree/node.js';
@@ -9,9 +9,9 @@ export interface ScannedFile {
   abs: string;
   size: number;
   mode: FileMode;
-  ino: string;
-  mtimeNs: string;
-  ctimeNs: string;
+  ino: number;
+  mtimeMs: number;
+  ctimeMs: number;
 }
 
 export interface Scan {
@@ -19,6 +19,8 @@ export interface Scan {
   symlinks: Array<{ path: string; target: string }>;
   dirs: string[];
   totalBytes: number;
+  /** Wall clock when the walk began: stat caches built from this scan are as old as this. */
+  startedAtMs: number;
 }
 
 /** Never snapshot a workspace's own metadata, wherever it sits in the tree. */
@@ -29,10 +31,10 @@ export const SKIP_NAMES = new Set(['.cairn']);
  * lstat/readdir through the thread pool cost several times more than doing them inline.
  */
 export function scanSource(source: string): Scan {
-  const scan: Scan = { files: [], symlinks: [], dirs: [], totalBytes: 0 };
-  let st: fs.BigIntStats;
+  const scan: Scan = { files: [], symlinks: [], dirs: [], totalBytes: 0, startedAtMs: Date.now() };
+  let st: fs.Stats;
   try {
-    st = fs.lstatSync(source, { bigint: true });
+    st = fs.lstatSync(source);
   } catch (err) {
     throw ioError(err, 'read', source);
   }
@@ -54,11 +56,11 @@ function walk(abs: string, rel: string, scan: Scan): void {
   names.sort((a, b) => compareNames(a.name, b.name));
   for (const d of names) {
     if (SKIP_NAMES.has(d.name)) continue;
-    const childAbs = join(abs, d.name);
+    const childAbs = abs.endsWith('/') ? abs + d.name : `${abs}/${d.name}`;
     const childRel = rel ? `${rel}/${d.name}` : d.name;
-    let st: fs.BigIntStats;
+    let st: fs.Stats;
     try {
-      st = fs.lstatSync(childAbs, { bigint: true });
+      st = fs.lstatSync(childAbs);
     } catch (err) {
       throw ioError(err, 'read', childAbs);
     }
@@ -71,22 +73,22 @@ function walk(abs: string, rel: string, scan: Scan): void {
   }
 }
 
-function visit(abs: string, rel: string, st: fs.BigIntStats, scan: Scan): void {
+function visit(abs: string, rel: string, st: fs.Stats, scan: Scan): void {
   const name = rel.slice(rel.lastIndexOf('/') + 1);
   if (name.includes('\uFFFD')) {
     throw new CairnError('INVALID_INPUT', `file name ${JSON.stringify(rel)} is not valid UTF-8`, { data: { path: rel }, hint: 'rename the file' });
   }
   checkSegment(name);
   if (st.isFile()) {
-    const size = Number(st.size);
+    const size = st.size;
     scan.files.push({
       path: rel,
       abs,
       size,
-      mode: (Number(st.mode) & 0o111) !== 0 ? '755' : '644',
-      ino: st.ino.toString(),
-      mtimeNs: st.mtimeNs.toString(),
-      ctimeNs: st.ctimeNs.toString(),
+      mode: (st.mode & 0o111) !== 0 ? '755' : '644',
+      ino: st.ino,
+      mtimeMs: st.mtimeMs,
+      ctimeMs: st.ctimeMs,
     });
     scan.totalBytes += size;
   } else if (st.isSymbolicLink()) {

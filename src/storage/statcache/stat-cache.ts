@@ -4,18 +4,20 @@ import { join } from 'node:path';
 import { writeFileAtomicSync } from '../objects/durable.js';
 
 /**
- * What we knew about each file the last time we hashed it: (inode, size, mtime ns, ctime ns)
- * → digest and chunk list. A file whose four stat values are unchanged is not read again.
- * Entries whose mtime falls within RACY_NS of the scan are never trusted (a write in the same
+ * What we knew about each file the last time we hashed it: (inode, size, mtime, ctime) →
+ * digest and chunk list. A file whose four stat values are unchanged is not read again.
+ * Entries whose mtime falls within RACY_MS of the scan are never trusted (a write in the same
  * clock tick as our read would otherwise go unnoticed), the same rule git uses for its index.
+ * Times are the float milliseconds Node reports (sub-microsecond resolution), compared
+ * exactly; they avoid BigInt allocations, which dominated status of large trees.
  */
-export const RACY_NS = 2_000_000_000n;
+export const RACY_MS = 2000;
 
 export interface StatEntry {
-  ino: string;
+  ino: number;
   size: number;
-  mtimeNs: string;
-  ctimeNs: string;
+  mtimeMs: number;
+  ctimeMs: number;
   mode: '644' | '755';
   digest: string;
   /** Omitted for single-chunk and empty files. */
@@ -23,14 +25,29 @@ export interface StatEntry {
 }
 
 export interface StatCacheData {
-  v: 1;
+  v: 2;
   root: string;
-  /** Wall clock (ns) when the scan that produced the entries started. */
-  scannedAtNs: string;
+  /** Wall clock (ms) when the scan that produced the entries started. */
+  scannedAtMs: number;
+  /**
+   * Root digest of the version whose files the entries describe exactly (one entry per file
+   * of it), written by `add` and `checkout`. Such a cache is a complete baseline: status can
+   * answer without reading the version's trees, the way git answers from its index.
+   */
+  version?: string;
+  /** The version's symlinks and directories, completing the baseline. */
+  links?: Array<[path: string, target: string]>;
+  dirs?: string[];
   /** Context the cache was written for, e.g. the dataset version a checkout materialized. */
   meta?: Record<string, unknown>;
-  entries: Record<string, StatEntry>;
+  entries: Map<string, StatEntry>;
 }
+
+/** Stat values no file can have: the entry keeps a digest but always counts as changed. */
+export const UNTRUSTED_STAT = { ino: -1, mtimeMs: -1, ctimeMs: -1 } as const;
+
+/** On disk each entry is a flat array, which parses several times faster than objects. */
+type Row = [path: string, ino: number, size: number, mtimeMs: number, ctimeMs: number, exec: 0 | 1, digest: string, chunks?: string[]];
 
 export function statCachePath(cacheDir: string, root: string): string {
   const key = createHash('sha256').update(root).digest('hex').slice(0, 32);
@@ -39,8 +56,31 @@ export function statCachePath(cacheDir: string, root: string): string {
 
 export function loadStatCache(cacheDir: string, root: string): StatCacheData | null {
   try {
-    const data = JSON.parse(readFileSync(statCachePath(cacheDir, root), 'utf8')) as StatCacheData;
-    return data.v === 1 && data.root === root && data.entries ? data : null;
+    const raw = JSON.parse(readFileSync(statCachePath(cacheDir, root), 'utf8')) as {
+      v: number;
+      root: string;
+      scannedAtMs: number;
+      version?: string;
+      links?: Array<[string, string]>;
+      dirs?: string[];
+      meta?: Record<string, unknown>;
+      rows: Row[];
+    };
+    if (raw.v !== 2 || raw.root !== root || !Array.isArray(raw.rows)) return null;
+    const entries = new Map<string, StatEntry>();
+    for (const r of raw.rows) {
+      const e: StatEntry = { ino: r[1], size: r[2], mtimeMs: r[3], ctimeMs: r[4], mode: r[5] ? '755' : '644', digest: r[6] };
+      if (r[7]) e.chunks = r[7];
+      entries.set(r[0], e);
+    }
+    return {
+      v: 2,
+      root,
+      scannedAtMs: raw.scannedAtMs,
+      ...(raw.version ? { version: raw.version, links: raw.links ?? [], dirs: raw.dirs ?? [] } : {}),
+      ...(raw.meta ? { meta: raw.meta } : {}),
+      entries,
+    };
   } catch {
     // A missing or damaged cache only costs a re-hash.
     return null;
@@ -48,25 +88,39 @@ export function loadStatCache(cacheDir: string, root: string): StatCacheData | n
 }
 
 export function saveStatCache(cacheDir: string, data: StatCacheData): void {
-  writeFileAtomicSync(statCachePath(cacheDir, data.root), JSON.stringify(data));
+  const rows: Row[] = [];
+  for (const [p, e] of data.entries) {
+    const row: Row = [p, e.ino, e.size, e.mtimeMs, e.ctimeMs, e.mode === '755' ? 1 : 0, e.digest];
+    if (e.chunks) row.push(e.chunks);
+    rows.push(row);
+  }
+  const doc = {
+    v: 2,
+    root: data.root,
+    scannedAtMs: data.scannedAtMs,
+    ...(data.version ? { version: data.version, links: data.links ?? [], dirs: data.dirs ?? [] } : {}),
+    ...(data.meta ? { meta: data.meta } : {}),
+    rows,
+  };
+  writeFileAtomicSync(statCachePath(cacheDir, data.root), JSON.stringify(doc));
 }
 
 export interface StatNow {
-  ino: string;
+  ino: number;
   size: number;
-  mtimeNs: string;
-  ctimeNs: string;
+  mtimeMs: number;
+  ctimeMs: number;
 }
 
 /** The cached entry if the file provably has not changed since it was hashed. */
 export function cachedEntry(cache: StatCacheData | null, path: string, now: StatNow): StatEntry | null {
-  const e = cache?.entries[path];
+  const e = cache?.entries.get(path);
   if (!e) return null;
-  if (e.ino !== now.ino || e.size !== now.size || e.mtimeNs !== now.mtimeNs || e.ctimeNs !== now.ctimeNs) return null;
-  if (BigInt(e.mtimeNs) + RACY_NS >= BigInt(cache!.scannedAtNs)) return null;
+  if (e.ino !== now.ino || e.size !== now.size || e.mtimeMs !== now.mtimeMs || e.ctimeMs !== now.ctimeMs) return null;
+  if (e.mtimeMs + RACY_MS >= cache!.scannedAtMs) return null;
   return e;
 }
 
-export function nowNs(): string {
-  return (BigInt(Date.now()) * 1_000_000n).toString();
+export function nowMs(): number {
+  return Date.now();
 }

@@ -12,10 +12,10 @@ export interface WorkerError {
 }
 
 export interface FileStat {
-  ino: string;
+  ino: number;
   size: number;
-  mtimeNs: string;
-  ctimeNs: string;
+  mtimeMs: number;
+  ctimeMs: number;
 }
 
 export interface SmallFileTask {

@@ -60,8 +60,8 @@ function toWorkerError(err: unknown, path?: string): WorkerError {
 }
 
 function statOf(fd: number): FileStat {
-  const st = fs.fstatSync(fd, { bigint: true });
-  return { ino: st.ino.toString(), size: Number(st.size), mtimeNs: st.mtimeNs.toString(), ctimeNs: st.ctimeNs.toString() };
+  const st = fs.fstatSync(fd);
+  return { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
 }
 
 function smallFiles(task: SmallFileTask, send: (r: WorkerReply, t?: ArrayBuffer[]) => void): void {
