@@ -11,14 +11,14 @@ export function resolveActor(config: WorkspaceConfig, env: NodeJS.ProcessEnv = p
   const fromEnv = env.CAIRN_ACTOR?.trim();
   if (fromEnv) return { id: fromEnv, auth: 'environment' };
   if (config.identity.id) return { id: config.identity.id, auth: 'config' };
-  const git = gitEmail(cwd);
+  const git = gitEmail(cwd, env);
   if (git) return { id: git, auth: 'git-config' };
   return { id: osUser(), auth: 'os-user' };
 }
 
-function gitEmail(cwd: string): string | null {
+function gitEmail(cwd: string, env: NodeJS.ProcessEnv): string | null {
   try {
-    const out = execFileSync('git', ['config', '--get', 'user.email'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 });
+    const out = execFileSync('git', ['config', '--get', 'user.email'], { cwd, env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 });
     const v = out.trim();
     return v.length > 0 ? v : null;
   } catch {

@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { CairnError, errorCatalogue, isCairnError } from '../core/errors.js';
+import { CairnError, errorCatalogue, isCairnError, type ErrorCode } from '../core/errors.js';
 import { CLIENT_VERSION } from '../app/version.js';
 import type { GlobalOptions } from './context.js';
 
@@ -25,7 +25,6 @@ export function buildProgram(): Command {
     .version(CLIENT_VERSION, '-V, --version')
     .option('--json', 'print one JSON document on stdout (no progress bars)')
     .option('--workspace <dir>', 'use the workspace in <dir> instead of searching from the current directory')
-    .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   program.configureOutput({ outputError: () => {} });
 
@@ -154,7 +153,9 @@ export async function main(argv: string[]): Promise<void> {
 
 function report(err: unknown, json: boolean): number {
   if (err instanceof CommanderError) {
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
+    // Help shown because no command was given (`cairn`, `cairn data`) is a usage error.
+    if (err.code === 'commander.help') return err.exitCode === 0 ? 0 : emit(new CairnError('USAGE', 'no command given', { hint: 'the usage above lists the commands' }), json);
     const msg = err.message.replace(/^error: /, '');
     return emit(new CairnError('USAGE', msg, { hint: 'run `cairn --help` or `cairn <command> --help`' }), json);
   }
@@ -165,12 +166,39 @@ function report(err: unknown, json: boolean): number {
   return emit(wrapped, json);
 }
 
+/** What to do next, for errors raised without a hint of their own: every error says it. */
+const FALLBACK_HINTS: Partial<Record<ErrorCode, string>> = {
+  USAGE: 'run `cairn --help` or `cairn <command> --help`',
+  INVALID_NAME: 'use letters, digits, . _ - (and / between dataset name parts), starting each part with a letter or digit',
+  INVALID_REF: 'write name, name@v3, name@<tag> or name@sha256:<at least 4 hex characters>',
+  INVALID_INPUT: 'fix or remove the named input and run the command again',
+  CONFIG_INVALID: 'fix .cairn/config.json (see docs/CONFIG.md)',
+  WORKSPACE_NOT_FOUND: 'run `cairn init` in your project folder first',
+  WORKSPACE_EXISTS: 'use the existing workspace, or choose another directory',
+  NOT_FOUND: 'list datasets with `cairn data ls` and versions with `cairn data log <name>`',
+  AMBIGUOUS_REF: 'give more hex digits of the digest',
+  ALREADY_EXISTS: 'pass --force to replace it, or choose another name',
+  PATH_UNSAFE: 'remove or replace the named path or link, then try again',
+  IO_ERROR: 'check that the path exists and that you may read (and write) it',
+  LOCAL_CHANGES: 'add them as a new version with `cairn data add`, move them away, or pass --force',
+  CORRUPT_OBJECT: 'run `cairn fsck` to see every damaged file and version',
+  MISSING_OBJECT: 'run `cairn fsck` to see every damaged file and version',
+  PERMISSION_DENIED: 'ask an owner of the workspace for access',
+  LOCKED: 'wait for the other command to finish and try again',
+  CHECK_FAILED: 'the output above names what failed',
+  AUDIT_INCONSISTENT: 'run `cairn audit verify` and restore the metadata from a backup',
+  SIGNATURE_INVALID: 'check that you verify with the right key (--key)',
+  DB_ERROR: 'check that the metadata database is reachable and has room, then retry',
+  UNSUPPORTED: 'upgrade Cairn',
+};
+
 function emit(err: CairnError, json: boolean): number {
+  const hint = err.hint ?? FALLBACK_HINTS[err.code] ?? 'see docs/CLI.md';
   if (json) {
-    process.stdout.write(`${JSON.stringify({ error: err.toJSON() }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ error: { code: err.code, message: err.message, hint, data: err.data } }, null, 2)}\n`);
   } else {
     process.stderr.write(`cairn: error[${err.code}]: ${err.message}\n`);
-    if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
+    process.stderr.write(`hint: ${hint}\n`);
   }
   return errorCatalogue[err.code].exit;
 }

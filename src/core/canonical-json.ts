@@ -28,6 +28,12 @@ function serialize(value: unknown, path: string): string {
       if (Array.isArray(value)) {
         return '[' + value.map((v, i) => serialize(v, `${path}[${i}]`)).join(',') + ']';
       }
+      // Only plain data: a Date, Map, Buffer or class instance would otherwise come out as
+      // "{}" (or as its index keys) and silently lose what it holds.
+      const proto = Object.getPrototypeOf(value) as unknown;
+      if (proto !== Object.prototype && proto !== null) {
+        fail(path, `a ${(value as object).constructor?.name ?? 'non-plain'} object (only plain objects and arrays)`);
+      }
       const obj = value as Record<string, unknown>;
       const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
       const parts: string[] = [];

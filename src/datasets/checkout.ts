@@ -2,10 +2,11 @@ import * as fs from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { formatDigest } from '../core/digest.js';
 import { CairnError, ioError } from '../core/errors.js';
+import { checkRelPath } from '../core/paths.js';
 import { materialize, type LinkMode } from '../storage/checkout/materialize.js';
 import { planCheckout, type Present, type Wanted } from '../storage/checkout/plan.js';
 import { loadStatCache, nowMs, saveStatCache, type StatEntry } from '../storage/statcache/stat-cache.js';
-import { fileChunks } from '../storage/tree/node.js';
+import { checkSymlink, fileChunks } from '../storage/tree/node.js';
 import { listFlat } from '../storage/tree/list.js';
 import type { DatasetDeps } from './deps.js';
 import { resolveVersion } from './resolve.js';
@@ -41,19 +42,24 @@ export async function checkoutVersion(deps: DatasetDeps & { root?: string }, inp
   } catch {
     st = null;
   }
-  if (st && !st.isDirectory()) throw new CairnError('USAGE', `${input.dir} exists and is not a directory`);
+  if (st && !st.isDirectory()) throw new CairnError('USAGE', `${input.dir} exists and is not a directory`, { hint: 'check out into a new or existing directory' });
   const where = deps.root && !relative(deps.root, target).startsWith('..') ? relative(deps.root, target) || '.' : target;
   const digest = formatDigest(r.version.digest);
   return deps.audit.audited(
     { action: 'dataset.checkout', target: { type: 'dataset', name: r.dataset.name, version: r.version.number, digest }, inputs: [digest], params: { dir: where } },
     async (commit, draft) => {
-      if (!st) fs.mkdirSync(target, { recursive: true });
       const load = treeLoader(deps);
       const listing = await listFlat(r.version.digest, load);
       const wanted: Wanted[] = [];
       for (const d of listing.dirs) wanted.push({ path: d, type: 'dir' });
       for (const { path, entry: e } of listing.files) wanted.push({ path, type: 'file', digest: e.digest, size: e.size, mode: e.mode, chunks: fileChunks(e) });
       for (const l of listing.symlinks) wanted.push({ path: l.path, type: 'symlink', target: l.target });
+      // Refuse an unsafe manifest before touching the disk, not halfway through writing it.
+      for (const w of wanted) {
+        checkRelPath(w.path);
+        if (w.type === 'symlink') checkSymlink(w.path, w.target);
+      }
+      if (!st) fs.mkdirSync(target, { recursive: true });
       const record = loadStatCache(deps.cacheDir, target);
       const empty = fs.readdirSync(target).length === 0;
       const present = new Map<string, Present>();

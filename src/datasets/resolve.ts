@@ -30,7 +30,7 @@ export async function resolveVersion(db: Kysely<Database>, refText: string): Pro
   switch (sel.kind) {
     case 'latest':
       version = await latestVersion(db, dataset.id);
-      if (!version) throw new CairnError('NOT_FOUND', `dataset ${dataset.name} has no versions`);
+      if (!version) throw new CairnError('NOT_FOUND', `dataset ${dataset.name} has no versions`, { hint: `add one with \`cairn data add <path> --name ${dataset.name}\`` });
       break;
     case 'number':
       version = await versionByNumber(db, dataset.id, sel.number);
@@ -44,7 +44,9 @@ export async function resolveVersion(db: Kysely<Database>, refText: string): Pro
     }
     case 'digest': {
       const found = await versionsByDigestPrefix(db, dataset.id, sel.prefix);
-      if (found.length === 0) throw new CairnError('NOT_FOUND', `${dataset.name} has no version with digest sha256:${sel.prefix}…`);
+      if (found.length === 0) {
+        throw new CairnError('NOT_FOUND', `${dataset.name} has no version with digest sha256:${sel.prefix}…`, { hint: `see the digests with \`cairn data log ${dataset.name}\`` });
+      }
       if (new Set(found.map((v) => v.digest)).size > 1) {
         throw new CairnError('AMBIGUOUS_REF', `sha256:${sel.prefix} matches ${found.length} versions of ${dataset.name}`, {
           data: { matches: found.map((v) => formatRef(dataset.name, v.number)) },

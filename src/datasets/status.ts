@@ -39,8 +39,8 @@ export async function baselineOf(deps: DatasetDeps, digest: string, cacheBase: B
 export async function statusOf(deps: DatasetDeps, path: string, name: string): Promise<StatusResult> {
   checkDatasetName(name);
   const root = resolve(path);
-  if (!existsSync(root)) throw new CairnError('IO_ERROR', `${path} does not exist`, { data: { path } });
-  if (!statSync(root).isDirectory()) throw new CairnError('USAGE', `${path} is a file; give the directory that holds the dataset`);
+  if (!existsSync(root)) throw new CairnError('IO_ERROR', `${path} does not exist`, { data: { path }, hint: 'give the directory that holds (a checkout of) the dataset' });
+  if (!statSync(root).isDirectory()) throw new CairnError('USAGE', `${path} is a file; give the directory that holds the dataset`, { hint: 'status compares a directory with the dataset’s latest version' });
   const ds = await findDataset(deps.meta.db, name);
   const latest = ds ? await latestVersion(deps.meta.db, ds.id) : undefined;
   const cache = loadStatCache(deps.cacheDir, root);

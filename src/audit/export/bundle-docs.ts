@@ -54,6 +54,7 @@ def leaf(b): return hashlib.sha256(b"\\x00" + b).digest()
 def node(l, r): return hashlib.sha256(b"\\x01" + l + r).digest()
 
 def main():
+    meta = json.load(open(os.path.join(here, "log.json")))
     checkpoints = {}
     for name in sorted(os.listdir(os.path.join(here, "checkpoints"))):
         lines = open(os.path.join(here, "checkpoints", name), "rb").read().decode().split("\\n")
@@ -82,8 +83,13 @@ def main():
                     bad = (size - 1, "root at size %d differs from its checkpoint" % size)
     for s in checkpoints:
         if s > size and bad is None: bad = (size, "a checkpoint covers %d entries, the export has %d" % (s, size))
+    # The export ends at its latest checkpoint: entries past it would be vouched for by nothing.
+    signed = max(checkpoints) if checkpoints else 0
+    if size > signed and bad is None: bad = (signed, "entries %d..%d are covered by no signed checkpoint" % (signed, size - 1))
     if bad:
         print("FAIL at entry %d: %s" % bad); sys.exit(1)
+    if meta.get("checkpoints") != len(checkpoints) or meta.get("size") != size:
+        print("FAIL: log.json lists %r entries and %r checkpoints, the export holds %d and %d" % (meta.get("size"), meta.get("checkpoints"), size, len(checkpoints))); sys.exit(1)
     print("ok: %d entries, %d checkpoints, chain and roots match" % (size, len(checkpoints)))
 
 main()

@@ -5,7 +5,7 @@ import { CairnError } from '../../core/errors.js';
 import type { Database } from '../../meta/schema.js';
 import { allCheckpoints } from '../../meta/repos/audit.js';
 import { consistencyProof, inclusionProof, leafHash, nodeHash, rangeHash } from '../merkle/index.js';
-import { formatVerifierKey, publicKeyFromRaw, publicKeyToPem, parseVerifierKey, type NoteVerifier } from '../note/index.js';
+import { formatVerifierKey, publicKeyFromPem, publicKeyFromRaw, publicKeyToPem, parseVerifierKey, type NoteVerifier } from '../note/index.js';
 import type { AuditLog } from '../log/audit-log.js';
 import { LogVerifier, type VerifyProblem } from '../verify/log-verifier.js';
 import { EXPORT_README, VERIFY_PY, VERIFY_SH } from './bundle-docs.js';
@@ -109,12 +109,24 @@ export async function verifyBundle(dir: string, trustedKey?: NoteVerifier, trust
       throw new CairnError('INVALID_INPUT', `${join(dir, p)} is missing: not an audit export bundle`);
     }
   };
-  const meta = JSON.parse(read('log.json')) as { format: string; origin: string; verifierKey: string; size: number };
+  const meta = JSON.parse(read('log.json')) as { format: string; origin: string; verifierKey: string; size: number; checkpoints: number };
   if (meta.format !== BUNDLE_FORMAT) throw new CairnError('UNSUPPORTED', `unknown bundle format ${meta.format}`);
-  const k = trustedKey ?? (() => {
-    const p = parseVerifierKey(read('public-key.vkey').trim());
-    return { name: p.name, keyId: p.keyId, publicKey: p.publicKey };
-  })();
+  const own = parseVerifierKey(read('public-key.vkey').trim());
+  const k = trustedKey ?? { name: own.name, keyId: own.keyId, publicKey: own.publicKey };
+  // The bundle's key files are what standard tools (verify.sh) use: they must be the key the
+  // caller trusts, and the PEM and the vkey must be one key.
+  const keyProblems: VerifyProblem[] = [];
+  const raw = (key: NoteVerifier['publicKey']) => publicKeyToPem(key).trim();
+  if (trustedKey && (own.name !== trustedKey.name || !own.keyId.equals(trustedKey.keyId) || raw(own.publicKey) !== raw(trustedKey.publicKey))) {
+    keyProblems.push({ index: null, kind: 'bundle-key', message: 'public-key.vkey is not the trusted key: the bundle names another signer' });
+  }
+  let pem: string | null = null;
+  try {
+    pem = publicKeyToPem(publicKeyFromPem(read('public-key.pem'))).trim();
+  } catch {
+    pem = null;
+  }
+  if (pem !== raw(own.publicKey)) keyProblems.push({ index: null, kind: 'bundle-key', message: 'public-key.pem and public-key.vkey are not the same key' });
   const cpFiles = readdirSync(join(dir, 'checkpoints')).filter((f) => f.endsWith('.note')).sort();
   const checkpoints = cpFiles.map((f) => {
     const note = readFileSync(join(dir, 'checkpoints', f), 'utf8');
@@ -131,7 +143,15 @@ export async function verifyBundle(dir: string, trustedKey?: NoteVerifier, trust
     v.push(i, entry, leaf.toString('hex'));
   });
   v.finish(null);
-  const problems = [...v.problems];
+  const problems = [...v.problems, ...keyProblems];
+  // An export ends at its latest checkpoint: entries past it would be vouched for by nothing.
+  const signedSize = checkpoints.reduce((m, c) => Math.max(m, c.size), 0);
+  if (lines.length > signedSize) {
+    problems.push({ index: signedSize, kind: 'unsigned-tail', message: `entries ${signedSize}..${lines.length - 1} are covered by no signed checkpoint (was the latest checkpoint removed?)` });
+  }
+  if (meta.checkpoints !== checkpoints.length) {
+    problems.push({ index: null, kind: 'bundle-incomplete', message: `log.json lists ${meta.checkpoints} checkpoints but the bundle holds ${checkpoints.length} (was one removed?)` });
+  }
   const root = v.root();
   let inclusionChecked = 0;
   let consistencyChecked = 0;
@@ -155,7 +175,7 @@ export async function verifyBundle(dir: string, trustedKey?: NoteVerifier, trust
       problems.push({ index: c.from, kind: 'checkpoint-mismatch', message: `checkpoints ${c.from} and ${c.to} are not consistent` });
     } else consistencyChecked++;
   }
-  const first = problems.length ? v.firstBad() ?? problems[0]! : null;
+  const first = problems.length ? (v.firstBad() ?? problems.find((p) => p.index !== null) ?? problems[0]!) : null;
   return {
     ok: problems.length === 0,
     size: lines.length,

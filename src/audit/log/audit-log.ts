@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { CairnError, isCairnError } from '../../core/errors.js';
+import { CairnError, errorCatalogue, isCairnError } from '../../core/errors.js';
 import { uuidv7 } from '../../core/ids.js';
 import { isoUtc, type Clock } from '../../core/time.js';
 import { makeWriteTx } from '../../meta/write-tx-factory.js';
@@ -265,7 +265,12 @@ export class AuditLog {
   }
 }
 
+/**
+ * The reason stored with a failed event: the stable error code and its generic summary. The
+ * full message stays on the user's terminal: messages name files and directories, and file
+ * names can identify people, which an event must not (only the actor's account id may).
+ */
 export function reasonOf(err: unknown): string {
-  if (isCairnError(err)) return `${err.code}: ${err.message}`;
-  return `INTERNAL: ${(err as Error)?.message ?? String(err)}`;
+  const code = isCairnError(err) ? err.code : 'INTERNAL';
+  return `${code}: ${errorCatalogue[code].summary}`;
 }

@@ -21,6 +21,9 @@ export interface VerifyProblem {
     | 'trusted-mismatch'
     | 'truncated'
     | 'head-mismatch'
+    | 'unsigned-tail'
+    | 'bundle-key'
+    | 'bundle-incomplete'
     | 'artifact';
   message: string;
 }
@@ -45,7 +48,8 @@ export class LogVerifier {
   readonly #targets: Array<{ size: number; root: Buffer; what: 'checkpoint' | 'trusted' }> = [];
   #prevLeaf: string | null = null;
   #expected = 0;
-  #prevSize = 0;
+  /** The largest signed-checkpoint size whose root matched: a later mismatch lies after it. */
+  #lastGood = 0;
   readonly actions = new Map<string, number>();
 
   constructor(opts: { checkpoints: CheckpointInput[]; verifier: NoteVerifier; origin: string; trusted?: { note: string; verifier: NoteVerifier } }) {
@@ -116,16 +120,19 @@ export class LogVerifier {
   #checkTargets(): void {
     while (this.#targets.length && this.#targets[0]!.size === this.#frontier.size) {
       const t = this.#targets.shift()!;
-      if (!this.#frontier.root().equals(t.root)) {
-        const kind = t.what === 'trusted' ? 'trusted-mismatch' : 'checkpoint-mismatch';
-        this.problems.push({
-          index: this.#prevSize,
-          rangeEnd: t.size,
-          kind,
-          message: `the entries up to size ${t.size} do not hash to the ${t.what === 'trusted' ? 'trusted (exported)' : 'signed'} checkpoint root; an entry in [${this.#prevSize}, ${t.size}) was altered`,
-        });
+      if (this.#frontier.root().equals(t.root)) {
+        if (t.what === 'checkpoint') this.#lastGood = t.size;
+        continue;
       }
-      this.#prevSize = t.size;
+      // The workspace's own checkpoints cannot narrow a disagreement with a trusted one: they
+      // may have been re-signed along with the entries. Only a matching signed root can.
+      const from = t.what === 'trusted' ? 0 : this.#lastGood;
+      this.problems.push({
+        index: from,
+        rangeEnd: t.size,
+        kind: t.what === 'trusted' ? 'trusted-mismatch' : 'checkpoint-mismatch',
+        message: `the entries up to size ${t.size} do not hash to the ${t.what === 'trusted' ? 'trusted (exported)' : 'signed'} checkpoint root; an entry in [${from}, ${t.size}) was altered, removed or inserted`,
+      });
     }
   }
 

@@ -63,6 +63,9 @@ export async function run(opts: GlobalOptions & { dir?: string; keep?: boolean }
     cairn('compare the versions', ['data', 'diff', 'emails@v1', 'emails@v2']);
     cairn('a derived dataset, with its lineage', ['data', 'add', 'work/emails/spam-1', '--name', 'emails/spam-sample', '--from', 'emails@v2', '-m', 'spam only']);
     cairn('where it came from, and what was built from v2', ['lineage', 'emails@v2']);
+    // v2 holds the edits above, so switching back to v1 would lose nothing; an edit made
+    // after that add is what a checkout must not overwrite.
+    appendFileSync(join(work, 'README.txt'), 'An edit not yet added.\n');
     cairn('refuse a checkout over local edits', ['data', 'checkout', 'emails@v1', 'work/emails'], 'fail');
     cairn('re-hash every stored object', ['fsck']);
     cairn('the audit trail', ['audit', 'log']);

@@ -13,7 +13,6 @@ export async function run(opts: GlobalOptions): Promise<void> {
       bar.done();
     }
   });
-  ctx.out.result(r);
   ctx.out.say(`checked ${r.packsChecked} packs, ${r.blobsChecked} blobs, ${formatBytes(r.bytesChecked)}`);
   for (const p of r.missingPacks) ctx.out.say(`missing pack ${p}`);
   for (const p of r.corruptPacks) ctx.out.say(`corrupt pack ${p.pack}: ${p.reason}`);
@@ -24,10 +23,12 @@ export async function run(opts: GlobalOptions): Promise<void> {
   }
   if (r.orphanPacks.length || r.tempFiles) ctx.out.say(`note: ${r.orphanPacks.length} unreferenced pack(s), ${r.tempFiles} temp file(s) from interrupted writes; \`cairn gc\` removes them`);
   if (!r.ok) {
+    // With --json the report travels inside the error document: stdout holds one JSON document.
     throw new CairnError('CHECK_FAILED', `the object store is damaged: ${r.brokenVersions.length} version(s) affected`, {
-      data: { brokenVersions: r.brokenVersions.map((v) => v.ref) },
+      data: { brokenVersions: r.brokenVersions.map((v) => v.ref), report: r },
       hint: 'restore the named packs from a remote or backup (`cairn pull`), or re-add the affected data',
     });
   }
+  ctx.out.result(r);
   ctx.out.say('ok: every object matches its digest');
 }

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { AuditCheckpointRow, AuditEventRow, Database } from '../schema.js';
 import type { WriteTx } from '../write-tx.js';
 
@@ -74,7 +74,12 @@ export interface EventFilter {
 export async function queryEvents(db: Kysely<Database>, f: EventFilter): Promise<AuditEventRow[]> {
   let q = db.selectFrom('audit_events').selectAll();
   if (f.actor) q = q.where('actor', '=', f.actor);
-  if (f.action) q = f.action.endsWith('*') ? q.where('action', 'like', f.action.slice(0, -1) + '%') : q.where('action', '=', f.action);
+  if (f.action) {
+    // A trailing * is a literal prefix match. Not LIKE: SQLite's LIKE ignores ASCII case while
+    // PostgreSQL's does not, and `_`/`%` in the prefix would act as wildcards on both.
+    const prefix = f.action.slice(0, -1);
+    q = f.action.endsWith('*') ? q.where(sql<string>`substr(action, 1, ${sql.lit(prefix.length)})`, '=', prefix) : q.where('action', '=', f.action);
+  }
   if (f.targetName) q = q.where('target_name', '=', f.targetName);
   if (f.targetType) q = q.where('target_type', '=', f.targetType);
   if (f.outcome) q = q.where('outcome', '=', f.outcome);

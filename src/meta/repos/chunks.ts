@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../schema.js';
+import { bulkInsertIgnore } from './bulk.js';
 import type { WriteTx } from '../write-tx.js';
 
 const BATCH = 500;
@@ -47,10 +48,8 @@ export async function recordPacks(tx: WriteTx, packs: readonly PackRecord[], cre
       .values({ id: p.id, size: p.size, blob_count: p.entries.length, created_at: createdAt })
       .onConflict((oc) => oc.column('id').doNothing())
       .execute();
-    for (let i = 0; i < p.entries.length; i += BATCH) {
-      const rows = p.entries.slice(i, i + BATCH).map((e) => ({ id: e.id, pack_id: p.id, offset: e.offset, length: e.length, kind: e.kind }));
-      await tx.db.insertInto('blobs').values(rows).onConflict((oc) => oc.column('id').doNothing()).execute();
-    }
+    const rows = p.entries.map((e) => [e.id, p.id, e.offset, e.length, e.kind] as const);
+    await bulkInsertIgnore(tx.db as unknown as Kysely<never>, 'blobs', ['id', 'pack_id', 'offset', 'length', 'kind'], rows, ['id']);
   }
 }
 

@@ -62,11 +62,7 @@ export async function materialize(target: string, writes: ReadonlyArray<{ entry:
     checkRelPath(w.entry.path);
     const parent = w.entry.path.includes('/') ? w.entry.path.slice(0, w.entry.path.lastIndexOf('/')) : '';
     ensureDir(w.entry.type === 'dir' ? w.entry.path : parent);
-    if (w.entry.type === 'dir' && w.replace) {
-      const abs = join(target, w.entry.path);
-      fs.rmSync(abs, { force: true });
-      fs.mkdirSync(abs);
-    }
+
   }
 
   const ids = [...new Set(files.flatMap((f) => f.entry.chunks))];
@@ -179,6 +175,7 @@ export async function materialize(target: string, writes: ReadonlyArray<{ entry:
         if (method === 'hardlink') fs.linkSync(p.writeTo, tmp);
         else fs.copyFileSync(p.writeTo, tmp, fs.constants.COPYFILE_FICLONE);
         if (method === 'reflink') fs.chmodSync(tmp, p.mode);
+        clearDirectory(p.finalAbs);
         fs.renameSync(tmp, p.finalAbs);
       } catch (err) {
         fs.rmSync(tmp, { force: true });
@@ -186,6 +183,7 @@ export async function materialize(target: string, writes: ReadonlyArray<{ entry:
       }
       stats.linked++;
     } else if (p.writeTo !== p.finalAbs) {
+      clearDirectory(p.finalAbs);
       fs.renameSync(p.writeTo, p.finalAbs);
     }
     stats.files++;
@@ -195,10 +193,27 @@ export async function materialize(target: string, writes: ReadonlyArray<{ entry:
     if (entry.type !== 'symlink') continue;
     checkSymlink(entry.path, entry.target);
     const abs = join(target, entry.path);
-    if (replace) fs.rmSync(abs, { force: true });
+    if (replace) {
+      clearDirectory(abs);
+      fs.rmSync(abs, { force: true });
+    }
     fs.symlinkSync(entry.target, abs);
   }
   return stats;
+}
+
+/**
+ * A file replacing a directory: the plan has already removed every file in it (they were
+ * ours and unchanged, or --force), so only empty directories can remain.
+ */
+function clearDirectory(abs: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(abs);
+  } catch {
+    return;
+  }
+  if (st.isDirectory()) fs.rmSync(abs, { recursive: true, force: true });
 }
 
 let reflinkProbe: Map<string, boolean> | null = null;

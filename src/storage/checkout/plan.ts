@@ -34,11 +34,26 @@ export function planCheckout(wanted: readonly Wanted[], present: ReadonlyMap<str
     if (t === undefined) return false;
     return p.type === 'file' ? t === p.digest : p.type === 'symlink' ? t === `->${p.target}` : false;
   };
+  const removing = new Set<string>();
+  const remove = (path: string) => {
+    if (!removing.has(path)) {
+      removing.add(path);
+      plan.remove.push(path);
+    }
+  };
   for (const w of wanted) {
     const p = present.get(w.path);
     if (w.type === 'dir') {
       if (!p) plan.write.push({ entry: w, replace: false });
-      else if (p.type !== 'dir') conflictOr(plan, force, w.path, `a ${p.type} is in the way of a directory`, () => plan.write.push({ entry: w, replace: true }));
+      else if (p.type !== 'dir') {
+        // A file the previous checkout wrote may give way to a directory of the same name.
+        if (pristine(w.path, p) || force) {
+          remove(w.path);
+          plan.write.push({ entry: w, replace: false });
+        } else {
+          plan.conflicts.push({ path: w.path, reason: `a ${p.type} with local changes is in the way of a directory` });
+        }
+      }
       continue;
     }
     if (!p) {
@@ -51,7 +66,17 @@ export function planCheckout(wanted: readonly Wanted[], present: ReadonlyMap<str
       continue;
     }
     if (p.type === 'dir') {
-      conflictOr(plan, force, w.path, 'a directory is in the way', () => plan.write.push({ entry: w, replace: true }));
+      // A directory may give way to a file only if everything in it is ours and unchanged
+      // (it is removed below), or with --force.
+      const prefix = `${w.path}/`;
+      const inside = [...present].filter(([q, pq]) => q.startsWith(prefix) && pq.type !== 'dir');
+      const blocking = inside.filter(([q, pq]) => !pristine(q, pq) || wantedPaths.has(q));
+      if (blocking.length === 0 || force) {
+        for (const [q] of inside) remove(q);
+        plan.write.push({ entry: w, replace: true });
+      } else {
+        plan.conflicts.push({ path: w.path, reason: `a directory holding ${blocking.length} local file(s) is in the way` });
+      }
     } else if (pristine(w.path, p) || force) {
       plan.write.push({ entry: w, replace: true });
     } else {
@@ -59,19 +84,14 @@ export function planCheckout(wanted: readonly Wanted[], present: ReadonlyMap<str
     }
   }
   for (const [path, p] of present) {
-    if (wantedPaths.has(path) || p.type === 'dir') continue;
-    if (pristine(path, p)) plan.remove.push(path);
+    if (wantedPaths.has(path) || p.type === 'dir' || removing.has(path)) continue;
+    if (pristine(path, p)) remove(path);
     else if (tracked?.has(path)) {
-      if (force) plan.remove.push(path);
+      if (force) remove(path);
       else plan.conflicts.push({ path, reason: 'modified since checkout, and the version deletes it' });
     } else {
       plan.untracked.push(path);
     }
   }
   return plan;
-}
-
-function conflictOr(plan: CheckoutPlan, force: boolean, path: string, reason: string, onForce: () => void): void {
-  if (force) onForce();
-  else plan.conflicts.push({ path, reason });
 }

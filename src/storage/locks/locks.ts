@@ -22,6 +22,8 @@ interface LockInfo {
 }
 
 const EXCLUSIVE = 'exclusive.lock';
+/** A lock file that still cannot be parsed this long after it was last written is a crash's leftover. */
+const UNREADABLE_STALE_MS = 60_000;
 
 export function acquireShared(dir: string, command: string, waitMs = 120_000): Lock {
   fs.mkdirSync(dir, { recursive: true });
@@ -73,7 +75,23 @@ function liveHolder(path: string): LockInfo | null {
     data = JSON.parse(fs.readFileSync(path, 'utf8')) as LockInfo;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    // Being written right now by its owner: treat as held.
+    // Being written right now by its owner: treat as held. But an owner killed between
+    // creating the file and writing it leaves it unreadable for good; once it is older than
+    // any write could take, it is stale, or it would block every writer and gc forever.
+    let mtimeMs: number;
+    try {
+      mtimeMs = fs.statSync(path).mtimeMs;
+    } catch {
+      return null;
+    }
+    if (Date.now() - mtimeMs > UNREADABLE_STALE_MS) {
+      try {
+        fs.rmSync(path, { force: true });
+        return null;
+      } catch {
+        // Not a file we can remove (e.g. a directory): keep treating it as held.
+      }
+    }
     return { pid: -1, host: '?', started: '?', command: 'unknown' };
   }
   if (data.host === hostname() && !alive(data.pid)) {

@@ -66,7 +66,9 @@ function sameLeaf(x: TreeEntry, y: TreeEntry): boolean {
 async function expand(e: TreeEntry, change: 'added' | 'removed', prefix: string, load: TreeLoader): Promise<DiffChange[]> {
   const path = join(prefix, e.name);
   if (e.type === 'dir') {
-    return change === 'added' ? diffTrees(null, e.tree, load, path) : diffTrees(e.tree, null, load, path);
+    const inner = change === 'added' ? await diffTrees(null, e.tree, load, path) : await diffTrees(e.tree, null, load, path);
+    // An empty directory has no files to list but is still part of the version.
+    return inner.length > 0 ? inner : [{ path, change, type: 'dir', oldSize: null, newSize: null }];
   }
   const size = e.type === 'file' ? e.size : null;
   return [{

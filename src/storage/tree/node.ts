@@ -63,6 +63,9 @@ function isAscii(s: string): boolean {
   return true;
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 export function encodeTree(node: TreeNode): { id: string; bytes: Buffer } {
   const bytes = Buffer.from(canonicalJson(node), 'utf8');
   return { id: createHash('sha256').update(bytes).digest('hex'), bytes };
@@ -75,7 +78,9 @@ export function encodeTree(node: TreeNode): { id: string; bytes: Buffer } {
 export function decodeTree(bytes: Uint8Array, id: string): TreeNode {
   let raw: unknown;
   try {
-    raw = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    // Strict UTF-8: a lossy decode would turn a bad byte into U+FFFD and so invent a name the
+    // stored tree never held. A BOM is kept (and then fails JSON.parse): it is not canonical.
+    raw = JSON.parse(UTF8.decode(bytes));
   } catch {
     throw bad(id, 'not JSON');
   }
@@ -86,6 +91,8 @@ export function decodeTree(bytes: Uint8Array, id: string): TreeNode {
     if (!e || typeof e !== 'object' || typeof e.name !== 'string') throw bad(id, 'entry without a name');
     try {
       checkSegment(e.name);
+      // A \u escape can still smuggle in a lone surrogate, which has no UTF-8 encoding.
+      if (LONE_SURROGATE.test(e.name)) throw new CairnError('PATH_UNSAFE', `refusing file name ${JSON.stringify(e.name)}: not valid Unicode`);
     } catch (err) {
       throw new CairnError('PATH_UNSAFE', `tree ${id} holds an unsafe name ${JSON.stringify(e.name)}`, { cause: err, data: { tree: id, name: e.name } });
     }

@@ -1,0 +1,83 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { canonicalJson } from '../core/canonical-json.js';
+import { isCairnError } from '../core/errors.js';
+import { packageRoot } from '../core/package-root.js';
+import { auditActions, auditOutcomes, isAuditAction, type AuditAction } from './actions.js';
+import { AUDIT_SCHEMA, buildEvent, encodeEvent, parseEvent, type AuditContext } from './event.js';
+
+const ctx: AuditContext = { actor: { id: 'ops@example.com', auth: 'config' }, host: 'build-7', pid: 4242, command: 'data add', client: 'cairn/1.2.3', workspace: 'ws-1' };
+const fields = { index: 3, prev: 'ab'.repeat(32), id: '01a21a40-1e3f-7000-ad5e-dae0162d0bee', time: '2026-11-26T23:45:39.391Z', outcome: 'ok' as const };
+
+describe('audit events', () => {
+  it('the closed list of actions is exactly the documented one', () => {
+    expect(Object.keys(auditActions)).toEqual(['workspace.init', 'dataset.version.create', 'dataset.tag', 'dataset.checkout', 'store.gc', 'store.fsck', 'audit.export']);
+    expect(auditOutcomes).toEqual(['ok', 'failed', 'denied']);
+    const doc = readFileSync(join(packageRoot(), 'docs', 'AUDIT.md'), 'utf8');
+    for (const a of Object.keys(auditActions)) expect(doc, `docs/AUDIT.md documents ${a}`).toContain(`| \`${a}\` |`);
+    expect(isAuditAction('dataset.tag')).toBe(true);
+    expect(isAuditAction('toString')).toBe(false);
+    expect(isAuditAction('dataset.delete')).toBe(false);
+  });
+
+  it('buildEvent fills every field in a fixed shape; encodeEvent is RFC 8785', () => {
+    const e = buildEvent(ctx, { action: 'dataset.tag', target: { type: 'dataset', name: 'x', version: 2 } }, fields);
+    expect(e).toEqual({
+      schema: AUDIT_SCHEMA,
+      index: 3,
+      prev: fields.prev,
+      id: fields.id,
+      time: fields.time,
+      actor: { id: 'ops@example.com', auth: 'config' },
+      host: 'build-7',
+      process: { pid: 4242, command: 'data add' },
+      client: 'cairn/1.2.3',
+      workspace: 'ws-1',
+      action: 'dataset.tag',
+      target: { type: 'dataset', name: 'x', version: 2 },
+      inputs: [],
+      outputs: [],
+      params: {},
+      outcome: 'ok',
+    });
+    expect('reason' in e).toBe(false);
+    const enc = encodeEvent(e);
+    expect(enc).toBe(canonicalJson(e));
+    expect(enc.startsWith('{"action":"dataset.tag","actor":{"auth":"config","id":"ops@example.com"},"client":"cairn/1.2.3","host":"build-7","id":')).toBe(true);
+    expect(parseEvent(enc)).toEqual({ event: e });
+    const failed = buildEvent(ctx, { action: 'store.gc', target: { type: 'store' } }, { ...fields, outcome: 'failed', reason: 'LOCKED: x' });
+    expect(failed.reason).toBe('LOCKED: x');
+    expect(parseEvent(encodeEvent(failed))).toEqual({ event: failed });
+  });
+
+  it('an action outside the closed list is refused when written', () => {
+    expect(() => buildEvent(ctx, { action: 'dataset.delete' as AuditAction, target: { type: 'dataset' } }, fields)).toThrow(
+      expect.objectContaining({ code: 'INTERNAL', message: 'unknown audit action dataset.delete' }),
+    );
+    try {
+      buildEvent(ctx, { action: 'x' as AuditAction, target: { type: 'dataset' } }, fields);
+    } catch (err) {
+      expect(isCairnError(err, 'INTERNAL')).toBe(true);
+    }
+  });
+
+  it('parseEvent names what is wrong with a damaged entry', () => {
+    const good = buildEvent(ctx, { action: 'dataset.tag', target: { type: 'dataset' } }, fields);
+    const enc = (over: Record<string, unknown>) => canonicalJson({ ...good, ...over });
+    const cases: Array<[string, string]> = [
+      ['{"a":', 'entry is not JSON'],
+      ['null', 'entry is not an object'],
+      [enc({ schema: 'cairn.audit/v0' }), 'unknown schema "cairn.audit/v0"'],
+      [enc({ index: 'x' }), 'index missing'],
+      [enc({ prev: 'AB' }), 'prev is malformed'],
+      [enc({ action: 'dataset.delete' }), 'action "dataset.delete" is not in the closed list'],
+      [enc({ outcome: 'maybe' }), 'outcome "maybe" is invalid'],
+      [enc({ actor: {} }), 'actor missing'],
+      [JSON.stringify(good), 'entry is not in canonical form'],
+      [encodeEvent(good).replace('{', '{ '), 'entry is not in canonical form'],
+    ];
+    for (const [entry, problem] of cases) expect(parseEvent(entry), entry).toEqual({ problem });
+    expect(parseEvent(enc({ prev: null }))).toHaveProperty('event');
+  });
+});

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { isCairnError } from '../core/errors.js';
+import { dropSchema, freshPgUrl, postgresAvailable } from '../test-support/services.js';
+import { metaConformance } from './conformance.case.js';
+import { openMetaStore, type MetaStore } from './open.js';
+
+// Awaited at the top so an unreachable server skips loudly, or, with CAIRN_REQUIRE_SERVICES=1,
+// fails this file (postgresAvailable throws) instead of skipping.
+const available = await postgresAvailable();
+
+describe.skipIf(!available)('PostgreSQL', () => {
+  metaConformance('PostgreSQL', async () => {
+    const { url, schema } = freshPgUrl();
+    const handles: MetaStore[] = [];
+    const first = await openMetaStore(url);
+    handles.push(first);
+    return {
+      db: first.db,
+      dialect: first.dialect,
+      close: () => first.close(),
+      reopen: async () => {
+        const s = await openMetaStore(url);
+        handles.push(s);
+        return s;
+      },
+      destroy: async () => {
+        // Pool.end() twice throws, so each handle closes once however the test ended.
+        for (const h of handles.splice(0)) await h.close().catch(() => {});
+        await dropSchema(schema);
+      },
+    };
+  });
+
+  describe('PostgreSQL specifics', () => {
+    it('opens into the requested schema and redacts the password from its location', async () => {
+      const { url, schema } = freshPgUrl();
+      const u = new URL(url);
+      u.password = 'hunter2';
+      const s = await openMetaStore(u.toString()).catch(() => null);
+      // Trust auth ignores the password, so the open succeeds and shows where it went.
+      try {
+        expect(s).not.toBeNull();
+        expect(s!.dialect).toBe('postgres');
+        expect(s!.location).not.toContain('hunter2');
+        expect(s!.location).toContain('***');
+        const { rows } = await (await import('kysely')).sql<{ s: string }>`select current_schema() as s`.execute(s!.db);
+        expect(rows[0]!.s).toBe(schema);
+      } finally {
+        await s?.close();
+        await dropSchema(schema);
+      }
+    });
+
+    it('refuses a schema name that is not a plain identifier', async () => {
+      const u = new URL(freshPgUrl().url);
+      u.searchParams.set('schema', 'x; drop table y');
+      await expect(openMetaStore(u.toString())).rejects.toSatisfy((e) => isCairnError(e, 'CONFIG_INVALID'));
+    });
+  });
+});
+
+describe('PostgreSQL unreachable', () => {
+  it('is a DB_ERROR that names the server without its password', async () => {
+    // Port 1 on loopback refuses at once; no server is needed for this case.
+    const err = await openMetaStore('postgres://postgres:s3cret@127.0.0.1:1/test').catch((e: unknown) => e);
+    expect(isCairnError(err, 'DB_ERROR')).toBe(true);
+    expect((err as Error).message).toContain('127.0.0.1:1');
+    expect((err as Error).message).not.toContain('s3cret');
+  });
+});

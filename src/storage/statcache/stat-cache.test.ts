@@ -1,0 +1,136 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { useTempDirs } from '../../test-support/temp.js';
+import { cachedEntry, loadStatCache, RACY_MS, saveStatCache, statCachePath, UNTRUSTED_STAT, type StatCacheData, type StatEntry } from './stat-cache.js';
+
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+
+function entry(over: Partial<StatEntry> = {}): StatEntry {
+  return { ino: 1234, size: 10, mtimeMs: 1_700_000_000_123.456, ctimeMs: 1_700_000_000_124.5, mode: '644', digest: sha('x'), ...over };
+}
+
+describe('stat cache', () => {
+  const tmp = useTempDirs();
+
+  it('lives under cache/stat, keyed by a hash of the directory path', () => {
+    const key = createHash('sha256').update('/data/project').digest('hex').slice(0, 32);
+    expect(statCachePath('/c', '/data/project')).toBe(join('/c', 'stat', `${key}.json`));
+    expect(statCachePath('/c', '/data/other')).not.toBe(statCachePath('/c', '/data/project'));
+  });
+
+  it('round-trips a full baseline: entries (with chunks and modes), version, links, dirs and meta', () => {
+    const cacheDir = tmp();
+    const data: StatCacheData = {
+      v: 2,
+      root: '/work/checkout',
+      scannedAtMs: 1_700_000_100_000,
+      version: sha('root'),
+      links: [['l', 'a/b'], ['sub/l2', '../x']],
+      dirs: ['a', 'a/empty', 'sub'],
+      meta: { dataset: 'flights', ref: 'flights@v3' },
+      entries: new Map([
+        ['a/b', entry()],
+        ['big.bin', entry({ ino: 99, size: 3_000_000, mode: '755', digest: sha('big'), chunks: [sha('c1'), sha('c2'), sha('c3')] })],
+        ['é/😀.txt', entry({ ino: 7, size: 0, digest: sha('') })],
+      ]),
+    };
+    saveStatCache(cacheDir, data);
+    expect(existsSync(statCachePath(cacheDir, data.root))).toBe(true);
+    expect(loadStatCache(cacheDir, data.root)).toEqual(data);
+    // Map order is kept, so status output stays stable.
+    expect([...loadStatCache(cacheDir, data.root)!.entries.keys()]).toEqual(['a/b', 'big.bin', 'é/😀.txt']);
+    // On disk each entry is a flat row (docs/FORMAT.md §7).
+    const raw = JSON.parse(readFileSync(statCachePath(cacheDir, data.root), 'utf8')) as { rows: unknown[] };
+    expect(raw.rows[1]).toEqual(['big.bin', 99, 3_000_000, 1_700_000_000_123.456, 1_700_000_000_124.5, 1, sha('big'), [sha('c1'), sha('c2'), sha('c3')]]);
+  });
+
+  it('keeps links and dirs only for a cache that describes one version', () => {
+    const cacheDir = tmp();
+    saveStatCache(cacheDir, { v: 2, root: '/r', scannedAtMs: 5, links: [['l', 't']], dirs: ['d'], entries: new Map([['f', entry()]]) });
+    expect(loadStatCache(cacheDir, '/r')).toEqual({ v: 2, root: '/r', scannedAtMs: 5, entries: new Map([['f', entry()]]) });
+    // With a version but no links/dirs given, they load as empty lists.
+    saveStatCache(cacheDir, { v: 2, root: '/r', scannedAtMs: 5, version: sha('v'), entries: new Map() });
+    expect(loadStatCache(cacheDir, '/r')).toEqual({ v: 2, root: '/r', scannedAtMs: 5, version: sha('v'), links: [], dirs: [], entries: new Map() });
+  });
+
+  it('answers null for a missing, damaged or foreign cache file instead of failing', () => {
+    const cacheDir = tmp();
+    expect(loadStatCache(cacheDir, '/r')).toBeNull();
+    const path = statCachePath(cacheDir, '/r');
+    mkdirSync(join(cacheDir, 'stat'), { recursive: true });
+    const good = { v: 2, root: '/r', scannedAtMs: 1, rows: [['f', 1, 2, 3, 4, 0, sha('x')]] };
+    const damaged: Array<[string, string]> = [
+      ['truncated', JSON.stringify(good).slice(0, 30)],
+      ['empty', ''],
+      ['binary', '\u0000\u0001garbage'],
+      ['old version', JSON.stringify({ ...good, v: 1 })],
+      ['other root', JSON.stringify({ ...good, root: '/elsewhere' })],
+      ['rows missing', JSON.stringify({ v: 2, root: '/r', scannedAtMs: 1 })],
+      ['rows not a list', JSON.stringify({ ...good, rows: { f: 1 } })],
+      ['row not a list', JSON.stringify({ ...good, rows: [null] })],
+      ['null', 'null'],
+    ];
+    for (const [what, text] of damaged) {
+      writeFileSync(path, text);
+      expect(loadStatCache(cacheDir, '/r'), what).toBeNull();
+    }
+    writeFileSync(path, JSON.stringify(good));
+    expect(loadStatCache(cacheDir, '/r')?.entries.get('f')).toEqual({ ino: 1, size: 2, mtimeMs: 3, ctimeMs: 4, mode: '644', digest: sha('x') });
+  });
+
+  describe('cachedEntry', () => {
+    const e = entry();
+    const now = { ino: e.ino, size: e.size, mtimeMs: e.mtimeMs, ctimeMs: e.ctimeMs };
+    const cache = (scannedAtMs: number): StatCacheData => ({ v: 2, root: '/r', scannedAtMs, entries: new Map([['f', e]]) });
+    const settled = cache(e.mtimeMs + RACY_MS + 1);
+
+    it('trusts an entry whose inode, size, mtime and ctime are all unchanged', () => {
+      expect(cachedEntry(settled, 'f', now)).toBe(e);
+    });
+
+    it('rejects any change of any stat value, however small', () => {
+      for (const change of [{ ino: e.ino + 1 }, { size: e.size + 1 }, { size: 0 }, { mtimeMs: e.mtimeMs + 0.001 }, { mtimeMs: e.mtimeMs - 1000 }, { ctimeMs: e.ctimeMs + 0.001 }]) {
+        expect(cachedEntry(settled, 'f', { ...now, ...change }), JSON.stringify(change)).toBeNull();
+      }
+    });
+
+    it('never trusts racy entries: mtime within RACY_MS of the scan, or after it', () => {
+      expect(RACY_MS).toBe(2000);
+      expect(cachedEntry(cache(e.mtimeMs + RACY_MS + 0.001), 'f', now)).toBe(e);
+      expect(cachedEntry(cache(e.mtimeMs + RACY_MS), 'f', now)).toBeNull();
+      expect(cachedEntry(cache(e.mtimeMs + 1), 'f', now)).toBeNull();
+      expect(cachedEntry(cache(e.mtimeMs), 'f', now)).toBeNull();
+      expect(cachedEntry(cache(e.mtimeMs - 60_000), 'f', now)).toBeNull();
+    });
+
+    it('answers null for unknown paths, no cache, and untrusted entries', () => {
+      expect(cachedEntry(settled, 'other', now)).toBeNull();
+      expect(cachedEntry(null, 'f', now)).toBeNull();
+      const untrusted: StatCacheData = { ...settled, entries: new Map([['f', { ...e, ...UNTRUSTED_STAT }]]) };
+      expect(cachedEntry(untrusted, 'f', now)).toBeNull();
+    });
+
+    it('works with the stat values of a real file, and notices a rewrite of the same size', () => {
+      const dir = tmp();
+      const file = join(dir, 'data.csv');
+      writeFileSync(file, 'a,b\n1,2\n');
+      // Backdate the file so the entry is not racy against a scan that starts now.
+      const past = new Date(Date.now() - 60_000);
+      utimesSync(file, past, past);
+      const st = statSync(file);
+      const stat = { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
+      const c: StatCacheData = { v: 2, root: dir, scannedAtMs: Date.now(), entries: new Map([['data.csv', { ...stat, mode: '644', digest: sha('a,b\n1,2\n') }]]) };
+      const cacheDir = tmp();
+      saveStatCache(cacheDir, c);
+      const loaded = loadStatCache(cacheDir, dir)!;
+      const again = statSync(file);
+      expect(cachedEntry(loaded, 'data.csv', { ino: again.ino, size: again.size, mtimeMs: again.mtimeMs, ctimeMs: again.ctimeMs })?.digest).toBe(sha('a,b\n1,2\n'));
+      writeFileSync(file, 'a,b\n3,4\n');
+      const after = statSync(file);
+      expect(after.size).toBe(st.size);
+      expect(cachedEntry(loaded, 'data.csv', { ino: after.ino, size: after.size, mtimeMs: after.mtimeMs, ctimeMs: after.ctimeMs })).toBeNull();
+    });
+  });
+});
