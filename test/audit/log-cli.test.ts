@@ -167,7 +167,7 @@ describe('cairn audit log and show', () => {
 describe('--json output of failing checks', () => {
   const tmp = useTempDirs();
 
-  it.fails('BUG (src/cli/audit/verify.ts): a failing `audit verify --json` prints two JSON documents (report, then error) instead of one', () => {
+  it('a failing `audit verify --json` prints one JSON document: the error, with the report inside', () => {
     const ws = tmp();
     expect(cli(['init', '.'], { cwd: ws }).code).toBe(0);
     const db = new Database(join(ws, '.cairn', 'meta.db'));
@@ -175,7 +175,9 @@ describe('--json output of failing checks', () => {
     db.close();
     const r = cli(['audit', 'verify', '--json'], { cwd: ws });
     expect(r.code).toBe(1);
-    // `--json`: "print one JSON document on stdout".
-    expect(() => JSON.parse(r.stdout) as unknown).not.toThrow();
+    const doc = JSON.parse(r.stdout) as { error: { code: string; data: { firstBadIndex: number; kind: string; problems: number; report: { ok: boolean; firstBad: unknown } } } };
+    expect(doc.error.code).toBe('CHECK_FAILED');
+    expect(doc.error.data).toMatchObject({ firstBadIndex: 0, kind: 'leaf-mismatch', problems: 2 });
+    expect(doc.error.data.report).toMatchObject({ ok: false, firstBad: { index: 0, kind: 'leaf-mismatch' } });
   });
 });

@@ -11,7 +11,7 @@ import { cli } from '../../src/test-support/cli.js';
 import { useTempDirs } from '../../src/test-support/temp.js';
 import { prng, writeTree } from '../../src/test-support/workspace.js';
 
-/** Every JSON document on stdout (a failing check prints its report, then the error). */
+/** Every JSON document on stdout (there must be exactly one). */
 function jsonDocs(stdout: string): Array<Record<string, unknown>> {
   return stdout
     .split(/\n(?=[{[])/)
@@ -28,11 +28,14 @@ interface Run {
 
 function run(args: string[], cwd: string): Run {
   const r = cli([...args, '--json'], { cwd });
-  return { code: r.code, docs: jsonDocs(r.stdout), stderr: r.stderr };
+  const docs = jsonDocs(r.stdout);
+  expect(docs.length, `${args.join(' ')}: ${r.stdout}`).toBe(1);
+  return { code: r.code, docs, stderr: r.stderr };
 }
 
 const errorOf = (r: Run) => (r.docs.find((d) => 'error' in d)?.error ?? null) as { code: string; message: string; data: Record<string, unknown> } | null;
-const resultOf = (r: Run) => r.docs.find((d) => !('error' in d)) ?? null;
+/** The result, or on failure the report that travels inside the error (`error.data.report`). */
+const resultOf = (r: Run) => r.docs.find((d) => !('error' in d)) ?? (errorOf(r)?.data.report as Record<string, unknown> | undefined) ?? null;
 
 /** A workspace with 6 events (init, two adds, a tag, a checkout, a refused tag) and 6 checkpoints. */
 function buildWorkspace(dir: string): { vkey: string } {

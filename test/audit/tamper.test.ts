@@ -34,7 +34,7 @@ interface Verdict {
   error: { code: string; message: string; data: { firstBadIndex: number | null; kind: string | null } } | null;
 }
 
-/** Every JSON document on stdout (a failing verify prints its report, then the error). */
+/** Every JSON document on stdout. */
 function jsonDocs(stdout: string): unknown[] {
   return stdout
     .split(/\n(?=[{[])/)
@@ -46,8 +46,9 @@ function jsonDocs(stdout: string): unknown[] {
 function verify(ws: string, ...args: string[]): Verdict {
   const r: CliResult = cli(['audit', 'verify', ...args, '--json'], { cwd: ws });
   const docs = jsonDocs(r.stdout) as Array<Record<string, unknown>>;
-  const report = docs.find((d) => 'problems' in d) as VerifyReport | undefined;
-  const err = docs.find((d) => 'error' in d) as { error: Verdict['error'] } | undefined;
+  expect(docs.length, r.stdout).toBe(1); // --json: one document, the report inside the error on failure
+  const err = docs.find((d) => 'error' in d) as { error: Verdict['error'] & { data: { report?: VerifyReport } } } | undefined;
+  const report = (docs.find((d) => 'problems' in d) as VerifyReport | undefined) ?? err?.error?.data.report;
   if (!report) throw new Error(`no report on stdout (exit ${r.code}): ${r.stdout}\n${r.stderr}`);
   return { code: r.code, report, error: err?.error ?? null };
 }

@@ -96,15 +96,7 @@ describe('fault: bad input writes nothing', () => {
     expectNothingWritten(cwd, before, 1);
   });
 
-  // BUG (src/storage, not fixed here: storage is being reworked). A file above the 64 KiB
-  // small-file limit goes to the worker's `large` task, whose openSync throws before any
-  // path is attached (storage-worker.ts toWorkerError(err) without a path); the pool turns
-  // that into IO_ERROR "permission denied" with data.path null (pool.ts workerFailure), and
-  // ingest.ts hashLarge passes CairnErrors through instead of naming the file (fileError).
-  // Repro (as a non-root user): head -c 300000 /dev/urandom > d/secret.bin; chmod 000
-  // d/secret.bin; cairn data add d --name ds --json → {"error":{"code":"IO_ERROR",
-  // "message":"permission denied","data":{"path":null,"errno":"EACCES"}}}.
-  it.fails('an unreadable large file is named in the error (known bug)', () => {
+  it('an unreadable large file is named in the error', () => {
     const { cwd } = unreadableSetup(300 * 1024);
     const e = (cliAs(['data', 'add', 'data', '--name', 'ds', '--json'], cwd).json as ErrorDoc).error;
     expect(e.message).toBe(`cannot read ${join(cwd, 'data/b/secret.bin')}: permission denied`);

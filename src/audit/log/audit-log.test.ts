@@ -11,6 +11,8 @@ import { packageRoot } from '../../core/package-root.js';
 import { addVersion } from '../../datasets/add.js';
 import { checkoutVersion } from '../../datasets/checkout.js';
 import { tagVersion } from '../../datasets/tag.js';
+import { runFsck } from '../../maintenance/fsck.js';
+import { runGc } from '../../maintenance/gc.js';
 import { cli } from '../../test-support/cli.js';
 import { useTempDirs } from '../../test-support/temp.js';
 import { newWorkspace, prng, reopen, writeTree } from '../../test-support/workspace.js';
@@ -116,6 +118,8 @@ describe('audit events', () => {
       ['dataset.version.create', () => addVersion(ws, { source: join(dir, 'd2'), name: 'b', from: ['a@v1'] })],
       ['dataset.tag', () => tagVersion(ws, 'a@v1', 'prod')],
       ['dataset.checkout', () => checkoutVersion(ws, { ref: 'b@v1', dir: join(dir, 'out') })],
+      ['store.fsck', () => runFsck(ws)],
+      ['store.gc', () => runGc(ws)],
     ];
     for (const [action, op] of ops) {
       await op();
@@ -138,12 +142,36 @@ describe('audit events', () => {
     expect(parsed(rows[2]!).inputs).toEqual([a1]);
     expect(parsed(rows[3]!)).toMatchObject({ target: { type: 'dataset', name: 'a', version: 1, digest: a1 }, outputs: [a1], params: { tag: 'prod', force: false } });
     expect(parsed(rows[4]!)).toMatchObject({ action: 'dataset.checkout', outcome: 'ok', params: { dir: 'out' } });
+    expect(parsed(rows[5]!)).toMatchObject({ action: 'store.fsck', outcome: 'ok', target: { type: 'store' }, params: { corrupt: 0, missing: 0, brokenVersions: [] } });
+    expect(parsed(rows[6]!)).toMatchObject({ action: 'store.gc', outcome: 'ok', target: { type: 'store' } });
+    // A dry run changes nothing and records nothing.
+    await runGc(ws, { dryRun: true });
+    expect((await events(ws)).length).toBe(rows.length);
     // The head agrees with the stored log.
     const head = await ws.meta.db.selectFrom('audit_head').selectAll().executeTakeFirstOrThrow();
     expect([Number(head.size), head.last_leaf]).toEqual([rows.length, rows[rows.length - 1]!.leaf_hash]);
     const f = new Frontier();
     for (const r of rows) f.append(Buffer.from(r.leaf_hash, 'hex'));
     expect(JSON.parse(head.frontier)).toEqual(f.toJSON());
+    await ws.close();
+  });
+
+  it('fsck that finds damage records one failed event (and no ok event)', async () => {
+    const dir = tmp();
+    const ws = await newWorkspace(dir);
+    writeTree(join(dir, 'd'), { 'x.bin': prng(9, 50_000) });
+    await addVersion(ws, { source: join(dir, 'd'), name: 'a' });
+    const [pack] = await ws.meta.db.selectFrom('packs').select('id').execute();
+    const file = ws.packs.packPath(pack!.id);
+    const bytes = readFileSync(file);
+    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    writeFileSync(file, bytes);
+    const n = (await events(ws)).length;
+    const report = await runFsck(ws);
+    expect(report.ok).toBe(false);
+    const rows = await events(ws);
+    expect(rows.length).toBe(n + 1);
+    expect(parsed(rows[n]!)).toMatchObject({ action: 'store.fsck', outcome: 'failed', reason: 'CHECK_FAILED: 1 version(s) damaged', params: { brokenVersions: ['a@v1'] } });
     await ws.close();
   });
 

@@ -11,12 +11,13 @@ export async function run(opts: GlobalOptions & { against?: string; key?: string
   let ok: boolean;
   let firstBad: VerifyProblem | null;
   let problems: VerifyProblem[];
+  let report: unknown;
   if (opts.bundle) {
     if (opts.artifacts) throw new CairnError('USAGE', '--artifacts needs the workspace, not a bundle');
     const trusted = opts.key ? loadVerifierKey(opts.key) : undefined;
     const against = opts.against ? readFileSync(opts.against, 'utf8') : undefined;
     const r = await verifyBundle(opts.bundle, trusted, against);
-    ctx.out.result(r);
+    report = r;
     ({ ok, firstBad, problems } = r);
     if (ok) ctx.out.say(`ok: ${r.size} entries, ${r.checkpoints} checkpoints, ${r.inclusionProofsChecked} inclusion and ${r.consistencyProofsChecked} consistency proofs verify${trusted ? '' : ' (against the bundle’s own key; pass --key to pin a trusted one)'}`);
   } else {
@@ -33,7 +34,7 @@ export async function run(opts: GlobalOptions & { against?: string; key?: string
         bar.done();
       }
     });
-    ctx.out.result(r);
+    report = r;
     ({ ok, firstBad, problems } = r);
     if (ok) {
       ctx.out.say(`ok: ${r.size} entries, root ${r.root}, ${r.checkpoints} signed checkpoints consistent${r.trusted ? `, extends the trusted checkpoint of size ${r.trusted.size}` : ''}${r.artifacts ? `, ${r.artifacts.checked} stored objects re-hashed` : ''}`);
@@ -42,7 +43,9 @@ export async function run(opts: GlobalOptions & { against?: string; key?: string
   if (!ok) {
     for (const p of problems.slice(0, 20)) ctx.out.say(`  ${p.index === null ? '-' : `#${p.index}`} ${p.kind}: ${p.message}`);
     throw new CairnError('CHECK_FAILED', `audit log verification failed${firstBad?.index !== null && firstBad ? ` at entry ${firstBad.index}` : ''}: ${firstBad?.message ?? 'see problems'}`, {
-      data: { firstBadIndex: firstBad?.index ?? null, kind: firstBad?.kind ?? null, problems: problems.length },
+      // With --json the report travels inside the error: stdout holds one JSON document.
+      data: { firstBadIndex: firstBad?.index ?? null, kind: firstBad?.kind ?? null, problems: problems.length, report },
     });
   }
+  ctx.out.result(report);
 }

@@ -155,16 +155,18 @@ export async function materialize(target: string, writes: ReadonlyArray<{ entry:
   }
   if (batch.length) tasks.push(batch);
 
-  try {
-    await Promise.all(
-      tasks.map(async (t) => {
-        await opts.pool.run({ type: 'materialize', files: t });
-        opts.onProgress?.(t.reduce((n, f) => n + f.segments.reduce((m, s) => m + s.length, 0), 0));
-      }),
-    );
-  } catch (err) {
+  // Every task must have stopped before cleaning up: a worker still writing would otherwise
+  // leave a truncated file behind under its final name.
+  const settled = await Promise.allSettled(
+    tasks.map(async (t) => {
+      await opts.pool.run({ type: 'materialize', files: t });
+      opts.onProgress?.(t.reduce((n, f) => n + f.segments.reduce((m, s) => m + s.length, 0), 0));
+    }),
+  );
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) {
     for (const c of created) fs.rmSync(c, { force: true });
-    throw err;
+    throw (failed as PromiseRejectedResult).reason;
   }
 
   for (const [path, tmp] of cacheTemp) fs.renameSync(tmp, path);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CairnError } from '../../core/errors.js';
+import { CairnError, isCairnError } from '../../core/errors.js';
 import type { BlobIndex } from '../blob-index.js';
 import { DEFAULT_CHUNK_PARAMS, type ChunkParams } from '../chunker/index.js';
 import type { LocalPackDir } from '../objects/local-packs.js';
@@ -322,6 +322,8 @@ export async function ingest(deps: IngestDeps, opts: IngestOptions): Promise<Ing
       if (failure) throw failure;
     } catch (err) {
       await Promise.allSettled(work);
+      // Name the file the same way for every size: relative path in data, absolute in the message.
+      if (isCairnError(err, 'IO_ERROR')) throw fileError(f, { code: String(err.data.errno ?? 'ERROR'), message: err.message });
       throw err instanceof CairnError ? err : fileError(f, { code: (err as NodeJS.ErrnoException).code ?? 'ERROR', message: (err as Error).message });
     } finally {
       rings.release(ring);

@@ -50,7 +50,7 @@ port.on('message', (env: Envelope<WorkerTask>) => {
         return send({ type: 'done', result: checkPack(msg) });
     }
   } catch (err) {
-    send({ type: 'error', error: toWorkerError(err) });
+    send({ type: 'error', error: toWorkerError(err, msg.type === 'large' ? msg.path : msg.type === 'check-pack' ? msg.path : undefined) });
   }
 });
 
