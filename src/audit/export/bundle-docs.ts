@@ -37,7 +37,9 @@ It does, step by step:
    \`SHA-256(0x00 ‖ entry)\`, checks that each entry's \`index\` is its line number and its
    \`prev\` is the previous leaf hash, folds the leaves into the RFC 6962 Merkle tree
    (\`node = SHA-256(0x01 ‖ left ‖ right)\`) and compares the root at every checkpoint size
-   with the root in that checkpoint's second and third lines.
+   with the root in that checkpoint's second and third lines. It also checks that the latest
+   checkpoint covers every entry and that \`log.json\` lists as many entries and checkpoints as
+   the directory holds (a removed checkpoint would otherwise leave entries unsigned).
 
 A single entry can be checked by hand: \`sed -n '<n+1>p' entries.jsonl | tr -d '\\n' |
 (printf '\\000'; cat) | openssl dgst -sha256\` gives its leaf hash, and the matching line

@@ -111,22 +111,29 @@ export async function verifyBundle(dir: string, trustedKey?: NoteVerifier, trust
   };
   const meta = JSON.parse(read('log.json')) as { format: string; origin: string; verifierKey: string; size: number; checkpoints: number };
   if (meta.format !== BUNDLE_FORMAT) throw new CairnError('UNSUPPORTED', `unknown bundle format ${meta.format}`);
-  const own = parseVerifierKey(read('public-key.vkey').trim());
-  const k = trustedKey ?? { name: own.name, keyId: own.keyId, publicKey: own.publicKey };
   // The bundle's key files are what standard tools (verify.sh) use: they must be the key the
   // caller trusts, and the PEM and the vkey must be one key.
   const keyProblems: VerifyProblem[] = [];
-  const raw = (key: NoteVerifier['publicKey']) => publicKeyToPem(key).trim();
-  if (trustedKey && (own.name !== trustedKey.name || !own.keyId.equals(trustedKey.keyId) || raw(own.publicKey) !== raw(trustedKey.publicKey))) {
+  const pemOf = (key: NoteVerifier['publicKey']) => publicKeyToPem(key).trim();
+  let own: NoteVerifier | null = null;
+  try {
+    const p = parseVerifierKey(read('public-key.vkey').trim());
+    own = { name: p.name, keyId: p.keyId, publicKey: p.publicKey };
+  } catch (err) {
+    if (!trustedKey) throw err;
+    keyProblems.push({ index: null, kind: 'bundle-key', message: `public-key.vkey is not a verifier key: ${(err as Error).message}` });
+  }
+  const k = trustedKey ?? own!;
+  if (own && trustedKey && (own.name !== trustedKey.name || !own.keyId.equals(trustedKey.keyId) || pemOf(own.publicKey) !== pemOf(trustedKey.publicKey))) {
     keyProblems.push({ index: null, kind: 'bundle-key', message: 'public-key.vkey is not the trusted key: the bundle names another signer' });
   }
   let pem: string | null = null;
   try {
-    pem = publicKeyToPem(publicKeyFromPem(read('public-key.pem'))).trim();
+    pem = pemOf(publicKeyFromPem(read('public-key.pem')));
   } catch {
     pem = null;
   }
-  if (pem !== raw(own.publicKey)) keyProblems.push({ index: null, kind: 'bundle-key', message: 'public-key.pem and public-key.vkey are not the same key' });
+  if (own && pem !== pemOf(own.publicKey)) keyProblems.push({ index: null, kind: 'bundle-key', message: 'public-key.pem and public-key.vkey are not the same key' });
   const cpFiles = readdirSync(join(dir, 'checkpoints')).filter((f) => f.endsWith('.note')).sort();
   const checkpoints = cpFiles.map((f) => {
     const note = readFileSync(join(dir, 'checkpoints', f), 'utf8');

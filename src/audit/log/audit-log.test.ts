@@ -164,7 +164,8 @@ describe('audit events', () => {
     const [pack] = await ws.meta.db.selectFrom('packs').select('id').execute();
     const file = ws.packs.packPath(pack!.id);
     const bytes = readFileSync(file);
-    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    const mid = Math.floor(bytes.length / 2);
+    bytes[mid] = bytes[mid]! ^ 0xff;
     writeFileSync(file, bytes);
     const n = (await events(ws)).length;
     const report = await runFsck(ws);
