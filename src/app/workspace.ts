@@ -103,9 +103,10 @@ async function openAt(root: string, config: WorkspaceConfig, opts: OpenOptions):
   let actor: AuditActor | null = null;
   const getActor = () => (actor ??= resolveActor(config, env, root));
   const keys = loadLogKeys(cairnDir, config.audit.origin);
+  const host = hostname();
   const context = (): AuditContext => ({
     actor: getActor(),
-    host: hostname(),
+    host,
     pid: process.pid,
     command: opts.command ?? 'api',
     client: `cairn/${CLIENT_VERSION}`,

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { formatDigest } from '../core/digest.js';
 import { CairnError, ioError } from '../core/errors.js';
 import { checkRelPath } from '../core/paths.js';
@@ -43,10 +43,13 @@ export async function checkoutVersion(deps: DatasetDeps & { root?: string }, inp
     st = null;
   }
   if (st && !st.isDirectory()) throw new CairnError('USAGE', `${input.dir} exists and is not a directory`, { hint: 'check out into a new or existing directory' });
-  const where = deps.root && !relative(deps.root, target).startsWith('..') ? relative(deps.root, target) || '.' : target;
+  // A directory outside the workspace is recorded only as such: absolute paths often hold a
+  // person's name (home directories), and events may carry no personal data but the actor's id.
+  const inside = deps.root !== undefined && !relative(deps.root, target).startsWith('..') && !isAbsolute(relative(deps.root, target));
+  const where = inside ? relative(deps.root!, target) || '.' : null;
   const digest = formatDigest(r.version.digest);
   return deps.audit.audited(
-    { action: 'dataset.checkout', target: { type: 'dataset', name: r.dataset.name, version: r.version.number, digest }, inputs: [digest], params: { dir: where } },
+    { action: 'dataset.checkout', target: { type: 'dataset', name: r.dataset.name, version: r.version.number, digest }, inputs: [digest], params: inside ? { dir: where } : { dir: null, outsideWorkspace: true } },
     async (commit, draft) => {
       const load = treeLoader(deps);
       const listing = await listFlat(r.version.digest, load);

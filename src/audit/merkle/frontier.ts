@@ -34,6 +34,14 @@ export class Frontier {
     return this.#size;
   }
 
+  /** An independent copy (the hashes are immutable buffers, so they are shared). */
+  clone(): Frontier {
+    const f = new Frontier();
+    f.#size = this.#size;
+    f.#hashes.push(...this.#hashes);
+    return f;
+  }
+
   /** The perfect subtree hashes, left to right (copies). */
   get hashes(): Buffer[] {
     return this.#hashes.map((h) => Buffer.from(h));

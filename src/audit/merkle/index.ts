@@ -1,4 +1,4 @@
-export { HASH_SIZE, emptyRoot, isHash, leafHash, nodeHash } from './hash.js';
+export { HASH_SIZE, emptyRoot, isHash, leafHash, leafHashOfText, nodeHash } from './hash.js';
 export { naiveRoot } from './naive.js';
 export { rangeHash } from './range.js';
 export type { PerfectNodeLookup } from './range.js';

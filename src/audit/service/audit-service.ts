@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import { CairnError } from '../../core/errors.js';
 import { parseTimeBound, type Clock } from '../../core/time.js';
@@ -14,7 +15,7 @@ import { namedDigests, verifyArtifacts } from '../verify/artifacts.js';
 import { verifyStoredLog, type AuditVerifyReport } from '../verify/verify-workspace.js';
 
 export interface AuditDeps {
-  meta: { db: Kysely<Database> };
+  meta: { db: Kysely<Database>; sqlite?: BetterSqlite3.Database };
   audit: AuditLog;
   clock: Clock;
 }
@@ -99,6 +100,8 @@ export function loadVerifierKey(spec: string): NoteVerifier {
 export interface VerifyOptions {
   againstFile?: string;
   key?: string;
+  /** Parse every entry fully and require canonical JSON. */
+  deep?: boolean;
   artifacts?: { index: BlobIndex; packs: LocalPackDir; pool: WorkerPool; load: TreeLoader };
   onProgress?: (n: number, total: number) => void;
 }
@@ -118,6 +121,8 @@ export async function verifyWorkspaceLog(deps: AuditDeps, opts: VerifyOptions): 
   const { report } = await verifyStoredLog(deps.meta.db, {
     verifier: deps.audit.keys.verifier,
     origin: deps.audit.keys.origin,
+    deep: opts.deep === true,
+    ...(deps.meta.sqlite ? { sqlite: deps.meta.sqlite } : {}),
     ...(trusted ? { trusted } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     ...(opts.artifacts

@@ -1,5 +1,6 @@
-import { createHash } from 'node:crypto';
-import { Frontier } from '../merkle/index.js';
+import { canonicalJson } from '../../core/canonical-json.js';
+import { Frontier, leafHashOfText } from '../merkle/index.js';
+import { scanEntry } from './scan-entry.js';
 import { openCheckpoint, type NoteVerifier } from '../note/index.js';
 import { isAuditAction } from '../actions.js';
 
@@ -34,7 +35,6 @@ export interface CheckpointInput {
   note: string;
 }
 
-const LEAF_PREFIX = Buffer.from([0]);
 
 /**
  * Streams a log through every check in one pass: each entry's bytes against its stored leaf
@@ -51,8 +51,11 @@ export class LogVerifier {
   /** The largest signed-checkpoint size whose root matched: a later mismatch lies after it. */
   #lastGood = 0;
   readonly actions = new Map<string, number>();
+  /** Parse every entry fully and require canonical form (slower; `audit verify --deep`). */
+  readonly deep: boolean;
 
-  constructor(opts: { checkpoints: CheckpointInput[]; verifier: NoteVerifier; origin: string; trusted?: { note: string; verifier: NoteVerifier } }) {
+  constructor(opts: { checkpoints: CheckpointInput[]; verifier: NoteVerifier; origin: string; trusted?: { note: string; verifier: NoteVerifier }; deep?: boolean }) {
+    this.deep = opts.deep === true;
     for (const c of opts.checkpoints) {
       try {
         const { checkpoint } = openCheckpoint(c.note, [opts.verifier]);
@@ -89,17 +92,20 @@ export class LogVerifier {
       // Continue from what is there so later checks still run.
       this.#expected = idx;
     }
-    const leafBuf = createHash('sha256').update(LEAF_PREFIX).update(entry, 'utf8').digest();
+    const leafBuf = leafHashOfText(entry);
     const leaf = leafBuf.toString('hex');
     if (leaf !== storedLeaf) {
       this.problems.push({ index: idx, kind: 'leaf-mismatch', message: `entry ${idx} was changed: its bytes no longer match its recorded leaf hash` });
     }
-    let ev: { index?: unknown; prev?: unknown; action?: unknown };
-    try {
-      ev = JSON.parse(entry);
-    } catch {
-      ev = {};
-      this.problems.push({ index: idx, kind: 'bad-entry', message: `entry ${idx} is not valid JSON` });
+    let ev: { index?: unknown; prev?: unknown; action?: unknown } | null = this.deep ? null : scanEntry(entry);
+    if (!ev) {
+      try {
+        ev = JSON.parse(entry) as { index?: unknown; prev?: unknown; action?: unknown };
+        if (this.deep && canonicalJson(ev) !== entry) this.problems.push({ index: idx, kind: 'bad-entry', message: `entry ${idx} is not in canonical form` });
+      } catch {
+        ev = {};
+        this.problems.push({ index: idx, kind: 'bad-entry', message: `entry ${idx} is not valid JSON` });
+      }
     }
     if (ev.index !== idx) {
       this.problems.push({ index: idx, kind: 'index-mismatch', message: `entry ${idx} claims to be entry ${String(ev.index)} (moved, swapped, duplicated or inserted)` });

@@ -1,3 +1,4 @@
+import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import { formatDigest } from '../../core/digest.js';
 import type { Database } from '../../meta/schema.js';
@@ -22,13 +23,31 @@ const PAGE = 20_000;
 /** Streams every stored entry through the verifier in index order (keyset pages). */
 export async function verifyStoredLog(
   db: Kysely<Database>,
-  opts: { verifier: NoteVerifier; origin: string; trusted?: { note: string; verifier: NoteVerifier }; onEntry?: (idx: number, entry: string) => void; onProgress?: (n: number, total: number) => void },
+  opts: {
+    verifier: NoteVerifier;
+    origin: string;
+    trusted?: { note: string; verifier: NoteVerifier };
+    deep?: boolean;
+    /** The raw SQLite handle, when there is one: a plain row iterator is several times cheaper than pages through the query builder. */
+    sqlite?: BetterSqlite3.Database;
+    onEntry?: (idx: number, entry: string) => void;
+    onProgress?: (n: number, total: number) => void;
+  },
 ): Promise<{ verifier: LogVerifier; report: AuditVerifyReport }> {
   const head = await readHead(db);
   const checkpoints = (await allCheckpoints(db)).map((c) => ({ size: Number(c.size), root: c.root, note: c.note }));
-  const v = new LogVerifier({ checkpoints, verifier: opts.verifier, origin: opts.origin, ...(opts.trusted ? { trusted: opts.trusted } : {}) });
-  let after = -1;
-  for (;;) {
+  const v = new LogVerifier({ checkpoints, verifier: opts.verifier, origin: opts.origin, deep: opts.deep === true, ...(opts.trusted ? { trusted: opts.trusted } : {}) });
+  if (opts.sqlite) {
+    const stmt = opts.sqlite.prepare('select idx, entry, leaf_hash from audit_events order by idx').raw(true);
+    let n = 0;
+    for (const row of stmt.iterate() as Iterable<[number, string, string]>) {
+      v.push(row[0], row[1], row[2]);
+      opts.onEntry?.(row[0], row[1]);
+      if (++n % PAGE === 0) opts.onProgress?.(n, head.size);
+    }
+  }
+  let after = opts.sqlite ? Infinity : -1;
+  while (after !== Infinity) {
     const rows = await db.selectFrom('audit_events').select(['idx', 'entry', 'leaf_hash']).where('idx', '>', after).orderBy('idx').limit(PAGE).execute();
     for (const r of rows) {
       const idx = Number(r.idx);

@@ -6,7 +6,7 @@ import { treeLoader } from '../../datasets/trees.js';
 import { readFileSync } from 'node:fs';
 import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
 
-export async function run(opts: GlobalOptions & { against?: string; key?: string; artifacts?: boolean; bundle?: string }): Promise<void> {
+export async function run(opts: GlobalOptions & { against?: string; key?: string; artifacts?: boolean; bundle?: string; deep?: boolean }): Promise<void> {
   const ctx = commandContext(opts);
   let ok: boolean;
   let firstBad: VerifyProblem | null;
@@ -27,6 +27,7 @@ export async function run(opts: GlobalOptions & { against?: string; key?: string
         return await verifyWorkspaceLog(ws, {
           ...(opts.against ? { againstFile: opts.against } : {}),
           ...(opts.key ? { key: opts.key } : {}),
+          deep: opts.deep === true,
           ...(opts.artifacts ? { artifacts: { index: ws.index, packs: ws.packs, pool: ws.pool, load: treeLoader(ws) } } : {}),
           onProgress: (n, t) => bar.update(n, t),
         });

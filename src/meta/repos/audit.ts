@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { AuditCheckpointRow, AuditEventRow, Database } from '../schema.js';
 import type { WriteTx } from '../write-tx.js';
+import { bulkInsert, rawQuery } from './bulk.js';
 
 export interface AuditHead {
   size: number;
@@ -13,12 +14,14 @@ export interface AuditHead {
  * so concurrent appenders queue; SQLite's BEGIN IMMEDIATE already serializes writers.
  */
 export async function lockHead(tx: WriteTx, dialect: 'sqlite' | 'postgres'): Promise<AuditHead> {
-  let q = tx.db.selectFrom('audit_head').selectAll().where('id', '=', 1);
-  if (dialect === 'postgres') q = q.forUpdate();
-  let row = await q.executeTakeFirst();
+  // Raw SQL on the append path: every audited write runs these statements.
+  const db = tx.db as unknown as Kysely<never>;
+  const select = `select size, last_leaf, frontier from audit_head where id = 1${dialect === 'postgres' ? ' for update' : ''}`;
+  type Row = { size: number | string; last_leaf: string | null; frontier: string };
+  let row = (await rawQuery<Row>(db, select, []))[0];
   if (!row) {
-    await tx.db.insertInto('audit_head').values({ id: 1, size: 0, last_leaf: null, frontier: '{"size":0,"hashes":[]}' }).onConflict((oc) => oc.column('id').doNothing()).execute();
-    row = await q.executeTakeFirstOrThrow();
+    await rawQuery(db, `insert into audit_head (id, size, last_leaf, frontier) values (1, 0, null, ?) on conflict (id) do nothing`, ['{"size":0,"hashes":[]}']);
+    row = (await rawQuery<Row>(db, select, []))[0]!;
   }
   return { size: Number(row.size), lastLeaf: row.last_leaf, frontier: row.frontier };
 }
@@ -29,15 +32,17 @@ export async function readHead(db: Kysely<Database>): Promise<AuditHead> {
 }
 
 export async function writeHead(tx: WriteTx, head: AuditHead): Promise<void> {
-  await tx.db.updateTable('audit_head').set({ size: head.size, last_leaf: head.lastLeaf, frontier: head.frontier }).where('id', '=', 1).execute();
+  await rawQuery(tx.db as unknown as Kysely<never>, 'update audit_head set size = ?, last_leaf = ?, frontier = ? where id = 1', [head.size, head.lastLeaf, head.frontier]);
 }
 
+const EVENT_COLUMNS = ['idx', 'event_id', 'time', 'actor', 'action', 'target_type', 'target_name', 'outcome', 'leaf_hash', 'entry'] as const;
+
 export async function insertEvents(tx: WriteTx, rows: readonly AuditEventRow[]): Promise<void> {
-  for (let i = 0; i < rows.length; i += 200) await tx.db.insertInto('audit_events').values(rows.slice(i, i + 200)).execute();
+  await bulkInsert(tx.db as unknown as Kysely<never>, 'audit_events', EVENT_COLUMNS, rows.map((r) => EVENT_COLUMNS.map((c) => r[c])), { batch: 90 });
 }
 
 export async function insertNodes(tx: WriteTx, nodes: ReadonlyArray<{ level: number; idx: number; hash: string }>): Promise<void> {
-  for (let i = 0; i < nodes.length; i += 300) await tx.db.insertInto('audit_nodes').values(nodes.slice(i, i + 300)).execute();
+  await bulkInsert(tx.db as unknown as Kysely<never>, 'audit_nodes', ['level', 'idx', 'hash'], nodes.map((n) => [n.level, n.idx, n.hash]), { batch: 300 });
 }
 
 export async function getNodes(db: Kysely<Database>, keys: ReadonlyArray<{ level: number; idx: number }>): Promise<Map<string, string>> {
@@ -47,10 +52,17 @@ export async function getNodes(db: Kysely<Database>, keys: ReadonlyArray<{ level
     const rows = await db.selectFrom('audit_events').select(['idx', 'leaf_hash']).where('idx', 'in', leaves.slice(i, i + 500)).execute();
     for (const r of rows) out.set(`0:${Number(r.idx)}`, r.leaf_hash);
   }
+  // One query for all interior nodes a proof needs (a proof needs ~2·log2(n) of them).
   const inner = keys.filter((k) => k.level > 0);
-  for (const k of inner) {
-    const r = await db.selectFrom('audit_nodes').select('hash').where('level', '=', k.level).where('idx', '=', k.idx).executeTakeFirst();
-    if (r) out.set(`${k.level}:${k.idx}`, r.hash);
+  for (let i = 0; i < inner.length; i += 200) {
+    const part = inner.slice(i, i + 200);
+    const where = part.map(() => '(level = ? and idx = ?)').join(' or ');
+    const rows = await rawQuery<{ level: number | string; idx: number | string; hash: string }>(
+      db as unknown as Kysely<never>,
+      `select level, idx, hash from audit_nodes where ${where}`,
+      part.flatMap((k) => [k.level, k.idx]),
+    );
+    for (const r of rows) out.set(`${Number(r.level)}:${Number(r.idx)}`, r.hash);
   }
   return out;
 }
