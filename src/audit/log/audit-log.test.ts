@@ -144,6 +144,13 @@ describe('audit events', () => {
     expect(parsed(rows[4]!)).toMatchObject({ action: 'dataset.checkout', outcome: 'ok', params: { dir: 'out' } });
     expect(parsed(rows[5]!)).toMatchObject({ action: 'store.fsck', outcome: 'ok', target: { type: 'store' }, params: { corrupt: 0, missing: 0, brokenVersions: [] } });
     expect(parsed(rows[6]!)).toMatchObject({ action: 'store.gc', outcome: 'ok', target: { type: 'store' } });
+    // A checkout outside the workspace records no path (home directories name people).
+    const elsewhere = tmp();
+    await checkoutVersion(ws, { ref: 'b@v1', dir: join(elsewhere, 'copy') });
+    const outside = parsed((await events(ws)).at(-1)!);
+    expect(outside.params).toMatchObject({ dir: null, outsideWorkspace: true });
+    expect(JSON.stringify(outside)).not.toContain(elsewhere);
+    rows.push(...(await events(ws)).slice(rows.length));
     // A dry run changes nothing and records nothing.
     await runGc(ws, { dryRun: true });
     expect((await events(ws)).length).toBe(rows.length);
