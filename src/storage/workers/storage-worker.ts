@@ -201,26 +201,48 @@ function hashFiles(task: HashTask): HashResult[] {
   return out;
 }
 
+/**
+ * Consecutive chunks stored back to back are read, checked and written in one go. Runs stay
+ * small enough that the bytes are still in cache when hashed and written.
+ */
+const MATERIALIZE_RUN = 1024 * 1024;
+let runBuffer = Buffer.allocUnsafe(0);
+
 function materialize(task: MaterializeFile): void {
   const fds = new Map<string, number>();
   const out = task.create !== undefined ? fs.openSync(task.target, 'wx', task.create) : fs.openSync(task.target, 'r+');
   try {
-    let buf = Buffer.allocUnsafe(0);
-    for (const seg of task.segments) {
-      let fd = fds.get(seg.packPath);
-      if (fd === undefined) {
-        fd = fs.openSync(seg.packPath, 'r');
-        fds.set(seg.packPath, fd);
+    const segs = task.segments;
+    for (let i = 0; i < segs.length; ) {
+      const first = segs[i]!;
+      let j = i + 1;
+      let len = first.length;
+      while (j < segs.length) {
+        const prev = segs[j - 1]!;
+        const next = segs[j]!;
+        const contiguous = next.packPath === first.packPath && next.packOffset === prev.packOffset + prev.length && next.fileOffset === prev.fileOffset + prev.length;
+        if (!contiguous || len + next.length > MATERIALIZE_RUN) break;
+        len += next.length;
+        j++;
       }
-      if (buf.length < seg.length) buf = Buffer.allocUnsafe(Math.max(seg.length, 1 << 20));
-      const view = buf.subarray(0, seg.length);
-      const n = fs.readSync(fd, view, 0, seg.length, seg.packOffset);
-      const got = n === seg.length ? createHash('sha256').update(view).digest('hex') : 'truncated';
-      if (got !== seg.id) {
-        throw Object.assign(new Error(`blob ${seg.id} does not match its digest`), { code: 'CORRUPT_OBJECT', blob: seg.id });
+      let fd = fds.get(first.packPath);
+      if (fd === undefined) {
+        fd = fs.openSync(first.packPath, 'r');
+        fds.set(first.packPath, fd);
+      }
+      if (runBuffer.length < len) runBuffer = Buffer.allocUnsafe(Math.max(len, MATERIALIZE_RUN));
+      const view = runBuffer.subarray(0, len);
+      const n = fs.readSync(fd, view, 0, len, first.packOffset);
+      // Every chunk is checked before any byte of the run reaches the target.
+      for (let k = i, off = 0; k < j; k++) {
+        const seg = segs[k]!;
+        const ok = off + seg.length <= n && createHash('sha256').update(view.subarray(off, off + seg.length)).digest('hex') === seg.id;
+        if (!ok) throw Object.assign(new Error(`blob ${seg.id} does not match its digest`), { code: 'CORRUPT_OBJECT', blob: seg.id });
+        off += seg.length;
       }
       let w = 0;
-      while (w < seg.length) w += fs.writeSync(out, view, w, seg.length - w, seg.fileOffset + w);
+      while (w < len) w += fs.writeSync(out, view, w, len - w, first.fileOffset + w);
+      i = j;
     }
   } finally {
     fs.closeSync(out);
