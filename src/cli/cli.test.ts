@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,8 +6,7 @@ import { CLIENT_VERSION } from '../app/version.js';
 import { cli, type CliResult } from '../test-support/cli.js';
 import { useTempDirs } from '../test-support/temp.js';
 import { prng, writeTree } from '../test-support/workspace.js';
-
-const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+import { sha256Hex as sha } from '../core/digest.js';
 
 interface ErrorDoc {
   error: { code: string; message: string; hint?: string; data: Record<string, unknown> };

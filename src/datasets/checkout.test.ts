@@ -1,17 +1,16 @@
-import { createHash } from 'node:crypto';
 import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Workspace } from '../app/workspace.js';
-import { isCairnError, type ErrorCode } from '../core/errors.js';
 import { useTempDirs } from '../test-support/temp.js';
 import { newWorkspace, prng, writeTree } from '../test-support/workspace.js';
 import { addVersion } from './add.js';
 import { checkoutVersion } from './checkout.js';
 import { statusOf } from './status.js';
+import { sha256Hex as sha } from '../core/digest.js';
+import { rejectsWith } from '../test-support/assert.js';
 
 const KiB = 1024;
-const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 type Node = { type: 'file'; sha: string; mode: string } | { type: 'symlink'; target: string } | { type: 'dir' };
 
@@ -35,16 +34,6 @@ function contentOf(root: string): Record<string, Node> {
   const s = snapshot(root);
   for (const v of Object.values(s)) if (v.type === 'file') v.mode = (parseInt(v.mode, 8) & 0o111) !== 0 ? 'x' : '-';
   return s;
-}
-
-async function rejectsWith(p: Promise<unknown>, code: ErrorCode) {
-  try {
-    await p;
-  } catch (err) {
-    if (isCairnError(err, code)) return err;
-    throw new Error(`expected ${code}, got ${String((err as { code?: string }).code)}: ${(err as Error).message}`);
-  }
-  throw new Error(`expected ${code}, but it succeeded`);
 }
 
 describe('datasets: checkout', () => {

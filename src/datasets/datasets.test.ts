@@ -1,9 +1,7 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Workspace } from '../app/workspace.js';
-import { isCairnError, type ErrorCode } from '../core/errors.js';
 import { buildTree } from '../storage/tree/build.js';
 import { useTempDirs } from '../test-support/temp.js';
 import { newWorkspace, prng, writeTree } from '../test-support/workspace.js';
@@ -13,22 +11,11 @@ import { listAll, logOf, showVersion } from './queries.js';
 import { resolveVersion } from './resolve.js';
 import { statusOf } from './status.js';
 import { tagVersion } from './tag.js';
+import { sha256Hex as sha } from '../core/digest.js';
+import { rejectsWith } from '../test-support/assert.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
-
-/** Fails unless `p` rejects with a CairnError of `code`; returns the error for more checks. */
-async function rejectsWith(p: Promise<unknown>, code: ErrorCode) {
-  try {
-    await p;
-  } catch (err) {
-    if (isCairnError(err, code)) return err;
-    throw new Error(`expected ${code}, got ${String((err as { code?: string }).code)}: ${(err as Error).message}`);
-  }
-  throw new Error(`expected ${code}, but it succeeded`);
-}
 
 function packFiles(ws: Workspace): string[] {
   const dir = join(ws.cairnDir, 'objects', 'packs');

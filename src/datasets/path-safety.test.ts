@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Workspace } from '../app/workspace.js';
 import { canonicalJson } from '../core/canonical-json.js';
-import { isCairnError, type ErrorCode } from '../core/errors.js';
+import { type ErrorCode } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
 import { recordPacks } from '../meta/repos/chunks.js';
 import { createDataset, insertVersion } from '../meta/repos/datasets.js';
@@ -15,18 +14,8 @@ import { newWorkspace, writeTree } from '../test-support/workspace.js';
 import { addVersion } from './add.js';
 import { checkoutVersion } from './checkout.js';
 import { listAll } from './queries.js';
-
-const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
-
-async function rejectsWith(p: Promise<unknown>, code: ErrorCode) {
-  try {
-    await p;
-  } catch (err) {
-    if (isCairnError(err, code)) return err;
-    throw new Error(`expected ${code}, got ${String((err as { code?: string }).code)}: ${(err as Error).message}`);
-  }
-  throw new Error(`expected ${code}, but it succeeded`);
-}
+import { sha256Hex as sha } from '../core/digest.js';
+import { rejectsWith } from '../test-support/assert.js';
 
 /** Every path under a directory, recursively (lstat: links are not followed). */
 function listAllPaths(root: string, rel = ''): string[] {

@@ -1,10 +1,8 @@
-import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Workspace } from '../app/workspace.js';
 import { canonicalJson } from '../core/canonical-json.js';
-import { isCairnError, type ErrorCode } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
 import { addVersion } from '../datasets/add.js';
 import { checkoutVersion } from '../datasets/checkout.js';
@@ -18,19 +16,10 @@ import { useTempDirs } from '../test-support/temp.js';
 import { newWorkspace, prng, writeTree } from '../test-support/workspace.js';
 import { runFsck } from './fsck.js';
 import { runGc } from './gc.js';
+import { sha256Hex as sha } from '../core/digest.js';
+import { rejectsWith } from '../test-support/assert.js';
 
 const KiB = 1024;
-const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
-
-async function rejectsWith(p: Promise<unknown>, code: ErrorCode) {
-  try {
-    await p;
-  } catch (err) {
-    if (isCairnError(err, code)) return err;
-    throw new Error(`expected ${code}, got ${String((err as { code?: string }).code)}: ${(err as Error).message}`);
-  }
-  throw new Error(`expected ${code}, but it succeeded`);
-}
 
 /** path → content hash (files) or "-> target" (symlinks), recursively. */
 function contents(root: string, rel = '', out: Record<string, string> = {}): Record<string, string> {

@@ -1,13 +1,12 @@
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, cliSpawn } from '../../src/test-support/cli.js';
 import { useTempDirs } from '../../src/test-support/temp.js';
 import { prng, writeTree } from '../../src/test-support/workspace.js';
+import { sha256Hex as sha } from '../../src/core/digest.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 interface Done {
   code: number | null;

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, lstatSync, openSync, readdirSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -8,9 +7,9 @@ import { fileChunks } from '../../src/storage/tree/node.js';
 import { cli } from '../../src/test-support/cli.js';
 import { useTempDirs } from '../../src/test-support/temp.js';
 import { prng, reopen, writeTree } from '../../src/test-support/workspace.js';
+import { sha256Hex as sha } from '../../src/core/digest.js';
 
 const KiB = 1024;
-const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 interface ErrorDoc {
   error: { code: string; message: string; data: Record<string, unknown> };

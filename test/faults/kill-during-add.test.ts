@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -6,10 +5,10 @@ import { showVersion } from '../../src/datasets/queries.js';
 import { cli, cliSpawn } from '../../src/test-support/cli.js';
 import { useTempDirs } from '../../src/test-support/temp.js';
 import { prng, reopen } from '../../src/test-support/workspace.js';
+import { sha256Hex as sha } from '../../src/core/digest.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** Seeded, so a failure replays with the same kill points. */
 function mulberry32(seed: number): () => number {

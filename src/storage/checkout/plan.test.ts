@@ -1,8 +1,6 @@
-import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { planCheckout, type Present, type Wanted } from './plan.js';
-
-const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+import { sha256Hex as sha } from '../../core/digest.js';
 
 function want(path: string, content: string, mode: '644' | '755' = '644'): Wanted {
   return { path, type: 'file', digest: sha(content), size: content.length, mode, chunks: [sha(content)] };

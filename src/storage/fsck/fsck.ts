@@ -2,6 +2,7 @@ import type { BlobRow } from '../../meta/repos/chunks.js';
 import type { LocalPackDir } from '../objects/local-packs.js';
 import type { TreeLoader } from '../tree/walk.js';
 import type { WorkerPool } from '../workers/pool.js';
+import type { PackCheckResult } from '../workers/protocol.js';
 import { damageFinder } from './reachability.js';
 
 export interface FsckInput {
@@ -32,13 +33,6 @@ export interface FsckReport {
   tempFiles: number;
 }
 
-interface PackCheckResult {
-  ok: boolean;
-  error?: string;
-  entries: Array<{ id: string; offset: number; length: number; kind: number }>;
-  badBlobs: string[];
-  bytes: number;
-}
 
 /** Re-hashes every pack the metadata knows (in parallel), then names the versions hit. */
 export async function fsck(input: FsckInput): Promise<FsckReport> {

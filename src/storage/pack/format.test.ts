@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { CairnError } from '../../core/errors.js';
 import {
@@ -15,8 +14,7 @@ import {
   parseFooter,
   type PackEntry,
 } from './format.js';
-
-const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
+import { sha256Hex as sha } from '../../core/digest.js';
 
 function caught(fn: () => unknown): CairnError {
   try {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, openSync, readdirSync, readFileSync, closeSync, readSync, renameSync, statSync, truncateSync, writeSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,8 +8,8 @@ import { LocalPackDir } from '../objects/local-packs.js';
 import { BlobKind, FOOTER_SIZE, HEADER_SIZE } from './format.js';
 import { checkPack, PackReader, readPackIndex } from './reader.js';
 import { PackWriter, type FinishedPack } from './writer.js';
+import { sha256Hex as sha } from '../../core/digest.js';
 
-const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 const MiB = 1024 * 1024;
 
 /** Flips one bit at `pos` of a sealed (read-only) pack, the way bit rot would. */

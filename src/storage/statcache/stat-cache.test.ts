@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useTempDirs } from '../../test-support/temp.js';
 import { cachedEntry, loadStatCache, RACY_MS, saveStatCache, statCachePath, UNTRUSTED_STAT, type StatCacheData, type StatEntry } from './stat-cache.js';
-
-const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+import { sha256Hex as sha } from '../../core/digest.js';
 
 function entry(over: Partial<StatEntry> = {}): StatEntry {
   return { ino: 1234, size: 10, mtimeMs: 1_700_000_000_123.456, ctimeMs: 1_700_000_000_124.5, mode: '644', digest: sha('x'), ...over };

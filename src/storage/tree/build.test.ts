@@ -4,8 +4,7 @@ import { canonicalJson } from '../../core/canonical-json.js';
 import { CairnError } from '../../core/errors.js';
 import { buildTree, type FlatEntry } from './build.js';
 import { decodeTree, EMPTY_FILE_DIGEST, encodeTree, fileChunks, type FileEntry, type TreeNode } from './node.js';
-
-const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+import { sha256Hex as sha } from '../../core/digest.js';
 
 function file(path: string, content: string, mode: '644' | '755' = '644'): FlatEntry {
   return { path, type: 'file', size: Buffer.byteLength(content), mode, digest: sha(content), chunks: content.length ? [sha(content)] : [] };

@@ -1,11 +1,9 @@
-import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { buildTree, type FlatEntry } from './build.js';
 import { diffTrees } from './diff.js';
 import { decodeTree, type TreeNode } from './node.js';
 import type { TreeLoader } from './walk.js';
-
-const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+import { sha256Hex as sha } from '../../core/digest.js';
 
 function file(path: string, content: string, mode: '644' | '755' = '644'): FlatEntry {
   return { path, type: 'file', size: Buffer.byteLength(content), mode, digest: sha(content), chunks: [sha(content)] };

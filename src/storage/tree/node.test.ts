@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { CairnError } from '../../core/errors.js';
 import { compareNames, decodeTree, encodeTree, type TreeEntry } from './node.js';
+import { sha256Hex as sha } from '../../core/digest.js';
 
-const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const ID = sha('node under test');
 
 function fileEntry(name: string, over: Record<string, unknown> = {}): Record<string, unknown> {

@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { buildTree, type FlatEntry } from './build.js';
 import { listFlat } from './list.js';
 import { decodeTree } from './node.js';
 import { cachedLoader, listTree, type TreeLoader } from './walk.js';
+import { sha256Hex as sha } from '../../core/digest.js';
 
-const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const file = (path: string, content: string): FlatEntry => ({ path, type: 'file', size: content.length, mode: '644', digest: sha(content), chunks: [sha(content)] });
 
 function loaderFor(flat: FlatEntry[]): { rootId: string; load: TreeLoader; loads: string[] } {

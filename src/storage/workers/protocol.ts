@@ -84,6 +84,16 @@ export interface MaterializeTask {
   files: MaterializeFile[];
 }
 
+/** What a worker found re-hashing one pack (fsck, audit verify --artifacts). */
+export interface PackCheckResult {
+  ok: boolean;
+  /** Why the pack as a whole is unreadable (missing, bad footer or index). */
+  error?: string;
+  entries: Array<{ id: string; offset: number; length: number; kind: number }>;
+  badBlobs: string[];
+  bytes: number;
+}
+
 export interface CheckPackTask {
   type: 'check-pack';
   path: string;

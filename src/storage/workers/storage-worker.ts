@@ -11,6 +11,7 @@ import type {
   HashTask,
   LargeFileTask,
   MaterializeFile,
+  PackCheckResult,
   SmallFileResult,
   SmallFileTask,
   WorkerError,
@@ -250,13 +251,6 @@ function materialize(task: MaterializeFile): void {
   }
 }
 
-interface PackCheckResult {
-  ok: boolean;
-  error?: string;
-  entries: Array<{ id: string; offset: number; length: number; kind: number }>;
-  badBlobs: string[];
-  bytes: number;
-}
 
 function checkPack(task: CheckPackTask): PackCheckResult {
   // Kept in sync with pack/format.ts; duplicated minimal parsing keeps the worker free of the
