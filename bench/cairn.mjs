@@ -259,6 +259,7 @@ async function bigScenarios(data, work, opts) {
   return { addBig, addMod, checkoutBig, ...recycled, bigReps: reps };
 }
 
+
 /**
  * The same add and checkout into recycled disk blocks: the previous repetition's workspace
  * (or checkout) is deleted just before the timed command, as the dd/cp peers delete their

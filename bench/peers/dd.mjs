@@ -19,21 +19,5 @@ export async function run(data, work, opts = {}) {
     return brief(r);
   }, { warmup: opts.warmup ?? 1 });
   await rm(out, { force: true });
-  // The same copy into never-used disk blocks: a new file each time, nothing deleted before.
-  // On this kind of VM that is several times slower than writing where a file was just
-  // deleted (above), and it is the condition a fresh Cairn workspace writes its packs in.
-  const fresh = [];
-  const mf = await repeat(opts.repeat ?? 3, async (label) => {
-    const target = path.join(work, `fresh-${label}.bin`);
-    fresh.push(target);
-    await settle([data.big.path]);
-    const r = await runCmd(['dd', `if=${data.big.path}`, `of=${target}`, 'bs=4M', 'conv=fdatasync', 'status=none']);
-    if (!r.ok) throw new CommandError(r);
-    return brief(r);
-  }, { warmup: opts.warmup ?? 1 });
-  for (const f of fresh) await rm(f, { force: true });
-  return {
-    copy: { ...m, bytes: data.big.bytes, mibPerS: mibPerS(data.big.bytes, m.wallS), durable: true, blocks: 'recycled' },
-    copyFresh: { ...mf, bytes: data.big.bytes, mibPerS: mibPerS(data.big.bytes, mf.wallS), durable: true, blocks: 'fresh' },
-  };
+  return { copy: { ...m, bytes: data.big.bytes, mibPerS: mibPerS(data.big.bytes, m.wallS), durable: true } };
 }
