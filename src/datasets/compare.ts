@@ -36,7 +36,14 @@ export function baselineFromCache(cache: StatCacheData): Baseline | null {
  * cache cannot vouch for. The returned cache describes the baseline version: entries of
  * unchanged files get fresh stat values, entries of modified files keep the version's digest.
  */
-export async function compareWithBaseline(pool: WorkerPool, root: string, scan: Scan, cache: StatCacheData | null, base: Baseline): Promise<Comparison> {
+export async function compareWithBaseline(
+  pool: WorkerPool,
+  root: string,
+  scan: Scan,
+  cache: StatCacheData | null,
+  base: Baseline,
+  onProgress?: (bytes: number, total: number) => void,
+): Promise<Comparison> {
   const added: string[] = [];
   const modified: string[] = [];
   let unchanged = 0;
@@ -60,7 +67,7 @@ export async function compareWithBaseline(pool: WorkerPool, root: string, scan: 
       misses.push(f);
     }
   }
-  const hashed = await hashFiles(pool, misses);
+  const hashed = await hashFiles(pool, misses, undefined, onProgress);
   misses.forEach((f, i) => {
     const h = hashed[i]!;
     const b = base.files.get(f.path)!;

@@ -36,7 +36,7 @@ export async function baselineOf(deps: DatasetDeps, digest: string, cacheBase: B
 }
 
 /** What changed in a directory since the dataset's latest version (git status for data). */
-export async function statusOf(deps: DatasetDeps, path: string, name: string): Promise<StatusResult> {
+export async function statusOf(deps: DatasetDeps, path: string, name: string, opts: { onProgress?: (bytes: number, total: number) => void } = {}): Promise<StatusResult> {
   checkDatasetName(name);
   const root = resolve(path);
   if (!existsSync(root)) throw new CairnError('IO_ERROR', `${path} does not exist`, { data: { path }, hint: 'give the directory that holds (a checkout of) the dataset' });
@@ -48,7 +48,7 @@ export async function statusOf(deps: DatasetDeps, path: string, name: string): P
   const base: Baseline = latest
     ? await baselineOf(deps, latest.digest, cache ? baselineFromCache(cache) : null)
     : { digest: '', files: new Map(), links: new Map(), dirs: new Set() };
-  const cmp = await compareWithBaseline(deps.pool, root, scan, cache, base);
+  const cmp = await compareWithBaseline(deps.pool, root, scan, cache, base, opts.onProgress);
   // Save only what makes the next status cheaper, and never replace a cache that records
   // another version (a checkout of an older version must stay recognizable as such).
   const ours = !cache || !cache.version || cache.version === latest?.digest;

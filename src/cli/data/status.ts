@@ -3,7 +3,14 @@ import { commandContext, withWorkspace, type GlobalOptions } from '../context.js
 
 export async function run(path: string, opts: GlobalOptions & { name: string }): Promise<void> {
   const ctx = commandContext(opts);
-  const s = await withWorkspace(opts, 'data status', (ws) => statusOf(ws, path, opts.name));
+  const s = await withWorkspace(opts, 'data status', async (ws) => {
+    const bar = ctx.progress('hashing changed files');
+    try {
+      return await statusOf(ws, path, opts.name, { onProgress: (d, t) => bar.update(d, t) });
+    } finally {
+      bar.done();
+    }
+  });
   ctx.out.result(s);
   ctx.out.say(`comparing ${s.path} with ${s.base ?? `${s.dataset} (no versions yet)`}`);
   if (s.clean) return ctx.out.say(`clean: ${s.unchanged} files unchanged`);

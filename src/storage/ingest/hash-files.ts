@@ -14,7 +14,12 @@ export interface HashedFile {
 }
 
 /** Digests (and chunk ids) of files, spread over the worker pool; nothing is stored. */
-export async function hashFiles(pool: WorkerPool, files: ReadonlyArray<{ abs: string; size: number }>, params: ChunkParams = DEFAULT_CHUNK_PARAMS): Promise<HashedFile[]> {
+export async function hashFiles(
+  pool: WorkerPool,
+  files: ReadonlyArray<{ abs: string; size: number }>,
+  params: ChunkParams = DEFAULT_CHUNK_PARAMS,
+  onProgress?: (bytes: number, total: number) => void,
+): Promise<HashedFile[]> {
   const batches: Array<Array<{ abs: string; i: number }>> = [];
   let cur: Array<{ abs: string; i: number }> = [];
   let bytes = 0;
@@ -29,6 +34,8 @@ export async function hashFiles(pool: WorkerPool, files: ReadonlyArray<{ abs: st
   });
   if (cur.length) batches.push(cur);
   const out: HashedFile[] = new Array(files.length);
+  const total = files.reduce((n, f) => n + f.size, 0);
+  let done = 0;
   await Promise.all(
     batches.map(async (b) => {
       const reply = await pool.run({ type: 'hash', files: b.map((f) => ({ path: f.abs })), chunkParams: params });
@@ -39,7 +46,9 @@ export async function hashFiles(pool: WorkerPool, files: ReadonlyArray<{ abs: st
           throw new CairnError('IO_ERROR', `cannot read ${b[k]!.abs}: ${why}`, { data: { path: b[k]!.abs, errno: r.error.code } });
         }
         out[b[k]!.i] = { digest: r.digest, size: r.size, chunks: r.chunks, stat: r.stat };
+        done += r.size;
       });
+      onProgress?.(done, total);
     }),
   );
   return out;
