@@ -14,7 +14,7 @@ await build({
   sourcemap: true,
   chunkNames: 'chunk-[hash]',
   // Native or optional at run time: resolved from node_modules, never bundled.
-  external: ['better-sqlite3', 'pg', 'pg-native'],
+  external: ['better-sqlite3', 'pg', 'pg-native', '@duckdb/node-api', '@duckdb/node-bindings'],
   banner: { js: "import { createRequire as __cairnRequire } from 'node:module'; const require = __cairnRequire(import.meta.url);" },
   logLevel: 'warning',
 });

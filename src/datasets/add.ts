@@ -1,15 +1,11 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { canonicalJson } from '../core/canonical-json.js';
 import { formatDigest } from '../core/digest.js';
 import { ioError } from '../core/errors.js';
-import { uuidv7 } from '../core/ids.js';
 import { checkDatasetName } from '../core/names.js';
 import { formatRef } from '../core/refs.js';
-import { isoUtc } from '../core/time.js';
-import { recordPacks } from '../meta/repos/chunks.js';
-import { createDataset, findDataset, insertVersion, latestVersion, nextVersionNumber } from '../meta/repos/datasets.js';
-import { addEdges } from '../meta/repos/lineage.js';
+import { findDataset, latestVersion } from '../meta/repos/datasets.js';
+import { recordVersion } from './record.js';
 import { ingest, type IngestProgress } from '../storage/ingest/ingest.js';
 import { acquireShared } from '../storage/locks/locks.js';
 import { scanSource } from '../storage/ingest/scan.js';
@@ -114,45 +110,14 @@ export async function addVersion(deps: DatasetDeps, input: AddInput): Promise<Ad
         let number: number;
         try {
           number = await commit(async (tx) => {
-            const now = isoUtc(deps.clock.now());
-            const actor = deps.actor().id;
-            await recordPacks(tx, result.packs, now);
-            let ds = await findDataset(tx.db, name);
-            if (!ds) {
-              ds = { id: uuidv7(), name, created_at: now, created_by: actor };
-              await createDataset(tx, ds);
-            }
-            const n = await nextVersionNumber(tx, ds.id);
-            const parent = await latestVersion(tx.db, ds.id);
-            const versionId = uuidv7();
-            await insertVersion(tx, {
-              id: versionId,
-              dataset_id: ds.id,
-              number: n,
-              digest: rootId,
-              parent_id: parent?.id ?? null,
+            const { number: n } = await recordVersion(tx, deps, {
+              name,
               message,
-              author: actor,
-              created_at: now,
-              file_count: stats.files,
-              total_bytes: stats.bytes,
-              new_bytes: stats.newBytes,
-              stats: canonicalJson(stats),
+              rootId,
+              stats,
+              packs: result.packs,
+              inputs: inputs.map((i) => ({ versionId: i.version.id, relation: 'derived_from' })),
             });
-            await addEdges(
-              tx,
-              inputs.map((i) => ({
-                id: uuidv7(),
-                src_type: 'dataset_version',
-                src_id: i.version.id,
-                dst_type: 'dataset_version',
-                dst_id: versionId,
-                relation: 'derived_from',
-                via_type: null,
-                via_id: null,
-                created_at: now,
-              })),
-            );
             draft.target = { type: 'dataset', name, version: n, digest: formatDigest(rootId) };
             draft.outputs = [formatDigest(rootId)];
             draft.params = { message, files: stats.files, bytes: stats.bytes, newBytes: stats.newBytes };

@@ -16,6 +16,34 @@ export interface Database {
   audit_nodes: AuditNodesTable;
   audit_head: AuditHeadTable;
   audit_checkpoints: AuditCheckpointsTable;
+  reports: ReportsTable;
+  documents: DocumentsTable;
+}
+
+export interface ReportsTable {
+  id: string;
+  version_id: string;
+  /** profile | validation | leakage | clean | checks … */
+  kind: string;
+  /** SHA-256 (hex) of `body`. */
+  digest: string;
+  created_at: string;
+  created_by: string;
+  /** Canonical JSON: the few numbers a listing shows. */
+  summary: string;
+  /** Canonical JSON of the whole report. */
+  body: string;
+}
+
+export interface DocumentsTable {
+  /** SHA-256 (hex) of `body`. */
+  digest: string;
+  /** suite | recipe */
+  kind: string;
+  /** The file name it came from, for people. */
+  name: string;
+  body: string;
+  created_at: string;
 }
 
 export interface DatasetsTable {

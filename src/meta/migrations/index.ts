@@ -1,9 +1,11 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import { initial } from './0001-initial.js';
+import { dataprep } from './0002-dataprep.js';
 
 /** Migrations live in code (not files on disk) so a bundled CLI carries them. Append only. */
 export const migrations: Record<string, Migration> = {
   '0001-initial': initial,
+  '0002-dataprep': dataprep,
 };
 
 export const migrationProvider: MigrationProvider = {
