@@ -1,0 +1,69 @@
+import { createHash } from 'node:crypto';
+import type { TableEngine } from '../tables/engine.js';
+import { PII_PATTERNS, type PiiKind } from './patterns.js';
+
+/**
+ * PII detection, redaction and pseudonymization as DuckDB SQL, so a scan over millions of rows
+ * runs inside the engine's one pass. Checksums (Luhn for cards, ISO 13616 mod-97 for IBANs)
+ * are macros over list functions; HMAC-SHA256 is composed from sha256() over blobs.
+ */
+const MACROS = [
+  `CREATE OR REPLACE MACRO cairn_digits(s) AS list_transform(string_split(regexp_replace(s, '[^0-9]', '', 'g'), ''), lambda c: c::INTEGER)`,
+  `CREATE OR REPLACE MACRO cairn_luhn_d(d) AS len(d) BETWEEN 13 AND 19 AND list_sum(list_transform(range(len(d)), lambda i: CASE WHEN i % 2 = 1 THEN (CASE WHEN d[len(d) - i] * 2 > 9 THEN d[len(d) - i] * 2 - 9 ELSE d[len(d) - i] * 2 END) ELSE d[len(d) - i] END)) % 10 = 0`,
+  `CREATE OR REPLACE MACRO cairn_luhn(s) AS cairn_luhn_d(cairn_digits(s))`,
+  `CREATE OR REPLACE MACRO cairn_iban_digits(s) AS list_transform(string_split(upper(substr(replace(s, ' ', ''), 5) || substr(replace(s, ' ', ''), 1, 4)), ''), lambda c: CASE WHEN c >= 'A' THEN ascii(c) - 55 ELSE ascii(c) - 48 END)`,
+  `CREATE OR REPLACE MACRO cairn_iban_ok(s) AS length(replace(s, ' ', '')) BETWEEN 15 AND 34 AND list_reduce(cairn_iban_digits(s), lambda acc, x: CASE WHEN x >= 10 THEN (acc * 100 + x) % 97 ELSE (acc * 10 + x) % 97 END, 0) = 1`,
+];
+
+export async function installPiiMacros(engine: TableEngine): Promise<void> {
+  for (const m of MACROS) await engine.run(m);
+}
+
+function sqlString(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`;
+}
+
+function pattern(kind: PiiKind) {
+  const p = PII_PATTERNS.find((x) => x.kind === kind);
+  if (!p) throw new Error(`unknown PII kind ${kind}`);
+  return p;
+}
+
+/** SQL: how many confirmed matches of `kind` the text expression `col` holds. */
+export function piiCountSql(col: string, kind: PiiKind): string {
+  const p = pattern(kind);
+  const all = `regexp_extract_all(CAST(${col} AS VARCHAR), ${sqlString(p.source)})`;
+  if (p.checksum === 'luhn') return `coalesce(len(list_filter(${all}, lambda x: cairn_luhn(x))), 0)`;
+  if (p.checksum === 'iban-mod97') return `coalesce(len(list_filter(${all}, lambda x: cairn_iban_ok(x))), 0)`;
+  return `coalesce(len(${all}), 0)`;
+}
+
+/** SQL: `col` with every confirmed match of the given kinds replaced by its token. */
+export function redactSql(col: string, kinds: readonly PiiKind[] = ['email', 'phone', 'card', 'iban']): string {
+  let expr = `CAST(${col} AS VARCHAR)`;
+  // Checksum kinds first: their digit runs must be judged before phone numbers eat them.
+  const ordered = [...kinds].sort((a, b) => Number(pattern(b).checksum !== null) - Number(pattern(a).checksum !== null));
+  for (const kind of ordered) {
+    const p = pattern(kind);
+    if (p.checksum) {
+      const check = p.checksum === 'luhn' ? 'cairn_luhn(x)' : 'cairn_iban_ok(x)';
+      expr = `list_reduce(list_filter(regexp_extract_all(${expr}, ${sqlString(p.source)}), lambda x: ${check}), lambda acc, x: replace(acc, x, ${sqlString(p.token)}), ${expr})`;
+    } else {
+      expr = `regexp_replace(${expr}, ${sqlString(p.source)}, ${sqlString(p.token)}, 'g')`;
+    }
+  }
+  return expr;
+}
+
+/**
+ * SQL for HMAC-SHA256(key, UTF-8 of col) as lowercase hex (RFC 2104). The key enters the SQL
+ * text only as its two pads; the SQL is never logged or stored.
+ */
+export function hmacSql(col: string, key: Buffer): string {
+  const block = 64;
+  let k = key.length > block ? createHash('sha256').update(key).digest() : key;
+  k = Buffer.concat([k, Buffer.alloc(block - k.length)]);
+  const ipad = Buffer.from(k.map((b) => b ^ 0x36)).toString('hex');
+  const opad = Buffer.from(k.map((b) => b ^ 0x5c)).toString('hex');
+  return `CASE WHEN ${col} IS NULL THEN NULL ELSE sha256(unhex('${opad}') || unhex(sha256(unhex('${ipad}') || encode(CAST(${col} AS VARCHAR))))) END`;
+}
