@@ -1,4 +1,5 @@
-import { chmodSync, readFileSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CairnError } from '../core/errors.js';
 import {
@@ -23,6 +24,34 @@ export async function createSigningKey(cairnDir: string): Promise<void> {
   chmodSync(join(cairnDir, PRIVATE_KEY_FILE), 0o600);
   chmodSync(join(cairnDir, 'keys'), 0o700);
   await writeFileAtomic(join(cairnDir, PUBLIC_KEY_FILE), publicKeyToPem(publicKey));
+}
+
+export const PSEUDONYM_KEY_FILE = join('keys', 'pseudonym.key');
+
+/**
+ * The secret for keyed pseudonymization (HMAC-SHA256). It never leaves the workspace: not in
+ * outputs, reports or the audit log. Created on first use, readable only by its owner; losing
+ * it means new pseudonyms no longer match old ones, so back it up with the workspace.
+ */
+export function pseudonymKey(cairnDir: string): Buffer {
+  const path = join(cairnDir, PSEUDONYM_KEY_FILE);
+  try {
+    const hex = readFileSync(path, 'utf8').trim();
+    if (/^[0-9a-f]{64}$/.test(hex)) return Buffer.from(hex, 'hex');
+    throw new CairnError('CONFIG_INVALID', `${path} does not hold a 32-byte hex key`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const key = randomBytes(32);
+  mkdirSync(join(cairnDir, 'keys'), { recursive: true, mode: 0o700 });
+  try {
+    writeFileSync(path, `${key.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    // Another process created it first: use theirs.
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return pseudonymKey(cairnDir);
+    throw err;
+  }
+  return key;
 }
 
 export function loadLogKeys(cairnDir: string, origin: string): LogKeys {

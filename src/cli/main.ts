@@ -68,6 +68,58 @@ export function buildProgram(): Command {
     .requiredOption('--name <dataset>', 'dataset to compare with')
     .action(lazy(() => import('./data/status.js')));
 
+  data
+    .command('report <ref>')
+    .description('print a report stored with a version (the newest, or of --kind)')
+    .addOption(new Option('--kind <kind>', 'which report').choices(['profile', 'validation', 'clean', 'leakage']))
+    .action(lazy(() => import('./data/report.js')));
+  data
+    .command('profile <ref>')
+    .description('per-column statistics (or file statistics) in one scan, stored with the version')
+    .option('--file <path>', 'profile one tabular file of the version')
+    .action(lazy(() => import('./dataprep/profile.js')));
+  data
+    .command('validate <ref>')
+    .description('run a validation suite; exit 1 when an error-severity check fails')
+    .requiredOption('--suite <file>', 'suite YAML (docs/DATAPREP.md)')
+    .option('--junit <file>', 'also write a JUnit XML report')
+    .option('--html <file>', 'also write an HTML report')
+    .option('--file <path>', 'validate one tabular file of the version')
+    .action(lazy(() => import('./dataprep/validate.js')));
+  data
+    .command('suite')
+    .description('validation suites')
+    .command('infer <ref>')
+    .description('write a starting suite inferred from the data')
+    .option('-o, --out <file>', 'write the suite to a file (default: stdout)')
+    .option('--file <path>', 'infer from one tabular file of the version')
+    .action(lazy(() => import('./dataprep/suite-infer.js')));
+  data
+    .command('clean <ref>')
+    .description('apply a cleaning recipe; the result is the next version of --name')
+    .requiredOption('--recipe <file>', 'recipe YAML (docs/DATAPREP.md)')
+    .requiredOption('--name <dataset>', 'dataset to record the result in')
+    .option('-m, --message <text>', 'version message')
+    .option('--file <path>', 'clean one tabular file of the version')
+    .action(lazy(() => import('./dataprep/clean.js')));
+  data
+    .command('split <ref>')
+    .description('deterministic train/test splits as versions <name>/<split>, with a leakage report')
+    .requiredOption('--name <dataset>', 'base name; splits become <name>/<split>')
+    .requiredOption('--ratios <list>', 'e.g. train=0.8,test=0.2')
+    .option('--key <cols>', 'columns whose values decide a row\'s split (default: all)')
+    .option('--stratify <col>', 'keep class ratios equal (files: stratify by label)')
+    .option('--group <col>', 'never split a group (files: a manifest column)')
+    .option('--time <col>', 'every test row later than every train row')
+    .option('--cutoff <time>', 'fixed time cut-off(s) for --time (stable when rows are added)')
+    .option('--seed <n>', 'hash seed', parseCount, 0)
+    .option('--text <col>', 'check this text column for near-duplicates across splits')
+    .addOption(new Option('--labels <from>', 'file collections: where labels come from').choices(['folder', 'manifest']))
+    .option('--manifest <path>', 'file collections: manifest (CSV or JSONL) inside the version')
+    .option('--allow-leakage', 'record the splits even if the leakage report has errors (audited)')
+    .option('--file <path>', 'split one tabular file of the version')
+    .action(lazy(() => import('./dataprep/split.js')));
+
   program.command('fsck').description('re-hash every stored object; name corrupt or missing ones and the versions they break').action(lazy(() => import('./store/fsck.js')));
   program
     .command('gc')

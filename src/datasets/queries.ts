@@ -1,7 +1,9 @@
 import { formatDigest } from '../core/digest.js';
+import { CairnError } from '../core/errors.js';
 import { formatRef } from '../core/refs.js';
 import { listDatasets, tagsOf, versionById, versionsOf, type DatasetSummary } from '../meta/repos/datasets.js';
 import { edgesInto } from '../meta/repos/lineage.js';
+import { reportsOf } from '../meta/repos/reports.js';
 import type { DatasetVersionRow } from '../meta/schema.js';
 import { walkTree } from '../storage/tree/walk.js';
 import type { DatasetDeps } from './deps.js';
@@ -24,6 +26,8 @@ export interface VersionInfo {
   parent: string | null;
   derivedFrom: string[];
   stats: VersionStats;
+  /** Reports stored with the version (profiles, validations, leakage, cleaning), oldest first. */
+  reports: Array<{ kind: string; digest: string; created: string; by: string; summary: unknown }>;
 }
 
 export async function listAll(deps: DatasetDeps): Promise<DatasetSummary[]> {
@@ -56,6 +60,7 @@ async function info(deps: DatasetDeps, name: string, v: DatasetVersionRow, tags:
     parent: parent ? formatRef(name, parent.number) : null,
     derivedFrom: derived,
     stats: JSON.parse(v.stats) as VersionStats,
+    reports: (await reportsOf(deps.meta.db, v.id)).map((r) => ({ kind: r.kind, digest: formatDigest(r.digest), created: r.created_at, by: r.created_by, summary: JSON.parse(r.summary) as unknown })),
   };
 }
 
@@ -102,4 +107,19 @@ export async function showVersion(deps: DatasetDeps, ref: string, opts: { limit?
     );
   }
   return { ...base, listing, truncated };
+}
+
+/** The newest stored report of a kind (or of any kind) for a version, in full. */
+export async function reportOf(deps: DatasetDeps, ref: string, kind?: string): Promise<{ ref: string; kind: string; digest: string; created: string; by: string; body: unknown }> {
+  const r = await resolveVersion(deps.meta.db, ref);
+  const rows = await reportsOf(deps.meta.db, r.version.id);
+  const pick = [...rows].reverse().find((x) => !kind || x.kind === kind);
+  if (!pick) {
+    throw new CairnError('NOT_FOUND', `${r.ref} has no ${kind ? `${kind} ` : ''}report`, {
+      hint: 'reports are made by data profile, validate, clean and split',
+      data: { kinds: [...new Set(rows.map((x) => x.kind))] },
+    });
+  }
+  const full = await deps.meta.db.selectFrom('reports').select('body').where('id', '=', pick.id).executeTakeFirstOrThrow();
+  return { ref: r.ref, kind: pick.kind, digest: formatDigest(pick.digest), created: pick.created_at, by: pick.created_by, body: JSON.parse(full.body) as unknown };
 }

@@ -80,10 +80,12 @@ export class AuditLog {
    */
   async audited<T>(
     draft: EventDraft,
-    body: (commit: <R>(fn: (tx: WriteTx) => Promise<R>) => Promise<R>, draft: EventDraft) => Promise<T>,
+    body: (commit: <R>(fn: (tx: WriteTx) => Promise<R>, outcome?: { outcome: AuditOutcome; reason?: string }) => Promise<R>, draft: EventDraft) => Promise<T>,
   ): Promise<T> {
     let committed = false;
-    const commit = async <R>(fn: (tx: WriteTx) => Promise<R>): Promise<R> => {
+    // `outcome` lets a check that ran but found problems (validate, fsck) store its report in
+    // the same transaction as a `failed` event.
+    const commit = async <R>(fn: (tx: WriteTx) => Promise<R>, outcome?: { outcome: AuditOutcome; reason?: string }): Promise<R> => {
       if (committed) throw new CairnError('INTERNAL', 'an audited operation committed twice');
       const r = await this.#db.transaction().execute(async (trx) => {
         const tx = makeWriteTx(trx);
@@ -91,7 +93,7 @@ export class AuditLog {
         // SQLite already holds the write lock), so version numbers and indexes never race.
         await lockHead(tx, this.#dialect);
         const out = await fn(tx);
-        await this.#append(tx, [{ draft, outcome: 'ok' }]);
+        await this.#append(tx, [{ draft, outcome: outcome?.outcome ?? 'ok', ...(outcome?.reason ? { reason: outcome.reason } : {}) }]);
         return out;
       });
       committed = true;

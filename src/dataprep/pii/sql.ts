@@ -47,7 +47,12 @@ export function redactSql(col: string, kinds: readonly PiiKind[] = ['email', 'ph
     const p = pattern(kind);
     if (p.checksum) {
       const check = p.checksum === 'luhn' ? 'cairn_luhn(x)' : 'cairn_iban_ok(x)';
-      expr = `list_reduce(list_filter(regexp_extract_all(${expr}, ${sqlString(p.source)}), lambda x: ${check}), lambda acc, x: replace(acc, x, ${sqlString(p.token)}), ${expr})`;
+      const re = sqlString(p.source);
+      // Replace by position, as the JavaScript side does: split the text around the candidates
+      // and put each back, or its token where the checksum holds. (Replacing every occurrence
+      // of a confirmed value would also rewrite it inside longer digit runs.)
+      const found = `list_append(list_transform(regexp_extract_all(${expr}, ${re}), lambda x: CASE WHEN ${check} THEN ${sqlString(p.token)} ELSE x END), '')`;
+      expr = `array_to_string(list_transform(list_zip(regexp_split_to_array(${expr}, ${re}), ${found}), lambda p: p[1] || p[2]), '')`;
     } else {
       expr = `regexp_replace(${expr}, ${sqlString(p.source)}, ${sqlString(p.token)}, 'g')`;
     }

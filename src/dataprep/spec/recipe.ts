@@ -16,6 +16,7 @@ export type TableStep = { line: number } & (
 );
 
 export type FileStep = { line: number } & (
+  | { kind: 'select'; include?: string[]; exclude?: string[] }
   | { kind: 'drop_duplicates' }
   | { kind: 'drop_invalid'; checks: Array<'types' | 'decodable' | 'size'>; min?: number; max?: number }
   | { kind: 'redact_pii'; extensions: string[]; kinds: PiiKind[] }
@@ -43,6 +44,7 @@ export const TABLE_STEPS: Record<TableStep['kind'], ItemSpec> = {
 };
 
 export const FILE_STEPS: Record<FileStep['kind'], ItemSpec> = {
+  select: { fields: { include: { type: 'string[]' }, exclude: { type: 'string[]' } } },
   drop_duplicates: { fields: {} },
   drop_invalid: { fields: { checks: { type: 'string[]' }, min: { type: 'size' }, max: { type: 'size' } } },
   redact_pii: { fields: { extensions: { type: 'string[]' }, kinds: { type: 'string[]' } } },
@@ -78,6 +80,10 @@ export function parseRecipe(text: string, fileName: string): Recipe {
     }
     if (i.kind === 'redact_pii') {
       return { kind: 'redact_pii', line: i.line, extensions: ((p.extensions as string[]) ?? ['.txt', '.eml', '.md', '']).map((e) => e.toLowerCase()), kinds: kindsOf(i.line, p.kinds as string[] | undefined) };
+    }
+    if (i.kind === 'select') {
+      if (!p.include && !p.exclude) r.errors.push(`${fileName}:${i.line}: select needs include or exclude globs`);
+      return { kind: 'select', line: i.line, ...(p.include ? { include: p.include as string[] } : {}), ...(p.exclude ? { exclude: p.exclude as string[] } : {}) };
     }
     return { kind: 'drop_duplicates', line: i.line };
   });

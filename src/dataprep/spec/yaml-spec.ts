@@ -98,7 +98,7 @@ export class SpecReader {
     const params: Record<string, unknown> = {};
     if (node === null || (isScalar(node) && node.value === null)) {
       // `- duplicates:` with no parameters
-    } else if (isMap(node)) {
+    } else if (isMap(node) && !(shorthand && fields[shorthand]!.type.startsWith('map<') && node.items.every((fp) => !(String(isScalar(fp.key) ? fp.key.value : '') in fields)))) {
       for (const fp of node.items) {
         const key = isScalar(fp.key) ? String(fp.key.value) : '?';
         const f = fields[key];

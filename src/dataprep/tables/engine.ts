@@ -37,7 +37,13 @@ export async function openEngine(opts: EngineOptions): Promise<TableEngine> {
     async all<T>(sql: string, params?: unknown[]): Promise<T[]> {
       try {
         const reader = await conn.runAndReadAll(sql, params as never);
-        return reader.getRowObjectsJS().map((r) => toPlain(r) as Record<string, unknown>) as T[];
+        try {
+          return reader.getRowObjectsJS().map((r) => toPlain(r) as Record<string, unknown>) as T[];
+        } catch {
+          // The JS conversion cannot represent some values (e.g. DATE 'infinity'); the JSON
+          // one renders everything as text.
+          return reader.getRowObjectsJson() as T[];
+        }
       } catch (err) {
         throw engineError(err);
       }

@@ -24,15 +24,20 @@ export interface LoadedTable {
 export interface LoadOptions {
   /** Column → type; unlisted columns are inferred. */
   schema?: Record<string, string>;
+  /**
+   * A schema column the file lacks: `error` (default) refuses the load; `ignore` loads the
+   * rest, for validation, whose schema check then reports the column as missing.
+   */
+  missingSchemaColumns?: 'error' | 'ignore';
   name?: string;
 }
 
 /**
  * Makes a version's tabular files queryable as one relation. Text formats are typed from the
- * WHOLE file, never from a sample: CSV/TSV load as text first, one scan finds for every column
- * the narrowest type every value parses as, and a second pass casts. A bad value late in the
- * file therefore never aborts the load or mistypes a column; it only widens the type.
- * Parquet already carries types and is read in place.
+ * WHOLE file, never from a sample (DuckDB's sniffer over every row), so a bad value late in
+ * the file never aborts the load or mistypes a column; it only widens the type. Declared
+ * schema types are applied strictly and their unparsable values counted. Parquet already
+ * carries types and is read in place.
  */
 export async function loadTable(engine: TableEngine, absPaths: readonly string[], format: TableSource['format'], opts: LoadOptions = {}): Promise<LoadedTable> {
   const name = opts.name ?? 'data';
@@ -52,41 +57,54 @@ export async function loadTable(engine: TableEngine, absPaths: readonly string[]
     return describe(engine, name, format, {});
   }
   const delim = format === 'tsv' ? '\\t' : ',';
-  const raw = `${name}__text`;
-  await engine.run(
-    `CREATE OR REPLACE TABLE ${ident(raw)} AS SELECT * FROM read_csv(${files}, header = true, all_varchar = true, delim = ${lit(delim)}, quote = '"', escape = '"', strict_mode = true, union_by_name = true)`,
+  // A Map, not the object: a CSV column named `constructor` or `toString` must not find
+  // Object.prototype's members as its declared type.
+  const declared = new Map(Object.entries(opts.schema ?? {}));
+  for (const [c, t] of declared) {
+    // The type is spliced into SQL: nothing but a type name's characters (no `;`, no quotes).
+    if (!/^[A-Za-z][A-Za-z0-9_ ,()[\]]*$/.test(t)) throw new CairnError('INVALID_INPUT', `the schema gives column ${JSON.stringify(c)} the type ${JSON.stringify(t)}, which is not a type name`, { data: { column: c, type: t } });
+  }
+  const raw = `${name}__raw`;
+  // sample_size = -1 makes DuckDB's sniffer type every column from every row (a bad value late
+  // in the file widens the type instead of aborting the load); declared columns come in as
+  // text, to be cast and counted below.
+  const header = await engine.all<{ column_name: string }>(
+    `SELECT column_name FROM (DESCRIBE SELECT * FROM read_csv(${files}, header = true, all_varchar = true, delim = ${lit(delim)}, quote = '"', escape = '"', union_by_name = true))`,
   );
-  const cols = (await engine.all<{ column_name: string }>(`SELECT column_name FROM (DESCRIBE ${ident(raw)})`)).map((r) => r.column_name);
-  const declared = opts.schema ?? {};
-  for (const c of Object.keys(declared)) {
-    if (!cols.includes(c)) throw new CairnError('INVALID_INPUT', `the schema names column ${JSON.stringify(c)}, which the file does not have`, { data: { column: c, columns: cols } });
-  }
-  // One scan: for every column and candidate type, how many present values fail to parse.
-  const probes: string[] = [];
-  for (const [i, c] of cols.entries()) {
-    const v = `NULLIF(trim(${ident(c)}), '')`;
-    probes.push(`count(${v}) AS n${i}`);
-    const types = declared[c] ? [declared[c]!] : INFERABLE.slice(0, -1);
-    for (const [j, t] of types.entries()) probes.push(`count(*) FILTER (WHERE ${v} IS NOT NULL AND NOT (${parses(v, t)})) AS b${i}_${j}`);
-  }
-  const [stats] = await engine.all<Record<string, number>>(`SELECT count(*) AS rows, ${probes.join(', ')} FROM ${ident(raw)}`);
-  const columns: LoadedColumn[] = cols.map((c, i) => {
-    if (declared[c]) return { name: c, type: declared[c]!.toUpperCase(), invalid: Number(stats![`b${i}_0`] ?? 0) };
-    const present = Number(stats![`n${i}`] ?? 0);
-    const type = present === 0 ? 'VARCHAR' : INFERABLE.slice(0, -1).find((_, j) => Number(stats![`b${i}_${j}`]) === 0) ?? 'VARCHAR';
-    return { name: c, type, invalid: 0 };
-  });
-  const select = columns
-    .map((c) => {
-      if (c.type === 'VARCHAR') return ident(c.name);
-      const v = `NULLIF(trim(${ident(c.name)}), '')`;
-      // Values that do not parse strictly become NULL (they are counted in `invalid`).
-      return `CASE WHEN ${parses(v, c.type)} THEN TRY_CAST(${v} AS ${c.type}) END AS ${ident(c.name)}`;
-    })
+  const inFile = new Set(header.map((h) => h.column_name));
+  const asText = [...declared.keys()]
+    .filter((c) => inFile.has(c))
+    .map((c) => `${lit(c)}: 'VARCHAR'`)
     .join(', ');
-  await engine.run(`CREATE OR REPLACE TABLE ${ident(name)} AS SELECT ${select} FROM ${ident(raw)}`);
-  await engine.run(`DROP TABLE ${ident(raw)}`);
-  return { name, columns, rows: Number(stats!.rows), format };
+  await engine.run(
+    `CREATE OR REPLACE TABLE ${ident(raw)} AS SELECT * FROM read_csv(${files}, header = true, sample_size = -1, delim = ${lit(delim)}, quote = '"', escape = '"', strict_mode = true, union_by_name = true${asText ? `, types = {${asText}}` : ''})`,
+  );
+  const desc = await engine.all<{ column_name: string; column_type: string }>(`SELECT column_name, column_type FROM (DESCRIBE ${ident(raw)})`);
+  const cols = desc.map((d) => d.column_name);
+  for (const c of declared.keys()) {
+    if (!cols.includes(c) && opts.missingSchemaColumns !== 'ignore') throw new CairnError('INVALID_INPUT', `the schema names column ${JSON.stringify(c)}, which the file does not have`, { data: { column: c, columns: cols } });
+  }
+  const present = [...declared].filter(([c]) => cols.includes(c));
+  let invalid = new Map<string, number>();
+  if (present.length > 0) {
+    const probes = present.map(([c, t], i) => `count(*) FILTER (WHERE NULLIF(trim(${ident(c)}), '') IS NOT NULL AND NOT (${parses(`NULLIF(trim(${ident(c)}), '')`, t)})) AS b${i}`);
+    const [stats] = await engine.all<Record<string, number>>(`SELECT ${probes.join(', ')} FROM ${ident(raw)}`);
+    invalid = new Map(present.map(([c], i) => [c, Number(stats![`b${i}`] ?? 0)]));
+    // Values that do not parse strictly become NULL (they are counted in `invalid`).
+    const replace = present.map(([c, t]) => `CASE WHEN ${parses(`NULLIF(trim(${ident(c)}), '')`, t)} THEN TRY_CAST(NULLIF(trim(${ident(c)}), '') AS ${t}) END AS ${ident(c)}`).join(', ');
+    await engine.run(`CREATE OR REPLACE TABLE ${ident(name)} AS SELECT * REPLACE (${replace}) FROM ${ident(raw)}`);
+    await engine.run(`DROP TABLE ${ident(raw)}`);
+  } else {
+    await engine.run(`DROP TABLE IF EXISTS ${ident(name)}`);
+    await engine.run(`ALTER TABLE ${ident(raw)} RENAME TO ${ident(name)}`);
+  }
+  const [{ rows }] = (await engine.all<{ rows: number }>(`SELECT count(*) AS rows FROM ${ident(name)}`)) as [{ rows: number }];
+  const columns: LoadedColumn[] = desc.map((d) => ({
+    name: d.column_name,
+    type: declared.has(d.column_name) ? declared.get(d.column_name)!.toUpperCase() : d.column_type,
+    invalid: invalid.get(d.column_name) ?? 0,
+  }));
+  return { name, columns, rows: Number(rows), format };
 }
 
 /**

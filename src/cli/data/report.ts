@@ -1,0 +1,10 @@
+import { reportOf } from '../../datasets/queries.js';
+import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+
+export async function run(ref: string, opts: GlobalOptions & { kind?: string }): Promise<void> {
+  const ctx = commandContext(opts);
+  const r = await withWorkspace(opts, 'data report', (ws) => reportOf(ws, ref, opts.kind));
+  ctx.out.result(r);
+  ctx.out.say(`${r.ref}: ${r.kind} report ${r.digest} (${r.created}, ${r.by})`);
+  ctx.out.say(JSON.stringify(r.body, null, 2));
+}

@@ -1,0 +1,32 @@
+import { splitVersion } from '../../dataprep/service/split.js';
+import { commandContext, withDataprep, type GlobalOptions } from './shared.js';
+
+export async function run(
+  ref: string,
+  opts: GlobalOptions & { name: string; ratios: string; key?: string; stratify?: string; group?: string; time?: string; cutoff?: string; seed?: number; text?: string; labels?: 'folder' | 'manifest'; manifest?: string; allowLeakage?: boolean; file?: string },
+): Promise<void> {
+  const ctx = commandContext(opts);
+  const r = await withDataprep(opts, 'data split', (deps) =>
+    splitVersion(deps, ref, {
+      name: opts.name,
+      ratios: opts.ratios,
+      ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+      ...(opts.key ? { key: opts.key.split(',').map((k) => k.trim()) } : {}),
+      ...(opts.stratify ? { stratify: opts.stratify } : {}),
+      ...(opts.group ? { group: opts.group } : {}),
+      ...(opts.time ? { time: opts.time } : {}),
+      ...(opts.cutoff ? { cutoff: opts.cutoff } : {}),
+      ...(opts.text ? { text: opts.text } : {}),
+      ...(opts.labels ? { labels: opts.labels } : {}),
+      ...(opts.manifest ? { manifest: opts.manifest } : {}),
+      ...(opts.file ? { file: opts.file } : {}),
+      allowLeakage: opts.allowLeakage === true,
+    }),
+  );
+  ctx.out.result(r);
+  for (const s of r.splits) ctx.out.say(`${s.ref.padEnd(28)} ${String(s.size).padStart(9)}  ${s.digest}`);
+  const findings = r.leakage.findings as Array<{ severity: string; message: string }>;
+  if (findings.length === 0) ctx.out.say(`leakage report: clean`);
+  for (const f of findings) ctx.out.say(`leakage ${f.severity}: ${f.message}`);
+  if (r.allowedLeakage) ctx.out.say('leakage accepted with --allow-leakage (recorded in the audit log)');
+}

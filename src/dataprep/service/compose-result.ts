@@ -1,0 +1,10 @@
+import type { VersionStats } from '../../datasets/stats.js';
+import type { FinishedPack } from '../../storage/pack/writer.js';
+
+/** A new version's content, written to packs but not yet recorded in metadata. */
+export interface ComposeResult {
+  rootId: string;
+  stats: VersionStats;
+  packs: FinishedPack[];
+  discard(): Promise<void>;
+}

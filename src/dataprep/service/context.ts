@@ -1,0 +1,88 @@
+import { join } from 'node:path';
+import { CairnError } from '../../core/errors.js';
+import type { DatasetDeps } from '../../datasets/deps.js';
+import { materializedVersion } from '../../datasets/materialized.js';
+import { resolveVersion, type ResolvedVersion } from '../../datasets/resolve.js';
+import { treeLoader } from '../../datasets/trees.js';
+import { listFlat, type FlatListing } from '../../storage/tree/list.js';
+import { fileChunks } from '../../storage/tree/node.js';
+import { installPiiMacros } from '../pii/sql.js';
+import { openEngine, type TableEngine } from '../tables/engine.js';
+import { loadTable, type LoadedTable } from '../tables/load.js';
+import { tableSourceOf, type TableSource } from '../tables/source.js';
+
+/** What the data-preparation services need beyond the dataset ports. */
+export interface DataprepDeps extends DatasetDeps {
+  cairnDir: string;
+  /** The keyed-pseudonymization secret (stays in the workspace). */
+  pseudonymKey(): Buffer;
+}
+
+export interface VersionView {
+  resolved: ResolvedVersion;
+  listing: FlatListing;
+  /** Tabular files of the version, or null for a file collection. */
+  table: TableSource | null;
+}
+
+export async function viewVersion(deps: DataprepDeps, ref: string, file?: string): Promise<VersionView> {
+  const resolved = await resolveVersion(deps.meta.db, ref);
+  const listing = await listFlat(resolved.version.digest, treeLoader(deps));
+  const table = tableSourceOf(
+    listing.files.map((f) => f.path),
+    file,
+  );
+  return { resolved, listing, table };
+}
+
+export interface TableContext {
+  engine: TableEngine;
+  table: LoadedTable;
+  view: VersionView;
+}
+
+/**
+ * Opens DuckDB on a version's table: the version is materialized read-only once (cached by
+ * digest) and its tabular files loaded with whole-file typing. The engine closes afterwards.
+ */
+export async function withTable<T>(deps: DataprepDeps, view: VersionView, opts: { schema?: Record<string, string>; missingSchemaColumns?: 'error' | 'ignore' }, fn: (ctx: TableContext) => Promise<T>): Promise<T> {
+  if (!view.table) {
+    throw new CairnError('INVALID_INPUT', `${view.resolved.ref} holds no CSV, TSV, JSON Lines or Parquet files`, {
+      hint: 'file collections are checked with a suite `files:` section',
+    });
+  }
+  const dir = await materializedVersion(deps, view.resolved.version.digest);
+  const engine = await openEngine({ tempDir: join(deps.cairnDir, 'tmp', 'duckdb') });
+  try {
+    await installPiiMacros(engine);
+    const table = await loadTable(
+      engine,
+      view.table.paths.map((p) => join(dir, p)),
+      view.table.format,
+      { ...(opts.schema ? { schema: opts.schema } : {}), ...(opts.missingSchemaColumns ? { missingSchemaColumns: opts.missingSchemaColumns } : {}) },
+    );
+    return await fn({ engine, table, view });
+  } finally {
+    engine.close();
+  }
+}
+
+/** The files of a version with a reader straight from the store (each chunk re-hashed). */
+export function filesOf(deps: DataprepDeps, view: VersionView) {
+  const entries = new Map(view.listing.files.map((f) => [f.path, f.entry]));
+  const files = view.listing.files.map((f) => ({ path: f.path, size: f.entry.size, digest: f.entry.digest }));
+  const read = async (path: string): Promise<Buffer> => {
+    const e = entries.get(path);
+    if (!e) throw new CairnError('NOT_FOUND', `${view.resolved.ref} has no file ${path}`);
+    const chunks = fileChunks(e);
+    const locs = await deps.index.locate(chunks);
+    const parts: Buffer[] = [];
+    for (const id of chunks) {
+      const loc = locs.get(id);
+      if (!loc) throw new CairnError('MISSING_OBJECT', `chunk ${id} of ${path} is not in the store`, { data: { blob: id } });
+      parts.push(await deps.reader.read(loc));
+    }
+    return Buffer.concat(parts);
+  };
+  return { files, read, entries };
+}

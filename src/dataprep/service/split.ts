@@ -1,0 +1,140 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { canonicalJson } from '../../core/canonical-json.js';
+import { formatDigest } from '../../core/digest.js';
+import { CairnError } from '../../core/errors.js';
+import { checkDatasetName } from '../../core/names.js';
+import { formatRef } from '../../core/refs.js';
+import { recordVersion } from '../../datasets/record.js';
+import { labelsOf } from '../files/checks.js';
+import { fileLeakage } from '../leakage/file-leakage.js';
+import { parseRatios } from '../split/ratios.js';
+import { fileSplitReport, splitFiles } from '../split/split-files.js';
+import type { SplitReport } from '../split/split-report.js';
+import { DETECT_BYTES, looksBinary } from '../files/detect.js';
+import { splitTable } from '../split/split-table.js';
+import type { ComposeResult } from './compose-result.js';
+import { composeFiles } from './compose-files.js';
+import { filesOf, viewVersion, withTable, type DataprepDeps } from './context.js';
+import { ingestOutput } from './ingest-dir.js';
+
+export interface SplitOptions {
+  name: string;
+  ratios: string;
+  seed?: number;
+  key?: string[];
+  stratify?: string;
+  group?: string;
+  time?: string;
+  cutoff?: string;
+  text?: string;
+  /** For file collections: where labels / groups come from. */
+  labels?: 'folder' | 'manifest';
+  manifest?: string;
+  allowLeakage?: boolean;
+  file?: string;
+}
+
+export interface SplitResult {
+  from: string;
+  splits: Array<{ name: string; ref: string; digest: string; size: number }>;
+  leakage: SplitReport['leakage'];
+  allowedLeakage: boolean;
+}
+
+/**
+ * Splits a version into `<name>/<split>` versions by the documented hash (docs/DATAPREP.md),
+ * with a leakage report stored with each. Leakage errors refuse the split unless
+ * `allowLeakage`, which the audit event records.
+ */
+export async function splitVersion(deps: DataprepDeps, ref: string, opts: SplitOptions): Promise<SplitResult> {
+  const base = checkDatasetName(opts.name);
+  const ratios = parseRatios(opts.ratios);
+  for (const r of ratios) checkDatasetName(`${base}/${r.name}`);
+  const seed = opts.seed ?? 0;
+  const view = await viewVersion(deps, ref, opts.file);
+  const v = view.resolved;
+  const input = formatDigest(v.version.digest);
+  const spec = { ratios, seed, key: opts.key ?? null, stratify: opts.stratify ?? null, group: opts.group ?? null, time: opts.time ?? null, cutoff: opts.cutoff ?? null, text: opts.text ?? null, labels: opts.labels ?? null, manifest: opts.manifest ?? null };
+  return deps.audit.audited(
+    { action: 'dataset.split', target: { type: 'dataset', name: base }, inputs: [input], params: { ...spec, allowLeakage: opts.allowLeakage === true } },
+    async (commit, draft) => {
+      const contents: Array<{ name: string; content: ComposeResult; size: number }> = [];
+      let report: SplitReport;
+      const tmp = join(deps.cairnDir, 'tmp', `split-${process.pid}-${randomBytes(4).toString('hex')}`);
+      try {
+        if (view.table) {
+          mkdirSync(tmp, { recursive: true });
+          const res = await withTable(deps, view, {}, ({ engine, table }) =>
+            splitTable(engine, table, { ratios, seed, ...(opts.key ? { key: opts.key } : {}), ...(opts.stratify ? { stratify: opts.stratify } : {}), ...(opts.group ? { group: opts.group } : {}), ...(opts.time ? { time: opts.time } : {}), ...(opts.cutoff ? { cutoff: opts.cutoff } : {}), ...(opts.text ? { text: opts.text } : {}) }, tmp),
+          );
+          report = res.report;
+          for (const s of res.splits) {
+            const dir = join(tmp, `out-${s.name}`);
+            mkdirSync(dir);
+            const { renameSync } = await import('node:fs');
+            renameSync(s.file, join(dir, 'data.parquet'));
+            contents.push({ name: s.name, content: await ingestOutput(deps, dir), size: s.rows });
+          }
+        } else {
+          const { files, read } = filesOf(deps, view);
+          const labels = opts.stratify || opts.labels ? await labelsOf(files, { from: opts.labels ?? 'folder', ...(opts.manifest ? { manifest: opts.manifest } : {}), ...(opts.stratify && opts.stratify !== 'label' ? { column: opts.stratify } : {}) }, read) : null;
+          const groups = opts.group ? await labelsOf(files, { from: 'manifest', manifest: opts.manifest ?? 'manifest.csv', column: opts.group }, read) : null;
+          const items = files.map((f) => ({ ...f, ...(labels?.get(f.path) !== undefined ? { label: labels.get(f.path)! } : {}), ...(groups?.get(f.path) !== undefined ? { group: groups.get(f.path)! } : {}) }));
+          const assigned = splitFiles(items, { ratios, seed, stratify: Boolean(opts.stratify), group: Boolean(opts.group) });
+          const leakage = await fileLeakage(assigned, {
+            group: Boolean(opts.group),
+            // Texts take part in near-duplicate detection; binary files (images, audio) do not.
+            read: async (f) => {
+              const bytes = await read(f.path);
+              return looksBinary(bytes.subarray(0, DETECT_BYTES)) ? null : bytes.toString('utf8');
+            },
+          });
+          report = fileSplitReport(assigned, { ratios, seed, stratify: Boolean(opts.stratify), group: Boolean(opts.group) }, leakage);
+          const byPath = new Map(view.listing.files.map((f) => [f.path, f]));
+          for (const r of ratios) {
+            const members = (assigned.get(r.name) ?? []).map((f) => byPath.get(f.path)!);
+            contents.push({ name: r.name, content: await composeFiles(deps, members), size: members.length });
+          }
+        }
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+      const discardAll = () => Promise.all(contents.map((c) => c.content.discard()));
+      if (!report.leakage.ok && !opts.allowLeakage) {
+        await discardAll();
+        throw new CairnError('CHECK_FAILED', `splitting ${v.ref} would leak data between splits: ${report.leakage.findings.filter((f) => (f as { severity?: string }).severity === 'error').map((f) => (f as { message: string }).message).join('; ')}`, {
+          data: { leakage: report.leakage },
+          hint: 'split by a key or group that keeps related rows together (--key, --group), or pass --allow-leakage to accept it (recorded in the audit log)',
+        });
+      }
+      try {
+        const out = await commit(async (tx) => {
+          const made = { kind: 'split' as const, name: 'split-options.json', body: canonicalJson({ from: input, ...spec }) };
+          const recorded = [];
+          for (const c of contents) {
+            const r = await recordVersion(tx, deps, {
+              name: `${base}/${c.name}`,
+              message: `split ${v.ref}: ${c.name}`,
+              rootId: c.content.rootId,
+              stats: c.content.stats,
+              packs: c.content.packs,
+              inputs: [{ versionId: v.version.id, relation: 'split_from' }],
+              madeBy: made,
+              reports: [{ kind: 'leakage', summary: { ok: report.leakage.ok, findings: report.leakage.findings.length, allowLeakage: opts.allowLeakage === true }, body: report }],
+            });
+            recorded.push({ name: c.name, ref: formatRef(`${base}/${c.name}`, r.number), digest: formatDigest(c.content.rootId), size: c.size });
+          }
+          draft.outputs = recorded.map((r) => r.digest);
+          draft.params = { ...draft.params, leakageOk: report.leakage.ok, splits: recorded.map((r) => r.ref) };
+          return recorded;
+        });
+        return { from: v.ref, splits: out, leakage: report.leakage, allowedLeakage: !report.leakage.ok && opts.allowLeakage === true };
+      } catch (err) {
+        await discardAll();
+        throw err;
+      }
+    },
+  );
+}

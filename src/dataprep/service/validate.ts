@@ -1,0 +1,97 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { canonicalJson } from '../../core/canonical-json.js';
+import { formatDigest, sha256Hex } from '../../core/digest.js';
+import { CairnError } from '../../core/errors.js';
+import { storeReport } from '../../datasets/record.js';
+import { resolveVersion } from '../../datasets/resolve.js';
+import { latestReport, putDocument } from '../../meta/repos/reports.js';
+import { isoUtc } from '../../core/time.js';
+import { runFileChecks } from '../files/checks.js';
+import type { ValidationReport } from '../report.js';
+import { toHtml } from '../reports/html.js';
+import { toJUnit } from '../reports/junit.js';
+import { parseSuite, type Suite } from '../spec/suite.js';
+import type { TableProfile } from '../tables/profile.js';
+import { runSuite } from '../tables/validate/run-suite.js';
+import { suiteSchema } from '../tables/validate/suite-schema.js';
+import { filesOf, viewVersion, withTable, type DataprepDeps } from './context.js';
+
+export interface ValidateOptions {
+  suitePath: string;
+  file?: string;
+  junit?: string;
+  html?: string;
+}
+
+export function readSuite(path: string): { suite: Suite; text: string } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new CairnError('IO_ERROR', `cannot read the suite ${path}: ${(err as Error).message}`);
+  }
+  return { suite: parseSuite(text, basename(path)), text };
+}
+
+/** The stored profile of a version, computing and storing one if it has none. */
+async function referenceProfile(deps: DataprepDeps, ref: string): Promise<{ ref: string; profile: TableProfile }> {
+  const r = await resolveVersion(deps.meta.db, ref);
+  const stored = await latestReport(deps.meta.db, r.version.id, 'profile');
+  if (stored) {
+    const body = JSON.parse(stored.body) as TableProfile;
+    if (body.format === 'cairn.profile/v1') return { ref: r.ref, profile: body };
+  }
+  const { profileVersion } = await import('./profile.js');
+  const p = await profileVersion(deps, ref);
+  if (p.kind !== 'table') throw new CairnError('INVALID_INPUT', `the drift reference ${ref} is not a table`);
+  return { ref: r.ref, profile: p.profile as TableProfile };
+}
+
+/**
+ * Runs a suite over a version (table checks in one scan, or file checks) and stores the report
+ * with the version, in the same transaction as the audit event — whose outcome is `failed`
+ * when an error-severity check failed.
+ */
+export async function validateVersion(deps: DataprepDeps, ref: string, opts: ValidateOptions): Promise<ValidationReport> {
+  const { suite, text } = readSuite(opts.suitePath);
+  const view = await viewVersion(deps, ref, opts.file);
+  const v = view.resolved;
+  const digest = formatDigest(v.version.digest);
+  const suiteDigest = sha256Hex(text);
+  return deps.audit.audited(
+    { action: 'dataset.validate', target: { type: 'dataset', name: v.dataset.name, version: v.version.number, digest }, inputs: [digest], params: { suite: suite.name, suiteDigest: formatDigest(suiteDigest) } },
+    async (commit, draft) => {
+      let report: ValidationReport;
+      if (view.table) {
+        if (suite.checks.length === 0) throw new CairnError('INVALID_INPUT', `the suite ${suite.name} has no table checks, and ${v.ref} is a table`);
+        const drift = suite.checks.find((c) => c.kind === 'drift');
+        const reference = drift && drift.kind === 'drift' ? await referenceProfile(deps, drift.reference) : undefined;
+        const schema = suiteSchema(suite);
+        report = await withTable(deps, view, schema ? { schema, missingSchemaColumns: 'ignore' } : {}, ({ engine, table }) =>
+          runSuite(engine, table, suite, { target: v.ref, ...(reference ? { reference } : {}), now: deps.clock.now() }),
+        );
+      } else {
+        if (suite.files.length === 0) throw new CairnError('INVALID_INPUT', `the suite ${suite.name} has no file checks, and ${v.ref} is a file collection`);
+        const { files, read } = filesOf(deps, view);
+        report = await runFileChecks(files, suite.files, read, { target: v.ref, suite: suite.name });
+      }
+      if (opts.junit) writeFileSync(opts.junit, toJUnit(report));
+      if (opts.html) writeFileSync(opts.html, toHtml(report));
+      const summary = { suite: suite.name, ok: report.ok, errors: report.errors, warnings: report.warnings, checks: report.checks.length };
+      await commit(
+        async (tx) => {
+          await putDocument(tx, { digest: suiteDigest, kind: 'suite', name: basename(opts.suitePath), body: text, created_at: isoUtc(deps.clock.now()) });
+          const d = await storeReport(tx, deps, v.version.id, { kind: 'validation', summary: { ...summary, suiteDigest: formatDigest(suiteDigest) }, body: report });
+          draft.params = { ...draft.params, ...summary, report: formatDigest(d) };
+        },
+        report.ok ? undefined : { outcome: 'failed', reason: `CHECK_FAILED: ${report.errors} error-severity check(s) failed` },
+      );
+      return report;
+    },
+  );
+}
+
+export function reportDigestOf(report: ValidationReport): string {
+  return sha256Hex(canonicalJson(report));
+}
