@@ -67,6 +67,65 @@ export async function run(opts: GlobalOptions & { dir?: string; keep?: boolean }
     // after that add is what a checkout must not overwrite.
     appendFileSync(join(work, 'README.txt'), 'An edit not yet added.\n');
     cairn('refuse a checkout over local edits', ['data', 'checkout', 'emails@v1', 'work/emails'], 'fail');
+    // Data preparation on both real data sets: validate → clean → split → lineage.
+    const files = (name: string, text: string) => {
+      const p = join(base, name);
+      writeFileSync(p, text);
+      return p;
+    };
+    cairn('profile 3 million flights in one scan', ['data', 'profile', 'flights']);
+    const flightsSuite = join(base, 'flights-suite.yaml');
+    cairn('infer a starting validation suite from the data', ['data', 'suite', 'infer', 'flights', '-o', flightsSuite]);
+    const strict = files(
+      'flights-rules.yaml',
+      [
+        'suite: flights-rules',
+        'checks:',
+        '  - row_count: {min: 1000000}',
+        '  - not_null: [date, delay, distance, origin, destination]',
+        '  - range: {column: distance, min: 1, max: 6000}',
+        '  - range: {column: delay, min: -120, max: 1440, mostly: 0.999}',
+        '  - regex: {column: origin, pattern: "[A-Z]{3}"}',
+        '  - sql: {name: no-round-trips, predicate: "origin <> destination"}',
+        '',
+      ].join('\n'),
+    );
+    cairn('validate against the inferred suite and a hand-written one', ['data', 'validate', 'flights', '--suite', flightsSuite]);
+    cairn('…the rules (a warning-free pass, or exit 1 with every failure listed)', ['data', 'validate', 'flights', '--suite', strict, '--html', join(base, 'flights-report.html')]);
+    const flightsRecipe = files(
+      'flights-recipe.yaml',
+      ['recipe: flights-clean', 'steps:', '  - filter: "delay BETWEEN -120 AND 1440"', '  - drop_duplicates:', ''].join('\n'),
+    );
+    cairn('clean: drop implausible delays and duplicate rows (a new version, lineage via the recipe)', ['data', 'clean', 'flights', '--recipe', flightsRecipe, '--name', 'flights-clean']);
+    cairn('split 80/20 by the documented hash, leakage-checked', ['data', 'split', 'flights-clean', '--name', 'flights', '--ratios', 'train=0.8,test=0.2']);
+    const emailSuite = files(
+      'emails-suite.yaml',
+      [
+        'suite: emails',
+        'files:',
+        '  - types: {}',
+        '  - size: {max: 10MB}',
+        '  - duplicates: {severity: warn}',
+        '  - pii: {extensions: [.txt], severity: warn}',
+        '',
+      ].join('\n'),
+    );
+    cairn('validate the e-mails: file types, sizes, duplicates, personal data', ['data', 'validate', 'emails@raw', '--suite', emailSuite]);
+    const emailRecipe = files(
+      'emails-recipe.yaml',
+      [
+        'recipe: emails-redacted',
+        'files:',
+        '  - select: {include: ["*/*.txt"]}',
+        '  - drop_duplicates:',
+        '  - redact_pii: {extensions: [.txt], kinds: [email, phone, card, iban]}',
+        '',
+      ].join('\n'),
+    );
+    cairn('clean: keep the messages, redact every e-mail address and phone number', ['data', 'clean', 'emails@raw', '--recipe', emailRecipe, '--name', 'emails-redacted']);
+    cairn('split stratified by label (the folder), with near-duplicate detection', ['data', 'split', 'emails-redacted', '--name', 'emails', '--ratios', 'train=0.8,test=0.2', '--stratify', 'label', '--labels', 'folder']);
+    cairn('the lineage of a training set: where every row came from', ['lineage', 'flights/train', '--up']);
+    cairn('…and everything built from the raw e-mails', ['lineage', 'emails@raw', '--down']);
     cairn('re-hash every stored object', ['fsck']);
     cairn('the audit trail', ['audit', 'log']);
     const trusted = join(base, 'trusted-checkpoint.txt');
