@@ -1,4 +1,5 @@
-import { promises as fsp } from 'node:fs';
+import { lstatSync, promises as fsp, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { CairnError } from '../core/errors.js';
 import { isoUtc } from '../core/time.js';
 import { treeLoader } from '../datasets/trees.js';
@@ -18,6 +19,8 @@ export interface GcResult {
   packsRepacked: number;
   orphanPacksDeleted: number;
   tempFilesDeleted: number;
+  /** Materialized version copies, hardlink sources and leftovers of interrupted commands. */
+  cacheBytesFreed: number;
   blobsDropped: number;
   bytesFreed: number;
   bytesCopied: number;
@@ -47,6 +50,9 @@ export async function runGc(deps: MaintenanceDeps, opts: { dryRun?: boolean } = 
     }
     const plan = planGc({ packs: (await listPacks(deps.meta.db)).map((p) => ({ id: p.id, size: Number(p.size) })), blobs, reachable, onDisk: await deps.packs.list() });
     const temps = await deps.packs.listTemp();
+    // Re-creatable on demand: version copies read by DuckDB, hardlink sources, work folders.
+    const cacheDirs = [join(deps.cacheDir, 'versions'), join(deps.cacheDir, 'files'), join(dirname(deps.cacheDir), 'tmp')];
+    const cacheBytes = cacheDirs.reduce((n, d) => n + treeBytes(d), 0);
     const base: GcResult = {
       dryRun: opts.dryRun === true,
       packsDeleted: plan.deletePacks.length,
@@ -54,7 +60,8 @@ export async function runGc(deps: MaintenanceDeps, opts: { dryRun?: boolean } = 
       orphanPacksDeleted: plan.orphanPacks.length,
       tempFilesDeleted: temps.length,
       blobsDropped: plan.dropBlobs.length,
-      bytesFreed: plan.bytesFreed + temps.reduce((n, t) => n + t.size, 0),
+      bytesFreed: plan.bytesFreed + temps.reduce((n, t) => n + t.size, 0) + cacheBytes,
+      cacheBytesFreed: cacheBytes,
       bytesCopied: plan.bytesCopied,
       roots: roots.length,
     };
@@ -74,6 +81,7 @@ export async function runGc(deps: MaintenanceDeps, opts: { dryRun?: boolean } = 
       // orphans, which the next gc removes.
       for (const p of [...plan.deletePacks, ...plan.repackPacks, ...plan.orphanPacks]) await fsp.rm(deps.packs.packPath(p.id), { force: true });
       for (const t of temps) await fsp.rm(t.path, { force: true });
+      for (const d of cacheDirs) await fsp.rm(d, { recursive: true, force: true });
     });
     return base;
   } finally {
@@ -99,4 +107,21 @@ async function repack(deps: MaintenanceDeps, plan: GcPlan): Promise<{ packs: Fin
     await roller.discard();
     throw err;
   }
+}
+
+/** Bytes of regular files below `dir` (0 when it does not exist). */
+function treeBytes(dir: string): number {
+  let total = 0;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  for (const n of names) {
+    const p = join(dir, n);
+    const st = lstatSync(p);
+    total += st.isDirectory() ? treeBytes(p) : st.isFile() ? st.size : 0;
+  }
+  return total;
 }

@@ -8,6 +8,6 @@ export async function run(opts: GlobalOptions & { dryRun?: boolean }): Promise<v
   ctx.out.result(r);
   const verb = r.dryRun ? 'would free' : 'freed';
   ctx.out.say(
-    `${verb} ${formatBytes(r.bytesFreed)}: ${r.packsDeleted} unused pack(s), ${r.orphanPacksDeleted} orphan pack(s), ${r.packsRepacked} repacked (${formatBytes(r.bytesCopied)} copied), ${r.tempFilesDeleted} temp file(s); ${r.roots} version(s) kept`,
+    `${verb} ${formatBytes(r.bytesFreed)}: ${r.packsDeleted} unused pack(s), ${r.orphanPacksDeleted} orphan pack(s), ${r.packsRepacked} repacked (${formatBytes(r.bytesCopied)} copied), ${r.tempFilesDeleted} temp file(s), ${formatBytes(r.cacheBytesFreed)} of caches; ${r.roots} version(s) kept`,
   );
 }

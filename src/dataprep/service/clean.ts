@@ -11,7 +11,7 @@ import { parseRecipe, type Recipe } from '../spec/recipe.js';
 import { runRecipe } from '../tables/clean/run-recipe.js';
 import type { ComposeResult } from './compose-result.js';
 import { composeFiles } from './compose-files.js';
-import { filesOf, viewVersion, withTable, type DataprepDeps } from './context.js';
+import { filesOf, viewVersion, withTable, withStoreLock, type DataprepDeps } from './context.js';
 import { ingestOutput } from './ingest-dir.js';
 
 export interface CleanResult {
@@ -39,6 +39,10 @@ export function readRecipe(path: string): { recipe: Recipe; text: string } {
  * temporary folder and packs, and metadata is committed only at the end.
  */
 export async function cleanVersion(deps: DataprepDeps, ref: string, opts: { recipePath: string; name: string; message?: string; file?: string }): Promise<CleanResult> {
+  return withStoreLock(deps, 'data clean', () => cleanVersionLocked(deps, ref, opts));
+}
+
+async function cleanVersionLocked(deps: DataprepDeps, ref: string, opts: { recipePath: string; name: string; message?: string; file?: string }): Promise<CleanResult> {
   const name = checkDatasetName(opts.name);
   const { recipe, text } = readRecipe(opts.recipePath);
   const view = await viewVersion(deps, ref, opts.file);

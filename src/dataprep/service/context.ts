@@ -10,6 +10,7 @@ import { installPiiMacros } from '../pii/sql.js';
 import { openEngine, type TableEngine } from '../tables/engine.js';
 import { loadTable, type LoadedTable } from '../tables/load.js';
 import { tableSourceOf, type TableSource } from '../tables/source.js';
+import { acquireShared } from '../../storage/locks/locks.js';
 
 /** What the data-preparation services need beyond the dataset ports. */
 export interface DataprepDeps extends DatasetDeps {
@@ -85,4 +86,17 @@ export function filesOf(deps: DataprepDeps, view: VersionView) {
     return Buffer.concat(parts);
   };
   return { files, read, entries };
+}
+
+/**
+ * Data preparation reads materialized copies and writes packs, so it holds the store's shared
+ * lock: `gc`, which deletes packs and caches, waits for it (or it for gc).
+ */
+export async function withStoreLock<T>(deps: DataprepDeps, command: string, fn: () => Promise<T>): Promise<T> {
+  const lock = acquireShared(deps.locksDir, command);
+  try {
+    return await fn();
+  } finally {
+    lock.release();
+  }
 }

@@ -2,7 +2,7 @@ import { formatDigest } from '../../core/digest.js';
 import { extensionStats } from '../../datasets/stats.js';
 import { storeReport } from '../../datasets/record.js';
 import { profileTable, type TableProfile } from '../tables/profile.js';
-import { viewVersion, withTable, type DataprepDeps, type VersionView } from './context.js';
+import { viewVersion, withStoreLock, withTable, type DataprepDeps, type VersionView } from './context.js';
 
 export interface FilesProfile {
   format: 'files';
@@ -42,6 +42,10 @@ export function profileFiles(view: VersionView): FilesProfile {
 
 /** Profiles a version in one scan and stores the profile with it. */
 export async function profileVersion(deps: DataprepDeps, ref: string, opts: { file?: string } = {}): Promise<ProfileResult> {
+  return withStoreLock(deps, 'data profile', () => profileVersionLocked(deps, ref, opts));
+}
+
+async function profileVersionLocked(deps: DataprepDeps, ref: string, opts: { file?: string } = {}): Promise<ProfileResult> {
   const view = await viewVersion(deps, ref, opts.file);
   const v = view.resolved;
   const digest = formatDigest(v.version.digest);

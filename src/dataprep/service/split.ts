@@ -16,7 +16,7 @@ import { DETECT_BYTES, looksBinary } from '../files/detect.js';
 import { splitTable } from '../split/split-table.js';
 import type { ComposeResult } from './compose-result.js';
 import { composeFiles } from './compose-files.js';
-import { filesOf, viewVersion, withTable, type DataprepDeps } from './context.js';
+import { filesOf, viewVersion, withTable, withStoreLock, type DataprepDeps } from './context.js';
 import { ingestOutput } from './ingest-dir.js';
 
 export interface SplitOptions {
@@ -49,6 +49,10 @@ export interface SplitResult {
  * `allowLeakage`, which the audit event records.
  */
 export async function splitVersion(deps: DataprepDeps, ref: string, opts: SplitOptions): Promise<SplitResult> {
+  return withStoreLock(deps, 'data split', () => splitVersionLocked(deps, ref, opts));
+}
+
+async function splitVersionLocked(deps: DataprepDeps, ref: string, opts: SplitOptions): Promise<SplitResult> {
   const base = checkDatasetName(opts.name);
   const ratios = parseRatios(opts.ratios);
   for (const r of ratios) checkDatasetName(`${base}/${r.name}`);

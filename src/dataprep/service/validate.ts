@@ -15,7 +15,7 @@ import { parseSuite, type Suite } from '../spec/suite.js';
 import type { TableProfile } from '../tables/profile.js';
 import { runSuite } from '../tables/validate/run-suite.js';
 import { suiteSchema } from '../tables/validate/suite-schema.js';
-import { filesOf, viewVersion, withTable, type DataprepDeps } from './context.js';
+import { filesOf, viewVersion, withTable, withStoreLock, type DataprepDeps } from './context.js';
 
 export interface ValidateOptions {
   suitePath: string;
@@ -54,6 +54,10 @@ async function referenceProfile(deps: DataprepDeps, ref: string): Promise<{ ref:
  * when an error-severity check failed.
  */
 export async function validateVersion(deps: DataprepDeps, ref: string, opts: ValidateOptions): Promise<ValidationReport> {
+  return withStoreLock(deps, 'data validate', () => validateVersionLocked(deps, ref, opts));
+}
+
+async function validateVersionLocked(deps: DataprepDeps, ref: string, opts: ValidateOptions): Promise<ValidationReport> {
   const { suite, text } = readSuite(opts.suitePath);
   const view = await viewVersion(deps, ref, opts.file);
   const v = view.resolved;
