@@ -1,5 +1,5 @@
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Workspace } from '../app/workspace.js';
 import { canonicalJson } from '../core/canonical-json.js';
@@ -139,6 +139,7 @@ describe('maintenance: fsck and gc', () => {
       blobsDropped: 0,
       bytesFreed: orphan.size + unused.size + 1000,
       bytesCopied: 0,
+      cacheBytesFreed: 0,
       roots: 3,
     });
     expect(packFiles(ws)).toEqual(filesBefore);
@@ -238,5 +239,33 @@ describe('maintenance: fsck and gc', () => {
     expect(await runGc(ws)).toMatchObject({ orphanPacksDeleted: 1 });
     expect(existsSync(ws.packs.packPath(orphan.id))).toBe(false);
     await everyVersionChecksOut(ws, dir, expected);
+  });
+});
+
+describe('maintenance: gc and caches', () => {
+  const tmp = useTempDirs();
+
+  it('gc clears re-creatable caches and work folders, and a later read rebuilds them', async () => {
+    const dir = tmp();
+    const ws = await newWorkspace(dir);
+    try {
+      writeTree(join(dir, 'src'), { 'a.csv': 'x,y\n1,2\n' });
+      await addVersion(ws, { source: join(dir, 'src'), name: 't' });
+      const cached = join(ws.cacheDir, 'versions', 'leftover', 'a.csv');
+      mkdirSync(dirname(cached), { recursive: true });
+      writeFileSync(cached, '0123456789');
+      const work = join(ws.cairnDir, 'tmp', 'split-1-dead', 'x.parquet');
+      mkdirSync(dirname(work), { recursive: true });
+      writeFileSync(work, '01234');
+      const dry = await runGc(ws, { dryRun: true });
+      expect(dry.cacheBytesFreed).toBe(15);
+      expect(existsSync(cached)).toBe(true);
+      const r = await runGc(ws);
+      expect(r.cacheBytesFreed).toBe(15);
+      expect(existsSync(join(ws.cacheDir, 'versions'))).toBe(false);
+      expect(existsSync(join(ws.cairnDir, 'tmp'))).toBe(false);
+    } finally {
+      await ws.close();
+    }
   });
 });
