@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs the peer tools the storage benchmark (bench/run.mjs) compares Cairn against:
-#   restic, git + git-lfs, GNU time (/usr/bin/time -v / -f %M for peak RSS), hyperfine (optional).
+# Installs the peer tools the benchmarks (bench/run.mjs) compare Cairn against:
+#   restic, git + git-lfs, GNU time (/usr/bin/time -v / -f %M for peak RSS), hyperfine (optional),
+#   python3-pandas (the `dataprep` suite's pandas peer, run as /usr/bin/python3; Debian ships no
+#   pyarrow / fastparquet, so that pandas has no Parquet engine).
 # Debian/Ubuntu only (apt-get). Idempotent: packages already present are not reinstalled.
 # Safe to re-run; always ends by printing the versions it finds.
 set -euo pipefail
@@ -19,12 +21,15 @@ declare -A PROBE=(
   [restic]="restic"
   [time]="/usr/bin/time"
   [hyperfine]="hyperfine"
+  [python3-pandas]="/usr/bin/python3 -c 'import pandas'"
 )
 
 missing=()
-for pkg in git git-lfs restic time hyperfine; do
+for pkg in git git-lfs restic time hyperfine python3-pandas; do
   probe="${PROBE[$pkg]}"
-  if [[ "$probe" == /* ]]; then
+  if [ "$pkg" = python3-pandas ]; then
+    /usr/bin/python3 -c 'import pandas' >/dev/null 2>&1 || missing+=("$pkg")   # a module, not a command
+  elif [[ "$probe" == /* ]]; then
     [ -x "$probe" ] || missing+=("$pkg")
   else
     command -v "$probe" >/dev/null 2>&1 || missing+=("$pkg")
@@ -55,5 +60,7 @@ git lfs version
 restic version
 /usr/bin/time --version 2>&1 | head -n1
 if command -v hyperfine >/dev/null 2>&1; then hyperfine --version; else echo "hyperfine: not installed (optional)"; fi
+/usr/bin/python3 -c 'import pandas, numpy, sys; print("python", sys.version.split()[0], "pandas", pandas.__version__, "numpy", numpy.__version__)' \
+  || echo "pandas: not importable by /usr/bin/python3"
 dd --version | head -n1
 cp --version | head -n1

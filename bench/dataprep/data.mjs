@@ -35,7 +35,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const DATAPREP_GENERATOR_VERSION = 1;
+export const DATAPREP_GENERATOR_VERSION = 2;
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const BENCH_DIR = path.resolve(HERE, '..');
 export const REPO_ROOT = path.resolve(BENCH_DIR, '..');
@@ -140,7 +140,7 @@ function writeEvents(file, rows) {
       }
       const score = ((u() + u() + u() + u() - 2) * 1.7).toFixed(5);
       const active = u() < 0.7 ? 'true' : 'false';
-      const email = u() < 0.02 ? '' : `${FIRST[c % FIRST.length]}.${LAST[Math.floor(c / FIRST.length) % LAST.length]}${c % 1000}@${DOMAINS[c % DOMAINS.length]}`;
+      const email = u() < 0.02 ? '' : `${FIRST[c % FIRST.length]}.${LAST[Math.floor(c / FIRST.length) % LAST.length]}${c}@${DOMAINS[c % DOMAINS.length]}`;
       parts.push(`${i + 1},${c},${timestampText(tMs)},${dateText(signupMs)},${cat(u())},${cty},${amount},${score},${active},${email}\n`);
       if (parts.length === 20_000) {
         flush(parts);
@@ -297,27 +297,39 @@ export async function ensureDataprepData(opts = {}) {
 /** The file check `pii` default extensions (src/dataprep/spec/suite.ts). */
 export const PII_EXTENSIONS = ['.txt', '.eml', '.md', '.csv', '.json', '.jsonl', '.html', ''];
 
-/** Files and bytes of a folder, and of the files a default `pii` check scans. */
-export function corpusStats(root) {
-  let files = 0;
-  let bytes = 0;
-  let scanFiles = 0;
-  let scanBytes = 0;
+/** Every file under root, sorted by path. */
+function walk(root) {
+  const out = [];
   const stack = [root];
   while (stack.length) {
     const d = stack.pop();
     for (const e of readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) stack.push(p);
-      else if (e.isFile()) {
-        const s = statSync(p).size;
-        files++;
-        bytes += s;
-        if (PII_EXTENSIONS.includes(path.extname(e.name).toLowerCase())) {
-          scanFiles++;
-          scanBytes += s;
-        }
-      }
+      else if (e.isFile()) out.push(p);
+    }
+  }
+  return out.sort();
+}
+
+/** The files under root that a default `pii` file check scans (by extension), sorted. */
+export function corpusFiles(root) {
+  return walk(root).filter((p) => PII_EXTENSIONS.includes(path.extname(p).toLowerCase()));
+}
+
+/** Files and bytes of a folder, and of the files a default `pii` check scans. */
+export function corpusStats(root) {
+  let files = 0;
+  let bytes = 0;
+  let scanFiles = 0;
+  let scanBytes = 0;
+  for (const p of walk(root)) {
+    const s = statSync(p).size;
+    files++;
+    bytes += s;
+    if (PII_EXTENSIONS.includes(path.extname(p).toLowerCase())) {
+      scanFiles++;
+      scanBytes += s;
     }
   }
   return { files, bytes, scanFiles, scanBytes };

@@ -167,7 +167,7 @@ describe('CLI conventions', () => {
       expect(fsck.code).toBe(0);
       expect(fsck.json).toMatchObject({ ok: true, missingPacks: [], corruptBlobs: [], brokenVersions: [], orphanPacks: [] });
       const dry = cli(['gc', '--dry-run', '--json'], { cwd });
-      expect(dry.json).toEqual({ dryRun: true, packsDeleted: 0, packsRepacked: 0, orphanPacksDeleted: 0, tempFilesDeleted: 0, blobsDropped: 0, bytesFreed: 0, bytesCopied: 0, roots: 3 });
+      expect(dry.json).toEqual({ dryRun: true, packsDeleted: 0, packsRepacked: 0, orphanPacksDeleted: 0, tempFilesDeleted: 0, blobsDropped: 0, bytesFreed: 0, bytesCopied: 0, cacheBytesFreed: 0, roots: 3 });
       const gc = cli(['gc', '--json'], { cwd });
       expect(gc.json).toMatchObject({ dryRun: false, packsDeleted: 0, roots: 3 });
       const lineage = cli(['lineage', 'ds/train@v1', '--json'], { cwd });

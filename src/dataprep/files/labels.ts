@@ -85,6 +85,37 @@ export async function labelsOf(files: readonly FileInfo[], spec: LabelSpec, read
   return scan.labels;
 }
 
+/**
+ * The manifest cut down to the files of one split: the header (CSV) and the records whose file
+ * is in `keep`, byte for byte as they were, in their order. A split then carries its own
+ * labels and none of another split's.
+ */
+export function filterManifest(manifestPath: string, text: string, keep: ReadonlySet<string>): string {
+  const dir = posix.dirname(manifestPath);
+  const resolve = (p: string) => {
+    const rel = posix.normalize(p.replace(/^\.\//, ''));
+    return dir === '.' ? rel : posix.join(dir, rel);
+  };
+  const end = (s: string) => (s === '' || s.endsWith('\n') ? s : `${s}\n`);
+  if (/\.(jsonl|ndjson)$/i.test(manifestPath)) {
+    return text
+      .split('\n')
+      .filter((line) => {
+        if (line.trim() === '') return false;
+        const o = JSON.parse(line) as { path: string };
+        return keep.has(resolve(o.path));
+      })
+      .map((l) => `${l}\n`)
+      .join('');
+  }
+  const records = parseCsv(text, manifestPath, /\.tsv$/i.test(manifestPath) ? '\t' : ',');
+  const header = records.shift();
+  if (!header) return '';
+  const pi = header.fields.indexOf('path');
+  const kept = records.filter((r) => keep.has(resolve(r.fields[pi] ?? '')));
+  return [header, ...kept].map((r) => end(text.slice(r.start, r.end))).join('');
+}
+
 interface Row {
   path: string;
   label: string | null;
@@ -129,12 +160,13 @@ function csvRows(text: string, name: string, column: string, sep: string): Row[]
 }
 
 /** RFC 4180 records (quoted fields, doubled quotes, CRLF or LF), skipping blank lines. */
-function parseCsv(text: string, name: string, sep: string): Array<{ line: number; fields: string[] }> {
-  const out: Array<{ line: number; fields: string[] }> = [];
+function parseCsv(text: string, name: string, sep: string): Array<{ line: number; fields: string[]; start: number; end: number }> {
+  const out: Array<{ line: number; fields: string[]; start: number; end: number }> = [];
   let i = 0;
   let line = 1;
   while (i < text.length) {
     const start = line;
+    const from = i;
     const fields: string[] = [];
     let blank = true;
     for (;;) {
@@ -174,7 +206,7 @@ function parseCsv(text: string, name: string, sep: string): Array<{ line: number
     if (text[i] === '\r') i++;
     if (text[i] === '\n') i++;
     line++;
-    if (!blank) out.push({ line: start, fields });
+    if (!blank) out.push({ line: start, fields, start: from, end: i });
   }
   return out;
 }

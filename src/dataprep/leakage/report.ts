@@ -1,5 +1,5 @@
 /** What can leak between splits; each check is documented in docs/DATAPREP.md. */
-export type LeakageKind = 'exact-duplicate' | 'key-overlap' | 'group-overlap' | 'time-order' | 'near-duplicate';
+export type LeakageKind = 'exact-duplicate' | 'content-duplicate' | 'key-overlap' | 'group-overlap' | 'time-order' | 'near-duplicate';
 
 export interface LeakageFinding {
   kind: LeakageKind;
@@ -25,6 +25,9 @@ export interface LeakageReport {
 
 export const LEAKAGE_SEVERITY: Record<LeakageKind, 'error' | 'warn'> = {
   'exact-duplicate': 'error',
+  // The same values under different keys: often a record duplicated with a new id, sometimes
+  // two genuinely different rows that coincide (two days with the same weather), so a warning.
+  'content-duplicate': 'warn',
   'key-overlap': 'error',
   'group-overlap': 'error',
   'time-order': 'error',

@@ -47,7 +47,7 @@ describe('tableLeakage', () => {
       { key: ['u'], group: 'u', time: 't', text: 'txt' },
     );
     expect(report.ok).toBe(false);
-    expect(report.checked).toEqual(['exact-duplicate', 'key-overlap', 'group-overlap', 'time-order', 'near-duplicate']);
+    expect(report.checked).toEqual(['exact-duplicate', 'content-duplicate', 'key-overlap', 'group-overlap', 'time-order', 'near-duplicate']);
     const [dup, key, group, time, near] = report.findings;
     expect(dup).toEqual({
       kind: 'exact-duplicate',
@@ -108,7 +108,7 @@ describe('tableLeakage', () => {
     const a = await parquet('a', `(1, 'a', '2020-01-01', ${lit(T1)}, 1), (2, 'b', '2020-01-02', 'x y', 1)`);
     const b = await parquet('b', `(3, 'c', '2020-01-03', 'completely different words here today', 1), (4, 'd', '2020-01-04', ${lit(T2)}, 1)`);
     const clean = await tableLeakage(engine, [{ name: 'a', file: a }, { name: 'b', file: b }], { key: ['id'], time: 't' });
-    expect(clean).toEqual({ ok: true, checked: ['exact-duplicate', 'key-overlap', 'time-order'], findings: [] });
+    expect(clean).toEqual({ ok: true, checked: ['exact-duplicate', 'content-duplicate', 'key-overlap', 'time-order'], findings: [] });
     const capped = await tableLeakage(engine, [{ name: 'a', file: a }, { name: 'b', relation: `read_parquet(${lit(b)})` }], { text: 'txt', maxTexts: 1 });
     expect(capped.ok).toBe(true);
     expect(capped.checked).toEqual(['exact-duplicate', 'near-duplicate']);

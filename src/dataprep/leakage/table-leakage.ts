@@ -62,7 +62,12 @@ export async function combinedLeakage(engine: TableEngine, src: CombinedSplits, 
     }
   }
   const checked: LeakageKind[] = ['exact-duplicate'];
-  const findings: Array<LeakageFinding | null> = [await exactDuplicates(engine, src)];
+  const findings: Array<LeakageFinding | null> = [await exactDuplicates(engine, src, [])];
+  if (opts.key?.length && opts.key.length < src.columns.length) {
+    // Rows that differ only in their key (e.g. the same record under two ids).
+    checked.push('content-duplicate');
+    findings.push(await exactDuplicates(engine, src, opts.key));
+  }
   if (opts.key?.length) {
     checked.push('key-overlap');
     findings.push(await overlap(engine, src, 'key-overlap', opts.key));
@@ -107,33 +112,40 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? o
 /**
  * Identical rows in more than one split. Rows are bucketed by a 64-bit hash of every column
  * first (cheap, and the hash table stays small), then candidates are compared value by value,
- * so a hash collision can never be reported as a duplicate.
+ * so a hash collision can never be reported as a duplicate. With `exclude` (the key columns)
+ * it finds content-duplicates: equal rows apart from the key, under at least two different
+ * keys, so that a plain exact duplicate is not reported twice.
  */
-async function exactDuplicates(engine: TableEngine, src: CombinedSplits): Promise<LeakageFinding | null> {
+async function exactDuplicates(engine: TableEngine, src: CombinedSplits, exclude: readonly string[]): Promise<LeakageFinding | null> {
   const s = ident(src.splitColumn);
-  const cols = src.columns.map((c) => ident(c.name));
-  const hash = src.rowHash ? ident(src.rowHash) : `hash(${cols.join(', ')})`;
+  const compared = src.columns.filter((c) => !exclude.includes(c.name));
+  if (compared.length === 0) return null;
+  const cols = compared.map((c) => ident(c.name));
+  const hash = src.rowHash && exclude.length === 0 ? ident(src.rowHash) : `hash(${cols.join(', ')})`;
+  const keyHash = exclude.length ? `hash(${exclude.map(ident).join(', ')})` : null;
+  const having = `min(${s}) <> max(${s})${keyHash ? ` AND min(${keyHash}) <> max(${keyHash})` : ''}`;
   const cand = `__cairn_leak_dup_${++serial}`;
-  await engine.run(`CREATE OR REPLACE TEMP TABLE ${ident(cand)} AS SELECT ${hash} AS h FROM ${src.relation} GROUP BY h HAVING min(${s}) <> max(${s})`);
+  await engine.run(`CREATE OR REPLACE TEMP TABLE ${ident(cand)} AS SELECT ${hash} AS h FROM ${src.relation} GROUP BY h HAVING ${having}`);
   try {
     const [{ n }] = (await engine.all<{ n: number }>(`SELECT count(*) AS n FROM ${ident(cand)}`)) as [{ n: number }];
     if (Number(n) === 0) return null;
     const rows = await engine.all<Record<string, unknown>>(
-      `SELECT ${src.columns.map((c) => `${shown(src, c.name)} AS ${ident(c.name)}`).join(', ')}, ${splitBits(s)} AS __splits, count(*) AS __rows,
+      `SELECT ${compared.map((c) => `${shown(src, c.name)} AS ${ident(c.name)}`).join(', ')}, ${splitBits(s)} AS __splits, count(*) AS __rows,
               count(*) OVER () AS __total, sum(count(*)) OVER () AS __total_rows
          FROM ${src.relation} WHERE ${hash} IN (SELECT h FROM ${ident(cand)})
-        GROUP BY ${cols.join(', ')} HAVING min(${s}) <> max(${s})
+        GROUP BY ${cols.join(', ')} HAVING ${having}
         ORDER BY ${cols.map((_, i) => i + 1).join(', ')} NULLS LAST LIMIT ${SAMPLE_SIZE}`,
     );
     if (rows.length === 0) return null;
     const total = Number(rows[0]!.__total);
     const totalRows = Number(rows[0]!.__total_rows);
+    const kind = exclude.length ? 'content-duplicate' : 'exact-duplicate';
     return {
-      kind: 'exact-duplicate',
-      severity: LEAKAGE_SEVERITY['exact-duplicate'],
+      kind,
+      severity: LEAKAGE_SEVERITY[kind],
       count: total,
       sample: rows.map(({ __splits, __rows, __total: _t, __total_rows: _r, ...row }) => ({ row, splits: splitNames(src, __splits), rows: Number(__rows) })),
-      message: `${plural(total, 'distinct row')} (${plural(totalRows, 'row')} in all) appear in more than one split`,
+      message: `${plural(total, 'distinct row')} (${plural(totalRows, 'row')} in all) ${total === 1 ? 'appears' : 'appear'} in more than one split${exclude.length ? ` (compared without the key ${exclude.join(', ')})` : ''}`,
       details: { rows: totalRows },
     };
   } finally {

@@ -11,7 +11,7 @@ import { parseRecipe, type Recipe } from '../spec/recipe.js';
 import { runRecipe } from '../tables/clean/run-recipe.js';
 import type { ComposeResult } from './compose-result.js';
 import { composeFiles } from './compose-files.js';
-import { filesOf, viewVersion, withTable, withStoreLock, type DataprepDeps } from './context.js';
+import { asFileCollection, filesOf, viewVersion, withTable, withStoreLock, type DataprepDeps } from './context.js';
 import { ingestOutput } from './ingest-dir.js';
 
 export interface CleanResult {
@@ -45,7 +45,7 @@ export async function cleanVersion(deps: DataprepDeps, ref: string, opts: { reci
 async function cleanVersionLocked(deps: DataprepDeps, ref: string, opts: { recipePath: string; name: string; message?: string; file?: string }): Promise<CleanResult> {
   const name = checkDatasetName(opts.name);
   const { recipe, text } = readRecipe(opts.recipePath);
-  const view = await viewVersion(deps, ref, opts.file);
+  const view = asFileCollection(await viewVersion(deps, ref, opts.file), recipe.steps.length === 0 && recipe.files.length > 0, opts.file);
   const v = view.resolved;
   const input = formatDigest(v.version.digest);
   if (view.table && recipe.steps.length === 0) throw new CairnError('INVALID_INPUT', `the recipe ${recipe.name} has no table steps, and ${v.ref} is a table`);

@@ -11,6 +11,7 @@ import { openEngine, type TableEngine } from '../tables/engine.js';
 import { loadTable, type LoadedTable } from '../tables/load.js';
 import { tableSourceOf, type TableSource } from '../tables/source.js';
 import { acquireShared } from '../../storage/locks/locks.js';
+import { explainLoadError } from './load-errors.js';
 
 /** What the data-preparation services need beyond the dataset ports. */
 export interface DataprepDeps extends DatasetDeps {
@@ -36,6 +37,16 @@ export async function viewVersion(deps: DataprepDeps, ref: string, file?: string
   return { resolved, listing, table };
 }
 
+/**
+ * The same version read as a file collection. A folder of files with a labels manifest holds
+ * a CSV or JSON Lines file, which makes it tabular by default; a suite with only `files:`
+ * checks, a recipe with only `files:` steps, or a split given `--labels`/`--manifest` means
+ * the files (the manifest is then one of them).
+ */
+export function asFileCollection(view: VersionView, wantsFiles: boolean, file?: string): VersionView {
+  return view.table && wantsFiles && !file ? { ...view, table: null } : view;
+}
+
 export interface TableContext {
   engine: TableEngine;
   table: LoadedTable;
@@ -56,12 +67,15 @@ export async function withTable<T>(deps: DataprepDeps, view: VersionView, opts: 
   const engine = await openEngine({ tempDir: join(deps.cairnDir, 'tmp', 'duckdb') });
   try {
     await installPiiMacros(engine);
+    const source = view.table;
     const table = await loadTable(
       engine,
-      view.table.paths.map((p) => join(dir, p)),
-      view.table.format,
+      source.paths.map((p) => join(dir, p)),
+      source.format,
       { ...(opts.schema ? { schema: opts.schema } : {}), ...(opts.missingSchemaColumns ? { missingSchemaColumns: opts.missingSchemaColumns } : {}) },
-    );
+    ).catch((err: unknown) => {
+      throw explainLoadError(err, { ref: view.resolved.ref, dir, source });
+    });
     return await fn({ engine, table, view });
   } finally {
     engine.close();

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { formatDigest, sha256Hex } from '../../core/digest.js';
-import { CairnError } from '../../core/errors.js';
+import { CairnError, ioError } from '../../core/errors.js';
 import { inferSuite } from '../tables/infer-suite.js';
 import { profileTable } from '../tables/profile.js';
 import { viewVersion, withTable, withStoreLock, type DataprepDeps } from './context.js';
@@ -19,7 +19,13 @@ async function inferSuiteForLocked(deps: DataprepDeps, ref: string, opts: { out?
     { action: 'dataset.suite.infer', target: { type: 'dataset', name: v.dataset.name, version: v.version.number, digest }, inputs: [digest] },
     async (commit, draft) => {
       const text = await withTable(deps, view, {}, async ({ engine, table }) => inferSuite(await profileTable(engine, table), { name: `${v.dataset.name}-suite` }));
-      if (opts.out) writeFileSync(opts.out, text);
+      if (opts.out) {
+        try {
+          writeFileSync(opts.out, text);
+        } catch (err) {
+          throw ioError(err, 'write', opts.out);
+        }
+      }
       const suiteDigest = formatDigest(sha256Hex(text));
       await commit(async () => {
         draft.params = { suiteDigest, written: opts.out !== undefined };

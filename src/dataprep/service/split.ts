@@ -8,6 +8,7 @@ import { checkDatasetName } from '../../core/names.js';
 import { formatRef } from '../../core/refs.js';
 import { recordVersion } from '../../datasets/record.js';
 import { labelsOf } from '../files/checks.js';
+import { DEFAULT_MANIFESTS, filterManifest } from '../files/labels.js';
 import { fileLeakage } from '../leakage/file-leakage.js';
 import { parseRatios } from '../split/ratios.js';
 import { fileSplitReport, splitFiles } from '../split/split-files.js';
@@ -16,7 +17,7 @@ import { DETECT_BYTES, looksBinary } from '../files/detect.js';
 import { splitTable } from '../split/split-table.js';
 import type { ComposeResult } from './compose-result.js';
 import { composeFiles } from './compose-files.js';
-import { filesOf, viewVersion, withTable, withStoreLock, type DataprepDeps } from './context.js';
+import { asFileCollection, filesOf, viewVersion, withTable, withStoreLock, type DataprepDeps } from './context.js';
 import { ingestOutput } from './ingest-dir.js';
 
 export interface SplitOptions {
@@ -57,7 +58,7 @@ async function splitVersionLocked(deps: DataprepDeps, ref: string, opts: SplitOp
   const ratios = parseRatios(opts.ratios);
   for (const r of ratios) checkDatasetName(`${base}/${r.name}`);
   const seed = opts.seed ?? 0;
-  const view = await viewVersion(deps, ref, opts.file);
+  const view = asFileCollection(await viewVersion(deps, ref, opts.file), Boolean(opts.labels || opts.manifest), opts.file);
   const v = view.resolved;
   const input = formatDigest(v.version.digest);
   const spec = { ratios, seed, key: opts.key ?? null, stratify: opts.stratify ?? null, group: opts.group ?? null, time: opts.time ?? null, cutoff: opts.cutoff ?? null, text: opts.text ?? null, labels: opts.labels ?? null, manifest: opts.manifest ?? null };
@@ -85,7 +86,12 @@ async function splitVersionLocked(deps: DataprepDeps, ref: string, opts: SplitOp
           const { files, read } = filesOf(deps, view);
           const labels = opts.stratify || opts.labels ? await labelsOf(files, { from: opts.labels ?? 'folder', ...(opts.manifest ? { manifest: opts.manifest } : {}), ...(opts.stratify && opts.stratify !== 'label' ? { column: opts.stratify } : {}) }, read) : null;
           const groups = opts.group ? await labelsOf(files, { from: 'manifest', manifest: opts.manifest ?? 'manifest.csv', column: opts.group }, read) : null;
-          const items = files.map((f) => ({ ...f, ...(labels?.get(f.path) !== undefined ? { label: labels.get(f.path)! } : {}), ...(groups?.get(f.path) !== undefined ? { group: groups.get(f.path)! } : {}) }));
+          // The manifest itself is not split: each split gets its own, cut down to its files.
+          const usesManifest = opts.labels === 'manifest' || Boolean(opts.group);
+          const manifestPath = usesManifest ? (opts.manifest?.replace(/^\.\//, '') ?? (opts.group && !opts.labels ? 'manifest.csv' : DEFAULT_MANIFESTS.find((m) => files.some((f) => f.path === m)))) : undefined;
+          const manifestFile = manifestPath ? files.find((f) => f.path === manifestPath) : undefined;
+          const manifestText = manifestFile ? (await read(manifestFile.path)).toString('utf8') : null;
+          const items = files.filter((f) => f !== manifestFile).map((f) => ({ ...f, ...(labels?.get(f.path) !== undefined ? { label: labels.get(f.path)! } : {}), ...(groups?.get(f.path) !== undefined ? { group: groups.get(f.path)! } : {}) }));
           const assigned = splitFiles(items, { ratios, seed, stratify: Boolean(opts.stratify), group: Boolean(opts.group) });
           const leakage = await fileLeakage(assigned, {
             group: Boolean(opts.group),
@@ -99,9 +105,16 @@ async function splitVersionLocked(deps: DataprepDeps, ref: string, opts: SplitOp
           const byPath = new Map(view.listing.files.map((f) => [f.path, f]));
           for (const r of ratios) {
             const members = (assigned.get(r.name) ?? []).map((f) => byPath.get(f.path)!);
-            contents.push({ name: r.name, content: await composeFiles(deps, members), size: members.length });
+            const own = manifestFile && manifestText !== null
+              ? [{ path: manifestFile.path, mode: byPath.get(manifestFile.path)!.entry.mode, bytes: Buffer.from(filterManifest(manifestFile.path, manifestText, new Set(members.map((m) => m.path)))) }]
+              : [];
+            contents.push({ name: r.name, content: await composeFiles(deps, members, own), size: members.length });
           }
         }
+      } catch (err) {
+        // Splits already stored in packs must not outlive a later one's failure.
+        await Promise.all(contents.map((c) => c.content.discard()));
+        throw err;
       } finally {
         rmSync(tmp, { recursive: true, force: true });
       }

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { canonicalJson } from '../../core/canonical-json.js';
 import { formatDigest, sha256Hex } from '../../core/digest.js';
-import { CairnError } from '../../core/errors.js';
+import { CairnError, ioError } from '../../core/errors.js';
 import { storeReport } from '../../datasets/record.js';
 import { resolveVersion } from '../../datasets/resolve.js';
 import { latestReport, putDocument } from '../../meta/repos/reports.js';
@@ -15,7 +15,7 @@ import { parseSuite, type Suite } from '../spec/suite.js';
 import type { TableProfile } from '../tables/profile.js';
 import { runSuite } from '../tables/validate/run-suite.js';
 import { suiteSchema } from '../tables/validate/suite-schema.js';
-import { filesOf, viewVersion, withTable, withStoreLock, type DataprepDeps } from './context.js';
+import { asFileCollection, filesOf, viewVersion, withTable, withStoreLock, type DataprepDeps } from './context.js';
 
 export interface ValidateOptions {
   suitePath: string;
@@ -59,7 +59,7 @@ export async function validateVersion(deps: DataprepDeps, ref: string, opts: Val
 
 async function validateVersionLocked(deps: DataprepDeps, ref: string, opts: ValidateOptions): Promise<ValidationReport> {
   const { suite, text } = readSuite(opts.suitePath);
-  const view = await viewVersion(deps, ref, opts.file);
+  const view = asFileCollection(await viewVersion(deps, ref, opts.file), suite.checks.length === 0 && suite.files.length > 0, opts.file);
   const v = view.resolved;
   const digest = formatDigest(v.version.digest);
   const suiteDigest = sha256Hex(text);
@@ -80,8 +80,8 @@ async function validateVersionLocked(deps: DataprepDeps, ref: string, opts: Vali
         const { files, read } = filesOf(deps, view);
         report = await runFileChecks(files, suite.files, read, { target: v.ref, suite: suite.name });
       }
-      if (opts.junit) writeFileSync(opts.junit, toJUnit(report));
-      if (opts.html) writeFileSync(opts.html, toHtml(report));
+      if (opts.junit) writeOut(opts.junit, toJUnit(report));
+      if (opts.html) writeOut(opts.html, toHtml(report));
       const summary = { suite: suite.name, ok: report.ok, errors: report.errors, warnings: report.warnings, checks: report.checks.length };
       await commit(
         async (tx) => {
@@ -94,6 +94,15 @@ async function validateVersionLocked(deps: DataprepDeps, ref: string, opts: Vali
       return report;
     },
   );
+}
+
+/** A report file the user asked for; a path that cannot be written is an I/O error, not a bug. */
+function writeOut(path: string, text: string): void {
+  try {
+    writeFileSync(path, text);
+  } catch (err) {
+    throw ioError(err, 'write', path);
+  }
 }
 
 export function reportDigestOf(report: ValidationReport): string {

@@ -180,7 +180,7 @@ describe('splitTable on the SpamAssassin e-mails as a table', () => {
     }
     expect(report.classes!.maxDeviationPoints).toBeLessThan(0.05);
     expect(report.leakage.ok).toBe(true);
-    expect(report.leakage.checked).toEqual(['exact-duplicate', 'key-overlap', 'near-duplicate']);
+    expect(report.leakage.checked).toEqual(['exact-duplicate', 'content-duplicate', 'key-overlap', 'near-duplicate']);
     expect(report.leakage.findings.map((f) => [f.kind, f.severity])).toEqual([['near-duplicate', 'warn']]);
     expect(report.leakage.findings[0]!.count).toBeGreaterThan(10);
   });
@@ -213,7 +213,7 @@ describe('splitTable on small tables', () => {
     const t = await table('users', `SELECT i AS row_id, i // 2 AS user_id, 'a' AS cls FROM range(10) r(i)`);
     for (const seed of [0, 1, 2, 3, 4, 5]) {
       const { splits, report } = await splitTable(engine, t, { ratios: 'train=0.7,test=0.3', seed, key: ['user_id'], stratify: 'cls' }, join(tempDir(), 's'));
-      expect(report.leakage.checked).toEqual(['exact-duplicate', 'key-overlap']);
+      expect(report.leakage.checked).toEqual(['exact-duplicate', 'content-duplicate', 'key-overlap']);
       expect(report.leakage.ok).toBe(true);
       expect(splits[0]!.rows % 2).toBe(0);
     }

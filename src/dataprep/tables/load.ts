@@ -69,7 +69,7 @@ export async function loadTable(engine: TableEngine, absPaths: readonly string[]
   // in the file widens the type instead of aborting the load); declared columns come in as
   // text, to be cast and counted below.
   const header = await engine.all<{ column_name: string }>(
-    `SELECT column_name FROM (DESCRIBE SELECT * FROM read_csv(${files}, header = true, all_varchar = true, delim = ${lit(delim)}, quote = '"', escape = '"', union_by_name = true))`,
+    `SELECT column_name FROM (DESCRIBE SELECT * FROM read_csv(${files}, header = true, skip = 0, all_varchar = true, delim = ${lit(delim)}, quote = '"', escape = '"', union_by_name = true))`,
   );
   const inFile = new Set(header.map((h) => h.column_name));
   const asText = [...declared.keys()]
@@ -77,7 +77,7 @@ export async function loadTable(engine: TableEngine, absPaths: readonly string[]
     .map((c) => `${lit(c)}: 'VARCHAR'`)
     .join(', ');
   await engine.run(
-    `CREATE OR REPLACE TABLE ${ident(raw)} AS SELECT * FROM read_csv(${files}, header = true, sample_size = -1, delim = ${lit(delim)}, quote = '"', escape = '"', strict_mode = true, union_by_name = true${asText ? `, types = {${asText}}` : ''})`,
+    `CREATE OR REPLACE TABLE ${ident(raw)} AS SELECT * FROM read_csv(${files}, header = true, skip = 0, sample_size = -1, delim = ${lit(delim)}, quote = '"', escape = '"', strict_mode = true, union_by_name = true${asText ? `, types = {${asText}}` : ''})`,
   );
   const desc = await engine.all<{ column_name: string; column_type: string }>(`SELECT column_name, column_type FROM (DESCRIBE ${ident(raw)})`);
   const cols = desc.map((d) => d.column_name);

@@ -1,0 +1,150 @@
+import { closeSync, openSync, readSync } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
+import { join } from 'node:path';
+import { CairnError, isCairnError } from '../../core/errors.js';
+import { firstInvalidUtf8 } from '../files/utf8.js';
+import type { TableSource } from '../tables/source.js';
+
+/** DuckDB's default `max_line_size` for CSV: a longer line (record) fails the load. */
+export const CSV_MAX_LINE_BYTES = 2_000_000;
+
+export interface CsvProblem {
+  /** 1-based physical line where the problem is. */
+  line: number;
+  problem: string;
+}
+
+const QUOTE = 0x22;
+const LF = 0x0a;
+const CR = 0x0d;
+const CHUNK = 8 * 1024 * 1024;
+
+/**
+ * The first structural problem of a CSV/TSV file that DuckDB's strict reader refuses: invalid
+ * UTF-8, a record longer than the maximum line size, a row with another number of fields than
+ * the header, or a quoted field that is never closed. Streams the file (bounded memory); only
+ * run after a load failed, to say what is wrong in words and by line. Null when none is found.
+ */
+export function diagnoseCsv(path: string, delimiter: ',' | '\t'): CsvProblem | null {
+  const delim = delimiter.charCodeAt(0);
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(CHUNK + 4);
+    let carry = 0; // bytes of an incomplete UTF-8 sequence kept at the start of buf
+    let line = 1;
+    let inQuotes = false;
+    let quoteLine = 0;
+    let pendingQuote = false; // saw a quote inside a quoted field; the next byte decides
+    let fields = 1;
+    let recordBytes = 0;
+    let recordLine = 1;
+    let headerFields = -1;
+    const endRecord = (): CsvProblem | null => {
+      if (recordBytes > 0) {
+        if (headerFields < 0) headerFields = fields;
+        else if (fields !== headerFields) {
+          return { line: recordLine, problem: `the row has ${fields} field${fields === 1 ? '' : 's'}, but the header has ${headerFields} (a ragged row)` };
+        }
+      }
+      fields = 1;
+      recordBytes = 0;
+      return null;
+    };
+    for (;;) {
+      const n = readSync(fd, buf, carry, CHUNK, null);
+      const end = carry + n;
+      const eof = n === 0;
+      // UTF-8: validate what is complete, keep a cut-off sequence for the next read.
+      let validTo = end;
+      if (!eof) {
+        let k = 0;
+        while (k < 3 && k < end && ((buf[end - 1 - k] as number) & 0xc0) === 0x80) k++;
+        const lead = end - 1 - k >= 0 ? (buf[end - 1 - k] as number) : 0;
+        const len = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+        if (len > k + 1) validTo = end - 1 - k;
+      }
+      const chunk = buf.subarray(0, validTo);
+      const badAt = isUtf8(chunk) ? -1 : firstInvalidUtf8(chunk);
+      const stopAt = badAt >= 0 ? badAt : validTo;
+      for (let i = 0; i < stopAt; i++) {
+        const b = buf[i] as number;
+        if (pendingQuote) {
+          pendingQuote = false;
+          if (b === QUOTE) {
+            recordBytes++;
+            continue; // "" inside quotes: an escaped quote
+          }
+          inQuotes = false;
+        }
+        if (b === LF) {
+          line++;
+          if (!inQuotes) {
+            const p = endRecord();
+            if (p) return p;
+            recordLine = line;
+            continue;
+          }
+        }
+        if (b === CR && !inQuotes) continue;
+        recordBytes++;
+        if (recordBytes > CSV_MAX_LINE_BYTES) {
+          return { line: recordLine, problem: `the line is longer than the maximum line size of ${CSV_MAX_LINE_BYTES.toLocaleString('en-US')} bytes` };
+        }
+        if (inQuotes) {
+          if (b === QUOTE) pendingQuote = true;
+        } else if (b === QUOTE) {
+          inQuotes = true;
+          quoteLine = line;
+        } else if (b === delim) fields++;
+      }
+      if (badAt >= 0) {
+        return { line, problem: `invalid UTF-8 (byte 0x${(buf[badAt] as number).toString(16).padStart(2, '0')}); the file must be UTF-8 encoded` };
+      }
+      if (eof) {
+        if (pendingQuote) inQuotes = false;
+        if (inQuotes) return { line: quoteLine, problem: 'a quoted field opened on this line is never closed (unterminated quote)' };
+        return endRecord();
+      }
+      // Move the cut-off UTF-8 sequence to the front for the next read.
+      buf.copy(buf, 0, validTo, end);
+      carry = end - validTo;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** DuckDB echoes whole lines; keep messages readable. */
+function shorten(text: string, dir: string, ref: string): string {
+  const named = text.split(`${dir}/`).join(`${ref}: `).split(dir).join(ref);
+  const lines = named.split('\n').map((l) => (l.length > 300 ? `${l.slice(0, 300)}… (${l.length - 300} more characters)` : l));
+  const out = lines.join('\n');
+  return out.length > 4000 ? `${out.slice(0, 4000)}…` : out;
+}
+
+/**
+ * Turns a failed load into an error that names the version's file, the line and the problem
+ * in words (not the path of the materialized copy, nor a 10 KB echo of a line).
+ */
+export function explainLoadError(err: unknown, opts: { ref: string; dir: string; source: TableSource }): unknown {
+  if (!isCairnError(err, 'INVALID_INPUT')) return err;
+  const hint = 'fix the file and add it as a new version (cairn data add); nothing was written';
+  if (opts.source.format === 'csv' || opts.source.format === 'tsv') {
+    for (const p of opts.source.paths) {
+      let found: CsvProblem | null = null;
+      try {
+        found = diagnoseCsv(join(opts.dir, p), opts.source.format === 'tsv' ? '\t' : ',');
+      } catch {
+        found = null;
+      }
+      if (found) {
+        return new CairnError('INVALID_INPUT', `${opts.ref}: ${p}, line ${found.line}: ${found.problem}`, {
+          cause: err,
+          hint,
+          data: { file: p, line: found.line, problem: found.problem, engine: shorten(err.message, opts.dir, opts.ref) },
+        });
+      }
+    }
+  }
+  return new CairnError('INVALID_INPUT', shorten(err.message, opts.dir, opts.ref), { cause: err, hint: err.hint ?? hint, data: err.data });
+}
