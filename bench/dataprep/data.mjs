@@ -30,7 +30,7 @@
 // Run directly:  node bench/dataprep/data.mjs [--scale 0.05]   (prints the manifest)
 
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync, readdirSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, linkSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync, readdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -240,10 +240,19 @@ export async function ensureDataprepData(opts = {}) {
     const rows = flightRows(scale);
     const folder = path.join(dir, 'flights');
     mkdirSync(folder, { recursive: true });
-    let parquet = FLIGHTS_SRC;
     if (!existsSync(FLIGHTS_SRC)) throw new Error(`${FLIGHTS_SRC} is missing (npm install)`);
+    // The version Cairn adds is this folder: it must hold the flights alone (vega-datasets'
+    // own folder mixes CSV, TSV and Parquet files).
+    const parquet = path.join(folder, 'flights.parquet');
+    if (scale === 1 && sizeOf(parquet) !== sizeOf(FLIGHTS_SRC)) {
+      rmSync(parquet, { force: true });
+      try {
+        linkSync(FLIGHTS_SRC, parquet);
+      } catch {
+        copyFileSync(FLIGHTS_SRC, parquet);
+      }
+    }
     if (scale !== 1) {
-      parquet = path.join(folder, 'flights.parquet');
       const stamp = readStamp(dir, 'flights');
       if (!stamp || stamp.rows !== rows || sizeOf(parquet) !== stamp.bytes) {
         log(`dataprep data: writing the first ${rows.toLocaleString('en-US')} flights as Parquet …`);

@@ -51,7 +51,7 @@ export async function runGc(deps: MaintenanceDeps, opts: { dryRun?: boolean } = 
     const plan = planGc({ packs: (await listPacks(deps.meta.db)).map((p) => ({ id: p.id, size: Number(p.size) })), blobs, reachable, onDisk: await deps.packs.list() });
     const temps = await deps.packs.listTemp();
     // Re-creatable on demand: version copies read by DuckDB, hardlink sources, work folders.
-    const cacheDirs = [join(deps.cacheDir, 'versions'), join(deps.cacheDir, 'files'), join(dirname(deps.cacheDir), 'tmp')];
+    const cacheDirs = [join(deps.cacheDir, 'versions'), join(deps.cacheDir, 'files'), join(deps.cacheDir, 'tables'), join(dirname(deps.cacheDir), 'tmp')];
     const cacheBytes = cacheDirs.reduce((n, d) => n + treeBytes(d), 0);
     const base: GcResult = {
       dryRun: opts.dryRun === true,

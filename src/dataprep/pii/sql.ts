@@ -29,13 +29,22 @@ function pattern(kind: PiiKind) {
   return p;
 }
 
+/**
+ * The shortest text each pattern can match (`a@b.cc`; `+1 2 3 45`-like phones; 13 card digits;
+ * a 15-character IBAN): shorter values are skipped without running the pattern at all.
+ */
+const MIN_LENGTH: Record<PiiKind, number> = { email: 6, phone: 6, card: 13, iban: 15 };
+
 /** SQL: how many confirmed matches of `kind` the text expression `col` holds. */
 export function piiCountSql(col: string, kind: PiiKind): string {
   const p = pattern(kind);
-  const all = `regexp_extract_all(CAST(${col} AS VARCHAR), ${sqlString(p.source)})`;
-  if (p.checksum === 'luhn') return `coalesce(len(list_filter(${all}, lambda x: cairn_luhn(x))), 0)`;
-  if (p.checksum === 'iban-mod97') return `coalesce(len(list_filter(${all}, lambda x: cairn_iban_ok(x))), 0)`;
-  return `coalesce(len(${all}), 0)`;
+  const text = `CAST(${col} AS VARCHAR)`;
+  const all = `regexp_extract_all(${text}, ${sqlString(p.source)})`;
+  const count =
+    p.checksum === 'luhn' ? `len(list_filter(${all}, lambda x: cairn_luhn(x)))` : p.checksum === 'iban-mod97' ? `len(list_filter(${all}, lambda x: cairn_iban_ok(x)))` : `len(${all})`;
+  // Most values hold no match: a length test and a yes/no match (no list built) rule them out
+  // far more cheaply than extracting every match.
+  return `CASE WHEN length(${text}) >= ${MIN_LENGTH[kind]} AND regexp_matches(${text}, ${sqlString(p.source)}) THEN ${count} ELSE 0 END`;
 }
 
 /** SQL: `col` with every confirmed match of the given kinds replaced by its token. */

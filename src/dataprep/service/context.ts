@@ -8,7 +8,8 @@ import { listFlat, type FlatListing } from '../../storage/tree/list.js';
 import { fileChunks } from '../../storage/tree/node.js';
 import { installPiiMacros } from '../pii/sql.js';
 import { openEngine, type TableEngine } from '../tables/engine.js';
-import { loadTable, type LoadedTable } from '../tables/load.js';
+import type { LoadedTable } from '../tables/load.js';
+import { loadTableCached } from '../tables/table-cache.js';
 import { tableSourceOf, type TableSource } from '../tables/source.js';
 import { acquireShared } from '../../storage/locks/locks.js';
 import { explainLoadError } from './load-errors.js';
@@ -54,8 +55,9 @@ export interface TableContext {
 }
 
 /**
- * Opens DuckDB on a version's table: the version is materialized read-only once (cached by
- * digest) and its tabular files loaded with whole-file typing. The engine closes afterwards.
+ * Opens DuckDB on a version's table, typed from the whole file once per version and kept in the
+ * table cache (tables/table-cache.ts); the version is materialized read-only (cached by digest)
+ * only when its files must be read. The engine closes afterwards.
  */
 export async function withTable<T>(deps: DataprepDeps, view: VersionView, opts: { schema?: Record<string, string>; missingSchemaColumns?: 'error' | 'ignore' }, fn: (ctx: TableContext) => Promise<T>): Promise<T> {
   if (!view.table) {
@@ -63,18 +65,24 @@ export async function withTable<T>(deps: DataprepDeps, view: VersionView, opts: 
       hint: 'file collections are checked with a suite `files:` section',
     });
   }
-  const dir = await materializedVersion(deps, view.resolved.version.digest);
   const engine = await openEngine({ tempDir: join(deps.cairnDir, 'tmp', 'duckdb') });
   try {
     await installPiiMacros(engine);
     const source = view.table;
-    const table = await loadTable(
+    let dir: string | undefined;
+    const table = await loadTableCached(
       engine,
-      source.paths.map((p) => join(dir, p)),
-      source.format,
-      { ...(opts.schema ? { schema: opts.schema } : {}), ...(opts.missingSchemaColumns ? { missingSchemaColumns: opts.missingSchemaColumns } : {}) },
+      { versionDigest: view.resolved.version.digest, source },
+      {
+        cacheDir: join(deps.cacheDir, 'tables'),
+        // Only a cache miss (or Parquet, read in place) needs the version's files on disk.
+        files: async () => (dir = await materializedVersion(deps, view.resolved.version.digest)),
+        ...(opts.schema ? { schema: opts.schema } : {}),
+        ...(opts.missingSchemaColumns ? { missingSchemaColumns: opts.missingSchemaColumns } : {}),
+      },
     ).catch((err: unknown) => {
-      throw explainLoadError(err, { ref: view.resolved.ref, dir, source });
+      // Without `dir` the files were never read (a cached table): nothing in them to point at.
+      throw dir ? explainLoadError(err, { ref: view.resolved.ref, dir, source }) : err;
     });
     return await fn({ engine, table, view });
   } finally {

@@ -41,19 +41,14 @@ export interface LoadOptions {
  */
 export async function loadTable(engine: TableEngine, absPaths: readonly string[], format: TableSource['format'], opts: LoadOptions = {}): Promise<LoadedTable> {
   const name = opts.name ?? 'data';
-  for (const p of absPaths) {
-    if (statSync(p).size === 0) {
-      throw new CairnError('INVALID_INPUT', `${p} is empty`, { hint: 'remove the empty file or add data to it' });
-    }
-  }
+  refuseEmpty(absPaths);
   const files = `[${absPaths.map(lit).join(', ')}]`;
   if (format === 'parquet') {
     await engine.run(`CREATE OR REPLACE VIEW ${ident(name)} AS SELECT * FROM read_parquet(${files}, union_by_name = true)`);
     return describe(engine, name, format, {});
   }
   if (format === 'jsonl') {
-    // sample_size = -1: DuckDB's JSON reader then types from every record.
-    await engine.run(`CREATE OR REPLACE TABLE ${ident(name)} AS SELECT * FROM read_json(${files}, format = 'newline_delimited', sample_size = -1, union_by_name = true)`);
+    await engine.run(`CREATE OR REPLACE TABLE ${ident(name)} AS SELECT * FROM ${readerSql(absPaths, format)}`);
     return describe(engine, name, format, {});
   }
   const delim = format === 'tsv' ? '\\t' : ',';
@@ -76,9 +71,7 @@ export async function loadTable(engine: TableEngine, absPaths: readonly string[]
     .filter((c) => inFile.has(c))
     .map((c) => `${lit(c)}: 'VARCHAR'`)
     .join(', ');
-  await engine.run(
-    `CREATE OR REPLACE TABLE ${ident(raw)} AS SELECT * FROM read_csv(${files}, header = true, skip = 0, sample_size = -1, delim = ${lit(delim)}, quote = '"', escape = '"', strict_mode = true, union_by_name = true${asText ? `, types = {${asText}}` : ''})`,
-  );
+  await engine.run(`CREATE OR REPLACE TABLE ${ident(raw)} AS SELECT * FROM ${readerSql(absPaths, format, asText)}`);
   const desc = await engine.all<{ column_name: string; column_type: string }>(`SELECT column_name, column_type FROM (DESCRIBE ${ident(raw)})`);
   const cols = desc.map((d) => d.column_name);
   for (const c of declared.keys()) {
@@ -105,6 +98,27 @@ export async function loadTable(engine: TableEngine, absPaths: readonly string[]
     invalid: invalid.get(d.column_name) ?? 0,
   }));
   return { name, columns, rows: Number(rows), format };
+}
+
+/** An empty file has no header to type a table from: say so instead of DuckDB's puzzling error. */
+export function refuseEmpty(absPaths: readonly string[]): void {
+  for (const p of absPaths) {
+    if (statSync(p).size === 0) {
+      throw new CairnError('INVALID_INPUT', `${p} is empty`, { hint: 'remove the empty file or add data to it' });
+    }
+  }
+}
+
+/**
+ * The table function that reads text files typed from every row. `asText` (`'col': 'VARCHAR', …`)
+ * reads those columns as text, to be cast strictly by the caller.
+ */
+export function readerSql(absPaths: readonly string[], format: Exclude<TableSource['format'], 'parquet'>, asText = ''): string {
+  const files = `[${absPaths.map(lit).join(', ')}]`;
+  // sample_size = -1: DuckDB's JSON reader then types from every record.
+  if (format === 'jsonl') return `read_json(${files}, format = 'newline_delimited', sample_size = -1, union_by_name = true)`;
+  const delim = format === 'tsv' ? '\\t' : ',';
+  return `read_csv(${files}, header = true, skip = 0, sample_size = -1, delim = ${lit(delim)}, quote = '"', escape = '"', strict_mode = true, union_by_name = true${asText ? `, types = {${asText}}` : ''})`;
 }
 
 /**

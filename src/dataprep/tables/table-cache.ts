@@ -1,0 +1,126 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { canonicalJson } from '../../core/canonical-json.js';
+import { sha256Hex } from '../../core/digest.js';
+import { CairnError } from '../../core/errors.js';
+import { ident, lit, type TableEngine } from './engine.js';
+import { loadTable, parses, readerSql, refuseEmpty, type LoadedColumn, type LoadedTable, type LoadOptions } from './load.js';
+import type { TableSource } from './source.js';
+
+/**
+ * Bump when what a cached table holds changes (the reader's options, the typing rules): old
+ * entries then simply stop matching.
+ */
+const TABLE_CACHE_FORMAT = 1;
+const CACHE_CATALOG = '__cairn_table_cache';
+
+export interface CachedTableKey {
+  /** The version's root digest: versions are immutable, so the typed table never goes stale. */
+  versionDigest: string;
+  source: TableSource;
+}
+
+export interface CachedLoadOptions extends LoadOptions {
+  /** Where typed tables are kept (`.cairn/cache/tables`). */
+  cacheDir: string;
+  /** Called on a miss for the folder holding the version's files (materialized on demand). */
+  files(): Promise<string>;
+}
+
+/**
+ * Loads a version's CSV / TSV / JSON Lines table through a cache of typed tables: the first
+ * command that needs it parses the text once (typed from every row, as loadTable does) into a
+ * DuckDB database file named by the version digest, the engine's version and the source; later
+ * commands attach that file read-only instead of parsing text again, and do not need the
+ * version's files at all. Parquet is already typed and is read in place.
+ *
+ * A declared schema is applied on top: a column whose inferred type already is the declared
+ * one is used as is; a column inferred as text is cast strictly and its unparsable values
+ * counted, exactly as loadTable does. Any other mismatch (e.g. inferred BIGINT, declared
+ * VARCHAR: the original text is gone) reloads from the files.
+ */
+export async function loadTableCached(engine: TableEngine, key: CachedTableKey, opts: CachedLoadOptions): Promise<LoadedTable> {
+  const name = opts.name ?? 'data';
+  const { format, paths } = key.source;
+  const strictOpts: LoadOptions = { ...(opts.schema ? { schema: opts.schema } : {}), ...(opts.missingSchemaColumns ? { missingSchemaColumns: opts.missingSchemaColumns } : {}), name };
+  if (format === 'parquet') {
+    const dir = await opts.files();
+    return loadTable(engine, paths.map((p) => join(dir, p)), format, strictOpts);
+  }
+  const [{ v }] = (await engine.all<{ v: string }>('SELECT version() AS v')) as [{ v: string }];
+  const file = join(opts.cacheDir, `${sha256Hex(canonicalJson({ cache: TABLE_CACHE_FORMAT, duckdb: v, version: key.versionDigest, format, paths }))}.duckdb`);
+  if (!existsSync(file)) await buildCache(engine, file, opts.cacheDir, async () => {
+    const dir = await opts.files();
+    return paths.map((p) => join(dir, p));
+  }, format);
+  await engine.run(`ATTACH IF NOT EXISTS ${lit(file)} AS ${ident(CACHE_CATALOG)} (READ_ONLY)`);
+  const cached = `${ident(CACHE_CATALOG)}.main.data`;
+  const desc = await engine.all<{ column_name: string; column_type: string }>(`SELECT column_name, column_type FROM (DESCRIBE ${cached})`);
+  const inferred = new Map(desc.map((d) => [d.column_name, d.column_type]));
+  // As loadTable does, JSON Lines keep the types JSON gave them; the schema check judges them.
+  const declared = new Map(format === 'jsonl' ? [] : Object.entries(opts.schema ?? {}));
+  const casts: Array<[string, string]> = [];
+  for (const [c, t] of declared) {
+    if (!/^[A-Za-z][A-Za-z0-9_ ,()[\]]*$/.test(t)) throw new CairnError('INVALID_INPUT', `the schema gives column ${JSON.stringify(c)} the type ${JSON.stringify(t)}, which is not a type name`, { data: { column: c, type: t } });
+    const got = inferred.get(c);
+    if (got === undefined) {
+      if (opts.missingSchemaColumns !== 'ignore') throw new CairnError('INVALID_INPUT', `the schema names column ${JSON.stringify(c)}, which the file does not have`, { data: { column: c, columns: [...inferred.keys()] } });
+      continue;
+    }
+    if (got === t.toUpperCase()) continue;
+    // The text is only still there for columns inferred as text; anything else needs the file.
+    if (got !== 'VARCHAR') {
+      await engine.run(`DETACH ${ident(CACHE_CATALOG)}`);
+      const dir = await opts.files();
+      return loadTable(engine, paths.map((p) => join(dir, p)), format, strictOpts);
+    }
+    casts.push([c, t]);
+  }
+  let invalid = new Map<string, number>();
+  if (casts.length > 0) {
+    const probes = casts.map(([c, t], i) => `count(*) FILTER (WHERE NULLIF(trim(${ident(c)}), '') IS NOT NULL AND NOT (${parses(`NULLIF(trim(${ident(c)}), '')`, t)})) AS b${i}`);
+    const [stats] = await engine.all<Record<string, number>>(`SELECT ${probes.join(', ')} FROM ${cached}`);
+    invalid = new Map(casts.map(([c], i) => [c, Number(stats![`b${i}`] ?? 0)]));
+    const replace = casts.map(([c, t]) => `CASE WHEN ${parses(`NULLIF(trim(${ident(c)}), '')`, t)} THEN TRY_CAST(NULLIF(trim(${ident(c)}), '') AS ${t}) END AS ${ident(c)}`).join(', ');
+    // Materialized once: every check scans the typed values, never the casts again.
+    await engine.run(`CREATE OR REPLACE TABLE ${ident(name)} AS SELECT * REPLACE (${replace}) FROM ${cached}`);
+  } else {
+    await engine.run(`CREATE OR REPLACE VIEW ${ident(name)} AS SELECT * FROM ${cached}`);
+  }
+  const [{ rows }] = (await engine.all<{ rows: number }>(`SELECT count(*) AS rows FROM ${cached}`)) as [{ rows: number }];
+  const columns: LoadedColumn[] = desc.map((d) => ({
+    name: d.column_name,
+    type: declared.has(d.column_name) ? declared.get(d.column_name)!.toUpperCase() : d.column_type,
+    invalid: invalid.get(d.column_name) ?? 0,
+  }));
+  return { name, columns, rows: Number(rows), format };
+}
+
+/**
+ * Parses the text into a new database file under a temporary name and renames it into place,
+ * so a reader never sees half a table, and two commands building the same entry at once both
+ * end with a complete one. A crash leaves only a temporary file, which `gc` removes.
+ */
+async function buildCache(engine: TableEngine, file: string, cacheDir: string, files: () => Promise<string[]>, format: Exclude<TableSource['format'], 'parquet'>): Promise<void> {
+  mkdirSync(cacheDir, { recursive: true });
+  const absPaths = await files();
+  refuseEmpty(absPaths);
+  const tmp = join(cacheDir, `.tmp-${process.pid}-${randomBytes(4).toString('hex')}.duckdb`);
+  const build = '__cairn_table_build';
+  let attached = false;
+  try {
+    await engine.run(`ATTACH ${lit(tmp)} AS ${ident(build)}`);
+    attached = true;
+    await engine.run(`CREATE TABLE ${ident(build)}.main.data AS SELECT * FROM ${readerSql(absPaths, format)}`);
+    await engine.run(`CHECKPOINT ${ident(build)}`);
+    await engine.run(`DETACH ${ident(build)}`);
+    attached = false;
+    renameSync(tmp, file);
+  } catch (err) {
+    if (attached) await engine.run(`DETACH ${ident(build)}`).catch(() => {});
+    rmSync(tmp, { force: true });
+    rmSync(`${tmp}.wal`, { force: true });
+    throw err;
+  }
+}
