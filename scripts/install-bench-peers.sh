@@ -2,7 +2,8 @@
 # Installs the peer tools the benchmarks (bench/run.mjs) compare Cairn against:
 #   restic, git + git-lfs, GNU time (/usr/bin/time -v / -f %M for peak RSS), hyperfine (optional),
 #   python3-pandas (the `dataprep` suite's pandas peer, run as /usr/bin/python3; Debian ships no
-#   pyarrow / fastparquet, so that pandas has no Parquet engine).
+#   pyarrow / fastparquet, so that pandas has no Parquet engine), rclone (the `transfer` suite's
+#   peer: `rclone copy` to the same S3 server Cairn pushes to).
 # Debian/Ubuntu only (apt-get). Idempotent: packages already present are not reinstalled.
 # Safe to re-run; always ends by printing the versions it finds.
 set -euo pipefail
@@ -22,10 +23,11 @@ declare -A PROBE=(
   [time]="/usr/bin/time"
   [hyperfine]="hyperfine"
   [python3-pandas]="/usr/bin/python3 -c 'import pandas'"
+  [rclone]="rclone"
 )
 
 missing=()
-for pkg in git git-lfs restic time hyperfine python3-pandas; do
+for pkg in git git-lfs restic time hyperfine python3-pandas rclone; do
   probe="${PROBE[$pkg]}"
   if [ "$pkg" = python3-pandas ]; then
     /usr/bin/python3 -c 'import pandas' >/dev/null 2>&1 || missing+=("$pkg")   # a module, not a command
@@ -62,5 +64,6 @@ restic version
 if command -v hyperfine >/dev/null 2>&1; then hyperfine --version; else echo "hyperfine: not installed (optional)"; fi
 /usr/bin/python3 -c 'import pandas, numpy, sys; print("python", sys.version.split()[0], "pandas", pandas.__version__, "numpy", numpy.__version__)' \
   || echo "pandas: not importable by /usr/bin/python3"
+if command -v rclone >/dev/null 2>&1; then rclone version | sed -n 1p; else echo "rclone: not installed"; fi
 dd --version | head -n1
 cp --version | head -n1

@@ -16,6 +16,11 @@ export const auditActions = {
   'store.gc': 'Unreferenced packs were deleted from the object store.',
   'store.fsck': 'The object store was re-hashed; the outcome says whether it was intact.',
   'audit.export': 'The audit log was exported as a self-contained bundle.',
+  'remote.add': 'A remote was added (or re-added) to the workspace; params name its URL and whether it is encrypted.',
+  'remote.remove': 'A remote was removed from the workspace (nothing on the remote is deleted).',
+  'remote.push': 'Packs, metadata and the audit log were uploaded to a remote; params count versions, packs and bytes.',
+  'remote.pull': 'Metadata and the packs of versions were downloaded from a remote and verified; params count versions, packs and bytes.',
+  'workspace.clone': 'A workspace was started from a remote; params name the remote and the audit logs it verified.',
 } as const;
 
 export type AuditAction = keyof typeof auditActions;

@@ -120,6 +120,52 @@ export function buildProgram(): Command {
     .option('--file <path>', 'split one tabular file of the version')
     .action(lazy(() => import('./dataprep/split.js')));
 
+  const remote = program.command('remote').description('where versions are pushed to and pulled from (S3, a shared filesystem, SSH)');
+  remote
+    .command('add <name> <url>')
+    .description('add a remote: s3://bucket/prefix, file:///shared/path or ssh://user@host/path')
+    .option('--endpoint <url>', 'S3: a custom endpoint (MinIO, Ceph, …); path-style addressing')
+    .option('--region <region>', 'S3: the region (default AWS_REGION or us-east-1)')
+    .option('--encrypt', 'encrypt client-side (AES-256-GCM) with a new key kept in the workspace')
+    .option('--key-file <file>', 'encrypt with the key in this backup file (from `cairn remote key`)')
+    .option('--jobs <n>', 'parallel transfers (default 4)', parsePositive)
+    .option('--bwlimit <rate>', 'bandwidth limit over all transfers, e.g. 50M or 10MiB (bytes per second)', parseRateOption)
+    .option('--identity-file <file>', 'SSH: private key (default ~/.ssh/id_ed25519, then id_rsa, then the agent)')
+    .option('--known-hosts <file>', 'SSH: known_hosts file (default ~/.ssh/known_hosts)')
+    .option('--force', 'replace a remote of that name')
+    .action(lazy(() => import('./remote/add.js')));
+  remote.command('ls').description('list remotes (* marks the default)').action(lazy(() => import('./remote/ls.js')));
+  remote.command('rm <name>').description('remove a remote from this workspace (its data stays)').action(lazy(() => import('./remote/rm.js')));
+  remote.command('default <name>').description('make a remote the default for push and pull').action(lazy(() => import('./remote/default.js')));
+  remote.command('key <name>').description("print an encrypted remote's key for backup (keep it secret)").action(lazy(() => import('./remote/key.js')));
+  program
+    .command('push [refs...]')
+    .description('upload versions (all, or the refs named) with their metadata and the audit log; only missing packs move')
+    .option('--remote <name>', 'the remote (default: the default remote)')
+    .option('--jobs <n>', 'parallel transfers', parsePositive)
+    .option('--bwlimit <rate>', 'bandwidth limit, e.g. 50M (bytes per second)', parseRateOption)
+    .action(lazy(() => import('./transfer/push.js')));
+  program
+    .command('pull [refs...]')
+    .description("bring a remote's metadata and the packs of versions (all, or the refs named) into the local store, verified")
+    .option('--remote <name>', 'the remote (default: the default remote)')
+    .option('--jobs <n>', 'parallel transfers', parsePositive)
+    .option('--bwlimit <rate>', 'bandwidth limit, e.g. 50M (bytes per second)', parseRateOption)
+    .option('--metadata-only', 'import versions, tags and lineage; fetch no data')
+    .option('--materialize', 'also place each named version read-only in the shared cluster cache and print its path')
+    .option('--cache <dir>', 'the shared cluster cache (default CAIRN_CACHE)')
+    .action(lazy(() => import('./transfer/pull.js')));
+  program
+    .command('clone <url> <dir>')
+    .description('start a workspace from a remote: metadata, versions and verified audit logs (data is pulled on demand)')
+    .option('--name <remote>', 'what to call the remote', 'origin')
+    .option('--endpoint <url>', 'S3: a custom endpoint')
+    .option('--region <region>', 'S3: the region')
+    .option('--key-file <file>', 'the key of an encrypted remote (its backup line)')
+    .option('--identity-file <file>', 'SSH: private key')
+    .option('--known-hosts <file>', 'SSH: known_hosts file')
+    .action(lazy(() => import('./transfer/clone.js')));
+
   program.command('fsck').description('re-hash every stored object; name corrupt or missing ones and the versions they break').action(lazy(() => import('./store/fsck.js')));
   program
     .command('gc')
@@ -187,6 +233,21 @@ function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
 }
 
+function parsePositive(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new CairnError('USAGE', `expected a whole number from 1 to 64, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function parseRateOption(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)(i?b)?(?:\/s)?$/i.exec(v.trim());
+  if (!m) throw new CairnError('USAGE', `expected a rate like 50M or 2.5MiB/s, got ${JSON.stringify(v)}`);
+  const unit = m[2]!.toLowerCase();
+  const base = m[3]?.toLowerCase() === 'ib' ? 1024 : 1000;
+  const mult = unit === 'k' ? base : unit === 'm' ? base ** 2 : unit === 'g' ? base ** 3 : 1;
+  return Math.max(1, Math.round(Number(m[1]) * mult));
+}
+
 function parseCount(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new CairnError('USAGE', `expected a whole number, got ${JSON.stringify(v)}`);
@@ -241,6 +302,7 @@ const FALLBACK_HINTS: Partial<Record<ErrorCode, string>> = {
   CHECK_FAILED: 'the output above names what failed',
   AUDIT_INCONSISTENT: 'run `cairn audit verify` and restore the metadata from a backup',
   SIGNATURE_INVALID: 'check that you verify with the right key (--key)',
+  DIVERGED: 'versions are immutable: use another dataset name, or clone the remote and continue from there',
   DB_ERROR: 'check that the metadata database is reachable and has room, then retry',
   UNSUPPORTED: 'upgrade Cairn',
 };

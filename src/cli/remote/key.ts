@@ -1,0 +1,11 @@
+import { exportRemoteKey } from '../../transfer/remote-admin.js';
+import { commandContext, type GlobalOptions } from '../context.js';
+import { findCairnDir } from './find.js';
+
+/** Prints the key's backup line on stdout (and nothing else), so `> file` captures it. */
+export async function run(name: string, opts: GlobalOptions): Promise<void> {
+  const ctx = commandContext(opts);
+  const line = exportRemoteKey(findCairnDir(opts), name);
+  if (ctx.json) ctx.out.result({ remote: name, key: line });
+  else process.stdout.write(`${line}\n`);
+}

@@ -1,0 +1,12 @@
+import { listRemotes } from '../../transfer/remote-admin.js';
+import { findCairnDir } from './find.js';
+import type { GlobalOptions } from '../context.js';
+import { commandContext } from '../context.js';
+
+export async function run(opts: GlobalOptions): Promise<void> {
+  const ctx = commandContext(opts);
+  const remotes = listRemotes(findCairnDir(opts));
+  ctx.out.result({ remotes });
+  if (!remotes.length) ctx.out.say('no remotes (add one: cairn remote add origin s3://bucket/prefix)');
+  for (const r of remotes) ctx.out.say(`${r.default ? '*' : ' '} ${r.name}\t${r.url}${r.endpoint ? ` (endpoint ${r.endpoint})` : ''}${r.encrypted ? ' [encrypted]' : ''}`);
+}

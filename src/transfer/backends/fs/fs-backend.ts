@@ -1,0 +1,109 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fsp, type Dirent } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { CairnError, ioError } from '../../../core/errors.js';
+import { fsyncDir } from '../../../storage/objects/durable.js';
+import { assertKey } from '../keys.js';
+import type { RemoteBackend } from '../port.js';
+
+const TMP = '.cairn-tmp';
+
+/**
+ * A remote on a mounted filesystem (`file:///path`): NFS, Lustre, GPFS on a cluster, or any
+ * local directory. Objects are files under the root; a put writes `<root>/.cairn-tmp/<random>`,
+ * fsyncs it and renames it into place (rename is atomic on one filesystem), then fsyncs the
+ * directory, so a crash never leaves a partial object under its final name.
+ */
+export class FsBackend implements RemoteBackend {
+  readonly url: string;
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = root;
+    this.url = `file://${root}`;
+  }
+
+  private path(key: string): string {
+    return join(this.root, ...assertKey(key).split('/'));
+  }
+
+  async head(key: string): Promise<{ size: number } | null> {
+    try {
+      const st = await fsp.stat(this.path(key));
+      return st.isFile() ? { size: st.size } : null;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+      throw ioError(err, 'stat', this.path(key));
+    }
+  }
+
+  async get(key: string): Promise<Buffer> {
+    try {
+      return await fsp.readFile(this.path(key));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') throw new CairnError('NOT_FOUND', `${this.url} has no object ${key}`, { data: { key } });
+      throw ioError(err, 'read', this.path(key));
+    }
+  }
+
+  async put(key: string, body: Buffer): Promise<void> {
+    const dest = this.path(key);
+    const tmpDir = join(this.root, TMP);
+    const tmp = join(tmpDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
+    try {
+      await fsp.mkdir(tmpDir, { recursive: true });
+      await fsp.mkdir(dirname(dest), { recursive: true });
+      const fh = await fsp.open(tmp, 'wx', 0o644);
+      try {
+        await fh.writeFile(body);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await fsp.rename(tmp, dest);
+      await fsyncDir(dirname(dest));
+    } catch (err) {
+      await fsp.rm(tmp, { force: true }).catch(() => {});
+      throw err instanceof CairnError ? err : ioError(err, 'write', dest);
+    }
+  }
+
+  async list(prefix: string): Promise<Array<{ key: string; size: number }>> {
+    const out: Array<{ key: string; size: number }> = [];
+    // Start at the deepest folder the prefix names, not at the root: listing packs/ab/ must
+    // not walk every pack.
+    const slash = prefix.lastIndexOf('/');
+    const start = slash < 0 ? '' : prefix.slice(0, slash);
+    if (start) assertKey(start);
+    const walk = async (rel: string): Promise<void> => {
+      let entries: Dirent[];
+      try {
+        entries = await fsp.readdir(rel ? join(this.root, ...rel.split('/')) : this.root, { withFileTypes: true });
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') return;
+        throw ioError(err, 'list', join(this.root, rel));
+      }
+      for (const e of entries) {
+        const key = rel ? `${rel}/${e.name}` : e.name;
+        if (!rel && e.name === TMP) continue;
+        if (e.isDirectory()) {
+          if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(key);
+        } else if (e.isFile() && key.startsWith(prefix)) {
+          out.push({ key, size: (await fsp.stat(join(this.root, ...key.split('/')))).size });
+        }
+      }
+    };
+    await walk(start);
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async delete(key: string): Promise<void> {
+    await fsp.rm(this.path(key), { force: true }).catch((err: unknown) => {
+      throw ioError(err, 'delete', this.path(key));
+    });
+  }
+
+  async close(): Promise<void> {}
+}

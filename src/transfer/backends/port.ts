@@ -1,0 +1,26 @@
+/**
+ * What every remote backend (S3, a shared filesystem, SFTP) offers: a flat namespace of
+ * immutable objects under string keys (`packs/ab/<id>.pack`, `meta/state.json`, …). Keys are
+ * relative, `/`-separated, and never contain `..`, a leading `/` or NUL (assertKey).
+ *
+ * Contract, checked for every backend by the shared conformance suite (conformance.case.ts):
+ * - `put` is atomic: a reader sees the whole object or none of it (temp name + rename, or a
+ *   single / completed multipart upload); an interrupted put leaves no object under `key`.
+ *   Putting an existing key replaces it.
+ * - `get` of an absent key is a NOT_FOUND CairnError; `head` of one returns null.
+ * - `list(prefix)` returns every key starting with `prefix` (sorted), with sizes; no
+ *   temporary or partial objects.
+ * - `delete` of an absent key succeeds.
+ * - Transient failures (5xx, resets, timeouts) are retried inside the backend with backoff and
+ *   jitter (retry.ts); what still fails is a CairnError with code IO_ERROR and `data.key`.
+ */
+export interface RemoteBackend {
+  /** The remote's URL without credentials, for messages and audit events. */
+  readonly url: string;
+  head(key: string): Promise<{ size: number } | null>;
+  get(key: string): Promise<Buffer>;
+  put(key: string, body: Buffer): Promise<void>;
+  list(prefix: string): Promise<Array<{ key: string; size: number }>>;
+  delete(key: string): Promise<void>;
+  close(): Promise<void>;
+}

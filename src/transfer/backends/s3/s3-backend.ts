@@ -1,0 +1,206 @@
+import { createHash } from 'node:crypto';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CairnError } from '../../../core/errors.js';
+import { assertKey } from '../keys.js';
+import type { RemoteBackend } from '../port.js';
+import { withRetry } from '../retry.js';
+import { MAX_PARTS, MIN_PART_BYTES, multipartPut } from './multipart.js';
+import { isRetryableS3Error, isS3NotFound, s3Failure } from './s3-errors.js';
+
+export interface S3BackendOptions {
+  bucket: string;
+  /** Folder inside the bucket; '' for the bucket's root. Leading and trailing '/' are ignored. */
+  prefix: string;
+  /** For S3-compatible stores (MinIO, Ceph, s3rver): `http(s)://host:port`. */
+  endpoint?: string;
+  /** Defaults to AWS_REGION, then us-east-1. */
+  region?: string;
+  /** Path-style URLs (`endpoint/bucket/key`), which most S3-compatible stores need. */
+  forcePathStyle?: boolean;
+  /** Defaults to the AWS SDK's provider chain (environment, AWS_PROFILE, ~/.aws, instance role). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Objects larger than this go up in parts of this size (default 8 MiB, at least 5 MiB). */
+  partSizeBytes?: number;
+  /** Parts in flight at once for one object (default 4). */
+  partConcurrency?: number;
+  /** Longest a connection attempt or a stalled transfer may take (default 60 s). */
+  timeoutMs?: number;
+  /** Attempts per request, in all (default 5). */
+  attempts?: number;
+  /** First back-off in ms (default 200); tests set it low. */
+  baseDelayMs?: number;
+  /** Keys per ListObjectsV2 page (default and S3's maximum 1000). */
+  listPageSize?: number;
+  onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
+}
+
+const DEFAULT_PART_BYTES = 8 * 1024 * 1024;
+
+/**
+ * A remote in an S3 bucket (`s3://bucket/prefix`). Every object carries the sha256 of its bytes
+ * as user metadata, set by the same request that writes it, so a download that no longer
+ * matches is CORRUPT_OBJECT rather than silently bad data. Uploads also send Content-MD5 per
+ * request, which S3 checks before it stores anything.
+ */
+export class S3Backend implements RemoteBackend {
+  readonly url: string;
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly client: S3Client;
+  private readonly opts: S3BackendOptions;
+  private readonly partBytes: number;
+
+  constructor(opts: S3BackendOptions) {
+    this.opts = opts;
+    this.bucket = opts.bucket;
+    this.prefix = opts.prefix.replace(/^\/+|\/+$/g, '');
+    if (this.prefix) assertKey(this.prefix);
+    this.url = this.prefix ? `s3://${opts.bucket}/${this.prefix}` : `s3://${opts.bucket}`;
+    this.partBytes = opts.partSizeBytes ?? DEFAULT_PART_BYTES;
+    if (this.partBytes < MIN_PART_BYTES) throw new CairnError('USAGE', `the S3 part size must be at least ${MIN_PART_BYTES} bytes, not ${this.partBytes}`);
+    const timeout = opts.timeoutMs ?? 60_000;
+    // Cairn supports Node 20 (package.json engines); the SDK's "upgrade to Node 22" warning
+    // would otherwise land in every S3 command's stderr, JSON output included.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+    this.client = new S3Client({
+      region: opts.region ?? process.env.AWS_REGION ?? 'us-east-1',
+      ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
+      forcePathStyle: opts.forcePathStyle ?? false,
+      ...(opts.credentials ? { credentials: opts.credentials } : {}),
+      // Our retries (withRetry) are the only ones: one policy, one onRetry, testable.
+      maxAttempts: 1,
+      // The SDK's default CRC32 trailers use aws-chunked bodies, which S3-compatible stores
+      // (s3rver, older MinIO/Ceph) store verbatim; Content-MD5 and the sha256 metadata suffice.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      // An inactivity timeout, not a deadline: a large object on a slow link is fine as long
+      // as bytes keep moving.
+      requestHandler: { connectionTimeout: timeout, socketTimeout: timeout },
+    });
+  }
+
+  private objectKey(key: string): string {
+    assertKey(key);
+    return this.prefix ? `${this.prefix}/${key}` : key;
+  }
+
+  private retried<T>(action: string, key: string, fn: (attempt: number) => Promise<T>): Promise<T> {
+    return withRetry(fn, {
+      attempts: this.opts.attempts ?? 5,
+      ...(this.opts.baseDelayMs !== undefined ? { baseDelayMs: this.opts.baseDelayMs } : {}),
+      retryable: isRetryableS3Error,
+      ...(this.opts.onRetry ? { onRetry: this.opts.onRetry } : {}),
+    }).catch((err: unknown) => {
+      throw s3Failure(this.url, action, key, err);
+    });
+  }
+
+  async head(key: string): Promise<{ size: number } | null> {
+    const Key = this.objectKey(key);
+    return this.retried('stat', key, async () => {
+      try {
+        const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }));
+        return { size: res.ContentLength ?? 0 };
+      } catch (err) {
+        if (isS3NotFound(err)) return null;
+        throw err;
+      }
+    });
+  }
+
+  async get(key: string): Promise<Buffer> {
+    const Key = this.objectKey(key);
+    const { body, sha256 } = await this.retried('download', key, async () => {
+      try {
+        const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
+        const bytes = res.Body ? await res.Body.transformToByteArray() : new Uint8Array();
+        if (res.ContentLength !== undefined && bytes.length !== res.ContentLength) {
+          throw Object.assign(new Error(`the download ended after ${bytes.length} of ${res.ContentLength} bytes`), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+        }
+        return { body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), sha256: res.Metadata?.sha256 };
+      } catch (err) {
+        if (isS3NotFound(err)) throw new CairnError('NOT_FOUND', `${this.url} has no object ${key}`, { data: { key } });
+        throw err;
+      }
+    });
+    // Objects written by other tools carry no sha256; those are taken as they are.
+    if (sha256 !== undefined) {
+      const actual = createHash('sha256').update(body).digest('hex');
+      if (actual !== sha256.toLowerCase()) {
+        throw new CairnError('CORRUPT_OBJECT', `${this.url}/${key} does not match the sha256 it was stored with (expected ${sha256}, got ${actual})`, { data: { key, expected: sha256, actual } });
+      }
+    }
+    return body;
+  }
+
+  async put(key: string, body: Buffer): Promise<void> {
+    const Key = this.objectKey(key);
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    // Grow the parts rather than fail for objects past 10,000 × the part size.
+    const partBytes = Math.max(this.partBytes, Math.ceil(body.length / MAX_PARTS));
+    if (body.length <= partBytes) {
+      const md5 = createHash('md5').update(body).digest('base64');
+      await this.retried('upload', key, () =>
+        this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: body, ContentLength: body.length, ContentMD5: md5, Metadata: { sha256 } })),
+      );
+      return;
+    }
+    await multipartPut(
+      {
+        client: this.client,
+        bucket: this.bucket,
+        objectKey: Key,
+        retried: (action, fn) => this.retried(action, key, fn),
+        landed: async () => {
+          try {
+            const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }));
+            return res.ContentLength === body.length && res.Metadata?.sha256 === sha256;
+          } catch (err) {
+            if (isS3NotFound(err)) return false;
+            throw err;
+          }
+        },
+      },
+      { body, sha256, partBytes, concurrency: this.opts.partConcurrency ?? 4 },
+    );
+  }
+
+  async list(prefix: string): Promise<Array<{ key: string; size: number }>> {
+    const root = this.prefix ? `${this.prefix}/` : '';
+    const out: Array<{ key: string; size: number }> = [];
+    let token: string | undefined;
+    do {
+      const page = await this.retried('list', prefix || '(all keys)', () =>
+        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: root + prefix, ContinuationToken: token, MaxKeys: this.opts.listPageSize ?? 1000 })),
+      );
+      for (const o of page.Contents ?? []) {
+        if (o.Key === undefined || !o.Key.startsWith(root)) continue;
+        const key = o.Key.slice(root.length);
+        // Console "folder" markers (`a/b/`) and keys no put of ours could write are not objects
+        // of this remote; a caller must never be handed a key that escapes its root.
+        if (!isSafeKey(key)) continue;
+        out.push({ key, size: o.Size ?? 0 });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async delete(key: string): Promise<void> {
+    const Key = this.objectKey(key);
+    await this.retried('delete', key, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key })));
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+}
+
+function isSafeKey(key: string): boolean {
+  try {
+    assertKey(key);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,133 @@
+import { promises as fsp } from 'node:fs';
+import { CairnError, ioError } from '../core/errors.js';
+import { isoUtc } from '../core/time.js';
+import { recordPacks, type PackRecord } from '../meta/repos/chunks.js';
+import { fsyncDir } from '../storage/objects/durable.js';
+import { acquireShared } from '../storage/locks/locks.js';
+import { checkPack } from '../storage/pack/reader.js';
+import { dirname } from 'node:path';
+import { DEFAULT_JOBS, type TransferDeps, type TransferOptions } from './deps.js';
+import { openRemote } from './open-remote.js';
+import { resolveRemoteRefs } from './remote-refs.js';
+import { loadRemotes, pickRemote } from './remotes-file.js';
+import { checkDescriptor, packKey, readState } from './remote-layout.js';
+import { runTransfers } from './runner.js';
+import { divergedError, emptyState, mergeState, type RemoteState } from './state.js';
+import { importState } from './state-db.js';
+import type { RemoteBackend } from './backends/port.js';
+
+export interface PullResult {
+  remote: string;
+  url: string;
+  imported: { datasets: number; versions: number };
+  versions: string[];
+  packs: { needed: number; fetched: number; present: number };
+  bytesFetched: number;
+}
+
+/**
+ * Brings the remote's metadata (versions this workspace lacks) and the packs of the named
+ * versions (all, when none are named) into the local store. Each pack is downloaded to a
+ * temporary file, re-hashed blob by blob, and only then renamed into place and recorded, so a
+ * killed pull leaves nothing half-present and re-fetches at most what was in flight.
+ */
+export async function pull(deps: TransferDeps, refs: readonly string[], opts: TransferOptions & { metadataOnly?: boolean } = {}): Promise<PullResult> {
+  const { name, config } = pickRemote(loadRemotes(deps.cairnDir), opts.remote);
+  const r = await openRemote(deps.cairnDir, config, opts.onRetry ? { onRetry: opts.onRetry } : {});
+  const lock = acquireShared(deps.locksDir, 'pull');
+  try {
+    return await deps.audit.audited({ action: 'remote.pull', target: { type: 'remote', name }, params: { url: r.plain.url, refs: [...refs] } }, async (commit, draft) => {
+      await checkDescriptor(r, null);
+      const remote = await readState(r.data);
+      if (!remote) throw new CairnError('NOT_FOUND', `${name} holds no metadata yet`, { hint: 'push to it first' });
+      await refuseConflicts(deps, remote, name);
+      const chosen = opts.metadataOnly ? [] : refs.length ? resolveRemoteRefs(remote, refs, name) : remote.versions;
+      const needed = [...new Set(chosen.flatMap((v) => v.packs))].sort();
+      const have = new Set((await deps.meta.db.selectFrom('packs').select('id').execute()).map((p) => p.id));
+      const sizes = new Map(remote.packs.map((p) => [p.id, p.size]));
+      const fetch = needed.filter((id) => !have.has(id));
+      const total = fetch.reduce((n, id) => n + (sizes.get(id) ?? 0), 0);
+      let got = 0;
+      const records: PackRecord[] = [];
+      await deps.packs.ensure();
+      opts.progress?.update(0, total, `${fetch.length} pack(s)`);
+      await runTransfers(
+        fetch.map((id) => ({
+          bytes: sizes.get(id) ?? 0,
+          run: async () => {
+            try {
+              records.push(await fetchPack(deps, r.data, id));
+            } catch (err) {
+              throw nameVersions(err, id, remote, chosen);
+            }
+          },
+        })),
+        {
+          jobs: opts.jobs ?? config.jobs ?? DEFAULT_JOBS,
+          ...((opts.bwlimit ?? config.bwlimit) ? { bwlimit: (opts.bwlimit ?? config.bwlimit)! } : {}),
+          onBytes: (n) => opts.progress?.update((got += n), total),
+        },
+      );
+      const bytes = records.reduce((n, p) => n + p.size, 0);
+      const versions = chosen.map((v) => `sha256:${v.digest}`);
+      const imported = await commit(async (tx) => {
+        const n = await importState(tx, remote);
+        await recordPacks(tx, records, isoUtc(deps.clock.now()));
+        draft.params = { ...draft.params, imported: n, versions: versions.length, packsFetched: records.length, packsPresent: needed.length - fetch.length, bytes };
+        draft.inputs = versions;
+        return n;
+      });
+      return { remote: name, url: r.plain.url, imported, versions, packs: { needed: needed.length, fetched: records.length, present: needed.length - fetch.length }, bytesFetched: bytes };
+    });
+  } finally {
+    lock.release();
+    await r.close();
+  }
+}
+
+/** Refuses a pull whose remote holds other content under names this workspace uses. */
+async function refuseConflicts(deps: TransferDeps, remote: RemoteState, name: string): Promise<void> {
+  const local = emptyState();
+  local.datasets = await deps.meta.db.selectFrom('datasets').selectAll().execute();
+  local.versions = (await deps.meta.db.selectFrom('dataset_versions').selectAll().execute()).map((v) => ({ ...v, packs: [] }));
+  const { conflicts } = mergeState(remote, local);
+  if (conflicts.length) throw divergedError(conflicts, name, 'pull');
+}
+
+/** Downloads one pack to a temporary file, checks every blob, then renames it into place. */
+async function fetchPack(deps: TransferDeps, data: RemoteBackend, id: string): Promise<PackRecord> {
+  const body = await data.get(packKey(id));
+  const tmp = deps.packs.newTempPath();
+  try {
+    await fsp.writeFile(tmp, body, { flag: 'wx' });
+    const fh = await fsp.open(tmp, 'r+');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    const check = await checkPack(tmp, id);
+    if (check.error || check.badBlobs.length) {
+      throw new CairnError('CORRUPT_OBJECT', `pack ${id} from the remote is corrupt: ${check.error?.message ?? `${check.badBlobs.length} blob(s) do not match their digest`}`, {
+        data: { pack: id, badBlobs: check.badBlobs.slice(0, 20) },
+        hint: 'nothing was stored; push the pack again from a workspace that holds it intact',
+      });
+    }
+    const dest = deps.packs.packPath(id);
+    await fsp.mkdir(dirname(dest), { recursive: true });
+    await fsp.rename(tmp, dest);
+    await fsyncDir(dirname(dest));
+    return { id, size: body.length, entries: check.entries.map((e) => ({ id: e.id, offset: e.offset, length: e.length, kind: e.kind })) };
+  } catch (err) {
+    await fsp.rm(tmp, { force: true }).catch(() => {});
+    throw err instanceof CairnError ? err : ioError(err, 'write', tmp);
+  }
+}
+
+/** A bad pack on the remote: say which versions it breaks, since that is what the user asked for. */
+function nameVersions(err: unknown, packId: string, remote: RemoteState, chosen: RemoteState['versions']): unknown {
+  if (!(err instanceof CairnError) || (err.code !== 'CORRUPT_OBJECT' && err.code !== 'NOT_FOUND')) return err;
+  const names = new Map(remote.datasets.map((d) => [d.id, d.name]));
+  const hit = chosen.filter((v) => v.packs.includes(packId)).map((v) => `${names.get(v.dataset_id) ?? v.dataset_id}@v${v.number}`);
+  return new CairnError(err.code === 'NOT_FOUND' ? 'MISSING_OBJECT' : err.code, `${err.message} (needed by ${hit.join(', ')})`, { ...(err.hint ? { hint: err.hint } : {}), cause: err, data: { ...err.data, pack: packId, versions: hit } });
+}

@@ -1,0 +1,117 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { exportBundle } from '../audit/export/bundle.js';
+import { ioError } from '../core/errors.js';
+import { isoUtc } from '../core/time.js';
+import { resolveVersion } from '../datasets/resolve.js';
+import { treeLoader } from '../datasets/trees.js';
+import { acquireShared } from '../storage/locks/locks.js';
+import { presentKeys } from './crypto/encrypted-backend.js';
+import { DEFAULT_JOBS, type TransferDeps, type TransferOptions } from './deps.js';
+import { openRemote, type OpenedRemote } from './open-remote.js';
+import { loadRemotes, pickRemote } from './remotes-file.js';
+import { auditPrefix, checkDescriptor, packKey, readState, writeState } from './remote-layout.js';
+import { runTransfers } from './runner.js';
+import { divergedError, emptyState, mergeState } from './state.js';
+import { localState } from './state-db.js';
+
+export interface PushResult {
+  remote: string;
+  url: string;
+  versions: number;
+  packs: { needed: number; sent: number; skipped: number };
+  bytesSent: number;
+  audit: { size: number; root: string };
+  encrypted: boolean;
+}
+
+/**
+ * Uploads the packs the remote lacks for the chosen versions (all when none are named), then
+ * the merged metadata state, then this workspace's audit log as a self-verifying bundle. The
+ * remote is asked what it holds first, so a push that was killed re-sends only what was in
+ * flight. Conflicting versions are refused before anything is sent.
+ */
+export async function push(deps: TransferDeps, refs: readonly string[], opts: TransferOptions = {}): Promise<PushResult> {
+  const { name, config } = pickRemote(loadRemotes(deps.cairnDir), opts.remote);
+  const r = await openRemote(deps.cairnDir, config, opts.onRetry ? { onRetry: opts.onRetry } : {});
+  // gc must not delete a pack while it is being read for upload.
+  const lock = acquireShared(deps.locksDir, 'push');
+  try {
+    const versionIds = refs.length ? await Promise.all(refs.map(async (ref) => (await resolveVersion(deps.meta.db, ref)).version.id)) : null;
+    const result = await deps.audit.audited({ action: 'remote.push', target: { type: 'remote', name }, params: { url: r.plain.url, refs: [...refs] } }, async (commit, draft) => {
+      await checkDescriptor(r, { now: isoUtc(deps.clock.now()) });
+      const local = await localState(deps.meta.db, versionIds, treeLoader(deps));
+      const remoteState = (await readState(r.data)) ?? emptyState();
+      const merged = mergeState(remoteState, local);
+      if (merged.conflicts.length) throw divergedError(merged.conflicts, name, 'push');
+      const keys = local.packs.map((p) => packKey(p.id));
+      const present = await presentKeys(r.data, 'packs/', keys);
+      const missing = local.packs.filter((p) => present.get(packKey(p.id)) !== p.size);
+      const total = missing.reduce((n, p) => n + p.size, 0);
+      let sent = 0;
+      opts.progress?.update(0, total, `${missing.length} pack(s)`);
+      await runTransfers(
+        missing.map((p) => ({
+          bytes: p.size,
+          run: async () => {
+            const path = deps.packs.packPath(p.id);
+            const body = await fsp.readFile(path).catch((err: unknown) => {
+              throw ioError(err, 'read', path);
+            });
+            await r.data.put(packKey(p.id), body);
+          },
+        })),
+        {
+          jobs: opts.jobs ?? config.jobs ?? DEFAULT_JOBS,
+          ...((opts.bwlimit ?? config.bwlimit) ? { bwlimit: (opts.bwlimit ?? config.bwlimit)! } : {}),
+          onBytes: (n) => opts.progress?.update((sent += n), total),
+        },
+      );
+      // Metadata after the packs: a reader of the state finds every pack it names.
+      await writeState(r.data, merged.state);
+      const out = { versions: local.versions.length, packs: { needed: local.packs.length, sent: missing.length, skipped: local.packs.length - missing.length }, bytesSent: total };
+      draft.params = { ...draft.params, ...out, versionDigests: local.versions.map((v) => `sha256:${v.digest}`) };
+      draft.outputs = local.versions.map((v) => `sha256:${v.digest}`);
+      await commit(async () => {});
+      return { out, merged: merged.state };
+    });
+    // The log that travels includes the push event just recorded.
+    const audit = await uploadAuditLog(deps, r);
+    const withAudit = mergeState(result.merged, { ...emptyState(), audit: [{ workspace: deps.workspaceId, origin: deps.audit.keys.origin, size: audit.size, root: audit.root, key: auditPrefix(deps.workspaceId) }] });
+    await writeState(r.data, withAudit.state);
+    return { remote: name, url: r.plain.url, ...result.out, audit, encrypted: r.encrypted };
+  } finally {
+    lock.release();
+    await r.close();
+  }
+}
+
+/** Exports this workspace's log and uploads every file of the bundle under audit/<workspace>/. */
+async function uploadAuditLog(deps: TransferDeps, r: OpenedRemote): Promise<{ size: number; root: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-audit-push-'));
+  try {
+    const bundle = join(dir, 'bundle');
+    const exported = await exportBundle(deps.meta.db, deps.audit, bundle);
+    const files: string[] = [];
+    const walk = (d: string) => {
+      for (const e of readdirSync(d, { withFileTypes: true })) {
+        const p = join(d, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (statSync(p).isFile()) files.push(p);
+      }
+    };
+    walk(bundle);
+    const prefix = auditPrefix(deps.workspaceId);
+    await runTransfers(
+      files.map((f) => ({ bytes: statSync(f).size, run: () => r.data.put(`${prefix}${relative(bundle, f).split('\\').join('/')}`, readFileSync(f)) })),
+      { jobs: DEFAULT_JOBS },
+    );
+    // The file list, so a reader (and an encrypted remote, which cannot be listed) finds them all.
+    await r.data.put(`${prefix}files.json`, Buffer.from(JSON.stringify(files.map((f) => relative(bundle, f).split('\\').join('/')).sort())));
+    return { size: exported.size, root: exported.root };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

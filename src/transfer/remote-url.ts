@@ -1,0 +1,46 @@
+import { isAbsolute } from 'node:path';
+import { CairnError } from '../core/errors.js';
+
+export type RemoteLocation =
+  | { kind: 'file'; path: string }
+  | { kind: 's3'; bucket: string; prefix: string }
+  | { kind: 'ssh'; host: string; port: number; user: string | null; path: string };
+
+/**
+ * Parses a remote URL: `file:///abs/path`, `s3://bucket[/prefix]`, `ssh://[user@]host[:port]/abs/path`.
+ * Credentials never belong in the URL (S3 keys come from the AWS chain, SSH uses keys), so a
+ * URL carrying a password is refused rather than stored in plain text.
+ */
+export function parseRemoteUrl(text: string): RemoteLocation {
+  const bad = (why: string) => new CairnError('USAGE', `${JSON.stringify(text)} is not a remote URL: ${why}`, { hint: 'use file:///shared/path, s3://bucket/prefix or ssh://user@host/path' });
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    throw bad('it does not parse');
+  }
+  if (u.password) throw bad('it carries a password; use an SSH key or the AWS credential chain instead');
+  if (u.search || u.hash) throw bad('query strings and fragments are not used');
+  const path = decodeURIComponent(u.pathname);
+  switch (u.protocol) {
+    case 'file:': {
+      if (u.host) throw bad('a file URL has no host (file:///abs/path)');
+      if (!isAbsolute(path) || path === '/') throw bad('the path must be absolute and not the root');
+      return { kind: 'file', path: path.replace(/\/+$/, '') };
+    }
+    case 's3:': {
+      if (!u.hostname) throw bad('the bucket is missing');
+      if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(u.hostname)) throw bad(`${u.hostname} is not a valid bucket name`);
+      if (u.username) throw bad('an S3 URL has no user');
+      return { kind: 's3', bucket: u.hostname, prefix: path.replace(/^\/+|\/+$/g, '') };
+    }
+    case 'ssh:':
+    case 'sftp:': {
+      if (!u.hostname) throw bad('the host is missing');
+      if (!path || path === '/') throw bad('the remote path is missing (ssh://host/abs/path)');
+      return { kind: 'ssh', host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port ? Number(u.port) : 22, user: u.username ? decodeURIComponent(u.username) : null, path: path.replace(/\/+$/, '') };
+    }
+    default:
+      throw bad(`the scheme ${u.protocol} is not supported`);
+  }
+}

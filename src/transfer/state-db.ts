@@ -1,0 +1,106 @@
+import type { Kysely } from 'kysely';
+import { CairnError } from '../core/errors.js';
+import { blobsLocate } from '../meta/repos/chunks.js';
+import type { Database } from '../meta/schema.js';
+import type { WriteTx } from '../meta/write-tx.js';
+import { fileChunks } from '../storage/tree/node.js';
+import type { TreeLoader } from '../storage/tree/walk.js';
+import { emptyState, type RemoteState, type VersionRow } from './state.js';
+
+/** Every blob a version needs: its trees and its files' chunks. */
+export async function versionBlobs(rootId: string, load: TreeLoader): Promise<Set<string>> {
+  const blobs = new Set<string>();
+  const visit = async (id: string): Promise<void> => {
+    if (blobs.has(id)) return;
+    blobs.add(id);
+    const node = await load(id);
+    const subs: Array<Promise<void>> = [];
+    for (const e of node.entries) {
+      if (e.type === 'file') for (const c of fileChunks(e)) blobs.add(c);
+      else if (e.type === 'dir') subs.push(visit(e.tree));
+    }
+    await Promise.all(subs);
+  };
+  await visit(rootId);
+  return blobs;
+}
+
+/** The packs holding a version's blobs (each blob's recorded location). */
+export async function versionPacks(db: Kysely<Database>, rootId: string, load: TreeLoader): Promise<string[]> {
+  const blobs = [...(await versionBlobs(rootId, load))];
+  const where = await blobsLocate(db, blobs);
+  const missing = blobs.filter((b) => !where.has(b));
+  if (missing.length) {
+    throw new CairnError('MISSING_OBJECT', `${missing.length} object(s) of version sha256:${rootId} are not in the local store`, {
+      data: { blobs: missing.slice(0, 20) },
+      hint: 'pull the version first (cairn pull), or run cairn fsck',
+    });
+  }
+  return [...new Set([...where.values()].map((l) => l.pack_id))].sort();
+}
+
+/**
+ * The local metadata of `versionIds` (all versions when null) as a remote state: rows
+ * verbatim, plus lineage edges, reports and documents that mention them, and each version's
+ * pack list.
+ */
+export async function localState(db: Kysely<Database>, versionIds: readonly string[] | null, load: TreeLoader, onVersion?: (done: number, total: number) => void): Promise<RemoteState> {
+  let versions: VersionRow[] = await db.selectFrom('dataset_versions').selectAll().orderBy('dataset_id').orderBy('number').execute();
+  if (versionIds) {
+    const want = new Set(versionIds);
+    versions = versions.filter((v) => want.has(v.id));
+  }
+  const datasetIds = new Set(versions.map((v) => v.dataset_id));
+  const ids = new Set(versions.map((v) => v.id));
+  const s = emptyState();
+  s.datasets = (await db.selectFrom('datasets').selectAll().orderBy('name').execute()).filter((d) => datasetIds.has(d.id));
+  let done = 0;
+  for (const v of versions) {
+    s.versions.push({ ...v, packs: await versionPacks(db, v.digest, load) });
+    onVersion?.(++done, versions.length);
+  }
+  s.tags = (await db.selectFrom('dataset_tags').selectAll().execute()).filter((t) => ids.has(t.version_id));
+  // Lineage between pushed versions (and their recipes): an edge to a version left behind
+  // would point nowhere on the other side.
+  s.lineage = (await db.selectFrom('lineage_edges').selectAll().orderBy('id').execute()).filter((e) => (e.dst_type !== 'dataset_version' || ids.has(e.dst_id)) && (e.src_type !== 'dataset_version' || ids.has(e.src_id)));
+  s.reports = (await db.selectFrom('reports').selectAll().orderBy('id').execute()).filter((r) => ids.has(r.version_id));
+  s.documents = await db.selectFrom('documents').selectAll().orderBy('digest').execute();
+  const packIds = new Set(s.versions.flatMap((v) => v.packs));
+  s.packs = (await db.selectFrom('packs').select(['id', 'size']).orderBy('id').execute()).filter((p) => packIds.has(p.id)).map((p) => ({ id: p.id, size: Number(p.size) }));
+  return s;
+}
+
+/**
+ * Writes the rows of `remote` this workspace lacks (inside the caller's audited transaction).
+ * The caller has already checked for conflicts with mergeState; rows that exist are skipped.
+ */
+export async function importState(tx: WriteTx, remote: RemoteState): Promise<{ datasets: number; versions: number }> {
+  const db = tx.db;
+  let datasets = 0;
+  let versions = 0;
+  const haveDatasets = new Set((await db.selectFrom('datasets').select('id').execute()).map((d) => d.id));
+  for (const d of remote.datasets) {
+    if (haveDatasets.has(d.id)) continue;
+    await db.insertInto('datasets').values(d).execute();
+    datasets++;
+  }
+  const haveVersions = new Set((await db.selectFrom('dataset_versions').select('id').execute()).map((v) => v.id));
+  // Parents first: a version's parent_id must exist when it is inserted.
+  const ordered = [...remote.versions].sort((a, b) => a.number - b.number);
+  for (const { packs: _packs, ...v } of ordered) {
+    if (haveVersions.has(v.id)) continue;
+    await db.insertInto('dataset_versions').values(v).execute();
+    versions++;
+  }
+  for (const t of remote.tags) {
+    await db
+      .insertInto('dataset_tags')
+      .values(t)
+      .onConflict((oc) => oc.columns(['dataset_id', 'tag']).doUpdateSet({ version_id: t.version_id, created_at: t.created_at, created_by: t.created_by }).where('dataset_tags.created_at', '<', t.created_at))
+      .execute();
+  }
+  for (const e of remote.lineage) await db.insertInto('lineage_edges').values(e).onConflict((oc) => oc.column('id').doNothing()).execute();
+  for (const r of remote.reports) await db.insertInto('reports').values(r).onConflict((oc) => oc.column('id').doNothing()).execute();
+  for (const d of remote.documents) await db.insertInto('documents').values(d).onConflict((oc) => oc.column('digest').doNothing()).execute();
+  return { datasets, versions };
+}
