@@ -21,7 +21,8 @@ export interface PullResult {
   url: string;
   imported: { datasets: number; versions: number };
   versions: string[];
-  packs: { needed: number; fetched: number; present: number };
+  /** `resumed`: packs an interrupted pull had already placed, re-checked and kept. */
+  packs: { needed: number; fetched: number; resumed: number; present: number };
   bytesFetched: number;
 }
 
@@ -45,10 +46,19 @@ export async function pull(deps: TransferDeps, refs: readonly string[], opts: Tr
       const needed = [...new Set(chosen.flatMap((v) => v.packs))].sort();
       const have = new Set((await deps.meta.db.selectFrom('packs').select('id').execute()).map((p) => p.id));
       const sizes = new Map(remote.packs.map((p) => [p.id, p.size]));
-      const fetch = needed.filter((id) => !have.has(id));
+      const missing = needed.filter((id) => !have.has(id));
+      // Packs a failed or killed pull already placed (whole and verified, but not recorded)
+      // are checked again and adopted instead of fetched a second time.
+      const onDisk = await deps.packs.list();
+      const records: PackRecord[] = [];
+      for (const id of missing.filter((x) => onDisk.has(x))) {
+        const check = await checkPack(deps.packs.packPath(id), id);
+        if (!check.error && !check.badBlobs.length) records.push({ id, size: onDisk.get(id)!, entries: check.entries.map((e) => ({ id: e.id, offset: e.offset, length: e.length, kind: e.kind })) });
+      }
+      const adopted = new Set(records.map((p) => p.id));
+      const fetch = missing.filter((id) => !adopted.has(id));
       const total = fetch.reduce((n, id) => n + (sizes.get(id) ?? 0), 0);
       let got = 0;
-      const records: PackRecord[] = [];
       await deps.packs.ensure();
       opts.progress?.update(0, total, `${fetch.length} pack(s)`);
       await runTransfers(
@@ -68,16 +78,17 @@ export async function pull(deps: TransferDeps, refs: readonly string[], opts: Tr
           onBytes: (n) => opts.progress?.update((got += n), total),
         },
       );
-      const bytes = records.reduce((n, p) => n + p.size, 0);
+      const fetched = records.filter((p) => !adopted.has(p.id));
+      const bytes = fetched.reduce((n, p) => n + p.size, 0);
       const versions = chosen.map((v) => `sha256:${v.digest}`);
       const imported = await commit(async (tx) => {
         const n = await importState(tx, remote);
         await recordPacks(tx, records, isoUtc(deps.clock.now()));
-        draft.params = { ...draft.params, imported: n, versions: versions.length, packsFetched: records.length, packsPresent: needed.length - fetch.length, bytes };
+        draft.params = { ...draft.params, imported: n, versions: versions.length, packsFetched: fetched.length, packsResumed: adopted.size, packsPresent: needed.length - missing.length, bytes };
         draft.inputs = versions;
         return n;
       });
-      return { remote: name, url: r.plain.url, imported, versions, packs: { needed: needed.length, fetched: records.length, present: needed.length - fetch.length }, bytesFetched: bytes };
+      return { remote: name, url: r.plain.url, imported, versions, packs: { needed: needed.length, fetched: fetched.length, resumed: adopted.size, present: needed.length - missing.length }, bytesFetched: bytes };
     });
   } finally {
     lock.release();

@@ -62,7 +62,7 @@ describe('push, pull and clone over a file:// remote', () => {
     // metadata only so far: the data stays remote
     await expect(checkoutVersion(other, { ref: 'mail@v2', dir: join(tmp(), 'early') })).rejects.toMatchObject({ code: 'MISSING_OBJECT' });
     const pulled = await pull(deps(other), ['mail@v2']);
-    expect(pulled.packs).toEqual({ needed: first.packs.needed, fetched: first.packs.needed, present: 0 });
+    expect(pulled.packs).toEqual({ needed: first.packs.needed, fetched: first.packs.needed, resumed: 0, present: 0 });
     const out = join(tmp(), 'out');
     await checkoutVersion(other, { ref: 'mail@v2', dir: out });
     for (const f of ['a.txt', 'c.txt', 'sub/b.bin']) expect(readFileSync(join(out, f)).equals(readFileSync(join(src, f))), f).toBe(true);

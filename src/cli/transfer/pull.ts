@@ -25,7 +25,7 @@ export async function run(refs: string[], opts: GlobalOptions & { remote?: strin
   });
   ctx.out.result(r);
   ctx.out.say(
-    `pulled from ${r.remote} (${r.url}): ${r.imported.versions} new version(s) in the metadata; ${r.packs.fetched} pack(s) fetched and verified (${formatBytes(r.bytesFetched)}), ${r.packs.present} already here`,
+    `pulled from ${r.remote} (${r.url}): ${r.imported.versions} new version(s) in the metadata; ${r.packs.fetched} pack(s) fetched and verified (${formatBytes(r.bytesFetched)}), ${r.packs.present} already here${r.packs.resumed ? `, ${r.packs.resumed} kept from an interrupted pull` : ''}`,
   );
   for (const [ref, path] of Object.entries(r.materialized ?? {})) ctx.out.say(`${ref} -> ${path}`);
 }
