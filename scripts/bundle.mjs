@@ -4,7 +4,7 @@
 import { build } from 'esbuild';
 
 await build({
-  entryPoints: { main: 'dist/cli/main.js', 'storage-worker': 'dist/storage/workers/storage-worker.js' },
+  entryPoints: { main: 'dist/cli/main.js', 'storage-worker': 'dist/storage/workers/storage-worker.js', 'job-supervisor': 'dist/compute/backends/local/supervisor.js' },
   outdir: 'dist/bundle',
   bundle: true,
   splitting: true,
@@ -13,7 +13,6 @@ await build({
   target: 'node20',
   sourcemap: true,
   chunkNames: 'chunk-[hash]',
-  // Native or optional at run time: resolved from node_modules, never bundled.
   // Native addons and large SDKs stay in node_modules, loaded only by the commands that use them.
   external: ['better-sqlite3', 'pg', 'pg-native', '@duckdb/node-api', '@duckdb/node-bindings', 'ssh2', 'cpu-features', '@aws-sdk/*', '@smithy/*'],
   banner: { js: "import { createRequire as __cairnRequire } from 'node:module'; const require = __cairnRequire(import.meta.url);" },

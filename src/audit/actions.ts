@@ -21,6 +21,14 @@ export const auditActions = {
   'remote.push': 'Packs, metadata and the audit log were uploaded to a remote; params count versions, packs and bytes.',
   'remote.pull': 'Metadata and the packs of versions were downloaded from a remote and verified; params count versions, packs and bytes.',
   'workspace.clone': 'A workspace was started from a remote; params name the remote and the audit logs it verified.',
+  'run.submit': 'A run was submitted (run key, inputs, code commit, params, resources); denied when it would exceed its budget.',
+  'run.start': 'A submitted run started on its backend.',
+  'run.finish': 'A run completed; its outputs became a version (lineage: inputs → run → output).',
+  'run.fail': 'A run ended without success: non-zero exit, time limit, node failure or a lost job.',
+  'run.cancel': 'A run was cancelled (its job got SIGTERM and the grace period).',
+  'run.reuse': 'A run was not executed: a finished run with the same run key was reused (cache hit).',
+  'run.policy': 'A utilization policy acted on a run (idle GPUs flagged, checkpoint signalled, run stopped).',
+  'project.set': "A project's GPU quota or budget was set.",
 } as const;
 
 export type AuditAction = keyof typeof auditActions;

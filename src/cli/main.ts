@@ -166,6 +166,57 @@ export function buildProgram(): Command {
     .option('--known-hosts <file>', 'SSH: known_hosts file')
     .action(lazy(() => import('./transfer/clone.js')));
 
+  const run = program.command('run').description('training runs on this machine or a Slurm cluster: cached by run key, queued by quota, audited');
+  const specOptions = (c: Command) =>
+    c
+      .option('--set <key=value>', 'override the spec: params.<name>, inputs.<name>, resources.gpus|cpus, backend, priority, project (repeatable)', collect, [])
+      .addOption(new Option('--backend <backend>', 'where the job runs').choices(['local', 'slurm']));
+  specOptions(run.command('submit [spec]', { isDefault: true }).description('run a spec (default cairn.yaml); waits for the end unless --detach'))
+    .option('--force', 'run even if an identical run finished (cache hit)')
+    .option('--detach', 'return once submitted; follow with cairn run wait / logs -f')
+    .action(lazy(() => import('./run/submit.js')));
+  specOptions(run.command('plan [spec]').description('say what `cairn run` would do: cache hit or not, and why; quota and budget'))
+    .option('--force', 'plan as with --force')
+    .action(lazy(() => import('./run/plan.js')));
+  run
+    .command('ls')
+    .description('runs, newest first')
+    .option('--project <name>', 'only this project')
+    .option('--status <status>', 'only runs in this state (queued, pending, running, completed, failed, …)')
+    .option('--limit <n>', 'at most n runs', parseCount, 50)
+    .action(lazy(() => import('./run/ls.js')));
+  run.command('show <id>').description('a run: spec, code, inputs, params, metrics, usage, output').action(lazy(() => import('./run/show.js')));
+  run
+    .command('logs <id>')
+    .description("a run's stdout (or --stderr)")
+    .option('-f, --follow', 'keep printing until the run ends')
+    .option('--stderr', 'stderr instead of stdout')
+    .action(lazy(() => import('./run/logs.js')));
+  run.command('cancel <id>').description('cancel a run (SIGTERM, grace period, SIGKILL); waits for it to stop').option('--no-wait', 'return at once').action(lazy(() => import('./run/cancel.js')));
+  run
+    .command('wait <id>')
+    .description('wait until a run ends; exit 1 unless it completed')
+    .option('--timeout <seconds>', 'give up after this long', parseCount)
+    .action(lazy(() => import('./run/wait.js')));
+  run.command('why <id>').description('why a run waits (quota, resources, the backend) or how it ended, machine-readable with --json').action(lazy(() => import('./run/why.js')));
+  const compute = program.command('compute').description('GPU usage, quotas and budgets');
+  compute
+    .command('usage')
+    .description('GPU-hours, cost, idle GPU-hours and GPU-hours saved by cache hits')
+    .addOption(new Option('--by <what>', 'group by').choices(['project', 'user', 'run']).default('project'))
+    .option('--since <age|time>', 'only runs created since (12h, 7d, 4w or an ISO time)')
+    .action(lazy(() => import('./compute/usage.js')));
+  const project = compute.command('project').description("projects' GPU quotas and budgets");
+  project
+    .command('set <name>')
+    .description('set a GPU quota (concurrent GPUs) and a budget (GPU-hours per period); "none" removes one')
+    .option('--gpu-quota <n>', 'concurrent GPUs')
+    .option('--budget <gpu-hours>', 'GPU-hours per period')
+    .addOption(new Option('--period <period>', 'budget period').choices(['day', 'week', 'month']))
+    .action(lazy(() => import('./compute/project-set.js')));
+  project.command('ls').description('projects and their limits').action(lazy(() => import('./compute/project-ls.js')));
+
+  program.command('sdk').description('the SDKs jobs log through').command('paths').description('where the Python helper, the Node SDK and the bundled datasets are').action(lazy(() => import('./sdk/paths.js')));
   program.command('fsck').description('re-hash every stored object; name corrupt or missing ones and the versions they break').action(lazy(() => import('./store/fsck.js')));
   program
     .command('gc')
@@ -302,6 +353,8 @@ const FALLBACK_HINTS: Partial<Record<ErrorCode, string>> = {
   CHECK_FAILED: 'the output above names what failed',
   AUDIT_INCONSISTENT: 'run `cairn audit verify` and restore the metadata from a backup',
   SIGNATURE_INVALID: 'check that you verify with the right key (--key)',
+  RUN_FAILED: 'read its output with cairn run logs <id> (and cairn run show <id>)',
+  BUDGET_EXCEEDED: 'raise the budget (cairn compute project set), shorten the time limit, or wait for the next period',
   DIVERGED: 'versions are immutable: use another dataset name, or clone the remote and continue from there',
   DB_ERROR: 'check that the metadata database is reachable and has room, then retry',
   UNSUPPORTED: 'upgrade Cairn',

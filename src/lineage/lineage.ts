@@ -52,6 +52,9 @@ export async function lineageOf(db: Kysely<Database>, ref: string, direction: 'u
         .where('v.id', '=', id)
         .executeTakeFirst();
       if (v) node = { key, type, id, ref: formatRef(v.name, Number(v.number)), digest: formatDigest(v.digest) };
+    } else if (type === 'run') {
+      const r = await db.selectFrom('runs').select(['name', 'status', 'code_commit', 'run_key']).where('id', '=', id).executeTakeFirst();
+      if (r) node = { key, type, id, ref: `run ${r.name} ${id} [${r.status}${r.code_commit ? `, code ${r.code_commit.slice(0, 12)}` : ''}]`, digest: `sha256:${r.run_key}` };
     }
     nodes.set(key, node);
     return node;

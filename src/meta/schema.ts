@@ -1,4 +1,4 @@
-import type { Insertable, Selectable } from 'kysely';
+import type { ColumnType, Insertable, Selectable } from 'kysely';
 
 /**
  * The one metadata schema, shared by SQLite and PostgreSQL. Times are ISO-8601 UTC strings
@@ -18,6 +18,76 @@ export interface Database {
   audit_checkpoints: AuditCheckpointsTable;
   reports: ReportsTable;
   documents: DocumentsTable;
+  runs: RunsTable;
+  run_params: RunParamsTable;
+  run_metrics: RunMetricsTable;
+  projects: ProjectsTable;
+}
+
+export interface RunsTable {
+  id: string;
+  /** SHA-256 of code + inputs + params + environment + command (docs/COMPUTE.md). */
+  run_key: string;
+  name: string;
+  project: string;
+  spec_digest: string;
+  /** The resolved spec, canonical JSON. */
+  spec: string;
+  backend: string;
+  backend_id: string | null;
+  /** queued | pending | running | completed | failed | cancelled | timeout | node_fail | reused | refused */
+  status: string;
+  reason: string | null;
+  exit_code: number | null;
+  priority: number;
+  gpus: number;
+  cpus: number;
+  memory_mb: number;
+  time_limit_s: number;
+  created_at: string;
+  created_by: string;
+  started_at: string | null;
+  ended_at: string | null;
+  restarts: number;
+  code_commit: string | null;
+  /** Digest of uncommitted changes (null when clean). */
+  code_dirty: string | null;
+  env_digest: string | null;
+  /** Folder with the job's files (stdout, stderr, metrics, outputs, checkpoints). */
+  dir: string;
+  output_version_id: string | null;
+  /** For a cache hit: the finished run whose results were reused. */
+  reused_from: string | null;
+  /** Canonical JSON: wall, CPU, memory, GPU seconds, utilization samples (or null = unavailable). */
+  usage: string;
+  /** Bytes of the run's metrics file already ingested (saved with the rows they produced). */
+  metrics_offset: ColumnType<number, number | undefined, number>;
+}
+
+export interface RunParamsTable {
+  run_id: string;
+  name: string;
+  /** JSON text of the value. */
+  value: string;
+}
+
+export interface RunMetricsTable {
+  run_id: string;
+  name: string;
+  step: number | null;
+  value: number;
+  time: string;
+}
+
+export interface ProjectsTable {
+  name: string;
+  /** Concurrent GPUs; null = unlimited. */
+  gpu_quota: number | null;
+  /** GPU-hours per period; null = unlimited. */
+  budget_gpu_hours: number | null;
+  /** day | week | month */
+  budget_period: string;
+  created_at: string;
 }
 
 export interface ReportsTable {

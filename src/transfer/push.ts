@@ -104,8 +104,14 @@ async function uploadAuditLog(deps: TransferDeps, r: OpenedRemote): Promise<{ si
     };
     walk(bundle);
     const prefix = auditPrefix(deps.workspaceId);
+    // Signed checkpoints never change once written: only new ones go up, so a long-lived
+    // workspace does not re-send one object per checkpoint on every push.
+    const keyOf = (f: string) => `${prefix}${relative(bundle, f).split('\\').join('/')}`;
+    const notes = files.filter((f) => /\/checkpoints\/\d+\.note$/.test(f.split('\\').join('/')));
+    const have = await presentKeys(r.data, `${prefix}checkpoints/`, notes.map(keyOf));
+    const changed = files.filter((f) => !notes.includes(f) || have.get(keyOf(f)) !== statSync(f).size);
     await runTransfers(
-      files.map((f) => ({ bytes: statSync(f).size, run: () => r.data.put(`${prefix}${relative(bundle, f).split('\\').join('/')}`, readFileSync(f)) })),
+      changed.map((f) => ({ bytes: statSync(f).size, run: () => r.data.put(`${prefix}${relative(bundle, f).split('\\').join('/')}`, readFileSync(f)) })),
       { jobs: DEFAULT_JOBS },
     );
     // The file list, so a reader (and an encrypted remote, which cannot be listed) finds them all.

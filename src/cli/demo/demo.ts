@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { packageRoot } from '../../core/package-root.js';
@@ -124,6 +124,16 @@ export async function run(opts: GlobalOptions & { dir?: string; keep?: boolean }
     );
     cairn('clean: keep the messages, redact every e-mail address and phone number', ['data', 'clean', 'emails@raw', '--recipe', emailRecipe, '--name', 'emails-redacted']);
     cairn('split stratified by label (the folder), with near-duplicate detection', ['data', 'split', 'emails-redacted', '--name', 'emails', '--ratios', 'train=0.8,test=0.2', '--stratify', 'label', '--labels', 'folder']);
+    // A training run on the split just made: the repo's spam example, run locally.
+    const trainDir = join(project, 'train');
+    mkdirSync(trainDir, { recursive: true });
+    for (const f of ['train.py', 'cairn.yaml']) copyFileSync(join(packageRoot(), 'examples', 'spam-python', f), join(trainDir, f));
+    const spec = join(trainDir, 'cairn.yaml');
+    cairn('plan a training run: will it hit the cache, and why not', ['run', 'plan', spec, '--set', 'params.epochs=10']);
+    cairn('train a spam classifier on the redacted split (local backend; metrics logged by the job)', ['run', spec, '--set', 'params.epochs=10']);
+    cairn('the same run again is a cache hit: nothing executes', ['run', spec, '--set', 'params.epochs=10']);
+    cairn('runs, and the GPU time they used (none here) and saved', ['run', 'ls']);
+    cairn('the trained model version and everything it came from', ['lineage', 'runs/spam-logreg', '--up']);
     cairn('the lineage of a training set: where every row came from', ['lineage', 'flights/train', '--up']);
     cairn('…and everything built from the raw e-mails', ['lineage', 'emails@raw', '--down']);
     cairn('re-hash every stored object', ['fsck']);

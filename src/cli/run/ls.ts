@@ -1,0 +1,14 @@
+import { listRuns } from '../../compute/runs/queries.js';
+import { syncRuns } from '../../compute/runs/service.js';
+import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+
+export async function run(opts: GlobalOptions & { project?: string; status?: string; limit: number }): Promise<void> {
+  const ctx = commandContext(opts);
+  const runs = await withWorkspace(opts, 'run ls', async (ws) => {
+    await syncRuns(ws);
+    return listRuns(ws, opts);
+  });
+  ctx.out.result({ runs });
+  if (!runs.length) ctx.out.say('no runs yet (start one: cairn run cairn.yaml)');
+  for (const r of runs) ctx.out.say(`${r.id}  ${r.status.padEnd(9)}  ${r.name}  ${r.project}  ${r.backend}${r.gpus ? `  ${r.gpus} GPU` : ''}  ${r.createdAt}${r.reason && r.status === 'queued' ? `  (${(r.reason as { code: string }).code})` : ''}`);
+}

@@ -1,0 +1,13 @@
+import { CairnError } from '../../core/errors.js';
+import { runDetails } from '../../compute/runs/queries.js';
+import { waitRun } from '../../compute/runs/service.js';
+import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { describeRun } from './show.js';
+
+export async function run(id: string, opts: GlobalOptions & { timeout?: number }): Promise<void> {
+  const ctx = commandContext(opts);
+  const d = await withWorkspace(opts, 'run wait', async (ws) => runDetails(ws, await waitRun(ws, id, opts.timeout ? { timeoutMs: opts.timeout * 1000 } : {})));
+  ctx.out.say(describeRun(d));
+  if (['failed', 'cancelled', 'timeout', 'node_fail'].includes(d.status)) throw new CairnError('RUN_FAILED', `run ${d.id} ${d.status}`, { data: { run: d.id, status: d.status, details: d } });
+  ctx.out.result(d);
+}

@@ -1,0 +1,16 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../../core/package-root.js';
+import { demoData } from '../../demo/data-sources.js';
+import { commandContext, type GlobalOptions } from '../context.js';
+
+/** Where the SDKs and the bundled public datasets are, for job code and example scripts. */
+export async function run(opts: GlobalOptions): Promise<void> {
+  const ctx = commandContext(opts);
+  const root = packageRoot();
+  const data = demoData();
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const r = { python: join(root, 'sdk', 'python'), node: join(root, 'dist', 'sdk', 'index.js'), typescript: existsSync(tsc) ? tsc : null, data: { spam: data.emails, flights: data.flights } };
+  ctx.out.result(r);
+  ctx.out.say(`python  ${r.python}   (Cairn adds it to PYTHONPATH in every job: import cairn_helper)\nnode    ${r.node}   (CAIRN_SDK_JS in every job)\nspam    ${r.data.spam}\nflights ${r.data.flights}`);
+}

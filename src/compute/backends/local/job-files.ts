@@ -1,0 +1,38 @@
+import { join } from 'node:path';
+import type { JobRequest, JobStateName } from '../port.js';
+
+/** What the local backend hands its supervisor (`<stateDir>/<runId>.job.json`). */
+export interface LocalJob {
+  request: JobRequest;
+  /** GPU indexes given to the job (CUDA_VISIBLE_DEVICES). */
+  gpus: number[];
+  sampleIntervalMs: number;
+  idle: { thresholdPct: number; windowS: number; action: 'flag' | 'checkpoint' | 'stop' } | null;
+}
+
+/** What the supervisor writes when the job has ended (`<runId>.exit.json`), atomically. */
+export interface LocalExit {
+  state: Extract<JobStateName, 'completed' | 'failed' | 'cancelled' | 'timeout'>;
+  exitCode: number | null;
+  signal: string | null;
+  startedAt: string;
+  endedAt: string;
+  usage: LocalUsage;
+}
+
+export interface LocalUsage {
+  elapsedS: number;
+  cpuSeconds: number;
+  /** Peak resident memory of the job's processes, sampled (KiB). */
+  maxRssKb: number;
+  gpus: number;
+  /** GPU utilization samples, or why there are none (never invented). */
+  gpu: { available: true; samples: Array<{ t: number; util: number[]; memMb: number[] }> } | { available: false; reason: string };
+  /** Idle-policy actions taken (flag, checkpoint signal, stop). */
+  policy: Array<{ t: string; action: string; detail: string }>;
+}
+
+export const jobFile = (stateDir: string, runId: string) => join(stateDir, `${runId}.job.json`);
+export const pidFile = (stateDir: string, runId: string) => join(stateDir, `${runId}.pid`);
+export const exitFile = (stateDir: string, runId: string) => join(stateDir, `${runId}.exit.json`);
+export const startFile = (stateDir: string, runId: string) => join(stateDir, `${runId}.started`);

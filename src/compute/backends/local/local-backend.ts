@@ -1,0 +1,129 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { CairnError } from '../../../core/errors.js';
+import { packageRoot } from '../../../core/package-root.js';
+import type { ComputeBackend, JobHandle, JobRequest, JobState } from '../port.js';
+import { detectGpus } from './gpus.js';
+import { exitFile, jobFile, pidFile, startFile, type LocalExit, type LocalJob } from './job-files.js';
+
+export interface LocalBackendOptions {
+  /** Where job, pid and exit files live (`.cairn/compute/local`). */
+  stateDir: string;
+  /** GPU indexes this machine has; default: what nvidia-smi reports (none without it). */
+  gpus?: number[];
+  sampleIntervalMs?: number;
+  /** Idle-GPU policy handed to each job (null: no policy). */
+  idle?: LocalJob['idle'];
+}
+
+/**
+ * Runs jobs as child processes of this machine, each under a detached supervisor
+ * (supervisor.ts) so it survives the command that started it; state lives in files, so any
+ * later `cairn` process can observe or cancel it.
+ */
+export class LocalBackend implements ComputeBackend {
+  readonly name = 'local' as const;
+  private readonly gpus: number[];
+
+  constructor(private readonly opts: LocalBackendOptions) {
+    this.gpus = opts.gpus ?? detectGpus();
+    mkdirSync(opts.stateDir, { recursive: true });
+  }
+
+  /** GPU indexes held by jobs that have not ended. */
+  busyGpus(): Set<number> {
+    const busy = new Set<number>();
+    for (const f of readdirSync(this.opts.stateDir)) {
+      if (!f.endsWith('.job.json')) continue;
+      const runId = f.slice(0, -'.job.json'.length);
+      if (existsSync(exitFile(this.opts.stateDir, runId))) continue;
+      try {
+        for (const g of (JSON.parse(readFileSync(join(this.opts.stateDir, f), 'utf8')) as LocalJob).gpus) busy.add(g);
+      } catch {
+        /* a job file being written */
+      }
+    }
+    return busy;
+  }
+
+  async submit(request: JobRequest): Promise<JobHandle> {
+    const busy = this.busyGpus();
+    const free = this.gpus.filter((g) => !busy.has(g));
+    if (request.resources.gpus > this.gpus.length) {
+      throw new CairnError('INVALID_INPUT', `the job asks for ${request.resources.gpus} GPU(s); this machine has ${this.gpus.length}`, { hint: this.gpus.length ? 'lower resources.gpus' : 'nvidia-smi finds no GPU here: run it on a GPU machine or through Slurm (--backend slurm)' });
+    }
+    if (request.resources.gpus > free.length) throw new CairnError('LOCKED', `only ${free.length} of ${this.gpus.length} GPU(s) are free`, { data: { free: free.length } });
+    const job: LocalJob = { request, gpus: free.slice(0, request.resources.gpus), sampleIntervalMs: this.opts.sampleIntervalMs ?? 1000, idle: request.idle ?? this.opts.idle ?? null };
+    const path = jobFile(this.opts.stateDir, request.runId);
+    writeFileSync(path, JSON.stringify(job));
+    const script = join(packageRoot(), 'dist', 'bundle', 'job-supervisor.js');
+    if (!existsSync(script)) throw new CairnError('INTERNAL', `${script} is missing: run \`npm run build\``);
+    const child = spawn(process.execPath, [script, path], { detached: true, stdio: 'ignore', cwd: request.cwd });
+    child.unref();
+    return { backend: 'local', id: request.runId };
+  }
+
+  async status(handles: readonly JobHandle[]): Promise<Map<string, JobState>> {
+    const out = new Map<string, JobState>();
+    for (const h of handles) out.set(h.id, this.one(h.id));
+    return out;
+  }
+
+  private one(runId: string): JobState {
+    const dir = this.opts.stateDir;
+    const base = { restarts: 0, nodes: 'localhost' };
+    if (existsSync(exitFile(dir, runId))) {
+      const e = JSON.parse(readFileSync(exitFile(dir, runId), 'utf8')) as LocalExit;
+      return {
+        ...base,
+        state: e.state,
+        exitCode: e.exitCode,
+        reason: e.signal ? `signal ${e.signal}` : null,
+        startedAt: e.startedAt,
+        endedAt: e.endedAt,
+        usage: { cpuSeconds: e.usage.cpuSeconds, maxRssKb: e.usage.maxRssKb, gpus: e.usage.gpus, elapsedS: e.usage.elapsedS },
+      };
+    }
+    if (!existsSync(jobFile(dir, runId))) return { ...base, state: 'unknown', exitCode: null, reason: 'no such local job', startedAt: null, endedAt: null };
+    const pid = existsSync(pidFile(dir, runId)) ? Number(readFileSync(pidFile(dir, runId), 'utf8').trim()) : null;
+    const started = existsSync(startFile(dir, runId)) ? readFileSync(startFile(dir, runId), 'utf8').trim() : null;
+    if (pid === null || !started) return { ...base, state: 'pending', exitCode: null, reason: 'starting', startedAt: null, endedAt: null };
+    if (alive(pid)) return { ...base, state: 'running', exitCode: null, reason: null, startedAt: started, endedAt: null };
+    // Re-check: the supervisor may have written the exit file between the two looks.
+    if (existsSync(exitFile(dir, runId))) return this.one(runId);
+    return { ...base, state: 'failed', exitCode: null, reason: 'the job supervisor died (machine restarted or the process was killed)', startedAt: started, endedAt: null };
+  }
+
+  /** Full details the supervisor recorded (usage with GPU samples and policy actions). */
+  exitRecord(runId: string): LocalExit | null {
+    const p = exitFile(this.opts.stateDir, runId);
+    return existsSync(p) ? (JSON.parse(readFileSync(p, 'utf8')) as LocalExit) : null;
+  }
+
+  async cancel(h: JobHandle): Promise<void> {
+    const p = pidFile(this.opts.stateDir, h.id);
+    if (!existsSync(p)) return;
+    const pid = Number(readFileSync(p, 'utf8').trim());
+    if (alive(pid)) process.kill(pid, 'SIGTERM');
+  }
+
+  async capacity(): Promise<{ gpus: number; cpus: number; memoryMb: number }> {
+    return { gpus: this.gpus.length, cpus: availableParallelism(), memoryMb: Math.floor(totalmem() / 1024 / 1024) };
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A recycled pid is not our supervisor.
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('job-supervisor');
+  } catch {
+    return true;
+  }
+}

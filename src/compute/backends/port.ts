@@ -1,0 +1,85 @@
+/**
+ * Where a run's job executes: the local machine (child processes) or a Slurm cluster. The
+ * run service (src/compute/runs/) prepares everything the job needs — its directory, inputs
+ * materialized read-only, environment — and hands the backend a JobRequest; the backend only
+ * starts, observes and stops the job. Both backends pass the shared conformance suite
+ * (conformance.case.ts).
+ */
+export interface JobRequest {
+  /** Cairn's run id (a UUIDv7); also the job's name on the backend (`cairn-<runId>`). */
+  runId: string;
+  /** Shell command line, run with /bin/sh -c in `cwd`. */
+  command: string;
+  /** Absolute working directory (the code checkout). */
+  cwd: string;
+  /** Environment added to the job's (CAIRN_RUN_ID, CAIRN_OUTPUT_DIR, … and the spec's own). */
+  env: Record<string, string>;
+  /** Where the job's stdout and stderr go (absolute paths; appended to on requeue). */
+  stdoutPath: string;
+  stderrPath: string;
+  resources: {
+    gpus: number;
+    cpus: number;
+    /** MiB; 0 = backend default. */
+    memoryMb: number;
+    /** Seconds; 0 = no limit. */
+    timeLimitS: number;
+  };
+  slurm?: { account?: string; partition?: string; qos?: string };
+  /** Seconds between SIGTERM and SIGKILL at cancel or the time limit (checkpoint window). */
+  gracePeriodS: number;
+  /** Requeue after a node failure (Slurm) instead of failing. */
+  requeue: boolean;
+  /** Idle-GPU policy, applied where the backend samples GPUs (local with nvidia-smi). */
+  idle?: { thresholdPct: number; windowS: number; action: 'flag' | 'checkpoint' | 'stop' };
+}
+
+export type JobStateName =
+  /** Queued, not started (reason says why). */
+  | 'pending'
+  | 'running'
+  /** Exited 0. */
+  | 'completed'
+  /** Exited non-zero or died on a signal it did not ask for. */
+  | 'failed'
+  | 'cancelled'
+  /** Killed at its time limit. */
+  | 'timeout'
+  /** Its node failed and it was not requeued. */
+  | 'node_fail'
+  /** Unknown to the backend (e.g. Slurm forgot it). */
+  | 'unknown';
+
+export interface JobState {
+  state: JobStateName;
+  exitCode: number | null;
+  /** Backend's words for why it waits or ended (e.g. Slurm's Reason: Resources, BeginTime, NodeFail). */
+  reason: string | null;
+  /** ISO times when known. */
+  startedAt: string | null;
+  endedAt: string | null;
+  /** How many times the backend requeued it. */
+  restarts: number;
+  /** Node(s) it ran on, when known. */
+  nodes: string | null;
+  /** Resource accounting when the backend has it (Slurm sacct; local: measured by Cairn). */
+  usage?: { cpuSeconds?: number; maxRssKb?: number; gpus?: number; elapsedS?: number };
+}
+
+export interface JobHandle {
+  backend: 'local' | 'slurm';
+  /** The backend's own id: a PID-based id for local, the Slurm job id for Slurm. */
+  id: string;
+}
+
+export interface ComputeBackend {
+  readonly name: 'local' | 'slurm';
+  /** Starts or queues the job; returns once the backend has accepted it. */
+  submit(job: JobRequest): Promise<JobHandle>;
+  /** Current state of each job (one call for many, e.g. one squeue + one sacct). */
+  status(handles: readonly JobHandle[]): Promise<Map<string, JobState>>;
+  /** SIGTERM, then SIGKILL after the grace period; resolving once the request is accepted. */
+  cancel(handle: JobHandle): Promise<void>;
+  /** GPUs this backend can give (local: detected; Slurm: the partition's GRES), for planning. */
+  capacity(): Promise<{ gpus: number; cpus: number; memoryMb: number }>;
+}

@@ -1,0 +1,116 @@
+import { canonicalJson } from '../../core/canonical-json.js';
+import type { RunDeps, RunRow, StoredSpec } from './service.js';
+import { cacheHit, gpuSeconds } from './service.js';
+import { keyDifferences, type RunKeyInput } from '../spec/run-key.js';
+import type { PreparedRun } from './prepare.js';
+import { budgetCheck, quotaCheck } from './quota.js';
+
+export interface RunSummary {
+  id: string;
+  name: string;
+  project: string;
+  status: string;
+  backend: string;
+  job: string | null;
+  gpus: number;
+  createdAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  exitCode: number | null;
+  reason: unknown;
+  runKey: string;
+  reusedFrom: string | null;
+}
+
+export function summary(r: RunRow): RunSummary {
+  return {
+    id: r.id,
+    name: r.name,
+    project: r.project,
+    status: r.status,
+    backend: r.backend,
+    job: r.backend_id,
+    gpus: r.gpus,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
+    exitCode: r.exit_code,
+    reason: r.reason ? JSON.parse(r.reason) : null,
+    runKey: r.run_key,
+    reusedFrom: r.reused_from,
+  };
+}
+
+export async function listRuns(deps: RunDeps, opts: { project?: string; status?: string; limit?: number } = {}): Promise<RunSummary[]> {
+  let q = deps.meta.db.selectFrom('runs').selectAll().orderBy('created_at', 'desc').limit(opts.limit ?? 50);
+  if (opts.project) q = q.where('project', '=', opts.project);
+  if (opts.status) q = q.where('status', '=', opts.status);
+  return (await q.execute()).map(summary);
+}
+
+export interface RunDetails extends RunSummary {
+  spec: StoredSpec;
+  code: { commit: string | null; dirty: string | null };
+  params: Record<string, unknown>;
+  metrics: Array<{ name: string; points: number; last: number; lastStep: number | null; min: number; max: number }>;
+  usage: unknown;
+  output: string | null;
+  dir: string;
+  gpuHours: number;
+}
+
+export async function runDetails(deps: RunDeps, r: RunRow): Promise<RunDetails> {
+  const params = Object.fromEntries((await deps.meta.db.selectFrom('run_params').select(['name', 'value']).where('run_id', '=', r.id).orderBy('name').execute()).map((p) => [p.name, JSON.parse(p.value)]));
+  const points = await deps.meta.db.selectFrom('run_metrics').select(['name', 'step', 'value', 'time']).where('run_id', '=', r.id).orderBy('name').orderBy('time').execute();
+  const byName = new Map<string, typeof points>();
+  for (const p of points) byName.set(p.name, [...(byName.get(p.name) ?? []), p]);
+  const metrics = [...byName].map(([name, ps]) => {
+    const last = [...ps].sort((a, b) => (Number(a.step ?? -1) - Number(b.step ?? -1)) || (a.time < b.time ? -1 : 1)).at(-1)!;
+    return { name, points: ps.length, last: Number(last.value), lastStep: last.step === null ? null : Number(last.step), min: Math.min(...ps.map((p) => Number(p.value))), max: Math.max(...ps.map((p) => Number(p.value))) };
+  });
+  let output: string | null = null;
+  if (r.output_version_id) {
+    const v = await deps.meta.db.selectFrom('dataset_versions as v').innerJoin('datasets as d', 'd.id', 'v.dataset_id').select(['d.name', 'v.number']).where('v.id', '=', r.output_version_id).executeTakeFirst();
+    if (v) output = `${v.name}@v${v.number}`;
+  }
+  return { ...summary(r), spec: JSON.parse(r.spec) as StoredSpec, code: { commit: r.code_commit, dirty: r.code_dirty }, params, metrics, usage: JSON.parse(r.usage), output, dir: r.dir, gpuHours: gpuSeconds(r) / 3600 };
+}
+
+export interface RunPlan {
+  runKey: string;
+  /** Would `cairn run` reuse a finished run instead of executing? */
+  cacheHit: { run: string; finishedAt: string | null; output: string | null } | null;
+  /** When it would execute: what differs from the closest earlier run of the same name. */
+  why: string[];
+  backend: string;
+  resources: PreparedRun['spec']['resources'];
+  /** Would it wait (quota) or be refused (budget)? */
+  quota: unknown;
+  budget: unknown;
+  inputs: Array<{ name: string; ref: string; digest: string }>;
+}
+
+/** What `cairn run` would do, decided before anything starts. */
+export async function planRun(deps: RunDeps, p: PreparedRun, force = false): Promise<RunPlan> {
+  const hit = force ? null : await cacheHit(deps, p.key);
+  let why: string[] = [];
+  if (force) why = ['--force: runs even if an identical run finished'];
+  else if (!hit) {
+    const prev = await deps.meta.db.selectFrom('runs').select(['id', 'spec', 'status']).where('name', '=', p.spec.name).where('status', '=', 'completed').orderBy('ended_at', 'desc').limit(1).executeTakeFirst();
+    if (!prev) why = [`no finished run of ${p.spec.name} yet`];
+    else {
+      const d = keyDifferences((JSON.parse(prev.spec) as { keyInput: RunKeyInput }).keyInput, p.keyInput);
+      why = d.length ? d.map((x) => `${x} (since run ${prev.id})`) : [`an identical run exists but has not finished (${canonicalJson(prev.status)})`];
+    }
+  }
+  return {
+    runKey: p.key,
+    cacheHit: hit ? { run: hit.id, finishedAt: hit.ended_at, output: hit.output_version_id } : null,
+    why,
+    backend: p.spec.backend,
+    resources: p.spec.resources,
+    quota: hit ? null : await quotaCheck(deps, p.spec.project, p.spec.resources.gpus),
+    budget: hit ? null : await budgetCheck(deps, p.spec.project, p.spec.resources.gpus, p.spec.resources.timeLimitS, deps.clock.now()),
+    inputs: p.inputs.map((i) => ({ name: i.name, ref: i.ref, digest: `sha256:${i.digest}` })),
+  };
+}

@@ -1,0 +1,78 @@
+// Training runs through the real CLI: each command is a separate process, so a run submitted
+// with --detach and finished while no `cairn` was running is exactly "Cairn killed while the
+// job runs": the next command recovers its state from the backend (local files or Slurm).
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cli } from '../../src/test-support/cli.js';
+import { slurmEnv, slurmFacts } from '../../src/test-support/slurm.js';
+import { useTempDirs } from '../../src/test-support/temp.js';
+
+function ok<T>(cwd: string, args: string[], env?: NodeJS.ProcessEnv): T {
+  const r = cli([...args, '--json'], { cwd, ...(env ? { env } : {}) });
+  if (r.code !== 0) throw new Error(`cairn ${args.join(' ')} exited ${r.code}: ${r.stdout}${r.stderr}`);
+  return r.json as T;
+}
+
+describe('cairn run (CLI)', () => {
+  const tmp = useTempDirs();
+  const setup = () => {
+    const cwd = tmp();
+    ok(cwd, ['init']);
+    writeFileSync(join(cwd, 'd.csv'), 'x\n1\n');
+    ok(cwd, ['data', 'add', 'd.csv', '--name', 'toy']);
+    const spec = (name: string, command: string, extra = '', gpus = 0) => {
+      const p = join(cwd, `${name}.yaml`);
+      writeFileSync(p, `name: ${name}\ncommand: ${JSON.stringify(command)}\ninputs:\n  data: toy@v1\nresources:\n  time: 10m\n  gpus: ${gpus}\n${extra}`);
+      return p;
+    };
+    return { cwd, spec };
+  };
+
+  it('detach, then ls / logs / wait from later processes; plan and the cache; a failing run exits 1 with RUN_FAILED', { timeout: 120_000 }, () => {
+    const { cwd, spec } = setup();
+    const s = spec('hello', 'echo "hello from $CAIRN_RUN_NAME"; cat "$CAIRN_INPUT_DATA/d.csv"; echo done > "$CAIRN_OUTPUT_DIR/result.txt"');
+    const sub = ok<{ id: string; status: string }>(cwd, ['run', s, '--detach']);
+    expect(['pending', 'running', 'completed']).toContain(sub.status);
+    const waited = ok<{ status: string; output: string }>(cwd, ['run', 'wait', sub.id.slice(0, 13)]);
+    expect([waited.status, waited.output]).toEqual(['completed', 'runs/hello@v1']);
+    expect(cli(['run', 'logs', sub.id], { cwd }).stdout).toBe('hello from hello\nx\n1\n');
+    expect(ok<{ runs: Array<{ id: string; status: string }> }>(cwd, ['run', 'ls']).runs.map((r) => r.status)).toEqual(['completed']);
+    expect(ok<{ cacheHit: { run: string } | null }>(cwd, ['run', 'plan', s]).cacheHit?.run).toBe(sub.id);
+    expect(ok<{ status: string }>(cwd, ['run', s]).status).toBe('reused');
+    const bad = cli(['run', spec('broken', 'echo oops >&2; exit 7'), '--json'], { cwd });
+    expect([bad.code, (bad.json as { error: { code: string } }).error.code]).toEqual([1, 'RUN_FAILED']);
+    const unknown = cli(['run', spec('typo', 'exit 0', 'gpu: 1\n'), '--json'], { cwd });
+    expect([unknown.code, (unknown.json as { error: { code: string; message: string } }).error.code]).toEqual([1, 'INVALID_INPUT']);
+    expect((unknown.json as { error: { message: string } }).error.message).toContain('unknown key "gpu"');
+    const why = ok<{ status: string; reason: { code: string; message: string } }>(cwd, ['run', 'why', (bad.json as { error: { data: { run: string } } }).error.data.run]);
+    expect(why).toMatchObject({ status: 'failed', reason: { code: 'EXIT', message: 'exited with status 7' } });
+  });
+
+  it('a run over quota waits with a machine-readable reason; cancel takes it out of the queue', { timeout: 120_000 }, () => {
+    const { cwd, spec } = setup();
+    writeFileSync(join(cwd, '.cairn', 'compute.json'), JSON.stringify({ localGpus: [0] }));
+    ok(cwd, ['compute', 'project', 'set', 'vision', '--gpu-quota', '1', '--budget', '100']);
+    const long = ok<{ id: string }>(cwd, ['run', spec('long', 'sleep 30', 'project: vision\n', 1), '--detach']);
+    const queued = ok<{ id: string; status: string }>(cwd, ['run', spec('next', 'exit 0', 'project: vision\n', 1), '--detach']);
+    expect(queued.status).toBe('queued');
+    expect(ok<{ reason: { code: string; quota: number; inUse: number } }>(cwd, ['run', 'why', queued.id]).reason).toMatchObject({ code: 'QUOTA', quota: 1, inUse: 1 });
+    expect(ok<{ status: string }>(cwd, ['run', 'cancel', queued.id]).status).toBe('cancelled');
+    expect(ok<{ status: string }>(cwd, ['run', 'cancel', long.id]).status).toBe('cancelled');
+    const usage = ok<{ rows: Array<{ key: string; runs: number }> }>(cwd, ['compute', 'usage']);
+    expect(usage.rows.find((r) => r.key === 'vision')?.runs).toBe(2);
+  });
+
+  it('slurm: submit detached, then a later process sees the job end on the cluster', { timeout: 300_000 }, (ctx) => {
+    const f = slurmFacts();
+    if (!f) return ctx.skip();
+    const env = slurmEnv(f);
+    const { cwd, spec } = setup();
+    const s = spec('on-slurm', 'echo "node=$SLURMD_NODENAME job=$SLURM_JOB_ID"; echo ok > "$CAIRN_OUTPUT_DIR/r.txt"', 'backend: slurm\n');
+    const sub = ok<{ id: string; job: string }>(cwd, ['run', s, '--detach'], env);
+    expect(sub.job).toMatch(/^\d+$/);
+    const done = ok<{ status: string; backend: string; output: string }>(cwd, ['run', 'wait', sub.id], env);
+    expect([done.status, done.backend, done.output]).toEqual(['completed', 'slurm', 'runs/on-slurm@v1']);
+    expect(cli(['run', 'logs', sub.id], { cwd, env }).stdout).toBe(`node=${f.node} job=${sub.job}\n`);
+  });
+});
