@@ -134,7 +134,9 @@ export const suite = {
         await settle([]);
         const split = await cairn(['data', 'split', `${name}@v1`, '--name', `${name}-split`, '--ratios', RATIOS, ...(key ? ['--key', key] : []), '--json'], ws);
         if (!split.ok) throw failure('data split', split);
-        const report = JSON.parse(validate.stdout);
+        // exit 1 prints the error document, which carries the full report
+        const vdoc = JSON.parse(validate.stdout);
+        const report = vdoc.error?.data?.report ?? vdoc;
         const prof = JSON.parse(profile.stdout).profile;
         const sp = JSON.parse(split.stdout);
         const store = await du(path.join(ws, '.cairn'));

@@ -31,7 +31,8 @@ export async function waitRunning(b: ComputeBackend, h: JobHandle, timeoutMs = 6
   }
 }
 
-function request(dir: string, command: string, over: Partial<JobRequest> = {}): JobRequest {
+/** A job request in a fresh folder under `dir` (shared by the backends' own tests). */
+export function jobRequest(dir: string, command: string, over: Partial<JobRequest> = {}): JobRequest {
   const runId = randomUUID();
   const d = join(dir, runId);
   mkdirSync(d, { recursive: true });
@@ -60,7 +61,7 @@ export function computeBackendConformance(name: string, harness: () => ComputeHa
       if (!(await available())) return ctx.skip();
       const h = harness();
       const b = await h.backend();
-      const req = request(h.dir(), 'echo "$GREETING $CAIRN_RUN_ID"; echo oops >&2; pwd');
+      const req = jobRequest(h.dir(), 'echo "$GREETING $CAIRN_RUN_ID"; echo oops >&2; pwd');
       const handle = await b.submit(req);
       expect(handle.backend).toBe(b.name);
       const s = await waitDone(b, handle, timeoutMs - 5000);
@@ -75,7 +76,7 @@ export function computeBackendConformance(name: string, harness: () => ComputeHa
       if (!(await available())) return ctx.skip();
       const h = harness();
       const b = await h.backend();
-      const s = await waitDone(b, await b.submit(request(h.dir(), 'echo about to fail; exit 3')), timeoutMs - 5000);
+      const s = await waitDone(b, await b.submit(jobRequest(h.dir(), 'echo about to fail; exit 3')), timeoutMs - 5000);
       expect([s.state, s.exitCode]).toEqual(['failed', 3]);
     });
 
@@ -83,7 +84,7 @@ export function computeBackendConformance(name: string, harness: () => ComputeHa
       if (!(await available())) return ctx.skip();
       const h = harness();
       const b = await h.backend();
-      const req = request(h.dir(), `trap 'echo saved > checkpoint.txt; exit 143' TERM; echo started > started.txt; while true; do sleep 0.1; done`);
+      const req = jobRequest(h.dir(), `trap 'echo saved > checkpoint.txt; exit 143' TERM; echo started > started.txt; while true; do sleep 0.1; done`);
       const handle = await b.submit(req);
       await waitRunning(b, handle, timeoutMs / 2);
       const started = Date.now();
@@ -100,7 +101,7 @@ export function computeBackendConformance(name: string, harness: () => ComputeHa
       const b = await h.backend();
       // Slurm's time limit is in minutes: one minute is the shortest real limit.
       const limit = b.name === 'slurm' ? 60 : 2;
-      const req = request(h.dir(), `trap 'echo term > got-term.txt; exit 143' TERM; while true; do sleep 0.1; done`, { resources: { gpus: 0, cpus: 1, memoryMb: 0, timeLimitS: limit }, gracePeriodS: 2 });
+      const req = jobRequest(h.dir(), `trap 'echo term > got-term.txt; exit 143' TERM; while true; do sleep 0.1; done`, { resources: { gpus: 0, cpus: 1, memoryMb: 0, timeLimitS: limit }, gracePeriodS: 2 });
       const s = await waitDone(b, await b.submit(req), timeoutMs);
       expect(s.state).toBe('timeout');
     });

@@ -1,12 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCairnError } from '../../../core/errors.js';
 import { lockSlurmCluster, slurmEnv, slurmFacts } from '../../../test-support/slurm.js';
 import type { SlurmFacts } from '../../../test-support/slurm.js';
-import { computeBackendConformance, waitDone, waitRunning } from '../conformance.case.js';
+import { computeBackendConformance, jobRequest, waitDone, waitRunning } from '../conformance.case.js';
 import type { JobHandle, JobRequest, JobState } from '../port.js';
 import { SlurmBackend } from './slurm-backend.js';
 
@@ -40,21 +39,7 @@ function backend(f: SlurmFacts): SlurmBackend {
 }
 
 function job(dir: string, command: string, over: Partial<JobRequest> = {}): JobRequest {
-  const runId = randomUUID();
-  const d = join(dir, runId);
-  mkdirSync(d, { recursive: true });
-  return {
-    runId,
-    command,
-    cwd: d,
-    env: {},
-    stdoutPath: join(d, 'stdout.log'),
-    stderrPath: join(d, 'stderr.log'),
-    resources: { gpus: 0, cpus: 1, memoryMb: 0, timeLimitS: 0 },
-    gracePeriodS: 5,
-    requeue: false,
-    ...over,
-  };
+  return jobRequest(dir, command, { env: {}, ...over });
 }
 
 function scontrol(f: SlurmFacts, ...args: string[]): void {
