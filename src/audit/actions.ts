@@ -29,6 +29,13 @@ export const auditActions = {
   'run.reuse': 'A run was not executed: a finished run with the same run key was reused (cache hit).',
   'run.policy': 'A utilization policy acted on a run (idle GPUs flagged, checkpoint signalled, run stopped).',
   'project.set': "A project's GPU quota or budget was set.",
+  'model.register': 'A model version was registered (from a run or files), with its card; lineage run → model.',
+  'model.verify': "A model version's files were re-hashed from the store; failed when any differs.",
+  'model.policy.set': "An alias's promotion policy was set (suites, approvals, separate approver).",
+  'model.approve': 'A model version was approved for an alias; denied for a self-approval.',
+  'model.promote': "An alias was moved to a model version; denied when the alias's policy was not met.",
+  'model.alias.remove': 'An alias was removed from a model.',
+  'model.rollback': 'An alias was moved back to the version it pointed at before.',
 } as const;
 
 export type AuditAction = keyof typeof auditActions;

@@ -217,6 +217,45 @@ export function buildProgram(): Command {
   project.command('ls').description('projects and their limits').action(lazy(() => import('./compute/project-ls.js')));
 
   program.command('sdk').description('the SDKs jobs log through').command('paths').description('where the Python helper, the Node SDK and the bundled datasets are').action(lazy(() => import('./sdk/paths.js')));
+  const model = program.command('model').description('the model registry: versions, cards, aliases with policies, approvals, rollback');
+  model
+    .command('register <name>')
+    .description('register an immutable model version from a finished run or a folder')
+    .option('--from-run <run>', 'the run whose outputs are the model')
+    .option('--path <dir>', 'a folder (or file) holding the model')
+    .option('--format <format>', 'onnx, pytorch, safetensors, numpy, … (default: from the files)')
+    .option('--signature <file>', 'JSON input/output signature: {"inputs": [...], "outputs": [...]}')
+    .option('--intended-use <file>', 'Markdown for the card: intended use, slices, limitations')
+    .option('-m, --message <text>', 'message for the files version (--path)')
+    .action(lazy(() => import('./model/register.js')));
+  model.command('ls').description('models with their versions and aliases').action(lazy(() => import('./model/ls.js')));
+  model.command('show <ref>').description('a version: digest, run, metrics, evaluations, approvals, aliases').action(lazy(() => import('./model/show.js')));
+  model.command('versions <name>').description('versions of a model, newest first').action(lazy(() => import('./model/versions.js')));
+  model.command('card <ref>').description('the model card (Markdown; JSON with --json)').action(lazy(() => import('./model/card.js')));
+  model.command('verify <ref>').description('re-hash every file of a version; one changed byte fails it').action(lazy(() => import('./model/verify.js')));
+  const alias = model.command('alias').description('aliases (staging, production, …)');
+  alias.command('set <ref> <alias>').description("point an alias at a version (the alias's policy applies)").action(lazy(() => import('./model/alias-set.js')));
+  alias.command('rm <name> <alias>').description('remove an alias').action(lazy(() => import('./model/alias-rm.js')));
+  model.command('promote <ref>').description("move an alias to a version if its policy is met; else exit 1 listing what is not").requiredOption('--to <alias>', 'the alias').action(lazy(() => import('./model/promote.js')));
+  model.command('approve <ref>').description('approve a version for an alias (not your own)').requiredOption('--for <alias>', 'the alias').action(lazy(() => import('./model/approve.js')));
+  model.command('rollback <name>').description('move an alias back to its previous version').requiredOption('--alias <alias>', 'the alias').action(lazy(() => import('./model/rollback.js')));
+  model
+    .command('history <name>')
+    .description('every alias move; with --at, what was live then')
+    .option('--alias <alias>', 'one alias')
+    .option('--at <time>', 'an ISO time')
+    .action(lazy(() => import('./model/history.js')));
+  model
+    .command('policy')
+    .description("aliases' promotion policies")
+    .command('set <name>')
+    .description('suites that must have passed and approvals needed before promotion to an alias')
+    .requiredOption('--alias <alias>', 'the alias')
+    .option('--require-suite <suite>', 'an evaluation suite that must have passed (repeatable)', collect, [])
+    .option('--approvals <n>', 'approvals needed', parseCount, 1)
+    .option('--allow-self-approval', 'let the people who trained or registered it approve')
+    .action(lazy(() => import('./model/policy-set.js')));
+
   program.command('fsck').description('re-hash every stored object; name corrupt or missing ones and the versions they break').action(lazy(() => import('./store/fsck.js')));
   program
     .command('gc')
@@ -353,6 +392,7 @@ const FALLBACK_HINTS: Partial<Record<ErrorCode, string>> = {
   CHECK_FAILED: 'the output above names what failed',
   AUDIT_INCONSISTENT: 'run `cairn audit verify` and restore the metadata from a backup',
   SIGNATURE_INVALID: 'check that you verify with the right key (--key)',
+  POLICY_UNMET: 'meet the conditions listed above (cairn model evaluate, cairn model approve), then promote again',
   RUN_FAILED: 'read its output with cairn run logs <id> (and cairn run show <id>)',
   BUDGET_EXCEEDED: 'raise the budget (cairn compute project set), shorten the time limit, or wait for the next period',
   DIVERGED: 'versions are immutable: use another dataset name, or clone the remote and continue from there',

@@ -22,6 +22,90 @@ export interface Database {
   run_params: RunParamsTable;
   run_metrics: RunMetricsTable;
   projects: ProjectsTable;
+  models: ModelsTable;
+  model_versions: ModelVersionsTable;
+  model_aliases: ModelAliasesTable;
+  model_alias_events: ModelAliasEventsTable;
+  model_policies: ModelPoliciesTable;
+  model_approvals: ModelApprovalsTable;
+  model_evaluations: ModelEvaluationsTable;
+}
+
+export interface ModelsTable {
+  id: string;
+  name: string;
+  created_at: string;
+  created_by: string;
+}
+
+export interface ModelVersionsTable {
+  id: string;
+  model_id: string;
+  number: number;
+  /** Root tree digest of the model's files (bare hex): the version's identity. */
+  digest: string;
+  /** The dataset version (`models/<name>@vN` or a run's output) that holds the files. */
+  files_version_id: string;
+  format: string;
+  /** JSON input/output signature, or null. */
+  signature: string | null;
+  run_id: string | null;
+  /** The model card as canonical JSON (the Markdown is rendered from it). */
+  card: string;
+  created_at: string;
+  created_by: string;
+}
+
+export interface ModelAliasesTable {
+  model_id: string;
+  alias: string;
+  version_id: string;
+  set_at: string;
+  set_by: string;
+}
+
+/** Append-only: every alias move, so "what was live at time T" has an answer. */
+export interface ModelAliasEventsTable {
+  id: string;
+  model_id: string;
+  alias: string;
+  /** null when the alias was removed. */
+  version_id: string | null;
+  previous_version_id: string | null;
+  /** set | promote | rollback | remove */
+  action: string;
+  at: string;
+  by: string;
+}
+
+export interface ModelPoliciesTable {
+  model_id: string;
+  alias: string;
+  /** JSON: { suites: string[], approvals: number, separateApprover: boolean } */
+  policy: string;
+  set_at: string;
+  set_by: string;
+}
+
+export interface ModelApprovalsTable {
+  id: string;
+  version_id: string;
+  alias: string;
+  approver: string;
+  at: string;
+}
+
+export interface ModelEvaluationsTable {
+  id: string;
+  version_id: string;
+  suite: string;
+  suite_digest: string;
+  data_version_id: string | null;
+  /** 1 or 0 */
+  passed: number;
+  report: string;
+  at: string;
+  by: string;
 }
 
 export interface RunsTable {

@@ -2,12 +2,14 @@ import type { Migration, MigrationProvider } from 'kysely';
 import { initial } from './0001-initial.js';
 import { dataprep } from './0002-dataprep.js';
 import { compute } from './0003-compute.js';
+import { models } from './0004-models.js';
 
 /** Migrations live in code (not files on disk) so a bundled CLI carries them. Append only. */
 export const migrations: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-dataprep': dataprep,
   '0003-compute': compute,
+  '0004-models': models,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,9 @@
+import { promote } from '../../models/aliases.js';
+import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+
+export async function run(ref: string, opts: GlobalOptions & { to: string }): Promise<void> {
+  const ctx = commandContext(opts);
+  const r = await withWorkspace(opts, 'model promote', (ws) => promote(ws, ref, opts.to));
+  ctx.out.result(r);
+  ctx.out.say(`${r.alias} -> ${r.ref}${r.previous ? ` (was ${r.previous})` : ''}`);
+}

@@ -1,0 +1,9 @@
+import { rollback } from '../../models/aliases.js';
+import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+
+export async function run(name: string, opts: GlobalOptions & { alias: string }): Promise<void> {
+  const ctx = commandContext(opts);
+  const r = await withWorkspace(opts, 'model rollback', (ws) => rollback(ws, name, opts.alias));
+  ctx.out.result(r);
+  ctx.out.say(`${name}@${r.alias} rolled back: ${r.from ?? '(none)'} -> ${r.to}`);
+}

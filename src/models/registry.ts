@@ -1,0 +1,214 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import type { Selectable } from 'kysely';
+import { canonicalJson } from '../core/canonical-json.js';
+import { CairnError } from '../core/errors.js';
+import { uuidv7 } from '../core/ids.js';
+import { isoUtc } from '../core/time.js';
+import { addVersion } from '../datasets/add.js';
+import type { DatasetDeps } from '../datasets/deps.js';
+import { treeLoader } from '../datasets/trees.js';
+import { addEdges } from '../meta/repos/lineage.js';
+import type { ModelVersionsTable, ModelsTable } from '../meta/schema.js';
+import { listFlat } from '../storage/tree/list.js';
+import { fileChunks } from '../storage/tree/node.js';
+import { buildCard, type ModelCard } from './card.js';
+
+export type ModelRow = Selectable<ModelsTable>;
+export type ModelVersionRow = Selectable<ModelVersionsTable>;
+
+export interface RegisterInput {
+  name: string;
+  fromRun?: string;
+  path?: string;
+  format?: string;
+  /** A JSON file: { inputs: [{name, type, shape?}], outputs: [...] }. */
+  signature?: string;
+  /** A Markdown file with the sections a person writes (intended use, limitations…). */
+  intendedUse?: string;
+  message?: string;
+}
+
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+export function checkModelName(name: string): string {
+  if (!MODEL_NAME.test(name)) throw new CairnError('INVALID_NAME', `${JSON.stringify(name)} is not a valid model name`, { hint: 'letters, digits, ".", "_" and "-" (e.g. spam-classifier)' });
+  return name;
+}
+
+/** `name`, `name@v3`, `name@<alias>` or `name@sha256:<prefix>` → a model version. */
+export async function resolveModel(deps: Pick<DatasetDeps, 'meta'>, ref: string): Promise<{ model: ModelRow; version: ModelVersionRow; ref: string }> {
+  const at = ref.indexOf('@');
+  const name = at < 0 ? ref : ref.slice(0, at);
+  const sel = at < 0 ? 'latest' : ref.slice(at + 1);
+  const db = deps.meta.db;
+  const model = await db.selectFrom('models').selectAll().where('name', '=', name).executeTakeFirst();
+  if (!model) throw new CairnError('NOT_FOUND', `no model named ${JSON.stringify(name)}`, { hint: 'list models with cairn model ls' });
+  let version: ModelVersionRow | undefined;
+  if (sel === 'latest') version = await db.selectFrom('model_versions').selectAll().where('model_id', '=', model.id).orderBy('number', 'desc').limit(1).executeTakeFirst();
+  else if (/^v\d+$/.test(sel)) version = await db.selectFrom('model_versions').selectAll().where('model_id', '=', model.id).where('number', '=', Number(sel.slice(1))).executeTakeFirst();
+  else if (sel.startsWith('sha256:')) {
+    const rows = await db.selectFrom('model_versions').selectAll().where('model_id', '=', model.id).where('digest', 'like', `${sel.slice(7).replace(/[^0-9a-f]/g, '')}%`).execute();
+    if (rows.length > 1) throw new CairnError('AMBIGUOUS_REF', `${ref} matches ${rows.length} versions`);
+    version = rows[0];
+  } else {
+    const a = await db.selectFrom('model_aliases').select('version_id').where('model_id', '=', model.id).where('alias', '=', sel).executeTakeFirst();
+    if (a) version = await db.selectFrom('model_versions').selectAll().where('id', '=', a.version_id).executeTakeFirst();
+    else throw new CairnError('NOT_FOUND', `${name} has no alias ${JSON.stringify(sel)}`, { hint: `see cairn model show ${name}` });
+  }
+  if (!version) throw new CairnError('NOT_FOUND', `${name} has no version ${sel}`, { hint: `see cairn model versions ${name}` });
+  return { model, version, ref: `${name}@v${version.number}` };
+}
+
+/**
+ * Registers an immutable model version: from a finished run (its output version, with
+ * lineage to the run and, through it, to data and code) or from a folder. The files live in
+ * the object store like any version (so fsck, gc, push and pull cover them); the version's
+ * identity is the digest of their tree.
+ */
+export async function registerModel(deps: DatasetDeps, input: RegisterInput): Promise<{ ref: string; digest: string; format: string; card: ModelCard }> {
+  const name = checkModelName(input.name);
+  if (Boolean(input.fromRun) === Boolean(input.path)) throw new CairnError('USAGE', 'give exactly one of --from-run <run> or --path <dir>');
+  const db = deps.meta.db;
+  let filesVersionId: string;
+  let run: Awaited<ReturnType<typeof findRun>> = null;
+  if (input.fromRun) {
+    run = await findRun(deps, input.fromRun);
+    if (!run) throw new CairnError('NOT_FOUND', `no run ${input.fromRun}`, { hint: 'list runs with cairn run ls' });
+    const source = run.status === 'reused' && run.reused_from ? await db.selectFrom('runs').selectAll().where('id', '=', run.reused_from).executeTakeFirst() : run;
+    if (!source || source.status !== 'completed' || !source.output_version_id) throw new CairnError('INVALID_INPUT', `run ${run.id} has no outputs to register (status ${run.status})`, { hint: 'register a completed run that wrote to CAIRN_OUTPUT_DIR' });
+    filesVersionId = source.output_version_id;
+    run = source;
+  } else {
+    if (!existsSync(input.path!)) throw new CairnError('NOT_FOUND', `${input.path} does not exist`);
+    const added = await addVersion(deps, { source: input.path!, name: `models/${name}`, message: input.message ?? `files of model ${name}` });
+    const v = await db.selectFrom('dataset_versions as v').innerJoin('datasets as d', 'd.id', 'v.dataset_id').select('v.id').where('d.name', '=', added.dataset).where('v.number', '=', added.version).executeTakeFirstOrThrow();
+    filesVersionId = v.id;
+  }
+  const fv = await db.selectFrom('dataset_versions').selectAll().where('id', '=', filesVersionId).executeTakeFirstOrThrow();
+  const listing = await listFlat(fv.digest, treeLoader(deps));
+  const format = input.format ?? detectFormat(listing.files.map((f) => f.path));
+  const signature = input.signature ? readSignature(input.signature) : null;
+  const metrics = run ? await runMetrics(deps, run.id) : {};
+  const stored = run ? (JSON.parse(run.spec) as { inputs: Array<{ name: string; ref: string; digest: string; versionId: string }>; spec: { params: Record<string, unknown> } }) : null;
+  const intended = input.intendedUse ? readFileSync(input.intendedUse, 'utf8') : null;
+  const existing = await db.selectFrom('models').selectAll().where('name', '=', name).executeTakeFirst();
+  const modelId = existing?.id ?? uuidv7();
+  const last = existing ? await db.selectFrom('model_versions').select('number').where('model_id', '=', modelId).orderBy('number', 'desc').limit(1).executeTakeFirst() : undefined;
+  const number = (last?.number ?? 0) + 1;
+  const now = isoUtc(deps.clock.now());
+  const card = buildCard({
+    name,
+    version: number,
+    digest: fv.digest,
+    format,
+    files: listing.files.map((f) => ({ path: f.path, size: f.entry.size, sha256: f.entry.digest })),
+    signature,
+    run: run ? { id: run.id, name: run.name, codeCommit: run.code_commit, codeDirty: run.code_dirty, params: stored?.spec.params ?? {}, startedAt: run.started_at, endedAt: run.ended_at } : null,
+    trainingData: (stored?.inputs ?? []).map((i) => ({ name: i.name, ref: i.ref, digest: `sha256:${i.digest}` })),
+    metrics,
+    intendedUse: intended,
+    registeredBy: deps.actor().id,
+    registeredAt: now,
+  });
+  const versionId = uuidv7();
+  await deps.audit.audited(
+    { action: 'model.register', target: { type: 'model', name, version: number, digest: `sha256:${fv.digest}` }, inputs: [...(stored?.inputs ?? []).map((i) => `sha256:${i.digest}`)], outputs: [`sha256:${fv.digest}`], params: { format, run: run?.id ?? null, codeCommit: run?.code_commit ?? null, files: listing.files.length } },
+    async (commit) => {
+      await commit(async (tx) => {
+        if (!existing) await tx.db.insertInto('models').values({ id: modelId, name, created_at: now, created_by: deps.actor().id }).execute();
+        await tx.db
+          .insertInto('model_versions')
+          .values({ id: versionId, model_id: modelId, number, digest: fv.digest, files_version_id: fv.id, format, signature: signature ? canonicalJson(signature) : null, run_id: run?.id ?? null, card: canonicalJson(card), created_at: now, created_by: deps.actor().id })
+          .execute();
+        await addEdges(tx, [
+          { id: uuidv7(), src_type: 'dataset_version', src_id: fv.id, dst_type: 'model_version', dst_id: versionId, relation: 'files', via_type: null, via_id: null, created_at: now },
+          ...(run ? [{ id: uuidv7(), src_type: 'run', src_id: run.id, dst_type: 'model_version', dst_id: versionId, relation: 'trained', via_type: null, via_id: null, created_at: now }] : []),
+        ]);
+      });
+    },
+  );
+  return { ref: `${name}@v${number}`, digest: `sha256:${fv.digest}`, format, card };
+}
+
+async function findRun(deps: Pick<DatasetDeps, 'meta'>, id: string) {
+  const rows = await deps.meta.db.selectFrom('runs').selectAll().where('id', 'like', `${id.replace(/[%_]/g, '')}%`).limit(2).execute();
+  if (rows.length > 1) throw new CairnError('AMBIGUOUS_REF', `${id} matches more than one run`);
+  return rows[0] ?? null;
+}
+
+async function runMetrics(deps: Pick<DatasetDeps, 'meta'>, runId: string): Promise<Record<string, number>> {
+  const rows = await deps.meta.db.selectFrom('run_metrics').select(['name', 'step', 'value', 'time']).where('run_id', '=', runId).orderBy('name').orderBy('step').orderBy('time').execute();
+  const out: Record<string, number> = {};
+  for (const r of rows) out[r.name] = Number(r.value);
+  return out;
+}
+
+function detectFormat(paths: readonly string[]): string {
+  if (paths.some((p) => p.endsWith('.onnx'))) return 'onnx';
+  if (paths.some((p) => p.endsWith('.safetensors'))) return 'safetensors';
+  if (paths.some((p) => p.endsWith('.pt') || p.endsWith('.pth'))) return 'pytorch';
+  if (paths.some((p) => p.endsWith('.npz'))) return 'numpy';
+  return 'files';
+}
+
+function readSignature(path: string): { inputs: unknown[]; outputs: unknown[] } {
+  let s: { inputs?: unknown; outputs?: unknown };
+  try {
+    s = JSON.parse(readFileSync(path, 'utf8')) as typeof s;
+  } catch (err) {
+    throw new CairnError('INVALID_INPUT', `cannot read the signature ${path}: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(s.inputs) || !Array.isArray(s.outputs)) throw new CairnError('INVALID_INPUT', `${path} must hold {"inputs": [...], "outputs": [...]}`);
+  return { inputs: s.inputs, outputs: s.outputs };
+}
+
+/**
+ * Re-hashes every file of a model version from the store: each chunk against its id and each
+ * whole file against its recorded SHA-256. One changed byte anywhere fails it.
+ */
+export async function verifyModel(deps: DatasetDeps, ref: string): Promise<{ ref: string; digest: string; files: number; bytes: number; ok: boolean; problems: Array<{ path: string; problem: string }> }> {
+  const r = await resolveModel(deps, ref);
+  const listing = await listFlat(r.version.digest, treeLoader(deps));
+  const problems: Array<{ path: string; problem: string }> = [];
+  let bytes = 0;
+  for (const f of listing.files) {
+    const h = createHash('sha256');
+    try {
+      const chunks = fileChunks(f.entry);
+      const locs = await deps.index.locate(chunks);
+      for (const id of chunks) {
+        const loc = locs.get(id);
+        if (!loc) throw new CairnError('MISSING_OBJECT', `chunk ${id} is missing`);
+        const buf = await deps.reader.read(loc);
+        h.update(buf);
+        bytes += buf.length;
+      }
+      if (h.digest('hex') !== f.entry.digest) problems.push({ path: f.path, problem: 'its content does not match its recorded SHA-256' });
+    } catch (err) {
+      problems.push({ path: f.path, problem: (err as Error).message });
+    }
+  }
+  const ok = problems.length === 0;
+  await deps.audit.record({ action: 'model.verify', target: { type: 'model', name: r.model.name, version: r.version.number, digest: `sha256:${r.version.digest}` }, params: { files: listing.files.length, bytes, problems: problems.length } }, ok ? 'ok' : 'failed', ok ? undefined : `CORRUPT_OBJECT: ${problems.length} file(s) do not verify`);
+  return { ref: r.ref, digest: `sha256:${r.version.digest}`, files: listing.files.length, bytes, ok, problems };
+}
+
+export async function listModels(deps: Pick<DatasetDeps, 'meta'>) {
+  const models = await deps.meta.db.selectFrom('models').selectAll().orderBy('name').execute();
+  const out = [];
+  for (const m of models) {
+    const versions = await deps.meta.db.selectFrom('model_versions').select(['number', 'created_at']).where('model_id', '=', m.id).orderBy('number', 'desc').execute();
+    const aliases = await deps.meta.db.selectFrom('model_aliases as a').innerJoin('model_versions as v', 'v.id', 'a.version_id').select(['a.alias', 'v.number']).where('a.model_id', '=', m.id).orderBy('a.alias').execute();
+    out.push({ name: m.name, versions: versions.length, latest: versions[0] ? `v${versions[0].number}` : null, updated: versions[0]?.created_at ?? m.created_at, aliases: Object.fromEntries(aliases.map((a) => [a.alias, `v${a.number}`])) });
+  }
+  return out;
+}
+
+export async function modelVersions(deps: Pick<DatasetDeps, 'meta'>, name: string) {
+  const m = await deps.meta.db.selectFrom('models').selectAll().where('name', '=', name).executeTakeFirst();
+  if (!m) throw new CairnError('NOT_FOUND', `no model named ${JSON.stringify(name)}`);
+  const aliases = await deps.meta.db.selectFrom('model_aliases').select(['alias', 'version_id']).where('model_id', '=', m.id).execute();
+  const rows = await deps.meta.db.selectFrom('model_versions').selectAll().where('model_id', '=', m.id).orderBy('number', 'desc').execute();
+  return rows.map((v) => ({ ref: `${name}@v${v.number}`, digest: `sha256:${v.digest}`, format: v.format, run: v.run_id, created: v.created_at, by: v.created_by, aliases: aliases.filter((a) => a.version_id === v.id).map((a) => a.alias).sort() }));
+}
