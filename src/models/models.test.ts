@@ -105,7 +105,7 @@ describe('model registry', () => {
     expect((await resolveModel(ws, 'toy@production')).ref).toBe('toy@v1');
     expect(await history(ws, 'toy', { at: before })).toEqual({ at: before.toISOString(), live: { staging: 'toy@v1', production: 'toy@v1' } });
     const h = await history(ws, 'toy', { alias: 'production' });
-    expect('events' in h && h.events.map((e) => [e.action, e.previous, e.version])).toEqual([
+    expect(('events' in h ? (h.events ?? []) : []).map((e) => [e.action, e.previous, e.version])).toEqual([
       ['promote', null, 'toy@v1'],
       ['promote', 'toy@v1', 'toy@v2'],
       ['rollback', 'toy@v2', 'toy@v1'],
