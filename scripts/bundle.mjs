@@ -14,7 +14,7 @@ await build({
   sourcemap: true,
   chunkNames: 'chunk-[hash]',
   // Native addons and large SDKs stay in node_modules, loaded only by the commands that use them.
-  external: ['better-sqlite3', 'pg', 'pg-native', '@duckdb/node-api', '@duckdb/node-bindings', 'ssh2', 'cpu-features', '@aws-sdk/*', '@smithy/*'],
+  external: ['better-sqlite3', 'pg', 'pg-native', '@duckdb/node-api', '@duckdb/node-bindings', 'ssh2', 'cpu-features', '@aws-sdk/*', '@smithy/*', 'onnxruntime-node'],
   banner: { js: "import { createRequire as __cairnRequire } from 'node:module'; const require = __cairnRequire(import.meta.url);" },
   logLevel: 'warning',
 });

@@ -36,6 +36,9 @@ export const auditActions = {
   'model.promote': "An alias was moved to a model version; denied when the alias's policy was not met.",
   'model.alias.remove': 'An alias was removed from a model.',
   'model.rollback': 'An alias was moved back to the version it pointed at before.',
+  'model.release': 'A release bundle was written for a model version (files, manifest, card, evaluations, signed provenance, audit proofs).',
+  'model.evaluate': 'A model version was evaluated by a suite on a dataset version; the verdict and its evidence are stored (failed when a check failed).',
+  'model.deploy': 'A model version was deployed to an environment: recorded when it starts (status pending) and when it ends (succeeded; failed or rolled_back with outcome failed); denied when the alias the environment serves refuses the version.',
 } as const;
 
 export type AuditAction = keyof typeof auditActions;

@@ -12,7 +12,7 @@ const fields = { index: 3, prev: 'ab'.repeat(32), id: '01a21a40-1e3f-7000-ad5e-d
 
 describe('audit events', () => {
   it('the closed list of actions is exactly the documented one', () => {
-    expect(Object.keys(auditActions)).toEqual(['workspace.init', 'dataset.version.create', 'dataset.tag', 'dataset.checkout', 'dataset.profile', 'dataset.validate', 'dataset.suite.infer', 'dataset.clean', 'dataset.split', 'store.gc', 'store.fsck', 'audit.export', 'remote.add', 'remote.remove', 'remote.push', 'remote.pull', 'workspace.clone', 'run.submit', 'run.start', 'run.finish', 'run.fail', 'run.cancel', 'run.reuse', 'run.policy', 'project.set', 'model.register', 'model.verify', 'model.policy.set', 'model.approve', 'model.promote', 'model.alias.remove', 'model.rollback']);
+    expect(Object.keys(auditActions)).toEqual(['workspace.init', 'dataset.version.create', 'dataset.tag', 'dataset.checkout', 'dataset.profile', 'dataset.validate', 'dataset.suite.infer', 'dataset.clean', 'dataset.split', 'store.gc', 'store.fsck', 'audit.export', 'remote.add', 'remote.remove', 'remote.push', 'remote.pull', 'workspace.clone', 'run.submit', 'run.start', 'run.finish', 'run.fail', 'run.cancel', 'run.reuse', 'run.policy', 'project.set', 'model.register', 'model.verify', 'model.policy.set', 'model.approve', 'model.promote', 'model.alias.remove', 'model.rollback', 'model.release', 'model.evaluate', 'model.deploy']);
     expect(auditOutcomes).toEqual(['ok', 'failed', 'denied']);
     const doc = readFileSync(join(packageRoot(), 'docs', 'AUDIT.md'), 'utf8');
     for (const a of Object.keys(auditActions)) expect(doc, `docs/AUDIT.md documents ${a}`).toContain(`| \`${a}\` |`);

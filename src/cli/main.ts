@@ -233,6 +233,22 @@ export function buildProgram(): Command {
   model.command('versions <name>').description('versions of a model, newest first').action(lazy(() => import('./model/versions.js')));
   model.command('card <ref>').description('the model card (Markdown; JSON with --json)').action(lazy(() => import('./model/card.js')));
   model.command('verify <ref>').description('re-hash every file of a version; one changed byte fails it').action(lazy(() => import('./model/verify.js')));
+  model
+    .command('evaluate <ref>')
+    .description('run an evaluation suite (metrics, non-regression, slices, fairness, latency, size, schema, smoke, commands); exit 1 on failure')
+    .requiredOption('--suite <file>', 'the evaluation suite (YAML)')
+    .requiredOption('--data <ref>', 'the dataset version to evaluate on')
+    .option('--junit <file>', 'also write a JUnit report')
+    .option('--html <file>', 'also write an HTML report')
+    .action(lazy(() => import('./model/evaluate.js')));
+  model
+    .command('compare <refs...>')
+    .description('metrics of several versions side by side, with deltas to the first and paired bootstrap CIs')
+    .requiredOption('--data <ref>', 'the dataset version')
+    .requiredOption('--suite <file>', 'a suite naming the data columns and predictor (its metric checks are the default metrics)')
+    .option('--metric <name>', 'a metric to compare (repeatable)', collect, [])
+    .action(lazy(() => import('./model/compare.js')));
+  model.command('lock <ref>').description('pin a model version by digest in a cairn.lock file (for the product repository)').option('--file <path>', 'the lock file', 'cairn.lock').action(lazy(() => import('./model/lock.js')));
   const alias = model.command('alias').description('aliases (staging, production, …)');
   alias.command('set <ref> <alias>').description("point an alias at a version (the alias's policy applies)").action(lazy(() => import('./model/alias-set.js')));
   alias.command('rm <name> <alias>').description('remove an alias').action(lazy(() => import('./model/alias-rm.js')));
@@ -256,6 +272,42 @@ export function buildProgram(): Command {
     .option('--allow-self-approval', 'let the people who trained or registered it approve')
     .action(lazy(() => import('./model/policy-set.js')));
 
+  program
+    .command('fetch')
+    .description("materialize and verify the models a cairn.lock pins (pulling them by digest if needed): for the product's CI")
+    .option('--lock <file>', 'the lock file', 'cairn.lock')
+    .option('--dir <dir>', 'where the models go (one folder each)', 'models')
+    .option('--remote <name>', 'the remote to pull from')
+    .action(lazy(() => import('./fetch/fetch.js')));
+  const release = program.command('release').description('signed release bundles: files, manifest, card, evaluations, SLSA provenance, audit proofs');
+  release.command('create <ref>').description('write a release bundle for a model version').requiredOption('--out <dir>', 'a new or empty folder').action(lazy(() => import('./release/create.js')));
+  release
+    .command('verify <dir>')
+    .description('check a release bundle offline: every file, the signatures, the statement, the audit proofs')
+    .option('--key <pem>', "the publisher's trusted public key (PEM file)")
+    .option('--audit-key <vkey>', "the publisher's audit verifier key (name+hash+key)")
+    .action(lazy(() => import('./release/verify.js')));
+  const deploy = program
+    .command('deploy')
+    .description('deploy a model version to an environment of .cairn/deploy.json (exit 1 unless it succeeded); ls, outbox flush')
+    .argument('<ref>', 'the model version (spam, spam@v3, spam@staging, spam@sha256:…)')
+    .option('--env <env>', 'the environment (required)')
+    .action(lazy(() => import('./deploy/deploy.js')));
+  deploy
+    .command('ls')
+    .description('deployments, newest first')
+    .option('--env <env>', 'only this environment')
+    .option('--model <name>', 'only this model')
+    .option('--limit <n>', 'at most n deployments', parseCount)
+    .action(lazy(() => import('./deploy/ls.js')));
+  deploy.command('outbox').description('webhook deliveries').command('flush').description('one attempt for every webhook delivery that is due (backoff; given up after 15 attempts)').action(lazy(() => import('./deploy/outbox-flush.js')));
+  program
+    .command('dora')
+    .description('DORA metrics from recorded deployments: frequency, lead time, change failure rate, time to restore')
+    .option('--model <name>', 'only this model')
+    .option('--since <age|time>', 'start of the window (30d, 12w or an ISO time)', '30d')
+    .option('--until <time>', 'end of the window (default now)')
+    .action(lazy(() => import('./deploy/dora.js')));
   program.command('fsck').description('re-hash every stored object; name corrupt or missing ones and the versions they break').action(lazy(() => import('./store/fsck.js')));
   program
     .command('gc')

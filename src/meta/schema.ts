@@ -29,6 +29,8 @@ export interface Database {
   model_policies: ModelPoliciesTable;
   model_approvals: ModelApprovalsTable;
   model_evaluations: ModelEvaluationsTable;
+  deployments: DeploymentsTable;
+  outbox: OutboxTable;
 }
 
 export interface ModelsTable {
@@ -300,3 +302,42 @@ export type NewDatasetVersion = Insertable<DatasetVersionsTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
 export type AuditCheckpointRow = Selectable<AuditCheckpointsTable>;
 export type LineageEdgeRow = Selectable<LineageEdgesTable>;
+
+/** One deployment of a model version to an environment (docs/DEPLOY.md). */
+export interface DeploymentsTable {
+  id: string;
+  model_id: string;
+  version_id: string;
+  env: string;
+  /** The alias the environment served when the deployment started, or null. */
+  alias: string | null;
+  /** pending | succeeded | failed | rolled_back */
+  status: string;
+  started_at: string;
+  ended_at: string | null;
+  by: string;
+  /** JSON: what the deploy hook did (command exit status, webhook attempts…), or null while pending. */
+  hook: string | null;
+  /** JSON: the health check's result, or null while pending. */
+  health: string | null;
+  error: string | null;
+  /** The version the environment served before (its alias's version, else its last successful deployment). */
+  previous_version_id: string | null;
+}
+
+/** Webhook deliveries, written in the transaction that records their deployment; delivered with retries. */
+export interface OutboxTable {
+  id: string;
+  deployment_id: string;
+  url: string;
+  /** The exact JSON bytes (as UTF-8 text) that are POSTed and signed. */
+  body: string;
+  /** `sha256=<HMAC-SHA256 hex of body>`: the X-Cairn-Signature header. */
+  signature: string;
+  attempts: ColumnType<number, number | undefined, number>;
+  /** When the next attempt is due; null once delivered or given up. */
+  next_attempt_at: string | null;
+  last_error: string | null;
+  delivered_at: string | null;
+  created_at: string;
+}

@@ -6,7 +6,7 @@ import { CairnError } from '../../core/errors.js';
  * problem at once, each with its line: "suite.yaml:12: unknown key \"colum\" in range (known:
  * column, min, max, …)". Returns plain typed values; nothing here knows what checks do.
  */
-export type FieldType = 'string' | 'number' | 'integer' | 'boolean' | 'fraction' | 'string[]' | 'scalar[]' | 'map<string>' | 'map<boolean>' | 'map<scalar>' | 'duration' | 'size';
+export type FieldType = 'string' | 'number' | 'integer' | 'boolean' | 'fraction' | 'string[]' | 'scalar[]' | 'map<string>' | 'map<boolean>' | 'map<scalar>' | 'duration' | 'size' | 'list';
 
 export interface FieldSpec {
   type: FieldType;
@@ -144,6 +144,9 @@ export class SpecReader {
       case 'string[]':
         if (typeof js === 'string') return [js];
         return Array.isArray(js) && js.every((x) => typeof x === 'string') ? js : bad('a list of names');
+      case 'list':
+        // Structured entries the caller checks itself (e.g. smoke-test cases).
+        return Array.isArray(js) ? js : bad('a list');
       case 'scalar[]':
         return Array.isArray(js) && js.every((x) => x === null || ['string', 'number', 'boolean'].includes(typeof x)) ? js : bad('a list of values');
       case 'map<string>':

@@ -3,6 +3,7 @@ import { initial } from './0001-initial.js';
 import { dataprep } from './0002-dataprep.js';
 import { compute } from './0003-compute.js';
 import { models } from './0004-models.js';
+import { deploy } from './0005-deploy.js';
 
 /** Migrations live in code (not files on disk) so a bundled CLI carries them. Append only. */
 export const migrations: Record<string, Migration> = {
@@ -10,6 +11,7 @@ export const migrations: Record<string, Migration> = {
   '0002-dataprep': dataprep,
   '0003-compute': compute,
   '0004-models': models,
+  '0005-deploy': deploy,
 };
 
 export const migrationProvider: MigrationProvider = {

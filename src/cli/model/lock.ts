@@ -1,0 +1,9 @@
+import { lockModel } from '../../models/lock.js';
+import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+
+export async function run(ref: string, opts: GlobalOptions & { file: string }): Promise<void> {
+  const ctx = commandContext(opts);
+  const l = await withWorkspace(opts, 'model lock', (ws) => lockModel(ws, ref, opts.file));
+  ctx.out.result(l);
+  ctx.out.say(`${opts.file}: ${Object.entries(l.models).map(([n, e]) => `${n} = ${e.ref} ${e.digest.slice(0, 19)}…`).join(', ')}`);
+}

@@ -1,0 +1,249 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { canonicalJson } from '../../core/canonical-json.js';
+import { formatDigest, sha256Hex } from '../../core/digest.js';
+import { CairnError } from '../../core/errors.js';
+import { uuidv7 } from '../../core/ids.js';
+import { isoUtc } from '../../core/time.js';
+import type { DatasetDeps } from '../../datasets/deps.js';
+import { resolveVersion } from '../../datasets/resolve.js';
+import { readTable } from '../../sdk/table.js';
+import { materializeShared } from '../../transfer/cluster-cache.js';
+import { pairedBootstrapDelta, nonRegression } from '../evaluate/bootstrap.js';
+import { getMetric } from '../evaluate/metrics.js';
+import { fairnessGaps, sliceReport } from '../evaluate/slices.js';
+import { resolveModel, type ModelVersionRow } from '../registry.js';
+import { commandPredictor, onnxPredictor, type Predictor } from './predict.js';
+import { parseEvalSuite, type EvalCheck, type EvalSuite } from './suite.js';
+
+export interface CheckOutcome {
+  name: string;
+  kind: EvalCheck['kind'];
+  line: number;
+  passed: boolean;
+  message: string;
+  evidence: Record<string, unknown>;
+}
+
+export interface EvaluationReport {
+  format: 'cairn.evaluation/v1';
+  model: string;
+  digest: string;
+  suite: string;
+  suiteDigest: string;
+  data: string;
+  rows: number;
+  passed: boolean;
+  checks: CheckOutcome[];
+  metrics: Record<string, number>;
+  at: string;
+  durationMs: number;
+}
+
+interface Loaded {
+  y: Float64Array;
+  x: Float32Array;
+  rows: number;
+  cols: number;
+  columns: Record<string, unknown[]>;
+}
+
+async function loadData(deps: DatasetDeps, ref: string, suite: EvalSuite): Promise<{ ref: string; versionId: string; data: Loaded }> {
+  const v = await resolveVersion(deps.meta.db, ref);
+  const dir = await materializeShared(deps, v.version.digest, deps.cacheDir);
+  const rows = await readTable(dir);
+  if (!rows.length) throw new CairnError('INVALID_INPUT', `${v.ref} has no rows`);
+  const missing = [suite.data.label, ...suite.data.features].filter((c) => !(c in rows[0]!));
+  if (missing.length) throw new CairnError('INVALID_INPUT', `${v.ref} has no column(s) ${missing.join(', ')}`, { data: { missing, columns: Object.keys(rows[0]!) } });
+  const n = rows.length;
+  const cols = suite.data.features.length;
+  const x = new Float32Array(n * cols);
+  const y = new Float64Array(n);
+  const columns: Record<string, unknown[]> = {};
+  for (const k of Object.keys(rows[0]!)) columns[k] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const r = rows[i]!;
+    y[i] = Number(r[suite.data.label]);
+    for (let j = 0; j < cols; j++) x[i * cols + j] = Number(r[suite.data.features[j]!]);
+    for (const k of Object.keys(columns)) columns[k]![i] = r[k];
+  }
+  return { ref: v.ref, versionId: v.version.id, data: { y, x, rows: n, cols, columns } };
+}
+
+async function predictorFor(deps: DatasetDeps, v: ModelVersionRow, suite: EvalSuite): Promise<{ p: Predictor; dir: string }> {
+  const files = await deps.meta.db.selectFrom('dataset_versions').select('digest').where('id', '=', v.files_version_id).executeTakeFirstOrThrow();
+  const dir = await materializeShared(deps, files.digest, deps.cacheDir);
+  const spec = suite.predictor;
+  if (spec?.kind === 'command') return { p: commandPredictor(spec.command, dir), dir };
+  if (!spec && v.format !== 'onnx') throw new CairnError('INVALID_INPUT', `${v.format} models need a command predictor in the suite (predictor: {command: …})`);
+  return { p: await onnxPredictor(dir, spec ?? {}), dir };
+}
+
+function percentile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+/**
+ * Runs a suite against a model version on a dataset version and stores the verdict with all
+ * its evidence. Every check runs; a missing metric, slice or champion is a failure, never a
+ * skip. Returns the report; `passed` is false when any check failed.
+ */
+export async function evaluateModel(deps: DatasetDeps, ref: string, opts: { suitePath: string; data: string }): Promise<EvaluationReport> {
+  const started = performance.now();
+  const text = readFileSync(opts.suitePath, 'utf8');
+  const suite = parseEvalSuite(text, basename(opts.suitePath));
+  const m = await resolveModel(deps, ref);
+  const { ref: dataRef, versionId: dataVersionId, data } = await loadData(deps, opts.data, suite);
+  const { p: predictor, dir } = await predictorFor(deps, m.version, suite);
+  const t0 = performance.now();
+  const scores = await predictor.predict(data.x, data.rows, data.cols);
+  const batchS = (performance.now() - t0) / 1000;
+  const metrics: Record<string, number> = {};
+  const checks: CheckOutcome[] = [];
+  const out = (c: EvalCheck, passed: boolean, message: string, evidence: Record<string, unknown> = {}) => checks.push({ name: c.name, kind: c.kind, line: c.line, passed, message, evidence });
+  const champions = new Map<string, { ref: string; scores: Float64Array; version: ModelVersionRow } | null>();
+  const champion = async (against: string) => {
+    if (!champions.has(against)) {
+      try {
+        const c = await resolveModel(deps, against.includes('@') ? against : `${m.model.name}@${against}`);
+        const cp = await predictorFor(deps, c.version, suite);
+        champions.set(against, { ref: c.ref, scores: await cp.p.predict(data.x, data.rows, data.cols), version: c.version });
+        await cp.p.close();
+      } catch (err) {
+        if (!(err instanceof CairnError && err.code === 'NOT_FOUND')) throw err;
+        champions.set(against, null);
+      }
+    }
+    return champions.get(against)!;
+  };
+  for (const c of suite.checks) {
+    try {
+      switch (c.kind) {
+        case 'metric': {
+          const v = getMetric(c.metric).compute(data.y, scores);
+          metrics[c.metric] = v;
+          const ok = Number.isFinite(v) && (c.min === undefined || v >= c.min) && (c.max === undefined || v <= c.max);
+          out(c, ok, `${c.metric} = ${v.toFixed(4)}${c.min !== undefined ? `, at least ${c.min}` : ''}${c.max !== undefined ? `, at most ${c.max}` : ''}`, { value: v, min: c.min ?? null, max: c.max ?? null });
+          break;
+        }
+        case 'non_regression': {
+          const ch = await champion(c.against);
+          if (!ch) {
+            out(c, false, `there is no ${c.against} to compare with (a missing champion fails the gate)`);
+            break;
+          }
+          const d = pairedBootstrapDelta(c.metric, data.y, scores, ch.scores, { resamples: c.resamples, confidence: c.confidence, seed: c.seed });
+          const g = nonRegression({ delta: d.delta, margin: c.margin, higherIsBetter: d.higherIsBetter });
+          out(c, g.pass, `${c.metric}: candidate − ${ch.ref} = ${d.delta.value.toFixed(4)} [${d.delta.lo.toFixed(4)}, ${d.delta.hi.toFixed(4)}] (${Math.round(c.confidence * 100)} % CI, ${c.resamples} paired resamples); rule: ${g.rule}`, { champion: ch.ref, delta: d.delta, candidate: d.candidate, champion_value: d.champion, margin: c.margin, rule: g.rule });
+          break;
+        }
+        case 'slice': {
+          const required = c.slices.map((s) => ({ [c.by[0]!]: s }));
+          const rep = sliceReport({ y: data.y, p: scores, columns: data.columns, by: c.by, checks: [{ metric: c.metric, ...(c.min !== undefined ? { min: c.min } : {}), ...(c.max !== undefined ? { max: c.max } : {}) }], ...(c.by.length === 1 && required.length ? { required } : {}) });
+          out(c, rep.pass, rep.pass ? `${rep.slices.length} slice(s) within bounds` : rep.failures.join('; '), { slices: rep.slices.map((s) => ({ name: s.name, rows: s.rows, missing: s.missing, value: s.checks[0]?.value ?? null, pass: s.pass })) });
+          break;
+        }
+        case 'fairness': {
+          const g = fairnessGaps({ y: data.y, p: scores, columns: data.columns, by: [c.by] });
+          const gap = c.measure === 'demographic_parity' ? g.demographicParity : g.equalOpportunity;
+          const value = gap.difference;
+          out(c, value !== null && value <= c.max, `${c.measure} gap by ${c.by} = ${value === null ? 'n/a' : value.toFixed(4)}, at most ${c.max}`, { gap });
+          break;
+        }
+        case 'latency': {
+          const one = new Float32Array(data.cols);
+          const times: number[] = [];
+          const sample = Math.min(200, data.rows);
+          for (let i = 0; i < sample; i++) {
+            one.set(data.x.subarray(i * data.cols, (i + 1) * data.cols));
+            const s = performance.now();
+            await predictor.predict(one, 1, data.cols);
+            times.push(performance.now() - s);
+          }
+          times.sort((a, b) => a - b);
+          const p50 = percentile(times, 0.5);
+          const p95 = percentile(times, 0.95);
+          const rps = data.rows / batchS;
+          const ok = (c.p50Ms === undefined || p50 <= c.p50Ms) && (c.p95Ms === undefined || p95 <= c.p95Ms) && (c.minRowsPerS === undefined || rps >= c.minRowsPerS);
+          out(c, ok, `single-row latency p50 ${p50.toFixed(2)} ms, p95 ${p95.toFixed(2)} ms over ${sample} rows; batch throughput ${Math.round(rps)} rows/s`, { p50Ms: p50, p95Ms: p95, rowsPerS: rps, budget: { p50Ms: c.p50Ms ?? null, p95Ms: c.p95Ms ?? null, minRowsPerS: c.minRowsPerS ?? null } });
+          break;
+        }
+        case 'size': {
+          const fv = await deps.meta.db.selectFrom('dataset_versions').select('total_bytes').where('id', '=', m.version.files_version_id).executeTakeFirstOrThrow();
+          const size = Number(fv.total_bytes);
+          out(c, size <= c.max, `model files ${size} bytes, at most ${c.max}`, { bytes: size, max: c.max });
+          break;
+        }
+        case 'schema': {
+          const ch = await champion(c.against);
+          if (!ch) {
+            out(c, false, `there is no ${c.against} whose inputs to compare with`);
+            break;
+          }
+          const names = (v: ModelVersionRow) => (v.signature ? ((JSON.parse(v.signature) as { inputs: Array<{ name: string }> }).inputs ?? []).map((i) => i.name) : null);
+          const want = names(ch.version);
+          const have = names(m.version);
+          const missing = want && have ? want.filter((n) => !have.includes(n)) : null;
+          out(c, missing !== null && missing.length === 0, missing === null ? 'a signature is missing (register both with --signature)' : missing.length ? `the candidate lacks input(s) ${missing.join(', ')} that ${ch.ref} takes` : `the candidate accepts every input of ${ch.ref}`, { champion: ch.ref, championInputs: want, candidateInputs: have, missing });
+          break;
+        }
+        case 'smoke': {
+          const bad: unknown[] = [];
+          for (const sc of c.cases) {
+            const got = (await predictor.predict(Float32Array.from(sc.features), 1, sc.features.length))[0]!;
+            if (!(Math.abs(got - sc.expect) <= sc.tolerance)) bad.push({ features: sc.features, expect: sc.expect, got, tolerance: sc.tolerance });
+          }
+          out(c, bad.length === 0, bad.length ? `${bad.length} of ${c.cases.length} case(s) off` : `${c.cases.length} case(s) as expected`, { failures: bad });
+          break;
+        }
+        case 'command': {
+          const r = spawnSync('/bin/sh', ['-c', c.run], { cwd: dir, env: { ...process.env, CAIRN_MODEL_DIR: dir, CAIRN_MODEL: m.ref }, encoding: 'utf8', timeout: 600_000 });
+          const failures = c.format === 'junit' ? (/failures="(\d+)"/.exec(r.stdout)?.[1] ?? null) : null;
+          const json = c.format === 'json' ? safeJson(r.stdout) : null;
+          const ok = r.status === 0 && (c.format === 'junit' ? failures === '0' : (json as { passed?: boolean } | null)?.passed !== false);
+          out(c, ok, `exit ${r.status}${failures !== null ? `, ${failures} JUnit failure(s)` : ''}`, { exit: r.status, stdout: r.stdout.slice(-2000), stderr: r.stderr.slice(-2000) });
+          break;
+        }
+      }
+    } catch (err) {
+      out(c, false, `the check could not run: ${(err as Error).message}`);
+    }
+  }
+  await predictor.close();
+  const passed = checks.every((c) => c.passed);
+  const report: EvaluationReport = { format: 'cairn.evaluation/v1', model: m.ref, digest: formatDigest(m.version.digest), suite: suite.name, suiteDigest: formatDigest(sha256Hex(text)), data: dataRef, rows: data.rows, passed, checks, metrics, at: isoUtc(deps.clock.now()), durationMs: Math.round(performance.now() - started) };
+  const body = canonicalJson(report);
+  await deps.audit.audited(
+    { action: 'model.evaluate', target: { type: 'model', name: m.model.name, version: m.version.number, digest: formatDigest(m.version.digest) }, inputs: [formatDigest(m.version.digest)], params: { suite: suite.name, suiteDigest: report.suiteDigest, data: dataRef, passed, failed: checks.filter((c) => !c.passed).map((c) => c.name), report: formatDigest(sha256Hex(body)) } },
+    async (commit) => {
+      await commit(
+        async (tx) => {
+          await tx.db.insertInto('model_evaluations').values({ id: uuidv7(), version_id: m.version.id, suite: suite.name, suite_digest: sha256Hex(text), data_version_id: dataVersionId, passed: passed ? 1 : 0, report: body, at: report.at, by: deps.actor().id }).execute();
+        },
+        passed ? undefined : { outcome: 'failed', reason: `CHECK_FAILED: ${checks.filter((c) => !c.passed).length} check(s) failed` },
+      );
+    },
+  );
+  return report;
+}
+
+function safeJson(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return null;
+  }
+}
+
+export function evaluationJUnit(r: EvaluationReport): string {
+  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  const cases = r.checks.map((c) => `    <testcase classname="${esc(r.suite)}" name="${esc(c.name)}">${c.passed ? '' : `<failure message="${esc(c.message)}"/>`}</testcase>`);
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n  <testsuite name="${esc(`${r.model} ${r.suite}`)}" tests="${r.checks.length}" failures="${r.checks.filter((c) => !c.passed).length}">\n${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`;
+}
+
+export function evaluationHtml(r: EvaluationReport): string {
+  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const rows = r.checks.map((c) => `<tr class="${c.passed ? 'ok' : 'bad'}"><td>${c.passed ? 'passed' : 'FAILED'}</td><td>${esc(c.name)}</td><td>${esc(c.message)}</td></tr>`).join('\n');
+  return `<!doctype html><meta charset="utf-8"><title>${esc(r.model)} — ${esc(r.suite)}</title><style>body{font:14px system-ui;margin:2em}td{padding:4px 8px;border-bottom:1px solid #ddd}.bad td:first-child{color:#b00;font-weight:bold}.ok td:first-child{color:#070}</style><h1>${esc(r.model)}: ${r.passed ? 'passed' : 'FAILED'}</h1><p>Suite ${esc(r.suite)} (${r.suiteDigest}) on ${esc(r.data)}, ${r.rows} rows, ${r.at}</p><table>${rows}</table>\n`;
+}

@@ -1,0 +1,435 @@
+import { createHash, type KeyObject } from 'node:crypto';
+import { constants, createReadStream, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { canonicalJsonBytes } from '../../core/canonical-json.js';
+import { CairnError, ioError } from '../../core/errors.js';
+import { checkProofFile } from '../../audit/export/proof-file.js';
+import { parseVerifierKey, publicKeyFromPem, publicKeyToPem, rawPublicKey, type NoteVerifier } from '../../audit/note/index.js';
+import { IN_TOTO_PAYLOAD_TYPE, keyIdOf, parseEnvelope, serializeEnvelope, signEnvelope, verifyEnvelope } from './dsse.js';
+import {
+  BUNDLE_FILES,
+  EVALUATIONS_DIR,
+  jsonFileName,
+  MANIFEST_PAYLOAD_TYPE,
+  manifestBytes,
+  MODEL_DIR,
+  parseManifest,
+  PROOFS_DIR,
+  RELEASE_FORMAT,
+  checkReleasePath,
+  releasePathProblem,
+  UNLISTED_FILES,
+  type ManifestFile,
+  type ReleaseManifest,
+} from './manifest.js';
+import { releaseReadme } from './readme.js';
+import { buildStatement, parseStatement, type ReleaseFacts, type Statement } from './statement.js';
+
+export interface ReleaseModelFile {
+  /** Path inside `model/` (POSIX, relative). */
+  path: string;
+  /** Where to copy it from. */
+  absPath: string;
+  /** The digest the caller expects (e.g. from the stored model version); the copy must match it. */
+  sha256?: string;
+}
+
+export interface WriteReleaseOptions {
+  files: ReleaseModelFile[];
+  card: { markdown: string; json: unknown };
+  evaluations: Array<{ name: string; report: unknown }>;
+  /** The statement's facts; `files` is filled in from the copied model files. */
+  statementFacts: Omit<ReleaseFacts, 'files'>;
+  /** `cairn.audit-proof/v1` files (e.g. of the run's and the model version's audit events). */
+  auditProofs: Array<{ name: string; text: string }>;
+  /** The workspace's Ed25519 signing key (loadLogKeys(...).signer().privateKey). */
+  privateKey: KeyObject;
+  /** Its public half as PEM (the workspace's keys/signing.pub). */
+  publicKeyPem: string;
+  /** The audit log's verifier key (`<origin>+<id>+<base64>`); written as public-key.vkey and used to check the proofs. */
+  verifierKey?: string;
+}
+
+export interface WriteReleaseResult {
+  dir: string;
+  manifest: ReleaseManifest;
+  statement: Statement;
+  keyid: string;
+  /** Bytes of all listed files. */
+  bytes: number;
+}
+
+function hashFile(path: string): Promise<{ sha256: string; size: number }> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    let size = 0;
+    createReadStream(path)
+      .on('data', (chunk) => {
+        const b = chunk as Buffer;
+        size += b.length;
+        h.update(b);
+      })
+      .on('error', reject)
+      .on('end', () => resolve({ sha256: h.digest('hex'), size }));
+  });
+}
+
+function jsonText(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+function samePublicKey(a: KeyObject, b: KeyObject): boolean {
+  return rawPublicKey(a).equals(rawPublicKey(b));
+}
+
+/**
+ * Writes a release bundle into `dir` (new or empty). The model files are copied, then hashed from
+ * the copy, so the signatures cover exactly what the bundle holds. On any error the partial bundle
+ * is removed.
+ */
+export async function writeReleaseBundle(dir: string, opts: WriteReleaseOptions): Promise<WriteReleaseResult> {
+  if (existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).length > 0)) {
+    throw new CairnError('ALREADY_EXISTS', `${dir} is not empty`, { hint: 'write the release into a new or empty directory' });
+  }
+  // Everything that can be refused without touching the disk is refused first.
+  const publicKey = publicKeyFromPem(opts.publicKeyPem);
+  if (!samePublicKey(opts.privateKey, publicKey)) {
+    throw new CairnError('INVALID_INPUT', 'publicKeyPem is not the public half of privateKey');
+  }
+  const vkey = opts.verifierKey === undefined ? null : parseVerifierKey(opts.verifierKey.trim());
+  const seen = new Set<string>();
+  for (const f of opts.files) {
+    checkReleasePath(f.path, 'model file path');
+    if (seen.has(f.path)) throw new CairnError('INVALID_INPUT', `model file ${f.path} is listed twice`);
+    seen.add(f.path);
+  }
+  if (opts.files.length === 0) throw new CairnError('INVALID_INPUT', 'a release needs at least one model file');
+  const evalNames = uniqueNames(opts.evaluations.map((e) => e.name), 'evaluation report');
+  const proofNames = uniqueNames(opts.auditProofs.map((p) => p.name), 'audit proof');
+  // The facts are checked now, with stand-in digests, rather than after copying the model.
+  buildStatement({ ...opts.statementFacts, files: opts.files.map((f) => ({ path: f.path, sha256: '0'.repeat(64) })) });
+  const trustedForProofs: NoteVerifier | undefined = vkey ? { name: vkey.name, keyId: vkey.keyId, publicKey: vkey.publicKey } : undefined;
+  opts.auditProofs.forEach((p, i) => {
+    const r = checkProofFile(p.text, trustedForProofs);
+    if (!r.ok) throw new CairnError('CHECK_FAILED', `audit proof ${proofNames[i]} does not verify: ${r.problems.join('; ')}`);
+  });
+
+  const created = !existsSync(dir);
+  mkdirSync(dir, { recursive: true });
+  try {
+    const listed: ManifestFile[] = [];
+    const put = (rel: string, data: string | Buffer) => {
+      const abs = join(dir, ...rel.split('/'));
+      mkdirSync(dirname(abs), { recursive: true });
+      writeFileSync(abs, data, { flag: 'wx' });
+      const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+      listed.push({ path: rel, sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length });
+    };
+
+    const modelFiles: Array<{ path: string; sha256: string }> = [];
+    for (const f of opts.files) {
+      const rel = `${MODEL_DIR}/${f.path}`;
+      const abs = join(dir, ...rel.split('/'));
+      try {
+        if (!statSync(f.absPath).isFile()) throw new CairnError('INVALID_INPUT', `${f.absPath} is not a regular file`);
+        mkdirSync(dirname(abs), { recursive: true });
+        await copyFile(f.absPath, abs, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+      } catch (err) {
+        throw ioError(err, 'copy the model file', f.absPath);
+      }
+      const h = await hashFile(abs);
+      if (f.sha256 !== undefined && f.sha256.replace(/^sha256:/, '') !== h.sha256) {
+        throw new CairnError('CORRUPT_OBJECT', `model file ${f.path} (${f.absPath}) has SHA-256 ${h.sha256}, expected ${f.sha256}`);
+      }
+      listed.push({ path: rel, ...h });
+      modelFiles.push({ path: f.path, sha256: h.sha256 });
+    }
+    const statement = buildStatement({ ...opts.statementFacts, files: modelFiles });
+
+    put(BUNDLE_FILES.cardMarkdown, opts.card.markdown);
+    put(BUNDLE_FILES.cardJson, jsonText(opts.card.json));
+    opts.evaluations.forEach((e, i) => put(`${EVALUATIONS_DIR}/${evalNames[i]}`, jsonText(e.report)));
+    opts.auditProofs.forEach((p, i) => put(`${PROOFS_DIR}/${proofNames[i]}`, p.text));
+    put(BUNDLE_FILES.publicKey, publicKeyToPem(publicKey));
+    if (opts.verifierKey !== undefined) put(BUNDLE_FILES.verifierKey, `${opts.verifierKey.trim()}\n`);
+    const keyid = keyIdOf(publicKey);
+    const { model } = opts.statementFacts;
+    put(BUNDLE_FILES.readme, releaseReadme({ model, keyid, hasVerifierKey: vkey !== null }));
+    const statementBytes = canonicalJsonBytes(statement);
+    put(BUNDLE_FILES.provenance, serializeEnvelope(signEnvelope(IN_TOTO_PAYLOAD_TYPE, statementBytes, opts.privateKey)));
+
+    const manifest: ReleaseManifest = { format: RELEASE_FORMAT, model: { name: model.name, version: model.version }, files: listed };
+    const mBytes = manifestBytes(manifest);
+    writeFileSync(join(dir, BUNDLE_FILES.manifest), mBytes, { flag: 'wx' });
+    writeFileSync(join(dir, BUNDLE_FILES.manifestSignature), serializeEnvelope(signEnvelope(MANIFEST_PAYLOAD_TYPE, mBytes, opts.privateKey)), { flag: 'wx' });
+    return {
+      dir,
+      manifest: { ...manifest, files: [...listed].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)) },
+      statement,
+      keyid,
+      bytes: listed.reduce((n, f) => n + f.size, 0),
+    };
+  } catch (err) {
+    if (created) rmSync(dir, { recursive: true, force: true });
+    else for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true });
+    throw err instanceof CairnError ? err : ioError(err, 'write the release bundle into', dir);
+  }
+}
+
+function uniqueNames(names: string[], what: string): string[] {
+  const out = names.map((n) => jsonFileName(n, what));
+  const dup = out.find((n, i) => out.indexOf(n) !== i);
+  if (dup) throw new CairnError('INVALID_INPUT', `two ${what}s would both be written as ${dup}`);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verification
+
+export type ReleaseProblemCode =
+  | 'manifest-invalid'
+  | 'path-unsafe'
+  | 'file-missing'
+  | 'file-modified'
+  | 'file-unlisted'
+  | 'key-invalid'
+  | 'key-mismatch'
+  | 'signature-invalid'
+  | 'statement-invalid'
+  | 'subject-mismatch'
+  | 'proof-invalid';
+
+export interface ReleaseProblem {
+  code: ReleaseProblemCode;
+  /** Bundle-relative path of the file concerned, when there is one. */
+  file?: string;
+  message: string;
+}
+
+export interface VerifyReleaseOptions {
+  /** The release key the caller trusts (PEM). Without it the bundle's own public-key.pem is used. */
+  trustedPublicKeyPem?: string;
+  /**
+   * The audit log key the caller trusts, for the proofs (`<origin>+<id>+<base64>` or a parsed
+   * verifier). Without it, the bundle's public-key.vkey is used, and it counts as trusted when its
+   * key is the trusted release key (Cairn signs both with the workspace key).
+   */
+  trustedVerifierKey?: string | NoteVerifier;
+}
+
+export interface ReleaseVerifyReport {
+  ok: boolean;
+  problems: ReleaseProblem[];
+  model: { name: string; version: number };
+  /** keyid of the key the signatures were checked with. */
+  keyid: string | null;
+  /** The signatures were checked against a key the caller supplied, not only the bundle's own. */
+  keyTrusted: boolean;
+  /** Likewise for the checkpoints in the audit proofs. */
+  proofsKeyTrusted: boolean;
+  filesChecked: number;
+  proofsChecked: number;
+  /** The signed statement, when its signature verified. */
+  statement: Statement | null;
+}
+
+type Entry = { kind: 'file'; size: number } | { kind: 'other'; what: string };
+
+/** What is at a bundle path, without following symbolic links anywhere along it. */
+function inspect(root: string, rel: string): Entry | null {
+  const segs = rel.split('/');
+  let abs = root;
+  for (let i = 0; i < segs.length; i++) {
+    abs = join(abs, segs[i]!);
+    let st;
+    try {
+      st = lstatSync(abs);
+    } catch {
+      return null;
+    }
+    if (st.isSymbolicLink()) return { kind: 'other', what: i === segs.length - 1 ? 'is a symbolic link' : `goes through the symbolic link ${segs.slice(0, i + 1).join('/')}` };
+    if (i < segs.length - 1 && !st.isDirectory()) return null;
+    if (i === segs.length - 1) return st.isFile() ? { kind: 'file', size: st.size } : { kind: 'other', what: 'is not a regular file' };
+  }
+  return null;
+}
+
+/** Every bundle-relative path of a non-directory (files, links, others), links not followed. */
+function walk(root: string, rel = ''): string[] {
+  const out: string[] = [];
+  for (const d of readdirSync(rel ? join(root, ...rel.split('/')) : root, { withFileTypes: true })) {
+    const p = rel ? `${rel}/${d.name}` : d.name;
+    if (d.isDirectory()) out.push(...walk(root, p));
+    else out.push(p);
+  }
+  return out;
+}
+
+function readText(root: string, rel: string): string | null {
+  const e = inspect(root, rel);
+  if (!e || e.kind !== 'file') return null;
+  return readFileSync(join(root, ...rel.split('/')), 'utf8');
+}
+
+/**
+ * Checks a release bundle with nothing but its files: manifest signature and digests, no unlisted
+ * files, the provenance signature, subjects against the manifest, and every audit proof. Throws
+ * only when `dir` is not a release bundle at all (no readable manifest.json, unknown format).
+ */
+export async function verifyReleaseBundle(dir: string, opts: VerifyReleaseOptions = {}): Promise<ReleaseVerifyReport> {
+  const problems: ReleaseProblem[] = [];
+  const add = (code: ReleaseProblemCode, file: string | undefined, message: string) => problems.push({ code, ...(file !== undefined ? { file } : {}), message });
+
+  const manifestEntry = inspect(dir, BUNDLE_FILES.manifest);
+  if (!manifestEntry || manifestEntry.kind !== 'file') {
+    throw new CairnError('INVALID_INPUT', `${join(dir, BUNDLE_FILES.manifest)} is missing: not a release bundle`);
+  }
+  const manifestRaw = readFileSync(join(dir, BUNDLE_FILES.manifest));
+  const { manifest, rejected } = parseManifest(manifestRaw.toString('utf8'));
+  for (const r of rejected) add(releasePathProblem(r.path) ? 'path-unsafe' : 'manifest-invalid', r.path, r.message);
+
+  // The key: the caller's, else the bundle's own.
+  let key: KeyObject | null = null;
+  let keyTrusted = false;
+  let bundleKey: KeyObject | null = null;
+  const pemText = readText(dir, BUNDLE_FILES.publicKey);
+  try {
+    if (pemText !== null) bundleKey = publicKeyFromPem(pemText);
+  } catch {
+    add('key-invalid', BUNDLE_FILES.publicKey, 'public-key.pem is not an Ed25519 public key');
+  }
+  if (opts.trustedPublicKeyPem !== undefined) {
+    key = publicKeyFromPem(opts.trustedPublicKeyPem);
+    keyTrusted = true;
+    if (bundleKey && !samePublicKey(bundleKey, key)) add('key-mismatch', BUNDLE_FILES.publicKey, `public-key.pem is not the trusted key: the bundle names another signer (${keyIdOf(bundleKey)})`);
+  } else {
+    key = bundleKey;
+  }
+  if (pemText === null) add('file-missing', BUNDLE_FILES.publicKey, 'public-key.pem is missing');
+
+  // manifest.dsse.json must sign exactly the bytes of manifest.json.
+  const openEnvelope = (file: string, type: string): Buffer | null => {
+    const text = readText(dir, file);
+    if (text === null) {
+      add('file-missing', file, `${file} is missing`);
+      return null;
+    }
+    if (!key) {
+      add('signature-invalid', file, `${file} cannot be checked: there is no usable public key`);
+      return null;
+    }
+    try {
+      const r = verifyEnvelope(parseEnvelope(text), key, type);
+      if (r.ok) return r.payload;
+      add('signature-invalid', file, `${file}: ${r.reason}`);
+    } catch (err) {
+      add('signature-invalid', file, `${file}: ${(err as Error).message}`);
+    }
+    return null;
+  };
+  const signedManifest = openEnvelope(BUNDLE_FILES.manifestSignature, MANIFEST_PAYLOAD_TYPE);
+  if (signedManifest && !signedManifest.equals(manifestRaw)) {
+    add('signature-invalid', BUNDLE_FILES.manifestSignature, 'manifest.dsse.json signs other bytes than manifest.json (was the manifest edited?)');
+  }
+
+  // Every listed file, by size then digest.
+  let filesChecked = 0;
+  for (const f of manifest.files) {
+    const e = inspect(dir, f.path);
+    if (!e) add('file-missing', f.path, `${f.path} is listed in the manifest but missing`);
+    else if (e.kind !== 'file') add('path-unsafe', f.path, `${f.path} ${e.what}; refusing to read it`);
+    else if (e.size !== f.size) add('file-modified', f.path, `${f.path} was modified: ${e.size} bytes, the manifest says ${f.size}`);
+    else {
+      const h = await hashFile(join(dir, ...f.path.split('/')));
+      if (h.sha256 !== f.sha256) add('file-modified', f.path, `${f.path} was modified: SHA-256 ${h.sha256}, the manifest says ${f.sha256}`);
+      else filesChecked++;
+    }
+  }
+  const listed = new Set([...manifest.files.map((f) => f.path), ...rejected.map((r) => r.path)]);
+  for (const p of walk(dir)) {
+    if (UNLISTED_FILES.has(p) || listed.has(p)) continue;
+    add('file-unlisted', p, `${p} is not listed in the manifest${p.startsWith(`${MODEL_DIR}/`) ? ' (a file was added to the model)' : ''}`);
+  }
+  for (const required of [BUNDLE_FILES.provenance, BUNDLE_FILES.publicKey]) {
+    if (!listed.has(required)) add('manifest-invalid', required, `the manifest does not list ${required}`);
+  }
+  const modelFiles = manifest.files.filter((f) => f.path.startsWith(`${MODEL_DIR}/`));
+  if (modelFiles.length === 0) add('manifest-invalid', undefined, 'the manifest lists no model files');
+
+  // The provenance: signed, an in-toto statement, subjects = the model files of the manifest.
+  let statement: Statement | null = null;
+  const payload = openEnvelope(BUNDLE_FILES.provenance, IN_TOTO_PAYLOAD_TYPE);
+  if (payload) {
+    try {
+      statement = parseStatement(payload);
+    } catch (err) {
+      add('statement-invalid', BUNDLE_FILES.provenance, (err as Error).message);
+    }
+  }
+  if (statement) {
+    const subjects = new Map<string, string>();
+    for (const s of statement.subject) {
+      if (subjects.has(s.name)) add('statement-invalid', BUNDLE_FILES.provenance, `the statement names subject ${s.name} twice`);
+      subjects.set(s.name, s.digest.sha256);
+    }
+    const inManifest = new Map(modelFiles.map((f) => [f.path.slice(MODEL_DIR.length + 1), f.sha256]));
+    for (const [name, digest] of subjects) {
+      const m = inManifest.get(name);
+      if (m === undefined) add('subject-mismatch', `${MODEL_DIR}/${name}`, `the signed statement names ${name}, which the manifest does not list under ${MODEL_DIR}/`);
+      else if (m !== digest) add('subject-mismatch', `${MODEL_DIR}/${name}`, `the signed statement gives ${name} SHA-256 ${digest}, the manifest ${m}`);
+    }
+    for (const name of inManifest.keys()) {
+      if (!subjects.has(name)) add('subject-mismatch', `${MODEL_DIR}/${name}`, `${MODEL_DIR}/${name} is not a subject of the signed statement`);
+    }
+  }
+
+  // Audit proofs.
+  let proofsKey: NoteVerifier | undefined;
+  let proofsKeyTrusted = false;
+  const vkeyText = listed.has(BUNDLE_FILES.verifierKey) ? readText(dir, BUNDLE_FILES.verifierKey) : null;
+  let bundleVkey: NoteVerifier | null = null;
+  if (vkeyText !== null) {
+    try {
+      const p = parseVerifierKey(vkeyText.trim());
+      bundleVkey = { name: p.name, keyId: p.keyId, publicKey: p.publicKey };
+    } catch (err) {
+      add('key-invalid', BUNDLE_FILES.verifierKey, `public-key.vkey is not a verifier key: ${(err as Error).message}`);
+    }
+  }
+  if (opts.trustedVerifierKey !== undefined) {
+    const t = opts.trustedVerifierKey;
+    proofsKey = typeof t === 'string' ? (({ name, keyId, publicKey }) => ({ name, keyId, publicKey }))(parseVerifierKey(t.trim())) : t;
+    proofsKeyTrusted = true;
+    if (bundleVkey && (bundleVkey.name !== proofsKey.name || !samePublicKey(bundleVkey.publicKey, proofsKey.publicKey))) {
+      add('key-mismatch', BUNDLE_FILES.verifierKey, 'public-key.vkey is not the trusted audit key');
+    }
+  } else if (bundleVkey) {
+    proofsKey = bundleVkey;
+    proofsKeyTrusted = keyTrusted && key !== null && samePublicKey(bundleVkey.publicKey, key);
+  }
+  let proofsChecked = 0;
+  for (const f of manifest.files.filter((x) => x.path.startsWith(`${PROOFS_DIR}/`))) {
+    const text = readText(dir, f.path);
+    if (text === null) continue; // already reported above
+    try {
+      const r = checkProofFile(text, proofsKey);
+      if (r.ok) proofsChecked++;
+      else add('proof-invalid', f.path, `${f.path}: ${r.problems.join('; ')}`);
+    } catch (err) {
+      add('proof-invalid', f.path, `${f.path}: ${(err as Error).message}`);
+    }
+  }
+
+  return {
+    ok: problems.length === 0,
+    problems,
+    model: manifest.model,
+    keyid: key ? keyIdOf(key) : null,
+    keyTrusted,
+    proofsKeyTrusted,
+    filesChecked,
+    proofsChecked,
+    statement,
+  };
+}

@@ -1,0 +1,85 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PROOF_FORMAT } from '../audit/export/proof-file.js';
+import { formatVerifierKey } from '../audit/note/index.js';
+import { proveEvent } from '../audit/service/audit-service.js';
+import { PUBLIC_KEY_FILE } from '../app/keys.js';
+import { CairnError } from '../core/errors.js';
+import type { DatasetDeps } from '../datasets/deps.js';
+import { treeLoader } from '../datasets/trees.js';
+import { listFlat } from '../storage/tree/list.js';
+import { materializeShared } from '../transfer/cluster-cache.js';
+import { cardMarkdown, type ModelCard } from './card.js';
+import { resolveModel } from './registry.js';
+import { verifyReleaseBundle, writeReleaseBundle, type ReleaseFacts } from './release/index.js';
+
+export interface ReleaseDeps extends DatasetDeps {
+  cairnDir: string;
+}
+
+/**
+ * Writes a release bundle for a model version trained by a recorded run: its files, manifest,
+ * card, evaluation reports, SLSA provenance in a DSSE envelope signed with the workspace key,
+ * and audit inclusion proofs of the events that made it (docs/RELEASES.md).
+ */
+export async function createRelease(deps: ReleaseDeps, ref: string, outDir: string): Promise<{ dir: string; model: string; digest: string; keyid: string; files: number; proofs: number }> {
+  const m = await resolveModel(deps, ref);
+  if (!m.version.run_id) throw new CairnError('INVALID_INPUT', `${m.ref} was registered from files, not from a recorded run: there is no build to state provenance for`, { hint: 'register the model with --from-run <run>' });
+  const run = await deps.meta.db.selectFrom('runs').selectAll().where('id', '=', m.version.run_id).executeTakeFirstOrThrow();
+  const stored = JSON.parse(run.spec) as { command: string; spec: { name: string; project: string; params: Record<string, string | number | boolean | null>; environment: { image?: string; lockfile?: string } }; inputs: Array<{ name: string; ref: string; digest: string }>; keyInput: { environment: { lockfile: string | null } } };
+  const files = await deps.meta.db.selectFrom('dataset_versions').select('digest').where('id', '=', m.version.files_version_id).executeTakeFirstOrThrow();
+  const dir = await materializeShared(deps, files.digest, deps.cacheDir);
+  const listing = await listFlat(files.digest, treeLoader(deps));
+  const evaluations = await deps.meta.db.selectFrom('model_evaluations').select(['id', 'suite', 'report']).where('version_id', '=', m.version.id).orderBy('at').execute();
+  const card = JSON.parse(m.version.card) as ModelCard;
+  card.evaluations = evaluations.map((e) => {
+    const r = JSON.parse(e.report) as { passed: boolean; data: string; at: string };
+    return { suite: e.suite, passed: r.passed, data: r.data, at: r.at };
+  });
+  const digest = `sha256:${m.version.digest}`;
+  // The events that made this version what it is: registered, evaluated, approved, promoted.
+  const events = await deps.meta.db
+    .selectFrom('audit_events')
+    .select(['idx', 'action'])
+    .where('action', 'in', ['model.register', 'model.evaluate', 'model.approve', 'model.promote'])
+    .where('outcome', '=', 'ok')
+    .where('entry', 'like', `%${m.version.digest}%`)
+    .orderBy('idx')
+    .execute();
+  await deps.audit.checkpoint();
+  const proofs = [];
+  for (const e of events) proofs.push({ name: `${String(e.idx).padStart(8, '0')}-${e.action}.json`, text: JSON.stringify({ format: PROOF_FORMAT, ...(await proveEvent(deps, Number(e.idx))) }, null, 2) });
+  const [name, number] = m.ref.split('@v') as [string, string];
+  const facts: Omit<ReleaseFacts, 'files'> = {
+    model: { name, version: Number(number) },
+    run: {
+      id: run.id,
+      name: stored.spec.name,
+      project: stored.spec.project,
+      command: stored.command,
+      params: stored.spec.params,
+      backend: run.backend,
+      resources: { gpus: run.gpus, cpus: run.cpus, memoryMb: run.memory_mb, timeLimitS: run.time_limit_s },
+      startedOn: run.started_at ?? run.created_at,
+      finishedOn: run.ended_at ?? run.created_at,
+    },
+    inputs: stored.inputs.map((i) => ({ name: i.name, dataset: i.ref.split('@')[0]!, version: Number(i.ref.split('@v')[1]), sha256: i.digest })),
+    code: { commit: run.code_commit, dirty: run.code_dirty },
+    environment: { ...(stored.spec.environment.image ? { image: { ref: stored.spec.environment.image } } : {}), ...(stored.spec.environment.lockfile && stored.keyInput.environment.lockfile ? { lockfile: { path: stored.spec.environment.lockfile, sha256: stored.keyInput.environment.lockfile } } : {}) },
+    builder: { id: deps.audit.keys.origin },
+  };
+  const result = await writeReleaseBundle(outDir, {
+    files: listing.files.map((f) => ({ path: f.path, absPath: join(dir, f.path), sha256: f.entry.digest })),
+    card: { markdown: cardMarkdown(card), json: card },
+    evaluations: evaluations.map((e) => ({ name: `${e.suite}-${e.id}`, report: JSON.parse(e.report) as unknown })),
+    statementFacts: facts,
+    auditProofs: proofs,
+    privateKey: deps.audit.keys.signer().privateKey,
+    publicKeyPem: readFileSync(join(deps.cairnDir, PUBLIC_KEY_FILE), 'utf8'),
+    verifierKey: formatVerifierKey(deps.audit.keys.origin, deps.audit.keys.rawPublicKey),
+  });
+  await deps.audit.record({ action: 'model.release', target: { type: 'model', name, version: Number(number), digest }, inputs: [digest], params: { keyid: result.keyid, files: listing.files.length, proofs: proofs.length, evaluations: evaluations.length } }, 'ok');
+  return { dir: outDir, model: m.ref, digest, keyid: result.keyid, files: listing.files.length, proofs: proofs.length };
+}
+
+export { verifyReleaseBundle };
