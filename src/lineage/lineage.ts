@@ -52,6 +52,17 @@ export async function lineageOf(db: Kysely<Database>, ref: string, direction: 'u
         .where('v.id', '=', id)
         .executeTakeFirst();
       if (v) node = { key, type, id, ref: formatRef(v.name, Number(v.number)), digest: formatDigest(v.digest) };
+    } else if (type === 'model_version') {
+      const mv = await db.selectFrom('model_versions as v').innerJoin('models as m', 'm.id', 'v.model_id').select(['m.name', 'v.number', 'v.digest']).where('v.id', '=', id).executeTakeFirst();
+      if (mv) node = { key, type, id, ref: `model ${mv.name}@v${mv.number}`, digest: `sha256:${mv.digest}` };
+    } else if (type === 'deployment') {
+      const d = await db.selectFrom('deployments').select(['env', 'status', 'ended_at', 'started_at']).where('id', '=', id).executeTakeFirst();
+      if (d) node = { key, type, id, ref: `deployment to ${d.env} [${d.status}] ${d.ended_at ?? d.started_at}`, digest: null };
+    } else if (type === 'evaluation') {
+      const e = await db.selectFrom('model_evaluations').select(['suite', 'passed', 'at']).where('id', '=', id).executeTakeFirst();
+      if (e) node = { key, type, id, ref: `evaluation ${e.suite} [${e.passed ? 'passed' : 'failed'}] ${e.at}`, digest: null };
+    } else if (type === 'release') {
+      node = { key, type, id, ref: `release signed by ${id.split(':')[0]}:${id.split(':')[1]?.slice(0, 12) ?? ''}…`, digest: null };
     } else if (type === 'run') {
       const r = await db.selectFrom('runs').select(['name', 'status', 'code_commit', 'run_key']).where('id', '=', id).executeTakeFirst();
       if (r) node = { key, type, id, ref: `run ${r.name} ${id} [${r.status}${r.code_commit ? `, code ${r.code_commit.slice(0, 12)}` : ''}]`, digest: `sha256:${r.run_key}` };

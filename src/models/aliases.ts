@@ -4,7 +4,7 @@ import { uuidv7 } from '../core/ids.js';
 import { isoUtc } from '../core/time.js';
 import type { DatasetDeps } from '../datasets/deps.js';
 import type { WriteTx } from '../meta/write-tx.js';
-import { resolveModel, type ModelRow, type ModelVersionRow } from './registry.js';
+import { resolveModel, verifyModel, type ModelRow, type ModelVersionRow } from './registry.js';
 
 export interface AliasPolicy {
   /** Evaluation suites (by name) the version must have passed. */
@@ -94,6 +94,9 @@ async function moveAlias(tx: WriteTx, deps: DatasetDeps, modelId: string, alias:
 export async function promote(deps: DatasetDeps, ref: string, alias: string, action: 'promote' | 'set' = 'promote'): Promise<{ ref: string; alias: string; previous: string | null }> {
   checkAlias(alias);
   const r = await resolveModel(deps, ref);
+  // What goes live must be the bytes that were registered and evaluated.
+  const v = await verifyModel(deps, r.ref);
+  if (!v.ok) throw new CairnError('CORRUPT_OBJECT', `${r.ref} does not verify, so it cannot become ${alias}: ${v.problems.map((p) => `${p.path}: ${p.problem}`).join('; ')}`, { data: { problems: v.problems } });
   const unmet = await unmetConditions(deps, r.model, r.version, alias);
   const target = { type: 'model', name: r.model.name, version: r.version.number, digest: `sha256:${r.version.digest}` };
   if (unmet.length) {

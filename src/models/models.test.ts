@@ -74,6 +74,9 @@ describe('model registry', () => {
     expect(bad.problems.map((p) => p.path)).toContain('weights.npz');
     const ev = await ws.meta.db.selectFrom('audit_events').select(['action', 'outcome']).where('action', '=', 'model.verify').orderBy('idx').execute();
     expect(ev.map((e) => e.outcome)).toEqual(['ok', 'failed']);
+    // nothing tampered goes live or ships
+    await expect(promote(ws, 'np@v1', 'staging', 'set')).rejects.toMatchObject({ code: 'CORRUPT_OBJECT', message: expect.stringContaining('weights.npz') });
+    expect(await ws.meta.db.selectFrom('model_aliases').selectAll().execute()).toEqual([]);
   });
 
   it('promotion follows the alias policy: suites and a second person’s approval; self-approval is refused; history and rollback', async () => {

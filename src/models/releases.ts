@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { uuidv7 } from '../core/ids.js';
+import { addEdges } from '../meta/repos/lineage.js';
 import { join } from 'node:path';
 import { PROOF_FORMAT } from '../audit/export/proof-file.js';
 import { formatVerifierKey } from '../audit/note/index.js';
@@ -10,7 +13,7 @@ import { treeLoader } from '../datasets/trees.js';
 import { listFlat } from '../storage/tree/list.js';
 import { materializeShared } from '../transfer/cluster-cache.js';
 import { cardMarkdown, type ModelCard } from './card.js';
-import { resolveModel } from './registry.js';
+import { resolveModel, verifyModel } from './registry.js';
 import { verifyReleaseBundle, writeReleaseBundle, type ReleaseFacts } from './release/index.js';
 
 export interface ReleaseDeps extends DatasetDeps {
@@ -24,6 +27,8 @@ export interface ReleaseDeps extends DatasetDeps {
  */
 export async function createRelease(deps: ReleaseDeps, ref: string, outDir: string): Promise<{ dir: string; model: string; digest: string; keyid: string; files: number; proofs: number }> {
   const m = await resolveModel(deps, ref);
+  const check = await verifyModel(deps, m.ref);
+  if (!check.ok) throw new CairnError('CORRUPT_OBJECT', `${m.ref} does not verify, so it cannot be released: ${check.problems.map((p) => `${p.path}: ${p.problem}`).join('; ')}`, { data: { problems: check.problems } });
   if (!m.version.run_id) throw new CairnError('INVALID_INPUT', `${m.ref} was registered from files, not from a recorded run: there is no build to state provenance for`, { hint: 'register the model with --from-run <run>' });
   const run = await deps.meta.db.selectFrom('runs').selectAll().where('id', '=', m.version.run_id).executeTakeFirstOrThrow();
   const stored = JSON.parse(run.spec) as { command: string; spec: { name: string; project: string; params: Record<string, string | number | boolean | null>; environment: { image?: string; lockfile?: string } }; inputs: Array<{ name: string; ref: string; digest: string }>; keyInput: { environment: { lockfile: string | null } } };
@@ -78,7 +83,11 @@ export async function createRelease(deps: ReleaseDeps, ref: string, outDir: stri
     publicKeyPem: readFileSync(join(deps.cairnDir, PUBLIC_KEY_FILE), 'utf8'),
     verifierKey: formatVerifierKey(deps.audit.keys.origin, deps.audit.keys.rawPublicKey),
   });
-  await deps.audit.record({ action: 'model.release', target: { type: 'model', name, version: Number(number), digest }, inputs: [digest], params: { keyid: result.keyid, files: listing.files.length, proofs: proofs.length, evaluations: evaluations.length } }, 'ok');
+  await deps.audit.audited({ action: 'model.release', target: { type: 'model', name, version: Number(number), digest }, inputs: [digest], params: { keyid: result.keyid, files: listing.files.length, proofs: proofs.length, evaluations: evaluations.length } }, async (commit) => {
+    await commit(async (tx) => {
+      await addEdges(tx, [{ id: uuidv7(), src_type: 'model_version', src_id: m.version.id, dst_type: 'release', dst_id: result.keyid + ':' + createHash('sha256').update(result.manifest ? JSON.stringify(result.manifest) : outDir).digest('hex'), relation: 'released', via_type: null, via_id: null, created_at: new Date().toISOString() }]);
+    });
+  });
   return { dir: outDir, model: m.ref, digest, keyid: result.keyid, files: listing.files.length, proofs: proofs.length };
 }
 

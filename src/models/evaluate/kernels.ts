@@ -13,6 +13,7 @@
  * class, R² with constant actual values); callers decide whether that is an error (a plain
  * computation), a dropped resample (the bootstrap) or a failed check (a slice).
  */
+import { scoreOrder } from './order.js';
 
 export interface PreparedMetric {
   /** The number of rows prepared; counts passed to evaluate must have this length. */
@@ -108,10 +109,8 @@ export function confusionMetric(code: Uint8Array, formula: ConfusionFormula): Pr
  */
 export function rocAucKernel(y: Float64Array, p: Float64Array): PreparedMetric {
   const n = y.length;
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  // Negatives first within a tie (the correction relies on it), then by row: one order everywhere.
-  order.sort((a, b) => p[a]! - p[b]! || y[a]! - y[b]! || a - b);
+  // Negatives first within a tie (the correction relies on it), then by row: see order.ts.
+  const order = scoreOrder(y, p);
   const positive = new Uint8Array(n);
   for (let k = 0; k < n; k++) positive[k] = y[order[k]!]!;
   // [start, end) sorted positions of each group of ≥ 2 equal scores.

@@ -18,6 +18,7 @@ import {
   rmse,
   rocAuc,
 } from './metrics.js';
+import { Xoshiro128 } from './prng.js';
 import { closestName, levenshtein } from './suggest.js';
 
 function refusal(fn: () => unknown): CairnError {
@@ -72,6 +73,30 @@ describe('roc_auc', () => {
   it('is 1 for a perfect ranking and 0 for a reversed one, whatever the row order', () => {
     expect(rocAuc([1, 0, 1, 0], [0.8, 0.1, 0.9, 0.2])).toBe(1);
     expect(rocAuc([1, 0, 1, 0], [0.1, 0.8, 0.2, 0.9])).toBe(0);
+  });
+
+  it('agrees with counting every positive–negative pair, with heavy ties and counts', () => {
+    const g = Xoshiro128.fromSeed(5);
+    const n = 300;
+    const y = new Float64Array(n);
+    const p = new Float64Array(n);
+    const counts = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      y[i] = g.index(3) === 0 ? 1 : 0;
+      p[i] = g.index(11) / 10; // 11 distinct scores: most pairs tie
+      counts[i] = g.index(4);
+    }
+    let wins = 0;
+    let pairs = 0;
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        if (y[i] !== 1 || y[j] !== 0) continue;
+        const w = counts[i]! * counts[j]!;
+        pairs += w;
+        wins += w * (p[i]! > p[j]! ? 1 : p[i] === p[j] ? 0.5 : 0);
+      }
+    }
+    expect(METRICS.roc_auc.prepare(y, p).evaluate(counts)).toBeCloseTo(wins / pairs, 14);
   });
 
   it('refuses rows of one class: the area is undefined', () => {

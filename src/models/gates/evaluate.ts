@@ -8,6 +8,7 @@ import { uuidv7 } from '../../core/ids.js';
 import { isoUtc } from '../../core/time.js';
 import type { DatasetDeps } from '../../datasets/deps.js';
 import { resolveVersion } from '../../datasets/resolve.js';
+import { addEdges } from '../../meta/repos/lineage.js';
 import { readTable } from '../../sdk/table.js';
 import { materializeShared } from '../../transfer/cluster-cache.js';
 import { pairedBootstrapDelta, nonRegression } from '../evaluate/bootstrap.js';
@@ -219,7 +220,12 @@ export async function evaluateModel(deps: DatasetDeps, ref: string, opts: { suit
     async (commit) => {
       await commit(
         async (tx) => {
-          await tx.db.insertInto('model_evaluations').values({ id: uuidv7(), version_id: m.version.id, suite: suite.name, suite_digest: sha256Hex(text), data_version_id: dataVersionId, passed: passed ? 1 : 0, report: body, at: report.at, by: deps.actor().id }).execute();
+          const evalId = uuidv7();
+          await tx.db.insertInto('model_evaluations').values({ id: evalId, version_id: m.version.id, suite: suite.name, suite_digest: sha256Hex(text), data_version_id: dataVersionId, passed: passed ? 1 : 0, report: body, at: report.at, by: deps.actor().id }).execute();
+          await addEdges(tx, [
+            { id: uuidv7(), src_type: 'model_version', src_id: m.version.id, dst_type: 'evaluation', dst_id: evalId, relation: passed ? 'passed' : 'failed', via_type: 'suite', via_id: sha256Hex(text), created_at: report.at },
+            { id: uuidv7(), src_type: 'dataset_version', src_id: dataVersionId, dst_type: 'evaluation', dst_id: evalId, relation: 'evaluated_on', via_type: null, via_id: null, created_at: report.at },
+          ]);
         },
         passed ? undefined : { outcome: 'failed', reason: `CHECK_FAILED: ${checks.filter((c) => !c.passed).length} check(s) failed` },
       );
