@@ -147,9 +147,13 @@ export async function approve(deps: DatasetDeps, ref: string, alias: string): Pr
 export async function rollback(deps: DatasetDeps, name: string, alias: string): Promise<{ alias: string; from: string | null; to: string }> {
   const m = await deps.meta.db.selectFrom('models').selectAll().where('name', '=', name).executeTakeFirst();
   if (!m) throw new CairnError('NOT_FOUND', `no model named ${JSON.stringify(name)}`);
-  const last = await deps.meta.db.selectFrom('model_alias_events').selectAll().where('model_id', '=', m.id).where('alias', '=', alias).orderBy('at', 'desc').orderBy('id', 'desc').limit(1).executeTakeFirst();
-  if (!last?.previous_version_id) throw new CairnError('NOT_FOUND', `${name}@${alias} has no earlier version to roll back to`);
-  const to = last.previous_version_id;
+  const events = await deps.meta.db.selectFrom('model_alias_events').selectAll().where('model_id', '=', m.id).where('alias', '=', alias).orderBy('at', 'desc').orderBy('id', 'desc').execute();
+  const last = events[0];
+  // The version before the current one: moves that left the alias where it was (a deploy of
+  // the live version) are not a change to undo.
+  const previous = events.find((e) => e.previous_version_id && e.previous_version_id !== last?.version_id);
+  if (!last || !previous?.previous_version_id) throw new CairnError('NOT_FOUND', `${name}@${alias} has no earlier version to roll back to`);
+  const to = previous.previous_version_id;
   await deps.audit.audited({ action: 'model.rollback', target: { type: 'model', name }, params: { alias, from: last.version_id, to } }, async (commit) => {
     await commit(async (tx) => {
       await moveAlias(tx, deps, m.id, alias, to, 'rollback');

@@ -24,6 +24,15 @@ export async function run(opts: GlobalOptions & { dir?: string; keep?: boolean }
   // The demo acts as a named engineer so its audit trail reads like a real one.
   const env = { ...process.env, CAIRN_ACTOR: process.env.CAIRN_ACTOR ?? 'demo@cairn.example', CAIRN_NO_PROGRESS: '1' };
 
+  const cairnAs = (actor: string, step: string, args: string[]): string => {
+    const saved = env.CAIRN_ACTOR;
+    env.CAIRN_ACTOR = actor;
+    try {
+      return cairn(step, args);
+    } finally {
+      env.CAIRN_ACTOR = saved;
+    }
+  };
   const cairn = (step: string, args: string[], expect: 'ok' | 'fail' = 'ok'): string => {
     out.note(`\n── ${step}\n$ cairn ${args.map((a) => (/[\s']/.test(a) ? `'${a}'` : a)).join(' ')}`);
     const t0 = Date.now();
@@ -134,6 +143,42 @@ export async function run(opts: GlobalOptions & { dir?: string; keep?: boolean }
     cairn('the same run again is a cache hit: nothing executes', ['run', spec, '--set', 'params.epochs=10']);
     cairn('runs, and the GPU time they used (none here) and saved', ['run', 'ls']);
     cairn('the trained model version and everything it came from', ['lineage', 'runs/spam-logreg', '--up']);
+    // A gated release: features from the flights splits, three trained models, the gate
+    // blocks the worse one, a second person approves the better one, it is promoted,
+    // released, verified, deployed, and rolled back.
+    const gate = join(project, 'gate');
+    mkdirSync(gate, { recursive: true });
+    for (const f of ['featurize.mjs', 'train.mjs', 'featurize.yaml', 'train.yaml', 'gate.yaml']) copyFileSync(join(packageRoot(), 'examples', 'flight-gate', f), join(gate, f));
+    copyFileSync(join(packageRoot(), 'examples', 'flight-gate', 'deploy.json'), join(project, '.cairn', 'deploy.json'));
+    const feat = join(gate, 'featurize.yaml');
+    const trainSpec = join(gate, 'train.yaml');
+    cairn('featurize the flights training split (a run whose output is a dataset)', ['run', feat, '--set', 'name=features-train']);
+    cairn('…and the test split', ['run', feat, '--set', 'name=features-test', '--set', 'inputs.flights=flights/test']);
+    const trained = (step: string, sets: string[]) => (JSON.parse(cairn(step, ['run', trainSpec, ...sets, '--json'])) as { id: string }).id;
+    const baseline = trained('train a baseline delay classifier (exported to ONNX)', ['--set', 'params.epochs=10']);
+    const worse = trained('train a candidate that ignores the time of day', ['--set', 'params.hour=false']);
+    const better = trained('train a candidate for longer', ['--set', 'params.epochs=60']);
+    const sig = (id: string) => join(project, '.cairn', 'runs', id, 'out', 'model', 'signature.json');
+    cairn('register the three as versions of one model', ['model', 'register', 'flight-late', '--from-run', baseline, '--signature', sig(baseline)]);
+    cairn('…', ['model', 'register', 'flight-late', '--from-run', worse, '--signature', sig(worse)]);
+    cairn('…', ['model', 'register', 'flight-late', '--from-run', better, '--signature', sig(better)]);
+    cairn('the baseline goes live first', ['model', 'alias', 'set', 'flight-late@v1', 'production']);
+    cairn('production now needs the gate passed and one approval by someone else', ['model', 'policy', 'set', 'flight-late', '--alias', 'production', '--require-suite', 'gate', '--approvals', '1']);
+    const gateSuite = join(gate, 'gate.yaml');
+    cairn('evaluate the worse candidate: the regression gate blocks it', ['model', 'evaluate', 'flight-late@v2', '--suite', gateSuite, '--data', 'runs/features-test'], 'fail');
+    cairn('evaluate the better candidate (ONNX Runtime; paired bootstrap against production)', ['model', 'evaluate', 'flight-late@v3', '--suite', gateSuite, '--data', 'runs/features-test', '--html', join(base, 'gate-report.html')]);
+    cairn('metrics side by side, with deltas and confidence intervals', ['model', 'compare', 'flight-late@v1', 'flight-late@v2', 'flight-late@v3', '--data', 'runs/features-test', '--suite', gateSuite, '--metric', 'roc_auc', '--metric', 'accuracy']);
+    cairn('the author may not approve their own model', ['model', 'approve', 'flight-late@v3', '--for', 'production'], 'fail');
+    cairnAs('reviewer@cairn.example', 'a second person approves it', ['model', 'approve', 'flight-late@v3', '--for', 'production']);
+    cairn('promote: the policy is met', ['model', 'promote', 'flight-late@v3', '--to', 'production']);
+    const rel = join(base, 'release-flight-late-v3');
+    cairn('write a signed release bundle (provenance, card, evaluations, audit proofs)', ['release', 'create', 'flight-late@v3', '--out', rel]);
+    cairn('verify it offline with the publisher key', ['release', 'verify', rel, '--key', join(project, '.cairn', 'keys', 'signing.pub')]);
+    (env as Record<string, string>).CAIRN_DEPLOY_TARGET = join(base, 'serving');
+    cairn('deploy to production (hook + health check)', ['deploy', 'flight-late@v3', '--env', 'production']);
+    cairn('roll back production in one command', ['model', 'rollback', 'flight-late', '--alias', 'production']);
+    cairn('what was live, and when', ['model', 'history', 'flight-late', '--alias', 'production']);
+    cairn('deployment metrics from the record', ['dora', '--model', 'flight-late']);
     cairn('the lineage of a training set: where every row came from', ['lineage', 'flights/train', '--up']);
     cairn('…and everything built from the raw e-mails', ['lineage', 'emails@raw', '--down']);
     cairn('re-hash every stored object', ['fsck']);

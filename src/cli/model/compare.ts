@@ -9,6 +9,6 @@ export async function run(refs: string[], opts: GlobalOptions & { data: string; 
   const suite = parseEvalSuite(readFileSync(opts.suite, 'utf8'), basename(opts.suite));
   const r = await withWorkspace(opts, 'model compare', (ws) => compareModels(ws, refs, { suite, data: opts.data, metrics: opts.metric }));
   ctx.out.result(r);
-  ctx.out.say(`${'metric'.padEnd(16)}${r.models.map((m) => m.padStart(26)).join('')}`);
-  for (const row of r.rows) ctx.out.say(`${row.metric.padEnd(16)}${row.values.map((v, i) => `${v.toFixed(4)}${i ? ` (${row.deltas[i]!.value >= 0 ? '+' : ''}${row.deltas[i]!.value.toFixed(4)} [${row.deltas[i]!.lo.toFixed(4)}, ${row.deltas[i]!.hi.toFixed(4)}])` : ''}`.padStart(26)).join('')}`);
+  ctx.out.say(`${'metric'.padEnd(16)}${r.models.map((m) => ` ${m.padStart(36)}`).join('')}`);
+  for (const row of r.rows) ctx.out.say(`${row.metric.padEnd(16)}${row.values.map((v, i) => ` ${`${v.toFixed(4)}${i ? ` (${row.deltas[i]!.value >= 0 ? '+' : ''}${row.deltas[i]!.value.toFixed(4)} [${row.deltas[i]!.lo.toFixed(4)}, ${row.deltas[i]!.hi.toFixed(4)}])` : ''}`.padStart(36)}`).join('')}`);
 }
