@@ -50,6 +50,21 @@ describe('releases and cairn.lock', () => {
     expect(bad.ok).toBe(false);
     expect(bad.problems).toContainEqual(expect.objectContaining({ code: 'file-modified', file: 'model/m/model.bin' }));
     expect((await ws.meta.db.selectFrom('audit_events').select('action').where('action', '=', 'model.release').execute()).length).toBe(1);
+    // a tampered store: nothing is released
+    const { readdirSync } = await import('node:fs');
+    const packs = join(ws.cairnDir, 'objects', 'packs');
+    for (const shard of readdirSync(packs)) {
+      for (const f of readdirSync(join(packs, shard))) {
+        const p = join(packs, shard, f);
+        const b = readFileSync(p);
+        const at = b.indexOf(Buffer.from('weights-0.1'));
+        if (at >= 0) {
+          b[at]! ^= 1;
+          writeFileSync(p, b);
+        }
+      }
+    }
+    await expect(createRelease(ws, 'toy@v1', join(root, 'release2'))).rejects.toMatchObject({ code: 'CORRUPT_OBJECT', message: expect.stringContaining('m/model.bin') });
   });
 
   it('a product pins the model in cairn.lock; fetch in a fresh clone pulls it by digest and materializes it verified', async () => {

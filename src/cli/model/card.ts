@@ -4,7 +4,14 @@ import { commandContext, withWorkspace, type GlobalOptions } from '../context.js
 
 export async function run(ref: string, opts: GlobalOptions): Promise<void> {
   const ctx = commandContext(opts);
-  const card = await withWorkspace(opts, 'model card', async (ws) => JSON.parse((await resolveModel(ws, ref)).version.card) as ModelCard);
+  const card = await withWorkspace(opts, 'model card', async (ws) => {
+    const m = await resolveModel(ws, ref);
+    const c = JSON.parse(m.version.card) as ModelCard;
+    // Verdicts come after registration: the card shows them as they stand now.
+    const evals = await ws.meta.db.selectFrom('model_evaluations').select(['suite', 'passed', 'report', 'at']).where('version_id', '=', m.version.id).orderBy('at').execute();
+    c.evaluations = evals.map((e) => ({ suite: e.suite, passed: Boolean(e.passed), data: (JSON.parse(e.report) as { data?: string }).data ?? null, at: e.at }));
+    return c;
+  });
   if (ctx.json) ctx.out.result(card);
   else process.stdout.write(cardMarkdown(card));
 }
