@@ -72,7 +72,8 @@ export async function unmetConditions(deps: Pick<DatasetDeps, 'meta'>, model: Mo
   return unmet;
 }
 
-async function moveAlias(tx: WriteTx, deps: DatasetDeps, modelId: string, alias: string, versionId: string | null, action: string): Promise<string | null> {
+/** Points an alias at a version (null removes it) and appends the move to its history. */
+export async function moveAlias(tx: WriteTx, deps: Pick<DatasetDeps, 'clock' | 'actor'>, modelId: string, alias: string, versionId: string | null, action: string): Promise<string | null> {
   const now = isoUtc(deps.clock.now());
   const prev = await tx.db.selectFrom('model_aliases').select('version_id').where('model_id', '=', modelId).where('alias', '=', alias).executeTakeFirst();
   if (versionId === null) await tx.db.deleteFrom('model_aliases').where('model_id', '=', modelId).where('alias', '=', alias).execute();

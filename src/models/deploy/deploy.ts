@@ -10,7 +10,7 @@ import { addEdges } from '../../meta/repos/lineage.js';
 import type { DeploymentsTable } from '../../meta/schema.js';
 import type { WriteTx } from '../../meta/write-tx.js';
 import { materializeShared } from '../../transfer/cluster-cache.js';
-import { unmetConditions } from '../aliases.js';
+import { moveAlias, unmetConditions } from '../aliases.js';
 import { resolveModel, type ModelRow, type ModelVersionRow } from '../registry.js';
 import { checkEnvName, envConfig, loadDeployConfig, redactUrl, type EnvConfig } from './config.js';
 import { httpRequest, is2xx, runCommand, sleep } from './exec.js';
@@ -356,19 +356,6 @@ async function finish(ctx: Ctx, o: Outcome): Promise<DeploymentView> {
     if (!r.ok && r.claimed) await schedule(deps, webhookRollback, r.attempts >= ctx.retry.giveUpAfter ? null : isoUtc(new Date(Date.now() + backoffMs(r.attempts, ctx.retry))));
   }
   return viewById(deps, d.id);
-}
-
-/** Points an alias at a version and appends the move to its history (as model rollback and promote do). */
-async function moveAlias(tx: WriteTx, deps: DeployDeps, modelId: string, alias: string, versionId: string, action: 'deploy' | 'rollback'): Promise<string | null> {
-  const now = isoUtc(deps.clock.now());
-  const prev = await tx.db.selectFrom('model_aliases').select('version_id').where('model_id', '=', modelId).where('alias', '=', alias).executeTakeFirst();
-  await tx.db
-    .insertInto('model_aliases')
-    .values({ model_id: modelId, alias, version_id: versionId, set_at: now, set_by: deps.actor().id })
-    .onConflict((oc) => oc.columns(['model_id', 'alias']).doUpdateSet({ version_id: versionId, set_at: now, set_by: deps.actor().id }))
-    .execute();
-  await tx.db.insertInto('model_alias_events').values({ id: uuidv7(), model_id: modelId, alias, version_id: versionId, previous_version_id: prev?.version_id ?? null, action, at: now, by: deps.actor().id }).execute();
-  return prev?.version_id ?? null;
 }
 
 async function versionRef(tx: WriteTx, versionId: string): Promise<string> {
