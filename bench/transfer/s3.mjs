@@ -2,11 +2,10 @@
 // request it receives, and (opt-in) a counting HTTP proxy in front of it.
 //
 // s3rver runs as `node --openssl-legacy-provider -e <CHILD>`, as src/test-support/s3-server.ts
-// does (that file is TypeScript and not compiled into dist/, so the spawning logic is repeated
-// here): its ListObjectsV2 continuation tokens use DES, which OpenSSL 3 only offers with the
-// legacy provider. The child also answers AbortMultipartUpload / ListMultipartUploads (s3rver
-// 3.7 lacks both) from its upload folder, like the test support does, and exits when our end
-// of its stdin closes, so a killed benchmark leaves no server behind.
+// does: its ListObjectsV2 continuation tokens use DES, which OpenSSL 3 only offers with the
+// legacy provider. The child answers AbortMultipartUpload / ListMultipartUploads (s3rver 3.7
+// lacks both) through scripts/s3rver-multipart-shim.cjs, the one the test support uses, and
+// exits when our end of its stdin closes, so a killed benchmark leaves no server behind.
 //
 // Two fixes: s3rver 3.7 answers a PUT of an object or a part before its file is written (it
 // waits for its md5 transform, not for the write), so a HEAD right after a PUT can see size 0
@@ -32,6 +31,8 @@ import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+
+const SHIM = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'scripts', 's3rver-multipart-shim.cjs');
 
 export const S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', region: 'us-east-1' };
 
@@ -78,40 +79,7 @@ FilesystemStore.prototype.putPart = async function (bucket, uploadId, partNumber
 const directory = process.env.CAIRN_S3RVER_DIR;
 const bucket = process.env.CAIRN_S3RVER_BUCKET;
 const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] });
-const xml = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const uploadsDir = (b) => path.join(directory, b, '._S3rver_uploads');
-server.middleware.unshift(async (ctx, next) => {
-  const m = /^\/([^/]+)\/?(.*)$/.exec(ctx.path);
-  if (!m) return next();
-  const [, b, key] = m;
-  if (ctx.method === 'DELETE' && key && typeof ctx.query.uploadId === 'string') {
-    const id = ctx.query.uploadId;
-    const dir = path.join(uploadsDir(b), id);
-    if (!/^[0-9a-f]+$/.test(id) || !fs.existsSync(dir)) {
-      ctx.status = 404;
-      ctx.type = 'application/xml';
-      ctx.body = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message></Error>';
-      return;
-    }
-    fs.rmSync(dir, { recursive: true, force: true });
-    ctx.status = 204;
-    return;
-  }
-  if (ctx.method === 'GET' && !key && 'uploads' in ctx.query) {
-    const prefix = typeof ctx.query.prefix === 'string' ? ctx.query.prefix : '';
-    const ids = fs.existsSync(uploadsDir(b)) ? fs.readdirSync(uploadsDir(b)) : [];
-    const uploads = ids
-      .map((id) => ({ id, key: fs.readFileSync(path.join(uploadsDir(b), id, 'key'), 'utf8') }))
-      .filter((u) => u.key.startsWith(prefix));
-    ctx.type = 'application/xml';
-    ctx.body = '<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult><Bucket>' + xml(b) +
-      '</Bucket><Prefix>' + xml(prefix) + '</Prefix><MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated>' +
-      uploads.map((u) => '<Upload><Key>' + xml(u.key) + '</Key><UploadId>' + u.id + '</UploadId></Upload>').join('') +
-      '</ListMultipartUploadsResult>';
-    return;
-  }
-  return next();
-});
+require(process.env.CAIRN_S3RVER_SHIM)(server, directory);
 const stats = () => ({ requests: 0, byKind: {}, byStatus: {}, bytesUp: 0, bytesDown: 0, maxInFlight: 0, errors: 0, chunkedUploads: 0 });
 let st = stats();
 let inFlight = 0;
@@ -205,7 +173,7 @@ export async function startS3rver({ repoRoot, directory, bucket = 'cairn-bench' 
   const s3rverPath = createRequire(path.join(repoRoot, 'package.json')).resolve('s3rver');
   mkdirSync(directory, { recursive: true });
   const child = spawn(process.execPath, ['--openssl-legacy-provider', '-e', CHILD], {
-    env: { ...process.env, CAIRN_S3RVER_PATH: s3rverPath, CAIRN_S3RVER_DIR: directory, CAIRN_S3RVER_BUCKET: bucket },
+    env: { ...process.env, CAIRN_S3RVER_PATH: s3rverPath, CAIRN_S3RVER_SHIM: SHIM, CAIRN_S3RVER_DIR: directory, CAIRN_S3RVER_BUCKET: bucket },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const exited = new Promise((resolve) => child.once('exit', () => resolve()));

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { packageRoot } from '../core/package-root.js';
 
 export interface S3TestServer {
   /** `http://127.0.0.1:<port>`; use path-style addressing. */
@@ -23,46 +24,11 @@ export interface S3TestServer {
  * the shim answers both from s3rver's own upload folder, `<bucket>/._S3rver_uploads/<id>/`.
  */
 const CHILD = String.raw`
-const fs = require('fs');
-const path = require('path');
 const S3rver = require(process.env.CAIRN_S3RVER_PATH);
 const directory = process.env.CAIRN_S3RVER_DIR;
 const bucket = process.env.CAIRN_S3RVER_BUCKET;
 const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] });
-const xml = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const uploadsDir = (b) => path.join(directory, b, '._S3rver_uploads');
-server.middleware.unshift(async (ctx, next) => {
-  const m = /^\/([^/]+)\/?(.*)$/.exec(ctx.path);
-  if (!m) return next();
-  const [, b, key] = m;
-  if (ctx.method === 'DELETE' && key && typeof ctx.query.uploadId === 'string') {
-    const id = ctx.query.uploadId;
-    const dir = path.join(uploadsDir(b), id);
-    if (!/^[0-9a-f]+$/.test(id) || !fs.existsSync(dir)) {
-      ctx.status = 404;
-      ctx.type = 'application/xml';
-      ctx.body = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message></Error>';
-      return;
-    }
-    fs.rmSync(dir, { recursive: true, force: true });
-    ctx.status = 204;
-    return;
-  }
-  if (ctx.method === 'GET' && !key && 'uploads' in ctx.query) {
-    const prefix = typeof ctx.query.prefix === 'string' ? ctx.query.prefix : '';
-    const ids = fs.existsSync(uploadsDir(b)) ? fs.readdirSync(uploadsDir(b)) : [];
-    const uploads = ids
-      .map((id) => ({ id, key: fs.readFileSync(path.join(uploadsDir(b), id, 'key'), 'utf8') }))
-      .filter((u) => u.key.startsWith(prefix));
-    ctx.type = 'application/xml';
-    ctx.body = '<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult><Bucket>' + xml(b) +
-      '</Bucket><Prefix>' + xml(prefix) + '</Prefix><MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated>' +
-      uploads.map((u) => '<Upload><Key>' + xml(u.key) + '</Key><UploadId>' + u.id + '</UploadId></Upload>').join('') +
-      '</ListMultipartUploadsResult>';
-    return;
-  }
-  return next();
-});
+require(process.env.CAIRN_S3RVER_SHIM)(server, directory);
 process.stdin.on('end', () => process.exit(0));
 process.stdin.resume();
 server.run().then(
@@ -82,7 +48,7 @@ export async function startS3Server(): Promise<S3TestServer> {
   const directory = mkdtempSync(join(tmpdir(), 'cairn-s3rver-'));
   const bucket = `cairn-test-${randomBytes(4).toString('hex')}`;
   const child = spawn(process.execPath, ['--openssl-legacy-provider', '-e', CHILD], {
-    env: { ...process.env, CAIRN_S3RVER_PATH: s3rverPath, CAIRN_S3RVER_DIR: directory, CAIRN_S3RVER_BUCKET: bucket },
+    env: { ...process.env, CAIRN_S3RVER_PATH: s3rverPath, CAIRN_S3RVER_SHIM: join(packageRoot(), 'scripts', 's3rver-multipart-shim.cjs'), CAIRN_S3RVER_DIR: directory, CAIRN_S3RVER_BUCKET: bucket },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
