@@ -312,3 +312,39 @@ export function haveTool(name) {
 }
 
 export const hasGnuTime = HAVE_GNU_TIME;
+
+/** Busy CPU-seconds of the whole machine so far (/proc/stat, USER_HZ = 100), or null. */
+export function machineBusyS() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / 100;
+  } catch {
+    return null;
+  }
+}
+
+let cpuFiles = 0;
+/**
+ * runCmd plus the command's own CPU time (`cpuS`, an inner GNU time: %U + %S; null without
+ * GNU time) and the machine's busy CPU-seconds meanwhile (`machineBusyS`), from which a suite
+ * derives what other processes used, so a disturbed timing shows up instead of passing for a
+ * slow tool.
+ */
+export async function runCpu(argv, opts) {
+  const file = path.join(os.tmpdir(), `cairn-bench-cpu-${process.pid}-${cpuFiles++}`);
+  const b0 = machineBusyS();
+  const r = await runCmd(HAVE_GNU_TIME ? ['/usr/bin/time', '-f', '%U %S', '-o', file, '--', ...argv] : argv, opts);
+  const b1 = machineBusyS();
+  let cpuS = null;
+  try {
+    const [u, s] = readFileSync(file, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+    if (Number.isFinite(u) && Number.isFinite(s)) cpuS = u + s;
+  } catch {
+    /* the command never ran, or no GNU time */
+  }
+  rmSync(file, { force: true });
+  r.argv = argv;
+  r.cpuS = cpuS;
+  r.machineBusyS = b0 != null && b1 != null ? b1 - b0 : null;
+  return r;
+}

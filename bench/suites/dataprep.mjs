@@ -27,7 +27,7 @@ import path from 'node:path';
 import os from 'node:os';
 import { existsSync, mkdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { runCmd, repeat, settle, median, max, brief, mustRun, du } from '../lib/measure.mjs';
+import { runCmd, runCpu, repeat, settle, median, max, brief, mustRun, du } from '../lib/measure.mjs';
 import { ensureDataprepData, pandasVersion, PYTHON } from '../dataprep/data.mjs';
 import { eventsSuite, flightsSuite, piiFilesSuiteYaml, toYaml, toJson } from '../dataprep/checks.mjs';
 
@@ -37,38 +37,10 @@ const CAIRN_ENV = { NO_COLOR: '1', CAIRN_NO_PROGRESS: '1', CAIRN_ACTOR: 'bench@e
 const RATIOS = 'train=0.8,test=0.2';
 const TIMEOUT_MS = 30 * 60 * 1000;
 
-/** Busy CPU-seconds of the whole machine so far (/proc/stat, USER_HZ = 100), or null. */
-function machineBusyS() {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / 100;
-  } catch {
-    return null;
-  }
-}
-
-let cpuFiles = 0;
-/**
- * runCmd plus the command's own CPU time (an inner GNU time: %U + %S) and the CPU time the rest
- * of the machine used meanwhile (`otherCpuS` = machine busy time − the command's), so a timing
- * disturbed by another process shows up in the report instead of passing for a slow tool.
- */
+/** runCpu plus `otherCpuS`: what the rest of the machine used during the command. */
 async function runTimed(argv, opts) {
-  const file = path.join(os.tmpdir(), `cairn-bench-cpu-${process.pid}-${cpuFiles++}`);
-  const b0 = machineBusyS();
-  const r = await runCmd(['/usr/bin/time', '-f', '%U %S', '-o', file, '--', ...argv], opts);
-  const b1 = machineBusyS();
-  let cpuS = null;
-  try {
-    const [u, s] = readFileSync(file, 'utf8').trim().split('\n').pop().split(' ').map(Number);
-    if (Number.isFinite(u) && Number.isFinite(s)) cpuS = u + s;
-  } catch {
-    /* the command never ran */
-  }
-  rmSync(file, { force: true });
-  r.argv = argv;
-  r.cpuS = cpuS;
-  r.otherCpuS = cpuS != null && b0 != null && b1 != null ? Math.max(0, b1 - b0 - cpuS) : null;
+  const r = await runCpu(argv, opts);
+  r.otherCpuS = r.cpuS != null && r.machineBusyS != null ? Math.max(0, r.machineBusyS - r.cpuS) : null;
   return r;
 }
 

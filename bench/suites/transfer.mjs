@@ -24,7 +24,7 @@
 import path from 'node:path';
 import os from 'node:os';
 import { existsSync, readFileSync, rmSync, readdirSync, statSync } from 'node:fs';
-import { runCmd, repeat, settle, median, max, mustRun, hasGnuTime, brief } from '../lib/measure.mjs';
+import { runCpu, repeat, settle, median, max, mustRun, brief } from '../lib/measure.mjs';
 import { ensureTransferData } from '../transfer/data.mjs';
 import { startS3rver, startCountingProxy, s3rverVersion, storedObjects, sha256File, S3_CREDENTIALS } from '../transfer/s3.mjs';
 import { rcloneVersion, writeRcloneConfig, rcloneCopyArgv, rcloneEnv } from '../transfer/rclone.mjs';
@@ -48,45 +48,20 @@ const CAIRN_ENV = {
   ...NO_PROXY_ENV,
 };
 
-/** Busy CPU-seconds of the whole machine so far (/proc/stat, USER_HZ = 100), or null. */
-function machineBusyS() {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / 100;
-  } catch {
-    return null;
-  }
-}
-
-let cpuFiles = 0;
 /**
- * runCmd plus CPU accounting: the command's own CPU time (an inner GNU time, %U + %S), the S3
- * server's (s3rver, from /proc/<pid>/stat), this process's (`harnessCpuS`: the counting proxy
- * runs here when enabled), and what the rest of the machine used meanwhile (`otherCpuS` =
- * machine busy time − all three), so a timing disturbed by another process shows up.
+ * runCpu plus the S3 server's CPU (s3rver, from /proc/<pid>/stat), this process's
+ * (`harnessCpuS`: the counting proxy runs here when enabled), and what the rest of the machine
+ * used meanwhile (`otherCpuS` = machine busy time − all three), so a disturbed timing shows up.
  */
 async function runTimed(argv, opts, server) {
-  const file = path.join(os.tmpdir(), `cairn-bench-cpu-${process.pid}-${cpuFiles++}`);
-  const b0 = machineBusyS();
   const s0 = server.cpuS();
   const h0 = process.cpuUsage();
-  const r = await runCmd(hasGnuTime ? ['/usr/bin/time', '-f', '%U %S', '-o', file, '--', ...argv] : argv, opts);
+  const r = await runCpu(argv, opts);
   const h = process.cpuUsage(h0);
   const s1 = server.cpuS();
-  const b1 = machineBusyS();
-  let cpuS = null;
-  try {
-    const [u, s] = readFileSync(file, 'utf8').trim().split('\n').pop().split(' ').map(Number);
-    if (Number.isFinite(u) && Number.isFinite(s)) cpuS = u + s;
-  } catch {
-    /* the command never ran, or no GNU time */
-  }
-  rmSync(file, { force: true });
-  r.argv = argv;
-  r.cpuS = cpuS;
   r.serverCpuS = s0 != null && s1 != null ? s1 - s0 : null;
   r.harnessCpuS = (h.user + h.system) / 1e6;
-  r.otherCpuS = cpuS != null && b0 != null && b1 != null && r.serverCpuS != null ? Math.max(0, b1 - b0 - cpuS - r.serverCpuS - r.harnessCpuS) : null;
+  r.otherCpuS = r.cpuS != null && r.machineBusyS != null && r.serverCpuS != null ? Math.max(0, r.machineBusyS - r.cpuS - r.serverCpuS - r.harnessCpuS) : null;
   return r;
 }
 
