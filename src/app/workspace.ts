@@ -82,7 +82,8 @@ export async function initWorkspace(dir: string, opts: OpenOptions & { metadataU
   return ws;
 }
 
-export async function openWorkspace(opts: OpenOptions = {}): Promise<Workspace> {
+/** The workspace a command acts on: CAIRN_WORKSPACE, else the nearest one up from `start`. */
+export function locateWorkspace(opts: Pick<OpenOptions, 'cwd' | 'env'> = {}): string {
   const start = opts.cwd ?? process.cwd();
   const root = opts.env?.CAIRN_WORKSPACE ? resolve(start, opts.env.CAIRN_WORKSPACE) : findWorkspaceRoot(start);
   if (!root || !existsSync(join(root, CAIRN_DIR, CONFIG_FILE))) {
@@ -90,6 +91,11 @@ export async function openWorkspace(opts: OpenOptions = {}): Promise<Workspace> 
       hint: 'run `cairn init` in your project folder first',
     });
   }
+  return root;
+}
+
+export async function openWorkspace(opts: OpenOptions = {}): Promise<Workspace> {
+  const root = locateWorkspace(opts);
   return openAt(root, loadConfig(join(root, CAIRN_DIR)), opts);
 }
 

@@ -22,9 +22,14 @@ export function commandContext(opts: GlobalOptions): CommandContext {
   };
 }
 
+/** The environment a command resolves its workspace from: `--workspace` wins over CAIRN_WORKSPACE. */
+export function workspaceEnv(opts: GlobalOptions): NodeJS.ProcessEnv {
+  return opts.workspace ? { ...process.env, CAIRN_WORKSPACE: opts.workspace } : process.env;
+}
+
 /** Opens the workspace for one command and always closes it (which signs a checkpoint). */
 export async function withWorkspace<T>(opts: GlobalOptions, command: string, fn: (ws: Workspace) => Promise<T>): Promise<T> {
-  const env = opts.workspace ? { ...process.env, CAIRN_WORKSPACE: opts.workspace } : process.env;
+  const env = workspaceEnv(opts);
   const ws = await openWorkspace({ command, env });
   try {
     return await fn(ws);

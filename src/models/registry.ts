@@ -13,6 +13,7 @@ import type { ModelVersionsTable, ModelsTable } from '../meta/schema.js';
 import { listFlat } from '../storage/tree/list.js';
 import { fileChunks } from '../storage/tree/node.js';
 import { buildCard, type ModelCard } from './card.js';
+import { getRun, type RunRow } from '../compute/runs/service.js';
 
 export type ModelRow = Selectable<ModelsTable>;
 export type ModelVersionRow = Selectable<ModelVersionsTable>;
@@ -71,10 +72,9 @@ export async function registerModel(deps: DatasetDeps, input: RegisterInput): Pr
   if (Boolean(input.fromRun) === Boolean(input.path)) throw new CairnError('USAGE', 'give exactly one of --from-run <run> or --path <dir>');
   const db = deps.meta.db;
   let filesVersionId: string;
-  let run: Awaited<ReturnType<typeof findRun>> = null;
+  let run: RunRow | null = null;
   if (input.fromRun) {
-    run = await findRun(deps, input.fromRun);
-    if (!run) throw new CairnError('NOT_FOUND', `no run ${input.fromRun}`, { hint: 'list runs with cairn run ls' });
+    run = await getRun(deps, input.fromRun);
     const source = run.status === 'reused' && run.reused_from ? await db.selectFrom('runs').selectAll().where('id', '=', run.reused_from).executeTakeFirst() : run;
     if (!source || source.status !== 'completed' || !source.output_version_id) throw new CairnError('INVALID_INPUT', `run ${run.id} has no outputs to register (status ${run.status})`, { hint: 'register a completed run that wrote to CAIRN_OUTPUT_DIR' });
     filesVersionId = source.output_version_id;
@@ -129,12 +129,6 @@ export async function registerModel(deps: DatasetDeps, input: RegisterInput): Pr
     },
   );
   return { ref: `${name}@v${number}`, digest: `sha256:${fv.digest}`, format, card };
-}
-
-async function findRun(deps: Pick<DatasetDeps, 'meta'>, id: string) {
-  const rows = await deps.meta.db.selectFrom('runs').selectAll().where('id', 'like', `${id.replace(/[%_]/g, '')}%`).limit(2).execute();
-  if (rows.length > 1) throw new CairnError('AMBIGUOUS_REF', `${id} matches more than one run`);
-  return rows[0] ?? null;
 }
 
 async function runMetrics(deps: Pick<DatasetDeps, 'meta'>, runId: string): Promise<Record<string, number>> {

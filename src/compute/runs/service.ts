@@ -180,7 +180,7 @@ export function gpuSeconds(r: Pick<RunRow, 'gpus' | 'started_at' | 'ended_at'>):
   return (r.gpus * (Date.parse(r.ended_at) - Date.parse(r.started_at))) / 1000;
 }
 
-export async function getRun(deps: RunDeps, idOrPrefix: string): Promise<RunRow> {
+export async function getRun(deps: Pick<RunDeps, 'meta'>, idOrPrefix: string): Promise<RunRow> {
   const rows = await deps.meta.db.selectFrom('runs').selectAll().where('id', 'like', `${idOrPrefix.replace(/[%_]/g, '')}%`).limit(2).execute();
   if (rows.length === 0) throw new CairnError('NOT_FOUND', `no run ${idOrPrefix}`, { hint: 'list runs with cairn run ls' });
   if (rows.length > 1) throw new CairnError('AMBIGUOUS_REF', `${idOrPrefix} matches more than one run`, { hint: 'give more characters of the run id' });

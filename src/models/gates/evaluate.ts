@@ -50,7 +50,8 @@ interface Loaded {
   columns: Record<string, unknown[]>;
 }
 
-async function loadData(deps: DatasetDeps, ref: string, suite: EvalSuite): Promise<{ ref: string; versionId: string; data: Loaded }> {
+/** The label and feature columns of a table version, as arrays a predictor and the metrics take. */
+export async function loadData(deps: DatasetDeps, ref: string, suite: EvalSuite): Promise<{ ref: string; versionId: string; data: Loaded }> {
   const v = await resolveVersion(deps.meta.db, ref);
   const dir = await materializeShared(deps, v.version.digest, deps.cacheDir);
   const rows = await readTable(dir);
@@ -72,7 +73,8 @@ async function loadData(deps: DatasetDeps, ref: string, suite: EvalSuite): Promi
   return { ref: v.ref, versionId: v.version.id, data: { y, x, rows: n, cols, columns } };
 }
 
-async function predictorFor(deps: DatasetDeps, v: ModelVersionRow, suite: EvalSuite): Promise<{ p: Predictor; dir: string }> {
+/** The suite's predictor over a model version's files (materialized once in the cache). */
+export async function predictorFor(deps: DatasetDeps, v: ModelVersionRow, suite: EvalSuite): Promise<{ p: Predictor; dir: string }> {
   const files = await deps.meta.db.selectFrom('dataset_versions').select('digest').where('id', '=', v.files_version_id).executeTakeFirstOrThrow();
   const dir = await materializeShared(deps, files.digest, deps.cacheDir);
   const spec = suite.predictor;
