@@ -12,7 +12,7 @@ import { presentKeys } from './crypto/encrypted-backend.js';
 import { DEFAULT_JOBS, type TransferDeps, type TransferOptions } from './deps.js';
 import { openRemote, type OpenedRemote } from './open-remote.js';
 import { loadRemotes, pickRemote } from './remotes-file.js';
-import { auditPrefix, checkDescriptor, packKey, readState, writeState } from './remote-layout.js';
+import { auditCheckpointKey, auditPrefix, checkDescriptor, packKey, readRemoteCheckpoint, readState, writeState } from './remote-layout.js';
 import { runTransfers } from './runner.js';
 import { divergedError, emptyState, mergeState } from './state.js';
 import { localState } from './state-db.js';
@@ -43,7 +43,12 @@ export async function push(deps: TransferDeps, refs: readonly string[], opts: Tr
     const result = await deps.audit.audited({ action: 'remote.push', target: { type: 'remote', name }, params: { url: r.plain.url, refs: [...refs] } }, async (commit, draft) => {
       await checkDescriptor(r, { now: isoUtc(deps.clock.now()) });
       const local = await localState(deps.meta.db, versionIds, treeLoader(deps));
-      const remoteState = (await readState(r.data)) ?? emptyState();
+      const read = await readState(r.data);
+      const remoteState = read ?? emptyState();
+      // Every remote is a witness of this log: what was pushed here before must be a prefix of
+      // what goes up now (a consistency proof), or nothing is sent.
+      const theirs = await readRemoteCheckpoint(r.data, deps.workspaceId, read);
+      if (theirs) await deps.audit.witness(theirs, `on remote ${name}`);
       const merged = mergeState(remoteState, local);
       if (merged.conflicts.length) throw divergedError(merged.conflicts, name, 'push');
       const keys = local.packs.map((p) => packKey(p.id));
@@ -116,6 +121,9 @@ async function uploadAuditLog(deps: TransferDeps, r: OpenedRemote): Promise<{ si
     );
     // The file list, so a reader (and an encrypted remote, which cannot be listed) finds them all.
     await r.data.put(`${prefix}files.json`, Buffer.from(JSON.stringify(files.map((f) => relative(bundle, f).split('\\').join('/')).sort())));
+    // Last, the checkpoint the next push must extend (written after the bundle it covers).
+    const latest = await deps.audit.latestCheckpoint();
+    if (latest && latest.size === exported.size) await r.data.put(auditCheckpointKey(deps.workspaceId), Buffer.from(latest.note));
     return { size: exported.size, root: exported.root };
   } finally {
     rmSync(dir, { recursive: true, force: true });
