@@ -12,7 +12,7 @@ export interface CloneResult {
   url: string;
   datasets: number;
   versions: number;
-  auditLogs: Array<{ workspace: string; origin: string; size: number; root: string; ok: true }>;
+  auditLogs: Array<{ workspace: string; origin: string; size: number; root: string; verifierKey: string; ok: true }>;
   /** Each imported version with the remote log event that vouches for it. */
   imported: ImportedVersion[];
   /** Versions in the remote's state that no verified log vouches for: not imported. */
@@ -37,7 +37,7 @@ export async function cloneInto(deps: TransferDeps, remote: { name: string; conf
       if (!state) throw new CairnError('NOT_FOUND', `${r.plain.url} holds no metadata yet`, { hint: 'push to it first' });
       const { logs, vouchers } = await fetchVerifiedLogs(r.data, { cairnDir: deps.cairnDir, remoteName: remote.name, remoteUrl: r.plain.url, ownWorkspace: deps.workspaceId, state });
       const plan = planImport(state, vouchers, new Set());
-      const auditLogs = logs.map((l) => ({ workspace: l.workspace, origin: l.origin, size: l.size, root: l.root, ok: true as const }));
+      const auditLogs = logs.map((l) => ({ workspace: l.workspace, origin: l.origin, size: l.size, root: l.root, verifierKey: l.verifierKey, ok: true as const }));
       const n = await commit(async (tx) => {
         const counts = await importState(tx, plan.state);
         draft.params = {

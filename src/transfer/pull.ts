@@ -116,7 +116,7 @@ export async function pull(deps: TransferDeps, refs: readonly string[], opts: Tr
           imported: plan.imported,
           importedDatasets: n.datasets,
           ...(plan.skipped.length ? { skipped: plan.skipped.map(({ why: _why, ...x }) => x) } : {}),
-          auditLogs: logs.map((l) => ({ workspace: l.workspace, origin: l.origin, size: l.size, root: l.root })),
+          auditLogs: logs.map((l) => ({ workspace: l.workspace, origin: l.origin, size: l.size, root: l.root, verifierKey: l.verifierKey })),
           versions: versions.length,
           packsFetched: fetched.length,
           packsResumed: adopted.size,

@@ -25,7 +25,7 @@ export async function run(url: string, dir: string, opts: GlobalOptions & { endp
     ok = true;
     ctx.out.result({ ...r, dir: root });
     ctx.out.say(`cloned ${r.url} into ${root}: ${r.versions} version(s) of ${r.datasets} dataset(s) (data stays remote until \`cairn pull\`)`);
-    for (const l of r.auditLogs) ctx.out.say(`verified the audit log of workspace ${l.workspace}: ${l.size} event(s), root ${l.root.slice(0, 16)}…`);
+    for (const l of r.auditLogs) ctx.out.say(`verified the audit log of workspace ${l.workspace}: ${l.size} event(s), root ${l.root.slice(0, 16)}…, signed by ${l.verifierKey} (compare it with the key that workspace printed at \`cairn init\`)`);
     warnUnvouched(ctx, opts.name, r.skipped);
   } finally {
     await ws.close();
