@@ -177,6 +177,23 @@ describe('remote trust: only vouched versions come in; every remote witnesses th
     await expect(pull(deps(b), [])).rejects.toMatchObject({ code: 'CHECK_FAILED', message: expect.stringContaining('is now signed by another key') });
   });
 
+  it('an entry rewritten under an intact stored tree: the bytes that would travel do not extend the remote, so the log is not uploaded', async () => {
+    const { a, remote } = await published();
+    const auditDir = join(remote, 'audit', a.config.workspace.id);
+    const entriesBefore = readFileSync(join(auditDir, 'entries.jsonl'), 'utf8');
+    const keptRemote = readFileSync(join(auditDir, 'checkpoint'), 'utf8');
+    const row = await a.meta.db.selectFrom('audit_events').select(['entry']).where('idx', '=', 1).executeTakeFirstOrThrow();
+    const forged = row.entry.replace('alice@example.com', 'mallory@example.com');
+    const { createHash } = await import('node:crypto');
+    const leaf = createHash('sha256').update(Buffer.from([0])).update(forged, 'utf8').digest('hex');
+    const sql = rawSqlite(a.root);
+    await sql.run('update audit_events set entry = ?, leaf_hash = ? where idx = 1', [forged, leaf]);
+    await sql.close();
+    await expect(push(deps(a), [])).rejects.toMatchObject({ code: 'AUDIT_INCONSISTENT', message: expect.stringContaining('no longer hash to the checkpoint on remote origin') });
+    expect(readFileSync(join(auditDir, 'entries.jsonl'), 'utf8')).toBe(entriesBefore);
+    expect(readFileSync(join(auditDir, 'checkpoint'), 'utf8')).toBe(keptRemote);
+  });
+
   it('push refuses to send a log that does not extend what the remote holds, before sending anything', async () => {
     const { a, remote } = await published();
     const before = readFileSync(stateFile(remote), 'utf8');
