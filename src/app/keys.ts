@@ -11,6 +11,7 @@ import {
   rawPublicKey,
   type NoteSigner,
 } from '../audit/note/index.js';
+import type { KeptCheckpoint } from '../audit/log/kept-checkpoint.js';
 import { verifierFor, type LogKeys } from '../audit/log/signer.js';
 import { writeFileAtomic } from '../storage/objects/durable.js';
 
@@ -24,6 +25,29 @@ export async function createSigningKey(cairnDir: string): Promise<void> {
   chmodSync(join(cairnDir, PRIVATE_KEY_FILE), 0o600);
   chmodSync(join(cairnDir, 'keys'), 0o700);
   await writeFileAtomic(join(cairnDir, PUBLIC_KEY_FILE), publicKeyToPem(publicKey));
+}
+
+export const KEPT_CHECKPOINT_FILE = join('keys', 'checkpoint');
+
+/**
+ * The latest signed checkpoint, kept beside the key rather than in the metadata database
+ * (docs/AUDIT.md §3): whoever can write only the database cannot make Cairn forget what the
+ * log committed to. Written atomically (temporary file, fsync, rename).
+ */
+export function keptCheckpointFile(cairnDir: string): KeptCheckpoint {
+  const path = join(cairnDir, KEPT_CHECKPOINT_FILE);
+  return {
+    where: join('.cairn', KEPT_CHECKPOINT_FILE),
+    read: () => {
+      try {
+        return readFileSync(path, 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw new CairnError('IO_ERROR', `cannot read the kept checkpoint ${path}: ${(err as Error).message}`, { cause: err });
+      }
+    },
+    write: (note) => writeFileAtomic(path, note, { mode: 0o644 }),
+  };
 }
 
 export const PSEUDONYM_KEY_FILE = join('keys', 'pseudonym.key');

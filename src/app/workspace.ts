@@ -15,7 +15,7 @@ import { WorkerPool } from '../storage/workers/pool.js';
 import { CLIENT_VERSION } from './version.js';
 import { CONFIG_FILE, defaultConfig, loadConfig, saveConfig, type WorkspaceConfig } from './config.js';
 import { resolveActor } from './identity.js';
-import { createSigningKey, loadLogKeys } from './keys.js';
+import { createSigningKey, keptCheckpointFile, loadLogKeys } from './keys.js';
 
 export const CAIRN_DIR = '.cairn';
 
@@ -118,7 +118,7 @@ async function openAt(root: string, config: WorkspaceConfig, opts: OpenOptions):
     client: `cairn/${CLIENT_VERSION}`,
     workspace: config.workspace.id,
   });
-  const audit = new AuditLog({ db: meta.db, dialect: meta.dialect, context, clock, keys });
+  const audit = new AuditLog({ db: meta.db, dialect: meta.dialect, context, clock, keys, kept: keptCheckpointFile(cairnDir) });
   const packs = new LocalPackDir(join(cairnDir, 'objects'));
   const reader = new PackReader(packs);
   const index: BlobIndex = {

@@ -332,7 +332,7 @@ export function buildProgram(): Command {
     .command('verify')
     .description('recompute the Merkle tree, check every checkpoint signature and the hash chain')
     .option('--against <file>', 'a checkpoint exported earlier (trusted state)')
-    .option('--key <vkey>', 'trusted verifier key (text or file) for --against; default: the workspace key')
+    .option('--key <vkey>', 'trusted verifier key (text or file); required with --against')
     .option('--artifacts', 're-hash every stored object an event names')
     .option('--deep', 'also parse every entry fully and require canonical JSON (slower)')
     .option('--bundle <dir>', 'verify an exported bundle instead of the workspace (no workspace needed)')

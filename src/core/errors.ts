@@ -24,6 +24,8 @@ export const errorCatalogue = {
   CHECK_FAILED: { exit: 1, http: 422, summary: 'A verification found problems (fsck, audit verify).' },
   AUDIT_INCONSISTENT: { exit: 1, http: 500, summary: 'The audit log does not extend its last signed checkpoint.' },
   SIGNATURE_INVALID: { exit: 1, http: 422, summary: 'A signature does not verify.' },
+  UNTRUSTED_KEY: { exit: 1, http: 422, summary: 'No trusted key was given, so a signature check could only show self-consistency.' },
+  NOT_VOUCHED: { exit: 1, http: 422, summary: "A remote's version is vouched for by no event of a verified audit log." },
   POLICY_UNMET: { exit: 1, http: 403, summary: "A promotion does not meet the alias's policy (suites passed, approvals)." },
   RUN_FAILED: { exit: 1, http: 422, summary: 'A run ended without success (non-zero exit, time limit, node failure, cancel).' },
   BUDGET_EXCEEDED: { exit: 1, http: 402, summary: 'The run would take its project past its GPU budget for the period.' },

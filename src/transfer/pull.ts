@@ -10,11 +10,13 @@ import { DEFAULT_JOBS, type TransferDeps, type TransferOptions } from './deps.js
 import { openRemote } from './open-remote.js';
 import { resolveRemoteRefs } from './remote-refs.js';
 import { loadRemotes, pickRemote } from './remotes-file.js';
-import { checkDescriptor, packKey, readState } from './remote-layout.js';
+import { checkDescriptor, packKey, readRemoteCheckpoint, readState } from './remote-layout.js';
+import { fetchVerifiedLogs } from './remote-logs.js';
 import { runTransfers } from './runner.js';
 import { divergedError, emptyState, mergeState, type RemoteState } from './state.js';
 import { importState } from './state-db.js';
 import type { RemoteBackend } from './backends/port.js';
+import { describeUnvouched, planImport, type ImportedVersion, type UnvouchedVersion } from './vouch.js';
 
 export interface PullResult {
   remote: string;
@@ -24,6 +26,10 @@ export interface PullResult {
   /** `resumed`: packs an interrupted pull had already placed, re-checked and kept. */
   packs: { needed: number; fetched: number; resumed: number; present: number };
   bytesFetched: number;
+  /** Each version imported into the metadata, with the remote log event that vouches for it. */
+  vouched: ImportedVersion[];
+  /** Versions in the remote's state that no verified log vouches for: not imported. */
+  skipped: UnvouchedVersion[];
 }
 
 /**
@@ -39,9 +45,28 @@ export async function pull(deps: TransferDeps, refs: readonly string[], opts: Tr
   try {
     return await deps.audit.audited({ action: 'remote.pull', target: { type: 'remote', name }, params: { url: r.plain.url, refs: [...refs] } }, async (commit, draft) => {
       await checkDescriptor(r, null);
-      const remote = await readState(r.data);
-      if (!remote) throw new CairnError('NOT_FOUND', `${name} holds no metadata yet`, { hint: 'push to it first' });
-      await refuseConflicts(deps, remote, name);
+      const full = await readState(r.data);
+      if (!full) throw new CairnError('NOT_FOUND', `${name} holds no metadata yet`, { hint: 'push to it first' });
+      const localIds = await refuseConflicts(deps, full, name);
+      // This workspace's own log, if it was pushed here, must still extend what the remote saw.
+      const ours = await readRemoteCheckpoint(r.data, deps.workspaceId, full);
+      if (ours) await deps.audit.witness(ours, `on remote ${name}`);
+      // Only versions an event of a verified remote log vouches for come in (docs/REMOTES.md "Trust").
+      const { logs, vouchers } = await fetchVerifiedLogs(r.data, { cairnDir: deps.cairnDir, remoteName: name, remoteUrl: r.plain.url, ownWorkspace: deps.workspaceId, state: full });
+      const plan = planImport(full, vouchers, localIds);
+      const remote = plan.state;
+      if (refs.length) {
+        const refused = new Set(plan.skipped.map((s) => `${s.dataset}@${s.number}`));
+        const names = new Map(full.datasets.map((d) => [d.id, d.name]));
+        const asked = resolveRemoteRefs(full, refs, name).filter((v) => refused.has(`${names.get(v.dataset_id)}@${v.number}`));
+        if (asked.length) {
+          const which = plan.skipped.filter((s) => asked.some((v) => names.get(v.dataset_id) === s.dataset && v.number === s.number));
+          throw new CairnError('NOT_VOUCHED', `${name} holds version(s) that no verified audit log vouches for; refusing to import them:\n  ${which.map(describeUnvouched).join('\n  ')}`, {
+            data: { versions: which },
+            hint: 'someone added them to the remote without Cairn (or the log that created them was never pushed): push them from the workspace that made them',
+          });
+        }
+      }
       const chosen = opts.metadataOnly ? [] : refs.length ? resolveRemoteRefs(remote, refs, name) : remote.versions;
       const needed = [...new Set(chosen.flatMap((v) => v.packs))].sort();
       const have = new Set((await deps.meta.db.selectFrom('packs').select('id').execute()).map((p) => p.id));
@@ -84,11 +109,33 @@ export async function pull(deps: TransferDeps, refs: readonly string[], opts: Tr
       const imported = await commit(async (tx) => {
         const n = await importState(tx, remote);
         await recordPacks(tx, records, isoUtc(deps.clock.now()));
-        draft.params = { ...draft.params, imported: n, versions: versions.length, packsFetched: fetched.length, packsResumed: adopted.size, packsPresent: needed.length - missing.length, bytes };
+        draft.params = {
+          ...draft.params,
+          // Each imported version with the remote log event that vouches for it: this log then
+          // vouches for the rows it imported (docs/AUDIT.md, the reconciliation of audit verify).
+          imported: plan.imported,
+          importedDatasets: n.datasets,
+          ...(plan.skipped.length ? { skipped: plan.skipped.map(({ why: _why, ...x }) => x) } : {}),
+          auditLogs: logs.map((l) => ({ workspace: l.workspace, origin: l.origin, size: l.size, root: l.root, verifierKey: l.verifierKey })),
+          versions: versions.length,
+          packsFetched: fetched.length,
+          packsResumed: adopted.size,
+          packsPresent: needed.length - missing.length,
+          bytes,
+        };
         draft.inputs = versions;
         return n;
       });
-      return { remote: name, url: r.plain.url, imported, versions, packs: { needed: needed.length, fetched: fetched.length, resumed: adopted.size, present: needed.length - missing.length }, bytesFetched: bytes };
+      return {
+        remote: name,
+        url: r.plain.url,
+        imported,
+        versions,
+        packs: { needed: needed.length, fetched: fetched.length, resumed: adopted.size, present: needed.length - missing.length },
+        bytesFetched: bytes,
+        vouched: plan.imported,
+        skipped: plan.skipped,
+      };
     });
   } finally {
     lock.release();
@@ -96,13 +143,14 @@ export async function pull(deps: TransferDeps, refs: readonly string[], opts: Tr
   }
 }
 
-/** Refuses a pull whose remote holds other content under names this workspace uses. */
-async function refuseConflicts(deps: TransferDeps, remote: RemoteState, name: string): Promise<void> {
+/** Refuses a pull whose remote holds other content under names this workspace uses; returns the local version ids. */
+async function refuseConflicts(deps: TransferDeps, remote: RemoteState, name: string): Promise<Set<string>> {
   const local = emptyState();
   local.datasets = await deps.meta.db.selectFrom('datasets').selectAll().execute();
   local.versions = (await deps.meta.db.selectFrom('dataset_versions').selectAll().execute()).map((v) => ({ ...v, packs: [] }));
   const { conflicts } = mergeState(remote, local);
   if (conflicts.length) throw divergedError(conflicts, name, 'pull');
+  return new Set(local.versions.map((v) => v.id));
 }
 
 /** Downloads one pack to a temporary file, checks every blob, then renames it into place. */

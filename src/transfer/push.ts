@@ -3,7 +3,9 @@ import { promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { exportBundle } from '../audit/export/bundle.js';
-import { ioError } from '../core/errors.js';
+import { CairnError, ioError } from '../core/errors.js';
+import type { KnownCheckpoint } from '../audit/log/kept-checkpoint.js';
+import { Frontier, leafHashOfText } from '../audit/merkle/index.js';
 import { isoUtc } from '../core/time.js';
 import { resolveVersion } from '../datasets/resolve.js';
 import { treeLoader } from '../datasets/trees.js';
@@ -12,7 +14,7 @@ import { presentKeys } from './crypto/encrypted-backend.js';
 import { DEFAULT_JOBS, type TransferDeps, type TransferOptions } from './deps.js';
 import { openRemote, type OpenedRemote } from './open-remote.js';
 import { loadRemotes, pickRemote } from './remotes-file.js';
-import { auditPrefix, checkDescriptor, packKey, readState, writeState } from './remote-layout.js';
+import { auditCheckpointKey, auditPrefix, checkDescriptor, packKey, readRemoteCheckpoint, readState, writeState } from './remote-layout.js';
 import { runTransfers } from './runner.js';
 import { divergedError, emptyState, mergeState } from './state.js';
 import { localState } from './state-db.js';
@@ -43,7 +45,12 @@ export async function push(deps: TransferDeps, refs: readonly string[], opts: Tr
     const result = await deps.audit.audited({ action: 'remote.push', target: { type: 'remote', name }, params: { url: r.plain.url, refs: [...refs] } }, async (commit, draft) => {
       await checkDescriptor(r, { now: isoUtc(deps.clock.now()) });
       const local = await localState(deps.meta.db, versionIds, treeLoader(deps));
-      const remoteState = (await readState(r.data)) ?? emptyState();
+      const read = await readState(r.data);
+      const remoteState = read ?? emptyState();
+      // Every remote is a witness of this log: what was pushed here before must be a prefix of
+      // what goes up now (a consistency proof), or nothing is sent.
+      const theirs = await readRemoteCheckpoint(r.data, deps.workspaceId, read);
+      const witnessed = theirs ? await deps.audit.witness(theirs, `on remote ${name}`) : null;
       const merged = mergeState(remoteState, local);
       if (merged.conflicts.length) throw divergedError(merged.conflicts, name, 'push');
       const keys = local.packs.map((p) => packKey(p.id));
@@ -75,10 +82,10 @@ export async function push(deps: TransferDeps, refs: readonly string[], opts: Tr
       draft.params = { ...draft.params, ...out, versionDigests: local.versions.map((v) => `sha256:${v.digest}`) };
       draft.outputs = local.versions.map((v) => `sha256:${v.digest}`);
       await commit(async () => {});
-      return { out, merged: merged.state };
+      return { out, merged: merged.state, witnessed };
     });
     // The log that travels includes the push event just recorded.
-    const audit = await uploadAuditLog(deps, r);
+    const audit = await uploadAuditLog(deps, r, result.witnessed);
     const withAudit = mergeState(result.merged, { ...emptyState(), audit: [{ workspace: deps.workspaceId, origin: deps.audit.keys.origin, size: audit.size, root: audit.root, key: auditPrefix(deps.workspaceId) }] });
     await writeState(r.data, withAudit.state);
     return { remote: name, url: r.plain.url, ...result.out, audit, encrypted: r.encrypted };
@@ -89,11 +96,12 @@ export async function push(deps: TransferDeps, refs: readonly string[], opts: Tr
 }
 
 /** Exports this workspace's log and uploads every file of the bundle under audit/<workspace>/. */
-async function uploadAuditLog(deps: TransferDeps, r: OpenedRemote): Promise<{ size: number; root: string }> {
+async function uploadAuditLog(deps: TransferDeps, r: OpenedRemote, witnessed: KnownCheckpoint | null): Promise<{ size: number; root: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'cairn-audit-push-'));
   try {
     const bundle = join(dir, 'bundle');
     const exported = await exportBundle(deps.meta.db, deps.audit, bundle);
+    checkBundleExtends(join(bundle, 'entries.jsonl'), exported, witnessed);
     const files: string[] = [];
     const walk = (d: string) => {
       for (const e of readdirSync(d, { withFileTypes: true })) {
@@ -116,8 +124,30 @@ async function uploadAuditLog(deps: TransferDeps, r: OpenedRemote): Promise<{ si
     );
     // The file list, so a reader (and an encrypted remote, which cannot be listed) finds them all.
     await r.data.put(`${prefix}files.json`, Buffer.from(JSON.stringify(files.map((f) => relative(bundle, f).split('\\').join('/')).sort())));
+    // Last, the checkpoint the next push must extend (written after the bundle it covers).
+    const latest = await deps.audit.latestCheckpoint();
+    if (latest && latest.size === exported.size) await r.data.put(auditCheckpointKey(deps.workspaceId), Buffer.from(latest.note));
     return { size: exported.size, root: exported.root };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The check before sending was over the stored tree; this one is over the exact entry bytes
+ * that travel: they must hash to the remote's last checkpoint at its size and to the exported
+ * root at theirs. Otherwise nothing of the log goes up (AUDIT_INCONSISTENT).
+ */
+function checkBundleExtends(entriesFile: string, exported: { size: number; root: string }, witnessed: KnownCheckpoint | null): void {
+  const text = readFileSync(entriesFile, 'utf8');
+  const lines = text.length ? text.replace(/\n$/, '').split('\n') : [];
+  const f = new Frontier();
+  const refuse = (why: string) =>
+    new CairnError('AUDIT_INCONSISTENT', `refusing to push the audit log: ${why}`, { hint: 'run `cairn audit verify` to find the changed entries' });
+  for (const line of lines) {
+    f.append(leafHashOfText(line));
+    if (witnessed && f.size === witnessed.size && f.root().toString('hex') !== witnessed.root) throw refuse(`its first ${witnessed.size} entries no longer hash to the checkpoint ${witnessed.where}`);
+  }
+  if (witnessed && f.size < witnessed.size) throw refuse(`it has ${f.size} entries, fewer than the checkpoint ${witnessed.where} covers (${witnessed.size})`);
+  if (f.size !== exported.size || f.root().toString('hex') !== exported.root) throw refuse('its entries do not hash to its own latest checkpoint');
 }

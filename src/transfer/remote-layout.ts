@@ -16,6 +16,34 @@ export function auditPrefix(workspaceId: string): string {
   return `audit/${workspaceId}/`;
 }
 
+/**
+ * The latest checkpoint of a workspace's log that was pushed here: every remote is a witness of
+ * the log, and a later push must extend it (docs/REMOTES.md "Layout", docs/AUDIT.md §3).
+ */
+export function auditCheckpointKey(workspaceId: string): string {
+  return `${auditPrefix(workspaceId)}checkpoint`;
+}
+
+/**
+ * The last checkpoint of `workspaceId`'s log this remote holds: the one the last push left
+ * (`audit/<id>/checkpoint`), or for a remote written before that existed, the bundle's note at
+ * the size the state records. Null when the log was never pushed here.
+ */
+export async function readRemoteCheckpoint(b: RemoteBackend, workspaceId: string, state: RemoteState | null): Promise<string | null> {
+  const tryGet = async (key: string) => {
+    try {
+      return (await b.get(key)).toString('utf8');
+    } catch (err) {
+      if (err instanceof CairnError && err.code === 'NOT_FOUND') return null;
+      throw err;
+    }
+  };
+  const kept = await tryGet(auditCheckpointKey(workspaceId));
+  if (kept !== null) return kept;
+  const entry = state?.audit.find((a) => a.workspace === workspaceId);
+  return entry ? tryGet(`${auditPrefix(workspaceId)}checkpoints/${String(entry.size).padStart(12, '0')}.note`) : null;
+}
+
 export interface Descriptor {
   format: typeof REMOTE_FORMAT;
   created: string;

@@ -177,7 +177,8 @@ describe('--json output of failing checks', () => {
     expect(r.code).toBe(1);
     const doc = JSON.parse(r.stdout) as { error: { code: string; data: { firstBadIndex: number; kind: string; problems: number; report: { ok: boolean; firstBad: unknown } } } };
     expect(doc.error.code).toBe('CHECK_FAILED');
-    expect(doc.error.data).toMatchObject({ firstBadIndex: 0, kind: 'leaf-mismatch', problems: 2 });
+    // leaf-mismatch, and the signed checkpoint and the one kept in .cairn/keys/checkpoint disagreeing
+    expect(doc.error.data).toMatchObject({ firstBadIndex: 0, kind: 'leaf-mismatch', problems: 3 });
     expect(doc.error.data.report).toMatchObject({ ok: false, firstBad: { index: 0, kind: 'leaf-mismatch' } });
   });
 });

@@ -2,7 +2,7 @@
 // with write access to .cairn/ could, then runs the real CLI and checks that `cairn audit verify`
 // fails and names the right entry.
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -251,19 +251,24 @@ describe('tamper experiments: cairn audit verify fails and names the right entry
     expectCaught(verify(ws), 10, 'index-mismatch');
   });
 
-  it('cut off the tail: invisible to a plain verify, caught against a checkpoint exported earlier', async () => {
+  it('cut off the tail: caught against the checkpoint kept beside the key, and against one exported earlier', async () => {
     const ws = await fresh();
     const kept = join(tmp(), 'checkpoint-10.note');
     const exported = cli(['audit', 'checkpoint', '--out', kept, '--json'], { cwd: ws });
     expect(exported.code).toBe(0);
     expect(exported.json).toMatchObject({ size: 10, created: false });
+    const key = (exported.json as { verifierKey: string }).verifierKey;
     const db = openDb(ws);
     db.prepare('delete from audit_events where idx >= 7').run();
     db.prepare('delete from audit_checkpoints where size > 7').run();
     rebuildTree(db);
     db.close();
+    // The database alone cannot forget: the copy outside it covers 10 entries (issue 10, item 6).
+    expectCaught(verify(ws), 7, 'kept-beyond-log');
+    // Whoever can also write .cairn/keys/ removes that copy: only a checkpoint kept elsewhere remains.
+    rmSync(join(ws, '.cairn', 'keys', 'checkpoint'));
     expectClean(verify(ws), 7);
-    const v = verify(ws, '--against', kept);
+    const v = verify(ws, '--against', kept, '--key', key);
     expectCaught(v, 7, 'truncated');
     expect(v.report.problems).toEqual([{ index: 7, kind: 'truncated', message: expect.stringContaining('covers 10 entries but the log has only 7') }]);
   });
@@ -271,15 +276,19 @@ describe('tamper experiments: cairn audit verify fails and names the right entry
   it('cut off the tail and grow the log again: the exported checkpoint still disagrees', async () => {
     const ws = await fresh();
     const kept = join(tmp(), 'checkpoint-10.note');
-    expect(cli(['audit', 'checkpoint', '--out', kept], { cwd: ws }).code).toBe(0);
+    const exported = cli(['audit', 'checkpoint', '--out', kept, '--json'], { cwd: ws });
+    expect(exported.code).toBe(0);
+    const key = (exported.json as { verifierKey: string }).verifierKey;
     const db = openDb(ws);
     db.prepare('delete from audit_events where idx >= 7').run();
     db.prepare('delete from audit_checkpoints where size > 7').run();
     rebuildTree(db);
     db.close();
+    // (With the copy beside the key in place, no command would sign the cut log: forged-history.test.ts.)
+    rmSync(join(ws, '.cairn', 'keys', 'checkpoint'));
     for (const tag of ['t1', 't2', 't3', 't4']) expect(cli(['data', 'tag', 'a@v2', tag], { cwd: ws }).code).toBe(0);
     expectClean(verify(ws), 11);
-    const v = verify(ws, '--against', kept);
+    const v = verify(ws, '--against', kept, '--key', key);
     expect(v.code).toBe(1);
     expect(v.error?.data.kind).toBe('trusted-mismatch');
     // A root mismatch can only say "somewhere before 10": the workspace's own checkpoints after
@@ -316,6 +325,8 @@ describe('tamper experiments: cairn audit verify fails and names the right entry
       db.prepare('update audit_checkpoints set root = ?, note = ? where size = ?').run(root.toString('hex'), signCheckpoint({ origin, size, rootHash: root }, signer), size);
     }
     db.close();
+    // The checkpoint kept beside the key would give it away: the forger (who holds .cairn/) removes it.
+    rmSync(join(ws, '.cairn', 'keys', 'checkpoint'));
     const newKey = formatVerifierKey(origin, rawPublicKey(publicKey));
     expect(newKey).not.toBe(oldKey);
 
@@ -323,11 +334,16 @@ describe('tamper experiments: cairn audit verify fails and names the right entry
     expectClean(verify(ws), 10);
     const shown = cli(['audit', 'show', '3', '--json'], { cwd: ws });
     expect((shown.json as { event: { actor: { id: string } } }).event.actor.id).toBe('scapegoat@example.com');
-    // …the exported checkpoint does not verify with the (replaced) workspace key…
-    const noKey = verify(ws, '--against', kept);
+    // …checking the exported checkpoint with the workspace's own key is refused: it would prove
+    // only self-consistency (issue 10, item 8)…
+    const noKey = cli(['audit', 'verify', '--against', kept, '--json'], { cwd: ws });
     expect(noKey.code).toBe(1);
-    expect(noKey.error?.data.kind).toBe('trusted-signature');
-    expect(noKey.report.problems[0]?.message).toContain('was the signing key replaced?');
+    expect((noKey.json as { error: { code: string } }).error.code).toBe('UNTRUSTED_KEY');
+    // …the exported checkpoint does not verify with the (replaced) workspace key…
+    const withNew = verify(ws, '--against', kept, '--key', newKey);
+    expect(withNew.code).toBe(1);
+    expect(withNew.error?.data.kind).toBe('trusted-signature');
+    expect(withNew.report.problems[0]?.message).toContain('was the signing key replaced?');
     // …and with the old key it verifies but does not match what the log holds now.
     for (const key of [oldKey, oldKeyFile]) {
       const v = verify(ws, '--against', kept, '--key', key);
@@ -376,8 +392,10 @@ describe('tamper experiments: cairn audit verify fails and names the right entry
     expect((r.json as { artifacts: { checked: number } }).artifacts.checked).toBeGreaterThan(0);
     // The trusted-checkpoint path on an untouched log.
     const kept = join(tmp(), 'cp.note');
-    expect(cli(['audit', 'checkpoint', '--out', kept], { cwd: ws }).code).toBe(0);
-    const again = cli(['audit', 'verify', '--against', kept, '--json'], { cwd: ws });
+    const exported = cli(['audit', 'checkpoint', '--out', kept, '--json'], { cwd: ws });
+    expect(exported.code).toBe(0);
+    const key = (exported.json as { verifierKey: string }).verifierKey;
+    const again = cli(['audit', 'verify', '--against', kept, '--key', key, '--json'], { cwd: ws });
     expect(again.code).toBe(0);
     expect(again.json).toMatchObject({ ok: true, trusted: { size: 10 } });
     expect(readFileSync(kept, 'utf8')).toMatch(/^cairn\.local\/[0-9a-f-]+\n10\n/);

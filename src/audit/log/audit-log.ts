@@ -18,9 +18,12 @@ import {
 import type { AuditEventRow, Database } from '../../meta/schema.js';
 import type { AuditOutcome } from '../actions.js';
 import { type AuditContext, type AuditEvent, buildEvent, type EventDraft, encodeEvent } from '../event.js';
-import { Frontier, consistencyProof, inclusionProof, leafHash, rangeHash } from '../merkle/index.js';
+import { Frontier, consistencyProof, inclusionProof, leafHash, rangeHash, verifyConsistency } from '../merkle/index.js';
 import { openCheckpoint, signCheckpoint } from '../note/index.js';
+import type { KeptCheckpoint, KnownCheckpoint } from './kept-checkpoint.js';
 import type { LogKeys } from './signer.js';
+
+const IN_DB = 'in the database';
 
 export interface AppendedEvent {
   index: number;
@@ -57,11 +60,14 @@ export class AuditLog {
   readonly #ctx: () => AuditContext;
   readonly #clock: Clock;
   readonly keys: LogKeys;
+  readonly #kept: KeptCheckpoint | null;
+  readonly #witnesses: KnownCheckpoint[] = [];
   #appended = 0;
   #frontierCache: { size: number; lastLeaf: string | null; frontier: Frontier } | null = null;
 
-  constructor(opts: { db: Kysely<Database>; dialect: 'sqlite' | 'postgres'; context: () => AuditContext; clock: Clock; keys: LogKeys }) {
+  constructor(opts: { db: Kysely<Database>; dialect: 'sqlite' | 'postgres'; context: () => AuditContext; clock: Clock; keys: LogKeys; kept?: KeptCheckpoint }) {
     this.#db = opts.db;
+    this.#kept = opts.kept ?? null;
     this.#dialect = opts.dialect;
     this.#ctx = opts.context;
     this.#clock = opts.clock;
@@ -215,33 +221,139 @@ export class AuditLog {
 
   /**
    * Signs a checkpoint for the current size, unless one exists. Refuses (AUDIT_INCONSISTENT)
-   * if the stored tree does not extend the last signed checkpoint: the log must never sign
-   * two views that contradict each other.
+   * unless the stored tree is a consistent extension of every checkpoint known anywhere: the
+   * database's latest, the one kept outside it (`kept`), and any a remote holds (`witness`).
+   * The log must never sign two views that contradict each other, and someone who can write
+   * only the database must not be able to make it sign a rewritten history.
    */
   async checkpoint(): Promise<SignedCheckpoint | null> {
+    // The known checkpoints first, the head after: the log only grows, so a checkpoint read
+    // before the head never covers more than it (another process may sign in between).
+    const known = await this.knownCheckpoints();
     const head = await readHead(this.#db);
-    if (head.size === 0) return null;
-    const last = await latestCheckpoint(this.#db);
-    if (last && Number(last.size) === head.size) return null;
     const root = Frontier.fromJSON(JSON.parse(head.frontier)).root();
-    if (last) {
-      const m = Number(last.size);
-      const oldRoot = await this.rootAt(m);
-      if (oldRoot.toString('hex') !== last.root) {
-        throw new CairnError('AUDIT_INCONSISTENT', `refusing to sign: the log no longer matches its checkpoint at size ${m}`, {
-          data: { size: m },
-          hint: 'run `cairn audit verify` to find the damaged entry',
-        });
-      }
-      const storedRoot = await this.rootAt(head.size);
-      if (!storedRoot.equals(root)) throw new CairnError('AUDIT_INCONSISTENT', 'refusing to sign: the stored tree and the head disagree');
+    await this.#assertExtends(known, head.size, root);
+    if (head.size === 0) return null;
+    const inDb = known.find((k) => k.where === IN_DB);
+    if (inDb && inDb.size === head.size) {
+      // Nothing new to sign; a workspace from before the kept copy existed gets one now.
+      await this.#keep(inDb.note, inDb.size);
+      return null;
     }
     const note = signCheckpoint({ origin: this.keys.origin, size: head.size, rootHash: root }, this.keys.signer());
     const rootHex = root.toString('hex');
     await this.#db.transaction().execute(async (trx) => {
       await insertCheckpoint(makeWriteTx(trx), { size: head.size, root: rootHex, note, created_at: isoUtc(this.#clock.now()) });
     });
+    // After the row commits: a crash in between leaves the kept copy one checkpoint behind,
+    // which is still a checkpoint of this log.
+    await this.#keep(note, head.size);
     return { size: head.size, root: rootHex, note };
+  }
+
+  /**
+   * Every checkpoint this log is known to have signed, from outside the entries: the database's
+   * latest row, the copy kept outside the database and the witnesses this process was given.
+   * Each must carry this log's signature: a note that does not is refused, not ignored.
+   */
+  async knownCheckpoints(): Promise<KnownCheckpoint[]> {
+    const out: KnownCheckpoint[] = [];
+    const kept = this.#kept?.read() ?? null;
+    if (kept !== null) out.push(this.#openKnown(kept, `in ${this.#kept!.where}`));
+    const row = await latestCheckpoint(this.#db);
+    if (row) {
+      const k = this.#openKnown(row.note, IN_DB);
+      if (k.size !== Number(row.size) || k.root !== row.root) {
+        throw new CairnError('AUDIT_INCONSISTENT', `refusing to sign: the checkpoint row of size ${String(row.size)} does not match its signed note`, {
+          data: { size: Number(row.size) },
+          hint: 'run `cairn audit verify` to see what else was changed in the database',
+        });
+      }
+      out.push(k);
+    }
+    out.push(...this.#witnesses);
+    return out;
+  }
+
+  /** The note kept outside the database, or null (none yet, or no such store configured). */
+  keptNote(): { note: string; where: string } | null {
+    const note = this.#kept?.read() ?? null;
+    return note === null ? null : { note, where: this.#kept!.where };
+  }
+
+  /**
+   * Remembers `note`, a checkpoint of this log kept elsewhere (e.g. the last one pushed to a
+   * remote), so that no checkpoint this process signs contradicts it, then checks that the
+   * stored log extends it: AUDIT_INCONSISTENT when it does not. A note without this log's
+   * signature is refused and not remembered.
+   */
+  async witness(note: string, where: string): Promise<KnownCheckpoint> {
+    const k = this.#openKnown(note, where);
+    this.#witnesses.push(k);
+    const head = await readHead(this.#db);
+    await this.#assertExtends([k], head.size, Frontier.fromJSON(JSON.parse(head.frontier)).root());
+    return k;
+  }
+
+  #openKnown(note: string, where: string): KnownCheckpoint {
+    let cp;
+    try {
+      cp = this.openOwnCheckpoint(note).checkpoint;
+    } catch (err) {
+      throw new CairnError('AUDIT_INCONSISTENT', `the checkpoint ${where} does not carry this log's signature: ${(err as Error).message}`, {
+        data: { where },
+        hint: 'someone replaced it, or the workspace key changed; run `cairn audit verify` and compare with a checkpoint kept elsewhere (docs/AUDIT.md)',
+      });
+    }
+    if (cp.origin !== this.keys.origin) {
+      throw new CairnError('AUDIT_INCONSISTENT', `the checkpoint ${where} is for log ${cp.origin}, not ${this.keys.origin}`, { data: { where } });
+    }
+    return { size: cp.size, root: cp.rootHash.toString('hex'), note, where };
+  }
+
+  /**
+   * That the stored tree of `size` entries, whose head root is `root`, extends every `known`
+   * checkpoint: checked with a consistency proof (RFC 9162 §2.1.4) from stored nodes, so a
+   * forger who rebuilt the nodes after rewriting entries cannot pass it without the old roots.
+   */
+  async #assertExtends(known: readonly KnownCheckpoint[], size: number, root: Buffer): Promise<void> {
+    if (known.length === 0) return;
+    const refuse = (k: KnownCheckpoint, why: string) =>
+      new CairnError('AUDIT_INCONSISTENT', `refusing to sign: ${why}`, {
+        data: { size: k.size, where: k.where },
+        hint: 'run `cairn audit verify` to find the damaged entries; restore the metadata from a backup that holds them (docs/AUDIT.md "What the log proves")',
+      });
+    if (size > 0) {
+      const stored = await this.rootAt(size);
+      if (!stored.equals(root)) throw refuse(known[0]!, 'the stored tree and the head disagree');
+    }
+    const seen = new Map<number, KnownCheckpoint>();
+    for (const k of known) {
+      const other = seen.get(k.size);
+      if (other && other.root !== k.root) throw refuse(k, `two signed checkpoints of size ${k.size} disagree (${other.where} and ${k.where}): the log was forked`);
+      seen.set(k.size, k);
+    }
+    for (const k of seen.values()) {
+      if (k.size > size) throw refuse(k, `the log has ${size} entries but the checkpoint ${k.where} covers ${k.size}: entries were removed`);
+      const proof = k.size === size ? [] : (await this.consistency(k.size, size)).map((h) => Buffer.from(h, 'hex'));
+      if (!verifyConsistency(k.size, size, Buffer.from(k.root, 'hex'), root, proof)) {
+        throw refuse(k, `the log no longer matches its checkpoint at size ${k.size} (${k.where}): an entry before ${k.size} was changed, removed or inserted`);
+      }
+    }
+  }
+
+  /** Updates the kept copy when `size` is beyond it; never moves it back. */
+  async #keep(note: string, size: number): Promise<void> {
+    if (!this.#kept) return;
+    const current = this.#kept.read();
+    if (current !== null) {
+      try {
+        if (this.openOwnCheckpoint(current).checkpoint.size >= size) return;
+      } catch {
+        // Unreadable: checkpoint() refused before getting here, so this is a race; replace it.
+      }
+    }
+    await this.#kept.write(note);
   }
 
   async latestCheckpoint(): Promise<SignedCheckpoint | null> {

@@ -98,10 +98,12 @@ describe('audit service', () => {
     await ws.audit.record({ action: 'store.gc', target: { type: 'store' } }, 'ok');
     await ws.audit.checkpoint();
     await expect(verifyWorkspaceLog(ws, { againstFile: join(dir, 'nope.note') })).rejects.toSatisfy((e) => isCairnError(e, 'IO_ERROR'));
-    const r = await verifyWorkspaceLog(ws, { againstFile: file });
-    expect(r).toMatchObject({ ok: true, size: 3, checkpoints: 2, trusted: { size: 2 }, firstBad: null, artifacts: null });
+    // Without a key it would be checked with the workspace's own key, which proves only
+    // self-consistency: refused (issue 10, item 8).
+    await expect(verifyWorkspaceLog(ws, { againstFile: file })).rejects.toSatisfy((e) => isCairnError(e, 'UNTRUSTED_KEY'));
     const vkey = formatVerifierKey(ws.config.audit.origin, ws.audit.keys.rawPublicKey);
-    expect((await verifyWorkspaceLog(ws, { againstFile: file, key: vkey })).ok).toBe(true);
+    const r = await verifyWorkspaceLog(ws, { againstFile: file, key: vkey });
+    expect(r).toMatchObject({ ok: true, size: 3, checkpoints: 2, trusted: { size: 2 }, kept: { size: 3 }, firstBad: null, artifacts: null });
     // A key that did not sign it: the trusted checkpoint does not verify.
     const other = formatVerifierKey(ws.config.audit.origin, rawPublicKey(generateSigningKeyPair().publicKey));
     const bad = await verifyWorkspaceLog(ws, { againstFile: file, key: other });

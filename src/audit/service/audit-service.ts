@@ -115,8 +115,17 @@ export async function verifyWorkspaceLog(deps: AuditDeps, opts: VerifyOptions): 
     } catch (err) {
       throw new CairnError('IO_ERROR', `cannot read ${opts.againstFile}: ${(err as Error).message}`);
     }
-    trusted = { note, verifier: opts.key ? loadVerifierKey(opts.key) : deps.audit.keys.verifier };
+    // The workspace's own key would only show that the workspace agrees with itself: whoever
+    // rewrote the log with that key can re-sign the exported checkpoint too (DESIGN.md §10).
+    if (!opts.key) {
+      throw new CairnError('UNTRUSTED_KEY', `--against needs the verifier key you trust (--key): checking ${opts.againstFile} with the workspace's own key proves only self-consistency`, {
+        hint: 'pass --key with the verifier key printed by `cairn init` or `cairn audit checkpoint`, kept outside the workspace',
+      });
+    }
+    trusted = { note, verifier: loadVerifierKey(opts.key) };
   }
+  // Read before the log: it is written after the entries it covers, so it can lag the log but never lead it.
+  const kept = deps.audit.keptNote();
   const firstMention = new Map<string, number>();
   const { report } = await verifyStoredLog(deps.meta.db, {
     verifier: deps.audit.keys.verifier,
@@ -124,6 +133,7 @@ export async function verifyWorkspaceLog(deps: AuditDeps, opts: VerifyOptions): 
     deep: opts.deep === true,
     ...(deps.meta.sqlite ? { sqlite: deps.meta.sqlite } : {}),
     ...(trusted ? { trusted } : {}),
+    ...(kept ? { kept } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     ...(opts.artifacts
       ? {

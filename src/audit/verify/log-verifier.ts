@@ -21,6 +21,9 @@ export interface VerifyProblem {
     | 'trusted-signature'
     | 'trusted-mismatch'
     | 'truncated'
+    | 'kept-signature'
+    | 'kept-mismatch'
+    | 'kept-beyond-log'
     | 'head-mismatch'
     | 'unsigned-tail'
     | 'bundle-key'
@@ -45,7 +48,9 @@ export interface CheckpointInput {
 export class LogVerifier {
   readonly problems: VerifyProblem[] = [];
   readonly #frontier = new Frontier();
-  readonly #targets: Array<{ size: number; root: Buffer; what: 'checkpoint' | 'trusted' }> = [];
+  readonly #targets: Array<{ size: number; root: Buffer; what: 'checkpoint' | 'trusted' | 'kept' }> = [];
+  /** Where the kept checkpoint lies, for messages. */
+  #keptWhere = '';
   #prevLeaf: string | null = null;
   #expected = 0;
   /** The largest signed-checkpoint size whose root matched: a later mismatch lies after it. */
@@ -54,7 +59,15 @@ export class LogVerifier {
   /** Parse every entry fully and require canonical form (slower; `audit verify --deep`). */
   readonly deep: boolean;
 
-  constructor(opts: { checkpoints: CheckpointInput[]; verifier: NoteVerifier; origin: string; trusted?: { note: string; verifier: NoteVerifier }; deep?: boolean }) {
+  constructor(opts: {
+    checkpoints: CheckpointInput[];
+    verifier: NoteVerifier;
+    origin: string;
+    trusted?: { note: string; verifier: NoteVerifier };
+    /** The checkpoint kept outside the database (signed with the log's own key). */
+    kept?: { note: string; where: string };
+    deep?: boolean;
+  }) {
     this.deep = opts.deep === true;
     for (const c of opts.checkpoints) {
       try {
@@ -76,6 +89,17 @@ export class LogVerifier {
         this.#targets.push({ size: checkpoint.size, root: checkpoint.rootHash, what: 'trusted' });
       } catch (err) {
         this.problems.push({ index: null, kind: 'trusted-signature', message: `the trusted checkpoint does not verify: ${(err as Error).message} (was the signing key replaced?)` });
+      }
+    }
+    if (opts.kept) {
+      this.#keptWhere = opts.kept.where;
+      try {
+        const { checkpoint } = openCheckpoint(opts.kept.note, [opts.verifier]);
+        if (checkpoint.origin !== opts.origin) {
+          this.problems.push({ index: null, kind: 'kept-mismatch', message: `the checkpoint kept in ${opts.kept.where} is for log ${checkpoint.origin}, not ${opts.origin}` });
+        } else this.#targets.push({ size: checkpoint.size, root: checkpoint.rootHash, what: 'kept' });
+      } catch (err) {
+        this.problems.push({ index: null, kind: 'kept-signature', message: `the checkpoint kept in ${opts.kept.where} does not verify with the workspace key: ${(err as Error).message}` });
       }
     }
     this.#targets.sort((a, b) => a.size - b.size);
@@ -136,8 +160,8 @@ export class LogVerifier {
       this.problems.push({
         index: from,
         rangeEnd: t.size,
-        kind: t.what === 'trusted' ? 'trusted-mismatch' : 'checkpoint-mismatch',
-        message: `the entries up to size ${t.size} do not hash to the ${t.what === 'trusted' ? 'trusted (exported)' : 'signed'} checkpoint root; an entry in [${from}, ${t.size}) was altered, removed or inserted`,
+        kind: t.what === 'trusted' ? 'trusted-mismatch' : t.what === 'kept' ? 'kept-mismatch' : 'checkpoint-mismatch',
+        message: `the entries up to size ${t.size} do not hash to the ${this.#describe(t.what)} root; an entry in [${from}, ${t.size}) was altered, removed or inserted`,
       });
     }
   }
@@ -148,8 +172,8 @@ export class LogVerifier {
     for (const t of this.#targets) {
       this.problems.push({
         index: this.#frontier.size,
-        kind: t.what === 'trusted' ? 'truncated' : 'checkpoint-beyond-log',
-        message: `a ${t.what === 'trusted' ? 'trusted (exported)' : 'signed'} checkpoint covers ${t.size} entries but the log has only ${this.#frontier.size}: entries were cut off the end`,
+        kind: t.what === 'trusted' ? 'truncated' : t.what === 'kept' ? 'kept-beyond-log' : 'checkpoint-beyond-log',
+        message: `${t.what === 'kept' ? 'the' : 'a'} ${this.#describe(t.what)} covers ${t.size} entries but the log has only ${this.#frontier.size}: entries were cut off the end`,
       });
     }
     this.#targets.length = 0;
@@ -160,6 +184,10 @@ export class LogVerifier {
 
   root(): Buffer {
     return this.#frontier.root();
+  }
+
+  #describe(what: 'checkpoint' | 'trusted' | 'kept'): string {
+    return what === 'trusted' ? 'trusted (exported) checkpoint' : what === 'kept' ? `checkpoint kept outside the database (${this.#keptWhere})` : 'signed checkpoint';
   }
 
   /**

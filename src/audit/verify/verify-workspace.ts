@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import { formatDigest } from '../../core/digest.js';
 import type { Database } from '../../meta/schema.js';
 import { allCheckpoints, readHead } from '../../meta/repos/audit.js';
-import type { NoteVerifier } from '../note/index.js';
+import { openCheckpoint, type NoteVerifier } from '../note/index.js';
 import { LogVerifier, type VerifyProblem } from './log-verifier.js';
 
 export interface AuditVerifyReport {
@@ -12,6 +12,8 @@ export interface AuditVerifyReport {
   root: string;
   checkpoints: number;
   trusted: { size: number } | null;
+  /** The checkpoint kept outside the database that the log was checked against (null: none kept). */
+  kept: { size: number; where: string } | null;
   actions: Record<string, number>;
   firstBad: VerifyProblem | null;
   problems: VerifyProblem[];
@@ -20,6 +22,15 @@ export interface AuditVerifyReport {
 
 const PAGE = 20_000;
 
+function keptSize(kept: { note: string; where: string } | undefined, verifier: NoteVerifier): AuditVerifyReport['kept'] {
+  if (!kept) return null;
+  try {
+    return { size: openCheckpoint(kept.note, [verifier]).checkpoint.size, where: kept.where };
+  } catch {
+    return null;
+  }
+}
+
 /** Streams every stored entry through the verifier in index order (keyset pages). */
 export async function verifyStoredLog(
   db: Kysely<Database>,
@@ -27,6 +38,8 @@ export async function verifyStoredLog(
     verifier: NoteVerifier;
     origin: string;
     trusted?: { note: string; verifier: NoteVerifier };
+    /** The checkpoint kept outside the database; read it before the log (it may only lag the log). */
+    kept?: { note: string; where: string };
     deep?: boolean;
     /** The raw SQLite handle, when there is one: a plain row iterator is several times cheaper than pages through the query builder. */
     sqlite?: BetterSqlite3.Database;
@@ -36,7 +49,7 @@ export async function verifyStoredLog(
 ): Promise<{ verifier: LogVerifier; report: AuditVerifyReport }> {
   const head = await readHead(db);
   const checkpoints = (await allCheckpoints(db)).map((c) => ({ size: Number(c.size), root: c.root, note: c.note }));
-  const v = new LogVerifier({ checkpoints, verifier: opts.verifier, origin: opts.origin, deep: opts.deep === true, ...(opts.trusted ? { trusted: opts.trusted } : {}) });
+  const v = new LogVerifier({ checkpoints, verifier: opts.verifier, origin: opts.origin, deep: opts.deep === true, ...(opts.trusted ? { trusted: opts.trusted } : {}), ...(opts.kept ? { kept: opts.kept } : {}) });
   if (opts.sqlite) {
     const stmt = opts.sqlite.prepare('select idx, entry, leaf_hash from audit_events order by idx').raw(true);
     let n = 0;
@@ -65,6 +78,7 @@ export async function verifyStoredLog(
     root: formatDigest(v.root().toString('hex')),
     checkpoints: checkpoints.length,
     trusted: null,
+    kept: keptSize(opts.kept, opts.verifier),
     actions: Object.fromEntries(v.actions),
     firstBad: v.firstBad(),
     problems: v.problems,

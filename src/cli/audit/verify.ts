@@ -12,6 +12,13 @@ export async function run(opts: GlobalOptions & { against?: string; key?: string
   let firstBad: VerifyProblem | null;
   let problems: VerifyProblem[];
   let report: unknown;
+  if (opts.against && !opts.key) {
+    // Checked before anything is read: the workspace's (or bundle's) own key would prove only
+    // that the log agrees with itself, which a rewrite with that key also does.
+    throw new CairnError('UNTRUSTED_KEY', `--against needs the verifier key you trust (--key): checking ${opts.against} with the log's own key proves only self-consistency`, {
+      hint: 'pass --key with the verifier key printed by `cairn init` or `cairn audit checkpoint`, kept outside the workspace',
+    });
+  }
   if (opts.bundle) {
     if (opts.artifacts) throw new CairnError('USAGE', '--artifacts needs the workspace, not a bundle');
     const trusted = opts.key ? loadVerifierKey(opts.key) : undefined;
@@ -19,7 +26,7 @@ export async function run(opts: GlobalOptions & { against?: string; key?: string
     const r = await verifyBundle(opts.bundle, trusted, against);
     report = r;
     ({ ok, firstBad, problems } = r);
-    if (ok) ctx.out.say(`ok: ${r.size} entries, ${r.checkpoints} checkpoints, ${r.inclusionProofsChecked} inclusion and ${r.consistencyProofsChecked} consistency proofs verify${trusted ? '' : ' (against the bundle’s own key; pass --key to pin a trusted one)'}`);
+    if (ok) ctx.out.say(`ok: ${r.size} entries, ${r.checkpoints} checkpoints, ${r.inclusionProofsChecked} inclusion and ${r.consistencyProofsChecked} consistency proofs verify${trusted ? ', signed by the trusted key' : ' — self-consistent; verified against the bundle’s own key (pass --key to check who signed it)'}`);
   } else {
     const r = await withWorkspace(opts, 'audit verify', async (ws) => {
       const bar = ctx.progress('verifying', 'items');
@@ -38,7 +45,11 @@ export async function run(opts: GlobalOptions & { against?: string; key?: string
     report = r;
     ({ ok, firstBad, problems } = r);
     if (ok) {
-      ctx.out.say(`ok: ${r.size} entries, root ${r.root}, ${r.checkpoints} signed checkpoints consistent${r.trusted ? `, extends the trusted checkpoint of size ${r.trusted.size}` : ''}${r.artifacts ? `, ${r.artifacts.checked} stored objects re-hashed` : ''}`);
+      // DESIGN.md §10: "ok" from the key found next to the data proves only self-consistency.
+      const trust = r.trusted
+        ? `extends the trusted checkpoint of size ${r.trusted.size}, checked with the key you gave`
+        : `self-consistent; verified against the workspace's own key${r.kept ? ` and the checkpoint kept in ${r.kept.where} (size ${r.kept.size})` : ''} — pass --against <exported checkpoint> --key <verifier key> to check against one kept elsewhere`;
+      ctx.out.say(`ok: ${r.size} entries, root ${r.root}, ${r.checkpoints} signed checkpoints consistent${r.artifacts ? `, ${r.artifacts.checked} stored objects re-hashed` : ''}; ${trust}`);
     }
   }
   if (!ok) {

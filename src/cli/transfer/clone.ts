@@ -7,6 +7,7 @@ import { parseRemoteKey, saveRemoteKey } from '../../transfer/crypto/remote-keys
 import { remoteConfigFrom } from '../../transfer/remote-admin.js';
 import { saveRemotes } from '../../transfer/remotes-file.js';
 import { commandContext, type GlobalOptions } from '../context.js';
+import { warnUnvouched } from './unvouched.js';
 
 export async function run(url: string, dir: string, opts: GlobalOptions & { endpoint?: string; region?: string; keyFile?: string; name: string; identityFile?: string; knownHosts?: string; jobs?: number; bwlimit?: number }): Promise<void> {
   const ctx = commandContext(opts);
@@ -24,7 +25,8 @@ export async function run(url: string, dir: string, opts: GlobalOptions & { endp
     ok = true;
     ctx.out.result({ ...r, dir: root });
     ctx.out.say(`cloned ${r.url} into ${root}: ${r.versions} version(s) of ${r.datasets} dataset(s) (data stays remote until \`cairn pull\`)`);
-    for (const l of r.auditLogs) ctx.out.say(`verified the audit log of workspace ${l.workspace}: ${l.size} event(s), root ${l.root.slice(0, 16)}…`);
+    for (const l of r.auditLogs) ctx.out.say(`verified the audit log of workspace ${l.workspace}: ${l.size} event(s), root ${l.root.slice(0, 16)}…, signed by ${l.verifierKey} (compare it with the key that workspace printed at \`cairn init\`)`);
+    warnUnvouched(ctx, opts.name, r.skipped);
   } finally {
     await ws.close();
     // A failed clone leaves nothing behind that looks like a workspace.

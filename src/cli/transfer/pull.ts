@@ -5,6 +5,7 @@ import { pull } from '../../transfer/pull.js';
 import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
 import { formatBytes } from '../format.js';
 import { transferProgress } from './progress.js';
+import { warnUnvouched } from './unvouched.js';
 
 export async function run(refs: string[], opts: GlobalOptions & { remote?: string; jobs?: number; bwlimit?: number; metadataOnly?: boolean; materialize?: boolean; cache?: string }): Promise<void> {
   const ctx = commandContext(opts);
@@ -28,4 +29,5 @@ export async function run(refs: string[], opts: GlobalOptions & { remote?: strin
     `pulled from ${r.remote} (${r.url}): ${r.imported.versions} new version(s) in the metadata; ${r.packs.fetched} pack(s) fetched and verified (${formatBytes(r.bytesFetched)}), ${r.packs.present} already here${r.packs.resumed ? `, ${r.packs.resumed} kept from an interrupted pull` : ''}`,
   );
   for (const [ref, path] of Object.entries(r.materialized ?? {})) ctx.out.say(`${ref} -> ${path}`);
+  warnUnvouched(ctx, r.remote, r.skipped);
 }

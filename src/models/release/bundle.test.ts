@@ -332,7 +332,11 @@ describe('verification with python3 and openssl only (docs/RELEASES.md)', () => 
     expect(good.status).toBe(0);
     expect(good.stdout).toContain(`key id: ${keyIdOf(f.options.privateKey)}`);
     expect(good.stdout).toContain('ok: churn v3, 11 files');
-    expect(run().status).toBe(0);
+    // Without a trusted key the checks pass but nothing reports success (DESIGN.md §10).
+    const untrusted = run();
+    expect(untrusted.status).toBe(1);
+    expect(untrusted.stdout).toContain('UNTRUSTED: self-consistent, but no trusted key was given');
+    expect(untrusted.stdout).not.toContain('ok:');
 
     const p = join(f.out, 'model', 'weights.bin');
     const bytes = readFileSync(p);

@@ -10,7 +10,8 @@ export const VERIFY_PY = String.raw`#!/usr/bin/env python3
 usage: python3 verify_release.py BUNDLE_DIR [TRUSTED_KEY.pem [TRUSTED_AUDIT_VKEY]]
 
 Needs only the Python standard library and openssl 3.x (for Ed25519). Without TRUSTED_KEY.pem
-the bundle's own public-key.pem is used, which proves consistency, not authorship.
+the bundle's own public-key.pem is used, which proves consistency, not authorship: the checks
+still run, but the script exits 1 (UNTRUSTED) instead of reporting success.
 """
 import base64, hashlib, json, os, re, subprocess, sys, tempfile
 
@@ -186,6 +187,9 @@ def main():
 
     if problems:
         for p in problems: print("FAIL " + p)
+        sys.exit(1)
+    if len(sys.argv) <= 2:
+        print("UNTRUSTED: self-consistent, but no trusted key was given; pass the publisher's public key PEM")
         sys.exit(1)
     print("ok: %s v%s, %d files, signatures and digests verify" % (manifest["model"]["name"], manifest["model"]["version"], len(listed)))
 

@@ -1,0 +1,140 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { verifyBundle } from '../audit/export/bundle.js';
+import { Frontier, leafHashOfText } from '../audit/merkle/index.js';
+import { CairnError } from '../core/errors.js';
+import { assertKey } from './backends/keys.js';
+import type { RemoteBackend } from './backends/port.js';
+import { auditPrefix } from './remote-layout.js';
+import type { RemoteState } from './state.js';
+import { collectVouchers, type Vouchers } from './vouch.js';
+
+export interface VerifiedRemoteLog {
+  workspace: string;
+  /** The log's origin, as its verifier key names it. */
+  origin: string;
+  size: number;
+  /** Hex root hash of the verified entries. */
+  root: string;
+  verifierKey: string;
+  /** Whether this pull found it unchanged since it was last verified here. */
+  cached: boolean;
+}
+
+/** Written beside a bundle once it verified: what the next pull must find extended, by the same key. */
+const VERIFIED_FILE = 'verified.json';
+interface Pin {
+  workspace: string;
+  origin: string;
+  size: number;
+  root: string;
+  verifierKey: string;
+}
+
+/**
+ * Downloads and verifies the audit log of every workspace that pushed to the remote (except
+ * this workspace's own), and collects the events that vouch for versions. Each verified bundle
+ * is kept under `.cairn/remote-audit/<remote>/<workspace>/` and pinned: a later pull refuses a
+ * log of the same workspace signed by another key, or one that no longer extends what was
+ * verified before (a remote whose history was rewritten). Throws CHECK_FAILED, before anything
+ * is imported, when a log does not verify.
+ */
+export async function fetchVerifiedLogs(
+  b: RemoteBackend,
+  opts: { cairnDir: string; remoteName: string; remoteUrl: string; ownWorkspace: string; state: RemoteState },
+): Promise<{ logs: VerifiedRemoteLog[]; vouchers: Vouchers }> {
+  const logs: VerifiedRemoteLog[] = [];
+  const vouchers: Vouchers = new Map();
+  for (const a of opts.state.audit) {
+    if (a.workspace === opts.ownWorkspace) continue;
+    // The name comes from the remote: it must not steer a write outside remote-audit/.
+    assertKey(a.workspace);
+    if (a.workspace.includes('/')) throw new CairnError('PATH_UNSAFE', `the remote names an audit log ${JSON.stringify(a.workspace)}, which is not a workspace id`);
+    const dir = join(opts.cairnDir, 'remote-audit', assertKey(opts.remoteName), a.workspace);
+    const pin = readPin(dir);
+    const fail = (why: string, data: Record<string, unknown> = {}) =>
+      new CairnError('CHECK_FAILED', `the audit log of workspace ${a.workspace} on ${opts.remoteUrl} ${why}`, {
+        data: { workspace: a.workspace, ...data },
+        hint: 'the remote was tampered with or damaged; nothing was imported',
+      });
+    let entries: string[];
+    let log: VerifiedRemoteLog;
+    if (pin && pin.size === a.size && pin.root === a.root && existsSync(join(dir, 'entries.jsonl'))) {
+      // Verified when it arrived and unchanged since: this workspace's own copy is what counts.
+      entries = readEntries(dir);
+      log = { ...pin, cached: true };
+    } else {
+      const tmp = `${dir}.tmp-${randomBytes(4).toString('hex')}`;
+      try {
+        await downloadBundle(b, auditPrefix(a.workspace), tmp);
+        const report = await verifyBundle(tmp);
+        if (!report.ok) throw fail(`does not verify${report.firstBad ? `: ${report.firstBad.message}` : ''}`, { problems: report.problems.slice(0, 10) });
+        entries = readEntries(tmp);
+        const verifierKey = readFileSync(join(tmp, 'public-key.vkey'), 'utf8').trim();
+        const origin = verifierKey.split('+')[0]!;
+        // The state may lag the bundle (a push uploads the log before it updates the state),
+        // never lead it: what the state records must be a prefix of what verified.
+        if (report.size < a.size || rootOf(entries, a.size) !== a.root) throw fail('is not the one the remote state records (its root differs)');
+        if (pin) {
+          if (pin.verifierKey !== verifierKey) throw fail(`is now signed by another key (${verifierKey}) than when this workspace verified it before (${pin.verifierKey})`, { pinned: pin.verifierKey });
+          if (report.size < pin.size || rootOf(entries, pin.size) !== pin.root) {
+            throw fail(`no longer extends what this workspace verified before (${pin.size} entries, root ${pin.root.slice(0, 16)}…): its history was rewritten`, { pinned: { size: pin.size, root: pin.root } });
+          }
+        }
+        log = { workspace: a.workspace, origin, size: report.size, root: report.root, verifierKey, cached: false };
+        const { cached: _cached, ...next } = log;
+        writeFileSync(join(tmp, VERIFIED_FILE), `${JSON.stringify(next, null, 2)}\n`);
+        rmSync(dir, { recursive: true, force: true });
+        mkdirSync(dirname(dir), { recursive: true });
+        renameSync(tmp, dir);
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    }
+    collectVouchers(vouchers, { workspace: a.workspace, origin: log.origin }, entries);
+    logs.push(log);
+  }
+  return { logs, vouchers };
+}
+
+function readPin(dir: string): Pin | null {
+  try {
+    const p = JSON.parse(readFileSync(join(dir, VERIFIED_FILE), 'utf8')) as Pin;
+    return typeof p.verifierKey === 'string' && Number.isSafeInteger(p.size) && typeof p.root === 'string' ? p : null;
+  } catch {
+    return null;
+  }
+}
+
+function readEntries(dir: string): string[] {
+  const text = readFileSync(join(dir, 'entries.jsonl'), 'utf8');
+  return text.length ? text.replace(/\n$/, '').split('\n') : [];
+}
+
+/** Hex MTH of the first `size` entries. */
+function rootOf(entries: readonly string[], size: number): string {
+  const f = new Frontier();
+  for (let i = 0; i < size && i < entries.length; i++) f.append(leafHashOfText(entries[i]!));
+  return f.size === size ? f.root().toString('hex') : '';
+}
+
+/** Downloads an audit bundle by its file list (an encrypted remote cannot be listed). */
+async function downloadBundle(b: RemoteBackend, prefix: string, dir: string): Promise<void> {
+  let files: string[];
+  try {
+    files = JSON.parse((await b.get(`${prefix}files.json`)).toString('utf8')) as string[];
+  } catch (err) {
+    if (err instanceof CairnError) throw err;
+    throw new CairnError('CORRUPT_OBJECT', `${prefix}files.json on the remote is not a file list`);
+  }
+  if (!Array.isArray(files) || files.some((f) => typeof f !== 'string')) throw new CairnError('CORRUPT_OBJECT', `${prefix}files.json on the remote is not a file list`);
+  rmSync(dir, { recursive: true, force: true });
+  for (const f of files) {
+    // The list comes from the remote: a name like ../../x must not write outside the bundle.
+    const rel = assertKey(f);
+    const dest = join(dir, ...rel.split('/'));
+    mkdirSync(dirname(dest), { recursive: true });
+    writeFileSync(dest, await b.get(`${prefix}${rel}`));
+  }
+}
