@@ -25,6 +25,7 @@ export function createOutput(json: boolean): Output {
 }
 
 let stdoutGone = false;
+let guarded = false;
 
 /** Whether the reader of stdout went away (`cairn … | head`): followers stop, writers skip. */
 export function stdoutClosed(): boolean {
@@ -39,6 +40,9 @@ export function stdoutClosed(): boolean {
  * (a full disk under `>`) is said once, in one line, and fails the command.
  */
 export function guardOutput(): void {
+  // Once per process (tests may call main() many times in one).
+  if (guarded) return;
+  guarded = true;
   let reported = false;
   const onError = (stream: 'stdout' | 'stderr') => (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') {
