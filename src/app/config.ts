@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CairnError } from '../core/errors.js';
+import { urlSecret } from '../core/url-secrets.js';
 import { writeFileAtomic } from '../storage/objects/durable.js';
 
 /**
@@ -36,7 +37,8 @@ const int = (min: number, max: number): Rule => (v) => (Number.isInteger(v) && (
 const shape: Record<string, Record<string, { rule: Rule; optional?: boolean }>> = {
   workspace: { id: { rule: (v) => (typeof v === 'string' && /^[0-9a-f-]{36}$/.test(v) ? null : 'expected a UUID') }, created: { rule: str() } },
   identity: { id: { rule: str(1, 200), optional: true } },
-  metadata: { url: { rule: str() } },
+  // The password lives in the environment or keys/metadata-password (docs/CONFIG.md), never here.
+  metadata: { url: { rule: (v) => str()(v) ?? (urlSecret(v as string) ? 'must not carry a password or credential: move it to CAIRN_METADATA_PASSWORD or .cairn/keys/metadata-password (docs/CONFIG.md)' : null) } },
   storage: { pack_size_mib: { rule: int(1, 1024) }, workers: { rule: int(1, 256), optional: true } },
   audit: { origin: { rule: (v) => (typeof v === 'string' && /^[^\s+]+$/.test(v) ? null : 'expected a name without spaces or +') } },
 };
@@ -81,5 +83,6 @@ export function loadConfig(cairnDir: string): WorkspaceConfig {
 }
 
 export async function saveConfig(cairnDir: string, config: WorkspaceConfig): Promise<void> {
-  await writeFileAtomic(join(cairnDir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
+  // Owner-only, like everything in .cairn/ that says where the data and its database are.
+  await writeFileAtomic(join(cairnDir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
 }

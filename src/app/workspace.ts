@@ -5,6 +5,7 @@ import { AuditLog } from '../audit/log/audit-log.js';
 import type { AuditActor, AuditContext } from '../audit/event.js';
 import { CairnError } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
+import { urlSecret } from '../core/url-secrets.js';
 import { isoUtc, systemClock, type Clock } from '../core/time.js';
 import { openMetaStore, type MetaStore } from '../meta/open.js';
 import { blobsLocate, blobsPresent } from '../meta/repos/chunks.js';
@@ -16,6 +17,7 @@ import { CLIENT_VERSION } from './version.js';
 import { CONFIG_FILE, defaultConfig, loadConfig, saveConfig, type WorkspaceConfig } from './config.js';
 import { resolveActor } from './identity.js';
 import { createSigningKey, keptCheckpointFile, loadLogKeys } from './keys.js';
+import { saveMetadataPassword, splitPassword, withMetadataPassword } from './metadata-password.js';
 
 export const CAIRN_DIR = '.cairn';
 
@@ -68,13 +70,21 @@ export async function initWorkspace(dir: string, opts: OpenOptions & { metadataU
       hint: 'remove it (after checking what is inside) and run `cairn init` again',
     });
   }
+  // A database password is kept out of config.json: in keys/, owner-only (docs/CONFIG.md).
+  const metadata = opts.metadataUrl ? splitPassword(opts.metadataUrl) : null;
+  const leak = metadata ? urlSecret(metadata.url) : null;
+  if (leak) throw new CairnError('USAGE', `the metadata URL cannot be stored: ${leak}`, { hint: 'give the password in the URL (user:password@host), in CAIRN_METADATA_PASSWORD or in PGPASSWORD; nothing else secret may be in it' });
   const clock = opts.clock ?? systemClock;
+  mkdirSync(root, { recursive: true });
+  // Owner-only: .cairn holds the metadata database, the keys, run and hook logs.
+  mkdirSync(cairnDir, { mode: 0o700 });
   mkdirSync(join(cairnDir, 'objects'), { recursive: true });
   mkdirSync(join(cairnDir, 'cache'), { recursive: true });
   mkdirSync(join(cairnDir, 'locks'), { recursive: true });
   const id = uuidv7();
-  const config = defaultConfig(id, isoUtc(clock.now()), opts.metadataUrl);
+  const config = defaultConfig(id, isoUtc(clock.now()), metadata?.url);
   await createSigningKey(cairnDir);
+  if (metadata?.password) await saveMetadataPassword(cairnDir, metadata.password);
   // The config is written last: its presence is what marks a complete workspace.
   await saveConfig(cairnDir, config);
   const ws = await openAt(root, config, opts);
@@ -102,10 +112,10 @@ export async function openWorkspace(opts: OpenOptions = {}): Promise<Workspace> 
 async function openAt(root: string, config: WorkspaceConfig, opts: OpenOptions): Promise<Workspace> {
   const cairnDir = join(root, CAIRN_DIR);
   const url = config.metadata.url;
-  const metaUrl = url.startsWith('sqlite:') && !isAbsolute(url.slice(7)) ? `sqlite:${join(cairnDir, url.slice(7))}` : url;
+  const env = opts.env ?? process.env;
+  const metaUrl = url.startsWith('sqlite:') && !isAbsolute(url.slice(7)) ? `sqlite:${join(cairnDir, url.slice(7))}` : withMetadataPassword(url, cairnDir, env);
   const meta = await openMetaStore(metaUrl);
   const clock = opts.clock ?? systemClock;
-  const env = opts.env ?? process.env;
   let actor: AuditActor | null = null;
   const getActor = () => (actor ??= resolveActor(config, env, root));
   const keys = loadLogKeys(cairnDir, config.audit.origin);

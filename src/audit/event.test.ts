@@ -5,7 +5,7 @@ import { canonicalJson } from '../core/canonical-json.js';
 import { isCairnError } from '../core/errors.js';
 import { packageRoot } from '../core/package-root.js';
 import { auditActions, auditOutcomes, isAuditAction, type AuditAction } from './actions.js';
-import { AUDIT_SCHEMA, buildEvent, encodeEvent, parseEvent, type AuditContext } from './event.js';
+import { AUDIT_SCHEMA, buildEvent, encodeEvent, parseEvent, type AuditContext, type EventDraft } from './event.js';
 
 const ctx: AuditContext = { actor: { id: 'ops@example.com', auth: 'config' }, host: 'build-7', pid: 4242, command: 'data add', client: 'cairn/1.2.3', workspace: 'ws-1' };
 const fields = { index: 3, prev: 'ab'.repeat(32), id: '01a21a40-1e3f-7000-ad5e-dae0162d0bee', time: '2026-11-26T23:45:39.391Z', outcome: 'ok' as const };
@@ -60,6 +60,29 @@ describe('audit events', () => {
     } catch (err) {
       expect(isCairnError(err, 'INTERNAL')).toBe(true);
     }
+  });
+
+  it('an event carrying a URL with a password or a secret query parameter is refused, naming the field but not the value', () => {
+    const cases: Array<[Partial<EventDraft>, string]> = [
+      [{ params: { endpoint: 'http://AKIA:topsecret@minio:9000' } }, 'params.endpoint'],
+      [{ params: { hook: { url: 'https://h.example/x?token=topsecret' } } }, 'params.hook.url'],
+      [{ params: { args: ['ok', 'curl https://u:topsecret@h/'] } }, 'params.args[1]'],
+      [{ inputs: ['postgres://u:topsecret@db/x'] }, 'inputs[0]'],
+      [{ target: { type: 'remote', name: 'https://u:topsecret@h' } }, 'target.name'],
+    ];
+    for (const [draft, field] of cases) {
+      let caught: unknown;
+      try {
+        buildEvent(ctx, { action: 'remote.add', target: { type: 'remote', name: 'origin' }, ...draft }, fields);
+      } catch (err) {
+        caught = err;
+      }
+      expect(isCairnError(caught, 'INVALID_INPUT'), field).toBe(true);
+      expect((caught as Error).message).toContain(`: ${field}: a URL carries`);
+      expect(JSON.stringify(caught) + (caught as Error).message).not.toContain('topsecret');
+    }
+    // A user name alone (ssh://alice@host) and ordinary URLs are fine.
+    expect(buildEvent(ctx, { action: 'remote.add', target: { type: 'remote', name: 'origin' }, params: { url: 'ssh://alice@host/srv', endpoint: 'http://minio:9000' } }, fields).params.url).toBe('ssh://alice@host/srv');
   });
 
   it('parseEvent names what is wrong with a damaged entry', () => {

@@ -1,5 +1,6 @@
 import { canonicalJson } from '../core/canonical-json.js';
 import { CairnError } from '../core/errors.js';
+import { urlSecret } from '../core/url-secrets.js';
 import { type AuditAction, type AuditOutcome, auditOutcomes, isAuditAction } from './actions.js';
 
 export const AUDIT_SCHEMA = 'cairn.audit/v1';
@@ -66,6 +67,7 @@ export function buildEvent(
   fields: { index: number; prev: string | null; id: string; time: string; outcome: AuditOutcome; reason?: string },
 ): AuditEvent {
   if (!isAuditAction(draft.action)) throw new CairnError('INTERNAL', `unknown audit action ${draft.action}`);
+  refuseSecrets(draft, fields.reason);
   return {
     schema: AUDIT_SCHEMA,
     index: fields.index,
@@ -85,6 +87,43 @@ export function buildEvent(
     outcome: fields.outcome,
     ...(fields.reason !== undefined ? { reason: fields.reason } : {}),
   };
+}
+
+/**
+ * The log is signed, kept forever and pushed to every remote: a credential written into it
+ * can never be taken back. Whatever builds an event, no string in it may hold a URL with a
+ * password or a secret query parameter (a presigned signature, a token); the operation is
+ * refused instead, before anything is written. Values are never echoed, only their place.
+ */
+function refuseSecrets(draft: EventDraft, reason: string | undefined): void {
+  const found = findSecret({ target: draft.target, inputs: draft.inputs ?? [], outputs: draft.outputs ?? [], params: draft.params ?? {}, reason: reason ?? '' }, '');
+  if (found) {
+    throw new CairnError('INVALID_INPUT', `refusing to write a credential into the audit log: ${found.path}: ${found.why}`, {
+      data: { field: found.path, action: draft.action },
+      hint: 'give credentials through the environment or an owner-only key file, never inside a URL or a parameter; nothing was written',
+    });
+  }
+}
+
+function findSecret(v: unknown, path: string): { path: string; why: string } | null {
+  if (typeof v === 'string') {
+    const why = urlSecret(v);
+    return why ? { path, why } : null;
+  }
+  if (Array.isArray(v)) {
+    for (const [i, x] of v.entries()) {
+      const f = findSecret(x, `${path}[${i}]`);
+      if (f) return f;
+    }
+    return null;
+  }
+  if (v && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v)) {
+      const f = findSecret(k, path ? `${path}.${k}` : k) ?? findSecret(x, path ? `${path}.${k}` : k);
+      if (f) return f;
+    }
+  }
+  return null;
 }
 
 export function encodeEvent(e: AuditEvent): string {

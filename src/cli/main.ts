@@ -1,7 +1,8 @@
 import { Command, CommanderError, Option } from 'commander';
-import { CairnError, errorCatalogue, isCairnError, type ErrorCode } from '../core/errors.js';
+import { CairnError, errorCatalogue, ioError, isCairnError, type ErrorCode } from '../core/errors.js';
 import { CLIENT_VERSION } from '../app/version.js';
 import type { GlobalOptions } from './context.js';
+import { guardOutput } from './output.js';
 
 type Opts = Record<string, unknown> & GlobalOptions;
 
@@ -398,6 +399,7 @@ function parseCount(v: string): number {
 
 /** The single error boundary of the CLI: every failure becomes a code, a message and an exit status. */
 export async function main(argv: string[]): Promise<void> {
+  guardOutput();
   const program = buildProgram();
   const json = argv.includes('--json');
   try {
@@ -416,10 +418,22 @@ function report(err: unknown, json: boolean): number {
     return emit(new CairnError('USAGE', msg, { hint: 'run `cairn --help` or `cairn <command> --help`' }), json);
   }
   if (isCairnError(err)) return emit(err, json);
+  // A file that is missing, unreadable or in the way is the user's to fix, not a bug: every
+  // Node system error that escaped its command is an IO_ERROR naming the path.
+  const sys = systemError(err);
+  if (sys) return emit(sys, json);
   const e = err as Error;
   const wrapped = new CairnError('INTERNAL', e?.message ?? String(err), { hint: 'this is a bug in Cairn; please report it with the command you ran (set CAIRN_DEBUG=1 for a stack trace)' });
   if (process.env.CAIRN_DEBUG) process.stderr.write(`${e?.stack ?? String(err)}\n`);
   return emit(wrapped, json);
+}
+
+const SYSCALL_VERBS: Record<string, string> = { open: 'open', read: 'read', write: 'write', mkdir: 'create', rmdir: 'remove', unlink: 'remove', rename: 'rename', scandir: 'list', stat: 'find', lstat: 'find', copyfile: 'copy', symlink: 'link', link: 'link', chmod: 'change', access: 'access' };
+
+function systemError(err: unknown): CairnError | null {
+  const sys = err as (NodeJS.ErrnoException & { dest?: string }) | null;
+  if (!sys || typeof sys !== 'object' || typeof sys.code !== 'string' || !/^E[A-Z0-9]+$/.test(sys.code) || typeof sys.syscall !== 'string') return null;
+  return ioError(err, SYSCALL_VERBS[sys.syscall] ?? sys.syscall, sys.path ?? sys.dest ?? '(a file)');
 }
 
 /** What to do next, for errors raised without a hint of their own: every error says it. */

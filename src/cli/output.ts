@@ -23,3 +23,39 @@ export function createOutput(json: boolean): Output {
     },
   };
 }
+
+let stdoutGone = false;
+let guarded = false;
+
+/** Whether the reader of stdout went away (`cairn … | head`): followers stop, writers skip. */
+export function stdoutClosed(): boolean {
+  return stdoutGone;
+}
+
+/**
+ * Output to a reader that has gone is not an error of the command: `cairn audit log | head -1`
+ * must print one line and exit quietly, not die on EPIPE with a stack trace. The command runs
+ * to its normal end (an audited write commits and its checkpoint is signed) and its exit
+ * status stays its own; what it still prints is dropped. Any other failure to write output
+ * (a full disk under `>`) is said once, in one line, and fails the command.
+ */
+export function guardOutput(): void {
+  // Once per process (tests may call main() many times in one).
+  if (guarded) return;
+  guarded = true;
+  let reported = false;
+  const onError = (stream: 'stdout' | 'stderr') => (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') {
+      if (stream === 'stdout') stdoutGone = true;
+      return;
+    }
+    if (stream === 'stdout') stdoutGone = true;
+    process.exitCode = 1;
+    if (!reported && stream === 'stdout') {
+      reported = true;
+      process.stderr.write(`cairn: error[IO_ERROR]: cannot write the output: ${err.code ?? err.message}\n`);
+    }
+  };
+  process.stdout.on('error', onError('stdout'));
+  process.stderr.on('error', onError('stderr'));
+}

@@ -20,10 +20,12 @@ export interface MetaStore {
 /** Opens `sqlite:<file>` / a plain file path, or `postgres://…`, and brings the schema up to date. */
 export async function openMetaStore(url: string): Promise<MetaStore> {
   let store: MetaStore;
+  let schema: string | undefined;
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     // Loaded only when used: pg costs start-up time every SQLite command would pay.
     const { openPostgres, redact } = await import('./postgres/open.js');
     const h = await openPostgres(url);
+    schema = h.schema;
     store = { db: h.db, dialect: 'postgres', location: redact(url), close: () => h.db.destroy() };
   } else {
     const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url;
@@ -31,7 +33,7 @@ export async function openMetaStore(url: string): Promise<MetaStore> {
     store = { db: h.db, dialect: 'sqlite', sqlite: h.raw, location: file, close: () => h.db.destroy() };
   }
   try {
-    await migrate(store.db);
+    await migrate(store.db, schema);
   } catch (err) {
     await store.close();
     throw err;
@@ -39,8 +41,13 @@ export async function openMetaStore(url: string): Promise<MetaStore> {
   return store;
 }
 
-export async function migrate(db: Kysely<Database>): Promise<void> {
-  const migrator = new Migrator({ db, provider: migrationProvider });
+/**
+ * `schema` (PostgreSQL): where the migration tables live. Without it Kysely looks for them in
+ * every schema of the database, finds another workspace's, skips creating its own and fails
+ * ("relation kysely_migration_lock does not exist") when several workspaces share a database.
+ */
+export async function migrate(db: Kysely<Database>, schema?: string): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrationProvider, ...(schema ? { migrationTableSchema: schema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';

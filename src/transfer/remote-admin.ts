@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { AuditLog } from '../audit/log/audit-log.js';
 import { CairnError } from '../core/errors.js';
 import { formatRemoteKey, loadRemoteKey, newRemoteKey, parseRemoteKey, saveRemoteKey } from './crypto/remote-keys.js';
-import { parseRemoteUrl } from './remote-url.js';
+import { checkEndpointUrl, parseRemoteUrl } from './remote-url.js';
 import { checkRemoteName, loadRemotes, saveRemotes, type RemoteConfig } from './remotes-file.js';
 
 export interface AddRemoteOptions {
@@ -32,7 +32,7 @@ export function remoteConfigFrom(url: string, opts: AddRemoteOptions): { config:
   const loc = parseRemoteUrl(url);
   if (opts.endpoint && loc.kind !== 's3') throw new CairnError('USAGE', '--endpoint is for s3:// remotes');
   if ((opts.identityFile || opts.knownHosts) && loc.kind !== 'ssh') throw new CairnError('USAGE', '--identity-file and --known-hosts are for ssh:// remotes');
-  if (opts.endpoint && !/^https?:\/\//.test(opts.endpoint)) throw new CairnError('USAGE', `--endpoint must be an http(s) URL, not ${JSON.stringify(opts.endpoint)}`);
+  if (opts.endpoint) checkEndpointUrl(opts.endpoint);
   let key: Buffer | null = null;
   if (opts.keyFile) {
     let text: string;

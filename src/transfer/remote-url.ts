@@ -1,5 +1,6 @@
 import { isAbsolute } from 'node:path';
 import { CairnError } from '../core/errors.js';
+import { redactUrl } from '../core/url-secrets.js';
 
 export type RemoteLocation =
   | { kind: 'file'; path: string }
@@ -12,7 +13,8 @@ export type RemoteLocation =
  * URL carrying a password is refused rather than stored in plain text.
  */
 export function parseRemoteUrl(text: string): RemoteLocation {
-  const bad = (why: string) => new CairnError('USAGE', `${JSON.stringify(text)} is not a remote URL: ${why}`, { hint: 'use file:///shared/path, s3://bucket/prefix or ssh://user@host/path' });
+  // The refused URL is echoed without its password: error messages end up in CI logs.
+  const bad = (why: string) => new CairnError('USAGE', `${JSON.stringify(redactUrl(text))} is not a remote URL: ${why}`, { hint: 'use file:///shared/path, s3://bucket/prefix or ssh://user@host/path' });
   let u: URL;
   try {
     u = new URL(text);
@@ -42,5 +44,45 @@ export function parseRemoteUrl(text: string): RemoteLocation {
     }
     default:
       throw bad(`the scheme ${u.protocol} is not supported`);
+  }
+}
+
+/**
+ * Why an S3 endpoint (MinIO, Ceph, a test server) is not usable, or null: it must be http(s),
+ * with no user or password (keys come from the AWS credential chain, as for the remote URL)
+ * and no query or fragment. The endpoint is stored in remotes.json and recorded in the signed
+ * audit log, so a credential in it would be kept in plain text and pushed to every remote.
+ */
+export function endpointProblem(text: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    return 'it does not parse as a URL';
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return 'it must be an http(s) URL';
+  if (u.username || u.password) return 'it carries credentials (user:password@); credentials never go in a URL';
+  if (u.search || u.hash) return 'query strings and fragments are not used (they may carry credentials)';
+  if (!u.hostname) return 'the host is missing';
+  return null;
+}
+
+export function checkEndpointUrl(text: string): string {
+  const why = endpointProblem(text);
+  if (why) {
+    throw new CairnError('USAGE', `--endpoint ${shownWithoutSecrets(text)} is not usable: ${why}`, {
+      hint: 'give the endpoint without credentials (e.g. http://minio:9000) and the keys through AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or an AWS profile',
+    });
+  }
+  return text;
+}
+
+/** Scheme, host and path only: the parts of a refused URL that can be echoed safely. */
+function shownWithoutSecrets(text: string): string {
+  try {
+    const u = new URL(text);
+    return JSON.stringify(`${u.protocol}//${u.host}${u.pathname}`);
+  } catch {
+    return '(not a URL)';
   }
 }

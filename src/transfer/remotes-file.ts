@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CairnError } from '../core/errors.js';
 import { writeFileAtomic } from '../storage/objects/durable.js';
-import { parseRemoteUrl } from './remote-url.js';
+import { endpointProblem, parseRemoteUrl } from './remote-url.js';
 
 export const REMOTES_FILE = 'remotes.json';
 
@@ -32,7 +32,8 @@ const text = (v: unknown) => typeof v === 'string' && v.length > 0 && v.length <
 const count = (min: number, max: number) => (v: unknown) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
 const FIELDS: Record<keyof RemoteConfig, { ok: (v: unknown) => boolean; want: string }> = {
   url: { ok: text, want: 'a URL' },
-  endpoint: { ok: (v) => text(v) && /^https?:\/\//.test(v as string), want: 'an http(s) URL' },
+  // A file written before endpoints were checked (or edited by hand) may hold credentials.
+  endpoint: { ok: (v) => text(v) && endpointProblem(v as string) === null, want: 'an http(s) URL without credentials, query or fragment (keys come from the AWS credential chain)' },
   region: { ok: text, want: 'a region name' },
   keyId: { ok: (v) => typeof v === 'string' && /^[0-9a-f]{32}$/.test(v), want: '32 hex digits' },
   jobs: { ok: count(1, 64), want: 'a whole number from 1 to 64' },
@@ -94,7 +95,8 @@ export function loadRemotes(cairnDir: string): RemotesFile {
 }
 
 export async function saveRemotes(cairnDir: string, file: RemotesFile): Promise<void> {
-  await writeFileAtomic(join(cairnDir, REMOTES_FILE), `${JSON.stringify(file, null, 2)}\n`);
+  // Owner-only: it names hosts, buckets and key files, which are nobody else's business.
+  await writeFileAtomic(join(cairnDir, REMOTES_FILE), `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
 }
 
 /** The named remote, or the default one (the only one, when there is just one). */

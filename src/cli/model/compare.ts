@@ -1,12 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
 import { compareModels } from '../../models/gates/compare.js';
-import { parseEvalSuite } from '../../models/gates/suite.js';
+import { readEvalSuite } from '../../models/gates/evaluate.js';
 import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
 
 export async function run(refs: string[], opts: GlobalOptions & { data: string; suite: string; metric: string[] }): Promise<void> {
   const ctx = commandContext(opts);
-  const suite = parseEvalSuite(readFileSync(opts.suite, 'utf8'), basename(opts.suite));
+  const { suite } = readEvalSuite(opts.suite);
   const r = await withWorkspace(opts, 'model compare', (ws) => compareModels(ws, refs, { suite, data: opts.data, metrics: opts.metric }));
   ctx.out.result(r);
   ctx.out.say(`${'metric'.padEnd(16)}${r.models.map((m) => ` ${m.padStart(36)}`).join('')}`);

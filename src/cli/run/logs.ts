@@ -2,6 +2,7 @@ import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { getRun, syncRuns, TERMINAL } from '../../compute/runs/service.js';
 import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { stdoutClosed } from '../output.js';
 
 /** Prints a run's stdout (or stderr); `-f` follows it until the run ends, like tail -f. */
 export async function run(id: string, opts: GlobalOptions & { follow?: boolean; stderr?: boolean }): Promise<void> {
@@ -25,7 +26,8 @@ export async function run(id: string, opts: GlobalOptions & { follow?: boolean; 
       }
     };
     drain();
-    while (opts.follow && !(TERMINAL as readonly string[]).includes(r.status)) {
+    // `cairn run logs -f <id> | head` ends when head does, like tail -f.
+    while (opts.follow && !stdoutClosed() && !(TERMINAL as readonly string[]).includes(r.status)) {
       await new Promise((res) => setTimeout(res, 500));
       await syncRuns(ws);
       r = await getRun(ws, id);

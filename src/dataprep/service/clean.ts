@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { formatDigest } from '../../core/digest.js';
@@ -7,6 +7,7 @@ import { checkDatasetName } from '../../core/names.js';
 import { formatRef } from '../../core/refs.js';
 import { recordVersion } from '../../datasets/record.js';
 import { planFileClean } from '../files/clean.js';
+import { readSpecFile } from '../spec/yaml-spec.js';
 import { parseRecipe, type Recipe } from '../spec/recipe.js';
 import { runRecipe } from '../tables/clean/run-recipe.js';
 import type { ComposeResult } from './compose-result.js';
@@ -24,12 +25,7 @@ export interface CleanResult {
 }
 
 export function readRecipe(path: string): { recipe: Recipe; text: string } {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new CairnError('IO_ERROR', `cannot read the recipe ${path}: ${(err as Error).message}`);
-  }
+  const text = readSpecFile(path, 'the recipe');
   return { recipe: parseRecipe(text, basename(path)), text };
 }
 

@@ -3,6 +3,7 @@ import { isUtf8 } from 'node:buffer';
 import { join } from 'node:path';
 import { CairnError, isCairnError } from '../../core/errors.js';
 import { firstInvalidUtf8 } from '../files/utf8.js';
+import { isEngineError } from '../tables/engine-error.js';
 import type { TableSource } from '../tables/source.js';
 
 /** DuckDB's default `max_line_size` for CSV: a longer line (record) fails the load. */
@@ -75,6 +76,11 @@ export function diagnoseCsv(path: string, delimiter: ',' | '\t'): CsvProblem | n
             continue; // "" inside quotes: an escaped quote
           }
           inQuotes = false;
+          // `"4"x`: the strict reader refuses text after a closing quote (DuckDB's sniffer then
+          // fails without naming the file or the line).
+          if (b !== delim && b !== LF && b !== CR) {
+            return { line, problem: `text follows the closing quote of field ${fields} (a quote inside a quoted field is written twice: "")` };
+          }
         }
         if (b === LF) {
           line++;
@@ -146,5 +152,76 @@ export function explainLoadError(err: unknown, opts: { ref: string; dir: string;
       }
     }
   }
-  return new CairnError('INVALID_INPUT', shorten(err.message, opts.dir, opts.ref), { cause: err, hint: err.hint ?? hint, data: err.data });
+  if (opts.source.format === 'jsonl') {
+    for (const p of opts.source.paths) {
+      let found: CsvProblem | null = null;
+      try {
+        found = diagnoseJsonl(join(opts.dir, p));
+      } catch {
+        found = null;
+      }
+      if (found) {
+        return new CairnError('INVALID_INPUT', `${opts.ref}: ${p}, line ${found.line}: ${found.problem}`, {
+          cause: err,
+          hint,
+          data: { file: p, line: found.line, problem: found.problem, engine: shorten(err.message, opts.dir, opts.ref) },
+        });
+      }
+    }
+  }
+  // Not diagnosed: DuckDB's own words, but its first paragraph only (not its list of reader
+  // options to try), and always naming the version's file(s): a sniffer failure on a list
+  // of files names none ("Error when sniffing file """).
+  const message = shorten(isEngineError(err) ? err.message.split(/\n(?:It was not possible|The search space|Possible fixes)/)[0]! : err.message, opts.dir, opts.ref);
+  const named = opts.source.paths.some((p) => message.includes(p));
+  return new CairnError('INVALID_INPUT', named ? message : `${opts.ref}: ${opts.source.paths.join(', ')}: ${message}`, { cause: err, hint: err.hint ?? hint, data: { ...err.data, ...(isEngineError(err) ? { engine: shorten(err.message, opts.dir, opts.ref) } : {}) } });
+}
+
+/**
+ * The first line of a JSON Lines file that is not one JSON value, streaming (bounded memory).
+ * DuckDB's own count is off at the end of the file ("line 3" of a two-line file).
+ */
+export function diagnoseJsonl(path: string): CsvProblem | null {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(CHUNK);
+    let line = 1;
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const check = (bytes: Buffer): CsvProblem | null => {
+      const text = bytes.toString('utf8');
+      if (!text.trim()) return null;
+      if (!isUtf8(bytes)) return { line, problem: 'invalid UTF-8; the file must be UTF-8 encoded' };
+      try {
+        JSON.parse(text);
+        return null;
+      } catch (e) {
+        return { line, problem: `not valid JSON (${(e as Error).message.replace(/ in JSON at position \d+.*$/, '')})` };
+      }
+    };
+    for (;;) {
+      const n = readSync(fd, buf, 0, CHUNK, null);
+      if (n === 0) break;
+      let from = 0;
+      for (let i = 0; i < n; i++) {
+        if (buf[i] !== LF) continue;
+        const part = buf.subarray(from, i);
+        const whole = pending.length ? Buffer.concat([...pending, part]) : part;
+        pending = [];
+        pendingBytes = 0;
+        const p = check(whole);
+        if (p) return p;
+        line++;
+        from = i + 1;
+      }
+      if (from < n) {
+        pending.push(Buffer.from(buf.subarray(from, n)));
+        pendingBytes += n - from;
+        if (pendingBytes > CSV_MAX_LINE_BYTES * 8) return { line, problem: `the line is longer than ${(CSV_MAX_LINE_BYTES * 8).toLocaleString('en-US')} bytes` };
+      }
+    }
+    return pending.length ? check(Buffer.concat(pending)) : null;
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { canonicalJson } from '../../core/canonical-json.js';
 import { formatDigest, sha256Hex } from '../../core/digest.js';
@@ -11,6 +11,7 @@ import { runFileChecks } from '../files/checks.js';
 import type { ValidationReport } from '../report.js';
 import { toHtml } from '../reports/html.js';
 import { toJUnit } from '../reports/junit.js';
+import { readSpecFile } from '../spec/yaml-spec.js';
 import { parseSuite, type Suite } from '../spec/suite.js';
 import type { TableProfile } from '../tables/profile.js';
 import { runSuite } from '../tables/validate/run-suite.js';
@@ -25,12 +26,7 @@ export interface ValidateOptions {
 }
 
 export function readSuite(path: string): { suite: Suite; text: string } {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new CairnError('IO_ERROR', `cannot read the suite ${path}: ${(err as Error).message}`);
-  }
+  const text = readSpecFile(path, 'the suite');
   return { suite: parseSuite(text, basename(path)), text };
 }
 

@@ -1,10 +1,10 @@
 import type { PiiKind } from '../pii/patterns.js';
-import { SpecReader, type ItemSpec } from './yaml-spec.js';
+import { SpecReader, type ItemSpec, type TextAt } from './yaml-spec.js';
 
 /** A cleaning recipe (docs/DATAPREP.md): `steps` for tables, `files` for folders of files. */
 export type TableStep = { line: number } & (
   | { kind: 'drop_duplicates'; columns?: string[] }
-  | { kind: 'filter'; predicate: string }
+  | { kind: 'filter'; predicate: string; at?: TextAt }
   | { kind: 'cast'; columns: Record<string, string>; onError: 'null' | 'reject' }
   | { kind: 'fill_null'; values: Record<string, string | number | boolean | null> }
   | { kind: 'drop_null'; columns?: string[] }
@@ -24,6 +24,8 @@ export type FileStep = { line: number } & (
 
 export interface Recipe {
   name: string;
+  /** The file it was read from (as named to the parser), for errors that point into it. */
+  file: string;
   steps: TableStep[];
   files: FileStep[];
 }
@@ -67,6 +69,8 @@ export function parseRecipe(text: string, fileName: string): Recipe {
         return { kind: 'cast', line: i.line, columns: p.columns as Record<string, string>, onError: (p.on_error as 'null' | 'reject') ?? 'null' };
       case 'redact_pii':
         return { kind: 'redact_pii', line: i.line, ...(p.columns ? { columns: p.columns as string[] } : {}), kinds: kindsOf(i.line, p.kinds as string[] | undefined) };
+      case 'filter':
+        return { kind: 'filter', line: i.line, predicate: p.predicate as string, ...(i.at.predicate ? { at: i.at.predicate } : {}) };
       default:
         return { kind: i.kind, line: i.line, ...p } as TableStep;
     }
@@ -89,5 +93,5 @@ export function parseRecipe(text: string, fileName: string): Recipe {
   });
   if (steps.length + files.length === 0 && r.errors.length === 0) r.errors.push(`${fileName}:1: the recipe has no steps`);
   r.done('recipe');
-  return { name, steps, files };
+  return { name, file: fileName, steps, files };
 }

@@ -1,5 +1,5 @@
 import type { PiiKind } from '../pii/patterns.js';
-import { SpecReader, type FieldSpec, type ItemSpec } from './yaml-spec.js';
+import { SpecReader, type FieldSpec, type ItemSpec, type TextAt } from './yaml-spec.js';
 
 /**
  * A validation suite (docs/DATAPREP.md): `checks` for tables, `files` for folders of files.
@@ -27,7 +27,7 @@ export type TableCheck = CheckCommon &
     | { kind: 'allowed'; column: string; values: Array<string | number | boolean | null> }
     | { kind: 'regex'; column: string; pattern: string }
     | { kind: 'freshness'; column: string; maxAgeMs: number }
-    | { kind: 'sql'; predicate: string }
+    | { kind: 'sql'; predicate: string; at?: TextAt }
     | { kind: 'pii'; columns?: string[]; kinds: PiiKind[] }
     | { kind: 'drift'; reference: string; columns?: string[]; psiMax: number; ksMax: number }
   );
@@ -44,6 +44,8 @@ export type FileCheck = CheckCommon &
 
 export interface Suite {
   name: string;
+  /** The file it was read from (as named to the parser), for errors that point into it. */
+  file: string;
   checks: TableCheck[];
   files: FileCheck[];
 }
@@ -105,6 +107,7 @@ export function parseSuite(text: string, fileName: string): Suite {
   const checks = r.items(top.get('checks'), TABLE_CHECKS, 'checks', common).map((i) => {
     const c = finish<TableCheck>(i);
     if (c.kind === 'pii') c.kinds = validKinds(r, i.line, (i.params.kinds as string[]) ?? [...PII_KINDS]);
+    if (c.kind === 'sql' && i.at.predicate) c.at = i.at.predicate;
     if (c.kind === 'drift') {
       c.psiMax = (i.params.psi_max as number) ?? 0.2;
       c.ksMax = (i.params.ks_max as number) ?? 0.1;
@@ -139,7 +142,7 @@ export function parseSuite(text: string, fileName: string): Suite {
   }
   if (checks.length + files.length === 0 && r.errors.length === 0) r.errors.push(`${fileName}:1: the suite has no checks`);
   r.done('suite');
-  return { name, checks, files };
+  return { name, file: fileName, checks, files };
 }
 
 function validKinds(r: SpecReader, line: number, kinds: string[]): PiiKind[] {

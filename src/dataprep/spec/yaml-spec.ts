@@ -1,5 +1,18 @@
+import { readFileSync } from 'node:fs';
 import YAML, { isMap, isScalar, isSeq, LineCounter, type Node, type Pair } from 'yaml';
-import { CairnError } from '../../core/errors.js';
+import { CairnError, ioError } from '../../core/errors.js';
+
+/**
+ * Reads a spec file (suite, recipe, run spec) as text: a file that is missing, unreadable or a
+ * directory is an IO_ERROR that names it ("cannot read the suite s.yaml: it does not exist").
+ */
+export function readSpecFile(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw ioError(err, `read ${what}`, path);
+  }
+}
 
 /**
  * Reads a declarative YAML document (suite, recipe) against a schema and reports EVERY
@@ -25,6 +38,30 @@ export interface ParsedItem {
   kind: string;
   line: number;
   params: Record<string, unknown>;
+  /** Where each text field's value is written, for errors that point inside it (SQL). */
+  at: Record<string, TextAt>;
+}
+
+/**
+ * Where a text value sits in its file: the position of its first character and, when the
+ * value can be mapped back exactly (a one-line plain or quoted scalar without escapes, or a
+ * literal block), the file position of each of its lines.
+ */
+export interface TextAt {
+  file: string;
+  line: number;
+  column: number;
+  /** [line, column] in the file of each line of the value. */
+  lines?: Array<[number, number]>;
+}
+
+/** `file:line:column` of the character at `offset` in a value written at `at`. */
+export function locate(at: TextAt, value: string, offset: number | null): string {
+  if (offset === null || !at.lines) return `${at.file}:${at.line}:${at.column}`;
+  const before = value.slice(0, offset).split('\n');
+  const k = before.length - 1;
+  const pos = at.lines[k];
+  return pos ? `${at.file}:${pos[0]}:${pos[1] + before[k]!.length}` : `${at.file}:${at.line}:${at.column}`;
 }
 
 export class SpecReader {
@@ -37,7 +74,39 @@ export class SpecReader {
     readonly fileName: string,
   ) {
     this.doc = YAML.parseDocument(text, { lineCounter: this.lc, uniqueKeys: true, prettyErrors: false });
-    for (const e of this.doc.errors) this.errors.push(`${fileName}:${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`);
+    // Without prettyErrors the parser leaves linePos unset; the line (and column) come from
+    // the error's offset through the line counter, so a syntax error names where it is.
+    for (const e of this.doc.errors) this.errors.push(this.syntaxError(e.pos[0], e.code, e.message.split('\n')[0]!));
+  }
+
+  /**
+   * A syntax error at its real place. The parser notices an unclosed quote or bracket only
+   * where the text ends or the indentation drops, often lines later; the line to fix is where
+   * the quote or bracket was opened, so that is the one named.
+   */
+  private syntaxError(pos: number, code: string, message: string): string {
+    let opened: { node: Node; what: string } | null = null;
+    if (code === 'MISSING_CHAR' || code === 'BAD_INDENT' || code === 'UNEXPECTED_TOKEN') {
+      YAML.visit(this.doc, {
+        Node: (_key, node) => {
+          const r = node.range;
+          if (!r || r[0] > pos || pos > r[2]) return;
+          // Only a quote or bracket that is really left open: its text does not end with the closer.
+          const src = this.text.slice(r[0], r[1]).trimEnd();
+          if (isScalar(node) && (node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE')) {
+            const q = node.type === 'QUOTE_DOUBLE' ? '"' : "'";
+            if (src.length < 2 || !src.endsWith(q)) opened = { node, what: `a quoted string (${q})` };
+          } else if ((isSeq(node) || isMap(node)) && node.flow && !src.endsWith(isSeq(node) ? ']' : '}')) opened = { node, what: isSeq(node) ? 'a [' : 'a {' };
+        },
+      });
+    }
+    const found = opened as { node: Node; what: string } | null;
+    if (found) {
+      const at = this.lc.linePos(found.node.range![0]);
+      return `${this.fileName}:${at.line}: ${found.what} opened here (column ${at.col}) is never closed (${message})`;
+    }
+    const at = this.lc.linePos(pos);
+    return `${this.fileName}:${at.line}: ${message} (column ${at.col})`;
   }
 
   line(node: Node | Pair | null | undefined): number {
@@ -87,14 +156,15 @@ export class SpecReader {
         this.error(p, `unknown ${context.replace(/s$/, '')} ${JSON.stringify(kind)} (known: ${Object.keys(specs).join(', ')})`);
         continue;
       }
-      const params = this.fields(p, p.value as Node, { ...spec.fields, ...common }, kind, spec.shorthand);
-      if (params) out.push({ kind, line: this.line(p), params });
+      const at: Record<string, TextAt> = {};
+      const params = this.fields(p, p.value as Node, { ...spec.fields, ...common }, kind, spec.shorthand, at);
+      if (params) out.push({ kind, line: this.line(p), params, at });
     }
     return out;
   }
 
   /** Validates a map of fields (or a shorthand scalar/list) against `fields`. */
-  fields(owner: Pair, node: Node | null, fields: Record<string, FieldSpec>, context: string, shorthand?: string): Record<string, unknown> | null {
+  fields(owner: Pair, node: Node | null, fields: Record<string, FieldSpec>, context: string, shorthand?: string, at?: Record<string, TextAt>): Record<string, unknown> | null {
     const params: Record<string, unknown> = {};
     if (node === null || (isScalar(node) && node.value === null)) {
       // `- duplicates:` with no parameters
@@ -108,10 +178,12 @@ export class SpecReader {
         }
         const v = this.value(fp, fp.value as Node, f, `${context}.${key}`);
         if (v !== undefined) params[key] = v;
+        if (at && typeof v === 'string') at[key] = this.textAt(fp.value as Node);
       }
     } else if (shorthand) {
       const v = this.value(owner, node, fields[shorthand]!, `${context}`);
       if (v !== undefined) params[shorthand] = v;
+      if (at && typeof v === 'string') at[shorthand] = this.textAt(node);
     } else {
       this.error(owner, `${context} takes a map of parameters`);
       return null;
@@ -120,6 +192,29 @@ export class SpecReader {
       if (f.required && params[k] === undefined) this.error(owner, `${context} needs ${JSON.stringify(k)}`);
     }
     return params;
+  }
+
+  /** Where a scalar's text is written (see TextAt). */
+  textAt(node: Node): TextAt {
+    const r = node.range!;
+    const start = this.lc.linePos(r[0]);
+    const at: TextAt = { file: this.fileName, line: start.line, column: start.col };
+    if (!isScalar(node) || typeof node.value !== 'string') return at;
+    const value = node.value;
+    if (node.type === 'PLAIN' || node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE') {
+      const from = r[0] + (node.type === 'PLAIN' ? 0 : 1);
+      if (!value.includes('\n') && this.text.slice(from, from + value.length) === value) {
+        const p = this.lc.linePos(from);
+        at.lines = [[p.line, p.col]];
+      }
+    } else if (node.type === 'BLOCK_LITERAL') {
+      // Content starts on the line after the `|` header, each line indented alike.
+      const src = this.text.slice(r[0], r[1]).split('\n').slice(1);
+      const indent = Math.min(...src.filter((l) => l.trim()).map((l) => l.length - l.trimStart().length));
+      const lines = value.split('\n');
+      if (Number.isFinite(indent) && lines.every((l, k) => !l || src[k]?.slice(indent) === l)) at.lines = lines.map((_, k) => [start.line + 1 + k, indent + 1]);
+    }
+    return at;
   }
 
   value(owner: Pair, node: Node | null, f: FieldSpec, context: string): unknown {

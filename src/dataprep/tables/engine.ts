@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { CairnError } from '../../core/errors.js';
+import { EngineError, parseEngineMessage } from './engine-error.js';
 
 /**
  * One embedded DuckDB per command: an in-memory database that spills to `tempDir` when it
@@ -31,6 +32,9 @@ export async function openEngine(opts: EngineOptions): Promise<TableEngine> {
     temp_directory: opts.tempDir,
     // Insertion order is irrelevant to every query we run; dropping it lets scans stream.
     preserve_insertion_order: 'false',
+    // Structured errors (kind, position, missing name) instead of a message that echoes the
+    // generated SQL: see engine-error.ts.
+    errors_as_json: 'true',
   });
   const conn: DuckDBConnection = await instance.connect();
   return {
@@ -80,10 +84,12 @@ export function toPlain(v: unknown): unknown {
   return v;
 }
 
-/** DuckDB's messages are precise (they name the file, line and column); keep them. */
+/** DuckDB's messages are precise (they name the file, line and column); keep them, with their structure. */
 export function engineError(err: unknown): CairnError {
   if (err instanceof CairnError) return err;
   const message = (err as Error)?.message ?? String(err);
+  const detail = parseEngineMessage(message);
+  if (detail) return new EngineError(detail, err);
   return new CairnError('INVALID_INPUT', message.replace(/\s+$/, ''), { cause: err, hint: 'check the file named above; nothing was written' });
 }
 

@@ -1,3 +1,4 @@
+import { closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { Kysely } from 'kysely';
 import { CairnError } from '../../core/errors.js';
@@ -13,6 +14,7 @@ export interface SqliteHandle {
 export function openSqlite(file: string, options: { readonly?: boolean } = {}): SqliteHandle {
   let raw: Database.Database;
   try {
+    if (!options.readonly && file !== ':memory:' && file !== '') createOwnerOnly(file);
     raw = new Database(file, { fileMustExist: options.readonly === true, readonly: options.readonly === true });
   } catch (err) {
     throw new CairnError('DB_ERROR', `cannot open the metadata database ${file}: ${(err as Error).message}`, { cause: err });
@@ -32,4 +34,17 @@ export function openSqlite(file: string, options: { readonly?: boolean } = {}): 
     throw new CairnError('DB_ERROR', `cannot open the metadata database ${file}: ${(err as Error).message}`, { cause: err });
   }
   return { db: new Kysely<Schema>({ dialect: new CairnSqliteDialect(raw) }), raw };
+}
+
+/**
+ * Creates the database file owner-only (0600) before SQLite opens it: SQLite gives the -wal
+ * and -shm files it makes later the mode of the main file, so all three stay private (they
+ * hold every row, the audit log included). An existing file is left as it is.
+ */
+function createOwnerOnly(file: string): void {
+  try {
+    closeSync(openSync(file, 'wx', 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
 }

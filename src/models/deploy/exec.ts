@@ -19,8 +19,9 @@ export interface CommandResult {
  * a daemon); the exit of the shell is what counts, not the closing of its output.
  */
 export function runCommand(command: string, opts: { env: NodeJS.ProcessEnv; cwd: string; log: string; timeoutMs: number; graceMs?: number }): Promise<CommandResult> {
-  mkdirSync(dirname(opts.log), { recursive: true });
-  const fd = openSync(opts.log, 'a');
+  // Owner-only: a hook's output can hold whatever the hook prints (tokens, hosts, errors).
+  mkdirSync(dirname(opts.log), { recursive: true, mode: 0o700 });
+  const fd = openSync(opts.log, 'a', 0o600);
   const grace = opts.graceMs ?? 2000;
   return new Promise((resolve) => {
     let timedOut = false;

@@ -1,5 +1,4 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { canonicalJson } from '../../core/canonical-json.js';
 import { formatDigest, sha256Hex } from '../../core/digest.js';
@@ -16,6 +15,7 @@ import { getMetric } from '../evaluate/metrics.js';
 import { fairnessGaps, sliceReport } from '../evaluate/slices.js';
 import { resolveModel, type ModelVersionRow } from '../registry.js';
 import { commandPredictor, onnxPredictor, type Predictor } from './predict.js';
+import { readSpecFile } from '../../dataprep/spec/yaml-spec.js';
 import { parseEvalSuite, type EvalCheck, type EvalSuite } from './suite.js';
 
 export interface CheckOutcome {
@@ -54,7 +54,14 @@ interface Loaded {
 export async function loadData(deps: DatasetDeps, ref: string, suite: EvalSuite): Promise<{ ref: string; versionId: string; data: Loaded }> {
   const v = await resolveVersion(deps.meta.db, ref);
   const dir = await materializeShared(deps, v.version.digest, deps.cacheDir);
-  const rows = await readTable(dir);
+  let rows: Array<Record<string, unknown>>;
+  try {
+    rows = await readTable(dir);
+  } catch (err) {
+    // DuckDB's message names the materialized copy and echoes our SQL; name the version instead.
+    const first = String((err as Error)?.message ?? err).split('\n')[0]!.split(`${dir}/`).join('').split(dir).join(v.ref);
+    throw new CairnError('INVALID_INPUT', `${v.ref} cannot be read as a table: ${first}`, { cause: err, hint: 'evaluate on a version holding CSV, TSV, JSON Lines or Parquet files with a header row' });
+  }
   if (!rows.length) throw new CairnError('INVALID_INPUT', `${v.ref} has no rows`);
   const missing = [suite.data.label, ...suite.data.features].filter((c) => !(c in rows[0]!));
   if (missing.length) throw new CairnError('INVALID_INPUT', `${v.ref} has no column(s) ${missing.join(', ')}`, { data: { missing, columns: Object.keys(rows[0]!) } });
@@ -94,13 +101,53 @@ function percentile(sorted: number[], q: number): number {
  */
 export async function evaluateModel(deps: DatasetDeps, ref: string, opts: { suitePath: string; data: string }): Promise<EvaluationReport> {
   const started = performance.now();
-  const text = readFileSync(opts.suitePath, 'utf8');
-  const suite = parseEvalSuite(text, basename(opts.suitePath));
+  const { suite, text } = readEvalSuite(opts.suitePath);
   const m = await resolveModel(deps, ref);
-  const { ref: dataRef, versionId: dataVersionId, data } = await loadData(deps, opts.data, suite);
+  const digest = formatDigest(m.version.digest);
+  const suiteDigest = formatDigest(sha256Hex(text));
+  // Everything from loading the data to storing the verdict is one audited attempt: a
+  // predictor that crashes or prints garbage leaves a `failed` model.evaluate event too.
+  const draft = { action: 'model.evaluate' as const, target: { type: 'model', name: m.model.name, version: m.version.number, digest }, inputs: [digest], params: { suite: suite.name, suiteDigest, data: opts.data } };
+  return deps.audit.audited(draft, async (commit, dr) => {
+    const { report, dataVersionId } = await runChecks(deps, m, suite, opts.data);
+    const passed = report.passed;
+    const failed = report.checks.filter((c) => !c.passed);
+    Object.assign(report, { suiteDigest, durationMs: Math.round(performance.now() - started) });
+    const body = canonicalJson(report);
+    dr.params = { suite: suite.name, suiteDigest, data: report.data, passed, failed: failed.map((c) => c.name), report: formatDigest(sha256Hex(body)) };
+    await commit(
+      async (tx) => {
+        const evalId = uuidv7();
+        await tx.db.insertInto('model_evaluations').values({ id: evalId, version_id: m.version.id, suite: suite.name, suite_digest: sha256Hex(text), data_version_id: dataVersionId, passed: passed ? 1 : 0, report: body, at: report.at, by: deps.actor().id }).execute();
+        await addEdges(tx, [
+          { id: uuidv7(), src_type: 'model_version', src_id: m.version.id, dst_type: 'evaluation', dst_id: evalId, relation: passed ? 'passed' : 'failed', via_type: 'suite', via_id: sha256Hex(text), created_at: report.at },
+          { id: uuidv7(), src_type: 'dataset_version', src_id: dataVersionId, dst_type: 'evaluation', dst_id: evalId, relation: 'evaluated_on', via_type: null, via_id: null, created_at: report.at },
+        ]);
+      },
+      passed ? undefined : { outcome: 'failed', reason: `CHECK_FAILED: ${failed.length} check(s) failed` },
+    );
+    return report;
+  });
+}
+
+/** Reads and parses an evaluation suite; a file that cannot be read is an IO_ERROR naming it. */
+export function readEvalSuite(path: string): { suite: EvalSuite; text: string } {
+  const text = readSpecFile(path, 'the evaluation suite');
+  return { suite: parseEvalSuite(text, basename(path)), text };
+}
+
+/** Loads the data, runs the predictor and every check; `suiteDigest` and `durationMs` are filled in by the caller. */
+async function runChecks(deps: DatasetDeps, m: Awaited<ReturnType<typeof resolveModel>>, suite: EvalSuite, dataRefIn: string): Promise<{ report: EvaluationReport; dataVersionId: string }> {
+  const { ref: dataRef, versionId: dataVersionId, data } = await loadData(deps, dataRefIn, suite);
   const { p: predictor, dir } = await predictorFor(deps, m.version, suite);
   const t0 = performance.now();
-  const scores = await predictor.predict(data.x, data.rows, data.cols);
+  let scores: Float64Array;
+  try {
+    scores = await predictor.predict(data.x, data.rows, data.cols);
+  } catch (err) {
+    await predictor.close();
+    throw err;
+  }
   const batchS = (performance.now() - t0) / 1000;
   const metrics: Record<string, number> = {};
   const checks: CheckOutcome[] = [];
@@ -215,25 +262,8 @@ export async function evaluateModel(deps: DatasetDeps, ref: string, opts: { suit
   }
   await predictor.close();
   const passed = checks.every((c) => c.passed);
-  const report: EvaluationReport = { format: 'cairn.evaluation/v1', model: m.ref, digest: formatDigest(m.version.digest), suite: suite.name, suiteDigest: formatDigest(sha256Hex(text)), data: dataRef, rows: data.rows, passed, checks, metrics, at: isoUtc(deps.clock.now()), durationMs: Math.round(performance.now() - started) };
-  const body = canonicalJson(report);
-  await deps.audit.audited(
-    { action: 'model.evaluate', target: { type: 'model', name: m.model.name, version: m.version.number, digest: formatDigest(m.version.digest) }, inputs: [formatDigest(m.version.digest)], params: { suite: suite.name, suiteDigest: report.suiteDigest, data: dataRef, passed, failed: checks.filter((c) => !c.passed).map((c) => c.name), report: formatDigest(sha256Hex(body)) } },
-    async (commit) => {
-      await commit(
-        async (tx) => {
-          const evalId = uuidv7();
-          await tx.db.insertInto('model_evaluations').values({ id: evalId, version_id: m.version.id, suite: suite.name, suite_digest: sha256Hex(text), data_version_id: dataVersionId, passed: passed ? 1 : 0, report: body, at: report.at, by: deps.actor().id }).execute();
-          await addEdges(tx, [
-            { id: uuidv7(), src_type: 'model_version', src_id: m.version.id, dst_type: 'evaluation', dst_id: evalId, relation: passed ? 'passed' : 'failed', via_type: 'suite', via_id: sha256Hex(text), created_at: report.at },
-            { id: uuidv7(), src_type: 'dataset_version', src_id: dataVersionId, dst_type: 'evaluation', dst_id: evalId, relation: 'evaluated_on', via_type: null, via_id: null, created_at: report.at },
-          ]);
-        },
-        passed ? undefined : { outcome: 'failed', reason: `CHECK_FAILED: ${checks.filter((c) => !c.passed).length} check(s) failed` },
-      );
-    },
-  );
-  return report;
+  const report: EvaluationReport = { format: 'cairn.evaluation/v1', model: m.ref, digest: formatDigest(m.version.digest), suite: suite.name, suiteDigest: '', data: dataRef, rows: data.rows, passed, checks, metrics, at: isoUtc(deps.clock.now()), durationMs: 0 };
+  return { report, dataVersionId };
 }
 
 function safeJson(s: string): unknown {

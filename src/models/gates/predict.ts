@@ -65,21 +65,52 @@ export function commandPredictor(command: string, modelDir: string): Predictor {
         const child = spawn('/bin/sh', ['-c', command], { cwd: modelDir, env: { ...process.env, CAIRN_MODEL_DIR: modelDir }, stdio: ['pipe', 'pipe', 'pipe'] });
         const out = new Float64Array(rows);
         let n = 0;
+        let lineNo = 0;
         let carry = '';
         let stderr = '';
+        let settled = false;
+        // A predictor that prints something else than scores is a bad input, said in words:
+        // the line, what it held, and what was expected. It is stopped at once.
+        const refuse = (err: CairnError) => {
+          if (settled) return;
+          settled = true;
+          child.kill('SIGKILL');
+          reject(err);
+        };
+        const take = (l: string) => {
+          lineNo++;
+          if (!l.trim() || settled) return;
+          const score = parseScore(l);
+          if (score === null) {
+            const shown = l.length > 200 ? `${l.slice(0, 200)}… (${l.length - 200} more characters)` : l;
+            refuse(
+              new CairnError('INVALID_INPUT', `the predictor command ${JSON.stringify(command)} printed a line that is not a score (line ${lineNo} of its output): ${JSON.stringify(shown)}`, {
+                hint: 'the command must print one line per row on stdout, {"score": <number>} or a bare number, and send anything else (logs, progress) to stderr',
+                data: { line: lineNo, output: shown },
+              }),
+            );
+            return;
+          }
+          if (n >= rows) {
+            refuse(new CairnError('INVALID_INPUT', `the predictor command ${JSON.stringify(command)} printed more scores than the ${rows} rows it was given (line ${lineNo} of its output)`, { data: { line: lineNo, rows } }));
+            return;
+          }
+          out[n++] = score;
+        };
         child.stdout.setEncoding('utf8');
         child.stdout.on('data', (d: string) => {
           const lines = (carry + d).split('\n');
           carry = lines.pop()!;
-          for (const l of lines) {
-            if (!l.trim()) continue;
-            const v = JSON.parse(l) as { score?: number } | number;
-            out[n++] = typeof v === 'number' ? v : Number(v.score);
-          }
+          for (const l of lines) take(l);
         });
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()).slice(-2000));
-        child.on('error', reject);
+        child.stderr.on('data', (d: Buffer) => {
+          stderr = (stderr + d.toString()).slice(-2000);
+        });
+        child.on('error', (err) => refuse(new CairnError('INVALID_INPUT', `the predictor command ${JSON.stringify(command)} could not start: ${err.message}`, { cause: err })));
         child.on('close', (code) => {
+          if (carry) take(carry);
+          if (settled) return;
+          settled = true;
           if (code !== 0) return reject(new CairnError('INVALID_INPUT', `the predictor command exited with ${code}: ${stderr.trim().slice(-500)}`));
           if (n !== rows) return reject(new CairnError('INVALID_INPUT', `the predictor command answered ${n} of ${rows} rows`));
           resolve(out);
@@ -92,4 +123,16 @@ export function commandPredictor(command: string, modelDir: string): Predictor {
     },
     async close() {},
   };
+}
+
+/** `{"score": x}` or a bare number, finite; null for anything else. */
+export function parseScore(line: string): number | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  const score = typeof v === 'number' ? v : v && typeof v === 'object' && !Array.isArray(v) ? (v as { score?: unknown }).score : undefined;
+  return typeof score === 'number' && Number.isFinite(score) ? score : null;
 }

@@ -1,3 +1,4 @@
+import { openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JobRequest, JobStateName } from '../port.js';
 
@@ -36,3 +37,6 @@ export const jobFile = (stateDir: string, runId: string) => join(stateDir, `${ru
 export const pidFile = (stateDir: string, runId: string) => join(stateDir, `${runId}.pid`);
 export const exitFile = (stateDir: string, runId: string) => join(stateDir, `${runId}.exit.json`);
 export const startFile = (stateDir: string, runId: string) => join(stateDir, `${runId}.started`);
+
+/** Opens a run log for appending, created owner-only (0600): a job prints what it likes. */
+export const openLog = (path: string): number => openSync(path, 'a', 0o600);

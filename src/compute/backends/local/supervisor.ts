@@ -5,8 +5,8 @@
 // the idle-GPU policy, and finally writes `<runId>.exit.json` atomically. Entry point of
 // dist/bundle/job-supervisor.js; its only argument is the job file.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { exitFile, pidFile, startFile, type LocalExit, type LocalJob, type LocalUsage } from './job-files.js';
+import { closeSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { exitFile, openLog, pidFile, startFile, type LocalExit, type LocalJob, type LocalUsage } from './job-files.js';
 import { sampleGpus } from './gpus.js';
 import { childrenCpuSeconds, sampleGroup } from './proc-sample.js';
 
@@ -23,8 +23,8 @@ function main(): void {
   const req = job.request;
   const stateDir = jobPath.slice(0, jobPath.lastIndexOf('/'));
   writeAtomic(pidFile(stateDir, req.runId), `${process.pid}\n`);
-  const out = openSync(req.stdoutPath, 'a');
-  const err = openSync(req.stderrPath, 'a');
+  const out = openLog(req.stdoutPath);
+  const err = openLog(req.stderrPath);
   const startedAt = new Date();
   const env: NodeJS.ProcessEnv = { ...process.env, ...req.env };
   // Only the GPUs Cairn assigned; an empty list hides every GPU from CUDA.

@@ -4,7 +4,9 @@ import { basename, dirname, join } from 'node:path';
 import { CairnError, ioError } from '../../../core/errors.js';
 import { installPiiMacros } from '../../pii/sql.js';
 import type { Recipe, TableStep } from '../../spec/recipe.js';
+import { locate } from '../../spec/yaml-spec.js';
 import { ident, lit, type TableEngine } from '../engine.js';
+import { describeSqlError, isEngineError, offsetInPredicate } from '../engine-error.js';
 import type { LoadedTable } from '../load.js';
 import { checkPredicate } from './predicate.js';
 import { planStep, type Column, type StepPlan } from './step-sql.js';
@@ -84,8 +86,9 @@ async function run(engine: TableEngine, table: LoadedTable, recipe: Recipe, opts
     for (const [i, plan] of plans.entries()) {
       const view = `${prefix}dry_${id}_${i}`;
       made.push({ kind: 'VIEW', name: view });
-      await engine.run(`CREATE OR REPLACE TEMP VIEW ${ident(view)} AS ${plan.sql(dry)}`).catch((err) => {
-        throw stepError(err, where(i, recipe.steps[i]!), recipe.steps[i]!);
+      const sql = `CREATE OR REPLACE TEMP VIEW ${ident(view)} AS ${plan.sql(dry)}`;
+      await engine.run(sql).catch((err) => {
+        throw stepError(err, where(i, recipe.steps[i]!), recipe.steps[i]!, { sql, columns: (i === 0 ? table.columns : plans[i - 1]!.after).map((c) => c.name) });
       });
       dry = visible(ident(view), plan);
     }
@@ -155,7 +158,16 @@ async function writeParquet(engine: TableEngine, query: string, outFile: string)
 }
 
 /** An engine error inside a step, named by the step; the engine's echo of our SQL is left out. */
-function stepError(err: unknown, where: string, step: TableStep): CairnError {
+function stepError(err: unknown, where: string, step: TableStep, bound?: { sql: string; columns: string[] }): CairnError {
+  // A filter naming a column or function that is not there: in words, at the file, line and
+  // column of the name in the recipe.
+  if (bound && isEngineError(err) && step.kind === 'filter') {
+    const here = step.at ? `${locate(step.at, step.predicate, offsetInPredicate(err.detail, bound.sql, step.predicate))}: ` : '';
+    return new CairnError('INVALID_INPUT', `${here}${where}: the filter ${JSON.stringify(step.predicate)} cannot run: ${describeSqlError(err.detail, bound.columns).replace('which the table does not have', 'which the table does not have at that step')}`, {
+      hint: 'fix the recipe; nothing was written',
+      data: { line: step.line, kind: step.kind },
+    });
+  }
   const message = String((err as Error)?.message ?? err).split(/\n\s*LINE \d+:/)[0]!.trim();
   return new CairnError('INVALID_INPUT', `${where}: ${message}`, { hint: 'fix the recipe; nothing was written', data: { line: step.line, kind: step.kind } });
 }

@@ -2,7 +2,9 @@ import type { PiiKind } from '../../pii/patterns.js';
 import { piiCountSql } from '../../pii/sql.js';
 import type { TableCheck } from '../../spec/suite.js';
 import { driftAggregates, driftMethod, evaluateDrift, type DriftColumn, type DriftMethod } from '../drift.js';
+import { locate } from '../../spec/yaml-spec.js';
 import { ident, lit, type TableEngine } from '../engine.js';
+import { describeSqlError, isEngineError, offsetInPredicate } from '../engine-error.js';
 import type { LoadedTable } from '../load.js';
 import { columnKind, doubleLiteral, type ColumnProfile, type TableProfile } from '../profile.js';
 import { typeMatches } from './types.js';
@@ -359,10 +361,17 @@ async function planSql(check: Extract<TableCheck, { kind: 'sql' }>, ctx: PlanCon
     return { check, error: why };
   }
   const offending = `${wrapped} IS NOT TRUE`;
+  const probe = `SELECT count(*) FILTER (WHERE ${offending}) FROM (SELECT * FROM ${ctx.rel} LIMIT 0)`;
   try {
-    await ctx.engine.all(`SELECT count(*) FILTER (WHERE ${offending}) FROM (SELECT * FROM ${ctx.rel} LIMIT 0)`);
+    await ctx.engine.all(probe);
   } catch (e) {
-    return { check, error: `the predicate ${JSON.stringify(check.predicate)} cannot run: ${firstParagraph(e)}` };
+    // A missing column or function is the suite's mistake: say it in words, at the file,
+    // line and column of the predicate where the user wrote the name.
+    if (isEngineError(e) && check.at) {
+      const here = locate(check.at, check.predicate, offsetInPredicate(e.detail, probe, check.predicate));
+      return { check, error: `${here}: the predicate ${JSON.stringify(check.predicate)} cannot run: ${describeSqlError(e.detail, [...ctx.types.keys()])}` };
+    }
+    return { check, error: `the predicate ${JSON.stringify(check.predicate)} cannot run: ${isEngineError(e) ? describeSqlError(e.detail, [...ctx.types.keys()]) : firstParagraph(e)}` };
   }
   return {
     check,
