@@ -15,7 +15,7 @@ import { namedDigests, verifyArtifacts } from '../verify/artifacts.js';
 import { verifyStoredLog, type AuditVerifyReport } from '../verify/verify-workspace.js';
 
 export interface AuditDeps {
-  meta: { db: Kysely<Database>; sqlite?: BetterSqlite3.Database };
+  meta: { db: Kysely<Database>; sqlite?: BetterSqlite3.Database; dialect?: 'sqlite' | 'postgres' };
   audit: AuditLog;
   clock: Clock;
 }
@@ -103,6 +103,11 @@ export interface VerifyOptions {
   /** Parse every entry fully and require canonical JSON. */
   deep?: boolean;
   artifacts?: { index: BlobIndex; packs: LocalPackDir; pool: WorkerPool; load: TreeLoader };
+  /**
+   * Reconcile the rows the log vouches for with its events (default true). Only tests and
+   * benchmarks of the log alone, on synthetic events with no rows behind them, turn it off.
+   */
+  state?: boolean;
   onProgress?: (n: number, total: number) => void;
 }
 
@@ -122,6 +127,8 @@ export async function verifyWorkspaceLog(deps: AuditDeps, opts: VerifyOptions): 
     verifier: deps.audit.keys.verifier,
     origin: deps.audit.keys.origin,
     deep: opts.deep === true,
+    state: opts.state !== false,
+    ...(deps.meta.dialect ? { dialect: deps.meta.dialect } : {}),
     ...(deps.meta.sqlite ? { sqlite: deps.meta.sqlite } : {}),
     ...(trusted ? { trusted } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),

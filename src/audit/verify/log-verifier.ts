@@ -25,8 +25,14 @@ export interface VerifyProblem {
     | 'unsigned-tail'
     | 'bundle-key'
     | 'bundle-incomplete'
-    | 'artifact';
+    | 'artifact'
+    | 'state-mismatch'
+    | 'state-unvouched'
+    | 'state-missing';
   message: string;
+  /** For a state problem: the table and the row's key (docs/AUDIT.md, "State bound to the log"). */
+  table?: string;
+  key?: string;
 }
 
 export interface CheckpointInput {
