@@ -23,6 +23,7 @@ export const errorCatalogue = {
   LOCKED: { exit: 1, http: 423, summary: 'Another process holds a lock this operation needs.' },
   CHECK_FAILED: { exit: 1, http: 422, summary: 'A verification found problems (fsck, audit verify).' },
   AUDIT_INCONSISTENT: { exit: 1, http: 500, summary: 'The audit log does not extend its last signed checkpoint.' },
+  STATE_MISMATCH: { exit: 1, http: 409, summary: 'A metadata row differs from what the audit log recorded for it.' },
   SIGNATURE_INVALID: { exit: 1, http: 422, summary: 'A signature does not verify.' },
   POLICY_UNMET: { exit: 1, http: 403, summary: "A promotion does not meet the alias's policy (suites passed, approvals)." },
   RUN_FAILED: { exit: 1, http: 422, summary: 'A run ended without success (non-zero exit, time limit, node failure, cancel).' },
