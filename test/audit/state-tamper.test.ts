@@ -38,7 +38,7 @@ function sqliteSql(ws: string): Sql {
   return {
     all: async <T>(text: string, ...args: unknown[]) => db.prepare(text).all(...args) as T[],
     run: async (text: string, ...args: unknown[]) => void db.prepare(text).run(...args),
-    close: async () => db.close(),
+    close: async () => void db.close(),
   };
 }
 
@@ -187,6 +187,14 @@ async function checkForgeries(ws: string, sql: Sql): Promise<void> {
     expect(v.report.problems, f.what).toContainEqual(expect.objectContaining(f.expect));
     expect(v.error?.data.kind, f.what).toBe(f.expect.kind);
     if (f.expect.index !== null) expect(v.error?.data.firstBadIndex, f.what).toBe(f.expect.index);
+    if (f.expect.table === 'model_versions') {
+      // What would go live or ship is not what was registered: model verify and promote refuse.
+      for (const args of [['model', 'verify', 'm@v2'], ['model', 'promote', 'm@v2', '--to', 'staging'], ['release', 'create', 'm@v2', '--out', join(ws, 'rel')]]) {
+        const r = cli([...args, '--json'], { cwd: ws });
+        expect(r.code, `${f.what}: ${args.join(' ')}`).toBe(1);
+        expect((r.json as { error: { code: string } }).error.code, `${f.what}: ${args.join(' ')}`).toBe('STATE_MISMATCH');
+      }
+    }
     await f.undo();
     const again = verify(ws);
     expect(again.report.problems, `${f.what} (undone)`).toEqual([]);
