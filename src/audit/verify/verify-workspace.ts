@@ -6,7 +6,6 @@ import { allCheckpoints, readHead } from '../../meta/repos/audit.js';
 import { readSnapshot } from '../../meta/repos/snapshot.js';
 import type { NoteVerifier } from '../note/index.js';
 import { LogVerifier, type VerifyProblem } from './log-verifier.js';
-import { scanEntry } from './scan-entry.js';
 import { ExpectedState, STATE_ACTIONS, type LoggedEvent } from './state/expected-state.js';
 import { readStateRows } from './state/read-state-rows.js';
 import { reconcileState, type UnverifiableRow } from './state/reconcile-state.js';
@@ -27,19 +26,9 @@ export interface AuditVerifyReport {
 }
 
 const PAGE = 20_000;
-/** Canonical JSON sorts keys, and `action` sorts first: `{"action":"<name>",…`. */
-const ACTION_PREFIX = '{"action":"';
-
-/** The action of an entry, cheaply: from the canonical prefix, else by a structural scan. */
-function actionOf(entry: string): string | null {
-  if (entry.startsWith(ACTION_PREFIX)) {
-    const end = entry.indexOf('"', ACTION_PREFIX.length);
-    return end > 0 ? entry.slice(ACTION_PREFIX.length, end) : null;
-  }
-  const a = scanEntry(entry)?.action;
-  return typeof a === 'string' ? a : null;
-}
-
+const BASIC_FIELDS: ReadonlySet<string> = new Set(['actor', 'target', 'outcome', 'reason']);
+const ALL_FIELDS: ReadonlySet<string> = new Set(['actor', 'target', 'outcome', 'reason', 'params', 'outputs']);
+const REPEATING: ReadonlySet<string> = new Set(['actor', 'outcome', 'reason']);
 /**
  * Streams every stored entry through the verifier in index order and, unless `state` is
  * false, reconciles the current rows with what the entries say they must be. Everything is
@@ -68,19 +57,37 @@ export async function verifyStoredLog(
   return readSnapshot(db, dialect, async (snap) => {
     const head = await readHead(snap);
     const checkpoints = (await allCheckpoints(snap)).map((c) => ({ size: Number(c.size), root: c.root, note: c.note }));
-    const v = new LogVerifier({ checkpoints, verifier: opts.verifier, origin: opts.origin, deep: opts.deep === true, ...(opts.trusted ? { trusted: opts.trusted } : {}) });
+    const v = new LogVerifier({ checkpoints, verifier: opts.verifier, origin: opts.origin, deep: opts.deep === true, ...(opts.trusted ? { trusted: opts.trusted } : {}), ...(withState ? { keep: ALL_FIELDS } : {}) });
     const expected = new ExpectedState();
+    const seen = new Map<string, unknown>();
     const take = (idx: number, entry: string, leaf: string): void => {
       v.push(idx, entry, leaf);
       opts.onEntry?.(idx, entry);
       if (!withState) return;
-      const action = actionOf(entry);
-      if (action === null || !STATE_ACTIONS.has(action)) return;
+      const action = v.lastAction;
+      const raw = v.lastFields;
+      if (action === null || raw === null || !STATE_ACTIONS.has(action)) return;
+      // Parse only the small fields the action's reconciliation reads (a version's creation
+      // needs no params): the verifier's scan already cut them out of the entry.
+      const ev: Record<string, unknown> = { action };
       try {
-        expected.apply(idx, JSON.parse(entry) as LoggedEvent);
+        for (const k of action === 'dataset.version.create' || action === 'dataset.clean' ? BASIC_FIELDS : ALL_FIELDS) {
+          const text = raw[k];
+          if (text === undefined) continue;
+          // Actors, outcomes and reasons repeat from entry to entry: parse each text once.
+          if (REPEATING.has(k)) {
+            let value = seen.get(text);
+            if (value === undefined && !seen.has(text)) {
+              value = JSON.parse(text) as unknown;
+              if (seen.size < 10_000) seen.set(text, value);
+            }
+            ev[k] = value;
+          } else ev[k] = JSON.parse(text);
+        }
       } catch {
-        // Not JSON: the log checks report it.
+        return; // A malformed value: the log checks report the entry.
       }
+      expected.apply(idx, ev as LoggedEvent);
     };
     if (opts.sqlite && dialect === 'sqlite') {
       // Same connection as `snap`, so this scan reads inside the snapshot too.

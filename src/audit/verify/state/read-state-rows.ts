@@ -11,12 +11,14 @@ const num = (v: unknown): number | null => (v === null || v === undefined ? null
  * about what was committed.
  */
 export async function readStateRows(db: Kysely<Database>): Promise<StateRows> {
-  const datasetVersions = await db.selectFrom('dataset_versions as v').innerJoin('datasets as d', 'd.id', 'v.dataset_id').select(['d.name', 'v.number', 'v.digest', 'v.author']).execute();
+  // The two tables that grow with every command come back already in the shape the
+  // reconciler reads (no second object per row: a workspace can hold millions of versions).
+  const datasetVersions = await db.selectFrom('dataset_versions as v').innerJoin('datasets as d', 'd.id', 'v.dataset_id').select(['d.name as dataset', 'v.number', 'v.digest', 'v.author']).execute();
   const datasetTags = await db
     .selectFrom('dataset_tags as t')
     .innerJoin('datasets as d', 'd.id', 't.dataset_id')
     .leftJoin('dataset_versions as v', 'v.id', 't.version_id')
-    .select(['d.name', 't.tag', 'v.number', 'v.digest'])
+    .select(['d.name as dataset', 't.tag', 'v.number', 'v.digest'])
     .execute();
   const modelVersions = await db
     .selectFrom('model_versions as mv')
@@ -63,8 +65,8 @@ export async function readStateRows(db: Kysely<Database>): Promise<StateRows> {
     .where('e.src_type', '=', 'model_version')
     .execute();
   return {
-    datasetVersions: datasetVersions.map((r) => ({ dataset: r.name, number: Number(r.number), digest: r.digest, author: r.author })),
-    datasetTags: datasetTags.map((r) => ({ dataset: r.name, tag: r.tag, number: num(r.number), digest: r.digest ?? null })),
+    datasetVersions,
+    datasetTags: datasetTags as StateRows['datasetTags'],
     modelVersions: modelVersions.map((r) => ({ model: r.name, number: Number(r.number), digest: r.digest, author: r.created_by, run: r.run_id, format: r.format, filesDigest: r.files_digest ?? null })),
     aliases: aliases.map((r) => ({ model: r.name, alias: r.alias, versionId: r.version_id, number: num(r.number), digest: r.digest ?? null })),
     approvals: approvals.map((r) => ({ model: r.name ?? '?', number: num(r.number), alias: r.alias, approver: r.approver })),
