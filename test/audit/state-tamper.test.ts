@@ -82,7 +82,8 @@ function eventIndex(ws: string, action: string, target: { name?: string; version
 }
 
 /**
- *  a@v1, a@v2 (tag prod → a@v1), model m@v1, m@v2 (from folders), staging → m@v1,
+ *  a@v1, a@v2 (tag prod → a@v1), model m@v1, m@v2 (from folders), staging → m@v1 → m@v2 and
+ *  rolled back to m@v1,
  *  a production policy, and bob's approval of m@v2 for production.
  */
 function build(ws: string, metadataUrl?: string): void {
@@ -97,6 +98,8 @@ function build(ws: string, metadataUrl?: string): void {
   run(ws, ['model', 'register', 'm', '--path', 'm1']);
   run(ws, ['model', 'register', 'm', '--path', 'm2']);
   run(ws, ['model', 'alias', 'set', 'm@v1', 'staging']);
+  run(ws, ['model', 'alias', 'set', 'm@v2', 'staging']);
+  run(ws, ['model', 'rollback', 'm', '--alias', 'staging']);
   run(ws, ['model', 'policy', 'set', 'm', '--alias', 'production', '--approvals', '1']);
   run(ws, ['model', 'approve', 'm@v2', '--for', 'production'], 'bob@example.com');
 }
@@ -138,7 +141,13 @@ async function forgeries(ws: string, sql: Sql) {
       what: 'an alias moved',
       forge: () => sql.run('update model_aliases set version_id = ? where alias = ?', m2.id, 'staging'),
       undo: () => sql.run('update model_aliases set version_id = ? where alias = ?', m1.id, 'staging'),
-      expect: { kind: 'state-mismatch', table: 'model_aliases', key: 'm@staging', index: eventIndex(ws, 'model.promote') },
+      expect: { kind: 'state-mismatch', table: 'model_aliases', key: 'm@staging', index: eventIndex(ws, 'model.rollback') },
+    },
+    {
+      what: 'the alias history rewritten (so that a rollback would go elsewhere)',
+      forge: () => sql.run("update model_alias_events set version_id = ? where alias = ? and action = 'set' and version_id = ?", m2.id, 'staging', m1.id),
+      undo: () => sql.run("update model_alias_events set version_id = ? where alias = ? and action = 'set' and previous_version_id is null", m1.id, 'staging'),
+      expect: { kind: 'state-mismatch', table: 'model_alias_events', key: 'm@staging #1', index: eventIndex(ws, 'model.promote', { version: 1 }) },
     },
     {
       what: 'an approval inserted',
@@ -178,7 +187,7 @@ async function checkForgeries(ws: string, sql: Sql): Promise<void> {
   const clean = verify(ws);
   expect(clean.report.problems).toEqual([]);
   expect(clean.code).toBe(0);
-  expect(clean.report.state?.rows).toMatchObject({ dataset_versions: 4, dataset_tags: 1, model_versions: 2, model_aliases: 1, model_approvals: 1, model_policies: 1 });
+  expect(clean.report.state?.rows).toMatchObject({ dataset_versions: 4, dataset_tags: 1, model_versions: 2, model_aliases: 1, model_alias_events: 3, model_approvals: 1, model_policies: 1 });
   for (const f of await forgeries(ws, sql)) {
     await f.forge();
     const v = verify(ws);

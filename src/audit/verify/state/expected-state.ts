@@ -88,6 +88,8 @@ export class ExpectedState {
   readonly datasetTags = new Map<string, Vouched<{ number: number; digest: string | null }>>();
   readonly modelVersions = new Map<string, Vouched<{ digest: string; author: string | null; run: string | null | undefined; format: string | undefined }>>();
   readonly aliases = new Map<string, Vouched<AliasTarget>>();
+  /** Every move of each alias, in log order: what its history rows (`model_alias_events`) must say. */
+  readonly aliasMoves = new Map<string, Array<Vouched<AliasTarget>>>();
   /** Approval key → the indexes of the events that recorded one (an approval can be given twice). */
   readonly approvals = new Map<string, number[]>();
   readonly policies = new Map<string, Vouched<string>>();
@@ -148,7 +150,7 @@ export class ExpectedState {
         break;
       case 'model.promote': {
         const alias = str(p.alias);
-        if (ok && name && alias && number !== null) this.aliases.set(`${name}@${alias}`, { index, action, value: { removed: false, number, ...(digest ? { digest } : {}) } });
+        if (ok && name && alias && number !== null) this.#moveAlias(`${name}@${alias}`, { index, action, value: { removed: false, number, ...(digest ? { digest } : {}) } });
         break;
       }
       case 'model.rollback': {
@@ -156,13 +158,13 @@ export class ExpectedState {
         if (!ok || !name || !alias) break;
         // Rollbacks name the version they moved to by number and digest; older ones only by
         // the version's row id (params.to), which is what they can be checked on.
-        if (number !== null) this.aliases.set(`${name}@${alias}`, { index, action, value: { removed: false, number, ...(digest ? { digest } : {}) } });
-        else if (str(p.to)) this.aliases.set(`${name}@${alias}`, { index, action, value: { removed: false, versionId: str(p.to)! } });
+        if (number !== null) this.#moveAlias(`${name}@${alias}`, { index, action, value: { removed: false, number, ...(digest ? { digest } : {}) } });
+        else if (str(p.to)) this.#moveAlias(`${name}@${alias}`, { index, action, value: { removed: false, versionId: str(p.to)! } });
         break;
       }
       case 'model.alias.remove': {
         const alias = str(p.alias);
-        if (ok && name && alias) this.aliases.set(`${name}@${alias}`, { index, action, value: { removed: true } });
+        if (ok && name && alias) this.#moveAlias(`${name}@${alias}`, { index, action, value: { removed: true } });
         break;
       }
       case 'model.approve': {
@@ -223,6 +225,13 @@ export class ExpectedState {
     }
   }
 
+  #moveAlias(key: string, v: Vouched<AliasTarget>): void {
+    this.aliases.set(key, v);
+    const moves = this.aliasMoves.get(key);
+    if (moves) moves.push(v);
+    else this.aliasMoves.set(key, [v]);
+  }
+
   #applyImport(index: number, action: string, p: Record<string, unknown>): void {
     if (Array.isArray(p.imported)) {
       for (const v of p.imported as Array<Record<string, unknown>>) {
@@ -262,7 +271,7 @@ export class ExpectedState {
     }
     const move = p.aliasMove as { alias?: unknown; to?: unknown } | undefined;
     const to = parseVersionRef(move?.to);
-    if (move && str(move.alias) && to) this.aliases.set(`${to.name}@${str(move.alias)}`, { index, action: 'model.deploy', value: { removed: false, number: to.number } });
+    if (move && str(move.alias) && to) this.#moveAlias(`${to.name}@${str(move.alias)}`, { index, action: 'model.deploy', value: { removed: false, number: to.number } });
   }
 }
 

@@ -32,6 +32,14 @@ export async function readStateRows(db: Kysely<Database>): Promise<StateRows> {
     .leftJoin('model_versions as v', 'v.id', 'a.version_id')
     .select(['m.name', 'a.alias', 'a.version_id', 'v.number', 'v.digest'])
     .execute();
+  const aliasHistory = await db
+    .selectFrom('model_alias_events as h')
+    .innerJoin('models as m', 'm.id', 'h.model_id')
+    .leftJoin('model_versions as v', 'v.id', 'h.version_id')
+    .select(['m.name', 'h.alias', 'h.version_id', 'v.number', 'v.digest'])
+    .orderBy('h.at')
+    .orderBy('h.id')
+    .execute();
   const approvals = await db
     .selectFrom('model_approvals as ap')
     .leftJoin('model_versions as v', 'v.id', 'ap.version_id')
@@ -69,6 +77,7 @@ export async function readStateRows(db: Kysely<Database>): Promise<StateRows> {
     datasetTags: datasetTags as StateRows['datasetTags'],
     modelVersions: modelVersions.map((r) => ({ model: r.name, number: Number(r.number), digest: r.digest, author: r.created_by, run: r.run_id, format: r.format, filesDigest: r.files_digest ?? null })),
     aliases: aliases.map((r) => ({ model: r.name, alias: r.alias, versionId: r.version_id, number: num(r.number), digest: r.digest ?? null })),
+    aliasHistory: aliasHistory.map((r) => ({ model: r.name, alias: r.alias, versionId: r.version_id, number: num(r.number), digest: r.digest ?? null })),
     approvals: approvals.map((r) => ({ model: r.name ?? '?', number: num(r.number), alias: r.alias, approver: r.approver })),
     policies: policies.map((r) => ({ model: r.name, alias: r.alias, policy: r.policy })),
     evaluations: evaluations.map((r) => ({ id: r.id, model: r.name ?? '?', number: num(r.number), suite: r.suite, suiteDigest: r.suite_digest, passed: Number(r.passed) === 1, reportDigest: sha256Hex(r.report) })),

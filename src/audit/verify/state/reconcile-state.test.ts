@@ -34,6 +34,7 @@ class World {
   models = new Map<string, string>();
   modelVersions = new Map<string, { id: string; model: string; number: number; digest: string; filesVersionId: string; author: string; run: string | null; format: string }>();
   aliases = new Map<string, { model: string; alias: string; versionId: string }>();
+  history: Array<{ model: string; alias: string; versionId: string | null }> = [];
   approvals: Array<{ versionId: string; alias: string; approver: string }> = [];
   policies = new Map<string, { model: string; alias: string; policy: string }>();
   evaluations = new Map<string, { id: string; versionId: string; suite: string; suiteDigest: string; passed: boolean; report: string }>();
@@ -121,6 +122,7 @@ class World {
   }
 
   moveAlias(model: string, alias: string, versionId: string | null): void {
+    this.history.push({ model, alias, versionId });
     if (versionId === null) this.aliases.delete(`${model}@${alias}`);
     else this.aliases.set(`${model}@${alias}`, { model, alias, versionId });
   }
@@ -272,6 +274,7 @@ class World {
     out.datasetTags = [...this.tags.values()].map((t) => ({ dataset: t.dataset, tag: t.tag, number: dv(t.versionId)?.number ?? null, digest: dv(t.versionId)?.digest ?? null }));
     out.modelVersions = [...this.modelVersions.values()].map((v) => ({ model: v.model, number: v.number, digest: v.digest, author: v.author, run: v.run, format: v.format, filesDigest: dv(v.filesVersionId)?.digest ?? null }));
     out.aliases = [...this.aliases.values()].map((a) => ({ model: a.model, alias: a.alias, versionId: a.versionId, number: mv(a.versionId)?.number ?? null, digest: mv(a.versionId)?.digest ?? null }));
+    out.aliasHistory = this.history.map((h) => ({ model: h.model, alias: h.alias, versionId: h.versionId, number: h.versionId === null ? null : (mv(h.versionId)?.number ?? null), digest: h.versionId === null ? null : (mv(h.versionId)?.digest ?? null) }));
     out.approvals = this.approvals.map((a) => ({ model: mv(a.versionId)?.model ?? '?', number: mv(a.versionId)?.number ?? null, alias: a.alias, approver: a.approver }));
     out.policies = [...this.policies.values()];
     out.evaluations = [...this.evaluations.values()].map((e) => ({ id: e.id, model: mv(e.versionId)?.model ?? '?', number: mv(e.versionId)?.number ?? null, suite: e.suite, suiteDigest: e.suiteDigest, passed: e.passed, reportDigest: digestOf(e.report) }));
@@ -358,6 +361,17 @@ function tamper(w: World): Tamper | null {
       if (!v || w.aliases.has(`${v.model}@canary`)) return null;
       w.aliases.set(`${v.model}@canary`, { model: v.model, alias: 'canary', versionId: v.id });
       return { table: 'model_aliases', key: `${v.model}@canary`, kinds: ['state-unvouched'] };
+    },
+    () => {
+      // Rewrite the alias history, so that a rollback would go elsewhere.
+      const hs = w.history.filter((h) => h.versionId !== null);
+      if (!hs.length) return null;
+      const h = r.pick(hs);
+      const others = [...w.modelVersions.values()].filter((v) => v.model === h.model && v.id !== h.versionId);
+      if (!others.length) return null;
+      h.versionId = r.pick(others).id;
+      const n = w.history.filter((x) => x.model === h.model && x.alias === h.alias).indexOf(h) + 1;
+      return { table: 'model_alias_events', key: `${h.model}@${h.alias} #${n}`, kinds: ['state-mismatch'] };
     },
     () => {
       const v = w.anyModelVersion();
@@ -507,6 +521,7 @@ describe('reconcileState on logs written before events itemised imports', () => 
     const rows = emptyStateRows();
     rows.modelVersions = [{ model: 'm', number: 1, digest: d('m1'), author: 'alice@example.com', run: null, format: 'onnx', filesDigest: d('m1') }];
     rows.aliases = [{ model: 'm', alias: 'production', versionId: 'row-1', number: 1, digest: d('m1') }];
+    rows.aliasHistory = [{ model: 'm', alias: 'production', versionId: 'row-1', number: 1, digest: d('m1') }];
     expect(reconcileState(e, rows).problems).toEqual([]);
     rows.aliases[0]!.versionId = 'row-9';
     expect(reconcileState(e, rows).problems).toMatchObject([{ kind: 'state-mismatch', table: 'model_aliases', key: 'm@production', index: 1 }]);

@@ -146,6 +146,33 @@ export function reconcileState(expected: ExpectedState, rows: StateRows): StateR
   }
   for (const [key, v] of expected.aliases) if (!v.value.removed && !seenAliases.has(key)) missing('model_aliases', key, v.index, v.action);
 
+  // The alias history: the n-th move of each alias in its history rows is the n-th event that
+  // moved it (a forged row there would steer `model rollback`).
+  const history = new Map<string, StateRows['aliasHistory']>();
+  for (const r of rows.aliasHistory) {
+    const key = `${r.model}@${r.alias}`;
+    const list = history.get(key);
+    if (list) list.push(r);
+    else history.set(key, [r]);
+  }
+  for (const key of new Set([...history.keys(), ...expected.aliasMoves.keys()])) {
+    const made = history.get(key) ?? [];
+    const moves = expected.aliasMoves.get(key) ?? [];
+    for (let i = 0; i < Math.max(made.length, moves.length); i++) {
+      const r = made[i];
+      const v = moves[i];
+      const k = `${key} #${i + 1}`;
+      const to = (x: { versionId: string | null; number: number | null }) => (x.versionId === null ? 'removed it' : x.number === null ? `moved it to a version that does not exist` : `moved it to v${x.number}`);
+      if (!v) unvouched('model_alias_events', k, `(${to(r!)})`);
+      else if (!r) missing('model_alias_events', k, v.index, v.action);
+      else {
+        const want = v.value;
+        const same = want.removed ? r.versionId === null : want.versionId !== undefined ? r.versionId === want.versionId : r.number === want.number && (want.digest === undefined || r.digest === want.digest);
+        if (!same) mismatch('model_alias_events', k, v, [`the history says it ${to(r)} but the log recorded ${want.removed ? 'its removal' : want.versionId !== undefined ? `a move to the version row ${want.versionId}` : `a move to v${want.number}`}`]);
+      }
+    }
+  }
+
   // Approvals: as many rows per (version, alias, approver) as events.
   const approvalRows = new Map<string, number>();
   for (const r of rows.approvals) {
@@ -276,6 +303,7 @@ export function reconcileState(expected: ExpectedState, rows: StateRows): StateR
     dataset_tags: rows.datasetTags.length,
     model_versions: rows.modelVersions.length,
     model_aliases: rows.aliases.length,
+    model_alias_events: rows.aliasHistory.length,
     model_approvals: rows.approvals.length,
     model_policies: rows.policies.length,
     model_evaluations: rows.evaluations.length,

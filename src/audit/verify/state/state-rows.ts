@@ -12,6 +12,8 @@ export interface StateRows {
   modelVersions: Array<{ model: string; number: number; digest: string; author: string; run: string | null; format: string; filesDigest: string | null }>;
   /** `number`/`digest` are null when the alias points at a version that does not exist. */
   aliases: Array<{ model: string; alias: string; versionId: string; number: number | null; digest: string | null }>;
+  /** The alias history (`model_alias_events`), oldest first per alias (by time, then id); `versionId` null: removed. */
+  aliasHistory: Array<{ model: string; alias: string; versionId: string | null; number: number | null; digest: string | null }>;
   approvals: Array<{ model: string; number: number | null; alias: string; approver: string }>;
   /** `policy`: the stored JSON text. */
   policies: Array<{ model: string; alias: string; policy: string }>;
@@ -30,6 +32,7 @@ export const STATE_TABLES = {
   dataset_tags: 'name@tag',
   model_versions: 'model@vN',
   model_aliases: 'model@alias',
+  model_alias_events: 'model@alias #n (the n-th move)',
   model_approvals: 'model@vN alias by approver',
   model_policies: 'model@alias',
   model_evaluations: 'evaluation id (report digest)',
@@ -41,5 +44,5 @@ export const STATE_TABLES = {
 export type StateTable = keyof typeof STATE_TABLES;
 
 export function emptyStateRows(): StateRows {
-  return { datasetVersions: [], datasetTags: [], modelVersions: [], aliases: [], approvals: [], policies: [], evaluations: [], deployments: [], runs: [], releases: [] };
+  return { datasetVersions: [], datasetTags: [], modelVersions: [], aliases: [], aliasHistory: [], approvals: [], policies: [], evaluations: [], deployments: [], runs: [], releases: [] };
 }
