@@ -15,6 +15,7 @@ import path from 'node:path';
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { spawnSync } from 'node:child_process';
+import Database from 'better-sqlite3';
 import { runCmd, median, min, max, du } from '../lib/measure.mjs';
 
 const FULL_EVENTS = 1_000_000;
@@ -92,6 +93,8 @@ export const suite = {
       }
       const s = secs(t0);
       await ws.close();
+      results.seeded = seedState(bigDir, total, env.CAIRN_ACTOR);
+      log(`audit: seeded the rows the log vouches for: ${results.seeded.versions} versions, ${results.seeded.tags} tags`);
       const size = await du(path.join(bigDir, '.cairn'));
       results.batched = { events: appended, wallS: s, eventsPerS: appended / s, checkpointS: cpS, segments, storeBytes: size.bytes };
       log(`audit: recordMany: ${Math.round(appended / s)} events/s (${s.toFixed(1)} s, of which checkpoints ${cpS.toFixed(1)} s)`);
@@ -112,7 +115,11 @@ export const suite = {
         runs.push(out.wallS);
         log(`audit: verifyWorkspaceLog: ${out.wallS.toFixed(2)} s, ok=${out.ok}, size=${out.size}`);
       }
-      if (!results.verifyInProcess) results.verifyInProcess = { wallS: median(runs), min: min(runs), max: max(runs), runs, ok: report.ok, size: report.size, checkpoints: report.checkpoints, problems: report.problems };
+      if (!results.verifyInProcess) results.verifyInProcess = { wallS: median(runs), min: min(runs), max: max(runs), runs, ok: report.ok, size: report.size, checkpoints: report.checkpoints, problems: report.problems, rows: report.rows };
+      // The same without reconciling rows: what the log checks alone cost.
+      const logOnly = await child(['verify-log', bigDir, ctx.repoRoot]);
+      results.verifyLogOnly = logOnly;
+      if (!logOnly.error) log(`audit: verifyWorkspaceLog (log only, no row reconciliation): ${logOnly.wallS.toFixed(2)} s`);
 
       const out = await child(['prove', bigDir, ctx.repoRoot, String(total)]);
       results.prove = out;
@@ -169,11 +176,12 @@ async function childMain([phase, dir, repoRoot, size]) {
   const { openWorkspace } = await mod('app/workspace.js');
   const ws = await openWorkspace({ cwd: dir, command: 'bench', env: process.env });
   try {
-    if (phase === 'verify') {
+    if (phase === 'verify' || phase === 'verify-log') {
       const { verifyWorkspaceLog } = await mod('audit/service/audit-service.js');
       const t0 = process.hrtime.bigint();
-      const report = await verifyWorkspaceLog(ws, {});
-      return { wallS: secs(t0), ok: report.ok, size: report.size, checkpoints: report.checkpoints, problems: report.problems.length };
+      const report = await verifyWorkspaceLog(ws, phase === 'verify-log' ? { state: false } : {});
+      const rows = report.state ? Object.values(report.state.rows).reduce((a, b) => a + b, 0) : null;
+      return { wallS: secs(t0), ok: report.ok, size: report.size, checkpoints: report.checkpoints, problems: report.problems.length, rows };
     }
     if (phase === 'prove') {
       const { eventByIndex } = await mod('meta/repos/audit.js');
@@ -211,17 +219,57 @@ if (process.argv[1] && path.resolve(process.argv[1]) === SELF && process.argv[2]
   );
 }
 
-/** A realistic event: a dataset version with its digest, inputs, outputs and parameters. */
+/**
+ * A realistic event: a dataset version with its digest, inputs, outputs and parameters, or a
+ * tag on one. The log is self-consistent, so `audit verify` reconciles real rows with it (see
+ * seedState): event i creates `team/ds-<i mod 97>@v<floor(i / 97) + 1>`; every fourth event
+ * (after the first 97) instead tags the version event i - 97 created.
+ */
 function draft(i) {
+  if (isTag(i)) {
+    const j = i - 97;
+    const d = `sha256:${hex64(j)}`;
+    return { action: 'dataset.tag', target: { type: 'dataset', name: `team/ds-${j % 97}`, version: versionOf(j), digest: d }, outputs: [d], params: { tag: `t${i % 1000}`, force: true } };
+  }
   const d = `sha256:${hex64(i)}`;
-  if (i % 4 === 3) return { action: 'dataset.tag', target: { type: 'dataset', name: `team/ds-${i % 97}`, version: 1 + (i % 50), digest: d }, outputs: [d], params: { tag: `t${i}`, force: false } };
   return {
     action: 'dataset.version.create',
-    target: { type: 'dataset', name: `team/ds-${i % 97}`, version: 1 + (i % 50), digest: d },
+    target: { type: 'dataset', name: `team/ds-${i % 97}`, version: versionOf(i), digest: d },
     inputs: i % 5 === 0 ? [`sha256:${hex64(i + 1)}`] : [],
     outputs: [d],
     params: { message: `import ${i}`, files: 1000 + (i % 300), bytes: 1_000_000 + i, newBytes: 4096 + (i % 4096) },
   };
+}
+
+const isTag = (i) => i % 4 === 3 && i > 97;
+const versionOf = (i) => Math.floor(i / 97) + 1;
+
+/**
+ * The rows the synthetic log vouches for, written straight into the metadata (as the commands
+ * that made the events would have): the datasets, one version per create event, each tag where
+ * its last event put it. `audit verify` then reconciles them all, as it would in a real
+ * workspace of this size.
+ */
+function seedState(dir, total, actor) {
+  const db = new Database(path.join(dir, '.cairn', 'meta.db'));
+  try {
+    const now = new Date().toISOString();
+    const tags = new Map();
+    db.transaction(() => {
+      const ds = db.prepare('insert into datasets (id, name, created_at, created_by) values (?, ?, ?, ?)');
+      for (let k = 0; k < 97; k++) ds.run(`ds-${k}`, `team/ds-${k}`, now, actor);
+      const v = db.prepare('insert into dataset_versions (id, dataset_id, number, digest, parent_id, message, author, created_at, file_count, total_bytes, new_bytes, stats) values (?, ?, ?, ?, null, ?, ?, ?, 1000, 1000000, 4096, ?)');
+      for (let i = 1; i < total; i++) {
+        if (isTag(i)) tags.set(`${(i - 97) % 97}:t${i % 1000}`, i - 97);
+        else v.run(`v-${i}`, `ds-${i % 97}`, versionOf(i), hex64(i), `import ${i}`, actor, now, '{}');
+      }
+      const t = db.prepare('insert into dataset_tags (dataset_id, tag, version_id, created_at, created_by) values (?, ?, ?, ?, ?)');
+      for (const [key, j] of tags) t.run(`ds-${key.split(':')[0]}`, key.split(':')[1], `v-${j}`, now, actor);
+    })();
+    return { versions: db.prepare('select count(*) as n from dataset_versions').get().n, tags: tags.size };
+  } finally {
+    db.close();
+  }
 }
 
 function hex64(i) {
@@ -354,7 +402,8 @@ function detailRows(r) {
     });
   }
   if (r.verifyInProcess?.error) d.push({ tool: 'cairn', what: 'verifyWorkspaceLog (in-process)', time: `error: ${r.verifyInProcess.error.message.slice(0, 200)}`, rss: '—', more: '' });
-  else if (r.verifyInProcess) d.push({ tool: 'cairn', what: 'verifyWorkspaceLog (in-process)', time: fmtS(r.verifyInProcess.wallS), rss: '—', more: `runs ${r.verifyInProcess.runs.map((x) => x.toFixed(2)).join(', ')} s; ${fmtN(r.verifyInProcess.checkpoints)} checkpoints; ok ${r.verifyInProcess.ok}` });
+  else if (r.verifyInProcess) d.push({ tool: 'cairn', what: 'verifyWorkspaceLog (in-process)', time: fmtS(r.verifyInProcess.wallS), rss: '—', more: `runs ${r.verifyInProcess.runs.map((x) => x.toFixed(2)).join(', ')} s; ${fmtN(r.verifyInProcess.checkpoints)} checkpoints; ${r.verifyInProcess.rows == null ? '?' : fmtN(r.verifyInProcess.rows)} rows reconciled; ok ${r.verifyInProcess.ok}` });
+  if (r.verifyLogOnly && !r.verifyLogOnly.error) d.push({ tool: 'cairn', what: 'verifyWorkspaceLog, log checks only (state: false)', time: fmtS(r.verifyLogOnly.wallS), rss: '—', more: 'the difference to the line above is the cost of reconciling the rows' });
   if (r.verifyCli) {
     d.push(
       r.verifyCli.error
@@ -370,6 +419,7 @@ function detailRows(r) {
 function notes(r, ctx) {
   const n = [
     `Events look like real ones (dataset.version.create / dataset.tag with a target digest, outputs and parameters; about ${r.batched ? Math.round(r.batched.storeBytes / Math.max(1, r.events)) : '?'} bytes of .cairn per event). Every append is durable (SQLite WAL, one transaction per call).`,
+    `The log is self-consistent and the rows it vouches for are in the database (${r.seeded ? `${fmtN(r.seeded.versions)} versions, ${fmtN(r.seeded.tags)} tags` : '?'}), so c and d include reconciling every row with the event that made it (docs/AUDIT.md, "State bound to the log").`,
     `"Checkpoint every 1,000" = AuditLog.checkpoint() after every 1,000 appended events: a signed note (Ed25519) plus a consistency check of the stored tree against the previous checkpoint; the big log has ${num(r.verifyInProcess?.checkpoints) != null ? fmtN(r.verifyInProcess.checkpoints) : '?'} checkpoints, all verified by c and d.`,
     'The CLI verify time is the whole process (start-up, opening the workspace, the scan, signature checks of every checkpoint, JSON output).',
     'c and e run in a fresh Node process each (as a real command would), not in the process that built the log. Proof times cover AuditLog.prove alone (the event row is read before the clock starts); 50 untimed proofs warm the caches first.',

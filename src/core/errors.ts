@@ -23,6 +23,7 @@ export const errorCatalogue = {
   LOCKED: { exit: 1, http: 423, summary: 'Another process holds a lock this operation needs.' },
   CHECK_FAILED: { exit: 1, http: 422, summary: 'A verification found problems (fsck, audit verify).' },
   AUDIT_INCONSISTENT: { exit: 1, http: 500, summary: 'The audit log does not extend its last signed checkpoint.' },
+  STATE_MISMATCH: { exit: 1, http: 409, summary: 'A metadata row differs from what the audit log recorded for it.' },
   SIGNATURE_INVALID: { exit: 1, http: 422, summary: 'A signature does not verify.' },
   UNTRUSTED_KEY: { exit: 1, http: 422, summary: 'No trusted key was given, so a signature check could only show self-consistency.' },
   NOT_VOUCHED: { exit: 1, http: 422, summary: "A remote's version is vouched for by no event of a verified audit log." },

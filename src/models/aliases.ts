@@ -4,7 +4,7 @@ import { uuidv7 } from '../core/ids.js';
 import { isoUtc } from '../core/time.js';
 import type { DatasetDeps } from '../datasets/deps.js';
 import type { WriteTx } from '../meta/write-tx.js';
-import { resolveModel, verifyModel, type ModelRow, type ModelVersionRow } from './registry.js';
+import { assertVerified, resolveModel, verifyModel, type ModelRow, type ModelVersionRow } from './registry.js';
 
 export interface AliasPolicy {
   /** Evaluation suites (by name) the version must have passed. */
@@ -95,9 +95,9 @@ export async function moveAlias(tx: WriteTx, deps: Pick<DatasetDeps, 'clock' | '
 export async function promote(deps: DatasetDeps, ref: string, alias: string, action: 'promote' | 'set' = 'promote'): Promise<{ ref: string; alias: string; previous: string | null }> {
   checkAlias(alias);
   const r = await resolveModel(deps, ref);
-  // What goes live must be the bytes that were registered and evaluated.
-  const v = await verifyModel(deps, r.ref);
-  if (!v.ok) throw new CairnError('CORRUPT_OBJECT', `${r.ref} does not verify, so it cannot become ${alias}: ${v.problems.map((p) => `${p.path}: ${p.problem}`).join('; ')}`, { data: { problems: v.problems } });
+  // What goes live must be the bytes that were registered and evaluated: the tree its
+  // model.register event logged, which its row (and files) must still match.
+  assertVerified(await verifyModel(deps, r.ref), `become ${alias}`);
   const unmet = await unmetConditions(deps, r.model, r.version, alias);
   const target = { type: 'model', name: r.model.name, version: r.version.number, digest: `sha256:${r.version.digest}` };
   if (unmet.length) {
@@ -155,7 +155,11 @@ export async function rollback(deps: DatasetDeps, name: string, alias: string): 
   const previous = events.find((e) => e.previous_version_id && e.previous_version_id !== last?.version_id);
   if (!last || !previous?.previous_version_id) throw new CairnError('NOT_FOUND', `${name}@${alias} has no earlier version to roll back to`);
   const to = previous.previous_version_id;
-  await deps.audit.audited({ action: 'model.rollback', target: { type: 'model', name }, params: { alias, from: last.version_id, to } }, async (commit) => {
+  // The event names the version it moves to by number and digest, as a promotion does, so
+  // `audit verify` can check the alias against it (older rollbacks carry only the row ids).
+  const toRow = await deps.meta.db.selectFrom('model_versions').select(['number', 'digest']).where('id', '=', to).executeTakeFirst();
+  const target = toRow ? { type: 'model', name, version: toRow.number, digest: `sha256:${toRow.digest}` } : { type: 'model', name };
+  await deps.audit.audited({ action: 'model.rollback', target, params: { alias, from: last.version_id, to } }, async (commit) => {
     await commit(async (tx) => {
       await moveAlias(tx, deps, m.id, alias, to, 'rollback');
     });

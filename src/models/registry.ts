@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Selectable } from 'kysely';
 import { canonicalJson } from '../core/canonical-json.js';
-import { CairnError } from '../core/errors.js';
+import { CairnError, errorCatalogue } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
 import { isoUtc } from '../core/time.js';
 import { addVersion } from '../datasets/add.js';
@@ -13,6 +13,7 @@ import type { ModelVersionsTable, ModelsTable } from '../meta/schema.js';
 import { listFlat } from '../storage/tree/list.js';
 import { fileChunks } from '../storage/tree/node.js';
 import { buildCard, type ModelCard } from './card.js';
+import { loggedModelVersion } from './logged-version.js';
 import { getRun, type RunRow } from '../compute/runs/service.js';
 
 export type ModelRow = Selectable<ModelsTable>;
@@ -157,35 +158,83 @@ function readSignature(path: string): { inputs: unknown[]; outputs: unknown[] } 
   return { inputs: s.inputs, outputs: s.outputs };
 }
 
+export interface ModelCheck {
+  ref: string;
+  /** The digest the log recorded for the version (its row's when no event vouches for it). */
+  digest: string;
+  files: number;
+  bytes: number;
+  /** Bytes and row both check out. */
+  ok: boolean;
+  /** Files whose bytes do not match the tree the log recorded. */
+  problems: Array<{ path: string; problem: string }>;
+  /** How the version's row differs from its `model.register` event (docs/AUDIT.md, "State bound to the log"). */
+  stateProblems: string[];
+  /** The index of the `model.register` event the check was made against. */
+  registeredAt: number | null;
+}
+
 /**
- * Re-hashes every file of a model version from the store: each chunk against its id and each
- * whole file against its recorded SHA-256. One changed byte anywhere fails it.
+ * Re-hashes every file of a model version from the store — each chunk against its id and
+ * each whole file against its recorded SHA-256 — starting from the tree digest its
+ * `model.register` event logged, not the one its row holds now: a row pointed at another
+ * tree with SQL is a state problem, and the bytes checked are the ones that were registered.
  */
-export async function verifyModel(deps: DatasetDeps, ref: string): Promise<{ ref: string; digest: string; files: number; bytes: number; ok: boolean; problems: Array<{ path: string; problem: string }> }> {
+export async function verifyModel(deps: DatasetDeps, ref: string): Promise<ModelCheck> {
   const r = await resolveModel(deps, ref);
-  const listing = await listFlat(r.version.digest, treeLoader(deps));
+  const logged = await loggedModelVersion(deps, r.model, r.version);
+  const digest = logged.digest ?? r.version.digest;
   const problems: Array<{ path: string; problem: string }> = [];
   let bytes = 0;
-  for (const f of listing.files) {
-    const h = createHash('sha256');
-    try {
-      const chunks = fileChunks(f.entry);
-      const locs = await deps.index.locate(chunks);
-      for (const id of chunks) {
-        const loc = locs.get(id);
-        if (!loc) throw new CairnError('MISSING_OBJECT', `chunk ${id} is missing`);
-        const buf = await deps.reader.read(loc);
-        h.update(buf);
-        bytes += buf.length;
+  let files = 0;
+  try {
+    const listing = await listFlat(digest, treeLoader(deps));
+    files = listing.files.length;
+    for (const f of listing.files) {
+      const h = createHash('sha256');
+      try {
+        const chunks = fileChunks(f.entry);
+        const locs = await deps.index.locate(chunks);
+        for (const id of chunks) {
+          const loc = locs.get(id);
+          if (!loc) throw new CairnError('MISSING_OBJECT', `chunk ${id} is missing`);
+          const buf = await deps.reader.read(loc);
+          h.update(buf);
+          bytes += buf.length;
+        }
+        if (h.digest('hex') !== f.entry.digest) problems.push({ path: f.path, problem: 'its content does not match its recorded SHA-256' });
+      } catch (err) {
+        problems.push({ path: f.path, problem: (err as Error).message });
       }
-      if (h.digest('hex') !== f.entry.digest) problems.push({ path: f.path, problem: 'its content does not match its recorded SHA-256' });
-    } catch (err) {
-      problems.push({ path: f.path, problem: (err as Error).message });
     }
+  } catch (err) {
+    // The tree itself is unreadable (missing or damaged).
+    problems.push({ path: '', problem: (err as Error).message });
   }
-  const ok = problems.length === 0;
-  await deps.audit.record({ action: 'model.verify', target: { type: 'model', name: r.model.name, version: r.version.number, digest: `sha256:${r.version.digest}` }, params: { files: listing.files.length, bytes, problems: problems.length } }, ok ? 'ok' : 'failed', ok ? undefined : `CORRUPT_OBJECT: ${problems.length} file(s) do not verify`);
-  return { ref: r.ref, digest: `sha256:${r.version.digest}`, files: listing.files.length, bytes, ok, problems };
+  const ok = problems.length === 0 && logged.problems.length === 0;
+  const reason = logged.problems.length ? `STATE_MISMATCH: ${errorCatalogue.STATE_MISMATCH.summary}` : `CORRUPT_OBJECT: ${problems.length} file(s) do not verify`;
+  await deps.audit.record(
+    { action: 'model.verify', target: { type: 'model', name: r.model.name, version: r.version.number, digest: `sha256:${digest}` }, params: { files, bytes, problems: problems.length, stateProblems: logged.problems.length, registeredAt: logged.index } },
+    ok ? 'ok' : 'failed',
+    ok ? undefined : reason,
+  );
+  return { ref: r.ref, digest: `sha256:${digest}`, files, bytes, ok, problems, stateProblems: logged.problems, registeredAt: logged.index };
+}
+
+/**
+ * Refuses a version that must not go live or ship: its row differs from what the log
+ * recorded for it (STATE_MISMATCH), or its bytes from the logged tree (CORRUPT_OBJECT).
+ */
+export function assertVerified(check: ModelCheck, what: string): void {
+  if (check.stateProblems.length) {
+    throw new CairnError('STATE_MISMATCH', `${check.ref} is not what the audit log says was registered, so it cannot ${what}: ${check.stateProblems.join('; ')}`, {
+      data: { stateProblems: check.stateProblems, registeredAt: check.registeredAt },
+      hint: 'run `cairn audit verify` to see every row that differs from the log, and restore the metadata from a backup',
+    });
+  }
+  if (check.problems.length) {
+    throw new CairnError('CORRUPT_OBJECT', `${check.ref} does not verify, so it cannot ${what}: ${check.problems.map((p) => `${p.path}: ${p.problem}`).join('; ')}`, { data: { problems: check.problems } });
+  }
 }
 
 export async function listModels(deps: Pick<DatasetDeps, 'meta'>) {

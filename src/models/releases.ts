@@ -13,7 +13,7 @@ import { treeLoader } from '../datasets/trees.js';
 import { listFlat } from '../storage/tree/list.js';
 import { materializeShared } from '../transfer/cluster-cache.js';
 import { cardMarkdown, type ModelCard } from './card.js';
-import { resolveModel, verifyModel } from './registry.js';
+import { assertVerified, resolveModel, verifyModel } from './registry.js';
 import { verifyReleaseBundle, writeReleaseBundle, type ReleaseFacts } from './release/index.js';
 
 export interface ReleaseDeps extends DatasetDeps {
@@ -27,12 +27,15 @@ export interface ReleaseDeps extends DatasetDeps {
  */
 export async function createRelease(deps: ReleaseDeps, ref: string, outDir: string): Promise<{ dir: string; model: string; digest: string; keyid: string; files: number; proofs: number }> {
   const m = await resolveModel(deps, ref);
+  // What is signed must be what was registered: the row and its files must match the digest
+  // the model.register event logged, and the bytes that tree (docs/AUDIT.md).
   const check = await verifyModel(deps, m.ref);
-  if (!check.ok) throw new CairnError('CORRUPT_OBJECT', `${m.ref} does not verify, so it cannot be released: ${check.problems.map((p) => `${p.path}: ${p.problem}`).join('; ')}`, { data: { problems: check.problems } });
+  assertVerified(check, 'be released');
   if (!m.version.run_id) throw new CairnError('INVALID_INPUT', `${m.ref} was registered from files, not from a recorded run: there is no build to state provenance for`, { hint: 'register the model with --from-run <run>' });
   const run = await deps.meta.db.selectFrom('runs').selectAll().where('id', '=', m.version.run_id).executeTakeFirstOrThrow();
   const stored = JSON.parse(run.spec) as { command: string; spec: { name: string; project: string; params: Record<string, string | number | boolean | null>; environment: { image?: string; lockfile?: string } }; inputs: Array<{ name: string; ref: string; digest: string }>; keyInput: { environment: { lockfile: string | null } } };
-  const files = await deps.meta.db.selectFrom('dataset_versions').select('digest').where('id', '=', m.version.files_version_id).executeTakeFirstOrThrow();
+  // The tree the log recorded (assertVerified made sure the row's files are that tree).
+  const files = { digest: check.digest.slice('sha256:'.length) };
   const dir = await materializeShared(deps, files.digest, deps.cacheDir);
   const listing = await listFlat(files.digest, treeLoader(deps));
   const evaluations = await deps.meta.db.selectFrom('model_evaluations').select(['id', 'suite', 'report']).where('version_id', '=', m.version.id).orderBy('at').execute();
@@ -83,9 +86,11 @@ export async function createRelease(deps: ReleaseDeps, ref: string, outDir: stri
     publicKeyPem: readFileSync(join(deps.cairnDir, PUBLIC_KEY_FILE), 'utf8'),
     verifierKey: formatVerifierKey(deps.audit.keys.origin, deps.audit.keys.rawPublicKey),
   });
-  await deps.audit.audited({ action: 'model.release', target: { type: 'model', name, version: Number(number), digest }, inputs: [digest], params: { keyid: result.keyid, files: listing.files.length, proofs: proofs.length, evaluations: evaluations.length } }, async (commit) => {
+  // The release record's id is in the event too, so `audit verify` can match the record to it.
+  const releaseId = result.keyid + ':' + createHash('sha256').update(result.manifest ? JSON.stringify(result.manifest) : outDir).digest('hex');
+  await deps.audit.audited({ action: 'model.release', target: { type: 'model', name, version: Number(number), digest }, inputs: [digest], params: { keyid: result.keyid, files: listing.files.length, proofs: proofs.length, evaluations: evaluations.length, release: releaseId } }, async (commit) => {
     await commit(async (tx) => {
-      await addEdges(tx, [{ id: uuidv7(), src_type: 'model_version', src_id: m.version.id, dst_type: 'release', dst_id: result.keyid + ':' + createHash('sha256').update(result.manifest ? JSON.stringify(result.manifest) : outDir).digest('hex'), relation: 'released', via_type: null, via_id: null, created_at: new Date().toISOString() }]);
+      await addEdges(tx, [{ id: uuidv7(), src_type: 'model_version', src_id: m.version.id, dst_type: 'release', dst_id: releaseId, relation: 'released', via_type: null, via_id: null, created_at: new Date().toISOString() }]);
     });
   });
   return { dir: outDir, model: m.ref, digest, keyid: result.keyid, files: listing.files.length, proofs: proofs.length };

@@ -106,6 +106,17 @@ function rewriteHistory(db: Database.Database, from: number, edit: (e: Record<st
   rebuildTree(db);
 }
 
+/** Deletes the rows entries 7-9 made (c@v1 from a@v2, its tag x, a@v3), as a forger cutting them off would. */
+function forgetTail(db: Database.Database): void {
+  db.prepare("delete from dataset_tags where tag = 'x'").run();
+  const gone = db.prepare("select v.id from dataset_versions v join datasets d on d.id = v.dataset_id where (d.name = 'c' and v.number = 1) or (d.name = 'a' and v.number = 3)").all() as Array<{ id: string }>;
+  for (const { id } of gone) {
+    db.prepare('delete from lineage_edges where src_id = ? or dst_id = ?').run(id, id);
+    db.prepare('delete from dataset_versions where id = ?').run(id);
+  }
+  db.prepare("delete from datasets where name = 'c'").run();
+}
+
 /** Changes one byte of an entry without breaking its JSON. */
 function flipOneByte(entry: string): string {
   const at = entry.indexOf('tester@example.com');
@@ -262,6 +273,17 @@ describe('tamper experiments: cairn audit verify fails and names the right entry
     db.prepare('delete from audit_events where idx >= 7').run();
     db.prepare('delete from audit_checkpoints where size > 7').run();
     rebuildTree(db);
+    // The rows the cut events made are still there: a plain verify names them, since no event
+    // accounts for them any more (issue 10, item 5)…
+    const careless = verify(ws);
+    expect(careless.code).toBe(1);
+    expect(careless.report.problems.map((p) => [p.kind, (p as { key?: string }).key])).toEqual([
+      ['state-unvouched', 'c@v1'],
+      ['state-unvouched', 'a@v3'],
+      ['state-unvouched', 'c@x'],
+    ]);
+    // …so a careful forger deletes them too; then only the exported checkpoint can tell.
+    forgetTail(db);
     db.close();
     // The database alone cannot forget: the copy outside it covers 10 entries (issue 10, item 6).
     expectCaught(verify(ws), 7, 'kept-beyond-log');
@@ -283,6 +305,7 @@ describe('tamper experiments: cairn audit verify fails and names the right entry
     db.prepare('delete from audit_events where idx >= 7').run();
     db.prepare('delete from audit_checkpoints where size > 7').run();
     rebuildTree(db);
+    forgetTail(db);
     db.close();
     // (With the copy beside the key in place, no command would sign the cut log: forged-history.test.ts.)
     rmSync(join(ws, '.cairn', 'keys', 'checkpoint'));
@@ -317,6 +340,8 @@ describe('tamper experiments: cairn audit verify fails and names the right entry
     rewriteHistory(db, 3, (e) => {
       e.actor = { id: 'scapegoat@example.com', auth: 'environment' };
     });
+    // …and the row the entry vouches for, so that rows and log agree (issue 10, item 5).
+    db.prepare("update dataset_versions set author = 'scapegoat@example.com' where number = 1 and dataset_id = (select id from datasets where name = 'b')").run();
     const leaves = (db.prepare('select leaf_hash from audit_events order by idx').all() as Array<{ leaf_hash: string }>).map((r) => Buffer.from(r.leaf_hash, 'hex'));
     for (const { size } of db.prepare('select size from audit_checkpoints').all() as Array<{ size: number }>) {
       const f = new Frontier();

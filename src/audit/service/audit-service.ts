@@ -3,19 +3,21 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import { CairnError } from '../../core/errors.js';
 import { parseTimeBound, type Clock } from '../../core/time.js';
-import { eventByIndex, queryEvents, type EventFilter } from '../../meta/repos/audit.js';
+import { eventByIndex } from '../../meta/repos/audit.js';
+import { eventRowsMatching, likeLiteral } from '../../meta/repos/audit-entries.js';
 import type { AuditEventRow, Database } from '../../meta/schema.js';
 import type { BlobIndex } from '../../storage/blob-index.js';
 import type { LocalPackDir } from '../../storage/objects/local-packs.js';
 import type { TreeLoader } from '../../storage/tree/walk.js';
 import type { WorkerPool } from '../../storage/workers/pool.js';
 import type { AuditLog, InclusionBundle } from '../log/audit-log.js';
+import { leafHashOfText } from '../merkle/index.js';
 import { parseVerifierKey, type NoteVerifier } from '../note/index.js';
 import { namedDigests, verifyArtifacts } from '../verify/artifacts.js';
 import { verifyStoredLog, type AuditVerifyReport } from '../verify/verify-workspace.js';
 
 export interface AuditDeps {
-  meta: { db: Kysely<Database>; sqlite?: BetterSqlite3.Database };
+  meta: { db: Kysely<Database>; sqlite?: BetterSqlite3.Database; dialect?: 'sqlite' | 'postgres' };
   audit: AuditLog;
   clock: Clock;
 }
@@ -29,47 +31,103 @@ export interface AuditEventView {
   target: string;
   outcome: string;
   event: unknown;
+  /** The stored entry does not hash to its leaf (or is not JSON): what it says is not what the log committed to. */
+  tampered: boolean;
 }
 
+/**
+ * What a stored entry says, read from the entry itself once its bytes hash to its leaf. The
+ * columns beside it (actor, action, target, outcome, time) are only a search index: they are
+ * not covered by the hash and may have been changed with SQL, so they are never shown.
+ */
 export function viewOf(r: AuditEventRow): AuditEventView {
-  const event = JSON.parse(r.entry) as { target?: { type?: string; name?: string; version?: number } };
-  const t = event.target ?? {};
+  const index = Number(r.idx);
+  let tampered = leafHashOfText(r.entry).toString('hex') !== r.leaf_hash;
+  let event: Record<string, unknown> | null = null;
+  try {
+    const parsed = JSON.parse(r.entry) as unknown;
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) event = parsed as Record<string, unknown>;
+  } catch {
+    event = null;
+  }
+  if (!event) tampered = true;
+  const e = (event ?? {}) as { id?: unknown; time?: unknown; actor?: { id?: unknown }; action?: unknown; target?: { type?: unknown; name?: unknown; version?: unknown }; outcome?: unknown };
+  const t = e.target ?? {};
+  const text = (v: unknown) => (typeof v === 'string' ? v : '?');
   return {
-    index: Number(r.idx),
-    id: r.event_id,
-    time: r.time,
-    actor: r.actor,
-    action: r.action,
-    target: `${t.type ?? '?'}${t.name ? `:${t.name}` : ''}${t.version ? `@v${t.version}` : ''}`,
-    outcome: r.outcome,
-    event,
+    index,
+    id: text(e.id),
+    time: text(e.time),
+    actor: text(e.actor?.id),
+    action: text(e.action),
+    target: `${text(t.type)}${typeof t.name === 'string' ? `:${t.name}` : ''}${typeof t.version === 'number' ? `@v${t.version}` : ''}`,
+    outcome: text(e.outcome),
+    event: event ?? r.entry,
+    tampered,
   };
 }
 
-export async function listEvents(deps: AuditDeps, f: { actor?: string; action?: string; target?: string; outcome?: string; since?: string; until?: string; limit?: number }): Promise<AuditEventView[]> {
-  const filter: EventFilter = {};
-  if (f.actor) filter.actor = f.actor;
-  if (f.action) filter.action = f.action;
-  if (f.target) filter.targetName = f.target;
-  if (f.outcome) {
-    if (!['ok', 'failed', 'denied'].includes(f.outcome)) throw new CairnError('USAGE', `--outcome must be ok, failed or denied`);
-    filter.outcome = f.outcome;
-  }
+export interface EventQuery {
+  actor?: string;
+  action?: string;
+  target?: string;
+  outcome?: string;
+  since?: string;
+  until?: string;
+  limit?: number;
+}
+
+const PAGE = 2_000;
+
+/**
+ * Events matching the filters, in index order (the newest `limit`, when given). Filters apply
+ * to what each verified entry says; the entry text narrows the search in SQL first (canonical
+ * JSON puts `action` first, so an action filter is an anchored prefix). Entries that do not
+ * hash to their leaf are returned too, marked tampered.
+ */
+export async function listEvents(deps: AuditDeps, f: EventQuery): Promise<AuditEventView[]> {
+  if (f.outcome && !['ok', 'failed', 'denied'].includes(f.outcome)) throw new CairnError('USAGE', `--outcome must be ok, failed or denied`);
+  const bounds: { since?: string; until?: string } = {};
   for (const [k, v] of [['since', f.since], ['until', f.until]] as const) {
     if (!v) continue;
     const d = parseTimeBound(v, deps.clock);
     if (!d) throw new CairnError('USAGE', `--${k} ${JSON.stringify(v)} is not an ISO time or an age like 7d`);
-    filter[k] = d.toISOString();
+    bounds[k] = d.toISOString();
   }
-  if (f.limit) {
-    filter.limit = f.limit;
-    filter.desc = true;
+  const prefix = f.action?.endsWith('*') ? f.action.slice(0, -1) : null;
+  const patterns: string[] = [];
+  if (f.action) patterns.push(prefix !== null ? `{"action":"${likeLiteral(prefix)}%` : `{"action":${likeLiteral(JSON.stringify(f.action))},%`);
+  if (f.actor) patterns.push(`%"id":${likeLiteral(JSON.stringify(f.actor))}%`);
+  if (f.target) patterns.push(`%"name":${likeLiteral(JSON.stringify(f.target))}%`);
+  if (f.outcome) patterns.push(`%"outcome":${likeLiteral(JSON.stringify(f.outcome))}%`);
+  const wanted = (v: AuditEventView): boolean => {
+    const e = v.event as { actor?: { id?: unknown }; target?: { name?: unknown } };
+    if (f.action && (prefix !== null ? !v.action.startsWith(prefix) : v.action !== f.action)) return false;
+    if (f.actor && e.actor?.id !== f.actor) return false;
+    if (f.target && e.target?.name !== f.target) return false;
+    if (f.outcome && v.outcome !== f.outcome) return false;
+    if (bounds.since && !(v.time >= bounds.since)) return false;
+    if (bounds.until && !(v.time < bounds.until)) return false;
+    return true;
+  };
+  const desc = Boolean(f.limit);
+  const out: AuditEventView[] = [];
+  let cursor: number | null = null;
+  for (;;) {
+    const rows = await eventRowsMatching(deps.meta.db, { patterns, cursor, desc, limit: PAGE });
+    for (const r of rows) {
+      const v = viewOf(r);
+      if (wanted(v)) out.push(v);
+      if (f.limit && out.length >= f.limit) break;
+    }
+    if (rows.length < PAGE || (f.limit && out.length >= f.limit)) break;
+    cursor = Number(rows[rows.length - 1]!.idx);
   }
-  const rows = await queryEvents(deps.meta.db, filter);
-  if (f.limit) rows.reverse();
-  return rows.map(viewOf);
+  if (desc) out.reverse();
+  return out;
 }
 
+/** One event row; `viewOf` says what it holds and whether it checks out. */
 export async function getEvent(deps: AuditDeps, index: number): Promise<AuditEventRow> {
   const r = await eventByIndex(deps.meta.db, index);
   if (!r) throw new CairnError('NOT_FOUND', `no audit event at index ${index}`, { hint: 'see `cairn audit log`' });
@@ -103,6 +161,11 @@ export interface VerifyOptions {
   /** Parse every entry fully and require canonical JSON. */
   deep?: boolean;
   artifacts?: { index: BlobIndex; packs: LocalPackDir; pool: WorkerPool; load: TreeLoader };
+  /**
+   * Reconcile the rows the log vouches for with its events (default true). Only tests and
+   * benchmarks of the log alone, on synthetic events with no rows behind them, turn it off.
+   */
+  state?: boolean;
   onProgress?: (n: number, total: number) => void;
 }
 
@@ -131,6 +194,8 @@ export async function verifyWorkspaceLog(deps: AuditDeps, opts: VerifyOptions): 
     verifier: deps.audit.keys.verifier,
     origin: deps.audit.keys.origin,
     deep: opts.deep === true,
+    state: opts.state !== false,
+    ...(deps.meta.dialect ? { dialect: deps.meta.dialect } : {}),
     ...(deps.meta.sqlite ? { sqlite: deps.meta.sqlite } : {}),
     ...(trusted ? { trusted } : {}),
     ...(kept ? { kept } : {}),

@@ -146,6 +146,20 @@ describe('LogVerifier', () => {
     ]);
   });
 
+  it('hands the kept top-level fields of each entry to the caller, the same with and without --deep', () => {
+    const keep = new Set(['actor', 'target', 'params']);
+    const seen: Array<[string | null, Record<string, string> | null]> = [];
+    for (const deep of [false, true]) {
+      const v = new LogVerifier({ checkpoints: [], verifier: k.verifier, origin: ORIGIN, deep, keep });
+      v.push(0, log[0]!.entry, log[0]!.leaf);
+      seen.push([v.lastAction, v.lastFields]);
+      v.push(1, '{not json', log[1]!.leaf);
+      expect(v.lastFields).toBeNull();
+    }
+    expect(seen[0]).toEqual(['dataset.tag', { actor: '{"auth":"environment","id":"tester@example.com"}', params: '{}', target: '{"name":"d0","type":"dataset"}' }]);
+    expect(seen[1]).toEqual(seen[0]);
+  });
+
   describe('against a trusted (exported) checkpoint', () => {
     it('an extending log verifies', () => {
       const v = run(indexed(log), { checkpoints: cps, verifier: k.verifier, trusted: { note: cps[1]!.note, verifier: k.verifier } });

@@ -28,8 +28,14 @@ export interface VerifyProblem {
     | 'unsigned-tail'
     | 'bundle-key'
     | 'bundle-incomplete'
-    | 'artifact';
+    | 'artifact'
+    | 'state-mismatch'
+    | 'state-unvouched'
+    | 'state-missing';
   message: string;
+  /** For a state problem: the table and the row's key (docs/AUDIT.md, "State bound to the log"). */
+  table?: string;
+  key?: string;
 }
 
 export interface CheckpointInput {
@@ -58,6 +64,11 @@ export class LogVerifier {
   readonly actions = new Map<string, number>();
   /** Parse every entry fully and require canonical form (slower; `audit verify --deep`). */
   readonly deep: boolean;
+  readonly #keep: ReadonlySet<string> | null;
+  /** The action of the entry just pushed (null when it has none). */
+  lastAction: string | null = null;
+  /** The JSON text of the `keep` keys of the entry just pushed (null when it is not a JSON object). */
+  lastFields: Record<string, string> | null = null;
 
   constructor(opts: {
     checkpoints: CheckpointInput[];
@@ -67,8 +78,10 @@ export class LogVerifier {
     /** The checkpoint kept outside the database (signed with the log's own key). */
     kept?: { note: string; where: string };
     deep?: boolean;
+    keep?: ReadonlySet<string>;
   }) {
     this.deep = opts.deep === true;
+    this.#keep = opts.keep ?? null;
     for (const c of opts.checkpoints) {
       try {
         const { checkpoint } = openCheckpoint(c.note, [opts.verifier]);
@@ -121,16 +134,23 @@ export class LogVerifier {
     if (leaf !== storedLeaf) {
       this.problems.push({ index: idx, kind: 'leaf-mismatch', message: `entry ${idx} was changed: its bytes no longer match its recorded leaf hash` });
     }
-    let ev: { index?: unknown; prev?: unknown; action?: unknown } | null = this.deep ? null : scanEntry(entry);
+    const raw: Record<string, string> | undefined = this.#keep ? {} : undefined;
+    let ev: { index?: unknown; prev?: unknown; action?: unknown } | null = this.deep ? null : scanEntry(entry, this.#keep ?? undefined, raw);
+    this.lastFields = ev ? (raw ?? null) : null;
     if (!ev) {
       try {
         ev = JSON.parse(entry) as { index?: unknown; prev?: unknown; action?: unknown };
         if (this.deep && canonicalJson(ev) !== entry) this.problems.push({ index: idx, kind: 'bad-entry', message: `entry ${idx} is not in canonical form` });
+        if (this.#keep && ev && typeof ev === 'object' && !Array.isArray(ev)) {
+          const obj = ev as Record<string, unknown>;
+          this.lastFields = Object.fromEntries([...this.#keep].filter((k) => obj[k] !== undefined).map((k) => [k, JSON.stringify(obj[k])]));
+        }
       } catch {
         ev = {};
         this.problems.push({ index: idx, kind: 'bad-entry', message: `entry ${idx} is not valid JSON` });
       }
     }
+    this.lastAction = typeof ev?.action === 'string' ? ev.action : null;
     if (ev.index !== idx) {
       this.problems.push({ index: idx, kind: 'index-mismatch', message: `entry ${idx} claims to be entry ${String(ev.index)} (moved, swapped, duplicated or inserted)` });
     } else if (ev.prev !== this.#prevLeaf && idx === i) {

@@ -65,7 +65,12 @@ function skipValue(s: string, i: number): number {
   return j > i ? j : -1;
 }
 
-export function scanEntry(s: string): EntryFields | null {
+/**
+ * `keep`/`raw`: also record the JSON text of these top-level keys' values (slices of `s`, so
+ * nearly free), for callers that parse a few small fields of every entry (the state
+ * reconciliation of `audit verify`) without scanning or parsing it a second time.
+ */
+export function scanEntry(s: string, keep?: ReadonlySet<string>, raw?: Record<string, string>): EntryFields | null {
   if (s.charCodeAt(0) !== OPEN_OBJ) return null;
   const out: EntryFields = { index: undefined, prev: undefined, action: undefined };
   let i = 1;
@@ -78,6 +83,7 @@ export function scanEntry(s: string): EntryFields | null {
     const vStart = keyEnd + 1;
     const vEnd = skipValue(s, vStart);
     if (vEnd < 0) return null;
+    if (raw && keep!.has(key)) raw[key] = s.slice(vStart, vEnd);
     if (key === 'index' || key === 'prev' || key === 'action') {
       try {
         out[key] = JSON.parse(s.slice(vStart, vEnd));
@@ -94,3 +100,4 @@ export function scanEntry(s: string): EntryFields | null {
     return null;
   }
 }
+

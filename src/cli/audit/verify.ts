@@ -1,10 +1,18 @@
 import { verifyBundle } from '../../audit/export/bundle.js';
 import { loadVerifierKey, verifyWorkspaceLog } from '../../audit/service/audit-service.js';
 import type { VerifyProblem } from '../../audit/verify/log-verifier.js';
+import type { AuditVerifyReport } from '../../audit/verify/verify-workspace.js';
 import { CairnError } from '../../core/errors.js';
 import { treeLoader } from '../../datasets/trees.js';
 import { readFileSync } from 'node:fs';
 import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+
+/** How many current rows were reconciled with the log, and how many could not be. */
+function stateSummary(state: AuditVerifyReport['state']): string {
+  if (!state) return '';
+  const rows = Object.values(state.rows).reduce((a, b) => a + b, 0);
+  return `, ${rows} current row(s) match the events that made them${state.unverifiable.length ? ` (${state.unverifiable.length} imported before imports were itemised: not reconciled)` : ''}`;
+}
 
 export async function run(opts: GlobalOptions & { against?: string; key?: string; artifacts?: boolean; bundle?: string; deep?: boolean }): Promise<void> {
   const ctx = commandContext(opts);
@@ -49,7 +57,8 @@ export async function run(opts: GlobalOptions & { against?: string; key?: string
       const trust = r.trusted
         ? `extends the trusted checkpoint of size ${r.trusted.size}, checked with the key you gave`
         : `self-consistent; verified against the workspace's own key${r.kept ? ` and the checkpoint kept in ${r.kept.where} (size ${r.kept.size})` : ''} — pass --against <exported checkpoint> --key <verifier key> to check against one kept elsewhere`;
-      ctx.out.say(`ok: ${r.size} entries, root ${r.root}, ${r.checkpoints} signed checkpoints consistent${r.artifacts ? `, ${r.artifacts.checked} stored objects re-hashed` : ''}; ${trust}`);
+      ctx.out.say(`ok: ${r.size} entries, root ${r.root}, ${r.checkpoints} signed checkpoints consistent${r.artifacts ? `, ${r.artifacts.checked} stored objects re-hashed` : ''}${stateSummary(r.state)}; ${trust}`);
+      for (const u of r.state?.unverifiable.slice(0, 20) ?? []) ctx.out.say(`  note: ${u.message}`);
     }
   }
   if (!ok) {

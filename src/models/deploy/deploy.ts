@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import type { Selectable } from 'kysely';
 import { canonicalJson } from '../../core/canonical-json.js';
-import { CairnError } from '../../core/errors.js';
+import { CairnError, errorCatalogue } from '../../core/errors.js';
 import { uuidv7 } from '../../core/ids.js';
 import { isoUtc } from '../../core/time.js';
 import type { DatasetDeps } from '../../datasets/deps.js';
@@ -11,6 +11,7 @@ import type { DeploymentsTable } from '../../meta/schema.js';
 import type { WriteTx } from '../../meta/write-tx.js';
 import { materializeShared } from '../../transfer/cluster-cache.js';
 import { moveAlias, unmetConditions } from '../aliases.js';
+import { loggedModelVersion } from '../logged-version.js';
 import { resolveModel, type ModelRow, type ModelVersionRow } from '../registry.js';
 import { checkEnvName, envConfig, loadDeployConfig, redactUrl, type EnvConfig } from './config.js';
 import { httpRequest, is2xx, runCommand, sleep } from './exec.js';
@@ -119,6 +120,16 @@ export async function deployModel(deps: DeployDeps, ref: string, env: string, op
   const penv = opts.env ?? process.env;
   const secret = readSecret(cfg, penv);
   const tgt = target(r.model, r.version);
+  // What is deployed must be what was registered: the row (and its files) must still match
+  // the digest its model.register event logged (docs/AUDIT.md, "State bound to the log").
+  const logged = await loggedModelVersion(deps, r.model, r.version);
+  if (logged.problems.length) {
+    await deps.audit.record({ action: 'model.deploy', target: tgt, inputs: [`sha256:${r.version.digest}`], params: { env, alias: cfg.alias, status: 'refused', stateProblems: logged.problems.length } }, 'failed', `STATE_MISMATCH: ${errorCatalogue.STATE_MISMATCH.summary}`);
+    throw new CairnError('STATE_MISMATCH', `${r.ref} is not what the audit log says was registered, so it cannot be deployed: ${logged.problems.join('; ')}`, {
+      data: { env, stateProblems: logged.problems, registeredAt: logged.index },
+      hint: 'run `cairn audit verify` to see every row that differs from the log; nothing was deployed',
+    });
+  }
   if (cfg.alias) {
     const unmet = await unmetConditions(deps, r.model, r.version, cfg.alias);
     if (unmet.length) {

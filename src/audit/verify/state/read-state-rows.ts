@@ -1,0 +1,89 @@
+import type { Kysely } from 'kysely';
+import { sha256Hex } from '../../../core/digest.js';
+import type { Database } from '../../../meta/schema.js';
+import type { StateRows } from './state-rows.js';
+
+const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+/**
+ * Reads every row the log vouches for, joined to the names and numbers events use. Call it
+ * with the handle of the snapshot the log entries were read in, so rows and events agree
+ * about what was committed.
+ */
+export async function readStateRows(db: Kysely<Database>): Promise<StateRows> {
+  // The two tables that grow with every command come back already in the shape the
+  // reconciler reads (no second object per row: a workspace can hold millions of versions).
+  const datasetVersions = await db.selectFrom('dataset_versions as v').innerJoin('datasets as d', 'd.id', 'v.dataset_id').select(['d.name as dataset', 'v.number', 'v.digest', 'v.author']).execute();
+  const datasetTags = await db
+    .selectFrom('dataset_tags as t')
+    .innerJoin('datasets as d', 'd.id', 't.dataset_id')
+    .leftJoin('dataset_versions as v', 'v.id', 't.version_id')
+    .select(['d.name as dataset', 't.tag', 'v.number', 'v.digest'])
+    .execute();
+  const modelVersions = await db
+    .selectFrom('model_versions as mv')
+    .innerJoin('models as m', 'm.id', 'mv.model_id')
+    .leftJoin('dataset_versions as f', 'f.id', 'mv.files_version_id')
+    .select(['m.name', 'mv.number', 'mv.digest', 'mv.created_by', 'mv.run_id', 'mv.format', 'f.digest as files_digest'])
+    .execute();
+  const aliases = await db
+    .selectFrom('model_aliases as a')
+    .innerJoin('models as m', 'm.id', 'a.model_id')
+    .leftJoin('model_versions as v', 'v.id', 'a.version_id')
+    .select(['m.name', 'a.alias', 'a.version_id', 'v.number', 'v.digest'])
+    .execute();
+  const aliasHistory = await db
+    .selectFrom('model_alias_events as h')
+    .innerJoin('models as m', 'm.id', 'h.model_id')
+    .leftJoin('model_versions as v', 'v.id', 'h.version_id')
+    .select(['m.name', 'h.alias', 'h.version_id', 'v.number', 'v.digest'])
+    .orderBy('h.at')
+    .orderBy('h.id')
+    .execute();
+  const approvals = await db
+    .selectFrom('model_approvals as ap')
+    .leftJoin('model_versions as v', 'v.id', 'ap.version_id')
+    .leftJoin('models as m', 'm.id', 'v.model_id')
+    .select(['m.name', 'v.number', 'ap.alias', 'ap.approver'])
+    .execute();
+  const policies = await db.selectFrom('model_policies as p').innerJoin('models as m', 'm.id', 'p.model_id').select(['m.name', 'p.alias', 'p.policy']).execute();
+  const evaluations = await db
+    .selectFrom('model_evaluations as e')
+    .leftJoin('model_versions as v', 'v.id', 'e.version_id')
+    .leftJoin('models as m', 'm.id', 'v.model_id')
+    .select(['e.id', 'm.name', 'v.number', 'e.suite', 'e.suite_digest', 'e.passed', 'e.report'])
+    .execute();
+  const deployments = await db
+    .selectFrom('deployments as d')
+    .innerJoin('models as m', 'm.id', 'd.model_id')
+    .leftJoin('model_versions as v', 'v.id', 'd.version_id')
+    .select(['d.id', 'm.name', 'v.number', 'v.digest', 'd.env', 'd.alias', 'd.status', 'd.by'])
+    .execute();
+  const runs = await db
+    .selectFrom('runs as r')
+    .leftJoin('dataset_versions as o', 'o.id', 'r.output_version_id')
+    .select(['r.id', 'r.run_key', 'r.name', 'r.project', 'r.spec_digest', 'r.created_by', 'r.status', 'r.output_version_id', 'o.digest as output_digest', 'r.reused_from'])
+    .execute();
+  const releases = await db
+    .selectFrom('lineage_edges as e')
+    .leftJoin('model_versions as v', 'v.id', 'e.src_id')
+    .leftJoin('models as m', 'm.id', 'v.model_id')
+    .select(['m.name', 'v.number', 'e.dst_id'])
+    .where('e.relation', '=', 'released')
+    .where('e.src_type', '=', 'model_version')
+    .execute();
+  return {
+    datasetVersions,
+    datasetTags: datasetTags as StateRows['datasetTags'],
+    modelVersions: modelVersions.map((r) => ({ model: r.name, number: Number(r.number), digest: r.digest, author: r.created_by, run: r.run_id, format: r.format, filesDigest: r.files_digest ?? null })),
+    aliases: aliases.map((r) => ({ model: r.name, alias: r.alias, versionId: r.version_id, number: num(r.number), digest: r.digest ?? null })),
+    aliasHistory: aliasHistory.map((r) => ({ model: r.name, alias: r.alias, versionId: r.version_id, number: num(r.number), digest: r.digest ?? null })),
+    approvals: approvals.map((r) => ({ model: r.name ?? '?', number: num(r.number), alias: r.alias, approver: r.approver })),
+    policies: policies.map((r) => ({ model: r.name, alias: r.alias, policy: r.policy })),
+    evaluations: evaluations.map((r) => ({ id: r.id, model: r.name ?? '?', number: num(r.number), suite: r.suite, suiteDigest: r.suite_digest, passed: Number(r.passed) === 1, reportDigest: sha256Hex(r.report) })),
+    deployments: deployments.map((r) => ({ id: r.id, model: r.name, number: num(r.number), digest: r.digest ?? null, env: r.env, alias: r.alias, status: r.status, by: r.by })),
+    // A run whose output row is gone is reported with a digest no event can have recorded.
+    runs: runs.map((r) => ({ id: r.id, runKey: r.run_key, name: r.name, project: r.project, specDigest: r.spec_digest, author: r.created_by, status: r.status, outputDigest: r.output_version_id === null ? null : (r.output_digest ?? `missing:${r.output_version_id}`), reusedFrom: r.reused_from })),
+    releases: releases.map((r) => ({ model: r.name ?? '?', number: num(r.number), release: r.dst_id })),
+  };
+}

@@ -1,0 +1,46 @@
+import { loggedEvents } from '../audit/service/logged-events.js';
+import type { DatasetDeps } from '../datasets/deps.js';
+import type { ModelRow, ModelVersionRow } from './registry.js';
+
+/** What the log says a model version is, and where the database disagrees. */
+export interface LoggedModelVersion {
+  /** The digest (bare hex) its `model.register` event recorded; null when no event vouches for it. */
+  digest: string | null;
+  /** The index of that event. */
+  index: number | null;
+  /** How the row (or the files it points at) differs from the log; empty when it does not. */
+  problems: string[];
+}
+
+/**
+ * The digest a model version was registered with, read from its `model.register` event
+ * (verified against the log's signed checkpoint), and every way the database row now
+ * differs from it: its digest, the dataset version that holds its files, its author. The
+ * log is the source of truth (docs/AUDIT.md, "State bound to the log"); what goes live or
+ * ships must be what was registered.
+ */
+export async function loggedModelVersion(deps: Pick<DatasetDeps, 'meta' | 'audit'>, model: ModelRow, version: ModelVersionRow): Promise<LoggedModelVersion> {
+  const found = await loggedEvents(deps, 'model.register', model.name);
+  const mine = found.events.filter((e) => e.event.outcome === 'ok' && e.event.target.version === version.number);
+  const problems: string[] = [];
+  const bad = found.problems;
+  const last = mine[mine.length - 1];
+  if (!last) {
+    // An entry that does not check out may have been this version's event: say so.
+    problems.push(`no model.register event in the audit log vouches for ${model.name}@v${version.number}${bad.length ? `, and ${bad.map((p) => p.message).join('; ')}` : ' (it was written to the database directly?)'}`);
+    return { digest: null, index: null, problems };
+  }
+  const t = last.event.target.digest;
+  const digest = typeof t === 'string' && t.startsWith('sha256:') ? t.slice(7) : null;
+  if (!digest) {
+    problems.push(`entry ${last.index} does not record the digest of ${model.name}@v${version.number}`);
+    return { digest: null, index: last.index, problems };
+  }
+  const short = (d: string) => `sha256:${d.slice(0, 12)}…`;
+  if (version.digest !== digest) problems.push(`its row says ${short(version.digest)} but entry ${last.index} (model.register) recorded ${short(digest)}`);
+  const files = await deps.meta.db.selectFrom('dataset_versions').select('digest').where('id', '=', version.files_version_id).executeTakeFirst();
+  if (!files) problems.push('the dataset version that holds its files is gone');
+  else if (files.digest !== digest) problems.push(`its row points at the files ${short(files.digest)}, not the ${short(digest)} entry ${last.index} (model.register) recorded`);
+  if (version.created_by !== last.event.actor.id) problems.push(`its row says it was registered by ${version.created_by}, but entry ${last.index} says ${last.event.actor.id}`);
+  return { digest, index: last.index, problems };
+}
