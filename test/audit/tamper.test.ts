@@ -274,10 +274,11 @@ describe('tamper experiments: cairn audit verify fails and names the right entry
     db.prepare('delete from audit_checkpoints where size > 7').run();
     rebuildTree(db);
     // The rows the cut events made are still there: a plain verify names them, since no event
-    // accounts for them any more (issue 10, item 5)…
+    // accounts for them any more (issue 10, item 5), besides the checkpoint kept beside the key…
     const careless = verify(ws);
     expect(careless.code).toBe(1);
     expect(careless.report.problems.map((p) => [p.kind, (p as { key?: string }).key])).toEqual([
+      ['kept-beyond-log', undefined],
       ['state-unvouched', 'c@v1'],
       ['state-unvouched', 'a@v3'],
       ['state-unvouched', 'c@x'],
