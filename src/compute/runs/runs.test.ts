@@ -99,6 +99,15 @@ resources:
     expect(u.total.runs).toBe(3);
   });
 
+  it('a param holding shell syntax reaches the job as one argument, and nothing else runs', async () => {
+    const { root, ws, spec } = await setup();
+    const lr = `0.1; touch injected; echo $(touch injected2) 'q' "dq"`;
+    const done = await waitRun(ws, (await submitRun(ws, await prepareRun(ws, spec(SPEC), { sets: [`params.lr=${lr}`] }))).run.id, { pollMs: 50 });
+    expect(done.status).toBe('completed');
+    expect(readFileSync(join(done.dir, 'out', 'model.txt'), 'utf8')).toBe(`model for lr=${lr}\n`);
+    expect([existsSync(join(root, 'injected')), existsSync(join(root, 'injected2'))]).toEqual([false, false]);
+  });
+
   it('unknown keys and missing inputs are errors before anything is submitted', async () => {
     const { ws, spec } = await setup();
     await expect(prepareRun(ws, spec(`${SPEC}gpus: 2\n`))).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/cairn\.yaml:9: unknown key "gpus"/) });
