@@ -1,7 +1,8 @@
 import { canonicalJson } from '../../core/canonical-json.js';
 import type { RunDeps, RunRow, StoredSpec } from './service.js';
 import { cacheHit, gpuSeconds } from './service.js';
-import { keyDifferences, type RunKeyInput } from '../spec/run-key.js';
+import { keyDifferences } from '../spec/run-key.js';
+import { codeFileChanges } from '../code/changes.js';
 import type { PreparedRun } from './prepare.js';
 import { budgetCheck, quotaCheck } from './quota.js';
 
@@ -99,7 +100,10 @@ export async function planRun(deps: RunDeps, p: PreparedRun, force = false): Pro
     const prev = await deps.meta.db.selectFrom('runs').select(['id', 'spec', 'status']).where('name', '=', p.spec.name).where('status', '=', 'completed').orderBy('ended_at', 'desc').limit(1).executeTakeFirst();
     if (!prev) why = [`no finished run of ${p.spec.name} yet`];
     else {
-      const d = keyDifferences((JSON.parse(prev.spec) as { keyInput: RunKeyInput }).keyInput, p.keyInput);
+      const stored = JSON.parse(prev.spec) as StoredSpec;
+      const codeChanged = canonicalJson(stored.keyInput.code) !== canonicalJson(p.keyInput.code);
+      const files = codeChanged ? codeFileChanges(p.codeDir, { commit: stored.keyInput.code.commit, files: stored.codeFiles ?? null }, { commit: p.keyInput.code.commit, files: p.codeFiles }) : null;
+      const d = keyDifferences(stored.keyInput, p.keyInput, files);
       why = d.length ? d.map((x) => `${x} (since run ${prev.id})`) : [`an identical run exists but has not finished (${canonicalJson(prev.status)})`];
     }
   }

@@ -37,6 +37,8 @@ export interface StoredSpec {
   command: string;
   inputs: PreparedRun['inputs'];
   keyInput: RunKeyInput;
+  /** Per-file code digests (absent in runs recorded before they were kept). */
+  codeFiles?: PreparedRun['codeFiles'];
 }
 
 export interface Reason {
@@ -96,7 +98,7 @@ export async function cacheHit(deps: RunDeps, key: string): Promise<RunRow | nul
 export async function submitRun(deps: RunDeps, p: PreparedRun, opts: { force?: boolean } = {}): Promise<SubmitResult> {
   const now = isoUtc(deps.clock.now());
   const id = uuidv7(deps.clock.now().getTime());
-  const stored: StoredSpec = { spec: p.spec, specPath: p.specPath, codeDir: p.codeDir, command: p.command, inputs: p.inputs, keyInput: p.keyInput };
+  const stored: StoredSpec = { spec: p.spec, specPath: p.specPath, codeDir: p.codeDir, command: p.command, inputs: p.inputs, keyInput: p.keyInput, codeFiles: p.codeFiles };
   const base: RunRow = {
     id,
     run_key: p.key,
