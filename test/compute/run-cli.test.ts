@@ -76,6 +76,26 @@ describe('cairn run (CLI)', () => {
     expect(plan.why).toEqual([`code: the uncommitted changes differ: helper.py added, train.sh changed (since run ${first.id})`]);
   });
 
+  it('a run with 200,000 metric points: run show summarizes it, run metrics draws its curve', { timeout: 180_000 }, () => {
+    const { cwd, spec } = setup();
+    // More points than Math.min(...points) can take; one write per 10,000 lines.
+    writeFileSync(join(cwd, 'log.py'), [
+      'import json, os',
+      "f = os.open(os.environ['CAIRN_METRICS_FILE'], os.O_WRONLY | os.O_APPEND | os.O_CREAT)",
+      'for start in range(0, 200000, 10000):',
+      "    os.write(f, ''.join(json.dumps({'kind': 'metric', 'name': 'loss', 'value': 1.0 / (1 + s), 'step': s}) + '\\n' for s in range(start, start + 10000)).encode())",
+      '',
+    ].join('\n'));
+    const done = ok<{ id: string; status: string }>(cwd, ['run', spec('many', 'python3 log.py')]);
+    expect(done.status).toBe('completed');
+    const shown = ok<{ metrics: unknown[] }>(cwd, ['run', 'show', done.id]);
+    expect(shown.metrics).toEqual([{ name: 'loss', points: 200_000, last: 1 / 200_000, lastStep: 199_999, min: 1 / 200_000, max: 1 }]);
+    const curve = ok<{ points: number; by: string; buckets: Array<{ steps: number[]; count: number; max: number }> }>(cwd, ['run', 'metrics', done.id, 'loss', '--buckets', '10']);
+    expect([curve.points, curve.by, curve.buckets.length]).toEqual([200_000, 'step', 10]);
+    expect(curve.buckets.map((b) => b.count)).toEqual(Array(10).fill(20_000));
+    expect(curve.buckets[0]).toMatchObject({ steps: [0, 19_999], max: 1 });
+  });
+
   it('a run over quota waits with a machine-readable reason; cancel takes it out of the queue', { timeout: 120_000 }, () => {
     const { cwd, spec } = setup();
     writeFileSync(join(cwd, '.cairn', 'compute.json'), JSON.stringify({ localGpus: [0] }));
