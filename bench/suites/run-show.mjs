@@ -4,6 +4,8 @@
 //      kept on ingest), in a fresh Node process                          info (points/s, RSS)
 //   b  `cairn run show <id> --json`, the whole command in a fresh process:
 //      the run's summary with every metric's count, last, min, max       target < 1 s
+//      (peer: the same command on a run of the same workspace without metrics, so the ratio
+//      is what the 10^7 points cost on top of start-up and opening the workspace)
 //   c  `cairn run metrics <id> train/loss --buckets 500 --json`: one metric's curve,
 //      downsampled by the database                                       info
 //
@@ -21,6 +23,7 @@ import { runCmd, median, min, max, du } from '../lib/measure.mjs';
 const FULL_POINTS = 10_000_000;
 const NAMES = ['train/loss', 'train/accuracy', 'train/lr', 'train/grad_norm', 'val/loss', 'val/accuracy', 'gpu/util', 'gpu/mem_gb'];
 const RUN_ID = '01936d9e-0000-7000-8000-00000000a10e';
+const EMPTY_RUN_ID = '01936d9e-0000-7000-8000-00000000e417';
 const REQUIRED = ['compute/metrics/ingest.js', 'app/workspace.js', 'bundle/main.js'];
 const TARGET_S = 1;
 
@@ -74,6 +77,7 @@ export const suite = {
       const total = (d.metrics ?? []).reduce((n, m) => n + m.points, 0);
       return total !== points ? `run show counted ${total} points, expected ${points}` : !loss ? 'run show lists no train/loss' : null;
     });
+    results.showEmpty = await timeCommand('run show --json (a run without metrics)', ['run', 'show', EMPTY_RUN_ID], (d) => (d.metrics?.length ? 'the empty run has metrics' : null));
     results.curve = await timeCommand('run metrics train/loss --buckets 500', ['run', 'metrics', RUN_ID, 'train/loss', '--buckets', '500'], (d) =>
       d.buckets?.length !== 500 ? `expected 500 buckets, got ${d.buckets?.length}` : d.buckets.reduce((n, b) => n + b.count, 0) !== points / NAMES.length ? 'bucket counts do not add up' : null,
     );
@@ -133,6 +137,7 @@ async function childMain([phase, dir, runDir, repoRoot]) {
   try {
     // A finished run (nothing for `run show` to catch up on) whose metrics file is ingested here.
     await ws.meta.db.insertInto('runs').values(runRow(runDir)).execute();
+    await ws.meta.db.insertInto('runs').values({ ...runRow(path.join(runDir, 'empty')), id: EMPTY_RUN_ID }).execute();
     const tailer = new MetricsTailer({ db: ws.meta.db, runId: RUN_ID, file: path.join(runDir, 'metrics.jsonl'), saveOffset: async (trx, offset) => trx.updateTable('runs').set({ metrics_offset: offset }).where('id', '=', RUN_ID).execute() });
     const t0 = process.hrtime.bigint();
     const r = await tailer.ingestOnce({ final: true });
@@ -182,8 +187,8 @@ function buildRows(r) {
       id: 'show',
       metric: `\`cairn run show --json\` of a run with ${n} points, whole command`,
       cairn: !r.show ? '—' : r.show.error ? err(r.show) : fmtS(r.show.wallS),
-      peer: '—',
-      ratio: '—',
+      peer: !r.showEmpty || r.showEmpty.error ? '—' : `${fmtS(r.showEmpty.wallS)} (a run without metrics)`,
+      ratio: num(r.show?.wallS) != null && num(r.showEmpty?.wallS) != null ? `${(r.show.wallS / r.showEmpty.wallS).toFixed(2)}×` : '—',
       target: `< ${TARGET_S} s`,
       pass: !r.show ? 'n/a' : r.show.error ? 'error' : r.show.wallS < TARGET_S ? 'pass' : 'FAIL',
       values: r.show,
@@ -195,7 +200,7 @@ function buildRows(r) {
 function detailRows(r) {
   const d = [];
   if (r.ingest && !r.ingest.error) d.push({ tool: 'cairn', what: `ingestOnce, ${fmtN(r.points)} points`, time: `${r.ingest.wallS.toFixed(1)} s`, rss: fmtMiB(r.ingest.peakRssKiB), more: `${fmtRate(r.ingest.pointsPerS)}; .cairn ${(r.ingest.dbBytes / 2 ** 20).toFixed(0)} MiB` });
-  for (const [k, what] of [['show', 'run show --json'], ['curve', 'run metrics train/loss --buckets 500 --json']]) {
+  for (const [k, what] of [['show', 'run show --json'], ['showEmpty', 'run show --json, a run without metrics'], ['curve', 'run metrics train/loss --buckets 500 --json']]) {
     const x = r[k];
     if (x && !x.error) d.push({ tool: 'cairn', what, time: fmtS(x.wallS), rss: fmtMiB(x.peakRssKiB), more: `${x.runs.length} runs: ${x.runs.map((y) => y.wallS.toFixed(3)).join(', ')} s` });
   }

@@ -21,6 +21,6 @@ export async function run(id: string, name: string | undefined, opts: GlobalOpti
     ctx.out.say(`${s.name}: ${s.points} points in ${s.buckets.length} buckets by ${s.by}`);
     ctx.out.say(`${(s.by === 'step' ? 'steps' : 'from').padEnd(26)}  ${'count'.padStart(8)}  ${'min'.padStart(12)}  ${'mean'.padStart(12)}  ${'max'.padStart(12)}`);
     const g = (v: number) => v.toPrecision(6).padStart(12);
-    for (const b of s.buckets) ctx.out.say(`${(b.steps ? `${b.steps[0]}–${b.steps[1]}` : b.times[0]).padEnd(26)}  ${String(b.count).padStart(8)}  ${g(b.min)}  ${g(b.mean)}  ${g(b.max)}`);
+    for (const b of s.buckets) ctx.out.say(`${(b.steps ? `${b.steps[0]}–${b.steps[1]}` : (b.times?.[0] ?? '')).padEnd(26)}  ${String(b.count).padStart(8)}  ${g(b.min)}  ${g(b.mean)}  ${g(b.max)}`);
   });
 }

@@ -39,7 +39,8 @@ export async function metricSummaries(db: Kysely<Database>, runId: string): Prom
 export interface SeriesBucket {
   /** Lowest and highest step in the bucket (null for a metric logged without steps). */
   steps: [number, number] | null;
-  times: [string, string];
+  /** Earliest and latest time in the bucket, for a metric without steps (null for one with steps: its curve is read from the index alone). */
+  times: [string, string] | null;
   count: number;
   min: number;
   max: number;
@@ -59,7 +60,8 @@ export interface MetricSeries {
  * A metric's curve in at most `buckets` buckets, computed by the database (min, max and mean
  * per bucket keep spikes visible, unlike plain subsampling), so a run with millions of points
  * draws from a few hundred rows. A metric with steps is bucketed by equal step ranges (an
- * index range scan); one without, by equal numbers of points in time order.
+ * index-only range scan on run_metrics_curve); one without, by equal numbers of points in
+ * time order.
  */
 export async function metricSeries(db: Kysely<Database>, runId: string, name: string, buckets = 500): Promise<MetricSeries> {
   if (!Number.isInteger(buckets) || buckets < 1 || buckets > 100_000) throw new CairnError('USAGE', `buckets must be a whole number from 1 to 100000, not ${buckets}`);
@@ -68,10 +70,10 @@ export async function metricSeries(db: Kysely<Database>, runId: string, name: st
   const points = num(s.points);
   const firstStep = numOrNull(s.first_step);
   const lastStep = numOrNull(s.last_step);
-  type Row = { b: unknown; s0: unknown; s1: unknown; t0: string; t1: string; n: unknown; lo: unknown; hi: unknown; mean: unknown };
+  type Row = { b: unknown; s0: unknown; s1: unknown; t0: string | null; t1: string | null; n: unknown; lo: unknown; hi: unknown; mean: unknown };
   const toBucket = (r: Row, stepped: boolean): SeriesBucket => ({
     steps: stepped ? [num(r.s0), num(r.s1)] : null,
-    times: [r.t0, r.t1],
+    times: stepped ? null : [r.t0!, r.t1!],
     count: num(r.n),
     min: num(r.lo),
     max: num(r.hi),
@@ -87,8 +89,6 @@ export async function metricSeries(db: Kysely<Database>, runId: string, name: st
         bucket.as('b'),
         sql`min(step)`.as('s0'),
         sql`max(step)`.as('s1'),
-        sql<string>`min(time)`.as('t0'),
-        sql<string>`max(time)`.as('t1'),
         sql`count(*)`.as('n'),
         sql`min(value)`.as('lo'),
         sql`max(value)`.as('hi'),
