@@ -212,7 +212,8 @@ export async function dispatch(deps: RunDeps): Promise<void> {
       } catch (err) {
         if (err instanceof CairnError && err.code === 'LOCKED') reason = { code: 'RESOURCES', message: err.message, ...err.data };
         else if (err instanceof CairnError && err.code === 'INVALID_INPUT') {
-          await refuseRun(deps, run, { code: 'CAPACITY', message: err.message, ...err.data, ...(err.hint ? { hint: err.hint } : {}) });
+          // The backend will never take it as it is: more than it has (CAPACITY), or a request it rejects (sbatch).
+          await refuseRun(deps, run, { code: 'available' in err.data ? 'CAPACITY' : 'BACKEND', message: err.message, ...err.data, ...(err.hint ? { hint: err.hint } : {}) });
           continue;
         } else {
           await endRun(deps, run, { state: 'failed', exitCode: null, reason: `the backend refused the job: ${(err as Error).message}`, startedAt: null, endedAt: isoUtc(deps.clock.now()), restarts: 0, nodes: null });

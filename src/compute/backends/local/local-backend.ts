@@ -52,7 +52,7 @@ export class LocalBackend implements ComputeBackend {
     const busy = this.busyGpus();
     const free = this.gpus.filter((g) => !busy.has(g));
     if (request.resources.gpus > this.gpus.length) {
-      throw new CairnError('INVALID_INPUT', `the job asks for ${request.resources.gpus} GPU(s); this machine has ${this.gpus.length}`, { hint: this.gpus.length ? 'lower resources.gpus' : 'nvidia-smi finds no GPU here: run it on a GPU machine or through Slurm (--backend slurm)' });
+      throw new CairnError('INVALID_INPUT', `the job asks for ${request.resources.gpus} GPU(s); this machine has ${this.gpus.length}`, { data: { requested: request.resources.gpus, available: this.gpus.length }, hint: this.gpus.length ? 'lower resources.gpus' : 'nvidia-smi finds no GPU here: run it on a GPU machine or through Slurm (--backend slurm)' });
     }
     if (request.resources.gpus > free.length) throw new CairnError('LOCKED', `only ${free.length} of ${this.gpus.length} GPU(s) are free`, { data: { free: free.length } });
     const job: LocalJob = { request, gpus: free.slice(0, request.resources.gpus), sampleIntervalMs: this.opts.sampleIntervalMs ?? 1000, idle: request.idle ?? this.opts.idle ?? null };
