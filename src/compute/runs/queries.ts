@@ -1,6 +1,6 @@
 import { canonicalJson } from '../../core/canonical-json.js';
 import type { RunDeps, RunRow, StoredSpec } from './service.js';
-import { cacheHit, gpuSeconds } from './service.js';
+import { cacheHit, gpuSeconds, readCodeFiles } from './service.js';
 import { keyDifferences } from '../spec/run-key.js';
 import { codeFileChanges } from '../code/changes.js';
 import { metricSummaries } from '../metrics/read.js';
@@ -93,12 +93,12 @@ export async function planRun(deps: RunDeps, p: PreparedRun, force = false): Pro
   let why: string[] = [];
   if (force) why = ['--force: runs even if an identical run finished'];
   else if (!hit) {
-    const prev = await deps.meta.db.selectFrom('runs').select(['id', 'spec', 'status']).where('name', '=', p.spec.name).where('status', '=', 'completed').orderBy('ended_at', 'desc').limit(1).executeTakeFirst();
+    const prev = await deps.meta.db.selectFrom('runs').select(['id', 'spec', 'status', 'dir']).where('name', '=', p.spec.name).where('status', '=', 'completed').orderBy('ended_at', 'desc').limit(1).executeTakeFirst();
     if (!prev) why = [`no finished run of ${p.spec.name} yet`];
     else {
       const stored = JSON.parse(prev.spec) as StoredSpec;
       const codeChanged = canonicalJson(stored.keyInput.code) !== canonicalJson(p.keyInput.code);
-      const files = codeChanged ? codeFileChanges(p.codeDir, { commit: stored.keyInput.code.commit, files: stored.codeFiles ?? null }, { commit: p.keyInput.code.commit, files: p.codeFiles }) : null;
+      const files = codeChanged ? codeFileChanges(p.codeDir, { commit: stored.keyInput.code.commit, files: readCodeFiles(prev.dir) }, { commit: p.keyInput.code.commit, files: p.codeFiles }) : null;
       const d = keyDifferences(stored.keyInput, p.keyInput, files);
       why = d.length ? d.map((x) => `${x} (since run ${prev.id})`) : [`an identical run exists but has not finished (${canonicalJson(prev.status)})`];
     }

@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalJson } from '../../core/canonical-json.js';
 import { packageRoot } from '../../core/package-root.js';
@@ -37,8 +37,6 @@ export interface StoredSpec {
   command: string;
   inputs: PreparedRun['inputs'];
   keyInput: RunKeyInput;
-  /** Per-file code digests (absent in runs recorded before they were kept). */
-  codeFiles?: PreparedRun['codeFiles'];
 }
 
 export interface Reason {
@@ -49,6 +47,26 @@ export interface Reason {
 
 export function runDir(deps: RunDeps, id: string): string {
   return join(deps.cairnDir, 'runs', id);
+}
+
+/**
+ * The per-file digests of a run's code, kept in its folder (`code-files.json`) rather than in
+ * its row: they can run to thousands of entries, and only `run plan` reads them, to name the
+ * files that differ from this run.
+ */
+export function writeCodeFiles(dir: string, files: PreparedRun['codeFiles']): void {
+  if (!files) return;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'code-files.json'), `${JSON.stringify(files)}\n`);
+}
+
+/** What writeCodeFiles kept for a run, or null (a run from before they were kept, or a folder cleaned up). */
+export function readCodeFiles(dir: string): PreparedRun['codeFiles'] {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'code-files.json'), 'utf8')) as PreparedRun['codeFiles'];
+  } catch {
+    return null;
+  }
 }
 
 /** Checkpoints belong to the run key, so a requeued or re-submitted identical run resumes from them. */
@@ -98,7 +116,7 @@ export async function cacheHit(deps: RunDeps, key: string): Promise<RunRow | nul
 export async function submitRun(deps: RunDeps, p: PreparedRun, opts: { force?: boolean } = {}): Promise<SubmitResult> {
   const now = isoUtc(deps.clock.now());
   const id = uuidv7(deps.clock.now().getTime());
-  const stored: StoredSpec = { spec: p.spec, specPath: p.specPath, codeDir: p.codeDir, command: p.command, inputs: p.inputs, keyInput: p.keyInput, codeFiles: p.codeFiles };
+  const stored: StoredSpec = { spec: p.spec, specPath: p.specPath, codeDir: p.codeDir, command: p.command, inputs: p.inputs, keyInput: p.keyInput };
   const base: RunRow = {
     id,
     run_key: p.key,
@@ -167,6 +185,7 @@ export async function submitRun(deps: RunDeps, p: PreparedRun, opts: { force?: b
       await insertParams(tx.db, id, p.spec.params);
     });
   });
+  writeCodeFiles(base.dir, p.codeFiles);
   await dispatch(deps);
   const run = await getRun(deps, id);
   if (run.status === 'refused') {
