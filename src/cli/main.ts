@@ -187,6 +187,7 @@ export function buildProgram(): Command {
     .option('--limit <n>', 'at most n runs', parseCount, 50)
     .action(lazy(() => import('./run/ls.js')));
   run.command('show <id>').description('a run: spec, code, inputs, params, metrics, usage, output').action(lazy(() => import('./run/show.js')));
+  run.command('metrics <id> [name]').description("a run's metrics summarized, or one metric's curve in buckets (min, max, mean)").option('--buckets <n>', 'buckets of the curve (1 to 100000)', parseCount, 100).action(lazy(() => import('./run/metrics.js')));
   run
     .command('logs <id>')
     .description("a run's stdout (or --stderr)")

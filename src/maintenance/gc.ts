@@ -12,6 +12,7 @@ import { BlobKind, type BlobKindCode } from '../storage/pack/format.js';
 import type { FinishedPack } from '../storage/pack/writer.js';
 import type { MaintenanceDeps } from './deps.js';
 import { storeRoots } from './roots.js';
+import { removeTree } from '../transfer/cache-seal.js';
 
 export interface GcResult {
   dryRun: boolean;
@@ -81,7 +82,8 @@ export async function runGc(deps: MaintenanceDeps, opts: { dryRun?: boolean } = 
       // orphans, which the next gc removes.
       for (const p of [...plan.deletePacks, ...plan.repackPacks, ...plan.orphanPacks]) await fsp.rm(deps.packs.packPath(p.id), { force: true });
       for (const t of temps) await fsp.rm(t.path, { force: true });
-      for (const d of cacheDirs) await fsp.rm(d, { recursive: true, force: true });
+      // Cached copies are read-only folders (transfer/cache-seal.ts): make them writable to delete them.
+      for (const d of cacheDirs) removeTree(d);
     });
     return base;
   } finally {

@@ -94,7 +94,7 @@ export function metaConformance(name: string, factory: MetaFactory): void {
     describe('migrations', () => {
       it('create every table on open', async () => {
         const tables = (await db.introspection.getTables()).map((x) => x.name).filter((n) => !n.startsWith('kysely_')).sort();
-        expect(tables).toEqual(['audit_checkpoints', 'audit_events', 'audit_head', 'audit_nodes', 'blobs', 'dataset_tags', 'dataset_versions', 'datasets', 'deployments', 'documents', 'lineage_edges', 'model_alias_events', 'model_aliases', 'model_approvals', 'model_evaluations', 'model_policies', 'model_versions', 'models', 'outbox', 'packs', 'projects', 'reports', 'run_metrics', 'run_params', 'runs']);
+        expect(tables).toEqual(['audit_checkpoints', 'audit_events', 'audit_head', 'audit_nodes', 'blobs', 'dataset_tags', 'dataset_versions', 'datasets', 'deployments', 'documents', 'lineage_edges', 'model_alias_events', 'model_aliases', 'model_approvals', 'model_evaluations', 'model_policies', 'model_versions', 'models', 'outbox', 'packs', 'projects', 'reports', 'run_metric_summaries', 'run_metrics', 'run_params', 'runs']);
       });
 
       it('are idempotent: reopening keeps the data and records each migration once', async () => {
@@ -104,7 +104,7 @@ export function metaConformance(name: string, factory: MetaFactory): void {
         try {
           expect((await datasets.findDataset(again.db, 'flights'))?.id).toBe('d1');
           const applied = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(again.db);
-          expect(applied.rows.map((r) => r.name)).toEqual(['0001-initial', '0002-dataprep', '0003-compute', '0004-models', '0005-deploy']);
+          expect(applied.rows.map((r) => r.name)).toEqual(['0001-initial', '0002-dataprep', '0003-compute', '0004-models', '0005-deploy', '0006-metric-summaries']);
         } finally {
           await again.close();
         }

@@ -21,6 +21,7 @@ export interface Database {
   runs: RunsTable;
   run_params: RunParamsTable;
   run_metrics: RunMetricsTable;
+  run_metric_summaries: RunMetricSummariesTable;
   projects: ProjectsTable;
   models: ModelsTable;
   model_versions: ModelVersionsTable;
@@ -163,6 +164,26 @@ export interface RunMetricsTable {
   step: number | null;
   value: number;
   time: string;
+}
+
+/**
+ * Per (run, metric): kept on ingest in the transaction that adds the points, so a summary
+ * never disagrees with the points it covers. The last point is the one with the highest step
+ * (none ranks lowest), then the latest time, then the later ingested.
+ */
+export interface RunMetricSummariesTable {
+  run_id: string;
+  name: string;
+  points: number;
+  min_value: number;
+  max_value: number;
+  /** Lowest step logged (null: no point had one). */
+  first_step: number | null;
+  /** Earliest time logged. */
+  first_time: string;
+  last_value: number;
+  last_step: number | null;
+  last_time: string;
 }
 
 export interface ProjectsTable {

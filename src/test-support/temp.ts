@@ -1,14 +1,16 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
+import { removeTree } from '../transfer/cache-seal.js';
 
 /** A fresh directory per test, removed afterwards (CAIRN_KEEP_TEST_DIRS=1 keeps them). */
 export function useTempDirs(): () => string {
   const made: string[] = [];
   afterEach(() => {
     if (process.env.CAIRN_KEEP_TEST_DIRS) return;
-    for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
+    // removeTree: cached inputs are read-only folders, which a plain rm cannot empty (unless root).
+    for (const d of made.splice(0)) removeTree(d);
   });
   return () => {
     const d = mkdtempSync(join(tmpdir(), 'cairn-test-'));

@@ -1,7 +1,8 @@
 // Training runs through the real CLI: each command is a separate process, so a run submitted
 // with --detach and finished while no `cairn` was running is exactly "Cairn killed while the
 // job runs": the next command recovers its state from the backend (local files or Slurm).
-import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli } from '../../src/test-support/cli.js';
@@ -47,6 +48,52 @@ describe('cairn run (CLI)', () => {
     expect((unknown.json as { error: { message: string } }).error.message).toContain('unknown key "gpu"');
     const why = ok<{ status: string; reason: { code: string; message: string } }>(cwd, ['run', 'why', (bad.json as { error: { data: { run: string } } }).error.data.run]);
     expect(why).toMatchObject({ status: 'failed', reason: { code: 'EXIT', message: 'exited with status 7' } });
+  });
+
+  it('in a fresh git project the second identical run is a cache hit; plan names the files that differ', { timeout: 120_000 }, () => {
+    const cwd = tmp();
+    const git = (...args: string[]) => {
+      const r = spawnSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' } });
+      if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
+      return r.stdout;
+    };
+    git('init', '-q');
+    writeFileSync(join(cwd, 'train.sh'), 'echo trained > "$CAIRN_OUTPUT_DIR/model.txt"\n');
+    writeFileSync(join(cwd, 'cairn.yaml'), 'name: fresh\ncommand: sh train.sh\n');
+    git('add', '.');
+    git('commit', '-qm', 'first');
+    ok(cwd, ['init']);
+    // init keeps the workspace out of git, idempotently
+    expect(readFileSync(join(cwd, '.gitignore'), 'utf8')).toBe('.cairn/\n');
+    const first = ok<{ id: string; status: string }>(cwd, ['run']);
+    expect(first.status).toBe('completed');
+    const second = ok<{ status: string; reusedFrom: string }>(cwd, ['run']);
+    expect([second.status, second.reusedFrom]).toEqual(['reused', first.id]);
+    writeFileSync(join(cwd, 'train.sh'), 'echo better > "$CAIRN_OUTPUT_DIR/model.txt"\n');
+    writeFileSync(join(cwd, 'helper.py'), 'x = 1\n');
+    const plan = ok<{ cacheHit: unknown; why: string[] }>(cwd, ['run', 'plan']);
+    expect(plan.cacheHit).toBeNull();
+    expect(plan.why).toEqual([`code: the uncommitted changes differ: helper.py added, train.sh changed (since run ${first.id})`]);
+  });
+
+  it('a run with 200,000 metric points: run show summarizes it, run metrics draws its curve', { timeout: 180_000 }, () => {
+    const { cwd, spec } = setup();
+    // More points than Math.min(...points) can take; one write per 10,000 lines.
+    writeFileSync(join(cwd, 'log.py'), [
+      'import json, os',
+      "f = os.open(os.environ['CAIRN_METRICS_FILE'], os.O_WRONLY | os.O_APPEND | os.O_CREAT)",
+      'for start in range(0, 200000, 10000):',
+      "    os.write(f, ''.join(json.dumps({'kind': 'metric', 'name': 'loss', 'value': 1.0 / (1 + s), 'step': s}) + '\\n' for s in range(start, start + 10000)).encode())",
+      '',
+    ].join('\n'));
+    const done = ok<{ id: string; status: string }>(cwd, ['run', spec('many', 'python3 log.py')]);
+    expect(done.status).toBe('completed');
+    const shown = ok<{ metrics: unknown[] }>(cwd, ['run', 'show', done.id]);
+    expect(shown.metrics).toEqual([{ name: 'loss', points: 200_000, last: 1 / 200_000, lastStep: 199_999, min: 1 / 200_000, max: 1 }]);
+    const curve = ok<{ points: number; by: string; buckets: Array<{ steps: number[]; count: number; max: number }> }>(cwd, ['run', 'metrics', done.id, 'loss', '--buckets', '10']);
+    expect([curve.points, curve.by, curve.buckets.length]).toEqual([200_000, 'step', 10]);
+    expect(curve.buckets.map((b) => b.count)).toEqual(Array(10).fill(20_000));
+    expect(curve.buckets[0]).toMatchObject({ steps: [0, 19_999], max: 1 });
   });
 
   it('a run over quota waits with a machine-readable reason; cancel takes it out of the queue', { timeout: 120_000 }, () => {

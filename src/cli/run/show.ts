@@ -2,6 +2,30 @@ import { getRun, syncRuns } from '../../compute/runs/service.js';
 import { runDetails, type RunDetails } from '../../compute/runs/queries.js';
 import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
 
+interface ShownReason {
+  code: string;
+  message: string;
+  policy?: { thresholdPct: number; windowS: number; action: string };
+  samples?: Array<{ t: number; util: number[] }>;
+}
+
+/** A reason in words; an idle-policy one also names the policy and the samples that triggered it. */
+export function describeReason(r: ShownReason, indent = ''): string[] {
+  const lines = [`${r.code}: ${r.message}`];
+  if (r.policy) lines.push(`${indent}policy: under ${r.policy.thresholdPct}% for ${r.policy.windowS} s → ${r.policy.action}`);
+  if (r.samples?.length) {
+    const shown = r.samples.slice(-10).map((x) => `${x.t}s ${x.util.map((u) => `${u}%`).join('/')}`);
+    lines.push(`${indent}samples: ${r.samples.length > 10 ? `… ${r.samples.length - 10} more, ` : ''}${shown.join(', ')}`);
+  }
+  return lines;
+}
+
+/** Memory as people read it: MiB, with a decimal below 10 MiB so a small job is not "0 MiB". */
+function mib(kb: number): string {
+  const m = kb / 1024;
+  return `${m < 10 ? m.toFixed(1) : Math.round(m)} MiB`;
+}
+
 export function describeRun(d: RunDetails): string {
   const lines = [
     `run ${d.id}  ${d.name}  [${d.status}]  project ${d.project}  backend ${d.backend}${d.job ? ` (job ${d.job})` : ''}`,
@@ -11,12 +35,13 @@ export function describeRun(d: RunDetails): string {
     `  params    ${Object.entries(d.params).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ') || '(none)'}`,
     `  times     created ${d.createdAt}${d.startedAt ? `, started ${d.startedAt}` : ''}${d.endedAt ? `, ended ${d.endedAt}` : ''}`,
   ];
-  if (d.reason) lines.push(`  reason    ${(d.reason as { code: string; message: string }).code}: ${(d.reason as { message: string }).message}`);
+  if (d.reason) lines.push(...describeReason(d.reason as ShownReason, '            ').map((l, i) => (i === 0 ? `  reason    ${l}` : l)));
   if (d.reusedFrom) lines.push(`  reused    results of run ${d.reusedFrom}`);
   if (d.exitCode !== null) lines.push(`  exit      ${d.exitCode}`);
   for (const m of d.metrics) lines.push(`  metric    ${m.name}: ${m.last}${m.lastStep !== null ? ` @ step ${m.lastStep}` : ''} (${m.points} points, min ${m.min}, max ${m.max})`);
-  const u = d.usage as { elapsedS?: number; cpuSeconds?: number | null; maxRssKb?: number | null; gpuSeconds?: number; gpu?: { available: boolean; reason?: string } };
-  if (u.elapsedS != null) lines.push(`  usage     wall ${u.elapsedS.toFixed(1)} s, CPU ${u.cpuSeconds?.toFixed(1) ?? '?'} s, peak memory ${u.maxRssKb != null ? `${Math.round(u.maxRssKb / 1024)} MiB` : '?'}, GPU ${((u.gpuSeconds ?? 0) / 3600).toFixed(3)} h${u.gpu && !u.gpu.available ? ` (utilization unavailable: ${u.gpu.reason})` : ''}`);
+  const u = d.usage as { elapsedS?: number; cpuSeconds?: number | null; maxRssKb?: number | null; gpuSeconds?: number; gpu?: { available: boolean; reason?: string }; policy?: Array<{ t: string; action: string; detail: string }> };
+  if (u.elapsedS != null) lines.push(`  usage     wall ${u.elapsedS.toFixed(1)} s, CPU ${u.cpuSeconds?.toFixed(1) ?? '?'} s, peak memory ${u.maxRssKb != null ? mib(u.maxRssKb) : '?'}, GPU ${((u.gpuSeconds ?? 0) / 3600).toFixed(3)} h${u.gpu && !u.gpu.available ? ` (utilization unavailable: ${u.gpu.reason})` : ''}`);
+  for (const p of u.policy ?? []) lines.push(`  policy    ${p.action} at ${p.t}: ${p.detail}`);
   if (d.output) lines.push(`  output    ${d.output}`);
   lines.push(`  files     ${d.dir}`);
   return lines.join('\n');

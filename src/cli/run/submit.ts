@@ -28,7 +28,7 @@ export async function run(spec: string | undefined, opts: GlobalOptions & { set:
   });
   if (!ctx.json) ctx.out.say(describeRun(result.details));
   // With --json stdout holds one document: the run, or the error carrying it.
-  if (['failed', 'cancelled', 'timeout', 'node_fail'].includes(result.status)) {
+  if (['failed', 'cancelled', 'timeout', 'node_fail', 'refused'].includes(result.status)) {
     throw new CairnError('RUN_FAILED', `run ${result.details.id} ${result.status}: ${(result.details.reason as { message?: string } | null)?.message ?? ''}`, { data: { run: result.details.id, status: result.status, details: result.details } });
   }
   ctx.out.result({ ...result.details, outcome: result.status });

@@ -1,5 +1,6 @@
 import { getRun, syncRuns } from '../../compute/runs/service.js';
 import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { describeReason } from './show.js';
 
 /** The machine-readable reason a run waits, was refused or ended as it did. */
 export async function run(id: string, opts: GlobalOptions): Promise<void> {
@@ -8,7 +9,7 @@ export async function run(id: string, opts: GlobalOptions): Promise<void> {
     await syncRuns(ws);
     return getRun(ws, id);
   });
-  const reason = r.reason ? (JSON.parse(r.reason) as { code: string; message: string }) : null;
+  const reason = r.reason ? (JSON.parse(r.reason) as Parameters<typeof describeReason>[0]) : null;
   ctx.out.result({ id: r.id, status: r.status, reason });
-  ctx.out.say(reason ? `${r.status}: ${reason.code}: ${reason.message}` : `${r.status}: nothing is holding it`);
+  ctx.out.say(reason ? describeReason(reason, '  ').map((l, i) => (i === 0 ? `${r.status}: ${l}` : l)).join('\n') : `${r.status}: nothing is holding it`);
 }

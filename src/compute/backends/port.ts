@@ -64,6 +64,22 @@ export interface JobState {
   nodes: string | null;
   /** Resource accounting when the backend has it (Slurm sacct; local: measured by Cairn). */
   usage?: { cpuSeconds?: number; maxRssKb?: number; gpus?: number; elapsedS?: number };
+  /** Who stopped it, where the backend knows (local): a cancel, the time limit, the idle-GPU policy. */
+  stoppedBy?: 'cancel' | 'timeout' | 'idle';
+  /** Idle-GPU policy actions taken so far, oldest first (local; while it runs and after). */
+  policy?: PolicyAction[];
+}
+
+/** One action of the idle-GPU policy, with the samples that triggered it. */
+export interface PolicyAction {
+  /** ISO time it acted. */
+  t: string;
+  action: 'flag' | 'checkpoint' | 'stop';
+  /** In words: `GPUs 0,1 under 5% for 600 s`. */
+  detail: string;
+  policy: { thresholdPct: number; windowS: number; action: 'flag' | 'checkpoint' | 'stop' };
+  /** The GPU samples of the idle window (seconds since the job started; % and MiB per GPU), the last 120 at most. */
+  samples: Array<{ t: number; util: number[]; memMb: number[] }>;
 }
 
 export interface JobHandle {

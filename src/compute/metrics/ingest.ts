@@ -7,6 +7,7 @@ import { systemClock, type Clock } from '../../core/time.js';
 import { bulkInsert } from '../../meta/repos/bulk.js';
 import type { Database } from '../../meta/schema.js';
 import { parseMetricLines, type BadLine, type MetricRecord } from './parse.js';
+import { summarize, upsertSummaries } from './summary.js';
 
 /** Rows per INSERT: 500 × 5 values stays far below SQLite's 32,766 and PostgreSQL's 65,535 parameters. */
 const ROWS_PER_STATEMENT = 500;
@@ -226,7 +227,11 @@ export class MetricsTailer {
             .onConflict((oc) => oc.columns(['run_id', 'name']).doUpdateSet((eb) => ({ value: eb.ref('excluded.value') })))
             .execute();
         }
-        if (metrics.length) await bulkInsert(trx as unknown as Kysely<never>, 'run_metrics', METRIC_COLUMNS, metrics, { batch: ROWS_PER_STATEMENT });
+        if (metrics.length) {
+          await bulkInsert(trx as unknown as Kysely<never>, 'run_metrics', METRIC_COLUMNS, metrics, { batch: ROWS_PER_STATEMENT });
+          // The summaries `run show` reads, in the same transaction as the points they cover.
+          await upsertSummaries(trx, this.#runId, summarize(metrics.map(([, name, step, value, time]) => ({ name, step, value, time }))));
+        }
         if (this.#saveOffset) await this.#saveOffset(trx, endOffset);
       });
     } catch (err) {

@@ -4,7 +4,8 @@ import { sha256Hex } from '../../core/digest.js';
 import { CairnError } from '../../core/errors.js';
 import { resolveVersion } from '../../datasets/resolve.js';
 import type { DatasetDeps } from '../../datasets/deps.js';
-import { codeFingerprint } from '../code/fingerprint.js';
+import { codeFingerprint, type CodeFingerprint } from '../code/fingerprint.js';
+import { loadComputeConfig } from '../config.js';
 import { applyOverrides, parseRunSpec, renderCommand, type RunSpec } from '../spec/run-spec.js';
 import { runKey, type RunKeyInput } from '../spec/run-key.js';
 
@@ -17,13 +18,15 @@ export interface PreparedRun {
   inputs: Array<{ name: string; ref: string; versionId: string; digest: string }>;
   keyInput: RunKeyInput;
   key: string;
+  /** Per-file digests of the code (codeFingerprint's `files`), kept with the run for `run plan`. */
+  codeFiles: CodeFingerprint['files'];
 }
 
 /**
  * Reads and checks a spec and everything it names — before anything is submitted: unknown
  * keys, missing inputs, a missing code folder or lockfile are errors here, all at once.
  */
-export async function prepareRun(deps: Pick<DatasetDeps, 'meta'>, specPath: string, opts: { sets?: string[]; backend?: 'local' | 'slurm' } = {}): Promise<PreparedRun> {
+export async function prepareRun(deps: Pick<DatasetDeps, 'meta'> & { cairnDir?: string; cacheDir?: string }, specPath: string, opts: { sets?: string[]; backend?: 'local' | 'slurm' } = {}): Promise<PreparedRun> {
   const path = resolve(specPath);
   let text: string;
   try {
@@ -62,13 +65,15 @@ export async function prepareRun(deps: Pick<DatasetDeps, 'meta'>, specPath: stri
   if (problems.length) {
     throw new CairnError('INVALID_INPUT', `the run spec ${path} cannot run:\n  ${problems.join('\n  ')}`, { data: { problems }, hint: 'fix the spec (or pass --set); nothing was submitted' });
   }
-  const code = existsSync(codeDir) ? codeFingerprint(codeDir) : { commit: null, dirty: null };
+  // The workspace and the input cache change with every command and every run: never code.
+  const exclude = [deps.cairnDir, deps.cacheDir, deps.cairnDir ? (loadComputeConfig(deps.cairnDir).cache ?? process.env.CAIRN_CACHE) : undefined].filter((d): d is string => Boolean(d)).map((d) => resolve(d));
+  const fp = existsSync(codeDir) ? codeFingerprint(codeDir, { exclude }) : { commit: null, dirty: null, files: null };
   const keyInput: RunKeyInput = {
     command,
-    code,
+    code: { commit: fp.commit, dirty: fp.dirty },
     inputs: Object.fromEntries(inputs.map((i) => [i.name, i.digest])),
     params: spec.params,
     environment: { image: spec.environment.image ?? null, lockfile, vars: spec.environment.vars },
   };
-  return { spec, specPath: path, specDigest: sha256Hex(text), codeDir, command, inputs, keyInput, key: runKey(keyInput) };
+  return { spec, specPath: path, specDigest: sha256Hex(text), codeDir, command, inputs, keyInput, key: runKey(keyInput), codeFiles: fp.files };
 }

@@ -1,7 +1,9 @@
 import { canonicalJson } from '../../core/canonical-json.js';
 import type { RunDeps, RunRow, StoredSpec } from './service.js';
-import { cacheHit, gpuSeconds } from './service.js';
-import { keyDifferences, type RunKeyInput } from '../spec/run-key.js';
+import { cacheHit, gpuSeconds, readCodeFiles } from './service.js';
+import { keyDifferences } from '../spec/run-key.js';
+import { codeFileChanges } from '../code/changes.js';
+import { metricSummaries } from '../metrics/read.js';
 import type { PreparedRun } from './prepare.js';
 import { budgetCheck, quotaCheck } from './quota.js';
 
@@ -61,13 +63,8 @@ export interface RunDetails extends RunSummary {
 
 export async function runDetails(deps: RunDeps, r: RunRow): Promise<RunDetails> {
   const params = Object.fromEntries((await deps.meta.db.selectFrom('run_params').select(['name', 'value']).where('run_id', '=', r.id).orderBy('name').execute()).map((p) => [p.name, JSON.parse(p.value)]));
-  const points = await deps.meta.db.selectFrom('run_metrics').select(['name', 'step', 'value', 'time']).where('run_id', '=', r.id).orderBy('name').orderBy('time').execute();
-  const byName = new Map<string, typeof points>();
-  for (const p of points) byName.set(p.name, [...(byName.get(p.name) ?? []), p]);
-  const metrics = [...byName].map(([name, ps]) => {
-    const last = [...ps].sort((a, b) => (Number(a.step ?? -1) - Number(b.step ?? -1)) || (a.time < b.time ? -1 : 1)).at(-1)!;
-    return { name, points: ps.length, last: Number(last.value), lastStep: last.step === null ? null : Number(last.step), min: Math.min(...ps.map((p) => Number(p.value))), max: Math.max(...ps.map((p) => Number(p.value))) };
-  });
+  // Summaries kept on ingest: a few rows however many points the run logged.
+  const metrics = (await metricSummaries(deps.meta.db, r.id)).map((m) => ({ name: m.name, points: m.points, last: m.last, lastStep: m.lastStep, min: m.min, max: m.max }));
   let output: string | null = null;
   if (r.output_version_id) {
     const v = await deps.meta.db.selectFrom('dataset_versions as v').innerJoin('datasets as d', 'd.id', 'v.dataset_id').select(['d.name', 'v.number']).where('v.id', '=', r.output_version_id).executeTakeFirst();
@@ -96,10 +93,13 @@ export async function planRun(deps: RunDeps, p: PreparedRun, force = false): Pro
   let why: string[] = [];
   if (force) why = ['--force: runs even if an identical run finished'];
   else if (!hit) {
-    const prev = await deps.meta.db.selectFrom('runs').select(['id', 'spec', 'status']).where('name', '=', p.spec.name).where('status', '=', 'completed').orderBy('ended_at', 'desc').limit(1).executeTakeFirst();
+    const prev = await deps.meta.db.selectFrom('runs').select(['id', 'spec', 'status', 'dir']).where('name', '=', p.spec.name).where('status', '=', 'completed').orderBy('ended_at', 'desc').limit(1).executeTakeFirst();
     if (!prev) why = [`no finished run of ${p.spec.name} yet`];
     else {
-      const d = keyDifferences((JSON.parse(prev.spec) as { keyInput: RunKeyInput }).keyInput, p.keyInput);
+      const stored = JSON.parse(prev.spec) as StoredSpec;
+      const codeChanged = canonicalJson(stored.keyInput.code) !== canonicalJson(p.keyInput.code);
+      const files = codeChanged ? codeFileChanges(p.codeDir, { commit: stored.keyInput.code.commit, files: readCodeFiles(prev.dir) }, { commit: p.keyInput.code.commit, files: p.codeFiles }) : null;
+      const d = keyDifferences(stored.keyInput, p.keyInput, files);
       why = d.length ? d.map((x) => `${x} (since run ${prev.id})`) : [`an identical run exists but has not finished (${canonicalJson(prev.status)})`];
     }
   }

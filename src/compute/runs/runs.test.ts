@@ -99,6 +99,26 @@ resources:
     expect(u.total.runs).toBe(3);
   });
 
+  it('a param holding shell syntax reaches the job as one argument, and nothing else runs', async () => {
+    const { root, ws, spec } = await setup();
+    const lr = `0.1; touch injected; echo $(touch injected2) 'q' "dq"`;
+    const done = await waitRun(ws, (await submitRun(ws, await prepareRun(ws, spec(SPEC), { sets: [`params.lr=${lr}`] }))).run.id, { pollMs: 50 });
+    expect(done.status).toBe('completed');
+    expect(readFileSync(join(done.dir, 'out', 'model.txt'), 'utf8')).toBe(`model for lr=${lr}\n`);
+    expect([existsSync(join(root, 'injected')), existsSync(join(root, 'injected2'))]).toEqual([false, false]);
+  });
+
+  it('a job that writes to its input changes nothing the next run reads: inputs are read-only, and a changed copy is rebuilt', async () => {
+    const { ws, spec } = await setup();
+    // As root the modes do not stop it; as anyone else they do (2>/dev/null): either way the next run must read the version.
+    const poison = SPEC.replace('sh train.sh {params.lr}', 'cat "$CAIRN_INPUT_TRAIN/d.csv" > "$CAIRN_OUTPUT_DIR/seen.csv"; echo 666,666 >> "$CAIRN_INPUT_TRAIN/d.csv" 2>/dev/null; echo x > "$CAIRN_INPUT_TRAIN/new.csv" 2>/dev/null; true # {params.lr}');
+    const first = await waitRun(ws, (await submitRun(ws, await prepareRun(ws, spec(poison)))).run.id, { pollMs: 50 });
+    const second = await waitRun(ws, (await submitRun(ws, await prepareRun(ws, spec(poison), { sets: ['params.lr=0.2'] }))).run.id, { pollMs: 50 });
+    expect([first.status, second.status]).toEqual(['completed', 'completed']);
+    expect(readFileSync(join(first.dir, 'out', 'seen.csv'), 'utf8')).toBe('x,y\n1,2\n3,4\n');
+    expect(readFileSync(join(second.dir, 'out', 'seen.csv'), 'utf8')).toBe('x,y\n1,2\n3,4\n');
+  });
+
   it('unknown keys and missing inputs are errors before anything is submitted', async () => {
     const { ws, spec } = await setup();
     await expect(prepareRun(ws, spec(`${SPEC}gpus: 2\n`))).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/cairn\.yaml:9: unknown key "gpus"/) });

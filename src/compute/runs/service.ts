@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalJson } from '../../core/canonical-json.js';
 import { packageRoot } from '../../core/package-root.js';
@@ -11,7 +11,7 @@ import { addEdges } from '../../meta/repos/lineage.js';
 import type { Selectable } from 'kysely';
 import type { RunsTable } from '../../meta/schema.js';
 import { materializeShared } from '../../transfer/cluster-cache.js';
-import type { ComputeBackend, JobHandle, JobState } from '../backends/port.js';
+import type { ComputeBackend, JobHandle, JobState, PolicyAction } from '../backends/port.js';
 import { LocalBackend } from '../backends/local/local-backend.js';
 import { loadComputeConfig, type ComputeConfig } from '../config.js';
 import type { RunKeyInput } from '../spec/run-key.js';
@@ -40,13 +40,33 @@ export interface StoredSpec {
 }
 
 export interface Reason {
-  code: 'QUOTA' | 'RESOURCES' | 'BACKEND' | 'BUDGET' | 'CACHE_HIT' | 'EXIT' | 'TIMEOUT' | 'NODE_FAIL' | 'CANCELLED' | 'LOST';
+  code: 'QUOTA' | 'RESOURCES' | 'CAPACITY' | 'BACKEND' | 'BUDGET' | 'CACHE_HIT' | 'EXIT' | 'TIMEOUT' | 'NODE_FAIL' | 'CANCELLED' | 'LOST' | 'IDLE_FLAG' | 'IDLE_CHECKPOINT' | 'IDLE_STOP';
   message: string;
   [k: string]: unknown;
 }
 
 export function runDir(deps: RunDeps, id: string): string {
   return join(deps.cairnDir, 'runs', id);
+}
+
+/**
+ * The per-file digests of a run's code, kept in its folder (`code-files.json`) rather than in
+ * its row: they can run to thousands of entries, and only `run plan` reads them, to name the
+ * files that differ from this run.
+ */
+export function writeCodeFiles(dir: string, files: PreparedRun['codeFiles']): void {
+  if (!files) return;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'code-files.json'), `${JSON.stringify(files)}\n`);
+}
+
+/** What writeCodeFiles kept for a run, or null (a run from before they were kept, or a folder cleaned up). */
+export function readCodeFiles(dir: string): PreparedRun['codeFiles'] {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'code-files.json'), 'utf8')) as PreparedRun['codeFiles'];
+  } catch {
+    return null;
+  }
 }
 
 /** Checkpoints belong to the run key, so a requeued or re-submitted identical run resumes from them. */
@@ -165,8 +185,15 @@ export async function submitRun(deps: RunDeps, p: PreparedRun, opts: { force?: b
       await insertParams(tx.db, id, p.spec.params);
     });
   });
+  writeCodeFiles(base.dir, p.codeFiles);
   await dispatch(deps);
   const run = await getRun(deps, id);
+  if (run.status === 'refused') {
+    // The backend can never give what it asks for (more GPUs than the machine has): refused
+    // now, like a run over budget, rather than a job that "failed" without running.
+    const reason = JSON.parse(run.reason!) as Reason;
+    throw new CairnError('INVALID_INPUT', reason.message, { data: { run: id, ...reason }, ...(typeof reason.hint === 'string' ? { hint: reason.hint } : {}) });
+  }
   return { run, outcome: run.status === 'queued' ? 'queued' : 'submitted' };
 }
 
@@ -203,7 +230,11 @@ export async function dispatch(deps: RunDeps): Promise<void> {
         handle = await startJob(deps, run, cfg);
       } catch (err) {
         if (err instanceof CairnError && err.code === 'LOCKED') reason = { code: 'RESOURCES', message: err.message, ...err.data };
-        else {
+        else if (err instanceof CairnError && err.code === 'INVALID_INPUT') {
+          // The backend will never take it as it is: more than it has (CAPACITY), or a request it rejects (sbatch).
+          await refuseRun(deps, run, { code: 'available' in err.data ? 'CAPACITY' : 'BACKEND', message: err.message, ...err.data, ...(err.hint ? { hint: err.hint } : {}) });
+          continue;
+        } else {
           await endRun(deps, run, { state: 'failed', exitCode: null, reason: `the backend refused the job: ${(err as Error).message}`, startedAt: null, endedAt: isoUtc(deps.clock.now()), restarts: 0, nodes: null });
           continue;
         }
@@ -215,6 +246,18 @@ export async function dispatch(deps: RunDeps): Promise<void> {
       await deps.meta.db.updateTable('runs').set({ reason: canonicalJson(reason) }).where('id', '=', run.id).execute();
     }
   }
+}
+
+/** A queued run its backend can never start (it asks for more than there is): `refused`, audited as a denied submission. */
+async function refuseRun(deps: RunDeps, run: RunRow, reason: Reason): Promise<void> {
+  await deps.audit.audited({ action: 'run.submit', target: { type: 'run', name: run.id }, params: { runName: run.name, runKey: run.run_key, project: run.project, backend: run.backend, reason: reason.message } }, async (commit) => {
+    await commit(
+      async (tx) => {
+        await tx.db.updateTable('runs').set({ status: 'refused', reason: canonicalJson(reason), ended_at: isoUtc(deps.clock.now()) }).where('id', '=', run.id).where('status', '=', 'queued').execute();
+      },
+      { outcome: 'denied', reason: `${reason.code}: ${reason.message}` },
+    );
+  });
 }
 
 /** Prepares the run's folder and inputs, then hands the job to its backend. */
@@ -278,6 +321,8 @@ export async function syncRuns(deps: RunDeps): Promise<void> {
       if (s.state === 'running') {
         if (run.status !== 'running') await markStarted(deps, run, s);
         else if (s.restarts !== run.restarts) await deps.meta.db.updateTable('runs').set({ restarts: s.restarts }).where('id', '=', run.id).execute();
+        // A flag (or a checkpoint signal, or a stop in its grace period) shows while the job runs.
+        if (s.policy?.length) await recordPolicy(deps, await getRun(deps, run.id), s.policy, { setReason: true });
         continue;
       }
       if (run.status === 'pending' && s.startedAt) await markStarted(deps, run, s);
@@ -299,6 +344,37 @@ async function markStarted(deps: RunDeps, run: RunRow, s: JobState): Promise<voi
   });
 }
 
+const POLICY_REASON = { flag: 'IDLE_FLAG', checkpoint: 'IDLE_CHECKPOINT', stop: 'IDLE_STOP' } as const;
+const POLICY_WORDS = { flag: 'flagged the run', checkpoint: 'signalled the job to checkpoint (SIGUSR1)', stop: 'stopped the run' } as const;
+
+/** The reason a policy action gives a run: its code, the policy and the samples that triggered it. */
+export function policyReason(p: PolicyAction): Reason {
+  return { code: POLICY_REASON[p.action], message: `the idle-GPU policy ${POLICY_WORDS[p.action]}: ${p.detail}`, at: p.t, policy: p.policy, samples: p.samples };
+}
+
+/**
+ * Records the idle-policy actions a run's backend took that the run does not have yet, each
+ * as a `run.policy` event in the transaction that adds it to the run's usage (the actions
+ * recorded so far live there, so none is recorded twice). While the job runs the latest one
+ * is also the run's reason, so `run why` and `run show` say it before the run ends.
+ */
+async function recordPolicy(deps: RunDeps, run: RunRow, actions: readonly PolicyAction[], opts: { setReason: boolean }): Promise<void> {
+  const usage = JSON.parse(run.usage) as { policy?: PolicyAction[] };
+  for (let i = usage.policy?.length ?? 0; i < actions.length; i++) {
+    const p = actions[i]!;
+    const next = canonicalJson({ ...usage, policy: actions.slice(0, i + 1) });
+    await deps.audit.audited({ action: 'run.policy', target: { type: 'run', name: run.id }, params: { action: p.action, detail: p.detail, at: p.t, policy: p.policy, samples: p.samples } }, async (commit) => {
+      await commit(async (tx) => {
+        await tx.db
+          .updateTable('runs')
+          .set({ usage: next, ...(opts.setReason ? { reason: canonicalJson(policyReason(p)) } : {}) })
+          .where('id', '=', run.id)
+          .execute();
+      });
+    });
+  }
+}
+
 /** Records a run's end: usage, policy actions, outputs as a version with lineage, the audit event. */
 async function endRun(deps: RunDeps, run: RunRow, s: JobState): Promise<void> {
   await ingestRunMetrics(deps, run, { final: true });
@@ -312,10 +388,11 @@ async function endRun(deps: RunDeps, run: RunRow, s: JobState): Promise<void> {
     gpuSeconds: s.startedAt && s.endedAt ? (run.gpus * (Date.parse(s.endedAt) - Date.parse(s.startedAt))) / 1000 : 0,
     gpu: detail?.usage.gpu ?? (run.gpus ? { available: false, reason: `the ${run.backend} backend reports no GPU utilization for this job` } : { available: false, reason: 'no GPU was assigned' }),
     idleGpuSeconds: idleSeconds(detail?.usage.gpu, run.gpus),
+    policy: s.policy ?? detail?.usage.policy ?? [],
   };
-  for (const p of detail?.usage.policy ?? []) {
-    await deps.audit.record({ action: 'run.policy', target: { type: 'run', name: run.id }, params: { action: p.action, detail: p.detail, at: p.t } }, 'ok');
-  }
+  // Actions not seen while the job ran (it ended between two looks) are recorded now.
+  await recordPolicy(deps, run, usage.policy, { setReason: false });
+  run = await getRun(deps, run.id);
   const target = { type: 'run', name: run.id };
   const stored = JSON.parse(run.spec) as StoredSpec;
   if (s.state === 'completed') {
@@ -366,12 +443,15 @@ async function endRun(deps: RunDeps, run: RunRow, s: JobState): Promise<void> {
   const code: Reason['code'] = s.state === 'timeout' ? 'TIMEOUT' : s.state === 'node_fail' ? 'NODE_FAIL' : s.state === 'cancelled' ? 'CANCELLED' : s.state === 'unknown' ? 'LOST' : 'EXIT';
   const status = s.state === 'unknown' ? 'failed' : s.state;
   const message = s.state === 'failed' ? (s.exitCode !== null && s.exitCode !== 0 ? `exited with status ${s.exitCode}` : (s.reason ?? 'failed')) : s.state === 'timeout' ? `stopped at its time limit (${run.time_limit_s} s)` : (s.reason ?? s.state);
-  await deps.audit.audited({ action: s.state === 'cancelled' ? 'run.cancel' : 'run.fail', target, params: { state: status, exitCode: s.exitCode, reason: message } }, async (commit) => {
+  // Stopped by the idle-GPU policy, not by anyone's cancel: say so, with the policy and its samples.
+  const idleStop = s.state === 'cancelled' && s.stoppedBy === 'idle' ? usage.policy.findLast((p) => p.action === 'stop') : undefined;
+  const reason: Reason = idleStop ? policyReason(idleStop) : { code, message };
+  await deps.audit.audited({ action: s.state === 'cancelled' ? 'run.cancel' : 'run.fail', target, params: { state: status, exitCode: s.exitCode, reason: idleStop ? `${reason.code}: ${reason.message}` : message, ...(s.stoppedBy ? { stoppedBy: s.stoppedBy } : {}) } }, async (commit) => {
     await commit(
       async (tx) => {
         await tx.db
           .updateTable('runs')
-          .set({ status, exit_code: s.exitCode, ended_at: s.endedAt ?? isoUtc(deps.clock.now()), started_at: s.startedAt ?? run.started_at, usage: canonicalJson(usage), restarts: s.restarts, reason: canonicalJson({ code, message }) })
+          .set({ status, exit_code: s.exitCode, ended_at: s.endedAt ?? isoUtc(deps.clock.now()), started_at: s.startedAt ?? run.started_at, usage: canonicalJson(usage), restarts: s.restarts, reason: canonicalJson(reason) })
           .where('id', '=', run.id)
           .execute();
       },

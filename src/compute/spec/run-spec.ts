@@ -164,11 +164,5 @@ function scalar(raw: string): unknown {
   return raw;
 }
 
-/** The command with `{params.name}` replaced; an unknown param is an error, not an empty string. */
-export function renderCommand(spec: RunSpec): string {
-  return spec.command.replace(/\{params\.([A-Za-z0-9_.-]+)\}/g, (_m, name: string) => {
-    if (!(name in spec.params)) throw new CairnError('INVALID_INPUT', `the command uses {params.${name}}, which the spec does not define`, { hint: 'add it under params: or pass --set params.' + name + '=…' });
-    const v = spec.params[name];
-    return v === null ? '' : String(v);
-  });
-}
+// Params reach the shell quoted for where they stand (render-command.ts).
+export { renderCommand } from './render-command.js';

@@ -4,6 +4,7 @@ import { dataprep } from './0002-dataprep.js';
 import { compute } from './0003-compute.js';
 import { models } from './0004-models.js';
 import { deploy } from './0005-deploy.js';
+import { metricSummaries } from './0006-metric-summaries.js';
 
 /** Migrations live in code (not files on disk) so a bundled CLI carries them. Append only. */
 export const migrations: Record<string, Migration> = {
@@ -12,6 +13,7 @@ export const migrations: Record<string, Migration> = {
   '0003-compute': compute,
   '0004-models': models,
   '0005-deploy': deploy,
+  '0006-metric-summaries': metricSummaries,
 };
 
 export const migrationProvider: MigrationProvider = {

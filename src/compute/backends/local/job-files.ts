@@ -1,6 +1,6 @@
 import { openSync } from 'node:fs';
 import { join } from 'node:path';
-import type { JobRequest, JobStateName } from '../port.js';
+import type { JobRequest, JobStateName, PolicyAction } from '../port.js';
 
 /** What the local backend hands its supervisor (`<stateDir>/<runId>.job.json`). */
 export interface LocalJob {
@@ -19,24 +19,33 @@ export interface LocalExit {
   startedAt: string;
   endedAt: string;
   usage: LocalUsage;
+  /** Why the job was stopped before its command ended (null: it ended by itself). */
+  stoppedBy: 'cancel' | 'timeout' | 'idle' | null;
 }
 
 export interface LocalUsage {
   elapsedS: number;
   cpuSeconds: number;
-  /** Peak resident memory of the job's processes, sampled (KiB). */
+  /**
+   * Peak resident memory of the job (KiB): the highest of the group's summed RSS at a sample
+   * and any one process's own kernel-kept peak (VmHWM). Sampled densely in the first second.
+   */
   maxRssKb: number;
   gpus: number;
   /** GPU utilization samples, or why there are none (never invented). */
   gpu: { available: true; samples: Array<{ t: number; util: number[]; memMb: number[] }> } | { available: false; reason: string };
-  /** Idle-policy actions taken (flag, checkpoint signal, stop). */
-  policy: Array<{ t: string; action: string; detail: string }>;
+  /** Idle-policy actions taken (flag, checkpoint signal, stop), with their samples. */
+  policy: PolicyAction[];
 }
 
 export const jobFile = (stateDir: string, runId: string) => join(stateDir, `${runId}.job.json`);
 export const pidFile = (stateDir: string, runId: string) => join(stateDir, `${runId}.pid`);
 export const exitFile = (stateDir: string, runId: string) => join(stateDir, `${runId}.exit.json`);
 export const startFile = (stateDir: string, runId: string) => join(stateDir, `${runId}.started`);
+/** What the supervisor itself says when something goes wrong (never the job's output). */
+export const supervisorLogFile = (stateDir: string, runId: string) => join(stateDir, `${runId}.supervisor.log`);
+/** The idle-policy actions so far, rewritten atomically at each one, so they show while the job runs. */
+export const policyFile = (stateDir: string, runId: string) => join(stateDir, `${runId}.policy.json`);
 
 /** Opens a run log for appending, created owner-only (0600): a job prints what it likes. */
 export const openLog = (path: string): number => openSync(path, 'a', 0o600);

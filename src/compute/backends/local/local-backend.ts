@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { CairnError } from '../../../core/errors.js';
 import { packageRoot } from '../../../core/package-root.js';
-import type { ComputeBackend, JobHandle, JobRequest, JobState } from '../port.js';
+import type { ComputeBackend, JobHandle, JobRequest, JobState, PolicyAction } from '../port.js';
 import { detectGpus } from './gpus.js';
-import { exitFile, jobFile, pidFile, startFile, type LocalExit, type LocalJob } from './job-files.js';
+import { exitFile, jobFile, openLog, pidFile, policyFile, startFile, supervisorLogFile, type LocalExit, type LocalJob } from './job-files.js';
 
 export interface LocalBackendOptions {
   /** Where job, pid and exit files live (`.cairn/compute/local`). */
@@ -52,7 +52,7 @@ export class LocalBackend implements ComputeBackend {
     const busy = this.busyGpus();
     const free = this.gpus.filter((g) => !busy.has(g));
     if (request.resources.gpus > this.gpus.length) {
-      throw new CairnError('INVALID_INPUT', `the job asks for ${request.resources.gpus} GPU(s); this machine has ${this.gpus.length}`, { hint: this.gpus.length ? 'lower resources.gpus' : 'nvidia-smi finds no GPU here: run it on a GPU machine or through Slurm (--backend slurm)' });
+      throw new CairnError('INVALID_INPUT', `the job asks for ${request.resources.gpus} GPU(s); this machine has ${this.gpus.length}`, { data: { requested: request.resources.gpus, available: this.gpus.length }, hint: this.gpus.length ? 'lower resources.gpus' : 'nvidia-smi finds no GPU here: run it on a GPU machine or through Slurm (--backend slurm)' });
     }
     if (request.resources.gpus > free.length) throw new CairnError('LOCKED', `only ${free.length} of ${this.gpus.length} GPU(s) are free`, { data: { free: free.length } });
     const job: LocalJob = { request, gpus: free.slice(0, request.resources.gpus), sampleIntervalMs: this.opts.sampleIntervalMs ?? 1000, idle: request.idle ?? this.opts.idle ?? null };
@@ -60,7 +60,10 @@ export class LocalBackend implements ComputeBackend {
     writeFileSync(path, JSON.stringify(job));
     const script = join(packageRoot(), 'dist', 'bundle', 'job-supervisor.js');
     if (!existsSync(script)) throw new CairnError('INTERNAL', `${script} is missing: run \`npm run build\``);
-    const child = spawn(process.execPath, [script, path], { detached: true, stdio: 'ignore', cwd: request.cwd });
+    // The supervisor's own complaints (never the job's output) go to a file beside its job file.
+    const log = openLog(supervisorLogFile(this.opts.stateDir, request.runId));
+    const child = spawn(process.execPath, [script, path], { detached: true, stdio: ['ignore', log, log], cwd: request.cwd });
+    closeSync(log);
     child.unref();
     return { backend: 'local', id: request.runId };
   }
@@ -84,16 +87,27 @@ export class LocalBackend implements ComputeBackend {
         startedAt: e.startedAt,
         endedAt: e.endedAt,
         usage: { cpuSeconds: e.usage.cpuSeconds, maxRssKb: e.usage.maxRssKb, gpus: e.usage.gpus, elapsedS: e.usage.elapsedS },
+        ...(e.stoppedBy ? { stoppedBy: e.stoppedBy } : {}),
+        policy: e.usage.policy,
       };
     }
     if (!existsSync(jobFile(dir, runId))) return { ...base, state: 'unknown', exitCode: null, reason: 'no such local job', startedAt: null, endedAt: null };
     const pid = existsSync(pidFile(dir, runId)) ? Number(readFileSync(pidFile(dir, runId), 'utf8').trim()) : null;
     const started = existsSync(startFile(dir, runId)) ? readFileSync(startFile(dir, runId), 'utf8').trim() : null;
     if (pid === null || !started) return { ...base, state: 'pending', exitCode: null, reason: 'starting', startedAt: null, endedAt: null };
-    if (alive(pid)) return { ...base, state: 'running', exitCode: null, reason: null, startedAt: started, endedAt: null };
+    if (alive(pid)) return { ...base, state: 'running', exitCode: null, reason: null, startedAt: started, endedAt: null, policy: this.policySoFar(runId) };
     // Re-check: the supervisor may have written the exit file between the two looks.
     if (existsSync(exitFile(dir, runId))) return this.one(runId);
     return { ...base, state: 'failed', exitCode: null, reason: 'the job supervisor died (machine restarted or the process was killed)', startedAt: started, endedAt: null };
+  }
+
+  /** The idle-policy actions the supervisor has taken so far (written at each one). */
+  private policySoFar(runId: string): PolicyAction[] {
+    try {
+      return JSON.parse(readFileSync(policyFile(this.opts.stateDir, runId), 'utf8')) as PolicyAction[];
+    } catch {
+      return []; // none yet (or being replaced: the next look sees it)
+    }
   }
 
   /** Full details the supervisor recorded (usage with GPU samples and policy actions). */

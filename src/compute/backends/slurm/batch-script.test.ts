@@ -1,9 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isCairnError } from '../../../core/errors.js';
+import { renderCommand } from '../../spec/render-command.js';
 import type { JobRequest } from '../port.js';
 import { batchScript, sbatchArgs, shellQuote } from './batch-script.js';
 
@@ -53,6 +54,14 @@ describe('Slurm batch script', () => {
     const res = spawnSync('/bin/sh', [writeScript(j)], { encoding: 'utf8', cwd: '/' });
     expect(res.stdout).toBe(`a'b $X \`y\`\nz|p|${j.cwd}`);
     expect(res.status).toBe(7);
+  });
+
+  it('a param in the command reaches the job verbatim and never runs as shell code', () => {
+    const value = `a; touch injected; echo "$(touch injected2)" 'it''s'`;
+    const j = job(renderCommand({ command: `printf '<%s>' {params.x} "{params.x}"`, params: { x: value } }));
+    const res = spawnSync('/bin/sh', [writeScript(j)], { encoding: 'utf8', cwd: '/' });
+    expect(res.stdout).toBe(`<${value}><${value}>`);
+    expect(readdirSync(j.cwd)).toEqual(['job.sbatch']);
   });
 
   it('refuses an environment name the shell cannot export', () => {

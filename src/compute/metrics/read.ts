@@ -1,0 +1,129 @@
+import { sql, type Kysely } from 'kysely';
+import { CairnError } from '../../core/errors.js';
+import type { Database } from '../../meta/schema.js';
+
+/** A metric of a run, summarized (count, range, last point, first step and time). */
+export interface MetricSummary {
+  name: string;
+  points: number;
+  last: number;
+  lastStep: number | null;
+  lastTime: string;
+  min: number;
+  max: number;
+  firstStep: number | null;
+  firstTime: string;
+}
+
+/** PostgreSQL returns bigint as text; SQLite as a number. */
+const num = (v: unknown) => Number(v);
+const numOrNull = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+
+/** Every metric of a run, summarized: one row each, whatever the number of points (kept on ingest). */
+export async function metricSummaries(db: Kysely<Database>, runId: string): Promise<MetricSummary[]> {
+  const rows = await db.selectFrom('run_metric_summaries').selectAll().where('run_id', '=', runId).orderBy('name').execute();
+  return rows.map((r) => ({
+    name: r.name,
+    points: num(r.points),
+    last: num(r.last_value),
+    lastStep: numOrNull(r.last_step),
+    lastTime: r.last_time,
+    min: num(r.min_value),
+    max: num(r.max_value),
+    firstStep: numOrNull(r.first_step),
+    firstTime: r.first_time,
+  }));
+}
+
+/** One bucket of a downsampled curve: its range of steps (or times) and the values in it. */
+export interface SeriesBucket {
+  /** Lowest and highest step in the bucket (null for a metric logged without steps). */
+  steps: [number, number] | null;
+  /** Earliest and latest time in the bucket, for a metric without steps (null for one with steps: its curve is read from the index alone). */
+  times: [string, string] | null;
+  count: number;
+  min: number;
+  max: number;
+  mean: number;
+}
+
+export interface MetricSeries {
+  name: string;
+  /** Points of the metric in all. */
+  points: number;
+  /** `step`: buckets of equal step ranges (points without a step are left out); `time`: equal numbers of points in time order. */
+  by: 'step' | 'time';
+  buckets: SeriesBucket[];
+}
+
+/**
+ * A metric's curve in at most `buckets` buckets, computed by the database (min, max and mean
+ * per bucket keep spikes visible, unlike plain subsampling), so a run with millions of points
+ * draws from a few hundred rows. A metric with steps is bucketed by equal step ranges (an
+ * index-only range scan on run_metrics_curve); one without, by equal numbers of points in
+ * time order.
+ */
+export async function metricSeries(db: Kysely<Database>, runId: string, name: string, buckets = 500): Promise<MetricSeries> {
+  if (!Number.isInteger(buckets) || buckets < 1 || buckets > 100_000) throw new CairnError('USAGE', `buckets must be a whole number from 1 to 100000, not ${buckets}`);
+  const s = await db.selectFrom('run_metric_summaries').selectAll().where('run_id', '=', runId).where('name', '=', name).executeTakeFirst();
+  if (!s) throw new CairnError('NOT_FOUND', `run ${runId} has no metric ${JSON.stringify(name)}`, { hint: 'list its metrics with cairn run metrics <id>' });
+  const points = num(s.points);
+  const firstStep = numOrNull(s.first_step);
+  const lastStep = numOrNull(s.last_step);
+  type Row = { b: unknown; s0: unknown; s1: unknown; t0: string | null; t1: string | null; n: unknown; lo: unknown; hi: unknown; mean: unknown };
+  const toBucket = (r: Row, stepped: boolean): SeriesBucket => ({
+    steps: stepped ? [num(r.s0), num(r.s1)] : null,
+    times: stepped ? null : [r.t0!, r.t1!],
+    count: num(r.n),
+    min: num(r.lo),
+    max: num(r.hi),
+    mean: num(r.mean),
+  });
+  if (firstStep !== null && lastStep !== null) {
+    // Whole numbers written into the SQL (not bound): integer division on both engines.
+    const width = Math.max(1, Math.ceil((lastStep - firstStep + 1) / buckets));
+    const bucket = sql<number>`(step - ${sql.lit(firstStep)}) / ${sql.lit(width)}`;
+    const rows = await db
+      .selectFrom('run_metrics')
+      .select([
+        bucket.as('b'),
+        sql`min(step)`.as('s0'),
+        sql`max(step)`.as('s1'),
+        sql`count(*)`.as('n'),
+        sql`min(value)`.as('lo'),
+        sql`max(value)`.as('hi'),
+        sql`avg(value)`.as('mean'),
+      ])
+      .where('run_id', '=', runId)
+      .where('name', '=', name)
+      .where('step', 'is not', null)
+      .groupBy(sql`1`)
+      .orderBy(sql`1`)
+      .execute();
+    return { name, points, by: 'step', buckets: (rows as Row[]).map((r) => toBucket(r, true)) };
+  }
+  // No steps: rank in time order, then equal-count buckets.
+  const ranked = db
+    .selectFrom('run_metrics')
+    .select(['value', 'time', sql<number>`(row_number() over (order by time) - 1) * ${sql.lit(buckets)} / ${sql.lit(points)}`.as('b')])
+    .where('run_id', '=', runId)
+    .where('name', '=', name)
+    .as('ranked');
+  const rows = await db
+    .selectFrom(ranked)
+    .select([
+      'b',
+      sql`null`.as('s0'),
+      sql`null`.as('s1'),
+      sql<string>`min(time)`.as('t0'),
+      sql<string>`max(time)`.as('t1'),
+      sql`count(*)`.as('n'),
+      sql`min(value)`.as('lo'),
+      sql`max(value)`.as('hi'),
+      sql`avg(value)`.as('mean'),
+    ])
+    .groupBy('b')
+    .orderBy('b')
+    .execute();
+  return { name, points, by: 'time', buckets: (rows as Row[]).map((r) => toBucket(r, false)) };
+}
