@@ -20,6 +20,7 @@ export interface Composed {
   newBytes: number;
   newChunks: number;
   chunkCount: number;
+  /** The packs will not be recorded: they are left as orphans for the next add or gc. */
   discard(): Promise<void>;
 }
 
@@ -74,10 +75,8 @@ export async function composeVersion(
       newBytes,
       newChunks,
       chunkCount,
-      discard: async () => {
-        const { rm } = await import('node:fs/promises');
-        await Promise.all(packs.map((p) => rm(p.path, { force: true })));
-      },
+      // Sealed packs are never deleted by name outside gc (see PackRoller.discard).
+      discard: async () => {},
     };
   } catch (err) {
     await roller.discard();

@@ -49,7 +49,11 @@ export interface IngestResult {
   statCache: StatCacheData;
   /** Paths and sizes of every file, for statistics. */
   files: Array<{ path: string; size: number }>;
-  /** Removes the packs written here; call it when the metadata commit fails. */
+  /**
+   * Call when the packs will not be recorded (the commit failed, or nothing new was added).
+   * Sealed packs are left on disk as orphans (see PackRoller.discard): the next add adopts
+   * them, `gc` removes them.
+   */
   discard(): Promise<void>;
 }
 
@@ -224,10 +228,7 @@ export async function ingest(deps: IngestDeps, opts: IngestOptions): Promise<Ing
         entries,
       },
       files: scan.files.map((f) => ({ path: f.path, size: f.size })),
-      discard: async () => {
-        const { rm } = await import('node:fs/promises');
-        await Promise.all(packs.map((p) => rm(p.path, { force: true })));
-      },
+      discard: async () => {},
     };
   } catch (err) {
     await roller.discard();

@@ -3,7 +3,6 @@ import { fsyncDir } from '../objects/durable.js';
 import { type BlobKindCode } from '../pack/format.js';
 import { type FinishedPack, PackWriter } from '../pack/writer.js';
 import { dirname } from 'node:path';
-import { promises as fsp } from 'node:fs';
 
 /** Pack target size: "tens of MiB" — few objects on a remote, still cheap to resend one. */
 export const DEFAULT_PACK_TARGET = 32 * 1024 * 1024;
@@ -86,13 +85,16 @@ export class PackRoller {
     return packs;
   }
 
-  /** Removes everything this roller wrote: used when the operation fails before commit. */
+  /**
+   * Stops after a failure before commit: the open pack's temporary file is removed, and
+   * sealing packs are waited for. Sealed packs stay where they are: a pack is named by its
+   * content, so the same name may already hold live data another writer committed (the same
+   * blobs in the same order), and deleting by name would destroy it. An unrecorded pack is an
+   * orphan, which the next add adopts or `gc` removes under the exclusive lock.
+   */
   async discard(): Promise<void> {
     await this.#current?.abort();
     this.#current = null;
-    const settled = await Promise.allSettled(this.#sealing);
-    for (const s of settled) {
-      if (s.status === 'fulfilled') await fsp.rm(s.value.path, { force: true }).catch(() => {});
-    }
+    await Promise.allSettled(this.#sealing);
   }
 }
