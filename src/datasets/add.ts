@@ -4,7 +4,10 @@ import { formatDigest } from '../core/digest.js';
 import { ioError } from '../core/errors.js';
 import { checkDatasetName } from '../core/names.js';
 import { formatRef } from '../core/refs.js';
+import { listPacks } from '../meta/repos/chunks.js';
 import { findDataset, latestVersion } from '../meta/repos/datasets.js';
+import type { BlobIndex } from '../storage/blob-index.js';
+import { recoverInterrupted, type AdoptedPack } from '../storage/objects/recover.js';
 import { recordVersion } from './record.js';
 import { ingest, type IngestProgress } from '../storage/ingest/ingest.js';
 import { acquireShared } from '../storage/locks/locks.js';
@@ -80,8 +83,11 @@ export async function addVersion(deps: DatasetDeps, input: AddInput): Promise<Ad
             };
           }
         }
+        // What killed writers left: their sealed packs are checked and reused (recorded with
+        // this version), their temporary files removed, so repeated kills never grow the store.
+        const recovered = await recoverInterrupted(deps.packs, deps.pool, new Set((await listPacks(deps.meta.db)).map((p) => p.id)));
         const result = await ingest(
-          { packs: deps.packs, index: deps.index, pool: deps.pool, packTarget: deps.config.storage.pack_size_mib * 1024 * 1024 },
+          { packs: deps.packs, index: withAdopted(deps.index, recovered.adopted), pool: deps.pool, packTarget: deps.config.storage.pack_size_mib * 1024 * 1024 },
           { source, scan, statCache, ...(input.onProgress ? { onProgress: input.onProgress } : {}) },
         );
         const rootId = result.tree.rootId;
@@ -115,7 +121,7 @@ export async function addVersion(deps: DatasetDeps, input: AddInput): Promise<Ad
               message,
               rootId,
               stats,
-              packs: result.packs,
+              packs: [...recovered.adopted, ...result.packs],
               inputs: inputs.map((i) => ({ versionId: i.version.id, relation: 'derived_from' })),
             });
             draft.target = { type: 'dataset', name, version: n, digest: formatDigest(rootId) };
@@ -134,4 +140,18 @@ export async function addVersion(deps: DatasetDeps, input: AddInput): Promise<Ad
   } finally {
     lock.release();
   }
+}
+
+/** The index as it will be once the adopted packs are recorded with the new version. */
+function withAdopted(index: BlobIndex, adopted: readonly AdoptedPack[]): BlobIndex {
+  if (adopted.length === 0) return index;
+  const ids = new Set(adopted.flatMap((p) => p.entries.map((e) => e.id)));
+  return {
+    has: async (want) => {
+      const found = await index.has(want);
+      for (const id of want) if (ids.has(id)) found.add(id);
+      return found;
+    },
+    locate: (want) => index.locate(want),
+  };
 }

@@ -94,14 +94,15 @@ function liveHolder(path: string): LockInfo | null {
     }
     return { pid: -1, host: '?', started: '?', command: 'unknown' };
   }
-  if (data.host === hostname() && !alive(data.pid)) {
+  if (data.host === hostname() && !processAlive(data.pid)) {
     fs.rmSync(path, { force: true });
     return null;
   }
   return data;
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this id runs on this host (EPERM: it does, under another user). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
