@@ -1,7 +1,8 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { formatDigest } from '../core/digest.js';
-import { ioError } from '../core/errors.js';
+import { CairnError, ioError } from '../core/errors.js';
+import { inReservedDir } from '../core/paths.js';
 import { checkDatasetName } from '../core/names.js';
 import { formatRef } from '../core/refs.js';
 import { listPacks } from '../meta/repos/chunks.js';
@@ -12,6 +13,7 @@ import { recordVersion } from './record.js';
 import { ingest, type IngestProgress } from '../storage/ingest/ingest.js';
 import { acquireShared } from '../storage/locks/locks.js';
 import { scanSource } from '../storage/ingest/scan.js';
+import { checkTreeLinks } from '../storage/tree/links.js';
 import { cachedEntry, loadStatCache, saveStatCache } from '../storage/statcache/stat-cache.js';
 import { baselineFromCache, compareWithBaseline } from './compare.js';
 import type { DatasetDeps } from './deps.js';
@@ -45,6 +47,10 @@ export interface AddResult {
 export async function addVersion(deps: DatasetDeps, input: AddInput): Promise<AddResult> {
   const name = checkDatasetName(input.name);
   const source = resolve(input.source);
+  // Skipped inside a tree, and never a source itself: a workspace's metadata is no dataset.
+  if (inReservedDir(source)) {
+    throw new CairnError('PATH_UNSAFE', `refusing to add ${input.source}: it is inside a .cairn directory, which holds a workspace's metadata`, { data: { path: input.source } });
+  }
   try {
     statSync(source);
   } catch (err) {
@@ -63,6 +69,8 @@ export async function addVersion(deps: DatasetDeps, input: AddInput): Promise<Ad
         const latest = existing ? await latestVersion(deps.meta.db, existing.id) : undefined;
         const statCache = loadStatCache(deps.cacheDir, source);
         const scan = scanSource(source);
+        // Before a byte is stored: a link chain that leaves the tree refuses the whole add.
+        checkTreeLinks(scan.symlinks);
         // Re-adding an untouched tree: the stat cache, tied to the latest version, proves it
         // without reading a byte or building a tree.
         if (latest && inputs.length === 0 && statCache?.version === latest.digest && scan.files.every((f) => cachedEntry(statCache, f.path, f))) {

@@ -14,6 +14,7 @@ import type {
   PackCheckResult,
   SmallFileResult,
   SmallFileTask,
+  VerifyFileTask,
   WorkerError,
   WorkerReply,
   WorkerTask,
@@ -49,6 +50,9 @@ port.on('message', (env: Envelope<WorkerTask>) => {
       }
       case 'check-pack':
         return send({ type: 'done', result: checkPack(msg) });
+      case 'verify-file':
+        verifyFile(msg);
+        return send({ type: 'done' });
     }
   } catch (err) {
     send({ type: 'error', error: toWorkerError(err, msg.type === 'large' ? msg.path : msg.type === 'check-pack' ? msg.path : undefined) });
@@ -56,8 +60,8 @@ port.on('message', (env: Envelope<WorkerTask>) => {
 });
 
 function toWorkerError(err: unknown, path?: string): WorkerError {
-  const e = err as NodeJS.ErrnoException & { blob?: string };
-  return { code: e.code ?? 'ERROR', message: e.message ?? String(err), ...(path ? { path } : {}), ...(e.blob ? { blob: e.blob } : {}) };
+  const e = err as NodeJS.ErrnoException & { blob?: string; file?: string };
+  return { code: e.code ?? 'ERROR', message: e.message ?? String(err), ...(path ? { path } : {}), ...(e.blob ? { blob: e.blob } : {}), ...(e.file !== undefined ? { file: e.file } : {}) };
 }
 
 function statOf(fd: number): FileStat {
@@ -212,6 +216,9 @@ let runBuffer = Buffer.allocUnsafe(0);
 function materialize(task: MaterializeFile): void {
   const fds = new Map<string, number>();
   const out = task.create !== undefined ? fs.openSync(task.target, 'wx', task.create) : fs.openSync(task.target, 'r+');
+  // With `verify`, the segments are the whole file in order: hash what is written as it goes.
+  const whole = task.verify ? createHash('sha256') : null;
+  let written = 0;
   try {
     const segs = task.segments;
     for (let i = 0; i < segs.length; ) {
@@ -241,9 +248,19 @@ function materialize(task: MaterializeFile): void {
         if (!ok) throw Object.assign(new Error(`blob ${seg.id} does not match its digest`), { code: 'CORRUPT_OBJECT', blob: seg.id });
         off += seg.length;
       }
+      if (whole) {
+        if (first.fileOffset !== written) throw mismatch(task.verify!.label, 'its chunks are not in order');
+        whole.update(view);
+      }
       let w = 0;
       while (w < len) w += fs.writeSync(out, view, w, len - w, first.fileOffset + w);
+      written += len;
       i = j;
+    }
+    if (whole) {
+      const v = task.verify!;
+      if (written !== v.size) throw mismatch(v.label, `its chunks hold ${written} bytes, the tree says ${v.size}`);
+      if (whole.digest('hex') !== v.digest) throw mismatch(v.label, 'its bytes do not match the SHA-256 the tree records');
     }
   } finally {
     fs.closeSync(out);
@@ -251,6 +268,30 @@ function materialize(task: MaterializeFile): void {
   }
 }
 
+function verifyFile(task: VerifyFileTask): void {
+  const fd = fs.openSync(task.path, 'r');
+  try {
+    if (fs.fstatSync(fd).size !== task.size) throw mismatch(task.label, `it has ${fs.fstatSync(fd).size} bytes, the tree says ${task.size}`);
+    const h = createHash('sha256');
+    if (runBuffer.length < BLOCK) runBuffer = Buffer.allocUnsafe(BLOCK);
+    let pos = 0;
+    for (;;) {
+      const n = fs.readSync(fd, runBuffer, 0, BLOCK, pos);
+      if (n === 0) break;
+      h.update(runBuffer.subarray(0, n));
+      pos += n;
+    }
+    if (pos !== task.size) throw mismatch(task.label, `it has ${pos} bytes, the tree says ${task.size}`);
+    if (h.digest('hex') !== task.digest) throw mismatch(task.label, 'its bytes do not match the SHA-256 the tree records');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** A file whose chunks are each intact but which is not the file the tree names. */
+function mismatch(label: string, why: string): Error {
+  return Object.assign(new Error(`file ${label} does not match its tree entry: ${why}`), { code: 'CORRUPT_OBJECT', file: label });
+}
 
 function checkPack(task: CheckPackTask): PackCheckResult {
   // Kept in sync with pack/format.ts; duplicated minimal parsing keeps the worker free of the
