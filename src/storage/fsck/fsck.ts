@@ -31,6 +31,8 @@ export interface FsckReport {
   /** Not errors: packs no metadata refers to (a crashed write, or gc not yet run). */
   orphanPacks: string[];
   tempFiles: number;
+  /** Cache entries changed on disk since they were made (relative to the cache directory). */
+  poisonedCaches: string[];
 }
 
 
@@ -50,6 +52,7 @@ export async function fsck(input: FsckInput): Promise<FsckReport> {
     brokenVersions: [],
     orphanPacks: [...onDisk.keys()].filter((id) => !known.has(id)).sort(),
     tempFiles: (await input.packs.listTemp()).length,
+    poisonedCaches: [],
   };
   const total = input.knownPacks.reduce((n, p) => n + p.size, 0);
   let done = 0;
