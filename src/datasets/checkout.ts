@@ -5,6 +5,7 @@ import { CairnError, ioError } from '../core/errors.js';
 import { checkRelPath, inReservedDir } from '../core/paths.js';
 import { materialize, type LinkMode } from '../storage/checkout/materialize.js';
 import { planCheckout, type Present, type Wanted } from '../storage/checkout/plan.js';
+import { processAlive } from '../storage/locks/locks.js';
 import { loadStatCache, nowMs, saveStatCache, type StatEntry } from '../storage/statcache/stat-cache.js';
 import { checkSymlink, fileChunks } from '../storage/tree/node.js';
 import { checkTreeLinks } from '../storage/tree/links.js';
@@ -72,7 +73,14 @@ export async function checkoutVersion(deps: DatasetDeps & { root?: string }, inp
       let carried = new Map<string, StatEntry>();
       if (!empty) {
         const work = await workingState(deps.pool, target, record);
-        for (const [p, w] of work.entries) present.set(p, w.type === 'file' ? { type: 'file', digest: w.digest, mode: w.mode } : w);
+        for (const [p, w] of work.entries) {
+          // What a killed checkout left: its temporary files, never under a final name.
+          if (w.type === 'file' && isStaleCheckoutTemp(p)) {
+            fs.rmSync(join(target, p), { force: true });
+            continue;
+          }
+          present.set(p, w.type === 'file' ? { type: 'file', digest: w.digest, mode: w.mode } : w);
+        }
         carried = work.cache.entries;
       }
       let tracked: Map<string, string> | null = null;
@@ -186,6 +194,12 @@ function refuseReservedTarget(given: string, target: string): void {
       hint: 'check out into another directory',
     });
   }
+}
+
+/** A temporary file of a checkout whose process is gone (materialize names them). */
+function isStaleCheckoutTemp(path: string): boolean {
+  const m = /^\.cairn-tmp-(\d+)-[0-9a-f]{12}$/.exec(path.slice(path.lastIndexOf('/') + 1));
+  return m !== null && Number(m[1]) !== process.pid && !processAlive(Number(m[1]));
 }
 
 function pruneEmptyParents(root: string, dir: string): void {
