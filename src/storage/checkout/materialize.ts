@@ -41,7 +41,7 @@ const TASK_FILES = 256;
 export const CHECKOUT_TEMP_PREFIX = '.cairn-tmp-';
 
 /**
- * Writes files (chunks read from packs, each re-hashed on the way), creates directories and
+ * Writes files (chunks read from packs, each file re-hashed whole), creates directories and
  * symlinks under `target`. Never follows a symlink that is already in the target: a parent
  * path that is not a real directory stops the checkout (PATH_UNSAFE).
  *
@@ -132,7 +132,7 @@ export async function materialize(target: string, writes: ReadonlyArray<{ entry:
     // Worker tasks: big files split in segments across workers (then checked whole by one
     // more task), small ones batched and checked as they are written.
     const tasks: MaterializeFile[][] = [];
-    const lateChecks: Array<{ path: string; size: number; digest: string; label: string }> = [];
+    const lateChecks: Array<{ path: string; size: number; digest: string; label: string; segments: MaterializeSegment[] }> = [];
     let batch: MaterializeFile[] = [];
     let batchBytes = 0;
     const pushTask = (f: MaterializeFile, bytes: number) => {
@@ -172,7 +172,7 @@ export async function materialize(target: string, writes: ReadonlyArray<{ entry:
         }
       }
       if (cur.length) tasks.push([{ target: writeTo, segments: cur }]);
-      lateChecks.push({ path: writeTo, size: f.size, digest: f.digest, label: f.rel });
+      lateChecks.push({ path: writeTo, size: f.size, digest: f.digest, label: f.rel, segments: segs });
     };
     for (const { entry, replace } of files) {
       const finalAbs = join(target, entry.path);

@@ -93,6 +93,8 @@ export interface VerifyFileTask {
   size: number;
   digest: string;
   label: string;
+  /** Where its chunks are stored, to name a damaged one when the file does not match. */
+  segments: MaterializeSegment[];
 }
 
 export interface MaterializeTask {
