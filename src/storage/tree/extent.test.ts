@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { sha256Hex } from '../../core/digest.js';
 import { rejectsWith } from '../../test-support/assert.js';
 import { buildTree } from './build.js';
 import { diffTrees } from './diff.js';
@@ -58,7 +59,7 @@ describe('tree extent: declared counts are checked, expansion is bounded', () =>
       { path: 'empty', type: 'dir' },
     ]);
     const s = store(t.nodes);
-    expect(await checkTreeExtent(t.rootId, s.load)).toEqual({ entries: 6, files: 2, bytes: 15, nodes: 4, stored: 6 });
+    expect(await checkTreeExtent(t.rootId, s.load)).toEqual({ entries: 6, files: 2, bytes: 15, chunks: 0, nodes: 4, stored: 6 });
     expect(s.loads()).toBe(4);
   });
 
@@ -85,6 +86,16 @@ describe('tree extent: declared counts are checked, expansion is bounded', () =>
     // must stop by its own budget.
     const other = bomb(33, 5);
     await rejectsWith(diffTrees(b.root, other.root, store([...b.nodes, ...other.nodes]).load), 'LIMIT_EXCEEDED');
+  });
+
+  it('counts chunk lists too: one file listing many chunks, repeated, is refused like a bomb of entries', async () => {
+    const chunks = Array.from({ length: 2000 }, (_, i) => sha256Hex(String(i)));
+    const leaf = encodeTree({ v: 1, entries: [{ name: 'big.bin', type: 'file', size: 2000, mode: '644', digest: HEX, chunks }] });
+    const mid = encodeTree({ v: 1, entries: Array.from({ length: 300 }, (_, i) => ({ name: `d${String(i).padStart(3, '0')}`, type: 'dir', tree: leaf.id, files: 1, size: 2000 })) });
+    const root = encodeTree({ v: 1, entries: Array.from({ length: 300 }, (_, i) => ({ name: `d${String(i).padStart(3, '0')}`, type: 'dir', tree: mid.id, files: 300, size: 600_000 })) });
+    const e = await rejectsWith(checkTreeExtent(root.id, store([leaf, mid, root]).load), 'LIMIT_EXCEEDED');
+    // 90,000 files: few entries for the floor, but 180 million chunk ids to hold.
+    expect(e.data).toMatchObject({ files: 90_000, chunks: 180_000_000 });
   });
 
   it('lets a modest repetition through: a directory repeated 50 times is real data', async () => {

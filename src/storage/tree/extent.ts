@@ -6,7 +6,9 @@ export interface TreeExtent {
   entries: number;
   files: number;
   bytes: number;
-  /** Distinct nodes, and the entries they store between them. */
+  /** Chunk ids listed by the expanded tree's file entries (a checkout holds them all). */
+  chunks: number;
+  /** Distinct nodes, and what they store between them: entries plus listed chunk ids. */
   nodes: number;
   stored: number;
 }
@@ -29,10 +31,10 @@ export const EXPANSION_FACTOR = 100;
  * allocates a listing for it.
  */
 export async function checkTreeExtent(rootId: string, load: TreeLoader): Promise<TreeExtent> {
-  const memo = new Map<string, Promise<{ entries: number; files: number; bytes: number }>>();
+  const memo = new Map<string, Promise<{ entries: number; files: number; bytes: number; chunks: number }>>();
   let nodes = 0;
   let stored = 0;
-  const visit = (id: string): Promise<{ entries: number; files: number; bytes: number }> => {
+  const visit = (id: string): Promise<{ entries: number; files: number; bytes: number; chunks: number }> => {
     let p = memo.get(id);
     if (!p) {
       p = (async () => {
@@ -42,11 +44,14 @@ export async function checkTreeExtent(rootId: string, load: TreeLoader): Promise
         let entries = 0;
         let files = 0;
         let bytes = 0;
+        let chunks = 0;
         for (const e of node.entries) {
           entries++;
           if (e.type === 'file') {
             files++;
             bytes += e.size;
+            chunks += e.chunks?.length ?? 0;
+            stored += e.chunks?.length ?? 0;
           } else if (e.type === 'dir') {
             const sub = await visit(e.tree);
             if (sub.files !== e.files || sub.bytes !== e.size) {
@@ -57,12 +62,13 @@ export async function checkTreeExtent(rootId: string, load: TreeLoader): Promise
             entries += sub.entries;
             files += sub.files;
             bytes += sub.bytes;
+            chunks += sub.chunks;
           }
         }
-        if (!Number.isSafeInteger(bytes) || !Number.isSafeInteger(entries)) {
+        if (!Number.isSafeInteger(bytes) || !Number.isSafeInteger(entries) || !Number.isSafeInteger(chunks)) {
           throw new CairnError('CORRUPT_OBJECT', `tree ${id} is malformed: its sizes overflow`, { data: { tree: id } });
         }
-        return { entries, files, bytes };
+        return { entries, files, bytes, chunks };
       })();
       memo.set(id, p);
     }
@@ -70,8 +76,9 @@ export async function checkTreeExtent(rootId: string, load: TreeLoader): Promise
   };
   const total = await visit(rootId);
   const extent = { ...total, nodes, stored };
-  if (extent.entries > EXPANSION_FLOOR + EXPANSION_FACTOR * extent.stored) {
-    throw new CairnError('LIMIT_EXCEEDED', `tree ${rootId} expands to ${extent.entries} entries from ${extent.stored} stored in ${extent.nodes} node(s); refusing to list it`, {
+  // Chunk ids count like entries: a file listing many chunks, repeated, costs as much.
+  if (extent.entries + extent.chunks > EXPANSION_FLOOR + EXPANSION_FACTOR * extent.stored) {
+    throw new CairnError('LIMIT_EXCEEDED', `tree ${rootId} expands to ${extent.entries} entries and ${extent.chunks} chunk references from ${extent.stored} stored in ${extent.nodes} node(s); refusing to list it`, {
       data: { tree: rootId, ...extent },
       hint: 'a version repeats the same directories far more than real data does (a tree bomb); do not check it out',
     });
