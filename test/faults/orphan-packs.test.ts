@@ -71,6 +71,7 @@ describe('fault: packs of killed adds are reused, not piled up', () => {
     // Each killed add's packs were adopted by the next one: nothing is stored twice.
     expect(s.bytes, `${s.packs} packs after ${outcomes.join(', ')}`).toBeLessThan(dataBytes * 1.05 + MiB);
     expect(s.temps).toBe(0);
+    if (process.env.CAIRN_TEST_VERBOSE) console.log(`store ${s.bytes} bytes in ${s.packs} packs for ${dataBytes} bytes of data (${(s.bytes / dataBytes).toFixed(3)}x) after ${outcomes.join(', ')}`);
     const fsck = cli(['fsck', '--json'], { cwd });
     expect(fsck.code, fsck.stdout).toBe(0);
     expect(fsck.json).toMatchObject({ ok: true, orphanPacks: [], tempFiles: 0, brokenVersions: [] });
