@@ -161,5 +161,6 @@ function withAdopted(index: BlobIndex, adopted: readonly AdoptedPack[]): BlobInd
       return found;
     },
     locate: (want) => index.locate(want),
+    ...(index.knownPacks ? { knownPacks: (want: readonly string[]) => index.knownPacks!(want) } : {}),
   };
 }

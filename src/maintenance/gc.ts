@@ -118,7 +118,8 @@ async function repack(deps: MaintenanceDeps, plan: GcPlan): Promise<{ packs: Fin
     for (const p of packs) for (const e of p.entries) moved.push({ id: e.id, pack_id: p.id, offset: e.offset, length: e.length, kind: e.kind });
     return { packs, moved };
   } catch (err) {
-    await roller.discard();
+    // gc holds the exclusive lock: unrecorded repack output can go (a recorded id stays).
+    await roller.discard(deps.index, { exclusive: true });
     throw err;
   }
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { BlobIndex } from '../blob-index.js';
 import { chunkBuffer, DEFAULT_CHUNK_PARAMS } from '../chunker/index.js';
 import { DEFAULT_PACK_TARGET, PackRoller } from '../ingest/pack-roller.js';
+import { discardSealed } from '../objects/discard.js';
 import type { LocalPackDir } from '../objects/local-packs.js';
 import { BlobKind } from '../pack/format.js';
 import type { FinishedPack } from '../pack/writer.js';
@@ -20,7 +21,7 @@ export interface Composed {
   newBytes: number;
   newChunks: number;
   chunkCount: number;
-  /** The packs will not be recorded: they are left as orphans for the next add or gc. */
+  /** The packs will not be recorded: removes them where safe (objects/discard.ts). */
   discard(): Promise<void>;
 }
 
@@ -75,11 +76,11 @@ export async function composeVersion(
       newBytes,
       newChunks,
       chunkCount,
-      // Sealed packs are never deleted by name outside gc (see PackRoller.discard).
-      discard: async () => {},
+      // Removed only where certainly safe (objects/discard.ts); else orphans for add or gc.
+      discard: () => discardSealed(packs, deps),
     };
   } catch (err) {
-    await roller.discard();
+    await roller.discard(deps.index);
     throw err;
   }
 }

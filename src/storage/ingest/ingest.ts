@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { CairnError, isCairnError } from '../../core/errors.js';
 import type { BlobIndex } from '../blob-index.js';
 import { DEFAULT_CHUNK_PARAMS, type ChunkParams } from '../chunker/index.js';
+import { discardSealed } from '../objects/discard.js';
 import type { LocalPackDir } from '../objects/local-packs.js';
 import { BlobKind } from '../pack/format.js';
 import type { FinishedPack } from '../pack/writer.js';
@@ -50,9 +51,9 @@ export interface IngestResult {
   /** Paths and sizes of every file, for statistics. */
   files: Array<{ path: string; size: number }>;
   /**
-   * Call when the packs will not be recorded (the commit failed, or nothing new was added).
-   * Sealed packs are left on disk as orphans (see PackRoller.discard): the next add adopts
-   * them, `gc` removes them.
+   * Call when the packs will not be recorded (the commit failed, or nothing new was added):
+   * they are removed where that is certainly safe (objects/discard.ts), else left as orphans
+   * that the next add adopts and `gc` removes.
    */
   discard(): Promise<void>;
 }
@@ -228,10 +229,10 @@ export async function ingest(deps: IngestDeps, opts: IngestOptions): Promise<Ing
         entries,
       },
       files: scan.files.map((f) => ({ path: f.path, size: f.size })),
-      discard: async () => {},
+      discard: () => discardSealed(packs, deps),
     };
   } catch (err) {
-    await roller.discard();
+    await roller.discard(deps.index);
     throw err;
   }
 

@@ -1,4 +1,6 @@
 import type { LocalPackDir } from '../objects/local-packs.js';
+import type { BlobIndex } from '../blob-index.js';
+import { discardSealed } from '../objects/discard.js';
 import { fsyncDir } from '../objects/durable.js';
 import { type BlobKindCode } from '../pack/format.js';
 import { type FinishedPack, PackWriter } from '../pack/writer.js';
@@ -86,15 +88,17 @@ export class PackRoller {
   }
 
   /**
-   * Stops after a failure before commit: the open pack's temporary file is removed, and
-   * sealing packs are waited for. Sealed packs stay where they are: a pack is named by its
-   * content, so the same name may already hold live data another writer committed (the same
-   * blobs in the same order), and deleting by name would destroy it. An unrecorded pack is an
-   * orphan, which the next add adopts or `gc` removes under the exclusive lock.
+   * Stops after a failure before commit: the open pack's temporary file is removed, sealing
+   * packs are waited for, and the sealed ones are removed only where that is certainly safe
+   * (objects/discard.ts: a pack is named by its content, so the same name may hold another
+   * writer's live data). Without `index`, or when not safe, they stay as orphans for the next
+   * add or gc.
    */
-  async discard(): Promise<void> {
+  async discard(index?: BlobIndex, opts: { exclusive?: boolean } = {}): Promise<void> {
     await this.#current?.abort();
     this.#current = null;
-    await Promise.allSettled(this.#sealing);
+    const settled = await Promise.allSettled(this.#sealing);
+    const sealed = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    if (index) await discardSealed(sealed, { packs: this.#dir, index }, opts).catch(() => {});
   }
 }

@@ -64,6 +64,30 @@ export function acquireExclusive(dir: string, command: string): Lock {
   return { release: () => fs.rmSync(path, { force: true }) };
 }
 
+/**
+ * The exclusive lock for a process that already holds a shared one (a writer cleaning up
+ * after itself), or null at once when any other process holds a shared or the exclusive lock.
+ * Shared locks of this very process are not counted: a CLI process runs one command.
+ */
+export function tryExclusiveFromShared(dir: string, command: string): Lock | null {
+  fs.mkdirSync(dir, { recursive: true });
+  const path = join(dir, EXCLUSIVE);
+  try {
+    fs.writeFileSync(path, JSON.stringify(info(command)), { flag: 'wx' });
+  } catch {
+    return null;
+  }
+  for (const name of fs.readdirSync(dir)) {
+    if (!name.startsWith('shared-')) continue;
+    const holder = liveHolder(join(dir, name));
+    if (holder && !(holder.pid === process.pid && holder.host === hostname())) {
+      fs.rmSync(path, { force: true });
+      return null;
+    }
+  }
+  return { release: () => fs.rmSync(path, { force: true }) };
+}
+
 function info(command: string): LockInfo {
   return { pid: process.pid, host: hostname(), started: new Date().toISOString(), command };
 }

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ioError } from '../../core/errors.js';
 
 /**
@@ -22,6 +22,11 @@ export class LocalPackDir {
 
   get tmpDir(): string {
     return join(this.root, 'tmp');
+  }
+
+  /** The store's lock directory: `locks/` beside `objects/` (docs/FORMAT.md §1, §8). */
+  get locksDir(): string {
+    return join(dirname(this.root), 'locks');
   }
 
   packPath(id: string): string {
