@@ -1,8 +1,8 @@
 import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { resolve, sep } from 'node:path';
 import { formatDigest } from '../core/digest.js';
 import { CairnError, ioError } from '../core/errors.js';
-import { inReservedDir } from '../core/paths.js';
+import { RESERVED_NAMES } from '../core/paths.js';
 import { checkDatasetName } from '../core/names.js';
 import { formatRef } from '../core/refs.js';
 import { listPacks } from '../meta/repos/chunks.js';
@@ -48,8 +48,8 @@ export async function addVersion(deps: DatasetDeps, input: AddInput): Promise<Ad
   const name = checkDatasetName(input.name);
   const source = resolve(input.source);
   // Skipped inside a tree, and never a source itself: a workspace's metadata is no dataset.
-  if (inReservedDir(source)) {
-    throw new CairnError('PATH_UNSAFE', `refusing to add ${input.source}: it is inside a .cairn directory, which holds a workspace's metadata`, { data: { path: input.source } });
+  if (isWorkspaceMetadata(source)) {
+    throw new CairnError('PATH_UNSAFE', `refusing to add ${input.source}: it is a workspace's metadata (.cairn holds its database, signing key and store)`, { data: { path: input.source } });
   }
   try {
     statSync(source);
@@ -163,4 +163,16 @@ function withAdopted(index: BlobIndex, adopted: readonly AdoptedPack[]): BlobInd
     locate: (want) => index.locate(want),
     ...(index.knownPacks ? { knownPacks: (want: readonly string[]) => index.knownPacks!(want) } : {}),
   };
+}
+
+/**
+ * `.cairn` itself, or anything in it other than the folders where Cairn writes what it then
+ * snapshots itself (run outputs under `runs/`, work folders under `tmp/`).
+ */
+function isWorkspaceMetadata(abs: string): boolean {
+  const parts = abs.split(sep);
+  const at = parts.findIndex((p) => RESERVED_NAMES.has(p));
+  if (at < 0) return false;
+  const below = parts[at + 1];
+  return below === undefined || (below !== 'runs' && below !== 'tmp');
 }
