@@ -137,6 +137,13 @@ async function openAt(root: string, config: WorkspaceConfig, opts: OpenOptions):
       const rows = await blobsLocate(meta.db, ids);
       return new Map([...rows].map(([id, r]) => [id, { id, packId: r.pack_id, offset: Number(r.offset), length: Number(r.length), kind: r.kind }]));
     },
+    knownPacks: async (ids) => {
+      const out = new Set<string>();
+      for (let i = 0; i < ids.length; i += 500) {
+        for (const r of await meta.db.selectFrom('packs').select('id').where('id', 'in', ids.slice(i, i + 500)).execute()) out.add(r.id);
+      }
+      return out;
+    },
   };
   const pool = new WorkerPool(config.storage.workers);
   let closed = false;

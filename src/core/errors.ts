@@ -21,6 +21,7 @@ export const errorCatalogue = {
   MISSING_OBJECT: { exit: 1, http: 500, summary: 'A stored object that metadata refers to is missing.' },
   PERMISSION_DENIED: { exit: 1, http: 403, summary: 'The acting identity may not do this.' },
   LOCKED: { exit: 1, http: 423, summary: 'Another process holds a lock this operation needs.' },
+  LIMIT_EXCEEDED: { exit: 1, http: 422, summary: 'An input would need far more than it stores (e.g. a tree that expands to billions of paths); refused before allocating.' },
   CHECK_FAILED: { exit: 1, http: 422, summary: 'A verification found problems (fsck, audit verify).' },
   AUDIT_INCONSISTENT: { exit: 1, http: 500, summary: 'The audit log does not extend its last signed checkpoint.' },
   STATE_MISMATCH: { exit: 1, http: 409, summary: 'A metadata row differs from what the audit log recorded for it.' },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CairnError } from './errors.js';
-import { checkRelPath, checkSegment, relPathProblem, symlinkStaysInside } from './paths.js';
+import { checkRelPath, checkSegment, inReservedDir, relPathProblem, symlinkStaysInside } from './paths.js';
 
 function refusal(fn: () => unknown): CairnError {
   try {
@@ -47,6 +47,16 @@ describe('relPathProblem / checkRelPath', () => {
     }
   });
 
+  it('refuses .cairn as any segment (a workspace\'s metadata), but not names that only start with it', () => {
+    for (const p of ['.cairn', '.cairn/meta.db', 'a/.cairn', 'a/.cairn/keys/signing.key']) {
+      expect(relPathProblem(p), p).toBe("it names .cairn, which is reserved for a workspace's metadata");
+    }
+    for (const p of ['.cairnx', 'a/.cairn-tmp', 'x.cairn', '_cairn']) expect(relPathProblem(p), p).toBeNull();
+    expect(inReservedDir('/home/u/proj/.cairn')).toBe(true);
+    expect(inReservedDir('/home/u/proj/.cairn/cache')).toBe(true);
+    expect(inReservedDir('/home/u/proj/out')).toBe(false);
+  });
+
   it('treats a non-string as empty rather than crashing', () => {
     expect(relPathProblem(undefined as unknown as string)).toBe('it is empty');
   });
@@ -56,7 +66,7 @@ describe('checkSegment', () => {
   it('accepts one name and refuses anything that is not exactly one safe segment', () => {
     expect(checkSegment('file.txt')).toBe('file.txt');
     expect(checkSegment('...')).toBe('...');
-    for (const bad of ['', '.', '..', 'a/b', '/', 'a\0']) {
+    for (const bad of ['', '.', '..', 'a/b', '/', 'a\0', '.cairn']) {
       const err = refusal(() => checkSegment(bad));
       expect(err.code, JSON.stringify(bad)).toBe('PATH_UNSAFE');
       expect(err.data).toEqual({ name: bad });
@@ -86,6 +96,10 @@ describe('symlinkStaysInside', () => {
       ['a/link', '/', false],
       ['link', '', false],
       ['link', 'a\0b', false],
+      // No tree holds .cairn: a link through it could only reach a workspace's metadata.
+      ['link', '.cairn/meta.db', false],
+      ['a/link', '../.cairn', false],
+      ['link', '.cairnx', true],
     ];
     for (const [link, target, inside] of cases) {
       expect(symlinkStaysInside(link, target), `${link} -> ${target}`).toBe(inside);

@@ -1,14 +1,19 @@
 import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { resolve, sep } from 'node:path';
 import { formatDigest } from '../core/digest.js';
-import { ioError } from '../core/errors.js';
+import { CairnError, ioError } from '../core/errors.js';
+import { RESERVED_NAMES } from '../core/paths.js';
 import { checkDatasetName } from '../core/names.js';
 import { formatRef } from '../core/refs.js';
+import { listPacks } from '../meta/repos/chunks.js';
 import { findDataset, latestVersion } from '../meta/repos/datasets.js';
+import type { BlobIndex } from '../storage/blob-index.js';
+import { recoverInterrupted, type AdoptedPack } from '../storage/objects/recover.js';
 import { recordVersion } from './record.js';
 import { ingest, type IngestProgress } from '../storage/ingest/ingest.js';
 import { acquireShared } from '../storage/locks/locks.js';
 import { scanSource } from '../storage/ingest/scan.js';
+import { checkTreeLinks } from '../storage/tree/links.js';
 import { cachedEntry, loadStatCache, saveStatCache } from '../storage/statcache/stat-cache.js';
 import { baselineFromCache, compareWithBaseline } from './compare.js';
 import type { DatasetDeps } from './deps.js';
@@ -42,6 +47,10 @@ export interface AddResult {
 export async function addVersion(deps: DatasetDeps, input: AddInput): Promise<AddResult> {
   const name = checkDatasetName(input.name);
   const source = resolve(input.source);
+  // Skipped inside a tree, and never a source itself: a workspace's metadata is no dataset.
+  if (isWorkspaceMetadata(source)) {
+    throw new CairnError('PATH_UNSAFE', `refusing to add ${input.source}: it is a workspace's metadata (.cairn holds its database, signing key and store)`, { data: { path: input.source } });
+  }
   try {
     statSync(source);
   } catch (err) {
@@ -60,6 +69,8 @@ export async function addVersion(deps: DatasetDeps, input: AddInput): Promise<Ad
         const latest = existing ? await latestVersion(deps.meta.db, existing.id) : undefined;
         const statCache = loadStatCache(deps.cacheDir, source);
         const scan = scanSource(source);
+        // Before a byte is stored: a link chain that leaves the tree refuses the whole add.
+        checkTreeLinks(scan.symlinks);
         // Re-adding an untouched tree: the stat cache, tied to the latest version, proves it
         // without reading a byte or building a tree.
         if (latest && inputs.length === 0 && statCache?.version === latest.digest && scan.files.every((f) => cachedEntry(statCache, f.path, f))) {
@@ -80,8 +91,11 @@ export async function addVersion(deps: DatasetDeps, input: AddInput): Promise<Ad
             };
           }
         }
+        // What killed writers left: their sealed packs are checked and reused (recorded with
+        // this version), their temporary files removed, so repeated kills never grow the store.
+        const recovered = await recoverInterrupted(deps.packs, deps.pool, new Set((await listPacks(deps.meta.db)).map((p) => p.id)));
         const result = await ingest(
-          { packs: deps.packs, index: deps.index, pool: deps.pool, packTarget: deps.config.storage.pack_size_mib * 1024 * 1024 },
+          { packs: deps.packs, index: withAdopted(deps.index, recovered.adopted), pool: deps.pool, packTarget: deps.config.storage.pack_size_mib * 1024 * 1024 },
           { source, scan, statCache, ...(input.onProgress ? { onProgress: input.onProgress } : {}) },
         );
         const rootId = result.tree.rootId;
@@ -115,7 +129,7 @@ export async function addVersion(deps: DatasetDeps, input: AddInput): Promise<Ad
               message,
               rootId,
               stats,
-              packs: result.packs,
+              packs: [...recovered.adopted, ...result.packs],
               inputs: inputs.map((i) => ({ versionId: i.version.id, relation: 'derived_from' })),
             });
             draft.target = { type: 'dataset', name, version: n, digest: formatDigest(rootId) };
@@ -134,4 +148,31 @@ export async function addVersion(deps: DatasetDeps, input: AddInput): Promise<Ad
   } finally {
     lock.release();
   }
+}
+
+/** The index as it will be once the adopted packs are recorded with the new version. */
+function withAdopted(index: BlobIndex, adopted: readonly AdoptedPack[]): BlobIndex {
+  if (adopted.length === 0) return index;
+  const ids = new Set(adopted.flatMap((p) => p.entries.map((e) => e.id)));
+  return {
+    has: async (want) => {
+      const found = await index.has(want);
+      for (const id of want) if (ids.has(id)) found.add(id);
+      return found;
+    },
+    locate: (want) => index.locate(want),
+    ...(index.knownPacks ? { knownPacks: (want: readonly string[]) => index.knownPacks!(want) } : {}),
+  };
+}
+
+/**
+ * `.cairn` itself, or anything in it other than the folders where Cairn writes what it then
+ * snapshots itself (run outputs under `runs/`, work folders under `tmp/`).
+ */
+function isWorkspaceMetadata(abs: string): boolean {
+  const parts = abs.split(sep);
+  const at = parts.findIndex((p) => RESERVED_NAMES.has(p));
+  if (at < 0) return false;
+  const below = parts[at + 1];
+  return below === undefined || (below !== 'runs' && below !== 'tmp');
 }

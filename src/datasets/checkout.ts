@@ -2,11 +2,13 @@ import * as fs from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { formatDigest } from '../core/digest.js';
 import { CairnError, ioError } from '../core/errors.js';
-import { checkRelPath } from '../core/paths.js';
+import { checkRelPath, inReservedDir } from '../core/paths.js';
 import { materialize, type LinkMode } from '../storage/checkout/materialize.js';
 import { planCheckout, type Present, type Wanted } from '../storage/checkout/plan.js';
+import { processAlive } from '../storage/locks/locks.js';
 import { loadStatCache, nowMs, saveStatCache, type StatEntry } from '../storage/statcache/stat-cache.js';
 import { checkSymlink, fileChunks } from '../storage/tree/node.js';
+import { checkTreeLinks } from '../storage/tree/links.js';
 import { listFlat } from '../storage/tree/list.js';
 import type { DatasetDeps } from './deps.js';
 import { resolveVersion } from './resolve.js';
@@ -51,6 +53,7 @@ export async function checkoutVersion(deps: DatasetDeps & { root?: string }, inp
   return deps.audit.audited(
     { action: 'dataset.checkout', target: { type: 'dataset', name: r.dataset.name, version: r.version.number, digest }, inputs: [digest], params: inside ? { dir: where } : { dir: null, outsideWorkspace: true } },
     async (commit, draft) => {
+      refuseReservedTarget(input.dir, target);
       const load = treeLoader(deps);
       const listing = await listFlat(r.version.digest, load);
       const wanted: Wanted[] = [];
@@ -62,6 +65,7 @@ export async function checkoutVersion(deps: DatasetDeps & { root?: string }, inp
         checkRelPath(w.path);
         if (w.type === 'symlink') checkSymlink(w.path, w.target);
       }
+      checkTreeLinks(listing.symlinks);
       if (!st) fs.mkdirSync(target, { recursive: true });
       const record = loadStatCache(deps.cacheDir, target);
       const empty = fs.readdirSync(target).length === 0;
@@ -69,7 +73,14 @@ export async function checkoutVersion(deps: DatasetDeps & { root?: string }, inp
       let carried = new Map<string, StatEntry>();
       if (!empty) {
         const work = await workingState(deps.pool, target, record);
-        for (const [p, w] of work.entries) present.set(p, w.type === 'file' ? { type: 'file', digest: w.digest, mode: w.mode } : w);
+        for (const [p, w] of work.entries) {
+          // What a killed checkout left: its temporary files, never under a final name.
+          if (w.type === 'file' && isStaleCheckoutTemp(p)) {
+            fs.rmSync(join(target, p), { force: true });
+            continue;
+          }
+          present.set(p, w.type === 'file' ? { type: 'file', digest: w.digest, mode: w.mode } : w);
+        }
         carried = work.cache.entries;
       }
       let tracked: Map<string, string> | null = null;
@@ -161,6 +172,34 @@ export async function checkoutVersion(deps: DatasetDeps & { root?: string }, inp
       };
     },
   );
+}
+
+/**
+ * A workspace's `.cairn` (its database, signing key and store) is never a checkout target, nor
+ * anything inside it, however it is named: through `..`, or through a symlink to it.
+ */
+function refuseReservedTarget(given: string, target: string): void {
+  let real = target;
+  for (let p = target; ; p = dirname(p)) {
+    try {
+      real = join(fs.realpathSync(p), relative(p, target));
+      break;
+    } catch {
+      if (dirname(p) === p) break;
+    }
+  }
+  if (inReservedDir(target) || inReservedDir(real)) {
+    throw new CairnError('PATH_UNSAFE', `refusing to check out into ${given}: it is inside a .cairn directory, which holds a workspace's metadata`, {
+      data: { dir: given },
+      hint: 'check out into another directory',
+    });
+  }
+}
+
+/** A temporary file of a checkout whose process is gone (materialize names them). */
+function isStaleCheckoutTemp(path: string): boolean {
+  const m = /^\.cairn-tmp-(\d+)-[0-9a-f]{12}$/.exec(path.slice(path.lastIndexOf('/') + 1));
+  return m !== null && Number(m[1]) !== process.pid && !processAlive(Number(m[1]));
 }
 
 function pruneEmptyParents(root: string, dir: string): void {

@@ -2,6 +2,7 @@ import { allBlobs, listPacks } from '../meta/repos/chunks.js';
 import { treeLoader } from '../datasets/trees.js';
 import { fsck, type FsckReport } from '../storage/fsck/fsck.js';
 import { acquireShared } from '../storage/locks/locks.js';
+import { poisonedCaches } from './caches.js';
 import type { MaintenanceDeps } from './deps.js';
 import { storeRoots } from './roots.js';
 
@@ -18,18 +19,21 @@ export async function runFsck(deps: MaintenanceDeps, opts: { onProgress?: (done:
         load: treeLoader(deps),
         ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       });
+      report.poisonedCaches = await poisonedCaches(deps);
+      if (report.poisonedCaches.length > 0) report.ok = false;
       draft.params = {
         packs: report.packsChecked,
         bytes: report.bytesChecked,
         corrupt: report.corruptBlobs.length + report.corruptPacks.length,
         missing: report.missingPacks.length,
         brokenVersions: report.brokenVersions.map((v) => v.ref),
+        ...(report.poisonedCaches.length ? { poisonedCaches: report.poisonedCaches.length } : {}),
       };
       if (report.ok) {
         await commit(async () => {});
       } else {
         // A damaged store is a failed check, recorded as such; the report still goes back.
-        await deps.audit.record(draft, 'failed', `CHECK_FAILED: ${report.brokenVersions.length} version(s) damaged`);
+        await deps.audit.record(draft, 'failed', `CHECK_FAILED: ${report.brokenVersions.length} version(s) damaged${report.poisonedCaches.length ? `, ${report.poisonedCaches.length} cache entr(ies) changed on disk` : ''}`);
       }
       return report;
     });

@@ -1,4 +1,5 @@
 import { lstatSync, promises as fsp, readdirSync } from 'node:fs';
+import type { Kysely } from 'kysely';
 import { dirname, join } from 'node:path';
 import { CairnError } from '../core/errors.js';
 import { isoUtc } from '../core/time.js';
@@ -10,9 +11,10 @@ import { planGc, type GcPlan } from '../storage/gc/plan.js';
 import { damageFinder } from '../storage/fsck/reachability.js';
 import { BlobKind, type BlobKindCode } from '../storage/pack/format.js';
 import type { FinishedPack } from '../storage/pack/writer.js';
+import type { Database } from '../meta/schema.js';
+import { removeTree } from '../storage/cache/read-only.js';
 import type { MaintenanceDeps } from './deps.js';
 import { storeRoots } from './roots.js';
-import { removeTree } from '../transfer/cache-seal.js';
 
 export interface GcResult {
   dryRun: boolean;
@@ -69,20 +71,31 @@ export async function runGc(deps: MaintenanceDeps, opts: { dryRun?: boolean } = 
     if (opts.dryRun) return base;
     await deps.audit.audited({ action: 'store.gc', target: { type: 'store' } }, async (commit, draft) => {
       const repacked = await repack(deps, plan);
-      await commit(async (tx) => {
+      // A repack may write a pack that exists already, id and all (the same live blobs in the
+      // same order): a duplicate planned for deletion or an orphan a crash left. That id now
+      // holds live data and must survive, rows and file.
+      const written = new Set(repacked.packs.map((p) => p.id));
+      const dropRows = [...plan.deletePacks, ...plan.repackPacks].map((p) => p.id).filter((id) => !written.has(id));
+      const candidates = [...plan.deletePacks, ...plan.repackPacks, ...plan.orphanPacks].map((p) => p.id).filter((id) => !written.has(id));
+      const removable = await commit(async (tx) => {
         await recordPacks(tx, repacked.packs, isoUtc(deps.clock.now()));
         await moveBlobs(tx, repacked.moved);
-        await deletePacks(tx, [...plan.deletePacks, ...plan.repackPacks].map((p) => p.id));
+        await deletePacks(tx, dropRows);
         if (plan.dropBlobs.length) {
           for (let i = 0; i < plan.dropBlobs.length; i += 500) await tx.db.deleteFrom('blobs').where('id', 'in', plan.dropBlobs.slice(i, i + 500)).execute();
         }
-        draft.params = { ...base, dryRun: undefined, deleted: [...plan.deletePacks, ...plan.repackPacks, ...plan.orphanPacks].map((p) => p.id) };
+        // The general defence: whatever the plan said, no file goes that the committed index
+        // still points into.
+        const live = await referencedPacks(tx.db);
+        const files = candidates.filter((id) => !live.has(id));
+        draft.params = { ...base, dryRun: undefined, deleted: files };
+        return files;
       });
       // Files go only after the metadata stopped pointing at them; a crash here leaves
-      // orphans, which the next gc removes.
-      for (const p of [...plan.deletePacks, ...plan.repackPacks, ...plan.orphanPacks]) await fsp.rm(deps.packs.packPath(p.id), { force: true });
+      // orphans, which the next gc (or add) deals with.
+      for (const id of removable) await fsp.rm(deps.packs.packPath(id), { force: true });
       for (const t of temps) await fsp.rm(t.path, { force: true });
-      // Cached copies are read-only folders (transfer/cache-seal.ts): make them writable to delete them.
+      // Cached copies are read-only folders: make them writable to delete them.
       for (const d of cacheDirs) removeTree(d);
     });
     return base;
@@ -106,9 +119,18 @@ async function repack(deps: MaintenanceDeps, plan: GcPlan): Promise<{ packs: Fin
     for (const p of packs) for (const e of p.entries) moved.push({ id: e.id, pack_id: p.id, offset: e.offset, length: e.length, kind: e.kind });
     return { packs, moved };
   } catch (err) {
-    await roller.discard();
+    // gc holds the exclusive lock: unrecorded repack output can go (a recorded id stays).
+    await roller.discard(deps.index, { exclusive: true });
     throw err;
   }
+}
+
+/** Every pack the index still refers to: a pack row, or a blob row placed in it. */
+async function referencedPacks(db: Kysely<Database>): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const r of await db.selectFrom('packs').select('id').execute()) out.add(r.id);
+  for (const r of await db.selectFrom('blobs').select('pack_id').distinct().execute()) out.add(r.pack_id);
+  return out;
 }
 
 /** Bytes of regular files below `dir` (0 when it does not exist). */

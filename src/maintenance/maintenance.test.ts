@@ -214,6 +214,74 @@ describe('maintenance: fsck and gc', () => {
     await everyVersionChecksOut(ws, dir, { ...expected, 'planted@v1': { 'keep.txt': sha(live) } });
   });
 
+  /** Plants `planted@v1` (one small file) in pack A = [file, tree, 200 KiB nothing uses]. */
+  async function plantMostlyDead(w: Workspace) {
+    const live = Buffer.from('keep me\n');
+    const tree = encodeTree({ v: 1, entries: [{ name: 'keep.txt', type: 'file', size: live.length, mode: '644', digest: sha(live) }] });
+    const a = await writePack(w, [
+      { kind: BlobKind.chunk, bytes: live },
+      { kind: BlobKind.tree, bytes: tree.bytes },
+      { kind: BlobKind.chunk, bytes: prng(71, 200 * KiB) },
+    ]);
+    await w.audit.audited({ action: 'dataset.version.create', target: { type: 'dataset', name: 'planted' } }, (commit) =>
+      commit(async (tx) => {
+        const now = new Date().toISOString();
+        await recordPacks(tx, [a], now);
+        const id = uuidv7();
+        await createDataset(tx, { id, name: 'planted', created_at: now, created_by: 'tester@example.com' });
+        await insertVersion(tx, {
+          id: uuidv7(),
+          dataset_id: id,
+          number: 1,
+          digest: tree.id,
+          parent_id: null,
+          message: '',
+          author: 'tester@example.com',
+          created_at: now,
+          file_count: 1,
+          total_bytes: live.length,
+          new_bytes: 0,
+          stats: canonicalJson({ files: 1, bytes: live.length, dirs: 0, symlinks: 0, chunks: 1, newChunks: 0, newBytes: 0, extensions: [] }),
+        });
+      }),
+    );
+    // What repacking A yields: its live blobs, in order, in a pack of their own.
+    const copy = [
+      { kind: BlobKind.chunk, bytes: live },
+      { kind: BlobKind.tree, bytes: tree.bytes },
+    ];
+    return { a, copy, want: { 'keep.txt': sha(live) } };
+  }
+
+  it('a repack that yields the id of a pack gc was about to delete keeps that pack and its index rows', async () => {
+    const { ws, dir, expected } = await store();
+    const { a, copy, want } = await plantMostlyDead(ws);
+    // B holds the same two blobs (a concurrent writer's duplicate): the index points at A, so
+    // B has no live row and is planned for deletion, yet the repack of A produces B again.
+    const b = await writePack(ws, copy);
+    await ws.audit.audited({ action: 'dataset.version.create', target: { type: 'dataset', name: 'x' } }, (commit) => commit((tx) => recordPacks(tx, [b], new Date().toISOString())));
+    const r = await runGc(ws);
+    expect(r).toMatchObject({ packsRepacked: 1, packsDeleted: 1 });
+    expect(existsSync(ws.packs.packPath(a.id))).toBe(false);
+    expect(existsSync(ws.packs.packPath(b.id))).toBe(true);
+    const rows = await ws.meta.db.selectFrom('blobs').select('pack_id').where('id', 'in', copy.map((c) => sha(c.bytes))).execute();
+    expect(rows.map((x) => x.pack_id)).toEqual([b.id, b.id]);
+    expect(await runFsck(ws)).toMatchObject({ ok: true, brokenVersions: [], orphanPacks: [] });
+    await everyVersionChecksOut(ws, dir, { ...expected, 'planted@v1': want });
+  });
+
+  it('a repack that yields the id of an orphan pack file does not delete the new pack', async () => {
+    const { ws, dir, expected } = await store();
+    const { copy, want } = await plantMostlyDead(ws);
+    // A crashed earlier gc left exactly the pack this repack writes, unrecorded.
+    const orphan = await writePack(ws, copy);
+    const r = await runGc(ws);
+    expect(r).toMatchObject({ packsRepacked: 1, orphanPacksDeleted: 1 });
+    expect(existsSync(ws.packs.packPath(orphan.id))).toBe(true);
+    expect(await runFsck(ws)).toMatchObject({ ok: true, brokenVersions: [], orphanPacks: [] });
+    await everyVersionChecksOut(ws, dir, { ...expected, 'planted@v1': want });
+  });
+
   it('gc refuses with LOCKED while an add holds the shared lock; an add waits out gc', async () => {
     const { ws, dir, expected } = await store();
     const orphan = await writePack(ws, [{ kind: BlobKind.chunk, bytes: prng(80, 10 * KiB) }]);

@@ -10,4 +10,9 @@ export interface BlobIndex {
   has(ids: readonly string[]): Promise<Set<string>>;
   /** Where each of `ids` is stored; ids that are not stored are absent from the map. */
   locate(ids: readonly string[]): Promise<Map<string, BlobLocation & { kind: number }>>;
+  /**
+   * The subset of pack ids metadata records. Optional: without it a writer that fails never
+   * deletes a pack it sealed (see objects/discard.ts); it stays for the next add or gc.
+   */
+  knownPacks?(ids: readonly string[]): Promise<Set<string>>;
 }

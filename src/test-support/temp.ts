@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
-import { removeTree } from '../transfer/cache-seal.js';
+import { removeTree } from '../storage/cache/read-only.js';
 
 /** A fresh directory per test, removed afterwards (CAIRN_KEEP_TEST_DIRS=1 keeps them). */
 export function useTempDirs(): () => string {

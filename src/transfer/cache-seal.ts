@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { removeTree } from '../storage/cache/read-only.js';
 import type { FlatListing } from '../storage/tree/list.js';
 
 /** Entries of a cache folder that are not part of the version (the completion marker). */
@@ -119,21 +120,4 @@ export function discardEntry(dir: string): void {
     throw err;
   }
   removeTree(aside);
-}
-
-/** rm -rf that first makes read-only folders writable (their entries cannot be unlinked otherwise). */
-export function removeTree(path: string): void {
-  const open = (p: string) => {
-    let st;
-    try {
-      st = lstatSync(p);
-    } catch {
-      return;
-    }
-    if (!st.isDirectory()) return;
-    chmodSync(p, 0o700);
-    for (const name of readdirSync(p)) open(join(p, name));
-  };
-  open(path);
-  rmSync(path, { recursive: true, force: true });
 }

@@ -1,10 +1,10 @@
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { useTempDirs } from '../../test-support/temp.js';
 import { openEngine, type TableEngine } from './engine.js';
 import { loadTable } from './load.js';
-import { loadTableCached } from './table-cache.js';
+import { checkTableEntry, loadTableCached } from './table-cache.js';
 
 const CSV = 'id,day,amount,code,label\n1,2024-01-01,1.5,007,a\n2,2024-02-30,2.5,008,b\n3,not a date,,009,c\n4,2024-03-01,4,010,\n';
 
@@ -103,6 +103,32 @@ describe('loadTableCached', () => {
     writeFileSync(join(s.files, 't.csv'), 'a,b\n1,2\n3,4,5\n');
     await expect(loadTableCached(await open(), s.key, s.opts)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     expect(readdirSync(s.opts.cacheDir)).toEqual([]);
+  });
+
+  it('a typed table changed on disk is never attached: it is detected, reported and rebuilt from the files', async () => {
+    const s = setup();
+    const tables = () => readdirSync(s.opts.cacheDir).filter((f) => f.endsWith('.duckdb'));
+    const first = await loadTableCached(await open(), s.key, s.opts);
+    const [mine] = tables();
+    const otherKey = { ...s.key, versionDigest: 'c'.repeat(64) };
+    writeFileSync(join(s.files, 't.csv'), 'id,day,amount,code,label\n9,2024-01-09,9,999,z\n');
+    await loadTableCached(await open(), otherKey, s.opts);
+    writeFileSync(join(s.files, 't.csv'), CSV);
+    const theirs = tables().find((t) => t !== mine)!;
+    for (const t of tables()) expect(statSync(join(s.opts.cacheDir, t)).mode & 0o222, t).toBe(0);
+    // Someone copies the other version's table over this one: a valid database, wrong rows.
+    const target = join(s.opts.cacheDir, mine!);
+    chmodSync(target, 0o644);
+    copyFileSync(join(s.opts.cacheDir, theirs), target);
+    expect(checkTableEntry(target, { repair: false })).toBe('poisoned');
+    expect(existsSync(target)).toBe(true);
+    s.reads.length = 0;
+    expect(await loadTableCached(await open(), s.key, s.opts)).toEqual(first);
+    expect(s.reads).toEqual(['read']);
+    expect(checkTableEntry(target, { repair: false })).toBe('ok');
+    // The other entry was never touched and is still served from the cache.
+    expect((await loadTableCached(await open(), otherKey, s.opts)).rows).toBe(1);
+    expect(s.reads).toEqual(['read']);
   });
 
   it('keys entries by version digest: another version is parsed on its own', async () => {

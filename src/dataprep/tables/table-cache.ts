@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalJson } from '../../core/canonical-json.js';
 import { sha256Hex } from '../../core/digest.js';
 import { CairnError } from '../../core/errors.js';
+import { hashFileSync, printPath, readPrint, samePrint, statPrint, writePrint } from '../../storage/cache/fingerprint.js';
 import { ident, lit, type TableEngine } from './engine.js';
 import { loadTable, parses, readerSql, refuseEmpty, type LoadedColumn, type LoadedTable, type LoadOptions } from './load.js';
 import type { TableSource } from './source.js';
@@ -50,7 +51,8 @@ export async function loadTableCached(engine: TableEngine, key: CachedTableKey, 
   }
   const [{ v }] = (await engine.all<{ v: string }>('SELECT version() AS v')) as [{ v: string }];
   const file = join(opts.cacheDir, `${sha256Hex(canonicalJson({ cache: TABLE_CACHE_FORMAT, duckdb: v, version: key.versionDigest, format, paths }))}.duckdb`);
-  if (!existsSync(file)) await buildCache(engine, file, opts.cacheDir, async () => {
+  // An entry somebody changed is rebuilt, never attached (checkTableEntry removes it).
+  if (checkTableEntry(file, { repair: true }) !== 'ok') await buildCache(engine, file, opts.cacheDir, async () => {
     const dir = await opts.files();
     return paths.map((p) => join(dir, p));
   }, format);
@@ -116,11 +118,48 @@ async function buildCache(engine: TableEngine, file: string, cacheDir: string, f
     await engine.run(`CHECKPOINT ${ident(build)}`);
     await engine.run(`DETACH ${ident(build)}`);
     attached = false;
+    // Read-only, and its stat and SHA-256 recorded: a later use attaches it only if it is
+    // still the file built here.
+    chmodSync(tmp, 0o444);
+    const sha256 = hashFileSync(tmp);
     renameSync(tmp, file);
+    writePrint(file, statPrint(lstatSync(file)), { sha256 });
   } catch (err) {
     if (attached) await engine.run(`DETACH ${ident(build)}`).catch(() => {});
     rmSync(tmp, { force: true });
     rmSync(`${tmp}.wal`, { force: true });
     throw err;
   }
+}
+
+export type TableEntryState = 'ok' | 'missing' | 'poisoned';
+
+/**
+ * Whether a typed-table file may be attached: its stat matches the one recorded when it was
+ * built, or (when the stat moved) its SHA-256 still does. A changed or unrecorded file is
+ * poisoned: with `repair` it is removed (the caller builds it again), without (fsck) only
+ * reported. A matching re-hash renews the record.
+ */
+export function checkTableEntry(file: string, opts: { repair: boolean }): TableEntryState {
+  let st;
+  try {
+    st = lstatSync(file);
+  } catch {
+    return 'missing';
+  }
+  const rec = readPrint(file);
+  if (rec && st.isFile() && samePrint(rec, statPrint(st)) && (st.mode & 0o222) === 0) return 'ok';
+  if (rec && st.isFile() && typeof rec.sha256 === 'string' && hashFileSync(file) === rec.sha256) {
+    if (opts.repair) {
+      chmodSync(file, 0o444);
+      writePrint(file, statPrint(lstatSync(file)), { sha256: rec.sha256 });
+    }
+    return 'ok';
+  }
+  if (opts.repair) {
+    rmSync(file, { force: true });
+    rmSync(printPath(file), { force: true });
+    rmSync(`${file}.wal`, { force: true });
+  }
+  return 'poisoned';
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { BlobIndex } from '../blob-index.js';
 import { chunkBuffer, DEFAULT_CHUNK_PARAMS } from '../chunker/index.js';
 import { DEFAULT_PACK_TARGET, PackRoller } from '../ingest/pack-roller.js';
+import { discardSealed } from '../objects/discard.js';
 import type { LocalPackDir } from '../objects/local-packs.js';
 import { BlobKind } from '../pack/format.js';
 import type { FinishedPack } from '../pack/writer.js';
@@ -20,6 +21,7 @@ export interface Composed {
   newBytes: number;
   newChunks: number;
   chunkCount: number;
+  /** The packs will not be recorded: removes them where safe (objects/discard.ts). */
   discard(): Promise<void>;
 }
 
@@ -74,13 +76,11 @@ export async function composeVersion(
       newBytes,
       newChunks,
       chunkCount,
-      discard: async () => {
-        const { rm } = await import('node:fs/promises');
-        await Promise.all(packs.map((p) => rm(p.path, { force: true })));
-      },
+      // Removed only where certainly safe (objects/discard.ts); else orphans for add or gc.
+      discard: () => discardSealed(packs, deps),
     };
   } catch (err) {
-    await roller.discard();
+    await roller.discard(deps.index);
     throw err;
   }
 }

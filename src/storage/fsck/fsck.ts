@@ -27,10 +27,13 @@ export interface FsckReport {
   corruptBlobs: Array<{ blob: string; pack: string }>;
   /** Blobs the index places in a pack whose own index disagrees. */
   misplacedBlobs: Array<{ blob: string; pack: string }>;
-  brokenVersions: Array<{ ref: string; files: string[]; unreadableTrees: string[] }>;
+  /** `more`: damaged files and unreadable directories beyond those listed (present when > 0). */
+  brokenVersions: Array<{ ref: string; files: string[]; unreadableTrees: string[]; more?: number }>;
   /** Not errors: packs no metadata refers to (a crashed write, or gc not yet run). */
   orphanPacks: string[];
   tempFiles: number;
+  /** Cache entries changed on disk since they were made (relative to the cache directory). */
+  poisonedCaches: string[];
 }
 
 
@@ -50,6 +53,7 @@ export async function fsck(input: FsckInput): Promise<FsckReport> {
     brokenVersions: [],
     orphanPacks: [...onDisk.keys()].filter((id) => !known.has(id)).sort(),
     tempFiles: (await input.packs.listTemp()).length,
+    poisonedCaches: [],
   };
   const total = input.knownPacks.reduce((n, p) => n + p.size, 0);
   let done = 0;
@@ -99,7 +103,7 @@ export async function fsck(input: FsckInput): Promise<FsckReport> {
   const visit = damageFinder(input.load, isBad);
   for (const v of input.versions) {
     const d = await visit(v.root);
-    if (d.files.length || d.unreadable.length) report.brokenVersions.push({ ref: v.ref, files: d.files, unreadableTrees: d.unreadable });
+    if (d.files.length || d.unreadable.length) report.brokenVersions.push({ ref: v.ref, files: d.files, unreadableTrees: d.unreadable, ...(d.more ? { more: d.more } : {}) });
   }
   report.missingPacks.sort();
   report.corruptPacks.sort((a, b) => a.pack.localeCompare(b.pack));

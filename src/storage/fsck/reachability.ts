@@ -3,11 +3,19 @@ import { fileChunks } from '../tree/node.js';
 import type { TreeLoader } from '../tree/walk.js';
 
 export interface TreeDamage {
-  /** Files (paths relative to the tree) with at least one damaged chunk. */
+  /** Files (paths relative to the tree) with at least one damaged chunk; at most MAX_LISTED. */
   files: string[];
-  /** Subtrees that could not be read at all (paths; '' for the tree itself). */
+  /** Subtrees that could not be read at all (paths; '' for the tree itself); at most MAX_LISTED. */
   unreadable: string[];
+  /** Damaged files and unreadable subtrees beyond those listed. */
+  more: number;
 }
+
+/**
+ * Paths listed per tree. A damaged node that many directories share would otherwise be
+ * listed once per path that reaches it, which for a tree bomb is billions of paths.
+ */
+export const MAX_LISTED = 1000;
 
 /**
  * Which files of which trees touch damaged blobs, visiting each distinct tree node once even
@@ -21,23 +29,28 @@ export function damageFinder(load: TreeLoader, isBad: (blob: string) => boolean,
     if (!p) {
       p = (async () => {
         reach?.add(id);
-        if (isBad(id)) return { files: [], unreadable: [''] };
+        if (isBad(id)) return { files: [], unreadable: [''], more: 0 };
         let node;
         try {
           node = await load(id);
         } catch {
-          return { files: [], unreadable: [''] };
+          return { files: [], unreadable: [''], more: 0 };
         }
-        const out: TreeDamage = { files: [], unreadable: [] };
+        const out: TreeDamage = { files: [], unreadable: [], more: 0 };
+        const list = (to: string[], path: string) => {
+          if (to.length < MAX_LISTED) to.push(path);
+          else out.more++;
+        };
         for (const e of node.entries) {
           if (e.type === 'file') {
             const chunks = fileChunks(e as FileEntry);
             if (reach) for (const c of chunks) reach.add(c);
-            if (chunks.some(isBad)) out.files.push(e.name);
+            if (chunks.some(isBad)) list(out.files, e.name);
           } else if (e.type === 'dir') {
             const sub = await visit(e.tree);
-            for (const f of sub.files) out.files.push(`${e.name}/${f}`);
-            for (const u of sub.unreadable) out.unreadable.push(u ? `${e.name}/${u}` : e.name);
+            for (const f of sub.files) list(out.files, `${e.name}/${f}`);
+            for (const u of sub.unreadable) list(out.unreadable, u ? `${e.name}/${u}` : e.name);
+            out.more += sub.more;
           }
         }
         return out;

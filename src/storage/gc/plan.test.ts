@@ -45,12 +45,14 @@ describe('planGc', () => {
     expect(plan).toEqual({ ...EMPTY, dropBlobs: ['dead1', 'dead2'] });
   });
 
-  it('repacks strictly below the threshold, which is configurable', () => {
+  it('repacks strictly below the threshold of data bytes, which is configurable', () => {
+    // 1000 bytes of blob data in a pack whose header, index and footer add 184 more: the
+    // threshold is judged on the data alone.
     const input = (liveBytes: number) => ({
-      packs: [{ id: 'p', size: 1000 }],
-      blobs: [blob('live', 'p', liveBytes), blob('dead', 'p', 1000 - liveBytes - 16)],
+      packs: [{ id: 'p', size: 1184 }],
+      blobs: [blob('live', 'p', liveBytes), blob('dead', 'p', 1000 - liveBytes)],
       reachable: new Set(['live']),
-      onDisk: new Map([['p', 1000]]),
+      onDisk: new Map([['p', 1184]]),
     });
     expect(planGc(input(499)).repackPacks.map((p) => p.id)).toEqual(['p']);
     expect(planGc(input(500)).repackPacks).toEqual([]);
@@ -58,6 +60,28 @@ describe('planGc', () => {
     expect(planGc({ ...input(800), repackBelow: 0.9 }).repackPacks.map((p) => p.id)).toEqual(['p']);
     // 0 turns repacking off: even a nearly dead pack is kept, with its dead rows dropped.
     expect(planGc({ ...input(1), repackBelow: 0 })).toEqual({ ...EMPTY, dropBlobs: ['dead'] });
+  });
+
+  it('never repacks a pack whose blobs are all live, however small its data next to its overhead', () => {
+    // One 6-byte file and its tree: 156 bytes of pack, 80 of them data (issue 10, item 1).
+    const plan = planGc({
+      packs: [{ id: 'small', size: 156 }],
+      blobs: [blob('chunk', 'small', 6), blob('tree', 'small', 74)],
+      reachable: new Set(['chunk', 'tree']),
+      onDisk: new Map([['small', 156]]),
+    });
+    expect(plan).toEqual(EMPTY);
+    // Even with a threshold that would make any pack qualify.
+    expect(planGc({ packs: [{ id: 'small', size: 156 }], blobs: [blob('chunk', 'small', 6)], reachable: new Set(['chunk']), onDisk: new Map([['small', 156]]), repackBelow: 1 })).toEqual(EMPTY);
+  });
+
+  it('judges "mostly garbage" on blob bytes, not on the header and index of many small blobs', () => {
+    // 200 live blobs of 10 bytes and one dead one of 100: the index alone (48 bytes a blob)
+    // dwarfs the data, yet 95 % of the data is live, so the pack stays and only the dead row goes.
+    const rows = [...Array.from({ length: 200 }, (_, i) => blob(`l${i}`, 'p', 10)), blob('dead', 'p', 100)];
+    const size = 16 + 2100 + 16 + 48 * rows.length + 56;
+    const plan = planGc({ packs: [{ id: 'p', size }], blobs: rows, reachable: new Set(rows.slice(0, 200).map((r) => r.id)), onDisk: new Map([['p', size]]) });
+    expect(plan).toEqual({ ...EMPTY, dropBlobs: ['dead'] });
   });
 
   it('finds orphan pack files that no metadata knows and counts their bytes', () => {

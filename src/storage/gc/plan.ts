@@ -15,7 +15,10 @@ export interface GcPlan {
 
 /**
  * Pure: given what is reachable, decide what goes. A pack is rewritten only when less than
- * `repackBelow` of its bytes are live, so gc does not churn big packs to save a little.
+ * `repackBelow` of its blob bytes are live, so gc does not churn big packs to save a little.
+ * The share is judged on blob data alone: a small pack's header, index and footer can
+ * outweigh its data, and counting them made a pack with nothing dead look "mostly garbage".
+ * A pack with no dead blob is never rewritten: the copy would be the same pack, id and all.
  */
 export function planGc(input: {
   packs: Array<{ id: string; size: number }>;
@@ -38,10 +41,13 @@ export function planGc(input: {
     const live = rows.filter((r) => input.reachable.has(r.id));
     const dead = rows.filter((r) => !input.reachable.has(r.id));
     const liveBytes = live.reduce((n, r) => n + Number(r.length), 0);
+    const deadBytes = dead.reduce((n, r) => n + Number(r.length), 0);
     if (live.length === 0) {
       plan.deletePacks.push({ id: p.id, size: p.size });
       plan.bytesFreed += p.size;
-    } else if (liveBytes < p.size * repackBelow) {
+    } else if (dead.length === 0) {
+      continue;
+    } else if (liveBytes < (liveBytes + deadBytes) * repackBelow) {
       plan.repackPacks.push({ id: p.id, size: p.size, live });
       plan.bytesFreed += p.size - liveBytes;
       plan.bytesCopied += liveBytes;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { CairnError, isCairnError } from '../../core/errors.js';
 import type { BlobIndex } from '../blob-index.js';
 import { DEFAULT_CHUNK_PARAMS, type ChunkParams } from '../chunker/index.js';
+import { discardSealed } from '../objects/discard.js';
 import type { LocalPackDir } from '../objects/local-packs.js';
 import { BlobKind } from '../pack/format.js';
 import type { FinishedPack } from '../pack/writer.js';
@@ -49,7 +50,11 @@ export interface IngestResult {
   statCache: StatCacheData;
   /** Paths and sizes of every file, for statistics. */
   files: Array<{ path: string; size: number }>;
-  /** Removes the packs written here; call it when the metadata commit fails. */
+  /**
+   * Call when the packs will not be recorded (the commit failed, or nothing new was added):
+   * they are removed where that is certainly safe (objects/discard.ts), else left as orphans
+   * that the next add adopts and `gc` removes.
+   */
   discard(): Promise<void>;
 }
 
@@ -224,13 +229,10 @@ export async function ingest(deps: IngestDeps, opts: IngestOptions): Promise<Ing
         entries,
       },
       files: scan.files.map((f) => ({ path: f.path, size: f.size })),
-      discard: async () => {
-        const { rm } = await import('node:fs/promises');
-        await Promise.all(packs.map((p) => rm(p.path, { force: true })));
-      },
+      discard: () => discardSealed(packs, deps),
     };
   } catch (err) {
-    await roller.discard();
+    await roller.discard(deps.index);
     throw err;
   }
 

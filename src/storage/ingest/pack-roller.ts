@@ -1,9 +1,10 @@
 import type { LocalPackDir } from '../objects/local-packs.js';
+import type { BlobIndex } from '../blob-index.js';
+import { discardSealed } from '../objects/discard.js';
 import { fsyncDir } from '../objects/durable.js';
 import { type BlobKindCode } from '../pack/format.js';
 import { type FinishedPack, PackWriter } from '../pack/writer.js';
 import { dirname } from 'node:path';
-import { promises as fsp } from 'node:fs';
 
 /** Pack target size: "tens of MiB" — few objects on a remote, still cheap to resend one. */
 export const DEFAULT_PACK_TARGET = 32 * 1024 * 1024;
@@ -86,13 +87,18 @@ export class PackRoller {
     return packs;
   }
 
-  /** Removes everything this roller wrote: used when the operation fails before commit. */
-  async discard(): Promise<void> {
+  /**
+   * Stops after a failure before commit: the open pack's temporary file is removed, sealing
+   * packs are waited for, and the sealed ones are removed only where that is certainly safe
+   * (objects/discard.ts: a pack is named by its content, so the same name may hold another
+   * writer's live data). Without `index`, or when not safe, they stay as orphans for the next
+   * add or gc.
+   */
+  async discard(index?: BlobIndex, opts: { exclusive?: boolean } = {}): Promise<void> {
     await this.#current?.abort();
     this.#current = null;
     const settled = await Promise.allSettled(this.#sealing);
-    for (const s of settled) {
-      if (s.status === 'fulfilled') await fsp.rm(s.value.path, { force: true }).catch(() => {});
-    }
+    const sealed = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    if (index) await discardSealed(sealed, { packs: this.#dir, index }, opts).catch(() => {});
   }
 }

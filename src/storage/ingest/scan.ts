@@ -23,7 +23,10 @@ export interface Scan {
   startedAtMs: number;
 }
 
-/** Never snapshot a workspace's own metadata, wherever it sits in the tree. */
+/**
+ * Never snapshot a workspace's own metadata, wherever it sits in the tree (a directory added
+ * from the workspace root holds `.cairn`). The name is reserved: no tree may hold it.
+ */
 export const SKIP_NAMES = new Set(['.cairn']);
 
 /**

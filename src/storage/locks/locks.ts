@@ -64,6 +64,30 @@ export function acquireExclusive(dir: string, command: string): Lock {
   return { release: () => fs.rmSync(path, { force: true }) };
 }
 
+/**
+ * The exclusive lock for a process that already holds a shared one (a writer cleaning up
+ * after itself), or null at once when any other process holds a shared or the exclusive lock.
+ * Shared locks of this very process are not counted: a CLI process runs one command.
+ */
+export function tryExclusiveFromShared(dir: string, command: string): Lock | null {
+  fs.mkdirSync(dir, { recursive: true });
+  const path = join(dir, EXCLUSIVE);
+  try {
+    fs.writeFileSync(path, JSON.stringify(info(command)), { flag: 'wx' });
+  } catch {
+    return null;
+  }
+  for (const name of fs.readdirSync(dir)) {
+    if (!name.startsWith('shared-')) continue;
+    const holder = liveHolder(join(dir, name));
+    if (holder && !(holder.pid === process.pid && holder.host === hostname())) {
+      fs.rmSync(path, { force: true });
+      return null;
+    }
+  }
+  return { release: () => fs.rmSync(path, { force: true }) };
+}
+
 function info(command: string): LockInfo {
   return { pid: process.pid, host: hostname(), started: new Date().toISOString(), command };
 }
@@ -94,14 +118,15 @@ function liveHolder(path: string): LockInfo | null {
     }
     return { pid: -1, host: '?', started: '?', command: 'unknown' };
   }
-  if (data.host === hostname() && !alive(data.pid)) {
+  if (data.host === hostname() && !processAlive(data.pid)) {
     fs.rmSync(path, { force: true });
     return null;
   }
   return data;
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this id runs on this host (EPERM: it does, under another user). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

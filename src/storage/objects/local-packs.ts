@@ -1,6 +1,7 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
 import { ioError } from '../../core/errors.js';
 
 /**
@@ -23,12 +24,22 @@ export class LocalPackDir {
     return join(this.root, 'tmp');
   }
 
+  /** The store's lock directory: `locks/` beside `objects/` (docs/FORMAT.md §1, §8). */
+  get locksDir(): string {
+    return join(dirname(this.root), 'locks');
+  }
+
   packPath(id: string): string {
     return join(this.root, 'packs', id.slice(0, 2), `${id}.pack`);
   }
 
+  /**
+   * `<pid>@<host tag>-<random>.pack.tmp`: the writer's process id and a tag of its host, so a
+   * later writer can tell the leftovers of a dead process from a live one's work in progress
+   * (on a store shared between hosts, only the owner's host can tell).
+   */
   newTempPath(): string {
-    return join(this.tmpDir, `${process.pid}-${randomBytes(8).toString('hex')}.pack.tmp`);
+    return join(this.tmpDir, `${process.pid}@${HOST_TAG}-${randomBytes(8).toString('hex')}.pack.tmp`);
   }
 
   async ensure(): Promise<void> {
@@ -59,14 +70,14 @@ export class LocalPackDir {
     return out;
   }
 
-  async listTemp(): Promise<Array<{ path: string; mtimeMs: number; size: number }>> {
+  async listTemp(): Promise<Array<{ path: string; mtimeMs: number; size: number; owner: TempOwner | null }>> {
     try {
       const names = await fsp.readdir(this.tmpDir);
       const out = [];
       for (const n of names) {
         const p = join(this.tmpDir, n);
         const st = await fsp.stat(p).catch(() => null);
-        if (st) out.push({ path: p, mtimeMs: st.mtimeMs, size: st.size });
+        if (st) out.push({ path: p, mtimeMs: st.mtimeMs, size: st.size, owner: tempOwner(n) });
       }
       return out;
     } catch (err) {
@@ -74,4 +85,18 @@ export class LocalPackDir {
       throw ioError(err, 'list', this.tmpDir);
     }
   }
+}
+
+/** Who wrote a temporary pack: `local` when its host is this one (or it predates host tags). */
+export interface TempOwner {
+  pid: number;
+  local: boolean;
+}
+
+const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+
+export function tempOwner(name: string): TempOwner | null {
+  const m = /^(\d+)(?:@([0-9a-f]{8}))?-[0-9a-f]+\.pack\.tmp$/.exec(name);
+  if (!m) return null;
+  return { pid: Number(m[1]), local: m[2] === undefined || m[2] === HOST_TAG };
 }

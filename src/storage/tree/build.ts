@@ -1,5 +1,6 @@
 import { checkRelPath } from '../../core/paths.js';
 import { CairnError } from '../../core/errors.js';
+import { checkTreeLinks } from './links.js';
 import { compareNames, checkSymlink, encodeTree, type FileMode, type TreeEntry } from './node.js';
 
 export type FlatEntry =
@@ -50,6 +51,8 @@ export function buildTree(flat: readonly FlatEntry[]): BuiltTree {
       bytes += f.size;
     }
   }
+  // Links are checked against each other too: a chain can leave the tree when no link does.
+  checkTreeLinks(flat.filter((f): f is Extract<FlatEntry, { type: 'symlink' }> => f.type === 'symlink'));
   const nodes = new Map<string, Buffer>();
   let dirs = 0;
   const finish = (d: DirBuild): { id: string; size: number; files: number } => {

@@ -1,3 +1,4 @@
+import { checkTreeExtent } from './extent.js';
 import type { FileEntry } from './node.js';
 import type { TreeLoader } from './walk.js';
 
@@ -11,8 +12,11 @@ export interface FlatListing {
  * Every entry of a tree with its full path. Sibling directories load in parallel, and a
  * plain array walk costs far less than the generator in walk.ts on 10^5 files. Files come
  * grouped by directory: a directory's own files, then each subdirectory's, in name order.
+ * The tree's declared counts are checked and its expansion bounded first (extent.ts).
  */
-export function listFlat(rootId: string, load: TreeLoader): Promise<FlatListing> {
+export async function listFlat(rootId: string, load: TreeLoader): Promise<FlatListing> {
+  // Measured first, node by node: a tree bomb is refused before its listing is allocated.
+  await checkTreeExtent(rootId, load);
   return listAt(rootId, '', load);
 }
 

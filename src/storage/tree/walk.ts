@@ -1,3 +1,4 @@
+import { checkTreeExtent } from './extent.js';
 import { type FileEntry, type TreeNode } from './node.js';
 
 export type TreeLoader = (id: string) => Promise<TreeNode>;
@@ -11,13 +12,21 @@ export type WalkedEntry =
   | { path: string; name: string; type: 'symlink'; target: string }
   | { path: string; name: string; type: 'dir'; tree: string; size: number; files: number };
 
-/** Depth-first, in name order; directories are yielded before their contents. */
+/**
+ * Depth-first, in name order; directories are yielded before their contents. The whole tree's
+ * extent is checked before the first entry (a tree bomb is refused, not walked).
+ */
 export async function* walkTree(rootId: string, load: TreeLoader, prefix = ''): AsyncGenerator<WalkedEntry> {
+  if (prefix === '') await checkTreeExtent(rootId, load);
+  yield* walkAt(rootId, load, prefix);
+}
+
+async function* walkAt(rootId: string, load: TreeLoader, prefix: string): AsyncGenerator<WalkedEntry> {
   const node = await load(rootId);
   for (const e of node.entries) {
     const path = prefix ? `${prefix}/${e.name}` : e.name;
     yield { ...e, path } as WalkedEntry;
-    if (e.type === 'dir') yield* walkTree(e.tree, load, path);
+    if (e.type === 'dir') yield* walkAt(e.tree, load, path);
   }
 }
 

@@ -133,6 +133,9 @@ export function defaultPoolSize(): number {
 /** Maps a worker error back into the CairnError family. */
 export function workerFailure(e: WorkerError): CairnError {
   if (e.code === 'CORRUPT_OBJECT') {
+    if (e.file !== undefined) {
+      return new CairnError('CORRUPT_OBJECT', e.message, { data: { path: e.file }, hint: 'the version\'s tree does not describe its chunks: it was damaged or forged; nothing was written under that name' });
+    }
     return new CairnError('CORRUPT_OBJECT', e.message, { data: { blob: e.blob ?? null }, hint: 'run `cairn fsck` to see every damaged file and version' });
   }
   const path = e.path ?? '';

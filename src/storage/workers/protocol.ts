@@ -9,6 +9,8 @@ export interface WorkerError {
   message: string;
   path?: string;
   blob?: string;
+  /** The file (as the tree names it) that failed a whole-file check. */
+  file?: string;
 }
 
 export interface FileStat {
@@ -77,6 +79,22 @@ export interface MaterializeFile {
   /** Create the file exclusively with this mode; otherwise it exists already (a split large file). */
   create?: number;
   segments: MaterializeSegment[];
+  /**
+   * The whole file is in `segments`, in order: hash it as it is written and fail unless it
+   * has exactly this size and SHA-256 (`label` names the file in the error).
+   */
+  verify?: { digest: string; size: number; label: string };
+}
+
+/** Re-reads a written file (one assembled by several tasks) and checks its size and SHA-256. */
+export interface VerifyFileTask {
+  type: 'verify-file';
+  path: string;
+  size: number;
+  digest: string;
+  label: string;
+  /** Where its chunks are stored, to name a damaged one when the file does not match. */
+  segments: MaterializeSegment[];
 }
 
 export interface MaterializeTask {
@@ -125,7 +143,7 @@ export type HashResult =
   | { ok: true; digest: string; size: number; chunks: string[]; stat: FileStat }
   | { ok: false; error: WorkerError };
 
-export type WorkerTask = SmallFileTask | LargeFileTask | MaterializeTask | CheckPackTask | HashTask | HashChunksTask;
+export type WorkerTask = SmallFileTask | LargeFileTask | MaterializeTask | CheckPackTask | HashTask | HashChunksTask | VerifyFileTask;
 
 export type WorkerReply =
   | SmallFileReply

@@ -11,9 +11,11 @@ import type {
   HashTask,
   LargeFileTask,
   MaterializeFile,
+  MaterializeSegment,
   PackCheckResult,
   SmallFileResult,
   SmallFileTask,
+  VerifyFileTask,
   WorkerError,
   WorkerReply,
   WorkerTask,
@@ -49,6 +51,9 @@ port.on('message', (env: Envelope<WorkerTask>) => {
       }
       case 'check-pack':
         return send({ type: 'done', result: checkPack(msg) });
+      case 'verify-file':
+        verifyFile(msg);
+        return send({ type: 'done' });
     }
   } catch (err) {
     send({ type: 'error', error: toWorkerError(err, msg.type === 'large' ? msg.path : msg.type === 'check-pack' ? msg.path : undefined) });
@@ -56,8 +61,8 @@ port.on('message', (env: Envelope<WorkerTask>) => {
 });
 
 function toWorkerError(err: unknown, path?: string): WorkerError {
-  const e = err as NodeJS.ErrnoException & { blob?: string };
-  return { code: e.code ?? 'ERROR', message: e.message ?? String(err), ...(path ? { path } : {}), ...(e.blob ? { blob: e.blob } : {}) };
+  const e = err as NodeJS.ErrnoException & { blob?: string; file?: string };
+  return { code: e.code ?? 'ERROR', message: e.message ?? String(err), ...(path ? { path } : {}), ...(e.blob ? { blob: e.blob } : {}), ...(e.file !== undefined ? { file: e.file } : {}) };
 }
 
 function statOf(fd: number): FileStat {
@@ -203,8 +208,12 @@ function hashFiles(task: HashTask): HashResult[] {
 }
 
 /**
- * Consecutive chunks stored back to back are read, checked and written in one go. Runs stay
- * small enough that the bytes are still in cache when hashed and written.
+ * Consecutive chunks stored back to back are read and written in one go. Runs stay small
+ * enough that the bytes are still in cache when hashed and written. What is checked is the
+ * whole file: its SHA-256 (computed here as it is written, or by a `verify-file` task for a
+ * file written in parallel segments) must be the one its tree entry records before the file
+ * gets its name. That one hash covers every chunk (the file is their concatenation), so the
+ * chunks are hashed again only to name the damaged blob when the file does not match.
  */
 const MATERIALIZE_RUN = 1024 * 1024;
 let runBuffer = Buffer.allocUnsafe(0);
@@ -212,6 +221,9 @@ let runBuffer = Buffer.allocUnsafe(0);
 function materialize(task: MaterializeFile): void {
   const fds = new Map<string, number>();
   const out = task.create !== undefined ? fs.openSync(task.target, 'wx', task.create) : fs.openSync(task.target, 'r+');
+  // With `verify`, the segments are the whole file in order: hash what is written as it goes.
+  const whole = task.verify ? createHash('sha256') : null;
+  let written = 0;
   try {
     const segs = task.segments;
     for (let i = 0; i < segs.length; ) {
@@ -234,16 +246,23 @@ function materialize(task: MaterializeFile): void {
       if (runBuffer.length < len) runBuffer = Buffer.allocUnsafe(Math.max(len, MATERIALIZE_RUN));
       const view = runBuffer.subarray(0, len);
       const n = fs.readSync(fd, view, 0, len, first.packOffset);
-      // Every chunk is checked before any byte of the run reaches the target.
-      for (let k = i, off = 0; k < j; k++) {
-        const seg = segs[k]!;
-        const ok = off + seg.length <= n && createHash('sha256').update(view.subarray(off, off + seg.length)).digest('hex') === seg.id;
-        if (!ok) throw Object.assign(new Error(`blob ${seg.id} does not match its digest`), { code: 'CORRUPT_OBJECT', blob: seg.id });
-        off += seg.length;
+      if (n < len) {
+        // A pack cut short: name the first chunk that is not all there.
+        for (let k = i, off = 0; k < j; off += segs[k]!.length, k++) if (off + segs[k]!.length > n) throw badBlob(segs[k]!.id);
+      }
+      if (whole) {
+        if (first.fileOffset !== written) throw mismatch(task.verify!.label, 'its chunks are not in order');
+        whole.update(view);
       }
       let w = 0;
       while (w < len) w += fs.writeSync(out, view, w, len - w, first.fileOffset + w);
+      written += len;
       i = j;
+    }
+    if (whole) {
+      const v = task.verify!;
+      if (written !== v.size) throw mismatch(v.label, `its chunks hold ${written} bytes, the tree says ${v.size}`);
+      if (whole.digest('hex') !== v.digest) throw blameChunk(segs) ?? mismatch(v.label, 'its bytes do not match the SHA-256 the tree records');
     }
   } finally {
     fs.closeSync(out);
@@ -251,6 +270,53 @@ function materialize(task: MaterializeFile): void {
   }
 }
 
+function verifyFile(task: VerifyFileTask): void {
+  const fd = fs.openSync(task.path, 'r');
+  try {
+    if (fs.fstatSync(fd).size !== task.size) throw mismatch(task.label, `it has ${fs.fstatSync(fd).size} bytes, the tree says ${task.size}`);
+    const h = createHash('sha256');
+    if (runBuffer.length < BLOCK) runBuffer = Buffer.allocUnsafe(BLOCK);
+    let pos = 0;
+    for (;;) {
+      const n = fs.readSync(fd, runBuffer, 0, BLOCK, pos);
+      if (n === 0) break;
+      h.update(runBuffer.subarray(0, n));
+      pos += n;
+    }
+    if (pos !== task.size) throw mismatch(task.label, `it has ${pos} bytes, the tree says ${task.size}`);
+    if (h.digest('hex') !== task.digest) throw blameChunk(task.segments) ?? mismatch(task.label, 'its bytes do not match the SHA-256 the tree records');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * After a whole-file mismatch: the chunk (if any) whose stored bytes no longer match its id,
+ * so the error names the damaged blob (fsck finds the rest). Null when every chunk is intact:
+ * then the tree entry itself does not describe its chunks.
+ */
+function blameChunk(segs: readonly MaterializeSegment[]): Error | null {
+  for (const seg of segs) {
+    const buf = Buffer.allocUnsafe(seg.length);
+    const fd = fs.openSync(seg.packPath, 'r');
+    try {
+      const n = fs.readSync(fd, buf, 0, seg.length, seg.packOffset);
+      if (n !== seg.length || createHash('sha256').update(buf).digest('hex') !== seg.id) return badBlob(seg.id);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  return null;
+}
+
+function badBlob(id: string): Error {
+  return Object.assign(new Error(`blob ${id} does not match its digest`), { code: 'CORRUPT_OBJECT', blob: id });
+}
+
+/** A file whose chunks are each intact but which is not the file the tree names. */
+function mismatch(label: string, why: string): Error {
+  return Object.assign(new Error(`file ${label} does not match its tree entry: ${why}`), { code: 'CORRUPT_OBJECT', file: label });
+}
 
 function checkPack(task: CheckPackTask): PackCheckResult {
   // Kept in sync with pack/format.ts; duplicated minimal parsing keeps the worker free of the
