@@ -23,17 +23,39 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     ignores: ['src/audit/log/**', 'src/meta/write-tx-factory.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/write-tx-factory.js'], message: 'Only src/audit/log/ may create write transactions; use AuditLog.audited().' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/write-tx-factory.js'],
+              message: 'Only src/audit/log/ may create write transactions; use AuditLog.audited().',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['**/*.js', '**/*.mjs'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+      },
+    },
   },
   {
     // CommonJS helpers loaded by child processes with require() (scripts/s3rver-multipart-shim.cjs).
     files: ['**/*.cjs'],
-    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', __dirname: 'readonly' } },
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', module: 'writable', __dirname: 'readonly' },
+    },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

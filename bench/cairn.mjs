@@ -188,7 +188,10 @@ async function bigScenarios(data, work, opts) {
         await copyFile(data.bigMod.path, file);
         before = await store(ws);
         await settle([file]);
-        const b = await timedJson(['data', 'add', rel, '--name', 'big', '-m', 'v2 (1% changed + 1 MiB inserted)', '--json'], ws);
+        const b = await timedJson(
+          ['data', 'add', rel, '--name', 'big', '-m', 'v2 (1% changed + 1 MiB inserted)', '--json'],
+          ws,
+        );
         rep.addMod = { ...b, store: storeDelta(before, await store(ws)) };
       } catch (e) {
         rep.addMod = err(e);
@@ -224,12 +227,18 @@ async function bigScenarios(data, work, opts) {
 
   const timed = reps.filter((r) => !r.warmup);
   const ok = (k) => timed.map((r) => r[k]).filter((x) => x && !x.error);
-  const firstErr = (k) => reps.map((r) => r[k]).find((x) => x && x.error)?.error ?? (error && k === 'addBig' ? error : null);
+  const firstErr = (k) =>
+    reps.map((r) => r[k]).find((x) => x && x.error)?.error ?? (error && k === 'addBig' ? error : null);
   const section = (k, extra) => {
     const good = ok(k);
     const e = firstErr(k);
     if (!good.length) return { error: e ?? error ?? { message: 'not run (an earlier step failed)' } };
-    return { ...summarize(good), peakRssKiB: max(good.map((r) => r.peakRssKiB)), ...extra(good), ...(e ? { error: e } : {}) };
+    return {
+      ...summarize(good),
+      peakRssKiB: max(good.map((r) => r.peakRssKiB)),
+      ...extra(good),
+      ...(e ? { error: e } : {}),
+    };
   };
   const addBig = section('addBig', (g) => ({
     bytes: data.big.bytes,
@@ -258,7 +267,6 @@ async function bigScenarios(data, work, opts) {
   const recycled = await bigRecycled(data, work, opts);
   return { addBig, addMod, checkoutBig, ...recycled, bigReps: reps };
 }
-
 
 /**
  * The same add and checkout into recycled disk blocks: the previous repetition's workspace
@@ -303,7 +311,12 @@ async function bigRecycled(data, work, opts) {
   if (error && !adds.length) return { addBigRecycled: { error }, checkoutBigRecycled: { error } };
   return {
     addBigRecycled: { ...summarize(adds), peakRssKiB: max(adds.map((r) => r.peakRssKiB)), blocks: 'recycled' },
-    checkoutBigRecycled: { ...summarize(checkouts), peakRssKiB: max(checkouts.map((r) => r.peakRssKiB)), verified: checkouts.every((r) => r.verified), blocks: 'recycled' },
+    checkoutBigRecycled: {
+      ...summarize(checkouts),
+      peakRssKiB: max(checkouts.map((r) => r.peakRssKiB)),
+      verified: checkouts.every((r) => r.verified),
+      blocks: 'recycled',
+    },
   };
 }
 
@@ -352,7 +365,10 @@ async function smallScenarios(data, work, opts) {
           for (let k = 0; k < n; k++) {
             const b = await store(ws);
             await settle([data.small.path]);
-            const r = await timedJson(['data', 'add', data.small.path, '--name', 'small', '-m', 're-add', '--json'], ws);
+            const r = await timedJson(
+              ['data', 'add', data.small.path, '--name', 'small', '-m', 're-add', '--json'],
+              ws,
+            );
             runs.push({ ...r, store: storeDelta(b, await store(ws)) });
           }
           readdSmall = {
@@ -449,6 +465,8 @@ export async function runCairn(data, work, opts = {}) {
   const small = await guard('add small/ / status / re-add', () => smallScenarios(data, work, opts));
   if (small.error) Object.assign(out, { addSmall: small, statusSmall: small, readdSmall: small });
   else Object.assign(out, small);
-  out.add10g = opts.with10g ? await guard('add big10.bin (peak RSS)', () => add10g(data, work, opts)) : { skipped: 'run with --with-10g' };
+  out.add10g = opts.with10g
+    ? await guard('add big10.bin (peak RSS)', () => add10g(data, work, opts))
+    : { skipped: 'run with --with-10g' };
   return out;
 }

@@ -23,12 +23,21 @@ const rounds = arg('rounds', 12);
 const first = arg('first', 1);
 const list = Array.from({ length: seeds }, (_, i) => first + i);
 const t0 = Date.now();
-const r = spawnSync(process.execPath, [path.join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/faults/crash-random.test.ts'], {
-  cwd: root,
-  env: { ...process.env, CAIRN_CRASH_SEEDS: list.join(','), CAIRN_CRASH_ROUNDS: String(rounds), CAIRN_TEST_VERBOSE: '1' },
-  encoding: 'utf8',
-  maxBuffer: 64 * 1024 * 1024,
-});
+const r = spawnSync(
+  process.execPath,
+  [path.join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/faults/crash-random.test.ts'],
+  {
+    cwd: root,
+    env: {
+      ...process.env,
+      CAIRN_CRASH_SEEDS: list.join(','),
+      CAIRN_CRASH_ROUNDS: String(rounds),
+      CAIRN_TEST_VERBOSE: '1',
+    },
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  },
+);
 // eslint-disable-next-line no-control-regex
 const out = `${r.stdout}${r.stderr}`.replace(/\x1b\[[0-9;]*m/g, '');
 const histories = [...out.matchAll(/^seed (0x[0-9a-f]+): (.*)$/gm)].map((m) => ({ seed: m[1], ops: m[2].split(', ') }));
@@ -36,7 +45,21 @@ const kills = histories.flatMap((h) => h.ops).filter((o) => o.includes('killed')
 const byOp = {};
 for (const k of kills) byOp[k.split(' ')[0]] = (byOp[k.split(' ')[0]] ?? 0) + 1;
 const failed = [...out.matchAll(/FAIL .*seed (0x[0-9a-f]+):/g)].map((m) => m[1]);
-console.log(JSON.stringify({ seeds, rounds, passed: r.status === 0, failedSeeds: [...new Set(failed)], kills: kills.length, killsByCommand: byOp, minutes: Number(((Date.now() - t0) / 60000).toFixed(1)) }, null, 2));
+console.log(
+  JSON.stringify(
+    {
+      seeds,
+      rounds,
+      passed: r.status === 0,
+      failedSeeds: [...new Set(failed)],
+      kills: kills.length,
+      killsByCommand: byOp,
+      minutes: Number(((Date.now() - t0) / 60000).toFixed(1)),
+    },
+    null,
+    2,
+  ),
+);
 if (r.status !== 0) {
   process.stderr.write(out.slice(-20000));
   process.exit(1);

@@ -53,19 +53,35 @@ try {
   if (init.status !== 0) throw new Error(`cairn init failed: ${init.stderr}`);
   const payload = Buffer.from('x');
   const nodes = [];
-  let entries = Array.from({ length: fanout }, (_, i) => ({ name: `f${String(i).padStart(4, "0")}`, type: 'file', size: 1, mode: '644', digest: sha(payload) }));
+  let entries = Array.from({ length: fanout }, (_, i) => ({
+    name: `f${String(i).padStart(4, '0')}`,
+    type: 'file',
+    size: 1,
+    mode: '644',
+    digest: sha(payload),
+  }));
   let files = fanout;
   let top = node(entries);
   nodes.push(top);
   for (let l = 0; l < levels; l++) {
-    entries = Array.from({ length: fanout }, (_, i) => ({ name: `d${String(i).padStart(4, "0")}`, type: 'dir', tree: top.id, files, size: files }));
+    entries = Array.from({ length: fanout }, (_, i) => ({
+      name: `d${String(i).padStart(4, '0')}`,
+      type: 'dir',
+      tree: top.id,
+      files,
+      size: files,
+    }));
     files *= fanout;
     top = node(entries);
     nodes.push(top);
   }
   const treeBytes = nodes.reduce((n, x) => n + x.bytes.length, 0);
 
-  const ws = await openWorkspace({ cwd: work, command: 'bench', env: { ...process.env, CAIRN_ACTOR: 'bench@example.com' } });
+  const ws = await openWorkspace({
+    cwd: work,
+    command: 'bench',
+    env: { ...process.env, CAIRN_ACTOR: 'bench@example.com' },
+  });
   try {
     const w = await PackWriter.create(ws.packs);
     w.append(1, sha(payload), payload);
@@ -78,9 +94,27 @@ try {
         const id = uuidv7();
         await createDataset(tx, { id, name: 'bomb', created_at: now, created_by: 'bench' });
         await insertVersion(tx, {
-          id: uuidv7(), dataset_id: id, number: 1, digest: top.id, parent_id: null, message: 'hostile', author: 'bench', created_at: now,
-          file_count: files, total_bytes: files, new_bytes: 0,
-          stats: canonicalJson({ files, bytes: files, dirs: 0, symlinks: 0, chunks: 1, newChunks: 0, newBytes: 0, extensions: [] }),
+          id: uuidv7(),
+          dataset_id: id,
+          number: 1,
+          digest: top.id,
+          parent_id: null,
+          message: 'hostile',
+          author: 'bench',
+          created_at: now,
+          file_count: files,
+          total_bytes: files,
+          new_bytes: 0,
+          stats: canonicalJson({
+            files,
+            bytes: files,
+            dirs: 0,
+            symlinks: 0,
+            chunks: 1,
+            newChunks: 0,
+            newBytes: 0,
+            extensions: [],
+          }),
         });
       }),
     );
@@ -110,7 +144,11 @@ try {
 function checkoutWithPeak(work) {
   return new Promise((resolve) => {
     const t0 = process.hrtime.bigint();
-    const child = spawn(process.execPath, [cliPath, 'data', 'checkout', 'bomb@v1', path.join(work, 'out'), '--json'], { cwd: work, env: { ...process.env, CAIRN_NO_PROGRESS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cliPath, 'data', 'checkout', 'bomb@v1', path.join(work, 'out'), '--json'], {
+      cwd: work,
+      env: { ...process.env, CAIRN_NO_PROGRESS: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     child.stdout.on('data', (b) => (stdout += b));
     child.stderr.resume();

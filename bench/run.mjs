@@ -60,7 +60,8 @@ function discoverSuites() {
     const name = f.slice(0, -'.mjs'.length);
     suites[name] = async () => {
       const mod = await import(pathToFileURL(path.join(dir, f)).href);
-      if (!mod.suite || typeof mod.suite.run !== 'function') throw new Error(`bench/suites/${f} does not export \`suite\` with run()`);
+      if (!mod.suite || typeof mod.suite.run !== 'function')
+        throw new Error(`bench/suites/${f} does not export \`suite\` with run()`);
       return mod.suite;
     };
   }
@@ -184,7 +185,9 @@ async function machineInfo() {
 // output
 
 function mdEscape(s) {
-  return String(s ?? '—').replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  return String(s ?? '—')
+    .replace(/\|/g, '\\|')
+    .replace(/\n/g, ' ');
 }
 
 function table(headers, rows) {
@@ -202,14 +205,26 @@ function markdown(name, report) {
     `scale ${report.options.scale} · median of ${report.options.repeat} runs after ${report.options.warmup} warm-up · ${m.cpu}, ${m.cores} cores, ${(m.memBytes / 2 ** 30).toFixed(0)} GiB RAM · ${m.platform} · fs ${m.benchFs ?? '?'} · node ${m.node}`,
   );
   out.push('');
-  out.push('Warm-cache runs: page caches are not dropped; before each timing the harness runs `sync` and reads the inputs once.');
+  out.push(
+    'Warm-cache runs: page caches are not dropped; before each timing the harness runs `sync` and reads the inputs once.',
+  );
   out.push('');
-  out.push(table(['metric', 'cairn', 'peer', 'ratio', 'target', 'pass/fail'], report.rows.map((r) => [r.metric, r.cairn, r.peer, r.ratio, r.target, r.pass])));
+  out.push(
+    table(
+      ['metric', 'cairn', 'peer', 'ratio', 'target', 'pass/fail'],
+      report.rows.map((r) => [r.metric, r.cairn, r.peer, r.ratio, r.target, r.pass]),
+    ),
+  );
   if (report.details?.length) {
     out.push('');
     out.push('## Measurements');
     out.push('');
-    out.push(table(['tool', 'what', 'time', 'peak RSS', 'more'], report.details.map((d) => [d.tool, d.what, d.time, d.rss, d.more])));
+    out.push(
+      table(
+        ['tool', 'what', 'time', 'peak RSS', 'more'],
+        report.details.map((d) => [d.tool, d.what, d.time, d.rss, d.more]),
+      ),
+    );
   }
   if (report.notes?.length) {
     out.push('');
@@ -287,7 +302,11 @@ async function main() {
         res = await suite.run(ctx);
       } catch (e) {
         log(`suite ${name} crashed: ${e?.stack ?? e}`);
-        res = { results: { error: { message: String(e?.message ?? e) } }, rows: [], notes: [`suite crashed: ${e?.message ?? e}`] };
+        res = {
+          results: { error: { message: String(e?.message ?? e) } },
+          rows: [],
+          notes: [`suite crashed: ${e?.message ?? e}`],
+        };
       }
       const jsonPath = path.join(RESULTS_DIR, `${name}-${today()}${suffix}.json`);
       const mdPath = path.join(RESULTS_DIR, `${name}-latest${suffix}.md`);
@@ -298,7 +317,15 @@ async function main() {
         startedAt,
         finishedAt: new Date().toISOString(),
         durationS: Number(process.hrtime.bigint() - t0) / 1e9,
-        options: { scale: opts.scale, repeat: opts.repeat, warmup: opts.warmup, with10g: opts.with10g, skipPeers: opts.skipPeers, skipCairn: opts.skipCairn, peers: opts.peers },
+        options: {
+          scale: opts.scale,
+          repeat: opts.repeat,
+          warmup: opts.warmup,
+          with10g: opts.with10g,
+          skipPeers: opts.skipPeers,
+          skipCairn: opts.skipCairn,
+          peers: opts.peers,
+        },
         warmCache: true,
         machine,
         rows: res.rows ?? [],
@@ -313,7 +340,9 @@ async function main() {
       const md = markdown(name, report);
       writeFileSync(mdPath, md);
       console.log(md);
-      log(`suite ${name}: wrote ${path.relative(REPO_ROOT, jsonPath)} and ${path.relative(REPO_ROOT, mdPath)} (${report.durationS.toFixed(0)} s)`);
+      log(
+        `suite ${name}: wrote ${path.relative(REPO_ROOT, jsonPath)} and ${path.relative(REPO_ROOT, mdPath)} (${report.durationS.toFixed(0)} s)`,
+      );
       if (report.rows.some((r) => r.pass === 'FAIL' || r.pass === 'error')) failed = true;
     }
   } finally {

@@ -4,7 +4,11 @@
 import { build } from 'esbuild';
 
 await build({
-  entryPoints: { main: 'dist/cli/main.js', 'storage-worker': 'dist/storage/workers/storage-worker.js', 'job-supervisor': 'dist/compute/backends/local/supervisor.js' },
+  entryPoints: {
+    main: 'dist/cli/main.js',
+    'storage-worker': 'dist/storage/workers/storage-worker.js',
+    'job-supervisor': 'dist/compute/backends/local/supervisor.js',
+  },
   outdir: 'dist/bundle',
   bundle: true,
   splitting: true,
@@ -14,7 +18,20 @@ await build({
   sourcemap: true,
   chunkNames: 'chunk-[hash]',
   // Native addons and large SDKs stay in node_modules, loaded only by the commands that use them.
-  external: ['better-sqlite3', 'pg', 'pg-native', '@duckdb/node-api', '@duckdb/node-bindings', 'ssh2', 'cpu-features', '@aws-sdk/*', '@smithy/*', 'onnxruntime-node'],
-  banner: { js: "import { createRequire as __cairnRequire } from 'node:module'; const require = __cairnRequire(import.meta.url);" },
+  external: [
+    'better-sqlite3',
+    'pg',
+    'pg-native',
+    '@duckdb/node-api',
+    '@duckdb/node-bindings',
+    'ssh2',
+    'cpu-features',
+    '@aws-sdk/*',
+    '@smithy/*',
+    'onnxruntime-node',
+  ],
+  banner: {
+    js: "import { createRequire as __cairnRequire } from 'node:module'; const require = __cairnRequire(import.meta.url);",
+  },
   logLevel: 'warning',
 });

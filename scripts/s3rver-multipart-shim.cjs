@@ -20,7 +20,8 @@ module.exports = function installMultipartShim(server, directory) {
       if (!/^[0-9a-f]+$/.test(id) || !fs.existsSync(dir)) {
         ctx.status = 404;
         ctx.type = 'application/xml';
-        ctx.body = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message></Error>';
+        ctx.body =
+          '<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message></Error>';
         return;
       }
       fs.rmSync(dir, { recursive: true, force: true });
@@ -34,8 +35,12 @@ module.exports = function installMultipartShim(server, directory) {
         .map((id) => ({ id, key: fs.readFileSync(path.join(uploadsDir(b), id, 'key'), 'utf8') }))
         .filter((u) => u.key.startsWith(prefix));
       ctx.type = 'application/xml';
-      ctx.body = '<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult><Bucket>' + xml(b) +
-        '</Bucket><Prefix>' + xml(prefix) + '</Prefix><MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated>' +
+      ctx.body =
+        '<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult><Bucket>' +
+        xml(b) +
+        '</Bucket><Prefix>' +
+        xml(prefix) +
+        '</Prefix><MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated>' +
         uploads.map((u) => '<Upload><Key>' + xml(u.key) + '</Key><UploadId>' + u.id + '</UploadId></Upload>').join('') +
         '</ListMultipartUploadsResult>';
       return;

@@ -30,7 +30,22 @@
 // Run directly:  node bench/dataprep/data.mjs [--scale 0.05]   (prints the manifest)
 
 import { createHash } from 'node:crypto';
-import { closeSync, copyFileSync, existsSync, linkSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync, readdirSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  linkSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+  readdirSync,
+} from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,11 +75,156 @@ export function flightRows(scale) {
 // ---------------------------------------------------------------------------------------------
 // the generated table
 
-export const CATEGORIES = ['electronics', 'books', 'clothing', 'home_garden', 'toys', 'sports', 'beauty', 'grocery', 'automotive', 'health', 'music', 'office_supplies'];
-export const COUNTRIES = ['US', 'DE', 'GB', 'FR', 'NO', 'SE', 'DK', 'NL', 'ES', 'IT', 'PL', 'BR', 'IN', 'JP', 'CA', 'AU', 'MX', 'CH', 'AT', 'BE', 'FI', 'IE', 'PT', 'CZ', 'NZ', 'SG', 'KR', 'ZA', 'AR', 'TR'];
-const FIRST = ['anna', 'bo', 'carl', 'dina', 'erik', 'fatima', 'gustav', 'hana', 'ivan', 'julia', 'kai', 'lena', 'mads', 'nora', 'omar', 'petra', 'quinn', 'rosa', 'sven', 'tara', 'ulf', 'vera', 'wei', 'xenia', 'yusuf', 'zoe', 'alex', 'maria', 'john', 'li', 'sara', 'tom', 'eva', 'noah', 'ida', 'leo', 'mia', 'oscar', 'ella', 'hugo'];
-const LAST = ['hansen', 'johansen', 'olsen', 'larsen', 'andersen', 'pedersen', 'nilsen', 'kristiansen', 'jensen', 'karlsen', 'smith', 'jones', 'brown', 'garcia', 'miller', 'davis', 'martin', 'bernard', 'dubois', 'muller', 'schmidt', 'schneider', 'fischer', 'weber', 'meyer', 'wagner', 'becker', 'rossi', 'russo', 'ferrari', 'esposito', 'bianchi', 'kowalski', 'nowak', 'silva', 'santos', 'tanaka', 'suzuki', 'kim', 'lee', 'park', 'chen', 'wang', 'zhang', 'singh', 'kumar', 'patel', 'novak', 'horvat', 'lindqvist'];
-const DOMAINS = ['example.com', 'example.org', 'mail.example.net', 'corp.example.com', 'example.co.uk', 'post.example.de', 'example.no', 'inbox.example.io'];
+export const CATEGORIES = [
+  'electronics',
+  'books',
+  'clothing',
+  'home_garden',
+  'toys',
+  'sports',
+  'beauty',
+  'grocery',
+  'automotive',
+  'health',
+  'music',
+  'office_supplies',
+];
+export const COUNTRIES = [
+  'US',
+  'DE',
+  'GB',
+  'FR',
+  'NO',
+  'SE',
+  'DK',
+  'NL',
+  'ES',
+  'IT',
+  'PL',
+  'BR',
+  'IN',
+  'JP',
+  'CA',
+  'AU',
+  'MX',
+  'CH',
+  'AT',
+  'BE',
+  'FI',
+  'IE',
+  'PT',
+  'CZ',
+  'NZ',
+  'SG',
+  'KR',
+  'ZA',
+  'AR',
+  'TR',
+];
+const FIRST = [
+  'anna',
+  'bo',
+  'carl',
+  'dina',
+  'erik',
+  'fatima',
+  'gustav',
+  'hana',
+  'ivan',
+  'julia',
+  'kai',
+  'lena',
+  'mads',
+  'nora',
+  'omar',
+  'petra',
+  'quinn',
+  'rosa',
+  'sven',
+  'tara',
+  'ulf',
+  'vera',
+  'wei',
+  'xenia',
+  'yusuf',
+  'zoe',
+  'alex',
+  'maria',
+  'john',
+  'li',
+  'sara',
+  'tom',
+  'eva',
+  'noah',
+  'ida',
+  'leo',
+  'mia',
+  'oscar',
+  'ella',
+  'hugo',
+];
+const LAST = [
+  'hansen',
+  'johansen',
+  'olsen',
+  'larsen',
+  'andersen',
+  'pedersen',
+  'nilsen',
+  'kristiansen',
+  'jensen',
+  'karlsen',
+  'smith',
+  'jones',
+  'brown',
+  'garcia',
+  'miller',
+  'davis',
+  'martin',
+  'bernard',
+  'dubois',
+  'muller',
+  'schmidt',
+  'schneider',
+  'fischer',
+  'weber',
+  'meyer',
+  'wagner',
+  'becker',
+  'rossi',
+  'russo',
+  'ferrari',
+  'esposito',
+  'bianchi',
+  'kowalski',
+  'nowak',
+  'silva',
+  'santos',
+  'tanaka',
+  'suzuki',
+  'kim',
+  'lee',
+  'park',
+  'chen',
+  'wang',
+  'zhang',
+  'singh',
+  'kumar',
+  'patel',
+  'novak',
+  'horvat',
+  'lindqvist',
+];
+const DOMAINS = [
+  'example.com',
+  'example.org',
+  'mail.example.net',
+  'corp.example.com',
+  'example.co.uk',
+  'post.example.de',
+  'example.no',
+  'inbox.example.io',
+];
 const T0 = Date.UTC(2024, 0, 1);
 
 /** Cumulative weights (Zipf-like 1/(k+1)) as a lookup on a uniform in [0, 1). */
@@ -105,7 +265,18 @@ function timestampText(ms) {
   return `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())} ${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`;
 }
 
-export const EVENT_COLUMNS = ['id', 'customer_id', 'event_time', 'signup_date', 'category', 'country', 'amount', 'score', 'is_active', 'email'];
+export const EVENT_COLUMNS = [
+  'id',
+  'customer_id',
+  'event_time',
+  'signup_date',
+  'category',
+  'country',
+  'amount',
+  'score',
+  'is_active',
+  'email',
+];
 
 /** Writes the generated CSV to `file` (temp name, fsync, rename); returns { rows, bytes, sha256 }. */
 function writeEvents(file, rows) {
@@ -140,8 +311,13 @@ function writeEvents(file, rows) {
       }
       const score = ((u() + u() + u() + u() - 2) * 1.7).toFixed(5);
       const active = u() < 0.7 ? 'true' : 'false';
-      const email = u() < 0.02 ? '' : `${FIRST[c % FIRST.length]}.${LAST[Math.floor(c / FIRST.length) % LAST.length]}${c}@${DOMAINS[c % DOMAINS.length]}`;
-      parts.push(`${i + 1},${c},${timestampText(tMs)},${dateText(signupMs)},${cat(u())},${cty},${amount},${score},${active},${email}\n`);
+      const email =
+        u() < 0.02
+          ? ''
+          : `${FIRST[c % FIRST.length]}.${LAST[Math.floor(c / FIRST.length) % LAST.length]}${c}@${DOMAINS[c % DOMAINS.length]}`;
+      parts.push(
+        `${i + 1},${c},${timestampText(tMs)},${dateText(signupMs)},${cat(u())},${cty},${amount},${score},${active},${email}\n`,
+      );
       if (parts.length === 20_000) {
         flush(parts);
         parts = [];
@@ -199,7 +375,11 @@ const sqlLit = (s) => `'${String(s).replace(/'/g, "''")}'`;
 
 /** Whether /usr/bin/python3 has pandas; returns its version or null. */
 export function pandasVersion() {
-  const r = spawnSync(PYTHON, ['-c', 'import pandas, numpy, sys; print(pandas.__version__, numpy.__version__, sys.version.split()[0])'], { encoding: 'utf8' });
+  const r = spawnSync(
+    PYTHON,
+    ['-c', 'import pandas, numpy, sys; print(pandas.__version__, numpy.__version__, sys.version.split()[0])'],
+    { encoding: 'utf8' },
+  );
   if (r.error || r.status !== 0) return null;
   const [pandas, numpy, python] = r.stdout.trim().split(/\s+/);
   return { pandas, numpy, python };
@@ -228,11 +408,24 @@ export async function ensureDataprepData(opts = {}) {
       log(`dataprep data: generating ${rows.toLocaleString('en-US')}-row events.csv …`);
       const t0 = process.hrtime.bigint();
       const r = writeEvents(file, rows);
-      stamp = { ...want, bytes: r.bytes, sha256: r.sha256, columns: EVENT_COLUMNS, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+      stamp = {
+        ...want,
+        bytes: r.bytes,
+        sha256: r.sha256,
+        columns: EVENT_COLUMNS,
+        seconds: Number(process.hrtime.bigint() - t0) / 1e9,
+      };
       writeStamp(dir, 'events', stamp);
       log(`dataprep data: events.csv ${(r.bytes / 1e6).toFixed(0)} MB in ${stamp.seconds.toFixed(1)} s`);
     }
-    manifest.events = { folder, path: file, rows: stamp.rows, bytes: stamp.bytes, sha256: stamp.sha256, columns: EVENT_COLUMNS };
+    manifest.events = {
+      folder,
+      path: file,
+      rows: stamp.rows,
+      bytes: stamp.bytes,
+      sha256: stamp.sha256,
+      columns: EVENT_COLUMNS,
+    };
   }
 
   // flights (Parquet) and its pickle
@@ -259,7 +452,9 @@ export async function ensureDataprepData(opts = {}) {
         const db = await duck();
         const tmp = `${parquet}.tmp-${process.pid}`;
         try {
-          await db.run(`COPY (SELECT * FROM read_parquet(${sqlLit(FLIGHTS_SRC)}) ORDER BY ALL LIMIT ${rows}) TO ${sqlLit(tmp)} (FORMAT parquet)`);
+          await db.run(
+            `COPY (SELECT * FROM read_parquet(${sqlLit(FLIGHTS_SRC)}) ORDER BY ALL LIMIT ${rows}) TO ${sqlLit(tmp)} (FORMAT parquet)`,
+          );
         } finally {
           db.close();
         }
@@ -279,7 +474,9 @@ export async function ensureDataprepData(opts = {}) {
         const db = await duck();
         try {
           // Timestamps as YYYY-MM-DD HH:MM:SS, the rows in file order.
-          await db.run(`COPY (SELECT * FROM read_parquet(${sqlLit(parquet)})) TO ${sqlLit(csv)} (FORMAT csv, HEADER true)`);
+          await db.run(
+            `COPY (SELECT * FROM read_parquet(${sqlLit(parquet)})) TO ${sqlLit(csv)} (FORMAT csv, HEADER true)`,
+          );
         } finally {
           db.close();
         }

@@ -57,7 +57,9 @@ async function main() {
     // --dialect given: the delimiter, quote and escape are passed (as Cairn's loader does), so
     // DuckDB's sniffer only has to find the types; still from every row.
     const dialect = o.dialect === 'given' ? `, delim = ',', quote = '"', escape = '"'` : '';
-    await c.run(`CREATE TABLE data AS SELECT * FROM read_csv(${lit(o.input)}, header = true, sample_size = -1${dialect})`);
+    await c.run(
+      `CREATE TABLE data AS SELECT * FROM read_csv(${lit(o.input)}, header = true, sample_size = -1${dialect})`,
+    );
   }
   seconds.read = secs(t);
 
@@ -76,12 +78,16 @@ async function main() {
   const cum = ratios.map((r) => (acc += r.ratio));
   const u = splitPositionSql(Number(o.seed), key);
   const arms = cum.slice(0, -1).map((x, i) => `WHEN __u < CAST(${lit(String(x))} AS DOUBLE) THEN ${i}`);
-  await c.run(`CREATE TEMP TABLE s AS SELECT *, CASE ${arms.join(' ')} ELSE ${ratios.length - 1} END AS __split FROM (SELECT *, ${u} AS __u FROM data)`);
+  await c.run(
+    `CREATE TEMP TABLE s AS SELECT *, CASE ${arms.join(' ')} ELSE ${ratios.length - 1} END AS __split FROM (SELECT *, ${u} AS __u FROM data)`,
+  );
   const rows = {};
   const bytes = {};
   for (const [i, r] of ratios.entries()) {
     const file = path.join(o.out, `${r.name}.parquet`);
-    const res = await all(`COPY (SELECT ${columns.map(ident).join(', ')} FROM s WHERE __split = ${i}) TO ${lit(file)} (FORMAT parquet)`);
+    const res = await all(
+      `COPY (SELECT ${columns.map(ident).join(', ')} FROM s WHERE __split = ${i}) TO ${lit(file)} (FORMAT parquet)`,
+    );
     rows[r.name] = Number(Object.values(res[0] ?? {})[0] ?? 0);
     bytes[r.name] = statSync(file).size;
   }
@@ -90,7 +96,9 @@ async function main() {
   const n = Number(summary[0]?.count ?? 0);
   c.closeSync();
   inst.closeSync();
-  process.stdout.write(`${JSON.stringify({ seconds, rows: n, types: Object.fromEntries(summary.map((r) => [r.column_name, r.column_type])), split: { key, rows, bytes } })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ seconds, rows: n, types: Object.fromEntries(summary.map((r) => [r.column_name, r.column_type])), split: { key, rows, bytes } })}\n`,
+  );
 }
 
 main().catch((e) => {

@@ -36,4 +36,6 @@ for (let r = 0; r < repeat + 1; r++) {
 }
 const sorted = [...runs].sort((a, b) => a - b);
 const median = sorted[Math.floor(sorted.length / 2)];
-process.stdout.write(`${JSON.stringify({ files: buffers.length, bytes, runs, seconds: median, mbPerS: bytes / 1e6 / median, counts })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ files: buffers.length, bytes, runs, seconds: median, mbPerS: bytes / 1e6 / median, counts })}\n`,
+);

@@ -277,7 +277,9 @@ async function genBigMod(dir, big, mod, log) {
   const t = process.hrtime.bigint();
   const sha256 = await writeStreamed(file, mod.bytes, produce);
   if (!inserted || pos !== big.bytes) throw new Error('big-mod generation did not consume the whole base');
-  log(`  ${mod.name}: ${mod.bytes} bytes in ${secs(t)} s (${differing} of ${mod.overwrittenBytes} overwritten bytes differ)`);
+  log(
+    `  ${mod.name}: ${mod.bytes} bytes in ${secs(t)} s (${differing} of ${mod.overwrittenBytes} overwritten bytes differ)`,
+  );
   return { sha256, differingOverwrittenBytes: differing };
 }
 
@@ -289,7 +291,8 @@ async function genSmall(dir, spec, log) {
   const sizes = smallFileSizes(spec);
   const ks = keystream(spec.contentKey);
   const t = process.hrtime.bigint();
-  for (let d = 0; d < spec.dirs; d++) await mkdir(path.join(tmp, `d${String(d).padStart(3, '0')}`), { recursive: true });
+  for (let d = 0; d < spec.dirs; d++)
+    await mkdir(path.join(tmp, `d${String(d).padStart(3, '0')}`), { recursive: true });
   let total = 0;
   const hash = createHash('sha256'); // over (relative path, NUL, content) in index order
   const BATCH = 64;
@@ -437,7 +440,8 @@ export async function ensureData(opts = {}) {
       [modPath, sMod],
     ]) {
       const h = await fullHash(p);
-      if (h !== s.sha256) throw new Error(`data: ${p} does not match its stamp (sha256 ${h} != ${s.sha256}); delete it to regenerate`);
+      if (h !== s.sha256)
+        throw new Error(`data: ${p} does not match its stamp (sha256 ${h} != ${s.sha256}); delete it to regenerate`);
     }
     log('data: verified big.bin and big-mod.bin against their stamps');
   }

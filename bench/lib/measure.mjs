@@ -144,7 +144,11 @@ function failureText(out) {
   } catch {
     /* not JSON */
   }
-  return t.split('\n').find((l) => l.trim()).trim().slice(0, 300);
+  return t
+    .split('\n')
+    .find((l) => l.trim())
+    .trim()
+    .slice(0, 300);
 }
 
 /** `node /x/bin/cairn.js data add …` -> `cairn.js data add …`, abbreviated. */
@@ -228,7 +232,10 @@ export function max(xs) {
 export async function repeat(n, once, { warmup = 1 } = {}) {
   const runs = [];
   let error = null;
-  const plan = [...Array.from({ length: warmup }, (_, i) => [`warmup-${i}`, true]), ...Array.from({ length: n }, (_, i) => [i, false])];
+  const plan = [
+    ...Array.from({ length: warmup }, (_, i) => [`warmup-${i}`, true]),
+    ...Array.from({ length: n }, (_, i) => [i, false]),
+  ];
   for (const [label, isWarmup] of plan) {
     try {
       const r = await once(label, isWarmup);
@@ -254,7 +261,13 @@ export async function repeat(n, once, { warmup = 1 } = {}) {
 export function errorInfo(e) {
   if (e instanceof CommandError) {
     const r = e.result;
-    return { message: e.message, argv: r.argv, code: r.code, stderr: tail(r.stderr, 4000), stdout: tail(r.stdout, 2000) };
+    return {
+      message: e.message,
+      argv: r.argv,
+      code: r.code,
+      stderr: tail(r.stderr, 4000),
+      stdout: tail(r.stdout, 2000),
+    };
   }
   return { message: String(e && e.message ? e.message : e) };
 }

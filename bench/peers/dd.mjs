@@ -11,13 +11,17 @@ export const name = 'dd';
 export async function run(data, work, opts = {}) {
   await freshDir(work);
   const out = path.join(work, 'copy.bin');
-  const m = await repeat(opts.repeat ?? 3, async () => {
-    await rm(out, { force: true });
-    await settle([data.big.path]);
-    const r = await runCmd(['dd', `if=${data.big.path}`, `of=${out}`, 'bs=4M', 'conv=fdatasync', 'status=none']);
-    if (!r.ok) throw new CommandError(r);
-    return brief(r);
-  }, { warmup: opts.warmup ?? 1 });
+  const m = await repeat(
+    opts.repeat ?? 3,
+    async () => {
+      await rm(out, { force: true });
+      await settle([data.big.path]);
+      const r = await runCmd(['dd', `if=${data.big.path}`, `of=${out}`, 'bs=4M', 'conv=fdatasync', 'status=none']);
+      if (!r.ok) throw new CommandError(r);
+      return brief(r);
+    },
+    { warmup: opts.warmup ?? 1 },
+  );
   await rm(out, { force: true });
   return { copy: { ...m, bytes: data.big.bytes, mibPerS: mibPerS(data.big.bytes, m.wallS), durable: true } };
 }

@@ -29,28 +29,32 @@ export async function run(data, work, opts = {}) {
   const lfs = toolVersion(['git', 'lfs', 'version']);
   if (!git || !lfs) return { error: { message: 'git or git-lfs not installed (run scripts/install-bench-peers.sh)' } };
   await freshDir(work);
-  const m = await repeat(opts.repeat ?? 3, async (i) => {
-    const dir = await freshDir(path.join(work, `rep-${i}`));
-    const repo = path.join(dir, 'repo');
-    const env = gitEnv(dir);
-    await writeFile(env.GIT_CONFIG_GLOBAL, '');
-    await mustRun(['git', 'init', '-q', repo], { env });
-    await mustRun(['git', 'lfs', 'install', '--local'], { cwd: repo, env });
-    await mustRun(['git', 'lfs', 'track', '*.bin'], { cwd: repo, env });
-    await mustRun(['git', 'add', '.gitattributes'], { cwd: repo, env });
-    await mustRun(['git', 'commit', '-q', '-m', 'track *.bin'], { cwd: repo, env });
-    const file = path.join(repo, 'big.bin');
-    await stage(data.big.path, file);
-    await settle([file]);
-    const add = await runCmd(['git', 'add', 'big.bin'], { cwd: repo, env });
-    if (!add.ok) throw new CommandError(add);
-    await settle([]);
-    const commit = await runCmd(['git', 'commit', '-q', '-m', 'add big.bin'], { cwd: repo, env });
-    if (!commit.ok) throw new CommandError(commit);
-    const lfsObjects = await du(path.join(repo, '.git', 'lfs', 'objects'));
-    await removeTree(dir, opts.keepWork);
-    return { ...brief(add), commit: brief(commit), lfsObjects };
-  }, { warmup: opts.warmup ?? 1 });
+  const m = await repeat(
+    opts.repeat ?? 3,
+    async (i) => {
+      const dir = await freshDir(path.join(work, `rep-${i}`));
+      const repo = path.join(dir, 'repo');
+      const env = gitEnv(dir);
+      await writeFile(env.GIT_CONFIG_GLOBAL, '');
+      await mustRun(['git', 'init', '-q', repo], { env });
+      await mustRun(['git', 'lfs', 'install', '--local'], { cwd: repo, env });
+      await mustRun(['git', 'lfs', 'track', '*.bin'], { cwd: repo, env });
+      await mustRun(['git', 'add', '.gitattributes'], { cwd: repo, env });
+      await mustRun(['git', 'commit', '-q', '-m', 'track *.bin'], { cwd: repo, env });
+      const file = path.join(repo, 'big.bin');
+      await stage(data.big.path, file);
+      await settle([file]);
+      const add = await runCmd(['git', 'add', 'big.bin'], { cwd: repo, env });
+      if (!add.ok) throw new CommandError(add);
+      await settle([]);
+      const commit = await runCmd(['git', 'commit', '-q', '-m', 'add big.bin'], { cwd: repo, env });
+      if (!commit.ok) throw new CommandError(commit);
+      const lfsObjects = await du(path.join(repo, '.git', 'lfs', 'objects'));
+      await removeTree(dir, opts.keepWork);
+      return { ...brief(add), commit: brief(commit), lfsObjects };
+    },
+    { warmup: opts.warmup ?? 1 },
+  );
   const commitS = median(m.runs.map((r) => r.commit.wallS));
   return {
     version: `${git}; ${lfs}`,

@@ -53,7 +53,15 @@ function baseArgs(repo, cache) {
 
 function backupArgs(repo, cache, target) {
   const f = resticFeatures();
-  return [...baseArgs(repo, cache), 'backup', '--json', '--host', 'cairn-bench', ...(f.noScan ? ['--no-scan'] : []), target];
+  return [
+    ...baseArgs(repo, cache),
+    'backup',
+    '--json',
+    '--host',
+    'cairn-bench',
+    ...(f.noScan ? ['--no-scan'] : []),
+    target,
+  ];
 }
 
 function summaryOf(stdout) {
@@ -98,33 +106,40 @@ async function timedBackup(repo, cache, target, cwd, warm) {
 export async function bigFile(data, work, opts = {}) {
   await freshDir(work);
   const reps = [];
-  const m = await repeat(opts.repeat ?? 3, async (i, isWarmup) => {
-    const dir = await freshDir(path.join(work, `rep-${i}`));
-    const repo = path.join(dir, 'repo');
-    const cache = path.join(dir, 'cache');
-    await mkdir(path.join(dir, 'src'));
-    await init(repo, cache, dir);
-    const target = path.join('src', 'big.bin');
-    const src = path.join(dir, target);
-    // v1: same path name for both versions; a hard link keeps the inputs out of the timing
-    await stage(data.big.path, src);
-    const b1 = await timedBackup(repo, cache, target, dir, [src]);
-    await stage(data.bigMod.path, src);
-    const b2 = await timedBackup(repo, cache, target, dir, [src]);
-    // restore of the first snapshot, for reference
-    const restoreDir = path.join(dir, 'restore');
-    await settle([]);
-    const rr = await runCmd([...baseArgs(repo, cache), 'restore', b1.snapshotId ?? 'latest', '--target', restoreDir], {
-      cwd: dir,
-      env: resticEnv(),
-    });
-    if (!rr.ok) throw new CommandError(rr);
-    const restored = await du(restoreDir);
-    const rep = { backupBig: b1, backupMod: b2, restore: { ...brief(rr), bytes: restored.bytes } };
-    if (!isWarmup) reps.push(rep);
-    await removeTree(dir, opts.keepWork);
-    return { wallS: b1.wallS, peakRssKiB: b1.peakRssKiB };
-  }, { warmup: opts.warmup ?? 1 });
+  const m = await repeat(
+    opts.repeat ?? 3,
+    async (i, isWarmup) => {
+      const dir = await freshDir(path.join(work, `rep-${i}`));
+      const repo = path.join(dir, 'repo');
+      const cache = path.join(dir, 'cache');
+      await mkdir(path.join(dir, 'src'));
+      await init(repo, cache, dir);
+      const target = path.join('src', 'big.bin');
+      const src = path.join(dir, target);
+      // v1: same path name for both versions; a hard link keeps the inputs out of the timing
+      await stage(data.big.path, src);
+      const b1 = await timedBackup(repo, cache, target, dir, [src]);
+      await stage(data.bigMod.path, src);
+      const b2 = await timedBackup(repo, cache, target, dir, [src]);
+      // restore of the first snapshot, for reference
+      const restoreDir = path.join(dir, 'restore');
+      await settle([]);
+      const rr = await runCmd(
+        [...baseArgs(repo, cache), 'restore', b1.snapshotId ?? 'latest', '--target', restoreDir],
+        {
+          cwd: dir,
+          env: resticEnv(),
+        },
+      );
+      if (!rr.ok) throw new CommandError(rr);
+      const restored = await du(restoreDir);
+      const rep = { backupBig: b1, backupMod: b2, restore: { ...brief(rr), bytes: restored.bytes } };
+      if (!isWarmup) reps.push(rep);
+      await removeTree(dir, opts.keepWork);
+      return { wallS: b1.wallS, peakRssKiB: b1.peakRssKiB };
+    },
+    { warmup: opts.warmup ?? 1 },
+  );
   const pick = (f) => median(reps.map(f));
   const backupS = pick((r) => r.backupBig.wallS);
   return {
@@ -142,9 +157,16 @@ export async function bigFile(data, work, opts = {}) {
       dataAdded: pick((r) => r.backupMod.dataAdded),
       peakRssKiB: pick((r) => r.backupMod.peakRssKiB),
       realChangedBytes: data.bigMod.realChangedBytes,
-      storedOverReal: ratio(pick((r) => r.backupMod.repoGrowthBytes), data.bigMod.realChangedBytes),
+      storedOverReal: ratio(
+        pick((r) => r.backupMod.repoGrowthBytes),
+        data.bigMod.realChangedBytes,
+      ),
     },
-    restore: { wallS: pick((r) => r.restore.wallS), peakRssKiB: pick((r) => r.restore.peakRssKiB), bytes: reps[0]?.restore.bytes ?? null },
+    restore: {
+      wallS: pick((r) => r.restore.wallS),
+      peakRssKiB: pick((r) => r.restore.peakRssKiB),
+      bytes: reps[0]?.restore.bytes ?? null,
+    },
     n: m.n,
     reps,
     ...(m.error ? { error: m.error } : {}),
@@ -158,15 +180,19 @@ function ratio(a, b) {
 /** Small files: backup of small/ into a fresh repo -> files/s. */
 export async function smallFiles(data, work, opts = {}) {
   await freshDir(work);
-  const m = await repeat(opts.repeat ?? 3, async (i) => {
-    const dir = await freshDir(path.join(work, `rep-${i}`));
-    const repo = path.join(dir, 'repo');
-    const cache = path.join(dir, 'cache');
-    await init(repo, cache, dir);
-    const b = await timedBackup(repo, cache, data.small.path, dir, [data.small.path]);
-    await removeTree(dir, opts.keepWork);
-    return b;
-  }, { warmup: opts.warmup ?? 1 });
+  const m = await repeat(
+    opts.repeat ?? 3,
+    async (i) => {
+      const dir = await freshDir(path.join(work, `rep-${i}`));
+      const repo = path.join(dir, 'repo');
+      const cache = path.join(dir, 'cache');
+      await init(repo, cache, dir);
+      const b = await timedBackup(repo, cache, data.small.path, dir, [data.small.path]);
+      await removeTree(dir, opts.keepWork);
+      return b;
+    },
+    { warmup: opts.warmup ?? 1 },
+  );
   return {
     backup: {
       ...m,
@@ -182,7 +208,11 @@ export async function run(data, work, opts = {}) {
   const f = resticFeatures();
   if (!f.available) return { error: { message: 'restic not installed (run scripts/install-bench-peers.sh)' } };
   const out = { version: f.version, features: f };
-  out.big = await bigFile(data, path.join(work, 'big'), opts).catch((e) => ({ error: { message: String(e.message ?? e) } }));
-  out.small = await smallFiles(data, path.join(work, 'small'), opts).catch((e) => ({ error: { message: String(e.message ?? e) } }));
+  out.big = await bigFile(data, path.join(work, 'big'), opts).catch((e) => ({
+    error: { message: String(e.message ?? e) },
+  }));
+  out.small = await smallFiles(data, path.join(work, 'small'), opts).catch((e) => ({
+    error: { message: String(e.message ?? e) },
+  }));
   return out;
 }

@@ -26,11 +26,17 @@ const PROOFS = 1_000;
 
 export const suite = {
   name: 'audit',
-  description: 'audit log: append rate (single / batched, checkpoint every 1,000), verify of 1M events (in-process and CLI), inclusion proof time',
+  description:
+    'audit log: append rate (single / batched, checkpoint every 1,000), verify of 1M events (in-process and CLI), inclusion proof time',
   async run(ctx) {
     const log = ctx.log;
     const dist = path.join(ctx.repoRoot, 'dist');
-    const missing = ['app/workspace.js', 'audit/service/audit-service.js', 'meta/repos/audit.js', 'bundle/main.js'].filter((f) => !existsSync(path.join(dist, f)));
+    const missing = [
+      'app/workspace.js',
+      'audit/service/audit-service.js',
+      'meta/repos/audit.js',
+      'bundle/main.js',
+    ].filter((f) => !existsSync(path.join(dist, f)));
     if (missing.length) {
       const msg = `Cairn is not built (missing dist/${missing[0]}): run \`npm run build\``;
       return { results: { error: { message: msg } }, rows: errorRows(msg), notes: [msg] };
@@ -61,7 +67,9 @@ export const suite = {
         const s = secs(t0);
         await ws.close();
         if (r >= (ctx.warmup ?? 1)) runs.push(SINGLE_EVENTS / s);
-        log(`audit: record() x ${SINGLE_EVENTS}: ${Math.round(SINGLE_EVENTS / s)} events/s${r < (ctx.warmup ?? 1) ? ' (warm-up)' : ''}`);
+        log(
+          `audit: record() x ${SINGLE_EVENTS}: ${Math.round(SINGLE_EVENTS / s)} events/s${r < (ctx.warmup ?? 1) ? ' (warm-up)' : ''}`,
+        );
       }
       results.single = { events: SINGLE_EVENTS, eventsPerS: median(runs), min: min(runs), max: max(runs), runs };
     }
@@ -94,10 +102,21 @@ export const suite = {
       const s = secs(t0);
       await ws.close();
       results.seeded = seedState(bigDir, total, env.CAIRN_ACTOR);
-      log(`audit: seeded the rows the log vouches for: ${results.seeded.versions} versions, ${results.seeded.tags} tags`);
+      log(
+        `audit: seeded the rows the log vouches for: ${results.seeded.versions} versions, ${results.seeded.tags} tags`,
+      );
       const size = await du(path.join(bigDir, '.cairn'));
-      results.batched = { events: appended, wallS: s, eventsPerS: appended / s, checkpointS: cpS, segments, storeBytes: size.bytes };
-      log(`audit: recordMany: ${Math.round(appended / s)} events/s (${s.toFixed(1)} s, of which checkpoints ${cpS.toFixed(1)} s)`);
+      results.batched = {
+        events: appended,
+        wallS: s,
+        eventsPerS: appended / s,
+        checkpointS: cpS,
+        segments,
+        storeBytes: size.bytes,
+      };
+      log(
+        `audit: recordMany: ${Math.round(appended / s)} events/s (${s.toFixed(1)} s, of which checkpoints ${cpS.toFixed(1)} s)`,
+      );
     }
 
     // c. verify in-process and e. proofs, each in a fresh process (a real command has its own
@@ -115,11 +134,23 @@ export const suite = {
         runs.push(out.wallS);
         log(`audit: verifyWorkspaceLog: ${out.wallS.toFixed(2)} s, ok=${out.ok}, size=${out.size}`);
       }
-      if (!results.verifyInProcess) results.verifyInProcess = { wallS: median(runs), min: min(runs), max: max(runs), runs, ok: report.ok, size: report.size, checkpoints: report.checkpoints, problems: report.problems, rows: report.rows };
+      if (!results.verifyInProcess)
+        results.verifyInProcess = {
+          wallS: median(runs),
+          min: min(runs),
+          max: max(runs),
+          runs,
+          ok: report.ok,
+          size: report.size,
+          checkpoints: report.checkpoints,
+          problems: report.problems,
+          rows: report.rows,
+        };
       // The same without reconciling rows: what the log checks alone cost.
       const logOnly = await child(['verify-log', bigDir, ctx.repoRoot]);
       results.verifyLogOnly = logOnly;
-      if (!logOnly.error) log(`audit: verifyWorkspaceLog (log only, no row reconciliation): ${logOnly.wallS.toFixed(2)} s`);
+      if (!logOnly.error)
+        log(`audit: verifyWorkspaceLog (log only, no row reconciliation): ${logOnly.wallS.toFixed(2)} s`);
 
       const out = await child(['prove', bigDir, ctx.repoRoot, String(total)]);
       results.prove = out;
@@ -128,11 +159,16 @@ export const suite = {
 
     // d. verify with the CLI
     {
-      const cli = process.env.CAIRN_BENCH_CLI ? path.resolve(process.env.CAIRN_BENCH_CLI) : path.join(ctx.repoRoot, 'bin', 'cairn.js');
+      const cli = process.env.CAIRN_BENCH_CLI
+        ? path.resolve(process.env.CAIRN_BENCH_CLI)
+        : path.join(ctx.repoRoot, 'bin', 'cairn.js');
       const runs = [];
       let last = null;
       for (let r = 0; r < repeat; r++) {
-        last = await runCmd([process.execPath, cli, 'audit', 'verify', '--json'], { cwd: bigDir, env: { CAIRN_NO_PROGRESS: '1', CAIRN_ACTOR: 'bench@example.com' } });
+        last = await runCmd([process.execPath, cli, 'audit', 'verify', '--json'], {
+          cwd: bigDir,
+          env: { CAIRN_NO_PROGRESS: '1', CAIRN_ACTOR: 'bench@example.com' },
+        });
         if (!last.ok) {
           results.verifyCli = { error: { message: `exit ${last.code}: ${last.stderr.slice(-500)}` } };
           break;
@@ -147,7 +183,14 @@ export const suite = {
         } catch {
           ok = null;
         }
-        results.verifyCli = { wallS: median(runs.map((x) => x.wallS)), min: min(runs.map((x) => x.wallS)), max: max(runs.map((x) => x.wallS)), peakRssKiB: max(runs.map((x) => x.peakRssKiB ?? 0)), runs, ok };
+        results.verifyCli = {
+          wallS: median(runs.map((x) => x.wallS)),
+          min: min(runs.map((x) => x.wallS)),
+          max: max(runs.map((x) => x.wallS)),
+          peakRssKiB: max(runs.map((x) => x.peakRssKiB ?? 0)),
+          runs,
+          ok,
+        };
       }
     }
 
@@ -162,7 +205,11 @@ export const suite = {
 const SELF = fileURLToPath(import.meta.url);
 
 function child(args) {
-  const r = spawnSync(process.execPath, [SELF, '--child', ...args], { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, CAIRN_ACTOR: 'bench@example.com' } });
+  const r = spawnSync(process.execPath, [SELF, '--child', ...args], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+    env: { ...process.env, CAIRN_ACTOR: 'bench@example.com' },
+  });
   const line = r.stdout.trim().split('\n').pop() ?? '';
   try {
     return JSON.parse(line);
@@ -181,7 +228,14 @@ async function childMain([phase, dir, repoRoot, size]) {
       const t0 = process.hrtime.bigint();
       const report = await verifyWorkspaceLog(ws, phase === 'verify-log' ? { state: false } : {});
       const rows = report.state ? Object.values(report.state.rows).reduce((a, b) => a + b, 0) : null;
-      return { wallS: secs(t0), ok: report.ok, size: report.size, checkpoints: report.checkpoints, problems: report.problems.length, rows };
+      return {
+        wallS: secs(t0),
+        ok: report.ok,
+        size: report.size,
+        checkpoints: report.checkpoints,
+        problems: report.problems.length,
+        rows,
+      };
     }
     if (phase === 'prove') {
       const { eventByIndex } = await mod('meta/repos/audit.js');
@@ -201,7 +255,15 @@ async function childMain([phase, dir, repoRoot, size]) {
         if (k >= warm) times.push(ms);
       }
       times.sort((a, b) => a - b);
-      return { proofs: times.length, treeSize: total, medianMs: pct(times, 0.5), p99Ms: pct(times, 0.99), maxMs: times[times.length - 1], minMs: times[0], over5Ms: times.filter((t) => t >= 5).length };
+      return {
+        proofs: times.length,
+        treeSize: total,
+        medianMs: pct(times, 0.5),
+        p99Ms: pct(times, 0.99),
+        maxMs: times[times.length - 1],
+        minMs: times[0],
+        over5Ms: times.filter((t) => t >= 5).length,
+      };
     }
     throw new Error(`unknown phase ${phase}`);
   } finally {
@@ -229,7 +291,12 @@ function draft(i) {
   if (isTag(i)) {
     const j = i - 97;
     const d = `sha256:${hex64(j)}`;
-    return { action: 'dataset.tag', target: { type: 'dataset', name: `team/ds-${j % 97}`, version: versionOf(j), digest: d }, outputs: [d], params: { tag: `t${i % 1000}`, force: true } };
+    return {
+      action: 'dataset.tag',
+      target: { type: 'dataset', name: `team/ds-${j % 97}`, version: versionOf(j), digest: d },
+      outputs: [d],
+      params: { tag: `t${i % 1000}`, force: true },
+    };
   }
   const d = `sha256:${hex64(i)}`;
   return {
@@ -258,12 +325,16 @@ function seedState(dir, total, actor) {
     db.transaction(() => {
       const ds = db.prepare('insert into datasets (id, name, created_at, created_by) values (?, ?, ?, ?)');
       for (let k = 0; k < 97; k++) ds.run(`ds-${k}`, `team/ds-${k}`, now, actor);
-      const v = db.prepare('insert into dataset_versions (id, dataset_id, number, digest, parent_id, message, author, created_at, file_count, total_bytes, new_bytes, stats) values (?, ?, ?, ?, null, ?, ?, ?, 1000, 1000000, 4096, ?)');
+      const v = db.prepare(
+        'insert into dataset_versions (id, dataset_id, number, digest, parent_id, message, author, created_at, file_count, total_bytes, new_bytes, stats) values (?, ?, ?, ?, null, ?, ?, ?, 1000, 1000000, 4096, ?)',
+      );
       for (let i = 1; i < total; i++) {
         if (isTag(i)) tags.set(`${(i - 97) % 97}:t${i % 1000}`, i - 97);
         else v.run(`v-${i}`, `ds-${i % 97}`, versionOf(i), hex64(i), `import ${i}`, actor, now, '{}');
       }
-      const t = db.prepare('insert into dataset_tags (dataset_id, tag, version_id, created_at, created_by) values (?, ?, ?, ?, ?)');
+      const t = db.prepare(
+        'insert into dataset_tags (dataset_id, tag, version_id, created_at, created_by) values (?, ?, ?, ?, ?)',
+      );
       for (const [key, j] of tags) t.run(`ds-${key.split(':')[0]}`, key.split(':')[1], `v-${j}`, now, actor);
     })();
     return { versions: db.prepare('select count(*) as n from dataset_versions').get().n, tags: tags.size };
@@ -318,7 +389,9 @@ const fmtN = (x) => Number(x).toLocaleString('en-US');
 const verdict = (v, ok, err) => (err ? 'error' : num(v) == null ? 'n/a' : ok(v) ? 'pass' : 'FAIL');
 
 function errorRows(msg) {
-  return ['append (record)', 'append (recordMany)', 'verify in-process', 'verify CLI', 'prove median', 'prove p99'].map((m) => ({ metric: m, cairn: `error: ${msg}`, peer: '—', ratio: '—', target: '—', pass: 'error' }));
+  return ['append (record)', 'append (recordMany)', 'verify in-process', 'verify CLI', 'prove median', 'prove p99'].map(
+    (m) => ({ metric: m, cairn: `error: ${msg}`, peer: '—', ratio: '—', target: '—', pass: 'error' }),
+  );
 }
 
 function buildRows(r, ctx) {
@@ -390,7 +463,14 @@ function buildRows(r, ctx) {
 
 function detailRows(r) {
   const d = [];
-  if (r.single) d.push({ tool: 'cairn', what: `AuditLog.record x ${fmtN(r.single.events)} (${r.single.runs.length} runs)`, time: fmtRate(r.single.eventsPerS), rss: '—', more: `min ${fmtRate(r.single.min)}, max ${fmtRate(r.single.max)}` });
+  if (r.single)
+    d.push({
+      tool: 'cairn',
+      what: `AuditLog.record x ${fmtN(r.single.events)} (${r.single.runs.length} runs)`,
+      time: fmtRate(r.single.eventsPerS),
+      rss: '—',
+      more: `min ${fmtRate(r.single.min)}, max ${fmtRate(r.single.max)}`,
+    });
   if (r.batched) {
     const seg = r.batched.segments;
     d.push({
@@ -401,18 +481,65 @@ function detailRows(r) {
       more: `checkpoints ${fmtS(r.batched.checkpointS)}; first 100k ${fmtRate(seg[0]?.eventsPerS)}, last 100k ${fmtRate(seg[seg.length - 1]?.eventsPerS)}; .cairn ${(r.batched.storeBytes / 2 ** 20).toFixed(0)} MiB`,
     });
   }
-  if (r.verifyInProcess?.error) d.push({ tool: 'cairn', what: 'verifyWorkspaceLog (in-process)', time: `error: ${r.verifyInProcess.error.message.slice(0, 200)}`, rss: '—', more: '' });
-  else if (r.verifyInProcess) d.push({ tool: 'cairn', what: 'verifyWorkspaceLog (in-process)', time: fmtS(r.verifyInProcess.wallS), rss: '—', more: `runs ${r.verifyInProcess.runs.map((x) => x.toFixed(2)).join(', ')} s; ${fmtN(r.verifyInProcess.checkpoints)} checkpoints; ${r.verifyInProcess.rows == null ? '?' : fmtN(r.verifyInProcess.rows)} rows reconciled; ok ${r.verifyInProcess.ok}` });
-  if (r.verifyLogOnly && !r.verifyLogOnly.error) d.push({ tool: 'cairn', what: 'verifyWorkspaceLog, log checks only (state: false)', time: fmtS(r.verifyLogOnly.wallS), rss: '—', more: 'the difference to the line above is the cost of reconciling the rows' });
+  if (r.verifyInProcess?.error)
+    d.push({
+      tool: 'cairn',
+      what: 'verifyWorkspaceLog (in-process)',
+      time: `error: ${r.verifyInProcess.error.message.slice(0, 200)}`,
+      rss: '—',
+      more: '',
+    });
+  else if (r.verifyInProcess)
+    d.push({
+      tool: 'cairn',
+      what: 'verifyWorkspaceLog (in-process)',
+      time: fmtS(r.verifyInProcess.wallS),
+      rss: '—',
+      more: `runs ${r.verifyInProcess.runs.map((x) => x.toFixed(2)).join(', ')} s; ${fmtN(r.verifyInProcess.checkpoints)} checkpoints; ${r.verifyInProcess.rows == null ? '?' : fmtN(r.verifyInProcess.rows)} rows reconciled; ok ${r.verifyInProcess.ok}`,
+    });
+  if (r.verifyLogOnly && !r.verifyLogOnly.error)
+    d.push({
+      tool: 'cairn',
+      what: 'verifyWorkspaceLog, log checks only (state: false)',
+      time: fmtS(r.verifyLogOnly.wallS),
+      rss: '—',
+      more: 'the difference to the line above is the cost of reconciling the rows',
+    });
   if (r.verifyCli) {
     d.push(
       r.verifyCli.error
-        ? { tool: 'cairn', what: 'cairn audit verify --json', time: `error: ${r.verifyCli.error.message.slice(0, 200)}`, rss: '—', more: '' }
-        : { tool: 'cairn', what: 'cairn audit verify --json', time: fmtS(r.verifyCli.wallS), rss: `${(r.verifyCli.peakRssKiB / 1024).toFixed(0)} MiB`, more: `runs ${r.verifyCli.runs.map((x) => x.wallS.toFixed(2)).join(', ')} s; ok ${r.verifyCli.ok}` },
+        ? {
+            tool: 'cairn',
+            what: 'cairn audit verify --json',
+            time: `error: ${r.verifyCli.error.message.slice(0, 200)}`,
+            rss: '—',
+            more: '',
+          }
+        : {
+            tool: 'cairn',
+            what: 'cairn audit verify --json',
+            time: fmtS(r.verifyCli.wallS),
+            rss: `${(r.verifyCli.peakRssKiB / 1024).toFixed(0)} MiB`,
+            more: `runs ${r.verifyCli.runs.map((x) => x.wallS.toFixed(2)).join(', ')} s; ok ${r.verifyCli.ok}`,
+          },
     );
   }
-  if (r.prove?.error) d.push({ tool: 'cairn', what: 'AuditLog.prove', time: `error: ${r.prove.error.message.slice(0, 200)}`, rss: '—', more: '' });
-  else if (r.prove) d.push({ tool: 'cairn', what: `AuditLog.prove x ${fmtN(r.prove.proofs)} at size ${fmtN(r.prove.treeSize)}`, time: `median ${fmtMs(r.prove.medianMs)}`, rss: '—', more: `p99 ${fmtMs(r.prove.p99Ms)}, min ${fmtMs(r.prove.minMs)}, max ${fmtMs(r.prove.maxMs)}; ${r.prove.over5Ms} of ${fmtN(r.prove.proofs)} took ≥ 5 ms` });
+  if (r.prove?.error)
+    d.push({
+      tool: 'cairn',
+      what: 'AuditLog.prove',
+      time: `error: ${r.prove.error.message.slice(0, 200)}`,
+      rss: '—',
+      more: '',
+    });
+  else if (r.prove)
+    d.push({
+      tool: 'cairn',
+      what: `AuditLog.prove x ${fmtN(r.prove.proofs)} at size ${fmtN(r.prove.treeSize)}`,
+      time: `median ${fmtMs(r.prove.medianMs)}`,
+      rss: '—',
+      more: `p99 ${fmtMs(r.prove.p99Ms)}, min ${fmtMs(r.prove.minMs)}, max ${fmtMs(r.prove.maxMs)}; ${r.prove.over5Ms} of ${fmtN(r.prove.proofs)} took ≥ 5 ms`,
+    });
   return d;
 }
 
@@ -424,6 +551,7 @@ function notes(r, ctx) {
     'The CLI verify time is the whole process (start-up, opening the workspace, the scan, signature checks of every checkpoint, JSON output).',
     'c and e run in a fresh Node process each (as a real command would), not in the process that built the log. Proof times cover AuditLog.prove alone (the event row is read before the clock starts); 50 untimed proofs warm the caches first.',
   ];
-  if (ctx.scale !== 1) n.push(`Scaled run: ${fmtN(r.events)} events instead of 1,000,000; the absolute targets are defined at 1M.`);
+  if (ctx.scale !== 1)
+    n.push(`Scaled run: ${fmtN(r.events)} events instead of 1,000,000; the absolute targets are defined at 1M.`);
   return n;
 }

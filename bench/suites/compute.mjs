@@ -32,7 +32,8 @@ export const suite = {
     }
     const ws = path.join(ctx.work, 'ws');
     mkdirSync(ws, { recursive: true });
-    const cairn = (args, timeoutMs = 120_000) => runCmd([process.execPath, cli, ...args], { cwd: ws, env: ENV, timeoutMs });
+    const cairn = (args, timeoutMs = 120_000) =>
+      runCmd([process.execPath, cli, ...args], { cwd: ws, env: ENV, timeoutMs });
     const must = async (args) => {
       const r = await cairn(args);
       if (!r.ok) throw new Error(`cairn ${args.join(' ')} failed: ${r.stderr || r.stdout}`);
@@ -42,7 +43,10 @@ export const suite = {
     writeFileSync(path.join(ws, 'd.csv'), 'x\n1\n');
     await must(['data', 'add', 'd.csv', '--name', 'toy', '--json']);
     const spec = path.join(ws, 'cairn.yaml');
-    writeFileSync(spec, 'name: bench\ncommand: "true # {params.i}"\ninputs:\n  data: toy@v1\nparams:\n  i: 0\nresources:\n  time: 5m\n');
+    writeFileSync(
+      spec,
+      'name: bench\ncommand: "true # {params.i}"\ninputs:\n  data: toy@v1\nparams:\n  i: 0\nresources:\n  time: 5m\n',
+    );
     const n = Math.max(3, Math.round(20 * Math.min(1, ctx.scale * 4)));
     const results = {};
     const rows = [];
@@ -52,18 +56,43 @@ export const suite = {
     for (const backend of ['local', 'slurm']) {
       if (backend === 'slurm' && !slurm) {
         results.slurm = { skipped: 'no Slurm cluster (run scripts/start-slurm.sh)' };
-        rows.push({ metric: 'submission overhead, Slurm (cairn run --detach, sbatch accepted)', cairn: '—', peer: '', ratio: '', target: '≤ 1 s', pass: 'n/a (no cluster)' });
+        rows.push({
+          metric: 'submission overhead, Slurm (cairn run --detach, sbatch accepted)',
+          cairn: '—',
+          peer: '',
+          ratio: '',
+          target: '≤ 1 s',
+          pass: 'n/a (no cluster)',
+        });
         continue;
       }
       const times = [];
       for (let i = 0; i < n + 1; i++) {
-        const r = await must(['run', spec, '--detach', '--backend', backend, '--set', `params.i=${backend}-${i}`, '--json']);
+        const r = await must([
+          'run',
+          spec,
+          '--detach',
+          '--backend',
+          backend,
+          '--set',
+          `params.i=${backend}-${i}`,
+          '--json',
+        ]);
         if (i > 0) times.push(r.wallS);
       }
       await cairn(['run', 'ls', '--json']);
       results[backend] = { medianS: median(times), maxS: max(times), n: times.length, times };
-      ctx.log(`compute: submission ${backend}: median ${median(times).toFixed(3)} s, max ${max(times).toFixed(3)} s over ${times.length}`);
-      rows.push({ metric: `submission overhead, ${backend} (cairn run --detach: spec, inputs, run key, cache lookup, job started/accepted)`, cairn: `${median(times).toFixed(2)} s`, peer: '', ratio: '', target: '≤ 1 s per job', pass: median(times) <= 1 ? 'pass' : 'FAIL' });
+      ctx.log(
+        `compute: submission ${backend}: median ${median(times).toFixed(3)} s, max ${max(times).toFixed(3)} s over ${times.length}`,
+      );
+      rows.push({
+        metric: `submission overhead, ${backend} (cairn run --detach: spec, inputs, run key, cache lookup, job started/accepted)`,
+        cairn: `${median(times).toFixed(2)} s`,
+        peer: '',
+        ratio: '',
+        target: '≤ 1 s per job',
+        pass: median(times) <= 1 ? 'pass' : 'FAIL',
+      });
     }
 
     // c: cache lookup with 100,000 runs
@@ -79,10 +108,43 @@ export const suite = {
       for (let i = 0; i < total; i++) {
         const key = createHash('sha256').update(`bench-${i}`).digest('hex');
         if (i % 97 === 0) keys.push(key);
-        batch.push({ id: randomUUID(), run_key: key, name: `bench-${i % 50}`, project: 'default', spec_digest: key, spec: '{}', backend: 'local', backend_id: null, status: i % 5 === 0 ? 'failed' : 'completed', reason: null, exit_code: 0, priority: 0, gpus: i % 4, cpus: 1, memory_mb: 0, time_limit_s: 600, created_at: now, created_by: 'bench@example.com', started_at: now, ended_at: now, restarts: 0, code_commit: null, code_dirty: null, env_digest: null, dir: '/tmp', output_version_id: null, reused_from: null, usage: '{}' });
+        batch.push({
+          id: randomUUID(),
+          run_key: key,
+          name: `bench-${i % 50}`,
+          project: 'default',
+          spec_digest: key,
+          spec: '{}',
+          backend: 'local',
+          backend_id: null,
+          status: i % 5 === 0 ? 'failed' : 'completed',
+          reason: null,
+          exit_code: 0,
+          priority: 0,
+          gpus: i % 4,
+          cpus: 1,
+          memory_mb: 0,
+          time_limit_s: 600,
+          created_at: now,
+          created_by: 'bench@example.com',
+          started_at: now,
+          ended_at: now,
+          restarts: 0,
+          code_commit: null,
+          code_dirty: null,
+          env_digest: null,
+          dir: '/tmp',
+          output_version_id: null,
+          reused_from: null,
+          usage: '{}',
+        });
         if (batch.length === 2000 || i === total - 1) {
           await db.transaction().execute(async (trx) => {
-            for (let j = 0; j < batch.length; j += 100) await trx.insertInto('runs').values(batch.slice(j, j + 100)).execute();
+            for (let j = 0; j < batch.length; j += 100)
+              await trx
+                .insertInto('runs')
+                .values(batch.slice(j, j + 100))
+                .execute();
           });
           batch.length = 0;
         }
@@ -97,15 +159,32 @@ export const suite = {
         if (hit) hits++;
       }
       results.cache = { runs: total, lookupsMedianMs: median(lookups), lookupsMaxMs: max(lookups), hits };
-      ctx.log(`compute: cache lookup with ${total} runs: median ${median(lookups).toFixed(3)} ms, max ${max(lookups).toFixed(3)} ms (${hits} hits of 200)`);
+      ctx.log(
+        `compute: cache lookup with ${total} runs: median ${median(lookups).toFixed(3)} ms, max ${max(lookups).toFixed(3)} ms (${hits} hits of 200)`,
+      );
     } finally {
       await w.close();
     }
     const plan = [];
-    for (let i = 0; i < 4; i++) plan.push((await must(['run', 'plan', spec, '--set', 'params.i=local-1', '--json'])).wallS);
+    for (let i = 0; i < 4; i++)
+      plan.push((await must(['run', 'plan', spec, '--set', 'params.i=local-1', '--json'])).wallS);
     results.cache.planCommandS = median(plan.slice(1));
-    rows.push({ metric: `cache lookup with ${total.toLocaleString('en-US')} runs recorded (in process, median of 200)`, cairn: `${results.cache.lookupsMedianMs.toFixed(2)} ms`, peer: '', ratio: '', target: '< 50 ms', pass: results.cache.lookupsMedianMs < 50 ? 'pass' : 'FAIL' });
-    rows.push({ metric: '`cairn run plan` (whole command: start-up, spec, code fingerprint, inputs, lookup)', cairn: `${results.cache.planCommandS.toFixed(2)} s`, peer: '', ratio: '', target: 'info', pass: 'info' });
+    rows.push({
+      metric: `cache lookup with ${total.toLocaleString('en-US')} runs recorded (in process, median of 200)`,
+      cairn: `${results.cache.lookupsMedianMs.toFixed(2)} ms`,
+      peer: '',
+      ratio: '',
+      target: '< 50 ms',
+      pass: results.cache.lookupsMedianMs < 50 ? 'pass' : 'FAIL',
+    });
+    rows.push({
+      metric: '`cairn run plan` (whole command: start-up, spec, code fingerprint, inputs, lookup)',
+      cairn: `${results.cache.planCommandS.toFixed(2)} s`,
+      peer: '',
+      ratio: '',
+      target: 'info',
+      pass: 'info',
+    });
     return {
       results,
       rows,

@@ -46,12 +46,17 @@ async function runTimed(argv, opts) {
 
 export const suite = {
   name: 'dataprep',
-  description: 'data preparation: profile + 20-check suite + 80/20 split of a 5M-row CSV and of flights-3m, vs pandas and DuckDB alone; PII scan of the e-mail corpus',
+  description:
+    'data preparation: profile + 20-check suite + 80/20 split of a 5M-row CSV and of flights-3m, vs pandas and DuckDB alone; PII scan of the e-mail corpus',
   async run(ctx) {
     const log = ctx.log;
     const repoRoot = ctx.repoRoot;
-    const cli = process.env.CAIRN_BENCH_CLI ? path.resolve(process.env.CAIRN_BENCH_CLI) : path.join(repoRoot, 'bin', 'cairn.js');
-    const missing = ['cli/main.js', 'dataprep/split/position.js', 'dataprep/pii/scan.js'].filter((f) => !existsSync(path.join(repoRoot, 'dist', f)));
+    const cli = process.env.CAIRN_BENCH_CLI
+      ? path.resolve(process.env.CAIRN_BENCH_CLI)
+      : path.join(repoRoot, 'bin', 'cairn.js');
+    const missing = ['cli/main.js', 'dataprep/split/position.js', 'dataprep/pii/scan.js'].filter(
+      (f) => !existsSync(path.join(repoRoot, 'dist', f)),
+    );
     if (missing.length) {
       const msg = `Cairn is not built (missing dist/${missing[0]}): run \`npm run build\``;
       return { results: { error: { message: msg } }, rows: [], notes: [msg] };
@@ -88,23 +93,42 @@ export const suite = {
       mkdirSync(d, { recursive: true });
       return d;
     };
-    const cairn = (args, cwd) => runTimed([process.execPath, cli, ...args], { cwd, env: CAIRN_ENV, timeoutMs: TIMEOUT_MS });
+    const cairn = (args, cwd) =>
+      runTimed([process.execPath, cli, ...args], { cwd, env: CAIRN_ENV, timeoutMs: TIMEOUT_MS });
 
     /** One Cairn repetition on a table: init, add (untimed), then profile, validate, split (timed, each after a sync). */
     const cairnTable = async ({ name, folder, suiteYaml, key, inputs }) => {
       const ws = fresh(`cairn-${name}`);
       try {
         await mustRun([process.execPath, cli, 'init', ws, '--json'], { env: CAIRN_ENV });
-        const add = await mustRun([process.execPath, cli, 'data', 'add', folder, '--name', name, '--json'], { cwd: ws, env: CAIRN_ENV, timeoutMs: TIMEOUT_MS });
+        const add = await mustRun([process.execPath, cli, 'data', 'add', folder, '--name', name, '--json'], {
+          cwd: ws,
+          env: CAIRN_ENV,
+          timeoutMs: TIMEOUT_MS,
+        });
         await settle(inputs);
         const profile = await cairn(['data', 'profile', `${name}@v1`, '--json'], ws);
         if (!profile.ok) throw failure('data profile', profile);
         await settle([]);
         const validate = await cairn(['data', 'validate', `${name}@v1`, '--suite', suiteYaml, '--json'], ws);
         // exit 1 = an error-severity check failed; the report is still complete
-        if (!(validate.code === 0 || validate.code === 1) || !validate.stdout.trim()) throw failure('data validate', validate);
+        if (!(validate.code === 0 || validate.code === 1) || !validate.stdout.trim())
+          throw failure('data validate', validate);
         await settle([]);
-        const split = await cairn(['data', 'split', `${name}@v1`, '--name', `${name}-split`, '--ratios', RATIOS, ...(key ? ['--key', key] : []), '--json'], ws);
+        const split = await cairn(
+          [
+            'data',
+            'split',
+            `${name}@v1`,
+            '--name',
+            `${name}-split`,
+            '--ratios',
+            RATIOS,
+            ...(key ? ['--key', key] : []),
+            '--json',
+          ],
+          ws,
+        );
         if (!split.ok) throw failure('data split', split);
         // exit 1 prints the error document, which carries the full report
         const vdoc = JSON.parse(validate.stdout);
@@ -118,11 +142,38 @@ export const suite = {
           cpuS: sum([profile.cpuS, validate.cpuS, split.cpuS]),
           otherCpuS: sum([profile.otherCpuS, validate.otherCpuS, split.otherCpuS]),
           profile: { ...brief(profile), cpuS: profile.cpuS },
-          validate: { ...brief(validate), cpuS: validate.cpuS, ok: report.ok, errors: report.errors, warnings: report.warnings, durationMs: report.durationMs },
-          split: { ...brief(split), cpuS: split.cpuS, rows: Object.fromEntries(sp.splits.map((s) => [s.name, s.size])), leakageOk: sp.leakage.ok },
+          validate: {
+            ...brief(validate),
+            cpuS: validate.cpuS,
+            ok: report.ok,
+            errors: report.errors,
+            warnings: report.warnings,
+            durationMs: report.durationMs,
+          },
+          split: {
+            ...brief(split),
+            cpuS: split.cpuS,
+            rows: Object.fromEntries(sp.splits.map((s) => [s.name, s.size])),
+            leakageOk: sp.leakage.ok,
+          },
           addS: add.wallS,
-          checks: report.checks.map((c) => ({ name: c.name, kind: c.kind, status: c.status, evaluated: c.evaluated, failed: c.failed })),
-          profileSummary: { rows: prof.rows, columns: prof.columns.map((c) => ({ name: c.name, type: c.type, nulls: c.nulls, distinct: c.distinct, distinctExact: c.distinctExact })) },
+          checks: report.checks.map((c) => ({
+            name: c.name,
+            kind: c.kind,
+            status: c.status,
+            evaluated: c.evaluated,
+            failed: c.failed,
+          })),
+          profileSummary: {
+            rows: prof.rows,
+            columns: prof.columns.map((c) => ({
+              name: c.name,
+              type: c.type,
+              nulls: c.nulls,
+              distinct: c.distinct,
+              distinctExact: c.distinctExact,
+            })),
+          },
           storeBytes: store.bytes,
         };
       } finally {
@@ -136,14 +187,47 @@ export const suite = {
       try {
         await settle([input]);
         const resultFile = path.join(out, 'result.json');
-        const argv = [PYTHON, path.join(DP, 'pandas_job.py'), '--input', input, '--format', format, '--suite', suiteJson, '--out', path.join(out, 'splits'), '--ratios', RATIOS, '--result', resultFile];
+        const argv = [
+          PYTHON,
+          path.join(DP, 'pandas_job.py'),
+          '--input',
+          input,
+          '--format',
+          format,
+          '--suite',
+          suiteJson,
+          '--out',
+          path.join(out, 'splits'),
+          '--ratios',
+          RATIOS,
+          '--result',
+          resultFile,
+        ];
         if (key) argv.push('--key', key);
         if (parseDates) argv.push('--parse-dates', parseDates);
         if (dateColumns) argv.push('--date-columns', dateColumns);
         const r = await runTimed(argv, { timeoutMs: TIMEOUT_MS });
         if (!r.ok) throw failure('pandas_job.py', r);
         const res = JSON.parse(readFileSync(resultFile, 'utf8'));
-        return { wallS: r.wallS, peakRssKiB: r.peakRssKiB, cpuS: r.cpuS, otherCpuS: r.otherCpuS, phases: res.seconds, checks: res.checks.map((c) => ({ name: c.name, kind: c.kind, status: c.status, evaluated: c.evaluated, failed: c.failed, seconds: c.seconds })), split: res.split, dtypes: res.dtypes, rows: res.rows, profile: res.profile };
+        return {
+          wallS: r.wallS,
+          peakRssKiB: r.peakRssKiB,
+          cpuS: r.cpuS,
+          otherCpuS: r.otherCpuS,
+          phases: res.seconds,
+          checks: res.checks.map((c) => ({
+            name: c.name,
+            kind: c.kind,
+            status: c.status,
+            evaluated: c.evaluated,
+            failed: c.failed,
+            seconds: c.seconds,
+          })),
+          split: res.split,
+          dtypes: res.dtypes,
+          rows: res.rows,
+          profile: res.profile,
+        };
       } finally {
         rmSync(out, { recursive: true, force: true });
       }
@@ -154,11 +238,33 @@ export const suite = {
       const out = fresh(`duckdb-${name}`);
       try {
         await settle([input]);
-        const argv = [process.execPath, path.join(DP, 'duckdb_job.mjs'), '--input', input, '--format', format, '--out', out, ...(key ? ['--key', key] : []), '--ratios', RATIOS, ...(dialect ? ['--dialect', 'given'] : [])];
+        const argv = [
+          process.execPath,
+          path.join(DP, 'duckdb_job.mjs'),
+          '--input',
+          input,
+          '--format',
+          format,
+          '--out',
+          out,
+          ...(key ? ['--key', key] : []),
+          '--ratios',
+          RATIOS,
+          ...(dialect ? ['--dialect', 'given'] : []),
+        ];
         const r = await runTimed(argv, { timeoutMs: TIMEOUT_MS });
         if (!r.ok) throw failure('duckdb_job.mjs', r);
         const res = JSON.parse(r.stdout.trim().split('\n').pop());
-        return { wallS: r.wallS, peakRssKiB: r.peakRssKiB, cpuS: r.cpuS, otherCpuS: r.otherCpuS, phases: res.seconds, split: res.split, types: res.types, rows: res.rows };
+        return {
+          wallS: r.wallS,
+          peakRssKiB: r.peakRssKiB,
+          cpuS: r.cpuS,
+          otherCpuS: r.otherCpuS,
+          phases: res.seconds,
+          split: res.split,
+          types: res.types,
+          rows: res.rows,
+        };
       } finally {
         rmSync(out, { recursive: true, force: true });
       }
@@ -166,33 +272,83 @@ export const suite = {
 
     const measure = async (label, fn) => {
       log(`dataprep: ${label} …`);
-      const m = await repeat(ctx.repeat, async (l, isWarm) => {
-        const r = await fn();
-        log(`dataprep: ${label}: ${r.wallS.toFixed(2)} s${isWarm ? ' (warm-up)' : ''}, CPU ${r.cpuS?.toFixed(1) ?? '?'} s, peak RSS ${r.peakRssKiB ? `${Math.round(r.peakRssKiB / 1024)} MiB` : '?'}${r.otherCpuS > 0.05 * r.wallS * CORES ? ` — other processes used ${r.otherCpuS.toFixed(1)} CPU-s meanwhile` : ''}`);
-        return r;
-      }, opts);
+      const m = await repeat(
+        ctx.repeat,
+        async (l, isWarm) => {
+          const r = await fn();
+          log(
+            `dataprep: ${label}: ${r.wallS.toFixed(2)} s${isWarm ? ' (warm-up)' : ''}, CPU ${r.cpuS?.toFixed(1) ?? '?'} s, peak RSS ${r.peakRssKiB ? `${Math.round(r.peakRssKiB / 1024)} MiB` : '?'}${r.otherCpuS > 0.05 * r.wallS * CORES ? ` — other processes used ${r.otherCpuS.toFixed(1)} CPU-s meanwhile` : ''}`,
+          );
+          return r;
+        },
+        opts,
+      );
       if (m.error) log(`dataprep: ${label} failed: ${m.error.message}`);
       return m;
     };
 
     // a. the generated events table
     const E = data.events;
-    const eventsTask = { name: 'events', folder: E.folder, suiteYaml: files.eventsYaml, suiteJson: files.eventsJson, key: 'id', inputs: [E.path] };
+    const eventsTask = {
+      name: 'events',
+      folder: E.folder,
+      suiteYaml: files.eventsYaml,
+      suiteJson: files.eventsJson,
+      key: 'id',
+      inputs: [E.path],
+    };
     results.events = {};
-    if (runCairn) results.events.cairn = await measure('cairn events (profile + validate + split)', () => cairnTable(eventsTask));
-    if (runPandas) results.events.pandas = await measure('pandas events', () => pandasTable({ name: 'events', input: E.path, format: 'csv', suiteJson: files.eventsJson, key: 'id', parseDates: 'event_time,signup_date', dateColumns: 'signup_date' }));
+    if (runCairn)
+      results.events.cairn = await measure('cairn events (profile + validate + split)', () => cairnTable(eventsTask));
+    if (runPandas)
+      results.events.pandas = await measure('pandas events', () =>
+        pandasTable({
+          name: 'events',
+          input: E.path,
+          format: 'csv',
+          suiteJson: files.eventsJson,
+          key: 'id',
+          parseDates: 'event_time,signup_date',
+          dateColumns: 'signup_date',
+        }),
+      );
     if (!ctx.skipPeers) {
-      results.events.duckdb = await measure('duckdb-only events (read_csv auto-detect + SUMMARIZE + split)', () => duckdbTable({ name: 'events', input: E.path, format: 'csv', key: 'id' }));
-      results.events.duckdbDialect = await measure('duckdb-only events, dialect given (as Cairn reads)', () => duckdbTable({ name: 'events-dialect', input: E.path, format: 'csv', key: 'id', dialect: true }));
+      results.events.duckdb = await measure('duckdb-only events (read_csv auto-detect + SUMMARIZE + split)', () =>
+        duckdbTable({ name: 'events', input: E.path, format: 'csv', key: 'id' }),
+      );
+      results.events.duckdbDialect = await measure('duckdb-only events, dialect given (as Cairn reads)', () =>
+        duckdbTable({ name: 'events-dialect', input: E.path, format: 'csv', key: 'id', dialect: true }),
+      );
     }
 
     // b. flights
     const F = data.flights;
     const flightsFolder = path.dirname(F.path);
     results.flights = {};
-    if (runCairn) results.flights.cairn = await measure('cairn flights (profile + validate + split)', () => cairnTable({ name: 'flights', folder: flightsFolder, suiteYaml: files.flightsYaml, key: null, inputs: [F.path] }));
-    if (runPandas && data.flightsPickle) results.flights.pandas = await measure('pandas flights (from a pickle)', () => pandasTable({ name: 'flights', input: data.flightsPickle.path, format: 'pickle', suiteJson: files.flightsJson, key: null }));
-    if (!ctx.skipPeers) results.flights.duckdb = await measure('duckdb-only flights (SUMMARIZE + split)', () => duckdbTable({ name: 'flights', input: F.path, format: 'parquet', key: null }));
+    if (runCairn)
+      results.flights.cairn = await measure('cairn flights (profile + validate + split)', () =>
+        cairnTable({
+          name: 'flights',
+          folder: flightsFolder,
+          suiteYaml: files.flightsYaml,
+          key: null,
+          inputs: [F.path],
+        }),
+      );
+    if (runPandas && data.flightsPickle)
+      results.flights.pandas = await measure('pandas flights (from a pickle)', () =>
+        pandasTable({
+          name: 'flights',
+          input: data.flightsPickle.path,
+          format: 'pickle',
+          suiteJson: files.flightsJson,
+          key: null,
+        }),
+      );
+    if (!ctx.skipPeers)
+      results.flights.duckdb = await measure('duckdb-only flights (SUMMARIZE + split)', () =>
+        duckdbTable({ name: 'flights', input: F.path, format: 'parquet', key: null }),
+      );
 
     // c. PII scan of the corpus
     if (runCairn) {
@@ -200,7 +356,11 @@ export const suite = {
       const ws = fresh('cairn-pii');
       try {
         await mustRun([process.execPath, cli, 'init', ws, '--json'], { env: CAIRN_ENV });
-        await mustRun([process.execPath, cli, 'data', 'add', S.dir, '--name', 'mail', '--json'], { cwd: ws, env: CAIRN_ENV, timeoutMs: TIMEOUT_MS });
+        await mustRun([process.execPath, cli, 'data', 'add', S.dir, '--name', 'mail', '--json'], {
+          cwd: ws,
+          env: CAIRN_ENV,
+          timeoutMs: TIMEOUT_MS,
+        });
         let report = null;
         const m = await measure('cairn PII scan of the e-mail corpus', async () => {
           await settle([]);
@@ -210,12 +370,23 @@ export const suite = {
           return { wallS: r.wallS, peakRssKiB: r.peakRssKiB, cpuS: r.cpuS, otherCpuS: r.otherCpuS };
         });
         const c = report?.checks?.[0];
-        results.pii = { ...m, files: S.scanFiles, bytes: S.scanBytes, mbPerS: m.wallS ? S.scanBytes / 1e6 / m.wallS : null, evaluated: c?.evaluated ?? null, failed: c?.failed ?? null, counts: c?.details?.counts ?? null };
+        results.pii = {
+          ...m,
+          files: S.scanFiles,
+          bytes: S.scanBytes,
+          mbPerS: m.wallS ? S.scanBytes / 1e6 / m.wallS : null,
+          evaluated: c?.evaluated ?? null,
+          failed: c?.failed ?? null,
+          counts: c?.details?.counts ?? null,
+        };
       } finally {
         rmSync(ws, { recursive: true, force: true });
       }
       log('dataprep: raw scanner (scanBytes) over the corpus …');
-      const raw = await runCmd([process.execPath, path.join(DP, 'pii_scan.mjs'), data.spam.dir, '--repeat', String(Math.max(3, ctx.repeat))], { timeoutMs: TIMEOUT_MS });
+      const raw = await runCmd(
+        [process.execPath, path.join(DP, 'pii_scan.mjs'), data.spam.dir, '--repeat', String(Math.max(3, ctx.repeat))],
+        { timeoutMs: TIMEOUT_MS },
+      );
       try {
         results.piiRaw = { ...JSON.parse(raw.stdout.trim().split('\n').pop()), peakRssKiB: raw.peakRssKiB };
         log(`dataprep: raw scanner: ${results.piiRaw.mbPerS.toFixed(1)} MB/s`);
@@ -235,7 +406,9 @@ function sum(xs) {
 }
 
 function failure(what, r) {
-  const e = new Error(`${what} failed (exit ${r.code}${r.timedOut ? ', timed out' : ''}): ${(r.stderr || r.stdout).trim().slice(-600)}`);
+  const e = new Error(
+    `${what} failed (exit ${r.code}${r.timedOut ? ', timed out' : ''}): ${(r.stderr || r.stdout).trim().slice(-600)}`,
+  );
   e.result = r;
   return e;
 }
@@ -293,7 +466,8 @@ function buildRows(r, ctx) {
   });
   rows.push({
     id: 'events-vs-duckdb-dialect',
-    metric: 'events CSV: Cairn ÷ DuckDB only with the CSV dialect given (delim/quote/escape, as Cairn reads; types still from the whole file)',
+    metric:
+      'events CSV: Cairn ÷ DuckDB only with the CSV dialect given (delim/quote/escape, as Cairn reads; types still from the whole file)',
     cairn: fmtS(cE),
     peer: dD != null ? `DuckDB ${fmtS(dD)}` : '—',
     ratio: cE && dD ? fmtX(cE / dD) : '—',
@@ -302,10 +476,14 @@ function buildRows(r, ctx) {
   });
   rows.push({
     id: 'events-rss',
-    metric: 'events CSV: peak RSS (Cairn: the largest of its three commands; DuckDB memory_limit ¼ RAM, spills to disk)',
+    metric:
+      'events CSV: peak RSS (Cairn: the largest of its three commands; DuckDB memory_limit ¼ RAM, spills to disk)',
     cairn: fmtMiB(ev.cairn?.peakRssKiB),
     peer: `pandas ${fmtMiB(ev.pandas?.peakRssKiB)}, DuckDB only ${fmtMiB(ev.duckdb?.peakRssKiB)}`,
-    ratio: ev.cairn?.peakRssKiB && ev.pandas?.peakRssKiB ? `${(ev.cairn.peakRssKiB / ev.pandas.peakRssKiB).toFixed(2)}× pandas` : '—',
+    ratio:
+      ev.cairn?.peakRssKiB && ev.pandas?.peakRssKiB
+        ? `${(ev.cairn.peakRssKiB / ev.pandas.peakRssKiB).toFixed(2)}× pandas`
+        : '—',
     target: 'info (bounded: ≤ ¼ RAM + Node)',
     pass: num(ev.cairn?.peakRssKiB) == null ? 'n/a' : 'info',
   });
@@ -363,7 +541,13 @@ function detailRows(r) {
     }
     const cpu = medianOf(m, (x) => x.cpuS);
     const other = max((m.runs ?? []).map((x) => x.otherCpuS));
-    d.push({ tool, what, time: fmtS(m.wallS), rss: fmtMiB(m.peakRssKiB), more: `${more ? `${more}; ` : ''}CPU ${fmtS(cpu)}; runs ${(m.runs ?? []).map((x) => x.wallS.toFixed(2)).join(', ')} s${num(other) != null ? `; other processes ≤ ${other.toFixed(1)} CPU-s` : ''}` });
+    d.push({
+      tool,
+      what,
+      time: fmtS(m.wallS),
+      rss: fmtMiB(m.peakRssKiB),
+      more: `${more ? `${more}; ` : ''}CPU ${fmtS(cpu)}; runs ${(m.runs ?? []).map((x) => x.wallS.toFixed(2)).join(', ')} s${num(other) != null ? `; other processes ≤ ${other.toFixed(1)} CPU-s` : ''}`,
+    });
   };
   for (const [set, label] of [
     ['events', 'events CSV'],
@@ -372,17 +556,52 @@ function detailRows(r) {
     const x = r[set] ?? {};
     const c = x.cairn;
     if (c && !c.error) {
-      add('cairn', `${label}: profile + validate + split (sum)`, c, `add (untimed) ${fmtS(medianOf(c, (y) => y.addS))}`);
-      d.push({ tool: 'cairn', what: `${label}: \`data profile\``, time: fmtS(medianOf(c, (y) => y.profile.wallS)), rss: fmtMiB(max(c.runs.map((y) => y.profile.peakRssKiB))), more: 'includes materializing the version into the cache (first command after add)' });
-      d.push({ tool: 'cairn', what: `${label}: \`data validate --suite\` (20 checks)`, time: fmtS(medianOf(c, (y) => y.validate.wallS)), rss: fmtMiB(max(c.runs.map((y) => y.validate.peakRssKiB))), more: `report durationMs ${medianOf(c, (y) => y.validate.durationMs)} (checks only, after the load); ok ${c.runs[0]?.validate.ok}, ${c.runs[0]?.validate.errors} errors, ${c.runs[0]?.validate.warnings} warnings` });
-      d.push({ tool: 'cairn', what: `${label}: \`data split\` 80/20`, time: fmtS(medianOf(c, (y) => y.split.wallS)), rss: fmtMiB(max(c.runs.map((y) => y.split.peakRssKiB))), more: `rows ${JSON.stringify(c.runs[0]?.split.rows)}, leakage ok ${c.runs[0]?.split.leakageOk}; Parquet written and stored as two versions` });
+      add(
+        'cairn',
+        `${label}: profile + validate + split (sum)`,
+        c,
+        `add (untimed) ${fmtS(medianOf(c, (y) => y.addS))}`,
+      );
+      d.push({
+        tool: 'cairn',
+        what: `${label}: \`data profile\``,
+        time: fmtS(medianOf(c, (y) => y.profile.wallS)),
+        rss: fmtMiB(max(c.runs.map((y) => y.profile.peakRssKiB))),
+        more: 'includes materializing the version into the cache (first command after add)',
+      });
+      d.push({
+        tool: 'cairn',
+        what: `${label}: \`data validate --suite\` (20 checks)`,
+        time: fmtS(medianOf(c, (y) => y.validate.wallS)),
+        rss: fmtMiB(max(c.runs.map((y) => y.validate.peakRssKiB))),
+        more: `report durationMs ${medianOf(c, (y) => y.validate.durationMs)} (checks only, after the load); ok ${c.runs[0]?.validate.ok}, ${c.runs[0]?.validate.errors} errors, ${c.runs[0]?.validate.warnings} warnings`,
+      });
+      d.push({
+        tool: 'cairn',
+        what: `${label}: \`data split\` 80/20`,
+        time: fmtS(medianOf(c, (y) => y.split.wallS)),
+        rss: fmtMiB(max(c.runs.map((y) => y.split.peakRssKiB))),
+        more: `rows ${JSON.stringify(c.runs[0]?.split.rows)}, leakage ok ${c.runs[0]?.split.leakageOk}; Parquet written and stored as two versions`,
+      });
     } else add('cairn', `${label}: profile + validate + split`, c);
     const p = x.pandas;
     if (p && !p.error) {
       const ph = (k) => fmtS(medianOf(p, (y) => y.phases[k]));
-      add('pandas', `${label}: read + profile + checks + split + write`, p, `read ${ph('read')}, profile ${ph('profile')}, checks ${ph('validate')}, split ${ph('split')} (hash ${ph('hash')}), write ${ph('write')}; ${x === r.flights ? 'reads a pickle' : 'read_csv'}`);
+      add(
+        'pandas',
+        `${label}: read + profile + checks + split + write`,
+        p,
+        `read ${ph('read')}, profile ${ph('profile')}, checks ${ph('validate')}, split ${ph('split')} (hash ${ph('hash')}), write ${ph('write')}; ${x === r.flights ? 'reads a pickle' : 'read_csv'}`,
+      );
       const slow = [...(p.runs[0]?.checks ?? [])].sort((a, b) => b.seconds - a.seconds).slice(0, 3);
-      if (slow.length) d.push({ tool: 'pandas', what: `${label}: slowest checks (first timed run)`, time: '—', rss: '—', more: slow.map((c) => `${c.name} ${c.seconds.toFixed(2)} s`).join(', ') });
+      if (slow.length)
+        d.push({
+          tool: 'pandas',
+          what: `${label}: slowest checks (first timed run)`,
+          time: '—',
+          rss: '—',
+          more: slow.map((c) => `${c.name} ${c.seconds.toFixed(2)} s`).join(', '),
+        });
     } else add('pandas', `${label}: read + profile + checks + split + write`, p);
     for (const [k, what] of [
       ['duckdb', 'DuckDB only: read + SUMMARIZE + split'],
@@ -391,12 +610,32 @@ function detailRows(r) {
       const q = x[k];
       if (q && !q.error) {
         const ph = (f) => fmtS(medianOf(q, (y) => y.phases[f]));
-        add('duckdb', `${label}: ${what.replace('DuckDB only', '').replace(/^[:,] ?/, '') || what}`, q, `read ${ph('read')}, SUMMARIZE ${ph('profile')}, split ${ph('split')}`);
+        add(
+          'duckdb',
+          `${label}: ${what.replace('DuckDB only', '').replace(/^[:,] ?/, '') || what}`,
+          q,
+          `read ${ph('read')}, SUMMARIZE ${ph('profile')}, split ${ph('split')}`,
+        );
       } else add('duckdb', `${label}: ${what}`, q);
     }
   }
-  if (r.pii) add('cairn', 'PII: `data validate` (files: pii), whole process', r.pii, r.pii.counts ? `found ${JSON.stringify(r.pii.counts)} in ${fmtN(r.pii.failed)} of ${fmtN(r.pii.evaluated)} files` : '');
-  if (r.piiRaw && !r.piiRaw.error) d.push({ tool: 'cairn', what: 'PII: scanBytes in-process (median)', time: fmtS(r.piiRaw.seconds), rss: fmtMiB(r.piiRaw.peakRssKiB), more: `${r.piiRaw.mbPerS.toFixed(1)} MB/s; runs ${r.piiRaw.runs.map((x) => x.toFixed(2)).join(', ')} s; ${JSON.stringify(r.piiRaw.counts)}` });
+  if (r.pii)
+    add(
+      'cairn',
+      'PII: `data validate` (files: pii), whole process',
+      r.pii,
+      r.pii.counts
+        ? `found ${JSON.stringify(r.pii.counts)} in ${fmtN(r.pii.failed)} of ${fmtN(r.pii.evaluated)} files`
+        : '',
+    );
+  if (r.piiRaw && !r.piiRaw.error)
+    d.push({
+      tool: 'cairn',
+      what: 'PII: scanBytes in-process (median)',
+      time: fmtS(r.piiRaw.seconds),
+      rss: fmtMiB(r.piiRaw.peakRssKiB),
+      more: `${r.piiRaw.mbPerS.toFixed(1)} MB/s; runs ${r.piiRaw.runs.map((x) => x.toFixed(2)).join(', ')} s; ${JSON.stringify(r.piiRaw.counts)}`,
+    });
   return d;
 }
 
@@ -412,12 +651,24 @@ function agreement(set) {
       const y = pc.get(x.name);
       return !y || y.evaluated !== x.evaluated || y.failed !== x.failed;
     });
-    out.push(diff.length ? `WARNING: Cairn and pandas disagree on ${diff.length} checks: ${diff.map((x) => `${x.name} (Cairn ${x.failed}/${x.evaluated}, pandas ${pc.get(x.name)?.failed}/${pc.get(x.name)?.evaluated})`).join('; ')}` : `Cairn and pandas agree on every check (${c.checks.length}: same evaluated and failed counts)`);
+    out.push(
+      diff.length
+        ? `WARNING: Cairn and pandas disagree on ${diff.length} checks: ${diff.map((x) => `${x.name} (Cairn ${x.failed}/${x.evaluated}, pandas ${pc.get(x.name)?.failed}/${pc.get(x.name)?.evaluated})`).join('; ')}`
+        : `Cairn and pandas agree on every check (${c.checks.length}: same evaluated and failed counts)`,
+    );
   }
-  const splits = [c && ['Cairn', c.split.rows], p && ['pandas', p.split.rows], d && ['DuckDB only', d.split.rows]].filter(Boolean);
+  const splits = [
+    c && ['Cairn', c.split.rows],
+    p && ['pandas', p.split.rows],
+    d && ['DuckDB only', d.split.rows],
+  ].filter(Boolean);
   if (splits.length > 1) {
     const same = splits.every(([, r]) => JSON.stringify(r) === JSON.stringify(splits[0][1]));
-    out.push(same ? `identical split sizes from ${splits.map(([n]) => n).join(', ')}: ${JSON.stringify(splits[0][1])}` : `WARNING: split sizes differ: ${splits.map(([n, r]) => `${n} ${JSON.stringify(r)}`).join(', ')}`);
+    out.push(
+      same
+        ? `identical split sizes from ${splits.map(([n]) => n).join(', ')}: ${JSON.stringify(splits[0][1])}`
+        : `WARNING: split sizes differ: ${splits.map(([n, r]) => `${n} ${JSON.stringify(r)}`).join(', ')}`,
+    );
   }
   return out.join('; ');
 }
@@ -430,7 +681,7 @@ function notes(r, ctx) {
     `Events CSV: bench/.data/dataprep/scale-${ctx.scale}/events/events.csv, ${fmtN(E?.rows ?? 0)} rows, ${((E?.bytes ?? 0) / 1e6).toFixed(0)} MB, sha256 ${E?.sha256?.slice(0, 16)}…; columns id, customer_id (BIGINT), event_time (TIMESTAMP), signup_date (DATE), category, country, email (VARCHAR, NULLs in country and email), amount, score (DOUBLE, NULLs in amount), is_active (BOOLEAN). Generated once by bench/dataprep/data.mjs (xorshift128, fixed seed) and reused.`,
   );
   n.push(
-    'The 20 checks (bench/dataprep/checks.mjs, written to the run folder as YAML for Cairn and JSON for pandas): row_count, schema (all 10 columns, exact, 2 not nullable), not_null ×2 (one with mostly 0.95), unique id, unique (customer_id, event_time), range ×3 (one with mostly 0.999), allowed ×3, regex ×2, freshness, sql ×3, pii (every text column, all 4 kinds, severity warn: it finds the e-mail column), drift of 5 columns against the version\'s own stored profile.',
+    "The 20 checks (bench/dataprep/checks.mjs, written to the run folder as YAML for Cairn and JSON for pandas): row_count, schema (all 10 columns, exact, 2 not nullable), not_null ×2 (one with mostly 0.95), unique id, unique (customer_id, event_time), range ×3 (one with mostly 0.999), allowed ×3, regex ×2, freshness, sql ×3, pii (every text column, all 4 kinds, severity warn: it finds the e-mail column), drift of 5 columns against the version's own stored profile.",
   );
   n.push(
     'Split: 80/20 by the documented hash with key `id` for every tool (the default key, every column rendered as DuckDB renders it, is used for the flights instead). Cairn also orders each split by position, runs its leakage report (exact-duplicate rows and key overlap) and stores both splits as new dataset versions; pandas computes the key overlap only (set intersection of key texts); DuckDB-only does neither.',
@@ -456,20 +707,30 @@ function notes(r, ctx) {
     ['flights', 'flights'],
   ]) {
     for (const [k, m] of Object.entries(r[set] ?? {})) {
-      for (const run of m?.runs ?? []) if (run.otherCpuS > 0.05 * run.wallS * CORES) busy.push(`${label}/${k} ${run.wallS.toFixed(1)} s run: ${run.otherCpuS.toFixed(1)} CPU-s`);
+      for (const run of m?.runs ?? [])
+        if (run.otherCpuS > 0.05 * run.wallS * CORES)
+          busy.push(`${label}/${k} ${run.wallS.toFixed(1)} s run: ${run.otherCpuS.toFixed(1)} CPU-s`);
     }
   }
-  for (const run of r.pii?.runs ?? []) if (run.otherCpuS > 0.05 * run.wallS * CORES) busy.push(`pii ${run.wallS.toFixed(1)} s run: ${run.otherCpuS.toFixed(1)} CPU-s`);
+  for (const run of r.pii?.runs ?? [])
+    if (run.otherCpuS > 0.05 * run.wallS * CORES)
+      busy.push(`pii ${run.wallS.toFixed(1)} s run: ${run.otherCpuS.toFixed(1)} CPU-s`);
   n.push(
     busy.length
       ? `WARNING: other processes used more than 5 % of the machine during ${busy.length} timed runs (${busy.join('; ')}): those timings are inflated; rerun on an idle machine.`
-      : 'No timed run was disturbed: other processes used under 5 % of the machine (busy CPU from /proc/stat minus the command\'s own user + system time) during every one.',
+      : "No timed run was disturbed: other processes used under 5 % of the machine (busy CPU from /proc/stat minus the command's own user + system time) during every one.",
   );
   const ea = agreement(r.events);
   if (ea) n.push(`Events cross-check: ${ea}.`);
   const fa = agreement(r.flights);
   if (fa) n.push(`Flights cross-check: ${fa}.`);
-  if (!r.pandas) n.push('pandas is not installed for /usr/bin/python3 (scripts/install-bench-peers.sh installs python3-pandas): the pandas rows are n/a.');
-  if (ctx.scale !== 1) n.push(`Scaled run (--scale ${ctx.scale}): ${fmtN(E?.rows ?? 0)} event rows, ${fmtN(F?.rows ?? 0)} flights; the targets are defined at scale 1, and fixed costs (process start-up, materializing, storing) weigh more here.`);
+  if (!r.pandas)
+    n.push(
+      'pandas is not installed for /usr/bin/python3 (scripts/install-bench-peers.sh installs python3-pandas): the pandas rows are n/a.',
+    );
+  if (ctx.scale !== 1)
+    n.push(
+      `Scaled run (--scale ${ctx.scale}): ${fmtN(E?.rows ?? 0)} event rows, ${fmtN(F?.rows ?? 0)} flights; the targets are defined at scale 1, and fixed costs (process start-up, materializing, storing) weigh more here.`,
+    );
   return n;
 }

@@ -30,7 +30,8 @@ const SELF = fileURLToPath(import.meta.url);
 
 export const suite = {
   name: 'evaluate',
-  description: 'model evaluation overhead: metrics + 1,000-resample bootstrap CIs + a paired non-regression bootstrap on 100,000 rows',
+  description:
+    'model evaluation overhead: metrics + 1,000-resample bootstrap CIs + a paired non-regression bootstrap on 100,000 rows',
   async run(ctx) {
     const log = ctx.log;
     const stale = staleness(ctx.repoRoot);
@@ -47,7 +48,9 @@ export const suite = {
       }
       const warm = r < warmup;
       if (!warm) runs.push(out);
-      log(`evaluate: overhead ${out.overhead.wallS.toFixed(3)} s (metrics ${out.metrics.wallS.toFixed(3)}, bootstrap ${out.bootstrap.wallS.toFixed(3)}; cpu/wall ${out.overhead.cpuShare.toFixed(2)}); separate calls ${out.separate.wallS.toFixed(3)} s (CIs ${out.cis.wallS.toFixed(3)}, paired ${out.paired.wallS.toFixed(3)})${warm ? ' (warm-up)' : ''}`);
+      log(
+        `evaluate: overhead ${out.overhead.wallS.toFixed(3)} s (metrics ${out.metrics.wallS.toFixed(3)}, bootstrap ${out.bootstrap.wallS.toFixed(3)}; cpu/wall ${out.overhead.cpuShare.toFixed(2)}); separate calls ${out.separate.wallS.toFixed(3)} s (CIs ${out.cis.wallS.toFixed(3)}, paired ${out.paired.wallS.toFixed(3)})${warm ? ' (warm-up)' : ''}`,
+      );
     }
     const results = { rows, resamples: RESAMPLES, seed: SEED, runs };
     if (error) {
@@ -78,7 +81,8 @@ function staleness(repoRoot) {
   const src = path.join(repoRoot, 'src', 'models', 'evaluate');
   const dist = path.join(repoRoot, 'dist', 'models', 'evaluate');
   const build = 'run `npm run build` (or `npx tsc -p tsconfig.build.json`)';
-  if (!existsSync(path.join(dist, 'index.js'))) return `Cairn is not built (missing dist/models/evaluate/index.js): ${build}`;
+  if (!existsSync(path.join(dist, 'index.js')))
+    return `Cairn is not built (missing dist/models/evaluate/index.js): ${build}`;
   if (!existsSync(src)) return null; // an installed package: dist is all there is
   for (const f of readdirSync(src)) {
     if (!f.endsWith('.ts') || f.endsWith('.test.ts')) continue;
@@ -148,9 +152,16 @@ async function childMain([rowsArg, repoRoot]) {
   const values = {};
   for (const m of CLASSIFICATION) values[m] = E.METRICS[m].compute(data.y, data.candidate);
   const a1 = clock();
-  const shared = E.bootstrapEvaluate({ y: data.y, p: data.candidate, metrics: CI_METRICS, champion: { p: data.champion, metrics: [PAIRED_METRIC] } }, opts);
+  const shared = E.bootstrapEvaluate(
+    { y: data.y, p: data.candidate, metrics: CI_METRICS, champion: { p: data.champion, metrics: [PAIRED_METRIC] } },
+    opts,
+  );
   const sharedDelta = shared.deltas[PAIRED_METRIC];
-  const gate = E.nonRegression({ delta: sharedDelta.delta, margin: MARGIN, higherIsBetter: sharedDelta.higherIsBetter });
+  const gate = E.nonRegression({
+    delta: sharedDelta.delta,
+    margin: MARGIN,
+    higherIsBetter: sharedDelta.higherIsBetter,
+  });
   const a2 = clock();
 
   // b. the same from separate calls, each with its own resamples (after a: the JIT is warm)
@@ -168,7 +179,10 @@ async function childMain([rowsArg, repoRoot]) {
     p: data.candidate,
     columns: { region: data.region },
     by: ['region'],
-    checks: [{ metric: 'accuracy', min: 0.5 }, { metric: 'roc_auc', min: 0.5 }],
+    checks: [
+      { metric: 'accuracy', min: 0.5 },
+      { metric: 'roc_auc', min: 0.5 },
+    ],
     required: [{ region: 'r0' }],
   });
   const fairness = E.fairnessGaps({ y: data.y, p: data.candidate, columns: { region: data.region }, by: ['region'] });
@@ -179,13 +193,17 @@ async function childMain([rowsArg, repoRoot]) {
   for (const m of CI_METRICS) {
     const ci = cis[m];
     if (ci.value !== values[m]) problems.push(`${m}: interval value ${ci.value} ≠ metric ${values[m]}`);
-    if (!(ci.lo <= ci.value && ci.value <= ci.hi)) problems.push(`${m}: [${ci.lo}, ${ci.hi}] does not contain ${ci.value}`);
-    if (JSON.stringify(shared.intervals[m]) !== JSON.stringify(ci)) problems.push(`${m}: bootstrapEvaluate's interval differs from bootstrapCIs'`);
+    if (!(ci.lo <= ci.value && ci.value <= ci.hi))
+      problems.push(`${m}: [${ci.lo}, ${ci.hi}] does not contain ${ci.value}`);
+    if (JSON.stringify(shared.intervals[m]) !== JSON.stringify(ci))
+      problems.push(`${m}: bootstrapEvaluate's interval differs from bootstrapCIs'`);
   }
   const champAuc = E.METRICS.roc_auc.compute(data.y, data.champion);
   if (paired.delta.value !== values.roc_auc - champAuc) problems.push('paired delta ≠ candidate − champion');
-  if (JSON.stringify(shared.deltas[PAIRED_METRIC].delta) !== JSON.stringify(paired.delta)) problems.push("bootstrapEvaluate's delta differs from pairedBootstrapDelta's");
-  if (slices.slices.length !== 10 || !slices.pass) problems.push(`slices: ${slices.slices.length} slices, failures: ${slices.failures.join('; ')}`);
+  if (JSON.stringify(shared.deltas[PAIRED_METRIC].delta) !== JSON.stringify(paired.delta))
+    problems.push("bootstrapEvaluate's delta differs from pairedBootstrapDelta's");
+  if (slices.slices.length !== 10 || !slices.pass)
+    problems.push(`slices: ${slices.slices.length} slices, failures: ${slices.failures.join('; ')}`);
   if (problems.length) throw new Error(`wrong results: ${problems.join('; ')}`);
 
   return {
@@ -200,8 +218,19 @@ async function childMain([rowsArg, repoRoot]) {
     slices: span(c0, c1),
     values,
     intervals: Object.fromEntries(CI_METRICS.map((m) => [m, pickCI(cis[m])])),
-    pairedDelta: { metric: PAIRED_METRIC, champion: champAuc, ...pickCI(sharedDelta.delta), undefinedResamples: sharedDelta.undefinedResamples, margin: MARGIN, pass: gate.pass, rule: gate.rule },
-    fairness: { demographicParity: fairness.demographicParity.difference, equalOpportunity: fairness.equalOpportunity.difference },
+    pairedDelta: {
+      metric: PAIRED_METRIC,
+      champion: champAuc,
+      ...pickCI(sharedDelta.delta),
+      undefinedResamples: sharedDelta.undefinedResamples,
+      margin: MARGIN,
+      pass: gate.pass,
+      rule: gate.rule,
+    },
+    fairness: {
+      demographicParity: fairness.demographicParity.difference,
+      equalOpportunity: fairness.equalOpportunity.difference,
+    },
   };
 }
 
@@ -236,7 +265,16 @@ const fmtS = (x) => `${x.toFixed(3)} s`;
 const fmtMiB = (kib) => (typeof kib === 'number' ? `${(kib / 1024).toFixed(0)} MiB` : '—');
 
 function errorRows(msg) {
-  return [{ metric: 'evaluation overhead (metrics + bootstrap CIs + paired gate)', cairn: `error: ${msg.slice(0, 200)}`, peer: '—', ratio: '—', target: `≤ ${TARGET_S} s`, pass: 'error' }];
+  return [
+    {
+      metric: 'evaluation overhead (metrics + bootstrap CIs + paired gate)',
+      cairn: `error: ${msg.slice(0, 200)}`,
+      peer: '—',
+      ratio: '—',
+      target: `≤ ${TARGET_S} s`,
+      pass: 'error',
+    },
+  ];
 }
 
 function buildRows(r, ctx) {
@@ -279,11 +317,41 @@ function detailRows(r) {
   const s = r.summary;
   const one = r.runs[0];
   return [
-    { tool: 'cairn', what: `${CLASSIFICATION.length} metrics (point values)`, time: fmtS(s.metricsS), rss: '', more: CLASSIFICATION.map((m) => `${m} ${one.values[m].toFixed(4)}`).join(', ') },
-    { tool: 'cairn', what: `bootstrapEvaluate(${CI_METRICS.join(', ')}; champion ${PAIRED_METRIC}) + nonRegression, ${fmtN(RESAMPLES)} resamples`, time: fmtS(s.bootstrapS), rss: '', more: `${CI_METRICS.map((m) => `${m} ${one.intervals[m].value.toFixed(4)} [${one.intervals[m].lo.toFixed(4)}, ${one.intervals[m].hi.toFixed(4)}]`).join(', ')}; Δ${PAIRED_METRIC} ${one.pairedDelta.value.toFixed(4)} [${one.pairedDelta.lo.toFixed(4)}, ${one.pairedDelta.hi.toFixed(4)}], margin ${MARGIN}: ${one.pairedDelta.pass ? 'pass' : 'fail'}` },
-    { tool: 'cairn', what: `bootstrapCIs(${CI_METRICS.join(', ')}), ${fmtN(RESAMPLES)} resamples`, time: fmtS(s.cisS), rss: '', more: 'separate call (b)' },
-    { tool: 'cairn', what: `pairedBootstrapDelta(${PAIRED_METRIC}) + nonRegression, ${fmtN(RESAMPLES)} resamples`, time: fmtS(s.pairedS), rss: '', more: 'separate call (b): its own resamples, two ROC-AUC passes each' },
-    { tool: 'cairn', what: 'whole child process', time: fmtS(s.overheadS), rss: fmtMiB(s.peakRssKiB), more: `runs ${r.runs.map((x) => fmtS(x.overhead.wallS)).join(', ')}; module import ${fmtS(s.importS)} (not counted); lowest CPU share ${s.cpuShare.toFixed(2)}` },
+    {
+      tool: 'cairn',
+      what: `${CLASSIFICATION.length} metrics (point values)`,
+      time: fmtS(s.metricsS),
+      rss: '',
+      more: CLASSIFICATION.map((m) => `${m} ${one.values[m].toFixed(4)}`).join(', '),
+    },
+    {
+      tool: 'cairn',
+      what: `bootstrapEvaluate(${CI_METRICS.join(', ')}; champion ${PAIRED_METRIC}) + nonRegression, ${fmtN(RESAMPLES)} resamples`,
+      time: fmtS(s.bootstrapS),
+      rss: '',
+      more: `${CI_METRICS.map((m) => `${m} ${one.intervals[m].value.toFixed(4)} [${one.intervals[m].lo.toFixed(4)}, ${one.intervals[m].hi.toFixed(4)}]`).join(', ')}; Δ${PAIRED_METRIC} ${one.pairedDelta.value.toFixed(4)} [${one.pairedDelta.lo.toFixed(4)}, ${one.pairedDelta.hi.toFixed(4)}], margin ${MARGIN}: ${one.pairedDelta.pass ? 'pass' : 'fail'}`,
+    },
+    {
+      tool: 'cairn',
+      what: `bootstrapCIs(${CI_METRICS.join(', ')}), ${fmtN(RESAMPLES)} resamples`,
+      time: fmtS(s.cisS),
+      rss: '',
+      more: 'separate call (b)',
+    },
+    {
+      tool: 'cairn',
+      what: `pairedBootstrapDelta(${PAIRED_METRIC}) + nonRegression, ${fmtN(RESAMPLES)} resamples`,
+      time: fmtS(s.pairedS),
+      rss: '',
+      more: 'separate call (b): its own resamples, two ROC-AUC passes each',
+    },
+    {
+      tool: 'cairn',
+      what: 'whole child process',
+      time: fmtS(s.overheadS),
+      rss: fmtMiB(s.peakRssKiB),
+      more: `runs ${r.runs.map((x) => fmtS(x.overhead.wallS)).join(', ')}; module import ${fmtS(s.importS)} (not counted); lowest CPU share ${s.cpuShare.toFixed(2)}`,
+    },
   ];
 }
 
@@ -296,8 +364,11 @@ function notes(r, ctx) {
     'The child checks its results (interval values equal the metrics and contain them, the paired delta equals candidate − champion, bootstrapEvaluate agrees with the separate calls) and fails the run otherwise.',
   ];
   if (s.cpuShare < 0.9) {
-    n.push(`WARNING: the evaluation was on a CPU only ${Math.round(s.cpuShare * 100)} % of its wall time in at least one run (it is single-threaded): other processes competed for the CPUs and the timings are inflated; rerun on an idle machine.`);
+    n.push(
+      `WARNING: the evaluation was on a CPU only ${Math.round(s.cpuShare * 100)} % of its wall time in at least one run (it is single-threaded): other processes competed for the CPUs and the timings are inflated; rerun on an idle machine.`,
+    );
   }
-  if (ctx.scale !== 1) n.push(`Scaled run: ${fmtN(r.rows)} rows instead of 100,000; the 1 s target is defined at 100,000.`);
+  if (ctx.scale !== 1)
+    n.push(`Scaled run: ${fmtN(r.rows)} rows instead of 100,000; the 1 s target is defined at 100,000.`);
   return n;
 }

@@ -12,14 +12,24 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { runCmd, median, min, max, du } from '../lib/measure.mjs';
 
 const FULL_POINTS = 1_000_000;
-const NAMES = ['train/loss', 'train/accuracy', 'train/lr', 'train/grad_norm', 'val/loss', 'val/accuracy', 'gpu/util', 'gpu/mem_gb'];
+const NAMES = [
+  'train/loss',
+  'train/accuracy',
+  'train/lr',
+  'train/grad_norm',
+  'val/loss',
+  'val/accuracy',
+  'gpu/util',
+  'gpu/mem_gb',
+];
 const PARAMS_EVERY = 50_000;
 const RUN_ID = '01936d9e-0000-7000-8000-000000000001';
 const REQUIRED = ['compute/metrics/ingest.js', 'compute/metrics/parse.js', 'app/workspace.js'];
 
 export const suite = {
   name: 'metrics',
-  description: 'metric ingestion: MetricsTailer.ingestOnce of 1M JSON-lines points into SQLite (points/s), parse-only rate',
+  description:
+    'metric ingestion: MetricsTailer.ingestOnce of 1M JSON-lines points into SQLite (points/s), parse-only rate',
   async run(ctx) {
     const log = ctx.log;
     const dist = path.join(ctx.repoRoot, 'dist');
@@ -31,7 +41,9 @@ export const suite = {
     const points = Math.max(10_000, Math.round(FULL_POINTS * ctx.scale));
     const file = path.join(ctx.work, 'metrics.jsonl');
     const gen = generate(file, points);
-    log(`metrics: generated ${fmtN(points)} points + ${gen.params} param lines, ${(gen.bytes / 2 ** 20).toFixed(1)} MiB`);
+    log(
+      `metrics: generated ${fmtN(points)} points + ${gen.params} param lines, ${(gen.bytes / 2 ** 20).toFixed(1)} MiB`,
+    );
     const results = { points, paramLines: gen.params, fileBytes: gen.bytes };
 
     // a. ingestion, each run in a fresh process and a fresh workspace
@@ -53,10 +65,21 @@ export const suite = {
         }
         const warm = r < warmup;
         if (!warm) runs.push({ ...out, dbBytes: (await du(path.join(ws, '.cairn'))).bytes });
-        log(`metrics: ingestOnce: ${fmtRate(out.pointsPerS)} (${out.wallS.toFixed(2)} s, peak RSS ${fmtMiB(out.peakRssKiB)})${warm ? ' (warm-up)' : ''}`);
+        log(
+          `metrics: ingestOnce: ${fmtRate(out.pointsPerS)} (${out.wallS.toFixed(2)} s, peak RSS ${fmtMiB(out.peakRssKiB)})${warm ? ' (warm-up)' : ''}`,
+        );
       }
       const rates = runs.map((x) => x.pointsPerS);
-      results.ingest = error ? { error } : { pointsPerS: median(rates), min: min(rates), max: max(rates), peakRssKiB: max(runs.map((x) => x.peakRssKiB)), dbBytes: runs[0]?.dbBytes ?? null, runs };
+      results.ingest = error
+        ? { error }
+        : {
+            pointsPerS: median(rates),
+            min: min(rates),
+            max: max(rates),
+            peakRssKiB: max(runs.map((x) => x.peakRssKiB)),
+            dbBytes: runs[0]?.dbBytes ?? null,
+            runs,
+          };
     }
 
     // b. parse only
@@ -96,7 +119,9 @@ function generate(file, points) {
     bytes += buf.length;
     parts = [];
   };
-  parts.push(`{"kind":"param","name":"config","value":{"model":"resnet50","batch_size":256,"optimizer":{"name":"adamw","betas":[0.9,0.999]}}}\n`);
+  parts.push(
+    `{"kind":"param","name":"config","value":{"model":"resnet50","batch_size":256,"optimizer":{"name":"adamw","betas":[0.9,0.999]}}}\n`,
+  );
   params++;
   for (let i = 0; i < points; i++) {
     if (i % PARAMS_EVERY === 0) {
@@ -105,7 +130,9 @@ function generate(file, points) {
     }
     const step = Math.floor(i / NAMES.length);
     const time = new Date(t0 + step * 250).toISOString();
-    parts.push(`{"kind":"metric","name":"${NAMES[i % NAMES.length]}","value":${rand()},"step":${step},"time":"${time}"}\n`);
+    parts.push(
+      `{"kind":"metric","name":"${NAMES[i % NAMES.length]}","value":${rand()},"step":${step},"time":"${time}"}\n`,
+    );
     if (parts.length >= 10_000) flush();
   }
   flush();
@@ -119,7 +146,9 @@ function generate(file, points) {
 const SELF = fileURLToPath(import.meta.url);
 
 async function child(args) {
-  const r = await runCmd([process.execPath, SELF, '--child', ...args], { env: { CAIRN_ACTOR: 'bench@example.com', CAIRN_NO_PROGRESS: '1' } });
+  const r = await runCmd([process.execPath, SELF, '--child', ...args], {
+    env: { CAIRN_ACTOR: 'bench@example.com', CAIRN_NO_PROGRESS: '1' },
+  });
   const line = r.stdout.trim().split('\n').pop() ?? '';
   try {
     return { ...JSON.parse(line), peakRssKiB: r.peakRssKiB };
@@ -141,7 +170,11 @@ async function childMain([phase, ...rest]) {
       const t0 = process.hrtime.bigint();
       const r = await tailer.ingestOnce({ final: true });
       const wallS = secs(t0);
-      const n = await ws.meta.db.selectFrom('run_metrics').select((eb) => eb.fn.countAll().as('n')).where('run_id', '=', RUN_ID).executeTakeFirstOrThrow();
+      const n = await ws.meta.db
+        .selectFrom('run_metrics')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('run_id', '=', RUN_ID)
+        .executeTakeFirstOrThrow();
       if (Number(n.n) !== r.metrics) throw new Error(`tailer reported ${r.metrics} points, the table holds ${n.n}`);
       return { wallS, points: r.metrics, params: r.params, badCount: r.badCount, pointsPerS: r.metrics / wallS };
     } finally {
@@ -150,13 +183,15 @@ async function childMain([phase, ...rest]) {
   }
   if (phase === 'parse') {
     const [file, repoRoot] = rest;
-    const { parseMetricLines } = await import(pathToFileURL(path.join(repoRoot, 'dist', 'compute/metrics/parse.js')).href);
+    const { parseMetricLines } = await import(
+      pathToFileURL(path.join(repoRoot, 'dist', 'compute/metrics/parse.js')).href
+    );
     const data = readFileSync(file);
     const t0 = process.hrtime.bigint();
     let points = 0;
     let carry = '';
     // 1 MiB slices cut at newlines, as the tailer reads them.
-    for (let off = 0; off < data.length; ) {
+    for (let off = 0; off < data.length;) {
       let end = Math.min(data.length, off + (1 << 20));
       if (end < data.length) end = data.lastIndexOf(0x0a, end - 1) + 1;
       const r = parseMetricLines(data.subarray(off, end), carry);
@@ -182,10 +217,34 @@ if (process.argv[1] && path.resolve(process.argv[1]) === SELF && process.argv[2]
 
 function runRow() {
   return {
-    id: RUN_ID, run_key: 'bench', name: 'bench', project: 'default', spec_digest: 'bench', spec: '{}', backend: 'local', backend_id: null,
-    status: 'running', reason: null, exit_code: null, priority: 0, gpus: 0, cpus: 1, memory_mb: 0, time_limit_s: 0,
-    created_at: '2026-11-27T00:00:00.000Z', created_by: 'bench@example.com', started_at: null, ended_at: null, restarts: 0,
-    code_commit: null, code_dirty: null, env_digest: null, dir: '/tmp/bench-run', output_version_id: null, reused_from: null, usage: '{}',
+    id: RUN_ID,
+    run_key: 'bench',
+    name: 'bench',
+    project: 'default',
+    spec_digest: 'bench',
+    spec: '{}',
+    backend: 'local',
+    backend_id: null,
+    status: 'running',
+    reason: null,
+    exit_code: null,
+    priority: 0,
+    gpus: 0,
+    cpus: 1,
+    memory_mb: 0,
+    time_limit_s: 0,
+    created_at: '2026-11-27T00:00:00.000Z',
+    created_by: 'bench@example.com',
+    started_at: null,
+    ended_at: null,
+    restarts: 0,
+    code_commit: null,
+    code_dirty: null,
+    env_digest: null,
+    dir: '/tmp/bench-run',
+    output_version_id: null,
+    reused_from: null,
+    usage: '{}',
   };
 }
 
@@ -199,7 +258,14 @@ const fmtN = (x) => Number(x).toLocaleString('en-US');
 const fmtMiB = (kib) => (num(kib) == null ? '—' : `${(kib / 1024).toFixed(0)} MiB`);
 
 function errorRows(msg) {
-  return ['ingest', 'parse only'].map((m) => ({ metric: m, cairn: `error: ${msg}`, peer: '—', ratio: '—', target: '—', pass: 'error' }));
+  return ['ingest', 'parse only'].map((m) => ({
+    metric: m,
+    cairn: `error: ${msg}`,
+    peer: '—',
+    ratio: '—',
+    target: '—',
+    pass: 'error',
+  }));
 }
 
 function buildRows(r) {
@@ -212,7 +278,13 @@ function buildRows(r) {
       peer: '—',
       ratio: '—',
       target: '≥ 50,000 points/s',
-      pass: r.ingest?.error ? 'error' : num(r.ingest?.pointsPerS) == null ? 'n/a' : r.ingest.pointsPerS >= 50_000 ? 'pass' : 'FAIL',
+      pass: r.ingest?.error
+        ? 'error'
+        : num(r.ingest?.pointsPerS) == null
+          ? 'n/a'
+          : r.ingest.pointsPerS >= 50_000
+            ? 'pass'
+            : 'FAIL',
       values: r.ingest,
     },
     {
@@ -239,7 +311,14 @@ function detailRows(r) {
       more: `runs ${r.ingest.runs.map((x) => `${x.wallS.toFixed(2)} s`).join(', ')}; min ${fmtRate(r.ingest.min)}, max ${fmtRate(r.ingest.max)}; .cairn ${(r.ingest.dbBytes / 2 ** 20).toFixed(0)} MiB (${Math.round(r.ingest.dbBytes / r.points)} B/point)`,
     });
   }
-  if (r.parse && !r.parse.error) d.push({ tool: 'cairn', what: 'parseMetricLines (1 MiB slices)', time: fmtRate(r.parse.pointsPerS), rss: fmtMiB(r.parse.peakRssKiB), more: `${r.parse.wallS.toFixed(2)} s` });
+  if (r.parse && !r.parse.error)
+    d.push({
+      tool: 'cairn',
+      what: 'parseMetricLines (1 MiB slices)',
+      time: fmtRate(r.parse.pointsPerS),
+      rss: fmtMiB(r.parse.peakRssKiB),
+      more: `${r.parse.wallS.toFixed(2)} s`,
+    });
   return d;
 }
 

@@ -21,7 +21,16 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { runCmd, median, min, max, du } from '../lib/measure.mjs';
 
 const FULL_POINTS = 10_000_000;
-const NAMES = ['train/loss', 'train/accuracy', 'train/lr', 'train/grad_norm', 'val/loss', 'val/accuracy', 'gpu/util', 'gpu/mem_gb'];
+const NAMES = [
+  'train/loss',
+  'train/accuracy',
+  'train/lr',
+  'train/grad_norm',
+  'val/loss',
+  'val/accuracy',
+  'gpu/util',
+  'gpu/mem_gb',
+];
 const RUN_ID = '01936d9e-0000-7000-8000-00000000a10e';
 const EMPTY_RUN_ID = '01936d9e-0000-7000-8000-00000000e417';
 const REQUIRED = ['compute/metrics/ingest.js', 'app/workspace.js', 'bundle/main.js'];
@@ -29,7 +38,8 @@ const TARGET_S = 1;
 
 export const suite = {
   name: 'run-show',
-  description: 'a run with 10^7 metric points: ingestion with summaries, `cairn run show --json` (target < 1 s), one downsampled curve',
+  description:
+    'a run with 10^7 metric points: ingestion with summaries, `cairn run show --json` (target < 1 s), one downsampled curve',
   async run(ctx) {
     const log = ctx.log;
     const dist = path.join(ctx.repoRoot, 'dist');
@@ -53,7 +63,9 @@ export const suite = {
     results.ingest = ing;
     if (ing.error) return { results, rows: buildRows(results), notes: notes(results, ctx) };
     results.ingest.dbBytes = (await du(path.join(ws, '.cairn'))).bytes;
-    log(`run-show: ingested at ${fmtRate(ing.pointsPerS)} (${ing.wallS.toFixed(1)} s, peak RSS ${fmtMiB(ing.peakRssKiB)})`);
+    log(
+      `run-show: ingested at ${fmtRate(ing.pointsPerS)} (${ing.wallS.toFixed(1)} s, peak RSS ${fmtMiB(ing.peakRssKiB)})`,
+    );
 
     // b, c. whole commands, fresh processes
     const cli = path.join(ctx.repoRoot, 'bin', 'cairn.js');
@@ -63,7 +75,8 @@ export const suite = {
       const warmup = ctx.warmup ?? 1;
       for (let r = 0; r < warmup + ctx.repeat; r++) {
         const out = await runCmd([process.execPath, cli, ...args, '--json'], { cwd: ws, env });
-        if (!out.ok) return { error: { message: `cairn ${args.join(' ')} exited ${out.code}: ${out.stderr.slice(-400)}` } };
+        if (!out.ok)
+          return { error: { message: `cairn ${args.join(' ')} exited ${out.code}: ${out.stderr.slice(-400)}` } };
         const problem = check(JSON.parse(out.stdout));
         if (problem) return { error: { message: problem } };
         if (r >= warmup) runs.push({ wallS: out.wallS, peakRssKiB: out.peakRssKiB });
@@ -75,11 +88,26 @@ export const suite = {
     results.show = await timeCommand('run show --json', ['run', 'show', RUN_ID], (d) => {
       const loss = d.metrics?.find((m) => m.name === 'train/loss');
       const total = (d.metrics ?? []).reduce((n, m) => n + m.points, 0);
-      return total !== points ? `run show counted ${total} points, expected ${points}` : !loss ? 'run show lists no train/loss' : null;
+      return total !== points
+        ? `run show counted ${total} points, expected ${points}`
+        : !loss
+          ? 'run show lists no train/loss'
+          : null;
     });
-    results.showEmpty = await timeCommand('run show --json (a run without metrics)', ['run', 'show', EMPTY_RUN_ID], (d) => (d.metrics?.length ? 'the empty run has metrics' : null));
-    results.curve = await timeCommand('run metrics train/loss --buckets 500', ['run', 'metrics', RUN_ID, 'train/loss', '--buckets', '500'], (d) =>
-      d.buckets?.length !== 500 ? `expected 500 buckets, got ${d.buckets?.length}` : d.buckets.reduce((n, b) => n + b.count, 0) !== points / NAMES.length ? 'bucket counts do not add up' : null,
+    results.showEmpty = await timeCommand(
+      'run show --json (a run without metrics)',
+      ['run', 'show', EMPTY_RUN_ID],
+      (d) => (d.metrics?.length ? 'the empty run has metrics' : null),
+    );
+    results.curve = await timeCommand(
+      'run metrics train/loss --buckets 500',
+      ['run', 'metrics', RUN_ID, 'train/loss', '--buckets', '500'],
+      (d) =>
+        d.buckets?.length !== 500
+          ? `expected 500 buckets, got ${d.buckets?.length}`
+          : d.buckets.reduce((n, b) => n + b.count, 0) !== points / NAMES.length
+            ? 'bucket counts do not add up'
+            : null,
     );
     return { results, rows: buildRows(results), details: detailRows(results), notes: notes(results, ctx) };
   },
@@ -105,7 +133,9 @@ function generate(file, points) {
     x ^= x << 5;
     x >>>= 0;
     const step = Math.floor(i / NAMES.length);
-    parts.push(`{"kind":"metric","name":"${NAMES[i % NAMES.length]}","value":${x / 2 ** 32},"step":${step},"time":"${new Date(t0 + step * 250).toISOString()}"}\n`);
+    parts.push(
+      `{"kind":"metric","name":"${NAMES[i % NAMES.length]}","value":${x / 2 ** 32},"step":${step},"time":"${new Date(t0 + step * 250).toISOString()}"}\n`,
+    );
     if (parts.length >= 10_000) flush();
   }
   flush();
@@ -119,7 +149,9 @@ function generate(file, points) {
 const SELF = fileURLToPath(import.meta.url);
 
 async function child(args) {
-  const r = await runCmd([process.execPath, SELF, '--child', ...args], { env: { CAIRN_ACTOR: 'bench@example.com', CAIRN_NO_PROGRESS: '1' } });
+  const r = await runCmd([process.execPath, SELF, '--child', ...args], {
+    env: { CAIRN_ACTOR: 'bench@example.com', CAIRN_NO_PROGRESS: '1' },
+  });
   const line = r.stdout.trim().split('\n').pop() ?? '';
   try {
     return { ...JSON.parse(line), peakRssKiB: r.peakRssKiB };
@@ -137,8 +169,17 @@ async function childMain([phase, dir, runDir, repoRoot]) {
   try {
     // A finished run (nothing for `run show` to catch up on) whose metrics file is ingested here.
     await ws.meta.db.insertInto('runs').values(runRow(runDir)).execute();
-    await ws.meta.db.insertInto('runs').values({ ...runRow(path.join(runDir, 'empty')), id: EMPTY_RUN_ID }).execute();
-    const tailer = new MetricsTailer({ db: ws.meta.db, runId: RUN_ID, file: path.join(runDir, 'metrics.jsonl'), saveOffset: async (trx, offset) => trx.updateTable('runs').set({ metrics_offset: offset }).where('id', '=', RUN_ID).execute() });
+    await ws.meta.db
+      .insertInto('runs')
+      .values({ ...runRow(path.join(runDir, 'empty')), id: EMPTY_RUN_ID })
+      .execute();
+    const tailer = new MetricsTailer({
+      db: ws.meta.db,
+      runId: RUN_ID,
+      file: path.join(runDir, 'metrics.jsonl'),
+      saveOffset: async (trx, offset) =>
+        trx.updateTable('runs').set({ metrics_offset: offset }).where('id', '=', RUN_ID).execute(),
+    });
     const t0 = process.hrtime.bigint();
     const r = await tailer.ingestOnce({ final: true });
     const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -159,12 +200,49 @@ if (process.argv[1] && path.resolve(process.argv[1]) === SELF && process.argv[2]
 }
 
 function runRow(dir) {
-  const spec = { spec: { name: 'bench', params: {} }, specPath: '/dev/null', codeDir: dir, command: 'true', inputs: [], keyInput: { command: 'true', code: { commit: null, dirty: null }, inputs: {}, params: {}, environment: { image: null, lockfile: null, vars: {} } } };
+  const spec = {
+    spec: { name: 'bench', params: {} },
+    specPath: '/dev/null',
+    codeDir: dir,
+    command: 'true',
+    inputs: [],
+    keyInput: {
+      command: 'true',
+      code: { commit: null, dirty: null },
+      inputs: {},
+      params: {},
+      environment: { image: null, lockfile: null, vars: {} },
+    },
+  };
   return {
-    id: RUN_ID, run_key: 'bench', name: 'bench', project: 'default', spec_digest: 'bench', spec: JSON.stringify(spec), backend: 'local', backend_id: null,
-    status: 'completed', reason: null, exit_code: 0, priority: 0, gpus: 0, cpus: 1, memory_mb: 0, time_limit_s: 0,
-    created_at: '2026-11-27T00:00:00.000Z', created_by: 'bench@example.com', started_at: '2026-11-27T00:00:00.000Z', ended_at: '2026-11-27T08:00:00.000Z', restarts: 0,
-    code_commit: null, code_dirty: null, env_digest: null, dir, output_version_id: null, reused_from: null, usage: '{}',
+    id: RUN_ID,
+    run_key: 'bench',
+    name: 'bench',
+    project: 'default',
+    spec_digest: 'bench',
+    spec: JSON.stringify(spec),
+    backend: 'local',
+    backend_id: null,
+    status: 'completed',
+    reason: null,
+    exit_code: 0,
+    priority: 0,
+    gpus: 0,
+    cpus: 1,
+    memory_mb: 0,
+    time_limit_s: 0,
+    created_at: '2026-11-27T00:00:00.000Z',
+    created_by: 'bench@example.com',
+    started_at: '2026-11-27T00:00:00.000Z',
+    ended_at: '2026-11-27T08:00:00.000Z',
+    restarts: 0,
+    code_commit: null,
+    code_dirty: null,
+    env_digest: null,
+    dir,
+    output_version_id: null,
+    reused_from: null,
+    usage: '{}',
   };
 }
 
@@ -175,34 +253,80 @@ const fmtMiB = (kib) => (num(kib) == null ? '—' : `${(kib / 1024).toFixed(0)} 
 const fmtS = (s) => (num(s) == null ? '—' : `${s.toFixed(3)} s`);
 
 function errorRows(msg) {
-  return ['ingest', 'run show', 'curve'].map((m) => ({ metric: m, cairn: `error: ${msg}`, peer: '—', ratio: '—', target: '—', pass: 'error' }));
+  return ['ingest', 'run show', 'curve'].map((m) => ({
+    metric: m,
+    cairn: `error: ${msg}`,
+    peer: '—',
+    ratio: '—',
+    target: '—',
+    pass: 'error',
+  }));
 }
 
 function buildRows(r) {
   const n = fmtN(r.points);
   const err = (x) => `error: ${x.error.message.slice(0, 200)}`;
   return [
-    { id: 'ingest', metric: `ingestion of ${n} points with per-metric summaries (MetricsTailer → SQLite)`, cairn: r.ingest?.error ? err(r.ingest) : fmtRate(r.ingest?.pointsPerS), peer: '—', ratio: '—', target: 'info', pass: r.ingest?.error ? 'error' : 'info', values: r.ingest },
+    {
+      id: 'ingest',
+      metric: `ingestion of ${n} points with per-metric summaries (MetricsTailer → SQLite)`,
+      cairn: r.ingest?.error ? err(r.ingest) : fmtRate(r.ingest?.pointsPerS),
+      peer: '—',
+      ratio: '—',
+      target: 'info',
+      pass: r.ingest?.error ? 'error' : 'info',
+      values: r.ingest,
+    },
     {
       id: 'show',
       metric: `\`cairn run show --json\` of a run with ${n} points, whole command`,
       cairn: !r.show ? '—' : r.show.error ? err(r.show) : fmtS(r.show.wallS),
       peer: !r.showEmpty || r.showEmpty.error ? '—' : `${fmtS(r.showEmpty.wallS)} (a run without metrics)`,
-      ratio: num(r.show?.wallS) != null && num(r.showEmpty?.wallS) != null ? `${(r.show.wallS / r.showEmpty.wallS).toFixed(2)}×` : '—',
+      ratio:
+        num(r.show?.wallS) != null && num(r.showEmpty?.wallS) != null
+          ? `${(r.show.wallS / r.showEmpty.wallS).toFixed(2)}×`
+          : '—',
       target: `< ${TARGET_S} s`,
       pass: !r.show ? 'n/a' : r.show.error ? 'error' : r.show.wallS < TARGET_S ? 'pass' : 'FAIL',
       values: r.show,
     },
-    { id: 'curve', metric: `\`cairn run metrics <id> train/loss --buckets 500 --json\` (${fmtN(r.points / NAMES.length)} points → 500 buckets), whole command`, cairn: !r.curve ? '—' : r.curve.error ? err(r.curve) : fmtS(r.curve.wallS), peer: '—', ratio: '—', target: 'info', pass: !r.curve ? 'n/a' : r.curve.error ? 'error' : 'info', values: r.curve },
+    {
+      id: 'curve',
+      metric: `\`cairn run metrics <id> train/loss --buckets 500 --json\` (${fmtN(r.points / NAMES.length)} points → 500 buckets), whole command`,
+      cairn: !r.curve ? '—' : r.curve.error ? err(r.curve) : fmtS(r.curve.wallS),
+      peer: '—',
+      ratio: '—',
+      target: 'info',
+      pass: !r.curve ? 'n/a' : r.curve.error ? 'error' : 'info',
+      values: r.curve,
+    },
   ];
 }
 
 function detailRows(r) {
   const d = [];
-  if (r.ingest && !r.ingest.error) d.push({ tool: 'cairn', what: `ingestOnce, ${fmtN(r.points)} points`, time: `${r.ingest.wallS.toFixed(1)} s`, rss: fmtMiB(r.ingest.peakRssKiB), more: `${fmtRate(r.ingest.pointsPerS)}; .cairn ${(r.ingest.dbBytes / 2 ** 20).toFixed(0)} MiB` });
-  for (const [k, what] of [['show', 'run show --json'], ['showEmpty', 'run show --json, a run without metrics'], ['curve', 'run metrics train/loss --buckets 500 --json']]) {
+  if (r.ingest && !r.ingest.error)
+    d.push({
+      tool: 'cairn',
+      what: `ingestOnce, ${fmtN(r.points)} points`,
+      time: `${r.ingest.wallS.toFixed(1)} s`,
+      rss: fmtMiB(r.ingest.peakRssKiB),
+      more: `${fmtRate(r.ingest.pointsPerS)}; .cairn ${(r.ingest.dbBytes / 2 ** 20).toFixed(0)} MiB`,
+    });
+  for (const [k, what] of [
+    ['show', 'run show --json'],
+    ['showEmpty', 'run show --json, a run without metrics'],
+    ['curve', 'run metrics train/loss --buckets 500 --json'],
+  ]) {
     const x = r[k];
-    if (x && !x.error) d.push({ tool: 'cairn', what, time: fmtS(x.wallS), rss: fmtMiB(x.peakRssKiB), more: `${x.runs.length} runs: ${x.runs.map((y) => y.wallS.toFixed(3)).join(', ')} s` });
+    if (x && !x.error)
+      d.push({
+        tool: 'cairn',
+        what,
+        time: fmtS(x.wallS),
+        rss: fmtMiB(x.peakRssKiB),
+        more: `${x.runs.length} runs: ${x.runs.map((y) => y.wallS.toFixed(3)).join(', ')} s`,
+      });
   }
   return d;
 }
@@ -210,7 +334,7 @@ function detailRows(r) {
 function notes(r, ctx) {
   const n = [
     `The file: ${fmtN(r.points)} metric lines as the SDKs write them (8 names per step, a time on every point), ${(r.fileBytes / 2 ** 20).toFixed(0)} MiB, ingested once into a fresh workspace (SQLite) as a finished run; then each command runs in a fresh process (start-up, opening the workspace, catching up on active runs, the query, JSON output).`,
-    'Before per-metric summaries, `run show` built each metric\'s point list by copying it per point (quadratic) and took Math.min(...points), which overflows the stack at about 150,000 points: at this size it could not answer.',
+    "Before per-metric summaries, `run show` built each metric's point list by copying it per point (quadratic) and took Math.min(...points), which overflows the stack at about 150,000 points: at this size it could not answer.",
   ];
   if (ctx.scale !== 1) n.push(`Scaled run: ${fmtN(r.points)} points instead of 10,000,000.`);
   return n;

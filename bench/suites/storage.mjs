@@ -28,7 +28,9 @@ export const suite = {
         } catch (e) {
           peers[name] = { error: { message: String(e?.message ?? e) } };
         }
-        log(`peer: ${name} done in ${(Number(process.hrtime.bigint() - t) / 1e9).toFixed(1)} s${peers[name].error ? ` (error: ${peers[name].error.message})` : ''}`);
+        log(
+          `peer: ${name} done in ${(Number(process.hrtime.bigint() - t) / 1e9).toFixed(1)} s${peers[name].error ? ` (error: ${peers[name].error.message})` : ''}`,
+        );
       }
     }
 
@@ -41,7 +43,9 @@ export const suite = {
     const rows = buildRows({ data, peers, cairn, ctx });
     const notes = [
       `Scale ${data.scale}: big file ${fmtBytes(data.big.bytes)}, ${data.small.files} small files (${fmtBytes(data.small.bytes)}), real change in the modified file ${data.bigMod.realChangedBytes} bytes.`,
-      ...(data.scale !== 1 ? ['Smoke run: the targets are defined for scale 1; ratios at other scales are indicative only.'] : []),
+      ...(data.scale !== 1
+        ? ['Smoke run: the targets are defined for scale 1; ratios at other scales are indicative only.']
+        : []),
       `Warm cache: caches are not dropped; before every timed run the harness runs \`sync\` (so earlier writes are not flushed inside the timing) and reads the inputs once. Median of ${ctx.repeat} runs after ${ctx.warmup ?? 1} untimed warm-up run(s) unless stated (on this kind of VM, the first write to never-used disk blocks is several times slower; the warm-up makes every tool write to recycled blocks).`,
       'Durable: cairn data add (expected), dd conv=fdatasync, restic backup (fsyncs every file it saves). Not durable: cp, git-lfs add, cairn data checkout (compared with cp).',
       'Disk blocks: on this VM the first write to a never-used disk block is several times slower than a write where a file was just deleted (dd of 1 GiB: about 2.5–3 s versus 0.55 s; the issue assumed dd ≈ 3.6 s, i.e. the first case). Which case a run gets depends on what earlier runs freed, so the ratio rows compare like with like: Cairn add/checkout right after deleting the previous workspace/checkout ("recycled"), exactly as the dd and cp peers overwrite their previous copy. That makes them CPU-bound comparisons; the fresh-workspace runs are listed under Measurements for reference.',
@@ -73,19 +77,27 @@ function sanityWarnings(data, cairn) {
   }
   const s = cairn.addSmall;
   if (s && num(get(s, 'json', 'newBytes')) != null && s.json.newBytes < data.small.bytes) {
-    w.push(`WARNING: add of small/ (${data.small.bytes} incompressible bytes) into an empty store reported newBytes ${s.json.newBytes}.`);
+    w.push(
+      `WARNING: add of small/ (${data.small.bytes} incompressible bytes) into an empty store reported newBytes ${s.json.newBytes}.`,
+    );
   }
   const c = cairn.checkoutBig;
   if (c && c.verified === false) {
-    w.push(`WARNING: checkout of big@v1 did not reproduce big.bin (sha256 differs or not exactly one file; ${c.bytes} bytes written).`);
+    w.push(
+      `WARNING: checkout of big@v1 did not reproduce big.bin (sha256 differs or not exactly one file; ${c.bytes} bytes written).`,
+    );
   }
   const st = cairn.statusSmall;
   if (st && num(st.wallS) != null && (st.clean !== true || st.unchanged !== data.small.files)) {
-    w.push(`WARNING: status of the unchanged small tree reported clean=${st.clean}, unchanged=${st.unchanged} (expected true, ${data.small.files}).`);
+    w.push(
+      `WARNING: status of the unchanged small tree reported clean=${st.clean}, unchanged=${st.unchanged} (expected true, ${data.small.files}).`,
+    );
   }
   const r = cairn.readdSmall;
   if (r && num(r.wallS) != null && (r.newBytes !== 0 || r.unchanged !== true)) {
-    w.push(`WARNING: re-add of the unchanged small tree reported newBytes=${r.newBytes}, unchanged=${r.unchanged} (expected 0, true).`);
+    w.push(
+      `WARNING: re-add of the unchanged small tree reported newBytes=${r.newBytes}, unchanged=${r.unchanged} (expected 0, true).`,
+    );
   }
   return w;
 }
@@ -152,7 +164,9 @@ function buildRows({ data, peers, cairn, ctx }) {
 
   // 1. add big durable vs dd, in both disk-block conditions (see the notes)
   // Both write where a file was just deleted (see the notes on disk blocks).
-  for (const [id, c, p, blocks, key] of [['add-big-vs-dd', get(cairn, 'addBigRecycled', 'wallS'), dd, 'recycled blocks', 'addBigRecycled']]) {
+  for (const [id, c, p, blocks, key] of [
+    ['add-big-vs-dd', get(cairn, 'addBigRecycled', 'wallS'), dd, 'recycled blocks', 'addBigRecycled'],
+  ]) {
     const r = ratio(c, p);
     rows.push({
       id,
@@ -285,7 +299,14 @@ function buildRows({ data, peers, cairn, ctx }) {
   }
   // 6. checkout vs cp, in both disk-block conditions
   for (const [id, c, p, blocks, key, verified] of [
-    ['checkout-big-vs-cp', get(cairn, 'checkoutBigRecycled', 'wallS'), get(peers, 'cp', 'copy', 'wallS'), 'recycled blocks', 'checkoutBigRecycled', get(cairn, 'checkoutBigRecycled', 'verified')],
+    [
+      'checkout-big-vs-cp',
+      get(cairn, 'checkoutBigRecycled', 'wallS'),
+      get(peers, 'cp', 'copy', 'wallS'),
+      'recycled blocks',
+      'checkoutBigRecycled',
+      get(cairn, 'checkoutBigRecycled', 'verified'),
+    ],
   ]) {
     const r = ratio(c, p);
     rows.push({
@@ -339,15 +360,44 @@ function detailRows({ data, peers, cairn }) {
     });
   };
   const p = peers;
-  add('dd', `copy ${fmtBytes(data.big.bytes)} bs=4M conv=fdatasync`, p.dd?.copy ?? p.dd, p.dd?.copy ? `${p.dd.copy.mibPerS?.toFixed(0)} MiB/s` : '');
-  add('cp', `copy ${fmtBytes(data.big.bytes)}`, p.cp?.copy ?? p.cp, p.cp?.copy ? `${p.cp.copy.mibPerS?.toFixed(0)} MiB/s` : '');
+  add(
+    'dd',
+    `copy ${fmtBytes(data.big.bytes)} bs=4M conv=fdatasync`,
+    p.dd?.copy ?? p.dd,
+    p.dd?.copy ? `${p.dd.copy.mibPerS?.toFixed(0)} MiB/s` : '',
+  );
+  add(
+    'cp',
+    `copy ${fmtBytes(data.big.bytes)}`,
+    p.cp?.copy ?? p.cp,
+    p.cp?.copy ? `${p.cp.copy.mibPerS?.toFixed(0)} MiB/s` : '',
+  );
   if (p.restic) {
     const b = p.restic.big;
-    add('restic', 'backup big.bin (fresh repo)', b?.backupBig ?? b ?? p.restic, b?.backupBig ? `repo ${fmtBytes(b.backupBig.repoBytes)}, ${b.backupBig.mibPerS?.toFixed(0)} MiB/s` : '');
-    add('restic', 'backup big-mod.bin (same path, 2nd snapshot)', b?.backupMod ?? b ?? p.restic, b?.backupMod ? `repo growth ${b.backupMod.storedBytes} B (${fmtRatio(b.backupMod.storedOverReal)} of real change); restic data_added ${b.backupMod.dataAdded}` : '');
+    add(
+      'restic',
+      'backup big.bin (fresh repo)',
+      b?.backupBig ?? b ?? p.restic,
+      b?.backupBig ? `repo ${fmtBytes(b.backupBig.repoBytes)}, ${b.backupBig.mibPerS?.toFixed(0)} MiB/s` : '',
+    );
+    add(
+      'restic',
+      'backup big-mod.bin (same path, 2nd snapshot)',
+      b?.backupMod ?? b ?? p.restic,
+      b?.backupMod
+        ? `repo growth ${b.backupMod.storedBytes} B (${fmtRatio(b.backupMod.storedOverReal)} of real change); restic data_added ${b.backupMod.dataAdded}`
+        : '',
+    );
     add('restic', 'restore big.bin snapshot', b?.restore ?? b ?? p.restic, '');
     const s = p.restic.small;
-    add('restic', `backup small/ (${data.small.files} files)`, s?.backup ?? s ?? p.restic, s?.backup ? `${fmtRate(s.backup.filesPerS)}, ${s.backup.dataPacks} data packs, repo ${fmtBytes(s.backup.repoBytes)}` : '');
+    add(
+      'restic',
+      `backup small/ (${data.small.files} files)`,
+      s?.backup ?? s ?? p.restic,
+      s?.backup
+        ? `${fmtRate(s.backup.filesPerS)}, ${s.backup.dataPacks} data packs, repo ${fmtBytes(s.backup.repoBytes)}`
+        : '',
+    );
   }
   if (p['git-lfs']) {
     const g = p['git-lfs'];
@@ -355,12 +405,44 @@ function detailRows({ data, peers, cairn }) {
     add('git-lfs', 'git commit', g.commit ?? g, '');
   }
   if (!cairn.skipped) {
-    add('cairn', 'data add big.bin (fresh workspace)', cairn.addBig, cairn.addBig?.json ? `newBytes ${cairn.addBig.newBytes}, ${cairn.addBig.packsCreated} packs` : '');
-    add('cairn', 'data add big-mod.bin (same path, v2)', cairn.addMod, cairn.addMod?.json ? `newBytes ${cairn.addMod.newBytes} (${fmtRatio(cairn.addMod.newBytesOverReal)}), store growth ${cairn.addMod.storeGrowthBytes} B` : '');
-    add('cairn', 'data checkout big@v1', cairn.checkoutBig, cairn.checkoutBig?.verified != null ? `content ${cairn.checkoutBig.verified ? 'verified' : 'MISMATCH'}` : '');
-    add('cairn', `data add small/ (${data.small.files} files)`, cairn.addSmall, cairn.addSmall?.filesPerS ? `${fmtRate(cairn.addSmall.filesPerS)}, ${cairn.addSmall.packsCreated} packs` : '');
-    add('cairn', 'data status small/ (unchanged)', cairn.statusSmall, cairn.statusSmall?.minS != null ? `min ${fmtS(cairn.statusSmall.minS)}, clean ${cairn.statusSmall.clean}` : '');
-    add('cairn', 'data add small/ again (unchanged)', cairn.readdSmall, cairn.readdSmall?.newBytes != null ? `newBytes ${cairn.readdSmall.newBytes}` : '');
+    add(
+      'cairn',
+      'data add big.bin (fresh workspace)',
+      cairn.addBig,
+      cairn.addBig?.json ? `newBytes ${cairn.addBig.newBytes}, ${cairn.addBig.packsCreated} packs` : '',
+    );
+    add(
+      'cairn',
+      'data add big-mod.bin (same path, v2)',
+      cairn.addMod,
+      cairn.addMod?.json
+        ? `newBytes ${cairn.addMod.newBytes} (${fmtRatio(cairn.addMod.newBytesOverReal)}), store growth ${cairn.addMod.storeGrowthBytes} B`
+        : '',
+    );
+    add(
+      'cairn',
+      'data checkout big@v1',
+      cairn.checkoutBig,
+      cairn.checkoutBig?.verified != null ? `content ${cairn.checkoutBig.verified ? 'verified' : 'MISMATCH'}` : '',
+    );
+    add(
+      'cairn',
+      `data add small/ (${data.small.files} files)`,
+      cairn.addSmall,
+      cairn.addSmall?.filesPerS ? `${fmtRate(cairn.addSmall.filesPerS)}, ${cairn.addSmall.packsCreated} packs` : '',
+    );
+    add(
+      'cairn',
+      'data status small/ (unchanged)',
+      cairn.statusSmall,
+      cairn.statusSmall?.minS != null ? `min ${fmtS(cairn.statusSmall.minS)}, clean ${cairn.statusSmall.clean}` : '',
+    );
+    add(
+      'cairn',
+      'data add small/ again (unchanged)',
+      cairn.readdSmall,
+      cairn.readdSmall?.newBytes != null ? `newBytes ${cairn.readdSmall.newBytes}` : '',
+    );
     add('cairn', `data add big10.bin`, cairn.add10g, '');
   }
   return d;

@@ -26,7 +26,14 @@ import os from 'node:os';
 import { existsSync, readFileSync, rmSync, readdirSync, statSync } from 'node:fs';
 import { runCpu, repeat, settle, median, max, mustRun, brief } from '../lib/measure.mjs';
 import { ensureTransferData } from '../transfer/data.mjs';
-import { startS3rver, startCountingProxy, s3rverVersion, storedObjects, sha256File, S3_CREDENTIALS } from '../transfer/s3.mjs';
+import {
+  startS3rver,
+  startCountingProxy,
+  s3rverVersion,
+  storedObjects,
+  sha256File,
+  S3_CREDENTIALS,
+} from '../transfer/s3.mjs';
 import { rcloneVersion, writeRcloneConfig, rcloneCopyArgv, rcloneEnv } from '../transfer/rclone.mjs';
 
 const TIMEOUT_MS = 60 * 60 * 1000;
@@ -34,7 +41,13 @@ const BUCKET = 'cairn-bench';
 const CORES = os.availableParallelism();
 const VIA_PROXY = process.env.CAIRN_BENCH_S3_PROXY === '1';
 const MiB = 2 ** 20;
-const NO_PROXY_ENV = { HTTP_PROXY: undefined, HTTPS_PROXY: undefined, http_proxy: undefined, https_proxy: undefined, NO_PROXY: '127.0.0.1,localhost' };
+const NO_PROXY_ENV = {
+  HTTP_PROXY: undefined,
+  HTTPS_PROXY: undefined,
+  http_proxy: undefined,
+  https_proxy: undefined,
+  NO_PROXY: '127.0.0.1,localhost',
+};
 const CAIRN_ENV = {
   NO_COLOR: '1',
   CAIRN_NO_PROGRESS: '1',
@@ -61,12 +74,17 @@ async function runTimed(argv, opts, server) {
   const s1 = server.cpuS();
   r.serverCpuS = s0 != null && s1 != null ? s1 - s0 : null;
   r.harnessCpuS = (h.user + h.system) / 1e6;
-  r.otherCpuS = r.cpuS != null && r.machineBusyS != null && r.serverCpuS != null ? Math.max(0, r.machineBusyS - r.cpuS - r.serverCpuS - r.harnessCpuS) : null;
+  r.otherCpuS =
+    r.cpuS != null && r.machineBusyS != null && r.serverCpuS != null
+      ? Math.max(0, r.machineBusyS - r.cpuS - r.serverCpuS - r.harnessCpuS)
+      : null;
   return r;
 }
 
 function failure(what, r) {
-  const e = new Error(`${what} failed (exit ${r.code}${r.timedOut ? ', timed out' : ''}): ${(r.stderr || r.stdout).trim().slice(-800)}`);
+  const e = new Error(
+    `${what} failed (exit ${r.code}${r.timedOut ? ', timed out' : ''}): ${(r.stderr || r.stdout).trim().slice(-800)}`,
+  );
   e.result = r;
   return e;
 }
@@ -114,7 +132,8 @@ function localPacks(ws) {
   const out = [];
   if (!existsSync(root)) return out;
   for (const d of readdirSync(root)) {
-    for (const f of readdirSync(path.join(root, d))) if (f.endsWith('.pack')) out.push({ key: `packs/${d}/${f}`, size: statSync(path.join(root, d, f)).size });
+    for (const f of readdirSync(path.join(root, d)))
+      if (f.endsWith('.pack')) out.push({ key: `packs/${d}/${f}`, size: statSync(path.join(root, d, f)).size });
   }
   return out;
 }
@@ -153,16 +172,27 @@ function wire(st) {
 
 function runFigures(r, st) {
   const err = r.stderr.trim();
-  return { ...brief(r), cpuS: r.cpuS, serverCpuS: r.serverCpuS, harnessCpuS: r.harnessCpuS, otherCpuS: r.otherCpuS, wire: wire(st), ...(err ? { stderr: err.length > 2000 ? `…${err.slice(-2000)}` : err } : {}) };
+  return {
+    ...brief(r),
+    cpuS: r.cpuS,
+    serverCpuS: r.serverCpuS,
+    harnessCpuS: r.harnessCpuS,
+    otherCpuS: r.otherCpuS,
+    wire: wire(st),
+    ...(err ? { stderr: err.length > 2000 ? `…${err.slice(-2000)}` : err } : {}),
+  };
 }
 
 export const suite = {
   name: 'transfer',
-  description: 'cairn push to an S3 server (s3rver) vs rclone copy: 20,000 small files, one 1 GiB file, a 1 %-changed version, peak RSS',
+  description:
+    'cairn push to an S3 server (s3rver) vs rclone copy: 20,000 small files, one 1 GiB file, a 1 %-changed version, peak RSS',
   async run(ctx) {
     const log = ctx.log;
     const repoRoot = ctx.repoRoot;
-    const cli = process.env.CAIRN_BENCH_CLI ? path.resolve(process.env.CAIRN_BENCH_CLI) : path.join(repoRoot, 'bin', 'cairn.js');
+    const cli = process.env.CAIRN_BENCH_CLI
+      ? path.resolve(process.env.CAIRN_BENCH_CLI)
+      : path.join(repoRoot, 'bin', 'cairn.js');
     if (!process.env.CAIRN_BENCH_CLI && !existsSync(path.join(repoRoot, 'dist', 'cli', 'main.js'))) {
       const msg = 'Cairn is not built (missing dist/cli/main.js): run `npm run build`';
       return { results: { error: { message: msg } }, rows: [], notes: [msg] };
@@ -176,7 +206,11 @@ export const suite = {
     const runRclone = !ctx.skipPeers && (!ctx.peers || ctx.peers.includes('rclone')) && rv !== null;
     const runCairn = !ctx.skipCairn;
     const data = await ensureTransferData({ scale: ctx.scale, log });
-    const results = { data, tools: { node: process.version, cairnCli: cli, rclone: rv, s3rver: s3v }, countedBy: VIA_PROXY ? 'proxy' : 'server' };
+    const results = {
+      data,
+      tools: { node: process.version, cairnCli: cli, rclone: rv, s3rver: s3v },
+      countedBy: VIA_PROXY ? 'proxy' : 'server',
+    };
     const opts = { warmup: ctx.warmup ?? 1 };
 
     // ---- servers: one s3rver (+ the counting proxy, opt-in) per repetition
@@ -228,9 +262,22 @@ export const suite = {
       await mustRun([process.execPath, cli, 'init', ws, '--json'], { env: CAIRN_ENV });
       const adds = [];
       for (const src of versions) {
-        const r = await mustRun(cairn(['data', 'add', src, '--name', name, '--json']), { cwd: ws, env: CAIRN_ENV, timeoutMs: TIMEOUT_MS });
+        const r = await mustRun(cairn(['data', 'add', src, '--name', name, '--json']), {
+          cwd: ws,
+          env: CAIRN_ENV,
+          timeoutMs: TIMEOUT_MS,
+        });
         const j = parseLastJson(r.stdout);
-        adds.push({ ref: j.ref, files: j.files, bytes: j.bytes, newBytes: j.newBytes, newChunks: j.newChunks, packs: j.packs, wallS: r.wallS, peakRssKiB: r.peakRssKiB });
+        adds.push({
+          ref: j.ref,
+          files: j.files,
+          bytes: j.bytes,
+          newBytes: j.newBytes,
+          newChunks: j.newChunks,
+          packs: j.packs,
+          wallS: r.wallS,
+          peakRssKiB: r.peakRssKiB,
+        });
       }
       const config = JSON.parse(readFileSync(path.join(ws, '.cairn', 'config.json'), 'utf8'));
       return { ws, adds, packSizeMiB: config.storage?.pack_size_mib ?? null, store: packStats(ws) };
@@ -245,9 +292,15 @@ export const suite = {
         const o = stored.find((x) => x.key === key);
         if (!o) problems.push(`${key} missing`);
         else if (o.size !== size) problems.push(`${key}: ${o.size} B stored, ${size} B local`);
-        else if (o.metadata['x-amz-meta-sha256'] !== (await sha256File(o.file))) problems.push(`${key}: content does not match its sha256`);
+        else if (o.metadata['x-amz-meta-sha256'] !== (await sha256File(o.file)))
+          problems.push(`${key}: content does not match its sha256`);
       }
-      return { objects: stored.length, bytes: stored.reduce((n, o) => n + o.size, 0), ok: problems.length === 0, problems: problems.slice(0, 5) };
+      return {
+        objects: stored.length,
+        bytes: stored.reduce((n, o) => n + o.size, 0),
+        ok: problems.length === 0,
+        problems: problems.slice(0, 5),
+      };
     };
 
     /** Untimed check of rclone's copy: every source file stored with its size; sha256 of one file when given. */
@@ -265,7 +318,12 @@ export const suite = {
         const o = byKey.get(files[0].key);
         if ((await sha256File(o.file)) !== expectSha) problems.push(`${files[0].key}: content differs`);
       }
-      return { objects: stored.length, bytes: stored.reduce((n, o) => n + o.size, 0), ok: problems.length === 0, problems: problems.slice(0, 5) };
+      return {
+        objects: stored.length,
+        bytes: stored.reduce((n, o) => n + o.size, 0),
+        ok: problems.length === 0,
+        problems: problems.slice(0, 5),
+      };
     };
 
     /**
@@ -278,10 +336,17 @@ export const suite = {
       const ws = setup.ws;
       try {
         return await withServer(`cairn-${name}`, keepDir, async ({ s3, dir, endpoint, reset, stats }) => {
-          await mustRun(cairn(['remote', 'add', 'origin', `s3://${BUCKET}/cairn`, '--endpoint', endpoint, '--force', '--json']), { cwd: ws, env: CAIRN_ENV });
+          await mustRun(
+            cairn(['remote', 'add', 'origin', `s3://${BUCKET}/cairn`, '--endpoint', endpoint, '--force', '--json']),
+            { cwd: ws, env: CAIRN_ENV },
+          );
           await settle([path.join(ws, '.cairn', 'objects')]);
           await reset();
-          const p1 = await runTimed(cairn(['push', `${name}@v1`, '--json']), { cwd: ws, env: CAIRN_ENV, timeoutMs: TIMEOUT_MS }, s3);
+          const p1 = await runTimed(
+            cairn(['push', `${name}@v1`, '--json']),
+            { cwd: ws, env: CAIRN_ENV, timeoutMs: TIMEOUT_MS },
+            s3,
+          );
           const w1 = await stats();
           if (!p1.ok) throw failure(`cairn push ${name}@v1`, p1);
           const j1 = parseLastJson(p1.stdout);
@@ -297,8 +362,20 @@ export const suite = {
             cpuS: p1.cpuS,
             otherCpuS: p1.otherCpuS,
             requests: w1.requests,
-            first: { ...runFigures(p1, w1), versions: j1.versions, packs: j1.packs, bytesSent: j1.bytesSent, audit: j1.audit },
-            second: { ...runFigures(p2, w2), versions: j2.versions, packs: j2.packs, bytesSent: j2.bytesSent, audit: j2.audit },
+            first: {
+              ...runFigures(p1, w1),
+              versions: j1.versions,
+              packs: j1.packs,
+              bytesSent: j1.bytesSent,
+              audit: j1.audit,
+            },
+            second: {
+              ...runFigures(p2, w2),
+              versions: j2.versions,
+              packs: j2.packs,
+              bytesSent: j2.bytesSent,
+              audit: j2.audit,
+            },
             verified: await verifyCairn(dir, ws),
             setup: { ...setup, ws: path.relative(ctx.work, ws) },
           };
@@ -310,28 +387,45 @@ export const suite = {
     };
 
     /** One rclone repetition: copy `src` to a fresh server, then (if given) `src2` to the same place. */
-    const rcloneCopies = (tag, src, src2, keepDir, expectSha = null) => () =>
-      withServer(`rclone-${tag}`, keepDir, async ({ s3, endpoint, reset, stats, dir }) => {
-        const confFile = `${dir}.rclone.conf`;
-        writeRcloneConfig(confFile, endpoint);
-        await settle([src]);
-        await reset();
-        const r1 = await runTimed(rcloneCopyArgv(confFile, src, BUCKET, 'rclone'), { env: rcloneEnv(), timeoutMs: TIMEOUT_MS }, s3);
-        const w1 = await stats();
-        if (!r1.ok) throw failure('rclone copy', r1);
-        const out = { wallS: r1.wallS, peakRssKiB: r1.peakRssKiB, cpuS: r1.cpuS, otherCpuS: r1.otherCpuS, requests: w1.requests, first: runFigures(r1, w1) };
-        if (src2) {
-          await settle([src2]);
+    const rcloneCopies =
+      (tag, src, src2, keepDir, expectSha = null) =>
+      () =>
+        withServer(`rclone-${tag}`, keepDir, async ({ s3, endpoint, reset, stats, dir }) => {
+          const confFile = `${dir}.rclone.conf`;
+          writeRcloneConfig(confFile, endpoint);
+          await settle([src]);
           await reset();
-          const r2 = await runTimed(rcloneCopyArgv(confFile, src2, BUCKET, 'rclone'), { env: rcloneEnv(), timeoutMs: TIMEOUT_MS }, s3);
-          const w2 = await stats();
-          if (!r2.ok) throw failure('rclone copy (v2)', r2);
-          out.second = runFigures(r2, w2);
-          out.peakRssKiB = Math.max(r1.peakRssKiB ?? 0, r2.peakRssKiB ?? 0) || null;
-        }
-        out.verified = await verifyRclone(dir, src2 ?? src, expectSha);
-        return out;
-      });
+          const r1 = await runTimed(
+            rcloneCopyArgv(confFile, src, BUCKET, 'rclone'),
+            { env: rcloneEnv(), timeoutMs: TIMEOUT_MS },
+            s3,
+          );
+          const w1 = await stats();
+          if (!r1.ok) throw failure('rclone copy', r1);
+          const out = {
+            wallS: r1.wallS,
+            peakRssKiB: r1.peakRssKiB,
+            cpuS: r1.cpuS,
+            otherCpuS: r1.otherCpuS,
+            requests: w1.requests,
+            first: runFigures(r1, w1),
+          };
+          if (src2) {
+            await settle([src2]);
+            await reset();
+            const r2 = await runTimed(
+              rcloneCopyArgv(confFile, src2, BUCKET, 'rclone'),
+              { env: rcloneEnv(), timeoutMs: TIMEOUT_MS },
+              s3,
+            );
+            const w2 = await stats();
+            if (!r2.ok) throw failure('rclone copy (v2)', r2);
+            out.second = runFigures(r2, w2);
+            out.peakRssKiB = Math.max(r1.peakRssKiB ?? 0, r2.peakRssKiB ?? 0) || null;
+          }
+          out.verified = await verifyRclone(dir, src2 ?? src, expectSha);
+          return out;
+        });
 
     const measure = async (label, fn) => {
       log(`transfer: ${label} …`);
@@ -355,21 +449,40 @@ export const suite = {
     const S = data.small;
     results.small = {};
     if (runCairn) {
-      results.small.cairn = await measure(`cairn push of ${S.files} small files (fresh workspace each time: data add of small/v1 and small/v2 untimed)`, cairnPushes('small', [S.v1, S.v2], true));
+      results.small.cairn = await measure(
+        `cairn push of ${S.files} small files (fresh workspace each time: data add of small/v1 and small/v2 untimed)`,
+        cairnPushes('small', [S.v1, S.v2], true),
+      );
       results.small.setup = results.small.cairn.runs[0]?.setup ?? null;
     }
-    if (runRclone) results.small.rclone = await measure(`rclone copy of ${S.files} small files`, rcloneCopies('small', S.v1, null, true));
+    if (runRclone)
+      results.small.rclone = await measure(
+        `rclone copy of ${S.files} small files`,
+        rcloneCopies('small', S.v1, null, true),
+      );
 
     // b. the big file
     const B = data.big;
     results.big = {};
     if (runCairn) {
-      results.big.cairn = await measure(`cairn push of the ${fmtBytes(B.bytes)} file, then of its 1 %-changed version (fresh workspace each time: data add of both untimed)`, cairnPushes('big', [B.v1, B.v2], false));
+      results.big.cairn = await measure(
+        `cairn push of the ${fmtBytes(B.bytes)} file, then of its 1 %-changed version (fresh workspace each time: data add of both untimed)`,
+        cairnPushes('big', [B.v1, B.v2], false),
+      );
       results.big.setup = results.big.cairn.runs[0]?.setup ?? null;
     }
-    if (runRclone) results.big.rclone = await measure(`rclone copy of the ${fmtBytes(B.bytes)} file (+ copy of its 1 %-changed version)`, rcloneCopies('big', B.v1, B.v2, false, B.v2Sha256));
+    if (runRclone)
+      results.big.rclone = await measure(
+        `rclone copy of the ${fmtBytes(B.bytes)} file (+ copy of its 1 %-changed version)`,
+        rcloneCopies('big', B.v1, B.v2, false, B.v2Sha256),
+      );
 
-    return { results, rows: buildRows(results, ctx), details: detailRows(results), notes: notes(results, ctx, { runRclone }) };
+    return {
+      results,
+      rows: buildRows(results, ctx),
+      details: detailRows(results),
+      notes: notes(results, ctx, { runRclone }),
+    };
   },
 };
 
@@ -461,7 +574,10 @@ function buildRows(r, ctx) {
   rows.push({
     id: 'delta-small',
     metric: `push after a 1 %-changed version of the small files (${fmtN(S.changedFiles)} files rewritten, ${fmtN(S.changedBytes)} bytes): bytesSent ÷ changed files' bytes`,
-    cairn: num(sSent) == null ? '—' : `${fmtBytes(sSent)} (${fmtN(sSent)} B; v2's \`data add\` stored ${fmtN(sStored)} B, new trees included)`,
+    cairn:
+      num(sSent) == null
+        ? '—'
+        : `${fmtBytes(sSent)} (${fmtN(sSent)} B; v2's \`data add\` stored ${fmtN(sStored)} B, new trees included)`,
     peer: '—',
     ratio: num(sSent) == null ? '—' : fmtX(sSent / S.changedBytes),
     target: 'info',
@@ -494,7 +610,8 @@ function detailRows(r) {
       .sort((a, b) => b[1] - a[1])
       .map(([k, n]) => `${k} ${fmtN(n)}`)
       .join(', ');
-  const cpu = (x) => `CPU ${fmtS(x.cpuS)}, server (s3rver) ${fmtS(x.serverCpuS)}${x.wire?.countedBy === 'proxy' ? `, proxy ${fmtS(x.harnessCpuS)}` : ''}${num(x.otherCpuS) != null ? `, other processes ${x.otherCpuS.toFixed(1)} CPU-s` : ''}`;
+  const cpu = (x) =>
+    `CPU ${fmtS(x.cpuS)}, server (s3rver) ${fmtS(x.serverCpuS)}${x.wire?.countedBy === 'proxy' ? `, proxy ${fmtS(x.harnessCpuS)}` : ''}${num(x.otherCpuS) != null ? `, other processes ${x.otherCpuS.toFixed(1)} CPU-s` : ''}`;
   const add = (tool, what, m, pick, extra) => {
     if (!m) return;
     if (m.error) {
@@ -548,8 +665,13 @@ function sanity(r) {
     ['big', r.big?.cairn],
   ]) {
     for (const x of m?.runs ?? []) {
-      if (x.first.packs.skipped !== 0 || x.first.packs.sent !== x.first.packs.needed) w.push(`WARNING: cairn push ${set}@v1 to a fresh server skipped packs (${JSON.stringify(x.first.packs)}).`);
-      for (const p of [x.first, x.second]) if (p.wire.bytesUp < p.bytesSent) w.push(`WARNING: cairn push (${set}) reported bytesSent ${p.bytesSent} but the ${p.wire.countedBy} counted only ${p.wire.bytesUp} request body bytes.`);
+      if (x.first.packs.skipped !== 0 || x.first.packs.sent !== x.first.packs.needed)
+        w.push(`WARNING: cairn push ${set}@v1 to a fresh server skipped packs (${JSON.stringify(x.first.packs)}).`);
+      for (const p of [x.first, x.second])
+        if (p.wire.bytesUp < p.bytesSent)
+          w.push(
+            `WARNING: cairn push (${set}) reported bytesSent ${p.bytesSent} but the ${p.wire.countedBy} counted only ${p.wire.bytesUp} request body bytes.`,
+          );
       if (x.second.packs.sent === 0) w.push(`WARNING: cairn push of ${set}@v2 sent no pack.`);
     }
   }
@@ -564,14 +686,27 @@ function sanity(r) {
     for (const x of m?.runs ?? [])
       for (const p of [x.first, x.second].filter(Boolean))
         if (/ERROR|Attempt \d+\/\d+ failed/.test(p.stderr ?? ''))
-          w.push(`WARNING: rclone copy of ${what} hit errors and retried (its time and request count include the retry): ${(p.stderr.split('\n').find((l) => /ERROR|Attempt/.test(l)) ?? '').slice(0, 300)}`);
+          w.push(
+            `WARNING: rclone copy of ${what} hit errors and retried (its time and request count include the retry): ${(p.stderr.split('\n').find((l) => /ERROR|Attempt/.test(l)) ?? '').slice(0, 300)}`,
+          );
   }
   for (const x of r.big?.rclone?.runs ?? []) {
-    if (x.first.wire.bytesUp < B.bytes) w.push(`WARNING: rclone copy of big.bin sent ${x.first.wire.bytesUp} body bytes, less than the file (${B.bytes}).`);
-    if (x.second && x.second.wire.bytesUp < B.bytes) w.push(`WARNING: rclone copy of big/v2/big.bin sent only ${x.second.wire.bytesUp} body bytes (expected the whole file again).`);
+    if (x.first.wire.bytesUp < B.bytes)
+      w.push(
+        `WARNING: rclone copy of big.bin sent ${x.first.wire.bytesUp} body bytes, less than the file (${B.bytes}).`,
+      );
+    if (x.second && x.second.wire.bytesUp < B.bytes)
+      w.push(
+        `WARNING: rclone copy of big/v2/big.bin sent only ${x.second.wire.bytesUp} body bytes (expected the whole file again).`,
+      );
   }
   for (const m of [r.small?.cairn, r.small?.rclone, r.big?.cairn, r.big?.rclone]) {
-    for (const x of m?.runs ?? []) for (const p of [x.first, x.second].filter(Boolean)) if (p.wire.errors || Object.keys(p.wire.byStatus).some((c) => Number(c) >= 500)) w.push(`WARNING: a run saw errors or 5xx answers: ${JSON.stringify(p.wire.byStatus)}, ${p.wire.errors} errors counted by the ${p.wire.countedBy} (${p.argv?.slice(1, 4).join(' ')}).`);
+    for (const x of m?.runs ?? [])
+      for (const p of [x.first, x.second].filter(Boolean))
+        if (p.wire.errors || Object.keys(p.wire.byStatus).some((c) => Number(c) >= 500))
+          w.push(
+            `WARNING: a run saw errors or 5xx answers: ${JSON.stringify(p.wire.byStatus)}, ${p.wire.errors} errors counted by the ${p.wire.countedBy} (${p.argv?.slice(1, 4).join(' ')}).`,
+          );
   }
   for (const [what, m] of [
     ['cairn push small', r.small?.cairn],
@@ -579,13 +714,17 @@ function sanity(r) {
     ['cairn push big', r.big?.cairn],
     ['rclone copy big.bin', r.big?.rclone],
   ]) {
-    for (const x of m?.runs ?? []) if (x.verified && !x.verified.ok) w.push(`WARNING: ${what}: the server's copy is wrong: ${x.verified.problems.join('; ')}.`);
+    for (const x of m?.runs ?? [])
+      if (x.verified && !x.verified.ok)
+        w.push(`WARNING: ${what}: the server's copy is wrong: ${x.verified.problems.join('; ')}.`);
   }
   for (const m of [r.small?.cairn, r.small?.rclone, r.big?.cairn, r.big?.rclone]) {
     for (const x of m?.runs ?? [])
       for (const p of [x.first, x.second].filter(Boolean))
         if (p.wire.server && (p.wire.server.requests !== p.wire.requests || p.wire.server.bytesUp !== p.wire.bytesUp))
-          w.push(`WARNING: the proxy and the server disagree: proxy ${p.wire.requests} requests / ${p.wire.bytesUp} B up, server ${p.wire.server.requests} / ${p.wire.server.bytesUp} (${p.argv?.slice(1, 4).join(' ')}).`);
+          w.push(
+            `WARNING: the proxy and the server disagree: proxy ${p.wire.requests} requests / ${p.wire.bytesUp} B up, server ${p.wire.server.requests} / ${p.wire.server.bytesUp} (${p.argv?.slice(1, 4).join(' ')}).`,
+          );
   }
   return [...new Set(w)];
 }
@@ -599,8 +738,8 @@ function notes(r, ctx, { runRclone }) {
   n.push(
     `Server: s3rver ${t.s3rver} (node ${t.node}, \`--openssl-legacy-provider\`, one child process, objects stored as files under bench/.work/…/transfer/s3/), a fresh server and bucket \`${BUCKET}\` per repetition, on 127.0.0.1, path-style. ${
       r.countedBy === 'proxy'
-        ? 'CAIRN_BENCH_S3_PROXY=1: both tools reached it through the counting HTTP proxy in the benchmark process (node:http, bodies streamed with pipe(), keep-alive upstream, Host header kept so SigV4 signatures stay valid); the counts are the proxy\'s, the server\'s own request count is kept alongside in the JSON. The proxy\'s CPU (Measurements) slows the side that makes more requests.'
-        : 'The counts are the server\'s: its first middleware counts every request it receives (by S3 operation and status; request body bytes from Content-Length; response body bytes, error bodies excluded), so nothing sits between the tools and the server. (CAIRN_BENCH_S3_PROXY=1 counts in a proxy instead; both give the same request and upload-byte counts, but the proxy\'s ~0.2 ms of CPU per request slowed rclone\'s many-request copy by 15–30 % on 2 cores.)'
+        ? "CAIRN_BENCH_S3_PROXY=1: both tools reached it through the counting HTTP proxy in the benchmark process (node:http, bodies streamed with pipe(), keep-alive upstream, Host header kept so SigV4 signatures stay valid); the counts are the proxy's, the server's own request count is kept alongside in the JSON. The proxy's CPU (Measurements) slows the side that makes more requests."
+        : "The counts are the server's: its first middleware counts every request it receives (by S3 operation and status; request body bytes from Content-Length; response body bytes, error bodies excluded), so nothing sits between the tools and the server. (CAIRN_BENCH_S3_PROXY=1 counts in a proxy instead; both give the same request and upload-byte counts, but the proxy's ~0.2 ms of CPU per request slowed rclone's many-request copy by 15–30 % on 2 cores.)"
     } s3rver's CPU is reported separately (Measurements) and is not part of "other processes".`,
   );
   n.push(
@@ -612,13 +751,13 @@ function notes(r, ctx, { runRclone }) {
   n.push(
     runRclone
       ? `rclone: ${t.rclone}, Debian package, its default settings (--transfers 4, --checkers 8; S3 upload_cutoff 200 MiB, chunk_size 5 MiB, upload_concurrency 4; a HEAD after every upload to verify it, as without --s3-no-head), config in a file of its own (type s3, provider Other, env_auth false, region ${S3_CREDENTIALS.region}, endpoint = the server${r.countedBy === 'proxy' ? ' (via the proxy)' : ''}, force_path_style true; Cairn gets the same endpoint with \`remote add --endpoint\`). \`rclone copy small/v1 bench:${BUCKET}/rclone\` and \`rclone copy big/v1/big.bin bench:${BUCKET}/rclone\`; for context, \`rclone copy big/v2/big.bin\` to the same place afterwards (it has no delta transfer: it re-sends the whole file). rclone uploads the files as they are (no chunking or packing step before).`
-      : 'rclone: not run (not installed — scripts/install-bench-peers.sh installs Debian\'s rclone — or --skip-peers / --peers without rclone); its rows are n/a.',
+      : "rclone: not run (not installed — scripts/install-bench-peers.sh installs Debian's rclone — or --skip-peers / --peers without rclone); its rows are n/a.",
   );
   n.push(
-    'Throughput = the version\'s bytes ÷ the whole command\'s wall time (process start-up, listing, metadata and, for Cairn, the audit bundle included). Warm cache: before each timed command the harness runs `sync` and reads the inputs once (Cairn: the workspace\'s packs; rclone: the source files). Both tools write through the same single-threaded s3rver, which stores every object on this disk (multipart parts first, then the assembled object), so the server is a large part of every timing; the tool and s3rver share the machine\'s CPUs.',
+    "Throughput = the version's bytes ÷ the whole command's wall time (process start-up, listing, metadata and, for Cairn, the audit bundle included). Warm cache: before each timed command the harness runs `sync` and reads the inputs once (Cairn: the workspace's packs; rclone: the source files). Both tools write through the same single-threaded s3rver, which stores every object on this disk (multipart parts first, then the assembled object), so the server is a large part of every timing; the tool and s3rver share the machine's CPUs.",
   );
   n.push(
-    'Peak RSS: GNU time %M of each `cairn push` process (both pushes of every repetition); the target is about the largest version. The RSS row\'s peer is rclone\'s largest, for context. After each repetition (untimed) the suite checks what the server stored: every Cairn pack present, same size, bytes matching the sha256 it was uploaded with; every rclone file present with its size, and the big file\'s sha256 (a WARNING otherwise).',
+    "Peak RSS: GNU time %M of each `cairn push` process (both pushes of every repetition); the target is about the largest version. The RSS row's peer is rclone's largest, for context. After each repetition (untimed) the suite checks what the server stored: every Cairn pack present, same size, bytes matching the sha256 it was uploaded with; every rclone file present with its size, and the big file's sha256 (a WARNING otherwise).",
   );
   const B2 = r.big?.setup?.adds?.[1];
   const sent = medianOf(r.big?.cairn, (x) => x.second.bytesSent);
@@ -647,14 +786,20 @@ function notes(r, ctx, { runRclone }) {
     ['big/cairn', r.big?.cairn],
     ['big/rclone', r.big?.rclone],
   ]) {
-    for (const x of m?.runs ?? []) for (const p of [x.first, x.second].filter(Boolean)) if (p.otherCpuS > 0.05 * p.wallS * CORES) busy.push(`${label} ${p.wallS.toFixed(1)} s run: ${p.otherCpuS.toFixed(1)} CPU-s`);
+    for (const x of m?.runs ?? [])
+      for (const p of [x.first, x.second].filter(Boolean))
+        if (p.otherCpuS > 0.05 * p.wallS * CORES)
+          busy.push(`${label} ${p.wallS.toFixed(1)} s run: ${p.otherCpuS.toFixed(1)} CPU-s`);
   }
   n.push(
     busy.length
       ? `WARNING: other processes used more than 5 % of the machine during ${busy.length} timed commands (${busy.join('; ')}): those timings are inflated; rerun on an idle machine.`
-      : 'No timed command was disturbed: other processes used under 5 % of the machine (busy CPU from /proc/stat minus the command\'s own, s3rver\'s and the benchmark process\') during every one.',
+      : "No timed command was disturbed: other processes used under 5 % of the machine (busy CPU from /proc/stat minus the command's own, s3rver's and the benchmark process') during every one.",
   );
   n.push(...sanity(r));
-  if (ctx.scale !== 1) n.push(`Scaled run (--scale ${ctx.scale}): ${fmtN(S.files)} small files, a ${fmtBytes(B.bytes)} big file; the targets are defined at scale 1, and fixed costs (process start-up, the audit bundle, listing) weigh more here.`);
+  if (ctx.scale !== 1)
+    n.push(
+      `Scaled run (--scale ${ctx.scale}): ${fmtN(S.files)} small files, a ${fmtBytes(B.bytes)} big file; the targets are defined at scale 1, and fixed costs (process start-up, the audit bundle, listing) weigh more here.`,
+    );
   return n;
 }

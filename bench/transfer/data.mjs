@@ -65,7 +65,16 @@ export function transferLayout(scaleIn = 1) {
   return {
     generatorVersion: TRANSFER_GENERATOR_VERSION,
     scale,
-    small: { files, filesPerDir: 200, dirs: Math.ceil(files / 200), minBytes: 256, maxBytes: 12288, changeEvery: 100, changeAt: 37, keys: { meta: KEYS.meta, body: KEYS.body, mod: KEYS.smallMod } },
+    small: {
+      files,
+      filesPerDir: 200,
+      dirs: Math.ceil(files / 200),
+      minBytes: 256,
+      maxBytes: 12288,
+      changeEvery: 100,
+      changeAt: 37,
+      keys: { meta: KEYS.meta, body: KEYS.body, mod: KEYS.smallMod },
+    },
     big: { bytes: bigBytes, key: KEYS.big, modKey: KEYS.bigMod, regions, overwrittenBytes: overwritten },
   };
 }
@@ -93,7 +102,34 @@ export function smallFileSpecs(spec) {
   return out;
 }
 
-const WORDS = ['alpha', 'bravo', 'cedar', 'delta', 'ember', 'fjord', 'gamma', 'harbor', 'indigo', 'juniper', 'kelvin', 'lumen', 'maple', 'nimbus', 'onyx', 'prism', 'quartz', 'raven', 'sierra', 'tundra', 'umber', 'vertex', 'willow', 'xenon', 'yarrow', 'zephyr'];
+const WORDS = [
+  'alpha',
+  'bravo',
+  'cedar',
+  'delta',
+  'ember',
+  'fjord',
+  'gamma',
+  'harbor',
+  'indigo',
+  'juniper',
+  'kelvin',
+  'lumen',
+  'maple',
+  'nimbus',
+  'onyx',
+  'prism',
+  'quartz',
+  'raven',
+  'sierra',
+  'tundra',
+  'umber',
+  'vertex',
+  'willow',
+  'xenon',
+  'yarrow',
+  'zephyr',
+];
 const LABELS = ['cat', 'dog', 'bird', 'car', 'tree', 'boat', 'plane', 'house'];
 
 /** Text of exactly `size` bytes (ASCII) for a json/csv file; its randomness comes from keystream `ks`. */
@@ -171,7 +207,9 @@ async function genSmall(dir, spec, log) {
   await rm(v2tmp, { recursive: true, force: true });
   const changed = files.filter((f) => f.index % spec.changeEvery === spec.changeAt);
   const mod = keystream(spec.keys.mod);
-  const r2 = await writeTree(v2tmp, changed, (f) => (f.kind === 'bin' ? mod.next(f.size) : textContent(f.kind, f.index + 1_000_000, f.size, mod)));
+  const r2 = await writeTree(v2tmp, changed, (f) =>
+    f.kind === 'bin' ? mod.next(f.size) : textContent(f.kind, f.index + 1_000_000, f.size, mod),
+  );
   const changedSet = new Set(changed.map((f) => f.index));
   for (const f of files) if (!changedSet.has(f.index)) await link(path.join(v1tmp, f.rel), path.join(v2tmp, f.rel));
   spawnSync('sync', ['-f', root], { stdio: 'ignore' });
@@ -181,7 +219,9 @@ async function genSmall(dir, spec, log) {
   await rename(v2tmp, v2);
   const kinds = Object.fromEntries(KINDS.map((k) => [k, files.filter((f) => f.kind === k).length]));
   const sizes = files.map((f) => f.size).sort((a, b) => a - b);
-  log(`  small/v1: ${files.length} files, ${r1.bytes} bytes; small/v2: ${changed.length} files rewritten (${r2.bytes} bytes), the rest hard links; ${secs(t)} s`);
+  log(
+    `  small/v1: ${files.length} files, ${r1.bytes} bytes; small/v2: ${changed.length} files rewritten (${r2.bytes} bytes), the rest hard links; ${secs(t)} s`,
+  );
   return {
     files: files.length,
     bytes: r1.bytes,
@@ -265,7 +305,9 @@ async function genBig(dir, spec, log) {
     }
     return chunk;
   });
-  log(`  big/v1/big.bin + big/v2/big.bin: ${spec.bytes} bytes each, ${spec.overwrittenBytes} bytes overwritten in v2 (${differing} differ); ${secs(t)} s`);
+  log(
+    `  big/v1/big.bin + big/v2/big.bin: ${spec.bytes} bytes each, ${spec.overwrittenBytes} bytes overwritten in v2 (${differing} differ); ${secs(t)} s`,
+  );
   return { sha256: sha1, v2Sha256: sha2, differingBytes: differing };
 }
 
@@ -315,7 +357,12 @@ export async function ensureTransferData({ scale = 1, log = console.error } = {}
   let sBig = await readStamp(dir, 'big');
   const v1 = path.join(dir, 'big', 'v1', 'big.bin');
   const v2 = path.join(dir, 'big', 'v2', 'big.bin');
-  if (!sBig || JSON.stringify(sBig.spec) !== JSON.stringify(L.big) || (await size(v1)) !== L.big.bytes || (await size(v2)) !== L.big.bytes) {
+  if (
+    !sBig ||
+    JSON.stringify(sBig.spec) !== JSON.stringify(L.big) ||
+    (await size(v1)) !== L.big.bytes ||
+    (await size(v2)) !== L.big.bytes
+  ) {
     log(`transfer data: generating big/v1/big.bin and big/v2/big.bin (${L.big.bytes} bytes each)`);
     sBig = { spec: L.big, ...(await genBig(dir, L.big, log)), generatedAt: new Date().toISOString() };
     await writeStamp(dir, 'big', sBig);

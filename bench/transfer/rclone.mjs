@@ -45,5 +45,12 @@ export function rcloneCopyArgv(configFile, src, bucket, prefix) {
  * HTTP transport: "LoadCustomCABundleError"; the endpoint is plain http anyway), no proxies.
  */
 export function rcloneEnv() {
-  return { AWS_CA_BUNDLE: undefined, HTTP_PROXY: undefined, HTTPS_PROXY: undefined, http_proxy: undefined, https_proxy: undefined, NO_PROXY: '127.0.0.1,localhost' };
+  return {
+    AWS_CA_BUNDLE: undefined,
+    HTTP_PROXY: undefined,
+    HTTPS_PROXY: undefined,
+    http_proxy: undefined,
+    https_proxy: undefined,
+    NO_PROXY: '127.0.0.1,localhost',
+  };
 }

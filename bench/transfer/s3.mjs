@@ -32,7 +32,13 @@ import { open } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 
-const SHIM = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'scripts', 's3rver-multipart-shim.cjs');
+const SHIM = path.join(
+  path.dirname(new URL(import.meta.url).pathname),
+  '..',
+  '..',
+  'scripts',
+  's3rver-multipart-shim.cjs',
+);
 
 export const S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', region: 'us-east-1' };
 
@@ -173,7 +179,13 @@ export async function startS3rver({ repoRoot, directory, bucket = 'cairn-bench' 
   const s3rverPath = createRequire(path.join(repoRoot, 'package.json')).resolve('s3rver');
   mkdirSync(directory, { recursive: true });
   const child = spawn(process.execPath, ['--openssl-legacy-provider', '-e', CHILD], {
-    env: { ...process.env, CAIRN_S3RVER_PATH: s3rverPath, CAIRN_S3RVER_SHIM: SHIM, CAIRN_S3RVER_DIR: directory, CAIRN_S3RVER_BUCKET: bucket },
+    env: {
+      ...process.env,
+      CAIRN_S3RVER_PATH: s3rverPath,
+      CAIRN_S3RVER_SHIM: SHIM,
+      CAIRN_S3RVER_DIR: directory,
+      CAIRN_S3RVER_BUCKET: bucket,
+    },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const exited = new Promise((resolve) => child.once('exit', () => resolve()));
@@ -191,7 +203,10 @@ export async function startS3rver({ repoRoot, directory, bucket = 'cairn-bench' 
         resolve(JSON.parse(out.slice(0, nl)).port);
       });
       child.once('error', (err) => (clearTimeout(timer), reject(err)));
-      child.once('exit', (code) => (clearTimeout(timer), reject(new Error(`s3rver exited with status ${code}: ${stderr.trim()}`))));
+      child.once(
+        'exit',
+        (code) => (clearTimeout(timer), reject(new Error(`s3rver exited with status ${code}: ${stderr.trim()}`))),
+      );
     });
     return {
       endpoint: `http://127.0.0.1:${port}`,
@@ -274,39 +289,52 @@ export async function startCountingProxy(target) {
   };
   reset();
   let inFlight = 0;
-  const server = createServer({ keepAlive: true, keepAliveTimeout: 60_000, requestTimeout: 0, headersTimeout: 120_000 }, (req, res) => {
-    let kind = requestKind(req.method ?? '', req.url ?? '/');
-    if (kind === 'PutObject' && req.headers['x-amz-copy-source']) kind = 'CopyObject';
-    st.requests++;
-    st.byKind[kind] = (st.byKind[kind] ?? 0) + 1;
-    st.maxInFlight = Math.max(st.maxInFlight, ++inFlight);
-    let done = false;
-    const finish = () => {
-      if (!done) {
-        done = true;
-        inFlight--;
-      }
-    };
-    res.on('close', finish);
-    req.on('data', (c) => (st.bytesUp += c.length));
-    const up = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent }, (upRes) => {
-      const code = upRes.statusCode ?? 502;
-      st.byStatus[code] = (st.byStatus[code] ?? 0) + 1;
-      upRes.on('data', (c) => (st.bytesDown += c.length));
-      res.writeHead(code, upRes.statusMessage, upRes.rawHeaders);
-      upRes.pipe(res);
-      upRes.on('error', () => res.destroy());
-    });
-    up.on('error', () => {
-      st.errors++;
-      if (!res.headersSent) {
-        res.writeHead(502, { 'content-type': 'text/plain' });
-        res.end('proxy: upstream error');
-      } else res.destroy();
-    });
-    req.on('error', () => up.destroy());
-    req.pipe(up);
-  });
+  const server = createServer(
+    { keepAlive: true, keepAliveTimeout: 60_000, requestTimeout: 0, headersTimeout: 120_000 },
+    (req, res) => {
+      let kind = requestKind(req.method ?? '', req.url ?? '/');
+      if (kind === 'PutObject' && req.headers['x-amz-copy-source']) kind = 'CopyObject';
+      st.requests++;
+      st.byKind[kind] = (st.byKind[kind] ?? 0) + 1;
+      st.maxInFlight = Math.max(st.maxInFlight, ++inFlight);
+      let done = false;
+      const finish = () => {
+        if (!done) {
+          done = true;
+          inFlight--;
+        }
+      };
+      res.on('close', finish);
+      req.on('data', (c) => (st.bytesUp += c.length));
+      const up = httpRequest(
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          method: req.method,
+          path: req.url,
+          headers: req.headers,
+          agent,
+        },
+        (upRes) => {
+          const code = upRes.statusCode ?? 502;
+          st.byStatus[code] = (st.byStatus[code] ?? 0) + 1;
+          upRes.on('data', (c) => (st.bytesDown += c.length));
+          res.writeHead(code, upRes.statusMessage, upRes.rawHeaders);
+          upRes.pipe(res);
+          upRes.on('error', () => res.destroy());
+        },
+      );
+      up.on('error', () => {
+        st.errors++;
+        if (!res.headersSent) {
+          res.writeHead(502, { 'content-type': 'text/plain' });
+          res.end('proxy: upstream error');
+        } else res.destroy();
+      });
+      req.on('error', () => up.destroy());
+      req.pipe(up);
+    },
+  );
   server.on('connection', (s) => {
     s.setNoDelay(true);
     sockets.add(s);
@@ -357,7 +385,12 @@ export function storedObjects(directory, bucket, prefix) {
         } catch {
           /* none */
         }
-        out.push({ key: path.relative(root, base).split(path.sep).join('/'), file: p, size: statSync(p).size, metadata });
+        out.push({
+          key: path.relative(root, base).split(path.sep).join('/'),
+          file: p,
+          size: statSync(p).size,
+          metadata,
+        });
       }
     }
   };

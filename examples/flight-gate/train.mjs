@@ -33,5 +33,11 @@ for (let e = 0; e < epochs; e++) {
 const out = join(sdk.outputDir(), 'model');
 mkdirSync(out, { recursive: true });
 writeFileSync(join(out, 'model.onnx'), sdk.linearOnnx({ weights: w, bias: b, output: 'probability' }));
-writeFileSync(join(out, 'signature.json'), JSON.stringify({ inputs: F.map((name) => ({ name, type: 'float32' })), outputs: [{ name: 'probability', type: 'float32' }] }));
+writeFileSync(
+  join(out, 'signature.json'),
+  JSON.stringify({
+    inputs: F.map((name) => ({ name, type: 'float32' })),
+    outputs: [{ name: 'probability', type: 'float32' }],
+  }),
+);
 console.log(`w=${w.map((v) => v.toFixed(4))} b=${b.toFixed(4)}`);

@@ -51,7 +51,14 @@ async function main(): Promise<void> {
   const ys = train.map((r) => Number(r.delay));
   const xt = test.map(features);
   const yt = test.map((r) => Number(r.delay));
-  sdk.logParams({ model: 'linear-regression', features: xs[0]!.length, train_rows: xs.length, test_rows: xt.length, lr, epochs });
+  sdk.logParams({
+    model: 'linear-regression',
+    features: xs[0]!.length,
+    train_rows: xs.length,
+    test_rows: xt.length,
+    lr,
+    epochs,
+  });
 
   let w = new Array<number>(xs[0]!.length).fill(0);
   let start = 0;
@@ -81,7 +88,29 @@ async function main(): Promise<void> {
   const final = evaluate(w, xt, yt);
   const out = join(sdk.outputDir(), 'model');
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'weights.json'), JSON.stringify({ features: ['bias', 'distance_km_per_1000', 'hour_sin', 'hour_cos', 'sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'], w }, null, 2));
+  writeFileSync(
+    join(out, 'weights.json'),
+    JSON.stringify(
+      {
+        features: [
+          'bias',
+          'distance_km_per_1000',
+          'hour_sin',
+          'hour_cos',
+          'sun',
+          'mon',
+          'tue',
+          'wed',
+          'thu',
+          'fri',
+          'sat',
+        ],
+        w,
+      },
+      null,
+      2,
+    ),
+  );
   writeFileSync(join(out, 'metrics.json'), JSON.stringify(final, null, 2));
   console.log(`test RMSE ${final.rmse.toFixed(2)} min, MAE ${final.mae.toFixed(2)} min`);
 }

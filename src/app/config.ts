@@ -31,21 +31,47 @@ export function defaultConfig(id: string, created: string, metadataUrl?: string)
 }
 
 type Rule = (v: unknown) => string | null;
-const str = (min = 1, max = 1000): Rule => (v) => (typeof v === 'string' && v.length >= min && v.length <= max ? null : `expected a string of ${min}–${max} characters`);
-const int = (min: number, max: number): Rule => (v) => (Number.isInteger(v) && (v as number) >= min && (v as number) <= max ? null : `expected a whole number from ${min} to ${max}`);
+const str =
+  (min = 1, max = 1000): Rule =>
+  (v) =>
+    typeof v === 'string' && v.length >= min && v.length <= max
+      ? null
+      : `expected a string of ${min}–${max} characters`;
+const int =
+  (min: number, max: number): Rule =>
+  (v) =>
+    Number.isInteger(v) && (v as number) >= min && (v as number) <= max
+      ? null
+      : `expected a whole number from ${min} to ${max}`;
 
 const shape: Record<string, Record<string, { rule: Rule; optional?: boolean }>> = {
-  workspace: { id: { rule: (v) => (typeof v === 'string' && /^[0-9a-f-]{36}$/.test(v) ? null : 'expected a UUID') }, created: { rule: str() } },
+  workspace: {
+    id: { rule: (v) => (typeof v === 'string' && /^[0-9a-f-]{36}$/.test(v) ? null : 'expected a UUID') },
+    created: { rule: str() },
+  },
   identity: { id: { rule: str(1, 200), optional: true } },
   // The password lives in the environment or keys/metadata-password (docs/CONFIG.md), never here.
-  metadata: { url: { rule: (v) => str()(v) ?? (urlSecret(v as string) ? 'must not carry a password or credential: move it to CAIRN_METADATA_PASSWORD or .cairn/keys/metadata-password (docs/CONFIG.md)' : null) } },
+  metadata: {
+    url: {
+      rule: (v) =>
+        str()(v) ??
+        (urlSecret(v as string)
+          ? 'must not carry a password or credential: move it to CAIRN_METADATA_PASSWORD or .cairn/keys/metadata-password (docs/CONFIG.md)'
+          : null),
+    },
+  },
   storage: { pack_size_mib: { rule: int(1, 1024) }, workers: { rule: int(1, 256), optional: true } },
-  audit: { origin: { rule: (v) => (typeof v === 'string' && /^[^\s+]+$/.test(v) ? null : 'expected a name without spaces or +') } },
+  audit: {
+    origin: {
+      rule: (v) => (typeof v === 'string' && /^[^\s+]+$/.test(v) ? null : 'expected a name without spaces or +'),
+    },
+  },
 };
 
 export function validateConfig(raw: unknown): { config: WorkspaceConfig | null; problems: string[] } {
   const problems: string[] = [];
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { config: null, problems: ['(root): expected an object'] };
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+    return { config: null, problems: ['(root): expected an object'] };
   const obj = raw as Record<string, unknown>;
   if (obj.version !== 1) problems.push(`version: expected 1, got ${JSON.stringify(obj.version)}`);
   for (const key of Object.keys(obj)) if (key !== 'version' && !(key in shape)) problems.push(`${key}: unknown key`);
@@ -66,7 +92,15 @@ export function validateConfig(raw: unknown): { config: WorkspaceConfig | null; 
       if (p) problems.push(`${section}.${key}: ${p}`);
     }
   }
-  return problems.length ? { config: null, problems } : { config: { ...(obj as unknown as WorkspaceConfig), identity: (obj.identity as WorkspaceConfig['identity']) ?? {} }, problems };
+  return problems.length
+    ? { config: null, problems }
+    : {
+        config: {
+          ...(obj as unknown as WorkspaceConfig),
+          identity: (obj.identity as WorkspaceConfig['identity']) ?? {},
+        },
+        problems,
+      };
 }
 
 export function loadConfig(cairnDir: string): WorkspaceConfig {
@@ -75,10 +109,17 @@ export function loadConfig(cairnDir: string): WorkspaceConfig {
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new CairnError('CONFIG_INVALID', `cannot read ${file}: ${(err as Error).message}`, { cause: err, hint: 'fix the JSON by hand (see docs/CONFIG.md)' });
+    throw new CairnError('CONFIG_INVALID', `cannot read ${file}: ${(err as Error).message}`, {
+      cause: err,
+      hint: 'fix the JSON by hand (see docs/CONFIG.md)',
+    });
   }
   const { config, problems } = validateConfig(raw);
-  if (!config) throw new CairnError('CONFIG_INVALID', `${file} is invalid:\n  ${problems.join('\n  ')}`, { data: { problems }, hint: 'see docs/CONFIG.md' });
+  if (!config)
+    throw new CairnError('CONFIG_INVALID', `${file} is invalid:\n  ${problems.join('\n  ')}`, {
+      data: { problems },
+      hint: 'see docs/CONFIG.md',
+    });
   return config;
 }
 

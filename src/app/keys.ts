@@ -43,7 +43,9 @@ export function keptCheckpointFile(cairnDir: string): KeptCheckpoint {
         return readFileSync(path, 'utf8');
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-        throw new CairnError('IO_ERROR', `cannot read the kept checkpoint ${path}: ${(err as Error).message}`, { cause: err });
+        throw new CairnError('IO_ERROR', `cannot read the kept checkpoint ${path}: ${(err as Error).message}`, {
+          cause: err,
+        });
       }
     },
     write: (note) => writeFileAtomic(path, note, { mode: 0o644 }),
@@ -107,6 +109,8 @@ function read(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new CairnError('CONFIG_INVALID', `cannot read the workspace key ${path}: ${(err as Error).message}`, { cause: err });
+    throw new CairnError('CONFIG_INVALID', `cannot read the workspace key ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }

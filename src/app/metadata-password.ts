@@ -40,7 +40,11 @@ export function withMetadataPassword(url: string, cairnDir: string, env: NodeJS.
       password = readFileSync(join(cairnDir, METADATA_PASSWORD_FILE), 'utf8').replace(/\r?\n$/, '');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new CairnError('CONFIG_INVALID', `cannot read ${join(cairnDir, METADATA_PASSWORD_FILE)}: ${(err as Error).message}`, { cause: err });
+        throw new CairnError(
+          'CONFIG_INVALID',
+          `cannot read ${join(cairnDir, METADATA_PASSWORD_FILE)}: ${(err as Error).message}`,
+          { cause: err },
+        );
       }
     }
   }

@@ -16,7 +16,8 @@ describe('workspace', () => {
     const ws = await newWorkspace(dir);
     await ws.close();
     const cairn = join(dir, '.cairn');
-    for (const p of ['config.json', 'meta.db', 'objects', 'keys/signing.key', 'keys/signing.pub']) expect(existsSync(join(cairn, p)), p).toBe(true);
+    for (const p of ['config.json', 'meta.db', 'objects', 'keys/signing.key', 'keys/signing.pub'])
+      expect(existsSync(join(cairn, p)), p).toBe(true);
     expect(statSync(join(cairn, 'keys/signing.key')).mode & 0o777).toBe(0o600);
     const config = loadConfig(cairn);
     expect(config.metadata.url).toBe('sqlite:meta.db');
@@ -46,7 +47,10 @@ describe('workspace', () => {
   it('identity comes from CAIRN_ACTOR, then config, then git, then the OS user', () => {
     const cfg = defaultConfig('01a21a2b-e0bd-7000-9437-87c69eb049c0', 'now');
     expect(resolveActor(cfg, { CAIRN_ACTOR: 'ci-bot' })).toEqual({ id: 'ci-bot', auth: 'environment' });
-    expect(resolveActor({ ...cfg, identity: { id: 'alice@example.com' } }, {})).toEqual({ id: 'alice@example.com', auth: 'config' });
+    expect(resolveActor({ ...cfg, identity: { id: 'alice@example.com' } }, {})).toEqual({
+      id: 'alice@example.com',
+      auth: 'config',
+    });
     const repo = tmp();
     const env = { HOME: repo, GIT_CONFIG_GLOBAL: join(repo, 'gc'), GIT_CONFIG_NOSYSTEM: '1' };
     writeFileSync(join(repo, 'gc'), '[user]\n\temail = bob@example.com\n');

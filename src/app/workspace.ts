@@ -59,7 +59,10 @@ export function findWorkspaceRoot(start: string): string | null {
   }
 }
 
-export async function initWorkspace(dir: string, opts: OpenOptions & { metadataUrl?: string } = {}): Promise<Workspace> {
+export async function initWorkspace(
+  dir: string,
+  opts: OpenOptions & { metadataUrl?: string } = {},
+): Promise<Workspace> {
   const root = resolve(opts.cwd ?? process.cwd(), dir);
   const cairnDir = join(root, CAIRN_DIR);
   if (existsSync(join(cairnDir, CONFIG_FILE))) {
@@ -73,7 +76,10 @@ export async function initWorkspace(dir: string, opts: OpenOptions & { metadataU
   // A database password is kept out of config.json: in keys/, owner-only (docs/CONFIG.md).
   const metadata = opts.metadataUrl ? splitPassword(opts.metadataUrl) : null;
   const leak = metadata ? urlSecret(metadata.url) : null;
-  if (leak) throw new CairnError('USAGE', `the metadata URL cannot be stored: ${leak}`, { hint: 'give the password in the URL (user:password@host), in CAIRN_METADATA_PASSWORD or in PGPASSWORD; nothing else secret may be in it' });
+  if (leak)
+    throw new CairnError('USAGE', `the metadata URL cannot be stored: ${leak}`, {
+      hint: 'give the password in the URL (user:password@host), in CAIRN_METADATA_PASSWORD or in PGPASSWORD; nothing else secret may be in it',
+    });
   const clock = opts.clock ?? systemClock;
   mkdirSync(root, { recursive: true });
   // Owner-only: .cairn holds the metadata database, the keys, run and hook logs.
@@ -88,7 +94,10 @@ export async function initWorkspace(dir: string, opts: OpenOptions & { metadataU
   // The config is written last: its presence is what marks a complete workspace.
   await saveConfig(cairnDir, config);
   const ws = await openAt(root, config, opts);
-  await ws.audit.record({ action: 'workspace.init', target: { type: 'workspace', name: id }, params: { metadata: ws.meta.dialect } }, 'ok');
+  await ws.audit.record(
+    { action: 'workspace.init', target: { type: 'workspace', name: id }, params: { metadata: ws.meta.dialect } },
+    'ok',
+  );
   return ws;
 }
 
@@ -113,7 +122,10 @@ async function openAt(root: string, config: WorkspaceConfig, opts: OpenOptions):
   const cairnDir = join(root, CAIRN_DIR);
   const url = config.metadata.url;
   const env = opts.env ?? process.env;
-  const metaUrl = url.startsWith('sqlite:') && !isAbsolute(url.slice(7)) ? `sqlite:${join(cairnDir, url.slice(7))}` : withMetadataPassword(url, cairnDir, env);
+  const metaUrl =
+    url.startsWith('sqlite:') && !isAbsolute(url.slice(7))
+      ? `sqlite:${join(cairnDir, url.slice(7))}`
+      : withMetadataPassword(url, cairnDir, env);
   const meta = await openMetaStore(metaUrl);
   const clock = opts.clock ?? systemClock;
   let actor: AuditActor | null = null;
@@ -128,19 +140,36 @@ async function openAt(root: string, config: WorkspaceConfig, opts: OpenOptions):
     client: `cairn/${CLIENT_VERSION}`,
     workspace: config.workspace.id,
   });
-  const audit = new AuditLog({ db: meta.db, dialect: meta.dialect, context, clock, keys, kept: keptCheckpointFile(cairnDir) });
+  const audit = new AuditLog({
+    db: meta.db,
+    dialect: meta.dialect,
+    context,
+    clock,
+    keys,
+    kept: keptCheckpointFile(cairnDir),
+  });
   const packs = new LocalPackDir(join(cairnDir, 'objects'));
   const reader = new PackReader(packs);
   const index: BlobIndex = {
     has: (ids) => blobsPresent(meta.db, ids),
     locate: async (ids) => {
       const rows = await blobsLocate(meta.db, ids);
-      return new Map([...rows].map(([id, r]) => [id, { id, packId: r.pack_id, offset: Number(r.offset), length: Number(r.length), kind: r.kind }]));
+      return new Map(
+        [...rows].map(([id, r]) => [
+          id,
+          { id, packId: r.pack_id, offset: Number(r.offset), length: Number(r.length), kind: r.kind },
+        ]),
+      );
     },
     knownPacks: async (ids) => {
       const out = new Set<string>();
       for (let i = 0; i < ids.length; i += 500) {
-        for (const r of await meta.db.selectFrom('packs').select('id').where('id', 'in', ids.slice(i, i + 500)).execute()) out.add(r.id);
+        for (const r of await meta.db
+          .selectFrom('packs')
+          .select('id')
+          .where('id', 'in', ids.slice(i, i + 500))
+          .execute())
+          out.add(r.id);
       }
       return out;
     },

@@ -9,19 +9,23 @@ export const auditActions = {
   'dataset.tag': 'A tag was set on, or moved to, a dataset version.',
   'dataset.checkout': 'A dataset version was materialized into a directory.',
   'dataset.profile': 'A version was profiled; the profile is stored with it.',
-  'dataset.validate': 'A version was checked against a suite; the report is stored with it (outcome failed when an error-severity check failed).',
+  'dataset.validate':
+    'A version was checked against a suite; the report is stored with it (outcome failed when an error-severity check failed).',
   'dataset.suite.infer': 'A starting suite was inferred from a version.',
   'dataset.clean': 'A recipe made a new version from a version (lineage via the recipe digest).',
-  'dataset.split': 'A version was split into one version per split, with a leakage report (params record --allow-leakage).',
+  'dataset.split':
+    'A version was split into one version per split, with a leakage report (params record --allow-leakage).',
   'store.gc': 'Unreferenced packs were deleted from the object store.',
   'store.fsck': 'The object store was re-hashed; the outcome says whether it was intact.',
   'audit.export': 'The audit log was exported as a self-contained bundle.',
   'remote.add': 'A remote was added (or re-added) to the workspace; params name its URL and whether it is encrypted.',
   'remote.remove': 'A remote was removed from the workspace (nothing on the remote is deleted).',
   'remote.push': 'Packs, metadata and the audit log were uploaded to a remote; params count versions, packs and bytes.',
-  'remote.pull': 'Metadata and the packs of versions were downloaded from a remote and verified; params count versions, packs and bytes.',
+  'remote.pull':
+    'Metadata and the packs of versions were downloaded from a remote and verified; params count versions, packs and bytes.',
   'workspace.clone': 'A workspace was started from a remote; params name the remote and the audit logs it verified.',
-  'run.submit': 'A run was submitted (run key, inputs, code commit, params, resources); denied when it would exceed its budget.',
+  'run.submit':
+    'A run was submitted (run key, inputs, code commit, params, resources); denied when it would exceed its budget.',
   'run.start': 'A submitted run started on its backend.',
   'run.finish': 'A run completed; its outputs became a version (lineage: inputs → run → output).',
   'run.fail': 'A run ended without success: non-zero exit, time limit, node failure or a lost job.',
@@ -36,9 +40,12 @@ export const auditActions = {
   'model.promote': "An alias was moved to a model version; denied when the alias's policy was not met.",
   'model.alias.remove': 'An alias was removed from a model.',
   'model.rollback': 'An alias was moved back to the version it pointed at before.',
-  'model.release': 'A release bundle was written for a model version (files, manifest, card, evaluations, signed provenance, audit proofs).',
-  'model.evaluate': 'A model version was evaluated by a suite on a dataset version; the verdict and its evidence are stored (failed when a check failed).',
-  'model.deploy': 'A model version was deployed to an environment: recorded when it starts (status pending) and when it ends (succeeded; failed or rolled_back with outcome failed); denied when the alias the environment serves refuses the version.',
+  'model.release':
+    'A release bundle was written for a model version (files, manifest, card, evaluations, signed provenance, audit proofs).',
+  'model.evaluate':
+    'A model version was evaluated by a suite on a dataset version; the verdict and its evidence are stored (failed when a check failed).',
+  'model.deploy':
+    'A model version was deployed to an environment: recorded when it starts (status pending) and when it ends (succeeded; failed or rolled_back with outcome failed); denied when the alias the environment serves refuses the version.',
 } as const;
 
 export type AuditAction = keyof typeof auditActions;

@@ -7,12 +7,61 @@ import { packageRoot } from '../core/package-root.js';
 import { auditActions, auditOutcomes, isAuditAction, type AuditAction } from './actions.js';
 import { AUDIT_SCHEMA, buildEvent, encodeEvent, parseEvent, type AuditContext, type EventDraft } from './event.js';
 
-const ctx: AuditContext = { actor: { id: 'ops@example.com', auth: 'config' }, host: 'build-7', pid: 4242, command: 'data add', client: 'cairn/1.2.3', workspace: 'ws-1' };
-const fields = { index: 3, prev: 'ab'.repeat(32), id: '01a21a40-1e3f-7000-ad5e-dae0162d0bee', time: '2026-11-26T23:45:39.391Z', outcome: 'ok' as const };
+const ctx: AuditContext = {
+  actor: { id: 'ops@example.com', auth: 'config' },
+  host: 'build-7',
+  pid: 4242,
+  command: 'data add',
+  client: 'cairn/1.2.3',
+  workspace: 'ws-1',
+};
+const fields = {
+  index: 3,
+  prev: 'ab'.repeat(32),
+  id: '01a21a40-1e3f-7000-ad5e-dae0162d0bee',
+  time: '2026-11-26T23:45:39.391Z',
+  outcome: 'ok' as const,
+};
 
 describe('audit events', () => {
   it('the closed list of actions is exactly the documented one', () => {
-    expect(Object.keys(auditActions)).toEqual(['workspace.init', 'dataset.version.create', 'dataset.tag', 'dataset.checkout', 'dataset.profile', 'dataset.validate', 'dataset.suite.infer', 'dataset.clean', 'dataset.split', 'store.gc', 'store.fsck', 'audit.export', 'remote.add', 'remote.remove', 'remote.push', 'remote.pull', 'workspace.clone', 'run.submit', 'run.start', 'run.finish', 'run.fail', 'run.cancel', 'run.reuse', 'run.policy', 'project.set', 'model.register', 'model.verify', 'model.policy.set', 'model.approve', 'model.promote', 'model.alias.remove', 'model.rollback', 'model.release', 'model.evaluate', 'model.deploy']);
+    expect(Object.keys(auditActions)).toEqual([
+      'workspace.init',
+      'dataset.version.create',
+      'dataset.tag',
+      'dataset.checkout',
+      'dataset.profile',
+      'dataset.validate',
+      'dataset.suite.infer',
+      'dataset.clean',
+      'dataset.split',
+      'store.gc',
+      'store.fsck',
+      'audit.export',
+      'remote.add',
+      'remote.remove',
+      'remote.push',
+      'remote.pull',
+      'workspace.clone',
+      'run.submit',
+      'run.start',
+      'run.finish',
+      'run.fail',
+      'run.cancel',
+      'run.reuse',
+      'run.policy',
+      'project.set',
+      'model.register',
+      'model.verify',
+      'model.policy.set',
+      'model.approve',
+      'model.promote',
+      'model.alias.remove',
+      'model.rollback',
+      'model.release',
+      'model.evaluate',
+      'model.deploy',
+    ]);
     expect(auditOutcomes).toEqual(['ok', 'failed', 'denied']);
     const doc = readFileSync(join(packageRoot(), 'docs', 'AUDIT.md'), 'utf8');
     for (const a of Object.keys(auditActions)) expect(doc, `docs/AUDIT.md documents ${a}`).toContain(`| \`${a}\` |`);
@@ -44,17 +93,25 @@ describe('audit events', () => {
     expect('reason' in e).toBe(false);
     const enc = encodeEvent(e);
     expect(enc).toBe(canonicalJson(e));
-    expect(enc.startsWith('{"action":"dataset.tag","actor":{"auth":"config","id":"ops@example.com"},"client":"cairn/1.2.3","host":"build-7","id":')).toBe(true);
+    expect(
+      enc.startsWith(
+        '{"action":"dataset.tag","actor":{"auth":"config","id":"ops@example.com"},"client":"cairn/1.2.3","host":"build-7","id":',
+      ),
+    ).toBe(true);
     expect(parseEvent(enc)).toEqual({ event: e });
-    const failed = buildEvent(ctx, { action: 'store.gc', target: { type: 'store' } }, { ...fields, outcome: 'failed', reason: 'LOCKED: x' });
+    const failed = buildEvent(
+      ctx,
+      { action: 'store.gc', target: { type: 'store' } },
+      { ...fields, outcome: 'failed', reason: 'LOCKED: x' },
+    );
     expect(failed.reason).toBe('LOCKED: x');
     expect(parseEvent(encodeEvent(failed))).toEqual({ event: failed });
   });
 
   it('an action outside the closed list is refused when written', () => {
-    expect(() => buildEvent(ctx, { action: 'dataset.delete' as AuditAction, target: { type: 'dataset' } }, fields)).toThrow(
-      expect.objectContaining({ code: 'INTERNAL', message: 'unknown audit action dataset.delete' }),
-    );
+    expect(() =>
+      buildEvent(ctx, { action: 'dataset.delete' as AuditAction, target: { type: 'dataset' } }, fields),
+    ).toThrow(expect.objectContaining({ code: 'INTERNAL', message: 'unknown audit action dataset.delete' }));
     try {
       buildEvent(ctx, { action: 'x' as AuditAction, target: { type: 'dataset' } }, fields);
     } catch (err) {
@@ -82,7 +139,17 @@ describe('audit events', () => {
       expect(JSON.stringify(caught) + (caught as Error).message).not.toContain('topsecret');
     }
     // A user name alone (ssh://alice@host) and ordinary URLs are fine.
-    expect(buildEvent(ctx, { action: 'remote.add', target: { type: 'remote', name: 'origin' }, params: { url: 'ssh://alice@host/srv', endpoint: 'http://minio:9000' } }, fields).params.url).toBe('ssh://alice@host/srv');
+    expect(
+      buildEvent(
+        ctx,
+        {
+          action: 'remote.add',
+          target: { type: 'remote', name: 'origin' },
+          params: { url: 'ssh://alice@host/srv', endpoint: 'http://minio:9000' },
+        },
+        fields,
+      ).params.url,
+    ).toBe('ssh://alice@host/srv');
   });
 
   it('parseEvent names what is wrong with a damaged entry', () => {

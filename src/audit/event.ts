@@ -96,12 +96,25 @@ export function buildEvent(
  * refused instead, before anything is written. Values are never echoed, only their place.
  */
 function refuseSecrets(draft: EventDraft, reason: string | undefined): void {
-  const found = findSecret({ target: draft.target, inputs: draft.inputs ?? [], outputs: draft.outputs ?? [], params: draft.params ?? {}, reason: reason ?? '' }, '');
+  const found = findSecret(
+    {
+      target: draft.target,
+      inputs: draft.inputs ?? [],
+      outputs: draft.outputs ?? [],
+      params: draft.params ?? {},
+      reason: reason ?? '',
+    },
+    '',
+  );
   if (found) {
-    throw new CairnError('INVALID_INPUT', `refusing to write a credential into the audit log: ${found.path}: ${found.why}`, {
-      data: { field: found.path, action: draft.action },
-      hint: 'give credentials through the environment or an owner-only key file, never inside a URL or a parameter; nothing was written',
-    });
+    throw new CairnError(
+      'INVALID_INPUT',
+      `refusing to write a credential into the audit log: ${found.path}: ${found.why}`,
+      {
+        data: { field: found.path, action: draft.action },
+        hint: 'give credentials through the environment or an owner-only key file, never inside a URL or a parameter; nothing was written',
+      },
+    );
   }
 }
 
@@ -141,8 +154,10 @@ export function parseEvent(entry: string): { event: AuditEvent } | { problem: st
   if (!e || typeof e !== 'object') return { problem: 'entry is not an object' };
   if (e.schema !== AUDIT_SCHEMA) return { problem: `unknown schema ${JSON.stringify(e.schema)}` };
   if (!Number.isSafeInteger(e.index)) return { problem: 'index missing' };
-  if (e.prev !== null && !(typeof e.prev === 'string' && /^[0-9a-f]{64}$/.test(e.prev))) return { problem: 'prev is malformed' };
-  if (typeof e.action !== 'string' || !isAuditAction(e.action)) return { problem: `action ${JSON.stringify(e.action)} is not in the closed list` };
+  if (e.prev !== null && !(typeof e.prev === 'string' && /^[0-9a-f]{64}$/.test(e.prev)))
+    return { problem: 'prev is malformed' };
+  if (typeof e.action !== 'string' || !isAuditAction(e.action))
+    return { problem: `action ${JSON.stringify(e.action)} is not in the closed list` };
   if (!auditOutcomes.includes(e.outcome)) return { problem: `outcome ${JSON.stringify(e.outcome)} is invalid` };
   if (!e.actor || typeof e.actor.id !== 'string') return { problem: 'actor missing' };
   try {

@@ -115,8 +115,24 @@ describe('CLI conventions', () => {
       const ls = cli(['data', 'ls', '--json'], { cwd });
       expect(ls.code).toBe(0);
       expect(ls.json).toEqual([
-        { name: 'ds', versions: 2, latest: 'ds@v2', digest: (add.json as { digest: string }).digest, files: 4, bytes: expect.any(Number), updated: expect.any(String) },
-        { name: 'ds/train', versions: 1, latest: 'ds/train@v1', digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/), files: 2, bytes: 8 + 150 * 1024, updated: expect.any(String) },
+        {
+          name: 'ds',
+          versions: 2,
+          latest: 'ds@v2',
+          digest: (add.json as { digest: string }).digest,
+          files: 4,
+          bytes: expect.any(Number),
+          updated: expect.any(String),
+        },
+        {
+          name: 'ds/train',
+          versions: 1,
+          latest: 'ds/train@v1',
+          digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+          files: 2,
+          bytes: 8 + 150 * 1024,
+          updated: expect.any(String),
+        },
       ]);
 
       const log = cli(['data', 'log', 'ds', '--json'], { cwd });
@@ -130,10 +146,23 @@ describe('CLI conventions', () => {
       const show = cli(['data', 'show', 'ds/train', '--json'], { cwd });
       expect(show.code).toBe(0);
       const shown = show.json as Record<string, unknown> & { listing: unknown[]; stats: Record<string, unknown> };
-      expect(shown).toMatchObject({ ref: 'ds/train@v1', parent: null, derivedFrom: ['ds@v2'], files: 2, truncated: false });
+      expect(shown).toMatchObject({
+        ref: 'ds/train@v1',
+        parent: null,
+        derivedFrom: ['ds@v2'],
+        files: 2,
+        truncated: false,
+      });
       expect(shown.listing).toEqual([
         { path: 'a.csv', type: 'file', size: 8, digest: `sha256:${sha(files['train/a.csv'])}`, mode: '644', chunks: 1 },
-        { path: 'b.bin', type: 'file', size: 150 * 1024, digest: `sha256:${sha(files['train/b.bin'])}`, mode: '644', chunks: expect.any(Number) },
+        {
+          path: 'b.bin',
+          type: 'file',
+          size: 150 * 1024,
+          digest: `sha256:${sha(files['train/b.bin'])}`,
+          mode: '644',
+          chunks: expect.any(Number),
+        },
       ]);
       expect(shown.stats).toMatchObject({ files: 2, bytes: 8 + 150 * 1024, dirs: 0, symlinks: 0, newBytes: 0 });
       const limited = cli(['data', 'show', 'ds', '--limit', '1', '--json'], { cwd });
@@ -151,23 +180,61 @@ describe('CLI conventions', () => {
       });
 
       const tag = cli(['data', 'tag', 'ds@v1', 'baseline', '--json'], { cwd });
-      expect(tag.json).toEqual({ dataset: 'ds', tag: 'baseline', ref: 'ds@v1', digest: expect.stringMatching(/^sha256:/), movedFrom: null });
+      expect(tag.json).toEqual({
+        dataset: 'ds',
+        tag: 'baseline',
+        ref: 'ds@v1',
+        digest: expect.stringMatching(/^sha256:/),
+        movedFrom: null,
+      });
 
       const co = cli(['data', 'checkout', 'ds@baseline', 'work', '--json'], { cwd });
       expect(co.code, co.stderr).toBe(0);
-      expect(co.json).toMatchObject({ ref: 'ds@v1', target: join(cwd, 'work'), written: 3, removed: 0, unchanged: 0, untracked: [] });
+      expect(co.json).toMatchObject({
+        ref: 'ds@v1',
+        target: join(cwd, 'work'),
+        written: 3,
+        removed: 0,
+        unchanged: 0,
+        untracked: [],
+      });
       expect(readFileSync(join(cwd, 'work/train/b.bin')).equals(files['train/b.bin'])).toBe(true);
 
       const st = cli(['data', 'status', 'work', '--name', 'ds', '--json'], { cwd });
-      expect(st.json).toMatchObject({ dataset: 'ds', base: 'ds@v2', clean: false, added: [], removed: ['new.txt'], modified: ['test/c.csv'], unchanged: 2 });
+      expect(st.json).toMatchObject({
+        dataset: 'ds',
+        base: 'ds@v2',
+        clean: false,
+        added: [],
+        removed: ['new.txt'],
+        modified: ['test/c.csv'],
+        unchanged: 2,
+      });
       const clean = cli(['data', 'status', 'data', '--name', 'ds', '--json'], { cwd });
       expect(clean.json).toMatchObject({ clean: true, added: [], removed: [], modified: [], unchanged: 4 });
 
       const fsck = cli(['fsck', '--json'], { cwd });
       expect(fsck.code).toBe(0);
-      expect(fsck.json).toMatchObject({ ok: true, missingPacks: [], corruptBlobs: [], brokenVersions: [], orphanPacks: [] });
+      expect(fsck.json).toMatchObject({
+        ok: true,
+        missingPacks: [],
+        corruptBlobs: [],
+        brokenVersions: [],
+        orphanPacks: [],
+      });
       const dry = cli(['gc', '--dry-run', '--json'], { cwd });
-      expect(dry.json).toEqual({ dryRun: true, packsDeleted: 0, packsRepacked: 0, orphanPacksDeleted: 0, tempFilesDeleted: 0, blobsDropped: 0, bytesFreed: 0, bytesCopied: 0, cacheBytesFreed: 0, roots: 3 });
+      expect(dry.json).toEqual({
+        dryRun: true,
+        packsDeleted: 0,
+        packsRepacked: 0,
+        orphanPacksDeleted: 0,
+        tempFilesDeleted: 0,
+        blobsDropped: 0,
+        bytesFreed: 0,
+        bytesCopied: 0,
+        cacheBytesFreed: 0,
+        roots: 3,
+      });
       const gc = cli(['gc', '--json'], { cwd });
       expect(gc.json).toMatchObject({ dryRun: false, packsDeleted: 0, roots: 3 });
       const lineage = cli(['lineage', 'ds/train@v1', '--json'], { cwd });
@@ -219,7 +286,11 @@ describe('CLI conventions', () => {
     });
 
     it('bad names, tag conflicts and local changes: codes and exit statuses', () => {
-      const name = expectJsonError(cli(['data', 'add', 'data', '--name', 'bad name', '--json'], { cwd }), 'INVALID_NAME', 2);
+      const name = expectJsonError(
+        cli(['data', 'add', 'data', '--name', 'bad name', '--json'], { cwd }),
+        'INVALID_NAME',
+        2,
+      );
       expect(name.data).toEqual({ name: 'bad name' });
       expectUserError(cli(['data', 'add', 'data', '--name', '../up'], { cwd }), 'INVALID_NAME', 2);
       expectJsonError(cli(['data', 'tag', 'ds@v1', 'latest', '--json'], { cwd }), 'INVALID_NAME', 2);
@@ -228,7 +299,10 @@ describe('CLI conventions', () => {
       const moved = expectJsonError(cli(['data', 'tag', 'ds@v2', 'pinned', '--json'], { cwd }), 'ALREADY_EXISTS', 1);
       expect(moved.data).toEqual({ tag: 'pinned', current: 'ds@v1' });
       expect(moved.hint).toContain('--force');
-      expect(cli(['data', 'tag', 'ds@v2', 'pinned', '--force', '--json'], { cwd }).json).toMatchObject({ ref: 'ds@v2', movedFrom: 'ds@v1' });
+      expect(cli(['data', 'tag', 'ds@v2', 'pinned', '--force', '--json'], { cwd }).json).toMatchObject({
+        ref: 'ds@v2',
+        movedFrom: 'ds@v1',
+      });
 
       const dir = 'edited';
       expect(cli(['data', 'checkout', 'ds@v1', dir], { cwd }).code).toBe(0);
@@ -274,7 +348,10 @@ describe('CLI conventions', () => {
     const r = cli(['fsck', '--json'], { cwd });
     const e = expectJsonError(r, 'CHECK_FAILED', 1);
     expect(e.data.brokenVersions).toEqual(['ds@v1']);
-    expect(e.data.report).toMatchObject({ ok: false, brokenVersions: [{ ref: 'ds@v1', files: ['f.bin'], unreadableTrees: [] }] });
+    expect(e.data.report).toMatchObject({
+      ok: false,
+      brokenVersions: [{ ref: 'ds@v1', files: ['f.bin'], unreadableTrees: [] }],
+    });
     const human = cli(['fsck'], { cwd });
     expectUserError({ ...human, stdout: '' }, 'CHECK_FAILED', 1);
     expect(human.stdout).toContain('damaged version ds@v1: 1 file(s): f.bin');

@@ -28,7 +28,11 @@ export function workspaceEnv(opts: GlobalOptions): NodeJS.ProcessEnv {
 }
 
 /** Opens the workspace for one command and always closes it (which signs a checkpoint). */
-export async function withWorkspace<T>(opts: GlobalOptions, command: string, fn: (ws: Workspace) => Promise<T>): Promise<T> {
+export async function withWorkspace<T>(
+  opts: GlobalOptions,
+  command: string,
+  fn: (ws: Workspace) => Promise<T>,
+): Promise<T> {
   const env = workspaceEnv(opts);
   const ws = await openWorkspace({ command, env });
   try {

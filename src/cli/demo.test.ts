@@ -20,7 +20,11 @@ describe.skipIf(!dataPresent)('cairn demo', () => {
   it('runs every step end to end on the real data and exits 0', { timeout: 180_000 }, () => {
     const r = cli(['demo', '--json'], { cwd: tmp() });
     expect(r.code, `${r.stdout}\n${r.stderr.slice(-3000)}`).toBe(0);
-    const doc = r.json as { workspace: string; kept: boolean; steps: Array<{ step: string; command: string; ok: boolean; ms: number }> };
+    const doc = r.json as {
+      workspace: string;
+      kept: boolean;
+      steps: Array<{ step: string; command: string; ok: boolean; ms: number }>;
+    };
     expect(doc.kept).toBe(false);
     expect(doc.steps.length).toBeGreaterThanOrEqual(22);
     for (const s of doc.steps) {
@@ -29,7 +33,18 @@ describe.skipIf(!dataPresent)('cairn demo', () => {
       expect(r.stderr).toContain(`── ${s.step}\n$ cairn `);
     }
     const commands = doc.steps.map((s) => s.command.split(' ').slice(0, 3).join(' '));
-    for (const c of ['cairn init', 'cairn data add', 'cairn data ls', 'cairn data show', 'cairn data tag', 'cairn data checkout', 'cairn data status', 'cairn data diff', 'cairn fsck', 'cairn audit verify']) {
+    for (const c of [
+      'cairn init',
+      'cairn data add',
+      'cairn data ls',
+      'cairn data show',
+      'cairn data tag',
+      'cairn data checkout',
+      'cairn data status',
+      'cairn data diff',
+      'cairn fsck',
+      'cairn audit verify',
+    ]) {
       expect(commands, c).toContain(c);
     }
     // The throwaway workspace is gone afterwards.

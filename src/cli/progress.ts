@@ -12,7 +12,10 @@ const noop: Progress = { update() {}, done() {} };
  * never with --json, and only once the work has run for half a second, so quick commands
  * stay quiet.
  */
-export function createProgress(label: string, opts: { enabled: boolean; unit?: 'bytes' | 'items'; total?: number }): Progress {
+export function createProgress(
+  label: string,
+  opts: { enabled: boolean; unit?: 'bytes' | 'items'; total?: number },
+): Progress {
   if (!opts.enabled || !process.stderr.isTTY || process.env.CAIRN_NO_PROGRESS) return noop;
   const started = Date.now();
   let total = opts.total ?? 0;

@@ -33,8 +33,13 @@ export function loadComputeConfig(cairnDir: string): ComputeConfig {
   const d = defaultComputeConfig();
   const known = ['prices', 'currency', 'slurm', 'localGpus', 'cache', 'sampleIntervalS'];
   const unknown = Object.keys(raw).filter((k) => !known.includes(k));
-  if (unknown.length) throw new CairnError('CONFIG_INVALID', `${path}: unknown key(s) ${unknown.join(', ')} (known: ${known.join(', ')})`);
+  if (unknown.length)
+    throw new CairnError(
+      'CONFIG_INVALID',
+      `${path}: unknown key(s) ${unknown.join(', ')} (known: ${known.join(', ')})`,
+    );
   const prices = { ...d.prices, ...(raw.prices ?? {}) };
-  if (![prices.local, prices.slurm].every((p) => typeof p === 'number' && p >= 0)) throw new CairnError('CONFIG_INVALID', `${path}: prices must be numbers ≥ 0`);
+  if (![prices.local, prices.slurm].every((p) => typeof p === 'number' && p >= 0))
+    throw new CairnError('CONFIG_INVALID', `${path}: prices must be numbers ≥ 0`);
   return { ...d, ...raw, prices, slurm: { ...(raw.slurm ?? {}) } };
 }

@@ -17,25 +17,54 @@ export interface UsageRow {
  * GPU-hours, cost, idle GPU-hours and the GPU-hours cache hits saved, grouped by project,
  * user or run, for runs created since `since`.
  */
-export async function usageReport(deps: RunDeps, opts: { by: 'project' | 'user' | 'run'; since?: Date }): Promise<{ currency: string; rows: UsageRow[]; total: UsageRow }> {
+export async function usageReport(
+  deps: RunDeps,
+  opts: { by: 'project' | 'user' | 'run'; since?: Date },
+): Promise<{ currency: string; rows: UsageRow[]; total: UsageRow }> {
   const cfg = loadComputeConfig(deps.cairnDir);
   let q = deps.meta.db.selectFrom('runs').selectAll();
   if (opts.since) q = q.where('created_at', '>=', opts.since.toISOString());
   const runs = await q.execute();
-  const byId = new Map((await deps.meta.db.selectFrom('runs').select(['id', 'gpus', 'started_at', 'ended_at']).execute()).map((r) => [r.id, r]));
+  const byId = new Map(
+    (await deps.meta.db.selectFrom('runs').select(['id', 'gpus', 'started_at', 'ended_at']).execute()).map((r) => [
+      r.id,
+      r,
+    ]),
+  );
   const groups = new Map<string, UsageRow>();
-  const total: UsageRow = { key: 'total', runs: 0, gpuHours: 0, cost: 0, idleGpuHours: null, savedGpuHours: 0, cpuHours: 0 };
+  const total: UsageRow = {
+    key: 'total',
+    runs: 0,
+    gpuHours: 0,
+    cost: 0,
+    idleGpuHours: null,
+    savedGpuHours: 0,
+    cpuHours: 0,
+  };
   for (const r of runs) {
     const key = opts.by === 'project' ? r.project : opts.by === 'user' ? r.created_by : `${r.name} ${r.id}`;
-    const g = groups.get(key) ?? { key, runs: 0, gpuHours: 0, cost: 0, idleGpuHours: null, savedGpuHours: 0, cpuHours: 0 };
+    const g = groups.get(key) ?? {
+      key,
+      runs: 0,
+      gpuHours: 0,
+      cost: 0,
+      idleGpuHours: null,
+      savedGpuHours: 0,
+      cpuHours: 0,
+    };
     groups.set(key, g);
-    const usage = JSON.parse(r.usage) as { gpuSeconds?: number; idleGpuSeconds?: number | null; cpuSeconds?: number | null };
+    const usage = JSON.parse(r.usage) as {
+      gpuSeconds?: number;
+      idleGpuSeconds?: number | null;
+      cpuSeconds?: number | null;
+    };
     let gpuH = (usage.gpuSeconds ?? 0) / 3600;
     if (r.status === 'running' && r.started_at) gpuH = (r.gpus * (Date.now() - Date.parse(r.started_at))) / 3600_000;
     let saved = 0;
     if (r.status === 'reused' && r.reused_from) {
       const src = byId.get(r.reused_from);
-      if (src?.started_at && src.ended_at) saved = (src.gpus * (Date.parse(src.ended_at) - Date.parse(src.started_at))) / 3600_000;
+      if (src?.started_at && src.ended_at)
+        saved = (src.gpus * (Date.parse(src.ended_at) - Date.parse(src.started_at))) / 3600_000;
     }
     const price = r.backend === 'slurm' ? cfg.prices.slurm : cfg.prices.local;
     for (const t of [g, total]) {
@@ -44,11 +73,23 @@ export async function usageReport(deps: RunDeps, opts: { by: 'project' | 'user' 
       t.cost += gpuH * price;
       t.savedGpuHours += saved;
       t.cpuHours += (usage.cpuSeconds ?? 0) / 3600;
-      if (typeof usage.idleGpuSeconds === 'number') t.idleGpuHours = (t.idleGpuHours ?? 0) + usage.idleGpuSeconds / 3600;
+      if (typeof usage.idleGpuSeconds === 'number')
+        t.idleGpuHours = (t.idleGpuHours ?? 0) + usage.idleGpuSeconds / 3600;
     }
   }
-  const round = (u: UsageRow): UsageRow => ({ ...u, gpuHours: r4(u.gpuHours), cost: r4(u.cost), idleGpuHours: u.idleGpuHours === null ? null : r4(u.idleGpuHours), savedGpuHours: r4(u.savedGpuHours), cpuHours: r4(u.cpuHours) });
-  return { currency: cfg.currency, rows: [...groups.values()].sort((a, b) => b.gpuHours - a.gpuHours || (a.key < b.key ? -1 : 1)).map(round), total: round(total) };
+  const round = (u: UsageRow): UsageRow => ({
+    ...u,
+    gpuHours: r4(u.gpuHours),
+    cost: r4(u.cost),
+    idleGpuHours: u.idleGpuHours === null ? null : r4(u.idleGpuHours),
+    savedGpuHours: r4(u.savedGpuHours),
+    cpuHours: r4(u.cpuHours),
+  });
+  return {
+    currency: cfg.currency,
+    rows: [...groups.values()].sort((a, b) => b.gpuHours - a.gpuHours || (a.key < b.key ? -1 : 1)).map(round),
+    total: round(total),
+  };
 }
 
 function r4(x: number): number {

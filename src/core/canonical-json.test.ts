@@ -49,7 +49,9 @@ describe('canonicalJson: RFC 8785 test vectors', () => {
       'Hebrew Letter Dalet With Dagesh',
     ]);
     // The surrogate pair D83D DE00 sorts before U+FB33 in UTF-16 even though U+1F600 > U+FB33.
-    expect(out).toBe('{"\\r":"Carriage Return","1":"One","\u0080":"Control","\u00f6":"Latin Small Letter O With Diaeresis","\u20ac":"Euro Sign","\ud83d\ude00":"Emoji: Grinning Face","\ufb33":"Hebrew Letter Dalet With Dagesh"}');
+    expect(out).toBe(
+      '{"\\r":"Carriage Return","1":"One","\u0080":"Control","\u00f6":"Latin Small Letter O With Diaeresis","\u20ac":"Euro Sign","\ud83d\ude00":"Emoji: Grinning Face","\ufb33":"Hebrew Letter Dalet With Dagesh"}',
+    );
   });
 
   it('serializes numbers exactly as RFC 8785 Appendix B lists them', () => {
@@ -86,7 +88,9 @@ describe('canonicalJson: RFC 8785 test vectors', () => {
   });
 
   it('serializes the everyday numbers the brief names', () => {
-    expect(canonicalJson([1e30, 4.5, 0.002, 1e-7, -0, 100, 1e21, 1e20, -1.5])).toBe('[1e+30,4.5,0.002,1e-7,0,100,1e+21,100000000000000000000,-1.5]');
+    expect(canonicalJson([1e30, 4.5, 0.002, 1e-7, -0, 100, 1e21, 1e20, -1.5])).toBe(
+      '[1e+30,4.5,0.002,1e-7,0,100,1e+21,100000000000000000000,-1.5]',
+    );
   });
 
   it('escapes exactly the control characters, quote and backslash', () => {
@@ -100,7 +104,9 @@ describe('canonicalJson: RFC 8785 test vectors', () => {
   });
 
   it('has no whitespace, nests arrays and objects, and sorts keys at every level', () => {
-    expect(canonicalJson({ b: [{ z: 1, a: [] }, {}], a: { d: null, c: 'x' } })).toBe('{"a":{"c":"x","d":null},"b":[{"a":[],"z":1},{}]}');
+    expect(canonicalJson({ b: [{ z: 1, a: [] }, {}], a: { d: null, c: 'x' } })).toBe(
+      '{"a":{"c":"x","d":null},"b":[{"a":[],"z":1},{}]}',
+    );
     expect(canonicalJson([])).toBe('[]');
     expect(canonicalJson({})).toBe('{}');
     expect(canonicalJson(true)).toBe('true');
@@ -109,7 +115,9 @@ describe('canonicalJson: RFC 8785 test vectors', () => {
 
   it('sorts keys by code units, not by locale or code points', () => {
     // 'B' (0x42) < 'a' (0x61); '\uff01' > '\ud800\udc00' as UTF-16 although U+FF01 < U+10000.
-    expect(canonicalJson({ a: 1, B: 2, '\uff01': 3, '\u{10000}': 4, aa: 5, '': 6 })).toBe('{"":6,"B":2,"a":1,"aa":5,"\u{10000}":4,"\uff01":3}');
+    expect(canonicalJson({ a: 1, B: 2, '\uff01': 3, '\u{10000}': 4, aa: 5, '': 6 })).toBe(
+      '{"":6,"B":2,"a":1,"aa":5,"\u{10000}":4,"\uff01":3}',
+    );
   });
 
   it('gives the same text whatever order the object was built in', () => {
@@ -154,7 +162,15 @@ describe('canonicalJson: values JSON cannot carry', () => {
   it('refuses objects that are not plain data instead of silently writing {}', () => {
     // A Date or Map would otherwise canonicalize to "{}" and lose its content without a word
     // (JSON.stringify would at least call Date#toJSON); audit params are Record<string, unknown>.
-    for (const bad of [new Date(0), new Map([['a', 1]]), new Set([1]), Buffer.from('x'), new (class Point { x = 1; })()]) {
+    for (const bad of [
+      new Date(0),
+      new Map([['a', 1]]),
+      new Set([1]),
+      Buffer.from('x'),
+      new (class Point {
+        x = 1;
+      })(),
+    ]) {
       const err = refusal({ p: bad });
       expect(isCairnError(err, 'INVALID_INPUT'), String(bad)).toBe(true);
       expect((err as Error).message).toContain('$.p');

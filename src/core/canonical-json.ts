@@ -35,7 +35,9 @@ function serialize(value: unknown, path: string): string {
         fail(path, `a ${(value as object).constructor?.name ?? 'non-plain'} object (only plain objects and arrays)`);
       }
       const obj = value as Record<string, unknown>;
-      const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
+      const keys = Object.keys(obj)
+        .filter((k) => obj[k] !== undefined)
+        .sort();
       const parts: string[] = [];
       for (const k of keys) {
         if (hasLoneSurrogate(k)) fail(path, 'a key with a lone UTF-16 surrogate');

@@ -20,7 +20,16 @@ describe('digests', () => {
   });
 
   it('refuses anything but 64 lowercase hex characters', () => {
-    for (const bad of ['', 'sha256:', ABC.slice(1), ABC + '0', ABC.toUpperCase(), `sha512:${ABC}`, `SHA256:${ABC}`, ABC.replace('a', 'g')]) {
+    for (const bad of [
+      '',
+      'sha256:',
+      ABC.slice(1),
+      ABC + '0',
+      ABC.toUpperCase(),
+      `sha512:${ABC}`,
+      `SHA256:${ABC}`,
+      ABC.replace('a', 'g'),
+    ]) {
       let err: unknown;
       try {
         parseDigest(bad);

@@ -15,7 +15,10 @@ function caught(fn: () => unknown): unknown {
 
 describe('error catalogue', () => {
   it('uses exit status 2 exactly for bad command-line input and 1 for everything else', () => {
-    const usage = Object.entries(errorCatalogue).filter(([, v]) => v.exit === 2).map(([k]) => k).sort();
+    const usage = Object.entries(errorCatalogue)
+      .filter(([, v]) => v.exit === 2)
+      .map(([k]) => k)
+      .sort();
     expect(usage).toEqual(['INVALID_NAME', 'INVALID_REF', 'USAGE']);
     for (const [code, v] of Object.entries(errorCatalogue)) {
       expect([1, 2], code).toContain(v.exit);
@@ -65,8 +68,17 @@ describe('CairnError', () => {
   });
 
   it('serializes to code, message, hint (only when set) and data — never a stack', () => {
-    expect(new CairnError('NOT_FOUND', 'gone', { data: { id: 1 }, hint: 'h' }).toJSON()).toEqual({ code: 'NOT_FOUND', message: 'gone', hint: 'h', data: { id: 1 } });
-    expect(JSON.parse(JSON.stringify(new CairnError('USAGE', 'bad')))).toEqual({ code: 'USAGE', message: 'bad', data: {} });
+    expect(new CairnError('NOT_FOUND', 'gone', { data: { id: 1 }, hint: 'h' }).toJSON()).toEqual({
+      code: 'NOT_FOUND',
+      message: 'gone',
+      hint: 'h',
+      data: { id: 1 },
+    });
+    expect(JSON.parse(JSON.stringify(new CairnError('USAGE', 'bad')))).toEqual({
+      code: 'USAGE',
+      message: 'bad',
+      data: {},
+    });
   });
 
   it('isCairnError checks the family and, optionally, the code', () => {

@@ -6,7 +6,11 @@
 export const errorCatalogue = {
   USAGE: { exit: 2, http: 400, summary: 'The command line or request is malformed.' },
   INVALID_NAME: { exit: 2, http: 400, summary: 'A dataset, tag or remote name breaks the naming rules.' },
-  INVALID_REF: { exit: 2, http: 400, summary: 'A ref is not of the form name, name@vN, name@tag or name@sha256:prefix.' },
+  INVALID_REF: {
+    exit: 2,
+    http: 400,
+    summary: 'A ref is not of the form name, name@vN, name@tag or name@sha256:prefix.',
+  },
   INVALID_INPUT: { exit: 1, http: 422, summary: 'An input file or value is malformed.' },
   CONFIG_INVALID: { exit: 1, http: 500, summary: 'The workspace configuration cannot be read.' },
   WORKSPACE_NOT_FOUND: { exit: 1, http: 404, summary: 'No .cairn workspace here or in any parent directory.' },
@@ -21,17 +25,46 @@ export const errorCatalogue = {
   MISSING_OBJECT: { exit: 1, http: 500, summary: 'A stored object that metadata refers to is missing.' },
   PERMISSION_DENIED: { exit: 1, http: 403, summary: 'The acting identity may not do this.' },
   LOCKED: { exit: 1, http: 423, summary: 'Another process holds a lock this operation needs.' },
-  LIMIT_EXCEEDED: { exit: 1, http: 422, summary: 'An input would need far more than it stores (e.g. a tree that expands to billions of paths); refused before allocating.' },
+  LIMIT_EXCEEDED: {
+    exit: 1,
+    http: 422,
+    summary:
+      'An input would need far more than it stores (e.g. a tree that expands to billions of paths); refused before allocating.',
+  },
   CHECK_FAILED: { exit: 1, http: 422, summary: 'A verification found problems (fsck, audit verify).' },
   AUDIT_INCONSISTENT: { exit: 1, http: 500, summary: 'The audit log does not extend its last signed checkpoint.' },
   STATE_MISMATCH: { exit: 1, http: 409, summary: 'A metadata row differs from what the audit log recorded for it.' },
   SIGNATURE_INVALID: { exit: 1, http: 422, summary: 'A signature does not verify.' },
-  UNTRUSTED_KEY: { exit: 1, http: 422, summary: 'No trusted key was given, so a signature check could only show self-consistency.' },
-  NOT_VOUCHED: { exit: 1, http: 422, summary: "A remote's version is vouched for by no event of a verified audit log." },
-  POLICY_UNMET: { exit: 1, http: 403, summary: "A promotion does not meet the alias's policy (suites passed, approvals)." },
-  RUN_FAILED: { exit: 1, http: 422, summary: 'A run ended without success (non-zero exit, time limit, node failure, cancel).' },
-  BUDGET_EXCEEDED: { exit: 1, http: 402, summary: 'The run would take its project past its GPU budget for the period.' },
-  DIVERGED: { exit: 1, http: 409, summary: 'A remote and this workspace hold different content under the same name (pull or rename first).' },
+  UNTRUSTED_KEY: {
+    exit: 1,
+    http: 422,
+    summary: 'No trusted key was given, so a signature check could only show self-consistency.',
+  },
+  NOT_VOUCHED: {
+    exit: 1,
+    http: 422,
+    summary: "A remote's version is vouched for by no event of a verified audit log.",
+  },
+  POLICY_UNMET: {
+    exit: 1,
+    http: 403,
+    summary: "A promotion does not meet the alias's policy (suites passed, approvals).",
+  },
+  RUN_FAILED: {
+    exit: 1,
+    http: 422,
+    summary: 'A run ended without success (non-zero exit, time limit, node failure, cancel).',
+  },
+  BUDGET_EXCEEDED: {
+    exit: 1,
+    http: 402,
+    summary: 'The run would take its project past its GPU budget for the period.',
+  },
+  DIVERGED: {
+    exit: 1,
+    http: 409,
+    summary: 'A remote and this workspace hold different content under the same name (pull or rename first).',
+  },
   DB_ERROR: { exit: 1, http: 500, summary: 'The metadata database failed.' },
   UNSUPPORTED: { exit: 1, http: 501, summary: 'The format version or feature is not supported.' },
   INTERNAL: { exit: 1, http: 500, summary: 'A bug in Cairn; please report it with the command that caused it.' },
@@ -80,12 +113,18 @@ export function isCairnError(err: unknown, code?: ErrorCode): err is CairnError 
 export function ioError(err: unknown, action: string, path: string): CairnError {
   if (err instanceof CairnError) return err;
   const sys = err as NodeJS.ErrnoException;
-  const why = sys?.code === 'ENOENT' ? 'it does not exist'
-    : sys?.code === 'EACCES' || sys?.code === 'EPERM' ? 'permission denied'
-    : sys?.code === 'ENOSPC' ? 'the disk is full'
-    : sys?.code === 'EISDIR' ? 'it is a directory'
-    : sys?.code === 'ENOTDIR' ? 'a parent is not a directory'
-    : (sys?.message ?? String(err));
+  const why =
+    sys?.code === 'ENOENT'
+      ? 'it does not exist'
+      : sys?.code === 'EACCES' || sys?.code === 'EPERM'
+        ? 'permission denied'
+        : sys?.code === 'ENOSPC'
+          ? 'the disk is full'
+          : sys?.code === 'EISDIR'
+            ? 'it is a directory'
+            : sys?.code === 'ENOTDIR'
+              ? 'a parent is not a directory'
+              : (sys?.message ?? String(err));
   return new CairnError('IO_ERROR', `cannot ${action} ${path}: ${why}`, {
     data: { path, errno: sys?.code ?? null },
     cause: err,

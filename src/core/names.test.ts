@@ -14,7 +14,18 @@ function refusal(fn: () => unknown): CairnError {
 
 describe('checkDatasetName', () => {
   it('accepts plain and nested names and returns them unchanged', () => {
-    for (const name of ['flights', 'flights/train', 'a/b/c', 'A1', '0', 'x.y_z-w', 'v1', 'latest', 'a.b/c-d_e', 'x'.repeat(200)]) {
+    for (const name of [
+      'flights',
+      'flights/train',
+      'a/b/c',
+      'A1',
+      '0',
+      'x.y_z-w',
+      'v1',
+      'latest',
+      'a.b/c-d_e',
+      'x'.repeat(200),
+    ]) {
       expect(checkDatasetName(name), name).toBe(name);
     }
   });
@@ -57,7 +68,22 @@ describe('checkTagName', () => {
   });
 
   it('refuses the names refs reserve (latest, v<number>, sha256…) and malformed tags', () => {
-    const bad = ['latest', 'v1', 'v0', 'v42', 'sha256', 'sha256:abcd', 'sha256-x', '', '-x', '.x', 'a/b', 'a b', 'a@b', 'x'.repeat(129)];
+    const bad = [
+      'latest',
+      'v1',
+      'v0',
+      'v42',
+      'sha256',
+      'sha256:abcd',
+      'sha256-x',
+      '',
+      '-x',
+      '.x',
+      'a/b',
+      'a b',
+      'a@b',
+      'x'.repeat(129),
+    ];
     for (const tag of bad) {
       const err = refusal(() => checkTagName(tag));
       expect(err.code, tag).toBe('INVALID_NAME');

@@ -6,7 +6,11 @@ const TAG_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** Dataset names may be nested with `/` (e.g. `flights/train`, as the split command makes). */
 export function checkDatasetName(name: string): string {
-  if (!DATASET_NAME.test(name) || name.length > 200 || name.split('/').some((s) => s.endsWith('.') || s.includes('..'))) {
+  if (
+    !DATASET_NAME.test(name) ||
+    name.length > 200 ||
+    name.split('/').some((s) => s.endsWith('.') || s.includes('..'))
+  ) {
     throw new CairnError('INVALID_NAME', `invalid dataset name ${JSON.stringify(name)}`, {
       hint: 'use letters, digits, . _ - and / between parts, starting each part with a letter or digit (e.g. flights or flights/train)',
       data: { name },

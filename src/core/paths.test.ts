@@ -47,7 +47,7 @@ describe('relPathProblem / checkRelPath', () => {
     }
   });
 
-  it('refuses .cairn as any segment (a workspace\'s metadata), but not names that only start with it', () => {
+  it("refuses .cairn as any segment (a workspace's metadata), but not names that only start with it", () => {
     for (const p of ['.cairn', '.cairn/meta.db', 'a/.cairn', 'a/.cairn/keys/signing.key']) {
       expect(relPathProblem(p), p).toBe("it names .cairn, which is reserved for a workspace's metadata");
     }

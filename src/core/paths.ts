@@ -40,7 +40,9 @@ export function checkSegment(name: string): string {
     throw new CairnError('PATH_UNSAFE', `refusing file name ${JSON.stringify(name)}`, { data: { name } });
   }
   if (RESERVED_NAMES.has(name)) {
-    throw new CairnError('PATH_UNSAFE', `refusing file name ${JSON.stringify(name)}: ${RESERVED_WHY}`, { data: { name } });
+    throw new CairnError('PATH_UNSAFE', `refusing file name ${JSON.stringify(name)}: ${RESERVED_WHY}`, {
+      data: { name },
+    });
   }
   return name;
 }

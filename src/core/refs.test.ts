@@ -20,14 +20,20 @@ describe('parseRef', () => {
 
   it('reads version numbers, keeping nested dataset names whole', () => {
     expect(parseRef('flights@v3')).toEqual({ dataset: 'flights', selector: { kind: 'number', number: 3 } });
-    expect(parseRef('flights/train@v12')).toEqual({ dataset: 'flights/train', selector: { kind: 'number', number: 12 } });
+    expect(parseRef('flights/train@v12')).toEqual({
+      dataset: 'flights/train',
+      selector: { kind: 'number', number: 12 },
+    });
     // Leading zeros are harmless; nine digits is the most a version number may have.
     expect(parseRef('d@v007')).toEqual({ dataset: 'd', selector: { kind: 'number', number: 7 } });
     expect(parseRef('d@v999999999')).toEqual({ dataset: 'd', selector: { kind: 'number', number: 999999999 } });
   });
 
   it('reads tags, which are anything tag-shaped that is not reserved', () => {
-    expect(parseRef('flights/train@stable')).toEqual({ dataset: 'flights/train', selector: { kind: 'tag', tag: 'stable' } });
+    expect(parseRef('flights/train@stable')).toEqual({
+      dataset: 'flights/train',
+      selector: { kind: 'tag', tag: 'stable' },
+    });
     expect(parseRef('d@v1.0-rc_2')).toEqual({ dataset: 'd', selector: { kind: 'tag', tag: 'v1.0-rc_2' } });
     // Only v<digits> is reserved: a lone v or v-1 is an ordinary tag.
     expect(parseRef('d@v')).toEqual({ dataset: 'd', selector: { kind: 'tag', tag: 'v' } });
@@ -78,6 +84,9 @@ describe('parseRef', () => {
 describe('formatRef', () => {
   it('writes name@vN and parses back', () => {
     expect(formatRef('flights/train', 4)).toBe('flights/train@v4');
-    expect(parseRef(formatRef('flights/train', 4))).toEqual({ dataset: 'flights/train', selector: { kind: 'number', number: 4 } });
+    expect(parseRef(formatRef('flights/train', 4))).toEqual({
+      dataset: 'flights/train',
+      selector: { kind: 'number', number: 4 },
+    });
   });
 });

@@ -13,7 +13,17 @@ describe('credentials in URLs', () => {
     ] as const) {
       expect(urlSecret(text), text).toMatch(why);
     }
-    for (const text of ['ssh://alice@host/srv/data', 's3://bucket/prefix', 'http://minio:9000', 'postgres://u@db/x?schema=s', 'a:b@c', 'mailto:a@b.c', 'https://x.org/p?page=2&sort=asc', 'no url here', 'http://host:9000/path@x']) {
+    for (const text of [
+      'ssh://alice@host/srv/data',
+      's3://bucket/prefix',
+      'http://minio:9000',
+      'postgres://u@db/x?schema=s',
+      'a:b@c',
+      'mailto:a@b.c',
+      'https://x.org/p?page=2&sort=asc',
+      'no url here',
+      'http://host:9000/path@x',
+    ]) {
       expect(urlSecret(text), text).toBeNull();
     }
   });

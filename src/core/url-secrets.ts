@@ -5,7 +5,8 @@
  */
 
 /** Query parameter names that carry a secret (matched case-insensitively, whole name). */
-const SECRET_PARAMS = /^(?:password|passwd|pwd|pass|secret|client_secret|token|access_token|refresh_token|id_token|auth|authorization|api[-_]?key|apikey|key|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|awsaccesskeyid|x-goog-signature|x-goog-credential)$/i;
+const SECRET_PARAMS =
+  /^(?:password|passwd|pwd|pass|secret|client_secret|token|access_token|refresh_token|id_token|auth|authorization|api[-_]?key|apikey|key|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|awsaccesskeyid|x-goog-signature|x-goog-credential)$/i;
 
 /** `scheme://` followed by userinfo; the user part alone (`ssh://alice@host`) is not a secret. */
 const USERINFO = /\b[a-z][a-z0-9+.-]*:\/\/([^/?#\s@]*)@/gi;
@@ -31,16 +32,20 @@ export function urlSecret(text: string): string | null {
 /** The URL with any password and secret-looking query values replaced by `***` (for messages). */
 export function redactUrl(text: string): string {
   return text
-    .replace(USERINFO, (all, info: string) => (info.includes(':') ? all.replace(`${info}@`, `${info.slice(0, info.indexOf(':'))}:***@`) : all))
-    .replace(/(:\/\/[^\s?#]*\?)([^\s#]*)/g, (_all, head: string, query: string) =>
-      head +
-      query
-        .split('&')
-        .map((part) => {
-          const eq = part.indexOf('=');
-          return eq > 0 && SECRET_PARAMS.test(decodeSafe(part.slice(0, eq))) ? `${part.slice(0, eq)}=***` : part;
-        })
-        .join('&'),
+    .replace(USERINFO, (all, info: string) =>
+      info.includes(':') ? all.replace(`${info}@`, `${info.slice(0, info.indexOf(':'))}:***@`) : all,
+    )
+    .replace(
+      /(:\/\/[^\s?#]*\?)([^\s#]*)/g,
+      (_all, head: string, query: string) =>
+        head +
+        query
+          .split('&')
+          .map((part) => {
+            const eq = part.indexOf('=');
+            return eq > 0 && SECRET_PARAMS.test(decodeSafe(part.slice(0, eq))) ? `${part.slice(0, eq)}=***` : part;
+          })
+          .join('&'),
     );
 }
 

@@ -49,7 +49,11 @@ export async function addVersion(deps: DatasetDeps, input: AddInput): Promise<Ad
   const source = resolve(input.source);
   // Skipped inside a tree, and never a source itself: a workspace's metadata is no dataset.
   if (isWorkspaceMetadata(source)) {
-    throw new CairnError('PATH_UNSAFE', `refusing to add ${input.source}: it is a workspace's metadata (.cairn holds its database, signing key and store)`, { data: { path: input.source } });
+    throw new CairnError(
+      'PATH_UNSAFE',
+      `refusing to add ${input.source}: it is a workspace's metadata (.cairn holds its database, signing key and store)`,
+      { data: { path: input.source } },
+    );
   }
   try {
     statSync(source);
@@ -63,7 +67,11 @@ export async function addVersion(deps: DatasetDeps, input: AddInput): Promise<Ad
   const lock = acquireShared(deps.locksDir, 'data add');
   try {
     return await deps.audit.audited(
-      { action: 'dataset.version.create', target: { type: 'dataset', name }, inputs: inputs.map((i) => formatDigest(i.version.digest)) },
+      {
+        action: 'dataset.version.create',
+        target: { type: 'dataset', name },
+        inputs: inputs.map((i) => formatDigest(i.version.digest)),
+      },
       async (commit, draft) => {
         const existing = await findDataset(deps.meta.db, name);
         const latest = existing ? await latestVersion(deps.meta.db, existing.id) : undefined;
@@ -73,7 +81,12 @@ export async function addVersion(deps: DatasetDeps, input: AddInput): Promise<Ad
         checkTreeLinks(scan.symlinks);
         // Re-adding an untouched tree: the stat cache, tied to the latest version, proves it
         // without reading a byte or building a tree.
-        if (latest && inputs.length === 0 && statCache?.version === latest.digest && scan.files.every((f) => cachedEntry(statCache, f.path, f))) {
+        if (
+          latest &&
+          inputs.length === 0 &&
+          statCache?.version === latest.digest &&
+          scan.files.every((f) => cachedEntry(statCache, f.path, f))
+        ) {
           const cmp = await compareWithBaseline(deps.pool, source, scan, statCache, baselineFromCache(statCache)!);
           if (cmp.identical) {
             return {
@@ -93,9 +106,18 @@ export async function addVersion(deps: DatasetDeps, input: AddInput): Promise<Ad
         }
         // What killed writers left: their sealed packs are checked and reused (recorded with
         // this version), their temporary files removed, so repeated kills never grow the store.
-        const recovered = await recoverInterrupted(deps.packs, deps.pool, new Set((await listPacks(deps.meta.db)).map((p) => p.id)));
+        const recovered = await recoverInterrupted(
+          deps.packs,
+          deps.pool,
+          new Set((await listPacks(deps.meta.db)).map((p) => p.id)),
+        );
         const result = await ingest(
-          { packs: deps.packs, index: withAdopted(deps.index, recovered.adopted), pool: deps.pool, packTarget: deps.config.storage.pack_size_mib * 1024 * 1024 },
+          {
+            packs: deps.packs,
+            index: withAdopted(deps.index, recovered.adopted),
+            pool: deps.pool,
+            packTarget: deps.config.storage.pack_size_mib * 1024 * 1024,
+          },
           { source, scan, statCache, ...(input.onProgress ? { onProgress: input.onProgress } : {}) },
         );
         const rootId = result.tree.rootId;
@@ -109,7 +131,15 @@ export async function addVersion(deps: DatasetDeps, input: AddInput): Promise<Ad
         if (latest && latest.digest === rootId && inputs.length === 0) {
           await result.discard();
           saveStatCache(deps.cacheDir, result.statCache);
-          return { ...base, ref: formatRef(name, latest.number), version: latest.number, newBytes: 0, newChunks: 0, packs: 0, unchanged: true };
+          return {
+            ...base,
+            ref: formatRef(name, latest.number),
+            version: latest.number,
+            newBytes: 0,
+            newChunks: 0,
+            packs: 0,
+            unchanged: true,
+          };
         }
         const stats: VersionStats = {
           files: result.tree.files,
@@ -142,7 +172,15 @@ export async function addVersion(deps: DatasetDeps, input: AddInput): Promise<Ad
           throw err;
         }
         saveStatCache(deps.cacheDir, result.statCache);
-        return { ...base, ref: formatRef(name, number), version: number, newBytes: result.newBytes, newChunks: result.newChunks, packs: result.packs.length, unchanged: false };
+        return {
+          ...base,
+          ref: formatRef(name, number),
+          version: number,
+          newBytes: result.newBytes,
+          newChunks: result.newChunks,
+          packs: result.packs.length,
+          unchanged: false,
+        };
       },
     );
   } finally {

@@ -70,7 +70,10 @@ describe('caches are read-only, checked on use, and never serve changed bytes', 
     const dir = await materializedVersion(ws, root);
     expect(statSync(join(dir, 'a.bin')).mode & 0o222).toBe(0);
     expect(statSync(join(dir, 'b')).mode & 0o222).toBe(0);
-    const read = (d: string) => ({ 'a.bin': sha(readFileSync(join(d, 'a.bin'))), 'b/c.csv': sha(readFileSync(join(d, 'b/c.csv'))) });
+    const read = (d: string) => ({
+      'a.bin': sha(readFileSync(join(d, 'a.bin'))),
+      'b/c.csv': sha(readFileSync(join(d, 'b/c.csv'))),
+    });
     const want = { 'a.bin': sha(files['a.bin']), 'b/c.csv': sha(files['b/c.csv']) };
 
     const poisonings: Array<(d: string) => void> = [

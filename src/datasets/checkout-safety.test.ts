@@ -32,7 +32,8 @@ function paths(root: string, rel = ''): string[] {
 /** Bytes of the files that make a workspace what it is. */
 function workspaceFiles(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const p of ['.cairn/meta.db', '.cairn/config.json', '.cairn/keys/signing.key', '.cairn/keys/signing.pub']) out[p] = sha(readFileSync(join(dir, p)));
+  for (const p of ['.cairn/meta.db', '.cairn/config.json', '.cairn/keys/signing.key', '.cairn/keys/signing.pub'])
+    out[p] = sha(readFileSync(join(dir, p)));
   return out;
 }
 
@@ -88,7 +89,11 @@ describe('checkout never destroys the workspace (.cairn is reserved)', () => {
     expect(workspaceFiles(dir)).toEqual(before);
     expect(existsSync(join(dir, '.cairn/cache/out'))).toBe(false);
     // The refused attempts are on the record.
-    const ev = await ws.meta.db.selectFrom('audit_events').select('outcome').where('action', '=', 'dataset.checkout').execute();
+    const ev = await ws.meta.db
+      .selectFrom('audit_events')
+      .select('outcome')
+      .where('action', '=', 'dataset.checkout')
+      .execute();
     expect(ev.map((x) => x.outcome)).toEqual(['failed', 'failed', 'failed', 'failed', 'failed']);
   });
 
@@ -125,14 +130,30 @@ describe('checkout writes only verified files, under their final names only when
     const dir = tmp();
     ws = await newWorkspace(dir);
     const parts = chunks ?? [bytes];
-    const entry = { name: 'data.bin', type: 'file', size: lie.size ?? bytes.length, mode: '644', digest: lie.digest ?? sha(bytes), ...(parts.length > 1 || sha(parts[0]!) !== (lie.digest ?? sha(bytes)) ? { chunks: parts.map((c) => sha(c)) } : {}) };
+    const entry = {
+      name: 'data.bin',
+      type: 'file',
+      size: lie.size ?? bytes.length,
+      mode: '644',
+      digest: lie.digest ?? sha(bytes),
+      ...(parts.length > 1 || sha(parts[0]!) !== (lie.digest ?? sha(bytes))
+        ? { chunks: parts.map((c) => sha(c)) }
+        : {}),
+    };
     const root = handNode([entry, { name: 'ok.txt', type: 'file', size: 2, mode: '644', digest: sha('ok') }]);
-    await plantVersion(ws, 'lie', root.id, [...parts.map((c) => ({ kind: BlobKind.chunk, bytes: c })), { kind: BlobKind.chunk, bytes: Buffer.from('ok') }, { kind: BlobKind.tree, bytes: root.bytes }]);
+    await plantVersion(ws, 'lie', root.id, [
+      ...parts.map((c) => ({ kind: BlobKind.chunk, bytes: c })),
+      { kind: BlobKind.chunk, bytes: Buffer.from('ok') },
+      { kind: BlobKind.tree, bytes: root.bytes },
+    ]);
     return { ws, dir, root };
   }
 
   it.each([
-    ['a small file whose digest is not its bytes', () => ({ bytes: prng(1, 5000), lie: { digest: sha('something else') } })],
+    [
+      'a small file whose digest is not its bytes',
+      () => ({ bytes: prng(1, 5000), lie: { digest: sha('something else') } }),
+    ],
     ['a file whose size is larger than its chunks', () => ({ bytes: prng(2, 5000), lie: { size: 6000 } })],
     ['a file whose size is smaller than its chunks', () => ({ bytes: prng(3, 5000), lie: { size: 10 } })],
   ])('%s: CORRUPT_OBJECT, nothing under the final name, no temp file', async (_what, make) => {
@@ -194,7 +215,10 @@ describe('symlink chains are resolved against the whole tree', () => {
       { name: 'd', type: 'dir', tree: d.id, files: 0, size: 0 },
       { name: 'y', type: 'symlink', target: 'd/up/../..' },
     ]);
-    await plantVersion(ws, 'chain', root.id, [{ kind: BlobKind.tree, bytes: d.bytes }, { kind: BlobKind.tree, bytes: root.bytes }]);
+    await plantVersion(ws, 'chain', root.id, [
+      { kind: BlobKind.tree, bytes: d.bytes },
+      { kind: BlobKind.tree, bytes: root.bytes },
+    ]);
     const out = join(dir, 'work', 'out');
     await rejectsWith(checkoutVersion(ws, { ref: 'chain', dir: out }), 'PATH_UNSAFE');
     expect(paths(join(dir, 'work'))).toEqual(existsSync(out) ? ['out'] : []);

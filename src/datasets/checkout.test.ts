@@ -1,4 +1,15 @@
-import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Workspace } from '../app/workspace.js';
@@ -86,7 +97,13 @@ describe('datasets: checkout', () => {
     expect(readFileSync(join(out, 'dir-link/small.txt'), 'utf8')).toBe('small');
     expect(readdirSync(join(out, 'a/empty'))).toEqual([]);
     // Status compares with the latest version (v2): exactly v1's differences show.
-    expect(await statusOf(ws, out, 'ds')).toMatchObject({ base: 'ds@v2', clean: false, added: ['old/dir/file.txt', 'only-v1.txt'], removed: ['new.txt'], modified: ['a/small.txt'] });
+    expect(await statusOf(ws, out, 'ds')).toMatchObject({
+      base: 'ds@v2',
+      clean: false,
+      added: ['old/dir/file.txt', 'only-v1.txt'],
+      removed: ['new.txt'],
+      modified: ['a/small.txt'],
+    });
     const again = await checkoutVersion(ws, { ref: 'ds@v1', dir: out });
     expect(again).toMatchObject({ written: 0, removed: 0, unchanged: 9 });
   });
@@ -101,12 +118,22 @@ describe('datasets: checkout', () => {
     const r = await checkoutVersion(ws, { ref: 'ds@v2', dir: out });
     expect(r).toMatchObject({ ref: 'ds@v2', removed: 2, untracked: ['mine.txt', 'scratch/notes'] });
     expect(r.written).toBe(2); // a/small.txt (changed) and new.txt
-    const expected: Record<string, Node> = { ...v2Content, 'mine.txt': { type: 'file', sha: sha('untracked, keep me'), mode: '-' }, scratch: { type: 'dir' }, 'scratch/notes': { type: 'file', sha: sha('mine too'), mode: '-' } };
+    const expected: Record<string, Node> = {
+      ...v2Content,
+      'mine.txt': { type: 'file', sha: sha('untracked, keep me'), mode: '-' },
+      scratch: { type: 'dir' },
+      'scratch/notes': { type: 'file', sha: sha('mine too'), mode: '-' },
+    };
     expect(contentOf(out)).toEqual(expected);
     // And back: v1's files return, v2-only ones go, untracked stay.
     const back = await checkoutVersion(ws, { ref: 'ds@v1', dir: out });
     expect(back).toMatchObject({ removed: 1, untracked: ['mine.txt', 'scratch/notes'] });
-    expect(contentOf(out)).toEqual({ ...v1Content, 'mine.txt': expected['mine.txt']!, scratch: { type: 'dir' }, 'scratch/notes': expected['scratch/notes']! });
+    expect(contentOf(out)).toEqual({
+      ...v1Content,
+      'mine.txt': expected['mine.txt']!,
+      scratch: { type: 'dir' },
+      'scratch/notes': expected['scratch/notes']!,
+    });
   });
 
   it('refuses to overwrite local edits (LOCAL_CHANGES lists them); --force overwrites', async () => {
@@ -119,7 +146,9 @@ describe('datasets: checkout', () => {
     const before = snapshot(out);
     const e = await rejectsWith(checkoutVersion(ws, { ref: 'ds@v1', dir: out }), 'LOCAL_CHANGES');
     expect(e.exitCode).toBe(1);
-    const conflicts = [...(e.data.conflicts as Array<{ path: string; reason: string }>)].sort((x, y) => x.path.localeCompare(y.path));
+    const conflicts = [...(e.data.conflicts as Array<{ path: string; reason: string }>)].sort((x, y) =>
+      x.path.localeCompare(y.path),
+    );
     expect(conflicts).toEqual([
       { path: 'a/small.txt', reason: expect.stringMatching(/modified/) },
       { path: 'new.txt', reason: expect.stringMatching(/modified.*deletes/) },

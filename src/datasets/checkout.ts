@@ -35,7 +35,10 @@ export interface CheckoutResult {
   method: string;
 }
 
-export async function checkoutVersion(deps: DatasetDeps & { root?: string }, input: CheckoutInput): Promise<CheckoutResult> {
+export async function checkoutVersion(
+  deps: DatasetDeps & { root?: string },
+  input: CheckoutInput,
+): Promise<CheckoutResult> {
   const r = await resolveVersion(deps.meta.db, input.ref);
   const target = resolve(input.dir);
   let st: fs.Stats | null = null;
@@ -44,21 +47,33 @@ export async function checkoutVersion(deps: DatasetDeps & { root?: string }, inp
   } catch {
     st = null;
   }
-  if (st && !st.isDirectory()) throw new CairnError('USAGE', `${input.dir} exists and is not a directory`, { hint: 'check out into a new or existing directory' });
+  if (st && !st.isDirectory())
+    throw new CairnError('USAGE', `${input.dir} exists and is not a directory`, {
+      hint: 'check out into a new or existing directory',
+    });
   // A directory outside the workspace is recorded only as such: absolute paths often hold a
   // person's name (home directories), and events may carry no personal data but the actor's id.
-  const inside = deps.root !== undefined && !relative(deps.root, target).startsWith('..') && !isAbsolute(relative(deps.root, target));
+  const inside =
+    deps.root !== undefined &&
+    !relative(deps.root, target).startsWith('..') &&
+    !isAbsolute(relative(deps.root, target));
   const where = inside ? relative(deps.root!, target) || '.' : null;
   const digest = formatDigest(r.version.digest);
   return deps.audit.audited(
-    { action: 'dataset.checkout', target: { type: 'dataset', name: r.dataset.name, version: r.version.number, digest }, inputs: [digest], params: inside ? { dir: where } : { dir: null, outsideWorkspace: true } },
+    {
+      action: 'dataset.checkout',
+      target: { type: 'dataset', name: r.dataset.name, version: r.version.number, digest },
+      inputs: [digest],
+      params: inside ? { dir: where } : { dir: null, outsideWorkspace: true },
+    },
     async (commit, draft) => {
       refuseReservedTarget(input.dir, target);
       const load = treeLoader(deps);
       const listing = await listFlat(r.version.digest, load);
       const wanted: Wanted[] = [];
       for (const d of listing.dirs) wanted.push({ path: d, type: 'dir' });
-      for (const { path, entry: e } of listing.files) wanted.push({ path, type: 'file', digest: e.digest, size: e.size, mode: e.mode, chunks: fileChunks(e) });
+      for (const { path, entry: e } of listing.files)
+        wanted.push({ path, type: 'file', digest: e.digest, size: e.size, mode: e.mode, chunks: fileChunks(e) });
       for (const l of listing.symlinks) wanted.push({ path: l.path, type: 'symlink', target: l.target });
       // Refuse an unsafe manifest before touching the disk, not halfway through writing it.
       for (const w of wanted) {
@@ -97,10 +112,17 @@ export async function checkoutVersion(deps: DatasetDeps & { root?: string }, inp
       }
       const plan = planCheckout(wanted, present, tracked, input.force === true);
       if (plan.conflicts.length > 0) {
-        throw new CairnError('LOCAL_CHANGES', `checkout would overwrite ${plan.conflicts.length} local change(s) in ${input.dir}: ${plan.conflicts.slice(0, 5).map((c) => `${c.path} (${c.reason})`).join(', ')}${plan.conflicts.length > 5 ? ', …' : ''}`, {
-          data: { conflicts: plan.conflicts },
-          hint: 'commit them as a new version with `cairn data add`, move them away, or pass --force to overwrite',
-        });
+        throw new CairnError(
+          'LOCAL_CHANGES',
+          `checkout would overwrite ${plan.conflicts.length} local change(s) in ${input.dir}: ${plan.conflicts
+            .slice(0, 5)
+            .map((c) => `${c.path} (${c.reason})`)
+            .join(', ')}${plan.conflicts.length > 5 ? ', …' : ''}`,
+          {
+            data: { conflicts: plan.conflicts },
+            hint: 'commit them as a new version with `cairn data add`, move them away, or pass --force to overwrite',
+          },
+        );
       }
       for (const p of plan.remove) {
         const abs = join(target, p);
@@ -157,7 +179,13 @@ export async function checkoutVersion(deps: DatasetDeps & { root?: string }, inp
         entries,
       });
       await commit(async () => {
-        draft.params = { ...draft.params, written: stats.files, removed: plan.remove.length, bytes: stats.bytes, method: stats.method };
+        draft.params = {
+          ...draft.params,
+          written: stats.files,
+          removed: plan.remove.length,
+          bytes: stats.bytes,
+          method: stats.method,
+        };
       });
       return {
         ref: r.ref,
@@ -189,10 +217,14 @@ function refuseReservedTarget(given: string, target: string): void {
     }
   }
   if (inReservedDir(target) || inReservedDir(real)) {
-    throw new CairnError('PATH_UNSAFE', `refusing to check out into ${given}: it is inside a .cairn directory, which holds a workspace's metadata`, {
-      data: { dir: given },
-      hint: 'check out into another directory',
-    });
+    throw new CairnError(
+      'PATH_UNSAFE',
+      `refusing to check out into ${given}: it is inside a .cairn directory, which holds a workspace's metadata`,
+      {
+        data: { dir: given },
+        hint: 'check out into another directory',
+      },
+    );
   }
 }
 

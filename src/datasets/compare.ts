@@ -28,7 +28,12 @@ export interface Comparison {
 export function baselineFromCache(cache: StatCacheData): Baseline | null {
   if (!cache.version) return null;
   // Stat entries carry digest, mode, size and chunks: the map serves as the baseline as is.
-  return { digest: cache.version, files: cache.entries, links: new Map(cache.links ?? []), dirs: new Set(cache.dirs ?? []) };
+  return {
+    digest: cache.version,
+    files: cache.entries,
+    links: new Map(cache.links ?? []),
+    dirs: new Set(cache.dirs ?? []),
+  };
 }
 
 /**
@@ -71,9 +76,23 @@ export async function compareWithBaseline(
   misses.forEach((f, i) => {
     const h = hashed[i]!;
     const b = base.files.get(f.path)!;
-    if (h.digest === b.digest && f.mode === b.mode && h.stat.size === f.size && h.stat.mtimeMs === f.mtimeMs && h.stat.ino === f.ino) {
+    if (
+      h.digest === b.digest &&
+      f.mode === b.mode &&
+      h.stat.size === f.size &&
+      h.stat.mtimeMs === f.mtimeMs &&
+      h.stat.ino === f.ino
+    ) {
       unchanged++;
-      entries.set(f.path, { ino: f.ino, size: f.size, mtimeMs: f.mtimeMs, ctimeMs: f.ctimeMs, mode: f.mode, digest: h.digest, ...(b.chunks ? { chunks: b.chunks } : {}) });
+      entries.set(f.path, {
+        ino: f.ino,
+        size: f.size,
+        mtimeMs: f.mtimeMs,
+        ctimeMs: f.ctimeMs,
+        mode: f.mode,
+        digest: h.digest,
+        ...(b.chunks ? { chunks: b.chunks } : {}),
+      });
     } else if (h.digest === b.digest && f.mode === b.mode) {
       unchanged++;
     } else {
@@ -88,7 +107,14 @@ export async function compareWithBaseline(
   // Keep the version's entry for every file not vouched for now, so the cache stays a
   // complete baseline.
   for (const [p, b] of base.files) {
-    if (!entries.has(p)) entries.set(p, { ...UNTRUSTED_STAT, size: b.size, mode: b.mode, digest: b.digest, ...(b.chunks ? { chunks: b.chunks } : {}) });
+    if (!entries.has(p))
+      entries.set(p, {
+        ...UNTRUSTED_STAT,
+        size: b.size,
+        mode: b.mode,
+        digest: b.digest,
+        ...(b.chunks ? { chunks: b.chunks } : {}),
+      });
   }
   const links = new Map(scan.symlinks.map((l) => [l.path, l.target]));
   for (const [p, t] of links) {
@@ -104,6 +130,14 @@ export async function compareWithBaseline(
     unchanged,
     hashed: misses.length,
     identical: added.length + removed.length + modified.length === 0 && dirsSame,
-    cache: { v: 2, root, scannedAtMs: scan.startedAtMs, version: base.digest, links: [...base.links], dirs: [...base.dirs], entries },
+    cache: {
+      v: 2,
+      root,
+      scannedAtMs: scan.startedAtMs,
+      version: base.digest,
+      links: [...base.links],
+      dirs: [...base.dirs],
+      entries,
+    },
   };
 }

@@ -64,7 +64,15 @@ describe('datasets: add, versions, refs, tags, status (in process)', () => {
     const files = sampleTree(src);
     const total = Object.values(files).reduce((n, b) => n + b.length, 0);
     const r = await addVersion(ws, { source: src, name: 'sample', message: 'first' });
-    expect(r).toMatchObject({ ref: 'sample@v1', dataset: 'sample', version: 1, files: 6, bytes: total, unchanged: false, filesFromCache: 0 });
+    expect(r).toMatchObject({
+      ref: 'sample@v1',
+      dataset: 'sample',
+      version: 1,
+      files: 6,
+      bytes: total,
+      unchanged: false,
+      filesFromCache: 0,
+    });
     expect(r.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     // New bytes: every file byte (nothing to deduplicate against) plus the tree nodes.
     expect(r.newBytes).toBeGreaterThan(total);
@@ -72,19 +80,72 @@ describe('datasets: add, versions, refs, tags, status (in process)', () => {
 
     const shown = await showVersion(ws, 'sample@v1');
     expect(shown.listing).toEqual([
-      { path: 'README.md', type: 'file', size: 9, digest: `sha256:${sha(files['README.md']!)}`, mode: '644', chunks: 1 },
-      { path: 'bin/run.sh', type: 'file', size: files['bin/run.sh']!.length, digest: `sha256:${sha(files['bin/run.sh']!)}`, mode: '755', chunks: 1 },
+      {
+        path: 'README.md',
+        type: 'file',
+        size: 9,
+        digest: `sha256:${sha(files['README.md']!)}`,
+        mode: '644',
+        chunks: 1,
+      },
+      {
+        path: 'bin/run.sh',
+        type: 'file',
+        size: files['bin/run.sh']!.length,
+        digest: `sha256:${sha(files['bin/run.sh']!)}`,
+        mode: '755',
+        chunks: 1,
+      },
       { path: 'data/latest.bin', type: 'symlink', size: null, digest: null, target: 'train/part-0.bin' },
-      { path: 'data/test/part-0.bin', type: 'file', size: 5 * KiB, digest: `sha256:${sha(files['data/test/part-0.bin']!)}`, mode: '644', chunks: 1 },
-      { path: 'data/train/part-0.bin', type: 'file', size: 300 * KiB, digest: `sha256:${sha(files['data/train/part-0.bin']!)}`, mode: '644', chunks: expect.any(Number) },
-      { path: 'data/train/part-1.bin', type: 'file', size: 70 * KiB, digest: `sha256:${sha(files['data/train/part-1.bin']!)}`, mode: '644', chunks: 1 },
+      {
+        path: 'data/test/part-0.bin',
+        type: 'file',
+        size: 5 * KiB,
+        digest: `sha256:${sha(files['data/test/part-0.bin']!)}`,
+        mode: '644',
+        chunks: 1,
+      },
+      {
+        path: 'data/train/part-0.bin',
+        type: 'file',
+        size: 300 * KiB,
+        digest: `sha256:${sha(files['data/train/part-0.bin']!)}`,
+        mode: '644',
+        chunks: expect.any(Number),
+      },
+      {
+        path: 'data/train/part-1.bin',
+        type: 'file',
+        size: 70 * KiB,
+        digest: `sha256:${sha(files['data/train/part-1.bin']!)}`,
+        mode: '644',
+        chunks: 1,
+      },
       { path: 'empty.txt', type: 'file', size: 0, digest: `sha256:${sha('')}`, mode: '644', chunks: 0 },
     ]);
     // 300 KiB is above the 64 KiB minimum chunk: it may be one or several chunks, never zero.
     expect(shown.listing[4]!.chunks).toBeGreaterThanOrEqual(1);
-    expect(shown).toMatchObject({ ref: 'sample@v1', version: 1, message: 'first', author: 'tester@example.com', files: 6, bytes: total, parent: null, derivedFrom: [], tags: [], truncated: false });
+    expect(shown).toMatchObject({
+      ref: 'sample@v1',
+      version: 1,
+      message: 'first',
+      author: 'tester@example.com',
+      files: 6,
+      bytes: total,
+      parent: null,
+      derivedFrom: [],
+      tags: [],
+      truncated: false,
+    });
     // bin, data, data/empty-dir, data/test, data/train
-    expect(shown.stats).toMatchObject({ files: 6, bytes: total, dirs: 5, symlinks: 1, newBytes: r.newBytes, newChunks: r.newChunks });
+    expect(shown.stats).toMatchObject({
+      files: 6,
+      bytes: total,
+      dirs: 5,
+      symlinks: 1,
+      newBytes: r.newBytes,
+      newChunks: r.newChunks,
+    });
     expect(shown.stats.extensions).toEqual([
       { ext: '.bin', files: 3, bytes: 375 * KiB },
       { ext: '.sh', files: 1, bytes: files['bin/run.sh']!.length },
@@ -101,7 +162,9 @@ describe('datasets: add, versions, refs, tags, status (in process)', () => {
     const r = await addVersion(ws, { source: file, name: 'weights' });
     expect(r).toMatchObject({ ref: 'weights@v1', files: 1, bytes: 200 * KiB, unchanged: false });
     const shown = await showVersion(ws, 'weights');
-    expect(shown.listing.map((f) => [f.path, f.size, f.digest])).toEqual([['weights.bin', 200 * KiB, `sha256:${sha(bytes)}`]]);
+    expect(shown.listing.map((f) => [f.path, f.size, f.digest])).toEqual([
+      ['weights.bin', 200 * KiB, `sha256:${sha(bytes)}`],
+    ]);
   });
 
   it('re-adding an unchanged tree records nothing new, with or without the stat cache', async () => {
@@ -111,12 +174,35 @@ describe('datasets: add, versions, refs, tags, status (in process)', () => {
     const v1 = await addVersion(ws, { source: src, name: 'sample' });
     const packsBefore = packFiles(ws);
     const again = await addVersion(ws, { source: src, name: 'sample' });
-    expect(again).toMatchObject({ ref: 'sample@v1', version: 1, digest: v1.digest, unchanged: true, newBytes: 0, newChunks: 0, packs: 0 });
+    expect(again).toMatchObject({
+      ref: 'sample@v1',
+      version: 1,
+      digest: v1.digest,
+      unchanged: true,
+      newBytes: 0,
+      newChunks: 0,
+      packs: 0,
+    });
     // Touch every file (same content, new mtime): the cache cannot vouch, contents are re-read.
     const later = new Date(Date.now() - 60_000);
-    for (const p of ['README.md', 'bin/run.sh', 'data/train/part-0.bin', 'data/train/part-1.bin', 'data/test/part-0.bin', 'empty.txt']) utimesSync(join(src, p), later, later);
+    for (const p of [
+      'README.md',
+      'bin/run.sh',
+      'data/train/part-0.bin',
+      'data/train/part-1.bin',
+      'data/test/part-0.bin',
+      'empty.txt',
+    ])
+      utimesSync(join(src, p), later, later);
     const touched = await addVersion(ws, { source: src, name: 'sample' });
-    expect(touched).toMatchObject({ ref: 'sample@v1', version: 1, digest: v1.digest, unchanged: true, newBytes: 0, packs: 0 });
+    expect(touched).toMatchObject({
+      ref: 'sample@v1',
+      version: 1,
+      digest: v1.digest,
+      unchanged: true,
+      newBytes: 0,
+      packs: 0,
+    });
     expect((await logOf(ws, 'sample')).map((v) => v.ref)).toEqual(['sample@v1']);
     expect(packFiles(ws)).toEqual(packsBefore);
   });
@@ -136,10 +222,19 @@ describe('datasets: add, versions, refs, tags, status (in process)', () => {
     const d = await diffVersions(ws, 'sample@v1', 'sample@v2');
     expect(d.from).toBe('sample@v1');
     expect(d.to).toBe('sample@v2');
-    expect(d.added.map((c) => [c.path, c.type, c.oldSize, c.newSize])).toEqual([['data/test/part-1.bin', 'file', null, 2 * KiB]]);
-    expect(d.removed.map((c) => [c.path, c.type, c.oldSize, c.newSize])).toEqual([['data/train/part-1.bin', 'file', 70 * KiB, null]]);
+    expect(d.added.map((c) => [c.path, c.type, c.oldSize, c.newSize])).toEqual([
+      ['data/test/part-1.bin', 'file', null, 2 * KiB],
+    ]);
+    expect(d.removed.map((c) => [c.path, c.type, c.oldSize, c.newSize])).toEqual([
+      ['data/train/part-1.bin', 'file', 70 * KiB, null],
+    ]);
     expect(d.modified.map((c) => c.path)).toEqual(['README.md', 'empty.txt']);
-    expect(d.modified[0]).toMatchObject({ oldSize: 9, newSize: 13, oldDigest: `sha256:${sha(files['README.md']!)}`, newDigest: `sha256:${sha('# sample, v2\n')}` });
+    expect(d.modified[0]).toMatchObject({
+      oldSize: 9,
+      newSize: 13,
+      oldDigest: `sha256:${sha(files['README.md']!)}`,
+      newDigest: `sha256:${sha('# sample, v2\n')}`,
+    });
     expect(d.summary).toEqual({ added: 1, removed: 1, modified: 2, bytesAdded: 2 * KiB + 4, bytesRemoved: 70 * KiB });
     // The reverse diff swaps added and removed.
     const back = await diffVersions(ws, 'sample@v2', 'sample@v1');
@@ -215,9 +310,22 @@ describe('datasets: add, versions, refs, tags, status (in process)', () => {
     await rejectsWith(resolveVersion(ws.meta.db, 'ds@v3'), 'NOT_FOUND');
     await rejectsWith(resolveVersion(ws.meta.db, 'ds@silver'), 'NOT_FOUND');
     // A prefix that is neither digest's.
-    const other = [...'0123456789abcdef'].map((c) => c.repeat(8)).find((p) => !v1.digest.startsWith(`sha256:${p}`) && !v2.digest.startsWith(`sha256:${p}`))!;
+    const other = [...'0123456789abcdef']
+      .map((c) => c.repeat(8))
+      .find((p) => !v1.digest.startsWith(`sha256:${p}`) && !v2.digest.startsWith(`sha256:${p}`))!;
     await rejectsWith(resolveVersion(ws.meta.db, `ds@sha256:${other}`), 'NOT_FOUND');
-    for (const bad of ['', '@v1', 'ds@', 'ds@sha256:', 'ds@sha256:abc', 'ds@sha256:xyz1', 'ds@v1@v2', '../ds', 'ds@-x', 'a b']) {
+    for (const bad of [
+      '',
+      '@v1',
+      'ds@',
+      'ds@sha256:',
+      'ds@sha256:abc',
+      'ds@sha256:xyz1',
+      'ds@v1@v2',
+      '../ds',
+      'ds@-x',
+      'a b',
+    ]) {
       const e = await rejectsWith(resolveVersion(ws.meta.db, bad), 'INVALID_REF');
       expect(e.exitCode).toBe(2);
     }
@@ -229,7 +337,9 @@ describe('datasets: add, versions, refs, tags, status (in process)', () => {
     // search over 16 bits; a few hundred candidates suffice).
     const rootOf = (content: string) => {
       const d = sha(content);
-      return buildTree([{ path: 'f.txt', type: 'file', size: Buffer.byteLength(content), mode: '644', digest: d, chunks: [d] }]).rootId;
+      return buildTree([
+        { path: 'f.txt', type: 'file', size: Buffer.byteLength(content), mode: '644', digest: d, chunks: [d] },
+      ]).rootId;
     };
     const seen = new Map<string, string>();
     let pair: [string, string] | null = null;
@@ -264,7 +374,12 @@ describe('datasets: add, versions, refs, tags, status (in process)', () => {
     writeTree(src, { 'a.txt': 'two' });
     await addVersion(ws, { source: src, name: 'ds' });
 
-    expect(await tagVersion(ws, 'ds@v1', 'prod')).toMatchObject({ dataset: 'ds', tag: 'prod', ref: 'ds@v1', movedFrom: null });
+    expect(await tagVersion(ws, 'ds@v1', 'prod')).toMatchObject({
+      dataset: 'ds',
+      tag: 'prod',
+      ref: 'ds@v1',
+      movedFrom: null,
+    });
     expect(await tagVersion(ws, 'ds@v1', 'prod')).toMatchObject({ ref: 'ds@v1', movedFrom: null });
     const e = await rejectsWith(tagVersion(ws, 'ds@v2', 'prod'), 'ALREADY_EXISTS');
     expect(e.data).toEqual({ tag: 'prod', current: 'ds@v1' });
@@ -283,7 +398,12 @@ describe('datasets: add, versions, refs, tags, status (in process)', () => {
     ]);
     // Tag events: set, refused move, forced move. The no-op re-set changes nothing, and invalid
     // names and unknown refs fail before any attempt, so they leave no event.
-    const events = await ws.meta.db.selectFrom('audit_events').select(['action', 'outcome']).where('action', '=', 'dataset.tag').orderBy('idx').execute();
+    const events = await ws.meta.db
+      .selectFrom('audit_events')
+      .select(['action', 'outcome'])
+      .where('action', '=', 'dataset.tag')
+      .orderBy('idx')
+      .execute();
     expect(events.map((e) => e.outcome)).toEqual(['ok', 'failed', 'ok']);
   });
 
@@ -307,10 +427,25 @@ describe('datasets: add, versions, refs, tags, status (in process)', () => {
     sampleTree(src);
     const before = await statusOf(ws, src, 'sample');
     expect(before).toMatchObject({ dataset: 'sample', base: null, clean: false, removed: [], modified: [] });
-    expect(before.added).toEqual(['README.md', 'bin/run.sh', 'data/latest.bin', 'data/test/part-0.bin', 'data/train/part-0.bin', 'data/train/part-1.bin', 'empty.txt']);
+    expect(before.added).toEqual([
+      'README.md',
+      'bin/run.sh',
+      'data/latest.bin',
+      'data/test/part-0.bin',
+      'data/train/part-0.bin',
+      'data/train/part-1.bin',
+      'empty.txt',
+    ]);
 
     await addVersion(ws, { source: src, name: 'sample' });
-    expect(await statusOf(ws, src, 'sample')).toMatchObject({ base: 'sample@v1', clean: true, added: [], removed: [], modified: [], unchanged: 6 });
+    expect(await statusOf(ws, src, 'sample')).toMatchObject({
+      base: 'sample@v1',
+      clean: true,
+      added: [],
+      removed: [],
+      modified: [],
+      unchanged: 6,
+    });
 
     // Same bytes, new mtime: re-hashed, still unchanged.
     const t = new Date(Date.now() - 3_600_000);
@@ -344,7 +479,22 @@ describe('datasets: add, versions, refs, tags, status (in process)', () => {
     const src = join(dir, 'src');
     writeTree(src, { 'a.txt': 'a' });
     const eventsBefore = await ws.audit.size();
-    for (const name of ['', ' ', 'a b', '-lead', '.hidden', 'x/', '/x', 'a//b', 'a/../b', 'a..b', 'ends.', 'semi;colon', 'ds@v1', 'x'.repeat(201)]) {
+    for (const name of [
+      '',
+      ' ',
+      'a b',
+      '-lead',
+      '.hidden',
+      'x/',
+      '/x',
+      'a//b',
+      'a/../b',
+      'a..b',
+      'ends.',
+      'semi;colon',
+      'ds@v1',
+      'x'.repeat(201),
+    ]) {
       const e = await rejectsWith(addVersion(ws, { source: src, name }), 'INVALID_NAME');
       expect(e.exitCode).toBe(2);
     }

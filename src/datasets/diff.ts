@@ -25,7 +25,18 @@ export async function diffVersions(deps: DatasetDeps, a: string, b: string): Pro
   const added = changes.filter((c) => c.change === 'added').map(fmt);
   const removed = changes.filter((c) => c.change === 'removed').map(fmt);
   const modified = changes.filter((c) => c.change === 'modified').map(fmt);
-  const bytesAdded = added.reduce((n, c) => n + (c.newSize ?? 0), 0) + modified.reduce((n, c) => n + Math.max(0, (c.newSize ?? 0) - (c.oldSize ?? 0)), 0);
-  const bytesRemoved = removed.reduce((n, c) => n + (c.oldSize ?? 0), 0) + modified.reduce((n, c) => n + Math.max(0, (c.oldSize ?? 0) - (c.newSize ?? 0)), 0);
-  return { from: ra.ref, to: rb.ref, added, removed, modified, summary: { added: added.length, removed: removed.length, modified: modified.length, bytesAdded, bytesRemoved } };
+  const bytesAdded =
+    added.reduce((n, c) => n + (c.newSize ?? 0), 0) +
+    modified.reduce((n, c) => n + Math.max(0, (c.newSize ?? 0) - (c.oldSize ?? 0)), 0);
+  const bytesRemoved =
+    removed.reduce((n, c) => n + (c.oldSize ?? 0), 0) +
+    modified.reduce((n, c) => n + Math.max(0, (c.oldSize ?? 0) - (c.newSize ?? 0)), 0);
+  return {
+    from: ra.ref,
+    to: rb.ref,
+    added,
+    removed,
+    modified,
+    summary: { added: added.length, removed: removed.length, modified: modified.length, bytesAdded, bytesRemoved },
+  };
 }

@@ -53,10 +53,22 @@ export async function materializedVersion(deps: DatasetDeps, rootId: string): Pr
     checkTreeLinks(listing.symlinks);
     const writes: Array<{ entry: Wanted; replace: boolean }> = [
       ...listing.dirs.map((d) => ({ entry: { path: d, type: 'dir' as const }, replace: false })),
-      ...listing.files.map(({ path, entry: e }) => ({ entry: { path, type: 'file' as const, digest: e.digest, size: e.size, mode: e.mode, chunks: fileChunks(e) }, replace: false })),
-      ...listing.symlinks.map((l) => ({ entry: { path: l.path, type: 'symlink' as const, target: l.target }, replace: false })),
+      ...listing.files.map(({ path, entry: e }) => ({
+        entry: { path, type: 'file' as const, digest: e.digest, size: e.size, mode: e.mode, chunks: fileChunks(e) },
+        replace: false,
+      })),
+      ...listing.symlinks.map((l) => ({
+        entry: { path: l.path, type: 'symlink' as const, target: l.target },
+        replace: false,
+      })),
     ];
-    await materialize(tmp, writes, { pool: deps.pool, index: deps.index, packs: deps.packs, fileCacheDir: join(deps.cacheDir, 'files'), link: 'copy' });
+    await materialize(tmp, writes, {
+      pool: deps.pool,
+      index: deps.index,
+      packs: deps.packs,
+      fileCacheDir: join(deps.cacheDir, 'files'),
+      link: 'copy',
+    });
     const marker: Marker = { v: 1, root: rootId, files: {}, links: {}, dirs: [...listing.dirs] };
     for (const { path, entry } of listing.files) {
       const abs = join(tmp, path);
@@ -88,7 +100,12 @@ export async function materializedVersion(deps: DatasetDeps, rootId: string): Pr
  * bytes are right but whose stat changed (a `touch`, a chmod) get a renewed record and their
  * read-only mode back; without it (fsck), nothing on disk changes.
  */
-export async function checkMaterialized(deps: DatasetDeps, dir: string, rootId: string, opts: { repair: boolean }): Promise<CopyState> {
+export async function checkMaterialized(
+  deps: DatasetDeps,
+  dir: string,
+  rootId: string,
+  opts: { repair: boolean },
+): Promise<CopyState> {
   let marker: Marker;
   try {
     marker = JSON.parse(fs.readFileSync(join(dir, COMPLETE_MARKER), 'utf8')) as Marker;
@@ -117,7 +134,10 @@ export async function checkMaterialized(deps: DatasetDeps, dir: string, rootId: 
   // Some stats moved: the bytes decide. The tree says what each file must hash to.
   const listing = await listFlat(rootId, treeLoader(deps));
   const entries = new Map(listing.files.map((f) => [f.path, f.entry]));
-  const hashed = await hashFiles(deps.pool, changed.map((c) => ({ abs: join(dir, c.path), size: c.st.size })));
+  const hashed = await hashFiles(
+    deps.pool,
+    changed.map((c) => ({ abs: join(dir, c.path), size: c.st.size })),
+  );
   for (let i = 0; i < changed.length; i++) {
     const e = entries.get(changed[i]!.path);
     if (!e || hashed[i]!.digest !== e.digest || hashed[i]!.size !== e.size) return 'poisoned';

@@ -40,7 +40,12 @@ function node(entries: unknown[]): { id: string; bytes: Buffer } {
  * could deliver them): blobs go into a real pack, and the pack and a version row are
  * registered in one audited transaction, exactly as `data add` would.
  */
-async function plantVersion(ws: Workspace, name: string, root: string, blobs: Array<{ kind: BlobKindCode; bytes: Buffer }>): Promise<void> {
+async function plantVersion(
+  ws: Workspace,
+  name: string,
+  root: string,
+  blobs: Array<{ kind: BlobKindCode; bytes: Buffer }>,
+): Promise<void> {
   const w = await PackWriter.create(ws.packs);
   const seen = new Set<string>();
   for (const b of blobs) {
@@ -68,7 +73,16 @@ async function plantVersion(ws: Workspace, name: string, root: string, blobs: Ar
         file_count: 1,
         total_bytes: 5,
         new_bytes: 0,
-        stats: canonicalJson({ files: 1, bytes: 5, dirs: 0, symlinks: 0, chunks: 1, newChunks: 0, newBytes: 0, extensions: [] }),
+        stats: canonicalJson({
+          files: 1,
+          bytes: 5,
+          dirs: 0,
+          symlinks: 0,
+          chunks: 1,
+          newChunks: 0,
+          newBytes: 0,
+          extensions: [],
+        }),
       });
     }),
   );
@@ -87,7 +101,10 @@ describe('path safety: nothing is ever written outside its root', () => {
     return { ws, dir };
   };
 
-  const packsAndTemps = (w: Workspace) => [...listAllPaths(join(w.cairnDir, 'objects', 'packs')), ...listAllPaths(join(w.cairnDir, 'objects', 'tmp'))];
+  const packsAndTemps = (w: Workspace) => [
+    ...listAllPaths(join(w.cairnDir, 'objects', 'packs')),
+    ...listAllPaths(join(w.cairnDir, 'objects', 'tmp')),
+  ];
 
   it.each([
     ['a link to ../outside at the top', 'escape', '../outside'],
@@ -106,7 +123,11 @@ describe('path safety: nothing is ever written outside its root', () => {
     expect(await listAll(ws)).toEqual([]);
     expect(packsAndTemps(ws)).toEqual(packs);
     // The refused attempt is on the audit record.
-    const ev = await ws.meta.db.selectFrom('audit_events').select(['action', 'outcome']).where('action', '=', 'dataset.version.create').execute();
+    const ev = await ws.meta.db
+      .selectFrom('audit_events')
+      .select(['action', 'outcome'])
+      .where('action', '=', 'dataset.version.create')
+      .execute();
     expect(ev).toEqual([{ action: 'dataset.version.create', outcome: 'failed' }]);
   });
 
@@ -127,7 +148,13 @@ describe('path safety: nothing is ever written outside its root', () => {
   describe('a hand-made malicious version is refused at checkout', () => {
     const payload = Buffer.from('pwned');
     const chunk = { kind: BlobKind.chunk, bytes: payload };
-    const fileEntry = (name: string) => ({ name, type: 'file', size: payload.length, mode: '644', digest: sha(payload) });
+    const fileEntry = (name: string) => ({
+      name,
+      type: 'file',
+      size: payload.length,
+      mode: '644',
+      digest: sha(payload),
+    });
 
     async function attempt(root: { id: string }, blobs: Array<{ kind: BlobKindCode; bytes: Buffer }>, code: ErrorCode) {
       const { ws, dir } = await open();
@@ -147,7 +174,14 @@ describe('path safety: nothing is ever written outside its root', () => {
     it('a directory named ..', async () => {
       const sub = node([fileEntry('escaped.txt')]);
       const root = node([{ name: '..', type: 'dir', tree: sub.id, size: 5, files: 1 }]);
-      const e = await attempt(root, [{ kind: BlobKind.tree, bytes: sub.bytes }, { kind: BlobKind.tree, bytes: root.bytes }], 'PATH_UNSAFE');
+      const e = await attempt(
+        root,
+        [
+          { kind: BlobKind.tree, bytes: sub.bytes },
+          { kind: BlobKind.tree, bytes: root.bytes },
+        ],
+        'PATH_UNSAFE',
+      );
       expect(e.data).toMatchObject({ tree: root.id, name: '..' });
     });
 
@@ -179,7 +213,14 @@ describe('path safety: nothing is ever written outside its root', () => {
     it('an absolute symlink in a subdirectory', async () => {
       const sub = node([{ name: 'passwd', type: 'symlink', target: '/etc/passwd' }]);
       const root = node([fileEntry('a.txt'), { name: 'sub', type: 'dir', tree: sub.id, size: 0, files: 0 }]);
-      const e = await attempt(root, [{ kind: BlobKind.tree, bytes: sub.bytes }, { kind: BlobKind.tree, bytes: root.bytes }], 'PATH_UNSAFE');
+      const e = await attempt(
+        root,
+        [
+          { kind: BlobKind.tree, bytes: sub.bytes },
+          { kind: BlobKind.tree, bytes: root.bytes },
+        ],
+        'PATH_UNSAFE',
+      );
       expect(e.data).toEqual({ path: 'sub/passwd', target: '/etc/passwd' });
     });
 
@@ -209,23 +250,28 @@ describe('path safety: nothing is ever written outside its root', () => {
     it.each([
       ['absolute', (other: string) => other],
       ['relative, climbing out', () => '../other'],
-    ])('%s link to another directory: PATH_UNSAFE, with or without --force; nothing written there', async (_kind, link) => {
-      const { ws, other, target } = await setup();
-      symlinkSync(link(other), join(target, 'sub'));
-      for (const force of [false, true]) {
-        await rejectsWith(checkoutVersion(ws, { ref: 'ds@v1', dir: target, force }), 'PATH_UNSAFE');
-        expect(listAllPaths(other)).toEqual([]);
-        expect(listAllPaths(target)).toEqual(['sub']);
-        expect(lstatSync(join(target, 'sub')).isSymbolicLink()).toBe(true);
-      }
-    });
+    ])(
+      '%s link to another directory: PATH_UNSAFE, with or without --force; nothing written there',
+      async (_kind, link) => {
+        const { ws, other, target } = await setup();
+        symlinkSync(link(other), join(target, 'sub'));
+        for (const force of [false, true]) {
+          await rejectsWith(checkoutVersion(ws, { ref: 'ds@v1', dir: target, force }), 'PATH_UNSAFE');
+          expect(listAllPaths(other)).toEqual([]);
+          expect(listAllPaths(target)).toEqual(['sub']);
+          expect(lstatSync(join(target, 'sub')).isSymbolicLink()).toBe(true);
+        }
+      },
+    );
 
     it('a link to a directory inside the target: LOCAL_CHANGES; --force replaces the link itself, never writing through it', async () => {
       const { ws, target } = await setup();
       mkdirSync(join(target, 'real'));
       symlinkSync('real', join(target, 'sub'));
       const e = await rejectsWith(checkoutVersion(ws, { ref: 'ds@v1', dir: target }), 'LOCAL_CHANGES');
-      expect(e.data.conflicts).toEqual([{ path: 'sub', reason: expect.stringMatching(/symlink.*in the way of a directory/) }]);
+      expect(e.data.conflicts).toEqual([
+        { path: 'sub', reason: expect.stringMatching(/symlink.*in the way of a directory/) },
+      ]);
       expect(lstatSync(join(target, 'sub')).isSymbolicLink()).toBe(true);
       await checkoutVersion(ws, { ref: 'ds@v1', dir: target, force: true });
       expect(listAllPaths(join(target, 'real'))).toEqual([]);

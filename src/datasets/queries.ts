@@ -34,14 +34,23 @@ export async function listAll(deps: DatasetDeps): Promise<DatasetSummary[]> {
   return listDatasets(deps.meta.db);
 }
 
-async function info(deps: DatasetDeps, name: string, v: DatasetVersionRow, tags: Map<string, string[]>): Promise<VersionInfo> {
+async function info(
+  deps: DatasetDeps,
+  name: string,
+  v: DatasetVersionRow,
+  tags: Map<string, string[]>,
+): Promise<VersionInfo> {
   const parent = v.parent_id ? await versionById(deps.meta.db, v.parent_id) : undefined;
   const derived: string[] = [];
   for (const e of await edgesInto(deps.meta.db, 'dataset_version', v.id)) {
     if (e.src_type !== 'dataset_version') continue;
     const src = await versionById(deps.meta.db, e.src_id);
     if (src) {
-      const ds = await deps.meta.db.selectFrom('datasets').select('name').where('id', '=', src.dataset_id).executeTakeFirst();
+      const ds = await deps.meta.db
+        .selectFrom('datasets')
+        .select('name')
+        .where('id', '=', src.dataset_id)
+        .executeTakeFirst();
       derived.push(formatRef(ds?.name ?? '?', src.number));
     }
   }
@@ -60,7 +69,13 @@ async function info(deps: DatasetDeps, name: string, v: DatasetVersionRow, tags:
     parent: parent ? formatRef(name, parent.number) : null,
     derivedFrom: derived,
     stats: JSON.parse(v.stats) as VersionStats,
-    reports: (await reportsOf(deps.meta.db, v.id)).map((r) => ({ kind: r.kind, digest: formatDigest(r.digest), created: r.created_at, by: r.created_by, summary: JSON.parse(r.summary) as unknown })),
+    reports: (await reportsOf(deps.meta.db, v.id)).map((r) => ({
+      kind: r.kind,
+      digest: formatDigest(r.digest),
+      created: r.created_at,
+      by: r.created_by,
+      summary: JSON.parse(r.summary) as unknown,
+    })),
   };
 }
 
@@ -88,7 +103,11 @@ export interface ShownFile {
   chunks?: number;
 }
 
-export async function showVersion(deps: DatasetDeps, ref: string, opts: { limit?: number } = {}): Promise<VersionInfo & { listing: ShownFile[]; truncated: boolean }> {
+export async function showVersion(
+  deps: DatasetDeps,
+  ref: string,
+  opts: { limit?: number } = {},
+): Promise<VersionInfo & { listing: ShownFile[]; truncated: boolean }> {
   const r = await resolveVersion(deps.meta.db, ref);
   const base = await info(deps, r.dataset.name, r.version, await tagMap(deps, r.dataset.id));
   const limit = opts.limit ?? Infinity;
@@ -102,7 +121,14 @@ export async function showVersion(deps: DatasetDeps, ref: string, opts: { limit?
     }
     listing.push(
       e.type === 'file'
-        ? { path: e.path, type: 'file', size: e.size, digest: formatDigest(e.digest), mode: e.mode, chunks: e.chunks?.length ?? (e.size > 0 ? 1 : 0) }
+        ? {
+            path: e.path,
+            type: 'file',
+            size: e.size,
+            digest: formatDigest(e.digest),
+            mode: e.mode,
+            chunks: e.chunks?.length ?? (e.size > 0 ? 1 : 0),
+          }
         : { path: e.path, type: 'symlink', size: null, digest: null, target: e.target },
     );
   }
@@ -110,7 +136,11 @@ export async function showVersion(deps: DatasetDeps, ref: string, opts: { limit?
 }
 
 /** The newest stored report of a kind (or of any kind) for a version, in full. */
-export async function reportOf(deps: DatasetDeps, ref: string, kind?: string): Promise<{ ref: string; kind: string; digest: string; created: string; by: string; body: unknown }> {
+export async function reportOf(
+  deps: DatasetDeps,
+  ref: string,
+  kind?: string,
+): Promise<{ ref: string; kind: string; digest: string; created: string; by: string; body: unknown }> {
   const r = await resolveVersion(deps.meta.db, ref);
   const rows = await reportsOf(deps.meta.db, r.version.id);
   const pick = [...rows].reverse().find((x) => !kind || x.kind === kind);
@@ -120,6 +150,17 @@ export async function reportOf(deps: DatasetDeps, ref: string, kind?: string): P
       data: { kinds: [...new Set(rows.map((x) => x.kind))] },
     });
   }
-  const full = await deps.meta.db.selectFrom('reports').select('body').where('id', '=', pick.id).executeTakeFirstOrThrow();
-  return { ref: r.ref, kind: pick.kind, digest: formatDigest(pick.digest), created: pick.created_at, by: pick.created_by, body: JSON.parse(full.body) as unknown };
+  const full = await deps.meta.db
+    .selectFrom('reports')
+    .select('body')
+    .where('id', '=', pick.id)
+    .executeTakeFirstOrThrow();
+  return {
+    ref: r.ref,
+    kind: pick.kind,
+    digest: formatDigest(pick.digest),
+    created: pick.created_at,
+    by: pick.created_by,
+    body: JSON.parse(full.body) as unknown,
+  };
 }

@@ -42,7 +42,11 @@ export interface RecordedVersion {
  * number, lineage edges (via the document that made it, by digest) and reports — the one
  * place every capability that produces versions goes through.
  */
-export async function recordVersion(tx: WriteTx, deps: Pick<DatasetDeps, 'clock' | 'actor'>, v: NewVersion): Promise<RecordedVersion> {
+export async function recordVersion(
+  tx: WriteTx,
+  deps: Pick<DatasetDeps, 'clock' | 'actor'>,
+  v: NewVersion,
+): Promise<RecordedVersion> {
   const now = isoUtc(deps.clock.now());
   const actor = deps.actor().id;
   await recordPacks(tx, v.packs, now);
@@ -71,7 +75,13 @@ export async function recordVersion(tx: WriteTx, deps: Pick<DatasetDeps, 'clock'
   let madeByDigest: string | null = null;
   if (v.madeBy) {
     madeByDigest = sha256Hex(v.madeBy.body);
-    await putDocument(tx, { digest: madeByDigest, kind: v.madeBy.kind, name: v.madeBy.name, body: v.madeBy.body, created_at: now });
+    await putDocument(tx, {
+      digest: madeByDigest,
+      kind: v.madeBy.kind,
+      name: v.madeBy.name,
+      body: v.madeBy.body,
+      created_at: now,
+    });
   }
   await addEdges(
     tx,
@@ -91,7 +101,12 @@ export async function recordVersion(tx: WriteTx, deps: Pick<DatasetDeps, 'clock'
   return { versionId, datasetId: ds.id, number, madeByDigest };
 }
 
-export async function storeReport(tx: WriteTx, deps: Pick<DatasetDeps, 'clock' | 'actor'>, versionId: string, r: { kind: string; summary: unknown; body: unknown }): Promise<string> {
+export async function storeReport(
+  tx: WriteTx,
+  deps: Pick<DatasetDeps, 'clock' | 'actor'>,
+  versionId: string,
+  r: { kind: string; summary: unknown; body: unknown },
+): Promise<string> {
   const body = canonicalJson(r.body);
   const digest = sha256Hex(body);
   await insertReport(tx, {

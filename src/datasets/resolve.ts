@@ -1,7 +1,14 @@
 import type { Kysely } from 'kysely';
 import { CairnError } from '../core/errors.js';
 import { formatRef, parseRef } from '../core/refs.js';
-import { findDataset, findTag, latestVersion, versionById, versionByNumber, versionsByDigestPrefix } from '../meta/repos/datasets.js';
+import {
+  findDataset,
+  findTag,
+  latestVersion,
+  versionById,
+  versionByNumber,
+  versionsByDigestPrefix,
+} from '../meta/repos/datasets.js';
 import type { Database, DatasetRow, DatasetVersionRow } from '../meta/schema.js';
 
 export interface ResolvedVersion {
@@ -30,28 +37,43 @@ export async function resolveVersion(db: Kysely<Database>, refText: string): Pro
   switch (sel.kind) {
     case 'latest':
       version = await latestVersion(db, dataset.id);
-      if (!version) throw new CairnError('NOT_FOUND', `dataset ${dataset.name} has no versions`, { hint: `add one with \`cairn data add <path> --name ${dataset.name}\`` });
+      if (!version)
+        throw new CairnError('NOT_FOUND', `dataset ${dataset.name} has no versions`, {
+          hint: `add one with \`cairn data add <path> --name ${dataset.name}\``,
+        });
       break;
     case 'number':
       version = await versionByNumber(db, dataset.id, sel.number);
-      if (!version) throw new CairnError('NOT_FOUND', `${dataset.name} has no version v${sel.number}`, { hint: `see \`cairn data log ${dataset.name}\`` });
+      if (!version)
+        throw new CairnError('NOT_FOUND', `${dataset.name} has no version v${sel.number}`, {
+          hint: `see \`cairn data log ${dataset.name}\``,
+        });
       break;
     case 'tag': {
       const t = await findTag(db, dataset.id, sel.tag);
       version = t ? await versionById(db, t.version_id) : undefined;
-      if (!version) throw new CairnError('NOT_FOUND', `${dataset.name} has no tag ${JSON.stringify(sel.tag)}`, { hint: `see \`cairn data log ${dataset.name}\`` });
+      if (!version)
+        throw new CairnError('NOT_FOUND', `${dataset.name} has no tag ${JSON.stringify(sel.tag)}`, {
+          hint: `see \`cairn data log ${dataset.name}\``,
+        });
       break;
     }
     case 'digest': {
       const found = await versionsByDigestPrefix(db, dataset.id, sel.prefix);
       if (found.length === 0) {
-        throw new CairnError('NOT_FOUND', `${dataset.name} has no version with digest sha256:${sel.prefix}…`, { hint: `see the digests with \`cairn data log ${dataset.name}\`` });
+        throw new CairnError('NOT_FOUND', `${dataset.name} has no version with digest sha256:${sel.prefix}…`, {
+          hint: `see the digests with \`cairn data log ${dataset.name}\``,
+        });
       }
       if (new Set(found.map((v) => v.digest)).size > 1) {
-        throw new CairnError('AMBIGUOUS_REF', `sha256:${sel.prefix} matches ${found.length} versions of ${dataset.name}`, {
-          data: { matches: found.map((v) => formatRef(dataset.name, v.number)) },
-          hint: 'give more hex digits',
-        });
+        throw new CairnError(
+          'AMBIGUOUS_REF',
+          `sha256:${sel.prefix} matches ${found.length} versions of ${dataset.name}`,
+          {
+            data: { matches: found.map((v) => formatRef(dataset.name, v.number)) },
+            hint: 'give more hex digits',
+          },
+        );
       }
       // The same content added twice has one digest; the latest such version answers.
       version = found[found.length - 1];

@@ -12,7 +12,10 @@ export interface VersionStats {
   extensions: Array<{ ext: string; files: number; bytes: number }>;
 }
 
-export function extensionStats(files: ReadonlyArray<{ path: string; size: number }>, top = 10): VersionStats['extensions'] {
+export function extensionStats(
+  files: ReadonlyArray<{ path: string; size: number }>,
+  top = 10,
+): VersionStats['extensions'] {
   const by = new Map<string, { files: number; bytes: number }>();
   for (const f of files) {
     const ext = extname(f.path).toLowerCase() || '(none)';

@@ -29,18 +29,35 @@ export async function baselineOf(deps: DatasetDeps, digest: string, cacheBase: B
   const listing = await listFlat(digest, treeLoader(deps));
   return {
     digest,
-    files: new Map(listing.files.map(({ path, entry: e }) => [path, { digest: e.digest, mode: e.mode, size: e.size, ...(e.chunks ? { chunks: e.chunks } : {}) }])),
+    files: new Map(
+      listing.files.map(({ path, entry: e }) => [
+        path,
+        { digest: e.digest, mode: e.mode, size: e.size, ...(e.chunks ? { chunks: e.chunks } : {}) },
+      ]),
+    ),
     links: new Map(listing.symlinks.map((l) => [l.path, l.target])),
     dirs: new Set(listing.dirs),
   };
 }
 
 /** What changed in a directory since the dataset's latest version (git status for data). */
-export async function statusOf(deps: DatasetDeps, path: string, name: string, opts: { onProgress?: (bytes: number, total: number) => void } = {}): Promise<StatusResult> {
+export async function statusOf(
+  deps: DatasetDeps,
+  path: string,
+  name: string,
+  opts: { onProgress?: (bytes: number, total: number) => void } = {},
+): Promise<StatusResult> {
   checkDatasetName(name);
   const root = resolve(path);
-  if (!existsSync(root)) throw new CairnError('IO_ERROR', `${path} does not exist`, { data: { path }, hint: 'give the directory that holds (a checkout of) the dataset' });
-  if (!statSync(root).isDirectory()) throw new CairnError('USAGE', `${path} is a file; give the directory that holds the dataset`, { hint: 'status compares a directory with the dataset’s latest version' });
+  if (!existsSync(root))
+    throw new CairnError('IO_ERROR', `${path} does not exist`, {
+      data: { path },
+      hint: 'give the directory that holds (a checkout of) the dataset',
+    });
+  if (!statSync(root).isDirectory())
+    throw new CairnError('USAGE', `${path} is a file; give the directory that holds the dataset`, {
+      hint: 'status compares a directory with the dataset’s latest version',
+    });
   const ds = await findDataset(deps.meta.db, name);
   const latest = ds ? await latestVersion(deps.meta.db, ds.id) : undefined;
   const cache = loadStatCache(deps.cacheDir, root);

@@ -13,7 +13,8 @@ export function treeLoader(deps: Pick<DatasetDeps, 'index' | 'reader'>): TreeLoa
         hint: 'run `cairn fsck`; if the version came from a remote, `cairn pull` it again',
       });
     }
-    if (loc.kind !== BlobKind.tree) throw new CairnError('CORRUPT_OBJECT', `blob ${id} is not a tree`, { data: { blob: id } });
+    if (loc.kind !== BlobKind.tree)
+      throw new CairnError('CORRUPT_OBJECT', `blob ${id} is not a tree`, { data: { blob: id } });
     return decodeTree(await deps.reader.read(loc), id);
   });
 }

@@ -18,9 +18,13 @@ export function demoData(): DemoData {
   const require = createRequire(import.meta.url);
   const find = (pkg: string, rel: string) => {
     // Some packages do not export package.json, so look the folder up on the resolve paths.
-    const root = (require.resolve.paths(pkg) ?? []).map((d) => join(d, pkg)).find((d) => existsSync(join(d, 'package.json')));
+    const root = (require.resolve.paths(pkg) ?? [])
+      .map((d) => join(d, pkg))
+      .find((d) => existsSync(join(d, 'package.json')));
     if (!root) {
-      throw new CairnError('NOT_FOUND', `the demo data package ${pkg} is not installed`, { hint: 'run `npm install` in the Cairn package' });
+      throw new CairnError('NOT_FOUND', `the demo data package ${pkg} is not installed`, {
+        hint: 'run `npm install` in the Cairn package',
+      });
     }
     const p = join(root, rel);
     if (!existsSync(p)) throw new CairnError('NOT_FOUND', `${p} is missing from ${pkg}`);

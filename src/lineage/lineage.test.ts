@@ -10,7 +10,13 @@ import { newWorkspace, prng, writeTree } from '../test-support/workspace.js';
 import { lineageOf, renderLineage, type LineageEdge, type LineageNode } from './lineage.js';
 
 /** Adds a version of `name` with fresh content (seed) and returns its id and digest. */
-async function add(ws: Workspace, dir: string, name: string, seed: number, from: string[] = []): Promise<{ ref: string; id: string; digest: string }> {
+async function add(
+  ws: Workspace,
+  dir: string,
+  name: string,
+  seed: number,
+  from: string[] = [],
+): Promise<{ ref: string; id: string; digest: string }> {
   const src = join(dir, 'src', `${name}-${seed}`);
   writeTree(src, { 'data.bin': prng(seed, 3000) });
   const r = await addVersion(ws, { source: src, name, from });
@@ -24,8 +30,19 @@ async function add(ws: Workspace, dir: string, name: string, seed: number, from:
   return { ref: r.ref, id: row.id, digest: r.digest };
 }
 
-const node = (v: { ref: string; id: string; digest: string }): LineageNode => ({ key: `dataset_version:${v.id}`, type: 'dataset_version', id: v.id, ref: v.ref, digest: v.digest });
-const edge = (from: { id: string }, to: { id: string }): LineageEdge => ({ from: `dataset_version:${from.id}`, to: `dataset_version:${to.id}`, relation: 'derived_from', via: null });
+const node = (v: { ref: string; id: string; digest: string }): LineageNode => ({
+  key: `dataset_version:${v.id}`,
+  type: 'dataset_version',
+  id: v.id,
+  ref: v.ref,
+  digest: v.digest,
+});
+const edge = (from: { id: string }, to: { id: string }): LineageEdge => ({
+  from: `dataset_version:${from.id}`,
+  to: `dataset_version:${to.id}`,
+  relation: 'derived_from',
+  via: null,
+});
 const byKey = <T extends { key: string }>(xs: T[]) => [...xs].sort((a, b) => a.key.localeCompare(b.key));
 const byEnds = (xs: LineageEdge[]) => [...xs].sort((a, b) => `${a.from}>${a.to}`.localeCompare(`${b.from}>${b.to}`));
 
@@ -42,8 +59,17 @@ describe('lineage', () => {
     expect([a1.ref, b1.ref, b2.ref, c1.ref]).toEqual(['a@v1', 'b@v1', 'b@v2', 'c@v1']);
 
     // The event of the derived version names its inputs by digest, in the order given.
-    const ev = await ws.meta.db.selectFrom('audit_events').select('entry').orderBy('idx', 'desc').limit(1).executeTakeFirstOrThrow();
-    expect(JSON.parse(ev.entry)).toMatchObject({ action: 'dataset.version.create', inputs: [a1.digest, b2.digest], outputs: [c1.digest] });
+    const ev = await ws.meta.db
+      .selectFrom('audit_events')
+      .select('entry')
+      .orderBy('idx', 'desc')
+      .limit(1)
+      .executeTakeFirstOrThrow();
+    expect(JSON.parse(ev.entry)).toMatchObject({
+      action: 'dataset.version.create',
+      inputs: [a1.digest, b2.digest],
+      outputs: [c1.digest],
+    });
 
     const up = await lineageOf(ws.meta.db, 'c@v1', 'up');
     expect(up.root).toBe(`dataset_version:${c1.id}`);
@@ -81,7 +107,11 @@ describe('lineage', () => {
       const r = cli(['lineage', 'c@v1', ...args, '--json'], { cwd: dir });
       expect(r.code, r.stderr).toBe(0);
       const g = r.json as typeof up;
-      expect({ ...g, nodes: byKey(g.nodes), edges: byEnds(g.edges) }).toEqual({ ...want, nodes: byKey(want.nodes), edges: byEnds(want.edges) });
+      expect({ ...g, nodes: byKey(g.nodes), edges: byEnds(g.edges) }).toEqual({
+        ...want,
+        nodes: byKey(want.nodes),
+        edges: byEnds(want.edges),
+      });
     }
     const text = cli(['lineage', 'c@v1', '--up'], { cwd: dir });
     const lines = text.stdout.trimEnd().split('\n');
@@ -109,8 +139,12 @@ describe('lineage', () => {
     const mid = await lineageOf(ws.meta.db, 'clean', 'both');
     expect(mid.nodes).toEqual([node(y), node(x), node(z), node(w)]);
     expect(mid.edges).toEqual([edge(x, y), edge(y, z), edge(z, w)]);
-    expect(renderLineage(mid)).toBe(`clean@v1  ${y.digest}\n  ← derived_from raw@v1\n  → derived_from features@v1\n    → derived_from train@v1`);
-    expect(renderLineage(up)).toBe(`train@v1  ${w.digest}\n  ← derived_from features@v1\n    ← derived_from clean@v1\n      ← derived_from raw@v1`);
+    expect(renderLineage(mid)).toBe(
+      `clean@v1  ${y.digest}\n  ← derived_from raw@v1\n  → derived_from features@v1\n    → derived_from train@v1`,
+    );
+    expect(renderLineage(up)).toBe(
+      `train@v1  ${w.digest}\n  ← derived_from features@v1\n    ← derived_from clean@v1\n      ← derived_from raw@v1`,
+    );
 
     // maxDepth bounds the walk.
     const near = await lineageOf(ws.meta.db, 'raw@v1', 'down', 1);
@@ -141,7 +175,9 @@ describe('lineage', () => {
     const dir = tmp();
     const ws = await newWorkspace(dir);
     writeTree(join(dir, 's'), { 'f.bin': prng(30, 100) });
-    await expect(addVersion(ws, { source: join(dir, 's'), name: 'c', from: ['nope@v1'] })).rejects.toSatisfy((e) => isCairnError(e, 'NOT_FOUND'));
+    await expect(addVersion(ws, { source: join(dir, 's'), name: 'c', from: ['nope@v1'] })).rejects.toSatisfy((e) =>
+      isCairnError(e, 'NOT_FOUND'),
+    );
     expect(await ws.meta.db.selectFrom('dataset_versions').selectAll().execute()).toEqual([]);
     expect(await ws.meta.db.selectFrom('lineage_edges').selectAll().execute()).toEqual([]);
     await expect(lineageOf(ws.meta.db, 'nope@v1', 'up')).rejects.toSatisfy((e) => isCairnError(e, 'NOT_FOUND'));
@@ -160,7 +196,11 @@ describe('lineage', () => {
     expect(edges.map((e) => [e.src_type, e.src_id, e.dst_type, e.dst_id, e.relation, e.via_type, e.via_id])).toEqual([
       ['dataset_version', a.id, 'dataset_version', c.id, 'derived_from', null, null],
     ]);
-    const version = await ws.meta.db.selectFrom('dataset_versions').select('created_at').where('id', '=', c.id).executeTakeFirstOrThrow();
+    const version = await ws.meta.db
+      .selectFrom('dataset_versions')
+      .select('created_at')
+      .where('id', '=', c.id)
+      .executeTakeFirstOrThrow();
     expect(edges[0]!.created_at).toBe(version.created_at);
     await ws.close();
   });

@@ -32,13 +32,24 @@ export interface LineageGraph {
  * everything built from it (e.g. all that must be re-examined if this data is erased). Node
  * kinds other than dataset versions appear as later capabilities record them.
  */
-export async function lineageOf(db: Kysely<Database>, ref: string, direction: 'up' | 'down' | 'both', maxDepth = 50): Promise<LineageGraph> {
+export async function lineageOf(
+  db: Kysely<Database>,
+  ref: string,
+  direction: 'up' | 'down' | 'both',
+  maxDepth = 50,
+): Promise<LineageGraph> {
   const start = await resolveVersion(db, ref);
   const nodes = new Map<string, LineageNode>();
   const edges: LineageEdge[] = [];
   const seenEdges = new Set<string>();
   const rootKey = `dataset_version:${start.version.id}`;
-  nodes.set(rootKey, { key: rootKey, type: 'dataset_version', id: start.version.id, ref: start.ref, digest: formatDigest(start.version.digest) });
+  nodes.set(rootKey, {
+    key: rootKey,
+    type: 'dataset_version',
+    id: start.version.id,
+    ref: start.ref,
+    digest: formatDigest(start.version.digest),
+  });
   const describe = async (type: string, id: string): Promise<LineageNode> => {
     const key = `${type}:${id}`;
     const known = nodes.get(key);
@@ -53,19 +64,63 @@ export async function lineageOf(db: Kysely<Database>, ref: string, direction: 'u
         .executeTakeFirst();
       if (v) node = { key, type, id, ref: formatRef(v.name, Number(v.number)), digest: formatDigest(v.digest) };
     } else if (type === 'model_version') {
-      const mv = await db.selectFrom('model_versions as v').innerJoin('models as m', 'm.id', 'v.model_id').select(['m.name', 'v.number', 'v.digest']).where('v.id', '=', id).executeTakeFirst();
+      const mv = await db
+        .selectFrom('model_versions as v')
+        .innerJoin('models as m', 'm.id', 'v.model_id')
+        .select(['m.name', 'v.number', 'v.digest'])
+        .where('v.id', '=', id)
+        .executeTakeFirst();
       if (mv) node = { key, type, id, ref: `model ${mv.name}@v${mv.number}`, digest: `sha256:${mv.digest}` };
     } else if (type === 'deployment') {
-      const d = await db.selectFrom('deployments').select(['env', 'status', 'ended_at', 'started_at']).where('id', '=', id).executeTakeFirst();
-      if (d) node = { key, type, id, ref: `deployment to ${d.env} [${d.status}] ${d.ended_at ?? d.started_at}`, digest: null };
+      const d = await db
+        .selectFrom('deployments')
+        .select(['env', 'status', 'ended_at', 'started_at'])
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (d)
+        node = {
+          key,
+          type,
+          id,
+          ref: `deployment to ${d.env} [${d.status}] ${d.ended_at ?? d.started_at}`,
+          digest: null,
+        };
     } else if (type === 'evaluation') {
-      const e = await db.selectFrom('model_evaluations').select(['suite', 'passed', 'at']).where('id', '=', id).executeTakeFirst();
-      if (e) node = { key, type, id, ref: `evaluation ${e.suite} [${e.passed ? 'passed' : 'failed'}] ${e.at}`, digest: null };
+      const e = await db
+        .selectFrom('model_evaluations')
+        .select(['suite', 'passed', 'at'])
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (e)
+        node = {
+          key,
+          type,
+          id,
+          ref: `evaluation ${e.suite} [${e.passed ? 'passed' : 'failed'}] ${e.at}`,
+          digest: null,
+        };
     } else if (type === 'release') {
-      node = { key, type, id, ref: `release signed by ${id.split(':')[0]}:${id.split(':')[1]?.slice(0, 12) ?? ''}…`, digest: null };
+      node = {
+        key,
+        type,
+        id,
+        ref: `release signed by ${id.split(':')[0]}:${id.split(':')[1]?.slice(0, 12) ?? ''}…`,
+        digest: null,
+      };
     } else if (type === 'run') {
-      const r = await db.selectFrom('runs').select(['name', 'status', 'code_commit', 'run_key']).where('id', '=', id).executeTakeFirst();
-      if (r) node = { key, type, id, ref: `run ${r.name} ${id} [${r.status}${r.code_commit ? `, code ${r.code_commit.slice(0, 12)}` : ''}]`, digest: `sha256:${r.run_key}` };
+      const r = await db
+        .selectFrom('runs')
+        .select(['name', 'status', 'code_commit', 'run_key'])
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (r)
+        node = {
+          key,
+          type,
+          id,
+          ref: `run ${r.name} ${id} [${r.status}${r.code_commit ? `, code ${r.code_commit.slice(0, 12)}` : ''}]`,
+          digest: `sha256:${r.run_key}`,
+        };
     }
     nodes.set(key, node);
     return node;
@@ -83,7 +138,12 @@ export async function lineageOf(db: Kysely<Database>, ref: string, direction: 'u
           const b = await describe(e.dst_type, e.dst_id);
           if (!seenEdges.has(e.id)) {
             seenEdges.add(e.id);
-            edges.push({ from: a.key, to: b.key, relation: e.relation, via: e.via_type ? `${e.via_type}:${e.via_id}` : null });
+            edges.push({
+              from: a.key,
+              to: b.key,
+              relation: e.relation,
+              via: e.via_type ? `${e.via_type}:${e.via_id}` : null,
+            });
           }
           const k = `${other.type}:${other.id}`;
           if (!visited.has(k)) {
@@ -110,7 +170,9 @@ export function renderLineage(g: LineageGraph): string {
     const es = g.edges.filter((e) => (dir === 'up' ? e.to === key : e.from === key));
     for (const e of es) {
       const other = byKey.get(dir === 'up' ? e.from : e.to)!;
-      lines.push(`${'  '.repeat(depth)}${dir === 'up' ? '←' : '→'} ${e.relation} ${other.ref}${e.via ? ` (via ${e.via})` : ''}`);
+      lines.push(
+        `${'  '.repeat(depth)}${dir === 'up' ? '←' : '→'} ${e.relation} ${other.ref}${e.via ? ` (via ${e.via})` : ''}`,
+      );
       if (!seen.has(other.key)) render(other.key, dir, depth + 1, new Set([...seen, other.key]));
     }
   };

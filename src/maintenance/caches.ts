@@ -14,7 +14,8 @@ import type { MaintenanceDeps } from './deps.js';
  */
 export async function poisonedCaches(deps: MaintenanceDeps): Promise<string[]> {
   const out: string[] = [];
-  const hash = async (path: string) => (await hashFiles(deps.pool, [{ abs: path, size: fs.statSync(path).size }]))[0]!.digest;
+  const hash = async (path: string) =>
+    (await hashFiles(deps.pool, [{ abs: path, size: fs.statSync(path).size }]))[0]!.digest;
   const filesDir = join(deps.cacheDir, 'files');
   for (const shard of list(filesDir)) {
     if (!/^[0-9a-f]{2}$/.test(shard)) continue;
@@ -26,7 +27,8 @@ export async function poisonedCaches(deps: MaintenanceDeps): Promise<string[]> {
   const versions = join(deps.cacheDir, 'versions');
   for (const name of list(versions)) {
     if (!/^[0-9a-f]{64}$/.test(name)) continue;
-    if ((await checkMaterialized(deps, join(versions, name), name, { repair: false })) !== 'ok') out.push(`versions/${name}`);
+    if ((await checkMaterialized(deps, join(versions, name), name, { repair: false })) !== 'ok')
+      out.push(`versions/${name}`);
   }
   const tables = join(deps.cacheDir, 'tables');
   for (const name of list(tables)) {

@@ -6,7 +6,10 @@ import { poisonedCaches } from './caches.js';
 import type { MaintenanceDeps } from './deps.js';
 import { storeRoots } from './roots.js';
 
-export async function runFsck(deps: MaintenanceDeps, opts: { onProgress?: (done: number, total: number) => void } = {}): Promise<FsckReport> {
+export async function runFsck(
+  deps: MaintenanceDeps,
+  opts: { onProgress?: (done: number, total: number) => void } = {},
+): Promise<FsckReport> {
   const lock = acquireShared(deps.locksDir, 'fsck');
   try {
     return await deps.audit.audited({ action: 'store.fsck', target: { type: 'store' } }, async (commit, draft) => {
@@ -33,7 +36,11 @@ export async function runFsck(deps: MaintenanceDeps, opts: { onProgress?: (done:
         await commit(async () => {});
       } else {
         // A damaged store is a failed check, recorded as such; the report still goes back.
-        await deps.audit.record(draft, 'failed', `CHECK_FAILED: ${report.brokenVersions.length} version(s) damaged${report.poisonedCaches.length ? `, ${report.poisonedCaches.length} cache entr(ies) changed on disk` : ''}`);
+        await deps.audit.record(
+          draft,
+          'failed',
+          `CHECK_FAILED: ${report.brokenVersions.length} version(s) damaged${report.poisonedCaches.length ? `, ${report.poisonedCaches.length} cache entr(ies) changed on disk` : ''}`,
+        );
       }
       return report;
     });

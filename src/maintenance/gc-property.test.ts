@@ -55,115 +55,156 @@ describe('gc property: random histories never lose a live version', () => {
   });
 
   for (const seed of SEEDS) {
-    it(`seed ${seed.toString(16)}: after every gc every version checks out byte-identical and fsck is clean`, { timeout: 300_000 }, async () => {
-      const rng = mulberry32(seed);
-      const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)]!;
-      const dir = tmp();
-      ws = await newWorkspace(dir);
-      // Small packs: more of them, so gc has real choices (delete, repack, drop rows).
-      ws.config.storage.pack_size_mib = 1;
-      const w = ws;
-      const expected = new Map<string, Record<string, string>>();
-      const names = ['alpha', 'beta', 'gamma'];
-      let fileSeed = seed * 1000;
-      const srcOf = (name: string) => join(dir, 'src', name);
+    it(
+      `seed ${seed.toString(16)}: after every gc every version checks out byte-identical and fsck is clean`,
+      { timeout: 300_000 },
+      async () => {
+        const rng = mulberry32(seed);
+        const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)]!;
+        const dir = tmp();
+        ws = await newWorkspace(dir);
+        // Small packs: more of them, so gc has real choices (delete, repack, drop rows).
+        ws.config.storage.pack_size_mib = 1;
+        const w = ws;
+        const expected = new Map<string, Record<string, string>>();
+        const names = ['alpha', 'beta', 'gamma'];
+        let fileSeed = seed * 1000;
+        const srcOf = (name: string) => join(dir, 'src', name);
 
-      /** Random edits: new small and multi-chunk files, rewrites, removals, a shared file. */
-      const edit = (name: string) => {
-        const root = srcOf(name);
-        mkdirSync(root, { recursive: true });
-        const have = existsSync(root) ? Object.keys(contents(root)) : [];
-        if (have.length === 0) {
-          // A dataset starts as one tiny file: its pack is mostly header and index (the
-          // report's `cairn data add one-small-file.txt`).
-          writeFileSync(join(root, 'first.txt'), prng(++fileSeed, 1 + Math.floor(rng() * 16)));
-          return;
-        }
-        const n = 1 + Math.floor(rng() * (rng() < 0.5 ? 1 : 4));
-        for (let i = 0; i < n; i++) {
-          const op = have.length === 0 ? 'new' : pick(['new', 'new', 'rewrite', 'remove', 'shared']);
-          // Tiny files matter: a pack of a few of them is mostly header and index.
-          const r = rng();
-          const size = r < 0.2 ? 100 * KiB + Math.floor(rng() * 300 * KiB) : r < 0.6 ? 1 + Math.floor(rng() * 5000) : 1 + Math.floor(rng() * 64);
-          if (op === 'remove' && have.length > 1) {
-            const p = pick(have);
-            rmSync(join(root, p));
-            have.splice(have.indexOf(p), 1);
-            continue;
+        /** Random edits: new small and multi-chunk files, rewrites, removals, a shared file. */
+        const edit = (name: string) => {
+          const root = srcOf(name);
+          mkdirSync(root, { recursive: true });
+          const have = existsSync(root) ? Object.keys(contents(root)) : [];
+          if (have.length === 0) {
+            // A dataset starts as one tiny file: its pack is mostly header and index (the
+            // report's `cairn data add one-small-file.txt`).
+            writeFileSync(join(root, 'first.txt'), prng(++fileSeed, 1 + Math.floor(rng() * 16)));
+            return;
           }
-          const p = op === 'rewrite' ? pick(have) : op === 'shared' ? 'common/shared.bin' : `${pick(['', 'd1/', 'd2/x/'])}f${fileSeed}.bin`;
-          mkdirSync(dirname(join(root, p)), { recursive: true });
-          writeFileSync(join(root, p), op === 'shared' ? prng(42, 70 * KiB) : prng(++fileSeed, size));
-          if (!have.includes(p)) have.push(p);
-        }
-      };
+          const n = 1 + Math.floor(rng() * (rng() < 0.5 ? 1 : 4));
+          for (let i = 0; i < n; i++) {
+            const op = have.length === 0 ? 'new' : pick(['new', 'new', 'rewrite', 'remove', 'shared']);
+            // Tiny files matter: a pack of a few of them is mostly header and index.
+            const r = rng();
+            const size =
+              r < 0.2
+                ? 100 * KiB + Math.floor(rng() * 300 * KiB)
+                : r < 0.6
+                  ? 1 + Math.floor(rng() * 5000)
+                  : 1 + Math.floor(rng() * 64);
+            if (op === 'remove' && have.length > 1) {
+              const p = pick(have);
+              rmSync(join(root, p));
+              have.splice(have.indexOf(p), 1);
+              continue;
+            }
+            const p =
+              op === 'rewrite'
+                ? pick(have)
+                : op === 'shared'
+                  ? 'common/shared.bin'
+                  : `${pick(['', 'd1/', 'd2/x/'])}f${fileSeed}.bin`;
+            mkdirSync(dirname(join(root, p)), { recursive: true });
+            writeFileSync(join(root, p), op === 'shared' ? prng(42, 70 * KiB) : prng(++fileSeed, size));
+            if (!have.includes(p)) have.push(p);
+          }
+        };
 
-      const everyVersionChecksOut = async (step: string) => {
-        const f = await runFsck(w);
-        expect(f, step).toMatchObject({ ok: true, missingPacks: [], corruptPacks: [], corruptBlobs: [], misplacedBlobs: [], brokenVersions: [] });
-        for (const [ref, want] of expected) {
-          const out = join(dir, 'co', `${ref.replace(/[@/]/g, '-')}-${Math.floor(rng() * 1e9)}`);
-          await checkoutVersion(w, { ref, dir: out, link: 'copy' });
-          expect(contents(out), `${step}: ${ref}`).toEqual(want);
-          rmSync(out, { recursive: true, force: true });
-        }
-      };
+        const everyVersionChecksOut = async (step: string) => {
+          const f = await runFsck(w);
+          expect(f, step).toMatchObject({
+            ok: true,
+            missingPacks: [],
+            corruptPacks: [],
+            corruptBlobs: [],
+            misplacedBlobs: [],
+            brokenVersions: [],
+          });
+          for (const [ref, want] of expected) {
+            const out = join(dir, 'co', `${ref.replace(/[@/]/g, '-')}-${Math.floor(rng() * 1e9)}`);
+            await checkoutVersion(w, { ref, dir: out, link: 'copy' });
+            expect(contents(out), `${step}: ${ref}`).toEqual(want);
+            rmSync(out, { recursive: true, force: true });
+          }
+        };
 
-      const log: string[] = [];
-      let gcs = 0;
-      let repacked = 0;
-      for (let step = 0; step < STEPS; step++) {
-        // After a killed add, usually the retry: it adopts what the killed one left.
-        const retry = log.at(-1)?.startsWith('killed-add') === true && rng() < 0.6;
-        const op = step === 0 || retry ? 'add' : pick(['add', 'add', 'add', 'tag', 'killed-add', 'killed-add', 'duplicate', 'gc', 'gc']);
-        const name = retry ? log.at(-1)!.split(':')[1]! : pick(names);
-        log.push(`${op}:${name}`);
-        const where = `seed ${seed.toString(16)} step ${step} (${log.join(' ')})`;
-        if (op === 'add') {
-          edit(name);
-          const r = await addVersion(w, { source: srcOf(name), name });
-          if (!r.unchanged) expected.set(r.ref, contents(srcOf(name)));
-        } else if (op === 'tag') {
-          const refs = [...expected.keys()];
-          if (refs.length) await tagVersion(w, pick(refs), `t${step}`, { force: true });
-        } else if (op === 'killed-add') {
-          // As a SIGKILL after sealing some packs would leave things: sealed packs no metadata
-          // knows, and a dead writer's temp file. Their blobs mix content the next add keeps
-          // (the edits) with content it never sees again (the doomed files, deleted meanwhile),
-          // so once adopted, gc finds packs to repack and rows to drop.
-          edit(name);
-          const doomed = join(srcOf(name), `doomed-${step}`);
-          for (let i = 0; i < 1 + Math.floor(rng() * 3); i++) {
-            mkdirSync(doomed, { recursive: true });
-            writeFileSync(join(doomed, `x${i}.bin`), prng(++fileSeed, 20 * KiB + Math.floor(rng() * 200 * KiB)));
+        const log: string[] = [];
+        let gcs = 0;
+        let repacked = 0;
+        for (let step = 0; step < STEPS; step++) {
+          // After a killed add, usually the retry: it adopts what the killed one left.
+          const retry = log.at(-1)?.startsWith('killed-add') === true && rng() < 0.6;
+          const op =
+            step === 0 || retry
+              ? 'add'
+              : pick(['add', 'add', 'add', 'tag', 'killed-add', 'killed-add', 'duplicate', 'gc', 'gc']);
+          const name = retry ? log.at(-1)!.split(':')[1]! : pick(names);
+          log.push(`${op}:${name}`);
+          const where = `seed ${seed.toString(16)} step ${step} (${log.join(' ')})`;
+          if (op === 'add') {
+            edit(name);
+            const r = await addVersion(w, { source: srcOf(name), name });
+            if (!r.unchanged) expected.set(r.ref, contents(srcOf(name)));
+          } else if (op === 'tag') {
+            const refs = [...expected.keys()];
+            if (refs.length) await tagVersion(w, pick(refs), `t${step}`, { force: true });
+          } else if (op === 'killed-add') {
+            // As a SIGKILL after sealing some packs would leave things: sealed packs no metadata
+            // knows, and a dead writer's temp file. Their blobs mix content the next add keeps
+            // (the edits) with content it never sees again (the doomed files, deleted meanwhile),
+            // so once adopted, gc finds packs to repack and rows to drop.
+            edit(name);
+            const doomed = join(srcOf(name), `doomed-${step}`);
+            for (let i = 0; i < 1 + Math.floor(rng() * 3); i++) {
+              mkdirSync(doomed, { recursive: true });
+              writeFileSync(join(doomed, `x${i}.bin`), prng(++fileSeed, 20 * KiB + Math.floor(rng() * 200 * KiB)));
+            }
+            await ingest(
+              { packs: w.packs, index: w.index, pool: w.pool, packTarget: 64 * KiB },
+              { source: srcOf(name), statCache: null },
+            );
+            rmSync(doomed, { recursive: true, force: true });
+            mkdirSync(w.packs.tmpDir, { recursive: true });
+            writeFileSync(
+              join(w.packs.tmpDir, `999999-${step.toString(16).padStart(16, '0')}.pack.tmp`),
+              prng(step, 3000),
+            );
+          } else if (op === 'duplicate') {
+            // A second copy of some live blobs in a pack of their own, unrecorded (a concurrent
+            // writer's duplicate, or a repack a crashed gc already wrote).
+            const blobs = await allBlobs(w.meta.db);
+            if (blobs.length) {
+              const chosen = blobs.filter(() => rng() < 0.3).slice(0, 8);
+              const pw = await PackWriter.create(w.packs);
+              for (const b of chosen)
+                pw.append(
+                  (b.kind === BlobKind.tree ? BlobKind.tree : BlobKind.chunk) as BlobKindCode,
+                  b.id,
+                  await w.reader.read({
+                    id: b.id,
+                    packId: b.pack_id,
+                    offset: Number(b.offset),
+                    length: Number(b.length),
+                  }),
+                );
+              if (chosen.length) await pw.finish();
+              else await pw.abort();
+            }
+          } else {
+            const r = await runGc(w);
+            gcs++;
+            repacked += r.packsRepacked;
+            await everyVersionChecksOut(where);
+            expect((await runFsck(w)).orphanPacks, where).toEqual([]);
           }
-          await ingest({ packs: w.packs, index: w.index, pool: w.pool, packTarget: 64 * KiB }, { source: srcOf(name), statCache: null });
-          rmSync(doomed, { recursive: true, force: true });
-          mkdirSync(w.packs.tmpDir, { recursive: true });
-          writeFileSync(join(w.packs.tmpDir, `999999-${step.toString(16).padStart(16, '0')}.pack.tmp`), prng(step, 3000));
-        } else if (op === 'duplicate') {
-          // A second copy of some live blobs in a pack of their own, unrecorded (a concurrent
-          // writer's duplicate, or a repack a crashed gc already wrote).
-          const blobs = await allBlobs(w.meta.db);
-          if (blobs.length) {
-            const chosen = blobs.filter(() => rng() < 0.3).slice(0, 8);
-            const pw = await PackWriter.create(w.packs);
-            for (const b of chosen) pw.append((b.kind === BlobKind.tree ? BlobKind.tree : BlobKind.chunk) as BlobKindCode, b.id, await w.reader.read({ id: b.id, packId: b.pack_id, offset: Number(b.offset), length: Number(b.length) }));
-            if (chosen.length) await pw.finish();
-            else await pw.abort();
-          }
-        } else {
-          const r = await runGc(w);
-          gcs++;
-          repacked += r.packsRepacked;
-          await everyVersionChecksOut(where);
-          expect((await runFsck(w)).orphanPacks, where).toEqual([]);
         }
-      }
-      await runGc(w);
-      await everyVersionChecksOut(`seed ${seed.toString(16)} final (${log.join(' ')})`);
-      expect(expected.size).toBeGreaterThan(3);
-      if (process.env.CAIRN_TEST_VERBOSE) console.log(`seed ${seed.toString(16)}: ${expected.size} versions, ${gcs} gc, ${repacked} repacked`);
-    });
+        await runGc(w);
+        await everyVersionChecksOut(`seed ${seed.toString(16)} final (${log.join(' ')})`);
+        expect(expected.size).toBeGreaterThan(3);
+        if (process.env.CAIRN_TEST_VERBOSE)
+          console.log(`seed ${seed.toString(16)}: ${expected.size} versions, ${gcs} gc, ${repacked} repacked`);
+      },
+    );
   }
 });

@@ -46,15 +46,29 @@ export async function runGc(deps: MaintenanceDeps, opts: { dryRun?: boolean } = 
     for (const r of roots) {
       const d = await visit(r.root);
       if (d.unreadable.length > 0) {
-        throw new CairnError('CORRUPT_OBJECT', `cannot read every tree of ${r.ref}, so gc cannot tell what is garbage`, {
-          hint: 'run `cairn fsck` and repair the store first',
-        });
+        throw new CairnError(
+          'CORRUPT_OBJECT',
+          `cannot read every tree of ${r.ref}, so gc cannot tell what is garbage`,
+          {
+            hint: 'run `cairn fsck` and repair the store first',
+          },
+        );
       }
     }
-    const plan = planGc({ packs: (await listPacks(deps.meta.db)).map((p) => ({ id: p.id, size: Number(p.size) })), blobs, reachable, onDisk: await deps.packs.list() });
+    const plan = planGc({
+      packs: (await listPacks(deps.meta.db)).map((p) => ({ id: p.id, size: Number(p.size) })),
+      blobs,
+      reachable,
+      onDisk: await deps.packs.list(),
+    });
     const temps = await deps.packs.listTemp();
     // Re-creatable on demand: version copies read by DuckDB, hardlink sources, work folders.
-    const cacheDirs = [join(deps.cacheDir, 'versions'), join(deps.cacheDir, 'files'), join(deps.cacheDir, 'tables'), join(dirname(deps.cacheDir), 'tmp')];
+    const cacheDirs = [
+      join(deps.cacheDir, 'versions'),
+      join(deps.cacheDir, 'files'),
+      join(deps.cacheDir, 'tables'),
+      join(dirname(deps.cacheDir), 'tmp'),
+    ];
     const cacheBytes = cacheDirs.reduce((n, d) => n + treeBytes(d), 0);
     const base: GcResult = {
       dryRun: opts.dryRun === true,
@@ -76,13 +90,19 @@ export async function runGc(deps: MaintenanceDeps, opts: { dryRun?: boolean } = 
       // holds live data and must survive, rows and file.
       const written = new Set(repacked.packs.map((p) => p.id));
       const dropRows = [...plan.deletePacks, ...plan.repackPacks].map((p) => p.id).filter((id) => !written.has(id));
-      const candidates = [...plan.deletePacks, ...plan.repackPacks, ...plan.orphanPacks].map((p) => p.id).filter((id) => !written.has(id));
+      const candidates = [...plan.deletePacks, ...plan.repackPacks, ...plan.orphanPacks]
+        .map((p) => p.id)
+        .filter((id) => !written.has(id));
       const removable = await commit(async (tx) => {
         await recordPacks(tx, repacked.packs, isoUtc(deps.clock.now()));
         await moveBlobs(tx, repacked.moved);
         await deletePacks(tx, dropRows);
         if (plan.dropBlobs.length) {
-          for (let i = 0; i < plan.dropBlobs.length; i += 500) await tx.db.deleteFrom('blobs').where('id', 'in', plan.dropBlobs.slice(i, i + 500)).execute();
+          for (let i = 0; i < plan.dropBlobs.length; i += 500)
+            await tx.db
+              .deleteFrom('blobs')
+              .where('id', 'in', plan.dropBlobs.slice(i, i + 500))
+              .execute();
         }
         // The general defence: whatever the plan said, no file goes that the committed index
         // still points into.
@@ -110,13 +130,20 @@ async function repack(deps: MaintenanceDeps, plan: GcPlan): Promise<{ packs: Fin
   try {
     for (const p of plan.repackPacks) {
       for (const b of p.live) {
-        const bytes = await deps.reader.read({ id: b.id, packId: b.pack_id, offset: Number(b.offset), length: Number(b.length) });
+        const bytes = await deps.reader.read({
+          id: b.id,
+          packId: b.pack_id,
+          offset: Number(b.offset),
+          length: Number(b.length),
+        });
         await roller.append((b.kind === BlobKind.tree ? BlobKind.tree : BlobKind.chunk) as BlobKindCode, b.id, bytes);
       }
     }
     const packs = await roller.finish();
     const moved: BlobRow[] = [];
-    for (const p of packs) for (const e of p.entries) moved.push({ id: e.id, pack_id: p.id, offset: e.offset, length: e.length, kind: e.kind });
+    for (const p of packs)
+      for (const e of p.entries)
+        moved.push({ id: e.id, pack_id: p.id, offset: e.offset, length: e.length, kind: e.kind });
     return { packs, moved };
   } catch (err) {
     // gc holds the exclusive lock: unrecorded repack output can go (a recorded id stays).

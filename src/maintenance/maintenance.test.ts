@@ -1,4 +1,13 @@
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Workspace } from '../app/workspace.js';
@@ -100,21 +109,38 @@ describe('maintenance: fsck and gc', () => {
     });
     expect(r.bytesChecked).toBe(packs.reduce((n, p) => n + Number(p.size), 0));
     expect(r.blobsChecked).toBe(packs.reduce((n, p) => n + Number(p.blob_count), 0));
-    const ev = await ws.meta.db.selectFrom('audit_events').select(['action', 'outcome']).where('action', '=', 'store.fsck').execute();
+    const ev = await ws.meta.db
+      .selectFrom('audit_events')
+      .select(['action', 'outcome'])
+      .where('action', '=', 'store.fsck')
+      .execute();
     expect(ev).toEqual([{ action: 'store.fsck', outcome: 'ok' }]);
   });
 
   it('fsck names a missing pack and every version and file it breaks', async () => {
     const { ws } = await store();
     // The pack that holds two@v1's only new data (its add wrote exactly one pack).
-    const v = await ws.meta.db.selectFrom('dataset_versions').innerJoin('datasets', 'datasets.id', 'dataset_versions.dataset_id').select('digest').where('name', '=', 'two').executeTakeFirstOrThrow();
-    const loc = await ws.meta.db.selectFrom('blobs').select('pack_id').where('id', '=', v.digest).executeTakeFirstOrThrow();
+    const v = await ws.meta.db
+      .selectFrom('dataset_versions')
+      .innerJoin('datasets', 'datasets.id', 'dataset_versions.dataset_id')
+      .select('digest')
+      .where('name', '=', 'two')
+      .executeTakeFirstOrThrow();
+    const loc = await ws.meta.db
+      .selectFrom('blobs')
+      .select('pack_id')
+      .where('id', '=', v.digest)
+      .executeTakeFirstOrThrow();
     rmSync(ws.packs.packPath(loc.pack_id));
     const r = await runFsck(ws);
     expect(r.ok).toBe(false);
     expect(r.missingPacks).toEqual([loc.pack_id]);
     expect(r.brokenVersions).toEqual([{ ref: 'two@v1', files: [], unreadableTrees: [''] }]);
-    const ev = await ws.meta.db.selectFrom('audit_events').select(['action', 'outcome']).where('action', '=', 'store.fsck').execute();
+    const ev = await ws.meta.db
+      .selectFrom('audit_events')
+      .select(['action', 'outcome'])
+      .where('action', '=', 'store.fsck')
+      .execute();
     expect(ev).toEqual([{ action: 'store.fsck', outcome: 'failed' }]);
   });
 
@@ -122,7 +148,9 @@ describe('maintenance: fsck and gc', () => {
     const { ws } = await store();
     const orphan = await writePack(ws, [{ kind: BlobKind.chunk, bytes: prng(50, 64 * KiB) }]);
     const unused = await writePack(ws, [{ kind: BlobKind.chunk, bytes: prng(51, 32 * KiB) }]);
-    await ws.audit.audited({ action: 'dataset.version.create', target: { type: 'dataset', name: 'x' } }, (commit) => commit((tx) => recordPacks(tx, [unused], new Date().toISOString())));
+    await ws.audit.audited({ action: 'dataset.version.create', target: { type: 'dataset', name: 'x' } }, (commit) =>
+      commit((tx) => recordPacks(tx, [unused], new Date().toISOString())),
+    );
     const temp = join(ws.packs.tmpDir, `${999999}-deadbeefdeadbeef.pack.tmp`);
     writeFileSync(temp, prng(52, 1000));
     const filesBefore = packFiles(ws);
@@ -153,13 +181,22 @@ describe('maintenance: fsck and gc', () => {
     const kept = packFiles(ws);
     const orphan = await writePack(ws, [{ kind: BlobKind.chunk, bytes: prng(60, 64 * KiB) }]);
     const unused = await writePack(ws, [{ kind: BlobKind.chunk, bytes: prng(61, 32 * KiB) }]);
-    await ws.audit.audited({ action: 'dataset.version.create', target: { type: 'dataset', name: 'x' } }, (commit) => commit((tx) => recordPacks(tx, [unused], new Date().toISOString())));
+    await ws.audit.audited({ action: 'dataset.version.create', target: { type: 'dataset', name: 'x' } }, (commit) =>
+      commit((tx) => recordPacks(tx, [unused], new Date().toISOString())),
+    );
     const temp = join(ws.packs.tmpDir, `${999999}-0123456789abcdef.pack.tmp`);
     writeFileSync(temp, 'partial');
     expect((await runFsck(ws)).orphanPacks).toEqual([orphan.id]);
 
     const r = await runGc(ws);
-    expect(r).toMatchObject({ dryRun: false, packsDeleted: 1, orphanPacksDeleted: 1, tempFilesDeleted: 1, packsRepacked: 0, roots: 3 });
+    expect(r).toMatchObject({
+      dryRun: false,
+      packsDeleted: 1,
+      orphanPacksDeleted: 1,
+      tempFilesDeleted: 1,
+      packsRepacked: 0,
+      roots: 3,
+    });
     expect(packFiles(ws)).toEqual(kept);
     expect(existsSync(temp)).toBe(false);
     expect((await listPacks(ws.meta.db)).map((p) => p.id).sort()).toEqual(kept);
@@ -168,8 +205,19 @@ describe('maintenance: fsck and gc', () => {
     await everyVersionChecksOut(ws, dir, expected);
 
     // A second gc finds nothing to do.
-    expect(await runGc(ws)).toMatchObject({ packsDeleted: 0, orphanPacksDeleted: 0, tempFilesDeleted: 0, packsRepacked: 0, blobsDropped: 0, bytesFreed: 0 });
-    const ev = await ws.meta.db.selectFrom('audit_events').select(['outcome']).where('action', '=', 'store.gc').execute();
+    expect(await runGc(ws)).toMatchObject({
+      packsDeleted: 0,
+      orphanPacksDeleted: 0,
+      tempFilesDeleted: 0,
+      packsRepacked: 0,
+      blobsDropped: 0,
+      bytesFreed: 0,
+    });
+    const ev = await ws.meta.db
+      .selectFrom('audit_events')
+      .select(['outcome'])
+      .where('action', '=', 'store.gc')
+      .execute();
     expect(ev).toEqual([{ outcome: 'ok' }, { outcome: 'ok' }]);
   });
 
@@ -177,37 +225,57 @@ describe('maintenance: fsck and gc', () => {
     const { ws, dir, expected } = await store();
     // A pack with a small live file and its tree, and a large blob nothing references.
     const live = Buffer.from('keep me\n');
-    const tree = encodeTree({ v: 1, entries: [{ name: 'keep.txt', type: 'file', size: live.length, mode: '644', digest: sha(live) }] });
+    const tree = encodeTree({
+      v: 1,
+      entries: [{ name: 'keep.txt', type: 'file', size: live.length, mode: '644', digest: sha(live) }],
+    });
     const dead = prng(70, 200 * KiB);
     const pack = await writePack(ws, [
       { kind: BlobKind.chunk, bytes: live },
       { kind: BlobKind.tree, bytes: tree.bytes },
       { kind: BlobKind.chunk, bytes: dead },
     ]);
-    await ws.audit.audited({ action: 'dataset.version.create', target: { type: 'dataset', name: 'planted' } }, (commit) =>
-      commit(async (tx) => {
-        const now = new Date().toISOString();
-        await recordPacks(tx, [pack], now);
-        const id = uuidv7();
-        await createDataset(tx, { id, name: 'planted', created_at: now, created_by: 'tester@example.com' });
-        await insertVersion(tx, {
-          id: uuidv7(),
-          dataset_id: id,
-          number: 1,
-          digest: tree.id,
-          parent_id: null,
-          message: '',
-          author: 'tester@example.com',
-          created_at: now,
-          file_count: 1,
-          total_bytes: live.length,
-          new_bytes: 0,
-          stats: canonicalJson({ files: 1, bytes: live.length, dirs: 0, symlinks: 0, chunks: 1, newChunks: 0, newBytes: 0, extensions: [] }),
-        });
-      }),
+    await ws.audit.audited(
+      { action: 'dataset.version.create', target: { type: 'dataset', name: 'planted' } },
+      (commit) =>
+        commit(async (tx) => {
+          const now = new Date().toISOString();
+          await recordPacks(tx, [pack], now);
+          const id = uuidv7();
+          await createDataset(tx, { id, name: 'planted', created_at: now, created_by: 'tester@example.com' });
+          await insertVersion(tx, {
+            id: uuidv7(),
+            dataset_id: id,
+            number: 1,
+            digest: tree.id,
+            parent_id: null,
+            message: '',
+            author: 'tester@example.com',
+            created_at: now,
+            file_count: 1,
+            total_bytes: live.length,
+            new_bytes: 0,
+            stats: canonicalJson({
+              files: 1,
+              bytes: live.length,
+              dirs: 0,
+              symlinks: 0,
+              chunks: 1,
+              newChunks: 0,
+              newBytes: 0,
+              extensions: [],
+            }),
+          });
+        }),
     );
     const r = await runGc(ws);
-    expect(r).toMatchObject({ packsRepacked: 1, packsDeleted: 0, orphanPacksDeleted: 0, bytesCopied: live.length + tree.bytes.length, roots: 4 });
+    expect(r).toMatchObject({
+      packsRepacked: 1,
+      packsDeleted: 0,
+      orphanPacksDeleted: 0,
+      bytesCopied: live.length + tree.bytes.length,
+      roots: 4,
+    });
     expect(existsSync(ws.packs.packPath(pack.id))).toBe(false);
     expect(await ws.meta.db.selectFrom('blobs').select('id').where('id', '=', sha(dead)).execute()).toEqual([]);
     expect((await runFsck(ws)).ok).toBe(true);
@@ -217,33 +285,47 @@ describe('maintenance: fsck and gc', () => {
   /** Plants `planted@v1` (one small file) in pack A = [file, tree, 200 KiB nothing uses]. */
   async function plantMostlyDead(w: Workspace) {
     const live = Buffer.from('keep me\n');
-    const tree = encodeTree({ v: 1, entries: [{ name: 'keep.txt', type: 'file', size: live.length, mode: '644', digest: sha(live) }] });
+    const tree = encodeTree({
+      v: 1,
+      entries: [{ name: 'keep.txt', type: 'file', size: live.length, mode: '644', digest: sha(live) }],
+    });
     const a = await writePack(w, [
       { kind: BlobKind.chunk, bytes: live },
       { kind: BlobKind.tree, bytes: tree.bytes },
       { kind: BlobKind.chunk, bytes: prng(71, 200 * KiB) },
     ]);
-    await w.audit.audited({ action: 'dataset.version.create', target: { type: 'dataset', name: 'planted' } }, (commit) =>
-      commit(async (tx) => {
-        const now = new Date().toISOString();
-        await recordPacks(tx, [a], now);
-        const id = uuidv7();
-        await createDataset(tx, { id, name: 'planted', created_at: now, created_by: 'tester@example.com' });
-        await insertVersion(tx, {
-          id: uuidv7(),
-          dataset_id: id,
-          number: 1,
-          digest: tree.id,
-          parent_id: null,
-          message: '',
-          author: 'tester@example.com',
-          created_at: now,
-          file_count: 1,
-          total_bytes: live.length,
-          new_bytes: 0,
-          stats: canonicalJson({ files: 1, bytes: live.length, dirs: 0, symlinks: 0, chunks: 1, newChunks: 0, newBytes: 0, extensions: [] }),
-        });
-      }),
+    await w.audit.audited(
+      { action: 'dataset.version.create', target: { type: 'dataset', name: 'planted' } },
+      (commit) =>
+        commit(async (tx) => {
+          const now = new Date().toISOString();
+          await recordPacks(tx, [a], now);
+          const id = uuidv7();
+          await createDataset(tx, { id, name: 'planted', created_at: now, created_by: 'tester@example.com' });
+          await insertVersion(tx, {
+            id: uuidv7(),
+            dataset_id: id,
+            number: 1,
+            digest: tree.id,
+            parent_id: null,
+            message: '',
+            author: 'tester@example.com',
+            created_at: now,
+            file_count: 1,
+            total_bytes: live.length,
+            new_bytes: 0,
+            stats: canonicalJson({
+              files: 1,
+              bytes: live.length,
+              dirs: 0,
+              symlinks: 0,
+              chunks: 1,
+              newChunks: 0,
+              newBytes: 0,
+              extensions: [],
+            }),
+          });
+        }),
     );
     // What repacking A yields: its live blobs, in order, in a pack of their own.
     const copy = [
@@ -259,12 +341,22 @@ describe('maintenance: fsck and gc', () => {
     // B holds the same two blobs (a concurrent writer's duplicate): the index points at A, so
     // B has no live row and is planned for deletion, yet the repack of A produces B again.
     const b = await writePack(ws, copy);
-    await ws.audit.audited({ action: 'dataset.version.create', target: { type: 'dataset', name: 'x' } }, (commit) => commit((tx) => recordPacks(tx, [b], new Date().toISOString())));
+    await ws.audit.audited({ action: 'dataset.version.create', target: { type: 'dataset', name: 'x' } }, (commit) =>
+      commit((tx) => recordPacks(tx, [b], new Date().toISOString())),
+    );
     const r = await runGc(ws);
     expect(r).toMatchObject({ packsRepacked: 1, packsDeleted: 1 });
     expect(existsSync(ws.packs.packPath(a.id))).toBe(false);
     expect(existsSync(ws.packs.packPath(b.id))).toBe(true);
-    const rows = await ws.meta.db.selectFrom('blobs').select('pack_id').where('id', 'in', copy.map((c) => sha(c.bytes))).execute();
+    const rows = await ws.meta.db
+      .selectFrom('blobs')
+      .select('pack_id')
+      .where(
+        'id',
+        'in',
+        copy.map((c) => sha(c.bytes)),
+      )
+      .execute();
     expect(rows.map((x) => x.pack_id)).toEqual([b.id, b.id]);
     expect(await runFsck(ws)).toMatchObject({ ok: true, brokenVersions: [], orphanPacks: [] });
     await everyVersionChecksOut(ws, dir, { ...expected, 'planted@v1': want });
@@ -299,7 +391,10 @@ describe('maintenance: fsck and gc', () => {
 
     const exclusive = acquireExclusive(ws.locksDir, 'gc');
     try {
-      const w = await rejectsWith(Promise.resolve().then(() => acquireShared(ws.locksDir, 'data add', 300)), 'LOCKED');
+      const w = await rejectsWith(
+        Promise.resolve().then(() => acquireShared(ws.locksDir, 'data add', 300)),
+        'LOCKED',
+      );
       expect(w.data).toMatchObject({ command: 'gc' });
     } finally {
       exclusive.release();

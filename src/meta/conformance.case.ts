@@ -88,13 +88,50 @@ export function metaConformance(name: string, factory: MetaFactory): void {
     });
 
     async function seedDataset(id: string, nameOf = id): Promise<void> {
-      await write(db, (tx) => datasets.createDataset(tx, { id, name: nameOf, created_at: '2026-01-01T00:00:00.000Z', created_by: 'alice@example.com' }));
+      await write(db, (tx) =>
+        datasets.createDataset(tx, {
+          id,
+          name: nameOf,
+          created_at: '2026-01-01T00:00:00.000Z',
+          created_by: 'alice@example.com',
+        }),
+      );
     }
 
     describe('migrations', () => {
       it('create every table on open', async () => {
-        const tables = (await db.introspection.getTables()).map((x) => x.name).filter((n) => !n.startsWith('kysely_')).sort();
-        expect(tables).toEqual(['audit_checkpoints', 'audit_events', 'audit_head', 'audit_nodes', 'blobs', 'dataset_tags', 'dataset_versions', 'datasets', 'deployments', 'documents', 'lineage_edges', 'model_alias_events', 'model_aliases', 'model_approvals', 'model_evaluations', 'model_policies', 'model_versions', 'models', 'outbox', 'packs', 'projects', 'reports', 'run_metric_summaries', 'run_metrics', 'run_params', 'runs']);
+        const tables = (await db.introspection.getTables())
+          .map((x) => x.name)
+          .filter((n) => !n.startsWith('kysely_'))
+          .sort();
+        expect(tables).toEqual([
+          'audit_checkpoints',
+          'audit_events',
+          'audit_head',
+          'audit_nodes',
+          'blobs',
+          'dataset_tags',
+          'dataset_versions',
+          'datasets',
+          'deployments',
+          'documents',
+          'lineage_edges',
+          'model_alias_events',
+          'model_aliases',
+          'model_approvals',
+          'model_evaluations',
+          'model_policies',
+          'model_versions',
+          'models',
+          'outbox',
+          'packs',
+          'projects',
+          'reports',
+          'run_metric_summaries',
+          'run_metrics',
+          'run_params',
+          'runs',
+        ]);
       });
 
       it('are idempotent: reopening keeps the data and records each migration once', async () => {
@@ -103,8 +140,17 @@ export function metaConformance(name: string, factory: MetaFactory): void {
         const again = await t.reopen();
         try {
           expect((await datasets.findDataset(again.db, 'flights'))?.id).toBe('d1');
-          const applied = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(again.db);
-          expect(applied.rows.map((r) => r.name)).toEqual(['0001-initial', '0002-dataprep', '0003-compute', '0004-models', '0005-deploy', '0006-metric-summaries']);
+          const applied = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(
+            again.db,
+          );
+          expect(applied.rows.map((r) => r.name)).toEqual([
+            '0001-initial',
+            '0002-dataprep',
+            '0003-compute',
+            '0004-models',
+            '0005-deploy',
+            '0006-metric-summaries',
+          ]);
         } finally {
           await again.close();
         }
@@ -138,7 +184,12 @@ export function metaConformance(name: string, factory: MetaFactory): void {
         expect(await datasets.findDataset(db, 'flights')).toBeUndefined();
         await seedDataset('d1', 'flights');
         await seedDataset('d2', 'flights/train');
-        expect(await datasets.findDataset(db, 'flights')).toEqual({ id: 'd1', name: 'flights', created_at: '2026-01-01T00:00:00.000Z', created_by: 'alice@example.com' });
+        expect(await datasets.findDataset(db, 'flights')).toEqual({
+          id: 'd1',
+          name: 'flights',
+          created_at: '2026-01-01T00:00:00.000Z',
+          created_by: 'alice@example.com',
+        });
         expect((await datasets.findDataset(db, 'flights/train'))?.id).toBe('d2');
         await expect(seedDataset('d3', 'flights')).rejects.toThrow();
       });
@@ -152,7 +203,9 @@ export function metaConformance(name: string, factory: MetaFactory): void {
         expect(await write(db, (tx) => datasets.nextVersionNumber(tx, 'a'))).toBe(3);
         expect(await write(db, (tx) => datasets.nextVersionNumber(tx, 'b'))).toBe(1);
         // The (dataset, number) pair is unique.
-        await expect(write(db, (tx) => datasets.insertVersion(tx, versionRow('a', 2, { id: 'other' })))).rejects.toThrow();
+        await expect(
+          write(db, (tx) => datasets.insertVersion(tx, versionRow('a', 2, { id: 'other' }))),
+        ).rejects.toThrow();
       });
 
       it('read versions back by number, id, latest and in descending order', async () => {
@@ -171,19 +224,53 @@ export function metaConformance(name: string, factory: MetaFactory): void {
         await seedDataset('f', 'flights');
         await seedDataset('e', 'empty');
         await write(db, (tx) => datasets.insertVersion(tx, versionRow('f', 1)));
-        await write(db, (tx) => datasets.insertVersion(tx, versionRow('f', 2, { total_bytes: 5 * GIB, file_count: 123456 })));
+        await write(db, (tx) =>
+          datasets.insertVersion(tx, versionRow('f', 2, { total_bytes: 5 * GIB, file_count: 123456 })),
+        );
         await write(db, (tx) => datasets.insertVersion(tx, versionRow('w', 1)));
         const list = await datasets.listDatasets(db);
         expect(list).toEqual([
-          { name: 'empty', created_at: '2026-01-01T00:00:00.000Z', versions: 0, latest_number: null, latest_digest: null, latest_created_at: null, latest_total_bytes: null, latest_file_count: null },
-          { name: 'flights', created_at: '2026-01-01T00:00:00.000Z', versions: 2, latest_number: 2, latest_digest: hex('f/2'), latest_created_at: '2026-01-02T00:00:00.000Z', latest_total_bytes: 5 * GIB, latest_file_count: 123456 },
-          { name: 'weather', created_at: '2026-01-01T00:00:00.000Z', versions: 1, latest_number: 1, latest_digest: hex('w/1'), latest_created_at: '2026-01-01T00:00:00.000Z', latest_total_bytes: 1000, latest_file_count: 10 },
+          {
+            name: 'empty',
+            created_at: '2026-01-01T00:00:00.000Z',
+            versions: 0,
+            latest_number: null,
+            latest_digest: null,
+            latest_created_at: null,
+            latest_total_bytes: null,
+            latest_file_count: null,
+          },
+          {
+            name: 'flights',
+            created_at: '2026-01-01T00:00:00.000Z',
+            versions: 2,
+            latest_number: 2,
+            latest_digest: hex('f/2'),
+            latest_created_at: '2026-01-02T00:00:00.000Z',
+            latest_total_bytes: 5 * GIB,
+            latest_file_count: 123456,
+          },
+          {
+            name: 'weather',
+            created_at: '2026-01-01T00:00:00.000Z',
+            versions: 1,
+            latest_number: 1,
+            latest_digest: hex('w/1'),
+            latest_created_at: '2026-01-01T00:00:00.000Z',
+            latest_total_bytes: 1000,
+            latest_file_count: 10,
+          },
         ]);
       });
 
       it('return bigint columns as exact JS numbers (a 5 GiB version)', async () => {
         await seedDataset('a');
-        await write(db, (tx) => datasets.insertVersion(tx, versionRow('a', 1, { total_bytes: 5 * GIB, new_bytes: 2 ** 52 + 1, file_count: 3_000_000_000 })));
+        await write(db, (tx) =>
+          datasets.insertVersion(
+            tx,
+            versionRow('a', 1, { total_bytes: 5 * GIB, new_bytes: 2 ** 52 + 1, file_count: 3_000_000_000 }),
+          ),
+        );
         const v = (await datasets.versionByNumber(db, 'a', 1))!;
         expect(typeof v.total_bytes).toBe('number');
         expect(typeof v.new_bytes).toBe('number');
@@ -201,9 +288,16 @@ export function metaConformance(name: string, factory: MetaFactory): void {
         const d2 = 'ab34' + 'f'.repeat(60);
         const d3 = 'abff' + '1'.repeat(60);
         const d4 = 'ac00' + '2'.repeat(60);
-        for (const [n, digest] of [[1, d2], [2, d1], [3, d3], [4, d4]] as const) await write(db, (tx) => datasets.insertVersion(tx, versionRow('a', n, { digest })));
+        for (const [n, digest] of [
+          [1, d2],
+          [2, d1],
+          [3, d3],
+          [4, d4],
+        ] as const)
+          await write(db, (tx) => datasets.insertVersion(tx, versionRow('a', n, { digest })));
         await write(db, (tx) => datasets.insertVersion(tx, versionRow('b', 1, { digest: d1 })));
-        const nums = async (prefix: string) => (await datasets.versionsByDigestPrefix(db, 'a', prefix)).map((v) => v.number);
+        const nums = async (prefix: string) =>
+          (await datasets.versionsByDigestPrefix(db, 'a', prefix)).map((v) => v.number);
         expect(await nums('ab')).toEqual([1, 2, 3]);
         expect(await nums('ab1')).toEqual([2]);
         expect(await nums('abf')).toEqual([3]);
@@ -232,14 +326,46 @@ export function metaConformance(name: string, factory: MetaFactory): void {
         await seedDataset('b');
         for (const n of [1, 2]) await write(db, (tx) => datasets.insertVersion(tx, versionRow('a', n)));
         await write(db, (tx) => datasets.insertVersion(tx, versionRow('b', 1)));
-        await write(db, (tx) => datasets.setTag(tx, { dataset_id: 'a', tag: 'stable', version_id: 'a-v1', created_at: 't1', created_by: 'alice' }));
-        await write(db, (tx) => datasets.setTag(tx, { dataset_id: 'a', tag: 'prod', version_id: 'a-v1', created_at: 't1', created_by: 'alice' }));
+        await write(db, (tx) =>
+          datasets.setTag(tx, {
+            dataset_id: 'a',
+            tag: 'stable',
+            version_id: 'a-v1',
+            created_at: 't1',
+            created_by: 'alice',
+          }),
+        );
+        await write(db, (tx) =>
+          datasets.setTag(tx, {
+            dataset_id: 'a',
+            tag: 'prod',
+            version_id: 'a-v1',
+            created_at: 't1',
+            created_by: 'alice',
+          }),
+        );
         // The same tag name on another dataset is independent.
-        await write(db, (tx) => datasets.setTag(tx, { dataset_id: 'b', tag: 'stable', version_id: 'b-v1', created_at: 't1', created_by: 'alice' }));
+        await write(db, (tx) =>
+          datasets.setTag(tx, {
+            dataset_id: 'b',
+            tag: 'stable',
+            version_id: 'b-v1',
+            created_at: 't1',
+            created_by: 'alice',
+          }),
+        );
         expect(await datasets.findTag(db, 'a', 'stable')).toEqual({ version_id: 'a-v1' });
         expect(await datasets.findTag(db, 'a', 'nope')).toBeUndefined();
         // Moving a tag replaces its row (with the mover and time), never duplicates it.
-        await write(db, (tx) => datasets.setTag(tx, { dataset_id: 'a', tag: 'stable', version_id: 'a-v2', created_at: 't2', created_by: 'bob' }));
+        await write(db, (tx) =>
+          datasets.setTag(tx, {
+            dataset_id: 'a',
+            tag: 'stable',
+            version_id: 'a-v2',
+            created_at: 't2',
+            created_by: 'bob',
+          }),
+        );
         expect(await datasets.findTag(db, 'a', 'stable')).toEqual({ version_id: 'a-v2' });
         expect(await datasets.tagsOf(db, 'a')).toEqual([
           { tag: 'prod', version_id: 'a-v1', created_at: 't1', created_by: 'alice' },
@@ -254,11 +380,47 @@ export function metaConformance(name: string, factory: MetaFactory): void {
 
       it('record packs and their blobs; the first writer of a blob id keeps its location', async () => {
         const [x, y, z] = ids('b', 3) as [string, string, string];
-        await write(db, (tx) => chunks.recordPacks(tx, [{ id: 'pa', size: 300, entries: [{ id: x, offset: 16, length: 10, kind: 1 }, { id: y, offset: 26, length: 20, kind: 1 }] }], 't1'));
+        await write(db, (tx) =>
+          chunks.recordPacks(
+            tx,
+            [
+              {
+                id: 'pa',
+                size: 300,
+                entries: [
+                  { id: x, offset: 16, length: 10, kind: 1 },
+                  { id: y, offset: 26, length: 20, kind: 1 },
+                ],
+              },
+            ],
+            't1',
+          ),
+        );
         // A second transaction stores y again, in another pack, plus z.
-        await write(db, (tx) => chunks.recordPacks(tx, [{ id: 'pb', size: 400, entries: [{ id: y, offset: 16, length: 20, kind: 1 }, { id: z, offset: 36, length: 5, kind: 2 }] }], 't2'));
+        await write(db, (tx) =>
+          chunks.recordPacks(
+            tx,
+            [
+              {
+                id: 'pb',
+                size: 400,
+                entries: [
+                  { id: y, offset: 16, length: 20, kind: 1 },
+                  { id: z, offset: 36, length: 5, kind: 2 },
+                ],
+              },
+            ],
+            't2',
+          ),
+        );
         // And the same pack recorded twice (a retried commit) is harmless.
-        await write(db, (tx) => chunks.recordPacks(tx, [{ id: 'pa', size: 300, entries: [{ id: x, offset: 16, length: 10, kind: 1 }] }], 't3'));
+        await write(db, (tx) =>
+          chunks.recordPacks(
+            tx,
+            [{ id: 'pa', size: 300, entries: [{ id: x, offset: 16, length: 10, kind: 1 }] }],
+            't3',
+          ),
+        );
         expect(await chunks.listPacks(db)).toEqual([
           { id: 'pa', size: 300, blob_count: 2 },
           { id: 'pb', size: 400, blob_count: 2 },
@@ -273,19 +435,43 @@ export function metaConformance(name: string, factory: MetaFactory): void {
         const stored = ids('s', 1200);
         const absent = ids('a', 300);
         await write(db, (tx) =>
-          chunks.recordPacks(tx, [
-            { id: 'p1', size: 10 * GIB, entries: stored.slice(0, 700).map((id, i) => ({ id, offset: 16 + i * 100, length: 100, kind: 1 })) },
-            // Offsets beyond 4 GiB must survive the round trip as exact numbers.
-            { id: 'p2', size: 10 * GIB, entries: stored.slice(700).map((id, i) => ({ id, offset: 5 * GIB + i, length: 1, kind: 1 })) },
-          ], 't'),
+          chunks.recordPacks(
+            tx,
+            [
+              {
+                id: 'p1',
+                size: 10 * GIB,
+                entries: stored.slice(0, 700).map((id, i) => ({ id, offset: 16 + i * 100, length: 100, kind: 1 })),
+              },
+              // Offsets beyond 4 GiB must survive the round trip as exact numbers.
+              {
+                id: 'p2',
+                size: 10 * GIB,
+                entries: stored.slice(700).map((id, i) => ({ id, offset: 5 * GIB + i, length: 1, kind: 1 })),
+              },
+            ],
+            't',
+          ),
         );
         const query = [...absent.slice(0, 150), ...stored, ...absent.slice(150)];
         const present = await chunks.blobsPresent(db, query);
         expect(present).toEqual(new Set(stored));
         const located = await chunks.blobsLocate(db, query);
         expect(located.size).toBe(1200);
-        expect(located.get(stored[699]!)).toEqual({ id: stored[699], pack_id: 'p1', offset: 16 + 699 * 100, length: 100, kind: 1 });
-        expect(located.get(stored[1199]!)).toEqual({ id: stored[1199], pack_id: 'p2', offset: 5 * GIB + 499, length: 1, kind: 1 });
+        expect(located.get(stored[699]!)).toEqual({
+          id: stored[699],
+          pack_id: 'p1',
+          offset: 16 + 699 * 100,
+          length: 100,
+          kind: 1,
+        });
+        expect(located.get(stored[1199]!)).toEqual({
+          id: stored[1199],
+          pack_id: 'p2',
+          offset: 5 * GIB + 499,
+          length: 1,
+          kind: 1,
+        });
         expect(typeof located.get(stored[1199]!)!.offset).toBe('number');
         expect((await chunks.listPacks(db)).map((p) => p.size)).toEqual([10 * GIB, 10 * GIB]);
         expect(await chunks.blobsPresent(db, [])).toEqual(new Set());
@@ -294,22 +480,50 @@ export function metaConformance(name: string, factory: MetaFactory): void {
 
       it('move blobs to another pack, then delete packs with their remaining blobs', async () => {
         const [x, y, z] = ids('m', 3) as [string, string, string];
-        await write(db, (tx) => chunks.recordPacks(tx, [
-          { id: 'old', size: 100, entries: [{ id: x, offset: 16, length: 4, kind: 1 }, { id: y, offset: 20, length: 4, kind: 1 }] },
-          { id: 'new', size: 100, entries: [{ id: z, offset: 16, length: 4, kind: 1 }] },
-        ], 't'));
+        await write(db, (tx) =>
+          chunks.recordPacks(
+            tx,
+            [
+              {
+                id: 'old',
+                size: 100,
+                entries: [
+                  { id: x, offset: 16, length: 4, kind: 1 },
+                  { id: y, offset: 20, length: 4, kind: 1 },
+                ],
+              },
+              { id: 'new', size: 100, entries: [{ id: z, offset: 16, length: 4, kind: 1 }] },
+            ],
+            't',
+          ),
+        );
         // gc copied y into 'new' and re-points it before dropping 'old'.
         await write(db, (tx) => chunks.moveBlobs(tx, [{ id: y, pack_id: 'new', offset: 20, length: 4, kind: 1 }]));
         await write(db, (tx) => chunks.deletePacks(tx, ['old']));
         expect(await chunks.listPacks(db)).toEqual([{ id: 'new', size: 100, blob_count: 1 }]);
         expect(await chunks.blobsPresent(db, [x, y, z])).toEqual(new Set([y, z]));
-        expect((await chunks.blobsLocate(db, [y])).get(y)).toEqual({ id: y, pack_id: 'new', offset: 20, length: 4, kind: 1 });
+        expect((await chunks.blobsLocate(db, [y])).get(y)).toEqual({
+          id: y,
+          pack_id: 'new',
+          offset: 20,
+          length: 4,
+          kind: 1,
+        });
       });
 
       it('delete more than one batch of packs at once', async () => {
-        const packs = Array.from({ length: 510 }, (_, i) => ({ id: `p${String(i).padStart(4, '0')}`, size: 10, entries: [{ id: hex(`d${i}`), offset: 16, length: 1, kind: 1 }] }));
+        const packs = Array.from({ length: 510 }, (_, i) => ({
+          id: `p${String(i).padStart(4, '0')}`,
+          size: 10,
+          entries: [{ id: hex(`d${i}`), offset: 16, length: 1, kind: 1 }],
+        }));
         await write(db, (tx) => chunks.recordPacks(tx, packs, 't'));
-        await write(db, (tx) => chunks.deletePacks(tx, packs.slice(0, 505).map((p) => p.id)));
+        await write(db, (tx) =>
+          chunks.deletePacks(
+            tx,
+            packs.slice(0, 505).map((p) => p.id),
+          ),
+        );
         expect((await chunks.listPacks(db)).map((p) => p.id)).toEqual(['p0505', 'p0506', 'p0507', 'p0508', 'p0509']);
         expect((await chunks.allBlobs(db)).length).toBe(5);
       });
@@ -317,7 +531,18 @@ export function metaConformance(name: string, factory: MetaFactory): void {
 
     describe('lineage', () => {
       function edge(id: string, over: Partial<LineageEdgeRow>): LineageEdgeRow {
-        return { id, src_type: 'dataset_version', src_id: 'v1', dst_type: 'dataset_version', dst_id: 'v2', relation: 'derived', via_type: null, via_id: null, created_at: '2026-01-01T00:00:00.000Z', ...over };
+        return {
+          id,
+          src_type: 'dataset_version',
+          src_id: 'v1',
+          dst_type: 'dataset_version',
+          dst_id: 'v2',
+          relation: 'derived',
+          via_type: null,
+          via_id: null,
+          created_at: '2026-01-01T00:00:00.000Z',
+          ...over,
+        };
       }
 
       it('answer edges into and from a node, by type and id, oldest first', async () => {
@@ -373,7 +598,13 @@ export function metaConformance(name: string, factory: MetaFactory): void {
 
       describe('events', () => {
         // 450 events cross insertEvents' 200-row batches; actions and outcomes vary by index.
-        const actions = ['dataset.version.create', 'dataset.tag', 'store.gc', 'workspace.init', 'datasets.other'] as const;
+        const actions = [
+          'dataset.version.create',
+          'dataset.tag',
+          'store.gc',
+          'workspace.init',
+          'datasets.other',
+        ] as const;
         const rows = Array.from({ length: 450 }, (_, i) =>
           eventRow(i, {
             action: actions[i % 5]!,
@@ -399,23 +630,41 @@ export function metaConformance(name: string, factory: MetaFactory): void {
         });
 
         it('refuse a duplicate index or event id', async () => {
-          await expect(write(db, (tx) => audit.insertEvents(tx, [eventRow(5, { event_id: 'fresh' })]))).rejects.toThrow();
-          await expect(write(db, (tx) => audit.insertEvents(tx, [eventRow(999, { event_id: 'ev-5' })]))).rejects.toThrow();
+          await expect(
+            write(db, (tx) => audit.insertEvents(tx, [eventRow(5, { event_id: 'fresh' })])),
+          ).rejects.toThrow();
+          await expect(
+            write(db, (tx) => audit.insertEvents(tx, [eventRow(999, { event_id: 'ev-5' })])),
+          ).rejects.toThrow();
         });
 
         it('filter by actor, exact action, target and outcome, combined with AND', async () => {
-          expect(idx(await audit.queryEvents(db, { actor: 'bob@example.com' }))).toEqual(expectIdx((r) => r.actor === 'bob@example.com'));
-          expect(idx(await audit.queryEvents(db, { action: 'dataset.tag' }))).toEqual(expectIdx((r) => r.action === 'dataset.tag'));
-          expect(idx(await audit.queryEvents(db, { targetType: 'store' }))).toEqual(expectIdx((r) => r.target_type === 'store'));
-          expect(idx(await audit.queryEvents(db, { targetName: 'ds1', outcome: 'failed' }))).toEqual(expectIdx((r) => r.target_name === 'ds1' && r.outcome === 'failed'));
+          expect(idx(await audit.queryEvents(db, { actor: 'bob@example.com' }))).toEqual(
+            expectIdx((r) => r.actor === 'bob@example.com'),
+          );
+          expect(idx(await audit.queryEvents(db, { action: 'dataset.tag' }))).toEqual(
+            expectIdx((r) => r.action === 'dataset.tag'),
+          );
+          expect(idx(await audit.queryEvents(db, { targetType: 'store' }))).toEqual(
+            expectIdx((r) => r.target_type === 'store'),
+          );
+          expect(idx(await audit.queryEvents(db, { targetName: 'ds1', outcome: 'failed' }))).toEqual(
+            expectIdx((r) => r.target_name === 'ds1' && r.outcome === 'failed'),
+          );
           expect(idx(await audit.queryEvents(db, { action: 'dataset' }))).toEqual([]);
         });
 
         it('treat a trailing * as a literal, case-sensitive prefix (dataset.*)', async () => {
-          expect(idx(await audit.queryEvents(db, { action: 'dataset.*' }))).toEqual(expectIdx((r) => r.action.startsWith('dataset.')));
+          expect(idx(await audit.queryEvents(db, { action: 'dataset.*' }))).toEqual(
+            expectIdx((r) => r.action.startsWith('dataset.')),
+          );
           // 'datasets.other' shares the letters but not the dot.
-          expect(idx(await audit.queryEvents(db, { action: 'dataset*' }))).toEqual(expectIdx((r) => r.action.startsWith('dataset')));
-          expect(idx(await audit.queryEvents(db, { action: 'dataset.version.*' }))).toEqual(expectIdx((r) => r.action === 'dataset.version.create'));
+          expect(idx(await audit.queryEvents(db, { action: 'dataset*' }))).toEqual(
+            expectIdx((r) => r.action.startsWith('dataset')),
+          );
+          expect(idx(await audit.queryEvents(db, { action: 'dataset.version.*' }))).toEqual(
+            expectIdx((r) => r.action === 'dataset.version.create'),
+          );
           // Both engines must agree: SQLite's LIKE ignores ASCII case, PostgreSQL's does not.
           expect(idx(await audit.queryEvents(db, { action: 'DATASET.*' }))).toEqual([]);
           // '_' and '%' are ordinary characters in a prefix, not wildcards.
@@ -426,7 +675,9 @@ export function metaConformance(name: string, factory: MetaFactory): void {
         it('bound time with since inclusive and until exclusive', async () => {
           const since = rows[100]!.time;
           const until = rows[110]!.time;
-          expect(idx(await audit.queryEvents(db, { since, until }))).toEqual(Array.from({ length: 10 }, (_, i) => 100 + i));
+          expect(idx(await audit.queryEvents(db, { since, until }))).toEqual(
+            Array.from({ length: 10 }, (_, i) => 100 + i),
+          );
           expect(idx(await audit.queryEvents(db, { since: rows[449]!.time }))).toEqual([449]);
           expect(idx(await audit.queryEvents(db, { until: rows[0]!.time }))).toEqual([]);
         });
@@ -438,10 +689,19 @@ export function metaConformance(name: string, factory: MetaFactory): void {
         });
 
         it('answer tree nodes: level 0 from the events’ leaf hashes, higher levels from audit_nodes', async () => {
-          const nodes = Array.from({ length: 700 }, (_, i) => ({ level: 1 + (i % 3), idx: Math.floor(i / 3), hash: hex(`node ${i}`) }));
+          const nodes = Array.from({ length: 700 }, (_, i) => ({
+            level: 1 + (i % 3),
+            idx: Math.floor(i / 3),
+            hash: hex(`node ${i}`),
+          }));
           await write(db, (tx) => audit.insertNodes(tx, nodes));
           const leafKeys = Array.from({ length: 600 }, (_, i) => ({ level: 0, idx: i })); // 450..599 do not exist
-          const got = await audit.getNodes(db, [...leafKeys, { level: 1, idx: 0 }, { level: 3, idx: 232 }, { level: 2, idx: 9999 }]);
+          const got = await audit.getNodes(db, [
+            ...leafKeys,
+            { level: 1, idx: 0 },
+            { level: 3, idx: 232 },
+            { level: 2, idx: 9999 },
+          ]);
           expect(got.size).toBe(450 + 2);
           expect(got.get('0:0')).toBe(rows[0]!.leaf_hash);
           expect(got.get('0:449')).toBe(rows[449]!.leaf_hash);
@@ -450,12 +710,19 @@ export function metaConformance(name: string, factory: MetaFactory): void {
           expect(got.get('3:232')).toBe(hex('node 698'));
           expect(got.has('2:9999')).toBe(false);
           // A node key is stored once.
-          await expect(write(db, (tx) => audit.insertNodes(tx, [{ level: 1, idx: 0, hash: hex('again') }]))).rejects.toThrow();
+          await expect(
+            write(db, (tx) => audit.insertNodes(tx, [{ level: 1, idx: 0, hash: hex('again') }])),
+          ).rejects.toThrow();
         });
       });
 
       it('keep checkpoints: first write per size wins; latest, all and covering', async () => {
-        const cp = (size: number, tag = '') => ({ size, root: hex(`root ${size}${tag}`), note: `note ${size}${tag}`, created_at: `2026-01-01T00:00:${String(size).padStart(2, '0')}.000Z` });
+        const cp = (size: number, tag = '') => ({
+          size,
+          root: hex(`root ${size}${tag}`),
+          note: `note ${size}${tag}`,
+          created_at: `2026-01-01T00:00:${String(size).padStart(2, '0')}.000Z`,
+        });
         expect(await audit.latestCheckpoint(db)).toBeUndefined();
         expect(await audit.allCheckpoints(db)).toEqual([]);
         for (const size of [7, 3, 12]) await write(db, (tx) => audit.insertCheckpoint(tx, cp(size)));

@@ -47,10 +47,18 @@ export async function openMetaStore(url: string): Promise<MetaStore> {
  * ("relation kysely_migration_lock does not exist") when several workspaces share a database.
  */
 export async function migrate(db: Kysely<Database>, schema?: string): Promise<void> {
-  const migrator = new Migrator({ db, provider: migrationProvider, ...(schema ? { migrationTableSchema: schema } : {}) });
+  const migrator = new Migrator({
+    db,
+    provider: migrationProvider,
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new CairnError('DB_ERROR', `metadata migration ${failed} failed: ${(error as Error).message ?? String(error)}`, { cause: error });
+    throw new CairnError(
+      'DB_ERROR',
+      `metadata migration ${failed} failed: ${(error as Error).message ?? String(error)}`,
+      { cause: error },
+    );
   }
 }

@@ -4,7 +4,18 @@ export interface ModelCard {
   model: { name: string; version: number; digest: string; format: string };
   files: Array<{ path: string; size: number; sha256: string }>;
   signature: { inputs: unknown[]; outputs: unknown[] } | null;
-  training: { run: { id: string; name: string; codeCommit: string | null; codeDirty: string | null; params: Record<string, unknown>; startedAt: string | null; endedAt: string | null } | null; data: Array<{ name: string; ref: string; digest: string }> };
+  training: {
+    run: {
+      id: string;
+      name: string;
+      codeCommit: string | null;
+      codeDirty: string | null;
+      params: Record<string, unknown>;
+      startedAt: string | null;
+      endedAt: string | null;
+    } | null;
+    data: Array<{ name: string; ref: string; digest: string }>;
+  };
   metrics: Record<string, number>;
   /** Filled by `cairn model evaluate`; empty until then. */
   evaluations: Array<{ suite: string; passed: boolean; data: string | null; at: string }>;
@@ -63,18 +74,33 @@ export function cardMarkdown(c: ModelCard): string {
       ? `Run \`${c.training.run.id}\` (${c.training.run.name}), code ${c.training.run.codeCommit ?? 'outside git'}${c.training.run.codeDirty ? ' with uncommitted changes' : ''}, ${c.training.run.startedAt ?? '?'} → ${c.training.run.endedAt ?? '?'}.`
       : 'Registered from files, not from a recorded run.',
     '',
-    ...(c.training.run && Object.keys(c.training.run.params).length ? ['| param | value |', '|---|---|', ...Object.entries(c.training.run.params).map(([k, v]) => `| ${k} | ${JSON.stringify(v)} |`), ''] : []),
+    ...(c.training.run && Object.keys(c.training.run.params).length
+      ? [
+          '| param | value |',
+          '|---|---|',
+          ...Object.entries(c.training.run.params).map(([k, v]) => `| ${k} | ${JSON.stringify(v)} |`),
+          '',
+        ]
+      : []),
     '## Training data',
-    ...(c.training.data.length ? c.training.data.map((d) => `- ${d.name}: ${d.ref} (\`${d.digest}\`)`) : ['(none recorded)']),
+    ...(c.training.data.length
+      ? c.training.data.map((d) => `- ${d.name}: ${d.ref} (\`${d.digest}\`)`)
+      : ['(none recorded)']),
     '',
     '## Metrics (last logged value)',
-    ...(Object.keys(c.metrics).length ? ['| metric | value |', '|---|---|', ...Object.entries(c.metrics).map(([k, v]) => `| ${k} | ${v} |`)] : ['(none logged)']),
+    ...(Object.keys(c.metrics).length
+      ? ['| metric | value |', '|---|---|', ...Object.entries(c.metrics).map(([k, v]) => `| ${k} | ${v} |`)]
+      : ['(none logged)']),
     '',
     '## Evaluations',
-    ...(c.evaluations.length ? c.evaluations.map((e) => `- ${e.suite}: ${e.passed ? 'passed' : 'FAILED'} (${e.data ?? 'no data'}, ${e.at})`) : ['(none yet: cairn model evaluate)']),
+    ...(c.evaluations.length
+      ? c.evaluations.map((e) => `- ${e.suite}: ${e.passed ? 'passed' : 'FAILED'} (${e.data ?? 'no data'}, ${e.at})`)
+      : ['(none yet: cairn model evaluate)']),
     '',
     '## Signature',
-    c.signature ? `Inputs: ${JSON.stringify(c.signature.inputs)}\n\nOutputs: ${JSON.stringify(c.signature.outputs)}` : '(none declared)',
+    c.signature
+      ? `Inputs: ${JSON.stringify(c.signature.inputs)}\n\nOutputs: ${JSON.stringify(c.signature.outputs)}`
+      : '(none declared)',
     '',
     c.intendedUse.trim(),
     '',

@@ -33,8 +33,13 @@ describe('model versions are checked against the digest their register event log
     writeTree(join(root, 'data'), { 'd.csv': 'x,y\n1,0\n' });
     await addVersion(ws, { source: join(root, 'data'), name: 'toy' });
     for (const lr of ['0.1', '0.2']) {
-      writeFileSync(join(root, 'cairn.yaml'), `name: toy-train\ncommand: "mkdir -p $CAIRN_OUTPUT_DIR/m && echo weights-{params.lr} > $CAIRN_OUTPUT_DIR/m/model.bin"\ninputs:\n  train: toy@v1\nparams:\n  lr: ${lr}\n`);
-      const run = await waitRun(ws, (await submitRun(ws, await prepareRun(ws, join(root, 'cairn.yaml')))).run.id, { pollMs: 50 });
+      writeFileSync(
+        join(root, 'cairn.yaml'),
+        `name: toy-train\ncommand: "mkdir -p $CAIRN_OUTPUT_DIR/m && echo weights-{params.lr} > $CAIRN_OUTPUT_DIR/m/model.bin"\ninputs:\n  train: toy@v1\nparams:\n  lr: ${lr}\n`,
+      );
+      const run = await waitRun(ws, (await submitRun(ws, await prepareRun(ws, join(root, 'cairn.yaml')))).run.id, {
+        pollMs: 50,
+      });
       expect(run.status).toBe('completed');
       await registerModel(ws, { name: 'toy', fromRun: run.id });
     }
@@ -48,40 +53,65 @@ describe('model versions are checked against the digest their register event log
     const { ws, v2 } = await twoVersions();
     const r = await verifyModel(ws, 'toy@v2');
     expect(r).toMatchObject({ ok: true, digest: `sha256:${v2.digest}`, stateProblems: [], problems: [] });
-    const ev = await ws.meta.db.selectFrom('audit_events').select(['idx']).where('action', '=', 'model.register').orderBy('idx', 'desc').executeTakeFirstOrThrow();
+    const ev = await ws.meta.db
+      .selectFrom('audit_events')
+      .select(['idx'])
+      .where('action', '=', 'model.register')
+      .orderBy('idx', 'desc')
+      .executeTakeFirstOrThrow();
     expect(r.registeredAt).toBe(Number(ev.idx));
   });
 
   it("a version pointed at another version's files: verify names it, promote, deploy and release refuse", async () => {
     const { root, ws, v1, v2 } = await twoVersions();
-    await ws.meta.db.updateTable('model_versions').set({ files_version_id: v1.files_version_id }).where('id', '=', v2.id).execute();
+    await ws.meta.db
+      .updateTable('model_versions')
+      .set({ files_version_id: v1.files_version_id })
+      .where('id', '=', v2.id)
+      .execute();
     const r = await verifyModel(ws, 'toy@v2');
     expect(r.ok).toBe(false);
     // The bytes checked are the registered ones (they are intact); the row is what is wrong.
     expect(r.problems).toEqual([]);
     expect(r.digest).toBe(`sha256:${v2.digest}`);
-    expect(r.stateProblems.join('\n')).toMatch(/points at the files sha256:[0-9a-f]{12}…, not the sha256:[0-9a-f]{12}… entry \d+ \(model.register\) recorded/);
+    expect(r.stateProblems.join('\n')).toMatch(
+      /points at the files sha256:[0-9a-f]{12}…, not the sha256:[0-9a-f]{12}… entry \d+ \(model.register\) recorded/,
+    );
     await expect(promote(ws, 'toy@v2', 'staging', 'set')).rejects.toMatchObject({ code: 'STATE_MISMATCH' });
     await expect(createRelease(ws, 'toy@v2', join(root, 'release'))).rejects.toMatchObject({ code: 'STATE_MISMATCH' });
-    writeFileSync(join(ws.cairnDir, 'deploy.json'), JSON.stringify({ environments: { staging: { hook: { command: 'true' } } } }));
+    writeFileSync(
+      join(ws.cairnDir, 'deploy.json'),
+      JSON.stringify({ environments: { staging: { hook: { command: 'true' } } } }),
+    );
     await expect(deployModel(ws, 'toy@v2', 'staging')).rejects.toMatchObject({ code: 'STATE_MISMATCH' });
     expect(await ws.meta.db.selectFrom('model_aliases').selectAll().execute()).toEqual([]);
     expect(await ws.meta.db.selectFrom('deployments').selectAll().execute()).toEqual([]);
-    const events = await ws.meta.db.selectFrom('audit_events').select(['action', 'outcome', 'entry']).where('action', 'in', ['model.verify', 'model.deploy', 'model.release']).orderBy('idx').execute();
+    const events = await ws.meta.db
+      .selectFrom('audit_events')
+      .select(['action', 'outcome', 'entry'])
+      .where('action', 'in', ['model.verify', 'model.deploy', 'model.release'])
+      .orderBy('idx')
+      .execute();
     expect(events.map((e) => [e.action, e.outcome])).toEqual([
       ['model.verify', 'failed'],
       ['model.verify', 'failed'],
       ['model.verify', 'failed'],
       ['model.deploy', 'failed'],
     ]);
-    expect(JSON.parse(events[0]!.entry)).toMatchObject({ reason: 'STATE_MISMATCH: A metadata row differs from what the audit log recorded for it.' });
+    expect(JSON.parse(events[0]!.entry)).toMatchObject({
+      reason: 'STATE_MISMATCH: A metadata row differs from what the audit log recorded for it.',
+    });
     // v1, untouched, still goes.
     expect((await promote(ws, 'toy@v1', 'staging', 'set')).ref).toBe('toy@v1');
   });
 
   it("a version whose digest and files were both swapped for another version's is refused too", async () => {
     const { ws, v1, v2 } = await twoVersions();
-    await ws.meta.db.updateTable('model_versions').set({ files_version_id: v1.files_version_id, digest: v1.digest }).where('id', '=', v2.id).execute();
+    await ws.meta.db
+      .updateTable('model_versions')
+      .set({ files_version_id: v1.files_version_id, digest: v1.digest })
+      .where('id', '=', v2.id)
+      .execute();
     const r = await verifyModel(ws, 'toy@v2');
     expect(r.ok).toBe(false);
     expect(r.digest).toBe(`sha256:${v2.digest}`);
@@ -92,17 +122,31 @@ describe('model versions are checked against the digest their register event log
   it('a version no event vouches for, or whose event was edited, is refused', async () => {
     const { ws, v2 } = await twoVersions();
     // The register event's recorded digest edited in place (its stored leaf hash recomputed).
-    const ev = await ws.meta.db.selectFrom('audit_events').select(['idx', 'entry']).where('action', '=', 'model.register').orderBy('idx', 'desc').executeTakeFirstOrThrow();
+    const ev = await ws.meta.db
+      .selectFrom('audit_events')
+      .select(['idx', 'entry'])
+      .where('action', '=', 'model.register')
+      .orderBy('idx', 'desc')
+      .executeTakeFirstOrThrow();
     const e = JSON.parse(ev.entry) as { target: { digest: string } };
     e.target.digest = `sha256:${'0'.repeat(64)}`;
     const forged = canonicalJson(e);
-    await ws.meta.db.updateTable('audit_events').set({ entry: forged, leaf_hash: leafHashOfText(forged).toString('hex') }).where('idx', '=', ev.idx).execute();
+    await ws.meta.db
+      .updateTable('audit_events')
+      .set({ entry: forged, leaf_hash: leafHashOfText(forged).toString('hex') })
+      .where('idx', '=', ev.idx)
+      .execute();
     const r = await verifyModel(ws, 'toy@v2');
     expect(r.ok).toBe(false);
-    expect(r.stateProblems.join('\n')).toMatch(/^no model.register event in the audit log vouches for toy@v2, and entry \d+ is not in the log's latest signed checkpoint/);
+    expect(r.stateProblems.join('\n')).toMatch(
+      /^no model.register event in the audit log vouches for toy@v2, and entry \d+ is not in the log's latest signed checkpoint/,
+    );
     await expect(promote(ws, 'toy@v2', 'staging', 'set')).rejects.toMatchObject({ code: 'STATE_MISMATCH' });
     // A version row inserted by hand has no event at all.
-    await ws.meta.db.insertInto('model_versions').values({ ...v2, id: 'forged', number: 3 }).execute();
+    await ws.meta.db
+      .insertInto('model_versions')
+      .values({ ...v2, id: 'forged', number: 3 })
+      .execute();
     const f = await verifyModel(ws, 'toy@v3');
     expect(f.stateProblems[0]).toMatch(/^no model.register event in the audit log vouches for toy@v3/);
     await expect(promote(ws, 'toy@v3', 'staging', 'set')).rejects.toMatchObject({ code: 'STATE_MISMATCH' });

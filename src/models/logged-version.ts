@@ -19,7 +19,11 @@ export interface LoggedModelVersion {
  * log is the source of truth (docs/AUDIT.md, "State bound to the log"); what goes live or
  * ships must be what was registered.
  */
-export async function loggedModelVersion(deps: Pick<DatasetDeps, 'meta' | 'audit'>, model: ModelRow, version: ModelVersionRow): Promise<LoggedModelVersion> {
+export async function loggedModelVersion(
+  deps: Pick<DatasetDeps, 'meta' | 'audit'>,
+  model: ModelRow,
+  version: ModelVersionRow,
+): Promise<LoggedModelVersion> {
   const found = await loggedEvents(deps, 'model.register', model.name);
   const mine = found.events.filter((e) => e.event.outcome === 'ok' && e.event.target.version === version.number);
   const problems: string[] = [];
@@ -27,7 +31,9 @@ export async function loggedModelVersion(deps: Pick<DatasetDeps, 'meta' | 'audit
   const last = mine[mine.length - 1];
   if (!last) {
     // An entry that does not check out may have been this version's event: say so.
-    problems.push(`no model.register event in the audit log vouches for ${model.name}@v${version.number}${bad.length ? `, and ${bad.map((p) => p.message).join('; ')}` : ' (it was written to the database directly?)'}`);
+    problems.push(
+      `no model.register event in the audit log vouches for ${model.name}@v${version.number}${bad.length ? `, and ${bad.map((p) => p.message).join('; ')}` : ' (it was written to the database directly?)'}`,
+    );
     return { digest: null, index: null, problems };
   }
   const t = last.event.target.digest;
@@ -37,10 +43,23 @@ export async function loggedModelVersion(deps: Pick<DatasetDeps, 'meta' | 'audit
     return { digest: null, index: last.index, problems };
   }
   const short = (d: string) => `sha256:${d.slice(0, 12)}…`;
-  if (version.digest !== digest) problems.push(`its row says ${short(version.digest)} but entry ${last.index} (model.register) recorded ${short(digest)}`);
-  const files = await deps.meta.db.selectFrom('dataset_versions').select('digest').where('id', '=', version.files_version_id).executeTakeFirst();
+  if (version.digest !== digest)
+    problems.push(
+      `its row says ${short(version.digest)} but entry ${last.index} (model.register) recorded ${short(digest)}`,
+    );
+  const files = await deps.meta.db
+    .selectFrom('dataset_versions')
+    .select('digest')
+    .where('id', '=', version.files_version_id)
+    .executeTakeFirst();
   if (!files) problems.push('the dataset version that holds its files is gone');
-  else if (files.digest !== digest) problems.push(`its row points at the files ${short(files.digest)}, not the ${short(digest)} entry ${last.index} (model.register) recorded`);
-  if (version.created_by !== last.event.actor.id) problems.push(`its row says it was registered by ${version.created_by}, but entry ${last.index} says ${last.event.actor.id}`);
+  else if (files.digest !== digest)
+    problems.push(
+      `its row points at the files ${short(files.digest)}, not the ${short(digest)} entry ${last.index} (model.register) recorded`,
+    );
+  if (version.created_by !== last.event.actor.id)
+    problems.push(
+      `its row says it was registered by ${version.created_by}, but entry ${last.index} says ${last.event.actor.id}`,
+    );
   return { digest, index: last.index, problems };
 }

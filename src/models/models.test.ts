@@ -26,8 +26,13 @@ describe('model registry', () => {
     open.push(ws);
     writeTree(join(root, 'data'), { 'd.csv': 'x,y\n1,0\n2,1\n' });
     await addVersion(ws, { source: join(root, 'data'), name: 'toy' });
-    writeFileSync(join(root, 'cairn.yaml'), 'name: toy-train\ncommand: "mkdir -p $CAIRN_OUTPUT_DIR/model && echo weights-{params.lr} > $CAIRN_OUTPUT_DIR/model/model.onnx && echo \'{\\"kind\\":\\"metric\\",\\"name\\":\\"accuracy\\",\\"value\\":0.91}\' >> $CAIRN_METRICS_FILE"\ninputs:\n  train: toy@v1\nparams:\n  lr: 0.1\n');
-    const run = await waitRun(ws, (await submitRun(ws, await prepareRun(ws, join(root, 'cairn.yaml')))).run.id, { pollMs: 50 });
+    writeFileSync(
+      join(root, 'cairn.yaml'),
+      'name: toy-train\ncommand: "mkdir -p $CAIRN_OUTPUT_DIR/model && echo weights-{params.lr} > $CAIRN_OUTPUT_DIR/model/model.onnx && echo \'{\\"kind\\":\\"metric\\",\\"name\\":\\"accuracy\\",\\"value\\":0.91}\' >> $CAIRN_METRICS_FILE"\ninputs:\n  train: toy@v1\nparams:\n  lr: 0.1\n',
+    );
+    const run = await waitRun(ws, (await submitRun(ws, await prepareRun(ws, join(root, 'cairn.yaml')))).run.id, {
+      pollMs: 50,
+    });
     expect(run.status).toBe('completed');
     return { root, ws, run };
   };
@@ -36,7 +41,9 @@ describe('model registry', () => {
     const { ws, run } = await trained();
     const r = await registerModel(ws, { name: 'toy', fromRun: run.id.slice(0, 12) });
     expect([r.ref, r.format]).toEqual(['toy@v1', 'onnx']);
-    expect(r.card.training.data).toEqual([{ name: 'train', ref: 'toy@v1', digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) }]);
+    expect(r.card.training.data).toEqual([
+      { name: 'train', ref: 'toy@v1', digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) },
+    ]);
     expect(r.card.metrics).toEqual({ accuracy: 0.91 });
     expect(r.card.training.run).toMatchObject({ id: run.id, params: { lr: 0.1 } });
     const md = cardMarkdown(r.card);
@@ -44,12 +51,19 @@ describe('model registry', () => {
     expect(md).toContain('| accuracy | 0.91 |');
     expect(md).toContain('## Intended use');
     const v = (await resolveModel(ws, 'toy@v1')).version;
-    const edges = await ws.meta.db.selectFrom('lineage_edges').select(['src_type', 'relation']).where('dst_id', '=', v.id).orderBy('relation').execute();
+    const edges = await ws.meta.db
+      .selectFrom('lineage_edges')
+      .select(['src_type', 'relation'])
+      .where('dst_id', '=', v.id)
+      .orderBy('relation')
+      .execute();
     expect(edges).toEqual([
       { src_type: 'dataset_version', relation: 'files' },
       { src_type: 'run', relation: 'trained' },
     ]);
-    expect(await listModels(ws)).toEqual([{ name: 'toy', versions: 1, latest: 'v1', updated: expect.any(String), aliases: {} }]);
+    expect(await listModels(ws)).toEqual([
+      { name: 'toy', versions: 1, latest: 'v1', updated: expect.any(String), aliases: {} },
+    ]);
     expect((await resolveModel(ws, `toy@sha256:${v.digest.slice(0, 8)}`)).ref).toBe('toy@v1');
   });
 
@@ -58,9 +72,19 @@ describe('model registry', () => {
     const ws = await newWorkspace(root, { actor: 'alice@example.com' });
     open.push(ws);
     writeTree(join(root, 'm'), { 'weights.npz': Buffer.alloc(50_000, 7), 'config.json': '{"layers": 2}' });
-    writeFileSync(join(root, 'sig.json'), JSON.stringify({ inputs: [{ name: 'x', type: 'float32', shape: [null, 4] }], outputs: [{ name: 'p', type: 'float32' }] }));
+    writeFileSync(
+      join(root, 'sig.json'),
+      JSON.stringify({
+        inputs: [{ name: 'x', type: 'float32', shape: [null, 4] }],
+        outputs: [{ name: 'p', type: 'float32' }],
+      }),
+    );
     const r = await registerModel(ws, { name: 'np', path: join(root, 'm'), signature: join(root, 'sig.json') });
-    expect([r.ref, r.format, r.card.signature?.inputs]).toEqual(['np@v1', 'numpy', [{ name: 'x', type: 'float32', shape: [null, 4] }]]);
+    expect([r.ref, r.format, r.card.signature?.inputs]).toEqual([
+      'np@v1',
+      'numpy',
+      [{ name: 'x', type: 'float32', shape: [null, 4] }],
+    ]);
     expect(await verifyModel(ws, 'np@v1')).toMatchObject({ ok: true, files: 2, bytes: 50_000 + 13 });
     // flip one byte inside the pack that holds the weights
     const packs = join(ws.cairnDir, 'objects', 'packs');
@@ -72,10 +96,18 @@ describe('model registry', () => {
     const bad = await verifyModel(ws, 'np@v1');
     expect(bad.ok).toBe(false);
     expect(bad.problems.map((p) => p.path)).toContain('weights.npz');
-    const ev = await ws.meta.db.selectFrom('audit_events').select(['action', 'outcome']).where('action', '=', 'model.verify').orderBy('idx').execute();
+    const ev = await ws.meta.db
+      .selectFrom('audit_events')
+      .select(['action', 'outcome'])
+      .where('action', '=', 'model.verify')
+      .orderBy('idx')
+      .execute();
     expect(ev.map((e) => e.outcome)).toEqual(['ok', 'failed']);
     // nothing tampered goes live or ships
-    await expect(promote(ws, 'np@v1', 'staging', 'set')).rejects.toMatchObject({ code: 'CORRUPT_OBJECT', message: expect.stringContaining('weights.npz') });
+    await expect(promote(ws, 'np@v1', 'staging', 'set')).rejects.toMatchObject({
+      code: 'CORRUPT_OBJECT',
+      message: expect.stringContaining('weights.npz'),
+    });
     expect(await ws.meta.db.selectFrom('model_aliases').selectAll().execute()).toEqual([]);
   });
 
@@ -88,16 +120,49 @@ describe('model registry', () => {
     await setPolicy(ws, 'toy', 'production', { suites: ['acceptance'], approvals: 1, separateApprover: true });
     await expect(promote(ws, 'toy@v1', 'production')).rejects.toMatchObject({
       code: 'POLICY_UNMET',
-      data: { unmet: ['suite acceptance has not been run on v1', '1 approval(s) for production needed from someone other than who trained or registered it; 0 given'] },
+      data: {
+        unmet: [
+          'suite acceptance has not been run on v1',
+          '1 approval(s) for production needed from someone other than who trained or registered it; 0 given',
+        ],
+      },
     });
     await expect(approve(ws, 'toy@v1', 'production')).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
     const bob = await reopen(root, 'bob@example.com');
     open.push(bob);
     await approve(bob, 'toy@v1', 'production');
     const v1 = (await resolveModel(ws, 'toy@v1')).version;
-    await ws.meta.db.insertInto('model_evaluations').values({ id: 'e1', version_id: v1.id, suite: 'acceptance', suite_digest: 'x', data_version_id: null, passed: 0, report: '{}', at: '2026-01-01T00:00:00.000Z', by: 'alice@example.com' }).execute();
-    await expect(promote(ws, 'toy@v1', 'production')).rejects.toMatchObject({ data: { unmet: ['suite acceptance failed on v1 (its latest evaluation)'] } });
-    await ws.meta.db.insertInto('model_evaluations').values({ id: 'e2', version_id: v1.id, suite: 'acceptance', suite_digest: 'x', data_version_id: null, passed: 1, report: '{}', at: '2026-01-02T00:00:00.000Z', by: 'alice@example.com' }).execute();
+    await ws.meta.db
+      .insertInto('model_evaluations')
+      .values({
+        id: 'e1',
+        version_id: v1.id,
+        suite: 'acceptance',
+        suite_digest: 'x',
+        data_version_id: null,
+        passed: 0,
+        report: '{}',
+        at: '2026-01-01T00:00:00.000Z',
+        by: 'alice@example.com',
+      })
+      .execute();
+    await expect(promote(ws, 'toy@v1', 'production')).rejects.toMatchObject({
+      data: { unmet: ['suite acceptance failed on v1 (its latest evaluation)'] },
+    });
+    await ws.meta.db
+      .insertInto('model_evaluations')
+      .values({
+        id: 'e2',
+        version_id: v1.id,
+        suite: 'acceptance',
+        suite_digest: 'x',
+        data_version_id: null,
+        passed: 1,
+        report: '{}',
+        at: '2026-01-02T00:00:00.000Z',
+        by: 'alice@example.com',
+      })
+      .execute();
     expect(await promote(ws, 'toy@v1', 'production')).toEqual({ ref: 'toy@v1', alias: 'production', previous: null });
     const before = new Date();
     await new Promise((r) => setTimeout(r, 5));
@@ -106,7 +171,10 @@ describe('model registry', () => {
     expect((await resolveModel(ws, 'toy@production')).ref).toBe('toy@v2');
     expect(await rollback(ws, 'toy', 'production')).toEqual({ alias: 'production', from: 'toy@v2', to: 'toy@v1' });
     expect((await resolveModel(ws, 'toy@production')).ref).toBe('toy@v1');
-    expect(await history(ws, 'toy', { at: before })).toEqual({ at: before.toISOString(), live: { staging: 'toy@v1', production: 'toy@v1' } });
+    expect(await history(ws, 'toy', { at: before })).toEqual({
+      at: before.toISOString(),
+      live: { staging: 'toy@v1', production: 'toy@v1' },
+    });
     const h = await history(ws, 'toy', { alias: 'production' });
     expect(('events' in h ? (h.events ?? []) : []).map((e) => [e.action, e.previous, e.version])).toEqual([
       ['promote', null, 'toy@v1'],
@@ -117,7 +185,12 @@ describe('model registry', () => {
       ['toy@v2', []],
       ['toy@v1', ['production', 'staging']],
     ]);
-    const denied = await ws.meta.db.selectFrom('audit_events').select(['action', 'outcome']).where('outcome', '=', 'denied').orderBy('idx').execute();
+    const denied = await ws.meta.db
+      .selectFrom('audit_events')
+      .select(['action', 'outcome'])
+      .where('outcome', '=', 'denied')
+      .orderBy('idx')
+      .execute();
     expect(denied.map((d) => d.action)).toEqual(['model.promote', 'model.approve', 'model.promote']);
   });
 });

@@ -34,31 +34,68 @@ export interface RegisterInput {
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 export function checkModelName(name: string): string {
-  if (!MODEL_NAME.test(name)) throw new CairnError('INVALID_NAME', `${JSON.stringify(name)} is not a valid model name`, { hint: 'letters, digits, ".", "_" and "-" (e.g. spam-classifier)' });
+  if (!MODEL_NAME.test(name))
+    throw new CairnError('INVALID_NAME', `${JSON.stringify(name)} is not a valid model name`, {
+      hint: 'letters, digits, ".", "_" and "-" (e.g. spam-classifier)',
+    });
   return name;
 }
 
 /** `name`, `name@v3`, `name@<alias>` or `name@sha256:<prefix>` → a model version. */
-export async function resolveModel(deps: Pick<DatasetDeps, 'meta'>, ref: string): Promise<{ model: ModelRow; version: ModelVersionRow; ref: string }> {
+export async function resolveModel(
+  deps: Pick<DatasetDeps, 'meta'>,
+  ref: string,
+): Promise<{ model: ModelRow; version: ModelVersionRow; ref: string }> {
   const at = ref.indexOf('@');
   const name = at < 0 ? ref : ref.slice(0, at);
   const sel = at < 0 ? 'latest' : ref.slice(at + 1);
   const db = deps.meta.db;
   const model = await db.selectFrom('models').selectAll().where('name', '=', name).executeTakeFirst();
-  if (!model) throw new CairnError('NOT_FOUND', `no model named ${JSON.stringify(name)}`, { hint: 'list models with cairn model ls' });
+  if (!model)
+    throw new CairnError('NOT_FOUND', `no model named ${JSON.stringify(name)}`, {
+      hint: 'list models with cairn model ls',
+    });
   let version: ModelVersionRow | undefined;
-  if (sel === 'latest') version = await db.selectFrom('model_versions').selectAll().where('model_id', '=', model.id).orderBy('number', 'desc').limit(1).executeTakeFirst();
-  else if (/^v\d+$/.test(sel)) version = await db.selectFrom('model_versions').selectAll().where('model_id', '=', model.id).where('number', '=', Number(sel.slice(1))).executeTakeFirst();
+  if (sel === 'latest')
+    version = await db
+      .selectFrom('model_versions')
+      .selectAll()
+      .where('model_id', '=', model.id)
+      .orderBy('number', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+  else if (/^v\d+$/.test(sel))
+    version = await db
+      .selectFrom('model_versions')
+      .selectAll()
+      .where('model_id', '=', model.id)
+      .where('number', '=', Number(sel.slice(1)))
+      .executeTakeFirst();
   else if (sel.startsWith('sha256:')) {
-    const rows = await db.selectFrom('model_versions').selectAll().where('model_id', '=', model.id).where('digest', 'like', `${sel.slice(7).replace(/[^0-9a-f]/g, '')}%`).execute();
+    const rows = await db
+      .selectFrom('model_versions')
+      .selectAll()
+      .where('model_id', '=', model.id)
+      .where('digest', 'like', `${sel.slice(7).replace(/[^0-9a-f]/g, '')}%`)
+      .execute();
     if (rows.length > 1) throw new CairnError('AMBIGUOUS_REF', `${ref} matches ${rows.length} versions`);
     version = rows[0];
   } else {
-    const a = await db.selectFrom('model_aliases').select('version_id').where('model_id', '=', model.id).where('alias', '=', sel).executeTakeFirst();
-    if (a) version = await db.selectFrom('model_versions').selectAll().where('id', '=', a.version_id).executeTakeFirst();
-    else throw new CairnError('NOT_FOUND', `${name} has no alias ${JSON.stringify(sel)}`, { hint: `see cairn model show ${name}` });
+    const a = await db
+      .selectFrom('model_aliases')
+      .select('version_id')
+      .where('model_id', '=', model.id)
+      .where('alias', '=', sel)
+      .executeTakeFirst();
+    if (a)
+      version = await db.selectFrom('model_versions').selectAll().where('id', '=', a.version_id).executeTakeFirst();
+    else
+      throw new CairnError('NOT_FOUND', `${name} has no alias ${JSON.stringify(sel)}`, {
+        hint: `see cairn model show ${name}`,
+      });
   }
-  if (!version) throw new CairnError('NOT_FOUND', `${name} has no version ${sel}`, { hint: `see cairn model versions ${name}` });
+  if (!version)
+    throw new CairnError('NOT_FOUND', `${name} has no version ${sel}`, { hint: `see cairn model versions ${name}` });
   return { model, version, ref: `${name}@v${version.number}` };
 }
 
@@ -68,34 +105,71 @@ export async function resolveModel(deps: Pick<DatasetDeps, 'meta'>, ref: string)
  * the object store like any version (so fsck, gc, push and pull cover them); the version's
  * identity is the digest of their tree.
  */
-export async function registerModel(deps: DatasetDeps, input: RegisterInput): Promise<{ ref: string; digest: string; format: string; card: ModelCard }> {
+export async function registerModel(
+  deps: DatasetDeps,
+  input: RegisterInput,
+): Promise<{ ref: string; digest: string; format: string; card: ModelCard }> {
   const name = checkModelName(input.name);
-  if (Boolean(input.fromRun) === Boolean(input.path)) throw new CairnError('USAGE', 'give exactly one of --from-run <run> or --path <dir>');
+  if (Boolean(input.fromRun) === Boolean(input.path))
+    throw new CairnError('USAGE', 'give exactly one of --from-run <run> or --path <dir>');
   const db = deps.meta.db;
   let filesVersionId: string;
   let run: RunRow | null = null;
   if (input.fromRun) {
     run = await getRun(deps, input.fromRun);
-    const source = run.status === 'reused' && run.reused_from ? await db.selectFrom('runs').selectAll().where('id', '=', run.reused_from).executeTakeFirst() : run;
-    if (!source || source.status !== 'completed' || !source.output_version_id) throw new CairnError('INVALID_INPUT', `run ${run.id} has no outputs to register (status ${run.status})`, { hint: 'register a completed run that wrote to CAIRN_OUTPUT_DIR' });
+    const source =
+      run.status === 'reused' && run.reused_from
+        ? await db.selectFrom('runs').selectAll().where('id', '=', run.reused_from).executeTakeFirst()
+        : run;
+    if (!source || source.status !== 'completed' || !source.output_version_id)
+      throw new CairnError('INVALID_INPUT', `run ${run.id} has no outputs to register (status ${run.status})`, {
+        hint: 'register a completed run that wrote to CAIRN_OUTPUT_DIR',
+      });
     filesVersionId = source.output_version_id;
     run = source;
   } else {
     if (!existsSync(input.path!)) throw new CairnError('NOT_FOUND', `${input.path} does not exist`);
-    const added = await addVersion(deps, { source: input.path!, name: `models/${name}`, message: input.message ?? `files of model ${name}` });
-    const v = await db.selectFrom('dataset_versions as v').innerJoin('datasets as d', 'd.id', 'v.dataset_id').select('v.id').where('d.name', '=', added.dataset).where('v.number', '=', added.version).executeTakeFirstOrThrow();
+    const added = await addVersion(deps, {
+      source: input.path!,
+      name: `models/${name}`,
+      message: input.message ?? `files of model ${name}`,
+    });
+    const v = await db
+      .selectFrom('dataset_versions as v')
+      .innerJoin('datasets as d', 'd.id', 'v.dataset_id')
+      .select('v.id')
+      .where('d.name', '=', added.dataset)
+      .where('v.number', '=', added.version)
+      .executeTakeFirstOrThrow();
     filesVersionId = v.id;
   }
-  const fv = await db.selectFrom('dataset_versions').selectAll().where('id', '=', filesVersionId).executeTakeFirstOrThrow();
+  const fv = await db
+    .selectFrom('dataset_versions')
+    .selectAll()
+    .where('id', '=', filesVersionId)
+    .executeTakeFirstOrThrow();
   const listing = await listFlat(fv.digest, treeLoader(deps));
   const format = input.format ?? detectFormat(listing.files.map((f) => f.path));
   const signature = input.signature ? readSignature(input.signature) : null;
   const metrics = run ? await runMetrics(deps, run.id) : {};
-  const stored = run ? (JSON.parse(run.spec) as { inputs: Array<{ name: string; ref: string; digest: string; versionId: string }>; spec: { params: Record<string, unknown> } }) : null;
+  const stored = run
+    ? (JSON.parse(run.spec) as {
+        inputs: Array<{ name: string; ref: string; digest: string; versionId: string }>;
+        spec: { params: Record<string, unknown> };
+      })
+    : null;
   const intended = input.intendedUse ? readFileSync(input.intendedUse, 'utf8') : null;
   const existing = await db.selectFrom('models').selectAll().where('name', '=', name).executeTakeFirst();
   const modelId = existing?.id ?? uuidv7();
-  const last = existing ? await db.selectFrom('model_versions').select('number').where('model_id', '=', modelId).orderBy('number', 'desc').limit(1).executeTakeFirst() : undefined;
+  const last = existing
+    ? await db
+        .selectFrom('model_versions')
+        .select('number')
+        .where('model_id', '=', modelId)
+        .orderBy('number', 'desc')
+        .limit(1)
+        .executeTakeFirst()
+    : undefined;
   const number = (last?.number ?? 0) + 1;
   const now = isoUtc(deps.clock.now());
   const card = buildCard({
@@ -105,7 +179,17 @@ export async function registerModel(deps: DatasetDeps, input: RegisterInput): Pr
     format,
     files: listing.files.map((f) => ({ path: f.path, size: f.entry.size, sha256: f.entry.digest })),
     signature,
-    run: run ? { id: run.id, name: run.name, codeCommit: run.code_commit, codeDirty: run.code_dirty, params: stored?.spec.params ?? {}, startedAt: run.started_at, endedAt: run.ended_at } : null,
+    run: run
+      ? {
+          id: run.id,
+          name: run.name,
+          codeCommit: run.code_commit,
+          codeDirty: run.code_dirty,
+          params: stored?.spec.params ?? {},
+          startedAt: run.started_at,
+          endedAt: run.ended_at,
+        }
+      : null,
     trainingData: (stored?.inputs ?? []).map((i) => ({ name: i.name, ref: i.ref, digest: `sha256:${i.digest}` })),
     metrics,
     intendedUse: intended,
@@ -114,17 +198,63 @@ export async function registerModel(deps: DatasetDeps, input: RegisterInput): Pr
   });
   const versionId = uuidv7();
   await deps.audit.audited(
-    { action: 'model.register', target: { type: 'model', name, version: number, digest: `sha256:${fv.digest}` }, inputs: [...(stored?.inputs ?? []).map((i) => `sha256:${i.digest}`)], outputs: [`sha256:${fv.digest}`], params: { format, run: run?.id ?? null, codeCommit: run?.code_commit ?? null, files: listing.files.length } },
+    {
+      action: 'model.register',
+      target: { type: 'model', name, version: number, digest: `sha256:${fv.digest}` },
+      inputs: [...(stored?.inputs ?? []).map((i) => `sha256:${i.digest}`)],
+      outputs: [`sha256:${fv.digest}`],
+      params: { format, run: run?.id ?? null, codeCommit: run?.code_commit ?? null, files: listing.files.length },
+    },
     async (commit) => {
       await commit(async (tx) => {
-        if (!existing) await tx.db.insertInto('models').values({ id: modelId, name, created_at: now, created_by: deps.actor().id }).execute();
+        if (!existing)
+          await tx.db
+            .insertInto('models')
+            .values({ id: modelId, name, created_at: now, created_by: deps.actor().id })
+            .execute();
         await tx.db
           .insertInto('model_versions')
-          .values({ id: versionId, model_id: modelId, number, digest: fv.digest, files_version_id: fv.id, format, signature: signature ? canonicalJson(signature) : null, run_id: run?.id ?? null, card: canonicalJson(card), created_at: now, created_by: deps.actor().id })
+          .values({
+            id: versionId,
+            model_id: modelId,
+            number,
+            digest: fv.digest,
+            files_version_id: fv.id,
+            format,
+            signature: signature ? canonicalJson(signature) : null,
+            run_id: run?.id ?? null,
+            card: canonicalJson(card),
+            created_at: now,
+            created_by: deps.actor().id,
+          })
           .execute();
         await addEdges(tx, [
-          { id: uuidv7(), src_type: 'dataset_version', src_id: fv.id, dst_type: 'model_version', dst_id: versionId, relation: 'files', via_type: null, via_id: null, created_at: now },
-          ...(run ? [{ id: uuidv7(), src_type: 'run', src_id: run.id, dst_type: 'model_version', dst_id: versionId, relation: 'trained', via_type: null, via_id: null, created_at: now }] : []),
+          {
+            id: uuidv7(),
+            src_type: 'dataset_version',
+            src_id: fv.id,
+            dst_type: 'model_version',
+            dst_id: versionId,
+            relation: 'files',
+            via_type: null,
+            via_id: null,
+            created_at: now,
+          },
+          ...(run
+            ? [
+                {
+                  id: uuidv7(),
+                  src_type: 'run',
+                  src_id: run.id,
+                  dst_type: 'model_version',
+                  dst_id: versionId,
+                  relation: 'trained',
+                  via_type: null,
+                  via_id: null,
+                  created_at: now,
+                },
+              ]
+            : []),
         ]);
       });
     },
@@ -133,7 +263,14 @@ export async function registerModel(deps: DatasetDeps, input: RegisterInput): Pr
 }
 
 async function runMetrics(deps: Pick<DatasetDeps, 'meta'>, runId: string): Promise<Record<string, number>> {
-  const rows = await deps.meta.db.selectFrom('run_metrics').select(['name', 'step', 'value', 'time']).where('run_id', '=', runId).orderBy('name').orderBy('step').orderBy('time').execute();
+  const rows = await deps.meta.db
+    .selectFrom('run_metrics')
+    .select(['name', 'step', 'value', 'time'])
+    .where('run_id', '=', runId)
+    .orderBy('name')
+    .orderBy('step')
+    .orderBy('time')
+    .execute();
   const out: Record<string, number> = {};
   for (const r of rows) out[r.name] = Number(r.value);
   return out;
@@ -154,7 +291,8 @@ function readSignature(path: string): { inputs: unknown[]; outputs: unknown[] } 
   } catch (err) {
     throw new CairnError('INVALID_INPUT', `cannot read the signature ${path}: ${(err as Error).message}`);
   }
-  if (!Array.isArray(s.inputs) || !Array.isArray(s.outputs)) throw new CairnError('INVALID_INPUT', `${path} must hold {"inputs": [...], "outputs": [...]}`);
+  if (!Array.isArray(s.inputs) || !Array.isArray(s.outputs))
+    throw new CairnError('INVALID_INPUT', `${path} must hold {"inputs": [...], "outputs": [...]}`);
   return { inputs: s.inputs, outputs: s.outputs };
 }
 
@@ -202,7 +340,8 @@ export async function verifyModel(deps: DatasetDeps, ref: string): Promise<Model
           h.update(buf);
           bytes += buf.length;
         }
-        if (h.digest('hex') !== f.entry.digest) problems.push({ path: f.path, problem: 'its content does not match its recorded SHA-256' });
+        if (h.digest('hex') !== f.entry.digest)
+          problems.push({ path: f.path, problem: 'its content does not match its recorded SHA-256' });
       } catch (err) {
         problems.push({ path: f.path, problem: (err as Error).message });
       }
@@ -212,13 +351,34 @@ export async function verifyModel(deps: DatasetDeps, ref: string): Promise<Model
     problems.push({ path: '', problem: (err as Error).message });
   }
   const ok = problems.length === 0 && logged.problems.length === 0;
-  const reason = logged.problems.length ? `STATE_MISMATCH: ${errorCatalogue.STATE_MISMATCH.summary}` : `CORRUPT_OBJECT: ${problems.length} file(s) do not verify`;
+  const reason = logged.problems.length
+    ? `STATE_MISMATCH: ${errorCatalogue.STATE_MISMATCH.summary}`
+    : `CORRUPT_OBJECT: ${problems.length} file(s) do not verify`;
   await deps.audit.record(
-    { action: 'model.verify', target: { type: 'model', name: r.model.name, version: r.version.number, digest: `sha256:${digest}` }, params: { files, bytes, problems: problems.length, stateProblems: logged.problems.length, registeredAt: logged.index } },
+    {
+      action: 'model.verify',
+      target: { type: 'model', name: r.model.name, version: r.version.number, digest: `sha256:${digest}` },
+      params: {
+        files,
+        bytes,
+        problems: problems.length,
+        stateProblems: logged.problems.length,
+        registeredAt: logged.index,
+      },
+    },
     ok ? 'ok' : 'failed',
     ok ? undefined : reason,
   );
-  return { ref: r.ref, digest: `sha256:${digest}`, files, bytes, ok, problems, stateProblems: logged.problems, registeredAt: logged.index };
+  return {
+    ref: r.ref,
+    digest: `sha256:${digest}`,
+    files,
+    bytes,
+    ok,
+    problems,
+    stateProblems: logged.problems,
+    registeredAt: logged.index,
+  };
 }
 
 /**
@@ -227,13 +387,21 @@ export async function verifyModel(deps: DatasetDeps, ref: string): Promise<Model
  */
 export function assertVerified(check: ModelCheck, what: string): void {
   if (check.stateProblems.length) {
-    throw new CairnError('STATE_MISMATCH', `${check.ref} is not what the audit log says was registered, so it cannot ${what}: ${check.stateProblems.join('; ')}`, {
-      data: { stateProblems: check.stateProblems, registeredAt: check.registeredAt },
-      hint: 'run `cairn audit verify` to see every row that differs from the log, and restore the metadata from a backup',
-    });
+    throw new CairnError(
+      'STATE_MISMATCH',
+      `${check.ref} is not what the audit log says was registered, so it cannot ${what}: ${check.stateProblems.join('; ')}`,
+      {
+        data: { stateProblems: check.stateProblems, registeredAt: check.registeredAt },
+        hint: 'run `cairn audit verify` to see every row that differs from the log, and restore the metadata from a backup',
+      },
+    );
   }
   if (check.problems.length) {
-    throw new CairnError('CORRUPT_OBJECT', `${check.ref} does not verify, so it cannot ${what}: ${check.problems.map((p) => `${p.path}: ${p.problem}`).join('; ')}`, { data: { problems: check.problems } });
+    throw new CairnError(
+      'CORRUPT_OBJECT',
+      `${check.ref} does not verify, so it cannot ${what}: ${check.problems.map((p) => `${p.path}: ${p.problem}`).join('; ')}`,
+      { data: { problems: check.problems } },
+    );
   }
 }
 
@@ -241,9 +409,26 @@ export async function listModels(deps: Pick<DatasetDeps, 'meta'>) {
   const models = await deps.meta.db.selectFrom('models').selectAll().orderBy('name').execute();
   const out = [];
   for (const m of models) {
-    const versions = await deps.meta.db.selectFrom('model_versions').select(['number', 'created_at']).where('model_id', '=', m.id).orderBy('number', 'desc').execute();
-    const aliases = await deps.meta.db.selectFrom('model_aliases as a').innerJoin('model_versions as v', 'v.id', 'a.version_id').select(['a.alias', 'v.number']).where('a.model_id', '=', m.id).orderBy('a.alias').execute();
-    out.push({ name: m.name, versions: versions.length, latest: versions[0] ? `v${versions[0].number}` : null, updated: versions[0]?.created_at ?? m.created_at, aliases: Object.fromEntries(aliases.map((a) => [a.alias, `v${a.number}`])) });
+    const versions = await deps.meta.db
+      .selectFrom('model_versions')
+      .select(['number', 'created_at'])
+      .where('model_id', '=', m.id)
+      .orderBy('number', 'desc')
+      .execute();
+    const aliases = await deps.meta.db
+      .selectFrom('model_aliases as a')
+      .innerJoin('model_versions as v', 'v.id', 'a.version_id')
+      .select(['a.alias', 'v.number'])
+      .where('a.model_id', '=', m.id)
+      .orderBy('a.alias')
+      .execute();
+    out.push({
+      name: m.name,
+      versions: versions.length,
+      latest: versions[0] ? `v${versions[0].number}` : null,
+      updated: versions[0]?.created_at ?? m.created_at,
+      aliases: Object.fromEntries(aliases.map((a) => [a.alias, `v${a.number}`])),
+    });
   }
   return out;
 }
@@ -251,7 +436,27 @@ export async function listModels(deps: Pick<DatasetDeps, 'meta'>) {
 export async function modelVersions(deps: Pick<DatasetDeps, 'meta'>, name: string) {
   const m = await deps.meta.db.selectFrom('models').selectAll().where('name', '=', name).executeTakeFirst();
   if (!m) throw new CairnError('NOT_FOUND', `no model named ${JSON.stringify(name)}`);
-  const aliases = await deps.meta.db.selectFrom('model_aliases').select(['alias', 'version_id']).where('model_id', '=', m.id).execute();
-  const rows = await deps.meta.db.selectFrom('model_versions').selectAll().where('model_id', '=', m.id).orderBy('number', 'desc').execute();
-  return rows.map((v) => ({ ref: `${name}@v${v.number}`, digest: `sha256:${v.digest}`, format: v.format, run: v.run_id, created: v.created_at, by: v.created_by, aliases: aliases.filter((a) => a.version_id === v.id).map((a) => a.alias).sort() }));
+  const aliases = await deps.meta.db
+    .selectFrom('model_aliases')
+    .select(['alias', 'version_id'])
+    .where('model_id', '=', m.id)
+    .execute();
+  const rows = await deps.meta.db
+    .selectFrom('model_versions')
+    .selectAll()
+    .where('model_id', '=', m.id)
+    .orderBy('number', 'desc')
+    .execute();
+  return rows.map((v) => ({
+    ref: `${name}@v${v.number}`,
+    digest: `sha256:${v.digest}`,
+    format: v.format,
+    run: v.run_id,
+    created: v.created_at,
+    by: v.created_by,
+    aliases: aliases
+      .filter((a) => a.version_id === v.id)
+      .map((a) => a.alias)
+      .sort(),
+  }));
 }

@@ -29,8 +29,13 @@ describe('releases and cairn.lock', () => {
     open.push(ws);
     writeTree(join(root, 'data'), { 'd.csv': 'x,y\n1,0\n' });
     await addVersion(ws, { source: join(root, 'data'), name: 'toy' });
-    writeFileSync(join(root, 'cairn.yaml'), 'name: toy-train\ncommand: "mkdir -p $CAIRN_OUTPUT_DIR/m && echo weights-{params.lr} > $CAIRN_OUTPUT_DIR/m/model.bin"\ninputs:\n  train: toy@v1\nparams:\n  lr: 0.1\n');
-    const run = await waitRun(ws, (await submitRun(ws, await prepareRun(ws, join(root, 'cairn.yaml')))).run.id, { pollMs: 50 });
+    writeFileSync(
+      join(root, 'cairn.yaml'),
+      'name: toy-train\ncommand: "mkdir -p $CAIRN_OUTPUT_DIR/m && echo weights-{params.lr} > $CAIRN_OUTPUT_DIR/m/model.bin"\ninputs:\n  train: toy@v1\nparams:\n  lr: 0.1\n',
+    );
+    const run = await waitRun(ws, (await submitRun(ws, await prepareRun(ws, join(root, 'cairn.yaml')))).run.id, {
+      pollMs: 50,
+    });
     await registerModel(ws, { name: 'toy', fromRun: run.id });
     return { root, ws, run };
   };
@@ -43,13 +48,18 @@ describe('releases and cairn.lock', () => {
     const pem = readFileSync(join(ws.cairnDir, 'keys', 'signing.pub'), 'utf8');
     const ok = await verifyReleaseBundle(out, { trustedPublicKeyPem: pem });
     expect([ok.ok, ok.keyTrusted, ok.problems]).toEqual([true, true, []]);
-    const statement = JSON.parse(Buffer.from(JSON.parse(readFileSync(join(out, 'provenance.dsse.json'), 'utf8')).payload, 'base64').toString()) as { predicate: { runDetails: { metadata: { invocationId: string } } } };
+    const statement = JSON.parse(
+      Buffer.from(JSON.parse(readFileSync(join(out, 'provenance.dsse.json'), 'utf8')).payload, 'base64').toString(),
+    ) as { predicate: { runDetails: { metadata: { invocationId: string } } } };
     expect(statement.predicate.runDetails.metadata.invocationId).toBe(run.id);
     writeFileSync(join(out, 'model', 'm', 'model.bin'), 'tampered\n');
     const bad = await verifyReleaseBundle(out, { trustedPublicKeyPem: pem });
     expect(bad.ok).toBe(false);
     expect(bad.problems).toContainEqual(expect.objectContaining({ code: 'file-modified', file: 'model/m/model.bin' }));
-    expect((await ws.meta.db.selectFrom('audit_events').select('action').where('action', '=', 'model.release').execute()).length).toBe(1);
+    expect(
+      (await ws.meta.db.selectFrom('audit_events').select('action').where('action', '=', 'model.release').execute())
+        .length,
+    ).toBe(1);
     // a tampered store: nothing is released
     const { readdirSync } = await import('node:fs');
     const packs = join(ws.cairnDir, 'objects', 'packs');
@@ -64,7 +74,10 @@ describe('releases and cairn.lock', () => {
         }
       }
     }
-    await expect(createRelease(ws, 'toy@v1', join(root, 'release2'))).rejects.toMatchObject({ code: 'CORRUPT_OBJECT', message: expect.stringContaining('m/model.bin') });
+    await expect(createRelease(ws, 'toy@v1', join(root, 'release2'))).rejects.toMatchObject({
+      code: 'CORRUPT_OBJECT',
+      message: expect.stringContaining('m/model.bin'),
+    });
   });
 
   it('a product pins the model in cairn.lock; fetch in a fresh clone pulls it by digest and materializes it verified', async () => {
@@ -79,14 +92,23 @@ describe('releases and cairn.lock', () => {
     const ci = await newWorkspace(join(tmp(), 'ci'), { actor: 'ci@example.com' });
     open.push(ci);
     await addRemote(ci, 'origin', `file://${remote}`, {});
-    await cloneInto({ ...ci, workspaceId: ci.config.workspace.id }, { name: 'origin', config: loadRemotes(ci.cairnDir).remotes.origin! });
+    await cloneInto(
+      { ...ci, workspaceId: ci.config.workspace.id },
+      { name: 'origin', config: loadRemotes(ci.cairnDir).remotes.origin! },
+    );
     const models = join(tmp(), 'models');
     const got = await fetchLocked(ci, lockPath, models);
     expect(got.map((g) => [g.name, g.pulled, g.files])).toEqual([['toy', true, 1]]);
     expect(readFileSync(join(models, 'toy', 'm', 'model.bin'), 'utf8')).toBe('weights-0.1\n');
     const again = await fetchLocked(ci, lockPath, models);
     expect(again[0]!.pulled).toBe(false);
-    writeFileSync(lockPath, JSON.stringify({ format: 'cairn.lock/v1', models: { toy: { ref: 'toy@v9', digest: `sha256:${'0'.repeat(64)}` } } }));
+    writeFileSync(
+      lockPath,
+      JSON.stringify({
+        format: 'cairn.lock/v1',
+        models: { toy: { ref: 'toy@v9', digest: `sha256:${'0'.repeat(64)}` } },
+      }),
+    );
     await expect(fetchLocked(ci, lockPath, models)).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 });

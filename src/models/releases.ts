@@ -25,20 +25,48 @@ export interface ReleaseDeps extends DatasetDeps {
  * card, evaluation reports, SLSA provenance in a DSSE envelope signed with the workspace key,
  * and audit inclusion proofs of the events that made it (docs/RELEASES.md).
  */
-export async function createRelease(deps: ReleaseDeps, ref: string, outDir: string): Promise<{ dir: string; model: string; digest: string; keyid: string; files: number; proofs: number }> {
+export async function createRelease(
+  deps: ReleaseDeps,
+  ref: string,
+  outDir: string,
+): Promise<{ dir: string; model: string; digest: string; keyid: string; files: number; proofs: number }> {
   const m = await resolveModel(deps, ref);
   // What is signed must be what was registered: the row and its files must match the digest
   // the model.register event logged, and the bytes that tree (docs/AUDIT.md).
   const check = await verifyModel(deps, m.ref);
   assertVerified(check, 'be released');
-  if (!m.version.run_id) throw new CairnError('INVALID_INPUT', `${m.ref} was registered from files, not from a recorded run: there is no build to state provenance for`, { hint: 'register the model with --from-run <run>' });
-  const run = await deps.meta.db.selectFrom('runs').selectAll().where('id', '=', m.version.run_id).executeTakeFirstOrThrow();
-  const stored = JSON.parse(run.spec) as { command: string; spec: { name: string; project: string; params: Record<string, string | number | boolean | null>; environment: { image?: string; lockfile?: string } }; inputs: Array<{ name: string; ref: string; digest: string }>; keyInput: { environment: { lockfile: string | null } } };
+  if (!m.version.run_id)
+    throw new CairnError(
+      'INVALID_INPUT',
+      `${m.ref} was registered from files, not from a recorded run: there is no build to state provenance for`,
+      { hint: 'register the model with --from-run <run>' },
+    );
+  const run = await deps.meta.db
+    .selectFrom('runs')
+    .selectAll()
+    .where('id', '=', m.version.run_id)
+    .executeTakeFirstOrThrow();
+  const stored = JSON.parse(run.spec) as {
+    command: string;
+    spec: {
+      name: string;
+      project: string;
+      params: Record<string, string | number | boolean | null>;
+      environment: { image?: string; lockfile?: string };
+    };
+    inputs: Array<{ name: string; ref: string; digest: string }>;
+    keyInput: { environment: { lockfile: string | null } };
+  };
   // The tree the log recorded (assertVerified made sure the row's files are that tree).
   const files = { digest: check.digest.slice('sha256:'.length) };
   const dir = await materializeShared(deps, files.digest, deps.cacheDir);
   const listing = await listFlat(files.digest, treeLoader(deps));
-  const evaluations = await deps.meta.db.selectFrom('model_evaluations').select(['id', 'suite', 'report']).where('version_id', '=', m.version.id).orderBy('at').execute();
+  const evaluations = await deps.meta.db
+    .selectFrom('model_evaluations')
+    .select(['id', 'suite', 'report'])
+    .where('version_id', '=', m.version.id)
+    .orderBy('at')
+    .execute();
   const card = JSON.parse(m.version.card) as ModelCard;
   card.evaluations = evaluations.map((e) => {
     const r = JSON.parse(e.report) as { passed: boolean; data: string; at: string };
@@ -56,7 +84,11 @@ export async function createRelease(deps: ReleaseDeps, ref: string, outDir: stri
     .execute();
   await deps.audit.checkpoint();
   const proofs = [];
-  for (const e of events) proofs.push({ name: `${String(e.idx).padStart(8, '0')}-${e.action}.json`, text: JSON.stringify({ format: PROOF_FORMAT, ...(await proveEvent(deps, Number(e.idx))) }, null, 2) });
+  for (const e of events)
+    proofs.push({
+      name: `${String(e.idx).padStart(8, '0')}-${e.action}.json`,
+      text: JSON.stringify({ format: PROOF_FORMAT, ...(await proveEvent(deps, Number(e.idx))) }, null, 2),
+    });
   const [name, number] = m.ref.split('@v') as [string, string];
   const facts: Omit<ReleaseFacts, 'files'> = {
     model: { name, version: Number(number) },
@@ -71,9 +103,19 @@ export async function createRelease(deps: ReleaseDeps, ref: string, outDir: stri
       startedOn: run.started_at ?? run.created_at,
       finishedOn: run.ended_at ?? run.created_at,
     },
-    inputs: stored.inputs.map((i) => ({ name: i.name, dataset: i.ref.split('@')[0]!, version: Number(i.ref.split('@v')[1]), sha256: i.digest })),
+    inputs: stored.inputs.map((i) => ({
+      name: i.name,
+      dataset: i.ref.split('@')[0]!,
+      version: Number(i.ref.split('@v')[1]),
+      sha256: i.digest,
+    })),
     code: { commit: run.code_commit, dirty: run.code_dirty },
-    environment: { ...(stored.spec.environment.image ? { image: { ref: stored.spec.environment.image } } : {}), ...(stored.spec.environment.lockfile && stored.keyInput.environment.lockfile ? { lockfile: { path: stored.spec.environment.lockfile, sha256: stored.keyInput.environment.lockfile } } : {}) },
+    environment: {
+      ...(stored.spec.environment.image ? { image: { ref: stored.spec.environment.image } } : {}),
+      ...(stored.spec.environment.lockfile && stored.keyInput.environment.lockfile
+        ? { lockfile: { path: stored.spec.environment.lockfile, sha256: stored.keyInput.environment.lockfile } }
+        : {}),
+    },
     builder: { id: deps.audit.keys.origin },
   };
   const result = await writeReleaseBundle(outDir, {
@@ -87,12 +129,43 @@ export async function createRelease(deps: ReleaseDeps, ref: string, outDir: stri
     verifierKey: formatVerifierKey(deps.audit.keys.origin, deps.audit.keys.rawPublicKey),
   });
   // The release record's id is in the event too, so `audit verify` can match the record to it.
-  const releaseId = result.keyid + ':' + createHash('sha256').update(result.manifest ? JSON.stringify(result.manifest) : outDir).digest('hex');
-  await deps.audit.audited({ action: 'model.release', target: { type: 'model', name, version: Number(number), digest }, inputs: [digest], params: { keyid: result.keyid, files: listing.files.length, proofs: proofs.length, evaluations: evaluations.length, release: releaseId } }, async (commit) => {
-    await commit(async (tx) => {
-      await addEdges(tx, [{ id: uuidv7(), src_type: 'model_version', src_id: m.version.id, dst_type: 'release', dst_id: releaseId, relation: 'released', via_type: null, via_id: null, created_at: new Date().toISOString() }]);
-    });
-  });
+  const releaseId =
+    result.keyid +
+    ':' +
+    createHash('sha256')
+      .update(result.manifest ? JSON.stringify(result.manifest) : outDir)
+      .digest('hex');
+  await deps.audit.audited(
+    {
+      action: 'model.release',
+      target: { type: 'model', name, version: Number(number), digest },
+      inputs: [digest],
+      params: {
+        keyid: result.keyid,
+        files: listing.files.length,
+        proofs: proofs.length,
+        evaluations: evaluations.length,
+        release: releaseId,
+      },
+    },
+    async (commit) => {
+      await commit(async (tx) => {
+        await addEdges(tx, [
+          {
+            id: uuidv7(),
+            src_type: 'model_version',
+            src_id: m.version.id,
+            dst_type: 'release',
+            dst_id: releaseId,
+            relation: 'released',
+            via_type: null,
+            via_id: null,
+            created_at: new Date().toISOString(),
+          },
+        ]);
+      });
+    },
+  );
   return { dir: outDir, model: m.ref, digest, keyid: result.keyid, files: listing.files.length, proofs: proofs.length };
 }
 

@@ -12,7 +12,12 @@ const HELPER_DIR = join(packageRoot(), 'sdk', 'python');
 const TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 function python(script: string, opts: { cwd: string; env?: Record<string, string> }) {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', PYTHONPATH: HELPER_DIR, PYTHONDONTWRITEBYTECODE: '1', ...opts.env };
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    PYTHONPATH: HELPER_DIR,
+    PYTHONDONTWRITEBYTECODE: '1',
+    ...opts.env,
+  };
   return spawnSync(PYTHON, ['-c', script], { cwd: opts.cwd, env, encoding: 'utf8' });
 }
 
@@ -36,7 +41,10 @@ describe.skipIf(!existsSync(PYTHON))('sdk/python/cairn_helper.py', () => {
   const tmp = useTempDirs();
 
   it('parses as Python 3.8', () => {
-    const r = python(`import ast; ast.parse(open(${JSON.stringify(join(HELPER_DIR, 'cairn_helper.py'))}).read(), feature_version=(3, 8))`, { cwd: tmp() });
+    const r = python(
+      `import ast; ast.parse(open(${JSON.stringify(join(HELPER_DIR, 'cairn_helper.py'))}).read(), feature_version=(3, 8))`,
+      { cwd: tmp() },
+    );
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
   });
@@ -147,7 +155,9 @@ c.log_metric("x" * 200, 1.0, step=2 ** 53 - 1)
     );
     expect(r.stderr).toBe('');
     expect(r.stdout.trim().split('\n')).toEqual(Array.from({ length: 17 }, (_, i) => `${i} ValueError`));
-    expect(untimed(records(file))).toEqual([{ kind: 'metric', name: 'x'.repeat(200), value: 1, step: 2 ** 53 - 1, time: 'T' }]);
+    expect(untimed(records(file))).toEqual([
+      { kind: 'metric', name: 'x'.repeat(200), value: 1, step: 2 ** 53 - 1, time: 'T' },
+    ]);
   });
 
   it('does nothing and prints nothing outside a run, and falls back to local folders', () => {
@@ -198,7 +208,13 @@ except KeyError as e:
       { cwd: dir, env: { CAIRN_INPUT_TRAIN_V2_CSV: '/data/train.csv', CAIRN_OUTPUT_DIR: join(dir, 'run', 'out') } },
     );
     expect(r.stderr).toBe('');
-    expect(r.stdout.split('\n')).toEqual(['/data/train.csv', 'CAIRN_INPUT_A_B__', join(dir, 'run', 'out'), 'KeyError True', '']);
+    expect(r.stdout.split('\n')).toEqual([
+      '/data/train.csv',
+      'CAIRN_INPUT_A_B__',
+      join(dir, 'run', 'out'),
+      'KeyError True',
+      '',
+    ]);
     expect(existsSync(join(dir, 'run', 'out'))).toBe(true);
   });
 
@@ -242,14 +258,28 @@ print(open(os.path.join(c.latest_checkpoint(), "model.bin")).read())
     // signal ourselves; the handler runs at the next bytecode, still inside the lock.
     const r = spawnSync(
       PYTHON,
-      ['-c', `
+      [
+        '-c',
+        `
 import os, signal, time, cairn_helper as c
 c.on_preempt(lambda: c.log_param("preempted", True))
 with c._lock:
     os.kill(os.getpid(), signal.SIGTERM)
     time.sleep(5)
-`],
-      { cwd: dir, env: { PATH: process.env.PATH ?? '', PYTHONPATH: HELPER_DIR, PYTHONDONTWRITEBYTECODE: '1', CAIRN_METRICS_FILE: file }, encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' },
+`,
+      ],
+      {
+        cwd: dir,
+        env: {
+          PATH: process.env.PATH ?? '',
+          PYTHONPATH: HELPER_DIR,
+          PYTHONDONTWRITEBYTECODE: '1',
+          CAIRN_METRICS_FILE: file,
+        },
+        encoding: 'utf8',
+        timeout: 20_000,
+        killSignal: 'SIGKILL',
+      },
     );
     expect(r.stderr).toBe('');
     expect(r.status).toBe(143);
@@ -278,7 +308,16 @@ while True:  # logs without pause, so the signal often lands while the helper ho
     c.log_metric("spin", 0.0, step=0)
 print("not reached")
 `;
-    const child = spawn(PYTHON, ['-c', script], { cwd: dir, env: { PATH: process.env.PATH ?? '', PYTHONPATH: HELPER_DIR, PYTHONDONTWRITEBYTECODE: '1', CAIRN_METRICS_FILE: file, CAIRN_CHECKPOINT_DIR: ckpt } });
+    const child = spawn(PYTHON, ['-c', script], {
+      cwd: dir,
+      env: {
+        PATH: process.env.PATH ?? '',
+        PYTHONPATH: HELPER_DIR,
+        PYTHONDONTWRITEBYTECODE: '1',
+        CAIRN_METRICS_FILE: file,
+        CAIRN_CHECKPOINT_DIR: ckpt,
+      },
+    });
     let out = '';
     let err = '';
     child.stderr.on('data', (b: Buffer) => (err += b.toString()));

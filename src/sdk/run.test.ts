@@ -8,7 +8,18 @@ import { parseMetricLines, type MetricRecord } from '../compute/metrics/parse.js
 import { isCairnError } from '../core/errors.js';
 import { packageRoot } from '../core/package-root.js';
 import { useTempDirs } from '../test-support/temp.js';
-import { checkpointDir, inputEnvName, inputPath, latestCheckpoint, logMetric, logMetrics, logParam, logParams, outputDir, saveCheckpoint } from './run.js';
+import {
+  checkpointDir,
+  inputEnvName,
+  inputPath,
+  latestCheckpoint,
+  logMetric,
+  logMetrics,
+  logParam,
+  logParams,
+  outputDir,
+  saveCheckpoint,
+} from './run.js';
 
 const TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const VARS = ['CAIRN_METRICS_FILE', 'CAIRN_OUTPUT_DIR', 'CAIRN_CHECKPOINT_DIR', 'CAIRN_INPUT_TRAIN_V2_CSV'];
@@ -86,7 +97,9 @@ describe('src/sdk (in-process)', () => {
     for (const f of bad) expect(f).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
     expect(existsSync(file)).toBe(false);
     logMetric('😀'.repeat(200), 1, Number.MAX_SAFE_INTEGER);
-    expect(untimed(records(file))).toEqual([{ kind: 'metric', name: '😀'.repeat(200), value: 1, step: Number.MAX_SAFE_INTEGER, time: 'T' }]);
+    expect(untimed(records(file))).toEqual([
+      { kind: 'metric', name: '😀'.repeat(200), value: 1, step: Number.MAX_SAFE_INTEGER, time: 'T' },
+    ]);
   });
 
   it('does nothing outside a run, and falls back to local folders', () => {
@@ -138,10 +151,12 @@ describe('src/sdk (in-process)', () => {
       expect(path).toBe(join(ckpt, `step-${step}`));
     }
     mkdirSync(join(ckpt, 'step-99')); // no COMPLETE: unfinished
-    await expect(saveCheckpoint(50, (d) => {
-      writeFileSync(join(d, 'model.bin'), 'half');
-      throw new Error('killed mid-save');
-    })).rejects.toThrow('killed mid-save');
+    await expect(
+      saveCheckpoint(50, (d) => {
+        writeFileSync(join(d, 'model.bin'), 'half');
+        throw new Error('killed mid-save');
+      }),
+    ).rejects.toThrow('killed mid-save');
     expect(latestCheckpoint()).toBe(join(ckpt, 'step-10'));
     await saveCheckpoint(10, (d) => writeFileSync(join(d, 'model.bin'), 'again'));
     expect(readFileSync(join(latestCheckpoint()!, 'model.bin'), 'utf8')).toBe('again');
@@ -161,7 +176,15 @@ describe('src/sdk in a job process', () => {
   beforeAll(() => {
     bundleDir = mkdtempSync(join(tmpdir(), 'cairn-sdk-'));
     bundle = join(bundleDir, 'sdk.mjs');
-    buildSync({ entryPoints: [join(packageRoot(), 'src', 'sdk', 'run.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: bundle, logLevel: 'error' });
+    buildSync({
+      entryPoints: [join(packageRoot(), 'src', 'sdk', 'run.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      outfile: bundle,
+      logLevel: 'error',
+    });
   });
   afterAll(() => rmSync(bundleDir, { recursive: true, force: true }));
 
@@ -174,14 +197,24 @@ describe('src/sdk in a job process', () => {
   it('never interleaves lines from concurrent processes', () => {
     const dir = tmp();
     const file = join(dir, 'metrics.jsonl');
-    const script = job(dir, `const w = Number(process.argv[2]);\nfor (let i = 0; i < 500; i++) cairn.logMetric('worker-' + w + '/' + 'x'.repeat(i % 150), i, i);\n`);
-    const kids = [0, 1, 2, 3].map((w) => spawn(process.execPath, [script, String(w)], { env: { ...process.env, CAIRN_METRICS_FILE: file }, stdio: 'inherit' }));
+    const script = job(
+      dir,
+      `const w = Number(process.argv[2]);\nfor (let i = 0; i < 500; i++) cairn.logMetric('worker-' + w + '/' + 'x'.repeat(i % 150), i, i);\n`,
+    );
+    const kids = [0, 1, 2, 3].map((w) =>
+      spawn(process.execPath, [script, String(w)], {
+        env: { ...process.env, CAIRN_METRICS_FILE: file },
+        stdio: 'inherit',
+      }),
+    );
     return Promise.all(kids.map((k) => new Promise((resolve) => k.on('close', resolve)))).then((codes) => {
       expect(codes).toEqual([0, 0, 0, 0]);
       const recs = records(file);
       expect(recs).toHaveLength(2000);
       for (let w = 0; w < 4; w++) {
-        expect(recs.filter((x) => x.name.startsWith(`worker-${w}/`)).map((x) => (x as { step: number }).step)).toEqual(Array.from({ length: 500 }, (_, i) => i));
+        expect(recs.filter((x) => x.name.startsWith(`worker-${w}/`)).map((x) => (x as { step: number }).step)).toEqual(
+          Array.from({ length: 500 }, (_, i) => i),
+        );
       }
     });
   });
@@ -205,7 +238,10 @@ process.stdout.write('ready\\n');
 setInterval(() => cairn.logMetric('spin', 0, 0), 1);
 `,
     );
-    const child = spawn(process.execPath, [script], { cwd: dir, env: { ...process.env, CAIRN_METRICS_FILE: file, CAIRN_CHECKPOINT_DIR: ckpt } });
+    const child = spawn(process.execPath, [script], {
+      cwd: dir,
+      env: { ...process.env, CAIRN_METRICS_FILE: file, CAIRN_CHECKPOINT_DIR: ckpt },
+    });
     let out = '';
     let err = '';
     child.stderr.on('data', (b: Buffer) => (err += b.toString()));
@@ -229,7 +265,10 @@ setInterval(() => cairn.logMetric('spin', 0, 0), 1);
 
   it('keeps running after SIGTERM when every callback passed exit: false', () => {
     const dir = tmp();
-    const script = job(dir, `let stop = false;\ncairn.onPreempt(() => { stop = true; }, { exit: false });\nprocess.kill(process.pid, 'SIGTERM');\nconst t = setInterval(() => { if (stop) { clearInterval(t); process.stdout.write('stopped cleanly\\n'); } }, 5);\n`);
+    const script = job(
+      dir,
+      `let stop = false;\ncairn.onPreempt(() => { stop = true; }, { exit: false });\nprocess.kill(process.pid, 'SIGTERM');\nconst t = setInterval(() => { if (stop) { clearInterval(t); process.stdout.write('stopped cleanly\\n'); } }, 5);\n`,
+    );
     const r = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('stopped cleanly\n');

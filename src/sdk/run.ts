@@ -11,7 +11,18 @@
  * standalone. Values are checked either way, so a bad value fails the same in both places.
  * The environment is read on every call, never cached at import.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { CairnError } from '../core/errors.js';
@@ -120,10 +131,14 @@ export function inputPath(name: string, fallback?: string): string {
   const p = process.env[inputEnvName(name)];
   if (p) return p;
   if (fallback !== undefined) return fallback;
-  const have = Object.keys(process.env).filter((k) => k.startsWith('CAIRN_INPUT_')).sort();
+  const have = Object.keys(process.env)
+    .filter((k) => k.startsWith('CAIRN_INPUT_'))
+    .sort();
   throw new CairnError('NOT_FOUND', `no input ${JSON.stringify(name)} (${inputEnvName(name)} is not set)`, {
     data: { name, available: have },
-    hint: have.length ? `this run has ${have.join(', ')}` : 'declare it in the run spec, or pass a fallback path for running outside Cairn',
+    hint: have.length
+      ? `this run has ${have.join(', ')}`
+      : 'declare it in the run spec, or pass a fallback path for running outside Cairn',
   });
 }
 
@@ -187,7 +202,8 @@ function fsyncPath(p: string): void {
  * latestCheckpoint() would pick. An existing step-<step> is replaced. Returns the final path.
  */
 export async function saveCheckpoint(step: number, write: (dir: string) => void | Promise<void>): Promise<string> {
-  if (!Number.isSafeInteger(step) || step < 0) throw new CairnError('INVALID_INPUT', `checkpoint step must be an integer ≥ 0, not ${String(step)}`);
+  if (!Number.isSafeInteger(step) || step < 0)
+    throw new CairnError('INVALID_INPUT', `checkpoint step must be an integer ≥ 0, not ${String(step)}`);
   const root = checkpointDir();
   const final = join(root, `step-${step}`);
   const tmp = join(root, `.tmp-step-${step}-${process.pid}-${randomBytes(4).toString('hex')}`);

@@ -6,7 +6,10 @@ import { extname, join } from 'node:path';
  * as one table), through the DuckDB that ships with Cairn — so a Node training job needs no
  * dependencies of its own. `columns` limits what is read; numbers come back as JS numbers.
  */
-export async function readTable(dir: string, opts: { columns?: string[]; limit?: number } = {}): Promise<Array<Record<string, unknown>>> {
+export async function readTable(
+  dir: string,
+  opts: { columns?: string[]; limit?: number } = {},
+): Promise<Array<Record<string, unknown>>> {
   const files: string[] = [];
   const walk = (d: string) => {
     for (const n of readdirSync(d).sort()) {
@@ -20,14 +23,25 @@ export async function readTable(dir: string, opts: { columns?: string[]; limit?:
   if (!files.length) throw new Error(`no table files under ${dir}`);
   const ext = extname(files[0]!).toLowerCase();
   const list = `[${files.map((f) => `'${f.replace(/'/g, "''")}'`).join(', ')}]`;
-  const reader = ext === '.parquet' ? `read_parquet(${list})` : ext === '.jsonl' || ext === '.ndjson' ? `read_json(${list}, format = 'newline_delimited')` : `read_csv(${list}, header = true${ext === '.tsv' ? ", delim = '\\t'" : ''})`;
+  const reader =
+    ext === '.parquet'
+      ? `read_parquet(${list})`
+      : ext === '.jsonl' || ext === '.ndjson'
+        ? `read_json(${list}, format = 'newline_delimited')`
+        : `read_csv(${list}, header = true${ext === '.tsv' ? ", delim = '\\t'" : ''})`;
   const cols = opts.columns?.length ? opts.columns.map((c) => `"${c.replace(/"/g, '""')}"`).join(', ') : '*';
   const { DuckDBInstance } = await import('@duckdb/node-api');
   const db = await DuckDBInstance.create(':memory:');
   const conn = await db.connect();
   try {
-    const r = await conn.runAndReadAll(`SELECT ${cols} FROM ${reader}${opts.limit ? ` LIMIT ${Math.floor(opts.limit)}` : ''}`);
-    return r.getRowObjectsJS().map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])));
+    const r = await conn.runAndReadAll(
+      `SELECT ${cols} FROM ${reader}${opts.limit ? ` LIMIT ${Math.floor(opts.limit)}` : ''}`,
+    );
+    return r
+      .getRowObjectsJS()
+      .map((row) =>
+        Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])),
+      );
   } finally {
     conn.closeSync();
     db.closeSync();

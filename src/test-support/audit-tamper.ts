@@ -40,7 +40,11 @@ export async function rawPostgres(schema: string): Promise<RawSql> {
   };
 }
 
-const leafOf = (entry: string) => createHash('sha256').update(Buffer.from([0])).update(entry, 'utf8').digest('hex');
+const leafOf = (entry: string) =>
+  createHash('sha256')
+    .update(Buffer.from([0]))
+    .update(entry, 'utf8')
+    .digest('hex');
 
 /**
  * What a careful forger does after editing rows: rebuild the stored tree and the head from the
@@ -50,15 +54,27 @@ export async function rebuildTree(db: RawSql): Promise<void> {
   const leaves = await db.all<{ leaf_hash: string }>('select leaf_hash from audit_events order by idx');
   const f = new Frontier();
   const nodes: Array<[number, number, string]> = [];
-  for (const l of leaves) for (const n of f.append(Buffer.from(l.leaf_hash, 'hex'))) nodes.push([n.level, n.index, n.hash.toString('hex')]);
+  for (const l of leaves)
+    for (const n of f.append(Buffer.from(l.leaf_hash, 'hex'))) nodes.push([n.level, n.index, n.hash.toString('hex')]);
   await db.run('delete from audit_nodes');
   for (const n of nodes) await db.run('insert into audit_nodes (level, idx, hash) values (?, ?, ?)', n);
-  await db.run('update audit_head set size = ?, last_leaf = ?, frontier = ? where id = 1', [f.size, leaves[leaves.length - 1]?.leaf_hash ?? null, JSON.stringify(f.toJSON())]);
+  await db.run('update audit_head set size = ?, last_leaf = ?, frontier = ? where id = 1', [
+    f.size,
+    leaves[leaves.length - 1]?.leaf_hash ?? null,
+    JSON.stringify(f.toJSON()),
+  ]);
 }
 
 /** Rewrites entry `from` with `edit`, re-chains and re-hashes every later entry, and rebuilds the tree. */
-export async function rewriteHistory(db: RawSql, from: number, edit: (e: Record<string, unknown>) => void): Promise<void> {
-  const rows = await db.all<{ idx: number | string; entry: string; leaf_hash: string }>('select idx, entry, leaf_hash from audit_events where idx >= ? order by idx', [from - 1]);
+export async function rewriteHistory(
+  db: RawSql,
+  from: number,
+  edit: (e: Record<string, unknown>) => void,
+): Promise<void> {
+  const rows = await db.all<{ idx: number | string; entry: string; leaf_hash: string }>(
+    'select idx, entry, leaf_hash from audit_events where idx >= ? order by idx',
+    [from - 1],
+  );
   let prev = from === 0 ? null : rows.shift()!.leaf_hash;
   for (const r of rows) {
     const e = JSON.parse(r.entry) as Record<string, unknown>;

@@ -19,12 +19,26 @@ function ensureBuilt(): void {
   }
 }
 
-const baseEnv = (env: NodeJS.ProcessEnv = {}) => ({ ...process.env, CAIRN_NO_PROGRESS: '1', CAIRN_ACTOR: 'tester@example.com', ...env });
+const baseEnv = (env: NodeJS.ProcessEnv = {}) => ({
+  ...process.env,
+  CAIRN_NO_PROGRESS: '1',
+  CAIRN_ACTOR: 'tester@example.com',
+  ...env,
+});
 
 /** Runs the real CLI in a child process, as a user would. */
-export function cli(args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; input?: string } = { cwd: process.cwd() }): CliResult {
+export function cli(
+  args: string[],
+  opts: { cwd: string; env?: NodeJS.ProcessEnv; input?: string } = { cwd: process.cwd() },
+): CliResult {
   ensureBuilt();
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: baseEnv(opts.env), encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, ...(opts.input ? { input: opts.input } : {}) });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: opts.cwd,
+    env: baseEnv(opts.env),
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+    ...(opts.input ? { input: opts.input } : {}),
+  });
   let json: unknown = undefined;
   if (args.includes('--json')) {
     try {
@@ -39,5 +53,9 @@ export function cli(args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv
 /** Starts the CLI without waiting (for kill and concurrency tests). */
 export function cliSpawn(args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv }) {
   ensureBuilt();
-  return spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: baseEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [CLI, ...args], {
+    cwd: opts.cwd,
+    env: baseEnv(opts.env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }

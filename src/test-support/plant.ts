@@ -18,7 +18,12 @@ export function handNode(entries: unknown[]): { id: string; bytes: Buffer } {
  * could deliver them, skipping every check `data add` makes): blobs go into a real pack, and
  * the pack and a version row are registered in one audited transaction.
  */
-export async function plantVersion(ws: Workspace, name: string, root: string, blobs: Array<{ kind: BlobKindCode; bytes: Buffer }>): Promise<void> {
+export async function plantVersion(
+  ws: Workspace,
+  name: string,
+  root: string,
+  blobs: Array<{ kind: BlobKindCode; bytes: Buffer }>,
+): Promise<void> {
   const w = await PackWriter.create(ws.packs);
   const seen = new Set<string>();
   for (const b of blobs) {
@@ -46,7 +51,16 @@ export async function plantVersion(ws: Workspace, name: string, root: string, bl
         file_count: 1,
         total_bytes: 5,
         new_bytes: 0,
-        stats: canonicalJson({ files: 1, bytes: 5, dirs: 0, symlinks: 0, chunks: 1, newChunks: 0, newBytes: 0, extensions: [] }),
+        stats: canonicalJson({
+          files: 1,
+          bytes: 5,
+          dirs: 0,
+          symlinks: 0,
+          chunks: 1,
+          newChunks: 0,
+          newBytes: 0,
+          extensions: [],
+        }),
       });
     }),
   );

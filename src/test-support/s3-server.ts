@@ -48,7 +48,13 @@ export async function startS3Server(): Promise<S3TestServer> {
   const directory = mkdtempSync(join(tmpdir(), 'cairn-s3rver-'));
   const bucket = `cairn-test-${randomBytes(4).toString('hex')}`;
   const child = spawn(process.execPath, ['--openssl-legacy-provider', '-e', CHILD], {
-    env: { ...process.env, CAIRN_S3RVER_PATH: s3rverPath, CAIRN_S3RVER_SHIM: join(packageRoot(), 'scripts', 's3rver-multipart-shim.cjs'), CAIRN_S3RVER_DIR: directory, CAIRN_S3RVER_BUCKET: bucket },
+    env: {
+      ...process.env,
+      CAIRN_S3RVER_PATH: s3rverPath,
+      CAIRN_S3RVER_SHIM: join(packageRoot(), 'scripts', 's3rver-multipart-shim.cjs'),
+      CAIRN_S3RVER_DIR: directory,
+      CAIRN_S3RVER_BUCKET: bucket,
+    },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -66,7 +72,10 @@ export async function startS3Server(): Promise<S3TestServer> {
         resolve((JSON.parse(out.slice(0, nl)) as { port: number }).port);
       });
       child.once('error', (err) => (clearTimeout(timer), reject(err)));
-      child.once('exit', (code) => (clearTimeout(timer), reject(new Error(`s3rver exited with status ${code}: ${stderr.trim()}`))));
+      child.once(
+        'exit',
+        (code) => (clearTimeout(timer), reject(new Error(`s3rver exited with status ${code}: ${stderr.trim()}`))),
+      );
     });
     return {
       endpoint: `http://127.0.0.1:${port}`,
@@ -99,7 +108,9 @@ export function sharedS3Server(): Promise<S3TestServer | null> {
     if (process.env.CAIRN_REQUIRE_SERVICES === '1') {
       throw new Error(`s3rver is required (CAIRN_REQUIRE_SERVICES=1) but could not start: ${(err as Error).message}`);
     }
-    process.stderr.write(`\n!!! SKIPPING S3 tests: s3rver could not start (${(err as Error).message}). Set CAIRN_REQUIRE_SERVICES=1 to fail instead.\n\n`);
+    process.stderr.write(
+      `\n!!! SKIPPING S3 tests: s3rver could not start (${(err as Error).message}). Set CAIRN_REQUIRE_SERVICES=1 to fail instead.\n\n`,
+    );
     return null;
   });
   return shared;

@@ -18,9 +18,13 @@ export function postgresAvailable(): Promise<boolean> {
       return true;
     } catch (err) {
       if (process.env.CAIRN_REQUIRE_SERVICES === '1') {
-        throw new Error(`PostgreSQL is required (CAIRN_REQUIRE_SERVICES=1) but ${PG_BASE_URL} is unreachable: ${(err as Error).message}`);
+        throw new Error(
+          `PostgreSQL is required (CAIRN_REQUIRE_SERVICES=1) but ${PG_BASE_URL} is unreachable: ${(err as Error).message}`,
+        );
       }
-      process.stderr.write(`\n!!! SKIPPING PostgreSQL tests: ${PG_BASE_URL} is unreachable (${(err as Error).message}). Set CAIRN_REQUIRE_SERVICES=1 to fail instead.\n\n`);
+      process.stderr.write(
+        `\n!!! SKIPPING PostgreSQL tests: ${PG_BASE_URL} is unreachable (${(err as Error).message}). Set CAIRN_REQUIRE_SERVICES=1 to fail instead.\n\n`,
+      );
       return false;
     } finally {
       await client.end().catch(() => {});

@@ -37,10 +37,15 @@ export function slurmFacts(): SlurmFacts | null {
   if (facts !== undefined) return facts;
   const dir = process.env.CAIRN_SLURM_DIR ?? '/tmp/cairn-slurm';
   // The first run installs slurm-wlm and munge with apt-get, hence the generous limit.
-  const res = spawnSync('bash', [SCRIPT], { encoding: 'utf8', timeout: 900_000, env: { ...process.env, CAIRN_SLURM_DIR: dir } });
+  const res = spawnSync('bash', [SCRIPT], {
+    encoding: 'utf8',
+    timeout: 900_000,
+    env: { ...process.env, CAIRN_SLURM_DIR: dir },
+  });
   let why: string | null = null;
   if (res.error) why = res.error.message;
-  else if (res.status !== 0) why = `exit ${res.status ?? res.signal}: ${(res.stderr || res.stdout).trim().split('\n').slice(-5).join(' | ')}`;
+  else if (res.status !== 0)
+    why = `exit ${res.status ?? res.signal}: ${(res.stderr || res.stdout).trim().split('\n').slice(-5).join(' | ')}`;
   if (why === null) {
     try {
       facts = JSON.parse(readFileSync(join(dir, 'env.json'), 'utf8')) as SlurmFacts;
@@ -53,7 +58,9 @@ export function slurmFacts(): SlurmFacts | null {
     failure = new Error(`Slurm is required (CAIRN_REQUIRE_SERVICES=1) but scripts/start-slurm.sh failed: ${why}`);
     throw failure;
   }
-  process.stderr.write(`\n!!! SKIPPING Slurm tests: scripts/start-slurm.sh could not start a Slurm cluster (${why}). Set CAIRN_REQUIRE_SERVICES=1 to fail instead.\n\n`);
+  process.stderr.write(
+    `\n!!! SKIPPING Slurm tests: scripts/start-slurm.sh could not start a Slurm cluster (${why}). Set CAIRN_REQUIRE_SERVICES=1 to fail instead.\n\n`,
+  );
   facts = null;
   return facts;
 }
@@ -99,7 +106,8 @@ export async function lockSlurmCluster(f: SlurmFacts, timeoutMs = 600_000): Prom
       rmSync(lock, { recursive: true, force: true });
       continue;
     }
-    if (Date.now() > deadline) throw new Error(`the Slurm test cluster is still locked by pid ${holder} after ${timeoutMs} ms (${lock})`);
+    if (Date.now() > deadline)
+      throw new Error(`the Slurm test cluster is still locked by pid ${holder} after ${timeoutMs} ms (${lock})`);
     await new Promise((r) => setTimeout(r, 1000));
   }
 }

@@ -30,10 +30,15 @@ export function sshdFacts(): SshdFacts | null {
   if (facts !== undefined) return facts;
   const dir = process.env.CAIRN_SSHD_DIR ?? '/tmp/cairn-sshd';
   // Installing openssh-server the first time runs apt-get, hence the generous limit.
-  const res = spawnSync('bash', [SCRIPT], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, CAIRN_SSHD_DIR: dir } });
+  const res = spawnSync('bash', [SCRIPT], {
+    encoding: 'utf8',
+    timeout: 300_000,
+    env: { ...process.env, CAIRN_SSHD_DIR: dir },
+  });
   let why: string | null = null;
   if (res.error) why = res.error.message;
-  else if (res.status !== 0) why = `exit ${res.status ?? res.signal}: ${(res.stderr || res.stdout).trim().split('\n').slice(-5).join(' | ')}`;
+  else if (res.status !== 0)
+    why = `exit ${res.status ?? res.signal}: ${(res.stderr || res.stdout).trim().split('\n').slice(-5).join(' | ')}`;
   if (why === null) {
     try {
       facts = JSON.parse(readFileSync(join(dir, 'env.json'), 'utf8')) as SshdFacts;
@@ -46,7 +51,9 @@ export function sshdFacts(): SshdFacts | null {
     failure = new Error(`sshd is required (CAIRN_REQUIRE_SERVICES=1) but scripts/start-sshd.sh failed: ${why}`);
     throw failure;
   }
-  process.stderr.write(`\n!!! SKIPPING SSH tests: scripts/start-sshd.sh could not start sshd (${why}). Set CAIRN_REQUIRE_SERVICES=1 to fail instead.\n\n`);
+  process.stderr.write(
+    `\n!!! SKIPPING SSH tests: scripts/start-sshd.sh could not start sshd (${why}). Set CAIRN_REQUIRE_SERVICES=1 to fail instead.\n\n`,
+  );
   facts = null;
   return facts;
 }

@@ -3,9 +3,16 @@ import { dirname, join } from 'node:path';
 import { initWorkspace, openWorkspace, type Workspace } from '../app/workspace.js';
 
 /** A workspace opened in-process in `dir` (created with `cairn init` semantics). */
-export async function newWorkspace(dir: string, opts: { metadataUrl?: string; actor?: string } = {}): Promise<Workspace> {
+export async function newWorkspace(
+  dir: string,
+  opts: { metadataUrl?: string; actor?: string } = {},
+): Promise<Workspace> {
   const env = { ...process.env, CAIRN_ACTOR: opts.actor ?? 'tester@example.com' };
-  const ws = await initWorkspace(dir, { command: 'test', env, ...(opts.metadataUrl ? { metadataUrl: opts.metadataUrl } : {}) });
+  const ws = await initWorkspace(dir, {
+    command: 'test',
+    env,
+    ...(opts.metadataUrl ? { metadataUrl: opts.metadataUrl } : {}),
+  });
   return ws;
 }
 

@@ -1,5 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { removeTree } from '../storage/cache/read-only.js';
 import type { FlatListing } from '../storage/tree/list.js';
@@ -55,7 +66,8 @@ export function matchesListing(dir: string, listing: FlatListing): boolean {
     const h = createHash('sha256');
     const fd = openSync(p, 'r');
     try {
-      for (let n = readSync(fd, buf, 0, buf.length, null); n > 0; n = readSync(fd, buf, 0, buf.length, null)) h.update(buf.subarray(0, n));
+      for (let n = readSync(fd, buf, 0, buf.length, null); n > 0; n = readSync(fd, buf, 0, buf.length, null))
+        h.update(buf.subarray(0, n));
     } finally {
       closeSync(fd);
     }

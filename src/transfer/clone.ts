@@ -28,30 +28,59 @@ export interface CloneResult {
  * the logs it verified and, per imported version, the event that vouched for it — so this log
  * vouches for every row it imported.
  */
-export async function cloneInto(deps: TransferDeps, remote: { name: string; config: RemoteConfig }, opts: { key?: Buffer } = {}): Promise<CloneResult> {
+export async function cloneInto(
+  deps: TransferDeps,
+  remote: { name: string; config: RemoteConfig },
+  opts: { key?: Buffer } = {},
+): Promise<CloneResult> {
   const r = await openRemote(deps.cairnDir, remote.config, opts.key ? { key: opts.key } : {});
   try {
-    return await deps.audit.audited({ action: 'workspace.clone', target: { type: 'remote', name: remote.name }, params: { url: r.plain.url } }, async (commit, draft) => {
-      await checkDescriptor(r, null);
-      const state = await readState(r.data);
-      if (!state) throw new CairnError('NOT_FOUND', `${r.plain.url} holds no metadata yet`, { hint: 'push to it first' });
-      const { logs, vouchers } = await fetchVerifiedLogs(r.data, { cairnDir: deps.cairnDir, remoteName: remote.name, remoteUrl: r.plain.url, ownWorkspace: deps.workspaceId, state });
-      const plan = planImport(state, vouchers, new Set());
-      const auditLogs = logs.map((l) => ({ workspace: l.workspace, origin: l.origin, size: l.size, root: l.root, verifierKey: l.verifierKey, ok: true as const }));
-      const n = await commit(async (tx) => {
-        const counts = await importState(tx, plan.state);
-        draft.params = {
-          ...draft.params,
-          datasets: counts.datasets,
-          versions: counts.versions,
-          auditLogs: auditLogs.map(({ ok: _ok, ...l }) => l),
+    return await deps.audit.audited(
+      { action: 'workspace.clone', target: { type: 'remote', name: remote.name }, params: { url: r.plain.url } },
+      async (commit, draft) => {
+        await checkDescriptor(r, null);
+        const state = await readState(r.data);
+        if (!state)
+          throw new CairnError('NOT_FOUND', `${r.plain.url} holds no metadata yet`, { hint: 'push to it first' });
+        const { logs, vouchers } = await fetchVerifiedLogs(r.data, {
+          cairnDir: deps.cairnDir,
+          remoteName: remote.name,
+          remoteUrl: r.plain.url,
+          ownWorkspace: deps.workspaceId,
+          state,
+        });
+        const plan = planImport(state, vouchers, new Set());
+        const auditLogs = logs.map((l) => ({
+          workspace: l.workspace,
+          origin: l.origin,
+          size: l.size,
+          root: l.root,
+          verifierKey: l.verifierKey,
+          ok: true as const,
+        }));
+        const n = await commit(async (tx) => {
+          const counts = await importState(tx, plan.state);
+          draft.params = {
+            ...draft.params,
+            datasets: counts.datasets,
+            versions: counts.versions,
+            auditLogs: auditLogs.map(({ ok: _ok, ...l }) => l),
+            imported: plan.imported,
+            ...(plan.skipped.length ? { skipped: plan.skipped.map(({ why: _why, ...s }) => s) } : {}),
+          };
+          return counts;
+        });
+        return {
+          remote: remote.name,
+          url: r.plain.url,
+          datasets: n.datasets,
+          versions: n.versions,
+          auditLogs,
           imported: plan.imported,
-          ...(plan.skipped.length ? { skipped: plan.skipped.map(({ why: _why, ...s }) => s) } : {}),
+          skipped: plan.skipped,
         };
-        return counts;
-      });
-      return { remote: remote.name, url: r.plain.url, datasets: n.datasets, versions: n.versions, auditLogs, imported: plan.imported, skipped: plan.skipped };
-    });
+      },
+    );
   } finally {
     await r.close();
   }

@@ -1,4 +1,15 @@
-import { appendFileSync, chmodSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Workspace } from '../app/workspace.js';
@@ -79,8 +90,16 @@ describe('cluster cache: read-only, and never served once changed', () => {
       const dir = await use();
       change(dir);
       const again = await use();
-      expect({ i, files: readdirSync(again).sort() }).toEqual({ i, files: ['.complete', 'bin', 'latest.csv', 'sub', 'train.csv'] });
-      expect({ i, train: readFileSync(join(again, 'train.csv'), 'utf8'), test: readFileSync(join(again, 'sub/test.csv'), 'utf8'), link: readFileSync(join(again, 'latest.csv'), 'utf8') }).toEqual({ i, train: 'x,y\n1,2\n', test: 'x,y\n3,4\n', link: 'x,y\n3,4\n' });
+      expect({ i, files: readdirSync(again).sort() }).toEqual({
+        i,
+        files: ['.complete', 'bin', 'latest.csv', 'sub', 'train.csv'],
+      });
+      expect({
+        i,
+        train: readFileSync(join(again, 'train.csv'), 'utf8'),
+        test: readFileSync(join(again, 'sub/test.csv'), 'utf8'),
+        link: readFileSync(join(again, 'latest.csv'), 'utf8'),
+      }).toEqual({ i, train: 'x,y\n1,2\n', test: 'x,y\n3,4\n', link: 'x,y\n3,4\n' });
       expect(readdirSync(join(again, 'sub'))).toEqual(['test.csv']);
       expect(statSync(join(again, 'train.csv')).mode & 0o777).toBe(0o444);
     }

@@ -30,7 +30,12 @@ export function sharedCacheDir(flag: string | undefined, env: NodeJS.ProcessEnv)
  * version — an intact copy (only touched) is sealed again and served, a changed one (a job
  * appended to an input, added or removed a file) is discarded and rebuilt from the store.
  */
-export async function materializeShared(deps: DatasetDeps, rootId: string, cache: string, opts: { pollMs?: number; timeoutMs?: number } = {}): Promise<string> {
+export async function materializeShared(
+  deps: DatasetDeps,
+  rootId: string,
+  cache: string,
+  opts: { pollMs?: number; timeoutMs?: number } = {},
+): Promise<string> {
   const dir = join(cache, 'versions', rootId);
   const sealPath = join(cache, 'seals', `${rootId}.json`);
   if (existsSync(join(dir, '.complete')) && isSealed(dir, sealPath)) return dir;
@@ -43,7 +48,8 @@ export async function materializeShared(deps: DatasetDeps, rootId: string, cache
     try {
       fd = openSync(lockPath, 'wx');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new CairnError('IO_ERROR', `cannot create ${lockPath}: ${(err as Error).message}`);
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new CairnError('IO_ERROR', `cannot create ${lockPath}: ${(err as Error).message}`);
     }
     if (fd !== null) {
       try {
@@ -57,14 +63,19 @@ export async function materializeShared(deps: DatasetDeps, rootId: string, cache
     if (existsSync(join(dir, '.complete')) && isSealed(dir, sealPath)) return dir;
     try {
       if (Date.now() - statSync(lockPath).mtimeMs > STALE_MS) {
-        process.stderr.write(`cairn: removing a stale cache lock ${lockPath} (${readFileSync(lockPath, 'utf8').trim()})\n`);
+        process.stderr.write(
+          `cairn: removing a stale cache lock ${lockPath} (${readFileSync(lockPath, 'utf8').trim()})\n`,
+        );
         rmSync(lockPath, { force: true });
         continue;
       }
     } catch {
       continue;
     }
-    if (Date.now() > deadline) throw new CairnError('LOCKED', `timed out waiting for another process to materialize ${rootId} in ${cache}`, { data: { lock: lockPath } });
+    if (Date.now() > deadline)
+      throw new CairnError('LOCKED', `timed out waiting for another process to materialize ${rootId} in ${cache}`, {
+        data: { lock: lockPath },
+      });
     await new Promise((r) => setTimeout(r, opts.pollMs ?? 250));
   }
 }
@@ -100,7 +111,9 @@ async function buildOrCheck(deps: DatasetDeps, rootId: string, dir: string, seal
       writeSeal(sealPath, dir, deps.clock.now());
       return dir;
     }
-    process.stderr.write(`cairn: the cached copy of ${rootId} in ${dir} no longer matches its version (a job wrote to its input?): rebuilding it from the store\n`);
+    process.stderr.write(
+      `cairn: the cached copy of ${rootId} in ${dir} no longer matches its version (a job wrote to its input?): rebuilding it from the store\n`,
+    );
   }
   rmSync(sealPath, { force: true });
   discardEntry(dir);

@@ -53,7 +53,11 @@ export async function openBackend(config: RemoteConfig, opts: OpenRemoteOptions 
   }
 }
 
-export async function openRemote(cairnDir: string | null, config: RemoteConfig, opts: OpenRemoteOptions = {}): Promise<OpenedRemote> {
+export async function openRemote(
+  cairnDir: string | null,
+  config: RemoteConfig,
+  opts: OpenRemoteOptions = {},
+): Promise<OpenedRemote> {
   const plain = await openBackend(config, opts);
   let key: Buffer | null = opts.key ?? null;
   if (!key && config.keyId) {

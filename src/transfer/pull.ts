@@ -38,105 +38,142 @@ export interface PullResult {
  * temporary file, re-hashed blob by blob, and only then renamed into place and recorded, so a
  * killed pull leaves nothing half-present and re-fetches at most what was in flight.
  */
-export async function pull(deps: TransferDeps, refs: readonly string[], opts: TransferOptions & { metadataOnly?: boolean } = {}): Promise<PullResult> {
+export async function pull(
+  deps: TransferDeps,
+  refs: readonly string[],
+  opts: TransferOptions & { metadataOnly?: boolean } = {},
+): Promise<PullResult> {
   const { name, config } = pickRemote(loadRemotes(deps.cairnDir), opts.remote);
   const r = await openRemote(deps.cairnDir, config, opts.onRetry ? { onRetry: opts.onRetry } : {});
   const lock = acquireShared(deps.locksDir, 'pull');
   try {
-    return await deps.audit.audited({ action: 'remote.pull', target: { type: 'remote', name }, params: { url: r.plain.url, refs: [...refs] } }, async (commit, draft) => {
-      await checkDescriptor(r, null);
-      const full = await readState(r.data);
-      if (!full) throw new CairnError('NOT_FOUND', `${name} holds no metadata yet`, { hint: 'push to it first' });
-      const localIds = await refuseConflicts(deps, full, name);
-      // This workspace's own log, if it was pushed here, must still extend what the remote saw.
-      const ours = await readRemoteCheckpoint(r.data, deps.workspaceId, full);
-      if (ours) await deps.audit.witness(ours, `on remote ${name}`);
-      // Only versions an event of a verified remote log vouches for come in (docs/REMOTES.md "Trust").
-      const { logs, vouchers } = await fetchVerifiedLogs(r.data, { cairnDir: deps.cairnDir, remoteName: name, remoteUrl: r.plain.url, ownWorkspace: deps.workspaceId, state: full });
-      const plan = planImport(full, vouchers, localIds);
-      const remote = plan.state;
-      if (refs.length) {
-        const refused = new Set(plan.skipped.map((s) => `${s.dataset}@${s.number}`));
-        const names = new Map(full.datasets.map((d) => [d.id, d.name]));
-        const asked = resolveRemoteRefs(full, refs, name).filter((v) => refused.has(`${names.get(v.dataset_id)}@${v.number}`));
-        if (asked.length) {
-          const which = plan.skipped.filter((s) => asked.some((v) => names.get(v.dataset_id) === s.dataset && v.number === s.number));
-          throw new CairnError('NOT_VOUCHED', `${name} holds version(s) that no verified audit log vouches for; refusing to import them:\n  ${which.map(describeUnvouched).join('\n  ')}`, {
-            data: { versions: which },
-            hint: 'someone added them to the remote without Cairn (or the log that created them was never pushed): push them from the workspace that made them',
-          });
+    return await deps.audit.audited(
+      { action: 'remote.pull', target: { type: 'remote', name }, params: { url: r.plain.url, refs: [...refs] } },
+      async (commit, draft) => {
+        await checkDescriptor(r, null);
+        const full = await readState(r.data);
+        if (!full) throw new CairnError('NOT_FOUND', `${name} holds no metadata yet`, { hint: 'push to it first' });
+        const localIds = await refuseConflicts(deps, full, name);
+        // This workspace's own log, if it was pushed here, must still extend what the remote saw.
+        const ours = await readRemoteCheckpoint(r.data, deps.workspaceId, full);
+        if (ours) await deps.audit.witness(ours, `on remote ${name}`);
+        // Only versions an event of a verified remote log vouches for come in (docs/REMOTES.md "Trust").
+        const { logs, vouchers } = await fetchVerifiedLogs(r.data, {
+          cairnDir: deps.cairnDir,
+          remoteName: name,
+          remoteUrl: r.plain.url,
+          ownWorkspace: deps.workspaceId,
+          state: full,
+        });
+        const plan = planImport(full, vouchers, localIds);
+        const remote = plan.state;
+        if (refs.length) {
+          const refused = new Set(plan.skipped.map((s) => `${s.dataset}@${s.number}`));
+          const names = new Map(full.datasets.map((d) => [d.id, d.name]));
+          const asked = resolveRemoteRefs(full, refs, name).filter((v) =>
+            refused.has(`${names.get(v.dataset_id)}@${v.number}`),
+          );
+          if (asked.length) {
+            const which = plan.skipped.filter((s) =>
+              asked.some((v) => names.get(v.dataset_id) === s.dataset && v.number === s.number),
+            );
+            throw new CairnError(
+              'NOT_VOUCHED',
+              `${name} holds version(s) that no verified audit log vouches for; refusing to import them:\n  ${which.map(describeUnvouched).join('\n  ')}`,
+              {
+                data: { versions: which },
+                hint: 'someone added them to the remote without Cairn (or the log that created them was never pushed): push them from the workspace that made them',
+              },
+            );
+          }
         }
-      }
-      const chosen = opts.metadataOnly ? [] : refs.length ? resolveRemoteRefs(remote, refs, name) : remote.versions;
-      const needed = [...new Set(chosen.flatMap((v) => v.packs))].sort();
-      const have = new Set((await deps.meta.db.selectFrom('packs').select('id').execute()).map((p) => p.id));
-      const sizes = new Map(remote.packs.map((p) => [p.id, p.size]));
-      const missing = needed.filter((id) => !have.has(id));
-      // Packs a failed or killed pull already placed (whole and verified, but not recorded)
-      // are checked again and adopted instead of fetched a second time.
-      const onDisk = await deps.packs.list();
-      const records: PackRecord[] = [];
-      for (const id of missing.filter((x) => onDisk.has(x))) {
-        const check = await checkPack(deps.packs.packPath(id), id);
-        if (!check.error && !check.badBlobs.length) records.push({ id, size: onDisk.get(id)!, entries: check.entries.map((e) => ({ id: e.id, offset: e.offset, length: e.length, kind: e.kind })) });
-      }
-      const adopted = new Set(records.map((p) => p.id));
-      const fetch = missing.filter((id) => !adopted.has(id));
-      const total = fetch.reduce((n, id) => n + (sizes.get(id) ?? 0), 0);
-      let got = 0;
-      await deps.packs.ensure();
-      opts.progress?.update(0, total, `${fetch.length} pack(s)`);
-      await runTransfers(
-        fetch.map((id) => ({
-          bytes: sizes.get(id) ?? 0,
-          run: async () => {
-            try {
-              records.push(await fetchPack(deps, r.data, id));
-            } catch (err) {
-              throw nameVersions(err, id, remote, chosen);
-            }
+        const chosen = opts.metadataOnly ? [] : refs.length ? resolveRemoteRefs(remote, refs, name) : remote.versions;
+        const needed = [...new Set(chosen.flatMap((v) => v.packs))].sort();
+        const have = new Set((await deps.meta.db.selectFrom('packs').select('id').execute()).map((p) => p.id));
+        const sizes = new Map(remote.packs.map((p) => [p.id, p.size]));
+        const missing = needed.filter((id) => !have.has(id));
+        // Packs a failed or killed pull already placed (whole and verified, but not recorded)
+        // are checked again and adopted instead of fetched a second time.
+        const onDisk = await deps.packs.list();
+        const records: PackRecord[] = [];
+        for (const id of missing.filter((x) => onDisk.has(x))) {
+          const check = await checkPack(deps.packs.packPath(id), id);
+          if (!check.error && !check.badBlobs.length)
+            records.push({
+              id,
+              size: onDisk.get(id)!,
+              entries: check.entries.map((e) => ({ id: e.id, offset: e.offset, length: e.length, kind: e.kind })),
+            });
+        }
+        const adopted = new Set(records.map((p) => p.id));
+        const fetch = missing.filter((id) => !adopted.has(id));
+        const total = fetch.reduce((n, id) => n + (sizes.get(id) ?? 0), 0);
+        let got = 0;
+        await deps.packs.ensure();
+        opts.progress?.update(0, total, `${fetch.length} pack(s)`);
+        await runTransfers(
+          fetch.map((id) => ({
+            bytes: sizes.get(id) ?? 0,
+            run: async () => {
+              try {
+                records.push(await fetchPack(deps, r.data, id));
+              } catch (err) {
+                throw nameVersions(err, id, remote, chosen);
+              }
+            },
+          })),
+          {
+            jobs: opts.jobs ?? config.jobs ?? DEFAULT_JOBS,
+            ...((opts.bwlimit ?? config.bwlimit) ? { bwlimit: (opts.bwlimit ?? config.bwlimit)! } : {}),
+            onBytes: (n) => opts.progress?.update((got += n), total),
           },
-        })),
-        {
-          jobs: opts.jobs ?? config.jobs ?? DEFAULT_JOBS,
-          ...((opts.bwlimit ?? config.bwlimit) ? { bwlimit: (opts.bwlimit ?? config.bwlimit)! } : {}),
-          onBytes: (n) => opts.progress?.update((got += n), total),
-        },
-      );
-      const fetched = records.filter((p) => !adopted.has(p.id));
-      const bytes = fetched.reduce((n, p) => n + p.size, 0);
-      const versions = chosen.map((v) => `sha256:${v.digest}`);
-      const imported = await commit(async (tx) => {
-        const n = await importState(tx, remote);
-        await recordPacks(tx, records, isoUtc(deps.clock.now()));
-        draft.params = {
-          ...draft.params,
-          // Each imported version with the remote log event that vouches for it: this log then
-          // vouches for the rows it imported (docs/AUDIT.md, the reconciliation of audit verify).
-          imported: plan.imported,
-          importedDatasets: n.datasets,
-          ...(plan.skipped.length ? { skipped: plan.skipped.map(({ why: _why, ...x }) => x) } : {}),
-          auditLogs: logs.map((l) => ({ workspace: l.workspace, origin: l.origin, size: l.size, root: l.root, verifierKey: l.verifierKey })),
-          versions: versions.length,
-          packsFetched: fetched.length,
-          packsResumed: adopted.size,
-          packsPresent: needed.length - missing.length,
-          bytes,
+        );
+        const fetched = records.filter((p) => !adopted.has(p.id));
+        const bytes = fetched.reduce((n, p) => n + p.size, 0);
+        const versions = chosen.map((v) => `sha256:${v.digest}`);
+        const imported = await commit(async (tx) => {
+          const n = await importState(tx, remote);
+          await recordPacks(tx, records, isoUtc(deps.clock.now()));
+          draft.params = {
+            ...draft.params,
+            // Each imported version with the remote log event that vouches for it: this log then
+            // vouches for the rows it imported (docs/AUDIT.md, the reconciliation of audit verify).
+            imported: plan.imported,
+            importedDatasets: n.datasets,
+            ...(plan.skipped.length ? { skipped: plan.skipped.map(({ why: _why, ...x }) => x) } : {}),
+            auditLogs: logs.map((l) => ({
+              workspace: l.workspace,
+              origin: l.origin,
+              size: l.size,
+              root: l.root,
+              verifierKey: l.verifierKey,
+            })),
+            versions: versions.length,
+            packsFetched: fetched.length,
+            packsResumed: adopted.size,
+            packsPresent: needed.length - missing.length,
+            bytes,
+          };
+          draft.inputs = versions;
+          return n;
+        });
+        return {
+          remote: name,
+          url: r.plain.url,
+          imported,
+          versions,
+          packs: {
+            needed: needed.length,
+            fetched: fetched.length,
+            resumed: adopted.size,
+            present: needed.length - missing.length,
+          },
+          bytesFetched: bytes,
+          vouched: plan.imported,
+          skipped: plan.skipped,
         };
-        draft.inputs = versions;
-        return n;
-      });
-      return {
-        remote: name,
-        url: r.plain.url,
-        imported,
-        versions,
-        packs: { needed: needed.length, fetched: fetched.length, resumed: adopted.size, present: needed.length - missing.length },
-        bytesFetched: bytes,
-        vouched: plan.imported,
-        skipped: plan.skipped,
-      };
-    });
+      },
+    );
   } finally {
     lock.release();
     await r.close();
@@ -147,7 +184,10 @@ export async function pull(deps: TransferDeps, refs: readonly string[], opts: Tr
 async function refuseConflicts(deps: TransferDeps, remote: RemoteState, name: string): Promise<Set<string>> {
   const local = emptyState();
   local.datasets = await deps.meta.db.selectFrom('datasets').selectAll().execute();
-  local.versions = (await deps.meta.db.selectFrom('dataset_versions').selectAll().execute()).map((v) => ({ ...v, packs: [] }));
+  local.versions = (await deps.meta.db.selectFrom('dataset_versions').selectAll().execute()).map((v) => ({
+    ...v,
+    packs: [],
+  }));
   const { conflicts } = mergeState(remote, local);
   if (conflicts.length) throw divergedError(conflicts, name, 'pull');
   return new Set(local.versions.map((v) => v.id));
@@ -167,16 +207,24 @@ async function fetchPack(deps: TransferDeps, data: RemoteBackend, id: string): P
     }
     const check = await checkPack(tmp, id);
     if (check.error || check.badBlobs.length) {
-      throw new CairnError('CORRUPT_OBJECT', `pack ${id} from the remote is corrupt: ${check.error?.message ?? `${check.badBlobs.length} blob(s) do not match their digest`}`, {
-        data: { pack: id, badBlobs: check.badBlobs.slice(0, 20) },
-        hint: 'nothing was stored; push the pack again from a workspace that holds it intact',
-      });
+      throw new CairnError(
+        'CORRUPT_OBJECT',
+        `pack ${id} from the remote is corrupt: ${check.error?.message ?? `${check.badBlobs.length} blob(s) do not match their digest`}`,
+        {
+          data: { pack: id, badBlobs: check.badBlobs.slice(0, 20) },
+          hint: 'nothing was stored; push the pack again from a workspace that holds it intact',
+        },
+      );
     }
     const dest = deps.packs.packPath(id);
     await fsp.mkdir(dirname(dest), { recursive: true });
     await fsp.rename(tmp, dest);
     await fsyncDir(dirname(dest));
-    return { id, size: body.length, entries: check.entries.map((e) => ({ id: e.id, offset: e.offset, length: e.length, kind: e.kind })) };
+    return {
+      id,
+      size: body.length,
+      entries: check.entries.map((e) => ({ id: e.id, offset: e.offset, length: e.length, kind: e.kind })),
+    };
   } catch (err) {
     await fsp.rm(tmp, { force: true }).catch(() => {});
     throw err instanceof CairnError ? err : ioError(err, 'write', tmp);
@@ -187,6 +235,12 @@ async function fetchPack(deps: TransferDeps, data: RemoteBackend, id: string): P
 function nameVersions(err: unknown, packId: string, remote: RemoteState, chosen: RemoteState['versions']): unknown {
   if (!(err instanceof CairnError) || (err.code !== 'CORRUPT_OBJECT' && err.code !== 'NOT_FOUND')) return err;
   const names = new Map(remote.datasets.map((d) => [d.id, d.name]));
-  const hit = chosen.filter((v) => v.packs.includes(packId)).map((v) => `${names.get(v.dataset_id) ?? v.dataset_id}@v${v.number}`);
-  return new CairnError(err.code === 'NOT_FOUND' ? 'MISSING_OBJECT' : err.code, `${err.message} (needed by ${hit.join(', ')})`, { ...(err.hint ? { hint: err.hint } : {}), cause: err, data: { ...err.data, pack: packId, versions: hit } });
+  const hit = chosen
+    .filter((v) => v.packs.includes(packId))
+    .map((v) => `${names.get(v.dataset_id) ?? v.dataset_id}@v${v.number}`);
+  return new CairnError(
+    err.code === 'NOT_FOUND' ? 'MISSING_OBJECT' : err.code,
+    `${err.message} (needed by ${hit.join(', ')})`,
+    { ...(err.hint ? { hint: err.hint } : {}), cause: err, data: { ...err.data, pack: packId, versions: hit } },
+  );
 }

@@ -14,7 +14,15 @@ import { presentKeys } from './crypto/encrypted-backend.js';
 import { DEFAULT_JOBS, type TransferDeps, type TransferOptions } from './deps.js';
 import { openRemote, type OpenedRemote } from './open-remote.js';
 import { loadRemotes, pickRemote } from './remotes-file.js';
-import { auditCheckpointKey, auditPrefix, checkDescriptor, packKey, readRemoteCheckpoint, readState, writeState } from './remote-layout.js';
+import {
+  auditCheckpointKey,
+  auditPrefix,
+  checkDescriptor,
+  packKey,
+  readRemoteCheckpoint,
+  readState,
+  writeState,
+} from './remote-layout.js';
 import { runTransfers } from './runner.js';
 import { divergedError, emptyState, mergeState } from './state.js';
 import { localState } from './state-db.js';
@@ -35,58 +43,82 @@ export interface PushResult {
  * remote is asked what it holds first, so a push that was killed re-sends only what was in
  * flight. Conflicting versions are refused before anything is sent.
  */
-export async function push(deps: TransferDeps, refs: readonly string[], opts: TransferOptions = {}): Promise<PushResult> {
+export async function push(
+  deps: TransferDeps,
+  refs: readonly string[],
+  opts: TransferOptions = {},
+): Promise<PushResult> {
   const { name, config } = pickRemote(loadRemotes(deps.cairnDir), opts.remote);
   const r = await openRemote(deps.cairnDir, config, opts.onRetry ? { onRetry: opts.onRetry } : {});
   // gc must not delete a pack while it is being read for upload.
   const lock = acquireShared(deps.locksDir, 'push');
   try {
-    const versionIds = refs.length ? await Promise.all(refs.map(async (ref) => (await resolveVersion(deps.meta.db, ref)).version.id)) : null;
-    const result = await deps.audit.audited({ action: 'remote.push', target: { type: 'remote', name }, params: { url: r.plain.url, refs: [...refs] } }, async (commit, draft) => {
-      await checkDescriptor(r, { now: isoUtc(deps.clock.now()) });
-      const local = await localState(deps.meta.db, versionIds, treeLoader(deps));
-      const read = await readState(r.data);
-      const remoteState = read ?? emptyState();
-      // Every remote is a witness of this log: what was pushed here before must be a prefix of
-      // what goes up now (a consistency proof), or nothing is sent.
-      const theirs = await readRemoteCheckpoint(r.data, deps.workspaceId, read);
-      const witnessed = theirs ? await deps.audit.witness(theirs, `on remote ${name}`) : null;
-      const merged = mergeState(remoteState, local);
-      if (merged.conflicts.length) throw divergedError(merged.conflicts, name, 'push');
-      const keys = local.packs.map((p) => packKey(p.id));
-      const present = await presentKeys(r.data, 'packs/', keys);
-      const missing = local.packs.filter((p) => present.get(packKey(p.id)) !== p.size);
-      const total = missing.reduce((n, p) => n + p.size, 0);
-      let sent = 0;
-      opts.progress?.update(0, total, `${missing.length} pack(s)`);
-      await runTransfers(
-        missing.map((p) => ({
-          bytes: p.size,
-          run: async () => {
-            const path = deps.packs.packPath(p.id);
-            const body = await fsp.readFile(path).catch((err: unknown) => {
-              throw ioError(err, 'read', path);
-            });
-            await r.data.put(packKey(p.id), body);
+    const versionIds = refs.length
+      ? await Promise.all(refs.map(async (ref) => (await resolveVersion(deps.meta.db, ref)).version.id))
+      : null;
+    const result = await deps.audit.audited(
+      { action: 'remote.push', target: { type: 'remote', name }, params: { url: r.plain.url, refs: [...refs] } },
+      async (commit, draft) => {
+        await checkDescriptor(r, { now: isoUtc(deps.clock.now()) });
+        const local = await localState(deps.meta.db, versionIds, treeLoader(deps));
+        const read = await readState(r.data);
+        const remoteState = read ?? emptyState();
+        // Every remote is a witness of this log: what was pushed here before must be a prefix of
+        // what goes up now (a consistency proof), or nothing is sent.
+        const theirs = await readRemoteCheckpoint(r.data, deps.workspaceId, read);
+        const witnessed = theirs ? await deps.audit.witness(theirs, `on remote ${name}`) : null;
+        const merged = mergeState(remoteState, local);
+        if (merged.conflicts.length) throw divergedError(merged.conflicts, name, 'push');
+        const keys = local.packs.map((p) => packKey(p.id));
+        const present = await presentKeys(r.data, 'packs/', keys);
+        const missing = local.packs.filter((p) => present.get(packKey(p.id)) !== p.size);
+        const total = missing.reduce((n, p) => n + p.size, 0);
+        let sent = 0;
+        opts.progress?.update(0, total, `${missing.length} pack(s)`);
+        await runTransfers(
+          missing.map((p) => ({
+            bytes: p.size,
+            run: async () => {
+              const path = deps.packs.packPath(p.id);
+              const body = await fsp.readFile(path).catch((err: unknown) => {
+                throw ioError(err, 'read', path);
+              });
+              await r.data.put(packKey(p.id), body);
+            },
+          })),
+          {
+            jobs: opts.jobs ?? config.jobs ?? DEFAULT_JOBS,
+            ...((opts.bwlimit ?? config.bwlimit) ? { bwlimit: (opts.bwlimit ?? config.bwlimit)! } : {}),
+            onBytes: (n) => opts.progress?.update((sent += n), total),
           },
-        })),
-        {
-          jobs: opts.jobs ?? config.jobs ?? DEFAULT_JOBS,
-          ...((opts.bwlimit ?? config.bwlimit) ? { bwlimit: (opts.bwlimit ?? config.bwlimit)! } : {}),
-          onBytes: (n) => opts.progress?.update((sent += n), total),
-        },
-      );
-      // Metadata after the packs: a reader of the state finds every pack it names.
-      await writeState(r.data, merged.state);
-      const out = { versions: local.versions.length, packs: { needed: local.packs.length, sent: missing.length, skipped: local.packs.length - missing.length }, bytesSent: total };
-      draft.params = { ...draft.params, ...out, versionDigests: local.versions.map((v) => `sha256:${v.digest}`) };
-      draft.outputs = local.versions.map((v) => `sha256:${v.digest}`);
-      await commit(async () => {});
-      return { out, merged: merged.state, witnessed };
-    });
+        );
+        // Metadata after the packs: a reader of the state finds every pack it names.
+        await writeState(r.data, merged.state);
+        const out = {
+          versions: local.versions.length,
+          packs: { needed: local.packs.length, sent: missing.length, skipped: local.packs.length - missing.length },
+          bytesSent: total,
+        };
+        draft.params = { ...draft.params, ...out, versionDigests: local.versions.map((v) => `sha256:${v.digest}`) };
+        draft.outputs = local.versions.map((v) => `sha256:${v.digest}`);
+        await commit(async () => {});
+        return { out, merged: merged.state, witnessed };
+      },
+    );
     // The log that travels includes the push event just recorded.
     const audit = await uploadAuditLog(deps, r, result.witnessed);
-    const withAudit = mergeState(result.merged, { ...emptyState(), audit: [{ workspace: deps.workspaceId, origin: deps.audit.keys.origin, size: audit.size, root: audit.root, key: auditPrefix(deps.workspaceId) }] });
+    const withAudit = mergeState(result.merged, {
+      ...emptyState(),
+      audit: [
+        {
+          workspace: deps.workspaceId,
+          origin: deps.audit.keys.origin,
+          size: audit.size,
+          root: audit.root,
+          key: auditPrefix(deps.workspaceId),
+        },
+      ],
+    });
     await writeState(r.data, withAudit.state);
     return { remote: name, url: r.plain.url, ...result.out, audit, encrypted: r.encrypted };
   } finally {
@@ -96,7 +128,11 @@ export async function push(deps: TransferDeps, refs: readonly string[], opts: Tr
 }
 
 /** Exports this workspace's log and uploads every file of the bundle under audit/<workspace>/. */
-async function uploadAuditLog(deps: TransferDeps, r: OpenedRemote, witnessed: KnownCheckpoint | null): Promise<{ size: number; root: string }> {
+async function uploadAuditLog(
+  deps: TransferDeps,
+  r: OpenedRemote,
+  witnessed: KnownCheckpoint | null,
+): Promise<{ size: number; root: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'cairn-audit-push-'));
   try {
     const bundle = join(dir, 'bundle');
@@ -119,14 +155,21 @@ async function uploadAuditLog(deps: TransferDeps, r: OpenedRemote, witnessed: Kn
     const have = await presentKeys(r.data, `${prefix}checkpoints/`, notes.map(keyOf));
     const changed = files.filter((f) => !notes.includes(f) || have.get(keyOf(f)) !== statSync(f).size);
     await runTransfers(
-      changed.map((f) => ({ bytes: statSync(f).size, run: () => r.data.put(`${prefix}${relative(bundle, f).split('\\').join('/')}`, readFileSync(f)) })),
+      changed.map((f) => ({
+        bytes: statSync(f).size,
+        run: () => r.data.put(`${prefix}${relative(bundle, f).split('\\').join('/')}`, readFileSync(f)),
+      })),
       { jobs: DEFAULT_JOBS },
     );
     // The file list, so a reader (and an encrypted remote, which cannot be listed) finds them all.
-    await r.data.put(`${prefix}files.json`, Buffer.from(JSON.stringify(files.map((f) => relative(bundle, f).split('\\').join('/')).sort())));
+    await r.data.put(
+      `${prefix}files.json`,
+      Buffer.from(JSON.stringify(files.map((f) => relative(bundle, f).split('\\').join('/')).sort())),
+    );
     // Last, the checkpoint the next push must extend (written after the bundle it covers).
     const latest = await deps.audit.latestCheckpoint();
-    if (latest && latest.size === exported.size) await r.data.put(auditCheckpointKey(deps.workspaceId), Buffer.from(latest.note));
+    if (latest && latest.size === exported.size)
+      await r.data.put(auditCheckpointKey(deps.workspaceId), Buffer.from(latest.note));
     return { size: exported.size, root: exported.root };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -138,16 +181,25 @@ async function uploadAuditLog(deps: TransferDeps, r: OpenedRemote, witnessed: Kn
  * that travel: they must hash to the remote's last checkpoint at its size and to the exported
  * root at theirs. Otherwise nothing of the log goes up (AUDIT_INCONSISTENT).
  */
-function checkBundleExtends(entriesFile: string, exported: { size: number; root: string }, witnessed: KnownCheckpoint | null): void {
+function checkBundleExtends(
+  entriesFile: string,
+  exported: { size: number; root: string },
+  witnessed: KnownCheckpoint | null,
+): void {
   const text = readFileSync(entriesFile, 'utf8');
   const lines = text.length ? text.replace(/\n$/, '').split('\n') : [];
   const f = new Frontier();
   const refuse = (why: string) =>
-    new CairnError('AUDIT_INCONSISTENT', `refusing to push the audit log: ${why}`, { hint: 'run `cairn audit verify` to find the changed entries' });
+    new CairnError('AUDIT_INCONSISTENT', `refusing to push the audit log: ${why}`, {
+      hint: 'run `cairn audit verify` to find the changed entries',
+    });
   for (const line of lines) {
     f.append(leafHashOfText(line));
-    if (witnessed && f.size === witnessed.size && f.root().toString('hex') !== witnessed.root) throw refuse(`its first ${witnessed.size} entries no longer hash to the checkpoint ${witnessed.where}`);
+    if (witnessed && f.size === witnessed.size && f.root().toString('hex') !== witnessed.root)
+      throw refuse(`its first ${witnessed.size} entries no longer hash to the checkpoint ${witnessed.where}`);
   }
-  if (witnessed && f.size < witnessed.size) throw refuse(`it has ${f.size} entries, fewer than the checkpoint ${witnessed.where} covers (${witnessed.size})`);
-  if (f.size !== exported.size || f.root().toString('hex') !== exported.root) throw refuse('its entries do not hash to its own latest checkpoint');
+  if (witnessed && f.size < witnessed.size)
+    throw refuse(`it has ${f.size} entries, fewer than the checkpoint ${witnessed.where} covers (${witnessed.size})`);
+  if (f.size !== exported.size || f.root().toString('hex') !== exported.root)
+    throw refuse('its entries do not hash to its own latest checkpoint');
 }

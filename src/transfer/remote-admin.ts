@@ -31,7 +31,8 @@ export interface RemoteInfo {
 export function remoteConfigFrom(url: string, opts: AddRemoteOptions): { config: RemoteConfig; key: Buffer | null } {
   const loc = parseRemoteUrl(url);
   if (opts.endpoint && loc.kind !== 's3') throw new CairnError('USAGE', '--endpoint is for s3:// remotes');
-  if ((opts.identityFile || opts.knownHosts) && loc.kind !== 'ssh') throw new CairnError('USAGE', '--identity-file and --known-hosts are for ssh:// remotes');
+  if ((opts.identityFile || opts.knownHosts) && loc.kind !== 'ssh')
+    throw new CairnError('USAGE', '--identity-file and --known-hosts are for ssh:// remotes');
   if (opts.endpoint) checkEndpointUrl(opts.endpoint);
   let key: Buffer | null = null;
   if (opts.keyFile) {
@@ -55,16 +56,36 @@ export function remoteConfigFrom(url: string, opts: AddRemoteOptions): { config:
   return { config, key };
 }
 
-export async function addRemote(ws: { cairnDir: string; audit: AuditLog }, name: string, url: string, opts: AddRemoteOptions): Promise<RemoteInfo> {
+export async function addRemote(
+  ws: { cairnDir: string; audit: AuditLog },
+  name: string,
+  url: string,
+  opts: AddRemoteOptions,
+): Promise<RemoteInfo> {
   checkRemoteName(name);
   const file = loadRemotes(ws.cairnDir);
-  if (file.remotes[name] && !opts.force) throw new CairnError('ALREADY_EXISTS', `a remote named ${name} exists (${file.remotes[name]!.url})`, { hint: 'pass --force to replace it, or cairn remote rm it first' });
+  if (file.remotes[name] && !opts.force)
+    throw new CairnError('ALREADY_EXISTS', `a remote named ${name} exists (${file.remotes[name]!.url})`, {
+      hint: 'pass --force to replace it, or cairn remote rm it first',
+    });
   const { config, key } = remoteConfigFrom(url, opts);
   if (key) config.keyId = await saveRemoteKey(ws.cairnDir, key);
   file.remotes[name] = config;
   if (!file.default && Object.keys(file.remotes).length === 1) file.default = name;
   await saveRemotes(ws.cairnDir, file);
-  await ws.audit.record({ action: 'remote.add', target: { type: 'remote', name }, params: { url, encrypted: key !== null, ...(config.keyId ? { keyId: config.keyId } : {}), ...(config.endpoint ? { endpoint: config.endpoint } : {}) } }, 'ok');
+  await ws.audit.record(
+    {
+      action: 'remote.add',
+      target: { type: 'remote', name },
+      params: {
+        url,
+        encrypted: key !== null,
+        ...(config.keyId ? { keyId: config.keyId } : {}),
+        ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+      },
+    },
+    'ok',
+  );
   return info(name, config, file.default === name);
 }
 
@@ -76,12 +97,18 @@ export async function removeRemote(ws: { cairnDir: string; audit: AuditLog }, na
   if (file.default === name) delete file.default;
   await saveRemotes(ws.cairnDir, file);
   // The key stays in keys/remotes/: other remotes may share it, and losing it loses the data.
-  await ws.audit.record({ action: 'remote.remove', target: { type: 'remote', name }, params: { url: config.url } }, 'ok');
+  await ws.audit.record(
+    { action: 'remote.remove', target: { type: 'remote', name }, params: { url: config.url } },
+    'ok',
+  );
 }
 
 export async function setDefaultRemote(cairnDir: string, name: string): Promise<void> {
   const file = loadRemotes(cairnDir);
-  if (!file.remotes[name]) throw new CairnError('NOT_FOUND', `no remote named ${JSON.stringify(name)}`, { hint: `remotes: ${Object.keys(file.remotes).join(', ') || 'none'}` });
+  if (!file.remotes[name])
+    throw new CairnError('NOT_FOUND', `no remote named ${JSON.stringify(name)}`, {
+      hint: `remotes: ${Object.keys(file.remotes).join(', ') || 'none'}`,
+    });
   file.default = name;
   await saveRemotes(cairnDir, file);
 }
@@ -102,5 +129,12 @@ export function exportRemoteKey(cairnDir: string, name: string): string {
 }
 
 function info(name: string, c: RemoteConfig, isDefault: boolean): RemoteInfo {
-  return { name, url: c.url, default: isDefault, encrypted: Boolean(c.keyId), keyId: c.keyId ?? null, endpoint: c.endpoint ?? null };
+  return {
+    name,
+    url: c.url,
+    default: isDefault,
+    encrypted: Boolean(c.keyId),
+    keyId: c.keyId ?? null,
+    endpoint: c.endpoint ?? null,
+  };
 }

@@ -29,7 +29,11 @@ export function auditCheckpointKey(workspaceId: string): string {
  * (`audit/<id>/checkpoint`), or for a remote written before that existed, the bundle's note at
  * the size the state records. Null when the log was never pushed here.
  */
-export async function readRemoteCheckpoint(b: RemoteBackend, workspaceId: string, state: RemoteState | null): Promise<string | null> {
+export async function readRemoteCheckpoint(
+  b: RemoteBackend,
+  workspaceId: string,
+  state: RemoteState | null,
+): Promise<string | null> {
   const tryGet = async (key: string) => {
     try {
       return (await b.get(key)).toString('utf8');
@@ -60,22 +64,49 @@ export async function checkDescriptor(r: OpenedRemote, create: { now: string } |
     d = JSON.parse((await r.plain.get(DESCRIPTOR_KEY)).toString('utf8')) as Descriptor;
   } catch (err) {
     if (!(err instanceof CairnError && err.code === 'NOT_FOUND')) {
-      if (err instanceof SyntaxError) throw new CairnError('CORRUPT_OBJECT', `${r.plain.url}/${DESCRIPTOR_KEY} is not JSON`);
+      if (err instanceof SyntaxError)
+        throw new CairnError('CORRUPT_OBJECT', `${r.plain.url}/${DESCRIPTOR_KEY} is not JSON`);
       throw err;
     }
   }
   if (!d) {
-    if (!create) throw new CairnError('NOT_FOUND', `${r.plain.url} holds no Cairn remote (no ${DESCRIPTOR_KEY})`, { hint: 'push to it first (cairn push), or check the URL' });
-    d = { format: REMOTE_FORMAT, created: create.now, encryption: r.keyId ? { alg: 'AES-256-GCM', kdf: 'HKDF-SHA256', names: 'HMAC-SHA256', keyId: r.keyId } : null };
+    if (!create)
+      throw new CairnError('NOT_FOUND', `${r.plain.url} holds no Cairn remote (no ${DESCRIPTOR_KEY})`, {
+        hint: 'push to it first (cairn push), or check the URL',
+      });
+    d = {
+      format: REMOTE_FORMAT,
+      created: create.now,
+      encryption: r.keyId ? { alg: 'AES-256-GCM', kdf: 'HKDF-SHA256', names: 'HMAC-SHA256', keyId: r.keyId } : null,
+    };
     await r.plain.put(DESCRIPTOR_KEY, Buffer.from(`${JSON.stringify(d, null, 2)}\n`));
     return d;
   }
-  if (d.format !== REMOTE_FORMAT) throw new CairnError('UNSUPPORTED', `${r.plain.url} has remote format ${JSON.stringify(d.format)}; this Cairn reads ${REMOTE_FORMAT}`, { hint: 'upgrade Cairn' });
+  if (d.format !== REMOTE_FORMAT)
+    throw new CairnError(
+      'UNSUPPORTED',
+      `${r.plain.url} has remote format ${JSON.stringify(d.format)}; this Cairn reads ${REMOTE_FORMAT}`,
+      { hint: 'upgrade Cairn' },
+    );
   const theirs = d.encryption?.keyId ?? null;
   if (theirs !== r.keyId) {
-    if (theirs && !r.keyId) throw new CairnError('USAGE', `${r.plain.url} is encrypted (key ${theirs}); this remote is configured without a key`, { hint: 'add it with --encrypt --key-file <backup of that key>' });
-    if (!theirs) throw new CairnError('USAGE', `${r.plain.url} holds unencrypted data; an encrypted remote needs a location of its own`, { hint: 'choose another prefix or path for the encrypted remote' });
-    throw new CairnError('PERMISSION_DENIED', `${r.plain.url} is encrypted with key ${theirs}, not with this workspace's key ${r.keyId}`, { hint: 'restore the right key: cairn remote add <name> <url> --encrypt --key-file <backup>' });
+    if (theirs && !r.keyId)
+      throw new CairnError(
+        'USAGE',
+        `${r.plain.url} is encrypted (key ${theirs}); this remote is configured without a key`,
+        { hint: 'add it with --encrypt --key-file <backup of that key>' },
+      );
+    if (!theirs)
+      throw new CairnError(
+        'USAGE',
+        `${r.plain.url} holds unencrypted data; an encrypted remote needs a location of its own`,
+        { hint: 'choose another prefix or path for the encrypted remote' },
+      );
+    throw new CairnError(
+      'PERMISSION_DENIED',
+      `${r.plain.url} is encrypted with key ${theirs}, not with this workspace's key ${r.keyId}`,
+      { hint: 'restore the right key: cairn remote add <name> <url> --encrypt --key-file <backup>' },
+    );
   }
   return d;
 }

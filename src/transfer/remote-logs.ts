@@ -50,7 +50,11 @@ export async function fetchVerifiedLogs(
     if (a.workspace === opts.ownWorkspace) continue;
     // The name comes from the remote: it must not steer a write outside remote-audit/.
     assertKey(a.workspace);
-    if (a.workspace.includes('/')) throw new CairnError('PATH_UNSAFE', `the remote names an audit log ${JSON.stringify(a.workspace)}, which is not a workspace id`);
+    if (a.workspace.includes('/'))
+      throw new CairnError(
+        'PATH_UNSAFE',
+        `the remote names an audit log ${JSON.stringify(a.workspace)}, which is not a workspace id`,
+      );
     const dir = join(opts.cairnDir, 'remote-audit', assertKey(opts.remoteName), a.workspace);
     const pin = readPin(dir);
     const fail = (why: string, data: Record<string, unknown> = {}) =>
@@ -69,17 +73,28 @@ export async function fetchVerifiedLogs(
       try {
         await downloadBundle(b, auditPrefix(a.workspace), tmp);
         const report = await verifyBundle(tmp);
-        if (!report.ok) throw fail(`does not verify${report.firstBad ? `: ${report.firstBad.message}` : ''}`, { problems: report.problems.slice(0, 10) });
+        if (!report.ok)
+          throw fail(`does not verify${report.firstBad ? `: ${report.firstBad.message}` : ''}`, {
+            problems: report.problems.slice(0, 10),
+          });
         entries = readEntries(tmp);
         const verifierKey = readFileSync(join(tmp, 'public-key.vkey'), 'utf8').trim();
         const origin = verifierKey.split('+')[0]!;
         // The state may lag the bundle (a push uploads the log before it updates the state),
         // never lead it: what the state records must be a prefix of what verified.
-        if (report.size < a.size || rootOf(entries, a.size) !== a.root) throw fail('is not the one the remote state records (its root differs)');
+        if (report.size < a.size || rootOf(entries, a.size) !== a.root)
+          throw fail('is not the one the remote state records (its root differs)');
         if (pin) {
-          if (pin.verifierKey !== verifierKey) throw fail(`is now signed by another key (${verifierKey}) than when this workspace verified it before (${pin.verifierKey})`, { pinned: pin.verifierKey });
+          if (pin.verifierKey !== verifierKey)
+            throw fail(
+              `is now signed by another key (${verifierKey}) than when this workspace verified it before (${pin.verifierKey})`,
+              { pinned: pin.verifierKey },
+            );
           if (report.size < pin.size || rootOf(entries, pin.size) !== pin.root) {
-            throw fail(`no longer extends what this workspace verified before (${pin.size} entries, root ${pin.root.slice(0, 16)}…): its history was rewritten`, { pinned: { size: pin.size, root: pin.root } });
+            throw fail(
+              `no longer extends what this workspace verified before (${pin.size} entries, root ${pin.root.slice(0, 16)}…): its history was rewritten`,
+              { pinned: { size: pin.size, root: pin.root } },
+            );
           }
         }
         log = { workspace: a.workspace, origin, size: report.size, root: report.root, verifierKey, cached: false };
@@ -128,7 +143,8 @@ async function downloadBundle(b: RemoteBackend, prefix: string, dir: string): Pr
     if (err instanceof CairnError) throw err;
     throw new CairnError('CORRUPT_OBJECT', `${prefix}files.json on the remote is not a file list`);
   }
-  if (!Array.isArray(files) || files.some((f) => typeof f !== 'string')) throw new CairnError('CORRUPT_OBJECT', `${prefix}files.json on the remote is not a file list`);
+  if (!Array.isArray(files) || files.some((f) => typeof f !== 'string'))
+    throw new CairnError('CORRUPT_OBJECT', `${prefix}files.json on the remote is not a file list`);
   rmSync(dir, { recursive: true, force: true });
   for (const f of files) {
     // The list comes from the remote: a name like ../../x must not write outside the bundle.

@@ -4,10 +4,26 @@ import { parseRemoteUrl } from './remote-url.js';
 describe('parseRemoteUrl', () => {
   it('reads the three kinds of remote', () => {
     expect(parseRemoteUrl('file:///mnt/lustre/team/cairn/')).toEqual({ kind: 'file', path: '/mnt/lustre/team/cairn' });
-    expect(parseRemoteUrl('s3://ml-data/projects/fraud')).toEqual({ kind: 's3', bucket: 'ml-data', prefix: 'projects/fraud' });
+    expect(parseRemoteUrl('s3://ml-data/projects/fraud')).toEqual({
+      kind: 's3',
+      bucket: 'ml-data',
+      prefix: 'projects/fraud',
+    });
     expect(parseRemoteUrl('s3://ml-data')).toEqual({ kind: 's3', bucket: 'ml-data', prefix: '' });
-    expect(parseRemoteUrl('ssh://alice@login.hpc.example.org:2222/scratch/alice/cairn')).toEqual({ kind: 'ssh', host: 'login.hpc.example.org', port: 2222, user: 'alice', path: '/scratch/alice/cairn' });
-    expect(parseRemoteUrl('ssh://login/data')).toEqual({ kind: 'ssh', host: 'login', port: 22, user: null, path: '/data' });
+    expect(parseRemoteUrl('ssh://alice@login.hpc.example.org:2222/scratch/alice/cairn')).toEqual({
+      kind: 'ssh',
+      host: 'login.hpc.example.org',
+      port: 2222,
+      user: 'alice',
+      path: '/scratch/alice/cairn',
+    });
+    expect(parseRemoteUrl('ssh://login/data')).toEqual({
+      kind: 'ssh',
+      host: 'login',
+      port: 22,
+      user: null,
+      path: '/data',
+    });
   });
 
   it('refuses what it cannot use, saying why', () => {

@@ -14,7 +14,10 @@ export type RemoteLocation =
  */
 export function parseRemoteUrl(text: string): RemoteLocation {
   // The refused URL is echoed without its password: error messages end up in CI logs.
-  const bad = (why: string) => new CairnError('USAGE', `${JSON.stringify(redactUrl(text))} is not a remote URL: ${why}`, { hint: 'use file:///shared/path, s3://bucket/prefix or ssh://user@host/path' });
+  const bad = (why: string) =>
+    new CairnError('USAGE', `${JSON.stringify(redactUrl(text))} is not a remote URL: ${why}`, {
+      hint: 'use file:///shared/path, s3://bucket/prefix or ssh://user@host/path',
+    });
   let u: URL;
   try {
     u = new URL(text);
@@ -40,7 +43,13 @@ export function parseRemoteUrl(text: string): RemoteLocation {
     case 'sftp:': {
       if (!u.hostname) throw bad('the host is missing');
       if (!path || path === '/') throw bad('the remote path is missing (ssh://host/abs/path)');
-      return { kind: 'ssh', host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port ? Number(u.port) : 22, user: u.username ? decodeURIComponent(u.username) : null, path: path.replace(/\/+$/, '') };
+      return {
+        kind: 'ssh',
+        host: u.hostname.replace(/^\[|\]$/g, ''),
+        port: u.port ? Number(u.port) : 22,
+        user: u.username ? decodeURIComponent(u.username) : null,
+        path: path.replace(/\/+$/, ''),
+      };
     }
     default:
       throw bad(`the scheme ${u.protocol} is not supported`);

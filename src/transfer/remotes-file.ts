@@ -29,11 +29,15 @@ export interface RemotesFile {
 }
 
 const text = (v: unknown) => typeof v === 'string' && v.length > 0 && v.length <= 4096;
-const count = (min: number, max: number) => (v: unknown) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
+const count = (min: number, max: number) => (v: unknown) =>
+  Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
 const FIELDS: Record<keyof RemoteConfig, { ok: (v: unknown) => boolean; want: string }> = {
   url: { ok: text, want: 'a URL' },
   // A file written before endpoints were checked (or edited by hand) may hold credentials.
-  endpoint: { ok: (v) => text(v) && endpointProblem(v as string) === null, want: 'an http(s) URL without credentials, query or fragment (keys come from the AWS credential chain)' },
+  endpoint: {
+    ok: (v) => text(v) && endpointProblem(v as string) === null,
+    want: 'an http(s) URL without credentials, query or fragment (keys come from the AWS credential chain)',
+  },
   region: { ok: text, want: 'a region name' },
   keyId: { ok: (v) => typeof v === 'string' && /^[0-9a-f]{32}$/.test(v), want: '32 hex digits' },
   jobs: { ok: count(1, 64), want: 'a whole number from 1 to 64' },
@@ -48,9 +52,11 @@ function validate(raw: unknown): string[] {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return ['(root): expected an object'];
   const o = raw as Record<string, unknown>;
   if (o.version !== 1) problems.push('version: expected 1');
-  for (const k of Object.keys(o)) if (!['version', 'default', 'remotes'].includes(k)) problems.push(`${k}: unknown key`);
+  for (const k of Object.keys(o))
+    if (!['version', 'default', 'remotes'].includes(k)) problems.push(`${k}: unknown key`);
   if (o.default !== undefined && typeof o.default !== 'string') problems.push('default: expected a remote name');
-  if (!o.remotes || typeof o.remotes !== 'object' || Array.isArray(o.remotes)) return [...problems, 'remotes: expected an object'];
+  if (!o.remotes || typeof o.remotes !== 'object' || Array.isArray(o.remotes))
+    return [...problems, 'remotes: expected an object'];
   for (const [name, r] of Object.entries(o.remotes as Record<string, unknown>)) {
     if (!r || typeof r !== 'object' || Array.isArray(r)) {
       problems.push(`remotes.${name}: expected an object`);
@@ -69,7 +75,9 @@ function validate(raw: unknown): string[] {
 
 export function checkRemoteName(name: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) {
-    throw new CairnError('INVALID_NAME', `${JSON.stringify(name)} is not a valid remote name`, { hint: 'use letters, digits, ".", "_" and "-" (e.g. origin, hpc, s3-backup)' });
+    throw new CairnError('INVALID_NAME', `${JSON.stringify(name)} is not a valid remote name`, {
+      hint: 'use letters, digits, ".", "_" and "-" (e.g. origin, hpc, s3-backup)',
+    });
   }
   return name;
 }
@@ -85,7 +93,11 @@ export function loadRemotes(cairnDir: string): RemotesFile {
     throw new CairnError('CONFIG_INVALID', `cannot read ${path}: ${(err as Error).message}`);
   }
   const problems = validate(raw);
-  if (problems.length) throw new CairnError('CONFIG_INVALID', `${path} is invalid:\n  ${problems.join('\n  ')}`, { data: { problems }, hint: 'see docs/REMOTES.md' });
+  if (problems.length)
+    throw new CairnError('CONFIG_INVALID', `${path} is invalid:\n  ${problems.join('\n  ')}`, {
+      data: { problems },
+      hint: 'see docs/REMOTES.md',
+    });
   const file = raw as RemotesFile;
   for (const [name, c] of Object.entries(file.remotes)) {
     checkRemoteName(name);
@@ -104,11 +116,22 @@ export function pickRemote(file: RemotesFile, name?: string): { name: string; co
   const names = Object.keys(file.remotes);
   const chosen = name ?? file.default ?? (names.length === 1 ? names[0] : undefined);
   if (!chosen) {
-    throw new CairnError('USAGE', names.length ? `more than one remote and no default: name one with --remote (${names.join(', ')})` : 'this workspace has no remote', {
-      hint: names.length ? 'or set one: cairn remote default <name>' : 'add one: cairn remote add origin s3://bucket/prefix',
-    });
+    throw new CairnError(
+      'USAGE',
+      names.length
+        ? `more than one remote and no default: name one with --remote (${names.join(', ')})`
+        : 'this workspace has no remote',
+      {
+        hint: names.length
+          ? 'or set one: cairn remote default <name>'
+          : 'add one: cairn remote add origin s3://bucket/prefix',
+      },
+    );
   }
   const config = file.remotes[chosen];
-  if (!config) throw new CairnError('NOT_FOUND', `no remote named ${JSON.stringify(chosen)}`, { hint: names.length ? `remotes: ${names.join(', ')}` : 'add one with cairn remote add' });
+  if (!config)
+    throw new CairnError('NOT_FOUND', `no remote named ${JSON.stringify(chosen)}`, {
+      hint: names.length ? `remotes: ${names.join(', ')}` : 'add one with cairn remote add',
+    });
   return { name: chosen, config };
 }

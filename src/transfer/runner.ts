@@ -39,7 +39,11 @@ export async function runTransfers(tasks: readonly Task[], opts: RunnerOptions):
 }
 
 /** Debt-based bucket: a take may overdraw, and the next taker waits until the debt is paid. */
-export function tokenBucket(rate: number, sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms)), now = () => Date.now()) {
+export function tokenBucket(
+  rate: number,
+  sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms)),
+  now = () => Date.now(),
+) {
   let available = rate;
   let last = now();
   let queue: Promise<void> = Promise.resolve();

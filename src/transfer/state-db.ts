@@ -31,10 +31,14 @@ export async function versionPacks(db: Kysely<Database>, rootId: string, load: T
   const where = await blobsLocate(db, blobs);
   const missing = blobs.filter((b) => !where.has(b));
   if (missing.length) {
-    throw new CairnError('MISSING_OBJECT', `${missing.length} object(s) of version sha256:${rootId} are not in the local store`, {
-      data: { blobs: missing.slice(0, 20) },
-      hint: 'pull the version first (cairn pull), or run cairn fsck',
-    });
+    throw new CairnError(
+      'MISSING_OBJECT',
+      `${missing.length} object(s) of version sha256:${rootId} are not in the local store`,
+      {
+        data: { blobs: missing.slice(0, 20) },
+        hint: 'pull the version first (cairn pull), or run cairn fsck',
+      },
+    );
   }
   return [...new Set([...where.values()].map((l) => l.pack_id))].sort();
 }
@@ -44,8 +48,18 @@ export async function versionPacks(db: Kysely<Database>, rootId: string, load: T
  * verbatim, plus lineage edges, reports and documents that mention them, and each version's
  * pack list.
  */
-export async function localState(db: Kysely<Database>, versionIds: readonly string[] | null, load: TreeLoader, onVersion?: (done: number, total: number) => void): Promise<RemoteState> {
-  let versions: VersionRow[] = await db.selectFrom('dataset_versions').selectAll().orderBy('dataset_id').orderBy('number').execute();
+export async function localState(
+  db: Kysely<Database>,
+  versionIds: readonly string[] | null,
+  load: TreeLoader,
+  onVersion?: (done: number, total: number) => void,
+): Promise<RemoteState> {
+  let versions: VersionRow[] = await db
+    .selectFrom('dataset_versions')
+    .selectAll()
+    .orderBy('dataset_id')
+    .orderBy('number')
+    .execute();
   if (versionIds) {
     const want = new Set(versionIds);
     versions = versions.filter((v) => want.has(v.id));
@@ -53,7 +67,9 @@ export async function localState(db: Kysely<Database>, versionIds: readonly stri
   const datasetIds = new Set(versions.map((v) => v.dataset_id));
   const ids = new Set(versions.map((v) => v.id));
   const s = emptyState();
-  s.datasets = (await db.selectFrom('datasets').selectAll().orderBy('name').execute()).filter((d) => datasetIds.has(d.id));
+  s.datasets = (await db.selectFrom('datasets').selectAll().orderBy('name').execute()).filter((d) =>
+    datasetIds.has(d.id),
+  );
   let done = 0;
   for (const v of versions) {
     s.versions.push({ ...v, packs: await versionPacks(db, v.digest, load) });
@@ -62,11 +78,17 @@ export async function localState(db: Kysely<Database>, versionIds: readonly stri
   s.tags = (await db.selectFrom('dataset_tags').selectAll().execute()).filter((t) => ids.has(t.version_id));
   // Lineage between pushed versions (and their recipes): an edge to a version left behind
   // would point nowhere on the other side.
-  s.lineage = (await db.selectFrom('lineage_edges').selectAll().orderBy('id').execute()).filter((e) => (e.dst_type !== 'dataset_version' || ids.has(e.dst_id)) && (e.src_type !== 'dataset_version' || ids.has(e.src_id)));
+  s.lineage = (await db.selectFrom('lineage_edges').selectAll().orderBy('id').execute()).filter(
+    (e) =>
+      (e.dst_type !== 'dataset_version' || ids.has(e.dst_id)) &&
+      (e.src_type !== 'dataset_version' || ids.has(e.src_id)),
+  );
   s.reports = (await db.selectFrom('reports').selectAll().orderBy('id').execute()).filter((r) => ids.has(r.version_id));
   s.documents = await db.selectFrom('documents').selectAll().orderBy('digest').execute();
   const packIds = new Set(s.versions.flatMap((v) => v.packs));
-  s.packs = (await db.selectFrom('packs').select(['id', 'size']).orderBy('id').execute()).filter((p) => packIds.has(p.id)).map((p) => ({ id: p.id, size: Number(p.size) }));
+  s.packs = (await db.selectFrom('packs').select(['id', 'size']).orderBy('id').execute())
+    .filter((p) => packIds.has(p.id))
+    .map((p) => ({ id: p.id, size: Number(p.size) }));
   return s;
 }
 
@@ -96,11 +118,31 @@ export async function importState(tx: WriteTx, remote: RemoteState): Promise<{ d
     await db
       .insertInto('dataset_tags')
       .values(t)
-      .onConflict((oc) => oc.columns(['dataset_id', 'tag']).doUpdateSet({ version_id: t.version_id, created_at: t.created_at, created_by: t.created_by }).where('dataset_tags.created_at', '<', t.created_at))
+      .onConflict((oc) =>
+        oc
+          .columns(['dataset_id', 'tag'])
+          .doUpdateSet({ version_id: t.version_id, created_at: t.created_at, created_by: t.created_by })
+          .where('dataset_tags.created_at', '<', t.created_at),
+      )
       .execute();
   }
-  for (const e of remote.lineage) await db.insertInto('lineage_edges').values(e).onConflict((oc) => oc.column('id').doNothing()).execute();
-  for (const r of remote.reports) await db.insertInto('reports').values(r).onConflict((oc) => oc.column('id').doNothing()).execute();
-  for (const d of remote.documents) await db.insertInto('documents').values(d).onConflict((oc) => oc.column('digest').doNothing()).execute();
+  for (const e of remote.lineage)
+    await db
+      .insertInto('lineage_edges')
+      .values(e)
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+  for (const r of remote.reports)
+    await db
+      .insertInto('reports')
+      .values(r)
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+  for (const d of remote.documents)
+    await db
+      .insertInto('documents')
+      .values(d)
+      .onConflict((oc) => oc.column('digest').doNothing())
+      .execute();
   return { datasets, versions };
 }

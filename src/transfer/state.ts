@@ -1,6 +1,13 @@
 import type { Selectable } from 'kysely';
 import { CairnError } from '../core/errors.js';
-import type { DatasetsTable, DatasetTagsTable, DatasetVersionsTable, DocumentsTable, LineageEdgesTable, ReportsTable } from '../meta/schema.js';
+import type {
+  DatasetsTable,
+  DatasetTagsTable,
+  DatasetVersionsTable,
+  DocumentsTable,
+  LineageEdgesTable,
+  ReportsTable,
+} from '../meta/schema.js';
 
 export const STATE_FORMAT = 'cairn.remote-state/v1';
 
@@ -25,7 +32,17 @@ export interface RemoteState {
 }
 
 export function emptyState(): RemoteState {
-  return { format: STATE_FORMAT, datasets: [], versions: [], tags: [], lineage: [], reports: [], documents: [], packs: [], audit: [] };
+  return {
+    format: STATE_FORMAT,
+    datasets: [],
+    versions: [],
+    tags: [],
+    lineage: [],
+    reports: [],
+    documents: [],
+    packs: [],
+    audit: [],
+  };
 }
 
 export function parseState(buf: Buffer): RemoteState {
@@ -35,7 +52,12 @@ export function parseState(buf: Buffer): RemoteState {
   } catch (err) {
     throw new CairnError('CORRUPT_OBJECT', `the remote's meta/state.json is not JSON: ${(err as Error).message}`);
   }
-  if (s?.format !== STATE_FORMAT) throw new CairnError('UNSUPPORTED', `the remote's state has format ${JSON.stringify(s?.format)}; this Cairn reads ${STATE_FORMAT}`, { hint: 'upgrade Cairn' });
+  if (s?.format !== STATE_FORMAT)
+    throw new CairnError(
+      'UNSUPPORTED',
+      `the remote's state has format ${JSON.stringify(s?.format)}; this Cairn reads ${STATE_FORMAT}`,
+      { hint: 'upgrade Cairn' },
+    );
   for (const k of ['datasets', 'versions', 'tags', 'lineage', 'reports', 'documents', 'packs', 'audit'] as const) {
     if (!Array.isArray(s[k])) throw new CairnError('CORRUPT_OBJECT', `the remote's state has no ${k} list`);
   }
@@ -59,7 +81,10 @@ export interface Conflict {
  * so the newer assignment wins; everything else is a union by id. Pure, so push and pull
  * plan with it before touching anything.
  */
-export function mergeState(base: RemoteState, incoming: RemoteState): { state: RemoteState; conflicts: Conflict[]; added: { datasets: number; versions: number } } {
+export function mergeState(
+  base: RemoteState,
+  incoming: RemoteState,
+): { state: RemoteState; conflicts: Conflict[]; added: { datasets: number; versions: number } } {
   const conflicts: Conflict[] = [];
   const datasets = new Map(base.datasets.map((d) => [d.name, d]));
   let addedDatasets = 0;
@@ -69,7 +94,11 @@ export function mergeState(base: RemoteState, incoming: RemoteState): { state: R
       datasets.set(d.name, d);
       addedDatasets++;
     } else if (have.id !== d.id) {
-      conflicts.push({ what: `dataset ${d.name}`, ours: `created ${d.created_at} by ${d.created_by}`, theirs: `created ${have.created_at} by ${have.created_by}` });
+      conflicts.push({
+        what: `dataset ${d.name}`,
+        ours: `created ${d.created_at} by ${d.created_by}`,
+        theirs: `created ${have.created_at} by ${have.created_by}`,
+      });
     }
   }
   const nameOf = new Map([...base.datasets, ...incoming.datasets].map((d) => [d.id, d.name]));
@@ -82,7 +111,11 @@ export function mergeState(base: RemoteState, incoming: RemoteState): { state: R
       versions.set(versionKey(v), v);
       addedVersions++;
     } else if (have.id !== v.id || have.digest !== v.digest) {
-      conflicts.push({ what: `${nameOf.get(v.dataset_id) ?? v.dataset_id}@v${v.number}`, ours: `sha256:${v.digest}`, theirs: `sha256:${have.digest}` });
+      conflicts.push({
+        what: `${nameOf.get(v.dataset_id) ?? v.dataset_id}@v${v.number}`,
+        ours: `sha256:${v.digest}`,
+        theirs: `sha256:${have.digest}`,
+      });
     } else if (v.packs.length && v.packs.join() !== have.packs.join()) {
       // Repacking (gc) moves blobs: the pusher's list is the one it just uploaded.
       versions.set(versionKey(v), v);
@@ -94,15 +127,21 @@ export function mergeState(base: RemoteState, incoming: RemoteState): { state: R
     const have = tags.get(k);
     if (!have || t.created_at > have.created_at) tags.set(k, t);
   }
-  const union = <T>(a: T[], b: T[], key: (x: T) => string) => [...new Map([...a, ...b].map((x) => [key(x), x])).values()];
+  const union = <T>(a: T[], b: T[], key: (x: T) => string) => [
+    ...new Map([...a, ...b].map((x) => [key(x), x])).values(),
+  ];
   const audit = new Map(base.audit.map((a) => [a.workspace, a]));
   for (const a of incoming.audit) if ((audit.get(a.workspace)?.size ?? -1) <= a.size) audit.set(a.workspace, a);
-  const byKey = <T>(xs: Iterable<T>, key: (x: T) => string) => [...xs].sort((x, y) => (key(x) < key(y) ? -1 : key(x) > key(y) ? 1 : 0));
+  const byKey = <T>(xs: Iterable<T>, key: (x: T) => string) =>
+    [...xs].sort((x, y) => (key(x) < key(y) ? -1 : key(x) > key(y) ? 1 : 0));
   return {
     state: {
       format: STATE_FORMAT,
       datasets: byKey(datasets.values(), (d) => d.name),
-      versions: byKey(versions.values(), (v) => `${nameOf.get(v.dataset_id) ?? ''}\u0000${String(v.number).padStart(12, '0')}`),
+      versions: byKey(
+        versions.values(),
+        (v) => `${nameOf.get(v.dataset_id) ?? ''}\u0000${String(v.number).padStart(12, '0')}`,
+      ),
       tags: byKey(tags.values(), (t) => `${t.dataset_id}:${t.tag}`),
       lineage: byKey(
         union(base.lineage, incoming.lineage, (e) => e.id),
@@ -129,11 +168,15 @@ export function mergeState(base: RemoteState, incoming: RemoteState): { state: R
 
 export function divergedError(conflicts: readonly Conflict[], remote: string, direction: 'push' | 'pull'): CairnError {
   const lines = conflicts.slice(0, 10).map((c) => `${c.what}: here ${c.ours}, on ${remote} ${c.theirs}`);
-  return new CairnError('DIVERGED', `${remote} and this workspace disagree on ${conflicts.length} name(s):\n  ${lines.join('\n  ')}${conflicts.length > 10 ? '\n  …' : ''}`, {
-    data: { conflicts },
-    hint:
-      direction === 'push'
-        ? 'versions are immutable: add your data under another dataset name, or clone the remote and work from there'
-        : 'the remote holds another dataset under the same name; pull into a fresh workspace (cairn clone) to compare',
-  });
+  return new CairnError(
+    'DIVERGED',
+    `${remote} and this workspace disagree on ${conflicts.length} name(s):\n  ${lines.join('\n  ')}${conflicts.length > 10 ? '\n  …' : ''}`,
+    {
+      data: { conflicts },
+      hint:
+        direction === 'push'
+          ? 'versions are immutable: add your data under another dataset name, or clone the remote and work from there'
+          : 'the remote holds another dataset under the same name; pull into a fresh workspace (cairn clone) to compare',
+    },
+  );
 }

@@ -16,7 +16,9 @@ import { loadRemotes } from './remotes-file.js';
 
 const deps = (ws: Workspace) => ({ ...ws, workspaceId: ws.config.workspace.id });
 
-async function events(ws: Workspace): Promise<Array<{ action: string; outcome: string; params: Record<string, unknown> }>> {
+async function events(
+  ws: Workspace,
+): Promise<Array<{ action: string; outcome: string; params: Record<string, unknown> }>> {
   const rows = await ws.meta.db.selectFrom('audit_events').select(['entry']).orderBy('idx').execute();
   return rows.map((r) => JSON.parse(r.entry) as { action: string; outcome: string; params: Record<string, unknown> });
 }
@@ -48,7 +50,12 @@ describe('push, pull and clone over a file:// remote', () => {
     const remoteDir = join(tmp(), 'remote');
     await addRemote(ws, 'origin', `file://${remoteDir}`, {});
     const first = await push(deps(ws), []);
-    expect(first).toMatchObject({ remote: 'origin', versions: 2, packs: { sent: first.packs.needed, skipped: 0 }, encrypted: false });
+    expect(first).toMatchObject({
+      remote: 'origin',
+      versions: 2,
+      packs: { sent: first.packs.needed, skipped: 0 },
+      encrypted: false,
+    });
     expect(first.bytesSent).toBeGreaterThan(3 * 1024 * 1024);
     const again = await push(deps(ws), []);
     expect(again.packs).toEqual({ needed: first.packs.needed, sent: 0, skipped: first.packs.needed });
@@ -56,20 +63,34 @@ describe('push, pull and clone over a file:// remote', () => {
 
     const other = await workspace('bob@example.com');
     await addRemote(other, 'origin', `file://${remoteDir}`, {});
-    const cloned = await cloneInto(deps(other), { name: 'origin', config: loadRemotes(other.cairnDir).remotes.origin! });
+    const cloned = await cloneInto(deps(other), {
+      name: 'origin',
+      config: loadRemotes(other.cairnDir).remotes.origin!,
+    });
     expect(cloned).toMatchObject({ datasets: 1, versions: 2 });
     expect(cloned.auditLogs).toEqual([expect.objectContaining({ workspace: ws.config.workspace.id, ok: true })]);
     // metadata only so far: the data stays remote
-    await expect(checkoutVersion(other, { ref: 'mail@v2', dir: join(tmp(), 'early') })).rejects.toMatchObject({ code: 'MISSING_OBJECT' });
+    await expect(checkoutVersion(other, { ref: 'mail@v2', dir: join(tmp(), 'early') })).rejects.toMatchObject({
+      code: 'MISSING_OBJECT',
+    });
     const pulled = await pull(deps(other), ['mail@v2']);
     expect(pulled.packs).toEqual({ needed: first.packs.needed, fetched: first.packs.needed, resumed: 0, present: 0 });
     const out = join(tmp(), 'out');
     await checkoutVersion(other, { ref: 'mail@v2', dir: out });
-    for (const f of ['a.txt', 'c.txt', 'sub/b.bin']) expect(readFileSync(join(out, f)).equals(readFileSync(join(src, f))), f).toBe(true);
+    for (const f of ['a.txt', 'c.txt', 'sub/b.bin'])
+      expect(readFileSync(join(out, f)).equals(readFileSync(join(src, f))), f).toBe(true);
     expect((await pull(deps(other), [])).packs.fetched).toBe(0);
 
     const actions = (await events(other)).map((e) => `${e.action}:${e.outcome}`);
-    expect(actions).toEqual(['workspace.init:ok', 'remote.add:ok', 'workspace.clone:ok', 'dataset.checkout:failed', 'remote.pull:ok', 'dataset.checkout:ok', 'remote.pull:ok']);
+    expect(actions).toEqual([
+      'workspace.init:ok',
+      'remote.add:ok',
+      'workspace.clone:ok',
+      'dataset.checkout:failed',
+      'remote.pull:ok',
+      'dataset.checkout:ok',
+      'remote.pull:ok',
+    ]);
     const pushes = (await events(ws)).filter((e) => e.action === 'remote.push');
     expect(pushes.map((e) => [e.outcome, e.params.versions, (e.params.packs as { sent: number }).sent])).toEqual([
       ['ok', 2, first.packs.needed],
@@ -110,7 +131,11 @@ describe('push, pull and clone over a file:// remote', () => {
     const bad = Buffer.from(good);
     bad[1000]! ^= 0xff;
     writeFileSync(packFile, bad);
-    await expect(pull(deps(other), ['mail@v2'])).rejects.toMatchObject({ code: 'CORRUPT_OBJECT', message: expect.stringContaining('(needed by mail@v2)'), data: expect.objectContaining({ versions: ['mail@v2'] }) });
+    await expect(pull(deps(other), ['mail@v2'])).rejects.toMatchObject({
+      code: 'CORRUPT_OBJECT',
+      message: expect.stringContaining('(needed by mail@v2)'),
+      data: expect.objectContaining({ versions: ['mail@v2'] }),
+    });
     expect(await other.meta.db.selectFrom('packs').select('id').execute()).toEqual([]);
     expect(readdirSync(other.packs.tmpDir)).toEqual([]);
     expect((await events(other)).at(-1)).toMatchObject({ action: 'remote.pull', outcome: 'failed' });
@@ -130,7 +155,10 @@ describe('push, pull and clone over a file:// remote', () => {
     await addVersion(other, { source: src, name: 'mail' });
     await addRemote(other, 'origin', `file://${remoteDir}`, {});
     const before = readdirSync(join(remoteDir, 'packs'), { recursive: true }).length;
-    await expect(push(deps(other), [])).rejects.toMatchObject({ code: 'DIVERGED', message: expect.stringContaining('dataset mail') });
+    await expect(push(deps(other), [])).rejects.toMatchObject({
+      code: 'DIVERGED',
+      message: expect.stringContaining('dataset mail'),
+    });
     expect(readdirSync(join(remoteDir, 'packs'), { recursive: true }).length).toBe(before);
     await expect(pull(deps(other), [])).rejects.toMatchObject({ code: 'DIVERGED' });
   });
@@ -174,7 +202,11 @@ describe('push, pull and clone over a file:// remote', () => {
     const keyFile = join(tmp(), 'vault.key');
     writeFileSync(keyFile, exportRemoteKey(ws.cairnDir, 'vault'));
     const other = await workspace('bob@example.com');
-    await expect(addRemote(other, 'vault', `file://${remoteDir}`, {}).then(() => cloneInto(deps(other), { name: 'vault', config: loadRemotes(other.cairnDir).remotes.vault! }))).rejects.toMatchObject({ code: 'USAGE' });
+    await expect(
+      addRemote(other, 'vault', `file://${remoteDir}`, {}).then(() =>
+        cloneInto(deps(other), { name: 'vault', config: loadRemotes(other.cairnDir).remotes.vault! }),
+      ),
+    ).rejects.toMatchObject({ code: 'USAGE' });
     await addRemote(other, 'vault', `file://${remoteDir}`, { keyFile, force: true });
     await cloneInto(deps(other), { name: 'vault', config: loadRemotes(other.cairnDir).remotes.vault! });
     await pull(deps(other), ['mail']);
@@ -187,8 +219,15 @@ describe('push, pull and clone over a file:// remote', () => {
   it('the cluster cache materializes a version once, read-only, for concurrent jobs', async () => {
     const { ws } = await seeded();
     const cache = join(tmp(), 'cache');
-    const v = await ws.meta.db.selectFrom('dataset_versions').select('digest').where('number', '=', 2).executeTakeFirstOrThrow();
-    const [a, b] = await Promise.all([materializeShared(ws, v.digest, cache, { pollMs: 5 }), materializeShared(ws, v.digest, cache, { pollMs: 5 })]);
+    const v = await ws.meta.db
+      .selectFrom('dataset_versions')
+      .select('digest')
+      .where('number', '=', 2)
+      .executeTakeFirstOrThrow();
+    const [a, b] = await Promise.all([
+      materializeShared(ws, v.digest, cache, { pollMs: 5 }),
+      materializeShared(ws, v.digest, cache, { pollMs: 5 }),
+    ]);
     expect(a).toBe(b);
     expect(a).toBe(join(cache, 'versions', v.digest));
     expect(readFileSync(join(a, 'c.txt'), 'utf8')).toBe('gamma\n');

@@ -83,8 +83,14 @@ describe('remote trust: only vouched versions come in; every remote witnesses th
     expect(cloned.imported).toEqual(expected);
     const clone = (await events(b)).find((e) => e.action === 'workspace.clone')!;
     expect(clone.params.imported).toEqual(expected);
-    const rows = await b.meta.db.selectFrom('dataset_versions').select(['number', 'digest', 'author']).orderBy('number').execute();
-    expect(rows.map((r) => [r.number, `sha256:${r.digest}`, r.author])).toEqual(cloned.imported.map((i) => [i.number, i.digest, i.author]));
+    const rows = await b.meta.db
+      .selectFrom('dataset_versions')
+      .select(['number', 'digest', 'author'])
+      .orderBy('number')
+      .execute();
+    expect(rows.map((r) => [r.number, `sha256:${r.digest}`, r.author])).toEqual(
+      cloned.imported.map((i) => [i.number, i.digest, i.author]),
+    );
     // A pull that brings nothing new imports nothing, and says so.
     const pulled = await pull(deps(b), ['mail@v2']);
     expect(pulled).toMatchObject({ vouched: [], skipped: [] });
@@ -97,23 +103,49 @@ describe('remote trust: only vouched versions come in; every remote witnesses th
     const v1 = s.versions.find((v) => v.number === 1)!;
     const v2 = s.versions.find((v) => v.number === 2)!;
     // A plausible forgery: v3 with v1's content (its packs are there), by "alice", never audited.
-    s.versions.push({ ...v1, id: uuidv7(), number: 3, parent_id: v2.id, author: 'alice@example.com', message: 'hotfix' });
+    s.versions.push({
+      ...v1,
+      id: uuidv7(),
+      number: 3,
+      parent_id: v2.id,
+      author: 'alice@example.com',
+      message: 'hotfix',
+    });
     writeState(remote, s);
 
     const b = await workspace('bob@example.com');
     const cloned = await cloneInto(deps(b), await remoteOf(b, remote));
     expect(cloned.versions).toBe(2);
-    expect(cloned.skipped).toEqual([{ dataset: 'mail', number: 3, digest: `sha256:${v1.digest}`, author: 'alice@example.com', why: 'no event of a verified audit log records it' }]);
-    expect((await b.meta.db.selectFrom('dataset_versions').select('number').orderBy('number').execute()).map((r) => r.number)).toEqual([1, 2]);
+    expect(cloned.skipped).toEqual([
+      {
+        dataset: 'mail',
+        number: 3,
+        digest: `sha256:${v1.digest}`,
+        author: 'alice@example.com',
+        why: 'no event of a verified audit log records it',
+      },
+    ]);
+    expect(
+      (await b.meta.db.selectFrom('dataset_versions').select('number').orderBy('number').execute()).map(
+        (r) => r.number,
+      ),
+    ).toEqual([1, 2]);
     const clone = (await events(b)).find((e) => e.action === 'workspace.clone')!;
-    expect(clone.params.skipped).toEqual([{ dataset: 'mail', number: 3, digest: `sha256:${v1.digest}`, author: 'alice@example.com' }]);
+    expect(clone.params.skipped).toEqual([
+      { dataset: 'mail', number: 3, digest: `sha256:${v1.digest}`, author: 'alice@example.com' },
+    ]);
 
     // A pull of everything skips it again; naming it is refused, and the refusal is on record.
     const all = await pull(deps(b), []);
     expect(all.skipped.map((x) => `${x.dataset}@v${x.number}`)).toEqual(['mail@v3']);
-    await expect(pull(deps(b), ['mail@v3'])).rejects.toMatchObject({ code: 'NOT_VOUCHED', message: expect.stringContaining('mail@v3') });
+    await expect(pull(deps(b), ['mail@v3'])).rejects.toMatchObject({
+      code: 'NOT_VOUCHED',
+      message: expect.stringContaining('mail@v3'),
+    });
     expect((await events(b)).at(-1)).toMatchObject({ action: 'remote.pull', outcome: 'failed' });
-    await expect(checkoutVersion(b, { ref: 'mail@v3', dir: join(tmp(), 'x') })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(checkoutVersion(b, { ref: 'mail@v3', dir: join(tmp(), 'x') })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
     void a;
   });
 
@@ -172,9 +204,14 @@ describe('remote trust: only vouched versions come in; every remote witnesses th
     cpSync(from, to, { recursive: true });
     const s = readState(remote);
     const mine = readState(scratch).audit[0]!;
-    s.audit = s.audit.map((x) => (x.workspace === a.config.workspace.id ? { ...x, size: mine.size, root: mine.root } : x));
+    s.audit = s.audit.map((x) =>
+      x.workspace === a.config.workspace.id ? { ...x, size: mine.size, root: mine.root } : x,
+    );
     writeState(remote, s);
-    await expect(pull(deps(b), [])).rejects.toMatchObject({ code: 'CHECK_FAILED', message: expect.stringContaining('is now signed by another key') });
+    await expect(pull(deps(b), [])).rejects.toMatchObject({
+      code: 'CHECK_FAILED',
+      message: expect.stringContaining('is now signed by another key'),
+    });
   });
 
   it('an entry rewritten under an intact stored tree: the bytes that would travel do not extend the remote, so the log is not uploaded', async () => {
@@ -182,14 +219,24 @@ describe('remote trust: only vouched versions come in; every remote witnesses th
     const auditDir = join(remote, 'audit', a.config.workspace.id);
     const entriesBefore = readFileSync(join(auditDir, 'entries.jsonl'), 'utf8');
     const keptRemote = readFileSync(join(auditDir, 'checkpoint'), 'utf8');
-    const row = await a.meta.db.selectFrom('audit_events').select(['entry']).where('idx', '=', 1).executeTakeFirstOrThrow();
+    const row = await a.meta.db
+      .selectFrom('audit_events')
+      .select(['entry'])
+      .where('idx', '=', 1)
+      .executeTakeFirstOrThrow();
     const forged = row.entry.replace('alice@example.com', 'mallory@example.com');
     const { createHash } = await import('node:crypto');
-    const leaf = createHash('sha256').update(Buffer.from([0])).update(forged, 'utf8').digest('hex');
+    const leaf = createHash('sha256')
+      .update(Buffer.from([0]))
+      .update(forged, 'utf8')
+      .digest('hex');
     const sql = rawSqlite(a.root);
     await sql.run('update audit_events set entry = ?, leaf_hash = ? where idx = 1', [forged, leaf]);
     await sql.close();
-    await expect(push(deps(a), [])).rejects.toMatchObject({ code: 'AUDIT_INCONSISTENT', message: expect.stringContaining('no longer hash to the checkpoint on remote origin') });
+    await expect(push(deps(a), [])).rejects.toMatchObject({
+      code: 'AUDIT_INCONSISTENT',
+      message: expect.stringContaining('no longer hash to the checkpoint on remote origin'),
+    });
     expect(readFileSync(join(auditDir, 'entries.jsonl'), 'utf8')).toBe(entriesBefore);
     expect(readFileSync(join(auditDir, 'checkpoint'), 'utf8')).toBe(keptRemote);
   });
@@ -216,7 +263,10 @@ describe('remote trust: only vouched versions come in; every remote witnesses th
     writeTree(more, { 'new.bin': prng(9, 40_000) });
     await addVersion(a2, { source: more, name: 'other' });
     const packsBefore = readdirSync(join(remote, 'packs'), { recursive: true }).length;
-    await expect(push(deps(a2), [])).rejects.toMatchObject({ code: 'AUDIT_INCONSISTENT', message: expect.stringContaining('on remote origin') });
+    await expect(push(deps(a2), [])).rejects.toMatchObject({
+      code: 'AUDIT_INCONSISTENT',
+      message: expect.stringContaining('on remote origin'),
+    });
     expect(readFileSync(stateFile(remote), 'utf8')).toBe(before);
     expect(readdirSync(join(remote, 'packs'), { recursive: true }).length).toBe(packsBefore);
     expect(readFileSync(join(remote, 'audit', a.config.workspace.id, 'checkpoint'), 'utf8')).toBe(keptRemote);

@@ -11,7 +11,16 @@ function ev(index: number, e: Record<string, unknown>): string {
   return canonicalJson({ index, workspace: WS, outcome: 'ok', actor: { id: 'alice', auth: 'environment' }, ...e });
 }
 
-function state(versions: Array<{ name: string; number: number; digest: string; author?: string; parent?: string | null; id?: string }>): RemoteState {
+function state(
+  versions: Array<{
+    name: string;
+    number: number;
+    digest: string;
+    author?: string;
+    parent?: string | null;
+    id?: string;
+  }>,
+): RemoteState {
   const s = emptyState();
   const ids = new Map<string, string>();
   for (const v of versions) {
@@ -44,13 +53,42 @@ describe('collectVouchers / planImport (pure)', () => {
     const v: Vouchers = new Map();
     collectVouchers(v, LOG, [
       ev(0, { action: 'workspace.init' }),
-      ev(1, { action: 'dataset.version.create', target: { type: 'dataset', name: 'a', version: 1, digest: `sha256:${D('1')}` } }),
-      ev(2, { action: 'dataset.clean', target: { type: 'dataset', name: 'a', version: 2, digest: `sha256:${D('2')}` } }),
-      ev(3, { action: 'dataset.split', outputs: [`sha256:${D('3')}`, `sha256:${D('4')}`], params: { splits: ['a/train@v1', 'a/test@v1'] } }),
-      ev(4, { action: 'remote.pull', params: { imported: [{ dataset: 'b', number: 7, digest: `sha256:${D('5')}`, author: 'bob', origin: 'x', index: 9 }] } }),
-      ev(5, { action: 'dataset.version.create', outcome: 'failed', target: { type: 'dataset', name: 'c', version: 1, digest: `sha256:${D('6')}` } }),
-      canonicalJson({ index: 6, workspace: 'someone-else', outcome: 'ok', actor: { id: 'x' }, action: 'dataset.version.create', target: { name: 'd', version: 1, digest: `sha256:${D('7')}` } }),
-      ev(99, { action: 'dataset.version.create', target: { type: 'dataset', name: 'e', version: 1, digest: `sha256:${D('8')}` } }),
+      ev(1, {
+        action: 'dataset.version.create',
+        target: { type: 'dataset', name: 'a', version: 1, digest: `sha256:${D('1')}` },
+      }),
+      ev(2, {
+        action: 'dataset.clean',
+        target: { type: 'dataset', name: 'a', version: 2, digest: `sha256:${D('2')}` },
+      }),
+      ev(3, {
+        action: 'dataset.split',
+        outputs: [`sha256:${D('3')}`, `sha256:${D('4')}`],
+        params: { splits: ['a/train@v1', 'a/test@v1'] },
+      }),
+      ev(4, {
+        action: 'remote.pull',
+        params: {
+          imported: [{ dataset: 'b', number: 7, digest: `sha256:${D('5')}`, author: 'bob', origin: 'x', index: 9 }],
+        },
+      }),
+      ev(5, {
+        action: 'dataset.version.create',
+        outcome: 'failed',
+        target: { type: 'dataset', name: 'c', version: 1, digest: `sha256:${D('6')}` },
+      }),
+      canonicalJson({
+        index: 6,
+        workspace: 'someone-else',
+        outcome: 'ok',
+        actor: { id: 'x' },
+        action: 'dataset.version.create',
+        target: { name: 'd', version: 1, digest: `sha256:${D('7')}` },
+      }),
+      ev(99, {
+        action: 'dataset.version.create',
+        target: { type: 'dataset', name: 'e', version: 1, digest: `sha256:${D('8')}` },
+      }),
     ]);
     expect([...v.keys()].sort()).toEqual(['a/test@1', 'a/train@1', 'a@1', 'a@2', 'b@7']);
     expect(v.get('a/test@1')).toEqual([{ digest: `sha256:${D('4')}`, author: 'alice', origin: LOG.origin, index: 3 }]);
@@ -73,7 +111,17 @@ describe('collectVouchers / planImport (pure)', () => {
       { name: 'b', number: 1, digest: D('3'), author: 'mallory' },
       { name: 'c', number: 1, digest: D('4') },
     ]);
-    s.lineage.push({ id: 'e1', src_type: 'dataset_version', src_id: 'a-1', dst_type: 'dataset_version', dst_id: 'a-2', relation: 'derived_from', via_type: null, via_id: null, created_at: 't' });
+    s.lineage.push({
+      id: 'e1',
+      src_type: 'dataset_version',
+      src_id: 'a-1',
+      dst_type: 'dataset_version',
+      dst_id: 'a-2',
+      relation: 'derived_from',
+      via_type: null,
+      via_id: null,
+      created_at: 't',
+    });
     const plan = planImport(s, v, new Set());
     expect(plan.imported.map((i) => [i.dataset, i.number, i.index])).toEqual([['a', 1, 0]]);
     // Parents first (by number), so a refused parent takes its successors with it.

@@ -62,9 +62,20 @@ const RELEVANT = /"action":"(?:dataset\.version\.create|dataset\.clean|dataset\.
  * Adds the vouchers of one verified log (`entries`: its entry texts, in index order). Only `ok`
  * events of the log's own workspace count. Pure: the caller verified the log.
  */
-export function collectVouchers(into: Vouchers, log: { workspace: string; origin: string }, entries: readonly string[]): void {
+export function collectVouchers(
+  into: Vouchers,
+  log: { workspace: string; origin: string },
+  entries: readonly string[],
+): void {
   const add = (dataset: unknown, number: unknown, digest: unknown, author: unknown, index: number) => {
-    if (typeof dataset !== 'string' || !Number.isSafeInteger(number) || typeof digest !== 'string' || !DIGEST.test(digest) || typeof author !== 'string') return;
+    if (
+      typeof dataset !== 'string' ||
+      !Number.isSafeInteger(number) ||
+      typeof digest !== 'string' ||
+      !DIGEST.test(digest) ||
+      typeof author !== 'string'
+    )
+      return;
     const key = `${dataset}@${String(number)}`;
     const list = into.get(key) ?? [];
     list.push({ digest, author, origin: log.origin, index });
@@ -96,7 +107,9 @@ export function collectVouchers(into: Vouchers, log: { workspace: string; origin
       }
       case 'remote.pull':
       case 'workspace.clone': {
-        const imported = Array.isArray(e.params?.imported) ? (e.params.imported as Array<Partial<ImportedVersion>>) : [];
+        const imported = Array.isArray(e.params?.imported)
+          ? (e.params.imported as Array<Partial<ImportedVersion>>)
+          : [];
         for (const x of imported) if (x && typeof x === 'object') add(x.dataset, x.number, x.digest, x.author, index);
         break;
       }
@@ -127,11 +140,12 @@ export function planImport(remote: RemoteState, vouchers: Vouchers, localVersion
     let why: string | null = null;
     if (!names.has(v.dataset_id)) why = 'its dataset is not in the remote state';
     else if (!match) {
-      why = list.length === 0
-        ? 'no event of a verified audit log records it'
-        : list.some((x) => x.digest === digest)
-          ? `the event that records it names another author (${list.find((x) => x.digest === digest)!.author})`
-          : `the event that records ${dataset}@v${v.number} names another digest (${list[0]!.digest})`;
+      why =
+        list.length === 0
+          ? 'no event of a verified audit log records it'
+          : list.some((x) => x.digest === digest)
+            ? `the event that records it names another author (${list.find((x) => x.digest === digest)!.author})`
+            : `the event that records ${dataset}@v${v.number} names another digest (${list[0]!.digest})`;
     } else if (v.parent_id !== null && !ok.has(v.parent_id)) why = 'its parent version is refused or missing';
     if (why !== null || !match) {
       skipped.push({ ...base, why: why ?? 'not vouched for' });
@@ -148,7 +162,11 @@ export function planImport(remote: RemoteState, vouchers: Vouchers, localVersion
     datasets: remote.datasets.filter((d) => datasetIds.has(d.id)),
     versions,
     tags: remote.tags.filter((t) => keepVersion(t.version_id)),
-    lineage: remote.lineage.filter((e) => (e.src_type !== 'dataset_version' || keepVersion(e.src_id)) && (e.dst_type !== 'dataset_version' || keepVersion(e.dst_id))),
+    lineage: remote.lineage.filter(
+      (e) =>
+        (e.src_type !== 'dataset_version' || keepVersion(e.src_id)) &&
+        (e.dst_type !== 'dataset_version' || keepVersion(e.dst_id)),
+    ),
     reports: remote.reports.filter((r) => keepVersion(r.version_id)),
   };
   return { state, imported, skipped };

@@ -6,7 +6,13 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { rawPostgres, rawSqlite, rewriteHistory, rebuildTree, type RawSql } from '../../src/test-support/audit-tamper.js';
+import {
+  rawPostgres,
+  rawSqlite,
+  rewriteHistory,
+  rebuildTree,
+  type RawSql,
+} from '../../src/test-support/audit-tamper.js';
 import { cli } from '../../src/test-support/cli.js';
 import { dropSchema, freshPgUrl, postgresAvailable } from '../../src/test-support/services.js';
 import { useTempDirs } from '../../src/test-support/temp.js';
@@ -22,16 +28,29 @@ interface Problem {
 
 function run(ws: string, args: string[]) {
   const r = cli([...args, '--json'], { cwd: ws });
-  return { ...r, doc: r.json as { error?: { code: string; message: string; data: Record<string, unknown> } } & Record<string, unknown> };
+  return {
+    ...r,
+    doc: r.json as { error?: { code: string; message: string; data: Record<string, unknown> } } & Record<
+      string,
+      unknown
+    >,
+  };
 }
 
 function verifyProblems(ws: string): { code: number; problems: Problem[]; kept: unknown } {
   const r = run(ws, ['audit', 'verify']);
-  const report = (r.doc.error ? (r.doc.error.data.report as Record<string, unknown>) : r.doc) as { problems: Problem[]; kept: unknown };
+  const report = (r.doc.error ? (r.doc.error.data.report as Record<string, unknown>) : r.doc) as {
+    problems: Problem[];
+    kept: unknown;
+  };
   return { code: r.code, problems: report.problems, kept: report.kept };
 }
 
-const backends: Array<{ name: string; skip: boolean; init(tmp: () => string): Promise<{ ws: string; db: () => Promise<RawSql> }> }> = [
+const backends: Array<{
+  name: string;
+  skip: boolean;
+  init(tmp: () => string): Promise<{ ws: string; db: () => Promise<RawSql> }>;
+}> = [
   {
     name: 'SQLite',
     skip: false,
@@ -72,7 +91,9 @@ describe('a database-only attacker cannot make Cairn sign a forged history', () 
     const keptFile = join(ws, '.cairn', 'keys', 'checkpoint');
     const kept = readFileSync(keptFile, 'utf8');
     const sql = await db();
-    const [latest] = await sql.all<{ size: number | string; note: string }>('select size, note from audit_checkpoints order by size desc limit 1');
+    const [latest] = await sql.all<{ size: number | string; note: string }>(
+      'select size, note from audit_checkpoints order by size desc limit 1',
+    );
     await sql.close();
     // The kept copy is the latest signed checkpoint, byte for byte.
     expect(Number(latest!.size)).toBe(4);
@@ -82,31 +103,39 @@ describe('a database-only attacker cannot make Cairn sign a forged history', () 
   }
 
   for (const b of backends) {
-    it.skipIf(b.skip)(`${b.name}: checkpoints deleted and entry 1 rewritten — the next command refuses to sign, and verify names the kept checkpoint`, async () => {
-      const { ws, db, keptFile, kept } = await seeded(b);
-      const sql = await db();
-      await sql.run('delete from audit_checkpoints');
-      await rewriteHistory(sql, 1, (e) => {
-        e.actor = { id: 'scapegoat@example.com', auth: 'environment' };
-      });
-      await sql.close();
+    it.skipIf(b.skip)(
+      `${b.name}: checkpoints deleted and entry 1 rewritten — the next command refuses to sign, and verify names the kept checkpoint`,
+      async () => {
+        const { ws, db, keptFile, kept } = await seeded(b);
+        const sql = await db();
+        await sql.run('delete from audit_checkpoints');
+        await rewriteHistory(sql, 1, (e) => {
+          e.actor = { id: 'scapegoat@example.com', auth: 'environment' };
+        });
+        await sql.close();
 
-      // The next command appends (that much the database allows) but signs nothing.
-      const tag = run(ws, ['data', 'tag', 'a@v2', 'staging']);
-      expect(tag.code).toBe(1);
-      expect(tag.doc.error?.code).toBe('AUDIT_INCONSISTENT');
-      expect(tag.doc.error?.message).toContain('.cairn/keys/checkpoint');
-      const after = await db();
-      expect(await after.all('select size from audit_checkpoints')).toEqual([]);
-      await after.close();
-      expect(readFileSync(keptFile, 'utf8')).toBe(kept);
-      // `audit checkpoint` refuses the same way.
-      expect(run(ws, ['audit', 'checkpoint']).doc.error?.code).toBe('AUDIT_INCONSISTENT');
+        // The next command appends (that much the database allows) but signs nothing.
+        const tag = run(ws, ['data', 'tag', 'a@v2', 'staging']);
+        expect(tag.code).toBe(1);
+        expect(tag.doc.error?.code).toBe('AUDIT_INCONSISTENT');
+        expect(tag.doc.error?.message).toContain('.cairn/keys/checkpoint');
+        const after = await db();
+        expect(await after.all('select size from audit_checkpoints')).toEqual([]);
+        await after.close();
+        expect(readFileSync(keptFile, 'utf8')).toBe(kept);
+        // `audit checkpoint` refuses the same way.
+        expect(run(ws, ['audit', 'checkpoint']).doc.error?.code).toBe('AUDIT_INCONSISTENT');
 
-      const v = verifyProblems(ws);
-      expect(v.code).toBe(1);
-      expect(v.problems).toContainEqual({ index: 0, rangeEnd: 4, kind: 'kept-mismatch', message: expect.stringContaining('checkpoint kept outside the database (.cairn/keys/checkpoint)') });
-    });
+        const v = verifyProblems(ws);
+        expect(v.code).toBe(1);
+        expect(v.problems).toContainEqual({
+          index: 0,
+          rangeEnd: 4,
+          kind: 'kept-mismatch',
+          message: expect.stringContaining('checkpoint kept outside the database (.cairn/keys/checkpoint)'),
+        });
+      },
+    );
 
     it.skipIf(b.skip)(`${b.name}: the tail cut off with its checkpoints — refused and reported as cut`, async () => {
       const { ws, db } = await seeded(b);
@@ -120,7 +149,11 @@ describe('a database-only attacker cannot make Cairn sign a forged history', () 
       expect(tag.doc.error).toMatchObject({ code: 'AUDIT_INCONSISTENT', message: expect.stringContaining('covers 4') });
       const v = verifyProblems(ws);
       expect(v.code).toBe(1);
-      expect(v.problems).toContainEqual({ index: 3, kind: 'kept-beyond-log', message: expect.stringContaining('covers 4 entries but the log has only 3') });
+      expect(v.problems).toContainEqual({
+        index: 3,
+        kind: 'kept-beyond-log',
+        message: expect.stringContaining('covers 4 entries but the log has only 3'),
+      });
     });
   }
 
@@ -128,7 +161,10 @@ describe('a database-only attacker cannot make Cairn sign a forged history', () 
     const { ws, keptFile, kept } = await seeded(backends[0]!);
     writeFileSync(keptFile, kept.replace(/\n4\n/, '\n3\n'));
     const tag = run(ws, ['data', 'tag', 'a@v2', 'x']);
-    expect(tag.doc.error).toMatchObject({ code: 'AUDIT_INCONSISTENT', message: expect.stringContaining("does not carry this log's signature") });
+    expect(tag.doc.error).toMatchObject({
+      code: 'AUDIT_INCONSISTENT',
+      message: expect.stringContaining("does not carry this log's signature"),
+    });
     expect(verifyProblems(ws).problems.map((p) => p.kind)).toContain('kept-signature');
   });
 
@@ -142,6 +178,8 @@ describe('a database-only attacker cannot make Cairn sign a forged history', () 
     expect(readFileSync(keptFile, 'utf8')).toMatch(/^cairn\.local\/[0-9a-f-]+\n5\n/);
     const ok = cli(['audit', 'verify'], { cwd: ws });
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toContain("self-consistent; verified against the workspace's own key and the checkpoint kept in .cairn/keys/checkpoint (size 5)");
+    expect(ok.stdout).toContain(
+      "self-consistent; verified against the workspace's own key and the checkpoint kept in .cairn/keys/checkpoint (size 5)",
+    );
   });
 });

@@ -44,7 +44,15 @@ describe('a large untouched log', () => {
     const p = await proveEvent(ws, 77_777);
     expect(p.treeSize).toBe(N);
     expect(p.entry).toBe(row.entry);
-    expect(verifyInclusion(Buffer.from(p.leafHash, 'hex'), 77_777, N, p.proof.map((h) => Buffer.from(h, 'hex')), Buffer.from(latest!.root, 'hex'))).toBe(true);
+    expect(
+      verifyInclusion(
+        Buffer.from(p.leafHash, 'hex'),
+        77_777,
+        N,
+        p.proof.map((h) => Buffer.from(h, 'hex')),
+        Buffer.from(latest!.root, 'hex'),
+      ),
+    ).toBe(true);
     await ws.close();
   }, 120_000);
 });

@@ -28,7 +28,11 @@ describe('cairn audit log and show', () => {
     // useTempDirs() removes its folders after each test; this workspace is shared by the file.
     ws = mkdtempSync(join(tmpdir(), 'cairn-audit-log-'));
     const then = new Date(Date.now() - 3 * HOUR);
-    const w = await initWorkspace(ws, { command: 'init', clock: { now: () => then }, env: { ...process.env, CAIRN_ACTOR: 'tester@example.com' } });
+    const w = await initWorkspace(ws, {
+      command: 'init',
+      clock: { now: () => then },
+      env: { ...process.env, CAIRN_ACTOR: 'tester@example.com' },
+    });
     await w.audit.record({ action: 'store.gc', target: { type: 'store' }, params: { packsDeleted: 0 } }, 'ok');
     await w.close();
     const as = (actor: string, args: string[], code = 0) => {
@@ -69,7 +73,9 @@ describe('cairn audit log and show', () => {
       [7, 'dataset.checkout', 'alice@example.com', 'ok'],
     ]);
     const db = new Database(join(ws, '.cairn', 'meta.db'), { readonly: true });
-    const entries = (db.prepare('select entry from audit_events order by idx').all() as Array<{ entry: string }>).map((x) => JSON.parse(x.entry) as unknown);
+    const entries = (db.prepare('select entry from audit_events order by idx').all() as Array<{ entry: string }>).map(
+      (x) => JSON.parse(x.entry) as unknown,
+    );
     db.close();
     expect(events).toEqual(entries);
   });
@@ -109,14 +115,19 @@ describe('cairn audit log and show', () => {
     expect(log('--until', new Date(Date.now() + HOUR).toISOString())).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     const bad = cli(['audit', 'log', '--since', 'yesterday-ish', '--json'], { cwd: ws });
     expect(bad.code).toBe(2);
-    expect((bad.json as { error: { code: string; message: string } }).error).toMatchObject({ code: 'USAGE', message: '--since "yesterday-ish" is not an ISO time or an age like 7d' });
+    expect((bad.json as { error: { code: string; message: string } }).error).toMatchObject({
+      code: 'USAGE',
+      message: '--since "yesterday-ish" is not an ISO time or an age like 7d',
+    });
   });
 
   it('--limit keeps the newest n, still in index order; filters combine', () => {
     expect(log('--limit', '3')).toEqual([5, 6, 7]);
     expect(log('--limit', '100')).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(log('--action', 'dataset.*', '--limit', '2')).toEqual([6, 7]);
-    expect(log('--actor', 'bob@example.com', '--action', 'dataset.*', '--target', 'images', '--outcome', 'ok')).toEqual([5]);
+    expect(log('--actor', 'bob@example.com', '--action', 'dataset.*', '--target', 'images', '--outcome', 'ok')).toEqual(
+      [5],
+    );
     expect(log('--actor', 'alice@example.com', '--since', '1h', '--target', 'labels')).toEqual([7]);
     expect(cli(['audit', 'log', '--limit', 'many'], { cwd: ws }).code).toBe(2);
   });
@@ -133,18 +144,26 @@ describe('cairn audit log and show', () => {
 
   it('audit show <i> prints one event exactly as logged, with its leaf hash', () => {
     const db = new Database(join(ws, '.cairn', 'meta.db'), { readonly: true });
-    const row = db.prepare('select entry, leaf_hash from audit_events where idx = 6').get() as { entry: string; leaf_hash: string };
+    const row = db.prepare('select entry, leaf_hash from audit_events where idx = 6').get() as {
+      entry: string;
+      leaf_hash: string;
+    };
     db.close();
     const r = cli(['audit', 'show', '6', '--json'], { cwd: ws });
     expect(r.code).toBe(0);
     expect(r.json).toEqual({ index: 6, leafHash: row.leaf_hash, event: JSON.parse(row.entry) });
-    expect((r.json as { event: { reason: string } }).event.reason).toBe('ALREADY_EXISTS: The thing to create exists already.');
+    expect((r.json as { event: { reason: string } }).event.reason).toBe(
+      'ALREADY_EXISTS: The thing to create exists already.',
+    );
     const human = cli(['audit', 'show', '6'], { cwd: ws });
     expect(human.stdout).toBe(`${JSON.stringify(JSON.parse(row.entry), null, 2)}\nleaf hash: ${row.leaf_hash}\n`);
 
     const missing = cli(['audit', 'show', '8', '--json'], { cwd: ws });
     expect(missing.code).toBe(1);
-    expect((missing.json as { error: { code: string; message: string } }).error).toMatchObject({ code: 'NOT_FOUND', message: 'no audit event at index 8' });
+    expect((missing.json as { error: { code: string; message: string } }).error).toMatchObject({
+      code: 'NOT_FOUND',
+      message: 'no audit event at index 8',
+    });
     const bad = cli(['audit', 'show', 'four', '--json'], { cwd: ws });
     expect(bad.code).toBe(2);
     expect((bad.json as { error: { code: string } }).error.code).toBe('USAGE');
@@ -153,7 +172,10 @@ describe('cairn audit log and show', () => {
   it('reading the log changes nothing (no event, no checkpoint)', () => {
     const count = () => {
       const db = new Database(join(ws, '.cairn', 'meta.db'), { readonly: true });
-      const r = [db.prepare('select count(*) as n from audit_events').get(), db.prepare('select count(*) as n from audit_checkpoints').get()];
+      const r = [
+        db.prepare('select count(*) as n from audit_events').get(),
+        db.prepare('select count(*) as n from audit_checkpoints').get(),
+      ];
       db.close();
       return r;
     };
@@ -175,7 +197,12 @@ describe('--json output of failing checks', () => {
     db.close();
     const r = cli(['audit', 'verify', '--json'], { cwd: ws });
     expect(r.code).toBe(1);
-    const doc = JSON.parse(r.stdout) as { error: { code: string; data: { firstBadIndex: number; kind: string; problems: number; report: { ok: boolean; firstBad: unknown } } } };
+    const doc = JSON.parse(r.stdout) as {
+      error: {
+        code: string;
+        data: { firstBadIndex: number; kind: string; problems: number; report: { ok: boolean; firstBad: unknown } };
+      };
+    };
     expect(doc.error.code).toBe('CHECK_FAILED');
     // leaf-mismatch, and the signed checkpoint and the one kept in .cairn/keys/checkpoint disagreeing
     expect(doc.error.data).toMatchObject({ firstBadIndex: 0, kind: 'leaf-mismatch', problems: 3 });

@@ -11,7 +11,8 @@ import { prng, writeTree } from '../../src/test-support/workspace.js';
 
 /**  0 workspace.init (tester)   1 add a@v1 (alice)   2 tag a@v1 prod (alice)   3 add b@v1 (bob) */
 function build(ws: string): void {
-  const as = (actor: string, args: string[]) => expect(cli(args, { cwd: ws, env: { CAIRN_ACTOR: actor } }).code).toBe(0);
+  const as = (actor: string, args: string[]) =>
+    expect(cli(args, { cwd: ws, env: { CAIRN_ACTOR: actor } }).code).toBe(0);
   as('tester@example.com', ['init', '.']);
   writeTree(join(ws, 'd'), { 'x.bin': prng(1, 3000) });
   as('alice@example.com', ['data', 'add', 'd', '--name', 'a']);
@@ -22,7 +23,14 @@ function build(ws: string): void {
 const log = (ws: string, ...args: string[]) => {
   const r = cli(['audit', 'log', ...args, '--json'], { cwd: ws });
   expect(r.code, r.stderr).toBe(0);
-  return r.json as Array<{ index: number; actor: { id: string }; action: string; target: { name?: string }; outcome: string; tampered?: boolean }>;
+  return r.json as Array<{
+    index: number;
+    actor: { id: string };
+    action: string;
+    target: { name?: string };
+    outcome: string;
+    tampered?: boolean;
+  }>;
 };
 
 describe('audit log and show read the verified entry, not the columns beside it', () => {
@@ -32,11 +40,19 @@ describe('audit log and show read the verified entry, not the columns beside it'
     const ws = tmp();
     build(ws);
     const db = new Database(join(ws, '.cairn', 'meta.db'));
-    db.prepare("update audit_events set actor = 'mallory@example.com', action = 'store.gc', target_name = 'zzz', outcome = 'failed', time = '2000-01-01T00:00:00.000Z' where idx = 1").run();
+    db.prepare(
+      "update audit_events set actor = 'mallory@example.com', action = 'store.gc', target_name = 'zzz', outcome = 'failed', time = '2000-01-01T00:00:00.000Z' where idx = 1",
+    ).run();
     db.close();
     // What is shown is what entry 1 says.
     const all = log(ws);
-    expect(all[1]).toMatchObject({ index: 1, action: 'dataset.version.create', actor: { id: 'alice@example.com' }, target: { name: 'a' }, outcome: 'ok' });
+    expect(all[1]).toMatchObject({
+      index: 1,
+      action: 'dataset.version.create',
+      actor: { id: 'alice@example.com' },
+      target: { name: 'a' },
+      outcome: 'ok',
+    });
     expect(all.every((e) => e.tampered === undefined)).toBe(true);
     const human = cli(['audit', 'log'], { cwd: ws }).stdout.split('\n');
     expect(human[2]).toMatch(/^1\s+\S+Z\s+alice@example\.com\s+dataset\.version\.create\s+dataset:a@v1\s+ok$/);
@@ -58,7 +74,9 @@ describe('audit log and show read the verified entry, not the columns beside it'
     const ws = tmp();
     build(ws);
     const db = new Database(join(ws, '.cairn', 'meta.db'));
-    db.prepare("update audit_events set entry = replace(entry, 'alice@example.com', 'carol@example.com') where idx = 2").run();
+    db.prepare(
+      "update audit_events set entry = replace(entry, 'alice@example.com', 'carol@example.com') where idx = 2",
+    ).run();
     db.close();
     const all = log(ws);
     expect(all.map((e) => [e.index, e.tampered ?? false])).toEqual([
@@ -73,7 +91,10 @@ describe('audit log and show read the verified entry, not the columns beside it'
     expect(r.stderr).toContain('1 entry does not match');
     const show = cli(['audit', 'show', '2', '--json'], { cwd: ws });
     expect(show.code).toBe(1);
-    expect((show.json as { error: { code: string; data: { tampered: boolean } } }).error).toMatchObject({ code: 'CHECK_FAILED', data: { tampered: true } });
+    expect((show.json as { error: { code: string; data: { tampered: boolean } } }).error).toMatchObject({
+      code: 'CHECK_FAILED',
+      data: { tampered: true },
+    });
     expect(cli(['audit', 'show', '1', '--json'], { cwd: ws }).code).toBe(0);
   });
 });

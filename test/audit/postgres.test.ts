@@ -60,7 +60,13 @@ describe.skipIf(!available)('the audit log on PostgreSQL', () => {
     expect(cli(['data', 'tag', 'a@v2', 'prod'], { cwd: ws }).code).toBe(1);
 
     const log = cli(['audit', 'log', '--json'], { cwd: ws });
-    expect((log.json as Array<{ index: number; action: string; outcome: string; prev: string | null }>).map((e) => [e.index, e.action, e.outcome])).toEqual([
+    expect(
+      (log.json as Array<{ index: number; action: string; outcome: string; prev: string | null }>).map((e) => [
+        e.index,
+        e.action,
+        e.outcome,
+      ]),
+    ).toEqual([
       [0, 'workspace.init', 'ok'],
       [1, 'dataset.version.create', 'ok'],
       [2, 'dataset.tag', 'ok'],
@@ -76,7 +82,10 @@ describe.skipIf(!available)('the audit log on PostgreSQL', () => {
     expect(cli(['audit', 'verify-proof', proof], { cwd: tmp() }).code).toBe(0);
     const bundle = join(tmp(), 'bundle');
     expect(cli(['audit', 'export', bundle], { cwd: ws }).code).toBe(0);
-    expect(cli(['audit', 'verify', '--bundle', bundle, '--json'], { cwd: tmp() }).json).toMatchObject({ ok: true, size: 5 });
+    expect(cli(['audit', 'verify', '--bundle', bundle, '--json'], { cwd: tmp() }).json).toMatchObject({
+      ok: true,
+      size: 5,
+    });
 
     // Tampering is caught the same way.
     const rows = await query<{ idx: string }>(schema, 'select idx from audit_events order by idx');
@@ -90,7 +99,9 @@ describe.skipIf(!available)('the audit log on PostgreSQL', () => {
   it('two processes adding at once produce one consistent log with contiguous indexes', async () => {
     const { ws, schema } = init();
     const ROUNDS = 4;
-    for (const who of ['p', 'q']) for (let i = 0; i < ROUNDS; i++) writeTree(join(ws, `${who}${i}`), { 'x.bin': prng(who === 'p' ? 100 + i : 200 + i, 8000) });
+    for (const who of ['p', 'q'])
+      for (let i = 0; i < ROUNDS; i++)
+        writeTree(join(ws, `${who}${i}`), { 'x.bin': prng(who === 'p' ? 100 + i : 200 + i, 8000) });
     // Two writers, each adding ROUNDS versions of the same dataset, racing each other.
     const writer = async (who: string) => {
       const out: number[] = [];
@@ -104,9 +115,20 @@ describe.skipIf(!available)('the audit log on PostgreSQL', () => {
     const [p, q] = await Promise.all([writer('p'), writer('q')]);
     expect([...p, ...q].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
 
-    const events = await query<{ idx: string; entry: string; leaf_hash: string }>(schema, 'select idx, entry, leaf_hash from audit_events order by idx');
+    const events = await query<{ idx: string; entry: string; leaf_hash: string }>(
+      schema,
+      'select idx, entry, leaf_hash from audit_events order by idx',
+    );
     expect(events.map((e) => Number(e.idx))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
-    const parsed = events.map((e) => JSON.parse(e.entry) as { index: number; prev: string | null; target: { version?: number }; process: { pid: number } });
+    const parsed = events.map(
+      (e) =>
+        JSON.parse(e.entry) as {
+          index: number;
+          prev: string | null;
+          target: { version?: number };
+          process: { pid: number };
+        },
+    );
     parsed.forEach((e, i) => {
       expect(e.index).toBe(i);
       expect(e.prev).toBe(i === 0 ? null : events[i - 1]!.leaf_hash);

@@ -5,7 +5,14 @@ import { cpSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } fr
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Frontier, leafHash } from '../../src/audit/merkle/index.js';
-import { formatVerifierKey, generateSigningKeyPair, publicKeyToPem, rawPublicKey, signCheckpoint, signerFromPrivateKey } from '../../src/audit/note/index.js';
+import {
+  formatVerifierKey,
+  generateSigningKeyPair,
+  publicKeyToPem,
+  rawPublicKey,
+  signCheckpoint,
+  signerFromPrivateKey,
+} from '../../src/audit/note/index.js';
 import { canonicalJson } from '../../src/core/canonical-json.js';
 import { cli } from '../../src/test-support/cli.js';
 import { useTempDirs } from '../../src/test-support/temp.js';
@@ -33,9 +40,15 @@ function run(args: string[], cwd: string): Run {
   return { code: r.code, docs, stderr: r.stderr };
 }
 
-const errorOf = (r: Run) => (r.docs.find((d) => 'error' in d)?.error ?? null) as { code: string; message: string; data: Record<string, unknown> } | null;
+const errorOf = (r: Run) =>
+  (r.docs.find((d) => 'error' in d)?.error ?? null) as {
+    code: string;
+    message: string;
+    data: Record<string, unknown>;
+  } | null;
 /** The result, or on failure the report that travels inside the error (`error.data.report`). */
-const resultOf = (r: Run) => r.docs.find((d) => !('error' in d)) ?? (errorOf(r)?.data.report as Record<string, unknown> | undefined) ?? null;
+const resultOf = (r: Run) =>
+  r.docs.find((d) => !('error' in d)) ?? (errorOf(r)?.data.report as Record<string, unknown> | undefined) ?? null;
 
 /** A workspace with 6 events (init, two adds, a tag, a checkout, a refused tag) and 6 checkpoints. */
 function buildWorkspace(dir: string): { vkey: string } {
@@ -53,8 +66,11 @@ function buildWorkspace(dir: string): { vkey: string } {
 }
 
 const haveTools = (() => {
-  const missing = ['openssl', 'python3'].filter((t) => spawnSync(t, [t === 'openssl' ? 'version' : '--version'], { encoding: 'utf8' }).status !== 0);
-  if (missing.length) process.stderr.write(`\n!!! SKIPPING verify.sh checks: ${missing.join(' and ')} not found on PATH\n\n`);
+  const missing = ['openssl', 'python3'].filter(
+    (t) => spawnSync(t, [t === 'openssl' ? 'version' : '--version'], { encoding: 'utf8' }).status !== 0,
+  );
+  if (missing.length)
+    process.stderr.write(`\n!!! SKIPPING verify.sh checks: ${missing.join(' and ')} not found on PATH\n\n`);
   return missing.length === 0;
 })();
 
@@ -82,7 +98,16 @@ describe('inclusion proofs', () => {
     const elsewhere = tmp();
     const file = join(elsewhere, 'proof-2.json');
     expect(run(['audit', 'prove', '2', '--out', file], ws).code).toBe(0);
-    const proof = JSON.parse(readFileSync(file, 'utf8')) as { format: string; index: number; entry: string; leafHash: string; treeSize: number; proof: string[]; checkpoint: string; verifierKey: string };
+    const proof = JSON.parse(readFileSync(file, 'utf8')) as {
+      format: string;
+      index: number;
+      entry: string;
+      leafHash: string;
+      treeSize: number;
+      proof: string[];
+      checkpoint: string;
+      verifierKey: string;
+    };
     expect(proof).toMatchObject({ format: 'cairn.audit-proof/v1', index: 2, treeSize: 6, verifierKey: vkey });
     expect(proof.proof.length).toBe(3);
     const shown = resultOf(run(['audit', 'show', '2'], ws)) as { event: unknown; leafHash: string };
@@ -92,7 +117,14 @@ describe('inclusion proofs', () => {
     // Checked from a directory with no workspace, against the key kept from `cairn init`.
     const ok = run(['audit', 'verify-proof', file, '--key', vkey], elsewhere);
     expect(ok.code).toBe(0);
-    expect(resultOf(ok)).toEqual({ ok: true, index: 2, treeSize: 6, origin: vkey.split('+')[0], keyTrusted: true, problems: [] });
+    expect(resultOf(ok)).toEqual({
+      ok: true,
+      index: 2,
+      treeSize: 6,
+      origin: vkey.split('+')[0],
+      keyTrusted: true,
+      problems: [],
+    });
     const keyFile = join(elsewhere, 'log.vkey');
     writeFileSync(keyFile, `${vkey}\n`);
     expect(run(['audit', 'verify-proof', file, '--key', keyFile], elsewhere).code).toBe(0);
@@ -110,16 +142,29 @@ describe('inclusion proofs', () => {
       return (resultOf(r) as { problems: string[] }).problems;
     };
     const flip = (hex: string) => `${hex[0] === '0' ? '1' : '0'}${hex.slice(1)}`;
-    expect(tampered('entry.json', (x) => (x.entry = x.entry.replace('tester@example.com', 'Tester@example.com')))).toEqual([
+    expect(
+      tampered('entry.json', (x) => (x.entry = x.entry.replace('tester@example.com', 'Tester@example.com'))),
+    ).toEqual([
       'the entry does not hash to the stated leaf',
       'the audit path does not lead from entry 2 to the checkpoint root',
     ]);
-    expect(tampered('path.json', (x) => (x.proof[1] = flip(x.proof[1]!)))).toEqual(['the audit path does not lead from entry 2 to the checkpoint root']);
-    expect(tampered('index.json', (x) => (x.index = 3))).toEqual(['the audit path does not lead from entry 3 to the checkpoint root']);
+    expect(tampered('path.json', (x) => (x.proof[1] = flip(x.proof[1]!)))).toEqual([
+      'the audit path does not lead from entry 2 to the checkpoint root',
+    ]);
+    expect(tampered('index.json', (x) => (x.index = 3))).toEqual([
+      'the audit path does not lead from entry 3 to the checkpoint root',
+    ]);
     const sig = tampered('signature.json', (x) => (x.checkpoint = corruptSignature(x.checkpoint)));
     expect(sig.length).toBe(1);
     expect(sig[0]).toMatch(/^the checkpoint signature does not verify: /);
-    const root = tampered('root.json', (x) => (x.checkpoint = x.checkpoint.replace(/^(.*\n\d+\n)(.)/, (_m, a: string, c: string) => `${a}${c === 'A' ? 'B' : 'A'}`)));
+    const root = tampered(
+      'root.json',
+      (x) =>
+        (x.checkpoint = x.checkpoint.replace(
+          /^(.*\n\d+\n)(.)/,
+          (_m, a: string, c: string) => `${a}${c === 'A' ? 'B' : 'A'}`,
+        )),
+    );
     expect(root.length).toBe(1);
     expect(root[0]).toMatch(/^the checkpoint signature does not verify: /);
   });
@@ -166,29 +211,76 @@ describe('export bundles', () => {
   it('a fresh export is complete, recorded as an event, and verifies with Cairn alone', () => {
     const { ws, bundle, vkey } = exported();
     const origin = vkey.split('+')[0];
-    expect(readdirSync(bundle).sort()).toEqual(['README.md', 'checkpoints', 'entries.jsonl', 'log.json', 'proofs', 'public-key.pem', 'public-key.vkey', 'verify.py', 'verify.sh']);
+    expect(readdirSync(bundle).sort()).toEqual([
+      'README.md',
+      'checkpoints',
+      'entries.jsonl',
+      'log.json',
+      'proofs',
+      'public-key.pem',
+      'public-key.vkey',
+      'verify.py',
+      'verify.sh',
+    ]);
     expect(readFileSync(join(bundle, 'public-key.vkey'), 'utf8')).toBe(`${vkey}\n`);
-    expect(readdirSync(join(bundle, 'checkpoints'))).toEqual([1, 2, 3, 4, 5, 6].map((n) => `${String(n).padStart(12, '0')}.note`));
+    expect(readdirSync(join(bundle, 'checkpoints'))).toEqual(
+      [1, 2, 3, 4, 5, 6].map((n) => `${String(n).padStart(12, '0')}.note`),
+    );
     const lines = readFileSync(join(bundle, 'entries.jsonl'), 'utf8').split('\n');
     expect(lines.length).toBe(7);
     expect(lines[6]).toBe('');
     expect(lines.slice(0, 6).map((l) => (JSON.parse(l) as { index: number }).index)).toEqual([0, 1, 2, 3, 4, 5]);
-    expect(readFileSync(join(bundle, 'proofs', 'consistency.jsonl'), 'utf8').trim().split('\n').length).toBe(5);
-    expect(readFileSync(join(bundle, 'proofs', 'inclusion.jsonl'), 'utf8').trim().split('\n').length).toBe(6);
+    expect(
+      readFileSync(join(bundle, 'proofs', 'consistency.jsonl'), 'utf8')
+        .trim()
+        .split('\n').length,
+    ).toBe(5);
+    expect(
+      readFileSync(join(bundle, 'proofs', 'inclusion.jsonl'), 'utf8')
+        .trim()
+        .split('\n').length,
+    ).toBe(6);
     expect(statSync(join(bundle, 'verify.sh')).mode & 0o111).not.toBe(0);
-    expect(JSON.parse(readFileSync(join(bundle, 'log.json'), 'utf8'))).toMatchObject({ format: 'cairn.audit-export/v1', origin, verifierKey: vkey, size: 6, checkpoints: 6, inclusionProofs: 6 });
+    expect(JSON.parse(readFileSync(join(bundle, 'log.json'), 'utf8'))).toMatchObject({
+      format: 'cairn.audit-export/v1',
+      origin,
+      verifierKey: vkey,
+      size: 6,
+      checkpoints: 6,
+      inclusionProofs: 6,
+    });
 
     // The export itself is an audited action (after the bundle's last entry).
     const log = run(['audit', 'log', '--action', 'audit.export'], ws);
-    const events = log.docs[0] as unknown as Array<{ index: number; params: unknown; outcome: string; target: unknown }>;
+    const events = log.docs[0] as unknown as Array<{
+      index: number;
+      params: unknown;
+      outcome: string;
+      target: unknown;
+    }>;
     expect(events.map((e) => [e.index, e.outcome, e.target, e.params])).toEqual([
-      [6, 'ok', { type: 'audit-log', name: origin }, { size: 6, root: expect.stringMatching(/^[0-9a-f]{64}$/), checkpoints: 6 }],
+      [
+        6,
+        'ok',
+        { type: 'audit-log', name: origin },
+        { size: 6, root: expect.stringMatching(/^[0-9a-f]{64}$/), checkpoints: 6 },
+      ],
     ]);
 
-    for (const args of [['--bundle', bundle], ['--bundle', bundle, '--key', vkey]]) {
+    for (const args of [
+      ['--bundle', bundle],
+      ['--bundle', bundle, '--key', vkey],
+    ]) {
       const v = run(['audit', 'verify', ...args], tmp());
       expect(v.code).toBe(0);
-      expect(resultOf(v)).toMatchObject({ ok: true, size: 6, checkpoints: 6, inclusionProofsChecked: 6, consistencyProofsChecked: 5, problems: [] });
+      expect(resultOf(v)).toMatchObject({
+        ok: true,
+        size: 6,
+        checkpoints: 6,
+        inclusionProofsChecked: 6,
+        consistencyProofsChecked: 5,
+        problems: [],
+      });
     }
     // A checkpoint kept from earlier works as --against for the bundle too.
     const cp = join(tmp(), 'cp.note');
@@ -245,7 +337,11 @@ describe('export bundles', () => {
       expect(cairn.code).toBe(1);
       expect(errorOf(cairn)?.code).toBe('CHECK_FAILED');
       const problems = (resultOf(cairn) as { problems: Array<{ index: number | null; kind: string }> }).problems;
-      expect(problems).toContainEqual({ index: 5, kind: 'unsigned-tail', message: 'entries 5..5 are covered by no signed checkpoint (was the latest checkpoint removed?)' });
+      expect(problems).toContainEqual({
+        index: 5,
+        kind: 'unsigned-tail',
+        message: 'entries 5..5 are covered by no signed checkpoint (was the latest checkpoint removed?)',
+      });
       if (sh) {
         expect(sh.code).toBe(1);
         expect(sh.out).toContain('FAIL at entry 5: entries 5..5 are covered by no signed checkpoint');
@@ -264,9 +360,13 @@ describe('export bundles', () => {
     });
 
     it('a PEM key that is not the vkey (what verify.sh would trust)', () => {
-      const { cairn, sh } = tamper((b) => writeFileSync(join(b, 'public-key.pem'), publicKeyToPem(generateSigningKeyPair().publicKey)));
+      const { cairn, sh } = tamper((b) =>
+        writeFileSync(join(b, 'public-key.pem'), publicKeyToPem(generateSigningKeyPair().publicKey)),
+      );
       expect(cairn.code).toBe(1);
-      expect((resultOf(cairn) as { problems: unknown[] }).problems).toEqual([{ index: null, kind: 'bundle-key', message: 'public-key.pem and public-key.vkey are not the same key' }]);
+      expect((resultOf(cairn) as { problems: unknown[] }).problems).toEqual([
+        { index: null, kind: 'bundle-key', message: 'public-key.pem and public-key.vkey are not the same key' },
+      ]);
       if (sh) expect(sh.code).toBe(1);
     });
 
@@ -292,7 +392,11 @@ describe('export bundles', () => {
       });
       expect(cairn.code).toBe(1);
       expect((resultOf(cairn) as { problems: unknown[] }).problems).toEqual([
-        { index: null, kind: 'bundle-key', message: 'public-key.vkey is not the trusted key: the bundle names another signer' },
+        {
+          index: null,
+          kind: 'bundle-key',
+          message: 'public-key.vkey is not the trusted key: the bundle names another signer',
+        },
       ]);
       if (sh) {
         expect(sh.code).toBe(1);
@@ -325,7 +429,10 @@ describe('export bundles', () => {
     writeFileSync(f, `${forged.join('\n')}\n`);
     for (const name of readdirSync(join(bundle, 'checkpoints'))) {
       const size = Number(name.slice(0, 12));
-      writeFileSync(join(bundle, 'checkpoints', name), signCheckpoint({ origin, size, rootHash: roots.get(size)! }, signer));
+      writeFileSync(
+        join(bundle, 'checkpoints', name),
+        signCheckpoint({ origin, size, rootHash: roots.get(size)! }, signer),
+      );
     }
     writeFileSync(join(bundle, 'public-key.vkey'), `${formatVerifierKey(origin, rawPublicKey(publicKey))}\n`);
     writeFileSync(join(bundle, 'public-key.pem'), publicKeyToPem(publicKey));

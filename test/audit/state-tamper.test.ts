@@ -61,9 +61,14 @@ async function pgSql(schema: string): Promise<Sql> {
   };
 }
 
-function verify(ws: string): { code: number; report: Report; error: { code: string; data: { firstBadIndex: number | null; kind: string | null } } | null } {
+function verify(ws: string): {
+  code: number;
+  report: Report;
+  error: { code: string; data: { firstBadIndex: number | null; kind: string | null } } | null;
+} {
   const r = cli(['audit', 'verify', '--json'], { cwd: ws });
-  const doc = JSON.parse(r.stdout) as Report | { error: { code: string; data: { firstBadIndex: number | null; kind: string | null; report: Report } } };
+  const doc = JSON.parse(r.stdout) as
+    Report | { error: { code: string; data: { firstBadIndex: number | null; kind: string | null; report: Report } } };
   if ('error' in doc) return { code: r.code, report: doc.error.data.report, error: doc.error };
   return { code: r.code, report: doc, error: null };
 }
@@ -75,8 +80,17 @@ function run(ws: string, args: string[], actor = 'alice@example.com'): void {
 
 /** The index of the last ok event with this action (and this target version, when given). */
 function eventIndex(ws: string, action: string, target: { name?: string; version?: number } = {}): number {
-  const log = cli(['audit', 'log', '--action', action, '--json'], { cwd: ws }).json as Array<{ index: number; outcome: string; target: { name?: string; version?: number } }>;
-  const hits = log.filter((e) => e.outcome === 'ok' && (target.name === undefined || e.target.name === target.name) && (target.version === undefined || e.target.version === target.version));
+  const log = cli(['audit', 'log', '--action', action, '--json'], { cwd: ws }).json as Array<{
+    index: number;
+    outcome: string;
+    target: { name?: string; version?: number };
+  }>;
+  const hits = log.filter(
+    (e) =>
+      e.outcome === 'ok' &&
+      (target.name === undefined || e.target.name === target.name) &&
+      (target.version === undefined || e.target.version === target.version),
+  );
   expect(hits.length, `${action} ${JSON.stringify(target)}`).toBeGreaterThan(0);
   return hits[hits.length - 1]!.index;
 }
@@ -106,8 +120,22 @@ function build(ws: string, metadataUrl?: string): void {
 
 /** Each forgery: the SQL that makes it, the SQL that undoes it, and where verify must name it. */
 async function forgeries(ws: string, sql: Sql) {
-  const versionId = async (dataset: string, n: number) => (await sql.all<{ id: string; digest: string }>('select v.id, v.digest from dataset_versions v join datasets d on d.id = v.dataset_id where d.name = ? and v.number = ?', dataset, n))[0]!;
-  const modelVersion = async (n: number) => (await sql.all<{ id: string; files_version_id: string; digest: string }>('select v.id, v.files_version_id, v.digest from model_versions v join models m on m.id = v.model_id where m.name = ? and v.number = ?', 'm', n))[0]!;
+  const versionId = async (dataset: string, n: number) =>
+    (
+      await sql.all<{ id: string; digest: string }>(
+        'select v.id, v.digest from dataset_versions v join datasets d on d.id = v.dataset_id where d.name = ? and v.number = ?',
+        dataset,
+        n,
+      )
+    )[0]!;
+  const modelVersion = async (n: number) =>
+    (
+      await sql.all<{ id: string; files_version_id: string; digest: string }>(
+        'select v.id, v.files_version_id, v.digest from model_versions v join models m on m.id = v.model_id where m.name = ? and v.number = ?',
+        'm',
+        n,
+      )
+    )[0]!;
   const a1 = await versionId('a', 1);
   const a2 = await versionId('a', 2);
   const m1 = await modelVersion(1);
@@ -117,7 +145,12 @@ async function forgeries(ws: string, sql: Sql) {
       what: 'a dataset version pointed at another tree',
       forge: () => sql.run('update dataset_versions set digest = ? where id = ?', a2.digest, a1.id),
       undo: () => sql.run('update dataset_versions set digest = ? where id = ?', a1.digest, a1.id),
-      expect: { kind: 'state-mismatch', table: 'dataset_versions', key: 'a@v1', index: eventIndex(ws, 'dataset.version.create', { name: 'a', version: 1 }) },
+      expect: {
+        kind: 'state-mismatch',
+        table: 'dataset_versions',
+        key: 'a@v1',
+        index: eventIndex(ws, 'dataset.version.create', { name: 'a', version: 1 }),
+      },
     },
     {
       what: 'a tag moved',
@@ -129,37 +162,108 @@ async function forgeries(ws: string, sql: Sql) {
       what: "a model version pointed at another version's files",
       forge: () => sql.run('update model_versions set files_version_id = ? where id = ?', m1.files_version_id, m2.id),
       undo: () => sql.run('update model_versions set files_version_id = ? where id = ?', m2.files_version_id, m2.id),
-      expect: { kind: 'state-mismatch', table: 'model_versions', key: 'm@v2', index: eventIndex(ws, 'model.register', { version: 2 }) },
+      expect: {
+        kind: 'state-mismatch',
+        table: 'model_versions',
+        key: 'm@v2',
+        index: eventIndex(ws, 'model.register', { version: 2 }),
+      },
     },
     {
       what: "a model version's digest and files both swapped for another version's",
-      forge: () => sql.run('update model_versions set files_version_id = ?, digest = ? where id = ?', m1.files_version_id, m1.digest, m2.id),
-      undo: () => sql.run('update model_versions set files_version_id = ?, digest = ? where id = ?', m2.files_version_id, m2.digest, m2.id),
-      expect: { kind: 'state-mismatch', table: 'model_versions', key: 'm@v2', index: eventIndex(ws, 'model.register', { version: 2 }) },
+      forge: () =>
+        sql.run(
+          'update model_versions set files_version_id = ?, digest = ? where id = ?',
+          m1.files_version_id,
+          m1.digest,
+          m2.id,
+        ),
+      undo: () =>
+        sql.run(
+          'update model_versions set files_version_id = ?, digest = ? where id = ?',
+          m2.files_version_id,
+          m2.digest,
+          m2.id,
+        ),
+      expect: {
+        kind: 'state-mismatch',
+        table: 'model_versions',
+        key: 'm@v2',
+        index: eventIndex(ws, 'model.register', { version: 2 }),
+      },
     },
     {
       what: 'an alias moved',
       forge: () => sql.run('update model_aliases set version_id = ? where alias = ?', m2.id, 'staging'),
       undo: () => sql.run('update model_aliases set version_id = ? where alias = ?', m1.id, 'staging'),
-      expect: { kind: 'state-mismatch', table: 'model_aliases', key: 'm@staging', index: eventIndex(ws, 'model.rollback') },
+      expect: {
+        kind: 'state-mismatch',
+        table: 'model_aliases',
+        key: 'm@staging',
+        index: eventIndex(ws, 'model.rollback'),
+      },
     },
     {
       what: 'the alias history rewritten (so that a rollback would go elsewhere)',
-      forge: () => sql.run("update model_alias_events set version_id = ? where alias = ? and action = 'set' and version_id = ?", m2.id, 'staging', m1.id),
-      undo: () => sql.run("update model_alias_events set version_id = ? where alias = ? and action = 'set' and previous_version_id is null", m1.id, 'staging'),
-      expect: { kind: 'state-mismatch', table: 'model_alias_events', key: 'm@staging #1', index: eventIndex(ws, 'model.promote', { version: 1 }) },
+      forge: () =>
+        sql.run(
+          "update model_alias_events set version_id = ? where alias = ? and action = 'set' and version_id = ?",
+          m2.id,
+          'staging',
+          m1.id,
+        ),
+      undo: () =>
+        sql.run(
+          "update model_alias_events set version_id = ? where alias = ? and action = 'set' and previous_version_id is null",
+          m1.id,
+          'staging',
+        ),
+      expect: {
+        kind: 'state-mismatch',
+        table: 'model_alias_events',
+        key: 'm@staging #1',
+        index: eventIndex(ws, 'model.promote', { version: 1 }),
+      },
     },
     {
       what: 'an approval inserted',
-      forge: () => sql.run('insert into model_approvals (id, version_id, alias, approver, at) values (?, ?, ?, ?, ?)', 'forged', m1.id, 'production', 'mallory@example.com', '2026-01-01T00:00:00.000Z'),
+      forge: () =>
+        sql.run(
+          'insert into model_approvals (id, version_id, alias, approver, at) values (?, ?, ?, ?, ?)',
+          'forged',
+          m1.id,
+          'production',
+          'mallory@example.com',
+          '2026-01-01T00:00:00.000Z',
+        ),
       undo: () => sql.run('delete from model_approvals where id = ?', 'forged'),
-      expect: { kind: 'state-unvouched', table: 'model_approvals', key: 'm@v1 production by mallory@example.com', index: null },
+      expect: {
+        kind: 'state-unvouched',
+        table: 'model_approvals',
+        key: 'm@v1 production by mallory@example.com',
+        index: null,
+      },
     },
     {
       what: 'a policy relaxed',
-      forge: () => sql.run('update model_policies set policy = ? where alias = ?', '{"approvals":0,"separateApprover":false,"suites":[]}', 'production'),
-      undo: () => sql.run('update model_policies set policy = ? where alias = ?', '{"approvals":1,"separateApprover":true,"suites":[]}', 'production'),
-      expect: { kind: 'state-mismatch', table: 'model_policies', key: 'm@production', index: eventIndex(ws, 'model.policy.set') },
+      forge: () =>
+        sql.run(
+          'update model_policies set policy = ? where alias = ?',
+          '{"approvals":0,"separateApprover":false,"suites":[]}',
+          'production',
+        ),
+      undo: () =>
+        sql.run(
+          'update model_policies set policy = ? where alias = ?',
+          '{"approvals":1,"separateApprover":true,"suites":[]}',
+          'production',
+        ),
+      expect: {
+        kind: 'state-mismatch',
+        table: 'model_policies',
+        key: 'm@production',
+        index: eventIndex(ws, 'model.policy.set'),
+      },
     },
     {
       what: 'a version inserted by hand, with a forged author',
@@ -176,7 +280,14 @@ async function forgeries(ws: string, sql: Sql) {
       forge: () => sql.run('delete from dataset_tags where tag = ?', 'prod'),
       undo: async () => {
         const ds = (await sql.all<{ id: string }>('select id from datasets where name = ?', 'a'))[0]!;
-        await sql.run('insert into dataset_tags (dataset_id, tag, version_id, created_at, created_by) values (?, ?, ?, ?, ?)', ds.id, 'prod', a1.id, '2026-01-01T00:00:00.000Z', 'alice@example.com');
+        await sql.run(
+          'insert into dataset_tags (dataset_id, tag, version_id, created_at, created_by) values (?, ?, ?, ?, ?)',
+          ds.id,
+          'prod',
+          a1.id,
+          '2026-01-01T00:00:00.000Z',
+          'alice@example.com',
+        );
       },
       expect: { kind: 'state-missing', table: 'dataset_tags', key: 'a@prod', index: eventIndex(ws, 'dataset.tag') },
     },
@@ -187,7 +298,15 @@ async function checkForgeries(ws: string, sql: Sql): Promise<void> {
   const clean = verify(ws);
   expect(clean.report.problems).toEqual([]);
   expect(clean.code).toBe(0);
-  expect(clean.report.state?.rows).toMatchObject({ dataset_versions: 4, dataset_tags: 1, model_versions: 2, model_aliases: 1, model_alias_events: 3, model_approvals: 1, model_policies: 1 });
+  expect(clean.report.state?.rows).toMatchObject({
+    dataset_versions: 4,
+    dataset_tags: 1,
+    model_versions: 2,
+    model_aliases: 1,
+    model_alias_events: 3,
+    model_approvals: 1,
+    model_policies: 1,
+  });
   for (const f of await forgeries(ws, sql)) {
     await f.forge();
     const v = verify(ws);
@@ -198,10 +317,16 @@ async function checkForgeries(ws: string, sql: Sql): Promise<void> {
     if (f.expect.index !== null) expect(v.error?.data.firstBadIndex, f.what).toBe(f.expect.index);
     if (f.expect.table === 'model_versions') {
       // What would go live or ship is not what was registered: model verify and promote refuse.
-      for (const args of [['model', 'verify', 'm@v2'], ['model', 'promote', 'm@v2', '--to', 'staging'], ['release', 'create', 'm@v2', '--out', join(ws, 'rel')]]) {
+      for (const args of [
+        ['model', 'verify', 'm@v2'],
+        ['model', 'promote', 'm@v2', '--to', 'staging'],
+        ['release', 'create', 'm@v2', '--out', join(ws, 'rel')],
+      ]) {
         const r = cli([...args, '--json'], { cwd: ws });
         expect(r.code, `${f.what}: ${args.join(' ')}`).toBe(1);
-        expect((r.json as { error: { code: string } }).error.code, `${f.what}: ${args.join(' ')}`).toBe('STATE_MISMATCH');
+        expect((r.json as { error: { code: string } }).error.code, `${f.what}: ${args.join(' ')}`).toBe(
+          'STATE_MISMATCH',
+        );
       }
     }
     await f.undo();

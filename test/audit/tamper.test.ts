@@ -10,7 +10,15 @@ import { addVersion } from '../../src/datasets/add.js';
 import { checkoutVersion } from '../../src/datasets/checkout.js';
 import { tagVersion } from '../../src/datasets/tag.js';
 import { Frontier } from '../../src/audit/merkle/index.js';
-import { formatVerifierKey, generateSigningKeyPair, privateKeyToPem, publicKeyToPem, rawPublicKey, signCheckpoint, signerFromPrivateKey } from '../../src/audit/note/index.js';
+import {
+  formatVerifierKey,
+  generateSigningKeyPair,
+  privateKeyToPem,
+  publicKeyToPem,
+  rawPublicKey,
+  signCheckpoint,
+  signerFromPrivateKey,
+} from '../../src/audit/note/index.js';
 import { canonicalJson } from '../../src/core/canonical-json.js';
 import { cli, type CliResult } from '../../src/test-support/cli.js';
 import { useTempDirs } from '../../src/test-support/temp.js';
@@ -47,7 +55,8 @@ function verify(ws: string, ...args: string[]): Verdict {
   const r: CliResult = cli(['audit', 'verify', ...args, '--json'], { cwd: ws });
   const docs = jsonDocs(r.stdout) as Array<Record<string, unknown>>;
   expect(docs.length, r.stdout).toBe(1); // --json: one document, the report inside the error on failure
-  const err = docs.find((d) => 'error' in d) as { error: Verdict['error'] & { data: { report?: VerifyReport } } } | undefined;
+  const err = docs.find((d) => 'error' in d) as
+    { error: Verdict['error'] & { data: { report?: VerifyReport } } } | undefined;
   const report = (docs.find((d) => 'problems' in d) as VerifyReport | undefined) ?? err?.error?.data.report;
   if (!report) throw new Error(`no report on stdout (exit ${r.code}): ${r.stdout}\n${r.stderr}`);
   return { code: r.code, report, error: err?.error ?? null };
@@ -69,7 +78,11 @@ function expectClean(v: Verdict, size: number): void {
   expect(v.report).toMatchObject({ ok: true, size, firstBad: null });
 }
 
-const leafOf = (entry: string) => createHash('sha256').update(Buffer.from([0])).update(entry, 'utf8').digest('hex');
+const leafOf = (entry: string) =>
+  createHash('sha256')
+    .update(Buffer.from([0]))
+    .update(entry, 'utf8')
+    .digest('hex');
 
 function openDb(ws: string): Database.Database {
   return new Database(join(ws, '.cairn', 'meta.db'));
@@ -83,16 +96,23 @@ function rebuildTree(db: Database.Database): void {
   const leaves = db.prepare('select leaf_hash from audit_events order by idx').all() as Array<{ leaf_hash: string }>;
   const f = new Frontier();
   const nodes: Array<[number, number, string]> = [];
-  for (const l of leaves) for (const n of f.append(Buffer.from(l.leaf_hash, 'hex'))) nodes.push([n.level, n.index, n.hash.toString('hex')]);
+  for (const l of leaves)
+    for (const n of f.append(Buffer.from(l.leaf_hash, 'hex'))) nodes.push([n.level, n.index, n.hash.toString('hex')]);
   db.prepare('delete from audit_nodes').run();
   const ins = db.prepare('insert into audit_nodes (level, idx, hash) values (?, ?, ?)');
   for (const n of nodes) ins.run(...n);
-  db.prepare('update audit_head set size = ?, last_leaf = ?, frontier = ? where id = 1').run(f.size, leaves[leaves.length - 1]?.leaf_hash ?? null, JSON.stringify(f.toJSON()));
+  db.prepare('update audit_head set size = ?, last_leaf = ?, frontier = ? where id = 1').run(
+    f.size,
+    leaves[leaves.length - 1]?.leaf_hash ?? null,
+    JSON.stringify(f.toJSON()),
+  );
 }
 
 /** Rewrites entry `from` with `edit`, then re-chains and re-hashes every later entry, as a forger would. */
 function rewriteHistory(db: Database.Database, from: number, edit: (e: Record<string, unknown>) => void): void {
-  const rows = db.prepare('select idx, entry, leaf_hash from audit_events where idx >= ? order by idx').all(from - 1) as Array<{ idx: number; entry: string; leaf_hash: string }>;
+  const rows = db
+    .prepare('select idx, entry, leaf_hash from audit_events where idx >= ? order by idx')
+    .all(from - 1) as Array<{ idx: number; entry: string; leaf_hash: string }>;
   let prev = from === 0 ? null : rows.shift()!.leaf_hash;
   const upd = db.prepare('update audit_events set entry = ?, leaf_hash = ? where idx = ?');
   for (const r of rows) {
@@ -109,7 +129,11 @@ function rewriteHistory(db: Database.Database, from: number, edit: (e: Record<st
 /** Deletes the rows entries 7-9 made (c@v1 from a@v2, its tag x, a@v3), as a forger cutting them off would. */
 function forgetTail(db: Database.Database): void {
   db.prepare("delete from dataset_tags where tag = 'x'").run();
-  const gone = db.prepare("select v.id from dataset_versions v join datasets d on d.id = v.dataset_id where (d.name = 'c' and v.number = 1) or (d.name = 'a' and v.number = 3)").all() as Array<{ id: string }>;
+  const gone = db
+    .prepare(
+      "select v.id from dataset_versions v join datasets d on d.id = v.dataset_id where (d.name = 'c' and v.number = 1) or (d.name = 'a' and v.number = 3)",
+    )
+    .all() as Array<{ id: string }>;
   for (const { id } of gone) {
     db.prepare('delete from lineage_edges where src_id = ? or dst_id = ?').run(id, id);
     db.prepare('delete from dataset_versions where id = ?').run(id);
@@ -163,7 +187,11 @@ describe('tamper experiments: cairn audit verify fails and names the right entry
     await buildLog(ws);
     const db = openDb(ws);
     expect(db.prepare('select count(*) as n from audit_events').get()).toEqual({ n: 10 });
-    expect((db.prepare('select size from audit_checkpoints order by size').all() as Array<{ size: number }>).map((r) => r.size)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(
+      (db.prepare('select size from audit_checkpoints order by size').all() as Array<{ size: number }>).map(
+        (r) => r.size,
+      ),
+    ).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     db.close();
     expectClean(verify(ws), 10);
     return ws;
@@ -179,14 +207,16 @@ describe('tamper experiments: cairn audit verify fails and names the right entry
     expectCaught(v, 4, 'leaf-mismatch');
     expect(v.report.problems).toContainEqual({ index: 4, kind: 'chain-broken', message: expect.any(String) });
     // Every signed checkpoint from size 5 on disagrees, and each says the change lies after 4.
-    expect(v.report.problems.filter((p) => p.kind === 'checkpoint-mismatch').map((p) => [p.index, p.rangeEnd])).toEqual([
-      [4, 5],
-      [4, 6],
-      [4, 7],
-      [4, 8],
-      [4, 9],
-      [4, 10],
-    ]);
+    expect(v.report.problems.filter((p) => p.kind === 'checkpoint-mismatch').map((p) => [p.index, p.rangeEnd])).toEqual(
+      [
+        [4, 5],
+        [4, 6],
+        [4, 7],
+        [4, 8],
+        [4, 9],
+        [4, 10],
+      ],
+    );
   });
 
   it('edit one byte and recompute its leaf hash (and the stored tree): the hash chain still names it', async () => {
@@ -256,7 +286,17 @@ describe('tamper experiments: cairn audit verify fails and names the right entry
     const r = db.prepare('select * from audit_events where idx = 4').get() as Record<string, unknown>;
     db.prepare(
       'insert into audit_events (idx, event_id, time, actor, action, target_type, target_name, outcome, leaf_hash, entry) values (10, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    ).run('01a21a40-0000-7000-8000-000000000000', r.time, r.actor, r.action, r.target_type, r.target_name, r.outcome, r.leaf_hash, r.entry);
+    ).run(
+      '01a21a40-0000-7000-8000-000000000000',
+      r.time,
+      r.actor,
+      r.action,
+      r.target_type,
+      r.target_name,
+      r.outcome,
+      r.leaf_hash,
+      r.entry,
+    );
     rebuildTree(db);
     db.close();
     expectCaught(verify(ws), 10, 'index-mismatch');
@@ -293,7 +333,9 @@ describe('tamper experiments: cairn audit verify fails and names the right entry
     expectClean(verify(ws), 7);
     const v = verify(ws, '--against', kept, '--key', key);
     expectCaught(v, 7, 'truncated');
-    expect(v.report.problems).toEqual([{ index: 7, kind: 'truncated', message: expect.stringContaining('covers 10 entries but the log has only 7') }]);
+    expect(v.report.problems).toEqual([
+      { index: 7, kind: 'truncated', message: expect.stringContaining('covers 10 entries but the log has only 7') },
+    ]);
   });
 
   it('cut off the tail and grow the log again: the exported checkpoint still disagrees', async () => {
@@ -342,13 +384,21 @@ describe('tamper experiments: cairn audit verify fails and names the right entry
       e.actor = { id: 'scapegoat@example.com', auth: 'environment' };
     });
     // …and the row the entry vouches for, so that rows and log agree (issue 10, item 5).
-    db.prepare("update dataset_versions set author = 'scapegoat@example.com' where number = 1 and dataset_id = (select id from datasets where name = 'b')").run();
-    const leaves = (db.prepare('select leaf_hash from audit_events order by idx').all() as Array<{ leaf_hash: string }>).map((r) => Buffer.from(r.leaf_hash, 'hex'));
+    db.prepare(
+      "update dataset_versions set author = 'scapegoat@example.com' where number = 1 and dataset_id = (select id from datasets where name = 'b')",
+    ).run();
+    const leaves = (
+      db.prepare('select leaf_hash from audit_events order by idx').all() as Array<{ leaf_hash: string }>
+    ).map((r) => Buffer.from(r.leaf_hash, 'hex'));
     for (const { size } of db.prepare('select size from audit_checkpoints').all() as Array<{ size: number }>) {
       const f = new Frontier();
       for (const l of leaves.slice(0, size)) f.append(l);
       const root = f.root();
-      db.prepare('update audit_checkpoints set root = ?, note = ? where size = ?').run(root.toString('hex'), signCheckpoint({ origin, size, rootHash: root }, signer), size);
+      db.prepare('update audit_checkpoints set root = ?, note = ? where size = ?').run(
+        root.toString('hex'),
+        signCheckpoint({ origin, size, rootHash: root }, signer),
+        size,
+      );
     }
     db.close();
     // The checkpoint kept beside the key would give it away: the forger (who holds .cairn/) removes it.
@@ -385,10 +435,16 @@ describe('tamper experiments: cairn audit verify fails and names the right entry
   it('alter a stored object an event names: caught with --artifacts, naming the event that referenced it', async () => {
     const ws = await fresh();
     const db = openDb(ws);
-    const c = db.prepare("select v.digest from dataset_versions v join datasets d on d.id = v.dataset_id where d.name = 'c'").get() as { digest: string };
-    const packs = db.prepare('select distinct pack_id from blobs where pack_id in (select pack_id from blobs where id = ?)').all(c.digest) as Array<{ pack_id: string }>;
+    const c = db
+      .prepare("select v.digest from dataset_versions v join datasets d on d.id = v.dataset_id where d.name = 'c'")
+      .get() as { digest: string };
+    const packs = db
+      .prepare('select distinct pack_id from blobs where pack_id in (select pack_id from blobs where id = ?)')
+      .all(c.digest) as Array<{ pack_id: string }>;
     // c@v1's tree and files went into packs of their own (its data is new).
-    const first = (db.prepare("select min(idx) as i from audit_events where entry like ?").get(`%${c.digest}%`) as { i: number }).i;
+    const first = (
+      db.prepare('select min(idx) as i from audit_events where entry like ?').get(`%${c.digest}%`) as { i: number }
+    ).i;
     db.close();
     expect(first).toBe(7);
     expect(packs.length).toBe(1);

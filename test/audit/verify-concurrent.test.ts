@@ -46,7 +46,11 @@ async function prepare(ws: string, metadataUrl?: string): Promise<void> {
 async function writer(ws: string, stop: { done: boolean }): Promise<number> {
   let n = 0;
   while (!stop.done) {
-    const r = n % 3 === 2 ? (writeTree(join(ws, 'd'), { 'x.bin': prng(100 + n, 4000) }), await spawnRun(['data', 'add', 'd', '--name', 'a'], ws)) : await spawnRun(['data', 'tag', 'a@v1', `t${n}`], ws);
+    const r =
+      n % 3 === 2
+        ? (writeTree(join(ws, 'd'), { 'x.bin': prng(100 + n, 4000) }),
+          await spawnRun(['data', 'add', 'd', '--name', 'a'], ws))
+        : await spawnRun(['data', 'tag', 'a@v1', `t${n}`], ws);
     expect(r.code, r.stderr).toBe(0);
     n++;
   }
@@ -88,11 +92,15 @@ describe('audit verify while other commands write', () => {
     await verifyWhileWriting(ws, 8);
   }, 240_000);
 
-  it.skipIf(!pgUp)('on PostgreSQL: no false alarm, every time', async () => {
-    const ws = tmp();
-    const { url, schema } = freshPgUrl();
-    schemas.push(schema);
-    await prepare(ws, url);
-    await verifyWhileWriting(ws, 8);
-  }, 240_000);
+  it.skipIf(!pgUp)(
+    'on PostgreSQL: no false alarm, every time',
+    async () => {
+      const ws = tmp();
+      const { url, schema } = freshPgUrl();
+      schemas.push(schema);
+      await prepare(ws, url);
+      await verifyWhileWriting(ws, 8);
+    },
+    240_000,
+  );
 });

@@ -88,7 +88,9 @@ describe('data preparation refuses bad input cleanly (CLI)', () => {
   });
 
   it('invalid UTF-8: the line of the first bad byte', () => {
-    const ref = add({ 'u.csv': Buffer.concat([Buffer.from('a,b\n1,café\n', 'utf8'), Buffer.from([0x32, 0x2c, 0x62, 0xff, 0xfe, 0x0a])]) });
+    const ref = add({
+      'u.csv': Buffer.concat([Buffer.from('a,b\n1,café\n', 'utf8'), Buffer.from([0x32, 0x2c, 0x62, 0xff, 0xfe, 0x0a])]),
+    });
     refusedEverywhere(ref, /u\.csv, line 3: invalid UTF-8 \(byte 0xff\)/);
   });
 
@@ -110,7 +112,9 @@ describe('data preparation refuses bad input cleanly (CLI)', () => {
     // The engine's own message is kept for reference, without a 100 MB echo.
     expect(String(err.data.engine)).toMatch(/Maximum line size of 2000000 bytes exceeded/);
     expect(JSON.stringify(err).length).toBeLessThan(10_000);
-    expect(fails(cwd, ['data', 'clean', ref, '--recipe', recipePath, '--name', 'long-clean'], 'INVALID_INPUT').message).toMatch(/maximum line size/);
+    expect(
+      fails(cwd, ['data', 'clean', ref, '--recipe', recipePath, '--name', 'long-clean'], 'INVALID_INPUT').message,
+    ).toMatch(/maximum line size/);
     expect(Date.now() - t0).toBeLessThan(30_000);
     expectUnchanged(cwd, before);
   });
@@ -125,17 +129,33 @@ describe('data preparation refuses bad input cleanly (CLI)', () => {
     const rows = Array.from({ length: 30_000 }, (_, i) => `${i + 1},${i * 3}`);
     rows.push('30001,oops');
     const ref = add({ 'late.csv': `id,v\n${rows.join('\n')}\n` });
-    const schema = write('late-suite.yaml', 'suite: late\nchecks:\n  - schema: { columns: { id: BIGINT, v: BIGINT } }\n  - row_count: { min: 30001, max: 30001 }\n  - not_null: [ v ]\n');
+    const schema = write(
+      'late-suite.yaml',
+      'suite: late\nchecks:\n  - schema: { columns: { id: BIGINT, v: BIGINT } }\n  - row_count: { min: 30001, max: 30001 }\n  - not_null: [ v ]\n',
+    );
     const before = snapshot(cwd);
     const err = fails(cwd, ['data', 'validate', ref, '--suite', schema], 'CHECK_FAILED');
-    const checks = (err.data.report as { checks: Array<{ name: string; status: string; failed: number; evaluated: number; details: unknown }> }).checks;
+    const checks = (
+      err.data.report as {
+        checks: Array<{ name: string; status: string; failed: number; evaluated: number; details: unknown }>;
+      }
+    ).checks;
     const byName = Object.fromEntries(checks.map((c) => [c.name, c]));
-    expect(byName.schema).toMatchObject({ status: 'failed', evaluated: 2, failed: 1, details: { problems: [{ column: 'v', problem: '1 value is not BIGINT (loaded as NULL)' }] } });
+    expect(byName.schema).toMatchObject({
+      status: 'failed',
+      evaluated: 2,
+      failed: 1,
+      details: { problems: [{ column: 'v', problem: '1 value is not BIGINT (loaded as NULL)' }] },
+    });
     expect(byName.row_count).toMatchObject({ status: 'passed' });
     expect(byName['not_null(v)']).toMatchObject({ status: 'failed', failed: 1, evaluated: 30_001 });
     expect(snapshot(cwd).datasets).toEqual(before.datasets);
 
-    const p = ok<{ profile: { rows: number; columns: Array<{ name: string; type: string; distinct: number }> } }>(cwd, ['data', 'profile', ref]);
+    const p = ok<{ profile: { rows: number; columns: Array<{ name: string; type: string; distinct: number }> } }>(cwd, [
+      'data',
+      'profile',
+      ref,
+    ]);
     expect(p.profile.rows).toBe(30_001);
     expect(p.profile.columns.map((c) => [c.name, c.type])).toEqual([
       ['id', 'BIGINT'],
@@ -146,12 +166,17 @@ describe('data preparation refuses bad input cleanly (CLI)', () => {
 
   it('a suite with an unknown key names the key and its line', () => {
     const ref = add({ 'k.csv': 'id\n1\n' });
-    const suite = write('unknown-key.yaml', 'suite: s\nchecks:\n  - row_count: { min: 1 }\n  - not_null: { columns: [id], colour: red }\n');
+    const suite = write(
+      'unknown-key.yaml',
+      'suite: s\nchecks:\n  - row_count: { min: 1 }\n  - not_null: { columns: [id], colour: red }\n',
+    );
     const before = snapshot(cwd);
     const err = fails(cwd, ['data', 'validate', ref, '--suite', suite], 'INVALID_INPUT');
     expect(err.message).toContain('unknown-key.yaml:4: unknown key "colour" in not_null');
     const top = write('unknown-top.yaml', 'suite: s\nchekcs:\n  - row_count: { min: 1 }\n');
-    expect(fails(cwd, ['data', 'validate', ref, '--suite', top], 'INVALID_INPUT').message).toContain('unknown-top.yaml:2: unknown key "chekcs"');
+    expect(fails(cwd, ['data', 'validate', ref, '--suite', top], 'INVALID_INPUT').message).toContain(
+      'unknown-top.yaml:2: unknown key "chekcs"',
+    );
     expectUnchanged(cwd, before);
   });
 
@@ -165,10 +190,16 @@ describe('data preparation refuses bad input cleanly (CLI)', () => {
 
   it('a bad regex: invalid everywhere is a suite error with its line; valid only outside RE2 is that check’s error', () => {
     const ref = add({ 'x.csv': 'id,v\n1,a\n' });
-    const suite = write('bad-regex.yaml', 'suite: s\nchecks:\n  - row_count: { min: 1 }\n  - regex: { column: v, pattern: "[a-" }\n');
+    const suite = write(
+      'bad-regex.yaml',
+      'suite: s\nchecks:\n  - row_count: { min: 1 }\n  - regex: { column: v, pattern: "[a-" }\n',
+    );
     const err = fails(cwd, ['data', 'validate', ref, '--suite', suite], 'INVALID_INPUT');
     expect(err.message).toMatch(/bad-regex\.yaml:4: regex "\[a-" is invalid/);
-    const re2 = write('re2-regex.yaml', 'suite: s\nchecks:\n  - row_count: { min: 1 }\n  - regex: { column: v, pattern: "(?=a)a" }\n');
+    const re2 = write(
+      're2-regex.yaml',
+      'suite: s\nchecks:\n  - row_count: { min: 1 }\n  - regex: { column: v, pattern: "(?=a)a" }\n',
+    );
     const f = fails(cwd, ['data', 'validate', ref, '--suite', re2], 'CHECK_FAILED');
     const checks = (f.data.report as { checks: Array<{ name: string; status: string; message: string }> }).checks;
     expect(checks.map((c) => [c.name, c.status])).toEqual([
@@ -183,13 +214,24 @@ describe('data preparation refuses bad input cleanly (CLI)', () => {
     const r = recipe('missing-col.yaml', 'recipe: r\nsteps:\n  - drop_duplicates: {}\n  - trim: [ nope ]\n');
     const before = snapshot(cwd);
     const err = fails(cwd, ['data', 'clean', ref, '--recipe', r, '--name', 'm-clean'], 'INVALID_INPUT');
-    expect(err.message).toBe('recipe step 2 (trim, line 4) names column "nope", which the table does not have at that step');
+    expect(err.message).toBe(
+      'recipe step 2 (trim, line 4) names column "nope", which the table does not have at that step',
+    );
     expect(err.hint).toContain('columns at that step: id, v');
     // A column dropped by an earlier step counts as missing too.
-    const r2 = recipe('dropped-col.yaml', 'recipe: r\nsteps:\n  - drop_columns: [ v ]\n  - fill_null: { values: { v: x } }\n');
-    expect(fails(cwd, ['data', 'clean', ref, '--recipe', r2, '--name', 'm-clean'], 'INVALID_INPUT').message).toMatch(/step 2 \(fill_null, line 4\).*"v"/);
+    const r2 = recipe(
+      'dropped-col.yaml',
+      'recipe: r\nsteps:\n  - drop_columns: [ v ]\n  - fill_null: { values: { v: x } }\n',
+    );
+    expect(fails(cwd, ['data', 'clean', ref, '--recipe', r2, '--name', 'm-clean'], 'INVALID_INPUT').message).toMatch(
+      /step 2 \(fill_null, line 4\).*"v"/,
+    );
     expectUnchanged(cwd, before);
-    expect(events(cwd, 'dataset.clean').slice(-2).map((e) => [e.outcome, e.target.name])).toEqual([
+    expect(
+      events(cwd, 'dataset.clean')
+        .slice(-2)
+        .map((e) => [e.outcome, e.target.name]),
+    ).toEqual([
       ['failed', 'm-clean'],
       ['failed', 'm-clean'],
     ]);
@@ -218,7 +260,9 @@ describe('data preparation refuses bad input cleanly (CLI)', () => {
       const err = fails(cwd, args, 'IO_ERROR');
       expect(err.message).toBe(`cannot write ${args[args.length - 1]}: it does not exist`);
     }
-    expect(fails(cwd, ['data', 'validate', ref, '--suite', join(nowhere, 'missing.yaml')], 'IO_ERROR').message).toContain('cannot read the suite');
+    expect(
+      fails(cwd, ['data', 'validate', ref, '--suite', join(nowhere, 'missing.yaml')], 'IO_ERROR').message,
+    ).toContain('cannot read the suite');
     expect(tmpFiles(cwd)).toEqual([]);
   });
 
@@ -245,14 +289,33 @@ describe('data preparation refuses bad input cleanly (CLI)', () => {
     const ref = add({ 'r.csv': 'id\n1\n2\n' });
     const before = snapshot(cwd);
     const n = events(cwd).length;
-    expect(fails(cwd, ['data', 'split', ref, '--name', 'bad name', '--ratios', 'train=0.8,test=0.2'], 'INVALID_NAME', 2).message).toContain('"bad name"');
-    expect(fails(cwd, ['data', 'split', ref, '--name', 'x', '--ratios', 'Tr!ain=0.8,test=0.2'], 'USAGE', 2).message).toContain('"Tr!ain" is not a valid split name');
-    expect(fails(cwd, ['data', 'split', ref, '--name', 'x', '--ratios', '.hidden=0.8,test=0.2'], 'USAGE', 2).message).toContain('".hidden"');
-    expect(fails(cwd, ['data', 'split', ref, '--name', 'x', '--ratios', 'a..b=0.8,test=0.2'], 'USAGE', 2).message).toContain('"a..b"');
+    expect(
+      fails(cwd, ['data', 'split', ref, '--name', 'bad name', '--ratios', 'train=0.8,test=0.2'], 'INVALID_NAME', 2)
+        .message,
+    ).toContain('"bad name"');
+    expect(
+      fails(cwd, ['data', 'split', ref, '--name', 'x', '--ratios', 'Tr!ain=0.8,test=0.2'], 'USAGE', 2).message,
+    ).toContain('"Tr!ain" is not a valid split name');
+    expect(
+      fails(cwd, ['data', 'split', ref, '--name', 'x', '--ratios', '.hidden=0.8,test=0.2'], 'USAGE', 2).message,
+    ).toContain('".hidden"');
+    expect(
+      fails(cwd, ['data', 'split', ref, '--name', 'x', '--ratios', 'a..b=0.8,test=0.2'], 'USAGE', 2).message,
+    ).toContain('"a..b"');
     // Fine on its own, too long once joined to the base name (200 characters at most).
     const long = 'n'.repeat(190);
-    expect(fails(cwd, ['data', 'split', ref, '--name', long, '--ratios', 'train=0.5,validation=0.5'], 'INVALID_NAME', 2).message).toContain(`${long}/validation`);
-    expect(fails(cwd, ['data', 'clean', ref, '--recipe', recipe('any.yaml', 'steps:\n  - drop_duplicates: {}\n'), '--name', 'a//b'], 'INVALID_NAME', 2).message).toContain('"a//b"');
+    expect(
+      fails(cwd, ['data', 'split', ref, '--name', long, '--ratios', 'train=0.5,validation=0.5'], 'INVALID_NAME', 2)
+        .message,
+    ).toContain(`${long}/validation`);
+    expect(
+      fails(
+        cwd,
+        ['data', 'clean', ref, '--recipe', recipe('any.yaml', 'steps:\n  - drop_duplicates: {}\n'), '--name', 'a//b'],
+        'INVALID_NAME',
+        2,
+      ).message,
+    ).toContain('"a//b"');
     expectUnchanged(cwd, before);
     expect(events(cwd).length).toBe(n);
     run(cwd, ['audit', 'verify']);

@@ -87,7 +87,11 @@ describe('file collections end to end (CLI, SpamAssassin e-mails)', () => {
     }
     // A binary file (a truncated PNG) named .txt, and an empty file.
     const binary = Buffer.concat([Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex'), Buffer.alloc(64, 7)]);
-    const extra: Record<string, Buffer> = { [duplicate]: files.get(original)!, 'spam/image.txt': binary, 'ham/empty.txt': Buffer.alloc(0) };
+    const extra: Record<string, Buffer> = {
+      [duplicate]: files.get(original)!,
+      'spam/image.txt': binary,
+      'ham/empty.txt': Buffer.alloc(0),
+    };
     for (const [p, b] of Object.entries(extra)) {
       writeFileSync(join(tree, p), b);
       files.set(p, b);
@@ -119,7 +123,9 @@ describe('file collections end to end (CLI, SpamAssassin e-mails)', () => {
     const n = files.size;
     expect(n).toBe(2 * PER_FOLDER + 3);
     const err = fails(cwd, ['data', 'validate', 'mail', '--suite', suite], 'CHECK_FAILED');
-    const rep = (err.data as { report: { kind: string; size: number; ok: boolean; errors: number; checks: FileCheckOut[] } }).report;
+    const rep = (
+      err.data as { report: { kind: string; size: number; ok: boolean; errors: number; checks: FileCheckOut[] } }
+    ).report;
     expect(rep.kind).toBe('files');
     expect(rep.size).toBe(n);
     const c = Object.fromEntries(rep.checks.map((x) => [x.name, x]));
@@ -135,7 +141,10 @@ describe('file collections end to end (CLI, SpamAssassin e-mails)', () => {
     const bad = nonUtf8();
     expect(bad.length).toBeGreaterThan(0);
     expect(c.decodable).toMatchObject({ status: 'failed', evaluated: n, failed: bad.length + 1 });
-    expect(c.decodable!.details.byType).toEqual({ png: { checked: 1, failed: 1 }, text: { checked: n - 1, failed: bad.length } });
+    expect(c.decodable!.details.byType).toEqual({
+      png: { checked: 1, failed: 1 },
+      text: { checked: n - 1, failed: bad.length },
+    });
 
     // Of the two copies, the one later in UTF-8 byte order is the duplicate.
     const later = [original, duplicate].sort(byteOrder)[1]!;
@@ -151,30 +160,43 @@ describe('file collections end to end (CLI, SpamAssassin e-mails)', () => {
     expect(c.pii).toMatchObject({ status: 'failed', evaluated: n, failed: mailed.length });
     expect(c.pii!.details).toMatchObject({ files: mailed.length, counts: { email: addresses } });
     // Reports hold masked values only.
-    for (const s of c.pii!.sample as unknown as Array<{ values: string[] }>) for (const v of s.values) expect(v).toMatch(/^[x9@._%+-]+$/);
+    for (const s of c.pii!.sample as unknown as Array<{ values: string[] }>)
+      for (const v of s.values) expect(v).toMatch(/^[x9@._%+-]+$/);
 
     expect(rep.ok).toBe(false);
     expect(rep.errors).toBe(5);
     const stored = ok<{ body: unknown; digest: string }>(cwd, ['data', 'report', 'mail', '--kind', 'validation']);
     expect(stored.body).toEqual(rep);
-    expect(lastEvent(cwd, 'dataset.validate')).toMatchObject({ outcome: 'failed', target: { name: 'mail', version: 1, digest: raw.digest }, params: { ok: false, errors: 5, report: stored.digest } });
+    expect(lastEvent(cwd, 'dataset.validate')).toMatchObject({
+      outcome: 'failed',
+      target: { name: 'mail', version: 1, digest: raw.digest },
+      params: { ok: false, errors: 5, report: stored.digest },
+    });
   });
 
   it('clean with files: steps drops what it should, redacts every address and keeps untouched files byte for byte', () => {
     const recipe = join(cwd, 'mail-recipe.yaml');
     writeFileSync(
       recipe,
-      ['recipe: mail-clean', 'files:', '  - select: { exclude: ["ham/0001*"] }', '  - drop_duplicates: {}', '  - drop_invalid: { checks: [types, decodable, size] }', '  - redact_pii: { kinds: [email] }', ''].join('\n'),
+      [
+        'recipe: mail-clean',
+        'files:',
+        '  - select: { exclude: ["ham/0001*"] }',
+        '  - drop_duplicates: {}',
+        '  - drop_invalid: { checks: [types, decodable, size] }',
+        '  - redact_pii: { kinds: [email] }',
+        '',
+      ].join('\n'),
     );
-    const res = ok<{ ref: string; digest: string; recipeDigest: string; report: { steps: Array<{ kind: string; filesIn: number; filesOut: number }>; dropped: Array<{ path: string; step: number; reason: string }> } }>(cwd, [
-      'data',
-      'clean',
-      'mail',
-      '--recipe',
-      recipe,
-      '--name',
-      'mail-clean',
-    ]);
+    const res = ok<{
+      ref: string;
+      digest: string;
+      recipeDigest: string;
+      report: {
+        steps: Array<{ kind: string; filesIn: number; filesOut: number }>;
+        dropped: Array<{ path: string; step: number; reason: string }>;
+      };
+    }>(cwd, ['data', 'clean', 'mail', '--recipe', recipe, '--name', 'mail-clean']);
     expect(res.ref).toBe('mail-clean@v1');
     expect(res.recipeDigest).toBe(`sha256:${sha(readFileSync(recipe))}`);
 
@@ -216,23 +238,43 @@ describe('file collections end to end (CLI, SpamAssassin e-mails)', () => {
       } else expect(f.digest, f.path).toBe(oldDigest.get(f.path));
     }
     expect(redacted).toBeGreaterThan(0);
-    expect(lastEvent(cwd, 'dataset.clean')).toMatchObject({ outcome: 'ok', target: { name: 'mail-clean', version: 1, digest: res.digest }, inputs: [raw.digest], outputs: [res.digest], params: { recipeDigest: res.recipeDigest } });
+    expect(lastEvent(cwd, 'dataset.clean')).toMatchObject({
+      outcome: 'ok',
+      target: { name: 'mail-clean', version: 1, digest: res.digest },
+      inputs: [raw.digest],
+      outputs: [res.digest],
+      params: { recipeDigest: res.recipeDigest },
+    });
   });
 
   it('split --stratify label --labels folder keeps every label within 1 percentage point', () => {
     const cleaned = ok<ShowOut>(cwd, ['data', 'show', 'mail-clean', '--all']);
-    const s = ok<SplitOut>(cwd, ['data', 'split', 'mail-clean', '--name', 'mail-strat', '--ratios', 'train=0.8,test=0.2', '--stratify', 'label', '--labels', 'folder']);
+    const s = ok<SplitOut>(cwd, [
+      'data',
+      'split',
+      'mail-clean',
+      '--name',
+      'mail-strat',
+      '--ratios',
+      'train=0.8,test=0.2',
+      '--stratify',
+      'label',
+      '--labels',
+      'folder',
+    ]);
     expect(s.leakage.ok).toBe(true);
     expect(s.splits.map((x) => x.ref)).toEqual(['mail-strat/train@v1', 'mail-strat/test@v1']);
     const all = cleaned.listing.map((f) => f.path);
-    const share = (paths: string[], label: string) => paths.filter((p) => p.startsWith(`${label}/`)).length / paths.length;
+    const share = (paths: string[], label: string) =>
+      paths.filter((p) => p.startsWith(`${label}/`)).length / paths.length;
     const seen: string[] = [];
     for (const x of s.splits) {
       const shown = ok<ShowOut>(cwd, ['data', 'show', x.ref, '--all']);
       const paths = shown.listing.map((f) => f.path);
       expect(paths.length).toBe(x.size);
       seen.push(...paths);
-      for (const label of ['spam', 'ham']) expect(Math.abs(share(paths, label) - share(all, label)) * 100, `${x.name} ${label}`).toBeLessThan(1);
+      for (const label of ['spam', 'ham'])
+        expect(Math.abs(share(paths, label) - share(all, label)) * 100, `${x.name} ${label}`).toBeLessThan(1);
       // Files keep their content (and digests) in the split.
       const src = new Map(cleaned.listing.map((f) => [f.path, f.digest]));
       for (const f of shown.listing) expect(f.digest).toBe(src.get(f.path));
@@ -244,7 +286,10 @@ describe('file collections end to end (CLI, SpamAssassin e-mails)', () => {
     // The e-mails flat in one folder; labels and a group (the first sender domain) come from a manifest.
     const flat = join(cwd, 'flat');
     mkdirSync(join(flat, 'mail'), { recursive: true });
-    const picked = [...files.keys()].filter((p) => /^(spam|ham)\/\d/.test(p) && isUtf8(files.get(p)!)).sort().filter((_, i) => i % 3 === 0);
+    const picked = [...files.keys()]
+      .filter((p) => /^(spam|ham)\/\d/.test(p) && isUtf8(files.get(p)!))
+      .sort()
+      .filter((_, i) => i % 3 === 0);
     const lines = ['path,label,domain'];
     for (const p of picked) {
       const name = p.replace('/', '-');
@@ -256,13 +301,36 @@ describe('file collections end to end (CLI, SpamAssassin e-mails)', () => {
     ok(cwd, ['data', 'add', flat, '--name', 'flat']);
     const suite = join(cwd, 'flat-suite.yaml');
     writeFileSync(suite, 'suite: flat\nfiles:\n  - labels: { from: manifest, allowed: [spam, ham] }\n  - types: {}\n');
-    const rep = ok<{ kind: string; ok: boolean; checks: FileCheckOut[] }>(cwd, ['data', 'validate', 'flat', '--suite', suite]);
+    const rep = ok<{ kind: string; ok: boolean; checks: FileCheckOut[] }>(cwd, [
+      'data',
+      'validate',
+      'flat',
+      '--suite',
+      suite,
+    ]);
     expect(rep.kind).toBe('files');
     expect(rep.checks[0]).toMatchObject({ name: 'labels', status: 'passed', evaluated: picked.length });
 
-    const s = ok<SplitOut>(cwd, ['data', 'split', 'flat', '--name', 'flat-strat', '--ratios', 'train=0.8,test=0.2', '--stratify', 'label', '--labels', 'manifest']);
+    const s = ok<SplitOut>(cwd, [
+      'data',
+      'split',
+      'flat',
+      '--name',
+      'flat-strat',
+      '--ratios',
+      'train=0.8,test=0.2',
+      '--stratify',
+      'label',
+      '--labels',
+      'manifest',
+    ]);
     const members = s.splits.map((x) => ok<ShowOut>(cwd, ['data', 'show', x.ref, '--all']).listing.map((f) => f.path));
-    expect(members.flat().filter((p) => p.startsWith('mail/')).sort()).toEqual(picked.map((p) => `mail/${p.replace('/', '-')}`).sort());
+    expect(
+      members
+        .flat()
+        .filter((p) => p.startsWith('mail/'))
+        .sort(),
+    ).toEqual(picked.map((p) => `mail/${p.replace('/', '-')}`).sort());
     expect(members.flat().some((p) => p.endsWith('.parquet'))).toBe(false);
     // The manifest is not a member: each split carries its own, with exactly its files' lines.
     expect(s.splits[0]!.size + s.splits[1]!.size).toBe(picked.length);
@@ -270,14 +338,38 @@ describe('file collections end to end (CLI, SpamAssassin e-mails)', () => {
       expect(members[i]).toContain('manifest.csv');
       const own = readFileSync(join(checkout(cwd, x.ref), 'manifest.csv'), 'utf8').split('\n');
       expect(own[0]).toBe('path,label,domain');
-      expect(own.slice(1, -1).sort()).toEqual(lines.slice(1).filter((l) => members[i]!.includes(l.split(',')[0]!)).sort());
+      expect(own.slice(1, -1).sort()).toEqual(
+        lines
+          .slice(1)
+          .filter((l) => members[i]!.includes(l.split(',')[0]!))
+          .sort(),
+      );
       expect(own.length - 2, JSON.stringify({ size: x.size, members: members[i]!.length })).toBe(x.size);
     }
 
-    const g = ok<SplitOut>(cwd, ['data', 'split', 'flat', '--name', 'flat-group', '--ratios', 'train=0.8,test=0.2', '--group', 'domain', '--manifest', 'manifest.csv']);
+    const g = ok<SplitOut>(cwd, [
+      'data',
+      'split',
+      'flat',
+      '--name',
+      'flat-group',
+      '--ratios',
+      'train=0.8,test=0.2',
+      '--group',
+      'domain',
+      '--manifest',
+      'manifest.csv',
+    ]);
     expect(g.leakage).toMatchObject({ ok: true, checked: expect.arrayContaining(['group-overlap']) });
     const domainOf = new Map(lines.slice(1).map((l) => [l.split(',')[0]!, l.split(',')[2]!]));
-    const [tr, te] = g.splits.map((x) => new Set(ok<ShowOut>(cwd, ['data', 'show', x.ref, '--all']).listing.map((f) => domainOf.get(f.path)).filter(Boolean)));
+    const [tr, te] = g.splits.map(
+      (x) =>
+        new Set(
+          ok<ShowOut>(cwd, ['data', 'show', x.ref, '--all'])
+            .listing.map((f) => domainOf.get(f.path))
+            .filter(Boolean),
+        ),
+    );
     for (const d of te!) expect(tr!.has(d), d).toBe(false);
   });
 
@@ -289,9 +381,15 @@ describe('file collections end to end (CLI, SpamAssassin e-mails)', () => {
     const finding = (err.data.leakage as SplitOut['leakage']).findings.find((f) => f.kind === 'exact-duplicate')!;
     expect(finding).toMatchObject({ severity: 'error', count: 1 });
     const [inTrain, inTest] = splitPosition(keyText(original)) < 0.8 ? [original, duplicate] : [duplicate, original];
-    expect(finding.sample).toEqual([{ digest: sha(files.get(original)!), splits: { train: [inTrain], test: [inTest] } }]);
+    expect(finding.sample).toEqual([
+      { digest: sha(files.get(original)!), splits: { train: [inTrain], test: [inTest] } },
+    ]);
     expectUnchanged(cwd, before);
-    expect(lastEvent(cwd, 'dataset.split')).toMatchObject({ outcome: 'failed', target: { name: 'mail-plain' }, params: { allowLeakage: false } });
+    expect(lastEvent(cwd, 'dataset.split')).toMatchObject({
+      outcome: 'failed',
+      target: { name: 'mail-plain' },
+      params: { allowLeakage: false },
+    });
 
     const s = ok<SplitOut>(cwd, [...args, '--allow-leakage']);
     expect(s.allowedLeakage).toBe(true);
@@ -299,7 +397,13 @@ describe('file collections end to end (CLI, SpamAssassin e-mails)', () => {
     const train = ok<ShowOut>(cwd, ['data', 'show', s.splits[0]!.ref, '--all']).listing.map((f) => f.path);
     expect(train.sort()).toEqual([...files.keys()].filter((p) => splitPosition(keyText(p)) < 0.8).sort());
     expect(s.splits[0]!.size + s.splits[1]!.size).toBe(files.size);
-    expect(lastEvent(cwd, 'dataset.split')).toMatchObject({ outcome: 'ok', target: { name: 'mail-plain' }, inputs: [raw.digest], outputs: s.splits.map((x) => x.digest), params: { allowLeakage: true, leakageOk: false } });
+    expect(lastEvent(cwd, 'dataset.split')).toMatchObject({
+      outcome: 'ok',
+      target: { name: 'mail-plain' },
+      inputs: [raw.digest],
+      outputs: s.splits.map((x) => x.digest),
+      params: { allowLeakage: true, leakageOk: false },
+    });
     expect(datasets(cwd).map((d) => d.name)).toEqual(expect.arrayContaining(['mail-plain/train', 'mail-plain/test']));
     expect(tmpFiles(cwd)).toEqual([]);
     expect(ok<{ ok: boolean }>(cwd, ['audit', 'verify']).ok).toBe(true);

@@ -21,9 +21,29 @@ describe('flights-3m.parquet end to end (CLI)', () => {
   afterAll(() => rmTemp(cwd));
 
   it('profile: 3,000,000 rows, typed columns, exact counts where promised', async () => {
-    const p = ok<{ profile: { rows: number; columns: Array<{ name: string; type: string; count: number; nulls: number; distinct: number; distinctExact: boolean; min: unknown; max: unknown }> } }>(cwd, ['data', 'profile', 'flights']);
+    const p = ok<{
+      profile: {
+        rows: number;
+        columns: Array<{
+          name: string;
+          type: string;
+          count: number;
+          nulls: number;
+          distinct: number;
+          distinctExact: boolean;
+          min: unknown;
+          max: unknown;
+        }>;
+      };
+    }>(cwd, ['data', 'profile', 'flights']);
     expect(p.profile.rows).toBe(ROWS);
-    expect(p.profile.columns.map((c) => `${c.name}:${c.type}`)).toEqual(['date:TIMESTAMP', 'delay:BIGINT', 'distance:BIGINT', 'origin:VARCHAR', 'destination:VARCHAR']);
+    expect(p.profile.columns.map((c) => `${c.name}:${c.type}`)).toEqual([
+      'date:TIMESTAMP',
+      'delay:BIGINT',
+      'distance:BIGINT',
+      'origin:VARCHAR',
+      'destination:VARCHAR',
+    ]);
     const [truth] = await query<{ origins: number; dmin: number; dmax: number }>(
       `SELECT count(DISTINCT origin)::INTEGER AS origins, min(delay)::INTEGER AS dmin, max(delay)::INTEGER AS dmax FROM read_parquet(${sqlLit(FLIGHTS)})`,
     );
@@ -31,13 +51,20 @@ describe('flights-3m.parquet end to end (CLI)', () => {
     for (const c of p.profile.columns) expect(c.count + c.nulls, c.name).toBe(ROWS);
     expect(by.origin).toMatchObject({ distinct: truth!.origins, distinctExact: true });
     expect(by.delay).toMatchObject({ min: truth!.dmin, max: truth!.dmax });
-    expect(lastEvent(cwd, 'dataset.profile')).toMatchObject({ outcome: 'ok', target: { name: 'flights', version: 1, digest }, params: { rows: ROWS, columns: 5 } });
+    expect(lastEvent(cwd, 'dataset.profile')).toMatchObject({
+      outcome: 'ok',
+      target: { name: 'flights', version: 1, digest },
+      params: { rows: ROWS, columns: 5 },
+    });
   });
 
   it('validate: an inferred suite passes on all 3,000,000 rows', () => {
     const suite = join(cwd, 'flights-suite.yaml');
     ok(cwd, ['data', 'suite', 'infer', 'flights', '-o', suite]);
-    const rep = ok<{ ok: boolean; size: number; checks: Array<{ kind: string; status: string; evaluated: number }> }>(cwd, ['data', 'validate', 'flights', '--suite', suite]);
+    const rep = ok<{ ok: boolean; size: number; checks: Array<{ kind: string; status: string; evaluated: number }> }>(
+      cwd,
+      ['data', 'validate', 'flights', '--suite', suite],
+    );
     expect(rep.ok).toBe(true);
     expect(rep.size).toBe(ROWS);
     expect(rep.checks.find((c) => c.kind === 'not_null')!.evaluated).toBe(ROWS);
@@ -53,7 +80,9 @@ describe('flights-3m.parquet end to end (CLI)', () => {
     expect(b.splits.map((s) => s.digest)).toEqual(a.splits.map((s) => s.digest));
     // The versions hold exactly those rows, and together every flight once (as a multiset).
     const files = a.splits.map((s) => join(checkout(cwd, s.ref), 'data.parquet'));
-    const counts = await query<{ n: number }>(files.map((f) => `SELECT count(*)::INTEGER AS n FROM read_parquet(${sqlLit(f)})`).join(' UNION ALL '));
+    const counts = await query<{ n: number }>(
+      files.map((f) => `SELECT count(*)::INTEGER AS n FROM read_parquet(${sqlLit(f)})`).join(' UNION ALL '),
+    );
     expect(counts.map((c) => c.n)).toEqual(a.splits.map((s) => s.size));
     const [diff] = await query<{ n: number }>(
       `SELECT count(*)::INTEGER AS n FROM (
@@ -62,6 +91,11 @@ describe('flights-3m.parquet end to end (CLI)', () => {
          (SELECT * FROM read_parquet([${files.map(sqlLit).join(', ')}]) EXCEPT ALL SELECT * FROM read_parquet(${sqlLit(FLIGHTS)})))`,
     );
     expect(diff!.n).toBe(0);
-    expect(lastEvent(cwd, 'dataset.split')).toMatchObject({ outcome: 'ok', inputs: [digest], outputs: b.splits.map((s) => s.digest), params: { allowLeakage: false, leakageOk: true } });
+    expect(lastEvent(cwd, 'dataset.split')).toMatchObject({
+      outcome: 'ok',
+      inputs: [digest],
+      outputs: b.splits.map((s) => s.digest),
+      params: { allowLeakage: false, leakageOk: true },
+    });
   });
 });

@@ -33,7 +33,18 @@ export interface AuditEvent {
 export interface SplitOut {
   from: string;
   splits: Array<{ name: string; ref: string; digest: string; size: number }>;
-  leakage: { ok: boolean; checked: string[]; findings: Array<{ kind: string; severity: string; count: number; message: string; sample: unknown[]; details: Record<string, unknown> }> };
+  leakage: {
+    ok: boolean;
+    checked: string[];
+    findings: Array<{
+      kind: string;
+      severity: string;
+      count: number;
+      message: string;
+      sample: unknown[];
+      details: Record<string, unknown>;
+    }>;
+  };
   allowedLeakage: boolean;
 }
 
@@ -134,8 +145,13 @@ export async function query<T = Record<string, unknown>>(sql: string): Promise<T
   try {
     const reader = await conn.runAndReadAll(sql);
     // BIGINT comes back as bigint: numbers while exact, as JSON would carry them.
-    const plain = (v: unknown) => (typeof v === 'bigint' && v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v);
-    return reader.getRowObjectsJS().map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, plain(v)]))) as T[];
+    const plain = (v: unknown) =>
+      typeof v === 'bigint' && v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER)
+        ? Number(v)
+        : v;
+    return reader
+      .getRowObjectsJS()
+      .map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, plain(v)]))) as T[];
   } finally {
     conn.closeSync();
     db.closeSync();
@@ -207,7 +223,9 @@ export function parseCsv(text: string): Array<Record<string, string>> {
     rows.push(row);
   }
   const [header, ...body] = rows;
-  return body.filter((r) => r.length > 1 || r[0] !== '').map((r) => Object.fromEntries(header!.map((h, i) => [h, r[i] ?? ''])));
+  return body
+    .filter((r) => r.length > 1 || r[0] !== '')
+    .map((r) => Object.fromEntries(header!.map((h, i) => [h, r[i] ?? ''])));
 }
 
 /** Well-formed XML 1.0, strictly: balanced tags, quoted attributes, only the five entities and numeric references. Returns the element names in document order. */

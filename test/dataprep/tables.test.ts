@@ -94,7 +94,10 @@ function eventsCsv(from: number, to: number): string {
     const r = lcg(id * 7919);
     const label = r() < 0.6 ? 'a' : r() < 0.75 ? 'b' : 'c';
     const user = `u${Math.floor(r() * 97)}`;
-    const ts = new Date(Date.UTC(2024, 0, 1) + Math.floor(id / 2) * 3600e3).toISOString().replace('T', ' ').slice(0, 19);
+    const ts = new Date(Date.UTC(2024, 0, 1) + Math.floor(id / 2) * 3600e3)
+      .toISOString()
+      .replace('T', ' ')
+      .slice(0, 19);
     const amount = id % 17 === 0 ? '' : (r() * 1000).toFixed(2);
     lines.push(`${id},${user},${label},${ts},${amount},note ${id}`);
   }
@@ -130,7 +133,13 @@ describe('tables end to end (CLI)', () => {
     weather = parseCsv(weatherText);
     mkdirSync(join(cwd, 'src', 'weather'), { recursive: true });
     copyFileSync(SEATTLE, join(cwd, 'src', 'weather', 'seattle-weather.csv'));
-    weatherDigest = ok<{ digest: string }>(cwd, ['data', 'add', join(cwd, 'src', 'weather'), '--name', 'weather']).digest;
+    weatherDigest = ok<{ digest: string }>(cwd, [
+      'data',
+      'add',
+      join(cwd, 'src', 'weather'),
+      '--name',
+      'weather',
+    ]).digest;
   });
   afterAll(() => rmTemp(cwd));
 
@@ -177,16 +186,34 @@ describe('tables end to end (CLI)', () => {
     for (const r of weather) counts.set(r.weather!, (counts.get(r.weather!) ?? 0) + 1);
     expect(col('weather').distinct).toBe(5);
     expect(col('weather').distinctExact).toBe(true);
-    expect(Object.fromEntries(col('weather').frequencies!.map((f) => [f.value, f.count]))).toEqual(Object.fromEntries(counts));
+    expect(Object.fromEntries(col('weather').frequencies!.map((f) => [f.value, f.count]))).toEqual(
+      Object.fromEntries(counts),
+    );
     expect(col('weather').top![0]).toEqual({ value: 'rain', count: 641 });
 
     // Stored with the version: the report command returns the same profile, `show` lists it.
-    const stored = ok<{ ref: string; kind: string; digest: string; body: unknown }>(cwd, ['data', 'report', 'weather', '--kind', 'profile']);
+    const stored = ok<{ ref: string; kind: string; digest: string; body: unknown }>(cwd, [
+      'data',
+      'report',
+      'weather',
+      '--kind',
+      'profile',
+    ]);
     expect(stored.kind).toBe('profile');
     expect(stored.digest).toBe(p.reportDigest);
     expect(stored.body).toEqual(p.profile);
-    const shown = ok<{ reports: Array<{ kind: string; digest: string; summary: unknown }> }>(cwd, ['data', 'show', 'weather']);
-    expect(shown.reports).toContainEqual(expect.objectContaining({ kind: 'profile', digest: p.reportDigest, summary: { kind: 'table', rows: 1461, columns: 6 } }));
+    const shown = ok<{ reports: Array<{ kind: string; digest: string; summary: unknown }> }>(cwd, [
+      'data',
+      'show',
+      'weather',
+    ]);
+    expect(shown.reports).toContainEqual(
+      expect.objectContaining({
+        kind: 'profile',
+        digest: p.reportDigest,
+        summary: { kind: 'table', rows: 1461, columns: 6 },
+      }),
+    );
 
     const ev = lastEvent(cwd, 'dataset.profile');
     expect(ev.outcome).toBe('ok');
@@ -200,7 +227,14 @@ describe('tables end to end (CLI)', () => {
     const p = ok<ProfileOut>(cwd, ['data', 'profile', v.ref]);
     expect(p.profile.rows).toBe(2000);
     const by = Object.fromEntries(p.profile.columns.map((c) => [c.name, c]));
-    expect(Object.fromEntries(p.profile.columns.map((c) => [c.name, c.type]))).toEqual({ id: 'BIGINT', user: 'VARCHAR', label: 'VARCHAR', ts: 'TIMESTAMP', amount: 'DOUBLE', note: 'VARCHAR' });
+    expect(Object.fromEntries(p.profile.columns.map((c) => [c.name, c.type]))).toEqual({
+      id: 'BIGINT',
+      user: 'VARCHAR',
+      label: 'VARCHAR',
+      ts: 'TIMESTAMP',
+      amount: 'DOUBLE',
+      note: 'VARCHAR',
+    });
     expect(by.amount!.nulls).toBe(Math.floor(2000 / 17));
     expect(by.amount!.count).toBe(2000 - Math.floor(2000 / 17));
     expect(by.id!).toMatchObject({ min: 1, max: 2000, distinct: 2000, distinctExact: true, mean: 1000.5 });
@@ -210,30 +244,64 @@ describe('tables end to end (CLI)', () => {
 
   it('suite infer writes a suite the same data passes; validate stores the report and audits ok', () => {
     const suite = join(cwd, 'weather-suite.yaml');
-    const inf = ok<{ ref: string; digest: string; out: string; suite: string }>(cwd, ['data', 'suite', 'infer', 'weather', '-o', suite]);
+    const inf = ok<{ ref: string; digest: string; out: string; suite: string }>(cwd, [
+      'data',
+      'suite',
+      'infer',
+      'weather',
+      '-o',
+      suite,
+    ]);
     const text = readFileSync(suite, 'utf8');
     expect(inf.out).toBe(suite);
     expect(inf.suite).toBe(text);
     expect(inf.digest).toBe(`sha256:${sha(text)}`);
     expect(text).toMatch(/^suite: weather-suite$/m);
     const infEv = lastEvent(cwd, 'dataset.suite.infer');
-    expect(infEv).toMatchObject({ outcome: 'ok', target: { type: 'dataset', name: 'weather', version: 1, digest: weatherDigest }, inputs: [weatherDigest], params: { suiteDigest: inf.digest, written: true } });
+    expect(infEv).toMatchObject({
+      outcome: 'ok',
+      target: { type: 'dataset', name: 'weather', version: 1, digest: weatherDigest },
+      inputs: [weatherDigest],
+      params: { suiteDigest: inf.digest, written: true },
+    });
 
     const rep = ok<ValidationOut>(cwd, ['data', 'validate', 'weather', '--suite', suite]);
     expect(rep.format).toBe('cairn.validation/v1');
     expect(rep.ok).toBe(true);
     expect(rep.errors).toBe(0);
     expect(rep.size).toBe(1461);
-    expect(rep.checks.map((c) => c.kind)).toEqual(['row_count', 'schema', 'not_null', 'unique', 'range', 'range', 'range', 'range', 'allowed']);
+    expect(rep.checks.map((c) => c.kind)).toEqual([
+      'row_count',
+      'schema',
+      'not_null',
+      'unique',
+      'range',
+      'range',
+      'range',
+      'range',
+      'allowed',
+    ]);
     for (const c of rep.checks) expect(c.status, c.name).toBe('passed');
 
-    const stored = ok<{ digest: string; body: ValidationOut }>(cwd, ['data', 'report', 'weather', '--kind', 'validation']);
+    const stored = ok<{ digest: string; body: ValidationOut }>(cwd, [
+      'data',
+      'report',
+      'weather',
+      '--kind',
+      'validation',
+    ]);
     expect(stored.body.ok).toBe(true);
     const ev = lastEvent(cwd, 'dataset.validate');
     expect(ev.outcome).toBe('ok');
     expect(ev.target).toEqual({ type: 'dataset', name: 'weather', version: 1, digest: weatherDigest });
     expect(ev.inputs).toEqual([weatherDigest]);
-    expect(ev.params).toMatchObject({ suite: 'weather-suite', suiteDigest: inf.digest, ok: true, errors: 0, report: stored.digest });
+    expect(ev.params).toMatchObject({
+      suite: 'weather-suite',
+      suiteDigest: inf.digest,
+      ok: true,
+      errors: 0,
+      report: stored.digest,
+    });
   });
 
   it('validate with failing checks: exit 1 CHECK_FAILED, exact counts, stored report, JUnit and HTML, audited as failed', () => {
@@ -257,7 +325,11 @@ describe('tables end to end (CLI)', () => {
     );
     const junit = join(cwd, 'strict.junit.xml');
     const html = join(cwd, 'strict.html');
-    const err = fails(cwd, ['data', 'validate', 'weather', '--suite', suite, '--junit', junit, '--html', html], 'CHECK_FAILED');
+    const err = fails(
+      cwd,
+      ['data', 'validate', 'weather', '--suite', suite, '--junit', junit, '--html', html],
+      'CHECK_FAILED',
+    );
     const rep = (err.data as { report: ValidationOut }).report;
     const hot = weather.filter((r) => Number(r.temp_max) > 30).length;
     const other = weather.filter((r) => r.weather !== 'rain' && r.weather !== 'sun').length;
@@ -280,7 +352,13 @@ describe('tables end to end (CLI)', () => {
     expect(rep.warnings).toBe(1);
 
     // Stored with the version, even though it failed.
-    const stored = ok<{ digest: string; body: ValidationOut }>(cwd, ['data', 'report', 'weather', '--kind', 'validation']);
+    const stored = ok<{ digest: string; body: ValidationOut }>(cwd, [
+      'data',
+      'report',
+      'weather',
+      '--kind',
+      'validation',
+    ]);
     expect(stored.body).toEqual(rep);
 
     // JUnit: well-formed, one testcase per check; failures for failed errors, <error> for the
@@ -301,7 +379,14 @@ describe('tables end to end (CLI)', () => {
     const ev = lastEvent(cwd, 'dataset.validate');
     expect(ev.outcome).toBe('failed');
     expect(ev.reason).toMatch(/^CHECK_FAILED/);
-    expect(ev.params).toMatchObject({ suite: 'strict-weather', suiteDigest: `sha256:${sha(readFileSync(suite))}`, ok: false, errors: 4, warnings: 1, report: stored.digest });
+    expect(ev.params).toMatchObject({
+      suite: 'strict-weather',
+      suiteDigest: `sha256:${sha(readFileSync(suite))}`,
+      ok: false,
+      errors: 4,
+      warnings: 1,
+      report: stored.digest,
+    });
   });
 
   it('clean: exact rows, HMAC pseudonyms under the workspace key (which leaks nowhere), lineage via the recipe digest', async () => {
@@ -334,7 +419,18 @@ describe('tables end to end (CLI)', () => {
     const outputs: string[] = [];
     const r = run(cwd, ['data', 'clean', input.ref, '--recipe', recipe, '--name', 'people-clean', '--json']);
     outputs.push(r.stdout, r.stderr);
-    const res = r.json as { ref: string; digest: string; from: string; recipe: string; recipeDigest: string; report: { rowsIn: number; rowsOut: number; steps: Array<{ line: number; kind: string; rowsIn: number; rowsOut: number; details: Record<string, number> }> } };
+    const res = r.json as {
+      ref: string;
+      digest: string;
+      from: string;
+      recipe: string;
+      recipeDigest: string;
+      report: {
+        rowsIn: number;
+        rowsOut: number;
+        steps: Array<{ line: number; kind: string; rowsIn: number; rowsOut: number; details: Record<string, number> }>;
+      };
+    };
     const recipeDigest = `sha256:${sha(recipeText)}`;
     expect(res).toMatchObject({ ref: 'people-clean@v1', from: input.ref, recipe: 'people-clean', recipeDigest });
     expect(res.report.rowsIn).toBe(7);
@@ -351,7 +447,13 @@ describe('tables end to end (CLI)', () => {
     expect(res.report.steps[2]!.details).toEqual({ 'invalid:age': 1, 'blank:age': 0 });
     expect(res.report.steps[3]!.details).toEqual({ 'filled:city': 1 });
     expect(res.report.steps[4]!.details).toEqual({ 'changed:email': 1, 'changed:city': 1 });
-    expect(res.report.steps[6]!.details).toMatchObject({ 'changed:note': 4, 'matches:email': 1, 'matches:phone': 1, 'matches:card': 1, 'matches:iban': 1 });
+    expect(res.report.steps[6]!.details).toMatchObject({
+      'changed:note': 4,
+      'matches:email': 1,
+      'matches:phone': 1,
+      'matches:card': 1,
+      'matches:iban': 1,
+    });
 
     const keyHex = readFileSync(join(cwd, '.cairn', 'keys', 'pseudonym.key'), 'utf8').trim();
     expect(keyHex).toMatch(/^[0-9a-f]{64}$/);
@@ -364,13 +466,27 @@ describe('tables end to end (CLI)', () => {
       { id: 4, name: 'Dan', email: hmac('dan@example.com'), age: 51, city: 'unknown', note: 'mail [EMAIL]' },
       { id: 6, name: 'Frank', email: hmac('frank@example.com'), age: 29, city: 'Madrid', note: 'iban [IBAN]' },
     ]);
-    const types = await query<{ column_name: string; column_type: string }>(`DESCRIBE SELECT * FROM read_parquet(${sqlLit(join(checkout(cwd, res.ref), 'data.parquet'))})`);
-    expect(types.map((t) => `${t.column_name}:${t.column_type}`)).toEqual(['id:BIGINT', 'name:VARCHAR', 'email:VARCHAR', 'age:BIGINT', 'city:VARCHAR', 'note:VARCHAR']);
+    const types = await query<{ column_name: string; column_type: string }>(
+      `DESCRIBE SELECT * FROM read_parquet(${sqlLit(join(checkout(cwd, res.ref), 'data.parquet'))})`,
+    );
+    expect(types.map((t) => `${t.column_name}:${t.column_type}`)).toEqual([
+      'id:BIGINT',
+      'name:VARCHAR',
+      'email:VARCHAR',
+      'age:BIGINT',
+      'city:VARCHAR',
+      'note:VARCHAR',
+    ]);
 
     // Lineage: an edge from the input, via the recipe's digest; the recipe text is stored.
-    const lin = ok<{ nodes: Array<{ key: string; ref?: string }>; edges: Array<{ from: string; to: string; relation: string; via: string }> }>(cwd, ['lineage', res.ref, '--up']);
+    const lin = ok<{
+      nodes: Array<{ key: string; ref?: string }>;
+      edges: Array<{ from: string; to: string; relation: string; via: string }>;
+    }>(cwd, ['lineage', res.ref, '--up']);
     const refOf = (k: string) => lin.nodes.find((n) => n.key === k)?.ref;
-    expect(lin.edges.map((e) => ({ from: refOf(e.from), to: refOf(e.to), relation: e.relation, via: e.via }))).toEqual([{ from: input.ref, to: res.ref, relation: 'cleaned_from', via: `recipe:${sha(recipeText)}` }]);
+    expect(lin.edges.map((e) => ({ from: refOf(e.from), to: refOf(e.to), relation: e.relation, via: e.via }))).toEqual([
+      { from: input.ref, to: res.ref, relation: 'cleaned_from', via: `recipe:${sha(recipeText)}` },
+    ]);
     const db = new Database(join(cwd, '.cairn', 'meta.db'), { readonly: true, fileMustExist: true });
     try {
       const doc = db.prepare('SELECT kind, name, body FROM documents WHERE digest = ?').get(sha(recipeText));
@@ -392,13 +508,23 @@ describe('tables end to end (CLI)', () => {
     });
 
     // The key is nowhere: not in outputs, the audit log, reports, the metadata or the data.
-    for (const args of [['audit', 'log', '--json'], ['data', 'report', res.ref, '--json'], ['data', 'show', res.ref, '--json'], ['lineage', res.ref, '--json']]) outputs.push(run(cwd, args).stdout);
+    for (const args of [
+      ['audit', 'log', '--json'],
+      ['data', 'report', res.ref, '--json'],
+      ['data', 'show', res.ref, '--json'],
+      ['lineage', res.ref, '--json'],
+    ])
+      outputs.push(run(cwd, args).stdout);
     const keyBytes = Buffer.from(keyHex, 'hex');
     for (const o of outputs) {
       expect(o.toLowerCase()).not.toContain(keyHex);
       expect(o).not.toContain(keyBytes.toString('base64'));
     }
-    const dataFiles = [join(cwd, '.cairn', 'meta.db'), join(cwd, '.cairn', 'meta.db-wal'), join(checkout(cwd, res.ref), 'data.parquet')].filter(existsSync);
+    const dataFiles = [
+      join(cwd, '.cairn', 'meta.db'),
+      join(cwd, '.cairn', 'meta.db-wal'),
+      join(checkout(cwd, res.ref), 'data.parquet'),
+    ].filter(existsSync);
     for (const f of dataFiles) {
       const bytes = readFileSync(f);
       expect(bytes.includes(Buffer.from(keyHex)), f).toBe(false);
@@ -409,7 +535,17 @@ describe('tables end to end (CLI)', () => {
 
   it('split (hash, --key): the documented hash decides every row; deterministic; a superset moves no row', async () => {
     const total = 1461;
-    const a = ok<SplitOut>(cwd, ['data', 'split', 'weather@v1', '--name', 'wk-a', '--ratios', 'train=0.8,test=0.2', '--key', 'date']);
+    const a = ok<SplitOut>(cwd, [
+      'data',
+      'split',
+      'weather@v1',
+      '--name',
+      'wk-a',
+      '--ratios',
+      'train=0.8,test=0.2',
+      '--key',
+      'date',
+    ]);
     expect(a.splits.map((s) => s.ref)).toEqual(['wk-a/train@v1', 'wk-a/test@v1']);
     expect(a.splits[0]!.size + a.splits[1]!.size).toBe(total);
     // Two days of real Seattle weather coincide in every value: a warning, not a refusal.
@@ -421,7 +557,13 @@ describe('tables end to end (CLI)', () => {
           kind: 'content-duplicate',
           severity: 'warn',
           count: 1,
-          sample: [{ row: { precipitation: 0, temp_max: 9.4, temp_min: 0.6, wind: 2.2, weather: 'sun' }, splits: ['train', 'test'], rows: 2 }],
+          sample: [
+            {
+              row: { precipitation: 0, temp_max: 9.4, temp_min: 0.6, wind: 2.2, weather: 'sun' },
+              splits: ['train', 'test'],
+              rows: 2,
+            },
+          ],
           message: '1 distinct row (2 rows in all) appears in more than one split (compared without the key date)',
           details: { rows: 2 },
         },
@@ -430,14 +572,44 @@ describe('tables end to end (CLI)', () => {
     // Every row where the documented hash of its key puts it.
     const train = (await rowsOf<{ date: string }>('wk-a/train', 'CAST(date AS VARCHAR) AS date')).map((r) => r.date);
     const test = (await rowsOf<{ date: string }>('wk-a/test', 'CAST(date AS VARCHAR) AS date')).map((r) => r.date);
-    const expectedTrain = weather.map((r) => r.date!).filter((d) => splitPosition(keyText(d)) < 0.8).sort();
+    const expectedTrain = weather
+      .map((r) => r.date!)
+      .filter((d) => splitPosition(keyText(d)) < 0.8)
+      .sort();
     expect(train).toEqual(expectedTrain);
-    expect(test).toEqual(weather.map((r) => r.date!).filter((d) => splitPosition(keyText(d)) >= 0.8).sort());
+    expect(test).toEqual(
+      weather
+        .map((r) => r.date!)
+        .filter((d) => splitPosition(keyText(d)) >= 0.8)
+        .sort(),
+    );
     // Another name, same inputs: bit-identical versions.
-    const b = ok<SplitOut>(cwd, ['data', 'split', 'weather@v1', '--name', 'wk-b', '--ratios', 'train=0.8,test=0.2', '--key', 'date']);
+    const b = ok<SplitOut>(cwd, [
+      'data',
+      'split',
+      'weather@v1',
+      '--name',
+      'wk-b',
+      '--ratios',
+      'train=0.8,test=0.2',
+      '--key',
+      'date',
+    ]);
     expect(b.splits.map((s) => s.digest)).toEqual(a.splits.map((s) => s.digest));
     // A different seed gives a different split.
-    const c = ok<SplitOut>(cwd, ['data', 'split', 'weather@v1', '--name', 'wk-c', '--ratios', 'train=0.8,test=0.2', '--key', 'date', '--seed', '7']);
+    const c = ok<SplitOut>(cwd, [
+      'data',
+      'split',
+      'weather@v1',
+      '--name',
+      'wk-c',
+      '--ratios',
+      'train=0.8,test=0.2',
+      '--key',
+      'date',
+      '--seed',
+      '7',
+    ]);
     expect(c.splits[0]!.digest).not.toBe(a.splits[0]!.digest);
 
     // Plain (every column is the key) is deterministic too.
@@ -452,36 +624,66 @@ describe('tables end to end (CLI)', () => {
       .map((r): Record<string, string> => ({ ...r, date: r.date!.replace('2015-', '2016-') }))
       .filter((r) => r.date !== '2016-02-29');
     const lines = weatherText.trimEnd().split('\n');
-    const superset = [...lines, ...extra.map((r) => [r.date, r.precipitation, r.temp_max, r.temp_min, r.wind, r.weather].join(','))].join('\n') + '\n';
+    const superset =
+      [
+        ...lines,
+        ...extra.map((r) => [r.date, r.precipitation, r.temp_max, r.temp_min, r.wind, r.weather].join(',')),
+      ].join('\n') + '\n';
     const v2 = addDir('weather', { 'seattle-weather.csv': superset });
     expect(v2.ref).toBe('weather@v2');
     for (const [name, opts, first] of [
       ['wk-a', ['--key', 'date'], a],
       ['wp-a', [], p1],
     ] as const) {
-      const again = ok<SplitOut>(cwd, ['data', 'split', 'weather@v2', '--name', name, '--ratios', 'train=0.8,test=0.2', ...opts]);
+      const again = ok<SplitOut>(cwd, [
+        'data',
+        'split',
+        'weather@v2',
+        '--name',
+        name,
+        '--ratios',
+        'train=0.8,test=0.2',
+        ...opts,
+      ]);
       expect(again.splits.map((s) => s.ref)).toEqual([`${name}/train@v2`, `${name}/test@v2`]);
       expect(again.splits[0]!.size + again.splits[1]!.size).toBe(total + extra.length);
       for (const [i, split] of ['train', 'test'].entries()) {
-        const before = new Set((await rowsOf<{ date: string }>(`${name}/${split}@v1`, 'CAST(date AS VARCHAR) AS date')).map((r) => r.date));
-        const after = new Set((await rowsOf<{ date: string }>(`${name}/${split}@v2`, 'CAST(date AS VARCHAR) AS date')).map((r) => r.date));
+        const before = new Set(
+          (await rowsOf<{ date: string }>(`${name}/${split}@v1`, 'CAST(date AS VARCHAR) AS date')).map((r) => r.date),
+        );
+        const after = new Set(
+          (await rowsOf<{ date: string }>(`${name}/${split}@v2`, 'CAST(date AS VARCHAR) AS date')).map((r) => r.date),
+        );
         expect(before.size, `${name}/${split}`).toBe(first.splits[i]!.size);
         for (const d of before) expect(after.has(d), `${name}: ${d} left ${split}`).toBe(true);
         // What was added is all that is new.
-        for (const d of after) if (!before.has(d)) expect(d.startsWith('2016-'), `${name}: ${d} moved into ${split}`).toBe(true);
+        for (const d of after)
+          if (!before.has(d)) expect(d.startsWith('2016-'), `${name}: ${d} moved into ${split}`).toBe(true);
       }
     }
   });
 
   it('split --stratify: every class within 1 percentage point of its overall share in every split', async () => {
-    const s = ok<SplitOut>(cwd, ['data', 'split', 'weather@v1', '--name', 'wstrat', '--ratios', 'train=0.7,valid=0.1,test=0.2', '--stratify', 'weather']);
+    const s = ok<SplitOut>(cwd, [
+      'data',
+      'split',
+      'weather@v1',
+      '--name',
+      'wstrat',
+      '--ratios',
+      'train=0.7,valid=0.1,test=0.2',
+      '--stratify',
+      'weather',
+    ]);
     expect(s.splits.map((x) => x.name)).toEqual(['train', 'valid', 'test']);
     expect(s.splits.reduce((n, x) => n + x.size, 0)).toBe(1461);
     const overall = new Map<string, number>();
     for (const r of weather) overall.set(r.weather!, (overall.get(r.weather!) ?? 0) + 1 / 1461);
     for (const x of s.splits) {
       const dir = checkout(cwd, x.ref);
-      const byClass = await query<{ weather: string; n: number }>(`SELECT weather, count(*)::INTEGER AS n FROM read_parquet(${sqlLit(join(dir, 'data.parquet'))}) GROUP BY weather`);
+      const byClass = await query<{ weather: string; n: number }>(
+        `SELECT weather, count(*)::INTEGER AS n FROM read_parquet(${sqlLit(join(dir, 'data.parquet'))}) GROUP BY weather`,
+      );
       const size = byClass.reduce((n, c) => n + c.n, 0);
       expect(size).toBe(x.size);
       for (const [cls, share] of overall) {
@@ -489,17 +691,34 @@ describe('tables end to end (CLI)', () => {
         expect(Math.abs(got - share) * 100, `${x.name} ${cls}`).toBeLessThan(1);
       }
     }
-    const report = ok<{ body: { mode: string; classes: { maxDeviationPoints: number } } }>(cwd, ['data', 'report', 'wstrat/test', '--kind', 'leakage']);
+    const report = ok<{ body: { mode: string; classes: { maxDeviationPoints: number } } }>(cwd, [
+      'data',
+      'report',
+      'wstrat/test',
+      '--kind',
+      'leakage',
+    ]);
     expect(report.body.mode).toBe('stratified');
     expect(report.body.classes.maxDeviationPoints).toBeLessThan(1);
   });
 
   it('split --group never splits a group; --time puts every test row after every train row', async () => {
     const v = addDir('events-g', { 'events.csv': EVENTS_HEADER + eventsCsv(1, 2000) });
-    const g = ok<SplitOut>(cwd, ['data', 'split', v.ref, '--name', 'eg', '--ratios', 'train=0.8,test=0.2', '--group', 'user']);
+    const g = ok<SplitOut>(cwd, [
+      'data',
+      'split',
+      v.ref,
+      '--name',
+      'eg',
+      '--ratios',
+      'train=0.8,test=0.2',
+      '--group',
+      'user',
+    ]);
     expect(g.splits[0]!.size + g.splits[1]!.size).toBe(2000);
     expect(g.leakage.checked).toContain('group-overlap');
-    const users = async (ref: string) => new Set((await rowsOf<{ user: string }>(ref, 'DISTINCT "user"', '1')).map((r) => r.user));
+    const users = async (ref: string) =>
+      new Set((await rowsOf<{ user: string }>(ref, 'DISTINCT "user"', '1')).map((r) => r.user));
     const trainUsers = await users('eg/train');
     const testUsers = await users('eg/test');
     expect(trainUsers.size + testUsers.size).toBe(97);
@@ -507,15 +726,38 @@ describe('tables end to end (CLI)', () => {
     // Each group lies where the documented hash of the group value puts it.
     for (const u of trainUsers) expect(splitPosition(keyText(u)), u).toBeLessThan(0.8);
 
-    const t = ok<SplitOut>(cwd, ['data', 'split', v.ref, '--name', 'et', '--ratios', 'train=0.8,test=0.2', '--time', 'ts']);
+    const t = ok<SplitOut>(cwd, [
+      'data',
+      'split',
+      v.ref,
+      '--name',
+      'et',
+      '--ratios',
+      'train=0.8,test=0.2',
+      '--time',
+      'ts',
+    ]);
     expect(t.splits[0]!.size + t.splits[1]!.size).toBe(2000);
     expect(t.splits[0]!.size).toBeGreaterThanOrEqual(1600);
-    const range = async (ref: string) => (await rowsOf<{ lo: string; hi: string }>(ref, 'CAST(min(ts) AS VARCHAR) AS lo, CAST(max(ts) AS VARCHAR) AS hi', '1'))[0]!;
+    const range = async (ref: string) =>
+      (
+        await rowsOf<{ lo: string; hi: string }>(
+          ref,
+          'CAST(min(ts) AS VARCHAR) AS lo, CAST(max(ts) AS VARCHAR) AS hi',
+          '1',
+        )
+      )[0]!;
     const tr = await range('et/train');
     const te = await range('et/test');
     expect(tr.hi < te.lo, `${tr.hi} < ${te.lo}`).toBe(true);
     expect(tr.lo).toBe('2024-01-01 00:00:00');
-    const rep = ok<{ body: { mode: string; cutoffs: unknown[] } }>(cwd, ['data', 'report', 'et/train', '--kind', 'leakage']);
+    const rep = ok<{ body: { mode: string; cutoffs: unknown[] } }>(cwd, [
+      'data',
+      'report',
+      'et/train',
+      '--kind',
+      'leakage',
+    ]);
     expect(rep.body.mode).toBe('time');
     expect(rep.body.cutoffs).toEqual([tr.hi]);
 
@@ -533,25 +775,58 @@ describe('tables end to end (CLI)', () => {
     for (const id of test1) expect(test2.has(id), String(id)).toBe(true);
 
     // Near-duplicate texts across splits are a warning: reported, not refused.
-    const nd = ok<SplitOut>(cwd, ['data', 'split', 'weather@v1', '--name', 'wnd', '--ratios', 'train=0.8,test=0.2', '--text', 'weather']);
+    const nd = ok<SplitOut>(cwd, [
+      'data',
+      'split',
+      'weather@v1',
+      '--name',
+      'wnd',
+      '--ratios',
+      'train=0.8,test=0.2',
+      '--text',
+      'weather',
+    ]);
     expect(nd.leakage.ok).toBe(true);
     expect(nd.leakage.findings.map((f) => [f.kind, f.severity])).toEqual([['near-duplicate', 'warn']]);
   });
 
   it('a split that would leak is refused (CHECK_FAILED, no version) unless --allow-leakage, which the audit log records', () => {
     // Stratified by label with a key shared across labels: class quotas put some ids in both splits.
-    const rows = ['id,text,label', ...Array.from({ length: 50 }, (_, i) => `${i},a${i},x`), ...Array.from({ length: 80 }, (_, i) => `${i},b${i},y`)];
+    const rows = [
+      'id,text,label',
+      ...Array.from({ length: 50 }, (_, i) => `${i},a${i},x`),
+      ...Array.from({ length: 80 }, (_, i) => `${i},b${i},y`),
+    ];
     const v = addDir('shared-ids', { 'd.csv': rows.join('\n') + '\n' });
     const before = snapshot(cwd);
-    const args = ['data', 'split', v.ref, '--name', 'leaky', '--ratios', 'train=0.5,test=0.5', '--key', 'id', '--stratify', 'label'];
+    const args = [
+      'data',
+      'split',
+      v.ref,
+      '--name',
+      'leaky',
+      '--ratios',
+      'train=0.5,test=0.5',
+      '--key',
+      'id',
+      '--stratify',
+      'label',
+    ];
     const err = fails(cwd, args, 'CHECK_FAILED');
-    expect(err.message).toMatch(/would leak data between splits: \d+ values? of key id appears? in more than one split/);
+    expect(err.message).toMatch(
+      /would leak data between splits: \d+ values? of key id appears? in more than one split/,
+    );
     const findings = (err.data.leakage as SplitOut['leakage']).findings;
     expect(findings.map((f) => [f.kind, f.severity])).toEqual([['key-overlap', 'error']]);
     expectUnchanged(cwd, before);
     expect(datasets(cwd).some((d) => d.name.startsWith('leaky/'))).toBe(false);
     const refused = lastEvent(cwd, 'dataset.split');
-    expect(refused).toMatchObject({ outcome: 'failed', target: { type: 'dataset', name: 'leaky' }, inputs: [v.digest], params: { allowLeakage: false } });
+    expect(refused).toMatchObject({
+      outcome: 'failed',
+      target: { type: 'dataset', name: 'leaky' },
+      inputs: [v.digest],
+      params: { allowLeakage: false },
+    });
     expect(refused.reason).toMatch(/^CHECK_FAILED/);
     expect(refused.outputs ?? []).toEqual([]);
 
@@ -561,8 +836,20 @@ describe('tables end to end (CLI)', () => {
     expect(allowed.splits.map((s) => s.ref)).toEqual(['leaky/train@v1', 'leaky/test@v1']);
     expect(allowed.splits[0]!.size + allowed.splits[1]!.size).toBe(130);
     const ev = lastEvent(cwd, 'dataset.split');
-    expect(ev).toMatchObject({ outcome: 'ok', target: { type: 'dataset', name: 'leaky' }, inputs: [v.digest], outputs: allowed.splits.map((s) => s.digest), params: { allowLeakage: true, leakageOk: false, splits: ['leaky/train@v1', 'leaky/test@v1'] } });
-    const stored = ok<{ body: { leakage: SplitOut['leakage'] } }>(cwd, ['data', 'report', 'leaky/test', '--kind', 'leakage']);
+    expect(ev).toMatchObject({
+      outcome: 'ok',
+      target: { type: 'dataset', name: 'leaky' },
+      inputs: [v.digest],
+      outputs: allowed.splits.map((s) => s.digest),
+      params: { allowLeakage: true, leakageOk: false, splits: ['leaky/train@v1', 'leaky/test@v1'] },
+    });
+    const stored = ok<{ body: { leakage: SplitOut['leakage'] } }>(cwd, [
+      'data',
+      'report',
+      'leaky/test',
+      '--kind',
+      'leakage',
+    ]);
     expect(stored.body.leakage.findings[0]!.kind).toBe('key-overlap');
   });
 
@@ -573,7 +860,17 @@ describe('tables end to end (CLI)', () => {
   it('duplicate rows under distinct ids (--key id) are reported as content-duplicate warnings', () => {
     const body = Array.from({ length: 200 }, (_, i) => `${i + 1},same text ${i % 20},${i % 2}`);
     const v = addDir('dup-content', { 'd.csv': ['id,text,label', ...body].join('\n') + '\n' });
-    const out = ok<SplitOut>(cwd, ['data', 'split', v.ref, '--name', 'dupkey', '--ratios', 'train=0.5,test=0.5', '--key', 'id']);
+    const out = ok<SplitOut>(cwd, [
+      'data',
+      'split',
+      v.ref,
+      '--name',
+      'dupkey',
+      '--ratios',
+      'train=0.5,test=0.5',
+      '--key',
+      'id',
+    ]);
     expect(out.leakage.ok).toBe(true);
     expect(out.leakage.checked).toEqual(['exact-duplicate', 'content-duplicate', 'key-overlap']);
     const dup = out.leakage.findings.find((f) => f.kind === 'content-duplicate')!;
@@ -586,7 +883,8 @@ describe('tables end to end (CLI)', () => {
   it('every step is on the audit record with its targets, and the log verifies', () => {
     const all = events(cwd);
     const actions = new Set(all.map((e) => e.action));
-    for (const a of ['dataset.profile', 'dataset.suite.infer', 'dataset.validate', 'dataset.clean', 'dataset.split']) expect(actions.has(a), a).toBe(true);
+    for (const a of ['dataset.profile', 'dataset.suite.infer', 'dataset.validate', 'dataset.clean', 'dataset.split'])
+      expect(actions.has(a), a).toBe(true);
     // Splits record one output per split and their input.
     for (const e of all.filter((x) => x.action === 'dataset.split' && x.outcome === 'ok')) {
       expect(e.inputs).toHaveLength(1);

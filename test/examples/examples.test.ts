@@ -26,8 +26,20 @@ describe('examples', () => {
     symlinkSync(CLI, join(bin, 'cairn'));
     const dir = join(root, name);
     cpSync(join(packageRoot(), 'examples', name), dir, { recursive: true });
-    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, CAIRN_ACTOR: 'example@cairn.example', CAIRN_NO_PROGRESS: '1' };
-    const sh = (cmd: string[]) => spawnSync(cmd[0]!, cmd.slice(1), { cwd: dir, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 600_000 });
+    const env = {
+      ...process.env,
+      PATH: `${bin}:${process.env.PATH}`,
+      CAIRN_ACTOR: 'example@cairn.example',
+      CAIRN_NO_PROGRESS: '1',
+    };
+    const sh = (cmd: string[]) =>
+      spawnSync(cmd[0]!, cmd.slice(1), {
+        cwd: dir,
+        env,
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+        timeout: 600_000,
+      });
     const prep = sh(['./prepare.sh']);
     expect(prep.status, `${prep.stdout}\n${prep.stderr}`).toBe(0);
     const run = (args: string[] = []) => {
@@ -39,19 +51,23 @@ describe('examples', () => {
   };
   const metric = (r: RunJson, name: string) => r.metrics.find((m) => m.name === name)!;
 
-  it('spam-python: a numpy classifier on the redacted, stratified split; then a cache hit', { timeout: 600_000 }, () => {
-    const { run } = setup('spam-python');
-    const r = run(['--set', 'params.epochs=12']);
-    expect([r.status, r.backend, r.output]).toEqual(['completed', 'local', 'runs/spam-logreg@v1']);
-    expect(metric(r, 'test_accuracy').points).toBe(12);
-    expect(metric(r, 'test_accuracy').last).toBeGreaterThan(0.9);
-    expect(run(['--set', 'params.epochs=12']).status).toBe('reused');
-    const f = slurmFacts();
-    if (!f) return;
-    const s = run(['--set', 'params.epochs=12', '--backend', 'slurm', '--force']);
-    expect([s.status, s.backend]).toEqual(['completed', 'slurm']);
-    expect(metric(s, 'test_accuracy').last).toBeGreaterThan(0.9);
-  });
+  it(
+    'spam-python: a numpy classifier on the redacted, stratified split; then a cache hit',
+    { timeout: 600_000 },
+    () => {
+      const { run } = setup('spam-python');
+      const r = run(['--set', 'params.epochs=12']);
+      expect([r.status, r.backend, r.output]).toEqual(['completed', 'local', 'runs/spam-logreg@v1']);
+      expect(metric(r, 'test_accuracy').points).toBe(12);
+      expect(metric(r, 'test_accuracy').last).toBeGreaterThan(0.9);
+      expect(run(['--set', 'params.epochs=12']).status).toBe('reused');
+      const f = slurmFacts();
+      if (!f) return;
+      const s = run(['--set', 'params.epochs=12', '--backend', 'slurm', '--force']);
+      expect([s.status, s.backend]).toEqual(['completed', 'slurm']);
+      expect(metric(s, 'test_accuracy').last).toBeGreaterThan(0.9);
+    },
+  );
 
   it('flights-ts: a TypeScript regression of flight delays on the cleaned, split flights', { timeout: 600_000 }, () => {
     const { run } = setup('flights-ts');

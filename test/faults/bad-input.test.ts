@@ -37,7 +37,8 @@ function storeFiles(cwd: string): string[] {
   for (const sub of ['packs', 'tmp']) {
     const dir = join(cwd, '.cairn', 'objects', sub);
     if (!existsSync(dir)) continue;
-    for (const e of readdirSync(dir, { recursive: true, withFileTypes: true })) if (e.isFile()) out.push(join(e.parentPath, e.name));
+    for (const e of readdirSync(dir, { recursive: true, withFileTypes: true }))
+      if (e.isFile()) out.push(join(e.parentPath, e.name));
   }
   return out.sort();
 }
@@ -57,7 +58,12 @@ describe('fault: bad input writes nothing', () => {
     chmodSync(cwd, 0o777);
     const init = cliAs(['init'], cwd);
     expect(init.code, init.stderr).toBe(0);
-    writeTree(join(cwd, 'data'), { 'a.txt': 'readable', 'b/big.bin': prng(3, 3 * 1024 * 1024), 'b/secret.bin': prng(4, secretSize), 'c.txt': 'also readable' });
+    writeTree(join(cwd, 'data'), {
+      'a.txt': 'readable',
+      'b/big.bin': prng(3, 3 * 1024 * 1024),
+      'b/secret.bin': prng(4, secretSize),
+      'c.txt': 'also readable',
+    });
     chmodSync(join(cwd, 'data/b/secret.bin'), 0o000);
     // A readable dataset first, so "nothing written" is measured against a non-empty store.
     writeTree(join(cwd, 'ok'), { 'x.txt': 'x' });
@@ -66,7 +72,17 @@ describe('fault: bad input writes nothing', () => {
   }
 
   function expectNothingWritten(cwd: string, before: string[], attempts: number): void {
-    expect(cliAs(['data', 'ls', '--json'], cwd).json).toEqual([{ name: 'ok', versions: 1, latest: 'ok@v1', digest: expect.any(String), files: 1, bytes: 1, updated: expect.any(String) }]);
+    expect(cliAs(['data', 'ls', '--json'], cwd).json).toEqual([
+      {
+        name: 'ok',
+        versions: 1,
+        latest: 'ok@v1',
+        digest: expect.any(String),
+        files: 1,
+        bytes: 1,
+        updated: expect.any(String),
+      },
+    ]);
     expect(storeFiles(cwd)).toEqual(before);
     // The failed attempts are on the audit record, and the log still verifies.
     const failed = cliAs(['audit', 'log', '--action', 'dataset.version.create', '--outcome', 'failed', '--json'], cwd);
@@ -112,7 +128,10 @@ describe('fault: bad input writes nothing', () => {
     const r = cliAs(['data', 'add', 'data', '--name', 'ds', '--json'], cwd);
     chmodSync(join(cwd, 'data/locked'), 0o755);
     expect(r.code).toBe(1);
-    expect((r.json as ErrorDoc).error).toMatchObject({ code: 'IO_ERROR', data: { path: join(cwd, 'data/locked'), errno: 'EACCES' } });
+    expect((r.json as ErrorDoc).error).toMatchObject({
+      code: 'IO_ERROR',
+      data: { path: join(cwd, 'data/locked'), errno: 'EACCES' },
+    });
     expect(cliAs(['data', 'ls', '--json'], cwd).json).toEqual([]);
     expect(storeFiles(cwd)).toEqual([]);
   });
@@ -132,7 +151,9 @@ describe('fault: bad input writes nothing', () => {
     expect(cli(['data', 'ls', '--json'], { cwd }).json).toEqual([]);
     expect(storeFiles(cwd)).toEqual([]);
     // status refuses the same way
-    expect((cli(['data', 'status', 'data', '--name', 'ds', '--json'], { cwd }).json as ErrorDoc).error.code).toBe('INVALID_INPUT');
+    expect((cli(['data', 'status', 'data', '--name', 'ds', '--json'], { cwd }).json as ErrorDoc).error.code).toBe(
+      'INVALID_INPUT',
+    );
   });
 
   it('bad dataset names: INVALID_NAME, exit 2, nothing written, no audit event', () => {
@@ -140,7 +161,19 @@ describe('fault: bad input writes nothing', () => {
     expect(cli(['init'], { cwd }).code).toBe(0);
     writeTree(join(cwd, 'data'), { 'a.txt': 'a' });
     const events = auditSize(cwd);
-    for (const name of ['has space', '../escape', '/abs', 'a//b', 'trailing/', '-dash', '.dot', 'a..b', 'x@v1', 'ünïcödé', 'n'.repeat(201)]) {
+    for (const name of [
+      'has space',
+      '../escape',
+      '/abs',
+      'a//b',
+      'trailing/',
+      '-dash',
+      '.dot',
+      'a..b',
+      'x@v1',
+      'ünïcödé',
+      'n'.repeat(201),
+    ]) {
       const r = cli(['data', 'add', 'data', '--name', name, '--json'], { cwd });
       expect(r.code, name).toBe(2);
       expect((r.json as ErrorDoc).error).toMatchObject({ code: 'INVALID_NAME', data: { name } });
@@ -150,7 +183,9 @@ describe('fault: bad input writes nothing', () => {
       expect(human.code).toBe(2);
       expect(human.stderr).toMatch(/^cairn: error\[INVALID_NAME\]: .*\nhint: \S/);
     }
-    expect((cli(['data', 'status', 'data', '--name', 'bad name', '--json'], { cwd }).json as ErrorDoc).error.code).toBe('INVALID_NAME');
+    expect((cli(['data', 'status', 'data', '--name', 'bad name', '--json'], { cwd }).json as ErrorDoc).error.code).toBe(
+      'INVALID_NAME',
+    );
     expect(cli(['data', 'ls', '--json'], { cwd }).json).toEqual([]);
     expect(storeFiles(cwd)).toEqual([]);
     expect(auditSize(cwd)).toBe(events);
@@ -169,10 +204,16 @@ describe('fault: bad input writes nothing', () => {
       expect((r.json as ErrorDoc).error.code).toBe('NOT_FOUND');
       expect(cli(['data', 'tag', ref, 'x', '--json'], { cwd }).code).toBe(1);
     }
-    expect((cli(['data', 'add', 'data', '--name', 'derived', '--from', 'ds@v9', '--json'], { cwd }).json as ErrorDoc).error.code).toBe('NOT_FOUND');
+    expect(
+      (cli(['data', 'add', 'data', '--name', 'derived', '--from', 'ds@v9', '--json'], { cwd }).json as ErrorDoc).error
+        .code,
+    ).toBe('NOT_FOUND');
     const missing = cli(['data', 'add', 'no-such-dir', '--name', 'ds', '--json'], { cwd });
     expect(missing.code).toBe(1);
-    expect((missing.json as ErrorDoc).error).toMatchObject({ code: 'IO_ERROR', data: { path: 'no-such-dir', errno: 'ENOENT' } });
+    expect((missing.json as ErrorDoc).error).toMatchObject({
+      code: 'IO_ERROR',
+      data: { path: 'no-such-dir', errno: 'ENOENT' },
+    });
     expect(existsSync(join(cwd, 'out'))).toBe(false);
     expect(storeFiles(cwd)).toEqual(store);
     expect(cli(['data', 'ls', '--json'], { cwd }).json).toMatchObject([{ name: 'ds', versions: 1 }]);

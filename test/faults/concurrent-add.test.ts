@@ -38,13 +38,21 @@ function tree(root: string, seed: number): Record<string, string> {
 function listing(cwd: string, ref: string): Record<string, string> {
   const r = cli(['data', 'show', ref, '--all', '--json'], { cwd });
   expect(r.code, r.stderr).toBe(0);
-  return Object.fromEntries((r.json as { listing: Array<{ path: string; digest: string }> }).listing.map((f) => [f.path, f.digest.slice(7)]));
+  return Object.fromEntries(
+    (r.json as { listing: Array<{ path: string; digest: string }> }).listing.map((f) => [f.path, f.digest.slice(7)]),
+  );
 }
 
 function storeIsWhole(cwd: string): void {
   const f = cli(['fsck', '--json'], { cwd });
   expect(f.code, f.stdout).toBe(0);
-  expect(f.json).toMatchObject({ ok: true, missingPacks: [], corruptBlobs: [], misplacedBlobs: [], brokenVersions: [] });
+  expect(f.json).toMatchObject({
+    ok: true,
+    missingPacks: [],
+    corruptBlobs: [],
+    misplacedBlobs: [],
+    brokenVersions: [],
+  });
   const v = cli(['audit', 'verify', '--json'], { cwd });
   expect(v.code, v.stdout).toBe(0);
   expect(v.json).toMatchObject({ ok: true });
@@ -58,7 +66,10 @@ describe('fault: concurrent data add on one workspace', () => {
     expect(cli(['init'], { cwd }).code).toBe(0);
     const a = tree(join(cwd, 'a'), 1);
     const b = tree(join(cwd, 'b'), 2);
-    const [ra, rb] = await Promise.all([run(['data', 'add', 'a', '--name', 'alpha', '--json'], cwd), run(['data', 'add', 'b', '--name', 'beta', '--json'], cwd)]);
+    const [ra, rb] = await Promise.all([
+      run(['data', 'add', 'a', '--name', 'alpha', '--json'], cwd),
+      run(['data', 'add', 'b', '--name', 'beta', '--json'], cwd),
+    ]);
     expect(ra.code, ra.stderr).toBe(0);
     expect(rb.code, rb.stderr).toBe(0);
     expect(JSON.parse(ra.stdout)).toMatchObject({ ref: 'alpha@v1', files: 23 });
@@ -72,12 +83,15 @@ describe('fault: concurrent data add on one workspace', () => {
     const cwd = tmp();
     expect(cli(['init'], { cwd }).code).toBe(0);
     const trees = [1, 2, 3, 4].map((i) => tree(join(cwd, `t${i}`), i));
-    const results = await Promise.all([1, 2, 3, 4].map((i) => run(['data', 'add', `t${i}`, '--name', 'same', '-m', `writer ${i}`, '--json'], cwd)));
+    const results = await Promise.all(
+      [1, 2, 3, 4].map((i) => run(['data', 'add', `t${i}`, '--name', 'same', '-m', `writer ${i}`, '--json'], cwd)),
+    );
     for (const r of results) expect(r.code, r.stderr).toBe(0);
     const refs = results.map((r) => (JSON.parse(r.stdout) as { ref: string }).ref).sort();
     expect(refs).toEqual(['same@v1', 'same@v2', 'same@v3', 'same@v4']);
     // Each version holds exactly the tree of the writer that reported it.
-    for (const [i, r] of results.entries()) expect(listing(cwd, (JSON.parse(r.stdout) as { ref: string }).ref)).toEqual(trees[i]);
+    for (const [i, r] of results.entries())
+      expect(listing(cwd, (JSON.parse(r.stdout) as { ref: string }).ref)).toEqual(trees[i]);
     const log = cli(['data', 'log', 'same', '--json'], { cwd }).json as Array<{ ref: string; parent: string | null }>;
     expect(log.map((v) => [v.ref, v.parent])).toEqual([
       ['same@v4', 'same@v3'],
@@ -87,7 +101,11 @@ describe('fault: concurrent data add on one workspace', () => {
     ]);
     const events = cli(['audit', 'log', '--action', 'dataset.version.create', '--json'], { cwd });
     expect(events.code).toBe(0);
-    expect((events.json as Array<{ outcome: string; target: { version: number } }>).map((e) => [e.outcome, e.target.version]).sort()).toEqual([
+    expect(
+      (events.json as Array<{ outcome: string; target: { version: number } }>)
+        .map((e) => [e.outcome, e.target.version])
+        .sort(),
+    ).toEqual([
       ['ok', 1],
       ['ok', 2],
       ['ok', 3],

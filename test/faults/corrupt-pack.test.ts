@@ -1,4 +1,14 @@
-import { chmodSync, closeSync, existsSync, lstatSync, openSync, readdirSync, readFileSync, readSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { treeLoader } from '../../src/datasets/trees.js';
@@ -129,7 +139,10 @@ describe('fault: one flipped byte in a pack', () => {
     // gc refuses nothing here but must not "repair" by deleting: the damaged blob stays
     // referenced, and fsck still reports it.
     expect(cli(['gc'], { cwd }).code).toBe(0);
-    expect(((cli(['fsck', '--json'], { cwd }).json as ErrorDoc).error.data.report as { corruptBlobs: unknown[] }).corruptBlobs).toEqual([{ blob: X, pack }]);
+    expect(
+      ((cli(['fsck', '--json'], { cwd }).json as ErrorDoc).error.data.report as { corruptBlobs: unknown[] })
+        .corruptBlobs,
+    ).toEqual([{ blob: X, pack }]);
   });
 
   it('a flipped byte in a tree node: show and checkout fail with CORRUPT_OBJECT; fsck names the version', async () => {
@@ -137,7 +150,11 @@ describe('fault: one flipped byte in a pack', () => {
     const v2 = cli(['data', 'show', 'ds@v2', '--json'], { cwd }).json as { digest: string };
     const root = v2.digest.slice(7);
     await flipByteOf(cwd, root);
-    for (const args of [['data', 'show', 'ds@v2'], ['data', 'checkout', 'ds@v2', 'out'], ['data', 'diff', 'ds@v1', 'ds@v2']]) {
+    for (const args of [
+      ['data', 'show', 'ds@v2'],
+      ['data', 'checkout', 'ds@v2', 'out'],
+      ['data', 'diff', 'ds@v1', 'ds@v2'],
+    ]) {
       const r = cli([...args, '--json'], { cwd });
       expect(r.code, args.join(' ')).toBe(1);
       expect((r.json as ErrorDoc).error).toMatchObject({ code: 'CORRUPT_OBJECT', data: { blob: root } });
@@ -145,52 +162,63 @@ describe('fault: one flipped byte in a pack', () => {
     expect(files(join(cwd, 'out'))).toEqual({});
     const f = cli(['fsck', '--json'], { cwd });
     expect(f.code).toBe(1);
-    expect((f.json as ErrorDoc).error.data.report).toMatchObject({ brokenVersions: [{ ref: 'ds@v2', files: [], unreadableTrees: [''] }] });
+    expect((f.json as ErrorDoc).error.data.report).toMatchObject({
+      brokenVersions: [{ ref: 'ds@v2', files: [], unreadableTrees: [''] }],
+    });
     // Untouched versions still read.
     expect(cli(['data', 'show', 'ds@v1'], { cwd }).code).toBe(0);
   });
 
   // Regression: cleanup used to run while other worker tasks were still writing, leaving
   // truncated files under their final names and temp files in the user's directory.
-  it('a corrupt chunk in a many-file checkout leaves no partial file and no temp file', { timeout: 120_000 }, async () => {
-    const cwd = tmp();
-    expect(cli(['init'], { cwd }).code).toBe(0);
-    const names = [1, 2, 3, 4, 5, 6].map((i) => `f${i}.bin`);
-    const v1: Record<string, Buffer> = {};
-    const v2: Record<string, Buffer> = {};
-    for (const [i, n] of names.entries()) {
-      v1[n] = prng(700 + i, 12 * 1024 * KiB);
-      v2[n] = prng(800 + i, 12 * 1024 * KiB);
-    }
-    writeTree(join(cwd, 'src'), v1);
-    expect(cli(['data', 'add', 'src', '--name', 'ds'], { cwd }).code).toBe(0);
-    expect(cli(['data', 'checkout', 'ds@v1', 'prev'], { cwd }).code).toBe(0);
-    writeTree(join(cwd, 'src'), v2);
-    expect(cli(['data', 'add', 'src', '--name', 'ds'], { cwd }).code).toBe(0);
-    // The first chunk of the first file of v2.
-    const ws = await reopen(cwd);
-    let first: string;
-    try {
-      const row = await ws.meta.db.selectFrom('dataset_versions').select('digest').where('number', '=', 2).executeTakeFirstOrThrow();
-      const listing = await listFlat(row.digest, treeLoader(ws));
-      first = fileChunks(listing.files.find((f) => f.path === 'f1.bin')!.entry)[0]!;
-    } finally {
-      await ws.close();
-    }
-    await flipByteOf(cwd, first);
-    const want = Object.fromEntries(Object.entries(v2).map(([p, b]) => [p, sha(b)]));
-    const problems: string[] = [];
-    // Two workers (as on the 2-core machine where this was found): tasks queue behind the
-    // failing one, which is what exposes the race.
-    const env = { CAIRN_WORKERS: '2' };
-    for (const dir of ['fresh-1', 'fresh-2', 'fresh-3']) {
-      expect(cli(['data', 'checkout', 'ds@v2', dir, '--link', 'copy'], { cwd, env }).code).toBe(1);
-      for (const [p, d] of Object.entries(files(join(cwd, dir)))) if (d !== want[p]) problems.push(`${dir}/${p} is partial`);
-    }
-    expect(cli(['data', 'checkout', 'ds@v2', 'prev'], { cwd, env }).code).toBe(1);
-    const prev = files(join(cwd, 'prev'));
-    for (const p of Object.keys(prev)) if (p.includes('.cairn-tmp')) problems.push(`prev/${p} left behind`);
-    for (const n of names) if (prev[n] !== sha(v1[n]!)) problems.push(`prev/${n} damaged`);
-    expect(problems).toEqual([]);
-  });
+  it(
+    'a corrupt chunk in a many-file checkout leaves no partial file and no temp file',
+    { timeout: 120_000 },
+    async () => {
+      const cwd = tmp();
+      expect(cli(['init'], { cwd }).code).toBe(0);
+      const names = [1, 2, 3, 4, 5, 6].map((i) => `f${i}.bin`);
+      const v1: Record<string, Buffer> = {};
+      const v2: Record<string, Buffer> = {};
+      for (const [i, n] of names.entries()) {
+        v1[n] = prng(700 + i, 12 * 1024 * KiB);
+        v2[n] = prng(800 + i, 12 * 1024 * KiB);
+      }
+      writeTree(join(cwd, 'src'), v1);
+      expect(cli(['data', 'add', 'src', '--name', 'ds'], { cwd }).code).toBe(0);
+      expect(cli(['data', 'checkout', 'ds@v1', 'prev'], { cwd }).code).toBe(0);
+      writeTree(join(cwd, 'src'), v2);
+      expect(cli(['data', 'add', 'src', '--name', 'ds'], { cwd }).code).toBe(0);
+      // The first chunk of the first file of v2.
+      const ws = await reopen(cwd);
+      let first: string;
+      try {
+        const row = await ws.meta.db
+          .selectFrom('dataset_versions')
+          .select('digest')
+          .where('number', '=', 2)
+          .executeTakeFirstOrThrow();
+        const listing = await listFlat(row.digest, treeLoader(ws));
+        first = fileChunks(listing.files.find((f) => f.path === 'f1.bin')!.entry)[0]!;
+      } finally {
+        await ws.close();
+      }
+      await flipByteOf(cwd, first);
+      const want = Object.fromEntries(Object.entries(v2).map(([p, b]) => [p, sha(b)]));
+      const problems: string[] = [];
+      // Two workers (as on the 2-core machine where this was found): tasks queue behind the
+      // failing one, which is what exposes the race.
+      const env = { CAIRN_WORKERS: '2' };
+      for (const dir of ['fresh-1', 'fresh-2', 'fresh-3']) {
+        expect(cli(['data', 'checkout', 'ds@v2', dir, '--link', 'copy'], { cwd, env }).code).toBe(1);
+        for (const [p, d] of Object.entries(files(join(cwd, dir))))
+          if (d !== want[p]) problems.push(`${dir}/${p} is partial`);
+      }
+      expect(cli(['data', 'checkout', 'ds@v2', 'prev'], { cwd, env }).code).toBe(1);
+      const prev = files(join(cwd, 'prev'));
+      for (const p of Object.keys(prev)) if (p.includes('.cairn-tmp')) problems.push(`prev/${p} left behind`);
+      for (const n of names) if (prev[n] !== sha(v1[n]!)) problems.push(`prev/${n} damaged`);
+      expect(problems).toEqual([]);
+    },
+  );
 });

@@ -25,19 +25,30 @@ async function killWhenSeen(cwd: string, args: string[], watch: string): Promise
 describe('fault: SIGKILL during data checkout', () => {
   const tmp = useTempDirs();
 
-  it('a file appears under its final name only whole; the next checkout finishes and clears the leftovers', { timeout: 120_000 }, async () => {
-    const cwd = tmp();
-    expect(cli(['init'], { cwd }).code).toBe(0);
-    const files = { 'big.bin': prng(7, 40 * MiB), 'small.txt': Buffer.from('small\n') };
-    writeTree(join(cwd, 'src'), files);
-    expect(cli(['data', 'add', 'src', '--name', 'ds'], { cwd }).code).toBe(0);
-    const out = join(cwd, 'out');
-    const outcome = await killWhenSeen(cwd, ['data', 'checkout', 'ds', 'out', '--link', 'copy'], join(out, 'big.bin'));
-    if (existsSync(join(out, 'big.bin'))) expect(sha(readFileSync(join(out, 'big.bin'))), `after the checkout was ${outcome}`).toBe(sha(files['big.bin']));
-    // A second checkout completes; what the killed one left behind is gone.
-    const r = cli(['data', 'checkout', 'ds', 'out', '--link', 'copy', '--json'], { cwd });
-    expect(r.code, r.stderr).toBe(0);
-    expect(readdirSync(out).sort()).toEqual(['big.bin', 'small.txt']);
-    for (const [p, b] of Object.entries(files)) expect(sha(readFileSync(join(out, p))), p).toBe(sha(b));
-  });
+  it(
+    'a file appears under its final name only whole; the next checkout finishes and clears the leftovers',
+    { timeout: 120_000 },
+    async () => {
+      const cwd = tmp();
+      expect(cli(['init'], { cwd }).code).toBe(0);
+      const files = { 'big.bin': prng(7, 40 * MiB), 'small.txt': Buffer.from('small\n') };
+      writeTree(join(cwd, 'src'), files);
+      expect(cli(['data', 'add', 'src', '--name', 'ds'], { cwd }).code).toBe(0);
+      const out = join(cwd, 'out');
+      const outcome = await killWhenSeen(
+        cwd,
+        ['data', 'checkout', 'ds', 'out', '--link', 'copy'],
+        join(out, 'big.bin'),
+      );
+      if (existsSync(join(out, 'big.bin')))
+        expect(sha(readFileSync(join(out, 'big.bin'))), `after the checkout was ${outcome}`).toBe(
+          sha(files['big.bin']),
+        );
+      // A second checkout completes; what the killed one left behind is gone.
+      const r = cli(['data', 'checkout', 'ds', 'out', '--link', 'copy', '--json'], { cwd });
+      expect(r.code, r.stderr).toBe(0);
+      expect(readdirSync(out).sort()).toEqual(['big.bin', 'small.txt']);
+      for (const [p, b] of Object.entries(files)) expect(sha(readFileSync(join(out, p))), p).toBe(sha(b));
+    },
+  );
 });

@@ -52,42 +52,152 @@ describe('bad input never prints a stack trace (CLI, table-driven)', () => {
     add('lines', { 'l.jsonl': '{"a":1}\n{"a":\n' });
     add('ev', { 'e.csv': 'f1,label\n0.1,0\n0.9,1\n0.8,1\n' });
     write('model/predict.sh', 'echo "loading weights..."\n');
-    expect(cli(['model', 'register', 'clf', '--path', join(cwd, 'model'), '--format', 'custom'], { cwd, env }).code).toBe(0);
+    expect(
+      cli(['model', 'register', 'clf', '--path', join(cwd, 'model'), '--format', 'custom'], { cwd, env }).code,
+    ).toBe(0);
     write('suites/unknown-col.yaml', 'suite: s\nchecks:\n  - row_count: { min: 1 }\n  - sql: "id > 0 AND nope < 3"\n');
-    write('suites/yaml-suite.yaml', 'suite: s\nchecks:\n  - row_count: { min: 1 }\n  - not_null: [id\n  - unique: [id]\n');
+    write(
+      'suites/yaml-suite.yaml',
+      'suite: s\nchecks:\n  - row_count: { min: 1 }\n  - not_null: [id\n  - unique: [id]\n',
+    );
     write('suites/yaml-quote.yaml', 'suite: s\nchecks:\n  - sql: "id > 0\n  - row_count: { min: 1 }\n');
     write('recipes/yaml-recipe.yaml', 'recipe: r\nsteps:\n\t- drop_duplicates: {}\n');
-    write('recipes/unknown-col.yaml', 'recipe: r\nsteps:\n  - drop_duplicates: {}\n  - filter: "v = \'a\' OR nope > 3"\n');
+    write(
+      'recipes/unknown-col.yaml',
+      'recipe: r\nsteps:\n  - drop_duplicates: {}\n  - filter: "v = \'a\' OR nope > 3"\n',
+    );
     write('recipes/unknown-fn.yaml', 'recipe: r\nsteps:\n  - filter: |\n      id > 0\n      AND frobnicate(v)\n');
-    write('eval/yaml-eval.yaml', 'suite: e\ndata: { label: label, features: [f1]\nchecks:\n  - metric: { name: accuracy, min: 0.5 }\n');
-    write('eval/garbage.yaml', 'suite: e\ndata: { label: label, features: [f1] }\npredictor: { command: "sh predict.sh" }\nchecks:\n  - metric: { name: accuracy, min: 0.5 }\n');
+    write(
+      'eval/yaml-eval.yaml',
+      'suite: e\ndata: { label: label, features: [f1]\nchecks:\n  - metric: { name: accuracy, min: 0.5 }\n',
+    );
+    write(
+      'eval/garbage.yaml',
+      'suite: e\ndata: { label: label, features: [f1] }\npredictor: { command: "sh predict.sh" }\nchecks:\n  - metric: { name: accuracy, min: 0.5 }\n',
+    );
     write('runs/yaml-run.yaml', 'name: r\ncommand: "echo hi\ninputs:\n  data: tab@v1\n');
   });
   afterAll(() => rmTemp(cwd));
 
   const missing = () => join(cwd, 'no', 'such.yaml');
   const cases: Array<() => BadInput> = [
-    () => ({ name: 'a missing validation suite', args: ['data', 'validate', 'tab', '--suite', missing()], exit: 1, code: 'IO_ERROR', says: /^cannot read the suite .*no\/such\.yaml: it does not exist$/ }),
-    () => ({ name: 'a missing evaluation suite', args: ['model', 'evaluate', 'clf', '--suite', missing(), '--data', 'ev'], exit: 1, code: 'IO_ERROR', says: /^cannot read the evaluation suite .*no\/such\.yaml: it does not exist$/ }),
-    () => ({ name: 'a missing suite for compare', args: ['model', 'compare', 'clf', 'clf', '--suite', missing(), '--data', 'ev'], exit: 1, code: 'IO_ERROR', says: /^cannot read the evaluation suite .*: it does not exist$/ }),
-    () => ({ name: 'a missing recipe', args: ['data', 'clean', 'tab', '--recipe', missing(), '--name', 'c'], exit: 1, code: 'IO_ERROR', says: /^cannot read the recipe .*: it does not exist$/ }),
+    () => ({
+      name: 'a missing validation suite',
+      args: ['data', 'validate', 'tab', '--suite', missing()],
+      exit: 1,
+      code: 'IO_ERROR',
+      says: /^cannot read the suite .*no\/such\.yaml: it does not exist$/,
+    }),
+    () => ({
+      name: 'a missing evaluation suite',
+      args: ['model', 'evaluate', 'clf', '--suite', missing(), '--data', 'ev'],
+      exit: 1,
+      code: 'IO_ERROR',
+      says: /^cannot read the evaluation suite .*no\/such\.yaml: it does not exist$/,
+    }),
+    () => ({
+      name: 'a missing suite for compare',
+      args: ['model', 'compare', 'clf', 'clf', '--suite', missing(), '--data', 'ev'],
+      exit: 1,
+      code: 'IO_ERROR',
+      says: /^cannot read the evaluation suite .*: it does not exist$/,
+    }),
+    () => ({
+      name: 'a missing recipe',
+      args: ['data', 'clean', 'tab', '--recipe', missing(), '--name', 'c'],
+      exit: 1,
+      code: 'IO_ERROR',
+      says: /^cannot read the recipe .*: it does not exist$/,
+    }),
     // The general defence: a Node system error that escapes a command is an IO_ERROR naming the path.
-    () => ({ name: 'a missing --intended-use file', args: ['model', 'register', 'clf', '--path', join(cwd, 'model'), '--intended-use', join(cwd, 'nope.md')], exit: 1, code: 'IO_ERROR', says: /^cannot open .*nope\.md: it does not exist$/ }),
-    () => ({ name: 'a missing --key-file for clone', args: ['clone', `file://${join(cwd, 'nowhere')}`, join(cwd, 'copy'), '--key-file', join(cwd, 'no.key')], exit: 1, code: 'IO_ERROR', says: /^cannot open .*no\.key: it does not exist$/ }),
+    () => ({
+      name: 'a missing --intended-use file',
+      args: ['model', 'register', 'clf', '--path', join(cwd, 'model'), '--intended-use', join(cwd, 'nope.md')],
+      exit: 1,
+      code: 'IO_ERROR',
+      says: /^cannot open .*nope\.md: it does not exist$/,
+    }),
+    () => ({
+      name: 'a missing --key-file for clone',
+      args: ['clone', `file://${join(cwd, 'nowhere')}`, join(cwd, 'copy'), '--key-file', join(cwd, 'no.key')],
+      exit: 1,
+      code: 'IO_ERROR',
+      says: /^cannot open .*no\.key: it does not exist$/,
+    }),
     // YAML syntax: the line where the mistake is (an unclosed bracket or quote: where it opens).
-    () => ({ name: 'an unclosed [ in a suite', args: ['data', 'validate', 'tab', '--suite', join(cwd, 'suites/yaml-suite.yaml')], exit: 1, code: 'INVALID_INPUT', says: /yaml-suite\.yaml:4: a \[ opened here \(column 15\) is never closed/ }),
-    () => ({ name: 'an unclosed quote in a suite', args: ['data', 'validate', 'tab', '--suite', join(cwd, 'suites/yaml-quote.yaml')], exit: 1, code: 'INVALID_INPUT', says: /yaml-quote\.yaml:3: a quoted string \("\) opened here \(column 10\) is never closed/ }),
-    () => ({ name: 'a tab in a recipe', args: ['data', 'clean', 'tab', '--recipe', join(cwd, 'recipes/yaml-recipe.yaml'), '--name', 'c'], exit: 1, code: 'INVALID_INPUT', says: /yaml-recipe\.yaml:3: Tabs are not allowed as indentation \(column 1\)/ }),
-    () => ({ name: 'an unclosed { in an evaluation suite', args: ['model', 'evaluate', 'clf', '--suite', join(cwd, 'eval/yaml-eval.yaml'), '--data', 'ev'], exit: 1, code: 'INVALID_INPUT', says: /yaml-eval\.yaml:2: a \{ opened here \(column 7\) is never closed/ }),
-    () => ({ name: 'an unclosed quote in a run spec', args: ['run', 'plan', join(cwd, 'runs/yaml-run.yaml')], exit: 1, code: 'INVALID_INPUT', says: /yaml-run\.yaml:2: a quoted string \("\) opened here \(column 10\) is never closed/ }),
+    () => ({
+      name: 'an unclosed [ in a suite',
+      args: ['data', 'validate', 'tab', '--suite', join(cwd, 'suites/yaml-suite.yaml')],
+      exit: 1,
+      code: 'INVALID_INPUT',
+      says: /yaml-suite\.yaml:4: a \[ opened here \(column 15\) is never closed/,
+    }),
+    () => ({
+      name: 'an unclosed quote in a suite',
+      args: ['data', 'validate', 'tab', '--suite', join(cwd, 'suites/yaml-quote.yaml')],
+      exit: 1,
+      code: 'INVALID_INPUT',
+      says: /yaml-quote\.yaml:3: a quoted string \("\) opened here \(column 10\) is never closed/,
+    }),
+    () => ({
+      name: 'a tab in a recipe',
+      args: ['data', 'clean', 'tab', '--recipe', join(cwd, 'recipes/yaml-recipe.yaml'), '--name', 'c'],
+      exit: 1,
+      code: 'INVALID_INPUT',
+      says: /yaml-recipe\.yaml:3: Tabs are not allowed as indentation \(column 1\)/,
+    }),
+    () => ({
+      name: 'an unclosed { in an evaluation suite',
+      args: ['model', 'evaluate', 'clf', '--suite', join(cwd, 'eval/yaml-eval.yaml'), '--data', 'ev'],
+      exit: 1,
+      code: 'INVALID_INPUT',
+      says: /yaml-eval\.yaml:2: a \{ opened here \(column 7\) is never closed/,
+    }),
+    () => ({
+      name: 'an unclosed quote in a run spec',
+      args: ['run', 'plan', join(cwd, 'runs/yaml-run.yaml')],
+      exit: 1,
+      code: 'INVALID_INPUT',
+      says: /yaml-run\.yaml:2: a quoted string \("\) opened here \(column 10\) is never closed/,
+    }),
     // DuckDB's binder and catalog errors, at the file, line and column the user wrote.
-    () => ({ name: 'a recipe filter naming a missing column', args: ['data', 'clean', 'tab', '--recipe', join(cwd, 'recipes/unknown-col.yaml'), '--name', 'c'], exit: 1, code: 'INVALID_INPUT', says: /^unknown-col\.yaml:4:25: recipe step 2 \(filter, line 4\): the filter .* cannot run: it names column "nope", which the table does not have at that step \(it has "id", "v"\)$/ }),
-    () => ({ name: 'a recipe filter calling a missing function (literal block)', args: ['data', 'clean', 'tab', '--recipe', join(cwd, 'recipes/unknown-fn.yaml'), '--name', 'c'], exit: 1, code: 'INVALID_INPUT', says: /^unknown-fn\.yaml:5:11: recipe step 1 \(filter, line 3\): the filter .* cannot run: there is no function "frobnicate"/ }),
+    () => ({
+      name: 'a recipe filter naming a missing column',
+      args: ['data', 'clean', 'tab', '--recipe', join(cwd, 'recipes/unknown-col.yaml'), '--name', 'c'],
+      exit: 1,
+      code: 'INVALID_INPUT',
+      says: /^unknown-col\.yaml:4:25: recipe step 2 \(filter, line 4\): the filter .* cannot run: it names column "nope", which the table does not have at that step \(it has "id", "v"\)$/,
+    }),
+    () => ({
+      name: 'a recipe filter calling a missing function (literal block)',
+      args: ['data', 'clean', 'tab', '--recipe', join(cwd, 'recipes/unknown-fn.yaml'), '--name', 'c'],
+      exit: 1,
+      code: 'INVALID_INPUT',
+      says: /^unknown-fn\.yaml:5:11: recipe step 1 \(filter, line 3\): the filter .* cannot run: there is no function "frobnicate"/,
+    }),
     // DuckDB's sniffer: the version's file and the line.
-    () => ({ name: 'a CSV with text after a closing quote', args: ['data', 'profile', 'quoted'], exit: 1, code: 'INVALID_INPUT', says: /^quoted@v1: q\.csv, line 3: text follows the closing quote of field 2/ }),
-    () => ({ name: 'a JSON Lines file with a broken line', args: ['data', 'profile', 'lines'], exit: 1, code: 'INVALID_INPUT', says: /^lines@v1: l\.jsonl, line 2: not valid JSON/ }),
+    () => ({
+      name: 'a CSV with text after a closing quote',
+      args: ['data', 'profile', 'quoted'],
+      exit: 1,
+      code: 'INVALID_INPUT',
+      says: /^quoted@v1: q\.csv, line 3: text follows the closing quote of field 2/,
+    }),
+    () => ({
+      name: 'a JSON Lines file with a broken line',
+      args: ['data', 'profile', 'lines'],
+      exit: 1,
+      code: 'INVALID_INPUT',
+      says: /^lines@v1: l\.jsonl, line 2: not valid JSON/,
+    }),
     // A predictor printing something else than scores.
-    () => ({ name: 'a predictor printing non-JSON', args: ['model', 'evaluate', 'clf', '--suite', join(cwd, 'eval/garbage.yaml'), '--data', 'ev'], exit: 1, code: 'INVALID_INPUT', says: /^the predictor command "sh predict\.sh" printed a line that is not a score \(line 1 of its output\): "loading weights\.\.\."$/ }),
+    () => ({
+      name: 'a predictor printing non-JSON',
+      args: ['model', 'evaluate', 'clf', '--suite', join(cwd, 'eval/garbage.yaml'), '--data', 'ev'],
+      exit: 1,
+      code: 'INVALID_INPUT',
+      says: /^the predictor command "sh predict\.sh" printed a line that is not a score \(line 1 of its output\): "loading weights\.\.\."$/,
+    }),
   ];
 
   it.each(cases.map((c, i) => [i, c] as const))('case %i', (_i, make) => {
@@ -111,14 +221,22 @@ describe('bad input never prints a stack trace (CLI, table-driven)', () => {
     const e = (r.json as ErrorDoc).error;
     expect(e.code).toBe('CHECK_FAILED');
     const checks = (e.data.report as { checks: Array<{ name: string; status: string; message: string }> }).checks;
-    expect(checks.find((c) => c.name === 'sql')).toMatchObject({ status: 'error', message: 'unknown-col.yaml:4:22: the predicate "id > 0 AND nope < 3" cannot run: it names column "nope", which the table does not have (it has "id", "v")' });
+    expect(checks.find((c) => c.name === 'sql')).toMatchObject({
+      status: 'error',
+      message:
+        'unknown-col.yaml:4:22: the predicate "id > 0 AND nope < 3" cannot run: it names column "nope", which the table does not have (it has "id", "v")',
+    });
     expectNoTrace(r.stdout + r.stderr, 'sql check');
   });
 
   it('a failed evaluation (predictor printing non-JSON) is on the audit record as model.evaluate, failed', () => {
     const log = cli(['audit', 'log', '--action', 'model.evaluate', '--json'], { cwd, env });
     const events = log.json as Array<{ outcome: string; reason?: string; target: { name: string } }>;
-    expect(events.some((ev) => ev.outcome === 'failed' && ev.target.name === 'clf' && ev.reason?.startsWith('INVALID_INPUT'))).toBe(true);
+    expect(
+      events.some(
+        (ev) => ev.outcome === 'failed' && ev.target.name === 'clf' && ev.reason?.startsWith('INVALID_INPUT'),
+      ),
+    ).toBe(true);
     expect(cli(['audit', 'verify'], { cwd, env }).code).toBe(0);
   });
 });
@@ -139,7 +257,11 @@ describe('output to a reader that went away ends quietly', () => {
   /** Runs the CLI with its stdout pipe closed by the reader before anything is written. */
   const closedReader = (args: string[]) =>
     new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const p = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, CAIRN_NO_PROGRESS: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const p = spawn(process.execPath, [CLI, ...args], {
+        cwd,
+        env: { ...process.env, CAIRN_NO_PROGRESS: '1', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       p.stdout.destroy();
       let stderr = '';
       p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -147,18 +269,30 @@ describe('output to a reader that went away ends quietly', () => {
     });
 
   it('`cairn … | head` style: the reader closes early; exit 0, nothing on stderr', async () => {
-    for (const args of [['audit', 'log'], ['audit', 'log', '--json'], ['data', 'ls'], ['data', 'show', 'many', '--all']]) {
+    for (const args of [
+      ['audit', 'log'],
+      ['audit', 'log', '--json'],
+      ['data', 'ls'],
+      ['data', 'show', 'many', '--all'],
+    ]) {
       const r = await closedReader(args);
       expect([args.join(' '), r.code, r.stderr]).toEqual([args.join(' '), 0, '']);
     }
   });
 
   it('a real pipe into head -1: one line out, cairn exits 0 without a word on stderr', () => {
-    const r = spawnSync('bash', ['-c', `"${process.execPath}" "${CLI}" data show many --all 2>"$ERR" | head -1; echo "\${PIPESTATUS[0]}" > "$RC"`], {
-      cwd,
-      env: { ...process.env, ...env, CAIRN_NO_PROGRESS: '1', ERR: join(cwd, 'err.txt'), RC: join(cwd, 'rc.txt') },
-      encoding: 'utf8',
-    });
+    const r = spawnSync(
+      'bash',
+      [
+        '-c',
+        `"${process.execPath}" "${CLI}" data show many --all 2>"$ERR" | head -1; echo "\${PIPESTATUS[0]}" > "$RC"`,
+      ],
+      {
+        cwd,
+        env: { ...process.env, ...env, CAIRN_NO_PROGRESS: '1', ERR: join(cwd, 'err.txt'), RC: join(cwd, 'rc.txt') },
+        encoding: 'utf8',
+      },
+    );
     expect(r.stdout.split('\n').filter(Boolean)).toHaveLength(1);
     expect(readFileSync(join(cwd, 'rc.txt'), 'utf8').trim()).toBe('0');
     expect(readFileSync(join(cwd, 'err.txt'), 'utf8')).toBe('');
@@ -168,7 +302,9 @@ describe('output to a reader that went away ends quietly', () => {
     writeFileSync(join(cwd, 'one.txt'), 'one');
     const r = await closedReader(['data', 'add', join(cwd, 'one.txt'), '--name', 'one']);
     expect([r.code, r.stderr]).toEqual([0, '']);
-    expect((cli(['data', 'ls', '--json'], { cwd, env }).json as Array<{ name: string }>).map((d) => d.name)).toContain('one');
+    expect((cli(['data', 'ls', '--json'], { cwd, env }).json as Array<{ name: string }>).map((d) => d.name)).toContain(
+      'one',
+    );
     const v = cli(['audit', 'verify', '--json'], { cwd, env });
     expect(v.code, v.stdout).toBe(0);
   });

@@ -49,12 +49,19 @@ describe('secrets: credentials are refused, never stored or logged', () => {
   it('remote add --endpoint with credentials (userinfo or a secret query) is a usage error; nothing is stored or logged', () => {
     const cwd = ws();
     const before = auditEntries(cwd);
-    for (const endpoint of [`http://AKIA:${SECRET}@minio.local:9000`, `http://${SECRET}@minio.local:9000`, `https://minio.local/?X-Amz-Signature=${SECRET}`, `https://minio.local/#${SECRET}`]) {
+    for (const endpoint of [
+      `http://AKIA:${SECRET}@minio.local:9000`,
+      `http://${SECRET}@minio.local:9000`,
+      `https://minio.local/?X-Amz-Signature=${SECRET}`,
+      `https://minio.local/#${SECRET}`,
+    ]) {
       const r = cli(['remote', 'add', 'origin', 's3://bucket/prefix', '--endpoint', endpoint, '--json'], { cwd });
       expect(r.code, endpoint).toBe(2);
       const e = (r.json as ErrorDoc).error;
       expect(e.code).toBe('USAGE');
-      expect(e.message).toMatch(/--endpoint .* is not usable: (it carries credentials|query strings and fragments are not used)/);
+      expect(e.message).toMatch(
+        /--endpoint .* is not usable: (it carries credentials|query strings and fragments are not used)/,
+      );
       expect(e.hint).toMatch(/AWS_ACCESS_KEY_ID/);
       expectNowhere(cwd, SECRET, r);
       expect(existsSync(join(cwd, '.cairn', 'remotes.json'))).toBe(false);
@@ -69,22 +76,40 @@ describe('secrets: credentials are refused, never stored or logged', () => {
     expect(url.stderr).toMatch(/carries a password/);
     expect(url.stderr).not.toContain(SECRET);
     // clone refuses the same endpoint before creating anything.
-    const clone = cli(['clone', 's3://bucket/prefix', join(cwd, 'copy'), '--endpoint', `http://AKIA:${SECRET}@minio.local:9000`], { cwd });
+    const clone = cli(
+      ['clone', 's3://bucket/prefix', join(cwd, 'copy'), '--endpoint', `http://AKIA:${SECRET}@minio.local:9000`],
+      { cwd },
+    );
     expect(clone.code).toBe(2);
     expect(clone.stderr).not.toContain(SECRET);
     expect(existsSync(join(cwd, 'copy'))).toBe(false);
     expect(auditEntries(cwd)).toBe(before);
     // A clean endpoint is fine and is what gets stored.
-    expect(cli(['remote', 'add', 'origin', 's3://bucket/prefix', '--endpoint', 'http://minio.local:9000'], { cwd }).code).toBe(0);
-    expect(JSON.parse(readFileSync(join(cwd, '.cairn', 'remotes.json'), 'utf8')).remotes.origin.endpoint).toBe('http://minio.local:9000');
+    expect(
+      cli(['remote', 'add', 'origin', 's3://bucket/prefix', '--endpoint', 'http://minio.local:9000'], { cwd }).code,
+    ).toBe(0);
+    expect(JSON.parse(readFileSync(join(cwd, '.cairn', 'remotes.json'), 'utf8')).remotes.origin.endpoint).toBe(
+      'http://minio.local:9000',
+    );
   });
 
   it('a remotes.json edited by hand to hold credentials is refused without echoing them', () => {
     const cwd = ws();
-    writeFileSync(join(cwd, '.cairn', 'remotes.json'), JSON.stringify({ version: 1, remotes: { origin: { url: 's3://bucket/p', endpoint: `http://AKIA:${SECRET}@minio:9000` } } }));
+    writeFileSync(
+      join(cwd, '.cairn', 'remotes.json'),
+      JSON.stringify({
+        version: 1,
+        remotes: { origin: { url: 's3://bucket/p', endpoint: `http://AKIA:${SECRET}@minio:9000` } },
+      }),
+    );
     const r = cli(['remote', 'ls', '--json'], { cwd });
     expect(r.code).toBe(1);
-    expect((r.json as ErrorDoc).error).toMatchObject({ code: 'CONFIG_INVALID', data: { problems: [expect.stringMatching(/^remotes\.origin\.endpoint: expected an http\(s\) URL without credentials/)] } });
+    expect((r.json as ErrorDoc).error).toMatchObject({
+      code: 'CONFIG_INVALID',
+      data: {
+        problems: [expect.stringMatching(/^remotes\.origin\.endpoint: expected an http\(s\) URL without credentials/)],
+      },
+    });
     expect(r.stdout + r.stderr).not.toContain(SECRET);
   });
 
@@ -93,53 +118,72 @@ describe('secrets: credentials are refused, never stored or logged', () => {
     writeFileSync(join(cwd, 'd.csv'), 'x\n1\n');
     expect(cli(['data', 'add', 'd.csv', '--name', 'toy'], { cwd }).code).toBe(0);
     const before = auditEntries(cwd);
-    writeFileSync(join(cwd, 'leak.yaml'), `name: leak\ncommand: "curl -s https://bot:${SECRET}@example.invalid/hook || true"\ninputs:\n  data: toy@v1\n`);
+    writeFileSync(
+      join(cwd, 'leak.yaml'),
+      `name: leak\ncommand: "curl -s https://bot:${SECRET}@example.invalid/hook || true"\ninputs:\n  data: toy@v1\n`,
+    );
     const r = cli(['run', 'leak.yaml', '--json'], { cwd });
     expect(r.code).toBe(1);
     const e = (r.json as ErrorDoc).error;
     expect(e).toMatchObject({ code: 'INVALID_INPUT', data: { field: 'params.command', action: 'run.submit' } });
-    expect(e.message).toMatch(/refusing to write a credential into the audit log: params\.command: a URL carries a password/);
+    expect(e.message).toMatch(
+      /refusing to write a credential into the audit log: params\.command: a URL carries a password/,
+    );
     expectNowhere(cwd, SECRET, r);
     // Neither the attempt (whose event would carry it too) nor a run was recorded.
     expect(auditEntries(cwd)).toBe(before);
     expect((cli(['run', 'ls', '--json'], { cwd }).json as { runs: unknown[] }).runs).toEqual([]);
-    expect(readdirSync(join(cwd, '.cairn')).includes('runs') ? readdirSync(join(cwd, '.cairn', 'runs')) : []).toEqual([]);
+    expect(readdirSync(join(cwd, '.cairn')).includes('runs') ? readdirSync(join(cwd, '.cairn', 'runs')) : []).toEqual(
+      [],
+    );
   });
 
-  it('meta.db (and its -wal/-shm), config.json, remotes.json, keys, run logs and hook logs are owner-only', { timeout: 120_000 }, () => {
-    const cwd = ws();
-    const cairn = join(cwd, '.cairn');
-    writeTree(join(cwd, 'm'), { 'model.bin': 'weights' });
-    writeFileSync(join(cwd, 'd.csv'), 'x\n1\n');
-    expect(cli(['data', 'add', 'd.csv', '--name', 'toy'], { cwd }).code).toBe(0);
-    expect(cli(['remote', 'add', 'origin', `file://${join(cwd, 'remote')}`], { cwd }).code).toBe(0);
-    writeFileSync(join(cwd, 'hello.yaml'), 'name: hello\ncommand: "echo token=abc; echo oops >&2"\ninputs:\n  data: toy@v1\n');
-    const run = cli(['run', 'hello.yaml', '--json'], { cwd });
-    expect(run.code, run.stdout + run.stderr).toBe(0);
-    const runId = (run.json as { id: string }).id;
-    expect(cli(['model', 'register', 'spam', '--path', 'm', '--format', 'custom'], { cwd }).code).toBe(0);
-    writeFileSync(join(cairn, 'deploy.json'), JSON.stringify({ environments: { staging: { hook: { command: 'echo deploying' } } } }));
-    const dep = cli(['deploy', 'spam', '--env', 'staging', '--json'], { cwd });
-    expect(dep.code, dep.stdout + dep.stderr).toBe(0);
+  it(
+    'meta.db (and its -wal/-shm), config.json, remotes.json, keys, run logs and hook logs are owner-only',
+    { timeout: 120_000 },
+    () => {
+      const cwd = ws();
+      const cairn = join(cwd, '.cairn');
+      writeTree(join(cwd, 'm'), { 'model.bin': 'weights' });
+      writeFileSync(join(cwd, 'd.csv'), 'x\n1\n');
+      expect(cli(['data', 'add', 'd.csv', '--name', 'toy'], { cwd }).code).toBe(0);
+      expect(cli(['remote', 'add', 'origin', `file://${join(cwd, 'remote')}`], { cwd }).code).toBe(0);
+      writeFileSync(
+        join(cwd, 'hello.yaml'),
+        'name: hello\ncommand: "echo token=abc; echo oops >&2"\ninputs:\n  data: toy@v1\n',
+      );
+      const run = cli(['run', 'hello.yaml', '--json'], { cwd });
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      const runId = (run.json as { id: string }).id;
+      expect(cli(['model', 'register', 'spam', '--path', 'm', '--format', 'custom'], { cwd }).code).toBe(0);
+      writeFileSync(
+        join(cairn, 'deploy.json'),
+        JSON.stringify({ environments: { staging: { hook: { command: 'echo deploying' } } } }),
+      );
+      const dep = cli(['deploy', 'spam', '--env', 'staging', '--json'], { cwd });
+      expect(dep.code, dep.stdout + dep.stderr).toBe(0);
 
-    expect(modeOf(cairn)).toBe(0o700);
-    for (const f of ['meta.db', 'config.json', 'remotes.json', 'keys/signing.key']) expect([f, modeOf(join(cairn, f))]).toEqual([f, 0o600]);
-    // SQLite gives -wal and -shm the main file's mode; they exist while a process has the
-    // database open (the CLI removes them when it exits), so open it here under umask 022.
-    const db = new Database(join(cairn, 'meta.db'));
-    try {
-      db.pragma('journal_mode = WAL');
-      db.prepare('SELECT count(*) FROM audit_events').get();
-      for (const f of ['meta.db-wal', 'meta.db-shm']) expect([f, modeOf(join(cairn, f))]).toEqual([f, 0o600]);
-    } finally {
-      db.close();
-    }
-    for (const f of ['stdout.log', 'stderr.log']) expect([f, modeOf(join(cairn, 'runs', runId, f))]).toEqual([f, 0o600]);
-    const deployment = (dep.json as { id: string }).id;
-    expect(modeOf(join(cairn, 'deploy'))).toBe(0o700);
-    expect(modeOf(join(cairn, 'deploy', deployment))).toBe(0o700);
-    expect(modeOf(join(cairn, 'deploy', deployment, 'hook.log'))).toBe(0o600);
-  });
+      expect(modeOf(cairn)).toBe(0o700);
+      for (const f of ['meta.db', 'config.json', 'remotes.json', 'keys/signing.key'])
+        expect([f, modeOf(join(cairn, f))]).toEqual([f, 0o600]);
+      // SQLite gives -wal and -shm the main file's mode; they exist while a process has the
+      // database open (the CLI removes them when it exits), so open it here under umask 022.
+      const db = new Database(join(cairn, 'meta.db'));
+      try {
+        db.pragma('journal_mode = WAL');
+        db.prepare('SELECT count(*) FROM audit_events').get();
+        for (const f of ['meta.db-wal', 'meta.db-shm']) expect([f, modeOf(join(cairn, f))]).toEqual([f, 0o600]);
+      } finally {
+        db.close();
+      }
+      for (const f of ['stdout.log', 'stderr.log'])
+        expect([f, modeOf(join(cairn, 'runs', runId, f))]).toEqual([f, 0o600]);
+      const deployment = (dep.json as { id: string }).id;
+      expect(modeOf(join(cairn, 'deploy'))).toBe(0o700);
+      expect(modeOf(join(cairn, 'deploy', deployment))).toBe(0o700);
+      expect(modeOf(join(cairn, 'deploy', deployment, 'hook.log'))).toBe(0o600);
+    },
+  );
 });
 
 const pgAvailable = await postgresAvailable();
@@ -183,7 +227,9 @@ describe.skipIf(!pgAvailable)('secrets: the metadata database password stays out
     const { url: url2 } = withPassword();
     const plain = new URL(url2);
     plain.password = '';
-    expect(cli(['init', '--metadata-url', plain.toString()], { cwd: other, env: { CAIRN_METADATA_PASSWORD: SECRET } }).code).toBe(0);
+    expect(
+      cli(['init', '--metadata-url', plain.toString()], { cwd: other, env: { CAIRN_METADATA_PASSWORD: SECRET } }).code,
+    ).toBe(0);
     expect(existsSync(join(other, '.cairn', 'keys', 'metadata-password'))).toBe(false);
     expect(cli(['data', 'ls'], { cwd: other, env: { CAIRN_METADATA_PASSWORD: SECRET } }).code).toBe(0);
   });
@@ -198,7 +244,10 @@ describe.skipIf(!pgAvailable)('secrets: the metadata database password stays out
     writeFileSync(path, JSON.stringify(config));
     const r = cli(['data', 'ls', '--json'], { cwd });
     expect(r.code).toBe(1);
-    expect((r.json as ErrorDoc).error).toMatchObject({ code: 'CONFIG_INVALID', data: { problems: [expect.stringMatching(/^metadata\.url: must not carry a password/)] } });
+    expect((r.json as ErrorDoc).error).toMatchObject({
+      code: 'CONFIG_INVALID',
+      data: { problems: [expect.stringMatching(/^metadata\.url: must not carry a password/)] },
+    });
     expect(r.stdout + r.stderr).not.toContain(SECRET);
   });
 });

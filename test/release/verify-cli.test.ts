@@ -16,7 +16,15 @@ describe('cairn release verify and trusted keys', () => {
     const cwd = tmp();
     const untrusted = cli(['release', 'verify', f.out, '--json'], { cwd });
     expect(untrusted.code).toBe(1);
-    const err = (untrusted.json as { error: { code: string; message: string; data: { report: { ok: boolean; keyTrusted: boolean; filesChecked: number } } } }).error;
+    const err = (
+      untrusted.json as {
+        error: {
+          code: string;
+          message: string;
+          data: { report: { ok: boolean; keyTrusted: boolean; filesChecked: number } };
+        };
+      }
+    ).error;
     expect(err.code).toBe('UNTRUSTED_KEY');
     expect(err.message).toContain('self-consistent');
     expect(err.data.report).toMatchObject({ ok: true, keyTrusted: false, filesChecked: 11 });

@@ -14,7 +14,12 @@ import type { RemoteState } from '../../src/transfer/state.js';
 
 interface Kind {
   name: string;
-  setup(tmp: () => string): Promise<{ url: string; opts: string[]; env?: NodeJS.ProcessEnv; edit(fn: (s: RemoteState) => void): Promise<void> } | null>;
+  setup(tmp: () => string): Promise<{
+    url: string;
+    opts: string[];
+    env?: NodeJS.ProcessEnv;
+    edit(fn: (s: RemoteState) => void): Promise<void>;
+  } | null>;
 }
 
 const kinds: Kind[] = [
@@ -44,9 +49,20 @@ const kinds: Kind[] = [
       return {
         url: `s3://${s.bucket}/${prefix}`,
         opts: ['--endpoint', s.endpoint],
-        env: { AWS_ACCESS_KEY_ID: s.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s.credentials.secretAccessKey, AWS_REGION: s.region },
+        env: {
+          AWS_ACCESS_KEY_ID: s.credentials.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: s.credentials.secretAccessKey,
+          AWS_REGION: s.region,
+        },
         edit: async (fn) => {
-          const b = new S3Backend({ bucket: s.bucket, prefix, endpoint: s.endpoint, forcePathStyle: true, region: s.region, credentials: s.credentials });
+          const b = new S3Backend({
+            bucket: s.bucket,
+            prefix,
+            endpoint: s.endpoint,
+            forcePathStyle: true,
+            region: s.region,
+            credentials: s.credentials,
+          });
           try {
             const st = JSON.parse((await b.get('meta/state.json')).toString('utf8')) as RemoteState;
             fn(st);
@@ -65,48 +81,67 @@ describe('clone and pull import only versions a verified remote log vouches for'
   afterAll(() => stopSharedS3Server());
 
   for (const kind of kinds) {
-    it(`${kind.name}: a hand-forged version is refused by name; the audited ones clone, pull and check out`, { timeout: 120_000 }, async (ctx) => {
-      const remote = await kind.setup(tmp);
-      if (!remote) return ctx.skip();
-      const env = remote.env;
-      const run = (cwd: string, args: string[]) => cli(args, { cwd, ...(env ? { env } : {}) });
-      const a = tmp();
-      expect(run(a, ['init']).code).toBe(0);
-      const src = join(tmp(), 'src');
-      writeTree(src, { 'train.csv': 'id,label\n1,spam\n', 'x.bin': prng(5, 30_000) });
-      expect(run(a, ['data', 'add', src, '--name', 'mail']).code).toBe(0);
-      expect(run(a, ['remote', 'add', 'origin', remote.url, ...remote.opts]).code).toBe(0);
-      const pushed = run(a, ['push']);
-      expect(pushed.code, pushed.stderr).toBe(0);
+    it(
+      `${kind.name}: a hand-forged version is refused by name; the audited ones clone, pull and check out`,
+      { timeout: 120_000 },
+      async (ctx) => {
+        const remote = await kind.setup(tmp);
+        if (!remote) return ctx.skip();
+        const env = remote.env;
+        const run = (cwd: string, args: string[]) => cli(args, { cwd, ...(env ? { env } : {}) });
+        const a = tmp();
+        expect(run(a, ['init']).code).toBe(0);
+        const src = join(tmp(), 'src');
+        writeTree(src, { 'train.csv': 'id,label\n1,spam\n', 'x.bin': prng(5, 30_000) });
+        expect(run(a, ['data', 'add', src, '--name', 'mail']).code).toBe(0);
+        expect(run(a, ['remote', 'add', 'origin', remote.url, ...remote.opts]).code).toBe(0);
+        const pushed = run(a, ['push']);
+        expect(pushed.code, pushed.stderr).toBe(0);
 
-      // Someone with write access to the remote adds mail@v2 by hand, "by" alice.
-      await remote.edit((s) => {
-        const v1 = s.versions[0]!;
-        s.versions.push({ ...v1, id: uuidv7(), number: 2, parent_id: v1.id, message: 'quick fix' });
-      });
+        // Someone with write access to the remote adds mail@v2 by hand, "by" alice.
+        await remote.edit((s) => {
+          const v1 = s.versions[0]!;
+          s.versions.push({ ...v1, id: uuidv7(), number: 2, parent_id: v1.id, message: 'quick fix' });
+        });
 
-      const b = join(tmp(), 'clone');
-      const cloned = run(tmp(), ['clone', remote.url, b, ...remote.opts, '--json']);
-      expect(cloned.code, cloned.stdout + cloned.stderr).toBe(0);
-      const doc = cloned.json as { versions: number; skipped: Array<{ dataset: string; number: number; why: string }>; imported: Array<{ number: number; author: string }> };
-      expect(doc.versions).toBe(1);
-      expect(doc.imported.map((i) => [i.number, i.author])).toEqual([[1, 'tester@example.com']]);
-      expect(doc.skipped).toEqual([expect.objectContaining({ dataset: 'mail', number: 2, why: 'no event of a verified audit log records it' })]);
-      expect(cloned.stderr).toContain('were not imported');
-      expect(cloned.stderr).toContain('mail@v2');
+        const b = join(tmp(), 'clone');
+        const cloned = run(tmp(), ['clone', remote.url, b, ...remote.opts, '--json']);
+        expect(cloned.code, cloned.stdout + cloned.stderr).toBe(0);
+        const doc = cloned.json as {
+          versions: number;
+          skipped: Array<{ dataset: string; number: number; why: string }>;
+          imported: Array<{ number: number; author: string }>;
+        };
+        expect(doc.versions).toBe(1);
+        expect(doc.imported.map((i) => [i.number, i.author])).toEqual([[1, 'tester@example.com']]);
+        expect(doc.skipped).toEqual([
+          expect.objectContaining({ dataset: 'mail', number: 2, why: 'no event of a verified audit log records it' }),
+        ]);
+        expect(cloned.stderr).toContain('were not imported');
+        expect(cloned.stderr).toContain('mail@v2');
 
-      const refused = run(b, ['pull', 'mail@v2', '--json']);
-      expect(refused.code).toBe(1);
-      expect((refused.json as { error: { code: string; message: string } }).error).toMatchObject({ code: 'NOT_VOUCHED', message: expect.stringContaining('mail@v2') });
-      const human = run(b, ['pull']);
-      expect(human.code, human.stderr).toBe(0);
-      expect(human.stderr).toContain('mail@v2');
-      expect(run(b, ['data', 'checkout', 'mail@v1', join(b, 'out')]).code).toBe(0);
-      expect(readFileSync(join(b, 'out', 'train.csv'), 'utf8')).toBe('id,label\n1,spam\n');
-      expect(run(b, ['data', 'checkout', 'mail@v2', join(b, 'out2')]).code).toBe(1);
-      const log = run(b, ['audit', 'log', '--json']).json as Array<{ action: string; outcome: string }>;
-      expect(log.map((e) => `${e.action}:${e.outcome}`)).toEqual(['workspace.init:ok', 'workspace.clone:ok', 'remote.pull:failed', 'remote.pull:ok', 'dataset.checkout:ok']);
-      expect(run(b, ['audit', 'verify']).code).toBe(0);
-    });
+        const refused = run(b, ['pull', 'mail@v2', '--json']);
+        expect(refused.code).toBe(1);
+        expect((refused.json as { error: { code: string; message: string } }).error).toMatchObject({
+          code: 'NOT_VOUCHED',
+          message: expect.stringContaining('mail@v2'),
+        });
+        const human = run(b, ['pull']);
+        expect(human.code, human.stderr).toBe(0);
+        expect(human.stderr).toContain('mail@v2');
+        expect(run(b, ['data', 'checkout', 'mail@v1', join(b, 'out')]).code).toBe(0);
+        expect(readFileSync(join(b, 'out', 'train.csv'), 'utf8')).toBe('id,label\n1,spam\n');
+        expect(run(b, ['data', 'checkout', 'mail@v2', join(b, 'out2')]).code).toBe(1);
+        const log = run(b, ['audit', 'log', '--json']).json as Array<{ action: string; outcome: string }>;
+        expect(log.map((e) => `${e.action}:${e.outcome}`)).toEqual([
+          'workspace.init:ok',
+          'workspace.clone:ok',
+          'remote.pull:failed',
+          'remote.pull:ok',
+          'dataset.checkout:ok',
+        ]);
+        expect(run(b, ['audit', 'verify']).code).toBe(0);
+      },
+    );
   }
 });

@@ -5,7 +5,14 @@ import { CairnError } from '../../core/errors.js';
 import type { Database } from '../../meta/schema.js';
 import { allCheckpoints } from '../../meta/repos/audit.js';
 import { consistencyProof, inclusionProof, leafHash, nodeHash, rangeHash } from '../merkle/index.js';
-import { formatVerifierKey, publicKeyFromPem, publicKeyFromRaw, publicKeyToPem, parseVerifierKey, type NoteVerifier } from '../note/index.js';
+import {
+  formatVerifierKey,
+  publicKeyFromPem,
+  publicKeyFromRaw,
+  publicKeyToPem,
+  parseVerifierKey,
+  type NoteVerifier,
+} from '../note/index.js';
 import type { AuditLog } from '../log/audit-log.js';
 import { LogVerifier, type VerifyProblem } from '../verify/log-verifier.js';
 import { EXPORT_README, VERIFY_PY, VERIFY_SH } from './bundle-docs.js';
@@ -43,7 +50,14 @@ export async function exportBundle(db: Kysely<Database>, log: AuditLog, dir: str
   const out = createWriteStream(join(dir, 'entries.jsonl'));
   let after = -1;
   for (;;) {
-    const rows = await db.selectFrom('audit_events').select(['idx', 'entry']).where('idx', '>', after).where('idx', '<', latest.size).orderBy('idx').limit(20_000).execute();
+    const rows = await db
+      .selectFrom('audit_events')
+      .select(['idx', 'entry'])
+      .where('idx', '>', after)
+      .where('idx', '<', latest.size)
+      .orderBy('idx')
+      .limit(20_000)
+      .execute();
     for (const r of rows) {
       if (!out.write(`${r.entry}\n`)) await new Promise<void>((res) => out.once('drain', () => res()));
       leaves.push(leafHash(Buffer.from(r.entry, 'utf8')));
@@ -67,13 +81,25 @@ export async function exportBundle(db: Kysely<Database>, log: AuditLog, dir: str
     levels.push(next);
   }
   const mth = (s: number, e: number) => rangeHash(s, e, (level, idx) => levels[level]![idx]!);
-  const cons = cps.slice(0, -1).map((c, i) => ({ from: c.size, to: cps[i + 1]!.size, proof: consistencyProof(c.size, cps[i + 1]!.size, mth).map((h) => h.toString('hex')) }));
-  writeFileSync(join(dir, 'proofs', 'consistency.jsonl'), cons.map((c) => JSON.stringify(c)).join('\n') + (cons.length ? '\n' : ''));
+  const cons = cps.slice(0, -1).map((c, i) => ({
+    from: c.size,
+    to: cps[i + 1]!.size,
+    proof: consistencyProof(c.size, cps[i + 1]!.size, mth).map((h) => h.toString('hex')),
+  }));
+  writeFileSync(
+    join(dir, 'proofs', 'consistency.jsonl'),
+    cons.map((c) => JSON.stringify(c)).join('\n') + (cons.length ? '\n' : ''),
+  );
   let inclusionProofs = 0;
   if (leaves.length <= MAX_INCLUSION_PROOFS) {
     const incl = createWriteStream(join(dir, 'proofs', 'inclusion.jsonl'));
     for (let i = 0; i < leaves.length; i++) {
-      const line = JSON.stringify({ index: i, leafHash: leaves[i]!.toString('hex'), treeSize: latest.size, proof: inclusionProof(i, latest.size, mth).map((h) => h.toString('hex')) });
+      const line = JSON.stringify({
+        index: i,
+        leafHash: leaves[i]!.toString('hex'),
+        treeSize: latest.size,
+        proof: inclusionProof(i, latest.size, mth).map((h) => h.toString('hex')),
+      });
       if (!incl.write(`${line}\n`)) await new Promise<void>((res) => incl.once('drain', () => res()));
       inclusionProofs++;
     }
@@ -101,7 +127,11 @@ export interface BundleVerifyReport {
 }
 
 /** Verifies a bundle with nothing but its files (and, ideally, a key the caller already trusts). */
-export async function verifyBundle(dir: string, trustedKey?: NoteVerifier, trustedCheckpoint?: string): Promise<BundleVerifyReport> {
+export async function verifyBundle(
+  dir: string,
+  trustedKey?: NoteVerifier,
+  trustedCheckpoint?: string,
+): Promise<BundleVerifyReport> {
   const read = (p: string) => {
     try {
       return readFileSync(join(dir, p), 'utf8');
@@ -109,7 +139,13 @@ export async function verifyBundle(dir: string, trustedKey?: NoteVerifier, trust
       throw new CairnError('INVALID_INPUT', `${join(dir, p)} is missing: not an audit export bundle`);
     }
   };
-  const meta = JSON.parse(read('log.json')) as { format: string; origin: string; verifierKey: string; size: number; checkpoints: number };
+  const meta = JSON.parse(read('log.json')) as {
+    format: string;
+    origin: string;
+    verifierKey: string;
+    size: number;
+    checkpoints: number;
+  };
   if (meta.format !== BUNDLE_FORMAT) throw new CairnError('UNSUPPORTED', `unknown bundle format ${meta.format}`);
   // The bundle's key files are what standard tools (verify.sh) use: they must be the key the
   // caller trusts, and the PEM and the vkey must be one key.
@@ -121,11 +157,25 @@ export async function verifyBundle(dir: string, trustedKey?: NoteVerifier, trust
     own = { name: p.name, keyId: p.keyId, publicKey: p.publicKey };
   } catch (err) {
     if (!trustedKey) throw err;
-    keyProblems.push({ index: null, kind: 'bundle-key', message: `public-key.vkey is not a verifier key: ${(err as Error).message}` });
+    keyProblems.push({
+      index: null,
+      kind: 'bundle-key',
+      message: `public-key.vkey is not a verifier key: ${(err as Error).message}`,
+    });
   }
   const k = trustedKey ?? own!;
-  if (own && trustedKey && (own.name !== trustedKey.name || !own.keyId.equals(trustedKey.keyId) || pemOf(own.publicKey) !== pemOf(trustedKey.publicKey))) {
-    keyProblems.push({ index: null, kind: 'bundle-key', message: 'public-key.vkey is not the trusted key: the bundle names another signer' });
+  if (
+    own &&
+    trustedKey &&
+    (own.name !== trustedKey.name ||
+      !own.keyId.equals(trustedKey.keyId) ||
+      pemOf(own.publicKey) !== pemOf(trustedKey.publicKey))
+  ) {
+    keyProblems.push({
+      index: null,
+      kind: 'bundle-key',
+      message: 'public-key.vkey is not the trusted key: the bundle names another signer',
+    });
   }
   let pem: string | null = null;
   try {
@@ -133,14 +183,26 @@ export async function verifyBundle(dir: string, trustedKey?: NoteVerifier, trust
   } catch {
     pem = null;
   }
-  if (own && pem !== pemOf(own.publicKey)) keyProblems.push({ index: null, kind: 'bundle-key', message: 'public-key.pem and public-key.vkey are not the same key' });
-  const cpFiles = readdirSync(join(dir, 'checkpoints')).filter((f) => f.endsWith('.note')).sort();
+  if (own && pem !== pemOf(own.publicKey))
+    keyProblems.push({
+      index: null,
+      kind: 'bundle-key',
+      message: 'public-key.pem and public-key.vkey are not the same key',
+    });
+  const cpFiles = readdirSync(join(dir, 'checkpoints'))
+    .filter((f) => f.endsWith('.note'))
+    .sort();
   const checkpoints = cpFiles.map((f) => {
     const note = readFileSync(join(dir, 'checkpoints', f), 'utf8');
     const lines = note.split('\n');
     return { size: Number(lines[1]), root: Buffer.from(lines[2] ?? '', 'base64').toString('hex'), note };
   });
-  const v = new LogVerifier({ checkpoints, verifier: k, origin: meta.origin, ...(trustedCheckpoint ? { trusted: { note: trustedCheckpoint, verifier: k } } : {}) });
+  const v = new LogVerifier({
+    checkpoints,
+    verifier: k,
+    origin: meta.origin,
+    ...(trustedCheckpoint ? { trusted: { note: trustedCheckpoint, verifier: k } } : {}),
+  });
   const text = read('entries.jsonl');
   const lines = text.length ? text.replace(/\n$/, '').split('\n') : [];
   const leaves: Buffer[] = [];
@@ -154,32 +216,73 @@ export async function verifyBundle(dir: string, trustedKey?: NoteVerifier, trust
   // An export ends at its latest checkpoint: entries past it would be vouched for by nothing.
   const signedSize = checkpoints.reduce((m, c) => Math.max(m, c.size), 0);
   if (lines.length > signedSize) {
-    problems.push({ index: signedSize, kind: 'unsigned-tail', message: `entries ${signedSize}..${lines.length - 1} are covered by no signed checkpoint (was the latest checkpoint removed?)` });
+    problems.push({
+      index: signedSize,
+      kind: 'unsigned-tail',
+      message: `entries ${signedSize}..${lines.length - 1} are covered by no signed checkpoint (was the latest checkpoint removed?)`,
+    });
   }
   if (meta.checkpoints !== checkpoints.length) {
-    problems.push({ index: null, kind: 'bundle-incomplete', message: `log.json lists ${meta.checkpoints} checkpoints but the bundle holds ${checkpoints.length} (was one removed?)` });
+    problems.push({
+      index: null,
+      kind: 'bundle-incomplete',
+      message: `log.json lists ${meta.checkpoints} checkpoints but the bundle holds ${checkpoints.length} (was one removed?)`,
+    });
   }
   const root = v.root();
   let inclusionChecked = 0;
   let consistencyChecked = 0;
   const { verifyInclusion, verifyConsistency } = await import('../merkle/index.js');
   const rootAt = new Map(checkpoints.map((c) => [c.size, Buffer.from(c.root, 'hex')]));
-  const incl = existsSync(join(dir, 'proofs', 'inclusion.jsonl')) ? read('proofs/inclusion.jsonl').split('\n').filter(Boolean) : [];
+  const incl = existsSync(join(dir, 'proofs', 'inclusion.jsonl'))
+    ? read('proofs/inclusion.jsonl').split('\n').filter(Boolean)
+    : [];
   for (const line of incl) {
     const p = JSON.parse(line) as { index: number; leafHash: string; treeSize: number; proof: string[] };
     const r = rootAt.get(p.treeSize);
     const leaf = leaves[p.index];
-    if (!r || !leaf || leaf.toString('hex') !== p.leafHash || !verifyInclusion(leaf, p.index, p.treeSize, p.proof.map((h) => Buffer.from(h, 'hex')), r)) {
-      problems.push({ index: p.index, kind: 'leaf-mismatch', message: `the inclusion proof of entry ${p.index} does not verify` });
+    if (
+      !r ||
+      !leaf ||
+      leaf.toString('hex') !== p.leafHash ||
+      !verifyInclusion(
+        leaf,
+        p.index,
+        p.treeSize,
+        p.proof.map((h) => Buffer.from(h, 'hex')),
+        r,
+      )
+    ) {
+      problems.push({
+        index: p.index,
+        kind: 'leaf-mismatch',
+        message: `the inclusion proof of entry ${p.index} does not verify`,
+      });
     } else inclusionChecked++;
   }
-  const cons = existsSync(join(dir, 'proofs', 'consistency.jsonl')) ? read('proofs/consistency.jsonl').split('\n').filter(Boolean) : [];
+  const cons = existsSync(join(dir, 'proofs', 'consistency.jsonl'))
+    ? read('proofs/consistency.jsonl').split('\n').filter(Boolean)
+    : [];
   for (const line of cons) {
     const c = JSON.parse(line) as { from: number; to: number; proof: string[] };
     const r1 = rootAt.get(c.from);
     const r2 = rootAt.get(c.to);
-    if (!r1 || !r2 || !verifyConsistency(c.from, c.to, r1, r2, c.proof.map((h) => Buffer.from(h, 'hex')))) {
-      problems.push({ index: c.from, kind: 'checkpoint-mismatch', message: `checkpoints ${c.from} and ${c.to} are not consistent` });
+    if (
+      !r1 ||
+      !r2 ||
+      !verifyConsistency(
+        c.from,
+        c.to,
+        r1,
+        r2,
+        c.proof.map((h) => Buffer.from(h, 'hex')),
+      )
+    ) {
+      problems.push({
+        index: c.from,
+        kind: 'checkpoint-mismatch',
+        message: `checkpoints ${c.from} and ${c.to} are not consistent`,
+      });
     } else consistencyChecked++;
   }
   const first = problems.length ? (v.firstBad() ?? problems.find((p) => p.index !== null) ?? problems[0]!) : null;

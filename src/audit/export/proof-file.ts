@@ -38,22 +38,40 @@ export function checkProofFile(text: string, trusted?: NoteVerifier): ProofCheck
   }
   if (p.format !== PROOF_FORMAT) throw new CairnError('UNSUPPORTED', `unknown proof format ${String(p.format)}`);
   const problems: string[] = [];
-  const key = trusted ?? (() => {
-    const k = parseVerifierKey(p.verifierKey);
-    return { name: k.name, keyId: k.keyId, publicKey: k.publicKey };
-  })();
+  const key =
+    trusted ??
+    (() => {
+      const k = parseVerifierKey(p.verifierKey);
+      return { name: k.name, keyId: k.keyId, publicKey: k.publicKey };
+    })();
   let origin = '';
   try {
     const { checkpoint } = openCheckpoint(p.checkpoint, [key]);
     origin = checkpoint.origin;
-    if (checkpoint.size !== p.treeSize) problems.push(`the checkpoint is for size ${checkpoint.size}, the proof for ${p.treeSize}`);
+    if (checkpoint.size !== p.treeSize)
+      problems.push(`the checkpoint is for size ${checkpoint.size}, the proof for ${p.treeSize}`);
     const leaf = leafHash(Buffer.from(p.entry, 'utf8'));
     if (leaf.toString('hex') !== p.leafHash) problems.push('the entry does not hash to the stated leaf');
-    if (!verifyInclusion(leaf, p.index, checkpoint.size, p.proof.map((h) => Buffer.from(h, 'hex')), checkpoint.rootHash)) {
+    if (
+      !verifyInclusion(
+        leaf,
+        p.index,
+        checkpoint.size,
+        p.proof.map((h) => Buffer.from(h, 'hex')),
+        checkpoint.rootHash,
+      )
+    ) {
       problems.push(`the audit path does not lead from entry ${p.index} to the checkpoint root`);
     }
   } catch (err) {
     problems.push(`the checkpoint signature does not verify: ${(err as Error).message}`);
   }
-  return { ok: problems.length === 0, index: p.index, treeSize: p.treeSize, origin, keyTrusted: trusted !== undefined, problems };
+  return {
+    ok: problems.length === 0,
+    index: p.index,
+    treeSize: p.treeSize,
+    origin,
+    keyTrusted: trusted !== undefined,
+    problems,
+  };
 }

@@ -46,10 +46,20 @@ async function events(ws: Workspace): Promise<Row[]> {
 const reasonFor = (code: ErrorCode) => `${code}: ${errorCatalogue[code].summary}`;
 
 const parsed = (r: Row): AuditEvent => JSON.parse(r.entry) as AuditEvent;
-const leafOf = (entry: string) => createHash('sha256').update(Buffer.from([0])).update(entry, 'utf8').digest('hex');
+const leafOf = (entry: string) =>
+  createHash('sha256')
+    .update(Buffer.from([0]))
+    .update(entry, 'utf8')
+    .digest('hex');
 
-async function countRows(ws: Workspace, table: 'datasets' | 'dataset_versions' | 'packs' | 'blobs' | 'audit_events' | 'dataset_tags'): Promise<number> {
-  const r = await ws.meta.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+async function countRows(
+  ws: Workspace,
+  table: 'datasets' | 'dataset_versions' | 'packs' | 'blobs' | 'audit_events' | 'dataset_tags',
+): Promise<number> {
+  const r = await ws.meta.db
+    .selectFrom(table)
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
   return Number(r.n);
 }
 
@@ -97,7 +107,13 @@ describe('audit events', () => {
     expect(parseInt(e.id.replace(/-/g, '').slice(0, 12), 16)).toBe(Date.parse(e.time));
     expect(Object.keys(auditActions)).toContain(e.action);
     // The indexed columns mirror the entry.
-    expect([row.actor, row.action, row.target_type, row.target_name, row.outcome]).toEqual(['tester@example.com', 'dataset.version.create', 'dataset', 'images', 'ok']);
+    expect([row.actor, row.action, row.target_type, row.target_name, row.outcome]).toEqual([
+      'tester@example.com',
+      'dataset.version.create',
+      'dataset',
+      'images',
+      'ok',
+    ]);
     // The entry is canonical JSON and passes the verifier's shape check.
     expect(canonicalJson(JSON.parse(row.entry))).toBe(row.entry);
     expect('event' in parseEvent(row.entry)).toBe(true);
@@ -140,9 +156,18 @@ describe('audit events', () => {
     // Lineage inputs are digests of the versions it came from.
     const a1 = parsed(rows[1]!).outputs[0]!;
     expect(parsed(rows[2]!).inputs).toEqual([a1]);
-    expect(parsed(rows[3]!)).toMatchObject({ target: { type: 'dataset', name: 'a', version: 1, digest: a1 }, outputs: [a1], params: { tag: 'prod', force: false } });
+    expect(parsed(rows[3]!)).toMatchObject({
+      target: { type: 'dataset', name: 'a', version: 1, digest: a1 },
+      outputs: [a1],
+      params: { tag: 'prod', force: false },
+    });
     expect(parsed(rows[4]!)).toMatchObject({ action: 'dataset.checkout', outcome: 'ok', params: { dir: 'out' } });
-    expect(parsed(rows[5]!)).toMatchObject({ action: 'store.fsck', outcome: 'ok', target: { type: 'store' }, params: { corrupt: 0, missing: 0, brokenVersions: [] } });
+    expect(parsed(rows[5]!)).toMatchObject({
+      action: 'store.fsck',
+      outcome: 'ok',
+      target: { type: 'store' },
+      params: { corrupt: 0, missing: 0, brokenVersions: [] },
+    });
     expect(parsed(rows[6]!)).toMatchObject({ action: 'store.gc', outcome: 'ok', target: { type: 'store' } });
     // A checkout outside the workspace records no path (home directories name people).
     const elsewhere = tmp();
@@ -179,7 +204,12 @@ describe('audit events', () => {
     expect(report.ok).toBe(false);
     const rows = await events(ws);
     expect(rows.length).toBe(n + 1);
-    expect(parsed(rows[n]!)).toMatchObject({ action: 'store.fsck', outcome: 'failed', reason: 'CHECK_FAILED: 1 version(s) damaged', params: { brokenVersions: ['a@v1'] } });
+    expect(parsed(rows[n]!)).toMatchObject({
+      action: 'store.fsck',
+      outcome: 'failed',
+      reason: 'CHECK_FAILED: 1 version(s) damaged',
+      params: { brokenVersions: ['a@v1'] },
+    });
     await ws.close();
   });
 
@@ -243,11 +273,17 @@ describe('audit events', () => {
     await checkoutVersion(ws, { ref: 'a@v1', dir: out });
     writeFileSync(join(out, 'x.txt'), 'edited by hand\n');
     const n = (await events(ws)).length;
-    await expect(checkoutVersion(ws, { ref: 'a@v2', dir: out })).rejects.toSatisfy((e) => isCairnError(e, 'LOCAL_CHANGES'));
+    await expect(checkoutVersion(ws, { ref: 'a@v2', dir: out })).rejects.toSatisfy((e) =>
+      isCairnError(e, 'LOCAL_CHANGES'),
+    );
     const rows = await events(ws);
     expect(rows.length).toBe(n + 1);
     const e = parsed(rows[n]!);
-    expect(e).toMatchObject({ action: 'dataset.checkout', outcome: 'failed', target: { type: 'dataset', name: 'a', version: 2 } });
+    expect(e).toMatchObject({
+      action: 'dataset.checkout',
+      outcome: 'failed',
+      target: { type: 'dataset', name: 'a', version: 2 },
+    });
     expect(e.reason).toBe(reasonFor('LOCAL_CHANGES'));
     expect(rows[n]!.outcome).toBe('failed');
     // The file the user edited is untouched.
@@ -260,11 +296,19 @@ describe('audit events', () => {
     const ws = await newWorkspace(dir);
     writeTree(join(dir, 'd'), { 'x.bin': prng(7, 1000) });
     symlinkSync('/etc/passwd', join(dir, 'd', 'escape'));
-    await expect(addVersion(ws, { source: join(dir, 'd'), name: 'a' })).rejects.toSatisfy((e) => isCairnError(e, 'PATH_UNSAFE'));
+    await expect(addVersion(ws, { source: join(dir, 'd'), name: 'a' })).rejects.toSatisfy((e) =>
+      isCairnError(e, 'PATH_UNSAFE'),
+    );
     const rows = await events(ws);
     expect(rows.length).toBe(2);
     const e = parsed(rows[1]!);
-    expect(e).toMatchObject({ action: 'dataset.version.create', outcome: 'failed', target: { type: 'dataset', name: 'a' }, inputs: [], outputs: [] });
+    expect(e).toMatchObject({
+      action: 'dataset.version.create',
+      outcome: 'failed',
+      target: { type: 'dataset', name: 'a' },
+      inputs: [],
+      outputs: [],
+    });
     expect(e.reason).toBe(reasonFor('PATH_UNSAFE'));
     expect(await countRows(ws, 'dataset_versions')).toBe(0);
     await ws.close();
@@ -282,10 +326,16 @@ describe('audit events', () => {
     await expect(tagVersion(ws, 'a@v2', 'prod')).rejects.toSatisfy((e) => isCairnError(e, 'ALREADY_EXISTS'));
     let rows = await events(ws);
     expect(rows.length).toBe(n + 1);
-    expect(parsed(rows[n]!)).toMatchObject({ action: 'dataset.tag', outcome: 'failed', params: { tag: 'prod', force: false } });
+    expect(parsed(rows[n]!)).toMatchObject({
+      action: 'dataset.tag',
+      outcome: 'failed',
+      params: { tag: 'prod', force: false },
+    });
     expect(parsed(rows[n]!).reason).toBe(reasonFor('ALREADY_EXISTS'));
 
-    await expect(addVersion(ws, { source: join(dir, 'd'), name: 'Bad Name!' })).rejects.toSatisfy((e) => isCairnError(e, 'INVALID_NAME'));
+    await expect(addVersion(ws, { source: join(dir, 'd'), name: 'Bad Name!' })).rejects.toSatisfy((e) =>
+      isCairnError(e, 'INVALID_NAME'),
+    );
     await expect(tagVersion(ws, 'a@v1', 'bad tag')).rejects.toSatisfy((e) => isCairnError(e, 'INVALID_NAME'));
     await expect(tagVersion(ws, 'a@@', 'x')).rejects.toSatisfy((e) => isCairnError(e, 'INVALID_REF'));
     rows = await events(ws);
@@ -303,9 +353,13 @@ describe('audit events', () => {
     await checkoutVersion(ws, { ref: 'clinic@v1', dir: join(dir, 'work') });
     // A failed add of the same folder (an escaping link) must not leak names through its reason.
     symlinkSync('/etc/hostname', join(src, 'link_to_alice_notes'));
-    await expect(addVersion(ws, { source: src, name: 'clinic' })).rejects.toSatisfy((e) => isCairnError(e, 'PATH_UNSAFE'));
+    await expect(addVersion(ws, { source: src, name: 'clinic' })).rejects.toSatisfy((e) =>
+      isCairnError(e, 'PATH_UNSAFE'),
+    );
     writeFileSync(join(dir, 'work', 'john_smith_1961-04-02.csv'), 'changed\n');
-    await expect(checkoutVersion(ws, { ref: 'clinic@v1', dir: join(dir, 'work') })).rejects.toSatisfy((e) => isCairnError(e, 'LOCAL_CHANGES'));
+    await expect(checkoutVersion(ws, { ref: 'clinic@v1', dir: join(dir, 'work') })).rejects.toSatisfy((e) =>
+      isCairnError(e, 'LOCAL_CHANGES'),
+    );
     const rows = await events(ws);
     expect(rows.map((r) => [r.action, r.outcome])).toEqual([
       ['workspace.init', 'ok'],
@@ -316,7 +370,16 @@ describe('audit events', () => {
       ['dataset.checkout', 'failed'],
     ]);
     const all = rows.map((r) => r.entry).join('\n');
-    for (const secret of [dir, src, 'patients-of-dr-jane-doe', 'john_smith', 'mary_major', 'scans/', 'alice', '/etc/hostname']) {
+    for (const secret of [
+      dir,
+      src,
+      'patients-of-dr-jane-doe',
+      'john_smith',
+      'mary_major',
+      'scans/',
+      'alice',
+      '/etc/hostname',
+    ]) {
       expect(all, `events mention ${secret}`).not.toContain(secret);
     }
     // The only person named is the actor, by account id.
@@ -337,7 +400,9 @@ describe('checkpoints', () => {
     };
     const checkpointSizes = () => {
       const db = new Database(join(dir, '.cairn', 'meta.db'), { readonly: true });
-      const sizes = (db.prepare('select size from audit_checkpoints order by size').all() as Array<{ size: number }>).map((r) => r.size);
+      const sizes = (
+        db.prepare('select size from audit_checkpoints order by size').all() as Array<{ size: number }>
+      ).map((r) => r.size);
       const n = (db.prepare('select count(*) as n from audit_events').get() as { n: number }).n;
       db.close();
       return { sizes, events: n };
@@ -387,7 +452,8 @@ describe('checkpoints', () => {
   it('refuses (AUDIT_INCONSISTENT) to sign when the stored tree no longer matches the last checkpoint', async () => {
     const dir = tmp();
     const ws = await newWorkspace(dir);
-    for (let i = 0; i < 6; i++) await ws.audit.record({ action: 'store.fsck', target: { type: 'store' }, params: { i } }, 'ok');
+    for (let i = 0; i < 6; i++)
+      await ws.audit.record({ action: 'store.fsck', target: { type: 'store' }, params: { i } }, 'ok');
     const cp = await ws.audit.checkpoint();
     expect(cp?.size).toBe(7);
     await ws.close();
@@ -397,19 +463,25 @@ describe('checkpoints', () => {
     const raw = new Database(join(dir, '.cairn', 'meta.db'));
     const fake = createHash('sha256').update('forged').digest('hex');
     raw.prepare('update audit_events set leaf_hash = ? where idx = 2').run(fake);
-    const leaves = (raw.prepare('select leaf_hash from audit_events order by idx').all() as Array<{ leaf_hash: string }>).map((r) => Buffer.from(r.leaf_hash, 'hex'));
+    const leaves = (
+      raw.prepare('select leaf_hash from audit_events order by idx').all() as Array<{ leaf_hash: string }>
+    ).map((r) => Buffer.from(r.leaf_hash, 'hex'));
     let level: Buffer[] = leaves;
     for (let l = 1; level.length > 1; l++) {
       const next: Buffer[] = [];
       for (let i = 0; i + 1 < level.length; i += 2) next.push(nodeHash(level[i]!, level[i + 1]!));
-      next.forEach((h, i) => raw.prepare('update audit_nodes set hash = ? where level = ? and idx = ?').run(h.toString('hex'), l, i));
+      next.forEach((h, i) =>
+        raw.prepare('update audit_nodes set hash = ? where level = ? and idx = ?').run(h.toString('hex'), l, i),
+      );
       level = next;
     }
     raw.close();
 
     const ws2 = await reopen(dir);
     await ws2.audit.record({ action: 'store.gc', target: { type: 'store' } }, 'ok');
-    await expect(ws2.audit.checkpoint()).rejects.toSatisfy((e) => isCairnError(e, 'AUDIT_INCONSISTENT') && e.data.size === 7);
+    await expect(ws2.audit.checkpoint()).rejects.toSatisfy(
+      (e) => isCairnError(e, 'AUDIT_INCONSISTENT') && e.data.size === 7,
+    );
     expect((await ws2.audit.checkpoints()).map((c) => c.size)).toEqual([7]);
     // Closing tries to sign as well, and refuses the same way.
     await expect(ws2.close()).rejects.toSatisfy((e) => isCairnError(e, 'AUDIT_INCONSISTENT'));
@@ -420,7 +492,11 @@ describe('checkpoints', () => {
     let ws = await newWorkspace(dir);
     await ws.close();
     for (let i = 0; i < 5; i++) {
-      ws = await openWorkspace({ cwd: dir, command: 'test', env: { ...process.env, CAIRN_ACTOR: 'tester@example.com' } });
+      ws = await openWorkspace({
+        cwd: dir,
+        command: 'test',
+        env: { ...process.env, CAIRN_ACTOR: 'tester@example.com' },
+      });
       for (let j = 0; j <= i; j++) await ws.audit.record({ action: 'store.fsck', target: { type: 'store' } }, 'ok');
       await ws.close();
     }
@@ -432,7 +508,9 @@ describe('checkpoints', () => {
       const a = cps[i - 1]!;
       const b = cps[i]!;
       const proof = (await ws.audit.consistency(a.size, b.size)).map((h) => Buffer.from(h, 'hex'));
-      expect(verifyConsistency(a.size, b.size, Buffer.from(a.root, 'hex'), Buffer.from(b.root, 'hex'), proof)).toBe(true);
+      expect(verifyConsistency(a.size, b.size, Buffer.from(a.root, 'hex'), Buffer.from(b.root, 'hex'), proof)).toBe(
+        true,
+      );
     }
     await ws.close();
   });

@@ -65,7 +65,14 @@ export class AuditLog {
   #appended = 0;
   #frontierCache: { size: number; lastLeaf: string | null; frontier: Frontier } | null = null;
 
-  constructor(opts: { db: Kysely<Database>; dialect: 'sqlite' | 'postgres'; context: () => AuditContext; clock: Clock; keys: LogKeys; kept?: KeptCheckpoint }) {
+  constructor(opts: {
+    db: Kysely<Database>;
+    dialect: 'sqlite' | 'postgres';
+    context: () => AuditContext;
+    clock: Clock;
+    keys: LogKeys;
+    kept?: KeptCheckpoint;
+  }) {
     this.#db = opts.db;
     this.#kept = opts.kept ?? null;
     this.#dialect = opts.dialect;
@@ -86,12 +93,18 @@ export class AuditLog {
    */
   async audited<T>(
     draft: EventDraft,
-    body: (commit: <R>(fn: (tx: WriteTx) => Promise<R>, outcome?: { outcome: AuditOutcome; reason?: string }) => Promise<R>, draft: EventDraft) => Promise<T>,
+    body: (
+      commit: <R>(fn: (tx: WriteTx) => Promise<R>, outcome?: { outcome: AuditOutcome; reason?: string }) => Promise<R>,
+      draft: EventDraft,
+    ) => Promise<T>,
   ): Promise<T> {
     let committed = false;
     // `outcome` lets a check that ran but found problems (validate, fsck) store its report in
     // the same transaction as a `failed` event.
-    const commit = async <R>(fn: (tx: WriteTx) => Promise<R>, outcome?: { outcome: AuditOutcome; reason?: string }): Promise<R> => {
+    const commit = async <R>(
+      fn: (tx: WriteTx) => Promise<R>,
+      outcome?: { outcome: AuditOutcome; reason?: string },
+    ): Promise<R> => {
       if (committed) throw new CairnError('INTERNAL', 'an audited operation committed twice');
       const r = await this.#db.transaction().execute(async (trx) => {
         const tx = makeWriteTx(trx);
@@ -99,7 +112,9 @@ export class AuditLog {
         // SQLite already holds the write lock), so version numbers and indexes never race.
         await lockHead(tx, this.#dialect);
         const out = await fn(tx);
-        await this.#append(tx, [{ draft, outcome: outcome?.outcome ?? 'ok', ...(outcome?.reason ? { reason: outcome.reason } : {}) }]);
+        await this.#append(tx, [
+          { draft, outcome: outcome?.outcome ?? 'ok', ...(outcome?.reason ? { reason: outcome.reason } : {}) },
+        ]);
         return out;
       });
       committed = true;
@@ -119,25 +134,36 @@ export class AuditLog {
 
   /** Appends a standalone event (an outcome with no other state change). */
   async record(draft: EventDraft, outcome: AuditOutcome, reason?: string): Promise<AppendedEvent> {
-    const [ev] = await this.#db.transaction().execute(async (trx) => this.#append(makeWriteTx(trx), [{ draft, outcome, ...(reason ? { reason } : {}) }]));
+    const [ev] = await this.#db
+      .transaction()
+      .execute(async (trx) => this.#append(makeWriteTx(trx), [{ draft, outcome, ...(reason ? { reason } : {}) }]));
     this.#appended++;
     return ev!;
   }
 
   /** Appends many events in one transaction (bulk import, benchmarks). */
-  async recordMany(items: Array<{ draft: EventDraft; outcome: AuditOutcome; reason?: string }>): Promise<AppendedEvent[]> {
+  async recordMany(
+    items: Array<{ draft: EventDraft; outcome: AuditOutcome; reason?: string }>,
+  ): Promise<AppendedEvent[]> {
     const out = await this.#db.transaction().execute(async (trx) => this.#append(makeWriteTx(trx), items));
     this.#appended += out.length;
     return out;
   }
 
-  async #append(tx: WriteTx, items: Array<{ draft: EventDraft; outcome: AuditOutcome; reason?: string }>): Promise<AppendedEvent[]> {
+  async #append(
+    tx: WriteTx,
+    items: Array<{ draft: EventDraft; outcome: AuditOutcome; reason?: string }>,
+  ): Promise<AppendedEvent[]> {
     const head = await lockHead(tx, this.#dialect);
     // Reuse the frontier this process left behind when nobody else appended since (same size
     // and last leaf); parsing it from JSON on every append was a fifth of the cost.
     const cached = this.#frontierCache;
-    const frontier = cached && cached.size === head.size && cached.lastLeaf === head.lastLeaf ? cached.frontier.clone() : Frontier.fromJSON(JSON.parse(head.frontier));
-    if (frontier.size !== head.size) throw new CairnError('AUDIT_INCONSISTENT', 'the audit head is damaged (frontier size differs from log size)');
+    const frontier =
+      cached && cached.size === head.size && cached.lastLeaf === head.lastLeaf
+        ? cached.frontier.clone()
+        : Frontier.fromJSON(JSON.parse(head.frontier));
+    if (frontier.size !== head.size)
+      throw new CairnError('AUDIT_INCONSISTENT', 'the audit head is damaged (frontier size differs from log size)');
     const ctx = this.#ctx();
     let prev = head.lastLeaf;
     const rows: AuditEventRow[] = [];
@@ -243,7 +269,12 @@ export class AuditLog {
     const note = signCheckpoint({ origin: this.keys.origin, size: head.size, rootHash: root }, this.keys.signer());
     const rootHex = root.toString('hex');
     await this.#db.transaction().execute(async (trx) => {
-      await insertCheckpoint(makeWriteTx(trx), { size: head.size, root: rootHex, note, created_at: isoUtc(this.#clock.now()) });
+      await insertCheckpoint(makeWriteTx(trx), {
+        size: head.size,
+        root: rootHex,
+        note,
+        created_at: isoUtc(this.#clock.now()),
+      });
     });
     // After the row commits: a crash in between leaves the kept copy one checkpoint behind,
     // which is still a checkpoint of this log.
@@ -264,10 +295,14 @@ export class AuditLog {
     if (row) {
       const k = this.#openKnown(row.note, IN_DB);
       if (k.size !== Number(row.size) || k.root !== row.root) {
-        throw new CairnError('AUDIT_INCONSISTENT', `refusing to sign: the checkpoint row of size ${String(row.size)} does not match its signed note`, {
-          data: { size: Number(row.size) },
-          hint: 'run `cairn audit verify` to see what else was changed in the database',
-        });
+        throw new CairnError(
+          'AUDIT_INCONSISTENT',
+          `refusing to sign: the checkpoint row of size ${String(row.size)} does not match its signed note`,
+          {
+            data: { size: Number(row.size) },
+            hint: 'run `cairn audit verify` to see what else was changed in the database',
+          },
+        );
       }
       out.push(k);
     }
@@ -300,13 +335,21 @@ export class AuditLog {
     try {
       cp = this.openOwnCheckpoint(note).checkpoint;
     } catch (err) {
-      throw new CairnError('AUDIT_INCONSISTENT', `the checkpoint ${where} does not carry this log's signature: ${(err as Error).message}`, {
-        data: { where },
-        hint: 'someone replaced it, or the workspace key changed; run `cairn audit verify` and compare with a checkpoint kept elsewhere (docs/AUDIT.md)',
-      });
+      throw new CairnError(
+        'AUDIT_INCONSISTENT',
+        `the checkpoint ${where} does not carry this log's signature: ${(err as Error).message}`,
+        {
+          data: { where },
+          hint: 'someone replaced it, or the workspace key changed; run `cairn audit verify` and compare with a checkpoint kept elsewhere (docs/AUDIT.md)',
+        },
+      );
     }
     if (cp.origin !== this.keys.origin) {
-      throw new CairnError('AUDIT_INCONSISTENT', `the checkpoint ${where} is for log ${cp.origin}, not ${this.keys.origin}`, { data: { where } });
+      throw new CairnError(
+        'AUDIT_INCONSISTENT',
+        `the checkpoint ${where} is for log ${cp.origin}, not ${this.keys.origin}`,
+        { data: { where } },
+      );
     }
     return { size: cp.size, root: cp.rootHash.toString('hex'), note, where };
   }
@@ -330,14 +373,25 @@ export class AuditLog {
     const seen = new Map<number, KnownCheckpoint>();
     for (const k of known) {
       const other = seen.get(k.size);
-      if (other && other.root !== k.root) throw refuse(k, `two signed checkpoints of size ${k.size} disagree (${other.where} and ${k.where}): the log was forked`);
+      if (other && other.root !== k.root)
+        throw refuse(
+          k,
+          `two signed checkpoints of size ${k.size} disagree (${other.where} and ${k.where}): the log was forked`,
+        );
       seen.set(k.size, k);
     }
     for (const k of seen.values()) {
-      if (k.size > size) throw refuse(k, `the log has ${size} entries but the checkpoint ${k.where} covers ${k.size}: entries were removed`);
+      if (k.size > size)
+        throw refuse(
+          k,
+          `the log has ${size} entries but the checkpoint ${k.where} covers ${k.size}: entries were removed`,
+        );
       const proof = k.size === size ? [] : (await this.consistency(k.size, size)).map((h) => Buffer.from(h, 'hex'));
       if (!verifyConsistency(k.size, size, Buffer.from(k.root, 'hex'), root, proof)) {
-        throw refuse(k, `the log no longer matches its checkpoint at size ${k.size} (${k.where}): an entry before ${k.size} was changed, removed or inserted`);
+        throw refuse(
+          k,
+          `the log no longer matches its checkpoint at size ${k.size} (${k.where}): an entry before ${k.size} was changed, removed or inserted`,
+        );
       }
     }
   }
@@ -372,7 +426,14 @@ export class AuditLog {
     if (!cp || cp.size <= index) throw new CairnError('NOT_FOUND', `no checkpoint covers entry ${index}`);
     const size = cp.size;
     const proof = await this.#withStoredTree((mth) => inclusionProof(index, size, mth));
-    return { index, entry, leafHash: leaf, treeSize: size, proof: proof.map((p) => p.toString('hex')), checkpoint: cp.note };
+    return {
+      index,
+      entry,
+      leafHash: leaf,
+      treeSize: size,
+      proof: proof.map((p) => p.toString('hex')),
+      checkpoint: cp.note,
+    };
   }
 
   async consistency(m: number, n: number): Promise<string[]> {

@@ -28,7 +28,10 @@ describe('Frontier', () => {
     }
     // A tree of n leaves has n − popcount(n) perfect interior nodes, and every one was reported.
     const n = leaves.length;
-    const ones = n.toString(2).split('').filter((b) => b === '1').length;
+    const ones = n
+      .toString(2)
+      .split('')
+      .filter((b) => b === '1').length;
     expect(reported.size).toBe(n - ones);
   });
 

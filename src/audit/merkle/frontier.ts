@@ -53,7 +53,9 @@ export class Frontier {
    */
   append(leaf: Uint8Array): PerfectNode[] {
     if (!isHash(leaf)) {
-      throw new CairnError('INVALID_INPUT', 'a leaf hash must be 32 bytes', { data: { length: (leaf as Uint8Array | undefined)?.length ?? null } });
+      throw new CairnError('INVALID_INPUT', 'a leaf hash must be 32 bytes', {
+        data: { length: (leaf as Uint8Array | undefined)?.length ?? null },
+      });
     }
     if (this.#size >= Number.MAX_SAFE_INTEGER) {
       throw new CairnError('UNSUPPORTED', 'the log has reached the largest size this implementation can count');
@@ -98,9 +100,13 @@ export class Frontier {
       hashes.length !== popCount(size) ||
       !hashes.every((h): h is string => typeof h === 'string' && HEX64.test(h))
     ) {
-      throw new CairnError('INVALID_INPUT', 'not a Merkle frontier: expected { size, hashes } with one 64-hex hash per one bit of size', {
-        data: { size: size ?? null, hashes: Array.isArray(hashes) ? hashes.length : null },
-      });
+      throw new CairnError(
+        'INVALID_INPUT',
+        'not a Merkle frontier: expected { size, hashes } with one 64-hex hash per one bit of size',
+        {
+          data: { size: size ?? null, hashes: Array.isArray(hashes) ? hashes.length : null },
+        },
+      );
     }
     const frontier = new Frontier();
     frontier.#size = size;

@@ -9,15 +9,25 @@ describe('RFC 6962 hashing', () => {
   });
 
   test('a leaf is SHA-256(0x00 ‖ entry); the empty entry gives the CT size-1 root', () => {
-    expect(leafHash(new Uint8Array(0)).toString('hex')).toBe('6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d');
+    expect(leafHash(new Uint8Array(0)).toString('hex')).toBe(
+      '6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d',
+    );
     const entry = Buffer.from('cairn');
-    expect(leafHash(entry)).toEqual(createHash('sha256').update(Buffer.concat([Buffer.of(0), entry])).digest());
+    expect(leafHash(entry)).toEqual(
+      createHash('sha256')
+        .update(Buffer.concat([Buffer.of(0), entry]))
+        .digest(),
+    );
   });
 
   test('a node is SHA-256(0x01 ‖ left ‖ right) and refuses anything but 32-byte children', () => {
     const l = leafHash(Buffer.from('l'));
     const r = leafHash(Buffer.from('r'));
-    expect(nodeHash(l, r)).toEqual(createHash('sha256').update(Buffer.concat([Buffer.of(1), l, r])).digest());
+    expect(nodeHash(l, r)).toEqual(
+      createHash('sha256')
+        .update(Buffer.concat([Buffer.of(1), l, r]))
+        .digest(),
+    );
     expect(nodeHash(l, r)).not.toEqual(nodeHash(r, l));
     let caught: unknown;
     try {

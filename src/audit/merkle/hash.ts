@@ -21,7 +21,9 @@ const oneShot = (crypto as { hash?: (alg: string, data: string | Uint8Array, enc
 
 /** SHA-256(0x00 ‖ UTF-8 of entry), for entries held as strings. */
 export function leafHashOfText(entry: string): Buffer {
-  return oneShot ? oneShot('sha256', `\u0000${entry}`, 'buffer') : createHash('sha256').update(LEAF_PREFIX).update(entry, 'utf8').digest();
+  return oneShot
+    ? oneShot('sha256', `\u0000${entry}`, 'buffer')
+    : createHash('sha256').update(LEAF_PREFIX).update(entry, 'utf8').digest();
 }
 
 const scratch = Buffer.alloc(1 + 2 * HASH_SIZE);

@@ -19,7 +19,9 @@ export function naiveRoot(leafHashes: readonly Buffer[]): Buffer {
 export function naiveInclusionProof(index: number, leafHashes: readonly Buffer[]): Buffer[] {
   const n = leafHashes.length;
   if (!Number.isSafeInteger(index) || index < 0 || index >= n) {
-    throw new CairnError('INVALID_INPUT', `leaf index ${index} is outside a tree of ${n} leaves`, { data: { index, size: n } });
+    throw new CairnError('INVALID_INPUT', `leaf index ${index} is outside a tree of ${n} leaves`, {
+      data: { index, size: n },
+    });
   }
   if (n === 1) return [];
   const k = splitPoint(n);

@@ -89,46 +89,74 @@ describe('transparency-dev/merkle (Trillian, certificate-transparency-go) proof 
   // proof/verify_test.go `inclusionProofs`; the file numbers leaves from 1, here they are 0-based.
   const inclusion: Array<[number, number, string[]]> = [
     [0, 1, []],
-    [0, 8, [
-      '96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7',
-      '5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e',
-      '6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4',
-    ]],
-    [5, 8, [
-      'bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b',
-      'ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0',
-      'd37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7',
-    ]],
+    [
+      0,
+      8,
+      [
+        '96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7',
+        '5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e',
+        '6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4',
+      ],
+    ],
+    [
+      5,
+      8,
+      [
+        'bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b',
+        'ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0',
+        'd37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7',
+      ],
+    ],
     [2, 3, ['fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125']],
-    [1, 5, [
-      '6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d',
-      '5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e',
-      'bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b',
-    ]],
+    [
+      1,
+      5,
+      [
+        '6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d',
+        '5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e',
+        'bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b',
+      ],
+    ],
   ];
 
   // proof/verify_test.go `consistencyProofs`.
   const consistency: Array<[number, number, string[]]> = [
     [1, 1, []],
-    [1, 8, [
-      '96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7',
-      '5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e',
-      '6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4',
-    ]],
-    [6, 8, [
-      '0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a',
-      'ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0',
-      'd37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7',
-    ]],
-    [2, 5, [
-      '5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e',
-      'bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b',
-    ]],
-    [6, 7, [
-      '0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a',
-      'b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f',
-      'd37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7',
-    ]],
+    [
+      1,
+      8,
+      [
+        '96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7',
+        '5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e',
+        '6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4',
+      ],
+    ],
+    [
+      6,
+      8,
+      [
+        '0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a',
+        'ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0',
+        'd37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7',
+      ],
+    ],
+    [
+      2,
+      5,
+      [
+        '5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e',
+        'bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b',
+      ],
+    ],
+    [
+      6,
+      7,
+      [
+        '0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a',
+        'b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f',
+        'd37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7',
+      ],
+    ],
   ];
 
   test.each(inclusion)('inclusion of leaf %i in a tree of %i', (index, size, expected) => {
@@ -246,13 +274,25 @@ describe('verifiers never throw on garbage', () => {
   test('inclusion', () => {
     const leaf = leaves[3] as Buffer;
     expect(verifyInclusion(leaf, 3, 8, proof, root)).toBe(true);
-    for (const [index, size] of [[8, 8], [9, 8], [0, 0], [-1, 8], [3.5, 8], [3, 8.5], [3, Number.NaN], [3, Infinity], [3, 2 ** 60]]) {
+    for (const [index, size] of [
+      [8, 8],
+      [9, 8],
+      [0, 0],
+      [-1, 8],
+      [3.5, 8],
+      [3, 8.5],
+      [3, Number.NaN],
+      [3, Infinity],
+      [3, 2 ** 60],
+    ]) {
       expect(verifyInclusion(leaf, index as number, size as number, proof, root), `${index}/${size}`).toBe(false);
     }
     expect(verifyInclusion(leaf.subarray(1), 3, 8, proof, root)).toBe(false);
     expect(verifyInclusion(leaf, 3, 8, proof, root.subarray(1))).toBe(false);
     expect(verifyInclusion(leaf, 3, 8, [...proof.slice(0, 2), Buffer.alloc(0)], root)).toBe(false);
-    expect(verifyInclusion(leaf, 3, 8, [...proof.slice(0, 2), Buffer.concat([proof[2] as Buffer, Buffer.of(0)])], root)).toBe(false);
+    expect(
+      verifyInclusion(leaf, 3, 8, [...proof.slice(0, 2), Buffer.concat([proof[2] as Buffer, Buffer.of(0)])], root),
+    ).toBe(false);
     expect(rootFromInclusion(leaf, 3, 8, proof.slice(0, 2))).toBeNull();
     expect(verifyInclusion(leaf, 3, 8, null as unknown as Buffer[], root)).toBe(false);
     expect(verifyInclusion(null as unknown as Buffer, 3, 8, proof, root)).toBe(false);
@@ -270,7 +310,12 @@ describe('verifiers never throw on garbage', () => {
   });
 
   test('generators throw INVALID_INPUT instead', () => {
-    for (const f of [() => inclusionProof(8, 8, mth), () => inclusionProof(-1, 8, mth), () => consistencyProof(9, 8, mth), () => consistencyProof(1.5, 8, mth)]) {
+    for (const f of [
+      () => inclusionProof(8, 8, mth),
+      () => inclusionProof(-1, 8, mth),
+      () => consistencyProof(9, 8, mth),
+      () => consistencyProof(1.5, 8, mth),
+    ]) {
       let caught: unknown;
       try {
         f();
@@ -311,7 +356,8 @@ describe('speed', () => {
     // built in microseconds; proof generation does exactly the lookups and hashing it would in a log
     // of distinct leaves. (Building a real 2^20-leaf store takes several seconds on a small machine.)
     const levels = [leafHash(Buffer.from('same'))];
-    for (let level = 1; level <= 20; level++) levels.push(nodeHash(levels[level - 1] as Buffer, levels[level - 1] as Buffer));
+    for (let level = 1; level <= 20; level++)
+      levels.push(nodeHash(levels[level - 1] as Buffer, levels[level - 1] as Buffer));
     const nodes = new Map<string, Buffer>();
     const lookup = (level: number, index: number): Buffer => {
       const key = `${level}/${index}`;

@@ -15,7 +15,9 @@ export type RangeHasher = (start: number, end: number) => Buffer;
  */
 export function inclusionProof(index: number, size: number, mth: RangeHasher): Buffer[] {
   if (!isTreeSize(size) || !isTreeSize(index) || index >= size) {
-    throw new CairnError('INVALID_INPUT', `leaf index ${index} is outside a tree of ${size} leaves`, { data: { index, size } });
+    throw new CairnError('INVALID_INPUT', `leaf index ${index} is outside a tree of ${size} leaves`, {
+      data: { index, size },
+    });
   }
   const siblings: Buffer[] = [];
   let lo = 0;
@@ -67,8 +69,21 @@ export function consistencyProof(m: number, n: number, mth: RangeHasher): Buffer
  * The root implied by a leaf hash and its audit path (RFC 9162 §2.1.3.2), or null when the path is
  * malformed for that index and size. The caller still has to compare the result with a trusted root.
  */
-export function rootFromInclusion(leaf: Uint8Array, index: number, size: number, proof: readonly Uint8Array[]): Buffer | null {
-  if (!isTreeSize(size) || !isTreeSize(index) || index >= size || !isHash(leaf) || !Array.isArray(proof) || !proof.every(isHash)) return null;
+export function rootFromInclusion(
+  leaf: Uint8Array,
+  index: number,
+  size: number,
+  proof: readonly Uint8Array[],
+): Buffer | null {
+  if (
+    !isTreeSize(size) ||
+    !isTreeSize(index) ||
+    index >= size ||
+    !isHash(leaf) ||
+    !Array.isArray(proof) ||
+    !proof.every(isHash)
+  )
+    return null;
   let fn = index;
   let sn = size - 1;
   let r: Buffer = Buffer.from(leaf);
@@ -91,7 +106,13 @@ export function rootFromInclusion(leaf: Uint8Array, index: number, size: number,
 }
 
 /** RFC 9162 §2.1.3.2. Never throws: anything malformed is simply not a proof. */
-export function verifyInclusion(leaf: Uint8Array, index: number, size: number, proof: readonly Uint8Array[], root: Uint8Array): boolean {
+export function verifyInclusion(
+  leaf: Uint8Array,
+  index: number,
+  size: number,
+  proof: readonly Uint8Array[],
+  root: Uint8Array,
+): boolean {
   if (!isHash(root)) return false;
   const computed = rootFromInclusion(leaf, index, size, proof);
   return computed !== null && computed.equals(root);
@@ -102,7 +123,13 @@ export function verifyInclusion(leaf: Uint8Array, index: number, size: number, p
  * empty proof and equal roots; m = 0 needs an empty proof and root1 = MTH({}) (anything extends the
  * empty log, but a size-0 head that names another root is not a head of any log). Never throws.
  */
-export function verifyConsistency(m: number, n: number, root1: Uint8Array, root2: Uint8Array, proof: readonly Uint8Array[]): boolean {
+export function verifyConsistency(
+  m: number,
+  n: number,
+  root1: Uint8Array,
+  root2: Uint8Array,
+  proof: readonly Uint8Array[],
+): boolean {
   if (!isTreeSize(m) || !isTreeSize(n) || m > n || !isHash(root1) || !isHash(root2)) return false;
   if (!Array.isArray(proof) || !proof.every(isHash)) return false;
   if (m === 0) return proof.length === 0 && emptyRoot().equals(root1);

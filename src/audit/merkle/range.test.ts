@@ -43,7 +43,10 @@ describe('rangeHash', () => {
           aligned++;
           expect(rangeHash(start, end, lookup), `[${start}, ${end})`).toEqual(naiveRoot(leaves.slice(start, end)));
         } else {
-          expect(throwsCode(() => rangeHash(start, end, lookup)), `[${start}, ${end})`).toBe('INVALID_INPUT');
+          expect(
+            throwsCode(() => rangeHash(start, end, lookup)),
+            `[${start}, ${end})`,
+          ).toBe('INVALID_INPUT');
         }
       }
     }

@@ -42,9 +42,13 @@ export function rangeHash(start: number, end: number, perfectNode: PerfectNodeLo
     if (remaining < width) continue;
     const block = perfectNode(level, at / width);
     if (!isHash(block)) {
-      throw new CairnError('INVALID_INPUT', `the stored node at level ${level}, index ${at / width} is not a 32-byte hash`, {
-        data: { level, index: at / width },
-      });
+      throw new CairnError(
+        'INVALID_INPUT',
+        `the stored node at level ${level}, index ${at / width} is not a 32-byte hash`,
+        {
+          data: { level, index: at / width },
+        },
+      );
     }
     blocks.push(block);
     at += width;

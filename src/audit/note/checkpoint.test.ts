@@ -40,11 +40,18 @@ describe('checkpoint bodies', () => {
     expect(checkpoint.origin).toBe('go.sum database tree');
     expect(checkpoint.size).toBe(30055305);
     expect(checkpoint.rootHash.toString('base64')).toBe('mXfgRcJ0bG0j3CPdKwgGWtUzBUbX67saZGRmFuJGGsM=');
-    expect(codeOf(() => openCheckpoint(SUMDB_NOTE.replace('30055305', '30055306'), [parseVerifierKey(SUMDB_VKEY)]))).toBe('SIGNATURE_INVALID');
+    expect(
+      codeOf(() => openCheckpoint(SUMDB_NOTE.replace('30055305', '30055306'), [parseVerifierKey(SUMDB_VKEY)])),
+    ).toBe('SIGNATURE_INVALID');
   });
 
   test('extension lines and size 0 round-trip', () => {
-    const cp = { origin: 'example.com/log', size: 0, rootHash: Buffer.alloc(32, 7), extensions: ['ext one', 'ext — two'] };
+    const cp = {
+      origin: 'example.com/log',
+      size: 0,
+      rootHash: Buffer.alloc(32, 7),
+      extensions: ['ext one', 'ext — two'],
+    };
     const body = formatCheckpointBody(cp);
     expect(body).toBe(`example.com/log\n0\n${Buffer.alloc(32, 7).toString('base64')}\next one\next — two\n`);
     expect(parseCheckpointBody(body)).toEqual(cp);
@@ -60,8 +67,14 @@ describe('checkpoint bodies', () => {
     ['a space in the size', C2SP_BODY.replace('20852163', ' 20852163')],
     ['a decimal point', C2SP_BODY.replace('20852163', '20852163.0')],
     ['hex', C2SP_BODY.replace('20852163', '0x10')],
-    ['a 31-byte root', C2SP_BODY.replace('CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=', Buffer.alloc(31).toString('base64'))],
-    ['a 33-byte root', C2SP_BODY.replace('CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=', Buffer.alloc(33).toString('base64'))],
+    [
+      'a 31-byte root',
+      C2SP_BODY.replace('CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=', Buffer.alloc(31).toString('base64')),
+    ],
+    [
+      'a 33-byte root',
+      C2SP_BODY.replace('CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=', Buffer.alloc(33).toString('base64')),
+    ],
     ['a root without padding', C2SP_BODY.replace('q2I=', 'q2I')],
     ['non-zero trailing bits in the root', C2SP_BODY.replace('q2I=', 'q2J=')],
     ['a url-safe root', 'o\n1\n' + Buffer.alloc(32, 0xff).toString('base64url') + '=\n'],
@@ -82,8 +95,12 @@ describe('checkpoint bodies', () => {
     expect(codeOf(() => formatCheckpointBody({ origin: 'a\nb', size: 1, rootHash }))).toBe('INVALID_INPUT');
     expect(codeOf(() => formatCheckpointBody({ origin: 'o', size: -1, rootHash }))).toBe('INVALID_INPUT');
     expect(codeOf(() => formatCheckpointBody({ origin: 'o', size: 1.5, rootHash }))).toBe('INVALID_INPUT');
-    expect(codeOf(() => formatCheckpointBody({ origin: 'o', size: 1, rootHash: Buffer.alloc(31) }))).toBe('INVALID_INPUT');
-    expect(codeOf(() => formatCheckpointBody({ origin: 'o', size: 1, rootHash, extensions: [''] }))).toBe('INVALID_INPUT');
+    expect(codeOf(() => formatCheckpointBody({ origin: 'o', size: 1, rootHash: Buffer.alloc(31) }))).toBe(
+      'INVALID_INPUT',
+    );
+    expect(codeOf(() => formatCheckpointBody({ origin: 'o', size: 1, rootHash, extensions: [''] }))).toBe(
+      'INVALID_INPUT',
+    );
   });
 });
 
@@ -93,7 +110,10 @@ describe('signed checkpoints', () => {
     for (let i = 0; i < 11; i++) frontier.append(leafHash(Buffer.from(`event ${i}`)));
     const { privateKey, publicKey } = generateSigningKeyPair();
     const origin = 'cairn.example/audit';
-    const note = signCheckpoint({ origin, size: frontier.size, rootHash: frontier.root() }, signerFromPrivateKey(origin, privateKey));
+    const note = signCheckpoint(
+      { origin, size: frontier.size, rootHash: frontier.root() },
+      signerFromPrivateKey(origin, privateKey),
+    );
     const { checkpoint } = openCheckpoint(note, [verifierFromPublicKey(origin, publicKey)]);
     expect(checkpoint).toEqual({ origin, size: 11, rootHash: frontier.root(), extensions: [] });
   });

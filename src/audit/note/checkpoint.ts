@@ -28,7 +28,12 @@ function checkLine(line: unknown, what: string): string {
 }
 
 /** `<origin>\n<size>\n<base64 root>\n` followed by any extension lines. */
-export function formatCheckpointBody(checkpoint: { origin: string; size: number; rootHash: Uint8Array; extensions?: readonly string[] }): string {
+export function formatCheckpointBody(checkpoint: {
+  origin: string;
+  size: number;
+  rootHash: Uint8Array;
+  extensions?: readonly string[];
+}): string {
   const origin = checkLine(checkpoint.origin, 'origin');
   const { size, rootHash } = checkpoint;
   if (!Number.isSafeInteger(size) || size < 0) throw invalid('the size must be a non-negative integer', { size });
@@ -47,7 +52,11 @@ export function parseCheckpointBody(text: string): Checkpoint {
   if (!DECIMAL.test(sizeText)) throw invalid('the size must be decimal without leading zeros', { size: sizeText });
   const size = Number(sizeText);
   if (!Number.isSafeInteger(size)) {
-    throw new CairnError('UNSUPPORTED', `a checkpoint size of ${sizeText} is beyond what this implementation can count`, { data: { size: sizeText } });
+    throw new CairnError(
+      'UNSUPPORTED',
+      `a checkpoint size of ${sizeText} is beyond what this implementation can count`,
+      { data: { size: sizeText } },
+    );
   }
   const rootHash = decodeBase64Strict(rootText);
   if (rootHash === null || rootHash.length !== 32) throw invalid('the root hash must be base64 of 32 bytes');
@@ -55,7 +64,10 @@ export function parseCheckpointBody(text: string): Checkpoint {
   return { origin, size, rootHash, extensions };
 }
 
-export function signCheckpoint(checkpoint: { origin: string; size: number; rootHash: Uint8Array; extensions?: readonly string[] }, signer: NoteSigner): string {
+export function signCheckpoint(
+  checkpoint: { origin: string; size: number; rootHash: Uint8Array; extensions?: readonly string[] },
+  signer: NoteSigner,
+): string {
   return signNote(formatCheckpointBody(checkpoint), signer);
 }
 

@@ -45,7 +45,9 @@ describe('verifier keys', () => {
     const peter = parseVerifierKey(PETER_VKEY);
     expect(peter.name).toBe('PeterNeumann');
     expect(peter.keyId.toString('hex')).toBe('c74f20a3');
-    expect(peter.rawPublicKey).toEqual(Buffer.from('ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW', 'base64').subarray(1));
+    expect(peter.rawPublicKey).toEqual(
+      Buffer.from('ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW', 'base64').subarray(1),
+    );
   });
 
   test('the key ID is SHA-256(name ‖ "\\n" ‖ 0x01 ‖ key)[:4]', () => {
@@ -58,24 +60,41 @@ describe('verifier keys', () => {
     for (let i = 0; i <= PETER_VKEY.length; i++) {
       for (let j = i + 1; j <= PETER_VKEY.length; j++) {
         if (i === 0 && j === PETER_VKEY.length) continue;
-        expect(codeOf(() => parseVerifierKey(PETER_VKEY.slice(i, j))), PETER_VKEY.slice(i, j)).toBe('INVALID_INPUT');
+        expect(
+          codeOf(() => parseVerifierKey(PETER_VKEY.slice(i, j))),
+          PETER_VKEY.slice(i, j),
+        ).toBe('INVALID_INPUT');
       }
     }
     for (let i = 0; i < PETER_VKEY.length; i++) {
-      const mangled = PETER_VKEY.slice(0, i) + String.fromCharCode(PETER_VKEY.charCodeAt(i) + 1) + PETER_VKEY.slice(i + 1);
-      expect(codeOf(() => parseVerifierKey(mangled)), mangled).toBe('INVALID_INPUT');
+      const mangled =
+        PETER_VKEY.slice(0, i) + String.fromCharCode(PETER_VKEY.charCodeAt(i) + 1) + PETER_VKEY.slice(i + 1);
+      expect(
+        codeOf(() => parseVerifierKey(mangled)),
+        mangled,
+      ).toBe('INVALID_INPUT');
     }
   });
 
-  test('rejects the Go test\'s wrong-length key and unknown algorithm (each with a matching key hash)', () => {
-    expect(codeOf(() => parseVerifierKey('PeterNeumann+cc469956+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TWBADKEY=='))).toBe('INVALID_INPUT');
-    expect(codeOf(() => parseVerifierKey('PeterNeumann+173116ae+ZRpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW'))).toBe('INVALID_INPUT');
+  test("rejects the Go test's wrong-length key and unknown algorithm (each with a matching key hash)", () => {
+    expect(
+      codeOf(() => parseVerifierKey('PeterNeumann+cc469956+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TWBADKEY==')),
+    ).toBe('INVALID_INPUT');
+    expect(codeOf(() => parseVerifierKey('PeterNeumann+173116ae+ZRpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW'))).toBe(
+      'INVALID_INPUT',
+    );
   });
 
   test('rejects upper-case key IDs, non-canonical base64, bad names', () => {
-    expect(codeOf(() => parseVerifierKey('PeterNeumann+C74F20A3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW'))).toBe('INVALID_INPUT');
-    expect(codeOf(() => parseVerifierKey('Peter Neumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW'))).toBe('INVALID_INPUT');
-    expect(codeOf(() => parseVerifierKey('PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW\n'))).toBe('INVALID_INPUT');
+    expect(codeOf(() => parseVerifierKey('PeterNeumann+C74F20A3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW'))).toBe(
+      'INVALID_INPUT',
+    );
+    expect(codeOf(() => parseVerifierKey('Peter Neumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW'))).toBe(
+      'INVALID_INPUT',
+    );
+    expect(codeOf(() => parseVerifierKey('PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW\n'))).toBe(
+      'INVALID_INPUT',
+    );
     const raw = rawPublicKey(generateSigningKeyPair().publicKey);
     expect(codeOf(() => formatVerifierKey('a+b', raw))).toBe('INVALID_INPUT');
     expect(codeOf(() => formatVerifierKey('ok', raw.subarray(1)))).toBe('INVALID_INPUT');
@@ -94,12 +113,19 @@ describe('signer keys', () => {
     for (let i = 0; i <= PETER_SKEY.length; i++) {
       for (let j = i + 1; j <= PETER_SKEY.length; j++) {
         if (i === 0 && j === PETER_SKEY.length) continue;
-        expect(codeOf(() => parseSignerKey(PETER_SKEY.slice(i, j))), PETER_SKEY.slice(i, j)).toBe('INVALID_INPUT');
+        expect(
+          codeOf(() => parseSignerKey(PETER_SKEY.slice(i, j))),
+          PETER_SKEY.slice(i, j),
+        ).toBe('INVALID_INPUT');
       }
     }
     for (let i = 0; i < PETER_SKEY.length; i++) {
-      const mangled = PETER_SKEY.slice(0, i) + String.fromCharCode(PETER_SKEY.charCodeAt(i) + 1) + PETER_SKEY.slice(i + 1);
-      expect(codeOf(() => parseSignerKey(mangled)), mangled).toBe('INVALID_INPUT');
+      const mangled =
+        PETER_SKEY.slice(0, i) + String.fromCharCode(PETER_SKEY.charCodeAt(i) + 1) + PETER_SKEY.slice(i + 1);
+      expect(
+        codeOf(() => parseSignerKey(mangled)),
+        mangled,
+      ).toBe('INVALID_INPUT');
     }
   });
 });
@@ -108,9 +134,12 @@ describe('key names', () => {
   test.each(['example.com/log', 'PeterNeumann', 'ünïcødé/ß', 'a-b_c.d:e', '\u2014'])('accepts %j', (name) => {
     expect(isValidKeyName(name)).toBe(true);
   });
-  test.each(['', 'a b', 'a+b', 'a\tb', 'a\nb', 'a\u00a0b', 'a\u0085b', 'a\u2003b', 'a\u3000b', 'a\u0001b', 'a\ud800b'])('rejects %j', (name) => {
-    expect(isValidKeyName(name)).toBe(false);
-  });
+  test.each(['', 'a b', 'a+b', 'a\tb', 'a\nb', 'a\u00a0b', 'a\u0085b', 'a\u2003b', 'a\u3000b', 'a\u0001b', 'a\ud800b'])(
+    'rejects %j',
+    (name) => {
+      expect(isValidKeyName(name)).toBe(false);
+    },
+  );
 });
 
 describe('Ed25519 key handling', () => {
@@ -140,10 +169,16 @@ describe('Ed25519 key handling', () => {
     expect(codeOf(() => rawPublicKey(ec.publicKey))).toBe('INVALID_INPUT');
     expect(codeOf(() => privateKeyToPem(ed.publicKey))).toBe('INVALID_INPUT');
     expect(codeOf(() => publicKeyToPem(ed.privateKey))).toBe('INVALID_INPUT');
-    expect(codeOf(() => privateKeyFromPem(ec.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()))).toBe('INVALID_INPUT');
-    expect(codeOf(() => publicKeyFromPem(ec.publicKey.export({ type: 'spki', format: 'pem' }).toString()))).toBe('INVALID_INPUT');
+    expect(codeOf(() => privateKeyFromPem(ec.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()))).toBe(
+      'INVALID_INPUT',
+    );
+    expect(codeOf(() => publicKeyFromPem(ec.publicKey.export({ type: 'spki', format: 'pem' }).toString()))).toBe(
+      'INVALID_INPUT',
+    );
     expect(codeOf(() => privateKeyFromPem('not a pem'))).toBe('INVALID_INPUT');
-    expect(codeOf(() => publicKeyFromPem('-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n'))).toBe('INVALID_INPUT');
+    expect(codeOf(() => publicKeyFromPem('-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n'))).toBe(
+      'INVALID_INPUT',
+    );
     // A private key where a public one is expected must not be silently accepted.
     expect(codeOf(() => publicKeyFromPem(privateKeyToPem(ed.privateKey)))).toBe('INVALID_INPUT');
     expect(codeOf(() => publicKeyFromRaw(Buffer.alloc(31)))).toBe('INVALID_INPUT');

@@ -58,8 +58,17 @@ export function checkKeyName(name: unknown): string {
 
 function checkEd25519(key: unknown, type: 'public' | 'private'): KeyObject {
   const k = key as KeyObject | null;
-  if (typeof k !== 'object' || k === null || typeof k.export !== 'function' || k.type !== type || k.asymmetricKeyType !== 'ed25519') {
-    throw invalid(`expected an Ed25519 ${type} key`, { type: k?.type ?? null, algorithm: k?.asymmetricKeyType ?? null });
+  if (
+    typeof k !== 'object' ||
+    k === null ||
+    typeof k.export !== 'function' ||
+    k.type !== type ||
+    k.asymmetricKeyType !== 'ed25519'
+  ) {
+    throw invalid(`expected an Ed25519 ${type} key`, {
+      type: k?.type ?? null,
+      algorithm: k?.asymmetricKeyType ?? null,
+    });
   }
   return k;
 }
@@ -81,7 +90,10 @@ export function publicKeyFromRaw(raw: Uint8Array): KeyObject {
     throw invalid('an Ed25519 public key is 32 bytes', { length: raw instanceof Uint8Array ? raw.length : null });
   }
   try {
-    return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
+    return createPublicKey({
+      key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') },
+      format: 'jwk',
+    });
   } catch (err) {
     throw new CairnError('INVALID_INPUT', 'not an Ed25519 public key', { cause: err });
   }
@@ -166,7 +178,13 @@ export function parseVerifierKey(vkey: string): ParsedVerifierKey {
   if (typeof vkey !== 'string') throw invalid('a verifier key is a string');
   const fields = splitKeyFields(vkey);
   const encoded = fields === null ? null : decodeBase64Strict(fields[2]);
-  if (fields === null || encoded === null || encoded.length === 0 || !isValidKeyName(fields[0]) || !KEY_ID_HEX.test(fields[1])) {
+  if (
+    fields === null ||
+    encoded === null ||
+    encoded.length === 0 ||
+    !isValidKeyName(fields[0]) ||
+    !KEY_ID_HEX.test(fields[1])
+  ) {
     throw invalid('malformed verifier key: expected <name>+<8 hex key ID>+<base64 key>', { vkey });
   }
   const [name, idHex] = fields;
@@ -196,7 +214,8 @@ export function parseSignerKey(skey: string): NoteSigner {
     throw invalid('malformed signer key');
   }
   const [name, idHex] = fields;
-  if (encoded[0] !== ED25519_SIGNATURE_TYPE || encoded.length !== 33) throw invalid('the signer key is not an Ed25519 (type 0x01) key');
+  if (encoded[0] !== ED25519_SIGNATURE_TYPE || encoded.length !== 33)
+    throw invalid('the signer key is not an Ed25519 (type 0x01) key');
   const privateKey = privateKeyFromSeed(encoded.subarray(1));
   const raw = rawPublicKey(privateKey);
   if (keyId(name, raw).toString('hex') !== idHex) throw invalid('the signer key ID does not match its name and key');
@@ -204,9 +223,17 @@ export function parseSignerKey(skey: string): NoteSigner {
 }
 
 export function signerFromPrivateKey(name: string, privateKey: KeyObject): NoteSigner {
-  return { name: checkKeyName(name), privateKey: checkEd25519(privateKey, 'private'), rawPublicKey: rawPublicKey(privateKey) };
+  return {
+    name: checkKeyName(name),
+    privateKey: checkEd25519(privateKey, 'private'),
+    rawPublicKey: rawPublicKey(privateKey),
+  };
 }
 
 export function verifierFromPublicKey(name: string, publicKey: KeyObject): NoteVerifier {
-  return { name: checkKeyName(name), keyId: keyId(name, rawPublicKey(publicKey)), publicKey: checkEd25519(publicKey, 'public') };
+  return {
+    name: checkKeyName(name),
+    keyId: keyId(name, rawPublicKey(publicKey)),
+    publicKey: checkEd25519(publicKey, 'public'),
+  };
 }

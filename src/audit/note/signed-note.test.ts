@@ -1,7 +1,14 @@
 import { sign } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { isCairnError } from '../../core/errors.js';
-import { generateSigningKeyPair, parseSignerKey, parseVerifierKey, rawPublicKey, signerFromPrivateKey, verifierFromPublicKey } from './keys.js';
+import {
+  generateSigningKeyPair,
+  parseSignerKey,
+  parseVerifierKey,
+  rawPublicKey,
+  signerFromPrivateKey,
+  verifierFromPublicKey,
+} from './keys.js';
 import type { NoteVerifier } from './keys.js';
 import { addNoteSignature, MAX_NOTE_SIGNATURES, openNote, signNote } from './signed-note.js';
 
@@ -10,8 +17,10 @@ const PETER_VKEY = 'PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4iz
 const PETER_SKEY = 'PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz';
 const ENOCH_VKEY = 'EnochRoot+af0cfe78+ATtqJ7zOtqQtYqOo0CpvDXNlMhV3HeJDpjrASKGLWdop';
 const TEXT = "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n";
-const PETER_SIG = '— PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n';
-const ENOCH_SIG = '— EnochRoot rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+QQ=\n';
+const PETER_SIG =
+  '— PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n';
+const ENOCH_SIG =
+  '— EnochRoot rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+QQ=\n';
 const SIGNED = `${TEXT}\n${PETER_SIG}`;
 
 const peter = parseVerifierKey(PETER_VKEY);
@@ -81,7 +90,10 @@ describe('the Go note vectors', () => {
     ['a blank line but no signatures', `${TEXT}\n`],
     ['a last signature line without its newline', `${TEXT}\n${PETER_SIG.slice(0, -1)}`],
     ['a control character', `\x01${TEXT}\n${PETER_SIG}`],
-    ['a key name with a space', `${TEXT}\n— Bad Name x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=`],
+    [
+      'a key name with a space',
+      `${TEXT}\n— Bad Name x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=`,
+    ],
     ['a line that is not a signature', `${TEXT}\n${PETER_SIG}Unexpected line.\n`],
     ['no blank line before the signatures', `${TEXT}${PETER_SIG}`],
     ['CRLF line endings', SIGNED.replace(/\n/g, '\r\n')],
@@ -139,22 +151,30 @@ describe('signing and opening', () => {
 
   test('a forged line that claims a known name and key ID fails', () => {
     const text = 'hello\n';
-    const forged = Buffer.concat([alice.verifier.keyId, sign(null, Buffer.from(text), generateSigningKeyPair().privateKey)]);
+    const forged = Buffer.concat([
+      alice.verifier.keyId,
+      sign(null, Buffer.from(text), generateSigningKeyPair().privateKey),
+    ]);
     const note = `${text}\n— example.com/alice ${forged.toString('base64')}\n`;
     expect(codeOf(() => openNote(note, [alice.verifier]))).toBe('SIGNATURE_INVALID');
     // Even when a good signature by another known key is present.
-    expect(codeOf(() => openNote(addNoteSignature(note, bob.signer), [alice.verifier, bob.verifier]))).toBe('SIGNATURE_INVALID');
+    expect(codeOf(() => openNote(addNoteSignature(note, bob.signer), [alice.verifier, bob.verifier]))).toBe(
+      'SIGNATURE_INVALID',
+    );
   });
 
   test('addNoteSignature appends a cosignature and replaces an earlier one by the same key', () => {
     const once = addNoteSignature(signNote('tree\n', alice.signer), bob.signer);
-    expect(openNote(once, [alice.verifier, bob.verifier]).verified.map((v) => v.name)).toEqual(['example.com/alice', 'example.com/bob']);
+    expect(openNote(once, [alice.verifier, bob.verifier]).verified.map((v) => v.name)).toEqual([
+      'example.com/alice',
+      'example.com/bob',
+    ]);
     const twice = addNoteSignature(once, bob.signer);
     expect(twice).toBe(once); // Ed25519 is deterministic, so the replacement is identical
     expect(twice.split('\n').filter((l) => l.startsWith('—'))).toHaveLength(2);
   });
 
-  test('addNoteSignature replaces a bad signature by the same key, as Go\'s Sign does', () => {
+  test("addNoteSignature replaces a bad signature by the same key, as Go's Sign does", () => {
     const signer = parseSignerKey(PETER_SKEY);
     const badLine = `— PeterNeumann ${Buffer.concat([peter.keyId, Buffer.alloc(64)]).toString('base64')}\n`;
     expect(addNoteSignature(`${TEXT}\n${badLine}`, signer)).toBe(SIGNED);
@@ -166,6 +186,8 @@ describe('signing and opening', () => {
     expect(codeOf(() => signNote('a\r\nb\n', alice.signer))).toBe('INVALID_INPUT');
     expect(codeOf(() => signNote('tab\there\n', alice.signer))).toBe('INVALID_INPUT');
     expect(codeOf(() => signNote('x\n', { ...alice.signer, name: 'a b' }))).toBe('INVALID_INPUT');
-    expect(codeOf(() => signNote('x\n', { ...alice.signer, rawPublicKey: rawPublicKey(bob.verifier.publicKey) }))).toBe('INVALID_INPUT');
+    expect(codeOf(() => signNote('x\n', { ...alice.signer, rawPublicKey: rawPublicKey(bob.verifier.publicKey) }))).toBe(
+      'INVALID_INPUT',
+    );
   });
 });

@@ -45,8 +45,10 @@ function malformed(reason: string, data: Record<string, unknown> = {}): CairnErr
 
 /** UTF-8, no control characters but newline, within the size limit. Shared by text and whole notes. */
 function checkNoteCharacters(value: string, what: string): void {
-  if (Buffer.byteLength(value, 'utf8') > MAX_NOTE_SIZE) throw malformed(`the ${what} is larger than ${MAX_NOTE_SIZE} bytes`);
-  if (CONTROL_BUT_NEWLINE.test(value)) throw malformed(`the ${what} contains a control character (only \\n is allowed; CRLF is not)`);
+  if (Buffer.byteLength(value, 'utf8') > MAX_NOTE_SIZE)
+    throw malformed(`the ${what} is larger than ${MAX_NOTE_SIZE} bytes`);
+  if (CONTROL_BUT_NEWLINE.test(value))
+    throw malformed(`the ${what} contains a control character (only \\n is allowed; CRLF is not)`);
   if (LONE_SURROGATE.test(value)) throw malformed(`the ${what} is not valid Unicode`);
 }
 
@@ -71,12 +73,14 @@ function parseNote(input: string | Uint8Array): { text: string; signatures: Sign
   if (split < 0) throw malformed('there is no blank line before the signatures');
   const text = note.slice(0, split + 1);
   const block = note.slice(split + 2);
-  if (block.length === 0 || !block.endsWith('\n')) throw malformed('the signature block must be one or more lines each ending in a newline');
+  if (block.length === 0 || !block.endsWith('\n'))
+    throw malformed('the signature block must be one or more lines each ending in a newline');
 
   const lines = block.slice(0, -1).split('\n');
   if (lines.length > MAX_NOTE_SIGNATURES) throw malformed(`more than ${MAX_NOTE_SIGNATURES} signatures`);
   const signatures = lines.map((line, i): SignatureLine => {
-    if (!line.startsWith(SIGNATURE_PREFIX)) throw malformed(`signature line ${i + 1} does not start with an em dash and a space`, { line: i + 1 });
+    if (!line.startsWith(SIGNATURE_PREFIX))
+      throw malformed(`signature line ${i + 1} does not start with an em dash and a space`, { line: i + 1 });
     const rest = line.slice(SIGNATURE_PREFIX.length);
     const space = rest.indexOf(' ');
     const name = space < 0 ? rest : rest.slice(0, space);
@@ -85,7 +89,12 @@ function parseNote(input: string | Uint8Array): { text: string; signatures: Sign
     if (bytes === null || bytes.length <= KEY_ID_SIZE) {
       throw malformed(`signature line ${i + 1} does not end in base64 of a key ID and a signature`, { line: i + 1 });
     }
-    return { name, keyId: Buffer.from(bytes.subarray(0, KEY_ID_SIZE)), signature: Buffer.from(bytes.subarray(KEY_ID_SIZE)), line };
+    return {
+      name,
+      keyId: Buffer.from(bytes.subarray(0, KEY_ID_SIZE)),
+      signature: Buffer.from(bytes.subarray(KEY_ID_SIZE)),
+      line,
+    };
   });
   return { text, signatures };
 }
@@ -96,14 +105,22 @@ function checkText(text: string): void {
 }
 
 function signatureLine(text: string, signer: NoteSigner): { line: string; name: string; keyId: Buffer } {
-  if (!isValidKeyName(signer?.name)) throw new CairnError('INVALID_INPUT', `invalid signing key name ${JSON.stringify(signer?.name)}`);
+  if (!isValidKeyName(signer?.name))
+    throw new CairnError('INVALID_INPUT', `invalid signing key name ${JSON.stringify(signer?.name)}`);
   // The key ID on the line comes from rawPublicKey, so it has to be the private key's own public half.
   if (!(signer.rawPublicKey instanceof Uint8Array) || !rawPublicKey(signer.privateKey).equals(signer.rawPublicKey)) {
-    throw new CairnError('INVALID_INPUT', `the signer ${signer.name}'s rawPublicKey is not the public half of its private key`);
+    throw new CairnError(
+      'INVALID_INPUT',
+      `the signer ${signer.name}'s rawPublicKey is not the public half of its private key`,
+    );
   }
   const id = keyId(signer.name, signer.rawPublicKey);
   const sig = sign(null, Buffer.from(text, 'utf8'), signer.privateKey);
-  return { line: `${SIGNATURE_PREFIX}${signer.name} ${Buffer.concat([id, sig]).toString('base64')}`, name: signer.name, keyId: id };
+  return {
+    line: `${SIGNATURE_PREFIX}${signer.name} ${Buffer.concat([id, sig]).toString('base64')}`,
+    name: signer.name,
+    keyId: id,
+  };
 }
 
 /**
@@ -143,7 +160,9 @@ function ref(name: string, id: Buffer): NoteKeyRef {
 export function openNote(note: string | Uint8Array, verifiers: readonly NoteVerifier[]): OpenedNote {
   for (const v of verifiers) {
     if (!isValidKeyName(v?.name) || !(v.keyId instanceof Uint8Array) || v.keyId.length !== KEY_ID_SIZE) {
-      throw new CairnError('INVALID_INPUT', 'a note verifier needs a valid name and a 4-byte key ID', { data: { name: v?.name ?? null } });
+      throw new CairnError('INVALID_INPUT', 'a note verifier needs a valid name and a 4-byte key ID', {
+        data: { name: v?.name ?? null },
+      });
     }
   }
   const { text, signatures } = parseNote(note);
@@ -165,13 +184,17 @@ export function openNote(note: string | Uint8Array, verifiers: readonly NoteVeri
     // Two different keys under one name and key ID mean the verifier list itself is wrong.
     const raw = rawPublicKey(first.publicKey);
     if (matches.some((v) => !rawPublicKey(v.publicKey).equals(raw))) {
-      throw new CairnError('INVALID_INPUT', `ambiguous key ${id}: more than one verifier has that name and key ID`, { data: { key: id } });
+      throw new CairnError('INVALID_INPUT', `ambiguous key ${id}: more than one verifier has that name and key ID`, {
+        data: { key: id },
+      });
     }
     if (seenVerified.has(id)) continue;
     seenVerified.add(id);
     const ok = sig.signature.length === ED25519_SIGNATURE_SIZE && verify(null, message, first.publicKey, sig.signature);
     if (!ok) {
-      throw new CairnError('SIGNATURE_INVALID', `invalid signature for key ${id}`, { data: { name: sig.name, keyId: sig.keyId.toString('hex') } });
+      throw new CairnError('SIGNATURE_INVALID', `invalid signature for key ${id}`, {
+        data: { name: sig.name, keyId: sig.keyId.toString('hex') },
+      });
     }
     verified.push(ref(sig.name, sig.keyId));
   }

@@ -16,8 +16,15 @@ describe('audit service', () => {
     const dir = tmp();
     let now = new Date('2026-03-01T06:00:00.000Z');
     const clock = { now: () => now };
-    await (await initWorkspace(dir, { command: 'init', clock, env: { ...process.env, CAIRN_ACTOR: 'root@example.com' } })).close(); // 0
-    const ws = await openWorkspace({ cwd: dir, command: 'test', clock, env: { ...process.env, CAIRN_ACTOR: 'a@example.com' } });
+    await (
+      await initWorkspace(dir, { command: 'init', clock, env: { ...process.env, CAIRN_ACTOR: 'root@example.com' } })
+    ).close(); // 0
+    const ws = await openWorkspace({
+      cwd: dir,
+      command: 'test',
+      clock,
+      env: { ...process.env, CAIRN_ACTOR: 'a@example.com' },
+    });
     const at = async (iso: string, name: string) => {
       now = new Date(iso);
       await ws.audit.record({ action: 'dataset.tag', target: { type: 'dataset', name, version: 1 } }, 'ok');
@@ -39,7 +46,14 @@ describe('audit service', () => {
     await expect(listEvents(ws, { until: '5y' })).rejects.toSatisfy((e) => isCairnError(e, 'USAGE'));
     await expect(listEvents(ws, { outcome: 'meh' })).rejects.toSatisfy((e) => isCairnError(e, 'USAGE'));
     const [v] = await listEvents(ws, { limit: 1 });
-    expect(v).toMatchObject({ index: 3, actor: 'a@example.com', action: 'dataset.tag', target: 'dataset:x@v1', outcome: 'ok', time: '2026-03-01T11:59:00.000Z' });
+    expect(v).toMatchObject({
+      index: 3,
+      actor: 'a@example.com',
+      action: 'dataset.tag',
+      target: 'dataset:x@v1',
+      outcome: 'ok',
+      time: '2026-03-01T11:59:00.000Z',
+    });
     await ws.close();
   });
 
@@ -47,7 +61,11 @@ describe('audit service', () => {
     const dir = tmp();
     const ws = await newWorkspace(dir);
     await ws.audit.record({ action: 'store.gc', target: { type: 'store' } }, 'ok');
-    await ws.audit.record({ action: 'dataset.version.create', target: { type: 'dataset', name: 'd' } }, 'failed', 'IO_ERROR: x');
+    await ws.audit.record(
+      { action: 'dataset.version.create', target: { type: 'dataset', name: 'd' } },
+      'failed',
+      'IO_ERROR: x',
+    );
     const rows = await ws.meta.db.selectFrom('audit_events').selectAll().orderBy('idx').execute();
     expect(rows.map((r) => viewOf(r).target)).toEqual([`workspace:${ws.config.workspace.id}`, 'store', 'dataset:d']);
     expect(viewOf(rows[2]!)).toMatchObject({ index: 2, outcome: 'failed', event: { reason: 'IO_ERROR: x' } });
@@ -70,7 +88,15 @@ describe('audit service', () => {
     const row = await getEvent(ws, 5);
     expect([p.entry, p.leafHash]).toEqual([row.entry, row.leaf_hash]);
     const { checkpoint } = ws.audit.openOwnCheckpoint(p.checkpoint);
-    expect(verifyInclusion(Buffer.from(p.leafHash, 'hex'), 5, 6, p.proof.map((h) => Buffer.from(h, 'hex')), checkpoint.rootHash)).toBe(true);
+    expect(
+      verifyInclusion(
+        Buffer.from(p.leafHash, 'hex'),
+        5,
+        6,
+        p.proof.map((h) => Buffer.from(h, 'hex')),
+        checkpoint.rootHash,
+      ),
+    ).toBe(true);
     await expect(getEvent(ws, 6)).rejects.toSatisfy((e) => isCairnError(e, 'NOT_FOUND'));
     await expect(proveEvent(ws, 99)).rejects.toSatisfy((e) => isCairnError(e, 'NOT_FOUND'));
     await ws.close();
@@ -97,13 +123,25 @@ describe('audit service', () => {
     writeFileSync(file, cp.note);
     await ws.audit.record({ action: 'store.gc', target: { type: 'store' } }, 'ok');
     await ws.audit.checkpoint();
-    await expect(verifyWorkspaceLog(ws, { againstFile: join(dir, 'nope.note') })).rejects.toSatisfy((e) => isCairnError(e, 'IO_ERROR'));
+    await expect(verifyWorkspaceLog(ws, { againstFile: join(dir, 'nope.note') })).rejects.toSatisfy((e) =>
+      isCairnError(e, 'IO_ERROR'),
+    );
     // Without a key it would be checked with the workspace's own key, which proves only
     // self-consistency: refused (issue 10, item 8).
-    await expect(verifyWorkspaceLog(ws, { againstFile: file })).rejects.toSatisfy((e) => isCairnError(e, 'UNTRUSTED_KEY'));
+    await expect(verifyWorkspaceLog(ws, { againstFile: file })).rejects.toSatisfy((e) =>
+      isCairnError(e, 'UNTRUSTED_KEY'),
+    );
     const vkey = formatVerifierKey(ws.config.audit.origin, ws.audit.keys.rawPublicKey);
     const r = await verifyWorkspaceLog(ws, { againstFile: file, key: vkey });
-    expect(r).toMatchObject({ ok: true, size: 3, checkpoints: 2, trusted: { size: 2 }, kept: { size: 3 }, firstBad: null, artifacts: null });
+    expect(r).toMatchObject({
+      ok: true,
+      size: 3,
+      checkpoints: 2,
+      trusted: { size: 2 },
+      kept: { size: 3 },
+      firstBad: null,
+      artifacts: null,
+    });
     // A key that did not sign it: the trusted checkpoint does not verify.
     const other = formatVerifierKey(ws.config.audit.origin, rawPublicKey(generateSigningKeyPair().publicKey));
     const bad = await verifyWorkspaceLog(ws, { againstFile: file, key: other });

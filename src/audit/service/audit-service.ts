@@ -51,7 +51,14 @@ export function viewOf(r: AuditEventRow): AuditEventView {
     event = null;
   }
   if (!event) tampered = true;
-  const e = (event ?? {}) as { id?: unknown; time?: unknown; actor?: { id?: unknown }; action?: unknown; target?: { type?: unknown; name?: unknown; version?: unknown }; outcome?: unknown };
+  const e = (event ?? {}) as {
+    id?: unknown;
+    time?: unknown;
+    actor?: { id?: unknown };
+    action?: unknown;
+    target?: { type?: unknown; name?: unknown; version?: unknown };
+    outcome?: unknown;
+  };
   const t = e.target ?? {};
   const text = (v: unknown) => (typeof v === 'string' ? v : '?');
   return {
@@ -86,9 +93,13 @@ const PAGE = 2_000;
  * hash to their leaf are returned too, marked tampered.
  */
 export async function listEvents(deps: AuditDeps, f: EventQuery): Promise<AuditEventView[]> {
-  if (f.outcome && !['ok', 'failed', 'denied'].includes(f.outcome)) throw new CairnError('USAGE', `--outcome must be ok, failed or denied`);
+  if (f.outcome && !['ok', 'failed', 'denied'].includes(f.outcome))
+    throw new CairnError('USAGE', `--outcome must be ok, failed or denied`);
   const bounds: { since?: string; until?: string } = {};
-  for (const [k, v] of [['since', f.since], ['until', f.until]] as const) {
+  for (const [k, v] of [
+    ['since', f.since],
+    ['until', f.until],
+  ] as const) {
     if (!v) continue;
     const d = parseTimeBound(v, deps.clock);
     if (!d) throw new CairnError('USAGE', `--${k} ${JSON.stringify(v)} is not an ISO time or an age like 7d`);
@@ -96,7 +107,10 @@ export async function listEvents(deps: AuditDeps, f: EventQuery): Promise<AuditE
   }
   const prefix = f.action?.endsWith('*') ? f.action.slice(0, -1) : null;
   const patterns: string[] = [];
-  if (f.action) patterns.push(prefix !== null ? `{"action":"${likeLiteral(prefix)}%` : `{"action":${likeLiteral(JSON.stringify(f.action))},%`);
+  if (f.action)
+    patterns.push(
+      prefix !== null ? `{"action":"${likeLiteral(prefix)}%` : `{"action":${likeLiteral(JSON.stringify(f.action))},%`,
+    );
   if (f.actor) patterns.push(`%"id":${likeLiteral(JSON.stringify(f.actor))}%`);
   if (f.target) patterns.push(`%"name":${likeLiteral(JSON.stringify(f.target))}%`);
   if (f.outcome) patterns.push(`%"outcome":${likeLiteral(JSON.stringify(f.outcome))}%`);
@@ -181,9 +195,13 @@ export async function verifyWorkspaceLog(deps: AuditDeps, opts: VerifyOptions): 
     // The workspace's own key would only show that the workspace agrees with itself: whoever
     // rewrote the log with that key can re-sign the exported checkpoint too (DESIGN.md §10).
     if (!opts.key) {
-      throw new CairnError('UNTRUSTED_KEY', `--against needs the verifier key you trust (--key): checking ${opts.againstFile} with the workspace's own key proves only self-consistency`, {
-        hint: 'pass --key with the verifier key printed by `cairn init` or `cairn audit checkpoint`, kept outside the workspace',
-      });
+      throw new CairnError(
+        'UNTRUSTED_KEY',
+        `--against needs the verifier key you trust (--key): checking ${opts.againstFile} with the workspace's own key proves only self-consistency`,
+        {
+          hint: 'pass --key with the verifier key printed by `cairn init` or `cairn audit checkpoint`, kept outside the workspace',
+        },
+      );
     }
     trusted = { note, verifier: loadVerifierKey(opts.key) };
   }

@@ -30,8 +30,18 @@ export interface LoggedEventsResult {
  * can hide an event (callers then find nothing to vouch for a row, and refuse) but never make
  * one up; an entry edited in place is reported, not returned.
  */
-export async function loggedEvents(deps: { meta: { db: Kysely<Database> }; audit: AuditLog }, action: AuditAction, name: string): Promise<LoggedEventsResult> {
-  const rows = await deps.meta.db.selectFrom('audit_events').select(['idx', 'entry', 'leaf_hash']).where('action', '=', action).where('target_name', '=', name).orderBy('idx').execute();
+export async function loggedEvents(
+  deps: { meta: { db: Kysely<Database> }; audit: AuditLog },
+  action: AuditAction,
+  name: string,
+): Promise<LoggedEventsResult> {
+  const rows = await deps.meta.db
+    .selectFrom('audit_events')
+    .select(['idx', 'entry', 'leaf_hash'])
+    .where('action', '=', action)
+    .where('target_name', '=', name)
+    .orderBy('idx')
+    .execute();
   const out: LoggedEventsResult = { events: [], problems: [] };
   if (!rows.length) return out;
   // Entries below the latest checkpoint are proven against it; `prove` then reuses a
@@ -58,19 +68,37 @@ export async function loggedEvents(deps: { meta: { db: Kysely<Database> }; audit
       let proven = false;
       try {
         const { checkpoint } = deps.audit.openOwnCheckpoint(p.checkpoint);
-        proven = checkpoint.size === p.treeSize && verifyInclusion(leaf, index, checkpoint.size, p.proof.map((h) => Buffer.from(h, 'hex')), checkpoint.rootHash);
+        proven =
+          checkpoint.size === p.treeSize &&
+          verifyInclusion(
+            leaf,
+            index,
+            checkpoint.size,
+            p.proof.map((h) => Buffer.from(h, 'hex')),
+            checkpoint.rootHash,
+          );
       } catch {
         proven = false;
       }
       if (!proven) {
-        out.problems.push({ index, message: `entry ${index} is not in the log's latest signed checkpoint (the stored log was rewritten, or the checkpoint does not verify)` });
+        out.problems.push({
+          index,
+          message: `entry ${index} is not in the log's latest signed checkpoint (the stored log was rewritten, or the checkpoint does not verify)`,
+        });
         continue;
       }
       out.events.push({ index, event, proof: 'checkpoint' });
     } else {
-      const next = await deps.meta.db.selectFrom('audit_events').select('entry').where('idx', '=', index + 1).executeTakeFirst();
+      const next = await deps.meta.db
+        .selectFrom('audit_events')
+        .select('entry')
+        .where('idx', '=', index + 1)
+        .executeTakeFirst();
       if (next && prevOf(next.entry) !== r.leaf_hash) {
-        out.problems.push({ index, message: `entry ${index + 1} does not link to entry ${index} (the stored log was rewritten)` });
+        out.problems.push({
+          index,
+          message: `entry ${index + 1} does not link to entry ${index} (the stored log was rewritten)`,
+        });
         continue;
       }
       out.events.push({ index, event, proof: 'tail' });

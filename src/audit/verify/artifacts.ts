@@ -36,7 +36,11 @@ export async function verifyArtifacts(input: {
   for (const d of digests) {
     const loc = locs.get(d);
     if (!loc) {
-      problems.push({ index: input.firstMention.get(d)!, kind: 'artifact', message: `object sha256:${d} named by entry ${input.firstMention.get(d)} is not in the store` });
+      problems.push({
+        index: input.firstMention.get(d)!,
+        kind: 'artifact',
+        message: `object sha256:${d} named by entry ${input.firstMention.get(d)} is not in the store`,
+      });
       continue;
     }
     if (loc.kind === 2) await collect(d);
@@ -47,7 +51,9 @@ export async function verifyArtifacts(input: {
   const bad = new Set<string>();
   await Promise.all(
     [...packs].map(async (p) => {
-      const reply = (await input.pool.run({ type: 'check-pack', path: input.packs.packPath(p), packId: p })) as { result: { ok: boolean; badBlobs: string[]; entries: Array<{ id: string }> } };
+      const reply = (await input.pool.run({ type: 'check-pack', path: input.packs.packPath(p), packId: p })) as {
+        result: { ok: boolean; badBlobs: string[]; entries: Array<{ id: string }> };
+      };
       if (!reply.result.ok) for (const [id, l] of blobLocs) if (l.packId === p) bad.add(id);
       for (const b of reply.result.badBlobs) bad.add(b);
     }),

@@ -1,11 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { buildEvent, encodeEvent, type AuditContext } from '../event.js';
 import { Frontier, leafHash } from '../merkle/index.js';
-import { generateSigningKeyPair, signCheckpoint, signerFromPrivateKey, verifierFromPublicKey, type NoteSigner, type NoteVerifier } from '../note/index.js';
+import {
+  generateSigningKeyPair,
+  signCheckpoint,
+  signerFromPrivateKey,
+  verifierFromPublicKey,
+  type NoteSigner,
+  type NoteVerifier,
+} from '../note/index.js';
 import { LogVerifier, type CheckpointInput } from './log-verifier.js';
 
 const ORIGIN = 'cairn.local/test-log';
-const ctx: AuditContext = { actor: { id: 'tester@example.com', auth: 'environment' }, host: 'h', pid: 1, command: 'test', client: 'cairn/0.0.0', workspace: 'w' };
+const ctx: AuditContext = {
+  actor: { id: 'tester@example.com', auth: 'environment' },
+  host: 'h',
+  pid: 1,
+  command: 'test',
+  client: 'cairn/0.0.0',
+  workspace: 'w',
+};
 
 function keys(): { signer: NoteSigner; verifier: NoteVerifier } {
   const { privateKey, publicKey } = generateSigningKeyPair();
@@ -17,7 +31,11 @@ function makeLog(n: number): Array<{ entry: string; leaf: string }> {
   const out: Array<{ entry: string; leaf: string }> = [];
   let prev: string | null = null;
   for (let i = 0; i < n; i++) {
-    const e = buildEvent(ctx, { action: 'dataset.tag', target: { type: 'dataset', name: `d${i}` } }, { index: i, prev, id: `id-${i}`, time: '2026-01-01T00:00:00.000Z', outcome: 'ok' });
+    const e = buildEvent(
+      ctx,
+      { action: 'dataset.tag', target: { type: 'dataset', name: `d${i}` } },
+      { index: i, prev, id: `id-${i}`, time: '2026-01-01T00:00:00.000Z', outcome: 'ok' },
+    );
     const entry = encodeEvent(e);
     const leaf = leafHash(Buffer.from(entry, 'utf8')).toString('hex');
     out.push({ entry, leaf });
@@ -37,9 +55,19 @@ function checkpointsOf(log: Array<{ leaf: string }>, sizes: number[], signer: No
 
 function run(
   entries: Array<{ idx: number; entry: string; leaf: string }>,
-  opts: { checkpoints: CheckpointInput[]; verifier: NoteVerifier; trusted?: { note: string; verifier: NoteVerifier }; head?: number | null },
+  opts: {
+    checkpoints: CheckpointInput[];
+    verifier: NoteVerifier;
+    trusted?: { note: string; verifier: NoteVerifier };
+    head?: number | null;
+  },
 ): LogVerifier {
-  const v = new LogVerifier({ checkpoints: opts.checkpoints, verifier: opts.verifier, origin: ORIGIN, ...(opts.trusted ? { trusted: opts.trusted } : {}) });
+  const v = new LogVerifier({
+    checkpoints: opts.checkpoints,
+    verifier: opts.verifier,
+    origin: ORIGIN,
+    ...(opts.trusted ? { trusted: opts.trusted } : {}),
+  });
   for (const e of entries) v.push(e.idx, e.entry, e.leaf);
   v.finish(opts.head === undefined ? entries.length : opts.head);
   return v;
@@ -73,7 +101,9 @@ describe('LogVerifier', () => {
       ['checkpoint-mismatch', 3, 9],
       ['checkpoint-mismatch', 3, 12],
     ]);
-    expect(v.problems[2]!.message).toBe('the entries up to size 6 do not hash to the signed checkpoint root; an entry in [3, 6) was altered, removed or inserted');
+    expect(v.problems[2]!.message).toBe(
+      'the entries up to size 6 do not hash to the signed checkpoint root; an entry in [3, 6) was altered, removed or inserted',
+    );
   });
 
   it('a root mismatch alone (entries and chain rewritten without the key) names the range after the last matching checkpoint', () => {
@@ -109,7 +139,13 @@ describe('LogVerifier', () => {
     const rows = indexed(log);
     rows.push({ idx: 12, entry: log[2]!.entry, leaf: log[2]!.leaf });
     const v = run(rows, { checkpoints: cps, verifier: k.verifier, head: 13 });
-    expect(v.problems).toEqual([{ index: 12, kind: 'index-mismatch', message: 'entry 12 claims to be entry 2 (moved, swapped, duplicated or inserted)' }]);
+    expect(v.problems).toEqual([
+      {
+        index: 12,
+        kind: 'index-mismatch',
+        message: 'entry 12 claims to be entry 2 (moved, swapped, duplicated or inserted)',
+      },
+    ]);
   });
 
   it('entries that are not JSON or use an action outside the closed list are bad entries', () => {
@@ -135,7 +171,9 @@ describe('LogVerifier', () => {
     expect(sig.map((p) => p.index)).toEqual([null, null]);
     expect(sig[0]!.message).toMatch(/^checkpoint at size 6: /);
     expect(sig[1]!.message).toBe('checkpoint at size 9 does not match its signed note');
-    expect(v.problems.filter((p) => p.kind === 'checkpoint-mismatch').map((p) => [p.index, p.rangeEnd])).toEqual([[6, 9]]);
+    expect(v.problems.filter((p) => p.kind === 'checkpoint-mismatch').map((p) => [p.index, p.rangeEnd])).toEqual([
+      [6, 9],
+    ]);
   });
 
   it('a checkpoint beyond the stored log means entries were cut off', () => {
@@ -156,19 +194,41 @@ describe('LogVerifier', () => {
       v.push(1, '{not json', log[1]!.leaf);
       expect(v.lastFields).toBeNull();
     }
-    expect(seen[0]).toEqual(['dataset.tag', { actor: '{"auth":"environment","id":"tester@example.com"}', params: '{}', target: '{"name":"d0","type":"dataset"}' }]);
+    expect(seen[0]).toEqual([
+      'dataset.tag',
+      {
+        actor: '{"auth":"environment","id":"tester@example.com"}',
+        params: '{}',
+        target: '{"name":"d0","type":"dataset"}',
+      },
+    ]);
     expect(seen[1]).toEqual(seen[0]);
   });
 
   describe('against a trusted (exported) checkpoint', () => {
     it('an extending log verifies', () => {
-      const v = run(indexed(log), { checkpoints: cps, verifier: k.verifier, trusted: { note: cps[1]!.note, verifier: k.verifier } });
+      const v = run(indexed(log), {
+        checkpoints: cps,
+        verifier: k.verifier,
+        trusted: { note: cps[1]!.note, verifier: k.verifier },
+      });
       expect(v.problems).toEqual([]);
     });
 
     it('a truncated log is caught at its new end', () => {
-      const v = run(indexed(log.slice(0, 7)), { checkpoints: cps.slice(0, 2), verifier: k.verifier, trusted: { note: cps[2]!.note, verifier: k.verifier } });
-      expect(v.problems).toEqual([{ index: 7, kind: 'truncated', message: 'a trusted (exported) checkpoint covers 9 entries but the log has only 7: entries were cut off the end' }]);
+      const v = run(indexed(log.slice(0, 7)), {
+        checkpoints: cps.slice(0, 2),
+        verifier: k.verifier,
+        trusted: { note: cps[2]!.note, verifier: k.verifier },
+      });
+      expect(v.problems).toEqual([
+        {
+          index: 7,
+          kind: 'truncated',
+          message:
+            'a trusted (exported) checkpoint covers 9 entries but the log has only 7: entries were cut off the end',
+        },
+      ]);
     });
 
     it('a rewritten, re-signed log disagrees over the whole range the trusted checkpoint covers', () => {
@@ -176,30 +236,57 @@ describe('LogVerifier', () => {
       // Same shape, different history from entry 2 on (different ids), signed by a new key.
       const rows = indexed(log.slice(0, 2).concat(rehash(log.slice(2), log[1]!.leaf, 2)));
       const forgedCps = checkpointsOf(rows, [3, 6, 9, 12], forger.signer);
-      const v = run(rows, { checkpoints: forgedCps, verifier: forger.verifier, trusted: { note: cps[2]!.note, verifier: k.verifier } });
+      const v = run(rows, {
+        checkpoints: forgedCps,
+        verifier: forger.verifier,
+        trusted: { note: cps[2]!.note, verifier: k.verifier },
+      });
       expect(v.problems).toEqual([
-        { index: 0, rangeEnd: 9, kind: 'trusted-mismatch', message: 'the entries up to size 9 do not hash to the trusted (exported) checkpoint root; an entry in [0, 9) was altered, removed or inserted' },
+        {
+          index: 0,
+          rangeEnd: 9,
+          kind: 'trusted-mismatch',
+          message:
+            'the entries up to size 9 do not hash to the trusted (exported) checkpoint root; an entry in [0, 9) was altered, removed or inserted',
+        },
       ]);
       expect(v.firstBad()).toMatchObject({ index: 0, rangeEnd: 9 });
     });
 
     it('a trusted checkpoint that does not verify with the given key, or belongs to another log, is reported', () => {
       const other = keys();
-      const v = run(indexed(log), { checkpoints: cps, verifier: k.verifier, trusted: { note: cps[1]!.note, verifier: other.verifier } });
+      const v = run(indexed(log), {
+        checkpoints: cps,
+        verifier: k.verifier,
+        trusted: { note: cps[1]!.note, verifier: other.verifier },
+      });
       expect(v.problems.map((p) => [p.kind, p.index])).toEqual([['trusted-signature', null]]);
       expect(v.problems[0]!.message).toContain('was the signing key replaced?');
 
       const { privateKey, publicKey } = generateSigningKeyPair();
       const elsewhere = signerFromPrivateKey('cairn.local/another-log', privateKey);
-      const note = signCheckpoint({ origin: 'cairn.local/another-log', size: 3, rootHash: Buffer.from(cps[0]!.root, 'hex') }, elsewhere);
-      const w = run(indexed(log), { checkpoints: cps, verifier: k.verifier, trusted: { note, verifier: verifierFromPublicKey('cairn.local/another-log', publicKey) } });
-      expect(w.problems.map((p) => [p.kind, p.message])).toEqual([['trusted-mismatch', 'the trusted checkpoint is for log cairn.local/another-log, not cairn.local/test-log']]);
+      const note = signCheckpoint(
+        { origin: 'cairn.local/another-log', size: 3, rootHash: Buffer.from(cps[0]!.root, 'hex') },
+        elsewhere,
+      );
+      const w = run(indexed(log), {
+        checkpoints: cps,
+        verifier: k.verifier,
+        trusted: { note, verifier: verifierFromPublicKey('cairn.local/another-log', publicKey) },
+      });
+      expect(w.problems.map((p) => [p.kind, p.message])).toEqual([
+        ['trusted-mismatch', 'the trusted checkpoint is for log cairn.local/another-log, not cairn.local/test-log'],
+      ]);
     });
   });
 });
 
 /** Re-chains entries starting at `start` after a leaf `prev`, with their indexes set. */
-function rehash(entries: Array<{ entry: string }>, prev: string, start: number): Array<{ entry: string; leaf: string }> {
+function rehash(
+  entries: Array<{ entry: string }>,
+  prev: string,
+  start: number,
+): Array<{ entry: string; leaf: string }> {
   return entries.map((l, i) => {
     const e = JSON.parse(l.entry) as Record<string, unknown>;
     e.index = start + i;

@@ -44,7 +44,6 @@ export interface CheckpointInput {
   note: string;
 }
 
-
 /**
  * Streams a log through every check in one pass: each entry's bytes against its stored leaf
  * hash, its claimed index, its link to the previous leaf, and the Merkle roots at every
@@ -85,11 +84,23 @@ export class LogVerifier {
     for (const c of opts.checkpoints) {
       try {
         const { checkpoint } = openCheckpoint(c.note, [opts.verifier]);
-        if (checkpoint.origin !== opts.origin || checkpoint.size !== c.size || checkpoint.rootHash.toString('hex') !== c.root) {
-          this.problems.push({ index: null, kind: 'checkpoint-signature', message: `checkpoint at size ${c.size} does not match its signed note` });
+        if (
+          checkpoint.origin !== opts.origin ||
+          checkpoint.size !== c.size ||
+          checkpoint.rootHash.toString('hex') !== c.root
+        ) {
+          this.problems.push({
+            index: null,
+            kind: 'checkpoint-signature',
+            message: `checkpoint at size ${c.size} does not match its signed note`,
+          });
         }
       } catch (err) {
-        this.problems.push({ index: null, kind: 'checkpoint-signature', message: `checkpoint at size ${c.size}: ${(err as Error).message}` });
+        this.problems.push({
+          index: null,
+          kind: 'checkpoint-signature',
+          message: `checkpoint at size ${c.size}: ${(err as Error).message}`,
+        });
       }
       this.#targets.push({ size: c.size, root: Buffer.from(c.root, 'hex'), what: 'checkpoint' });
     }
@@ -97,11 +108,19 @@ export class LogVerifier {
       try {
         const { checkpoint } = openCheckpoint(opts.trusted.note, [opts.trusted.verifier]);
         if (checkpoint.origin !== opts.origin) {
-          this.problems.push({ index: null, kind: 'trusted-mismatch', message: `the trusted checkpoint is for log ${checkpoint.origin}, not ${opts.origin}` });
+          this.problems.push({
+            index: null,
+            kind: 'trusted-mismatch',
+            message: `the trusted checkpoint is for log ${checkpoint.origin}, not ${opts.origin}`,
+          });
         }
         this.#targets.push({ size: checkpoint.size, root: checkpoint.rootHash, what: 'trusted' });
       } catch (err) {
-        this.problems.push({ index: null, kind: 'trusted-signature', message: `the trusted checkpoint does not verify: ${(err as Error).message} (was the signing key replaced?)` });
+        this.problems.push({
+          index: null,
+          kind: 'trusted-signature',
+          message: `the trusted checkpoint does not verify: ${(err as Error).message} (was the signing key replaced?)`,
+        });
       }
     }
     if (opts.kept) {
@@ -109,10 +128,18 @@ export class LogVerifier {
       try {
         const { checkpoint } = openCheckpoint(opts.kept.note, [opts.verifier]);
         if (checkpoint.origin !== opts.origin) {
-          this.problems.push({ index: null, kind: 'kept-mismatch', message: `the checkpoint kept in ${opts.kept.where} is for log ${checkpoint.origin}, not ${opts.origin}` });
+          this.problems.push({
+            index: null,
+            kind: 'kept-mismatch',
+            message: `the checkpoint kept in ${opts.kept.where} is for log ${checkpoint.origin}, not ${opts.origin}`,
+          });
         } else this.#targets.push({ size: checkpoint.size, root: checkpoint.rootHash, what: 'kept' });
       } catch (err) {
-        this.problems.push({ index: null, kind: 'kept-signature', message: `the checkpoint kept in ${opts.kept.where} does not verify with the workspace key: ${(err as Error).message}` });
+        this.problems.push({
+          index: null,
+          kind: 'kept-signature',
+          message: `the checkpoint kept in ${opts.kept.where} does not verify with the workspace key: ${(err as Error).message}`,
+        });
       }
     }
     this.#targets.sort((a, b) => a.size - b.size);
@@ -132,18 +159,27 @@ export class LogVerifier {
     const leafBuf = leafHashOfText(entry);
     const leaf = leafBuf.toString('hex');
     if (leaf !== storedLeaf) {
-      this.problems.push({ index: idx, kind: 'leaf-mismatch', message: `entry ${idx} was changed: its bytes no longer match its recorded leaf hash` });
+      this.problems.push({
+        index: idx,
+        kind: 'leaf-mismatch',
+        message: `entry ${idx} was changed: its bytes no longer match its recorded leaf hash`,
+      });
     }
     const raw: Record<string, string> | undefined = this.#keep ? {} : undefined;
-    let ev: { index?: unknown; prev?: unknown; action?: unknown } | null = this.deep ? null : scanEntry(entry, this.#keep ?? undefined, raw);
+    let ev: { index?: unknown; prev?: unknown; action?: unknown } | null = this.deep
+      ? null
+      : scanEntry(entry, this.#keep ?? undefined, raw);
     this.lastFields = ev ? (raw ?? null) : null;
     if (!ev) {
       try {
         ev = JSON.parse(entry) as { index?: unknown; prev?: unknown; action?: unknown };
-        if (this.deep && canonicalJson(ev) !== entry) this.problems.push({ index: idx, kind: 'bad-entry', message: `entry ${idx} is not in canonical form` });
+        if (this.deep && canonicalJson(ev) !== entry)
+          this.problems.push({ index: idx, kind: 'bad-entry', message: `entry ${idx} is not in canonical form` });
         if (this.#keep && ev && typeof ev === 'object' && !Array.isArray(ev)) {
           const obj = ev as Record<string, unknown>;
-          this.lastFields = Object.fromEntries([...this.#keep].filter((k) => obj[k] !== undefined).map((k) => [k, JSON.stringify(obj[k])]));
+          this.lastFields = Object.fromEntries(
+            [...this.#keep].filter((k) => obj[k] !== undefined).map((k) => [k, JSON.stringify(obj[k])]),
+          );
         }
       } catch {
         ev = {};
@@ -152,13 +188,26 @@ export class LogVerifier {
     }
     this.lastAction = typeof ev?.action === 'string' ? ev.action : null;
     if (ev.index !== idx) {
-      this.problems.push({ index: idx, kind: 'index-mismatch', message: `entry ${idx} claims to be entry ${String(ev.index)} (moved, swapped, duplicated or inserted)` });
+      this.problems.push({
+        index: idx,
+        kind: 'index-mismatch',
+        message: `entry ${idx} claims to be entry ${String(ev.index)} (moved, swapped, duplicated or inserted)`,
+      });
     } else if (ev.prev !== this.#prevLeaf && idx === i) {
       // The entry before this one changed after this one committed to it.
-      this.problems.push({ index: Math.max(0, idx - 1), kind: 'chain-broken', message: `entry ${idx - 1} no longer matches what entry ${idx} recorded as its predecessor (changed, removed or inserted)` });
+      this.problems.push({
+        index: Math.max(0, idx - 1),
+        kind: 'chain-broken',
+        message: `entry ${idx - 1} no longer matches what entry ${idx} recorded as its predecessor (changed, removed or inserted)`,
+      });
     }
     if (typeof ev.action === 'string') {
-      if (!isAuditAction(ev.action)) this.problems.push({ index: idx, kind: 'bad-entry', message: `entry ${idx} has action ${ev.action}, which is not in the closed list` });
+      if (!isAuditAction(ev.action))
+        this.problems.push({
+          index: idx,
+          kind: 'bad-entry',
+          message: `entry ${idx} has action ${ev.action}, which is not in the closed list`,
+        });
       this.actions.set(ev.action, (this.actions.get(ev.action) ?? 0) + 1);
     }
     this.#prevLeaf = leaf;
@@ -198,7 +247,11 @@ export class LogVerifier {
     }
     this.#targets.length = 0;
     if (headSize !== null && headSize !== this.#frontier.size) {
-      this.problems.push({ index: Math.min(headSize, this.#frontier.size), kind: 'head-mismatch', message: `the log head says ${headSize} entries but ${this.#frontier.size} are stored` });
+      this.problems.push({
+        index: Math.min(headSize, this.#frontier.size),
+        kind: 'head-mismatch',
+        message: `the log head says ${headSize} entries but ${this.#frontier.size} are stored`,
+      });
     }
   }
 
@@ -207,7 +260,11 @@ export class LogVerifier {
   }
 
   #describe(what: 'checkpoint' | 'trusted' | 'kept'): string {
-    return what === 'trusted' ? 'trusted (exported) checkpoint' : what === 'kept' ? `checkpoint kept outside the database (${this.#keptWhere})` : 'signed checkpoint';
+    return what === 'trusted'
+      ? 'trusted (exported) checkpoint'
+      : what === 'kept'
+        ? `checkpoint kept outside the database (${this.#keptWhere})`
+        : 'signed checkpoint';
   }
 
   /**
@@ -218,7 +275,10 @@ export class LogVerifier {
     if (this.problems.length === 0) return null;
     const precise = this.problems.filter((p) => p.index !== null && p.rangeEnd === undefined);
     const ranges = this.problems.filter(
-      (p) => p.index !== null && p.rangeEnd !== undefined && !precise.some((q) => q.index! >= p.index! && q.index! < p.rangeEnd!),
+      (p) =>
+        p.index !== null &&
+        p.rangeEnd !== undefined &&
+        !precise.some((q) => q.index! >= p.index! && q.index! < p.rangeEnd!),
     );
     const candidates = [...precise, ...ranges];
     if (candidates.length === 0) return this.problems[0]!;

@@ -100,4 +100,3 @@ export function scanEntry(s: string, keep?: ReadonlySet<string>, raw?: Record<st
     return null;
   }
 }
-

@@ -29,7 +29,10 @@ export interface AuditVerifyReport {
 
 const PAGE = 20_000;
 
-function keptSize(kept: { note: string; where: string } | undefined, verifier: NoteVerifier): AuditVerifyReport['kept'] {
+function keptSize(
+  kept: { note: string; where: string } | undefined,
+  verifier: NoteVerifier,
+): AuditVerifyReport['kept'] {
   if (!kept) return null;
   try {
     return { size: openCheckpoint(kept.note, [verifier]).checkpoint.size, where: kept.where };
@@ -71,7 +74,15 @@ export async function verifyStoredLog(
   return readSnapshot(db, dialect, async (snap) => {
     const head = await readHead(snap);
     const checkpoints = (await allCheckpoints(snap)).map((c) => ({ size: Number(c.size), root: c.root, note: c.note }));
-    const v = new LogVerifier({ checkpoints, verifier: opts.verifier, origin: opts.origin, deep: opts.deep === true, ...(opts.trusted ? { trusted: opts.trusted } : {}), ...(opts.kept ? { kept: opts.kept } : {}), ...(withState ? { keep: ALL_FIELDS } : {}) });
+    const v = new LogVerifier({
+      checkpoints,
+      verifier: opts.verifier,
+      origin: opts.origin,
+      deep: opts.deep === true,
+      ...(opts.trusted ? { trusted: opts.trusted } : {}),
+      ...(opts.kept ? { kept: opts.kept } : {}),
+      ...(withState ? { keep: ALL_FIELDS } : {}),
+    });
     const expected = new ExpectedState();
     const seen = new Map<string, unknown>();
     const take = (idx: number, entry: string, leaf: string): void => {
@@ -114,7 +125,13 @@ export async function verifyStoredLog(
     } else {
       let after = -1;
       for (;;) {
-        const rows = await snap.selectFrom('audit_events').select(['idx', 'entry', 'leaf_hash']).where('idx', '>', after).orderBy('idx').limit(PAGE).execute();
+        const rows = await snap
+          .selectFrom('audit_events')
+          .select(['idx', 'entry', 'leaf_hash'])
+          .where('idx', '>', after)
+          .orderBy('idx')
+          .limit(PAGE)
+          .execute();
         for (const r of rows) take(Number(r.idx), r.entry, r.leaf_hash);
         if (rows.length < PAGE) break;
         after = Number(rows[rows.length - 1]!.idx);

@@ -7,7 +7,8 @@ import { commandContext, withWorkspace, type GlobalOptions } from '../context.js
 export async function run(index: string, opts: GlobalOptions & { out?: string }): Promise<void> {
   const ctx = commandContext(opts);
   const n = Number(index);
-  if (!Number.isInteger(n) || n < 0) throw new CairnError('USAGE', `event index must be a whole number, got ${JSON.stringify(index)}`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new CairnError('USAGE', `event index must be a whole number, got ${JSON.stringify(index)}`);
   const p = await withWorkspace(opts, 'audit prove', (ws) => proveEvent(ws, n));
   const doc = { format: PROOF_FORMAT, ...p };
   if (opts.out) {

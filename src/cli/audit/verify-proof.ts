@@ -13,7 +13,10 @@ export async function run(file: string, opts: GlobalOptions & { key?: string }):
     throw new CairnError('IO_ERROR', `cannot read ${file}: ${(err as Error).message}`);
   }
   const r = checkProofFile(text, opts.key ? loadVerifierKey(opts.key) : undefined);
-  if (!r.ok) throw new CairnError('CHECK_FAILED', `proof does not verify: ${r.problems.join('; ')}`, { data: { report: r } });
+  if (!r.ok)
+    throw new CairnError('CHECK_FAILED', `proof does not verify: ${r.problems.join('; ')}`, { data: { report: r } });
   ctx.out.result(r);
-  ctx.out.say(`ok: entry ${r.index} is in log ${r.origin} at size ${r.treeSize}${r.keyTrusted ? '' : ' (checked against the key named in the file; pass --key to pin a trusted key)'}`);
+  ctx.out.say(
+    `ok: entry ${r.index} is in log ${r.origin} at size ${r.treeSize}${r.keyTrusted ? '' : ' (checked against the key named in the file; pass --key to pin a trusted key)'}`,
+  );
 }

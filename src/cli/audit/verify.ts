@@ -14,7 +14,9 @@ function stateSummary(state: AuditVerifyReport['state']): string {
   return `, ${rows} current row(s) match the events that made them${state.unverifiable.length ? ` (${state.unverifiable.length} imported before imports were itemised: not reconciled)` : ''}`;
 }
 
-export async function run(opts: GlobalOptions & { against?: string; key?: string; artifacts?: boolean; bundle?: string; deep?: boolean }): Promise<void> {
+export async function run(
+  opts: GlobalOptions & { against?: string; key?: string; artifacts?: boolean; bundle?: string; deep?: boolean },
+): Promise<void> {
   const ctx = commandContext(opts);
   let ok: boolean;
   let firstBad: VerifyProblem | null;
@@ -23,9 +25,13 @@ export async function run(opts: GlobalOptions & { against?: string; key?: string
   if (opts.against && !opts.key) {
     // Checked before anything is read: the workspace's (or bundle's) own key would prove only
     // that the log agrees with itself, which a rewrite with that key also does.
-    throw new CairnError('UNTRUSTED_KEY', `--against needs the verifier key you trust (--key): checking ${opts.against} with the log's own key proves only self-consistency`, {
-      hint: 'pass --key with the verifier key printed by `cairn init` or `cairn audit checkpoint`, kept outside the workspace',
-    });
+    throw new CairnError(
+      'UNTRUSTED_KEY',
+      `--against needs the verifier key you trust (--key): checking ${opts.against} with the log's own key proves only self-consistency`,
+      {
+        hint: 'pass --key with the verifier key printed by `cairn init` or `cairn audit checkpoint`, kept outside the workspace',
+      },
+    );
   }
   if (opts.bundle) {
     if (opts.artifacts) throw new CairnError('USAGE', '--artifacts needs the workspace, not a bundle');
@@ -34,7 +40,10 @@ export async function run(opts: GlobalOptions & { against?: string; key?: string
     const r = await verifyBundle(opts.bundle, trusted, against);
     report = r;
     ({ ok, firstBad, problems } = r);
-    if (ok) ctx.out.say(`ok: ${r.size} entries, ${r.checkpoints} checkpoints, ${r.inclusionProofsChecked} inclusion and ${r.consistencyProofsChecked} consistency proofs verify${trusted ? ', signed by the trusted key' : ' — self-consistent; verified against the bundle’s own key (pass --key to check who signed it)'}`);
+    if (ok)
+      ctx.out.say(
+        `ok: ${r.size} entries, ${r.checkpoints} checkpoints, ${r.inclusionProofsChecked} inclusion and ${r.consistencyProofsChecked} consistency proofs verify${trusted ? ', signed by the trusted key' : ' — self-consistent; verified against the bundle’s own key (pass --key to check who signed it)'}`,
+      );
   } else {
     const r = await withWorkspace(opts, 'audit verify', async (ws) => {
       const bar = ctx.progress('verifying', 'items');
@@ -43,7 +52,9 @@ export async function run(opts: GlobalOptions & { against?: string; key?: string
           ...(opts.against ? { againstFile: opts.against } : {}),
           ...(opts.key ? { key: opts.key } : {}),
           deep: opts.deep === true,
-          ...(opts.artifacts ? { artifacts: { index: ws.index, packs: ws.packs, pool: ws.pool, load: treeLoader(ws) } } : {}),
+          ...(opts.artifacts
+            ? { artifacts: { index: ws.index, packs: ws.packs, pool: ws.pool, load: treeLoader(ws) } }
+            : {}),
           onProgress: (n, t) => bar.update(n, t),
         });
       } finally {
@@ -57,16 +68,28 @@ export async function run(opts: GlobalOptions & { against?: string; key?: string
       const trust = r.trusted
         ? `extends the trusted checkpoint of size ${r.trusted.size}, checked with the key you gave`
         : `self-consistent; verified against the workspace's own key${r.kept ? ` and the checkpoint kept in ${r.kept.where} (size ${r.kept.size})` : ''} — pass --against <exported checkpoint> --key <verifier key> to check against one kept elsewhere`;
-      ctx.out.say(`ok: ${r.size} entries, root ${r.root}, ${r.checkpoints} signed checkpoints consistent${r.artifacts ? `, ${r.artifacts.checked} stored objects re-hashed` : ''}${stateSummary(r.state)}; ${trust}`);
+      ctx.out.say(
+        `ok: ${r.size} entries, root ${r.root}, ${r.checkpoints} signed checkpoints consistent${r.artifacts ? `, ${r.artifacts.checked} stored objects re-hashed` : ''}${stateSummary(r.state)}; ${trust}`,
+      );
       for (const u of r.state?.unverifiable.slice(0, 20) ?? []) ctx.out.say(`  note: ${u.message}`);
     }
   }
   if (!ok) {
-    for (const p of problems.slice(0, 20)) ctx.out.say(`  ${p.index === null ? '-' : `#${p.index}`} ${p.kind}: ${p.message}`);
-    throw new CairnError('CHECK_FAILED', `audit log verification failed${firstBad?.index !== null && firstBad ? ` at entry ${firstBad.index}` : ''}: ${firstBad?.message ?? 'see problems'}`, {
-      // With --json the report travels inside the error: stdout holds one JSON document.
-      data: { firstBadIndex: firstBad?.index ?? null, kind: firstBad?.kind ?? null, problems: problems.length, report },
-    });
+    for (const p of problems.slice(0, 20))
+      ctx.out.say(`  ${p.index === null ? '-' : `#${p.index}`} ${p.kind}: ${p.message}`);
+    throw new CairnError(
+      'CHECK_FAILED',
+      `audit log verification failed${firstBad?.index !== null && firstBad ? ` at entry ${firstBad.index}` : ''}: ${firstBad?.message ?? 'see problems'}`,
+      {
+        // With --json the report travels inside the error: stdout holds one JSON document.
+        data: {
+          firstBadIndex: firstBad?.index ?? null,
+          kind: firstBad?.kind ?? null,
+          problems: problems.length,
+          report,
+        },
+      },
+    );
   }
   ctx.out.result(report);
 }

@@ -6,5 +6,8 @@ export async function run(opts: GlobalOptions): Promise<void> {
   const ps = await withWorkspace(opts, 'compute project ls', (ws) => listProjects(ws));
   ctx.out.result({ projects: ps });
   if (!ps.length) ctx.out.say('no projects with quotas or budgets (runs without one are unlimited)');
-  for (const p of ps) ctx.out.say(`${p.name}: GPU quota ${p.gpuQuota ?? 'unlimited'}, budget ${p.budgetGpuHours ?? 'unlimited'} GPU-hours per ${p.period}`);
+  for (const p of ps)
+    ctx.out.say(
+      `${p.name}: GPU quota ${p.gpuQuota ?? 'unlimited'}, budget ${p.budgetGpuHours ?? 'unlimited'} GPU-hours per ${p.period}`,
+    );
 }

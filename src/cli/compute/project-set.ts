@@ -1,10 +1,21 @@
 import { setProject } from '../../compute/projects.js';
 import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
 
-export async function run(name: string, opts: GlobalOptions & { gpuQuota?: string; budget?: string; period?: 'day' | 'week' | 'month' }): Promise<void> {
+export async function run(
+  name: string,
+  opts: GlobalOptions & { gpuQuota?: string; budget?: string; period?: 'day' | 'week' | 'month' },
+): Promise<void> {
   const ctx = commandContext(opts);
   const num = (v: string | undefined) => (v === undefined ? undefined : v === 'none' ? null : Number(v));
-  const r = await withWorkspace(opts, 'compute project set', (ws) => setProject(ws, name, { ...(opts.gpuQuota !== undefined ? { gpuQuota: num(opts.gpuQuota)! } : {}), ...(opts.budget !== undefined ? { budgetGpuHours: num(opts.budget)! } : {}), ...(opts.period ? { period: opts.period } : {}) }));
+  const r = await withWorkspace(opts, 'compute project set', (ws) =>
+    setProject(ws, name, {
+      ...(opts.gpuQuota !== undefined ? { gpuQuota: num(opts.gpuQuota)! } : {}),
+      ...(opts.budget !== undefined ? { budgetGpuHours: num(opts.budget)! } : {}),
+      ...(opts.period ? { period: opts.period } : {}),
+    }),
+  );
   ctx.out.result(r);
-  ctx.out.say(`project ${r.name}: GPU quota ${r.gpuQuota ?? 'unlimited'}, budget ${r.budgetGpuHours ?? 'unlimited'} GPU-hours per ${r.period}`);
+  ctx.out.say(
+    `project ${r.name}: GPU quota ${r.gpuQuota ?? 'unlimited'}, budget ${r.budgetGpuHours ?? 'unlimited'} GPU-hours per ${r.period}`,
+  );
 }

@@ -3,17 +3,30 @@ import type { LinkMode } from '../../storage/checkout/materialize.js';
 import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
 import { formatBytes } from '../format.js';
 
-export async function run(ref: string, dir: string, opts: GlobalOptions & { force?: boolean; link: LinkMode }): Promise<void> {
+export async function run(
+  ref: string,
+  dir: string,
+  opts: GlobalOptions & { force?: boolean; link: LinkMode },
+): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withWorkspace(opts, 'data checkout', async (ws) => {
     const bar = ctx.progress(`checkout ${ref}`);
     try {
-      return await checkoutVersion(ws, { ref, dir, force: opts.force === true, link: opts.link, onProgress: (d, t) => bar.update(d, t) });
+      return await checkoutVersion(ws, {
+        ref,
+        dir,
+        force: opts.force === true,
+        link: opts.link,
+        onProgress: (d, t) => bar.update(d, t),
+      });
     } finally {
       bar.done();
     }
   });
   ctx.out.result(r);
-  ctx.out.say(`${r.ref} -> ${r.target}: ${r.written} written (${formatBytes(r.bytes)}, ${r.method}), ${r.removed} removed, ${r.unchanged} unchanged`);
-  if (r.untracked.length) ctx.out.say(`${r.untracked.length} untracked file(s) left alone, e.g. ${r.untracked.slice(0, 3).join(', ')}`);
+  ctx.out.say(
+    `${r.ref} -> ${r.target}: ${r.written} written (${formatBytes(r.bytes)}, ${r.method}), ${r.removed} removed, ${r.unchanged} unchanged`,
+  );
+  if (r.untracked.length)
+    ctx.out.say(`${r.untracked.length} untracked file(s) left alone, e.g. ${r.untracked.slice(0, 3).join(', ')}`);
 }

@@ -9,7 +9,9 @@ export async function run(name: string, opts: GlobalOptions): Promise<void> {
   for (const v of versions) {
     const tags = v.tags.length ? ` (${v.tags.join(', ')})` : '';
     ctx.out.say(`${v.ref}${tags}  ${shortDigest(v.digest)}  ${v.created}  ${v.author}`);
-    ctx.out.say(`    ${v.files} files, ${formatBytes(v.bytes)}, ${formatBytes(v.newBytes)} new${v.derivedFrom.length ? `; derived from ${v.derivedFrom.join(', ')}` : ''}`);
+    ctx.out.say(
+      `    ${v.files} files, ${formatBytes(v.bytes)}, ${formatBytes(v.newBytes)} new${v.derivedFrom.length ? `; derived from ${v.derivedFrom.join(', ')}` : ''}`,
+    );
     if (v.message) ctx.out.say(`    ${v.message}`);
   }
 }

@@ -21,5 +21,7 @@ export async function run(path: string, opts: GlobalOptions & { name: string }):
   show('added:   ', s.added);
   show('removed: ', s.removed);
   show('modified:', s.modified);
-  ctx.out.say(`${s.added.length} added, ${s.removed.length} removed, ${s.modified.length} modified, ${s.unchanged} unchanged`);
+  ctx.out.say(
+    `${s.added.length} added, ${s.removed.length} removed, ${s.modified.length} modified, ${s.unchanged} unchanged`,
+  );
 }

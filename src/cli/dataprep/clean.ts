@@ -1,18 +1,42 @@
 import { cleanVersion } from '../../dataprep/service/clean.js';
 import { commandContext, withDataprep, type GlobalOptions } from './shared.js';
 
-export async function run(ref: string, opts: GlobalOptions & { recipe: string; name: string; message?: string; file?: string }): Promise<void> {
+export async function run(
+  ref: string,
+  opts: GlobalOptions & { recipe: string; name: string; message?: string; file?: string },
+): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withDataprep(opts, 'data clean', (deps) =>
-    cleanVersion(deps, ref, { recipePath: opts.recipe, name: opts.name, ...(opts.message ? { message: opts.message } : {}), ...(opts.file ? { file: opts.file } : {}) }),
+    cleanVersion(deps, ref, {
+      recipePath: opts.recipe,
+      name: opts.name,
+      ...(opts.message ? { message: opts.message } : {}),
+      ...(opts.file ? { file: opts.file } : {}),
+    }),
   );
   ctx.out.result(r);
-  ctx.out.say(`${r.ref}  ${r.digest}\n  cleaned from ${r.from} with recipe ${r.recipe} (${r.recipeDigest.slice(0, 19)})`);
-  const rep = r.report as { steps?: Array<{ kind: string; line?: number; rowsIn?: number; rowsOut?: number; filesIn?: number; filesOut?: number; details?: Record<string, unknown> }> };
+  ctx.out.say(
+    `${r.ref}  ${r.digest}\n  cleaned from ${r.from} with recipe ${r.recipe} (${r.recipeDigest.slice(0, 19)})`,
+  );
+  const rep = r.report as {
+    steps?: Array<{
+      kind: string;
+      line?: number;
+      rowsIn?: number;
+      rowsOut?: number;
+      filesIn?: number;
+      filesOut?: number;
+      details?: Record<string, unknown>;
+    }>;
+  };
   for (const s of rep.steps ?? []) {
     const inn = s.rowsIn ?? s.filesIn;
     const out = s.rowsOut ?? s.filesOut;
-    const extra = s.details ? Object.entries(s.details).map(([k, v]) => `${k} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(', ') : '';
+    const extra = s.details
+      ? Object.entries(s.details)
+          .map(([k, v]) => `${k} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+          .join(', ')
+      : '';
     ctx.out.say(`  ${s.kind.padEnd(16)} ${String(inn).padStart(9)} -> ${String(out).padEnd(9)} ${extra}`);
   }
 }

@@ -3,7 +3,21 @@ import { commandContext, withDataprep, type GlobalOptions } from './shared.js';
 
 export async function run(
   ref: string,
-  opts: GlobalOptions & { name: string; ratios: string; key?: string; stratify?: string; group?: string; time?: string; cutoff?: string; seed?: number; text?: string; labels?: 'folder' | 'manifest'; manifest?: string; allowLeakage?: boolean; file?: string },
+  opts: GlobalOptions & {
+    name: string;
+    ratios: string;
+    key?: string;
+    stratify?: string;
+    group?: string;
+    time?: string;
+    cutoff?: string;
+    seed?: number;
+    text?: string;
+    labels?: 'folder' | 'manifest';
+    manifest?: string;
+    allowLeakage?: boolean;
+    file?: string;
+  },
 ): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withDataprep(opts, 'data split', (deps) =>

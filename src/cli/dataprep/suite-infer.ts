@@ -3,8 +3,13 @@ import { commandContext, withDataprep, type GlobalOptions } from './shared.js';
 
 export async function run(ref: string, opts: GlobalOptions & { out?: string; file?: string }): Promise<void> {
   const ctx = commandContext(opts);
-  const r = await withDataprep(opts, 'data suite infer', (deps) => inferSuiteFor(deps, ref, { ...(opts.out ? { out: opts.out } : {}), ...(opts.file ? { file: opts.file } : {}) }));
+  const r = await withDataprep(opts, 'data suite infer', (deps) =>
+    inferSuiteFor(deps, ref, { ...(opts.out ? { out: opts.out } : {}), ...(opts.file ? { file: opts.file } : {}) }),
+  );
   ctx.out.result(r);
-  if (opts.out) ctx.out.say(`wrote a starting suite for ${r.ref} to ${opts.out}; review it, then: cairn data validate ${r.ref} --suite ${opts.out}`);
+  if (opts.out)
+    ctx.out.say(
+      `wrote a starting suite for ${r.ref} to ${opts.out}; review it, then: cairn data validate ${r.ref} --suite ${opts.out}`,
+    );
   else if (!ctx.json) process.stdout.write(r.suite);
 }

@@ -3,15 +3,31 @@ import { validateVersion } from '../../dataprep/service/validate.js';
 import { commandContext, withDataprep, type GlobalOptions } from './shared.js';
 import { table } from '../format.js';
 
-export async function run(ref: string, opts: GlobalOptions & { suite: string; junit?: string; html?: string; file?: string }): Promise<void> {
+export async function run(
+  ref: string,
+  opts: GlobalOptions & { suite: string; junit?: string; html?: string; file?: string },
+): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withDataprep(opts, 'data validate', (deps) =>
-    validateVersion(deps, ref, { suitePath: opts.suite, ...(opts.junit ? { junit: opts.junit } : {}), ...(opts.html ? { html: opts.html } : {}), ...(opts.file ? { file: opts.file } : {}) }),
+    validateVersion(deps, ref, {
+      suitePath: opts.suite,
+      ...(opts.junit ? { junit: opts.junit } : {}),
+      ...(opts.html ? { html: opts.html } : {}),
+      ...(opts.file ? { file: opts.file } : {}),
+    }),
   );
-  ctx.out.say(`${r.target}: suite ${r.suite}, ${r.checks.length} checks over ${r.size} ${r.kind === 'table' ? 'rows' : 'files'}`);
+  ctx.out.say(
+    `${r.target}: suite ${r.suite}, ${r.checks.length} checks over ${r.size} ${r.kind === 'table' ? 'rows' : 'files'}`,
+  );
   ctx.out.say(
     table(
-      r.checks.map((c) => [c.status === 'passed' ? 'ok' : c.severity === 'warn' ? 'WARN' : 'FAIL', c.name, `${c.failed}/${c.evaluated}`, `${c.percent.toFixed(2)}%`, c.message]),
+      r.checks.map((c) => [
+        c.status === 'passed' ? 'ok' : c.severity === 'warn' ? 'WARN' : 'FAIL',
+        c.name,
+        `${c.failed}/${c.evaluated}`,
+        `${c.percent.toFixed(2)}%`,
+        c.message,
+      ]),
       ['', 'CHECK', 'FAILED', '%', ''],
     ),
   );

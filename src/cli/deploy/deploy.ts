@@ -12,14 +12,21 @@ export async function run(ref: string, opts: GlobalOptions & { env?: string }): 
   const ctx = commandContext(opts);
   // --env is checked here, not by commander: a required option on `deploy` would be demanded of `deploy ls` too.
   const env = opts.env;
-  if (!env) throw new CairnError('USAGE', 'name the environment: cairn deploy <ref> --env <env>', { hint: 'the environments are those in .cairn/deploy.json (see docs/DEPLOY.md)' });
+  if (!env)
+    throw new CairnError('USAGE', 'name the environment: cairn deploy <ref> --env <env>', {
+      hint: 'the environments are those in .cairn/deploy.json (see docs/DEPLOY.md)',
+    });
   const d = await withWorkspace(opts, 'deploy', (ws) => deployModel(ws, ref, env));
   ctx.out.say(describeDeployment(d));
   if (d.status !== 'succeeded') {
-    throw new CairnError('CHECK_FAILED', `deployment ${d.id} of ${d.version} to ${d.env} ${d.status === 'rolled_back' ? 'failed and was rolled back' : 'failed'}: ${d.error ?? 'unknown error'}`, {
-      data: { deployment: d },
-      hint: `its hook and health-check output is in .cairn/deploy/${d.id}/; see cairn deploy ls --env ${d.env}`,
-    });
+    throw new CairnError(
+      'CHECK_FAILED',
+      `deployment ${d.id} of ${d.version} to ${d.env} ${d.status === 'rolled_back' ? 'failed and was rolled back' : 'failed'}: ${d.error ?? 'unknown error'}`,
+      {
+        data: { deployment: d },
+        hint: `its hook and health-check output is in .cairn/deploy/${d.id}/; see cairn deploy ls --env ${d.env}`,
+      },
+    );
   }
   ctx.out.result(d);
 }

@@ -5,7 +5,13 @@ import { describeDeployment } from './deploy.js';
 /** `cairn deploy ls [--env <env>] [--model <name>] [--limit <n>]`: newest first. */
 export async function run(opts: GlobalOptions & { env?: string; model?: string; limit?: number }): Promise<void> {
   const ctx = commandContext(opts);
-  const deployments = await withWorkspace(opts, 'deploy ls', (ws) => listDeployments(ws, { ...(opts.env ? { env: opts.env } : {}), ...(opts.model ? { model: opts.model } : {}), ...(opts.limit ? { limit: opts.limit } : {}) }));
+  const deployments = await withWorkspace(opts, 'deploy ls', (ws) =>
+    listDeployments(ws, {
+      ...(opts.env ? { env: opts.env } : {}),
+      ...(opts.model ? { model: opts.model } : {}),
+      ...(opts.limit ? { limit: opts.limit } : {}),
+    }),
+  );
   ctx.out.result({ deployments });
   if (!deployments.length) ctx.out.say('no deployments yet (deploy one: cairn deploy <model>@<version> --env <env>)');
   for (const d of deployments) ctx.out.say(describeDeployment(d));

@@ -8,8 +8,14 @@ export async function run(opts: GlobalOptions): Promise<void> {
   ctx.out.result(r);
   if (!r.flushed.length) ctx.out.say('nothing is due');
   for (const f of r.flushed) {
-    const what = f.delivered ? 'delivered' : f.gaveUp ? `given up after ${f.attempts} attempts` : `failed (${f.error}), next attempt ${f.nextAttemptAt}`;
-    ctx.out.say(`${f.delivery}  ${f.action} of deployment ${f.deployment} to ${f.url}: ${what}; deployment ${f.deploymentStatus}`);
+    const what = f.delivered
+      ? 'delivered'
+      : f.gaveUp
+        ? `given up after ${f.attempts} attempts`
+        : `failed (${f.error}), next attempt ${f.nextAttemptAt}`;
+    ctx.out.say(
+      `${f.delivery}  ${f.action} of deployment ${f.deployment} to ${f.url}: ${what}; deployment ${f.deploymentStatus}`,
+    );
   }
   for (const w of r.waiting) ctx.out.say(`${w.delivery}  deployment ${w.deployment}: next attempt ${w.nextAttemptAt}`);
 }

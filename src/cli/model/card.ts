@@ -8,8 +8,18 @@ export async function run(ref: string, opts: GlobalOptions): Promise<void> {
     const m = await resolveModel(ws, ref);
     const c = JSON.parse(m.version.card) as ModelCard;
     // Verdicts come after registration: the card shows them as they stand now.
-    const evals = await ws.meta.db.selectFrom('model_evaluations').select(['suite', 'passed', 'report', 'at']).where('version_id', '=', m.version.id).orderBy('at').execute();
-    c.evaluations = evals.map((e) => ({ suite: e.suite, passed: Boolean(e.passed), data: (JSON.parse(e.report) as { data?: string }).data ?? null, at: e.at }));
+    const evals = await ws.meta.db
+      .selectFrom('model_evaluations')
+      .select(['suite', 'passed', 'report', 'at'])
+      .where('version_id', '=', m.version.id)
+      .orderBy('at')
+      .execute();
+    c.evaluations = evals.map((e) => ({
+      suite: e.suite,
+      passed: Boolean(e.passed),
+      data: (JSON.parse(e.report) as { data?: string }).data ?? null,
+      at: e.at,
+    }));
     return c;
   });
   if (ctx.json) ctx.out.result(card);

@@ -2,11 +2,19 @@ import { compareModels } from '../../models/gates/compare.js';
 import { readEvalSuite } from '../../models/gates/evaluate.js';
 import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
 
-export async function run(refs: string[], opts: GlobalOptions & { data: string; suite: string; metric: string[] }): Promise<void> {
+export async function run(
+  refs: string[],
+  opts: GlobalOptions & { data: string; suite: string; metric: string[] },
+): Promise<void> {
   const ctx = commandContext(opts);
   const { suite } = readEvalSuite(opts.suite);
-  const r = await withWorkspace(opts, 'model compare', (ws) => compareModels(ws, refs, { suite, data: opts.data, metrics: opts.metric }));
+  const r = await withWorkspace(opts, 'model compare', (ws) =>
+    compareModels(ws, refs, { suite, data: opts.data, metrics: opts.metric }),
+  );
   ctx.out.result(r);
   ctx.out.say(`${'metric'.padEnd(16)}${r.models.map((m) => ` ${m.padStart(36)}`).join('')}`);
-  for (const row of r.rows) ctx.out.say(`${row.metric.padEnd(16)}${row.values.map((v, i) => ` ${`${v.toFixed(4)}${i ? ` (${row.deltas[i]!.value >= 0 ? '+' : ''}${row.deltas[i]!.value.toFixed(4)} [${row.deltas[i]!.lo.toFixed(4)}, ${row.deltas[i]!.hi.toFixed(4)}])` : ''}`.padStart(36)}`).join('')}`);
+  for (const row of r.rows)
+    ctx.out.say(
+      `${row.metric.padEnd(16)}${row.values.map((v, i) => ` ${`${v.toFixed(4)}${i ? ` (${row.deltas[i]!.value >= 0 ? '+' : ''}${row.deltas[i]!.value.toFixed(4)} [${row.deltas[i]!.lo.toFixed(4)}, ${row.deltas[i]!.hi.toFixed(4)}])` : ''}`.padStart(36)}`).join('')}`,
+    );
 }

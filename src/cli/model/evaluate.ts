@@ -3,14 +3,24 @@ import { CairnError } from '../../core/errors.js';
 import { evaluateModel, evaluationHtml, evaluationJUnit } from '../../models/gates/evaluate.js';
 import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
 
-export async function run(ref: string, opts: GlobalOptions & { suite: string; data: string; junit?: string; html?: string }): Promise<void> {
+export async function run(
+  ref: string,
+  opts: GlobalOptions & { suite: string; data: string; junit?: string; html?: string },
+): Promise<void> {
   const ctx = commandContext(opts);
-  const r = await withWorkspace(opts, 'model evaluate', (ws) => evaluateModel(ws, ref, { suitePath: opts.suite, data: opts.data }));
+  const r = await withWorkspace(opts, 'model evaluate', (ws) =>
+    evaluateModel(ws, ref, { suitePath: opts.suite, data: opts.data }),
+  );
   if (opts.junit) writeFileSync(opts.junit, evaluationJUnit(r));
   if (opts.html) writeFileSync(opts.html, evaluationHtml(r));
   for (const c of r.checks) ctx.out.say(`${c.passed ? 'passed' : 'FAILED'}  ${c.name}: ${c.message}`);
   // With --json stdout holds one document: the report, or the error carrying it.
-  if (!r.passed) throw new CairnError('CHECK_FAILED', `${r.model} failed ${r.checks.filter((c) => !c.passed).length} of ${r.checks.length} check(s) of ${r.suite}`, { data: { report: r } });
+  if (!r.passed)
+    throw new CairnError(
+      'CHECK_FAILED',
+      `${r.model} failed ${r.checks.filter((c) => !c.passed).length} of ${r.checks.length} check(s) of ${r.suite}`,
+      { data: { report: r } },
+    );
   ctx.out.result(r);
   ctx.out.say(`${r.model} passed ${r.suite} on ${r.data} (${r.rows} rows); the verdict is stored with the version`);
 }

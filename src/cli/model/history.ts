@@ -5,11 +5,16 @@ import { commandContext, withWorkspace, type GlobalOptions } from '../context.js
 export async function run(name: string, opts: GlobalOptions & { alias?: string; at?: string }): Promise<void> {
   const ctx = commandContext(opts);
   const at = opts.at ? new Date(opts.at) : undefined;
-  if (at && Number.isNaN(at.getTime())) throw new CairnError('USAGE', `--at takes an ISO time, not ${JSON.stringify(opts.at)}`);
-  const r = await withWorkspace(opts, 'model history', (ws) => history(ws, name, { ...(opts.alias ? { alias: opts.alias } : {}), ...(at ? { at } : {}) }));
+  if (at && Number.isNaN(at.getTime()))
+    throw new CairnError('USAGE', `--at takes an ISO time, not ${JSON.stringify(opts.at)}`);
+  const r = await withWorkspace(opts, 'model history', (ws) =>
+    history(ws, name, { ...(opts.alias ? { alias: opts.alias } : {}), ...(at ? { at } : {}) }),
+  );
   ctx.out.result(r);
   if ('live' in r && r.live) {
     ctx.out.say(`live at ${r.at}:`);
     for (const [a, v] of Object.entries(r.live)) ctx.out.say(`  ${a} = ${v ?? '(none)'}`);
-  } else if ('events' in r && r.events) for (const e of r.events) ctx.out.say(`${e.at}  ${e.alias}  ${e.action}  ${e.previous ?? '-'} -> ${e.version ?? '(removed)'}  by ${e.by}`);
+  } else if ('events' in r && r.events)
+    for (const e of r.events)
+      ctx.out.say(`${e.at}  ${e.alias}  ${e.action}  ${e.previous ?? '-'} -> ${e.version ?? '(removed)'}  by ${e.by}`);
 }

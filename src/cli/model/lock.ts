@@ -5,5 +5,9 @@ export async function run(ref: string, opts: GlobalOptions & { file: string }): 
   const ctx = commandContext(opts);
   const l = await withWorkspace(opts, 'model lock', (ws) => lockModel(ws, ref, opts.file));
   ctx.out.result(l);
-  ctx.out.say(`${opts.file}: ${Object.entries(l.models).map(([n, e]) => `${n} = ${e.ref} ${e.digest.slice(0, 19)}…`).join(', ')}`);
+  ctx.out.say(
+    `${opts.file}: ${Object.entries(l.models)
+      .map(([n, e]) => `${n} = ${e.ref} ${e.digest.slice(0, 19)}…`)
+      .join(', ')}`,
+  );
 }

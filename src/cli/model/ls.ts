@@ -6,5 +6,10 @@ export async function run(opts: GlobalOptions): Promise<void> {
   const models = await withWorkspace(opts, 'model ls', (ws) => listModels(ws));
   ctx.out.result({ models });
   if (!models.length) ctx.out.say('no models yet (cairn model register <name> --from-run <run>)');
-  for (const m of models) ctx.out.say(`${m.name}  ${m.versions} version(s), latest ${m.latest}  ${Object.entries(m.aliases).map(([a, v]) => `${a}=${v}`).join(' ')}`);
+  for (const m of models)
+    ctx.out.say(
+      `${m.name}  ${m.versions} version(s), latest ${m.latest}  ${Object.entries(m.aliases)
+        .map(([a, v]) => `${a}=${v}`)
+        .join(' ')}`,
+    );
 }

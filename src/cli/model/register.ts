@@ -1,9 +1,21 @@
 import { registerModel } from '../../models/registry.js';
 import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
 
-export async function run(name: string, opts: GlobalOptions & { fromRun?: string; path?: string; format?: string; signature?: string; intendedUse?: string; message?: string }): Promise<void> {
+export async function run(
+  name: string,
+  opts: GlobalOptions & {
+    fromRun?: string;
+    path?: string;
+    format?: string;
+    signature?: string;
+    intendedUse?: string;
+    message?: string;
+  },
+): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withWorkspace(opts, 'model register', (ws) => registerModel(ws, { name, ...opts }));
   ctx.out.result(r);
-  ctx.out.say(`registered ${r.ref} (${r.format}) ${r.digest}${r.card.training.run ? ` from run ${r.card.training.run.id}` : ''}; card: cairn model card ${r.ref}`);
+  ctx.out.say(
+    `registered ${r.ref} (${r.format}) ${r.digest}${r.card.training.run ? ` from run ${r.card.training.run.id}` : ''}; card: cairn model card ${r.ref}`,
+  );
 }

@@ -5,5 +5,8 @@ export async function run(name: string, opts: GlobalOptions): Promise<void> {
   const ctx = commandContext(opts);
   const versions = await withWorkspace(opts, 'model versions', (ws) => modelVersions(ws, name));
   ctx.out.result({ versions });
-  for (const v of versions) ctx.out.say(`${v.ref}  ${v.digest.slice(0, 19)}…  ${v.format}  ${v.created}  ${v.by}${v.aliases.length ? `  [${v.aliases.join(', ')}]` : ''}`);
+  for (const v of versions)
+    ctx.out.say(
+      `${v.ref}  ${v.digest.slice(0, 19)}…  ${v.format}  ${v.created}  ${v.by}${v.aliases.length ? `  [${v.aliases.join(', ')}]` : ''}`,
+    );
 }

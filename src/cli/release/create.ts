@@ -5,5 +5,7 @@ export async function run(ref: string, opts: GlobalOptions & { out: string }): P
   const ctx = commandContext(opts);
   const r = await withWorkspace(opts, 'release create', (ws) => createRelease(ws, ref, opts.out));
   ctx.out.result(r);
-  ctx.out.say(`released ${r.model} (${r.digest}) into ${r.dir}: ${r.files} file(s), ${r.proofs} audit proof(s), signed by key ${r.keyid}\nverify anywhere: cairn release verify ${r.dir} --key <trusted public key PEM>`);
+  ctx.out.say(
+    `released ${r.model} (${r.digest}) into ${r.dir}: ${r.files} file(s), ${r.proofs} audit proof(s), signed by key ${r.keyid}\nverify anywhere: cairn release verify ${r.dir} --key <trusted public key PEM>`,
+  );
 }

@@ -11,16 +11,30 @@ import { commandContext, type GlobalOptions } from '../context.js';
  */
 export async function run(dir: string, opts: GlobalOptions & { key?: string; auditKey?: string }): Promise<void> {
   const ctx = commandContext(opts);
-  const r = await verifyReleaseBundle(dir, { ...(opts.key ? { trustedPublicKeyPem: readKey(opts.key) } : {}), ...(opts.auditKey ? { trustedVerifierKey: opts.auditKey } : {}) });
-  if (!r.ok) throw new CairnError('CHECK_FAILED', `the release in ${dir} does not verify:\n  ${r.problems.map((p) => `${p.file ? `${p.file}: ` : ''}${p.message}`).join('\n  ')}`, { data: { report: r } });
+  const r = await verifyReleaseBundle(dir, {
+    ...(opts.key ? { trustedPublicKeyPem: readKey(opts.key) } : {}),
+    ...(opts.auditKey ? { trustedVerifierKey: opts.auditKey } : {}),
+  });
+  if (!r.ok)
+    throw new CairnError(
+      'CHECK_FAILED',
+      `the release in ${dir} does not verify:\n  ${r.problems.map((p) => `${p.file ? `${p.file}: ` : ''}${p.message}`).join('\n  ')}`,
+      { data: { report: r } },
+    );
   if (!r.keyTrusted) {
-    throw new CairnError('UNTRUSTED_KEY', `the release in ${dir} is self-consistent (${r.filesChecked} file(s), provenance signature, ${r.proofsChecked} audit proof(s)), but no trusted key was given: its own public-key.pem proves nothing about who signed it`, {
-      data: { report: r },
-      hint: "pass --key <the publisher's public key PEM>, obtained from the publisher and kept in your repository (not the bundle's own copy)",
-    });
+    throw new CairnError(
+      'UNTRUSTED_KEY',
+      `the release in ${dir} is self-consistent (${r.filesChecked} file(s), provenance signature, ${r.proofsChecked} audit proof(s)), but no trusted key was given: its own public-key.pem proves nothing about who signed it`,
+      {
+        data: { report: r },
+        hint: "pass --key <the publisher's public key PEM>, obtained from the publisher and kept in your repository (not the bundle's own copy)",
+      },
+    );
   }
   ctx.out.result(r);
-  ctx.out.say(`ok: ${r.filesChecked} file(s), provenance signature, ${r.proofsChecked} audit proof(s) — signed by the trusted key ${r.keyid}${r.proofsKeyTrusted ? '' : ' (the audit proofs were checked with the bundle’s own audit key: pass --audit-key to pin it)'}`);
+  ctx.out.say(
+    `ok: ${r.filesChecked} file(s), provenance signature, ${r.proofsChecked} audit proof(s) — signed by the trusted key ${r.keyid}${r.proofsKeyTrusted ? '' : ' (the audit proofs were checked with the bundle’s own audit key: pass --audit-key to pin it)'}`,
+  );
 }
 
 function readKey(path: string): string {

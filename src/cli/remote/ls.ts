@@ -8,5 +8,8 @@ export async function run(opts: GlobalOptions): Promise<void> {
   const remotes = listRemotes(findCairnDir(opts));
   ctx.out.result({ remotes });
   if (!remotes.length) ctx.out.say('no remotes (add one: cairn remote add origin s3://bucket/prefix)');
-  for (const r of remotes) ctx.out.say(`${r.default ? '*' : ' '} ${r.name}\t${r.url}${r.endpoint ? ` (endpoint ${r.endpoint})` : ''}${r.encrypted ? ' [encrypted]' : ''}`);
+  for (const r of remotes)
+    ctx.out.say(
+      `${r.default ? '*' : ' '} ${r.name}\t${r.url}${r.endpoint ? ` (endpoint ${r.endpoint})` : ''}${r.encrypted ? ' [encrypted]' : ''}`,
+    );
 }

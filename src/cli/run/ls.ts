@@ -10,5 +10,8 @@ export async function run(opts: GlobalOptions & { project?: string; status?: str
   });
   ctx.out.result({ runs });
   if (!runs.length) ctx.out.say('no runs yet (start one: cairn run cairn.yaml)');
-  for (const r of runs) ctx.out.say(`${r.id}  ${r.status.padEnd(9)}  ${r.name}  ${r.project}  ${r.backend}${r.gpus ? `  ${r.gpus} GPU` : ''}  ${r.createdAt}${r.reason && r.status === 'queued' ? `  (${(r.reason as { code: string }).code})` : ''}`);
+  for (const r of runs)
+    ctx.out.say(
+      `${r.id}  ${r.status.padEnd(9)}  ${r.name}  ${r.project}  ${r.backend}${r.gpus ? `  ${r.gpus} GPU` : ''}  ${r.createdAt}${r.reason && r.status === 'queued' ? `  (${(r.reason as { code: string }).code})` : ''}`,
+    );
 }

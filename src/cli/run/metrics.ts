@@ -3,7 +3,11 @@ import { getRun, syncRuns } from '../../compute/runs/service.js';
 import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
 
 /** A run's metrics: every one summarized, or one metric's curve downsampled by the database. */
-export async function run(id: string, name: string | undefined, opts: GlobalOptions & { buckets: number }): Promise<void> {
+export async function run(
+  id: string,
+  name: string | undefined,
+  opts: GlobalOptions & { buckets: number },
+): Promise<void> {
   const ctx = commandContext(opts);
   await withWorkspace(opts, 'run metrics', async (ws) => {
     // Points a running job logged since the last look count too.
@@ -13,14 +17,22 @@ export async function run(id: string, name: string | undefined, opts: GlobalOpti
       const metrics = await metricSummaries(ws.meta.db, r.id);
       ctx.out.result({ id: r.id, metrics });
       if (!metrics.length) ctx.out.say(`run ${r.id} logged no metrics`);
-      for (const m of metrics) ctx.out.say(`${m.name}: ${m.points} points, last ${m.last}${m.lastStep !== null ? ` @ step ${m.lastStep}` : ''} (${m.lastTime}), min ${m.min}, max ${m.max}${m.firstStep !== null ? `, steps ${m.firstStep}–${m.lastStep}` : ''}`);
+      for (const m of metrics)
+        ctx.out.say(
+          `${m.name}: ${m.points} points, last ${m.last}${m.lastStep !== null ? ` @ step ${m.lastStep}` : ''} (${m.lastTime}), min ${m.min}, max ${m.max}${m.firstStep !== null ? `, steps ${m.firstStep}–${m.lastStep}` : ''}`,
+        );
       return;
     }
     const s = await metricSeries(ws.meta.db, r.id, name, opts.buckets);
     ctx.out.result({ id: r.id, ...s });
     ctx.out.say(`${s.name}: ${s.points} points in ${s.buckets.length} buckets by ${s.by}`);
-    ctx.out.say(`${(s.by === 'step' ? 'steps' : 'from').padEnd(26)}  ${'count'.padStart(8)}  ${'min'.padStart(12)}  ${'mean'.padStart(12)}  ${'max'.padStart(12)}`);
+    ctx.out.say(
+      `${(s.by === 'step' ? 'steps' : 'from').padEnd(26)}  ${'count'.padStart(8)}  ${'min'.padStart(12)}  ${'mean'.padStart(12)}  ${'max'.padStart(12)}`,
+    );
     const g = (v: number) => v.toPrecision(6).padStart(12);
-    for (const b of s.buckets) ctx.out.say(`${(b.steps ? `${b.steps[0]}–${b.steps[1]}` : (b.times?.[0] ?? '')).padEnd(26)}  ${String(b.count).padStart(8)}  ${g(b.min)}  ${g(b.mean)}  ${g(b.max)}`);
+    for (const b of s.buckets)
+      ctx.out.say(
+        `${(b.steps ? `${b.steps[0]}–${b.steps[1]}` : (b.times?.[0] ?? '')).padEnd(26)}  ${String(b.count).padStart(8)}  ${g(b.min)}  ${g(b.mean)}  ${g(b.max)}`,
+      );
   });
 }

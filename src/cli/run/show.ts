@@ -12,10 +12,13 @@ interface ShownReason {
 /** A reason in words; an idle-policy one also names the policy and the samples that triggered it. */
 export function describeReason(r: ShownReason, indent = ''): string[] {
   const lines = [`${r.code}: ${r.message}`];
-  if (r.policy) lines.push(`${indent}policy: under ${r.policy.thresholdPct}% for ${r.policy.windowS} s → ${r.policy.action}`);
+  if (r.policy)
+    lines.push(`${indent}policy: under ${r.policy.thresholdPct}% for ${r.policy.windowS} s → ${r.policy.action}`);
   if (r.samples?.length) {
     const shown = r.samples.slice(-10).map((x) => `${x.t}s ${x.util.map((u) => `${u}%`).join('/')}`);
-    lines.push(`${indent}samples: ${r.samples.length > 10 ? `… ${r.samples.length - 10} more, ` : ''}${shown.join(', ')}`);
+    lines.push(
+      `${indent}samples: ${r.samples.length > 10 ? `… ${r.samples.length - 10} more, ` : ''}${shown.join(', ')}`,
+    );
   }
   return lines;
 }
@@ -32,15 +35,35 @@ export function describeRun(d: RunDetails): string {
     `  run key   sha256:${d.runKey}`,
     `  code      ${d.code.commit ? `${d.code.commit}${d.code.dirty ? ` + uncommitted changes sha256:${d.code.dirty.slice(0, 12)}…` : ''}` : `not a git repository; files sha256:${d.code.dirty?.slice(0, 12) ?? '?'}…`}`,
     `  inputs    ${d.spec.inputs.map((i) => `${i.name}=${i.ref}`).join(', ') || '(none)'}`,
-    `  params    ${Object.entries(d.params).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ') || '(none)'}`,
+    `  params    ${
+      Object.entries(d.params)
+        .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+        .join(' ') || '(none)'
+    }`,
     `  times     created ${d.createdAt}${d.startedAt ? `, started ${d.startedAt}` : ''}${d.endedAt ? `, ended ${d.endedAt}` : ''}`,
   ];
-  if (d.reason) lines.push(...describeReason(d.reason as ShownReason, '            ').map((l, i) => (i === 0 ? `  reason    ${l}` : l)));
+  if (d.reason)
+    lines.push(
+      ...describeReason(d.reason as ShownReason, '            ').map((l, i) => (i === 0 ? `  reason    ${l}` : l)),
+    );
   if (d.reusedFrom) lines.push(`  reused    results of run ${d.reusedFrom}`);
   if (d.exitCode !== null) lines.push(`  exit      ${d.exitCode}`);
-  for (const m of d.metrics) lines.push(`  metric    ${m.name}: ${m.last}${m.lastStep !== null ? ` @ step ${m.lastStep}` : ''} (${m.points} points, min ${m.min}, max ${m.max})`);
-  const u = d.usage as { elapsedS?: number; cpuSeconds?: number | null; maxRssKb?: number | null; gpuSeconds?: number; gpu?: { available: boolean; reason?: string }; policy?: Array<{ t: string; action: string; detail: string }> };
-  if (u.elapsedS != null) lines.push(`  usage     wall ${u.elapsedS.toFixed(1)} s, CPU ${u.cpuSeconds?.toFixed(1) ?? '?'} s, peak memory ${u.maxRssKb != null ? mib(u.maxRssKb) : '?'}, GPU ${((u.gpuSeconds ?? 0) / 3600).toFixed(3)} h${u.gpu && !u.gpu.available ? ` (utilization unavailable: ${u.gpu.reason})` : ''}`);
+  for (const m of d.metrics)
+    lines.push(
+      `  metric    ${m.name}: ${m.last}${m.lastStep !== null ? ` @ step ${m.lastStep}` : ''} (${m.points} points, min ${m.min}, max ${m.max})`,
+    );
+  const u = d.usage as {
+    elapsedS?: number;
+    cpuSeconds?: number | null;
+    maxRssKb?: number | null;
+    gpuSeconds?: number;
+    gpu?: { available: boolean; reason?: string };
+    policy?: Array<{ t: string; action: string; detail: string }>;
+  };
+  if (u.elapsedS != null)
+    lines.push(
+      `  usage     wall ${u.elapsedS.toFixed(1)} s, CPU ${u.cpuSeconds?.toFixed(1) ?? '?'} s, peak memory ${u.maxRssKb != null ? mib(u.maxRssKb) : '?'}, GPU ${((u.gpuSeconds ?? 0) / 3600).toFixed(3)} h${u.gpu && !u.gpu.available ? ` (utilization unavailable: ${u.gpu.reason})` : ''}`,
+    );
   for (const p of u.policy ?? []) lines.push(`  policy    ${p.action} at ${p.t}: ${p.detail}`);
   if (d.output) lines.push(`  output    ${d.output}`);
   lines.push(`  files     ${d.dir}`);

@@ -6,8 +6,13 @@ import { describeRun } from './show.js';
 
 export async function run(id: string, opts: GlobalOptions & { timeout?: number }): Promise<void> {
   const ctx = commandContext(opts);
-  const d = await withWorkspace(opts, 'run wait', async (ws) => runDetails(ws, await waitRun(ws, id, opts.timeout ? { timeoutMs: opts.timeout * 1000 } : {})));
+  const d = await withWorkspace(opts, 'run wait', async (ws) =>
+    runDetails(ws, await waitRun(ws, id, opts.timeout ? { timeoutMs: opts.timeout * 1000 } : {})),
+  );
   ctx.out.say(describeRun(d));
-  if (['failed', 'cancelled', 'timeout', 'node_fail', 'refused'].includes(d.status)) throw new CairnError('RUN_FAILED', `run ${d.id} ${d.status}`, { data: { run: d.id, status: d.status, details: d } });
+  if (['failed', 'cancelled', 'timeout', 'node_fail', 'refused'].includes(d.status))
+    throw new CairnError('RUN_FAILED', `run ${d.id} ${d.status}`, {
+      data: { run: d.id, status: d.status, details: d },
+    });
   ctx.out.result(d);
 }

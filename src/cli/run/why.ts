@@ -11,5 +11,11 @@ export async function run(id: string, opts: GlobalOptions): Promise<void> {
   });
   const reason = r.reason ? (JSON.parse(r.reason) as Parameters<typeof describeReason>[0]) : null;
   ctx.out.result({ id: r.id, status: r.status, reason });
-  ctx.out.say(reason ? describeReason(reason, '  ').map((l, i) => (i === 0 ? `${r.status}: ${l}` : l)).join('\n') : `${r.status}: nothing is holding it`);
+  ctx.out.say(
+    reason
+      ? describeReason(reason, '  ')
+          .map((l, i) => (i === 0 ? `${r.status}: ${l}` : l))
+          .join('\n')
+      : `${r.status}: nothing is holding it`,
+  );
 }

@@ -10,7 +10,14 @@ export async function run(opts: GlobalOptions): Promise<void> {
   const root = packageRoot();
   const data = demoData();
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-  const r = { python: join(root, 'sdk', 'python'), node: join(root, 'dist', 'sdk', 'index.js'), typescript: existsSync(tsc) ? tsc : null, data: { spam: data.emails, flights: data.flights } };
+  const r = {
+    python: join(root, 'sdk', 'python'),
+    node: join(root, 'dist', 'sdk', 'index.js'),
+    typescript: existsSync(tsc) ? tsc : null,
+    data: { spam: data.emails, flights: data.flights },
+  };
   ctx.out.result(r);
-  ctx.out.say(`python  ${r.python}   (Cairn adds it to PYTHONPATH in every job: import cairn_helper)\nnode    ${r.node}   (CAIRN_SDK_JS in every job)\nspam    ${r.data.spam}\nflights ${r.data.flights}`);
+  ctx.out.say(
+    `python  ${r.python}   (Cairn adds it to PYTHONPATH in every job: import cairn_helper)\nnode    ${r.node}   (CAIRN_SDK_JS in every job)\nspam    ${r.data.spam}\nflights ${r.data.flights}`,
+  );
 }

@@ -19,17 +19,39 @@ export async function run(opts: GlobalOptions): Promise<void> {
   for (const b of r.corruptBlobs) ctx.out.say(`corrupt blob ${b.blob} in pack ${b.pack}`);
   for (const b of r.misplacedBlobs) ctx.out.say(`blob ${b.blob} is not where the index says (pack ${b.pack})`);
   for (const v of r.brokenVersions) {
-    ctx.out.say(`damaged version ${v.ref}: ${v.files.length} file(s)${v.files.length ? `: ${v.files.slice(0, 10).join(', ')}${v.files.length > 10 ? ', …' : ''}` : ''}${v.unreadableTrees.length ? `; unreadable directories: ${v.unreadableTrees.map((t) => t || '/').join(', ')}` : ''}`);
+    ctx.out.say(
+      `damaged version ${v.ref}: ${v.files.length} file(s)${v.files.length ? `: ${v.files.slice(0, 10).join(', ')}${v.files.length > 10 ? ', …' : ''}` : ''}${v.unreadableTrees.length ? `; unreadable directories: ${v.unreadableTrees.map((t) => t || '/').join(', ')}` : ''}`,
+    );
   }
-  for (const c of r.poisonedCaches) ctx.out.say(`changed cache entry .cairn/cache/${c}: it is never served, and its next use (or \`cairn gc\`) rebuilds it`);
-  if (r.orphanPacks.length || r.tempFiles) ctx.out.say(`note: ${r.orphanPacks.length} unreferenced pack(s), ${r.tempFiles} temp file(s) from interrupted writes; \`cairn gc\` removes them`);
+  for (const c of r.poisonedCaches)
+    ctx.out.say(
+      `changed cache entry .cairn/cache/${c}: it is never served, and its next use (or \`cairn gc\`) rebuilds it`,
+    );
+  if (r.orphanPacks.length || r.tempFiles)
+    ctx.out.say(
+      `note: ${r.orphanPacks.length} unreferenced pack(s), ${r.tempFiles} temp file(s) from interrupted writes; \`cairn gc\` removes them`,
+    );
   if (!r.ok) {
     // With --json the report travels inside the error document: stdout holds one JSON document.
-    const damaged = r.missingPacks.length + r.corruptPacks.length + r.corruptBlobs.length + r.misplacedBlobs.length + r.brokenVersions.length > 0;
-    throw new CairnError('CHECK_FAILED', damaged ? `the object store is damaged: ${r.brokenVersions.length} version(s) affected` : `${r.poisonedCaches.length} cache entr(ies) were changed on disk; the store itself is intact`, {
-      data: { brokenVersions: r.brokenVersions.map((v) => v.ref), poisonedCaches: r.poisonedCaches, report: r },
-      hint: damaged ? 'restore the named packs from a remote or backup (`cairn pull`), or re-add the affected data' : 'run `cairn gc` to remove them (they are rebuilt on their next use)',
-    });
+    const damaged =
+      r.missingPacks.length +
+        r.corruptPacks.length +
+        r.corruptBlobs.length +
+        r.misplacedBlobs.length +
+        r.brokenVersions.length >
+      0;
+    throw new CairnError(
+      'CHECK_FAILED',
+      damaged
+        ? `the object store is damaged: ${r.brokenVersions.length} version(s) affected`
+        : `${r.poisonedCaches.length} cache entr(ies) were changed on disk; the store itself is intact`,
+      {
+        data: { brokenVersions: r.brokenVersions.map((v) => v.ref), poisonedCaches: r.poisonedCaches, report: r },
+        hint: damaged
+          ? 'restore the named packs from a remote or backup (`cairn pull`), or re-add the affected data'
+          : 'run `cairn gc` to remove them (they are rebuilt on their next use)',
+      },
+    );
   }
   ctx.out.result(r);
   ctx.out.say('ok: every object matches its digest');

@@ -4,7 +4,9 @@ import { formatBytes } from '../format.js';
 
 export async function run(opts: GlobalOptions & { dryRun?: boolean }): Promise<void> {
   const ctx = commandContext(opts);
-  const r = await withWorkspace(opts, opts.dryRun ? 'gc --dry-run' : 'gc', (ws) => runGc(ws, { dryRun: opts.dryRun === true }));
+  const r = await withWorkspace(opts, opts.dryRun ? 'gc --dry-run' : 'gc', (ws) =>
+    runGc(ws, { dryRun: opts.dryRun === true }),
+  );
   ctx.out.result(r);
   const verb = r.dryRun ? 'would free' : 'freed';
   ctx.out.say(

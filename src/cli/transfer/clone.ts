@@ -9,10 +9,26 @@ import { saveRemotes } from '../../transfer/remotes-file.js';
 import { commandContext, type GlobalOptions } from '../context.js';
 import { warnUnvouched } from './unvouched.js';
 
-export async function run(url: string, dir: string, opts: GlobalOptions & { endpoint?: string; region?: string; keyFile?: string; name: string; identityFile?: string; knownHosts?: string; jobs?: number; bwlimit?: number }): Promise<void> {
+export async function run(
+  url: string,
+  dir: string,
+  opts: GlobalOptions & {
+    endpoint?: string;
+    region?: string;
+    keyFile?: string;
+    name: string;
+    identityFile?: string;
+    knownHosts?: string;
+    jobs?: number;
+    bwlimit?: number;
+  },
+): Promise<void> {
   const ctx = commandContext(opts);
   const root = resolve(dir);
-  if (existsSync(root) && readdirSync(root).length > 0) throw new CairnError('ALREADY_EXISTS', `${root} exists and is not empty`, { hint: 'clone into a new or empty directory' });
+  if (existsSync(root) && readdirSync(root).length > 0)
+    throw new CairnError('ALREADY_EXISTS', `${root} exists and is not empty`, {
+      hint: 'clone into a new or empty directory',
+    });
   const { config } = remoteConfigFrom(url, { ...opts, keyFile: undefined });
   const key = opts.keyFile ? parseRemoteKey(readFileSync(opts.keyFile, 'utf8')) : undefined;
   const createdRoot = !existsSync(root);
@@ -21,11 +37,20 @@ export async function run(url: string, dir: string, opts: GlobalOptions & { endp
   try {
     if (key) config.keyId = await saveRemoteKey(ws.cairnDir, key);
     await saveRemotes(ws.cairnDir, { version: 1, default: opts.name, remotes: { [opts.name]: config } });
-    const r = await cloneInto({ ...ws, workspaceId: ws.config.workspace.id }, { name: opts.name, config }, key ? { key } : {});
+    const r = await cloneInto(
+      { ...ws, workspaceId: ws.config.workspace.id },
+      { name: opts.name, config },
+      key ? { key } : {},
+    );
     ok = true;
     ctx.out.result({ ...r, dir: root });
-    ctx.out.say(`cloned ${r.url} into ${root}: ${r.versions} version(s) of ${r.datasets} dataset(s) (data stays remote until \`cairn pull\`)`);
-    for (const l of r.auditLogs) ctx.out.say(`verified the audit log of workspace ${l.workspace}: ${l.size} event(s), root ${l.root.slice(0, 16)}…, signed by ${l.verifierKey} (compare it with the key that workspace printed at \`cairn init\`)`);
+    ctx.out.say(
+      `cloned ${r.url} into ${root}: ${r.versions} version(s) of ${r.datasets} dataset(s) (data stays remote until \`cairn pull\`)`,
+    );
+    for (const l of r.auditLogs)
+      ctx.out.say(
+        `verified the audit log of workspace ${l.workspace}: ${l.size} event(s), root ${l.root.slice(0, 16)}…, signed by ${l.verifierKey} (compare it with the key that workspace printed at \`cairn init\`)`,
+      );
     warnUnvouched(ctx, opts.name, r.skipped);
   } finally {
     await ws.close();

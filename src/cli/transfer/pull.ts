@@ -7,21 +7,39 @@ import { formatBytes } from '../format.js';
 import { transferProgress } from './progress.js';
 import { warnUnvouched } from './unvouched.js';
 
-export async function run(refs: string[], opts: GlobalOptions & { remote?: string; jobs?: number; bwlimit?: number; metadataOnly?: boolean; materialize?: boolean; cache?: string }): Promise<void> {
+export async function run(
+  refs: string[],
+  opts: GlobalOptions & {
+    remote?: string;
+    jobs?: number;
+    bwlimit?: number;
+    metadataOnly?: boolean;
+    materialize?: boolean;
+    cache?: string;
+  },
+): Promise<void> {
   const ctx = commandContext(opts);
   const cache = opts.materialize ? sharedCacheDir(opts.cache, process.env) : null;
-  if (opts.materialize && !cache) throw new CairnError('USAGE', '--materialize needs a shared cache folder: --cache <dir> or CAIRN_CACHE');
-  if (opts.materialize && !refs.length) throw new CairnError('USAGE', '--materialize needs the versions to materialize (cairn pull <ref>… --materialize)');
+  if (opts.materialize && !cache)
+    throw new CairnError('USAGE', '--materialize needs a shared cache folder: --cache <dir> or CAIRN_CACHE');
+  if (opts.materialize && !refs.length)
+    throw new CairnError('USAGE', '--materialize needs the versions to materialize (cairn pull <ref>… --materialize)');
   const t = transferProgress(ctx, 'pull');
   const r = await withWorkspace(opts, 'pull', async (ws) => {
     let res;
     try {
-      res = await pull({ ...ws, workspaceId: ws.config.workspace.id }, refs, { ...opts, progress: t.progress, onRetry: t.onRetry });
+      res = await pull({ ...ws, workspaceId: ws.config.workspace.id }, refs, {
+        ...opts,
+        progress: t.progress,
+        onRetry: t.onRetry,
+      });
     } finally {
       t.done();
     }
     const paths: Record<string, string> = {};
-    if (cache) for (const ref of refs) paths[ref] = await materializeShared(ws, (await resolveVersion(ws.meta.db, ref)).version.digest, cache);
+    if (cache)
+      for (const ref of refs)
+        paths[ref] = await materializeShared(ws, (await resolveVersion(ws.meta.db, ref)).version.digest, cache);
     return { ...res, ...(cache ? { materialized: paths } : {}) };
   });
   ctx.out.result(r);

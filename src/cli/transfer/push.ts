@@ -3,16 +3,25 @@ import { commandContext, withWorkspace, type GlobalOptions } from '../context.js
 import { formatBytes } from '../format.js';
 import { transferProgress } from './progress.js';
 
-export async function run(refs: string[], opts: GlobalOptions & { remote?: string; jobs?: number; bwlimit?: number }): Promise<void> {
+export async function run(
+  refs: string[],
+  opts: GlobalOptions & { remote?: string; jobs?: number; bwlimit?: number },
+): Promise<void> {
   const ctx = commandContext(opts);
   const t = transferProgress(ctx, 'push');
   const r = await withWorkspace(opts, 'push', async (ws) => {
     try {
-      return await push({ ...ws, workspaceId: ws.config.workspace.id }, refs, { ...opts, progress: t.progress, onRetry: t.onRetry });
+      return await push({ ...ws, workspaceId: ws.config.workspace.id }, refs, {
+        ...opts,
+        progress: t.progress,
+        onRetry: t.onRetry,
+      });
     } finally {
       t.done();
     }
   });
   ctx.out.result(r);
-  ctx.out.say(`pushed ${r.versions} version(s) to ${r.remote} (${r.url}${r.encrypted ? ', encrypted' : ''}): ${r.packs.sent} pack(s) sent (${formatBytes(r.bytesSent)}), ${r.packs.skipped} already there; audit log up to ${r.audit.size} event(s)`);
+  ctx.out.say(
+    `pushed ${r.versions} version(s) to ${r.remote} (${r.url}${r.encrypted ? ', encrypted' : ''}): ${r.packs.sent} pack(s) sent (${formatBytes(r.bytesSent)}), ${r.packs.skipped} already there; audit log up to ${r.audit.size} event(s)`,
+  );
 }

@@ -4,7 +4,9 @@ import { describeUnvouched, type UnvouchedVersion } from '../../transfer/vouch.j
 /** Names, on stderr, each version a pull or clone refused because no verified log vouches for it. */
 export function warnUnvouched(ctx: CommandContext, remote: string, skipped: readonly UnvouchedVersion[]): void {
   if (!skipped.length) return;
-  ctx.out.note(`cairn: warning: ${skipped.length} version(s) on ${remote} are vouched for by no verified audit log and were not imported:`);
+  ctx.out.note(
+    `cairn: warning: ${skipped.length} version(s) on ${remote} are vouched for by no verified audit log and were not imported:`,
+  );
   for (const s of skipped.slice(0, 20)) ctx.out.note(`  ${describeUnvouched(s)}`);
   if (skipped.length > 20) ctx.out.note(`  … and ${skipped.length - 20} more (see --json)`);
 }

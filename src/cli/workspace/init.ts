@@ -4,7 +4,10 @@ import { commandContext, type GlobalOptions } from '../context.js';
 
 export async function run(dir: string | undefined, opts: GlobalOptions & { metadataUrl?: string }): Promise<void> {
   const { out } = commandContext(opts);
-  const ws = await initWorkspace(dir ?? '.', { command: 'init', ...(opts.metadataUrl ? { metadataUrl: opts.metadataUrl } : {}) });
+  const ws = await initWorkspace(dir ?? '.', {
+    command: 'init',
+    ...(opts.metadataUrl ? { metadataUrl: opts.metadataUrl } : {}),
+  });
   try {
     // Inside git, keep .cairn/ out of it (and out of the run key's "uncommitted changes").
     let gitignore: ReturnType<typeof ignoreWorkspaceInGit> | 'failed';
@@ -20,11 +23,16 @@ export async function run(dir: string | undefined, opts: GlobalOptions & { metad
       metadata: ws.meta.dialect,
       origin: ws.config.audit.origin,
       actor: ws.actor().id,
-      verifierKey: (await import('../../audit/note/index.js')).formatVerifierKey(ws.config.audit.origin, ws.audit.keys.rawPublicKey),
+      verifierKey: (await import('../../audit/note/index.js')).formatVerifierKey(
+        ws.config.audit.origin,
+        ws.audit.keys.rawPublicKey,
+      ),
       gitignore,
     };
     out.result(result);
-    out.say(`Initialized Cairn workspace in ${ws.root}/.cairn (metadata: ${result.metadata}, acting as ${result.actor})`);
+    out.say(
+      `Initialized Cairn workspace in ${ws.root}/.cairn (metadata: ${result.metadata}, acting as ${result.actor})`,
+    );
     out.say(`audit log key: ${result.verifierKey}`);
     if (gitignore === 'added') out.say(`added .cairn/ to ${ws.root}/.gitignore`);
   } finally {

@@ -55,22 +55,31 @@ export function jobRequest(dir: string, command: string, over: Partial<JobReques
  * cancel with a grace period (SIGTERM first), the time limit. `available` returning false
  * skips the suite (the caller printed why).
  */
-export function computeBackendConformance(name: string, harness: () => ComputeHarness, available: () => Promise<boolean> = async () => true, timeoutMs = 90_000): void {
+export function computeBackendConformance(
+  name: string,
+  harness: () => ComputeHarness,
+  available: () => Promise<boolean> = async () => true,
+  timeoutMs = 90_000,
+): void {
   describe(`compute backend conformance: ${name}`, () => {
-    it('runs a command to completion: exit 0, stdout/stderr captured, environment and cwd set', { timeout: timeoutMs }, async (ctx) => {
-      if (!(await available())) return ctx.skip();
-      const h = harness();
-      const b = await h.backend();
-      const req = jobRequest(h.dir(), 'echo "$GREETING $CAIRN_RUN_ID"; echo oops >&2; pwd');
-      const handle = await b.submit(req);
-      expect(handle.backend).toBe(b.name);
-      const s = await waitDone(b, handle, timeoutMs - 5000);
-      expect([s.state, s.exitCode]).toEqual(['completed', 0]);
-      expect(readFileSync(req.stdoutPath, 'utf8')).toBe(`hello from cairn ${req.runId}\n${req.cwd}\n`);
-      expect(readFileSync(req.stderrPath, 'utf8')).toBe('oops\n');
-      expect(s.startedAt).not.toBeNull();
-      expect(s.endedAt).not.toBeNull();
-    });
+    it(
+      'runs a command to completion: exit 0, stdout/stderr captured, environment and cwd set',
+      { timeout: timeoutMs },
+      async (ctx) => {
+        if (!(await available())) return ctx.skip();
+        const h = harness();
+        const b = await h.backend();
+        const req = jobRequest(h.dir(), 'echo "$GREETING $CAIRN_RUN_ID"; echo oops >&2; pwd');
+        const handle = await b.submit(req);
+        expect(handle.backend).toBe(b.name);
+        const s = await waitDone(b, handle, timeoutMs - 5000);
+        expect([s.state, s.exitCode]).toEqual(['completed', 0]);
+        expect(readFileSync(req.stdoutPath, 'utf8')).toBe(`hello from cairn ${req.runId}\n${req.cwd}\n`);
+        expect(readFileSync(req.stderrPath, 'utf8')).toBe('oops\n');
+        expect(s.startedAt).not.toBeNull();
+        expect(s.endedAt).not.toBeNull();
+      },
+    );
 
     it('a non-zero exit is failed with its exit code', { timeout: timeoutMs }, async (ctx) => {
       if (!(await available())) return ctx.skip();
@@ -80,31 +89,47 @@ export function computeBackendConformance(name: string, harness: () => ComputeHa
       expect([s.state, s.exitCode]).toEqual(['failed', 3]);
     });
 
-    it('cancel sends SIGTERM first: the job gets its grace period to write a checkpoint', { timeout: timeoutMs }, async (ctx) => {
-      if (!(await available())) return ctx.skip();
-      const h = harness();
-      const b = await h.backend();
-      const req = jobRequest(h.dir(), `trap 'echo saved > checkpoint.txt; exit 143' TERM; echo started > started.txt; while true; do sleep 0.1; done`);
-      const handle = await b.submit(req);
-      await waitRunning(b, handle, timeoutMs / 2);
-      const started = Date.now();
-      while (!exists(join(req.cwd, 'started.txt')) && Date.now() - started < 30_000) await new Promise((r) => setTimeout(r, 100));
-      await b.cancel(handle);
-      const s = await waitDone(b, handle, timeoutMs / 2);
-      expect(s.state).toBe('cancelled');
-      expect(readFileSync(join(req.cwd, 'checkpoint.txt'), 'utf8')).toBe('saved\n');
-    });
+    it(
+      'cancel sends SIGTERM first: the job gets its grace period to write a checkpoint',
+      { timeout: timeoutMs },
+      async (ctx) => {
+        if (!(await available())) return ctx.skip();
+        const h = harness();
+        const b = await h.backend();
+        const req = jobRequest(
+          h.dir(),
+          `trap 'echo saved > checkpoint.txt; exit 143' TERM; echo started > started.txt; while true; do sleep 0.1; done`,
+        );
+        const handle = await b.submit(req);
+        await waitRunning(b, handle, timeoutMs / 2);
+        const started = Date.now();
+        while (!exists(join(req.cwd, 'started.txt')) && Date.now() - started < 30_000)
+          await new Promise((r) => setTimeout(r, 100));
+        await b.cancel(handle);
+        const s = await waitDone(b, handle, timeoutMs / 2);
+        expect(s.state).toBe('cancelled');
+        expect(readFileSync(join(req.cwd, 'checkpoint.txt'), 'utf8')).toBe('saved\n');
+      },
+    );
 
-    it('a job past its time limit is stopped and marked timeout (after SIGTERM and the grace period)', { timeout: timeoutMs }, async (ctx) => {
-      if (!(await available())) return ctx.skip();
-      const h = harness();
-      const b = await h.backend();
-      // Slurm's time limit is in minutes: one minute is the shortest real limit.
-      const limit = b.name === 'slurm' ? 60 : 2;
-      const req = jobRequest(h.dir(), `trap 'echo term > got-term.txt; exit 143' TERM; while true; do sleep 0.1; done`, { resources: { gpus: 0, cpus: 1, memoryMb: 0, timeLimitS: limit }, gracePeriodS: 2 });
-      const s = await waitDone(b, await b.submit(req), timeoutMs);
-      expect(s.state).toBe('timeout');
-    });
+    it(
+      'a job past its time limit is stopped and marked timeout (after SIGTERM and the grace period)',
+      { timeout: timeoutMs },
+      async (ctx) => {
+        if (!(await available())) return ctx.skip();
+        const h = harness();
+        const b = await h.backend();
+        // Slurm's time limit is in minutes: one minute is the shortest real limit.
+        const limit = b.name === 'slurm' ? 60 : 2;
+        const req = jobRequest(
+          h.dir(),
+          `trap 'echo term > got-term.txt; exit 143' TERM; while true; do sleep 0.1; done`,
+          { resources: { gpus: 0, cpus: 1, memoryMb: 0, timeLimitS: limit }, gracePeriodS: 2 },
+        );
+        const s = await waitDone(b, await b.submit(req), timeoutMs);
+        expect(s.state).toBe('timeout');
+      },
+    );
   });
 }
 

@@ -30,15 +30,23 @@ const notCode = (p: string) => p.split('/').some((seg) => (NOT_CODE as readonly 
  * commit's own blob. Null when it cannot be told (runs from before per-file digests were kept,
  * a commit that is no longer in the repository, too many files).
  */
-export function codeFileChanges(dir: string, before: Pick<CodeFingerprint, 'commit' | 'files'>, after: Pick<CodeFingerprint, 'commit' | 'files'>): string[] | null {
+export function codeFileChanges(
+  dir: string,
+  before: Pick<CodeFingerprint, 'commit' | 'files'>,
+  after: Pick<CodeFingerprint, 'commit' | 'files'>,
+): string[] | null {
   if (!before.files || !after.files) return null;
   const prevFiles = before.files;
   const curFiles = after.files;
   if (before.commit === null || after.commit === null) {
     if (before.commit !== after.commit) return null;
-    return describeFileChanges(new Map(Object.entries(prevFiles)), new Map(Object.entries(curFiles)), [...Object.keys(prevFiles), ...Object.keys(curFiles)]);
+    return describeFileChanges(new Map(Object.entries(prevFiles)), new Map(Object.entries(curFiles)), [
+      ...Object.keys(prevFiles),
+      ...Object.keys(curFiles),
+    ]);
   }
-  const git = (args: string[]) => spawnSync('git', ['-C', dir, ...args], { encoding: 'utf8', maxBuffer: 1024 * 1024 * 1024 });
+  const git = (args: string[]) =>
+    spawnSync('git', ['-C', dir, ...args], { encoding: 'utf8', maxBuffer: 1024 * 1024 * 1024 });
   const candidates = new Set([...Object.keys(prevFiles), ...Object.keys(curFiles)]);
   if (before.commit !== after.commit) {
     const d = git(['diff', '--name-only', '-z', '--relative', before.commit, after.commit, '--', '.']);

@@ -7,7 +7,13 @@ import { codeFileChanges, describeFileChanges } from './changes.js';
 import { codeFingerprint } from './fingerprint.js';
 import { ignoreWorkspaceInGit, withWorkspaceIgnored } from './gitignore.js';
 
-const GIT_ENV = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' };
+const GIT_ENV = {
+  ...process.env,
+  GIT_AUTHOR_NAME: 't',
+  GIT_AUTHOR_EMAIL: 't@example.com',
+  GIT_COMMITTER_NAME: 't',
+  GIT_COMMITTER_EMAIL: 't@example.com',
+};
 
 function git(cwd: string, ...args: string[]): string {
   const r = spawnSync('git', args, { cwd, encoding: 'utf8', env: GIT_ENV });
@@ -53,7 +59,10 @@ describe('code fingerprint', () => {
     writeFileSync(join(dir, 'new.py'), 'y = 2\n');
     const fp = codeFingerprint(dir);
     expect(fp.dirty).toMatch(/^[0-9a-f]{64}$/);
-    expect(fp.files).toEqual({ 'train.py': git(dir, 'hash-object', 'train.py'), 'new.py': git(dir, 'hash-object', 'new.py') });
+    expect(fp.files).toEqual({
+      'train.py': git(dir, 'hash-object', 'train.py'),
+      'new.py': git(dir, 'hash-object', 'new.py'),
+    });
     // from a sub-folder, paths are relative to it and only its files count
     writeFileSync(join(dir, 'lib', 'util.py'), 'x = 3\n');
     expect(codeFingerprint(join(dir, 'lib')).files).toEqual({ 'util.py': git(dir, 'hash-object', 'lib/util.py') });
@@ -91,8 +100,16 @@ describe('code fingerprint', () => {
   });
 
   it('describes changes sorted, and counts what it does not show', () => {
-    const before = new Map<string, string | null>([['a', '1'], ['b', '1'], ['c', null]]);
-    const after = new Map<string, string | null>([['a', '2'], ['b', '1'], ['d', '1']]);
+    const before = new Map<string, string | null>([
+      ['a', '1'],
+      ['b', '1'],
+      ['c', null],
+    ]);
+    const after = new Map<string, string | null>([
+      ['a', '2'],
+      ['b', '1'],
+      ['d', '1'],
+    ]);
     expect(describeFileChanges(before, after, ['d', 'c', 'b', 'a'])).toEqual(['a changed', 'd added']);
     expect(describeFileChanges(new Map(), new Map([['x', '1']]), [])).toEqual([]);
     const many = new Map(Array.from({ length: 25 }, (_, i) => [`f${String(i).padStart(2, '0')}`, '1'] as const));

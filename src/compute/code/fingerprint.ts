@@ -35,13 +35,25 @@ export const MAX_FILES = 10_000;
  * job never changes the fingerprint of the code that ran.
  */
 export function codeFingerprint(dir: string, opts: { exclude?: readonly string[] } = {}): CodeFingerprint {
-  const excluded = (opts.exclude ?? []).map((e) => relative(dir, e)).filter((r) => r !== '' && !r.startsWith('..') && !isAbsolute(r));
-  const git = (args: string[], input?: string) => spawnSync('git', ['-C', dir, ...args], { encoding: 'buffer', maxBuffer: 1024 * 1024 * 1024, ...(input !== undefined ? { input: Buffer.from(input) } : {}) });
+  const excluded = (opts.exclude ?? [])
+    .map((e) => relative(dir, e))
+    .filter((r) => r !== '' && !r.startsWith('..') && !isAbsolute(r));
+  const git = (args: string[], input?: string) =>
+    spawnSync('git', ['-C', dir, ...args], {
+      encoding: 'buffer',
+      maxBuffer: 1024 * 1024 * 1024,
+      ...(input !== undefined ? { input: Buffer.from(input) } : {}),
+    });
   const head = git(['rev-parse', 'HEAD']);
   if (head.status !== 0) return treeFingerprint(dir, excluded);
   const commit = head.stdout.toString('utf8').trim();
   // Pathspecs are relative to `dir`; `**/` also matches no folder at all.
-  const spec = ['--', '.', ...NOT_CODE.map((n) => `:(exclude,glob)**/${n}/**`), ...excluded.map((r) => `:(exclude,literal)${r.split(sep).join('/')}`)];
+  const spec = [
+    '--',
+    '.',
+    ...NOT_CODE.map((n) => `:(exclude,glob)**/${n}/**`),
+    ...excluded.map((r) => `:(exclude,literal)${r.split(sep).join('/')}`),
+  ];
   const status = git(['status', '--porcelain=v1', '-z', '--untracked-files=all', ...spec]);
   if (status.stdout.length === 0) return { commit, dirty: null, files: {} };
   const h = createHash('sha256');
@@ -69,11 +81,20 @@ export function codeFingerprint(dir: string, opts: { exclude?: readonly string[]
       /* vanished meanwhile */
     }
   }
-  return { commit, dirty: h.digest('hex'), files: changed.length > MAX_FILES ? null : blobIds(git, top, prefix, changed) };
+  return {
+    commit,
+    dirty: h.digest('hex'),
+    files: changed.length > MAX_FILES ? null : blobIds(git, top, prefix, changed),
+  };
 }
 
 /** git blob ids of the working copies of `paths` (relative to the repository's top); null for a deleted one. */
-function blobIds(git: (args: string[], input?: string) => ReturnType<typeof spawnSync>, top: string, prefix: string, paths: readonly string[]): Record<string, string | null> {
+function blobIds(
+  git: (args: string[], input?: string) => ReturnType<typeof spawnSync>,
+  top: string,
+  prefix: string,
+  paths: readonly string[],
+): Record<string, string | null> {
   const out: Record<string, string | null> = {};
   const present: string[] = [];
   for (const p of new Set(paths)) {

@@ -20,10 +20,34 @@ async function insertRun(db: Kysely<Database>, id: string): Promise<void> {
   await db
     .insertInto('runs')
     .values({
-      id, run_key: `key-${id}`, name: 'train', project: 'default', spec_digest: 'd', spec: '{}', backend: 'local', backend_id: null,
-      status: 'running', reason: null, exit_code: null, priority: 0, gpus: 0, cpus: 1, memory_mb: 0, time_limit_s: 0,
-      created_at: '2026-11-27T00:00:00.000Z', created_by: 'tester@example.com', started_at: null, ended_at: null, restarts: 0,
-      code_commit: null, code_dirty: null, env_digest: null, dir: '/tmp/run', output_version_id: null, reused_from: null, usage: '{}',
+      id,
+      run_key: `key-${id}`,
+      name: 'train',
+      project: 'default',
+      spec_digest: 'd',
+      spec: '{}',
+      backend: 'local',
+      backend_id: null,
+      status: 'running',
+      reason: null,
+      exit_code: null,
+      priority: 0,
+      gpus: 0,
+      cpus: 1,
+      memory_mb: 0,
+      time_limit_s: 0,
+      created_at: '2026-11-27T00:00:00.000Z',
+      created_by: 'tester@example.com',
+      started_at: null,
+      ended_at: null,
+      restarts: 0,
+      code_commit: null,
+      code_dirty: null,
+      env_digest: null,
+      dir: '/tmp/run',
+      output_version_id: null,
+      reused_from: null,
+      usage: '{}',
     })
     .execute();
 }
@@ -51,12 +75,27 @@ function ingestSuite(name: string, open: () => Promise<{ store: MetaStore; clean
     });
 
     const metrics = (run = 'r1') =>
-      db.selectFrom('run_metrics').select(['name', 'step', 'value', 'time']).where('run_id', '=', run).orderBy('time').orderBy('name').orderBy('step').execute();
-    const params = (run = 'r1') => db.selectFrom('run_params').select(['name', 'value']).where('run_id', '=', run).orderBy('name').execute();
+      db
+        .selectFrom('run_metrics')
+        .select(['name', 'step', 'value', 'time'])
+        .where('run_id', '=', run)
+        .orderBy('time')
+        .orderBy('name')
+        .orderBy('step')
+        .execute();
+    const params = (run = 'r1') =>
+      db.selectFrom('run_params').select(['name', 'value']).where('run_id', '=', run).orderBy('name').execute();
 
     it('does nothing while the file does not exist', async () => {
       const t = new MetricsTailer({ db, runId: 'r1', file, clock: CLOCK });
-      expect(await t.ingestOnce()).toEqual({ params: 0, metrics: 0, badCount: 0, bad: [], offset: 0, truncated: false });
+      expect(await t.ingestOnce()).toEqual({
+        params: 0,
+        metrics: 0,
+        badCount: 0,
+        bad: [],
+        offset: 0,
+        truncated: false,
+      });
     });
 
     it('records params (last value wins, canonical JSON) and metrics with exact values', async () => {
@@ -72,7 +111,14 @@ function ingestSuite(name: string, open: () => Promise<{ store: MetaStore; clean
       );
       const t = new MetricsTailer({ db, runId: 'r1', file, clock: CLOCK });
       const r = await t.ingestOnce();
-      expect(r).toEqual({ params: 2, metrics: 3, badCount: 1, bad: [{ line: 'not json', reason: 'not valid JSON' }], offset: readFileSync(file).length, truncated: false });
+      expect(r).toEqual({
+        params: 2,
+        metrics: 3,
+        badCount: 1,
+        bad: [{ line: 'not json', reason: 'not valid JSON' }],
+        offset: readFileSync(file).length,
+        truncated: false,
+      });
       expect(await params()).toEqual([
         { name: 'cfg', value: '{"a":"x","b":[1,2]}' },
         { name: 'lr', value: '0.01' },
@@ -116,7 +162,9 @@ function ingestSuite(name: string, open: () => Promise<{ store: MetaStore; clean
     it('hands each batch to saveOffset inside its transaction', async () => {
       await sql`create table tail_state (run_id text primary key, "offset" bigint not null)`.execute(db);
       const saveOffset = async (trx: Kysely<Database>, offset: number) => {
-        await sql`insert into tail_state (run_id, "offset") values (${'r1'}, ${offset}) on conflict (run_id) do update set "offset" = excluded."offset"`.execute(trx);
+        await sql`insert into tail_state (run_id, "offset") values (${'r1'}, ${offset}) on conflict (run_id) do update set "offset" = excluded."offset"`.execute(
+          trx,
+        );
       };
       writeFileSync(file, metric('a', 1) + metric('b', 2));
       const t = new MetricsTailer({ db, runId: 'r1', file, clock: CLOCK, saveOffset });
@@ -126,8 +174,17 @@ function ingestSuite(name: string, open: () => Promise<{ store: MetaStore; clean
 
       // A failing batch rolls back its rows together with its offset.
       appendFileSync(file, metric('c', 3));
-      const failing = new MetricsTailer({ db, runId: 'r1', file, clock: CLOCK, offset: t.offset, saveOffset: async () => Promise.reject(new Error('disk on fire')) });
-      await expect(failing.ingestOnce()).rejects.toSatisfy((e) => isCairnError(e, 'DB_ERROR') && /disk on fire/.test((e as Error).message));
+      const failing = new MetricsTailer({
+        db,
+        runId: 'r1',
+        file,
+        clock: CLOCK,
+        offset: t.offset,
+        saveOffset: async () => Promise.reject(new Error('disk on fire')),
+      });
+      await expect(failing.ingestOnce()).rejects.toSatisfy(
+        (e) => isCairnError(e, 'DB_ERROR') && /disk on fire/.test((e as Error).message),
+      );
       expect(failing.offset).toBe(t.offset);
       expect(await metrics()).toHaveLength(2);
     });
@@ -135,19 +192,32 @@ function ingestSuite(name: string, open: () => Promise<{ store: MetaStore; clean
     it('writes many points in batches and keeps every one', async () => {
       const n = 12_345;
       const parts: string[] = [];
-      for (let i = 0; i < n; i++) parts.push(metric(i % 3 === 0 ? 'loss' : 'acc', i / 7, i, '2026-11-27T03:00:00.000Z'));
+      for (let i = 0; i < n; i++)
+        parts.push(metric(i % 3 === 0 ? 'loss' : 'acc', i / 7, i, '2026-11-27T03:00:00.000Z'));
       writeFileSync(file, parts.join(''));
       const t = new MetricsTailer({ db, runId: 'r1', file, clock: CLOCK });
       expect(await t.ingestOnce()).toMatchObject({ metrics: n, badCount: 0 });
-      const agg = await db.selectFrom('run_metrics').select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.sum<number>('step').as('steps')]).executeTakeFirstOrThrow();
+      const agg = await db
+        .selectFrom('run_metrics')
+        .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.sum<number>('step').as('steps')])
+        .executeTakeFirstOrThrow();
       expect(Number(agg.n)).toBe(n);
       expect(Number(agg.steps)).toBe((n * (n - 1)) / 2);
-      const last = await db.selectFrom('run_metrics').select(['value']).where('step', '=', n - 1).executeTakeFirstOrThrow();
+      const last = await db
+        .selectFrom('run_metrics')
+        .select(['value'])
+        .where('step', '=', n - 1)
+        .executeTakeFirstOrThrow();
       expect(last.value).toBe((n - 1) / 7);
     });
 
     it('skips a line longer than 1 MiB and goes on after it', async () => {
-      writeFileSync(file, metric('a', 1) + `{"kind":"param","name":"big","value":"${'x'.repeat(MAX_LINE_BYTES + 10)}"}\n` + metric('b', 2));
+      writeFileSync(
+        file,
+        metric('a', 1) +
+          `{"kind":"param","name":"big","value":"${'x'.repeat(MAX_LINE_BYTES + 10)}"}\n` +
+          metric('b', 2),
+      );
       const t = new MetricsTailer({ db, runId: 'r1', file, clock: CLOCK });
       const r = await t.ingestOnce();
       expect(r).toMatchObject({ metrics: 2, params: 0, badCount: 1 });

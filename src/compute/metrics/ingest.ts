@@ -130,7 +130,14 @@ export class MetricsTailer {
   }
 
   async #pass(final: boolean): Promise<IngestResult> {
-    const result: IngestResult = { params: 0, metrics: 0, badCount: 0, bad: [], offset: this.#offset, truncated: false };
+    const result: IngestResult = {
+      params: 0,
+      metrics: 0,
+      badCount: 0,
+      bad: [],
+      offset: this.#offset,
+      truncated: false,
+    };
     let fh: FileHandle;
     try {
       fh = await open(this.#file, 'r');
@@ -167,7 +174,10 @@ export class MetricsTailer {
           take = nl + 1;
           text = view.subarray(0, take);
         } else if (bytesRead === buf.length) {
-          bad.push({ line: view.subarray(0, 200).toString('utf8'), reason: `line longer than ${MAX_LINE_BYTES} bytes` });
+          bad.push({
+            line: view.subarray(0, 200).toString('utf8'),
+            reason: `line longer than ${MAX_LINE_BYTES} bytes`,
+          });
           this.#skipping = true;
           take = bytesRead;
           text = view.subarray(0, 0);
@@ -224,19 +234,30 @@ export class MetricsTailer {
           await trx
             .insertInto('run_params')
             .values(paramRows.slice(i, i + ROWS_PER_STATEMENT))
-            .onConflict((oc) => oc.columns(['run_id', 'name']).doUpdateSet((eb) => ({ value: eb.ref('excluded.value') })))
+            .onConflict((oc) =>
+              oc.columns(['run_id', 'name']).doUpdateSet((eb) => ({ value: eb.ref('excluded.value') })),
+            )
             .execute();
         }
         if (metrics.length) {
-          await bulkInsert(trx as unknown as Kysely<never>, 'run_metrics', METRIC_COLUMNS, metrics, { batch: ROWS_PER_STATEMENT });
+          await bulkInsert(trx as unknown as Kysely<never>, 'run_metrics', METRIC_COLUMNS, metrics, {
+            batch: ROWS_PER_STATEMENT,
+          });
           // The summaries `run show` reads, in the same transaction as the points they cover.
-          await upsertSummaries(trx, this.#runId, summarize(metrics.map(([, name, step, value, time]) => ({ name, step, value, time }))));
+          await upsertSummaries(
+            trx,
+            this.#runId,
+            summarize(metrics.map(([, name, step, value, time]) => ({ name, step, value, time }))),
+          );
         }
         if (this.#saveOffset) await this.#saveOffset(trx, endOffset);
       });
     } catch (err) {
       if (err instanceof CairnError) throw err;
-      throw new CairnError('DB_ERROR', `cannot record the metrics of run ${this.#runId}: ${(err as Error).message}`, { cause: err, data: { runId: this.#runId } });
+      throw new CairnError('DB_ERROR', `cannot record the metrics of run ${this.#runId}: ${(err as Error).message}`, {
+        cause: err,
+        data: { runId: this.#runId },
+      });
     }
     return { params: params.size, metrics: metrics.length };
   }

@@ -40,21 +40,32 @@ describe('parseMetricLines', () => {
     const b = parseMetricLines(line.slice(20, 30), a.carry);
     expect(b).toEqual({ records: [], carry: line.slice(0, 30), bad: [] });
     const c = parseMetricLines(Buffer.from(line.slice(30)), b.carry);
-    expect(c).toEqual({ records: [{ kind: 'metric', name: 'loss', value: 0.5, step: 1, time: null }], carry: '', bad: [] });
+    expect(c).toEqual({
+      records: [{ kind: 'metric', name: 'loss', value: 0.5, step: 1, time: null }],
+      carry: '',
+      bad: [],
+    });
   });
 
   it('refuses NaN and Infinity however they are spelled', () => {
     expect(one('{"kind":"metric","name":"loss","value":NaN,"step":1}').bad).toEqual([
-      { line: '{"kind":"metric","name":"loss","value":NaN,"step":1}', reason: '"value" must be a finite number (NaN and Infinity are not JSON)' },
+      {
+        line: '{"kind":"metric","name":"loss","value":NaN,"step":1}',
+        reason: '"value" must be a finite number (NaN and Infinity are not JSON)',
+      },
     ]);
-    expect(one('{"kind":"metric","name":"loss","value":-Infinity}').bad[0]!.reason).toBe('"value" must be a finite number (NaN and Infinity are not JSON)');
+    expect(one('{"kind":"metric","name":"loss","value":-Infinity}').bad[0]!.reason).toBe(
+      '"value" must be a finite number (NaN and Infinity are not JSON)',
+    );
     expect(one('{"kind":"metric","name":"loss","value":1e999}').bad[0]!.reason).toBe('"value" must be a finite number');
     expect(one('{"kind":"metric","name":"loss","value":"NaN"}').bad[0]!.reason).toBe('"value" must be a finite number');
     expect(one('{"kind":"metric","name":"loss","value":"0.5"}').bad[0]!.reason).toBe('"value" must be a finite number');
     expect(one('{"kind":"metric","name":"loss","value":null}').bad[0]!.reason).toBe('"value" must be a finite number');
     expect(one('{"kind":"metric","name":"loss"}').bad[0]!.reason).toBe('"value" must be a finite number');
     // A param value is any JSON value, so only the parse of a bare NaN fails there.
-    expect(one('{"kind":"param","name":"x","value":"NaN"}').records).toEqual([{ kind: 'param', name: 'x', value: 'NaN' }]);
+    expect(one('{"kind":"param","name":"x","value":"NaN"}').records).toEqual([
+      { kind: 'param', name: 'x', value: 'NaN' },
+    ]);
   });
 
   it('reports bad JSON and non-objects without losing the good lines around them', () => {
@@ -82,14 +93,25 @@ describe('parseMetricLines', () => {
   });
 
   it('reports a missing or unknown kind', () => {
-    for (const line of ['{"name":"a","value":1}', '{"kind":"metrics","name":"a","value":1}', '{"kind":"PARAM","name":"a","value":1}', '{"kind":null,"name":"a","value":1}']) {
-      expect(one(line)).toEqual({ records: [], carry: '', bad: [{ line, reason: '"kind" must be "param" or "metric"' }] });
+    for (const line of [
+      '{"name":"a","value":1}',
+      '{"kind":"metrics","name":"a","value":1}',
+      '{"kind":"PARAM","name":"a","value":1}',
+      '{"kind":null,"name":"a","value":1}',
+    ]) {
+      expect(one(line)).toEqual({
+        records: [],
+        carry: '',
+        bad: [{ line, reason: '"kind" must be "param" or "metric"' }],
+      });
     }
   });
 
   it('reports a param without a value and a param value that is not well-formed Unicode', () => {
     expect(one('{"kind":"param","name":"a"}').bad[0]!.reason).toBe('"value" is missing');
-    expect(one('{"kind":"param","name":"a","value":{"k":"\\ud800"}}').bad[0]!.reason).toBe('"value" must be well-formed Unicode');
+    expect(one('{"kind":"param","name":"a","value":{"k":"\\ud800"}}').bad[0]!.reason).toBe(
+      '"value" must be well-formed Unicode',
+    );
   });
 
   it('enforces the name rules: a string of 1 to 200 code points without control characters', () => {
@@ -114,7 +136,8 @@ describe('parseMetricLines', () => {
     const reason = (step: string) => one(`{"kind":"metric","name":"a","value":1,"step":${step}}`).bad[0]?.reason;
     expect(reason('0')).toBeUndefined();
     expect(reason('3.0')).toBeUndefined(); // the same number as 3 in JSON
-    for (const s of ['-1', '1.5', '"3"', 'true', '9007199254740992', '[1]']) expect(reason(s)).toBe('"step" must be an integer ≥ 0 or null');
+    for (const s of ['-1', '1.5', '"3"', 'true', '9007199254740992', '[1]'])
+      expect(reason(s)).toBe('"step" must be an integer ≥ 0 or null');
   });
 
   it('checks and normalizes times', () => {
@@ -122,13 +145,35 @@ describe('parseMetricLines', () => {
     expect(time('2026-11-27T03:00:00Z').records[0]).toMatchObject({ time: '2026-11-27T03:00:00.000Z' });
     expect(time('2026-11-27T03:00:00.57Z').records[0]).toMatchObject({ time: '2026-11-27T03:00:00.570Z' });
     expect(time('2026-11-27T00:30:00-01:15').records[0]).toMatchObject({ time: '2026-11-27T01:45:00.000Z' });
-    for (const t of ['2026-02-30T00:00:00Z', '2026-11-27T24:00:00Z', '2026-11-27T03:00:00', '2026-11-27', '1764212400', 'yesterday']) {
+    for (const t of [
+      '2026-02-30T00:00:00Z',
+      '2026-11-27T24:00:00Z',
+      '2026-11-27T03:00:00',
+      '2026-11-27',
+      '1764212400',
+      'yesterday',
+    ]) {
       expect(time(t).bad[0]?.reason).toBe('"time" must be an RFC 3339 time such as 2026-11-27T03:00:00.000Z');
     }
-    expect(one('{"kind":"metric","name":"a","value":1,"time":1764212400}').bad[0]?.reason).toBe('"time" must be an RFC 3339 time such as 2026-11-27T03:00:00.000Z');
+    expect(one('{"kind":"metric","name":"a","value":1,"time":1764212400}').bad[0]?.reason).toBe(
+      '"time" must be an RFC 3339 time such as 2026-11-27T03:00:00.000Z',
+    );
     // The SDKs' own form takes a hand-written fast path; it must agree with the general one.
-    for (const ok of ['2028-02-29T23:59:59.999Z', '2000-02-29T00:00:00.000Z', '2026-12-31T00:00:00.000Z']) expect(normalizeTime(ok)).toBe(ok);
-    for (const bad of ['2026-02-29T00:00:00.000Z', '2100-02-29T00:00:00.000Z', '2026-04-31T00:00:00.000Z', '2026-13-01T00:00:00.000Z', '2026-00-01T00:00:00.000Z', '2026-01-00T00:00:00.000Z', '2026-11-27T03:00:60.000Z', '2026-11-27T03:60:00.000Z', '2026-11-27T24:00:00.000Z', '2026-11-27T03:00:0a.000Z', '2026-11-27_03:00:00.000Z']) {
+    for (const ok of ['2028-02-29T23:59:59.999Z', '2000-02-29T00:00:00.000Z', '2026-12-31T00:00:00.000Z'])
+      expect(normalizeTime(ok)).toBe(ok);
+    for (const bad of [
+      '2026-02-29T00:00:00.000Z',
+      '2100-02-29T00:00:00.000Z',
+      '2026-04-31T00:00:00.000Z',
+      '2026-13-01T00:00:00.000Z',
+      '2026-00-01T00:00:00.000Z',
+      '2026-01-00T00:00:00.000Z',
+      '2026-11-27T03:00:60.000Z',
+      '2026-11-27T03:60:00.000Z',
+      '2026-11-27T24:00:00.000Z',
+      '2026-11-27T03:00:0a.000Z',
+      '2026-11-27_03:00:00.000Z',
+    ]) {
       expect(normalizeTime(bad)).toBeNull();
     }
     expect(normalizeTime('2026-11-27t03:00:00.000z')).toBe('2026-11-27T03:00:00.000Z');

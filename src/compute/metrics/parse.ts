@@ -64,7 +64,14 @@ export function normalizeTime(s: string): string | null {
   if (isCanonicalTime(s)) return s;
   const m = RFC3339.exec(s);
   if (!m) return null;
-  const [y, mo, d, h, mi, sec] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number, number];
+  const [y, mo, d, h, mi, sec] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   // Cut (not rounded) to milliseconds, in integers: 0.57 * 1000 is 569.99… in floating point.
   const ms = m[7] ? Number(m[7].padEnd(3, '0').slice(0, 3)) : 0;
   if (h > 23 || mi > 59 || sec > 59) return null;
@@ -94,7 +101,16 @@ function isCanonicalTime(s: string): boolean {
   if (s.length !== 24 || s.charCodeAt(23) !== 90 /* Z */) return false;
   for (let i = 0; i < 23; i++) {
     const c = s.charCodeAt(i);
-    const sep = i === 4 || i === 7 ? 45 /* - */ : i === 10 ? 84 /* T */ : i === 13 || i === 16 ? 58 /* : */ : i === 19 ? 46 /* . */ : 0;
+    const sep =
+      i === 4 || i === 7
+        ? 45 /* - */
+        : i === 10
+          ? 84 /* T */
+          : i === 13 || i === 16
+            ? 58 /* : */
+            : i === 19
+              ? 46 /* . */
+              : 0;
     if (sep ? c !== sep : c < 48 || c > 57) return false;
   }
   const n = (i: number) => (s.charCodeAt(i) - 48) * 10 + s.charCodeAt(i + 1) - 48;
@@ -123,7 +139,9 @@ export function parseMetricLine(line: string): MetricRecord | { reason: string }
     obj = JSON.parse(line);
   } catch {
     // Python's json.dumps writes NaN/Infinity unless allow_nan=False: the usual way to get here.
-    return { reason: NON_FINITE_TOKEN.test(line) ? `${VALUE_PROBLEM} (NaN and Infinity are not JSON)` : 'not valid JSON' };
+    return {
+      reason: NON_FINITE_TOKEN.test(line) ? `${VALUE_PROBLEM} (NaN and Infinity are not JSON)` : 'not valid JSON',
+    };
   }
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return { reason: 'not a JSON object' };
   const o = obj as Record<string, unknown>;

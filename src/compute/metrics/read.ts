@@ -21,7 +21,12 @@ const numOrNull = (v: unknown) => (v === null || v === undefined ? null : Number
 
 /** Every metric of a run, summarized: one row each, whatever the number of points (kept on ingest). */
 export async function metricSummaries(db: Kysely<Database>, runId: string): Promise<MetricSummary[]> {
-  const rows = await db.selectFrom('run_metric_summaries').selectAll().where('run_id', '=', runId).orderBy('name').execute();
+  const rows = await db
+    .selectFrom('run_metric_summaries')
+    .selectAll()
+    .where('run_id', '=', runId)
+    .orderBy('name')
+    .execute();
   return rows.map((r) => ({
     name: r.name,
     points: num(r.points),
@@ -63,14 +68,38 @@ export interface MetricSeries {
  * index-only range scan on run_metrics_curve); one without, by equal numbers of points in
  * time order.
  */
-export async function metricSeries(db: Kysely<Database>, runId: string, name: string, buckets = 500): Promise<MetricSeries> {
-  if (!Number.isInteger(buckets) || buckets < 1 || buckets > 100_000) throw new CairnError('USAGE', `buckets must be a whole number from 1 to 100000, not ${buckets}`);
-  const s = await db.selectFrom('run_metric_summaries').selectAll().where('run_id', '=', runId).where('name', '=', name).executeTakeFirst();
-  if (!s) throw new CairnError('NOT_FOUND', `run ${runId} has no metric ${JSON.stringify(name)}`, { hint: 'list its metrics with cairn run metrics <id>' });
+export async function metricSeries(
+  db: Kysely<Database>,
+  runId: string,
+  name: string,
+  buckets = 500,
+): Promise<MetricSeries> {
+  if (!Number.isInteger(buckets) || buckets < 1 || buckets > 100_000)
+    throw new CairnError('USAGE', `buckets must be a whole number from 1 to 100000, not ${buckets}`);
+  const s = await db
+    .selectFrom('run_metric_summaries')
+    .selectAll()
+    .where('run_id', '=', runId)
+    .where('name', '=', name)
+    .executeTakeFirst();
+  if (!s)
+    throw new CairnError('NOT_FOUND', `run ${runId} has no metric ${JSON.stringify(name)}`, {
+      hint: 'list its metrics with cairn run metrics <id>',
+    });
   const points = num(s.points);
   const firstStep = numOrNull(s.first_step);
   const lastStep = numOrNull(s.last_step);
-  type Row = { b: unknown; s0: unknown; s1: unknown; t0: string | null; t1: string | null; n: unknown; lo: unknown; hi: unknown; mean: unknown };
+  type Row = {
+    b: unknown;
+    s0: unknown;
+    s1: unknown;
+    t0: string | null;
+    t1: string | null;
+    n: unknown;
+    lo: unknown;
+    hi: unknown;
+    mean: unknown;
+  };
   const toBucket = (r: Row, stepped: boolean): SeriesBucket => ({
     steps: stepped ? [num(r.s0), num(r.s1)] : null,
     times: stepped ? null : [r.t0!, r.t1!],
@@ -105,7 +134,11 @@ export async function metricSeries(db: Kysely<Database>, runId: string, name: st
   // No steps: rank in time order, then equal-count buckets.
   const ranked = db
     .selectFrom('run_metrics')
-    .select(['value', 'time', sql<number>`(row_number() over (order by time) - 1) * ${sql.lit(buckets)} / ${sql.lit(points)}`.as('b')])
+    .select([
+      'value',
+      'time',
+      sql<number>`(row_number() over (order by time) - 1) * ${sql.lit(buckets)} / ${sql.lit(points)}`.as('b'),
+    ])
     .where('run_id', '=', runId)
     .where('name', '=', name)
     .as('ranked');

@@ -30,7 +30,17 @@ function rng(seed: number): () => number {
 function expected(points: readonly Point[]): MetricSummary[] {
   return [...summarize(points).values()]
     .sort((a, b) => (a.name < b.name ? -1 : 1))
-    .map((s) => ({ name: s.name, points: s.points, last: s.last_value, lastStep: s.last_step, lastTime: s.last_time, min: s.min_value, max: s.max_value, firstStep: s.first_step, firstTime: s.first_time }));
+    .map((s) => ({
+      name: s.name,
+      points: s.points,
+      last: s.last_value,
+      lastStep: s.last_step,
+      lastTime: s.last_time,
+      min: s.min_value,
+      max: s.max_value,
+      firstStep: s.first_step,
+      firstTime: s.first_time,
+    }));
 }
 
 /** Points with clashing steps, no steps, equal times and times out of order, as jobs log them. */
@@ -44,16 +54,41 @@ function randomPoints(next: () => number, n: number): Point[] {
   }));
 }
 
-const line = (p: Point) => `${JSON.stringify({ kind: 'metric', name: p.name, value: p.value, step: p.step, time: p.time })}\n`;
+const line = (p: Point) =>
+  `${JSON.stringify({ kind: 'metric', name: p.name, value: p.value, step: p.step, time: p.time })}\n`;
 
 async function insertRun(db: Kysely<Database>, id: string): Promise<void> {
   await db
     .insertInto('runs')
     .values({
-      id, run_key: `key-${id}`, name: 'train', project: 'default', spec_digest: 'd', spec: '{}', backend: 'local', backend_id: null,
-      status: 'running', reason: null, exit_code: null, priority: 0, gpus: 0, cpus: 1, memory_mb: 0, time_limit_s: 0,
-      created_at: '2026-11-27T00:00:00.000Z', created_by: 'tester@example.com', started_at: null, ended_at: null, restarts: 0,
-      code_commit: null, code_dirty: null, env_digest: null, dir: '/tmp/run', output_version_id: null, reused_from: null, usage: '{}',
+      id,
+      run_key: `key-${id}`,
+      name: 'train',
+      project: 'default',
+      spec_digest: 'd',
+      spec: '{}',
+      backend: 'local',
+      backend_id: null,
+      status: 'running',
+      reason: null,
+      exit_code: null,
+      priority: 0,
+      gpus: 0,
+      cpus: 1,
+      memory_mb: 0,
+      time_limit_s: 0,
+      created_at: '2026-11-27T00:00:00.000Z',
+      created_by: 'tester@example.com',
+      started_at: null,
+      ended_at: null,
+      restarts: 0,
+      code_commit: null,
+      code_dirty: null,
+      env_digest: null,
+      dir: '/tmp/run',
+      output_version_id: null,
+      reused_from: null,
+      usage: '{}',
     })
     .execute();
 }
@@ -69,18 +104,37 @@ describe('metric summaries (pure)', () => {
       { name: 'm', step: 5, value: 3, time: t },
       { name: 'm', step: 4, value: 4, time: later },
     ]).get('m')!;
-    expect(s).toEqual({ name: 'm', points: 5, min_value: 1, max_value: 9, first_step: 3, first_time: t, last_value: 3, last_step: 5, last_time: t });
+    expect(s).toEqual({
+      name: 'm',
+      points: 5,
+      min_value: 1,
+      max_value: 9,
+      first_step: 3,
+      first_time: t,
+      last_value: 3,
+      last_step: 5,
+      last_time: t,
+    });
   });
 
   it('a million points summarize without spreading them into arguments', () => {
     const points = (function* () {
-      for (let i = 0; i < 1_000_000; i++) yield { name: 'loss', step: i, value: i % 1000, time: '2026-11-27T00:00:00.000Z' };
+      for (let i = 0; i < 1_000_000; i++)
+        yield { name: 'loss', step: i, value: i % 1000, time: '2026-11-27T00:00:00.000Z' };
     })();
-    expect(summarize(points).get('loss')).toMatchObject({ points: 1_000_000, min_value: 0, max_value: 999, last_step: 999_999 });
+    expect(summarize(points).get('loss')).toMatchObject({
+      points: 1_000_000,
+      min_value: 0,
+      max_value: 999,
+      last_step: 999_999,
+    });
   });
 });
 
-function summarySuite(name: string, open: () => Promise<{ store: MetaStore; reopen: () => Promise<MetaStore>; cleanup: () => Promise<void> }>): void {
+function summarySuite(
+  name: string,
+  open: () => Promise<{ store: MetaStore; reopen: () => Promise<MetaStore>; cleanup: () => Promise<void> }>,
+): void {
   describe(`metric summaries on ${name}`, () => {
     const tmp = useTempDirs();
     let store: MetaStore;
@@ -94,29 +148,36 @@ function summarySuite(name: string, open: () => Promise<{ store: MetaStore; reop
       await cleanup();
     });
 
-    it('random histories ingested in random batches: after every pass the stored summary is the summary of every point so far', { timeout: 120_000 }, async () => {
-      for (const seed of [1, 2, 3]) {
-        const runId = `seed-${seed}`;
-        await insertRun(store.db, runId);
-        const next = rng(seed);
-        const file = join(tmp(), 'metrics.jsonl');
-        const tailer = new MetricsTailer({ db: store.db, runId, file });
-        const all: Point[] = [];
-        for (let pass = 0; pass < 8; pass++) {
-          const batch = randomPoints(next, Math.floor(next() * 400));
-          appendFileSync(file, batch.map(line).join(''));
-          all.push(...batch);
-          await tailer.ingestOnce();
-          expect(await metricSummaries(store.db, runId)).toEqual(expected(all));
+    it(
+      'random histories ingested in random batches: after every pass the stored summary is the summary of every point so far',
+      { timeout: 120_000 },
+      async () => {
+        for (const seed of [1, 2, 3]) {
+          const runId = `seed-${seed}`;
+          await insertRun(store.db, runId);
+          const next = rng(seed);
+          const file = join(tmp(), 'metrics.jsonl');
+          const tailer = new MetricsTailer({ db: store.db, runId, file });
+          const all: Point[] = [];
+          for (let pass = 0; pass < 8; pass++) {
+            const batch = randomPoints(next, Math.floor(next() * 400));
+            appendFileSync(file, batch.map(line).join(''));
+            all.push(...batch);
+            await tailer.ingestOnce();
+            expect(await metricSummaries(store.db, runId)).toEqual(expected(all));
+          }
         }
-      }
-    });
+      },
+    );
 
     it('runs recorded before the summaries existed get theirs when the migration runs', async () => {
       const next = rng(7);
       // Distinct (step, time) per metric: which of two identical points is "last" is the later-ingested one, which only ingestion knows.
       const points = randomPoints(next, 300).map((p, i) => ({ ...p, step: p.step === null ? null : i }));
-      await store.db.insertInto('run_metrics').values(points.map((p) => ({ run_id: 'r1', ...p }))).execute();
+      await store.db
+        .insertInto('run_metrics')
+        .values(points.map((p) => ({ run_id: 'r1', ...p })))
+        .execute();
       // Back to the schema before 0006: no summaries, the old index.
       await sql`drop table run_metric_summaries`.execute(store.db);
       await sql`drop index run_metrics_curve`.execute(store.db);

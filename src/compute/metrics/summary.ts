@@ -25,7 +25,17 @@ export function summarize(points: Iterable<Point>): Map<string, Summary> {
   for (const p of points) {
     const s = out.get(p.name);
     if (!s) {
-      out.set(p.name, { name: p.name, points: 1, min_value: p.value, max_value: p.value, first_step: p.step, first_time: p.time, last_value: p.value, last_step: p.step, last_time: p.time });
+      out.set(p.name, {
+        name: p.name,
+        points: 1,
+        min_value: p.value,
+        max_value: p.value,
+        first_step: p.step,
+        first_time: p.time,
+        last_value: p.value,
+        last_step: p.step,
+        last_time: p.time,
+      });
       continue;
     }
     s.points++;
@@ -46,7 +56,11 @@ export function summarize(points: Iterable<Point>): Map<string, Summary> {
  * Folds a batch's summaries into the stored ones, in the batch's transaction. The database
  * does the merge (one upsert), so two writers never lose each other's points.
  */
-export async function upsertSummaries(db: Kysely<Database>, runId: string, batch: ReadonlyMap<string, Summary>): Promise<void> {
+export async function upsertSummaries(
+  db: Kysely<Database>,
+  runId: string,
+  batch: ReadonlyMap<string, Summary>,
+): Promise<void> {
   if (!batch.size) return;
   const cur = (c: string) => sql.ref(`run_metric_summaries.${c}`);
   const exc = (c: string) => sql.ref(`excluded.${c}`);

@@ -7,8 +7,16 @@ import type { RunDeps, RunRow } from './service.js';
  * the same transaction as the rows it covers, so a crash between the two can neither lose
  * nor double a point. `final` also takes a last line the job left without a newline.
  */
-export async function ingestRunMetrics(deps: RunDeps, run: RunRow, opts: { final?: boolean } = {}): Promise<{ metrics: number; params: number; badCount: number }> {
-  const current = await deps.meta.db.selectFrom('runs').select('metrics_offset').where('id', '=', run.id).executeTakeFirst();
+export async function ingestRunMetrics(
+  deps: RunDeps,
+  run: RunRow,
+  opts: { final?: boolean } = {},
+): Promise<{ metrics: number; params: number; badCount: number }> {
+  const current = await deps.meta.db
+    .selectFrom('runs')
+    .select('metrics_offset')
+    .where('id', '=', run.id)
+    .executeTakeFirst();
   const tailer = new MetricsTailer({
     db: deps.meta.db,
     runId: run.id,

@@ -53,45 +53,72 @@ describe('runs: idle-GPU policy and GPU capacity', () => {
     writeFileSync(join(root, 'train.py'), TRAIN_PY);
     const spec = (action: string) => {
       const p = join(root, 'cairn.yaml');
-      writeFileSync(p, `name: idle-${action}\ncommand: python3 train.py; echo done\nresources: { gpus: 1, time: 10m }\ncheckpoint: { grace: 20s }\nidle: { threshold: 5, window: 1s, action: ${action} }\n`);
+      writeFileSync(
+        p,
+        `name: idle-${action}\ncommand: python3 train.py; echo done\nresources: { gpus: 1, time: 10m }\ncheckpoint: { grace: 20s }\nidle: { threshold: 5, window: 1s, action: ${action} }\n`,
+      );
       return p;
     };
     return { root, ws, spec };
   };
 
-  it('a stop by the idle policy keeps the checkpoint and is recorded as IDLE_STOP with the policy and its samples', { timeout: 60_000 }, async () => {
-    const { ws, spec } = await setup({ localGpus: [0], sampleIntervalS: 0.1 });
-    const { run } = await submitRun(ws, await prepareRun(ws, spec('stop')));
-    const done = await waitRun(ws, run.id, { pollMs: 100 });
-    expect(done.status).toBe('cancelled');
-    const reason = JSON.parse(done.reason!) as { code: string; message: string; policy: unknown; samples: Array<{ util: number[] }> };
-    expect(reason).toMatchObject({ code: 'IDLE_STOP', message: 'the idle-GPU policy stopped the run: GPUs 0 under 5% for 1 s', policy: { thresholdPct: 5, windowS: 1, action: 'stop' } });
-    expect(reason.samples.length).toBeGreaterThan(0);
-    expect(reason.samples.every((x) => x.util[0] === 0)).toBe(true);
-    expect(readFileSync(join(ws.cairnDir, 'checkpoints', done.run_key, 'ckpt.txt'), 'utf8')).toBe('saved\n');
-    expect((await actions(ws)).filter((a) => /^run\.(policy|cancel|fail)/.test(a))).toEqual(['run.policy:ok', 'run.cancel:ok']);
-  });
+  it(
+    'a stop by the idle policy keeps the checkpoint and is recorded as IDLE_STOP with the policy and its samples',
+    { timeout: 60_000 },
+    async () => {
+      const { ws, spec } = await setup({ localGpus: [0], sampleIntervalS: 0.1 });
+      const { run } = await submitRun(ws, await prepareRun(ws, spec('stop')));
+      const done = await waitRun(ws, run.id, { pollMs: 100 });
+      expect(done.status).toBe('cancelled');
+      const reason = JSON.parse(done.reason!) as {
+        code: string;
+        message: string;
+        policy: unknown;
+        samples: Array<{ util: number[] }>;
+      };
+      expect(reason).toMatchObject({
+        code: 'IDLE_STOP',
+        message: 'the idle-GPU policy stopped the run: GPUs 0 under 5% for 1 s',
+        policy: { thresholdPct: 5, windowS: 1, action: 'stop' },
+      });
+      expect(reason.samples.length).toBeGreaterThan(0);
+      expect(reason.samples.every((x) => x.util[0] === 0)).toBe(true);
+      expect(readFileSync(join(ws.cairnDir, 'checkpoints', done.run_key, 'ckpt.txt'), 'utf8')).toBe('saved\n');
+      expect((await actions(ws)).filter((a) => /^run\.(policy|cancel|fail)/.test(a))).toEqual([
+        'run.policy:ok',
+        'run.cancel:ok',
+      ]);
+    },
+  );
 
-  it('a `flag` shows while the run still goes, once, and stays in its usage after it ends', { timeout: 60_000 }, async () => {
-    const { root, ws, spec } = await setup({ localGpus: [0], sampleIntervalS: 0.1 });
-    const { run } = await submitRun(ws, await prepareRun(ws, spec('flag')));
-    let seen = await getRun(ws, run.id);
-    for (let i = 0; i < 300 && !(seen.status === 'running' && seen.reason); i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      await syncRuns(ws);
-      seen = await getRun(ws, run.id);
-    }
-    expect(seen.status).toBe('running');
-    expect(JSON.parse(seen.reason!)).toMatchObject({ code: 'IDLE_FLAG', message: 'the idle-GPU policy flagged the run: GPUs 0 under 5% for 1 s', policy: { action: 'flag' } });
-    writeFileSync(join(root, 'release'), '');
-    const done = await waitRun(ws, run.id, { pollMs: 100 });
-    expect(done.status).toBe('completed');
-    const flags = (JSON.parse(done.usage) as { policy: Array<{ action: string }> }).policy;
-    expect(flags.length).toBeGreaterThan(0);
-    expect(flags.every((f) => f.action === 'flag')).toBe(true);
-    // one event per action, never repeated when the run ends
-    expect((await actions(ws)).filter((a) => a.startsWith('run.policy')).length).toBe(flags.length);
-  });
+  it(
+    'a `flag` shows while the run still goes, once, and stays in its usage after it ends',
+    { timeout: 60_000 },
+    async () => {
+      const { root, ws, spec } = await setup({ localGpus: [0], sampleIntervalS: 0.1 });
+      const { run } = await submitRun(ws, await prepareRun(ws, spec('flag')));
+      let seen = await getRun(ws, run.id);
+      for (let i = 0; i < 300 && !(seen.status === 'running' && seen.reason); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        await syncRuns(ws);
+        seen = await getRun(ws, run.id);
+      }
+      expect(seen.status).toBe('running');
+      expect(JSON.parse(seen.reason!)).toMatchObject({
+        code: 'IDLE_FLAG',
+        message: 'the idle-GPU policy flagged the run: GPUs 0 under 5% for 1 s',
+        policy: { action: 'flag' },
+      });
+      writeFileSync(join(root, 'release'), '');
+      const done = await waitRun(ws, run.id, { pollMs: 100 });
+      expect(done.status).toBe('completed');
+      const flags = (JSON.parse(done.usage) as { policy: Array<{ action: string }> }).policy;
+      expect(flags.length).toBeGreaterThan(0);
+      expect(flags.every((f) => f.action === 'flag')).toBe(true);
+      // one event per action, never repeated when the run ends
+      expect((await actions(ws)).filter((a) => a.startsWith('run.policy')).length).toBe(flags.length);
+    },
+  );
 
   it('a run asking for more GPUs than the machine has is refused, not failed', { timeout: 60_000 }, async () => {
     const { ws, spec } = await setup({ localGpus: [] });

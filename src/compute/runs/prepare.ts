@@ -26,13 +26,21 @@ export interface PreparedRun {
  * Reads and checks a spec and everything it names — before anything is submitted: unknown
  * keys, missing inputs, a missing code folder or lockfile are errors here, all at once.
  */
-export async function prepareRun(deps: Pick<DatasetDeps, 'meta'> & { cairnDir?: string; cacheDir?: string }, specPath: string, opts: { sets?: string[]; backend?: 'local' | 'slurm' } = {}): Promise<PreparedRun> {
+export async function prepareRun(
+  deps: Pick<DatasetDeps, 'meta'> & { cairnDir?: string; cacheDir?: string },
+  specPath: string,
+  opts: { sets?: string[]; backend?: 'local' | 'slurm' } = {},
+): Promise<PreparedRun> {
   const path = resolve(specPath);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new CairnError('NOT_FOUND', `cannot read the run spec ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message}`, { hint: 'pass a spec file, e.g. cairn run cairn.yaml' });
+    throw new CairnError(
+      'NOT_FOUND',
+      `cannot read the run spec ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message}`,
+      { hint: 'pass a spec file, e.g. cairn run cairn.yaml' },
+    );
   }
   let spec = applyOverrides(parseRunSpec(text, path), opts.sets ?? []);
   if (opts.backend) spec = { ...spec, backend: opts.backend };
@@ -63,10 +71,19 @@ export async function prepareRun(deps: Pick<DatasetDeps, 'meta'> & { cairnDir?: 
     problems.push((err as Error).message);
   }
   if (problems.length) {
-    throw new CairnError('INVALID_INPUT', `the run spec ${path} cannot run:\n  ${problems.join('\n  ')}`, { data: { problems }, hint: 'fix the spec (or pass --set); nothing was submitted' });
+    throw new CairnError('INVALID_INPUT', `the run spec ${path} cannot run:\n  ${problems.join('\n  ')}`, {
+      data: { problems },
+      hint: 'fix the spec (or pass --set); nothing was submitted',
+    });
   }
   // The workspace and the input cache change with every command and every run: never code.
-  const exclude = [deps.cairnDir, deps.cacheDir, deps.cairnDir ? (loadComputeConfig(deps.cairnDir).cache ?? process.env.CAIRN_CACHE) : undefined].filter((d): d is string => Boolean(d)).map((d) => resolve(d));
+  const exclude = [
+    deps.cairnDir,
+    deps.cacheDir,
+    deps.cairnDir ? (loadComputeConfig(deps.cairnDir).cache ?? process.env.CAIRN_CACHE) : undefined,
+  ]
+    .filter((d): d is string => Boolean(d))
+    .map((d) => resolve(d));
   const fp = existsSync(codeDir) ? codeFingerprint(codeDir, { exclude }) : { commit: null, dirty: null, files: null };
   const keyInput: RunKeyInput = {
     command,
@@ -75,5 +92,15 @@ export async function prepareRun(deps: Pick<DatasetDeps, 'meta'> & { cairnDir?: 
     params: spec.params,
     environment: { image: spec.environment.image ?? null, lockfile, vars: spec.environment.vars },
   };
-  return { spec, specPath: path, specDigest: sha256Hex(text), codeDir, command, inputs, keyInput, key: runKey(keyInput), codeFiles: fp.files };
+  return {
+    spec,
+    specPath: path,
+    specDigest: sha256Hex(text),
+    codeDir,
+    command,
+    inputs,
+    keyInput,
+    key: runKey(keyInput),
+    codeFiles: fp.files,
+  };
 }

@@ -43,8 +43,15 @@ export function summary(r: RunRow): RunSummary {
   };
 }
 
-export async function listRuns(deps: RunDeps, opts: { project?: string; status?: string; limit?: number } = {}): Promise<RunSummary[]> {
-  let q = deps.meta.db.selectFrom('runs').selectAll().orderBy('created_at', 'desc').limit(opts.limit ?? 50);
+export async function listRuns(
+  deps: RunDeps,
+  opts: { project?: string; status?: string; limit?: number } = {},
+): Promise<RunSummary[]> {
+  let q = deps.meta.db
+    .selectFrom('runs')
+    .selectAll()
+    .orderBy('created_at', 'desc')
+    .limit(opts.limit ?? 50);
   if (opts.project) q = q.where('project', '=', opts.project);
   if (opts.status) q = q.where('status', '=', opts.status);
   return (await q.execute()).map(summary);
@@ -62,15 +69,46 @@ export interface RunDetails extends RunSummary {
 }
 
 export async function runDetails(deps: RunDeps, r: RunRow): Promise<RunDetails> {
-  const params = Object.fromEntries((await deps.meta.db.selectFrom('run_params').select(['name', 'value']).where('run_id', '=', r.id).orderBy('name').execute()).map((p) => [p.name, JSON.parse(p.value)]));
+  const params = Object.fromEntries(
+    (
+      await deps.meta.db
+        .selectFrom('run_params')
+        .select(['name', 'value'])
+        .where('run_id', '=', r.id)
+        .orderBy('name')
+        .execute()
+    ).map((p) => [p.name, JSON.parse(p.value)]),
+  );
   // Summaries kept on ingest: a few rows however many points the run logged.
-  const metrics = (await metricSummaries(deps.meta.db, r.id)).map((m) => ({ name: m.name, points: m.points, last: m.last, lastStep: m.lastStep, min: m.min, max: m.max }));
+  const metrics = (await metricSummaries(deps.meta.db, r.id)).map((m) => ({
+    name: m.name,
+    points: m.points,
+    last: m.last,
+    lastStep: m.lastStep,
+    min: m.min,
+    max: m.max,
+  }));
   let output: string | null = null;
   if (r.output_version_id) {
-    const v = await deps.meta.db.selectFrom('dataset_versions as v').innerJoin('datasets as d', 'd.id', 'v.dataset_id').select(['d.name', 'v.number']).where('v.id', '=', r.output_version_id).executeTakeFirst();
+    const v = await deps.meta.db
+      .selectFrom('dataset_versions as v')
+      .innerJoin('datasets as d', 'd.id', 'v.dataset_id')
+      .select(['d.name', 'v.number'])
+      .where('v.id', '=', r.output_version_id)
+      .executeTakeFirst();
     if (v) output = `${v.name}@v${v.number}`;
   }
-  return { ...summary(r), spec: JSON.parse(r.spec) as StoredSpec, code: { commit: r.code_commit, dirty: r.code_dirty }, params, metrics, usage: JSON.parse(r.usage), output, dir: r.dir, gpuHours: gpuSeconds(r) / 3600 };
+  return {
+    ...summary(r),
+    spec: JSON.parse(r.spec) as StoredSpec,
+    code: { commit: r.code_commit, dirty: r.code_dirty },
+    params,
+    metrics,
+    usage: JSON.parse(r.usage),
+    output,
+    dir: r.dir,
+    gpuHours: gpuSeconds(r) / 3600,
+  };
 }
 
 export interface RunPlan {
@@ -93,14 +131,29 @@ export async function planRun(deps: RunDeps, p: PreparedRun, force = false): Pro
   let why: string[] = [];
   if (force) why = ['--force: runs even if an identical run finished'];
   else if (!hit) {
-    const prev = await deps.meta.db.selectFrom('runs').select(['id', 'spec', 'status', 'dir']).where('name', '=', p.spec.name).where('status', '=', 'completed').orderBy('ended_at', 'desc').limit(1).executeTakeFirst();
+    const prev = await deps.meta.db
+      .selectFrom('runs')
+      .select(['id', 'spec', 'status', 'dir'])
+      .where('name', '=', p.spec.name)
+      .where('status', '=', 'completed')
+      .orderBy('ended_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
     if (!prev) why = [`no finished run of ${p.spec.name} yet`];
     else {
       const stored = JSON.parse(prev.spec) as StoredSpec;
       const codeChanged = canonicalJson(stored.keyInput.code) !== canonicalJson(p.keyInput.code);
-      const files = codeChanged ? codeFileChanges(p.codeDir, { commit: stored.keyInput.code.commit, files: readCodeFiles(prev.dir) }, { commit: p.keyInput.code.commit, files: p.codeFiles }) : null;
+      const files = codeChanged
+        ? codeFileChanges(
+            p.codeDir,
+            { commit: stored.keyInput.code.commit, files: readCodeFiles(prev.dir) },
+            { commit: p.keyInput.code.commit, files: p.codeFiles },
+          )
+        : null;
       const d = keyDifferences(stored.keyInput, p.keyInput, files);
-      why = d.length ? d.map((x) => `${x} (since run ${prev.id})`) : [`an identical run exists but has not finished (${canonicalJson(prev.status)})`];
+      why = d.length
+        ? d.map((x) => `${x} (since run ${prev.id})`)
+        : [`an identical run exists but has not finished (${canonicalJson(prev.status)})`];
     }
   }
   return {
@@ -110,7 +163,9 @@ export async function planRun(deps: RunDeps, p: PreparedRun, force = false): Pro
     backend: p.spec.backend,
     resources: p.spec.resources,
     quota: hit ? null : await quotaCheck(deps, p.spec.project, p.spec.resources.gpus),
-    budget: hit ? null : await budgetCheck(deps, p.spec.project, p.spec.resources.gpus, p.spec.resources.timeLimitS, deps.clock.now()),
+    budget: hit
+      ? null
+      : await budgetCheck(deps, p.spec.project, p.spec.resources.gpus, p.spec.resources.timeLimitS, deps.clock.now()),
     inputs: p.inputs.map((i) => ({ name: i.name, ref: i.ref, digest: `sha256:${i.digest}` })),
   };
 }

@@ -13,38 +13,77 @@ export function periodStart(period: Period, now: Date): Date {
 }
 
 /** A run over its project's concurrent-GPU quota waits: the reason says how far over. */
-export async function quotaCheck(deps: { meta: { db: Kysely<Database> } }, project: string, gpus: number): Promise<Reason | null> {
+export async function quotaCheck(
+  deps: { meta: { db: Kysely<Database> } },
+  project: string,
+  gpus: number,
+): Promise<Reason | null> {
   if (gpus === 0) return null;
   const p = await deps.meta.db.selectFrom('projects').selectAll().where('name', '=', project).executeTakeFirst();
   if (!p || p.gpu_quota === null) return null;
-  const [row] = await deps.meta.db.selectFrom('runs').select((eb) => eb.fn.sum<number>('gpus').as('n')).where('project', '=', project).where('status', 'in', ['pending', 'running']).execute();
+  const [row] = await deps.meta.db
+    .selectFrom('runs')
+    .select((eb) => eb.fn.sum<number>('gpus').as('n'))
+    .where('project', '=', project)
+    .where('status', 'in', ['pending', 'running'])
+    .execute();
   const inUse = Number(row?.n ?? 0);
   if (inUse + gpus <= p.gpu_quota) return null;
-  return { code: 'QUOTA', message: `project ${project} has ${inUse} of its ${p.gpu_quota} GPU(s) in use; this run needs ${gpus}`, project, quota: p.gpu_quota, inUse, requested: gpus };
+  return {
+    code: 'QUOTA',
+    message: `project ${project} has ${inUse} of its ${p.gpu_quota} GPU(s) in use; this run needs ${gpus}`,
+    project,
+    quota: p.gpu_quota,
+    inUse,
+    requested: gpus,
+  };
 }
 
 /**
  * GPU-hours a project has used or committed this period: ended runs by their real time,
  * running ones up to now, submitted or queued ones by their time limit.
  */
-export async function gpuHoursCommitted(db: Kysely<Database>, project: string, since: Date, now: Date): Promise<number> {
-  const runs = await db.selectFrom('runs').select(['status', 'gpus', 'started_at', 'ended_at', 'time_limit_s', 'created_at']).where('project', '=', project).where('gpus', '>', 0).where('created_at', '>=', since.toISOString()).execute();
+export async function gpuHoursCommitted(
+  db: Kysely<Database>,
+  project: string,
+  since: Date,
+  now: Date,
+): Promise<number> {
+  const runs = await db
+    .selectFrom('runs')
+    .select(['status', 'gpus', 'started_at', 'ended_at', 'time_limit_s', 'created_at'])
+    .where('project', '=', project)
+    .where('gpus', '>', 0)
+    .where('created_at', '>=', since.toISOString())
+    .execute();
   let s = 0;
   for (const r of runs) {
     if (r.status === 'reused' || r.status === 'refused') continue;
-    if (r.ended_at && r.started_at) s += r.gpus * (Date.parse(r.ended_at) - Date.parse(r.started_at)) / 1000;
-    else if (r.status === 'running' && r.started_at) s += r.gpus * Math.max(r.time_limit_s, (now.getTime() - Date.parse(r.started_at)) / 1000);
+    if (r.ended_at && r.started_at) s += (r.gpus * (Date.parse(r.ended_at) - Date.parse(r.started_at))) / 1000;
+    else if (r.status === 'running' && r.started_at)
+      s += r.gpus * Math.max(r.time_limit_s, (now.getTime() - Date.parse(r.started_at)) / 1000);
     else if (r.status === 'queued' || r.status === 'pending' || r.status === 'running') s += r.gpus * r.time_limit_s;
   }
   return s / 3600;
 }
 
 /** A run that could take its project past its budget is refused before it starts. */
-export async function budgetCheck(deps: { meta: { db: Kysely<Database> } }, project: string, gpus: number, timeLimitS: number, now: Date): Promise<Reason | null> {
+export async function budgetCheck(
+  deps: { meta: { db: Kysely<Database> } },
+  project: string,
+  gpus: number,
+  timeLimitS: number,
+  now: Date,
+): Promise<Reason | null> {
   if (gpus === 0) return null;
   const p = await deps.meta.db.selectFrom('projects').selectAll().where('name', '=', project).executeTakeFirst();
   if (!p || p.budget_gpu_hours === null) return null;
-  if (timeLimitS <= 0) return { code: 'BUDGET', message: `project ${project} has a budget of ${p.budget_gpu_hours} GPU-hours per ${p.budget_period}: its GPU runs need a time limit (resources.time)`, project };
+  if (timeLimitS <= 0)
+    return {
+      code: 'BUDGET',
+      message: `project ${project} has a budget of ${p.budget_gpu_hours} GPU-hours per ${p.budget_period}: its GPU runs need a time limit (resources.time)`,
+      project,
+    };
   const used = await gpuHoursCommitted(deps.meta.db, project, periodStart(p.budget_period as Period, now), now);
   const wanted = (gpus * timeLimitS) / 3600;
   if (used + wanted <= p.budget_gpu_hours + 1e-9) return null;

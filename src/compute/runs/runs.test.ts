@@ -71,12 +71,22 @@ resources:
     expect(d.metrics).toEqual([{ name: 'loss', points: 3, last: 8, lastStep: 2, min: 8, max: 10 }]);
     expect(d.output).toBe('runs/toy-train@v1');
     expect(readFileSync(join(done.dir, 'stdout.log'), 'utf8')).toBe('trained\n');
-    const edges = await ws.meta.db.selectFrom('lineage_edges').select(['src_type', 'dst_type', 'relation']).where((eb) => eb.or([eb('src_id', '=', run.id), eb('dst_id', '=', run.id)])).orderBy('relation').execute();
+    const edges = await ws.meta.db
+      .selectFrom('lineage_edges')
+      .select(['src_type', 'dst_type', 'relation'])
+      .where((eb) => eb.or([eb('src_id', '=', run.id), eb('dst_id', '=', run.id)]))
+      .orderBy('relation')
+      .execute();
     expect(edges).toEqual([
       { src_type: 'dataset_version', dst_type: 'run', relation: 'input:train' },
       { src_type: 'run', dst_type: 'dataset_version', relation: 'output' },
     ]);
-    expect((await actions(ws)).slice(2)).toEqual(['run.submit:ok', 'run.start:ok', 'dataset.version.create:ok', 'run.finish:ok']);
+    expect((await actions(ws)).slice(2)).toEqual([
+      'run.submit:ok',
+      'run.start:ok',
+      'dataset.version.create:ok',
+      'run.finish:ok',
+    ]);
     const usage = JSON.parse(done.usage) as { gpu: unknown; cpuSeconds: number };
     expect(usage.gpu).toEqual({ available: false, reason: 'no GPU was assigned' });
   });
@@ -85,12 +95,24 @@ resources:
     const { ws, spec } = await setup();
     const path = spec(SPEC);
     const first = await waitRun(ws, (await submitRun(ws, await prepareRun(ws, path))).run.id, { pollMs: 50 });
-    expect((await planRun(ws, await prepareRun(ws, path))).cacheHit).toEqual({ run: first.id, finishedAt: first.ended_at, output: first.output_version_id });
+    expect((await planRun(ws, await prepareRun(ws, path))).cacheHit).toEqual({
+      run: first.id,
+      finishedAt: first.ended_at,
+      output: first.output_version_id,
+    });
     const again = await submitRun(ws, await prepareRun(ws, path));
-    expect([again.outcome, again.run.status, again.run.reused_from, again.run.output_version_id]).toEqual(['reused', 'reused', first.id, first.output_version_id]);
+    expect([again.outcome, again.run.status, again.run.reused_from, again.run.output_version_id]).toEqual([
+      'reused',
+      'reused',
+      first.id,
+      first.output_version_id,
+    ]);
     const plan = await planRun(ws, await prepareRun(ws, path, { sets: ['params.lr=0.2'] }));
     expect(plan.cacheHit).toBeNull();
-    expect(plan.why).toEqual([`command: "sh train.sh 0.1" → "sh train.sh 0.2" (since run ${first.id})`, `params.lr: 0.1 → 0.2 (since run ${first.id})`]);
+    expect(plan.why).toEqual([
+      `command: "sh train.sh 0.1" → "sh train.sh 0.2" (since run ${first.id})`,
+      `params.lr: 0.1 → 0.2 (since run ${first.id})`,
+    ]);
     const forced = await submitRun(ws, await prepareRun(ws, path), { force: true });
     expect(forced.outcome).toBe('submitted');
     await waitRun(ws, forced.run.id, { pollMs: 50 });
@@ -102,7 +124,11 @@ resources:
   it('a param holding shell syntax reaches the job as one argument, and nothing else runs', async () => {
     const { root, ws, spec } = await setup();
     const lr = `0.1; touch injected; echo $(touch injected2) 'q' "dq"`;
-    const done = await waitRun(ws, (await submitRun(ws, await prepareRun(ws, spec(SPEC), { sets: [`params.lr=${lr}`] }))).run.id, { pollMs: 50 });
+    const done = await waitRun(
+      ws,
+      (await submitRun(ws, await prepareRun(ws, spec(SPEC), { sets: [`params.lr=${lr}`] }))).run.id,
+      { pollMs: 50 },
+    );
     expect(done.status).toBe('completed');
     expect(readFileSync(join(done.dir, 'out', 'model.txt'), 'utf8')).toBe(`model for lr=${lr}\n`);
     expect([existsSync(join(root, 'injected')), existsSync(join(root, 'injected2'))]).toEqual([false, false]);
@@ -111,9 +137,16 @@ resources:
   it('a job that writes to its input changes nothing the next run reads: inputs are read-only, and a changed copy is rebuilt', async () => {
     const { ws, spec } = await setup();
     // As root the modes do not stop it; as anyone else they do (2>/dev/null): either way the next run must read the version.
-    const poison = SPEC.replace('sh train.sh {params.lr}', 'cat "$CAIRN_INPUT_TRAIN/d.csv" > "$CAIRN_OUTPUT_DIR/seen.csv"; echo 666,666 >> "$CAIRN_INPUT_TRAIN/d.csv" 2>/dev/null; echo x > "$CAIRN_INPUT_TRAIN/new.csv" 2>/dev/null; true # {params.lr}');
+    const poison = SPEC.replace(
+      'sh train.sh {params.lr}',
+      'cat "$CAIRN_INPUT_TRAIN/d.csv" > "$CAIRN_OUTPUT_DIR/seen.csv"; echo 666,666 >> "$CAIRN_INPUT_TRAIN/d.csv" 2>/dev/null; echo x > "$CAIRN_INPUT_TRAIN/new.csv" 2>/dev/null; true # {params.lr}',
+    );
     const first = await waitRun(ws, (await submitRun(ws, await prepareRun(ws, spec(poison)))).run.id, { pollMs: 50 });
-    const second = await waitRun(ws, (await submitRun(ws, await prepareRun(ws, spec(poison), { sets: ['params.lr=0.2'] }))).run.id, { pollMs: 50 });
+    const second = await waitRun(
+      ws,
+      (await submitRun(ws, await prepareRun(ws, spec(poison), { sets: ['params.lr=0.2'] }))).run.id,
+      { pollMs: 50 },
+    );
     expect([first.status, second.status]).toEqual(['completed', 'completed']);
     expect(readFileSync(join(first.dir, 'out', 'seen.csv'), 'utf8')).toBe('x,y\n1,2\n3,4\n');
     expect(readFileSync(join(second.dir, 'out', 'seen.csv'), 'utf8')).toBe('x,y\n1,2\n3,4\n');
@@ -121,18 +154,46 @@ resources:
 
   it('unknown keys and missing inputs are errors before anything is submitted', async () => {
     const { ws, spec } = await setup();
-    await expect(prepareRun(ws, spec(`${SPEC}gpus: 2\n`))).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/cairn\.yaml:9: unknown key "gpus"/) });
-    await expect(prepareRun(ws, spec(SPEC.replace('toy@v1', 'toy@v7')))).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('inputs.train: toy has no version v7') });
-    await expect(prepareRun(ws, spec(SPEC.replace('{params.lr}', '{params.nope}')))).rejects.toMatchObject({ message: expect.stringContaining('{params.nope}') });
+    await expect(prepareRun(ws, spec(`${SPEC}gpus: 2\n`))).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringMatching(/cairn\.yaml:9: unknown key "gpus"/),
+    });
+    await expect(prepareRun(ws, spec(SPEC.replace('toy@v1', 'toy@v7')))).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringContaining('inputs.train: toy has no version v7'),
+    });
+    await expect(prepareRun(ws, spec(SPEC.replace('{params.lr}', '{params.nope}')))).rejects.toMatchObject({
+      message: expect.stringContaining('{params.nope}'),
+    });
     expect(await listRuns(ws)).toEqual([]);
   });
 
   it('a failing job, a job past its time limit and a cancelled job end as failed, timeout and cancelled', async () => {
     const { ws, spec } = await setup();
-    const fail = await waitRun(ws, (await submitRun(ws, await prepareRun(ws, spec(SPEC.replace('sh train.sh {params.lr}', 'echo boom >&2; exit 3 # {params.lr}'))))).run.id, { pollMs: 50 });
-    expect([fail.status, fail.exit_code, JSON.parse(fail.reason!)]).toEqual(['failed', 3, { code: 'EXIT', message: 'exited with status 3' }]);
-    const slow = SPEC.replace('sh train.sh {params.lr}', "trap 'echo saved > \"$CAIRN_CHECKPOINT_DIR/ckpt\"; exit 143' TERM; while true; do sleep 0.05; done # {params.lr}");
-    const timed = await waitRun(ws, (await submitRun(ws, await prepareRun(ws, spec(slow.replace('time: 5m', 'time: 1s'))))).run.id, { pollMs: 50 });
+    const fail = await waitRun(
+      ws,
+      (
+        await submitRun(
+          ws,
+          await prepareRun(ws, spec(SPEC.replace('sh train.sh {params.lr}', 'echo boom >&2; exit 3 # {params.lr}'))),
+        )
+      ).run.id,
+      { pollMs: 50 },
+    );
+    expect([fail.status, fail.exit_code, JSON.parse(fail.reason!)]).toEqual([
+      'failed',
+      3,
+      { code: 'EXIT', message: 'exited with status 3' },
+    ]);
+    const slow = SPEC.replace(
+      'sh train.sh {params.lr}',
+      'trap \'echo saved > "$CAIRN_CHECKPOINT_DIR/ckpt"; exit 143\' TERM; while true; do sleep 0.05; done # {params.lr}',
+    );
+    const timed = await waitRun(
+      ws,
+      (await submitRun(ws, await prepareRun(ws, spec(slow.replace('time: 5m', 'time: 1s'))))).run.id,
+      { pollMs: 50 },
+    );
     expect(timed.status).toBe('timeout');
     const { run } = await submitRun(ws, await prepareRun(ws, spec(slow)));
     await waitRun(ws, run.id, { pollMs: 50, timeoutMs: 200 }).catch(() => {});
@@ -146,30 +207,54 @@ resources:
     // the grace period let the job checkpoint; an identical run finds it in the same folder
     const ckpt = join(ws.cairnDir, 'checkpoints', cancelled.run_key, 'ckpt');
     expect(readFileSync(ckpt, 'utf8')).toBe('saved\n');
-    expect((await actions(ws)).filter((a) => /run\.(fail|cancel)/.test(a))).toEqual(['run.fail:failed', 'run.fail:failed', 'run.cancel:ok']);
+    expect((await actions(ws)).filter((a) => /run\.(fail|cancel)/.test(a))).toEqual([
+      'run.fail:failed',
+      'run.fail:failed',
+      'run.cancel:ok',
+    ]);
   });
 
   it('a run over its project GPU quota waits with a reason and starts when GPUs free up; one over budget is refused', async () => {
     const { ws, spec } = await setup({ localGpus: [0, 1] });
     await setProject(ws, 'vision', { gpuQuota: 1, budgetGpuHours: 1, period: 'month' });
-    const gpuSpec = (cmd: string, time = '10m') => SPEC.replace('sh train.sh {params.lr}', `${cmd} # {params.lr}`).replace('name: toy-train', `name: toy-train\nproject: vision`).replace('time: 5m', `time: ${time}\n  gpus: 1`);
+    const gpuSpec = (cmd: string, time = '10m') =>
+      SPEC.replace('sh train.sh {params.lr}', `${cmd} # {params.lr}`)
+        .replace('name: toy-train', `name: toy-train\nproject: vision`)
+        .replace('time: 5m', `time: ${time}\n  gpus: 1`);
     const a = await submitRun(ws, await prepareRun(ws, spec(gpuSpec('echo "gpu=$CUDA_VISIBLE_DEVICES"; sleep 1'))));
     expect(a.outcome).toBe('submitted');
     const b = await submitRun(ws, await prepareRun(ws, spec(gpuSpec('echo "gpu=$CUDA_VISIBLE_DEVICES"'))));
     expect(b.outcome).toBe('queued');
-    expect(JSON.parse((await getRun(ws, b.run.id)).reason!)).toEqual({ code: 'QUOTA', message: 'project vision has 1 of its 1 GPU(s) in use; this run needs 1', project: 'vision', quota: 1, inUse: 1, requested: 1 });
+    expect(JSON.parse((await getRun(ws, b.run.id)).reason!)).toEqual({
+      code: 'QUOTA',
+      message: 'project vision has 1 of its 1 GPU(s) in use; this run needs 1',
+      project: 'vision',
+      quota: 1,
+      inUse: 1,
+      requested: 1,
+    });
     const doneA = await waitRun(ws, a.run.id, { pollMs: 50 });
     const doneB = await waitRun(ws, b.run.id, { pollMs: 50 });
     expect([doneA.status, doneB.status]).toEqual(['completed', 'completed']);
     expect(readFileSync(join(doneA.dir, 'stdout.log'), 'utf8')).toMatch(/^gpu=[01]\n$/);
-    await expect(submitRun(ws, await prepareRun(ws, spec(gpuSpec('exit 0', '2h'))))).rejects.toMatchObject({ code: 'BUDGET_EXCEEDED', message: expect.stringMatching(/used or committed .* of its 1 GPU-hours this month; this run may take 2 more/) });
+    await expect(submitRun(ws, await prepareRun(ws, spec(gpuSpec('exit 0', '2h'))))).rejects.toMatchObject({
+      code: 'BUDGET_EXCEEDED',
+      message: expect.stringMatching(/used or committed .* of its 1 GPU-hours this month; this run may take 2 more/),
+    });
     expect((await listRuns(ws, { status: 'refused' })).length).toBe(1);
-    expect((await actions(ws)).filter((x) => x.startsWith('run.submit'))).toEqual(['run.submit:ok', 'run.submit:ok', 'run.submit:denied']);
+    expect((await actions(ws)).filter((x) => x.startsWith('run.submit'))).toEqual([
+      'run.submit:ok',
+      'run.submit:ok',
+      'run.submit:denied',
+    ]);
   });
 
   it('a command killed while its job runs loses nothing: the next one finds the job and records its end', async () => {
     const { root, ws, spec } = await setup();
-    const { run } = await submitRun(ws, await prepareRun(ws, spec(SPEC.replace('sh train.sh {params.lr}', 'sleep 1; sh train.sh {params.lr}'))));
+    const { run } = await submitRun(
+      ws,
+      await prepareRun(ws, spec(SPEC.replace('sh train.sh {params.lr}', 'sleep 1; sh train.sh {params.lr}'))),
+    );
     // as if `cairn` died: close everything without waiting
     await ws.close();
     open.splice(open.indexOf(ws), 1);

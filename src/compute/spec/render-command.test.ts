@@ -11,8 +11,15 @@ const root = mkdtempSync(join(tmpdir(), 'cairn-render-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** Renders `command` with params.x = value, runs it in a fresh folder; returns its stdout and the folder's files. */
-function runWith(command: string, value: string | number | boolean | null): { stdout: string; files: string[]; command: string } {
-  const spec = { ...parseRunSpec(`name: t\ncommand: x\nparams: { x: 1 }\n`, 'cairn.yaml'), command, params: { x: value } };
+function runWith(
+  command: string,
+  value: string | number | boolean | null,
+): { stdout: string; files: string[]; command: string } {
+  const spec = {
+    ...parseRunSpec(`name: t\ncommand: x\nparams: { x: 1 }\n`, 'cairn.yaml'),
+    command,
+    params: { x: value },
+  };
   const rendered = renderCommand(spec);
   const cwd = mkdtempSync(join(root, 'job-'));
   const r = spawnSync('/bin/sh', ['-c', rendered], { cwd, encoding: 'utf8' });
@@ -67,7 +74,9 @@ describe('params in the command are shell words, never shell code', () => {
 
   it('plain values are left as they were (run keys of existing runs do not move); null leaves nothing', () => {
     expect(runWith('python3 train.py --lr {params.x}', 0.1).command).toBe('python3 train.py --lr 0.1');
-    expect(runWith('train --name {params.x}', 'run-1/a_b.c:d,e@f+g%').command).toBe('train --name run-1/a_b.c:d,e@f+g%');
+    expect(runWith('train --name {params.x}', 'run-1/a_b.c:d,e@f+g%').command).toBe(
+      'train --name run-1/a_b.c:d,e@f+g%',
+    );
     expect(runWith('train --flag {params.x}', true).command).toBe('train --flag true');
     expect(runWith(`${ARGS}a {params.x} b`, null).stdout).toBe('<a><b>');
     expect(existsSync(join(root, 'injected'))).toBe(false);

@@ -28,7 +28,10 @@ interface Frame {
  * never to parse the command, so an odd command (an unclosed quote) only makes the shell fail,
  * never lets a value out of its quotes: inside an unclosed quote the value is quoted for it.
  */
-function contexts(command: string, placeholder: RegExp): Array<{ start: number; end: number; name: string; ctx: Context; bq: number }> {
+function contexts(
+  command: string,
+  placeholder: RegExp,
+): Array<{ start: number; end: number; name: string; ctx: Context; bq: number }> {
   const out: Array<{ start: number; end: number; name: string; ctx: Context; bq: number }> = [];
   const stack: Frame[] = [{ kind: 'plain', depth: 0, bq: 0 }];
   const top = () => stack[stack.length - 1]!;
@@ -117,7 +120,10 @@ export function renderCommand(spec: Pick<RunSpec, 'command' | 'params'>): string
   let out = '';
   let at = 0;
   for (const p of contexts(cmd, PLACEHOLDER)) {
-    if (!(p.name in spec.params)) throw new CairnError('INVALID_INPUT', `the command uses {params.${p.name}}, which the spec does not define`, { hint: `add it under params: or pass --set params.${p.name}=…` });
+    if (!(p.name in spec.params))
+      throw new CairnError('INVALID_INPUT', `the command uses {params.${p.name}}, which the spec does not define`, {
+        hint: `add it under params: or pass --set params.${p.name}=…`,
+      });
     const v = spec.params[p.name];
     out += cmd.slice(at, p.start) + (v === null ? '' : quoteFor(String(v), p.ctx, p.bq));
     at = p.end;

@@ -26,14 +26,39 @@ export interface RunSpec {
   idle: { thresholdPct: number; windowS: number; action: 'flag' | 'checkpoint' | 'stop' };
 }
 
-const TOP = ['name', 'project', 'command', 'code', 'inputs', 'params', 'environment', 'resources', 'outputs', 'backend', 'slurm', 'priority', 'checkpoint', 'requeue', 'idle'] as const;
+const TOP = [
+  'name',
+  'project',
+  'command',
+  'code',
+  'inputs',
+  'params',
+  'environment',
+  'resources',
+  'outputs',
+  'backend',
+  'slurm',
+  'priority',
+  'checkpoint',
+  'requeue',
+  'idle',
+] as const;
 
 const SECTIONS: Record<string, Record<string, FieldSpec>> = {
   environment: { image: { type: 'string' }, lockfile: { type: 'string' }, vars: { type: 'map<scalar>' } },
-  resources: { gpus: { type: 'integer' }, cpus: { type: 'integer' }, memory: { type: 'size' }, time: { type: 'duration' } },
+  resources: {
+    gpus: { type: 'integer' },
+    cpus: { type: 'integer' },
+    memory: { type: 'size' },
+    time: { type: 'duration' },
+  },
   slurm: { account: { type: 'string' }, partition: { type: 'string' }, qos: { type: 'string' } },
   checkpoint: { grace: { type: 'duration' } },
-  idle: { threshold: { type: 'number' }, window: { type: 'duration' }, action: { type: 'string', oneOf: ['flag', 'checkpoint', 'stop'] } },
+  idle: {
+    threshold: { type: 'number' },
+    window: { type: 'duration' },
+    action: { type: 'string', oneOf: ['flag', 'checkpoint', 'stop'] },
+  },
 };
 
 /**
@@ -56,14 +81,30 @@ export function parseRunSpec(text: string, fileName: string): RunSpec {
     return p ? (r.fields(p, p.value as Node, SECTIONS[key]!, key) ?? {}) : {};
   };
   const name = str('name', true) ?? '';
-  if (name && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(name)) r.error(top.get('name'), `name ${JSON.stringify(name)} may hold letters, digits, ".", "_" and "-" only`);
+  if (name && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(name))
+    r.error(top.get('name'), `name ${JSON.stringify(name)} may hold letters, digits, ".", "_" and "-" only`);
   const project = str('project', false) ?? 'default';
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(project)) r.error(top.get('project'), `project ${JSON.stringify(project)} may hold letters, digits, ".", "_" and "-" only`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(project))
+    r.error(top.get('project'), `project ${JSON.stringify(project)} may hold letters, digits, ".", "_" and "-" only`);
   const command = str('command', true) ?? '';
   const code = str('code', false) ?? '.';
-  const inputs = mapOf(r, top.get('inputs'), 'inputs', (v) => typeof v === 'string', 'a dataset ref') as Record<string, string>;
-  for (const k of Object.keys(inputs)) if (!/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(k)) r.error(top.get('inputs'), `input name ${JSON.stringify(k)} must start with a letter and hold letters, digits and _ only`);
-  const params = mapOf(r, top.get('params'), 'params', (v) => v === null || ['string', 'number', 'boolean'].includes(typeof v), 'a number, text, true/false or null') as RunSpec['params'];
+  const inputs = mapOf(r, top.get('inputs'), 'inputs', (v) => typeof v === 'string', 'a dataset ref') as Record<
+    string,
+    string
+  >;
+  for (const k of Object.keys(inputs))
+    if (!/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(k))
+      r.error(
+        top.get('inputs'),
+        `input name ${JSON.stringify(k)} must start with a letter and hold letters, digits and _ only`,
+      );
+  const params = mapOf(
+    r,
+    top.get('params'),
+    'params',
+    (v) => v === null || ['string', 'number', 'boolean'].includes(typeof v),
+    'a number, text, true/false or null',
+  ) as RunSpec['params'];
   const env = section('environment');
   const res = section('resources');
   const slurm = section('slurm');
@@ -71,23 +112,37 @@ export function parseRunSpec(text: string, fileName: string): RunSpec {
   const idle = section('idle');
   let outputs: string[] = [];
   const outPair = top.get('outputs');
-  if (outPair) outputs = (r.value(outPair, outPair.value as Node, { type: 'string[]' }, 'outputs') as string[] | undefined) ?? [];
-  for (const o of outputs) if (o.startsWith('/') || o.split('/').includes('..')) r.error(outPair, `output ${JSON.stringify(o)} must be a path inside CAIRN_OUTPUT_DIR`);
+  if (outPair)
+    outputs = (r.value(outPair, outPair.value as Node, { type: 'string[]' }, 'outputs') as string[] | undefined) ?? [];
+  for (const o of outputs)
+    if (o.startsWith('/') || o.split('/').includes('..'))
+      r.error(outPair, `output ${JSON.stringify(o)} must be a path inside CAIRN_OUTPUT_DIR`);
   const backendPair = top.get('backend');
-  const backend = (backendPair ? r.value(backendPair, backendPair.value as Node, { type: 'string', oneOf: ['local', 'slurm'] }, 'backend') : 'local') as RunSpec['backend'];
+  const backend = (
+    backendPair
+      ? r.value(backendPair, backendPair.value as Node, { type: 'string', oneOf: ['local', 'slurm'] }, 'backend')
+      : 'local'
+  ) as RunSpec['backend'];
   const intOf = (key: string, def: number): number => {
     const p = top.get(key);
     return p ? ((r.value(p, p.value as Node, { type: 'integer' }, key) as number | undefined) ?? def) : def;
   };
   const priority = intOf('priority', 0);
   const reqPair = top.get('requeue');
-  const requeue = reqPair ? ((r.value(reqPair, reqPair.value as Node, { type: 'boolean' }, 'requeue') as boolean | undefined) ?? true) : true;
+  const requeue = reqPair
+    ? ((r.value(reqPair, reqPair.value as Node, { type: 'boolean' }, 'requeue') as boolean | undefined) ?? true)
+    : true;
   const gpus = (res.gpus as number | undefined) ?? 0;
   const cpus = (res.cpus as number | undefined) ?? 1;
   if (gpus < 0 || gpus > 1024) r.error(top.get('resources'), 'resources.gpus must be from 0 to 1024');
   if (cpus < 1 || cpus > 4096) r.error(top.get('resources'), 'resources.cpus must be from 1 to 4096');
   const vars = (env.vars as Record<string, string | number | boolean | null> | undefined) ?? {};
-  for (const k of Object.keys(vars)) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || k.startsWith('CAIRN_')) r.error(top.get('environment'), `environment variable ${JSON.stringify(k)} is not a valid name (or is reserved: CAIRN_*)`);
+  for (const k of Object.keys(vars))
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || k.startsWith('CAIRN_'))
+      r.error(
+        top.get('environment'),
+        `environment variable ${JSON.stringify(k)} is not a valid name (or is reserved: CAIRN_*)`,
+      );
   r.done('run spec');
   return {
     name,
@@ -96,19 +151,38 @@ export function parseRunSpec(text: string, fileName: string): RunSpec {
     code,
     inputs,
     params,
-    environment: { ...(env.image ? { image: env.image as string } : {}), ...(env.lockfile ? { lockfile: env.lockfile as string } : {}), vars: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, v === null ? '' : String(v)])) },
-    resources: { gpus, cpus, memoryMb: Math.ceil(((res.memory as number | undefined) ?? 0) / (1024 * 1024)), timeLimitS: Math.ceil(((res.time as number | undefined) ?? 0) / 1000) },
+    environment: {
+      ...(env.image ? { image: env.image as string } : {}),
+      ...(env.lockfile ? { lockfile: env.lockfile as string } : {}),
+      vars: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, v === null ? '' : String(v)])),
+    },
+    resources: {
+      gpus,
+      cpus,
+      memoryMb: Math.ceil(((res.memory as number | undefined) ?? 0) / (1024 * 1024)),
+      timeLimitS: Math.ceil(((res.time as number | undefined) ?? 0) / 1000),
+    },
     outputs,
     backend,
     slurm: slurm as RunSpec['slurm'],
     priority,
     graceS: Math.ceil(((ckpt.grace as number | undefined) ?? 30_000) / 1000),
     requeue,
-    idle: { thresholdPct: (idle.threshold as number | undefined) ?? 5, windowS: Math.ceil(((idle.window as number | undefined) ?? 600_000) / 1000), action: (idle.action as RunSpec['idle']['action'] | undefined) ?? 'flag' },
+    idle: {
+      thresholdPct: (idle.threshold as number | undefined) ?? 5,
+      windowS: Math.ceil(((idle.window as number | undefined) ?? 600_000) / 1000),
+      action: (idle.action as RunSpec['idle']['action'] | undefined) ?? 'flag',
+    },
   };
 }
 
-function mapOf(r: SpecReader, pair: Pair | undefined, context: string, ok: (v: unknown) => boolean, want: string): Record<string, unknown> {
+function mapOf(
+  r: SpecReader,
+  pair: Pair | undefined,
+  context: string,
+  ok: (v: unknown) => boolean,
+  want: string,
+): Record<string, unknown> {
   if (!pair) return {};
   const node = pair.value as Node;
   if (node === null || (isScalar(node) && node.value === null)) return {};
@@ -140,12 +214,16 @@ export function applyOverrides(spec: RunSpec, sets: readonly string[]): RunSpec 
     const raw = s.slice(eq + 1);
     const v = scalar(raw);
     const [head, sub, ...rest] = key.split('.');
-    const bad = () => new CairnError('USAGE', `--set: unknown key ${JSON.stringify(key)}`, { hint: 'use params.<name>, inputs.<name>, resources.gpus|cpus, backend, priority, project, command' });
+    const bad = () =>
+      new CairnError('USAGE', `--set: unknown key ${JSON.stringify(key)}`, {
+        hint: 'use params.<name>, inputs.<name>, resources.gpus|cpus, backend, priority, project, command',
+      });
     if (rest.length) throw bad();
     if (head === 'params' && sub) out.params[sub] = v as string | number | boolean | null;
     else if (head === 'inputs' && sub) out.inputs[sub] = raw;
     else if (head === 'resources' && (sub === 'gpus' || sub === 'cpus')) {
-      if (!Number.isInteger(v) || (v as number) < (sub === 'cpus' ? 1 : 0)) throw new CairnError('USAGE', `--set ${key} needs a whole number`);
+      if (!Number.isInteger(v) || (v as number) < (sub === 'cpus' ? 1 : 0))
+        throw new CairnError('USAGE', `--set ${key} needs a whole number`);
       out.resources[sub] = v as number;
     } else if (head === 'backend' && !sub) {
       if (raw !== 'local' && raw !== 'slurm') throw new CairnError('USAGE', '--set backend=local|slurm');

@@ -36,7 +36,12 @@ type Check<K extends FileCheck['kind']> = Extract<FileCheck, { kind: K }>;
  * once, by one probe that answers all checks (see probe.ts); `duplicates` and `size` need no
  * bytes. A failing `read` aborts the run: a report must not pass files it could not see.
  */
-export async function runFileChecks(files: FileInfo[], checks: FileCheck[], read: ReadFile, opts: FileCheckOptions): Promise<ValidationReport> {
+export async function runFileChecks(
+  files: FileInfo[],
+  checks: FileCheck[],
+  read: ReadFile,
+  opts: FileCheckOptions,
+): Promise<ValidationReport> {
   const startedAt = new Date();
   const t0 = performance.now();
   const needType = checks.some((c) => c.kind === 'types');
@@ -54,7 +59,12 @@ export async function runFileChecks(files: FileInfo[], checks: FileCheck[], read
   }
   const needsOf = (f: FileInfo): ProbeNeeds => {
     const ext = extensionOf(f.path);
-    return { type: needType, decode: needDecode, scans: piiChecks.filter((c) => c.extensions.includes(ext)).map((c) => c.kinds), redactions: [] };
+    return {
+      type: needType,
+      decode: needDecode,
+      scans: piiChecks.filter((c) => c.extensions.includes(ext)).map((c) => c.kinds),
+      redactions: [],
+    };
   };
   const probes = await mapLimit(files, opts.concurrency ?? 8, (f) => probeFile(f, read, needsOf(f)));
   const results = checks.map((c): CheckResult => {
@@ -89,11 +99,20 @@ export async function runFileChecks(files: FileInfo[], checks: FileCheck[], read
   };
 }
 
-function result(c: FileCheck, evaluated: number, bad: FileSample[], what: string, details: Record<string, unknown>, failedCount = bad.length): CheckResult {
+function result(
+  c: FileCheck,
+  evaluated: number,
+  bad: FileSample[],
+  what: string,
+  details: Record<string, unknown>,
+  failedCount = bad.length,
+): CheckResult {
   const ok = passes(failedCount, evaluated, c.mostly);
   const percent = evaluated === 0 ? 0 : Math.round((failedCount / evaluated) * 10000) / 100;
   const message =
-    failedCount === 0 ? `all ${evaluated} ${plural(evaluated, 'file')} passed` : `${failedCount} of ${evaluated} ${plural(evaluated, 'file')} (${percent}%) ${what}${ok ? `, within mostly ${c.mostly}` : ''}`;
+    failedCount === 0
+      ? `all ${evaluated} ${plural(evaluated, 'file')} passed`
+      : `${failedCount} of ${evaluated} ${plural(evaluated, 'file')} (${percent}%) ${what}${ok ? `, within mostly ${c.mostly}` : ''}`;
   return {
     name: c.name,
     kind: c.kind,
@@ -130,8 +149,10 @@ function typesCheck(c: Check<'types'>, files: FileInfo[], probes: Probe[]): Chec
 function sizeCheck(c: Check<'size'>, files: FileInfo[]): CheckResult {
   const bad: FileSample[] = [];
   for (const f of files) {
-    if (c.min !== undefined && f.size < c.min) bad.push({ path: f.path, reason: `${f.size} bytes, below the minimum of ${c.min}` });
-    else if (c.max !== undefined && f.size > c.max) bad.push({ path: f.path, reason: `${f.size} bytes, above the maximum of ${c.max}` });
+    if (c.min !== undefined && f.size < c.min)
+      bad.push({ path: f.path, reason: `${f.size} bytes, below the minimum of ${c.min}` });
+    else if (c.max !== undefined && f.size > c.max)
+      bad.push({ path: f.path, reason: `${f.size} bytes, above the maximum of ${c.max}` });
   }
   const sizes = files.map((f) => f.size);
   return result(c, files.length, bad, 'are outside the size bounds', {
@@ -157,7 +178,10 @@ function decodableCheck(c: Check<'decodable'>, files: FileInfo[], probes: Probe[
       bad.push({ path: f.path, reason: `${p.decodedAs}: ${p.decode.reason}` });
     }
   });
-  return result(c, evaluated, bad, 'do not decode', { byType: sortedRecord(byType), notChecked: files.length - evaluated });
+  return result(c, evaluated, bad, 'do not decode', {
+    byType: sortedRecord(byType),
+    notChecked: files.length - evaluated,
+  });
 }
 
 function duplicatesCheck(c: Check<'duplicates'>, files: FileInfo[]): CheckResult {
@@ -182,7 +206,19 @@ function duplicatesCheck(c: Check<'duplicates'>, files: FileInfo[]): CheckResult
 
 function labelsCheck(c: Check<'labels'>, files: FileInfo[], scan: LabelScan | Error): CheckResult {
   if (scan instanceof Error) {
-    return { name: c.name, kind: c.kind, severity: c.severity, line: c.line, status: 'error', evaluated: 0, failed: 0, percent: 0, mostly: c.mostly, message: scan.message, sample: [] };
+    return {
+      name: c.name,
+      kind: c.kind,
+      severity: c.severity,
+      line: c.line,
+      status: 'error',
+      evaluated: 0,
+      failed: 0,
+      percent: 0,
+      mostly: c.mostly,
+      message: scan.message,
+      sample: [],
+    };
   }
   const counts: Record<string, number> = {};
   const bad: FileSample[] = [];
@@ -200,7 +236,8 @@ function labelsCheck(c: Check<'labels'>, files: FileInfo[], scan: LabelScan | Er
     const label = scan.labels.get(f.path);
     if (label === undefined) {
       unlabelled++;
-      if (c.required) bad.push({ path: f.path, reason: scan.manifest ? `not in ${scan.manifest}` : 'not inside a folder' });
+      if (c.required)
+        bad.push({ path: f.path, reason: scan.manifest ? `not in ${scan.manifest}` : 'not inside a folder' });
       continue;
     }
     counts[label] = (counts[label] ?? 0) + 1;
@@ -236,7 +273,9 @@ function piiCheck(c: Check<'pii'>, files: FileInfo[], probes: Probe[], piiChecks
     evaluated++;
     addCounts(totals, s.counts);
     if (totalCount(s.counts) > 0) {
-      const parts = (Object.entries(s.counts) as Array<[PiiKind, number]>).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`);
+      const parts = (Object.entries(s.counts) as Array<[PiiKind, number]>)
+        .filter(([, n]) => n > 0)
+        .map(([k, n]) => `${n} ${k}`);
       bad.push({ path: f.path, reason: parts.join(', '), values: s.samples });
     }
   });

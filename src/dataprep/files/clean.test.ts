@@ -42,13 +42,23 @@ describe('planFileClean', () => {
     const root = temp();
     collection(root);
     const files = listing(root);
-    const recipe = parseRecipe('files:\n  - drop_duplicates:\n  - drop_invalid: { checks: [types, decodable, size] }\n  - redact_pii: { extensions: [.txt] }\n', 'r.yaml');
+    const recipe = parseRecipe(
+      'files:\n  - drop_duplicates:\n  - drop_invalid: { checks: [types, decodable, size] }\n  - redact_pii: { extensions: [.txt] }\n',
+      'r.yaml',
+    );
     const { read, calls } = recordingReader(root);
     const plan = await planFileClean(files, recipe.files, read);
-    const redactedHam = Buffer.from(ham.toString('latin1').replace(/[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}/g, '[EMAIL]'), 'latin1');
+    const redactedHam = Buffer.from(
+      ham.toString('latin1').replace(/[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}/g, '[EMAIL]'),
+      'latin1',
+    );
     expect(plan.dropped).toEqual([
       { path: 'cats/ffox.png', reason: 'duplicate of cats/ffox-copy.png', step: 0 },
-      { path: 'audio/cut.wav', reason: 'decodable: wav: the RIFF header promises 13370 bytes but the file has 1000 (truncated?)', step: 1 },
+      {
+        path: 'audio/cut.wav',
+        reason: 'decodable: wav: the RIFF header promises 13370 bytes but the file has 1000 (truncated?)',
+        step: 1,
+      },
       { path: 'dogs/fake.png', reason: 'types: extension .png but the content is jpeg', step: 1 },
       { path: 'mail/latin1.txt', reason: 'decodable: text: invalid UTF-8 at byte 2', step: 1 },
       { path: 'notes/empty.txt', reason: 'size: 0 bytes, below the minimum of 1', step: 1 },
@@ -62,16 +72,35 @@ describe('planFileClean', () => {
       input.get('misc/blob.bin'),
       input.get('notes/plain.txt'),
     ]);
-    expect(plan.redacted).toEqual([{ path: 'mail/ham.txt', bytes: redactedHam, counts: { email: 30, phone: 0, card: 0, iban: 0 } }]);
+    expect(plan.redacted).toEqual([
+      { path: 'mail/ham.txt', bytes: redactedHam, counts: { email: 30, phone: 0, card: 0, iban: 0 } },
+    ]);
     expect(scanBytes(plan.redacted[0]!.bytes).counts.email).toBe(0);
     expect(plan.report.steps).toEqual([
       { step: 0, kind: 'drop_duplicates', filesIn: 11, filesOut: 10, details: { dropped: 1 } },
-      { step: 1, kind: 'drop_invalid', filesIn: 10, filesOut: 6, details: { dropped: 4, byCheck: { decodable: 2, types: 1, size: 1 } } },
-      { step: 2, kind: 'redact_pii', filesIn: 6, filesOut: 6, details: { files: 1, counts: { email: 30, phone: 0, card: 0, iban: 0 } } },
+      {
+        step: 1,
+        kind: 'drop_invalid',
+        filesIn: 10,
+        filesOut: 6,
+        details: { dropped: 4, byCheck: { decodable: 2, types: 1, size: 1 } },
+      },
+      {
+        step: 2,
+        kind: 'redact_pii',
+        filesIn: 6,
+        filesOut: 6,
+        details: { files: 1, counts: { email: 30, phone: 0, card: 0, iban: 0 } },
+      },
     ]);
     // Each file read once; the duplicate dropped first and the empty file never.
     const readPaths = calls.map((c) => c.path).sort();
-    expect(readPaths).toEqual(files.map((f) => f.path).filter((p) => p !== 'cats/ffox.png' && p !== 'notes/empty.txt').sort());
+    expect(readPaths).toEqual(
+      files
+        .map((f) => f.path)
+        .filter((p) => p !== 'cats/ffox.png' && p !== 'notes/empty.txt')
+        .sort(),
+    );
   });
 
   it('tracks digests through redaction, so later steps see the new content', async () => {
@@ -97,16 +126,27 @@ describe('planFileClean', () => {
     const plan = await planFileClean(files, recipe.files, fsReader(root));
     const latin1 = Buffer.from('Gr\xfc\xdfe! Call [PHONE] or write to [EMAIL]\n', 'latin1');
     expect(plan.redacted.map((r) => r.path)).toEqual(['mail/ham.txt', 'mail/latin1.txt']);
-    expect(plan.redacted[1]).toEqual({ path: 'mail/latin1.txt', bytes: latin1, counts: { email: 1, phone: 1, card: 0, iban: 0 } });
+    expect(plan.redacted[1]).toEqual({
+      path: 'mail/latin1.txt',
+      bytes: latin1,
+      counts: { email: 1, phone: 1, card: 0, iban: 0 },
+    });
     // The listing's digest style is kept.
-    expect(plan.keep.find((f) => f.path === 'mail/latin1.txt')).toEqual({ path: 'mail/latin1.txt', size: latin1.length, digest: `sha256:${sha(latin1)}` });
+    expect(plan.keep.find((f) => f.path === 'mail/latin1.txt')).toEqual({
+      path: 'mail/latin1.txt',
+      size: latin1.length,
+      digest: `sha256:${sha(latin1)}`,
+    });
     expect(plan.report.steps[0]!.details).toEqual({ files: 2, counts: { email: 31, phone: 1, card: 0, iban: 0 } });
   });
 
   it('drops files outside size bounds and keeps the lexicographically first duplicate', async () => {
     const root = temp();
     writeTree(root, { 'z/1.txt': 'same\n', 'a/2.txt': 'same\n', 'm/3.txt': 'same\n', 'big.txt': 'x'.repeat(2000) });
-    const recipe = parseRecipe('files:\n  - drop_invalid: { checks: [size], max: 1KB }\n  - drop_duplicates:\n', 'r.yaml');
+    const recipe = parseRecipe(
+      'files:\n  - drop_invalid: { checks: [size], max: 1KB }\n  - drop_duplicates:\n',
+      'r.yaml',
+    );
     const { read, calls } = recordingReader(root);
     const plan = await planFileClean(listing(root), recipe.files, read);
     expect(plan.keep.map((f) => f.path)).toEqual(['a/2.txt']);

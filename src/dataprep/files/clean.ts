@@ -53,13 +53,23 @@ export interface FileCleanOptions {
  * file types and validity (matches are ASCII, replaced by ASCII tokens), so drop_invalid's
  * verdicts hold before and after it; sizes and digests follow the redacted bytes.
  */
-export async function planFileClean(files: FileInfo[], steps: FileStep[], read: ReadFile, opts: FileCleanOptions = {}): Promise<FileCleanPlan> {
+export async function planFileClean(
+  files: FileInfo[],
+  steps: FileStep[],
+  read: ReadFile,
+  opts: FileCleanOptions = {},
+): Promise<FileCleanPlan> {
   const redactSteps = steps.filter((s): s is Extract<FileStep, { kind: 'redact_pii' }> => s.kind === 'redact_pii');
   const decode = steps.some((s) => s.kind === 'drop_invalid' && s.checks.includes('decodable'));
   const type = steps.some((s) => s.kind === 'drop_invalid' && s.checks.includes('types'));
   const needsOf = (f: FileInfo): ProbeNeeds => {
     const ext = extensionOf(f.path);
-    return { type, decode, scans: [], redactions: redactSteps.filter((s) => s.extensions.includes(ext)).map((s) => s.kinds) };
+    return {
+      type,
+      decode,
+      scans: [],
+      redactions: redactSteps.filter((s) => s.extensions.includes(ext)).map((s) => s.kinds),
+    };
   };
   // Probes read the input bytes, whatever the steps did since.
   const inputs = new Map(files.map((f) => [f.path, f]));
@@ -117,12 +127,14 @@ export async function planFileClean(files: FileInfo[], steps: FileStep[], read: 
           // Without bounds, `size` drops empty files: nothing trains on zero bytes.
           const min = step.min ?? (step.max === undefined ? 1 : undefined);
           if (min !== undefined && f.size < min) reasons.push(`size: ${f.size} bytes, below the minimum of ${min}`);
-          if (step.max !== undefined && f.size > step.max) reasons.push(`size: ${f.size} bytes, above the maximum of ${step.max}`);
+          if (step.max !== undefined && f.size > step.max)
+            reasons.push(`size: ${f.size} bytes, above the maximum of ${step.max}`);
         }
         if (step.checks.includes('types') || step.checks.includes('decodable')) {
           const p = await probe(original(f));
           if (step.checks.includes('types') && p.mismatch) reasons.push(`types: ${p.mismatch}`);
-          if (step.checks.includes('decodable') && p.decode && !p.decode.ok) reasons.push(`decodable: ${p.decodedAs}: ${p.decode.reason}`);
+          if (step.checks.includes('decodable') && p.decode && !p.decode.ok)
+            reasons.push(`decodable: ${p.decodedAs}: ${p.decode.reason}`);
         }
         return reasons;
       });
@@ -159,7 +171,11 @@ export async function planFileClean(files: FileInfo[], steps: FileStep[], read: 
         const sum = redactedCounts.get(f.path) ?? zeroCounts();
         addCounts(sum, out.counts);
         redactedCounts.set(f.path, sum);
-        return { path: f.path, size: out.size, digest: f.digest.startsWith('sha256:') ? `sha256:${out.digest}` : out.digest };
+        return {
+          path: f.path,
+          size: out.size,
+          digest: f.digest.startsWith('sha256:') ? `sha256:${out.digest}` : out.digest,
+        };
       });
       details = { files: changed, counts: totals };
     }

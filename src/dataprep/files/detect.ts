@@ -5,12 +5,28 @@ import { isUtf8Head } from './utf8.js';
  * File types by content (magic bytes) and by extension. Content wins: a `.png` holding a
  * JPEG is a JPEG with a wrong name, which is what the `types` check reports.
  */
-export type FileType = 'png' | 'jpeg' | 'gif' | 'wav' | 'webp' | 'pdf' | 'zip' | 'gzip' | 'parquet' | 'flac' | 'mp3' | 'ogg' | 'bmp' | 'tiff' | 'text';
+export type FileType =
+  | 'png'
+  | 'jpeg'
+  | 'gif'
+  | 'wav'
+  | 'webp'
+  | 'pdf'
+  | 'zip'
+  | 'gzip'
+  | 'parquet'
+  | 'flac'
+  | 'mp3'
+  | 'ogg'
+  | 'bmp'
+  | 'tiff'
+  | 'text';
 
 /** How many leading bytes detectType looks at; more is harmless. */
 export const DETECT_BYTES = 4096;
 
-const ascii = (b: Buffer, at: number, s: string) => b.length >= at + s.length && b.toString('latin1', at, at + s.length) === s;
+const ascii = (b: Buffer, at: number, s: string) =>
+  b.length >= at + s.length && b.toString('latin1', at, at + s.length) === s;
 
 /** The type of a file from its first bytes (DETECT_BYTES suffice), or null when unrecognized. */
 export function detectType(head: Buffer): FileType | null {
@@ -21,7 +37,12 @@ export function detectType(head: Buffer): FileType | null {
   if ((ascii(b, 0, 'RIFF') || ascii(b, 0, 'RIFX') || ascii(b, 0, 'RF64')) && ascii(b, 8, 'WAVE')) return 'wav';
   if (ascii(b, 0, 'RIFF') && ascii(b, 8, 'WEBP')) return 'webp';
   if (ascii(b, 0, '%PDF-')) return 'pdf';
-  if (ascii(b, 0, 'PK') && b.length >= 4 && ((b[2] === 3 && b[3] === 4) || (b[2] === 5 && b[3] === 6) || (b[2] === 7 && b[3] === 8))) return 'zip';
+  if (
+    ascii(b, 0, 'PK') &&
+    b.length >= 4 &&
+    ((b[2] === 3 && b[3] === 4) || (b[2] === 5 && b[3] === 6) || (b[2] === 7 && b[3] === 8))
+  )
+    return 'zip';
   if (b.length >= 3 && b[0] === 0x1f && b[1] === 0x8b && b[2] === 8) return 'gzip';
   if (ascii(b, 0, 'PAR1')) return 'parquet';
   if (ascii(b, 0, 'fLaC')) return 'flac';
@@ -44,7 +65,14 @@ function isMpegFrame(b: Buffer): boolean {
   if (b.length < 4) return false;
   const b1 = b[1] as number;
   const b2 = b[2] as number;
-  return b[0] === 0xff && (b1 & 0xe0) === 0xe0 && ((b1 >> 3) & 3) !== 1 && ((b1 >> 1) & 3) !== 0 && b2 >> 4 !== 15 && ((b2 >> 2) & 3) !== 3;
+  return (
+    b[0] === 0xff &&
+    (b1 & 0xe0) === 0xe0 &&
+    ((b1 >> 3) & 3) !== 1 &&
+    ((b1 >> 1) & 3) !== 0 &&
+    b2 >> 4 !== 15 &&
+    ((b2 >> 2) & 3) !== 3
+  );
 }
 
 const BY_EXTENSION: Record<string, FileType> = {};
@@ -67,9 +95,47 @@ const extensions: Array<[FileType, string[]]> = [
   [
     'text',
     [
-      '.txt', '.text', '.md', '.markdown', '.rst', '.csv', '.tsv', '.tab', '.json', '.jsonl', '.ndjson', '.xml', '.html', '.htm',
-      '.yaml', '.yml', '.toml', '.ini', '.cfg', '.conf', '.log', '.eml', '.srt', '.vtt', '.svg', '.tex', '.sql',
-      '.py', '.js', '.mjs', '.ts', '.java', '.c', '.h', '.cpp', '.hpp', '.go', '.rs', '.rb', '.sh', '.r',
+      '.txt',
+      '.text',
+      '.md',
+      '.markdown',
+      '.rst',
+      '.csv',
+      '.tsv',
+      '.tab',
+      '.json',
+      '.jsonl',
+      '.ndjson',
+      '.xml',
+      '.html',
+      '.htm',
+      '.yaml',
+      '.yml',
+      '.toml',
+      '.ini',
+      '.cfg',
+      '.conf',
+      '.log',
+      '.eml',
+      '.srt',
+      '.vtt',
+      '.svg',
+      '.tex',
+      '.sql',
+      '.py',
+      '.js',
+      '.mjs',
+      '.ts',
+      '.java',
+      '.c',
+      '.h',
+      '.cpp',
+      '.hpp',
+      '.go',
+      '.rs',
+      '.rb',
+      '.sh',
+      '.r',
     ],
   ],
 ];

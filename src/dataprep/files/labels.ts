@@ -42,13 +42,22 @@ export async function scanLabels(files: readonly FileInfo[], spec: LabelSpec, re
   const byPath = new Map(files.map((f) => [f.path, f]));
   const name = spec.manifest ?? DEFAULT_MANIFESTS.find((m) => byPath.has(m));
   if (!name) {
-    throw new CairnError('INVALID_INPUT', `labels come from a manifest, but the version has none of ${DEFAULT_MANIFESTS.join(', ')}`, { hint: 'name it with `manifest: <path>`' });
+    throw new CairnError(
+      'INVALID_INPUT',
+      `labels come from a manifest, but the version has none of ${DEFAULT_MANIFESTS.join(', ')}`,
+      { hint: 'name it with `manifest: <path>`' },
+    );
   }
   const file = byPath.get(name.replace(/^\.\//, ''));
-  if (!file) throw new CairnError('INVALID_INPUT', `the label manifest ${name} is not in the version`, { hint: 'manifest paths are relative to the version root' });
+  if (!file)
+    throw new CairnError('INVALID_INPUT', `the label manifest ${name} is not in the version`, {
+      hint: 'manifest paths are relative to the version root',
+    });
   const text = (await readRange(read, file, 0, file.size)).toString('utf8').replace(/^\uFEFF/, '');
   const column = spec.column ?? 'label';
-  const rows = /\.(jsonl|ndjson)$/i.test(file.path) ? jsonlRows(text, file.path, column) : csvRows(text, file.path, column, /\.tsv$/i.test(file.path) ? '\t' : ',');
+  const rows = /\.(jsonl|ndjson)$/i.test(file.path)
+    ? jsonlRows(text, file.path, column)
+    : csvRows(text, file.path, column, /\.tsv$/i.test(file.path) ? '\t' : ',');
   const dir = posix.dirname(file.path);
   const labels = new Map<string, string>();
   const conflicts = new Map<string, string[]>();
@@ -76,11 +85,19 @@ export async function scanLabels(files: readonly FileInfo[], spec: LabelSpec, re
  * path → label for every labelled file (for stratified splits). A file the manifest labels
  * twice, differently, is an error: no split can honour both.
  */
-export async function labelsOf(files: readonly FileInfo[], spec: LabelSpec, read: ReadFile): Promise<Map<string, string>> {
+export async function labelsOf(
+  files: readonly FileInfo[],
+  spec: LabelSpec,
+  read: ReadFile,
+): Promise<Map<string, string>> {
   const scan = await scanLabels(files, spec, read);
   const [path, labels] = scan.conflicts.entries().next().value ?? [];
   if (path !== undefined) {
-    throw new CairnError('INVALID_INPUT', `${scan.manifest} gives ${path} ${labels?.length ?? 2} different labels (${(labels ?? []).map((l) => JSON.stringify(l)).join(', ')})`, { hint: 'keep one line per file' });
+    throw new CairnError(
+      'INVALID_INPUT',
+      `${scan.manifest} gives ${path} ${labels?.length ?? 2} different labels (${(labels ?? []).map((l) => JSON.stringify(l)).join(', ')})`,
+      { hint: 'keep one line per file' },
+    );
   }
   return scan.labels;
 }
@@ -131,11 +148,20 @@ function jsonlRows(text: string, name: string, column: string): Row[] {
     } catch (err) {
       throw new CairnError('INVALID_INPUT', `${name}:${i + 1}: not JSON: ${(err as Error).message}`);
     }
-    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new CairnError('INVALID_INPUT', `${name}:${i + 1}: expected an object with "path" and ${JSON.stringify(column)}`);
+    if (!v || typeof v !== 'object' || Array.isArray(v))
+      throw new CairnError(
+        'INVALID_INPUT',
+        `${name}:${i + 1}: expected an object with "path" and ${JSON.stringify(column)}`,
+      );
     const o = v as Record<string, unknown>;
-    if (typeof o.path !== 'string' || o.path === '') throw new CairnError('INVALID_INPUT', `${name}:${i + 1}: "path" must be a non-empty string`);
+    if (typeof o.path !== 'string' || o.path === '')
+      throw new CairnError('INVALID_INPUT', `${name}:${i + 1}: "path" must be a non-empty string`);
     const l = o[column];
-    if (l !== undefined && l !== null && typeof l === 'object') throw new CairnError('INVALID_INPUT', `${name}:${i + 1}: ${JSON.stringify(column)} must be a string, number or boolean`);
+    if (l !== undefined && l !== null && typeof l === 'object')
+      throw new CairnError(
+        'INVALID_INPUT',
+        `${name}:${i + 1}: ${JSON.stringify(column)} must be a string, number or boolean`,
+      );
     rows.push({ path: o.path, label: l === undefined || l === null || l === '' ? null : String(l) });
   });
   return rows;
@@ -148,10 +174,17 @@ function csvRows(text: string, name: string, column: string, sep: string): Row[]
   const pi = header.fields.indexOf('path');
   const li = header.fields.indexOf(column);
   if (pi < 0 || li < 0) {
-    throw new CairnError('INVALID_INPUT', `${name}:1: the header must name "path" and ${JSON.stringify(column)} (found ${header.fields.map((h) => JSON.stringify(h)).join(', ')})`);
+    throw new CairnError(
+      'INVALID_INPUT',
+      `${name}:1: the header must name "path" and ${JSON.stringify(column)} (found ${header.fields.map((h) => JSON.stringify(h)).join(', ')})`,
+    );
   }
   return records.map((r) => {
-    if (r.fields.length !== header.fields.length) throw new CairnError('INVALID_INPUT', `${name}:${r.line}: ${r.fields.length} fields where the header has ${header.fields.length}`);
+    if (r.fields.length !== header.fields.length)
+      throw new CairnError(
+        'INVALID_INPUT',
+        `${name}:${r.line}: ${r.fields.length} fields where the header has ${header.fields.length}`,
+      );
     const path = r.fields[pi] as string;
     if (path === '') throw new CairnError('INVALID_INPUT', `${name}:${r.line}: empty path`);
     const label = r.fields[li] as string;
@@ -160,7 +193,11 @@ function csvRows(text: string, name: string, column: string, sep: string): Row[]
 }
 
 /** RFC 4180 records (quoted fields, doubled quotes, CRLF or LF), skipping blank lines. */
-function parseCsv(text: string, name: string, sep: string): Array<{ line: number; fields: string[]; start: number; end: number }> {
+function parseCsv(
+  text: string,
+  name: string,
+  sep: string,
+): Array<{ line: number; fields: string[]; start: number; end: number }> {
   const out: Array<{ line: number; fields: string[]; start: number; end: number }> = [];
   let i = 0;
   let line = 1;
@@ -190,7 +227,8 @@ function parseCsv(text: string, name: string, sep: string): Array<{ line: number
           field += c;
           i++;
         }
-        if (i < text.length && text[i] !== sep && text[i] !== '\n' && text[i] !== '\r') throw new CairnError('INVALID_INPUT', `${name}:${line}: text after a closing quote`);
+        if (i < text.length && text[i] !== sep && text[i] !== '\n' && text[i] !== '\r')
+          throw new CairnError('INVALID_INPUT', `${name}:${line}: text after a closing quote`);
       } else {
         while (i < text.length && text[i] !== sep && text[i] !== '\n' && text[i] !== '\r') field += text[i++];
         if (field !== '') blank = false;

@@ -14,9 +14,13 @@ describe('minhashSignature', () => {
   it('matches the documented algorithm (golden values from an independent Python implementation)', () => {
     const sig = minhashSignature('The quick brown fox jumps over the lazy dog');
     expect(sig.length).toBe(128);
-    expect(Array.from(sig.subarray(0, 8))).toEqual([964212964, 1016244363, 549741449, 1960066127, 400483184, 1435477012, 674282954, 1254775931]);
+    expect(Array.from(sig.subarray(0, 8))).toEqual([
+      964212964, 1016244363, 549741449, 1960066127, 400483184, 1435477012, 674282954, 1254775931,
+    ]);
     // Fewer than five words make one shingle.
-    expect(Array.from(minhashSignature('one two').subarray(0, 4))).toEqual([1925651940, 2755606971, 3284235097, 1667947583]);
+    expect(Array.from(minhashSignature('one two').subarray(0, 4))).toEqual([
+      1925651940, 2755606971, 3284235097, 1667947583,
+    ]);
   });
 
   it('ignores case and whitespace layout, and is deterministic', () => {
@@ -42,12 +46,16 @@ describe('near duplicates', () => {
     const j = estimateJaccard(minhashSignature(base), minhashSignature(edited));
     expect(j).toBeGreaterThanOrEqual(0.9);
     expect(j).toBeLessThan(1);
-    const left = [mails[0]!, mails[1]!, 'spam-2/00899.957a4f3be27468470183f978db53c753.txt', mails[3000]!].map((id) => ({ id, sig: minhashSignature(mail(id)) }));
+    const left = [mails[0]!, mails[1]!, 'spam-2/00899.957a4f3be27468470183f978db53c753.txt', mails[3000]!].map(
+      (id) => ({ id, sig: minhashSignature(mail(id)) }),
+    );
     const right = [
       { id: 'edited', sig: minhashSignature(edited) },
       ...[mails[2]!, mails[5000]!].map((id) => ({ id, sig: minhashSignature(mail(id)) })),
     ];
-    expect(nearDuplicatePairs(left, right)).toEqual([{ left: 'spam-2/00899.957a4f3be27468470183f978db53c753.txt', right: 'edited', jaccard: j }]);
+    expect(nearDuplicatePairs(left, right)).toEqual([
+      { left: 'spam-2/00899.957a4f3be27468470183f978db53c753.txt', right: 'edited', jaccard: j },
+    ]);
   });
 
   it('finds exactly the pairs an all-pairs comparison finds', () => {
@@ -55,12 +63,16 @@ describe('near duplicates', () => {
     const sigs = mails.filter((id) => id.startsWith('spam')).map((id) => ({ id, sig: minhashSignature(mail(id)) }));
     const left = sigs.filter((_, i) => i % 2 === 0);
     const right = sigs.filter((_, i) => i % 2 === 1);
-    for (const [threshold, expected] of [[0.8, 61], [0.6, 225]] as const) {
+    for (const [threshold, expected] of [
+      [0.8, 61],
+      [0.6, 225],
+    ] as const) {
       const brute: Array<{ left: string; right: string; jaccard: number }> = [];
-      for (const l of left) for (const r of right) {
-        const jaccard = estimateJaccard(l.sig, r.sig);
-        if (jaccard >= threshold) brute.push({ left: l.id, right: r.id, jaccard });
-      }
+      for (const l of left)
+        for (const r of right) {
+          const jaccard = estimateJaccard(l.sig, r.sig);
+          if (jaccard >= threshold) brute.push({ left: l.id, right: r.id, jaccard });
+        }
       expect(brute.length).toBe(expected);
       expect(nearDuplicatePairs(left, right, threshold)).toEqual(brute);
     }
@@ -72,8 +84,16 @@ describe('near duplicates', () => {
     const half = sigs.length / 2;
     const pairs = nearDuplicatePairs(sigs.slice(0, half), sigs.slice(half));
     const seconds = (performance.now() - t0) / 1000;
-    process.stdout.write(`MinHash: ${sigs.length} e-mails, ${pairs.length} near-duplicate pair(s) across halves, ${seconds.toFixed(2)} s\n`);
-    expect(pairs).toEqual([{ left: 'easy-ham-1/00323.8f7195f98946c42be7c95881ad779fbe.txt', right: 'easy-ham-2/00970.98d919e3b073097d7af97e18910e230b.txt', jaccard: 0.859375 }]);
+    process.stdout.write(
+      `MinHash: ${sigs.length} e-mails, ${pairs.length} near-duplicate pair(s) across halves, ${seconds.toFixed(2)} s\n`,
+    );
+    expect(pairs).toEqual([
+      {
+        left: 'easy-ham-1/00323.8f7195f98946c42be7c95881ad779fbe.txt',
+        right: 'easy-ham-2/00970.98d919e3b073097d7af97e18910e230b.txt',
+        jaccard: 0.859375,
+      },
+    ]);
     expect(seconds).toBeLessThan(15);
   });
 });

@@ -121,11 +121,16 @@ export interface NearDuplicate {
  * found through LSH buckets instead of comparing every pair; sorted by left then right id
  * (their order in the inputs). Texts without words are never paired.
  */
-export function nearDuplicatePairs(left: Array<{ id: string; sig: Uint32Array }>, right: Array<{ id: string; sig: Uint32Array }>, threshold = 0.8): NearDuplicate[] {
+export function nearDuplicatePairs(
+  left: Array<{ id: string; sig: Uint32Array }>,
+  right: Array<{ id: string; sig: Uint32Array }>,
+  threshold = 0.8,
+): NearDuplicate[] {
   const buckets: Array<Map<number, number[]>> = [];
   for (let band = 0; band < LSH_BANDS; band++) buckets.push(new Map());
   left.forEach((l, li) => {
-    if (l.sig.length !== MINHASH_PERMUTATIONS) throw new Error(`signature of ${l.id} has ${l.sig.length} values, not ${MINHASH_PERMUTATIONS}`);
+    if (l.sig.length !== MINHASH_PERMUTATIONS)
+      throw new Error(`signature of ${l.id} has ${l.sig.length} values, not ${MINHASH_PERMUTATIONS}`);
     if (isEmpty(l.sig)) return;
     for (let band = 0; band < LSH_BANDS; band++) {
       const m = buckets[band] as Map<number, number[]>;
@@ -138,7 +143,8 @@ export function nearDuplicatePairs(left: Array<{ id: string; sig: Uint32Array }>
   const seen = new Int32Array(left.length).fill(-1);
   const found: Array<{ li: number; ri: number; jaccard: number }> = [];
   right.forEach((r, ri) => {
-    if (r.sig.length !== MINHASH_PERMUTATIONS) throw new Error(`signature of ${r.id} has ${r.sig.length} values, not ${MINHASH_PERMUTATIONS}`);
+    if (r.sig.length !== MINHASH_PERMUTATIONS)
+      throw new Error(`signature of ${r.id} has ${r.sig.length} values, not ${MINHASH_PERMUTATIONS}`);
     if (isEmpty(r.sig)) return;
     for (let band = 0; band < LSH_BANDS; band++) {
       const list = (buckets[band] as Map<number, number[]>).get(bandKey(r.sig, band));
@@ -152,5 +158,9 @@ export function nearDuplicatePairs(left: Array<{ id: string; sig: Uint32Array }>
     }
   });
   found.sort((x, y) => x.li - y.li || x.ri - y.ri);
-  return found.map((f) => ({ left: (left[f.li] as { id: string }).id, right: (right[f.ri] as { id: string }).id, jaccard: f.jaccard }));
+  return found.map((f) => ({
+    left: (left[f.li] as { id: string }).id,
+    right: (right[f.ri] as { id: string }).id,
+    jaccard: f.jaccard,
+  }));
 }

@@ -72,7 +72,16 @@ function decoderType(path: string, size: number, detected: FileType | null, bina
 }
 
 export async function probeFile(file: FileInfo, read: ReadFile, needs: ProbeNeeds): Promise<Probe> {
-  const probe: Probe = { detected: null, mismatch: null, binary: false, decodedAs: null, decode: null, scans: [], redactions: [], redacted: null };
+  const probe: Probe = {
+    detected: null,
+    mismatch: null,
+    binary: false,
+    decodedAs: null,
+    decode: null,
+    scans: [],
+    redactions: [],
+    redacted: null,
+  };
   if (!needsRead(needs)) return probe;
   const range = rangesOf(read, file);
   const fullText = needs.scans.length > 0 || needs.redactions.length > 0;
@@ -104,7 +113,7 @@ export async function probeFile(file: FileInfo, read: ReadFile, needs: ProbeNeed
   }
   const texts = fullText ? new TextPieces(needs, probe.binary) : null;
   if (!utf8 && !texts) return probe;
-  for (let pos = 0, chunk = first; ; ) {
+  for (let pos = 0, chunk = first; ;) {
     utf8?.push(chunk);
     texts?.push(chunk);
     pos += chunk.length;
@@ -124,7 +133,8 @@ function classify(probe: Probe, file: FileInfo, head: Buffer, needs: ProbeNeeds)
   if (!needs.type && !needs.decode && needs.redactions.length === 0) return;
   probe.detected = detectType(head);
   probe.mismatch = typeMismatch(file.path, head, probe.detected);
-  probe.binary = probe.detected !== null && probe.detected !== 'text' ? true : probe.detected === 'text' ? false : looksBinary(head);
+  probe.binary =
+    probe.detected !== null && probe.detected !== 'text' ? true : probe.detected === 'text' ? false : looksBinary(head);
   probe.decodedAs = decoderType(file.path, file.size, probe.detected, probe.binary);
 }
 
@@ -146,7 +156,11 @@ class TextPieces {
   constructor(needs: ProbeNeeds, binary: boolean) {
     this.#needs = needs;
     this.#scans = needs.scans.map(() => ({ counts: zeroCounts(), samples: [] }));
-    this.#steps = (binary ? [] : needs.redactions).map(() => ({ counts: zeroCounts(), size: 0, hash: createHash('sha256') }));
+    this.#steps = (binary ? [] : needs.redactions).map(() => ({
+      counts: zeroCounts(),
+      size: 0,
+      hash: createHash('sha256'),
+    }));
   }
 
   /** `last`: this is the rest of the file, so nothing needs holding back. */
@@ -172,7 +186,11 @@ class TextPieces {
     probe.redactions = this.#steps.map((s) => ({ counts: s.counts, size: s.size, digest: s.hash.digest('hex') }));
     if (this.#out.length === 0) return;
     const head = this.#unchanged > 0 ? (await prefix(this.#unchanged)).subarray(0, this.#unchanged) : null;
-    probe.redacted = head ? Buffer.concat([head, ...this.#out]) : this.#out.length === 1 ? (this.#out[0] as Buffer) : Buffer.concat(this.#out);
+    probe.redacted = head
+      ? Buffer.concat([head, ...this.#out])
+      : this.#out.length === 1
+        ? (this.#out[0] as Buffer)
+        : Buffer.concat(this.#out);
   }
 
   #process(piece: Buffer): void {

@@ -11,7 +11,11 @@ export function listing(root: string): FileInfo[] {
     .map((d) => {
       const abs = join(d.parentPath, d.name);
       const bytes = readFileSync(abs);
-      return { path: relative(root, abs).split('\\').join('/'), size: bytes.length, digest: createHash('sha256').update(bytes).digest('hex') };
+      return {
+        path: relative(root, abs).split('\\').join('/'),
+        size: bytes.length,
+        digest: createHash('sha256').update(bytes).digest('hex'),
+      };
     })
     .sort((a, b) => compareNames(a.path, b.path));
 }

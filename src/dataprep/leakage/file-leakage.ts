@@ -1,7 +1,20 @@
 import { createHash } from 'node:crypto';
 import type { SplitFile } from '../split/split-files.js';
-import { crossSplitNearDuplicates, DEFAULT_MAX_TEXTS, NEAR_DUPLICATE_THRESHOLD, nearDuplicateFinding, type TextItem } from './near-duplicates.js';
-import { LEAKAGE_SEVERITY, leakageReport, SAMPLE_SIZE, type LeakageFinding, type LeakageKind, type LeakageReport } from './report.js';
+import {
+  crossSplitNearDuplicates,
+  DEFAULT_MAX_TEXTS,
+  NEAR_DUPLICATE_THRESHOLD,
+  nearDuplicateFinding,
+  type TextItem,
+} from './near-duplicates.js';
+import {
+  LEAKAGE_SEVERITY,
+  leakageReport,
+  SAMPLE_SIZE,
+  type LeakageFinding,
+  type LeakageKind,
+  type LeakageReport,
+} from './report.js';
 
 export interface FileLeakageOptions {
   /**
@@ -17,7 +30,10 @@ export interface FileLeakageOptions {
 }
 
 /** Leakage between the splits of a file collection, in split order. */
-export async function fileLeakage(splits: ReadonlyMap<string, readonly SplitFile[]>, opts: FileLeakageOptions = {}): Promise<LeakageReport> {
+export async function fileLeakage(
+  splits: ReadonlyMap<string, readonly SplitFile[]>,
+  opts: FileLeakageOptions = {},
+): Promise<LeakageReport> {
   const checked: LeakageKind[] = ['exact-duplicate'];
   const findings: Array<LeakageFinding | null> = [sameValueAcross(splits, 'exact-duplicate', (f) => f.digest)];
   if (opts.group) {
@@ -26,12 +42,26 @@ export async function fileLeakage(splits: ReadonlyMap<string, readonly SplitFile
   }
   if (opts.read) {
     checked.push('near-duplicate');
-    findings.push(await nearDuplicateFiles(splits, opts.read, opts.maxTexts ?? DEFAULT_MAX_TEXTS, opts.threshold ?? NEAR_DUPLICATE_THRESHOLD));
+    findings.push(
+      await nearDuplicateFiles(
+        splits,
+        opts.read,
+        opts.maxTexts ?? DEFAULT_MAX_TEXTS,
+        opts.threshold ?? NEAR_DUPLICATE_THRESHOLD,
+      ),
+    );
   }
-  return leakageReport(checked, findings.filter((f): f is LeakageFinding => f !== null));
+  return leakageReport(
+    checked,
+    findings.filter((f): f is LeakageFinding => f !== null),
+  );
 }
 
-function sameValueAcross(splits: ReadonlyMap<string, readonly SplitFile[]>, kind: 'exact-duplicate' | 'group-overlap', valueOf: (f: SplitFile) => string | null): LeakageFinding | null {
+function sameValueAcross(
+  splits: ReadonlyMap<string, readonly SplitFile[]>,
+  kind: 'exact-duplicate' | 'group-overlap',
+  valueOf: (f: SplitFile) => string | null,
+): LeakageFinding | null {
   const where = new Map<string, Map<string, string[]>>();
   for (const [split, files] of splits) {
     for (const f of files) {
@@ -50,7 +80,10 @@ function sameValueAcross(splits: ReadonlyMap<string, readonly SplitFile[]>, kind
     kind,
     severity: LEAKAGE_SEVERITY[kind],
     count: leaks.length,
-    sample: leaks.slice(0, SAMPLE_SIZE).map(([value, bySplit]) => ({ [label]: value, splits: Object.fromEntries([...bySplit].map(([s, paths]) => [s, paths.slice(0, SAMPLE_SIZE)])) })),
+    sample: leaks.slice(0, SAMPLE_SIZE).map(([value, bySplit]) => ({
+      [label]: value,
+      splits: Object.fromEntries([...bySplit].map(([s, paths]) => [s, paths.slice(0, SAMPLE_SIZE)])),
+    })),
     message:
       kind === 'exact-duplicate'
         ? `${leaks.length} file content${leaks.length === 1 ? '' : 's'} (by digest; ${files} files in all) appear in more than one split`
@@ -87,6 +120,8 @@ async function nearDuplicateFiles(
     compared[split] = { files: files.length, compared: items.length };
   }
   // Identical files are already an exact-duplicate error; do not report them twice.
-  const pairs = crossSplitNearDuplicates(bySplit, threshold).filter((p) => digestOf.get(p.left) !== digestOf.get(p.right));
+  const pairs = crossSplitNearDuplicates(bySplit, threshold).filter(
+    (p) => digestOf.get(p.left) !== digestOf.get(p.right),
+  );
   return nearDuplicateFinding(pairs, (_split, id) => id, { threshold, maxTexts, splits: compared });
 }

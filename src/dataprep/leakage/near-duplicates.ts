@@ -19,8 +19,14 @@ export const DEFAULT_MAX_TEXTS = 20_000;
 export const NEAR_DUPLICATE_THRESHOLD = 0.8;
 
 /** Pairs of texts in different splits whose estimated Jaccard similarity reaches the threshold. */
-export function crossSplitNearDuplicates(bySplit: ReadonlyMap<string, readonly TextItem[]>, threshold = NEAR_DUPLICATE_THRESHOLD): NearDuplicatePair[] {
-  const signed = [...bySplit].map(([split, items]) => ({ split, items: items.map((t) => ({ id: t.id, sig: minhashSignature(t.text) })) }));
+export function crossSplitNearDuplicates(
+  bySplit: ReadonlyMap<string, readonly TextItem[]>,
+  threshold = NEAR_DUPLICATE_THRESHOLD,
+): NearDuplicatePair[] {
+  const signed = [...bySplit].map(([split, items]) => ({
+    split,
+    items: items.map((t) => ({ id: t.id, sig: minhashSignature(t.text) })),
+  }));
   const out: NearDuplicatePair[] = [];
   for (let i = 0; i < signed.length; i++) {
     for (let j = i + 1; j < signed.length; j++) {
@@ -28,12 +34,25 @@ export function crossSplitNearDuplicates(bySplit: ReadonlyMap<string, readonly T
       const b = signed[j]!;
       if (a.items.length === 0 || b.items.length === 0) continue;
       for (const p of nearDuplicatePairs(a.items, b.items, threshold)) {
-        out.push({ leftSplit: a.split, left: String(p.left), rightSplit: b.split, right: String(p.right), jaccard: p.jaccard });
+        out.push({
+          leftSplit: a.split,
+          left: String(p.left),
+          rightSplit: b.split,
+          right: String(p.right),
+          jaccard: p.jaccard,
+        });
       }
     }
   }
   // The LSH index may return pairs in any order; reports must not.
-  return out.sort((x, y) => y.jaccard - x.jaccard || cmp(x.leftSplit, y.leftSplit) || cmp(x.left, y.left) || cmp(x.rightSplit, y.rightSplit) || cmp(x.right, y.right));
+  return out.sort(
+    (x, y) =>
+      y.jaccard - x.jaccard ||
+      cmp(x.leftSplit, y.leftSplit) ||
+      cmp(x.left, y.left) ||
+      cmp(x.rightSplit, y.rightSplit) ||
+      cmp(x.right, y.right),
+  );
 }
 
 function cmp(a: string, b: string): number {

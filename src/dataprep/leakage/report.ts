@@ -1,5 +1,6 @@
 /** What can leak between splits; each check is documented in docs/DATAPREP.md. */
-export type LeakageKind = 'exact-duplicate' | 'content-duplicate' | 'key-overlap' | 'group-overlap' | 'time-order' | 'near-duplicate';
+export type LeakageKind =
+  'exact-duplicate' | 'content-duplicate' | 'key-overlap' | 'group-overlap' | 'time-order' | 'near-duplicate';
 
 export interface LeakageFinding {
   kind: LeakageKind;

@@ -14,7 +14,8 @@ beforeAll(async () => {
 });
 afterAll(() => engine.close());
 
-const WORDS = 'the quick brown fox jumps over the lazy dog while a patient heron waits by the river for the morning fish to rise near the old stone bridge that crosses the water below the hill where the village keeps its bells and the baker sells bread to every early traveller passing through on the road north';
+const WORDS =
+  'the quick brown fox jumps over the lazy dog while a patient heron waits by the river for the morning fish to rise near the old stone bridge that crosses the water below the hill where the village keeps its bells and the baker sells bread to every early traveller passing through on the road north';
 const T1 = WORDS;
 const T2 = WORDS.replace(/north$/, 'south');
 
@@ -47,7 +48,14 @@ describe('tableLeakage', () => {
       { key: ['u'], group: 'u', time: 't', text: 'txt' },
     );
     expect(report.ok).toBe(false);
-    expect(report.checked).toEqual(['exact-duplicate', 'content-duplicate', 'key-overlap', 'group-overlap', 'time-order', 'near-duplicate']);
+    expect(report.checked).toEqual([
+      'exact-duplicate',
+      'content-duplicate',
+      'key-overlap',
+      'group-overlap',
+      'time-order',
+      'near-duplicate',
+    ]);
     const [dup, key, group, time, near] = report.findings;
     expect(dup).toEqual({
       kind: 'exact-duplicate',
@@ -55,7 +63,11 @@ describe('tableLeakage', () => {
       count: 2,
       sample: [
         { row: { id: 1, u: 'a', t: '2020-01-01 00:00:00', txt: T1, x: null }, splits: ['train', 'test'], rows: 2 },
-        { row: { id: 2, u: 'b', t: '2020-01-02 00:00:00', txt: 'short b', x: 1.5 }, splits: ['train', 'test'], rows: 3 },
+        {
+          row: { id: 2, u: 'b', t: '2020-01-02 00:00:00', txt: 'short b', x: 1.5 },
+          splits: ['train', 'test'],
+          rows: 3,
+        },
       ],
       message: '2 distinct rows (5 rows in all) appear in more than one split',
       details: { rows: 5 },
@@ -73,7 +85,12 @@ describe('tableLeakage', () => {
       message: '4 values of key u appear in more than one split (9 rows)',
       details: { rows: 9 },
     });
-    expect(group).toMatchObject({ kind: 'group-overlap', severity: 'error', count: 4, message: '4 values of group u appear in more than one split (9 rows)' });
+    expect(group).toMatchObject({
+      kind: 'group-overlap',
+      severity: 'error',
+      count: 4,
+      message: '4 values of group u appear in more than one split (9 rows)',
+    });
     expect(time).toMatchObject({
       kind: 'time-order',
       severity: 'error',
@@ -84,7 +101,8 @@ describe('tableLeakage', () => {
         { split: 'test', time: '2020-01-10 00:00:00', earlier_max: '2020-01-11 00:00:00' },
         { split: 'test', time: '2020-01-11 00:00:00', earlier_max: '2020-01-11 00:00:00' },
       ],
-      message: '4 rows of later splits are not strictly after every row of an earlier split by t (earliest: a test row at 2020-01-01 00:00:00, while an earlier split reaches 2020-01-11 00:00:00)',
+      message:
+        '4 rows of later splits are not strictly after every row of an earlier split by t (earliest: a test row at 2020-01-01 00:00:00, while an earlier split reaches 2020-01-11 00:00:00)',
     });
     expect(time!.details).toEqual({
       ranges: {
@@ -94,10 +112,31 @@ describe('tableLeakage', () => {
       },
     });
     // T1 twice (identical), "short b" twice (identical), T1 against T2 (one word of 58 differs).
-    expect(near).toMatchObject({ kind: 'near-duplicate', severity: 'warn', count: 3, message: '3 pairs of near-duplicate texts (estimated Jaccard ≥ 0.8) sit in different splits' });
-    expect(near!.details).toEqual({ column: 'txt', threshold: 0.8, maxTexts: 20000, splits: { train: { texts: 3, compared: 3 }, val: { texts: 1, compared: 1 }, test: { texts: 5, compared: 5 } } });
-    const pairs = (near!.sample as Array<{ jaccard: number; left: { split: string; item: string }; right: { split: string; item: string } }>).map((p) => [p.left.item.slice(0, 9), p.right.item.slice(0, 9), p.jaccard === 1]);
-    expect(pairs.filter((p) => p[2]).map((p) => p.slice(0, 2)).sort()).toEqual([
+    expect(near).toMatchObject({
+      kind: 'near-duplicate',
+      severity: 'warn',
+      count: 3,
+      message: '3 pairs of near-duplicate texts (estimated Jaccard ≥ 0.8) sit in different splits',
+    });
+    expect(near!.details).toEqual({
+      column: 'txt',
+      threshold: 0.8,
+      maxTexts: 20000,
+      splits: { train: { texts: 3, compared: 3 }, val: { texts: 1, compared: 1 }, test: { texts: 5, compared: 5 } },
+    });
+    const pairs = (
+      near!.sample as Array<{
+        jaccard: number;
+        left: { split: string; item: string };
+        right: { split: string; item: string };
+      }>
+    ).map((p) => [p.left.item.slice(0, 9), p.right.item.slice(0, 9), p.jaccard === 1]);
+    expect(
+      pairs
+        .filter((p) => p[2])
+        .map((p) => p.slice(0, 2))
+        .sort(),
+    ).toEqual([
       ['short b', 'short b'],
       ['the quick', 'the quick'],
     ]);
@@ -106,25 +145,71 @@ describe('tableLeakage', () => {
 
   it('reports nothing for clean splits, and caps the texts it compares', async () => {
     const a = await parquet('a', `(1, 'a', '2020-01-01', ${lit(T1)}, 1), (2, 'b', '2020-01-02', 'x y', 1)`);
-    const b = await parquet('b', `(3, 'c', '2020-01-03', 'completely different words here today', 1), (4, 'd', '2020-01-04', ${lit(T2)}, 1)`);
-    const clean = await tableLeakage(engine, [{ name: 'a', file: a }, { name: 'b', file: b }], { key: ['id'], time: 't' });
-    expect(clean).toEqual({ ok: true, checked: ['exact-duplicate', 'content-duplicate', 'key-overlap', 'time-order'], findings: [] });
-    const capped = await tableLeakage(engine, [{ name: 'a', file: a }, { name: 'b', relation: `read_parquet(${lit(b)})` }], { text: 'txt', maxTexts: 1 });
+    const b = await parquet(
+      'b',
+      `(3, 'c', '2020-01-03', 'completely different words here today', 1), (4, 'd', '2020-01-04', ${lit(T2)}, 1)`,
+    );
+    const clean = await tableLeakage(
+      engine,
+      [
+        { name: 'a', file: a },
+        { name: 'b', file: b },
+      ],
+      { key: ['id'], time: 't' },
+    );
+    expect(clean).toEqual({
+      ok: true,
+      checked: ['exact-duplicate', 'content-duplicate', 'key-overlap', 'time-order'],
+      findings: [],
+    });
+    const capped = await tableLeakage(
+      engine,
+      [
+        { name: 'a', file: a },
+        { name: 'b', relation: `read_parquet(${lit(b)})` },
+      ],
+      { text: 'txt', maxTexts: 1 },
+    );
     expect(capped.ok).toBe(true);
     expect(capped.checked).toEqual(['exact-duplicate', 'near-duplicate']);
     // With one text per split the T1/T2 pair is found only if both are the sampled ones.
-    for (const f of capped.findings) expect(f.details!.splits).toEqual({ a: { texts: 2, compared: 1 }, b: { texts: 2, compared: 1 } });
+    for (const f of capped.findings)
+      expect(f.details!.splits).toEqual({ a: { texts: 2, compared: 1 }, b: { texts: 2, compared: 1 } });
   });
 
   it('refuses unknown columns and fewer than two splits', async () => {
     const a = await parquet('a', `(1, 'a', '2020-01-01', 'x', 1)`);
-    expect((await rejectsWith(tableLeakage(engine, [{ name: 'a', file: a }, { name: 'b', file: a }], { key: ['nope'] }), 'INVALID_INPUT')).message).toBe('the key column "nope" is not in the table');
+    expect(
+      (
+        await rejectsWith(
+          tableLeakage(
+            engine,
+            [
+              { name: 'a', file: a },
+              { name: 'b', file: a },
+            ],
+            { key: ['nope'] },
+          ),
+          'INVALID_INPUT',
+        )
+      ).message,
+    ).toBe('the key column "nope" is not in the table');
     await rejectsWith(tableLeakage(engine, [{ name: 'a', file: a }], {}), 'USAGE');
   });
 
   it('on flights-3m split by time: routes seen in both splits are key overlap, counted exactly', async () => {
-    const flights = await loadTable(engine, [join(process.cwd(), 'node_modules/vega-datasets/data/flights-3m.parquet')], 'parquet', { name: 'flights' });
-    const { splits, report } = await splitTable(engine, flights, { ratios: 'train=0.9,test=0.1', time: 'date' }, join(tempDir(), 'out'));
+    const flights = await loadTable(
+      engine,
+      [join(process.cwd(), 'node_modules/vega-datasets/data/flights-3m.parquet')],
+      'parquet',
+      { name: 'flights' },
+    );
+    const { splits, report } = await splitTable(
+      engine,
+      flights,
+      { ratios: 'train=0.9,test=0.1', time: 'date' },
+      join(tempDir(), 'out'),
+    );
     expect(report.leakage.ok).toBe(true);
     const files = splits.map((s) => ({ name: s.name, file: s.file }));
     const leak = await tableLeakage(engine, files, { key: ['origin', 'destination'], group: 'origin', time: 'date' });

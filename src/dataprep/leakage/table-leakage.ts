@@ -1,7 +1,20 @@
 import { CairnError } from '../../core/errors.js';
 import { ident, lit, type TableEngine } from '../tables/engine.js';
-import { crossSplitNearDuplicates, DEFAULT_MAX_TEXTS, NEAR_DUPLICATE_THRESHOLD, nearDuplicateFinding, type TextItem } from './near-duplicates.js';
-import { LEAKAGE_SEVERITY, leakageReport, SAMPLE_SIZE, type LeakageFinding, type LeakageKind, type LeakageReport } from './report.js';
+import {
+  crossSplitNearDuplicates,
+  DEFAULT_MAX_TEXTS,
+  NEAR_DUPLICATE_THRESHOLD,
+  nearDuplicateFinding,
+  type TextItem,
+} from './near-duplicates.js';
+import {
+  LEAKAGE_SEVERITY,
+  leakageReport,
+  SAMPLE_SIZE,
+  type LeakageFinding,
+  type LeakageKind,
+  type LeakageReport,
+} from './report.js';
 
 export interface TableLeakageOptions {
   /** Report key values found in more than one split. */
@@ -37,27 +50,55 @@ export interface CombinedSplits {
 let serial = 0;
 
 /** Checks split relations or files for leakage between them, in the order given (train before test). */
-export async function tableLeakage(engine: TableEngine, splits: readonly SplitRelation[], opts: TableLeakageOptions = {}): Promise<LeakageReport> {
-  if (splits.length < 2 || splits.length > 63) throw new CairnError('USAGE', 'a leakage check needs 2 to 63 splits', { data: { splits: splits.length } });
+export async function tableLeakage(
+  engine: TableEngine,
+  splits: readonly SplitRelation[],
+  opts: TableLeakageOptions = {},
+): Promise<LeakageReport> {
+  if (splits.length < 2 || splits.length > 63)
+    throw new CairnError('USAGE', 'a leakage check needs 2 to 63 splits', { data: { splits: splits.length } });
   const view = `__cairn_leak_${++serial}`;
   const splitColumn = '__cairn_leak_split';
-  const parts = splits.map((s, i) => `SELECT ${i} AS ${ident(splitColumn)}, * FROM ${'file' in s ? `read_parquet(${lit(s.file)})` : s.relation}`);
+  const parts = splits.map(
+    (s, i) =>
+      `SELECT ${i} AS ${ident(splitColumn)}, * FROM ${'file' in s ? `read_parquet(${lit(s.file)})` : s.relation}`,
+  );
   await engine.run(`CREATE OR REPLACE TEMP VIEW ${ident(view)} AS ${parts.join(' UNION ALL BY NAME ')}`);
   try {
-    const desc = await engine.all<{ column_name: string; column_type: string }>(`SELECT column_name, column_type FROM (DESCRIBE ${ident(view)})`);
-    const columns = desc.filter((d) => d.column_name !== splitColumn).map((d) => ({ name: d.column_name, type: d.column_type }));
-    return await combinedLeakage(engine, { relation: ident(view), splitColumn, names: splits.map((s) => s.name), columns }, opts);
+    const desc = await engine.all<{ column_name: string; column_type: string }>(
+      `SELECT column_name, column_type FROM (DESCRIBE ${ident(view)})`,
+    );
+    const columns = desc
+      .filter((d) => d.column_name !== splitColumn)
+      .map((d) => ({ name: d.column_name, type: d.column_type }));
+    return await combinedLeakage(
+      engine,
+      { relation: ident(view), splitColumn, names: splits.map((s) => s.name), columns },
+      opts,
+    );
   } finally {
     await engine.run(`DROP VIEW IF EXISTS ${ident(view)}`);
   }
 }
 
-export async function combinedLeakage(engine: TableEngine, src: CombinedSplits, opts: TableLeakageOptions = {}): Promise<LeakageReport> {
+export async function combinedLeakage(
+  engine: TableEngine,
+  src: CombinedSplits,
+  opts: TableLeakageOptions = {},
+): Promise<LeakageReport> {
   const names = src.columns.map((c) => c.name);
-  for (const [what, cols] of [['key', opts.key ?? []], ['group', opts.group ? [opts.group] : []], ['time', opts.time ? [opts.time] : []], ['text', opts.text ? [opts.text] : []]] as const) {
+  for (const [what, cols] of [
+    ['key', opts.key ?? []],
+    ['group', opts.group ? [opts.group] : []],
+    ['time', opts.time ? [opts.time] : []],
+    ['text', opts.text ? [opts.text] : []],
+  ] as const) {
     for (const c of cols) {
       if (!names.includes(c)) {
-        throw new CairnError('INVALID_INPUT', `the ${what} column ${JSON.stringify(c)} is not in the table`, { hint: `columns: ${names.join(', ')}`, data: { column: c, columns: names } });
+        throw new CairnError('INVALID_INPUT', `the ${what} column ${JSON.stringify(c)} is not in the table`, {
+          hint: `columns: ${names.join(', ')}`,
+          data: { column: c, columns: names },
+        });
       }
     }
   }
@@ -82,16 +123,29 @@ export async function combinedLeakage(engine: TableEngine, src: CombinedSplits, 
   }
   if (opts.text) {
     checked.push('near-duplicate');
-    findings.push(await nearDuplicateTexts(engine, src, opts.text, opts.maxTexts ?? DEFAULT_MAX_TEXTS, opts.threshold ?? NEAR_DUPLICATE_THRESHOLD));
+    findings.push(
+      await nearDuplicateTexts(
+        engine,
+        src,
+        opts.text,
+        opts.maxTexts ?? DEFAULT_MAX_TEXTS,
+        opts.threshold ?? NEAR_DUPLICATE_THRESHOLD,
+      ),
+    );
   }
-  return leakageReport(checked, findings.filter((f): f is LeakageFinding => f !== null));
+  return leakageReport(
+    checked,
+    findings.filter((f): f is LeakageFinding => f !== null),
+  );
 }
 
 /** Times and other values JSON cannot carry exactly are shown as DuckDB writes them. */
 function shown(src: CombinedSplits, column: string, qualifier = ''): string {
   const type = src.columns.find((c) => c.name === column)?.type ?? 'VARCHAR';
   const ref = `${qualifier}${ident(column)}`;
-  return /^(DATE|TIME|TIMESTAMP|INTERVAL|HUGEINT|UHUGEINT|UBIGINT|DECIMAL|BLOB|UUID)/i.test(type) ? `CAST(${ref} AS VARCHAR)` : ref;
+  return /^(DATE|TIME|TIMESTAMP|INTERVAL|HUGEINT|UHUGEINT|UBIGINT|DECIMAL|BLOB|UUID)/i.test(type)
+    ? `CAST(${ref} AS VARCHAR)`
+    : ref;
 }
 
 /**
@@ -116,7 +170,11 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? o
  * it finds content-duplicates: equal rows apart from the key, under at least two different
  * keys, so that a plain exact duplicate is not reported twice.
  */
-async function exactDuplicates(engine: TableEngine, src: CombinedSplits, exclude: readonly string[]): Promise<LeakageFinding | null> {
+async function exactDuplicates(
+  engine: TableEngine,
+  src: CombinedSplits,
+  exclude: readonly string[],
+): Promise<LeakageFinding | null> {
   const s = ident(src.splitColumn);
   const compared = src.columns.filter((c) => !exclude.includes(c.name));
   if (compared.length === 0) return null;
@@ -125,7 +183,9 @@ async function exactDuplicates(engine: TableEngine, src: CombinedSplits, exclude
   const keyHash = exclude.length ? `hash(${exclude.map(ident).join(', ')})` : null;
   const having = `min(${s}) <> max(${s})${keyHash ? ` AND min(${keyHash}) <> max(${keyHash})` : ''}`;
   const cand = `__cairn_leak_dup_${++serial}`;
-  await engine.run(`CREATE OR REPLACE TEMP TABLE ${ident(cand)} AS SELECT ${hash} AS h FROM ${src.relation} GROUP BY h HAVING ${having}`);
+  await engine.run(
+    `CREATE OR REPLACE TEMP TABLE ${ident(cand)} AS SELECT ${hash} AS h FROM ${src.relation} GROUP BY h HAVING ${having}`,
+  );
   try {
     const [{ n }] = (await engine.all<{ n: number }>(`SELECT count(*) AS n FROM ${ident(cand)}`)) as [{ n: number }];
     if (Number(n) === 0) return null;
@@ -144,7 +204,11 @@ async function exactDuplicates(engine: TableEngine, src: CombinedSplits, exclude
       kind,
       severity: LEAKAGE_SEVERITY[kind],
       count: total,
-      sample: rows.map(({ __splits, __rows, __total: _t, __total_rows: _r, ...row }) => ({ row, splits: splitNames(src, __splits), rows: Number(__rows) })),
+      sample: rows.map(({ __splits, __rows, __total: _t, __total_rows: _r, ...row }) => ({
+        row,
+        splits: splitNames(src, __splits),
+        rows: Number(__rows),
+      })),
       message: `${plural(total, 'distinct row')} (${plural(totalRows, 'row')} in all) ${total === 1 ? 'appears' : 'appear'} in more than one split${exclude.length ? ` (compared without the key ${exclude.join(', ')})` : ''}`,
       details: { rows: totalRows },
     };
@@ -154,7 +218,12 @@ async function exactDuplicates(engine: TableEngine, src: CombinedSplits, exclude
 }
 
 /** Key (or group) values present in more than one split. NULL is a value like any other here. */
-async function overlap(engine: TableEngine, src: CombinedSplits, kind: 'key-overlap' | 'group-overlap', columns: readonly string[]): Promise<LeakageFinding | null> {
+async function overlap(
+  engine: TableEngine,
+  src: CombinedSplits,
+  kind: 'key-overlap' | 'group-overlap',
+  columns: readonly string[],
+): Promise<LeakageFinding | null> {
   const s = ident(src.splitColumn);
   const cols = columns.map(ident);
   const rows = await engine.all<Record<string, unknown>>(
@@ -165,12 +234,21 @@ async function overlap(engine: TableEngine, src: CombinedSplits, kind: 'key-over
   );
   if (rows.length === 0) return null;
   const total = Number(rows[0]!.__total);
-  const what = kind === 'key-overlap' ? (columns.length === 1 ? `key ${columns[0]}` : `key (${columns.join(', ')})`) : `group ${columns[0]}`;
+  const what =
+    kind === 'key-overlap'
+      ? columns.length === 1
+        ? `key ${columns[0]}`
+        : `key (${columns.join(', ')})`
+      : `group ${columns[0]}`;
   return {
     kind,
     severity: LEAKAGE_SEVERITY[kind],
     count: total,
-    sample: rows.map(({ __splits, __rows, __total: _t, __total_rows: _r, ...value }) => ({ value, splits: splitNames(src, __splits), rows: Number(__rows) })),
+    sample: rows.map(({ __splits, __rows, __total: _t, __total_rows: _r, ...value }) => ({
+      value,
+      splits: splitNames(src, __splits),
+      rows: Number(__rows),
+    })),
     message: `${plural(total, `value of ${what}`, `values of ${what}`)} appear in more than one split (${plural(Number(rows[0]!.__total_rows), 'row')})`,
     details: { rows: Number(rows[0]!.__total_rows) },
   };
@@ -188,9 +266,16 @@ async function timeOrder(engine: TableEngine, src: CombinedSplits, time: string)
   );
   const bounds = `WITH m AS (SELECT ${s} AS s, max(${t}) AS hi FROM ${src.relation} GROUP BY ${s}),
     b AS (SELECT s, max(hi) OVER (ORDER BY s ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before FROM m)`;
-  const [{ n }] = (await engine.all<{ n: number }>(`${bounds} SELECT count(*) AS n FROM ${src.relation} r JOIN b ON r.${s} = b.s WHERE r.${t} <= b.before`)) as [{ n: number }];
+  const [{ n }] = (await engine.all<{ n: number }>(
+    `${bounds} SELECT count(*) AS n FROM ${src.relation} r JOIN b ON r.${s} = b.s WHERE r.${t} <= b.before`,
+  )) as [{ n: number }];
   const details = {
-    ranges: Object.fromEntries(ranges.map((r) => [src.names[Number(r.s)] ?? String(r.s), { min: r.lo, max: r.hi, rows: Number(r.rows), nullTimes: Number(r.nulls) }])),
+    ranges: Object.fromEntries(
+      ranges.map((r) => [
+        src.names[Number(r.s)] ?? String(r.s),
+        { min: r.lo, max: r.hi, rows: Number(r.rows), nullTimes: Number(r.nulls) },
+      ]),
+    ),
   };
   if (Number(n) === 0) return null;
   const sample = await engine.all<Record<string, unknown>>(
@@ -198,7 +283,9 @@ async function timeOrder(engine: TableEngine, src: CombinedSplits, time: string)
        FROM ${src.relation} r JOIN b ON r.${s} = b.s WHERE r.${t} <= b.before ORDER BY r.${t}, r.${s} LIMIT ${SAMPLE_SIZE}`,
   );
   const worst = sample[0];
-  const span = worst ? ` (earliest: a ${src.names[Number(worst.__split)]} row at ${String(worst.time)}, while an earlier split reaches ${String(worst.earlier_max)})` : '';
+  const span = worst
+    ? ` (earliest: a ${src.names[Number(worst.__split)]} row at ${String(worst.time)}, while an earlier split reaches ${String(worst.earlier_max)})`
+    : '';
   return {
     kind: 'time-order',
     severity: LEAKAGE_SEVERITY['time-order'],
@@ -209,7 +296,13 @@ async function timeOrder(engine: TableEngine, src: CombinedSplits, time: string)
   };
 }
 
-async function nearDuplicateTexts(engine: TableEngine, src: CombinedSplits, column: string, maxTexts: number, threshold: number): Promise<LeakageFinding | null> {
+async function nearDuplicateTexts(
+  engine: TableEngine,
+  src: CombinedSplits,
+  column: string,
+  maxTexts: number,
+  threshold: number,
+): Promise<LeakageFinding | null> {
   const s = ident(src.splitColumn);
   const c = `CAST(${ident(column)} AS VARCHAR)`;
   const bySplit = new Map<string, TextItem[]>();
@@ -218,7 +311,10 @@ async function nearDuplicateTexts(engine: TableEngine, src: CombinedSplits, colu
     const rows = await engine.all<{ text: string; total: number }>(
       `SELECT text, count(*) OVER () AS total FROM (SELECT DISTINCT ${c} AS text FROM ${src.relation} WHERE ${s} = ${i} AND ${ident(column)} IS NOT NULL) ORDER BY md5(text), text LIMIT ${Math.max(0, Math.floor(maxTexts))}`,
     );
-    bySplit.set(name, rows.map((r, k) => ({ id: String(k), text: r.text })));
+    bySplit.set(
+      name,
+      rows.map((r, k) => ({ id: String(k), text: r.text })),
+    );
     compared[name] = { texts: Number(rows[0]?.total ?? 0), compared: rows.length };
   }
   const pairs = crossSplitNearDuplicates(bySplit, threshold);

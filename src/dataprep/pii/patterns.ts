@@ -17,10 +17,20 @@ export interface PiiPattern {
 }
 
 export const PII_PATTERNS: readonly PiiPattern[] = [
-  { kind: 'email', source: String.raw`[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}`, token: '[EMAIL]', checksum: null },
+  {
+    kind: 'email',
+    source: String.raw`[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}`,
+    token: '[EMAIL]',
+    checksum: null,
+  },
   // International (+CC …) or North American forms with separators; bare digit runs are left
   // to the card and IBAN detectors, or every number in a table would count.
-  { kind: 'phone', source: String.raw`(?:\+[1-9][0-9]{0,2}[ .-]?(?:\(?[0-9]{1,4}\)?[ .-]?){2,4}[0-9]{2,4}|\(?[2-9][0-9]{2}\)?[ .-][2-9][0-9]{2}[ .-][0-9]{4})`, token: '[PHONE]', checksum: null },
+  {
+    kind: 'phone',
+    source: String.raw`(?:\+[1-9][0-9]{0,2}[ .-]?(?:\(?[0-9]{1,4}\)?[ .-]?){2,4}[0-9]{2,4}|\(?[2-9][0-9]{2}\)?[ .-][2-9][0-9]{2}[ .-][0-9]{4})`,
+    token: '[PHONE]',
+    checksum: null,
+  },
   { kind: 'card', source: String.raw`[0-9](?:[ -]?[0-9]){12,18}`, token: '[CARD]', checksum: 'luhn' },
   { kind: 'iban', source: String.raw`[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}`, token: '[IBAN]', checksum: 'iban-mod97' },
 ];

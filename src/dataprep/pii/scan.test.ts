@@ -19,14 +19,36 @@ function corpusFiles(filter: (name: string) => boolean): string[] {
 
 /** Texts of PII, near misses and separators glued in random order: the hard cases. */
 function randomTexts(seed: number, n: number): string[] {
-  const parts = ['ann@example.org', '+44 20 7946 0958', '(212) 555-0100', '4111 1111 1111 1111', '4111111111111112', 'DE89 3704 0044 0532 0130 00', 'GB82WEST12345698765432', '234 567 8901 234560', 'word', '12', ' ', ' ', '\n', ', ', '-', '@', '.', "'"];
+  const parts = [
+    'ann@example.org',
+    '+44 20 7946 0958',
+    '(212) 555-0100',
+    '4111 1111 1111 1111',
+    '4111111111111112',
+    'DE89 3704 0044 0532 0130 00',
+    'GB82WEST12345698765432',
+    '234 567 8901 234560',
+    'word',
+    '12',
+    ' ',
+    ' ',
+    '\n',
+    ', ',
+    '-',
+    '@',
+    '.',
+    "'",
+  ];
   const bytes = prng(seed, 4 * n * 40);
-  return Array.from({ length: n }, (_, t) => Array.from({ length: 40 }, (_, i) => parts[bytes.readUInt32LE((t * 40 + i) * 4) % parts.length]).join(''));
+  return Array.from({ length: n }, (_, t) =>
+    Array.from({ length: 40 }, (_, i) => parts[bytes.readUInt32LE((t * 40 + i) * 4) % parts.length]).join(''),
+  );
 }
 
 describe('scanText', () => {
   it('finds each kind with offsets and masked values', () => {
-    const text = 'Mail ann.lee@example.org or call +44 20 7946 0958; card 4111 1111 1111 1111, IBAN DE89 3704 0044 0532 0130 00.';
+    const text =
+      'Mail ann.lee@example.org or call +44 20 7946 0958; card 4111 1111 1111 1111, IBAN DE89 3704 0044 0532 0130 00.';
     const r = scanText(text);
     expect(r.counts).toEqual({ email: 1, phone: 1, card: 1, iban: 1 });
     expect(r.findings).toEqual([
@@ -35,7 +57,13 @@ describe('scanText', () => {
       { kind: 'card', start: 56, end: 75, masked: '9999 9999 9999 9999' },
       { kind: 'iban', start: 82, end: 109, masked: 'xx99 9999 9999 9999 9999 99' },
     ]);
-    for (const f of r.findings) expect(text.slice(f.start, f.end).replace(/[A-Za-z]/g, 'x').replace(/[0-9]/g, '9')).toBe(f.masked);
+    for (const f of r.findings)
+      expect(
+        text
+          .slice(f.start, f.end)
+          .replace(/[A-Za-z]/g, 'x')
+          .replace(/[0-9]/g, '9'),
+      ).toBe(f.masked);
   });
 
   it('counts cards and IBANs only when their checksum holds', () => {
@@ -60,7 +88,10 @@ describe('scanText', () => {
       ['card', '4012888888881881'],
       ['phone', '(212) 555-0100'],
     ]);
-    expect(redactText(text)).toEqual({ text: 'x [CARD] y [EMAIL] z [CARD] w [PHONE]', counts: { email: 1, phone: 1, card: 2, iban: 0 } });
+    expect(redactText(text)).toEqual({
+      text: 'x [CARD] y [EMAIL] z [CARD] w [PHONE]',
+      counts: { email: 1, phone: 1, card: 2, iban: 0 },
+    });
   });
 
   it('scans exactly what it redacts, at offsets that rebuild the redaction (random texts)', () => {
@@ -87,7 +118,12 @@ describe('scanText', () => {
     const text = 'call +44 20 7946 0958 4111 1111 1111 1111 now';
     expect(scanText(text).counts).toEqual({ email: 0, phone: 1, card: 0, iban: 0 });
     expect(redactText(text).text).toBe('call [PHONE] 1111 1111 now');
-    expect(scanText('call +44 20 7946 0958, card 4111 1111 1111 1111').counts).toEqual({ email: 0, phone: 1, card: 1, iban: 0 });
+    expect(scanText('call +44 20 7946 0958, card 4111 1111 1111 1111').counts).toEqual({
+      email: 0,
+      phone: 1,
+      card: 1,
+      iban: 0,
+    });
   });
 
   it('limits findings but not counts', () => {
@@ -121,8 +157,12 @@ describe('bytes', () => {
   });
 
   it('safe cuts are bytes no pattern contains', () => {
-    const safe = Array.from({ length: 128 }, (_, c) => c).filter(isSafeCut).map((c) => String.fromCharCode(c));
-    expect(safe.join('')).toBe('\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f!"#$&\'*,/:;<=>?[\\]^`{|}~\x7f');
+    const safe = Array.from({ length: 128 }, (_, c) => c)
+      .filter(isSafeCut)
+      .map((c) => String.fromCharCode(c));
+    expect(safe.join('')).toBe(
+      '\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f!"#$&\'*,/:;<=>?[\\]^`{|}~\x7f',
+    );
     expect(isSafeCut(0xc3)).toBe(false);
   });
 });
@@ -132,13 +172,17 @@ describe('pseudonym', () => {
 
   it('is HMAC-SHA256 hex, identical to hmacSql in DuckDB', async () => {
     // RFC 4231 test case 2.
-    expect(pseudonym(Buffer.from('Jefe'), 'what do ya want for nothing?')).toBe('5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843');
+    expect(pseudonym(Buffer.from('Jefe'), 'what do ya want for nothing?')).toBe(
+      '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843',
+    );
     const engine = await openEngine({ tempDir: join(temp(), 'duck'), threads: 1 });
     try {
       await installPiiMacros(engine);
       const values = ['ann@example.org', 'Jörg Müller', '', '💡 idea'];
       for (const key of [Buffer.from('Jefe'), Buffer.alloc(131, 0xaa), Buffer.from('k')]) {
-        const rows = await engine.all<{ v: string; h: string }>(`SELECT v, ${hmacSql('v', key)} AS h FROM (VALUES ${values.map((v) => `(${lit(v)})`).join(', ')}) AS t(v)`);
+        const rows = await engine.all<{ v: string; h: string }>(
+          `SELECT v, ${hmacSql('v', key)} AS h FROM (VALUES ${values.map((v) => `(${lit(v)})`).join(', ')}) AS t(v)`,
+        );
         expect(rows.length).toBe(values.length);
         for (const r of rows) expect(r.h).toBe(pseudonym(key, r.v));
       }
@@ -151,8 +195,16 @@ describe('pseudonym', () => {
     const engine = await openEngine({ tempDir: join(temp(), 'duck'), threads: 1 });
     try {
       await installPiiMacros(engine);
-      const texts = ['Mail ann.lee@example.org or call +44 20 7946 0958; card 4111 1111 1111 1111, IBAN DE89 3704 0044 0532 0130 00.', 'x 4111111111111111 y bob@example.com w (212) 555-0100', 'nothing', '', ...randomTexts(7, 500)];
-      const rows = await engine.all<{ t: string; r: string }>(`SELECT t, ${redactSql('t')} AS r FROM (VALUES ${texts.map((v) => `(${lit(v)})`).join(', ')}) AS x(t)`);
+      const texts = [
+        'Mail ann.lee@example.org or call +44 20 7946 0958; card 4111 1111 1111 1111, IBAN DE89 3704 0044 0532 0130 00.',
+        'x 4111111111111111 y bob@example.com w (212) 555-0100',
+        'nothing',
+        '',
+        ...randomTexts(7, 500),
+      ];
+      const rows = await engine.all<{ t: string; r: string }>(
+        `SELECT t, ${redactSql('t')} AS r FROM (VALUES ${texts.map((v) => `(${lit(v)})`).join(', ')}) AS x(t)`,
+      );
       expect(rows.length).toBe(texts.length);
       for (const row of rows) expect(row.r).toBe(redactText(row.t).text);
       expect(await engine.all(`SELECT ${redactSql('NULL')} AS r`)).toEqual([{ r: null }]);
@@ -196,7 +248,9 @@ describe('the SpamAssassin corpus', () => {
       found += r.counts.email + r.counts.phone + r.counts.card + r.counts.iban;
     }
     const mbs = bytes / 1e6 / ((performance.now() - t0) / 1000);
-    process.stdout.write(`PII scan: ${files.length} files, ${(bytes / 1e6).toFixed(1)} MB, ${found} findings, ${mbs.toFixed(1)} MB/s\n`);
+    process.stdout.write(
+      `PII scan: ${files.length} files, ${(bytes / 1e6).toFixed(1)} MB, ${found} findings, ${mbs.toFixed(1)} MB/s\n`,
+    );
     expect(mbs).toBeGreaterThanOrEqual(20);
   });
 });

@@ -42,7 +42,9 @@ interface Compiled {
   re: RegExp;
 }
 
-const compiled = new Map<PiiKind, Compiled>(PII_PATTERNS.map((p) => [p.kind, { pattern: p, re: new RegExp(p.source, 'g') }]));
+const compiled = new Map<PiiKind, Compiled>(
+  PII_PATTERNS.map((p) => [p.kind, { pattern: p, re: new RegExp(p.source, 'g') }]),
+);
 
 /** The kinds in processing order: checksum kinds first, each group in PII_PATTERNS order. */
 function ordered(kinds: readonly PiiKind[]): Compiled[] {
@@ -107,7 +109,13 @@ function runPasses(text: string, kinds: readonly PiiKind[], opts: { redact: bool
         mi++;
       }
       const origStart = lastOrigEnd + (s - lastCurEnd);
-      if (findings.length < opts.findings) findings.push({ kind: pattern.kind, start: origStart, end: origStart + value.length, masked: maskValue(value) });
+      if (findings.length < opts.findings)
+        findings.push({
+          kind: pattern.kind,
+          start: origStart,
+          end: origStart + value.length,
+          masked: maskValue(value),
+        });
       if (rewrite) {
         parts.push(cur.slice(last, s), pattern.token);
         next.push({ curStart: s + shift, curEnd: s + shift + pattern.token.length, origEnd: origStart + value.length });
@@ -136,7 +144,10 @@ export function scanText(text: string, kinds: readonly PiiKind[] = ALL_PII_KINDS
 }
 
 /** `text` with every confirmed match replaced by its kind's token (`[EMAIL]`, …). */
-export function redactText(text: string, kinds: readonly PiiKind[] = ALL_PII_KINDS): { text: string; counts: Record<PiiKind, number> } {
+export function redactText(
+  text: string,
+  kinds: readonly PiiKind[] = ALL_PII_KINDS,
+): { text: string; counts: Record<PiiKind, number> } {
   const r = runPasses(text, kinds, { redact: true, findings: 0 });
   return { text: r.text, counts: r.counts };
 }
@@ -150,7 +161,10 @@ export function scanBytes(bytes: Buffer, kinds: readonly PiiKind[] = ALL_PII_KIN
  * redactText over raw bytes: every byte outside a match is kept as it was, whatever the
  * encoding (UTF-8, Latin-1, broken), because matches are ASCII and Latin-1 maps bytes 1:1.
  */
-export function redactBytes(bytes: Buffer, kinds: readonly PiiKind[] = ALL_PII_KINDS): { bytes: Buffer; counts: Record<PiiKind, number> } {
+export function redactBytes(
+  bytes: Buffer,
+  kinds: readonly PiiKind[] = ALL_PII_KINDS,
+): { bytes: Buffer; counts: Record<PiiKind, number> } {
   const r = redactText(bytes.toString('latin1'), kinds);
   const total = r.counts.email + r.counts.phone + r.counts.card + r.counts.iban;
   return { bytes: total === 0 ? bytes : Buffer.from(r.text, 'latin1'), counts: r.counts };
@@ -172,7 +186,17 @@ export function isSafeCut(byte: number): boolean {
   if (byte >= 0x80) return false;
   if ((byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)) return false;
   // . _ % + - @ ( ) and space appear in the patterns.
-  return !(byte === 0x2e || byte === 0x5f || byte === 0x25 || byte === 0x2b || byte === 0x2d || byte === 0x40 || byte === 0x28 || byte === 0x29 || byte === 0x20);
+  return !(
+    byte === 0x2e ||
+    byte === 0x5f ||
+    byte === 0x25 ||
+    byte === 0x2b ||
+    byte === 0x2d ||
+    byte === 0x40 ||
+    byte === 0x28 ||
+    byte === 0x29 ||
+    byte === 0x20
+  );
 }
 
 export function addCounts(into: Record<PiiKind, number>, from: Record<PiiKind, number>): void {

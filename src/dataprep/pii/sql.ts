@@ -41,7 +41,11 @@ export function piiCountSql(col: string, kind: PiiKind): string {
   const text = `CAST(${col} AS VARCHAR)`;
   const all = `regexp_extract_all(${text}, ${sqlString(p.source)})`;
   const count =
-    p.checksum === 'luhn' ? `len(list_filter(${all}, lambda x: cairn_luhn(x)))` : p.checksum === 'iban-mod97' ? `len(list_filter(${all}, lambda x: cairn_iban_ok(x)))` : `len(${all})`;
+    p.checksum === 'luhn'
+      ? `len(list_filter(${all}, lambda x: cairn_luhn(x)))`
+      : p.checksum === 'iban-mod97'
+        ? `len(list_filter(${all}, lambda x: cairn_iban_ok(x)))`
+        : `len(${all})`;
   // Most values hold no match: a length test and a yes/no match (no list built) rule them out
   // far more cheaply than extracting every match.
   return `CASE WHEN length(${text}) >= ${MIN_LENGTH[kind]} AND regexp_matches(${text}, ${sqlString(p.source)}) THEN ${count} ELSE 0 END`;
@@ -51,7 +55,9 @@ export function piiCountSql(col: string, kind: PiiKind): string {
 export function redactSql(col: string, kinds: readonly PiiKind[] = ['email', 'phone', 'card', 'iban']): string {
   let expr = `CAST(${col} AS VARCHAR)`;
   // Checksum kinds first: their digit runs must be judged before phone numbers eat them.
-  const ordered = [...kinds].sort((a, b) => Number(pattern(b).checksum !== null) - Number(pattern(a).checksum !== null));
+  const ordered = [...kinds].sort(
+    (a, b) => Number(pattern(b).checksum !== null) - Number(pattern(a).checksum !== null),
+  );
   for (const kind of ordered) {
     const p = pattern(kind);
     if (p.checksum) {

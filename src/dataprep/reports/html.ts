@@ -71,8 +71,12 @@ function row(c: CheckResult): string {
   const badge = c.status === 'passed' ? 'passed' : c.severity === 'warn' ? 'warn' : c.status;
   const label = c.status === 'passed' ? 'passed' : c.severity === 'warn' ? `${c.status} (warn)` : c.status;
   const extra: string[] = [];
-  if (c.sample.length) extra.push(`<details${c.status === 'passed' ? '' : ' open'}><summary>Sample (${c.sample.length} ${c.sample.length === 1 ? 'row' : 'rows'})</summary>${value(c.sample, 0)}</details>`);
-  if (c.details && Object.keys(c.details).length) extra.push(`<details><summary>Details</summary>${value(c.details, 0)}</details>`);
+  if (c.sample.length)
+    extra.push(
+      `<details${c.status === 'passed' ? '' : ' open'}><summary>Sample (${c.sample.length} ${c.sample.length === 1 ? 'row' : 'rows'})</summary>${value(c.sample, 0)}</details>`,
+    );
+  if (c.details && Object.keys(c.details).length)
+    extra.push(`<details><summary>Details</summary>${value(c.details, 0)}</details>`);
   return `<tr class="${cls}"><td><span class="badge b-${badge}">${h(label)}</span></td><td><code>${h(c.name)}</code></td><td>${h(c.kind)}</td><td>${h(c.severity)}</td><td class="num">${c.line}</td><td class="num">${h(fmt(c.failed))}</td><td class="num">${h(fmt(c.evaluated))}</td><td class="num">${h(String(c.percent))}</td><td class="num">${h(String(c.mostly))}</td><td>${h(c.message)}${extra.join('')}</td></tr>`;
 }
 
@@ -84,7 +88,12 @@ function value(v: unknown, depth: number): string {
   if (Array.isArray(v)) {
     if (v.length && v.every((x) => x && typeof x === 'object' && !Array.isArray(x))) {
       const cols = [...new Set(v.flatMap((x) => Object.keys(x as object)))];
-      const body = v.map((x) => `<tr>${cols.map((k) => `<td>${value((x as Record<string, unknown>)[k], depth + 1)}</td>`).join('')}</tr>`).join('');
+      const body = v
+        .map(
+          (x) =>
+            `<tr>${cols.map((k) => `<td>${value((x as Record<string, unknown>)[k], depth + 1)}</td>`).join('')}</tr>`,
+        )
+        .join('');
       return `<table class="inner"><thead><tr>${cols.map((k) => `<th>${h(k)}</th>`).join('')}</tr></thead><tbody>${body}</tbody></table>`;
     }
     return h(v.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join(', '));

@@ -34,10 +34,19 @@ export function toJUnit(report: ValidationReport): string {
     if (c.status === 'passed') {
       lines.push(`${open}>`, `      <system-out>${x(body)}</system-out>`, '    </testcase>');
     } else if (isWarning(c)) {
-      lines.push(`${open}>`, `      <skipped message="${x(`warning: ${c.message}`)}"/>`, `      <system-out>${x(body)}</system-out>`, '    </testcase>');
+      lines.push(
+        `${open}>`,
+        `      <skipped message="${x(`warning: ${c.message}`)}"/>`,
+        `      <system-out>${x(body)}</system-out>`,
+        '    </testcase>',
+      );
     } else {
       const tag = c.status === 'error' ? 'error' : 'failure';
-      lines.push(`${open}>`, `      <${tag} message="${x(c.message)}" type="${x(c.kind)}">${x(body)}</${tag}>`, '    </testcase>');
+      lines.push(
+        `${open}>`,
+        `      <${tag} message="${x(c.message)}" type="${x(c.kind)}">${x(body)}</${tag}>`,
+        '    </testcase>',
+      );
     }
   }
   lines.push('  </testsuite>', '</testsuites>', '');

@@ -34,18 +34,35 @@ export function readRecipe(path: string): { recipe: Recipe; text: string } {
  * input via the recipe's digest. A failing step leaves nothing behind: output is written to a
  * temporary folder and packs, and metadata is committed only at the end.
  */
-export async function cleanVersion(deps: DataprepDeps, ref: string, opts: { recipePath: string; name: string; message?: string; file?: string }): Promise<CleanResult> {
+export async function cleanVersion(
+  deps: DataprepDeps,
+  ref: string,
+  opts: { recipePath: string; name: string; message?: string; file?: string },
+): Promise<CleanResult> {
   return withStoreLock(deps, 'data clean', () => cleanVersionLocked(deps, ref, opts));
 }
 
-async function cleanVersionLocked(deps: DataprepDeps, ref: string, opts: { recipePath: string; name: string; message?: string; file?: string }): Promise<CleanResult> {
+async function cleanVersionLocked(
+  deps: DataprepDeps,
+  ref: string,
+  opts: { recipePath: string; name: string; message?: string; file?: string },
+): Promise<CleanResult> {
   const name = checkDatasetName(opts.name);
   const { recipe, text } = readRecipe(opts.recipePath);
-  const view = asFileCollection(await viewVersion(deps, ref, opts.file), recipe.steps.length === 0 && recipe.files.length > 0, opts.file);
+  const view = asFileCollection(
+    await viewVersion(deps, ref, opts.file),
+    recipe.steps.length === 0 && recipe.files.length > 0,
+    opts.file,
+  );
   const v = view.resolved;
   const input = formatDigest(v.version.digest);
-  if (view.table && recipe.steps.length === 0) throw new CairnError('INVALID_INPUT', `the recipe ${recipe.name} has no table steps, and ${v.ref} is a table`);
-  if (!view.table && recipe.files.length === 0) throw new CairnError('INVALID_INPUT', `the recipe ${recipe.name} has no file steps, and ${v.ref} is a file collection`);
+  if (view.table && recipe.steps.length === 0)
+    throw new CairnError('INVALID_INPUT', `the recipe ${recipe.name} has no table steps, and ${v.ref} is a table`);
+  if (!view.table && recipe.files.length === 0)
+    throw new CairnError(
+      'INVALID_INPUT',
+      `the recipe ${recipe.name} has no file steps, and ${v.ref} is a file collection`,
+    );
   return deps.audit.audited(
     { action: 'dataset.clean', target: { type: 'dataset', name }, inputs: [input], params: { recipe: recipe.name } },
     async (commit, draft) => {
@@ -55,7 +72,9 @@ async function cleanVersionLocked(deps: DataprepDeps, ref: string, opts: { recip
       try {
         if (view.table) {
           mkdirSync(tmp, { recursive: true });
-          report = await withTable(deps, view, {}, ({ engine, table }) => runRecipe(engine, table, recipe, { hmacKey: deps.pseudonymKey(), outFile: join(tmp, 'data.parquet') }));
+          report = await withTable(deps, view, {}, ({ engine, table }) =>
+            runRecipe(engine, table, recipe, { hmacKey: deps.pseudonymKey(), outFile: join(tmp, 'data.parquet') }),
+          );
           content = await ingestOutput(deps, tmp);
         } else {
           const { files, read } = filesOf(deps, view);
@@ -90,7 +109,14 @@ async function cleanVersionLocked(deps: DataprepDeps, ref: string, opts: { recip
           draft.params = { ...draft.params, recipeDigest: formatDigest(r.madeByDigest!), from: v.ref };
           return r;
         });
-        return { ref: formatRef(name, rec.number), digest: formatDigest(content.rootId), from: v.ref, recipe: recipe.name, recipeDigest: formatDigest(rec.madeByDigest!), report };
+        return {
+          ref: formatRef(name, rec.number),
+          digest: formatDigest(content.rootId),
+          from: v.ref,
+          recipe: recipe.name,
+          recipeDigest: formatDigest(rec.madeByDigest!),
+          report,
+        };
       } catch (err) {
         await content.discard();
         throw err;

@@ -9,10 +9,28 @@ import type { DataprepDeps } from './context.js';
  * A version made of files already stored (split members, files a cleaning kept) plus new
  * bytes (redacted texts): only tree nodes and the new bytes are written.
  */
-export async function composeFiles(deps: DataprepDeps, keep: ReadonlyArray<{ path: string; entry: FileEntry }>, added: readonly NewFile[] = []): Promise<ComposeResult> {
-  const flat: FlatEntry[] = keep.map(({ path, entry: e }) => ({ path, type: 'file', size: e.size, mode: e.mode, digest: e.digest, chunks: fileChunks(e) }));
-  const c = await composeVersion({ packs: deps.packs, index: deps.index, packTarget: deps.config.storage.pack_size_mib * 1024 * 1024 }, flat, added);
-  const files = [...keep.map((k) => ({ path: k.path, size: k.entry.size })), ...added.map((a) => ({ path: a.path, size: a.bytes.length }))];
+export async function composeFiles(
+  deps: DataprepDeps,
+  keep: ReadonlyArray<{ path: string; entry: FileEntry }>,
+  added: readonly NewFile[] = [],
+): Promise<ComposeResult> {
+  const flat: FlatEntry[] = keep.map(({ path, entry: e }) => ({
+    path,
+    type: 'file',
+    size: e.size,
+    mode: e.mode,
+    digest: e.digest,
+    chunks: fileChunks(e),
+  }));
+  const c = await composeVersion(
+    { packs: deps.packs, index: deps.index, packTarget: deps.config.storage.pack_size_mib * 1024 * 1024 },
+    flat,
+    added,
+  );
+  const files = [
+    ...keep.map((k) => ({ path: k.path, size: k.entry.size })),
+    ...added.map((a) => ({ path: a.path, size: a.bytes.length })),
+  ];
   return {
     rootId: c.tree.rootId,
     stats: {

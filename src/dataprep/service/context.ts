@@ -59,7 +59,12 @@ export interface TableContext {
  * table cache (tables/table-cache.ts); the version is materialized read-only (cached by digest)
  * only when its files must be read. The engine closes afterwards.
  */
-export async function withTable<T>(deps: DataprepDeps, view: VersionView, opts: { schema?: Record<string, string>; missingSchemaColumns?: 'error' | 'ignore' }, fn: (ctx: TableContext) => Promise<T>): Promise<T> {
+export async function withTable<T>(
+  deps: DataprepDeps,
+  view: VersionView,
+  opts: { schema?: Record<string, string>; missingSchemaColumns?: 'error' | 'ignore' },
+  fn: (ctx: TableContext) => Promise<T>,
+): Promise<T> {
   if (!view.table) {
     throw new CairnError('INVALID_INPUT', `${view.resolved.ref} holds no CSV, TSV, JSON Lines or Parquet files`, {
       hint: 'file collections are checked with a suite `files:` section',
@@ -102,7 +107,8 @@ export function filesOf(deps: DataprepDeps, view: VersionView) {
     const parts: Buffer[] = [];
     for (const id of chunks) {
       const loc = locs.get(id);
-      if (!loc) throw new CairnError('MISSING_OBJECT', `chunk ${id} of ${path} is not in the store`, { data: { blob: id } });
+      if (!loc)
+        throw new CairnError('MISSING_OBJECT', `chunk ${id} of ${path} is not in the store`, { data: { blob: id } });
       parts.push(await deps.reader.read(loc));
     }
     return Buffer.concat(parts);

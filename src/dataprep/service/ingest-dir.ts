@@ -6,7 +6,12 @@ import type { DataprepDeps } from './context.js';
 /** Snapshots a directory Cairn itself wrote (clean and split outputs) into packs. */
 export async function ingestOutput(deps: DataprepDeps, dir: string): Promise<ComposeResult> {
   const r = await ingest(
-    { packs: deps.packs, index: deps.index, pool: deps.pool, packTarget: deps.config.storage.pack_size_mib * 1024 * 1024 },
+    {
+      packs: deps.packs,
+      index: deps.index,
+      pool: deps.pool,
+      packTarget: deps.config.storage.pack_size_mib * 1024 * 1024,
+    },
     { source: dir, statCache: null },
   );
   const stats: VersionStats = {
@@ -21,4 +26,3 @@ export async function ingestOutput(deps: DataprepDeps, dir: string): Promise<Com
   };
   return { rootId: r.tree.rootId, stats, packs: r.packs, discard: r.discard };
 }
-

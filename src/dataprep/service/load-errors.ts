@@ -44,7 +44,10 @@ export function diagnoseCsv(path: string, delimiter: ',' | '\t'): CsvProblem | n
       if (recordBytes > 0) {
         if (headerFields < 0) headerFields = fields;
         else if (fields !== headerFields) {
-          return { line: recordLine, problem: `the row has ${fields} field${fields === 1 ? '' : 's'}, but the header has ${headerFields} (a ragged row)` };
+          return {
+            line: recordLine,
+            problem: `the row has ${fields} field${fields === 1 ? '' : 's'}, but the header has ${headerFields} (a ragged row)`,
+          };
         }
       }
       fields = 1;
@@ -79,7 +82,10 @@ export function diagnoseCsv(path: string, delimiter: ',' | '\t'): CsvProblem | n
           // `"4"x`: the strict reader refuses text after a closing quote (DuckDB's sniffer then
           // fails without naming the file or the line).
           if (b !== delim && b !== LF && b !== CR) {
-            return { line, problem: `text follows the closing quote of field ${fields} (a quote inside a quoted field is written twice: "")` };
+            return {
+              line,
+              problem: `text follows the closing quote of field ${fields} (a quote inside a quoted field is written twice: "")`,
+            };
           }
         }
         if (b === LF) {
@@ -94,7 +100,10 @@ export function diagnoseCsv(path: string, delimiter: ',' | '\t'): CsvProblem | n
         if (b === CR && !inQuotes) continue;
         recordBytes++;
         if (recordBytes > CSV_MAX_LINE_BYTES) {
-          return { line: recordLine, problem: `the line is longer than the maximum line size of ${CSV_MAX_LINE_BYTES.toLocaleString('en-US')} bytes` };
+          return {
+            line: recordLine,
+            problem: `the line is longer than the maximum line size of ${CSV_MAX_LINE_BYTES.toLocaleString('en-US')} bytes`,
+          };
         }
         if (inQuotes) {
           if (b === QUOTE) pendingQuote = true;
@@ -104,11 +113,18 @@ export function diagnoseCsv(path: string, delimiter: ',' | '\t'): CsvProblem | n
         } else if (b === delim) fields++;
       }
       if (badAt >= 0) {
-        return { line, problem: `invalid UTF-8 (byte 0x${(buf[badAt] as number).toString(16).padStart(2, '0')}); the file must be UTF-8 encoded` };
+        return {
+          line,
+          problem: `invalid UTF-8 (byte 0x${(buf[badAt] as number).toString(16).padStart(2, '0')}); the file must be UTF-8 encoded`,
+        };
       }
       if (eof) {
         if (pendingQuote) inQuotes = false;
-        if (inQuotes) return { line: quoteLine, problem: 'a quoted field opened on this line is never closed (unterminated quote)' };
+        if (inQuotes)
+          return {
+            line: quoteLine,
+            problem: 'a quoted field opened on this line is never closed (unterminated quote)',
+          };
         return endRecord();
       }
       // Move the cut-off UTF-8 sequence to the front for the next read.
@@ -123,7 +139,9 @@ export function diagnoseCsv(path: string, delimiter: ',' | '\t'): CsvProblem | n
 /** DuckDB echoes whole lines; keep messages readable. */
 function shorten(text: string, dir: string, ref: string): string {
   const named = text.split(`${dir}/`).join(`${ref}: `).split(dir).join(ref);
-  const lines = named.split('\n').map((l) => (l.length > 300 ? `${l.slice(0, 300)}… (${l.length - 300} more characters)` : l));
+  const lines = named
+    .split('\n')
+    .map((l) => (l.length > 300 ? `${l.slice(0, 300)}… (${l.length - 300} more characters)` : l));
   const out = lines.join('\n');
   return out.length > 4000 ? `${out.slice(0, 4000)}…` : out;
 }
@@ -172,9 +190,19 @@ export function explainLoadError(err: unknown, opts: { ref: string; dir: string;
   // Not diagnosed: DuckDB's own words, but its first paragraph only (not its list of reader
   // options to try), and always naming the version's file(s): a sniffer failure on a list
   // of files names none ("Error when sniffing file """).
-  const message = shorten(isEngineError(err) ? err.message.split(/\n(?:It was not possible|The search space|Possible fixes)/)[0]! : err.message, opts.dir, opts.ref);
+  const message = shorten(
+    isEngineError(err)
+      ? err.message.split(/\n(?:It was not possible|The search space|Possible fixes)/)[0]!
+      : err.message,
+    opts.dir,
+    opts.ref,
+  );
   const named = opts.source.paths.some((p) => message.includes(p));
-  return new CairnError('INVALID_INPUT', named ? message : `${opts.ref}: ${opts.source.paths.join(', ')}: ${message}`, { cause: err, hint: err.hint ?? hint, data: { ...err.data, ...(isEngineError(err) ? { engine: shorten(err.message, opts.dir, opts.ref) } : {}) } });
+  return new CairnError('INVALID_INPUT', named ? message : `${opts.ref}: ${opts.source.paths.join(', ')}: ${message}`, {
+    cause: err,
+    hint: err.hint ?? hint,
+    data: { ...err.data, ...(isEngineError(err) ? { engine: shorten(err.message, opts.dir, opts.ref) } : {}) },
+  });
 }
 
 /**
@@ -217,7 +245,8 @@ export function diagnoseJsonl(path: string): CsvProblem | null {
       if (from < n) {
         pending.push(Buffer.from(buf.subarray(from, n)));
         pendingBytes += n - from;
-        if (pendingBytes > CSV_MAX_LINE_BYTES * 8) return { line, problem: `the line is longer than ${(CSV_MAX_LINE_BYTES * 8).toLocaleString('en-US')} bytes` };
+        if (pendingBytes > CSV_MAX_LINE_BYTES * 8)
+          return { line, problem: `the line is longer than ${(CSV_MAX_LINE_BYTES * 8).toLocaleString('en-US')} bytes` };
       }
     }
     return pending.length ? check(Buffer.concat(pending)) : null;

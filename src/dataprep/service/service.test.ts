@@ -56,14 +56,26 @@ describe('data-preparation services (in process)', () => {
       writeFileSync(p, text);
       return p;
     };
-    const entries = async (): Promise<Entry[]> => (await deps.meta.db.selectFrom('audit_events').select('entry').orderBy('idx').execute()).map((r) => JSON.parse(r.entry) as Entry);
+    const entries = async (): Promise<Entry[]> =>
+      (await deps.meta.db.selectFrom('audit_events').select('entry').orderBy('idx').execute()).map(
+        (r) => JSON.parse(r.entry) as Entry,
+      );
     const packs = () => {
       const d = join(dir, '.cairn', 'objects', 'packs');
-      return existsSync(d) ? readdirSync(d, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name).sort() : [];
+      return existsSync(d)
+        ? readdirSync(d, { recursive: true, withFileTypes: true })
+            .filter((e) => e.isFile())
+            .map((e) => e.name)
+            .sort()
+        : [];
     };
     const leftovers = () => {
       const d = join(dir, '.cairn', 'tmp');
-      return existsSync(d) ? readdirSync(d, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name) : [];
+      return existsSync(d)
+        ? readdirSync(d, { recursive: true, withFileTypes: true })
+            .filter((e) => e.isFile())
+            .map((e) => e.name)
+        : [];
     };
     const rows = async (digest: string, sql: (file: string) => string) => {
       const m = await materializedVersion(deps, digest.replace(/^sha256:/, ''));
@@ -82,14 +94,25 @@ describe('data-preparation services (in process)', () => {
     const input = await add('users', { 'u.csv': 'id,email\n1,a@example.com\n2,b@example.org\n2,b@example.org\n3,\n' });
     const text = 'recipe: users\nsteps:\n  - drop_duplicates: {}\n  - pseudonymize: [email]\n';
     const res = await cleanVersion(deps, 'users', { recipePath: file('users.yaml', text), name: 'users-clean' });
-    expect(res).toMatchObject({ ref: 'users-clean@v1', from: 'users@v1', recipe: 'users', recipeDigest: `sha256:${sha(text)}` });
+    expect(res).toMatchObject({
+      ref: 'users-clean@v1',
+      from: 'users@v1',
+      recipe: 'users',
+      recipeDigest: `sha256:${sha(text)}`,
+    });
     const hmac = (v: string) => createHmac('sha256', KEY).update(v).digest('hex');
-    expect(await rows(res.digest, (f) => `SELECT id::INTEGER AS id, email FROM read_parquet('${f}') ORDER BY id`)).toEqual([
+    expect(
+      await rows(res.digest, (f) => `SELECT id::INTEGER AS id, email FROM read_parquet('${f}') ORDER BY id`),
+    ).toEqual([
       { id: 1, email: hmac('a@example.com') },
       { id: 2, email: hmac('b@example.org') },
       { id: 3, email: null },
     ]);
-    const doc = await deps.meta.db.selectFrom('documents').selectAll().where('digest', '=', sha(text)).executeTakeFirst();
+    const doc = await deps.meta.db
+      .selectFrom('documents')
+      .selectAll()
+      .where('digest', '=', sha(text))
+      .executeTakeFirst();
     expect(doc).toMatchObject({ kind: 'recipe', name: 'users.yaml', body: text });
     const edges = await deps.meta.db.selectFrom('lineage_edges').selectAll().execute();
     expect(edges.map((e) => [e.relation, e.via_type, e.via_id])).toEqual([['cleaned_from', 'recipe', sha(text)]]);
@@ -106,9 +129,21 @@ describe('data-preparation services (in process)', () => {
     const { deps, add, file, entries, packs, leftovers } = await setup();
     await add('t', { 't.csv': 'id,v\n1,10\n2,x\n' });
     const before = { packs: packs(), datasets: await listAll(deps) };
-    const e = await rejectsWith(cleanVersion(deps, 't', { recipePath: file('r.yaml', 'steps:\n  - drop_duplicates: {}\n  - cast: { columns: { v: BIGINT }, on_error: reject }\n'), name: 't-clean' }), 'INVALID_INPUT');
+    const e = await rejectsWith(
+      cleanVersion(deps, 't', {
+        recipePath: file(
+          'r.yaml',
+          'steps:\n  - drop_duplicates: {}\n  - cast: { columns: { v: BIGINT }, on_error: reject }\n',
+        ),
+        name: 't-clean',
+      }),
+      'INVALID_INPUT',
+    );
     expect(e.message).toMatch(/^recipe step 2 \(cast, line 3\): 1 value of column "v" is not BIGINT, e\.g\. "x"/);
-    await rejectsWith(cleanVersion(deps, 't', { recipePath: file('r2.yaml', 'steps:\n  - filter: "nope > 1"\n'), name: 't-clean' }), 'INVALID_INPUT');
+    await rejectsWith(
+      cleanVersion(deps, 't', { recipePath: file('r2.yaml', 'steps:\n  - filter: "nope > 1"\n'), name: 't-clean' }),
+      'INVALID_INPUT',
+    );
     expect(packs()).toEqual(before.packs);
     expect(await listAll(deps)).toEqual(before.datasets);
     expect(leftovers()).toEqual([]);
@@ -122,12 +157,19 @@ describe('data-preparation services (in process)', () => {
 
   it('splitVersion refused for leakage discards the packs it wrote; allowed, it records both splits with lineage and the options document', async () => {
     const { deps, add, entries, packs, leftovers } = await setup();
-    const csv = ['id,text,label', ...Array.from({ length: 50 }, (_, i) => `${i},a${i},x`), ...Array.from({ length: 80 }, (_, i) => `${i},b${i},y`)].join('\n') + '\n';
+    const csv =
+      [
+        'id,text,label',
+        ...Array.from({ length: 50 }, (_, i) => `${i},a${i},x`),
+        ...Array.from({ length: 80 }, (_, i) => `${i},b${i},y`),
+      ].join('\n') + '\n';
     const input = await add('shared', { 'd.csv': csv });
     const before = { packs: packs(), datasets: await listAll(deps) };
     const opts = { name: 'sh', ratios: 'train=0.5,test=0.5', key: ['id'], stratify: 'label' };
     const e = await rejectsWith(splitVersion(deps, 'shared', opts), 'CHECK_FAILED');
-    expect((e.data.leakage as { findings: Array<{ kind: string }> }).findings.map((f) => f.kind)).toEqual(['key-overlap']);
+    expect((e.data.leakage as { findings: Array<{ kind: string }> }).findings.map((f) => f.kind)).toEqual([
+      'key-overlap',
+    ]);
     expect(packs()).toEqual(before.packs);
     expect(await listAll(deps)).toEqual(before.datasets);
     expect(leftovers()).toEqual([]);
@@ -135,13 +177,32 @@ describe('data-preparation services (in process)', () => {
     const res = await splitVersion(deps, 'shared', { ...opts, allowLeakage: true });
     expect(res.allowedLeakage).toBe(true);
     expect(res.splits.map((s) => s.ref)).toEqual(['sh/train@v1', 'sh/test@v1']);
-    const optionsText = JSON.stringify({ from: input.digest, ratios: [{ name: 'train', ratio: 0.5 }, { name: 'test', ratio: 0.5 }], seed: 0, key: ['id'], stratify: 'label', group: null, time: null, cutoff: null, text: null, labels: null, manifest: null });
+    const optionsText = JSON.stringify({
+      from: input.digest,
+      ratios: [
+        { name: 'train', ratio: 0.5 },
+        { name: 'test', ratio: 0.5 },
+      ],
+      seed: 0,
+      key: ['id'],
+      stratify: 'label',
+      group: null,
+      time: null,
+      cutoff: null,
+      text: null,
+      labels: null,
+      manifest: null,
+    });
     const edges = await deps.meta.db.selectFrom('lineage_edges').selectAll().execute();
     expect(edges.map((x) => [x.relation, x.via_type])).toEqual([
       ['split_from', 'split'],
       ['split_from', 'split'],
     ]);
-    const doc = await deps.meta.db.selectFrom('documents').selectAll().where('digest', '=', edges[0]!.via_id!).executeTakeFirstOrThrow();
+    const doc = await deps.meta.db
+      .selectFrom('documents')
+      .selectAll()
+      .where('digest', '=', edges[0]!.via_id!)
+      .executeTakeFirstOrThrow();
     expect(doc.kind).toBe('split');
     expect(JSON.parse(doc.body)).toEqual(JSON.parse(optionsText));
     const ev = (await entries()).filter((x) => x.action === 'dataset.split');
@@ -163,7 +224,9 @@ describe('data-preparation services (in process)', () => {
       if (++ensures === 2) throw new Error('ENOSPC: no space left on device');
       return deps.packs.ensure();
     };
-    await expect(splitVersion({ ...deps, packs: failing }, 'big', { name: 'bs', ratios: 'train=0.5,test=0.5' })).rejects.toThrow(/ENOSPC/);
+    await expect(
+      splitVersion({ ...deps, packs: failing }, 'big', { name: 'bs', ratios: 'train=0.5,test=0.5' }),
+    ).rejects.toThrow(/ENOSPC/);
     expect(ensures).toBe(2);
     expect(packs()).toEqual(before);
     expect(leftovers()).toEqual([]);
@@ -180,7 +243,11 @@ describe('data-preparation services (in process)', () => {
     const bad = await validateVersion(deps, 'n', { suitePath: file('f.yaml', failing) });
     expect([ok.ok, bad.ok]).toEqual([true, false]);
     expect(bad.checks[0]).toMatchObject({ status: 'failed', evaluated: 3, failed: 1 });
-    const docs = await deps.meta.db.selectFrom('documents').select(['digest', 'kind', 'body']).orderBy('name').execute();
+    const docs = await deps.meta.db
+      .selectFrom('documents')
+      .select(['digest', 'kind', 'body'])
+      .orderBy('name')
+      .execute();
     expect(docs).toEqual([
       { digest: sha(failing), kind: 'suite', body: failing },
       { digest: sha(passing), kind: 'suite', body: passing },
@@ -195,12 +262,23 @@ describe('data-preparation services (in process)', () => {
 
   it('profileVersion of a file collection reads only the listing', async () => {
     const { deps, add } = await setup();
-    await add('docs', { 'a/1.txt': 'x'.repeat(10), 'a/2.txt': 'y'.repeat(30), 'b/3.png': Buffer.alloc(100), 'c.md': 'hello' });
+    await add('docs', {
+      'a/1.txt': 'x'.repeat(10),
+      'a/2.txt': 'y'.repeat(30),
+      'b/3.png': Buffer.alloc(100),
+      'c.md': 'hello',
+    });
     const p = await profileVersion(deps, 'docs');
     expect(p.kind).toBe('files');
     const f = p.profile as FilesProfile;
     expect(f).toMatchObject({ format: 'files', files: 4, bytes: 145, sizes: { min: 5, p50: 30, p95: 100, max: 100 } });
-    expect(f.extensions).toEqual(expect.arrayContaining([{ ext: '.txt', files: 2, bytes: 40 }, { ext: '.png', files: 1, bytes: 100 }, { ext: '.md', files: 1, bytes: 5 }]));
+    expect(f.extensions).toEqual(
+      expect.arrayContaining([
+        { ext: '.txt', files: 2, bytes: 40 },
+        { ext: '.png', files: 1, bytes: 100 },
+        { ext: '.md', files: 1, bytes: 5 },
+      ]),
+    );
     expect(f.topFolders).toEqual([
       { folder: 'a', files: 2 },
       { folder: '.', files: 1 },
@@ -215,17 +293,25 @@ describe('data-preparation services (in process)', () => {
     const files: Record<string, string> = {};
     const manifest = ['path,label,owner'];
     for (let i = 0; i < 40; i++) {
-      files[`docs/${i}.txt`] = `document ${i} written by someone, contact owner${i % 5}@example.com ${'word '.repeat(i)}`;
+      files[`docs/${i}.txt`] =
+        `document ${i} written by someone, contact owner${i % 5}@example.com ${'word '.repeat(i)}`;
       manifest.push(`docs/${i}.txt,${i % 4 === 0 ? 'rare' : 'common'},o${i % 5}`);
     }
     files['manifest.csv'] = manifest.join('\n') + '\n';
     await add('corpus', files);
 
     // A table suite still reads the manifest as a table …
-    const table = await validateVersion(deps, 'corpus', { suitePath: file('t.yaml', 'checks:\n  - row_count: { min: 40, max: 40 }\n') });
+    const table = await validateVersion(deps, 'corpus', {
+      suitePath: file('t.yaml', 'checks:\n  - row_count: { min: 40, max: 40 }\n'),
+    });
     expect(table).toMatchObject({ kind: 'table', ok: true, size: 40 });
     // … a files-only suite checks the files, with labels from the manifest.
-    const rep = await validateVersion(deps, 'corpus', { suitePath: file('f.yaml', 'files:\n  - labels: { from: manifest, allowed: [rare, common] }\n  - pii: { kinds: [email] }\n') });
+    const rep = await validateVersion(deps, 'corpus', {
+      suitePath: file(
+        'f.yaml',
+        'files:\n  - labels: { from: manifest, allowed: [rare, common] }\n  - pii: { kinds: [email] }\n',
+      ),
+    });
     expect(rep).toMatchObject({ kind: 'files', size: 41 });
     expect(rep.checks.map((c) => [c.name, c.status, c.evaluated, c.failed])).toEqual([
       ['labels', 'passed', 40, 0],
@@ -233,14 +319,30 @@ describe('data-preparation services (in process)', () => {
     ]);
     expect(rep.checks[0]!.details).toMatchObject({ labels: { common: 30, rare: 10 } });
 
-    const cleaned = await cleanVersion(deps, 'corpus', { recipePath: file('r.yaml', 'files:\n  - redact_pii: { kinds: [email] }\n'), name: 'corpus-clean' });
+    const cleaned = await cleanVersion(deps, 'corpus', {
+      recipePath: file('r.yaml', 'files:\n  - redact_pii: { kinds: [email] }\n'),
+      name: 'corpus-clean',
+    });
     expect(cleaned.ref).toBe('corpus-clean@v1');
-    expect((cleaned.report as { steps: Array<{ kind: string; details: { files: number } }> }).steps[0]).toMatchObject({ kind: 'redact_pii', details: { files: 40 } });
+    expect((cleaned.report as { steps: Array<{ kind: string; details: { files: number } }> }).steps[0]).toMatchObject({
+      kind: 'redact_pii',
+      details: { files: 40 },
+    });
 
-    const s = await splitVersion(deps, 'corpus', { name: 'cs', ratios: 'train=0.5,test=0.5', stratify: 'label', labels: 'manifest' });
+    const s = await splitVersion(deps, 'corpus', {
+      name: 'cs',
+      ratios: 'train=0.5,test=0.5',
+      stratify: 'label',
+      labels: 'manifest',
+    });
     // The manifest is not split; each split gets its own copy cut down to its files.
     expect(s.splits.reduce((n, x) => n + x.size, 0)).toBe(40);
-    const g = await splitVersion(deps, 'corpus', { name: 'cg', ratios: 'train=0.6,test=0.4', group: 'owner', manifest: 'manifest.csv' });
+    const g = await splitVersion(deps, 'corpus', {
+      name: 'cg',
+      ratios: 'train=0.6,test=0.4',
+      group: 'owner',
+      manifest: 'manifest.csv',
+    });
     expect(g.leakage.checked).toContain('group-overlap');
     expect(g.leakage.ok).toBe(true);
     expect(g.splits.reduce((n, x) => n + x.size, 0)).toBe(40);
@@ -250,8 +352,14 @@ describe('data-preparation services (in process)', () => {
     const { deps, add, file, entries } = await setup();
     await add('plain', { 'a.txt': 'hello' });
     const n = (await entries()).length;
-    await rejectsWith(validateVersion(deps, 'plain', { suitePath: file('t.yaml', 'checks:\n  - row_count: { min: 1 }\n') }), 'INVALID_INPUT');
-    await rejectsWith(cleanVersion(deps, 'plain', { recipePath: file('r.yaml', 'steps:\n  - drop_duplicates: {}\n'), name: 'p2' }), 'INVALID_INPUT');
+    await rejectsWith(
+      validateVersion(deps, 'plain', { suitePath: file('t.yaml', 'checks:\n  - row_count: { min: 1 }\n') }),
+      'INVALID_INPUT',
+    );
+    await rejectsWith(
+      cleanVersion(deps, 'plain', { recipePath: file('r.yaml', 'steps:\n  - drop_duplicates: {}\n'), name: 'p2' }),
+      'INVALID_INPUT',
+    );
     expect((await listAll(deps)).map((d) => d.name)).toEqual(['plain']);
     // (validate records its failed attempt; clean refuses before starting one, as it does for a
     // recipe that does not parse.)

@@ -58,12 +58,32 @@ async function splitVersionLocked(deps: DataprepDeps, ref: string, opts: SplitOp
   const ratios = parseRatios(opts.ratios);
   for (const r of ratios) checkDatasetName(`${base}/${r.name}`);
   const seed = opts.seed ?? 0;
-  const view = asFileCollection(await viewVersion(deps, ref, opts.file), Boolean(opts.labels || opts.manifest), opts.file);
+  const view = asFileCollection(
+    await viewVersion(deps, ref, opts.file),
+    Boolean(opts.labels || opts.manifest),
+    opts.file,
+  );
   const v = view.resolved;
   const input = formatDigest(v.version.digest);
-  const spec = { ratios, seed, key: opts.key ?? null, stratify: opts.stratify ?? null, group: opts.group ?? null, time: opts.time ?? null, cutoff: opts.cutoff ?? null, text: opts.text ?? null, labels: opts.labels ?? null, manifest: opts.manifest ?? null };
+  const spec = {
+    ratios,
+    seed,
+    key: opts.key ?? null,
+    stratify: opts.stratify ?? null,
+    group: opts.group ?? null,
+    time: opts.time ?? null,
+    cutoff: opts.cutoff ?? null,
+    text: opts.text ?? null,
+    labels: opts.labels ?? null,
+    manifest: opts.manifest ?? null,
+  };
   return deps.audit.audited(
-    { action: 'dataset.split', target: { type: 'dataset', name: base }, inputs: [input], params: { ...spec, allowLeakage: opts.allowLeakage === true } },
+    {
+      action: 'dataset.split',
+      target: { type: 'dataset', name: base },
+      inputs: [input],
+      params: { ...spec, allowLeakage: opts.allowLeakage === true },
+    },
     async (commit, draft) => {
       const contents: Array<{ name: string; content: ComposeResult; size: number }> = [];
       let report: SplitReport;
@@ -72,7 +92,21 @@ async function splitVersionLocked(deps: DataprepDeps, ref: string, opts: SplitOp
         if (view.table) {
           mkdirSync(tmp, { recursive: true });
           const res = await withTable(deps, view, {}, ({ engine, table }) =>
-            splitTable(engine, table, { ratios, seed, ...(opts.key ? { key: opts.key } : {}), ...(opts.stratify ? { stratify: opts.stratify } : {}), ...(opts.group ? { group: opts.group } : {}), ...(opts.time ? { time: opts.time } : {}), ...(opts.cutoff ? { cutoff: opts.cutoff } : {}), ...(opts.text ? { text: opts.text } : {}) }, tmp),
+            splitTable(
+              engine,
+              table,
+              {
+                ratios,
+                seed,
+                ...(opts.key ? { key: opts.key } : {}),
+                ...(opts.stratify ? { stratify: opts.stratify } : {}),
+                ...(opts.group ? { group: opts.group } : {}),
+                ...(opts.time ? { time: opts.time } : {}),
+                ...(opts.cutoff ? { cutoff: opts.cutoff } : {}),
+                ...(opts.text ? { text: opts.text } : {}),
+              },
+              tmp,
+            ),
           );
           report = res.report;
           for (const s of res.splits) {
@@ -84,15 +118,48 @@ async function splitVersionLocked(deps: DataprepDeps, ref: string, opts: SplitOp
           }
         } else {
           const { files, read } = filesOf(deps, view);
-          const labels = opts.stratify || opts.labels ? await labelsOf(files, { from: opts.labels ?? 'folder', ...(opts.manifest ? { manifest: opts.manifest } : {}), ...(opts.stratify && opts.stratify !== 'label' ? { column: opts.stratify } : {}) }, read) : null;
-          const groups = opts.group ? await labelsOf(files, { from: 'manifest', manifest: opts.manifest ?? 'manifest.csv', column: opts.group }, read) : null;
+          const labels =
+            opts.stratify || opts.labels
+              ? await labelsOf(
+                  files,
+                  {
+                    from: opts.labels ?? 'folder',
+                    ...(opts.manifest ? { manifest: opts.manifest } : {}),
+                    ...(opts.stratify && opts.stratify !== 'label' ? { column: opts.stratify } : {}),
+                  },
+                  read,
+                )
+              : null;
+          const groups = opts.group
+            ? await labelsOf(
+                files,
+                { from: 'manifest', manifest: opts.manifest ?? 'manifest.csv', column: opts.group },
+                read,
+              )
+            : null;
           // The manifest itself is not split: each split gets its own, cut down to its files.
           const usesManifest = opts.labels === 'manifest' || Boolean(opts.group);
-          const manifestPath = usesManifest ? (opts.manifest?.replace(/^\.\//, '') ?? (opts.group && !opts.labels ? 'manifest.csv' : DEFAULT_MANIFESTS.find((m) => files.some((f) => f.path === m)))) : undefined;
+          const manifestPath = usesManifest
+            ? (opts.manifest?.replace(/^\.\//, '') ??
+              (opts.group && !opts.labels
+                ? 'manifest.csv'
+                : DEFAULT_MANIFESTS.find((m) => files.some((f) => f.path === m))))
+            : undefined;
           const manifestFile = manifestPath ? files.find((f) => f.path === manifestPath) : undefined;
           const manifestText = manifestFile ? (await read(manifestFile.path)).toString('utf8') : null;
-          const items = files.filter((f) => f !== manifestFile).map((f) => ({ ...f, ...(labels?.get(f.path) !== undefined ? { label: labels.get(f.path)! } : {}), ...(groups?.get(f.path) !== undefined ? { group: groups.get(f.path)! } : {}) }));
-          const assigned = splitFiles(items, { ratios, seed, stratify: Boolean(opts.stratify), group: Boolean(opts.group) });
+          const items = files
+            .filter((f) => f !== manifestFile)
+            .map((f) => ({
+              ...f,
+              ...(labels?.get(f.path) !== undefined ? { label: labels.get(f.path)! } : {}),
+              ...(groups?.get(f.path) !== undefined ? { group: groups.get(f.path)! } : {}),
+            }));
+          const assigned = splitFiles(items, {
+            ratios,
+            seed,
+            stratify: Boolean(opts.stratify),
+            group: Boolean(opts.group),
+          });
           const leakage = await fileLeakage(assigned, {
             group: Boolean(opts.group),
             // Texts take part in near-duplicate detection; binary files (images, audio) do not.
@@ -101,13 +168,26 @@ async function splitVersionLocked(deps: DataprepDeps, ref: string, opts: SplitOp
               return looksBinary(bytes.subarray(0, DETECT_BYTES)) ? null : bytes.toString('utf8');
             },
           });
-          report = fileSplitReport(assigned, { ratios, seed, stratify: Boolean(opts.stratify), group: Boolean(opts.group) }, leakage);
+          report = fileSplitReport(
+            assigned,
+            { ratios, seed, stratify: Boolean(opts.stratify), group: Boolean(opts.group) },
+            leakage,
+          );
           const byPath = new Map(view.listing.files.map((f) => [f.path, f]));
           for (const r of ratios) {
             const members = (assigned.get(r.name) ?? []).map((f) => byPath.get(f.path)!);
-            const own = manifestFile && manifestText !== null
-              ? [{ path: manifestFile.path, mode: byPath.get(manifestFile.path)!.entry.mode, bytes: Buffer.from(filterManifest(manifestFile.path, manifestText, new Set(members.map((m) => m.path)))) }]
-              : [];
+            const own =
+              manifestFile && manifestText !== null
+                ? [
+                    {
+                      path: manifestFile.path,
+                      mode: byPath.get(manifestFile.path)!.entry.mode,
+                      bytes: Buffer.from(
+                        filterManifest(manifestFile.path, manifestText, new Set(members.map((m) => m.path))),
+                      ),
+                    },
+                  ]
+                : [];
             contents.push({ name: r.name, content: await composeFiles(deps, members, own), size: members.length });
           }
         }
@@ -121,14 +201,25 @@ async function splitVersionLocked(deps: DataprepDeps, ref: string, opts: SplitOp
       const discardAll = () => Promise.all(contents.map((c) => c.content.discard()));
       if (!report.leakage.ok && !opts.allowLeakage) {
         await discardAll();
-        throw new CairnError('CHECK_FAILED', `splitting ${v.ref} would leak data between splits: ${report.leakage.findings.filter((f) => (f as { severity?: string }).severity === 'error').map((f) => (f as { message: string }).message).join('; ')}`, {
-          data: { leakage: report.leakage },
-          hint: 'split by a key or group that keeps related rows together (--key, --group), or pass --allow-leakage to accept it (recorded in the audit log)',
-        });
+        throw new CairnError(
+          'CHECK_FAILED',
+          `splitting ${v.ref} would leak data between splits: ${report.leakage.findings
+            .filter((f) => (f as { severity?: string }).severity === 'error')
+            .map((f) => (f as { message: string }).message)
+            .join('; ')}`,
+          {
+            data: { leakage: report.leakage },
+            hint: 'split by a key or group that keeps related rows together (--key, --group), or pass --allow-leakage to accept it (recorded in the audit log)',
+          },
+        );
       }
       try {
         const out = await commit(async (tx) => {
-          const made = { kind: 'split' as const, name: 'split-options.json', body: canonicalJson({ from: input, ...spec }) };
+          const made = {
+            kind: 'split' as const,
+            name: 'split-options.json',
+            body: canonicalJson({ from: input, ...spec }),
+          };
           const recorded = [];
           for (const c of contents) {
             const r = await recordVersion(tx, deps, {
@@ -139,15 +230,35 @@ async function splitVersionLocked(deps: DataprepDeps, ref: string, opts: SplitOp
               packs: c.content.packs,
               inputs: [{ versionId: v.version.id, relation: 'split_from' }],
               madeBy: made,
-              reports: [{ kind: 'leakage', summary: { ok: report.leakage.ok, findings: report.leakage.findings.length, allowLeakage: opts.allowLeakage === true }, body: report }],
+              reports: [
+                {
+                  kind: 'leakage',
+                  summary: {
+                    ok: report.leakage.ok,
+                    findings: report.leakage.findings.length,
+                    allowLeakage: opts.allowLeakage === true,
+                  },
+                  body: report,
+                },
+              ],
             });
-            recorded.push({ name: c.name, ref: formatRef(`${base}/${c.name}`, r.number), digest: formatDigest(c.content.rootId), size: c.size });
+            recorded.push({
+              name: c.name,
+              ref: formatRef(`${base}/${c.name}`, r.number),
+              digest: formatDigest(c.content.rootId),
+              size: c.size,
+            });
           }
           draft.outputs = recorded.map((r) => r.digest);
           draft.params = { ...draft.params, leakageOk: report.leakage.ok, splits: recorded.map((r) => r.ref) };
           return recorded;
         });
-        return { from: v.ref, splits: out, leakage: report.leakage, allowedLeakage: !report.leakage.ok && opts.allowLeakage === true };
+        return {
+          from: v.ref,
+          splits: out,
+          leakage: report.leakage,
+          allowedLeakage: !report.leakage.ok && opts.allowLeakage === true,
+        };
       } catch (err) {
         await discardAll();
         throw err;

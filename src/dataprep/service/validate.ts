@@ -49,43 +49,91 @@ async function referenceProfile(deps: DataprepDeps, ref: string): Promise<{ ref:
  * with the version, in the same transaction as the audit event — whose outcome is `failed`
  * when an error-severity check failed.
  */
-export async function validateVersion(deps: DataprepDeps, ref: string, opts: ValidateOptions): Promise<ValidationReport> {
+export async function validateVersion(
+  deps: DataprepDeps,
+  ref: string,
+  opts: ValidateOptions,
+): Promise<ValidationReport> {
   return withStoreLock(deps, 'data validate', () => validateVersionLocked(deps, ref, opts));
 }
 
-async function validateVersionLocked(deps: DataprepDeps, ref: string, opts: ValidateOptions): Promise<ValidationReport> {
+async function validateVersionLocked(
+  deps: DataprepDeps,
+  ref: string,
+  opts: ValidateOptions,
+): Promise<ValidationReport> {
   const { suite, text } = readSuite(opts.suitePath);
-  const view = asFileCollection(await viewVersion(deps, ref, opts.file), suite.checks.length === 0 && suite.files.length > 0, opts.file);
+  const view = asFileCollection(
+    await viewVersion(deps, ref, opts.file),
+    suite.checks.length === 0 && suite.files.length > 0,
+    opts.file,
+  );
   const v = view.resolved;
   const digest = formatDigest(v.version.digest);
   const suiteDigest = sha256Hex(text);
   return deps.audit.audited(
-    { action: 'dataset.validate', target: { type: 'dataset', name: v.dataset.name, version: v.version.number, digest }, inputs: [digest], params: { suite: suite.name, suiteDigest: formatDigest(suiteDigest) } },
+    {
+      action: 'dataset.validate',
+      target: { type: 'dataset', name: v.dataset.name, version: v.version.number, digest },
+      inputs: [digest],
+      params: { suite: suite.name, suiteDigest: formatDigest(suiteDigest) },
+    },
     async (commit, draft) => {
       let report: ValidationReport;
       if (view.table) {
-        if (suite.checks.length === 0) throw new CairnError('INVALID_INPUT', `the suite ${suite.name} has no table checks, and ${v.ref} is a table`);
+        if (suite.checks.length === 0)
+          throw new CairnError('INVALID_INPUT', `the suite ${suite.name} has no table checks, and ${v.ref} is a table`);
         const drift = suite.checks.find((c) => c.kind === 'drift');
         const reference = drift && drift.kind === 'drift' ? await referenceProfile(deps, drift.reference) : undefined;
         const schema = suiteSchema(suite);
-        report = await withTable(deps, view, schema ? { schema, missingSchemaColumns: 'ignore' } : {}, ({ engine, table }) =>
-          runSuite(engine, table, suite, { target: v.ref, ...(reference ? { reference } : {}), now: deps.clock.now() }),
+        report = await withTable(
+          deps,
+          view,
+          schema ? { schema, missingSchemaColumns: 'ignore' } : {},
+          ({ engine, table }) =>
+            runSuite(engine, table, suite, {
+              target: v.ref,
+              ...(reference ? { reference } : {}),
+              now: deps.clock.now(),
+            }),
         );
       } else {
-        if (suite.files.length === 0) throw new CairnError('INVALID_INPUT', `the suite ${suite.name} has no file checks, and ${v.ref} is a file collection`);
+        if (suite.files.length === 0)
+          throw new CairnError(
+            'INVALID_INPUT',
+            `the suite ${suite.name} has no file checks, and ${v.ref} is a file collection`,
+          );
         const { files, read } = filesOf(deps, view);
         report = await runFileChecks(files, suite.files, read, { target: v.ref, suite: suite.name });
       }
       if (opts.junit) writeOut(opts.junit, toJUnit(report));
       if (opts.html) writeOut(opts.html, toHtml(report));
-      const summary = { suite: suite.name, ok: report.ok, errors: report.errors, warnings: report.warnings, checks: report.checks.length };
+      const summary = {
+        suite: suite.name,
+        ok: report.ok,
+        errors: report.errors,
+        warnings: report.warnings,
+        checks: report.checks.length,
+      };
       await commit(
         async (tx) => {
-          await putDocument(tx, { digest: suiteDigest, kind: 'suite', name: basename(opts.suitePath), body: text, created_at: isoUtc(deps.clock.now()) });
-          const d = await storeReport(tx, deps, v.version.id, { kind: 'validation', summary: { ...summary, suiteDigest: formatDigest(suiteDigest) }, body: report });
+          await putDocument(tx, {
+            digest: suiteDigest,
+            kind: 'suite',
+            name: basename(opts.suitePath),
+            body: text,
+            created_at: isoUtc(deps.clock.now()),
+          });
+          const d = await storeReport(tx, deps, v.version.id, {
+            kind: 'validation',
+            summary: { ...summary, suiteDigest: formatDigest(suiteDigest) },
+            body: report,
+          });
           draft.params = { ...draft.params, ...summary, report: formatDigest(d) };
         },
-        report.ok ? undefined : { outcome: 'failed', reason: `CHECK_FAILED: ${report.errors} error-severity check(s) failed` },
+        report.ok
+          ? undefined
+          : { outcome: 'failed', reason: `CHECK_FAILED: ${report.errors} error-severity check(s) failed` },
       );
       return report;
     },

@@ -35,11 +35,23 @@ const PII_KINDS = ['email', 'phone', 'card', 'iban'] as const;
 export const TABLE_STEPS: Record<TableStep['kind'], ItemSpec> = {
   drop_duplicates: { shorthand: 'columns', fields: { columns: { type: 'string[]' } } },
   filter: { shorthand: 'predicate', fields: { predicate: { type: 'string', required: true } } },
-  cast: { fields: { columns: { type: 'map<string>', required: true }, on_error: { type: 'string', oneOf: ['null', 'reject'] } } },
+  cast: {
+    fields: {
+      columns: { type: 'map<string>', required: true },
+      on_error: { type: 'string', oneOf: ['null', 'reject'] },
+    },
+  },
   fill_null: { shorthand: 'values', fields: { values: { type: 'map<scalar>', required: true } } },
   drop_null: { shorthand: 'columns', fields: { columns: { type: 'string[]' } } },
   trim: { shorthand: 'columns', fields: { columns: { type: 'string[]' } } },
-  normalize: { fields: { columns: { type: 'string[]' }, case: { type: 'string', oneOf: ['lower', 'upper'] }, unicode: { type: 'boolean' }, whitespace: { type: 'boolean' } } },
+  normalize: {
+    fields: {
+      columns: { type: 'string[]' },
+      case: { type: 'string', oneOf: ['lower', 'upper'] },
+      unicode: { type: 'boolean' },
+      whitespace: { type: 'boolean' },
+    },
+  },
   drop_columns: { shorthand: 'columns', fields: { columns: { type: 'string[]', required: true } } },
   pseudonymize: { shorthand: 'columns', fields: { columns: { type: 'string[]', required: true } } },
   redact_pii: { fields: { columns: { type: 'string[]' }, kinds: { type: 'string[]' } } },
@@ -56,21 +68,40 @@ export function parseRecipe(text: string, fileName: string): Recipe {
   const r = new SpecReader(text, fileName);
   const top = r.top(['recipe', 'steps', 'files']);
   const nameNode = top.get('recipe');
-  const name = nameNode ? String((nameNode.value as { toJSON(): unknown })?.toJSON?.() ?? '') : fileName.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
+  const name = nameNode
+    ? String((nameNode.value as { toJSON(): unknown })?.toJSON?.() ?? '')
+    : fileName.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
   const kindsOf = (line: number, ks: string[] | undefined): PiiKind[] => {
     const list = ks ?? [...PII_KINDS];
-    for (const k of list) if (!(PII_KINDS as readonly string[]).includes(k)) r.errors.push(`${fileName}:${line}: unknown PII kind ${JSON.stringify(k)} (known: ${PII_KINDS.join(', ')})`);
+    for (const k of list)
+      if (!(PII_KINDS as readonly string[]).includes(k))
+        r.errors.push(`${fileName}:${line}: unknown PII kind ${JSON.stringify(k)} (known: ${PII_KINDS.join(', ')})`);
     return list.filter((k): k is PiiKind => (PII_KINDS as readonly string[]).includes(k));
   };
   const steps = r.items(top.get('steps'), TABLE_STEPS, 'steps', {}).map((i): TableStep => {
     const p = i.params;
     switch (i.kind) {
       case 'cast':
-        return { kind: 'cast', line: i.line, columns: p.columns as Record<string, string>, onError: (p.on_error as 'null' | 'reject') ?? 'null' };
+        return {
+          kind: 'cast',
+          line: i.line,
+          columns: p.columns as Record<string, string>,
+          onError: (p.on_error as 'null' | 'reject') ?? 'null',
+        };
       case 'redact_pii':
-        return { kind: 'redact_pii', line: i.line, ...(p.columns ? { columns: p.columns as string[] } : {}), kinds: kindsOf(i.line, p.kinds as string[] | undefined) };
+        return {
+          kind: 'redact_pii',
+          line: i.line,
+          ...(p.columns ? { columns: p.columns as string[] } : {}),
+          kinds: kindsOf(i.line, p.kinds as string[] | undefined),
+        };
       case 'filter':
-        return { kind: 'filter', line: i.line, predicate: p.predicate as string, ...(i.at.predicate ? { at: i.at.predicate } : {}) };
+        return {
+          kind: 'filter',
+          line: i.line,
+          predicate: p.predicate as string,
+          ...(i.at.predicate ? { at: i.at.predicate } : {}),
+        };
       default:
         return { kind: i.kind, line: i.line, ...p } as TableStep;
     }
@@ -79,19 +110,40 @@ export function parseRecipe(text: string, fileName: string): Recipe {
     const p = i.params;
     if (i.kind === 'drop_invalid') {
       const checks = (p.checks as string[] | undefined) ?? ['types', 'decodable'];
-      for (const c of checks) if (!['types', 'decodable', 'size'].includes(c)) r.errors.push(`${fileName}:${i.line}: drop_invalid.checks: unknown check ${JSON.stringify(c)} (known: types, decodable, size)`);
-      return { kind: 'drop_invalid', line: i.line, checks: checks as Array<'types' | 'decodable' | 'size'>, ...(p.min !== undefined ? { min: p.min as number } : {}), ...(p.max !== undefined ? { max: p.max as number } : {}) };
+      for (const c of checks)
+        if (!['types', 'decodable', 'size'].includes(c))
+          r.errors.push(
+            `${fileName}:${i.line}: drop_invalid.checks: unknown check ${JSON.stringify(c)} (known: types, decodable, size)`,
+          );
+      return {
+        kind: 'drop_invalid',
+        line: i.line,
+        checks: checks as Array<'types' | 'decodable' | 'size'>,
+        ...(p.min !== undefined ? { min: p.min as number } : {}),
+        ...(p.max !== undefined ? { max: p.max as number } : {}),
+      };
     }
     if (i.kind === 'redact_pii') {
-      return { kind: 'redact_pii', line: i.line, extensions: ((p.extensions as string[]) ?? ['.txt', '.eml', '.md', '']).map((e) => e.toLowerCase()), kinds: kindsOf(i.line, p.kinds as string[] | undefined) };
+      return {
+        kind: 'redact_pii',
+        line: i.line,
+        extensions: ((p.extensions as string[]) ?? ['.txt', '.eml', '.md', '']).map((e) => e.toLowerCase()),
+        kinds: kindsOf(i.line, p.kinds as string[] | undefined),
+      };
     }
     if (i.kind === 'select') {
       if (!p.include && !p.exclude) r.errors.push(`${fileName}:${i.line}: select needs include or exclude globs`);
-      return { kind: 'select', line: i.line, ...(p.include ? { include: p.include as string[] } : {}), ...(p.exclude ? { exclude: p.exclude as string[] } : {}) };
+      return {
+        kind: 'select',
+        line: i.line,
+        ...(p.include ? { include: p.include as string[] } : {}),
+        ...(p.exclude ? { exclude: p.exclude as string[] } : {}),
+      };
     }
     return { kind: 'drop_duplicates', line: i.line };
   });
-  if (steps.length + files.length === 0 && r.errors.length === 0) r.errors.push(`${fileName}:1: the recipe has no steps`);
+  if (steps.length + files.length === 0 && r.errors.length === 0)
+    r.errors.push(`${fileName}:1: the recipe has no steps`);
   r.done('recipe');
   return { name, file: fileName, steps, files };
 }

@@ -38,7 +38,14 @@ export type FileCheck = CheckCommon &
     | { kind: 'size'; min?: number; max?: number }
     | { kind: 'decodable' }
     | { kind: 'duplicates' }
-    | { kind: 'labels'; from: 'folder' | 'manifest'; manifest?: string; column?: string; allowed?: string[]; required: boolean }
+    | {
+        kind: 'labels';
+        from: 'folder' | 'manifest';
+        manifest?: string;
+        column?: string;
+        allowed?: string[];
+        required: boolean;
+      }
     | { kind: 'pii'; extensions: string[]; kinds: PiiKind[] }
   );
 
@@ -59,7 +66,13 @@ const common: Record<string, FieldSpec> = {
 
 export const TABLE_CHECKS: Record<TableCheck['kind'], ItemSpec> = {
   row_count: { fields: { min: { type: 'integer' }, max: { type: 'integer' } } },
-  schema: { fields: { columns: { type: 'map<string>', required: true }, exact: { type: 'boolean' }, nullable: { type: 'map<boolean>' } } },
+  schema: {
+    fields: {
+      columns: { type: 'map<string>', required: true },
+      exact: { type: 'boolean' },
+      nullable: { type: 'map<boolean>' },
+    },
+  },
   not_null: { shorthand: 'columns', fields: { columns: { type: 'string[]', required: true } } },
   unique: { shorthand: 'columns', fields: { columns: { type: 'string[]', required: true } } },
   range: { fields: { column: { type: 'string', required: true }, min: { type: 'number' }, max: { type: 'number' } } },
@@ -68,7 +81,14 @@ export const TABLE_CHECKS: Record<TableCheck['kind'], ItemSpec> = {
   freshness: { fields: { column: { type: 'string', required: true }, max_age: { type: 'duration', required: true } } },
   sql: { shorthand: 'predicate', fields: { predicate: { type: 'string', required: true } } },
   pii: { fields: { columns: { type: 'string[]' }, kinds: { type: 'string[]' } } },
-  drift: { fields: { reference: { type: 'string', required: true }, columns: { type: 'string[]' }, psi_max: { type: 'number' }, ks_max: { type: 'number' } } },
+  drift: {
+    fields: {
+      reference: { type: 'string', required: true },
+      columns: { type: 'string[]' },
+      psi_max: { type: 'number' },
+      ks_max: { type: 'number' },
+    },
+  },
 };
 
 export const FILE_CHECKS: Record<FileCheck['kind'], ItemSpec> = {
@@ -92,14 +112,28 @@ export function parseSuite(text: string, fileName: string): Suite {
   const r = new SpecReader(text, fileName);
   const top = r.top(['suite', 'severity', 'checks', 'files']);
   const nameNode = top.get('suite');
-  const name = nameNode ? String((nameNode.value as { toJSON(): unknown })?.toJSON?.() ?? '') : fileName.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
+  const name = nameNode
+    ? String((nameNode.value as { toJSON(): unknown })?.toJSON?.() ?? '')
+    : fileName.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
   const sevNode = top.get('severity');
   const defaultSeverity = sevNode ? ((sevNode.value as { toJSON(): unknown }).toJSON() as Severity) : 'error';
-  if (sevNode && defaultSeverity !== 'error' && defaultSeverity !== 'warn') r.error(sevNode, 'severity must be error or warn');
+  if (sevNode && defaultSeverity !== 'error' && defaultSeverity !== 'warn')
+    r.error(sevNode, 'severity must be error or warn');
   const finish = <T extends CheckCommon>(item: { kind: string; line: number; params: Record<string, unknown> }): T => {
     const p = item.params;
-    const col = typeof p.column === 'string' ? p.column : Array.isArray(p.columns) && p.columns.length === 1 ? String(p.columns[0]) : null;
-    const base = { kind: item.kind, line: item.line, name: (p.name as string) ?? (col ? `${item.kind}(${col})` : item.kind), severity: (p.severity as Severity) ?? defaultSeverity, mostly: (p.mostly as number) ?? 1 };
+    const col =
+      typeof p.column === 'string'
+        ? p.column
+        : Array.isArray(p.columns) && p.columns.length === 1
+          ? String(p.columns[0])
+          : null;
+    const base = {
+      kind: item.kind,
+      line: item.line,
+      name: (p.name as string) ?? (col ? `${item.kind}(${col})` : item.kind),
+      severity: (p.severity as Severity) ?? defaultSeverity,
+      mostly: (p.mostly as number) ?? 1,
+    };
     const rest: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(p)) if (!['name', 'severity', 'mostly'].includes(k)) rest[camel(k)] = v;
     return { ...rest, ...base } as T;
@@ -120,7 +154,9 @@ export function parseSuite(text: string, fileName: string): Suite {
       try {
         new RegExp(c.pattern);
       } catch (err) {
-        r.errors.push(`${fileName}:${i.line}: regex ${JSON.stringify(c.pattern)} is invalid: ${(err as Error).message}`);
+        r.errors.push(
+          `${fileName}:${i.line}: regex ${JSON.stringify(c.pattern)} is invalid: ${(err as Error).message}`,
+        );
       }
     }
     return c;
@@ -131,22 +167,28 @@ export function parseSuite(text: string, fileName: string): Suite {
     if (c.kind === 'labels') c.required = (i.params.required as boolean) ?? true;
     if (c.kind === 'pii') {
       c.kinds = validKinds(r, i.line, (i.params.kinds as string[]) ?? [...PII_KINDS]);
-      c.extensions = ((i.params.extensions as string[]) ?? ['.txt', '.eml', '.md', '.csv', '.json', '.jsonl', '.html', '']).map((e) => e.toLowerCase());
+      c.extensions = (
+        (i.params.extensions as string[]) ?? ['.txt', '.eml', '.md', '.csv', '.json', '.jsonl', '.html', '']
+      ).map((e) => e.toLowerCase());
     }
     return c;
   });
   const names = new Set<string>();
   for (const c of [...checks, ...files]) {
-    if (names.has(c.name)) r.errors.push(`${fileName}:${c.line}: two checks are named ${JSON.stringify(c.name)}; give one a \`name\``);
+    if (names.has(c.name))
+      r.errors.push(`${fileName}:${c.line}: two checks are named ${JSON.stringify(c.name)}; give one a \`name\``);
     names.add(c.name);
   }
-  if (checks.length + files.length === 0 && r.errors.length === 0) r.errors.push(`${fileName}:1: the suite has no checks`);
+  if (checks.length + files.length === 0 && r.errors.length === 0)
+    r.errors.push(`${fileName}:1: the suite has no checks`);
   r.done('suite');
   return { name, file: fileName, checks, files };
 }
 
 function validKinds(r: SpecReader, line: number, kinds: string[]): PiiKind[] {
-  for (const k of kinds) if (!(PII_KINDS as readonly string[]).includes(k)) r.errors.push(`${r.fileName}:${line}: unknown PII kind ${JSON.stringify(k)} (known: ${PII_KINDS.join(', ')})`);
+  for (const k of kinds)
+    if (!(PII_KINDS as readonly string[]).includes(k))
+      r.errors.push(`${r.fileName}:${line}: unknown PII kind ${JSON.stringify(k)} (known: ${PII_KINDS.join(', ')})`);
   return kinds.filter((k): k is PiiKind => (PII_KINDS as readonly string[]).includes(k));
 }
 

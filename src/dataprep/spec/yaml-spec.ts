@@ -19,7 +19,20 @@ export function readSpecFile(path: string, what: string): string {
  * problem at once, each with its line: "suite.yaml:12: unknown key \"colum\" in range (known:
  * column, min, max, …)". Returns plain typed values; nothing here knows what checks do.
  */
-export type FieldType = 'string' | 'number' | 'integer' | 'boolean' | 'fraction' | 'string[]' | 'scalar[]' | 'map<string>' | 'map<boolean>' | 'map<scalar>' | 'duration' | 'size' | 'list';
+export type FieldType =
+  | 'string'
+  | 'number'
+  | 'integer'
+  | 'boolean'
+  | 'fraction'
+  | 'string[]'
+  | 'scalar[]'
+  | 'map<string>'
+  | 'map<boolean>'
+  | 'map<scalar>'
+  | 'duration'
+  | 'size'
+  | 'list';
 
 export interface FieldSpec {
   type: FieldType;
@@ -96,7 +109,8 @@ export class SpecReader {
           if (isScalar(node) && (node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE')) {
             const q = node.type === 'QUOTE_DOUBLE' ? '"' : "'";
             if (src.length < 2 || !src.endsWith(q)) opened = { node, what: `a quoted string (${q})` };
-          } else if ((isSeq(node) || isMap(node)) && node.flow && !src.endsWith(isSeq(node) ? ']' : '}')) opened = { node, what: isSeq(node) ? 'a [' : 'a {' };
+          } else if ((isSeq(node) || isMap(node)) && node.flow && !src.endsWith(isSeq(node) ? ']' : '}'))
+            opened = { node, what: isSeq(node) ? 'a [' : 'a {' };
         },
       });
     }
@@ -136,7 +150,12 @@ export class SpecReader {
   }
 
   /** A list of one-key maps `- kind: params`, each validated by `specs[kind]`. */
-  items(pair: Pair | undefined, specs: Record<string, ItemSpec>, context: string, common: Record<string, FieldSpec>): ParsedItem[] {
+  items(
+    pair: Pair | undefined,
+    specs: Record<string, ItemSpec>,
+    context: string,
+    common: Record<string, FieldSpec>,
+  ): ParsedItem[] {
     if (!pair) return [];
     const seq = pair.value as Node;
     if (!isSeq(seq)) {
@@ -153,7 +172,10 @@ export class SpecReader {
       const kind = isScalar(p.key) ? String(p.key.value) : '?';
       const spec = specs[kind];
       if (!spec) {
-        this.error(p, `unknown ${context.replace(/s$/, '')} ${JSON.stringify(kind)} (known: ${Object.keys(specs).join(', ')})`);
+        this.error(
+          p,
+          `unknown ${context.replace(/s$/, '')} ${JSON.stringify(kind)} (known: ${Object.keys(specs).join(', ')})`,
+        );
         continue;
       }
       const at: Record<string, TextAt> = {};
@@ -164,11 +186,25 @@ export class SpecReader {
   }
 
   /** Validates a map of fields (or a shorthand scalar/list) against `fields`. */
-  fields(owner: Pair, node: Node | null, fields: Record<string, FieldSpec>, context: string, shorthand?: string, at?: Record<string, TextAt>): Record<string, unknown> | null {
+  fields(
+    owner: Pair,
+    node: Node | null,
+    fields: Record<string, FieldSpec>,
+    context: string,
+    shorthand?: string,
+    at?: Record<string, TextAt>,
+  ): Record<string, unknown> | null {
     const params: Record<string, unknown> = {};
     if (node === null || (isScalar(node) && node.value === null)) {
       // `- duplicates:` with no parameters
-    } else if (isMap(node) && !(shorthand && fields[shorthand]!.type.startsWith('map<') && node.items.every((fp) => !(String(isScalar(fp.key) ? fp.key.value : '') in fields)))) {
+    } else if (
+      isMap(node) &&
+      !(
+        shorthand &&
+        fields[shorthand]!.type.startsWith('map<') &&
+        node.items.every((fp) => !(String(isScalar(fp.key) ? fp.key.value : '') in fields))
+      )
+    ) {
       for (const fp of node.items) {
         const key = isScalar(fp.key) ? String(fp.key.value) : '?';
         const f = fields[key];
@@ -212,7 +248,8 @@ export class SpecReader {
       const src = this.text.slice(r[0], r[1]).split('\n').slice(1);
       const indent = Math.min(...src.filter((l) => l.trim()).map((l) => l.length - l.trimStart().length));
       const lines = value.split('\n');
-      if (Number.isFinite(indent) && lines.every((l, k) => !l || src[k]?.slice(indent) === l)) at.lines = lines.map((_, k) => [start.line + 1 + k, indent + 1]);
+      if (Number.isFinite(indent) && lines.every((l, k) => !l || src[k]?.slice(indent) === l))
+        at.lines = lines.map((_, k) => [start.line + 1 + k, indent + 1]);
     }
     return at;
   }
@@ -243,13 +280,30 @@ export class SpecReader {
         // Structured entries the caller checks itself (e.g. smoke-test cases).
         return Array.isArray(js) ? js : bad('a list');
       case 'scalar[]':
-        return Array.isArray(js) && js.every((x) => x === null || ['string', 'number', 'boolean'].includes(typeof x)) ? js : bad('a list of values');
+        return Array.isArray(js) && js.every((x) => x === null || ['string', 'number', 'boolean'].includes(typeof x))
+          ? js
+          : bad('a list of values');
       case 'map<string>':
-        return js && typeof js === 'object' && !Array.isArray(js) && Object.values(js).every((x) => typeof x === 'string') ? js : bad('a map of names to text');
+        return js &&
+          typeof js === 'object' &&
+          !Array.isArray(js) &&
+          Object.values(js).every((x) => typeof x === 'string')
+          ? js
+          : bad('a map of names to text');
       case 'map<boolean>':
-        return js && typeof js === 'object' && !Array.isArray(js) && Object.values(js).every((x) => typeof x === 'boolean') ? js : bad('a map of names to true/false');
+        return js &&
+          typeof js === 'object' &&
+          !Array.isArray(js) &&
+          Object.values(js).every((x) => typeof x === 'boolean')
+          ? js
+          : bad('a map of names to true/false');
       case 'map<scalar>':
-        return js && typeof js === 'object' && !Array.isArray(js) && Object.values(js).every((x) => x === null || ['string', 'number', 'boolean'].includes(typeof x)) ? js : bad('a map of names to values');
+        return js &&
+          typeof js === 'object' &&
+          !Array.isArray(js) &&
+          Object.values(js).every((x) => x === null || ['string', 'number', 'boolean'].includes(typeof x))
+          ? js
+          : bad('a map of names to values');
       case 'duration': {
         const m = typeof js === 'string' ? /^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$/.exec(js.trim()) : null;
         if (!m) return bad('a duration like 30m, 12h or 7d');
@@ -260,7 +314,15 @@ export class SpecReader {
         const m = typeof js === 'string' ? /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?$/i.exec(js.trim()) : null;
         if (!m) return bad('a size like 512, 10KB or 2MiB');
         const unit = (m[2] ?? 'B').toLowerCase();
-        const mult: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+        const mult: Record<string, number> = {
+          b: 1,
+          kb: 1e3,
+          mb: 1e6,
+          gb: 1e9,
+          kib: 1024,
+          mib: 1024 ** 2,
+          gib: 1024 ** 3,
+        };
         return Math.round(Number(m[1]) * mult[unit]!);
       }
     }
@@ -269,7 +331,9 @@ export class SpecReader {
   /** Throws one error listing every problem found. */
   done(kind: string): void {
     if (this.errors.length) {
-      throw new CairnError('INVALID_INPUT', `${this.fileName} is not a valid ${kind}:\n  ${this.errors.join('\n  ')}`, { data: { problems: this.errors } });
+      throw new CairnError('INVALID_INPUT', `${this.fileName} is not a valid ${kind}:\n  ${this.errors.join('\n  ')}`, {
+        data: { problems: this.errors },
+      });
     }
   }
 }

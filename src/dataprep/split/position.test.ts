@@ -3,7 +3,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTempDirs } from '../../test-support/temp.js';
 import { openEngine, type TableEngine } from '../tables/engine.js';
 import { parseRatios } from './ratios.js';
-import { doubleText, POSITION_SCALE, splitHashInt, splitHashIntSql, splitIndexOf, splitIndexSql, splitKeyText, splitPosition, splitPositionSql, sqlText } from './position.js';
+import {
+  doubleText,
+  POSITION_SCALE,
+  splitHashInt,
+  splitHashIntSql,
+  splitIndexOf,
+  splitIndexSql,
+  splitKeyText,
+  splitPosition,
+  splitPositionSql,
+  sqlText,
+} from './position.js';
 
 const tempDir = useTempDirs();
 let engine: TableEngine;
@@ -49,7 +60,9 @@ describe('the documented split hash', () => {
         CASE WHEN i % 23 = 0 THEN NULL ELSE i % 2 = 0 END AS b,
         CASE WHEN i % 29 = 0 THEN NULL WHEN i % 7 = 0 THEN '' ELSE 'k' || i::VARCHAR || ' café ☕ ' || chr(31) || ' ''q'' "d" ' || chr(10) END AS s
       FROM range(20000) t(i)`);
-    const types = await engine.all<{ column_name: string; column_type: string }>(`SELECT column_name, column_type FROM (DESCRIBE mixed)`);
+    const types = await engine.all<{ column_name: string; column_type: string }>(
+      `SELECT column_name, column_type FROM (DESCRIBE mixed)`,
+    );
     expect(types.map((t) => t.column_type)).toEqual(['BIGINT', 'DOUBLE', 'DATE', 'TIMESTAMP', 'BOOLEAN', 'VARCHAR']);
     const cols = types.map((t) => t.column_name);
     const ratios = parseRatios('train=0.7,val=0.2,test=0.1');
@@ -65,7 +78,8 @@ describe('the documented split hash', () => {
         const u = splitPosition(seed, text);
         if (u !== r.__u || splitIndexOf(u, ratios) !== r.__s) mismatches++;
         if (splitPosition(seed, splitKeyText([sqlText(r.s, 'VARCHAR')])) !== r.__us) mismatches++;
-        if (splitPosition(seed, splitKeyText([sqlText(r.id, 'BIGINT'), sqlText(r.d, 'DATE')])) !== r.__uid) mismatches++;
+        if (splitPosition(seed, splitKeyText([sqlText(r.id, 'BIGINT'), sqlText(r.d, 'DATE')])) !== r.__uid)
+          mismatches++;
       }
       expect(mismatches).toBe(0);
       // Every split is used, in roughly its share.
@@ -87,8 +101,15 @@ describe('the documented split hash', () => {
     expect(rows.length).toBeGreaterThan(5000);
     const wrong = rows.filter((r) => doubleText(r.x) !== r.t);
     expect(wrong).toEqual([]);
-    const specials = await engine.all<Record<string, string>>(`SELECT CAST('nan'::DOUBLE AS VARCHAR) a, CAST('-inf'::DOUBLE AS VARCHAR) b, CAST(-0.0::DOUBLE AS VARCHAR) c, CAST(0.0::DOUBLE AS VARCHAR) d`);
-    expect([doubleText(NaN), doubleText(-Infinity), doubleText(-0), doubleText(0)]).toEqual([specials[0]!.a, specials[0]!.b, specials[0]!.c, specials[0]!.d]);
+    const specials = await engine.all<Record<string, string>>(
+      `SELECT CAST('nan'::DOUBLE AS VARCHAR) a, CAST('-inf'::DOUBLE AS VARCHAR) b, CAST(-0.0::DOUBLE AS VARCHAR) c, CAST(0.0::DOUBLE AS VARCHAR) d`,
+    );
+    expect([doubleText(NaN), doubleText(-Infinity), doubleText(-0), doubleText(0)]).toEqual([
+      specials[0]!.a,
+      specials[0]!.b,
+      specials[0]!.c,
+      specials[0]!.d,
+    ]);
   });
 
   it('places positions at the cumulative boundaries identically in SQL and JavaScript', async () => {
@@ -98,7 +119,9 @@ describe('the documented split hash', () => {
       return [t - 2, t - 1, t, t + 1];
     });
     const vs = [0, ...edges, POSITION_SCALE - 1];
-    const rows = await engine.all<{ v: number; s: number }>(`SELECT v, ${splitIndexSql('v', ratios)} AS s FROM (VALUES ${vs.map((v) => `(${v}::BIGINT)`).join(', ')}) t(v) ORDER BY v`);
+    const rows = await engine.all<{ v: number; s: number }>(
+      `SELECT v, ${splitIndexSql('v', ratios)} AS s FROM (VALUES ${vs.map((v) => `(${v}::BIGINT)`).join(', ')}) t(v) ORDER BY v`,
+    );
     expect(rows.map((r) => r.s)).toEqual(vs.map((v) => splitIndexOf(v / POSITION_SCALE, ratios)));
     expect(rows.map((r) => r.s)).toEqual([0, 0, 0, 1, 1, 1, 1, 2, 2, 2]);
   });

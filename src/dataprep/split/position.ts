@@ -16,7 +16,10 @@ export const POSITION_SCALE = 2 ** 52;
 /** Seeds are written in decimal into the hash input, so they must be exact integers. */
 export function checkSeed(seed: number): number {
   if (!Number.isSafeInteger(seed)) {
-    throw new CairnError('USAGE', `--seed must be a whole number, not ${String(seed)}`, { hint: 'pass e.g. --seed 0 (the default) or --seed 42', data: { seed: String(seed) } });
+    throw new CairnError('USAGE', `--seed must be a whole number, not ${String(seed)}`, {
+      hint: 'pass e.g. --seed 0 (the default) or --seed 42',
+      data: { seed: String(seed) },
+    });
   }
   return seed;
 }
@@ -28,7 +31,9 @@ export function splitKeyText(values: ReadonlyArray<string | null>): string {
 
 /** The integer of step 3: the first 13 hex digits of the hash (0 ≤ v < 2^52). */
 export function splitHashInt(seed: number, keyText: string): number {
-  const h = createHash('sha256').update(`${SPLIT_HASH_DOMAIN}${US}${checkSeed(seed)}${US}${keyText}`, 'utf8').digest('hex');
+  const h = createHash('sha256')
+    .update(`${SPLIT_HASH_DOMAIN}${US}${checkSeed(seed)}${US}${keyText}`, 'utf8')
+    .digest('hex');
   return Number.parseInt(h.slice(0, 13), 16);
 }
 
@@ -49,7 +54,9 @@ export function splitHashIntSql(seed: number, keyColumns: readonly string[]): st
   if (keyColumns.length === 0) throw new CairnError('USAGE', 'a split key needs at least one column');
   // concat() skips NULLs, so each part is its separator and flag, then the value's text (absent
   // for NULL): the same bytes as splitKeyText, built without a temporary string per part.
-  const parts = keyColumns.map((c) => `CASE WHEN ${ident(c)} IS NULL THEN chr(31) || '0' ELSE chr(31) || '1' END, CAST(${ident(c)} AS VARCHAR)`);
+  const parts = keyColumns.map(
+    (c) => `CASE WHEN ${ident(c)} IS NULL THEN chr(31) || '0' ELSE chr(31) || '1' END, CAST(${ident(c)} AS VARCHAR)`,
+  );
   const input = `concat('${SPLIT_HASH_DOMAIN}' || chr(31) || '${checkSeed(seed)}', ${parts.join(', ')})`;
   return `('0x' || substr(sha256(${input}), 1, 13))::BIGINT`;
 }

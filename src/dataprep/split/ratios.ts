@@ -11,14 +11,18 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const NUMBER = /^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
 /** Leakage checks keep the splits a value is in as bits of a 64-bit integer. */
 export const MAX_SPLITS = 63;
-const HINT = 'write the splits as name=ratio pairs separated by commas, with ratios above 0 that sum to 1, e.g. train=0.8,test=0.2';
+const HINT =
+  'write the splits as name=ratio pairs separated by commas, with ratios above 0 that sum to 1, e.g. train=0.8,test=0.2';
 
 /** Reads `train=0.8,test=0.2`. */
 export function parseRatios(text: string): SplitRatio[] {
-  const usage = (message: string, data: Record<string, unknown> = {}) => new CairnError('USAGE', message, { hint: HINT, data: { ratios: text, ...data } });
+  const usage = (message: string, data: Record<string, unknown> = {}) =>
+    new CairnError('USAGE', message, { hint: HINT, data: { ratios: text, ...data } });
   const parts = text.split(',').map((p) => p.trim());
-  if (parts.length < 2 || parts.some((p) => p === '')) throw usage(`--ratios ${JSON.stringify(text)} needs at least two splits`);
-  if (parts.length > MAX_SPLITS) throw usage(`--ratios names ${parts.length} splits; at most ${MAX_SPLITS} are supported`);
+  if (parts.length < 2 || parts.some((p) => p === ''))
+    throw usage(`--ratios ${JSON.stringify(text)} needs at least two splits`);
+  if (parts.length > MAX_SPLITS)
+    throw usage(`--ratios names ${parts.length} splits; at most ${MAX_SPLITS} are supported`);
   const out: SplitRatio[] = [];
   for (const part of parts) {
     const eq = part.indexOf('=');
@@ -26,11 +30,19 @@ export function parseRatios(text: string): SplitRatio[] {
     const name = part.slice(0, eq).trim();
     const value = part.slice(eq + 1).trim();
     if (!NAME.test(name) || name.endsWith('.') || name.includes('..') || name.length > 64) {
-      throw usage(`--ratios: ${JSON.stringify(name)} is not a valid split name (letters, digits, . _ -, starting with a letter or digit)`, { name });
+      throw usage(
+        `--ratios: ${JSON.stringify(name)} is not a valid split name (letters, digits, . _ -, starting with a letter or digit)`,
+        { name },
+      );
     }
-    if (out.some((r) => r.name === name)) throw usage(`--ratios names the split ${JSON.stringify(name)} twice`, { name });
+    if (out.some((r) => r.name === name))
+      throw usage(`--ratios names the split ${JSON.stringify(name)} twice`, { name });
     const ratio = NUMBER.test(value) ? Number(value) : NaN;
-    if (!(ratio > 0) || !Number.isFinite(ratio)) throw usage(`--ratios: the ratio of ${JSON.stringify(name)} must be a number above 0, not ${JSON.stringify(value)}`, { name });
+    if (!(ratio > 0) || !Number.isFinite(ratio))
+      throw usage(
+        `--ratios: the ratio of ${JSON.stringify(name)} must be a number above 0, not ${JSON.stringify(value)}`,
+        { name },
+      );
     out.push({ name, ratio });
   }
   checkRatios(out);
@@ -40,8 +52,17 @@ export function parseRatios(text: string): SplitRatio[] {
 /** Validates ratios given as data (the same rules as the text form). */
 export function checkRatios(ratios: readonly SplitRatio[]): void {
   const sum = ratios.reduce((s, r) => s + r.ratio, 0);
-  if (ratios.length < 2 || ratios.length > MAX_SPLITS || ratios.some((r) => !(r.ratio > 0) || !NAME.test(r.name)) || new Set(ratios.map((r) => r.name)).size !== ratios.length) {
-    throw new CairnError('USAGE', `the split ratios need 2 to ${MAX_SPLITS} uniquely and validly named splits, each above 0`, { hint: HINT, data: { ratios } });
+  if (
+    ratios.length < 2 ||
+    ratios.length > MAX_SPLITS ||
+    ratios.some((r) => !(r.ratio > 0) || !NAME.test(r.name)) ||
+    new Set(ratios.map((r) => r.name)).size !== ratios.length
+  ) {
+    throw new CairnError(
+      'USAGE',
+      `the split ratios need 2 to ${MAX_SPLITS} uniquely and validly named splits, each above 0`,
+      { hint: HINT, data: { ratios } },
+    );
   }
   if (Math.abs(sum - 1) > 1e-9) {
     throw new CairnError('USAGE', `the split ratios sum to ${sum}, not 1`, { hint: HINT, data: { ratios, sum } });

@@ -20,7 +20,13 @@ function corpus(folders = FOLDERS): SplitFile[] {
       .filter((f) => f.endsWith('.txt'))
       .map((f) => {
         const bytes = readFileSync(join(CORPUS, folder, f));
-        return { path: `${folder}/${f}`, digest: createHash('sha256').update(bytes).digest('hex'), size: bytes.length, label: folder.includes('spam') ? 'spam' : 'ham', group: f.split('.')[1]!.slice(0, 2) };
+        return {
+          path: `${folder}/${f}`,
+          digest: createHash('sha256').update(bytes).digest('hex'),
+          size: bytes.length,
+          label: folder.includes('spam') ? 'spam' : 'ham',
+          group: f.split('.')[1]!.slice(0, 2),
+        };
       }),
   );
 }
@@ -48,7 +54,11 @@ describe('splitFiles on the SpamAssassin corpus', () => {
 
   it('adding files never moves a file (by path, by group)', () => {
     const some = corpus(['easy-ham-2', 'spam-1']);
-    for (const opts of [{ ratios }, { ratios, group: true }, { ratios: parseRatios('a=0.5,b=0.25,c=0.25'), seed: 11 }]) {
+    for (const opts of [
+      { ratios },
+      { ratios, group: true },
+      { ratios: parseRatios('a=0.5,b=0.25,c=0.25'), seed: 11 },
+    ]) {
       const before = splitFiles(some, opts);
       const after = splitFiles(emails, opts);
       for (const [split, files] of before) {
@@ -76,7 +86,8 @@ describe('splitFiles on the SpamAssassin corpus', () => {
   it('grouped: a group is never in two splits; files without a group form one group', () => {
     const m = splitFiles(emails, { ratios, group: true });
     const where = new Map<string, Set<string>>();
-    for (const [split, files] of m) for (const f of files) where.set(f.group!, (where.get(f.group!) ?? new Set()).add(split));
+    for (const [split, files] of m)
+      for (const f of files) where.set(f.group!, (where.get(f.group!) ?? new Set()).add(split));
     expect(where.size).toBe(256);
     expect([...where.values()].every((s) => s.size === 1)).toBe(true);
     const loose = splitFiles([...emails.slice(0, 50).map(({ group: _g, ...f }) => f)], { ratios, group: true });
@@ -116,15 +127,37 @@ describe('a manifest table split by --key path lands every row where its file la
       expect(rows.map((r) => r.path)).toEqual(files.get(s.name)!.map((f) => f.path));
     }
     // Stratified too: the SQL thresholds and the JavaScript ranks are the same rule.
-    const strat = await splitTable(engine, table, { ratios: ratios3, seed: 5, key: ['path'], stratify: 'label' }, join(dir, 'strat'));
+    const strat = await splitTable(
+      engine,
+      table,
+      { ratios: ratios3, seed: 5, key: ['path'], stratify: 'label' },
+      join(dir, 'strat'),
+    );
     const stratFiles = splitFiles(emails, { ratios: ratios3, seed: 5, stratify: true });
     for (const s of strat.splits) {
       const rows = await engine.all<{ path: string }>(`SELECT path FROM read_parquet(${lit(s.file)}) ORDER BY path`);
       expect(rows.map((r) => r.path)).toEqual(stratFiles.get(s.name)!.map((f) => f.path));
     }
-    const report = fileSplitReport(stratFiles, { ratios: ratios3, seed: 5, stratify: true }, { ok: true, checked: ['exact-duplicate'], findings: [] });
-    expect({ ...report, leakage: null, options: null, kind: null }).toEqual({ ...strat.report, leakage: null, options: null, kind: null });
+    const report = fileSplitReport(
+      stratFiles,
+      { ratios: ratios3, seed: 5, stratify: true },
+      { ok: true, checked: ['exact-duplicate'], findings: [] },
+    );
+    expect({ ...report, leakage: null, options: null, kind: null }).toEqual({
+      ...strat.report,
+      leakage: null,
+      options: null,
+      kind: null,
+    });
     expect(report.kind).toBe('files');
-    expect(report.options).toEqual({ ratios: ratios3, seed: 5, key: null, stratify: 'label', group: null, time: null, cutoff: null });
+    expect(report.options).toEqual({
+      ratios: ratios3,
+      seed: 5,
+      key: null,
+      stratify: 'label',
+      group: null,
+      time: null,
+      cutoff: null,
+    });
   });
 });

@@ -31,14 +31,22 @@ export function splitFiles<F extends SplitFile>(files: readonly F[], opts: FileS
   checkRatios(opts.ratios);
   const seed = checkSeed(opts.seed ?? 0);
   if (opts.stratify && opts.group) {
-    throw new CairnError('USAGE', 'a split cannot be both stratified and grouped', { hint: 'choose --stratify or --group' });
+    throw new CairnError('USAGE', 'a split cannot be both stratified and grouped', {
+      hint: 'choose --stratify or --group',
+    });
   }
   const seen = new Set<string>();
   for (const f of files) {
-    if (seen.has(f.path)) throw new CairnError('INVALID_INPUT', `the file ${JSON.stringify(f.path)} is listed twice`, { data: { path: f.path } });
+    if (seen.has(f.path))
+      throw new CairnError('INVALID_INPUT', `the file ${JSON.stringify(f.path)} is listed twice`, {
+        data: { path: f.path },
+      });
     seen.add(f.path);
   }
-  const keyed = files.map((f) => ({ f, v: splitHashInt(seed, splitKeyText([opts.group ? (f.group ?? null) : f.path])) }));
+  const keyed = files.map((f) => ({
+    f,
+    v: splitHashInt(seed, splitKeyText([opts.group ? (f.group ?? null) : f.path])),
+  }));
   const out = new Map<string, F[]>(opts.ratios.map((r) => [r.name, []]));
   const names = opts.ratios.map((r) => r.name);
   if (opts.stratify) {
@@ -48,7 +56,10 @@ export function splitFiles<F extends SplitFile>(files: readonly F[], opts: FileS
       byLabel.set(label, [...(byLabel.get(label) ?? []), k]);
     }
     for (const members of byLabel.values()) {
-      const index = stratifiedIndexes(members.map((m) => m.v), opts.ratios);
+      const index = stratifiedIndexes(
+        members.map((m) => m.v),
+        opts.ratios,
+      );
       members.forEach((m, i) => out.get(names[index[i]!]!)!.push(m.f));
     }
   } else {
@@ -83,16 +94,31 @@ function indexForRank(rank: number, bounds: readonly number[]): number {
 }
 
 /** The report stored with a file collection's split, in the shape tables use (rows are files). */
-export function fileSplitReport(splits: ReadonlyMap<string, readonly SplitFile[]>, opts: FileSplitOptions, leakage: LeakageReport): SplitReport {
+export function fileSplitReport(
+  splits: ReadonlyMap<string, readonly SplitFile[]>,
+  opts: FileSplitOptions,
+  leakage: LeakageReport,
+): SplitReport {
   const names = opts.ratios.map((r) => r.name);
   const lists = names.map((n) => splits.get(n) ?? []);
   const report: SplitReport = {
     format: 'cairn.split/v1',
     kind: 'files',
     mode: opts.stratify ? 'stratified' : opts.group ? 'group' : 'hash',
-    options: { ratios: opts.ratios, seed: opts.seed ?? 0, key: null, stratify: opts.stratify ? 'label' : null, group: opts.group ? 'group' : null, time: null, cutoff: null },
+    options: {
+      ratios: opts.ratios,
+      seed: opts.seed ?? 0,
+      key: null,
+      stratify: opts.stratify ? 'label' : null,
+      group: opts.group ? 'group' : null,
+      time: null,
+      cutoff: null,
+    },
     rows: lists.reduce((s, l) => s + l.length, 0),
-    splits: splitSummary(opts.ratios, lists.map((l) => l.length)),
+    splits: splitSummary(
+      opts.ratios,
+      lists.map((l) => l.length),
+    ),
     leakage,
   };
   if (opts.stratify) {

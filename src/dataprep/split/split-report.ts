@@ -43,7 +43,11 @@ export const NULL_CLASS = '<null>';
 const LISTED_CLASSES = 1000;
 
 /** Class shares from counts of (class, split index). */
-export function classRatios(column: string, names: readonly string[], counts: ReadonlyArray<{ cls: string | null; split: number; n: number }>): ClassRatios {
+export function classRatios(
+  column: string,
+  names: readonly string[],
+  counts: ReadonlyArray<{ cls: string | null; split: number; n: number }>,
+): ClassRatios {
   const total = counts.reduce((s, c) => s + c.n, 0);
   const perSplit = names.map((_, i) => counts.filter((c) => c.split === i).reduce((s, c) => s + c.n, 0));
   const perClass = new Map<string, number[]>();
@@ -60,7 +64,9 @@ export function classRatios(column: string, names: readonly string[], counts: Re
       if (perSplit[i]! > 0) maxDev = Math.max(maxDev, Math.abs(n / perSplit[i]! - all) * 100);
     });
   }
-  const listed = [...perClass].sort(([a, x], [b, y]) => y.reduce((s, n) => s + n, 0) - x.reduce((s, n) => s + n, 0) || (a < b ? -1 : 1)).slice(0, LISTED_CLASSES);
+  const listed = [...perClass]
+    .sort(([a, x], [b, y]) => y.reduce((s, n) => s + n, 0) - x.reduce((s, n) => s + n, 0) || (a < b ? -1 : 1))
+    .slice(0, LISTED_CLASSES);
   const overall: Record<string, number> = {};
   const bySplit: Record<string, Record<string, number>> = Object.fromEntries(names.map((n) => [n, {}]));
   for (const [k, row] of listed) {
@@ -72,5 +78,10 @@ export function classRatios(column: string, names: readonly string[], counts: Re
 
 export function splitSummary(ratios: readonly SplitRatio[], rowsPerSplit: readonly number[]): SplitReport['splits'] {
   const total = rowsPerSplit.reduce((s, n) => s + n, 0);
-  return ratios.map((r, i) => ({ name: r.name, ratio: r.ratio, rows: rowsPerSplit[i] ?? 0, fraction: total ? (rowsPerSplit[i] ?? 0) / total : 0 }));
+  return ratios.map((r, i) => ({
+    name: r.name,
+    ratio: r.ratio,
+    rows: rowsPerSplit[i] ?? 0,
+    fraction: total ? (rowsPerSplit[i] ?? 0) / total : 0,
+  }));
 }

@@ -41,7 +41,9 @@ async function flightsWhere(name: string, where: string): Promise<LoadedTable> {
 async function expectStable(a: Array<{ name: string; file: string }>, b: Array<{ name: string; file: string }>) {
   for (const [i, s] of a.entries()) {
     expect(b[i]!.name).toBe(s.name);
-    expect(await count(`SELECT count(*) AS n FROM (SELECT * FROM ${pq(s.file)} EXCEPT ALL SELECT * FROM ${pq(b[i]!.file)})`)).toBe(0);
+    expect(
+      await count(`SELECT count(*) AS n FROM (SELECT * FROM ${pq(s.file)} EXCEPT ALL SELECT * FROM ${pq(b[i]!.file)})`),
+    ).toBe(0);
   }
 }
 
@@ -57,13 +59,28 @@ describe('splitTable on flights-3m (3,000,000 real flights)', () => {
     for (const s of a.splits) expect(await count(`SELECT count(*) AS n FROM ${pq(s.file)}`)).toBe(s.rows);
     expect(Math.abs(a.splits[0]!.rows / 3e6 - 0.8)).toBeLessThan(0.002);
     // Nothing lost or invented: the union of the splits is the input, as a multiset.
-    expect(await count(`SELECT count(*) AS n FROM (SELECT * FROM flights EXCEPT ALL (SELECT * FROM ${pq(a.splits[0]!.file)} UNION ALL SELECT * FROM ${pq(a.splits[1]!.file)}))`)).toBe(0);
+    expect(
+      await count(
+        `SELECT count(*) AS n FROM (SELECT * FROM flights EXCEPT ALL (SELECT * FROM ${pq(a.splits[0]!.file)} UNION ALL SELECT * FROM ${pq(a.splits[1]!.file)}))`,
+      ),
+    ).toBe(0);
     expect(a.report).toMatchObject({
       format: 'cairn.split/v1',
       kind: 'table',
       mode: 'hash',
       rows: 3_000_000,
-      options: { ratios: [{ name: 'train', ratio: 0.8 }, { name: 'test', ratio: 0.2 }], seed: 0, key: null, stratify: null, group: null, time: null, cutoff: null },
+      options: {
+        ratios: [
+          { name: 'train', ratio: 0.8 },
+          { name: 'test', ratio: 0.2 },
+        ],
+        seed: 0,
+        key: null,
+        stratify: null,
+        group: null,
+        time: null,
+        cutoff: null,
+      },
       splits: [
         { name: 'train', ratio: 0.8, rows: a.splits[0]!.rows },
         { name: 'test', ratio: 0.2, rows: a.splits[1]!.rows },
@@ -106,7 +123,12 @@ describe('splitTable on flights-3m (3,000,000 real flights)', () => {
   });
 
   it('stratified by origin: each class apportioned within one row, class shares within 1 point of the whole', async () => {
-    const { splits, report } = await splitTable(engine, flights, { ratios: 'train=0.8,test=0.2', stratify: 'origin' }, join(tempDir(), 's'));
+    const { splits, report } = await splitTable(
+      engine,
+      flights,
+      { ratios: 'train=0.8,test=0.2', stratify: 'origin' },
+      join(tempDir(), 's'),
+    );
     expect(report.mode).toBe('stratified');
     const per = await engine.all<{ origin: string; n: number; train: number }>(
       `SELECT origin, count(*) AS n, count(*) FILTER (WHERE s = 0) AS train FROM (
@@ -119,7 +141,11 @@ describe('splitTable on flights-3m (3,000,000 real flights)', () => {
       // Exact largest-remainder quota, unless two identical rows tie at the boundary.
       expect(Math.abs(Number(c.train) - largestRemainder(Number(c.n), ratios)[0]!)).toBeLessThanOrEqual(1);
       const whole = Number(c.n) / 3e6;
-      worst = Math.max(worst, Math.abs(Number(c.train) / splits[0]!.rows - whole), Math.abs((Number(c.n) - Number(c.train)) / splits[1]!.rows - whole));
+      worst = Math.max(
+        worst,
+        Math.abs(Number(c.train) / splits[0]!.rows - whole),
+        Math.abs((Number(c.n) - Number(c.train)) / splits[1]!.rows - whole),
+      );
     }
     expect(worst * 100).toBeLessThan(1);
     expect(report.classes!.maxDeviationPoints).toBeCloseTo(worst * 100, 9);
@@ -130,9 +156,18 @@ describe('splitTable on flights-3m (3,000,000 real flights)', () => {
   });
 
   it('grouped by origin: no origin is ever in two splits', async () => {
-    const { splits, report } = await splitTable(engine, flights, { ratios: 'train=0.8,test=0.2', group: 'origin' }, join(tempDir(), 'g'));
+    const { splits, report } = await splitTable(
+      engine,
+      flights,
+      { ratios: 'train=0.8,test=0.2', group: 'origin' },
+      join(tempDir(), 'g'),
+    );
     expect(report.mode).toBe('group');
-    expect(await count(`SELECT count(*) AS n FROM (SELECT DISTINCT origin FROM ${pq(splits[0]!.file)} INTERSECT SELECT DISTINCT origin FROM ${pq(splits[1]!.file)})`)).toBe(0);
+    expect(
+      await count(
+        `SELECT count(*) AS n FROM (SELECT DISTINCT origin FROM ${pq(splits[0]!.file)} INTERSECT SELECT DISTINCT origin FROM ${pq(splits[1]!.file)})`,
+      ),
+    ).toBe(0);
     expect(report.leakage).toEqual({ ok: true, checked: ['exact-duplicate', 'group-overlap'], findings: [] });
     // Every origin goes where its own hash puts it.
     const origins = await engine.all<{ origin: string }>(`SELECT DISTINCT origin FROM ${pq(splits[1]!.file)}`);
@@ -140,7 +175,12 @@ describe('splitTable on flights-3m (3,000,000 real flights)', () => {
   });
 
   it('by time: every test flight departs strictly after every train flight', async () => {
-    const { splits, report } = await splitTable(engine, flights, { ratios: 'train=0.8,test=0.2', time: 'date' }, join(tempDir(), 't'));
+    const { splits, report } = await splitTable(
+      engine,
+      flights,
+      { ratios: 'train=0.8,test=0.2', time: 'date' },
+      join(tempDir(), 't'),
+    );
     const [r] = await engine.all<{ train_max: string; test_min: string }>(
       `SELECT (SELECT CAST(max("date") AS VARCHAR) FROM ${pq(splits[0]!.file)}) AS train_max, (SELECT CAST(min("date") AS VARCHAR) FROM ${pq(splits[1]!.file)}) AS test_min`,
     );
@@ -162,14 +202,25 @@ describe('splitTable on the SpamAssassin e-mails as a table', () => {
     const lines: string[] = [];
     for (const folder of ['easy-ham-1', 'easy-ham-2', 'hard-ham-1', 'spam-1', 'spam-2']) {
       for (const f of readdirSync(join(corpus, folder)).filter((x) => x.endsWith('.txt'))) {
-        lines.push(JSON.stringify({ path: `${folder}/${f}`, label: folder.includes('spam') ? 'spam' : 'ham', text: readFileSync(join(corpus, folder, f), 'utf8') }));
+        lines.push(
+          JSON.stringify({
+            path: `${folder}/${f}`,
+            label: folder.includes('spam') ? 'spam' : 'ham',
+            text: readFileSync(join(corpus, folder, f), 'utf8'),
+          }),
+        );
       }
     }
     const file = join(tempDir(), 'emails.jsonl');
     writeFileSync(file, `${lines.join('\n')}\n`);
     const emails = await loadTable(engine, [file], 'jsonl', { name: 'emails' });
     expect(emails.rows).toBe(6046);
-    const { splits, report } = await splitTable(engine, emails, { ratios: 'train=0.8,test=0.2', stratify: 'label', key: ['path'], text: 'text' }, join(tempDir(), 'out'));
+    const { splits, report } = await splitTable(
+      engine,
+      emails,
+      { ratios: 'train=0.8,test=0.2', stratify: 'label', key: ['path'], text: 'text' },
+      join(tempDir(), 'out'),
+    );
     expect(splits.map((s) => s.rows)).toEqual([4837, 1209]);
     const spamAll = 1896 / 6046;
     expect(report.classes!.overall.spam).toBeCloseTo(spamAll, 12);
@@ -194,7 +245,10 @@ describe('splitTable on small tables', () => {
   }
 
   it('time: rows sharing the cut-off time stay together in train; --cutoff fixes the boundary', async () => {
-    const t = await table('ties', `SELECT i AS id, (CASE WHEN i < 5 THEN i ELSE 5 END)::BIGINT AS t FROM range(10) r(i)`);
+    const t = await table(
+      'ties',
+      `SELECT i AS id, (CASE WHEN i < 5 THEN i ELSE 5 END)::BIGINT AS t FROM range(10) r(i)`,
+    );
     // 80% of 10 is 8 rows, but rows 5..9 share t = 5, so all of them are train and test is empty.
     const a = await splitTable(engine, t, { ratios: 'train=0.8,test=0.2', time: 't' }, join(tempDir(), 'a'));
     expect(a.splits.map((s) => s.rows)).toEqual([10, 0]);
@@ -203,16 +257,28 @@ describe('splitTable on small tables', () => {
     // Quotas 3, 3, 4: val's cut-off is the 6th time, 5, which takes all the fives with it.
     expect(b.splits.map((s) => s.rows)).toEqual([3, 7, 0]);
     expect(b.report.cutoffs).toEqual(['2', '5']);
-    const c = await splitTable(engine, t, { ratios: 'train=0.5,test=0.5', time: 't', cutoff: '3' }, join(tempDir(), 'c'));
+    const c = await splitTable(
+      engine,
+      t,
+      { ratios: 'train=0.5,test=0.5', time: 't', cutoff: '3' },
+      join(tempDir(), 'c'),
+    );
     expect(c.splits.map((s) => s.rows)).toEqual([4, 6]);
-    expect(await engine.all(`SELECT id FROM ${pq(c.splits[1]!.file)} ORDER BY id`)).toEqual([4, 5, 6, 7, 8, 9].map((id) => ({ id })));
+    expect(await engine.all(`SELECT id FROM ${pq(c.splits[1]!.file)} ORDER BY id`)).toEqual(
+      [4, 5, 6, 7, 8, 9].map((id) => ({ id })),
+    );
   });
 
   it('stratified with a key: equal keys stay together even at a class boundary', async () => {
     // Ten rows in one class, two by two sharing a user: a split may never separate a user.
     const t = await table('users', `SELECT i AS row_id, i // 2 AS user_id, 'a' AS cls FROM range(10) r(i)`);
     for (const seed of [0, 1, 2, 3, 4, 5]) {
-      const { splits, report } = await splitTable(engine, t, { ratios: 'train=0.7,test=0.3', seed, key: ['user_id'], stratify: 'cls' }, join(tempDir(), 's'));
+      const { splits, report } = await splitTable(
+        engine,
+        t,
+        { ratios: 'train=0.7,test=0.3', seed, key: ['user_id'], stratify: 'cls' },
+        join(tempDir(), 's'),
+      );
       expect(report.leakage.checked).toEqual(['exact-duplicate', 'content-duplicate', 'key-overlap']);
       expect(report.leakage.ok).toBe(true);
       expect(splits[0]!.rows % 2).toBe(0);
@@ -220,36 +286,73 @@ describe('splitTable on small tables', () => {
   });
 
   it('ratios over three splits, and NULLs as keys, classes and groups', async () => {
-    const t = await table('nulls', `SELECT i AS id, CASE WHEN i % 10 = 0 THEN NULL ELSE i % 3 END AS c, CASE WHEN i % 7 = 0 THEN NULL ELSE i END AS v FROM range(1000) r(i)`);
+    const t = await table(
+      'nulls',
+      `SELECT i AS id, CASE WHEN i % 10 = 0 THEN NULL ELSE i % 3 END AS c, CASE WHEN i % 7 = 0 THEN NULL ELSE i END AS v FROM range(1000) r(i)`,
+    );
     const s = await splitTable(engine, t, { ratios: 'a=0.5,b=0.3,c=0.2', stratify: 'c' }, join(tempDir(), 's'));
     expect(s.splits.map((x) => x.rows)).toEqual([500, 300, 200]);
     expect(Object.keys(s.report.classes!.overall).sort()).toEqual(['0', '1', '2', '<null>']);
     expect(s.report.classes!.bySplit.b!['<null>']).toBeCloseTo(30 / 300, 12);
     const g = await splitTable(engine, t, { ratios: 'a=0.5,b=0.3,c=0.2', group: 'c' }, join(tempDir(), 'g'));
-    const nullsIn = await Promise.all(g.splits.map((x) => count(`SELECT count(*) AS n FROM ${pq(x.file)} WHERE c IS NULL`)));
+    const nullsIn = await Promise.all(
+      g.splits.map((x) => count(`SELECT count(*) AS n FROM ${pq(x.file)} WHERE c IS NULL`)),
+    );
     expect(nullsIn.filter((n) => n > 0)).toEqual([100]);
   });
 
   it('refuses bad options before writing anything', async () => {
-    const t = await table('opts', `SELECT i AS id, TIMESTAMP '2020-01-01' + INTERVAL (i) DAY AS ts FROM range(10) r(i)`);
+    const t = await table(
+      'opts',
+      `SELECT i AS id, TIMESTAMP '2020-01-01' + INTERVAL (i) DAY AS ts FROM range(10) r(i)`,
+    );
     const out = join(tempDir(), 'out');
-    const missing = await rejectsWith(splitTable(engine, t, { ratios: 'train=0.8,test=0.2', key: ['id', 'nope'] }, out), 'INVALID_INPUT');
+    const missing = await rejectsWith(
+      splitTable(engine, t, { ratios: 'train=0.8,test=0.2', key: ['id', 'nope'] }, out),
+      'INVALID_INPUT',
+    );
     expect(missing.message).toBe('the key column "nope" is not in the table');
     expect(missing.hint).toBe('columns: id, ts');
-    expect((await rejectsWith(splitTable(engine, t, { ratios: 'train=0.8,test=0.2', stratify: 'x' }, out), 'INVALID_INPUT')).message).toMatch(/stratify column "x"/);
-    await rejectsWith(splitTable(engine, t, { ratios: 'train=0.8,test=0.2', group: 'id', stratify: 'id' }, out), 'USAGE');
+    expect(
+      (await rejectsWith(splitTable(engine, t, { ratios: 'train=0.8,test=0.2', stratify: 'x' }, out), 'INVALID_INPUT'))
+        .message,
+    ).toMatch(/stratify column "x"/);
+    await rejectsWith(
+      splitTable(engine, t, { ratios: 'train=0.8,test=0.2', group: 'id', stratify: 'id' }, out),
+      'USAGE',
+    );
     await rejectsWith(splitTable(engine, t, { ratios: 'train=0.8,test=0.2', group: 'id', key: ['id'] }, out), 'USAGE');
-    await rejectsWith(splitTable(engine, t, { ratios: 'train=0.8,test=0.2', time: 'ts', stratify: 'id' }, out), 'USAGE');
+    await rejectsWith(
+      splitTable(engine, t, { ratios: 'train=0.8,test=0.2', time: 'ts', stratify: 'id' }, out),
+      'USAGE',
+    );
     await rejectsWith(splitTable(engine, t, { ratios: 'train=0.8,test=0.2', cutoff: '2020-01-01' }, out), 'USAGE');
     await rejectsWith(splitTable(engine, t, { ratios: 'train=0.8,test=0.3' }, out), 'USAGE');
     await rejectsWith(splitTable(engine, t, { ratios: 'train=0.8,test=0.2', seed: 0.5 }, out), 'USAGE');
-    expect((await rejectsWith(splitTable(engine, t, { ratios: 'train=0.8,test=0.2', time: 'ts', cutoff: 'soon' }, out), 'USAGE')).message).toBe(
-      '--cutoff "soon" is not a TIMESTAMP like the values of ts',
+    expect(
+      (
+        await rejectsWith(
+          splitTable(engine, t, { ratios: 'train=0.8,test=0.2', time: 'ts', cutoff: 'soon' }, out),
+          'USAGE',
+        )
+      ).message,
+    ).toBe('--cutoff "soon" is not a TIMESTAMP like the values of ts');
+    await rejectsWith(
+      splitTable(engine, t, { ratios: 'a=0.4,b=0.3,c=0.3', time: 'ts', cutoff: '2020-01-03' }, out),
+      'USAGE',
     );
-    await rejectsWith(splitTable(engine, t, { ratios: 'a=0.4,b=0.3,c=0.3', time: 'ts', cutoff: '2020-01-03' }, out), 'USAGE');
-    await rejectsWith(splitTable(engine, t, { ratios: 'a=0.4,b=0.3,c=0.3', time: 'ts', cutoff: '2020-01-05,2020-01-03' }, out), 'USAGE');
-    const nullTimes = await table('nt', `SELECT i AS id, CASE WHEN i > 7 THEN NULL ELSE TIMESTAMP '2020-01-01' + INTERVAL (i) DAY END AS ts FROM range(10) r(i)`);
-    const e = await rejectsWith(splitTable(engine, nullTimes, { ratios: 'train=0.8,test=0.2', time: 'ts' }, out), 'INVALID_INPUT');
+    await rejectsWith(
+      splitTable(engine, t, { ratios: 'a=0.4,b=0.3,c=0.3', time: 'ts', cutoff: '2020-01-05,2020-01-03' }, out),
+      'USAGE',
+    );
+    const nullTimes = await table(
+      'nt',
+      `SELECT i AS id, CASE WHEN i > 7 THEN NULL ELSE TIMESTAMP '2020-01-01' + INTERVAL (i) DAY END AS ts FROM range(10) r(i)`,
+    );
+    const e = await rejectsWith(
+      splitTable(engine, nullTimes, { ratios: 'train=0.8,test=0.2', time: 'ts' }, out),
+      'INVALID_INPUT',
+    );
     expect(e.message).toBe('2 rows have no ts, so they cannot be placed in time order');
     expect(existsSync(out)).toBe(false);
   });
@@ -257,7 +360,12 @@ describe('splitTable on small tables', () => {
   it('an empty table splits into empty files in every mode', async () => {
     const t = await table('empty', `SELECT i AS id, 'a' AS c, TIMESTAMP '2020-01-01' AS ts FROM range(0) r(i)`);
     for (const opts of [{}, { stratify: 'c' }, { group: 'c' }, { time: 'ts' }]) {
-      const { splits, report } = await splitTable(engine, t, { ratios: 'train=0.8,test=0.2', ...opts }, join(tempDir(), 'e'));
+      const { splits, report } = await splitTable(
+        engine,
+        t,
+        { ratios: 'train=0.8,test=0.2', ...opts },
+        join(tempDir(), 'e'),
+      );
       expect(splits.map((s) => s.rows)).toEqual([0, 0]);
       expect(report.leakage.ok).toBe(true);
       for (const s of splits) expect(await count(`SELECT count(*) AS n FROM ${pq(s.file)}`)).toBe(0);

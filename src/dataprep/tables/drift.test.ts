@@ -18,13 +18,19 @@ describe('drift statistics', () => {
     expect(psiOf([50, 50], [50, 50])).toBe(0);
     expect(psiOf([50, 50], [90, 10])).toBeCloseTo(0.4 * Math.log(0.9 / 0.5) + -0.4 * Math.log(0.1 / 0.5), 12);
     // An empty bin is floored at 1e-4 instead of making PSI infinite.
-    expect(psiOf([100, 0], [50, 50])).toBeCloseTo((0.5 - 1) * Math.log(0.5 / 1) + (0.5 - 1e-4) * Math.log(0.5 / 1e-4), 12);
+    expect(psiOf([100, 0], [50, 50])).toBeCloseTo(
+      (0.5 - 1) * Math.log(0.5 / 1) + (0.5 - 1e-4) * Math.log(0.5 / 1e-4),
+      12,
+    );
     expect(ksOf([1, 1, 1, 1], [0, 0, 2, 2])).toBe(0.5);
     expect(ksOf([3, 1], [3, 1])).toBe(0);
     expect(tvdOf([1, 1, 2], [2, 1, 1])).toBe(0.25);
     expect(cohensD({ count: 3, mean: 2, stddev: 1 }, { count: 3, mean: 4, stddev: 1 })).toBe(2);
     // Pooled by degrees of freedom: sqrt((2·1 + 4·4) / 6) = sqrt(3).
-    expect(cohensD({ count: 3, mean: 0, stddev: 1 }, { count: 5, mean: 3, stddev: 2 })).toBeCloseTo(3 / Math.sqrt(3), 12);
+    expect(cohensD({ count: 3, mean: 0, stddev: 1 }, { count: 5, mean: 3, stddev: 2 })).toBeCloseTo(
+      3 / Math.sqrt(3),
+      12,
+    );
     expect(cohensD({ count: 3, mean: 1, stddev: 0 }, { count: 3, mean: 1, stddev: 0 })).toBe(0);
     expect(cohensD({ count: 3, mean: 1, stddev: 0 }, { count: 3, mean: 2, stddev: 0 })).toBeNull();
     expect(cohensD({ count: 1, mean: 1, stddev: null }, { count: 3, mean: 2, stddev: 1 })).toBeNull();
@@ -38,10 +44,15 @@ describe('drift check on real flights', () => {
   const view = (name: string): LoadedTable => ({ name, columns: [], rows: 0, format: 'parquet' });
   const drift = async (table: string, yaml = '- drift: { reference: flights@q1 }') => {
     const suite = parseSuite(`suite: drift\nchecks:\n  ${yaml}\n`, 'd.yaml');
-    const report = await runSuite(engine, view(table), suite, { target: `flights@${table}`, now: NOW, reference: { ref: 'flights@q1', profile: reference } });
+    const report = await runSuite(engine, view(table), suite, {
+      target: `flights@${table}`,
+      now: NOW,
+      reference: { ref: 'flights@q1', profile: reference },
+    });
     return report.checks[0]!;
   };
-  const columns = (c: { details?: Record<string, unknown> }) => new Map(((c.details?.columns ?? []) as DriftColumn[]).map((d) => [d.column, d]));
+  const columns = (c: { details?: Record<string, unknown> }) =>
+    new Map(((c.details?.columns ?? []) as DriftColumn[]).map((d) => [d.column, d]));
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'cairn-drift-'));
@@ -63,11 +74,15 @@ describe('drift check on real flights', () => {
   it('finds no drift at all between a table and itself', async () => {
     const c = await drift('q1');
     expect(c).toMatchObject({ status: 'passed', evaluated: 4, failed: 0 });
-    expect(c.details!.skipped).toEqual([{ column: 'date', reason: 'time columns move by design; list them to compare' }]);
+    expect(c.details!.skipped).toEqual([
+      { column: 'date', reason: 'time columns move by design; list them to compare' },
+    ]);
     const d = columns(c);
     expect([...d.keys()]).toEqual(['delay', 'distance', 'origin', 'destination']);
-    for (const col of ['delay', 'distance']) expect(d.get(col)).toMatchObject({ method: 'numeric', psi: 0, ks: 0, cohensD: 0, passed: true });
-    for (const col of ['origin', 'destination']) expect(d.get(col)).toMatchObject({ method: 'categorical', psi: 0, tvd: 0, passed: true });
+    for (const col of ['delay', 'distance'])
+      expect(d.get(col)).toMatchObject({ method: 'numeric', psi: 0, ks: 0, cohensD: 0, passed: true });
+    for (const col of ['origin', 'destination'])
+      expect(d.get(col)).toMatchObject({ method: 'categorical', psi: 0, tvd: 0, passed: true });
   });
 
   it('flags a shifted numeric column with its effect size, and only that column', async () => {
@@ -82,15 +97,25 @@ describe('drift check on real flights', () => {
     expect(delay.cohensD).toBeCloseTo(60 / refDelay.stddev!, 9);
     expect(delay.current.mean).toBeCloseTo(refDelay.mean! + 60, 9);
     expect(columns(c).get('distance')).toMatchObject({ psi: 0, ks: 0, passed: true });
-    expect(c.message).toMatch(/^1 of 4 columns drifted from flights@q1: delay \(PSI \d+\.\d{3}, KS 0\.\d{3}\); limits PSI ≤ 0\.2, KS ≤ 0\.1$/);
+    expect(c.message).toMatch(
+      /^1 of 4 columns drifted from flights@q1: delay \(PSI \d+\.\d{3}, KS 0\.\d{3}\); limits PSI ≤ 0\.2, KS ≤ 0\.1$/,
+    );
   });
 
   it('computes categorical PSI and total variation over the reference categories plus the unseen', async () => {
-    const c = await drift('q2', "- drift: { reference: flights@q1, columns: [origin], psi_max: 0.01 }");
+    const c = await drift('q2', '- drift: { reference: flights@q1, columns: [origin], psi_max: 0.01 }');
     const origin = columns(c).get('origin')!;
     // Recompute independently from plain GROUP BYs.
-    const ref = new Map((await engine.all<{ v: string; n: number }>(`SELECT origin AS v, count(*) AS n FROM q1 GROUP BY origin`)).map((r) => [r.v, r.n]));
-    const cur = new Map((await engine.all<{ v: string; n: number }>(`SELECT origin AS v, count(*) AS n FROM q2 GROUP BY origin`)).map((r) => [r.v, r.n]));
+    const ref = new Map(
+      (await engine.all<{ v: string; n: number }>(`SELECT origin AS v, count(*) AS n FROM q1 GROUP BY origin`)).map(
+        (r) => [r.v, r.n],
+      ),
+    );
+    const cur = new Map(
+      (await engine.all<{ v: string; n: number }>(`SELECT origin AS v, count(*) AS n FROM q2 GROUP BY origin`)).map(
+        (r) => [r.v, r.n],
+      ),
+    );
     const cats = [...ref.keys()];
     const unseen = [...cur].filter(([v]) => !ref.has(v)).reduce((a, [, n]) => a + n, 0);
     const p = [...cats.map((v) => ref.get(v)!), 0];
@@ -103,7 +128,7 @@ describe('drift check on real flights', () => {
   });
 
   it('sees a narrowed category mix as drift', async () => {
-    const c = await drift('hubs', "- drift: { reference: flights@q1, columns: [origin, distance] }");
+    const c = await drift('hubs', '- drift: { reference: flights@q1, columns: [origin, distance] }');
     const d = columns(c);
     expect(d.get('origin')!.passed).toBe(false);
     expect(d.get('origin')!.tvd).toBeGreaterThan(0.5);
@@ -115,10 +140,14 @@ describe('drift check on real flights', () => {
       'the table has no column "nope" (it has "date", "delay", "distance", "origin", "destination")',
     );
     await engine.run(`CREATE OR REPLACE VIEW extra AS SELECT *, 1 AS fresh FROM q1`);
-    expect((await drift('extra', '- drift: { reference: flights@q1, columns: [fresh] }')).message).toBe('the reference flights@q1 has no column "fresh"');
+    expect((await drift('extra', '- drift: { reference: flights@q1, columns: [fresh] }')).message).toBe(
+      'the reference flights@q1 has no column "fresh"',
+    );
     const date = await drift('q1', '- drift: { reference: flights@q1, columns: [date] }');
     expect(date.status).toBe('error');
-    expect(date.message).toMatch(/^cannot compare "date": the reference profile has no histogram or frequency table for it \(temporal, \d+ distinct values/);
+    expect(date.message).toMatch(
+      /^cannot compare "date": the reference profile has no histogram or frequency table for it \(temporal, \d+ distinct values/,
+    );
     const listed = await drift('retyped', '- drift: { reference: flights@q1, columns: [delay] }');
     expect(listed.message).toBe('cannot compare "delay": it is numeric in the reference but VARCHAR now');
     const dflt = await drift('retyped');
@@ -127,9 +156,18 @@ describe('drift check on real flights', () => {
       { column: 'date', reason: 'time columns move by design; list them to compare' },
       { column: 'delay', reason: 'it is numeric in the reference but VARCHAR now' },
     ]);
-    const suite = parseSuite(`checks:\n  - drift: { reference: flights@q1 }\n  - drift: { reference: flights@v9, name: other }\n`, 'd.yaml');
-    const two = await runSuite(engine, view('q1'), suite, { target: 't', now: NOW, reference: { ref: 'flights@q1', profile: reference } });
+    const suite = parseSuite(
+      `checks:\n  - drift: { reference: flights@q1 }\n  - drift: { reference: flights@v9, name: other }\n`,
+      'd.yaml',
+    );
+    const two = await runSuite(engine, view('q1'), suite, {
+      target: 't',
+      now: NOW,
+      reference: { ref: 'flights@q1', profile: reference },
+    });
     expect(two.checks.map((x) => x.status)).toEqual(['passed', 'error']);
-    expect(two.checks[1]!.message).toBe('the reference profile given is "flights@q1", not "flights@v9"; run drift checks against one reference at a time');
+    expect(two.checks[1]!.message).toBe(
+      'the reference profile given is "flights@q1", not "flights@v9"; run drift checks against one reference at a time',
+    );
   });
 });

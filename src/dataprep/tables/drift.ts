@@ -40,21 +40,34 @@ export function driftMethod(ref: ColumnProfile, currentType: string): { method: 
     return { method: 'numeric' };
   }
   if (ref.frequencies) {
-    if (kind === 'numeric' && ref.kind !== 'numeric') return { reason: `it is ${ref.type} in the reference but ${currentType} now` };
+    if (kind === 'numeric' && ref.kind !== 'numeric')
+      return { reason: `it is ${ref.type} in the reference but ${currentType} now` };
     return { method: 'categorical' };
   }
   if (ref.count === 0) return { reason: 'the reference has no values in it' };
-  return { reason: `the reference profile has no histogram or frequency table for it (${ref.kind}, ${ref.distinct} distinct values; categories are kept up to 1,000)` };
+  return {
+    reason: `the reference profile has no histogram or frequency table for it (${ref.kind}, ${ref.distinct} distinct values; categories are kept up to 1,000)`,
+  };
 }
 
 /** The aggregates (SQL) drift needs over the current data; `evaluateDrift` reads them in order. */
-export function driftAggregates(column: string, currentType: string, ref: ColumnProfile, method: DriftMethod): string[] {
+export function driftAggregates(
+  column: string,
+  currentType: string,
+  ref: ColumnProfile,
+  method: DriftMethod,
+): string[] {
   const x = ident(column);
   if (method === 'numeric') {
     // As in the profile: NaN is in no bin, and only finite values make the moments.
     const float = isFloatType(currentType);
     const finite = float ? ` FILTER (WHERE isfinite(${x}))` : '';
-    return [histogramSql(x, currentType, ref.histogram!.edges), `count(${x})${float ? ` FILTER (WHERE NOT isnan(${x}))` : ''}`, `avg(${x})${finite}`, `stddev_samp(${x})${finite}`];
+    return [
+      histogramSql(x, currentType, ref.histogram!.edges),
+      `count(${x})${float ? ` FILTER (WHERE NOT isnan(${x}))` : ''}`,
+      `avg(${x})${finite}`,
+      `stddev_samp(${x})${finite}`,
+    ];
   }
   const text = `CAST(${x} AS VARCHAR)`;
   const known = `[${ref.frequencies!.map((f) => lit(f.value)).join(', ')}]`;
@@ -62,7 +75,13 @@ export function driftAggregates(column: string, currentType: string, ref: Column
   return [`histogram(${text}) FILTER (WHERE list_contains(${known}, ${text}))`, `count(${x})`];
 }
 
-export function evaluateDrift(column: string, ref: ColumnProfile, method: DriftMethod, values: readonly unknown[], limits: { psiMax: number; ksMax: number }): DriftColumn {
+export function evaluateDrift(
+  column: string,
+  ref: ColumnProfile,
+  method: DriftMethod,
+  values: readonly unknown[],
+  limits: { psiMax: number; ksMax: number },
+): DriftColumn {
   if (method === 'numeric') {
     const edges = ref.histogram!.edges;
     const cur = histogramCounts(values[0], edges);
@@ -72,10 +91,21 @@ export function evaluateDrift(column: string, ref: ColumnProfile, method: DriftM
     const current = { count: Number(values[1] ?? 0), mean: num(values[2]), stddev: num(values[3]) };
     const d = cohensD({ count: ref.count, mean: ref.mean ?? null, stddev: ref.stddev ?? null }, current);
     const bins = refCounts.map((r, i) => ({ bin: binLabel(edges, i), reference: r, current: cur[i] ?? 0 }));
-    return { column, method, psi, ks, cohensD: d, reference: { count: ref.count, mean: ref.mean ?? null, stddev: ref.stddev ?? null }, current, bins, passed: psi <= limits.psiMax && ks <= limits.ksMax };
+    return {
+      column,
+      method,
+      psi,
+      ks,
+      cohensD: d,
+      reference: { count: ref.count, mean: ref.mean ?? null, stddev: ref.stddev ?? null },
+      current,
+      bins,
+      passed: psi <= limits.psiMax && ks <= limits.ksMax,
+    };
   }
   const got = new Map<string, number>();
-  for (const e of (values[0] as Array<{ key: string; value: number | string }> | null) ?? []) got.set(String(e.key), Number(e.value));
+  for (const e of (values[0] as Array<{ key: string; value: number | string }> | null) ?? [])
+    got.set(String(e.key), Number(e.value));
   const total = Number(values[1] ?? 0);
   const known = [...got.values()].reduce((a, b) => a + b, 0);
   const refCounts = [...ref.frequencies!.map((f) => f.count), 0];
@@ -84,7 +114,16 @@ export function evaluateDrift(column: string, ref: ColumnProfile, method: DriftM
   const tvd = tvdOf(refCounts, cur);
   const bins = ref.frequencies!.map((f, i) => ({ bin: f.value, reference: f.count, current: cur[i] ?? 0 }));
   bins.push({ bin: OTHER, reference: 0, current: total - known });
-  return { column, method, psi, tvd, reference: { count: ref.count }, current: { count: total }, bins, passed: psi <= limits.psiMax };
+  return {
+    column,
+    method,
+    psi,
+    tvd,
+    reference: { count: ref.count },
+    current: { count: total },
+    bins,
+    passed: psi <= limits.psiMax,
+  };
 }
 
 function num(v: unknown): number | null {
@@ -134,9 +173,21 @@ export function tvdOf(reference: readonly number[], current: readonly number[]):
 }
 
 /** (mean_cur − mean_ref) / pooled standard deviation; null when it is undefined (no spread or too few values). */
-export function cohensD(ref: { count: number; mean: number | null; stddev: number | null }, cur: { count: number; mean: number | null; stddev: number | null }): number | null {
-  if (ref.mean === null || cur.mean === null || ref.stddev === null || cur.stddev === null || ref.count + cur.count <= 2) return null;
-  const pooled = Math.sqrt(((ref.count - 1) * ref.stddev ** 2 + (cur.count - 1) * cur.stddev ** 2) / (ref.count + cur.count - 2));
+export function cohensD(
+  ref: { count: number; mean: number | null; stddev: number | null },
+  cur: { count: number; mean: number | null; stddev: number | null },
+): number | null {
+  if (
+    ref.mean === null ||
+    cur.mean === null ||
+    ref.stddev === null ||
+    cur.stddev === null ||
+    ref.count + cur.count <= 2
+  )
+    return null;
+  const pooled = Math.sqrt(
+    ((ref.count - 1) * ref.stddev ** 2 + (cur.count - 1) * cur.stddev ** 2) / (ref.count + cur.count - 2),
+  );
   if (!(pooled > 0)) return cur.mean === ref.mean ? 0 : null;
   return (cur.mean - ref.mean) / pooled;
 }

@@ -30,7 +30,10 @@ export class EngineError extends CairnError {
     readonly detail: EngineDetail,
     cause: unknown,
   ) {
-    super('INVALID_INPUT', `${detail.type} Error: ${detail.message}`, { cause, hint: 'check the file named above; nothing was written' });
+    super('INVALID_INPUT', `${detail.type} Error: ${detail.message}`, {
+      cause,
+      hint: 'check the file named above; nothing was written',
+    });
   }
 }
 
@@ -62,7 +65,11 @@ export function isEngineError(err: unknown): err is EngineError {
   return err instanceof EngineError;
 }
 
-const quoteList = (names: readonly string[], max = 20) => `${names.slice(0, max).map((n) => JSON.stringify(n)).join(', ')}${names.length > max ? `, … (${names.length} in all)` : ''}`;
+const quoteList = (names: readonly string[], max = 20) =>
+  `${names
+    .slice(0, max)
+    .map((n) => JSON.stringify(n))
+    .join(', ')}${names.length > max ? `, … (${names.length} in all)` : ''}`;
 
 /**
  * What went wrong in a user's SQL expression, in words, with no generated SQL and no list of
@@ -74,14 +81,25 @@ export function describeSqlError(detail: EngineDetail, columns: readonly string[
     return `it names column ${JSON.stringify(detail.name)}, which the table does not have (it has ${quoteList(columns)})`;
   }
   if (detail.subtype === 'MISSING_ENTRY' && detail.name) {
-    const what = detail.entryType === 'Scalar Function' || detail.entryType === 'Aggregate Function' ? 'function' : (detail.entryType ?? 'name').toLowerCase();
-    const suggestion = detail.candidates ? ` (did you mean ${detail.candidates.split(',').map((c) => JSON.stringify(c.trim())).join(' or ')}?)` : '';
+    const what =
+      detail.entryType === 'Scalar Function' || detail.entryType === 'Aggregate Function'
+        ? 'function'
+        : (detail.entryType ?? 'name').toLowerCase();
+    const suggestion = detail.candidates
+      ? ` (did you mean ${detail.candidates
+          .split(',')
+          .map((c) => JSON.stringify(c.trim()))
+          .join(' or ')}?)`
+      : '';
     return `there is no ${what} ${JSON.stringify(detail.name)}${suggestion}`;
   }
   const first = detail.message.split('\n')[0]!.trim();
   if (/^No function matches the given name and argument types/.test(first)) {
     const sig = /'([^']+)'/.exec(first)?.[1];
-    return `no function or operator ${sig ? JSON.stringify(sig) : ''} takes these types; cast a column explicitly (e.g. CAST(x AS DOUBLE))`.replace('  ', ' ');
+    return `no function or operator ${sig ? JSON.stringify(sig) : ''} takes these types; cast a column explicitly (e.g. CAST(x AS DOUBLE))`.replace(
+      '  ',
+      ' ',
+    );
   }
   return `${detail.type} Error: ${first}`;
 }

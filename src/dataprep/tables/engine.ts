@@ -71,7 +71,8 @@ export async function openEngine(opts: EngineOptions): Promise<TableEngine> {
  * times as ISO strings, blobs as hex.
  */
 export function toPlain(v: unknown): unknown {
-  if (typeof v === 'bigint') return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
+  if (typeof v === 'bigint')
+    return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
   if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString();
   if (v instanceof Uint8Array) return Buffer.from(v).toString('hex');
   if (Array.isArray(v)) return v.map(toPlain);
@@ -90,7 +91,10 @@ export function engineError(err: unknown): CairnError {
   const message = (err as Error)?.message ?? String(err);
   const detail = parseEngineMessage(message);
   if (detail) return new EngineError(detail, err);
-  return new CairnError('INVALID_INPUT', message.replace(/\s+$/, ''), { cause: err, hint: 'check the file named above; nothing was written' });
+  return new CairnError('INVALID_INPUT', message.replace(/\s+$/, ''), {
+    cause: err,
+    hint: 'check the file named above; nothing was written',
+  });
 }
 
 /** A SQL identifier, always quoted (column names come from user data). */

@@ -45,7 +45,10 @@ checks:
   # The smallest and largest distance seen; widen them to what is plausible.
   - range: { column: distance, min: 21, max: 4962 }
 `);
-    const report = await runSuite(e, table, parseSuite(yaml, 'flights.yaml'), { target: 'flights@v1', now: new Date() });
+    const report = await runSuite(e, table, parseSuite(yaml, 'flights.yaml'), {
+      target: 'flights@v1',
+      now: new Date(),
+    });
     expect(report.ok).toBe(true);
     expect(report.checks.map((c) => [c.name, c.status])).toEqual([
       ['row_count', 'passed'],
@@ -64,14 +67,26 @@ checks:
       const cat = i % 9 === 8 ? '' : `"${cats[i % cats.length]!.replace(/"/g, '""')}"`;
       const score = i % 10 === 0 ? '' : String(((i * 37) % 1000) / 8 - 20.125);
       const day = `2024-0${1 + (i % 9)}-${String(1 + (i % 28)).padStart(2, '0')}`;
-      lines.push([i + 1, `C${String(i).padStart(5, '0')}`, cat, score, day, i % 3 === 0 ? 'true' : 'false', `note ${i % 50}`].join(','));
+      lines.push(
+        [
+          i + 1,
+          `C${String(i).padStart(5, '0')}`,
+          cat,
+          score,
+          day,
+          i % 3 === 0 ? 'true' : 'false',
+          `note ${i % 50}`,
+        ].join(','),
+      );
     }
     writeFileSync(join(dir, 'gen.csv'), lines.join('\n') + '\n');
     const e = await open();
     const loaded = await loadTable(e, [join(dir, 'gen.csv')], 'csv');
     const yaml = inferSuite(await profileTable(e, loaded), { name: 'generated' });
     expect(yaml).toContain('  - row_count: { min: 1000, max: 3000 }\n');
-    expect(yaml).toContain('      columns:\n        id: BIGINT\n        code: VARCHAR\n        "odd: name": VARCHAR\n        score: DOUBLE\n        day: DATE\n        flag: BOOLEAN\n        note: VARCHAR\n      exact: true\n');
+    expect(yaml).toContain(
+      '      columns:\n        id: BIGINT\n        code: VARCHAR\n        "odd: name": VARCHAR\n        score: DOUBLE\n        day: DATE\n        flag: BOOLEAN\n        note: VARCHAR\n      exact: true\n',
+    );
     expect(yaml).toContain('  - not_null: [ id, code, day, flag, note ]\n');
     expect(yaml).toContain('  - unique: [ id ]\n');
     expect(yaml).toContain('  - unique: [ code ]\n');
@@ -86,6 +101,15 @@ checks:
     const table = await loadTable(e, [join(dir, 'gen.csv')], 'csv', { schema: suiteSchema(suite), name: 'again' });
     const report = await runSuite(e, table, suite, { target: 'generated@v1', now: new Date() });
     expect(report.checks.filter((c) => c.status !== 'passed')).toEqual([]);
-    expect(report.checks.map((c) => c.name)).toEqual(['row_count', 'schema', 'not_null', 'unique(id)', 'unique(code)', 'range(id)', 'range(score)', 'allowed(odd: name)']);
+    expect(report.checks.map((c) => c.name)).toEqual([
+      'row_count',
+      'schema',
+      'not_null',
+      'unique(id)',
+      'unique(code)',
+      'range(id)',
+      'range(score)',
+      'allowed(odd: name)',
+    ]);
   });
 });

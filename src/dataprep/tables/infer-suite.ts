@@ -26,14 +26,27 @@ export function inferSuite(profile: TableProfile, opts: { name?: string } = {}):
     flow: 'none',
   });
   const full = cols.filter((c) => rows > 0 && c.nulls === 0);
-  if (full.length) checks.push({ value: { not_null: full.map((c) => c.name) }, comment: ' Columns without a single NULL.', flow: 'all' });
+  if (full.length)
+    checks.push({
+      value: { not_null: full.map((c) => c.name) },
+      comment: ' Columns without a single NULL.',
+      flow: 'all',
+    });
   for (const c of cols.filter(isKey)) {
-    checks.push({ value: { unique: [c.name] }, comment: ` Every ${c.name} value occurs once (${fmt(c.count)} distinct values).`, flow: 'all' });
+    checks.push({
+      value: { unique: [c.name] },
+      comment: ` Every ${c.name} value occurs once (${fmt(c.count)} distinct values).`,
+      flow: 'all',
+    });
   }
   for (const c of cols) {
     // NaN and ±Infinity lie outside any range, so a column holding them gets none.
     if (c.kind !== 'numeric' || typeof c.min !== 'number' || typeof c.max !== 'number' || c.nonFinite) continue;
-    checks.push({ value: { range: { column: c.name, min: c.min, max: c.max } }, comment: ` The smallest and largest ${c.name} seen; widen them to what is plausible.`, flow: 'inner' });
+    checks.push({
+      value: { range: { column: c.name, min: c.min, max: c.max } },
+      comment: ` The smallest and largest ${c.name} seen; widen them to what is plausible.`,
+      flow: 'inner',
+    });
   }
   for (const c of cols) {
     if (c.kind !== 'text' || !c.frequencies || c.distinct > ALLOWED_MAX || isKey(c)) continue;

@@ -39,12 +39,19 @@ export interface LoadOptions {
  * schema types are applied strictly and their unparsable values counted. Parquet already
  * carries types and is read in place.
  */
-export async function loadTable(engine: TableEngine, absPaths: readonly string[], format: TableSource['format'], opts: LoadOptions = {}): Promise<LoadedTable> {
+export async function loadTable(
+  engine: TableEngine,
+  absPaths: readonly string[],
+  format: TableSource['format'],
+  opts: LoadOptions = {},
+): Promise<LoadedTable> {
   const name = opts.name ?? 'data';
   refuseEmpty(absPaths);
   const files = `[${absPaths.map(lit).join(', ')}]`;
   if (format === 'parquet') {
-    await engine.run(`CREATE OR REPLACE VIEW ${ident(name)} AS SELECT * FROM read_parquet(${files}, union_by_name = true)`);
+    await engine.run(
+      `CREATE OR REPLACE VIEW ${ident(name)} AS SELECT * FROM read_parquet(${files}, union_by_name = true)`,
+    );
     return describe(engine, name, format, {});
   }
   if (format === 'jsonl') {
@@ -57,7 +64,12 @@ export async function loadTable(engine: TableEngine, absPaths: readonly string[]
   const declared = new Map(Object.entries(opts.schema ?? {}));
   for (const [c, t] of declared) {
     // The type is spliced into SQL: nothing but a type name's characters (no `;`, no quotes).
-    if (!/^[A-Za-z][A-Za-z0-9_ ,()[\]]*$/.test(t)) throw new CairnError('INVALID_INPUT', `the schema gives column ${JSON.stringify(c)} the type ${JSON.stringify(t)}, which is not a type name`, { data: { column: c, type: t } });
+    if (!/^[A-Za-z][A-Za-z0-9_ ,()[\]]*$/.test(t))
+      throw new CairnError(
+        'INVALID_INPUT',
+        `the schema gives column ${JSON.stringify(c)} the type ${JSON.stringify(t)}, which is not a type name`,
+        { data: { column: c, type: t } },
+      );
   }
   const raw = `${name}__raw`;
   // sample_size = -1 makes DuckDB's sniffer type every column from every row (a bad value late
@@ -72,26 +84,43 @@ export async function loadTable(engine: TableEngine, absPaths: readonly string[]
     .map((c) => `${lit(c)}: 'VARCHAR'`)
     .join(', ');
   await engine.run(`CREATE OR REPLACE TABLE ${ident(raw)} AS SELECT * FROM ${readerSql(absPaths, format, asText)}`);
-  const desc = await engine.all<{ column_name: string; column_type: string }>(`SELECT column_name, column_type FROM (DESCRIBE ${ident(raw)})`);
+  const desc = await engine.all<{ column_name: string; column_type: string }>(
+    `SELECT column_name, column_type FROM (DESCRIBE ${ident(raw)})`,
+  );
   const cols = desc.map((d) => d.column_name);
   for (const c of declared.keys()) {
-    if (!cols.includes(c) && opts.missingSchemaColumns !== 'ignore') throw new CairnError('INVALID_INPUT', `the schema names column ${JSON.stringify(c)}, which the file does not have`, { data: { column: c, columns: cols } });
+    if (!cols.includes(c) && opts.missingSchemaColumns !== 'ignore')
+      throw new CairnError(
+        'INVALID_INPUT',
+        `the schema names column ${JSON.stringify(c)}, which the file does not have`,
+        { data: { column: c, columns: cols } },
+      );
   }
   const present = [...declared].filter(([c]) => cols.includes(c));
   let invalid = new Map<string, number>();
   if (present.length > 0) {
-    const probes = present.map(([c, t], i) => `count(*) FILTER (WHERE NULLIF(trim(${ident(c)}), '') IS NOT NULL AND NOT (${parses(`NULLIF(trim(${ident(c)}), '')`, t)})) AS b${i}`);
+    const probes = present.map(
+      ([c, t], i) =>
+        `count(*) FILTER (WHERE NULLIF(trim(${ident(c)}), '') IS NOT NULL AND NOT (${parses(`NULLIF(trim(${ident(c)}), '')`, t)})) AS b${i}`,
+    );
     const [stats] = await engine.all<Record<string, number>>(`SELECT ${probes.join(', ')} FROM ${ident(raw)}`);
     invalid = new Map(present.map(([c], i) => [c, Number(stats![`b${i}`] ?? 0)]));
     // Values that do not parse strictly become NULL (they are counted in `invalid`).
-    const replace = present.map(([c, t]) => `CASE WHEN ${parses(`NULLIF(trim(${ident(c)}), '')`, t)} THEN TRY_CAST(NULLIF(trim(${ident(c)}), '') AS ${t}) END AS ${ident(c)}`).join(', ');
+    const replace = present
+      .map(
+        ([c, t]) =>
+          `CASE WHEN ${parses(`NULLIF(trim(${ident(c)}), '')`, t)} THEN TRY_CAST(NULLIF(trim(${ident(c)}), '') AS ${t}) END AS ${ident(c)}`,
+      )
+      .join(', ');
     await engine.run(`CREATE OR REPLACE TABLE ${ident(name)} AS SELECT * REPLACE (${replace}) FROM ${ident(raw)}`);
     await engine.run(`DROP TABLE ${ident(raw)}`);
   } else {
     await engine.run(`DROP TABLE IF EXISTS ${ident(name)}`);
     await engine.run(`ALTER TABLE ${ident(raw)} RENAME TO ${ident(name)}`);
   }
-  const [{ rows }] = (await engine.all<{ rows: number }>(`SELECT count(*) AS rows FROM ${ident(name)}`)) as [{ rows: number }];
+  const [{ rows }] = (await engine.all<{ rows: number }>(`SELECT count(*) AS rows FROM ${ident(name)}`)) as [
+    { rows: number },
+  ];
   const columns: LoadedColumn[] = desc.map((d) => ({
     name: d.column_name,
     type: declared.has(d.column_name) ? declared.get(d.column_name)!.toUpperCase() : d.column_type,
@@ -113,10 +142,15 @@ export function refuseEmpty(absPaths: readonly string[]): void {
  * The table function that reads text files typed from every row. `asText` (`'col': 'VARCHAR', …`)
  * reads those columns as text, to be cast strictly by the caller.
  */
-export function readerSql(absPaths: readonly string[], format: Exclude<TableSource['format'], 'parquet'>, asText = ''): string {
+export function readerSql(
+  absPaths: readonly string[],
+  format: Exclude<TableSource['format'], 'parquet'>,
+  asText = '',
+): string {
   const files = `[${absPaths.map(lit).join(', ')}]`;
   // sample_size = -1: DuckDB's JSON reader then types from every record.
-  if (format === 'jsonl') return `read_json(${files}, format = 'newline_delimited', sample_size = -1, union_by_name = true)`;
+  if (format === 'jsonl')
+    return `read_json(${files}, format = 'newline_delimited', sample_size = -1, union_by_name = true)`;
   const delim = format === 'tsv' ? '\\t' : ',';
   return `read_csv(${files}, header = true, skip = 0, sample_size = -1, delim = ${lit(delim)}, quote = '"', escape = '"', strict_mode = true, union_by_name = true${asText ? `, types = {${asText}}` : ''})`;
 }
@@ -131,12 +165,27 @@ export function parses(v: string, type: string): string {
     return `(regexp_full_match(${v}, '[+-]?[0-9]+') AND TRY_CAST(${v} AS ${t}) IS NOT NULL)`;
   }
   if (t === 'BOOLEAN' || t === 'BOOL') return `lower(${v}) IN ('true', 'false')`;
-  if (t === 'DATE') return `(regexp_full_match(${v}, '[0-9]{4}-[0-9]{2}-[0-9]{2}') AND TRY_CAST(${v} AS DATE) IS NOT NULL)`;
+  if (t === 'DATE')
+    return `(regexp_full_match(${v}, '[0-9]{4}-[0-9]{2}-[0-9]{2}') AND TRY_CAST(${v} AS DATE) IS NOT NULL)`;
   return `TRY_CAST(${v} AS ${t}) IS NOT NULL`;
 }
 
-async function describe(engine: TableEngine, name: string, format: TableSource['format'], _declared: Record<string, string>): Promise<LoadedTable> {
-  const desc = await engine.all<{ column_name: string; column_type: string }>(`SELECT column_name, column_type FROM (DESCRIBE ${ident(name)})`);
-  const [{ rows }] = (await engine.all<{ rows: number }>(`SELECT count(*) AS rows FROM ${ident(name)}`)) as [{ rows: number }];
-  return { name, columns: desc.map((d) => ({ name: d.column_name, type: d.column_type, invalid: 0 })), rows: Number(rows), format };
+async function describe(
+  engine: TableEngine,
+  name: string,
+  format: TableSource['format'],
+  _declared: Record<string, string>,
+): Promise<LoadedTable> {
+  const desc = await engine.all<{ column_name: string; column_type: string }>(
+    `SELECT column_name, column_type FROM (DESCRIBE ${ident(name)})`,
+  );
+  const [{ rows }] = (await engine.all<{ rows: number }>(`SELECT count(*) AS rows FROM ${ident(name)}`)) as [
+    { rows: number },
+  ];
+  return {
+    name,
+    columns: desc.map((d) => ({ name: d.column_name, type: d.column_type, invalid: 0 })),
+    rows: Number(rows),
+    format,
+  };
 }

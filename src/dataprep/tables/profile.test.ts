@@ -24,7 +24,10 @@ describe('profileTable', () => {
   it('profiles every column of a small CSV exactly', async () => {
     const dir = tmp();
     const file = join(dir, 'small.csv');
-    writeFileSync(file, 'id,city,temp,flag,day,note\n1,Oslo,1.5,true,2024-01-01,\n2,Oslo,2.5,false,2024-01-02,hi\n3,Rome,,true,2024-01-03,x\n4,Paris,10,true,,y\n');
+    writeFileSync(
+      file,
+      'id,city,temp,flag,day,note\n1,Oslo,1.5,true,2024-01-01,\n2,Oslo,2.5,false,2024-01-02,hi\n3,Rome,,true,2024-01-03,x\n4,Paris,10,true,,y\n',
+    );
     const e = await open();
     const p = await profileTable(e, await loadTable(e, [file], 'csv'));
     expect(p.format).toBe('cairn.profile/v1');
@@ -78,7 +81,16 @@ describe('profileTable', () => {
       { value: '2.5', count: 1 },
       { value: '10.0', count: 1 },
     ]);
-    expect(col(p.columns, 'flag')).toMatchObject({ kind: 'boolean', distinct: 2, min: false, max: true, top: [{ value: true, count: 3 }, { value: false, count: 1 }] });
+    expect(col(p.columns, 'flag')).toMatchObject({
+      kind: 'boolean',
+      distinct: 2,
+      min: false,
+      max: true,
+      top: [
+        { value: true, count: 3 },
+        { value: false, count: 1 },
+      ],
+    });
     expect(col(p.columns, 'day')).toMatchObject({
       type: 'DATE',
       kind: 'temporal',
@@ -86,7 +98,15 @@ describe('profileTable', () => {
       nulls: 1,
       min: '2024-01-01',
       max: '2024-01-03',
-      quantiles: { p01: '2024-01-01', p05: '2024-01-01', p25: '2024-01-01', p50: '2024-01-02', p75: '2024-01-03', p95: '2024-01-03', p99: '2024-01-03' },
+      quantiles: {
+        p01: '2024-01-01',
+        p05: '2024-01-01',
+        p25: '2024-01-01',
+        p50: '2024-01-02',
+        p75: '2024-01-03',
+        p95: '2024-01-03',
+        p99: '2024-01-03',
+      },
     });
     expect(col(p.columns, 'day').histogram).toBeUndefined();
     expect(col(p.columns, 'note')).toMatchObject({ count: 3, nulls: 1, distinct: 3 });
@@ -112,14 +132,28 @@ describe('profileTable', () => {
       `SELECT count(DISTINCT date) AS date, count(DISTINCT delay) AS delay, count(DISTINCT origin) AS origin, min(delay) AS lo, max(delay) AS hi, avg(delay) AS mean, stddev_samp(delay) AS sd FROM data`,
     );
     const delay = col(p.columns, 'delay');
-    expect(delay).toMatchObject({ count: 3_000_000, nulls: 0, distinct: truth!.delay, distinctExact: true, min: truth!.lo, max: truth!.hi });
+    expect(delay).toMatchObject({
+      count: 3_000_000,
+      nulls: 0,
+      distinct: truth!.delay,
+      distinctExact: true,
+      min: truth!.lo,
+      max: truth!.hi,
+    });
     expect(delay.mean).toBeCloseTo(truth!.mean!, 9);
     expect(delay.stddev).toBeCloseTo(truth!.sd!, 9);
     // 213,834 distinct minutes: too many for a frequency table, but still counted exactly.
     const date = col(p.columns, 'date');
-    expect(date).toMatchObject({ distinct: truth!.date, distinctExact: true, min: '2001-01-01 00:01:00', max: '2001-07-01 00:00:00' });
+    expect(date).toMatchObject({
+      distinct: truth!.date,
+      distinctExact: true,
+      min: '2001-01-01 00:01:00',
+      max: '2001-07-01 00:00:00',
+    });
     expect(date.frequencies).toBeUndefined();
-    const busiest = await e.all<{ v: string; n: number }>(`SELECT CAST(date AS VARCHAR) AS v, count(*) AS n FROM data GROUP BY date ORDER BY n DESC, v LIMIT 3`);
+    const busiest = await e.all<{ v: string; n: number }>(
+      `SELECT CAST(date AS VARCHAR) AS v, count(*) AS n FROM data GROUP BY date ORDER BY n DESC, v LIMIT 3`,
+    );
     expect(date.top.slice(0, 3)).toEqual(busiest.map((b) => ({ value: b.v, count: b.n })));
     const origin = col(p.columns, 'origin');
     expect(origin.distinct).toBe(truth!.origin);
@@ -133,15 +167,23 @@ describe('profileTable', () => {
     expect(h.edges.at(-1)).toBe(truth!.hi);
     expect(h.counts.reduce((a, b) => a + b, 0)).toBe(3_000_000);
     const inner = h.edges.slice(1, -1);
-    const recount = await e.all<{ b: number; n: number }>(`SELECT ${inner.length} - len(list_filter([${inner.join(', ')}], lambda e: delay <= e)) AS b, count(*) AS n FROM data GROUP BY b ORDER BY b`);
+    const recount = await e.all<{ b: number; n: number }>(
+      `SELECT ${inner.length} - len(list_filter([${inner.join(', ')}], lambda e: delay <= e)) AS b, count(*) AS n FROM data GROUP BY b ORDER BY b`,
+    );
     expect(h.counts).toEqual(recount.map((r) => r.n));
     const q = delay.quantiles!;
-    expect([q.p01, q.p05, q.p25, q.p50, q.p75, q.p95, q.p99].every((v, i, a) => i === 0 || (v as number) >= (a[i - 1] as number))).toBe(true);
+    expect(
+      [q.p01, q.p05, q.p25, q.p50, q.p75, q.p95, q.p99].every(
+        (v, i, a) => i === 0 || (v as number) >= (a[i - 1] as number),
+      ),
+    ).toBe(true);
   });
 
   it('keeps frequency tables to 1,000 values and leaves top values out of near-unique columns', async () => {
     const e = await open();
-    await e.run(`CREATE TABLE wide AS SELECT i AS id, i % 1000 AS k1000, i % 1001 AS k1001, CAST(i AS DOUBLE) / 7 AS x, CASE WHEN i % 4 = 0 THEN NULL ELSE 'v' || (i % 3) END AS s FROM range(20000) r(i)`);
+    await e.run(
+      `CREATE TABLE wide AS SELECT i AS id, i % 1000 AS k1000, i % 1001 AS k1001, CAST(i AS DOUBLE) / 7 AS x, CASE WHEN i % 4 = 0 THEN NULL ELSE 'v' || (i % 3) END AS s FROM range(20000) r(i)`,
+    );
     const table: LoadedTable = { name: 'wide', columns: [], rows: 20000, format: 'parquet' };
     const p = await profileTable(e, table);
     expect(col(p.columns, 'k1000').frequencies).toHaveLength(1000);
@@ -153,37 +195,99 @@ describe('profileTable', () => {
     // A continuous near-unique column keeps the estimate.
     expect(col(p.columns, 'x').distinctExact).toBe(false);
     expect(col(p.columns, 'x').top).toEqual([]);
-    expect(col(p.columns, 's')).toMatchObject({ count: 15000, nulls: 5000, distinct: 3, top: [{ value: 'v0', count: 5000 }, { value: 'v1', count: 5000 }, { value: 'v2', count: 5000 }] });
+    expect(col(p.columns, 's')).toMatchObject({
+      count: 15000,
+      nulls: 5000,
+      distinct: 3,
+      top: [
+        { value: 'v0', count: 5000 },
+        { value: 'v1', count: 5000 },
+        { value: 'v2', count: 5000 },
+      ],
+    });
   });
 
   it('handles an empty table, an all-NULL column and a constant column', async () => {
     const e = await open();
     await e.run(`CREATE TABLE z AS SELECT 1 AS one, CAST(NULL AS VARCHAR) AS nothing, [1, 2] AS list FROM range(3)`);
     const p = await profileTable(e, { name: 'z', columns: [], rows: 3, format: 'parquet' });
-    expect(col(p.columns, 'one')).toMatchObject({ count: 3, distinct: 1, min: 1, max: 1, histogram: { edges: [1, 1], counts: [3] }, stddev: 0 });
-    expect(col(p.columns, 'nothing')).toEqual({ name: 'nothing', type: 'VARCHAR', kind: 'text', count: 0, nulls: 3, distinct: 0, distinctExact: true, top: [] });
-    expect(col(p.columns, 'list')).toEqual({ name: 'list', type: 'INTEGER[]', kind: 'other', count: 3, nulls: 0, distinct: 0, distinctExact: false, top: [] });
-    await e.run(`CREATE TABLE f AS SELECT * FROM (VALUES (1.0::DOUBLE), ('NaN'::DOUBLE), ('Infinity'::DOUBLE), (3.0), (NULL)) v(x)`);
+    expect(col(p.columns, 'one')).toMatchObject({
+      count: 3,
+      distinct: 1,
+      min: 1,
+      max: 1,
+      histogram: { edges: [1, 1], counts: [3] },
+      stddev: 0,
+    });
+    expect(col(p.columns, 'nothing')).toEqual({
+      name: 'nothing',
+      type: 'VARCHAR',
+      kind: 'text',
+      count: 0,
+      nulls: 3,
+      distinct: 0,
+      distinctExact: true,
+      top: [],
+    });
+    expect(col(p.columns, 'list')).toEqual({
+      name: 'list',
+      type: 'INTEGER[]',
+      kind: 'other',
+      count: 3,
+      nulls: 0,
+      distinct: 0,
+      distinctExact: false,
+      top: [],
+    });
+    await e.run(
+      `CREATE TABLE f AS SELECT * FROM (VALUES (1.0::DOUBLE), ('NaN'::DOUBLE), ('Infinity'::DOUBLE), (3.0), (NULL)) v(x)`,
+    );
     const f = col((await profileTable(e, { name: 'f', columns: [], rows: 5, format: 'parquet' })).columns, 'x');
     // NaN and ±Infinity are counted apart; the statistics describe the finite values. In the
     // histogram NaN is in no bin and Infinity in the last, as it will be when drift bins new data.
-    expect(f).toMatchObject({ count: 4, nulls: 1, nonFinite: 2, min: 1, max: 3, mean: 2, histogram: { edges: [1, 3], counts: [3] } });
+    expect(f).toMatchObject({
+      count: 4,
+      nulls: 1,
+      nonFinite: 2,
+      min: 1,
+      max: 3,
+      mean: 2,
+      histogram: { edges: [1, 3], counts: [3] },
+    });
     expect(f.stddev).toBeCloseTo(Math.SQRT2, 12);
     expect(f.quantiles!.p50).toBe(1);
     await e.run(`CREATE TABLE empty AS SELECT 1 AS a WHERE false`);
     const none = await profileTable(e, { name: 'empty', columns: [], rows: 0, format: 'parquet' });
-    expect(none).toEqual({ format: 'cairn.profile/v1', rows: 0, columns: [{ name: 'a', type: 'INTEGER', kind: 'numeric', count: 0, nulls: 0, distinct: 0, distinctExact: true, top: [] }] });
+    expect(none).toEqual({
+      format: 'cairn.profile/v1',
+      rows: 0,
+      columns: [
+        { name: 'a', type: 'INTEGER', kind: 'numeric', count: 0, nulls: 0, distinct: 0, distinctExact: true, top: [] },
+      ],
+    });
   });
 
   it('profiles a real CSV typed from the whole file (Seattle weather)', async () => {
     const e = await open();
     const p = await profileTable(e, await loadTable(e, [WEATHER], 'csv'));
     expect(p.rows).toBe(1461);
-    expect(p.columns.map((c) => `${c.name}:${c.type}`)).toEqual(['date:DATE', 'precipitation:DOUBLE', 'temp_max:DOUBLE', 'temp_min:DOUBLE', 'wind:DOUBLE', 'weather:VARCHAR']);
+    expect(p.columns.map((c) => `${c.name}:${c.type}`)).toEqual([
+      'date:DATE',
+      'precipitation:DOUBLE',
+      'temp_max:DOUBLE',
+      'temp_min:DOUBLE',
+      'wind:DOUBLE',
+      'weather:VARCHAR',
+    ]);
     const weather = col(p.columns, 'weather');
     expect(weather.frequencies!.map((f) => f.value).sort()).toEqual(['drizzle', 'fog', 'rain', 'snow', 'sun']);
     expect(weather.frequencies!.reduce((a, f) => a + f.count, 0)).toBe(1461);
-    expect(col(p.columns, 'date')).toMatchObject({ min: '2012-01-01', max: '2015-12-31', distinct: 1461, distinctExact: true });
+    expect(col(p.columns, 'date')).toMatchObject({
+      min: '2012-01-01',
+      max: '2015-12-31',
+      distinct: 1461,
+      distinctExact: true,
+    });
   });
 
   it('profiles real JSON Lines with NULLs (the penguins, rewritten from their JSON array)', async () => {
@@ -196,7 +300,13 @@ describe('profileTable', () => {
     for (const name of Object.keys(penguins[0]!)) {
       const values = penguins.map((x) => x[name]).filter((v) => v !== null && v !== undefined);
       const c = col(p.columns, name);
-      expect([c.name, c.count, c.nulls, c.distinct, c.distinctExact]).toEqual([name, values.length, penguins.length - values.length, new Set(values).size, true]);
+      expect([c.name, c.count, c.nulls, c.distinct, c.distinctExact]).toEqual([
+        name,
+        values.length,
+        penguins.length - values.length,
+        new Set(values).size,
+        true,
+      ]);
       if (c.kind === 'numeric') {
         const nums = values as number[];
         expect([c.min, c.max]).toEqual([Math.min(...nums), Math.max(...nums)]);
@@ -212,7 +322,9 @@ describe('profileTable', () => {
   it('bins values outside the edges into the outer bins and ignores NaN', async () => {
     const e = await open();
     const edges = [0, 1, 2, 3];
-    const [r] = await e.all<{ h: unknown }>(`SELECT ${histogramSql('x', 'DOUBLE', edges)} AS h FROM (VALUES (-5.0), (0.0), (1.0), (1.5), (2.0), (2.5), (9.0), ('NaN'::DOUBLE), (NULL)) v(x)`);
+    const [r] = await e.all<{ h: unknown }>(
+      `SELECT ${histogramSql('x', 'DOUBLE', edges)} AS h FROM (VALUES (-5.0), (0.0), (1.0), (1.5), (2.0), (2.5), (9.0), ('NaN'::DOUBLE), (NULL)) v(x)`,
+    );
     expect(histogramCounts(r!.h, edges)).toEqual([2 + 1, 2, 2]);
   });
 });

@@ -96,14 +96,16 @@ const KEYS_PER_SCAN = 64;
 /** Up to this many rows quantiles are exact (quantile_disc: values of the data); beyond, a t-digest sketch. */
 export const EXACT_QUANTILES_UPTO = 100_000;
 
-const INTEGER = /^(TINYINT|SMALLINT|INTEGER|INT|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|INT1|INT2|INT4|INT8|INT16|INT32|INT64|LONG|SHORT|SIGNED)$/;
+const INTEGER =
+  /^(TINYINT|SMALLINT|INTEGER|INT|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|INT1|INT2|INT4|INT8|INT16|INT32|INT64|LONG|SHORT|SIGNED)$/;
 const FLOAT = /^(FLOAT|FLOAT4|FLOAT8|REAL|DOUBLE|DOUBLE PRECISION)$/;
 const DECIMAL = /^(DECIMAL|NUMERIC)(\s*\(\s*\d+\s*(,\s*\d+\s*)?\))?$/;
 
 export function columnKind(type: string): ColumnKind {
   const t = type.toUpperCase().trim();
   if (INTEGER.test(t) || FLOAT.test(t) || DECIMAL.test(t)) return 'numeric';
-  if (/^(DATE|TIME|TIMESTAMP(_S|_MS|_NS|TZ)?|TIMESTAMP WITH TIME ZONE|TIME WITH TIME ZONE|TIMETZ|DATETIME)$/.test(t)) return 'temporal';
+  if (/^(DATE|TIME|TIMESTAMP(_S|_MS|_NS|TZ)?|TIMESTAMP WITH TIME ZONE|TIME WITH TIME ZONE|TIMETZ|DATETIME)$/.test(t))
+    return 'temporal';
   if (t === 'BOOLEAN' || t === 'BOOL' || t === 'LOGICAL') return 'boolean';
   if (/^(VARCHAR|TEXT|STRING|CHAR|BPCHAR|UUID)(\s*\(\s*\d+\s*\))?$/.test(t) || t.startsWith('ENUM(')) return 'text';
   return 'other';
@@ -150,7 +152,8 @@ export function histogramCounts(result: unknown, edges: readonly number[]): numb
   const inner = edges.slice(1, -1);
   for (const entry of (result as Array<{ key: number | null; value: number | string }> | null) ?? []) {
     const at = entry.key === null ? -1 : inner.indexOf(Number(entry.key));
-    counts[at === -1 ? counts.length - 1 : at] = (counts[at === -1 ? counts.length - 1 : at] ?? 0) + Number(entry.value);
+    counts[at === -1 ? counts.length - 1 : at] =
+      (counts[at === -1 ? counts.length - 1 : at] ?? 0) + Number(entry.value);
   }
   return counts;
 }
@@ -182,7 +185,11 @@ interface Described {
 export async function profileTable(engine: TableEngine, table: LoadedTable): Promise<TableProfile> {
   const rel = ident(table.name);
   // The relation's own types: a declared schema may say INT where DuckDB says INTEGER.
-  const cols: Described[] = (await engine.all<{ column_name: string; column_type: string }>(`SELECT column_name, column_type FROM (DESCRIBE ${rel})`)).map((d) => ({
+  const cols: Described[] = (
+    await engine.all<{ column_name: string; column_type: string }>(
+      `SELECT column_name, column_type FROM (DESCRIBE ${rel})`,
+    )
+  ).map((d) => ({
     name: d.column_name,
     type: d.column_type,
     kind: columnKind(d.column_type),
@@ -199,10 +206,15 @@ export async function profileTable(engine: TableEngine, table: LoadedTable): Pro
     // NaN above everything); they are counted apart and the statistics describe the rest.
     const finite = isFloatType(c.type) ? ` FILTER (WHERE isfinite(${x}))` : '';
     if (finite) aggs.push(`count(*) FILTER (WHERE NOT isfinite(${x})) AS "nf${i}"`);
-    if (c.kind === 'numeric' || c.kind === 'boolean') aggs.push(`min(${x})${finite} AS "lo${i}"`, `max(${x})${finite} AS "hi${i}"`);
+    if (c.kind === 'numeric' || c.kind === 'boolean')
+      aggs.push(`min(${x})${finite} AS "lo${i}"`, `max(${x})${finite} AS "hi${i}"`);
     else aggs.push(`CAST(min(${x}) AS VARCHAR) AS "lo${i}"`, `CAST(max(${x}) AS VARCHAR) AS "hi${i}"`);
     if (c.kind === 'numeric') {
-      aggs.push(`avg(${x})${finite} AS "mean${i}"`, `stddev_samp(${x})${finite} AS "sd${i}"`, `CAST(${quantile}(${x}, [${SKETCH_AT.join(', ')}])${finite} AS DOUBLE[]) AS "q${i}"`);
+      aggs.push(
+        `avg(${x})${finite} AS "mean${i}"`,
+        `stddev_samp(${x})${finite} AS "sd${i}"`,
+        `CAST(${quantile}(${x}, [${SKETCH_AT.join(', ')}])${finite} AS DOUBLE[]) AS "q${i}"`,
+      );
     } else if (c.kind === 'temporal') {
       aggs.push(`CAST(${quantile}(${x}, [${QUANTILE_AT.join(', ')}]) AS VARCHAR[]) AS "q${i}"`);
     }
@@ -213,7 +225,16 @@ export async function profileTable(engine: TableEngine, table: LoadedTable): Pro
 
   const profiles: ColumnProfile[] = cols.map((c, i) => {
     const count = Number(m[`n${i}`] ?? 0);
-    const p: ColumnProfile = { name: c.name, type: c.type, kind: c.kind, count, nulls: rows - count, distinct: 0, distinctExact: count === 0, top: [] };
+    const p: ColumnProfile = {
+      name: c.name,
+      type: c.type,
+      kind: c.kind,
+      count,
+      nulls: rows - count,
+      distinct: 0,
+      distinctExact: count === 0,
+      top: [],
+    };
     if (!isScalarType(c.type) || count === 0) return p;
     // HyperLogLog can overshoot on tiny columns; it never may exceed the values present.
     p.distinct = Math.min(Number(m[`d${i}`] ?? 0), count);
@@ -228,7 +249,9 @@ export async function profileTable(engine: TableEngine, table: LoadedTable): Pro
       const lo = typeof p.min === 'number' ? p.min : Number.NaN;
       const hi = typeof p.max === 'number' ? p.max : Number.NaN;
       if (Number.isFinite(lo) && Number.isFinite(hi)) {
-        const inner = EDGE_AT.map((at) => q[SKETCH_AT.indexOf(at)]).filter((e): e is number => typeof e === 'number' && e > lo && e < hi);
+        const inner = EDGE_AT.map((at) => q[SKETCH_AT.indexOf(at)]).filter(
+          (e): e is number => typeof e === 'number' && e > lo && e < hi,
+        );
         p.histogram = { edges: [lo, ...[...new Set(inner)].sort((a, b) => a - b), hi], counts: [] };
       }
     } else if (c.kind === 'temporal') {
@@ -252,7 +275,12 @@ function quantiles(values: readonly unknown[]): Quantiles {
  * text), so that `distinct == count` is exact for them; continuous ones (floats, timestamps)
  * keep the estimate, as grouping millions of distinct values is the expensive part.
  */
-async function countValues(engine: TableEngine, rel: string, cols: Described[], profiles: ColumnProfile[]): Promise<void> {
+async function countValues(
+  engine: TableEngine,
+  rel: string,
+  cols: Described[],
+  profiles: ColumnProfile[],
+): Promise<void> {
   const keys: Array<{ column: number; all: boolean; top: boolean }> = [];
   profiles.forEach((p, i) => {
     const c = cols[i]!;
@@ -270,10 +298,16 @@ async function countValues(engine: TableEngine, rel: string, cols: Described[], 
     const setOf = `CASE ${k.map((x, j) => `WHEN ${x} IS NOT NULL THEN ${j}`).join(' ')} END`;
     const all = chunk.flatMap((key, j) => (key.all ? [j] : []));
     const outs = ['s', 'count(*) AS "groups"'];
-    if (all.length) outs.push(`list({'t': coalesce(${all.map((j) => `CAST(k${j} AS VARCHAR)`).join(', ')}), 'n': n}) FILTER (WHERE s IN (${all.join(', ')})) AS "vals"`);
+    if (all.length)
+      outs.push(
+        `list({'t': coalesce(${all.map((j) => `CAST(k${j} AS VARCHAR)`).join(', ')}), 'n': n}) FILTER (WHERE s IN (${all.join(', ')})) AS "vals"`,
+      );
     chunk.forEach((key, j) => {
       // Ties broken by hash, not by arrival, so the same data always lists the same values.
-      if (!key.all && key.top) outs.push(`CAST(max_by({'t': k${j}, 'n': n}, {'n': n, 'h': hash(k${j})}, ${TOP}) FILTER (WHERE s = ${j}) AS STRUCT(t VARCHAR, n BIGINT)[]) AS "top${j}"`);
+      if (!key.all && key.top)
+        outs.push(
+          `CAST(max_by({'t': k${j}, 'n': n}, {'n': n, 'h': hash(k${j})}, ${TOP}) FILTER (WHERE s = ${j}) AS STRUCT(t VARCHAR, n BIGINT)[]) AS "top${j}"`,
+        );
     });
     const sql = `SELECT ${outs.join(', ')} FROM (
         SELECT ${setOf} AS s, ${k.join(', ')}, count(*) AS n
@@ -286,7 +320,9 @@ async function countValues(engine: TableEngine, rel: string, cols: Described[], 
       const key = chunk[j]!;
       const p = profiles[key.column]!;
       const found = ((key.all ? r.vals : r[`top${j}`]) as Array<{ t: string; n: number }> | null) ?? [];
-      const ordered = found.map((v) => ({ t: String(v.t), n: Number(v.n) })).sort((a, b) => b.n - a.n || valueOrder(a.t, b.t, p.kind));
+      const ordered = found
+        .map((v) => ({ t: String(v.t), n: Number(v.n) }))
+        .sort((a, b) => b.n - a.n || valueOrder(a.t, b.t, p.kind));
       p.distinct = Number(r.groups);
       p.distinctExact = true;
       if (key.top) p.top = ordered.slice(0, TOP).map((v) => ({ value: typedValue(v.t, p), count: v.n }));
@@ -295,10 +331,17 @@ async function countValues(engine: TableEngine, rel: string, cols: Described[], 
   }
 }
 
-async function countBins(engine: TableEngine, rel: string, cols: Described[], profiles: ColumnProfile[]): Promise<void> {
+async function countBins(
+  engine: TableEngine,
+  rel: string,
+  cols: Described[],
+  profiles: ColumnProfile[],
+): Promise<void> {
   const withBins = profiles.flatMap((p, i) => (p.histogram ? [i] : []));
   if (!withBins.length) return;
-  const [r] = await engine.all<Record<string, unknown>>(`SELECT ${withBins.map((i) => `${histogramSql(ident(cols[i]!.name), cols[i]!.type, profiles[i]!.histogram!.edges)} AS "h${i}"`).join(', ')} FROM ${rel}`);
+  const [r] = await engine.all<Record<string, unknown>>(
+    `SELECT ${withBins.map((i) => `${histogramSql(ident(cols[i]!.name), cols[i]!.type, profiles[i]!.histogram!.edges)} AS "h${i}"`).join(', ')} FROM ${rel}`,
+  );
   for (const i of withBins) {
     const h = profiles[i]!.histogram!;
     h.counts = histogramCounts(r?.[`h${i}`], h.edges);

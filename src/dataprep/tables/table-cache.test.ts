@@ -6,7 +6,8 @@ import { openEngine, type TableEngine } from './engine.js';
 import { loadTable } from './load.js';
 import { checkTableEntry, loadTableCached } from './table-cache.js';
 
-const CSV = 'id,day,amount,code,label\n1,2024-01-01,1.5,007,a\n2,2024-02-30,2.5,008,b\n3,not a date,,009,c\n4,2024-03-01,4,010,\n';
+const CSV =
+  'id,day,amount,code,label\n1,2024-01-01,1.5,007,a\n2,2024-02-30,2.5,008,b\n3,not a date,,009,c\n4,2024-03-01,4,010,\n';
 
 describe('loadTableCached', () => {
   const tmp = useTempDirs();
@@ -26,7 +27,13 @@ describe('loadTableCached', () => {
     writeFileSync(join(files, 't.csv'), CSV);
     const reads: string[] = [];
     const opts = { cacheDir: join(root, 'cache'), files: async () => (reads.push('read'), files) };
-    return { root, files, reads, opts, key: { versionDigest: 'a'.repeat(64), source: { format: 'csv' as const, paths: ['t.csv'] } } };
+    return {
+      root,
+      files,
+      reads,
+      opts,
+      key: { versionDigest: 'a'.repeat(64), source: { format: 'csv' as const, paths: ['t.csv'] } },
+    };
   };
 
   it('parses the text once: a second command reads the typed table without the files', async () => {
@@ -93,8 +100,15 @@ describe('loadTableCached', () => {
   it('a schema column the file lacks is an error, or ignored when asked', async () => {
     const s = setup();
     const e = await open();
-    await expect(loadTableCached(e, s.key, { ...s.opts, schema: { nope: 'BIGINT' } })).rejects.toMatchObject({ code: 'INVALID_INPUT', message: 'the schema names column "nope", which the file does not have' });
-    const t = await loadTableCached(e, s.key, { ...s.opts, schema: { nope: 'BIGINT' }, missingSchemaColumns: 'ignore' });
+    await expect(loadTableCached(e, s.key, { ...s.opts, schema: { nope: 'BIGINT' } })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      message: 'the schema names column "nope", which the file does not have',
+    });
+    const t = await loadTableCached(e, s.key, {
+      ...s.opts,
+      schema: { nope: 'BIGINT' },
+      missingSchemaColumns: 'ignore',
+    });
     expect(t.columns.map((c) => c.name)).toEqual(['id', 'day', 'amount', 'code', 'label']);
   });
 

@@ -4,9 +4,24 @@ import { join } from 'node:path';
 import { canonicalJson } from '../../core/canonical-json.js';
 import { sha256Hex } from '../../core/digest.js';
 import { CairnError } from '../../core/errors.js';
-import { hashFileSync, printPath, readPrint, samePrint, statPrint, writePrint } from '../../storage/cache/fingerprint.js';
+import {
+  hashFileSync,
+  printPath,
+  readPrint,
+  samePrint,
+  statPrint,
+  writePrint,
+} from '../../storage/cache/fingerprint.js';
 import { ident, lit, type TableEngine } from './engine.js';
-import { loadTable, parses, readerSql, refuseEmpty, type LoadedColumn, type LoadedTable, type LoadOptions } from './load.js';
+import {
+  loadTable,
+  parses,
+  readerSql,
+  refuseEmpty,
+  type LoadedColumn,
+  type LoadedTable,
+  type LoadOptions,
+} from './load.js';
 import type { TableSource } from './source.js';
 
 /**
@@ -41,33 +56,68 @@ export interface CachedLoadOptions extends LoadOptions {
  * counted, exactly as loadTable does. Any other mismatch (e.g. inferred BIGINT, declared
  * VARCHAR: the original text is gone) reloads from the files.
  */
-export async function loadTableCached(engine: TableEngine, key: CachedTableKey, opts: CachedLoadOptions): Promise<LoadedTable> {
+export async function loadTableCached(
+  engine: TableEngine,
+  key: CachedTableKey,
+  opts: CachedLoadOptions,
+): Promise<LoadedTable> {
   const name = opts.name ?? 'data';
   const { format, paths } = key.source;
-  const strictOpts: LoadOptions = { ...(opts.schema ? { schema: opts.schema } : {}), ...(opts.missingSchemaColumns ? { missingSchemaColumns: opts.missingSchemaColumns } : {}), name };
+  const strictOpts: LoadOptions = {
+    ...(opts.schema ? { schema: opts.schema } : {}),
+    ...(opts.missingSchemaColumns ? { missingSchemaColumns: opts.missingSchemaColumns } : {}),
+    name,
+  };
   if (format === 'parquet') {
     const dir = await opts.files();
-    return loadTable(engine, paths.map((p) => join(dir, p)), format, strictOpts);
+    return loadTable(
+      engine,
+      paths.map((p) => join(dir, p)),
+      format,
+      strictOpts,
+    );
   }
   const [{ v }] = (await engine.all<{ v: string }>('SELECT version() AS v')) as [{ v: string }];
-  const file = join(opts.cacheDir, `${sha256Hex(canonicalJson({ cache: TABLE_CACHE_FORMAT, duckdb: v, version: key.versionDigest, format, paths }))}.duckdb`);
+  const file = join(
+    opts.cacheDir,
+    `${sha256Hex(canonicalJson({ cache: TABLE_CACHE_FORMAT, duckdb: v, version: key.versionDigest, format, paths }))}.duckdb`,
+  );
   // An entry somebody changed is rebuilt, never attached (checkTableEntry removes it).
-  if (checkTableEntry(file, { repair: true }) !== 'ok') await buildCache(engine, file, opts.cacheDir, async () => {
-    const dir = await opts.files();
-    return paths.map((p) => join(dir, p));
-  }, format);
+  if (checkTableEntry(file, { repair: true }) !== 'ok')
+    await buildCache(
+      engine,
+      file,
+      opts.cacheDir,
+      async () => {
+        const dir = await opts.files();
+        return paths.map((p) => join(dir, p));
+      },
+      format,
+    );
   await engine.run(`ATTACH IF NOT EXISTS ${lit(file)} AS ${ident(CACHE_CATALOG)} (READ_ONLY)`);
   const cached = `${ident(CACHE_CATALOG)}.main.data`;
-  const desc = await engine.all<{ column_name: string; column_type: string }>(`SELECT column_name, column_type FROM (DESCRIBE ${cached})`);
+  const desc = await engine.all<{ column_name: string; column_type: string }>(
+    `SELECT column_name, column_type FROM (DESCRIBE ${cached})`,
+  );
   const inferred = new Map(desc.map((d) => [d.column_name, d.column_type]));
   // As loadTable does, JSON Lines keep the types JSON gave them; the schema check judges them.
   const declared = new Map(format === 'jsonl' ? [] : Object.entries(opts.schema ?? {}));
   const casts: Array<[string, string]> = [];
   for (const [c, t] of declared) {
-    if (!/^[A-Za-z][A-Za-z0-9_ ,()[\]]*$/.test(t)) throw new CairnError('INVALID_INPUT', `the schema gives column ${JSON.stringify(c)} the type ${JSON.stringify(t)}, which is not a type name`, { data: { column: c, type: t } });
+    if (!/^[A-Za-z][A-Za-z0-9_ ,()[\]]*$/.test(t))
+      throw new CairnError(
+        'INVALID_INPUT',
+        `the schema gives column ${JSON.stringify(c)} the type ${JSON.stringify(t)}, which is not a type name`,
+        { data: { column: c, type: t } },
+      );
     const got = inferred.get(c);
     if (got === undefined) {
-      if (opts.missingSchemaColumns !== 'ignore') throw new CairnError('INVALID_INPUT', `the schema names column ${JSON.stringify(c)}, which the file does not have`, { data: { column: c, columns: [...inferred.keys()] } });
+      if (opts.missingSchemaColumns !== 'ignore')
+        throw new CairnError(
+          'INVALID_INPUT',
+          `the schema names column ${JSON.stringify(c)}, which the file does not have`,
+          { data: { column: c, columns: [...inferred.keys()] } },
+        );
       continue;
     }
     if (got === t.toUpperCase()) continue;
@@ -75,22 +125,37 @@ export async function loadTableCached(engine: TableEngine, key: CachedTableKey, 
     if (got !== 'VARCHAR') {
       await engine.run(`DETACH ${ident(CACHE_CATALOG)}`);
       const dir = await opts.files();
-      return loadTable(engine, paths.map((p) => join(dir, p)), format, strictOpts);
+      return loadTable(
+        engine,
+        paths.map((p) => join(dir, p)),
+        format,
+        strictOpts,
+      );
     }
     casts.push([c, t]);
   }
   let invalid = new Map<string, number>();
   if (casts.length > 0) {
-    const probes = casts.map(([c, t], i) => `count(*) FILTER (WHERE NULLIF(trim(${ident(c)}), '') IS NOT NULL AND NOT (${parses(`NULLIF(trim(${ident(c)}), '')`, t)})) AS b${i}`);
+    const probes = casts.map(
+      ([c, t], i) =>
+        `count(*) FILTER (WHERE NULLIF(trim(${ident(c)}), '') IS NOT NULL AND NOT (${parses(`NULLIF(trim(${ident(c)}), '')`, t)})) AS b${i}`,
+    );
     const [stats] = await engine.all<Record<string, number>>(`SELECT ${probes.join(', ')} FROM ${cached}`);
     invalid = new Map(casts.map(([c], i) => [c, Number(stats![`b${i}`] ?? 0)]));
-    const replace = casts.map(([c, t]) => `CASE WHEN ${parses(`NULLIF(trim(${ident(c)}), '')`, t)} THEN TRY_CAST(NULLIF(trim(${ident(c)}), '') AS ${t}) END AS ${ident(c)}`).join(', ');
+    const replace = casts
+      .map(
+        ([c, t]) =>
+          `CASE WHEN ${parses(`NULLIF(trim(${ident(c)}), '')`, t)} THEN TRY_CAST(NULLIF(trim(${ident(c)}), '') AS ${t}) END AS ${ident(c)}`,
+      )
+      .join(', ');
     // Materialized once: every check scans the typed values, never the casts again.
     await engine.run(`CREATE OR REPLACE TABLE ${ident(name)} AS SELECT * REPLACE (${replace}) FROM ${cached}`);
   } else {
     await engine.run(`CREATE OR REPLACE VIEW ${ident(name)} AS SELECT * FROM ${cached}`);
   }
-  const [{ rows }] = (await engine.all<{ rows: number }>(`SELECT count(*) AS rows FROM ${cached}`)) as [{ rows: number }];
+  const [{ rows }] = (await engine.all<{ rows: number }>(`SELECT count(*) AS rows FROM ${cached}`)) as [
+    { rows: number },
+  ];
   const columns: LoadedColumn[] = desc.map((d) => ({
     name: d.column_name,
     type: declared.has(d.column_name) ? declared.get(d.column_name)!.toUpperCase() : d.column_type,
@@ -104,7 +169,13 @@ export async function loadTableCached(engine: TableEngine, key: CachedTableKey, 
  * so a reader never sees half a table, and two commands building the same entry at once both
  * end with a complete one. A crash leaves only a temporary file, which `gc` removes.
  */
-async function buildCache(engine: TableEngine, file: string, cacheDir: string, files: () => Promise<string[]>, format: Exclude<TableSource['format'], 'parquet'>): Promise<void> {
+async function buildCache(
+  engine: TableEngine,
+  file: string,
+  cacheDir: string,
+  files: () => Promise<string[]>,
+  format: Exclude<TableSource['format'], 'parquet'>,
+): Promise<void> {
   mkdirSync(cacheDir, { recursive: true });
   const absPaths = await files();
   refuseEmpty(absPaths);

@@ -88,7 +88,11 @@ export const initial: Migration = {
       .execute();
     await db.schema.createIndex('audit_events_time').on('audit_events').column('time').execute();
     await db.schema.createIndex('audit_events_action').on('audit_events').column('action').execute();
-    await db.schema.createIndex('audit_events_target').on('audit_events').columns(['target_type', 'target_name']).execute();
+    await db.schema
+      .createIndex('audit_events_target')
+      .on('audit_events')
+      .columns(['target_type', 'target_name'])
+      .execute();
 
     await db.schema
       .createTable('audit_nodes')

@@ -45,7 +45,11 @@ export const models: Migration = {
       .addColumn('at', 'text', (c) => c.notNull())
       .addColumn('by', 'text', (c) => c.notNull())
       .execute();
-    await db.schema.createIndex('model_alias_events_at').on('model_alias_events').columns(['model_id', 'alias', 'at']).execute();
+    await db.schema
+      .createIndex('model_alias_events_at')
+      .on('model_alias_events')
+      .columns(['model_id', 'alias', 'at'])
+      .execute();
     await db.schema
       .createTable('model_policies')
       .addColumn('model_id', 'text', (c) => c.notNull())

@@ -19,7 +19,11 @@ export const deploy: Migration = {
       .addColumn('error', 'text')
       .addColumn('previous_version_id', 'text')
       .execute();
-    await db.schema.createIndex('deployments_env').on('deployments').columns(['model_id', 'env', 'started_at']).execute();
+    await db.schema
+      .createIndex('deployments_env')
+      .on('deployments')
+      .columns(['model_id', 'env', 'started_at'])
+      .execute();
     await db.schema.createIndex('deployments_started').on('deployments').columns(['started_at']).execute();
     await db.schema
       .createTable('outbox')

@@ -26,7 +26,11 @@ export const metricSummaries: Migration = {
     // range scan (without it, one table lookup per point, scattered among the other metrics).
     // The old index is a prefix of the new one.
     await db.schema.dropIndex('run_metrics_run').execute();
-    await db.schema.createIndex('run_metrics_curve').on('run_metrics').columns(['run_id', 'name', 'step', 'value']).execute();
+    await db.schema
+      .createIndex('run_metrics_curve')
+      .on('run_metrics')
+      .columns(['run_id', 'name', 'step', 'value'])
+      .execute();
     // The last point is the one with the highest step (a point without one ranks below every
     // step), then the latest time: the same order ingestion keeps.
     await sql`

@@ -12,9 +12,15 @@ export function likeLiteral(s: string): string {
  * beside it: those are not covered by the leaf hash and can be changed without a trace, so
  * they may neither hide an event from a filter nor put one into it.
  */
-export async function eventRowsMatching(db: Kysely<Database>, q: { patterns: readonly string[]; cursor: number | null; desc: boolean; limit: number }): Promise<AuditEventRow[]> {
+export async function eventRowsMatching(
+  db: Kysely<Database>,
+  q: { patterns: readonly string[]; cursor: number | null; desc: boolean; limit: number },
+): Promise<AuditEventRow[]> {
   let query = db.selectFrom('audit_events').selectAll();
   for (const p of q.patterns) query = query.where(sql<boolean>`entry like ${p} escape ${sql.lit('\\')}`);
   if (q.cursor !== null) query = query.where('idx', q.desc ? '<' : '>', q.cursor);
-  return query.orderBy('idx', q.desc ? 'desc' : 'asc').limit(q.limit).execute();
+  return query
+    .orderBy('idx', q.desc ? 'desc' : 'asc')
+    .limit(q.limit)
+    .execute();
 }

@@ -20,7 +20,11 @@ export async function lockHead(tx: WriteTx, dialect: 'sqlite' | 'postgres'): Pro
   type Row = { size: number | string; last_leaf: string | null; frontier: string };
   let row = (await rawQuery<Row>(db, select, []))[0];
   if (!row) {
-    await rawQuery(db, `insert into audit_head (id, size, last_leaf, frontier) values (1, 0, null, ?) on conflict (id) do nothing`, ['{"size":0,"hashes":[]}']);
+    await rawQuery(
+      db,
+      `insert into audit_head (id, size, last_leaf, frontier) values (1, 0, null, ?) on conflict (id) do nothing`,
+      ['{"size":0,"hashes":[]}'],
+    );
     row = (await rawQuery<Row>(db, select, []))[0]!;
   }
   return { size: Number(row.size), lastLeaf: row.last_leaf, frontier: row.frontier };
@@ -28,28 +32,67 @@ export async function lockHead(tx: WriteTx, dialect: 'sqlite' | 'postgres'): Pro
 
 export async function readHead(db: Kysely<Database>): Promise<AuditHead> {
   const row = await db.selectFrom('audit_head').selectAll().where('id', '=', 1).executeTakeFirst();
-  return row ? { size: Number(row.size), lastLeaf: row.last_leaf, frontier: row.frontier } : { size: 0, lastLeaf: null, frontier: '{"size":0,"hashes":[]}' };
+  return row
+    ? { size: Number(row.size), lastLeaf: row.last_leaf, frontier: row.frontier }
+    : { size: 0, lastLeaf: null, frontier: '{"size":0,"hashes":[]}' };
 }
 
 export async function writeHead(tx: WriteTx, head: AuditHead): Promise<void> {
-  await rawQuery(tx.db as unknown as Kysely<never>, 'update audit_head set size = ?, last_leaf = ?, frontier = ? where id = 1', [head.size, head.lastLeaf, head.frontier]);
+  await rawQuery(
+    tx.db as unknown as Kysely<never>,
+    'update audit_head set size = ?, last_leaf = ?, frontier = ? where id = 1',
+    [head.size, head.lastLeaf, head.frontier],
+  );
 }
 
-const EVENT_COLUMNS = ['idx', 'event_id', 'time', 'actor', 'action', 'target_type', 'target_name', 'outcome', 'leaf_hash', 'entry'] as const;
+const EVENT_COLUMNS = [
+  'idx',
+  'event_id',
+  'time',
+  'actor',
+  'action',
+  'target_type',
+  'target_name',
+  'outcome',
+  'leaf_hash',
+  'entry',
+] as const;
 
 export async function insertEvents(tx: WriteTx, rows: readonly AuditEventRow[]): Promise<void> {
-  await bulkInsert(tx.db as unknown as Kysely<never>, 'audit_events', EVENT_COLUMNS, rows.map((r) => EVENT_COLUMNS.map((c) => r[c])), { batch: 90 });
+  await bulkInsert(
+    tx.db as unknown as Kysely<never>,
+    'audit_events',
+    EVENT_COLUMNS,
+    rows.map((r) => EVENT_COLUMNS.map((c) => r[c])),
+    { batch: 90 },
+  );
 }
 
-export async function insertNodes(tx: WriteTx, nodes: ReadonlyArray<{ level: number; idx: number; hash: string }>): Promise<void> {
-  await bulkInsert(tx.db as unknown as Kysely<never>, 'audit_nodes', ['level', 'idx', 'hash'], nodes.map((n) => [n.level, n.idx, n.hash]), { batch: 300 });
+export async function insertNodes(
+  tx: WriteTx,
+  nodes: ReadonlyArray<{ level: number; idx: number; hash: string }>,
+): Promise<void> {
+  await bulkInsert(
+    tx.db as unknown as Kysely<never>,
+    'audit_nodes',
+    ['level', 'idx', 'hash'],
+    nodes.map((n) => [n.level, n.idx, n.hash]),
+    { batch: 300 },
+  );
 }
 
-export async function getNodes(db: Kysely<Database>, keys: ReadonlyArray<{ level: number; idx: number }>): Promise<Map<string, string>> {
+export async function getNodes(
+  db: Kysely<Database>,
+  keys: ReadonlyArray<{ level: number; idx: number }>,
+): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const leaves = keys.filter((k) => k.level === 0).map((k) => k.idx);
   for (let i = 0; i < leaves.length; i += 500) {
-    const rows = await db.selectFrom('audit_events').select(['idx', 'leaf_hash']).where('idx', 'in', leaves.slice(i, i + 500)).execute();
+    const rows = await db
+      .selectFrom('audit_events')
+      .select(['idx', 'leaf_hash'])
+      .where('idx', 'in', leaves.slice(i, i + 500))
+      .execute();
     for (const r of rows) out.set(`0:${Number(r.idx)}`, r.leaf_hash);
   }
   // One query for all interior nodes a proof needs (a proof needs ~2·log2(n) of them).
@@ -90,7 +133,9 @@ export async function queryEvents(db: Kysely<Database>, f: EventFilter): Promise
     // A trailing * is a literal prefix match. Not LIKE: SQLite's LIKE ignores ASCII case while
     // PostgreSQL's does not, and `_`/`%` in the prefix would act as wildcards on both.
     const prefix = f.action.slice(0, -1);
-    q = f.action.endsWith('*') ? q.where(sql<string>`substr(action, 1, ${sql.lit(prefix.length)})`, '=', prefix) : q.where('action', '=', f.action);
+    q = f.action.endsWith('*')
+      ? q.where(sql<string>`substr(action, 1, ${sql.lit(prefix.length)})`, '=', prefix)
+      : q.where('action', '=', f.action);
   }
   if (f.targetName) q = q.where('target_name', '=', f.targetName);
   if (f.targetType) q = q.where('target_type', '=', f.targetType);
@@ -103,7 +148,11 @@ export async function queryEvents(db: Kysely<Database>, f: EventFilter): Promise
 }
 
 export async function insertCheckpoint(tx: WriteTx, row: AuditCheckpointRow): Promise<void> {
-  await tx.db.insertInto('audit_checkpoints').values(row).onConflict((oc) => oc.column('size').doNothing()).execute();
+  await tx.db
+    .insertInto('audit_checkpoints')
+    .values(row)
+    .onConflict((oc) => oc.column('size').doNothing())
+    .execute();
 }
 
 export async function latestCheckpoint(db: Kysely<Database>): Promise<AuditCheckpointRow | undefined> {
@@ -115,5 +164,11 @@ export async function allCheckpoints(db: Kysely<Database>): Promise<AuditCheckpo
 }
 
 export async function checkpointCovering(db: Kysely<Database>, idx: number): Promise<AuditCheckpointRow | undefined> {
-  return db.selectFrom('audit_checkpoints').selectAll().where('size', '>', idx).orderBy('size', 'desc').limit(1).executeTakeFirst();
+  return db
+    .selectFrom('audit_checkpoints')
+    .selectAll()
+    .where('size', '>', idx)
+    .orderBy('size', 'desc')
+    .limit(1)
+    .executeTakeFirst();
 }

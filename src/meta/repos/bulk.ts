@@ -47,6 +47,13 @@ export async function bulkInsert(
   }
 }
 
-export async function bulkInsertIgnore(db: Kysely<never>, table: string, columns: readonly string[], rows: ReadonlyArray<readonly unknown[]>, conflict: readonly string[], batch = 400): Promise<void> {
+export async function bulkInsertIgnore(
+  db: Kysely<never>,
+  table: string,
+  columns: readonly string[],
+  rows: ReadonlyArray<readonly unknown[]>,
+  conflict: readonly string[],
+  batch = 400,
+): Promise<void> {
   await bulkInsert(db, table, columns, rows, { ignoreConflictOn: conflict, batch });
 }

@@ -22,7 +22,11 @@ export interface BlobRow {
 export async function blobsPresent(db: Kysely<Database>, ids: readonly string[]): Promise<Set<string>> {
   const out = new Set<string>();
   for (let i = 0; i < ids.length; i += BATCH) {
-    const rows = await db.selectFrom('blobs').select('id').where('id', 'in', ids.slice(i, i + BATCH)).execute();
+    const rows = await db
+      .selectFrom('blobs')
+      .select('id')
+      .where('id', 'in', ids.slice(i, i + BATCH))
+      .execute();
     for (const r of rows) out.add(r.id);
   }
   return out;
@@ -31,7 +35,11 @@ export async function blobsPresent(db: Kysely<Database>, ids: readonly string[])
 export async function blobsLocate(db: Kysely<Database>, ids: readonly string[]): Promise<Map<string, BlobRow>> {
   const out = new Map<string, BlobRow>();
   for (let i = 0; i < ids.length; i += BATCH) {
-    const rows = await db.selectFrom('blobs').selectAll().where('id', 'in', ids.slice(i, i + BATCH)).execute();
+    const rows = await db
+      .selectFrom('blobs')
+      .selectAll()
+      .where('id', 'in', ids.slice(i, i + BATCH))
+      .execute();
     for (const r of rows) out.set(r.id, r);
   }
   return out;
@@ -49,11 +57,19 @@ export async function recordPacks(tx: WriteTx, packs: readonly PackRecord[], cre
       .onConflict((oc) => oc.column('id').doNothing())
       .execute();
     const rows = p.entries.map((e) => [e.id, p.id, e.offset, e.length, e.kind] as const);
-    await bulkInsertIgnore(tx.db as unknown as Kysely<never>, 'blobs', ['id', 'pack_id', 'offset', 'length', 'kind'], rows, ['id']);
+    await bulkInsertIgnore(
+      tx.db as unknown as Kysely<never>,
+      'blobs',
+      ['id', 'pack_id', 'offset', 'length', 'kind'],
+      rows,
+      ['id'],
+    );
   }
 }
 
-export async function listPacks(db: Kysely<Database>): Promise<Array<{ id: string; size: number; blob_count: number }>> {
+export async function listPacks(
+  db: Kysely<Database>,
+): Promise<Array<{ id: string; size: number; blob_count: number }>> {
   return db.selectFrom('packs').select(['id', 'size', 'blob_count']).orderBy('id').execute();
 }
 
@@ -72,6 +88,10 @@ export async function deletePacks(tx: WriteTx, packIds: readonly string[]): Prom
 /** Re-points blobs to another pack (gc keeps one copy of blobs held twice). */
 export async function moveBlobs(tx: WriteTx, rows: readonly BlobRow[]): Promise<void> {
   for (const r of rows) {
-    await tx.db.updateTable('blobs').set({ pack_id: r.pack_id, offset: r.offset, length: r.length }).where('id', '=', r.id).execute();
+    await tx.db
+      .updateTable('blobs')
+      .set({ pack_id: r.pack_id, offset: r.offset, length: r.length })
+      .where('id', '=', r.id)
+      .execute();
   }
 }

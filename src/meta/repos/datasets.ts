@@ -26,7 +26,13 @@ export async function listDatasets(db: Kysely<Database>): Promise<DatasetSummary
   const latest = await db
     .selectFrom('dataset_versions as v')
     .innerJoin(
-      (eb) => eb.selectFrom('dataset_versions').select(['dataset_id']).select((e) => e.fn.max('number').as('max_number')).groupBy('dataset_id').as('m'),
+      (eb) =>
+        eb
+          .selectFrom('dataset_versions')
+          .select(['dataset_id'])
+          .select((e) => e.fn.max('number').as('max_number'))
+          .groupBy('dataset_id')
+          .as('m'),
       (join) => join.onRef('m.dataset_id', '=', 'v.dataset_id').onRef('m.max_number', '=', 'v.number'),
     )
     .select(['v.dataset_id', 'v.number', 'v.digest', 'v.created_at', 'v.total_bytes', 'v.file_count'])
@@ -48,18 +54,37 @@ export async function listDatasets(db: Kysely<Database>): Promise<DatasetSummary
 }
 
 export async function latestVersion(db: Kysely<Database>, datasetId: string): Promise<DatasetVersionRow | undefined> {
-  return db.selectFrom('dataset_versions').selectAll().where('dataset_id', '=', datasetId).orderBy('number', 'desc').limit(1).executeTakeFirst();
+  return db
+    .selectFrom('dataset_versions')
+    .selectAll()
+    .where('dataset_id', '=', datasetId)
+    .orderBy('number', 'desc')
+    .limit(1)
+    .executeTakeFirst();
 }
 
-export async function versionByNumber(db: Kysely<Database>, datasetId: string, n: number): Promise<DatasetVersionRow | undefined> {
-  return db.selectFrom('dataset_versions').selectAll().where('dataset_id', '=', datasetId).where('number', '=', n).executeTakeFirst();
+export async function versionByNumber(
+  db: Kysely<Database>,
+  datasetId: string,
+  n: number,
+): Promise<DatasetVersionRow | undefined> {
+  return db
+    .selectFrom('dataset_versions')
+    .selectAll()
+    .where('dataset_id', '=', datasetId)
+    .where('number', '=', n)
+    .executeTakeFirst();
 }
 
 export async function versionById(db: Kysely<Database>, id: string): Promise<DatasetVersionRow | undefined> {
   return db.selectFrom('dataset_versions').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-export async function versionsByDigestPrefix(db: Kysely<Database>, datasetId: string, prefix: string): Promise<DatasetVersionRow[]> {
+export async function versionsByDigestPrefix(
+  db: Kysely<Database>,
+  datasetId: string,
+  prefix: string,
+): Promise<DatasetVersionRow[]> {
   return db
     .selectFrom('dataset_versions')
     .selectAll()
@@ -71,10 +96,17 @@ export async function versionsByDigestPrefix(db: Kysely<Database>, datasetId: st
 }
 
 export async function versionsOf(db: Kysely<Database>, datasetId: string): Promise<DatasetVersionRow[]> {
-  return db.selectFrom('dataset_versions').selectAll().where('dataset_id', '=', datasetId).orderBy('number', 'desc').execute();
+  return db
+    .selectFrom('dataset_versions')
+    .selectAll()
+    .where('dataset_id', '=', datasetId)
+    .orderBy('number', 'desc')
+    .execute();
 }
 
-export async function allVersionDigests(db: Kysely<Database>): Promise<Array<{ id: string; digest: string; name: string; number: number }>> {
+export async function allVersionDigests(
+  db: Kysely<Database>,
+): Promise<Array<{ id: string; digest: string; name: string; number: number }>> {
   return db
     .selectFrom('dataset_versions as v')
     .innerJoin('datasets as d', 'd.id', 'v.dataset_id')
@@ -97,15 +129,35 @@ export async function insertVersion(tx: WriteTx, row: NewDatasetVersion): Promis
   await tx.db.insertInto('dataset_versions').values(row).execute();
 }
 
-export async function tagsOf(db: Kysely<Database>, datasetId: string): Promise<Array<{ tag: string; version_id: string; created_at: string; created_by: string }>> {
-  return db.selectFrom('dataset_tags').select(['tag', 'version_id', 'created_at', 'created_by']).where('dataset_id', '=', datasetId).orderBy('tag').execute();
+export async function tagsOf(
+  db: Kysely<Database>,
+  datasetId: string,
+): Promise<Array<{ tag: string; version_id: string; created_at: string; created_by: string }>> {
+  return db
+    .selectFrom('dataset_tags')
+    .select(['tag', 'version_id', 'created_at', 'created_by'])
+    .where('dataset_id', '=', datasetId)
+    .orderBy('tag')
+    .execute();
 }
 
-export async function findTag(db: Kysely<Database>, datasetId: string, tag: string): Promise<{ version_id: string } | undefined> {
-  return db.selectFrom('dataset_tags').select('version_id').where('dataset_id', '=', datasetId).where('tag', '=', tag).executeTakeFirst();
+export async function findTag(
+  db: Kysely<Database>,
+  datasetId: string,
+  tag: string,
+): Promise<{ version_id: string } | undefined> {
+  return db
+    .selectFrom('dataset_tags')
+    .select('version_id')
+    .where('dataset_id', '=', datasetId)
+    .where('tag', '=', tag)
+    .executeTakeFirst();
 }
 
-export async function setTag(tx: WriteTx, row: { dataset_id: string; tag: string; version_id: string; created_at: string; created_by: string }): Promise<void> {
+export async function setTag(
+  tx: WriteTx,
+  row: { dataset_id: string; tag: string; version_id: string; created_at: string; created_by: string },
+): Promise<void> {
   await tx.db.deleteFrom('dataset_tags').where('dataset_id', '=', row.dataset_id).where('tag', '=', row.tag).execute();
   await tx.db.insertInto('dataset_tags').values(row).execute();
 }

@@ -7,8 +7,20 @@ export async function insertReport(tx: WriteTx, row: ReportsTable): Promise<void
 }
 
 /** The newest report of a kind for a version. */
-export async function latestReport(db: Kysely<Database>, versionId: string, kind: string): Promise<ReportsTable | undefined> {
-  return db.selectFrom('reports').selectAll().where('version_id', '=', versionId).where('kind', '=', kind).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(1).executeTakeFirst();
+export async function latestReport(
+  db: Kysely<Database>,
+  versionId: string,
+  kind: string,
+): Promise<ReportsTable | undefined> {
+  return db
+    .selectFrom('reports')
+    .selectAll()
+    .where('version_id', '=', versionId)
+    .where('kind', '=', kind)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
 }
 
 export async function reportsOf(db: Kysely<Database>, versionId: string): Promise<Array<Omit<ReportsTable, 'body'>>> {
@@ -21,10 +33,24 @@ export async function reportsOf(db: Kysely<Database>, versionId: string): Promis
 }
 
 /** Stores a suite or recipe by digest (idempotent). */
-export async function putDocument(tx: WriteTx, row: { digest: string; kind: string; name: string; body: string; created_at: string }): Promise<void> {
-  await tx.db.insertInto('documents').values(row).onConflict((oc) => oc.column('digest').doNothing()).execute();
+export async function putDocument(
+  tx: WriteTx,
+  row: { digest: string; kind: string; name: string; body: string; created_at: string },
+): Promise<void> {
+  await tx.db
+    .insertInto('documents')
+    .values(row)
+    .onConflict((oc) => oc.column('digest').doNothing())
+    .execute();
 }
 
-export async function getDocument(db: Kysely<Database>, digest: string): Promise<{ digest: string; kind: string; name: string; body: string } | undefined> {
-  return db.selectFrom('documents').select(['digest', 'kind', 'name', 'body']).where('digest', '=', digest).executeTakeFirst();
+export async function getDocument(
+  db: Kysely<Database>,
+  digest: string,
+): Promise<{ digest: string; kind: string; name: string; body: string } | undefined> {
+  return db
+    .selectFrom('documents')
+    .select(['digest', 'kind', 'name', 'body'])
+    .where('digest', '=', digest)
+    .executeTakeFirst();
 }

@@ -8,9 +8,15 @@ import type { Database } from '../schema.js';
  * PostgreSQL REPEATABLE READ, READ ONLY. `fn` must query through the handle it is given (on
  * SQLite the raw handle of the same connection also reads inside the transaction).
  */
-export async function readSnapshot<T>(db: Kysely<Database>, dialect: 'sqlite' | 'postgres', fn: (snap: Kysely<Database>) => Promise<T>): Promise<T> {
+export async function readSnapshot<T>(
+  db: Kysely<Database>,
+  dialect: 'sqlite' | 'postgres',
+  fn: (snap: Kysely<Database>) => Promise<T>,
+): Promise<T> {
   return db.connection().execute(async (conn) => {
-    await sql.raw(dialect === 'postgres' ? 'begin isolation level repeatable read read only' : 'begin deferred').execute(conn);
+    await sql
+      .raw(dialect === 'postgres' ? 'begin isolation level repeatable read read only' : 'begin deferred')
+      .execute(conn);
     let done = false;
     try {
       const out = await fn(conn);
@@ -18,7 +24,11 @@ export async function readSnapshot<T>(db: Kysely<Database>, dialect: 'sqlite' | 
       await sql.raw('commit').execute(conn);
       return out;
     } finally {
-      if (!done) await sql.raw('rollback').execute(conn).catch(() => {});
+      if (!done)
+        await sql
+          .raw('rollback')
+          .execute(conn)
+          .catch(() => {});
     }
   });
 }

@@ -17,7 +17,9 @@ export function openSqlite(file: string, options: { readonly?: boolean } = {}): 
     if (!options.readonly && file !== ':memory:' && file !== '') createOwnerOnly(file);
     raw = new Database(file, { fileMustExist: options.readonly === true, readonly: options.readonly === true });
   } catch (err) {
-    throw new CairnError('DB_ERROR', `cannot open the metadata database ${file}: ${(err as Error).message}`, { cause: err });
+    throw new CairnError('DB_ERROR', `cannot open the metadata database ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   // WAL lets readers run beside one writer; NORMAL sync is safe with WAL (a power cut can lose
   // the last commits, never corrupt the file). busy_timeout makes a second writer wait.
@@ -31,7 +33,9 @@ export function openSqlite(file: string, options: { readonly?: boolean } = {}): 
     raw.pragma('cache_size = -65536');
   } catch (err) {
     raw.close();
-    throw new CairnError('DB_ERROR', `cannot open the metadata database ${file}: ${(err as Error).message}`, { cause: err });
+    throw new CairnError('DB_ERROR', `cannot open the metadata database ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   return { db: new Kysely<Schema>({ dialect: new CairnSqliteDialect(raw) }), raw };
 }

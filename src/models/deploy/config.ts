@@ -28,7 +28,10 @@ export const DEFAULT_SECRET_ENV = 'CAIRN_DEPLOY_SECRET';
 export const DEFAULT_TIMEOUT_S = 60;
 
 export function checkEnvName(env: string): string {
-  if (!ENV_NAME.test(env)) throw new CairnError('INVALID_NAME', `${JSON.stringify(env)} is not a valid environment name`, { hint: 'lowercase letters, digits, - and _ (e.g. staging, production)' });
+  if (!ENV_NAME.test(env))
+    throw new CairnError('INVALID_NAME', `${JSON.stringify(env)} is not a valid environment name`, {
+      hint: 'lowercase letters, digits, - and _ (e.g. staging, production)',
+    });
   return env;
 }
 
@@ -40,7 +43,9 @@ export function loadDeployConfig(cairnDir: string): DeployConfig | null {
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new CairnError('CONFIG_INVALID', `cannot read .cairn/${DEPLOY_CONFIG}: ${(err as Error).message}`, { hint: 'fix .cairn/deploy.json (see docs/DEPLOY.md)' });
+    throw new CairnError('CONFIG_INVALID', `cannot read .cairn/${DEPLOY_CONFIG}: ${(err as Error).message}`, {
+      hint: 'fix .cairn/deploy.json (see docs/DEPLOY.md)',
+    });
   }
   return parseDeployConfig(raw);
 }
@@ -49,20 +54,31 @@ export function loadDeployConfig(cairnDir: string): DeployConfig | null {
 export function envConfig(cairnDir: string, env: string): EnvConfig {
   checkEnvName(env);
   const cfg = loadDeployConfig(cairnDir);
-  if (!cfg) throw new CairnError('NOT_FOUND', `no environments are configured (.cairn/${DEPLOY_CONFIG} does not exist)`, { hint: 'describe your environments in .cairn/deploy.json (see docs/DEPLOY.md)' });
+  if (!cfg)
+    throw new CairnError('NOT_FOUND', `no environments are configured (.cairn/${DEPLOY_CONFIG} does not exist)`, {
+      hint: 'describe your environments in .cairn/deploy.json (see docs/DEPLOY.md)',
+    });
   const e = cfg.environments[env];
-  if (!e) throw new CairnError('NOT_FOUND', `no environment ${JSON.stringify(env)} in .cairn/${DEPLOY_CONFIG}`, { hint: `configured: ${Object.keys(cfg.environments).sort().join(', ') || '(none)'}` });
+  if (!e)
+    throw new CairnError('NOT_FOUND', `no environment ${JSON.stringify(env)} in .cairn/${DEPLOY_CONFIG}`, {
+      hint: `configured: ${Object.keys(cfg.environments).sort().join(', ') || '(none)'}`,
+    });
   return e;
 }
 
 function fail(where: string, what: string): never {
-  throw new CairnError('CONFIG_INVALID', `.cairn/${DEPLOY_CONFIG}: ${where}: ${what}`, { data: { key: where }, hint: 'fix .cairn/deploy.json (see docs/DEPLOY.md)' });
+  throw new CairnError('CONFIG_INVALID', `.cairn/${DEPLOY_CONFIG}: ${where}: ${what}`, {
+    data: { key: where },
+    hint: 'fix .cairn/deploy.json (see docs/DEPLOY.md)',
+  });
 }
 
 function object(v: unknown, where: string, allowed: readonly string[]): Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(where, 'must be an object');
   const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!allowed.includes(k)) fail(`${where}.${k}`, `unknown key ${JSON.stringify(k)} (allowed: ${allowed.join(', ')})`);
+  for (const k of Object.keys(o))
+    if (!allowed.includes(k))
+      fail(`${where}.${k}`, `unknown key ${JSON.stringify(k)} (allowed: ${allowed.join(', ')})`);
   return o;
 }
 
@@ -86,31 +102,41 @@ function httpUrl(v: unknown, where: string): string {
 /** Validates a parsed deploy.json; every unknown key is an error that names it. */
 export function parseDeployConfig(raw: unknown): DeployConfig {
   const top = object(raw, '(top level)', ['environments']);
-  const envs = object(top.environments ?? {}, 'environments', Object.keys((top.environments as object | undefined) ?? {}));
+  const envs = object(
+    top.environments ?? {},
+    'environments',
+    Object.keys((top.environments as object | undefined) ?? {}),
+  );
   const out: Record<string, EnvConfig> = {};
   for (const [name, v] of Object.entries(envs)) {
     const at = `environments.${name}`;
     if (!ENV_NAME.test(name)) fail(at, 'environment names are lowercase letters, digits, - and _');
     const e = object(v, at, ['hook', 'health', 'timeoutS', 'alias', 'onFailure']);
-    if (e.hook === undefined) fail(`${at}.hook`, 'is required: {"command": "…"} or {"webhook": {"url": "…", "secretEnv": "…"}}');
+    if (e.hook === undefined)
+      fail(`${at}.hook`, 'is required: {"command": "…"} or {"webhook": {"url": "…", "secretEnv": "…"}}');
     const h = object(e.hook, `${at}.hook`, ['command', 'webhook']);
     let hook: DeployHook;
-    if (('command' in h) === ('webhook' in h)) fail(`${at}.hook`, 'give exactly one of "command" or "webhook"');
+    if ('command' in h === 'webhook' in h) fail(`${at}.hook`, 'give exactly one of "command" or "webhook"');
     if ('command' in h) hook = { command: text(h.command, `${at}.hook.command`) };
     else {
       const w = object(h.webhook, `${at}.hook.webhook`, ['url', 'secretEnv']);
-      const secretEnv = w.secretEnv === undefined ? DEFAULT_SECRET_ENV : text(w.secretEnv, `${at}.hook.webhook.secretEnv`);
+      const secretEnv =
+        w.secretEnv === undefined ? DEFAULT_SECRET_ENV : text(w.secretEnv, `${at}.hook.webhook.secretEnv`);
       if (!ENV_VAR.test(secretEnv)) fail(`${at}.hook.webhook.secretEnv`, 'must name an environment variable');
       hook = { webhook: { url: httpUrl(w.url, `${at}.hook.webhook.url`), secretEnv } };
     }
     let health: HealthCheck | null = null;
     if (e.health !== undefined) {
       const c = object(e.health, `${at}.health`, ['command', 'url']);
-      if (('command' in c) === ('url' in c)) fail(`${at}.health`, 'give exactly one of "command" or "url"');
-      health = 'command' in c ? { command: text(c.command, `${at}.health.command`) } : { url: httpUrl(c.url, `${at}.health.url`) };
+      if ('command' in c === 'url' in c) fail(`${at}.health`, 'give exactly one of "command" or "url"');
+      health =
+        'command' in c
+          ? { command: text(c.command, `${at}.health.command`) }
+          : { url: httpUrl(c.url, `${at}.health.url`) };
     }
     const timeoutS = e.timeoutS === undefined ? DEFAULT_TIMEOUT_S : e.timeoutS;
-    if (typeof timeoutS !== 'number' || !Number.isFinite(timeoutS) || timeoutS <= 0) fail(`${at}.timeoutS`, 'must be a number of seconds > 0');
+    if (typeof timeoutS !== 'number' || !Number.isFinite(timeoutS) || timeoutS <= 0)
+      fail(`${at}.timeoutS`, 'must be a number of seconds > 0');
     let alias: string | null = null;
     if (e.alias !== undefined) {
       try {

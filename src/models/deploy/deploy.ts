@@ -15,7 +15,17 @@ import { loggedModelVersion } from '../logged-version.js';
 import { resolveModel, type ModelRow, type ModelVersionRow } from '../registry.js';
 import { checkEnvName, envConfig, loadDeployConfig, redactUrl, type EnvConfig } from './config.js';
 import { httpRequest, is2xx, runCommand, sleep } from './exec.js';
-import { attempt, backoffMs, claim, defaultRetry, deliverNow, schedule, signBody, type OutboxRow, type RetryPolicy } from './outbox.js';
+import {
+  attempt,
+  backoffMs,
+  claim,
+  defaultRetry,
+  deliverNow,
+  schedule,
+  signBody,
+  type OutboxRow,
+  type RetryPolicy,
+} from './outbox.js';
 
 export type DeploymentRow = Selectable<DeploymentsTable>;
 export type DeploymentStatus = 'pending' | 'succeeded' | 'failed' | 'rolled_back';
@@ -35,19 +45,60 @@ export interface DeployOptions {
 
 /** What the deploy hook did. `tail` (the end of its output) stays in the deployment row, out of the audit log. */
 export type HookResult =
-  | { kind: 'command'; ok: boolean; exitCode: number | null; signal: string | null; timedOut: boolean; log: string; tail?: string }
-  | { kind: 'webhook'; ok: boolean; url: string; delivery: string; attempts: number; status: number | null; lastError: string | null };
+  | {
+      kind: 'command';
+      ok: boolean;
+      exitCode: number | null;
+      signal: string | null;
+      timedOut: boolean;
+      log: string;
+      tail?: string;
+    }
+  | {
+      kind: 'webhook';
+      ok: boolean;
+      url: string;
+      delivery: string;
+      attempts: number;
+      status: number | null;
+      lastError: string | null;
+    };
 
 export type HealthResult =
   | { kind: 'none'; ok: true }
   | { kind: 'skipped'; ok: false; why: string }
-  | { kind: 'command'; ok: boolean; exitCode: number | null; signal: string | null; timedOut: boolean; log: string; tail?: string }
-  | { kind: 'url'; ok: boolean; url: string; attempts: number; status: number | null; lastError: string | null; timedOut: boolean };
+  | {
+      kind: 'command';
+      ok: boolean;
+      exitCode: number | null;
+      signal: string | null;
+      timedOut: boolean;
+      log: string;
+      tail?: string;
+    }
+  | {
+      kind: 'url';
+      ok: boolean;
+      url: string;
+      attempts: number;
+      status: number | null;
+      lastError: string | null;
+      timedOut: boolean;
+    };
 
 export interface RollbackResult {
   to: string;
   ok: boolean;
-  hook: HookResult | { kind: 'webhook'; queued: true; delivery: string; delivered: boolean; attempts: number; lastError: string | null };
+  hook:
+    | HookResult
+    | {
+        kind: 'webhook';
+        queued: true;
+        delivery: string;
+        delivered: boolean;
+        attempts: number;
+        lastError: string | null;
+      };
   health: HealthResult | null;
   error: string | null;
 }
@@ -90,17 +141,39 @@ function readSecret(cfg: EnvConfig, env: NodeJS.ProcessEnv): string | null {
   if (!('webhook' in cfg.hook)) return null;
   const name = cfg.hook.webhook.secretEnv;
   const s = env[name];
-  if (!s) throw new CairnError('CONFIG_INVALID', `the webhook secret is not set: the environment variable ${name} is empty`, { hint: `export ${name}=<the secret your deploy endpoint verifies signatures with>` });
+  if (!s)
+    throw new CairnError('CONFIG_INVALID', `the webhook secret is not set: the environment variable ${name} is empty`, {
+      hint: `export ${name}=<the secret your deploy endpoint verifies signatures with>`,
+    });
   return s;
 }
 
 /** The version an environment serves now: its alias's, else that of its latest deployment that left it on a known version. */
-async function servedVersion(deps: DeployDeps, model: ModelRow, env: string, alias: string | null): Promise<string | null> {
+async function servedVersion(
+  deps: DeployDeps,
+  model: ModelRow,
+  env: string,
+  alias: string | null,
+): Promise<string | null> {
   if (alias) {
-    const a = await deps.meta.db.selectFrom('model_aliases').select('version_id').where('model_id', '=', model.id).where('alias', '=', alias).executeTakeFirst();
+    const a = await deps.meta.db
+      .selectFrom('model_aliases')
+      .select('version_id')
+      .where('model_id', '=', model.id)
+      .where('alias', '=', alias)
+      .executeTakeFirst();
     return a?.version_id ?? null;
   }
-  const last = await deps.meta.db.selectFrom('deployments').select(['status', 'version_id', 'previous_version_id']).where('model_id', '=', model.id).where('env', '=', env).where('status', 'in', ['succeeded', 'rolled_back']).orderBy('started_at', 'desc').orderBy('id', 'desc').limit(1).executeTakeFirst();
+  const last = await deps.meta.db
+    .selectFrom('deployments')
+    .select(['status', 'version_id', 'previous_version_id'])
+    .where('model_id', '=', model.id)
+    .where('env', '=', env)
+    .where('status', 'in', ['succeeded', 'rolled_back'])
+    .orderBy('started_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
   if (!last) return null;
   return last.status === 'succeeded' ? last.version_id : last.previous_version_id;
 }
@@ -113,7 +186,12 @@ async function servedVersion(deps: DeployDeps, model: ModelRow, env: string, ali
  * failure it stays (`keep`) or the previous version is deployed again (`rollback`).
  * Resolves with the deployment whatever its status; callers decide what a failure means.
  */
-export async function deployModel(deps: DeployDeps, ref: string, env: string, opts: DeployOptions = {}): Promise<DeploymentView> {
+export async function deployModel(
+  deps: DeployDeps,
+  ref: string,
+  env: string,
+  opts: DeployOptions = {},
+): Promise<DeploymentView> {
   checkEnvName(env);
   const cfg = envConfig(deps.cairnDir, env);
   const r = await resolveModel(deps, ref);
@@ -124,47 +202,171 @@ export async function deployModel(deps: DeployDeps, ref: string, env: string, op
   // the digest its model.register event logged (docs/AUDIT.md, "State bound to the log").
   const logged = await loggedModelVersion(deps, r.model, r.version);
   if (logged.problems.length) {
-    await deps.audit.record({ action: 'model.deploy', target: tgt, inputs: [`sha256:${r.version.digest}`], params: { env, alias: cfg.alias, status: 'refused', stateProblems: logged.problems.length } }, 'failed', `STATE_MISMATCH: ${errorCatalogue.STATE_MISMATCH.summary}`);
-    throw new CairnError('STATE_MISMATCH', `${r.ref} is not what the audit log says was registered, so it cannot be deployed: ${logged.problems.join('; ')}`, {
-      data: { env, stateProblems: logged.problems, registeredAt: logged.index },
-      hint: 'run `cairn audit verify` to see every row that differs from the log; nothing was deployed',
-    });
+    await deps.audit.record(
+      {
+        action: 'model.deploy',
+        target: tgt,
+        inputs: [`sha256:${r.version.digest}`],
+        params: { env, alias: cfg.alias, status: 'refused', stateProblems: logged.problems.length },
+      },
+      'failed',
+      `STATE_MISMATCH: ${errorCatalogue.STATE_MISMATCH.summary}`,
+    );
+    throw new CairnError(
+      'STATE_MISMATCH',
+      `${r.ref} is not what the audit log says was registered, so it cannot be deployed: ${logged.problems.join('; ')}`,
+      {
+        data: { env, stateProblems: logged.problems, registeredAt: logged.index },
+        hint: 'run `cairn audit verify` to see every row that differs from the log; nothing was deployed',
+      },
+    );
   }
   if (cfg.alias) {
     const unmet = await unmetConditions(deps, r.model, r.version, cfg.alias);
     if (unmet.length) {
-      await deps.audit.record({ action: 'model.deploy', target: tgt, inputs: [`sha256:${r.version.digest}`], params: { env, alias: cfg.alias, status: 'refused', unmet } }, 'denied', `POLICY_UNMET: ${unmet.join('; ')}`);
-      throw new CairnError('POLICY_UNMET', `${r.ref} cannot be deployed to ${env}, which serves ${cfg.alias}:\n  ${unmet.join('\n  ')}`, { data: { env, alias: cfg.alias, unmet }, hint: 'evaluate it (cairn model evaluate) and get approvals (cairn model approve) first; nothing was deployed' });
+      await deps.audit.record(
+        {
+          action: 'model.deploy',
+          target: tgt,
+          inputs: [`sha256:${r.version.digest}`],
+          params: { env, alias: cfg.alias, status: 'refused', unmet },
+        },
+        'denied',
+        `POLICY_UNMET: ${unmet.join('; ')}`,
+      );
+      throw new CairnError(
+        'POLICY_UNMET',
+        `${r.ref} cannot be deployed to ${env}, which serves ${cfg.alias}:\n  ${unmet.join('\n  ')}`,
+        {
+          data: { env, alias: cfg.alias, unmet },
+          hint: 'evaluate it (cairn model evaluate) and get approvals (cairn model approve) first; nothing was deployed',
+        },
+      );
     }
   }
   const previous = await servedVersion(deps, r.model, env, cfg.alias);
   const now = isoUtc(deps.clock.now());
-  const row: DeploymentRow = { id: uuidv7(), model_id: r.model.id, version_id: r.version.id, env, alias: cfg.alias, status: 'pending', started_at: now, ended_at: null, by: deps.actor().id, hook: null, health: null, error: null, previous_version_id: previous };
-  const outbox = secret !== null && 'webhook' in cfg.hook ? outboxRow(row, cfg.hook.webhook.url, secret, 'deploy', r.model, r.version, now) : null;
+  const row: DeploymentRow = {
+    id: uuidv7(),
+    model_id: r.model.id,
+    version_id: r.version.id,
+    env,
+    alias: cfg.alias,
+    status: 'pending',
+    started_at: now,
+    ended_at: null,
+    by: deps.actor().id,
+    hook: null,
+    health: null,
+    error: null,
+    previous_version_id: previous,
+  };
+  const outbox =
+    secret !== null && 'webhook' in cfg.hook
+      ? outboxRow(row, cfg.hook.webhook.url, secret, 'deploy', r.model, r.version, now)
+      : null;
   // Another deployment of this model to this env still running blocks this one; a pending one
   // older than anything a live process could still be doing is taken as abandoned.
   const staleBefore = isoUtc(new Date(deps.clock.now().getTime() - (4 * cfg.timeoutS + 300) * 1000));
-  await deps.audit.audited({ action: 'model.deploy', target: tgt, inputs: [`sha256:${r.version.digest}`], params: { env, deployment: row.id, alias: cfg.alias, status: 'pending', hook: HOOK_KIND(cfg) } }, async (commit) => {
-    await commit(async (tx) => {
-      const busy = await tx.db.selectFrom('deployments').select('id').where('model_id', '=', r.model.id).where('env', '=', env).where('status', '=', 'pending').where('started_at', '>', staleBefore).executeTakeFirst();
-      if (busy) throw new CairnError('LOCKED', `deployment ${busy.id} of ${r.model.name} to ${env} is still running`, { data: { deployment: busy.id }, hint: 'wait for it to finish (cairn deploy ls), or for a webhook run cairn deploy outbox flush' });
-      await tx.db.insertInto('deployments').values(row).execute();
-      if (outbox) await tx.db.insertInto('outbox').values(outbox).execute();
-      await addEdges(tx, [{ id: uuidv7(), src_type: 'model_version', src_id: r.version.id, dst_type: 'deployment', dst_id: row.id, relation: 'deployed', via_type: null, via_id: null, created_at: now }]);
-    });
-  });
-  const ctx: Ctx = { deps, opts, retry: { ...defaultRetry, ...opts.retry }, cfg, model: r.model, version: r.version, deployment: row, secret };
+  await deps.audit.audited(
+    {
+      action: 'model.deploy',
+      target: tgt,
+      inputs: [`sha256:${r.version.digest}`],
+      params: { env, deployment: row.id, alias: cfg.alias, status: 'pending', hook: HOOK_KIND(cfg) },
+    },
+    async (commit) => {
+      await commit(async (tx) => {
+        const busy = await tx.db
+          .selectFrom('deployments')
+          .select('id')
+          .where('model_id', '=', r.model.id)
+          .where('env', '=', env)
+          .where('status', '=', 'pending')
+          .where('started_at', '>', staleBefore)
+          .executeTakeFirst();
+        if (busy)
+          throw new CairnError('LOCKED', `deployment ${busy.id} of ${r.model.name} to ${env} is still running`, {
+            data: { deployment: busy.id },
+            hint: 'wait for it to finish (cairn deploy ls), or for a webhook run cairn deploy outbox flush',
+          });
+        await tx.db.insertInto('deployments').values(row).execute();
+        if (outbox) await tx.db.insertInto('outbox').values(outbox).execute();
+        await addEdges(tx, [
+          {
+            id: uuidv7(),
+            src_type: 'model_version',
+            src_id: r.version.id,
+            dst_type: 'deployment',
+            dst_id: row.id,
+            relation: 'deployed',
+            via_type: null,
+            via_id: null,
+            created_at: now,
+          },
+        ]);
+      });
+    },
+  );
+  const ctx: Ctx = {
+    deps,
+    opts,
+    retry: { ...defaultRetry, ...opts.retry },
+    cfg,
+    model: r.model,
+    version: r.version,
+    deployment: row,
+    secret,
+  };
   return carryOut(ctx, async () => {
     if ('command' in cfg.hook) return runHook(ctx, cfg.hook.command, r.version, 'deploy', 'hook.log');
     const deadline = Date.now() + cfg.timeoutS * 1000;
-    const d = await deliverNow(deps, outbox!, { deadline, leaseUntil: leaseUntil(ctx, deadline), retry: ctx.retry, markDelivered: false });
-    return webhookResult(outbox!, d.ok, d.attempts, d.status, d.error ?? (d.claimed ? null : 'another process took over the delivery'));
+    const d = await deliverNow(deps, outbox!, {
+      deadline,
+      leaseUntil: leaseUntil(ctx, deadline),
+      retry: ctx.retry,
+      markDelivered: false,
+    });
+    return webhookResult(
+      outbox!,
+      d.ok,
+      d.attempts,
+      d.status,
+      d.error ?? (d.claimed ? null : 'another process took over the delivery'),
+    );
   });
 }
 
-function outboxRow(d: DeploymentRow, url: string, secret: string, action: 'deploy' | 'rollback', model: ModelRow, v: ModelVersionRow, now: string): OutboxRow {
-  const body = canonicalJson({ action, deployment: d.id, model: model.name, version: v.number, ref: `${model.name}@v${v.number}`, digest: `sha256:${v.digest}`, env: d.env });
-  return { id: uuidv7(), deployment_id: d.id, url, body, signature: signBody(body, secret), attempts: 0, next_attempt_at: now, last_error: null, delivered_at: null, created_at: now };
+function outboxRow(
+  d: DeploymentRow,
+  url: string,
+  secret: string,
+  action: 'deploy' | 'rollback',
+  model: ModelRow,
+  v: ModelVersionRow,
+  now: string,
+): OutboxRow {
+  const body = canonicalJson({
+    action,
+    deployment: d.id,
+    model: model.name,
+    version: v.number,
+    ref: `${model.name}@v${v.number}`,
+    digest: `sha256:${v.digest}`,
+    env: d.env,
+  });
+  return {
+    id: uuidv7(),
+    deployment_id: d.id,
+    url,
+    body,
+    signature: signBody(body, secret),
+    attempts: 0,
+    next_attempt_at: now,
+    last_error: null,
+    delivered_at: null,
+    created_at: now,
+  };
 }
 
 /** While a process works on a delivery, the row is leased to it until its work can no longer be going on. */
@@ -172,7 +374,13 @@ function leaseUntil(ctx: Ctx, deadline: number): string {
   return isoUtc(new Date(deadline + (2 * ctx.cfg.timeoutS + 120) * 1000));
 }
 
-function webhookResult(row: OutboxRow, ok: boolean, attempts: number, status: number | null, lastError: string | null): HookResult {
+function webhookResult(
+  row: OutboxRow,
+  ok: boolean,
+  attempts: number,
+  status: number | null,
+  lastError: string | null,
+): HookResult {
   return { kind: 'webhook', ok, url: redactUrl(row.url), delivery: row.id, attempts, status, lastError };
 }
 
@@ -194,21 +402,60 @@ function logPath(ctx: Ctx, name: string): string {
   return join(ctx.deps.cairnDir, 'deploy', ctx.deployment.id, name);
 }
 
-async function runHook(ctx: Ctx, command: string, v: ModelVersionRow, action: 'deploy' | 'rollback', log: string): Promise<HookResult> {
+async function runHook(
+  ctx: Ctx,
+  command: string,
+  v: ModelVersionRow,
+  action: 'deploy' | 'rollback',
+  log: string,
+): Promise<HookResult> {
   // The files, read-only, in the workspace cache (shared with run inputs, keyed by their tree digest).
   const dir = await materializeShared(ctx.deps, v.digest, ctx.deps.cacheDir);
-  const res = await runCommand(command, { env: hookEnv(ctx, v, action, dir), cwd: dirname(ctx.deps.cairnDir), log: logPath(ctx, log), timeoutMs: ctx.cfg.timeoutS * 1000, ...(ctx.opts.killGraceMs !== undefined ? { graceMs: ctx.opts.killGraceMs } : {}) });
-  return { kind: 'command', ok: res.exitCode === 0 && !res.timedOut, exitCode: res.exitCode, signal: res.signal, timedOut: res.timedOut, log: res.log, tail: res.tail };
+  const res = await runCommand(command, {
+    env: hookEnv(ctx, v, action, dir),
+    cwd: dirname(ctx.deps.cairnDir),
+    log: logPath(ctx, log),
+    timeoutMs: ctx.cfg.timeoutS * 1000,
+    ...(ctx.opts.killGraceMs !== undefined ? { graceMs: ctx.opts.killGraceMs } : {}),
+  });
+  return {
+    kind: 'command',
+    ok: res.exitCode === 0 && !res.timedOut,
+    exitCode: res.exitCode,
+    signal: res.signal,
+    timedOut: res.timedOut,
+    log: res.log,
+    tail: res.tail,
+  };
 }
 
-async function runHealth(ctx: Ctx, v: ModelVersionRow, action: 'deploy' | 'rollback', log: string): Promise<HealthResult> {
+async function runHealth(
+  ctx: Ctx,
+  v: ModelVersionRow,
+  action: 'deploy' | 'rollback',
+  log: string,
+): Promise<HealthResult> {
   const h = ctx.cfg.health;
   if (!h) return { kind: 'none', ok: true };
   const timeoutMs = ctx.cfg.timeoutS * 1000;
   if ('command' in h) {
     const dir = await materializeShared(ctx.deps, v.digest, ctx.deps.cacheDir);
-    const res = await runCommand(h.command, { env: hookEnv(ctx, v, action, dir), cwd: dirname(ctx.deps.cairnDir), log: logPath(ctx, log), timeoutMs, ...(ctx.opts.killGraceMs !== undefined ? { graceMs: ctx.opts.killGraceMs } : {}) });
-    return { kind: 'command', ok: res.exitCode === 0 && !res.timedOut, exitCode: res.exitCode, signal: res.signal, timedOut: res.timedOut, log: res.log, tail: res.tail };
+    const res = await runCommand(h.command, {
+      env: hookEnv(ctx, v, action, dir),
+      cwd: dirname(ctx.deps.cairnDir),
+      log: logPath(ctx, log),
+      timeoutMs,
+      ...(ctx.opts.killGraceMs !== undefined ? { graceMs: ctx.opts.killGraceMs } : {}),
+    });
+    return {
+      kind: 'command',
+      ok: res.exitCode === 0 && !res.timedOut,
+      exitCode: res.exitCode,
+      signal: res.signal,
+      timedOut: res.timedOut,
+      log: res.log,
+      tail: res.tail,
+    };
   }
   // A service that was just deployed may need a moment: poll until 2xx or the time is up.
   const deadline = Date.now() + timeoutMs;
@@ -217,12 +464,29 @@ async function runHealth(ctx: Ctx, v: ModelVersionRow, action: 'deploy' | 'rollb
   for (;;) {
     attempts++;
     last = await httpRequest(h.url, { method: 'GET', timeoutMs: Math.max(1, Math.min(10_000, deadline - Date.now())) });
-    if (is2xx(last.status)) return { kind: 'url', ok: true, url: redactUrl(h.url), attempts, status: last.status, lastError: null, timedOut: false };
+    if (is2xx(last.status))
+      return {
+        kind: 'url',
+        ok: true,
+        url: redactUrl(h.url),
+        attempts,
+        status: last.status,
+        lastError: null,
+        timedOut: false,
+      };
     const wait = ctx.opts.healthPollMs ?? 1000;
     if (Date.now() + wait >= deadline) break;
     await sleep(wait);
   }
-  return { kind: 'url', ok: false, url: redactUrl(h.url), attempts, status: last.status, lastError: last.error ?? `HTTP ${last.status}`, timedOut: true };
+  return {
+    kind: 'url',
+    ok: false,
+    url: redactUrl(h.url),
+    attempts,
+    status: last.status,
+    lastError: last.error ?? `HTTP ${last.status}`,
+    timedOut: true,
+  };
 }
 
 function hookError(h: HookResult, timeoutS: number): string {
@@ -237,9 +501,12 @@ function hookError(h: HookResult, timeoutS: number): string {
 function healthError(h: HealthResult, timeoutS: number): string {
   if (h.kind === 'command') {
     if (h.timedOut) return `the health check timed out after ${timeoutS} s (its process group was killed)`;
-    return h.exitCode === null ? `the health check was killed by ${h.signal ?? 'a signal'}` : `the health check exited with status ${h.exitCode}`;
+    return h.exitCode === null
+      ? `the health check was killed by ${h.signal ?? 'a signal'}`
+      : `the health check exited with status ${h.exitCode}`;
   }
-  if (h.kind === 'url') return `the health check URL did not answer 2xx within ${timeoutS} s (${h.attempts} attempt(s), last: ${h.lastError ?? `HTTP ${h.status}`})`;
+  if (h.kind === 'url')
+    return `the health check URL did not answer 2xx within ${timeoutS} s (${h.attempts} attempt(s), last: ${h.lastError ?? `HTTP ${h.status}`})`;
   return 'the health check did not pass';
 }
 
@@ -290,17 +557,46 @@ async function afterHook(ctx: Ctx, hook: HookResult): Promise<DeploymentView> {
   if (!error) return finish(ctx, { status: 'succeeded', hook, health, error: null, rollback: null });
   if (cfg.onFailure !== 'rollback') return finish(ctx, { status: 'failed', hook, health, error, rollback: null });
   const prevId = ctx.deployment.previous_version_id;
-  if (!prevId) return finish(ctx, { status: 'failed', hook, health, error: `${error}; there is no previous version to roll back to`, rollback: null });
-  const prev = await ctx.deps.meta.db.selectFrom('model_versions').selectAll().where('id', '=', prevId).executeTakeFirstOrThrow();
+  if (!prevId)
+    return finish(ctx, {
+      status: 'failed',
+      hook,
+      health,
+      error: `${error}; there is no previous version to roll back to`,
+      rollback: null,
+    });
+  const prev = await ctx.deps.meta.db
+    .selectFrom('model_versions')
+    .selectAll()
+    .where('id', '=', prevId)
+    .executeTakeFirstOrThrow();
   const to = `${ctx.model.name}@v${prev.number}`;
   if ('command' in cfg.hook) {
     const rh = await runHook(ctx, cfg.hook.command, prev, 'rollback', 'rollback.log');
     const rhealth = rh.ok ? await runHealth(ctx, prev, 'rollback', 'rollback-health.log') : null;
-    const rerr = !rh.ok ? hookError(rh, cfg.timeoutS) : rhealth && !rhealth.ok ? healthError(rhealth, cfg.timeoutS) : null;
+    const rerr = !rh.ok
+      ? hookError(rh, cfg.timeoutS)
+      : rhealth && !rhealth.ok
+        ? healthError(rhealth, cfg.timeoutS)
+        : null;
     const rollback: RollbackResult = { to, ok: rerr === null, hook: rh, health: rhealth, error: rerr };
-    return finish(ctx, { status: rerr === null ? 'rolled_back' : 'failed', hook, health, error: rerr === null ? error : `${error}; the rollback to ${to} failed too: ${rerr}`, rollback, rollbackVersion: prev });
+    return finish(ctx, {
+      status: rerr === null ? 'rolled_back' : 'failed',
+      hook,
+      health,
+      error: rerr === null ? error : `${error}; the rollback to ${to} failed too: ${rerr}`,
+      rollback,
+      rollbackVersion: prev,
+    });
   }
-  if (ctx.secret === null) return finish(ctx, { status: 'failed', hook, health, error: `${error}; cannot roll back to ${to}: the webhook secret is not set`, rollback: null });
+  if (ctx.secret === null)
+    return finish(ctx, {
+      status: 'failed',
+      hook,
+      health,
+      error: `${error}; cannot roll back to ${to}: the webhook secret is not set`,
+      rollback: null,
+    });
   // A webhook rollback is queued in the transaction that records it and delivered after.
   return finish(ctx, { status: 'rolled_back', hook, health, error, rollback: null, rollbackVersion: prev });
 }
@@ -318,24 +614,61 @@ interface Outcome {
 async function finish(ctx: Ctx, o: Outcome): Promise<DeploymentView> {
   const { deps, deployment: d, cfg } = ctx;
   const now = isoUtc(deps.clock.now());
-  const webhookRollback = o.status === 'rolled_back' && o.rollbackVersion && 'webhook' in cfg.hook && ctx.secret !== null ? outboxRow(d, cfg.hook.webhook.url, ctx.secret, 'rollback', ctx.model, o.rollbackVersion, now) : null;
+  const webhookRollback =
+    o.status === 'rolled_back' && o.rollbackVersion && 'webhook' in cfg.hook && ctx.secret !== null
+      ? outboxRow(d, cfg.hook.webhook.url, ctx.secret, 'rollback', ctx.model, o.rollbackVersion, now)
+      : null;
   const rollbackTo = o.rollbackVersion ? `${ctx.model.name}@v${o.rollbackVersion.number}` : null;
   let aliasMove: { alias: string; from: string | null; to: string } | null = null;
-  const params: Record<string, unknown> = { env: d.env, deployment: d.id, alias: d.alias, status: o.status, hook: auditHook(o.hook), health: auditHealth(o.health), error: o.error, ...(rollbackTo ? { rollback: { to: rollbackTo, ok: o.status === 'rolled_back' } } : {}) };
-  const draft: EventDraft = { action: 'model.deploy', target: target(ctx.model, ctx.version), inputs: [`sha256:${ctx.version.digest}`], params };
-  const hookJson = o.hook ? { ...o.hook, ...(o.rollback ? { rollback: o.rollback } : webhookRollback ? { rollback: { to: rollbackTo, kind: 'webhook', delivery: webhookRollback.id } } : {}) } : null;
-  const current = await deps.meta.db.selectFrom('deployments').select('status').where('id', '=', d.id).executeTakeFirstOrThrow();
+  const params: Record<string, unknown> = {
+    env: d.env,
+    deployment: d.id,
+    alias: d.alias,
+    status: o.status,
+    hook: auditHook(o.hook),
+    health: auditHealth(o.health),
+    error: o.error,
+    ...(rollbackTo ? { rollback: { to: rollbackTo, ok: o.status === 'rolled_back' } } : {}),
+  };
+  const draft: EventDraft = {
+    action: 'model.deploy',
+    target: target(ctx.model, ctx.version),
+    inputs: [`sha256:${ctx.version.digest}`],
+    params,
+  };
+  const hookJson = o.hook
+    ? {
+        ...o.hook,
+        ...(o.rollback
+          ? { rollback: o.rollback }
+          : webhookRollback
+            ? { rollback: { to: rollbackTo, kind: 'webhook', delivery: webhookRollback.id } }
+            : {}),
+      }
+    : null;
+  const current = await deps.meta.db
+    .selectFrom('deployments')
+    .select('status')
+    .where('id', '=', d.id)
+    .executeTakeFirstOrThrow();
   if (current.status !== 'pending') return viewById(deps, d.id);
   await deps.audit.audited(draft, async (commit, dr) => {
     await commit(
       async (tx) => {
         const upd = await tx.db
           .updateTable('deployments')
-          .set({ status: o.status, ended_at: now, hook: hookJson ? canonicalJson(hookJson) : null, health: o.health ? canonicalJson(o.health) : null, error: o.error })
+          .set({
+            status: o.status,
+            ended_at: now,
+            hook: hookJson ? canonicalJson(hookJson) : null,
+            health: o.health ? canonicalJson(o.health) : null,
+            error: o.error,
+          })
           .where('id', '=', d.id)
           .where('status', '=', 'pending')
           .executeTakeFirst();
-        if (Number(upd.numUpdatedRows) !== 1) throw new CairnError('LOCKED', `deployment ${d.id} was finished by another process`);
+        if (Number(upd.numUpdatedRows) !== 1)
+          throw new CairnError('LOCKED', `deployment ${d.id} was finished by another process`);
         // The deployment's own webhook row: delivered, or given up with the deployment.
         await tx.db
           .updateTable('outbox')
@@ -345,10 +678,19 @@ async function finish(ctx: Ctx, o: Outcome): Promise<DeploymentView> {
           .execute();
         if (d.alias && o.status === 'succeeded') {
           const from = await moveAlias(tx, deps, d.model_id, d.alias, d.version_id, 'deploy');
-          aliasMove = { alias: d.alias, from: from ? await versionRef(tx, from) : null, to: `${ctx.model.name}@v${ctx.version.number}` };
+          aliasMove = {
+            alias: d.alias,
+            from: from ? await versionRef(tx, from) : null,
+            to: `${ctx.model.name}@v${ctx.version.number}`,
+          };
         }
         if (d.alias && o.status === 'rolled_back' && o.rollbackVersion) {
-          const cur = await tx.db.selectFrom('model_aliases').select('version_id').where('model_id', '=', d.model_id).where('alias', '=', d.alias).executeTakeFirst();
+          const cur = await tx.db
+            .selectFrom('model_aliases')
+            .select('version_id')
+            .where('model_id', '=', d.model_id)
+            .where('alias', '=', d.alias)
+            .executeTakeFirst();
           if (cur?.version_id !== o.rollbackVersion.id) {
             const from = await moveAlias(tx, deps, d.model_id, d.alias, o.rollbackVersion.id, 'rollback');
             aliasMove = { alias: d.alias, from: from ? await versionRef(tx, from) : null, to: rollbackTo! };
@@ -357,20 +699,40 @@ async function finish(ctx: Ctx, o: Outcome): Promise<DeploymentView> {
         if (aliasMove) dr.params = { ...dr.params, aliasMove };
         if (webhookRollback) await tx.db.insertInto('outbox').values(webhookRollback).execute();
       },
-      o.status === 'succeeded' ? undefined : { outcome: 'failed', reason: o.status === 'rolled_back' ? 'the deployment failed and was rolled back' : 'the deployment failed' },
+      o.status === 'succeeded'
+        ? undefined
+        : {
+            outcome: 'failed',
+            reason: o.status === 'rolled_back' ? 'the deployment failed and was rolled back' : 'the deployment failed',
+          },
     );
   });
   if (webhookRollback) {
     // Delivered now if possible; `cairn deploy outbox flush` retries it otherwise.
     const deadline = Date.now() + cfg.timeoutS * 1000;
-    const r = await deliverNow(deps, webhookRollback, { deadline, leaseUntil: isoUtc(new Date(deadline + 60_000)), retry: ctx.retry, markDelivered: true });
-    if (!r.ok && r.claimed) await schedule(deps, webhookRollback, r.attempts >= ctx.retry.giveUpAfter ? null : isoUtc(new Date(Date.now() + backoffMs(r.attempts, ctx.retry))));
+    const r = await deliverNow(deps, webhookRollback, {
+      deadline,
+      leaseUntil: isoUtc(new Date(deadline + 60_000)),
+      retry: ctx.retry,
+      markDelivered: true,
+    });
+    if (!r.ok && r.claimed)
+      await schedule(
+        deps,
+        webhookRollback,
+        r.attempts >= ctx.retry.giveUpAfter ? null : isoUtc(new Date(Date.now() + backoffMs(r.attempts, ctx.retry))),
+      );
   }
   return viewById(deps, d.id);
 }
 
 async function versionRef(tx: WriteTx, versionId: string): Promise<string> {
-  const v = await tx.db.selectFrom('model_versions as v').innerJoin('models as m', 'm.id', 'v.model_id').select(['m.name', 'v.number']).where('v.id', '=', versionId).executeTakeFirst();
+  const v = await tx.db
+    .selectFrom('model_versions as v')
+    .innerJoin('models as m', 'm.id', 'v.model_id')
+    .select(['m.name', 'v.number'])
+    .where('v.id', '=', versionId)
+    .executeTakeFirst();
   return v ? `${v.name}@v${v.number}` : versionId;
 }
 
@@ -381,10 +743,20 @@ function deploymentsQuery(deps: Pick<DatasetDeps, 'meta'>) {
     .innerJoin('model_versions as v', 'v.id', 'd.version_id')
     .leftJoin('model_versions as p', 'p.id', 'd.previous_version_id')
     .selectAll('d')
-    .select(['m.name as model_name', 'v.number as version_number', 'v.digest as version_digest', 'p.number as previous_number']);
+    .select([
+      'm.name as model_name',
+      'v.number as version_number',
+      'v.digest as version_digest',
+      'p.number as previous_number',
+    ]);
 }
 
-type JoinedRow = DeploymentRow & { model_name: string; version_number: number; version_digest: string; previous_number: number | null };
+type JoinedRow = DeploymentRow & {
+  model_name: string;
+  version_number: number;
+  version_digest: string;
+  previous_number: number | null;
+};
 
 function view(r: JoinedRow): DeploymentView {
   return {
@@ -410,7 +782,10 @@ async function viewById(deps: Pick<DatasetDeps, 'meta'>, id: string): Promise<De
 }
 
 /** Deployments, newest first. */
-export async function listDeployments(deps: Pick<DatasetDeps, 'meta'>, f: { env?: string; model?: string; limit?: number } = {}): Promise<DeploymentView[]> {
+export async function listDeployments(
+  deps: Pick<DatasetDeps, 'meta'>,
+  f: { env?: string; model?: string; limit?: number } = {},
+): Promise<DeploymentView[]> {
   let q = deploymentsQuery(deps).orderBy('d.started_at', 'desc').orderBy('d.id', 'desc');
   if (f.env) q = q.where('d.env', '=', checkEnvName(f.env));
   if (f.model) q = q.where('m.name', '=', f.model);
@@ -440,14 +815,29 @@ export interface FlushItem {
  * deployment still waiting on it fails). Receivers must be idempotent by deployment id: a
  * process that died after a delivery but before recording it leaves it to be sent again.
  */
-export async function flushOutbox(deps: DeployDeps, opts: DeployOptions = {}): Promise<{ flushed: FlushItem[]; waiting: Array<{ delivery: string; deployment: string; nextAttemptAt: string }> }> {
+export async function flushOutbox(
+  deps: DeployDeps,
+  opts: DeployOptions = {},
+): Promise<{ flushed: FlushItem[]; waiting: Array<{ delivery: string; deployment: string; nextAttemptAt: string }> }> {
   const retry: RetryPolicy = { ...defaultRetry, ...opts.retry };
   const now = isoUtc(deps.clock.now());
-  const due = await deps.meta.db.selectFrom('outbox').selectAll().where('delivered_at', 'is', null).where('next_attempt_at', 'is not', null).where('next_attempt_at', '<=', now).orderBy('created_at').orderBy('id').execute();
+  const due = await deps.meta.db
+    .selectFrom('outbox')
+    .selectAll()
+    .where('delivered_at', 'is', null)
+    .where('next_attempt_at', 'is not', null)
+    .where('next_attempt_at', '<=', now)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
   const flushed: FlushItem[] = [];
   const cfgs = loadDeployConfig(deps.cairnDir);
   for (const row of due) {
-    const d = await deps.meta.db.selectFrom('deployments').selectAll().where('id', '=', row.deployment_id).executeTakeFirstOrThrow();
+    const d = await deps.meta.db
+      .selectFrom('deployments')
+      .selectAll()
+      .where('id', '=', row.deployment_id)
+      .executeTakeFirstOrThrow();
     const cfg = cfgs?.environments[d.env] ?? null;
     const timeoutS = cfg?.timeoutS ?? 60;
     const lease = isoUtc(new Date(Date.now() + (3 * timeoutS + 120) * 1000));
@@ -460,16 +850,42 @@ export async function flushOutbox(deps: DeployDeps, opts: DeployOptions = {}): P
     let status = d.status as DeploymentStatus;
     if (!a.ok) {
       gaveUp = a.attempts >= retry.giveUpAfter;
-      await schedule(deps, row, gaveUp ? null : isoUtc(new Date(deps.clock.now().getTime() + backoffMs(a.attempts, retry))));
+      await schedule(
+        deps,
+        row,
+        gaveUp ? null : isoUtc(new Date(deps.clock.now().getTime() + backoffMs(a.attempts, retry))),
+      );
     }
     if (continues && (a.ok || gaveUp)) {
-      const model = await deps.meta.db.selectFrom('models').selectAll().where('id', '=', d.model_id).executeTakeFirstOrThrow();
-      const version = await deps.meta.db.selectFrom('model_versions').selectAll().where('id', '=', d.version_id).executeTakeFirstOrThrow();
+      const model = await deps.meta.db
+        .selectFrom('models')
+        .selectAll()
+        .where('id', '=', d.model_id)
+        .executeTakeFirstOrThrow();
+      const version = await deps.meta.db
+        .selectFrom('model_versions')
+        .selectAll()
+        .where('id', '=', d.version_id)
+        .executeTakeFirstOrThrow();
       const hook = webhookResult(row, a.ok, a.attempts, a.status, a.error);
       if (!cfg) {
-        const fallback: EnvConfig = { hook: { webhook: { url: row.url, secretEnv: 'CAIRN_DEPLOY_SECRET' } }, health: null, timeoutS, alias: d.alias, onFailure: 'keep' };
+        const fallback: EnvConfig = {
+          hook: { webhook: { url: row.url, secretEnv: 'CAIRN_DEPLOY_SECRET' } },
+          health: null,
+          timeoutS,
+          alias: d.alias,
+          onFailure: 'keep',
+        };
         const ctx: Ctx = { deps, opts, retry, cfg: fallback, model, version, deployment: d, secret: null };
-        status = (await finish(ctx, { status: 'failed', hook, health: null, error: `environment ${d.env} is no longer in .cairn/deploy.json`, rollback: null })).status;
+        status = (
+          await finish(ctx, {
+            status: 'failed',
+            hook,
+            health: null,
+            error: `environment ${d.env} is no longer in .cairn/deploy.json`,
+            rollback: null,
+          })
+        ).status;
       } else {
         let secret: string | null = null;
         try {
@@ -481,8 +897,31 @@ export async function flushOutbox(deps: DeployDeps, opts: DeployOptions = {}): P
         status = (await afterHook(ctx, hook)).status;
       }
     }
-    flushed.push({ delivery: row.id, deployment: d.id, action, url: redactUrl(row.url), attempts: a.attempts, delivered: a.ok, gaveUp, nextAttemptAt: a.ok ? null : row.next_attempt_at, error: a.error, deploymentStatus: status });
+    flushed.push({
+      delivery: row.id,
+      deployment: d.id,
+      action,
+      url: redactUrl(row.url),
+      attempts: a.attempts,
+      delivered: a.ok,
+      gaveUp,
+      nextAttemptAt: a.ok ? null : row.next_attempt_at,
+      error: a.error,
+      deploymentStatus: status,
+    });
   }
-  const waiting = await deps.meta.db.selectFrom('outbox').select(['id', 'deployment_id', 'next_attempt_at']).where('delivered_at', 'is', null).where('next_attempt_at', 'is not', null).where('next_attempt_at', '>', now).orderBy('next_attempt_at').execute();
-  return { flushed, waiting: waiting.filter((w) => !flushed.some((f) => f.delivery === w.id)).map((w) => ({ delivery: w.id, deployment: w.deployment_id, nextAttemptAt: w.next_attempt_at! })) };
+  const waiting = await deps.meta.db
+    .selectFrom('outbox')
+    .select(['id', 'deployment_id', 'next_attempt_at'])
+    .where('delivered_at', 'is', null)
+    .where('next_attempt_at', 'is not', null)
+    .where('next_attempt_at', '>', now)
+    .orderBy('next_attempt_at')
+    .execute();
+  return {
+    flushed,
+    waiting: waiting
+      .filter((w) => !flushed.some((f) => f.delivery === w.id))
+      .map((w) => ({ delivery: w.id, deployment: w.deployment_id, nextAttemptAt: w.next_attempt_at! })),
+  };
 }

@@ -10,7 +10,13 @@ export interface DoraReport {
   production: string;
   deploymentFrequency: { deployments: number; perDay: number | null; perWeek: number | null; reason: string | null };
   leadTime: { versions: number; medianS: number | null; p90S: number | null; reason: string | null };
-  changeFailureRate: { failed: number; total: number; rate: number | null; byEnv: Record<string, { failed: number; total: number }>; reason: string | null };
+  changeFailureRate: {
+    failed: number;
+    total: number;
+    rate: number | null;
+    byEnv: Record<string, { failed: number; total: number }>;
+    reason: string | null;
+  };
   timeToRestore: { restored: number; unrestored: number; medianS: number | null; reason: string | null };
 }
 
@@ -32,7 +38,8 @@ export function percentile(xs: readonly number[], p: number): number | null {
   return s[Math.max(0, Math.ceil((p / 100) * s.length) - 1)]!;
 }
 
-const isProduction = (d: { alias: string | null; env: string }) => d.alias === PRODUCTION || (d.alias === null && d.env === PRODUCTION);
+const isProduction = (d: { alias: string | null; env: string }) =>
+  d.alias === PRODUCTION || (d.alias === null && d.env === PRODUCTION);
 const isFailure = (status: string) => status === 'failed' || status === 'rolled_back';
 const seconds = (fromIso: string, toIso: string) => (Date.parse(toIso) - Date.parse(fromIso)) / 1000;
 
@@ -47,12 +54,18 @@ const seconds = (fromIso: string, toIso: string) => (Date.parse(toIso) - Date.pa
  *    env; failures in the window, median. A failure not yet followed by a success is counted as
  *    unrestored and not guessed at.
  */
-export async function doraMetrics(deps: Pick<DatasetDeps, 'meta' | 'clock'>, opts: { model?: string; since?: string; until?: string } = {}): Promise<DoraReport> {
+export async function doraMetrics(
+  deps: Pick<DatasetDeps, 'meta' | 'clock'>,
+  opts: { model?: string; since?: string; until?: string } = {},
+): Promise<DoraReport> {
   const until = opts.until ? parseTimeBound(opts.until, deps.clock) : deps.clock.now();
-  if (!until) throw new CairnError('USAGE', `--until ${JSON.stringify(opts.until)} is not an ISO time or an age like 7d`);
+  if (!until)
+    throw new CairnError('USAGE', `--until ${JSON.stringify(opts.until)} is not an ISO time or an age like 7d`);
   const since = parseTimeBound(opts.since ?? '30d', { now: () => until });
-  if (!since) throw new CairnError('USAGE', `--since ${JSON.stringify(opts.since)} is not an ISO time or an age like 30d`);
-  if (since.getTime() >= until.getTime()) throw new CairnError('USAGE', `the window is empty: ${since.toISOString()} is not before ${until.toISOString()}`);
+  if (!since)
+    throw new CairnError('USAGE', `--since ${JSON.stringify(opts.since)} is not an ISO time or an age like 30d`);
+  if (since.getTime() >= until.getTime())
+    throw new CairnError('USAGE', `the window is empty: ${since.toISOString()} is not before ${until.toISOString()}`);
   const from = since.toISOString();
   const to = until.toISOString();
   const inWindow = (t: string | null): t is string => t !== null && t >= from && t <= to;
@@ -61,13 +74,26 @@ export async function doraMetrics(deps: Pick<DatasetDeps, 'meta' | 'clock'>, opt
   let modelId: string | null = null;
   if (opts.model) {
     const m = await db.selectFrom('models').select('id').where('name', '=', opts.model).executeTakeFirst();
-    if (!m) throw new CairnError('NOT_FOUND', `no model named ${JSON.stringify(opts.model)}`, { hint: 'list models with cairn model ls' });
+    if (!m)
+      throw new CairnError('NOT_FOUND', `no model named ${JSON.stringify(opts.model)}`, {
+        hint: 'list models with cairn model ls',
+      });
     modelId = m.id;
   }
   let q = db
     .selectFrom('deployments as d')
     .innerJoin('model_versions as v', 'v.id', 'd.version_id')
-    .select(['d.id', 'd.model_id', 'd.version_id', 'd.env', 'd.alias', 'd.status', 'd.started_at', 'd.ended_at', 'v.created_at as version_created_at'])
+    .select([
+      'd.id',
+      'd.model_id',
+      'd.version_id',
+      'd.env',
+      'd.alias',
+      'd.status',
+      'd.started_at',
+      'd.ended_at',
+      'v.created_at as version_created_at',
+    ])
     .where('d.status', '!=', 'pending')
     .where('d.ended_at', 'is not', null)
     .where('d.ended_at', '<=', to)
@@ -75,22 +101,44 @@ export async function doraMetrics(deps: Pick<DatasetDeps, 'meta' | 'clock'>, opt
     .orderBy('d.started_at')
     .orderBy('d.id');
   if (modelId) q = q.where('d.model_id', '=', modelId);
-  const rows = (await q.execute()) as Array<{ id: string; model_id: string; version_id: string; env: string; alias: string | null; status: string; started_at: string; ended_at: string; version_created_at: string }>;
+  const rows = (await q.execute()) as Array<{
+    id: string;
+    model_id: string;
+    version_id: string;
+    env: string;
+    alias: string | null;
+    status: string;
+    started_at: string;
+    ended_at: string;
+    version_created_at: string;
+  }>;
 
   // Deployment frequency.
   const prodOk = rows.filter((d) => d.status === 'succeeded' && isProduction(d));
   const shipped = prodOk.filter((d) => inWindow(d.ended_at)).length;
   const deploymentFrequency = shipped
     ? { deployments: shipped, perDay: shipped / days, perWeek: (shipped * 7) / days, reason: null }
-    : { deployments: 0, perDay: null, perWeek: null, reason: 'no successful production deployment ended in the window' };
+    : {
+        deployments: 0,
+        perDay: null,
+        perWeek: null,
+        reason: 'no successful production deployment ended in the window',
+      };
 
   // Lead time: each version's first successful production deployment (over all history).
   const first = new Map<string, (typeof rows)[number]>();
   for (const d of prodOk) if (!first.has(d.version_id)) first.set(d.version_id, d);
-  const leads = [...first.values()].filter((d) => inWindow(d.ended_at)).map((d) => seconds(d.version_created_at, d.ended_at));
+  const leads = [...first.values()]
+    .filter((d) => inWindow(d.ended_at))
+    .map((d) => seconds(d.version_created_at, d.ended_at));
   const leadTime = leads.length
     ? { versions: leads.length, medianS: median(leads), p90S: percentile(leads, 90), reason: null }
-    : { versions: 0, medianS: null, p90S: null, reason: 'no version had its first successful production deployment in the window' };
+    : {
+        versions: 0,
+        medianS: null,
+        p90S: null,
+        reason: 'no version had its first successful production deployment in the window',
+      };
 
   // Change failure rate, over every environment.
   const finished = rows.filter((d) => inWindow(d.ended_at));
@@ -128,7 +176,14 @@ export async function doraMetrics(deps: Pick<DatasetDeps, 'meta' | 'clock'>, opt
   }
   const timeToRestore = restores.length
     ? { restored: restores.length, unrestored, medianS: median(restores), reason: null }
-    : { restored: 0, unrestored, medianS: null, reason: unrestored ? 'no failure in the window has been followed by a successful deployment yet' : 'no deployment failed in the window' };
+    : {
+        restored: 0,
+        unrestored,
+        medianS: null,
+        reason: unrestored
+          ? 'no failure in the window has been followed by a successful deployment yet'
+          : 'no deployment failed in the window',
+      };
 
   return {
     window: { since: from, until: to, days },

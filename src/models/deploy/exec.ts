@@ -18,7 +18,10 @@ export interface CommandResult {
  * normal exit, background processes the command left behind are left alone (a hook may start
  * a daemon); the exit of the shell is what counts, not the closing of its output.
  */
-export function runCommand(command: string, opts: { env: NodeJS.ProcessEnv; cwd: string; log: string; timeoutMs: number; graceMs?: number }): Promise<CommandResult> {
+export function runCommand(
+  command: string,
+  opts: { env: NodeJS.ProcessEnv; cwd: string; log: string; timeoutMs: number; graceMs?: number },
+): Promise<CommandResult> {
   // Owner-only: a hook's output can hold whatever the hook prints (tokens, hosts, errors).
   mkdirSync(dirname(opts.log), { recursive: true, mode: 0o700 });
   const fd = openSync(opts.log, 'a', 0o600);
@@ -26,7 +29,12 @@ export function runCommand(command: string, opts: { env: NodeJS.ProcessEnv; cwd:
   return new Promise((resolve) => {
     let timedOut = false;
     let killTimer: NodeJS.Timeout | null = null;
-    const child = spawn('/bin/sh', ['-c', command], { cwd: opts.cwd, env: opts.env, stdio: ['ignore', fd, fd], detached: true });
+    const child = spawn('/bin/sh', ['-c', command], {
+      cwd: opts.cwd,
+      env: opts.env,
+      stdio: ['ignore', fd, fd],
+      detached: true,
+    });
     closeSync(fd);
     const killGroup = (sig: NodeJS.Signals) => {
       if (child.pid === undefined) return;
@@ -82,15 +90,27 @@ export interface HttpResult {
 }
 
 /** One HTTP request with a time limit; never throws (a refused connection is `error`). */
-export async function httpRequest(url: string, init: { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: string; timeoutMs: number }): Promise<HttpResult> {
+export async function httpRequest(
+  url: string,
+  init: { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: string; timeoutMs: number },
+): Promise<HttpResult> {
   try {
-    const res = await fetch(url, { method: init.method, headers: init.headers ?? {}, ...(init.body !== undefined ? { body: init.body } : {}), signal: AbortSignal.timeout(Math.max(1, Math.round(init.timeoutMs))), redirect: 'manual' });
+    const res = await fetch(url, {
+      method: init.method,
+      headers: init.headers ?? {},
+      ...(init.body !== undefined ? { body: init.body } : {}),
+      signal: AbortSignal.timeout(Math.max(1, Math.round(init.timeoutMs))),
+      redirect: 'manual',
+    });
     // The body is not needed; drain it so the connection can be reused or closed.
     await res.arrayBuffer().catch(() => undefined);
     return { status: res.status, error: null };
   } catch (err) {
     const e = err as Error & { cause?: { code?: string; message?: string } };
-    const why = e.name === 'TimeoutError' || e.name === 'AbortError' ? `no answer within ${Math.round(init.timeoutMs)} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
+    const why =
+      e.name === 'TimeoutError' || e.name === 'AbortError'
+        ? `no answer within ${Math.round(init.timeoutMs)} ms`
+        : (e.cause?.code ?? e.cause?.message ?? e.message);
     return { status: null, error: why };
   }
 }

@@ -25,7 +25,13 @@ export interface RetryPolicy {
   random: () => number;
 }
 
-export const defaultRetry: RetryPolicy = { attempts: 6, baseMs: 500, maxMs: 60 * 60 * 1000, giveUpAfter: 15, random: Math.random };
+export const defaultRetry: RetryPolicy = {
+  attempts: 6,
+  baseMs: 500,
+  maxMs: 60 * 60 * 1000,
+  giveUpAfter: 15,
+  random: Math.random,
+};
 
 /**
  * The wait after the `attempt`-th failed attempt: exponential (base · 2^(attempt-1), capped)
@@ -43,9 +49,20 @@ export function backoffMs(attempt: number, p: Pick<RetryPolicy, 'baseMs' | 'maxM
  * Delivery bookkeeping (attempts, next attempt, last error) is written outside an audited
  * transaction, like a run's backend id: the deployment's own events record the outcome.
  */
-export async function claim(deps: Pick<DatasetDeps, 'meta'>, row: Pick<OutboxRow, 'id' | 'next_attempt_at'>, leaseUntil: string): Promise<boolean> {
-  let q = deps.meta.db.updateTable('outbox').set({ next_attempt_at: leaseUntil }).where('id', '=', row.id).where('delivered_at', 'is', null);
-  q = row.next_attempt_at === null ? q.where('next_attempt_at', 'is', null) : q.where('next_attempt_at', '=', row.next_attempt_at);
+export async function claim(
+  deps: Pick<DatasetDeps, 'meta'>,
+  row: Pick<OutboxRow, 'id' | 'next_attempt_at'>,
+  leaseUntil: string,
+): Promise<boolean> {
+  let q = deps.meta.db
+    .updateTable('outbox')
+    .set({ next_attempt_at: leaseUntil })
+    .where('id', '=', row.id)
+    .where('delivered_at', 'is', null);
+  q =
+    row.next_attempt_at === null
+      ? q.where('next_attempt_at', 'is', null)
+      : q.where('next_attempt_at', '=', row.next_attempt_at);
   const r = await q.executeTakeFirst();
   return Number(r.numUpdatedRows) === 1;
 }
@@ -58,10 +75,21 @@ export interface AttemptResult {
 }
 
 /** POSTs the row's body once with its signature and records the attempt (count, error). */
-export async function attempt(deps: Pick<DatasetDeps, 'meta'> & { clock: Clock }, row: OutboxRow, timeoutMs: number, opts: { markDelivered: boolean }): Promise<AttemptResult> {
+export async function attempt(
+  deps: Pick<DatasetDeps, 'meta'> & { clock: Clock },
+  row: OutboxRow,
+  timeoutMs: number,
+  opts: { markDelivered: boolean },
+): Promise<AttemptResult> {
   const res = await httpRequest(row.url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-cairn-signature': row.signature, 'x-cairn-deployment': row.deployment_id, 'x-cairn-delivery': row.id, 'user-agent': `cairn/${CLIENT_VERSION}` },
+    headers: {
+      'content-type': 'application/json',
+      'x-cairn-signature': row.signature,
+      'x-cairn-deployment': row.deployment_id,
+      'x-cairn-delivery': row.id,
+      'user-agent': `cairn/${CLIENT_VERSION}`,
+    },
     body: row.body,
     timeoutMs,
   });
@@ -70,7 +98,11 @@ export async function attempt(deps: Pick<DatasetDeps, 'meta'> & { clock: Clock }
   const attempts = row.attempts + 1;
   await deps.meta.db
     .updateTable('outbox')
-    .set({ attempts, last_error: error, ...(ok && opts.markDelivered ? { delivered_at: isoUtc(deps.clock.now()), next_attempt_at: null } : {}) })
+    .set({
+      attempts,
+      last_error: error,
+      ...(ok && opts.markDelivered ? { delivered_at: isoUtc(deps.clock.now()), next_attempt_at: null } : {}),
+    })
     .where('id', '=', row.id)
     .execute();
   row.attempts = attempts;

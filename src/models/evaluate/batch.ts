@@ -16,7 +16,12 @@ export interface PreparedBatch {
   evaluateInto(out: Float64Array, counts?: Uint32Array): void;
 }
 
-export function prepareBatch(metrics: readonly MetricDefinition[], y: NumericColumn, p: NumericColumn, options: MetricOptions = {}): PreparedBatch {
+export function prepareBatch(
+  metrics: readonly MetricDefinition[],
+  y: NumericColumn,
+  p: NumericColumn,
+  options: MetricOptions = {},
+): PreparedBatch {
   const shared = metrics.filter((d) => d.confusion !== undefined);
   // Metrics outside the confusion family keep their own kernel.
   const own: (PreparedMetric | null)[] = metrics.map((d) => (d.confusion ? null : d.prepare(y, p, options)));

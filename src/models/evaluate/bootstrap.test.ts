@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { CairnError } from '../../core/errors.js';
-import { bootstrapCI, bootstrapCIs, bootstrapEvaluate, nonRegression, pairedBootstrapDelta, pairedBootstrapDeltas, quantile } from './bootstrap.js';
+import {
+  bootstrapCI,
+  bootstrapCIs,
+  bootstrapEvaluate,
+  nonRegression,
+  pairedBootstrapDelta,
+  pairedBootstrapDeltas,
+  quantile,
+} from './bootstrap.js';
 import { METRICS } from './metrics.js';
 import { Xoshiro128 } from './prng.js';
 
@@ -44,14 +52,25 @@ describe('bootstrapCI', () => {
   });
 
   it('contains the point estimate, which is the metric on all rows', () => {
-    const all = bootstrapCIs(['accuracy', 'precision', 'recall', 'f1', 'roc_auc', 'log_loss', 'ece', 'brier'], y, p, opts);
+    const all = bootstrapCIs(
+      ['accuracy', 'precision', 'recall', 'f1', 'roc_auc', 'log_loss', 'ece', 'brier'],
+      y,
+      p,
+      opts,
+    );
     for (const [name, ci] of Object.entries(all)) {
       expect(ci.value, name).toBe(METRICS[name as 'accuracy'].compute(y, p));
       expect(ci.lo, name).toBeLessThanOrEqual(ci.value);
       expect(ci.hi, name).toBeGreaterThanOrEqual(ci.value);
       expect(ci.se, name).toBeGreaterThan(0);
       expect(ci.hi - ci.lo, name).toBeLessThan(0.2);
-      expect(ci).toMatchObject({ method: 'percentile', resamples: 200, confidence: 0.95, seed: 42, undefinedResamples: 0 });
+      expect(ci).toMatchObject({
+        method: 'percentile',
+        resamples: 200,
+        confidence: 0.95,
+        seed: 42,
+        undefinedResamples: 0,
+      });
     }
     expect(all.log_loss!.higherIsBetter).toBe(false);
   });
@@ -60,7 +79,10 @@ describe('bootstrapCI', () => {
     const together = bootstrapCIs(['f1', 'accuracy', 'roc_auc'], y, p, opts);
     expect(bootstrapCI('accuracy', y, p, opts)).toEqual(together.accuracy);
     expect(bootstrapCI('roc_auc', y, p, opts)).toEqual(together.roc_auc);
-    const evaluation = bootstrapEvaluate({ y, p, metrics: ['accuracy'], champion: { p: q, metrics: ['accuracy'] } }, opts);
+    const evaluation = bootstrapEvaluate(
+      { y, p, metrics: ['accuracy'], champion: { p: q, metrics: ['accuracy'] } },
+      opts,
+    );
     expect(evaluation.intervals.accuracy).toEqual(together.accuracy);
     const { value, lo, hi, se } = together.accuracy!;
     expect(evaluation.deltas.accuracy!.candidate).toEqual({ value, lo, hi, se });
@@ -92,7 +114,9 @@ describe('bootstrapCI', () => {
   it('refuses bad settings and a metric undefined on all rows', () => {
     expect(refusal(() => bootstrapCI('f1', y, p, { seed: -1 })).message).toMatch(/seed -1 must be an integer/);
     expect(refusal(() => bootstrapCI('f1', y, p, { seed: 1.5 })).code).toBe('INVALID_INPUT');
-    expect(refusal(() => bootstrapCI('f1', y, p, { confidence: 1 })).message).toMatch(/confidence 1 must be between 0 and 1/);
+    expect(refusal(() => bootstrapCI('f1', y, p, { confidence: 1 })).message).toMatch(
+      /confidence 1 must be between 0 and 1/,
+    );
     expect(refusal(() => bootstrapCI('f1', y, p, { resamples: 1 })).message).toMatch(/resamples 1 must be an integer/);
     expect(refusal(() => bootstrapCI('roc_auc', [1, 1], [0.2, 0.3])).message).toBe(
       'roc_auc of the candidate is undefined for these rows: it needs both a positive and a negative row',
@@ -114,7 +138,13 @@ describe('quantile (type 7, numpy default)', () => {
 
 describe('pairedBootstrapDelta', () => {
   it('is exactly 0 with a zero-width interval for identical predictions', () => {
-    const all = pairedBootstrapDeltas(['accuracy', 'f1', 'roc_auc', 'log_loss', 'ece', 'brier'], y, p, Float64Array.from(p), opts);
+    const all = pairedBootstrapDeltas(
+      ['accuracy', 'f1', 'roc_auc', 'log_loss', 'ece', 'brier'],
+      y,
+      p,
+      Float64Array.from(p),
+      opts,
+    );
     for (const [name, d] of Object.entries(all)) {
       expect(d.delta, name).toEqual({ value: 0, lo: 0, hi: 0, se: 0 });
       expect(d.candidate, name).toEqual(d.champion);
@@ -140,7 +170,9 @@ describe('pairedBootstrapDelta', () => {
   });
 
   it('refuses a champion of another length', () => {
-    expect(refusal(() => pairedBootstrapDelta('f1', y, p, p.subarray(1), opts)).message).toBe('f1: 2000 labels but 1999 predictions; they must be the same rows');
+    expect(refusal(() => pairedBootstrapDelta('f1', y, p, p.subarray(1), opts)).message).toBe(
+      'f1: 2000 labels but 1999 predictions; they must be the same rows',
+    );
   });
 });
 
@@ -175,8 +207,12 @@ describe('nonRegression', () => {
   it('fails an interval with NaN ends and refuses a negative or infinite margin', () => {
     expect(nonRegression({ delta: { lo: NaN, hi: NaN }, margin: 0.1, higherIsBetter: true }).pass).toBe(false);
     expect(nonRegression({ delta: { lo: NaN, hi: NaN }, margin: 0.1, higherIsBetter: false }).pass).toBe(false);
-    expect(refusal(() => nonRegression({ delta: { lo: 0, hi: 0 }, margin: -0.01, higherIsBetter: true })).code).toBe('INVALID_INPUT');
-    expect(refusal(() => nonRegression({ delta: { lo: 0, hi: 0 }, margin: Infinity, higherIsBetter: true })).code).toBe('INVALID_INPUT');
+    expect(refusal(() => nonRegression({ delta: { lo: 0, hi: 0 }, margin: -0.01, higherIsBetter: true })).code).toBe(
+      'INVALID_INPUT',
+    );
+    expect(refusal(() => nonRegression({ delta: { lo: 0, hi: 0 }, margin: Infinity, higherIsBetter: true })).code).toBe(
+      'INVALID_INPUT',
+    );
   });
 
   it('gates a real paired delta: a worse candidate fails without margin, passes with a generous one', () => {

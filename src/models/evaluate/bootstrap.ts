@@ -130,7 +130,12 @@ export function bootstrapEvaluate(input: BootstrapInput, options: BootstrapOptio
   for (const d of wanted) {
     const m = all.indexOf(d);
     const s = summarize(d.name, candValue[m]!, candSeries[m]!, settings.confidence);
-    intervals[d.name] = { metric: d.name, higherIsBetter: d.higherIsBetter, ...s.interval, ...settingsOf(settings, s.undefinedResamples) };
+    intervals[d.name] = {
+      metric: d.name,
+      higherIsBetter: d.higherIsBetter,
+      ...s.interval,
+      ...settingsOf(settings, s.undefinedResamples),
+    };
   }
   const deltas: Record<string, PairedDelta> = {};
   compared.forEach((d, m) => {
@@ -152,12 +157,22 @@ export function bootstrapEvaluate(input: BootstrapInput, options: BootstrapOptio
 }
 
 /** Intervals for several metrics of one model, all from the same resamples. */
-export function bootstrapCIs(metrics: readonly MetricRef[], y: NumericColumn, p: NumericColumn, options: BootstrapOptions = {}): Record<string, BootstrapResult> {
+export function bootstrapCIs(
+  metrics: readonly MetricRef[],
+  y: NumericColumn,
+  p: NumericColumn,
+  options: BootstrapOptions = {},
+): Record<string, BootstrapResult> {
   return bootstrapEvaluate({ y, p, metrics }, options).intervals;
 }
 
 /** The interval of one metric of one model. */
-export function bootstrapCI(metric: MetricRef, y: NumericColumn, p: NumericColumn, options: BootstrapOptions = {}): BootstrapResult {
+export function bootstrapCI(
+  metric: MetricRef,
+  y: NumericColumn,
+  p: NumericColumn,
+  options: BootstrapOptions = {},
+): BootstrapResult {
   const def = resolveMetric(metric);
   return bootstrapCIs([def], y, p, options)[def.name]!;
 }
@@ -178,7 +193,13 @@ export function pairedBootstrapDeltas(
   return bootstrapEvaluate({ y, p: pCandidate, metrics: [], champion: { p: pChampion, metrics } }, options).deltas;
 }
 
-export function pairedBootstrapDelta(metric: MetricRef, y: NumericColumn, pCandidate: NumericColumn, pChampion: NumericColumn, options: BootstrapOptions = {}): PairedDelta {
+export function pairedBootstrapDelta(
+  metric: MetricRef,
+  y: NumericColumn,
+  pCandidate: NumericColumn,
+  pChampion: NumericColumn,
+  options: BootstrapOptions = {},
+): PairedDelta {
   const def = resolveMetric(metric);
   return pairedBootstrapDeltas([def], y, pCandidate, pChampion, options)[def.name]!;
 }
@@ -210,12 +231,26 @@ export interface NonRegressionResult {
 export function nonRegression(input: NonRegressionInput): NonRegressionResult {
   const { delta, margin, higherIsBetter } = input;
   if (!(margin >= 0) || !Number.isFinite(margin)) {
-    throw new CairnError('INVALID_INPUT', `non-regression margin ${margin} must be a finite number ≥ 0`, { data: { margin } });
+    throw new CairnError('INVALID_INPUT', `non-regression margin ${margin} must be a finite number ≥ 0`, {
+      data: { margin },
+    });
   }
   if (higherIsBetter) {
-    return { pass: delta.lo >= -margin, bound: 'lo', boundValue: delta.lo, limit: -margin, rule: `lower bound of (candidate − champion) ≥ −${margin}` };
+    return {
+      pass: delta.lo >= -margin,
+      bound: 'lo',
+      boundValue: delta.lo,
+      limit: -margin,
+      rule: `lower bound of (candidate − champion) ≥ −${margin}`,
+    };
   }
-  return { pass: delta.hi <= margin, bound: 'hi', boundValue: delta.hi, limit: margin, rule: `upper bound of (candidate − champion) ≤ ${margin}` };
+  return {
+    pass: delta.hi <= margin,
+    bound: 'hi',
+    boundValue: delta.hi,
+    limit: margin,
+    rule: `upper bound of (candidate − champion) ≤ ${margin}`,
+  };
 }
 
 interface Settings {
@@ -229,19 +264,32 @@ function checkSettings(options: BootstrapOptions): Settings {
   const confidence = options.confidence ?? DEFAULT_CONFIDENCE;
   const seed = options.seed ?? DEFAULT_SEED;
   if (!Number.isInteger(resamples) || resamples < 2 || resamples > 1_000_000) {
-    throw new CairnError('INVALID_INPUT', `bootstrap resamples ${resamples} must be an integer from 2 to 1,000,000`, { data: { resamples } });
+    throw new CairnError('INVALID_INPUT', `bootstrap resamples ${resamples} must be an integer from 2 to 1,000,000`, {
+      data: { resamples },
+    });
   }
   if (!(confidence > 0 && confidence < 1)) {
-    throw new CairnError('INVALID_INPUT', `bootstrap confidence ${confidence} must be between 0 and 1 (e.g. 0.95)`, { data: { confidence } });
+    throw new CairnError('INVALID_INPUT', `bootstrap confidence ${confidence} must be between 0 and 1 (e.g. 0.95)`, {
+      data: { confidence },
+    });
   }
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
-    throw new CairnError('INVALID_INPUT', `bootstrap seed ${seed} must be an integer from 0 to 4294967295`, { data: { seed } });
+    throw new CairnError('INVALID_INPUT', `bootstrap seed ${seed} must be an integer from 0 to 4294967295`, {
+      data: { seed },
+    });
   }
   return { resamples, confidence, seed };
 }
 
 function settingsOf(s: Settings, undefinedResamples: number): BootstrapSettings {
-  return { method: 'percentile', prng: PRNG_NAME, resamples: s.resamples, confidence: s.confidence, seed: s.seed, undefinedResamples };
+  return {
+    method: 'percentile',
+    prng: PRNG_NAME,
+    resamples: s.resamples,
+    confidence: s.confidence,
+    seed: s.seed,
+    undefinedResamples,
+  };
 }
 
 function uniqueMetrics(metrics: readonly MetricRef[], allowEmpty: boolean): MetricDefinition[] {
@@ -257,15 +305,26 @@ function uniqueMetrics(metrics: readonly MetricRef[], allowEmpty: boolean): Metr
 /** A metric undefined on all rows has no interval: the same error a plain computation gives. */
 function defined(def: MetricDefinition, value: number, model: string): void {
   if (Number.isNaN(value)) {
-    throw new CairnError('INVALID_INPUT', `${def.name} of ${model} is undefined for these rows: ${def.undefinedWhen}`, { data: { metric: def.name } });
+    throw new CairnError('INVALID_INPUT', `${def.name} of ${model} is undefined for these rows: ${def.undefinedWhen}`, {
+      data: { metric: def.name },
+    });
   }
 }
 
-function summarize(metric: string, value: number, series: Float64Array, confidence: number): { interval: Interval; undefinedResamples: number } {
+function summarize(
+  metric: string,
+  value: number,
+  series: Float64Array,
+  confidence: number,
+): { interval: Interval; undefinedResamples: number } {
   const defined = series.filter((v) => !Number.isNaN(v)).sort();
   const m = defined.length;
   if (m === 0) {
-    throw new CairnError('INVALID_INPUT', `${metric}: undefined on every bootstrap resample; too few rows of a class for an interval`, { data: { metric } });
+    throw new CairnError(
+      'INVALID_INPUT',
+      `${metric}: undefined on every bootstrap resample; too few rows of a class for an interval`,
+      { data: { metric } },
+    );
   }
   const alpha = (1 - confidence) / 2;
   let mean = 0;
@@ -274,7 +333,12 @@ function summarize(metric: string, value: number, series: Float64Array, confiden
   let ss = 0;
   for (let i = 0; i < m; i++) ss += (defined[i]! - mean) ** 2;
   return {
-    interval: { value, lo: quantile(defined, alpha), hi: quantile(defined, 1 - alpha), se: m > 1 ? Math.sqrt(ss / (m - 1)) : 0 },
+    interval: {
+      value,
+      lo: quantile(defined, alpha),
+      hi: quantile(defined, 1 - alpha),
+      se: m > 1 ? Math.sqrt(ss / (m - 1)) : 0,
+    },
     undefinedResamples: series.length - m,
   };
 }

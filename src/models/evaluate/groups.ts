@@ -49,13 +49,19 @@ export function checkColumns(columns: Columns, by: readonly string[], rows: numb
   for (const c of by) {
     if (!Object.hasOwn(columns, c)) {
       const guess = closestName(c, known);
-      throw new CairnError('INVALID_INPUT', `slices: unknown column "${c}"${guess ? `; did you mean "${guess}"?` : ''}`, {
-        data: { column: c, suggestion: guess ?? null, known },
-      });
+      throw new CairnError(
+        'INVALID_INPUT',
+        `slices: unknown column "${c}"${guess ? `; did you mean "${guess}"?` : ''}`,
+        {
+          data: { column: c, suggestion: guess ?? null, known },
+        },
+      );
     }
     const len = columns[c]!.length;
     if (len !== rows) {
-      throw new CairnError('INVALID_INPUT', `slices: column "${c}" has ${len} values for ${rows} rows`, { data: { column: c, values: len, rows } });
+      throw new CairnError('INVALID_INPUT', `slices: column "${c}" has ${len} values for ${rows} rows`, {
+        data: { column: c, values: len, rows },
+      });
     }
   }
 }

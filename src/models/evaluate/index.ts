@@ -51,7 +51,18 @@ export {
   type NonRegressionResult,
   type PairedDelta,
 } from './bootstrap.js';
-export { sliceReport, fairnessGaps, type FairnessGap, type FairnessInput, type GroupRate, type SliceCheck, type SliceCheckResult, type SliceReport, type SliceReportInput, type SliceResult } from './slices.js';
+export {
+  sliceReport,
+  fairnessGaps,
+  type FairnessGap,
+  type FairnessInput,
+  type GroupRate,
+  type SliceCheck,
+  type SliceCheckResult,
+  type SliceReport,
+  type SliceReportInput,
+  type SliceResult,
+} from './slices.js';
 export { groupRows, type Columns, type Group, type SliceValue } from './groups.js';
 export { PRNG_NAME, Xoshiro128 } from './prng.js';
 export { closestName, levenshtein } from './suggest.js';

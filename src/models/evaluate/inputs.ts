@@ -34,19 +34,30 @@ export function toFloat64(values: NumericColumn): Float64Array {
 }
 
 /** Checks y and p for one metric and returns them as Float64Arrays. */
-export function checkPair(metric: string, input: MetricInput, yIn: NumericColumn, pIn: NumericColumn): { y: Float64Array; p: Float64Array } {
+export function checkPair(
+  metric: string,
+  input: MetricInput,
+  yIn: NumericColumn,
+  pIn: NumericColumn,
+): { y: Float64Array; p: Float64Array } {
   const y = toFloat64(yIn);
   const p = toFloat64(pIn);
   if (y.length !== p.length) {
-    throw new CairnError('INVALID_INPUT', `${metric}: ${y.length} labels but ${p.length} predictions; they must be the same rows`, {
-      data: { metric, labels: y.length, predictions: p.length },
-    });
+    throw new CairnError(
+      'INVALID_INPUT',
+      `${metric}: ${y.length} labels but ${p.length} predictions; they must be the same rows`,
+      {
+        data: { metric, labels: y.length, predictions: p.length },
+      },
+    );
   }
   if (y.length === 0) {
     throw new CairnError('INVALID_INPUT', `${metric}: no rows to evaluate`, { data: { metric } });
   }
   if (y.length > MAX_ROWS) {
-    throw new CairnError('INVALID_INPUT', `${metric}: ${y.length} rows is more than the ${MAX_ROWS} supported`, { data: { metric, rows: y.length } });
+    throw new CairnError('INVALID_INPUT', `${metric}: ${y.length} rows is more than the ${MAX_ROWS} supported`, {
+      data: { metric, rows: y.length },
+    });
   }
   for (let i = 0; i < y.length; i++) {
     const a = y[i]!;
@@ -55,8 +66,10 @@ export function checkPair(metric: string, input: MetricInput, yIn: NumericColumn
       if (a !== 0 && a !== 1) bad(metric, i, 'label', a, 'must be 0 or 1');
       if (!(b >= 0 && b <= 1)) bad(metric, i, 'score', b, 'must be a probability in [0, 1]');
     } else {
-      if (!Number.isFinite(a)) bad(metric, i, input === 'labels' ? 'label' : 'actual value', a, 'must be a finite number');
-      if (!Number.isFinite(b)) bad(metric, i, input === 'labels' ? 'predicted label' : 'prediction', b, 'must be a finite number');
+      if (!Number.isFinite(a))
+        bad(metric, i, input === 'labels' ? 'label' : 'actual value', a, 'must be a finite number');
+      if (!Number.isFinite(b))
+        bad(metric, i, input === 'labels' ? 'predicted label' : 'prediction', b, 'must be a finite number');
     }
   }
   return { y, p };
@@ -66,14 +79,20 @@ export function checkOptions(metric: string, options: MetricOptions | undefined)
   const threshold = options?.threshold ?? DEFAULT_THRESHOLD;
   const bins = options?.bins ?? DEFAULT_BINS;
   if (!(threshold >= 0 && threshold <= 1)) {
-    throw new CairnError('INVALID_INPUT', `${metric}: threshold ${threshold} is not in [0, 1]`, { data: { metric, threshold } });
+    throw new CairnError('INVALID_INPUT', `${metric}: threshold ${threshold} is not in [0, 1]`, {
+      data: { metric, threshold },
+    });
   }
   if (!Number.isInteger(bins) || bins < 1 || bins > 65535) {
-    throw new CairnError('INVALID_INPUT', `${metric}: bins ${bins} is not an integer from 1 to 65535`, { data: { metric, bins } });
+    throw new CairnError('INVALID_INPUT', `${metric}: bins ${bins} is not an integer from 1 to 65535`, {
+      data: { metric, bins },
+    });
   }
   return { threshold, bins };
 }
 
 function bad(metric: string, row: number, what: string, value: number, rule: string): never {
-  throw new CairnError('INVALID_INPUT', `${metric}: row ${row}: ${what} ${value} ${rule}`, { data: { metric, row, value } });
+  throw new CairnError('INVALID_INPUT', `${metric}: row ${row}: ${what} ${value} ${rule}`, {
+    data: { metric, row, value },
+  });
 }

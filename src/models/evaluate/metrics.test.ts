@@ -171,13 +171,25 @@ describe('input checks', () => {
     const e1 = refusal(() => accuracy([0, 2], [0.1, 0.2]));
     expect(e1.code).toBe('INVALID_INPUT');
     expect(e1.message).toBe('accuracy: row 1: label 2 must be 0 or 1');
-    expect(refusal(() => logLoss([0, 1], [0.1, 1.2])).message).toBe('log_loss: row 1: score 1.2 must be a probability in [0, 1]');
-    expect(refusal(() => brierScore([0, 1], [NaN, 0.5])).message).toBe('brier: row 0: score NaN must be a probability in [0, 1]');
-    expect(refusal(() => rmse([1, Infinity], [1, 2])).message).toBe('rmse: row 1: actual value Infinity must be a finite number');
-    expect(refusal(() => f1Score([0, 1], [0.5])).message).toBe('f1: 2 labels but 1 predictions; they must be the same rows');
+    expect(refusal(() => logLoss([0, 1], [0.1, 1.2])).message).toBe(
+      'log_loss: row 1: score 1.2 must be a probability in [0, 1]',
+    );
+    expect(refusal(() => brierScore([0, 1], [NaN, 0.5])).message).toBe(
+      'brier: row 0: score NaN must be a probability in [0, 1]',
+    );
+    expect(refusal(() => rmse([1, Infinity], [1, 2])).message).toBe(
+      'rmse: row 1: actual value Infinity must be a finite number',
+    );
+    expect(refusal(() => f1Score([0, 1], [0.5])).message).toBe(
+      'f1: 2 labels but 1 predictions; they must be the same rows',
+    );
     expect(refusal(() => mae([], [])).message).toBe('mae: no rows to evaluate');
-    expect(refusal(() => accuracy([0], [0.5], { threshold: 2 })).message).toBe('accuracy: threshold 2 is not in [0, 1]');
-    expect(refusal(() => expectedCalibrationError([0], [0.5], { bins: 0 })).message).toMatch(/bins 0 is not an integer/);
+    expect(refusal(() => accuracy([0], [0.5], { threshold: 2 })).message).toBe(
+      'accuracy: threshold 2 is not in [0, 1]',
+    );
+    expect(refusal(() => expectedCalibrationError([0], [0.5], { bins: 0 })).message).toMatch(
+      /bins 0 is not an integer/,
+    );
   });
 });
 

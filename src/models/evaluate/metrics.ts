@@ -10,7 +10,16 @@
  */
 import { CairnError } from '../../core/errors.js';
 import { checkOptions, checkPair, type MetricInput, type MetricOptions, type NumericColumn } from './inputs.js';
-import { confusionCodes, confusionMetric, eceKernel, type ConfusionFormula, meanOfRows, r2Kernel, rocAucKernel, type PreparedMetric } from './kernels.js';
+import {
+  confusionCodes,
+  confusionMetric,
+  eceKernel,
+  type ConfusionFormula,
+  meanOfRows,
+  r2Kernel,
+  rocAucKernel,
+  type PreparedMetric,
+} from './kernels.js';
 import { closestName } from './suggest.js';
 
 export type MetricKind = 'classification' | 'regression';
@@ -48,7 +57,9 @@ function define(d: Definition): MetricDefinition {
     compute(y, p, options) {
       const value = d.prepare(y, p, options).evaluate();
       if (Number.isNaN(value)) {
-        throw new CairnError('INVALID_INPUT', `${d.name} is undefined for these rows: ${undefinedWhen}`, { data: { metric: d.name } });
+        throw new CairnError('INVALID_INPUT', `${d.name} is undefined for these rows: ${undefinedWhen}`, {
+          data: { metric: d.name },
+        });
       }
       return value;
     },
@@ -56,7 +67,12 @@ function define(d: Definition): MetricDefinition {
 }
 
 /** A metric that is the mean of a per-row quantity of (actual, predicted). */
-function rowMean(name: string, input: MetricInput, perRow: (y: number, p: number) => number, finish?: (m: number) => number) {
+function rowMean(
+  name: string,
+  input: MetricInput,
+  perRow: (y: number, p: number) => number,
+  finish?: (m: number) => number,
+) {
   return (yIn: NumericColumn, pIn: NumericColumn): PreparedMetric => {
     const { y, p } = checkPair(name, input, yIn, pIn);
     const v = new Float64Array(y.length);
@@ -81,31 +97,46 @@ const f1Of: ConfusionFormula = (_tn, fp, fn, tp) => ratio(2 * tp, 2 * tp + fp + 
 
 export const METRICS = {
   accuracy: define({
-    name: 'accuracy', kind: 'classification', input: 'binary', higherIsBetter: true,
+    name: 'accuracy',
+    kind: 'classification',
+    input: 'binary',
+    higherIsBetter: true,
     summary: 'share of rows whose thresholded score equals the label',
     confusion: accuracyOf,
     prepare: confusion('accuracy', accuracyOf),
   }),
   precision: define({
-    name: 'precision', kind: 'classification', input: 'binary', higherIsBetter: true,
+    name: 'precision',
+    kind: 'classification',
+    input: 'binary',
+    higherIsBetter: true,
     summary: 'TP / (TP + FP); 0 when nothing is predicted positive',
     confusion: precisionOf,
     prepare: confusion('precision', precisionOf),
   }),
   recall: define({
-    name: 'recall', kind: 'classification', input: 'binary', higherIsBetter: true,
+    name: 'recall',
+    kind: 'classification',
+    input: 'binary',
+    higherIsBetter: true,
     summary: 'TP / (TP + FN), the true-positive rate; 0 when no row is positive',
     confusion: recallOf,
     prepare: confusion('recall', recallOf),
   }),
   f1: define({
-    name: 'f1', kind: 'classification', input: 'binary', higherIsBetter: true,
+    name: 'f1',
+    kind: 'classification',
+    input: 'binary',
+    higherIsBetter: true,
     summary: '2·TP / (2·TP + FP + FN), the harmonic mean of precision and recall',
     confusion: f1Of,
     prepare: confusion('f1', f1Of),
   }),
   roc_auc: define({
-    name: 'roc_auc', kind: 'classification', input: 'binary', higherIsBetter: true,
+    name: 'roc_auc',
+    kind: 'classification',
+    input: 'binary',
+    higherIsBetter: true,
     summary: 'area under the ROC curve (Mann–Whitney, ties count one half)',
     undefinedWhen: 'it needs both a positive and a negative row',
     prepare: (yIn, pIn) => {
@@ -114,7 +145,10 @@ export const METRICS = {
     },
   }),
   log_loss: define({
-    name: 'log_loss', kind: 'classification', input: 'binary', higherIsBetter: false,
+    name: 'log_loss',
+    kind: 'classification',
+    input: 'binary',
+    higherIsBetter: false,
     summary: `mean negative log-likelihood, scores clipped to [${LOG_LOSS_EPS}, 1 − ${LOG_LOSS_EPS}]`,
     prepare: rowMean('log_loss', 'binary', (y, p) => {
       const q = Math.min(Math.max(p, LOG_LOSS_EPS), 1 - LOG_LOSS_EPS);
@@ -122,7 +156,10 @@ export const METRICS = {
     }),
   }),
   ece: define({
-    name: 'ece', kind: 'classification', input: 'binary', higherIsBetter: false,
+    name: 'ece',
+    kind: 'classification',
+    input: 'binary',
+    higherIsBetter: false,
     summary: 'expected calibration error of P(y = 1), equal-width bins (10 unless given)',
     prepare: (yIn, pIn, options) => {
       const { bins } = checkOptions('ece', options);
@@ -131,27 +168,42 @@ export const METRICS = {
     },
   }),
   brier: define({
-    name: 'brier', kind: 'classification', input: 'binary', higherIsBetter: false,
+    name: 'brier',
+    kind: 'classification',
+    input: 'binary',
+    higherIsBetter: false,
     summary: 'mean squared difference between score and label',
     prepare: rowMean('brier', 'binary', (y, p) => (p - y) ** 2),
   }),
   multiclass_accuracy: define({
-    name: 'multiclass_accuracy', kind: 'classification', input: 'labels', higherIsBetter: true,
+    name: 'multiclass_accuracy',
+    kind: 'classification',
+    input: 'labels',
+    higherIsBetter: true,
     summary: 'share of rows whose predicted label equals the actual one (labels coded by encodeLabels)',
     prepare: rowMean('multiclass_accuracy', 'labels', (y, p) => (y === p ? 1 : 0)),
   }),
   rmse: define({
-    name: 'rmse', kind: 'regression', input: 'real', higherIsBetter: false,
+    name: 'rmse',
+    kind: 'regression',
+    input: 'real',
+    higherIsBetter: false,
     summary: 'root mean squared error',
     prepare: rowMean('rmse', 'real', (y, p) => (y - p) ** 2, Math.sqrt),
   }),
   mae: define({
-    name: 'mae', kind: 'regression', input: 'real', higherIsBetter: false,
+    name: 'mae',
+    kind: 'regression',
+    input: 'real',
+    higherIsBetter: false,
     summary: 'mean absolute error',
     prepare: rowMean('mae', 'real', (y, p) => Math.abs(y - p)),
   }),
   r2: define({
-    name: 'r2', kind: 'regression', input: 'real', higherIsBetter: true,
+    name: 'r2',
+    kind: 'regression',
+    input: 'real',
+    higherIsBetter: true,
     summary: 'coefficient of determination, 1 − SS_res / SS_tot',
     undefinedWhen: 'the actual values are constant (nothing to explain)',
     prepare: (yIn, pIn) => {
@@ -191,7 +243,10 @@ export function resolveMetric(metric: MetricRef): MetricDefinition {
  * match by their text form (String(v)), so 3 and "3" are one class — scores read from CSV and
  * labels from Parquet should agree, not silently score 0. null/undefined are refused.
  */
-export function encodeLabels(actual: ArrayLike<unknown>, predicted: ArrayLike<unknown>): { y: Float64Array; p: Float64Array; classes: string[] } {
+export function encodeLabels(
+  actual: ArrayLike<unknown>,
+  predicted: ArrayLike<unknown>,
+): { y: Float64Array; p: Float64Array; classes: string[] } {
   const codes = new Map<string, number>();
   const classes: string[] = [];
   const encode = (values: ArrayLike<unknown>, what: string): Float64Array => {
@@ -199,9 +254,13 @@ export function encodeLabels(actual: ArrayLike<unknown>, predicted: ArrayLike<un
     for (let i = 0; i < values.length; i++) {
       const v = values[i];
       if (v === null || v === undefined || typeof v === 'object' || typeof v === 'function' || typeof v === 'symbol') {
-        throw new CairnError('INVALID_INPUT', `multiclass_accuracy: row ${i}: ${what} label ${String(v)} is not a string, number or boolean`, {
-          data: { metric: 'multiclass_accuracy', row: i },
-        });
+        throw new CairnError(
+          'INVALID_INPUT',
+          `multiclass_accuracy: row ${i}: ${what} label ${String(v)} is not a string, number or boolean`,
+          {
+            data: { metric: 'multiclass_accuracy', row: i },
+          },
+        );
       }
       const text = String(v);
       let code = codes.get(text);
@@ -220,13 +279,18 @@ export function encodeLabels(actual: ArrayLike<unknown>, predicted: ArrayLike<un
 }
 
 // Named functions for callers that know the metric at compile time.
-export const accuracy = (y: NumericColumn, p: NumericColumn, options?: MetricOptions): number => METRICS.accuracy.compute(y, p, options);
-export const precision = (y: NumericColumn, p: NumericColumn, options?: MetricOptions): number => METRICS.precision.compute(y, p, options);
-export const recall = (y: NumericColumn, p: NumericColumn, options?: MetricOptions): number => METRICS.recall.compute(y, p, options);
-export const f1Score = (y: NumericColumn, p: NumericColumn, options?: MetricOptions): number => METRICS.f1.compute(y, p, options);
+export const accuracy = (y: NumericColumn, p: NumericColumn, options?: MetricOptions): number =>
+  METRICS.accuracy.compute(y, p, options);
+export const precision = (y: NumericColumn, p: NumericColumn, options?: MetricOptions): number =>
+  METRICS.precision.compute(y, p, options);
+export const recall = (y: NumericColumn, p: NumericColumn, options?: MetricOptions): number =>
+  METRICS.recall.compute(y, p, options);
+export const f1Score = (y: NumericColumn, p: NumericColumn, options?: MetricOptions): number =>
+  METRICS.f1.compute(y, p, options);
 export const rocAuc = (y: NumericColumn, p: NumericColumn): number => METRICS.roc_auc.compute(y, p);
 export const logLoss = (y: NumericColumn, p: NumericColumn): number => METRICS.log_loss.compute(y, p);
-export const expectedCalibrationError = (y: NumericColumn, p: NumericColumn, options?: MetricOptions): number => METRICS.ece.compute(y, p, options);
+export const expectedCalibrationError = (y: NumericColumn, p: NumericColumn, options?: MetricOptions): number =>
+  METRICS.ece.compute(y, p, options);
 export const brierScore = (y: NumericColumn, p: NumericColumn): number => METRICS.brier.compute(y, p);
 export const rmse = (y: NumericColumn, p: NumericColumn): number => METRICS.rmse.compute(y, p);
 export const mae = (y: NumericColumn, p: NumericColumn): number => METRICS.mae.compute(y, p);

@@ -31,6 +31,8 @@ describe('scoreOrder', () => {
   it('handles no rows, one row and all-equal scores', () => {
     expect(Array.from(scoreOrder(new Float64Array(0), new Float64Array(0)))).toEqual([]);
     expect(Array.from(scoreOrder(Float64Array.of(1), Float64Array.of(0.3)))).toEqual([0]);
-    expect(Array.from(scoreOrder(Float64Array.of(1, 0, 1, 0), Float64Array.of(0.5, 0.5, 0.5, 0.5)))).toEqual([1, 3, 0, 2]);
+    expect(Array.from(scoreOrder(Float64Array.of(1, 0, 1, 0), Float64Array.of(0.5, 0.5, 0.5, 0.5)))).toEqual([
+      1, 3, 0, 2,
+    ]);
   });
 });

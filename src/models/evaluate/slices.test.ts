@@ -46,7 +46,14 @@ describe('sliceReport', () => {
       [null, null],
       [1, 1],
     ]);
-    expect(rep.slices[1]!.checks[0]).toEqual({ metric: 'accuracy', value: 0.5, min: 0.6, max: null, pass: false, reason: '0.5 < min 0.6' });
+    expect(rep.slices[1]!.checks[0]).toEqual({
+      metric: 'accuracy',
+      value: 0.5,
+      min: 0.6,
+      max: null,
+      pass: false,
+      reason: '0.5 < min 0.6',
+    });
     expect(rep.slices[0]!.checks[0]).toEqual({ metric: 'accuracy', value: 2 / 3, min: 0.6, max: null, pass: true });
     expect(rep.failures).toEqual([
       'country=FR: accuracy 0.5 < min 0.6',
@@ -64,7 +71,17 @@ describe('sliceReport', () => {
   });
 
   it('groups by several columns, matching values by text (3 and "3"), null as its own group', () => {
-    const rep = sliceReport({ y, p, columns, by: ['country', 'device'], checks: [{ metric: 'accuracy' }], required: [{ country: 'US', device: '3' }, { country: 'JP', device: null }] });
+    const rep = sliceReport({
+      y,
+      p,
+      columns,
+      by: ['country', 'device'],
+      checks: [{ metric: 'accuracy' }],
+      required: [
+        { country: 'US', device: '3' },
+        { country: 'JP', device: null },
+      ],
+    });
     expect(rep.slices.map((s) => [s.name, s.rows, s.required])).toEqual([
       ['country=DE, device=ios', 2, false],
       ['country=DE, device=web', 1, false],
@@ -85,21 +102,30 @@ describe('sliceReport', () => {
   });
 
   it('refuses an unknown column (with a suggestion), a required slice that does not match the columns, bad bounds', () => {
-    expect(refusal(() => sliceReport({ y, p, columns, by: ['contry'], checks: [] })).message).toBe('slices: unknown column "contry"; did you mean "country"?');
-    expect(refusal(() => sliceReport({ y, p, columns, by: ['country'], checks: [], required: [{ device: 'ios' }] })).message).toBe(
+    expect(refusal(() => sliceReport({ y, p, columns, by: ['contry'], checks: [] })).message).toBe(
+      'slices: unknown column "contry"; did you mean "country"?',
+    );
+    expect(
+      refusal(() => sliceReport({ y, p, columns, by: ['country'], checks: [], required: [{ device: 'ios' }] })).message,
+    ).toBe(
       'required slice {"device":"ios"} must give a value for exactly the columns country (missing: country) (not grouped by: device)',
     );
-    expect(refusal(() => sliceReport({ y, p, columns, by: ['country'], checks: [{ metric: 'f1', min: 0.9, max: 0.1 }] })).message).toBe(
-      'slice check f1: min 0.9 is above max 0.1',
-    );
-    expect(refusal(() => sliceReport({ y, p, columns, by: ['country'], checks: [{ metric: 'acuracy' }] })).message).toBe(
-      'unknown metric "acuracy"; did you mean "accuracy"?',
-    );
-    expect(refusal(() => sliceReport({ y, p, columns: { country: ['DE'] }, by: ['country'], checks: [] })).message).toBe('slices: column "country" has 1 values for 9 rows');
+    expect(
+      refusal(() => sliceReport({ y, p, columns, by: ['country'], checks: [{ metric: 'f1', min: 0.9, max: 0.1 }] }))
+        .message,
+    ).toBe('slice check f1: min 0.9 is above max 0.1');
+    expect(
+      refusal(() => sliceReport({ y, p, columns, by: ['country'], checks: [{ metric: 'acuracy' }] })).message,
+    ).toBe('unknown metric "acuracy"; did you mean "accuracy"?');
+    expect(
+      refusal(() => sliceReport({ y, p, columns: { country: ['DE'] }, by: ['country'], checks: [] })).message,
+    ).toBe('slices: column "country" has 1 values for 9 rows');
     // A bad label names its row in the whole input, not in a slice.
-    expect(refusal(() => sliceReport({ y: [...y.slice(0, 8), 2], p, columns, by: ['country'], checks: [{ metric: 'accuracy' }] })).message).toBe(
-      'accuracy: row 8: label 2 must be 0 or 1',
-    );
+    expect(
+      refusal(() =>
+        sliceReport({ y: [...y.slice(0, 8), 2], p, columns, by: ['country'], checks: [{ metric: 'accuracy' }] }),
+      ).message,
+    ).toBe('accuracy: row 8: label 2 must be 0 or 1');
   });
 });
 
@@ -112,7 +138,9 @@ describe('groupRows', () => {
       ['c=b', [0, 3]],
     ]);
     const d = new Date('2024-05-01T00:00:00Z');
-    expect(groupRows({ c: [d, new Date(d.getTime())] }, ['c'], 2).map((x) => x.key)).toEqual([{ c: '2024-05-01T00:00:00.000Z' }]);
+    expect(groupRows({ c: [d, new Date(d.getTime())] }, ['c'], 2).map((x) => x.key)).toEqual([
+      { c: '2024-05-01T00:00:00.000Z' },
+    ]);
   });
 });
 

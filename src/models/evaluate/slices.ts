@@ -9,7 +9,16 @@
  */
 import { CairnError } from '../../core/errors.js';
 import { checkOptions, checkPair, toFloat64, type MetricOptions, type NumericColumn } from './inputs.js';
-import { checkColumns, compareTexts, gather, groupRows, sliceName, valueText, type Columns, type SliceValue } from './groups.js';
+import {
+  checkColumns,
+  compareTexts,
+  gather,
+  groupRows,
+  sliceName,
+  valueText,
+  type Columns,
+  type SliceValue,
+} from './groups.js';
 import { resolveMetric, type MetricDefinition, type MetricRef } from './metrics.js';
 
 export interface SliceCheck {
@@ -77,7 +86,11 @@ export function sliceReport(input: SliceReportInput): SliceReport {
   const y = toFloat64(input.y);
   const p = toFloat64(input.p);
   if (p.length !== rows) {
-    throw new CairnError('INVALID_INPUT', `slices: ${rows} labels but ${p.length} predictions; they must be the same rows`, { data: { labels: rows, predictions: p.length } });
+    throw new CairnError(
+      'INVALID_INPUT',
+      `slices: ${rows} labels but ${p.length} predictions; they must be the same rows`,
+      { data: { labels: rows, predictions: p.length } },
+    );
   }
   checkColumns(input.columns, input.by, rows);
   const required = (input.required ?? []).map((r) => requiredText(r, input.by));
@@ -89,7 +102,9 @@ export function sliceReport(input: SliceReportInput): SliceReport {
     const ps = gather(p, g.rows);
     const id = JSON.stringify(g.text);
     seen.add(id);
-    const results = checks.map(({ def, min, max }) => judge(def, def.prepare(ys, ps, input.options).evaluate(), min, max));
+    const results = checks.map(({ def, min, max }) =>
+      judge(def, def.prepare(ys, ps, input.options).evaluate(), min, max),
+    );
     slices.push({
       key: g.key,
       name: g.name,
@@ -112,11 +127,23 @@ export function sliceReport(input: SliceReportInput): SliceReport {
       positives: binary ? 0 : null,
       required: true,
       missing: true,
-      checks: checks.map(({ def, min, max }) => ({ metric: def.name, value: null, min, max, pass: false, reason: 'the slice has no rows' })),
+      checks: checks.map(({ def, min, max }) => ({
+        metric: def.name,
+        value: null,
+        min,
+        max,
+        pass: false,
+        reason: 'the slice has no rows',
+      })),
       pass: false,
     });
   }
-  slices.sort((a, b) => compareTexts(input.by.map((c) => valueText(a.key[c])), input.by.map((c) => valueText(b.key[c]))));
+  slices.sort((a, b) =>
+    compareTexts(
+      input.by.map((c) => valueText(a.key[c])),
+      input.by.map((c) => valueText(b.key[c])),
+    ),
+  );
 
   const failures: string[] = [];
   for (const s of slices) {
@@ -130,18 +157,28 @@ function checkBounds(c: SliceCheck): { def: MetricDefinition; min: number | null
   const def = resolveMetric(c.metric);
   const min = c.min ?? null;
   const max = c.max ?? null;
-  for (const [what, v] of [['min', min], ['max', max]] as const) {
+  for (const [what, v] of [
+    ['min', min],
+    ['max', max],
+  ] as const) {
     if (v !== null && !Number.isFinite(v)) {
-      throw new CairnError('INVALID_INPUT', `slice check ${def.name}: ${what} ${v} is not a finite number`, { data: { metric: def.name } });
+      throw new CairnError('INVALID_INPUT', `slice check ${def.name}: ${what} ${v} is not a finite number`, {
+        data: { metric: def.name },
+      });
     }
   }
   if (min !== null && max !== null && min > max) {
-    throw new CairnError('INVALID_INPUT', `slice check ${def.name}: min ${min} is above max ${max}`, { data: { metric: def.name, min, max } });
+    throw new CairnError('INVALID_INPUT', `slice check ${def.name}: min ${min} is above max ${max}`, {
+      data: { metric: def.name, min, max },
+    });
   }
   return { def, min, max };
 }
 
-function requiredText(r: Readonly<Record<string, SliceValue>>, by: readonly string[]): { key: Record<string, SliceValue>; text: (string | null)[] } {
+function requiredText(
+  r: Readonly<Record<string, SliceValue>>,
+  by: readonly string[],
+): { key: Record<string, SliceValue>; text: (string | null)[] } {
   const keys = Object.keys(r);
   const extra = keys.filter((k) => !by.includes(k));
   const absent = by.filter((c) => !Object.hasOwn(r, c));
@@ -161,7 +198,14 @@ function requiredText(r: Readonly<Record<string, SliceValue>>, by: readonly stri
 
 function judge(def: MetricDefinition, value: number, min: number | null, max: number | null): SliceCheckResult {
   if (Number.isNaN(value)) {
-    return { metric: def.name, value: null, min, max, pass: false, reason: `is undefined on this slice: ${def.undefinedWhen}` };
+    return {
+      metric: def.name,
+      value: null,
+      min,
+      max,
+      pass: false,
+      reason: `is undefined on this slice: ${def.undefinedWhen}`,
+    };
   }
   const low = min !== null && value < min;
   const high = max !== null && value > max;
@@ -229,7 +273,13 @@ export function fairnessGaps(input: FairnessInput): { demographicParity: Fairnes
     }
     const n = g.rows.length;
     dp.push({ key: g.key, name: g.name, rows: n, denominator: n, rate: predicted / n });
-    eo.push({ key: g.key, name: g.name, rows: n, denominator: positives, rate: positives === 0 ? null : truePositives / positives });
+    eo.push({
+      key: g.key,
+      name: g.name,
+      rows: n,
+      denominator: positives,
+      rate: positives === 0 ? null : truePositives / positives,
+    });
   }
   return { demographicParity: gap(dp), equalOpportunity: gap(eo) };
 }

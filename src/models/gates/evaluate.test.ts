@@ -43,7 +43,13 @@ describe('model evaluate (ONNX Runtime)', () => {
       const d = join(root, name);
       mkdirSync(d);
       writeFileSync(join(d, 'model.onnx'), linearOnnx({ weights: w, bias: b, output: 'probability' }));
-      writeFileSync(join(root, `${name}.sig.json`), JSON.stringify({ inputs: inputs.map((n) => ({ name: n, type: 'float32' })), outputs: [{ name: 'probability', type: 'float32' }] }));
+      writeFileSync(
+        join(root, `${name}.sig.json`),
+        JSON.stringify({
+          inputs: inputs.map((n) => ({ name: n, type: 'float32' })),
+          outputs: [{ name: 'probability', type: 'float32' }],
+        }),
+      );
       return { path: d, signature: join(root, `${name}.sig.json`) };
     };
     const suite = (checks: string) => {
@@ -84,7 +90,14 @@ describe('model evaluate (ONNX Runtime)', () => {
     await registerModel(ws, { name: 'clf', ...model('good', [4, -2], 0) });
     await registerModel(ws, { name: 'clf', ...model('worse', [1, 0.5], 0.3, ['f1']) });
     await promote(ws, 'clf@v1', 'production', 'set');
-    const s = suite(['  - non_regression: {metric: accuracy, against: production, margin: 0.01, resamples: 300}', '  - slice: {by: [group], metric: accuracy, slices: [a, c]}', '  - schema: {against: production}', ''].join('\n'));
+    const s = suite(
+      [
+        '  - non_regression: {metric: accuracy, against: production, margin: 0.01, resamples: 300}',
+        '  - slice: {by: [group], metric: accuracy, slices: [a, c]}',
+        '  - schema: {against: production}',
+        '',
+      ].join('\n'),
+    );
     const bad = await evaluateModel(ws, 'clf@v2', { suitePath: s, data: 'eval' });
     expect(bad.passed).toBe(false);
     expect(bad.checks.map((c) => [c.kind, c.passed])).toEqual([
@@ -94,19 +107,34 @@ describe('model evaluate (ONNX Runtime)', () => {
     ]);
     expect(bad.checks[2]!.message).toBe('the candidate lacks input(s) f2 that clf@v1 takes');
     expect(bad.checks[1]!.message).toMatch(/c/);
-    const good = await evaluateModel(ws, 'clf@v1', { suitePath: suite('  - non_regression: {metric: accuracy, against: production, margin: 0, resamples: 300}\n'), data: 'eval' });
+    const good = await evaluateModel(ws, 'clf@v1', {
+      suitePath: suite('  - non_regression: {metric: accuracy, against: production, margin: 0, resamples: 300}\n'),
+      data: 'eval',
+    });
     expect(good.passed).toBe(true);
     await setPolicy(ws, 'clf', 'production', { suites: ['acceptance'], approvals: 1, separateApprover: true });
     const bob = await reopen(root, 'bob@example.com');
     open.push(bob);
     await approve(bob, 'clf@v2', 'production');
-    await expect(promote(ws, 'clf@v2', 'production')).rejects.toMatchObject({ code: 'POLICY_UNMET', data: { unmet: ['suite acceptance failed on v2 (its latest evaluation)'] } });
-    const cmp = await compareModels(ws, ['clf@v1', 'clf@v2'], { suite: parseEvalSuite('suite: c\ndata: {label: label, features: [f1, f2]}\n', 'c.yaml'), data: 'eval', metrics: ['accuracy'] });
+    await expect(promote(ws, 'clf@v2', 'production')).rejects.toMatchObject({
+      code: 'POLICY_UNMET',
+      data: { unmet: ['suite acceptance failed on v2 (its latest evaluation)'] },
+    });
+    const cmp = await compareModels(ws, ['clf@v1', 'clf@v2'], {
+      suite: parseEvalSuite('suite: c\ndata: {label: label, features: [f1, f2]}\n', 'c.yaml'),
+      data: 'eval',
+      metrics: ['accuracy'],
+    });
     expect(cmp.models).toEqual(['clf@v1', 'clf@v2']);
     expect(cmp.rows[0]!.deltas[1]!.value).toBeLessThan(0);
   });
 
   it('a misspelled metric is a clear error naming it and the closest one', () => {
-    expect(() => parseEvalSuite('suite: s\ndata: {label: y, features: [a]}\nchecks:\n  - metric: {name: acuracy, min: 0.9}\n', 's.yaml')).toThrow(/s\.yaml:4: unknown metric "acuracy"; did you mean "accuracy"\?/);
+    expect(() =>
+      parseEvalSuite(
+        'suite: s\ndata: {label: y, features: [a]}\nchecks:\n  - metric: {name: acuracy, min: 0.9}\n',
+        's.yaml',
+      ),
+    ).toThrow(/s\.yaml:4: unknown metric "acuracy"; did you mean "accuracy"\?/);
   });
 });

@@ -51,7 +51,11 @@ interface Loaded {
 }
 
 /** The label and feature columns of a table version, as arrays a predictor and the metrics take. */
-export async function loadData(deps: DatasetDeps, ref: string, suite: EvalSuite): Promise<{ ref: string; versionId: string; data: Loaded }> {
+export async function loadData(
+  deps: DatasetDeps,
+  ref: string,
+  suite: EvalSuite,
+): Promise<{ ref: string; versionId: string; data: Loaded }> {
   const v = await resolveVersion(deps.meta.db, ref);
   const dir = await materializeShared(deps, v.version.digest, deps.cacheDir);
   let rows: Array<Record<string, unknown>>;
@@ -59,12 +63,23 @@ export async function loadData(deps: DatasetDeps, ref: string, suite: EvalSuite)
     rows = await readTable(dir);
   } catch (err) {
     // DuckDB's message names the materialized copy and echoes our SQL; name the version instead.
-    const first = String((err as Error)?.message ?? err).split('\n')[0]!.split(`${dir}/`).join('').split(dir).join(v.ref);
-    throw new CairnError('INVALID_INPUT', `${v.ref} cannot be read as a table: ${first}`, { cause: err, hint: 'evaluate on a version holding CSV, TSV, JSON Lines or Parquet files with a header row' });
+    const first = String((err as Error)?.message ?? err)
+      .split('\n')[0]!
+      .split(`${dir}/`)
+      .join('')
+      .split(dir)
+      .join(v.ref);
+    throw new CairnError('INVALID_INPUT', `${v.ref} cannot be read as a table: ${first}`, {
+      cause: err,
+      hint: 'evaluate on a version holding CSV, TSV, JSON Lines or Parquet files with a header row',
+    });
   }
   if (!rows.length) throw new CairnError('INVALID_INPUT', `${v.ref} has no rows`);
   const missing = [suite.data.label, ...suite.data.features].filter((c) => !(c in rows[0]!));
-  if (missing.length) throw new CairnError('INVALID_INPUT', `${v.ref} has no column(s) ${missing.join(', ')}`, { data: { missing, columns: Object.keys(rows[0]!) } });
+  if (missing.length)
+    throw new CairnError('INVALID_INPUT', `${v.ref} has no column(s) ${missing.join(', ')}`, {
+      data: { missing, columns: Object.keys(rows[0]!) },
+    });
   const n = rows.length;
   const cols = suite.data.features.length;
   const x = new Float32Array(n * cols);
@@ -81,12 +96,24 @@ export async function loadData(deps: DatasetDeps, ref: string, suite: EvalSuite)
 }
 
 /** The suite's predictor over a model version's files (materialized once in the cache). */
-export async function predictorFor(deps: DatasetDeps, v: ModelVersionRow, suite: EvalSuite): Promise<{ p: Predictor; dir: string }> {
-  const files = await deps.meta.db.selectFrom('dataset_versions').select('digest').where('id', '=', v.files_version_id).executeTakeFirstOrThrow();
+export async function predictorFor(
+  deps: DatasetDeps,
+  v: ModelVersionRow,
+  suite: EvalSuite,
+): Promise<{ p: Predictor; dir: string }> {
+  const files = await deps.meta.db
+    .selectFrom('dataset_versions')
+    .select('digest')
+    .where('id', '=', v.files_version_id)
+    .executeTakeFirstOrThrow();
   const dir = await materializeShared(deps, files.digest, deps.cacheDir);
   const spec = suite.predictor;
   if (spec?.kind === 'command') return { p: commandPredictor(spec.command, dir), dir };
-  if (!spec && v.format !== 'onnx') throw new CairnError('INVALID_INPUT', `${v.format} models need a command predictor in the suite (predictor: {command: …})`);
+  if (!spec && v.format !== 'onnx')
+    throw new CairnError(
+      'INVALID_INPUT',
+      `${v.format} models need a command predictor in the suite (predictor: {command: …})`,
+    );
   return { p: await onnxPredictor(dir, spec ?? {}), dir };
 }
 
@@ -99,7 +126,11 @@ function percentile(sorted: number[], q: number): number {
  * its evidence. Every check runs; a missing metric, slice or champion is a failure, never a
  * skip. Returns the report; `passed` is false when any check failed.
  */
-export async function evaluateModel(deps: DatasetDeps, ref: string, opts: { suitePath: string; data: string }): Promise<EvaluationReport> {
+export async function evaluateModel(
+  deps: DatasetDeps,
+  ref: string,
+  opts: { suitePath: string; data: string },
+): Promise<EvaluationReport> {
   const started = performance.now();
   const { suite, text } = readEvalSuite(opts.suitePath);
   const m = await resolveModel(deps, ref);
@@ -107,21 +138,66 @@ export async function evaluateModel(deps: DatasetDeps, ref: string, opts: { suit
   const suiteDigest = formatDigest(sha256Hex(text));
   // Everything from loading the data to storing the verdict is one audited attempt: a
   // predictor that crashes or prints garbage leaves a `failed` model.evaluate event too.
-  const draft = { action: 'model.evaluate' as const, target: { type: 'model', name: m.model.name, version: m.version.number, digest }, inputs: [digest], params: { suite: suite.name, suiteDigest, data: opts.data } };
+  const draft = {
+    action: 'model.evaluate' as const,
+    target: { type: 'model', name: m.model.name, version: m.version.number, digest },
+    inputs: [digest],
+    params: { suite: suite.name, suiteDigest, data: opts.data },
+  };
   return deps.audit.audited(draft, async (commit, dr) => {
     const { report, dataVersionId } = await runChecks(deps, m, suite, opts.data);
     const passed = report.passed;
     const failed = report.checks.filter((c) => !c.passed);
     Object.assign(report, { suiteDigest, durationMs: Math.round(performance.now() - started) });
     const body = canonicalJson(report);
-    dr.params = { suite: suite.name, suiteDigest, data: report.data, passed, failed: failed.map((c) => c.name), report: formatDigest(sha256Hex(body)) };
+    dr.params = {
+      suite: suite.name,
+      suiteDigest,
+      data: report.data,
+      passed,
+      failed: failed.map((c) => c.name),
+      report: formatDigest(sha256Hex(body)),
+    };
     await commit(
       async (tx) => {
         const evalId = uuidv7();
-        await tx.db.insertInto('model_evaluations').values({ id: evalId, version_id: m.version.id, suite: suite.name, suite_digest: sha256Hex(text), data_version_id: dataVersionId, passed: passed ? 1 : 0, report: body, at: report.at, by: deps.actor().id }).execute();
+        await tx.db
+          .insertInto('model_evaluations')
+          .values({
+            id: evalId,
+            version_id: m.version.id,
+            suite: suite.name,
+            suite_digest: sha256Hex(text),
+            data_version_id: dataVersionId,
+            passed: passed ? 1 : 0,
+            report: body,
+            at: report.at,
+            by: deps.actor().id,
+          })
+          .execute();
         await addEdges(tx, [
-          { id: uuidv7(), src_type: 'model_version', src_id: m.version.id, dst_type: 'evaluation', dst_id: evalId, relation: passed ? 'passed' : 'failed', via_type: 'suite', via_id: sha256Hex(text), created_at: report.at },
-          { id: uuidv7(), src_type: 'dataset_version', src_id: dataVersionId, dst_type: 'evaluation', dst_id: evalId, relation: 'evaluated_on', via_type: null, via_id: null, created_at: report.at },
+          {
+            id: uuidv7(),
+            src_type: 'model_version',
+            src_id: m.version.id,
+            dst_type: 'evaluation',
+            dst_id: evalId,
+            relation: passed ? 'passed' : 'failed',
+            via_type: 'suite',
+            via_id: sha256Hex(text),
+            created_at: report.at,
+          },
+          {
+            id: uuidv7(),
+            src_type: 'dataset_version',
+            src_id: dataVersionId,
+            dst_type: 'evaluation',
+            dst_id: evalId,
+            relation: 'evaluated_on',
+            via_type: null,
+            via_id: null,
+            created_at: report.at,
+          },
         ]);
       },
       passed ? undefined : { outcome: 'failed', reason: `CHECK_FAILED: ${failed.length} check(s) failed` },
@@ -137,7 +213,12 @@ export function readEvalSuite(path: string): { suite: EvalSuite; text: string } 
 }
 
 /** Loads the data, runs the predictor and every check; `suiteDigest` and `durationMs` are filled in by the caller. */
-async function runChecks(deps: DatasetDeps, m: Awaited<ReturnType<typeof resolveModel>>, suite: EvalSuite, dataRefIn: string): Promise<{ report: EvaluationReport; dataVersionId: string }> {
+async function runChecks(
+  deps: DatasetDeps,
+  m: Awaited<ReturnType<typeof resolveModel>>,
+  suite: EvalSuite,
+  dataRefIn: string,
+): Promise<{ report: EvaluationReport; dataVersionId: string }> {
   const { ref: dataRef, versionId: dataVersionId, data } = await loadData(deps, dataRefIn, suite);
   const { p: predictor, dir } = await predictorFor(deps, m.version, suite);
   const t0 = performance.now();
@@ -151,14 +232,19 @@ async function runChecks(deps: DatasetDeps, m: Awaited<ReturnType<typeof resolve
   const batchS = (performance.now() - t0) / 1000;
   const metrics: Record<string, number> = {};
   const checks: CheckOutcome[] = [];
-  const out = (c: EvalCheck, passed: boolean, message: string, evidence: Record<string, unknown> = {}) => checks.push({ name: c.name, kind: c.kind, line: c.line, passed, message, evidence });
+  const out = (c: EvalCheck, passed: boolean, message: string, evidence: Record<string, unknown> = {}) =>
+    checks.push({ name: c.name, kind: c.kind, line: c.line, passed, message, evidence });
   const champions = new Map<string, { ref: string; scores: Float64Array; version: ModelVersionRow } | null>();
   const champion = async (against: string) => {
     if (!champions.has(against)) {
       try {
         const c = await resolveModel(deps, against.includes('@') ? against : `${m.model.name}@${against}`);
         const cp = await predictorFor(deps, c.version, suite);
-        champions.set(against, { ref: c.ref, scores: await cp.p.predict(data.x, data.rows, data.cols), version: c.version });
+        champions.set(against, {
+          ref: c.ref,
+          scores: await cp.p.predict(data.x, data.rows, data.cols),
+          version: c.version,
+        });
         await cp.p.close();
       } catch (err) {
         if (!(err instanceof CairnError && err.code === 'NOT_FOUND')) throw err;
@@ -174,7 +260,12 @@ async function runChecks(deps: DatasetDeps, m: Awaited<ReturnType<typeof resolve
           const v = getMetric(c.metric).compute(data.y, scores);
           metrics[c.metric] = v;
           const ok = Number.isFinite(v) && (c.min === undefined || v >= c.min) && (c.max === undefined || v <= c.max);
-          out(c, ok, `${c.metric} = ${v.toFixed(4)}${c.min !== undefined ? `, at least ${c.min}` : ''}${c.max !== undefined ? `, at most ${c.max}` : ''}`, { value: v, min: c.min ?? null, max: c.max ?? null });
+          out(
+            c,
+            ok,
+            `${c.metric} = ${v.toFixed(4)}${c.min !== undefined ? `, at least ${c.min}` : ''}${c.max !== undefined ? `, at most ${c.max}` : ''}`,
+            { value: v, min: c.min ?? null, max: c.max ?? null },
+          );
           break;
         }
         case 'non_regression': {
@@ -183,22 +274,64 @@ async function runChecks(deps: DatasetDeps, m: Awaited<ReturnType<typeof resolve
             out(c, false, `there is no ${c.against} to compare with (a missing champion fails the gate)`);
             break;
           }
-          const d = pairedBootstrapDelta(c.metric, data.y, scores, ch.scores, { resamples: c.resamples, confidence: c.confidence, seed: c.seed });
+          const d = pairedBootstrapDelta(c.metric, data.y, scores, ch.scores, {
+            resamples: c.resamples,
+            confidence: c.confidence,
+            seed: c.seed,
+          });
           const g = nonRegression({ delta: d.delta, margin: c.margin, higherIsBetter: d.higherIsBetter });
-          out(c, g.pass, `${c.metric}: candidate − ${ch.ref} = ${d.delta.value.toFixed(4)} [${d.delta.lo.toFixed(4)}, ${d.delta.hi.toFixed(4)}] (${Math.round(c.confidence * 100)} % CI, ${c.resamples} paired resamples); rule: ${g.rule}`, { champion: ch.ref, delta: d.delta, candidate: d.candidate, champion_value: d.champion, margin: c.margin, rule: g.rule });
+          out(
+            c,
+            g.pass,
+            `${c.metric}: candidate − ${ch.ref} = ${d.delta.value.toFixed(4)} [${d.delta.lo.toFixed(4)}, ${d.delta.hi.toFixed(4)}] (${Math.round(c.confidence * 100)} % CI, ${c.resamples} paired resamples); rule: ${g.rule}`,
+            {
+              champion: ch.ref,
+              delta: d.delta,
+              candidate: d.candidate,
+              champion_value: d.champion,
+              margin: c.margin,
+              rule: g.rule,
+            },
+          );
           break;
         }
         case 'slice': {
           const required = c.slices.map((s) => ({ [c.by[0]!]: s }));
-          const rep = sliceReport({ y: data.y, p: scores, columns: data.columns, by: c.by, checks: [{ metric: c.metric, ...(c.min !== undefined ? { min: c.min } : {}), ...(c.max !== undefined ? { max: c.max } : {}) }], ...(c.by.length === 1 && required.length ? { required } : {}) });
-          out(c, rep.pass, rep.pass ? `${rep.slices.length} slice(s) within bounds` : rep.failures.join('; '), { slices: rep.slices.map((s) => ({ name: s.name, rows: s.rows, missing: s.missing, value: s.checks[0]?.value ?? null, pass: s.pass })) });
+          const rep = sliceReport({
+            y: data.y,
+            p: scores,
+            columns: data.columns,
+            by: c.by,
+            checks: [
+              {
+                metric: c.metric,
+                ...(c.min !== undefined ? { min: c.min } : {}),
+                ...(c.max !== undefined ? { max: c.max } : {}),
+              },
+            ],
+            ...(c.by.length === 1 && required.length ? { required } : {}),
+          });
+          out(c, rep.pass, rep.pass ? `${rep.slices.length} slice(s) within bounds` : rep.failures.join('; '), {
+            slices: rep.slices.map((s) => ({
+              name: s.name,
+              rows: s.rows,
+              missing: s.missing,
+              value: s.checks[0]?.value ?? null,
+              pass: s.pass,
+            })),
+          });
           break;
         }
         case 'fairness': {
           const g = fairnessGaps({ y: data.y, p: scores, columns: data.columns, by: [c.by] });
           const gap = c.measure === 'demographic_parity' ? g.demographicParity : g.equalOpportunity;
           const value = gap.difference;
-          out(c, value !== null && value <= c.max, `${c.measure} gap by ${c.by} = ${value === null ? 'n/a' : value.toFixed(4)}, at most ${c.max}`, { gap });
+          out(
+            c,
+            value !== null && value <= c.max,
+            `${c.measure} gap by ${c.by} = ${value === null ? 'n/a' : value.toFixed(4)}, at most ${c.max}`,
+            { gap },
+          );
           break;
         }
         case 'latency': {
@@ -215,12 +348,29 @@ async function runChecks(deps: DatasetDeps, m: Awaited<ReturnType<typeof resolve
           const p50 = percentile(times, 0.5);
           const p95 = percentile(times, 0.95);
           const rps = data.rows / batchS;
-          const ok = (c.p50Ms === undefined || p50 <= c.p50Ms) && (c.p95Ms === undefined || p95 <= c.p95Ms) && (c.minRowsPerS === undefined || rps >= c.minRowsPerS);
-          out(c, ok, `single-row latency p50 ${p50.toFixed(2)} ms, p95 ${p95.toFixed(2)} ms over ${sample} rows; batch throughput ${Math.round(rps)} rows/s`, { p50Ms: p50, p95Ms: p95, rowsPerS: rps, budget: { p50Ms: c.p50Ms ?? null, p95Ms: c.p95Ms ?? null, minRowsPerS: c.minRowsPerS ?? null } });
+          const ok =
+            (c.p50Ms === undefined || p50 <= c.p50Ms) &&
+            (c.p95Ms === undefined || p95 <= c.p95Ms) &&
+            (c.minRowsPerS === undefined || rps >= c.minRowsPerS);
+          out(
+            c,
+            ok,
+            `single-row latency p50 ${p50.toFixed(2)} ms, p95 ${p95.toFixed(2)} ms over ${sample} rows; batch throughput ${Math.round(rps)} rows/s`,
+            {
+              p50Ms: p50,
+              p95Ms: p95,
+              rowsPerS: rps,
+              budget: { p50Ms: c.p50Ms ?? null, p95Ms: c.p95Ms ?? null, minRowsPerS: c.minRowsPerS ?? null },
+            },
+          );
           break;
         }
         case 'size': {
-          const fv = await deps.meta.db.selectFrom('dataset_versions').select('total_bytes').where('id', '=', m.version.files_version_id).executeTakeFirstOrThrow();
+          const fv = await deps.meta.db
+            .selectFrom('dataset_versions')
+            .select('total_bytes')
+            .where('id', '=', m.version.files_version_id)
+            .executeTakeFirstOrThrow();
           const size = Number(fv.total_bytes);
           out(c, size <= c.max, `model files ${size} bytes, at most ${c.max}`, { bytes: size, max: c.max });
           break;
@@ -231,28 +381,57 @@ async function runChecks(deps: DatasetDeps, m: Awaited<ReturnType<typeof resolve
             out(c, false, `there is no ${c.against} whose inputs to compare with`);
             break;
           }
-          const names = (v: ModelVersionRow) => (v.signature ? ((JSON.parse(v.signature) as { inputs: Array<{ name: string }> }).inputs ?? []).map((i) => i.name) : null);
+          const names = (v: ModelVersionRow) =>
+            v.signature
+              ? ((JSON.parse(v.signature) as { inputs: Array<{ name: string }> }).inputs ?? []).map((i) => i.name)
+              : null;
           const want = names(ch.version);
           const have = names(m.version);
           const missing = want && have ? want.filter((n) => !have.includes(n)) : null;
-          out(c, missing !== null && missing.length === 0, missing === null ? 'a signature is missing (register both with --signature)' : missing.length ? `the candidate lacks input(s) ${missing.join(', ')} that ${ch.ref} takes` : `the candidate accepts every input of ${ch.ref}`, { champion: ch.ref, championInputs: want, candidateInputs: have, missing });
+          out(
+            c,
+            missing !== null && missing.length === 0,
+            missing === null
+              ? 'a signature is missing (register both with --signature)'
+              : missing.length
+                ? `the candidate lacks input(s) ${missing.join(', ')} that ${ch.ref} takes`
+                : `the candidate accepts every input of ${ch.ref}`,
+            { champion: ch.ref, championInputs: want, candidateInputs: have, missing },
+          );
           break;
         }
         case 'smoke': {
           const bad: unknown[] = [];
           for (const sc of c.cases) {
             const got = (await predictor.predict(Float32Array.from(sc.features), 1, sc.features.length))[0]!;
-            if (!(Math.abs(got - sc.expect) <= sc.tolerance)) bad.push({ features: sc.features, expect: sc.expect, got, tolerance: sc.tolerance });
+            if (!(Math.abs(got - sc.expect) <= sc.tolerance))
+              bad.push({ features: sc.features, expect: sc.expect, got, tolerance: sc.tolerance });
           }
-          out(c, bad.length === 0, bad.length ? `${bad.length} of ${c.cases.length} case(s) off` : `${c.cases.length} case(s) as expected`, { failures: bad });
+          out(
+            c,
+            bad.length === 0,
+            bad.length ? `${bad.length} of ${c.cases.length} case(s) off` : `${c.cases.length} case(s) as expected`,
+            { failures: bad },
+          );
           break;
         }
         case 'command': {
-          const r = spawnSync('/bin/sh', ['-c', c.run], { cwd: dir, env: { ...process.env, CAIRN_MODEL_DIR: dir, CAIRN_MODEL: m.ref }, encoding: 'utf8', timeout: 600_000 });
+          const r = spawnSync('/bin/sh', ['-c', c.run], {
+            cwd: dir,
+            env: { ...process.env, CAIRN_MODEL_DIR: dir, CAIRN_MODEL: m.ref },
+            encoding: 'utf8',
+            timeout: 600_000,
+          });
           const failures = c.format === 'junit' ? (/failures="(\d+)"/.exec(r.stdout)?.[1] ?? null) : null;
           const json = c.format === 'json' ? safeJson(r.stdout) : null;
-          const ok = r.status === 0 && (c.format === 'junit' ? failures === '0' : (json as { passed?: boolean } | null)?.passed !== false);
-          out(c, ok, `exit ${r.status}${failures !== null ? `, ${failures} JUnit failure(s)` : ''}`, { exit: r.status, stdout: r.stdout.slice(-2000), stderr: r.stderr.slice(-2000) });
+          const ok =
+            r.status === 0 &&
+            (c.format === 'junit' ? failures === '0' : (json as { passed?: boolean } | null)?.passed !== false);
+          out(c, ok, `exit ${r.status}${failures !== null ? `, ${failures} JUnit failure(s)` : ''}`, {
+            exit: r.status,
+            stdout: r.stdout.slice(-2000),
+            stderr: r.stderr.slice(-2000),
+          });
           break;
         }
       }
@@ -262,7 +441,20 @@ async function runChecks(deps: DatasetDeps, m: Awaited<ReturnType<typeof resolve
   }
   await predictor.close();
   const passed = checks.every((c) => c.passed);
-  const report: EvaluationReport = { format: 'cairn.evaluation/v1', model: m.ref, digest: formatDigest(m.version.digest), suite: suite.name, suiteDigest: '', data: dataRef, rows: data.rows, passed, checks, metrics, at: isoUtc(deps.clock.now()), durationMs: 0 };
+  const report: EvaluationReport = {
+    format: 'cairn.evaluation/v1',
+    model: m.ref,
+    digest: formatDigest(m.version.digest),
+    suite: suite.name,
+    suiteDigest: '',
+    data: dataRef,
+    rows: data.rows,
+    passed,
+    checks,
+    metrics,
+    at: isoUtc(deps.clock.now()),
+    durationMs: 0,
+  };
   return { report, dataVersionId };
 }
 
@@ -275,13 +467,22 @@ function safeJson(s: string): unknown {
 }
 
 export function evaluationJUnit(r: EvaluationReport): string {
-  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-  const cases = r.checks.map((c) => `    <testcase classname="${esc(r.suite)}" name="${esc(c.name)}">${c.passed ? '' : `<failure message="${esc(c.message)}"/>`}</testcase>`);
+  const esc = (s: string) =>
+    s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  const cases = r.checks.map(
+    (c) =>
+      `    <testcase classname="${esc(r.suite)}" name="${esc(c.name)}">${c.passed ? '' : `<failure message="${esc(c.message)}"/>`}</testcase>`,
+  );
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n  <testsuite name="${esc(`${r.model} ${r.suite}`)}" tests="${r.checks.length}" failures="${r.checks.filter((c) => !c.passed).length}">\n${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`;
 }
 
 export function evaluationHtml(r: EvaluationReport): string {
   const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  const rows = r.checks.map((c) => `<tr class="${c.passed ? 'ok' : 'bad'}"><td>${c.passed ? 'passed' : 'FAILED'}</td><td>${esc(c.name)}</td><td>${esc(c.message)}</td></tr>`).join('\n');
+  const rows = r.checks
+    .map(
+      (c) =>
+        `<tr class="${c.passed ? 'ok' : 'bad'}"><td>${c.passed ? 'passed' : 'FAILED'}</td><td>${esc(c.name)}</td><td>${esc(c.message)}</td></tr>`,
+    )
+    .join('\n');
   return `<!doctype html><meta charset="utf-8"><title>${esc(r.model)} — ${esc(r.suite)}</title><style>body{font:14px system-ui;margin:2em}td{padding:4px 8px;border-bottom:1px solid #ddd}.bad td:first-child{color:#b00;font-weight:bold}.ok td:first-child{color:#070}</style><h1>${esc(r.model)}: ${r.passed ? 'passed' : 'FAILED'}</h1><p>Suite ${esc(r.suite)} (${r.suiteDigest}) on ${esc(r.data)}, ${r.rows} rows, ${r.at}</p><table>${rows}</table>\n`;
 }

@@ -25,9 +25,19 @@ function findFiles(dir: string, ext: string): string[] {
 }
 
 /** ONNX Runtime (CPU) over the model's .onnx file; batches of 4,096 rows. */
-export async function onnxPredictor(modelDir: string, opts: { file?: string; input?: string; output?: string } = {}): Promise<Predictor> {
+export async function onnxPredictor(
+  modelDir: string,
+  opts: { file?: string; input?: string; output?: string } = {},
+): Promise<Predictor> {
   const files = opts.file ? [join(modelDir, opts.file)] : findFiles(modelDir, '.onnx');
-  if (files.length !== 1) throw new CairnError('INVALID_INPUT', files.length ? `the model has ${files.length} .onnx files; name one with predictor.onnx` : 'the model has no .onnx file; use a command predictor', { data: { files } });
+  if (files.length !== 1)
+    throw new CairnError(
+      'INVALID_INPUT',
+      files.length
+        ? `the model has ${files.length} .onnx files; name one with predictor.onnx`
+        : 'the model has no .onnx file; use a command predictor',
+      { data: { files } },
+    );
   const ort = await import('onnxruntime-node');
   const session = await ort.InferenceSession.create(files[0]!);
   const input = opts.input ?? session.inputNames[0]!;
@@ -62,7 +72,11 @@ export function commandPredictor(command: string, modelDir: string): Predictor {
     inputs: null,
     predict(features, rows, cols) {
       return new Promise((resolve, reject) => {
-        const child = spawn('/bin/sh', ['-c', command], { cwd: modelDir, env: { ...process.env, CAIRN_MODEL_DIR: modelDir }, stdio: ['pipe', 'pipe', 'pipe'] });
+        const child = spawn('/bin/sh', ['-c', command], {
+          cwd: modelDir,
+          env: { ...process.env, CAIRN_MODEL_DIR: modelDir },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
         const out = new Float64Array(rows);
         let n = 0;
         let lineNo = 0;
@@ -84,15 +98,25 @@ export function commandPredictor(command: string, modelDir: string): Predictor {
           if (score === null) {
             const shown = l.length > 200 ? `${l.slice(0, 200)}… (${l.length - 200} more characters)` : l;
             refuse(
-              new CairnError('INVALID_INPUT', `the predictor command ${JSON.stringify(command)} printed a line that is not a score (line ${lineNo} of its output): ${JSON.stringify(shown)}`, {
-                hint: 'the command must print one line per row on stdout, {"score": <number>} or a bare number, and send anything else (logs, progress) to stderr',
-                data: { line: lineNo, output: shown },
-              }),
+              new CairnError(
+                'INVALID_INPUT',
+                `the predictor command ${JSON.stringify(command)} printed a line that is not a score (line ${lineNo} of its output): ${JSON.stringify(shown)}`,
+                {
+                  hint: 'the command must print one line per row on stdout, {"score": <number>} or a bare number, and send anything else (logs, progress) to stderr',
+                  data: { line: lineNo, output: shown },
+                },
+              ),
             );
             return;
           }
           if (n >= rows) {
-            refuse(new CairnError('INVALID_INPUT', `the predictor command ${JSON.stringify(command)} printed more scores than the ${rows} rows it was given (line ${lineNo} of its output)`, { data: { line: lineNo, rows } }));
+            refuse(
+              new CairnError(
+                'INVALID_INPUT',
+                `the predictor command ${JSON.stringify(command)} printed more scores than the ${rows} rows it was given (line ${lineNo} of its output)`,
+                { data: { line: lineNo, rows } },
+              ),
+            );
             return;
           }
           out[n++] = score;
@@ -106,18 +130,34 @@ export function commandPredictor(command: string, modelDir: string): Predictor {
         child.stderr.on('data', (d: Buffer) => {
           stderr = (stderr + d.toString()).slice(-2000);
         });
-        child.on('error', (err) => refuse(new CairnError('INVALID_INPUT', `the predictor command ${JSON.stringify(command)} could not start: ${err.message}`, { cause: err })));
+        child.on('error', (err) =>
+          refuse(
+            new CairnError(
+              'INVALID_INPUT',
+              `the predictor command ${JSON.stringify(command)} could not start: ${err.message}`,
+              { cause: err },
+            ),
+          ),
+        );
         child.on('close', (code) => {
           if (carry) take(carry);
           if (settled) return;
           settled = true;
-          if (code !== 0) return reject(new CairnError('INVALID_INPUT', `the predictor command exited with ${code}: ${stderr.trim().slice(-500)}`));
-          if (n !== rows) return reject(new CairnError('INVALID_INPUT', `the predictor command answered ${n} of ${rows} rows`));
+          if (code !== 0)
+            return reject(
+              new CairnError(
+                'INVALID_INPUT',
+                `the predictor command exited with ${code}: ${stderr.trim().slice(-500)}`,
+              ),
+            );
+          if (n !== rows)
+            return reject(new CairnError('INVALID_INPUT', `the predictor command answered ${n} of ${rows} rows`));
           resolve(out);
         });
         child.stdin.on('error', () => {});
         const chunks: string[] = [];
-        for (let i = 0; i < rows; i++) chunks.push(`${JSON.stringify({ features: Array.from(features.subarray(i * cols, (i + 1) * cols)) })}\n`);
+        for (let i = 0; i < rows; i++)
+          chunks.push(`${JSON.stringify({ features: Array.from(features.subarray(i * cols, (i + 1) * cols)) })}\n`);
         child.stdin.end(chunks.join(''));
       });
     },
@@ -133,6 +173,11 @@ export function parseScore(line: string): number | null {
   } catch {
     return null;
   }
-  const score = typeof v === 'number' ? v : v && typeof v === 'object' && !Array.isArray(v) ? (v as { score?: unknown }).score : undefined;
+  const score =
+    typeof v === 'number'
+      ? v
+      : v && typeof v === 'object' && !Array.isArray(v)
+        ? (v as { score?: unknown }).score
+        : undefined;
   return typeof score === 'number' && Number.isFinite(score) ? score : null;
 }

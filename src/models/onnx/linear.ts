@@ -50,7 +50,10 @@ export function linearOnnx(m: LinearModel): Buffer {
   const f = m.weights.length;
   const input = m.inputName ?? 'features';
   const output = m.outputName ?? (m.output === 'probability' ? 'probability' : 'value');
-  const nodes = [node('MatMul', [input, 'W'], ['xw'], 'matmul'), node('Add', ['xw', 'B'], [m.output === 'probability' ? 'logit' : output], 'add')];
+  const nodes = [
+    node('MatMul', [input, 'W'], ['xw'], 'matmul'),
+    node('Add', ['xw', 'B'], [m.output === 'probability' ? 'logit' : output], 'add'),
+  ];
   if (m.output === 'probability') nodes.push(node('Sigmoid', ['logit'], [output], 'sigmoid'));
   const graph = [
     ...nodes.flatMap((n) => bytes(1, n)),
@@ -60,6 +63,11 @@ export function linearOnnx(m: LinearModel): Buffer {
     ...bytes(11, valueInfo(input, ['batch', f])),
     ...bytes(12, valueInfo(output, ['batch', 1])),
   ];
-  const model = [...int(1, 8 /* IR version */), ...str(2, 'cairn'), ...bytes(7, graph), ...bytes(8, [...str(1, ''), ...int(2, 13)])];
+  const model = [
+    ...int(1, 8 /* IR version */),
+    ...str(2, 'cairn'),
+    ...bytes(7, graph),
+    ...bytes(8, [...str(1, ''), ...int(2, 13)]),
+  ];
   return Buffer.from(model);
 }

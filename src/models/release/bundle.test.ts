@@ -4,7 +4,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { formatVerifierKey, generateSigningKeyPair, publicKeyToPem, signerFromPrivateKey } from '../../audit/note/index.js';
+import {
+  formatVerifierKey,
+  generateSigningKeyPair,
+  publicKeyToPem,
+  signerFromPrivateKey,
+} from '../../audit/note/index.js';
 import { canonicalJson } from '../../core/canonical-json.js';
 import { isCairnError } from '../../core/errors.js';
 import { useTempDirs } from '../../test-support/temp.js';
@@ -30,45 +35,71 @@ async function refusal(p: Promise<unknown>): Promise<unknown> {
 }
 
 function listFiles(dir: string, rel = ''): string[] {
-  return readdirSync(join(dir, rel), { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? listFiles(dir, join(rel, d.name)) : [join(rel, d.name)])).sort();
+  return readdirSync(join(dir, rel), { withFileTypes: true })
+    .flatMap((d) => (d.isDirectory() ? listFiles(dir, join(rel, d.name)) : [join(rel, d.name)]))
+    .sort();
 }
 
 describe('writeReleaseBundle / verifyReleaseBundle', () => {
   it('round trip: writes the documented layout and verifies, with and without trusted keys', async () => {
     const f = await writeFixture(tmp);
-    expect(listFiles(f.out)).toEqual([
-      'README.md',
-      'evaluations/holdout.json',
-      'manifest.dsse.json',
-      'manifest.json',
-      'model/config/tokenizer.json',
-      'model/weights.bin',
-      'model-card.json',
-      'model-card.md',
-      'proofs/model-registered.json',
-      'proofs/run-finished.json',
-      'provenance.dsse.json',
-      'public-key.pem',
-      'public-key.vkey',
-    ].sort());
+    expect(listFiles(f.out)).toEqual(
+      [
+        'README.md',
+        'evaluations/holdout.json',
+        'manifest.dsse.json',
+        'manifest.json',
+        'model/config/tokenizer.json',
+        'model/weights.bin',
+        'model-card.json',
+        'model-card.md',
+        'proofs/model-registered.json',
+        'proofs/run-finished.json',
+        'provenance.dsse.json',
+        'public-key.pem',
+        'public-key.vkey',
+      ].sort(),
+    );
     // The manifest is canonical JSON and lists every file but itself and its signature.
     const manifestText = readFileSync(join(f.out, 'manifest.json'), 'utf8');
-    const manifest = JSON.parse(manifestText) as { format: string; model: unknown; files: Array<{ path: string; sha256: string; size: number }> };
+    const manifest = JSON.parse(manifestText) as {
+      format: string;
+      model: unknown;
+      files: Array<{ path: string; sha256: string; size: number }>;
+    };
     expect(canonicalJson(manifest)).toBe(manifestText);
     expect(manifest.format).toBe('cairn.release/v1');
     expect(manifest.model).toEqual({ name: 'churn', version: 3 });
     expect(manifest.files.map((x) => x.path)).toHaveLength(11);
     const weights = readFileSync(join(f.out, 'model', 'weights.bin'));
-    expect(manifest.files.find((x) => x.path === 'model/weights.bin')).toEqual({ path: 'model/weights.bin', sha256: createHash('sha256').update(weights).digest('hex'), size: weights.length });
+    expect(manifest.files.find((x) => x.path === 'model/weights.bin')).toEqual({
+      path: 'model/weights.bin',
+      sha256: createHash('sha256').update(weights).digest('hex'),
+      size: weights.length,
+    });
 
-    const trusted = await verifyReleaseBundle(f.out, { trustedPublicKeyPem: f.publicKeyPem, trustedVerifierKey: f.verifierKey });
+    const trusted = await verifyReleaseBundle(f.out, {
+      trustedPublicKeyPem: f.publicKeyPem,
+      trustedVerifierKey: f.verifierKey,
+    });
     expect(trusted.problems).toEqual([]);
-    expect(trusted).toMatchObject({ ok: true, keyTrusted: true, proofsKeyTrusted: true, filesChecked: 11, proofsChecked: 2, model: { name: 'churn', version: 3 } });
+    expect(trusted).toMatchObject({
+      ok: true,
+      keyTrusted: true,
+      proofsKeyTrusted: true,
+      filesChecked: 11,
+      proofsChecked: 2,
+      model: { name: 'churn', version: 3 },
+    });
     expect(trusted.statement?.subject.map((s) => s.name)).toEqual(['config/tokenizer.json', 'weights.bin']);
     expect(trusted.keyid).toBe(keyIdOf(f.options.privateKey));
 
     // The release key alone also vouches for the proofs: Cairn signs both with the workspace key.
-    expect(await verifyReleaseBundle(f.out, { trustedPublicKeyPem: f.publicKeyPem })).toMatchObject({ ok: true, keyTrusted: true, proofsKeyTrusted: true });
+    expect(await verifyReleaseBundle(f.out, { trustedPublicKeyPem: f.publicKeyPem })).toMatchObject({
+      ok: true,
+      keyTrusted: true,
+      proofsKeyTrusted: true,
+    });
     // Without a trusted key it is only self-consistent, and says so.
     expect(await verifyReleaseBundle(f.out)).toMatchObject({ ok: true, keyTrusted: false, proofsKeyTrusted: false });
   });
@@ -78,9 +109,22 @@ describe('writeReleaseBundle / verifyReleaseBundle', () => {
     const env = parseEnvelope(readFileSync(join(f.out, 'provenance.dsse.json'), 'utf8'));
     expect(env.payloadType).toBe(IN_TOTO_PAYLOAD_TYPE);
     expect(env.signatures[0]!.keyid).toBe(keyIdOf(f.options.privateKey));
-    const statement = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as ReturnType<typeof buildStatement>;
-    const digestOf = (p: string) => createHash('sha256').update(readFileSync(join(f.out, 'model', p))).digest('hex');
-    expect(statement).toEqual(buildStatement({ ...f.options.statementFacts, files: [{ path: 'weights.bin', sha256: digestOf('weights.bin') }, { path: 'config/tokenizer.json', sha256: digestOf('config/tokenizer.json') }] }));
+    const statement = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as ReturnType<
+      typeof buildStatement
+    >;
+    const digestOf = (p: string) =>
+      createHash('sha256')
+        .update(readFileSync(join(f.out, 'model', p)))
+        .digest('hex');
+    expect(statement).toEqual(
+      buildStatement({
+        ...f.options.statementFacts,
+        files: [
+          { path: 'weights.bin', sha256: digestOf('weights.bin') },
+          { path: 'config/tokenizer.json', sha256: digestOf('config/tokenizer.json') },
+        ],
+      }),
+    );
   });
 
   it('a modified model file is named; re-signing the manifest cannot hide it from the signed statement', async () => {
@@ -113,10 +157,14 @@ describe('writeReleaseBundle / verifyReleaseBundle', () => {
       ['file-unlisted', 'model/sub/more.py'],
     ]);
     // Adding it to the manifest and re-signing still leaves it outside the signed statement.
-    resignManifest(f.out, f.privateKey, (m) => m.files.push({ path: 'model/extra.bin', sha256: createHash('sha256').update('payload').digest('hex'), size: 7 }));
+    resignManifest(f.out, f.privateKey, (m) =>
+      m.files.push({ path: 'model/extra.bin', sha256: createHash('sha256').update('payload').digest('hex'), size: 7 }),
+    );
     rmSync(join(f.out, 'model', 'sub'), { recursive: true });
     rmSync(join(f.out, 'evaluations', 'rosy.json'));
-    expect(codes(await verifyReleaseBundle(f.out, { trustedPublicKeyPem: f.publicKeyPem }))).toEqual([['subject-mismatch', 'model/extra.bin']]);
+    expect(codes(await verifyReleaseBundle(f.out, { trustedPublicKeyPem: f.publicKeyPem }))).toEqual([
+      ['subject-mismatch', 'model/extra.bin'],
+    ]);
   });
 
   it('a forged provenance signature (a flipped byte) fails, naming provenance.dsse.json', async () => {
@@ -125,7 +173,10 @@ describe('writeReleaseBundle / verifyReleaseBundle', () => {
     const env = parseEnvelope(readFileSync(path, 'utf8'));
     const sig = Buffer.from(env.signatures[0]!.sig, 'base64');
     sig[5] = sig[5]! ^ 0x01;
-    writeFileSync(path, serializeEnvelope({ ...env, signatures: [{ keyid: env.signatures[0]!.keyid, sig: sig.toString('base64') }] }));
+    writeFileSync(
+      path,
+      serializeEnvelope({ ...env, signatures: [{ keyid: env.signatures[0]!.keyid, sig: sig.toString('base64') }] }),
+    );
     // The manifest re-signed so that the signature is the only thing wrong.
     resignManifest(f.out, f.privateKey);
     for (const opts of [{ trustedPublicKeyPem: f.publicKeyPem }, {}]) {
@@ -142,9 +193,17 @@ describe('writeReleaseBundle / verifyReleaseBundle', () => {
     const path = join(f.out, 'provenance.dsse.json');
     const env = parseEnvelope(readFileSync(path, 'utf8'));
     const forged = signEnvelope(IN_TOTO_PAYLOAD_TYPE, Buffer.from(env.payload, 'base64'), other.privateKey);
-    writeFileSync(path, serializeEnvelope({ ...forged, signatures: [{ keyid: env.signatures[0]!.keyid, sig: forged.signatures[0]!.sig }] }));
+    writeFileSync(
+      path,
+      serializeEnvelope({
+        ...forged,
+        signatures: [{ keyid: env.signatures[0]!.keyid, sig: forged.signatures[0]!.sig }],
+      }),
+    );
     resignManifest(f.out, f.privateKey);
-    expect(codes(await verifyReleaseBundle(f.out, { trustedPublicKeyPem: f.publicKeyPem }))).toEqual([['signature-invalid', 'provenance.dsse.json']]);
+    expect(codes(await verifyReleaseBundle(f.out, { trustedPublicKeyPem: f.publicKeyPem }))).toEqual([
+      ['signature-invalid', 'provenance.dsse.json'],
+    ]);
   });
 
   it('a whole bundle re-signed with another key and its public-key.pem swapped fails against the trusted key', async () => {
@@ -160,7 +219,10 @@ describe('writeReleaseBundle / verifyReleaseBundle', () => {
       verifierKey: formatVerifierKey(ORIGIN, signer.rawPublicKey),
       auditProofs: [{ name: 'run-finished', text: makeProof(signer, entries, 0) }],
     });
-    const r = await verifyReleaseBundle(out, { trustedPublicKeyPem: f.publicKeyPem, trustedVerifierKey: f.verifierKey });
+    const r = await verifyReleaseBundle(out, {
+      trustedPublicKeyPem: f.publicKeyPem,
+      trustedVerifierKey: f.verifierKey,
+    });
     expect(r.ok).toBe(false);
     expect(codes(r)).toEqual([
       ['key-mismatch', 'public-key.pem'],
@@ -175,9 +237,21 @@ describe('writeReleaseBundle / verifyReleaseBundle', () => {
 
   it('a statement whose subject digest does not match the manifest is not ok', async () => {
     const f = await writeFixture(tmp);
-    const tokenizer = createHash('sha256').update(readFileSync(join(f.out, 'model', 'config', 'tokenizer.json'))).digest('hex');
-    const lying = buildStatement({ ...f.options.statementFacts, files: [{ path: 'weights.bin', sha256: H('9') }, { path: 'config/tokenizer.json', sha256: tokenizer }, { path: 'ghost.bin', sha256: H('8') }] });
-    writeFileSync(join(f.out, 'provenance.dsse.json'), serializeEnvelope(signEnvelope(IN_TOTO_PAYLOAD_TYPE, Buffer.from(JSON.stringify(lying)), f.privateKey)));
+    const tokenizer = createHash('sha256')
+      .update(readFileSync(join(f.out, 'model', 'config', 'tokenizer.json')))
+      .digest('hex');
+    const lying = buildStatement({
+      ...f.options.statementFacts,
+      files: [
+        { path: 'weights.bin', sha256: H('9') },
+        { path: 'config/tokenizer.json', sha256: tokenizer },
+        { path: 'ghost.bin', sha256: H('8') },
+      ],
+    });
+    writeFileSync(
+      join(f.out, 'provenance.dsse.json'),
+      serializeEnvelope(signEnvelope(IN_TOTO_PAYLOAD_TYPE, Buffer.from(JSON.stringify(lying)), f.privateKey)),
+    );
     resignManifest(f.out, f.privateKey);
     const r = await verifyReleaseBundle(f.out, { trustedPublicKeyPem: f.publicKeyPem });
     expect(r.ok).toBe(false);
@@ -191,10 +265,14 @@ describe('writeReleaseBundle / verifyReleaseBundle', () => {
   it('a manifest edited without its signature fails on manifest.dsse.json', async () => {
     const f = await writeFixture(tmp);
     const path = join(f.out, 'manifest.json');
-    const m = JSON.parse(readFileSync(path, 'utf8')) as { files: Array<{ path: string; sha256: string; size: number }> };
+    const m = JSON.parse(readFileSync(path, 'utf8')) as {
+      files: Array<{ path: string; sha256: string; size: number }>;
+    };
     writeFileSync(join(f.out, 'model-card.md'), '# churn v3\n\nSafe for every use.\n');
     const card = m.files.find((x) => x.path === 'model-card.md')!;
-    card.sha256 = createHash('sha256').update(readFileSync(join(f.out, 'model-card.md'))).digest('hex');
+    card.sha256 = createHash('sha256')
+      .update(readFileSync(join(f.out, 'model-card.md')))
+      .digest('hex');
     card.size = readFileSync(join(f.out, 'model-card.md')).length;
     writeFileSync(path, canonicalJson(m));
     const r = await verifyReleaseBundle(f.out, { trustedPublicKeyPem: f.publicKeyPem });
@@ -204,7 +282,9 @@ describe('writeReleaseBundle / verifyReleaseBundle', () => {
   it('a missing file is named', async () => {
     const f = await writeFixture(tmp);
     rmSync(join(f.out, 'evaluations', 'holdout.json'));
-    expect(codes(await verifyReleaseBundle(f.out, { trustedPublicKeyPem: f.publicKeyPem }))).toEqual([['file-missing', 'evaluations/holdout.json']]);
+    expect(codes(await verifyReleaseBundle(f.out, { trustedPublicKeyPem: f.publicKeyPem }))).toEqual([
+      ['file-missing', 'evaluations/holdout.json'],
+    ]);
   });
 
   it('path traversal: refused on write, and a manifest naming ../, / or NUL is refused on verify without reading outside', async () => {
@@ -212,12 +292,28 @@ describe('writeReleaseBundle / verifyReleaseBundle', () => {
     const base = tmp();
     for (const path of ['../evil.bin', '/etc/passwd', 'a/../../b', 'a\0b', 'a\\..\\b', '', 'a//b', './a']) {
       const dir = join(base, `w${Math.random().toString(36).slice(2)}`);
-      const err = await refusal(writeReleaseBundle(dir, { ...f.options, files: [{ path, absPath: f.options.files[0]!.absPath }] }));
+      const err = await refusal(
+        writeReleaseBundle(dir, { ...f.options, files: [{ path, absPath: f.options.files[0]!.absPath }] }),
+      );
       expect(isCairnError(err, 'PATH_UNSAFE'), `${JSON.stringify(path)}: ${String(err)}`).toBe(true);
       expect(existsSync(dir)).toBe(false);
     }
-    expect(isCairnError(await refusal(writeReleaseBundle(join(base, 'e'), { ...f.options, evaluations: [{ name: '../x', report: {} }] })), 'PATH_UNSAFE')).toBe(true);
-    expect(isCairnError(await refusal(writeReleaseBundle(join(base, 'p'), { ...f.options, auditProofs: [{ name: 'a/b', text: '{}' }] })), 'PATH_UNSAFE')).toBe(true);
+    expect(
+      isCairnError(
+        await refusal(
+          writeReleaseBundle(join(base, 'e'), { ...f.options, evaluations: [{ name: '../x', report: {} }] }),
+        ),
+        'PATH_UNSAFE',
+      ),
+    ).toBe(true);
+    expect(
+      isCairnError(
+        await refusal(
+          writeReleaseBundle(join(base, 'p'), { ...f.options, auditProofs: [{ name: 'a/b', text: '{}' }] }),
+        ),
+        'PATH_UNSAFE',
+      ),
+    ).toBe(true);
 
     // A verifier given such a manifest (validly signed!) names the entry and never opens it.
     writeFileSync(join(dirname(f.out), 'outside.bin'), 'secret');
@@ -260,7 +356,10 @@ describe('writeReleaseBundle / verifyReleaseBundle', () => {
     rmSync(join(g.out, 'model', 'config'), { recursive: true });
     symlinkSync(elsewhere, join(g.out, 'model', 'config'));
     const r2 = await verifyReleaseBundle(g.out, { trustedPublicKeyPem: g.publicKeyPem });
-    expect(codes(r2)).toEqual([['path-unsafe', 'model/config/tokenizer.json'], ['file-unlisted', 'model/config']]);
+    expect(codes(r2)).toEqual([
+      ['path-unsafe', 'model/config/tokenizer.json'],
+      ['file-unlisted', 'model/config'],
+    ]);
   });
 
   it('audit proofs are checked with checkProofFile: a tampered entry or an untrusted log key fails', async () => {
@@ -276,7 +375,10 @@ describe('writeReleaseBundle / verifyReleaseBundle', () => {
 
     const g = await writeFixture(tmp);
     const stranger = signerFromPrivateKey(ORIGIN, generateSigningKeyPair().privateKey);
-    const r2 = await verifyReleaseBundle(g.out, { trustedPublicKeyPem: g.publicKeyPem, trustedVerifierKey: formatVerifierKey(ORIGIN, stranger.rawPublicKey) });
+    const r2 = await verifyReleaseBundle(g.out, {
+      trustedPublicKeyPem: g.publicKeyPem,
+      trustedVerifierKey: formatVerifierKey(ORIGIN, stranger.rawPublicKey),
+    });
     expect(codes(r2)).toEqual([
       ['key-mismatch', 'public-key.vkey'],
       ['proof-invalid', 'proofs/model-registered.json'],
@@ -288,30 +390,63 @@ describe('writeReleaseBundle / verifyReleaseBundle', () => {
     const f = await writeFixture(tmp);
     expect(isCairnError(await refusal(writeReleaseBundle(f.out, f.options)), 'ALREADY_EXISTS')).toBe(true);
     const other = generateSigningKeyPair();
-    expect(isCairnError(await refusal(writeReleaseBundle(join(tmp(), 'a'), { ...f.options, publicKeyPem: publicKeyToPem(other.publicKey) })), 'INVALID_INPUT')).toBe(true);
+    expect(
+      isCairnError(
+        await refusal(
+          writeReleaseBundle(join(tmp(), 'a'), { ...f.options, publicKeyPem: publicKeyToPem(other.publicKey) }),
+        ),
+        'INVALID_INPUT',
+      ),
+    ).toBe(true);
     const badProof = f.options.auditProofs[0]!.text.replace('run.finish', 'run.start');
-    expect(isCairnError(await refusal(writeReleaseBundle(join(tmp(), 'b'), { ...f.options, auditProofs: [{ name: 'x', text: badProof }] })), 'CHECK_FAILED')).toBe(true);
+    expect(
+      isCairnError(
+        await refusal(
+          writeReleaseBundle(join(tmp(), 'b'), { ...f.options, auditProofs: [{ name: 'x', text: badProof }] }),
+        ),
+        'CHECK_FAILED',
+      ),
+    ).toBe(true);
     const facts = sampleFacts();
-    expect(isCairnError(await refusal(writeReleaseBundle(join(tmp(), 'c'), { ...f.options, statementFacts: { ...f.options.statementFacts, code: { commit: 'main', dirty: null } } })), 'INVALID_INPUT')).toBe(true);
+    expect(
+      isCairnError(
+        await refusal(
+          writeReleaseBundle(join(tmp(), 'c'), {
+            ...f.options,
+            statementFacts: { ...f.options.statementFacts, code: { commit: 'main', dirty: null } },
+          }),
+        ),
+        'INVALID_INPUT',
+      ),
+    ).toBe(true);
     expect(facts.code.commit).toHaveLength(40);
     // The copy is checked against the expected digest; nothing is left behind.
     const empty = tmp();
-    const err = await refusal(writeReleaseBundle(empty, { ...f.options, files: [{ ...f.options.files[0]!, sha256: `sha256:${H('7')}` }] }));
+    const err = await refusal(
+      writeReleaseBundle(empty, { ...f.options, files: [{ ...f.options.files[0]!, sha256: `sha256:${H('7')}` }] }),
+    );
     expect(isCairnError(err, 'CORRUPT_OBJECT')).toBe(true);
     expect(readdirSync(empty)).toEqual([]);
-    expect(isCairnError(await refusal(writeReleaseBundle(join(tmp(), 'd'), { ...f.options, files: [] })), 'INVALID_INPUT')).toBe(true);
+    expect(
+      isCairnError(await refusal(writeReleaseBundle(join(tmp(), 'd'), { ...f.options, files: [] })), 'INVALID_INPUT'),
+    ).toBe(true);
   });
 
   it('verify throws for a folder that is not a release bundle', async () => {
     expect(isCairnError(await refusal(verifyReleaseBundle(tmp())), 'INVALID_INPUT')).toBe(true);
     const d = tmp();
-    writeFileSync(join(d, 'manifest.json'), '{"format":"cairn.release/v9","model":{"name":"x","version":1},"files":[]}');
+    writeFileSync(
+      join(d, 'manifest.json'),
+      '{"format":"cairn.release/v9","model":{"name":"x","version":1},"files":[]}',
+    );
     expect(isCairnError(await refusal(verifyReleaseBundle(d)), 'UNSUPPORTED')).toBe(true);
   });
 });
 
 const here = dirname(fileURLToPath(import.meta.url));
-const hasTools = spawnSync('python3', ['--version']).status === 0 && /^OpenSSL 3\./.test(spawnSync('openssl', ['version'], { encoding: 'utf8' }).stdout ?? '');
+const hasTools =
+  spawnSync('python3', ['--version']).status === 0 &&
+  /^OpenSSL 3\./.test(spawnSync('openssl', ['version'], { encoding: 'utf8' }).stdout ?? '');
 
 describe('verification with python3 and openssl only (docs/RELEASES.md)', () => {
   it('the documentation carries the verifier script verbatim', () => {

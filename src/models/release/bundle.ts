@@ -1,12 +1,36 @@
 import { createHash, type KeyObject } from 'node:crypto';
-import { constants, createReadStream, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  constants,
+  createReadStream,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { canonicalJsonBytes } from '../../core/canonical-json.js';
 import { CairnError, ioError } from '../../core/errors.js';
 import { checkProofFile } from '../../audit/export/proof-file.js';
-import { parseVerifierKey, publicKeyFromPem, publicKeyToPem, rawPublicKey, type NoteVerifier } from '../../audit/note/index.js';
-import { IN_TOTO_PAYLOAD_TYPE, keyIdOf, parseEnvelope, serializeEnvelope, signEnvelope, verifyEnvelope } from './dsse.js';
+import {
+  parseVerifierKey,
+  publicKeyFromPem,
+  publicKeyToPem,
+  rawPublicKey,
+  type NoteVerifier,
+} from '../../audit/note/index.js';
+import {
+  IN_TOTO_PAYLOAD_TYPE,
+  keyIdOf,
+  parseEnvelope,
+  serializeEnvelope,
+  signEnvelope,
+  verifyEnvelope,
+} from './dsse.js';
 import {
   BUNDLE_FILES,
   EVALUATIONS_DIR,
@@ -90,7 +114,9 @@ function samePublicKey(a: KeyObject, b: KeyObject): boolean {
  */
 export async function writeReleaseBundle(dir: string, opts: WriteReleaseOptions): Promise<WriteReleaseResult> {
   if (existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).length > 0)) {
-    throw new CairnError('ALREADY_EXISTS', `${dir} is not empty`, { hint: 'write the release into a new or empty directory' });
+    throw new CairnError('ALREADY_EXISTS', `${dir} is not empty`, {
+      hint: 'write the release into a new or empty directory',
+    });
   }
   // Everything that can be refused without touching the disk is refused first.
   const publicKey = publicKeyFromPem(opts.publicKeyPem);
@@ -105,14 +131,23 @@ export async function writeReleaseBundle(dir: string, opts: WriteReleaseOptions)
     seen.add(f.path);
   }
   if (opts.files.length === 0) throw new CairnError('INVALID_INPUT', 'a release needs at least one model file');
-  const evalNames = uniqueNames(opts.evaluations.map((e) => e.name), 'evaluation report');
-  const proofNames = uniqueNames(opts.auditProofs.map((p) => p.name), 'audit proof');
+  const evalNames = uniqueNames(
+    opts.evaluations.map((e) => e.name),
+    'evaluation report',
+  );
+  const proofNames = uniqueNames(
+    opts.auditProofs.map((p) => p.name),
+    'audit proof',
+  );
   // The facts are checked now, with stand-in digests, rather than after copying the model.
   buildStatement({ ...opts.statementFacts, files: opts.files.map((f) => ({ path: f.path, sha256: '0'.repeat(64) })) });
-  const trustedForProofs: NoteVerifier | undefined = vkey ? { name: vkey.name, keyId: vkey.keyId, publicKey: vkey.publicKey } : undefined;
+  const trustedForProofs: NoteVerifier | undefined = vkey
+    ? { name: vkey.name, keyId: vkey.keyId, publicKey: vkey.publicKey }
+    : undefined;
   opts.auditProofs.forEach((p, i) => {
     const r = checkProofFile(p.text, trustedForProofs);
-    if (!r.ok) throw new CairnError('CHECK_FAILED', `audit proof ${proofNames[i]} does not verify: ${r.problems.join('; ')}`);
+    if (!r.ok)
+      throw new CairnError('CHECK_FAILED', `audit proof ${proofNames[i]} does not verify: ${r.problems.join('; ')}`);
   });
 
   const created = !existsSync(dir);
@@ -140,7 +175,10 @@ export async function writeReleaseBundle(dir: string, opts: WriteReleaseOptions)
       }
       const h = await hashFile(abs);
       if (f.sha256 !== undefined && f.sha256.replace(/^sha256:/, '') !== h.sha256) {
-        throw new CairnError('CORRUPT_OBJECT', `model file ${f.path} (${f.absPath}) has SHA-256 ${h.sha256}, expected ${f.sha256}`);
+        throw new CairnError(
+          'CORRUPT_OBJECT',
+          `model file ${f.path} (${f.absPath}) has SHA-256 ${h.sha256}, expected ${f.sha256}`,
+        );
       }
       listed.push({ path: rel, ...h });
       modelFiles.push({ path: f.path, sha256: h.sha256 });
@@ -157,12 +195,23 @@ export async function writeReleaseBundle(dir: string, opts: WriteReleaseOptions)
     const { model } = opts.statementFacts;
     put(BUNDLE_FILES.readme, releaseReadme({ model, keyid, hasVerifierKey: vkey !== null }));
     const statementBytes = canonicalJsonBytes(statement);
-    put(BUNDLE_FILES.provenance, serializeEnvelope(signEnvelope(IN_TOTO_PAYLOAD_TYPE, statementBytes, opts.privateKey)));
+    put(
+      BUNDLE_FILES.provenance,
+      serializeEnvelope(signEnvelope(IN_TOTO_PAYLOAD_TYPE, statementBytes, opts.privateKey)),
+    );
 
-    const manifest: ReleaseManifest = { format: RELEASE_FORMAT, model: { name: model.name, version: model.version }, files: listed };
+    const manifest: ReleaseManifest = {
+      format: RELEASE_FORMAT,
+      model: { name: model.name, version: model.version },
+      files: listed,
+    };
     const mBytes = manifestBytes(manifest);
     writeFileSync(join(dir, BUNDLE_FILES.manifest), mBytes, { flag: 'wx' });
-    writeFileSync(join(dir, BUNDLE_FILES.manifestSignature), serializeEnvelope(signEnvelope(MANIFEST_PAYLOAD_TYPE, mBytes, opts.privateKey)), { flag: 'wx' });
+    writeFileSync(
+      join(dir, BUNDLE_FILES.manifestSignature),
+      serializeEnvelope(signEnvelope(MANIFEST_PAYLOAD_TYPE, mBytes, opts.privateKey)),
+      { flag: 'wx' },
+    );
     return {
       dir,
       manifest: { ...manifest, files: [...listed].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)) },
@@ -248,9 +297,17 @@ function inspect(root: string, rel: string): Entry | null {
     } catch {
       return null;
     }
-    if (st.isSymbolicLink()) return { kind: 'other', what: i === segs.length - 1 ? 'is a symbolic link' : `goes through the symbolic link ${segs.slice(0, i + 1).join('/')}` };
+    if (st.isSymbolicLink())
+      return {
+        kind: 'other',
+        what:
+          i === segs.length - 1
+            ? 'is a symbolic link'
+            : `goes through the symbolic link ${segs.slice(0, i + 1).join('/')}`,
+      };
     if (i < segs.length - 1 && !st.isDirectory()) return null;
-    if (i === segs.length - 1) return st.isFile() ? { kind: 'file', size: st.size } : { kind: 'other', what: 'is not a regular file' };
+    if (i === segs.length - 1)
+      return st.isFile() ? { kind: 'file', size: st.size } : { kind: 'other', what: 'is not a regular file' };
   }
   return null;
 }
@@ -279,7 +336,8 @@ function readText(root: string, rel: string): string | null {
  */
 export async function verifyReleaseBundle(dir: string, opts: VerifyReleaseOptions = {}): Promise<ReleaseVerifyReport> {
   const problems: ReleaseProblem[] = [];
-  const add = (code: ReleaseProblemCode, file: string | undefined, message: string) => problems.push({ code, ...(file !== undefined ? { file } : {}), message });
+  const add = (code: ReleaseProblemCode, file: string | undefined, message: string) =>
+    problems.push({ code, ...(file !== undefined ? { file } : {}), message });
 
   const manifestEntry = inspect(dir, BUNDLE_FILES.manifest);
   if (!manifestEntry || manifestEntry.kind !== 'file') {
@@ -302,7 +360,12 @@ export async function verifyReleaseBundle(dir: string, opts: VerifyReleaseOption
   if (opts.trustedPublicKeyPem !== undefined) {
     key = publicKeyFromPem(opts.trustedPublicKeyPem);
     keyTrusted = true;
-    if (bundleKey && !samePublicKey(bundleKey, key)) add('key-mismatch', BUNDLE_FILES.publicKey, `public-key.pem is not the trusted key: the bundle names another signer (${keyIdOf(bundleKey)})`);
+    if (bundleKey && !samePublicKey(bundleKey, key))
+      add(
+        'key-mismatch',
+        BUNDLE_FILES.publicKey,
+        `public-key.pem is not the trusted key: the bundle names another signer (${keyIdOf(bundleKey)})`,
+      );
   } else {
     key = bundleKey;
   }
@@ -330,7 +393,11 @@ export async function verifyReleaseBundle(dir: string, opts: VerifyReleaseOption
   };
   const signedManifest = openEnvelope(BUNDLE_FILES.manifestSignature, MANIFEST_PAYLOAD_TYPE);
   if (signedManifest && !signedManifest.equals(manifestRaw)) {
-    add('signature-invalid', BUNDLE_FILES.manifestSignature, 'manifest.dsse.json signs other bytes than manifest.json (was the manifest edited?)');
+    add(
+      'signature-invalid',
+      BUNDLE_FILES.manifestSignature,
+      'manifest.dsse.json signs other bytes than manifest.json (was the manifest edited?)',
+    );
   }
 
   // Every listed file, by size then digest.
@@ -339,17 +406,23 @@ export async function verifyReleaseBundle(dir: string, opts: VerifyReleaseOption
     const e = inspect(dir, f.path);
     if (!e) add('file-missing', f.path, `${f.path} is listed in the manifest but missing`);
     else if (e.kind !== 'file') add('path-unsafe', f.path, `${f.path} ${e.what}; refusing to read it`);
-    else if (e.size !== f.size) add('file-modified', f.path, `${f.path} was modified: ${e.size} bytes, the manifest says ${f.size}`);
+    else if (e.size !== f.size)
+      add('file-modified', f.path, `${f.path} was modified: ${e.size} bytes, the manifest says ${f.size}`);
     else {
       const h = await hashFile(join(dir, ...f.path.split('/')));
-      if (h.sha256 !== f.sha256) add('file-modified', f.path, `${f.path} was modified: SHA-256 ${h.sha256}, the manifest says ${f.sha256}`);
+      if (h.sha256 !== f.sha256)
+        add('file-modified', f.path, `${f.path} was modified: SHA-256 ${h.sha256}, the manifest says ${f.sha256}`);
       else filesChecked++;
     }
   }
   const listed = new Set([...manifest.files.map((f) => f.path), ...rejected.map((r) => r.path)]);
   for (const p of walk(dir)) {
     if (UNLISTED_FILES.has(p) || listed.has(p)) continue;
-    add('file-unlisted', p, `${p} is not listed in the manifest${p.startsWith(`${MODEL_DIR}/`) ? ' (a file was added to the model)' : ''}`);
+    add(
+      'file-unlisted',
+      p,
+      `${p} is not listed in the manifest${p.startsWith(`${MODEL_DIR}/`) ? ' (a file was added to the model)' : ''}`,
+    );
   }
   for (const required of [BUNDLE_FILES.provenance, BUNDLE_FILES.publicKey]) {
     if (!listed.has(required)) add('manifest-invalid', required, `the manifest does not list ${required}`);
@@ -370,17 +443,33 @@ export async function verifyReleaseBundle(dir: string, opts: VerifyReleaseOption
   if (statement) {
     const subjects = new Map<string, string>();
     for (const s of statement.subject) {
-      if (subjects.has(s.name)) add('statement-invalid', BUNDLE_FILES.provenance, `the statement names subject ${s.name} twice`);
+      if (subjects.has(s.name))
+        add('statement-invalid', BUNDLE_FILES.provenance, `the statement names subject ${s.name} twice`);
       subjects.set(s.name, s.digest.sha256);
     }
     const inManifest = new Map(modelFiles.map((f) => [f.path.slice(MODEL_DIR.length + 1), f.sha256]));
     for (const [name, digest] of subjects) {
       const m = inManifest.get(name);
-      if (m === undefined) add('subject-mismatch', `${MODEL_DIR}/${name}`, `the signed statement names ${name}, which the manifest does not list under ${MODEL_DIR}/`);
-      else if (m !== digest) add('subject-mismatch', `${MODEL_DIR}/${name}`, `the signed statement gives ${name} SHA-256 ${digest}, the manifest ${m}`);
+      if (m === undefined)
+        add(
+          'subject-mismatch',
+          `${MODEL_DIR}/${name}`,
+          `the signed statement names ${name}, which the manifest does not list under ${MODEL_DIR}/`,
+        );
+      else if (m !== digest)
+        add(
+          'subject-mismatch',
+          `${MODEL_DIR}/${name}`,
+          `the signed statement gives ${name} SHA-256 ${digest}, the manifest ${m}`,
+        );
     }
     for (const name of inManifest.keys()) {
-      if (!subjects.has(name)) add('subject-mismatch', `${MODEL_DIR}/${name}`, `${MODEL_DIR}/${name} is not a subject of the signed statement`);
+      if (!subjects.has(name))
+        add(
+          'subject-mismatch',
+          `${MODEL_DIR}/${name}`,
+          `${MODEL_DIR}/${name} is not a subject of the signed statement`,
+        );
     }
   }
 
@@ -399,9 +488,15 @@ export async function verifyReleaseBundle(dir: string, opts: VerifyReleaseOption
   }
   if (opts.trustedVerifierKey !== undefined) {
     const t = opts.trustedVerifierKey;
-    proofsKey = typeof t === 'string' ? (({ name, keyId, publicKey }) => ({ name, keyId, publicKey }))(parseVerifierKey(t.trim())) : t;
+    proofsKey =
+      typeof t === 'string'
+        ? (({ name, keyId, publicKey }) => ({ name, keyId, publicKey }))(parseVerifierKey(t.trim()))
+        : t;
     proofsKeyTrusted = true;
-    if (bundleVkey && (bundleVkey.name !== proofsKey.name || !samePublicKey(bundleVkey.publicKey, proofsKey.publicKey))) {
+    if (
+      bundleVkey &&
+      (bundleVkey.name !== proofsKey.name || !samePublicKey(bundleVkey.publicKey, proofsKey.publicKey))
+    ) {
       add('key-mismatch', BUNDLE_FILES.verifierKey, 'public-key.vkey is not the trusted audit key');
     }
   } else if (bundleVkey) {

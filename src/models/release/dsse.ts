@@ -49,7 +49,8 @@ export function keyIdOf(publicKey: KeyObject): string {
 
 /** Signs `payload` as `payloadType` with an Ed25519 private key. */
 export function signEnvelope(payloadType: string, payload: Uint8Array, privateKey: KeyObject): DsseEnvelope {
-  if (privateKey?.type !== 'private') throw new CairnError('INVALID_INPUT', 'DSSE signing needs an Ed25519 private key');
+  if (privateKey?.type !== 'private')
+    throw new CairnError('INVALID_INPUT', 'DSSE signing needs an Ed25519 private key');
   rawPublicKey(privateKey);
   const sig = sign(null, pae(payloadType, payload), privateKey);
   return {
@@ -84,21 +85,35 @@ export function parseEnvelope(text: string): DsseEnvelope {
     throw new CairnError('INVALID_INPUT', 'the DSSE envelope is not JSON');
   }
   const e = doc as Partial<DsseEnvelope> | null;
-  if (typeof e !== 'object' || e === null || typeof e.payload !== 'string' || typeof e.payloadType !== 'string' || !Array.isArray(e.signatures)) {
+  if (
+    typeof e !== 'object' ||
+    e === null ||
+    typeof e.payload !== 'string' ||
+    typeof e.payloadType !== 'string' ||
+    !Array.isArray(e.signatures)
+  ) {
     throw new CairnError('INVALID_INPUT', 'the DSSE envelope needs payload, payloadType and signatures');
   }
   for (const s of e.signatures as unknown[]) {
     const x = s as Partial<DsseSignature> | null;
-    if (typeof x !== 'object' || x === null || typeof x.sig !== 'string' || (x.keyid !== undefined && typeof x.keyid !== 'string')) {
+    if (
+      typeof x !== 'object' ||
+      x === null ||
+      typeof x.sig !== 'string' ||
+      (x.keyid !== undefined && typeof x.keyid !== 'string')
+    ) {
       throw new CairnError('INVALID_INPUT', 'every DSSE signature needs a base64 sig (and may have a keyid string)');
     }
   }
-  return { payload: e.payload, payloadType: e.payloadType, signatures: e.signatures.map((s) => ({ keyid: s.keyid ?? '', sig: s.sig })) };
+  return {
+    payload: e.payload,
+    payloadType: e.payloadType,
+    signatures: e.signatures.map((s) => ({ keyid: s.keyid ?? '', sig: s.sig })),
+  };
 }
 
 export type EnvelopeCheck =
-  | { ok: true; payload: Buffer; payloadType: string; keyid: string }
-  | { ok: false; reason: string };
+  { ok: true; payload: Buffer; payloadType: string; keyid: string } | { ok: false; reason: string };
 
 /**
  * Verifies per the DSSE protocol: decode the payload, rebuild PAE, accept when any signature
@@ -107,7 +122,8 @@ export type EnvelopeCheck =
  */
 export function verifyEnvelope(env: DsseEnvelope, publicKey: KeyObject, expectedType: string): EnvelopeCheck {
   rawPublicKey(publicKey);
-  if (env.payloadType !== expectedType) return { ok: false, reason: `payloadType is ${JSON.stringify(env.payloadType)}, expected ${expectedType}` };
+  if (env.payloadType !== expectedType)
+    return { ok: false, reason: `payloadType is ${JSON.stringify(env.payloadType)}, expected ${expectedType}` };
   const payload = decodeBase64(env.payload);
   if (payload === null) return { ok: false, reason: 'the payload is not base64' };
   if (env.signatures.length === 0) return { ok: false, reason: 'the envelope has no signatures' };
@@ -115,7 +131,8 @@ export function verifyEnvelope(env: DsseEnvelope, publicKey: KeyObject, expected
   for (const s of env.signatures) {
     const sig = decodeBase64(s.sig);
     if (sig === null || sig.length !== 64) continue;
-    if (verify(null, message, publicKey, sig)) return { ok: true, payload, payloadType: env.payloadType, keyid: s.keyid };
+    if (verify(null, message, publicKey, sig))
+      return { ok: true, payload, payloadType: env.payloadType, keyid: s.keyid };
   }
   return { ok: false, reason: `no signature verifies with key ${keyIdOf(publicKey)}` };
 }

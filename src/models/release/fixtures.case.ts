@@ -5,7 +5,14 @@ import { canonicalJsonBytes } from '../../core/canonical-json.js';
 import { PROOF_FORMAT } from '../../audit/export/proof-file.js';
 import { leafHash, naiveRoot } from '../../audit/merkle/index.js';
 import { naiveInclusionProof } from '../../audit/merkle/naive.js';
-import { formatVerifierKey, generateSigningKeyPair, publicKeyToPem, signCheckpoint, signerFromPrivateKey, type NoteSigner } from '../../audit/note/index.js';
+import {
+  formatVerifierKey,
+  generateSigningKeyPair,
+  publicKeyToPem,
+  signCheckpoint,
+  signerFromPrivateKey,
+  type NoteSigner,
+} from '../../audit/note/index.js';
 import { writeReleaseBundle, type WriteReleaseOptions } from './bundle.js';
 import { serializeEnvelope, signEnvelope } from './dsse.js';
 import { MANIFEST_PAYLOAD_TYPE, releasePathProblem } from './manifest.js';
@@ -36,13 +43,19 @@ export function sampleFacts(overrides: Partial<ReleaseFacts> = {}): ReleaseFacts
       { name: 'train', dataset: 'flights/train', version: 4, sha256: H('c') },
       { name: 'eval', dataset: 'flights/eval', version: 2, sha256: H('d') },
     ],
-    code: { commit: '0123456789abcdef0123456789abcdef01234567', dirty: H('e'), repository: 'https://git.example.com/ml/churn' },
-    environment: { image: { ref: `ghcr.io/acme/train@sha256:${H('f')}` }, lockfile: { path: 'uv.lock', sha256: H('1') } },
+    code: {
+      commit: '0123456789abcdef0123456789abcdef01234567',
+      dirty: H('e'),
+      repository: 'https://git.example.com/ml/churn',
+    },
+    environment: {
+      image: { ref: `ghcr.io/acme/train@sha256:${H('f')}` },
+      lockfile: { path: 'uv.lock', sha256: H('1') },
+    },
     builder: { id: 'https://cairn.example.com/ws/acme', version: { cairn: '0.1.0' } },
     ...overrides,
   };
 }
-
 
 export const ORIGIN = 'cairn.example.com/ws/acme';
 
@@ -80,14 +93,21 @@ export async function writeFixture(tmp: () => string): Promise<Fixture> {
   const { privateKey, publicKey } = generateSigningKeyPair();
   const signer = signerFromPrivateKey(ORIGIN, privateKey);
   const verifierKey = formatVerifierKey(ORIGIN, signer.rawPublicKey);
-  const entries = ['{"index":0,"action":"run.finish"}', '{"index":1,"action":"model.register"}', '{"index":2,"action":"other"}'];
+  const entries = [
+    '{"index":0,"action":"run.finish"}',
+    '{"index":1,"action":"model.register"}',
+    '{"index":2,"action":"other"}',
+  ];
   const { files: _files, ...statementFacts } = sampleFacts();
   const options: WriteReleaseOptions = {
     files: [
       { path: 'weights.bin', absPath: join(src, 'weights.bin') },
       { path: 'config/tokenizer.json', absPath: join(src, 'config', 'tokenizer.json') },
     ],
-    card: { markdown: '# churn v3\n\nPredicts churn.\n', json: { name: 'churn', version: 3, intendedUse: 'retention' } },
+    card: {
+      markdown: '# churn v3\n\nPredicts churn.\n',
+      json: { name: 'churn', version: 3, intendedUse: 'retention' },
+    },
     evaluations: [{ name: 'holdout', report: { auc: 0.91, dataset: 'cairn:dataset/flights/eval@v2' } }],
     statementFacts,
     auditProofs: [
@@ -107,8 +127,14 @@ export async function writeFixture(tmp: () => string): Promise<Fixture> {
  * What an attacker holding `privateKey` could do: recompute manifest.json for the files as they now
  * are (after `edit`), and sign it again.
  */
-export function resignManifest(dir: string, privateKey: KeyObject, edit?: (m: { files: Array<{ path: string; sha256: string; size: number }> }) => void): void {
-  const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { files: Array<{ path: string; sha256: string; size: number }> };
+export function resignManifest(
+  dir: string,
+  privateKey: KeyObject,
+  edit?: (m: { files: Array<{ path: string; sha256: string; size: number }> }) => void,
+): void {
+  const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
+    files: Array<{ path: string; sha256: string; size: number }>;
+  };
   m.files = m.files.map((f) => {
     const abs = join(dir, f.path);
     if (releasePathProblem(f.path) || !existsSync(abs)) return f;
@@ -118,5 +144,8 @@ export function resignManifest(dir: string, privateKey: KeyObject, edit?: (m: { 
   edit?.(m);
   const bytes = canonicalJsonBytes(m);
   writeFileSync(join(dir, 'manifest.json'), bytes);
-  writeFileSync(join(dir, 'manifest.dsse.json'), serializeEnvelope(signEnvelope(MANIFEST_PAYLOAD_TYPE, bytes, privateKey)));
+  writeFileSync(
+    join(dir, 'manifest.dsse.json'),
+    serializeEnvelope(signEnvelope(MANIFEST_PAYLOAD_TYPE, bytes, privateKey)),
+  );
 }

@@ -7,8 +7,24 @@ export {
   parseStatement,
   subjectsOf,
 } from './statement.js';
-export type { DigestSet, ParamValue, ProvenancePredicate, ReleaseFacts, ResourceDescriptor, Statement, Subject } from './statement.js';
-export { IN_TOTO_PAYLOAD_TYPE, keyIdOf, pae, parseEnvelope, serializeEnvelope, signEnvelope, verifyEnvelope } from './dsse.js';
+export type {
+  DigestSet,
+  ParamValue,
+  ProvenancePredicate,
+  ReleaseFacts,
+  ResourceDescriptor,
+  Statement,
+  Subject,
+} from './statement.js';
+export {
+  IN_TOTO_PAYLOAD_TYPE,
+  keyIdOf,
+  pae,
+  parseEnvelope,
+  serializeEnvelope,
+  signEnvelope,
+  verifyEnvelope,
+} from './dsse.js';
 export type { DsseEnvelope, DsseSignature, EnvelopeCheck } from './dsse.js';
 export {
   BUNDLE_FILES,

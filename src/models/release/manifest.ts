@@ -58,14 +58,19 @@ export function releasePathProblem(p: string): string | null {
 
 export function checkReleasePath(p: string, what = 'path'): string {
   const problem = releasePathProblem(p);
-  if (problem) throw new CairnError('PATH_UNSAFE', `refusing ${what} ${JSON.stringify(p)}: ${problem}`, { data: { path: p } });
+  if (problem)
+    throw new CairnError('PATH_UNSAFE', `refusing ${what} ${JSON.stringify(p)}: ${problem}`, { data: { path: p } });
   return p;
 }
 
 /** One file name (evaluation report, proof): letters, digits, `.`, `_`, `-`; `.json` is appended when missing. */
 export function jsonFileName(name: string, what: string): string {
   if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/.test(name) || name.includes('..')) {
-    throw new CairnError('PATH_UNSAFE', `refusing ${what} name ${JSON.stringify(name)}: use letters, digits, . _ - (starting with a letter or digit)`, { data: { name } });
+    throw new CairnError(
+      'PATH_UNSAFE',
+      `refusing ${what} name ${JSON.stringify(name)}: use letters, digits, . _ - (starting with a letter or digit)`,
+      { data: { name } },
+    );
   }
   return name.endsWith('.json') ? name : `${name}.json`;
 }
@@ -105,10 +110,19 @@ export function parseManifest(text: string): ParsedManifest {
     throw new CairnError('INVALID_INPUT', 'manifest.json is not JSON');
   }
   const m = doc as Partial<ReleaseManifest> | null;
-  if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new CairnError('INVALID_INPUT', 'manifest.json is not a JSON object');
-  if (m.format !== RELEASE_FORMAT) throw new CairnError('UNSUPPORTED', `unknown release bundle format ${JSON.stringify(m.format)}`, { hint: `this Cairn reads ${RELEASE_FORMAT}` });
+  if (typeof m !== 'object' || m === null || Array.isArray(m))
+    throw new CairnError('INVALID_INPUT', 'manifest.json is not a JSON object');
+  if (m.format !== RELEASE_FORMAT)
+    throw new CairnError('UNSUPPORTED', `unknown release bundle format ${JSON.stringify(m.format)}`, {
+      hint: `this Cairn reads ${RELEASE_FORMAT}`,
+    });
   const model = m.model as Partial<ReleaseManifest['model']> | undefined;
-  if (typeof model !== 'object' || model === null || typeof model.name !== 'string' || !Number.isSafeInteger(model.version)) {
+  if (
+    typeof model !== 'object' ||
+    model === null ||
+    typeof model.name !== 'string' ||
+    !Number.isSafeInteger(model.version)
+  ) {
     throw new CairnError('INVALID_INPUT', 'manifest.json needs model.name and model.version');
   }
   if (!Array.isArray(m.files)) throw new CairnError('INVALID_INPUT', 'manifest.json needs a files array');
@@ -125,12 +139,23 @@ export function parseManifest(text: string): ParsedManifest {
       rejected.push({ path, message: `the manifest may not list ${path}` });
     } else if (seen.has(path)) {
       rejected.push({ path, message: `the manifest lists ${path} more than once` });
-    } else if (typeof f?.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(f.sha256) || !Number.isSafeInteger(f.size) || (f.size as number) < 0) {
-      rejected.push({ path, message: `the manifest entry for ${path} needs a sha256 of 64 lowercase hex characters and a size` });
+    } else if (
+      typeof f?.sha256 !== 'string' ||
+      !/^[0-9a-f]{64}$/.test(f.sha256) ||
+      !Number.isSafeInteger(f.size) ||
+      (f.size as number) < 0
+    ) {
+      rejected.push({
+        path,
+        message: `the manifest entry for ${path} needs a sha256 of 64 lowercase hex characters and a size`,
+      });
     } else {
       files.push({ path, sha256: f.sha256, size: f.size as number });
     }
     seen.add(path);
   }
-  return { manifest: { format: RELEASE_FORMAT, model: { name: model.name, version: model.version as number }, files }, rejected };
+  return {
+    manifest: { format: RELEASE_FORMAT, model: { name: model.name, version: model.version as number }, files },
+    rejected,
+  };
 }

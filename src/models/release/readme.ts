@@ -2,7 +2,11 @@ import { IN_TOTO_PAYLOAD_TYPE } from './dsse.js';
 import { MANIFEST_PAYLOAD_TYPE, RELEASE_FORMAT } from './manifest.js';
 
 /** The README.md written into every release bundle: what is in it and how to check it by hand. */
-export function releaseReadme(info: { model: { name: string; version: number }; keyid: string; hasVerifierKey: boolean }): string {
+export function releaseReadme(info: {
+  model: { name: string; version: number };
+  keyid: string;
+  hasVerifierKey: boolean;
+}): string {
   const { model, keyid } = info;
   return `# ${model.name} v${model.version}: Cairn model release
 
@@ -17,7 +21,7 @@ checked offline, without Cairn and without its database.
 | \`provenance.dsse.json\` | DSSE envelope (\`${IN_TOTO_PAYLOAD_TYPE}\`) of an in-toto v1 Statement with SLSA v1 provenance: the model files' SHA-256 digests and the run, data, code and environment that produced them |
 | \`proofs/*.json\` | inclusion proofs of audit-log events in a signed checkpoint (\`cairn.audit-proof/v1\`) |
 | \`public-key.pem\` | the Ed25519 key that signed the release (key id \`${keyid}\`) |
-${info.hasVerifierKey ? '| `public-key.vkey` | the audit log\'s verifier key (signed-note form), for the proofs |\n' : ''}| \`manifest.json\` | SHA-256 and size of every other file (RFC 8785 canonical JSON) |
+${info.hasVerifierKey ? "| `public-key.vkey` | the audit log's verifier key (signed-note form), for the proofs |\n" : ''}| \`manifest.json\` | SHA-256 and size of every other file (RFC 8785 canonical JSON) |
 | \`manifest.dsse.json\` | DSSE envelope (\`${MANIFEST_PAYLOAD_TYPE}\`) whose payload is exactly \`manifest.json\` |
 
 **Check the key first.** A bundle checked against its own \`public-key.pem\` only proves that

@@ -120,7 +120,8 @@ function sha256Of(value: string, what: string): string {
 /** `cairn:dataset/<name>@v<n>`: the URI of a dataset version in resolvedDependencies. */
 export function datasetUri(name: string, version: number): string {
   checkDatasetName(name);
-  if (!Number.isSafeInteger(version) || version < 1) throw invalid(`dataset version must be a positive integer, got ${String(version)}`);
+  if (!Number.isSafeInteger(version) || version < 1)
+    throw invalid(`dataset version must be a positive integer, got ${String(version)}`);
   return `cairn:dataset/${name}@v${version}`;
 }
 
@@ -141,7 +142,10 @@ export function subjectsOf(files: ReadonlyArray<{ path: string; sha256: string }
   const out: Subject[] = [];
   for (const f of files) {
     const problem = relPathProblem(f.path);
-    if (problem) throw new CairnError('PATH_UNSAFE', `refusing model file path ${JSON.stringify(f.path)}: ${problem}`, { data: { path: f.path } });
+    if (problem)
+      throw new CairnError('PATH_UNSAFE', `refusing model file path ${JSON.stringify(f.path)}: ${problem}`, {
+        data: { path: f.path },
+      });
     if (seen.has(f.path)) throw invalid(`model file ${JSON.stringify(f.path)} is listed twice`);
     seen.add(f.path);
     out.push({ name: f.path, digest: { sha256: sha256Of(f.sha256, `the digest of ${f.path}`) } });
@@ -165,20 +169,25 @@ function dependenciesOf(facts: ReleaseFacts): ResourceDescriptor[] {
   }
   const { commit, dirty, repository } = facts.code;
   if (commit !== null) {
-    if (!GIT_COMMIT.test(commit)) throw invalid(`code.commit must be a full lowercase git commit id, got ${JSON.stringify(commit)}`);
+    if (!GIT_COMMIT.test(commit))
+      throw invalid(`code.commit must be a full lowercase git commit id, got ${JSON.stringify(commit)}`);
     deps.push({ name: 'code', ...(repository ? { uri: `git+${repository}` } : {}), digest: { gitCommit: commit } });
     if (dirty !== null) {
       deps.push({
         name: 'code:uncommitted',
         digest: { sha256: sha256Of(dirty, 'code.dirty') },
-        annotations: { description: 'SHA-256 over `git diff HEAD --binary` and the untracked files (Cairn code fingerprint)' },
+        annotations: {
+          description: 'SHA-256 over `git diff HEAD --binary` and the untracked files (Cairn code fingerprint)',
+        },
       });
     }
   } else if (dirty !== null) {
     deps.push({
       name: 'code:tree',
       digest: { sha256: sha256Of(dirty, 'code.dirty') },
-      annotations: { description: 'SHA-256 over every file name, size and content of the code folder (not a git repository)' },
+      annotations: {
+        description: 'SHA-256 over every file name, size and content of the code folder (not a git repository)',
+      },
     });
   } else {
     throw invalid('code needs a commit, a tree digest or both');
@@ -186,10 +195,18 @@ function dependenciesOf(facts: ReleaseFacts): ResourceDescriptor[] {
   const { image, lockfile } = facts.environment;
   if (image) {
     const digest = imageDigest(image);
-    deps.push({ name: 'environment:image', uri: `docker://${nonEmpty(image.ref, 'environment.image.ref')}`, ...(digest ? { digest: { sha256: digest } } : {}) });
+    deps.push({
+      name: 'environment:image',
+      uri: `docker://${nonEmpty(image.ref, 'environment.image.ref')}`,
+      ...(digest ? { digest: { sha256: digest } } : {}),
+    });
   }
   if (lockfile) {
-    deps.push({ name: 'environment:lockfile', digest: { sha256: sha256Of(lockfile.sha256, 'environment.lockfile.sha256') }, annotations: { path: nonEmpty(lockfile.path, 'environment.lockfile.path') } });
+    deps.push({
+      name: 'environment:lockfile',
+      digest: { sha256: sha256Of(lockfile.sha256, 'environment.lockfile.sha256') },
+      annotations: { path: nonEmpty(lockfile.path, 'environment.lockfile.path') },
+    });
   }
   return deps;
 }
@@ -203,17 +220,22 @@ export function buildStatement(facts: ReleaseFacts): Statement {
   const params: Record<string, ParamValue> = {};
   for (const k of Object.keys(run.params).sort()) {
     const v = run.params[k];
-    if (v !== null && !['string', 'number', 'boolean'].includes(typeof v)) throw invalid(`run param ${k} must be a string, number, boolean or null`);
+    if (v !== null && !['string', 'number', 'boolean'].includes(typeof v))
+      throw invalid(`run param ${k} must be a string, number, boolean or null`);
     params[k] = v ?? null;
   }
   const inputs: Record<string, string> = {};
-  for (const i of [...facts.inputs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) inputs[i.name] = datasetUri(i.dataset, i.version);
+  for (const i of [...facts.inputs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)))
+    inputs[i.name] = datasetUri(i.dataset, i.version);
   const resources: Record<string, number> = {};
   for (const [k, v] of Object.entries(run.resources).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid(`resource ${k} must be a finite number`);
     resources[k] = v;
   }
-  const builder = { id: nonEmpty(facts.builder.id, 'builder.id'), ...(facts.builder.version ? { version: { ...facts.builder.version } } : {}) };
+  const builder = {
+    id: nonEmpty(facts.builder.id, 'builder.id'),
+    ...(facts.builder.version ? { version: { ...facts.builder.version } } : {}),
+  };
   return {
     _type: STATEMENT_TYPE,
     subject: subjectsOf(facts.files),
@@ -257,11 +279,20 @@ export function parseStatement(payload: Uint8Array): Statement {
   const s = doc as Partial<Statement> | null;
   if (typeof s !== 'object' || s === null || Array.isArray(s)) throw invalid('the payload is not a JSON object');
   if (s._type !== STATEMENT_TYPE) throw invalid(`_type is ${JSON.stringify(s._type)}, expected ${STATEMENT_TYPE}`);
-  if (s.predicateType !== SLSA_PROVENANCE_V1) throw invalid(`predicateType is ${JSON.stringify(s.predicateType)}, expected ${SLSA_PROVENANCE_V1}`);
+  if (s.predicateType !== SLSA_PROVENANCE_V1)
+    throw invalid(`predicateType is ${JSON.stringify(s.predicateType)}, expected ${SLSA_PROVENANCE_V1}`);
   if (!Array.isArray(s.subject) || s.subject.length === 0) throw invalid('subject must be a non-empty array');
   for (const sub of s.subject as unknown[]) {
     const x = sub as Partial<Subject> | null;
-    if (typeof x !== 'object' || x === null || typeof x.name !== 'string' || typeof x.digest !== 'object' || x.digest === null || typeof x.digest.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(x.digest.sha256)) {
+    if (
+      typeof x !== 'object' ||
+      x === null ||
+      typeof x.name !== 'string' ||
+      typeof x.digest !== 'object' ||
+      x.digest === null ||
+      typeof x.digest.sha256 !== 'string' ||
+      !/^[0-9a-f]{64}$/.test(x.digest.sha256)
+    ) {
       throw invalid('every subject needs a name and a sha256 digest of 64 lowercase hex characters');
     }
   }

@@ -23,14 +23,24 @@ export type EntryState = 'ok' | 'missing' | 'poisoned';
  * still right → the print is renewed (and the read-only mode restored) and it is served;
  * wrong → the entry is removed and reported poisoned, so the caller writes a fresh one.
  */
-export async function checkFileCacheEntry(path: string, want: { digest: string; size: number; mode: number }, hash: (path: string) => Promise<string>): Promise<EntryState> {
+export async function checkFileCacheEntry(
+  path: string,
+  want: { digest: string; size: number; mode: number },
+  hash: (path: string) => Promise<string>,
+): Promise<EntryState> {
   let st: fs.Stats;
   try {
     st = fs.lstatSync(path);
   } catch {
     return 'missing';
   }
-  if (st.isFile() && samePrint(readPrint(path), statPrint(st)) && (st.mode & 0o777) === want.mode && st.size === want.size) return 'ok';
+  if (
+    st.isFile() &&
+    samePrint(readPrint(path), statPrint(st)) &&
+    (st.mode & 0o777) === want.mode &&
+    st.size === want.size
+  )
+    return 'ok';
   if (st.isFile() && st.size === want.size && (await hash(path)) === want.digest) {
     fs.chmodSync(path, want.mode);
     writePrint(path, statPrint(fs.lstatSync(path)));
@@ -44,7 +54,10 @@ export async function checkFileCacheEntry(path: string, want: { digest: string; 
  * fsck's look at an entry, changing nothing: `poisoned` when its stat moved and its bytes no
  * longer hash to the digest it is named by (or it is not a plain read-only file).
  */
-export async function inspectFileCacheEntry(path: string, hash: (path: string) => Promise<string>): Promise<'ok' | 'poisoned'> {
+export async function inspectFileCacheEntry(
+  path: string,
+  hash: (path: string) => Promise<string>,
+): Promise<'ok' | 'poisoned'> {
   const name = path.slice(path.lastIndexOf('/') + 1);
   const m = /^([0-9a-f]{64})(\.x)?$/.exec(name);
   const st = fs.lstatSync(path);

@@ -60,4 +60,3 @@ export function hashFileSync(path: string): string {
   }
   return h.digest('hex');
 }
-

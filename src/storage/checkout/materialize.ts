@@ -52,7 +52,11 @@ export const CHECKOUT_TEMP_PREFIX = '.cairn-tmp-';
  * it made (when empty). A final name that appears while the checkout runs is never replaced
  * unless the plan said to replace it.
  */
-export async function materialize(target: string, writes: ReadonlyArray<{ entry: Wanted; replace: boolean }>, opts: MaterializeOptions): Promise<MaterializeStats> {
+export async function materialize(
+  target: string,
+  writes: ReadonlyArray<{ entry: Wanted; replace: boolean }>,
+  opts: MaterializeOptions,
+): Promise<MaterializeStats> {
   const stats: MaterializeStats = { files: 0, bytes: 0, linked: 0, method: 'copy', poisonedCache: 0 };
   const madeDirs = new Set<string>(['']);
   const newDirs: string[] = [];
@@ -68,7 +72,11 @@ export async function materialize(target: string, writes: ReadonlyArray<{ entry:
       newDirs.push(abs);
     }
     if (st && !st.isDirectory()) {
-      throw new CairnError('PATH_UNSAFE', `refusing to write through ${abs}: it is not a directory${st.isSymbolicLink() ? ' but a symlink' : ''}`, { data: { path: rel } });
+      throw new CairnError(
+        'PATH_UNSAFE',
+        `refusing to write through ${abs}: it is not a directory${st.isSymbolicLink() ? ' but a symlink' : ''}`,
+        { data: { path: rel } },
+      );
     }
     madeDirs.add(rel);
   };
@@ -86,14 +94,20 @@ export async function materialize(target: string, writes: ReadonlyArray<{ entry:
     }
   };
 
-  const files = writes.filter((w) => w.entry.type === 'file') as Array<{ entry: Extract<Wanted, { type: 'file' }>; replace: boolean }>;
+  const files = writes.filter((w) => w.entry.type === 'file') as Array<{
+    entry: Extract<Wanted, { type: 'file' }>;
+    replace: boolean;
+  }>;
   for (const w of writes) checkRelPath(w.entry.path);
 
   const ids = [...new Set(files.flatMap((f) => f.entry.chunks))];
   const locs = await opts.index.locate(ids);
   for (const id of ids) {
     if (!locs.has(id)) {
-      throw new CairnError('MISSING_OBJECT', `chunk ${id} of this version is not in the object store`, { data: { blob: id }, hint: 'run `cairn fsck`, or `cairn pull` the version' });
+      throw new CairnError('MISSING_OBJECT', `chunk ${id} of this version is not in the object store`, {
+        data: { blob: id },
+        hint: 'run `cairn fsck`, or `cairn pull` the version',
+      });
     }
   }
   // A size that disagrees with the chunks is refused before a byte is written (a pre-sized
@@ -101,14 +115,24 @@ export async function materialize(target: string, writes: ReadonlyArray<{ entry:
   for (const { entry } of files) {
     const held = entry.chunks.reduce((n, id) => n + locs.get(id)!.length, 0);
     if (held !== entry.size) {
-      throw new CairnError('CORRUPT_OBJECT', `file ${entry.path}: its chunks hold ${held} bytes but the tree says ${entry.size}`, { data: { path: entry.path, size: entry.size, held } });
+      throw new CairnError(
+        'CORRUPT_OBJECT',
+        `file ${entry.path}: its chunks hold ${held} bytes but the tree says ${entry.size}`,
+        { data: { path: entry.path, size: entry.size, held } },
+      );
     }
   }
   const segmentsOf = (chunks: string[]): MaterializeSegment[] => {
     let off = 0;
     return chunks.map((id) => {
       const l = locs.get(id)!;
-      const s = { packPath: opts.packs.packPath(l.packId), packOffset: l.offset, length: l.length, id, fileOffset: off };
+      const s = {
+        packPath: opts.packs.packPath(l.packId),
+        packOffset: l.offset,
+        length: l.length,
+        id,
+        fileOffset: off,
+      };
       off += l.length;
       return s;
     });
@@ -121,18 +145,30 @@ export async function materialize(target: string, writes: ReadonlyArray<{ entry:
     }
     const method = opts.link === 'auto' ? (reflinkWorks(opts.fileCacheDir, target) ? 'reflink' : 'copy') : opts.link;
     stats.method = method;
-    const tempBeside = (finalAbs: string) => join(dirname(finalAbs), `${CHECKOUT_TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`);
+    const tempBeside = (finalAbs: string) =>
+      join(dirname(finalAbs), `${CHECKOUT_TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`);
     // Where each file is written first: a temporary name next to its final place, or (link
     // modes) the shared file cache, from which it is then linked or cloned.
-    const placements: Array<{ writeTo: string; finalAbs: string; replace: boolean; size: number; fromCache: boolean }> = [];
-    const cacheWanted = new Map<string, { size: number; chunks: string[]; mode: number; digest: string; rel: string }>();
+    const placements: Array<{ writeTo: string; finalAbs: string; replace: boolean; size: number; fromCache: boolean }> =
+      [];
+    const cacheWanted = new Map<
+      string,
+      { size: number; chunks: string[]; mode: number; digest: string; rel: string }
+    >();
     const cacheChecked = new Set<string>();
-    const hash = async (path: string) => (await hashFiles(opts.pool, [{ abs: path, size: fs.statSync(path).size }]))[0]!.digest;
+    const hash = async (path: string) =>
+      (await hashFiles(opts.pool, [{ abs: path, size: fs.statSync(path).size }]))[0]!.digest;
 
     // Worker tasks: big files split in segments across workers (then checked whole by one
     // more task), small ones batched and checked as they are written.
     const tasks: MaterializeFile[][] = [];
-    const lateChecks: Array<{ path: string; size: number; digest: string; label: string; segments: MaterializeSegment[] }> = [];
+    const lateChecks: Array<{
+      path: string;
+      size: number;
+      digest: string;
+      label: string;
+      segments: MaterializeSegment[];
+    }> = [];
     let batch: MaterializeFile[] = [];
     let batchBytes = 0;
     const pushTask = (f: MaterializeFile, bytes: number) => {
@@ -144,11 +180,18 @@ export async function materialize(target: string, writes: ReadonlyArray<{ entry:
       batch.push(f);
       batchBytes += bytes;
     };
-    const schedule = (writeTo: string, f: { size: number; chunks: string[]; digest: string; rel: string }, mode: number) => {
+    const schedule = (
+      writeTo: string,
+      f: { size: number; chunks: string[]; digest: string; rel: string },
+      mode: number,
+    ) => {
       const segs = segmentsOf(f.chunks);
       if (f.size <= SEGMENT_BYTES) {
         temps.add(writeTo);
-        pushTask({ target: writeTo, create: mode, segments: segs, verify: { digest: f.digest, size: f.size, label: f.rel } }, f.size);
+        pushTask(
+          { target: writeTo, create: mode, segments: segs, verify: { digest: f.digest, size: f.size, label: f.rel } },
+          f.size,
+        );
         return;
       }
       // Pre-sized so several workers can write disjoint ranges at once; it keeps its
@@ -179,7 +222,11 @@ export async function materialize(target: string, writes: ReadonlyArray<{ entry:
       if (method === 'copy') {
         const writeTo = tempBeside(finalAbs);
         placements.push({ writeTo, finalAbs, replace, size: entry.size, fromCache: false });
-        schedule(writeTo, { size: entry.size, chunks: entry.chunks, digest: entry.digest, rel: entry.path }, entry.mode === '755' ? 0o755 : 0o644);
+        schedule(
+          writeTo,
+          { size: entry.size, chunks: entry.chunks, digest: entry.digest, rel: entry.path },
+          entry.mode === '755' ? 0o755 : 0o644,
+        );
         continue;
       }
       const exec = entry.mode === '755';
@@ -189,7 +236,14 @@ export async function materialize(target: string, writes: ReadonlyArray<{ entry:
         cacheChecked.add(cachePath);
         const state = await checkFileCacheEntry(cachePath, { digest: entry.digest, size: entry.size, mode }, hash);
         if (state === 'poisoned') stats.poisonedCache++;
-        if (state !== 'ok') cacheWanted.set(cachePath, { size: entry.size, chunks: entry.chunks, mode, digest: entry.digest, rel: entry.path });
+        if (state !== 'ok')
+          cacheWanted.set(cachePath, {
+            size: entry.size,
+            chunks: entry.chunks,
+            mode,
+            digest: entry.digest,
+            rel: entry.path,
+          });
       }
       placements.push({ writeTo: cachePath, finalAbs, replace, size: entry.size, fromCache: true });
     }
@@ -277,14 +331,18 @@ function place(tmp: string, finalAbs: string, replace: boolean): void {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') throw appeared(finalAbs);
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EMLINK' && code !== 'EXDEV') throw ioError(err, 'write', finalAbs);
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EMLINK' && code !== 'EXDEV')
+      throw ioError(err, 'write', finalAbs);
   }
   if (fs.existsSync(finalAbs) || isSymlink(finalAbs)) throw appeared(finalAbs);
   fs.renameSync(tmp, finalAbs);
 }
 
 function appeared(abs: string): CairnError {
-  return new CairnError('LOCAL_CHANGES', `${abs} appeared while the checkout ran; it was left alone`, { data: { path: abs }, hint: 'move it away and check out again' });
+  return new CairnError('LOCAL_CHANGES', `${abs} appeared while the checkout ran; it was left alone`, {
+    data: { path: abs },
+    hint: 'move it away and check out again',
+  });
 }
 
 function isSymlink(abs: string): boolean {
@@ -313,7 +371,10 @@ function clearEmptyDirectory(abs: string): void {
     fs.rmdirSync(abs);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOTEMPTY' || (err as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new CairnError('LOCAL_CHANGES', `${abs} holds files the checkout did not expect; it was left alone`, { data: { path: abs }, hint: 'move them away and check out again' });
+      throw new CairnError('LOCAL_CHANGES', `${abs} holds files the checkout did not expect; it was left alone`, {
+        data: { path: abs },
+        hint: 'move them away and check out again',
+      });
     }
     throw ioError(err, 'remove', abs);
   }

@@ -27,7 +27,12 @@ describe('planCheckout', () => {
 
   it('leaves files and links that already match alone (same digest and mode, same target)', () => {
     const wanted = [wantDir('d'), want('d/a', 'A'), want('x', 'X', '755'), wantLink('l', 'x')];
-    const present = new Map<string, Present>([['d', hasDir], ['d/a', has('A')], ['x', has('X', '755')], ['l', hasLink('x')]]);
+    const present = new Map<string, Present>([
+      ['d', hasDir],
+      ['d/a', has('A')],
+      ['x', has('X', '755')],
+      ['l', hasLink('x')],
+    ]);
     // Even with no record of a previous checkout: identical content needs no decision.
     const plan = planCheckout(wanted, present, null, false);
     expect(plan).toEqual({ write: [], remove: [], conflicts: [], untracked: [], unchanged: 3 });
@@ -35,8 +40,16 @@ describe('planCheckout', () => {
 
   it('replaces pristine tracked files and links with the new version', () => {
     const wanted = [want('a', 'A2'), wantLink('l', 'b'), want('m', 'M', '755')];
-    const present = new Map<string, Present>([['a', has('A1')], ['l', hasLink('a')], ['m', has('M')]]);
-    const tracked = new Map([['a', sha('A1')], ['l', '->a'], ['m', sha('M')]]);
+    const present = new Map<string, Present>([
+      ['a', has('A1')],
+      ['l', hasLink('a')],
+      ['m', has('M')],
+    ]);
+    const tracked = new Map([
+      ['a', sha('A1')],
+      ['l', '->a'],
+      ['m', sha('M')],
+    ]);
     const plan = planCheckout(wanted, present, tracked, false);
     expect(plan.conflicts).toEqual([]);
     // A mode-only change of a pristine file is a replacement too.
@@ -45,8 +58,14 @@ describe('planCheckout', () => {
 
   it('refuses to overwrite a tracked file edited since checkout, unless forced', () => {
     const wanted = [want('a', 'A2'), wantLink('l', 'new')];
-    const present = new Map<string, Present>([['a', has('edited by user')], ['l', hasLink('repointed')]]);
-    const tracked = new Map([['a', sha('A1')], ['l', '->old']]);
+    const present = new Map<string, Present>([
+      ['a', has('edited by user')],
+      ['l', hasLink('repointed')],
+    ]);
+    const tracked = new Map([
+      ['a', sha('A1')],
+      ['l', '->old'],
+    ]);
     const plan = planCheckout(wanted, present, tracked, false);
     expect(plan.write).toEqual([]);
     expect(plan.conflicts).toEqual([
@@ -59,7 +78,11 @@ describe('planCheckout', () => {
   });
 
   it('keeps untracked files the version does not name, and reports them', () => {
-    const present = new Map<string, Present>([['notes.txt', has('mine')], ['scratch', hasLink('notes.txt')], ['mydir', hasDir]]);
+    const present = new Map<string, Present>([
+      ['notes.txt', has('mine')],
+      ['scratch', hasLink('notes.txt')],
+      ['mydir', hasDir],
+    ]);
     for (const tracked of [null, new Map([['other', sha('o')]])]) {
       const plan = planCheckout([want('a', 'A')], present, tracked, false);
       expect(plan.untracked).toEqual(['notes.txt', 'scratch']);
@@ -77,7 +100,9 @@ describe('planCheckout', () => {
     expect(plan.write).toEqual([]);
     // Same content, other mode: still differs, still the user's file.
     expect(planCheckout([want('a', 'A', '755')], new Map([['a', has('A')]]), null, false).conflicts).toHaveLength(1);
-    expect(planCheckout([want('a', 'A')], present, null, true).write).toEqual([{ entry: want('a', 'A'), replace: true }]);
+    expect(planCheckout([want('a', 'A')], present, null, true).write).toEqual([
+      { entry: want('a', 'A'), replace: true },
+    ]);
   });
 
   it('removes pristine tracked files and links the new version drops, and nothing else', () => {
@@ -89,7 +114,13 @@ describe('planCheckout', () => {
       ['mine', has('untracked')],
       ['dir', hasDir],
     ]);
-    const tracked = new Map([['keep', sha('K')], ['old', sha('O')], ['oldlink', '->keep'], ['edited', sha('E')], ['dir', sha('whatever')]]);
+    const tracked = new Map([
+      ['keep', sha('K')],
+      ['old', sha('O')],
+      ['oldlink', '->keep'],
+      ['edited', sha('E')],
+      ['dir', sha('whatever')],
+    ]);
     const plan = planCheckout([want('keep', 'K')], present, tracked, false);
     expect(plan.remove).toEqual(['old', 'oldlink']);
     expect(plan.conflicts).toEqual([{ path: 'edited', reason: 'modified since checkout, and the version deletes it' }]);
@@ -123,15 +154,24 @@ describe('planCheckout', () => {
       expect(plan.write).toEqual([{ entry: w, replace: true }]);
     }
     // A directory holding an untracked file is not: conflict, unless forced.
-    const withFile = new Map<string, Present>([['p', hasDir], ['p/u', has('mine')]]);
-    expect(planCheckout([want('p', 'P')], withFile, null, false).conflicts).toEqual([{ path: 'p', reason: 'a directory holding 1 local file(s) is in the way' }]);
+    const withFile = new Map<string, Present>([
+      ['p', hasDir],
+      ['p/u', has('mine')],
+    ]);
+    expect(planCheckout([want('p', 'P')], withFile, null, false).conflicts).toEqual([
+      { path: 'p', reason: 'a directory holding 1 local file(s) is in the way' },
+    ]);
     const forcedDir = planCheckout([want('p', 'P')], withFile, null, true);
     expect(forcedDir.remove).toEqual(['p/u']);
     expect(forcedDir.write).toEqual([{ entry: want('p', 'P'), replace: true }]);
     // A file where a link is wanted (and vice versa) follows the file rules: untracked → conflict.
-    expect(planCheckout([wantLink('p', 'x')], new Map([['p', has('f')]]), null, false).conflicts).toEqual([{ path: 'p', reason: 'untracked file differs from the version' }]);
+    expect(planCheckout([wantLink('p', 'x')], new Map([['p', has('f')]]), null, false).conflicts).toEqual([
+      { path: 'p', reason: 'untracked file differs from the version' },
+    ]);
     // ...and a pristine tracked file may become a link.
-    expect(planCheckout([wantLink('p', 'x')], new Map([['p', has('f')]]), new Map([['p', sha('f')]]), false).write).toEqual([{ entry: wantLink('p', 'x'), replace: true }]);
+    expect(
+      planCheckout([wantLink('p', 'x')], new Map([['p', has('f')]]), new Map([['p', sha('f')]]), false).write,
+    ).toEqual([{ entry: wantLink('p', 'x'), replace: true }]);
   });
 
   it('keeps an existing directory without counting or rewriting it', () => {
@@ -151,7 +191,10 @@ describe('planCheckout', () => {
   });
 
   it('lets a file replace a directory that holds only pristine tracked files without --force', () => {
-    const present = new Map<string, Present>([['p', hasDir], ['p/inner', has('I')]]);
+    const present = new Map<string, Present>([
+      ['p', hasDir],
+      ['p/inner', has('I')],
+    ]);
     const tracked = new Map([['p/inner', sha('I')]]);
     const plan = planCheckout([want('p', 'new file')], present, tracked, false);
     expect(plan.conflicts).toEqual([]);

@@ -6,9 +6,7 @@ export type Wanted =
   | { path: string; type: 'dir' };
 
 export type Present =
-  | { type: 'file'; digest: string; mode: FileMode }
-  | { type: 'symlink'; target: string }
-  | { type: 'dir' };
+  { type: 'file'; digest: string; mode: FileMode } | { type: 'symlink'; target: string } | { type: 'dir' };
 
 export interface CheckoutPlan {
   /** Paths to (re)write, in tree order; `replace` when something is already there. */
@@ -26,7 +24,12 @@ export interface CheckoutPlan {
  * replace" from "someone edited this". Anything else that would be lost is a conflict unless
  * `force` is set. Untracked files the new version does not name are left alone.
  */
-export function planCheckout(wanted: readonly Wanted[], present: ReadonlyMap<string, Present>, tracked: ReadonlyMap<string, string> | null, force: boolean): CheckoutPlan {
+export function planCheckout(
+  wanted: readonly Wanted[],
+  present: ReadonlyMap<string, Present>,
+  tracked: ReadonlyMap<string, string> | null,
+  force: boolean,
+): CheckoutPlan {
   const plan: CheckoutPlan = { write: [], remove: [], conflicts: [], untracked: [], unchanged: 0 };
   const wantedPaths = new Set(wanted.map((w) => w.path));
   const pristine = (path: string, p: Present): boolean => {
@@ -60,7 +63,10 @@ export function planCheckout(wanted: readonly Wanted[], present: ReadonlyMap<str
       plan.write.push({ entry: w, replace: false });
       continue;
     }
-    const same = w.type === 'file' ? p.type === 'file' && p.digest === w.digest && p.mode === w.mode : p.type === 'symlink' && p.target === w.target;
+    const same =
+      w.type === 'file'
+        ? p.type === 'file' && p.digest === w.digest && p.mode === w.mode
+        : p.type === 'symlink' && p.target === w.target;
     if (same) {
       plan.unchanged++;
       continue;
@@ -75,12 +81,18 @@ export function planCheckout(wanted: readonly Wanted[], present: ReadonlyMap<str
         for (const [q] of inside) remove(q);
         plan.write.push({ entry: w, replace: true });
       } else {
-        plan.conflicts.push({ path: w.path, reason: `a directory holding ${blocking.length} local file(s) is in the way` });
+        plan.conflicts.push({
+          path: w.path,
+          reason: `a directory holding ${blocking.length} local file(s) is in the way`,
+        });
       }
     } else if (pristine(w.path, p) || force) {
       plan.write.push({ entry: w, replace: true });
     } else {
-      plan.conflicts.push({ path: w.path, reason: tracked?.has(w.path) ? 'modified since checkout' : 'untracked file differs from the version' });
+      plan.conflicts.push({
+        path: w.path,
+        reason: tracked?.has(w.path) ? 'modified since checkout' : 'untracked file differs from the version',
+      });
     }
   }
   for (const [path, p] of present) {

@@ -68,7 +68,9 @@ function feed(data: Uint8Array, sizes: Iterable<number>, params: ChunkParams): n
 function referenceChunk(data: Uint8Array, p: ChunkParams): number[] {
   const gear: number[] = [];
   for (let i = 0; i < 256; i++) {
-    const d = createHash('sha256').update(Buffer.concat([Buffer.from('cairn-gear-v1'), Buffer.from([i])])).digest();
+    const d = createHash('sha256')
+      .update(Buffer.concat([Buffer.from('cairn-gear-v1'), Buffer.from([i])]))
+      .digest();
     gear.push(d.readUInt32BE(0));
   }
   const mask = (ones: number): number => {
@@ -199,7 +201,7 @@ describe('chunkBuffer', () => {
       [keystream(600 * KiB, 3), { min: 100, avg: 512, max: 3000 }],
       // Low-entropy input: cuts come from few window values, so any slip in the hash shows.
       [Buffer.from('the quick brown fox jumps over the lazy dog. '.repeat(8000)), TINY],
-      [Buffer.from(Array.from({ length: 300 * KiB }, (_, k) => (k * k) >>> 11 & 0xff)), SMALL],
+      [Buffer.from(Array.from({ length: 300 * KiB }, (_, k) => ((k * k) >>> 11) & 0xff)), SMALL],
       [new Uint8Array(10 * KiB), TINY],
     ];
     for (const [data, p] of inputs) expect(chunkBuffer(data, p)).toEqual(referenceChunk(data, p));
@@ -209,7 +211,9 @@ describe('chunkBuffer', () => {
     // A constant run has a constant window hash, so the same rule fires at the same length
     // in every chunk; for zeros under the defaults that is max.
     const half = MiB / 2;
-    expect(chunkBuffer(new Uint8Array(3 * MiB + 5))).toEqual([1, 2, 3, 4, 5, 6].map((k) => k * half).concat([3 * MiB + 5]));
+    expect(chunkBuffer(new Uint8Array(3 * MiB + 5))).toEqual(
+      [1, 2, 3, 4, 5, 6].map((k) => k * half).concat([3 * MiB + 5]),
+    );
     for (let b = 0; b < 256; b++) {
       const lens = lengths(chunkBuffer(new Uint8Array(40 * KiB).fill(b), TINY));
       const first = lens[0]!;
@@ -325,7 +329,11 @@ describe('shift resilience', () => {
     }
     const digests = (buf: Buffer): string[] => {
       const cuts = chunkBuffer(buf, p);
-      return cuts.map((c, k) => createHash('sha256').update(buf.subarray(k === 0 ? 0 : cuts[k - 1]!, c)).digest('hex'));
+      return cuts.map((c, k) =>
+        createHash('sha256')
+          .update(buf.subarray(k === 0 ? 0 : cuts[k - 1]!, c))
+          .digest('hex'),
+      );
     };
     const known = new Set(digests(original));
     const cuts = chunkBuffer(edited, p);

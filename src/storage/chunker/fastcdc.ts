@@ -118,25 +118,52 @@ export class CdcScanner {
         const end8 = end - 7;
         for (; i < end8; i += 8) {
           fp = ((fp << 1) + gear[block[i]!]!) | 0;
-          if ((fp & mask) === 0) { hit = i; break scan; }
+          if ((fp & mask) === 0) {
+            hit = i;
+            break scan;
+          }
           fp = ((fp << 1) + gear[block[i + 1]!]!) | 0;
-          if ((fp & mask) === 0) { hit = i + 1; break scan; }
+          if ((fp & mask) === 0) {
+            hit = i + 1;
+            break scan;
+          }
           fp = ((fp << 1) + gear[block[i + 2]!]!) | 0;
-          if ((fp & mask) === 0) { hit = i + 2; break scan; }
+          if ((fp & mask) === 0) {
+            hit = i + 2;
+            break scan;
+          }
           fp = ((fp << 1) + gear[block[i + 3]!]!) | 0;
-          if ((fp & mask) === 0) { hit = i + 3; break scan; }
+          if ((fp & mask) === 0) {
+            hit = i + 3;
+            break scan;
+          }
           fp = ((fp << 1) + gear[block[i + 4]!]!) | 0;
-          if ((fp & mask) === 0) { hit = i + 4; break scan; }
+          if ((fp & mask) === 0) {
+            hit = i + 4;
+            break scan;
+          }
           fp = ((fp << 1) + gear[block[i + 5]!]!) | 0;
-          if ((fp & mask) === 0) { hit = i + 5; break scan; }
+          if ((fp & mask) === 0) {
+            hit = i + 5;
+            break scan;
+          }
           fp = ((fp << 1) + gear[block[i + 6]!]!) | 0;
-          if ((fp & mask) === 0) { hit = i + 6; break scan; }
+          if ((fp & mask) === 0) {
+            hit = i + 6;
+            break scan;
+          }
           fp = ((fp << 1) + gear[block[i + 7]!]!) | 0;
-          if ((fp & mask) === 0) { hit = i + 7; break scan; }
+          if ((fp & mask) === 0) {
+            hit = i + 7;
+            break scan;
+          }
         }
         for (; i < end; i++) {
           fp = ((fp << 1) + gear[block[i]!]!) | 0;
-          if ((fp & mask) === 0) { hit = i; break scan; }
+          if ((fp & mask) === 0) {
+            hit = i;
+            break scan;
+          }
         }
       }
       if (hit >= 0) {

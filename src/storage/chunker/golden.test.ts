@@ -82,7 +82,8 @@ describe('golden vectors (frozen format)', () => {
     // The same boundaries when streamed in odd-sized blocks.
     const scanner = new CdcScanner(params);
     const streamed: number[] = [];
-    for (let off = 0; off < data.length; off += 65521) streamed.push(...scanner.update(data.subarray(off, off + 65521)));
+    for (let off = 0; off < data.length; off += 65521)
+      streamed.push(...scanner.update(data.subarray(off, off + 65521)));
     streamed.push(...scanner.finish());
     expect(cutsDigest(streamed)).toBe(digest);
   });

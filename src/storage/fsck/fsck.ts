@@ -36,7 +36,6 @@ export interface FsckReport {
   poisonedCaches: string[];
 }
 
-
 /** Re-hashes every pack the metadata knows (in parallel), then names the versions hit. */
 export async function fsck(input: FsckInput): Promise<FsckReport> {
   const onDisk = await input.packs.list();
@@ -72,7 +71,9 @@ export async function fsck(input: FsckInput): Promise<FsckReport> {
         for (const r of rows) bad.add(r.id);
         return;
       }
-      const reply = (await input.pool.run({ type: 'check-pack', path: input.packs.packPath(p.id), packId: p.id })) as { result: PackCheckResult };
+      const reply = (await input.pool.run({ type: 'check-pack', path: input.packs.packPath(p.id), packId: p.id })) as {
+        result: PackCheckResult;
+      };
       const res = reply.result;
       report.packsChecked++;
       report.bytesChecked += res.bytes;
@@ -103,10 +104,22 @@ export async function fsck(input: FsckInput): Promise<FsckReport> {
   const visit = damageFinder(input.load, isBad);
   for (const v of input.versions) {
     const d = await visit(v.root);
-    if (d.files.length || d.unreadable.length) report.brokenVersions.push({ ref: v.ref, files: d.files, unreadableTrees: d.unreadable, ...(d.more ? { more: d.more } : {}) });
+    if (d.files.length || d.unreadable.length)
+      report.brokenVersions.push({
+        ref: v.ref,
+        files: d.files,
+        unreadableTrees: d.unreadable,
+        ...(d.more ? { more: d.more } : {}),
+      });
   }
   report.missingPacks.sort();
   report.corruptPacks.sort((a, b) => a.pack.localeCompare(b.pack));
-  report.ok = report.missingPacks.length + report.corruptPacks.length + report.corruptBlobs.length + report.misplacedBlobs.length + report.brokenVersions.length === 0;
+  report.ok =
+    report.missingPacks.length +
+      report.corruptPacks.length +
+      report.corruptBlobs.length +
+      report.misplacedBlobs.length +
+      report.brokenVersions.length ===
+    0;
   return report;
 }

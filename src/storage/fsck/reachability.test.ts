@@ -8,12 +8,24 @@ const BAD = 'ba'.repeat(32);
 describe('damageFinder', () => {
   it('lists at most MAX_LISTED damaged paths of a tree bomb and counts the rest (fsck stays small)', async () => {
     const nodes = new Map<string, Buffer>();
-    let entries: TreeEntry[] = Array.from({ length: 32 }, (_, i) => ({ name: `f${String(i).padStart(2, '0')}`, type: 'file', size: 1, mode: '644', digest: BAD }));
+    let entries: TreeEntry[] = Array.from({ length: 32 }, (_, i) => ({
+      name: `f${String(i).padStart(2, '0')}`,
+      type: 'file',
+      size: 1,
+      mode: '644',
+      digest: BAD,
+    }));
     let files = 32;
     let top = encodeTree({ v: 1, entries });
     nodes.set(top.id, top.bytes);
     for (let l = 0; l < 5; l++) {
-      entries = Array.from({ length: 32 }, (_, i) => ({ name: `d${String(i).padStart(2, '0')}`, type: 'dir', tree: top.id, files, size: files }));
+      entries = Array.from({ length: 32 }, (_, i) => ({
+        name: `d${String(i).padStart(2, '0')}`,
+        type: 'dir',
+        tree: top.id,
+        files,
+        size: files,
+      }));
       files *= 32;
       top = encodeTree({ v: 1, entries });
       nodes.set(top.id, top.bytes);

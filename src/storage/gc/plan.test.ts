@@ -21,18 +21,43 @@ describe('planGc', () => {
 
   it('deletes packs with no live blob, including packs with no blob rows at all', () => {
     const plan = planGc({
-      packs: [{ id: 'dead', size: 1000 }, { id: 'hollow', size: 72 }, { id: 'live', size: 100 }],
+      packs: [
+        { id: 'dead', size: 1000 },
+        { id: 'hollow', size: 72 },
+        { id: 'live', size: 100 },
+      ],
       blobs: [blob('x', 'dead', 500), blob('y', 'dead', 400), blob('z', 'live', 80)],
       reachable: new Set(['z', 'unrelated']),
-      onDisk: new Map([['dead', 1000], ['hollow', 72], ['live', 100]]),
+      onDisk: new Map([
+        ['dead', 1000],
+        ['hollow', 72],
+        ['live', 100],
+      ]),
     });
-    expect(plan).toEqual({ ...EMPTY, deletePacks: [{ id: 'dead', size: 1000 }, { id: 'hollow', size: 72 }], bytesFreed: 1072 });
+    expect(plan).toEqual({
+      ...EMPTY,
+      deletePacks: [
+        { id: 'dead', size: 1000 },
+        { id: 'hollow', size: 72 },
+      ],
+      bytesFreed: 1072,
+    });
   });
 
   it('repacks a pack whose live bytes fall below the threshold, copying only live blobs', () => {
     const rows = [blob('live1', 'p', 100), blob('dead1', 'p', 600), blob('live2', 'p', 50), blob('dead2', 'p', 200)];
-    const plan = planGc({ packs: [{ id: 'p', size: 1000 }], blobs: rows, reachable: new Set(['live1', 'live2']), onDisk: new Map([['p', 1000]]) });
-    expect(plan).toEqual({ ...EMPTY, repackPacks: [{ id: 'p', size: 1000, live: [rows[0], rows[2]] }], bytesFreed: 850, bytesCopied: 150 });
+    const plan = planGc({
+      packs: [{ id: 'p', size: 1000 }],
+      blobs: rows,
+      reachable: new Set(['live1', 'live2']),
+      onDisk: new Map([['p', 1000]]),
+    });
+    expect(plan).toEqual({
+      ...EMPTY,
+      repackPacks: [{ id: 'p', size: 1000, live: [rows[0], rows[2]] }],
+      bytesFreed: 850,
+      bytesCopied: 150,
+    });
   });
 
   it('keeps a mostly live pack and only drops the index rows of its dead blobs', () => {
@@ -72,7 +97,15 @@ describe('planGc', () => {
     });
     expect(plan).toEqual(EMPTY);
     // Even with a threshold that would make any pack qualify.
-    expect(planGc({ packs: [{ id: 'small', size: 156 }], blobs: [blob('chunk', 'small', 6)], reachable: new Set(['chunk']), onDisk: new Map([['small', 156]]), repackBelow: 1 })).toEqual(EMPTY);
+    expect(
+      planGc({
+        packs: [{ id: 'small', size: 156 }],
+        blobs: [blob('chunk', 'small', 6)],
+        reachable: new Set(['chunk']),
+        onDisk: new Map([['small', 156]]),
+        repackBelow: 1,
+      }),
+    ).toEqual(EMPTY);
   });
 
   it('judges "mostly garbage" on blob bytes, not on the header and index of many small blobs', () => {
@@ -80,7 +113,12 @@ describe('planGc', () => {
     // dwarfs the data, yet 95 % of the data is live, so the pack stays and only the dead row goes.
     const rows = [...Array.from({ length: 200 }, (_, i) => blob(`l${i}`, 'p', 10)), blob('dead', 'p', 100)];
     const size = 16 + 2100 + 16 + 48 * rows.length + 56;
-    const plan = planGc({ packs: [{ id: 'p', size }], blobs: rows, reachable: new Set(rows.slice(0, 200).map((r) => r.id)), onDisk: new Map([['p', size]]) });
+    const plan = planGc({
+      packs: [{ id: 'p', size }],
+      blobs: rows,
+      reachable: new Set(rows.slice(0, 200).map((r) => r.id)),
+      onDisk: new Map([['p', size]]),
+    });
     expect(plan).toEqual({ ...EMPTY, dropBlobs: ['dead'] });
   });
 
@@ -89,17 +127,43 @@ describe('planGc', () => {
       packs: [{ id: 'known', size: 100 }],
       blobs: [blob('a', 'known', 90)],
       reachable: new Set(['a']),
-      onDisk: new Map([['known', 100], ['orphan1', 5000], ['orphan2', 7]]),
+      onDisk: new Map([
+        ['known', 100],
+        ['orphan1', 5000],
+        ['orphan2', 7],
+      ]),
     });
-    expect(plan).toEqual({ ...EMPTY, orphanPacks: [{ id: 'orphan1', size: 5000 }, { id: 'orphan2', size: 7 }], bytesFreed: 5007 });
+    expect(plan).toEqual({
+      ...EMPTY,
+      orphanPacks: [
+        { id: 'orphan1', size: 5000 },
+        { id: 'orphan2', size: 7 },
+      ],
+      bytesFreed: 5007,
+    });
   });
 
   it('combines every kind of work in one plan', () => {
     const plan = planGc({
-      packs: [{ id: 'dead', size: 300 }, { id: 'sparse', size: 1000 }, { id: 'dense', size: 1000 }],
-      blobs: [blob('d1', 'dead', 200), blob('s-live', 'sparse', 100), blob('s-dead', 'sparse', 800), blob('k-live', 'dense', 900), blob('k-dead', 'dense', 50)],
+      packs: [
+        { id: 'dead', size: 300 },
+        { id: 'sparse', size: 1000 },
+        { id: 'dense', size: 1000 },
+      ],
+      blobs: [
+        blob('d1', 'dead', 200),
+        blob('s-live', 'sparse', 100),
+        blob('s-dead', 'sparse', 800),
+        blob('k-live', 'dense', 900),
+        blob('k-dead', 'dense', 50),
+      ],
       reachable: new Set(['s-live', 'k-live']),
-      onDisk: new Map([['dead', 300], ['sparse', 1000], ['dense', 1000], ['crashed', 40]]),
+      onDisk: new Map([
+        ['dead', 300],
+        ['sparse', 1000],
+        ['dense', 1000],
+        ['crashed', 40],
+      ]),
     });
     expect(plan.deletePacks).toEqual([{ id: 'dead', size: 300 }]);
     expect(plan.repackPacks.map((p) => [p.id, p.live.map((b) => b.id)])).toEqual([['sparse', ['s-live']]]);

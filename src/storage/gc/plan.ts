@@ -34,7 +34,14 @@ export function planGc(input: {
     if (l) l.push(b);
     else byPack.set(b.pack_id, [b]);
   }
-  const plan: GcPlan = { deletePacks: [], repackPacks: [], dropBlobs: [], orphanPacks: [], bytesFreed: 0, bytesCopied: 0 };
+  const plan: GcPlan = {
+    deletePacks: [],
+    repackPacks: [],
+    dropBlobs: [],
+    orphanPacks: [],
+    bytesFreed: 0,
+    bytesCopied: 0,
+  };
   const known = new Set(input.packs.map((p) => p.id));
   for (const p of input.packs) {
     const rows = byPack.get(p.id) ?? [];

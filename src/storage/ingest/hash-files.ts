@@ -42,8 +42,15 @@ export async function hashFiles(
       const results = (reply as { result: HashResult[] }).result;
       results.forEach((r, k) => {
         if (!r.ok) {
-          const why = r.error.code === 'EACCES' ? 'permission denied' : r.error.code === 'ENOENT' ? 'it disappeared' : r.error.message;
-          throw new CairnError('IO_ERROR', `cannot read ${b[k]!.abs}: ${why}`, { data: { path: b[k]!.abs, errno: r.error.code } });
+          const why =
+            r.error.code === 'EACCES'
+              ? 'permission denied'
+              : r.error.code === 'ENOENT'
+                ? 'it disappeared'
+                : r.error.message;
+          throw new CairnError('IO_ERROR', `cannot read ${b[k]!.abs}: ${why}`, {
+            data: { path: b[k]!.abs, errno: r.error.code },
+          });
         }
         out[b[k]!.i] = { digest: r.digest, size: r.size, chunks: r.chunks, stat: r.stat };
         done += r.size;

@@ -10,7 +10,15 @@ import { cachedEntry, UNTRUSTED_STAT, type StatCacheData, type StatEntry } from 
 import { buildTree, type BuiltTree, type FlatEntry } from '../tree/build.js';
 import { EMPTY_FILE_DIGEST } from '../tree/node.js';
 import type { WorkerPool } from '../workers/pool.js';
-import { RING_HEADER, type FileStat, type HashChunksReply, type LargeChunksMessage, type LargeDoneMessage, type SmallFileReply, type WorkerReply } from '../workers/protocol.js';
+import {
+  RING_HEADER,
+  type FileStat,
+  type HashChunksReply,
+  type LargeChunksMessage,
+  type LargeDoneMessage,
+  type SmallFileReply,
+  type WorkerReply,
+} from '../workers/protocol.js';
 import { DEFAULT_PACK_TARGET, PackRoller } from './pack-roller.js';
 import { scanSource, type Scan, type ScannedFile } from './scan.js';
 
@@ -79,7 +87,13 @@ interface FileResult {
 export async function ingest(deps: IngestDeps, opts: IngestOptions): Promise<IngestResult> {
   const params = deps.chunkParams ?? DEFAULT_CHUNK_PARAMS;
   const scan: Scan = opts.scan ?? scanSource(opts.source);
-  const progress: IngestProgress = { phase: 'hash', files: 0, filesTotal: scan.files.length, bytes: 0, bytesTotal: scan.totalBytes };
+  const progress: IngestProgress = {
+    phase: 'hash',
+    files: 0,
+    filesTotal: scan.files.length,
+    bytes: 0,
+    bytesTotal: scan.totalBytes,
+  };
   opts.onProgress?.({ ...progress, phase: 'scan' });
 
   await deps.packs.ensure();
@@ -164,15 +178,16 @@ export async function ingest(deps: IngestDeps, opts: IngestOptions): Promise<Ing
     // Start large files first: they are the long poles.
     const limit = new Semaphore(deps.pool.size * 2);
     let failed = false;
-    const guarded = (fn: () => Promise<void>) => limit.run(async () => {
-      if (failed) return;
-      try {
-        await fn();
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    });
+    const guarded = (fn: () => Promise<void>) =>
+      limit.run(async () => {
+        if (failed) return;
+        try {
+          await fn();
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
+      });
     // A streaming reader holds its worker; leave one free for the chunk hashing it feeds, and
     // cap the streams so the rings' memory stays bounded.
     const largeLimit = new Semaphore(Math.min(MAX_STREAMS, Math.max(1, deps.pool.size - 1)));
@@ -250,7 +265,10 @@ export async function ingest(deps: IngestDeps, opts: IngestOptions): Promise<Ing
   }
 
   async function hashSmall(files: ScannedFile[]): Promise<void> {
-    const reply = (await deps.pool.run({ type: 'small', files: files.map((f) => ({ path: f.abs, size: f.size })) })) as SmallFileReply;
+    const reply = (await deps.pool.run({
+      type: 'small',
+      files: files.map((f) => ({ path: f.abs, size: f.size })),
+    })) as SmallFileReply;
     const data = Buffer.from(reply.data);
     const ids: string[] = [];
     const views: Uint8Array[] = [];
@@ -266,7 +284,10 @@ export async function ingest(deps: IngestDeps, opts: IngestOptions): Promise<Ing
     }
     await storeNew(ids, (i) => views[i]!);
     await roller.drainIfBusy();
-    report(files.length, files.reduce((n, f) => n + f.size, 0));
+    report(
+      files.length,
+      files.reduce((n, f) => n + f.size, 0),
+    );
   }
 
   async function hashLarge(f: ScannedFile): Promise<void> {
@@ -287,7 +308,15 @@ export async function ingest(deps: IngestDeps, opts: IngestOptions): Promise<Ing
     let reply: WorkerReply;
     try {
       reply = await deps.pool.run(
-        { type: 'large', path: f.abs, mode: split ? 'split' : 'full', ring, slots: RING_SLOTS, slotSize: ringSlotSize, chunkParams: params },
+        {
+          type: 'large',
+          path: f.abs,
+          mode: split ? 'split' : 'full',
+          ring,
+          slots: RING_SLOTS,
+          slotSize: ringSlotSize,
+          chunkParams: params,
+        },
         {
           onMessage: (msg) => {
             if (msg.type !== 'large-chunks') return;
@@ -301,7 +330,15 @@ export async function ingest(deps: IngestDeps, opts: IngestOptions): Promise<Ing
             work.push(
               (async () => {
                 const ids = split
-                  ? ((await deps.pool.run({ type: 'hash-chunks', ring, offset, length: ringSlotSize, chunks: ranges })) as HashChunksReply).result.ids
+                  ? (
+                      (await deps.pool.run({
+                        type: 'hash-chunks',
+                        ring,
+                        offset,
+                        length: ringSlotSize,
+                        chunks: ranges,
+                      })) as HashChunksReply
+                    ).result.ids
                   : m.chunks.map((c) => c.id);
                 parts[i] = ids;
                 await storeNew(ids, (k) => view.subarray(ranges[k]!.offset, ranges[k]!.offset + ranges[k]!.length));
@@ -325,8 +362,11 @@ export async function ingest(deps: IngestDeps, opts: IngestOptions): Promise<Ing
     } catch (err) {
       await Promise.allSettled(work);
       // Name the file the same way for every size: relative path in data, absolute in the message.
-      if (isCairnError(err, 'IO_ERROR')) throw fileError(f, { code: String(err.data.errno ?? 'ERROR'), message: err.message });
-      throw err instanceof CairnError ? err : fileError(f, { code: (err as NodeJS.ErrnoException).code ?? 'ERROR', message: (err as Error).message });
+      if (isCairnError(err, 'IO_ERROR'))
+        throw fileError(f, { code: String(err.data.errno ?? 'ERROR'), message: err.message });
+      throw err instanceof CairnError
+        ? err
+        : fileError(f, { code: (err as NodeJS.ErrnoException).code ?? 'ERROR', message: (err as Error).message });
     } finally {
       rings.release(ring);
     }
@@ -363,7 +403,14 @@ async function hasAll(index: BlobIndex, ids: string[]): Promise<Set<string>> {
 }
 
 function fileError(f: ScannedFile, e: { code: string; message: string }): CairnError {
-  const why = e.code === 'ENOENT' ? 'it disappeared during the add' : e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied' : e.code === 'ECHANGED' ? 'it changed while being read; try again' : e.message;
+  const why =
+    e.code === 'ENOENT'
+      ? 'it disappeared during the add'
+      : e.code === 'EACCES' || e.code === 'EPERM'
+        ? 'permission denied'
+        : e.code === 'ECHANGED'
+          ? 'it changed while being read; try again'
+          : e.message;
   return new CairnError('IO_ERROR', `cannot read ${f.abs}: ${why}`, { data: { path: f.path, errno: e.code } });
 }
 

@@ -49,7 +49,12 @@ export class PackRoller {
       this.#current = null;
       this.#closing.add(w);
       const sealing = w.finish();
-      sealing.then((p) => this.#done.push(p), () => {}).finally(() => this.#closing.delete(w));
+      sealing
+        .then(
+          (p) => this.#done.push(p),
+          () => {},
+        )
+        .finally(() => this.#closing.delete(w));
       this.#sealing.push(sealing);
     }
   }

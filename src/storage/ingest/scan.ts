@@ -79,7 +79,10 @@ function walk(abs: string, rel: string, scan: Scan): void {
 function visit(abs: string, rel: string, st: fs.Stats, scan: Scan): void {
   const name = rel.slice(rel.lastIndexOf('/') + 1);
   if (name.includes('\uFFFD')) {
-    throw new CairnError('INVALID_INPUT', `file name ${JSON.stringify(rel)} is not valid UTF-8`, { data: { path: rel }, hint: 'rename the file' });
+    throw new CairnError('INVALID_INPUT', `file name ${JSON.stringify(rel)} is not valid UTF-8`, {
+      data: { path: rel },
+      hint: 'rename the file',
+    });
   }
   checkSegment(name);
   if (st.isFile()) {

@@ -60,7 +60,12 @@ describe('store locks', () => {
     writeFileSync(join(dir, `shared-${pid}-abcd.lock`), lockInfo(pid, 'cairn data add big'));
     const err = refusal(() => acquireExclusive(dir, 'store gc'));
     expect(err.code).toBe('LOCKED');
-    expect(err.data).toEqual({ pid, host: hostname(), started: '2026-01-01T00:00:00.000Z', command: 'cairn data add big' });
+    expect(err.data).toEqual({
+      pid,
+      host: hostname(),
+      started: '2026-01-01T00:00:00.000Z',
+      command: 'cairn data add big',
+    });
     expect(err.message).toContain('cairn data add big');
     expect(err.message).toContain(`pid ${pid}`);
     // The refused exclusive lock is not left behind to block writers.

@@ -136,10 +136,14 @@ export function processAlive(pid: number): boolean {
 }
 
 function locked(h: LockInfo): CairnError {
-  return new CairnError('LOCKED', `the object store is busy: \`${h.command}\` (pid ${h.pid} on ${h.host}, since ${h.started})`, {
-    data: { ...h },
-    hint: 'wait for it to finish and try again',
-  });
+  return new CairnError(
+    'LOCKED',
+    `the object store is busy: \`${h.command}\` (pid ${h.pid} on ${h.host}, since ${h.started})`,
+    {
+      data: { ...h },
+      hint: 'wait for it to finish and try again',
+    },
+  );
 }
 
 function sleep(ms: number): void {

@@ -34,7 +34,20 @@ describe('discardSealed: a failing writer removes its packs only when certainly 
     const [committed] = await listPacks(ws.meta.db);
     const rows = (await allBlobs(ws.meta.db)).sort((a, b) => Number(a.offset) - Number(b.offset));
     // This writer sealed exactly the committed pack's blobs, in order: the same pack, by name.
-    const same = await sealed(ws, await Promise.all(rows.map(async (r) => ({ kind: r.kind, bytes: await ws!.reader.read({ id: r.id, packId: r.pack_id, offset: Number(r.offset), length: Number(r.length) }) }))));
+    const same = await sealed(
+      ws,
+      await Promise.all(
+        rows.map(async (r) => ({
+          kind: r.kind,
+          bytes: await ws!.reader.read({
+            id: r.id,
+            packId: r.pack_id,
+            offset: Number(r.offset),
+            length: Number(r.length),
+          }),
+        })),
+      ),
+    );
     expect(same.id).toBe(committed!.id);
     const own = await sealed(ws, [{ kind: BlobKind.chunk, bytes: prng(2, 3000) }]);
     await discardSealed([same, own], ws);
@@ -47,7 +60,10 @@ describe('discardSealed: a failing writer removes its packs only when certainly 
     ws = await newWorkspace(dir);
     const own = await sealed(ws, [{ kind: BlobKind.chunk, bytes: prng(3, 3000) }]);
     const other = join(ws.locksDir, `shared-${process.ppid}-0000.lock`);
-    writeFileSync(other, JSON.stringify({ pid: process.ppid, host: hostname(), started: new Date().toISOString(), command: 'data add' }));
+    writeFileSync(
+      other,
+      JSON.stringify({ pid: process.ppid, host: hostname(), started: new Date().toISOString(), command: 'data add' }),
+    );
     await discardSealed([own], ws);
     expect(existsSync(own.path)).toBe(true);
     expect(existsSync(join(ws.locksDir, 'exclusive.lock'))).toBe(false);

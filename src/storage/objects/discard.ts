@@ -16,7 +16,11 @@ import type { LocalPackDir } from './local-packs.js';
  *
  * Whatever stays is an orphan: the next add adopts it, `gc` removes it.
  */
-export function discardSealed(packs: readonly FinishedPack[], deps: { packs: LocalPackDir; index: BlobIndex }, opts: { exclusive?: boolean } = {}): Promise<void> {
+export function discardSealed(
+  packs: readonly FinishedPack[],
+  deps: { packs: LocalPackDir; index: BlobIndex },
+  opts: { exclusive?: boolean } = {},
+): Promise<void> {
   // One at a time in this process: two at once would each find the other's exclusive lock.
   const run = queue.then(() => discardNow(packs, deps, opts));
   queue = run.catch(() => {});
@@ -25,7 +29,11 @@ export function discardSealed(packs: readonly FinishedPack[], deps: { packs: Loc
 
 let queue: Promise<void> = Promise.resolve();
 
-async function discardNow(packs: readonly FinishedPack[], deps: { packs: LocalPackDir; index: BlobIndex }, opts: { exclusive?: boolean }): Promise<void> {
+async function discardNow(
+  packs: readonly FinishedPack[],
+  deps: { packs: LocalPackDir; index: BlobIndex },
+  opts: { exclusive?: boolean },
+): Promise<void> {
   if (packs.length === 0 || !deps.index.knownPacks) return;
   const lock = opts.exclusive ? null : tryExclusiveFromShared(deps.packs.locksDir, 'discard');
   if (!opts.exclusive && !lock) return;

@@ -25,7 +25,11 @@ export async function fsyncDir(dir: string): Promise<void> {
 }
 
 /** temp file in the same directory → write → fsync → rename → fsync directory. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, options: { mode?: number; durable?: boolean } = {}): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  options: { mode?: number; durable?: boolean } = {},
+): Promise<void> {
   const dir = dirname(path);
   const tmp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`);
   const durable = options.durable ?? true;

@@ -32,7 +32,11 @@ export interface Recovery {
  *   another live writer sealed but has not committed yet may be adopted too; recording a pack
  *   twice is harmless (the first row wins), and sealed packs are never deleted outside `gc`.
  */
-export async function recoverInterrupted(packs: LocalPackDir, pool: WorkerPool, known: ReadonlySet<string>): Promise<Recovery> {
+export async function recoverInterrupted(
+  packs: LocalPackDir,
+  pool: WorkerPool,
+  known: ReadonlySet<string>,
+): Promise<Recovery> {
   const out: Recovery = { adopted: [], unusable: [], tempsRemoved: 0, tempBytesRemoved: 0 };
   for (const t of await packs.listTemp()) {
     if (!t.owner || !t.owner.local || t.owner.pid === process.pid || processAlive(t.owner.pid)) continue;
@@ -43,7 +47,9 @@ export async function recoverInterrupted(packs: LocalPackDir, pool: WorkerPool, 
   const orphans = [...(await packs.list())].filter(([id]) => !known.has(id));
   await Promise.all(
     orphans.map(async ([id, size]) => {
-      const reply = (await pool.run({ type: 'check-pack', path: packs.packPath(id), packId: id })) as { result: PackCheckResult };
+      const reply = (await pool.run({ type: 'check-pack', path: packs.packPath(id), packId: id })) as {
+        result: PackCheckResult;
+      };
       const r = reply.result;
       if (r.ok && r.badBlobs.length === 0) out.adopted.push({ id, size, entries: r.entries });
       else out.unusable.push(id);

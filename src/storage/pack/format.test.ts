@@ -54,7 +54,9 @@ describe('pack format: encoding', () => {
   it('writes 48-byte index entries: id, u64 offset, u32 length, kind, zero flags and reserved', () => {
     const index = encodeIndex(entries);
     expect(index.length).toBe(INDEX_HEADER_SIZE + ENTRY_SIZE * entries.length);
-    expect(index.subarray(0, 16).toString('hex')).toBe(Buffer.from('CAIRNIDX').toString('hex') + '00000004' + '00000000');
+    expect(index.subarray(0, 16).toString('hex')).toBe(
+      Buffer.from('CAIRNIDX').toString('hex') + '00000004' + '00000000',
+    );
     const second = index.subarray(16 + ENTRY_SIZE, 16 + 2 * ENTRY_SIZE);
     expect(second.toString('hex')).toBe(sha('tree') + '0000000000000011' + '00000004' + '02' + '00' + '0000');
   });
@@ -64,7 +66,13 @@ describe('pack format: encoding', () => {
     const { footer, packId } = encodeFooter(INDEX_OFFSET, index);
     expect(footer.length).toBe(FOOTER_SIZE);
     expect(packId).toBe(sha(index));
-    expect(footer.toString('hex')).toBe(INDEX_OFFSET.toString(16).padStart(16, '0') + index.length.toString(16).padStart(8, '0') + '00000000' + sha(index) + Buffer.from('CAIRNEND').toString('hex'));
+    expect(footer.toString('hex')).toBe(
+      INDEX_OFFSET.toString(16).padStart(16, '0') +
+        index.length.toString(16).padStart(8, '0') +
+        '00000000' +
+        sha(index) +
+        Buffer.from('CAIRNEND').toString('hex'),
+    );
   });
 
   it('round-trips header, index and footer, including offsets beyond 4 GiB', () => {
@@ -72,7 +80,11 @@ describe('pack format: encoding', () => {
     const { footer, packId } = encodeFooter(INDEX_OFFSET, index);
     const fileSize = INDEX_OFFSET + index.length + FOOTER_SIZE;
     checkHeader(encodeHeader(), packId);
-    expect(parseFooter(footer, packId, fileSize)).toEqual({ indexOffset: INDEX_OFFSET, indexLength: index.length, indexDigest: packId });
+    expect(parseFooter(footer, packId, fileSize)).toEqual({
+      indexOffset: INDEX_OFFSET,
+      indexLength: index.length,
+      indexDigest: packId,
+    });
     expect(decodeIndex(index, packId, INDEX_OFFSET, packId)).toEqual(entries);
     // An empty pack is valid too.
     const empty = encodeIndex([]);
@@ -115,7 +127,10 @@ describe('pack format: every corruption is detected', () => {
     expectCorrupt(() => parseFooter(footer, packId, size - 1), 'footer does not match the file size');
     // An index offset inside the header cannot be right even if the sizes add up.
     const { footer: early } = encodeFooter(8, index);
-    expectCorrupt(() => parseFooter(early, packId, 8 + index.length + FOOTER_SIZE), 'footer does not match the file size');
+    expectCorrupt(
+      () => parseFooter(early, packId, 8 + index.length + FOOTER_SIZE),
+      'footer does not match the file size',
+    );
   });
 
   it('an index whose digest differs from the pack name or from the footer is corrupt', () => {
@@ -123,7 +138,10 @@ describe('pack format: every corruption is detected', () => {
     tampered[20] = tampered[20]! ^ 1; // inside the first entry's id
     expectCorrupt(() => decodeIndex(tampered, packId, INDEX_OFFSET), 'index digest does not match the pack name');
     expectCorrupt(() => decodeIndex(index, sha('other'), INDEX_OFFSET), 'index digest does not match the pack name');
-    expectCorrupt(() => decodeIndex(index, packId, INDEX_OFFSET, sha('footer says otherwise')), 'index digest does not match the footer');
+    expectCorrupt(
+      () => decodeIndex(index, packId, INDEX_OFFSET, sha('footer says otherwise')),
+      'index digest does not match the footer',
+    );
   });
 
   // The remaining defects are in indexes whose name does match their digest: what a buggy or
@@ -136,7 +154,10 @@ describe('pack format: every corruption is detected', () => {
     const badCount = Buffer.from(index);
     badCount.writeUInt32BE(5, 8);
     expectCorrupt(() => decodeSelfNamed(badCount, INDEX_OFFSET), 'index length does not match its count');
-    expectCorrupt(() => decodeSelfNamed(index.subarray(0, index.length - 1), INDEX_OFFSET), 'index length does not match its count');
+    expectCorrupt(
+      () => decodeSelfNamed(index.subarray(0, index.length - 1), INDEX_OFFSET),
+      'index length does not match its count',
+    );
   });
 
   it('an unknown blob kind is corrupt', () => {
@@ -147,7 +168,12 @@ describe('pack format: every corruption is detected', () => {
   });
 
   it('entries before the header, past the index, overlapping or out of order are corrupt', () => {
-    const e = (offset: number, length: number, label = `${offset}/${length}`): PackEntry => ({ id: sha(label), offset, length, kind: BlobKind.chunk });
+    const e = (offset: number, length: number, label = `${offset}/${length}`): PackEntry => ({
+      id: sha(label),
+      offset,
+      length,
+      kind: BlobKind.chunk,
+    });
     const cases: Array<[PackEntry[], number, string]> = [
       [[e(0, 4)], 100, 'entry 0'], // inside the header
       [[e(15, 4)], 100, 'entry 0'],
@@ -158,7 +184,10 @@ describe('pack format: every corruption is detected', () => {
       [[e(16, 10), e(26, 10), e(30, 1)], 100, 'entry 2'],
     ];
     for (const [list, indexOffset, which] of cases) {
-      expectCorrupt(() => decodeSelfNamed(encodeIndex(list), indexOffset), `${which} lies outside the blob area or overlaps`);
+      expectCorrupt(
+        () => decodeSelfNamed(encodeIndex(list), indexOffset),
+        `${which} lies outside the blob area or overlaps`,
+      );
     }
     // Touching is fine: the last blob may end exactly at the index.
     expect(decodeSelfNamed(encodeIndex([e(16, 10), e(26, 74)]), 100)).toHaveLength(2);

@@ -69,10 +69,14 @@ export function checkHeader(header: Buffer, packId: string): void {
   }
   const version = header.readUInt32BE(8);
   if (version !== PACK_VERSION) {
-    throw new CairnError('UNSUPPORTED', `pack ${packId} has format version ${version}; this Cairn reads version ${PACK_VERSION}`, {
-      data: { pack: packId, version },
-      hint: 'upgrade Cairn',
-    });
+    throw new CairnError(
+      'UNSUPPORTED',
+      `pack ${packId} has format version ${version}; this Cairn reads version ${PACK_VERSION}`,
+      {
+        data: { pack: packId, version },
+        hint: 'upgrade Cairn',
+      },
+    );
   }
 }
 
@@ -83,7 +87,8 @@ export interface ParsedFooter {
 }
 
 export function parseFooter(footer: Buffer, packId: string, fileSize: number): ParsedFooter {
-  if (footer.length !== FOOTER_SIZE || !footer.subarray(48).equals(END_MAGIC)) throw corrupt(packId, 'bad footer magic');
+  if (footer.length !== FOOTER_SIZE || !footer.subarray(48).equals(END_MAGIC))
+    throw corrupt(packId, 'bad footer magic');
   const indexOffset = Number(footer.readBigUInt64BE(0));
   const indexLength = footer.readUInt32BE(8);
   if (indexOffset < HEADER_SIZE || indexOffset + indexLength + FOOTER_SIZE !== fileSize) {
@@ -95,11 +100,14 @@ export function parseFooter(footer: Buffer, packId: string, fileSize: number): P
 /** Decodes and fully checks an index: digest, magic, bounds, ordering, no overlaps. */
 export function decodeIndex(index: Buffer, packId: string, indexOffset: number, expectedDigest?: string): PackEntry[] {
   const digest = createHash('sha256').update(index).digest('hex');
-  if (expectedDigest !== undefined && digest !== expectedDigest) throw corrupt(packId, 'index digest does not match the footer');
+  if (expectedDigest !== undefined && digest !== expectedDigest)
+    throw corrupt(packId, 'index digest does not match the footer');
   if (digest !== packId) throw corrupt(packId, 'index digest does not match the pack name');
-  if (index.length < INDEX_HEADER_SIZE || !index.subarray(0, 8).equals(INDEX_MAGIC)) throw corrupt(packId, 'bad index magic');
+  if (index.length < INDEX_HEADER_SIZE || !index.subarray(0, 8).equals(INDEX_MAGIC))
+    throw corrupt(packId, 'bad index magic');
   const count = index.readUInt32BE(8);
-  if (index.length !== INDEX_HEADER_SIZE + count * ENTRY_SIZE) throw corrupt(packId, 'index length does not match its count');
+  if (index.length !== INDEX_HEADER_SIZE + count * ENTRY_SIZE)
+    throw corrupt(packId, 'index length does not match its count');
   const entries: PackEntry[] = [];
   let end = HEADER_SIZE;
   for (let i = 0, o = INDEX_HEADER_SIZE; i < count; i++, o += ENTRY_SIZE) {
@@ -108,7 +116,8 @@ export function decodeIndex(index: Buffer, packId: string, indexOffset: number, 
     const length = index.readUInt32BE(o + 40);
     const kind = index.readUInt8(o + 44);
     if (kind !== BlobKind.chunk && kind !== BlobKind.tree) throw corrupt(packId, `entry ${i} has unknown kind ${kind}`);
-    if (offset < end || offset + length > indexOffset) throw corrupt(packId, `entry ${i} lies outside the blob area or overlaps`);
+    if (offset < end || offset + length > indexOffset)
+      throw corrupt(packId, `entry ${i} lies outside the blob area or overlaps`);
     end = offset + length;
     entries.push({ id, offset, length, kind });
   }

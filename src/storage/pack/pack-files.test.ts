@@ -1,4 +1,17 @@
-import { chmodSync, existsSync, openSync, readdirSync, readFileSync, closeSync, readSync, renameSync, statSync, truncateSync, writeSync, mkdirSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  closeSync,
+  readSync,
+  renameSync,
+  statSync,
+  truncateSync,
+  writeSync,
+  mkdirSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CairnError, isCairnError } from '../../core/errors.js';
@@ -49,7 +62,9 @@ async function rejection(p: Promise<unknown>): Promise<CairnError> {
 describe('pack files', () => {
   const tmp = useTempDirs();
 
-  async function writePack(blobs: Array<{ data: Buffer; kind?: 1 | 2 }>): Promise<{ dir: LocalPackDir; pack: FinishedPack; ids: string[] }> {
+  async function writePack(
+    blobs: Array<{ data: Buffer; kind?: 1 | 2 }>,
+  ): Promise<{ dir: LocalPackDir; pack: FinishedPack; ids: string[] }> {
     const dir = new LocalPackDir(tmp());
     await dir.ensure();
     const w = await PackWriter.create(dir);
@@ -61,10 +76,18 @@ describe('pack files', () => {
     return { dir, pack: await w.finish(), ids };
   }
 
-  const small = [Buffer.from('hello, '), Buffer.from('world'), Buffer.from('{"entries":[],"v":1}'), Buffer.alloc(0), prng(7, 100_000)];
+  const small = [
+    Buffer.from('hello, '),
+    Buffer.from('world'),
+    Buffer.from('{"entries":[],"v":1}'),
+    Buffer.alloc(0),
+    prng(7, 100_000),
+  ];
 
   it('seal under the digest of their index, with nothing left in tmp', async () => {
-    const { dir, pack, ids } = await writePack(small.map((data, i) => ({ data, kind: i === 2 ? BlobKind.tree : BlobKind.chunk })));
+    const { dir, pack, ids } = await writePack(
+      small.map((data, i) => ({ data, kind: i === 2 ? BlobKind.tree : BlobKind.chunk })),
+    );
     expect(pack.path).toBe(dir.packPath(pack.id));
     expect(existsSync(pack.path)).toBe(true);
     expect(readdirSync(dir.tmpDir)).toEqual([]);
@@ -78,11 +101,13 @@ describe('pack files', () => {
     expect(sha(bytes.subarray(indexOffset, indexOffset + indexLength))).toBe(pack.id);
     // Blobs sit back to back right after the header, in append order.
     let offset = HEADER_SIZE;
-    expect(pack.entries).toEqual(small.map((data, i) => {
-      const e = { id: ids[i], offset, length: data.length, kind: i === 2 ? 2 : 1 };
-      offset += data.length;
-      return e;
-    }));
+    expect(pack.entries).toEqual(
+      small.map((data, i) => {
+        const e = { id: ids[i], offset, length: data.length, kind: i === 2 ? 2 : 1 };
+        offset += data.length;
+        return e;
+      }),
+    );
   });
 
   it('read back: the index matches what was written and every blob round-trips', async () => {
@@ -91,7 +116,9 @@ describe('pack files', () => {
     const reader = new PackReader(dir);
     try {
       for (const [i, e] of pack.entries.entries()) {
-        expect((await reader.read({ id: e.id, packId: pack.id, offset: e.offset, length: e.length })).equals(small[i]!)).toBe(true);
+        expect(
+          (await reader.read({ id: e.id, packId: pack.id, offset: e.offset, length: e.length })).equals(small[i]!),
+        ).toBe(true);
       }
     } finally {
       await reader.close();
@@ -110,13 +137,19 @@ describe('pack files', () => {
     expect(check.badBlobs).toEqual([victim.id]);
     const reader = new PackReader(dir);
     try {
-      const err = await rejection(reader.read({ id: victim.id, packId: pack.id, offset: victim.offset, length: victim.length }));
+      const err = await rejection(
+        reader.read({ id: victim.id, packId: pack.id, offset: victim.offset, length: victim.length }),
+      );
       expect(err.code).toBe('CORRUPT_OBJECT');
       expect(err.message).toContain(victim.id);
       expect(err.data).toMatchObject({ blob: victim.id, pack: pack.id });
       // Its neighbours are intact and still readable.
       const next = pack.entries[2]!;
-      expect((await reader.read({ id: next.id, packId: pack.id, offset: next.offset, length: next.length })).equals(small[2]!)).toBe(true);
+      expect(
+        (await reader.read({ id: next.id, packId: pack.id, offset: next.offset, length: next.length })).equals(
+          small[2]!,
+        ),
+      ).toBe(true);
     } finally {
       await reader.close();
     }
@@ -124,7 +157,14 @@ describe('pack files', () => {
 
   it('checkPack groups reads across 16 MiB slices and still pins the one bad blob', async () => {
     // 3 × 5 MiB fit one slice, a 17 MiB blob needs its own, then two small ones.
-    const blobs = [prng(1, 5 * MiB), prng(2, 5 * MiB), prng(3, 5 * MiB), prng(4, 17 * MiB), prng(5, 1000), prng(6, 3 * MiB)];
+    const blobs = [
+      prng(1, 5 * MiB),
+      prng(2, 5 * MiB),
+      prng(3, 5 * MiB),
+      prng(4, 17 * MiB),
+      prng(5, 1000),
+      prng(6, 3 * MiB),
+    ];
     const { pack } = await writePack(blobs.map((data) => ({ data })));
     const seen: number[] = [];
     expect((await checkPack(pack.path, pack.id, (n) => seen.push(n))).badBlobs).toEqual([]);
@@ -142,8 +182,22 @@ describe('pack files', () => {
       ['end magic', (p) => flipByte(p.path, p.size - 1), 'bad footer magic'],
       ['footer digest', (p) => flipByte(p.path, p.size - 20), 'index digest does not match the footer'],
       ['index entry', (p) => flipByte(p.path, p.size - FOOTER_SIZE - 10), 'index digest does not match'],
-      ['truncation', (p) => { chmodSync(p.path, 0o644); truncateSync(p.path, p.size - 1); }, 'corrupt'],
-      ['too short', (p) => { chmodSync(p.path, 0o644); truncateSync(p.path, 20); }, 'too short'],
+      [
+        'truncation',
+        (p) => {
+          chmodSync(p.path, 0o644);
+          truncateSync(p.path, p.size - 1);
+        },
+        'corrupt',
+      ],
+      [
+        'too short',
+        (p) => {
+          chmodSync(p.path, 0o644);
+          truncateSync(p.path, 20);
+        },
+        'too short',
+      ],
     ];
     for (const [what, damage, why] of cases) {
       const { pack } = await writePack(small.map((data) => ({ data })));
@@ -198,7 +252,9 @@ describe('pack files', () => {
       expect(err.code).toBe('CORRUPT_OBJECT');
       expect(err.message).toContain('truncated');
       // A wrong offset inside the file reads other bytes, which fail the digest check.
-      const wrong = await rejection(reader.read({ id: sha('abc'), packId: pack.id, offset: HEADER_SIZE + 1, length: 2 }));
+      const wrong = await rejection(
+        reader.read({ id: sha('abc'), packId: pack.id, offset: HEADER_SIZE + 1, length: 2 }),
+      );
       expect(isCairnError(wrong, 'CORRUPT_OBJECT')).toBe(true);
     } finally {
       await reader.close();

@@ -30,7 +30,9 @@ export class PackReader {
       h = fsp.open(path, 'r').catch((err) => {
         this.#handles.delete(packId);
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-          throw new CairnError('MISSING_OBJECT', `pack ${packId} is missing from the object store`, { data: { pack: packId } });
+          throw new CairnError('MISSING_OBJECT', `pack ${packId} is missing from the object store`, {
+            data: { pack: packId },
+          });
         }
         throw ioError(err, 'open pack', path);
       });
@@ -44,7 +46,9 @@ export class PackReader {
     const buf = Buffer.allocUnsafe(loc.length);
     const { bytesRead } = await fh.read(buf, 0, loc.length, loc.offset);
     if (bytesRead !== loc.length) {
-      throw new CairnError('CORRUPT_OBJECT', `blob ${loc.id} is truncated in pack ${loc.packId}`, { data: { blob: loc.id, pack: loc.packId } });
+      throw new CairnError('CORRUPT_OBJECT', `blob ${loc.id} is truncated in pack ${loc.packId}`, {
+        data: { blob: loc.id, pack: loc.packId },
+      });
     }
     verifyBlob(buf, loc);
     return buf;
@@ -140,7 +144,9 @@ export async function checkPack(path: string, packId: string, onBytes?: (n: numb
           bad.push(e.id);
           continue;
         }
-        const got = createHash('sha256').update(buf.subarray(rel, rel + e.length)).digest('hex');
+        const got = createHash('sha256')
+          .update(buf.subarray(rel, rel + e.length))
+          .digest('hex');
         if (got !== e.id) bad.push(e.id);
       }
       onBytes?.(end - first.offset);

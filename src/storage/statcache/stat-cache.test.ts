@@ -3,11 +3,28 @@ import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSyn
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useTempDirs } from '../../test-support/temp.js';
-import { cachedEntry, loadStatCache, RACY_MS, saveStatCache, statCachePath, UNTRUSTED_STAT, type StatCacheData, type StatEntry } from './stat-cache.js';
+import {
+  cachedEntry,
+  loadStatCache,
+  RACY_MS,
+  saveStatCache,
+  statCachePath,
+  UNTRUSTED_STAT,
+  type StatCacheData,
+  type StatEntry,
+} from './stat-cache.js';
 import { sha256Hex as sha } from '../../core/digest.js';
 
 function entry(over: Partial<StatEntry> = {}): StatEntry {
-  return { ino: 1234, size: 10, mtimeMs: 1_700_000_000_123.456, ctimeMs: 1_700_000_000_124.5, mode: '644', digest: sha('x'), ...over };
+  return {
+    ino: 1234,
+    size: 10,
+    mtimeMs: 1_700_000_000_123.456,
+    ctimeMs: 1_700_000_000_124.5,
+    mode: '644',
+    digest: sha('x'),
+    ...over,
+  };
 }
 
 describe('stat cache', () => {
@@ -26,12 +43,24 @@ describe('stat cache', () => {
       root: '/work/checkout',
       scannedAtMs: 1_700_000_100_000,
       version: sha('root'),
-      links: [['l', 'a/b'], ['sub/l2', '../x']],
+      links: [
+        ['l', 'a/b'],
+        ['sub/l2', '../x'],
+      ],
       dirs: ['a', 'a/empty', 'sub'],
       meta: { dataset: 'flights', ref: 'flights@v3' },
       entries: new Map([
         ['a/b', entry()],
-        ['big.bin', entry({ ino: 99, size: 3_000_000, mode: '755', digest: sha('big'), chunks: [sha('c1'), sha('c2'), sha('c3')] })],
+        [
+          'big.bin',
+          entry({
+            ino: 99,
+            size: 3_000_000,
+            mode: '755',
+            digest: sha('big'),
+            chunks: [sha('c1'), sha('c2'), sha('c3')],
+          }),
+        ],
         ['é/😀.txt', entry({ ino: 7, size: 0, digest: sha('') })],
       ]),
     };
@@ -42,16 +71,45 @@ describe('stat cache', () => {
     expect([...loadStatCache(cacheDir, data.root)!.entries.keys()]).toEqual(['a/b', 'big.bin', 'é/😀.txt']);
     // On disk each entry is a flat row (docs/FORMAT.md §7).
     const raw = JSON.parse(readFileSync(statCachePath(cacheDir, data.root), 'utf8')) as { rows: unknown[] };
-    expect(raw.rows[1]).toEqual(['big.bin', 99, 3_000_000, 1_700_000_000_123.456, 1_700_000_000_124.5, 1, sha('big'), [sha('c1'), sha('c2'), sha('c3')]]);
+    expect(raw.rows[1]).toEqual([
+      'big.bin',
+      99,
+      3_000_000,
+      1_700_000_000_123.456,
+      1_700_000_000_124.5,
+      1,
+      sha('big'),
+      [sha('c1'), sha('c2'), sha('c3')],
+    ]);
   });
 
   it('keeps links and dirs only for a cache that describes one version', () => {
     const cacheDir = tmp();
-    saveStatCache(cacheDir, { v: 2, root: '/r', scannedAtMs: 5, links: [['l', 't']], dirs: ['d'], entries: new Map([['f', entry()]]) });
-    expect(loadStatCache(cacheDir, '/r')).toEqual({ v: 2, root: '/r', scannedAtMs: 5, entries: new Map([['f', entry()]]) });
+    saveStatCache(cacheDir, {
+      v: 2,
+      root: '/r',
+      scannedAtMs: 5,
+      links: [['l', 't']],
+      dirs: ['d'],
+      entries: new Map([['f', entry()]]),
+    });
+    expect(loadStatCache(cacheDir, '/r')).toEqual({
+      v: 2,
+      root: '/r',
+      scannedAtMs: 5,
+      entries: new Map([['f', entry()]]),
+    });
     // With a version but no links/dirs given, they load as empty lists.
     saveStatCache(cacheDir, { v: 2, root: '/r', scannedAtMs: 5, version: sha('v'), entries: new Map() });
-    expect(loadStatCache(cacheDir, '/r')).toEqual({ v: 2, root: '/r', scannedAtMs: 5, version: sha('v'), links: [], dirs: [], entries: new Map() });
+    expect(loadStatCache(cacheDir, '/r')).toEqual({
+      v: 2,
+      root: '/r',
+      scannedAtMs: 5,
+      version: sha('v'),
+      links: [],
+      dirs: [],
+      entries: new Map(),
+    });
   });
 
   it('answers null for a missing, damaged or foreign cache file instead of failing', () => {
@@ -76,13 +134,25 @@ describe('stat cache', () => {
       expect(loadStatCache(cacheDir, '/r'), what).toBeNull();
     }
     writeFileSync(path, JSON.stringify(good));
-    expect(loadStatCache(cacheDir, '/r')?.entries.get('f')).toEqual({ ino: 1, size: 2, mtimeMs: 3, ctimeMs: 4, mode: '644', digest: sha('x') });
+    expect(loadStatCache(cacheDir, '/r')?.entries.get('f')).toEqual({
+      ino: 1,
+      size: 2,
+      mtimeMs: 3,
+      ctimeMs: 4,
+      mode: '644',
+      digest: sha('x'),
+    });
   });
 
   describe('cachedEntry', () => {
     const e = entry();
     const now = { ino: e.ino, size: e.size, mtimeMs: e.mtimeMs, ctimeMs: e.ctimeMs };
-    const cache = (scannedAtMs: number): StatCacheData => ({ v: 2, root: '/r', scannedAtMs, entries: new Map([['f', e]]) });
+    const cache = (scannedAtMs: number): StatCacheData => ({
+      v: 2,
+      root: '/r',
+      scannedAtMs,
+      entries: new Map([['f', e]]),
+    });
     const settled = cache(e.mtimeMs + RACY_MS + 1);
 
     it('trusts an entry whose inode, size, mtime and ctime are all unchanged', () => {
@@ -90,7 +160,14 @@ describe('stat cache', () => {
     });
 
     it('rejects any change of any stat value, however small', () => {
-      for (const change of [{ ino: e.ino + 1 }, { size: e.size + 1 }, { size: 0 }, { mtimeMs: e.mtimeMs + 0.001 }, { mtimeMs: e.mtimeMs - 1000 }, { ctimeMs: e.ctimeMs + 0.001 }]) {
+      for (const change of [
+        { ino: e.ino + 1 },
+        { size: e.size + 1 },
+        { size: 0 },
+        { mtimeMs: e.mtimeMs + 0.001 },
+        { mtimeMs: e.mtimeMs - 1000 },
+        { ctimeMs: e.ctimeMs + 0.001 },
+      ]) {
         expect(cachedEntry(settled, 'f', { ...now, ...change }), JSON.stringify(change)).toBeNull();
       }
     });
@@ -120,16 +197,35 @@ describe('stat cache', () => {
       utimesSync(file, past, past);
       const st = statSync(file);
       const stat = { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
-      const c: StatCacheData = { v: 2, root: dir, scannedAtMs: Date.now(), entries: new Map([['data.csv', { ...stat, mode: '644', digest: sha('a,b\n1,2\n') }]]) };
+      const c: StatCacheData = {
+        v: 2,
+        root: dir,
+        scannedAtMs: Date.now(),
+        entries: new Map([['data.csv', { ...stat, mode: '644', digest: sha('a,b\n1,2\n') }]]),
+      };
       const cacheDir = tmp();
       saveStatCache(cacheDir, c);
       const loaded = loadStatCache(cacheDir, dir)!;
       const again = statSync(file);
-      expect(cachedEntry(loaded, 'data.csv', { ino: again.ino, size: again.size, mtimeMs: again.mtimeMs, ctimeMs: again.ctimeMs })?.digest).toBe(sha('a,b\n1,2\n'));
+      expect(
+        cachedEntry(loaded, 'data.csv', {
+          ino: again.ino,
+          size: again.size,
+          mtimeMs: again.mtimeMs,
+          ctimeMs: again.ctimeMs,
+        })?.digest,
+      ).toBe(sha('a,b\n1,2\n'));
       writeFileSync(file, 'a,b\n3,4\n');
       const after = statSync(file);
       expect(after.size).toBe(st.size);
-      expect(cachedEntry(loaded, 'data.csv', { ino: after.ino, size: after.size, mtimeMs: after.mtimeMs, ctimeMs: after.ctimeMs })).toBeNull();
+      expect(
+        cachedEntry(loaded, 'data.csv', {
+          ino: after.ino,
+          size: after.size,
+          mtimeMs: after.mtimeMs,
+          ctimeMs: after.ctimeMs,
+        }),
+      ).toBeNull();
     });
   });
 });

@@ -47,7 +47,16 @@ export interface StatCacheData {
 export const UNTRUSTED_STAT = { ino: -1, mtimeMs: -1, ctimeMs: -1 } as const;
 
 /** On disk each entry is a flat array, which parses several times faster than objects. */
-type Row = [path: string, ino: number, size: number, mtimeMs: number, ctimeMs: number, exec: 0 | 1, digest: string, chunks?: string[]];
+type Row = [
+  path: string,
+  ino: number,
+  size: number,
+  mtimeMs: number,
+  ctimeMs: number,
+  exec: 0 | 1,
+  digest: string,
+  chunks?: string[],
+];
 
 export function statCachePath(cacheDir: string, root: string): string {
   const key = createHash('sha256').update(root).digest('hex').slice(0, 32);
@@ -69,7 +78,14 @@ export function loadStatCache(cacheDir: string, root: string): StatCacheData | n
     if (raw.v !== 2 || raw.root !== root || !Array.isArray(raw.rows)) return null;
     const entries = new Map<string, StatEntry>();
     for (const r of raw.rows) {
-      const e: StatEntry = { ino: r[1], size: r[2], mtimeMs: r[3], ctimeMs: r[4], mode: r[5] ? '755' : '644', digest: r[6] };
+      const e: StatEntry = {
+        ino: r[1],
+        size: r[2],
+        mtimeMs: r[3],
+        ctimeMs: r[4],
+        mode: r[5] ? '755' : '644',
+        digest: r[6],
+      };
       if (r[7]) e.chunks = r[7];
       entries.set(r[0], e);
     }

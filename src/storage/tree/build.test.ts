@@ -7,7 +7,14 @@ import { decodeTree, EMPTY_FILE_DIGEST, encodeTree, fileChunks, type FileEntry, 
 import { sha256Hex as sha } from '../../core/digest.js';
 
 function file(path: string, content: string, mode: '644' | '755' = '644'): FlatEntry {
-  return { path, type: 'file', size: Buffer.byteLength(content), mode, digest: sha(content), chunks: content.length ? [sha(content)] : [] };
+  return {
+    path,
+    type: 'file',
+    size: Buffer.byteLength(content),
+    mode,
+    digest: sha(content),
+    chunks: content.length ? [sha(content)] : [],
+  };
 }
 
 function caught(fn: () => unknown): CairnError {
@@ -34,12 +41,25 @@ const EMPTY_NODE_ID = sha('{"entries":[],"v":1}');
 
 describe('buildTree', () => {
   it('nests directories, aggregates size and file counts, and lists children before parents', () => {
-    const built = buildTree([file('a.txt', 'A'), file('sub/b.txt', 'BB'), file('sub/deep/c.txt', 'CCC', '755'), file('sub/deep/d.txt', '')]);
-    expect({ files: built.files, bytes: built.bytes, dirs: built.dirs, symlinks: built.symlinks }).toEqual({ files: 4, bytes: 6, dirs: 2, symlinks: 0 });
+    const built = buildTree([
+      file('a.txt', 'A'),
+      file('sub/b.txt', 'BB'),
+      file('sub/deep/c.txt', 'CCC', '755'),
+      file('sub/deep/d.txt', ''),
+    ]);
+    expect({ files: built.files, bytes: built.bytes, dirs: built.dirs, symlinks: built.symlinks }).toEqual({
+      files: 4,
+      bytes: 6,
+      dirs: 2,
+      symlinks: 0,
+    });
     const nodes = nodesOf(built);
     expect(built.nodes.at(-1)!.id).toBe(built.rootId);
     const root = nodes.get(built.rootId)!;
-    expect(root.entries.map((e) => [e.name, e.type])).toEqual([['a.txt', 'file'], ['sub', 'dir']]);
+    expect(root.entries.map((e) => [e.name, e.type])).toEqual([
+      ['a.txt', 'file'],
+      ['sub', 'dir'],
+    ]);
     const sub = root.entries[1]!;
     expect(sub).toMatchObject({ type: 'dir', size: 5, files: 3 });
     const subNode = nodes.get((sub as { tree: string }).tree)!;
@@ -69,7 +89,10 @@ describe('buildTree', () => {
   });
 
   it('keeps empty directories as entries pointing at the empty node', () => {
-    const built = buildTree([{ path: 'empty', type: 'dir' }, { path: 'x/also-empty', type: 'dir' }]);
+    const built = buildTree([
+      { path: 'empty', type: 'dir' },
+      { path: 'x/also-empty', type: 'dir' },
+    ]);
     const nodes = nodesOf(built);
     expect(built.dirs).toBe(3);
     expect(nodes.get(built.rootId)!.entries).toEqual([
@@ -82,7 +105,12 @@ describe('buildTree', () => {
   });
 
   it('stores identical subtrees once', () => {
-    const built = buildTree([file('train/x.csv', '1,2'), file('test/x.csv', '1,2'), file('raw/x.csv', '1,2'), file('other/y', 'y')]);
+    const built = buildTree([
+      file('train/x.csv', '1,2'),
+      file('test/x.csv', '1,2'),
+      file('raw/x.csv', '1,2'),
+      file('other/y', 'y'),
+    ]);
     const root = nodesOf(built).get(built.rootId)!;
     const trees = Object.fromEntries(root.entries.map((e) => [e.name, (e as { tree: string }).tree]));
     expect(trees.train).toBe(trees.test);
@@ -94,8 +122,22 @@ describe('buildTree', () => {
 
   it('uses the one-chunk shorthand exactly when the single chunk is the whole file', () => {
     const one = file('one', 'content');
-    const multi: FlatEntry = { path: 'multi', type: 'file', size: 10, mode: '644', digest: sha('whole'), chunks: [sha('c1'), sha('c2')] };
-    const oddSingle: FlatEntry = { path: 'odd', type: 'file', size: 5, mode: '644', digest: sha('whole2'), chunks: [sha('c3')] };
+    const multi: FlatEntry = {
+      path: 'multi',
+      type: 'file',
+      size: 10,
+      mode: '644',
+      digest: sha('whole'),
+      chunks: [sha('c1'), sha('c2')],
+    };
+    const oddSingle: FlatEntry = {
+      path: 'odd',
+      type: 'file',
+      size: 5,
+      mode: '644',
+      digest: sha('whole2'),
+      chunks: [sha('c3')],
+    };
     const built = buildTree([one, multi, oddSingle, file('empty', '')]);
     const entries = nodesOf(built).get(built.rootId)!.entries as FileEntry[];
     const byName = Object.fromEntries(entries.map((e) => [e.name, e]));
@@ -110,9 +152,19 @@ describe('buildTree', () => {
   });
 
   it('accepts symlinks that stay inside and refuses ones that leave, as PATH_UNSAFE', () => {
-    const ok = buildTree([file('data/a', 'a'), { path: 'data/link', type: 'symlink', target: '../data/a' }, { path: 'top', type: 'symlink', target: 'data' }]);
+    const ok = buildTree([
+      file('data/a', 'a'),
+      { path: 'data/link', type: 'symlink', target: '../data/a' },
+      { path: 'top', type: 'symlink', target: 'data' },
+    ]);
     expect(ok.symlinks).toBe(2);
-    for (const [path, target] of [['link', '../outside'], ['a/link', '../../x'], ['link', '/etc/passwd'], ['link', 'a/../../x'], ['link', '']]) {
+    for (const [path, target] of [
+      ['link', '../outside'],
+      ['a/link', '../../x'],
+      ['link', '/etc/passwd'],
+      ['link', 'a/../../x'],
+      ['link', ''],
+    ]) {
       const err = caught(() => buildTree([{ path: path!, type: 'symlink', target: target! }]));
       expect(err.code, `${path} -> ${target}`).toBe('PATH_UNSAFE');
       expect(err.data).toEqual({ path, target });
@@ -127,7 +179,14 @@ describe('buildTree', () => {
 
   it('refuses a duplicate path and a name that is both a file and a directory', () => {
     expect(caught(() => buildTree([file('a', '1'), file('a', '2')])).message).toBe('duplicate path a');
-    expect(caught(() => buildTree([{ path: 'd', type: 'dir' }, { path: 'd', type: 'dir' }])).code).toBe('INVALID_INPUT');
+    expect(
+      caught(() =>
+        buildTree([
+          { path: 'd', type: 'dir' },
+          { path: 'd', type: 'dir' },
+        ]),
+      ).code,
+    ).toBe('INVALID_INPUT');
     for (const list of [
       [file('a', '1'), file('a/b', '2')],
       [file('x/a/b', '2'), file('x/a', '1')],
@@ -137,13 +196,17 @@ describe('buildTree', () => {
       const err = caught(() => buildTree(list));
       expect(err.code).toBe('INVALID_INPUT');
     }
-    expect(caught(() => buildTree([file('a', '1'), file('a/b', '2')])).message).toBe('path a is both a file and a directory');
+    expect(caught(() => buildTree([file('a', '1'), file('a/b', '2')])).message).toBe(
+      'path a is both a file and a directory',
+    );
   });
 
   it('encodeTree names a node by the SHA-256 of its canonical JSON', () => {
     const node: TreeNode = { v: 1, entries: [{ name: 'f', type: 'file', size: 1, mode: '644', digest: sha('x') }] };
     const { id, bytes } = encodeTree(node);
-    expect(bytes.toString()).toBe(`{"entries":[{"digest":"${sha('x')}","mode":"644","name":"f","size":1,"type":"file"}],"v":1}`);
+    expect(bytes.toString()).toBe(
+      `{"entries":[{"digest":"${sha('x')}","mode":"644","name":"f","size":1,"type":"file"}],"v":1}`,
+    );
     expect(id).toBe(sha(bytes.toString()));
   });
 });

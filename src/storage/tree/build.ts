@@ -45,8 +45,16 @@ export function buildTree(flat: readonly FlatEntry[]): BuiltTree {
       dir.entries.push({ name, type: 'symlink', target: f.target });
       symlinks++;
     } else {
-      const chunks = f.chunks.length === 1 && f.chunks[0] === f.digest ? undefined : f.size === 0 ? undefined : f.chunks;
-      dir.entries.push({ name, type: 'file', size: f.size, mode: f.mode, digest: f.digest, ...(chunks ? { chunks } : {}) });
+      const chunks =
+        f.chunks.length === 1 && f.chunks[0] === f.digest ? undefined : f.size === 0 ? undefined : f.chunks;
+      dir.entries.push({
+        name,
+        type: 'file',
+        size: f.size,
+        mode: f.mode,
+        digest: f.digest,
+        ...(chunks ? { chunks } : {}),
+      });
       files++;
       bytes += f.size;
     }

@@ -51,8 +51,24 @@ describe('diffTrees', () => {
     const a = s.build([file('keep', 'k'), file('gone', 'old!'), file('edit', 'v1'), file('chmod', 'x')]);
     const b = s.build([file('keep', 'k'), file('new', 'fresh'), file('edit', 'v2 longer'), file('chmod', 'x', '755')]);
     expect(await diffTrees(a, b, s.load)).toEqual([
-      { path: 'chmod', change: 'modified', type: 'file', oldSize: 1, newSize: 1, oldDigest: sha('x'), newDigest: sha('x') },
-      { path: 'edit', change: 'modified', type: 'file', oldSize: 2, newSize: 9, oldDigest: sha('v1'), newDigest: sha('v2 longer') },
+      {
+        path: 'chmod',
+        change: 'modified',
+        type: 'file',
+        oldSize: 1,
+        newSize: 1,
+        oldDigest: sha('x'),
+        newDigest: sha('x'),
+      },
+      {
+        path: 'edit',
+        change: 'modified',
+        type: 'file',
+        oldSize: 2,
+        newSize: 9,
+        oldDigest: sha('v1'),
+        newDigest: sha('v2 longer'),
+      },
       { path: 'gone', change: 'removed', type: 'file', oldSize: 4, newSize: null, oldDigest: sha('old!') },
       { path: 'new', change: 'added', type: 'file', oldSize: null, newSize: 5, newDigest: sha('fresh') },
     ]);
@@ -69,15 +85,25 @@ describe('diffTrees', () => {
       { path: 'old/sub/b', change: 'removed', type: 'file', oldSize: 2, newSize: null, oldDigest: sha('22') },
     ]);
     // From nothing, everything is added; to nothing, everything is removed.
-    expect((await diffTrees(null, a, s.load)).map((c) => `${c.change} ${c.path}`)).toEqual(['added old/a', 'added old/sub/b', 'added stay']);
-    expect((await diffTrees(a, null, s.load)).map((c) => `${c.change} ${c.path}`)).toEqual(['removed old/a', 'removed old/sub/b', 'removed stay']);
+    expect((await diffTrees(null, a, s.load)).map((c) => `${c.change} ${c.path}`)).toEqual([
+      'added old/a',
+      'added old/sub/b',
+      'added stay',
+    ]);
+    expect((await diffTrees(a, null, s.load)).map((c) => `${c.change} ${c.path}`)).toEqual([
+      'removed old/a',
+      'removed old/sub/b',
+      'removed stay',
+    ]);
   });
 
   it('reports a changed symlink target as a modified symlink', async () => {
     const s = store();
     const a = s.build([file('t1', '1'), file('t2', '2'), link('l', 't1')]);
     const b = s.build([file('t1', '1'), file('t2', '2'), link('l', 't2')]);
-    expect(await diffTrees(a, b, s.load)).toEqual([{ path: 'l', change: 'modified', type: 'symlink', oldSize: null, newSize: null }]);
+    expect(await diffTrees(a, b, s.load)).toEqual([
+      { path: 'l', change: 'modified', type: 'symlink', oldSize: null, newSize: null },
+    ]);
   });
 
   it('reports a type change as a removal plus an addition (file ↔ symlink ↔ dir)', async () => {
@@ -85,7 +111,8 @@ describe('diffTrees', () => {
     const fileV = s.build([file('t', 't'), file('p', 'content')]);
     const linkV = s.build([file('t', 't'), link('p', 't')]);
     const dirV = s.build([file('t', 't'), file('p/inner', 'i'), file('p/z/deeper', 'dd')]);
-    const summary = async (x: string, y: string) => (await diffTrees(x, y, s.load)).map((c) => `${c.change} ${c.type} ${c.path}`);
+    const summary = async (x: string, y: string) =>
+      (await diffTrees(x, y, s.load)).map((c) => `${c.change} ${c.type} ${c.path}`);
     expect(await summary(fileV, linkV)).toEqual(['removed file p', 'added symlink p']);
     expect(await summary(linkV, fileV)).toEqual(['removed symlink p', 'added file p']);
     expect(await summary(fileV, dirV)).toEqual(['removed file p', 'added file p/inner', 'added file p/z/deeper']);
@@ -98,7 +125,15 @@ describe('diffTrees', () => {
     const a = s.build([...big, file('small/a', '1'), file('small/deep/b', '2'), file('small/deep/same/c', 'c')]);
     const b = s.build([...big, file('small/a', '1 edited'), file('small/deep/b', '2'), file('small/deep/same/c', 'c')]);
     expect(await diffTrees(a, b, s.load)).toEqual([
-      { path: 'small/a', change: 'modified', type: 'file', oldSize: 1, newSize: 8, oldDigest: sha('1'), newDigest: sha('1 edited') },
+      {
+        path: 'small/a',
+        change: 'modified',
+        type: 'file',
+        oldSize: 1,
+        newSize: 8,
+        oldDigest: sha('1'),
+        newDigest: sha('1 edited'),
+      },
     ]);
     const bigId = s.subtreeId(a, 'big');
     expect(s.subtreeId(b, 'big')).toBe(bigId);

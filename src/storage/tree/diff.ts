@@ -18,7 +18,12 @@ export interface DiffChange {
  * Compares two trees, descending only into directories whose node ids differ, so the cost is
  * proportional to what changed. Added or removed directories are expanded into their files.
  */
-export async function diffTrees(a: string | null, b: string | null, load: TreeLoader, prefix = ''): Promise<DiffChange[]> {
+export async function diffTrees(
+  a: string | null,
+  b: string | null,
+  load: TreeLoader,
+  prefix = '',
+): Promise<DiffChange[]> {
   return diffAt(a, b, load, prefix, { seen: new Set(), stored: 0, compared: 0 });
 }
 
@@ -42,15 +47,25 @@ async function loadCounted(id: string, load: TreeLoader, budget: DiffBudget): Pr
   }
   budget.compared += entries.length;
   if (budget.compared > EXPANSION_FLOOR + EXPANSION_FACTOR * budget.stored) {
-    throw new CairnError('LIMIT_EXCEEDED', `the diff expands to more than ${budget.compared} entries from ${budget.stored} stored; refusing to go on`, {
-      data: { tree: id, compared: budget.compared, stored: budget.stored },
-      hint: 'one of the versions repeats the same directories far more than real data does (a tree bomb)',
-    });
+    throw new CairnError(
+      'LIMIT_EXCEEDED',
+      `the diff expands to more than ${budget.compared} entries from ${budget.stored} stored; refusing to go on`,
+      {
+        data: { tree: id, compared: budget.compared, stored: budget.stored },
+        hint: 'one of the versions repeats the same directories far more than real data does (a tree bomb)',
+      },
+    );
   }
   return entries;
 }
 
-async function diffAt(a: string | null, b: string | null, load: TreeLoader, prefix: string, budget: DiffBudget): Promise<DiffChange[]> {
+async function diffAt(
+  a: string | null,
+  b: string | null,
+  load: TreeLoader,
+  prefix: string,
+  budget: DiffBudget,
+): Promise<DiffChange[]> {
   if (a === b) return [];
   const ea = a ? await loadCounted(a, load, budget) : [];
   const eb = b ? await loadCounted(b, load, budget) : [];
@@ -72,7 +87,10 @@ async function diffAt(a: string | null, b: string | null, load: TreeLoader, pref
       if (x!.type === 'dir' && y!.type === 'dir') {
         out.push(...(await diffAt(x!.tree, y!.tree, load, path, budget)));
       } else if (x!.type !== y!.type) {
-        out.push(...(await expand(x!, 'removed', prefix, load, budget)), ...(await expand(y!, 'added', prefix, load, budget)));
+        out.push(
+          ...(await expand(x!, 'removed', prefix, load, budget)),
+          ...(await expand(y!, 'added', prefix, load, budget)),
+        );
       } else if (!sameLeaf(x!, y!)) {
         out.push({
           path,
@@ -97,22 +115,33 @@ function sameLeaf(x: TreeEntry, y: TreeEntry): boolean {
   return false;
 }
 
-async function expand(e: TreeEntry, change: 'added' | 'removed', prefix: string, load: TreeLoader, budget: DiffBudget): Promise<DiffChange[]> {
+async function expand(
+  e: TreeEntry,
+  change: 'added' | 'removed',
+  prefix: string,
+  load: TreeLoader,
+  budget: DiffBudget,
+): Promise<DiffChange[]> {
   const path = join(prefix, e.name);
   if (e.type === 'dir') {
-    const inner = change === 'added' ? await diffAt(null, e.tree, load, path, budget) : await diffAt(e.tree, null, load, path, budget);
+    const inner =
+      change === 'added'
+        ? await diffAt(null, e.tree, load, path, budget)
+        : await diffAt(e.tree, null, load, path, budget);
     // An empty directory has no files to list but is still part of the version.
     return inner.length > 0 ? inner : [{ path, change, type: 'dir', oldSize: null, newSize: null }];
   }
   const size = e.type === 'file' ? e.size : null;
-  return [{
-    path,
-    change,
-    type: e.type,
-    oldSize: change === 'removed' ? size : null,
-    newSize: change === 'added' ? size : null,
-    ...(e.type === 'file' ? (change === 'removed' ? { oldDigest: e.digest } : { newDigest: e.digest }) : {}),
-  }];
+  return [
+    {
+      path,
+      change,
+      type: e.type,
+      oldSize: change === 'removed' ? size : null,
+      newSize: change === 'added' ? size : null,
+      ...(e.type === 'file' ? (change === 'removed' ? { oldDigest: e.digest } : { newDigest: e.digest }) : {}),
+    },
+  ];
 }
 
 function join(prefix: string, name: string): string {

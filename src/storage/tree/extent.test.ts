@@ -35,13 +35,25 @@ function store(nodes: Array<{ id: string; bytes: Buffer }>): { load: TreeLoader;
  */
 function bomb(fanout: number, levels: number) {
   const nodes: Array<{ id: string; bytes: Buffer }> = [];
-  let entries: TreeEntry[] = Array.from({ length: fanout }, (_, i) => ({ name: `f${String(i).padStart(4, '0')}`, type: 'file', size: 1, mode: '644', digest: HEX }));
+  let entries: TreeEntry[] = Array.from({ length: fanout }, (_, i) => ({
+    name: `f${String(i).padStart(4, '0')}`,
+    type: 'file',
+    size: 1,
+    mode: '644',
+    digest: HEX,
+  }));
   let files = fanout;
   let size = fanout;
   let top = encodeTree({ v: 1, entries });
   nodes.push(top);
   for (let l = 0; l < levels; l++) {
-    entries = Array.from({ length: fanout }, (_, i) => ({ name: `d${String(i).padStart(4, '0')}`, type: 'dir', tree: top.id, files, size }));
+    entries = Array.from({ length: fanout }, (_, i) => ({
+      name: `d${String(i).padStart(4, '0')}`,
+      type: 'dir',
+      tree: top.id,
+      files,
+      size,
+    }));
     files *= fanout;
     size *= fanout;
     top = encodeTree({ v: 1, entries });
@@ -59,13 +71,23 @@ describe('tree extent: declared counts are checked, expansion is bounded', () =>
       { path: 'empty', type: 'dir' },
     ]);
     const s = store(t.nodes);
-    expect(await checkTreeExtent(t.rootId, s.load)).toEqual({ entries: 6, files: 2, bytes: 15, chunks: 0, nodes: 4, stored: 6 });
+    expect(await checkTreeExtent(t.rootId, s.load)).toEqual({
+      entries: 6,
+      files: 2,
+      bytes: 15,
+      chunks: 0,
+      nodes: 4,
+      stored: 6,
+    });
     expect(s.loads()).toBe(4);
   });
 
   it('refuses a directory entry whose declared counts differ from its child (CORRUPT_OBJECT)', async () => {
     const child = encodeTree({ v: 1, entries: [{ name: 'x', type: 'file', size: 3, mode: '644', digest: HEX }] });
-    for (const lie of [{ files: 1_000_000_000, size: 3 }, { files: 1, size: 4 }]) {
+    for (const lie of [
+      { files: 1_000_000_000, size: 3 },
+      { files: 1, size: 4 },
+    ]) {
       const root = encodeTree({ v: 1, entries: [{ name: 'd', type: 'dir', tree: child.id, ...lie }] });
       const e = await rejectsWith(checkTreeExtent(root.id, store([child, root]).load), 'CORRUPT_OBJECT');
       expect(e.message).toContain('directory d declares');
@@ -77,10 +99,20 @@ describe('tree extent: declared counts are checked, expansion is bounded', () =>
     expect(b.bytes).toBeLessThan(26_000);
     const s = store(b.nodes);
     const e = await rejectsWith(checkTreeExtent(b.root, s.load), 'LIMIT_EXCEEDED');
-    expect(e.data).toMatchObject({ entries: [1, 2, 3, 4, 5, 6].reduce((n, k) => n + 32 ** k, 0), files: 32 ** 6, nodes: 6, stored: 192 });
+    expect(e.data).toMatchObject({
+      entries: [1, 2, 3, 4, 5, 6].reduce((n, k) => n + 32 ** k, 0),
+      files: 32 ** 6,
+      nodes: 6,
+      stored: 192,
+    });
     expect(s.loads()).toBe(6);
     await rejectsWith(listFlat(b.root, s.load), 'LIMIT_EXCEEDED');
-    await rejectsWith((async () => { for await (const _ of walkTree(b.root, s.load)) void _; })(), 'LIMIT_EXCEEDED');
+    await rejectsWith(
+      (async () => {
+        for await (const _ of walkTree(b.root, s.load)) void _;
+      })(),
+      'LIMIT_EXCEEDED',
+    );
     await rejectsWith(diffTrees(null, b.root, s.load), 'LIMIT_EXCEEDED');
     // A pair of bombs that differ at every level: a diff never measures whole trees, so it
     // must stop by its own budget.
@@ -90,9 +122,30 @@ describe('tree extent: declared counts are checked, expansion is bounded', () =>
 
   it('counts chunk lists too: one file listing many chunks, repeated, is refused like a bomb of entries', async () => {
     const chunks = Array.from({ length: 2000 }, (_, i) => sha256Hex(String(i)));
-    const leaf = encodeTree({ v: 1, entries: [{ name: 'big.bin', type: 'file', size: 2000, mode: '644', digest: HEX, chunks }] });
-    const mid = encodeTree({ v: 1, entries: Array.from({ length: 300 }, (_, i) => ({ name: `d${String(i).padStart(3, '0')}`, type: 'dir', tree: leaf.id, files: 1, size: 2000 })) });
-    const root = encodeTree({ v: 1, entries: Array.from({ length: 300 }, (_, i) => ({ name: `d${String(i).padStart(3, '0')}`, type: 'dir', tree: mid.id, files: 300, size: 600_000 })) });
+    const leaf = encodeTree({
+      v: 1,
+      entries: [{ name: 'big.bin', type: 'file', size: 2000, mode: '644', digest: HEX, chunks }],
+    });
+    const mid = encodeTree({
+      v: 1,
+      entries: Array.from({ length: 300 }, (_, i) => ({
+        name: `d${String(i).padStart(3, '0')}`,
+        type: 'dir',
+        tree: leaf.id,
+        files: 1,
+        size: 2000,
+      })),
+    });
+    const root = encodeTree({
+      v: 1,
+      entries: Array.from({ length: 300 }, (_, i) => ({
+        name: `d${String(i).padStart(3, '0')}`,
+        type: 'dir',
+        tree: mid.id,
+        files: 300,
+        size: 600_000,
+      })),
+    });
     const e = await rejectsWith(checkTreeExtent(root.id, store([leaf, mid, root]).load), 'LIMIT_EXCEEDED');
     // 90,000 files: few entries for the floor, but 180 million chunk ids to hold.
     expect(e.data).toMatchObject({ files: 90_000, chunks: 180_000_000 });

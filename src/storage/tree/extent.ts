@@ -55,9 +55,13 @@ export async function checkTreeExtent(rootId: string, load: TreeLoader): Promise
           } else if (e.type === 'dir') {
             const sub = await visit(e.tree);
             if (sub.files !== e.files || sub.bytes !== e.size) {
-              throw new CairnError('CORRUPT_OBJECT', `tree ${id} is malformed: directory ${e.name} declares ${e.files} file(s) of ${e.size} bytes but holds ${sub.files} of ${sub.bytes}`, {
-                data: { tree: id, name: e.name },
-              });
+              throw new CairnError(
+                'CORRUPT_OBJECT',
+                `tree ${id} is malformed: directory ${e.name} declares ${e.files} file(s) of ${e.size} bytes but holds ${sub.files} of ${sub.bytes}`,
+                {
+                  data: { tree: id, name: e.name },
+                },
+              );
             }
             entries += sub.entries;
             files += sub.files;
@@ -78,10 +82,14 @@ export async function checkTreeExtent(rootId: string, load: TreeLoader): Promise
   const extent = { ...total, nodes, stored };
   // Chunk ids count like entries: a file listing many chunks, repeated, costs as much.
   if (extent.entries + extent.chunks > EXPANSION_FLOOR + EXPANSION_FACTOR * extent.stored) {
-    throw new CairnError('LIMIT_EXCEEDED', `tree ${rootId} expands to ${extent.entries} entries and ${extent.chunks} chunk references from ${extent.stored} stored in ${extent.nodes} node(s); refusing to list it`, {
-      data: { tree: rootId, ...extent },
-      hint: 'a version repeats the same directories far more than real data does (a tree bomb); do not check it out',
-    });
+    throw new CairnError(
+      'LIMIT_EXCEEDED',
+      `tree ${rootId} expands to ${extent.entries} entries and ${extent.chunks} chunk references from ${extent.stored} stored in ${extent.nodes} node(s); refusing to list it`,
+      {
+        data: { tree: rootId, ...extent },
+        hint: 'a version repeats the same directories far more than real data does (a tree bomb); do not check it out',
+      },
+    );
   }
   return extent;
 }

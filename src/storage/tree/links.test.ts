@@ -47,8 +47,22 @@ describe('checkTreeLinks', () => {
 
   it('refuses links into .cairn and loops', () => {
     expect(refusal(() => checkTreeLinks([{ path: 'x', target: '.cairn/meta.db' }])).message).toContain('.cairn');
-    expect(refusal(() => checkTreeLinks([{ path: 'up', target: '.' }, { path: 'x', target: 'up/.cairn' }])).code).toBe('PATH_UNSAFE');
-    expect(refusal(() => checkTreeLinks([{ path: 'a', target: 'b' }, { path: 'b', target: 'a' }])).message).toContain('loop');
+    expect(
+      refusal(() =>
+        checkTreeLinks([
+          { path: 'up', target: '.' },
+          { path: 'x', target: 'up/.cairn' },
+        ]),
+      ).code,
+    ).toBe('PATH_UNSAFE');
+    expect(
+      refusal(() =>
+        checkTreeLinks([
+          { path: 'a', target: 'b' },
+          { path: 'b', target: 'a' },
+        ]),
+      ).message,
+    ).toContain('loop');
     expect(refusal(() => checkTreeLinks([{ path: 'a', target: '/etc' }])).code).toBe('PATH_UNSAFE');
   });
 });

@@ -30,7 +30,12 @@ export function checkTreeLinks(links: ReadonlyArray<{ path: string; target: stri
 }
 
 /** Where the link at `path` leads, as segments from the root. */
-function resolveLink(path: string, links: ReadonlyMap<string, string>, memo: Map<string, Resolution>, hops: number): Resolution {
+function resolveLink(
+  path: string,
+  links: ReadonlyMap<string, string>,
+  memo: Map<string, Resolution>,
+  hops: number,
+): Resolution {
   const known = memo.get(path);
   if (known) return known;
   if (hops > MAX_HOPS) return { ok: false, why: 'goes through too many links (a loop)' };
@@ -40,8 +45,15 @@ function resolveLink(path: string, links: ReadonlyMap<string, string>, memo: Map
   return r;
 }
 
-function resolvePath(from: string[], target: string, links: ReadonlyMap<string, string>, memo: Map<string, Resolution>, hops: number): Resolution {
-  if (target.length === 0 || target.startsWith('/') || target.includes('\0')) return { ok: false, why: 'points outside the dataset' };
+function resolvePath(
+  from: string[],
+  target: string,
+  links: ReadonlyMap<string, string>,
+  memo: Map<string, Resolution>,
+  hops: number,
+): Resolution {
+  if (target.length === 0 || target.startsWith('/') || target.includes('\0'))
+    return { ok: false, why: 'points outside the dataset' };
   let parts = [...from];
   for (const seg of target.split('/')) {
     if (seg === '' || seg === '.') continue;

@@ -43,7 +43,21 @@ describe('compareNames', () => {
   });
 
   it('sorts a mixed list the way a byte-wise sort of the UTF-8 encodings does', () => {
-    const names = ['z', 'é', '\uFFFF', '\u{1F600}', 'A', 'a', '0', 'ab', '\u0080', '\u07FF', '\u0800', '\u{10FFFF}', '_'];
+    const names = [
+      'z',
+      'é',
+      '\uFFFF',
+      '\u{1F600}',
+      'A',
+      'a',
+      '0',
+      'ab',
+      '\u0080',
+      '\u07FF',
+      '\u0800',
+      '\u{10FFFF}',
+      '_',
+    ];
     const byBytes = [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
     expect([...names].sort(compareNames)).toEqual(byBytes);
     expect(byBytes.at(-1)).toBe('\u{10FFFF}');
@@ -75,13 +89,21 @@ describe('decodeTree', () => {
   });
 
   it('refuses unsorted and duplicate entries as CORRUPT_OBJECT', () => {
-    for (const names of [['b', 'a'], ['a', 'a'], ['é', 'z'], ['\u{1F600}', '\uFFFF'], ['a', 'c', 'b']]) {
+    for (const names of [
+      ['b', 'a'],
+      ['a', 'a'],
+      ['é', 'z'],
+      ['\u{1F600}', '\uFFFF'],
+      ['a', 'c', 'b'],
+    ]) {
       const err = refusal(bytesOf({ v: 1, entries: names.map((n) => fileEntry(n)) }));
       expect(err.code, names.join(',')).toBe('CORRUPT_OBJECT');
       expect(err.message).toContain('not sorted or duplicated');
     }
     // UTF-16 order would reject this; UTF-8 byte order accepts it.
-    expect(decodeTree(bytesOf({ v: 1, entries: [fileEntry('\uFFFF'), fileEntry('\u{1F600}')] }), ID).entries).toHaveLength(2);
+    expect(
+      decodeTree(bytesOf({ v: 1, entries: [fileEntry('\uFFFF'), fileEntry('\u{1F600}')] }), ID).entries,
+    ).toHaveLength(2);
   });
 
   it('refuses bytes that are not a version 1 node', () => {
@@ -138,9 +160,15 @@ describe('decodeTree', () => {
   it('refuses names that are not valid UTF-8 or hold lone surrogates', () => {
     // docs/FORMAT.md §4: a name "is valid UTF-8", checked on every read. A lossy decode would
     // turn the bad byte into U+FFFD and write a file under a name the tree never contained.
-    const invalid = Buffer.concat([Buffer.from('{"entries":[{"digest":"' + sha('x') + '","mode":"644","name":"a'), Buffer.from([0xff]), Buffer.from('","size":1,"type":"file"}],"v":1}')]);
+    const invalid = Buffer.concat([
+      Buffer.from('{"entries":[{"digest":"' + sha('x') + '","mode":"644","name":"a'),
+      Buffer.from([0xff]),
+      Buffer.from('","size":1,"type":"file"}],"v":1}'),
+    ]);
     expect(refusal(invalid).code).toBe('CORRUPT_OBJECT');
-    const lone = Buffer.from(`{"entries":[{"digest":"${sha('x')}","mode":"644","name":"a\\ud800","size":1,"type":"file"}],"v":1}`);
+    const lone = Buffer.from(
+      `{"entries":[{"digest":"${sha('x')}","mode":"644","name":"a\\ud800","size":1,"type":"file"}],"v":1}`,
+    );
     expect(refusal(lone).code).toBe('PATH_UNSAFE');
   });
 });

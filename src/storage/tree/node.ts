@@ -85,23 +85,31 @@ export function decodeTree(bytes: Uint8Array, id: string): TreeNode {
     throw bad(id, 'not JSON');
   }
   const node = raw as TreeNode;
-  if (!node || typeof node !== 'object' || node.v !== 1 || !Array.isArray(node.entries)) throw bad(id, 'not a version 1 tree node');
+  if (!node || typeof node !== 'object' || node.v !== 1 || !Array.isArray(node.entries))
+    throw bad(id, 'not a version 1 tree node');
   let prev: string | null = null;
   for (const e of node.entries) {
     if (!e || typeof e !== 'object' || typeof e.name !== 'string') throw bad(id, 'entry without a name');
     try {
       checkSegment(e.name);
       // A \u escape can still smuggle in a lone surrogate, which has no UTF-8 encoding.
-      if (LONE_SURROGATE.test(e.name)) throw new CairnError('PATH_UNSAFE', `refusing file name ${JSON.stringify(e.name)}: not valid Unicode`);
+      if (LONE_SURROGATE.test(e.name))
+        throw new CairnError('PATH_UNSAFE', `refusing file name ${JSON.stringify(e.name)}: not valid Unicode`);
     } catch (err) {
-      throw new CairnError('PATH_UNSAFE', `tree ${id} holds an unsafe name ${JSON.stringify(e.name)}`, { cause: err, data: { tree: id, name: e.name } });
+      throw new CairnError('PATH_UNSAFE', `tree ${id} holds an unsafe name ${JSON.stringify(e.name)}`, {
+        cause: err,
+        data: { tree: id, name: e.name },
+      });
     }
-    if (prev !== null && compareNames(prev, e.name) >= 0) throw bad(id, `entries not sorted or duplicated at ${JSON.stringify(e.name)}`);
+    if (prev !== null && compareNames(prev, e.name) >= 0)
+      throw bad(id, `entries not sorted or duplicated at ${JSON.stringify(e.name)}`);
     prev = e.name;
     switch (e.type) {
       case 'file':
-        if (!isCount(e.size) || !isHex(e.digest) || (e.mode !== '644' && e.mode !== '755')) throw bad(id, `bad file entry ${e.name}`);
-        if (e.chunks !== undefined && (!Array.isArray(e.chunks) || !e.chunks.every(isHex))) throw bad(id, `bad chunk list for ${e.name}`);
+        if (!isCount(e.size) || !isHex(e.digest) || (e.mode !== '644' && e.mode !== '755'))
+          throw bad(id, `bad file entry ${e.name}`);
+        if (e.chunks !== undefined && (!Array.isArray(e.chunks) || !e.chunks.every(isHex)))
+          throw bad(id, `bad chunk list for ${e.name}`);
         break;
       case 'dir':
         if (!isHex(e.tree) || !isCount(e.size) || !isCount(e.files)) throw bad(id, `bad directory entry ${e.name}`);

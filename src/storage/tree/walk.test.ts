@@ -5,7 +5,14 @@ import { decodeTree } from './node.js';
 import { cachedLoader, listTree, type TreeLoader } from './walk.js';
 import { sha256Hex as sha } from '../../core/digest.js';
 
-const file = (path: string, content: string): FlatEntry => ({ path, type: 'file', size: content.length, mode: '644', digest: sha(content), chunks: [sha(content)] });
+const file = (path: string, content: string): FlatEntry => ({
+  path,
+  type: 'file',
+  size: content.length,
+  mode: '644',
+  digest: sha(content),
+  chunks: [sha(content)],
+});
 
 function loaderFor(flat: FlatEntry[]): { rootId: string; load: TreeLoader; loads: string[] } {
   const built = buildTree(flat);
@@ -23,7 +30,14 @@ function loaderFor(flat: FlatEntry[]): { rootId: string; load: TreeLoader; loads
   };
 }
 
-const sample: FlatEntry[] = [file('b/x', 'x'), file('a', 'a'), { path: 'b/l', type: 'symlink', target: 'x' }, { path: 'b/empty', type: 'dir' }, file('b/c/y', 'y'), file('z', 'z')];
+const sample: FlatEntry[] = [
+  file('b/x', 'x'),
+  file('a', 'a'),
+  { path: 'b/l', type: 'symlink', target: 'x' },
+  { path: 'b/empty', type: 'dir' },
+  file('b/c/y', 'y'),
+  file('z', 'z'),
+];
 
 describe('tree walking', () => {
   it('listTree yields depth-first in name order, each directory before its contents', async () => {

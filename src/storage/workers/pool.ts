@@ -59,7 +59,10 @@ export class WorkerPool {
   }
 
   /** Runs a task; `onMessage` sees every intermediate reply; resolves with the final one. */
-  run(task: WorkerTask, options: { transfer?: ArrayBuffer[]; onMessage?: MessageHandler; onDrop?: MessageHandler } = {}): Promise<WorkerReply> {
+  run(
+    task: WorkerTask,
+    options: { transfer?: ArrayBuffer[]; onMessage?: MessageHandler; onDrop?: MessageHandler } = {},
+  ): Promise<WorkerReply> {
     if (this.#closed) return Promise.reject(new CairnError('INTERNAL', 'worker pool is closed'));
     return new Promise<WorkerReply>((resolve, reject) => {
       const start = () => {
@@ -89,7 +92,8 @@ export class WorkerPool {
     const p = this.#pending.get(env.taskId);
     if (!p) return;
     const msg = env.msg;
-    const final = msg.type === 'done' || msg.type === 'error' || msg.type === 'small-result' || msg.type === 'large-done';
+    const final =
+      msg.type === 'done' || msg.type === 'error' || msg.type === 'small-result' || msg.type === 'large-done';
     if (!final) {
       p.chain = p.chain
         .then(() => (p.onMessage ? p.onMessage(msg) : p.onDrop?.(msg)))
@@ -113,7 +117,8 @@ export class WorkerPool {
   }
 
   #failAll(err: unknown): void {
-    for (const p of this.#pending.values()) p.reject(new CairnError('INTERNAL', `storage worker crashed: ${(err as Error).message}`, { cause: err }));
+    for (const p of this.#pending.values())
+      p.reject(new CairnError('INTERNAL', `storage worker crashed: ${(err as Error).message}`, { cause: err }));
     this.#pending.clear();
   }
 
@@ -134,13 +139,28 @@ export function defaultPoolSize(): number {
 export function workerFailure(e: WorkerError): CairnError {
   if (e.code === 'CORRUPT_OBJECT') {
     if (e.file !== undefined) {
-      return new CairnError('CORRUPT_OBJECT', e.message, { data: { path: e.file }, hint: 'the version\'s tree does not describe its chunks: it was damaged or forged; nothing was written under that name' });
+      return new CairnError('CORRUPT_OBJECT', e.message, {
+        data: { path: e.file },
+        hint: "the version's tree does not describe its chunks: it was damaged or forged; nothing was written under that name",
+      });
     }
-    return new CairnError('CORRUPT_OBJECT', e.message, { data: { blob: e.blob ?? null }, hint: 'run `cairn fsck` to see every damaged file and version' });
+    return new CairnError('CORRUPT_OBJECT', e.message, {
+      data: { blob: e.blob ?? null },
+      hint: 'run `cairn fsck` to see every damaged file and version',
+    });
   }
   const path = e.path ?? '';
-  const why = e.code === 'ENOENT' ? 'it disappeared' : e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied' : e.code === 'ECHANGED' ? 'it changed while being read; try again' : e.message;
-  return new CairnError('IO_ERROR', path ? `cannot read ${path}: ${why}` : why, { data: { path: e.path ?? null, errno: e.code } });
+  const why =
+    e.code === 'ENOENT'
+      ? 'it disappeared'
+      : e.code === 'EACCES' || e.code === 'EPERM'
+        ? 'permission denied'
+        : e.code === 'ECHANGED'
+          ? 'it changed while being read; try again'
+          : e.message;
+  return new CairnError('IO_ERROR', path ? `cannot read ${path}: ${why}` : why, {
+    data: { path: e.path ?? null, errno: e.code },
+  });
 }
 
 /**

@@ -26,8 +26,7 @@ export interface SmallFileTask {
 }
 
 export type SmallFileResult =
-  | { ok: true; digest: string; size: number; offset: number; stat: FileStat }
-  | { ok: false; error: WorkerError };
+  { ok: true; digest: string; size: number; offset: number; stat: FileStat } | { ok: false; error: WorkerError };
 
 export interface SmallFileReply {
   type: 'small-result';
@@ -140,10 +139,10 @@ export interface HashTask {
 }
 
 export type HashResult =
-  | { ok: true; digest: string; size: number; chunks: string[]; stat: FileStat }
-  | { ok: false; error: WorkerError };
+  { ok: true; digest: string; size: number; chunks: string[]; stat: FileStat } | { ok: false; error: WorkerError };
 
-export type WorkerTask = SmallFileTask | LargeFileTask | MaterializeTask | CheckPackTask | HashTask | HashChunksTask | VerifyFileTask;
+export type WorkerTask =
+  SmallFileTask | LargeFileTask | MaterializeTask | CheckPackTask | HashTask | HashChunksTask | VerifyFileTask;
 
 export type WorkerReply =
   | SmallFileReply

@@ -46,7 +46,11 @@ port.on('message', (env: Envelope<WorkerTask>) => {
         return send({ type: 'done', result: hashFiles(msg) });
       case 'hash-chunks': {
         const data = Buffer.from(msg.ring, msg.offset, msg.length);
-        const ids = msg.chunks.map((c) => createHash('sha256').update(data.subarray(c.offset, c.offset + c.length)).digest('hex'));
+        const ids = msg.chunks.map((c) =>
+          createHash('sha256')
+            .update(data.subarray(c.offset, c.offset + c.length))
+            .digest('hex'),
+        );
         return send({ type: 'done', result: { ids } });
       }
       case 'check-pack':
@@ -56,13 +60,22 @@ port.on('message', (env: Envelope<WorkerTask>) => {
         return send({ type: 'done' });
     }
   } catch (err) {
-    send({ type: 'error', error: toWorkerError(err, msg.type === 'large' ? msg.path : msg.type === 'check-pack' ? msg.path : undefined) });
+    send({
+      type: 'error',
+      error: toWorkerError(err, msg.type === 'large' ? msg.path : msg.type === 'check-pack' ? msg.path : undefined),
+    });
   }
 });
 
 function toWorkerError(err: unknown, path?: string): WorkerError {
   const e = err as NodeJS.ErrnoException & { blob?: string; file?: string };
-  return { code: e.code ?? 'ERROR', message: e.message ?? String(err), ...(path ? { path } : {}), ...(e.blob ? { blob: e.blob } : {}), ...(e.file !== undefined ? { file: e.file } : {}) };
+  return {
+    code: e.code ?? 'ERROR',
+    message: e.message ?? String(err),
+    ...(path ? { path } : {}),
+    ...(e.blob ? { blob: e.blob } : {}),
+    ...(e.file !== undefined ? { file: e.file } : {}),
+  };
 }
 
 function statOf(fd: number): FileStat {
@@ -90,7 +103,9 @@ function smallFiles(task: SmallFileTask, send: (r: WorkerReply, t?: ArrayBuffer[
         if (r === 0) break;
         n += r;
       }
-      const digest = createHash('sha256').update(data.subarray(off, off + n)).digest('hex');
+      const digest = createHash('sha256')
+        .update(data.subarray(off, off + n))
+        .digest('hex');
       results.push({ ok: true, digest, size: n, offset: off, stat: { ...stat, size: n } });
       off += f.size;
     } catch (err) {
@@ -152,7 +167,11 @@ function largeFile(task: LargeFileTask, send: (r: WorkerReply, t?: ArrayBuffer[]
       for (const end of ends) {
         const s0 = start - base;
         const e0 = end - base;
-        chunks.push({ id: full ? createHash('sha256').update(buf.subarray(s0, e0)).digest('hex') : '', offset: s0, length: e0 - s0 });
+        chunks.push({
+          id: full ? createHash('sha256').update(buf.subarray(s0, e0)).digest('hex') : '',
+          offset: s0,
+          length: e0 - s0,
+        });
         start = end;
       }
       chunkCount += chunks.length;
@@ -161,7 +180,13 @@ function largeFile(task: LargeFileTask, send: (r: WorkerReply, t?: ArrayBuffer[]
       prev = buf;
       send({ type: 'large-chunks', slot, chunks });
     }
-    send({ type: 'large-done', digest: whole ? whole.digest('hex') : '', size: pos, chunkCount, stat: { ...stat, size: pos } });
+    send({
+      type: 'large-done',
+      digest: whole ? whole.digest('hex') : '',
+      size: pos,
+      chunkCount,
+      stat: { ...stat, size: pos },
+    });
   } finally {
     fs.closeSync(fd);
   }
@@ -226,14 +251,17 @@ function materialize(task: MaterializeFile): void {
   let written = 0;
   try {
     const segs = task.segments;
-    for (let i = 0; i < segs.length; ) {
+    for (let i = 0; i < segs.length;) {
       const first = segs[i]!;
       let j = i + 1;
       let len = first.length;
       while (j < segs.length) {
         const prev = segs[j - 1]!;
         const next = segs[j]!;
-        const contiguous = next.packPath === first.packPath && next.packOffset === prev.packOffset + prev.length && next.fileOffset === prev.fileOffset + prev.length;
+        const contiguous =
+          next.packPath === first.packPath &&
+          next.packOffset === prev.packOffset + prev.length &&
+          next.fileOffset === prev.fileOffset + prev.length;
         if (!contiguous || len + next.length > MATERIALIZE_RUN) break;
         len += next.length;
         j++;
@@ -248,7 +276,8 @@ function materialize(task: MaterializeFile): void {
       const n = fs.readSync(fd, view, 0, len, first.packOffset);
       if (n < len) {
         // A pack cut short: name the first chunk that is not all there.
-        for (let k = i, off = 0; k < j; off += segs[k]!.length, k++) if (off + segs[k]!.length > n) throw badBlob(segs[k]!.id);
+        for (let k = i, off = 0; k < j; off += segs[k]!.length, k++)
+          if (off + segs[k]!.length > n) throw badBlob(segs[k]!.id);
       }
       if (whole) {
         if (first.fileOffset !== written) throw mismatch(task.verify!.label, 'its chunks are not in order');
@@ -262,7 +291,8 @@ function materialize(task: MaterializeFile): void {
     if (whole) {
       const v = task.verify!;
       if (written !== v.size) throw mismatch(v.label, `its chunks hold ${written} bytes, the tree says ${v.size}`);
-      if (whole.digest('hex') !== v.digest) throw blameChunk(segs) ?? mismatch(v.label, 'its bytes do not match the SHA-256 the tree records');
+      if (whole.digest('hex') !== v.digest)
+        throw blameChunk(segs) ?? mismatch(v.label, 'its bytes do not match the SHA-256 the tree records');
     }
   } finally {
     fs.closeSync(out);
@@ -273,7 +303,8 @@ function materialize(task: MaterializeFile): void {
 function verifyFile(task: VerifyFileTask): void {
   const fd = fs.openSync(task.path, 'r');
   try {
-    if (fs.fstatSync(fd).size !== task.size) throw mismatch(task.label, `it has ${fs.fstatSync(fd).size} bytes, the tree says ${task.size}`);
+    if (fs.fstatSync(fd).size !== task.size)
+      throw mismatch(task.label, `it has ${fs.fstatSync(fd).size} bytes, the tree says ${task.size}`);
     const h = createHash('sha256');
     if (runBuffer.length < BLOCK) runBuffer = Buffer.allocUnsafe(BLOCK);
     let pos = 0;
@@ -284,7 +315,8 @@ function verifyFile(task: VerifyFileTask): void {
       pos += n;
     }
     if (pos !== task.size) throw mismatch(task.label, `it has ${pos} bytes, the tree says ${task.size}`);
-    if (h.digest('hex') !== task.digest) throw blameChunk(task.segments) ?? mismatch(task.label, 'its bytes do not match the SHA-256 the tree records');
+    if (h.digest('hex') !== task.digest)
+      throw blameChunk(task.segments) ?? mismatch(task.label, 'its bytes do not match the SHA-256 the tree records');
   } finally {
     fs.closeSync(fd);
   }
@@ -315,7 +347,10 @@ function badBlob(id: string): Error {
 
 /** A file whose chunks are each intact but which is not the file the tree names. */
 function mismatch(label: string, why: string): Error {
-  return Object.assign(new Error(`file ${label} does not match its tree entry: ${why}`), { code: 'CORRUPT_OBJECT', file: label });
+  return Object.assign(new Error(`file ${label} does not match its tree entry: ${why}`), {
+    code: 'CORRUPT_OBJECT',
+    file: label,
+  });
 }
 
 function checkPack(task: CheckPackTask): PackCheckResult {
@@ -325,7 +360,13 @@ function checkPack(task: CheckPackTask): PackCheckResult {
   try {
     fd = fs.openSync(task.path, 'r');
   } catch (err) {
-    return { ok: false, error: (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : String(err), entries: [], badBlobs: [], bytes: 0 };
+    return {
+      ok: false,
+      error: (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : String(err),
+      entries: [],
+      badBlobs: [],
+      bytes: 0,
+    };
   }
   try {
     const size = fs.fstatSync(fd).size;
@@ -358,7 +399,8 @@ function checkPack(task: CheckPackTask): PackCheckResult {
       const offset = Number(index.readBigUInt64BE(o + 32));
       const length = index.readUInt32BE(o + 40);
       const kind = index.readUInt8(o + 44);
-      if (offset < end || offset + length > indexOffset || (kind !== 1 && kind !== 2)) return fail(`index entry ${i} is invalid`);
+      if (offset < end || offset + length > indexOffset || (kind !== 1 && kind !== 2))
+        return fail(`index entry ${i} is invalid`);
       end = offset + length;
       entries.push({ id, offset, length, kind });
       if (buf.length < length) buf = Buffer.allocUnsafe(length);

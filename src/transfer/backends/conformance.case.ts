@@ -13,7 +13,11 @@ export interface BackendHarness {
  * The contract of port.ts, run against every backend (fs, S3, SFTP) with real servers.
  * `available` returning false skips the suite (the caller has printed why).
  */
-export function remoteBackendConformance(name: string, harness: () => BackendHarness, available: () => Promise<boolean> = async () => true): void {
+export function remoteBackendConformance(
+  name: string,
+  harness: () => BackendHarness,
+  available: () => Promise<boolean> = async () => true,
+): void {
   describe(`remote backend conformance: ${name}`, () => {
     const withBackend = async (fn: (b: RemoteBackend) => Promise<void>, ctx: { skip: () => void }) => {
       if (!(await available())) return ctx.skip();
@@ -84,7 +88,12 @@ export function remoteBackendConformance(name: string, harness: () => BackendHar
           { key: 'packs/ab/2.pack', size: 2 },
         ]);
         expect(await b.list('nothing/')).toEqual([]);
-        expect((await b.list('')).map((o) => o.key)).toEqual(['indexes/ab/1.idx', 'packs/ab/1.pack', 'packs/ab/2.pack', 'packs/cd/3.pack']);
+        expect((await b.list('')).map((o) => o.key)).toEqual([
+          'indexes/ab/1.idx',
+          'packs/ab/1.pack',
+          'packs/ab/2.pack',
+          'packs/cd/3.pack',
+        ]);
       }, ctx);
     });
 
@@ -115,7 +124,8 @@ export function remoteBackendConformance(name: string, harness: () => BackendHar
         await Promise.all(bodies.map((body, i) => b.put(`packs/p${i % 4}/o${i}`, body)));
         const listed = await b.list('packs/');
         expect(listed).toHaveLength(16);
-        for (const [i, body] of bodies.entries()) expect((await b.get(`packs/p${i % 4}/o${i}`)).equals(body)).toBe(true);
+        for (const [i, body] of bodies.entries())
+          expect((await b.get(`packs/p${i % 4}/o${i}`)).equals(body)).toBe(true);
       }, ctx);
     });
   });

@@ -29,7 +29,8 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: Re
     try {
       return await fn(attempt);
     } catch (err) {
-      if (attempt >= attempts || !opts.retryable(err) || (err instanceof CairnError && err.code !== 'IO_ERROR')) throw err;
+      if (attempt >= attempts || !opts.retryable(err) || (err instanceof CairnError && err.code !== 'IO_ERROR'))
+        throw err;
       const delay = Math.floor(random() * Math.min(cap, base * 2 ** (attempt - 1)));
       opts.onRetry?.(err, attempt, delay);
       await sleep(delay);
@@ -40,5 +41,14 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: Re
 /** Network errors that a new attempt may cure. */
 export function isTransientNetworkError(err: unknown): boolean {
   const code = (err as { code?: string })?.code;
-  return ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTCONN', 'ECONNABORTED', 'UND_ERR_SOCKET'].includes(code ?? '');
+  return [
+    'ECONNRESET',
+    'ECONNREFUSED',
+    'EPIPE',
+    'ETIMEDOUT',
+    'EAI_AGAIN',
+    'ENOTCONN',
+    'ECONNABORTED',
+    'UND_ERR_SOCKET',
+  ].includes(code ?? '');
 }

@@ -33,7 +33,9 @@ describe('EncryptedBackend', () => {
     const { root, key, b } = setup();
     const again = new EncryptedBackend(new FsBackend(root), key);
     expect(again.physicalName('packs/x')).toBe(b.physicalName('packs/x'));
-    expect(new EncryptedBackend(new FsBackend(root), newRemoteKey()).physicalName('packs/x')).not.toBe(b.physicalName('packs/x'));
+    expect(new EncryptedBackend(new FsBackend(root), newRemoteKey()).physicalName('packs/x')).not.toBe(
+      b.physicalName('packs/x'),
+    );
     await b.put('packs/x', Buffer.from('1'));
     expect([...(await presentKeys(again, 'packs/', ['packs/x', 'packs/y']))]).toEqual([['packs/x', 1]]);
   });
@@ -45,7 +47,9 @@ describe('EncryptedBackend', () => {
     const wrong = new EncryptedBackend(new FsBackend(root), newRemoteKey());
     // the wrong key maps names elsewhere: to read the object at all, ask for its physical name
     await expect(wrong.get('meta/a')).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    expect(() => wrong.decrypt('meta/a', readFileSync(join(root, b.physicalName('meta/a'))))).toThrow(expect.objectContaining({ code: 'CORRUPT_OBJECT' }));
+    expect(() => wrong.decrypt('meta/a', readFileSync(join(root, b.physicalName('meta/a'))))).toThrow(
+      expect.objectContaining({ code: 'CORRUPT_OBJECT' }),
+    );
     // swap a and b on the remote: each now decrypts under the other's name and fails
     const pa = join(root, b.physicalName('meta/a'));
     const pb = join(root, b.physicalName('meta/b'));
@@ -70,6 +74,8 @@ describe('EncryptedBackend', () => {
     expect(line).toMatch(/^cairn-remote-key-v1:[A-Za-z0-9+/=]{44}$/);
     expect(parseRemoteKey(`${line}\n`).equals(key)).toBe(true);
     expect(remoteKeyId(parseRemoteKey(line))).toBe(remoteKeyId(key));
-    expect(() => parseRemoteKey('cairn-remote-key-v1:AAAA')).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
+    expect(() => parseRemoteKey('cairn-remote-key-v1:AAAA')).toThrow(
+      expect.objectContaining({ code: 'INVALID_INPUT' }),
+    );
   });
 });

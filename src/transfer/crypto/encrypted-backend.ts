@@ -49,7 +49,9 @@ export class EncryptedBackend implements RemoteBackend {
 
   decrypt(key: string, sealed: Buffer): Buffer {
     if (sealed.length < ENCRYPTION_OVERHEAD || !sealed.subarray(0, MAGIC.length).equals(MAGIC)) {
-      throw new CairnError('CORRUPT_OBJECT', `the remote object for ${key} is not a Cairn encrypted object`, { data: { key } });
+      throw new CairnError('CORRUPT_OBJECT', `the remote object for ${key} is not a Cairn encrypted object`, {
+        data: { key },
+      });
     }
     const nonce = sealed.subarray(MAGIC.length, MAGIC.length + NONCE);
     const tag = sealed.subarray(sealed.length - TAG);
@@ -59,10 +61,14 @@ export class EncryptedBackend implements RemoteBackend {
     try {
       return Buffer.concat([d.update(sealed.subarray(MAGIC.length + NONCE, sealed.length - TAG)), d.final()]);
     } catch {
-      throw new CairnError('CORRUPT_OBJECT', `the remote object for ${key} does not decrypt: it was altered, or this is the wrong key`, {
-        data: { key },
-        hint: 'check the remote key (cairn remote key export on a workspace that can read it)',
-      });
+      throw new CairnError(
+        'CORRUPT_OBJECT',
+        `the remote object for ${key} does not decrypt: it was altered, or this is the wrong key`,
+        {
+          data: { key },
+          hint: 'check the remote key (cairn remote key export on a workspace that can read it)',
+        },
+      );
     }
   }
 
@@ -73,7 +79,8 @@ export class EncryptedBackend implements RemoteBackend {
 
   async get(key: string): Promise<Buffer> {
     const sealed = await this.inner.get(this.physicalName(key)).catch((err: unknown) => {
-      if (err instanceof CairnError && err.code === 'NOT_FOUND') throw new CairnError('NOT_FOUND', `${this.url} has no object ${key}`, { data: { key } });
+      if (err instanceof CairnError && err.code === 'NOT_FOUND')
+        throw new CairnError('NOT_FOUND', `${this.url} has no object ${key}`, { data: { key } });
       throw err;
     });
     return this.decrypt(key, sealed);
@@ -85,7 +92,10 @@ export class EncryptedBackend implements RemoteBackend {
 
   /** Names are one-way: a listing cannot say which logical keys exist. Use `present`. */
   async list(_prefix: string): Promise<Array<{ key: string; size: number }>> {
-    throw new CairnError('UNSUPPORTED', 'an encrypted remote cannot be listed by name; ask whether given keys are present instead');
+    throw new CairnError(
+      'UNSUPPORTED',
+      'an encrypted remote cannot be listed by name; ask whether given keys are present instead',
+    );
   }
 
   /** Which of `keys` the remote holds: one listing of the opaque names, matched locally. */
@@ -109,7 +119,11 @@ export class EncryptedBackend implements RemoteBackend {
 }
 
 /** Which of `keys` (all under `prefix`) a remote holds, with their sizes; encrypted or not. */
-export async function presentKeys(backend: RemoteBackend, prefix: string, keys: readonly string[]): Promise<Map<string, number>> {
+export async function presentKeys(
+  backend: RemoteBackend,
+  prefix: string,
+  keys: readonly string[],
+): Promise<Map<string, number>> {
   if (backend instanceof EncryptedBackend) return backend.present(keys);
   const listed = new Map((await backend.list(prefix)).map((o) => [o.key, o.size]));
   const out = new Map<string, number>();

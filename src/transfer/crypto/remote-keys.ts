@@ -23,12 +23,14 @@ export function formatRemoteKey(key: Buffer): string {
 export function parseRemoteKey(text: string): Buffer {
   const t = text.trim();
   const key = t.startsWith(PREFIX) ? Buffer.from(t.slice(PREFIX.length), 'base64') : Buffer.alloc(0);
-  if (key.length !== 32) throw new CairnError('INVALID_INPUT', `not a Cairn remote key (expected one line ${PREFIX}<base64 of 32 bytes>)`);
+  if (key.length !== 32)
+    throw new CairnError('INVALID_INPUT', `not a Cairn remote key (expected one line ${PREFIX}<base64 of 32 bytes>)`);
   return key;
 }
 
 function keyPath(cairnDir: string, keyId: string): string {
-  if (!/^[0-9a-f]{32}$/.test(keyId)) throw new CairnError('CONFIG_INVALID', `bad remote key id ${JSON.stringify(keyId)}`);
+  if (!/^[0-9a-f]{32}$/.test(keyId))
+    throw new CairnError('CONFIG_INVALID', `bad remote key id ${JSON.stringify(keyId)}`);
   return join(cairnDir, 'keys', 'remotes', `${keyId}.key`);
 }
 

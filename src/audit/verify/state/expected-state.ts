@@ -86,14 +86,26 @@ export interface DeploymentState {
 export class ExpectedState {
   readonly datasetVersions = new Map<string, Vouched<{ digest: string; author: string | null }>>();
   readonly datasetTags = new Map<string, Vouched<{ number: number; digest: string | null }>>();
-  readonly modelVersions = new Map<string, Vouched<{ digest: string; author: string | null; run: string | null | undefined; format: string | undefined }>>();
+  readonly modelVersions = new Map<
+    string,
+    Vouched<{ digest: string; author: string | null; run: string | null | undefined; format: string | undefined }>
+  >();
   readonly aliases = new Map<string, Vouched<AliasTarget>>();
   /** Every move of each alias, in log order: what its history rows (`model_alias_events`) must say. */
   readonly aliasMoves = new Map<string, Array<Vouched<AliasTarget>>>();
   /** Approval key → the indexes of the events that recorded one (an approval can be given twice). */
   readonly approvals = new Map<string, number[]>();
   readonly policies = new Map<string, Vouched<string>>();
-  readonly evaluations = new Map<string, Vouched<{ model: string; number: number | null; suite: string | null; suiteDigest: string | null; passed: boolean | null }>>();
+  readonly evaluations = new Map<
+    string,
+    Vouched<{
+      model: string;
+      number: number | null;
+      suite: string | null;
+      suiteDigest: string | null;
+      passed: boolean | null;
+    }>
+  >();
   readonly deployments = new Map<string, Vouched<DeploymentState>>();
   readonly runs = new Map<string, Vouched<RunState>>();
   /** `model@vN` → the release events for it. */
@@ -123,14 +135,16 @@ export class ExpectedState {
     switch (action) {
       case 'dataset.version.create':
       case 'dataset.clean':
-        if (ok && name && number !== null && digest) this.datasetVersions.set(`${name}@v${number}`, { index, action, value: { digest, author: actor } });
+        if (ok && name && number !== null && digest)
+          this.datasetVersions.set(`${name}@v${number}`, { index, action, value: { digest, author: actor } });
         break;
       case 'dataset.split': {
         if (!ok || !Array.isArray(p.splits) || !Array.isArray(e.outputs)) break;
         p.splits.forEach((ref, i) => {
           const r = parseVersionRef(ref);
           const d = hex((e.outputs as unknown[])[i]);
-          if (r && d) this.datasetVersions.set(`${r.name}@v${r.number}`, { index, action, value: { digest: d, author: actor } });
+          if (r && d)
+            this.datasetVersions.set(`${r.name}@v${r.number}`, { index, action, value: { digest: d, author: actor } });
         });
         break;
       }
@@ -140,17 +154,32 @@ export class ExpectedState {
         break;
       case 'dataset.tag': {
         const tag = str(p.tag);
-        if (ok && name && tag && number !== null) this.datasetTags.set(`${name}@${tag}`, { index, action, value: { number, digest } });
+        if (ok && name && tag && number !== null)
+          this.datasetTags.set(`${name}@${tag}`, { index, action, value: { number, digest } });
         break;
       }
       case 'model.register':
         if (ok && name && number !== null && digest) {
-          this.modelVersions.set(`${name}@v${number}`, { index, action, value: { digest, author: actor, run: 'run' in p ? (str(p.run) ?? null) : undefined, format: str(p.format) ?? undefined } });
+          this.modelVersions.set(`${name}@v${number}`, {
+            index,
+            action,
+            value: {
+              digest,
+              author: actor,
+              run: 'run' in p ? (str(p.run) ?? null) : undefined,
+              format: str(p.format) ?? undefined,
+            },
+          });
         }
         break;
       case 'model.promote': {
         const alias = str(p.alias);
-        if (ok && name && alias && number !== null) this.#moveAlias(`${name}@${alias}`, { index, action, value: { removed: false, number, ...(digest ? { digest } : {}) } });
+        if (ok && name && alias && number !== null)
+          this.#moveAlias(`${name}@${alias}`, {
+            index,
+            action,
+            value: { removed: false, number, ...(digest ? { digest } : {}) },
+          });
         break;
       }
       case 'model.rollback': {
@@ -158,8 +187,14 @@ export class ExpectedState {
         if (!ok || !name || !alias) break;
         // Rollbacks name the version they moved to by number and digest; older ones only by
         // the version's row id (params.to), which is what they can be checked on.
-        if (number !== null) this.#moveAlias(`${name}@${alias}`, { index, action, value: { removed: false, number, ...(digest ? { digest } : {}) } });
-        else if (str(p.to)) this.#moveAlias(`${name}@${alias}`, { index, action, value: { removed: false, versionId: str(p.to)! } });
+        if (number !== null)
+          this.#moveAlias(`${name}@${alias}`, {
+            index,
+            action,
+            value: { removed: false, number, ...(digest ? { digest } : {}) },
+          });
+        else if (str(p.to))
+          this.#moveAlias(`${name}@${alias}`, { index, action, value: { removed: false, versionId: str(p.to)! } });
         break;
       }
       case 'model.alias.remove': {
@@ -186,7 +221,17 @@ export class ExpectedState {
       case 'model.evaluate': {
         const report = hex(p.report);
         if (!committed(e) || !name || !report) break;
-        this.evaluations.set(report, { index, action, value: { model: name, number, suite: str(p.suite), suiteDigest: hex(p.suiteDigest), passed: typeof p.passed === 'boolean' ? p.passed : null } });
+        this.evaluations.set(report, {
+          index,
+          action,
+          value: {
+            model: name,
+            number,
+            suite: str(p.suite),
+            suiteDigest: hex(p.suiteDigest),
+            passed: typeof p.passed === 'boolean' ? p.passed : null,
+          },
+        });
         break;
       }
       case 'model.deploy':
@@ -195,18 +240,34 @@ export class ExpectedState {
       case 'model.release':
         if (ok && name && number !== null) {
           const k = `${name}@v${number}`;
-          this.releases.set(k, [...(this.releases.get(k) ?? []), { index, keyid: str(p.keyid), release: str(p.release) }]);
+          this.releases.set(k, [
+            ...(this.releases.get(k) ?? []),
+            { index, keyid: str(p.keyid), release: str(p.release) },
+          ]);
         }
         break;
       case 'run.submit':
       case 'run.reuse': {
         // A refused submission (over budget) is recorded with its row; a failed attempt is not.
         if (!name || !(ok || (action === 'run.submit' && e.outcome === 'denied' && committed(e)))) break;
-        const ended = action === 'run.reuse' ? { status: 'reused', index, action } : e.outcome === 'denied' ? { status: 'refused', index, action } : null;
+        const ended =
+          action === 'run.reuse'
+            ? { status: 'reused', index, action }
+            : e.outcome === 'denied'
+              ? { status: 'refused', index, action }
+              : null;
         this.runs.set(name, {
           index,
           action,
-          value: { runKey: str(p.runKey), name: str(p.runName), project: str(p.project), specDigest: hex(p.specDigest), author: actor, reusedFrom: action === 'run.reuse' ? str(p.reusedFrom) : null, ended },
+          value: {
+            runKey: str(p.runKey),
+            name: str(p.runName),
+            project: str(p.project),
+            specDigest: hex(p.specDigest),
+            author: actor,
+            reusedFrom: action === 'run.reuse' ? str(p.reusedFrom) : null,
+            ended,
+          },
         });
         break;
       }
@@ -219,7 +280,8 @@ export class ExpectedState {
           const outs = Array.isArray(e.outputs) ? e.outputs : [];
           run.value.ended = { status: 'completed', index, action, outputDigest: outs.length ? hex(outs[0]) : null };
         } else if (action === 'run.cancel' && ok) run.value.ended = { status: 'cancelled', index, action };
-        else if (action === 'run.fail' && committed(e) && str(p.state)) run.value.ended = { status: str(p.state)!, index, action };
+        else if (action === 'run.fail' && committed(e) && str(p.state))
+          run.value.ended = { status: str(p.state)!, index, action };
         break;
       }
     }
@@ -238,12 +300,14 @@ export class ExpectedState {
         const dataset = str(v?.dataset);
         const n = int(v?.number);
         const d = hex(v?.digest);
-        if (dataset && n !== null && d) this.datasetVersions.set(`${dataset}@v${n}`, { index, action, value: { digest: d, author: str(v.author) } });
+        if (dataset && n !== null && d)
+          this.datasetVersions.set(`${dataset}@v${n}`, { index, action, value: { digest: d, author: str(v.author) } });
       }
     } else {
       // Before imports were itemised: remote.pull counted them in params.imported.versions,
       // workspace.clone in params.versions.
-      const counted = action === 'remote.pull' ? (p.imported as { versions?: unknown } | undefined)?.versions : p.versions;
+      const counted =
+        action === 'remote.pull' ? (p.imported as { versions?: unknown } | undefined)?.versions : p.versions;
       const n = int(counted);
       if (n) this.uncountedImports.push({ index, versions: n });
     }
@@ -252,16 +316,35 @@ export class ExpectedState {
         const dataset = str(t?.dataset);
         const tag = str(t?.tag);
         const n = int(t?.number);
-        if (dataset && tag && n !== null) this.datasetTags.set(`${dataset}@${tag}`, { index, action, value: { number: n, digest: hex(t.digest) } });
+        if (dataset && tag && n !== null)
+          this.datasetTags.set(`${dataset}@${tag}`, { index, action, value: { number: n, digest: hex(t.digest) } });
       }
     } else this.tagImports.push(index);
   }
 
-  #applyDeploy(index: number, e: LoggedEvent, p: Record<string, unknown>, t: { name: string | null; number: number | null; digest: string | null; actor: string | null }): void {
+  #applyDeploy(
+    index: number,
+    e: LoggedEvent,
+    p: Record<string, unknown>,
+    t: { name: string | null; number: number | null; digest: string | null; actor: string | null },
+  ): void {
     const id = str(p.deployment);
     const status = str(p.status);
     if (id && t.name && status === 'pending' && e.outcome === 'ok') {
-      this.deployments.set(id, { index, action: 'model.deploy', value: { model: t.name, number: t.number, digest: t.digest, env: str(p.env), alias: str(p.alias), by: t.actor, status, statusIndex: index } });
+      this.deployments.set(id, {
+        index,
+        action: 'model.deploy',
+        value: {
+          model: t.name,
+          number: t.number,
+          digest: t.digest,
+          env: str(p.env),
+          alias: str(p.alias),
+          by: t.actor,
+          status,
+          statusIndex: index,
+        },
+      });
     } else if (id && status && status !== 'pending') {
       const d = this.deployments.get(id);
       if (d) {
@@ -271,7 +354,12 @@ export class ExpectedState {
     }
     const move = p.aliasMove as { alias?: unknown; to?: unknown } | undefined;
     const to = parseVersionRef(move?.to);
-    if (move && str(move.alias) && to) this.#moveAlias(`${to.name}@${str(move.alias)}`, { index, action: 'model.deploy', value: { removed: false, number: to.number } });
+    if (move && str(move.alias) && to)
+      this.#moveAlias(`${to.name}@${str(move.alias)}`, {
+        index,
+        action: 'model.deploy',
+        value: { removed: false, number: to.number },
+      });
   }
 }
 

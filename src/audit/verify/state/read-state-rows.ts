@@ -13,7 +13,11 @@ const num = (v: unknown): number | null => (v === null || v === undefined ? null
 export async function readStateRows(db: Kysely<Database>): Promise<StateRows> {
   // The two tables that grow with every command come back already in the shape the
   // reconciler reads (no second object per row: a workspace can hold millions of versions).
-  const datasetVersions = await db.selectFrom('dataset_versions as v').innerJoin('datasets as d', 'd.id', 'v.dataset_id').select(['d.name as dataset', 'v.number', 'v.digest', 'v.author']).execute();
+  const datasetVersions = await db
+    .selectFrom('dataset_versions as v')
+    .innerJoin('datasets as d', 'd.id', 'v.dataset_id')
+    .select(['d.name as dataset', 'v.number', 'v.digest', 'v.author'])
+    .execute();
   const datasetTags = await db
     .selectFrom('dataset_tags as t')
     .innerJoin('datasets as d', 'd.id', 't.dataset_id')
@@ -46,7 +50,11 @@ export async function readStateRows(db: Kysely<Database>): Promise<StateRows> {
     .leftJoin('models as m', 'm.id', 'v.model_id')
     .select(['m.name', 'v.number', 'ap.alias', 'ap.approver'])
     .execute();
-  const policies = await db.selectFrom('model_policies as p').innerJoin('models as m', 'm.id', 'p.model_id').select(['m.name', 'p.alias', 'p.policy']).execute();
+  const policies = await db
+    .selectFrom('model_policies as p')
+    .innerJoin('models as m', 'm.id', 'p.model_id')
+    .select(['m.name', 'p.alias', 'p.policy'])
+    .execute();
   const evaluations = await db
     .selectFrom('model_evaluations as e')
     .leftJoin('model_versions as v', 'v.id', 'e.version_id')
@@ -62,7 +70,18 @@ export async function readStateRows(db: Kysely<Database>): Promise<StateRows> {
   const runs = await db
     .selectFrom('runs as r')
     .leftJoin('dataset_versions as o', 'o.id', 'r.output_version_id')
-    .select(['r.id', 'r.run_key', 'r.name', 'r.project', 'r.spec_digest', 'r.created_by', 'r.status', 'r.output_version_id', 'o.digest as output_digest', 'r.reused_from'])
+    .select([
+      'r.id',
+      'r.run_key',
+      'r.name',
+      'r.project',
+      'r.spec_digest',
+      'r.created_by',
+      'r.status',
+      'r.output_version_id',
+      'o.digest as output_digest',
+      'r.reused_from',
+    ])
     .execute();
   const releases = await db
     .selectFrom('lineage_edges as e')
@@ -75,15 +94,67 @@ export async function readStateRows(db: Kysely<Database>): Promise<StateRows> {
   return {
     datasetVersions,
     datasetTags: datasetTags as StateRows['datasetTags'],
-    modelVersions: modelVersions.map((r) => ({ model: r.name, number: Number(r.number), digest: r.digest, author: r.created_by, run: r.run_id, format: r.format, filesDigest: r.files_digest ?? null })),
-    aliases: aliases.map((r) => ({ model: r.name, alias: r.alias, versionId: r.version_id, number: num(r.number), digest: r.digest ?? null })),
-    aliasHistory: aliasHistory.map((r) => ({ model: r.name, alias: r.alias, versionId: r.version_id, number: num(r.number), digest: r.digest ?? null })),
-    approvals: approvals.map((r) => ({ model: r.name ?? '?', number: num(r.number), alias: r.alias, approver: r.approver })),
+    modelVersions: modelVersions.map((r) => ({
+      model: r.name,
+      number: Number(r.number),
+      digest: r.digest,
+      author: r.created_by,
+      run: r.run_id,
+      format: r.format,
+      filesDigest: r.files_digest ?? null,
+    })),
+    aliases: aliases.map((r) => ({
+      model: r.name,
+      alias: r.alias,
+      versionId: r.version_id,
+      number: num(r.number),
+      digest: r.digest ?? null,
+    })),
+    aliasHistory: aliasHistory.map((r) => ({
+      model: r.name,
+      alias: r.alias,
+      versionId: r.version_id,
+      number: num(r.number),
+      digest: r.digest ?? null,
+    })),
+    approvals: approvals.map((r) => ({
+      model: r.name ?? '?',
+      number: num(r.number),
+      alias: r.alias,
+      approver: r.approver,
+    })),
     policies: policies.map((r) => ({ model: r.name, alias: r.alias, policy: r.policy })),
-    evaluations: evaluations.map((r) => ({ id: r.id, model: r.name ?? '?', number: num(r.number), suite: r.suite, suiteDigest: r.suite_digest, passed: Number(r.passed) === 1, reportDigest: sha256Hex(r.report) })),
-    deployments: deployments.map((r) => ({ id: r.id, model: r.name, number: num(r.number), digest: r.digest ?? null, env: r.env, alias: r.alias, status: r.status, by: r.by })),
+    evaluations: evaluations.map((r) => ({
+      id: r.id,
+      model: r.name ?? '?',
+      number: num(r.number),
+      suite: r.suite,
+      suiteDigest: r.suite_digest,
+      passed: Number(r.passed) === 1,
+      reportDigest: sha256Hex(r.report),
+    })),
+    deployments: deployments.map((r) => ({
+      id: r.id,
+      model: r.name,
+      number: num(r.number),
+      digest: r.digest ?? null,
+      env: r.env,
+      alias: r.alias,
+      status: r.status,
+      by: r.by,
+    })),
     // A run whose output row is gone is reported with a digest no event can have recorded.
-    runs: runs.map((r) => ({ id: r.id, runKey: r.run_key, name: r.name, project: r.project, specDigest: r.spec_digest, author: r.created_by, status: r.status, outputDigest: r.output_version_id === null ? null : (r.output_digest ?? `missing:${r.output_version_id}`), reusedFrom: r.reused_from })),
+    runs: runs.map((r) => ({
+      id: r.id,
+      runKey: r.run_key,
+      name: r.name,
+      project: r.project,
+      specDigest: r.spec_digest,
+      author: r.created_by,
+      status: r.status,
+      outputDigest: r.output_version_id === null ? null : (r.output_digest ?? `missing:${r.output_version_id}`),
+      reusedFrom: r.reused_from,
+    })),
     releases: releases.map((r) => ({ model: r.name ?? '?', number: num(r.number), release: r.dst_id })),
   };
 }

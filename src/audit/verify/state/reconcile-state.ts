@@ -40,12 +40,31 @@ export function reconcileState(expected: ExpectedState, rows: StateRows): StateR
   const problems: StateProblem[] = [];
   const unverifiable: UnverifiableRow[] = [];
   const mismatch = (table: StateTable, key: string, v: Vouched<unknown>, diffs: string[]) => {
-    if (diffs.length) problems.push({ index: v.index, kind: 'state-mismatch', table, key, message: `${table} ${key} differs from entry ${v.index} (${v.action}): ${diffs.join('; ')}` });
+    if (diffs.length)
+      problems.push({
+        index: v.index,
+        kind: 'state-mismatch',
+        table,
+        key,
+        message: `${table} ${key} differs from entry ${v.index} (${v.action}): ${diffs.join('; ')}`,
+      });
   };
   const unvouched = (table: StateTable, key: string, what: string) =>
-    problems.push({ index: null, kind: 'state-unvouched', table, key, message: `${table} ${key} ${what}, but no event in the log accounts for it (written to the database directly?)` });
+    problems.push({
+      index: null,
+      kind: 'state-unvouched',
+      table,
+      key,
+      message: `${table} ${key} ${what}, but no event in the log accounts for it (written to the database directly?)`,
+    });
   const missing = (table: StateTable, key: string, index: number, action: string) =>
-    problems.push({ index, kind: 'state-missing', table, key, message: `${table} ${key}, recorded by entry ${index} (${action}), is missing from the database` });
+    problems.push({
+      index,
+      kind: 'state-missing',
+      table,
+      key,
+      message: `${table} ${key}, recorded by entry ${index} (${action}), is missing from the database`,
+    });
 
   // Dataset versions (the biggest table: no allocation per row unless it differs).
   let matchedVersions = 0;
@@ -60,8 +79,10 @@ export function reconcileState(expected: ExpectedState, rows: StateRows): StateR
     matchedVersions++;
     if (r.digest === v.value.digest && (v.value.author === null || r.author === v.value.author)) continue;
     const diffs: string[] = [];
-    if (r.digest !== v.value.digest) diffs.push(`its tree is ${short(r.digest)} but the log recorded ${short(v.value.digest)}`);
-    if (v.value.author !== null && r.author !== v.value.author) diffs.push(`its author is ${r.author} but the log recorded ${v.value.author}`);
+    if (r.digest !== v.value.digest)
+      diffs.push(`its tree is ${short(r.digest)} but the log recorded ${short(v.value.digest)}`);
+    if (v.value.author !== null && r.author !== v.value.author)
+      diffs.push(`its author is ${r.author} but the log recorded ${v.value.author}`);
     mismatch('dataset_versions', key, v, diffs);
   }
   // Versions imported before imports were itemised cannot be told apart from forged rows: while
@@ -70,12 +91,19 @@ export function reconcileState(expected: ExpectedState, rows: StateRows): StateR
   const allowance = expected.uncountedImports.reduce((n, i) => n + i.versions, 0);
   if (unaccounted.length && unaccounted.length <= allowance) {
     const at = expected.uncountedImports[expected.uncountedImports.length - 1]!.index;
-    for (const u of unaccounted) unverifiable.push({ table: 'dataset_versions', key: u.key, index: at, message: `dataset_versions ${u.key} was presumably imported by a pull or clone recorded before events listed the versions they imported; it cannot be reconciled` });
+    for (const u of unaccounted)
+      unverifiable.push({
+        table: 'dataset_versions',
+        key: u.key,
+        index: at,
+        message: `dataset_versions ${u.key} was presumably imported by a pull or clone recorded before events listed the versions they imported; it cannot be reconciled`,
+      });
   } else for (const u of unaccounted) unvouched('dataset_versions', u.key, 'exists');
   // Rows are unique per name and number, so a shortfall means some are gone: only then look for them.
   if (matchedVersions < expected.datasetVersions.size) {
     const present = new Set(rows.datasetVersions.map((r) => `${r.dataset}@v${r.number}`));
-    for (const [key, v] of expected.datasetVersions) if (!present.has(key)) missing('dataset_versions', key, v.index, v.action);
+    for (const [key, v] of expected.datasetVersions)
+      if (!present.has(key)) missing('dataset_versions', key, v.index, v.action);
   }
 
   // Dataset tags. An import that did not list the tags it set may have moved any tag after
@@ -89,19 +117,35 @@ export function reconcileState(expected: ExpectedState, rows: StateRows): StateR
     if (v && r.number === v.value.number && (v.value.digest === null || r.digest === v.value.digest)) continue;
     const points = r.number === null ? 'points at a version that does not exist' : `points at v${r.number}`;
     if (!v) {
-      if (lastTagImport >= 0) unverifiable.push({ table: 'dataset_tags', key, index: lastTagImport, message: `dataset_tags ${key} ${points}; no local event set it, and it may have come with the import at entry ${lastTagImport}, which did not list the tags it set` });
+      if (lastTagImport >= 0)
+        unverifiable.push({
+          table: 'dataset_tags',
+          key,
+          index: lastTagImport,
+          message: `dataset_tags ${key} ${points}; no local event set it, and it may have come with the import at entry ${lastTagImport}, which did not list the tags it set`,
+        });
       else unvouched('dataset_tags', key, points);
       continue;
     }
     if (lastTagImport > v.index) {
-      unverifiable.push({ table: 'dataset_tags', key, index: lastTagImport, message: `dataset_tags ${key} ${points}; the import at entry ${lastTagImport} may have moved it (it did not list the tags it set)` });
+      unverifiable.push({
+        table: 'dataset_tags',
+        key,
+        index: lastTagImport,
+        message: `dataset_tags ${key} ${points}; the import at entry ${lastTagImport} may have moved it (it did not list the tags it set)`,
+      });
       continue;
     }
-    mismatch('dataset_tags', key, v, [r.number !== v.value.number ? `it ${points} but the log recorded v${v.value.number}` : `its version's tree is ${short(r.digest)} but the log recorded ${short(v.value.digest)}`]);
+    mismatch('dataset_tags', key, v, [
+      r.number !== v.value.number
+        ? `it ${points} but the log recorded v${v.value.number}`
+        : `its version's tree is ${short(r.digest)} but the log recorded ${short(v.value.digest)}`,
+    ]);
   }
   if (matchedTags < expected.datasetTags.size) {
     const present = new Set(rows.datasetTags.map((r) => `${r.dataset}@${r.tag}`));
-    for (const [key, v] of expected.datasetTags) if (!present.has(key) && !(lastTagImport > v.index)) missing('dataset_tags', key, v.index, v.action);
+    for (const [key, v] of expected.datasetTags)
+      if (!present.has(key) && !(lastTagImport > v.index)) missing('dataset_tags', key, v.index, v.action);
   }
 
   // Model versions: the row, and the files it points at, must be what was registered.
@@ -115,14 +159,24 @@ export function reconcileState(expected: ExpectedState, rows: StateRows): StateR
       continue;
     }
     const diffs: string[] = [];
-    if (r.digest !== v.value.digest) diffs.push(`its digest is ${short(r.digest)} but the log recorded ${short(v.value.digest)}`);
-    if (r.filesDigest !== v.value.digest) diffs.push(r.filesDigest === null ? 'the dataset version holding its files is gone' : `its files are the tree ${short(r.filesDigest)}, not the ${short(v.value.digest)} the log recorded`);
-    if (v.value.author !== null && r.author !== v.value.author) diffs.push(`it was registered by ${v.value.author}, not ${r.author}`);
-    if (v.value.run !== undefined && r.run !== v.value.run) diffs.push(`its run is ${r.run ?? 'none'} but the log recorded ${v.value.run ?? 'none'}`);
-    if (v.value.format !== undefined && r.format !== v.value.format) diffs.push(`its format is ${r.format} but the log recorded ${v.value.format}`);
+    if (r.digest !== v.value.digest)
+      diffs.push(`its digest is ${short(r.digest)} but the log recorded ${short(v.value.digest)}`);
+    if (r.filesDigest !== v.value.digest)
+      diffs.push(
+        r.filesDigest === null
+          ? 'the dataset version holding its files is gone'
+          : `its files are the tree ${short(r.filesDigest)}, not the ${short(v.value.digest)} the log recorded`,
+      );
+    if (v.value.author !== null && r.author !== v.value.author)
+      diffs.push(`it was registered by ${v.value.author}, not ${r.author}`);
+    if (v.value.run !== undefined && r.run !== v.value.run)
+      diffs.push(`its run is ${r.run ?? 'none'} but the log recorded ${v.value.run ?? 'none'}`);
+    if (v.value.format !== undefined && r.format !== v.value.format)
+      diffs.push(`its format is ${r.format} but the log recorded ${v.value.format}`);
     mismatch('model_versions', key, v, diffs);
   }
-  for (const [key, v] of expected.modelVersions) if (!seenModels.has(key)) missing('model_versions', key, v.index, v.action);
+  for (const [key, v] of expected.modelVersions)
+    if (!seenModels.has(key)) missing('model_versions', key, v.index, v.action);
 
   // Aliases.
   const seenAliases = new Set<string>();
@@ -139,12 +193,15 @@ export function reconcileState(expected: ExpectedState, rows: StateRows): StateR
     const diffs: string[] = [];
     if (want.removed) diffs.push(`it ${points} but the log removed it`);
     else if (want.versionId !== undefined) {
-      if (r.versionId !== want.versionId) diffs.push(`it ${points} (row ${r.versionId}) but the log recorded the version row ${want.versionId}`);
+      if (r.versionId !== want.versionId)
+        diffs.push(`it ${points} (row ${r.versionId}) but the log recorded the version row ${want.versionId}`);
     } else if (r.number !== want.number) diffs.push(`it ${points} but the log recorded v${want.number}`);
-    else if (want.digest !== undefined && r.digest !== want.digest) diffs.push(`its version is ${short(r.digest)} but the log recorded ${short(want.digest)}`);
+    else if (want.digest !== undefined && r.digest !== want.digest)
+      diffs.push(`its version is ${short(r.digest)} but the log recorded ${short(want.digest)}`);
     mismatch('model_aliases', key, v, diffs);
   }
-  for (const [key, v] of expected.aliases) if (!v.value.removed && !seenAliases.has(key)) missing('model_aliases', key, v.index, v.action);
+  for (const [key, v] of expected.aliases)
+    if (!v.value.removed && !seenAliases.has(key)) missing('model_aliases', key, v.index, v.action);
 
   // The alias history: the n-th move of each alias in its history rows is the n-th event that
   // moved it (a forged row there would steer `model rollback`).
@@ -162,13 +219,25 @@ export function reconcileState(expected: ExpectedState, rows: StateRows): StateR
       const r = made[i];
       const v = moves[i];
       const k = `${key} #${i + 1}`;
-      const to = (x: { versionId: string | null; number: number | null }) => (x.versionId === null ? 'removed it' : x.number === null ? `moved it to a version that does not exist` : `moved it to v${x.number}`);
+      const to = (x: { versionId: string | null; number: number | null }) =>
+        x.versionId === null
+          ? 'removed it'
+          : x.number === null
+            ? `moved it to a version that does not exist`
+            : `moved it to v${x.number}`;
       if (!v) unvouched('model_alias_events', k, `(${to(r!)})`);
       else if (!r) missing('model_alias_events', k, v.index, v.action);
       else {
         const want = v.value;
-        const same = want.removed ? r.versionId === null : want.versionId !== undefined ? r.versionId === want.versionId : r.number === want.number && (want.digest === undefined || r.digest === want.digest);
-        if (!same) mismatch('model_alias_events', k, v, [`the history says it ${to(r)} but the log recorded ${want.removed ? 'its removal' : want.versionId !== undefined ? `a move to the version row ${want.versionId}` : `a move to v${want.number}`}`]);
+        const same = want.removed
+          ? r.versionId === null
+          : want.versionId !== undefined
+            ? r.versionId === want.versionId
+            : r.number === want.number && (want.digest === undefined || r.digest === want.digest);
+        if (!same)
+          mismatch('model_alias_events', k, v, [
+            `the history says it ${to(r)} but the log recorded ${want.removed ? 'its removal' : want.versionId !== undefined ? `a move to the version row ${want.versionId}` : `a move to v${want.number}`}`,
+          ]);
       }
     }
   }
@@ -181,7 +250,12 @@ export function reconcileState(expected: ExpectedState, rows: StateRows): StateR
   }
   for (const [key, n] of approvalRows) {
     const events = expected.approvals.get(key) ?? [];
-    for (let i = events.length; i < n; i++) unvouched('model_approvals', key, events.length ? `is recorded ${n} times (the log has ${events.length})` : 'exists');
+    for (let i = events.length; i < n; i++)
+      unvouched(
+        'model_approvals',
+        key,
+        events.length ? `is recorded ${n} times (the log has ${events.length})` : 'exists',
+      );
   }
   for (const [key, events] of expected.approvals) {
     const n = approvalRows.get(key) ?? 0;
@@ -206,7 +280,8 @@ export function reconcileState(expected: ExpectedState, rows: StateRows): StateR
     }
     mismatch('model_policies', key, v, stored === v.value ? [] : [`it is ${stored} but the log recorded ${v.value}`]);
   }
-  for (const [key, v] of expected.policies) if (!seenPolicies.has(key)) missing('model_policies', key, v.index, v.action);
+  for (const [key, v] of expected.policies)
+    if (!seenPolicies.has(key)) missing('model_policies', key, v.index, v.action);
 
   // Evaluations, by the digest of their report (which the event names).
   const seenEvaluations = new Set<string>();
@@ -215,18 +290,35 @@ export function reconcileState(expected: ExpectedState, rows: StateRows): StateR
     seenEvaluations.add(r.reportDigest);
     const v = expected.evaluations.get(r.reportDigest);
     if (!v) {
-      unvouched('model_evaluations', key, `(${r.model}@v${r.number ?? '?'}, suite ${r.suite}, ${r.passed ? 'passed' : 'failed'})`);
+      unvouched(
+        'model_evaluations',
+        key,
+        `(${r.model}@v${r.number ?? '?'}, suite ${r.suite}, ${r.passed ? 'passed' : 'failed'})`,
+      );
       continue;
     }
     const want = v.value;
     const diffs: string[] = [];
-    if (r.model !== want.model || (want.number !== null && r.number !== want.number)) diffs.push(`it is for ${r.model}@v${r.number ?? '?'} but the log recorded ${want.model}@v${want.number ?? '?'}`);
-    if (want.suite !== null && r.suite !== want.suite) diffs.push(`its suite is ${r.suite} but the log recorded ${want.suite}`);
-    if (want.suiteDigest !== null && r.suiteDigest !== want.suiteDigest) diffs.push(`its suite digest is ${short(r.suiteDigest)} but the log recorded ${short(want.suiteDigest)}`);
-    if (want.passed !== null && r.passed !== want.passed) diffs.push(`it ${r.passed ? 'passed' : 'failed'} but the log recorded that it ${want.passed ? 'passed' : 'failed'}`);
+    if (r.model !== want.model || (want.number !== null && r.number !== want.number))
+      diffs.push(`it is for ${r.model}@v${r.number ?? '?'} but the log recorded ${want.model}@v${want.number ?? '?'}`);
+    if (want.suite !== null && r.suite !== want.suite)
+      diffs.push(`its suite is ${r.suite} but the log recorded ${want.suite}`);
+    if (want.suiteDigest !== null && r.suiteDigest !== want.suiteDigest)
+      diffs.push(`its suite digest is ${short(r.suiteDigest)} but the log recorded ${short(want.suiteDigest)}`);
+    if (want.passed !== null && r.passed !== want.passed)
+      diffs.push(
+        `it ${r.passed ? 'passed' : 'failed'} but the log recorded that it ${want.passed ? 'passed' : 'failed'}`,
+      );
     mismatch('model_evaluations', key, v, diffs);
   }
-  for (const [digest, v] of expected.evaluations) if (!seenEvaluations.has(digest)) missing('model_evaluations', `report ${short(digest)} (${v.value.model}@v${v.value.number ?? '?'}, suite ${v.value.suite ?? '?'})`, v.index, v.action);
+  for (const [digest, v] of expected.evaluations)
+    if (!seenEvaluations.has(digest))
+      missing(
+        'model_evaluations',
+        `report ${short(digest)} (${v.value.model}@v${v.value.number ?? '?'}, suite ${v.value.suite ?? '?'})`,
+        v.index,
+        v.action,
+      );
 
   // Deployments.
   const seenDeployments = new Set<string>();
@@ -239,15 +331,23 @@ export function reconcileState(expected: ExpectedState, rows: StateRows): StateR
     }
     const want = v.value;
     const diffs: string[] = [];
-    if (r.model !== want.model || (want.number !== null && r.number !== want.number)) diffs.push(`it deploys ${r.model}@v${r.number ?? '?'} but the log recorded ${want.model}@v${want.number ?? '?'}`);
-    else if (want.digest !== null && r.digest !== want.digest) diffs.push(`its version is ${short(r.digest)} but the log recorded ${short(want.digest)}`);
-    if (want.env !== null && r.env !== want.env) diffs.push(`its environment is ${r.env} but the log recorded ${want.env}`);
-    if (r.alias !== want.alias) diffs.push(`its alias is ${r.alias ?? 'none'} but the log recorded ${want.alias ?? 'none'}`);
+    if (r.model !== want.model || (want.number !== null && r.number !== want.number))
+      diffs.push(`it deploys ${r.model}@v${r.number ?? '?'} but the log recorded ${want.model}@v${want.number ?? '?'}`);
+    else if (want.digest !== null && r.digest !== want.digest)
+      diffs.push(`its version is ${short(r.digest)} but the log recorded ${short(want.digest)}`);
+    if (want.env !== null && r.env !== want.env)
+      diffs.push(`its environment is ${r.env} but the log recorded ${want.env}`);
+    if (r.alias !== want.alias)
+      diffs.push(`its alias is ${r.alias ?? 'none'} but the log recorded ${want.alias ?? 'none'}`);
     if (want.by !== null && r.by !== want.by) diffs.push(`it was started by ${want.by}, not ${r.by}`);
     if (diffs.length) mismatch('deployments', r.id, v, diffs);
-    else if (r.status !== want.status) mismatch('deployments', r.id, { ...v, index: want.statusIndex }, [`its status is ${r.status} but the log recorded ${want.status}`]);
+    else if (r.status !== want.status)
+      mismatch('deployments', r.id, { ...v, index: want.statusIndex }, [
+        `its status is ${r.status} but the log recorded ${want.status}`,
+      ]);
   }
-  for (const [id, v] of expected.deployments) if (!seenDeployments.has(id)) missing('deployments', id, v.index, v.action);
+  for (const [id, v] of expected.deployments)
+    if (!seenDeployments.has(id)) missing('deployments', id, v.index, v.action);
 
   // Runs.
   const seenRuns = new Set<string>();
@@ -260,21 +360,32 @@ export function reconcileState(expected: ExpectedState, rows: StateRows): StateR
     }
     const want = v.value;
     const diffs: string[] = [];
-    if (want.runKey !== null && r.runKey !== want.runKey) diffs.push(`its run key is ${short(r.runKey)} but the log recorded ${short(want.runKey)}`);
-    if (want.specDigest !== null && r.specDigest !== want.specDigest) diffs.push(`its spec is ${short(r.specDigest)} but the log recorded ${short(want.specDigest)}`);
-    if (want.name !== null && r.name !== want.name) diffs.push(`its name is ${r.name} but the log recorded ${want.name}`);
-    if (want.project !== null && r.project !== want.project) diffs.push(`its project is ${r.project} but the log recorded ${want.project}`);
-    if (want.author !== null && r.author !== want.author) diffs.push(`it was submitted by ${want.author}, not ${r.author}`);
-    if (want.reusedFrom !== null && r.reusedFrom !== want.reusedFrom) diffs.push(`it reuses ${r.reusedFrom ?? 'nothing'} but the log recorded ${want.reusedFrom}`);
+    if (want.runKey !== null && r.runKey !== want.runKey)
+      diffs.push(`its run key is ${short(r.runKey)} but the log recorded ${short(want.runKey)}`);
+    if (want.specDigest !== null && r.specDigest !== want.specDigest)
+      diffs.push(`its spec is ${short(r.specDigest)} but the log recorded ${short(want.specDigest)}`);
+    if (want.name !== null && r.name !== want.name)
+      diffs.push(`its name is ${r.name} but the log recorded ${want.name}`);
+    if (want.project !== null && r.project !== want.project)
+      diffs.push(`its project is ${r.project} but the log recorded ${want.project}`);
+    if (want.author !== null && r.author !== want.author)
+      diffs.push(`it was submitted by ${want.author}, not ${r.author}`);
+    if (want.reusedFrom !== null && r.reusedFrom !== want.reusedFrom)
+      diffs.push(`it reuses ${r.reusedFrom ?? 'nothing'} but the log recorded ${want.reusedFrom}`);
     mismatch('runs', r.id, v, diffs);
     if (diffs.length) continue;
     const end = want.ended;
     if (!end) {
-      if (!RUNNING.has(r.status)) mismatch('runs', r.id, v, [`its status is ${r.status} but no event in the log ended it`]);
+      if (!RUNNING.has(r.status))
+        mismatch('runs', r.id, v, [`its status is ${r.status} but no event in the log ended it`]);
     } else if (r.status !== end.status) {
-      mismatch('runs', r.id, { index: end.index, action: end.action, value: null }, [`its status is ${r.status} but the log recorded ${end.status}`]);
+      mismatch('runs', r.id, { index: end.index, action: end.action, value: null }, [
+        `its status is ${r.status} but the log recorded ${end.status}`,
+      ]);
     } else if (end.outputDigest !== undefined && r.outputDigest !== end.outputDigest) {
-      mismatch('runs', r.id, { index: end.index, action: end.action, value: null }, [`its output is ${short(r.outputDigest)} but the log recorded ${short(end.outputDigest)}`]);
+      mismatch('runs', r.id, { index: end.index, action: end.action, value: null }, [
+        `its output is ${short(r.outputDigest)} but the log recorded ${short(end.outputDigest)}`,
+      ]);
     }
   }
   for (const [id, v] of expected.runs) if (!seenRuns.has(id)) missing('runs', id, v.index, v.action);
@@ -285,7 +396,8 @@ export function reconcileState(expected: ExpectedState, rows: StateRows): StateR
     const key = `${r.model}@v${r.number ?? '?'}`;
     releaseRows.set(key, [...(releaseRows.get(key) ?? []), r.release]);
   }
-  const matches = (e: { keyid: string | null; release: string | null }, release: string) => (e.release !== null ? e.release === release : e.keyid !== null && release.startsWith(`${e.keyid}:`));
+  const matches = (e: { keyid: string | null; release: string | null }, release: string) =>
+    e.release !== null ? e.release === release : e.keyid !== null && release.startsWith(`${e.keyid}:`);
   for (const key of new Set([...releaseRows.keys(), ...expected.releases.keys()])) {
     const events = [...(expected.releases.get(key) ?? [])];
     for (const release of releaseRows.get(key) ?? []) {
@@ -293,7 +405,8 @@ export function reconcileState(expected: ExpectedState, rows: StateRows): StateR
       if (at < 0) unvouched('releases', `${key} ${release}`, 'is recorded as released');
       else events.splice(at, 1);
     }
-    for (const e of events) missing('releases', `${key} ${e.release ?? `key ${e.keyid ?? '?'}`}`, e.index, 'model.release');
+    for (const e of events)
+      missing('releases', `${key} ${e.release ?? `key ${e.keyid ?? '?'}`}`, e.index, 'model.release');
   }
 
   // In log order; rows no event accounts for last.

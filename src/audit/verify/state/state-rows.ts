@@ -9,19 +9,60 @@ export interface StateRows {
   /** `number`/`digest` are null when the tag points at a version that does not exist. */
   datasetTags: Array<{ dataset: string; tag: string; number: number | null; digest: string | null }>;
   /** `filesDigest`: the digest of the dataset version holding the files (null if that row is gone). */
-  modelVersions: Array<{ model: string; number: number; digest: string; author: string; run: string | null; format: string; filesDigest: string | null }>;
+  modelVersions: Array<{
+    model: string;
+    number: number;
+    digest: string;
+    author: string;
+    run: string | null;
+    format: string;
+    filesDigest: string | null;
+  }>;
   /** `number`/`digest` are null when the alias points at a version that does not exist. */
   aliases: Array<{ model: string; alias: string; versionId: string; number: number | null; digest: string | null }>;
   /** The alias history (`model_alias_events`), oldest first per alias (by time, then id); `versionId` null: removed. */
-  aliasHistory: Array<{ model: string; alias: string; versionId: string | null; number: number | null; digest: string | null }>;
+  aliasHistory: Array<{
+    model: string;
+    alias: string;
+    versionId: string | null;
+    number: number | null;
+    digest: string | null;
+  }>;
   approvals: Array<{ model: string; number: number | null; alias: string; approver: string }>;
   /** `policy`: the stored JSON text. */
   policies: Array<{ model: string; alias: string; policy: string }>;
   /** `reportDigest`: SHA-256 (hex) of the stored report, which the event names. */
-  evaluations: Array<{ id: string; model: string; number: number | null; suite: string; suiteDigest: string; passed: boolean; reportDigest: string }>;
-  deployments: Array<{ id: string; model: string; number: number | null; digest: string | null; env: string; alias: string | null; status: string; by: string }>;
+  evaluations: Array<{
+    id: string;
+    model: string;
+    number: number | null;
+    suite: string;
+    suiteDigest: string;
+    passed: boolean;
+    reportDigest: string;
+  }>;
+  deployments: Array<{
+    id: string;
+    model: string;
+    number: number | null;
+    digest: string | null;
+    env: string;
+    alias: string | null;
+    status: string;
+    by: string;
+  }>;
   /** `outputDigest`: the digest of the run's output version (null when it has none or that row is gone). */
-  runs: Array<{ id: string; runKey: string; name: string; project: string; specDigest: string; author: string; status: string; outputDigest: string | null; reusedFrom: string | null }>;
+  runs: Array<{
+    id: string;
+    runKey: string;
+    name: string;
+    project: string;
+    specDigest: string;
+    author: string;
+    status: string;
+    outputDigest: string | null;
+    reusedFrom: string | null;
+  }>;
   /** Release records (lineage edges `released`): `release` is the edge's target id, `<keyid>:<manifest hash>`. */
   releases: Array<{ model: string; number: number | null; release: string }>;
 }
@@ -44,5 +85,17 @@ export const STATE_TABLES = {
 export type StateTable = keyof typeof STATE_TABLES;
 
 export function emptyStateRows(): StateRows {
-  return { datasetVersions: [], datasetTags: [], modelVersions: [], aliases: [], aliasHistory: [], approvals: [], policies: [], evaluations: [], deployments: [], runs: [], releases: [] };
+  return {
+    datasetVersions: [],
+    datasetTags: [],
+    modelVersions: [],
+    aliases: [],
+    aliasHistory: [],
+    approvals: [],
+    policies: [],
+    evaluations: [],
+    deployments: [],
+    runs: [],
+    releases: [],
+  };
 }

@@ -8,7 +8,10 @@ export interface GpuSample {
 
 /** GPUs nvidia-smi reports, or none when it is absent: Cairn never invents a GPU. */
 export function detectGpus(): number[] {
-  const r = spawnSync('nvidia-smi', ['--query-gpu=index', '--format=csv,noheader'], { encoding: 'utf8', timeout: 10_000 });
+  const r = spawnSync('nvidia-smi', ['--query-gpu=index', '--format=csv,noheader'], {
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
   if (r.status !== 0 || !r.stdout) return [];
   return r.stdout
     .split('\n')
@@ -18,7 +21,11 @@ export function detectGpus(): number[] {
 
 /** One utilization sample of the given GPUs, or null when nvidia-smi cannot be run. */
 export function sampleGpus(indexes: readonly number[]): GpuSample[] | null {
-  const r = spawnSync('nvidia-smi', ['--query-gpu=index,utilization.gpu,memory.used', '--format=csv,noheader,nounits'], { encoding: 'utf8', timeout: 10_000 });
+  const r = spawnSync(
+    'nvidia-smi',
+    ['--query-gpu=index,utilization.gpu,memory.used', '--format=csv,noheader,nounits'],
+    { encoding: 'utf8', timeout: 10_000 },
+  );
   if (r.error || r.status !== 0) return null;
   const want = new Set(indexes);
   return r.stdout

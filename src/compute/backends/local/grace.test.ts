@@ -47,26 +47,37 @@ describe('local backend: stopping a job keeps its checkpoint', () => {
       chmodSync(join(bin, 'nvidia-smi'), 0o755);
       process.env.PATH = `${bin}:${savedPath}`;
     }
-    const b = new LocalBackend({ stateDir: join(root, 'state'), gpus: opts.gpus ?? [], sampleIntervalMs: opts.sampleIntervalMs ?? 100 });
+    const b = new LocalBackend({
+      stateDir: join(root, 'state'),
+      gpus: opts.gpus ?? [],
+      sampleIntervalMs: opts.sampleIntervalMs ?? 100,
+    });
     const job = (over: Parameters<typeof jobRequest>[2] = {}) => {
-      const req = jobRequest(join(root, 'jobs'), 'python3 job.py; echo "python ended with $?"', { gracePeriodS: 20, ...over });
+      const req = jobRequest(join(root, 'jobs'), 'python3 job.py; echo "python ended with $?"', {
+        gracePeriodS: 20,
+        ...over,
+      });
       writeFileSync(join(req.cwd, 'job.py'), JOB_PY);
       return req;
     };
     return { b, job };
   };
 
-  it('cancel: the Python job gets its grace period after the shell has died, and writes its checkpoint', { timeout: 60_000 }, async () => {
-    const { b, job } = setup();
-    const req = job();
-    const h = await b.submit(req);
-    await waitFor(join(req.cwd, 'started.txt'));
-    await b.cancel(h);
-    const s = await waitDone(b, h, 45_000);
-    expect(s.state).toBe('cancelled');
-    expect(readFileSync(join(req.cwd, 'checkpoint.txt'), 'utf8')).toBe('saved\n');
-    expect(b.exitRecord(h.id)!.stoppedBy).toBe('cancel');
-  });
+  it(
+    'cancel: the Python job gets its grace period after the shell has died, and writes its checkpoint',
+    { timeout: 60_000 },
+    async () => {
+      const { b, job } = setup();
+      const req = job();
+      const h = await b.submit(req);
+      await waitFor(join(req.cwd, 'started.txt'));
+      await b.cancel(h);
+      const s = await waitDone(b, h, 45_000);
+      expect(s.state).toBe('cancelled');
+      expect(readFileSync(join(req.cwd, 'checkpoint.txt'), 'utf8')).toBe('saved\n');
+      expect(b.exitRecord(h.id)!.stoppedBy).toBe('cancel');
+    },
+  );
 
   it('time limit: timeout, and the checkpoint is written', { timeout: 60_000 }, async () => {
     const { b, job } = setup();
@@ -78,33 +89,44 @@ describe('local backend: stopping a job keeps its checkpoint', () => {
     expect(b.exitRecord(h.id)!.stoppedBy).toBe('timeout');
   });
 
-  it('idle-policy stop: the checkpoint is written and the stop is recorded as the policy\'s, with its samples', { timeout: 60_000 }, async () => {
-    const { b, job } = setup({ gpus: [0], util: 0 });
-    const req = job({ resources: { gpus: 1, cpus: 1, memoryMb: 0, timeLimitS: 0 }, idle: { thresholdPct: 5, windowS: 1, action: 'stop' } });
-    const h = await b.submit(req);
-    const s = await waitDone(b, h, 45_000);
-    expect(s.state).toBe('cancelled');
-    expect(readFileSync(join(req.cwd, 'checkpoint.txt'), 'utf8')).toBe('saved\n');
-    const rec = b.exitRecord(h.id)!;
-    expect(rec.stoppedBy).toBe('idle');
-    const stop = rec.usage.policy.find((p) => p.action === 'stop')!;
-    expect(stop.policy).toEqual({ thresholdPct: 5, windowS: 1, action: 'stop' });
-    expect(stop.samples.length).toBeGreaterThan(0);
-    expect(stop.samples.every((x) => x.util[0] === 0)).toBe(true);
-    expect(s.stoppedBy).toBe('idle');
-  });
+  it(
+    "idle-policy stop: the checkpoint is written and the stop is recorded as the policy's, with its samples",
+    { timeout: 60_000 },
+    async () => {
+      const { b, job } = setup({ gpus: [0], util: 0 });
+      const req = job({
+        resources: { gpus: 1, cpus: 1, memoryMb: 0, timeLimitS: 0 },
+        idle: { thresholdPct: 5, windowS: 1, action: 'stop' },
+      });
+      const h = await b.submit(req);
+      const s = await waitDone(b, h, 45_000);
+      expect(s.state).toBe('cancelled');
+      expect(readFileSync(join(req.cwd, 'checkpoint.txt'), 'utf8')).toBe('saved\n');
+      const rec = b.exitRecord(h.id)!;
+      expect(rec.stoppedBy).toBe('idle');
+      const stop = rec.usage.policy.find((p) => p.action === 'stop')!;
+      expect(stop.policy).toEqual({ thresholdPct: 5, windowS: 1, action: 'stop' });
+      expect(stop.samples.length).toBeGreaterThan(0);
+      expect(stop.samples.every((x) => x.util[0] === 0)).toBe(true);
+      expect(s.stoppedBy).toBe('idle');
+    },
+  );
 
-  it('processes the shell leaves behind get SIGTERM and the grace period too, not an immediate SIGKILL', { timeout: 60_000 }, async () => {
-    const { b, job } = setup();
-    const req = job();
-    req.command = 'python3 job.py & while [ ! -f started.txt ]; do sleep 0.05; done; echo shell done';
-    const h = await b.submit(req);
-    const s = await waitDone(b, h, 45_000);
-    expect([s.state, s.exitCode]).toEqual(['completed', 0]);
-    expect(readFileSync(join(req.cwd, 'checkpoint.txt'), 'utf8')).toBe('saved\n');
-  });
+  it(
+    'processes the shell leaves behind get SIGTERM and the grace period too, not an immediate SIGKILL',
+    { timeout: 60_000 },
+    async () => {
+      const { b, job } = setup();
+      const req = job();
+      req.command = 'python3 job.py & while [ ! -f started.txt ]; do sleep 0.05; done; echo shell done';
+      const h = await b.submit(req);
+      const s = await waitDone(b, h, 45_000);
+      expect([s.state, s.exitCode]).toEqual(['completed', 0]);
+      expect(readFileSync(join(req.cwd, 'checkpoint.txt'), 'utf8')).toBe('saved\n');
+    },
+  );
 
-  it('a short job\'s peak memory is measured, not 0', { timeout: 60_000 }, async () => {
+  it("a short job's peak memory is measured, not 0", { timeout: 60_000 }, async () => {
     // Sampled once a second (the default), a job this short ends between two samples.
     const { b } = setup({ sampleIntervalMs: 1000 });
     const req = jobRequest(join(tmpdir()), `python3 -c "b = b'x' * (64 << 20); import time; time.sleep(0.1)"`);

@@ -65,8 +65,21 @@ describe('idle-GPU policy (local backend)', () => {
     const root = mkdtempSync(join(tmpdir(), 'cairn-idle-'));
     process.env.PATH = '/usr/bin:/bin';
     const b = new LocalBackend({ stateDir: join(root, 'state'), gpus: [0], sampleIntervalMs: 100 });
-    const h = await b.submit({ runId: 'no-smi', command: 'sleep 0.3', cwd: root, env: {}, stdoutPath: join(root, 'o'), stderrPath: join(root, 'e'), resources: { gpus: 1, cpus: 1, memoryMb: 0, timeLimitS: 0 }, gracePeriodS: 1, requeue: false });
+    const h = await b.submit({
+      runId: 'no-smi',
+      command: 'sleep 0.3',
+      cwd: root,
+      env: {},
+      stdoutPath: join(root, 'o'),
+      stderrPath: join(root, 'e'),
+      resources: { gpus: 1, cpus: 1, memoryMb: 0, timeLimitS: 0 },
+      gracePeriodS: 1,
+      requeue: false,
+    });
     await waitDone(b, h, 20_000);
-    expect(b.exitRecord('no-smi')!.usage.gpu).toEqual({ available: false, reason: 'nvidia-smi is not available on this machine' });
+    expect(b.exitRecord('no-smi')!.usage.gpu).toEqual({
+      available: false,
+      reason: 'nvidia-smi is not available on this machine',
+    });
   });
 });

@@ -33,7 +33,9 @@ export interface LocalUsage {
   maxRssKb: number;
   gpus: number;
   /** GPU utilization samples, or why there are none (never invented). */
-  gpu: { available: true; samples: Array<{ t: number; util: number[]; memMb: number[] }> } | { available: false; reason: string };
+  gpu:
+    | { available: true; samples: Array<{ t: number; util: number[]; memMb: number[] }> }
+    | { available: false; reason: string };
   /** Idle-policy actions taken (flag, checkpoint signal, stop), with their samples. */
   policy: PolicyAction[];
 }

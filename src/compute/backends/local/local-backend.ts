@@ -6,7 +6,17 @@ import { CairnError } from '../../../core/errors.js';
 import { packageRoot } from '../../../core/package-root.js';
 import type { ComputeBackend, JobHandle, JobRequest, JobState, PolicyAction } from '../port.js';
 import { detectGpus } from './gpus.js';
-import { exitFile, jobFile, openLog, pidFile, policyFile, startFile, supervisorLogFile, type LocalExit, type LocalJob } from './job-files.js';
+import {
+  exitFile,
+  jobFile,
+  openLog,
+  pidFile,
+  policyFile,
+  startFile,
+  supervisorLogFile,
+  type LocalExit,
+  type LocalJob,
+} from './job-files.js';
 
 export interface LocalBackendOptions {
   /** Where job, pid and exit files live (`.cairn/compute/local`). */
@@ -52,17 +62,38 @@ export class LocalBackend implements ComputeBackend {
     const busy = this.busyGpus();
     const free = this.gpus.filter((g) => !busy.has(g));
     if (request.resources.gpus > this.gpus.length) {
-      throw new CairnError('INVALID_INPUT', `the job asks for ${request.resources.gpus} GPU(s); this machine has ${this.gpus.length}`, { data: { requested: request.resources.gpus, available: this.gpus.length }, hint: this.gpus.length ? 'lower resources.gpus' : 'nvidia-smi finds no GPU here: run it on a GPU machine or through Slurm (--backend slurm)' });
+      throw new CairnError(
+        'INVALID_INPUT',
+        `the job asks for ${request.resources.gpus} GPU(s); this machine has ${this.gpus.length}`,
+        {
+          data: { requested: request.resources.gpus, available: this.gpus.length },
+          hint: this.gpus.length
+            ? 'lower resources.gpus'
+            : 'nvidia-smi finds no GPU here: run it on a GPU machine or through Slurm (--backend slurm)',
+        },
+      );
     }
-    if (request.resources.gpus > free.length) throw new CairnError('LOCKED', `only ${free.length} of ${this.gpus.length} GPU(s) are free`, { data: { free: free.length } });
-    const job: LocalJob = { request, gpus: free.slice(0, request.resources.gpus), sampleIntervalMs: this.opts.sampleIntervalMs ?? 1000, idle: request.idle ?? this.opts.idle ?? null };
+    if (request.resources.gpus > free.length)
+      throw new CairnError('LOCKED', `only ${free.length} of ${this.gpus.length} GPU(s) are free`, {
+        data: { free: free.length },
+      });
+    const job: LocalJob = {
+      request,
+      gpus: free.slice(0, request.resources.gpus),
+      sampleIntervalMs: this.opts.sampleIntervalMs ?? 1000,
+      idle: request.idle ?? this.opts.idle ?? null,
+    };
     const path = jobFile(this.opts.stateDir, request.runId);
     writeFileSync(path, JSON.stringify(job));
     const script = join(packageRoot(), 'dist', 'bundle', 'job-supervisor.js');
     if (!existsSync(script)) throw new CairnError('INTERNAL', `${script} is missing: run \`npm run build\``);
     // The supervisor's own complaints (never the job's output) go to a file beside its job file.
     const log = openLog(supervisorLogFile(this.opts.stateDir, request.runId));
-    const child = spawn(process.execPath, [script, path], { detached: true, stdio: ['ignore', log, log], cwd: request.cwd });
+    const child = spawn(process.execPath, [script, path], {
+      detached: true,
+      stdio: ['ignore', log, log],
+      cwd: request.cwd,
+    });
     closeSync(log);
     child.unref();
     return { backend: 'local', id: request.runId };
@@ -86,19 +117,42 @@ export class LocalBackend implements ComputeBackend {
         reason: e.signal ? `signal ${e.signal}` : null,
         startedAt: e.startedAt,
         endedAt: e.endedAt,
-        usage: { cpuSeconds: e.usage.cpuSeconds, maxRssKb: e.usage.maxRssKb, gpus: e.usage.gpus, elapsedS: e.usage.elapsedS },
+        usage: {
+          cpuSeconds: e.usage.cpuSeconds,
+          maxRssKb: e.usage.maxRssKb,
+          gpus: e.usage.gpus,
+          elapsedS: e.usage.elapsedS,
+        },
         ...(e.stoppedBy ? { stoppedBy: e.stoppedBy } : {}),
         policy: e.usage.policy,
       };
     }
-    if (!existsSync(jobFile(dir, runId))) return { ...base, state: 'unknown', exitCode: null, reason: 'no such local job', startedAt: null, endedAt: null };
+    if (!existsSync(jobFile(dir, runId)))
+      return { ...base, state: 'unknown', exitCode: null, reason: 'no such local job', startedAt: null, endedAt: null };
     const pid = existsSync(pidFile(dir, runId)) ? Number(readFileSync(pidFile(dir, runId), 'utf8').trim()) : null;
     const started = existsSync(startFile(dir, runId)) ? readFileSync(startFile(dir, runId), 'utf8').trim() : null;
-    if (pid === null || !started) return { ...base, state: 'pending', exitCode: null, reason: 'starting', startedAt: null, endedAt: null };
-    if (alive(pid)) return { ...base, state: 'running', exitCode: null, reason: null, startedAt: started, endedAt: null, policy: this.policySoFar(runId) };
+    if (pid === null || !started)
+      return { ...base, state: 'pending', exitCode: null, reason: 'starting', startedAt: null, endedAt: null };
+    if (alive(pid))
+      return {
+        ...base,
+        state: 'running',
+        exitCode: null,
+        reason: null,
+        startedAt: started,
+        endedAt: null,
+        policy: this.policySoFar(runId),
+      };
     // Re-check: the supervisor may have written the exit file between the two looks.
     if (existsSync(exitFile(dir, runId))) return this.one(runId);
-    return { ...base, state: 'failed', exitCode: null, reason: 'the job supervisor died (machine restarted or the process was killed)', startedAt: started, endedAt: null };
+    return {
+      ...base,
+      state: 'failed',
+      exitCode: null,
+      reason: 'the job supervisor died (machine restarted or the process was killed)',
+      startedAt: started,
+      endedAt: null,
+    };
   }
 
   /** The idle-policy actions the supervisor has taken so far (written at each one). */

@@ -30,7 +30,12 @@ function readStat(pid: number): ProcStat | null {
   }
   // The command name may hold spaces and parentheses: fields start after the last ')'.
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { state: f[0]!, pgrp: Number(f[2]), cpuS: (Number(f[11]) + Number(f[12])) / HZ, rssKb: Number(f[21]) * PAGE_KB };
+  return {
+    state: f[0]!,
+    pgrp: Number(f[2]),
+    cpuS: (Number(f[11]) + Number(f[12])) / HZ,
+    rssKb: Number(f[21]) * PAGE_KB,
+  };
 }
 
 function readHwmKb(pid: number): number {
@@ -53,7 +58,8 @@ function childrenOf(pid: number): number[] {
   }
   for (const t of tasks) {
     try {
-      for (const c of readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').split(' ')) if (c.trim()) out.push(Number(c));
+      for (const c of readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').split(' '))
+        if (c.trim()) out.push(Number(c));
     } catch {
       /* thread gone, or a kernel without CONFIG_PROC_CHILDREN: the full scan finds them */
     }

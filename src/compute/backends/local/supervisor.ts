@@ -8,7 +8,16 @@
 // argument is the job file.
 import { spawn } from 'node:child_process';
 import { closeSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { exitFile, openLog, pidFile, policyFile, startFile, type LocalExit, type LocalJob, type LocalUsage } from './job-files.js';
+import {
+  exitFile,
+  openLog,
+  pidFile,
+  policyFile,
+  startFile,
+  type LocalExit,
+  type LocalJob,
+  type LocalUsage,
+} from './job-files.js';
 import { sampleGpus } from './gpus.js';
 import { childrenCpuSeconds, GroupSampler } from './proc-sample.js';
 
@@ -67,13 +76,25 @@ function main(): void {
   const env: NodeJS.ProcessEnv = { ...process.env, ...req.env };
   // Only the GPUs Cairn assigned; an empty list hides every GPU from CUDA.
   env.CUDA_VISIBLE_DEVICES = job.gpus.join(',');
-  const child = spawn('/bin/sh', ['-c', req.command], { cwd: req.cwd, env, stdio: ['ignore', out, err], detached: true });
+  const child = spawn('/bin/sh', ['-c', req.command], {
+    cwd: req.cwd,
+    env,
+    stdio: ['ignore', out, err],
+    detached: true,
+  });
   closeSync(out);
   closeSync(err);
   writeAtomic(startFile(stateDir, req.runId), `${startedAt.toISOString()}\n`);
   const pgid = child.pid!;
   jobGroup = pgid;
-  const usage: LocalUsage = { elapsedS: 0, cpuSeconds: 0, maxRssKb: 0, gpus: job.gpus.length, gpu: job.gpus.length ? { available: true, samples: [] } : { available: false, reason: 'no GPU was assigned' }, policy: [] };
+  const usage: LocalUsage = {
+    elapsedS: 0,
+    cpuSeconds: 0,
+    maxRssKb: 0,
+    gpus: job.gpus.length,
+    gpu: job.gpus.length ? { available: true, samples: [] } : { available: false, reason: 'no GPU was assigned' },
+    policy: [],
+  };
   /** Why the job is being stopped, when that began before its command ended. */
   let stoppedBy: LocalExit['stoppedBy'] = null;
   let shellExit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
@@ -107,7 +128,8 @@ function main(): void {
   };
   onStop = stop;
   if (stopBeforeStart) stop('cancel');
-  const limit = req.resources.timeLimitS > 0 ? setTimeout(() => stop('timeout'), req.resources.timeLimitS * 1000) : null;
+  const limit =
+    req.resources.timeLimitS > 0 ? setTimeout(() => stop('timeout'), req.resources.timeLimitS * 1000) : null;
 
   const sampler = new GroupSampler(pgid);
   const sampleMemory = (full = false) => {
@@ -121,10 +143,13 @@ function main(): void {
   let memoryTimer: NodeJS.Timeout | null = null;
   const memoryLoop = () => {
     const early = Date.now() - startedAt.getTime() < 1000;
-    memoryTimer = setTimeout(() => {
-      sampleMemory(!early);
-      memoryLoop();
-    }, early ? 10 : job.sampleIntervalMs);
+    memoryTimer = setTimeout(
+      () => {
+        sampleMemory(!early);
+        memoryLoop();
+      },
+      early ? 10 : job.sampleIntervalMs,
+    );
   };
 
   let idleSince: { at: number; index: number } | null = null;
@@ -148,7 +173,13 @@ function main(): void {
     if (Date.now() - idleSince.at < job.idle.windowS * 1000) return;
     const detail = `GPUs ${job.gpus.join(',')} under ${job.idle.thresholdPct}% for ${job.idle.windowS} s`;
     const samples = usage.gpu.samples.slice(Math.max(idleSince.index, usage.gpu.samples.length - 120));
-    usage.policy.push({ t: new Date().toISOString(), action: job.idle.action, detail, policy: { ...job.idle }, samples });
+    usage.policy.push({
+      t: new Date().toISOString(),
+      action: job.idle.action,
+      detail,
+      policy: { ...job.idle },
+      samples,
+    });
     // Visible while the job runs: the run service records each action as it appears.
     writeAtomic(policyFile(stateDir, req.runId), `${JSON.stringify(usage.policy)}\n`);
     if (job.idle.action === 'checkpoint') signalGroup('SIGUSR1');
@@ -169,10 +200,22 @@ function main(): void {
     usage.elapsedS = (endedAt.getTime() - startedAt.getTime()) / 1000;
     // Exact for the processes the shell waited for; processes that outlived the shell were
     // re-parented away from us, so their last sampled CPU time stands in for them.
-    usage.cpuSeconds = Math.max(childrenCpuSeconds(), [...cpuByPid.values()].reduce((a, b) => a + b, 0));
+    usage.cpuSeconds = Math.max(
+      childrenCpuSeconds(),
+      [...cpuByPid.values()].reduce((a, b) => a + b, 0),
+    );
     const { code, signal } = shellExit!;
-    const state: LocalExit['state'] = stoppedBy === 'timeout' ? 'timeout' : stoppedBy ? 'cancelled' : code === 0 ? 'completed' : 'failed';
-    const result: LocalExit = { state, exitCode: code, signal, startedAt: startedAt.toISOString(), endedAt: endedAt.toISOString(), usage, stoppedBy };
+    const state: LocalExit['state'] =
+      stoppedBy === 'timeout' ? 'timeout' : stoppedBy ? 'cancelled' : code === 0 ? 'completed' : 'failed';
+    const result: LocalExit = {
+      state,
+      exitCode: code,
+      signal,
+      startedAt: startedAt.toISOString(),
+      endedAt: endedAt.toISOString(),
+      usage,
+      stoppedBy,
+    };
     writeAtomic(exitFile(stateDir, req.runId), `${JSON.stringify(result)}\n`);
     process.exit(0);
   };

@@ -76,10 +76,12 @@ describe('Slurm batch script', () => {
     }
   });
 
-  it('passes SIGTERM on to the job\'s whole process group, then outlives the command until killed', async () => {
+  it("passes SIGTERM on to the job's whole process group, then outlives the command until killed", async () => {
     // The command's trap fires and a process it started gets the signal too; the wrapper stays,
     // so that Slurm, not the command's exit, decides the final state (TIMEOUT, CANCELLED).
-    const j = job(`trap 'echo saved > checkpoint.txt; exit 143' TERM; (trap 'echo child > child.txt; exit 0' TERM; while :; do sleep 0.1; done) & echo up > up.txt; while :; do sleep 0.1; done`);
+    const j = job(
+      `trap 'echo saved > checkpoint.txt; exit 143' TERM; (trap 'echo child > child.txt; exit 0' TERM; while :; do sleep 0.1; done) & echo up > up.txt; while :; do sleep 0.1; done`,
+    );
     // detached: its own process group, as slurmstepd gives the batch shell.
     const wrapper = spawn('/bin/sh', [writeScript(j)], { stdio: 'ignore', detached: true });
     const exited = new Promise<number | string | null>((r) => wrapper.on('exit', (code, signal) => r(signal ?? code)));
@@ -97,7 +99,7 @@ describe('Slurm batch script', () => {
 });
 
 describe('sbatch arguments', () => {
-  it('asks for the job\'s resources, files, placement and signals', () => {
+  it("asks for the job's resources, files, placement and signals", () => {
     const j = job('true', {
       resources: { gpus: 2, cpus: 4, memoryMb: 1500, timeLimitS: 61 },
       gracePeriodS: 30,
@@ -105,23 +107,25 @@ describe('sbatch arguments', () => {
       slurm: { partition: 'gpu' },
     });
     const args = sbatchArgs(j, '/x/job.sbatch', { partition: 'debug', account: 'ml' });
-    expect(args).toEqual(expect.arrayContaining([
-      '--parsable',
-      `--job-name=cairn-${j.runId}`,
-      `--output=${j.cwd}/out%%j.log`,
-      `--error=${j.cwd}/err.log`,
-      '--open-mode=append',
-      `--chdir=${j.cwd}`,
-      '--cpus-per-task=4',
-      '--gres=gpu:2',
-      '--mem=1500M',
-      '--time=2',
-      '--signal=B:TERM@30',
-      '--partition=gpu',
-      '--account=ml',
-      '--requeue',
-      '--export=ALL',
-    ]));
+    expect(args).toEqual(
+      expect.arrayContaining([
+        '--parsable',
+        `--job-name=cairn-${j.runId}`,
+        `--output=${j.cwd}/out%%j.log`,
+        `--error=${j.cwd}/err.log`,
+        '--open-mode=append',
+        `--chdir=${j.cwd}`,
+        '--cpus-per-task=4',
+        '--gres=gpu:2',
+        '--mem=1500M',
+        '--time=2',
+        '--signal=B:TERM@30',
+        '--partition=gpu',
+        '--account=ml',
+        '--requeue',
+        '--export=ALL',
+      ]),
+    );
     expect(args.at(-1)).toBe('/x/job.sbatch');
     expect(args.some((a) => a.startsWith('--qos'))).toBe(false);
   });

@@ -33,9 +33,17 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  *   ExitCode.
  */
 export function batchScript(job: JobRequest): string {
-  const lines = ['#!/bin/sh', `# Cairn run ${job.runId}, written by Cairn's Slurm backend (sbatch keeps its own copy).`];
+  const lines = [
+    '#!/bin/sh',
+    `# Cairn run ${job.runId}, written by Cairn's Slurm backend (sbatch keeps its own copy).`,
+  ];
   for (const [name, value] of Object.entries(job.env)) {
-    if (!ENV_NAME.test(name)) throw new CairnError('INVALID_INPUT', `environment variable name ${JSON.stringify(name)} is not a valid shell name`, { data: { name } });
+    if (!ENV_NAME.test(name))
+      throw new CairnError(
+        'INVALID_INPUT',
+        `environment variable name ${JSON.stringify(name)} is not a valid shell name`,
+        { data: { name } },
+      );
     lines.push(`export ${name}=${shellQuote(value)}`);
   }
   lines.push(

@@ -46,7 +46,12 @@ describe('Slurm backend against stand-in clients', () => {
     expect(calls(bin, 'sacct')).toEqual([expect.stringContaining('--jobs=11,12,13')]);
     expect(out.get('10')).toMatchObject({ state: 'running', nodes: 'n1', usage: { gpus: 1, elapsedS: 60 } });
     // squeue's restarts and sacct's usage together.
-    expect(out.get('11')).toMatchObject({ state: 'completed', exitCode: 0, restarts: 1, usage: { cpuSeconds: 300, maxRssKb: 4096, elapsedS: 600 } });
+    expect(out.get('11')).toMatchObject({
+      state: 'completed',
+      exitCode: 0,
+      restarts: 1,
+      usage: { cpuSeconds: 300, maxRssKb: 4096, elapsedS: 600 },
+    });
     expect(out.get('12')).toMatchObject({ state: 'failed', exitCode: 2, nodes: 'n2' });
     expect(out.get('13')!.state).toBe('unknown');
   });
@@ -55,7 +60,10 @@ describe('Slurm backend against stand-in clients', () => {
     const bin = fakeBin({ squeue: SQUEUE, sacct: 'echo "Slurm accounting storage is disabled" >&2; exit 1' });
     const b = new SlurmBackend({ binDir: bin });
     for (let i = 0; i < 3; i++) {
-      const out = await b.status([{ backend: 'slurm', id: '11' }, { backend: 'slurm', id: '12' }]);
+      const out = await b.status([
+        { backend: 'slurm', id: '11' },
+        { backend: 'slurm', id: '12' },
+      ]);
       expect([out.get('11')!.state, out.get('12')!.state]).toEqual(['completed', 'unknown']);
     }
     expect(calls(bin, 'squeue')).toHaveLength(3);
@@ -74,16 +82,32 @@ describe('Slurm backend against stand-in clients', () => {
     expect(calls(bin, 'squeue')).toEqual([expect.stringContaining('--jobs=10'), expect.stringContaining('--jobs=11 ')]);
   });
 
-  it('maps sbatch\'s refusals and a missing client to stable error codes', async () => {
+  it("maps sbatch's refusals and a missing client to stable error codes", async () => {
     const job = {
-      runId: 'r1', command: 'true', cwd: root, env: {}, stdoutPath: join(root, 'r1', 'out.log'), stderrPath: join(root, 'r1', 'err.log'),
-      resources: { gpus: 0, cpus: 1, memoryMb: 0, timeLimitS: 0 }, gracePeriodS: 5, requeue: false,
+      runId: 'r1',
+      command: 'true',
+      cwd: root,
+      env: {},
+      stdoutPath: join(root, 'r1', 'out.log'),
+      stderrPath: join(root, 'r1', 'err.log'),
+      resources: { gpus: 0, cpus: 1, memoryMb: 0, timeLimitS: 0 },
+      gracePeriodS: 5,
+      requeue: false,
     };
-    const refused = new SlurmBackend({ binDir: fakeBin({ sbatch: 'echo "sbatch: error: Batch job submission failed: Invalid qos specification" >&2; exit 1' }) });
+    const refused = new SlurmBackend({
+      binDir: fakeBin({
+        sbatch: 'echo "sbatch: error: Batch job submission failed: Invalid qos specification" >&2; exit 1',
+      }),
+    });
     const e1 = await refused.submit(job).catch((e: unknown) => e);
     expect(isCairnError(e1, 'INVALID_INPUT')).toBe(true);
     expect((e1 as Error).message).toContain('Invalid qos specification');
-    const down = new SlurmBackend({ binDir: fakeBin({ sbatch: 'echo "sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)" >&2; exit 1' }) });
+    const down = new SlurmBackend({
+      binDir: fakeBin({
+        sbatch:
+          'echo "sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)" >&2; exit 1',
+      }),
+    });
     expect(isCairnError(await down.submit(job).catch((e: unknown) => e), 'IO_ERROR')).toBe(true);
     const missing = new SlurmBackend({ binDir: join(root, 'no-such-bin') });
     const e3 = await missing.capacity().catch((e: unknown) => e);

@@ -1,14 +1,36 @@
 import { describe, expect, it } from 'vitest';
-import { exitCodeOf, gpuCount, parseSacct, parseSinfo, parseSqueue, slurmDuration, slurmMemoryKb, slurmStateName, slurmTime } from './parse.js';
+import {
+  exitCodeOf,
+  gpuCount,
+  parseSacct,
+  parseSinfo,
+  parseSqueue,
+  slurmDuration,
+  slurmMemoryKb,
+  slurmStateName,
+  slurmTime,
+} from './parse.js';
 
 describe('Slurm output parsing', () => {
-  it('maps Slurm job states to the port\'s', () => {
+  it("maps Slurm job states to the port's", () => {
     const cases: [string, string][] = [
-      ['PENDING', 'pending'], ['CONFIGURING', 'pending'], ['REQUEUED', 'pending'],
-      ['RUNNING', 'running'], ['COMPLETING', 'running'], ['SUSPENDED', 'running'],
-      ['COMPLETED', 'completed'], ['FAILED', 'failed'], ['OUT_OF_MEMORY', 'failed'], ['PREEMPTED', 'failed'],
-      ['CANCELLED', 'cancelled'], ['CANCELLED by 1000', 'cancelled'], ['CANCELLED+', 'cancelled'],
-      ['TIMEOUT', 'timeout'], ['NODE_FAIL', 'node_fail'], ['BOOT_FAIL', 'node_fail'], ['WHATEVER', 'unknown'],
+      ['PENDING', 'pending'],
+      ['CONFIGURING', 'pending'],
+      ['REQUEUED', 'pending'],
+      ['RUNNING', 'running'],
+      ['COMPLETING', 'running'],
+      ['SUSPENDED', 'running'],
+      ['COMPLETED', 'completed'],
+      ['FAILED', 'failed'],
+      ['OUT_OF_MEMORY', 'failed'],
+      ['PREEMPTED', 'failed'],
+      ['CANCELLED', 'cancelled'],
+      ['CANCELLED by 1000', 'cancelled'],
+      ['CANCELLED+', 'cancelled'],
+      ['TIMEOUT', 'timeout'],
+      ['NODE_FAIL', 'node_fail'],
+      ['BOOT_FAIL', 'node_fail'],
+      ['WHATEVER', 'unknown'],
     ];
     for (const [slurm, port] of cases) expect([slurm, slurmStateName(slurm)]).toEqual([slurm, port]);
   });
@@ -42,25 +64,54 @@ describe('Slurm output parsing', () => {
   });
 
   it('parses squeue lines into job states', () => {
-    const out = parseSqueue([
-      '3|FAILED|NonZeroExitCode|768|0|2026-11-27T03:04:09|2026-11-27T03:04:09|vm|0:00|cpu=1,mem=1G,node=1,billing=1|N/A|N/A|',
-      '4|PENDING|Resources|0|0|N/A|N/A||0:00||gres:gpu:1|N/A|',
-      '5|RUNNING|None|0|2|2026-11-27T03:04:09|2026-11-27T04:04:09|vm|1:01|cpu=1|gres:gpu:2|N/A|',
-      '',
-    ].join('\n'));
-    expect(out.get('3')).toMatchObject({ state: 'failed', exitCode: 3, reason: 'NonZeroExitCode', nodes: 'vm', restarts: 0 });
+    const out = parseSqueue(
+      [
+        '3|FAILED|NonZeroExitCode|768|0|2026-11-27T03:04:09|2026-11-27T03:04:09|vm|0:00|cpu=1,mem=1G,node=1,billing=1|N/A|N/A|',
+        '4|PENDING|Resources|0|0|N/A|N/A||0:00||gres:gpu:1|N/A|',
+        '5|RUNNING|None|0|2|2026-11-27T03:04:09|2026-11-27T04:04:09|vm|1:01|cpu=1|gres:gpu:2|N/A|',
+        '',
+      ].join('\n'),
+    );
+    expect(out.get('3')).toMatchObject({
+      state: 'failed',
+      exitCode: 3,
+      reason: 'NonZeroExitCode',
+      nodes: 'vm',
+      restarts: 0,
+    });
     expect(out.get('3')!.endedAt).not.toBeNull();
-    expect(out.get('4')).toMatchObject({ state: 'pending', reason: 'Resources', startedAt: null, endedAt: null, nodes: null, usage: { gpus: 1 } });
-    expect(out.get('5')).toMatchObject({ state: 'running', exitCode: null, reason: null, endedAt: null, restarts: 2, usage: { elapsedS: 61, gpus: 2 } });
+    expect(out.get('4')).toMatchObject({
+      state: 'pending',
+      reason: 'Resources',
+      startedAt: null,
+      endedAt: null,
+      nodes: null,
+      usage: { gpus: 1 },
+    });
+    expect(out.get('5')).toMatchObject({
+      state: 'running',
+      exitCode: null,
+      reason: null,
+      endedAt: null,
+      restarts: 2,
+      usage: { elapsedS: 61, gpus: 2 },
+    });
   });
 
   it('parses sacct lines, taking MaxRSS from the steps', () => {
-    const out = parseSacct([
-      '7|CANCELLED by 0|0:15|None|2026-11-27T03:00:00|2026-11-27T03:01:00|vm|60|00:30.000||cpu=2,gres/gpu=1,mem=1G',
-      '7.batch|CANCELLED|0:15||2026-11-27T03:00:00|2026-11-27T03:01:00|vm|60|00:30.000|2048K|',
-      '8|PENDING|0:0|Priority|Unknown|Unknown|None assigned|0|00:00:00||',
-    ].join('\n'));
-    expect(out.get('7')).toMatchObject({ state: 'cancelled', exitCode: null, nodes: 'vm', usage: { elapsedS: 60, cpuSeconds: 30, gpus: 1, maxRssKb: 2048 } });
+    const out = parseSacct(
+      [
+        '7|CANCELLED by 0|0:15|None|2026-11-27T03:00:00|2026-11-27T03:01:00|vm|60|00:30.000||cpu=2,gres/gpu=1,mem=1G',
+        '7.batch|CANCELLED|0:15||2026-11-27T03:00:00|2026-11-27T03:01:00|vm|60|00:30.000|2048K|',
+        '8|PENDING|0:0|Priority|Unknown|Unknown|None assigned|0|00:00:00||',
+      ].join('\n'),
+    );
+    expect(out.get('7')).toMatchObject({
+      state: 'cancelled',
+      exitCode: null,
+      nodes: 'vm',
+      usage: { elapsedS: 60, cpuSeconds: 30, gpus: 1, maxRssKb: 2048 },
+    });
     expect(out.get('8')).toMatchObject({ state: 'pending', reason: 'Priority', nodes: null, startedAt: null });
     expect(out.has('7.batch')).toBe(false);
   });

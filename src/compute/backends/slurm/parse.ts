@@ -6,11 +6,36 @@ import type { JobState, JobStateName } from '../port.js';
  */
 
 /** squeue --Format fields, in order; `:|` = no width limit, `|` after each value. */
-export const SQUEUE_FIELDS = ['JobID', 'State', 'Reason', 'exit_code', 'restartcnt', 'StartTime', 'EndTime', 'NodeList', 'TimeUsed', 'tres-alloc', 'tres-per-node', 'tres-per-job'] as const;
+export const SQUEUE_FIELDS = [
+  'JobID',
+  'State',
+  'Reason',
+  'exit_code',
+  'restartcnt',
+  'StartTime',
+  'EndTime',
+  'NodeList',
+  'TimeUsed',
+  'tres-alloc',
+  'tres-per-node',
+  'tres-per-job',
+] as const;
 export const SQUEUE_FORMAT = SQUEUE_FIELDS.map((f) => `${f}:|`).join(',');
 
 /** sacct --format fields, in order (parsable output, `|`-separated). */
-export const SACCT_FIELDS = ['JobIDRaw', 'State', 'ExitCode', 'Reason', 'Start', 'End', 'NodeList', 'ElapsedRaw', 'TotalCPU', 'MaxRSS', 'AllocTRES'] as const;
+export const SACCT_FIELDS = [
+  'JobIDRaw',
+  'State',
+  'ExitCode',
+  'Reason',
+  'Start',
+  'End',
+  'NodeList',
+  'ElapsedRaw',
+  'TotalCPU',
+  'MaxRSS',
+  'AllocTRES',
+] as const;
 export const SACCT_FORMAT = SACCT_FIELDS.join(',');
 
 export function slurmStateName(slurmState: string): JobStateName {
@@ -87,7 +112,10 @@ export function gpuCount(...values: (string | undefined)[]): number | null {
     let untyped: number | null = null;
     let typed: number | null = null;
     for (const part of v.split(',')) {
-      const p = part.trim().replace(/\(.*\)$/, '').replace(/^gres[/:]/, '');
+      const p = part
+        .trim()
+        .replace(/\(.*\)$/, '')
+        .replace(/^gres[/:]/, '');
       const m = /^gpu(?::([^:=]+)(?=[:=]\d+$))?(?:[:=](\d+))?$/.exec(p) ?? /^gpu:([^:=]+)()$/.exec(p);
       if (!m) continue;
       const n = m[2] ? Number(m[2]) : 1;
@@ -126,7 +154,10 @@ export function parseSqueue(stdout: string): Map<string, JobState> {
   for (const line of stdout.split('\n')) {
     if (!line.trim()) continue;
     const cols = line.split('|').map((c) => c.trim());
-    const f = Object.fromEntries(SQUEUE_FIELDS.map((name, i) => [name, cols[i]])) as Record<(typeof SQUEUE_FIELDS)[number], string | undefined>;
+    const f = Object.fromEntries(SQUEUE_FIELDS.map((name, i) => [name, cols[i]])) as Record<
+      (typeof SQUEUE_FIELDS)[number],
+      string | undefined
+    >;
     if (!f.JobID || !f.State) continue;
     const state = slurmStateName(f.State);
     const started = state === 'pending' ? null : slurmTime(f.StartTime);
@@ -160,7 +191,10 @@ export function parseSacct(stdout: string): Map<string, JobState> {
   for (const line of stdout.split('\n')) {
     if (!line.trim()) continue;
     const cols = line.split('|');
-    const f = Object.fromEntries(SACCT_FIELDS.map((name, i) => [name, cols[i]?.trim()])) as Record<(typeof SACCT_FIELDS)[number], string | undefined>;
+    const f = Object.fromEntries(SACCT_FIELDS.map((name, i) => [name, cols[i]?.trim()])) as Record<
+      (typeof SACCT_FIELDS)[number],
+      string | undefined
+    >;
     if (!f.JobIDRaw) continue;
     const [jobId, step] = f.JobIDRaw.split('.') as [string, string | undefined];
     const rss = slurmMemoryKb(f.MaxRSS);

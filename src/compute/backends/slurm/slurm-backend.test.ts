@@ -53,16 +53,27 @@ function nodeDown(f: SlurmFacts): void {
 
 /** The cluster has ReturnToService=2, so the node may be back already ("Invalid node state"). */
 function nodeResume(f: SlurmFacts): void {
-  const res = spawnSync('scontrol', ['update', `nodename=${f.node}`, 'state=resume'], { env: slurmEnv(f), encoding: 'utf8' });
-  if (res.status !== 0 && !/Invalid node state specified/.test(res.stderr)) throw new Error(`scontrol resume: ${res.stderr || res.error?.message}`);
+  const res = spawnSync('scontrol', ['update', `nodename=${f.node}`, 'state=resume'], {
+    env: slurmEnv(f),
+    encoding: 'utf8',
+  });
+  if (res.status !== 0 && !/Invalid node state specified/.test(res.stderr))
+    throw new Error(`scontrol resume: ${res.stderr || res.error?.message}`);
 }
 
-async function waitFor(b: SlurmBackend, h: JobHandle, ok: (s: JobState) => boolean, what: string, timeoutMs = 60_000): Promise<JobState> {
+async function waitFor(
+  b: SlurmBackend,
+  h: JobHandle,
+  ok: (s: JobState) => boolean,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<JobState> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const s = (await b.status([h])).get(h.id)!;
     if (ok(s)) return s;
-    if (Date.now() > deadline) throw new Error(`job ${h.id}: ${what} not reached in ${timeoutMs} ms; last ${JSON.stringify(s)}`);
+    if (Date.now() > deadline)
+      throw new Error(`job ${h.id}: ${what} not reached in ${timeoutMs} ms; last ${JSON.stringify(s)}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -79,39 +90,56 @@ const available = async (): Promise<boolean> => slurmFacts() !== null;
 
 // Slurm checks time limits about every 30 s and the shortest limit is a minute, so the suite's
 // timeout test needs well over its default 90 s.
-computeBackendConformance('slurm', () => ({
-  backend: async () => backend(need()),
-  dir: freshDir,
-}), available, 240_000);
+computeBackendConformance(
+  'slurm',
+  () => ({
+    backend: async () => backend(need()),
+    dir: freshDir,
+  }),
+  available,
+  240_000,
+);
 
 describe('Slurm backend on a one-node cluster', () => {
-  it('gives a --gres=gpu:2 job two GPUs in CUDA_VISIBLE_DEVICES and SLURM_JOB_GPUS', { timeout: 120_000 }, async (ctx) => {
-    if (!(await available())) return ctx.skip();
-    const f = need();
-    const b = backend(f);
-    const req = job(freshDir(), 'echo "$CUDA_VISIBLE_DEVICES|$SLURM_JOB_GPUS|$SLURM_GPUS_ON_NODE"', { resources: { gpus: 2, cpus: 1, memoryMb: 0, timeLimitS: 0 } });
-    const s = await waitDone(b, await b.submit(req), 100_000);
-    expect([s.state, s.exitCode]).toEqual(['completed', 0]);
-    const [cuda, jobGpus, onNode] = readFileSync(req.stdoutPath, 'utf8').trim().split('|');
-    expect(cuda!.split(',')).toHaveLength(2);
-    expect(jobGpus!.split(',')).toHaveLength(2);
-    expect(onNode).toBe('2');
-    expect(s.usage?.gpus).toBe(2);
-  });
+  it(
+    'gives a --gres=gpu:2 job two GPUs in CUDA_VISIBLE_DEVICES and SLURM_JOB_GPUS',
+    { timeout: 120_000 },
+    async (ctx) => {
+      if (!(await available())) return ctx.skip();
+      const f = need();
+      const b = backend(f);
+      const req = job(freshDir(), 'echo "$CUDA_VISIBLE_DEVICES|$SLURM_JOB_GPUS|$SLURM_GPUS_ON_NODE"', {
+        resources: { gpus: 2, cpus: 1, memoryMb: 0, timeLimitS: 0 },
+      });
+      const s = await waitDone(b, await b.submit(req), 100_000);
+      expect([s.state, s.exitCode]).toEqual(['completed', 0]);
+      const [cuda, jobGpus, onNode] = readFileSync(req.stdoutPath, 'utf8').trim().split('|');
+      expect(cuda!.split(',')).toHaveLength(2);
+      expect(jobGpus!.split(',')).toHaveLength(2);
+      expect(onNode).toBe('2');
+      expect(s.usage?.gpus).toBe(2);
+    },
+  );
 
-  it('refuses more GPUs than the cluster has at submission, with sbatch\'s reason', { timeout: 60_000 }, async (ctx) => {
+  it("refuses more GPUs than the cluster has at submission, with sbatch's reason", { timeout: 60_000 }, async (ctx) => {
     if (!(await available())) return ctx.skip();
     const f = need();
     const b = backend(f);
-    const err = await b.submit(job(freshDir(), 'true', { resources: { gpus: f.gpus + 1, cpus: 1, memoryMb: 0, timeLimitS: 0 } })).catch((e: unknown) => e);
+    const err = await b
+      .submit(job(freshDir(), 'true', { resources: { gpus: f.gpus + 1, cpus: 1, memoryMb: 0, timeLimitS: 0 } }))
+      .catch((e: unknown) => e);
     expect(isCairnError(err, 'INVALID_INPUT')).toBe(true);
-    expect((err as Error).message).toMatch(/sbatch said: .*(Requested node configuration is not available|Invalid generic resource)/);
+    expect((err as Error).message).toMatch(
+      /sbatch said: .*(Requested node configuration is not available|Invalid generic resource)/,
+    );
   });
 
   it('refuses an unknown partition as invalid input', { timeout: 60_000 }, async (ctx) => {
     if (!(await available())) return ctx.skip();
     const f = need();
-    const err = await backend(f).submit(job(freshDir(), 'true', { slurm: { partition: 'no-such-partition' } })).catch((e: unknown) => e);
+    const err = await backend(f)
+      .submit(job(freshDir(), 'true', { slurm: { partition: 'no-such-partition' } }))
+      .catch((e: unknown) => e);
     expect(isCairnError(err, 'INVALID_INPUT')).toBe(true);
     expect((err as Error).message).toMatch(/Invalid partition name/);
   });
@@ -121,7 +149,9 @@ describe('Slurm backend on a one-node cluster', () => {
     const f = need();
     const b = backend(f);
     const dir = freshDir();
-    const hog = await b.submit(job(dir, 'sleep 300', { resources: { gpus: f.gpus, cpus: 1, memoryMb: 0, timeLimitS: 0 } }));
+    const hog = await b.submit(
+      job(dir, 'sleep 300', { resources: { gpus: f.gpus, cpus: 1, memoryMb: 0, timeLimitS: 0 } }),
+    );
     let waiter: JobHandle | undefined;
     try {
       await waitRunning(b, hog, 60_000);
@@ -139,29 +169,43 @@ describe('Slurm backend on a one-node cluster', () => {
     expect((await waitDone(b, hog, 60_000)).state).toBe('cancelled');
   });
 
-  it('requeues a --requeue job after its node fails; it runs again and completes', { timeout: 240_000 }, async (ctx) => {
-    if (!(await available())) return ctx.skip();
-    const f = need();
-    const b = backend(f);
-    // The first run waits to be killed; the second finishes.
-    const req = job(freshDir(), 'echo run >> runs.txt; if [ "$(wc -l < runs.txt)" -lt 2 ]; then sleep 300; fi; echo finished', { requeue: true });
-    const h = await b.submit(req);
-    try {
-      await waitRunning(b, h, 60_000);
-      await waitFile(join(req.cwd, 'runs.txt'));
-      nodeDown(f);
-      const requeued = await waitFor(b, h, (s) => s.restarts >= 1 && s.state === 'pending', 'requeued (pending, restarts ≥ 1)', 60_000);
-      expect(requeued.state).toBe('pending');
-    } finally {
-      nodeResume(f);
-    }
-    // A requeued job may start again only after the cluster's cred_expire (20 s here).
-    const s = await waitDone(b, h, 180_000);
-    expect([s.state, s.exitCode]).toEqual(['completed', 0]);
-    expect(s.restarts).toBeGreaterThanOrEqual(1);
-    expect(readFileSync(join(req.cwd, 'runs.txt'), 'utf8')).toBe('run\nrun\n');
-    expect(readFileSync(req.stdoutPath, 'utf8')).toBe('finished\n');
-  });
+  it(
+    'requeues a --requeue job after its node fails; it runs again and completes',
+    { timeout: 240_000 },
+    async (ctx) => {
+      if (!(await available())) return ctx.skip();
+      const f = need();
+      const b = backend(f);
+      // The first run waits to be killed; the second finishes.
+      const req = job(
+        freshDir(),
+        'echo run >> runs.txt; if [ "$(wc -l < runs.txt)" -lt 2 ]; then sleep 300; fi; echo finished',
+        { requeue: true },
+      );
+      const h = await b.submit(req);
+      try {
+        await waitRunning(b, h, 60_000);
+        await waitFile(join(req.cwd, 'runs.txt'));
+        nodeDown(f);
+        const requeued = await waitFor(
+          b,
+          h,
+          (s) => s.restarts >= 1 && s.state === 'pending',
+          'requeued (pending, restarts ≥ 1)',
+          60_000,
+        );
+        expect(requeued.state).toBe('pending');
+      } finally {
+        nodeResume(f);
+      }
+      // A requeued job may start again only after the cluster's cred_expire (20 s here).
+      const s = await waitDone(b, h, 180_000);
+      expect([s.state, s.exitCode]).toEqual(['completed', 0]);
+      expect(s.restarts).toBeGreaterThanOrEqual(1);
+      expect(readFileSync(join(req.cwd, 'runs.txt'), 'utf8')).toBe('run\nrun\n');
+      expect(readFileSync(req.stdoutPath, 'utf8')).toBe('finished\n');
+    },
+  );
 
   it('without --requeue a node failure ends the job as node_fail', { timeout: 120_000 }, async (ctx) => {
     if (!(await available())) return ctx.skip();
@@ -181,53 +225,65 @@ describe('Slurm backend on a one-node cluster', () => {
     }
   });
 
-  it('holds no state of its own: a fresh instance (Cairn restarted) follows a job the old one submitted', { timeout: 120_000 }, async (ctx) => {
-    if (!(await available())) return ctx.skip();
-    const f = need();
-    const req = job(freshDir(), 'sleep 2; echo survived');
-    const h = await backend(f).submit(req);
-    const fresh = backend(f);
-    const first = (await fresh.status([h])).get(h.id)!;
-    expect(['pending', 'running']).toContain(first.state);
-    const s = await waitDone(fresh, { backend: 'slurm', id: h.id }, 100_000);
-    expect([s.state, s.exitCode]).toEqual(['completed', 0]);
-    expect(s.nodes).toBe(f.node);
-    expect(s.usage?.elapsedS).toBeGreaterThanOrEqual(2);
-    expect(readFileSync(req.stdoutPath, 'utf8')).toBe('survived\n');
-  });
+  it(
+    'holds no state of its own: a fresh instance (Cairn restarted) follows a job the old one submitted',
+    { timeout: 120_000 },
+    async (ctx) => {
+      if (!(await available())) return ctx.skip();
+      const f = need();
+      const req = job(freshDir(), 'sleep 2; echo survived');
+      const h = await backend(f).submit(req);
+      const fresh = backend(f);
+      const first = (await fresh.status([h])).get(h.id)!;
+      expect(['pending', 'running']).toContain(first.state);
+      const s = await waitDone(fresh, { backend: 'slurm', id: h.id }, 100_000);
+      expect([s.state, s.exitCode]).toEqual(['completed', 0]);
+      expect(s.nodes).toBe(f.node);
+      expect(s.usage?.elapsedS).toBeGreaterThanOrEqual(2);
+      expect(readFileSync(req.stdoutPath, 'utf8')).toBe('survived\n');
+    },
+  );
 
-  it('answers unknown for a job id Slurm never had, and cancelling a finished job is a no-op', { timeout: 60_000 }, async (ctx) => {
-    if (!(await available())) return ctx.skip();
-    const f = need();
-    const b = backend(f);
-    const ghost = { backend: 'slurm' as const, id: '999999' };
-    expect((await b.status([ghost])).get('999999')!.state).toBe('unknown');
-    const done = await b.submit(job(freshDir(), 'true'));
-    expect((await waitDone(b, done, 50_000)).state).toBe('completed');
-    const both = await b.status([ghost, done]);
-    expect([both.get('999999')!.state, both.get(done.id)!.state]).toEqual(['unknown', 'completed']);
-    await b.cancel(done);
-    await b.cancel(ghost);
-    expect((await b.status([done])).get(done.id)!.state).toBe('completed');
-  });
+  it(
+    'answers unknown for a job id Slurm never had, and cancelling a finished job is a no-op',
+    { timeout: 60_000 },
+    async (ctx) => {
+      if (!(await available())) return ctx.skip();
+      const f = need();
+      const b = backend(f);
+      const ghost = { backend: 'slurm' as const, id: '999999' };
+      expect((await b.status([ghost])).get('999999')!.state).toBe('unknown');
+      const done = await b.submit(job(freshDir(), 'true'));
+      expect((await waitDone(b, done, 50_000)).state).toBe('completed');
+      const both = await b.status([ghost, done]);
+      expect([both.get('999999')!.state, both.get(done.id)!.state]).toEqual(['unknown', 'completed']);
+      await b.cancel(done);
+      await b.cancel(ghost);
+      expect((await b.status([done])).get(done.id)!.state).toBe('completed');
+    },
+  );
 
-  it('reports the partition\'s node as capacity', { timeout: 30_000 }, async (ctx) => {
+  it("reports the partition's node as capacity", { timeout: 30_000 }, async (ctx) => {
     if (!(await available())) return ctx.skip();
     const f = need();
     expect(await backend(f).capacity()).toEqual({ gpus: f.gpus, cpus: f.cpus, memoryMb: f.memoryMb });
   });
 
-  it('says the controller is unreachable (IO_ERROR) when SLURM_CONF points nowhere useful', { timeout: 60_000 }, async (ctx) => {
-    if (!(await available())) return ctx.skip();
-    const f = need();
-    // A copy of the config with the controller moved to a port nobody listens on.
-    const dir = freshDir();
-    const path = join(dir, 'slurm.conf');
-    writeFileSync(path, readFileSync(f.conf, 'utf8').replace(/^ClusterName=.*$/m, '$&\nSlurmctldPort=1'));
-    for (const extra of ['gres.conf', 'cgroup.conf']) copyFileSync(join(f.dir, extra), join(dir, extra));
-    const b = new SlurmBackend({ env: { ...slurmEnv(f), SLURM_CONF: path } });
-    const err = await b.submit(job(dir, 'true')).catch((e: unknown) => e);
-    expect(isCairnError(err, 'IO_ERROR')).toBe(true);
-    expect((err as Error).message).toMatch(/unreachable/);
-  });
+  it(
+    'says the controller is unreachable (IO_ERROR) when SLURM_CONF points nowhere useful',
+    { timeout: 60_000 },
+    async (ctx) => {
+      if (!(await available())) return ctx.skip();
+      const f = need();
+      // A copy of the config with the controller moved to a port nobody listens on.
+      const dir = freshDir();
+      const path = join(dir, 'slurm.conf');
+      writeFileSync(path, readFileSync(f.conf, 'utf8').replace(/^ClusterName=.*$/m, '$&\nSlurmctldPort=1'));
+      for (const extra of ['gres.conf', 'cgroup.conf']) copyFileSync(join(f.dir, extra), join(dir, extra));
+      const b = new SlurmBackend({ env: { ...slurmEnv(f), SLURM_CONF: path } });
+      const err = await b.submit(job(dir, 'true')).catch((e: unknown) => e);
+      expect(isCairnError(err, 'IO_ERROR')).toBe(true);
+      expect((err as Error).message).toMatch(/unreachable/);
+    },
+  );
 });

@@ -48,7 +48,10 @@ export class SlurmBackend implements ComputeBackend {
   private readonly cache = new Map<string, { at: number; state: JobState }>();
 
   constructor(private readonly options: SlurmBackendOptions = {}) {
-    this.commands = { ...(options.binDir ? { binDir: options.binDir } : {}), ...(options.env ? { env: options.env } : {}) };
+    this.commands = {
+      ...(options.binDir ? { binDir: options.binDir } : {}),
+      ...(options.env ? { env: options.env } : {}),
+    };
   }
 
   async submit(job: JobRequest): Promise<JobHandle> {
@@ -66,7 +69,11 @@ export class SlurmBackend implements ComputeBackend {
     if (res.code !== 0) throw slurmError('sbatch', res, 'INVALID_INPUT', `Slurm refused run ${job.runId}`);
     // --parsable prints "jobid" or "jobid;cluster".
     const id = res.stdout.trim().split(';')[0] ?? '';
-    if (!JOB_ID.test(id)) throw new CairnError('INTERNAL', `sbatch accepted run ${job.runId} but printed no job id: ${JSON.stringify(res.stdout.trim())}`);
+    if (!JOB_ID.test(id))
+      throw new CairnError(
+        'INTERNAL',
+        `sbatch accepted run ${job.runId} but printed no job id: ${JSON.stringify(res.stdout.trim())}`,
+      );
     return { backend: 'slurm', id };
   }
 
@@ -95,7 +102,11 @@ export class SlurmBackend implements ComputeBackend {
       const q = live.get(id);
       const a = acct.get(id);
       // squeue is the fresher source (and knows restarts); sacct adds the usage it lacks.
-      const state = q ? (a ? { ...q, usage: { ...a.usage, ...q.usage } } : q) : (a ?? unknownState('Slurm does not know this job (finished long ago, or another cluster)'));
+      const state = q
+        ? a
+          ? { ...q, usage: { ...a.usage, ...q.usage } }
+          : q
+        : (a ?? unknownState('Slurm does not know this job (finished long ago, or another cluster)'));
       out.set(id, state);
       if (reuseMs > 0) this.cache.set(id, { at: now, state });
     }
@@ -103,7 +114,8 @@ export class SlurmBackend implements ComputeBackend {
   }
 
   async cancel(handle: JobHandle): Promise<void> {
-    if (handle.backend !== 'slurm' || !JOB_ID.test(handle.id)) throw new CairnError('INVALID_INPUT', `${handle.backend} job ${handle.id} is not a Slurm job`);
+    if (handle.backend !== 'slurm' || !JOB_ID.test(handle.id))
+      throw new CairnError('INVALID_INPUT', `${handle.backend} job ${handle.id} is not a Slurm job`);
     // Plain scancel: SIGTERM to all the job's processes, SIGKILL after KillWait, state
     // CANCELLED. (Signalling first and cancelling later would leave the state to whatever the
     // command exits with, and to Cairn staying alive for the grace period.)
@@ -124,7 +136,11 @@ export class SlurmBackend implements ComputeBackend {
     if (res.code !== 0) throw slurmError('sinfo', res, 'IO_ERROR', 'could not read the Slurm partition');
     const all = parseSinfo(res.stdout);
     const partition = this.options.partition ?? all.find((n) => n.isDefault)?.partition;
-    const nodes = all.filter((n) => n.partition === partition && !/^(down|drain|drng|fail|maint|unk|boot|futr|inval)/.test(n.state.replace(/[*~#!%$@^-]+$/, '')));
+    const nodes = all.filter(
+      (n) =>
+        n.partition === partition &&
+        !/^(down|drain|drng|fail|maint|unk|boot|futr|inval)/.test(n.state.replace(/[*~#!%$@^-]+$/, '')),
+    );
     const best = { gpus: 0, cpus: 0, memoryMb: 0 };
     for (const n of nodes) {
       best.gpus = Math.max(best.gpus, n.gpus);
@@ -135,7 +151,11 @@ export class SlurmBackend implements ComputeBackend {
   }
 
   private async squeue(ids: string[]): Promise<Map<string, JobState>> {
-    const res = await runSlurm('squeue', ['-h', '--states=all', `--jobs=${ids.join(',')}`, '-O', SQUEUE_FORMAT], this.commands);
+    const res = await runSlurm(
+      'squeue',
+      ['-h', '--states=all', `--jobs=${ids.join(',')}`, '-O', SQUEUE_FORMAT],
+      this.commands,
+    );
     // With a single id that slurmctld has forgotten squeue fails instead of printing nothing.
     if (res.code !== 0 && /Invalid job id specified/i.test(res.stderr)) return new Map();
     if (res.code !== 0) throw slurmError('squeue', res, 'IO_ERROR', 'could not read the Slurm queue');

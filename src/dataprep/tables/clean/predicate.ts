@@ -19,12 +19,17 @@ export async function checkPredicate(engine: TableEngine, predicate: string, whe
       hint: 'write one SQL condition over the columns, e.g. delay >= 0 AND origin IS NOT NULL',
       data: { predicate },
     });
-  const parsed = JSON.parse(row!.j) as { error: boolean; error_message?: string; statements?: Array<{ node: Record<string, unknown> }> };
+  const parsed = JSON.parse(row!.j) as {
+    error: boolean;
+    error_message?: string;
+    statements?: Array<{ node: Record<string, unknown> }>;
+  };
   if (parsed.error) throw bad(`is not a SQL condition (${parsed.error_message ?? 'syntax error'})`);
   if (parsed.statements?.length !== 1) throw bad('must be one condition, not several statements');
   if (/"(?:class|type)":"SUBQUERY"/.test(row!.j)) throw bad('may not contain a subquery');
   const ref = (JSON.parse(row!.ref) as { statements: Array<{ node: Record<string, unknown> }> }).statements[0]!.node;
-  if (shape(parsed.statements[0]!.node) !== shape(ref)) throw bad('must be one condition over the row (no GROUP BY, ORDER BY, UNION, … after it)');
+  if (shape(parsed.statements[0]!.node) !== shape(ref))
+    throw bad('must be one condition over the row (no GROUP BY, ORDER BY, UNION, … after it)');
   return wrapped;
 }
 

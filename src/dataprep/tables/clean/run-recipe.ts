@@ -47,7 +47,12 @@ let serial = 0;
  * each materialized so its rows and figures are counted once. Nothing is written unless all
  * steps succeed.
  */
-export async function runRecipe(engine: TableEngine, table: LoadedTable, recipe: Recipe, opts: CleanOptions): Promise<CleanReport> {
+export async function runRecipe(
+  engine: TableEngine,
+  table: LoadedTable,
+  recipe: Recipe,
+  opts: CleanOptions,
+): Promise<CleanReport> {
   const secrets = secretForms(opts.hmacKey);
   try {
     return await run(engine, table, recipe, opts);
@@ -79,7 +84,8 @@ async function run(engine: TableEngine, table: LoadedTable, recipe: Recipe, opts
   if (recipe.steps.some((s) => s.kind === 'redact_pii')) await installPiiMacros(engine);
 
   const made: Array<{ kind: 'VIEW' | 'TABLE'; name: string }> = [];
-  const visible = (rel: string, plan: StepPlan) => (plan.hidden.length ? `(SELECT * EXCLUDE (${plan.hidden.join(', ')}) FROM ${rel})` : rel);
+  const visible = (rel: string, plan: StepPlan) =>
+    plan.hidden.length ? `(SELECT * EXCLUDE (${plan.hidden.join(', ')}) FROM ${rel})` : rel;
   try {
     // 2. Dry run over zero rows: the engine binds every step (types, functions, filter columns).
     let dry = `(SELECT * FROM ${ident(table.name)} LIMIT 0)`;
@@ -88,7 +94,10 @@ async function run(engine: TableEngine, table: LoadedTable, recipe: Recipe, opts
       made.push({ kind: 'VIEW', name: view });
       const sql = `CREATE OR REPLACE TEMP VIEW ${ident(view)} AS ${plan.sql(dry)}`;
       await engine.run(sql).catch((err) => {
-        throw stepError(err, where(i, recipe.steps[i]!), recipe.steps[i]!, { sql, columns: (i === 0 ? table.columns : plans[i - 1]!.after).map((c) => c.name) });
+        throw stepError(err, where(i, recipe.steps[i]!), recipe.steps[i]!, {
+          sql,
+          columns: (i === 0 ? table.columns : plans[i - 1]!.after).map((c) => c.name),
+        });
       });
       dry = visible(ident(view), plan);
     }
@@ -130,7 +139,11 @@ async function run(engine: TableEngine, table: LoadedTable, recipe: Recipe, opts
     }
 
     // 4. Written in a fixed row order, so the same input and recipe give the same bytes.
-    const columns = (await engine.all<{ column_name: string; column_type: string }>(`SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM ${rel})`)).map((d) => ({
+    const columns = (
+      await engine.all<{ column_name: string; column_type: string }>(
+        `SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM ${rel})`,
+      )
+    ).map((d) => ({
       name: d.column_name,
       type: d.column_type,
     }));
@@ -158,32 +171,54 @@ async function writeParquet(engine: TableEngine, query: string, outFile: string)
 }
 
 /** An engine error inside a step, named by the step; the engine's echo of our SQL is left out. */
-function stepError(err: unknown, where: string, step: TableStep, bound?: { sql: string; columns: string[] }): CairnError {
+function stepError(
+  err: unknown,
+  where: string,
+  step: TableStep,
+  bound?: { sql: string; columns: string[] },
+): CairnError {
   // A filter naming a column or function that is not there: in words, at the file, line and
   // column of the name in the recipe.
   if (bound && isEngineError(err) && step.kind === 'filter') {
-    const here = step.at ? `${locate(step.at, step.predicate, offsetInPredicate(err.detail, bound.sql, step.predicate))}: ` : '';
-    return new CairnError('INVALID_INPUT', `${here}${where}: the filter ${JSON.stringify(step.predicate)} cannot run: ${describeSqlError(err.detail, bound.columns).replace('which the table does not have', 'which the table does not have at that step')}`, {
-      hint: 'fix the recipe; nothing was written',
-      data: { line: step.line, kind: step.kind },
-    });
+    const here = step.at
+      ? `${locate(step.at, step.predicate, offsetInPredicate(err.detail, bound.sql, step.predicate))}: `
+      : '';
+    return new CairnError(
+      'INVALID_INPUT',
+      `${here}${where}: the filter ${JSON.stringify(step.predicate)} cannot run: ${describeSqlError(err.detail, bound.columns).replace('which the table does not have', 'which the table does not have at that step')}`,
+      {
+        hint: 'fix the recipe; nothing was written',
+        data: { line: step.line, kind: step.kind },
+      },
+    );
   }
-  const message = String((err as Error)?.message ?? err).split(/\n\s*LINE \d+:/)[0]!.trim();
-  return new CairnError('INVALID_INPUT', `${where}: ${message}`, { hint: 'fix the recipe; nothing was written', data: { line: step.line, kind: step.kind } });
+  const message = String((err as Error)?.message ?? err)
+    .split(/\n\s*LINE \d+:/)[0]!
+    .trim();
+  return new CairnError('INVALID_INPUT', `${where}: ${message}`, {
+    hint: 'fix the recipe; nothing was written',
+    data: { line: step.line, kind: step.kind },
+  });
 }
 
 /** The key as the SQL could spell it: its hex and the HMAC pads derived from it. */
 function secretForms(key: Buffer): string[] {
   const k0 = key.length > 64 ? createHash('sha256').update(key).digest() : key;
   const k = Buffer.concat([k0, Buffer.alloc(64 - k0.length)]);
-  const forms = [key.toString('hex'), key.toString('base64'), Buffer.from(k.map((b) => b ^ 0x36)).toString('hex'), Buffer.from(k.map((b) => b ^ 0x5c)).toString('hex')];
+  const forms = [
+    key.toString('hex'),
+    key.toString('base64'),
+    Buffer.from(k.map((b) => b ^ 0x36)).toString('hex'),
+    Buffer.from(k.map((b) => b ^ 0x5c)).toString('hex'),
+  ];
   if (key.length >= 8) forms.push(key.toString('latin1'));
   return forms.filter((f) => f.length >= 8);
 }
 
 /** Errors leave without the key in any form, and without causes that could carry the SQL. */
 function scrub(err: unknown, secrets: string[]): unknown {
-  const clean = (s: string) => secrets.reduce((acc, sec) => acc.split(sec).join('[secret]'), s).replace(/[0-9a-f]{128}/gi, '[secret]');
+  const clean = (s: string) =>
+    secrets.reduce((acc, sec) => acc.split(sec).join('[secret]'), s).replace(/[0-9a-f]{128}/gi, '[secret]');
   if (err instanceof CairnError) {
     const data = JSON.parse(clean(JSON.stringify(err.data))) as Record<string, unknown>;
     return new CairnError(err.code, clean(err.message), { data, ...(err.hint ? { hint: clean(err.hint) } : {}) });

@@ -52,10 +52,14 @@ export function planStep(step: TableStep, cols: readonly Column[], ctx: PlanCont
   const need = (list: readonly string[]) => {
     for (const c of list) {
       if (!names.includes(c)) {
-        throw new CairnError('INVALID_INPUT', `${ctx.where} names column ${JSON.stringify(c)}, which the table does not have at that step`, {
-          hint: `columns at that step: ${names.join(', ')}; fix the recipe (nothing was written)`,
-          data: { line: step.line, kind: step.kind, column: c, columns: names },
-        });
+        throw new CairnError(
+          'INVALID_INPUT',
+          `${ctx.where} names column ${JSON.stringify(c)}, which the table does not have at that step`,
+          {
+            hint: `columns at that step: ${names.join(', ')}; fix the recipe (nothing was written)`,
+            data: { line: step.line, kind: step.kind, column: c, columns: names },
+          },
+        );
       }
     }
     return [...list];
@@ -73,7 +77,10 @@ export function planStep(step: TableStep, cols: readonly Column[], ctx: PlanCont
     return [...list];
   };
   const p = ctx.prefix;
-  const base = { checks: [], hidden: [], stats: [], after: [...cols] } as Pick<StepPlan, 'checks' | 'hidden' | 'stats' | 'after'>;
+  const base = { checks: [], hidden: [], stats: [], after: [...cols] } as Pick<
+    StepPlan,
+    'checks' | 'hidden' | 'stats' | 'after'
+  >;
 
   switch (step.kind) {
     case 'drop_duplicates': {
@@ -81,7 +88,8 @@ export function planStep(step: TableStep, cols: readonly Column[], ctx: PlanCont
       // With a key, the row kept is the first in the order of all columns: deterministic,
       // since the input's row order is not (the engine reads in parallel).
       const sql = keys
-        ? (input: string) => `SELECT * FROM ${input} QUALIFY row_number() OVER (PARTITION BY ${keys.map(ident).join(', ')} ORDER BY ${names.map((c) => `${ident(c)} NULLS LAST`).join(', ')}) = 1`
+        ? (input: string) =>
+            `SELECT * FROM ${input} QUALIFY row_number() OVER (PARTITION BY ${keys.map(ident).join(', ')} ORDER BY ${names.map((c) => `${ident(c)} NULLS LAST`).join(', ')}) = 1`
         : (input: string) => `SELECT DISTINCT * FROM ${input}`;
       return { ...base, sql, rowDetail: 'dropped' };
     }
@@ -89,12 +97,20 @@ export function planStep(step: TableStep, cols: readonly Column[], ctx: PlanCont
       return { ...base, sql: (input) => `SELECT * FROM ${input} WHERE (${step.predicate}\n)`, rowDetail: 'filtered' };
     case 'drop_null': {
       const list = step.columns?.length ? need(step.columns) : names;
-      return { ...base, sql: (input) => `SELECT * FROM ${input} WHERE ${list.map((c) => `${ident(c)} IS NOT NULL`).join(' AND ') || 'TRUE'}`, rowDetail: 'dropped' };
+      return {
+        ...base,
+        sql: (input) =>
+          `SELECT * FROM ${input} WHERE ${list.map((c) => `${ident(c)} IS NOT NULL`).join(' AND ') || 'TRUE'}`,
+        rowDetail: 'dropped',
+      };
     }
     case 'drop_columns': {
       const list = need(step.columns);
       if (names.every((c) => list.includes(c))) {
-        throw new CairnError('INVALID_INPUT', `${ctx.where} would drop every column`, { hint: 'keep at least one column', data: { line: step.line } });
+        throw new CairnError('INVALID_INPUT', `${ctx.where} would drop every column`, {
+          hint: 'keep at least one column',
+          data: { line: step.line },
+        });
       }
       return {
         ...base,
@@ -108,10 +124,14 @@ export function planStep(step: TableStep, cols: readonly Column[], ctx: PlanCont
       need(entries.map(([c]) => c));
       for (const [c, t] of entries) {
         if (!TYPE_NAME.test(t.trim())) {
-          throw new CairnError('INVALID_INPUT', `${ctx.where}: ${JSON.stringify(t)} is not a type name (column ${JSON.stringify(c)})`, {
-            hint: 'use a DuckDB type such as BIGINT, DOUBLE, BOOLEAN, DATE, TIMESTAMP or VARCHAR',
-            data: { line: step.line, column: c, type: t },
-          });
+          throw new CairnError(
+            'INVALID_INPUT',
+            `${ctx.where}: ${JSON.stringify(t)} is not a type name (column ${JSON.stringify(c)})`,
+            {
+              hint: 'use a DuckDB type such as BIGINT, DOUBLE, BOOLEAN, DATE, TIMESTAMP or VARCHAR',
+              data: { line: step.line, column: c, type: t },
+            },
+          );
         }
       }
       const changes = entries.map(([c, t]) => {
@@ -120,11 +140,17 @@ export function planStep(step: TableStep, cols: readonly Column[], ctx: PlanCont
         // Text is parsed strictly, as when loading ('2.5' is not a BIGINT, blanks are missing
         // values); other types follow DuckDB's casts (a TIMESTAMP casts to its DATE).
         const v = `NULLIF(trim(${col}), '')`;
-        const value = isText(typeOf(c)) ? `CASE WHEN ${parses(v, type)} THEN TRY_CAST(${v} AS ${type}) END` : `TRY_CAST(${col} AS ${type})`;
+        const value = isText(typeOf(c))
+          ? `CASE WHEN ${parses(v, type)} THEN TRY_CAST(${v} AS ${type}) END`
+          : `TRY_CAST(${col} AS ${type})`;
         const present = isText(typeOf(c)) ? `${v} IS NOT NULL` : `${col} IS NOT NULL`;
         return { c, type, value, present, blank: `${col} IS NOT NULL AND ${v} IS NULL`, text: isText(typeOf(c)) };
       });
-      const t = transform(cols, p, changes.map((x) => ({ column: x.c, value: x.value })));
+      const t = transform(
+        cols,
+        p,
+        changes.map((x) => ({ column: x.c, value: x.value })),
+      );
       const flags = changes.flatMap((x, i) => [
         { detail: `invalid:${x.c}`, expr: `${x.present} AND ${p}n${i} IS NULL`, agg: 'count_if' as const },
         ...(x.text ? [{ detail: `blank:${x.c}`, expr: x.blank, agg: 'count_if' as const }] : []),
@@ -140,7 +166,8 @@ export function planStep(step: TableStep, cols: readonly Column[], ctx: PlanCont
                 column: x.c,
                 type: x.type,
                 detail: `invalid:${x.c}`,
-                examples: (input: string) => `SELECT DISTINCT CAST(${ident(x.c)} AS VARCHAR) AS v FROM ${input} WHERE ${x.present} AND (${x.value}) IS NULL ORDER BY v LIMIT 5`,
+                examples: (input: string) =>
+                  `SELECT DISTINCT CAST(${ident(x.c)} AS VARCHAR) AS v FROM ${input} WHERE ${x.present} AND (${x.value}) IS NULL ORDER BY v LIMIT 5`,
               })),
             }
           : {}),
@@ -152,66 +179,121 @@ export function planStep(step: TableStep, cols: readonly Column[], ctx: PlanCont
       const checks: StepPlan['checks'] = [];
       const changes = entries.map(([c, value]) => {
         if (value === null) {
-          throw new CairnError('INVALID_INPUT', `${ctx.where}: the fill value of ${JSON.stringify(c)} is null`, { hint: 'give a value to put in place of NULL', data: { line: step.line, column: c } });
+          throw new CairnError('INVALID_INPUT', `${ctx.where}: the fill value of ${JSON.stringify(c)} is null`, {
+            hint: 'give a value to put in place of NULL',
+            data: { line: step.line, column: c },
+          });
         }
         const type = typeOf(c);
         const text = lit(String(value));
         checks.push({
           sql: `SELECT ${parses(text, type)} AS ok`,
-          error: new CairnError('INVALID_INPUT', `${ctx.where}: the fill value ${JSON.stringify(value)} is not a ${type} like column ${JSON.stringify(c)}`, {
-            hint: `give a ${type} value`,
-            data: { line: step.line, column: c, type },
-          }),
+          error: new CairnError(
+            'INVALID_INPUT',
+            `${ctx.where}: the fill value ${JSON.stringify(value)} is not a ${type} like column ${JSON.stringify(c)}`,
+            {
+              hint: `give a ${type} value`,
+              data: { line: step.line, column: c, type },
+            },
+          ),
         });
         return { column: c, value: `coalesce(${ident(c)}, CAST(${text} AS ${type}))` };
       });
-      const built = transform(cols, p, changes).withFlags(changes.map((x) => ({ detail: `filled:${x.column}`, expr: `${ident(x.column)} IS NULL`, agg: 'count_if' as const })));
+      const built = transform(cols, p, changes).withFlags(
+        changes.map((x) => ({
+          detail: `filled:${x.column}`,
+          expr: `${ident(x.column)} IS NULL`,
+          agg: 'count_if' as const,
+        })),
+      );
       return { ...base, ...built, checks };
     }
     case 'trim': {
       const list = textOnly(step.columns);
-      return changed(cols, p, list.map((c) => ({ column: c, value: `regexp_replace(${ident(c)}, ${lit(EDGE_SPACE)}, '', 'g')` })), base);
+      return changed(
+        cols,
+        p,
+        list.map((c) => ({ column: c, value: `regexp_replace(${ident(c)}, ${lit(EDGE_SPACE)}, '', 'g')` })),
+        base,
+      );
     }
     case 'normalize': {
       const list = textOnly(step.columns);
       if (step.unicode === false && step.whitespace === false && !step.case) {
-        throw new CairnError('INVALID_INPUT', `${ctx.where} does nothing: unicode and whitespace are off and no case is given`, { data: { line: step.line } });
+        throw new CairnError(
+          'INVALID_INPUT',
+          `${ctx.where} does nothing: unicode and whitespace are off and no case is given`,
+          { data: { line: step.line } },
+        );
       }
       const value = (c: string) => {
         let e = ident(c);
         if (step.unicode !== false) e = `nfc_normalize(${e})`;
-        if (step.whitespace !== false) e = `regexp_replace(regexp_replace(${e}, '[\\s\\p{Z}]+', ' ', 'g'), '^ | $', '', 'g')`;
+        if (step.whitespace !== false)
+          e = `regexp_replace(regexp_replace(${e}, '[\\s\\p{Z}]+', ' ', 'g'), '^ | $', '', 'g')`;
         if (step.case) e = `${step.case}(${e})`;
         return e;
       };
-      return changed(cols, p, list.map((c) => ({ column: c, value: value(c) })), base);
+      return changed(
+        cols,
+        p,
+        list.map((c) => ({ column: c, value: value(c) })),
+        base,
+      );
     }
     case 'pseudonymize': {
       const list = need(step.columns);
-      const built = transform(cols, p, list.map((c) => ({ column: c, value: hmacSql(ident(c), ctx.hmacKey) }))).withFlags(
+      const built = transform(
+        cols,
+        p,
+        list.map((c) => ({ column: c, value: hmacSql(ident(c), ctx.hmacKey) })),
+      ).withFlags(
         list.map((c) => ({ detail: `pseudonymized:${c}`, expr: `${ident(c)} IS NOT NULL`, agg: 'count_if' as const })),
       );
-      return { ...base, ...built, after: cols.map((c) => (list.includes(c.name) ? { name: c.name, type: 'VARCHAR' } : c)) };
+      return {
+        ...base,
+        ...built,
+        after: cols.map((c) => (list.includes(c.name) ? { name: c.name, type: 'VARCHAR' } : c)),
+      };
     }
     case 'redact_pii': {
       const list = textOnly(step.columns);
       const changes = list.map((c) => ({ column: c, value: redactSql(ident(c), step.kinds) }));
       const t = transform(cols, p, changes);
       // Matches are counted as tokens the redaction added, so text that already held a token is not miscounted.
-      const tokens = (e: string, token: string) => `coalesce((length(${e}) - length(replace(${e}, ${lit(token)}, ''))) // ${token.length}, 0)`;
+      const tokens = (e: string, token: string) =>
+        `coalesce((length(${e}) - length(replace(${e}, ${lit(token)}, ''))) // ${token.length}, 0)`;
       const perKind = step.kinds.map((kind) => {
         const token = PII_PATTERNS.find((x) => x.kind === kind)!.token;
         const sum = list.map((c, i) => `${tokens(`${p}n${i}`, token)} - ${tokens(ident(c), token)}`).join(' + ') || '0';
         return { detail: `matches:${kind}`, expr: sum, agg: 'sum' as const };
       });
-      const built = t.withFlags([...list.map((c, i) => ({ detail: `changed:${c}`, expr: `${ident(c)} IS DISTINCT FROM ${p}n${i}`, agg: 'count_if' as const })), ...perKind]);
+      const built = t.withFlags([
+        ...list.map((c, i) => ({
+          detail: `changed:${c}`,
+          expr: `${ident(c)} IS DISTINCT FROM ${p}n${i}`,
+          agg: 'count_if' as const,
+        })),
+        ...perKind,
+      ]);
       return { ...base, ...built };
     }
   }
 }
 
-function changed(cols: readonly Column[], p: string, changes: Array<{ column: string; value: string }>, base: Pick<StepPlan, 'checks' | 'hidden' | 'stats' | 'after'>): StepPlan {
-  const built = transform(cols, p, changes).withFlags(changes.map((x, i) => ({ detail: `changed:${x.column}`, expr: `${ident(x.column)} IS DISTINCT FROM ${p}n${i}`, agg: 'count_if' as const })));
+function changed(
+  cols: readonly Column[],
+  p: string,
+  changes: Array<{ column: string; value: string }>,
+  base: Pick<StepPlan, 'checks' | 'hidden' | 'stats' | 'after'>,
+): StepPlan {
+  const built = transform(cols, p, changes).withFlags(
+    changes.map((x, i) => ({
+      detail: `changed:${x.column}`,
+      expr: `${ident(x.column)} IS DISTINCT FROM ${p}n${i}`,
+      agg: 'count_if' as const,
+    })),
+  );
   return { ...base, ...built };
 }
 
@@ -222,8 +304,15 @@ function changed(cols: readonly Column[], p: string, changes: Array<{ column: st
  */
 function transform(cols: readonly Column[], p: string, changes: Array<{ column: string; value: string }>) {
   return {
-    withFlags(flags: Array<{ detail: string; expr: string; agg: 'count_if' | 'sum' }>): Pick<StepPlan, 'sql' | 'hidden' | 'stats'> {
-      if (changes.length === 0) return { sql: (input) => `SELECT * FROM ${input}`, hidden: [], stats: flags.map((f) => ({ detail: f.detail, agg: '0' })) };
+    withFlags(
+      flags: Array<{ detail: string; expr: string; agg: 'count_if' | 'sum' }>,
+    ): Pick<StepPlan, 'sql' | 'hidden' | 'stats'> {
+      if (changes.length === 0)
+        return {
+          sql: (input) => `SELECT * FROM ${input}`,
+          hidden: [],
+          stats: flags.map((f) => ({ detail: f.detail, agg: '0' })),
+        };
       const outer = cols.map((c) => {
         const i = changes.findIndex((x) => x.column === c.name);
         return i < 0 ? ident(c.name) : `${p}n${i} AS ${ident(c.name)}`;
@@ -233,7 +322,10 @@ function transform(cols: readonly Column[], p: string, changes: Array<{ column: 
         sql: (input) =>
           `SELECT ${[...outer, ...flags.map((f, j) => `(${f.expr}) AS ${hidden[j]}`)].join(', ')} FROM (SELECT *, ${changes.map((x, i) => `${x.value} AS ${p}n${i}`).join(', ')} FROM ${input})`,
         hidden,
-        stats: flags.map((f, j) => ({ detail: f.detail, agg: f.agg === 'count_if' ? `count_if(${hidden[j]})` : `coalesce(sum(${hidden[j]}), 0)` })),
+        stats: flags.map((f, j) => ({
+          detail: f.detail,
+          agg: f.agg === 'count_if' ? `count_if(${hidden[j]})` : `coalesce(sum(${hidden[j]}), 0)`,
+        })),
       };
     },
   };

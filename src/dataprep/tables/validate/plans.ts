@@ -67,9 +67,13 @@ export interface PlanContext {
 const n = (x: number) => x.toLocaleString('en-US');
 const count = (x: number, one: string, many = `${one}s`) => `${n(x)} ${x === 1 ? one : many}`;
 /** DuckDB's first paragraph; the rest quotes Cairn's own SQL, which says nothing to the user. */
-export const firstParagraph = (e: unknown) => String((e as Error)?.message ?? e).split(/\n\s*\nLINE \d+:/)[0]!.trim();
+export const firstParagraph = (e: unknown) =>
+  String((e as Error)?.message ?? e)
+    .split(/\n\s*\nLINE \d+:/)[0]!
+    .trim();
 const pct = (failed: number, of: number) => (of > 0 ? `${Math.round((failed / of) * 1e4) / 100} %` : '0 %');
-const rowsOf = (failed: number, of: number, what: string) => `${n(failed)} of ${n(of)} rows (${pct(failed, of)}) ${what}`;
+const rowsOf = (failed: number, of: number, what: string) =>
+  `${n(failed)} of ${n(of)} rows (${pct(failed, of)}) ${what}`;
 
 function missing(ctx: PlanContext, columns: readonly string[]): string | null {
   const absent = columns.filter((c) => !ctx.types.has(c));
@@ -85,8 +89,20 @@ export async function planCheck(check: TableCheck, ctx: PlanContext, index: numb
         check,
         finish: (_v, rows) => {
           const bad = (check.min !== undefined && rows < check.min) || (check.max !== undefined && rows > check.max);
-          const bounds = check.min !== undefined && check.max !== undefined ? `between ${n(check.min)} and ${n(check.max)}` : check.min !== undefined ? `at least ${n(check.min)}` : check.max !== undefined ? `at most ${n(check.max)}` : 'any number of';
-          return { evaluated: 1, failed: bad ? 1 : 0, message: `${n(rows)} rows; expected ${bounds} rows`, details: { rows } };
+          const bounds =
+            check.min !== undefined && check.max !== undefined
+              ? `between ${n(check.min)} and ${n(check.max)}`
+              : check.min !== undefined
+                ? `at least ${n(check.min)}`
+                : check.max !== undefined
+                  ? `at most ${n(check.max)}`
+                  : 'any number of';
+          return {
+            evaluated: 1,
+            failed: bad ? 1 : 0,
+            message: `${n(rows)} rows; expected ${bounds} rows`,
+            details: { rows },
+          };
         },
       };
 
@@ -101,7 +117,11 @@ export async function planCheck(check: TableCheck, ctx: PlanContext, index: numb
         check,
         offending,
         aggs: [`count(*) FILTER (WHERE ${offending})`],
-        finish: ([failed], rows) => ({ evaluated: rows, failed: Number(failed), message: rowsOf(Number(failed), rows, `have a NULL in ${check.columns.join(', ')}`) }),
+        finish: ([failed], rows) => ({
+          evaluated: rows,
+          failed: Number(failed),
+          message: rowsOf(Number(failed), rows, `have a NULL in ${check.columns.join(', ')}`),
+        }),
       };
     }
 
@@ -118,13 +138,22 @@ export async function planCheck(check: TableCheck, ctx: PlanContext, index: numb
         sampleSql: ([, , keys]) => {
           const found = (keys as Array<Record<string, string>> | null) ?? [];
           if (!found.length) return undefined;
-          const match = found.map((k) => `(${check.columns.map((c, j) => `${ident(c)} = CAST(${lit(k[`k${j}`]!)} AS ${ctx.types.get(c)!})`).join(' AND ')})`).join(' OR ');
+          const match = found
+            .map(
+              (k) =>
+                `(${check.columns.map((c, j) => `${ident(c)} = CAST(${lit(k[`k${j}`]!)} AS ${ctx.types.get(c)!})`).join(' AND ')})`,
+            )
+            .join(' OR ');
           return `SELECT * FROM ${ctx.rel} WHERE ${match} ORDER BY ${[...key, ...others].join(', ')} LIMIT 10`;
         },
         finish: ([evaluated, failed]) => ({
           evaluated: Number(evaluated),
           failed: Number(failed),
-          message: rowsOf(Number(failed), Number(evaluated), `share their ${check.columns.join(', ')} with another row`),
+          message: rowsOf(
+            Number(failed),
+            Number(evaluated),
+            `share their ${check.columns.join(', ')} with another row`,
+          ),
         }),
       };
     }
@@ -133,16 +162,25 @@ export async function planCheck(check: TableCheck, ctx: PlanContext, index: numb
       const m = missing(ctx, [check.column]);
       if (m) return err(m);
       const type = ctx.types.get(check.column)!;
-      if (columnKind(type) !== 'numeric') return err(`range needs a numeric column; ${JSON.stringify(check.column)} is ${type}`);
+      if (columnKind(type) !== 'numeric')
+        return err(`range needs a numeric column; ${JSON.stringify(check.column)} is ${type}`);
       const x = ident(check.column);
-      const parts = [...(check.min !== undefined ? [`${x} < ${doubleLiteral(check.min)}`] : []), ...(check.max !== undefined ? [`${x} > ${doubleLiteral(check.max)}`] : [])];
+      const parts = [
+        ...(check.min !== undefined ? [`${x} < ${doubleLiteral(check.min)}`] : []),
+        ...(check.max !== undefined ? [`${x} > ${doubleLiteral(check.max)}`] : []),
+      ];
       const offending = parts.length ? parts.join(' OR ') : 'false';
       const bounds = `[${check.min ?? '−∞'}, ${check.max ?? '∞'}]`;
       return {
         check,
         offending,
         aggs: [`count(${x})`, `count(*) FILTER (WHERE ${offending})`],
-        finish: ([evaluated, failed]) => ({ evaluated: Number(evaluated), failed: Number(failed), message: rowsOf(Number(failed), Number(evaluated), `with a value have ${check.column} outside ${bounds}`), details: { min: check.min ?? null, max: check.max ?? null } }),
+        finish: ([evaluated, failed]) => ({
+          evaluated: Number(evaluated),
+          failed: Number(failed),
+          message: rowsOf(Number(failed), Number(evaluated), `with a value have ${check.column} outside ${bounds}`),
+          details: { min: check.min ?? null, max: check.max ?? null },
+        }),
       };
     }
 
@@ -155,7 +193,9 @@ export async function planCheck(check: TableCheck, ctx: PlanContext, index: numb
       try {
         await ctx.engine.all(`SELECT regexp_full_match('', ${lit(check.pattern)})`);
       } catch (e) {
-        return err(`the pattern ${JSON.stringify(check.pattern)} is not valid for DuckDB's RE2 engine (no look-around or back-references): ${firstParagraph(e)}`);
+        return err(
+          `the pattern ${JSON.stringify(check.pattern)} is not valid for DuckDB's RE2 engine (no look-around or back-references): ${firstParagraph(e)}`,
+        );
       }
       const x = ident(check.column);
       const offending = `${x} IS NOT NULL AND NOT regexp_full_match(CAST(${x} AS VARCHAR), ${lit(check.pattern)})`;
@@ -164,7 +204,15 @@ export async function planCheck(check: TableCheck, ctx: PlanContext, index: numb
         offending,
         sampleInScan: true,
         aggs: [`count(${x})`, `count(*) FILTER (WHERE ${offending})`],
-        finish: ([evaluated, failed]) => ({ evaluated: Number(evaluated), failed: Number(failed), message: rowsOf(Number(failed), Number(evaluated), `with a value have ${check.column} not matching ${check.pattern}`) }),
+        finish: ([evaluated, failed]) => ({
+          evaluated: Number(evaluated),
+          failed: Number(failed),
+          message: rowsOf(
+            Number(failed),
+            Number(evaluated),
+            `with a value have ${check.column} not matching ${check.pattern}`,
+          ),
+        }),
       };
     }
 
@@ -172,14 +220,21 @@ export async function planCheck(check: TableCheck, ctx: PlanContext, index: numb
       const m = missing(ctx, [check.column]);
       if (m) return err(m);
       const type = ctx.types.get(check.column)!;
-      if (columnKind(type) !== 'temporal' || /^TIME( |$)/.test(type)) return err(`freshness needs a DATE or TIMESTAMP column; ${JSON.stringify(check.column)} is ${type}`);
+      if (columnKind(type) !== 'temporal' || /^TIME( |$)/.test(type))
+        return err(`freshness needs a DATE or TIMESTAMP column; ${JSON.stringify(check.column)} is ${type}`);
       const x = ident(check.column);
       return {
         check,
         aggs: [`epoch_ms(max(${x}))`, `CAST(max(${x}) AS VARCHAR)`],
         finish: ([ms, text]) => {
           const limit = ctx.now.getTime() - check.maxAgeMs;
-          if (ms === null || ms === undefined) return { evaluated: 1, failed: 1, message: `${check.column} has no values, so the data's age is unknown`, details: { newest: null } };
+          if (ms === null || ms === undefined)
+            return {
+              evaluated: 1,
+              failed: 1,
+              message: `${check.column} has no values, so the data's age is unknown`,
+              details: { newest: null },
+            };
           const age = ctx.now.getTime() - Number(ms);
           return {
             evaluated: 1,
@@ -195,20 +250,34 @@ export async function planCheck(check: TableCheck, ctx: PlanContext, index: numb
       return planSql(check, ctx);
 
     case 'pii': {
-      const listed = check.columns ?? [...ctx.types].filter(([, t]) => columnKind(t) === 'text' && !/^UUID$/i.test(t)).map(([c]) => c);
+      const listed =
+        check.columns ??
+        [...ctx.types].filter(([, t]) => columnKind(t) === 'text' && !/^UUID$/i.test(t)).map(([c]) => c);
       const m = missing(ctx, listed);
       if (m) return err(m);
       const kinds = check.kinds;
       const project: Array<[string, string]> = [];
-      listed.forEach((c, ci) => kinds.forEach((k, ki) => project.push([`__c${index}_${ci}_${ki}`, piiCountSql(ident(c), k)])));
+      listed.forEach((c, ci) =>
+        kinds.forEach((k, ki) => project.push([`__c${index}_${ci}_${ki}`, piiCountSql(ident(c), k)])),
+      );
       const cell = (ci: number, ki: number) => ident(`__c${index}_${ci}_${ki}`);
       if (!listed.length || !kinds.length) {
-        return { check, finish: (_v, rows) => ({ evaluated: rows, failed: 0, message: 'no text columns to scan', details: { columns: [], kinds: {} } }) };
+        return {
+          check,
+          finish: (_v, rows) => ({
+            evaluated: rows,
+            failed: 0,
+            message: 'no text columns to scan',
+            details: { columns: [], kinds: {} },
+          }),
+        };
       }
       const anyOf = (ki: number) => listed.map((_, ci) => `${cell(ci, ki)} > 0`).join(' OR ');
       const offending = kinds.map((_, ki) => anyOf(ki)).join(' OR ');
       const aggs = [`count(*) FILTER (WHERE ${offending})`];
-      kinds.forEach((_, ki) => aggs.push(`count(*) FILTER (WHERE ${anyOf(ki)})`, `sum(${listed.map((_, ci) => cell(ci, ki)).join(' + ')})`));
+      kinds.forEach((_, ki) =>
+        aggs.push(`count(*) FILTER (WHERE ${anyOf(ki)})`, `sum(${listed.map((_, ci) => cell(ci, ki)).join(' + ')})`),
+      );
       return {
         check,
         project,
@@ -219,12 +288,18 @@ export async function planCheck(check: TableCheck, ctx: PlanContext, index: numb
         sampleInScan: true,
         finish: (v, rows) => {
           const byKind: Record<string, { rows: number; matches: number }> = {};
-          kinds.forEach((k: PiiKind, ki) => (byKind[k] = { rows: Number(v[1 + 2 * ki] ?? 0), matches: Number(v[2 + 2 * ki] ?? 0) }));
-          const found = Object.entries(byKind).filter(([, x]) => x.rows > 0).map(([k, x]) => `${k}: ${count(x.matches, 'match', 'matches')} in ${count(x.rows, 'row')}`);
+          kinds.forEach(
+            (k: PiiKind, ki) => (byKind[k] = { rows: Number(v[1 + 2 * ki] ?? 0), matches: Number(v[2 + 2 * ki] ?? 0) }),
+          );
+          const found = Object.entries(byKind)
+            .filter(([, x]) => x.rows > 0)
+            .map(([k, x]) => `${k}: ${count(x.matches, 'match', 'matches')} in ${count(x.rows, 'row')}`);
           return {
             evaluated: rows,
             failed: Number(v[0]),
-            message: rowsOf(Number(v[0]), rows, `contain personal data in ${listed.join(', ')}`) + (found.length ? ` (${found.join('; ')})` : ''),
+            message:
+              rowsOf(Number(v[0]), rows, `contain personal data in ${listed.join(', ')}`) +
+              (found.length ? ` (${found.join('; ')})` : ''),
             details: { columns: listed, kinds: byKind },
           };
         },
@@ -250,20 +325,27 @@ function planSchema(check: Extract<TableCheck, { kind: 'schema' }>, ctx: PlanCon
       continue;
     }
     const got = ctx.canonical.get(have.type) ?? have.type;
-    if (want !== null && !typeMatches(declared, want, got)) problems.push({ column: col, problem: `is ${got}, not ${want}` });
-    if (have.invalid > 0) problems.push({ column: col, problem: `${count(have.invalid, 'value')} ${have.invalid === 1 ? 'is' : 'are'} not ${got} (loaded as NULL)` });
+    if (want !== null && !typeMatches(declared, want, got))
+      problems.push({ column: col, problem: `is ${got}, not ${want}` });
+    if (have.invalid > 0)
+      problems.push({
+        column: col,
+        problem: `${count(have.invalid, 'value')} ${have.invalid === 1 ? 'is' : 'are'} not ${got} (loaded as NULL)`,
+      });
   }
   if (check.exact) {
     for (const c of ctx.table.columns) {
       examined.add(c.name);
-      if (!Object.hasOwn(check.columns, c.name)) problems.push({ column: c.name, problem: 'not in the schema (exact: true)' });
+      if (!Object.hasOwn(check.columns, c.name))
+        problems.push({ column: c.name, problem: 'not in the schema (exact: true)' });
     }
   }
   const notNullable: string[] = [];
   for (const [col, nullable] of Object.entries(check.nullable ?? {})) {
     examined.add(col);
     if (!loaded.has(col)) {
-      if (!problems.some((p) => p.column === col && p.problem === 'missing')) problems.push({ column: col, problem: 'missing' });
+      if (!problems.some((p) => p.column === col && p.problem === 'missing'))
+        problems.push({ column: col, problem: 'missing' });
     } else if (!nullable) notNullable.push(col);
   }
   const offending = notNullable.length ? notNullable.map((c) => `${ident(c)} IS NULL`).join(' OR ') : undefined;
@@ -281,7 +363,9 @@ function planSchema(check: Extract<TableCheck, { kind: 'schema' }>, ctx: PlanCon
       return {
         evaluated: examined.size,
         failed: bad.size,
-        message: all.length ? `${n(bad.size)} of ${n(examined.size)} columns differ from the schema: ${all.map((p) => `${p.column} ${p.problem}`).join('; ')}` : `all ${n(examined.size)} columns match the schema`,
+        message: all.length
+          ? `${n(bad.size)} of ${n(examined.size)} columns differ from the schema: ${all.map((p) => `${p.column} ${p.problem}`).join('; ')}`
+          : `all ${n(examined.size)} columns match the schema`,
         details: { problems: all },
       };
     },
@@ -299,13 +383,23 @@ async function planAllowed(check: Extract<TableCheck, { kind: 'allowed' }>, ctx:
   let list: string[];
   let probe = x;
   if (kind === 'numeric') {
-    const bad = values.filter((v) => typeof v === 'boolean' || !Number.isFinite(Number(v)) || (typeof v === 'string' && v.trim() === ''));
-    if (bad.length) return { check, error: `${bad.map((v) => JSON.stringify(v)).join(', ')} can never equal a value of the numeric column ${JSON.stringify(check.column)}` };
+    const bad = values.filter(
+      (v) => typeof v === 'boolean' || !Number.isFinite(Number(v)) || (typeof v === 'string' && v.trim() === ''),
+    );
+    if (bad.length)
+      return {
+        check,
+        error: `${bad.map((v) => JSON.stringify(v)).join(', ')} can never equal a value of the numeric column ${JSON.stringify(check.column)}`,
+      };
     list = values.map((v) => doubleLiteral(Number(v)));
     probe = `CAST(${x} AS DOUBLE)`;
   } else if (kind === 'boolean') {
     const bad = values.filter((v) => !(typeof v === 'boolean' || v === 'true' || v === 'false'));
-    if (bad.length) return { check, error: `${bad.map((v) => JSON.stringify(v)).join(', ')} can never equal a value of the BOOLEAN column ${JSON.stringify(check.column)}` };
+    if (bad.length)
+      return {
+        check,
+        error: `${bad.map((v) => JSON.stringify(v)).join(', ')} can never equal a value of the BOOLEAN column ${JSON.stringify(check.column)}`,
+      };
     list = values.map((v) => (v === true || v === 'true' ? 'true' : 'false'));
   } else if (kind === 'text') {
     list = values.map((v) => lit(String(v)));
@@ -313,9 +407,15 @@ async function planAllowed(check: Extract<TableCheck, { kind: 'allowed' }>, ctx:
   } else {
     list = values.map((v) => `TRY_CAST(${lit(String(v))} AS ${type})`);
     if (list.length) {
-      const [row] = await ctx.engine.all<Record<string, unknown>>(`SELECT ${list.map((l, i) => `${l} IS NULL AS "v${i}"`).join(', ')}`);
+      const [row] = await ctx.engine.all<Record<string, unknown>>(
+        `SELECT ${list.map((l, i) => `${l} IS NULL AS "v${i}"`).join(', ')}`,
+      );
       const bad = values.filter((_, i) => row?.[`v${i}`] === true);
-      if (bad.length) return { check, error: `${bad.map((v) => JSON.stringify(v)).join(', ')} ${bad.length > 1 ? 'are' : 'is'} not ${type}` };
+      if (bad.length)
+        return {
+          check,
+          error: `${bad.map((v) => JSON.stringify(v)).join(', ')} ${bad.length > 1 ? 'are' : 'is'} not ${type}`,
+        };
     }
   }
   // list_contains hashes the list; an IN list is one comparison per value per row.
@@ -325,7 +425,15 @@ async function planAllowed(check: Extract<TableCheck, { kind: 'allowed' }>, ctx:
     check,
     offending,
     aggs: [`count(*) FILTER (WHERE ${offending})`],
-    finish: ([failed], rows) => ({ evaluated: rows, failed: Number(failed), message: rowsOf(Number(failed), rows, `have ${check.column} outside the allowed values${nullAllowed ? '' : ' (NULL is not allowed)'}`) }),
+    finish: ([failed], rows) => ({
+      evaluated: rows,
+      failed: Number(failed),
+      message: rowsOf(
+        Number(failed),
+        rows,
+        `have ${check.column} outside the allowed values${nullAllowed ? '' : ' (NULL is not allowed)'}`,
+      ),
+    }),
   };
 }
 
@@ -336,13 +444,25 @@ async function planSql(check: Extract<TableCheck, { kind: 'sql' }>, ctx: PlanCon
   // after it, and no subquery, through which a suite could read any file the process can (the
   // same rules as clean's filters). The newline before `)` keeps a `--` comment inside.
   const wrapped = `(${check.predicate}\n)`;
-  const [parsed] = await ctx.engine.all<{ j: string }>(`SELECT json_serialize_sql(${lit(`SELECT ${wrapped} FROM __cairn_probe`)}) AS j`);
+  const [parsed] = await ctx.engine.all<{ j: string }>(
+    `SELECT json_serialize_sql(${lit(`SELECT ${wrapped} FROM __cairn_probe`)}) AS j`,
+  );
   const json = parsed?.j ?? '{}';
   const tree = JSON.parse(json) as {
     error?: boolean;
     error_type?: string;
     error_message?: string;
-    statements?: Array<{ node?: { type?: string; select_list?: unknown[]; from_table?: { table_name?: string }; where_clause?: unknown; group_expressions?: unknown[]; having?: unknown; modifiers?: unknown[] } }>;
+    statements?: Array<{
+      node?: {
+        type?: string;
+        select_list?: unknown[];
+        from_table?: { table_name?: string };
+        where_clause?: unknown;
+        group_expressions?: unknown[];
+        having?: unknown;
+        modifiers?: unknown[];
+      };
+    }>;
   };
   const node = tree.statements?.[0]?.node;
   const single =
@@ -355,7 +475,14 @@ async function planSql(check: Extract<TableCheck, { kind: 'sql' }>, ctx: PlanCon
     !node.having &&
     !node.group_expressions?.length &&
     !node.modifiers?.length;
-  const why = tree.error && tree.error_type === 'parser' ? (tree.error_message ?? 'it does not parse') : !single ? 'it is not one expression (it would end the query or start another statement)' : /"(?:class|type)":"SUBQUERY"/.test(json) ? 'it may not contain a subquery' : null;
+  const why =
+    tree.error && tree.error_type === 'parser'
+      ? (tree.error_message ?? 'it does not parse')
+      : !single
+        ? 'it is not one expression (it would end the query or start another statement)'
+        : /"(?:class|type)":"SUBQUERY"/.test(json)
+          ? 'it may not contain a subquery'
+          : null;
   if (why) {
     ctx.syntaxErrors.push(`${where}: the predicate ${JSON.stringify(check.predicate)} is not valid SQL: ${why}`);
     return { check, error: why };
@@ -369,27 +496,45 @@ async function planSql(check: Extract<TableCheck, { kind: 'sql' }>, ctx: PlanCon
     // line and column of the predicate where the user wrote the name.
     if (isEngineError(e) && check.at) {
       const here = locate(check.at, check.predicate, offsetInPredicate(e.detail, probe, check.predicate));
-      return { check, error: `${here}: the predicate ${JSON.stringify(check.predicate)} cannot run: ${describeSqlError(e.detail, [...ctx.types.keys()])}` };
+      return {
+        check,
+        error: `${here}: the predicate ${JSON.stringify(check.predicate)} cannot run: ${describeSqlError(e.detail, [...ctx.types.keys()])}`,
+      };
     }
-    return { check, error: `the predicate ${JSON.stringify(check.predicate)} cannot run: ${isEngineError(e) ? describeSqlError(e.detail, [...ctx.types.keys()]) : firstParagraph(e)}` };
+    return {
+      check,
+      error: `the predicate ${JSON.stringify(check.predicate)} cannot run: ${isEngineError(e) ? describeSqlError(e.detail, [...ctx.types.keys()]) : firstParagraph(e)}`,
+    };
   }
   return {
     check,
     offending,
     aggs: [`count(*) FILTER (WHERE ${offending})`],
-    finish: ([failed], rows) => ({ evaluated: rows, failed: Number(failed), message: rowsOf(Number(failed), rows, `do not satisfy ${check.predicate}`) }),
+    finish: ([failed], rows) => ({
+      evaluated: rows,
+      failed: Number(failed),
+      message: rowsOf(Number(failed), rows, `do not satisfy ${check.predicate}`),
+    }),
   };
 }
 
 function planDrift(check: Extract<TableCheck, { kind: 'drift' }>, ctx: PlanContext): Plan {
   const ref = ctx.reference;
   if (!ref) return { check, error: `no profile of the reference ${JSON.stringify(check.reference)} was given` };
-  if (ctx.driftReferences > 1 && ref.ref !== check.reference) return { check, error: `the reference profile given is ${JSON.stringify(ref.ref)}, not ${JSON.stringify(check.reference)}; run drift checks against one reference at a time` };
+  if (ctx.driftReferences > 1 && ref.ref !== check.reference)
+    return {
+      check,
+      error: `the reference profile given is ${JSON.stringify(ref.ref)}, not ${JSON.stringify(check.reference)}; run drift checks against one reference at a time`,
+    };
   const refCols = new Map(ref.profile.columns.map((c) => [c.name, c]));
   const m = missing(ctx, check.columns ?? []);
   if (m) return { check, error: m };
   const absent = (check.columns ?? []).filter((c) => !refCols.has(c));
-  if (absent.length) return { check, error: `the reference ${ref.ref} has no column ${absent.map((c) => JSON.stringify(c)).join(', ')}` };
+  if (absent.length)
+    return {
+      check,
+      error: `the reference ${ref.ref} has no column ${absent.map((c) => JSON.stringify(c)).join(', ')}`,
+    };
   const compared: Array<{ column: string; ref: ColumnProfile; method: DriftMethod; at: number; width: number }> = [];
   const skipped: Array<{ column: string; reason: string }> = [];
   const aggs: string[] = [];
@@ -415,9 +560,12 @@ function planDrift(check: Extract<TableCheck, { kind: 'drift' }>, ctx: PlanConte
     check,
     aggs,
     finish: (v) => {
-      const columns: DriftColumn[] = compared.map((c) => evaluateDrift(c.column, c.ref, c.method, v.slice(c.at, c.at + c.width), check));
+      const columns: DriftColumn[] = compared.map((c) =>
+        evaluateDrift(c.column, c.ref, c.method, v.slice(c.at, c.at + c.width), check),
+      );
       const drifted = columns.filter((c) => !c.passed);
-      const fmt = (c: DriftColumn) => `${c.column} (PSI ${c.psi.toFixed(3)}${c.ks !== undefined ? `, KS ${c.ks.toFixed(3)}` : ''})`;
+      const fmt = (c: DriftColumn) =>
+        `${c.column} (PSI ${c.psi.toFixed(3)}${c.ks !== undefined ? `, KS ${c.ks.toFixed(3)}` : ''})`;
       return {
         evaluated: columns.length,
         failed: drifted.length,

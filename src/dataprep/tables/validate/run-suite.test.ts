@@ -27,7 +27,16 @@ const ORDERS = `order_id,customer,email,amount,status,country,created,note
 10,judy,judy@example.com,70,paid,NO,2024-05-10 19:00:00,
 `;
 
-const row = (order_id: number, customer: string | null, email: string, amount: number | null, status: string, country: string | null, day: number, note: string | null) => ({
+const row = (
+  order_id: number,
+  customer: string | null,
+  email: string,
+  amount: number | null,
+  status: string,
+  country: string | null,
+  day: number,
+  note: string | null,
+) => ({
   order_id,
   customer,
   email,
@@ -57,14 +66,20 @@ describe('runSuite', () => {
   });
   const open = async () => (engine = await openEngine({ tempDir: join(tmp(), 'duck'), threads: 2 }));
   /** A real engine that records the SQL it is given. */
-  const spying = (e: TableEngine, log: string[]): TableEngine => ({ ...e, all: (sql, p) => (log.push(sql), e.all(sql, p)) });
+  const spying = (e: TableEngine, log: string[]): TableEngine => ({
+    ...e,
+    all: (sql, p) => (log.push(sql), e.all(sql, p)),
+  });
 
   async function orders(yaml: string) {
     const dir = tmp();
     writeFileSync(join(dir, 'orders.csv'), ORDERS);
     const suite = parseSuite(yaml, 'suite.yaml');
     const e = await open();
-    const table = await loadTable(e, [join(dir, 'orders.csv')], 'csv', { schema: suiteSchema(suite), missingSchemaColumns: 'ignore' });
+    const table = await loadTable(e, [join(dir, 'orders.csv')], 'csv', {
+      schema: suiteSchema(suite),
+      missingSchemaColumns: 'ignore',
+    });
     return { e, suite, table };
   }
 
@@ -103,12 +118,41 @@ checks:
     expect(log.filter((q) => / LIMIT 10$/.test(q))).toHaveLength(7);
     expect(log[log.findIndex((q) => q.startsWith('SELECT count(*) AS "rows"'))]!.match(/min_by\(/g)).toHaveLength(2);
 
-    expect(report).toMatchObject({ format: 'cairn.validation/v1', suite: 'orders', target: 'orders@v2', kind: 'table', size: 10, ok: false, errors: 10, warnings: 1, startedAt: '2024-05-12T00:00:00.000Z' });
-    expect(report.checks.map((c) => c.name)).toEqual(['row_count', 'too_many', 'schema', 'not_null', 'unique(order_id)', 'unique', 'range(amount)', 'allowed(status)', 'allowed(country)', 'regex(email)', 'freshness(created)', 'fresh_today', 'sql', 'pii']);
+    expect(report).toMatchObject({
+      format: 'cairn.validation/v1',
+      suite: 'orders',
+      target: 'orders@v2',
+      kind: 'table',
+      size: 10,
+      ok: false,
+      errors: 10,
+      warnings: 1,
+      startedAt: '2024-05-12T00:00:00.000Z',
+    });
+    expect(report.checks.map((c) => c.name)).toEqual([
+      'row_count',
+      'too_many',
+      'schema',
+      'not_null',
+      'unique(order_id)',
+      'unique',
+      'range(amount)',
+      'allowed(status)',
+      'allowed(country)',
+      'regex(email)',
+      'freshness(created)',
+      'fresh_today',
+      'sql',
+      'pii',
+    ]);
     expect(report.checks.map((c) => c.line)).toEqual([3, 4, 5, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]);
 
     expect(brief(by('row_count'))).toEqual(['passed', 1, 0, 0]);
-    expect(by('too_many')).toMatchObject({ status: 'failed', severity: 'warn', message: '10 rows; expected at most 5 rows' });
+    expect(by('too_many')).toMatchObject({
+      status: 'failed',
+      severity: 'warn',
+      message: '10 rows; expected at most 5 rows',
+    });
 
     expect(brief(by('schema'))).toEqual(['failed', 5, 2, 40]);
     expect(by('schema').details).toEqual({
@@ -134,12 +178,29 @@ checks:
     expect(brief(by('allowed(status)'))).toEqual(['failed', 10, 1, 10]);
     expect(by('allowed(status)').sample).toEqual([R6]);
     // XX and NULL are not allowed, but mostly 0.75 tolerates 2 of 10; a passing check has no sample.
-    expect(by('allowed(country)')).toMatchObject({ status: 'passed', evaluated: 10, failed: 2, mostly: 0.75, sample: [] });
+    expect(by('allowed(country)')).toMatchObject({
+      status: 'passed',
+      evaluated: 10,
+      failed: 2,
+      mostly: 0.75,
+      sample: [],
+    });
     expect(brief(by('regex(email)'))).toEqual(['failed', 10, 2, 20]);
     expect(by('regex(email)').sample).toEqual([R2, R7]);
 
-    expect(by('freshness(created)')).toMatchObject({ status: 'passed', evaluated: 1, failed: 0, details: { newest: '2024-05-10 19:00:00', ageMs: 29 * 3_600_000, maxAgeMs: 7 * 86_400_000 } });
-    expect(by('fresh_today')).toMatchObject({ status: 'failed', evaluated: 1, failed: 1, message: 'the newest created is 2024-05-10 19:00:00, 1.2 days before 2024-05-12T00:00:00.000Z; at most 1 day allowed' });
+    expect(by('freshness(created)')).toMatchObject({
+      status: 'passed',
+      evaluated: 1,
+      failed: 0,
+      details: { newest: '2024-05-10 19:00:00', ageMs: 29 * 3_600_000, maxAgeMs: 7 * 86_400_000 },
+    });
+    expect(by('fresh_today')).toMatchObject({
+      status: 'failed',
+      evaluated: 1,
+      failed: 1,
+      message:
+        'the newest created is 2024-05-10 19:00:00, 1.2 days before 2024-05-12T00:00:00.000Z; at most 1 day allowed',
+    });
 
     // NULL < 100 is not TRUE, so the row without an amount fails the predicate too.
     expect(brief(by('sql'))).toEqual(['failed', 10, 2, 20]);
@@ -149,11 +210,28 @@ checks:
     expect(brief(pii)).toEqual(['failed', 10, 9, 90]);
     expect(pii.details).toEqual({
       columns: ['customer', 'email', 'status', 'country', 'note'],
-      kinds: { email: { rows: 8, matches: 8 }, phone: { rows: 1, matches: 1 }, card: { rows: 1, matches: 1 }, iban: { rows: 1, matches: 1 } },
+      kinds: {
+        email: { rows: 8, matches: 8 },
+        phone: { rows: 1, matches: 1 },
+        card: { rows: 1, matches: 1 },
+        iban: { rows: 1, matches: 1 },
+      },
     });
     expect(pii.sample).toHaveLength(9);
-    expect(pii.sample[0]).toEqual({ customer: 'xxxxx', email: 'xxxxx@xxxxxxx.xxx', status: 'xxxx', country: 'xx', note: null });
-    expect(pii.sample).toContainEqual({ customer: 'xxxx', email: 'xxxx@xxxxxxx.xxx', status: 'xxxxxxx', country: 'xx', note: 'xxxx 9999 9999 9999 9999' });
+    expect(pii.sample[0]).toEqual({
+      customer: 'xxxxx',
+      email: 'xxxxx@xxxxxxx.xxx',
+      status: 'xxxx',
+      country: 'xx',
+      note: null,
+    });
+    expect(pii.sample).toContainEqual({
+      customer: 'xxxx',
+      email: 'xxxx@xxxxxxx.xxx',
+      status: 'xxxxxxx',
+      country: 'xx',
+      note: 'xxxx 9999 9999 9999 9999',
+    });
     expect(JSON.stringify(pii.sample)).not.toMatch(/example|4111|GB82|alice/);
   });
 
@@ -192,10 +270,14 @@ files:
     expect(report).toMatchObject({ ok: false, errors: 11, warnings: 0 });
     const msg = (name: string) => report.checks.find((c) => c.name === name)!.message;
     expect(msg('range_text')).toBe('range needs a numeric column; "customer" is VARCHAR');
-    expect(msg('nope_null')).toBe('the table has no column "nope" (it has "order_id", "customer", "email", "amount", "status", "country", "created", "note")');
+    expect(msg('nope_null')).toBe(
+      'the table has no column "nope" (it has "order_id", "customer", "email", "amount", "status", "country", "created", "note")',
+    );
     expect(msg('lookahead')).toMatch(/^the pattern "\(\?=a\)b" is not valid for DuckDB's RE2 engine/);
     // The missing column is put back where the suite names it: file, line and column.
-    expect(msg('sql_missing')).toMatch(/^suite\.yaml:8:23: the predicate "nope > 1" cannot run: it names column "nope", which the table does not have \(it has "order_id", "customer", /);
+    expect(msg('sql_missing')).toMatch(
+      /^suite\.yaml:8:23: the predicate "nope > 1" cannot run: it names column "nope", which the table does not have \(it has "order_id", "customer", /,
+    );
     // Fails only when run over the data: the combined scan falls back to one query per check.
     expect(msg('sql_runtime')).toMatch(/^the check failed to run: Conversion Error: Could not convert string 'alice'/);
     expect(msg('sql_runtime')).not.toMatch(/LINE 1/);
@@ -216,9 +298,15 @@ checks:
   - sql: { predicate: 'amount >= 0 -- refunds are negative', name: commented }
 `);
     const err = await rejectsWith(runSuite(e, table, suite, { target: 't', now: NOW }), 'INVALID_INPUT');
-    expect(err.message).toMatch(/^suite "bad" has SQL that does not parse:\n {2}check "typo" \(line 4\): the predicate "amount > 3 AND" is not valid SQL: syntax error at or near "\)"\n/);
-    expect(err.message).toContain('check "sneaky" (line 5): the predicate "1); DROP TABLE data; SELECT (1" is not valid SQL: it is not one expression (it would end the query or start another statement)');
-    expect(err.message).toContain('check "reader" (line 6): the predicate "amount < (SELECT max(amount) FROM read_csv(\'/etc/passwd\'))" is not valid SQL: it may not contain a subquery');
+    expect(err.message).toMatch(
+      /^suite "bad" has SQL that does not parse:\n {2}check "typo" \(line 4\): the predicate "amount > 3 AND" is not valid SQL: syntax error at or near "\)"\n/,
+    );
+    expect(err.message).toContain(
+      'check "sneaky" (line 5): the predicate "1); DROP TABLE data; SELECT (1" is not valid SQL: it is not one expression (it would end the query or start another statement)',
+    );
+    expect(err.message).toContain(
+      'check "reader" (line 6): the predicate "amount < (SELECT max(amount) FROM read_csv(\'/etc/passwd\'))" is not valid SQL: it may not contain a subquery',
+    );
     expect(err.message).toContain('check "tail" (line 7)');
     // A trailing comment is fine: it ends at the newline Cairn puts before the closing parenthesis.
     expect(err.message).not.toContain('commented');
@@ -227,7 +315,9 @@ checks:
   });
 
   it('runs a predicate that ends in a comment', async () => {
-    const { e, suite, table } = await orders(`checks:\n  - sql: 'amount >= 0 -- refunds are negative'\n  - not_null: [order_id]\n`);
+    const { e, suite, table } = await orders(
+      `checks:\n  - sql: 'amount >= 0 -- refunds are negative'\n  - not_null: [order_id]\n`,
+    );
     const report = await runSuite(e, table, suite, { target: 't', now: NOW });
     expect(report.checks.map((c) => [c.name, c.status, c.failed])).toEqual([
       ['sql', 'failed', 2],
@@ -239,7 +329,10 @@ checks:
   it('reports values that do not parse as the declared type, and mismatched or extra columns', async () => {
     const dir = tmp();
     // A column named like an Object.prototype member must not pick that member up as its type.
-    writeFileSync(join(dir, 'm.csv'), 'id,amount,constructor,when\n1,2.5,a,2024-01-01\n2,abc,b,2024-01-02\nx,4,c,2024-01-03\n');
+    writeFileSync(
+      join(dir, 'm.csv'),
+      'id,amount,constructor,when\n1,2.5,a,2024-01-01\n2,abc,b,2024-01-02\nx,4,c,2024-01-03\n',
+    );
     const suite = parseSuite(
       `checks:
   - schema:
@@ -284,10 +377,18 @@ checks:
     const dir = tmp();
     writeFileSync(join(dir, 'a.csv'), 'a\n1\n');
     const e = await open();
-    await rejectsWith(loadTable(e, [join(dir, 'a.csv')], 'csv', { schema: { a: "INT); DROP TABLE x; SELECT ('" } }), 'INVALID_INPUT');
+    await rejectsWith(
+      loadTable(e, [join(dir, 'a.csv')], 'csv', { schema: { a: "INT); DROP TABLE x; SELECT ('" } }),
+      'INVALID_INPUT',
+    );
     await rejectsWith(loadTable(e, [join(dir, 'a.csv')], 'csv', { schema: { b: 'INT' } }), 'INVALID_INPUT');
     const t = await loadTable(e, [join(dir, 'a.csv')], 'csv', { schema: { b: 'INT' }, missingSchemaColumns: 'ignore' });
-    const report = await runSuite(e, t, parseSuite(`checks:\n  - schema: { columns: { a: BIGINT, b: "INT; DROP TABLE data" } }\n`, 's.yaml'), { target: 't', now: NOW });
+    const report = await runSuite(
+      e,
+      t,
+      parseSuite(`checks:\n  - schema: { columns: { a: BIGINT, b: "INT; DROP TABLE data" } }\n`, 's.yaml'),
+      { target: 't', now: NOW },
+    );
     expect(report.checks[0]!.details).toEqual({
       problems: [
         { column: 'b', problem: '"INT; DROP TABLE data" is not a DuckDB type' },
@@ -298,7 +399,9 @@ checks:
 
   it('allowed sets compare numbers as numbers, booleans as booleans and dates as dates; NULL only when listed', async () => {
     const e = await open();
-    await e.run(`CREATE TABLE v AS SELECT * FROM (VALUES (1, 1.0::DOUBLE, true, DATE '2024-01-01', 'a'), (2, 2.5, false, DATE '2024-01-02', '1'), (NULL, NULL, NULL, NULL, NULL)) t(i, d, b, day, s)`);
+    await e.run(
+      `CREATE TABLE v AS SELECT * FROM (VALUES (1, 1.0::DOUBLE, true, DATE '2024-01-01', 'a'), (2, 2.5, false, DATE '2024-01-02', '1'), (NULL, NULL, NULL, NULL, NULL)) t(i, d, b, day, s)`,
+    );
     const table: LoadedTable = { name: 'v', columns: [], rows: 3, format: 'parquet' };
     const suite = parseSuite(
       `checks:
@@ -342,9 +445,14 @@ checks:
       'f.yaml',
     );
     const log: string[] = [];
-    const report = await runSuite(spying(e, log), table, suite, { target: 'flights@v1', now: new Date('2001-07-15T00:00:00Z') });
+    const report = await runSuite(spying(e, log), table, suite, {
+      target: 'flights@v1',
+      now: new Date('2001-07-15T00:00:00Z'),
+    });
     expect(log.filter((q) => q.includes(' FROM "data"') && !q.includes('LIMIT')).length).toBe(1);
-    const [truth] = await e.all<Record<string, number>>(`SELECT count(*) FILTER (WHERE delay < -60 OR delay > 600) AS delay, count(*) FILTER (WHERE origin NOT IN ('ORD', 'ATL')) AS hubs FROM data`);
+    const [truth] = await e.all<Record<string, number>>(
+      `SELECT count(*) FILTER (WHERE delay < -60 OR delay > 600) AS delay, count(*) FILTER (WHERE origin NOT IN ('ORD', 'ATL')) AS hubs FROM data`,
+    );
     expect(report.checks.map((c) => [c.name, c.status, c.failed])).toEqual([
       ['row_count', 'passed', 0],
       ['schema', 'passed', 0],

@@ -30,24 +30,48 @@ const SAMPLE_TEXT = 200;
  * stops the others; an SQL predicate that does not parse makes the suite invalid
  * (INVALID_INPUT naming the check and its line).
  */
-export async function runSuite(engine: TableEngine, table: LoadedTable, suite: Suite, opts: RunSuiteOptions): Promise<ValidationReport> {
+export async function runSuite(
+  engine: TableEngine,
+  table: LoadedTable,
+  suite: Suite,
+  opts: RunSuiteOptions,
+): Promise<ValidationReport> {
   const started = performance.now();
   const rel = ident(table.name);
-  const described = await engine.all<{ column_name: string; column_type: string }>(`SELECT column_name, column_type FROM (DESCRIBE ${rel})`);
+  const described = await engine.all<{ column_name: string; column_type: string }>(
+    `SELECT column_name, column_type FROM (DESCRIBE ${rel})`,
+  );
   const types = new Map(described.map((d) => [d.column_name, d.column_type]));
   const declared = suite.checks.flatMap((c) => (c.kind === 'schema' ? Object.values(c.columns) : []));
-  const canonical = await canonicalTypes(engine, declared.length ? [...declared, ...table.columns.map((c) => c.type)] : []);
+  const canonical = await canonicalTypes(
+    engine,
+    declared.length ? [...declared, ...table.columns.map((c) => c.type)] : [],
+  );
   if (suite.checks.some((c) => c.kind === 'pii')) await installPiiMacros(engine);
   const driftReferences = new Set(suite.checks.flatMap((c) => (c.kind === 'drift' ? [c.reference] : []))).size;
-  const ctx: PlanContext = { engine, rel, table, types, canonical, driftReferences, now: opts.now, syntaxErrors: [], ...(opts.reference ? { reference: opts.reference } : {}) };
+  const ctx: PlanContext = {
+    engine,
+    rel,
+    table,
+    types,
+    canonical,
+    driftReferences,
+    now: opts.now,
+    syntaxErrors: [],
+    ...(opts.reference ? { reference: opts.reference } : {}),
+  };
 
   const plans: Plan[] = [];
   for (const [i, check] of suite.checks.entries()) plans.push(await planCheck(check, ctx, i));
   if (ctx.syntaxErrors.length) {
-    throw new CairnError('INVALID_INPUT', `suite ${JSON.stringify(suite.name)} has SQL that does not parse:\n  ${ctx.syntaxErrors.join('\n  ')}`, {
-      data: { problems: ctx.syntaxErrors },
-      hint: 'a sql check holds one DuckDB boolean expression over the columns, e.g. `arrival >= departure`',
-    });
+    throw new CairnError(
+      'INVALID_INPUT',
+      `suite ${JSON.stringify(suite.name)} has SQL that does not parse:\n  ${ctx.syntaxErrors.join('\n  ')}`,
+      {
+        data: { problems: ctx.syntaxErrors },
+        hint: 'a sql check holds one DuckDB boolean expression over the columns, e.g. `arrival >= departure`',
+      },
+    );
   }
 
   const values = new Map<Plan, unknown[]>();
@@ -70,16 +94,49 @@ export async function runSuite(engine: TableEngine, table: LoadedTable, suite: S
       }
     }
     if (error || !outcome) {
-      checks.push({ ...base, status: 'error', evaluated: 0, failed: 0, percent: 0, message: error ?? 'the check could not be evaluated', sample: [] });
+      checks.push({
+        ...base,
+        status: 'error',
+        evaluated: 0,
+        failed: 0,
+        percent: 0,
+        message: error ?? 'the check could not be evaluated',
+        sample: [],
+      });
       continue;
     }
     const ok = passes(outcome.failed, outcome.evaluated, c.mostly);
     const percent = outcome.evaluated > 0 ? Math.round((outcome.failed / outcome.evaluated) * 1e6) / 1e4 : 0;
-    const sample = ok ? [] : samples.has(plan) ? shapeAll(samples.get(plan)!, plan.mask === true) : await sampleOf(engine, rel, plan, values.get(plan) ?? [], [...types.keys()]);
-    checks.push({ ...base, status: ok ? 'passed' : 'failed', evaluated: outcome.evaluated, failed: outcome.failed, percent, message: outcome.message, sample, ...(outcome.details ? { details: outcome.details } : {}) });
+    const sample = ok
+      ? []
+      : samples.has(plan)
+        ? shapeAll(samples.get(plan)!, plan.mask === true)
+        : await sampleOf(engine, rel, plan, values.get(plan) ?? [], [...types.keys()]);
+    checks.push({
+      ...base,
+      status: ok ? 'passed' : 'failed',
+      evaluated: outcome.evaluated,
+      failed: outcome.failed,
+      percent,
+      message: outcome.message,
+      sample,
+      ...(outcome.details ? { details: outcome.details } : {}),
+    });
   }
   for (const f of suite.files) {
-    checks.push({ name: f.name, kind: f.kind, severity: f.severity, line: f.line, mostly: f.mostly, status: 'error', evaluated: 0, failed: 0, percent: 0, message: `${f.kind} is a check for file collections; ${opts.target} is a table`, sample: [] });
+    checks.push({
+      name: f.name,
+      kind: f.kind,
+      severity: f.severity,
+      line: f.line,
+      mostly: f.mostly,
+      status: 'error',
+      evaluated: 0,
+      failed: 0,
+      percent: 0,
+      message: `${f.kind} is a check for file collections; ${opts.target} is a table`,
+      sample: [],
+    });
   }
 
   const bad = checks.filter((c) => c.status !== 'passed');
@@ -101,17 +158,34 @@ export async function runSuite(engine: TableEngine, table: LoadedTable, suite: S
 
 function fromWith(rel: string, plans: readonly Plan[]): string {
   const project = plans.flatMap((p) => p.project ?? []);
-  return project.length ? `(SELECT *, ${project.map(([alias, sql]) => `${sql} AS ${ident(alias)}`).join(', ')} FROM ${rel})` : rel;
+  return project.length
+    ? `(SELECT *, ${project.map(([alias, sql]) => `${sql} AS ${ident(alias)}`).join(', ')} FROM ${rel})`
+    : rel;
 }
 
 /** The one scan. Should it fail on the data (a predicate that casts, say), each check runs alone so only the culprit errs. */
-async function scanAll(engine: TableEngine, rel: string, plans: Plan[], columns: string[], values: Map<Plan, unknown[]>, samples: Map<Plan, unknown[]>): Promise<number> {
+async function scanAll(
+  engine: TableEngine,
+  rel: string,
+  plans: Plan[],
+  columns: string[],
+  values: Map<Plan, unknown[]>,
+  samples: Map<Plan, unknown[]>,
+): Promise<number> {
   const live = plans.filter((p) => !p.error && (p.aggs?.length || p.sampleInScan));
   const run = async (group: Plan[]): Promise<number> => {
-    const aggs = group.flatMap((p, i) => [...(p.aggs ?? []).map((a, j) => `${a} AS "a${i}_${j}"`), ...(p.sampleInScan && p.offending ? [`${sampleAggregate(p, columns)} AS "s${i}"`] : [])]);
-    const [row] = await engine.all<Record<string, unknown>>(`SELECT ${['count(*) AS "rows"', ...aggs].join(', ')} FROM ${fromWith(rel, group)}`);
+    const aggs = group.flatMap((p, i) => [
+      ...(p.aggs ?? []).map((a, j) => `${a} AS "a${i}_${j}"`),
+      ...(p.sampleInScan && p.offending ? [`${sampleAggregate(p, columns)} AS "s${i}"`] : []),
+    ]);
+    const [row] = await engine.all<Record<string, unknown>>(
+      `SELECT ${['count(*) AS "rows"', ...aggs].join(', ')} FROM ${fromWith(rel, group)}`,
+    );
     group.forEach((p, i) => {
-      values.set(p, (p.aggs ?? []).map((_, j) => row?.[`a${i}_${j}`] ?? null));
+      values.set(
+        p,
+        (p.aggs ?? []).map((_, j) => row?.[`a${i}_${j}`] ?? null),
+      );
       if (p.sampleInScan) samples.set(p, (row?.[`s${i}`] as unknown[] | null) ?? []);
     });
     return Number(row?.rows ?? 0);
@@ -141,7 +215,12 @@ function sampleAggregate(plan: Plan, columns: string[]): string {
  * NULL), so a group names its set even when its key is NULL; rows with a NULL in the key are
  * then left out, as SQL's UNIQUE does.
  */
-async function countDuplicates(engine: TableEngine, rel: string, plans: Plan[], values: Map<Plan, unknown[]>): Promise<void> {
+async function countDuplicates(
+  engine: TableEngine,
+  rel: string,
+  plans: Plan[],
+  values: Map<Plan, unknown[]>,
+): Promise<void> {
   const unique = plans.filter((p) => !p.error && p.uniqueKey);
   if (!unique.length) return;
   const select: string[] = [];
@@ -172,13 +251,20 @@ async function countDuplicates(engine: TableEngine, rel: string, plans: Plan[], 
   try {
     const out = await engine.all<Record<string, unknown>>(sql);
     unique.forEach((p) => values.set(p, [0, 0, []]));
-    for (const r of out) values.set(unique[Number(r.s)]!, [Number(r.evaluated), Number(r.failed), r[`d${Number(r.s)}`] ?? []]);
+    for (const r of out)
+      values.set(unique[Number(r.s)]!, [Number(r.evaluated), Number(r.failed), r[`d${Number(r.s)}`] ?? []]);
   } catch (e) {
     for (const p of unique) p.error = `the check failed to run: ${firstParagraph(e)}`;
   }
 }
 
-async function sampleOf(engine: TableEngine, rel: string, plan: Plan, values: unknown[], columns: string[]): Promise<unknown[]> {
+async function sampleOf(
+  engine: TableEngine,
+  rel: string,
+  plan: Plan,
+  values: unknown[],
+  columns: string[],
+): Promise<unknown[]> {
   let sql = plan.sampleSql?.(values);
   if (!sql && plan.offending) {
     const shown = (plan.sampleColumns ?? columns).map(ident).join(', ');
@@ -195,7 +281,9 @@ async function sampleOf(engine: TableEngine, rel: string, plan: Plan, values: un
 }
 
 function shapeAll(rows: unknown[], mask: boolean): unknown[] {
-  return rows.map((r) => Object.fromEntries(Object.entries(r as Record<string, unknown>).map(([k, v]) => [k, shape(v, mask)])));
+  return rows.map((r) =>
+    Object.fromEntries(Object.entries(r as Record<string, unknown>).map(([k, v]) => [k, shape(v, mask)])),
+  );
 }
 
 function shape(v: unknown, mask: boolean): unknown {

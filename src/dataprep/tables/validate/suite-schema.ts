@@ -8,7 +8,8 @@ import type { Suite } from '../../spec/suite.js';
  */
 export function suiteSchema(suite: Suite): Record<string, string> | undefined {
   const out = new Map<string, string>();
-  for (const c of suite.checks) if (c.kind === 'schema') for (const [col, type] of Object.entries(c.columns)) if (!out.has(col)) out.set(col, type);
+  for (const c of suite.checks)
+    if (c.kind === 'schema') for (const [col, type] of Object.entries(c.columns)) if (!out.has(col)) out.set(col, type);
   // fromEntries makes own properties even of names like __proto__.
   return out.size ? Object.fromEntries(out) : undefined;
 }

@@ -7,7 +7,10 @@ import type { TableEngine } from '../engine.js';
  */
 export const TYPE_NAME = /^[A-Za-z][A-Za-z0-9_ ,()[\]]*$/;
 
-export async function canonicalTypes(engine: TableEngine, types: readonly string[]): Promise<Map<string, string | null>> {
+export async function canonicalTypes(
+  engine: TableEngine,
+  types: readonly string[],
+): Promise<Map<string, string | null>> {
   const out = new Map<string, string | null>();
   // A type name goes into SQL text; anything but a type's characters (a `;`, a quote) is refused.
   const unique = [...new Set(types)].filter((t) => {

@@ -32,7 +32,8 @@ export class FsBackend implements RemoteBackend {
       const st = await fsp.stat(this.path(key));
       return st.isFile() ? { size: st.size } : null;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR')
+        return null;
       throw ioError(err, 'stat', this.path(key));
     }
   }
@@ -42,7 +43,8 @@ export class FsBackend implements RemoteBackend {
       return await fsp.readFile(this.path(key));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') throw new CairnError('NOT_FOUND', `${this.url} has no object ${key}`, { data: { key } });
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR')
+        throw new CairnError('NOT_FOUND', `${this.url} has no object ${key}`, { data: { key } });
       throw ioError(err, 'read', this.path(key));
     }
   }

@@ -46,22 +46,31 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const proxy: FaultProxy = { endpoint: '', seen: [], maxInFlight: 0, rule: () => 'forward', close: async () => {} };
 
   const forward = (req: IncomingMessage, body: Buffer, res: ServerResponse | null, then: () => void): void => {
-    const up = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
-      if (res) {
-        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-        upRes.pipe(res);
-      } else {
-        upRes.resume();
-      }
-      upRes.on('end', then);
-    });
+    const up = httpRequest(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+      (upRes) => {
+        if (res) {
+          res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+          upRes.pipe(res);
+        } else {
+          upRes.resume();
+        }
+        upRes.on('end', then);
+      },
+    );
     up.on('error', () => req.socket.destroy());
     up.end(body);
   };
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://proxy');
-    const seen: SeenRequest = { method: req.method ?? '', path: url.pathname, query: url.searchParams, contentLength: Number(req.headers['content-length'] ?? 0), headers: req.headers };
+    const seen: SeenRequest = {
+      method: req.method ?? '',
+      path: url.pathname,
+      query: url.searchParams,
+      contentLength: Number(req.headers['content-length'] ?? 0),
+      headers: req.headers,
+    };
     proxy.maxInFlight = Math.max(proxy.maxInFlight, ++inFlight);
     res.on('close', () => inFlight--);
     const index = proxy.seen.push(seen) - 1;

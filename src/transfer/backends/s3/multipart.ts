@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, UploadPartCommand } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
 
 /** S3 refuses parts below 5 MiB (except the last) and uploads of more than 10,000 parts. */
@@ -44,15 +49,25 @@ export async function multipartPut(ctx: MultipartContext, plan: MultipartPlan): 
       // The first Complete may have succeeded with its reply lost; its retry would then find
       // no upload. Our body already in place means the put is done.
       if (attempt > 1 && (await ctx.landed())) return;
-      await client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key, UploadId, MultipartUpload: { Parts: parts } }));
+      await client.send(
+        new CompleteMultipartUploadCommand({ Bucket: bucket, Key, UploadId, MultipartUpload: { Parts: parts } }),
+      );
     });
   } catch (err) {
-    await ctx.retried('abort the multipart upload of', () => client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key, UploadId }))).catch(() => {});
+    await ctx
+      .retried('abort the multipart upload of', () =>
+        client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key, UploadId })),
+      )
+      .catch(() => {});
     throw err;
   }
 }
 
-async function uploadParts(ctx: MultipartContext, UploadId: string, plan: MultipartPlan): Promise<Array<{ PartNumber: number; ETag: string }>> {
+async function uploadParts(
+  ctx: MultipartContext,
+  UploadId: string,
+  plan: MultipartPlan,
+): Promise<Array<{ PartNumber: number; ETag: string }>> {
   const count = Math.ceil(plan.body.length / plan.partBytes);
   const etags: string[] = new Array<string>(count);
   let next = 0;
@@ -60,11 +75,24 @@ async function uploadParts(ctx: MultipartContext, UploadId: string, plan: Multip
   const worker = async (): Promise<void> => {
     while (failure === null && next < count) {
       const index = next++;
-      const chunk = plan.body.subarray(index * plan.partBytes, Math.min(plan.body.length, (index + 1) * plan.partBytes));
+      const chunk = plan.body.subarray(
+        index * plan.partBytes,
+        Math.min(plan.body.length, (index + 1) * plan.partBytes),
+      );
       const md5 = createHash('md5').update(chunk).digest('base64');
       try {
         const res = await ctx.retried(`upload part ${index + 1} of`, () =>
-          ctx.client.send(new UploadPartCommand({ Bucket: ctx.bucket, Key: ctx.objectKey, UploadId, PartNumber: index + 1, Body: chunk, ContentLength: chunk.length, ContentMD5: md5 })),
+          ctx.client.send(
+            new UploadPartCommand({
+              Bucket: ctx.bucket,
+              Key: ctx.objectKey,
+              UploadId,
+              PartNumber: index + 1,
+              Body: chunk,
+              ContentLength: chunk.length,
+              ContentMD5: md5,
+            }),
+          ),
         );
         if (!res.ETag) throw new Error(`UploadPart ${index + 1} returned no ETag`);
         etags[index] = res.ETag;

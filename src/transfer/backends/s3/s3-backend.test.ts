@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateMultipartUploadCommand, AbortMultipartUploadCommand, ListMultipartUploadsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  CreateMultipartUploadCommand,
+  AbortMultipartUploadCommand,
+  ListMultipartUploadsCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sharedS3Server, stopSharedS3Server } from '../../../test-support/s3-server.js';
 import type { S3TestServer } from '../../../test-support/s3-server.js';
@@ -93,14 +98,18 @@ describe('S3Backend against s3rver', () => {
         for (const p of parts) {
           expect(p.headers['content-md5']).toMatch(/^[A-Za-z0-9+/]{22}==$/);
           expect(p.headers['content-encoding'] ?? '').not.toContain('aws-chunked');
-          expect(Object.keys(p.headers).filter((h) => h.startsWith('x-amz-checksum') || h === 'x-amz-trailer')).toEqual([]);
+          expect(Object.keys(p.headers).filter((h) => h.startsWith('x-amz-checksum') || h === 'x-amz-trailer')).toEqual(
+            [],
+          );
         }
         expect((await b.get('packs/ab/big.pack')).equals(body)).toBe(true);
         expect(await b.head('packs/ab/big.pack')).toEqual({ size: 20 * MiB });
 
         proxy.seen.length = 0;
         await b.put('packs/ab/edge.pack', randomBytes(5 * MiB));
-        expect(proxy.seen.map((r) => `${r.method} ${r.query.has('partNumber') || r.query.has('uploads')}`)).toEqual(['PUT false']);
+        expect(proxy.seen.map((r) => `${r.method} ${r.query.has('partNumber') || r.query.has('uploads')}`)).toEqual([
+          'PUT false',
+        ]);
       } finally {
         await b.close();
       }
@@ -144,7 +153,10 @@ describe('S3Backend against s3rver', () => {
         expect(r.calls).toHaveLength(2);
 
         proxy.rule = () => 'reset';
-        await expect(b.put('meta/y', Buffer.from('y'))).rejects.toMatchObject({ code: 'IO_ERROR', data: { key: 'meta/y', status: null } });
+        await expect(b.put('meta/y', Buffer.from('y'))).rejects.toMatchObject({
+          code: 'IO_ERROR',
+          data: { key: 'meta/y', status: null },
+        });
         expect(proxy.seen).toHaveLength(6);
       } finally {
         await b.close();
@@ -156,7 +168,11 @@ describe('S3Backend against s3rver', () => {
     await withProxy(ctx, async (server, proxy) => {
       const r = retriesOf();
       // s3rver itself answers 403 InvalidAccessKeyId to an unknown key id.
-      const stranger = backendOn(server, { endpoint: proxy.endpoint, onRetry: r.onRetry, credentials: { accessKeyId: 'NOBODY', secretAccessKey: 'nothing' } });
+      const stranger = backendOn(server, {
+        endpoint: proxy.endpoint,
+        onRetry: r.onRetry,
+        credentials: { accessKeyId: 'NOBODY', secretAccessKey: 'nothing' },
+      });
       const b = backendOn(server, { endpoint: proxy.endpoint, onRetry: r.onRetry });
       try {
         const err = await stranger.put('meta/x', Buffer.from('x')).catch((e: unknown) => e);
@@ -167,7 +183,10 @@ describe('S3Backend against s3rver', () => {
         proxy.rule = () => ({ status: 403, code: 'AccessDenied' });
         await expect(b.get('meta/x')).rejects.toMatchObject({ code: 'IO_ERROR', data: { key: 'meta/x', status: 403 } });
         proxy.rule = () => ({ status: 400, code: 'BadDigest' });
-        await expect(b.put('meta/x', Buffer.from('x'))).rejects.toMatchObject({ code: 'IO_ERROR', data: { status: 400 } });
+        await expect(b.put('meta/x', Buffer.from('x'))).rejects.toMatchObject({
+          code: 'IO_ERROR',
+          data: { status: 400 },
+        });
         expect(proxy.seen).toHaveLength(3);
         expect(r.calls).toHaveLength(0);
       } finally {
@@ -181,8 +200,12 @@ describe('S3Backend against s3rver', () => {
     await withProxy(ctx, async (server, proxy) => {
       const b = backendOn(server, { endpoint: proxy.endpoint, partSizeBytes: 5 * MiB, attempts: 2 });
       try {
-        proxy.rule = (req) => (isUploadPart(req) && req.query.get('partNumber') === '3' ? { status: 500, code: 'InternalError' } : 'forward');
-        await expect(b.put('packs/ab/doomed.pack', randomBytes(20 * MiB))).rejects.toMatchObject({ code: 'IO_ERROR', data: { key: 'packs/ab/doomed.pack', status: 500 } });
+        proxy.rule = (req) =>
+          isUploadPart(req) && req.query.get('partNumber') === '3' ? { status: 500, code: 'InternalError' } : 'forward';
+        await expect(b.put('packs/ab/doomed.pack', randomBytes(20 * MiB))).rejects.toMatchObject({
+          code: 'IO_ERROR',
+          data: { key: 'packs/ab/doomed.pack', status: 500 },
+        });
         const uploadId = proxy.seen.find(isUploadPart)?.query.get('uploadId');
         expect(proxy.seen.filter(isAbortUpload).map((r) => r.query.get('uploadId'))).toEqual([uploadId]);
         expect(proxy.seen.filter(isCompleteUpload)).toHaveLength(0);
@@ -201,7 +224,9 @@ describe('S3Backend against s3rver', () => {
     if (!server) return ctx.skip();
     const b = backendOn(server);
     try {
-      const { UploadId } = await b.client.send(new CreateMultipartUploadCommand({ Bucket: server.bucket, Key: `${b.prefix}/x` }));
+      const { UploadId } = await b.client.send(
+        new CreateMultipartUploadCommand({ Bucket: server.bucket, Key: `${b.prefix}/x` }),
+      );
       expect(await pendingUploads(server, b)).toEqual([UploadId]);
       await b.client.send(new AbortMultipartUploadCommand({ Bucket: server.bucket, Key: `${b.prefix}/x`, UploadId }));
       expect(await pendingUploads(server, b)).toEqual([]);
@@ -256,9 +281,18 @@ describe('S3Backend against s3rver', () => {
       const bytes = readFileSync(file);
       bytes[4] = bytes[4]! ^ 0x01;
       writeFileSync(file, bytes);
-      await expect(b.get('packs/ab/rot.pack')).rejects.toMatchObject({ code: 'CORRUPT_OBJECT', data: { key: 'packs/ab/rot.pack' } });
+      await expect(b.get('packs/ab/rot.pack')).rejects.toMatchObject({
+        code: 'CORRUPT_OBJECT',
+        data: { key: 'packs/ab/rot.pack' },
+      });
 
-      await b.client.send(new PutObjectCommand({ Bucket: server.bucket, Key: `${b.prefix}/meta/foreign`, Body: Buffer.from('from elsewhere') }));
+      await b.client.send(
+        new PutObjectCommand({
+          Bucket: server.bucket,
+          Key: `${b.prefix}/meta/foreign`,
+          Body: Buffer.from('from elsewhere'),
+        }),
+      );
       expect((await b.get('meta/foreign')).toString()).toBe('from elsewhere');
     } finally {
       await b.close();
@@ -270,7 +304,9 @@ describe('S3Backend against s3rver', () => {
       const b = backendOn(server, { endpoint: proxy.endpoint, listPageSize: 2 });
       try {
         for (const k of ['e', 'c', 'a', 'd', 'b']) await b.put(`packs/${k}`, Buffer.from(k));
-        await b.client.send(new PutObjectCommand({ Bucket: server.bucket, Key: `${b.prefix}/packs/folder/`, Body: Buffer.alloc(0) }));
+        await b.client.send(
+          new PutObjectCommand({ Bucket: server.bucket, Key: `${b.prefix}/packs/folder/`, Body: Buffer.alloc(0) }),
+        );
         proxy.seen.length = 0;
         expect(await b.list('packs/')).toEqual(['a', 'b', 'c', 'd', 'e'].map((k) => ({ key: `packs/${k}`, size: 1 })));
         const pages = proxy.seen.filter((r) => r.method === 'GET' && r.query.get('list-type') === '2');

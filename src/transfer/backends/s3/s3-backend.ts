@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { CairnError } from '../../../core/errors.js';
 import { assertKey } from '../keys.js';
 import type { RemoteBackend } from '../port.js';
@@ -57,7 +64,8 @@ export class S3Backend implements RemoteBackend {
     if (this.prefix) assertKey(this.prefix);
     this.url = this.prefix ? `s3://${opts.bucket}/${this.prefix}` : `s3://${opts.bucket}`;
     this.partBytes = opts.partSizeBytes ?? DEFAULT_PART_BYTES;
-    if (this.partBytes < MIN_PART_BYTES) throw new CairnError('USAGE', `the S3 part size must be at least ${MIN_PART_BYTES} bytes, not ${this.partBytes}`);
+    if (this.partBytes < MIN_PART_BYTES)
+      throw new CairnError('USAGE', `the S3 part size must be at least ${MIN_PART_BYTES} bytes, not ${this.partBytes}`);
     const timeout = opts.timeoutMs ?? 60_000;
     // Cairn supports Node 20 (package.json engines); the SDK's "upgrade to Node 22" warning
     // would otherwise land in every S3 command's stderr, JSON output included.
@@ -115,7 +123,9 @@ export class S3Backend implements RemoteBackend {
         const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
         const bytes = res.Body ? await res.Body.transformToByteArray() : new Uint8Array();
         if (res.ContentLength !== undefined && bytes.length !== res.ContentLength) {
-          throw Object.assign(new Error(`the download ended after ${bytes.length} of ${res.ContentLength} bytes`), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+          throw Object.assign(new Error(`the download ended after ${bytes.length} of ${res.ContentLength} bytes`), {
+            code: 'ERR_STREAM_PREMATURE_CLOSE',
+          });
         }
         return { body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), sha256: res.Metadata?.sha256 };
       } catch (err) {
@@ -127,7 +137,11 @@ export class S3Backend implements RemoteBackend {
     if (sha256 !== undefined) {
       const actual = createHash('sha256').update(body).digest('hex');
       if (actual !== sha256.toLowerCase()) {
-        throw new CairnError('CORRUPT_OBJECT', `${this.url}/${key} does not match the sha256 it was stored with (expected ${sha256}, got ${actual})`, { data: { key, expected: sha256, actual } });
+        throw new CairnError(
+          'CORRUPT_OBJECT',
+          `${this.url}/${key} does not match the sha256 it was stored with (expected ${sha256}, got ${actual})`,
+          { data: { key, expected: sha256, actual } },
+        );
       }
     }
     return body;
@@ -141,7 +155,16 @@ export class S3Backend implements RemoteBackend {
     if (body.length <= partBytes) {
       const md5 = createHash('md5').update(body).digest('base64');
       await this.retried('upload', key, () =>
-        this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: body, ContentLength: body.length, ContentMD5: md5, Metadata: { sha256 } })),
+        this.client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key,
+            Body: body,
+            ContentLength: body.length,
+            ContentMD5: md5,
+            Metadata: { sha256 },
+          }),
+        ),
       );
       return;
     }
@@ -171,7 +194,14 @@ export class S3Backend implements RemoteBackend {
     let token: string | undefined;
     do {
       const page = await this.retried('list', prefix || '(all keys)', () =>
-        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: root + prefix, ContinuationToken: token, MaxKeys: this.opts.listPageSize ?? 1000 })),
+        this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: root + prefix,
+            ContinuationToken: token,
+            MaxKeys: this.opts.listPageSize ?? 1000,
+          }),
+        ),
       );
       for (const o of page.Contents ?? []) {
         if (o.Key === undefined || !o.Key.startsWith(root)) continue;

@@ -18,7 +18,15 @@ export function s3ErrorName(err: unknown): string | undefined {
 }
 
 // S3 and S3-compatible stores spell "slow down" several ways, some of them with status 400/503.
-const THROTTLING = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'ThrottledException', 'RequestThrottled', 'RequestLimitExceeded', 'TooManyRequestsException']);
+const THROTTLING = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'RequestThrottled',
+  'RequestLimitExceeded',
+  'TooManyRequestsException',
+]);
 // Errors without a useful status that a new connection may cure.
 const TRANSIENT_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException', 'InternalError']);
 const TRANSIENT_CODES = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNREFUSED']);
@@ -38,7 +46,11 @@ export function isRetryableS3Error(err: unknown): boolean {
 
 export function isS3NotFound(err: unknown): boolean {
   const name = s3ErrorName(err);
-  return name === 'NoSuchKey' || name === 'NotFound' || (s3Status(err) === 404 && name !== 'NoSuchBucket' && name !== 'NoSuchUpload');
+  return (
+    name === 'NoSuchKey' ||
+    name === 'NotFound' ||
+    (s3Status(err) === 404 && name !== 'NoSuchBucket' && name !== 'NoSuchUpload')
+  );
 }
 
 /** What is left after the retries, as the IO_ERROR the port promises. */
@@ -48,9 +60,12 @@ export function s3Failure(url: string, action: string, key: string, err: unknown
   const name = s3ErrorName(err);
   const detail = (err as SdkErrorShape | undefined)?.message || name || String(err);
   const why = status === null ? detail : `HTTP ${status}${name && name !== 'Unknown' ? ` ${name}` : ''}: ${detail}`;
-  const hint = status === 403 ? `Check the AWS credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID…) and that they may access ${url}.`
-    : name === 'NoSuchBucket' ? `Create the bucket of ${url} first, or fix the remote's URL.`
-    : undefined;
+  const hint =
+    status === 403
+      ? `Check the AWS credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID…) and that they may access ${url}.`
+      : name === 'NoSuchBucket'
+        ? `Create the bucket of ${url} first, or fix the remote's URL.`
+        : undefined;
   return new CairnError('IO_ERROR', `cannot ${action} ${key} on ${url}: ${why}`, {
     data: { key, status, code: name ?? (err as SdkErrorShape | undefined)?.code ?? null },
     cause: err,

@@ -1,6 +1,12 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { hostsFieldMatches, knownHostsName, parseKnownHosts, preferredHostKeyAlgorithms, verifyHostKey } from './known-hosts.js';
+import {
+  hostsFieldMatches,
+  knownHostsName,
+  parseKnownHosts,
+  preferredHostKeyAlgorithms,
+  verifyHostKey,
+} from './known-hosts.js';
 
 /** A fake public key blob of the given type: `string type, string body`. */
 function blob(type: string, body = randomBytes(32)): Buffer {
@@ -59,7 +65,12 @@ describe('known_hosts', () => {
 
   it('offers the host key types known for the host first', () => {
     const entries = parseKnownHosts(`h ssh-rsa ${blob('ssh-rsa').toString('base64')}\n`);
-    expect(preferredHostKeyAlgorithms(entries, 'h').slice(0, 4)).toEqual(['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa', 'ssh-ed25519']);
+    expect(preferredHostKeyAlgorithms(entries, 'h').slice(0, 4)).toEqual([
+      'rsa-sha2-512',
+      'rsa-sha2-256',
+      'ssh-rsa',
+      'ssh-ed25519',
+    ]);
     expect(preferredHostKeyAlgorithms(entries, 'elsewhere')[0]).toBe('ssh-ed25519');
   });
 });

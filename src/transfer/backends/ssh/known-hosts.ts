@@ -35,7 +35,10 @@ export function knownHostsName(host: string, port: number): string {
 }
 
 function globMatch(pattern: string, name: string): boolean {
-  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const re = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${re}$`, 'i').test(name);
 }
 
@@ -87,7 +90,15 @@ export function verifyHostKey(entries: KnownHostEntry[], name: string, offered: 
   return { status: 'unknown', otherTypes: [...new Set(plain.map((e) => e.keyType))] };
 }
 
-const DEFAULT_HOST_KEY_ALGOS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+const DEFAULT_HOST_KEY_ALGOS = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+  'ssh-rsa',
+];
 
 /**
  * Host key algorithms in the order to offer them: those the user already trusts for this host
@@ -95,7 +106,11 @@ const DEFAULT_HOST_KEY_ALGOS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha
  * rather than failing as "unknown".
  */
 export function preferredHostKeyAlgorithms(entries: KnownHostEntry[], name: string): string[] {
-  const known = new Set(entries.filter((e) => e.marker === null && hostsFieldMatches(e.hosts, name)).map((e) => e.keyType));
-  const first = DEFAULT_HOST_KEY_ALGOS.filter((a) => known.has(a) || (a.startsWith('rsa-sha2-') && known.has('ssh-rsa')));
+  const known = new Set(
+    entries.filter((e) => e.marker === null && hostsFieldMatches(e.hosts, name)).map((e) => e.keyType),
+  );
+  const first = DEFAULT_HOST_KEY_ALGOS.filter(
+    (a) => known.has(a) || (a.startsWith('rsa-sha2-') && known.has('ssh-rsa')),
+  );
   return [...first, ...DEFAULT_HOST_KEY_ALGOS.filter((a) => !first.includes(a))];
 }

@@ -2,7 +2,13 @@ import { promises as fsp } from 'node:fs';
 import ssh2 from 'ssh2';
 import type { AnyAuthMethod, Client, ConnectConfig, SFTPWrapper, ServerHostKeyAlgorithm } from 'ssh2';
 import { CairnError, ioError } from '../../../core/errors.js';
-import { fingerprint, knownHostsName, parseKnownHosts, preferredHostKeyAlgorithms, verifyHostKey } from './known-hosts.js';
+import {
+  fingerprint,
+  knownHostsName,
+  parseKnownHosts,
+  preferredHostKeyAlgorithms,
+  verifyHostKey,
+} from './known-hosts.js';
 import type { HostKeyVerdict, KnownHostEntry } from './known-hosts.js';
 
 export interface SshTarget {
@@ -61,7 +67,9 @@ async function authMethods(t: SshTarget): Promise<{ methods: AnyAuthMethod[]; tr
     const parsed = ssh2.utils.parseKey(key);
     if (parsed instanceof Error) {
       // Nobody is there to type a passphrase; an agent is the way to use such a key.
-      skipped.push(`${file} (${/passphrase/i.test(parsed.message) ? 'needs a passphrase; load it into ssh-agent' : parsed.message})`);
+      skipped.push(
+        `${file} (${/passphrase/i.test(parsed.message) ? 'needs a passphrase; load it into ssh-agent' : parsed.message})`,
+      );
       continue;
     }
     methods.push({ type: 'publickey', username: t.username, key });
@@ -70,23 +78,38 @@ async function authMethods(t: SshTarget): Promise<{ methods: AnyAuthMethod[]; tr
   return { methods, tried, skipped };
 }
 
-function hostKeyError(t: SshTarget, name: string, offered: Buffer, verdict: Exclude<HostKeyVerdict, { status: 'ok' }>): CairnError {
+function hostKeyError(
+  t: SshTarget,
+  name: string,
+  offered: Buffer,
+  verdict: Exclude<HostKeyVerdict, { status: 'ok' }>,
+): CairnError {
   const where = `${t.host}:${t.port}`;
   const scan = `ssh-keyscan -p ${t.port} ${t.host} >> ${t.knownHostsFile}`;
   const data = { host: t.host, port: t.port, fingerprint: fingerprint(offered), knownHostsFile: t.knownHostsFile };
   if (verdict.status === 'unknown') {
-    const other = verdict.otherTypes.length ? ` (it lists ${verdict.otherTypes.join(', ')} keys for ${name}, not this type)` : '';
-    return new CairnError('PERMISSION_DENIED', `the SSH host key of ${where} (${fingerprint(offered)}) is not in ${t.knownHostsFile}${other}; refusing to connect to an unverified host`, {
-      data,
-      hint: `check the fingerprint with the server's administrator, then add it: ${scan}`,
-    });
+    const other = verdict.otherTypes.length
+      ? ` (it lists ${verdict.otherTypes.join(', ')} keys for ${name}, not this type)`
+      : '';
+    return new CairnError(
+      'PERMISSION_DENIED',
+      `the SSH host key of ${where} (${fingerprint(offered)}) is not in ${t.knownHostsFile}${other}; refusing to connect to an unverified host`,
+      {
+        data,
+        hint: `check the fingerprint with the server's administrator, then add it: ${scan}`,
+      },
+    );
   }
   const lines = verdict.status === 'revoked' ? [verdict.line] : verdict.lines;
   const what = verdict.status === 'revoked' ? 'is marked @revoked' : 'has CHANGED: it differs from the one recorded';
-  return new CairnError('PERMISSION_DENIED', `the SSH host key of ${where} (${fingerprint(offered)}) ${what} in ${t.knownHostsFile} line ${lines.join(', ')}; this may be an attack (or the server was reinstalled)`, {
-    data,
-    hint: `if the change is expected, remove the old entry with ssh-keygen -R '${name}' -f ${t.knownHostsFile}, then add the new key: ${scan}`,
-  });
+  return new CairnError(
+    'PERMISSION_DENIED',
+    `the SSH host key of ${where} (${fingerprint(offered)}) ${what} in ${t.knownHostsFile} line ${lines.join(', ')}; this may be an attack (or the server was reinstalled)`,
+    {
+      data,
+      hint: `if the change is expected, remove the old entry with ssh-keygen -R '${name}' -f ${t.knownHostsFile}, then add the new key: ${scan}`,
+    },
+  );
 }
 
 /**
@@ -98,7 +121,9 @@ export async function openSession(t: SshTarget, onGone: () => void): Promise<Ssh
   const name = knownHostsName(t.host, t.port);
   const auth = await authMethods(t);
   if (auth.methods.length === 0) {
-    const why = auth.skipped.length ? `skipped ${auth.skipped.join(', ')}` : `looked for ${t.identityFiles.join(', ')}${t.agent ? '' : ' and SSH_AUTH_SOCK'}`;
+    const why = auth.skipped.length
+      ? `skipped ${auth.skipped.join(', ')}`
+      : `looked for ${t.identityFiles.join(', ')}${t.agent ? '' : ' and SSH_AUTH_SOCK'}`;
     throw new CairnError('PERMISSION_DENIED', `no SSH key or agent to log in to ${t.url} with (${why})`, {
       data: { host: t.host, port: t.port },
       hint: 'create a key with ssh-keygen -t ed25519, name one with identityFile, or start ssh-agent (SSH_AUTH_SOCK)',
@@ -140,11 +165,17 @@ export async function openSession(t: SshTarget, onGone: () => void): Promise<Ssh
       if (refusal) return reject(refusal);
       if ((err as { level?: string }).level === 'client-authentication') {
         const why = auth.skipped.length ? ` (skipped ${auth.skipped.join(', ')})` : '';
-        return reject(new CairnError('PERMISSION_DENIED', `${t.url} refused the SSH login as ${t.username}; tried ${auth.tried.join(', ')}${why}`, {
-          data: { host: t.host, port: t.port, username: t.username },
-          hint: `check that the public key is in ~${t.username}/.ssh/authorized_keys on ${t.host}, or name another key with identityFile`,
-          cause: err,
-        }));
+        return reject(
+          new CairnError(
+            'PERMISSION_DENIED',
+            `${t.url} refused the SSH login as ${t.username}; tried ${auth.tried.join(', ')}${why}`,
+            {
+              data: { host: t.host, port: t.port, username: t.username },
+              hint: `check that the public key is in ~${t.username}/.ssh/authorized_keys on ${t.host}, or name another key with identityFile`,
+              cause: err,
+            },
+          ),
+        );
       }
       reject(err);
     };
@@ -160,7 +191,11 @@ export async function openSession(t: SshTarget, onGone: () => void): Promise<Ssh
       if (settled) gone();
       else fail(err);
     });
-    client.on('close', () => (settled ? gone() : fail(Object.assign(new Error(`${t.url} closed the connection during login`), { code: 'ECONNRESET' }))));
+    client.on('close', () =>
+      settled
+        ? gone()
+        : fail(Object.assign(new Error(`${t.url} closed the connection during login`), { code: 'ECONNRESET' })),
+    );
     client.once('ready', () => {
       client.sftp((err, sftp) => {
         if (err) return fail(err);

@@ -1,7 +1,14 @@
 import type { FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
 
 /** SFTP v3 status codes (draft-ietf-secsh-filexfer-02) that the backend reacts to. */
-export const SFTP_STATUS = { EOF: 1, NO_SUCH_FILE: 2, PERMISSION_DENIED: 3, FAILURE: 4, NO_CONNECTION: 6, CONNECTION_LOST: 7 } as const;
+export const SFTP_STATUS = {
+  EOF: 1,
+  NO_SUCH_FILE: 2,
+  PERMISSION_DENIED: 3,
+  FAILURE: 4,
+  NO_CONNECTION: 6,
+  CONNECTION_LOST: 7,
+} as const;
 
 export function sftpStatus(err: unknown): number | undefined {
   const code = (err as { code?: unknown })?.code;
@@ -38,7 +45,8 @@ function call<T>(s: SFTPWrapper, fn: (cb: (err: Error | undefined | null, value?
 
 export const sftpOps = {
   stat: (s: SFTPWrapper, path: string) => call<Stats>(s, (cb) => s.stat(path, cb)),
-  open: (s: SFTPWrapper, path: string, flags: 'r' | 'wx') => call<Buffer>(s, (cb) => s.open(path, flags, { mode: 0o644 }, cb)),
+  open: (s: SFTPWrapper, path: string, flags: 'r' | 'wx') =>
+    call<Buffer>(s, (cb) => s.open(path, flags, { mode: 0o644 }, cb)),
   fstat: (s: SFTPWrapper, h: Buffer) => call<Stats>(s, (cb) => s.fstat(h, cb)),
   close: (s: SFTPWrapper, h: Buffer) => call<void>(s, (cb) => s.close(h, cb)),
   mkdir: (s: SFTPWrapper, path: string) => call<void>(s, (cb) => s.mkdir(path, cb)),
@@ -96,7 +104,9 @@ export async function readAll(s: SFTPWrapper, h: Buffer, size: number): Promise<
   await pipelined(size, async (offset, length) => {
     let done = 0;
     while (done < length) {
-      const n = await call<number>(s, (cb) => s.read(h, out, offset + done, length - done, offset + done, (err, bytes) => cb(err, bytes)));
+      const n = await call<number>(s, (cb) =>
+        s.read(h, out, offset + done, length - done, offset + done, (err, bytes) => cb(err, bytes)),
+      );
       if (n === 0) {
         truncated = true;
         return;
@@ -104,6 +114,7 @@ export async function readAll(s: SFTPWrapper, h: Buffer, size: number): Promise<
       done += n;
     }
   });
-  if (truncated) throw Object.assign(new Error('the file ended before the size its attributes gave'), { code: SFTP_STATUS.FAILURE });
+  if (truncated)
+    throw Object.assign(new Error('the file ended before the size its attributes gave'), { code: SFTP_STATUS.FAILURE });
   return out;
 }

@@ -36,11 +36,15 @@ function facts(): SshdFacts {
   return f;
 }
 
-remoteBackendConformance('ssh://', () => ({
-  // Each root is new and absent: the backend must create it.
-  open: async () => new SshBackend(options(facts())),
-  reopen: async (b) => new SshBackend(options(facts(), { root: (b as SshBackend).root })),
-}), async () => sshdFacts() !== null);
+remoteBackendConformance(
+  'ssh://',
+  () => ({
+    // Each root is new and absent: the backend must create it.
+    open: async () => new SshBackend(options(facts())),
+    reopen: async (b) => new SshBackend(options(facts(), { root: (b as SshBackend).root })),
+  }),
+  async () => sshdFacts() !== null,
+);
 
 /** The TCP socket under the backend's current connection (reaches into ssh2's internals). */
 async function socketOf(b: SshBackend): Promise<Socket> {
@@ -71,20 +75,27 @@ function afterBytesSent(sock: Socket, limit: number, act: () => void): void {
  */
 function serverSessionPids(sshdPort: number, clientPort: number): number[] {
   const hexPort = (p: number) => p.toString(16).toUpperCase().padStart(4, '0');
-  const row = readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/))
+  const row = readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
     .find((c) => c[1]?.endsWith(`:${hexPort(sshdPort)}`) && c[2]?.endsWith(`:${hexPort(clientPort)}`));
   if (!row?.[9]) return [];
   const socket = `socket:[${row[9]}]`;
-  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
-    try {
-      return readdirSync(`/proc/${pid}/fd`).some((fd) => readlinkSync(`/proc/${pid}/fd/${fd}`) === socket);
-    } catch {
-      return false;
-    }
-  });
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return readdirSync(`/proc/${pid}/fd`).some((fd) => readlinkSync(`/proc/${pid}/fd/${fd}`) === socket);
+      } catch {
+        return false;
+      }
+    });
 }
 
-const tmpEntries = (b: SshBackend) => (existsSync(join(b.root, '.cairn-tmp')) ? readdirSync(join(b.root, '.cairn-tmp')) : []);
+const tmpEntries = (b: SshBackend) =>
+  existsSync(join(b.root, '.cairn-tmp')) ? readdirSync(join(b.root, '.cairn-tmp')) : [];
 
 describe('SshBackend', () => {
   const withSshd = (fn: (f: SshdFacts) => Promise<void>) => async (ctx: { skip: () => void }) => {
@@ -94,133 +105,171 @@ describe('SshBackend', () => {
   };
 
   it('names itself ssh://user@host:port/root, defaulting to the local user and port 22', () => {
-    expect(new SshBackend({ host: 'example.org', root: '/srv/cairn/' }).url).toBe(`ssh://${userInfo().username}@example.org:22/srv/cairn`);
+    expect(new SshBackend({ host: 'example.org', root: '/srv/cairn/' }).url).toBe(
+      `ssh://${userInfo().username}@example.org:22/srv/cairn`,
+    );
     expect(() => new SshBackend({ host: 'h', root: 'relative' })).toThrow(expect.objectContaining({ code: 'USAGE' }));
   });
 
-  it('refuses a host whose key is not in known_hosts, saying how to add it', withSshd(async (f) => {
-    const empty = join(base, `kh-${randomBytes(4).toString('hex')}`);
-    writeFileSync(empty, '');
-    const b = new SshBackend(options(f, { knownHostsFile: empty }));
-    const err = await b.head('x').catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'PERMISSION_DENIED', data: { key: 'x', host: '127.0.0.1', port: f.port } });
-    expect((err as Error).message).toContain(`127.0.0.1:${f.port}`);
-    expect((err as Error).message).toContain('not in');
-    expect((err as { hint: string }).hint).toContain(`ssh-keyscan -p ${f.port} 127.0.0.1 >> ${empty}`);
-    await b.close();
-  }));
-
-  it('refuses a host whose key differs from the recorded one', withSshd(async (f) => {
-    const kh = join(base, `kh-${randomBytes(4).toString('hex')}`);
-    const fake = ssh2.utils.generateKeyPairSync('ed25519').public.split(' ').slice(0, 2).join(' ');
-    writeFileSync(kh, `[127.0.0.1]:${f.port} ${fake}\n`);
-    const b = new SshBackend(options(f, { knownHostsFile: kh }));
-    await expect(b.get('x')).rejects.toMatchObject({ code: 'PERMISSION_DENIED', message: expect.stringContaining('CHANGED') });
-    await b.close();
-  }));
-
-  it('accepts a hashed known_hosts entry', withSshd(async (f) => {
-    const kh = join(base, `kh-${randomBytes(4).toString('hex')}`);
-    const [, type, key] = readFileSync(f.knownHostsFile, 'utf8').trim().split(' ');
-    const salt = randomBytes(20);
-    const hash = createHmac('sha1', salt).update(`[127.0.0.1]:${f.port}`).digest('base64');
-    writeFileSync(kh, `|1|${salt.toString('base64')}|${hash} ${type} ${key}\n`);
-    const b = new SshBackend(options(f, { knownHostsFile: kh }));
-    expect(await b.head('x')).toBeNull();
-    await b.close();
-  }));
-
-  it('skips a dead agent (a stale SSH_AUTH_SOCK) and logs in with the key file', withSshd(async (f) => {
-    const b = new SshBackend(options(f, { agent: join(base, 'no-agent.sock') }));
-    expect(await b.head('x')).toBeNull();
-    await b.close();
-  }));
-
-  it('refuses a key the server does not authorise', withSshd(async (f) => {
-    const keyFile = join(base, `id-${randomBytes(4).toString('hex')}`);
-    writeFileSync(keyFile, ssh2.utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
-    const b = new SshBackend(options(f, { identityFile: keyFile }));
-    const err = await b.put('a', Buffer.from('x')).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'PERMISSION_DENIED', data: { key: 'a', username: f.user } });
-    expect((err as Error).message).toContain(keyFile);
-    await b.close();
-  }));
-
-  it('reconnects after the server-side session is killed', withSshd(async (f) => {
-    const b = new SshBackend(options(f));
-    try {
-      await b.put('meta/a', Buffer.from('one'));
-      const sock = await socketOf(b);
-      const sessions = serverSessionPids(f.port, sock.localPort ?? 0);
-      expect(sessions.length).toBeGreaterThan(0);
-      for (const pid of sessions) process.kill(pid, 'SIGKILL');
-      expect((await b.get('meta/a')).toString()).toBe('one');
-      // The answer came over a new connection: the killed one can answer nothing.
-      expect(sock.destroyed).toBe(true);
-      await b.put('meta/b', Buffer.from('two'));
-      expect(await b.list('meta/')).toEqual([{ key: 'meta/a', size: 3 }, { key: 'meta/b', size: 3 }]);
-    } finally {
+  it(
+    'refuses a host whose key is not in known_hosts, saying how to add it',
+    withSshd(async (f) => {
+      const empty = join(base, `kh-${randomBytes(4).toString('hex')}`);
+      writeFileSync(empty, '');
+      const b = new SshBackend(options(f, { knownHostsFile: empty }));
+      const err = await b.head('x').catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'PERMISSION_DENIED', data: { key: 'x', host: '127.0.0.1', port: f.port } });
+      expect((err as Error).message).toContain(`127.0.0.1:${f.port}`);
+      expect((err as Error).message).toContain('not in');
+      expect((err as { hint: string }).hint).toContain(`ssh-keyscan -p ${f.port} 127.0.0.1 >> ${empty}`);
       await b.close();
-    }
-  }));
+    }),
+  );
 
-  it('a folder is not an object', withSshd(async (f) => {
-    const b = new SshBackend(options(f));
-    try {
-      await b.put('packs/ab/x.pack', Buffer.from('x'));
-      expect(await b.head('packs/ab')).toBeNull();
-      await expect(b.get('packs/ab')).rejects.toMatchObject({ code: 'NOT_FOUND', data: { key: 'packs/ab' } });
-      expect(await b.list('packs/a')).toEqual([{ key: 'packs/ab/x.pack', size: 1 }]);
-    } finally {
+  it(
+    'refuses a host whose key differs from the recorded one',
+    withSshd(async (f) => {
+      const kh = join(base, `kh-${randomBytes(4).toString('hex')}`);
+      const fake = ssh2.utils.generateKeyPairSync('ed25519').public.split(' ').slice(0, 2).join(' ');
+      writeFileSync(kh, `[127.0.0.1]:${f.port} ${fake}\n`);
+      const b = new SshBackend(options(f, { knownHostsFile: kh }));
+      await expect(b.get('x')).rejects.toMatchObject({
+        code: 'PERMISSION_DENIED',
+        message: expect.stringContaining('CHANGED'),
+      });
       await b.close();
-    }
-  }));
+    }),
+  );
 
-  it('retries a put whose connection drops mid-transfer, and leaves no temp file', withSshd(async (f) => {
-    const retries: unknown[] = [];
-    const b = new SshBackend(options(f, { onRetry: (err) => retries.push(err) }));
-    try {
+  it(
+    'accepts a hashed known_hosts entry',
+    withSshd(async (f) => {
+      const kh = join(base, `kh-${randomBytes(4).toString('hex')}`);
+      const [, type, key] = readFileSync(f.knownHostsFile, 'utf8').trim().split(' ');
+      const salt = randomBytes(20);
+      const hash = createHmac('sha1', salt).update(`[127.0.0.1]:${f.port}`).digest('base64');
+      writeFileSync(kh, `|1|${salt.toString('base64')}|${hash} ${type} ${key}\n`);
+      const b = new SshBackend(options(f, { knownHostsFile: kh }));
+      expect(await b.head('x')).toBeNull();
+      await b.close();
+    }),
+  );
+
+  it(
+    'skips a dead agent (a stale SSH_AUTH_SOCK) and logs in with the key file',
+    withSshd(async (f) => {
+      const b = new SshBackend(options(f, { agent: join(base, 'no-agent.sock') }));
+      expect(await b.head('x')).toBeNull();
+      await b.close();
+    }),
+  );
+
+  it(
+    'refuses a key the server does not authorise',
+    withSshd(async (f) => {
+      const keyFile = join(base, `id-${randomBytes(4).toString('hex')}`);
+      writeFileSync(keyFile, ssh2.utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
+      const b = new SshBackend(options(f, { identityFile: keyFile }));
+      const err = await b.put('a', Buffer.from('x')).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'PERMISSION_DENIED', data: { key: 'a', username: f.user } });
+      expect((err as Error).message).toContain(keyFile);
+      await b.close();
+    }),
+  );
+
+  it(
+    'reconnects after the server-side session is killed',
+    withSshd(async (f) => {
+      const b = new SshBackend(options(f));
+      try {
+        await b.put('meta/a', Buffer.from('one'));
+        const sock = await socketOf(b);
+        const sessions = serverSessionPids(f.port, sock.localPort ?? 0);
+        expect(sessions.length).toBeGreaterThan(0);
+        for (const pid of sessions) process.kill(pid, 'SIGKILL');
+        expect((await b.get('meta/a')).toString()).toBe('one');
+        // The answer came over a new connection: the killed one can answer nothing.
+        expect(sock.destroyed).toBe(true);
+        await b.put('meta/b', Buffer.from('two'));
+        expect(await b.list('meta/')).toEqual([
+          { key: 'meta/a', size: 3 },
+          { key: 'meta/b', size: 3 },
+        ]);
+      } finally {
+        await b.close();
+      }
+    }),
+  );
+
+  it(
+    'a folder is not an object',
+    withSshd(async (f) => {
+      const b = new SshBackend(options(f));
+      try {
+        await b.put('packs/ab/x.pack', Buffer.from('x'));
+        expect(await b.head('packs/ab')).toBeNull();
+        await expect(b.get('packs/ab')).rejects.toMatchObject({ code: 'NOT_FOUND', data: { key: 'packs/ab' } });
+        expect(await b.list('packs/a')).toEqual([{ key: 'packs/ab/x.pack', size: 1 }]);
+      } finally {
+        await b.close();
+      }
+    }),
+  );
+
+  it(
+    'retries a put whose connection drops mid-transfer, and leaves no temp file',
+    withSshd(async (f) => {
+      const retries: unknown[] = [];
+      const b = new SshBackend(options(f, { onRetry: (err) => retries.push(err) }));
+      try {
+        await b.head('warm-up');
+        const sock = await socketOf(b);
+        afterBytesSent(sock, 1024 * 1024, () => sock.destroy());
+        const body = randomBytes(9 * 1024 * 1024);
+        await b.put('packs/ab/big.pack', body);
+        expect(retries).toHaveLength(1);
+        expect((await b.get('packs/ab/big.pack')).equals(body)).toBe(true);
+        expect(tmpEntries(b)).toEqual([]);
+      } finally {
+        await b.close();
+      }
+    }),
+  );
+
+  it(
+    'an interrupted put (no retries left) fails with IO_ERROR and leaves no object',
+    withSshd(async (f) => {
+      const b = new SshBackend(options(f, { attempts: 1 }));
+      try {
+        await b.put('packs/ab/old.pack', Buffer.from('old'));
+        const sock = await socketOf(b);
+        afterBytesSent(sock, 1024 * 1024, () => sock.destroy());
+        const err = await b.put('packs/ab/big.pack', randomBytes(9 * 1024 * 1024)).catch((e: unknown) => e);
+        expect(err).toMatchObject({ code: 'IO_ERROR', data: { key: 'packs/ab/big.pack' } });
+        const other = new SshBackend(options(f, { root: b.root }));
+        expect(await other.head('packs/ab/big.pack')).toBeNull();
+        await other.close();
+        // The next operation reconnects and removes the temp file the dead connection left.
+        expect(await b.list('packs/')).toEqual([{ key: 'packs/ab/old.pack', size: 3 }]);
+        expect(tmpEntries(b)).toEqual([]);
+      } finally {
+        await b.close();
+      }
+    }),
+  );
+
+  it(
+    'close() during a put fails that put and leaves no object',
+    withSshd(async (f) => {
+      const b = new SshBackend(options(f));
       await b.head('warm-up');
       const sock = await socketOf(b);
-      afterBytesSent(sock, 1024 * 1024, () => sock.destroy());
-      const body = randomBytes(9 * 1024 * 1024);
-      await b.put('packs/ab/big.pack', body);
-      expect(retries).toHaveLength(1);
-      expect((await b.get('packs/ab/big.pack')).equals(body)).toBe(true);
-      expect(tmpEntries(b)).toEqual([]);
-    } finally {
-      await b.close();
-    }
-  }));
-
-  it('an interrupted put (no retries left) fails with IO_ERROR and leaves no object', withSshd(async (f) => {
-    const b = new SshBackend(options(f, { attempts: 1 }));
-    try {
-      await b.put('packs/ab/old.pack', Buffer.from('old'));
-      const sock = await socketOf(b);
-      afterBytesSent(sock, 1024 * 1024, () => sock.destroy());
+      afterBytesSent(sock, 1024 * 1024, () => void b.close());
       const err = await b.put('packs/ab/big.pack', randomBytes(9 * 1024 * 1024)).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'IO_ERROR', data: { key: 'packs/ab/big.pack' } });
-      const other = new SshBackend(options(f, { root: b.root }));
-      expect(await other.head('packs/ab/big.pack')).toBeNull();
-      await other.close();
-      // The next operation reconnects and removes the temp file the dead connection left.
-      expect(await b.list('packs/')).toEqual([{ key: 'packs/ab/old.pack', size: 3 }]);
+      expect(await b.head('packs/ab/big.pack')).toBeNull();
       expect(tmpEntries(b)).toEqual([]);
-    } finally {
       await b.close();
-    }
-  }));
-
-  it('close() during a put fails that put and leaves no object', withSshd(async (f) => {
-    const b = new SshBackend(options(f));
-    await b.head('warm-up');
-    const sock = await socketOf(b);
-    afterBytesSent(sock, 1024 * 1024, () => void b.close());
-    const err = await b.put('packs/ab/big.pack', randomBytes(9 * 1024 * 1024)).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'IO_ERROR', data: { key: 'packs/ab/big.pack' } });
-    expect(await b.head('packs/ab/big.pack')).toBeNull();
-    expect(tmpEntries(b)).toEqual([]);
-    await b.close();
-  }));
+    }),
+  );
 });

@@ -58,14 +58,17 @@ export class SshBackend implements RemoteBackend {
   private readonly orphans = new Set<string>();
 
   constructor(opts: SshBackendOptions) {
-    if (!posix.isAbsolute(opts.root)) throw new CairnError('USAGE', `the SSH remote path must be absolute, not ${JSON.stringify(opts.root)}`, { data: { root: opts.root } });
+    if (!posix.isAbsolute(opts.root))
+      throw new CairnError('USAGE', `the SSH remote path must be absolute, not ${JSON.stringify(opts.root)}`, {
+        data: { root: opts.root },
+      });
     this.root = posix.normalize(opts.root).replace(/(.)\/+$/, '$1');
     const port = opts.port ?? 22;
     const username = opts.username ?? userInfo().username;
     const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
     this.url = `ssh://${username}@${host}:${port}${this.root}`;
     const ssh = join(homedir(), '.ssh');
-    const agent = opts.agent === false ? undefined : opts.agent ?? process.env.SSH_AUTH_SOCK;
+    const agent = opts.agent === false ? undefined : (opts.agent ?? process.env.SSH_AUTH_SOCK);
     this.target = {
       host: opts.host,
       port,
@@ -112,25 +115,29 @@ export class SshBackend implements RemoteBackend {
   /** Runs `fn` on the shared connection, reconnecting and retrying when the connection drops. */
   private async run<T>(key: string, action: string, fn: (sftp: SFTPWrapper) => Promise<T>): Promise<T> {
     const closes = this.closes;
-    const closed = (cause?: unknown) => new CairnError('IO_ERROR', `${this.url} was closed while ${action} ${key}`, { data: { key }, cause });
+    const closed = (cause?: unknown) =>
+      new CairnError('IO_ERROR', `${this.url} was closed while ${action} ${key}`, { data: { key }, cause });
     try {
-      return await withRetry(async () => {
-        // A retry must not open a connection behind close(): nobody would end it, and it
-        // would keep the process alive.
-        if (this.closes !== closes) throw closed();
-        const s = await this.session();
-        try {
-          return await fn(s.sftp);
-        } catch (err) {
-          if (err instanceof CairnError) throw err;
-          if (s.endedByUs) throw closed(err);
-          if (!s.alive || isTransient(err)) {
-            s.drop();
-            throw new ConnectionDropped(err);
+      return await withRetry(
+        async () => {
+          // A retry must not open a connection behind close(): nobody would end it, and it
+          // would keep the process alive.
+          if (this.closes !== closes) throw closed();
+          const s = await this.session();
+          try {
+            return await fn(s.sftp);
+          } catch (err) {
+            if (err instanceof CairnError) throw err;
+            if (s.endedByUs) throw closed(err);
+            if (!s.alive || isTransient(err)) {
+              s.drop();
+              throw new ConnectionDropped(err);
+            }
+            throw err;
           }
-          throw err;
-        }
-      }, { attempts: this.attempts, retryable: isTransient, onRetry: this.onRetry });
+        },
+        { attempts: this.attempts, retryable: isTransient, onRetry: this.onRetry },
+      );
     } catch (err) {
       throw this.toCairnError(err, key, action);
     }
@@ -139,15 +146,28 @@ export class SshBackend implements RemoteBackend {
   private toCairnError(err: unknown, key: string, action: string): CairnError {
     if (err instanceof CairnError) {
       if ('key' in err.data) return err;
-      return new CairnError(err.code, err.message, { data: { ...err.data, key }, ...(err.hint ? { hint: err.hint } : {}), cause: err });
+      return new CairnError(err.code, err.message, {
+        data: { ...err.data, key },
+        ...(err.hint ? { hint: err.hint } : {}),
+        cause: err,
+      });
     }
     const cause = err instanceof ConnectionDropped ? err.original : err;
     const msg = (cause as Error)?.message ?? String(cause);
     if (sftpStatus(cause) === SFTP_STATUS.PERMISSION_DENIED) {
-      return new CairnError('PERMISSION_DENIED', `${this.url}: permission denied while ${action} ${key}`, { data: { key }, cause });
+      return new CairnError('PERMISSION_DENIED', `${this.url}: permission denied while ${action} ${key}`, {
+        data: { key },
+        cause,
+      });
     }
-    const what = err instanceof ConnectionDropped || isTransient(cause) ? `the connection failed while ${action} ${key} (${msg}); gave up after ${this.attempts} attempt(s)` : `failed ${action} ${key}: ${msg}`;
-    return new CairnError('IO_ERROR', `${this.url}: ${what}`, { data: { key, sftpStatus: sftpStatus(cause) ?? null }, cause });
+    const what =
+      err instanceof ConnectionDropped || isTransient(cause)
+        ? `the connection failed while ${action} ${key} (${msg}); gave up after ${this.attempts} attempt(s)`
+        : `failed ${action} ${key}: ${msg}`;
+    return new CairnError('IO_ERROR', `${this.url}: ${what}`, {
+      data: { key, sftpStatus: sftpStatus(cause) ?? null },
+      cause,
+    });
   }
 
   async head(key: string): Promise<{ size: number } | null> {

@@ -11,7 +11,8 @@ export class ConnectionDropped extends Error {
 
 // ssh2 reports a lost connection with plain Errors that carry no code; these are its messages
 // (and sftp-io's) for that case.
-const DROPPED_MESSAGE = /No response from server|Not connected|channel is closed|Connection lost|Keepalive timeout|Timed out while waiting for handshake|closed the connection/i;
+const DROPPED_MESSAGE =
+  /No response from server|Not connected|channel is closed|Connection lost|Keepalive timeout|Timed out while waiting for handshake|closed the connection/i;
 
 /**
  * Worth another connection and attempt: network failures and drops. Not: SFTP answers such as
