@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { layersPlugin } from './eslint/layers.js';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'bench/.data/**', 'bench/.work/**', 'coverage/**'] },
@@ -17,6 +18,12 @@ export default tseslint.config(
     // Tool configs must default-export by convention.
     files: ['*.config.ts', '*.config.js'],
     rules: { 'no-restricted-syntax': 'off' },
+  },
+  {
+    // The layers of docs/ARCHITECTURE.md: imports point down; domains are entered through index.ts.
+    files: ['src/**/*.ts'],
+    plugins: { layers: layersPlugin },
+    rules: { 'layers/imports': 'error' },
   },
   {
     // Only the audit log may mint write transactions (see src/meta/write-tx.ts).

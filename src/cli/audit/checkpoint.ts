@@ -1,9 +1,11 @@
+import type { OptionsOf } from '../table/define.js';
+import type { auditCheckpoint } from './commands.js';
 import { writeFileSync } from 'node:fs';
 import { formatVerifierKey } from '../../audit/note/index.js';
 import { CairnError } from '../../core/errors.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
-export async function run(opts: GlobalOptions & { out?: string }): Promise<void> {
+export async function run(opts: OptionsOf<typeof auditCheckpoint>): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withWorkspace(opts, 'audit checkpoint', async (ws) => {
     const made = await ws.audit.checkpoint();

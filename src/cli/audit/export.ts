@@ -1,8 +1,10 @@
+import type { OptionsOf } from '../table/define.js';
+import type { auditExport } from './commands.js';
 import { resolve } from 'node:path';
 import { exportBundle } from '../../audit/export/bundle.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
-export async function run(dir: string, opts: GlobalOptions): Promise<void> {
+export async function run(dir: string, opts: OptionsOf<typeof auditExport>): Promise<void> {
   const ctx = commandContext(opts);
   const target = resolve(dir);
   const r = await withWorkspace(opts, 'audit export', async (ws) =>

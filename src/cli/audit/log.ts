@@ -1,18 +1,10 @@
+import type { OptionsOf } from '../table/define.js';
+import type { auditLog } from './commands.js';
 import { listEvents } from '../../audit/service/audit-service.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 import { table } from '../format.js';
 
-export async function run(
-  opts: GlobalOptions & {
-    actor?: string;
-    action?: string;
-    target?: string;
-    outcome?: string;
-    since?: string;
-    until?: string;
-    limit?: number;
-  },
-): Promise<void> {
+export async function run(opts: OptionsOf<typeof auditLog>): Promise<void> {
   const ctx = commandContext(opts);
   const events = await withWorkspace(opts, 'audit log', (ws) => listEvents(ws, opts));
   // Each event exactly as its entry says; one whose entry no longer hashes to its leaf is

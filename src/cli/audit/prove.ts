@@ -1,10 +1,12 @@
+import type { OptionsOf } from '../table/define.js';
+import type { auditProve } from './commands.js';
 import { writeFileSync } from 'node:fs';
 import { PROOF_FORMAT } from '../../audit/export/proof-file.js';
 import { proveEvent } from '../../audit/service/audit-service.js';
 import { CairnError } from '../../core/errors.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
-export async function run(index: string, opts: GlobalOptions & { out?: string }): Promise<void> {
+export async function run(index: string, opts: OptionsOf<typeof auditProve>): Promise<void> {
   const ctx = commandContext(opts);
   const n = Number(index);
   if (!Number.isInteger(n) || n < 0)

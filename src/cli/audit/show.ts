@@ -1,8 +1,10 @@
+import type { OptionsOf } from '../table/define.js';
+import type { auditShow } from './commands.js';
 import { getEvent, viewOf } from '../../audit/service/audit-service.js';
 import { CairnError } from '../../core/errors.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
-export async function run(index: string, opts: GlobalOptions): Promise<void> {
+export async function run(index: string, opts: OptionsOf<typeof auditShow>): Promise<void> {
   const ctx = commandContext(opts);
   const n = Number(index);
   if (!Number.isInteger(n) || n < 0)

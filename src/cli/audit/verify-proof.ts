@@ -1,10 +1,12 @@
+import type { OptionsOf } from '../table/define.js';
+import type { auditVerifyProof } from './commands.js';
 import { readFileSync } from 'node:fs';
 import { checkProofFile } from '../../audit/export/proof-file.js';
 import { loadVerifierKey } from '../../audit/service/audit-service.js';
 import { CairnError } from '../../core/errors.js';
-import { commandContext, type GlobalOptions } from '../context.js';
+import { commandContext } from '../context.js';
 
-export async function run(file: string, opts: GlobalOptions & { key?: string }): Promise<void> {
+export async function run(file: string, opts: OptionsOf<typeof auditVerifyProof>): Promise<void> {
   const ctx = commandContext(opts);
   let text: string;
   try {

@@ -1,3 +1,5 @@
+import type { OptionsOf } from '../table/define.js';
+import type { auditVerify } from './commands.js';
 import { verifyBundle } from '../../audit/export/bundle.js';
 import { loadVerifierKey, verifyWorkspaceLog } from '../../audit/service/audit-service.js';
 import type { VerifyProblem } from '../../audit/verify/log-verifier.js';
@@ -5,7 +7,7 @@ import type { AuditVerifyReport } from '../../audit/verify/verify-workspace.js';
 import { CairnError } from '../../core/errors.js';
 import { treeLoader } from '../../datasets/trees.js';
 import { readFileSync } from 'node:fs';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
 /** How many current rows were reconciled with the log, and how many could not be. */
 function stateSummary(state: AuditVerifyReport['state']): string {
@@ -14,9 +16,7 @@ function stateSummary(state: AuditVerifyReport['state']): string {
   return `, ${rows} current row(s) match the events that made them${state.unverifiable.length ? ` (${state.unverifiable.length} imported before imports were itemised: not reconciled)` : ''}`;
 }
 
-export async function run(
-  opts: GlobalOptions & { against?: string; key?: string; artifacts?: boolean; bundle?: string; deep?: boolean },
-): Promise<void> {
+export async function run(opts: OptionsOf<typeof auditVerify>): Promise<void> {
   const ctx = commandContext(opts);
   let ok: boolean;
   let firstBad: VerifyProblem | null;

@@ -1,7 +1,9 @@
+import type { OptionsOf } from '../table/define.js';
+import type { computeProjectLs } from './commands.js';
 import { listProjects } from '../../compute/projects.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
-export async function run(opts: GlobalOptions): Promise<void> {
+export async function run(opts: OptionsOf<typeof computeProjectLs>): Promise<void> {
   const ctx = commandContext(opts);
   const ps = await withWorkspace(opts, 'compute project ls', (ws) => listProjects(ws));
   ctx.out.result({ projects: ps });

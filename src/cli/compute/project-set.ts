@@ -1,10 +1,9 @@
+import type { OptionsOf } from '../table/define.js';
+import type { computeProjectSet } from './commands.js';
 import { setProject } from '../../compute/projects.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
-export async function run(
-  name: string,
-  opts: GlobalOptions & { gpuQuota?: string; budget?: string; period?: 'day' | 'week' | 'month' },
-): Promise<void> {
+export async function run(name: string, opts: OptionsOf<typeof computeProjectSet>): Promise<void> {
   const ctx = commandContext(opts);
   const num = (v: string | undefined) => (v === undefined ? undefined : v === 'none' ? null : Number(v));
   const r = await withWorkspace(opts, 'compute project set', (ws) =>

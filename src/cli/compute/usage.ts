@@ -1,9 +1,11 @@
+import type { OptionsOf } from '../table/define.js';
+import type { computeUsage } from './commands.js';
 import { CairnError } from '../../core/errors.js';
 import { usageReport } from '../../compute/usage.js';
 import { syncRuns } from '../../compute/runs/service.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
-export async function run(opts: GlobalOptions & { by: 'project' | 'user' | 'run'; since?: string }): Promise<void> {
+export async function run(opts: OptionsOf<typeof computeUsage>): Promise<void> {
   const ctx = commandContext(opts);
   const since = opts.since ? parseSince(opts.since) : undefined;
   const r = await withWorkspace(opts, 'compute usage', async (ws) => {

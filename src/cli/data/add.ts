@@ -1,11 +1,10 @@
+import type { OptionsOf } from '../table/define.js';
+import type { dataAdd } from './commands.js';
 import { addVersion } from '../../datasets/add.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 import { formatBytes, formatDuration } from '../format.js';
 
-export async function run(
-  path: string,
-  opts: GlobalOptions & { name: string; message: string; from: string[] },
-): Promise<void> {
+export async function run(path: string, opts: OptionsOf<typeof dataAdd>): Promise<void> {
   const ctx = commandContext(opts);
   const started = Date.now();
   const result = await withWorkspace(opts, 'data add', async (ws) => {

@@ -1,13 +1,10 @@
+import type { OptionsOf } from '../table/define.js';
+import type { dataCheckout } from './commands.js';
 import { checkoutVersion } from '../../datasets/checkout.js';
-import type { LinkMode } from '../../storage/checkout/materialize.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 import { formatBytes } from '../format.js';
 
-export async function run(
-  ref: string,
-  dir: string,
-  opts: GlobalOptions & { force?: boolean; link: LinkMode },
-): Promise<void> {
+export async function run(ref: string, dir: string, opts: OptionsOf<typeof dataCheckout>): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withWorkspace(opts, 'data checkout', async (ws) => {
     const bar = ctx.progress(`checkout ${ref}`);

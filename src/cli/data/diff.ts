@@ -1,8 +1,10 @@
+import type { OptionsOf } from '../table/define.js';
+import type { dataDiff } from './commands.js';
 import { diffVersions } from '../../datasets/diff.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 import { formatBytes } from '../format.js';
 
-export async function run(from: string, to: string, opts: GlobalOptions): Promise<void> {
+export async function run(from: string, to: string, opts: OptionsOf<typeof dataDiff>): Promise<void> {
   const ctx = commandContext(opts);
   const d = await withWorkspace(opts, 'data diff', (ws) => diffVersions(ws, from, to));
   ctx.out.result(d);

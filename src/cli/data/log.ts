@@ -1,8 +1,10 @@
+import type { OptionsOf } from '../table/define.js';
+import type { dataLog } from './commands.js';
 import { logOf } from '../../datasets/queries.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 import { formatBytes, shortDigest } from '../format.js';
 
-export async function run(name: string, opts: GlobalOptions): Promise<void> {
+export async function run(name: string, opts: OptionsOf<typeof dataLog>): Promise<void> {
   const ctx = commandContext(opts);
   const versions = await withWorkspace(opts, 'data log', (ws) => logOf(ws, name));
   ctx.out.result(versions);

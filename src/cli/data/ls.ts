@@ -1,8 +1,10 @@
+import type { OptionsOf } from '../table/define.js';
+import type { dataLs } from './commands.js';
 import { listAll } from '../../datasets/queries.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 import { formatBytes, table } from '../format.js';
 
-export async function run(opts: GlobalOptions): Promise<void> {
+export async function run(opts: OptionsOf<typeof dataLs>): Promise<void> {
   const ctx = commandContext(opts);
   const rows = await withWorkspace(opts, 'data ls', (ws) => listAll(ws));
   ctx.out.result(

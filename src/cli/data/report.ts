@@ -1,7 +1,9 @@
+import type { OptionsOf } from '../table/define.js';
+import type { dataReport } from './commands.js';
 import { reportOf } from '../../datasets/queries.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
-export async function run(ref: string, opts: GlobalOptions & { kind?: string }): Promise<void> {
+export async function run(ref: string, opts: OptionsOf<typeof dataReport>): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withWorkspace(opts, 'data report', (ws) => reportOf(ws, ref, opts.kind));
   ctx.out.result(r);

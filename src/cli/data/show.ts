@@ -1,8 +1,10 @@
+import type { OptionsOf } from '../table/define.js';
+import type { dataShow } from './commands.js';
 import { showVersion } from '../../datasets/queries.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 import { formatBytes, table } from '../format.js';
 
-export async function run(ref: string, opts: GlobalOptions & { limit: number; all?: boolean }): Promise<void> {
+export async function run(ref: string, opts: OptionsOf<typeof dataShow>): Promise<void> {
   const ctx = commandContext(opts);
   const v = await withWorkspace(opts, 'data show', (ws) => showVersion(ws, ref, opts.all ? {} : { limit: opts.limit }));
   ctx.out.result(v);

@@ -1,7 +1,9 @@
+import type { OptionsOf } from '../table/define.js';
+import type { dataStatus } from './commands.js';
 import { statusOf } from '../../datasets/status.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
-export async function run(path: string, opts: GlobalOptions & { name: string }): Promise<void> {
+export async function run(path: string, opts: OptionsOf<typeof dataStatus>): Promise<void> {
   const ctx = commandContext(opts);
   const s = await withWorkspace(opts, 'data status', async (ws) => {
     const bar = ctx.progress('hashing changed files');

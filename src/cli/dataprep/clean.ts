@@ -1,10 +1,9 @@
+import type { OptionsOf } from '../table/define.js';
+import type { dataClean } from './commands.js';
 import { cleanVersion } from '../../dataprep/service/clean.js';
-import { commandContext, withDataprep, type GlobalOptions } from './shared.js';
+import { commandContext, withDataprep } from './shared.js';
 
-export async function run(
-  ref: string,
-  opts: GlobalOptions & { recipe: string; name: string; message?: string; file?: string },
-): Promise<void> {
+export async function run(ref: string, opts: OptionsOf<typeof dataClean>): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withDataprep(opts, 'data clean', (deps) =>
     cleanVersion(deps, ref, {

@@ -1,8 +1,10 @@
+import type { OptionsOf } from '../table/define.js';
+import type { dataProfile } from './commands.js';
 import { profileVersion } from '../../dataprep/service/profile.js';
-import { commandContext, withDataprep, type GlobalOptions } from './shared.js';
+import { commandContext, withDataprep } from './shared.js';
 import { formatBytes, table } from '../format.js';
 
-export async function run(ref: string, opts: GlobalOptions & { file?: string }): Promise<void> {
+export async function run(ref: string, opts: OptionsOf<typeof dataProfile>): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withDataprep(opts, 'data profile', (deps) =>
     profileVersion(deps, ref, opts.file ? { file: opts.file } : {}),

@@ -1,24 +1,9 @@
+import type { OptionsOf } from '../table/define.js';
+import type { dataSplit } from './commands.js';
 import { splitVersion } from '../../dataprep/service/split.js';
-import { commandContext, withDataprep, type GlobalOptions } from './shared.js';
+import { commandContext, withDataprep } from './shared.js';
 
-export async function run(
-  ref: string,
-  opts: GlobalOptions & {
-    name: string;
-    ratios: string;
-    key?: string;
-    stratify?: string;
-    group?: string;
-    time?: string;
-    cutoff?: string;
-    seed?: number;
-    text?: string;
-    labels?: 'folder' | 'manifest';
-    manifest?: string;
-    allowLeakage?: boolean;
-    file?: string;
-  },
-): Promise<void> {
+export async function run(ref: string, opts: OptionsOf<typeof dataSplit>): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withDataprep(opts, 'data split', (deps) =>
     splitVersion(deps, ref, {

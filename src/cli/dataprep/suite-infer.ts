@@ -1,7 +1,9 @@
+import type { OptionsOf } from '../table/define.js';
+import type { dataSuiteInfer } from './commands.js';
 import { inferSuiteFor } from '../../dataprep/service/infer.js';
-import { commandContext, withDataprep, type GlobalOptions } from './shared.js';
+import { commandContext, withDataprep } from './shared.js';
 
-export async function run(ref: string, opts: GlobalOptions & { out?: string; file?: string }): Promise<void> {
+export async function run(ref: string, opts: OptionsOf<typeof dataSuiteInfer>): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withDataprep(opts, 'data suite infer', (deps) =>
     inferSuiteFor(deps, ref, { ...(opts.out ? { out: opts.out } : {}), ...(opts.file ? { file: opts.file } : {}) }),

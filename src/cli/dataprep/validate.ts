@@ -1,12 +1,11 @@
+import type { OptionsOf } from '../table/define.js';
+import type { dataValidate } from './commands.js';
 import { CairnError } from '../../core/errors.js';
 import { validateVersion } from '../../dataprep/service/validate.js';
-import { commandContext, withDataprep, type GlobalOptions } from './shared.js';
+import { commandContext, withDataprep } from './shared.js';
 import { table } from '../format.js';
 
-export async function run(
-  ref: string,
-  opts: GlobalOptions & { suite: string; junit?: string; html?: string; file?: string },
-): Promise<void> {
+export async function run(ref: string, opts: OptionsOf<typeof dataValidate>): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withDataprep(opts, 'data validate', (deps) =>
     validateVersion(deps, ref, {

@@ -1,3 +1,5 @@
+import type { OptionsOf } from '../table/define.js';
+import type { demo } from './commands.js';
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -5,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { packageRoot } from '../../core/package-root.js';
 import { CairnError } from '../../core/errors.js';
 import { demoData } from '../../demo/data-sources.js';
-import { commandContext, type GlobalOptions } from '../context.js';
+import { commandContext } from '../context.js';
 
 const BIN = join(packageRoot(), 'bin', 'cairn.js');
 
@@ -13,7 +15,7 @@ const BIN = join(packageRoot(), 'bin', 'cairn.js');
  * The whole product on real data, through the real CLI: every step is a `cairn` command run
  * as a user would type it, in a throwaway workspace.
  */
-export async function run(opts: GlobalOptions & { dir?: string; keep?: boolean }): Promise<void> {
+export async function run(opts: OptionsOf<typeof demo>): Promise<void> {
   const { out } = commandContext(opts);
   const data = demoData();
   const base = opts.dir ? resolve(opts.dir) : mkdtempSync(join(tmpdir(), 'cairn-demo-'));

@@ -1,6 +1,8 @@
+import type { OptionsOf } from '../table/define.js';
+import type { deploy } from './commands.js';
 import { CairnError } from '../../core/errors.js';
 import { deployModel, type DeploymentView } from '../../models/deploy/deploy.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
 export function describeDeployment(d: DeploymentView): string {
   const took = d.endedAt ? ` (${d.startedAt} → ${d.endedAt})` : ` (started ${d.startedAt})`;
@@ -8,7 +10,7 @@ export function describeDeployment(d: DeploymentView): string {
 }
 
 /** `cairn deploy <ref> --env <env>`: exit 1 unless the deployment succeeded. */
-export async function run(ref: string, opts: GlobalOptions & { env?: string }): Promise<void> {
+export async function run(ref: string, opts: OptionsOf<typeof deploy>): Promise<void> {
   const ctx = commandContext(opts);
   // --env is checked here, not by commander: a required option on `deploy` would be demanded of `deploy ls` too.
   const env = opts.env;

@@ -1,5 +1,7 @@
+import type { OptionsOf } from '../table/define.js';
+import type { dora } from './commands.js';
 import { doraMetrics } from '../../models/deploy/dora.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
 const dur = (s: number | null): string => {
   if (s === null) return '-';
@@ -10,7 +12,7 @@ const dur = (s: number | null): string => {
 };
 
 /** `cairn dora [--model <name>] [--since 30d] [--until <time>]`. */
-export async function run(opts: GlobalOptions & { model?: string; since?: string; until?: string }): Promise<void> {
+export async function run(opts: OptionsOf<typeof dora>): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withWorkspace(opts, 'dora', (ws) =>
     doraMetrics(ws, {

@@ -1,9 +1,11 @@
+import type { OptionsOf } from '../table/define.js';
+import type { deployLs } from './commands.js';
 import { listDeployments } from '../../models/deploy/deploy.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 import { describeDeployment } from './deploy.js';
 
 /** `cairn deploy ls [--env <env>] [--model <name>] [--limit <n>]`: newest first. */
-export async function run(opts: GlobalOptions & { env?: string; model?: string; limit?: number }): Promise<void> {
+export async function run(opts: OptionsOf<typeof deployLs>): Promise<void> {
   const ctx = commandContext(opts);
   const deployments = await withWorkspace(opts, 'deploy ls', (ws) =>
     listDeployments(ws, {

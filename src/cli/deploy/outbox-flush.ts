@@ -1,8 +1,10 @@
+import type { OptionsOf } from '../table/define.js';
+import type { deployOutboxFlush } from './commands.js';
 import { flushOutbox } from '../../models/deploy/deploy.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
 /** `cairn deploy outbox flush`: one attempt for every webhook delivery that is due. */
-export async function run(opts: GlobalOptions): Promise<void> {
+export async function run(opts: OptionsOf<typeof deployOutboxFlush>): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withWorkspace(opts, 'deploy outbox flush', (ws) => flushOutbox(ws));
   ctx.out.result(r);

@@ -1,7 +1,9 @@
+import type { OptionsOf } from '../table/define.js';
+import type { fetch } from './commands.js';
 import { fetchLocked } from '../../models/lock.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
-export async function run(opts: GlobalOptions & { lock: string; dir: string; remote?: string }): Promise<void> {
+export async function run(opts: OptionsOf<typeof fetch>): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withWorkspace(opts, 'fetch', (ws) =>
     fetchLocked(ws, opts.lock, opts.dir, opts.remote ? { remote: opts.remote } : {}),

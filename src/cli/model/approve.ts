@@ -1,7 +1,9 @@
+import type { OptionsOf } from '../table/define.js';
+import type { modelApprove } from './commands.js';
 import { approve } from '../../models/aliases.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
-export async function run(ref: string, opts: GlobalOptions & { for: string }): Promise<void> {
+export async function run(ref: string, opts: OptionsOf<typeof modelApprove>): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withWorkspace(opts, 'model approve', (ws) => approve(ws, ref, opts.for));
   ctx.out.result(r);

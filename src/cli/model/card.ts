@@ -1,8 +1,10 @@
+import type { OptionsOf } from '../table/define.js';
+import type { modelCard } from './commands.js';
 import { cardMarkdown, type ModelCard } from '../../models/card.js';
 import { resolveModel } from '../../models/registry.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
-export async function run(ref: string, opts: GlobalOptions): Promise<void> {
+export async function run(ref: string, opts: OptionsOf<typeof modelCard>): Promise<void> {
   const ctx = commandContext(opts);
   const card = await withWorkspace(opts, 'model card', async (ws) => {
     const m = await resolveModel(ws, ref);

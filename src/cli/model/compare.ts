@@ -1,11 +1,10 @@
+import type { OptionsOf } from '../table/define.js';
+import type { modelCompare } from './commands.js';
 import { compareModels } from '../../models/gates/compare.js';
 import { readEvalSuite } from '../../models/gates/evaluate.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
-export async function run(
-  refs: string[],
-  opts: GlobalOptions & { data: string; suite: string; metric: string[] },
-): Promise<void> {
+export async function run(refs: string[], opts: OptionsOf<typeof modelCompare>): Promise<void> {
   const ctx = commandContext(opts);
   const { suite } = readEvalSuite(opts.suite);
   const r = await withWorkspace(opts, 'model compare', (ws) =>

@@ -1,12 +1,11 @@
+import type { OptionsOf } from '../table/define.js';
+import type { modelEvaluate } from './commands.js';
 import { writeFileSync } from 'node:fs';
 import { CairnError } from '../../core/errors.js';
 import { evaluateModel, evaluationHtml, evaluationJUnit } from '../../models/gates/evaluate.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
-export async function run(
-  ref: string,
-  opts: GlobalOptions & { suite: string; data: string; junit?: string; html?: string },
-): Promise<void> {
+export async function run(ref: string, opts: OptionsOf<typeof modelEvaluate>): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withWorkspace(opts, 'model evaluate', (ws) =>
     evaluateModel(ws, ref, { suitePath: opts.suite, data: opts.data }),

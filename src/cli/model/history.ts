@@ -1,8 +1,10 @@
+import type { OptionsOf } from '../table/define.js';
+import type { modelHistory } from './commands.js';
 import { CairnError } from '../../core/errors.js';
 import { history } from '../../models/aliases.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
-export async function run(name: string, opts: GlobalOptions & { alias?: string; at?: string }): Promise<void> {
+export async function run(name: string, opts: OptionsOf<typeof modelHistory>): Promise<void> {
   const ctx = commandContext(opts);
   const at = opts.at ? new Date(opts.at) : undefined;
   if (at && Number.isNaN(at.getTime()))

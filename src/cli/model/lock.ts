@@ -1,7 +1,9 @@
+import type { OptionsOf } from '../table/define.js';
+import type { modelLock } from './commands.js';
 import { lockModel } from '../../models/lock.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
-export async function run(ref: string, opts: GlobalOptions & { file: string }): Promise<void> {
+export async function run(ref: string, opts: OptionsOf<typeof modelLock>): Promise<void> {
   const ctx = commandContext(opts);
   const l = await withWorkspace(opts, 'model lock', (ws) => lockModel(ws, ref, opts.file));
   ctx.out.result(l);

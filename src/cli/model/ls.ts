@@ -1,7 +1,9 @@
+import type { OptionsOf } from '../table/define.js';
+import type { modelLs } from './commands.js';
 import { listModels } from '../../models/registry.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
-export async function run(opts: GlobalOptions): Promise<void> {
+export async function run(opts: OptionsOf<typeof modelLs>): Promise<void> {
   const ctx = commandContext(opts);
   const models = await withWorkspace(opts, 'model ls', (ws) => listModels(ws));
   ctx.out.result({ models });

@@ -1,10 +1,9 @@
+import type { OptionsOf } from '../table/define.js';
+import type { modelPolicySet } from './commands.js';
 import { setPolicy } from '../../models/aliases.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
-export async function run(
-  name: string,
-  opts: GlobalOptions & { alias: string; requireSuite: string[]; approvals: number; allowSelfApproval?: boolean },
-): Promise<void> {
+export async function run(name: string, opts: OptionsOf<typeof modelPolicySet>): Promise<void> {
   const ctx = commandContext(opts);
   const p = await withWorkspace(opts, 'model policy set', (ws) =>
     setPolicy(ws, name, opts.alias, {

@@ -1,7 +1,9 @@
+import type { OptionsOf } from '../table/define.js';
+import type { modelPromote } from './commands.js';
 import { promote } from '../../models/aliases.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
-export async function run(ref: string, opts: GlobalOptions & { to: string }): Promise<void> {
+export async function run(ref: string, opts: OptionsOf<typeof modelPromote>): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withWorkspace(opts, 'model promote', (ws) => promote(ws, ref, opts.to));
   ctx.out.result(r);

@@ -1,17 +1,9 @@
+import type { OptionsOf } from '../table/define.js';
+import type { modelRegister } from './commands.js';
 import { registerModel } from '../../models/registry.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
-export async function run(
-  name: string,
-  opts: GlobalOptions & {
-    fromRun?: string;
-    path?: string;
-    format?: string;
-    signature?: string;
-    intendedUse?: string;
-    message?: string;
-  },
-): Promise<void> {
+export async function run(name: string, opts: OptionsOf<typeof modelRegister>): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withWorkspace(opts, 'model register', (ws) => registerModel(ws, { name, ...opts }));
   ctx.out.result(r);

@@ -1,8 +1,10 @@
+import type { OptionsOf } from '../table/define.js';
+import type { modelShow } from './commands.js';
 import { resolveModel } from '../../models/registry.js';
 import type { ModelCard } from '../../models/card.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
-export async function run(ref: string, opts: GlobalOptions): Promise<void> {
+export async function run(ref: string, opts: OptionsOf<typeof modelShow>): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withWorkspace(opts, 'model show', async (ws) => {
     const m = await resolveModel(ws, ref);

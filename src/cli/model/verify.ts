@@ -1,8 +1,10 @@
+import type { OptionsOf } from '../table/define.js';
+import type { modelVerify } from './commands.js';
 import { CairnError } from '../../core/errors.js';
 import { verifyModel } from '../../models/registry.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
-export async function run(ref: string, opts: GlobalOptions): Promise<void> {
+export async function run(ref: string, opts: OptionsOf<typeof modelVerify>): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withWorkspace(opts, 'model verify', (ws) => verifyModel(ws, ref));
   if (r.stateProblems.length) {

@@ -1,7 +1,9 @@
+import type { OptionsOf } from '../table/define.js';
+import type { modelVersions as modelVersionsCommand } from './commands.js';
 import { modelVersions } from '../../models/registry.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
-export async function run(name: string, opts: GlobalOptions): Promise<void> {
+export async function run(name: string, opts: OptionsOf<typeof modelVersionsCommand>): Promise<void> {
   const ctx = commandContext(opts);
   const versions = await withWorkspace(opts, 'model versions', (ws) => modelVersions(ws, name));
   ctx.out.result({ versions });

@@ -1,7 +1,9 @@
+import type { OptionsOf } from '../table/define.js';
+import type { releaseCreate } from './commands.js';
 import { createRelease } from '../../models/releases.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
-export async function run(ref: string, opts: GlobalOptions & { out: string }): Promise<void> {
+export async function run(ref: string, opts: OptionsOf<typeof releaseCreate>): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withWorkspace(opts, 'release create', (ws) => createRelease(ws, ref, opts.out));
   ctx.out.result(r);

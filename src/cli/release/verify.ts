@@ -1,7 +1,9 @@
+import type { OptionsOf } from '../table/define.js';
+import type { releaseVerify } from './commands.js';
 import { readFileSync } from 'node:fs';
 import { CairnError } from '../../core/errors.js';
 import { verifyReleaseBundle } from '../../models/releases.js';
-import { commandContext, type GlobalOptions } from '../context.js';
+import { commandContext } from '../context.js';
 
 /**
  * Offline: needs the bundle and the publisher's public key — no workspace. Without a key it
@@ -9,7 +11,7 @@ import { commandContext, type GlobalOptions } from '../context.js';
  * only that the bundle agrees with itself, which anyone who rebuilt it can arrange
  * (DESIGN.md §10, docs/RELEASES.md).
  */
-export async function run(dir: string, opts: GlobalOptions & { key?: string; auditKey?: string }): Promise<void> {
+export async function run(dir: string, opts: OptionsOf<typeof releaseVerify>): Promise<void> {
   const ctx = commandContext(opts);
   const r = await verifyReleaseBundle(dir, {
     ...(opts.key ? { trustedPublicKeyPem: readKey(opts.key) } : {}),

@@ -1,21 +1,9 @@
+import type { OptionsOf } from '../table/define.js';
+import type { remoteAdd } from './commands.js';
 import { addRemote } from '../../transfer/remote-admin.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
-export async function run(
-  name: string,
-  url: string,
-  opts: GlobalOptions & {
-    endpoint?: string;
-    region?: string;
-    encrypt?: boolean;
-    keyFile?: string;
-    jobs?: number;
-    bwlimit?: number;
-    identityFile?: string;
-    knownHosts?: string;
-    force?: boolean;
-  },
-): Promise<void> {
+export async function run(name: string, url: string, opts: OptionsOf<typeof remoteAdd>): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withWorkspace(opts, 'remote add', (ws) => addRemote(ws, name, url, opts));
   ctx.out.result(r);

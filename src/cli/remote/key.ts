@@ -1,9 +1,11 @@
+import type { OptionsOf } from '../table/define.js';
+import type { remoteKey } from './commands.js';
 import { exportRemoteKey } from '../../transfer/remote-admin.js';
-import { commandContext, type GlobalOptions } from '../context.js';
+import { commandContext } from '../context.js';
 import { findCairnDir } from './find.js';
 
 /** Prints the key's backup line on stdout (and nothing else), so `> file` captures it. */
-export async function run(name: string, opts: GlobalOptions): Promise<void> {
+export async function run(name: string, opts: OptionsOf<typeof remoteKey>): Promise<void> {
   const ctx = commandContext(opts);
   const line = exportRemoteKey(findCairnDir(opts), name);
   if (ctx.json) ctx.out.result({ remote: name, key: line });

@@ -1,9 +1,10 @@
+import type { OptionsOf } from '../table/define.js';
+import type { remoteLs } from './commands.js';
 import { listRemotes } from '../../transfer/remote-admin.js';
 import { findCairnDir } from './find.js';
-import type { GlobalOptions } from '../context.js';
 import { commandContext } from '../context.js';
 
-export async function run(opts: GlobalOptions): Promise<void> {
+export async function run(opts: OptionsOf<typeof remoteLs>): Promise<void> {
   const ctx = commandContext(opts);
   const remotes = listRemotes(findCairnDir(opts));
   ctx.out.result({ remotes });

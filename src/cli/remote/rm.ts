@@ -1,7 +1,9 @@
+import type { OptionsOf } from '../table/define.js';
+import type { remoteRm } from './commands.js';
 import { removeRemote } from '../../transfer/remote-admin.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
-export async function run(name: string, opts: GlobalOptions): Promise<void> {
+export async function run(name: string, opts: OptionsOf<typeof remoteRm>): Promise<void> {
   const ctx = commandContext(opts);
   await withWorkspace(opts, 'remote rm', (ws) => removeRemote(ws, name));
   ctx.out.result({ removed: name });

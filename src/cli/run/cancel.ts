@@ -1,7 +1,9 @@
+import type { OptionsOf } from '../table/define.js';
+import type { runCancel } from './commands.js';
 import { cancelRun, waitRun } from '../../compute/runs/service.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
-export async function run(id: string, opts: GlobalOptions & { wait?: boolean }): Promise<void> {
+export async function run(id: string, opts: OptionsOf<typeof runCancel>): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withWorkspace(opts, 'run cancel', async (ws) => {
     const c = await cancelRun(ws, id);

@@ -1,11 +1,13 @@
+import type { OptionsOf } from '../table/define.js';
+import type { runLogs } from './commands.js';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { getRun, syncRuns, TERMINAL } from '../../compute/runs/service.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 import { stdoutClosed } from '../output.js';
 
 /** Prints a run's stdout (or stderr); `-f` follows it until the run ends, like tail -f. */
-export async function run(id: string, opts: GlobalOptions & { follow?: boolean; stderr?: boolean }): Promise<void> {
+export async function run(id: string, opts: OptionsOf<typeof runLogs>): Promise<void> {
   commandContext(opts);
   await withWorkspace(opts, 'run logs', async (ws) => {
     let r = await getRun(ws, id);

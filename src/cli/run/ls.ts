@@ -1,8 +1,10 @@
+import type { OptionsOf } from '../table/define.js';
+import type { runLs } from './commands.js';
 import { listRuns } from '../../compute/runs/queries.js';
 import { syncRuns } from '../../compute/runs/service.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
-export async function run(opts: GlobalOptions & { project?: string; status?: string; limit: number }): Promise<void> {
+export async function run(opts: OptionsOf<typeof runLs>): Promise<void> {
   const ctx = commandContext(opts);
   const runs = await withWorkspace(opts, 'run ls', async (ws) => {
     await syncRuns(ws);

@@ -1,13 +1,11 @@
+import type { OptionsOf } from '../table/define.js';
+import type { runMetrics } from './commands.js';
 import { metricSeries, metricSummaries } from '../../compute/metrics/read.js';
 import { getRun, syncRuns } from '../../compute/runs/service.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
 /** A run's metrics: every one summarized, or one metric's curve downsampled by the database. */
-export async function run(
-  id: string,
-  name: string | undefined,
-  opts: GlobalOptions & { buckets: number },
-): Promise<void> {
+export async function run(id: string, name: string | undefined, opts: OptionsOf<typeof runMetrics>): Promise<void> {
   const ctx = commandContext(opts);
   await withWorkspace(opts, 'run metrics', async (ws) => {
     // Points a running job logged since the last look count too.

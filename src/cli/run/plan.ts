@@ -1,11 +1,10 @@
+import type { OptionsOf } from '../table/define.js';
+import type { runPlan } from './commands.js';
 import { prepareRun } from '../../compute/runs/prepare.js';
 import { planRun } from '../../compute/runs/queries.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
-export async function run(
-  spec: string | undefined,
-  opts: GlobalOptions & { set: string[]; backend?: 'local' | 'slurm'; force?: boolean },
-): Promise<void> {
+export async function run(spec: string | undefined, opts: OptionsOf<typeof runPlan>): Promise<void> {
   const ctx = commandContext(opts);
   const plan = await withWorkspace(opts, 'run plan', async (ws) =>
     planRun(

@@ -1,6 +1,8 @@
+import type { OptionsOf } from '../table/define.js';
+import type { runShow } from './commands.js';
 import { getRun, syncRuns } from '../../compute/runs/service.js';
 import { runDetails, type RunDetails } from '../../compute/runs/queries.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 
 interface ShownReason {
   code: string;
@@ -70,7 +72,7 @@ export function describeRun(d: RunDetails): string {
   return lines.join('\n');
 }
 
-export async function run(id: string, opts: GlobalOptions): Promise<void> {
+export async function run(id: string, opts: OptionsOf<typeof runShow>): Promise<void> {
   const ctx = commandContext(opts);
   const d = await withWorkspace(opts, 'run show', async (ws) => {
     await syncRuns(ws);

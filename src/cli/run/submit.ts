@@ -1,14 +1,13 @@
+import type { OptionsOf } from '../table/define.js';
+import type { runSubmit } from './commands.js';
 import { CairnError } from '../../core/errors.js';
 import { prepareRun } from '../../compute/runs/prepare.js';
 import { runDetails } from '../../compute/runs/queries.js';
 import { submitRun, waitRun, type RunRow } from '../../compute/runs/service.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 import { describeRun } from './show.js';
 
-export async function run(
-  spec: string | undefined,
-  opts: GlobalOptions & { set: string[]; backend?: 'local' | 'slurm'; force?: boolean; detach?: boolean },
-): Promise<void> {
+export async function run(spec: string | undefined, opts: OptionsOf<typeof runSubmit>): Promise<void> {
   const ctx = commandContext(opts);
   const result = await withWorkspace(opts, 'run', async (ws) => {
     const prepared = await prepareRun(ws, spec ?? 'cairn.yaml', {

@@ -1,10 +1,12 @@
+import type { OptionsOf } from '../table/define.js';
+import type { runWait } from './commands.js';
 import { CairnError } from '../../core/errors.js';
 import { runDetails } from '../../compute/runs/queries.js';
 import { waitRun } from '../../compute/runs/service.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 import { describeRun } from './show.js';
 
-export async function run(id: string, opts: GlobalOptions & { timeout?: number }): Promise<void> {
+export async function run(id: string, opts: OptionsOf<typeof runWait>): Promise<void> {
   const ctx = commandContext(opts);
   const d = await withWorkspace(opts, 'run wait', async (ws) =>
     runDetails(ws, await waitRun(ws, id, opts.timeout ? { timeoutMs: opts.timeout * 1000 } : {})),

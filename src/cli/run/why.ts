@@ -1,9 +1,11 @@
+import type { OptionsOf } from '../table/define.js';
+import type { runWhy } from './commands.js';
 import { getRun, syncRuns } from '../../compute/runs/service.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 import { describeReason } from './show.js';
 
 /** The machine-readable reason a run waits, was refused or ended as it did. */
-export async function run(id: string, opts: GlobalOptions): Promise<void> {
+export async function run(id: string, opts: OptionsOf<typeof runWhy>): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withWorkspace(opts, 'run why', async (ws) => {
     await syncRuns(ws);

@@ -1,11 +1,13 @@
+import type { OptionsOf } from '../table/define.js';
+import type { sdkPaths } from './commands.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../core/package-root.js';
 import { demoData } from '../../demo/data-sources.js';
-import { commandContext, type GlobalOptions } from '../context.js';
+import { commandContext } from '../context.js';
 
 /** Where the SDKs and the bundled public datasets are, for job code and example scripts. */
-export async function run(opts: GlobalOptions): Promise<void> {
+export async function run(opts: OptionsOf<typeof sdkPaths>): Promise<void> {
   const ctx = commandContext(opts);
   const root = packageRoot();
   const data = demoData();

@@ -1,9 +1,11 @@
+import type { OptionsOf } from '../table/define.js';
+import type { fsck } from './commands.js';
 import { CairnError } from '../../core/errors.js';
 import { runFsck } from '../../maintenance/fsck.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 import { formatBytes } from '../format.js';
 
-export async function run(opts: GlobalOptions): Promise<void> {
+export async function run(opts: OptionsOf<typeof fsck>): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withWorkspace(opts, 'fsck', async (ws) => {
     const bar = ctx.progress('fsck');

@@ -1,8 +1,10 @@
+import type { OptionsOf } from '../table/define.js';
+import type { gc } from './commands.js';
 import { runGc } from '../../maintenance/gc.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 import { formatBytes } from '../format.js';
 
-export async function run(opts: GlobalOptions & { dryRun?: boolean }): Promise<void> {
+export async function run(opts: OptionsOf<typeof gc>): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withWorkspace(opts, opts.dryRun ? 'gc --dry-run' : 'gc', (ws) =>
     runGc(ws, { dryRun: opts.dryRun === true }),

@@ -1,3 +1,5 @@
+import type { OptionsOf } from '../table/define.js';
+import type { clone } from './commands.js';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { initWorkspace } from '../../app/workspace.js';
@@ -6,23 +8,10 @@ import { cloneInto } from '../../transfer/clone.js';
 import { parseRemoteKey, saveRemoteKey } from '../../transfer/crypto/remote-keys.js';
 import { remoteConfigFrom } from '../../transfer/remote-admin.js';
 import { saveRemotes } from '../../transfer/remotes-file.js';
-import { commandContext, type GlobalOptions } from '../context.js';
+import { commandContext } from '../context.js';
 import { warnUnvouched } from './unvouched.js';
 
-export async function run(
-  url: string,
-  dir: string,
-  opts: GlobalOptions & {
-    endpoint?: string;
-    region?: string;
-    keyFile?: string;
-    name: string;
-    identityFile?: string;
-    knownHosts?: string;
-    jobs?: number;
-    bwlimit?: number;
-  },
-): Promise<void> {
+export async function run(url: string, dir: string, opts: OptionsOf<typeof clone>): Promise<void> {
   const ctx = commandContext(opts);
   const root = resolve(dir);
   if (existsSync(root) && readdirSync(root).length > 0)

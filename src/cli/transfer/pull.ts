@@ -1,23 +1,15 @@
+import type { OptionsOf } from '../table/define.js';
+import type { pull as pullCommand } from './commands.js';
 import { resolveVersion } from '../../datasets/resolve.js';
 import { CairnError } from '../../core/errors.js';
 import { materializeShared, sharedCacheDir } from '../../transfer/cluster-cache.js';
 import { pull } from '../../transfer/pull.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 import { formatBytes } from '../format.js';
 import { transferProgress } from './progress.js';
 import { warnUnvouched } from './unvouched.js';
 
-export async function run(
-  refs: string[],
-  opts: GlobalOptions & {
-    remote?: string;
-    jobs?: number;
-    bwlimit?: number;
-    metadataOnly?: boolean;
-    materialize?: boolean;
-    cache?: string;
-  },
-): Promise<void> {
+export async function run(refs: string[], opts: OptionsOf<typeof pullCommand>): Promise<void> {
   const ctx = commandContext(opts);
   const cache = opts.materialize ? sharedCacheDir(opts.cache, process.env) : null;
   if (opts.materialize && !cache)

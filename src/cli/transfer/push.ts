@@ -1,12 +1,11 @@
+import type { OptionsOf } from '../table/define.js';
+import type { push as pushCommand } from './commands.js';
 import { push } from '../../transfer/push.js';
-import { commandContext, withWorkspace, type GlobalOptions } from '../context.js';
+import { commandContext, withWorkspace } from '../context.js';
 import { formatBytes } from '../format.js';
 import { transferProgress } from './progress.js';
 
-export async function run(
-  refs: string[],
-  opts: GlobalOptions & { remote?: string; jobs?: number; bwlimit?: number },
-): Promise<void> {
+export async function run(refs: string[], opts: OptionsOf<typeof pushCommand>): Promise<void> {
   const ctx = commandContext(opts);
   const t = transferProgress(ctx, 'push');
   const r = await withWorkspace(opts, 'push', async (ws) => {

@@ -1,8 +1,10 @@
+import type { OptionsOf } from '../table/define.js';
+import type { init } from './commands.js';
 import { initWorkspace } from '../../app/workspace.js';
 import { ignoreWorkspaceInGit } from '../../compute/code/gitignore.js';
-import { commandContext, type GlobalOptions } from '../context.js';
+import { commandContext } from '../context.js';
 
-export async function run(dir: string | undefined, opts: GlobalOptions & { metadataUrl?: string }): Promise<void> {
+export async function run(dir: string | undefined, opts: OptionsOf<typeof init>): Promise<void> {
   const { out } = commandContext(opts);
   const ws = await initWorkspace(dir ?? '.', {
     command: 'init',

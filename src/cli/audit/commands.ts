@@ -1,0 +1,72 @@
+// The audit commands' declarations: arguments and options, once (see ../table/define.ts).
+import { spec, flag, text, parsed } from '../table/define.js';
+import { parseCount } from '../table/parsers.js';
+
+export const auditLog = spec({
+  path: 'audit log',
+  args: [],
+  description: 'list events',
+  options: {
+    actor: text('--actor <id>', 'only this account id'),
+    action: text('--action <action>', 'only this action (a trailing * matches a prefix, e.g. dataset.*)'),
+    target: text('--target <name>', 'only events on this target name'),
+    outcome: text('--outcome <outcome>', 'ok, failed or denied'),
+    since: text('--since <time>', 'ISO time or age such as 7d, 12h'),
+    until: text('--until <time>', 'ISO time or age'),
+    limit: parsed('--limit <n>', 'at most n events (newest)', parseCount),
+  },
+});
+
+export const auditShow = spec({
+  path: 'audit show',
+  args: ['index'],
+  description: 'one event, exactly as logged',
+  options: {},
+});
+
+export const auditVerify = spec({
+  path: 'audit verify',
+  args: [],
+  description: 'recompute the Merkle tree, check every checkpoint signature and the hash chain',
+  options: {
+    against: text('--against <file>', 'a checkpoint exported earlier (trusted state)'),
+    key: text('--key <vkey>', 'trusted verifier key (text or file); required with --against'),
+    artifacts: flag('--artifacts', 're-hash every stored object an event names'),
+    deep: flag('--deep', 'also parse every entry fully and require canonical JSON (slower)'),
+    bundle: text('--bundle <dir>', 'verify an exported bundle instead of the workspace (no workspace needed)'),
+  },
+});
+
+export const auditProve = spec({
+  path: 'audit prove',
+  args: ['index'],
+  description: 'inclusion proof of an event plus a signed checkpoint, verifiable offline',
+  options: {
+    out: text('--out <file>', 'write the proof to a file'),
+  },
+});
+
+export const auditExport = spec({
+  path: 'audit export',
+  args: ['dir'],
+  description: 'self-contained bundle: entries, checkpoints, public key, proofs',
+  options: {},
+});
+
+export const auditCheckpoint = spec({
+  path: 'audit checkpoint',
+  args: [],
+  description: 'sign a checkpoint of the current log (and export it)',
+  options: {
+    out: text('--out <file>', 'also write the signed checkpoint to this file (keep it outside the workspace)'),
+  },
+});
+
+export const auditVerifyProof = spec({
+  path: 'audit verify-proof',
+  args: ['file'],
+  description: 'check a proof written by `audit prove` (no workspace needed)',
+  options: {
+    key: text('--key <vkey>', 'trusted verifier key (text or file); default: the key the proof names'),
+  },
+});
