@@ -3,7 +3,7 @@
 import { bind, group, type BoundCommand, type GroupSpec } from './table/define.js';
 import * as workspace from './workspace/commands.js';
 import * as data from './data/commands.js';
-import * as dataprep from './dataprep/commands.js';
+import * as dataprep from './data/prep-commands.js';
 import * as remote from './remote/commands.js';
 import * as transfer from './transfer/commands.js';
 import * as run from './run/commands.js';
@@ -30,12 +30,12 @@ export const COMMAND_TABLE: readonly (BoundCommand | GroupSpec)[] = [
   bind(data.dataTag, () => import('./data/tag.js')),
   bind(data.dataStatus, () => import('./data/status.js')),
   bind(data.dataReport, () => import('./data/report.js')),
-  bind(dataprep.dataProfile, () => import('./dataprep/profile.js')),
-  bind(dataprep.dataValidate, () => import('./dataprep/validate.js')),
+  bind(dataprep.dataProfile, () => import('./data/profile.js')),
+  bind(dataprep.dataValidate, () => import('./data/validate.js')),
   group('data suite', 'validation suites'),
-  bind(dataprep.dataSuiteInfer, () => import('./dataprep/suite-infer.js')),
-  bind(dataprep.dataClean, () => import('./dataprep/clean.js')),
-  bind(dataprep.dataSplit, () => import('./dataprep/split.js')),
+  bind(dataprep.dataSuiteInfer, () => import('./data/suite-infer.js')),
+  bind(dataprep.dataClean, () => import('./data/clean.js')),
+  bind(dataprep.dataSplit, () => import('./data/split.js')),
   group('remote', 'where versions are pushed to and pulled from (S3, a shared filesystem, SSH)'),
   bind(remote.remoteAdd, () => import('./remote/add.js')),
   bind(remote.remoteLs, () => import('./remote/ls.js')),

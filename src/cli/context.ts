@@ -1,3 +1,4 @@
+import { withServices as openServices, type Services } from '../app/services.js';
 import { openWorkspace, type Workspace } from '../app/workspace.js';
 import { createOutput, type Output } from './output.js';
 import { createProgress, type Progress } from './progress.js';
@@ -40,4 +41,9 @@ export async function withWorkspace<T>(
   } finally {
     await ws.close();
   }
+}
+
+/** Runs one command against the services of the workspace (see app/services.ts). */
+export function withServices<T>(opts: GlobalOptions, command: string, fn: (s: Services) => Promise<T>): Promise<T> {
+  return openServices({ command, env: workspaceEnv(opts) }, fn);
 }

@@ -3,7 +3,7 @@ import { formatDigest } from '../core/digest.js';
 import { formatRef } from '../core/refs.js';
 import { edgesFrom, edgesInto } from '../meta/repos/lineage.js';
 import type { Database } from '../meta/schema.js';
-import { resolveVersion } from '../datasets/resolve.js';
+import { resolveVersion } from '../datasets/index.js';
 
 export interface LineageNode {
   key: string;

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { checkTableEntry } from '../dataprep/tables/table-cache.js';
-import { checkMaterialized } from '../datasets/materialized.js';
+import { checkMaterialized } from '../datasets/index.js';
 import { inspectFileCacheEntry } from '../storage/cache/file-cache.js';
 import { hashFiles } from '../storage/ingest/hash-files.js';
 import type { MaintenanceDeps } from './deps.js';

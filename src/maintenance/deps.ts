@@ -1,3 +1,3 @@
-import type { DatasetDeps } from '../datasets/deps.js';
+import type { DatasetDeps } from '../datasets/index.js';
 
 export type MaintenanceDeps = DatasetDeps;

@@ -1,5 +1,5 @@
 import { allBlobs, listPacks } from '../meta/repos/chunks.js';
-import { treeLoader } from '../datasets/trees.js';
+import { treeLoader } from '../datasets/index.js';
 import { fsck, type FsckReport } from '../storage/fsck/fsck.js';
 import { acquireShared } from '../storage/locks/locks.js';
 import { poisonedCaches } from './caches.js';

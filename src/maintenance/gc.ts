@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import { dirname, join } from 'node:path';
 import { CairnError } from '../core/errors.js';
 import { isoUtc } from '../core/time.js';
-import { treeLoader } from '../datasets/trees.js';
+import { treeLoader } from '../datasets/index.js';
 import { allBlobs, deletePacks, listPacks, moveBlobs, recordPacks, type BlobRow } from '../meta/repos/chunks.js';
 import { PackRoller } from '../storage/ingest/pack-roller.js';
 import { acquireExclusive } from '../storage/locks/locks.js';

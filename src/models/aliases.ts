@@ -2,7 +2,7 @@ import { canonicalJson } from '../core/canonical-json.js';
 import { CairnError } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
 import { isoUtc } from '../core/time.js';
-import type { DatasetDeps } from '../datasets/deps.js';
+import type { DatasetDeps } from '../datasets/index.js';
 import type { WriteTx } from '../meta/write-tx.js';
 import { assertVerified, resolveModel, verifyModel, type ModelRow, type ModelVersionRow } from './registry.js';
 

@@ -1,11 +1,11 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CairnError } from '../core/errors.js';
-import { checkoutVersion } from '../datasets/checkout.js';
-import type { DatasetDeps } from '../datasets/deps.js';
+import { checkoutVersion } from '../datasets/index.js';
+import type { DatasetDeps } from '../datasets/index.js';
 import { pull } from '../transfer/pull.js';
 import { versionPacks } from '../transfer/state-db.js';
-import { treeLoader } from '../datasets/trees.js';
+import { treeLoader } from '../datasets/index.js';
 import { openRemote } from '../transfer/open-remote.js';
 import { readState } from '../transfer/remote-layout.js';
 import { loadRemotes, pickRemote } from '../transfer/remotes-file.js';

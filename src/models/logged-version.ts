@@ -1,5 +1,5 @@
 import { loggedEvents } from '../audit/service/logged-events.js';
-import type { DatasetDeps } from '../datasets/deps.js';
+import type { DatasetDeps } from '../datasets/index.js';
 import type { ModelRow, ModelVersionRow } from './registry.js';
 
 /** What the log says a model version is, and where the database disagrees. */

@@ -1,4 +1,4 @@
-import type { DatasetDeps } from '../datasets/deps.js';
+import type { DatasetDeps } from '../datasets/index.js';
 
 /** What transfers need from a workspace (app/ wires it). */
 export interface TransferDeps extends DatasetDeps {

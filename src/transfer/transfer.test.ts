@@ -7,7 +7,7 @@ import { checkoutVersion } from '../datasets/checkout.js';
 import { useTempDirs } from '../test-support/temp.js';
 import { newWorkspace, prng, writeTree } from '../test-support/workspace.js';
 import { cloneInto } from './clone.js';
-import { materializeShared } from './cluster-cache.js';
+import { materializeShared } from '../datasets/cluster-cache.js';
 import { pull } from './pull.js';
 import { push } from './push.js';
 import { addRemote } from './remote-admin.js';

@@ -1,16 +1,15 @@
 import type { OptionsOf } from '../table/define.js';
 import type { dataAdd } from './commands.js';
-import { addVersion } from '../../datasets/add.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 import { formatBytes, formatDuration } from '../format.js';
 
 export async function run(path: string, opts: OptionsOf<typeof dataAdd>): Promise<void> {
   const ctx = commandContext(opts);
   const started = Date.now();
-  const result = await withWorkspace(opts, 'data add', async (ws) => {
+  const result = await withServices(opts, 'data add', async (s) => {
     const bar = ctx.progress(`adding ${opts.name}`);
     try {
-      return await addVersion(ws, {
+      return await s.datasets.add({
         source: path,
         name: opts.name,
         message: opts.message,

@@ -1,15 +1,14 @@
 import type { OptionsOf } from '../table/define.js';
 import type { dataCheckout } from './commands.js';
-import { checkoutVersion } from '../../datasets/checkout.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 import { formatBytes } from '../format.js';
 
 export async function run(ref: string, dir: string, opts: OptionsOf<typeof dataCheckout>): Promise<void> {
   const ctx = commandContext(opts);
-  const r = await withWorkspace(opts, 'data checkout', async (ws) => {
+  const r = await withServices(opts, 'data checkout', async (s) => {
     const bar = ctx.progress(`checkout ${ref}`);
     try {
-      return await checkoutVersion(ws, {
+      return await s.datasets.checkout({
         ref,
         dir,
         force: opts.force === true,

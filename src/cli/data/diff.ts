@@ -1,12 +1,11 @@
 import type { OptionsOf } from '../table/define.js';
 import type { dataDiff } from './commands.js';
-import { diffVersions } from '../../datasets/diff.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 import { formatBytes } from '../format.js';
 
 export async function run(from: string, to: string, opts: OptionsOf<typeof dataDiff>): Promise<void> {
   const ctx = commandContext(opts);
-  const d = await withWorkspace(opts, 'data diff', (ws) => diffVersions(ws, from, to));
+  const d = await withServices(opts, 'data diff', (s) => s.datasets.diff(from, to));
   ctx.out.result(d);
   for (const c of d.added) ctx.out.say(`+ ${c.path}  ${c.newSize !== null ? formatBytes(c.newSize) : c.type}`);
   for (const c of d.removed) ctx.out.say(`- ${c.path}  ${c.oldSize !== null ? formatBytes(c.oldSize) : c.type}`);

@@ -1,12 +1,11 @@
 import type { OptionsOf } from '../table/define.js';
 import type { dataLog } from './commands.js';
-import { logOf } from '../../datasets/queries.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 import { formatBytes, shortDigest } from '../format.js';
 
 export async function run(name: string, opts: OptionsOf<typeof dataLog>): Promise<void> {
   const ctx = commandContext(opts);
-  const versions = await withWorkspace(opts, 'data log', (ws) => logOf(ws, name));
+  const versions = await withServices(opts, 'data log', (s) => s.datasets.log(name));
   ctx.out.result(versions);
   for (const v of versions) {
     const tags = v.tags.length ? ` (${v.tags.join(', ')})` : '';

@@ -1,12 +1,11 @@
 import type { OptionsOf } from '../table/define.js';
 import type { dataLs } from './commands.js';
-import { listAll } from '../../datasets/queries.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 import { formatBytes, table } from '../format.js';
 
 export async function run(opts: OptionsOf<typeof dataLs>): Promise<void> {
   const ctx = commandContext(opts);
-  const rows = await withWorkspace(opts, 'data ls', (ws) => listAll(ws));
+  const rows = await withServices(opts, 'data ls', (s) => s.datasets.list());
   ctx.out.result(
     rows.map((r) => ({
       name: r.name,

@@ -1,11 +1,10 @@
 import type { OptionsOf } from '../table/define.js';
 import type { dataReport } from './commands.js';
-import { reportOf } from '../../datasets/queries.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 
 export async function run(ref: string, opts: OptionsOf<typeof dataReport>): Promise<void> {
   const ctx = commandContext(opts);
-  const r = await withWorkspace(opts, 'data report', (ws) => reportOf(ws, ref, opts.kind));
+  const r = await withServices(opts, 'data report', (s) => s.datasets.report(ref, opts.kind));
   ctx.out.result(r);
   ctx.out.say(`${r.ref}: ${r.kind} report ${r.digest} (${r.created}, ${r.by})`);
   ctx.out.say(JSON.stringify(r.body, null, 2));

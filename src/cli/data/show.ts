@@ -1,12 +1,11 @@
 import type { OptionsOf } from '../table/define.js';
 import type { dataShow } from './commands.js';
-import { showVersion } from '../../datasets/queries.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 import { formatBytes, table } from '../format.js';
 
 export async function run(ref: string, opts: OptionsOf<typeof dataShow>): Promise<void> {
   const ctx = commandContext(opts);
-  const v = await withWorkspace(opts, 'data show', (ws) => showVersion(ws, ref, opts.all ? {} : { limit: opts.limit }));
+  const v = await withServices(opts, 'data show', (s) => s.datasets.show(ref, opts.all ? {} : { limit: opts.limit }));
   ctx.out.result(v);
   ctx.out.say(`${v.ref}  ${v.digest}`);
   ctx.out.say(`created ${v.created} by ${v.author}${v.message ? ` — ${v.message}` : ''}`);

@@ -1,14 +1,13 @@
 import type { OptionsOf } from '../table/define.js';
 import type { dataStatus } from './commands.js';
-import { statusOf } from '../../datasets/status.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 
 export async function run(path: string, opts: OptionsOf<typeof dataStatus>): Promise<void> {
   const ctx = commandContext(opts);
-  const s = await withWorkspace(opts, 'data status', async (ws) => {
+  const s = await withServices(opts, 'data status', async (s) => {
     const bar = ctx.progress('hashing changed files');
     try {
-      return await statusOf(ws, path, opts.name, { onProgress: (d, t) => bar.update(d, t) });
+      return await s.datasets.status(path, opts.name, { onProgress: (d, t) => bar.update(d, t) });
     } finally {
       bar.done();
     }

@@ -2,7 +2,7 @@ import type { OptionsOf } from '../table/define.js';
 import type { pull as pullCommand } from './commands.js';
 import { resolveVersion } from '../../datasets/resolve.js';
 import { CairnError } from '../../core/errors.js';
-import { materializeShared, sharedCacheDir } from '../../transfer/cluster-cache.js';
+import { materializeShared, sharedCacheDir } from '../../datasets/cluster-cache.js';
 import { pull } from '../../transfer/pull.js';
 import { commandContext, withWorkspace } from '../context.js';
 import { formatBytes } from '../format.js';

@@ -1,6 +1,6 @@
 import { isMap, isScalar, type Node, type Pair } from 'yaml';
 import { CairnError } from '../../core/errors.js';
-import { SpecReader, type FieldSpec } from '../../dataprep/spec/yaml-spec.js';
+import { SpecReader, type FieldSpec } from '../../core/yaml-doc.js';
 
 /** A run spec (`cairn.yaml`), docs/COMPUTE.md "Run specs". */
 export interface RunSpec {

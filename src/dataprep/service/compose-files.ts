@@ -1,7 +1,7 @@
 import { composeVersion, type NewFile } from '../../storage/compose/compose.js';
 import type { FlatEntry } from '../../storage/tree/build.js';
 import { fileChunks, type FileEntry } from '../../storage/tree/node.js';
-import { extensionStats } from '../../datasets/stats.js';
+import { extensionStats } from '../../datasets/index.js';
 import type { ComposeResult } from './compose-result.js';
 import type { DataprepDeps } from './context.js';
 

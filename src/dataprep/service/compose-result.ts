@@ -1,4 +1,4 @@
-import type { VersionStats } from '../../datasets/stats.js';
+import type { VersionStats } from '../../datasets/index.js';
 import type { FinishedPack } from '../../storage/pack/writer.js';
 
 /** A new version's content, written to packs but not yet recorded in metadata. */

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { CairnError } from '../../core/errors.js';
-import type { DatasetDeps } from '../../datasets/deps.js';
-import { materializedVersion } from '../../datasets/materialized.js';
-import { resolveVersion, type ResolvedVersion } from '../../datasets/resolve.js';
-import { treeLoader } from '../../datasets/trees.js';
+import type { DatasetDeps } from '../../datasets/index.js';
+import { materializedVersion } from '../../datasets/index.js';
+import { resolveVersion, type ResolvedVersion } from '../../datasets/index.js';
+import { treeLoader } from '../../datasets/index.js';
 import { listFlat, type FlatListing } from '../../storage/tree/list.js';
 import { fileChunks } from '../../storage/tree/node.js';
 import { installPiiMacros } from '../pii/sql.js';

@@ -1,4 +1,4 @@
-import { extensionStats, type VersionStats } from '../../datasets/stats.js';
+import { extensionStats, type VersionStats } from '../../datasets/index.js';
 import type { ComposeResult } from './compose-result.js';
 import { ingest } from '../../storage/ingest/ingest.js';
 import type { DataprepDeps } from './context.js';

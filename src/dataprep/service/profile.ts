@@ -1,6 +1,6 @@
 import { formatDigest } from '../../core/digest.js';
-import { extensionStats } from '../../datasets/stats.js';
-import { storeReport } from '../../datasets/record.js';
+import { extensionStats } from '../../datasets/index.js';
+import { storeReport } from '../../datasets/index.js';
 import { profileTable, type TableProfile } from '../tables/profile.js';
 import { viewVersion, withStoreLock, withTable, type DataprepDeps, type VersionView } from './context.js';
 

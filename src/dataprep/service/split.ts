@@ -6,7 +6,7 @@ import { formatDigest } from '../../core/digest.js';
 import { CairnError } from '../../core/errors.js';
 import { checkDatasetName } from '../../core/names.js';
 import { formatRef } from '../../core/refs.js';
-import { recordVersion } from '../../datasets/record.js';
+import { recordVersion } from '../../datasets/index.js';
 import { labelsOf } from '../files/checks.js';
 import { DEFAULT_MANIFESTS, filterManifest } from '../files/labels.js';
 import { fileLeakage } from '../leakage/file-leakage.js';

@@ -1,5 +1,5 @@
 import type { PiiKind } from '../pii/patterns.js';
-import { SpecReader, type ItemSpec, type TextAt } from './yaml-spec.js';
+import { SpecReader, type ItemSpec, type TextAt } from '../../core/yaml-doc.js';
 
 /** A cleaning recipe (docs/DATAPREP.md): `steps` for tables, `files` for folders of files. */
 export type TableStep = { line: number } & (

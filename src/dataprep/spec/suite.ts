@@ -1,5 +1,5 @@
 import type { PiiKind } from '../pii/patterns.js';
-import { SpecReader, type FieldSpec, type ItemSpec, type TextAt } from './yaml-spec.js';
+import { SpecReader, type FieldSpec, type ItemSpec, type TextAt } from '../../core/yaml-doc.js';
 
 /**
  * A validation suite (docs/DATAPREP.md): `checks` for tables, `files` for folders of files.

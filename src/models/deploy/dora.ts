@@ -1,6 +1,6 @@
 import { CairnError } from '../../core/errors.js';
 import { parseTimeBound } from '../../core/time.js';
-import type { DatasetDeps } from '../../datasets/deps.js';
+import type { DatasetDeps } from '../../datasets/index.js';
 
 /** Where no figure can be computed from what was recorded, it is null and `reason` says why. */
 export interface DoraReport {

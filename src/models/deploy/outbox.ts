@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import { CLIENT_VERSION } from '../../app/version.js';
 import { isoUtc, type Clock } from '../../core/time.js';
-import type { DatasetDeps } from '../../datasets/deps.js';
+import type { DatasetDeps } from '../../datasets/index.js';
 import type { OutboxTable } from '../../meta/schema.js';
 import { httpRequest, is2xx } from './exec.js';
 

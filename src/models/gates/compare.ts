@@ -1,4 +1,4 @@
-import type { DatasetDeps } from '../../datasets/deps.js';
+import type { DatasetDeps } from '../../datasets/index.js';
 import { pairedBootstrapDelta } from '../evaluate/bootstrap.js';
 import { getMetric } from '../evaluate/metrics.js';
 import { resolveModel } from '../registry.js';

@@ -5,17 +5,17 @@ import { formatDigest, sha256Hex } from '../../core/digest.js';
 import { CairnError } from '../../core/errors.js';
 import { uuidv7 } from '../../core/ids.js';
 import { isoUtc } from '../../core/time.js';
-import type { DatasetDeps } from '../../datasets/deps.js';
-import { resolveVersion } from '../../datasets/resolve.js';
+import type { DatasetDeps } from '../../datasets/index.js';
+import { resolveVersion } from '../../datasets/index.js';
 import { addEdges } from '../../meta/repos/lineage.js';
 import { readTable } from '../../sdk/table.js';
-import { materializeShared } from '../../transfer/cluster-cache.js';
+import { materializeShared } from '../../datasets/index.js';
 import { pairedBootstrapDelta, nonRegression } from '../evaluate/bootstrap.js';
 import { getMetric } from '../evaluate/metrics.js';
 import { fairnessGaps, sliceReport } from '../evaluate/slices.js';
 import { resolveModel, type ModelVersionRow } from '../registry.js';
 import { commandPredictor, onnxPredictor, type Predictor } from './predict.js';
-import { readSpecFile } from '../../dataprep/spec/yaml-spec.js';
+import { readSpecFile } from '../../core/yaml-doc.js';
 import { parseEvalSuite, type EvalCheck, type EvalSuite } from './suite.js';
 
 export interface CheckOutcome {

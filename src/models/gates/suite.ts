@@ -1,5 +1,5 @@
 import type { Node } from 'yaml';
-import { SpecReader, type ItemSpec } from '../../dataprep/spec/yaml-spec.js';
+import { SpecReader, type ItemSpec } from '../../core/yaml-doc.js';
 import { getMetric } from '../evaluate/metrics.js';
 
 /** An evaluation suite (docs/MODELS.md "Evaluation suites"). */

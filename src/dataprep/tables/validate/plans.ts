@@ -2,7 +2,7 @@ import type { PiiKind } from '../../pii/patterns.js';
 import { piiCountSql } from '../../pii/sql.js';
 import type { TableCheck } from '../../spec/suite.js';
 import { driftAggregates, driftMethod, evaluateDrift, type DriftColumn, type DriftMethod } from '../drift.js';
-import { locate } from '../../spec/yaml-spec.js';
+import { locate } from '../../../core/yaml-doc.js';
 import { ident, lit, type TableEngine } from '../engine.js';
 import { describeSqlError, isEngineError, offsetInPredicate } from '../engine-error.js';
 import type { LoadedTable } from '../load.js';

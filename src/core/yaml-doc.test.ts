@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseRecipe } from './recipe.js';
-import { parseSuite } from './suite.js';
-import { locate, SpecReader } from './yaml-spec.js';
+import { parseRecipe } from '../dataprep/spec/recipe.js';
+import { parseSuite } from '../dataprep/spec/suite.js';
+import { locate, SpecReader } from './yaml-doc.js';
 
 describe('YAML specs: errors at their real place', () => {
   it('a syntax error names its line and column; an unclosed quote or bracket names the line it opens on', () => {

@@ -2,9 +2,9 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statS
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { CairnError } from '../core/errors.js';
-import type { DatasetDeps } from '../datasets/deps.js';
-import { materializedVersion } from '../datasets/materialized.js';
-import { treeLoader } from '../datasets/trees.js';
+import type { DatasetDeps } from './deps.js';
+import { materializedVersion } from './materialized.js';
+import { treeLoader } from './trees.js';
 import { listFlat } from '../storage/tree/list.js';
 import { discardEntry, makeReadOnly, matchesListing, readSeal, statFingerprint, writeSeal } from './cache-seal.js';
 

@@ -1,5 +1,5 @@
 import type { OptionsOf } from '../table/define.js';
-import type { dataValidate } from './commands.js';
+import type { dataValidate } from './prep-commands.js';
 import { CairnError } from '../../core/errors.js';
 import { validateVersion } from '../../dataprep/service/validate.js';
 import { commandContext, withDataprep } from './shared.js';

@@ -1,5 +1,5 @@
 import type { OptionsOf } from '../table/define.js';
-import type { dataClean } from './commands.js';
+import type { dataClean } from './prep-commands.js';
 import { cleanVersion } from '../../dataprep/service/clean.js';
 import { commandContext, withDataprep } from './shared.js';
 

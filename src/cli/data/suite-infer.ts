@@ -1,5 +1,5 @@
 import type { OptionsOf } from '../table/define.js';
-import type { dataSuiteInfer } from './commands.js';
+import type { dataSuiteInfer } from './prep-commands.js';
 import { inferSuiteFor } from '../../dataprep/service/infer.js';
 import { commandContext, withDataprep } from './shared.js';
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import YAML, { isMap, isScalar, isSeq, LineCounter, type Node, type Pair } from 'yaml';
-import { CairnError, ioError } from '../../core/errors.js';
+import { CairnError, ioError } from './errors.js';
 
 /**
  * Reads a spec file (suite, recipe, run spec) as text: a file that is missing, unreadable or a

@@ -13,7 +13,7 @@ import {
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Workspace } from '../app/workspace.js';
-import { addVersion } from '../datasets/add.js';
+import { addVersion } from './add.js';
 import { useTempDirs } from '../test-support/temp.js';
 import { newWorkspace, writeTree } from '../test-support/workspace.js';
 import { materializeShared } from './cluster-cache.js';

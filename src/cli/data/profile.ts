@@ -1,5 +1,5 @@
 import type { OptionsOf } from '../table/define.js';
-import type { dataProfile } from './commands.js';
+import type { dataProfile } from './prep-commands.js';
 import { profileVersion } from '../../dataprep/service/profile.js';
 import { commandContext, withDataprep } from './shared.js';
 import { formatBytes, table } from '../format.js';

@@ -1,5 +1,5 @@
 import type { OptionsOf } from '../table/define.js';
-import type { dataSplit } from './commands.js';
+import type { dataSplit } from './prep-commands.js';
 import { splitVersion } from '../../dataprep/service/split.js';
 import { commandContext, withDataprep } from './shared.js';
 

@@ -1,0 +1,35 @@
+import { createDatasetsService, type DatasetsService } from '../datasets/index.js';
+import { openWorkspace, type OpenOptions, type Workspace } from './workspace.js';
+
+/**
+ * The services a command (or, later, a server request) talks to: one interface per domain, built
+ * here from the workspace's ports. Shells (cli/, server/) see only these interfaces, so an HTTP
+ * client implementing them can stand in for the in-process services.
+ */
+export interface Services {
+  datasets: DatasetsService;
+}
+
+/** Builds each service on first use: a command pays only for the domains it touches. */
+export function buildServices(ws: Workspace): Services {
+  const cache = new Map<keyof Services, Services[keyof Services]>();
+  const once = <K extends keyof Services>(key: K, make: () => Services[K]): Services[K] => {
+    if (!cache.has(key)) cache.set(key, make());
+    return cache.get(key) as Services[K];
+  };
+  return {
+    get datasets() {
+      return once('datasets', () => createDatasetsService(ws));
+    },
+  };
+}
+
+/** Opens the workspace for one command, hands its services to `fn`, and always closes it (signing a checkpoint). */
+export async function withServices<T>(opts: OpenOptions, fn: (services: Services) => Promise<T>): Promise<T> {
+  const ws = await openWorkspace(opts);
+  try {
+    return await fn(buildServices(ws));
+  } finally {
+    await ws.close();
+  }
+}
