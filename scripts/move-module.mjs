@@ -32,7 +32,8 @@ const walk = (d) => {
     else if (/\.(ts|mts|mjs|js)$/.test(n)) files.push(p);
   }
 };
-for (const d of ['src', 'test', 'bench', 'examples', 'scripts']) if (existsSync(path.join(root, d))) walk(path.join(root, d));
+for (const d of ['src', 'test', 'bench', 'examples', 'scripts'])
+  if (existsSync(path.join(root, d))) walk(path.join(root, d));
 let changed = 0;
 for (const file of files) {
   const text = readFileSync(file, 'utf8');

@@ -1,4 +1,5 @@
-import { createDatasetsService, type DatasetsService } from '../datasets/index.js';
+import { createAuditService, type AuditService } from '../audit/index.js';
+import { createDatasetsService, treeLoader, type DatasetsService } from '../datasets/index.js';
 import { openWorkspace, type OpenOptions, type Workspace } from './workspace.js';
 
 /**
@@ -7,6 +8,7 @@ import { openWorkspace, type OpenOptions, type Workspace } from './workspace.js'
  * client implementing them can stand in for the in-process services.
  */
 export interface Services {
+  audit: AuditService;
   datasets: DatasetsService;
 }
 
@@ -18,6 +20,17 @@ export function buildServices(ws: Workspace): Services {
     return cache.get(key) as Services[K];
   };
   return {
+    get audit() {
+      return once('audit', () =>
+        createAuditService({
+          meta: ws.meta,
+          audit: ws.audit,
+          clock: ws.clock,
+          origin: ws.config.audit.origin,
+          store: () => ({ index: ws.index, packs: ws.packs, pool: ws.pool, load: treeLoader(ws) }),
+        }),
+      );
+    },
     get datasets() {
       return once('datasets', () => createDatasetsService(ws));
     },

@@ -150,30 +150,7 @@ async function openAt(root: string, config: WorkspaceConfig, opts: OpenOptions):
   });
   const packs = new LocalPackDir(join(cairnDir, 'objects'));
   const reader = new PackReader(packs);
-  const index: BlobIndex = {
-    has: (ids) => blobsPresent(meta.db, ids),
-    locate: async (ids) => {
-      const rows = await blobsLocate(meta.db, ids);
-      return new Map(
-        [...rows].map(([id, r]) => [
-          id,
-          { id, packId: r.pack_id, offset: Number(r.offset), length: Number(r.length), kind: r.kind },
-        ]),
-      );
-    },
-    knownPacks: async (ids) => {
-      const out = new Set<string>();
-      for (let i = 0; i < ids.length; i += 500) {
-        for (const r of await meta.db
-          .selectFrom('packs')
-          .select('id')
-          .where('id', 'in', ids.slice(i, i + 500))
-          .execute())
-          out.add(r.id);
-      }
-      return out;
-    },
-  };
+  const index = blobIndexOf(meta);
   const pool = new WorkerPool(config.storage.workers);
   let closed = false;
   return {
@@ -201,6 +178,34 @@ async function openAt(root: string, config: WorkspaceConfig, opts: OpenOptions):
         await pool.close();
         await meta.close();
       }
+    },
+  };
+}
+
+/** Where stored blobs are, from the metadata database's chunk and pack tables. */
+function blobIndexOf(meta: MetaStore): BlobIndex {
+  return {
+    has: (ids) => blobsPresent(meta.db, ids),
+    locate: async (ids) => {
+      const rows = await blobsLocate(meta.db, ids);
+      return new Map(
+        [...rows].map(([id, r]) => [
+          id,
+          { id, packId: r.pack_id, offset: Number(r.offset), length: Number(r.length), kind: r.kind },
+        ]),
+      );
+    },
+    knownPacks: async (ids) => {
+      const out = new Set<string>();
+      for (let i = 0; i < ids.length; i += 500) {
+        const rows = await meta.db
+          .selectFrom('packs')
+          .select('id')
+          .where('id', 'in', ids.slice(i, i + 500))
+          .execute();
+        for (const r of rows) out.add(r.id);
+      }
+      return out;
     },
   };
 }

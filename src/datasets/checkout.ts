@@ -70,60 +70,13 @@ export async function checkoutVersion(
       refuseReservedTarget(input.dir, target);
       const load = treeLoader(deps);
       const listing = await listFlat(r.version.digest, load);
-      const wanted: Wanted[] = [];
-      for (const d of listing.dirs) wanted.push({ path: d, type: 'dir' });
-      for (const { path, entry: e } of listing.files)
-        wanted.push({ path, type: 'file', digest: e.digest, size: e.size, mode: e.mode, chunks: fileChunks(e) });
-      for (const l of listing.symlinks) wanted.push({ path: l.path, type: 'symlink', target: l.target });
-      // Refuse an unsafe manifest before touching the disk, not halfway through writing it.
-      for (const w of wanted) {
-        checkRelPath(w.path);
-        if (w.type === 'symlink') checkSymlink(w.path, w.target);
-      }
-      checkTreeLinks(listing.symlinks);
+      const wanted = wantedOf(listing);
       if (!st) fs.mkdirSync(target, { recursive: true });
       const record = loadStatCache(deps.cacheDir, target);
-      const empty = fs.readdirSync(target).length === 0;
-      const present = new Map<string, Present>();
-      let carried = new Map<string, StatEntry>();
-      if (!empty) {
-        const work = await workingState(deps.pool, target, record);
-        for (const [p, w] of work.entries) {
-          // What a killed checkout left: its temporary files, never under a final name.
-          if (w.type === 'file' && isStaleCheckoutTemp(p)) {
-            fs.rmSync(join(target, p), { force: true });
-            continue;
-          }
-          present.set(p, w.type === 'file' ? { type: 'file', digest: w.digest, mode: w.mode } : w);
-        }
-        carried = work.cache.entries;
-      }
-      let tracked: Map<string, string> | null = null;
-      const prevDigest = record?.version ?? null;
-      if (prevDigest) {
-        tracked = new Map();
-        try {
-          const prev = await listFlat(prevDigest, load);
-          for (const f of prev.files) tracked.set(f.path, f.entry.digest);
-          for (const l of prev.symlinks) tracked.set(l.path, `->${l.target}`);
-        } catch {
-          tracked = null;
-        }
-      }
+      const { present, carried } = await presentIn(deps, target, record);
+      const tracked = await trackedBy(record?.version ?? null, load);
       const plan = planCheckout(wanted, present, tracked, input.force === true);
-      if (plan.conflicts.length > 0) {
-        throw new CairnError(
-          'LOCAL_CHANGES',
-          `checkout would overwrite ${plan.conflicts.length} local change(s) in ${input.dir}: ${plan.conflicts
-            .slice(0, 5)
-            .map((c) => `${c.path} (${c.reason})`)
-            .join(', ')}${plan.conflicts.length > 5 ? ', …' : ''}`,
-          {
-            data: { conflicts: plan.conflicts },
-            hint: 'commit them as a new version with `cairn data add`, move them away, or pass --force to overwrite',
-          },
-        );
-      }
+      if (plan.conflicts.length > 0) throw localChanges(input.dir, plan.conflicts);
       for (const p of plan.remove) {
         const abs = join(target, p);
         try {
@@ -146,46 +99,17 @@ export async function checkoutVersion(
           input.onProgress?.(done, total);
         },
       });
-      // Remember what this directory now holds, so status and the next checkout are cheap
-      // and can tell our files from the user's edits.
-      const started = nowMs();
-      const entries = new Map<string, StatEntry>();
-      for (const w of wanted) {
-        if (w.type !== 'file') continue;
-        const prev = carried.get(w.path);
-        if (prev && prev.digest === w.digest) {
-          entries.set(w.path, prev);
-          continue;
-        }
-        const s = fs.lstatSync(join(target, w.path));
-        entries.set(w.path, {
-          ino: s.ino,
-          size: s.size,
-          mtimeMs: s.mtimeMs,
-          ctimeMs: s.ctimeMs,
-          mode: w.mode,
-          digest: w.digest,
-          ...(w.chunks.length > 1 ? { chunks: w.chunks } : {}),
-        });
-      }
-      saveStatCache(deps.cacheDir, {
-        v: 2,
-        root: target,
-        scannedAtMs: started,
-        version: r.version.digest,
-        links: listing.symlinks.map((l) => [l.path, l.target] as [string, string]),
-        dirs: listing.dirs,
-        meta: { dataset: r.dataset.name, ref: r.ref },
-        entries,
-      });
+      rememberCheckout(
+        deps.cacheDir,
+        target,
+        { digest: r.version.digest, dataset: r.dataset.name, ref: r.ref },
+        listing,
+        wanted,
+        carried,
+      );
       await commit(async () => {
-        draft.params = {
-          ...draft.params,
-          written: stats.files,
-          removed: plan.remove.length,
-          bytes: stats.bytes,
-          method: stats.method,
-        };
+        const counts = { written: stats.files, removed: plan.remove.length, bytes: stats.bytes, method: stats.method };
+        draft.params = { ...draft.params, ...counts };
       });
       return {
         ref: r.ref,
@@ -200,6 +124,108 @@ export async function checkoutVersion(
       };
     },
   );
+}
+
+type Listing = Awaited<ReturnType<typeof listFlat>>;
+
+/** What the version holds, refused whole if unsafe before the disk is touched (not halfway through writing it). */
+function wantedOf(listing: Listing): Wanted[] {
+  const wanted: Wanted[] = [];
+  for (const d of listing.dirs) wanted.push({ path: d, type: 'dir' });
+  for (const { path, entry: e } of listing.files)
+    wanted.push({ path, type: 'file', digest: e.digest, size: e.size, mode: e.mode, chunks: fileChunks(e) });
+  for (const l of listing.symlinks) wanted.push({ path: l.path, type: 'symlink', target: l.target });
+  for (const w of wanted) {
+    checkRelPath(w.path);
+    if (w.type === 'symlink') checkSymlink(w.path, w.target);
+  }
+  checkTreeLinks(listing.symlinks);
+  return wanted;
+}
+
+/** What the target holds now (hashed where the stat cache cannot vouch for it). */
+async function presentIn(deps: DatasetDeps, target: string, record: ReturnType<typeof loadStatCache>) {
+  const present = new Map<string, Present>();
+  let carried = new Map<string, StatEntry>();
+  if (fs.readdirSync(target).length === 0) return { present, carried };
+  const work = await workingState(deps.pool, target, record);
+  for (const [p, w] of work.entries) {
+    // What a killed checkout left: its temporary files, never under a final name.
+    if (w.type === 'file' && isStaleCheckoutTemp(p)) {
+      fs.rmSync(join(target, p), { force: true });
+      continue;
+    }
+    present.set(p, w.type === 'file' ? { type: 'file', digest: w.digest, mode: w.mode } : w);
+  }
+  carried = work.cache.entries;
+  return { present, carried };
+}
+
+/** The files the previous checkout wrote here (so the user's own edits can be told apart), if known. */
+async function trackedBy(prevDigest: string | null, load: ReturnType<typeof treeLoader>) {
+  if (!prevDigest) return null;
+  const tracked = new Map<string, string>();
+  try {
+    const prev = await listFlat(prevDigest, load);
+    for (const f of prev.files) tracked.set(f.path, f.entry.digest);
+    for (const l of prev.symlinks) tracked.set(l.path, `->${l.target}`);
+  } catch {
+    return null;
+  }
+  return tracked;
+}
+
+function localChanges(dir: string, conflicts: Array<{ path: string; reason: string }>): CairnError {
+  const shown = conflicts.slice(0, 5).map((c) => `${c.path} (${c.reason})`);
+  return new CairnError(
+    'LOCAL_CHANGES',
+    `checkout would overwrite ${conflicts.length} local change(s) in ${dir}: ${shown.join(', ')}${conflicts.length > 5 ? ', …' : ''}`,
+    {
+      data: { conflicts },
+      hint: 'commit them as a new version with `cairn data add`, move them away, or pass --force to overwrite',
+    },
+  );
+}
+
+/** Remembers what the directory now holds, so status and the next checkout are cheap and can tell our files from the user's edits. */
+function rememberCheckout(
+  cacheDir: string,
+  target: string,
+  version: { digest: string; dataset: string; ref: string },
+  listing: Listing,
+  wanted: readonly Wanted[],
+  carried: Map<string, StatEntry>,
+): void {
+  const started = nowMs();
+  const entries = new Map<string, StatEntry>();
+  for (const w of wanted) {
+    if (w.type !== 'file') continue;
+    const prev = carried.get(w.path);
+    if (prev && prev.digest === w.digest) {
+      entries.set(w.path, prev);
+      continue;
+    }
+    const s = fs.lstatSync(join(target, w.path));
+    entries.set(w.path, {
+      ino: s.ino,
+      size: s.size,
+      mtimeMs: s.mtimeMs,
+      ctimeMs: s.ctimeMs,
+      mode: w.mode,
+      digest: w.digest,
+      ...(w.chunks.length > 1 ? { chunks: w.chunks } : {}),
+    });
+  }
+  saveStatCache(cacheDir, {
+    v: 2,
+    root: target,
+    scannedAtMs: started,
+    version: version.digest,
+    links: listing.symlinks.map((l) => [l.path, l.target] as [string, string]),
+    dirs: listing.dirs,
+    meta: { dataset: version.dataset, ref: version.ref },
+    entries,
+  });
 }
 
 /**

@@ -1,12 +1,11 @@
 import type { OptionsOf } from '../table/define.js';
 import type { auditLog } from './commands.js';
-import { listEvents } from '../../audit/service/audit-service.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 import { table } from '../format.js';
 
 export async function run(opts: OptionsOf<typeof auditLog>): Promise<void> {
   const ctx = commandContext(opts);
-  const events = await withWorkspace(opts, 'audit log', (ws) => listEvents(ws, opts));
+  const events = await withServices(opts, 'audit log', (s) => s.audit.events(opts));
   // Each event exactly as its entry says; one whose entry no longer hashes to its leaf is
   // flagged: what it says is not what the log committed to.
   ctx.out.result(

@@ -1,8 +1,7 @@
 import type { OptionsOf } from '../table/define.js';
 import type { auditVerifyProof } from './commands.js';
 import { readFileSync } from 'node:fs';
-import { checkProofFile } from '../../audit/export/proof-file.js';
-import { loadVerifierKey } from '../../audit/service/audit-service.js';
+import { offlineAudit } from '../../audit/index.js';
 import { CairnError } from '../../core/errors.js';
 import { commandContext } from '../context.js';
 
@@ -14,7 +13,7 @@ export async function run(file: string, opts: OptionsOf<typeof auditVerifyProof>
   } catch (err) {
     throw new CairnError('IO_ERROR', `cannot read ${file}: ${(err as Error).message}`);
   }
-  const r = checkProofFile(text, opts.key ? loadVerifierKey(opts.key) : undefined);
+  const r = offlineAudit.verifyProof(text, opts.key ? offlineAudit.loadVerifierKey(opts.key) : undefined);
   if (!r.ok)
     throw new CairnError('CHECK_FAILED', `proof does not verify: ${r.problems.join('; ')}`, { data: { report: r } });
   ctx.out.result(r);

@@ -1,13 +1,9 @@
 import type { OptionsOf } from '../table/define.js';
 import type { auditVerify } from './commands.js';
-import { verifyBundle } from '../../audit/export/bundle.js';
-import { loadVerifierKey, verifyWorkspaceLog } from '../../audit/service/audit-service.js';
-import type { VerifyProblem } from '../../audit/verify/log-verifier.js';
-import type { AuditVerifyReport } from '../../audit/verify/verify-workspace.js';
+import { offlineAudit, type AuditVerifyReport, type VerifyProblem } from '../../audit/index.js';
 import { CairnError } from '../../core/errors.js';
-import { treeLoader } from '../../datasets/trees.js';
 import { readFileSync } from 'node:fs';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 
 /** How many current rows were reconciled with the log, and how many could not be. */
 function stateSummary(state: AuditVerifyReport['state']): string {
@@ -35,9 +31,9 @@ export async function run(opts: OptionsOf<typeof auditVerify>): Promise<void> {
   }
   if (opts.bundle) {
     if (opts.artifacts) throw new CairnError('USAGE', '--artifacts needs the workspace, not a bundle');
-    const trusted = opts.key ? loadVerifierKey(opts.key) : undefined;
+    const trusted = opts.key ? offlineAudit.loadVerifierKey(opts.key) : undefined;
     const against = opts.against ? readFileSync(opts.against, 'utf8') : undefined;
-    const r = await verifyBundle(opts.bundle, trusted, against);
+    const r = await offlineAudit.verifyBundle(opts.bundle, trusted, against);
     report = r;
     ({ ok, firstBad, problems } = r);
     if (ok)
@@ -45,16 +41,14 @@ export async function run(opts: OptionsOf<typeof auditVerify>): Promise<void> {
         `ok: ${r.size} entries, ${r.checkpoints} checkpoints, ${r.inclusionProofsChecked} inclusion and ${r.consistencyProofsChecked} consistency proofs verify${trusted ? ', signed by the trusted key' : ' — self-consistent; verified against the bundle’s own key (pass --key to check who signed it)'}`,
       );
   } else {
-    const r = await withWorkspace(opts, 'audit verify', async (ws) => {
+    const r = await withServices(opts, 'audit verify', async (s) => {
       const bar = ctx.progress('verifying', 'items');
       try {
-        return await verifyWorkspaceLog(ws, {
+        return await s.audit.verify({
           ...(opts.against ? { againstFile: opts.against } : {}),
           ...(opts.key ? { key: opts.key } : {}),
           deep: opts.deep === true,
-          ...(opts.artifacts
-            ? { artifacts: { index: ws.index, packs: ws.packs, pool: ws.pool, load: treeLoader(ws) } }
-            : {}),
+          artifacts: opts.artifacts === true,
           onProgress: (n, t) => bar.update(n, t),
         });
       } finally {

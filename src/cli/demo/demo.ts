@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { packageRoot } from '../../core/package-root.js';
 import { CairnError } from '../../core/errors.js';
-import { demoData } from '../../demo/data-sources.js';
+import { demoData } from '../../demo/index.js';
 import { commandContext } from '../context.js';
 
 const BIN = join(packageRoot(), 'bin', 'cairn.js');

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { useTempDirs } from '../../test-support/temp.js';
 import { codeFileChanges, describeFileChanges } from './changes.js';
 import { codeFingerprint } from './fingerprint.js';
-import { ignoreWorkspaceInGit, withWorkspaceIgnored } from './gitignore.js';
+import { ignoreWorkspaceInGit, withWorkspaceIgnored } from '../../app/gitignore.js';
 
 const GIT_ENV = {
   ...process.env,

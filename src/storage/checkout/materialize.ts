@@ -40,6 +40,11 @@ const TASK_FILES = 256;
 /** Prefix of the temporary names files are written under, beside their final place. */
 export const CHECKOUT_TEMP_PREFIX = '.cairn-tmp-';
 
+type FileWrite = { entry: Extract<Wanted, { type: 'file' }>; replace: boolean };
+type Placement = { writeTo: string; finalAbs: string; replace: boolean; size: number; fromCache: boolean };
+type ToWrite = { size: number; chunks: string[]; digest: string; rel: string };
+type LateCheck = { path: string; size: number; digest: string; label: string; segments: MaterializeSegment[] };
+
 /**
  * Writes files (chunks read from packs, each file re-hashed whole), creates directories and
  * symlinks under `target`. Never follows a symlink that is already in the target: a parent
@@ -57,51 +62,32 @@ export async function materialize(
   writes: ReadonlyArray<{ entry: Wanted; replace: boolean }>,
   opts: MaterializeOptions,
 ): Promise<MaterializeStats> {
-  const stats: MaterializeStats = { files: 0, bytes: 0, linked: 0, method: 'copy', poisonedCache: 0 };
-  const madeDirs = new Set<string>(['']);
-  const newDirs: string[] = [];
-  const ensureDir = (rel: string) => {
-    if (madeDirs.has(rel)) return;
-    ensureDir(rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
-    const abs = join(target, rel);
-    let st: fs.Stats | null = null;
-    try {
-      st = fs.lstatSync(abs);
-    } catch {
-      fs.mkdirSync(abs);
-      newDirs.push(abs);
-    }
-    if (st && !st.isDirectory()) {
-      throw new CairnError(
-        'PATH_UNSAFE',
-        `refusing to write through ${abs}: it is not a directory${st.isSymbolicLink() ? ' but a symlink' : ''}`,
-        { data: { path: rel } },
-      );
-    }
-    madeDirs.add(rel);
-  };
-  // Temporary files this call created (by exclusive create); the only files it may remove.
-  const temps = new Set<string>();
-  const cleanUp = () => {
-    for (const t of temps) fs.rmSync(t, { force: true });
-    temps.clear();
-    for (const d of newDirs.reverse()) {
-      try {
-        fs.rmdirSync(d);
-      } catch {
-        // Not empty (something else lives there now) or already gone: leave it.
-      }
-    }
-  };
-
-  const files = writes.filter((w) => w.entry.type === 'file') as Array<{
-    entry: Extract<Wanted, { type: 'file' }>;
-    replace: boolean;
-  }>;
   for (const w of writes) checkRelPath(w.entry.path);
+  const files = writes.filter((w): w is FileWrite => w.entry.type === 'file');
+  const locs = await locateChunks(opts.index, files);
+  const job = new Materialization(target, opts, locs);
+  try {
+    for (const w of writes) {
+      const parent = w.entry.path.includes('/') ? w.entry.path.slice(0, w.entry.path.lastIndexOf('/')) : '';
+      job.ensureDir(w.entry.type === 'dir' ? w.entry.path : parent);
+    }
+    const method = opts.link === 'auto' ? (reflinkWorks(opts.fileCacheDir, target) ? 'reflink' : 'copy') : opts.link;
+    job.stats.method = method;
+    const placements = await job.plan(files, method);
+    await job.runTasks();
+    job.placeFiles(placements, method);
+    job.makeSymlinks(writes);
+    return job.stats;
+  } catch (err) {
+    job.cleanUp();
+    throw err;
+  }
+}
 
+/** Where every chunk lives; refuses missing chunks and sizes that disagree with them before a byte is written. */
+async function locateChunks(index: BlobIndex, files: readonly FileWrite[]) {
   const ids = [...new Set(files.flatMap((f) => f.entry.chunks))];
-  const locs = await opts.index.locate(ids);
+  const locs = await index.locate(ids);
   for (const id of ids) {
     if (!locs.has(id)) {
       throw new CairnError('MISSING_OBJECT', `chunk ${id} of this version is not in the object store`, {
@@ -110,8 +96,8 @@ export async function materialize(
       });
     }
   }
-  // A size that disagrees with the chunks is refused before a byte is written (a pre-sized
-  // file would otherwise take whatever the tree claims, and a digest check come too late).
+  // A size that disagrees with the chunks is refused up front (a pre-sized file would
+  // otherwise take whatever the tree claims, and a digest check come too late).
   for (const { entry } of files) {
     const held = entry.chunks.reduce((n, id) => n + locs.get(id)!.length, 0);
     if (held !== entry.size) {
@@ -122,12 +108,156 @@ export async function materialize(
       );
     }
   }
-  const segmentsOf = (chunks: string[]): MaterializeSegment[] => {
+  return locs;
+}
+
+type Locations = Awaited<ReturnType<BlobIndex['locate']>>;
+
+/** The state of one checkout: what it created (and so may remove), and the worker tasks it scheduled. */
+class Materialization {
+  readonly stats: MaterializeStats = { files: 0, bytes: 0, linked: 0, method: 'copy', poisonedCache: 0 };
+  readonly #madeDirs = new Set<string>(['']);
+  readonly #newDirs: string[] = [];
+  // Temporary files this call created (by exclusive create); the only files it may remove.
+  readonly #temps = new Set<string>();
+  readonly #tasks: MaterializeFile[][] = [];
+  readonly #lateChecks: LateCheck[] = [];
+  readonly #cacheTemp = new Map<string, string>();
+  #batch: MaterializeFile[] = [];
+  #batchBytes = 0;
+
+  constructor(
+    readonly target: string,
+    readonly opts: MaterializeOptions,
+    readonly locs: Locations,
+  ) {}
+
+  ensureDir(rel: string): void {
+    if (this.#madeDirs.has(rel)) return;
+    this.ensureDir(rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
+    const abs = join(this.target, rel);
+    let st: fs.Stats | null = null;
+    try {
+      st = fs.lstatSync(abs);
+    } catch {
+      fs.mkdirSync(abs);
+      this.#newDirs.push(abs);
+    }
+    if (st && !st.isDirectory()) {
+      throw new CairnError(
+        'PATH_UNSAFE',
+        `refusing to write through ${abs}: it is not a directory${st.isSymbolicLink() ? ' but a symlink' : ''}`,
+        { data: { path: rel } },
+      );
+    }
+    this.#madeDirs.add(rel);
+  }
+
+  cleanUp(): void {
+    for (const t of this.#temps) fs.rmSync(t, { force: true });
+    this.#temps.clear();
+    for (const d of this.#newDirs.reverse()) {
+      try {
+        fs.rmdirSync(d);
+      } catch {
+        // Not empty (something else lives there now) or already gone: leave it.
+      }
+    }
+  }
+
+  /**
+   * Where each file is written first: a temporary name next to its final place, or (link
+   * modes) the shared file cache, from which it is then linked or cloned.
+   */
+  async plan(files: readonly FileWrite[], method: MaterializeStats['method']): Promise<Placement[]> {
+    const placements: Placement[] = [];
+    const cacheWanted = new Map<string, ToWrite & { mode: number }>();
+    const cacheChecked = new Set<string>();
+    const hash = async (path: string) =>
+      (await hashFiles(this.opts.pool, [{ abs: path, size: fs.statSync(path).size }]))[0]!.digest;
+    for (const { entry, replace } of files) {
+      const finalAbs = join(this.target, entry.path);
+      const toWrite = { size: entry.size, chunks: entry.chunks, digest: entry.digest, rel: entry.path };
+      if (method === 'copy') {
+        const writeTo = tempBeside(finalAbs);
+        placements.push({ writeTo, finalAbs, replace, size: entry.size, fromCache: false });
+        this.#schedule(writeTo, toWrite, entry.mode === '755' ? 0o755 : 0o644);
+        continue;
+      }
+      const exec = entry.mode === '755';
+      const cachePath = fileCacheEntry(this.opts.fileCacheDir, entry.digest, exec);
+      const mode = exec ? FILE_CACHE_MODE.executable : FILE_CACHE_MODE.plain;
+      if (!cacheChecked.has(cachePath)) {
+        cacheChecked.add(cachePath);
+        const state = await checkFileCacheEntry(cachePath, { digest: entry.digest, size: entry.size, mode }, hash);
+        if (state === 'poisoned') this.stats.poisonedCache++;
+        if (state !== 'ok') cacheWanted.set(cachePath, { ...toWrite, mode });
+      }
+      placements.push({ writeTo: cachePath, finalAbs, replace, size: entry.size, fromCache: true });
+    }
+    for (const [path, c] of cacheWanted) {
+      fs.mkdirSync(dirname(path), { recursive: true });
+      // Written under a temp name and renamed, so a crash never leaves a partial cache file.
+      const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+      this.#cacheTemp.set(path, tmp);
+      this.#schedule(tmp, c, c.mode);
+    }
+    if (this.#batch.length) this.#tasks.push(this.#batch);
+    return placements;
+  }
+
+  /**
+   * Worker tasks: big files split in segments across workers (then checked whole by one more
+   * task), small ones batched and checked as they are written.
+   */
+  #schedule(writeTo: string, f: ToWrite, mode: number): void {
+    const segs = this.#segmentsOf(f.chunks);
+    if (f.size <= SEGMENT_BYTES) {
+      this.#temps.add(writeTo);
+      const verify = { digest: f.digest, size: f.size, label: f.rel };
+      this.#pushTask({ target: writeTo, create: mode, segments: segs, verify }, f.size);
+      return;
+    }
+    // Pre-sized so several workers can write disjoint ranges at once; it keeps its
+    // temporary name until the whole file has been read back and checked.
+    const fd = fs.openSync(writeTo, 'wx', mode);
+    this.#temps.add(writeTo);
+    try {
+      fs.ftruncateSync(fd, f.size);
+    } finally {
+      fs.closeSync(fd);
+    }
+    let cur: MaterializeSegment[] = [];
+    let curBytes = 0;
+    for (const s of segs) {
+      cur.push(s);
+      curBytes += s.length;
+      if (curBytes >= SEGMENT_BYTES) {
+        this.#tasks.push([{ target: writeTo, segments: cur }]);
+        cur = [];
+        curBytes = 0;
+      }
+    }
+    if (cur.length) this.#tasks.push([{ target: writeTo, segments: cur }]);
+    this.#lateChecks.push({ path: writeTo, size: f.size, digest: f.digest, label: f.rel, segments: segs });
+  }
+
+  #pushTask(f: MaterializeFile, bytes: number): void {
+    if (this.#batch.length >= TASK_FILES || (this.#batch.length > 0 && this.#batchBytes + bytes > TASK_BYTES)) {
+      this.#tasks.push(this.#batch);
+      this.#batch = [];
+      this.#batchBytes = 0;
+    }
+    this.#batch.push(f);
+    this.#batchBytes += bytes;
+  }
+
+  #segmentsOf(chunks: string[]): MaterializeSegment[] {
     let off = 0;
     return chunks.map((id) => {
-      const l = locs.get(id)!;
+      const l = this.locs.get(id)!;
       const s = {
-        packPath: opts.packs.packPath(l.packId),
+        packPath: this.opts.packs.packPath(l.packId),
         packOffset: l.offset,
         length: l.length,
         id,
@@ -136,147 +266,31 @@ export async function materialize(
       off += l.length;
       return s;
     });
-  };
+  }
 
-  try {
-    for (const w of writes) {
-      const parent = w.entry.path.includes('/') ? w.entry.path.slice(0, w.entry.path.lastIndexOf('/')) : '';
-      ensureDir(w.entry.type === 'dir' ? w.entry.path : parent);
-    }
-    const method = opts.link === 'auto' ? (reflinkWorks(opts.fileCacheDir, target) ? 'reflink' : 'copy') : opts.link;
-    stats.method = method;
-    const tempBeside = (finalAbs: string) =>
-      join(dirname(finalAbs), `${CHECKOUT_TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`);
-    // Where each file is written first: a temporary name next to its final place, or (link
-    // modes) the shared file cache, from which it is then linked or cloned.
-    const placements: Array<{ writeTo: string; finalAbs: string; replace: boolean; size: number; fromCache: boolean }> =
-      [];
-    const cacheWanted = new Map<
-      string,
-      { size: number; chunks: string[]; mode: number; digest: string; rel: string }
-    >();
-    const cacheChecked = new Set<string>();
-    const hash = async (path: string) =>
-      (await hashFiles(opts.pool, [{ abs: path, size: fs.statSync(path).size }]))[0]!.digest;
-
-    // Worker tasks: big files split in segments across workers (then checked whole by one
-    // more task), small ones batched and checked as they are written.
-    const tasks: MaterializeFile[][] = [];
-    const lateChecks: Array<{
-      path: string;
-      size: number;
-      digest: string;
-      label: string;
-      segments: MaterializeSegment[];
-    }> = [];
-    let batch: MaterializeFile[] = [];
-    let batchBytes = 0;
-    const pushTask = (f: MaterializeFile, bytes: number) => {
-      if (batch.length >= TASK_FILES || (batch.length > 0 && batchBytes + bytes > TASK_BYTES)) {
-        tasks.push(batch);
-        batch = [];
-        batchBytes = 0;
-      }
-      batch.push(f);
-      batchBytes += bytes;
-    };
-    const schedule = (
-      writeTo: string,
-      f: { size: number; chunks: string[]; digest: string; rel: string },
-      mode: number,
-    ) => {
-      const segs = segmentsOf(f.chunks);
-      if (f.size <= SEGMENT_BYTES) {
-        temps.add(writeTo);
-        pushTask(
-          { target: writeTo, create: mode, segments: segs, verify: { digest: f.digest, size: f.size, label: f.rel } },
-          f.size,
-        );
-        return;
-      }
-      // Pre-sized so several workers can write disjoint ranges at once; it keeps its
-      // temporary name until the whole file has been read back and checked.
-      const fd = fs.openSync(writeTo, 'wx', mode);
-      temps.add(writeTo);
-      try {
-        fs.ftruncateSync(fd, f.size);
-      } finally {
-        fs.closeSync(fd);
-      }
-      let cur: MaterializeSegment[] = [];
-      let curBytes = 0;
-      for (const s of segs) {
-        cur.push(s);
-        curBytes += s.length;
-        if (curBytes >= SEGMENT_BYTES) {
-          tasks.push([{ target: writeTo, segments: cur }]);
-          cur = [];
-          curBytes = 0;
-        }
-      }
-      if (cur.length) tasks.push([{ target: writeTo, segments: cur }]);
-      lateChecks.push({ path: writeTo, size: f.size, digest: f.digest, label: f.rel, segments: segs });
-    };
-    for (const { entry, replace } of files) {
-      const finalAbs = join(target, entry.path);
-      if (method === 'copy') {
-        const writeTo = tempBeside(finalAbs);
-        placements.push({ writeTo, finalAbs, replace, size: entry.size, fromCache: false });
-        schedule(
-          writeTo,
-          { size: entry.size, chunks: entry.chunks, digest: entry.digest, rel: entry.path },
-          entry.mode === '755' ? 0o755 : 0o644,
-        );
-        continue;
-      }
-      const exec = entry.mode === '755';
-      const cachePath = fileCacheEntry(opts.fileCacheDir, entry.digest, exec);
-      const mode = exec ? FILE_CACHE_MODE.executable : FILE_CACHE_MODE.plain;
-      if (!cacheChecked.has(cachePath)) {
-        cacheChecked.add(cachePath);
-        const state = await checkFileCacheEntry(cachePath, { digest: entry.digest, size: entry.size, mode }, hash);
-        if (state === 'poisoned') stats.poisonedCache++;
-        if (state !== 'ok')
-          cacheWanted.set(cachePath, {
-            size: entry.size,
-            chunks: entry.chunks,
-            mode,
-            digest: entry.digest,
-            rel: entry.path,
-          });
-      }
-      placements.push({ writeTo: cachePath, finalAbs, replace, size: entry.size, fromCache: true });
-    }
-    const cacheTemp = new Map<string, string>();
-    if (method !== 'copy') {
-      for (const [path, c] of cacheWanted) {
-        fs.mkdirSync(dirname(path), { recursive: true });
-        // Written under a temp name and renamed, so a crash never leaves a partial cache file.
-        const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-        cacheTemp.set(path, tmp);
-        schedule(tmp, c, c.mode);
-      }
-    }
-    if (batch.length) tasks.push(batch);
-
-    // Every task must have stopped before cleaning up: a worker still writing would otherwise
-    // recreate a file after it was removed.
+  /** Runs every task; all must have stopped before a cleanup (a running worker would recreate a removed file). */
+  async runTasks(): Promise<void> {
     const run = async (t: MaterializeFile[]) => {
-      await opts.pool.run({ type: 'materialize', files: t });
-      opts.onProgress?.(t.reduce((n, f) => n + f.segments.reduce((m, s) => m + s.length, 0), 0));
+      await this.opts.pool.run({ type: 'materialize', files: t });
+      this.opts.onProgress?.(t.reduce((n, f) => n + f.segments.reduce((m, s) => m + s.length, 0), 0));
     };
-    const settled = await Promise.allSettled(tasks.map(run));
+    const settled = await Promise.allSettled(this.#tasks.map(run));
     const failed = settled.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
-    const checked = await Promise.allSettled(lateChecks.map((v) => opts.pool.run({ type: 'verify-file', ...v })));
+    const checked = await Promise.allSettled(
+      this.#lateChecks.map((v) => this.opts.pool.run({ type: 'verify-file', ...v })),
+    );
     const bad = checked.find((r) => r.status === 'rejected');
     if (bad) throw (bad as PromiseRejectedResult).reason;
-
-    for (const [path, tmp] of cacheTemp) {
+    for (const [path, tmp] of this.#cacheTemp) {
       fs.renameSync(tmp, path);
-      temps.delete(tmp);
+      this.#temps.delete(tmp);
       sealFileCacheEntry(path);
     }
+  }
+
+  /** Moves each checked file to its final name (linked or cloned from the cache in link modes). */
+  placeFiles(placements: readonly Placement[], method: MaterializeStats['method']): void {
     for (const p of placements) {
       let tmp = p.writeTo;
       if (p.fromCache) {
@@ -284,33 +298,36 @@ export async function materialize(
         try {
           if (method === 'hardlink') fs.linkSync(p.writeTo, tmp);
           else fs.copyFileSync(p.writeTo, tmp, fs.constants.COPYFILE_FICLONE | fs.constants.COPYFILE_EXCL);
-          temps.add(tmp);
+          this.#temps.add(tmp);
           if (method === 'reflink') fs.chmodSync(tmp, (fs.statSync(p.writeTo).mode & 0o111) !== 0 ? 0o755 : 0o644);
         } catch (err) {
           throw ioError(err, method === 'hardlink' ? 'hardlink into' : 'copy into', p.finalAbs);
         }
-        stats.linked++;
+        this.stats.linked++;
       }
       place(tmp, p.finalAbs, p.replace);
-      temps.delete(tmp);
-      stats.files++;
-      stats.bytes += p.size;
+      this.#temps.delete(tmp);
+      this.stats.files++;
+      this.stats.bytes += p.size;
     }
+  }
+
+  makeSymlinks(writes: ReadonlyArray<{ entry: Wanted; replace: boolean }>): void {
     for (const { entry, replace } of writes) {
       if (entry.type !== 'symlink') continue;
       checkSymlink(entry.path, entry.target);
-      const abs = join(target, entry.path);
+      const abs = join(this.target, entry.path);
       if (replace) {
         clearEmptyDirectory(abs);
         fs.rmSync(abs, { force: true });
       }
       fs.symlinkSync(entry.target, abs);
     }
-    return stats;
-  } catch (err) {
-    cleanUp();
-    throw err;
   }
+}
+
+function tempBeside(finalAbs: string): string {
+  return join(dirname(finalAbs), `${CHECKOUT_TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`);
 }
 
 /**

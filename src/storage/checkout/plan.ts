@@ -44,57 +44,14 @@ export function planCheckout(
       plan.remove.push(path);
     }
   };
+  const ctx: PlanContext = { plan, present, tracked, force, wantedPaths, pristine, remove };
   for (const w of wanted) {
     const p = present.get(w.path);
-    if (w.type === 'dir') {
-      if (!p) plan.write.push({ entry: w, replace: false });
-      else if (p.type !== 'dir') {
-        // A file the previous checkout wrote may give way to a directory of the same name.
-        if (pristine(w.path, p) || force) {
-          remove(w.path);
-          plan.write.push({ entry: w, replace: false });
-        } else {
-          plan.conflicts.push({ path: w.path, reason: `a ${p.type} with local changes is in the way of a directory` });
-        }
-      }
-      continue;
-    }
-    if (!p) {
-      plan.write.push({ entry: w, replace: false });
-      continue;
-    }
-    const same =
-      w.type === 'file'
-        ? p.type === 'file' && p.digest === w.digest && p.mode === w.mode
-        : p.type === 'symlink' && p.target === w.target;
-    if (same) {
-      plan.unchanged++;
-      continue;
-    }
-    if (p.type === 'dir') {
-      // A directory may give way to a file only if everything in it is ours and unchanged
-      // (it is removed below), or with --force.
-      const prefix = `${w.path}/`;
-      const inside = [...present].filter(([q, pq]) => q.startsWith(prefix) && pq.type !== 'dir');
-      const blocking = inside.filter(([q, pq]) => !pristine(q, pq) || wantedPaths.has(q));
-      if (blocking.length === 0 || force) {
-        for (const [q] of inside) remove(q);
-        plan.write.push({ entry: w, replace: true });
-      } else {
-        plan.conflicts.push({
-          path: w.path,
-          reason: `a directory holding ${blocking.length} local file(s) is in the way`,
-        });
-      }
-    } else if (pristine(w.path, p) || force) {
-      plan.write.push({ entry: w, replace: true });
-    } else {
-      plan.conflicts.push({
-        path: w.path,
-        reason: tracked?.has(w.path) ? 'modified since checkout' : 'untracked file differs from the version',
-      });
-    }
+    if (w.type === 'dir') planDirectory(ctx, w, p);
+    else if (!p) plan.write.push({ entry: w, replace: false });
+    else planReplacement(ctx, w, p);
   }
+  // What is here but not in the version: ours and untouched goes, the user's stays.
   for (const [path, p] of present) {
     if (wantedPaths.has(path) || p.type === 'dir' || removing.has(path)) continue;
     if (pristine(path, p)) remove(path);
@@ -106,4 +63,63 @@ export function planCheckout(
     }
   }
   return plan;
+}
+
+interface PlanContext {
+  plan: CheckoutPlan;
+  present: ReadonlyMap<string, Present>;
+  tracked: ReadonlyMap<string, string> | null;
+  force: boolean;
+  wantedPaths: ReadonlySet<string>;
+  pristine(path: string, p: Present): boolean;
+  remove(path: string): void;
+}
+
+function planDirectory(ctx: PlanContext, w: Wanted, p: Present | undefined): void {
+  if (!p) ctx.plan.write.push({ entry: w, replace: false });
+  else if (p.type !== 'dir') {
+    // A file the previous checkout wrote may give way to a directory of the same name.
+    if (ctx.pristine(w.path, p) || ctx.force) {
+      ctx.remove(w.path);
+      ctx.plan.write.push({ entry: w, replace: false });
+    } else {
+      ctx.plan.conflicts.push({ path: w.path, reason: `a ${p.type} with local changes is in the way of a directory` });
+    }
+  }
+}
+
+/** A file or symlink wanted where something already is. */
+function planReplacement(ctx: PlanContext, w: Exclude<Wanted, { type: 'dir' }>, p: Present): void {
+  const { plan, present, force } = ctx;
+  const same =
+    w.type === 'file'
+      ? p.type === 'file' && p.digest === w.digest && p.mode === w.mode
+      : p.type === 'symlink' && p.target === w.target;
+  if (same) {
+    plan.unchanged++;
+    return;
+  }
+  if (p.type === 'dir') {
+    // A directory may give way to a file only if everything in it is ours and unchanged
+    // (it is removed below), or with --force.
+    const prefix = `${w.path}/`;
+    const inside = [...present].filter(([q, pq]) => q.startsWith(prefix) && pq.type !== 'dir');
+    const blocking = inside.filter(([q, pq]) => !ctx.pristine(q, pq) || ctx.wantedPaths.has(q));
+    if (blocking.length === 0 || force) {
+      for (const [q] of inside) ctx.remove(q);
+      plan.write.push({ entry: w, replace: true });
+    } else {
+      plan.conflicts.push({
+        path: w.path,
+        reason: `a directory holding ${blocking.length} local file(s) is in the way`,
+      });
+    }
+  } else if (ctx.pristine(w.path, p) || force) {
+    plan.write.push({ entry: w, replace: true });
+  } else {
+    plan.conflicts.push({
+      path: w.path,
+      reason: ctx.tracked?.has(w.path) ? 'modified since checkout' : 'untracked file differs from the version',
+    });
+  }
 }

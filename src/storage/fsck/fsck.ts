@@ -63,41 +63,12 @@ export async function fsck(input: FsckInput): Promise<FsckReport> {
     if (list) list.push(b);
     else byPack.set(b.pack_id, [b]);
   }
+  const onChecked = (size: number) => {
+    done += size;
+    input.onProgress?.(done, total);
+  };
   await Promise.all(
-    input.knownPacks.map(async (p) => {
-      const rows = byPack.get(p.id) ?? [];
-      if (!onDisk.has(p.id)) {
-        report.missingPacks.push(p.id);
-        for (const r of rows) bad.add(r.id);
-        return;
-      }
-      const reply = (await input.pool.run({ type: 'check-pack', path: input.packs.packPath(p.id), packId: p.id })) as {
-        result: PackCheckResult;
-      };
-      const res = reply.result;
-      report.packsChecked++;
-      report.bytesChecked += res.bytes;
-      done += p.size;
-      input.onProgress?.(done, total);
-      if (!res.ok) {
-        report.corruptPacks.push({ pack: p.id, reason: res.error ?? 'unreadable' });
-        for (const r of rows) bad.add(r.id);
-        return;
-      }
-      report.blobsChecked += res.entries.length;
-      const badHere = new Set(res.badBlobs);
-      const inPack = new Map(res.entries.map((e) => [e.id, e]));
-      for (const r of rows) {
-        const e = inPack.get(r.id);
-        if (!e || e.offset !== Number(r.offset) || e.length !== Number(r.length)) {
-          report.misplacedBlobs.push({ blob: r.id, pack: p.id });
-          bad.add(r.id);
-        } else if (badHere.has(r.id)) {
-          report.corruptBlobs.push({ blob: r.id, pack: p.id });
-          bad.add(r.id);
-        }
-      }
-    }),
+    input.knownPacks.map((p) => checkPack(input, p, byPack.get(p.id) ?? [], onDisk, report, bad, onChecked)),
   );
   const indexed = new Set(input.blobs.map((b) => b.id));
   const isBad = (id: string) => bad.has(id) || !indexed.has(id);
@@ -122,4 +93,46 @@ export async function fsck(input: FsckInput): Promise<FsckReport> {
       report.brokenVersions.length ===
     0;
   return report;
+}
+
+/** Re-hashes one pack in a worker and records what is missing, corrupt or misplaced in it. */
+async function checkPack(
+  input: FsckInput,
+  p: FsckInput['knownPacks'][number],
+  rows: readonly BlobRow[],
+  onDisk: ReadonlyMap<string, unknown>,
+  report: FsckReport,
+  bad: Set<string>,
+  onChecked: (size: number) => void,
+): Promise<void> {
+  if (!onDisk.has(p.id)) {
+    report.missingPacks.push(p.id);
+    for (const r of rows) bad.add(r.id);
+    return;
+  }
+  const reply = (await input.pool.run({ type: 'check-pack', path: input.packs.packPath(p.id), packId: p.id })) as {
+    result: PackCheckResult;
+  };
+  const res = reply.result;
+  report.packsChecked++;
+  report.bytesChecked += res.bytes;
+  onChecked(p.size);
+  if (!res.ok) {
+    report.corruptPacks.push({ pack: p.id, reason: res.error ?? 'unreadable' });
+    for (const r of rows) bad.add(r.id);
+    return;
+  }
+  report.blobsChecked += res.entries.length;
+  const badHere = new Set(res.badBlobs);
+  const inPack = new Map(res.entries.map((e) => [e.id, e]));
+  for (const r of rows) {
+    const e = inPack.get(r.id);
+    if (!e || e.offset !== Number(r.offset) || e.length !== Number(r.length)) {
+      report.misplacedBlobs.push({ blob: r.id, pack: p.id });
+      bad.add(r.id);
+    } else if (badHere.has(r.id)) {
+      report.corruptBlobs.push({ blob: r.id, pack: p.id });
+      bad.add(r.id);
+    }
+  }
 }

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ioError } from '../../core/errors.js';
+import { ioError } from '../core/errors.js';
 
 const ENTRY = '.cairn/';
 const SAME = new Set(['.cairn', '.cairn/', '/.cairn', '/.cairn/']);
