@@ -1,4 +1,5 @@
 import { committed, hex, int, parseVersionRef, str, type EventFields, type LoggedEvent } from './event-fields.js';
+import type { FlatTarget } from './flat-target.js';
 import { applyDeployEvent, applyModelEvent } from './model-events.js';
 import { applyRunEvent } from './run-events.js';
 import { VersionTable } from './version-table.js';
@@ -129,7 +130,15 @@ export class ExpectedState {
     const name = str(t.name);
     const number = int(t.version);
     const digest = hex(t.digest);
-    if (name && number !== null && digest) this.datasetVersions.set(name, number, index, action, digest, actor);
+    if (name && number !== null && digest) this.datasetVersions.set(name, number, index, action, actor, digest);
+  }
+
+  /** The same from a target read by `readFlatTarget` out of `text` (no object made for it). */
+  addVersionFlat(index: number, action: string, text: string, t: FlatTarget, actor: string | null, ok: boolean): void {
+    this.events++;
+    if (!ok || !t.name || t.version === null || t.digestStart < 0) return;
+    const from = text.startsWith('sha256:', t.digestStart) ? t.digestStart + 7 : t.digestStart;
+    this.datasetVersions.set(t.name, t.version, index, action, actor, text, from, t.digestEnd);
   }
 
   #applyDataset(f: EventFields, e: LoggedEvent): void {
@@ -140,14 +149,14 @@ export class ExpectedState {
       p.splits.forEach((ref, i) => {
         const r = parseVersionRef(ref);
         const d = hex(outputs[i]);
-        if (r && d) this.datasetVersions.set(r.name, r.number, index, action, d, f.actor);
+        if (r && d) this.datasetVersions.set(r.name, r.number, index, action, f.actor, d);
       });
     } else if (action === 'dataset.tag') {
       const tag = str(p.tag);
       if (ok && name && tag && number !== null)
         this.datasetTags.set(`${name}@${tag}`, { index, action, value: { number, digest } });
     } else if (ok && name && number !== null && digest)
-      this.datasetVersions.set(name, number, index, action, digest, f.actor);
+      this.datasetVersions.set(name, number, index, action, f.actor, digest);
   }
 
   /** Records a move of an alias (its current target and its history). */
@@ -164,7 +173,7 @@ export class ExpectedState {
         const dataset = str(v?.dataset);
         const n = int(v?.number);
         const d = hex(v?.digest);
-        if (dataset && n !== null && d) this.datasetVersions.set(dataset, n, index, action, d, str(v.author));
+        if (dataset && n !== null && d) this.datasetVersions.set(dataset, n, index, action, str(v.author), d);
       }
     } else {
       // Before imports were itemised: remote.pull counted them in params.imported.versions,
