@@ -34,11 +34,14 @@ export function planAppend(
   const plan: AppendPlan = { rows: [], nodes: [], out: [], lastLeaf: prev };
   for (const item of items) {
     const index = frontier.size;
+    // One reading of the clock for both: the id's millisecond is the event's time, even when
+    // the clock ticks in between.
+    const now = clock.now();
     const event = buildEvent(ctx, item.draft, {
       index,
       prev: plan.lastLeaf,
-      id: uuidv7(),
-      time: isoUtc(clock.now()),
+      id: uuidv7(now.getTime()),
+      time: isoUtc(now),
       outcome: item.outcome,
       ...(item.reason !== undefined ? { reason: item.reason } : {}),
     });
