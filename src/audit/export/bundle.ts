@@ -5,16 +5,10 @@ import { CairnError } from '../../core/errors.js';
 import type { Database } from '../../meta/schema.js';
 import { allCheckpoints } from '../../meta/repos/audit.js';
 import { consistencyProof, inclusionProof, leafHash, nodeHash, rangeHash } from '../merkle/index.js';
-import {
-  formatVerifierKey,
-  publicKeyFromPem,
-  publicKeyFromRaw,
-  publicKeyToPem,
-  parseVerifierKey,
-  type NoteVerifier,
-} from '../note/index.js';
+import { formatVerifierKey, publicKeyFromRaw, publicKeyToPem, type NoteVerifier } from '../note/index.js';
 import type { AuditLog } from '../log/audit-log.js';
 import { LogVerifier, type VerifyProblem } from '../verify/log-verifier.js';
+import { bundleKeyProblems, checkBundleProofs } from './bundle-checks.js';
 import { EXPORT_README, VERIFY_PY, VERIFY_SH } from './bundle-docs.js';
 
 export const BUNDLE_FORMAT = 'cairn.audit-export/v1';
@@ -147,48 +141,8 @@ export async function verifyBundle(
     checkpoints: number;
   };
   if (meta.format !== BUNDLE_FORMAT) throw new CairnError('UNSUPPORTED', `unknown bundle format ${meta.format}`);
-  // The bundle's key files are what standard tools (verify.sh) use: they must be the key the
-  // caller trusts, and the PEM and the vkey must be one key.
-  const keyProblems: VerifyProblem[] = [];
-  const pemOf = (key: NoteVerifier['publicKey']) => publicKeyToPem(key).trim();
-  let own: NoteVerifier | null = null;
-  try {
-    const p = parseVerifierKey(read('public-key.vkey').trim());
-    own = { name: p.name, keyId: p.keyId, publicKey: p.publicKey };
-  } catch (err) {
-    if (!trustedKey) throw err;
-    keyProblems.push({
-      index: null,
-      kind: 'bundle-key',
-      message: `public-key.vkey is not a verifier key: ${(err as Error).message}`,
-    });
-  }
+  const { own, problems: keyProblems } = bundleKeyProblems(read, trustedKey);
   const k = trustedKey ?? own!;
-  if (
-    own &&
-    trustedKey &&
-    (own.name !== trustedKey.name ||
-      !own.keyId.equals(trustedKey.keyId) ||
-      pemOf(own.publicKey) !== pemOf(trustedKey.publicKey))
-  ) {
-    keyProblems.push({
-      index: null,
-      kind: 'bundle-key',
-      message: 'public-key.vkey is not the trusted key: the bundle names another signer',
-    });
-  }
-  let pem: string | null = null;
-  try {
-    pem = pemOf(publicKeyFromPem(read('public-key.pem')));
-  } catch {
-    pem = null;
-  }
-  if (own && pem !== pemOf(own.publicKey))
-    keyProblems.push({
-      index: null,
-      kind: 'bundle-key',
-      message: 'public-key.pem and public-key.vkey are not the same key',
-    });
   const cpFiles = readdirSync(join(dir, 'checkpoints'))
     .filter((f) => f.endsWith('.note'))
     .sort();
@@ -230,61 +184,7 @@ export async function verifyBundle(
     });
   }
   const root = v.root();
-  let inclusionChecked = 0;
-  let consistencyChecked = 0;
-  const { verifyInclusion, verifyConsistency } = await import('../merkle/index.js');
-  const rootAt = new Map(checkpoints.map((c) => [c.size, Buffer.from(c.root, 'hex')]));
-  const incl = existsSync(join(dir, 'proofs', 'inclusion.jsonl'))
-    ? read('proofs/inclusion.jsonl').split('\n').filter(Boolean)
-    : [];
-  for (const line of incl) {
-    const p = JSON.parse(line) as { index: number; leafHash: string; treeSize: number; proof: string[] };
-    const r = rootAt.get(p.treeSize);
-    const leaf = leaves[p.index];
-    if (
-      !r ||
-      !leaf ||
-      leaf.toString('hex') !== p.leafHash ||
-      !verifyInclusion(
-        leaf,
-        p.index,
-        p.treeSize,
-        p.proof.map((h) => Buffer.from(h, 'hex')),
-        r,
-      )
-    ) {
-      problems.push({
-        index: p.index,
-        kind: 'leaf-mismatch',
-        message: `the inclusion proof of entry ${p.index} does not verify`,
-      });
-    } else inclusionChecked++;
-  }
-  const cons = existsSync(join(dir, 'proofs', 'consistency.jsonl'))
-    ? read('proofs/consistency.jsonl').split('\n').filter(Boolean)
-    : [];
-  for (const line of cons) {
-    const c = JSON.parse(line) as { from: number; to: number; proof: string[] };
-    const r1 = rootAt.get(c.from);
-    const r2 = rootAt.get(c.to);
-    if (
-      !r1 ||
-      !r2 ||
-      !verifyConsistency(
-        c.from,
-        c.to,
-        r1,
-        r2,
-        c.proof.map((h) => Buffer.from(h, 'hex')),
-      )
-    ) {
-      problems.push({
-        index: c.from,
-        kind: 'checkpoint-mismatch',
-        message: `checkpoints ${c.from} and ${c.to} are not consistent`,
-      });
-    } else consistencyChecked++;
-  }
+  const { inclusionChecked, consistencyChecked } = await checkBundleProofs(dir, read, leaves, checkpoints, problems);
   const first = problems.length ? (v.firstBad() ?? problems.find((p) => p.index !== null) ?? problems[0]!) : null;
   return {
     ok: problems.length === 0,

@@ -1,12 +1,10 @@
 import type { Kysely } from 'kysely';
 import { CairnError, errorCatalogue, isCairnError } from '../../core/errors.js';
-import { uuidv7 } from '../../core/ids.js';
 import { isoUtc, type Clock } from '../../core/time.js';
 import { makeWriteTx } from '../../meta/write-tx-factory.js';
 import type { WriteTx } from '../../meta/write-tx.js';
 import {
   allCheckpoints,
-  getNodes,
   insertCheckpoint,
   insertEvents,
   insertNodes,
@@ -15,21 +13,18 @@ import {
   readHead,
   writeHead,
 } from '../../meta/repos/audit.js';
-import type { AuditEventRow, Database } from '../../meta/schema.js';
+import type { Database } from '../../meta/schema.js';
 import type { AuditOutcome } from '../actions.js';
-import { type AuditContext, type AuditEvent, buildEvent, type EventDraft, encodeEvent } from '../event.js';
-import { Frontier, consistencyProof, inclusionProof, leafHash, rangeHash, verifyConsistency } from '../merkle/index.js';
+import type { AuditContext, EventDraft } from '../event.js';
+import { Frontier } from '../merkle/index.js';
 import { openCheckpoint, signCheckpoint } from '../note/index.js';
+import { type AppendedEvent, planAppend } from './append-plan.js';
+import { CheckpointGuard, IN_DB } from './checkpoint-guard.js';
 import type { KeptCheckpoint, KnownCheckpoint } from './kept-checkpoint.js';
+import { StoredTree } from './stored-tree.js';
 import type { LogKeys } from './signer.js';
 
-const IN_DB = 'in the database';
-
-export interface AppendedEvent {
-  index: number;
-  leafHash: string;
-  event: AuditEvent;
-}
+export type { AppendedEvent } from './append-plan.js';
 
 export interface SignedCheckpoint {
   size: number;
@@ -60,8 +55,8 @@ export class AuditLog {
   readonly #ctx: () => AuditContext;
   readonly #clock: Clock;
   readonly keys: LogKeys;
-  readonly #kept: KeptCheckpoint | null;
-  readonly #witnesses: KnownCheckpoint[] = [];
+  readonly #tree: StoredTree;
+  readonly #guard: CheckpointGuard;
   #appended = 0;
   #frontierCache: { size: number; lastLeaf: string | null; frontier: Frontier } | null = null;
 
@@ -74,11 +69,12 @@ export class AuditLog {
     kept?: KeptCheckpoint;
   }) {
     this.#db = opts.db;
-    this.#kept = opts.kept ?? null;
     this.#dialect = opts.dialect;
     this.#ctx = opts.context;
     this.#clock = opts.clock;
     this.keys = opts.keys;
+    this.#tree = new StoredTree(opts.db);
+    this.#guard = new CheckpointGuard({ db: opts.db, keys: opts.keys, kept: opts.kept ?? null, tree: this.#tree });
   }
 
   /** How many events this process appended; the shell signs a checkpoint when it is > 0. */
@@ -164,40 +160,7 @@ export class AuditLog {
         : Frontier.fromJSON(JSON.parse(head.frontier));
     if (frontier.size !== head.size)
       throw new CairnError('AUDIT_INCONSISTENT', 'the audit head is damaged (frontier size differs from log size)');
-    const ctx = this.#ctx();
-    let prev = head.lastLeaf;
-    const rows: AuditEventRow[] = [];
-    const nodes: Array<{ level: number; idx: number; hash: string }> = [];
-    const out: AppendedEvent[] = [];
-    for (const item of items) {
-      const index = frontier.size;
-      const event = buildEvent(ctx, item.draft, {
-        index,
-        prev,
-        id: uuidv7(),
-        time: isoUtc(this.#clock.now()),
-        outcome: item.outcome,
-        ...(item.reason !== undefined ? { reason: item.reason } : {}),
-      });
-      const entry = encodeEvent(event);
-      const leaf = leafHash(Buffer.from(entry, 'utf8'));
-      for (const n of frontier.append(leaf)) nodes.push({ level: n.level, idx: n.index, hash: n.hash.toString('hex') });
-      const leafHex = leaf.toString('hex');
-      rows.push({
-        idx: index,
-        event_id: event.id,
-        time: event.time,
-        actor: event.actor.id,
-        action: event.action,
-        target_type: event.target.type,
-        target_name: event.target.name ?? null,
-        outcome: event.outcome,
-        leaf_hash: leafHex,
-        entry,
-      });
-      out.push({ index, leafHash: leafHex, event });
-      prev = leafHex;
-    }
+    const { rows, nodes, out, lastLeaf: prev } = planAppend(frontier, head.lastLeaf, this.#ctx(), this.#clock, items);
     await insertEvents(tx, rows);
     if (nodes.length) await insertNodes(tx, nodes);
     await writeHead(tx, { size: frontier.size, lastLeaf: prev, frontier: JSON.stringify(frontier.toJSON()) });
@@ -211,38 +174,8 @@ export class AuditLog {
     return (await readHead(this.#db)).size;
   }
 
-  /** MTH over [start, end) from stored nodes; fetches exactly the nodes the range needs. */
-  async #rangeHasher(ranges: Array<[number, number]>): Promise<(s: number, e: number) => Buffer> {
-    const keys: Array<{ level: number; idx: number }> = [];
-    for (const [s, e] of ranges) {
-      rangeHash(s, e, (level, idx) => {
-        keys.push({ level, idx });
-        return Buffer.alloc(32);
-      });
-    }
-    const got = await getNodes(this.#db, keys);
-    const lookup = (level: number, idx: number): Buffer => {
-      const h = got.get(`${level}:${idx}`);
-      if (!h) throw new CairnError('AUDIT_INCONSISTENT', `audit tree node ${level}/${idx} is missing`);
-      return Buffer.from(h, 'hex');
-    };
-    return (s, e) => rangeHash(s, e, lookup);
-  }
-
-  /** Computes which ranges a proof generator asks for, then answers them from the database. */
-  async #withStoredTree<R>(gen: (mth: (s: number, e: number) => Buffer) => R): Promise<R> {
-    const ranges: Array<[number, number]> = [];
-    gen((s, e) => {
-      ranges.push([s, e]);
-      return Buffer.alloc(32);
-    });
-    const mth = await this.#rangeHasher(ranges);
-    return gen(mth);
-  }
-
   async rootAt(size: number): Promise<Buffer> {
-    if (size === 0) return (await import('../merkle/index.js')).emptyRoot();
-    return this.#withStoredTree((mth) => mth(0, size));
+    return this.#tree.rootAt(size);
   }
 
   /**
@@ -255,15 +188,15 @@ export class AuditLog {
   async checkpoint(): Promise<SignedCheckpoint | null> {
     // The known checkpoints first, the head after: the log only grows, so a checkpoint read
     // before the head never covers more than it (another process may sign in between).
-    const known = await this.knownCheckpoints();
+    const known = await this.#guard.known();
     const head = await readHead(this.#db);
     const root = Frontier.fromJSON(JSON.parse(head.frontier)).root();
-    await this.#assertExtends(known, head.size, root);
+    await this.#guard.assertExtends(known, head.size, root);
     if (head.size === 0) return null;
     const inDb = known.find((k) => k.where === IN_DB);
     if (inDb && inDb.size === head.size) {
       // Nothing new to sign; a workspace from before the kept copy existed gets one now.
-      await this.#keep(inDb.note, inDb.size);
+      await this.#guard.keep(inDb.note, inDb.size);
       return null;
     }
     const note = signCheckpoint({ origin: this.keys.origin, size: head.size, rootHash: root }, this.keys.signer());
@@ -278,7 +211,7 @@ export class AuditLog {
     });
     // After the row commits: a crash in between leaves the kept copy one checkpoint behind,
     // which is still a checkpoint of this log.
-    await this.#keep(note, head.size);
+    await this.#guard.keep(note, head.size);
     return { size: head.size, root: rootHex, note };
   }
 
@@ -288,32 +221,12 @@ export class AuditLog {
    * Each must carry this log's signature: a note that does not is refused, not ignored.
    */
   async knownCheckpoints(): Promise<KnownCheckpoint[]> {
-    const out: KnownCheckpoint[] = [];
-    const kept = this.#kept?.read() ?? null;
-    if (kept !== null) out.push(this.#openKnown(kept, `in ${this.#kept!.where}`));
-    const row = await latestCheckpoint(this.#db);
-    if (row) {
-      const k = this.#openKnown(row.note, IN_DB);
-      if (k.size !== Number(row.size) || k.root !== row.root) {
-        throw new CairnError(
-          'AUDIT_INCONSISTENT',
-          `refusing to sign: the checkpoint row of size ${String(row.size)} does not match its signed note`,
-          {
-            data: { size: Number(row.size) },
-            hint: 'run `cairn audit verify` to see what else was changed in the database',
-          },
-        );
-      }
-      out.push(k);
-    }
-    out.push(...this.#witnesses);
-    return out;
+    return this.#guard.known();
   }
 
   /** The note kept outside the database, or null (none yet, or no such store configured). */
   keptNote(): { note: string; where: string } | null {
-    const note = this.#kept?.read() ?? null;
-    return note === null ? null : { note, where: this.#kept!.where };
+    return this.#guard.keptNote();
   }
 
   /**
@@ -323,91 +236,11 @@ export class AuditLog {
    * signature is refused and not remembered.
    */
   async witness(note: string, where: string): Promise<KnownCheckpoint> {
-    const k = this.#openKnown(note, where);
-    this.#witnesses.push(k);
+    const k = this.#guard.open(note, where);
+    this.#guard.witnesses.push(k);
     const head = await readHead(this.#db);
-    await this.#assertExtends([k], head.size, Frontier.fromJSON(JSON.parse(head.frontier)).root());
+    await this.#guard.assertExtends([k], head.size, Frontier.fromJSON(JSON.parse(head.frontier)).root());
     return k;
-  }
-
-  #openKnown(note: string, where: string): KnownCheckpoint {
-    let cp;
-    try {
-      cp = this.openOwnCheckpoint(note).checkpoint;
-    } catch (err) {
-      throw new CairnError(
-        'AUDIT_INCONSISTENT',
-        `the checkpoint ${where} does not carry this log's signature: ${(err as Error).message}`,
-        {
-          data: { where },
-          hint: 'someone replaced it, or the workspace key changed; run `cairn audit verify` and compare with a checkpoint kept elsewhere (docs/AUDIT.md)',
-        },
-      );
-    }
-    if (cp.origin !== this.keys.origin) {
-      throw new CairnError(
-        'AUDIT_INCONSISTENT',
-        `the checkpoint ${where} is for log ${cp.origin}, not ${this.keys.origin}`,
-        { data: { where } },
-      );
-    }
-    return { size: cp.size, root: cp.rootHash.toString('hex'), note, where };
-  }
-
-  /**
-   * That the stored tree of `size` entries, whose head root is `root`, extends every `known`
-   * checkpoint: checked with a consistency proof (RFC 9162 §2.1.4) from stored nodes, so a
-   * forger who rebuilt the nodes after rewriting entries cannot pass it without the old roots.
-   */
-  async #assertExtends(known: readonly KnownCheckpoint[], size: number, root: Buffer): Promise<void> {
-    if (known.length === 0) return;
-    const refuse = (k: KnownCheckpoint, why: string) =>
-      new CairnError('AUDIT_INCONSISTENT', `refusing to sign: ${why}`, {
-        data: { size: k.size, where: k.where },
-        hint: 'run `cairn audit verify` to find the damaged entries; restore the metadata from a backup that holds them (docs/AUDIT.md "What the log proves")',
-      });
-    if (size > 0) {
-      const stored = await this.rootAt(size);
-      if (!stored.equals(root)) throw refuse(known[0]!, 'the stored tree and the head disagree');
-    }
-    const seen = new Map<number, KnownCheckpoint>();
-    for (const k of known) {
-      const other = seen.get(k.size);
-      if (other && other.root !== k.root)
-        throw refuse(
-          k,
-          `two signed checkpoints of size ${k.size} disagree (${other.where} and ${k.where}): the log was forked`,
-        );
-      seen.set(k.size, k);
-    }
-    for (const k of seen.values()) {
-      if (k.size > size)
-        throw refuse(
-          k,
-          `the log has ${size} entries but the checkpoint ${k.where} covers ${k.size}: entries were removed`,
-        );
-      const proof = k.size === size ? [] : (await this.consistency(k.size, size)).map((h) => Buffer.from(h, 'hex'));
-      if (!verifyConsistency(k.size, size, Buffer.from(k.root, 'hex'), root, proof)) {
-        throw refuse(
-          k,
-          `the log no longer matches its checkpoint at size ${k.size} (${k.where}): an entry before ${k.size} was changed, removed or inserted`,
-        );
-      }
-    }
-  }
-
-  /** Updates the kept copy when `size` is beyond it; never moves it back. */
-  async #keep(note: string, size: number): Promise<void> {
-    if (!this.#kept) return;
-    const current = this.#kept.read();
-    if (current !== null) {
-      try {
-        if (this.openOwnCheckpoint(current).checkpoint.size >= size) return;
-      } catch {
-        // Unreadable: checkpoint() refused before getting here, so this is a race; replace it.
-      }
-    }
-    await this.#kept.write(note);
   }
 
   async latestCheckpoint(): Promise<SignedCheckpoint | null> {
@@ -425,7 +258,7 @@ export class AuditLog {
     if (!cp || cp.size <= index) cp = await this.checkpoint();
     if (!cp || cp.size <= index) throw new CairnError('NOT_FOUND', `no checkpoint covers entry ${index}`);
     const size = cp.size;
-    const proof = await this.#withStoredTree((mth) => inclusionProof(index, size, mth));
+    const proof = await this.#tree.inclusion(index, size);
     return {
       index,
       entry,
@@ -437,8 +270,7 @@ export class AuditLog {
   }
 
   async consistency(m: number, n: number): Promise<string[]> {
-    const proof = await this.#withStoredTree((mth) => consistencyProof(m, n, mth));
-    return proof.map((p) => p.toString('hex'));
+    return this.#tree.consistency(m, n);
   }
 
   /** Verifies a checkpoint note against this log's own key. */

@@ -6,9 +6,10 @@ import { allCheckpoints, readHead } from '../../meta/repos/audit.js';
 import { readSnapshot } from '../../meta/repos/snapshot.js';
 import { openCheckpoint, type NoteVerifier } from '../note/index.js';
 import { LogVerifier, type VerifyProblem } from './log-verifier.js';
-import { ExpectedState, STATE_ACTIONS, type LoggedEvent } from './state/expected-state.js';
-import { readStateRows } from './state/read-state-rows.js';
-import { reconcileState, type UnverifiableRow } from './state/reconcile-state.js';
+import { STATE_FIELDS, StateEventReader } from './state/event-reader.js';
+import type { ExpectedState } from './state/expected-state.js';
+import { readDatasetVersions, readStateRows } from './state/read-state-rows.js';
+import { StateReconciler, type StateReconciliation, type UnverifiableRow } from './state/reconcile-state.js';
 import type { StateTable } from './state/state-rows.js';
 
 export interface AuditVerifyReport {
@@ -41,9 +42,23 @@ function keptSize(
   }
 }
 
-const BASIC_FIELDS: ReadonlySet<string> = new Set(['actor', 'target', 'outcome', 'reason']);
-const ALL_FIELDS: ReadonlySet<string> = new Set(['actor', 'target', 'outcome', 'reason', 'params', 'outputs']);
-const REPEATING: ReadonlySet<string> = new Set(['actor', 'outcome', 'reason']);
+type VerifyOptions = {
+  verifier: NoteVerifier;
+  origin: string;
+  trusted?: { note: string; verifier: NoteVerifier };
+  /** The checkpoint kept outside the database; read it before the log (it may only lag the log). */
+  kept?: { note: string; where: string };
+  deep?: boolean;
+  /** Default: SQLite when a raw handle is given, else PostgreSQL. */
+  dialect?: 'sqlite' | 'postgres';
+  /** The raw SQLite handle, when there is one: a plain row iterator is several times cheaper than pages through the query builder. */
+  sqlite?: BetterSqlite3.Database;
+  /** Reconcile the rows the log vouches for (default true). */
+  state?: boolean;
+  onEntry?: (idx: number, entry: string) => void;
+  onProgress?: (n: number, total: number) => void;
+};
+
 /**
  * Streams every stored entry through the verifier in index order and, unless `state` is
  * false, reconciles the current rows with what the entries say they must be. Everything is
@@ -52,22 +67,7 @@ const REPEATING: ReadonlySet<string> = new Set(['actor', 'outcome', 'reason']);
  */
 export async function verifyStoredLog(
   db: Kysely<Database>,
-  opts: {
-    verifier: NoteVerifier;
-    origin: string;
-    trusted?: { note: string; verifier: NoteVerifier };
-    /** The checkpoint kept outside the database; read it before the log (it may only lag the log). */
-    kept?: { note: string; where: string };
-    deep?: boolean;
-    /** Default: SQLite when a raw handle is given, else PostgreSQL. */
-    dialect?: 'sqlite' | 'postgres';
-    /** The raw SQLite handle, when there is one: a plain row iterator is several times cheaper than pages through the query builder. */
-    sqlite?: BetterSqlite3.Database;
-    /** Reconcile the rows the log vouches for (default true). */
-    state?: boolean;
-    onEntry?: (idx: number, entry: string) => void;
-    onProgress?: (n: number, total: number) => void;
-  },
+  opts: VerifyOptions,
 ): Promise<{ verifier: LogVerifier; report: AuditVerifyReport }> {
   const dialect = opts.dialect ?? (opts.sqlite ? 'sqlite' : 'postgres');
   const withState = opts.state !== false;
@@ -81,68 +81,21 @@ export async function verifyStoredLog(
       deep: opts.deep === true,
       ...(opts.trusted ? { trusted: opts.trusted } : {}),
       ...(opts.kept ? { kept: opts.kept } : {}),
-      ...(withState ? { keep: ALL_FIELDS } : {}),
+      ...(withState ? { keep: STATE_FIELDS } : {}),
     });
-    const expected = new ExpectedState();
-    const seen = new Map<string, unknown>();
+    // The verifier's scan already cut out the fields the state needs: no second parse of the entry.
+    const events = withState ? new StateEventReader() : null;
     const take = (idx: number, entry: string, leaf: string): void => {
       v.push(idx, entry, leaf);
       opts.onEntry?.(idx, entry);
-      if (!withState) return;
-      const action = v.lastAction;
-      const raw = v.lastFields;
-      if (action === null || raw === null || !STATE_ACTIONS.has(action)) return;
-      // Parse only the small fields the action's reconciliation reads (a version's creation
-      // needs no params): the verifier's scan already cut them out of the entry.
-      const ev: Record<string, unknown> = { action };
-      try {
-        for (const k of action === 'dataset.version.create' || action === 'dataset.clean' ? BASIC_FIELDS : ALL_FIELDS) {
-          const text = raw[k];
-          if (text === undefined) continue;
-          // Actors, outcomes and reasons repeat from entry to entry: parse each text once.
-          if (REPEATING.has(k)) {
-            let value = seen.get(text);
-            if (value === undefined && !seen.has(text)) {
-              value = JSON.parse(text) as unknown;
-              if (seen.size < 10_000) seen.set(text, value);
-            }
-            ev[k] = value;
-          } else ev[k] = JSON.parse(text);
-        }
-      } catch {
-        return; // A malformed value: the log checks report the entry.
-      }
-      expected.apply(idx, ev as LoggedEvent);
+      events?.read(idx, v.lastAction, v.lastFields);
     };
-    if (opts.sqlite && dialect === 'sqlite') {
-      // Same connection as `snap`, so this scan reads inside the snapshot too.
-      const stmt = opts.sqlite.prepare('select idx, entry, leaf_hash from audit_events order by idx').raw(true);
-      let n = 0;
-      for (const row of stmt.iterate() as Iterable<[number, string, string]>) {
-        take(row[0], row[1], row[2]);
-        if (++n % PAGE === 0) opts.onProgress?.(n, head.size);
-      }
-    } else {
-      let after = -1;
-      for (;;) {
-        const rows = await snap
-          .selectFrom('audit_events')
-          .select(['idx', 'entry', 'leaf_hash'])
-          .where('idx', '>', after)
-          .orderBy('idx')
-          .limit(PAGE)
-          .execute();
-        for (const r of rows) take(Number(r.idx), r.entry, r.leaf_hash);
-        if (rows.length < PAGE) break;
-        after = Number(rows[rows.length - 1]!.idx);
-        opts.onProgress?.(after + 1, head.size);
-      }
-    }
+    await scanEntries(snap, dialect === 'sqlite' ? opts.sqlite : undefined, head.size, take, opts.onProgress);
     v.finish(head.size);
     const problems: VerifyProblem[] = [...v.problems];
     let state: AuditVerifyReport['state'] = null;
-    if (withState) {
-      const r = reconcileState(expected, await readStateRows(snap));
+    if (events) {
+      const r = await reconcileRows(snap, dialect === 'sqlite' ? opts.sqlite : undefined, events.expected);
       problems.push(...r.problems);
       state = { rows: r.rows, unverifiable: r.unverifiable };
     }
@@ -161,6 +114,50 @@ export async function verifyStoredLog(
     };
     return { verifier: v, report };
   });
+}
+
+/** Every stored entry in index order, inside the snapshot `snap` (the raw SQLite handle is the same connection). */
+async function scanEntries(
+  snap: Kysely<Database>,
+  sqlite: BetterSqlite3.Database | undefined,
+  total: number,
+  take: (idx: number, entry: string, leaf: string) => void,
+  onProgress: ((n: number, total: number) => void) | undefined,
+): Promise<void> {
+  if (sqlite) {
+    const stmt = sqlite.prepare('select idx, entry, leaf_hash from audit_events order by idx').raw(true);
+    let n = 0;
+    for (const row of stmt.iterate() as Iterable<[number, string, string]>) {
+      take(row[0], row[1], row[2]);
+      if (++n % PAGE === 0) onProgress?.(n, total);
+    }
+    return;
+  }
+  let after = -1;
+  for (;;) {
+    const rows = await snap
+      .selectFrom('audit_events')
+      .select(['idx', 'entry', 'leaf_hash'])
+      .where('idx', '>', after)
+      .orderBy('idx')
+      .limit(PAGE)
+      .execute();
+    for (const r of rows) take(Number(r.idx), r.entry, r.leaf_hash);
+    if (rows.length < PAGE) break;
+    after = Number(rows[rows.length - 1]!.idx);
+    onProgress?.(after + 1, total);
+  }
+}
+
+/** The current rows, read in the same snapshot, against what the log says they must be. */
+async function reconcileRows(
+  snap: Kysely<Database>,
+  sqlite: BetterSqlite3.Database | undefined,
+  expected: ExpectedState,
+): Promise<StateReconciliation> {
+  const r = new StateReconciler(expected);
+  await readDatasetVersions(snap, sqlite, r.versions);
+  return r.finish(await readStateRows(snap));
 }
 
 /**

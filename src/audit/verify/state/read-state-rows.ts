@@ -1,23 +1,23 @@
+import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import { sha256Hex } from '../../../core/digest.js';
 import type { Database } from '../../../meta/schema.js';
+import type { VersionCheck } from './reconcile-datasets.js';
 import type { StateRows } from './state-rows.js';
 
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 /**
- * Reads every row the log vouches for, joined to the names and numbers events use. Call it
- * with the handle of the snapshot the log entries were read in, so rows and events agree
- * about what was committed.
+ * Reads every row the log vouches for except the dataset versions (see readDatasetVersions),
+ * joined to the names and numbers events use. Call it with the handle of the snapshot the log
+ * entries were read in, so rows and events agree about what was committed.
  */
-export async function readStateRows(db: Kysely<Database>): Promise<StateRows> {
-  // The two tables that grow with every command come back already in the shape the
-  // reconciler reads (no second object per row: a workspace can hold millions of versions).
-  const datasetVersions = await db
-    .selectFrom('dataset_versions as v')
-    .innerJoin('datasets as d', 'd.id', 'v.dataset_id')
-    .select(['d.name as dataset', 'v.number', 'v.digest', 'v.author'])
-    .execute();
+export async function readStateRows(db: Kysely<Database>): Promise<Omit<StateRows, 'datasetVersions'>> {
+  return { ...(await readTagAndModelRows(db)), ...(await readAliasRows(db)), ...(await readOutcomeRows(db)) };
+}
+
+/** Dataset tags and model versions. */
+async function readTagAndModelRows(db: Kysely<Database>) {
   const datasetTags = await db
     .selectFrom('dataset_tags as t')
     .innerJoin('datasets as d', 'd.id', 't.dataset_id')
@@ -30,6 +30,22 @@ export async function readStateRows(db: Kysely<Database>): Promise<StateRows> {
     .leftJoin('dataset_versions as f', 'f.id', 'mv.files_version_id')
     .select(['m.name', 'mv.number', 'mv.digest', 'mv.created_by', 'mv.run_id', 'mv.format', 'f.digest as files_digest'])
     .execute();
+  return {
+    datasetTags: datasetTags as StateRows['datasetTags'],
+    modelVersions: modelVersions.map((r) => ({
+      model: r.name,
+      number: Number(r.number),
+      digest: r.digest,
+      author: r.created_by,
+      run: r.run_id,
+      format: r.format,
+      filesDigest: r.files_digest ?? null,
+    })),
+  };
+}
+
+/** Aliases, their history, approvals and policies. */
+async function readAliasRows(db: Kysely<Database>) {
   const aliases = await db
     .selectFrom('model_aliases as a')
     .innerJoin('models as m', 'm.id', 'a.model_id')
@@ -55,6 +71,33 @@ export async function readStateRows(db: Kysely<Database>): Promise<StateRows> {
     .innerJoin('models as m', 'm.id', 'p.model_id')
     .select(['m.name', 'p.alias', 'p.policy'])
     .execute();
+  return {
+    aliases: aliases.map((r) => ({
+      model: r.name,
+      alias: r.alias,
+      versionId: r.version_id,
+      number: num(r.number),
+      digest: r.digest ?? null,
+    })),
+    aliasHistory: aliasHistory.map((r) => ({
+      model: r.name,
+      alias: r.alias,
+      versionId: r.version_id,
+      number: num(r.number),
+      digest: r.digest ?? null,
+    })),
+    approvals: approvals.map((r) => ({
+      model: r.name ?? '?',
+      number: num(r.number),
+      alias: r.alias,
+      approver: r.approver,
+    })),
+    policies: policies.map((r) => ({ model: r.name, alias: r.alias, policy: r.policy })),
+  };
+}
+
+/** Evaluations, deployments, runs and release records. */
+async function readOutcomeRows(db: Kysely<Database>) {
   const evaluations = await db
     .selectFrom('model_evaluations as e')
     .leftJoin('model_versions as v', 'v.id', 'e.version_id')
@@ -92,38 +135,6 @@ export async function readStateRows(db: Kysely<Database>): Promise<StateRows> {
     .where('e.src_type', '=', 'model_version')
     .execute();
   return {
-    datasetVersions,
-    datasetTags: datasetTags as StateRows['datasetTags'],
-    modelVersions: modelVersions.map((r) => ({
-      model: r.name,
-      number: Number(r.number),
-      digest: r.digest,
-      author: r.created_by,
-      run: r.run_id,
-      format: r.format,
-      filesDigest: r.files_digest ?? null,
-    })),
-    aliases: aliases.map((r) => ({
-      model: r.name,
-      alias: r.alias,
-      versionId: r.version_id,
-      number: num(r.number),
-      digest: r.digest ?? null,
-    })),
-    aliasHistory: aliasHistory.map((r) => ({
-      model: r.name,
-      alias: r.alias,
-      versionId: r.version_id,
-      number: num(r.number),
-      digest: r.digest ?? null,
-    })),
-    approvals: approvals.map((r) => ({
-      model: r.name ?? '?',
-      number: num(r.number),
-      alias: r.alias,
-      approver: r.approver,
-    })),
-    policies: policies.map((r) => ({ model: r.name, alias: r.alias, policy: r.policy })),
     evaluations: evaluations.map((r) => ({
       id: r.id,
       model: r.name ?? '?',
@@ -157,4 +168,37 @@ export async function readStateRows(db: Kysely<Database>): Promise<StateRows> {
     })),
     releases: releases.map((r) => ({ model: r.name ?? '?', number: num(r.number), release: r.dst_id })),
   };
+}
+
+/**
+ * Streams every dataset version, joined to its dataset's name, through `check`, in the same
+ * snapshot as the log entries. On SQLite the raw handle of that connection iterates plain row
+ * arrays (a workspace can hold millions of versions: the query builder's objects for all of
+ * them cost more than the comparison); each dataset's name and expected versions are looked up
+ * once, not per row. Rows whose dataset is gone are skipped, as the join would.
+ */
+export async function readDatasetVersions(
+  db: Kysely<Database>,
+  sqlite: BetterSqlite3.Database | undefined,
+  check: VersionCheck,
+): Promise<void> {
+  if (!sqlite) {
+    const rows = await db
+      .selectFrom('dataset_versions as v')
+      .innerJoin('datasets as d', 'd.id', 'v.dataset_id')
+      .select(['d.name as dataset', 'v.number', 'v.digest', 'v.author'])
+      .execute();
+    for (const r of rows) check.row(r.dataset, Number(r.number), r.digest, r.author);
+    return;
+  }
+  const datasets = new Map<string, { name: string; slots: ReadonlyMap<number, number> | undefined }>();
+  for (const [id, name] of sqlite.prepare('select id, name from datasets').raw(true).iterate() as Iterable<
+    [string, string]
+  >)
+    datasets.set(id, { name, slots: check.slotsOf(name) });
+  const stmt = sqlite.prepare('select dataset_id, number, digest, author from dataset_versions').raw(true);
+  for (const [id, number, digest, author] of stmt.iterate() as Iterable<[string, number, string, string]>) {
+    const d = datasets.get(id);
+    if (d) check.rowIn(d.slots, d.name, number, digest, author);
+  }
 }
