@@ -107,6 +107,7 @@ export function buildProgram(): Command {
     .option('--junit <file>', 'also write a JUnit XML report')
     .option('--html <file>', 'also write an HTML report')
     .option('--file <path>', 'validate one tabular file of the version')
+    .option('--profile', 'also profile the version from the same load and store the profile (as data profile)')
     .action(lazy(() => import('./dataprep/validate.js')));
   data
     .command('suite')

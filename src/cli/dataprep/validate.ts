@@ -5,7 +5,7 @@ import { table } from '../format.js';
 
 export async function run(
   ref: string,
-  opts: GlobalOptions & { suite: string; junit?: string; html?: string; file?: string },
+  opts: GlobalOptions & { suite: string; junit?: string; html?: string; file?: string; profile?: boolean },
 ): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withDataprep(opts, 'data validate', (deps) =>
@@ -14,6 +14,7 @@ export async function run(
       ...(opts.junit ? { junit: opts.junit } : {}),
       ...(opts.html ? { html: opts.html } : {}),
       ...(opts.file ? { file: opts.file } : {}),
+      ...(opts.profile ? { profile: true } : {}),
     }),
   );
   ctx.out.say(
