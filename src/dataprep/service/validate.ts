@@ -45,11 +45,6 @@ export function readSuite(path: string): { suite: Suite; text: string } {
 }
 
 /** The stored profile of a version, computing and storing one if it has none. */
-async function referenceProfile(deps: DataprepDeps, ref: string): Promise<{ ref: string; profile: TableProfile }> {
-  const r = await resolveVersion(deps.meta.db, ref);
-  return storedOrNewProfile(deps, ref, r);
-}
-
 async function storedOrNewProfile(
   deps: DataprepDeps,
   ref: string,
