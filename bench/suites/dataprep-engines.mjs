@@ -15,6 +15,7 @@
 // a WARNING. Targets: Cairn cold <= 1.3x the fastest of DuckDB-alone and Polars, warm <= 1.1x.
 // Every tool's per-check evaluated/failed counts and split sizes are compared (notes).
 import path from 'node:path';
+import os from 'node:os';
 import { existsSync, mkdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +31,7 @@ const CAIRN_ENV = { NO_COLOR: '1', CAIRN_NO_PROGRESS: '1', CAIRN_ACTOR: 'bench@e
 const RATIOS = 'train=0.8,test=0.2';
 const TIMEOUT_MS = 30 * 60 * 1000;
 const PEERS = ['duckdb', 'polars', 'pandas'];
+const CORES = os.availableParallelism();
 
 /** Makes bench/.venv with the peers (idempotent); -> { versions: {name: version|null}, log: [...] }. */
 export function ensureVenv(log) {
@@ -144,6 +146,17 @@ export const suite = {
       if (!ctx.skipCairn) r.cairn = await measure(`cairn ${set.name}`, () => cairnRun(cli, set, yaml, fresh));
       for (const p of peers) r[p] = await measure(`${p} ${set.name}`, () => peerRun(p, set, json, fresh));
     }
+    const worst = Math.max(
+      0,
+      ...sets.flatMap((set) =>
+        ['cairn', ...PEERS].flatMap((t) => (results[set.name]?.[t]?.runs ?? []).map((x) => x.disturbed ?? 0)),
+      ),
+    );
+    notes.push(
+      worst > 0.05
+        ? `WARNING: other processes used up to ${Math.round(worst * 100)} % of the machine during a timed run (busy CPU from /proc/stat minus the command's own): these timings and ratios are inflated and unreliable; rerun on an idle machine.`
+        : 'No timed run was disturbed: other processes used under 5 % of the machine during every one.',
+    );
     return {
       results,
       rows: buildRows(results, sets),
@@ -153,9 +166,18 @@ export const suite = {
   },
 };
 
+/** runCpu plus `otherCpuS`: the CPU the rest of the machine used during the command. */
 async function timed(argv, opts) {
   const r = await runCpu(argv, opts);
+  r.otherCpuS = r.cpuS != null && r.machineBusyS != null ? Math.max(0, r.machineBusyS - r.cpuS) : null;
   return r;
+}
+
+/** The share of the machine (all cores) that other processes used while `rs` ran. */
+function disturbance(rs) {
+  const other = rs.reduce((n, r) => n + (r.otherCpuS ?? 0), 0);
+  const wall = rs.reduce((n, r) => n + (r.wallS ?? 0), 0);
+  return wall > 0 ? other / (wall * CORES) : 0;
 }
 
 function failure(what, r) {
@@ -198,6 +220,7 @@ async function cairnRun(cli, set, yaml, fresh) {
       const report = vdoc.error?.data?.report ?? vdoc;
       const sp = JSON.parse(split.stdout);
       return {
+        disturbed: disturbance([profile, validate, split]),
         wallS: profile.wallS + validate.wallS + split.wallS,
         peakRssKiB: Math.max(profile.peakRssKiB ?? 0, validate.peakRssKiB ?? 0, split.peakRssKiB ?? 0) || null,
         phases: { profile: profile.wallS, validate: validate.wallS, split: split.wallS },
@@ -283,6 +306,7 @@ async function peerRun(peer, set, json, fresh) {
     if (!r.ok) throw failure(`${peer} job`, r);
     const res = JSON.parse(readFileSync(result, 'utf8'));
     return {
+      disturbed: disturbance([r]),
       wallS: r.wallS,
       peakRssKiB: r.peakRssKiB,
       phases: res.seconds,

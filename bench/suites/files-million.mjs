@@ -199,8 +199,8 @@ function rows(r, ctx) {
   return [
     {
       metric: `data add of ${at}: peak RSS per file`,
-      cairn: `${b(perFile(addRss))} (${Math.round(addRss / 1024)} MiB)`,
-      peer: r.restic ? `restic ${b(perFile(rsRss))}` : 'n/a',
+      cairn: `${b(perFile(addRss))} (${Math.round(addRss / 1024)} MiB); above a no-op command's ${Math.round(base / 1024)} MiB: ${b(marginal(addRss))}`,
+      peer: r.restic ? `restic ${b(perFile(rsRss))} (${Math.round(rsRss / 1024)} MiB)` : 'n/a',
       ratio: '—',
       target: '≤ 1024 B/file',
       pass: pf(perFile(addRss), 1024),
