@@ -3,7 +3,8 @@
 // bench/dataprep/pandas_job.py, which implements every check kind with the same semantics
 // (evaluated / failed counts, `mostly`). `sql` checks carry their predicate twice: DuckDB SQL for
 // Cairn and a pandas expression (`pandas`, evaluated with `df`, `pd` and `np` in scope, giving a
-// boolean Series that is True where the row passes) for pandas.
+// boolean Series that is True where the row passes) for pandas, and a Polars expression
+// (`polars`, with `pl` and `dt` = datetime in scope) for bench/dataprep/engines_job.py.
 //
 // Each check is { kind, ...params } with Cairn's parameter names; `name`, `severity` and `mostly`
 // as in the YAML.
@@ -51,18 +52,21 @@ export function eventsSuite({ rows, ref }) {
         name: 'signup_before_event',
         predicate: 'signup_date <= CAST(event_time AS DATE)',
         pandas: "df['signup_date'] <= df['event_time'].dt.normalize()",
+        polars: "pl.col('signup_date') <= pl.col('event_time').dt.date()",
       },
       {
         kind: 'sql',
         name: 'category_length',
         predicate: 'length(category) BETWEEN 3 AND 20',
         pandas: "df['category'].str.len().between(3, 20)",
+        polars: "pl.col('category').str.len_chars().is_between(3, 20)",
       },
       {
         kind: 'sql',
         name: 'events_in_2024_or_later',
         predicate: "event_time >= TIMESTAMP '2024-01-01 00:00:00'",
         pandas: "df['event_time'] >= pd.Timestamp('2024-01-01 00:00:00')",
+        polars: "pl.col('event_time') >= dt.datetime(2024, 1, 1)",
       },
       { kind: 'pii', severity: 'warn' },
       { kind: 'drift', reference: ref, columns: ['amount', 'score', 'customer_id', 'category', 'country'] },
@@ -132,19 +136,28 @@ export function flightsSuite({ rows, ref }) {
         name: 'origin_differs_from_destination',
         predicate: 'origin <> destination',
         pandas: "df['origin'] != df['destination']",
+        polars: "pl.col('origin') != pl.col('destination')",
       },
       {
         kind: 'sql',
         name: 'in_2001',
         predicate: "date >= TIMESTAMP '2001-01-01 00:00:00' AND date < TIMESTAMP '2002-01-01 00:00:00'",
         pandas: "(df['date'] >= pd.Timestamp('2001-01-01')) & (df['date'] < pd.Timestamp('2002-01-01'))",
+        polars: "(pl.col('date') >= dt.datetime(2001, 1, 1)) & (pl.col('date') < dt.datetime(2002, 1, 1))",
       },
-      { kind: 'sql', name: 'on_the_minute', predicate: 'second(date) = 0', pandas: "df['date'].dt.second == 0" },
+      {
+        kind: 'sql',
+        name: 'on_the_minute',
+        predicate: 'second(date) = 0',
+        pandas: "df['date'].dt.second == 0",
+        polars: "pl.col('date').dt.second() == 0",
+      },
       {
         kind: 'sql',
         name: 'long_flights_not_2h_early',
         predicate: 'distance < 1000 OR delay > -120',
         pandas: "(df['distance'] < 1000) | (df['delay'] > -120)",
+        polars: "(pl.col('distance') < 1000) | (pl.col('delay') > -120)",
       },
       { kind: 'pii', severity: 'warn' },
       { kind: 'drift', reference: ref },
@@ -171,6 +184,7 @@ export function toYaml(suite) {
   for (const c of suite.checks) {
     const { kind, ...params } = c;
     delete params.pandas;
+    delete params.polars;
     lines.push(`  - ${kind}: ${JSON.stringify(params)}`);
   }
   return `${lines.join('\n')}\n`;

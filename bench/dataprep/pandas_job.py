@@ -432,7 +432,10 @@ def split_positions(keys, seed):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--input', required=True)
-    ap.add_argument('--format', choices=['csv', 'pickle'], default='csv')
+    ap.add_argument('--format', choices=['csv', 'pickle', 'parquet'], default='csv')
+    # pandas 3 + pyarrow (bench/suites/dataprep-engines.mjs): the pyarrow CSV reader and Parquet output
+    ap.add_argument('--csv-engine', default=None)
+    ap.add_argument('--write', choices=['pickle', 'parquet'], default='pickle')
     ap.add_argument('--suite', required=True)
     ap.add_argument('--out', required=True)
     ap.add_argument('--key', default='')
@@ -452,7 +455,9 @@ def main():
 
     # read
     if a.format == 'csv':
-        df = pd.read_csv(a.input, parse_dates=list(filter(None, a.parse_dates.split(','))))
+        df = pd.read_csv(a.input, parse_dates=list(filter(None, a.parse_dates.split(','))), **({'engine': a.csv_engine} if a.csv_engine else {}))
+    elif a.format == 'parquet':
+        df = pd.read_parquet(a.input)
     else:
         df = pd.read_pickle(a.input)
     t['read'] = time.perf_counter() - t0
@@ -491,8 +496,11 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     sizes = []
     for (name, _), part in zip(ratios, parts):
-        path = os.path.join(a.out, f'{name}.pkl')
-        part.to_pickle(path)
+        path = os.path.join(a.out, f'{name}.{"parquet" if a.write == "parquet" else "pkl"}')
+        if a.write == 'parquet':
+            part.to_parquet(path)
+        else:
+            part.to_pickle(path)
         sizes.append(os.path.getsize(path))
     t['write'] = time.perf_counter() - t1
     t['total'] = time.perf_counter() - t0

@@ -20,6 +20,7 @@ export const dataValidate = spec({
     junit: text('--junit <file>', 'also write a JUnit XML report'),
     html: text('--html <file>', 'also write an HTML report'),
     file: text('--file <path>', 'validate one tabular file of the version'),
+    profile: flag('--profile', 'also profile the version from the same load and store the profile (as data profile)'),
   },
 });
 

@@ -13,6 +13,7 @@ export async function run(ref: string, opts: OptionsOf<typeof dataValidate>): Pr
       ...(opts.junit ? { junit: opts.junit } : {}),
       ...(opts.html ? { html: opts.html } : {}),
       ...(opts.file ? { file: opts.file } : {}),
+      ...(opts.profile ? { profile: true } : {}),
     }),
   );
   ctx.out.say(

@@ -27,112 +27,131 @@ const CHUNK = 8 * 1024 * 1024;
  * run after a load failed, to say what is wrong in words and by line. Null when none is found.
  */
 export function diagnoseCsv(path: string, delimiter: ',' | '\t'): CsvProblem | null {
-  const delim = delimiter.charCodeAt(0);
+  const scanner = new CsvScanner(delimiter.charCodeAt(0));
   const fd = openSync(path, 'r');
   try {
     const buf = Buffer.allocUnsafe(CHUNK + 4);
     let carry = 0; // bytes of an incomplete UTF-8 sequence kept at the start of buf
-    let line = 1;
-    let inQuotes = false;
-    let quoteLine = 0;
-    let pendingQuote = false; // saw a quote inside a quoted field; the next byte decides
-    let fields = 1;
-    let recordBytes = 0;
-    let recordLine = 1;
-    let headerFields = -1;
-    const endRecord = (): CsvProblem | null => {
-      if (recordBytes > 0) {
-        if (headerFields < 0) headerFields = fields;
-        else if (fields !== headerFields) {
-          return {
-            line: recordLine,
-            problem: `the row has ${fields} field${fields === 1 ? '' : 's'}, but the header has ${headerFields} (a ragged row)`,
-          };
-        }
-      }
-      fields = 1;
-      recordBytes = 0;
-      return null;
-    };
     for (;;) {
       const n = readSync(fd, buf, carry, CHUNK, null);
       const end = carry + n;
       const eof = n === 0;
       // UTF-8: validate what is complete, keep a cut-off sequence for the next read.
-      let validTo = end;
-      if (!eof) {
-        let k = 0;
-        while (k < 3 && k < end && ((buf[end - 1 - k] as number) & 0xc0) === 0x80) k++;
-        const lead = end - 1 - k >= 0 ? (buf[end - 1 - k] as number) : 0;
-        const len = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
-        if (len > k + 1) validTo = end - 1 - k;
-      }
+      const validTo = eof ? end : completeUtf8(buf, end);
       const chunk = buf.subarray(0, validTo);
       const badAt = isUtf8(chunk) ? -1 : firstInvalidUtf8(chunk);
-      const stopAt = badAt >= 0 ? badAt : validTo;
-      for (let i = 0; i < stopAt; i++) {
-        const b = buf[i] as number;
-        if (pendingQuote) {
-          pendingQuote = false;
-          if (b === QUOTE) {
-            recordBytes++;
-            continue; // "" inside quotes: an escaped quote
-          }
-          inQuotes = false;
-          // `"4"x`: the strict reader refuses text after a closing quote (DuckDB's sniffer then
-          // fails without naming the file or the line).
-          if (b !== delim && b !== LF && b !== CR) {
-            return {
-              line,
-              problem: `text follows the closing quote of field ${fields} (a quote inside a quoted field is written twice: "")`,
-            };
-          }
-        }
-        if (b === LF) {
-          line++;
-          if (!inQuotes) {
-            const p = endRecord();
-            if (p) return p;
-            recordLine = line;
-            continue;
-          }
-        }
-        if (b === CR && !inQuotes) continue;
-        recordBytes++;
-        if (recordBytes > CSV_MAX_LINE_BYTES) {
-          return {
-            line: recordLine,
-            problem: `the line is longer than the maximum line size of ${CSV_MAX_LINE_BYTES.toLocaleString('en-US')} bytes`,
-          };
-        }
-        if (inQuotes) {
-          if (b === QUOTE) pendingQuote = true;
-        } else if (b === QUOTE) {
-          inQuotes = true;
-          quoteLine = line;
-        } else if (b === delim) fields++;
-      }
+      const p = scanner.feed(buf, badAt >= 0 ? badAt : validTo);
+      if (p) return p;
       if (badAt >= 0) {
         return {
-          line,
+          line: scanner.line,
           problem: `invalid UTF-8 (byte 0x${(buf[badAt] as number).toString(16).padStart(2, '0')}); the file must be UTF-8 encoded`,
         };
       }
-      if (eof) {
-        if (pendingQuote) inQuotes = false;
-        if (inQuotes)
-          return {
-            line: quoteLine,
-            problem: 'a quoted field opened on this line is never closed (unterminated quote)',
-          };
-        return endRecord();
-      }
+      if (eof) return scanner.finish();
       // Move the cut-off UTF-8 sequence to the front for the next read.
       buf.copy(buf, 0, validTo, end);
       carry = end - validTo;
     }
   } finally {
     closeSync(fd);
+  }
+}
+
+/** Where the complete UTF-8 sequences of buf[0, end) end: a sequence cut off by the read is left out. */
+export function completeUtf8(buf: Uint8Array, end: number): number {
+  let k = 0;
+  while (k < 3 && k < end && ((buf[end - 1 - k] as number) & 0xc0) === 0x80) k++;
+  const lead = end - 1 - k >= 0 ? (buf[end - 1 - k] as number) : 0;
+  const len = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+  return len > k + 1 ? end - 1 - k : end;
+}
+
+/** The strict reader's view of CSV structure, fed byte ranges in file order. */
+class CsvScanner {
+  line = 1;
+  #inQuotes = false;
+  #quoteLine = 0;
+  /** Saw a quote inside a quoted field; the next byte decides. */
+  #pendingQuote = false;
+  #fields = 1;
+  #recordBytes = 0;
+  #recordLine = 1;
+  #headerFields = -1;
+
+  constructor(readonly delim: number) {}
+
+  #endRecord(): CsvProblem | null {
+    if (this.#recordBytes > 0) {
+      if (this.#headerFields < 0) this.#headerFields = this.#fields;
+      else if (this.#fields !== this.#headerFields) {
+        const f = this.#fields;
+        return {
+          line: this.#recordLine,
+          problem: `the row has ${f} field${f === 1 ? '' : 's'}, but the header has ${this.#headerFields} (a ragged row)`,
+        };
+      }
+    }
+    this.#fields = 1;
+    this.#recordBytes = 0;
+    return null;
+  }
+
+  /** Scans buf[0, stopAt); the first problem found, or null. */
+  feed(buf: Uint8Array, stopAt: number): CsvProblem | null {
+    for (let i = 0; i < stopAt; i++) {
+      const b = buf[i] as number;
+      if (this.#pendingQuote) {
+        this.#pendingQuote = false;
+        if (b === QUOTE) {
+          this.#recordBytes++;
+          continue; // "" inside quotes: an escaped quote
+        }
+        this.#inQuotes = false;
+        // `"4"x`: the strict reader refuses text after a closing quote (DuckDB's sniffer then
+        // fails without naming the file or the line).
+        if (b !== this.delim && b !== LF && b !== CR) {
+          return {
+            line: this.line,
+            problem: `text follows the closing quote of field ${this.#fields} (a quote inside a quoted field is written twice: "")`,
+          };
+        }
+      }
+      if (b === LF) {
+        this.line++;
+        if (!this.#inQuotes) {
+          const p = this.#endRecord();
+          if (p) return p;
+          this.#recordLine = this.line;
+          continue;
+        }
+      }
+      if (b === CR && !this.#inQuotes) continue;
+      if (++this.#recordBytes > CSV_MAX_LINE_BYTES) {
+        return {
+          line: this.#recordLine,
+          problem: `the line is longer than the maximum line size of ${CSV_MAX_LINE_BYTES.toLocaleString('en-US')} bytes`,
+        };
+      }
+      if (this.#inQuotes) {
+        if (b === QUOTE) this.#pendingQuote = true;
+      } else if (b === QUOTE) {
+        this.#inQuotes = true;
+        this.#quoteLine = this.line;
+      } else if (b === this.delim) this.#fields++;
+    }
+    return null;
+  }
+
+  /** At the end of the file: an unterminated quote, or the last record's field count. */
+  finish(): CsvProblem | null {
+    if (this.#pendingQuote) this.#inQuotes = false;
+    if (this.#inQuotes)
+      return {
+        line: this.#quoteLine,
+        problem: 'a quoted field opened on this line is never closed (unterminated quote)',
+      };
+    return this.#endRecord();
   }
 }
 

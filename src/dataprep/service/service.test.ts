@@ -234,6 +234,27 @@ describe('data-preparation services (in process)', () => {
     expect((await entries()).filter((e) => e.action === 'dataset.split').map((e) => e.outcome)).toEqual(['failed']);
   });
 
+  it('validateVersion with profile stores the same profile as profileVersion and uses it as its own drift reference', async () => {
+    const { deps, add, file, entries } = await setup();
+    await add('p', { 'p.csv': 'x,c\n1,a\n2,b\n3,a\n4,\n' });
+    const suite = file(
+      'd.yaml',
+      'suite: d\nchecks:\n  - drift: { reference: p@v1 }\n  - range: { column: x, min: 1, max: 3 }\n',
+    );
+    const report = await validateVersion(deps, 'p@v1', { suitePath: suite, profile: true });
+    expect(report.checks.map((c) => [c.kind, c.status, c.evaluated, c.failed])).toEqual([
+      ['drift', 'passed', 2, 0],
+      ['range', 'failed', 4, 1],
+    ]);
+    const fromValidate = (await reportOf(deps, 'p', 'profile')).body;
+    // No separate profile event: the profile rides in the validate event's transaction.
+    expect((await entries()).map((e) => e.action)).not.toContain('dataset.profile');
+    const ev = (await entries()).find((e) => e.action === 'dataset.validate')!;
+    expect(ev.params?.profile).toMatch(/^sha256:[0-9a-f]{64}$/);
+    const alone = await profileVersion(deps, 'p@v1');
+    expect(fromValidate).toEqual(alone.profile);
+  });
+
   it('validateVersion stores the suite by digest and the report with the version, whatever the outcome', async () => {
     const { deps, add, file, entries } = await setup();
     await add('n', { 'n.csv': 'x\n1\n2\n3\n' });

@@ -13,16 +13,30 @@ import { toHtml } from '../reports/html.js';
 import { toJUnit } from '../reports/junit.js';
 import { readSpecFile } from '../../core/yaml-doc.js';
 import { parseSuite, type Suite } from '../spec/suite.js';
-import type { TableProfile } from '../tables/profile.js';
+import { profileTable, type TableProfile } from '../tables/profile.js';
 import { runSuite } from '../tables/validate/run-suite.js';
 import { suiteSchema } from '../tables/validate/suite-schema.js';
-import { asFileCollection, filesOf, viewVersion, withTable, withStoreLock, type DataprepDeps } from './context.js';
+import {
+  asFileCollection,
+  filesOf,
+  viewVersion,
+  withTable,
+  withStoreLock,
+  type DataprepDeps,
+  type VersionView,
+} from './context.js';
 
 export interface ValidateOptions {
   suitePath: string;
   file?: string;
   junit?: string;
   html?: string;
+  /**
+   * Also profile the version in the same command (one load of the table, one engine) and store
+   * the profile with it, as `data profile` would; a drift check naming this same version then
+   * compares against that fresh profile instead of loading the table a second time.
+   */
+  profile?: boolean;
 }
 
 export function readSuite(path: string): { suite: Suite; text: string } {
@@ -31,8 +45,11 @@ export function readSuite(path: string): { suite: Suite; text: string } {
 }
 
 /** The stored profile of a version, computing and storing one if it has none. */
-async function referenceProfile(deps: DataprepDeps, ref: string): Promise<{ ref: string; profile: TableProfile }> {
-  const r = await resolveVersion(deps.meta.db, ref);
+async function storedOrNewProfile(
+  deps: DataprepDeps,
+  ref: string,
+  r: Awaited<ReturnType<typeof resolveVersion>>,
+): Promise<{ ref: string; profile: TableProfile }> {
   const stored = await latestReport(deps.meta.db, r.version.id, 'profile');
   if (stored) {
     const body = JSON.parse(stored.body) as TableProfile;
@@ -80,23 +97,11 @@ async function validateVersionLocked(
     },
     async (commit, draft) => {
       let report: ValidationReport;
+      let profile: TableProfile | undefined;
       if (view.table) {
-        if (suite.checks.length === 0)
-          throw new CairnError('INVALID_INPUT', `the suite ${suite.name} has no table checks, and ${v.ref} is a table`);
-        const drift = suite.checks.find((c) => c.kind === 'drift');
-        const reference = drift && drift.kind === 'drift' ? await referenceProfile(deps, drift.reference) : undefined;
-        const schema = suiteSchema(suite);
-        report = await withTable(
-          deps,
-          view,
-          schema ? { schema, missingSchemaColumns: 'ignore' } : {},
-          ({ engine, table }) =>
-            runSuite(engine, table, suite, {
-              target: v.ref,
-              ...(reference ? { reference } : {}),
-              now: deps.clock.now(),
-            }),
-        );
+        const r = await validateTable(deps, view, suite, opts.profile === true);
+        report = r.report;
+        profile = r.profile;
       } else {
         if (suite.files.length === 0)
           throw new CairnError(
@@ -129,7 +134,8 @@ async function validateVersionLocked(
             summary: { ...summary, suiteDigest: formatDigest(suiteDigest) },
             body: report,
           });
-          draft.params = { ...draft.params, ...summary, report: formatDigest(d) };
+          const p = profile ? await storeProfile(tx, deps, v.version.id, profile) : undefined;
+          draft.params = { ...draft.params, ...summary, report: formatDigest(d), ...(p ? { profile: p } : {}) };
         },
         report.ok
           ? undefined
@@ -138,6 +144,52 @@ async function validateVersionLocked(
       return report;
     },
   );
+}
+
+/**
+ * The table branch of validate: the suite's checks in one scan, and with `withProfile` the
+ * profile from the same loaded table (the drift reference too, when it names this version).
+ */
+async function validateTable(
+  deps: DataprepDeps,
+  view: VersionView,
+  suite: Suite,
+  withProfile: boolean,
+): Promise<{ report: ValidationReport; profile?: TableProfile }> {
+  const v = view.resolved;
+  if (suite.checks.length === 0)
+    throw new CairnError('INVALID_INPUT', `the suite ${suite.name} has no table checks, and ${v.ref} is a table`);
+  const drift = suite.checks.find((c) => c.kind === 'drift');
+  let refVersion = drift && drift.kind === 'drift' ? await resolveVersion(deps.meta.db, drift.reference) : undefined;
+  // The drift reference is this very version: its profile comes from this load.
+  const selfReference = withProfile && refVersion?.version.digest === v.version.digest;
+  if (selfReference) refVersion = undefined;
+  const reference =
+    drift && drift.kind === 'drift' && refVersion
+      ? await storedOrNewProfile(deps, drift.reference, refVersion)
+      : undefined;
+  const schema = suiteSchema(suite);
+  return withTable(deps, view, schema ? { schema, missingSchemaColumns: 'ignore' } : {}, async ({ engine, table }) => {
+    const profile = withProfile ? await profileTable(engine, table) : undefined;
+    const ref = selfReference && profile ? { ref: v.ref, profile } : reference;
+    const report = await runSuite(engine, table, suite, {
+      target: v.ref,
+      ...(ref ? { reference: ref } : {}),
+      now: deps.clock.now(),
+    });
+    return { report, ...(profile ? { profile } : {}) };
+  });
+}
+
+/** Stores a profile computed by validate with the version, as `data profile` does. */
+async function storeProfile(
+  tx: Parameters<typeof storeReport>[0],
+  deps: DataprepDeps,
+  versionId: string,
+  profile: TableProfile,
+): Promise<string> {
+  const summary = { kind: 'table', rows: profile.rows, columns: profile.columns.length };
+  return formatDigest(await storeReport(tx, deps, versionId, { kind: 'profile', summary, body: profile }));
 }
 
 /** A report file the user asked for; a path that cannot be written is an I/O error, not a bug. */

@@ -87,152 +87,27 @@ interface FileResult {
 export async function ingest(deps: IngestDeps, opts: IngestOptions): Promise<IngestResult> {
   const params = deps.chunkParams ?? DEFAULT_CHUNK_PARAMS;
   const scan: Scan = opts.scan ?? scanSource(opts.source);
-  const progress: IngestProgress = {
-    phase: 'hash',
-    files: 0,
-    filesTotal: scan.files.length,
-    bytes: 0,
-    bytesTotal: scan.totalBytes,
-  };
-  opts.onProgress?.({ ...progress, phase: 'scan' });
-
   await deps.packs.ensure();
-  const roller = new PackRoller(deps.packs, deps.packTarget ?? DEFAULT_PACK_TARGET);
-  const ringSlotSize = RING_BLOCK + params.max;
-  const rings = new RingPool(ringSlotSize);
-  const written = new Set<string>();
-  const results = new Map<string, FileResult>();
-  let newBytes = 0;
-  let newChunks = 0;
-  let filesFromCache = 0;
-
-  const report = (files: number, bytes: number) => {
-    progress.files += files;
-    progress.bytes += bytes;
-    opts.onProgress?.(progress);
-  };
-
-  /** Appends the blobs not yet stored; `view(i)` gives the bytes of candidate i. */
-  const storeNew = async (ids: string[], view: (i: number) => Uint8Array): Promise<void> => {
-    const unseen = [...new Set(ids.filter((id) => !written.has(id)))];
-    const known = unseen.length > 0 ? await deps.index.has(unseen) : new Set<string>();
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i]!;
-      if (written.has(id) || known.has(id)) continue;
-      written.add(id);
-      const bytes = view(i);
-      await roller.append(BlobKind.chunk, id, bytes);
-      newBytes += bytes.length;
-      newChunks++;
-    }
-  };
-
+  const run = new IngestSession(deps, opts, params, scan);
   try {
     // 1. Stat-cache hits skip reading, but only if their chunks are still in the store.
-    const toHash: ScannedFile[] = [];
-    const hits: Array<{ f: ScannedFile; e: StatEntry }> = [];
-    for (const f of scan.files) {
-      const e = cachedEntry(opts.statCache, f.path, f);
-      if (e) hits.push({ f, e });
-      else toHash.push(f);
-    }
-    if (hits.length > 0) {
-      const needed = new Set<string>();
-      for (const { e } of hits) for (const c of e.chunks ?? (e.size > 0 ? [e.digest] : [])) needed.add(c);
-      const present = await hasAll(deps.index, [...needed]);
-      for (const h of hits) {
-        const chunks = h.e.chunks ?? (h.e.size > 0 ? [h.e.digest] : []);
-        if (chunks.every((c) => present.has(c))) {
-          results.set(h.f.path, { digest: h.e.digest, chunks, stat: null });
-          filesFromCache++;
-          report(1, h.f.size);
-        } else {
-          toHash.push(h.f);
-        }
-      }
-    }
-
+    const toHash = await run.reuseCached();
     // 2. Everything else goes to the workers: tiny files in batches, larger ones streamed.
-    const small: ScannedFile[][] = [];
-    const large: ScannedFile[] = [];
-    let batch: ScannedFile[] = [];
-    let batchBytes = 0;
-    for (const f of toHash) {
-      if (f.size === 0) {
-        results.set(f.path, { digest: EMPTY_FILE_DIGEST, chunks: [], stat: null });
-        report(1, 0);
-      } else if (f.size <= params.min) {
-        if (batch.length >= SMALL_BATCH_FILES || batchBytes + f.size > SMALL_BATCH_BYTES) {
-          small.push(batch);
-          batch = [];
-          batchBytes = 0;
-        }
-        batch.push(f);
-        batchBytes += f.size;
-      } else {
-        large.push(f);
-      }
-    }
-    if (batch.length > 0) small.push(batch);
-
-    // Start large files first: they are the long poles.
-    const limit = new Semaphore(deps.pool.size * 2);
-    let failed = false;
-    const guarded = (fn: () => Promise<void>) =>
-      limit.run(async () => {
-        if (failed) return;
-        try {
-          await fn();
-        } catch (err) {
-          failed = true;
-          throw err;
-        }
-      });
-    // A streaming reader holds its worker; leave one free for the chunk hashing it feeds, and
-    // cap the streams so the rings' memory stays bounded.
-    const largeLimit = new Semaphore(Math.min(MAX_STREAMS, Math.max(1, deps.pool.size - 1)));
-    const jobs: Array<Promise<void>> = [];
-    for (const f of large) jobs.push(guarded(() => largeLimit.run(() => hashLarge(f))));
-    for (const b of small) jobs.push(guarded(() => hashSmall(b)));
-    await settleAll(jobs);
-
+    const plan = planHashing(toHash, params.min);
+    for (const f of plan.empty) run.done(f, { digest: EMPTY_FILE_DIGEST, chunks: [], stat: null }, 0);
+    await run.hashAll(plan);
     // 3. Trees, written into the same packs.
-    const flat: FlatEntry[] = [];
-    for (const d of scan.dirs) flat.push({ path: d, type: 'dir' });
-    for (const s of scan.symlinks) flat.push({ path: s.path, type: 'symlink', target: s.target });
-    for (const f of scan.files) {
-      const r = results.get(f.path)!;
-      flat.push({ path: f.path, type: 'file', size: f.size, mode: f.mode, digest: r.digest, chunks: r.chunks });
-    }
-    const tree = buildTree(flat);
-    const treeIds = tree.nodes.map((n) => n.id);
-    await storeTrees(tree, treeIds);
-    opts.onProgress?.({ ...progress, phase: 'seal' });
-    const packs = await roller.finish();
-
-    let chunkCount = 0;
-    const entries = new Map<string, StatEntry>();
-    for (const f of scan.files) {
-      const r = results.get(f.path)!;
-      chunkCount += r.chunks.length;
-      const st = r.stat;
-      // A file that changed between walk and read keeps its digest (that is what was stored)
-      // but stat values that never match, so the next run reads it again.
-      const changed = st !== null && (st.size !== f.size || st.mtimeMs !== f.mtimeMs || st.ino !== f.ino);
-      entries.set(f.path, {
-        ...(changed ? UNTRUSTED_STAT : { ino: f.ino, mtimeMs: f.mtimeMs, ctimeMs: f.ctimeMs }),
-        size: f.size,
-        mode: f.mode,
-        digest: r.digest,
-        ...(r.chunks.length > 1 || (r.chunks.length === 1 && r.chunks[0] !== r.digest) ? { chunks: r.chunks } : {}),
-      });
-    }
+    const tree = buildTree(flatEntries(scan, run.results));
+    await run.storeTrees(tree);
+    opts.onProgress?.({ ...run.progress, phase: 'seal' });
+    const packs = await run.roller.finish();
+    const { entries, chunkCount } = statCacheEntries(scan, run.results);
     return {
       tree,
-      newBytes,
-      newChunks,
+      newBytes: run.newBytes,
+      newChunks: run.newChunks,
       chunkCount,
-      filesFromCache,
+      filesFromCache: run.filesFromCache,
       packs,
       statCache: {
         v: 2,
@@ -247,25 +122,194 @@ export async function ingest(deps: IngestDeps, opts: IngestOptions): Promise<Ing
       discard: () => discardSealed(packs, deps),
     };
   } catch (err) {
-    await roller.discard(deps.index);
+    await run.roller.discard(deps.index);
     throw err;
   }
+}
 
-  async function storeTrees(tree: BuiltTree, ids: string[]): Promise<void> {
-    const bytes = new Map(tree.nodes.map((n) => [n.id, n.bytes]));
-    const unseen = ids.filter((id) => !written.has(id));
-    const known = unseen.length ? await deps.index.has(unseen) : new Set<string>();
-    for (const id of ids) {
-      if (written.has(id) || known.has(id)) continue;
-      written.add(id);
-      const b = bytes.get(id)!;
-      await roller.append(BlobKind.tree, id, b);
-      newBytes += b.length;
+export interface HashPlan {
+  empty: ScannedFile[];
+  /** Files up to one chunk, in batches of at most SMALL_BATCH_FILES files / SMALL_BATCH_BYTES. */
+  small: ScannedFile[][];
+  large: ScannedFile[];
+}
+
+/** Which files are empty, which go to the workers in batches, which are streamed (pure). */
+export function planHashing(files: readonly ScannedFile[], minChunk: number): HashPlan {
+  const plan: HashPlan = { empty: [], small: [], large: [] };
+  let batch: ScannedFile[] = [];
+  let batchBytes = 0;
+  for (const f of files) {
+    if (f.size === 0) {
+      plan.empty.push(f);
+    } else if (f.size <= minChunk) {
+      if (batch.length >= SMALL_BATCH_FILES || batchBytes + f.size > SMALL_BATCH_BYTES) {
+        plan.small.push(batch);
+        batch = [];
+        batchBytes = 0;
+      }
+      batch.push(f);
+      batchBytes += f.size;
+    } else {
+      plan.large.push(f);
+    }
+  }
+  if (batch.length > 0) plan.small.push(batch);
+  return plan;
+}
+
+/** The tree builder's input: every directory, link and file with its hashed content (pure). */
+export function flatEntries(scan: Scan, results: ReadonlyMap<string, FileResult>): FlatEntry[] {
+  const flat: FlatEntry[] = [];
+  for (const d of scan.dirs) flat.push({ path: d, type: 'dir' });
+  for (const s of scan.symlinks) flat.push({ path: s.path, type: 'symlink', target: s.target });
+  for (const f of scan.files) {
+    const r = results.get(f.path)!;
+    flat.push({ path: f.path, type: 'file', size: f.size, mode: f.mode, digest: r.digest, chunks: r.chunks });
+  }
+  return flat;
+}
+
+/** The stat cache for the next run, and the number of chunks referenced (pure). */
+export function statCacheEntries(
+  scan: Scan,
+  results: ReadonlyMap<string, FileResult>,
+): { entries: Map<string, StatEntry>; chunkCount: number } {
+  let chunkCount = 0;
+  const entries = new Map<string, StatEntry>();
+  for (const f of scan.files) {
+    const r = results.get(f.path)!;
+    chunkCount += r.chunks.length;
+    const st = r.stat;
+    // A file that changed between walk and read keeps its digest (that is what was stored)
+    // but stat values that never match, so the next run reads it again.
+    const changed = st !== null && (st.size !== f.size || st.mtimeMs !== f.mtimeMs || st.ino !== f.ino);
+    entries.set(f.path, {
+      ...(changed ? UNTRUSTED_STAT : { ino: f.ino, mtimeMs: f.mtimeMs, ctimeMs: f.ctimeMs }),
+      size: f.size,
+      mode: f.mode,
+      digest: r.digest,
+      ...(r.chunks.length > 1 || (r.chunks.length === 1 && r.chunks[0] !== r.digest) ? { chunks: r.chunks } : {}),
+    });
+  }
+  return { entries, chunkCount };
+}
+
+/** The state of one ingest: packs being written, blobs already stored, each file's result. */
+class IngestSession {
+  readonly roller: PackRoller;
+  readonly rings: RingPool;
+  readonly ringSlotSize: number;
+  readonly written = new Set<string>();
+  readonly results = new Map<string, FileResult>();
+  readonly progress: IngestProgress;
+  newBytes = 0;
+  newChunks = 0;
+  filesFromCache = 0;
+
+  constructor(
+    readonly deps: IngestDeps,
+    readonly opts: IngestOptions,
+    readonly params: ChunkParams,
+    readonly scan: Scan,
+  ) {
+    this.roller = new PackRoller(deps.packs, deps.packTarget ?? DEFAULT_PACK_TARGET);
+    this.ringSlotSize = RING_BLOCK + params.max;
+    this.rings = new RingPool(this.ringSlotSize);
+    this.progress = { phase: 'hash', files: 0, filesTotal: scan.files.length, bytes: 0, bytesTotal: scan.totalBytes };
+    opts.onProgress?.({ ...this.progress, phase: 'scan' });
+  }
+
+  report(files: number, bytes: number): void {
+    this.progress.files += files;
+    this.progress.bytes += bytes;
+    this.opts.onProgress?.(this.progress);
+  }
+
+  done(f: ScannedFile, r: FileResult, bytes: number): void {
+    this.results.set(f.path, r);
+    this.report(1, bytes);
+  }
+
+  /** Records the stat-cache hits whose chunks are all still stored; returns the files to hash. */
+  async reuseCached(): Promise<ScannedFile[]> {
+    const toHash: ScannedFile[] = [];
+    const hits: Array<{ f: ScannedFile; e: StatEntry }> = [];
+    for (const f of this.scan.files) {
+      const e = cachedEntry(this.opts.statCache, f.path, f);
+      if (e) hits.push({ f, e });
+      else toHash.push(f);
+    }
+    if (hits.length === 0) return toHash;
+    const needed = new Set<string>();
+    for (const { e } of hits) for (const c of e.chunks ?? (e.size > 0 ? [e.digest] : [])) needed.add(c);
+    const present = await hasAll(this.deps.index, [...needed]);
+    for (const h of hits) {
+      const chunks = h.e.chunks ?? (h.e.size > 0 ? [h.e.digest] : []);
+      if (chunks.every((c) => present.has(c))) {
+        this.filesFromCache++;
+        this.done(h.f, { digest: h.e.digest, chunks, stat: null }, h.f.size);
+      } else {
+        toHash.push(h.f);
+      }
+    }
+    return toHash;
+  }
+
+  /** Runs the plan on the workers, large files first (they are the long poles). */
+  async hashAll(plan: HashPlan): Promise<void> {
+    const limit = new Semaphore(this.deps.pool.size * 2);
+    let failed = false;
+    const guarded = (fn: () => Promise<void>) =>
+      limit.run(async () => {
+        if (failed) return;
+        try {
+          await fn();
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
+      });
+    // A streaming reader holds its worker; leave one free for the chunk hashing it feeds, and
+    // cap the streams so the rings' memory stays bounded.
+    const largeLimit = new Semaphore(Math.min(MAX_STREAMS, Math.max(1, this.deps.pool.size - 1)));
+    const jobs: Array<Promise<void>> = [];
+    for (const f of plan.large) jobs.push(guarded(() => largeLimit.run(() => this.hashLarge(f))));
+    for (const b of plan.small) jobs.push(guarded(() => this.hashSmall(b)));
+    await settleAll(jobs);
+  }
+
+  /** Appends the blobs not yet stored; `view(i)` gives the bytes of candidate i. */
+  async storeNew(ids: string[], view: (i: number) => Uint8Array): Promise<void> {
+    const unseen = [...new Set(ids.filter((id) => !this.written.has(id)))];
+    const known = unseen.length > 0 ? await this.deps.index.has(unseen) : new Set<string>();
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if (this.written.has(id) || known.has(id)) continue;
+      this.written.add(id);
+      const bytes = view(i);
+      await this.roller.append(BlobKind.chunk, id, bytes);
+      this.newBytes += bytes.length;
+      this.newChunks++;
     }
   }
 
-  async function hashSmall(files: ScannedFile[]): Promise<void> {
-    const reply = (await deps.pool.run({
+  async storeTrees(tree: BuiltTree): Promise<void> {
+    const ids = tree.nodes.map((n) => n.id);
+    const bytes = new Map(tree.nodes.map((n) => [n.id, n.bytes]));
+    const unseen = ids.filter((id) => !this.written.has(id));
+    const known = unseen.length ? await this.deps.index.has(unseen) : new Set<string>();
+    for (const id of ids) {
+      if (this.written.has(id) || known.has(id)) continue;
+      this.written.add(id);
+      const b = bytes.get(id)!;
+      await this.roller.append(BlobKind.tree, id, b);
+      this.newBytes += b.length;
+    }
+  }
+
+  async hashSmall(files: ScannedFile[]): Promise<void> {
+    const reply = (await this.deps.pool.run({
       type: 'small',
       files: files.map((f) => ({ path: f.abs, size: f.size })),
     })) as SmallFileReply;
@@ -276,25 +320,53 @@ export async function ingest(deps: IngestDeps, opts: IngestOptions): Promise<Ing
       const r = reply.results[i]!;
       const f = files[i]!;
       if (!r.ok) throw fileError(f, r.error);
-      results.set(f.path, { digest: r.digest, chunks: r.size > 0 ? [r.digest] : [], stat: r.stat });
+      this.results.set(f.path, { digest: r.digest, chunks: r.size > 0 ? [r.digest] : [], stat: r.stat });
       if (r.size > 0) {
         ids.push(r.digest);
         views.push(data.subarray(r.offset, r.offset + r.size));
       }
     }
-    await storeNew(ids, (i) => views[i]!);
-    await roller.drainIfBusy();
-    report(
+    await this.storeNew(ids, (i) => views[i]!);
+    await this.roller.drainIfBusy();
+    this.report(
       files.length,
       files.reduce((n, f) => n + f.size, 0),
     );
   }
 
-  async function hashLarge(f: ScannedFile): Promise<void> {
+  /** Stores one ring slot's chunks (hashed by another worker when `split`); returns their ids. */
+  async storeSlot(
+    ring: SharedArrayBuffer,
+    m: LargeChunksMessage,
+    offset: number,
+    view: Buffer,
+    split: boolean,
+  ): Promise<string[]> {
+    const bytes = m.chunks.reduce((n, c) => n + c.length, 0);
+    const ranges = m.chunks.map((c) => ({ offset: c.offset, length: c.length }));
+    const ids = split
+      ? (
+          (await this.deps.pool.run({
+            type: 'hash-chunks',
+            ring,
+            offset,
+            length: this.ringSlotSize,
+            chunks: ranges,
+          })) as HashChunksReply
+        ).result.ids
+      : m.chunks.map((c) => c.id);
+    await this.storeNew(ids, (k) => view.subarray(ranges[k]!.offset, ranges[k]!.offset + ranges[k]!.length));
+    // The slot's memory may be reused only after the kernel has copied it.
+    await this.roller.written();
+    this.report(0, bytes);
+    return ids;
+  }
+
+  async hashLarge(f: ScannedFile): Promise<void> {
     // With more than one worker, the reader only finds boundaries; chunk ids are computed by
     // other workers and the whole-file digest here, so one big file uses several cores.
-    const split = deps.pool.size > 1;
-    const ring = rings.acquire();
+    const split = this.deps.pool.size > 1;
+    const ring = this.rings.acquire();
     const states = new Int32Array(ring, 0, RING_SLOTS);
     const release = (slot: number) => {
       Atomics.store(states, slot, 0);
@@ -307,45 +379,29 @@ export async function ingest(deps: IngestDeps, opts: IngestOptions): Promise<Ing
     let seq = 0;
     let reply: WorkerReply;
     try {
-      reply = await deps.pool.run(
+      reply = await this.deps.pool.run(
         {
           type: 'large',
           path: f.abs,
           mode: split ? 'split' : 'full',
           ring,
           slots: RING_SLOTS,
-          slotSize: ringSlotSize,
-          chunkParams: params,
+          slotSize: this.ringSlotSize,
+          chunkParams: this.params,
         },
         {
           onMessage: (msg) => {
             if (msg.type !== 'large-chunks') return;
             const m = msg as LargeChunksMessage;
             const i = seq++;
-            const offset = RING_HEADER + m.slot * ringSlotSize;
-            const view = Buffer.from(ring, offset, ringSlotSize);
+            const offset = RING_HEADER + m.slot * this.ringSlotSize;
+            const view = Buffer.from(ring, offset, this.ringSlotSize);
             if (split) for (const c of m.chunks) whole.update(view.subarray(c.offset, c.offset + c.length));
-            const bytes = m.chunks.reduce((n, c) => n + c.length, 0);
-            const ranges = m.chunks.map((c) => ({ offset: c.offset, length: c.length }));
             work.push(
-              (async () => {
-                const ids = split
-                  ? (
-                      (await deps.pool.run({
-                        type: 'hash-chunks',
-                        ring,
-                        offset,
-                        length: ringSlotSize,
-                        chunks: ranges,
-                      })) as HashChunksReply
-                    ).result.ids
-                  : m.chunks.map((c) => c.id);
-                parts[i] = ids;
-                await storeNew(ids, (k) => view.subarray(ranges[k]!.offset, ranges[k]!.offset + ranges[k]!.length));
-                // The slot's memory may be reused only after the kernel has copied it.
-                await roller.written();
-                report(0, bytes);
-              })()
+              this.storeSlot(ring, m, offset, view, split)
+                .then((ids) => {
+                  parts[i] = ids;
+                })
                 .catch((err) => {
                   failure ??= err;
                 })
@@ -368,13 +424,13 @@ export async function ingest(deps: IngestDeps, opts: IngestOptions): Promise<Ing
         ? err
         : fileError(f, { code: (err as NodeJS.ErrnoException).code ?? 'ERROR', message: (err as Error).message });
     } finally {
-      rings.release(ring);
+      this.rings.release(ring);
     }
     const done = reply as LargeDoneMessage;
     const chunks = parts.flat();
     if (done.chunkCount !== chunks.length) throw new CairnError('INTERNAL', `chunk count mismatch for ${f.path}`);
-    results.set(f.path, { digest: split ? whole.digest('hex') : done.digest, chunks, stat: done.stat });
-    report(1, 0);
+    this.results.set(f.path, { digest: split ? whole.digest('hex') : done.digest, chunks, stat: done.stat });
+    this.report(1, 0);
   }
 }
 

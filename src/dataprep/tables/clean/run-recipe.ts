@@ -61,6 +61,52 @@ export async function runRecipe(
   }
 }
 
+/** Plans every step against the columns it will see, running each plan's preconditions. */
+async function planSteps(
+  engine: TableEngine,
+  table: LoadedTable,
+  recipe: Recipe,
+  o: { hmacKey: CleanOptions['hmacKey']; prefix: string; where: (i: number, s: TableStep) => string },
+): Promise<StepPlan[]> {
+  let cols: Column[] = table.columns.map((c) => ({ name: c.name, type: c.type }));
+  const plans: StepPlan[] = [];
+  for (const [i, step] of recipe.steps.entries()) {
+    if (step.kind === 'filter') await checkPredicate(engine, step.predicate, o.where(i, step));
+    const plan = planStep(step, cols, { where: o.where(i, step), hmacKey: o.hmacKey, prefix: o.prefix });
+    for (const c of plan.checks) {
+      const [r] = await engine.all<{ ok: boolean }>(c.sql);
+      if (r?.ok !== true) throw c.error;
+    }
+    plans.push(plan);
+    cols = plan.after;
+  }
+  return plans;
+}
+
+/** A cast with on_error: reject that met values it cannot convert refuses the recipe, with examples. */
+async function refuseRejected(
+  engine: TableEngine,
+  plan: StepPlan,
+  details: Record<string, number | string>,
+  rel: string,
+  where: string,
+  step: TableStep,
+): Promise<void> {
+  for (const r of plan.reject ?? []) {
+    const invalid = Number(details[r.detail] ?? 0);
+    if (invalid === 0) continue;
+    const examples = (await engine.all<{ v: string }>(r.examples(rel))).map((x) => x.v);
+    throw new CairnError(
+      'INVALID_INPUT',
+      `${where}: ${invalid} value${invalid === 1 ? '' : 's'} of column ${JSON.stringify(r.column)} ${invalid === 1 ? 'is' : 'are'} not ${r.type}, e.g. ${examples.map((e) => JSON.stringify(e)).join(', ')}; nothing was written`,
+      {
+        hint: 'fix the values, filter those rows first, or use on_error: null to turn them into NULL',
+        data: { line: step.line, kind: step.kind, column: r.column, type: r.type, count: invalid, examples },
+      },
+    );
+  }
+}
+
 async function run(engine: TableEngine, table: LoadedTable, recipe: Recipe, opts: CleanOptions): Promise<CleanReport> {
   const id = ++serial;
   const names = table.columns.map((c) => c.name);
@@ -69,18 +115,7 @@ async function run(engine: TableEngine, table: LoadedTable, recipe: Recipe, opts
   const where = (i: number, s: TableStep) => `recipe step ${i + 1} (${s.kind}, line ${s.line})`;
 
   // 1. Plan every step against the columns it will see.
-  let cols: Column[] = table.columns.map((c) => ({ name: c.name, type: c.type }));
-  const plans: StepPlan[] = [];
-  for (const [i, step] of recipe.steps.entries()) {
-    if (step.kind === 'filter') await checkPredicate(engine, step.predicate, where(i, step));
-    const plan = planStep(step, cols, { where: where(i, step), hmacKey: opts.hmacKey, prefix });
-    for (const c of plan.checks) {
-      const [r] = await engine.all<{ ok: boolean }>(c.sql);
-      if (r?.ok !== true) throw c.error;
-    }
-    plans.push(plan);
-    cols = plan.after;
-  }
+  const plans = await planSteps(engine, table, recipe, { hmacKey: opts.hmacKey, prefix, where });
   if (recipe.steps.some((s) => s.kind === 'redact_pii')) await installPiiMacros(engine);
 
   const made: Array<{ kind: 'VIEW' | 'TABLE'; name: string }> = [];
@@ -120,19 +155,7 @@ async function run(engine: TableEngine, table: LoadedTable, recipe: Recipe, opts
       const details: Record<string, number | string> = {};
       if (plan.rowDetail) details[plan.rowDetail] = rowsIn - rowsOut;
       plan.stats.forEach((s, j) => (details[s.detail] = Number(figures![`s${j}`] ?? 0)));
-      for (const r of plan.reject ?? []) {
-        const invalid = Number(details[r.detail] ?? 0);
-        if (invalid === 0) continue;
-        const examples = (await engine.all<{ v: string }>(r.examples(rel))).map((x) => x.v);
-        throw new CairnError(
-          'INVALID_INPUT',
-          `${where(i, step)}: ${invalid} value${invalid === 1 ? '' : 's'} of column ${JSON.stringify(r.column)} ${invalid === 1 ? 'is' : 'are'} not ${r.type}, e.g. ${examples.map((e) => JSON.stringify(e)).join(', ')}; nothing was written`,
-          {
-            hint: 'fix the values, filter those rows first, or use on_error: null to turn them into NULL',
-            data: { line: step.line, kind: step.kind, column: r.column, type: r.type, count: invalid, examples },
-          },
-        );
-      }
+      await refuseRejected(engine, plan, details, rel, where(i, step), step);
       steps.push({ line: step.line, kind: step.kind, rowsIn, rowsOut, details });
       rel = visible(ident(out), plan);
       rowsIn = rowsOut;

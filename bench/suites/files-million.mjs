@@ -1,0 +1,243 @@
+// Benchmark suite "files-million" (issue 16): datasets of a million small files.
+//
+//   a  `cairn data add <tree>` in a fresh workspace: time, files/s, peak RSS and RSS per file
+//      (target <= 1 KiB of peak RSS per file)
+//   b  `cairn data status <tree>` of the unchanged tree (target <= 2 s at 10^6 files), peak RSS
+//   c  `cairn data checkout <ref> <fresh dir>`: time, peak RSS
+//   d  `restic backup <tree>` into a fresh repository: files/s (target: Cairn >= 1.5x restic),
+//      peak RSS; skipped with a WARNING when restic is not installed
+//
+// The tree: 1,000,000 x --scale files (default scale of this suite's data: whatever --scale says;
+// at scale 1 a million) of 64..1,087 bytes (mean ~576 B) in folders of 1,000
+// (tree/d0000/f0000000.bin), contents from the AES-128-CTR keystream "cairn-bench-mil!", sizes
+// from "cairn-bench-msz!". Generated once into bench/.data/million/scale-<X>/ with a stamp and
+// reused; never deleted and re-created before a timing (this disk is slow to create many files
+// right after deleting many). Checkout output and workspaces are removed at the end of the run.
+import path from 'node:path';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  writeFileSync,
+  renameSync,
+  rmSync,
+  openSync,
+  writeSync,
+  closeSync,
+} from 'node:fs';
+import { runCmd, settle, median, mustRun, du, syncAll } from '../lib/measure.mjs';
+import { keystream, DATA_ROOT } from '../lib/data.mjs';
+import { resticFeatures } from '../peers/restic.mjs';
+
+const CAIRN_ENV = { NO_COLOR: '1', CAIRN_NO_PROGRESS: '1', CAIRN_ACTOR: 'bench@example.com' };
+const GENERATOR = 1;
+const PER_DIR = 1000;
+const TIMEOUT_MS = 60 * 60 * 1000;
+
+export function millionLayout(scale) {
+  return {
+    files: Math.max(1000, Math.round(1_000_000 * scale)),
+    dir: path.join(DATA_ROOT, 'million', `scale-${scale}`),
+  };
+}
+
+/** Generates the tree once (stamped), or reuses it. -> { path, files, bytes } */
+export function ensureTree(scale, log) {
+  const { files, dir } = millionLayout(scale);
+  const tree = path.join(dir, 'tree');
+  const stampFile = path.join(dir, '.stamp-tree.json');
+  if (existsSync(stampFile)) {
+    const s = JSON.parse(readFileSync(stampFile, 'utf8'));
+    if (s.generator === GENERATOR && s.files === files && existsSync(tree))
+      return { path: tree, files, bytes: s.bytes };
+  }
+  if (existsSync(tree))
+    throw new Error(`${tree} exists without a matching stamp: remove it by hand (not deleted here)`);
+  log(`files-million: generating ${files.toLocaleString('en-US')} files (once) …`);
+  const t0 = process.hrtime.bigint();
+  const tmp = `${tree}.tmp-${process.pid}`;
+  mkdirSync(tmp, { recursive: true });
+  const sizes = keystream('cairn-bench-msz!');
+  const content = keystream('cairn-bench-mil!');
+  let bytes = 0;
+  for (let i = 0; i < files; i++) {
+    const d = path.join(tmp, `d${String(Math.floor(i / PER_DIR)).padStart(4, '0')}`);
+    if (i % PER_DIR === 0) mkdirSync(d);
+    const n = 64 + (sizes.next(2).readUInt16LE(0) % 1024);
+    const fd = openSync(path.join(d, `f${String(i).padStart(7, '0')}.bin`), 'w');
+    writeSync(fd, content.next(n));
+    closeSync(fd);
+    bytes += n;
+  }
+  syncAll();
+  renameSync(tmp, tree);
+  writeFileSync(
+    stampFile,
+    JSON.stringify({ generator: GENERATOR, files, bytes, seconds: Number(process.hrtime.bigint() - t0) / 1e9 }),
+  );
+  log(`files-million: generated in ${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s`);
+  return { path: tree, files, bytes };
+}
+
+export const suite = {
+  name: 'files-million',
+  description:
+    'data add / status / checkout of 10^6 x scale small files: time, peak RSS per file; add vs restic backup',
+  async run(ctx) {
+    const log = ctx.log;
+    const cli = process.env.CAIRN_BENCH_CLI
+      ? path.resolve(process.env.CAIRN_BENCH_CLI)
+      : path.join(ctx.repoRoot, 'bin', 'cairn.js');
+    const tree = ensureTree(ctx.scale, log);
+    const results = { tree, cairn: {}, restic: null };
+    const notes = [];
+    const reps = Math.max(1, ctx.repeat);
+    const cairn = (args, cwd) =>
+      runCmd([process.execPath, cli, ...args], { cwd, env: CAIRN_ENV, timeoutMs: TIMEOUT_MS });
+    const adds = [];
+    const statuses = [];
+    const checkouts = [];
+    let ws = null;
+    if (!ctx.skipCairn) {
+      // The memory of a command that opens a workspace and does nothing per file: subtracted to
+      // give the marginal RSS per file (what grows with the tree).
+      const base = path.join(ctx.work, 'cairn-base');
+      await mustRun([process.execPath, cli, 'init', base, '--json'], { env: CAIRN_ENV });
+      const b = await cairn(['data', 'list', '--json'], base);
+      results.cairn.baseRssKiB = b.peakRssKiB;
+      rmSync(base, { recursive: true, force: true });
+      for (let i = 0; i < reps; i++) {
+        if (ws) rmSync(ws, { recursive: true, force: true });
+        ws = path.join(ctx.work, `cairn-${i}`);
+        await mustRun([process.execPath, cli, 'init', ws, '--json'], { env: CAIRN_ENV });
+        await settle([]);
+        log(`files-million: cairn data add (${i + 1}/${reps}) …`);
+        const a = await cairn(['data', 'add', tree.path, '--name', 'm', '--json'], ws);
+        if (!a.ok) throw new Error(`data add failed: ${a.stderr.slice(-600)}`);
+        adds.push({ wallS: a.wallS, peakRssKiB: a.peakRssKiB, newBytes: JSON.parse(a.stdout).newBytes ?? null });
+        log(`files-million: add ${a.wallS.toFixed(1)} s, peak RSS ${Math.round(a.peakRssKiB / 1024)} MiB`);
+      }
+      for (let i = 0; i < Math.max(3, reps); i++) {
+        const s = await cairn(['data', 'status', tree.path, '--name', 'm', '--json'], ws);
+        if (!(s.code === 0 || s.code === 1)) throw new Error(`data status failed: ${s.stderr.slice(-600)}`);
+        const j = JSON.parse(s.stdout);
+        statuses.push({
+          wallS: s.wallS,
+          peakRssKiB: s.peakRssKiB,
+          clean: j.clean ?? null,
+          unchanged: j.unchanged ?? null,
+        });
+        log(
+          `files-million: status ${s.wallS.toFixed(2)} s, peak RSS ${Math.round(s.peakRssKiB / 1024)} MiB, clean ${j.clean}`,
+        );
+      }
+      const co = path.join(ctx.work, 'checkout');
+      await settle([]);
+      log('files-million: cairn data checkout …');
+      const c = await cairn(['data', 'checkout', 'm@v1', co, '--json'], ws);
+      if (!c.ok) throw new Error(`data checkout failed: ${c.stderr.slice(-600)}`);
+      const got = await du(co);
+      checkouts.push({ wallS: c.wallS, peakRssKiB: c.peakRssKiB, files: got.files, bytes: got.bytes });
+      log(`files-million: checkout ${c.wallS.toFixed(1)} s, peak RSS ${Math.round(c.peakRssKiB / 1024)} MiB`);
+      Object.assign(results.cairn, { adds, statuses, checkouts, store: await du(path.join(ws, '.cairn')) });
+      if (got.files !== tree.files || got.bytes !== tree.bytes)
+        notes.push(
+          `WARNING: the checkout holds ${got.files} files / ${got.bytes} bytes, the tree ${tree.files} / ${tree.bytes}`,
+        );
+    }
+    const rf = ctx.skipPeers ? { available: false } : resticFeatures();
+    if (!rf.available)
+      notes.push('WARNING: restic is not installed (scripts/install-bench-peers.sh): the restic row is n/a');
+    else {
+      const runs = [];
+      for (let i = 0; i < reps; i++) {
+        const dir = path.join(ctx.work, `restic-${i}`);
+        mkdirSync(dir, { recursive: true });
+        const env = rf.insecureNoPassword ? { RESTIC_PASSWORD: '' } : { RESTIC_PASSWORD: 'cairn-bench' };
+        const base = [
+          'restic',
+          '--repo',
+          path.join(dir, 'repo'),
+          '--cache-dir',
+          path.join(dir, 'cache'),
+          ...(rf.insecureNoPassword ? ['--insecure-no-password'] : []),
+        ];
+        await mustRun([...base, 'init'], { env });
+        await settle([]);
+        log(`files-million: restic backup (${i + 1}/${reps}) …`);
+        const r = await runCmd(
+          [...base, 'backup', '--json', '--host', 'cairn-bench', ...(rf.noScan ? ['--no-scan'] : []), tree.path],
+          { env, timeoutMs: TIMEOUT_MS },
+        );
+        if (!r.ok) throw new Error(`restic backup failed: ${r.stderr.slice(-600)}`);
+        runs.push({ wallS: r.wallS, peakRssKiB: r.peakRssKiB });
+        log(`files-million: restic ${r.wallS.toFixed(1)} s, peak RSS ${Math.round(r.peakRssKiB / 1024)} MiB`);
+        rmSync(dir, { recursive: true, force: true });
+      }
+      results.restic = { version: rf.version, runs };
+    }
+    return { results, rows: rows(results, ctx), notes };
+  },
+};
+
+function rows(r, ctx) {
+  const n = r.tree.files;
+  const add = median((r.cairn.adds ?? []).map((x) => x.wallS));
+  const addRss = Math.max(0, ...(r.cairn.adds ?? []).map((x) => x.peakRssKiB ?? 0));
+  const st = median((r.cairn.statuses ?? []).map((x) => x.wallS));
+  const stRss = Math.max(0, ...(r.cairn.statuses ?? []).map((x) => x.peakRssKiB ?? 0));
+  const co = r.cairn.checkouts?.[0];
+  const rs = r.restic ? median(r.restic.runs.map((x) => x.wallS)) : null;
+  const rsRss = r.restic ? Math.max(...r.restic.runs.map((x) => x.peakRssKiB ?? 0)) : null;
+  const base = r.cairn.baseRssKiB ?? 0;
+  const perFile = (k) => (k ? (k * 1024) / n : null);
+  const marginal = (k) => (k ? (Math.max(0, k - base) * 1024) / n : null);
+  const b = (x) => (x == null ? 'n/a' : `${Math.round(x)} B/file`);
+  const pf = (x, t) => (x == null ? 'n/a' : x <= t ? 'pass' : 'FAIL');
+  const at = `${n.toLocaleString('en-US')} files`;
+  const clean = (r.cairn.statuses ?? []).every((x) => x.clean === true);
+  return [
+    {
+      metric: `data add of ${at}: peak RSS per file`,
+      cairn: `${b(perFile(addRss))} (${Math.round(addRss / 1024)} MiB); above a no-op command's ${Math.round(base / 1024)} MiB: ${b(marginal(addRss))}`,
+      peer: r.restic ? `restic ${b(perFile(rsRss))} (${Math.round(rsRss / 1024)} MiB)` : 'n/a',
+      ratio: '—',
+      target: '≤ 1024 B/file',
+      pass: pf(perFile(addRss), 1024),
+    },
+    {
+      metric: `data add of ${at}: files/s, Cairn ÷ restic backup`,
+      cairn: add ? `${Math.round(n / add)} files/s (${add.toFixed(1)} s)` : 'n/a',
+      peer: rs ? `restic ${Math.round(n / rs)} files/s (${rs.toFixed(1)} s)` : 'n/a',
+      ratio: add && rs ? `${(rs / add).toFixed(2)}×` : 'n/a',
+      target: '≥ 1.5×',
+      pass: add && rs ? (rs / add >= 1.5 ? 'pass' : 'FAIL') : 'n/a',
+    },
+    {
+      metric: `data status of the unchanged tree (${at}), median`,
+      cairn: st ? `${st.toFixed(2)} s${clean ? ', clean' : ', NOT clean'}` : 'n/a',
+      peer: '—',
+      ratio: '—',
+      target: ctx.scale === 1 ? '≤ 2 s' : `info (≤ 2 s is for 10^6)`,
+      pass: ctx.scale === 1 ? pf(st, 2) : 'info',
+    },
+    {
+      metric: `data status: peak RSS per file`,
+      cairn: `${b(perFile(stRss))} (${Math.round(stRss / 1024)} MiB); marginal ${b(marginal(stRss))}`,
+      peer: '—',
+      ratio: '—',
+      target: '≤ 1024 B/file',
+      pass: pf(perFile(stRss), 1024),
+    },
+    {
+      metric: `data checkout of ${at} into a fresh folder`,
+      cairn: co
+        ? `${co.wallS.toFixed(1)} s, ${b(perFile(co.peakRssKiB))} (${Math.round(co.peakRssKiB / 1024)} MiB)`
+        : 'n/a',
+      peer: '—',
+      ratio: '—',
+      target: '≤ 1024 B/file',
+      pass: pf(perFile(co?.peakRssKiB), 1024),
+    },
+  ];
+}
