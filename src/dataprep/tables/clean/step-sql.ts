@@ -47,6 +47,13 @@ export function isText(type: string): boolean {
 }
 
 export function planStep(step: TableStep, cols: readonly Column[], ctx: PlanContext): StepPlan {
+  // One planner per kind; the table's type ties each to its own kind, so this call is the only cast.
+  const planner = PLANSTEP_BY_KIND[step.kind] as (x: TableStep, scope: PlanStepScope) => StepPlan;
+  return planner(step, planStepScope(step, cols, ctx));
+}
+
+/** What every kind of step is planned with. */
+function planStepScope(step: TableStep, cols: readonly Column[], ctx: PlanContext) {
   const names = cols.map((c) => c.name);
   const typeOf = (c: string) => cols.find((x) => x.name === c)!.type;
   const need = (list: readonly string[]) => {
@@ -82,203 +89,240 @@ export function planStep(step: TableStep, cols: readonly Column[], ctx: PlanCont
     'checks' | 'hidden' | 'stats' | 'after'
   >;
 
-  switch (step.kind) {
-    case 'drop_duplicates': {
-      const keys = step.columns?.length ? need(step.columns) : null;
-      // With a key, the row kept is the first in the order of all columns: deterministic,
-      // since the input's row order is not (the engine reads in parallel).
-      const sql = keys
-        ? (input: string) =>
-            `SELECT * FROM ${input} QUALIFY row_number() OVER (PARTITION BY ${keys.map(ident).join(', ')} ORDER BY ${names.map((c) => `${ident(c)} NULLS LAST`).join(', ')}) = 1`
-        : (input: string) => `SELECT DISTINCT * FROM ${input}`;
-      return { ...base, sql, rowDetail: 'dropped' };
-    }
-    case 'filter':
-      return { ...base, sql: (input) => `SELECT * FROM ${input} WHERE (${step.predicate}\n)`, rowDetail: 'filtered' };
-    case 'drop_null': {
-      const list = step.columns?.length ? need(step.columns) : names;
-      return {
-        ...base,
-        sql: (input) =>
-          `SELECT * FROM ${input} WHERE ${list.map((c) => `${ident(c)} IS NOT NULL`).join(' AND ') || 'TRUE'}`,
-        rowDetail: 'dropped',
-      };
-    }
-    case 'drop_columns': {
-      const list = need(step.columns);
-      if (names.every((c) => list.includes(c))) {
-        throw new CairnError('INVALID_INPUT', `${ctx.where} would drop every column`, {
-          hint: 'keep at least one column',
-          data: { line: step.line },
-        });
-      }
-      return {
-        ...base,
-        sql: (input) => `SELECT * EXCLUDE (${list.map(ident).join(', ')}) FROM ${input}`,
-        stats: [{ detail: 'columns', agg: `${list.length}` }],
-        after: cols.filter((c) => !list.includes(c.name)),
-      };
-    }
-    case 'cast': {
-      const entries = Object.entries(step.columns);
-      need(entries.map(([c]) => c));
-      for (const [c, t] of entries) {
-        if (!TYPE_NAME.test(t.trim())) {
-          throw new CairnError(
-            'INVALID_INPUT',
-            `${ctx.where}: ${JSON.stringify(t)} is not a type name (column ${JSON.stringify(c)})`,
-            {
-              hint: 'use a DuckDB type such as BIGINT, DOUBLE, BOOLEAN, DATE, TIMESTAMP or VARCHAR',
-              data: { line: step.line, column: c, type: t },
-            },
-          );
-        }
-      }
-      const changes = entries.map(([c, t]) => {
-        const type = t.trim().toUpperCase();
-        const col = ident(c);
-        // Text is parsed strictly, as when loading ('2.5' is not a BIGINT, blanks are missing
-        // values); other types follow DuckDB's casts (a TIMESTAMP casts to its DATE).
-        const v = `NULLIF(trim(${col}), '')`;
-        const value = isText(typeOf(c))
-          ? `CASE WHEN ${parses(v, type)} THEN TRY_CAST(${v} AS ${type}) END`
-          : `TRY_CAST(${col} AS ${type})`;
-        const present = isText(typeOf(c)) ? `${v} IS NOT NULL` : `${col} IS NOT NULL`;
-        return { c, type, value, present, blank: `${col} IS NOT NULL AND ${v} IS NULL`, text: isText(typeOf(c)) };
-      });
-      const t = transform(
-        cols,
-        p,
-        changes.map((x) => ({ column: x.c, value: x.value })),
+  return { step, cols, ctx, names, typeOf, need, textOnly, p, base };
+}
+
+type PlanStepScope = ReturnType<typeof planStepScope>;
+
+const PLANSTEP_BY_KIND: {
+  [K in TableStep['kind']]: (x: Extract<TableStep, { kind: K }>, scope: PlanStepScope) => StepPlan;
+} = {
+  drop_duplicates: planStepDropDuplicates,
+  filter: planStepFilter,
+  drop_null: planStepDropNull,
+  drop_columns: planStepDropColumns,
+  cast: planStepCast,
+  fill_null: planStepFillNull,
+  trim: planStepTrim,
+  normalize: planStepNormalize,
+  pseudonymize: planStepPseudonymize,
+  redact_pii: planStepRedactPii,
+};
+
+function planStepDropDuplicates(step: Extract<TableStep, { kind: 'drop_duplicates' }>, scope: PlanStepScope): StepPlan {
+  const { names, need, base } = scope;
+  const keys = step.columns?.length ? need(step.columns) : null;
+  // With a key, the row kept is the first in the order of all columns: deterministic,
+  // since the input's row order is not (the engine reads in parallel).
+  const sql = keys
+    ? (input: string) =>
+        `SELECT * FROM ${input} QUALIFY row_number() OVER (PARTITION BY ${keys.map(ident).join(', ')} ORDER BY ${names.map((c) => `${ident(c)} NULLS LAST`).join(', ')}) = 1`
+    : (input: string) => `SELECT DISTINCT * FROM ${input}`;
+  return { ...base, sql, rowDetail: 'dropped' };
+}
+
+function planStepFilter(step: Extract<TableStep, { kind: 'filter' }>, scope: PlanStepScope): StepPlan {
+  const { base } = scope;
+  return { ...base, sql: (input) => `SELECT * FROM ${input} WHERE (${step.predicate}\n)`, rowDetail: 'filtered' };
+}
+
+function planStepDropNull(step: Extract<TableStep, { kind: 'drop_null' }>, scope: PlanStepScope): StepPlan {
+  const { names, need, base } = scope;
+  const list = step.columns?.length ? need(step.columns) : names;
+  return {
+    ...base,
+    sql: (input) =>
+      `SELECT * FROM ${input} WHERE ${list.map((c) => `${ident(c)} IS NOT NULL`).join(' AND ') || 'TRUE'}`,
+    rowDetail: 'dropped',
+  };
+}
+
+function planStepDropColumns(step: Extract<TableStep, { kind: 'drop_columns' }>, scope: PlanStepScope): StepPlan {
+  const { cols, ctx, names, need, base } = scope;
+  const list = need(step.columns);
+  if (names.every((c) => list.includes(c))) {
+    throw new CairnError('INVALID_INPUT', `${ctx.where} would drop every column`, {
+      hint: 'keep at least one column',
+      data: { line: step.line },
+    });
+  }
+  return {
+    ...base,
+    sql: (input) => `SELECT * EXCLUDE (${list.map(ident).join(', ')}) FROM ${input}`,
+    stats: [{ detail: 'columns', agg: `${list.length}` }],
+    after: cols.filter((c) => !list.includes(c.name)),
+  };
+}
+
+function planStepCast(step: Extract<TableStep, { kind: 'cast' }>, scope: PlanStepScope): StepPlan {
+  const { cols, ctx, typeOf, need, p, base } = scope;
+  const entries = Object.entries(step.columns);
+  need(entries.map(([c]) => c));
+  for (const [c, t] of entries) {
+    if (!TYPE_NAME.test(t.trim())) {
+      throw new CairnError(
+        'INVALID_INPUT',
+        `${ctx.where}: ${JSON.stringify(t)} is not a type name (column ${JSON.stringify(c)})`,
+        {
+          hint: 'use a DuckDB type such as BIGINT, DOUBLE, BOOLEAN, DATE, TIMESTAMP or VARCHAR',
+          data: { line: step.line, column: c, type: t },
+        },
       );
-      const flags = changes.flatMap((x, i) => [
-        { detail: `invalid:${x.c}`, expr: `${x.present} AND ${p}n${i} IS NULL`, agg: 'count_if' as const },
-        ...(x.text ? [{ detail: `blank:${x.c}`, expr: x.blank, agg: 'count_if' as const }] : []),
-      ]);
-      const built = t.withFlags(flags);
-      return {
-        ...base,
-        ...built,
-        after: cols.map((c) => ({ name: c.name, type: changes.find((x) => x.c === c.name)?.type ?? c.type })),
-        ...(step.onError === 'reject'
-          ? {
-              reject: changes.map((x) => ({
-                column: x.c,
-                type: x.type,
-                detail: `invalid:${x.c}`,
-                examples: (input: string) =>
-                  `SELECT DISTINCT CAST(${ident(x.c)} AS VARCHAR) AS v FROM ${input} WHERE ${x.present} AND (${x.value}) IS NULL ORDER BY v LIMIT 5`,
-              })),
-            }
-          : {}),
-      };
-    }
-    case 'fill_null': {
-      const entries = Object.entries(step.values);
-      need(entries.map(([c]) => c));
-      const checks: StepPlan['checks'] = [];
-      const changes = entries.map(([c, value]) => {
-        if (value === null) {
-          throw new CairnError('INVALID_INPUT', `${ctx.where}: the fill value of ${JSON.stringify(c)} is null`, {
-            hint: 'give a value to put in place of NULL',
-            data: { line: step.line, column: c },
-          });
-        }
-        const type = typeOf(c);
-        const text = lit(String(value));
-        checks.push({
-          sql: `SELECT ${parses(text, type)} AS ok`,
-          error: new CairnError(
-            'INVALID_INPUT',
-            `${ctx.where}: the fill value ${JSON.stringify(value)} is not a ${type} like column ${JSON.stringify(c)}`,
-            {
-              hint: `give a ${type} value`,
-              data: { line: step.line, column: c, type },
-            },
-          ),
-        });
-        return { column: c, value: `coalesce(${ident(c)}, CAST(${text} AS ${type}))` };
-      });
-      const built = transform(cols, p, changes).withFlags(
-        changes.map((x) => ({
-          detail: `filled:${x.column}`,
-          expr: `${ident(x.column)} IS NULL`,
-          agg: 'count_if' as const,
-        })),
-      );
-      return { ...base, ...built, checks };
-    }
-    case 'trim': {
-      const list = textOnly(step.columns);
-      return changed(
-        cols,
-        p,
-        list.map((c) => ({ column: c, value: `regexp_replace(${ident(c)}, ${lit(EDGE_SPACE)}, '', 'g')` })),
-        base,
-      );
-    }
-    case 'normalize': {
-      const list = textOnly(step.columns);
-      if (step.unicode === false && step.whitespace === false && !step.case) {
-        throw new CairnError(
-          'INVALID_INPUT',
-          `${ctx.where} does nothing: unicode and whitespace are off and no case is given`,
-          { data: { line: step.line } },
-        );
-      }
-      const value = (c: string) => {
-        let e = ident(c);
-        if (step.unicode !== false) e = `nfc_normalize(${e})`;
-        if (step.whitespace !== false)
-          e = `regexp_replace(regexp_replace(${e}, '[\\s\\p{Z}]+', ' ', 'g'), '^ | $', '', 'g')`;
-        if (step.case) e = `${step.case}(${e})`;
-        return e;
-      };
-      return changed(
-        cols,
-        p,
-        list.map((c) => ({ column: c, value: value(c) })),
-        base,
-      );
-    }
-    case 'pseudonymize': {
-      const list = need(step.columns);
-      const built = transform(
-        cols,
-        p,
-        list.map((c) => ({ column: c, value: hmacSql(ident(c), ctx.hmacKey) })),
-      ).withFlags(
-        list.map((c) => ({ detail: `pseudonymized:${c}`, expr: `${ident(c)} IS NOT NULL`, agg: 'count_if' as const })),
-      );
-      return {
-        ...base,
-        ...built,
-        after: cols.map((c) => (list.includes(c.name) ? { name: c.name, type: 'VARCHAR' } : c)),
-      };
-    }
-    case 'redact_pii': {
-      const list = textOnly(step.columns);
-      const changes = list.map((c) => ({ column: c, value: redactSql(ident(c), step.kinds) }));
-      const t = transform(cols, p, changes);
-      // Matches are counted as tokens the redaction added, so text that already held a token is not miscounted.
-      const tokens = (e: string, token: string) =>
-        `coalesce((length(${e}) - length(replace(${e}, ${lit(token)}, ''))) // ${token.length}, 0)`;
-      const perKind = step.kinds.map((kind) => {
-        const token = PII_PATTERNS.find((x) => x.kind === kind)!.token;
-        const sum = list.map((c, i) => `${tokens(`${p}n${i}`, token)} - ${tokens(ident(c), token)}`).join(' + ') || '0';
-        return { detail: `matches:${kind}`, expr: sum, agg: 'sum' as const };
-      });
-      const built = t.withFlags([
-        ...list.map((c, i) => ({
-          detail: `changed:${c}`,
-          expr: `${ident(c)} IS DISTINCT FROM ${p}n${i}`,
-          agg: 'count_if' as const,
-        })),
-        ...perKind,
-      ]);
-      return { ...base, ...built };
     }
   }
+  const changes = entries.map(([c, t]) => {
+    const type = t.trim().toUpperCase();
+    const col = ident(c);
+    // Text is parsed strictly, as when loading ('2.5' is not a BIGINT, blanks are missing
+    // values); other types follow DuckDB's casts (a TIMESTAMP casts to its DATE).
+    const v = `NULLIF(trim(${col}), '')`;
+    const value = isText(typeOf(c))
+      ? `CASE WHEN ${parses(v, type)} THEN TRY_CAST(${v} AS ${type}) END`
+      : `TRY_CAST(${col} AS ${type})`;
+    const present = isText(typeOf(c)) ? `${v} IS NOT NULL` : `${col} IS NOT NULL`;
+    return { c, type, value, present, blank: `${col} IS NOT NULL AND ${v} IS NULL`, text: isText(typeOf(c)) };
+  });
+  const t = transform(
+    cols,
+    p,
+    changes.map((x) => ({ column: x.c, value: x.value })),
+  );
+  const flags = changes.flatMap((x, i) => [
+    { detail: `invalid:${x.c}`, expr: `${x.present} AND ${p}n${i} IS NULL`, agg: 'count_if' as const },
+    ...(x.text ? [{ detail: `blank:${x.c}`, expr: x.blank, agg: 'count_if' as const }] : []),
+  ]);
+  const built = t.withFlags(flags);
+  return {
+    ...base,
+    ...built,
+    after: cols.map((c) => ({ name: c.name, type: changes.find((x) => x.c === c.name)?.type ?? c.type })),
+    ...(step.onError === 'reject'
+      ? {
+          reject: changes.map((x) => ({
+            column: x.c,
+            type: x.type,
+            detail: `invalid:${x.c}`,
+            examples: (input: string) =>
+              `SELECT DISTINCT CAST(${ident(x.c)} AS VARCHAR) AS v FROM ${input} WHERE ${x.present} AND (${x.value}) IS NULL ORDER BY v LIMIT 5`,
+          })),
+        }
+      : {}),
+  };
+}
+
+function planStepFillNull(step: Extract<TableStep, { kind: 'fill_null' }>, scope: PlanStepScope): StepPlan {
+  const { cols, ctx, typeOf, need, p, base } = scope;
+  const entries = Object.entries(step.values);
+  need(entries.map(([c]) => c));
+  const checks: StepPlan['checks'] = [];
+  const changes = entries.map(([c, value]) => {
+    if (value === null) {
+      throw new CairnError('INVALID_INPUT', `${ctx.where}: the fill value of ${JSON.stringify(c)} is null`, {
+        hint: 'give a value to put in place of NULL',
+        data: { line: step.line, column: c },
+      });
+    }
+    const type = typeOf(c);
+    const text = lit(String(value));
+    checks.push({
+      sql: `SELECT ${parses(text, type)} AS ok`,
+      error: new CairnError(
+        'INVALID_INPUT',
+        `${ctx.where}: the fill value ${JSON.stringify(value)} is not a ${type} like column ${JSON.stringify(c)}`,
+        {
+          hint: `give a ${type} value`,
+          data: { line: step.line, column: c, type },
+        },
+      ),
+    });
+    return { column: c, value: `coalesce(${ident(c)}, CAST(${text} AS ${type}))` };
+  });
+  const built = transform(cols, p, changes).withFlags(
+    changes.map((x) => ({
+      detail: `filled:${x.column}`,
+      expr: `${ident(x.column)} IS NULL`,
+      agg: 'count_if' as const,
+    })),
+  );
+  return { ...base, ...built, checks };
+}
+
+function planStepTrim(step: Extract<TableStep, { kind: 'trim' }>, scope: PlanStepScope): StepPlan {
+  const { cols, textOnly, p, base } = scope;
+  const list = textOnly(step.columns);
+  return changed(
+    cols,
+    p,
+    list.map((c) => ({ column: c, value: `regexp_replace(${ident(c)}, ${lit(EDGE_SPACE)}, '', 'g')` })),
+    base,
+  );
+}
+
+function planStepNormalize(step: Extract<TableStep, { kind: 'normalize' }>, scope: PlanStepScope): StepPlan {
+  const { cols, ctx, textOnly, p, base } = scope;
+  const list = textOnly(step.columns);
+  if (step.unicode === false && step.whitespace === false && !step.case) {
+    throw new CairnError(
+      'INVALID_INPUT',
+      `${ctx.where} does nothing: unicode and whitespace are off and no case is given`,
+      { data: { line: step.line } },
+    );
+  }
+  const value = (c: string) => {
+    let e = ident(c);
+    if (step.unicode !== false) e = `nfc_normalize(${e})`;
+    if (step.whitespace !== false)
+      e = `regexp_replace(regexp_replace(${e}, '[\\s\\p{Z}]+', ' ', 'g'), '^ | $', '', 'g')`;
+    if (step.case) e = `${step.case}(${e})`;
+    return e;
+  };
+  return changed(
+    cols,
+    p,
+    list.map((c) => ({ column: c, value: value(c) })),
+    base,
+  );
+}
+
+function planStepPseudonymize(step: Extract<TableStep, { kind: 'pseudonymize' }>, scope: PlanStepScope): StepPlan {
+  const { cols, ctx, need, p, base } = scope;
+  const list = need(step.columns);
+  const built = transform(
+    cols,
+    p,
+    list.map((c) => ({ column: c, value: hmacSql(ident(c), ctx.hmacKey) })),
+  ).withFlags(
+    list.map((c) => ({ detail: `pseudonymized:${c}`, expr: `${ident(c)} IS NOT NULL`, agg: 'count_if' as const })),
+  );
+  return {
+    ...base,
+    ...built,
+    after: cols.map((c) => (list.includes(c.name) ? { name: c.name, type: 'VARCHAR' } : c)),
+  };
+}
+
+function planStepRedactPii(step: Extract<TableStep, { kind: 'redact_pii' }>, scope: PlanStepScope): StepPlan {
+  const { cols, textOnly, p, base } = scope;
+  const list = textOnly(step.columns);
+  const changes = list.map((c) => ({ column: c, value: redactSql(ident(c), step.kinds) }));
+  const t = transform(cols, p, changes);
+  // Matches are counted as tokens the redaction added, so text that already held a token is not miscounted.
+  const tokens = (e: string, token: string) =>
+    `coalesce((length(${e}) - length(replace(${e}, ${lit(token)}, ''))) // ${token.length}, 0)`;
+  const perKind = step.kinds.map((kind) => {
+    const token = PII_PATTERNS.find((x) => x.kind === kind)!.token;
+    const sum = list.map((c, i) => `${tokens(`${p}n${i}`, token)} - ${tokens(ident(c), token)}`).join(' + ') || '0';
+    return { detail: `matches:${kind}`, expr: sum, agg: 'sum' as const };
+  });
+  const built = t.withFlags([
+    ...list.map((c, i) => ({
+      detail: `changed:${c}`,
+      expr: `${ident(c)} IS DISTINCT FROM ${p}n${i}`,
+      agg: 'count_if' as const,
+    })),
+    ...perKind,
+  ]);
+  return { ...base, ...built };
 }
 
 function changed(

@@ -82,233 +82,268 @@ function missing(ctx: PlanContext, columns: readonly string[]): string | null {
 }
 
 export async function planCheck(check: TableCheck, ctx: PlanContext, index: number): Promise<Plan> {
+  // One planner per kind; the table's type ties each to its own kind, so this call is the only cast.
+  const planner = PLANCHECK_BY_KIND[check.kind] as (x: TableCheck, scope: PlanCheckScope) => Plan | Promise<Plan>;
+  return planner(check, planCheckScope(check, ctx, index));
+}
+
+/** What every kind of check is planned with. */
+function planCheckScope(check: TableCheck, ctx: PlanContext, index: number) {
   const err = (error: string): Plan => ({ check, error });
-  switch (check.kind) {
-    case 'row_count':
+  return { check, ctx, index, err };
+}
+
+type PlanCheckScope = ReturnType<typeof planCheckScope>;
+
+const PLANCHECK_BY_KIND: {
+  [K in TableCheck['kind']]: (x: Extract<TableCheck, { kind: K }>, scope: PlanCheckScope) => Plan | Promise<Plan>;
+} = {
+  row_count: planCheckRowCount,
+  schema: planCheckSchema,
+  not_null: planCheckNotNull,
+  unique: planCheckUnique,
+  range: planCheckRange,
+  allowed: planCheckAllowed,
+  regex: planCheckRegex,
+  freshness: planCheckFreshness,
+  sql: planCheckSql,
+  pii: planCheckPii,
+  drift: planCheckDrift,
+};
+
+function planCheckRowCount(check: Extract<TableCheck, { kind: 'row_count' }>, _scope: PlanCheckScope): Plan {
+  return {
+    check,
+    finish: (_v, rows) => {
+      const bad = (check.min !== undefined && rows < check.min) || (check.max !== undefined && rows > check.max);
+      const bounds =
+        check.min !== undefined && check.max !== undefined
+          ? `between ${n(check.min)} and ${n(check.max)}`
+          : check.min !== undefined
+            ? `at least ${n(check.min)}`
+            : check.max !== undefined
+              ? `at most ${n(check.max)}`
+              : 'any number of';
       return {
-        check,
-        finish: (_v, rows) => {
-          const bad = (check.min !== undefined && rows < check.min) || (check.max !== undefined && rows > check.max);
-          const bounds =
-            check.min !== undefined && check.max !== undefined
-              ? `between ${n(check.min)} and ${n(check.max)}`
-              : check.min !== undefined
-                ? `at least ${n(check.min)}`
-                : check.max !== undefined
-                  ? `at most ${n(check.max)}`
-                  : 'any number of';
-          return {
-            evaluated: 1,
-            failed: bad ? 1 : 0,
-            message: `${n(rows)} rows; expected ${bounds} rows`,
-            details: { rows },
-          };
-        },
+        evaluated: 1,
+        failed: bad ? 1 : 0,
+        message: `${n(rows)} rows; expected ${bounds} rows`,
+        details: { rows },
       };
+    },
+  };
+}
 
-    case 'schema':
-      return planSchema(check, ctx);
+function planCheckSchema(check: Extract<TableCheck, { kind: 'schema' }>, scope: PlanCheckScope): Plan {
+  const { ctx } = scope;
+  return planSchema(check, ctx);
+}
 
-    case 'not_null': {
-      const m = missing(ctx, check.columns);
-      if (m) return err(m);
-      const offending = check.columns.map((c) => `${ident(c)} IS NULL`).join(' OR ');
-      return {
-        check,
-        offending,
-        aggs: [`count(*) FILTER (WHERE ${offending})`],
-        finish: ([failed], rows) => ({
-          evaluated: rows,
-          failed: Number(failed),
-          message: rowsOf(Number(failed), rows, `have a NULL in ${check.columns.join(', ')}`),
-        }),
-      };
-    }
+function planCheckNotNull(check: Extract<TableCheck, { kind: 'not_null' }>, scope: PlanCheckScope): Plan {
+  const { ctx, err } = scope;
+  const m = missing(ctx, check.columns);
+  if (m) return err(m);
+  const offending = check.columns.map((c) => `${ident(c)} IS NULL`).join(' OR ');
+  return {
+    check,
+    offending,
+    aggs: [`count(*) FILTER (WHERE ${offending})`],
+    finish: ([failed], rows) => ({
+      evaluated: rows,
+      failed: Number(failed),
+      message: rowsOf(Number(failed), rows, `have a NULL in ${check.columns.join(', ')}`),
+    }),
+  };
+}
 
-    case 'unique': {
-      const m = missing(ctx, check.columns);
-      if (m) return err(m);
-      const key = check.columns.map(ident);
-      const others = [...ctx.types.keys()].filter((c) => !check.columns.includes(c)).map(ident);
-      return {
-        check,
-        uniqueKey: check.columns,
-        // The grouping pass hands back the first duplicated keys (as text); matching them is a
-        // plain filter, where a semi-join would group the whole table a second time.
-        sampleSql: ([, , keys]) => {
-          const found = (keys as Array<Record<string, string>> | null) ?? [];
-          if (!found.length) return undefined;
-          const match = found
-            .map(
-              (k) =>
-                `(${check.columns.map((c, j) => `${ident(c)} = CAST(${lit(k[`k${j}`]!)} AS ${ctx.types.get(c)!})`).join(' AND ')})`,
-            )
-            .join(' OR ');
-          return `SELECT * FROM ${ctx.rel} WHERE ${match} ORDER BY ${[...key, ...others].join(', ')} LIMIT 10`;
-        },
-        finish: ([evaluated, failed]) => ({
-          evaluated: Number(evaluated),
-          failed: Number(failed),
-          message: rowsOf(
-            Number(failed),
-            Number(evaluated),
-            `share their ${check.columns.join(', ')} with another row`,
-          ),
-        }),
-      };
-    }
+function planCheckUnique(check: Extract<TableCheck, { kind: 'unique' }>, scope: PlanCheckScope): Plan {
+  const { ctx, err } = scope;
+  const m = missing(ctx, check.columns);
+  if (m) return err(m);
+  const key = check.columns.map(ident);
+  const others = [...ctx.types.keys()].filter((c) => !check.columns.includes(c)).map(ident);
+  return {
+    check,
+    uniqueKey: check.columns,
+    // The grouping pass hands back the first duplicated keys (as text); matching them is a
+    // plain filter, where a semi-join would group the whole table a second time.
+    sampleSql: ([, , keys]) => {
+      const found = (keys as Array<Record<string, string>> | null) ?? [];
+      if (!found.length) return undefined;
+      const match = found
+        .map(
+          (k) =>
+            `(${check.columns.map((c, j) => `${ident(c)} = CAST(${lit(k[`k${j}`]!)} AS ${ctx.types.get(c)!})`).join(' AND ')})`,
+        )
+        .join(' OR ');
+      return `SELECT * FROM ${ctx.rel} WHERE ${match} ORDER BY ${[...key, ...others].join(', ')} LIMIT 10`;
+    },
+    finish: ([evaluated, failed]) => ({
+      evaluated: Number(evaluated),
+      failed: Number(failed),
+      message: rowsOf(Number(failed), Number(evaluated), `share their ${check.columns.join(', ')} with another row`),
+    }),
+  };
+}
 
-    case 'range': {
-      const m = missing(ctx, [check.column]);
-      if (m) return err(m);
-      const type = ctx.types.get(check.column)!;
-      if (columnKind(type) !== 'numeric')
-        return err(`range needs a numeric column; ${JSON.stringify(check.column)} is ${type}`);
-      const x = ident(check.column);
-      const parts = [
-        ...(check.min !== undefined ? [`${x} < ${doubleLiteral(check.min)}`] : []),
-        ...(check.max !== undefined ? [`${x} > ${doubleLiteral(check.max)}`] : []),
-      ];
-      const offending = parts.length ? parts.join(' OR ') : 'false';
-      const bounds = `[${check.min ?? '−∞'}, ${check.max ?? '∞'}]`;
-      return {
-        check,
-        offending,
-        aggs: [`count(${x})`, `count(*) FILTER (WHERE ${offending})`],
-        finish: ([evaluated, failed]) => ({
-          evaluated: Number(evaluated),
-          failed: Number(failed),
-          message: rowsOf(Number(failed), Number(evaluated), `with a value have ${check.column} outside ${bounds}`),
-          details: { min: check.min ?? null, max: check.max ?? null },
-        }),
-      };
-    }
+function planCheckRange(check: Extract<TableCheck, { kind: 'range' }>, scope: PlanCheckScope): Plan {
+  const { ctx, err } = scope;
+  const m = missing(ctx, [check.column]);
+  if (m) return err(m);
+  const type = ctx.types.get(check.column)!;
+  if (columnKind(type) !== 'numeric')
+    return err(`range needs a numeric column; ${JSON.stringify(check.column)} is ${type}`);
+  const x = ident(check.column);
+  const parts = [
+    ...(check.min !== undefined ? [`${x} < ${doubleLiteral(check.min)}`] : []),
+    ...(check.max !== undefined ? [`${x} > ${doubleLiteral(check.max)}`] : []),
+  ];
+  const offending = parts.length ? parts.join(' OR ') : 'false';
+  const bounds = `[${check.min ?? '−∞'}, ${check.max ?? '∞'}]`;
+  return {
+    check,
+    offending,
+    aggs: [`count(${x})`, `count(*) FILTER (WHERE ${offending})`],
+    finish: ([evaluated, failed]) => ({
+      evaluated: Number(evaluated),
+      failed: Number(failed),
+      message: rowsOf(Number(failed), Number(evaluated), `with a value have ${check.column} outside ${bounds}`),
+      details: { min: check.min ?? null, max: check.max ?? null },
+    }),
+  };
+}
 
-    case 'allowed':
-      return planAllowed(check, ctx);
+function planCheckAllowed(check: Extract<TableCheck, { kind: 'allowed' }>, scope: PlanCheckScope): Promise<Plan> {
+  const { ctx } = scope;
+  return planAllowed(check, ctx);
+}
 
-    case 'regex': {
-      const m = missing(ctx, [check.column]);
-      if (m) return err(m);
-      try {
-        await ctx.engine.all(`SELECT regexp_full_match('', ${lit(check.pattern)})`);
-      } catch (e) {
-        return err(
-          `the pattern ${JSON.stringify(check.pattern)} is not valid for DuckDB's RE2 engine (no look-around or back-references): ${firstParagraph(e)}`,
-        );
-      }
-      const x = ident(check.column);
-      const offending = `${x} IS NOT NULL AND NOT regexp_full_match(CAST(${x} AS VARCHAR), ${lit(check.pattern)})`;
-      return {
-        check,
-        offending,
-        sampleInScan: true,
-        aggs: [`count(${x})`, `count(*) FILTER (WHERE ${offending})`],
-        finish: ([evaluated, failed]) => ({
-          evaluated: Number(evaluated),
-          failed: Number(failed),
-          message: rowsOf(
-            Number(failed),
-            Number(evaluated),
-            `with a value have ${check.column} not matching ${check.pattern}`,
-          ),
-        }),
-      };
-    }
-
-    case 'freshness': {
-      const m = missing(ctx, [check.column]);
-      if (m) return err(m);
-      const type = ctx.types.get(check.column)!;
-      if (columnKind(type) !== 'temporal' || /^TIME( |$)/.test(type))
-        return err(`freshness needs a DATE or TIMESTAMP column; ${JSON.stringify(check.column)} is ${type}`);
-      const x = ident(check.column);
-      return {
-        check,
-        aggs: [`epoch_ms(max(${x}))`, `CAST(max(${x}) AS VARCHAR)`],
-        finish: ([ms, text]) => {
-          const limit = ctx.now.getTime() - check.maxAgeMs;
-          if (ms === null || ms === undefined)
-            return {
-              evaluated: 1,
-              failed: 1,
-              message: `${check.column} has no values, so the data's age is unknown`,
-              details: { newest: null },
-            };
-          const age = ctx.now.getTime() - Number(ms);
-          return {
-            evaluated: 1,
-            failed: Number(ms) < limit ? 1 : 0,
-            message: `the newest ${check.column} is ${String(text)}, ${duration(age)} before ${ctx.now.toISOString()}; at most ${duration(check.maxAgeMs)} allowed`,
-            details: { newest: text, ageMs: age, maxAgeMs: check.maxAgeMs },
-          };
-        },
-      };
-    }
-
-    case 'sql':
-      return planSql(check, ctx);
-
-    case 'pii': {
-      const listed =
-        check.columns ??
-        [...ctx.types].filter(([, t]) => columnKind(t) === 'text' && !/^UUID$/i.test(t)).map(([c]) => c);
-      const m = missing(ctx, listed);
-      if (m) return err(m);
-      const kinds = check.kinds;
-      const project: Array<[string, string]> = [];
-      listed.forEach((c, ci) =>
-        kinds.forEach((k, ki) => project.push([`__c${index}_${ci}_${ki}`, piiCountSql(ident(c), k)])),
-      );
-      const cell = (ci: number, ki: number) => ident(`__c${index}_${ci}_${ki}`);
-      if (!listed.length || !kinds.length) {
-        return {
-          check,
-          finish: (_v, rows) => ({
-            evaluated: rows,
-            failed: 0,
-            message: 'no text columns to scan',
-            details: { columns: [], kinds: {} },
-          }),
-        };
-      }
-      const anyOf = (ki: number) => listed.map((_, ci) => `${cell(ci, ki)} > 0`).join(' OR ');
-      const offending = kinds.map((_, ki) => anyOf(ki)).join(' OR ');
-      const aggs = [`count(*) FILTER (WHERE ${offending})`];
-      kinds.forEach((_, ki) =>
-        aggs.push(`count(*) FILTER (WHERE ${anyOf(ki)})`, `sum(${listed.map((_, ci) => cell(ci, ki)).join(' + ')})`),
-      );
-      return {
-        check,
-        project,
-        offending,
-        aggs,
-        sampleColumns: listed,
-        mask: true,
-        sampleInScan: true,
-        finish: (v, rows) => {
-          const byKind: Record<string, { rows: number; matches: number }> = {};
-          kinds.forEach(
-            (k: PiiKind, ki) => (byKind[k] = { rows: Number(v[1 + 2 * ki] ?? 0), matches: Number(v[2 + 2 * ki] ?? 0) }),
-          );
-          const found = Object.entries(byKind)
-            .filter(([, x]) => x.rows > 0)
-            .map(([k, x]) => `${k}: ${count(x.matches, 'match', 'matches')} in ${count(x.rows, 'row')}`);
-          return {
-            evaluated: rows,
-            failed: Number(v[0]),
-            message:
-              rowsOf(Number(v[0]), rows, `contain personal data in ${listed.join(', ')}`) +
-              (found.length ? ` (${found.join('; ')})` : ''),
-            details: { columns: listed, kinds: byKind },
-          };
-        },
-      };
-    }
-
-    case 'drift':
-      return planDrift(check, ctx);
+async function planCheckRegex(check: Extract<TableCheck, { kind: 'regex' }>, scope: PlanCheckScope): Promise<Plan> {
+  const { ctx, err } = scope;
+  const m = missing(ctx, [check.column]);
+  if (m) return err(m);
+  try {
+    await ctx.engine.all(`SELECT regexp_full_match('', ${lit(check.pattern)})`);
+  } catch (e) {
+    return err(
+      `the pattern ${JSON.stringify(check.pattern)} is not valid for DuckDB's RE2 engine (no look-around or back-references): ${firstParagraph(e)}`,
+    );
   }
+  const x = ident(check.column);
+  const offending = `${x} IS NOT NULL AND NOT regexp_full_match(CAST(${x} AS VARCHAR), ${lit(check.pattern)})`;
+  return {
+    check,
+    offending,
+    sampleInScan: true,
+    aggs: [`count(${x})`, `count(*) FILTER (WHERE ${offending})`],
+    finish: ([evaluated, failed]) => ({
+      evaluated: Number(evaluated),
+      failed: Number(failed),
+      message: rowsOf(
+        Number(failed),
+        Number(evaluated),
+        `with a value have ${check.column} not matching ${check.pattern}`,
+      ),
+    }),
+  };
+}
+
+function planCheckFreshness(check: Extract<TableCheck, { kind: 'freshness' }>, scope: PlanCheckScope): Plan {
+  const { ctx, err } = scope;
+  const m = missing(ctx, [check.column]);
+  if (m) return err(m);
+  const type = ctx.types.get(check.column)!;
+  if (columnKind(type) !== 'temporal' || /^TIME( |$)/.test(type))
+    return err(`freshness needs a DATE or TIMESTAMP column; ${JSON.stringify(check.column)} is ${type}`);
+  const x = ident(check.column);
+  return {
+    check,
+    aggs: [`epoch_ms(max(${x}))`, `CAST(max(${x}) AS VARCHAR)`],
+    finish: ([ms, text]) => {
+      const limit = ctx.now.getTime() - check.maxAgeMs;
+      if (ms === null || ms === undefined)
+        return {
+          evaluated: 1,
+          failed: 1,
+          message: `${check.column} has no values, so the data's age is unknown`,
+          details: { newest: null },
+        };
+      const age = ctx.now.getTime() - Number(ms);
+      return {
+        evaluated: 1,
+        failed: Number(ms) < limit ? 1 : 0,
+        message: `the newest ${check.column} is ${String(text)}, ${duration(age)} before ${ctx.now.toISOString()}; at most ${duration(check.maxAgeMs)} allowed`,
+        details: { newest: text, ageMs: age, maxAgeMs: check.maxAgeMs },
+      };
+    },
+  };
+}
+
+function planCheckSql(check: Extract<TableCheck, { kind: 'sql' }>, scope: PlanCheckScope): Promise<Plan> {
+  const { ctx } = scope;
+  return planSql(check, ctx);
+}
+
+function planCheckPii(check: Extract<TableCheck, { kind: 'pii' }>, scope: PlanCheckScope): Plan {
+  const { ctx, index, err } = scope;
+  const listed =
+    check.columns ?? [...ctx.types].filter(([, t]) => columnKind(t) === 'text' && !/^UUID$/i.test(t)).map(([c]) => c);
+  const m = missing(ctx, listed);
+  if (m) return err(m);
+  const kinds = check.kinds;
+  const project: Array<[string, string]> = [];
+  listed.forEach((c, ci) =>
+    kinds.forEach((k, ki) => project.push([`__c${index}_${ci}_${ki}`, piiCountSql(ident(c), k)])),
+  );
+  const cell = (ci: number, ki: number) => ident(`__c${index}_${ci}_${ki}`);
+  if (!listed.length || !kinds.length) {
+    return {
+      check,
+      finish: (_v, rows) => ({
+        evaluated: rows,
+        failed: 0,
+        message: 'no text columns to scan',
+        details: { columns: [], kinds: {} },
+      }),
+    };
+  }
+  const anyOf = (ki: number) => listed.map((_, ci) => `${cell(ci, ki)} > 0`).join(' OR ');
+  const offending = kinds.map((_, ki) => anyOf(ki)).join(' OR ');
+  const aggs = [`count(*) FILTER (WHERE ${offending})`];
+  kinds.forEach((_, ki) =>
+    aggs.push(`count(*) FILTER (WHERE ${anyOf(ki)})`, `sum(${listed.map((_, ci) => cell(ci, ki)).join(' + ')})`),
+  );
+  return {
+    check,
+    project,
+    offending,
+    aggs,
+    sampleColumns: listed,
+    mask: true,
+    sampleInScan: true,
+    finish: (v, rows) => {
+      const byKind: Record<string, { rows: number; matches: number }> = {};
+      kinds.forEach(
+        (k: PiiKind, ki) => (byKind[k] = { rows: Number(v[1 + 2 * ki] ?? 0), matches: Number(v[2 + 2 * ki] ?? 0) }),
+      );
+      const found = Object.entries(byKind)
+        .filter(([, x]) => x.rows > 0)
+        .map(([k, x]) => `${k}: ${count(x.matches, 'match', 'matches')} in ${count(x.rows, 'row')}`);
+      return {
+        evaluated: rows,
+        failed: Number(v[0]),
+        message:
+          rowsOf(Number(v[0]), rows, `contain personal data in ${listed.join(', ')}`) +
+          (found.length ? ` (${found.join('; ')})` : ''),
+        details: { columns: listed, kinds: byKind },
+      };
+    },
+  };
+}
+
+function planCheckDrift(check: Extract<TableCheck, { kind: 'drift' }>, scope: PlanCheckScope): Plan {
+  const { ctx } = scope;
+  return planDrift(check, ctx);
 }
 
 function planSchema(check: Extract<TableCheck, { kind: 'schema' }>, ctx: PlanContext): Plan {
