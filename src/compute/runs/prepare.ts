@@ -6,8 +6,8 @@ import { resolveVersion } from '../../datasets/index.js';
 import type { DatasetDeps } from '../../datasets/index.js';
 import { codeFingerprint, type CodeFingerprint } from '../code/fingerprint.js';
 import { loadComputeConfig } from '../config.js';
-import { applyOverrides, parseRunSpec, renderCommand, type RunSpec } from '../spec/run-spec.js';
-import { runKey, type RunKeyInput } from '../spec/run-key.js';
+import { applyOverrides, parseRunSpec, renderCommand, type RunSpec } from '../run-spec/run-spec.js';
+import { runKey, type RunKeyInput } from '../run-spec/run-key.js';
 
 export interface PreparedRun {
   spec: RunSpec;

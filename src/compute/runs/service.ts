@@ -14,7 +14,7 @@ import { materializeShared } from '../../datasets/index.js';
 import type { ComputeBackend, JobHandle, JobState, PolicyAction } from '../backends/port.js';
 import { LocalBackend } from '../backends/local/local-backend.js';
 import { loadComputeConfig, type ComputeConfig } from '../config.js';
-import type { RunKeyInput } from '../spec/run-key.js';
+import type { RunKeyInput } from '../run-spec/run-key.js';
 import type { PreparedRun } from './prepare.js';
 import { budgetCheck, quotaCheck } from './quota.js';
 import { ingestRunMetrics } from './metrics.js';
