@@ -18,7 +18,7 @@ import type { RunKeyInput } from '../run-spec/run-key.js';
 import type { PreparedRun } from './prepare.js';
 import { budgetCheck, quotaCheck } from './quota.js';
 import { ingestRunMetrics } from './metrics.js';
-import { inputEnvName } from '../../sdk/run.js';
+import { inputEnvName } from '../../core/run-contract.js';
 
 export interface RunDeps extends DatasetDeps {
   cairnDir: string;
