@@ -3,7 +3,7 @@ import type { sdkPaths } from './commands.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../core/package-root.js';
-import { demoData } from '../../demo/data-sources.js';
+import { demoData } from '../../demo/index.js';
 import { commandContext } from '../context.js';
 
 /** Where the SDKs and the bundled public datasets are, for job code and example scripts. */

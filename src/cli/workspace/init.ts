@@ -1,7 +1,7 @@
 import type { OptionsOf } from '../table/define.js';
 import type { init } from './commands.js';
 import { initWorkspace } from '../../app/workspace.js';
-import { ignoreWorkspaceInGit } from '../../compute/code/gitignore.js';
+import { ignoreWorkspaceInGit } from '../../compute/index.js';
 import { commandContext } from '../context.js';
 
 export async function run(dir: string | undefined, opts: OptionsOf<typeof init>): Promise<void> {
