@@ -46,8 +46,7 @@ async function syncRun(deps: RunDeps, run: RunRow, s: JobState): Promise<void> {
   }
   if (s.state === 'running') {
     if (run.status !== 'running') await markStarted(deps, run, s);
-    else if (s.restarts !== run.restarts)
-      await deps.meta.db.updateTable('runs').set({ restarts: s.restarts }).where('id', '=', run.id).execute();
+    else if (s.restarts !== run.restarts) await markRestarted(deps, run, s);
     // A flag (or a checkpoint signal, or a stop in its grace period) shows while the job runs.
     if (s.policy?.length) await recordPolicy(deps, await getRun(deps, run.id), s.policy, { setReason: true });
     return;
@@ -77,6 +76,21 @@ async function markStarted(deps: RunDeps, run: RunRow, s: JobState): Promise<voi
           .execute();
       });
     },
+  );
+}
+
+/** A requeued job started again on its backend: a `run.start` event with the new restart count. */
+async function markRestarted(deps: RunDeps, run: RunRow, s: JobState): Promise<void> {
+  await deps.audit.audited(
+    {
+      action: 'run.start',
+      target: { type: 'run', name: run.id },
+      params: { backend: run.backend, job: run.backend_id, nodes: s.nodes, restarts: s.restarts },
+    },
+    (commit) =>
+      commit(async (tx) => {
+        await tx.db.updateTable('runs').set({ restarts: s.restarts }).where('id', '=', run.id).execute();
+      }),
   );
 }
 
