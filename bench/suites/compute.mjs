@@ -98,7 +98,7 @@ export const suite = {
     // c: cache lookup with 100,000 runs
     const total = Math.max(1000, Math.round(100_000 * ctx.scale));
     const { openWorkspace } = await import(dist('app/workspace.js'));
-    const { cacheHit } = await import(dist('compute/runs/service.js'));
+    const { cacheHit } = await import(dist('compute/runs/store.js'));
     const w = await openWorkspace({ cwd: ws, command: 'bench', env: { ...process.env, ...ENV } });
     const keys = [];
     try {

@@ -1,5 +1,13 @@
 import { createAuditService, type AuditService } from '../audit/index.js';
 import { createDatasetsService, treeLoader, type DatasetsService } from '../datasets/index.js';
+import {
+  createComputeUsageService,
+  createRunsService,
+  type ComputeUsageService,
+  type RunsService,
+} from '../compute/index.js';
+import { createLineageService, type LineageService } from '../lineage/index.js';
+import { runDeps } from './compute.js';
 import { openWorkspace, type OpenOptions, type Workspace } from './workspace.js';
 
 /**
@@ -10,15 +18,21 @@ import { openWorkspace, type OpenOptions, type Workspace } from './workspace.js'
 export interface Services {
   audit: AuditService;
   datasets: DatasetsService;
+  runs: RunsService;
+  computeUsage: ComputeUsageService;
+  lineage: LineageService;
 }
 
 /** Builds each service on first use: a command pays only for the domains it touches. */
-export function buildServices(ws: Workspace): Services {
+export function buildServices(ws: Workspace, env: NodeJS.ProcessEnv = process.env): Services {
   const cache = new Map<keyof Services, Services[keyof Services]>();
   const once = <K extends keyof Services>(key: K, make: () => Services[K]): Services[K] => {
     if (!cache.has(key)) cache.set(key, make());
     return cache.get(key) as Services[K];
   };
+  // Runs and usage share one set of compute ports (one backend of each kind per command).
+  let compute: ReturnType<typeof runDeps> | null = null;
+  const computeDeps = () => (compute ??= runDeps(ws, env));
   return {
     get audit() {
       return once('audit', () =>
@@ -34,6 +48,15 @@ export function buildServices(ws: Workspace): Services {
     get datasets() {
       return once('datasets', () => createDatasetsService(ws));
     },
+    get runs() {
+      return once('runs', () => createRunsService(computeDeps()));
+    },
+    get computeUsage() {
+      return once('computeUsage', () => createComputeUsageService(computeDeps()));
+    },
+    get lineage() {
+      return once('lineage', () => createLineageService(ws));
+    },
   };
 }
 
@@ -41,7 +64,7 @@ export function buildServices(ws: Workspace): Services {
 export async function withServices<T>(opts: OpenOptions, fn: (services: Services) => Promise<T>): Promise<T> {
   const ws = await openWorkspace(opts);
   try {
-    return await fn(buildServices(ws));
+    return await fn(buildServices(ws, opts.env));
   } finally {
     await ws.close();
   }

@@ -1,6 +1,6 @@
 import { CairnError } from '../core/errors.js';
 import { isoUtc } from '../core/time.js';
-import type { RunDeps } from './runs/service.js';
+import type { RunDeps } from './runs/deps.js';
 import type { Period } from './runs/quota.js';
 
 export interface ProjectSettings {
@@ -9,12 +9,20 @@ export interface ProjectSettings {
   period?: Period;
 }
 
+/** A project's limits, as `compute project ls` shows them. */
+export interface ProjectView {
+  name: string;
+  gpuQuota: number | null;
+  budgetGpuHours: number | null;
+  period: string;
+}
+
 /** Creates or updates a project's GPU quota and budget (an audited change). */
 export async function setProject(
-  deps: RunDeps,
+  deps: Pick<RunDeps, 'meta' | 'audit' | 'clock'>,
   name: string,
   s: ProjectSettings,
-): Promise<{ name: string; gpuQuota: number | null; budgetGpuHours: number | null; period: string }> {
+): Promise<ProjectView> {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(name))
     throw new CairnError('INVALID_NAME', `${JSON.stringify(name)} is not a valid project name`);
   if (s.gpuQuota != null && (!Number.isInteger(s.gpuQuota) || s.gpuQuota < 0))
@@ -54,7 +62,7 @@ export async function setProject(
   return { name, gpuQuota: row.gpu_quota, budgetGpuHours: row.budget_gpu_hours, period: row.budget_period };
 }
 
-export async function listProjects(deps: RunDeps) {
+export async function listProjects(deps: Pick<RunDeps, 'meta'>): Promise<ProjectView[]> {
   return (await deps.meta.db.selectFrom('projects').selectAll().orderBy('name').execute()).map((p) => ({
     name: p.name,
     gpuQuota: p.gpu_quota,

@@ -1,5 +1,4 @@
-import { loadComputeConfig } from './config.js';
-import type { RunDeps } from './runs/service.js';
+import type { RunDeps } from './runs/deps.js';
 
 export interface UsageRow {
   key: string;
@@ -18,10 +17,10 @@ export interface UsageRow {
  * user or run, for runs created since `since`.
  */
 export async function usageReport(
-  deps: RunDeps,
+  deps: Pick<RunDeps, 'meta' | 'compute'>,
   opts: { by: 'project' | 'user' | 'run'; since?: Date },
 ): Promise<{ currency: string; rows: UsageRow[]; total: UsageRow }> {
-  const cfg = loadComputeConfig(deps.cairnDir);
+  const cfg = deps.compute.config;
   let q = deps.meta.db.selectFrom('runs').selectAll();
   if (opts.since) q = q.where('created_at', '>=', opts.since.toISOString());
   const runs = await q.execute();

@@ -27,6 +27,71 @@ export interface LineageGraph {
   edges: LineageEdge[];
 }
 
+/** A lineage node in words: what it is (a version's ref, a run's name and state, …) and its digest. */
+async function describeNode(db: Kysely<Database>, type: string, id: string): Promise<LineageNode> {
+  const key = `${type}:${id}`;
+  const bare: LineageNode = { key, type, id, ref: key, digest: null };
+  const describe = DESCRIBERS[type];
+  const described = describe ? await describe(db, id) : null;
+  return described ? { ...bare, ...described } : bare;
+}
+
+type Describer = (db: Kysely<Database>, id: string) => Promise<Pick<LineageNode, 'ref' | 'digest'> | null>;
+
+// Node kinds other than these keep their key as their ref.
+const DESCRIBERS: Record<string, Describer> = {
+  async dataset_version(db, id) {
+    const v = await db
+      .selectFrom('dataset_versions as v')
+      .innerJoin('datasets as d', 'd.id', 'v.dataset_id')
+      .select(['d.name', 'v.number', 'v.digest'])
+      .where('v.id', '=', id)
+      .executeTakeFirst();
+    return v ? { ref: formatRef(v.name, Number(v.number)), digest: formatDigest(v.digest) } : null;
+  },
+  async model_version(db, id) {
+    const mv = await db
+      .selectFrom('model_versions as v')
+      .innerJoin('models as m', 'm.id', 'v.model_id')
+      .select(['m.name', 'v.number', 'v.digest'])
+      .where('v.id', '=', id)
+      .executeTakeFirst();
+    return mv ? { ref: `model ${mv.name}@v${mv.number}`, digest: `sha256:${mv.digest}` } : null;
+  },
+  async deployment(db, id) {
+    const d = await db
+      .selectFrom('deployments')
+      .select(['env', 'status', 'ended_at', 'started_at'])
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return d ? { ref: `deployment to ${d.env} [${d.status}] ${d.ended_at ?? d.started_at}`, digest: null } : null;
+  },
+  async evaluation(db, id) {
+    const e = await db
+      .selectFrom('model_evaluations')
+      .select(['suite', 'passed', 'at'])
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return e ? { ref: `evaluation ${e.suite} [${e.passed ? 'passed' : 'failed'}] ${e.at}`, digest: null } : null;
+  },
+  async release(_db, id) {
+    return { ref: `release signed by ${id.split(':')[0]}:${id.split(':')[1]?.slice(0, 12) ?? ''}…`, digest: null };
+  },
+  async run(db, id) {
+    const r = await db
+      .selectFrom('runs')
+      .select(['name', 'status', 'code_commit', 'run_key'])
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return r
+      ? {
+          ref: `run ${r.name} ${id} [${r.status}${r.code_commit ? `, code ${r.code_commit.slice(0, 12)}` : ''}]`,
+          digest: `sha256:${r.run_key}`,
+        }
+      : null;
+  },
+};
+
 /**
  * Walks lineage edges breadth-first from a version: up to what it was built from, down to
  * everything built from it (e.g. all that must be re-examined if this data is erased). Node
@@ -39,10 +104,8 @@ export async function lineageOf(
   maxDepth = 50,
 ): Promise<LineageGraph> {
   const start = await resolveVersion(db, ref);
-  const nodes = new Map<string, LineageNode>();
-  const edges: LineageEdge[] = [];
-  const seenEdges = new Set<string>();
   const rootKey = `dataset_version:${start.version.id}`;
+  const nodes = new Map<string, LineageNode>();
   nodes.set(rootKey, {
     key: rootKey,
     type: 'dataset_version',
@@ -50,101 +113,48 @@ export async function lineageOf(
     ref: start.ref,
     digest: formatDigest(start.version.digest),
   });
-  const describe = async (type: string, id: string): Promise<LineageNode> => {
-    const key = `${type}:${id}`;
-    const known = nodes.get(key);
+  const walker = new Walk(db, nodes, maxDepth);
+  const root = { type: 'dataset_version', id: start.version.id };
+  if (direction !== 'down') await walker.walk(root, 'up');
+  if (direction !== 'up') await walker.walk(root, 'down');
+  return { root: rootKey, direction, nodes: [...nodes.values()], edges: walker.edges };
+}
+
+/** One breadth-first walk's state: the nodes described so far and the edges seen, each once. */
+class Walk {
+  readonly edges: LineageEdge[] = [];
+  readonly #seenEdges = new Set<string>();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly nodes: Map<string, LineageNode>,
+    private readonly maxDepth: number,
+  ) {}
+
+  async #node(type: string, id: string): Promise<LineageNode> {
+    const known = this.nodes.get(`${type}:${id}`);
     if (known) return known;
-    let node: LineageNode = { key, type, id, ref: key, digest: null };
-    if (type === 'dataset_version') {
-      const v = await db
-        .selectFrom('dataset_versions as v')
-        .innerJoin('datasets as d', 'd.id', 'v.dataset_id')
-        .select(['d.name', 'v.number', 'v.digest'])
-        .where('v.id', '=', id)
-        .executeTakeFirst();
-      if (v) node = { key, type, id, ref: formatRef(v.name, Number(v.number)), digest: formatDigest(v.digest) };
-    } else if (type === 'model_version') {
-      const mv = await db
-        .selectFrom('model_versions as v')
-        .innerJoin('models as m', 'm.id', 'v.model_id')
-        .select(['m.name', 'v.number', 'v.digest'])
-        .where('v.id', '=', id)
-        .executeTakeFirst();
-      if (mv) node = { key, type, id, ref: `model ${mv.name}@v${mv.number}`, digest: `sha256:${mv.digest}` };
-    } else if (type === 'deployment') {
-      const d = await db
-        .selectFrom('deployments')
-        .select(['env', 'status', 'ended_at', 'started_at'])
-        .where('id', '=', id)
-        .executeTakeFirst();
-      if (d)
-        node = {
-          key,
-          type,
-          id,
-          ref: `deployment to ${d.env} [${d.status}] ${d.ended_at ?? d.started_at}`,
-          digest: null,
-        };
-    } else if (type === 'evaluation') {
-      const e = await db
-        .selectFrom('model_evaluations')
-        .select(['suite', 'passed', 'at'])
-        .where('id', '=', id)
-        .executeTakeFirst();
-      if (e)
-        node = {
-          key,
-          type,
-          id,
-          ref: `evaluation ${e.suite} [${e.passed ? 'passed' : 'failed'}] ${e.at}`,
-          digest: null,
-        };
-    } else if (type === 'release') {
-      node = {
-        key,
-        type,
-        id,
-        ref: `release signed by ${id.split(':')[0]}:${id.split(':')[1]?.slice(0, 12) ?? ''}…`,
-        digest: null,
-      };
-    } else if (type === 'run') {
-      const r = await db
-        .selectFrom('runs')
-        .select(['name', 'status', 'code_commit', 'run_key'])
-        .where('id', '=', id)
-        .executeTakeFirst();
-      if (r)
-        node = {
-          key,
-          type,
-          id,
-          ref: `run ${r.name} ${id} [${r.status}${r.code_commit ? `, code ${r.code_commit.slice(0, 12)}` : ''}]`,
-          digest: `sha256:${r.run_key}`,
-        };
-    }
-    nodes.set(key, node);
+    const node = await describeNode(this.db, type, id);
+    this.nodes.set(node.key, node);
     return node;
-  };
-  const walk = async (dir: 'up' | 'down') => {
-    let frontier = [{ type: 'dataset_version', id: start.version.id }];
-    const visited = new Set<string>([rootKey]);
-    for (let depth = 0; depth < maxDepth && frontier.length; depth++) {
+  }
+
+  async walk(root: { type: string; id: string }, dir: 'up' | 'down'): Promise<void> {
+    let frontier = [root];
+    const visited = new Set<string>([`${root.type}:${root.id}`]);
+    for (let depth = 0; depth < this.maxDepth && frontier.length; depth++) {
       const next: typeof frontier = [];
       for (const n of frontier) {
-        const rows = dir === 'up' ? await edgesInto(db, n.type, n.id) : await edgesFrom(db, n.type, n.id);
+        const rows = dir === 'up' ? await edgesInto(this.db, n.type, n.id) : await edgesFrom(this.db, n.type, n.id);
         for (const e of rows) {
-          const other = dir === 'up' ? { type: e.src_type, id: e.src_id } : { type: e.dst_type, id: e.dst_id };
-          const a = await describe(e.src_type, e.src_id);
-          const b = await describe(e.dst_type, e.dst_id);
-          if (!seenEdges.has(e.id)) {
-            seenEdges.add(e.id);
-            edges.push({
-              from: a.key,
-              to: b.key,
-              relation: e.relation,
-              via: e.via_type ? `${e.via_type}:${e.via_id}` : null,
-            });
+          const a = await this.#node(e.src_type, e.src_id);
+          const b = await this.#node(e.dst_type, e.dst_id);
+          if (!this.#seenEdges.has(e.id)) {
+            this.#seenEdges.add(e.id);
+            const via = e.via_type ? `${e.via_type}:${e.via_id}` : null;
+            this.edges.push({ from: a.key, to: b.key, relation: e.relation, via });
           }
+          const other = dir === 'up' ? { type: e.src_type, id: e.src_id } : { type: e.dst_type, id: e.dst_id };
           const k = `${other.type}:${other.id}`;
           if (!visited.has(k)) {
             visited.add(k);
@@ -154,10 +164,7 @@ export async function lineageOf(
       }
       frontier = next;
     }
-  };
-  if (direction !== 'down') await walk('up');
-  if (direction !== 'up') await walk('down');
-  return { root: rootKey, direction, nodes: [...nodes.values()], edges };
+  }
 }
 
 /** Indented text: ancestors with ←, descendants with →. */

@@ -5,8 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Workspace } from '../app/workspace.js';
-import { prepareRun } from '../compute/runs/prepare.js';
-import { forgetBackends, submitRun, waitRun } from '../compute/runs/service.js';
+import { prepareRun, submitRun, waitRun } from '../test-support/runs.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import { addVersion } from '../datasets/add.js';
 import { leafHashOfText } from '../audit/merkle/index.js';
@@ -22,7 +21,6 @@ describe('model versions are checked against the digest their register event log
   const open: Workspace[] = [];
   afterEach(async () => {
     for (const ws of open.splice(0)) await ws.close();
-    forgetBackends();
   });
 
   /** Two versions of `toy` trained by runs (so they can be released), and a signed checkpoint over them. */

@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Workspace } from '../app/workspace.js';
 import { addVersion } from '../datasets/add.js';
-import { prepareRun } from '../compute/runs/prepare.js';
-import { forgetBackends, submitRun, waitRun } from '../compute/runs/service.js';
+import { prepareRun, submitRun, waitRun } from '../test-support/runs.js';
 import { useTempDirs } from '../test-support/temp.js';
 import { newWorkspace, reopen, writeTree } from '../test-support/workspace.js';
 import { approve, history, promote, rollback, setPolicy } from './aliases.js';
@@ -16,7 +15,6 @@ describe('model registry', () => {
   const open: Workspace[] = [];
   afterEach(async () => {
     for (const ws of open.splice(0)) await ws.close();
-    forgetBackends();
   });
 
   /** A workspace with a finished training run whose output is a model file. */

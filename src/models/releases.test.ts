@@ -2,8 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Workspace } from '../app/workspace.js';
-import { prepareRun } from '../compute/runs/prepare.js';
-import { forgetBackends, submitRun, waitRun } from '../compute/runs/service.js';
+import { prepareRun, submitRun, waitRun } from '../test-support/runs.js';
 import { addVersion } from '../datasets/add.js';
 import { useTempDirs } from '../test-support/temp.js';
 import { newWorkspace, writeTree } from '../test-support/workspace.js';
@@ -20,7 +19,6 @@ describe('releases and cairn.lock', () => {
   const open: Workspace[] = [];
   afterEach(async () => {
     for (const ws of open.splice(0)) await ws.close();
-    forgetBackends();
   });
 
   const trainedModel = async () => {

@@ -27,10 +27,18 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { CairnError } from '../core/errors.js';
 import { canonicalJson } from '../core/canonical-json.js';
-import { isValidStep, nameProblem, STEP_PROBLEM, VALUE_PROBLEM } from '../compute/metrics/parse.js';
+import {
+  COMPLETE_FILE,
+  inputEnvName,
+  INPUT_ENV_PREFIX,
+  isValidStep,
+  nameProblem,
+  RUN_ENV,
+  STEP_PROBLEM,
+  VALUE_PROBLEM,
+} from '../core/run-contract.js';
 
-/** Marks a checkpoint folder as complete; written last, just before the folder's rename. */
-export const COMPLETE_FILE = 'COMPLETE';
+export { COMPLETE_FILE, inputEnvName };
 
 let metricsFd: { path: string; fd: number } | null = null;
 
@@ -54,7 +62,7 @@ function checkStep(step: number | null | undefined): void {
  * from several processes or threads never interleave.
  */
 function append(lines: string[]): void {
-  const path = process.env.CAIRN_METRICS_FILE;
+  const path = process.env[RUN_ENV.metricsFile];
   if (!path || lines.length === 0) return;
   if (metricsFd?.path !== path) {
     if (metricsFd) closeSync(metricsFd.fd);
@@ -113,17 +121,12 @@ function dirFromEnv(variable: string, fallback: string): string {
 
 /** Where the run's outputs go ($CAIRN_OUTPUT_DIR; ./outputs outside a run). Created if missing. */
 export function outputDir(): string {
-  return dirFromEnv('CAIRN_OUTPUT_DIR', 'outputs');
+  return dirFromEnv(RUN_ENV.outputDir, 'outputs');
 }
 
 /** Where checkpoints go ($CAIRN_CHECKPOINT_DIR; ./checkpoints outside a run). Created if missing. */
 export function checkpointDir(): string {
-  return dirFromEnv('CAIRN_CHECKPOINT_DIR', 'checkpoints');
-}
-
-/** The environment variable that carries an input's path: CAIRN_INPUT_ + the name upper-cased, other characters as _. */
-export function inputEnvName(name: string): string {
-  return `CAIRN_INPUT_${name.replace(/[^A-Za-z0-9]/gu, '_').toUpperCase()}`;
+  return dirFromEnv(RUN_ENV.checkpointDir, 'checkpoints');
 }
 
 /** The absolute path of a declared input; `fallback` (e.g. a local copy) when not in a run. */
@@ -132,7 +135,7 @@ export function inputPath(name: string, fallback?: string): string {
   if (p) return p;
   if (fallback !== undefined) return fallback;
   const have = Object.keys(process.env)
-    .filter((k) => k.startsWith('CAIRN_INPUT_'))
+    .filter((k) => k.startsWith(INPUT_ENV_PREFIX))
     .sort();
   throw new CairnError('NOT_FOUND', `no input ${JSON.stringify(name)} (${inputEnvName(name)} is not set)`, {
     data: { name, available: have },
@@ -150,7 +153,7 @@ const STEP_DIR = /^step-(\d+)$/;
  * numbers, not times, decide first: a requeued job may land on a node with another clock.
  */
 export function latestCheckpoint(): string | null {
-  const root = process.env.CAIRN_CHECKPOINT_DIR || resolve('checkpoints');
+  const root = process.env[RUN_ENV.checkpointDir] || resolve('checkpoints');
   let names: string[];
   try {
     names = readdirSync(root);

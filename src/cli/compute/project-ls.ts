@@ -1,11 +1,10 @@
 import type { OptionsOf } from '../table/define.js';
 import type { computeProjectLs } from './commands.js';
-import { listProjects } from '../../compute/projects.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 
 export async function run(opts: OptionsOf<typeof computeProjectLs>): Promise<void> {
   const ctx = commandContext(opts);
-  const ps = await withWorkspace(opts, 'compute project ls', (ws) => listProjects(ws));
+  const ps = await withServices(opts, 'compute project ls', (s) => s.computeUsage.projects());
   ctx.out.result({ projects: ps });
   if (!ps.length) ctx.out.say('no projects with quotas or budgets (runs without one are unlimited)');
   for (const p of ps)

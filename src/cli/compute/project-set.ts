@@ -1,13 +1,12 @@
 import type { OptionsOf } from '../table/define.js';
 import type { computeProjectSet } from './commands.js';
-import { setProject } from '../../compute/projects.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 
 export async function run(name: string, opts: OptionsOf<typeof computeProjectSet>): Promise<void> {
   const ctx = commandContext(opts);
   const num = (v: string | undefined) => (v === undefined ? undefined : v === 'none' ? null : Number(v));
-  const r = await withWorkspace(opts, 'compute project set', (ws) =>
-    setProject(ws, name, {
+  const r = await withServices(opts, 'compute project set', (s) =>
+    s.computeUsage.setProject(name, {
       ...(opts.gpuQuota !== undefined ? { gpuQuota: num(opts.gpuQuota)! } : {}),
       ...(opts.budget !== undefined ? { budgetGpuHours: num(opts.budget)! } : {}),
       ...(opts.period ? { period: opts.period } : {}),

@@ -1,17 +1,14 @@
 import type { OptionsOf } from '../table/define.js';
 import type { computeUsage } from './commands.js';
 import { CairnError } from '../../core/errors.js';
-import { usageReport } from '../../compute/usage.js';
-import { syncRuns } from '../../compute/runs/service.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 
 export async function run(opts: OptionsOf<typeof computeUsage>): Promise<void> {
   const ctx = commandContext(opts);
   const since = opts.since ? parseSince(opts.since) : undefined;
-  const r = await withWorkspace(opts, 'compute usage', async (ws) => {
-    await syncRuns(ws);
-    return usageReport(ws, { by: opts.by, ...(since ? { since } : {}) });
-  });
+  const r = await withServices(opts, 'compute usage', (s) =>
+    s.computeUsage.usage({ by: opts.by, ...(since ? { since } : {}) }),
+  );
   ctx.out.result(r);
   ctx.out.say(`${opts.by.padEnd(24)} runs  GPU-h      cost (${r.currency})  idle GPU-h  saved GPU-h  CPU-h`);
   for (const u of [...r.rows, r.total])

@@ -1,15 +1,10 @@
 import type { OptionsOf } from '../table/define.js';
 import type { runLs } from './commands.js';
-import { listRuns } from '../../compute/runs/queries.js';
-import { syncRuns } from '../../compute/runs/service.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 
 export async function run(opts: OptionsOf<typeof runLs>): Promise<void> {
   const ctx = commandContext(opts);
-  const runs = await withWorkspace(opts, 'run ls', async (ws) => {
-    await syncRuns(ws);
-    return listRuns(ws, opts);
-  });
+  const runs = await withServices(opts, 'run ls', (s) => s.runs.list(opts));
   ctx.out.result({ runs });
   if (!runs.length) ctx.out.say('no runs yet (start one: cairn run cairn.yaml)');
   for (const r of runs)

@@ -1,20 +1,16 @@
 import type { OptionsOf } from '../table/define.js';
 import type { runPlan } from './commands.js';
-import { prepareRun } from '../../compute/runs/prepare.js';
-import { planRun } from '../../compute/runs/queries.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 
 export async function run(spec: string | undefined, opts: OptionsOf<typeof runPlan>): Promise<void> {
   const ctx = commandContext(opts);
-  const plan = await withWorkspace(opts, 'run plan', async (ws) =>
-    planRun(
-      ws,
-      await prepareRun(ws, spec ?? 'cairn.yaml', {
-        sets: opts.set,
-        ...(opts.backend ? { backend: opts.backend } : {}),
-      }),
-      opts.force === true,
-    ),
+  const plan = await withServices(opts, 'run plan', (s) =>
+    s.runs.plan({
+      spec: spec ?? 'cairn.yaml',
+      sets: opts.set,
+      ...(opts.backend ? { backend: opts.backend } : {}),
+      force: opts.force === true,
+    }),
   );
   ctx.out.result(plan);
   ctx.out.say(`run key sha256:${plan.runKey}`);

@@ -1,8 +1,7 @@
 import type { OptionsOf } from '../table/define.js';
 import type { runShow } from './commands.js';
-import { getRun, syncRuns } from '../../compute/runs/service.js';
-import { runDetails, type RunDetails } from '../../compute/runs/queries.js';
-import { commandContext, withWorkspace } from '../context.js';
+import type { RunDetails } from '../../compute/index.js';
+import { commandContext, withServices } from '../context.js';
 
 interface ShownReason {
   code: string;
@@ -74,10 +73,7 @@ export function describeRun(d: RunDetails): string {
 
 export async function run(id: string, opts: OptionsOf<typeof runShow>): Promise<void> {
   const ctx = commandContext(opts);
-  const d = await withWorkspace(opts, 'run show', async (ws) => {
-    await syncRuns(ws);
-    return runDetails(ws, await getRun(ws, id));
-  });
+  const d = await withServices(opts, 'run show', (s) => s.runs.show(id));
   ctx.out.result(d);
   ctx.out.say(describeRun(d));
 }

@@ -1,15 +1,13 @@
 import type { OptionsOf } from '../table/define.js';
 import type { runWait } from './commands.js';
 import { CairnError } from '../../core/errors.js';
-import { runDetails } from '../../compute/runs/queries.js';
-import { waitRun } from '../../compute/runs/service.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 import { describeRun } from './show.js';
 
 export async function run(id: string, opts: OptionsOf<typeof runWait>): Promise<void> {
   const ctx = commandContext(opts);
-  const d = await withWorkspace(opts, 'run wait', async (ws) =>
-    runDetails(ws, await waitRun(ws, id, opts.timeout ? { timeoutMs: opts.timeout * 1000 } : {})),
+  const d = await withServices(opts, 'run wait', (s) =>
+    s.runs.wait(id, opts.timeout ? { timeoutMs: opts.timeout * 1000 } : {}),
   );
   ctx.out.say(describeRun(d));
   if (['failed', 'cancelled', 'timeout', 'node_fail', 'refused'].includes(d.status))

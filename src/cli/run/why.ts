@@ -1,17 +1,13 @@
 import type { OptionsOf } from '../table/define.js';
 import type { runWhy } from './commands.js';
-import { getRun, syncRuns } from '../../compute/runs/service.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 import { describeReason } from './show.js';
 
 /** The machine-readable reason a run waits, was refused or ended as it did. */
 export async function run(id: string, opts: OptionsOf<typeof runWhy>): Promise<void> {
   const ctx = commandContext(opts);
-  const r = await withWorkspace(opts, 'run why', async (ws) => {
-    await syncRuns(ws);
-    return getRun(ws, id);
-  });
-  const reason = r.reason ? (JSON.parse(r.reason) as Parameters<typeof describeReason>[0]) : null;
+  const r = await withServices(opts, 'run why', (s) => s.runs.why(id));
+  const reason = r.reason as Parameters<typeof describeReason>[0] | null;
   ctx.out.result({ id: r.id, status: r.status, reason });
   ctx.out.say(
     reason

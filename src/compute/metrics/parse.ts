@@ -1,9 +1,20 @@
 import { canonicalJson } from '../../core/canonical-json.js';
+import {
+  isValidStep,
+  NAME_MAX,
+  nameProblem,
+  STEP_PROBLEM,
+  TIME_PROBLEM,
+  VALUE_PROBLEM,
+} from '../../core/run-contract.js';
+
+// The line rules are the published contract (core/run-contract.ts), shared with the SDKs.
+export { isValidStep, NAME_MAX, nameProblem, STEP_PROBLEM, TIME_PROBLEM, VALUE_PROBLEM };
 
 /**
  * The metrics protocol (docs/COMPUTE.md, "Logging params and metrics"): a job appends one JSON
  * object per line to $CAIRN_METRICS_FILE. This module is the one definition of what a valid
- * line is; the SDKs (src/sdk/, sdk/python/) apply the same rules before writing.
+ * line is, on the rules of core/run-contract.ts that the SDKs (src/sdk/, sdk/python/) apply before writing.
  */
 export type MetricRecord =
   | { kind: 'param'; name: string; value: unknown }
@@ -27,31 +38,6 @@ export interface ParseResult {
   /** The trailing partial line, to pass back with the next chunk. */
   carry: string;
   bad: BadLine[];
-}
-
-export const NAME_MAX = 200;
-
-// \p{Cc} is exactly U+0000–U+001F and U+007F–U+009F (Python: unicodedata.category == 'Cc');
-// \p{Cs} matches only lone surrogates in a /u regex, which UTF-8 cannot encode.
-const NAME_OK = /^[^\p{Cc}\p{Cs}]{1,200}$/u;
-const CONTROL = /\p{Cc}/u;
-const LONE_SURROGATE = /\p{Cs}/u;
-
-/** Why `name` breaks the naming rules, or null when it is fine. Lengths count code points. */
-export function nameProblem(name: unknown): string | null {
-  if (typeof name !== 'string') return '"name" must be a string';
-  if (NAME_OK.test(name)) return null;
-  if (LONE_SURROGATE.test(name)) return '"name" must be well-formed Unicode';
-  if (CONTROL.test(name)) return '"name" must not contain control characters';
-  return `"name" must be 1 to ${NAME_MAX} characters`;
-}
-
-export const STEP_PROBLEM = '"step" must be an integer ≥ 0 or null';
-export const VALUE_PROBLEM = '"value" must be a finite number';
-export const TIME_PROBLEM = '"time" must be an RFC 3339 time such as 2026-11-27T03:00:00.000Z';
-
-export function isValidStep(step: unknown): step is number | null | undefined {
-  return step === undefined || step === null || (typeof step === 'number' && Number.isSafeInteger(step) && step >= 0);
 }
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;

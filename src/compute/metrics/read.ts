@@ -89,60 +89,82 @@ export async function metricSeries(
   const points = num(s.points);
   const firstStep = numOrNull(s.first_step);
   const lastStep = numOrNull(s.last_step);
-  type Row = {
-    b: unknown;
-    s0: unknown;
-    s1: unknown;
-    t0: string | null;
-    t1: string | null;
-    n: unknown;
-    lo: unknown;
-    hi: unknown;
-    mean: unknown;
-  };
-  const toBucket = (r: Row, stepped: boolean): SeriesBucket => ({
+  const metric = { db, runId, name };
+  if (firstStep !== null && lastStep !== null) {
+    const rows = await bucketsBySteps(metric, firstStep, lastStep, buckets);
+    return { name, points, by: 'step', buckets: rows.map((r) => toBucket(r, true)) };
+  }
+  const rows = await bucketsByTime(metric, points, buckets);
+  return { name, points, by: 'time', buckets: rows.map((r) => toBucket(r, false)) };
+}
+
+type BucketRow = {
+  b: unknown;
+  s0: unknown;
+  s1: unknown;
+  t0: string | null;
+  t1: string | null;
+  n: unknown;
+  lo: unknown;
+  hi: unknown;
+  mean: unknown;
+};
+
+function toBucket(r: BucketRow, stepped: boolean): SeriesBucket {
+  return {
     steps: stepped ? [num(r.s0), num(r.s1)] : null,
     times: stepped ? null : [r.t0!, r.t1!],
     count: num(r.n),
     min: num(r.lo),
     max: num(r.hi),
     mean: num(r.mean),
-  });
-  if (firstStep !== null && lastStep !== null) {
-    // Whole numbers written into the SQL (not bound): integer division on both engines.
-    const width = Math.max(1, Math.ceil((lastStep - firstStep + 1) / buckets));
-    const bucket = sql<number>`(step - ${sql.lit(firstStep)}) / ${sql.lit(width)}`;
-    const rows = await db
-      .selectFrom('run_metrics')
-      .select([
-        bucket.as('b'),
-        sql`min(step)`.as('s0'),
-        sql`max(step)`.as('s1'),
-        sql`count(*)`.as('n'),
-        sql`min(value)`.as('lo'),
-        sql`max(value)`.as('hi'),
-        sql`avg(value)`.as('mean'),
-      ])
-      .where('run_id', '=', runId)
-      .where('name', '=', name)
-      .where('step', 'is not', null)
-      .groupBy(sql`1`)
-      .orderBy(sql`1`)
-      .execute();
-    return { name, points, by: 'step', buckets: (rows as Row[]).map((r) => toBucket(r, true)) };
-  }
-  // No steps: rank in time order, then equal-count buckets.
-  const ranked = db
+  };
+}
+
+interface MetricRef {
+  db: Kysely<Database>;
+  runId: string;
+  name: string;
+}
+
+/** Equal step ranges: an index-only range scan on run_metrics_curve. */
+async function bucketsBySteps(m: MetricRef, firstStep: number, lastStep: number, buckets: number) {
+  // Whole numbers written into the SQL (not bound): integer division on both engines.
+  const width = Math.max(1, Math.ceil((lastStep - firstStep + 1) / buckets));
+  const bucket = sql<number>`(step - ${sql.lit(firstStep)}) / ${sql.lit(width)}`;
+  const rows = await m.db
+    .selectFrom('run_metrics')
+    .select([
+      bucket.as('b'),
+      sql`min(step)`.as('s0'),
+      sql`max(step)`.as('s1'),
+      sql`count(*)`.as('n'),
+      sql`min(value)`.as('lo'),
+      sql`max(value)`.as('hi'),
+      sql`avg(value)`.as('mean'),
+    ])
+    .where('run_id', '=', m.runId)
+    .where('name', '=', m.name)
+    .where('step', 'is not', null)
+    .groupBy(sql`1`)
+    .orderBy(sql`1`)
+    .execute();
+  return rows as BucketRow[];
+}
+
+/** No steps: rank in time order, then equal-count buckets. */
+async function bucketsByTime(m: MetricRef, points: number, buckets: number) {
+  const ranked = m.db
     .selectFrom('run_metrics')
     .select([
       'value',
       'time',
       sql<number>`(row_number() over (order by time) - 1) * ${sql.lit(buckets)} / ${sql.lit(points)}`.as('b'),
     ])
-    .where('run_id', '=', runId)
-    .where('name', '=', name)
+    .where('run_id', '=', m.runId)
+    .where('name', '=', m.name)
     .as('ranked');
-  const rows = await db
+  const rows = await m.db
     .selectFrom(ranked)
     .select([
       'b',
@@ -158,5 +180,5 @@ export async function metricSeries(
     .groupBy('b')
     .orderBy('b')
     .execute();
-  return { name, points, by: 'time', buckets: (rows as Row[]).map((r) => toBucket(r, false)) };
+  return rows as BucketRow[];
 }

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { MetricsTailer } from '../metrics/ingest.js';
-import type { RunDeps, RunRow } from './service.js';
+import type { RunDeps } from './deps.js';
+import type { RunRow } from './store.js';
 
 /**
  * Catches up on a run's metrics file from the offset last ingested. The offset is saved in
@@ -8,7 +9,7 @@ import type { RunDeps, RunRow } from './service.js';
  * nor double a point. `final` also takes a last line the job left without a newline.
  */
 export async function ingestRunMetrics(
-  deps: RunDeps,
+  deps: Pick<RunDeps, 'meta'>,
   run: RunRow,
   opts: { final?: boolean } = {},
 ): Promise<{ metrics: number; params: number; badCount: number }> {

@@ -1,11 +1,14 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { runDeps } from '../../app/compute.js';
 import type { Workspace } from '../../app/workspace.js';
 import { useTempDirs } from '../../test-support/temp.js';
 import { newWorkspace } from '../../test-support/workspace.js';
 import { prepareRun } from './prepare.js';
-import { forgetBackends, getRun, submitRun, syncRuns, waitRun } from './service.js';
+import { getRun } from './store.js';
+import { submitRun } from './submit.js';
+import { syncRuns, waitRun } from './sync.js';
 
 /** A Python job that checkpoints on SIGTERM (slowly) and otherwise runs until `release` exists. */
 const TRAIN_PY = `
@@ -37,12 +40,11 @@ describe('runs: idle-GPU policy and GPU capacity', () => {
   afterEach(async () => {
     process.env.PATH = savedPath;
     for (const ws of open.splice(0)) await ws.close();
-    forgetBackends();
   });
 
   const setup = async (compute: object) => {
     const root = tmp();
-    const ws = await newWorkspace(root, { actor: 'alice@example.com' });
+    const ws = runDeps(await newWorkspace(root, { actor: 'alice@example.com' }));
     open.push(ws);
     writeFileSync(join(ws.cairnDir, 'compute.json'), JSON.stringify(compute));
     const bin = join(root, 'bin');

@@ -3,11 +3,10 @@ import { dirname, resolve } from 'node:path';
 import { sha256Hex } from '../../core/digest.js';
 import { CairnError } from '../../core/errors.js';
 import { resolveVersion } from '../../datasets/index.js';
-import type { DatasetDeps } from '../../datasets/index.js';
+import type { RunDeps } from './deps.js';
 import { codeFingerprint, type CodeFingerprint } from '../code/fingerprint.js';
-import { loadComputeConfig } from '../config.js';
-import { applyOverrides, parseRunSpec, renderCommand, type RunSpec } from '../spec/run-spec.js';
-import { runKey, type RunKeyInput } from '../spec/run-key.js';
+import { applyOverrides, parseRunSpec, renderCommand, type RunSpec } from '../run-spec/run-spec.js';
+import { runKey, type RunKeyInput } from '../run-spec/run-key.js';
 
 export interface PreparedRun {
   spec: RunSpec;
@@ -27,7 +26,7 @@ export interface PreparedRun {
  * keys, missing inputs, a missing code folder or lockfile are errors here, all at once.
  */
 export async function prepareRun(
-  deps: Pick<DatasetDeps, 'meta'> & { cairnDir?: string; cacheDir?: string },
+  deps: Pick<RunDeps, 'meta' | 'cairnDir' | 'cacheDir'> & { compute: Pick<RunDeps['compute'], 'inputCache'> },
   specPath: string,
   opts: { sets?: string[]; backend?: 'local' | 'slurm' } = {},
 ): Promise<PreparedRun> {
@@ -77,13 +76,7 @@ export async function prepareRun(
     });
   }
   // The workspace and the input cache change with every command and every run: never code.
-  const exclude = [
-    deps.cairnDir,
-    deps.cacheDir,
-    deps.cairnDir ? (loadComputeConfig(deps.cairnDir).cache ?? process.env.CAIRN_CACHE) : undefined,
-  ]
-    .filter((d): d is string => Boolean(d))
-    .map((d) => resolve(d));
+  const exclude = [deps.cairnDir, deps.cacheDir, deps.compute.inputCache].map((d) => resolve(d));
   const fp = existsSync(codeDir) ? codeFingerprint(codeDir, { exclude }) : { commit: null, dirty: null, files: null };
   const keyInput: RunKeyInput = {
     command,

@@ -1,7 +1,7 @@
 import { canonicalJson } from '../../core/canonical-json.js';
-import type { RunDeps, RunRow, StoredSpec } from './service.js';
-import { cacheHit, gpuSeconds, readCodeFiles } from './service.js';
-import { keyDifferences } from '../spec/run-key.js';
+import type { RunDeps } from './deps.js';
+import { cacheHit, gpuSeconds, readCodeFiles, type RunRow, type StoredSpec } from './store.js';
+import { keyDifferences } from '../run-spec/run-key.js';
 import { codeFileChanges } from '../code/changes.js';
 import { metricSummaries } from '../metrics/read.js';
 import type { PreparedRun } from './prepare.js';

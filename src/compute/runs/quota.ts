@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../meta/schema.js';
-import type { Reason } from './service.js';
+import type { Reason } from './store.js';
 
 export type Period = 'day' | 'week' | 'month';
 

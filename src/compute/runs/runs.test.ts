@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { runDeps } from '../../app/compute.js';
 import type { Workspace } from '../../app/workspace.js';
 import { addVersion } from '../../datasets/add.js';
 import { useTempDirs } from '../../test-support/temp.js';
@@ -9,7 +10,9 @@ import { setProject } from '../projects.js';
 import { usageReport } from '../usage.js';
 import { prepareRun } from './prepare.js';
 import { listRuns, planRun, runDetails } from './queries.js';
-import { cancelRun, forgetBackends, getRun, submitRun, syncRuns, waitRun } from './service.js';
+import { getRun } from './store.js';
+import { submitRun } from './submit.js';
+import { cancelRun, syncRuns, waitRun } from './sync.js';
 
 async function actions(ws: Workspace): Promise<string[]> {
   const rows = await ws.meta.db.selectFrom('audit_events').select(['action', 'outcome']).orderBy('idx').execute();
@@ -21,13 +24,12 @@ describe('runs on the local backend', () => {
   const open: Workspace[] = [];
   afterEach(async () => {
     for (const ws of open.splice(0)) await ws.close();
-    forgetBackends();
   });
 
   /** A workspace with a dataset `toy` and a spec folder; `spec` writes cairn.yaml. */
   const setup = async (config?: object) => {
     const root = tmp();
-    const ws = await newWorkspace(root, { actor: 'alice@example.com' });
+    const ws = runDeps(await newWorkspace(root, { actor: 'alice@example.com' }));
     open.push(ws);
     if (config) writeFileSync(join(ws.cairnDir, 'compute.json'), JSON.stringify(config));
     writeTree(join(root, 'data'), { 'd.csv': 'x,y\n1,2\n3,4\n' });
@@ -258,9 +260,8 @@ resources:
     // as if `cairn` died: close everything without waiting
     await ws.close();
     open.splice(open.indexOf(ws), 1);
-    forgetBackends();
     const { reopen } = await import('../../test-support/workspace.js');
-    const again = await reopen(root, 'bob@example.com');
+    const again = runDeps(await reopen(root, 'bob@example.com'));
     open.push(again);
     const done = await waitRun(again, run.id, { pollMs: 50 });
     expect(done.status).toBe('completed');

@@ -63,6 +63,181 @@ function groupGone(pgid: number): boolean {
   }
 }
 
+type ShellExit = { code: number | null; signal: NodeJS.Signals | null };
+
+/** One job under watch: its timers, samples, idle-policy state and how it is being stopped. */
+class Supervision {
+  readonly usage: LocalUsage;
+  /** Why the job is being stopped, when that began before its command ended. */
+  #stoppedBy: LocalExit['stoppedBy'] = null;
+  #shellExit: ShellExit | null = null;
+  #terminating = false;
+  #killedAt: number | null = null;
+  #killTimer: NodeJS.Timeout | null = null;
+  #limit: NodeJS.Timeout | null = null;
+  #memoryTimer: NodeJS.Timeout | null = null;
+  #gpuTimer: NodeJS.Timeout | null = null;
+  #idleSince: { at: number; index: number } | null = null;
+  readonly #cpuByPid = new Map<number, number>();
+  readonly #sampler: GroupSampler;
+
+  constructor(
+    private readonly job: LocalJob,
+    private readonly stateDir: string,
+    private readonly pgid: number,
+    private readonly startedAt: Date,
+  ) {
+    this.#sampler = new GroupSampler(pgid);
+    this.usage = {
+      elapsedS: 0,
+      cpuSeconds: 0,
+      maxRssKb: 0,
+      gpus: job.gpus.length,
+      gpu: job.gpus.length ? { available: true, samples: [] } : { available: false, reason: 'no GPU was assigned' },
+      policy: [],
+    };
+  }
+
+  #signalGroup(sig: NodeJS.Signals): void {
+    try {
+      process.kill(-this.pgid, sig);
+    } catch {
+      /* nobody left */
+    }
+  }
+
+  // SIGTERM to the whole group, SIGKILL after the grace period: the grace holds for every
+  // process of the job (the shell dies of the SIGTERM at once; a Python job's handler may need
+  // the whole window to write its checkpoint).
+  #terminate(): void {
+    if (this.#terminating) return;
+    this.#terminating = true;
+    this.#signalGroup('SIGTERM');
+    this.#killTimer = setTimeout(() => {
+      this.#killedAt = Date.now();
+      this.#signalGroup('SIGKILL');
+    }, this.job.request.gracePeriodS * 1000);
+  }
+
+  stop(why: NonNullable<LocalExit['stoppedBy']>): void {
+    if (this.#stoppedBy || this.#shellExit) return;
+    this.#stoppedBy = why;
+    this.#terminate();
+  }
+
+  /** Starts the time limit and the memory and GPU sampling. */
+  start(): void {
+    const limitS = this.job.request.resources.timeLimitS;
+    this.#limit = limitS > 0 ? setTimeout(() => this.stop('timeout'), limitS * 1000) : null;
+    this.#gpuTimer = setInterval(() => this.#sampleGpus(), this.job.sampleIntervalMs);
+    this.#sampleMemory();
+    this.#memoryLoop();
+    this.#sampleGpus();
+  }
+
+  #sampleMemory(full = false) {
+    const g = this.#sampler.sample({ full });
+    this.usage.maxRssKb = Math.max(this.usage.maxRssKb, g.rssKb, g.hwmKb);
+    for (const [pid, cpu] of g.cpuByPid) this.#cpuByPid.set(pid, Math.max(cpu, this.#cpuByPid.get(pid) ?? 0));
+    return g;
+  }
+
+  // Densely (every 10 ms, a walk down the process tree) during the first second, so a short
+  // job's peak is seen; then at the interval, scanning all of /proc.
+  #memoryLoop(): void {
+    const early = Date.now() - this.startedAt.getTime() < 1000;
+    this.#memoryTimer = setTimeout(
+      () => {
+        this.#sampleMemory(!early);
+        this.#memoryLoop();
+      },
+      early ? 10 : this.job.sampleIntervalMs,
+    );
+  }
+
+  #sampleGpus(): void {
+    const { job, usage } = this;
+    if (!job.gpus.length || !usage.gpu.available) return;
+    const g = sampleGpus(job.gpus);
+    if (!g) {
+      usage.gpu = { available: false, reason: 'nvidia-smi is not available on this machine' };
+      return;
+    }
+    const t = Math.round((Date.now() - this.startedAt.getTime()) / 1000);
+    usage.gpu.samples.push({ t, util: g.map((x) => x.util), memMb: g.map((x) => x.memMb) });
+    // No policy once the job is ending.
+    if (!job.idle || !g.length || this.#shellExit || this.#stoppedBy) return;
+    if (!g.every((x) => x.util < job.idle!.thresholdPct)) {
+      this.#idleSince = null;
+      return;
+    }
+    this.#idleSince ??= { at: Date.now(), index: usage.gpu.samples.length - 1 };
+    if (Date.now() - this.#idleSince.at < job.idle.windowS * 1000) return;
+    this.#applyIdlePolicy(job.idle, usage.gpu.samples);
+  }
+
+  /** The GPUs stayed idle for the whole window: record the action, and signal or stop the job. */
+  #applyIdlePolicy(
+    idle: NonNullable<LocalJob['idle']>,
+    all: Array<{ t: number; util: number[]; memMb: number[] }>,
+  ): void {
+    const detail = `GPUs ${this.job.gpus.join(',')} under ${idle.thresholdPct}% for ${idle.windowS} s`;
+    const samples = all.slice(Math.max(this.#idleSince!.index, all.length - 120));
+    this.usage.policy.push({ t: new Date().toISOString(), action: idle.action, detail, policy: { ...idle }, samples });
+    // Visible while the job runs: the run service records each action as it appears.
+    writeAtomic(policyFile(this.stateDir, this.job.request.runId), `${JSON.stringify(this.usage.policy)}\n`);
+    if (idle.action === 'checkpoint') this.#signalGroup('SIGUSR1');
+    if (idle.action === 'stop') this.stop('idle');
+    this.#idleSince = null;
+  }
+
+  #finish(): void {
+    if (this.#gpuTimer) clearInterval(this.#gpuTimer);
+    if (this.#memoryTimer) clearTimeout(this.#memoryTimer);
+    if (this.#limit) clearTimeout(this.#limit);
+    if (this.#killTimer) clearTimeout(this.#killTimer);
+    const endedAt = new Date();
+    this.usage.elapsedS = (endedAt.getTime() - this.startedAt.getTime()) / 1000;
+    // Exact for the processes the shell waited for; processes that outlived the shell were
+    // re-parented away from us, so their last sampled CPU time stands in for them.
+    this.usage.cpuSeconds = Math.max(
+      childrenCpuSeconds(),
+      [...this.#cpuByPid.values()].reduce((a, b) => a + b, 0),
+    );
+    const { code, signal } = this.#shellExit!;
+    const stoppedBy = this.#stoppedBy;
+    const state: LocalExit['state'] =
+      stoppedBy === 'timeout' ? 'timeout' : stoppedBy ? 'cancelled' : code === 0 ? 'completed' : 'failed';
+    const result: LocalExit = {
+      state,
+      exitCode: code,
+      signal,
+      startedAt: this.startedAt.toISOString(),
+      endedAt: endedAt.toISOString(),
+      usage: this.usage,
+      stoppedBy,
+    };
+    writeAtomic(exitFile(this.stateDir, this.job.request.runId), `${JSON.stringify(result)}\n`);
+    process.exit(0);
+  }
+
+  // The job has ended when no process of its group is left, not when the shell exits.
+  #waitForGroup(): void {
+    const g = groupGone(this.pgid) ? { alive: 0 } : this.#sampleMemory(true);
+    // After SIGKILL, a process stuck in the kernel (D state) gets a few seconds, not forever.
+    if (g.alive === 0 || (this.#killedAt !== null && Date.now() - this.#killedAt > 5000)) return this.#finish();
+    setTimeout(() => this.#waitForGroup(), 50);
+  }
+
+  shellExited(exit: ShellExit): void {
+    this.#shellExit = exit;
+    if (this.#limit) clearTimeout(this.#limit);
+    // Processes the shell left behind must not outlive the job, but get the same grace.
+    if (!groupGone(this.pgid) && this.#sampleMemory(true).alive > 0) this.#terminate();
+    this.#waitForGroup();
+  }
+}
+
 function main(): void {
   const jobPath = process.argv[2];
   if (!jobPath) throw new Error('usage: job-supervisor <job.json>');
@@ -85,155 +260,12 @@ function main(): void {
   closeSync(out);
   closeSync(err);
   writeAtomic(startFile(stateDir, req.runId), `${startedAt.toISOString()}\n`);
-  const pgid = child.pid!;
-  jobGroup = pgid;
-  const usage: LocalUsage = {
-    elapsedS: 0,
-    cpuSeconds: 0,
-    maxRssKb: 0,
-    gpus: job.gpus.length,
-    gpu: job.gpus.length ? { available: true, samples: [] } : { available: false, reason: 'no GPU was assigned' },
-    policy: [],
-  };
-  /** Why the job is being stopped, when that began before its command ended. */
-  let stoppedBy: LocalExit['stoppedBy'] = null;
-  let shellExit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
-  let terminating = false;
-  let killedAt: number | null = null;
-  let killTimer: NodeJS.Timeout | null = null;
-  const cpuByPid = new Map<number, number>();
-  const signalGroup = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-pgid, sig);
-    } catch {
-      /* nobody left */
-    }
-  };
-  // SIGTERM to the whole group, SIGKILL after the grace period: the grace holds for every
-  // process of the job (the shell dies of the SIGTERM at once; a Python job's handler may need
-  // the whole window to write its checkpoint).
-  const terminate = () => {
-    if (terminating) return;
-    terminating = true;
-    signalGroup('SIGTERM');
-    killTimer = setTimeout(() => {
-      killedAt = Date.now();
-      signalGroup('SIGKILL');
-    }, req.gracePeriodS * 1000);
-  };
-  const stop = (why: NonNullable<LocalExit['stoppedBy']>) => {
-    if (stoppedBy || shellExit) return;
-    stoppedBy = why;
-    terminate();
-  };
-  onStop = stop;
-  if (stopBeforeStart) stop('cancel');
-  const limit =
-    req.resources.timeLimitS > 0 ? setTimeout(() => stop('timeout'), req.resources.timeLimitS * 1000) : null;
-
-  const sampler = new GroupSampler(pgid);
-  const sampleMemory = (full = false) => {
-    const g = sampler.sample({ full });
-    usage.maxRssKb = Math.max(usage.maxRssKb, g.rssKb, g.hwmKb);
-    for (const [pid, cpu] of g.cpuByPid) cpuByPid.set(pid, Math.max(cpu, cpuByPid.get(pid) ?? 0));
-    return g;
-  };
-  // Densely (every 10 ms, a walk down the process tree) during the first second, so a short
-  // job's peak is seen; then at the interval, scanning all of /proc.
-  let memoryTimer: NodeJS.Timeout | null = null;
-  const memoryLoop = () => {
-    const early = Date.now() - startedAt.getTime() < 1000;
-    memoryTimer = setTimeout(
-      () => {
-        sampleMemory(!early);
-        memoryLoop();
-      },
-      early ? 10 : job.sampleIntervalMs,
-    );
-  };
-
-  let idleSince: { at: number; index: number } | null = null;
-  const sampleGpusNow = () => {
-    if (!job.gpus.length || !usage.gpu.available) return;
-    const g = sampleGpus(job.gpus);
-    if (!g) {
-      usage.gpu = { available: false, reason: 'nvidia-smi is not available on this machine' };
-      return;
-    }
-    const t = Math.round((Date.now() - startedAt.getTime()) / 1000);
-    usage.gpu.samples.push({ t, util: g.map((x) => x.util), memMb: g.map((x) => x.memMb) });
-    // No policy once the job is ending.
-    if (!job.idle || !g.length || shellExit || stoppedBy) return;
-    const idle = job.idle;
-    if (!g.every((x) => x.util < idle.thresholdPct)) {
-      idleSince = null;
-      return;
-    }
-    idleSince ??= { at: Date.now(), index: usage.gpu.samples.length - 1 };
-    if (Date.now() - idleSince.at < job.idle.windowS * 1000) return;
-    const detail = `GPUs ${job.gpus.join(',')} under ${job.idle.thresholdPct}% for ${job.idle.windowS} s`;
-    const samples = usage.gpu.samples.slice(Math.max(idleSince.index, usage.gpu.samples.length - 120));
-    usage.policy.push({
-      t: new Date().toISOString(),
-      action: job.idle.action,
-      detail,
-      policy: { ...job.idle },
-      samples,
-    });
-    // Visible while the job runs: the run service records each action as it appears.
-    writeAtomic(policyFile(stateDir, req.runId), `${JSON.stringify(usage.policy)}\n`);
-    if (job.idle.action === 'checkpoint') signalGroup('SIGUSR1');
-    if (job.idle.action === 'stop') stop('idle');
-    idleSince = null;
-  };
-  const gpuTimer = setInterval(sampleGpusNow, job.sampleIntervalMs);
-  sampleMemory();
-  memoryLoop();
-  sampleGpusNow();
-
-  const finish = () => {
-    clearInterval(gpuTimer);
-    if (memoryTimer) clearTimeout(memoryTimer);
-    if (limit) clearTimeout(limit);
-    if (killTimer) clearTimeout(killTimer);
-    const endedAt = new Date();
-    usage.elapsedS = (endedAt.getTime() - startedAt.getTime()) / 1000;
-    // Exact for the processes the shell waited for; processes that outlived the shell were
-    // re-parented away from us, so their last sampled CPU time stands in for them.
-    usage.cpuSeconds = Math.max(
-      childrenCpuSeconds(),
-      [...cpuByPid.values()].reduce((a, b) => a + b, 0),
-    );
-    const { code, signal } = shellExit!;
-    const state: LocalExit['state'] =
-      stoppedBy === 'timeout' ? 'timeout' : stoppedBy ? 'cancelled' : code === 0 ? 'completed' : 'failed';
-    const result: LocalExit = {
-      state,
-      exitCode: code,
-      signal,
-      startedAt: startedAt.toISOString(),
-      endedAt: endedAt.toISOString(),
-      usage,
-      stoppedBy,
-    };
-    writeAtomic(exitFile(stateDir, req.runId), `${JSON.stringify(result)}\n`);
-    process.exit(0);
-  };
-  // The job has ended when no process of its group is left, not when the shell exits.
-  const waitForGroup = () => {
-    const g = groupGone(pgid) ? { alive: 0 } : sampleMemory(true);
-    // After SIGKILL, a process stuck in the kernel (D state) gets a few seconds, not forever.
-    if (g.alive === 0 || (killedAt !== null && Date.now() - killedAt > 5000)) return finish();
-    setTimeout(waitForGroup, 50);
-  };
-
-  child.on('exit', (code, signal) => {
-    shellExit = { code, signal };
-    if (limit) clearTimeout(limit);
-    // Processes the shell left behind must not outlive the job, but get the same grace.
-    if (!groupGone(pgid) && sampleMemory(true).alive > 0) terminate();
-    waitForGroup();
-  });
+  jobGroup = child.pid!;
+  const watch = new Supervision(job, stateDir, child.pid!, startedAt);
+  onStop = (why) => watch.stop(why);
+  if (stopBeforeStart) watch.stop('cancel');
+  watch.start();
+  child.on('exit', (code, signal) => watch.shellExited({ code, signal }));
 }
 
 main();

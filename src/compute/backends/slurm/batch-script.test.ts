@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isCairnError } from '../../../core/errors.js';
-import { renderCommand } from '../../spec/render-command.js';
+import { renderCommand } from '../../run-spec/render-command.js';
 import type { JobRequest } from '../port.js';
 import { batchScript, sbatchArgs, shellQuote } from './batch-script.js';
 

@@ -28,7 +28,13 @@ export function runSlurm(cmd: string, args: readonly string[], options: SlurmCom
     execFile(
       file,
       args,
-      { env: options.env ?? process.env, timeout: TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
+      // Without an env of their own the clients inherit this process's (SLURM_CONF, …): nothing is read here.
+      {
+        ...(options.env ? { env: options.env } : {}),
+        timeout: TIMEOUT_MS,
+        maxBuffer: 64 * 1024 * 1024,
+        encoding: 'utf8',
+      },
       (err, stdout, stderr) => {
         if (!err) return resolve({ code: 0, stdout, stderr });
         const e = err as NodeJS.ErrnoException & { code?: string | number; killed?: boolean };

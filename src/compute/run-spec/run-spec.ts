@@ -61,113 +61,148 @@ const SECTIONS: Record<string, Record<string, FieldSpec>> = {
   },
 };
 
-/**
- * Parses a run spec, reporting every problem at once with its line — unknown keys included —
- * before anything is resolved or submitted.
- */
-export function parseRunSpec(text: string, fileName: string): RunSpec {
-  const r = new SpecReader(text, fileName);
-  const top = r.top(TOP);
-  const str = (key: string, required: boolean): string | undefined => {
-    const p = top.get(key);
-    if (!p) {
-      if (required) r.errors.push(`${fileName}:1: ${JSON.stringify(key)} is required`);
-      return undefined;
-    }
-    return r.value(p, p.value as Node, { type: 'string' }, key) as string | undefined;
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+/** Typed reads of the spec's top-level keys; problems are collected in the reader, in order. */
+function topReader(r: SpecReader, top: Map<string, Pair>, fileName: string) {
+  return {
+    pair: (key: string) => top.get(key),
+    str(key: string, required: boolean): string | undefined {
+      const p = top.get(key);
+      if (!p) {
+        if (required) r.errors.push(`${fileName}:1: ${JSON.stringify(key)} is required`);
+        return undefined;
+      }
+      return r.value(p, p.value as Node, { type: 'string' }, key) as string | undefined;
+    },
+    section(key: string): Record<string, unknown> {
+      const p = top.get(key);
+      return p ? (r.fields(p, p.value as Node, SECTIONS[key]!, key) ?? {}) : {};
+    },
+    typed<T>(key: string, spec: FieldSpec, def: T): T {
+      const p = top.get(key);
+      return p ? ((r.value(p, p.value as Node, spec, key) as T | undefined) ?? def) : def;
+    },
   };
-  const section = (key: string): Record<string, unknown> => {
-    const p = top.get(key);
-    return p ? (r.fields(p, p.value as Node, SECTIONS[key]!, key) ?? {}) : {};
-  };
-  const name = str('name', true) ?? '';
-  if (name && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(name))
-    r.error(top.get('name'), `name ${JSON.stringify(name)} may hold letters, digits, ".", "_" and "-" only`);
-  const project = str('project', false) ?? 'default';
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(project))
-    r.error(top.get('project'), `project ${JSON.stringify(project)} may hold letters, digits, ".", "_" and "-" only`);
-  const command = str('command', true) ?? '';
-  const code = str('code', false) ?? '.';
-  const inputs = mapOf(r, top.get('inputs'), 'inputs', (v) => typeof v === 'string', 'a dataset ref') as Record<
+}
+type TopReader = ReturnType<typeof topReader>;
+
+/** name, project, command, code, inputs and params, checked in that order. */
+function readHead(r: SpecReader, t: TopReader) {
+  const name = t.str('name', true) ?? '';
+  if (name && !NAME.test(name))
+    r.error(t.pair('name'), `name ${JSON.stringify(name)} may hold letters, digits, ".", "_" and "-" only`);
+  const project = t.str('project', false) ?? 'default';
+  if (!NAME.test(project))
+    r.error(t.pair('project'), `project ${JSON.stringify(project)} may hold letters, digits, ".", "_" and "-" only`);
+  const command = t.str('command', true) ?? '';
+  const code = t.str('code', false) ?? '.';
+  const inputs = mapOf(r, t.pair('inputs'), 'inputs', (v) => typeof v === 'string', 'a dataset ref') as Record<
     string,
     string
   >;
   for (const k of Object.keys(inputs))
     if (!/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(k))
       r.error(
-        top.get('inputs'),
+        t.pair('inputs'),
         `input name ${JSON.stringify(k)} must start with a letter and hold letters, digits and _ only`,
       );
   const params = mapOf(
     r,
-    top.get('params'),
+    t.pair('params'),
     'params',
     (v) => v === null || ['string', 'number', 'boolean'].includes(typeof v),
     'a number, text, true/false or null',
   ) as RunSpec['params'];
-  const env = section('environment');
-  const res = section('resources');
-  const slurm = section('slurm');
-  const ckpt = section('checkpoint');
-  const idle = section('idle');
-  let outputs: string[] = [];
-  const outPair = top.get('outputs');
-  if (outPair)
-    outputs = (r.value(outPair, outPair.value as Node, { type: 'string[]' }, 'outputs') as string[] | undefined) ?? [];
+  return { name, project, command, code, inputs, params };
+}
+
+/** outputs, backend, priority and requeue. */
+function readTail(r: SpecReader, t: TopReader) {
+  const outputs = t.typed<string[]>('outputs', { type: 'string[]' }, []);
   for (const o of outputs)
     if (o.startsWith('/') || o.split('/').includes('..'))
-      r.error(outPair, `output ${JSON.stringify(o)} must be a path inside CAIRN_OUTPUT_DIR`);
-  const backendPair = top.get('backend');
+      r.error(t.pair('outputs'), `output ${JSON.stringify(o)} must be a path inside CAIRN_OUTPUT_DIR`);
+  const backendPair = t.pair('backend');
   const backend = (
     backendPair
       ? r.value(backendPair, backendPair.value as Node, { type: 'string', oneOf: ['local', 'slurm'] }, 'backend')
       : 'local'
   ) as RunSpec['backend'];
-  const intOf = (key: string, def: number): number => {
-    const p = top.get(key);
-    return p ? ((r.value(p, p.value as Node, { type: 'integer' }, key) as number | undefined) ?? def) : def;
-  };
-  const priority = intOf('priority', 0);
-  const reqPair = top.get('requeue');
-  const requeue = reqPair
-    ? ((r.value(reqPair, reqPair.value as Node, { type: 'boolean' }, 'requeue') as boolean | undefined) ?? true)
-    : true;
-  const gpus = (res.gpus as number | undefined) ?? 0;
-  const cpus = (res.cpus as number | undefined) ?? 1;
-  if (gpus < 0 || gpus > 1024) r.error(top.get('resources'), 'resources.gpus must be from 0 to 1024');
-  if (cpus < 1 || cpus > 4096) r.error(top.get('resources'), 'resources.cpus must be from 1 to 4096');
-  const vars = (env.vars as Record<string, string | number | boolean | null> | undefined) ?? {};
-  for (const k of Object.keys(vars))
+  const priority = t.typed('priority', { type: 'integer' }, 0);
+  const requeue = t.typed('requeue', { type: 'boolean' }, true);
+  return { outputs, backend, priority, requeue };
+}
+
+interface Sections {
+  env: Record<string, unknown>;
+  res: Record<string, unknown>;
+  slurm: Record<string, unknown>;
+  ckpt: Record<string, unknown>;
+  idle: Record<string, unknown>;
+}
+
+/** Ranges of resources and names of environment variables. */
+function checkLimits(r: SpecReader, t: TopReader, sec: Sections): void {
+  const gpus = (sec.res.gpus as number | undefined) ?? 0;
+  const cpus = (sec.res.cpus as number | undefined) ?? 1;
+  if (gpus < 0 || gpus > 1024) r.error(t.pair('resources'), 'resources.gpus must be from 0 to 1024');
+  if (cpus < 1 || cpus > 4096) r.error(t.pair('resources'), 'resources.cpus must be from 1 to 4096');
+  for (const k of Object.keys((sec.env.vars as object | undefined) ?? {}))
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || k.startsWith('CAIRN_'))
       r.error(
-        top.get('environment'),
+        t.pair('environment'),
         `environment variable ${JSON.stringify(k)} is not a valid name (or is reserved: CAIRN_*)`,
       );
+}
+
+/**
+ * Parses a run spec, reporting every problem at once with its line — unknown keys included —
+ * before anything is resolved or submitted.
+ */
+export function parseRunSpec(text: string, fileName: string): RunSpec {
+  const r = new SpecReader(text, fileName);
+  const t = topReader(r, r.top(TOP), fileName);
+  const head = readHead(r, t);
+  const sec: Sections = {
+    env: t.section('environment'),
+    res: t.section('resources'),
+    slurm: t.section('slurm'),
+    ckpt: t.section('checkpoint'),
+    idle: t.section('idle'),
+  };
+  const tail = readTail(r, t);
+  checkLimits(r, t, sec);
   r.done('run spec');
+  return assembleSpec(head, tail, sec);
+}
+
+/** The spec with its defaults and units applied (bytes to MiB, milliseconds to seconds). */
+function assembleSpec(
+  head: ReturnType<typeof readHead>,
+  tail: ReturnType<typeof readTail>,
+  { env, res, slurm, ckpt, idle }: Sections,
+): RunSpec {
+  const vars = (env.vars as Record<string, string | number | boolean | null> | undefined) ?? {};
   return {
-    name,
-    project,
-    command,
-    code,
-    inputs,
-    params,
+    ...head,
     environment: {
       ...(env.image ? { image: env.image as string } : {}),
       ...(env.lockfile ? { lockfile: env.lockfile as string } : {}),
       vars: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, v === null ? '' : String(v)])),
     },
     resources: {
-      gpus,
-      cpus,
+      gpus: (res.gpus as number | undefined) ?? 0,
+      cpus: (res.cpus as number | undefined) ?? 1,
       memoryMb: Math.ceil(((res.memory as number | undefined) ?? 0) / (1024 * 1024)),
       timeLimitS: Math.ceil(((res.time as number | undefined) ?? 0) / 1000),
     },
-    outputs,
-    backend,
+    outputs: tail.outputs,
+    backend: tail.backend,
     slurm: slurm as RunSpec['slurm'],
-    priority,
+    priority: tail.priority,
     graceS: Math.ceil(((ckpt.grace as number | undefined) ?? 30_000) / 1000),
-    requeue,
+    requeue: tail.requeue,
     idle: {
       thresholdPct: (idle.threshold as number | undefined) ?? 5,
       windowS: Math.ceil(((idle.window as number | undefined) ?? 600_000) / 1000),

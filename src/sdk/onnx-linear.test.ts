@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { linearOnnx } from './linear.js';
+import { linearOnnx } from './onnx-linear.js';
 
 describe('linearOnnx', () => {
   it('ONNX Runtime loads the file and computes sigmoid(X·W + b) and X·W + b', async () => {

@@ -1,0 +1,24 @@
+import type { DatasetDeps } from '../../datasets/index.js';
+import type { ComputeBackend } from '../backends/port.js';
+import type { ComputeConfig } from '../config.js';
+
+/**
+ * What the run service needs from outside compute/, given by the composition root (app/): the
+ * configuration it read, the backends it chose, and the paths jobs are told about. Nothing in
+ * compute/ reads environment variables or config files itself.
+ */
+export interface ComputePorts {
+  /** `.cairn/compute.json` as app/ read it (defaults when absent). */
+  readonly config: ComputeConfig;
+  /** Where inputs are materialized for jobs: compute.json's cache, else CAIRN_CACHE, else the workspace cache. */
+  readonly inputCache: string;
+  /** The backend called `name` (local or slurm); USAGE for any other name. */
+  backend(name: string): Promise<ComputeBackend>;
+  /** The SDKs shipped with Cairn, as a job finds them (PYTHONPATH, CAIRN_SDK_JS). */
+  readonly sdk: { python: string; node: string; inheritedPythonPath?: string };
+}
+
+export interface RunDeps extends DatasetDeps {
+  cairnDir: string;
+  compute: ComputePorts;
+}

@@ -1,0 +1,157 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { canonicalJson } from '../../core/canonical-json.js';
+import { CairnError } from '../../core/errors.js';
+import { inputEnvName, RUN_ENV } from '../../core/run-contract.js';
+import { isoUtc } from '../../core/time.js';
+import { materializeShared } from '../../datasets/index.js';
+import type { JobHandle } from '../backends/port.js';
+import type { ComputePorts, RunDeps } from './deps.js';
+import { endRun } from './end.js';
+import { quotaCheck } from './quota.js';
+import { checkpointDir, type Reason, type RunRow, type StoredSpec } from './store.js';
+
+/**
+ * Starts queued runs in priority order (then oldest first) while their project's GPU quota and
+ * the backend's free resources allow; the others keep (or get) a machine-readable reason.
+ */
+export async function dispatch(deps: RunDeps): Promise<void> {
+  const queued = await deps.meta.db
+    .selectFrom('runs')
+    .selectAll()
+    .where('status', '=', 'queued')
+    .orderBy('priority', 'desc')
+    .orderBy('created_at')
+    .execute();
+  for (const run of queued) {
+    const quota = await quotaCheck(deps, run.project, run.gpus);
+    const started = quota ? { reason: quota } : await tryStart(deps, run);
+    if (!started) continue;
+    if ('handle' in started) {
+      await deps.meta.db
+        .updateTable('runs')
+        .set({ status: 'pending', backend_id: started.handle.id, reason: null })
+        .where('id', '=', run.id)
+        .where('status', '=', 'queued')
+        .execute();
+    } else if (canonicalJson(started.reason) !== run.reason) {
+      await deps.meta.db
+        .updateTable('runs')
+        .set({ reason: canonicalJson(started.reason) })
+        .where('id', '=', run.id)
+        .execute();
+    }
+  }
+}
+
+/**
+ * Hands one queued run to its backend: its job handle, the reason it must wait (no free
+ * resources), or null when the run ended here (refused or failed, already recorded).
+ */
+async function tryStart(deps: RunDeps, run: RunRow): Promise<{ handle: JobHandle } | { reason: Reason } | null> {
+  try {
+    return { handle: await startJob(deps, run) };
+  } catch (err) {
+    if (err instanceof CairnError && err.code === 'LOCKED')
+      return { reason: { code: 'RESOURCES', message: err.message, ...err.data } };
+    if (err instanceof CairnError && err.code === 'INVALID_INPUT') {
+      // The backend will never take it as it is: more than it has (CAPACITY), or a request it rejects (sbatch).
+      await refuseRun(deps, run, {
+        code: 'available' in err.data ? 'CAPACITY' : 'BACKEND',
+        message: err.message,
+        ...err.data,
+        ...(err.hint ? { hint: err.hint } : {}),
+      });
+      return null;
+    }
+    await endRun(deps, run, {
+      state: 'failed',
+      exitCode: null,
+      reason: `the backend refused the job: ${(err as Error).message}`,
+      startedAt: null,
+      endedAt: isoUtc(deps.clock.now()),
+      restarts: 0,
+      nodes: null,
+    });
+    return null;
+  }
+}
+
+/** A queued run its backend can never start (it asks for more than there is): `refused`, audited as a denied submission. */
+async function refuseRun(deps: RunDeps, run: RunRow, reason: Reason): Promise<void> {
+  await deps.audit.audited(
+    {
+      action: 'run.submit',
+      target: { type: 'run', name: run.id },
+      params: {
+        runName: run.name,
+        runKey: run.run_key,
+        project: run.project,
+        backend: run.backend,
+        reason: reason.message,
+      },
+    },
+    async (commit) => {
+      await commit(
+        async (tx) => {
+          await tx.db
+            .updateTable('runs')
+            .set({ status: 'refused', reason: canonicalJson(reason), ended_at: isoUtc(deps.clock.now()) })
+            .where('id', '=', run.id)
+            .where('status', '=', 'queued')
+            .execute();
+        },
+        { outcome: 'denied', reason: `${reason.code}: ${reason.message}` },
+      );
+    },
+  );
+}
+
+/** The environment a run's job gets (the contract of core/run-contract.ts), inputs aside: pure. */
+export function jobEnv(
+  run: Pick<RunRow, 'id' | 'name' | 'project'>,
+  spec: StoredSpec['spec'],
+  paths: { dir: string; out: string; checkpoints: string },
+  sdk: ComputePorts['sdk'],
+): Record<string, string> {
+  return {
+    ...spec.environment.vars,
+    [RUN_ENV.runId]: run.id,
+    [RUN_ENV.runName]: run.name,
+    [RUN_ENV.project]: run.project,
+    [RUN_ENV.outputDir]: paths.out,
+    [RUN_ENV.checkpointDir]: paths.checkpoints,
+    [RUN_ENV.metricsFile]: join(paths.dir, 'metrics.jsonl'),
+    [RUN_ENV.params]: JSON.stringify(spec.params),
+    // The SDKs shipped with Cairn: `import cairn_helper` in Python, CAIRN_SDK_JS for Node.
+    PYTHONPATH: [sdk.python, spec.environment.vars.PYTHONPATH ?? sdk.inheritedPythonPath].filter(Boolean).join(':'),
+    [RUN_ENV.sdkJs]: sdk.node,
+  };
+}
+
+/** Prepares the run's folder and inputs, then hands the job to its backend. */
+async function startJob(deps: RunDeps, run: RunRow): Promise<JobHandle> {
+  const stored = JSON.parse(run.spec) as StoredSpec;
+  const dir = run.dir;
+  const out = join(dir, 'out');
+  const ckpt = checkpointDir(deps, run.run_key);
+  mkdirSync(out, { recursive: true });
+  mkdirSync(ckpt, { recursive: true });
+  const env = jobEnv(run, stored.spec, { dir, out, checkpoints: ckpt }, deps.compute.sdk);
+  for (const i of stored.inputs)
+    env[inputEnvName(i.name)] = await materializeShared(deps, i.digest, deps.compute.inputCache);
+  const backend = await deps.compute.backend(run.backend);
+  return backend.submit({
+    runId: run.id,
+    command: stored.command,
+    cwd: stored.codeDir,
+    env,
+    stdoutPath: join(dir, 'stdout.log'),
+    stderrPath: join(dir, 'stderr.log'),
+    resources: { gpus: run.gpus, cpus: run.cpus, memoryMb: run.memory_mb, timeLimitS: run.time_limit_s },
+    slurm: { ...deps.compute.config.slurm, ...stored.spec.slurm },
+    gracePeriodS: stored.spec.graceS,
+    requeue: stored.spec.requeue,
+    idle: stored.spec.idle,
+  });
+}

@@ -1,0 +1,111 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Selectable } from 'kysely';
+import { CairnError } from '../../core/errors.js';
+import type { RunsTable } from '../../meta/schema.js';
+import type { RunKeyInput } from '../run-spec/run-key.js';
+import type { RunDeps } from './deps.js';
+import type { PreparedRun } from './prepare.js';
+
+export type RunRow = Selectable<RunsTable>;
+
+export const ACTIVE = ['pending', 'running'] as const;
+export const TERMINAL = ['completed', 'failed', 'cancelled', 'timeout', 'node_fail', 'reused', 'refused'] as const;
+
+export function isTerminal(status: string): boolean {
+  return (TERMINAL as readonly string[]).includes(status);
+}
+
+/** What `run` stores as the spec: the resolved spec plus the key input, for plans and audits. */
+export interface StoredSpec {
+  spec: PreparedRun['spec'];
+  specPath: string;
+  codeDir: string;
+  command: string;
+  inputs: PreparedRun['inputs'];
+  keyInput: RunKeyInput;
+}
+
+export interface Reason {
+  code:
+    | 'QUOTA'
+    | 'RESOURCES'
+    | 'CAPACITY'
+    | 'BACKEND'
+    | 'BUDGET'
+    | 'CACHE_HIT'
+    | 'EXIT'
+    | 'TIMEOUT'
+    | 'NODE_FAIL'
+    | 'CANCELLED'
+    | 'LOST'
+    | 'IDLE_FLAG'
+    | 'IDLE_CHECKPOINT'
+    | 'IDLE_STOP';
+  message: string;
+  [k: string]: unknown;
+}
+
+export function runDir(deps: Pick<RunDeps, 'cairnDir'>, id: string): string {
+  return join(deps.cairnDir, 'runs', id);
+}
+
+/**
+ * The per-file digests of a run's code, kept in its folder (`code-files.json`) rather than in
+ * its row: they can run to thousands of entries, and only `run plan` reads them, to name the
+ * files that differ from this run.
+ */
+export function writeCodeFiles(dir: string, files: PreparedRun['codeFiles']): void {
+  if (!files) return;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'code-files.json'), `${JSON.stringify(files)}\n`);
+}
+
+/** What writeCodeFiles kept for a run, or null (a run from before they were kept, or a folder cleaned up). */
+export function readCodeFiles(dir: string): PreparedRun['codeFiles'] {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'code-files.json'), 'utf8')) as PreparedRun['codeFiles'];
+  } catch {
+    return null;
+  }
+}
+
+/** Checkpoints belong to the run key, so a requeued or re-submitted identical run resumes from them. */
+export function checkpointDir(deps: Pick<RunDeps, 'cairnDir'>, key: string): string {
+  return join(deps.cairnDir, 'checkpoints', key);
+}
+
+/** The finished run whose results an identical run would reuse, or null. */
+export async function cacheHit(deps: Pick<RunDeps, 'meta'>, key: string): Promise<RunRow | null> {
+  return (
+    (await deps.meta.db
+      .selectFrom('runs')
+      .selectAll()
+      .where('run_key', '=', key)
+      .where('status', '=', 'completed')
+      .orderBy('ended_at', 'desc')
+      .limit(1)
+      .executeTakeFirst()) ?? null
+  );
+}
+
+export function gpuSeconds(r: Pick<RunRow, 'gpus' | 'started_at' | 'ended_at'>): number {
+  if (!r.started_at || !r.ended_at || r.gpus === 0) return 0;
+  return (r.gpus * (Date.parse(r.ended_at) - Date.parse(r.started_at))) / 1000;
+}
+
+export async function getRun(deps: Pick<RunDeps, 'meta'>, idOrPrefix: string): Promise<RunRow> {
+  const rows = await deps.meta.db
+    .selectFrom('runs')
+    .selectAll()
+    .where('id', 'like', `${idOrPrefix.replace(/[%_]/g, '')}%`)
+    .limit(2)
+    .execute();
+  if (rows.length === 0)
+    throw new CairnError('NOT_FOUND', `no run ${idOrPrefix}`, { hint: 'list runs with cairn run ls' });
+  if (rows.length > 1)
+    throw new CairnError('AMBIGUOUS_REF', `${idOrPrefix} matches more than one run`, {
+      hint: 'give more characters of the run id',
+    });
+  return rows[0]!;
+}

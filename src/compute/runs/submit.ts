@@ -1,0 +1,155 @@
+import { canonicalJson } from '../../core/canonical-json.js';
+import { CairnError } from '../../core/errors.js';
+import { uuidv7 } from '../../core/ids.js';
+import { isoUtc } from '../../core/time.js';
+import type { WriteTx } from '../../meta/write-tx.js';
+import type { RunDeps } from './deps.js';
+import { dispatch } from './dispatch.js';
+import type { PreparedRun } from './prepare.js';
+import { budgetCheck } from './quota.js';
+import {
+  cacheHit,
+  getRun,
+  gpuSeconds,
+  runDir,
+  writeCodeFiles,
+  type Reason,
+  type RunRow,
+  type StoredSpec,
+} from './store.js';
+
+export interface SubmitResult {
+  run: RunRow;
+  /** `reused`: a cache hit; `refused`: over budget; `queued`: waiting for quota or resources; else submitted. */
+  outcome: 'reused' | 'refused' | 'queued' | 'submitted';
+}
+
+/** A new run's row (status `queued`) and the params of its audit event: pure, from the prepared run. */
+export function plannedSubmission(
+  p: PreparedRun,
+  at: { id: string; now: string; actor: string; dir: string },
+): { row: RunRow; params: Record<string, unknown>; inputs: string[] } {
+  const stored: StoredSpec = {
+    spec: p.spec,
+    specPath: p.specPath,
+    codeDir: p.codeDir,
+    command: p.command,
+    inputs: p.inputs,
+    keyInput: p.keyInput,
+  };
+  const row: RunRow = {
+    id: at.id,
+    run_key: p.key,
+    name: p.spec.name,
+    project: p.spec.project,
+    spec_digest: p.specDigest,
+    spec: canonicalJson(stored),
+    backend: p.spec.backend,
+    backend_id: null,
+    status: 'queued',
+    reason: null,
+    exit_code: null,
+    priority: p.spec.priority,
+    gpus: p.spec.resources.gpus,
+    cpus: p.spec.resources.cpus,
+    memory_mb: p.spec.resources.memoryMb,
+    time_limit_s: p.spec.resources.timeLimitS,
+    created_at: at.now,
+    created_by: at.actor,
+    started_at: null,
+    ended_at: null,
+    restarts: 0,
+    code_commit: p.keyInput.code.commit,
+    code_dirty: p.keyInput.code.dirty,
+    env_digest: p.keyInput.environment.lockfile,
+    dir: at.dir,
+    output_version_id: null,
+    reused_from: null,
+    usage: canonicalJson({}),
+    metrics_offset: 0,
+  };
+  const params = {
+    runName: p.spec.name,
+    runKey: p.key,
+    project: p.spec.project,
+    backend: p.spec.backend,
+    command: p.command,
+    codeCommit: p.keyInput.code.commit,
+    codeDirty: p.keyInput.code.dirty,
+    params: p.spec.params,
+    resources: p.spec.resources,
+    specDigest: `sha256:${p.specDigest}`,
+  };
+  return { row, params, inputs: p.inputs.map((i) => `sha256:${i.digest}`) };
+}
+
+/** The row of a run that reuses `hit` instead of executing (a cache hit). */
+export function reusedRow(base: RunRow, hit: RunRow, now: string): RunRow {
+  return {
+    ...base,
+    status: 'reused',
+    reused_from: hit.id,
+    output_version_id: hit.output_version_id,
+    started_at: now,
+    ended_at: now,
+    exit_code: hit.exit_code,
+    reason: canonicalJson({
+      code: 'CACHE_HIT',
+      message: `run ${hit.id} has the same run key and finished at ${hit.ended_at}`,
+    }),
+  };
+}
+
+/**
+ * Records a run and starts it when it can: a finished identical run is reused (unless
+ * `force`), a run that would exceed its project's budget is refused, a run over its project's
+ * GPU quota (or the machine's free resources) waits in the queue with a reason; otherwise its
+ * job is submitted.
+ */
+export async function submitRun(deps: RunDeps, p: PreparedRun, opts: { force?: boolean } = {}): Promise<SubmitResult> {
+  const now = isoUtc(deps.clock.now());
+  const id = uuidv7(deps.clock.now().getTime());
+  const planned = plannedSubmission(p, { id, now, actor: deps.actor().id, dir: runDir(deps, id) });
+  const event = { action: 'run.submit' as const, target: { type: 'run', name: id }, inputs: planned.inputs };
+  const insert = (row: RunRow) => async (tx: WriteTx) => {
+    await tx.db.insertInto('runs').values(row).execute();
+    await insertParams(tx, id, p.spec.params);
+  };
+
+  const hit = opts.force ? null : await cacheHit(deps, p.key);
+  if (hit) {
+    const row = reusedRow(planned.row, hit, now);
+    const params = { ...planned.params, reusedFrom: hit.id, savedGpuSeconds: gpuSeconds(hit) };
+    await deps.audit.audited({ ...event, action: 'run.reuse', params }, (commit) => commit(insert(row)));
+    return { run: row, outcome: 'reused' };
+  }
+
+  const { gpus, timeLimitS } = p.spec.resources;
+  const budget = await budgetCheck(deps, p.spec.project, gpus, timeLimitS, deps.clock.now());
+  if (budget) {
+    const row: RunRow = { ...planned.row, status: 'refused', reason: canonicalJson(budget), ended_at: now };
+    const denied = { outcome: 'denied' as const, reason: `BUDGET_EXCEEDED: ${budget.message}` };
+    await deps.audit.audited({ ...event, params: planned.params }, (commit) => commit(insert(row), denied));
+    throw new CairnError('BUDGET_EXCEEDED', budget.message, { data: { run: id, ...budget } });
+  }
+
+  await deps.audit.audited({ ...event, params: planned.params }, (commit) => commit(insert(planned.row)));
+  writeCodeFiles(planned.row.dir, p.codeFiles);
+  await dispatch(deps);
+  const run = await getRun(deps, id);
+  if (run.status === 'refused') {
+    // The backend can never give what it asks for (more GPUs than the machine has): refused
+    // now, like a run over budget, rather than a job that "failed" without running.
+    const reason = JSON.parse(run.reason!) as Reason;
+    throw new CairnError('INVALID_INPUT', reason.message, {
+      data: { run: id, ...reason },
+      ...(typeof reason.hint === 'string' ? { hint: reason.hint } : {}),
+    });
+  }
+  return { run, outcome: run.status === 'queued' ? 'queued' : 'submitted' };
+}
+
+async function insertParams(tx: WriteTx, runId: string, params: Record<string, unknown>): Promise<void> {
+  const rows = Object.entries(params).map(([name, value]) => ({ run_id: runId, name, value: JSON.stringify(value) }));
+  if (rows.length) await tx.db.insertInto('run_params').values(rows).execute();
+}

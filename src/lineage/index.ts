@@ -1,0 +1,18 @@
+// The lineage domain: where a version came from and what was built from it, across datasets,
+// runs, models, evaluations, releases and deployments. Other folders enter it only here.
+import type { Kysely } from 'kysely';
+import type { Database } from '../meta/schema.js';
+import { lineageOf, renderLineage, type LineageEdge, type LineageGraph, type LineageNode } from './lineage.js';
+
+export type { LineageEdge, LineageGraph, LineageNode };
+export { renderLineage };
+
+/** What `cairn lineage` (and a team server) can ask. */
+export interface LineageService {
+  /** The graph around a dataset version: ancestors (`up`), descendants (`down`) or both. */
+  of(ref: string, direction: 'up' | 'down' | 'both'): Promise<LineageGraph>;
+}
+
+export function createLineageService(deps: { meta: { db: Kysely<Database> } }): LineageService {
+  return { of: (ref, direction) => lineageOf(deps.meta.db, ref, direction) };
+}
