@@ -46,20 +46,7 @@ export interface AddResult {
 
 export async function addVersion(deps: DatasetDeps, input: AddInput): Promise<AddResult> {
   const name = checkDatasetName(input.name);
-  const source = resolve(input.source);
-  // Skipped inside a tree, and never a source itself: a workspace's metadata is no dataset.
-  if (isWorkspaceMetadata(source)) {
-    throw new CairnError(
-      'PATH_UNSAFE',
-      `refusing to add ${input.source}: it is a workspace's metadata (.cairn holds its database, signing key and store)`,
-      { data: { path: input.source } },
-    );
-  }
-  try {
-    statSync(source);
-  } catch (err) {
-    throw ioError(err, 'read', input.source);
-  }
+  const source = checkedSource(input.source);
   const inputs: ResolvedVersion[] = [];
   for (const ref of input.from ?? []) inputs.push(await resolveVersion(deps.meta.db, ref));
   const message = input.message ?? '';
@@ -79,30 +66,9 @@ export async function addVersion(deps: DatasetDeps, input: AddInput): Promise<Ad
         const scan = scanSource(source);
         // Before a byte is stored: a link chain that leaves the tree refuses the whole add.
         checkTreeLinks(scan.symlinks);
-        // Re-adding an untouched tree: the stat cache, tied to the latest version, proves it
-        // without reading a byte or building a tree.
-        if (
-          latest &&
-          inputs.length === 0 &&
-          statCache?.version === latest.digest &&
-          scan.files.every((f) => cachedEntry(statCache, f.path, f))
-        ) {
-          const cmp = await compareWithBaseline(deps.pool, source, scan, statCache, baselineFromCache(statCache)!);
-          if (cmp.identical) {
-            return {
-              dataset: name,
-              digest: formatDigest(latest.digest),
-              files: scan.files.length,
-              bytes: scan.totalBytes,
-              filesFromCache: scan.files.length,
-              ref: formatRef(name, latest.number),
-              version: latest.number,
-              newBytes: 0,
-              newChunks: 0,
-              packs: 0,
-              unchanged: true,
-            };
-          }
+        if (latest && inputs.length === 0) {
+          const same = await untouchedSince(deps, name, latest, source, scan, statCache);
+          if (same) return same;
         }
         // What killed writers left: their sealed packs are checked and reused (recorded with
         // this version), their temporary files removed, so repeated kills never grow the store.
@@ -131,46 +97,11 @@ export async function addVersion(deps: DatasetDeps, input: AddInput): Promise<Ad
         if (latest && latest.digest === rootId && inputs.length === 0) {
           await result.discard();
           saveStatCache(deps.cacheDir, result.statCache);
-          return {
-            ...base,
-            ref: formatRef(name, latest.number),
-            version: latest.number,
-            newBytes: 0,
-            newChunks: 0,
-            packs: 0,
-            unchanged: true,
-          };
+          const unchanged = { newBytes: 0, newChunks: 0, packs: 0, unchanged: true };
+          return { ...base, ref: formatRef(name, latest.number), version: latest.number, ...unchanged };
         }
-        const stats: VersionStats = {
-          files: result.tree.files,
-          bytes: result.tree.bytes,
-          dirs: result.tree.dirs,
-          symlinks: result.tree.symlinks,
-          chunks: result.chunkCount,
-          newChunks: result.newChunks,
-          newBytes: result.newBytes,
-          extensions: extensionStats(result.files),
-        };
-        let number: number;
-        try {
-          number = await commit(async (tx) => {
-            const { number: n } = await recordVersion(tx, deps, {
-              name,
-              message,
-              rootId,
-              stats,
-              packs: [...recovered.adopted, ...result.packs],
-              inputs: inputs.map((i) => ({ versionId: i.version.id, relation: 'derived_from' })),
-            });
-            draft.target = { type: 'dataset', name, version: n, digest: formatDigest(rootId) };
-            draft.outputs = [formatDigest(rootId)];
-            draft.params = { message, files: stats.files, bytes: stats.bytes, newBytes: stats.newBytes };
-            return n;
-          });
-        } catch (err) {
-          await result.discard();
-          throw err;
-        }
+        const version = { name, message, rootId, inputs, adopted: recovered.adopted };
+        const number = await recordIngested(deps, commit, draft, version, result);
         saveStatCache(deps.cacheDir, result.statCache);
         return {
           ...base,
@@ -185,6 +116,100 @@ export async function addVersion(deps: DatasetDeps, input: AddInput): Promise<Ad
     );
   } finally {
     lock.release();
+  }
+}
+
+/** The absolute source path, refused when it is a workspace's metadata or cannot be read. */
+function checkedSource(given: string): string {
+  const source = resolve(given);
+  // Skipped inside a tree, and never a source itself: a workspace's metadata is no dataset.
+  if (isWorkspaceMetadata(source)) {
+    throw new CairnError(
+      'PATH_UNSAFE',
+      `refusing to add ${given}: it is a workspace's metadata (.cairn holds its database, signing key and store)`,
+      { data: { path: given } },
+    );
+  }
+  try {
+    statSync(source);
+  } catch (err) {
+    throw ioError(err, 'read', given);
+  }
+  return source;
+}
+
+type Latest = NonNullable<Awaited<ReturnType<typeof latestVersion>>>;
+type Scan = ReturnType<typeof scanSource>;
+
+/**
+ * Re-adding an untouched tree: the stat cache, tied to the latest version, proves it without
+ * reading a byte or building a tree. Null when it cannot vouch for every file.
+ */
+async function untouchedSince(
+  deps: DatasetDeps,
+  name: string,
+  latest: Latest,
+  source: string,
+  scan: Scan,
+  statCache: ReturnType<typeof loadStatCache>,
+): Promise<AddResult | null> {
+  if (statCache?.version !== latest.digest || !scan.files.every((f) => cachedEntry(statCache, f.path, f))) return null;
+  const cmp = await compareWithBaseline(deps.pool, source, scan, statCache, baselineFromCache(statCache)!);
+  if (!cmp.identical) return null;
+  return {
+    dataset: name,
+    digest: formatDigest(latest.digest),
+    files: scan.files.length,
+    bytes: scan.totalBytes,
+    filesFromCache: scan.files.length,
+    ref: formatRef(name, latest.number),
+    version: latest.number,
+    newBytes: 0,
+    newChunks: 0,
+    packs: 0,
+    unchanged: true,
+  };
+}
+
+type Ingested = Awaited<ReturnType<typeof ingest>>;
+type Audited = Parameters<Parameters<DatasetDeps['audit']['audited']>[1]>;
+
+/** Records the ingested tree as the next version in the audited transaction; on failure its new packs go. */
+async function recordIngested(
+  deps: DatasetDeps,
+  commit: Audited[0],
+  draft: Audited[1],
+  v: { name: string; message: string; rootId: string; inputs: ResolvedVersion[]; adopted: readonly AdoptedPack[] },
+  result: Ingested,
+): Promise<number> {
+  const stats: VersionStats = {
+    files: result.tree.files,
+    bytes: result.tree.bytes,
+    dirs: result.tree.dirs,
+    symlinks: result.tree.symlinks,
+    chunks: result.chunkCount,
+    newChunks: result.newChunks,
+    newBytes: result.newBytes,
+    extensions: extensionStats(result.files),
+  };
+  try {
+    return await commit(async (tx) => {
+      const { number: n } = await recordVersion(tx, deps, {
+        name: v.name,
+        message: v.message,
+        rootId: v.rootId,
+        stats,
+        packs: [...v.adopted, ...result.packs],
+        inputs: v.inputs.map((i) => ({ versionId: i.version.id, relation: 'derived_from' })),
+      });
+      draft.target = { type: 'dataset', name: v.name, version: n, digest: formatDigest(v.rootId) };
+      draft.outputs = [formatDigest(v.rootId)];
+      draft.params = { message: v.message, files: stats.files, bytes: stats.bytes, newBytes: stats.newBytes };
+      return n;
+    });
+  } catch (err) {
+    await result.discard();
+    throw err;
   }
 }
 

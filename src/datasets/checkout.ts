@@ -41,30 +41,15 @@ export async function checkoutVersion(
 ): Promise<CheckoutResult> {
   const r = await resolveVersion(deps.meta.db, input.ref);
   const target = resolve(input.dir);
-  let st: fs.Stats | null = null;
-  try {
-    st = fs.statSync(target);
-  } catch {
-    st = null;
-  }
-  if (st && !st.isDirectory())
-    throw new CairnError('USAGE', `${input.dir} exists and is not a directory`, {
-      hint: 'check out into a new or existing directory',
-    });
-  // A directory outside the workspace is recorded only as such: absolute paths often hold a
-  // person's name (home directories), and events may carry no personal data but the actor's id.
-  const inside =
-    deps.root !== undefined &&
-    !relative(deps.root, target).startsWith('..') &&
-    !isAbsolute(relative(deps.root, target));
-  const where = inside ? relative(deps.root!, target) || '.' : null;
+  const st = existingDirectory(input.dir, target);
+  const where = placeInWorkspace(deps.root, target);
   const digest = formatDigest(r.version.digest);
   return deps.audit.audited(
     {
       action: 'dataset.checkout',
       target: { type: 'dataset', name: r.dataset.name, version: r.version.number, digest },
       inputs: [digest],
-      params: inside ? { dir: where } : { dir: null, outsideWorkspace: true },
+      params: where !== null ? { dir: where } : { dir: null, outsideWorkspace: true },
     },
     async (commit, draft) => {
       refuseReservedTarget(input.dir, target);
@@ -127,6 +112,32 @@ export async function checkoutVersion(
 }
 
 type Listing = Awaited<ReturnType<typeof listFlat>>;
+
+/** The target's stat when it exists (it must be a directory), else null. */
+function existingDirectory(given: string, target: string): fs.Stats | null {
+  let st: fs.Stats | null = null;
+  try {
+    st = fs.statSync(target);
+  } catch {
+    st = null;
+  }
+  if (st && !st.isDirectory())
+    throw new CairnError('USAGE', `${given} exists and is not a directory`, {
+      hint: 'check out into a new or existing directory',
+    });
+  return st;
+}
+
+/**
+ * The target relative to the workspace, or null outside it: a directory outside is recorded only
+ * as such, since absolute paths often hold a person's name (home directories) and events may
+ * carry no personal data but the actor's id.
+ */
+function placeInWorkspace(root: string | undefined, target: string): string | null {
+  if (root === undefined) return null;
+  const rel = relative(root, target);
+  return rel.startsWith('..') || isAbsolute(rel) ? null : rel || '.';
+}
 
 /** What the version holds, refused whole if unsafe before the disk is touched (not halfway through writing it). */
 function wantedOf(listing: Listing): Wanted[] {
