@@ -14,4 +14,4 @@ export {
   saveCheckpoint,
 } from './run.js';
 export { readTable } from './table.js';
-export { linearOnnx } from '../models/onnx/linear.js';
+export { linearOnnx } from './onnx/linear.js';

@@ -6,7 +6,7 @@ import { addVersion } from '../../datasets/add.js';
 import { useTempDirs } from '../../test-support/temp.js';
 import { newWorkspace, reopen } from '../../test-support/workspace.js';
 import { approve, promote, setPolicy } from '../aliases.js';
-import { linearOnnx } from '../onnx/linear.js';
+import { linearOnnx } from '../../sdk/onnx/linear.js';
 import { registerModel } from '../registry.js';
 import { compareModels } from './compare.js';
 import { evaluateModel } from './evaluate.js';
