@@ -14,7 +14,7 @@ import { listFlat } from '../storage/tree/list.js';
 import { fileChunks } from '../storage/tree/node.js';
 import { buildCard, type ModelCard } from './card.js';
 import { loggedModelVersion } from './logged-version.js';
-import { getRun, type RunRow } from '../compute/runs/service.js';
+import { getRun, type RunRow } from '../compute/index.js';
 
 export type ModelRow = Selectable<ModelsTable>;
 export type ModelVersionRow = Selectable<ModelVersionsTable>;

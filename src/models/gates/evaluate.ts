@@ -8,7 +8,7 @@ import { isoUtc } from '../../core/time.js';
 import type { DatasetDeps } from '../../datasets/index.js';
 import { resolveVersion } from '../../datasets/index.js';
 import { addEdges } from '../../meta/repos/lineage.js';
-import { readTable } from '../../sdk/table.js';
+import { readTable } from '../../sdk/index.js';
 import { materializeShared } from '../../datasets/index.js';
 import { pairedBootstrapDelta, nonRegression } from '../evaluate/bootstrap.js';
 import { getMetric } from '../evaluate/metrics.js';
