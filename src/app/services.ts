@@ -1,4 +1,7 @@
 import { createDatasetsService, type DatasetsService } from '../datasets/index.js';
+import { createDeploymentsService, createModelsService, createReleasesService } from '../models/index.js';
+import type { DeploymentsService, ModelsService, ReleasesService } from '../models/index.js';
+import { deploymentDeps, releaseDeps } from './deploy-config.js';
 import { openWorkspace, type OpenOptions, type Workspace } from './workspace.js';
 
 /**
@@ -8,10 +11,16 @@ import { openWorkspace, type OpenOptions, type Workspace } from './workspace.js'
  */
 export interface Services {
   datasets: DatasetsService;
+  models: ModelsService;
+  releases: ReleasesService;
+  deployments: DeploymentsService;
 }
 
-/** Builds each service on first use: a command pays only for the domains it touches. */
-export function buildServices(ws: Workspace): Services {
+/**
+ * Builds each service on first use: a command pays only for the domains it touches. `env` is the
+ * environment deploy hooks inherit and webhook secrets are read from.
+ */
+export function buildServices(ws: Workspace, env: NodeJS.ProcessEnv = process.env): Services {
   const cache = new Map<keyof Services, Services[keyof Services]>();
   const once = <K extends keyof Services>(key: K, make: () => Services[K]): Services[K] => {
     if (!cache.has(key)) cache.set(key, make());
@@ -20,6 +29,15 @@ export function buildServices(ws: Workspace): Services {
   return {
     get datasets() {
       return once('datasets', () => createDatasetsService(ws));
+    },
+    get models() {
+      return once('models', () => createModelsService(ws));
+    },
+    get releases() {
+      return once('releases', () => createReleasesService(releaseDeps(ws)));
+    },
+    get deployments() {
+      return once('deployments', () => createDeploymentsService(deploymentDeps(ws, env)));
     },
   };
 }

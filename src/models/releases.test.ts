@@ -14,6 +14,7 @@ import { loadRemotes } from '../transfer/remotes-file.js';
 import { fetchLocked, lockModel, readLock } from './lock.js';
 import { registerModel } from './registry.js';
 import { createRelease, verifyReleaseBundle } from './releases.js';
+import { releaseDeps } from '../app/deploy-config.js';
 
 describe('releases and cairn.lock', () => {
   const tmp = useTempDirs();
@@ -43,7 +44,7 @@ describe('releases and cairn.lock', () => {
   it('a release bundle verifies offline with the trusted key; a modified model file is named', async () => {
     const { root, ws, run } = await trainedModel();
     const out = join(root, 'release');
-    const r = await createRelease(ws, 'toy@v1', out);
+    const r = await createRelease(releaseDeps(ws), 'toy@v1', out);
     expect([r.model, r.files, r.proofs]).toEqual(['toy@v1', 1, 1]);
     const pem = readFileSync(join(ws.cairnDir, 'keys', 'signing.pub'), 'utf8');
     const ok = await verifyReleaseBundle(out, { trustedPublicKeyPem: pem });
@@ -74,7 +75,7 @@ describe('releases and cairn.lock', () => {
         }
       }
     }
-    await expect(createRelease(ws, 'toy@v1', join(root, 'release2'))).rejects.toMatchObject({
+    await expect(createRelease(releaseDeps(ws), 'toy@v1', join(root, 'release2'))).rejects.toMatchObject({
       code: 'CORRUPT_OBJECT',
       message: expect.stringContaining('m/model.bin'),
     });

@@ -1,12 +1,10 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { uuidv7 } from '../core/ids.js';
 import { addEdges } from '../meta/repos/lineage.js';
 import { join } from 'node:path';
 import { PROOF_FORMAT } from '../audit/export/proof-file.js';
 import { formatVerifierKey } from '../audit/note/index.js';
 import { proveEvent } from '../audit/service/audit-service.js';
-import { PUBLIC_KEY_FILE } from '../app/keys.js';
 import { CairnError } from '../core/errors.js';
 import type { DatasetDeps } from '../datasets/index.js';
 import { treeLoader } from '../datasets/index.js';
@@ -16,8 +14,9 @@ import { cardMarkdown, type ModelCard } from './card.js';
 import { assertVerified, resolveModel, verifyModel } from './registry.js';
 import { verifyReleaseBundle, writeReleaseBundle, type ReleaseFacts } from './release/index.js';
 
+/** Beyond the dataset ports: the workspace's public key (PEM), which app/ reads from its keys folder. */
 export interface ReleaseDeps extends DatasetDeps {
-  cairnDir: string;
+  publicKeyPem(): string;
 }
 
 /**
@@ -125,7 +124,7 @@ export async function createRelease(
     statementFacts: facts,
     auditProofs: proofs,
     privateKey: deps.audit.keys.signer().privateKey,
-    publicKeyPem: readFileSync(join(deps.cairnDir, PUBLIC_KEY_FILE), 'utf8'),
+    publicKeyPem: deps.publicKeyPem(),
     verifierKey: formatVerifierKey(deps.audit.keys.origin, deps.audit.keys.rawPublicKey),
   });
   // The release record's id is in the event too, so `audit verify` can match the record to it.

@@ -13,7 +13,7 @@ import { materializeShared } from '../../datasets/index.js';
 import { moveAlias, unmetConditions } from '../aliases.js';
 import { loggedModelVersion } from '../logged-version.js';
 import { resolveModel, type ModelRow, type ModelVersionRow } from '../registry.js';
-import { checkEnvName, envConfig, loadDeployConfig, redactUrl, type EnvConfig } from './config.js';
+import { checkEnvName, envConfig, redactUrl, type DeployConfig, type EnvConfig } from './config.js';
 import { httpRequest, is2xx, runCommand, sleep } from './exec.js';
 import {
   attempt,
@@ -30,11 +30,21 @@ import {
 export type DeploymentRow = Selectable<DeploymentsTable>;
 export type DeploymentStatus = 'pending' | 'succeeded' | 'failed' | 'rolled_back';
 
-/** What deployments need beyond the dataset ports: the workspace's .cairn folder (deploy.json, hook logs). */
-export type DeployDeps = DatasetDeps & { cairnDir: string };
+/**
+ * What deployments need beyond the dataset ports, given by app/: the workspace's .cairn folder
+ * (hook logs; hooks run in the folder above it), its deploy.json (read on each call, so an edit
+ * takes effect at once), the environment hooks run with and secrets are read from, and the
+ * User-Agent webhooks are sent with.
+ */
+export type DeployDeps = DatasetDeps & {
+  cairnDir: string;
+  deployConfig(): DeployConfig | null;
+  env: NodeJS.ProcessEnv;
+  userAgent: string;
+};
 
 export interface DeployOptions {
-  /** The environment hooks run with and the webhook secret is read from (default: process.env). */
+  /** The environment hooks run with and the webhook secret is read from (default: the deps' env). */
   env?: NodeJS.ProcessEnv;
   retry?: Partial<RetryPolicy>;
   /** Between SIGTERM and SIGKILL of a timed-out hook's process group (default 2000). */
@@ -193,9 +203,9 @@ export async function deployModel(
   opts: DeployOptions = {},
 ): Promise<DeploymentView> {
   checkEnvName(env);
-  const cfg = envConfig(deps.cairnDir, env);
+  const cfg = envConfig(deps.deployConfig(), env);
   const r = await resolveModel(deps, ref);
-  const penv = opts.env ?? process.env;
+  const penv = opts.env ?? deps.env;
   const secret = readSecret(cfg, penv);
   const tgt = target(r.model, r.version);
   // What is deployed must be what was registered: the row (and its files) must still match
@@ -386,7 +396,7 @@ function webhookResult(
 
 function hookEnv(ctx: Ctx, v: ModelVersionRow, action: 'deploy' | 'rollback', dir: string): NodeJS.ProcessEnv {
   return {
-    ...(ctx.opts.env ?? process.env),
+    ...(ctx.opts.env ?? ctx.deps.env),
     CAIRN_MODEL: ctx.model.name,
     CAIRN_MODEL_VERSION: String(v.number),
     CAIRN_MODEL_REF: `${ctx.model.name}@v${v.number}`,
@@ -831,7 +841,7 @@ export async function flushOutbox(
     .orderBy('id')
     .execute();
   const flushed: FlushItem[] = [];
-  const cfgs = loadDeployConfig(deps.cairnDir);
+  const cfgs = deps.deployConfig();
   for (const row of due) {
     const d = await deps.meta.db
       .selectFrom('deployments')
@@ -889,7 +899,7 @@ export async function flushOutbox(
       } else {
         let secret: string | null = null;
         try {
-          secret = readSecret(cfg, opts.env ?? process.env);
+          secret = readSecret(cfg, opts.env ?? deps.env);
         } catch {
           // Only a rollback notice needs it; without it the deployment fails instead of rolling back.
         }
