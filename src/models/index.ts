@@ -6,15 +6,10 @@ import type { DatasetDeps } from '../datasets/index.js';
 import { approve, history, promote, removeAlias, rollback, setPolicy, type AliasPolicy } from './aliases.js';
 import type { ModelCard } from './card.js';
 import { doraMetrics, type DoraReport } from './deploy/dora.js';
-import {
-  deployModel,
-  flushOutbox,
-  listDeployments,
-  type DeployDeps,
-  type DeployOptions,
-  type DeploymentView,
-  type FlushItem,
-} from './deploy/deploy.js';
+import { deployModel } from './deploy/deploy.js';
+import { flushOutbox, type FlushItem } from './deploy/flush.js';
+import type { DeployDeps, DeployOptions, DeploymentView } from './deploy/types.js';
+import { listDeployments } from './deploy/views.js';
 import { compareModels } from './gates/compare.js';
 import { evaluateModel, type EvaluationReport } from './gates/evaluate.js';
 import type { EvalSuite } from './gates/suite.js';

@@ -9,7 +9,9 @@ import { useTempDirs } from '../../test-support/temp.js';
 import { newWorkspace, writeTree } from '../../test-support/workspace.js';
 import { history, setPolicy } from '../aliases.js';
 import { registerModel, resolveModel } from '../registry.js';
-import { deployModel, flushOutbox, listDeployments } from './deploy.js';
+import { deployModel } from './deploy.js';
+import { flushOutbox } from './flush.js';
+import { listDeployments } from './views.js';
 import { signBody } from './outbox.js';
 import { deploymentDeps } from '../../app/deploy-config.js';
 
