@@ -10,9 +10,9 @@ import { deployModel } from './deploy/deploy.js';
 import { flushOutbox, type FlushItem } from './deploy/flush.js';
 import type { DeployDeps, DeployOptions, DeploymentView } from './deploy/types.js';
 import { listDeployments } from './deploy/views.js';
-import { compareModels } from './gates/compare.js';
-import { evaluateModel, type EvaluationReport } from './gates/evaluate.js';
-import type { EvalSuite } from './gates/suite.js';
+import { compareModels } from './evaluation/compare.js';
+import { evaluateModel, type EvaluationReport } from './evaluation/evaluate.js';
+import type { EvalSuite } from './evaluation/suite.js';
 import { fetchLocked, lockModel, type LockFile } from './lock.js';
 import {
   listModels,
@@ -135,6 +135,6 @@ export function createDeploymentsService(deps: DeployDeps): DeploymentsService {
 
 // Pure helpers the shells use to read input and print results.
 export { cardMarkdown } from './card.js';
-export { evaluationHtml, evaluationJUnit, readEvalSuite } from './gates/evaluate.js';
+export { evaluationHtml, evaluationJUnit, readEvalSuite } from './evaluation/evaluate.js';
 export { verifyReleaseBundle, type ReleaseVerifyReport } from './release/index.js';
 export { DEPLOY_CONFIG, parseDeployConfig, type DeployConfig, type EnvConfig } from './deploy/config.js';

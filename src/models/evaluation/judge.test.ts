@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { PairedDelta } from '../evaluation/metrics/bootstrap.js';
+import type { PairedDelta } from './metrics/bootstrap.js';
 import { judge, type Evidence } from './judge.js';
 import { parseEvalSuite } from './suite.js';
 

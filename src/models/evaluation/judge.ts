@@ -1,6 +1,6 @@
 import { CairnError } from '../../core/errors.js';
-import { nonRegression, type PairedDelta } from '../evaluation/metrics/bootstrap.js';
-import type { FairnessGap, SliceReport } from '../evaluation/metrics/slices.js';
+import { nonRegression, type PairedDelta } from './metrics/bootstrap.js';
+import type { FairnessGap, SliceReport } from './metrics/slices.js';
 import type { EvalCheck, EvalSuite } from './suite.js';
 
 /**
