@@ -22,7 +22,7 @@ import {
   type ModelCheck,
   type RegisterInput,
 } from './registry.js';
-import { createRelease, type ReleaseDeps } from './releases.js';
+import { createRelease, type ReleaseDeps } from './releases/create.js';
 import { cardOf, showModel, type ModelVersionDetail } from './views.js';
 
 export type { AliasPolicy, DeployDeps, DeployOptions, DeploymentView, DoraReport, EvalSuite, EvaluationReport };
@@ -136,5 +136,5 @@ export function createDeploymentsService(deps: DeployDeps): DeploymentsService {
 // Pure helpers the shells use to read input and print results.
 export { cardMarkdown } from './card.js';
 export { evaluationHtml, evaluationJUnit, readEvalSuite } from './evaluation/evaluate.js';
-export { verifyReleaseBundle, type ReleaseVerifyReport } from './release/index.js';
+export { verifyReleaseBundle, type ReleaseVerifyReport } from './releases/index.js';
 export { DEPLOY_CONFIG, parseDeployConfig, type DeployConfig, type EnvConfig } from './deploy/config.js';

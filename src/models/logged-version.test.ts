@@ -15,7 +15,7 @@ import { newWorkspace, writeTree } from '../test-support/workspace.js';
 import { promote } from './aliases.js';
 import { deployModel } from './deploy/deploy.js';
 import { registerModel, resolveModel, verifyModel } from './registry.js';
-import { createRelease } from './releases.js';
+import { createRelease } from './releases/create.js';
 import { deploymentDeps, releaseDeps } from '../app/deploy-config.js';
 
 describe('model versions are checked against the digest their register event logged', () => {

@@ -1,18 +1,18 @@
 import { createHash } from 'node:crypto';
-import { uuidv7 } from '../core/ids.js';
-import { addEdges } from '../meta/repos/lineage.js';
+import { uuidv7 } from '../../core/ids.js';
+import { addEdges } from '../../meta/repos/lineage.js';
 import { join } from 'node:path';
-import { PROOF_FORMAT } from '../audit/export/proof-file.js';
-import { formatVerifierKey } from '../audit/note/index.js';
-import { proveEvent } from '../audit/service/audit-service.js';
-import { CairnError } from '../core/errors.js';
-import type { DatasetDeps } from '../datasets/index.js';
-import { treeLoader } from '../datasets/index.js';
-import { listFlat } from '../storage/tree/list.js';
-import { materializeShared } from '../datasets/index.js';
-import { cardMarkdown, type ModelCard } from './card.js';
-import { assertVerified, resolveModel, verifyModel } from './registry.js';
-import { verifyReleaseBundle, writeReleaseBundle, type ReleaseFacts } from './release/index.js';
+import { PROOF_FORMAT } from '../../audit/export/proof-file.js';
+import { formatVerifierKey } from '../../audit/note/index.js';
+import { proveEvent } from '../../audit/service/audit-service.js';
+import { CairnError } from '../../core/errors.js';
+import type { DatasetDeps } from '../../datasets/index.js';
+import { treeLoader } from '../../datasets/index.js';
+import { listFlat } from '../../storage/tree/list.js';
+import { materializeShared } from '../../datasets/index.js';
+import { cardMarkdown, type ModelCard } from '../card.js';
+import { assertVerified, resolveModel, verifyModel } from '../registry.js';
+import { verifyReleaseBundle, writeReleaseBundle, type ReleaseFacts } from './index.js';
 
 /** Beyond the dataset ports: the workspace's public key (PEM), which app/ reads from its keys folder. */
 export interface ReleaseDeps extends DatasetDeps {

@@ -1,20 +1,20 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Workspace } from '../app/workspace.js';
-import { prepareRun } from '../compute/runs/prepare.js';
-import { forgetBackends, submitRun, waitRun } from '../compute/runs/service.js';
-import { addVersion } from '../datasets/add.js';
-import { useTempDirs } from '../test-support/temp.js';
-import { newWorkspace, writeTree } from '../test-support/workspace.js';
-import { cloneInto } from '../transfer/clone.js';
-import { push } from '../transfer/push.js';
-import { addRemote } from '../transfer/remote-admin.js';
-import { loadRemotes } from '../transfer/remotes-file.js';
-import { fetchLocked, lockModel, readLock } from './lock.js';
-import { registerModel } from './registry.js';
-import { createRelease, verifyReleaseBundle } from './releases.js';
-import { releaseDeps } from '../app/deploy-config.js';
+import type { Workspace } from '../../app/workspace.js';
+import { prepareRun } from '../../compute/runs/prepare.js';
+import { forgetBackends, submitRun, waitRun } from '../../compute/runs/service.js';
+import { addVersion } from '../../datasets/add.js';
+import { useTempDirs } from '../../test-support/temp.js';
+import { newWorkspace, writeTree } from '../../test-support/workspace.js';
+import { cloneInto } from '../../transfer/clone.js';
+import { push } from '../../transfer/push.js';
+import { addRemote } from '../../transfer/remote-admin.js';
+import { loadRemotes } from '../../transfer/remotes-file.js';
+import { fetchLocked, lockModel, readLock } from '../lock.js';
+import { registerModel } from '../registry.js';
+import { createRelease, verifyReleaseBundle } from './create.js';
+import { releaseDeps } from '../../app/deploy-config.js';
 
 describe('releases and cairn.lock', () => {
   const tmp = useTempDirs();
