@@ -5,11 +5,11 @@
 import type { DatasetDeps } from '../datasets/index.js';
 import { approve, history, promote, removeAlias, rollback, setPolicy, type AliasPolicy } from './aliases.js';
 import type { ModelCard } from './card.js';
-import { doraMetrics, type DoraReport } from './deploy/dora.js';
-import { deployModel } from './deploy/deploy.js';
-import { flushOutbox, type FlushItem } from './deploy/flush.js';
-import type { DeployDeps, DeployOptions, DeploymentView } from './deploy/types.js';
-import { listDeployments } from './deploy/views.js';
+import { doraMetrics, type DoraReport } from './deployments/dora.js';
+import { deployModel } from './deployments/deploy.js';
+import { flushOutbox, type FlushItem } from './deployments/flush.js';
+import type { DeployDeps, DeployOptions, DeploymentView } from './deployments/types.js';
+import { listDeployments } from './deployments/views.js';
 import { compareModels } from './evaluation/compare.js';
 import { evaluateModel, type EvaluationReport } from './evaluation/evaluate.js';
 import type { EvalSuite } from './evaluation/suite.js';
@@ -137,4 +137,4 @@ export function createDeploymentsService(deps: DeployDeps): DeploymentsService {
 export { cardMarkdown } from './card.js';
 export { evaluationHtml, evaluationJUnit, readEvalSuite } from './evaluation/evaluate.js';
 export { verifyReleaseBundle, type ReleaseVerifyReport } from './releases/index.js';
-export { DEPLOY_CONFIG, parseDeployConfig, type DeployConfig, type EnvConfig } from './deploy/config.js';
+export { DEPLOY_CONFIG, parseDeployConfig, type DeployConfig, type EnvConfig } from './deployments/config.js';

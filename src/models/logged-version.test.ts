@@ -13,7 +13,7 @@ import { leafHashOfText } from '../audit/merkle/index.js';
 import { useTempDirs } from '../test-support/temp.js';
 import { newWorkspace, writeTree } from '../test-support/workspace.js';
 import { promote } from './aliases.js';
-import { deployModel } from './deploy/deploy.js';
+import { deployModel } from './deployments/deploy.js';
 import { registerModel, resolveModel, verifyModel } from './registry.js';
 import { createRelease } from './releases/create.js';
 import { deploymentDeps, releaseDeps } from '../app/deploy-config.js';
