@@ -113,43 +113,7 @@ function samePublicKey(a: KeyObject, b: KeyObject): boolean {
  * is removed.
  */
 export async function writeReleaseBundle(dir: string, opts: WriteReleaseOptions): Promise<WriteReleaseResult> {
-  if (existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).length > 0)) {
-    throw new CairnError('ALREADY_EXISTS', `${dir} is not empty`, {
-      hint: 'write the release into a new or empty directory',
-    });
-  }
-  // Everything that can be refused without touching the disk is refused first.
-  const publicKey = publicKeyFromPem(opts.publicKeyPem);
-  if (!samePublicKey(opts.privateKey, publicKey)) {
-    throw new CairnError('INVALID_INPUT', 'publicKeyPem is not the public half of privateKey');
-  }
-  const vkey = opts.verifierKey === undefined ? null : parseVerifierKey(opts.verifierKey.trim());
-  const seen = new Set<string>();
-  for (const f of opts.files) {
-    checkReleasePath(f.path, 'model file path');
-    if (seen.has(f.path)) throw new CairnError('INVALID_INPUT', `model file ${f.path} is listed twice`);
-    seen.add(f.path);
-  }
-  if (opts.files.length === 0) throw new CairnError('INVALID_INPUT', 'a release needs at least one model file');
-  const evalNames = uniqueNames(
-    opts.evaluations.map((e) => e.name),
-    'evaluation report',
-  );
-  const proofNames = uniqueNames(
-    opts.auditProofs.map((p) => p.name),
-    'audit proof',
-  );
-  // The facts are checked now, with stand-in digests, rather than after copying the model.
-  buildStatement({ ...opts.statementFacts, files: opts.files.map((f) => ({ path: f.path, sha256: '0'.repeat(64) })) });
-  const trustedForProofs: NoteVerifier | undefined = vkey
-    ? { name: vkey.name, keyId: vkey.keyId, publicKey: vkey.publicKey }
-    : undefined;
-  opts.auditProofs.forEach((p, i) => {
-    const r = checkProofFile(p.text, trustedForProofs);
-    if (!r.ok)
-      throw new CairnError('CHECK_FAILED', `audit proof ${proofNames[i]} does not verify: ${r.problems.join('; ')}`);
-  });
-
+  const { publicKey, vkey, evalNames, proofNames } = checkReleaseInputs(dir, opts);
   const created = !existsSync(dir);
   mkdirSync(dir, { recursive: true });
   try {
@@ -161,28 +125,7 @@ export async function writeReleaseBundle(dir: string, opts: WriteReleaseOptions)
       const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
       listed.push({ path: rel, sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length });
     };
-
-    const modelFiles: Array<{ path: string; sha256: string }> = [];
-    for (const f of opts.files) {
-      const rel = `${MODEL_DIR}/${f.path}`;
-      const abs = join(dir, ...rel.split('/'));
-      try {
-        if (!statSync(f.absPath).isFile()) throw new CairnError('INVALID_INPUT', `${f.absPath} is not a regular file`);
-        mkdirSync(dirname(abs), { recursive: true });
-        await copyFile(f.absPath, abs, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
-      } catch (err) {
-        throw ioError(err, 'copy the model file', f.absPath);
-      }
-      const h = await hashFile(abs);
-      if (f.sha256 !== undefined && f.sha256.replace(/^sha256:/, '') !== h.sha256) {
-        throw new CairnError(
-          'CORRUPT_OBJECT',
-          `model file ${f.path} (${f.absPath}) has SHA-256 ${h.sha256}, expected ${f.sha256}`,
-        );
-      }
-      listed.push({ path: rel, ...h });
-      modelFiles.push({ path: f.path, sha256: h.sha256 });
-    }
+    const modelFiles = await copyModelFiles(dir, opts.files, listed);
     const statement = buildStatement({ ...opts.statementFacts, files: modelFiles });
 
     put(BUNDLE_FILES.cardMarkdown, opts.card.markdown);
@@ -224,6 +167,76 @@ export async function writeReleaseBundle(dir: string, opts: WriteReleaseOptions)
     else for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true });
     throw err instanceof CairnError ? err : ioError(err, 'write the release bundle into', dir);
   }
+}
+
+/** Everything that can be refused without touching the disk is refused first. */
+function checkReleaseInputs(dir: string, opts: WriteReleaseOptions) {
+  if (existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).length > 0)) {
+    throw new CairnError('ALREADY_EXISTS', `${dir} is not empty`, {
+      hint: 'write the release into a new or empty directory',
+    });
+  }
+  const publicKey = publicKeyFromPem(opts.publicKeyPem);
+  if (!samePublicKey(opts.privateKey, publicKey)) {
+    throw new CairnError('INVALID_INPUT', 'publicKeyPem is not the public half of privateKey');
+  }
+  const vkey = opts.verifierKey === undefined ? null : parseVerifierKey(opts.verifierKey.trim());
+  const seen = new Set<string>();
+  for (const f of opts.files) {
+    checkReleasePath(f.path, 'model file path');
+    if (seen.has(f.path)) throw new CairnError('INVALID_INPUT', `model file ${f.path} is listed twice`);
+    seen.add(f.path);
+  }
+  if (opts.files.length === 0) throw new CairnError('INVALID_INPUT', 'a release needs at least one model file');
+  const evalNames = uniqueNames(
+    opts.evaluations.map((e) => e.name),
+    'evaluation report',
+  );
+  const proofNames = uniqueNames(
+    opts.auditProofs.map((p) => p.name),
+    'audit proof',
+  );
+  // The facts are checked now, with stand-in digests, rather than after copying the model.
+  buildStatement({ ...opts.statementFacts, files: opts.files.map((f) => ({ path: f.path, sha256: '0'.repeat(64) })) });
+  const trustedForProofs: NoteVerifier | undefined = vkey
+    ? { name: vkey.name, keyId: vkey.keyId, publicKey: vkey.publicKey }
+    : undefined;
+  opts.auditProofs.forEach((p, i) => {
+    const r = checkProofFile(p.text, trustedForProofs);
+    if (!r.ok)
+      throw new CairnError('CHECK_FAILED', `audit proof ${proofNames[i]} does not verify: ${r.problems.join('; ')}`);
+  });
+  return { publicKey, vkey, evalNames, proofNames };
+}
+
+/** Copies the model files into the bundle and hashes each copy (what the signatures cover). */
+async function copyModelFiles(
+  dir: string,
+  files: WriteReleaseOptions['files'],
+  listed: ManifestFile[],
+): Promise<Array<{ path: string; sha256: string }>> {
+  const modelFiles: Array<{ path: string; sha256: string }> = [];
+  for (const f of files) {
+    const rel = `${MODEL_DIR}/${f.path}`;
+    const abs = join(dir, ...rel.split('/'));
+    try {
+      if (!statSync(f.absPath).isFile()) throw new CairnError('INVALID_INPUT', `${f.absPath} is not a regular file`);
+      mkdirSync(dirname(abs), { recursive: true });
+      await copyFile(f.absPath, abs, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+    } catch (err) {
+      throw ioError(err, 'copy the model file', f.absPath);
+    }
+    const h = await hashFile(abs);
+    if (f.sha256 !== undefined && f.sha256.replace(/^sha256:/, '') !== h.sha256) {
+      throw new CairnError(
+        'CORRUPT_OBJECT',
+        `model file ${f.path} (${f.absPath}) has SHA-256 ${h.sha256}, expected ${f.sha256}`,
+      );
+    }
+    listed.push({ path: rel, ...h });
+    modelFiles.push({ path: f.path, sha256: h.sha256 });
+  }
+  return modelFiles;
 }
 
 function uniqueNames(names: string[], what: string): string[] {
