@@ -349,7 +349,7 @@ function readText(root: string, rel: string): string | null {
  */
 export async function verifyReleaseBundle(dir: string, opts: VerifyReleaseOptions = {}): Promise<ReleaseVerifyReport> {
   const problems: ReleaseProblem[] = [];
-  const add = (code: ReleaseProblemCode, file: string | undefined, message: string) =>
+  const add: AddProblem = (code, file, message) =>
     problems.push({ code, ...(file !== undefined ? { file } : {}), message });
 
   const manifestEntry = inspect(dir, BUNDLE_FILES.manifest);
@@ -359,8 +359,53 @@ export async function verifyReleaseBundle(dir: string, opts: VerifyReleaseOption
   const manifestRaw = readFileSync(join(dir, BUNDLE_FILES.manifest));
   const { manifest, rejected } = parseManifest(manifestRaw.toString('utf8'));
   for (const r of rejected) add(releasePathProblem(r.path) ? 'path-unsafe' : 'manifest-invalid', r.path, r.message);
+  const { key, keyTrusted } = signingKey(dir, opts, add);
+  // manifest.dsse.json must sign exactly the bytes of manifest.json.
+  const openEnvelope = envelopeOpener(dir, key, add);
+  const signedManifest = openEnvelope(BUNDLE_FILES.manifestSignature, MANIFEST_PAYLOAD_TYPE);
+  if (signedManifest && !signedManifest.equals(manifestRaw)) {
+    add(
+      'signature-invalid',
+      BUNDLE_FILES.manifestSignature,
+      'manifest.dsse.json signs other bytes than manifest.json (was the manifest edited?)',
+    );
+  }
+  const { filesChecked, listed, modelFiles } = await checkListedFiles(dir, manifest, rejected, add);
 
-  // The key: the caller's, else the bundle's own.
+  // The provenance: signed, an in-toto statement, subjects = the model files of the manifest.
+  let statement: Statement | null = null;
+  const payload = openEnvelope(BUNDLE_FILES.provenance, IN_TOTO_PAYLOAD_TYPE);
+  if (payload) {
+    try {
+      statement = parseStatement(payload);
+    } catch (err) {
+      add('statement-invalid', BUNDLE_FILES.provenance, (err as Error).message);
+    }
+  }
+  if (statement) checkSubjects(statement, modelFiles, add);
+  const { proofsChecked, proofsKeyTrusted } = checkProofs(dir, manifest, listed, opts, { key, keyTrusted }, add);
+
+  return {
+    ok: problems.length === 0,
+    problems,
+    model: manifest.model,
+    keyid: key ? keyIdOf(key) : null,
+    keyTrusted,
+    proofsKeyTrusted,
+    filesChecked,
+    proofsChecked,
+    statement,
+  };
+}
+
+type AddProblem = (code: ReleaseProblemCode, file: string | undefined, message: string) => void;
+
+/** The key signatures are checked with: the caller's, else the bundle's own. */
+function signingKey(
+  dir: string,
+  opts: VerifyReleaseOptions,
+  add: AddProblem,
+): { key: KeyObject | null; keyTrusted: boolean } {
   let key: KeyObject | null = null;
   let keyTrusted = false;
   let bundleKey: KeyObject | null = null;
@@ -384,8 +429,12 @@ export async function verifyReleaseBundle(dir: string, opts: VerifyReleaseOption
   }
   if (pemText === null) add('file-missing', BUNDLE_FILES.publicKey, 'public-key.pem is missing');
 
-  // manifest.dsse.json must sign exactly the bytes of manifest.json.
-  const openEnvelope = (file: string, type: string): Buffer | null => {
+  return { key, keyTrusted };
+}
+
+/** Opens a DSSE file of the bundle with `key`: its payload, or null (the problem added). */
+function envelopeOpener(dir: string, key: KeyObject | null, add: AddProblem) {
+  return (file: string, type: string): Buffer | null => {
     const text = readText(dir, file);
     if (text === null) {
       add('file-missing', file, `${file} is missing`);
@@ -404,16 +453,15 @@ export async function verifyReleaseBundle(dir: string, opts: VerifyReleaseOption
     }
     return null;
   };
-  const signedManifest = openEnvelope(BUNDLE_FILES.manifestSignature, MANIFEST_PAYLOAD_TYPE);
-  if (signedManifest && !signedManifest.equals(manifestRaw)) {
-    add(
-      'signature-invalid',
-      BUNDLE_FILES.manifestSignature,
-      'manifest.dsse.json signs other bytes than manifest.json (was the manifest edited?)',
-    );
-  }
+}
 
-  // Every listed file, by size then digest.
+/** Every listed file, by size then digest; files not listed; files the manifest must list. */
+async function checkListedFiles(
+  dir: string,
+  manifest: ReleaseManifest,
+  rejected: Array<{ path: string }>,
+  add: AddProblem,
+): Promise<{ filesChecked: number; listed: Set<string>; modelFiles: ManifestFile[] }> {
   let filesChecked = 0;
   for (const f of manifest.files) {
     const e = inspect(dir, f.path);
@@ -443,50 +491,49 @@ export async function verifyReleaseBundle(dir: string, opts: VerifyReleaseOption
   const modelFiles = manifest.files.filter((f) => f.path.startsWith(`${MODEL_DIR}/`));
   if (modelFiles.length === 0) add('manifest-invalid', undefined, 'the manifest lists no model files');
 
-  // The provenance: signed, an in-toto statement, subjects = the model files of the manifest.
-  let statement: Statement | null = null;
-  const payload = openEnvelope(BUNDLE_FILES.provenance, IN_TOTO_PAYLOAD_TYPE);
-  if (payload) {
-    try {
-      statement = parseStatement(payload);
-    } catch (err) {
-      add('statement-invalid', BUNDLE_FILES.provenance, (err as Error).message);
-    }
-  }
-  if (statement) {
-    const subjects = new Map<string, string>();
-    for (const s of statement.subject) {
-      if (subjects.has(s.name))
-        add('statement-invalid', BUNDLE_FILES.provenance, `the statement names subject ${s.name} twice`);
-      subjects.set(s.name, s.digest.sha256);
-    }
-    const inManifest = new Map(modelFiles.map((f) => [f.path.slice(MODEL_DIR.length + 1), f.sha256]));
-    for (const [name, digest] of subjects) {
-      const m = inManifest.get(name);
-      if (m === undefined)
-        add(
-          'subject-mismatch',
-          `${MODEL_DIR}/${name}`,
-          `the signed statement names ${name}, which the manifest does not list under ${MODEL_DIR}/`,
-        );
-      else if (m !== digest)
-        add(
-          'subject-mismatch',
-          `${MODEL_DIR}/${name}`,
-          `the signed statement gives ${name} SHA-256 ${digest}, the manifest ${m}`,
-        );
-    }
-    for (const name of inManifest.keys()) {
-      if (!subjects.has(name))
-        add(
-          'subject-mismatch',
-          `${MODEL_DIR}/${name}`,
-          `${MODEL_DIR}/${name} is not a subject of the signed statement`,
-        );
-    }
-  }
+  return { filesChecked, listed, modelFiles };
+}
 
-  // Audit proofs.
+/** The statement's subjects must be exactly the model files of the manifest, with their digests. */
+function checkSubjects(statement: Statement, modelFiles: ManifestFile[], add: AddProblem): void {
+  const subjects = new Map<string, string>();
+  for (const s of statement.subject) {
+    if (subjects.has(s.name))
+      add('statement-invalid', BUNDLE_FILES.provenance, `the statement names subject ${s.name} twice`);
+    subjects.set(s.name, s.digest.sha256);
+  }
+  const inManifest = new Map(modelFiles.map((f) => [f.path.slice(MODEL_DIR.length + 1), f.sha256]));
+  for (const [name, digest] of subjects) {
+    const m = inManifest.get(name);
+    if (m === undefined)
+      add(
+        'subject-mismatch',
+        `${MODEL_DIR}/${name}`,
+        `the signed statement names ${name}, which the manifest does not list under ${MODEL_DIR}/`,
+      );
+    else if (m !== digest)
+      add(
+        'subject-mismatch',
+        `${MODEL_DIR}/${name}`,
+        `the signed statement gives ${name} SHA-256 ${digest}, the manifest ${m}`,
+      );
+  }
+  for (const name of inManifest.keys()) {
+    if (!subjects.has(name))
+      add('subject-mismatch', `${MODEL_DIR}/${name}`, `${MODEL_DIR}/${name} is not a subject of the signed statement`);
+  }
+}
+
+/** Every audit proof, with the trusted audit key, else the bundle's own (trusted only if its signer is). */
+function checkProofs(
+  dir: string,
+  manifest: ReleaseManifest,
+  listed: Set<string>,
+  opts: VerifyReleaseOptions,
+  signer: { key: KeyObject | null; keyTrusted: boolean },
+  add: AddProblem,
+): { proofsChecked: number; proofsKeyTrusted: boolean } {
+  const { key, keyTrusted } = signer;
   let proofsKey: NoteVerifier | undefined;
   let proofsKeyTrusted = false;
   const vkeyText = listed.has(BUNDLE_FILES.verifierKey) ? readText(dir, BUNDLE_FILES.verifierKey) : null;
@@ -529,15 +576,5 @@ export async function verifyReleaseBundle(dir: string, opts: VerifyReleaseOption
     }
   }
 
-  return {
-    ok: problems.length === 0,
-    problems,
-    model: manifest.model,
-    keyid: key ? keyIdOf(key) : null,
-    keyTrusted,
-    proofsKeyTrusted,
-    filesChecked,
-    proofsChecked,
-    statement,
-  };
+  return { proofsChecked, proofsKeyTrusted };
 }
