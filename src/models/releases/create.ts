@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { uuidv7 } from '../../core/ids.js';
 import { addEdges } from '../../meta/repos/lineage.js';
+import type { Selectable } from 'kysely';
+import type { RunsTable } from '../../meta/schema.js';
 import { join } from 'node:path';
 import { PROOF_FORMAT } from '../../audit/export/proof-file.js';
 import { formatVerifierKey } from '../../audit/note/index.js';
@@ -45,17 +47,7 @@ export async function createRelease(
     .selectAll()
     .where('id', '=', m.version.run_id)
     .executeTakeFirstOrThrow();
-  const stored = JSON.parse(run.spec) as {
-    command: string;
-    spec: {
-      name: string;
-      project: string;
-      params: Record<string, string | number | boolean | null>;
-      environment: { image?: string; lockfile?: string };
-    };
-    inputs: Array<{ name: string; ref: string; digest: string }>;
-    keyInput: { environment: { lockfile: string | null } };
-  };
+  const stored = JSON.parse(run.spec) as StoredRunSpec;
   // The tree the log recorded (assertVerified made sure the row's files are that tree).
   const files = { digest: check.digest.slice('sha256:'.length) };
   const dir = await materializeShared(deps, files.digest, deps.cacheDir);
@@ -72,25 +64,51 @@ export async function createRelease(
     return { suite: e.suite, passed: r.passed, data: r.data, at: r.at };
   });
   const digest = `sha256:${m.version.digest}`;
-  // The events that made this version what it is: registered, evaluated, approved, promoted.
-  const events = await deps.meta.db
-    .selectFrom('audit_events')
-    .select(['idx', 'action'])
-    .where('action', 'in', ['model.register', 'model.evaluate', 'model.approve', 'model.promote'])
-    .where('outcome', '=', 'ok')
-    .where('entry', 'like', `%${m.version.digest}%`)
-    .orderBy('idx')
-    .execute();
-  await deps.audit.checkpoint();
-  const proofs = [];
-  for (const e of events)
-    proofs.push({
-      name: `${String(e.idx).padStart(8, '0')}-${e.action}.json`,
-      text: JSON.stringify({ format: PROOF_FORMAT, ...(await proveEvent(deps, Number(e.idx))) }, null, 2),
-    });
+  const proofs = await auditProofs(deps, m.version.digest);
   const [name, number] = m.ref.split('@v') as [string, string];
-  const facts: Omit<ReleaseFacts, 'files'> = {
-    model: { name, version: Number(number) },
+  const facts = releaseFacts({ name, version: Number(number) }, run, stored, deps.audit.keys.origin);
+  const result = await writeReleaseBundle(outDir, {
+    files: listing.files.map((f) => ({ path: f.path, absPath: join(dir, f.path), sha256: f.entry.digest })),
+    card: { markdown: cardMarkdown(card), json: card },
+    evaluations: evaluations.map((e) => ({ name: `${e.suite}-${e.id}`, report: JSON.parse(e.report) as unknown })),
+    statementFacts: facts,
+    auditProofs: proofs,
+    privateKey: deps.audit.keys.signer().privateKey,
+    publicKeyPem: deps.publicKeyPem(),
+    verifierKey: formatVerifierKey(deps.audit.keys.origin, deps.audit.keys.rawPublicKey),
+  });
+  await recordRelease(deps, { name, version: Number(number), digest, versionId: m.version.id }, result, outDir, {
+    files: listing.files.length,
+    proofs: proofs.length,
+    evaluations: evaluations.length,
+  });
+  return { dir: outDir, model: m.ref, digest, keyid: result.keyid, files: listing.files.length, proofs: proofs.length };
+}
+
+export { verifyReleaseBundle };
+
+/** What a run stored about itself (its `spec` column) that provenance states. */
+interface StoredRunSpec {
+  command: string;
+  spec: {
+    name: string;
+    project: string;
+    params: Record<string, string | number | boolean | null>;
+    environment: { image?: string; lockfile?: string };
+  };
+  inputs: Array<{ name: string; ref: string; digest: string }>;
+  keyInput: { environment: { lockfile: string | null } };
+}
+
+/** The provenance facts of a release (all but its files): the run, its inputs, code and environment. */
+export function releaseFacts(
+  model: { name: string; version: number },
+  run: Selectable<RunsTable>,
+  stored: StoredRunSpec,
+  builder: string,
+): Omit<ReleaseFacts, 'files'> {
+  return {
+    model,
     run: {
       id: run.id,
       name: stored.spec.name,
@@ -115,19 +133,38 @@ export async function createRelease(
         ? { lockfile: { path: stored.spec.environment.lockfile, sha256: stored.keyInput.environment.lockfile } }
         : {}),
     },
-    builder: { id: deps.audit.keys.origin },
+    builder: { id: builder },
   };
-  const result = await writeReleaseBundle(outDir, {
-    files: listing.files.map((f) => ({ path: f.path, absPath: join(dir, f.path), sha256: f.entry.digest })),
-    card: { markdown: cardMarkdown(card), json: card },
-    evaluations: evaluations.map((e) => ({ name: `${e.suite}-${e.id}`, report: JSON.parse(e.report) as unknown })),
-    statementFacts: facts,
-    auditProofs: proofs,
-    privateKey: deps.audit.keys.signer().privateKey,
-    publicKeyPem: deps.publicKeyPem(),
-    verifierKey: formatVerifierKey(deps.audit.keys.origin, deps.audit.keys.rawPublicKey),
-  });
-  // The release record's id is in the event too, so `audit verify` can match the record to it.
+}
+
+/** Inclusion proofs of the events that made this version what it is: registered, evaluated, approved, promoted. */
+async function auditProofs(deps: ReleaseDeps, versionDigest: string): Promise<Array<{ name: string; text: string }>> {
+  const events = await deps.meta.db
+    .selectFrom('audit_events')
+    .select(['idx', 'action'])
+    .where('action', 'in', ['model.register', 'model.evaluate', 'model.approve', 'model.promote'])
+    .where('outcome', '=', 'ok')
+    .where('entry', 'like', `%${versionDigest}%`)
+    .orderBy('idx')
+    .execute();
+  await deps.audit.checkpoint();
+  const proofs = [];
+  for (const e of events)
+    proofs.push({
+      name: `${String(e.idx).padStart(8, '0')}-${e.action}.json`,
+      text: JSON.stringify({ format: PROOF_FORMAT, ...(await proveEvent(deps, Number(e.idx))) }, null, 2),
+    });
+  return proofs;
+}
+
+/** The model.release event, with lineage version → release (the record's id is in the event, so `audit verify` can match them). */
+async function recordRelease(
+  deps: ReleaseDeps,
+  v: { name: string; version: number; digest: string; versionId: string },
+  result: { keyid: string; manifest: unknown },
+  outDir: string,
+  counts: { files: number; proofs: number; evaluations: number },
+): Promise<void> {
   const releaseId =
     result.keyid +
     ':' +
@@ -137,15 +174,9 @@ export async function createRelease(
   await deps.audit.audited(
     {
       action: 'model.release',
-      target: { type: 'model', name, version: Number(number), digest },
-      inputs: [digest],
-      params: {
-        keyid: result.keyid,
-        files: listing.files.length,
-        proofs: proofs.length,
-        evaluations: evaluations.length,
-        release: releaseId,
-      },
+      target: { type: 'model', name: v.name, version: v.version, digest: v.digest },
+      inputs: [v.digest],
+      params: { keyid: result.keyid, ...counts, release: releaseId },
     },
     async (commit) => {
       await commit(async (tx) => {
@@ -153,7 +184,7 @@ export async function createRelease(
           {
             id: uuidv7(),
             src_type: 'model_version',
-            src_id: m.version.id,
+            src_id: v.versionId,
             dst_type: 'release',
             dst_id: releaseId,
             relation: 'released',
@@ -165,7 +196,4 @@ export async function createRelease(
       });
     },
   );
-  return { dir: outDir, model: m.ref, digest, keyid: result.keyid, files: listing.files.length, proofs: proofs.length };
 }
-
-export { verifyReleaseBundle };
