@@ -143,7 +143,9 @@ async function childMain([rowsArg, repoRoot]) {
   const n = Number(rowsArg);
   const data = generate(n);
   const t0 = clock();
-  const E = await import(pathToFileURL(path.join(repoRoot, 'dist', 'models', 'evaluation', 'metrics', 'index.js')).href);
+  const E = await import(
+    pathToFileURL(path.join(repoRoot, 'dist', 'models', 'evaluation', 'metrics', 'index.js')).href
+  );
   const importS = clock().wallS - t0.wallS;
   const opts = { resamples: RESAMPLES, seed: SEED };
 
