@@ -397,8 +397,15 @@ export function evaluationJUnit(r: EvaluationReport): string {
     (c) =>
       `    <testcase classname="${esc(r.suite)}" name="${esc(c.name)}">${c.passed ? '' : `<failure message="${esc(c.message)}"/>`}</testcase>`,
   );
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n  <testsuite name="${esc(`${r.model} ${r.suite}`)}" tests="${r.checks.length}" failures="${r.checks.filter((c) => !c.passed).length}">\n${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`;
+  const failures = r.checks.filter((c) => !c.passed).length;
+  const suite = `<testsuite name="${esc(`${r.model} ${r.suite}`)}" tests="${r.checks.length}" failures="${failures}">`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n  ${suite}\n${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`;
 }
+
+const REPORT_STYLE = [
+  '<style>body{font:14px system-ui;margin:2em}td{padding:4px 8px;border-bottom:1px solid #ddd}',
+  '.bad td:first-child{color:#b00;font-weight:bold}.ok td:first-child{color:#070}</style>',
+].join('');
 
 export function evaluationHtml(r: EvaluationReport): string {
   const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -408,5 +415,11 @@ export function evaluationHtml(r: EvaluationReport): string {
         `<tr class="${c.passed ? 'ok' : 'bad'}"><td>${c.passed ? 'passed' : 'FAILED'}</td><td>${esc(c.name)}</td><td>${esc(c.message)}</td></tr>`,
     )
     .join('\n');
-  return `<!doctype html><meta charset="utf-8"><title>${esc(r.model)} — ${esc(r.suite)}</title><style>body{font:14px system-ui;margin:2em}td{padding:4px 8px;border-bottom:1px solid #ddd}.bad td:first-child{color:#b00;font-weight:bold}.ok td:first-child{color:#070}</style><h1>${esc(r.model)}: ${r.passed ? 'passed' : 'FAILED'}</h1><p>Suite ${esc(r.suite)} (${r.suiteDigest}) on ${esc(r.data)}, ${r.rows} rows, ${r.at}</p><table>${rows}</table>\n`;
+  return [
+    `<!doctype html><meta charset="utf-8"><title>${esc(r.model)} — ${esc(r.suite)}</title>`,
+    REPORT_STYLE,
+    `<h1>${esc(r.model)}: ${r.passed ? 'passed' : 'FAILED'}</h1>`,
+    `<p>Suite ${esc(r.suite)} (${r.suiteDigest}) on ${esc(r.data)}, ${r.rows} rows, ${r.at}</p>`,
+    `<table>${rows}</table>\n`,
+  ].join('');
 }
