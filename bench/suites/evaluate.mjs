@@ -10,7 +10,7 @@
 //   c  slices (10 groups × accuracy, ROC-AUC, one required slice) and fairness gaps          info
 //
 // Each run is a fresh Node process (cold JIT, as `cairn model evaluate` is), --warmup + --repeat
-// runs, median. Drives the compiled modules in dist/models/evaluate/ (`npm run build`, or
+// runs, median. Drives the compiled modules in dist/models/evaluation/metrics/ (`npm run build`, or
 // `npx tsc -p tsconfig.build.json`). --scale X: round(100,000 × X) rows (at least 10,000); the
 // resample count stays 1,000.
 import path from 'node:path';
@@ -76,19 +76,19 @@ export const suite = {
   },
 };
 
-/** A message when dist/models/evaluate/ is missing or older than its sources, else null. */
+/** A message when dist/models/evaluation/metrics/ is missing or older than its sources, else null. */
 function staleness(repoRoot) {
-  const src = path.join(repoRoot, 'src', 'models', 'evaluate');
-  const dist = path.join(repoRoot, 'dist', 'models', 'evaluate');
+  const src = path.join(repoRoot, 'src', 'models', 'evaluation', 'metrics');
+  const dist = path.join(repoRoot, 'dist', 'models', 'evaluation', 'metrics');
   const build = 'run `npm run build` (or `npx tsc -p tsconfig.build.json`)';
   if (!existsSync(path.join(dist, 'index.js')))
-    return `Cairn is not built (missing dist/models/evaluate/index.js): ${build}`;
+    return `Cairn is not built (missing dist/models/evaluation/metrics/index.js): ${build}`;
   if (!existsSync(src)) return null; // an installed package: dist is all there is
   for (const f of readdirSync(src)) {
     if (!f.endsWith('.ts') || f.endsWith('.test.ts')) continue;
     const js = path.join(dist, f.replace(/\.ts$/, '.js'));
     if (!existsSync(js) || statSync(js).mtimeMs < statSync(path.join(src, f)).mtimeMs) {
-      return `dist/models/evaluate/ is stale (${f} is newer than its build): ${build}`;
+      return `dist/models/evaluation/metrics/ is stale (${f} is newer than its build): ${build}`;
     }
   }
   return null;
@@ -143,7 +143,9 @@ async function childMain([rowsArg, repoRoot]) {
   const n = Number(rowsArg);
   const data = generate(n);
   const t0 = clock();
-  const E = await import(pathToFileURL(path.join(repoRoot, 'dist', 'models', 'evaluate', 'index.js')).href);
+  const E = await import(
+    pathToFileURL(path.join(repoRoot, 'dist', 'models', 'evaluation', 'metrics', 'index.js')).href
+  );
   const importS = clock().wallS - t0.wallS;
   const opts = { resamples: RESAMPLES, seed: SEED };
 

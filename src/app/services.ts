@@ -8,6 +8,9 @@ import {
 } from '../compute/index.js';
 import { createLineageService, type LineageService } from '../lineage/index.js';
 import { runDeps } from './compute.js';
+import { createDeploymentsService, createModelsService, createReleasesService } from '../models/index.js';
+import type { DeploymentsService, ModelsService, ReleasesService } from '../models/index.js';
+import { deploymentDeps, releaseDeps } from './deploy-config.js';
 import { openWorkspace, type OpenOptions, type Workspace } from './workspace.js';
 
 /**
@@ -21,9 +24,15 @@ export interface Services {
   runs: RunsService;
   computeUsage: ComputeUsageService;
   lineage: LineageService;
+  models: ModelsService;
+  releases: ReleasesService;
+  deployments: DeploymentsService;
 }
 
-/** Builds each service on first use: a command pays only for the domains it touches. */
+/**
+ * Builds each service on first use: a command pays only for the domains it touches. `env` is the
+ * environment deploy hooks inherit and webhook secrets are read from.
+ */
 export function buildServices(ws: Workspace, env: NodeJS.ProcessEnv = process.env): Services {
   const cache = new Map<keyof Services, Services[keyof Services]>();
   const once = <K extends keyof Services>(key: K, make: () => Services[K]): Services[K] => {
@@ -56,6 +65,15 @@ export function buildServices(ws: Workspace, env: NodeJS.ProcessEnv = process.en
     },
     get lineage() {
       return once('lineage', () => createLineageService(ws));
+    },
+    get models() {
+      return once('models', () => createModelsService(ws));
+    },
+    get releases() {
+      return once('releases', () => createReleasesService(releaseDeps(ws)));
+    },
+    get deployments() {
+      return once('deployments', () => createDeploymentsService(deploymentDeps(ws, env)));
     },
   };
 }

@@ -3,12 +3,8 @@ import { join, resolve } from 'node:path';
 import { CairnError } from '../core/errors.js';
 import { checkoutVersion } from '../datasets/index.js';
 import type { DatasetDeps } from '../datasets/index.js';
-import { pull } from '../transfer/pull.js';
-import { versionPacks } from '../transfer/state-db.js';
 import { treeLoader } from '../datasets/index.js';
-import { openRemote } from '../transfer/open-remote.js';
-import { readState } from '../transfer/remote-layout.js';
-import { loadRemotes, pickRemote } from '../transfer/remotes-file.js';
+import { loadRemotes, openRemote, pickRemote, pull, readState, versionPacks } from '../transfer/index.js';
 import { resolveModel } from './registry.js';
 
 /**

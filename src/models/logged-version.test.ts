@@ -12,9 +12,10 @@ import { leafHashOfText } from '../audit/merkle/index.js';
 import { useTempDirs } from '../test-support/temp.js';
 import { newWorkspace, writeTree } from '../test-support/workspace.js';
 import { promote } from './aliases.js';
-import { deployModel } from './deploy/deploy.js';
+import { deployModel } from './deployments/deploy.js';
 import { registerModel, resolveModel, verifyModel } from './registry.js';
-import { createRelease } from './releases.js';
+import { createRelease } from './releases/create.js';
+import { deploymentDeps, releaseDeps } from '../app/deploy-config.js';
 
 describe('model versions are checked against the digest their register event logged', () => {
   const tmp = useTempDirs();
@@ -76,12 +77,16 @@ describe('model versions are checked against the digest their register event log
       /points at the files sha256:[0-9a-f]{12}…, not the sha256:[0-9a-f]{12}… entry \d+ \(model.register\) recorded/,
     );
     await expect(promote(ws, 'toy@v2', 'staging', 'set')).rejects.toMatchObject({ code: 'STATE_MISMATCH' });
-    await expect(createRelease(ws, 'toy@v2', join(root, 'release'))).rejects.toMatchObject({ code: 'STATE_MISMATCH' });
+    await expect(createRelease(releaseDeps(ws), 'toy@v2', join(root, 'release'))).rejects.toMatchObject({
+      code: 'STATE_MISMATCH',
+    });
     writeFileSync(
       join(ws.cairnDir, 'deploy.json'),
       JSON.stringify({ environments: { staging: { hook: { command: 'true' } } } }),
     );
-    await expect(deployModel(ws, 'toy@v2', 'staging')).rejects.toMatchObject({ code: 'STATE_MISMATCH' });
+    await expect(deployModel(deploymentDeps(ws), 'toy@v2', 'staging')).rejects.toMatchObject({
+      code: 'STATE_MISMATCH',
+    });
     expect(await ws.meta.db.selectFrom('model_aliases').selectAll().execute()).toEqual([]);
     expect(await ws.meta.db.selectFrom('deployments').selectAll().execute()).toEqual([]);
     const events = await ws.meta.db

@@ -113,36 +113,7 @@ export async function registerModel(
   if (Boolean(input.fromRun) === Boolean(input.path))
     throw new CairnError('USAGE', 'give exactly one of --from-run <run> or --path <dir>');
   const db = deps.meta.db;
-  let filesVersionId: string;
-  let run: RunRow | null = null;
-  if (input.fromRun) {
-    run = await getRun(deps, input.fromRun);
-    const source =
-      run.status === 'reused' && run.reused_from
-        ? await db.selectFrom('runs').selectAll().where('id', '=', run.reused_from).executeTakeFirst()
-        : run;
-    if (!source || source.status !== 'completed' || !source.output_version_id)
-      throw new CairnError('INVALID_INPUT', `run ${run.id} has no outputs to register (status ${run.status})`, {
-        hint: 'register a completed run that wrote to CAIRN_OUTPUT_DIR',
-      });
-    filesVersionId = source.output_version_id;
-    run = source;
-  } else {
-    if (!existsSync(input.path!)) throw new CairnError('NOT_FOUND', `${input.path} does not exist`);
-    const added = await addVersion(deps, {
-      source: input.path!,
-      name: `models/${name}`,
-      message: input.message ?? `files of model ${name}`,
-    });
-    const v = await db
-      .selectFrom('dataset_versions as v')
-      .innerJoin('datasets as d', 'd.id', 'v.dataset_id')
-      .select('v.id')
-      .where('d.name', '=', added.dataset)
-      .where('v.number', '=', added.version)
-      .executeTakeFirstOrThrow();
-    filesVersionId = v.id;
-  }
+  const { filesVersionId, run } = await modelFiles(deps, input, name);
   const fv = await db
     .selectFrom('dataset_versions')
     .selectAll()
@@ -197,17 +168,95 @@ export async function registerModel(
     registeredAt: now,
   });
   const versionId = uuidv7();
+  await recordRegistration(deps, {
+    name,
+    modelId,
+    isNew: !existing,
+    number,
+    versionId,
+    fv,
+    format,
+    signature,
+    run,
+    inputs: stored?.inputs ?? [],
+    card,
+    now,
+    files: listing.files.length,
+  });
+  return { ref: `${name}@v${number}`, digest: `sha256:${fv.digest}`, format, card };
+}
+
+/** The files version a registration points at: a finished run's outputs, or a folder added as a version now. */
+async function modelFiles(
+  deps: DatasetDeps,
+  input: RegisterInput,
+  name: string,
+): Promise<{ filesVersionId: string; run: RunRow | null }> {
+  const db = deps.meta.db;
+  let filesVersionId: string;
+  let run: RunRow | null = null;
+  if (input.fromRun) {
+    run = await getRun(deps, input.fromRun);
+    const source =
+      run.status === 'reused' && run.reused_from
+        ? await db.selectFrom('runs').selectAll().where('id', '=', run.reused_from).executeTakeFirst()
+        : run;
+    if (!source || source.status !== 'completed' || !source.output_version_id)
+      throw new CairnError('INVALID_INPUT', `run ${run.id} has no outputs to register (status ${run.status})`, {
+        hint: 'register a completed run that wrote to CAIRN_OUTPUT_DIR',
+      });
+    filesVersionId = source.output_version_id;
+    run = source;
+  } else {
+    if (!existsSync(input.path!)) throw new CairnError('NOT_FOUND', `${input.path} does not exist`);
+    const added = await addVersion(deps, {
+      source: input.path!,
+      name: `models/${name}`,
+      message: input.message ?? `files of model ${name}`,
+    });
+    const v = await db
+      .selectFrom('dataset_versions as v')
+      .innerJoin('datasets as d', 'd.id', 'v.dataset_id')
+      .select('v.id')
+      .where('d.name', '=', added.dataset)
+      .where('v.number', '=', added.version)
+      .executeTakeFirstOrThrow();
+    filesVersionId = v.id;
+  }
+  return { filesVersionId, run };
+}
+
+/** The model.register event with the model (when new), the version row and lineage, in one transaction. */
+async function recordRegistration(
+  deps: DatasetDeps,
+  r: {
+    name: string;
+    modelId: string;
+    isNew: boolean;
+    number: number;
+    versionId: string;
+    fv: { id: string; digest: string };
+    format: string;
+    signature: { inputs: unknown[]; outputs: unknown[] } | null;
+    run: RunRow | null;
+    inputs: Array<{ digest: string }>;
+    card: ModelCard;
+    now: string;
+    files: number;
+  },
+): Promise<void> {
+  const { name, modelId, number, versionId, fv, format, signature, run, card, now } = r;
   await deps.audit.audited(
     {
       action: 'model.register',
       target: { type: 'model', name, version: number, digest: `sha256:${fv.digest}` },
-      inputs: [...(stored?.inputs ?? []).map((i) => `sha256:${i.digest}`)],
+      inputs: [...r.inputs.map((i) => `sha256:${i.digest}`)],
       outputs: [`sha256:${fv.digest}`],
-      params: { format, run: run?.id ?? null, codeCommit: run?.code_commit ?? null, files: listing.files.length },
+      params: { format, run: run?.id ?? null, codeCommit: run?.code_commit ?? null, files: r.files },
     },
     async (commit) => {
       await commit(async (tx) => {
-        if (!existing)
+        if (r.isNew)
           await tx.db
             .insertInto('models')
             .values({ id: modelId, name, created_at: now, created_by: deps.actor().id })
@@ -228,38 +277,26 @@ export async function registerModel(
             created_by: deps.actor().id,
           })
           .execute();
-        await addEdges(tx, [
-          {
-            id: uuidv7(),
-            src_type: 'dataset_version',
-            src_id: fv.id,
-            dst_type: 'model_version',
-            dst_id: versionId,
-            relation: 'files',
-            via_type: null,
-            via_id: null,
-            created_at: now,
-          },
-          ...(run
-            ? [
-                {
-                  id: uuidv7(),
-                  src_type: 'run',
-                  src_id: run.id,
-                  dst_type: 'model_version',
-                  dst_id: versionId,
-                  relation: 'trained',
-                  via_type: null,
-                  via_id: null,
-                  created_at: now,
-                },
-              ]
-            : []),
-        ]);
+        await addEdges(tx, registrationEdges(fv.id, versionId, run?.id ?? null, now));
       });
     },
   );
-  return { ref: `${name}@v${number}`, digest: `sha256:${fv.digest}`, format, card };
+}
+
+/** Lineage of a new model version: its files, and the run that trained it. */
+function registrationEdges(filesVersionId: string, versionId: string, runId: string | null, now: string) {
+  const edge = (src_type: string, src_id: string, relation: string) => ({
+    id: uuidv7(),
+    src_type,
+    src_id,
+    dst_type: 'model_version',
+    dst_id: versionId,
+    relation,
+    via_type: null,
+    via_id: null,
+    created_at: now,
+  });
+  return [edge('dataset_version', filesVersionId, 'files'), ...(runId ? [edge('run', runId, 'trained')] : [])];
 }
 
 async function runMetrics(deps: Pick<DatasetDeps, 'meta'>, runId: string): Promise<Record<string, number>> {

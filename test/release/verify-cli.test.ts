@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateSigningKeyPair, publicKeyToPem } from '../../src/audit/note/index.js';
-import { writeFixture } from '../../src/models/release/fixtures.case.js';
+import { writeFixture } from '../../src/models/releases/fixtures.case.js';
 import { cli } from '../../src/test-support/cli.js';
 import { useTempDirs } from '../../src/test-support/temp.js';
 

@@ -1,8 +1,8 @@
 import type { OptionsOf } from '../table/define.js';
 import type { deploy } from './commands.js';
 import { CairnError } from '../../core/errors.js';
-import { deployModel, type DeploymentView } from '../../models/deploy/deploy.js';
-import { commandContext, withWorkspace } from '../context.js';
+import type { DeploymentView } from '../../models/index.js';
+import { commandContext, withServices } from '../context.js';
 
 export function describeDeployment(d: DeploymentView): string {
   const took = d.endedAt ? ` (${d.startedAt} → ${d.endedAt})` : ` (started ${d.startedAt})`;
@@ -18,7 +18,7 @@ export async function run(ref: string, opts: OptionsOf<typeof deploy>): Promise<
     throw new CairnError('USAGE', 'name the environment: cairn deploy <ref> --env <env>', {
       hint: 'the environments are those in .cairn/deploy.json (see docs/DEPLOY.md)',
     });
-  const d = await withWorkspace(opts, 'deploy', (ws) => deployModel(ws, ref, env));
+  const d = await withServices(opts, 'deploy', (s) => s.deployments.deploy(ref, env));
   ctx.out.say(describeDeployment(d));
   if (d.status !== 'succeeded') {
     throw new CairnError(

@@ -1,7 +1,6 @@
 import type { OptionsOf } from '../table/define.js';
 import type { dora } from './commands.js';
-import { doraMetrics } from '../../models/deploy/dora.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 
 const dur = (s: number | null): string => {
   if (s === null) return '-';
@@ -14,8 +13,8 @@ const dur = (s: number | null): string => {
 /** `cairn dora [--model <name>] [--since 30d] [--until <time>]`. */
 export async function run(opts: OptionsOf<typeof dora>): Promise<void> {
   const ctx = commandContext(opts);
-  const r = await withWorkspace(opts, 'dora', (ws) =>
-    doraMetrics(ws, {
+  const r = await withServices(opts, 'dora', (s) =>
+    s.deployments.dora({
       ...(opts.model ? { model: opts.model } : {}),
       ...(opts.since ? { since: opts.since } : {}),
       ...(opts.until ? { until: opts.until } : {}),

@@ -1,14 +1,13 @@
 import type { OptionsOf } from '../table/define.js';
 import type { deployLs } from './commands.js';
-import { listDeployments } from '../../models/deploy/deploy.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 import { describeDeployment } from './deploy.js';
 
 /** `cairn deploy ls [--env <env>] [--model <name>] [--limit <n>]`: newest first. */
 export async function run(opts: OptionsOf<typeof deployLs>): Promise<void> {
   const ctx = commandContext(opts);
-  const deployments = await withWorkspace(opts, 'deploy ls', (ws) =>
-    listDeployments(ws, {
+  const deployments = await withServices(opts, 'deploy ls', (s) =>
+    s.deployments.list({
       ...(opts.env ? { env: opts.env } : {}),
       ...(opts.model ? { model: opts.model } : {}),
       ...(opts.limit ? { limit: opts.limit } : {}),

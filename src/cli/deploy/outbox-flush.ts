@@ -1,12 +1,11 @@
 import type { OptionsOf } from '../table/define.js';
 import type { deployOutboxFlush } from './commands.js';
-import { flushOutbox } from '../../models/deploy/deploy.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 
 /** `cairn deploy outbox flush`: one attempt for every webhook delivery that is due. */
 export async function run(opts: OptionsOf<typeof deployOutboxFlush>): Promise<void> {
   const ctx = commandContext(opts);
-  const r = await withWorkspace(opts, 'deploy outbox flush', (ws) => flushOutbox(ws));
+  const r = await withServices(opts, 'deploy outbox flush', (s) => s.deployments.flushOutbox());
   ctx.out.result(r);
   if (!r.flushed.length) ctx.out.say('nothing is due');
   for (const f of r.flushed) {

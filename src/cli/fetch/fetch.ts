@@ -1,12 +1,11 @@
 import type { OptionsOf } from '../table/define.js';
 import type { fetch } from './commands.js';
-import { fetchLocked } from '../../models/lock.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 
 export async function run(opts: OptionsOf<typeof fetch>): Promise<void> {
   const ctx = commandContext(opts);
-  const r = await withWorkspace(opts, 'fetch', (ws) =>
-    fetchLocked(ws, opts.lock, opts.dir, opts.remote ? { remote: opts.remote } : {}),
+  const r = await withServices(opts, 'fetch', (s) =>
+    s.models.fetch(opts.lock, opts.dir, opts.remote ? { remote: opts.remote } : {}),
   );
   ctx.out.result({ models: r });
   for (const m of r)

@@ -1,14 +1,13 @@
 import type { OptionsOf } from '../table/define.js';
 import type { modelCompare } from './commands.js';
-import { compareModels } from '../../models/gates/compare.js';
-import { readEvalSuite } from '../../models/gates/evaluate.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { readEvalSuite } from '../../models/index.js';
+import { commandContext, withServices } from '../context.js';
 
 export async function run(refs: string[], opts: OptionsOf<typeof modelCompare>): Promise<void> {
   const ctx = commandContext(opts);
   const { suite } = readEvalSuite(opts.suite);
-  const r = await withWorkspace(opts, 'model compare', (ws) =>
-    compareModels(ws, refs, { suite, data: opts.data, metrics: opts.metric }),
+  const r = await withServices(opts, 'model compare', (s) =>
+    s.models.compare(refs, { suite, data: opts.data, metrics: opts.metric }),
   );
   ctx.out.result(r);
   ctx.out.say(`${'metric'.padEnd(16)}${r.models.map((m) => ` ${m.padStart(36)}`).join('')}`);

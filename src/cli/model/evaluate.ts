@@ -2,13 +2,13 @@ import type { OptionsOf } from '../table/define.js';
 import type { modelEvaluate } from './commands.js';
 import { writeFileSync } from 'node:fs';
 import { CairnError } from '../../core/errors.js';
-import { evaluateModel, evaluationHtml, evaluationJUnit } from '../../models/gates/evaluate.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { evaluationHtml, evaluationJUnit } from '../../models/index.js';
+import { commandContext, withServices } from '../context.js';
 
 export async function run(ref: string, opts: OptionsOf<typeof modelEvaluate>): Promise<void> {
   const ctx = commandContext(opts);
-  const r = await withWorkspace(opts, 'model evaluate', (ws) =>
-    evaluateModel(ws, ref, { suitePath: opts.suite, data: opts.data }),
+  const r = await withServices(opts, 'model evaluate', (s) =>
+    s.models.evaluate(ref, { suitePath: opts.suite, data: opts.data }),
   );
   if (opts.junit) writeFileSync(opts.junit, evaluationJUnit(r));
   if (opts.html) writeFileSync(opts.html, evaluationHtml(r));

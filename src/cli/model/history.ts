@@ -1,16 +1,15 @@
 import type { OptionsOf } from '../table/define.js';
 import type { modelHistory } from './commands.js';
 import { CairnError } from '../../core/errors.js';
-import { history } from '../../models/aliases.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 
 export async function run(name: string, opts: OptionsOf<typeof modelHistory>): Promise<void> {
   const ctx = commandContext(opts);
   const at = opts.at ? new Date(opts.at) : undefined;
   if (at && Number.isNaN(at.getTime()))
     throw new CairnError('USAGE', `--at takes an ISO time, not ${JSON.stringify(opts.at)}`);
-  const r = await withWorkspace(opts, 'model history', (ws) =>
-    history(ws, name, { ...(opts.alias ? { alias: opts.alias } : {}), ...(at ? { at } : {}) }),
+  const r = await withServices(opts, 'model history', (s) =>
+    s.models.history(name, { ...(opts.alias ? { alias: opts.alias } : {}), ...(at ? { at } : {}) }),
   );
   ctx.out.result(r);
   if ('live' in r && r.live) {

@@ -1,11 +1,10 @@
 import type { OptionsOf } from '../table/define.js';
 import type { modelLock } from './commands.js';
-import { lockModel } from '../../models/lock.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 
 export async function run(ref: string, opts: OptionsOf<typeof modelLock>): Promise<void> {
   const ctx = commandContext(opts);
-  const l = await withWorkspace(opts, 'model lock', (ws) => lockModel(ws, ref, opts.file));
+  const l = await withServices(opts, 'model lock', (s) => s.models.lock(ref, opts.file));
   ctx.out.result(l);
   ctx.out.say(
     `${opts.file}: ${Object.entries(l.models)

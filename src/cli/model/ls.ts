@@ -1,11 +1,10 @@
 import type { OptionsOf } from '../table/define.js';
 import type { modelLs } from './commands.js';
-import { listModels } from '../../models/registry.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 
 export async function run(opts: OptionsOf<typeof modelLs>): Promise<void> {
   const ctx = commandContext(opts);
-  const models = await withWorkspace(opts, 'model ls', (ws) => listModels(ws));
+  const models = await withServices(opts, 'model ls', (s) => s.models.list());
   ctx.out.result({ models });
   if (!models.length) ctx.out.say('no models yet (cairn model register <name> --from-run <run>)');
   for (const m of models)

@@ -1,12 +1,11 @@
 import type { OptionsOf } from '../table/define.js';
 import type { modelPolicySet } from './commands.js';
-import { setPolicy } from '../../models/aliases.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 
 export async function run(name: string, opts: OptionsOf<typeof modelPolicySet>): Promise<void> {
   const ctx = commandContext(opts);
-  const p = await withWorkspace(opts, 'model policy set', (ws) =>
-    setPolicy(ws, name, opts.alias, {
+  const p = await withServices(opts, 'model policy set', (s) =>
+    s.models.setPolicy(name, opts.alias, {
       suites: opts.requireSuite,
       approvals: opts.approvals,
       separateApprover: opts.allowSelfApproval !== true,

@@ -1,12 +1,11 @@
 import type { OptionsOf } from '../table/define.js';
 import type { modelVerify } from './commands.js';
 import { CairnError } from '../../core/errors.js';
-import { verifyModel } from '../../models/registry.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 
 export async function run(ref: string, opts: OptionsOf<typeof modelVerify>): Promise<void> {
   const ctx = commandContext(opts);
-  const r = await withWorkspace(opts, 'model verify', (ws) => verifyModel(ws, ref));
+  const r = await withServices(opts, 'model verify', (s) => s.models.verify(ref));
   if (r.stateProblems.length) {
     throw new CairnError(
       'STATE_MISMATCH',

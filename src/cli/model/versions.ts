@@ -1,11 +1,10 @@
 import type { OptionsOf } from '../table/define.js';
-import type { modelVersions as modelVersionsCommand } from './commands.js';
-import { modelVersions } from '../../models/registry.js';
-import { commandContext, withWorkspace } from '../context.js';
+import type { modelVersions } from './commands.js';
+import { commandContext, withServices } from '../context.js';
 
-export async function run(name: string, opts: OptionsOf<typeof modelVersionsCommand>): Promise<void> {
+export async function run(name: string, opts: OptionsOf<typeof modelVersions>): Promise<void> {
   const ctx = commandContext(opts);
-  const versions = await withWorkspace(opts, 'model versions', (ws) => modelVersions(ws, name));
+  const versions = await withServices(opts, 'model versions', (s) => s.models.versions(name));
   ctx.out.result({ versions });
   for (const v of versions)
     ctx.out.say(

@@ -2,7 +2,7 @@ import type { OptionsOf } from '../table/define.js';
 import type { releaseVerify } from './commands.js';
 import { readFileSync } from 'node:fs';
 import { CairnError } from '../../core/errors.js';
-import { verifyReleaseBundle } from '../../models/releases.js';
+import { verifyReleaseBundle } from '../../models/index.js';
 import { commandContext } from '../context.js';
 
 /**

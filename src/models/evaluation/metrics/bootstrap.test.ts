@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CairnError } from '../../core/errors.js';
+import { CairnError } from '../../../core/errors.js';
 import {
   bootstrapCI,
   bootstrapCIs,

@@ -7,7 +7,7 @@
  * a silently missing slice. Groups are listed in a fixed order (by the text of each column in
  * turn, null first, then by code unit), whatever the row order.
  */
-import { CairnError } from '../../core/errors.js';
+import { CairnError } from '../../../core/errors.js';
 import { closestName } from './suggest.js';
 
 export type SliceValue = string | number | boolean | null;

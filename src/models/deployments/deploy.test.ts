@@ -9,8 +9,11 @@ import { useTempDirs } from '../../test-support/temp.js';
 import { newWorkspace, writeTree } from '../../test-support/workspace.js';
 import { history, setPolicy } from '../aliases.js';
 import { registerModel, resolveModel } from '../registry.js';
-import { deployModel, flushOutbox, listDeployments } from './deploy.js';
+import { deployModel } from './deploy.js';
+import { flushOutbox } from './flush.js';
+import { listDeployments } from './views.js';
 import { signBody } from './outbox.js';
+import { deploymentDeps } from '../../app/deploy-config.js';
 
 const SECRET = 'correct horse battery staple';
 
@@ -106,7 +109,7 @@ describe('deployments', () => {
       },
     });
     const v1 = (await resolveModel(ws, 'spam@v1')).version;
-    const d1 = await deployModel(ws, 'spam@v1', 'production', { env });
+    const d1 = await deployModel(deploymentDeps(ws), 'spam@v1', 'production', { env });
     expect(d1).toMatchObject({
       status: 'succeeded',
       version: 'spam@v1',
@@ -127,7 +130,7 @@ describe('deployments', () => {
     expect(statSync(cached).mode & 0o222).toBe(0);
     expect((await resolveModel(ws, 'spam@production')).ref).toBe('spam@v1');
 
-    const d2 = await deployModel(ws, 'spam@v2', 'production', { env });
+    const d2 = await deployModel(deploymentDeps(ws), 'spam@v2', 'production', { env });
     expect(d2).toMatchObject({ status: 'succeeded', version: 'spam@v2', previous: 'spam@v1' });
     expect(readFileSync(join(root, 'served.txt'), 'utf8')).toBe('weights-two');
     expect((await resolveModel(ws, 'spam@production')).ref).toBe('spam@v2');
@@ -181,8 +184,8 @@ describe('deployments', () => {
         onFailure: 'keep',
       },
     });
-    await deployModel(ws, 'spam@v1', 'production', { env });
-    const d = await deployModel(ws, 'spam@v2', 'production', { env });
+    await deployModel(deploymentDeps(ws), 'spam@v1', 'production', { env });
+    const d = await deployModel(deploymentDeps(ws), 'spam@v2', 'production', { env });
     expect(d).toMatchObject({
       status: 'failed',
       previous: 'spam@v1',
@@ -206,7 +209,7 @@ describe('deployments', () => {
     const { root, ws, env } = await setup({
       staging: { hook: { command: 'trap "" TERM; sleep 60 & echo $! > "$OUT/child.pid"; wait; wait' }, timeoutS: 0.5 },
     });
-    const d = await deployModel(ws, 'spam@v1', 'staging', { env, killGraceMs: 100 });
+    const d = await deployModel(deploymentDeps(ws), 'spam@v1', 'staging', { env, killGraceMs: 100 });
     expect(d).toMatchObject({ status: 'failed', hook: { kind: 'command', timedOut: true } });
     expect(d.error).toContain('timed out');
     const pid = Number(readFileSync(join(root, 'child.pid'), 'utf8'));
@@ -228,8 +231,8 @@ describe('deployments', () => {
         onFailure: 'rollback',
       },
     });
-    await deployModel(ws, 'spam@v1', 'production', { env });
-    const d = await deployModel(ws, 'spam@v2', 'production', { env });
+    await deployModel(deploymentDeps(ws), 'spam@v1', 'production', { env });
+    const d = await deployModel(deploymentDeps(ws), 'spam@v2', 'production', { env });
     expect(d).toMatchObject({
       status: 'rolled_back',
       previous: 'spam@v1',
@@ -251,7 +254,7 @@ describe('deployments', () => {
       join(ws.cairnDir, 'deploy.json'),
       JSON.stringify({ environments: { canary: { hook: { command: 'exit 1' }, onFailure: 'rollback' } } }),
     );
-    expect(await deployModel(ws, 'spam@v2', 'canary', { env })).toMatchObject({
+    expect(await deployModel(deploymentDeps(ws), 'spam@v2', 'canary', { env })).toMatchObject({
       status: 'failed',
       error: 'the deploy hook exited with status 1; there is no previous version to roll back to',
     });
@@ -269,7 +272,7 @@ describe('deployments', () => {
       },
     });
     const v1 = (await resolveModel(ws, 'spam@v1')).version;
-    const d = await deployModel(ws, 'spam@v1', 'production', { env, retry: { baseMs: 5 } });
+    const d = await deployModel(deploymentDeps(ws), 'spam@v1', 'production', { env, retry: { baseMs: 5 } });
     expect(d).toMatchObject({
       status: 'succeeded',
       hook: { kind: 'webhook', ok: true, attempts: 3, status: 200, url: `${srv.url}/deploy` },
@@ -316,13 +319,16 @@ describe('deployments', () => {
         timeoutS: 20,
       },
     });
-    const d = await deployModel(ws, 'spam@v1', 'production', { env, retry: { baseMs: 1, attempts: 3 } });
+    const d = await deployModel(deploymentDeps(ws), 'spam@v1', 'production', {
+      env,
+      retry: { baseMs: 1, attempts: 3 },
+    });
     expect(d).toMatchObject({
       status: 'failed',
       error: 'the webhook was not delivered after 3 attempt(s) (last: HTTP 500)',
     });
     // Given up with its deployment: a flush does not send a failed deployment later.
-    expect(await flushOutbox(ws, { env })).toEqual({ flushed: [], waiting: [] });
+    expect(await flushOutbox(deploymentDeps(ws), { env })).toEqual({ flushed: [], waiting: [] });
 
     // A process that died after recording its deployment: the flush delivers it and finishes the deployment.
     const good = await webhookServer(0);
@@ -363,7 +369,7 @@ describe('deployments', () => {
         created_at: '2026-01-01T00:00:00.000Z',
       })
       .execute();
-    const r = await flushOutbox(ws, { env });
+    const r = await flushOutbox(deploymentDeps(ws), { env });
     expect(r.flushed).toEqual([
       {
         delivery: 'o1',
@@ -423,13 +429,13 @@ describe('deployments', () => {
         created_at: '2026-01-01T00:00:00.000Z',
       })
       .execute();
-    const once = await flushOutbox(ws, { env, retry: { baseMs: 60_000, giveUpAfter: 2 } });
+    const once = await flushOutbox(deploymentDeps(ws), { env, retry: { baseMs: 60_000, giveUpAfter: 2 } });
     expect(once.flushed).toMatchObject([
       { delivery: 'o2', delivered: false, gaveUp: false, attempts: 1, error: 'HTTP 500', deploymentStatus: 'pending' },
     ]);
     expect(once.waiting).toEqual([]);
     // Not due yet: nothing is sent, it is listed as waiting.
-    expect(await flushOutbox(ws, { env })).toEqual({
+    expect(await flushOutbox(deploymentDeps(ws), { env })).toEqual({
       flushed: [],
       waiting: [{ delivery: 'o2', deployment: id2, nextAttemptAt: once.flushed[0]!.nextAttemptAt }],
     });
@@ -438,7 +444,7 @@ describe('deployments', () => {
       .set({ next_attempt_at: '2026-01-01T00:00:00.000Z' })
       .where('id', '=', 'o2')
       .execute();
-    const twice = await flushOutbox(ws, { env, retry: { giveUpAfter: 2 } });
+    const twice = await flushOutbox(deploymentDeps(ws), { env, retry: { giveUpAfter: 2 } });
     expect(twice.flushed).toMatchObject([
       { delivery: 'o2', delivered: false, gaveUp: true, attempts: 2, deploymentStatus: 'failed' },
     ]);
@@ -451,7 +457,7 @@ describe('deployments', () => {
     const { ws, env } = await setup({
       production: { hook, health: { url: `${srv.url}/health` }, alias: 'production', onFailure: 'rollback' },
     });
-    await deployModel(ws, 'spam@v1', 'production', { env });
+    await deployModel(deploymentDeps(ws), 'spam@v1', 'production', { env });
     writeFileSync(
       join(ws.cairnDir, 'deploy.json'),
       JSON.stringify({
@@ -466,7 +472,7 @@ describe('deployments', () => {
         },
       }),
     );
-    const d = await deployModel(ws, 'spam@v2', 'production', { env, healthPollMs: 50 });
+    const d = await deployModel(deploymentDeps(ws), 'spam@v2', 'production', { env, healthPollMs: 50 });
     expect(d).toMatchObject({
       status: 'rolled_back',
       previous: 'spam@v1',
@@ -517,7 +523,7 @@ describe('deployments', () => {
         previous_version_id: null,
       })
       .execute();
-    await expect(deployModel(ws, 'spam@v2', 'staging', { env })).rejects.toMatchObject({
+    await expect(deployModel(deploymentDeps(ws), 'spam@v2', 'staging', { env })).rejects.toMatchObject({
       code: 'LOCKED',
       data: { deployment: 'running' },
     });
@@ -528,7 +534,7 @@ describe('deployments', () => {
       .set({ started_at: '2026-01-01T00:00:00.000Z' })
       .where('id', '=', 'running')
       .execute();
-    expect((await deployModel(ws, 'spam@v2', 'staging', { env })).status).toBe('succeeded');
+    expect((await deployModel(deploymentDeps(ws), 'spam@v2', 'staging', { env })).status).toBe('succeeded');
   });
 
   it('refuses a deployment whose alias policy is not met before running anything', async () => {
@@ -536,7 +542,7 @@ describe('deployments', () => {
       production: { hook: { command: 'touch "$OUT/ran"' }, alias: 'production' },
     });
     await setPolicy(ws, 'spam', 'production', { suites: ['acceptance'], approvals: 1, separateApprover: true });
-    await expect(deployModel(ws, 'spam@v1', 'production', { env })).rejects.toMatchObject({
+    await expect(deployModel(deploymentDeps(ws), 'spam@v1', 'production', { env })).rejects.toMatchObject({
       code: 'POLICY_UNMET',
       data: {
         env: 'production',
@@ -552,7 +558,7 @@ describe('deployments', () => {
 
   it('reads .cairn/deploy.json strictly: an unknown key is an error that names it', async () => {
     const { ws, env } = await setup({ production: { hook: { comand: 'true' } } });
-    await expect(deployModel(ws, 'spam@v1', 'production', { env })).rejects.toMatchObject({
+    await expect(deployModel(deploymentDeps(ws), 'spam@v1', 'production', { env })).rejects.toMatchObject({
       code: 'CONFIG_INVALID',
       message: expect.stringContaining('environments.production.hook.comand: unknown key "comand"'),
     });
@@ -560,12 +566,12 @@ describe('deployments', () => {
       join(ws.cairnDir, 'deploy.json'),
       JSON.stringify({ environments: { production: { hook: { command: 'true' }, onFaillure: 'keep' } } }),
     );
-    await expect(deployModel(ws, 'spam@v1', 'production', { env })).rejects.toMatchObject({
+    await expect(deployModel(deploymentDeps(ws), 'spam@v1', 'production', { env })).rejects.toMatchObject({
       code: 'CONFIG_INVALID',
       message: expect.stringContaining('environments.production.onFaillure'),
     });
     writeFileSync(join(ws.cairnDir, 'deploy.json'), JSON.stringify({ environment: {} }));
-    await expect(deployModel(ws, 'spam@v1', 'production', { env })).rejects.toMatchObject({
+    await expect(deployModel(deploymentDeps(ws), 'spam@v1', 'production', { env })).rejects.toMatchObject({
       code: 'CONFIG_INVALID',
       message: expect.stringContaining('(top level).environment'),
     });
@@ -573,7 +579,7 @@ describe('deployments', () => {
       join(ws.cairnDir, 'deploy.json'),
       JSON.stringify({ environments: { staging: { hook: { command: 'true' } } } }),
     );
-    await expect(deployModel(ws, 'spam@v1', 'production', { env })).rejects.toMatchObject({
+    await expect(deployModel(deploymentDeps(ws), 'spam@v1', 'production', { env })).rejects.toMatchObject({
       code: 'NOT_FOUND',
       hint: 'configured: staging',
     });
@@ -585,7 +591,7 @@ describe('deployments', () => {
         },
       }),
     );
-    await expect(deployModel(ws, 'spam@v1', 'staging', { env })).rejects.toMatchObject({
+    await expect(deployModel(deploymentDeps(ws), 'spam@v1', 'staging', { env })).rejects.toMatchObject({
       code: 'CONFIG_INVALID',
       message: expect.stringContaining('NO_SUCH_SECRET_VAR'),
     });

@@ -1,6 +1,6 @@
 import type { DatasetDeps } from '../../datasets/index.js';
-import { pairedBootstrapDelta } from '../evaluate/bootstrap.js';
-import { getMetric } from '../evaluate/metrics.js';
+import { pairedBootstrapDelta } from './metrics/bootstrap.js';
+import { getMetric } from './metrics/metrics.js';
 import { resolveModel } from '../registry.js';
 import { loadData, predictorFor } from './evaluate.js';
 import type { EvalSuite } from './suite.js';

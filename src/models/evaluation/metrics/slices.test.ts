@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CairnError } from '../../core/errors.js';
+import { CairnError } from '../../../core/errors.js';
 import { groupRows } from './groups.js';
 import { fairnessGaps, sliceReport } from './slices.js';
 

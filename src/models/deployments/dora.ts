@@ -1,5 +1,5 @@
 import { CairnError } from '../../core/errors.js';
-import { parseTimeBound } from '../../core/time.js';
+import { parseTimeBound, type Clock } from '../../core/time.js';
 import type { DatasetDeps } from '../../datasets/index.js';
 
 /** Where no figure can be computed from what was recorded, it is null and `reason` says why. */
@@ -58,18 +58,7 @@ export async function doraMetrics(
   deps: Pick<DatasetDeps, 'meta' | 'clock'>,
   opts: { model?: string; since?: string; until?: string } = {},
 ): Promise<DoraReport> {
-  const until = opts.until ? parseTimeBound(opts.until, deps.clock) : deps.clock.now();
-  if (!until)
-    throw new CairnError('USAGE', `--until ${JSON.stringify(opts.until)} is not an ISO time or an age like 7d`);
-  const since = parseTimeBound(opts.since ?? '30d', { now: () => until });
-  if (!since)
-    throw new CairnError('USAGE', `--since ${JSON.stringify(opts.since)} is not an ISO time or an age like 30d`);
-  if (since.getTime() >= until.getTime())
-    throw new CairnError('USAGE', `the window is empty: ${since.toISOString()} is not before ${until.toISOString()}`);
-  const from = since.toISOString();
-  const to = until.toISOString();
-  const inWindow = (t: string | null): t is string => t !== null && t >= from && t <= to;
-  const days = (until.getTime() - since.getTime()) / DAY_MS;
+  const window = doraWindow(deps.clock, opts);
   const db = deps.meta.db;
   let modelId: string | null = null;
   if (opts.model) {
@@ -96,27 +85,60 @@ export async function doraMetrics(
     ])
     .where('d.status', '!=', 'pending')
     .where('d.ended_at', 'is not', null)
-    .where('d.ended_at', '<=', to)
+    .where('d.ended_at', '<=', window.until)
     .orderBy('d.ended_at')
     .orderBy('d.started_at')
     .orderBy('d.id');
   if (modelId) q = q.where('d.model_id', '=', modelId);
-  const rows = (await q.execute()) as Array<{
-    id: string;
-    model_id: string;
-    version_id: string;
-    env: string;
-    alias: string | null;
-    status: string;
-    started_at: string;
-    ended_at: string;
-    version_created_at: string;
-  }>;
+  const rows = (await q.execute()) as FinishedDeployment[];
+  return doraReport(rows, window, opts.model ?? null);
+}
 
-  // Deployment frequency.
+/** A finished deployment, with when the version it deployed was registered. */
+export interface FinishedDeployment {
+  id: string;
+  model_id: string;
+  version_id: string;
+  env: string;
+  alias: string | null;
+  status: string;
+  started_at: string;
+  ended_at: string;
+  version_created_at: string;
+}
+
+type Window = DoraReport['window'];
+
+/** The window `--since`/`--until` name (default: the last 30 days up to now). */
+export function doraWindow(clock: Clock, opts: { since?: string; until?: string }): Window {
+  const until = opts.until ? parseTimeBound(opts.until, clock) : clock.now();
+  if (!until)
+    throw new CairnError('USAGE', `--until ${JSON.stringify(opts.until)} is not an ISO time or an age like 7d`);
+  const since = parseTimeBound(opts.since ?? '30d', { now: () => until });
+  if (!since)
+    throw new CairnError('USAGE', `--since ${JSON.stringify(opts.since)} is not an ISO time or an age like 30d`);
+  if (since.getTime() >= until.getTime())
+    throw new CairnError('USAGE', `the window is empty: ${since.toISOString()} is not before ${until.toISOString()}`);
+  return { since: since.toISOString(), until: until.toISOString(), days: (until.getTime() - since.getTime()) / DAY_MS };
+}
+
+/** The four figures from finished deployments (all history up to the window's end, ordered by end). */
+export function doraReport(rows: readonly FinishedDeployment[], window: Window, model: string | null): DoraReport {
+  const inWindow = (t: string | null): t is string => t !== null && t >= window.since && t <= window.until;
   const prodOk = rows.filter((d) => d.status === 'succeeded' && isProduction(d));
-  const shipped = prodOk.filter((d) => inWindow(d.ended_at)).length;
-  const deploymentFrequency = shipped
+  return {
+    window,
+    model,
+    production: `deployments to an environment serving the ${PRODUCTION} alias (or named ${PRODUCTION} when it serves no alias)`,
+    deploymentFrequency: deploymentFrequency(prodOk.filter((d) => inWindow(d.ended_at)).length, window.days),
+    leadTime: leadTime(prodOk, inWindow),
+    changeFailureRate: changeFailureRate(rows.filter((d) => inWindow(d.ended_at))),
+    timeToRestore: timeToRestore(rows, inWindow),
+  };
+}
+
+function deploymentFrequency(shipped: number, days: number): DoraReport['deploymentFrequency'] {
+  return shipped
     ? { deployments: shipped, perDay: shipped / days, perWeek: (shipped * 7) / days, reason: null }
     : {
         deployments: 0,
@@ -124,14 +146,19 @@ export async function doraMetrics(
         perWeek: null,
         reason: 'no successful production deployment ended in the window',
       };
+}
 
-  // Lead time: each version's first successful production deployment (over all history).
-  const first = new Map<string, (typeof rows)[number]>();
+/** Each version's first successful production deployment (over all history) that ended in the window. */
+function leadTime(
+  prodOk: readonly FinishedDeployment[],
+  inWindow: (t: string | null) => t is string,
+): DoraReport['leadTime'] {
+  const first = new Map<string, FinishedDeployment>();
   for (const d of prodOk) if (!first.has(d.version_id)) first.set(d.version_id, d);
   const leads = [...first.values()]
     .filter((d) => inWindow(d.ended_at))
     .map((d) => seconds(d.version_created_at, d.ended_at));
-  const leadTime = leads.length
+  return leads.length
     ? { versions: leads.length, medianS: median(leads), p90S: percentile(leads, 90), reason: null }
     : {
         versions: 0,
@@ -139,9 +166,10 @@ export async function doraMetrics(
         p90S: null,
         reason: 'no version had its first successful production deployment in the window',
       };
+}
 
-  // Change failure rate, over every environment.
-  const finished = rows.filter((d) => inWindow(d.ended_at));
+/** Over every environment. */
+function changeFailureRate(finished: readonly FinishedDeployment[]): DoraReport['changeFailureRate'] {
   const byEnv: Record<string, { failed: number; total: number }> = {};
   for (const d of finished) {
     const e = (byEnv[d.env] ??= { failed: 0, total: 0 });
@@ -149,14 +177,19 @@ export async function doraMetrics(
     if (isFailure(d.status)) e.failed++;
   }
   const failed = finished.filter((d) => isFailure(d.status)).length;
-  const changeFailureRate = finished.length
+  return finished.length
     ? { failed, total: finished.length, rate: failed / finished.length, byEnv, reason: null }
     : { failed: 0, total: 0, rate: null, byEnv, reason: 'no deployment finished in the window' };
+}
 
-  // Time to restore, per model and environment.
+/** Per model and environment: from the first failure of a run of failures to the next success. */
+function timeToRestore(
+  rows: readonly FinishedDeployment[],
+  inWindow: (t: string | null) => t is string,
+): DoraReport['timeToRestore'] {
   const restores: number[] = [];
   let unrestored = 0;
-  const groups = new Map<string, typeof rows>();
+  const groups = new Map<string, FinishedDeployment[]>();
   for (const d of rows) {
     const k = `${d.model_id}\u0000${d.env}`;
     const g = groups.get(k);
@@ -174,7 +207,7 @@ export async function doraMetrics(
     }
     if (down !== null && inWindow(down)) unrestored++;
   }
-  const timeToRestore = restores.length
+  return restores.length
     ? { restored: restores.length, unrestored, medianS: median(restores), reason: null }
     : {
         restored: 0,
@@ -184,14 +217,4 @@ export async function doraMetrics(
           ? 'no failure in the window has been followed by a successful deployment yet'
           : 'no deployment failed in the window',
       };
-
-  return {
-    window: { since: from, until: to, days },
-    model: opts.model ?? null,
-    production: `deployments to an environment serving the ${PRODUCTION} alias (or named ${PRODUCTION} when it serves no alias)`,
-    deploymentFrequency,
-    leadTime,
-    changeFailureRate,
-    timeToRestore,
-  };
 }

@@ -8,7 +8,7 @@
  * Where a ratio has a zero denominator (precision with no predicted positives, recall with no
  * actual positives, F1 with neither) the value is 0, scikit-learn's zero_division default.
  */
-import { CairnError } from '../../core/errors.js';
+import { CairnError } from '../../../core/errors.js';
 import { checkOptions, checkPair, type MetricInput, type MetricOptions, type NumericColumn } from './inputs.js';
 import {
   confusionCodes,

@@ -20,7 +20,7 @@
  * counted in `undefinedResamples`: the interval is then conditional on the metric existing. More
  * than a few means too few rows of a class for an interval to mean much.
  */
-import { CairnError } from '../../core/errors.js';
+import { CairnError } from '../../../core/errors.js';
 import type { MetricOptions, NumericColumn } from './inputs.js';
 import { prepareBatch } from './batch.js';
 import { resolveMetric, type MetricDefinition, type MetricRef } from './metrics.js';

@@ -4,7 +4,7 @@
  * Errors are INVALID_INPUT and name the metric, the row and the value: a bad score file should be
  * fixable from the message alone.
  */
-import { CairnError } from '../../core/errors.js';
+import { CairnError } from '../../../core/errors.js';
 
 /** Numbers per row: a Float64Array is used as is (no copy); anything else is copied into one. */
 export type NumericColumn = Float64Array | ArrayLike<number>;

@@ -7,7 +7,7 @@
  * make its gate pass. A metric that is undefined on a slice (ROC-AUC of a slice with one class)
  * fails its checks too, with the reason; the slice's value is reported as null.
  */
-import { CairnError } from '../../core/errors.js';
+import { CairnError } from '../../../core/errors.js';
 import { checkOptions, checkPair, toFloat64, type MetricOptions, type NumericColumn } from './inputs.js';
 import {
   checkColumns,

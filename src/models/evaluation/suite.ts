@@ -1,6 +1,6 @@
 import type { Node } from 'yaml';
 import { SpecReader, type ItemSpec } from '../../core/yaml-doc.js';
-import { getMetric } from '../evaluate/metrics.js';
+import { getMetric } from './metrics/metrics.js';
 
 /** An evaluation suite (docs/MODELS.md "Evaluation suites"). */
 export interface EvalSuite {

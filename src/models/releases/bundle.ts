@@ -113,43 +113,7 @@ function samePublicKey(a: KeyObject, b: KeyObject): boolean {
  * is removed.
  */
 export async function writeReleaseBundle(dir: string, opts: WriteReleaseOptions): Promise<WriteReleaseResult> {
-  if (existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).length > 0)) {
-    throw new CairnError('ALREADY_EXISTS', `${dir} is not empty`, {
-      hint: 'write the release into a new or empty directory',
-    });
-  }
-  // Everything that can be refused without touching the disk is refused first.
-  const publicKey = publicKeyFromPem(opts.publicKeyPem);
-  if (!samePublicKey(opts.privateKey, publicKey)) {
-    throw new CairnError('INVALID_INPUT', 'publicKeyPem is not the public half of privateKey');
-  }
-  const vkey = opts.verifierKey === undefined ? null : parseVerifierKey(opts.verifierKey.trim());
-  const seen = new Set<string>();
-  for (const f of opts.files) {
-    checkReleasePath(f.path, 'model file path');
-    if (seen.has(f.path)) throw new CairnError('INVALID_INPUT', `model file ${f.path} is listed twice`);
-    seen.add(f.path);
-  }
-  if (opts.files.length === 0) throw new CairnError('INVALID_INPUT', 'a release needs at least one model file');
-  const evalNames = uniqueNames(
-    opts.evaluations.map((e) => e.name),
-    'evaluation report',
-  );
-  const proofNames = uniqueNames(
-    opts.auditProofs.map((p) => p.name),
-    'audit proof',
-  );
-  // The facts are checked now, with stand-in digests, rather than after copying the model.
-  buildStatement({ ...opts.statementFacts, files: opts.files.map((f) => ({ path: f.path, sha256: '0'.repeat(64) })) });
-  const trustedForProofs: NoteVerifier | undefined = vkey
-    ? { name: vkey.name, keyId: vkey.keyId, publicKey: vkey.publicKey }
-    : undefined;
-  opts.auditProofs.forEach((p, i) => {
-    const r = checkProofFile(p.text, trustedForProofs);
-    if (!r.ok)
-      throw new CairnError('CHECK_FAILED', `audit proof ${proofNames[i]} does not verify: ${r.problems.join('; ')}`);
-  });
-
+  const { publicKey, vkey, evalNames, proofNames } = checkReleaseInputs(dir, opts);
   const created = !existsSync(dir);
   mkdirSync(dir, { recursive: true });
   try {
@@ -161,28 +125,7 @@ export async function writeReleaseBundle(dir: string, opts: WriteReleaseOptions)
       const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
       listed.push({ path: rel, sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length });
     };
-
-    const modelFiles: Array<{ path: string; sha256: string }> = [];
-    for (const f of opts.files) {
-      const rel = `${MODEL_DIR}/${f.path}`;
-      const abs = join(dir, ...rel.split('/'));
-      try {
-        if (!statSync(f.absPath).isFile()) throw new CairnError('INVALID_INPUT', `${f.absPath} is not a regular file`);
-        mkdirSync(dirname(abs), { recursive: true });
-        await copyFile(f.absPath, abs, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
-      } catch (err) {
-        throw ioError(err, 'copy the model file', f.absPath);
-      }
-      const h = await hashFile(abs);
-      if (f.sha256 !== undefined && f.sha256.replace(/^sha256:/, '') !== h.sha256) {
-        throw new CairnError(
-          'CORRUPT_OBJECT',
-          `model file ${f.path} (${f.absPath}) has SHA-256 ${h.sha256}, expected ${f.sha256}`,
-        );
-      }
-      listed.push({ path: rel, ...h });
-      modelFiles.push({ path: f.path, sha256: h.sha256 });
-    }
+    const modelFiles = await copyModelFiles(dir, opts.files, listed);
     const statement = buildStatement({ ...opts.statementFacts, files: modelFiles });
 
     put(BUNDLE_FILES.cardMarkdown, opts.card.markdown);
@@ -224,6 +167,76 @@ export async function writeReleaseBundle(dir: string, opts: WriteReleaseOptions)
     else for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true });
     throw err instanceof CairnError ? err : ioError(err, 'write the release bundle into', dir);
   }
+}
+
+/** Everything that can be refused without touching the disk is refused first. */
+function checkReleaseInputs(dir: string, opts: WriteReleaseOptions) {
+  if (existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).length > 0)) {
+    throw new CairnError('ALREADY_EXISTS', `${dir} is not empty`, {
+      hint: 'write the release into a new or empty directory',
+    });
+  }
+  const publicKey = publicKeyFromPem(opts.publicKeyPem);
+  if (!samePublicKey(opts.privateKey, publicKey)) {
+    throw new CairnError('INVALID_INPUT', 'publicKeyPem is not the public half of privateKey');
+  }
+  const vkey = opts.verifierKey === undefined ? null : parseVerifierKey(opts.verifierKey.trim());
+  const seen = new Set<string>();
+  for (const f of opts.files) {
+    checkReleasePath(f.path, 'model file path');
+    if (seen.has(f.path)) throw new CairnError('INVALID_INPUT', `model file ${f.path} is listed twice`);
+    seen.add(f.path);
+  }
+  if (opts.files.length === 0) throw new CairnError('INVALID_INPUT', 'a release needs at least one model file');
+  const evalNames = uniqueNames(
+    opts.evaluations.map((e) => e.name),
+    'evaluation report',
+  );
+  const proofNames = uniqueNames(
+    opts.auditProofs.map((p) => p.name),
+    'audit proof',
+  );
+  // The facts are checked now, with stand-in digests, rather than after copying the model.
+  buildStatement({ ...opts.statementFacts, files: opts.files.map((f) => ({ path: f.path, sha256: '0'.repeat(64) })) });
+  const trustedForProofs: NoteVerifier | undefined = vkey
+    ? { name: vkey.name, keyId: vkey.keyId, publicKey: vkey.publicKey }
+    : undefined;
+  opts.auditProofs.forEach((p, i) => {
+    const r = checkProofFile(p.text, trustedForProofs);
+    if (!r.ok)
+      throw new CairnError('CHECK_FAILED', `audit proof ${proofNames[i]} does not verify: ${r.problems.join('; ')}`);
+  });
+  return { publicKey, vkey, evalNames, proofNames };
+}
+
+/** Copies the model files into the bundle and hashes each copy (what the signatures cover). */
+async function copyModelFiles(
+  dir: string,
+  files: WriteReleaseOptions['files'],
+  listed: ManifestFile[],
+): Promise<Array<{ path: string; sha256: string }>> {
+  const modelFiles: Array<{ path: string; sha256: string }> = [];
+  for (const f of files) {
+    const rel = `${MODEL_DIR}/${f.path}`;
+    const abs = join(dir, ...rel.split('/'));
+    try {
+      if (!statSync(f.absPath).isFile()) throw new CairnError('INVALID_INPUT', `${f.absPath} is not a regular file`);
+      mkdirSync(dirname(abs), { recursive: true });
+      await copyFile(f.absPath, abs, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+    } catch (err) {
+      throw ioError(err, 'copy the model file', f.absPath);
+    }
+    const h = await hashFile(abs);
+    if (f.sha256 !== undefined && f.sha256.replace(/^sha256:/, '') !== h.sha256) {
+      throw new CairnError(
+        'CORRUPT_OBJECT',
+        `model file ${f.path} (${f.absPath}) has SHA-256 ${h.sha256}, expected ${f.sha256}`,
+      );
+    }
+    listed.push({ path: rel, ...h });
+    modelFiles.push({ path: f.path, sha256: h.sha256 });
+  }
+  return modelFiles;
 }
 
 function uniqueNames(names: string[], what: string): string[] {
@@ -336,7 +349,7 @@ function readText(root: string, rel: string): string | null {
  */
 export async function verifyReleaseBundle(dir: string, opts: VerifyReleaseOptions = {}): Promise<ReleaseVerifyReport> {
   const problems: ReleaseProblem[] = [];
-  const add = (code: ReleaseProblemCode, file: string | undefined, message: string) =>
+  const add: AddProblem = (code, file, message) =>
     problems.push({ code, ...(file !== undefined ? { file } : {}), message });
 
   const manifestEntry = inspect(dir, BUNDLE_FILES.manifest);
@@ -346,8 +359,53 @@ export async function verifyReleaseBundle(dir: string, opts: VerifyReleaseOption
   const manifestRaw = readFileSync(join(dir, BUNDLE_FILES.manifest));
   const { manifest, rejected } = parseManifest(manifestRaw.toString('utf8'));
   for (const r of rejected) add(releasePathProblem(r.path) ? 'path-unsafe' : 'manifest-invalid', r.path, r.message);
+  const { key, keyTrusted } = signingKey(dir, opts, add);
+  // manifest.dsse.json must sign exactly the bytes of manifest.json.
+  const openEnvelope = envelopeOpener(dir, key, add);
+  const signedManifest = openEnvelope(BUNDLE_FILES.manifestSignature, MANIFEST_PAYLOAD_TYPE);
+  if (signedManifest && !signedManifest.equals(manifestRaw)) {
+    add(
+      'signature-invalid',
+      BUNDLE_FILES.manifestSignature,
+      'manifest.dsse.json signs other bytes than manifest.json (was the manifest edited?)',
+    );
+  }
+  const { filesChecked, listed, modelFiles } = await checkListedFiles(dir, manifest, rejected, add);
 
-  // The key: the caller's, else the bundle's own.
+  // The provenance: signed, an in-toto statement, subjects = the model files of the manifest.
+  let statement: Statement | null = null;
+  const payload = openEnvelope(BUNDLE_FILES.provenance, IN_TOTO_PAYLOAD_TYPE);
+  if (payload) {
+    try {
+      statement = parseStatement(payload);
+    } catch (err) {
+      add('statement-invalid', BUNDLE_FILES.provenance, (err as Error).message);
+    }
+  }
+  if (statement) checkSubjects(statement, modelFiles, add);
+  const { proofsChecked, proofsKeyTrusted } = checkProofs(dir, manifest, listed, opts, { key, keyTrusted }, add);
+
+  return {
+    ok: problems.length === 0,
+    problems,
+    model: manifest.model,
+    keyid: key ? keyIdOf(key) : null,
+    keyTrusted,
+    proofsKeyTrusted,
+    filesChecked,
+    proofsChecked,
+    statement,
+  };
+}
+
+type AddProblem = (code: ReleaseProblemCode, file: string | undefined, message: string) => void;
+
+/** The key signatures are checked with: the caller's, else the bundle's own. */
+function signingKey(
+  dir: string,
+  opts: VerifyReleaseOptions,
+  add: AddProblem,
+): { key: KeyObject | null; keyTrusted: boolean } {
   let key: KeyObject | null = null;
   let keyTrusted = false;
   let bundleKey: KeyObject | null = null;
@@ -371,8 +429,12 @@ export async function verifyReleaseBundle(dir: string, opts: VerifyReleaseOption
   }
   if (pemText === null) add('file-missing', BUNDLE_FILES.publicKey, 'public-key.pem is missing');
 
-  // manifest.dsse.json must sign exactly the bytes of manifest.json.
-  const openEnvelope = (file: string, type: string): Buffer | null => {
+  return { key, keyTrusted };
+}
+
+/** Opens a DSSE file of the bundle with `key`: its payload, or null (the problem added). */
+function envelopeOpener(dir: string, key: KeyObject | null, add: AddProblem) {
+  return (file: string, type: string): Buffer | null => {
     const text = readText(dir, file);
     if (text === null) {
       add('file-missing', file, `${file} is missing`);
@@ -391,16 +453,15 @@ export async function verifyReleaseBundle(dir: string, opts: VerifyReleaseOption
     }
     return null;
   };
-  const signedManifest = openEnvelope(BUNDLE_FILES.manifestSignature, MANIFEST_PAYLOAD_TYPE);
-  if (signedManifest && !signedManifest.equals(manifestRaw)) {
-    add(
-      'signature-invalid',
-      BUNDLE_FILES.manifestSignature,
-      'manifest.dsse.json signs other bytes than manifest.json (was the manifest edited?)',
-    );
-  }
+}
 
-  // Every listed file, by size then digest.
+/** Every listed file, by size then digest; files not listed; files the manifest must list. */
+async function checkListedFiles(
+  dir: string,
+  manifest: ReleaseManifest,
+  rejected: Array<{ path: string }>,
+  add: AddProblem,
+): Promise<{ filesChecked: number; listed: Set<string>; modelFiles: ManifestFile[] }> {
   let filesChecked = 0;
   for (const f of manifest.files) {
     const e = inspect(dir, f.path);
@@ -430,50 +491,49 @@ export async function verifyReleaseBundle(dir: string, opts: VerifyReleaseOption
   const modelFiles = manifest.files.filter((f) => f.path.startsWith(`${MODEL_DIR}/`));
   if (modelFiles.length === 0) add('manifest-invalid', undefined, 'the manifest lists no model files');
 
-  // The provenance: signed, an in-toto statement, subjects = the model files of the manifest.
-  let statement: Statement | null = null;
-  const payload = openEnvelope(BUNDLE_FILES.provenance, IN_TOTO_PAYLOAD_TYPE);
-  if (payload) {
-    try {
-      statement = parseStatement(payload);
-    } catch (err) {
-      add('statement-invalid', BUNDLE_FILES.provenance, (err as Error).message);
-    }
-  }
-  if (statement) {
-    const subjects = new Map<string, string>();
-    for (const s of statement.subject) {
-      if (subjects.has(s.name))
-        add('statement-invalid', BUNDLE_FILES.provenance, `the statement names subject ${s.name} twice`);
-      subjects.set(s.name, s.digest.sha256);
-    }
-    const inManifest = new Map(modelFiles.map((f) => [f.path.slice(MODEL_DIR.length + 1), f.sha256]));
-    for (const [name, digest] of subjects) {
-      const m = inManifest.get(name);
-      if (m === undefined)
-        add(
-          'subject-mismatch',
-          `${MODEL_DIR}/${name}`,
-          `the signed statement names ${name}, which the manifest does not list under ${MODEL_DIR}/`,
-        );
-      else if (m !== digest)
-        add(
-          'subject-mismatch',
-          `${MODEL_DIR}/${name}`,
-          `the signed statement gives ${name} SHA-256 ${digest}, the manifest ${m}`,
-        );
-    }
-    for (const name of inManifest.keys()) {
-      if (!subjects.has(name))
-        add(
-          'subject-mismatch',
-          `${MODEL_DIR}/${name}`,
-          `${MODEL_DIR}/${name} is not a subject of the signed statement`,
-        );
-    }
-  }
+  return { filesChecked, listed, modelFiles };
+}
 
-  // Audit proofs.
+/** The statement's subjects must be exactly the model files of the manifest, with their digests. */
+function checkSubjects(statement: Statement, modelFiles: ManifestFile[], add: AddProblem): void {
+  const subjects = new Map<string, string>();
+  for (const s of statement.subject) {
+    if (subjects.has(s.name))
+      add('statement-invalid', BUNDLE_FILES.provenance, `the statement names subject ${s.name} twice`);
+    subjects.set(s.name, s.digest.sha256);
+  }
+  const inManifest = new Map(modelFiles.map((f) => [f.path.slice(MODEL_DIR.length + 1), f.sha256]));
+  for (const [name, digest] of subjects) {
+    const m = inManifest.get(name);
+    if (m === undefined)
+      add(
+        'subject-mismatch',
+        `${MODEL_DIR}/${name}`,
+        `the signed statement names ${name}, which the manifest does not list under ${MODEL_DIR}/`,
+      );
+    else if (m !== digest)
+      add(
+        'subject-mismatch',
+        `${MODEL_DIR}/${name}`,
+        `the signed statement gives ${name} SHA-256 ${digest}, the manifest ${m}`,
+      );
+  }
+  for (const name of inManifest.keys()) {
+    if (!subjects.has(name))
+      add('subject-mismatch', `${MODEL_DIR}/${name}`, `${MODEL_DIR}/${name} is not a subject of the signed statement`);
+  }
+}
+
+/** Every audit proof, with the trusted audit key, else the bundle's own (trusted only if its signer is). */
+function checkProofs(
+  dir: string,
+  manifest: ReleaseManifest,
+  listed: Set<string>,
+  opts: VerifyReleaseOptions,
+  signer: { key: KeyObject | null; keyTrusted: boolean },
+  add: AddProblem,
+): { proofsChecked: number; proofsKeyTrusted: boolean } {
+  const { key, keyTrusted } = signer;
   let proofsKey: NoteVerifier | undefined;
   let proofsKeyTrusted = false;
   const vkeyText = listed.has(BUNDLE_FILES.verifierKey) ? readText(dir, BUNDLE_FILES.verifierKey) : null;
@@ -516,15 +576,5 @@ export async function verifyReleaseBundle(dir: string, opts: VerifyReleaseOption
     }
   }
 
-  return {
-    ok: problems.length === 0,
-    problems,
-    model: manifest.model,
-    keyid: key ? keyIdOf(key) : null,
-    keyTrusted,
-    proofsKeyTrusted,
-    filesChecked,
-    proofsChecked,
-    statement,
-  };
+  return { proofsChecked, proofsKeyTrusted };
 }

@@ -1,5 +1,3 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { CairnError } from '../../core/errors.js';
 import { checkAlias } from '../aliases.js';
 
@@ -35,25 +33,9 @@ export function checkEnvName(env: string): string {
   return env;
 }
 
-/** `.cairn/deploy.json`, validated; null when the workspace has none. */
-export function loadDeployConfig(cairnDir: string): DeployConfig | null {
-  const path = join(cairnDir, DEPLOY_CONFIG);
-  if (!existsSync(path)) return null;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new CairnError('CONFIG_INVALID', `cannot read .cairn/${DEPLOY_CONFIG}: ${(err as Error).message}`, {
-      hint: 'fix .cairn/deploy.json (see docs/DEPLOY.md)',
-    });
-  }
-  return parseDeployConfig(raw);
-}
-
-/** The environment named `env`; NOT_FOUND (listing the configured ones) otherwise. */
-export function envConfig(cairnDir: string, env: string): EnvConfig {
+/** The environment named `env` of the workspace's deploy.json (null: it has none); NOT_FOUND (listing the configured ones) otherwise. */
+export function envConfig(cfg: DeployConfig | null, env: string): EnvConfig {
   checkEnvName(env);
-  const cfg = loadDeployConfig(cairnDir);
   if (!cfg)
     throw new CairnError('NOT_FOUND', `no environments are configured (.cairn/${DEPLOY_CONFIG} does not exist)`, {
       hint: 'describe your environments in .cairn/deploy.json (see docs/DEPLOY.md)',

@@ -1,6 +1,5 @@
 import { createHmac } from 'node:crypto';
 import type { Selectable } from 'kysely';
-import { CLIENT_VERSION } from '../../app/version.js';
 import { isoUtc, type Clock } from '../../core/time.js';
 import type { DatasetDeps } from '../../datasets/index.js';
 import type { OutboxTable } from '../../meta/schema.js';
@@ -76,7 +75,7 @@ export interface AttemptResult {
 
 /** POSTs the row's body once with its signature and records the attempt (count, error). */
 export async function attempt(
-  deps: Pick<DatasetDeps, 'meta'> & { clock: Clock },
+  deps: Pick<DatasetDeps, 'meta'> & { clock: Clock; userAgent: string },
   row: OutboxRow,
   timeoutMs: number,
   opts: { markDelivered: boolean },
@@ -88,7 +87,7 @@ export async function attempt(
       'x-cairn-signature': row.signature,
       'x-cairn-deployment': row.deployment_id,
       'x-cairn-delivery': row.id,
-      'user-agent': `cairn/${CLIENT_VERSION}`,
+      'user-agent': deps.userAgent,
     },
     body: row.body,
     timeoutMs,
@@ -122,7 +121,7 @@ export async function schedule(deps: Pick<DatasetDeps, 'meta'>, row: OutboxRow, 
  * process (next_attempt_at = `leaseUntil`) in between, so `outbox flush` leaves it alone.
  */
 export async function deliverNow(
-  deps: Pick<DatasetDeps, 'meta'> & { clock: Clock },
+  deps: Pick<DatasetDeps, 'meta'> & { clock: Clock; userAgent: string },
   row: OutboxRow,
   opts: { deadline: number; leaseUntil: string; retry: RetryPolicy; markDelivered: boolean },
 ): Promise<AttemptResult & { claimed: boolean }> {

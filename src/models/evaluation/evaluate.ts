@@ -8,24 +8,18 @@ import { isoUtc } from '../../core/time.js';
 import type { DatasetDeps } from '../../datasets/index.js';
 import { resolveVersion } from '../../datasets/index.js';
 import { addEdges } from '../../meta/repos/lineage.js';
-import { readTable } from '../../sdk/table.js';
+import { readTable } from '../../sdk/index.js';
 import { materializeShared } from '../../datasets/index.js';
-import { pairedBootstrapDelta, nonRegression } from '../evaluate/bootstrap.js';
-import { getMetric } from '../evaluate/metrics.js';
-import { fairnessGaps, sliceReport } from '../evaluate/slices.js';
+import { pairedBootstrapDelta } from './metrics/bootstrap.js';
+import { getMetric } from './metrics/metrics.js';
+import { fairnessGaps, sliceReport } from './metrics/slices.js';
 import { resolveModel, type ModelVersionRow } from '../registry.js';
 import { commandPredictor, onnxPredictor, type Predictor } from './predict.js';
 import { readSpecFile } from '../../core/yaml-doc.js';
 import { parseEvalSuite, type EvalCheck, type EvalSuite } from './suite.js';
+import { judge, type CheckOutcome, type Evidence } from './judge.js';
 
-export interface CheckOutcome {
-  name: string;
-  kind: EvalCheck['kind'];
-  line: number;
-  passed: boolean;
-  message: string;
-  evidence: Record<string, unknown>;
-}
+export type { CheckOutcome };
 
 export interface EvaluationReport {
   format: 'cairn.evaluation/v1';
@@ -212,7 +206,23 @@ export function readEvalSuite(path: string): { suite: EvalSuite; text: string } 
   return { suite: parseEvalSuite(text, basename(path)), text };
 }
 
-/** Loads the data, runs the predictor and every check; `suiteDigest` and `durationMs` are filled in by the caller. */
+/** What measuring a check needs: the data, the candidate's predictions and predictor, and its champions. */
+interface Bench {
+  deps: DatasetDeps;
+  m: Awaited<ReturnType<typeof resolveModel>>;
+  data: Loaded;
+  scores: Float64Array;
+  predictor: Predictor;
+  /** Seconds the batch prediction over every row took. */
+  batchS: number;
+  dir: string;
+  champion(against: string): Promise<{ ref: string; scores: Float64Array; version: ModelVersionRow } | null>;
+}
+
+/**
+ * Loads the data, runs the predictor, measures every check and has `judge` give the verdict;
+ * `suiteDigest` and `durationMs` are filled in by the caller.
+ */
 async function runChecks(
   deps: DatasetDeps,
   m: Awaited<ReturnType<typeof resolveModel>>,
@@ -230,12 +240,38 @@ async function runChecks(
     throw err;
   }
   const batchS = (performance.now() - t0) / 1000;
-  const metrics: Record<string, number> = {};
-  const checks: CheckOutcome[] = [];
-  const out = (c: EvalCheck, passed: boolean, message: string, evidence: Record<string, unknown> = {}) =>
-    checks.push({ name: c.name, kind: c.kind, line: c.line, passed, message, evidence });
+  const bench: Bench = { deps, m, data, scores, predictor, batchS, dir, champion: championsOf(deps, m, suite, data) };
+  const evidence: Evidence[] = [];
+  for (const c of suite.checks) {
+    try {
+      evidence.push(await measure(c, bench));
+    } catch (err) {
+      evidence.push({ kind: 'error', message: (err as Error).message });
+    }
+  }
+  await predictor.close();
+  const verdict = judge(evidence, suite);
+  const report: EvaluationReport = {
+    format: 'cairn.evaluation/v1',
+    model: m.ref,
+    digest: formatDigest(m.version.digest),
+    suite: suite.name,
+    suiteDigest: '',
+    data: dataRef,
+    rows: data.rows,
+    passed: verdict.passed,
+    checks: verdict.checks,
+    metrics: verdict.metrics,
+    at: isoUtc(deps.clock.now()),
+    durationMs: 0,
+  };
+  return { report, dataVersionId };
+}
+
+/** The versions checks compare with (`against`), each predicted once; null when there is none. */
+function championsOf(deps: DatasetDeps, m: Bench['m'], suite: EvalSuite, data: Loaded): Bench['champion'] {
   const champions = new Map<string, { ref: string; scores: Float64Array; version: ModelVersionRow } | null>();
-  const champion = async (against: string) => {
+  return async (against) => {
     if (!champions.has(against)) {
       try {
         const c = await resolveModel(deps, against.includes('@') ? against : `${m.model.name}@${against}`);
@@ -253,217 +289,105 @@ async function runChecks(
     }
     return champions.get(against)!;
   };
-  for (const c of suite.checks) {
-    try {
-      switch (c.kind) {
-        case 'metric': {
-          const v = getMetric(c.metric).compute(data.y, scores);
-          metrics[c.metric] = v;
-          const ok = Number.isFinite(v) && (c.min === undefined || v >= c.min) && (c.max === undefined || v <= c.max);
-          out(
-            c,
-            ok,
-            `${c.metric} = ${v.toFixed(4)}${c.min !== undefined ? `, at least ${c.min}` : ''}${c.max !== undefined ? `, at most ${c.max}` : ''}`,
-            { value: v, min: c.min ?? null, max: c.max ?? null },
-          );
-          break;
-        }
-        case 'non_regression': {
-          const ch = await champion(c.against);
-          if (!ch) {
-            out(c, false, `there is no ${c.against} to compare with (a missing champion fails the gate)`);
-            break;
-          }
-          const d = pairedBootstrapDelta(c.metric, data.y, scores, ch.scores, {
-            resamples: c.resamples,
-            confidence: c.confidence,
-            seed: c.seed,
-          });
-          const g = nonRegression({ delta: d.delta, margin: c.margin, higherIsBetter: d.higherIsBetter });
-          out(
-            c,
-            g.pass,
-            `${c.metric}: candidate − ${ch.ref} = ${d.delta.value.toFixed(4)} [${d.delta.lo.toFixed(4)}, ${d.delta.hi.toFixed(4)}] (${Math.round(c.confidence * 100)} % CI, ${c.resamples} paired resamples); rule: ${g.rule}`,
-            {
-              champion: ch.ref,
-              delta: d.delta,
-              candidate: d.candidate,
-              champion_value: d.champion,
-              margin: c.margin,
-              rule: g.rule,
-            },
-          );
-          break;
-        }
-        case 'slice': {
-          const required = c.slices.map((s) => ({ [c.by[0]!]: s }));
-          const rep = sliceReport({
-            y: data.y,
-            p: scores,
-            columns: data.columns,
-            by: c.by,
-            checks: [
-              {
-                metric: c.metric,
-                ...(c.min !== undefined ? { min: c.min } : {}),
-                ...(c.max !== undefined ? { max: c.max } : {}),
-              },
-            ],
-            ...(c.by.length === 1 && required.length ? { required } : {}),
-          });
-          out(c, rep.pass, rep.pass ? `${rep.slices.length} slice(s) within bounds` : rep.failures.join('; '), {
-            slices: rep.slices.map((s) => ({
-              name: s.name,
-              rows: s.rows,
-              missing: s.missing,
-              value: s.checks[0]?.value ?? null,
-              pass: s.pass,
-            })),
-          });
-          break;
-        }
-        case 'fairness': {
-          const g = fairnessGaps({ y: data.y, p: scores, columns: data.columns, by: [c.by] });
-          const gap = c.measure === 'demographic_parity' ? g.demographicParity : g.equalOpportunity;
-          const value = gap.difference;
-          out(
-            c,
-            value !== null && value <= c.max,
-            `${c.measure} gap by ${c.by} = ${value === null ? 'n/a' : value.toFixed(4)}, at most ${c.max}`,
-            { gap },
-          );
-          break;
-        }
-        case 'latency': {
-          const one = new Float32Array(data.cols);
-          const times: number[] = [];
-          const sample = Math.min(200, data.rows);
-          for (let i = 0; i < sample; i++) {
-            one.set(data.x.subarray(i * data.cols, (i + 1) * data.cols));
-            const s = performance.now();
-            await predictor.predict(one, 1, data.cols);
-            times.push(performance.now() - s);
-          }
-          times.sort((a, b) => a - b);
-          const p50 = percentile(times, 0.5);
-          const p95 = percentile(times, 0.95);
-          const rps = data.rows / batchS;
-          const ok =
-            (c.p50Ms === undefined || p50 <= c.p50Ms) &&
-            (c.p95Ms === undefined || p95 <= c.p95Ms) &&
-            (c.minRowsPerS === undefined || rps >= c.minRowsPerS);
-          out(
-            c,
-            ok,
-            `single-row latency p50 ${p50.toFixed(2)} ms, p95 ${p95.toFixed(2)} ms over ${sample} rows; batch throughput ${Math.round(rps)} rows/s`,
-            {
-              p50Ms: p50,
-              p95Ms: p95,
-              rowsPerS: rps,
-              budget: { p50Ms: c.p50Ms ?? null, p95Ms: c.p95Ms ?? null, minRowsPerS: c.minRowsPerS ?? null },
-            },
-          );
-          break;
-        }
-        case 'size': {
-          const fv = await deps.meta.db
-            .selectFrom('dataset_versions')
-            .select('total_bytes')
-            .where('id', '=', m.version.files_version_id)
-            .executeTakeFirstOrThrow();
-          const size = Number(fv.total_bytes);
-          out(c, size <= c.max, `model files ${size} bytes, at most ${c.max}`, { bytes: size, max: c.max });
-          break;
-        }
-        case 'schema': {
-          const ch = await champion(c.against);
-          if (!ch) {
-            out(c, false, `there is no ${c.against} whose inputs to compare with`);
-            break;
-          }
-          const names = (v: ModelVersionRow) =>
-            v.signature
-              ? ((JSON.parse(v.signature) as { inputs: Array<{ name: string }> }).inputs ?? []).map((i) => i.name)
-              : null;
-          const want = names(ch.version);
-          const have = names(m.version);
-          const missing = want && have ? want.filter((n) => !have.includes(n)) : null;
-          out(
-            c,
-            missing !== null && missing.length === 0,
-            missing === null
-              ? 'a signature is missing (register both with --signature)'
-              : missing.length
-                ? `the candidate lacks input(s) ${missing.join(', ')} that ${ch.ref} takes`
-                : `the candidate accepts every input of ${ch.ref}`,
-            { champion: ch.ref, championInputs: want, candidateInputs: have, missing },
-          );
-          break;
-        }
-        case 'smoke': {
-          const bad: unknown[] = [];
-          for (const sc of c.cases) {
-            const got = (await predictor.predict(Float32Array.from(sc.features), 1, sc.features.length))[0]!;
-            if (!(Math.abs(got - sc.expect) <= sc.tolerance))
-              bad.push({ features: sc.features, expect: sc.expect, got, tolerance: sc.tolerance });
-          }
-          out(
-            c,
-            bad.length === 0,
-            bad.length ? `${bad.length} of ${c.cases.length} case(s) off` : `${c.cases.length} case(s) as expected`,
-            { failures: bad },
-          );
-          break;
-        }
-        case 'command': {
-          const r = spawnSync('/bin/sh', ['-c', c.run], {
-            cwd: dir,
-            env: { ...process.env, CAIRN_MODEL_DIR: dir, CAIRN_MODEL: m.ref },
-            encoding: 'utf8',
-            timeout: 600_000,
-          });
-          const failures = c.format === 'junit' ? (/failures="(\d+)"/.exec(r.stdout)?.[1] ?? null) : null;
-          const json = c.format === 'json' ? safeJson(r.stdout) : null;
-          const ok =
-            r.status === 0 &&
-            (c.format === 'junit' ? failures === '0' : (json as { passed?: boolean } | null)?.passed !== false);
-          out(c, ok, `exit ${r.status}${failures !== null ? `, ${failures} JUnit failure(s)` : ''}`, {
-            exit: r.status,
-            stdout: r.stdout.slice(-2000),
-            stderr: r.stderr.slice(-2000),
-          });
-          break;
-        }
-      }
-    } catch (err) {
-      out(c, false, `the check could not run: ${(err as Error).message}`);
-    }
-  }
-  await predictor.close();
-  const passed = checks.every((c) => c.passed);
-  const report: EvaluationReport = {
-    format: 'cairn.evaluation/v1',
-    model: m.ref,
-    digest: formatDigest(m.version.digest),
-    suite: suite.name,
-    suiteDigest: '',
-    data: dataRef,
-    rows: data.rows,
-    passed,
-    checks,
-    metrics,
-    at: isoUtc(deps.clock.now()),
-    durationMs: 0,
-  };
-  return { report, dataVersionId };
 }
 
-function safeJson(s: string): unknown {
-  try {
-    return JSON.parse(s);
-  } catch {
-    return null;
+/** Measures one check (no verdict: that is `judge`'s). */
+async function measure(c: EvalCheck, b: Bench): Promise<Evidence> {
+  const { data, scores } = b;
+  switch (c.kind) {
+    case 'metric':
+      return { kind: 'metric', value: getMetric(c.metric).compute(data.y, scores) };
+    case 'non_regression': {
+      const ch = await b.champion(c.against);
+      if (!ch) return { kind: 'non_regression', champion: null };
+      const delta = pairedBootstrapDelta(c.metric, data.y, scores, ch.scores, {
+        resamples: c.resamples,
+        confidence: c.confidence,
+        seed: c.seed,
+      });
+      return { kind: 'non_regression', champion: ch.ref, delta };
+    }
+    case 'slice': {
+      const required = c.slices.map((s) => ({ [c.by[0]!]: s }));
+      const bounds = { ...(c.min !== undefined ? { min: c.min } : {}), ...(c.max !== undefined ? { max: c.max } : {}) };
+      const report = sliceReport({
+        y: data.y,
+        p: scores,
+        columns: data.columns,
+        by: c.by,
+        checks: [{ metric: c.metric, ...bounds }],
+        ...(c.by.length === 1 && required.length ? { required } : {}),
+      });
+      return { kind: 'slice', report };
+    }
+    case 'fairness': {
+      const g = fairnessGaps({ y: data.y, p: scores, columns: data.columns, by: [c.by] });
+      return { kind: 'fairness', gap: c.measure === 'demographic_parity' ? g.demographicParity : g.equalOpportunity };
+    }
+    case 'latency':
+      return measureLatency(b);
+    case 'size': {
+      const fv = await b.deps.meta.db
+        .selectFrom('dataset_versions')
+        .select('total_bytes')
+        .where('id', '=', b.m.version.files_version_id)
+        .executeTakeFirstOrThrow();
+      return { kind: 'size', bytes: Number(fv.total_bytes) };
+    }
+    case 'schema': {
+      const ch = await b.champion(c.against);
+      if (!ch) return { kind: 'schema', champion: null };
+      return {
+        kind: 'schema',
+        champion: ch.ref,
+        championInputs: inputNames(ch.version),
+        candidateInputs: inputNames(b.m.version),
+      };
+    }
+    case 'smoke': {
+      const got: number[] = [];
+      for (const sc of c.cases)
+        got.push((await b.predictor.predict(Float32Array.from(sc.features), 1, sc.features.length))[0]!);
+      return { kind: 'smoke', got };
+    }
+    case 'command': {
+      const r = spawnSync('/bin/sh', ['-c', c.run], {
+        cwd: b.dir,
+        env: { ...process.env, CAIRN_MODEL_DIR: b.dir, CAIRN_MODEL: b.m.ref },
+        encoding: 'utf8',
+        timeout: 600_000,
+      });
+      return { kind: 'command', exit: r.status, stdout: r.stdout, stderr: r.stderr };
+    }
   }
+}
+
+/** Single-row latency over up to 200 rows, and the batch throughput already measured. */
+async function measureLatency(b: Bench): Promise<Evidence> {
+  const { data } = b;
+  const one = new Float32Array(data.cols);
+  const times: number[] = [];
+  const sample = Math.min(200, data.rows);
+  for (let i = 0; i < sample; i++) {
+    one.set(data.x.subarray(i * data.cols, (i + 1) * data.cols));
+    const s = performance.now();
+    await b.predictor.predict(one, 1, data.cols);
+    times.push(performance.now() - s);
+  }
+  times.sort((a, b) => a - b);
+  return {
+    kind: 'latency',
+    p50Ms: percentile(times, 0.5),
+    p95Ms: percentile(times, 0.95),
+    rowsPerS: data.rows / b.batchS,
+    sample,
+  };
+}
+
+function inputNames(v: ModelVersionRow): string[] | null {
+  return v.signature
+    ? ((JSON.parse(v.signature) as { inputs: Array<{ name: string }> }).inputs ?? []).map((i) => i.name)
+    : null;
 }
 
 export function evaluationJUnit(r: EvaluationReport): string {
@@ -473,8 +397,15 @@ export function evaluationJUnit(r: EvaluationReport): string {
     (c) =>
       `    <testcase classname="${esc(r.suite)}" name="${esc(c.name)}">${c.passed ? '' : `<failure message="${esc(c.message)}"/>`}</testcase>`,
   );
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n  <testsuite name="${esc(`${r.model} ${r.suite}`)}" tests="${r.checks.length}" failures="${r.checks.filter((c) => !c.passed).length}">\n${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`;
+  const failures = r.checks.filter((c) => !c.passed).length;
+  const suite = `<testsuite name="${esc(`${r.model} ${r.suite}`)}" tests="${r.checks.length}" failures="${failures}">`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n  ${suite}\n${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`;
 }
+
+const REPORT_STYLE = [
+  '<style>body{font:14px system-ui;margin:2em}td{padding:4px 8px;border-bottom:1px solid #ddd}',
+  '.bad td:first-child{color:#b00;font-weight:bold}.ok td:first-child{color:#070}</style>',
+].join('');
 
 export function evaluationHtml(r: EvaluationReport): string {
   const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -484,5 +415,11 @@ export function evaluationHtml(r: EvaluationReport): string {
         `<tr class="${c.passed ? 'ok' : 'bad'}"><td>${c.passed ? 'passed' : 'FAILED'}</td><td>${esc(c.name)}</td><td>${esc(c.message)}</td></tr>`,
     )
     .join('\n');
-  return `<!doctype html><meta charset="utf-8"><title>${esc(r.model)} — ${esc(r.suite)}</title><style>body{font:14px system-ui;margin:2em}td{padding:4px 8px;border-bottom:1px solid #ddd}.bad td:first-child{color:#b00;font-weight:bold}.ok td:first-child{color:#070}</style><h1>${esc(r.model)}: ${r.passed ? 'passed' : 'FAILED'}</h1><p>Suite ${esc(r.suite)} (${r.suiteDigest}) on ${esc(r.data)}, ${r.rows} rows, ${r.at}</p><table>${rows}</table>\n`;
+  return [
+    `<!doctype html><meta charset="utf-8"><title>${esc(r.model)} — ${esc(r.suite)}</title>`,
+    REPORT_STYLE,
+    `<h1>${esc(r.model)}: ${r.passed ? 'passed' : 'FAILED'}</h1>`,
+    `<p>Suite ${esc(r.suite)} (${r.suiteDigest}) on ${esc(r.data)}, ${r.rows} rows, ${r.at}</p>`,
+    `<table>${rows}</table>\n`,
+  ].join('');
 }

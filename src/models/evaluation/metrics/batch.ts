@@ -4,7 +4,7 @@
  * computed once per counts instead of once per metric. In a 1,000-resample bootstrap over
  * 100,000 rows each saved pass is 10^8 row visits.
  */
-import { CairnError } from '../../core/errors.js';
+import { CairnError } from '../../../core/errors.js';
 import { checkOptions, checkPair, type MetricOptions, type NumericColumn } from './inputs.js';
 import { confusionCodes, confusionTotals, ones, type PreparedMetric } from './kernels.js';
 import type { MetricDefinition } from './metrics.js';

@@ -1,18 +1,19 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Workspace } from '../app/workspace.js';
-import { prepareRun, submitRun, waitRun } from '../test-support/runs.js';
-import { addVersion } from '../datasets/add.js';
-import { useTempDirs } from '../test-support/temp.js';
-import { newWorkspace, writeTree } from '../test-support/workspace.js';
-import { cloneInto } from '../transfer/clone.js';
-import { push } from '../transfer/push.js';
-import { addRemote } from '../transfer/remote-admin.js';
-import { loadRemotes } from '../transfer/remotes-file.js';
-import { fetchLocked, lockModel, readLock } from './lock.js';
-import { registerModel } from './registry.js';
-import { createRelease, verifyReleaseBundle } from './releases.js';
+import type { Workspace } from '../../app/workspace.js';
+import { prepareRun, submitRun, waitRun } from '../../test-support/runs.js';
+import { addVersion } from '../../datasets/add.js';
+import { useTempDirs } from '../../test-support/temp.js';
+import { newWorkspace, writeTree } from '../../test-support/workspace.js';
+import { cloneInto } from '../../transfer/clone.js';
+import { push } from '../../transfer/push.js';
+import { addRemote } from '../../transfer/remote-admin.js';
+import { loadRemotes } from '../../transfer/remotes-file.js';
+import { fetchLocked, lockModel, readLock } from '../lock.js';
+import { registerModel } from '../registry.js';
+import { createRelease, verifyReleaseBundle } from './create.js';
+import { releaseDeps } from '../../app/deploy-config.js';
 
 describe('releases and cairn.lock', () => {
   const tmp = useTempDirs();
@@ -41,7 +42,7 @@ describe('releases and cairn.lock', () => {
   it('a release bundle verifies offline with the trusted key; a modified model file is named', async () => {
     const { root, ws, run } = await trainedModel();
     const out = join(root, 'release');
-    const r = await createRelease(ws, 'toy@v1', out);
+    const r = await createRelease(releaseDeps(ws), 'toy@v1', out);
     expect([r.model, r.files, r.proofs]).toEqual(['toy@v1', 1, 1]);
     const pem = readFileSync(join(ws.cairnDir, 'keys', 'signing.pub'), 'utf8');
     const ok = await verifyReleaseBundle(out, { trustedPublicKeyPem: pem });
@@ -72,7 +73,7 @@ describe('releases and cairn.lock', () => {
         }
       }
     }
-    await expect(createRelease(ws, 'toy@v1', join(root, 'release2'))).rejects.toMatchObject({
+    await expect(createRelease(releaseDeps(ws), 'toy@v1', join(root, 'release2'))).rejects.toMatchObject({
       code: 'CORRUPT_OBJECT',
       message: expect.stringContaining('m/model.bin'),
     });

@@ -1,0 +1,42 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CairnError } from '../core/errors.js';
+import {
+  DEPLOY_CONFIG,
+  parseDeployConfig,
+  type DeployConfig,
+  type DeployDeps,
+  type ReleaseDeps,
+} from '../models/index.js';
+import { PUBLIC_KEY_FILE } from './keys.js';
+import { CLIENT_VERSION } from './version.js';
+import type { Workspace } from './workspace.js';
+
+/** `.cairn/deploy.json`, validated; null when the workspace has none. */
+export function loadDeployConfig(cairnDir: string): DeployConfig | null {
+  const path = join(cairnDir, DEPLOY_CONFIG);
+  if (!existsSync(path)) return null;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new CairnError('CONFIG_INVALID', `cannot read .cairn/${DEPLOY_CONFIG}: ${(err as Error).message}`, {
+      hint: 'fix .cairn/deploy.json (see docs/DEPLOY.md)',
+    });
+  }
+  return parseDeployConfig(raw);
+}
+
+/**
+ * The ports deployments get from the composition root: deploy.json read on each call (an edit
+ * between commands, or between a deployment and an outbox flush, takes effect), the process
+ * environment hooks inherit, and the User-Agent of webhook requests.
+ */
+export function deploymentDeps(ws: Workspace, env: NodeJS.ProcessEnv = process.env): DeployDeps {
+  return { ...ws, deployConfig: () => loadDeployConfig(ws.cairnDir), env, userAgent: `cairn/${CLIENT_VERSION}` };
+}
+
+/** The ports releases get: the workspace's public signing key, shipped in each bundle. */
+export function releaseDeps(ws: Workspace): ReleaseDeps {
+  return { ...ws, publicKeyPem: () => readFileSync(join(ws.cairnDir, PUBLIC_KEY_FILE), 'utf8') };
+}

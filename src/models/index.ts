@@ -1,0 +1,140 @@
+// The models domain: registry, aliases and policies, evaluation gates, releases, deployments.
+// Other folders import it only through this file (lint: layers/imports): three service
+// interfaces (models, releases, deployments), the view types they return, and the pure helpers
+// a shell needs to print them.
+import type { DatasetDeps } from '../datasets/index.js';
+import { approve, history, promote, removeAlias, rollback, setPolicy, type AliasPolicy } from './aliases.js';
+import type { ModelCard } from './card.js';
+import { doraMetrics, type DoraReport } from './deployments/dora.js';
+import { deployModel } from './deployments/deploy.js';
+import { flushOutbox, type FlushItem } from './deployments/flush.js';
+import type { DeployDeps, DeployOptions, DeploymentView } from './deployments/types.js';
+import { listDeployments } from './deployments/views.js';
+import { compareModels } from './evaluation/compare.js';
+import { evaluateModel, type EvaluationReport } from './evaluation/evaluate.js';
+import type { EvalSuite } from './evaluation/suite.js';
+import { fetchLocked, lockModel, type LockFile } from './lock.js';
+import {
+  listModels,
+  modelVersions,
+  registerModel,
+  verifyModel,
+  type ModelCheck,
+  type RegisterInput,
+} from './registry.js';
+import { createRelease, type ReleaseDeps } from './releases/create.js';
+import { cardOf, showModel, type ModelVersionDetail } from './views.js';
+
+export type { AliasPolicy, DeployDeps, DeployOptions, DeploymentView, DoraReport, EvalSuite, EvaluationReport };
+export type { FlushItem, LockFile, ModelCard, ModelCheck, ModelVersionDetail, RegisterInput, ReleaseDeps };
+export type ModelSummary = Awaited<ReturnType<typeof listModels>>[number];
+export type ModelVersionSummary = Awaited<ReturnType<typeof modelVersions>>[number];
+export type AliasHistory = Awaited<ReturnType<typeof history>>;
+export type ModelComparison = Awaited<ReturnType<typeof compareModels>>;
+export interface Registered {
+  ref: string;
+  digest: string;
+  format: string;
+  card: ModelCard;
+}
+export interface Fetched {
+  name: string;
+  digest: string;
+  dir: string;
+  files: number;
+  pulled: boolean;
+}
+export interface ReleaseResult {
+  dir: string;
+  model: string;
+  digest: string;
+  keyid: string;
+  files: number;
+  proofs: number;
+}
+export interface OutboxFlush {
+  flushed: FlushItem[];
+  waiting: Array<{ delivery: string; deployment: string; nextAttemptAt: string }>;
+}
+
+/** What `cairn model …` and `cairn fetch` (and a team server) can ask of the registry. */
+export interface ModelsService {
+  register(input: RegisterInput): Promise<Registered>;
+  list(): Promise<ModelSummary[]>;
+  versions(name: string): Promise<ModelVersionSummary[]>;
+  show(ref: string): Promise<ModelVersionDetail>;
+  card(ref: string): Promise<ModelCard>;
+  verify(ref: string): Promise<ModelCheck>;
+  setPolicy(name: string, alias: string, policy: AliasPolicy): Promise<AliasPolicy>;
+  approve(ref: string, alias: string): Promise<{ ref: string; alias: string; approver: string }>;
+  /** `how`: 'set' for `model alias set` (same checks, recorded as such). */
+  promote(
+    ref: string,
+    alias: string,
+    how?: 'promote' | 'set',
+  ): Promise<{ ref: string; alias: string; previous: string | null }>;
+  removeAlias(name: string, alias: string): Promise<void>;
+  rollback(name: string, alias: string): Promise<{ alias: string; from: string | null; to: string }>;
+  history(name: string, opts?: { alias?: string; at?: Date }): Promise<AliasHistory>;
+  lock(ref: string, lockFile: string): Promise<LockFile>;
+  fetch(lockFile: string, dir: string, opts?: { remote?: string }): Promise<Fetched[]>;
+  evaluate(ref: string, opts: { suitePath: string; data: string }): Promise<EvaluationReport>;
+  compare(
+    refs: readonly string[],
+    opts: { suite: EvalSuite; data: string; metrics: string[] },
+  ): Promise<ModelComparison>;
+}
+
+export function createModelsService(deps: DatasetDeps & { cairnDir: string }): ModelsService {
+  return {
+    register: (input) => registerModel(deps, input),
+    list: () => listModels(deps),
+    versions: (name) => modelVersions(deps, name),
+    show: (ref) => showModel(deps, ref),
+    card: (ref) => cardOf(deps, ref),
+    verify: (ref) => verifyModel(deps, ref),
+    setPolicy: (name, alias, policy) => setPolicy(deps, name, alias, policy),
+    approve: (ref, alias) => approve(deps, ref, alias),
+    promote: (ref, alias, how) => promote(deps, ref, alias, how),
+    removeAlias: (name, alias) => removeAlias(deps, name, alias),
+    rollback: (name, alias) => rollback(deps, name, alias),
+    history: (name, opts) => history(deps, name, opts),
+    lock: (ref, file) => lockModel(deps, ref, file),
+    fetch: (file, dir, opts) => fetchLocked(deps, file, dir, opts),
+    evaluate: (ref, opts) => evaluateModel(deps, ref, opts),
+    compare: (refs, opts) => compareModels(deps, refs, opts),
+  };
+}
+
+/** What `cairn release create` can ask; verifying a bundle needs no workspace (verifyReleaseBundle below). */
+export interface ReleasesService {
+  create(ref: string, outDir: string): Promise<ReleaseResult>;
+}
+
+export function createReleasesService(deps: ReleaseDeps): ReleasesService {
+  return { create: (ref, outDir) => createRelease(deps, ref, outDir) };
+}
+
+/** What `cairn deploy …` and `cairn dora` can ask. */
+export interface DeploymentsService {
+  /** Resolves with the deployment whatever its status; the caller decides what a failure means. */
+  deploy(ref: string, env: string, opts?: DeployOptions): Promise<DeploymentView>;
+  list(filter?: { env?: string; model?: string; limit?: number }): Promise<DeploymentView[]>;
+  flushOutbox(opts?: DeployOptions): Promise<OutboxFlush>;
+  dora(opts?: { model?: string; since?: string; until?: string }): Promise<DoraReport>;
+}
+
+export function createDeploymentsService(deps: DeployDeps): DeploymentsService {
+  return {
+    deploy: (ref, env, opts) => deployModel(deps, ref, env, opts),
+    list: (filter) => listDeployments(deps, filter),
+    flushOutbox: (opts) => flushOutbox(deps, opts),
+    dora: (opts) => doraMetrics(deps, opts),
+  };
+}
+
+// Pure helpers the shells use to read input and print results.
+export { cardMarkdown } from './card.js';
+export { evaluationHtml, evaluationJUnit, readEvalSuite } from './evaluation/evaluate.js';
+export { verifyReleaseBundle, type ReleaseVerifyReport } from './releases/index.js';
+export { DEPLOY_CONFIG, parseDeployConfig, type DeployConfig, type EnvConfig } from './deployments/config.js';

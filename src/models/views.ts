@@ -1,0 +1,72 @@
+import type { DatasetDeps } from '../datasets/index.js';
+import type { ModelCard } from './card.js';
+import { resolveModel } from './registry.js';
+
+/** `cairn model show`: a version with its aliases, metrics, evaluations and approvals. */
+export interface ModelVersionDetail {
+  ref: string;
+  digest: string;
+  format: string;
+  run: string | null;
+  created: string;
+  by: string;
+  aliases: string[];
+  signature: unknown;
+  metrics: Record<string, number>;
+  evaluations: Array<{ suite: string; passed: boolean; at: string }>;
+  approvals: Array<{ alias: string; approver: string; at: string }>;
+}
+
+export async function showModel(deps: Pick<DatasetDeps, 'meta'>, ref: string): Promise<ModelVersionDetail> {
+  const m = await resolveModel(deps, ref);
+  const db = deps.meta.db;
+  const aliases = await db
+    .selectFrom('model_aliases')
+    .select(['alias'])
+    .where('version_id', '=', m.version.id)
+    .execute();
+  const evaluations = await db
+    .selectFrom('model_evaluations')
+    .select(['suite', 'passed', 'at'])
+    .where('version_id', '=', m.version.id)
+    .orderBy('at')
+    .execute();
+  const approvals = await db
+    .selectFrom('model_approvals')
+    .select(['alias', 'approver', 'at'])
+    .where('version_id', '=', m.version.id)
+    .orderBy('at')
+    .execute();
+  return {
+    ref: m.ref,
+    digest: `sha256:${m.version.digest}`,
+    format: m.version.format,
+    run: m.version.run_id,
+    created: m.version.created_at,
+    by: m.version.created_by,
+    aliases: aliases.map((a) => a.alias),
+    signature: m.version.signature ? JSON.parse(m.version.signature) : null,
+    metrics: (JSON.parse(m.version.card) as ModelCard).metrics,
+    evaluations: evaluations.map((e) => ({ ...e, passed: Boolean(e.passed) })),
+    approvals,
+  };
+}
+
+/** The card stored at registration, with the evaluations as they stand now (verdicts come after registration). */
+export async function cardOf(deps: Pick<DatasetDeps, 'meta'>, ref: string): Promise<ModelCard> {
+  const m = await resolveModel(deps, ref);
+  const c = JSON.parse(m.version.card) as ModelCard;
+  const evals = await deps.meta.db
+    .selectFrom('model_evaluations')
+    .select(['suite', 'passed', 'report', 'at'])
+    .where('version_id', '=', m.version.id)
+    .orderBy('at')
+    .execute();
+  c.evaluations = evals.map((e) => ({
+    suite: e.suite,
+    passed: Boolean(e.passed),
+    data: (JSON.parse(e.report) as { data?: string }).data ?? null,
+    at: e.at,
+  }));
+  return c;
+}
