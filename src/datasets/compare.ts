@@ -49,56 +49,11 @@ export async function compareWithBaseline(
   base: Baseline,
   onProgress?: (bytes: number, total: number) => void,
 ): Promise<Comparison> {
-  const added: string[] = [];
-  const modified: string[] = [];
-  let unchanged = 0;
-  const entries = new Map<string, StatEntry>();
-  const misses: ScannedFile[] = [];
-  for (const f of scan.files) {
-    const b = base.files.get(f.path);
-    const hit = cachedEntry(cache, f.path, f);
-    if (!b) {
-      added.push(f.path);
-      continue;
-    }
-    if (hit) {
-      if (hit.digest === b.digest && f.mode === b.mode) {
-        unchanged++;
-        entries.set(f.path, hit);
-      } else {
-        modified.push(f.path);
-      }
-    } else {
-      misses.push(f);
-    }
-  }
+  const acc = triage(scan, cache, base);
+  const { added, modified, entries, misses } = acc;
   const hashed = await hashFiles(pool, misses, undefined, onProgress);
-  misses.forEach((f, i) => {
-    const h = hashed[i]!;
-    const b = base.files.get(f.path)!;
-    if (
-      h.digest === b.digest &&
-      f.mode === b.mode &&
-      h.stat.size === f.size &&
-      h.stat.mtimeMs === f.mtimeMs &&
-      h.stat.ino === f.ino
-    ) {
-      unchanged++;
-      entries.set(f.path, {
-        ino: f.ino,
-        size: f.size,
-        mtimeMs: f.mtimeMs,
-        ctimeMs: f.ctimeMs,
-        mode: f.mode,
-        digest: h.digest,
-        ...(b.chunks ? { chunks: b.chunks } : {}),
-      });
-    } else if (h.digest === b.digest && f.mode === b.mode) {
-      unchanged++;
-    } else {
-      modified.push(f.path);
-    }
-  });
+  misses.forEach((f, i) => settleHashed(acc, f, hashed[i]!, base.files.get(f.path)!));
+  const unchanged = acc.unchanged;
   const removed: string[] = [];
   if (scan.files.length - added.length !== base.files.size) {
     const present = new Set(scan.files.map((f) => f.path));
@@ -140,4 +95,50 @@ export async function compareWithBaseline(
       entries,
     },
   };
+}
+
+interface Triage {
+  added: string[];
+  modified: string[];
+  unchanged: number;
+  entries: Map<string, StatEntry>;
+  /** Files the stat cache cannot vouch for: they are hashed. */
+  misses: ScannedFile[];
+}
+
+/** Sorts scanned files into added, modified (per the cache), unchanged, and those to hash. */
+function triage(scan: Scan, cache: StatCacheData | null, base: Baseline): Triage {
+  const t: Triage = { added: [], modified: [], unchanged: 0, entries: new Map(), misses: [] };
+  for (const f of scan.files) {
+    const b = base.files.get(f.path);
+    const hit = cachedEntry(cache, f.path, f);
+    if (!b) t.added.push(f.path);
+    else if (!hit) t.misses.push(f);
+    else if (hit.digest === b.digest && f.mode === b.mode) {
+      t.unchanged++;
+      t.entries.set(f.path, hit);
+    } else t.modified.push(f.path);
+  }
+  return t;
+}
+
+type Hashed = Awaited<ReturnType<typeof hashFiles>>[number];
+type BaseFile = Baseline['files'] extends Map<string, infer F> ? F : never;
+
+/** A hashed file: unchanged (cached afresh when it did not change while read) or modified. */
+function settleHashed(t: Triage, f: ScannedFile, h: Hashed, b: BaseFile): void {
+  const same = h.digest === b.digest && f.mode === b.mode;
+  if (same && h.stat.size === f.size && h.stat.mtimeMs === f.mtimeMs && h.stat.ino === f.ino) {
+    t.unchanged++;
+    t.entries.set(f.path, {
+      ino: f.ino,
+      size: f.size,
+      mtimeMs: f.mtimeMs,
+      ctimeMs: f.ctimeMs,
+      mode: f.mode,
+      digest: h.digest,
+      ...(b.chunks ? { chunks: b.chunks } : {}),
+    });
+  } else if (same) t.unchanged++;
+  else t.modified.push(f.path);
 }
