@@ -1,4 +1,6 @@
 import { createDatasetsService, type DatasetsService } from '../datasets/index.js';
+import { createTransferService, type TransferService } from '../transfer/index.js';
+import { transferDeps } from './transfer-config.js';
 import { openWorkspace, type OpenOptions, type Workspace } from './workspace.js';
 
 /**
@@ -8,10 +10,11 @@ import { openWorkspace, type OpenOptions, type Workspace } from './workspace.js'
  */
 export interface Services {
   datasets: DatasetsService;
+  transfer: TransferService;
 }
 
 /** Builds each service on first use: a command pays only for the domains it touches. */
-export function buildServices(ws: Workspace): Services {
+export function buildServices(ws: Workspace, env: NodeJS.ProcessEnv = process.env): Services {
   const cache = new Map<keyof Services, Services[keyof Services]>();
   const once = <K extends keyof Services>(key: K, make: () => Services[K]): Services[K] => {
     if (!cache.has(key)) cache.set(key, make());
@@ -21,6 +24,9 @@ export function buildServices(ws: Workspace): Services {
     get datasets() {
       return once('datasets', () => createDatasetsService(ws));
     },
+    get transfer() {
+      return once('transfer', () => createTransferService(transferDeps(ws, env)));
+    },
   };
 }
 
@@ -28,7 +34,7 @@ export function buildServices(ws: Workspace): Services {
 export async function withServices<T>(opts: OpenOptions, fn: (services: Services) => Promise<T>): Promise<T> {
   const ws = await openWorkspace(opts);
   try {
-    return await fn(buildServices(ws));
+    return await fn(buildServices(ws, opts.env));
   } finally {
     await ws.close();
   }

@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import { DEFAULT_JOBS, type TransferDeps, type TransferOptions } from './deps.js';
 import { openRemote } from './open-remote.js';
 import { resolveRemoteRefs } from './remote-refs.js';
-import { loadRemotes, pickRemote } from './remotes-file.js';
+import { pickRemote } from './remotes-file.js';
 import { checkDescriptor, packKey, readRemoteCheckpoint, readState } from './remote-layout.js';
 import { fetchVerifiedLogs } from './remote-logs.js';
 import { runTransfers } from './runner.js';
@@ -43,8 +43,8 @@ export async function pull(
   refs: readonly string[],
   opts: TransferOptions & { metadataOnly?: boolean } = {},
 ): Promise<PullResult> {
-  const { name, config } = pickRemote(loadRemotes(deps.cairnDir), opts.remote);
-  const r = await openRemote(deps.cairnDir, config, opts.onRetry ? { onRetry: opts.onRetry } : {});
+  const { name, config } = pickRemote(deps.remotes.load(), opts.remote);
+  const r = await openRemote(deps, config, opts.onRetry ? { onRetry: opts.onRetry } : {});
   const lock = acquireShared(deps.locksDir, 'pull');
   try {
     return await deps.audit.audited(

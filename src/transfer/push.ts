@@ -13,7 +13,7 @@ import { acquireShared } from '../storage/locks/locks.js';
 import { presentKeys } from './crypto/encrypted-backend.js';
 import { DEFAULT_JOBS, type TransferDeps, type TransferOptions } from './deps.js';
 import { openRemote, type OpenedRemote } from './open-remote.js';
-import { loadRemotes, pickRemote } from './remotes-file.js';
+import { pickRemote } from './remotes-file.js';
 import {
   auditCheckpointKey,
   auditPrefix,
@@ -48,8 +48,8 @@ export async function push(
   refs: readonly string[],
   opts: TransferOptions = {},
 ): Promise<PushResult> {
-  const { name, config } = pickRemote(loadRemotes(deps.cairnDir), opts.remote);
-  const r = await openRemote(deps.cairnDir, config, opts.onRetry ? { onRetry: opts.onRetry } : {});
+  const { name, config } = pickRemote(deps.remotes.load(), opts.remote);
+  const r = await openRemote(deps, config, opts.onRetry ? { onRetry: opts.onRetry } : {});
   // gc must not delete a pack while it is being read for upload.
   const lock = acquireShared(deps.locksDir, 'push');
   try {
