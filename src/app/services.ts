@@ -1,5 +1,8 @@
 import { createDatasetsService, type DatasetsService } from '../datasets/index.js';
 import { createTransferService, type TransferService } from '../transfer/index.js';
+import { createDataPrepService, type DataPrepService } from '../dataprep/index.js';
+import { pseudonymKey } from './keys.js';
+import { createAdminService, type AdminService } from '../maintenance/index.js';
 import { transferDeps } from './transfer-config.js';
 import { openWorkspace, type OpenOptions, type Workspace } from './workspace.js';
 
@@ -11,6 +14,8 @@ import { openWorkspace, type OpenOptions, type Workspace } from './workspace.js'
 export interface Services {
   datasets: DatasetsService;
   transfer: TransferService;
+  dataprep: DataPrepService;
+  admin: AdminService;
 }
 
 /** Builds each service on first use: a command pays only for the domains it touches. */
@@ -26,6 +31,12 @@ export function buildServices(ws: Workspace, env: NodeJS.ProcessEnv = process.en
     },
     get transfer() {
       return once('transfer', () => createTransferService(transferDeps(ws, env)));
+    },
+    get dataprep() {
+      return once('dataprep', () => createDataPrepService({ ...ws, pseudonymKey: () => pseudonymKey(ws.cairnDir) }));
+    },
+    get admin() {
+      return once('admin', () => createAdminService(ws));
     },
   };
 }

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { checkTableEntry } from '../dataprep/tables/table-cache.js';
+import { checkTableEntry } from '../dataprep/index.js';
 import { checkMaterialized } from '../datasets/index.js';
 import { inspectFileCacheEntry } from '../storage/cache/file-cache.js';
 import { hashFiles } from '../storage/ingest/hash-files.js';
