@@ -14,7 +14,7 @@ import type { FinishedPack } from '../storage/pack/writer.js';
 import type { Database } from '../meta/schema.js';
 import { removeTree } from '../storage/cache/read-only.js';
 import type { MaintenanceDeps } from './deps.js';
-import { storeRoots } from './roots.js';
+import { storeRoots, type StoreRoot } from './roots.js';
 
 export interface GcResult {
   dryRun: boolean;
@@ -38,23 +38,8 @@ export async function runGc(deps: MaintenanceDeps, opts: { dryRun?: boolean } = 
   const lock = acquireExclusive(deps.locksDir, opts.dryRun ? 'gc --dry-run' : 'gc');
   try {
     const roots = await storeRoots(deps.meta.db);
-    const reachable = new Set<string>();
-    const indexed = new Set<string>();
     const blobs = await allBlobs(deps.meta.db);
-    for (const b of blobs) indexed.add(b.id);
-    const visit = damageFinder(treeLoader(deps), (id) => !indexed.has(id), reachable);
-    for (const r of roots) {
-      const d = await visit(r.root);
-      if (d.unreadable.length > 0) {
-        throw new CairnError(
-          'CORRUPT_OBJECT',
-          `cannot read every tree of ${r.ref}, so gc cannot tell what is garbage`,
-          {
-            hint: 'run `cairn fsck` and repair the store first',
-          },
-        );
-      }
-    }
+    const reachable = await reachableBlobs(deps, roots, blobs);
     const plan = planGc({
       packs: (await listPacks(deps.meta.db)).map((p) => ({ id: p.id, size: Number(p.size) })),
       blobs,
@@ -82,46 +67,74 @@ export async function runGc(deps: MaintenanceDeps, opts: { dryRun?: boolean } = 
       bytesCopied: plan.bytesCopied,
       roots: roots.length,
     };
-    if (opts.dryRun) return base;
-    await deps.audit.audited({ action: 'store.gc', target: { type: 'store' } }, async (commit, draft) => {
-      const repacked = await repack(deps, plan);
-      // A repack may write a pack that exists already, id and all (the same live blobs in the
-      // same order): a duplicate planned for deletion or an orphan a crash left. That id now
-      // holds live data and must survive, rows and file.
-      const written = new Set(repacked.packs.map((p) => p.id));
-      const dropRows = [...plan.deletePacks, ...plan.repackPacks].map((p) => p.id).filter((id) => !written.has(id));
-      const candidates = [...plan.deletePacks, ...plan.repackPacks, ...plan.orphanPacks]
-        .map((p) => p.id)
-        .filter((id) => !written.has(id));
-      const removable = await commit(async (tx) => {
-        await recordPacks(tx, repacked.packs, isoUtc(deps.clock.now()));
-        await moveBlobs(tx, repacked.moved);
-        await deletePacks(tx, dropRows);
-        if (plan.dropBlobs.length) {
-          for (let i = 0; i < plan.dropBlobs.length; i += 500)
-            await tx.db
-              .deleteFrom('blobs')
-              .where('id', 'in', plan.dropBlobs.slice(i, i + 500))
-              .execute();
-        }
-        // The general defence: whatever the plan said, no file goes that the committed index
-        // still points into.
-        const live = await referencedPacks(tx.db);
-        const files = candidates.filter((id) => !live.has(id));
-        draft.params = { ...base, dryRun: undefined, deleted: files };
-        return files;
-      });
-      // Files go only after the metadata stopped pointing at them; a crash here leaves
-      // orphans, which the next gc (or add) deals with.
-      for (const id of removable) await fsp.rm(deps.packs.packPath(id), { force: true });
-      for (const t of temps) await fsp.rm(t.path, { force: true });
-      // Cached copies are read-only folders: make them writable to delete them.
-      for (const d of cacheDirs) removeTree(d);
-    });
+    if (!opts.dryRun) await applyGc(deps, plan, { temps, cacheDirs, base });
     return base;
   } finally {
     lock.release();
   }
+}
+
+/** Every blob some root reaches; a root whose trees cannot all be read stops gc (it cannot tell what is garbage). */
+async function reachableBlobs(
+  deps: MaintenanceDeps,
+  roots: readonly StoreRoot[],
+  blobs: readonly BlobRow[],
+): Promise<Set<string>> {
+  const reachable = new Set<string>();
+  const indexed = new Set(blobs.map((b) => b.id));
+  const visit = damageFinder(treeLoader(deps), (id) => !indexed.has(id), reachable);
+  for (const r of roots) {
+    const d = await visit(r.root);
+    if (d.unreadable.length > 0) {
+      throw new CairnError('CORRUPT_OBJECT', `cannot read every tree of ${r.ref}, so gc cannot tell what is garbage`, {
+        hint: 'run `cairn fsck` and repair the store first',
+      });
+    }
+  }
+  return reachable;
+}
+
+/** Carries out a plan: repack, then the metadata (audited), then the files nothing points into. */
+async function applyGc(
+  deps: MaintenanceDeps,
+  plan: GcPlan,
+  ctx: { temps: ReadonlyArray<{ path: string }>; cacheDirs: readonly string[]; base: GcResult },
+): Promise<void> {
+  await deps.audit.audited({ action: 'store.gc', target: { type: 'store' } }, async (commit, draft) => {
+    const repacked = await repack(deps, plan);
+    // A repack may write a pack that exists already, id and all (the same live blobs in the
+    // same order): a duplicate planned for deletion or an orphan a crash left. That id now
+    // holds live data and must survive, rows and file.
+    const written = new Set(repacked.packs.map((p) => p.id));
+    const dropRows = [...plan.deletePacks, ...plan.repackPacks].map((p) => p.id).filter((id) => !written.has(id));
+    const candidates = [...plan.deletePacks, ...plan.repackPacks, ...plan.orphanPacks]
+      .map((p) => p.id)
+      .filter((id) => !written.has(id));
+    const removable = await commit(async (tx) => {
+      await recordPacks(tx, repacked.packs, isoUtc(deps.clock.now()));
+      await moveBlobs(tx, repacked.moved);
+      await deletePacks(tx, dropRows);
+      if (plan.dropBlobs.length) {
+        for (let i = 0; i < plan.dropBlobs.length; i += 500)
+          await tx.db
+            .deleteFrom('blobs')
+            .where('id', 'in', plan.dropBlobs.slice(i, i + 500))
+            .execute();
+      }
+      // The general defence: whatever the plan said, no file goes that the committed index
+      // still points into.
+      const live = await referencedPacks(tx.db);
+      const files = candidates.filter((id) => !live.has(id));
+      draft.params = { ...ctx.base, dryRun: undefined, deleted: files };
+      return files;
+    });
+    // Files go only after the metadata stopped pointing at them; a crash here leaves
+    // orphans, which the next gc (or add) deals with.
+    for (const id of removable) await fsp.rm(deps.packs.packPath(id), { force: true });
+    for (const t of ctx.temps) await fsp.rm(t.path, { force: true });
+    // Cached copies are read-only folders: make them writable to delete them.
+    for (const d of ctx.cacheDirs) removeTree(d);
+  });
 }
 
 async function repack(deps: MaintenanceDeps, plan: GcPlan): Promise<{ packs: FinishedPack[]; moved: BlobRow[] }> {
