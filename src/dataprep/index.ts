@@ -7,7 +7,7 @@ import { inferSuiteFor } from './service/infer.js';
 import { profileVersion, type FilesProfile, type ProfileResult } from './service/profile.js';
 import { splitVersion, type SplitOptions, type SplitResult } from './service/split.js';
 import { validateVersion, type ValidateOptions } from './service/validate.js';
-import type { CheckResult, ValidationReport } from './report.js';
+import type { CheckResult, ValidationReport } from './validation-report.js';
 import type { TableProfile } from './tables/profile.js';
 
 export type { CheckResult, CleanResult, DataprepDeps, FilesProfile, ProfileResult, SplitOptions, SplitResult };

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { rejectsWith } from '../../test-support/assert.js';
 import { useTempDirs } from '../../test-support/temp.js';
 import { prng, writeTree } from '../../test-support/workspace.js';
-import type { CheckResult } from '../report.js';
+import type { CheckResult } from '../validation-report.js';
 import { parseSuite } from '../spec/suite.js';
 import { labelsOf, runFileChecks } from './checks.js';
 import { crc32 } from './decode.js';

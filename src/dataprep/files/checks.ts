@@ -1,7 +1,7 @@
 import { compareNames } from '../../storage/tree/node.js';
 import type { PiiKind } from '../pii/patterns.js';
 import { addCounts, totalCount, zeroCounts } from '../pii/scan.js';
-import { passes, type CheckResult, type ValidationReport } from '../report.js';
+import { passes, type CheckResult, type ValidationReport } from '../validation-report.js';
 import type { FileCheck } from '../spec/suite.js';
 import { extensionOf } from './detect.js';
 import { scanLabels, type LabelScan } from './labels.js';

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useTempDirs } from '../../test-support/temp.js';
-import type { CheckResult, ValidationReport } from '../report.js';
+import type { CheckResult, ValidationReport } from '../validation-report.js';
 import { parseSuite } from '../spec/suite.js';
 import { openEngine } from '../tables/engine.js';
 import { loadTable } from '../tables/load.js';

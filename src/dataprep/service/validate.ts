@@ -8,7 +8,7 @@ import { resolveVersion } from '../../datasets/index.js';
 import { latestReport, putDocument } from '../../meta/repos/reports.js';
 import { isoUtc } from '../../core/time.js';
 import { runFileChecks } from '../files/checks.js';
-import type { ValidationReport } from '../report.js';
+import type { ValidationReport } from '../validation-report.js';
 import { toHtml } from '../reports/html.js';
 import { toJUnit } from '../reports/junit.js';
 import { readSpecFile } from '../../core/yaml-doc.js';

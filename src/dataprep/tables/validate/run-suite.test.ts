@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../../core/package-root.js';
 import { rejectsWith } from '../../../test-support/assert.js';
 import { useTempDirs } from '../../../test-support/temp.js';
-import type { CheckResult } from '../../report.js';
+import type { CheckResult } from '../../validation-report.js';
 import { parseSuite } from '../../spec/suite.js';
 import { openEngine, type TableEngine } from '../engine.js';
 import { loadTable, type LoadedTable } from '../load.js';
