@@ -5,7 +5,7 @@ import { rejectsWith } from '../../test-support/assert.js';
 import { useTempDirs } from '../../test-support/temp.js';
 import { prng, writeTree } from '../../test-support/workspace.js';
 import type { CheckResult } from '../validation-report.js';
-import { parseSuite } from '../spec/suite.js';
+import { parseSuite } from '../spec-files/suite.js';
 import { labelsOf, runFileChecks } from './checks.js';
 import { crc32 } from './decode.js';
 import { CHUNK_BYTES, WHOLE_FILE_BYTES } from './probe.js';

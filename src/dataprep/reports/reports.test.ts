@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useTempDirs } from '../../test-support/temp.js';
 import type { CheckResult, ValidationReport } from '../validation-report.js';
-import { parseSuite } from '../spec/suite.js';
+import { parseSuite } from '../spec-files/suite.js';
 import { openEngine } from '../tables/engine.js';
 import { loadTable } from '../tables/load.js';
 import { runSuite } from '../tables/validate/run-suite.js';

@@ -12,7 +12,7 @@ import type { ValidationReport } from '../validation-report.js';
 import { toHtml } from '../reports/html.js';
 import { toJUnit } from '../reports/junit.js';
 import { readSpecFile } from '../../core/yaml-doc.js';
-import { parseSuite, type Suite } from '../spec/suite.js';
+import { parseSuite, type Suite } from '../spec-files/suite.js';
 import type { TableProfile } from '../tables/profile.js';
 import { runSuite } from '../tables/validate/run-suite.js';
 import { suiteSchema } from '../tables/validate/suite-schema.js';

@@ -5,7 +5,7 @@ import { packageRoot } from '../../../core/package-root.js';
 import { rejectsWith } from '../../../test-support/assert.js';
 import { useTempDirs } from '../../../test-support/temp.js';
 import type { CheckResult } from '../../validation-report.js';
-import { parseSuite } from '../../spec/suite.js';
+import { parseSuite } from '../../spec-files/suite.js';
 import { openEngine, type TableEngine } from '../engine.js';
 import { loadTable, type LoadedTable } from '../load.js';
 import { runSuite } from './run-suite.js';
