@@ -21,7 +21,7 @@ export const LAYERS = {
   compute: 5,
   models: 5,
   lineage: 5,
-  maintenance: 5,
+  'store-admin': 5,
   sdk: 5,
   demo: 6,
   app: 7,
@@ -36,7 +36,7 @@ export const DOMAINS = new Set([
   'compute',
   'models',
   'lineage',
-  'maintenance',
+  'store-admin',
   'sdk',
   'demo',
 ]);

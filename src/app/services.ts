@@ -2,7 +2,7 @@ import { createDatasetsService, type DatasetsService } from '../datasets/index.j
 import { createTransferService, type TransferService } from '../transfer/index.js';
 import { createDataPrepService, type DataPrepService } from '../dataprep/index.js';
 import { pseudonymKey } from './keys.js';
-import { createAdminService, type AdminService } from '../maintenance/index.js';
+import { createAdminService, type AdminService } from '../store-admin/index.js';
 import { transferDeps } from './transfer-config.js';
 import { openWorkspace, type OpenOptions, type Workspace } from './workspace.js';
 

@@ -50,5 +50,5 @@ export function createDataPrepService(deps: DataprepDeps): DataPrepService {
   };
 }
 
-// For maintenance (fsck, gc): whether a typed-table cache entry still matches what it was built from.
+// For store-admin (fsck, gc): whether a typed-table cache entry still matches what it was built from.
 export { checkTableEntry } from './tables/table-cache.js';

@@ -156,7 +156,7 @@ describe('transfer faults', () => {
         const again = await pull(deps(other), []);
         expect(again.packs.resumed).toBe(placed.length);
         expect(again.packs.fetched + again.packs.resumed).toBe(again.packs.needed);
-        const { runFsck } = await import('../../src/maintenance/fsck.js');
+        const { runFsck } = await import('../../src/store-admin/fsck.js');
         const fsck = await runFsck(other);
         expect([fsck.ok, fsck.orphanPacks, fsck.tempFiles]).toEqual([true, [], 0]);
       } finally {

@@ -2,11 +2,11 @@
 // storage/gc hold the pure checks and the plan; this folder gathers the roots, locks the store,
 // audits, and checks the caches). Nothing outside imports its other files (lint: layers/imports).
 import type { FsckReport } from '../storage/fsck/fsck.js';
-import type { MaintenanceDeps } from './deps.js';
+import type { StoreAdminDeps } from './deps.js';
 import { runFsck } from './fsck.js';
 import { runGc, type GcResult } from './gc.js';
 
-export type { FsckReport, GcResult, MaintenanceDeps };
+export type { FsckReport, GcResult, StoreAdminDeps };
 
 /** What `cairn fsck` and `cairn gc` (and a team server's admin) can ask of the store. */
 export interface AdminService {
@@ -16,7 +16,7 @@ export interface AdminService {
   gc(opts?: { dryRun?: boolean }): Promise<GcResult>;
 }
 
-export function createAdminService(deps: MaintenanceDeps): AdminService {
+export function createAdminService(deps: StoreAdminDeps): AdminService {
   return {
     fsck: (opts) => runFsck(deps, opts),
     gc: (opts) => runGc(deps, opts),

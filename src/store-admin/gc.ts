@@ -13,7 +13,7 @@ import { BlobKind, type BlobKindCode } from '../storage/pack/format.js';
 import type { FinishedPack } from '../storage/pack/writer.js';
 import type { Database } from '../meta/schema.js';
 import { removeTree } from '../storage/cache/read-only.js';
-import type { MaintenanceDeps } from './deps.js';
+import type { StoreAdminDeps } from './deps.js';
 import { storeRoots, type StoreRoot } from './roots.js';
 
 export interface GcResult {
@@ -34,7 +34,7 @@ export interface GcResult {
  * Deletes only what no root reaches. Holds the store's exclusive lock, so no `data add` can
  * be between writing a pack and committing it while we decide what is garbage.
  */
-export async function runGc(deps: MaintenanceDeps, opts: { dryRun?: boolean } = {}): Promise<GcResult> {
+export async function runGc(deps: StoreAdminDeps, opts: { dryRun?: boolean } = {}): Promise<GcResult> {
   const lock = acquireExclusive(deps.locksDir, opts.dryRun ? 'gc --dry-run' : 'gc');
   try {
     const roots = await storeRoots(deps.meta.db);
@@ -76,7 +76,7 @@ export async function runGc(deps: MaintenanceDeps, opts: { dryRun?: boolean } = 
 
 /** Every blob some root reaches; a root whose trees cannot all be read stops gc (it cannot tell what is garbage). */
 async function reachableBlobs(
-  deps: MaintenanceDeps,
+  deps: StoreAdminDeps,
   roots: readonly StoreRoot[],
   blobs: readonly BlobRow[],
 ): Promise<Set<string>> {
@@ -96,7 +96,7 @@ async function reachableBlobs(
 
 /** Carries out a plan: repack, then the metadata (audited), then the files nothing points into. */
 async function applyGc(
-  deps: MaintenanceDeps,
+  deps: StoreAdminDeps,
   plan: GcPlan,
   ctx: { temps: ReadonlyArray<{ path: string }>; cacheDirs: readonly string[]; base: GcResult },
 ): Promise<void> {
@@ -137,7 +137,7 @@ async function applyGc(
   });
 }
 
-async function repack(deps: MaintenanceDeps, plan: GcPlan): Promise<{ packs: FinishedPack[]; moved: BlobRow[] }> {
+async function repack(deps: StoreAdminDeps, plan: GcPlan): Promise<{ packs: FinishedPack[]; moved: BlobRow[] }> {
   if (plan.repackPacks.length === 0) return { packs: [], moved: [] };
   const roller = new PackRoller(deps.packs, deps.config.storage.pack_size_mib * 1024 * 1024);
   try {
