@@ -10,7 +10,7 @@ export declare const LAYERS: Record<
   | 'compute'
   | 'models'
   | 'lineage'
-  | 'maintenance'
+  | 'store-admin'
   | 'sdk'
   | 'demo'
   | 'app'

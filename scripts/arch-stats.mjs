@@ -18,7 +18,7 @@ const layers = layersArg
       compute: 3,
       models: 3,
       lineage: 3,
-      maintenance: 3,
+      'store-admin': 3,
       sdk: 3,
       demo: 3,
       app: 4,

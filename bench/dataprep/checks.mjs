@@ -195,7 +195,7 @@ export function toJson(suite) {
   return `${JSON.stringify(suite, null, 2)}\n`;
 }
 
-/** The name Cairn gives a check (src/dataprep/spec/suite.ts): name, else kind(col), else kind. */
+/** The name Cairn gives a check (src/dataprep/spec-files/suite.ts): name, else kind(col), else kind. */
 export function checkName(c) {
   if (c.name) return c.name;
   const col =

@@ -500,7 +500,7 @@ export async function ensureDataprepData(opts = {}) {
   return manifest;
 }
 
-/** The file check `pii` default extensions (src/dataprep/spec/suite.ts). */
+/** The file check `pii` default extensions (src/dataprep/spec-files/suite.ts). */
 export const PII_EXTENSIONS = ['.txt', '.eml', '.md', '.csv', '.json', '.jsonl', '.html', ''];
 
 /** Every file under root, sorted by path. */

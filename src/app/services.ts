@@ -11,6 +11,11 @@ import { runDeps } from './compute.js';
 import { createDeploymentsService, createModelsService, createReleasesService } from '../models/index.js';
 import type { DeploymentsService, ModelsService, ReleasesService } from '../models/index.js';
 import { deploymentDeps, releaseDeps } from './deploy-config.js';
+import { createTransferService, type TransferService } from '../transfer/index.js';
+import { createDataPrepService, type DataPrepService } from '../dataprep/index.js';
+import { pseudonymKey } from './keys.js';
+import { createAdminService, type AdminService } from '../store-admin/index.js';
+import { transferDeps } from './transfer-config.js';
 import { openWorkspace, type OpenOptions, type Workspace } from './workspace.js';
 
 /**
@@ -27,6 +32,9 @@ export interface Services {
   models: ModelsService;
   releases: ReleasesService;
   deployments: DeploymentsService;
+  transfer: TransferService;
+  dataprep: DataPrepService;
+  admin: AdminService;
 }
 
 /**
@@ -67,13 +75,22 @@ export function buildServices(ws: Workspace, env: NodeJS.ProcessEnv = process.en
       return once('lineage', () => createLineageService(ws));
     },
     get models() {
-      return once('models', () => createModelsService(ws));
+      return once('models', () => createModelsService(transferDeps(ws, env)));
     },
     get releases() {
       return once('releases', () => createReleasesService(releaseDeps(ws)));
     },
     get deployments() {
       return once('deployments', () => createDeploymentsService(deploymentDeps(ws, env)));
+    },
+    get transfer() {
+      return once('transfer', () => createTransferService(transferDeps(ws, env)));
+    },
+    get dataprep() {
+      return once('dataprep', () => createDataPrepService({ ...ws, pseudonymKey: () => pseudonymKey(ws.cairnDir) }));
+    },
+    get admin() {
+      return once('admin', () => createAdminService(ws));
     },
   };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseRecipe } from '../dataprep/spec/recipe.js';
-import { parseSuite } from '../dataprep/spec/suite.js';
+import { parseRecipe } from '../dataprep/spec-files/recipe.js';
+import { parseSuite } from '../dataprep/spec-files/suite.js';
 import { locate, SpecReader } from './yaml-doc.js';
 
 describe('YAML specs: errors at their real place', () => {

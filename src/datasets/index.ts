@@ -1,5 +1,5 @@
 // The datasets domain, and the base layer for versions: every other domain that reads or records
-// versions (dataprep, transfer, compute, models, lineage, maintenance) builds on what this file
+// versions (dataprep, transfer, compute, models, lineage, store-admin) builds on what this file
 // exports. Nothing outside datasets/ imports its other files (lint: layers/imports).
 import { addVersion, type AddInput, type AddResult } from './add.js';
 import { checkoutVersion, type CheckoutInput, type CheckoutResult } from './checkout.js';

@@ -2,6 +2,7 @@
 // Other folders import it only through this file (lint: layers/imports): three service
 // interfaces (models, releases, deployments), the view types they return, and the pure helpers
 // a shell needs to print them.
+import type { RemotesPort } from '../transfer/index.js';
 import type { DatasetDeps } from '../datasets/index.js';
 import { approve, history, promote, removeAlias, rollback, setPolicy, type AliasPolicy } from './aliases.js';
 import type { ModelCard } from './card.js';
@@ -85,7 +86,7 @@ export interface ModelsService {
   ): Promise<ModelComparison>;
 }
 
-export function createModelsService(deps: DatasetDeps & { cairnDir: string }): ModelsService {
+export function createModelsService(deps: DatasetDeps & { cairnDir: string; remotes: RemotesPort }): ModelsService {
   return {
     register: (input) => registerModel(deps, input),
     list: () => listModels(deps),

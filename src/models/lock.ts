@@ -4,7 +4,7 @@ import { CairnError } from '../core/errors.js';
 import { checkoutVersion } from '../datasets/index.js';
 import type { DatasetDeps } from '../datasets/index.js';
 import { treeLoader } from '../datasets/index.js';
-import { loadRemotes, openRemote, pickRemote, pull, readState, versionPacks } from '../transfer/index.js';
+import { openRemote, pickRemote, pull, readState, versionPacks, type RemotesPort } from '../transfer/index.js';
 import { resolveModel } from './registry.js';
 
 /**
@@ -51,7 +51,7 @@ export async function lockModel(deps: Pick<DatasetDeps, 'meta'>, ref: string, pa
  * does not match its pin is an error, never a silent substitute.
  */
 export async function fetchLocked(
-  deps: DatasetDeps & { cairnDir: string },
+  deps: DatasetDeps & { cairnDir: string; remotes: RemotesPort },
   lockPath: string,
   dir: string,
   opts: { remote?: string } = {},
@@ -74,9 +74,8 @@ export async function fetchLocked(
         () => false,
       );
     if (!local || !(await havePacks())) {
-      const remotes = loadRemotes(deps.cairnDir);
-      const { config } = pickRemote(remotes, opts.remote);
-      const r = await openRemote(deps.cairnDir, config);
+      const { config } = pickRemote(deps.remotes.load(), opts.remote);
+      const r = await openRemote(deps, config);
       const state = await readState(r.data).finally(() => r.close());
       const v = state?.versions.find((x) => x.digest === hex);
       const d = v && state!.datasets.find((x) => x.id === v.dataset_id);

@@ -33,7 +33,7 @@ export async function cloneInto(
   remote: { name: string; config: RemoteConfig },
   opts: { key?: Buffer } = {},
 ): Promise<CloneResult> {
-  const r = await openRemote(deps.cairnDir, remote.config, opts.key ? { key: opts.key } : {});
+  const r = await openRemote(deps, remote.config, opts.key ? { key: opts.key } : {});
   try {
     return await deps.audit.audited(
       { action: 'workspace.clone', target: { type: 'remote', name: remote.name }, params: { url: r.plain.url } },

@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import { DEFAULT_JOBS, type TransferDeps, type TransferOptions } from './deps.js';
 import { openRemote } from './open-remote.js';
 import { resolveRemoteRefs } from './remote-refs.js';
-import { loadRemotes, pickRemote } from './remotes-file.js';
+import { pickRemote } from './remotes-file.js';
 import { checkDescriptor, packKey, readRemoteCheckpoint, readState } from './remote-layout.js';
 import { fetchVerifiedLogs } from './remote-logs.js';
 import { runTransfers } from './runner.js';
@@ -43,8 +43,8 @@ export async function pull(
   refs: readonly string[],
   opts: TransferOptions & { metadataOnly?: boolean } = {},
 ): Promise<PullResult> {
-  const { name, config } = pickRemote(loadRemotes(deps.cairnDir), opts.remote);
-  const r = await openRemote(deps.cairnDir, config, opts.onRetry ? { onRetry: opts.onRetry } : {});
+  const { name, config } = pickRemote(deps.remotes.load(), opts.remote);
+  const r = await openRemote(deps, config, opts.onRetry ? { onRetry: opts.onRetry } : {});
   const lock = acquireShared(deps.locksDir, 'pull');
   try {
     return await deps.audit.audited(
@@ -67,73 +67,17 @@ export async function pull(
         });
         const plan = planImport(full, vouchers, localIds);
         const remote = plan.state;
-        if (refs.length) {
-          const refused = new Set(plan.skipped.map((s) => `${s.dataset}@${s.number}`));
-          const names = new Map(full.datasets.map((d) => [d.id, d.name]));
-          const asked = resolveRemoteRefs(full, refs, name).filter((v) =>
-            refused.has(`${names.get(v.dataset_id)}@${v.number}`),
-          );
-          if (asked.length) {
-            const which = plan.skipped.filter((s) =>
-              asked.some((v) => names.get(v.dataset_id) === s.dataset && v.number === s.number),
-            );
-            throw new CairnError(
-              'NOT_VOUCHED',
-              `${name} holds version(s) that no verified audit log vouches for; refusing to import them:\n  ${which.map(describeUnvouched).join('\n  ')}`,
-              {
-                data: { versions: which },
-                hint: 'someone added them to the remote without Cairn (or the log that created them was never pushed): push them from the workspace that made them',
-              },
-            );
-          }
-        }
+        if (refs.length) refuseUnvouched(full, plan.skipped, refs, name);
         const chosen = opts.metadataOnly ? [] : refs.length ? resolveRemoteRefs(remote, refs, name) : remote.versions;
-        const needed = [...new Set(chosen.flatMap((v) => v.packs))].sort();
-        const have = new Set((await deps.meta.db.selectFrom('packs').select('id').execute()).map((p) => p.id));
-        const sizes = new Map(remote.packs.map((p) => [p.id, p.size]));
-        const missing = needed.filter((id) => !have.has(id));
-        // Packs a failed or killed pull already placed (whole and verified, but not recorded)
-        // are checked again and adopted instead of fetched a second time.
-        const onDisk = await deps.packs.list();
-        const records: PackRecord[] = [];
-        for (const id of missing.filter((x) => onDisk.has(x))) {
-          const check = await checkPack(deps.packs.packPath(id), id);
-          if (!check.error && !check.badBlobs.length)
-            records.push({
-              id,
-              size: onDisk.get(id)!,
-              entries: check.entries.map((e) => ({ id: e.id, offset: e.offset, length: e.length, kind: e.kind })),
-            });
-        }
-        const adopted = new Set(records.map((p) => p.id));
-        const fetch = missing.filter((id) => !adopted.has(id));
-        const total = fetch.reduce((n, id) => n + (sizes.get(id) ?? 0), 0);
-        let got = 0;
-        await deps.packs.ensure();
-        opts.progress?.update(0, total, `${fetch.length} pack(s)`);
-        await runTransfers(
-          fetch.map((id) => ({
-            bytes: sizes.get(id) ?? 0,
-            run: async () => {
-              try {
-                records.push(await fetchPack(deps, r.data, id));
-              } catch (err) {
-                throw nameVersions(err, id, remote, chosen);
-              }
-            },
-          })),
-          {
-            jobs: opts.jobs ?? config.jobs ?? DEFAULT_JOBS,
-            ...((opts.bwlimit ?? config.bwlimit) ? { bwlimit: (opts.bwlimit ?? config.bwlimit)! } : {}),
-            onBytes: (n) => opts.progress?.update((got += n), total),
-          },
-        );
-        const fetched = records.filter((p) => !adopted.has(p.id));
-        const bytes = fetched.reduce((n, p) => n + p.size, 0);
+        const packs = await fetchPacks(deps, r.data, remote, chosen, {
+          jobs: opts.jobs ?? config.jobs ?? DEFAULT_JOBS,
+          bwlimit: opts.bwlimit ?? config.bwlimit,
+          progress: opts.progress,
+        });
         const versions = chosen.map((v) => `sha256:${v.digest}`);
         const imported = await commit(async (tx) => {
           const n = await importState(tx, remote);
-          await recordPacks(tx, records, isoUtc(deps.clock.now()));
+          await recordPacks(tx, packs.records, isoUtc(deps.clock.now()));
           draft.params = {
             ...draft.params,
             // Each imported version with the remote log event that vouches for it: this log then
@@ -149,10 +93,10 @@ export async function pull(
               verifierKey: l.verifierKey,
             })),
             versions: versions.length,
-            packsFetched: fetched.length,
-            packsResumed: adopted.size,
-            packsPresent: needed.length - missing.length,
-            bytes,
+            packsFetched: packs.counts.fetched,
+            packsResumed: packs.counts.resumed,
+            packsPresent: packs.counts.present,
+            bytes: packs.bytes,
           };
           draft.inputs = versions;
           return n;
@@ -162,13 +106,8 @@ export async function pull(
           url: r.plain.url,
           imported,
           versions,
-          packs: {
-            needed: needed.length,
-            fetched: fetched.length,
-            resumed: adopted.size,
-            present: needed.length - missing.length,
-          },
-          bytesFetched: bytes,
+          packs: packs.counts,
+          bytesFetched: packs.bytes,
           vouched: plan.imported,
           skipped: plan.skipped,
         };
@@ -178,6 +117,102 @@ export async function pull(
     lock.release();
     await r.close();
   }
+}
+
+/** A version asked for by name that no verified log vouches for is refused, by name. */
+function refuseUnvouched(
+  full: RemoteState,
+  skipped: readonly UnvouchedVersion[],
+  refs: readonly string[],
+  name: string,
+): void {
+  const refused = new Set(skipped.map((s) => `${s.dataset}@${s.number}`));
+  const names = new Map(full.datasets.map((d) => [d.id, d.name]));
+  const asked = resolveRemoteRefs(full, refs, name).filter((v) =>
+    refused.has(`${names.get(v.dataset_id)}@${v.number}`),
+  );
+  if (!asked.length) return;
+  const which = skipped.filter((s) =>
+    asked.some((v) => names.get(v.dataset_id) === s.dataset && v.number === s.number),
+  );
+  throw new CairnError(
+    'NOT_VOUCHED',
+    `${name} holds version(s) that no verified audit log vouches for; refusing to import them:\n  ${which.map(describeUnvouched).join('\n  ')}`,
+    {
+      data: { versions: which },
+      hint: 'someone added them to the remote without Cairn (or the log that created them was never pushed): push them from the workspace that made them',
+    },
+  );
+}
+
+interface FetchedPacks {
+  /** Pack rows to record: fetched, and adopted from an interrupted pull. */
+  records: PackRecord[];
+  counts: PullResult['packs'];
+  bytes: number;
+}
+
+/**
+ * Places the packs of `chosen` that the store lacks. Packs a failed or killed pull already
+ * placed (whole and verified, but not recorded) are checked again and adopted instead of
+ * fetched a second time.
+ */
+async function fetchPacks(
+  deps: TransferDeps,
+  data: RemoteBackend,
+  remote: RemoteState,
+  chosen: RemoteState['versions'],
+  opts: { jobs: number; bwlimit: number | undefined; progress: TransferOptions['progress'] },
+): Promise<FetchedPacks> {
+  const needed = [...new Set(chosen.flatMap((v) => v.packs))].sort();
+  const have = new Set((await deps.meta.db.selectFrom('packs').select('id').execute()).map((p) => p.id));
+  const sizes = new Map(remote.packs.map((p) => [p.id, p.size]));
+  const missing = needed.filter((id) => !have.has(id));
+  const onDisk = await deps.packs.list();
+  const records: PackRecord[] = [];
+  for (const id of missing.filter((x) => onDisk.has(x))) {
+    const check = await checkPack(deps.packs.packPath(id), id);
+    if (!check.error && !check.badBlobs.length)
+      records.push({
+        id,
+        size: onDisk.get(id)!,
+        entries: check.entries.map((e) => ({ id: e.id, offset: e.offset, length: e.length, kind: e.kind })),
+      });
+  }
+  const adopted = new Set(records.map((p) => p.id));
+  const fetch = missing.filter((id) => !adopted.has(id));
+  const total = fetch.reduce((n, id) => n + (sizes.get(id) ?? 0), 0);
+  let got = 0;
+  await deps.packs.ensure();
+  opts.progress?.update(0, total, `${fetch.length} pack(s)`);
+  await runTransfers(
+    fetch.map((id) => ({
+      bytes: sizes.get(id) ?? 0,
+      run: async () => {
+        try {
+          records.push(await fetchPack(deps, data, id));
+        } catch (err) {
+          throw nameVersions(err, id, remote, chosen);
+        }
+      },
+    })),
+    {
+      jobs: opts.jobs,
+      ...(opts.bwlimit ? { bwlimit: opts.bwlimit } : {}),
+      onBytes: (n) => opts.progress?.update((got += n), total),
+    },
+  );
+  const fetched = records.filter((p) => !adopted.has(p.id));
+  return {
+    records,
+    counts: {
+      needed: needed.length,
+      fetched: fetched.length,
+      resumed: adopted.size,
+      present: needed.length - missing.length,
+    },
+    bytes: fetched.reduce((n, p) => n + p.size, 0),
+  };
 }
 
 /** Refuses a pull whose remote holds other content under names this workspace uses; returns the local version ids. */

@@ -13,7 +13,7 @@ import { acquireShared } from '../storage/locks/locks.js';
 import { presentKeys } from './crypto/encrypted-backend.js';
 import { DEFAULT_JOBS, type TransferDeps, type TransferOptions } from './deps.js';
 import { openRemote, type OpenedRemote } from './open-remote.js';
-import { loadRemotes, pickRemote } from './remotes-file.js';
+import { pickRemote } from './remotes-file.js';
 import {
   auditCheckpointKey,
   auditPrefix,
@@ -48,8 +48,8 @@ export async function push(
   refs: readonly string[],
   opts: TransferOptions = {},
 ): Promise<PushResult> {
-  const { name, config } = pickRemote(loadRemotes(deps.cairnDir), opts.remote);
-  const r = await openRemote(deps.cairnDir, config, opts.onRetry ? { onRetry: opts.onRetry } : {});
+  const { name, config } = pickRemote(deps.remotes.load(), opts.remote);
+  const r = await openRemote(deps, config, opts.onRetry ? { onRetry: opts.onRetry } : {});
   // gc must not delete a pack while it is being read for upload.
   const lock = acquireShared(deps.locksDir, 'push');
   try {
@@ -69,29 +69,11 @@ export async function push(
         const witnessed = theirs ? await deps.audit.witness(theirs, `on remote ${name}`) : null;
         const merged = mergeState(remoteState, local);
         if (merged.conflicts.length) throw divergedError(merged.conflicts, name, 'push');
-        const keys = local.packs.map((p) => packKey(p.id));
-        const present = await presentKeys(r.data, 'packs/', keys);
-        const missing = local.packs.filter((p) => present.get(packKey(p.id)) !== p.size);
-        const total = missing.reduce((n, p) => n + p.size, 0);
-        let sent = 0;
-        opts.progress?.update(0, total, `${missing.length} pack(s)`);
-        await runTransfers(
-          missing.map((p) => ({
-            bytes: p.size,
-            run: async () => {
-              const path = deps.packs.packPath(p.id);
-              const body = await fsp.readFile(path).catch((err: unknown) => {
-                throw ioError(err, 'read', path);
-              });
-              await r.data.put(packKey(p.id), body);
-            },
-          })),
-          {
-            jobs: opts.jobs ?? config.jobs ?? DEFAULT_JOBS,
-            ...((opts.bwlimit ?? config.bwlimit) ? { bwlimit: (opts.bwlimit ?? config.bwlimit)! } : {}),
-            onBytes: (n) => opts.progress?.update((sent += n), total),
-          },
-        );
+        const { missing, total } = await uploadPacks(deps, r, local.packs, {
+          jobs: opts.jobs ?? config.jobs ?? DEFAULT_JOBS,
+          bwlimit: opts.bwlimit ?? config.bwlimit,
+          progress: opts.progress,
+        });
         // Metadata after the packs: a reader of the state finds every pack it names.
         await writeState(r.data, merged.state);
         const out = {
@@ -125,6 +107,39 @@ export async function push(
     lock.release();
     await r.close();
   }
+}
+
+/** Uploads the packs the remote lacks (or holds at another size), in parallel. */
+async function uploadPacks(
+  deps: TransferDeps,
+  r: OpenedRemote,
+  packs: ReadonlyArray<{ id: string; size: number }>,
+  opts: { jobs: number; bwlimit: number | undefined; progress: TransferOptions['progress'] },
+): Promise<{ missing: Array<{ id: string; size: number }>; total: number }> {
+  const keys = packs.map((p) => packKey(p.id));
+  const present = await presentKeys(r.data, 'packs/', keys);
+  const missing = packs.filter((p) => present.get(packKey(p.id)) !== p.size);
+  const total = missing.reduce((n, p) => n + p.size, 0);
+  let sent = 0;
+  opts.progress?.update(0, total, `${missing.length} pack(s)`);
+  await runTransfers(
+    missing.map((p) => ({
+      bytes: p.size,
+      run: async () => {
+        const path = deps.packs.packPath(p.id);
+        const body = await fsp.readFile(path).catch((err: unknown) => {
+          throw ioError(err, 'read', path);
+        });
+        await r.data.put(packKey(p.id), body);
+      },
+    })),
+    {
+      jobs: opts.jobs,
+      ...(opts.bwlimit ? { bwlimit: opts.bwlimit } : {}),
+      onBytes: (n) => opts.progress?.update((sent += n), total),
+    },
+  );
+  return { missing, total };
 }
 
 /** Exports this workspace's log and uploads every file of the bundle under audit/<workspace>/. */

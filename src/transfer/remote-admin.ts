@@ -3,7 +3,15 @@ import type { AuditLog } from '../audit/log/audit-log.js';
 import { CairnError } from '../core/errors.js';
 import { formatRemoteKey, loadRemoteKey, newRemoteKey, parseRemoteKey, saveRemoteKey } from './crypto/remote-keys.js';
 import { checkEndpointUrl, parseRemoteUrl } from './remote-url.js';
-import { checkRemoteName, loadRemotes, saveRemotes, type RemoteConfig } from './remotes-file.js';
+import type { RemotesPort } from './deps.js';
+import { checkRemoteName, type RemoteConfig } from './remotes-file.js';
+
+/** What managing remotes needs: the remotes themselves, the workspace's key folder and its log. */
+export interface RemoteAdminDeps {
+  cairnDir: string;
+  remotes: RemotesPort;
+  audit: AuditLog;
+}
 
 export interface AddRemoteOptions {
   endpoint?: string;
@@ -57,13 +65,13 @@ export function remoteConfigFrom(url: string, opts: AddRemoteOptions): { config:
 }
 
 export async function addRemote(
-  ws: { cairnDir: string; audit: AuditLog },
+  ws: RemoteAdminDeps,
   name: string,
   url: string,
   opts: AddRemoteOptions,
 ): Promise<RemoteInfo> {
   checkRemoteName(name);
-  const file = loadRemotes(ws.cairnDir);
+  const file = ws.remotes.load();
   if (file.remotes[name] && !opts.force)
     throw new CairnError('ALREADY_EXISTS', `a remote named ${name} exists (${file.remotes[name]!.url})`, {
       hint: 'pass --force to replace it, or cairn remote rm it first',
@@ -72,7 +80,7 @@ export async function addRemote(
   if (key) config.keyId = await saveRemoteKey(ws.cairnDir, key);
   file.remotes[name] = config;
   if (!file.default && Object.keys(file.remotes).length === 1) file.default = name;
-  await saveRemotes(ws.cairnDir, file);
+  await ws.remotes.save(file);
   await ws.audit.record(
     {
       action: 'remote.add',
@@ -89,13 +97,13 @@ export async function addRemote(
   return info(name, config, file.default === name);
 }
 
-export async function removeRemote(ws: { cairnDir: string; audit: AuditLog }, name: string): Promise<void> {
-  const file = loadRemotes(ws.cairnDir);
+export async function removeRemote(ws: RemoteAdminDeps, name: string): Promise<void> {
+  const file = ws.remotes.load();
   const config = file.remotes[name];
   if (!config) throw new CairnError('NOT_FOUND', `no remote named ${JSON.stringify(name)}`);
   delete file.remotes[name];
   if (file.default === name) delete file.default;
-  await saveRemotes(ws.cairnDir, file);
+  await ws.remotes.save(file);
   // The key stays in keys/remotes/: other remotes may share it, and losing it loses the data.
   await ws.audit.record(
     { action: 'remote.remove', target: { type: 'remote', name }, params: { url: config.url } },
@@ -103,29 +111,29 @@ export async function removeRemote(ws: { cairnDir: string; audit: AuditLog }, na
   );
 }
 
-export async function setDefaultRemote(cairnDir: string, name: string): Promise<void> {
-  const file = loadRemotes(cairnDir);
+export async function setDefaultRemote(remotes: RemotesPort, name: string): Promise<void> {
+  const file = remotes.load();
   if (!file.remotes[name])
     throw new CairnError('NOT_FOUND', `no remote named ${JSON.stringify(name)}`, {
       hint: `remotes: ${Object.keys(file.remotes).join(', ') || 'none'}`,
     });
   file.default = name;
-  await saveRemotes(cairnDir, file);
+  await remotes.save(file);
 }
 
-export function listRemotes(cairnDir: string): RemoteInfo[] {
-  const file = loadRemotes(cairnDir);
+export function listRemotes(remotes: RemotesPort): RemoteInfo[] {
+  const file = remotes.load();
   return Object.entries(file.remotes)
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([name, c]) => info(name, c, file.default === name));
 }
 
 /** The backup line of an encrypted remote's key. */
-export function exportRemoteKey(cairnDir: string, name: string): string {
-  const c = loadRemotes(cairnDir).remotes[name];
+export function exportRemoteKey(deps: { cairnDir: string; remotes: RemotesPort }, name: string): string {
+  const c = deps.remotes.load().remotes[name];
   if (!c) throw new CairnError('NOT_FOUND', `no remote named ${JSON.stringify(name)}`);
   if (!c.keyId) throw new CairnError('USAGE', `remote ${name} is not encrypted`);
-  return formatRemoteKey(loadRemoteKey(cairnDir, c.keyId));
+  return formatRemoteKey(loadRemoteKey(deps.cairnDir, c.keyId));
 }
 
 function info(name: string, c: RemoteConfig, isDefault: boolean): RemoteInfo {

@@ -1,10 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { CairnError } from '../core/errors.js';
-import { writeFileAtomic } from '../storage/objects/durable.js';
 import { endpointProblem, parseRemoteUrl } from './remote-url.js';
-
-export const REMOTES_FILE = 'remotes.json';
 
 export interface RemoteConfig {
   url: string;
@@ -82,16 +77,11 @@ export function checkRemoteName(name: string): string {
   return name;
 }
 
-/** `.cairn/remotes.json`: the workspace's named remotes (no secrets: keys live in keys/remotes/). */
-export function loadRemotes(cairnDir: string): RemotesFile {
-  const path = join(cairnDir, REMOTES_FILE);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, remotes: {} };
-    throw new CairnError('CONFIG_INVALID', `cannot read ${path}: ${(err as Error).message}`);
-  }
+/**
+ * The contents of `.cairn/remotes.json` (no secrets: keys live in keys/remotes/), checked: every
+ * problem at once. Pure: app/ reads and writes the file and hands the remotes over as a port.
+ */
+export function parseRemotesFile(raw: unknown, path: string): RemotesFile {
   const problems = validate(raw);
   if (problems.length)
     throw new CairnError('CONFIG_INVALID', `${path} is invalid:\n  ${problems.join('\n  ')}`, {
@@ -106,9 +96,9 @@ export function loadRemotes(cairnDir: string): RemotesFile {
   return file;
 }
 
-export async function saveRemotes(cairnDir: string, file: RemotesFile): Promise<void> {
-  // Owner-only: it names hosts, buckets and key files, which are nobody else's business.
-  await writeFileAtomic(join(cairnDir, REMOTES_FILE), `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
+/** The file's text as it is written (owner-only: it names hosts, buckets and key files). */
+export function formatRemotesFile(file: RemotesFile): string {
+  return `${JSON.stringify(file, null, 2)}\n`;
 }
 
 /** The named remote, or the default one (the only one, when there is just one). */

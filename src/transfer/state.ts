@@ -86,41 +86,9 @@ export function mergeState(
   incoming: RemoteState,
 ): { state: RemoteState; conflicts: Conflict[]; added: { datasets: number; versions: number } } {
   const conflicts: Conflict[] = [];
-  const datasets = new Map(base.datasets.map((d) => [d.name, d]));
-  let addedDatasets = 0;
-  for (const d of incoming.datasets) {
-    const have = datasets.get(d.name);
-    if (!have) {
-      datasets.set(d.name, d);
-      addedDatasets++;
-    } else if (have.id !== d.id) {
-      conflicts.push({
-        what: `dataset ${d.name}`,
-        ours: `created ${d.created_at} by ${d.created_by}`,
-        theirs: `created ${have.created_at} by ${have.created_by}`,
-      });
-    }
-  }
+  const datasets = mergeDatasets(base, incoming, conflicts);
   const nameOf = new Map([...base.datasets, ...incoming.datasets].map((d) => [d.id, d.name]));
-  const versionKey = (v: VersionRow) => `${v.dataset_id}@${v.number}`;
-  const versions = new Map(base.versions.map((v) => [versionKey(v), v]));
-  let addedVersions = 0;
-  for (const v of incoming.versions) {
-    const have = versions.get(versionKey(v));
-    if (!have) {
-      versions.set(versionKey(v), v);
-      addedVersions++;
-    } else if (have.id !== v.id || have.digest !== v.digest) {
-      conflicts.push({
-        what: `${nameOf.get(v.dataset_id) ?? v.dataset_id}@v${v.number}`,
-        ours: `sha256:${v.digest}`,
-        theirs: `sha256:${have.digest}`,
-      });
-    } else if (v.packs.length && v.packs.join() !== have.packs.join()) {
-      // Repacking (gc) moves blobs: the pusher's list is the one it just uploaded.
-      versions.set(versionKey(v), v);
-    }
-  }
+  const versions = mergeVersions(base, incoming, nameOf, conflicts);
   const tags = new Map(base.tags.map((t) => [`${t.dataset_id}:${t.tag}`, t]));
   for (const t of incoming.tags) {
     const k = `${t.dataset_id}:${t.tag}`;
@@ -132,14 +100,12 @@ export function mergeState(
   ];
   const audit = new Map(base.audit.map((a) => [a.workspace, a]));
   for (const a of incoming.audit) if ((audit.get(a.workspace)?.size ?? -1) <= a.size) audit.set(a.workspace, a);
-  const byKey = <T>(xs: Iterable<T>, key: (x: T) => string) =>
-    [...xs].sort((x, y) => (key(x) < key(y) ? -1 : key(x) > key(y) ? 1 : 0));
   return {
     state: {
       format: STATE_FORMAT,
-      datasets: byKey(datasets.values(), (d) => d.name),
+      datasets: byKey(datasets.merged.values(), (d) => d.name),
       versions: byKey(
-        versions.values(),
+        versions.merged.values(),
         (v) => `${nameOf.get(v.dataset_id) ?? ''}\u0000${String(v.number).padStart(12, '0')}`,
       ),
       tags: byKey(tags.values(), (t) => `${t.dataset_id}:${t.tag}`),
@@ -162,8 +128,61 @@ export function mergeState(
       audit: byKey(audit.values(), (a) => a.workspace),
     },
     conflicts,
-    added: { datasets: addedDatasets, versions: addedVersions },
+    added: { datasets: datasets.added, versions: versions.added },
   };
+}
+
+function byKey<T>(xs: Iterable<T>, key: (x: T) => string): T[] {
+  return [...xs].sort((x, y) => (key(x) < key(y) ? -1 : key(x) > key(y) ? 1 : 0));
+}
+
+/** Datasets by name: a name held by another dataset (another id) is a conflict. */
+function mergeDatasets(base: RemoteState, incoming: RemoteState, conflicts: Conflict[]) {
+  const merged = new Map(base.datasets.map((d) => [d.name, d]));
+  let added = 0;
+  for (const d of incoming.datasets) {
+    const have = merged.get(d.name);
+    if (!have) {
+      merged.set(d.name, d);
+      added++;
+    } else if (have.id !== d.id) {
+      conflicts.push({
+        what: `dataset ${d.name}`,
+        ours: `created ${d.created_at} by ${d.created_by}`,
+        theirs: `created ${have.created_at} by ${have.created_by}`,
+      });
+    }
+  }
+  return { merged, added };
+}
+
+/** Versions by dataset and number: other content under the same number is a conflict. */
+function mergeVersions(
+  base: RemoteState,
+  incoming: RemoteState,
+  nameOf: ReadonlyMap<string, string>,
+  conflicts: Conflict[],
+) {
+  const versionKey = (v: VersionRow) => `${v.dataset_id}@${v.number}`;
+  const merged = new Map(base.versions.map((v) => [versionKey(v), v]));
+  let added = 0;
+  for (const v of incoming.versions) {
+    const have = merged.get(versionKey(v));
+    if (!have) {
+      merged.set(versionKey(v), v);
+      added++;
+    } else if (have.id !== v.id || have.digest !== v.digest) {
+      conflicts.push({
+        what: `${nameOf.get(v.dataset_id) ?? v.dataset_id}@v${v.number}`,
+        ours: `sha256:${v.digest}`,
+        theirs: `sha256:${have.digest}`,
+      });
+    } else if (v.packs.length && v.packs.join() !== have.packs.join()) {
+      // Repacking (gc) moves blobs: the pusher's list is the one it just uploaded.
+      merged.set(versionKey(v), v);
+    }
+  }
+  return { merged, added };
 }
 
 export function divergedError(conflicts: readonly Conflict[], remote: string, direction: 'push' | 'pull'): CairnError {

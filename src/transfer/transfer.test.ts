@@ -12,9 +12,9 @@ import { pull } from './pull.js';
 import { push } from './push.js';
 import { addRemote } from './remote-admin.js';
 import { packKey } from './remote-layout.js';
-import { loadRemotes } from './remotes-file.js';
+import { loadRemotesFile as loadRemotes, transferDeps } from '../app/transfer-config.js';
 
-const deps = (ws: Workspace) => ({ ...ws, workspaceId: ws.config.workspace.id });
+const deps = (ws: Workspace) => transferDeps(ws);
 
 async function events(
   ws: Workspace,
@@ -48,7 +48,7 @@ describe('push, pull and clone over a file:// remote', () => {
   it('push, clone, pull and checkout give back every byte; a second push sends nothing', async () => {
     const { ws, src } = await seeded();
     const remoteDir = join(tmp(), 'remote');
-    await addRemote(ws, 'origin', `file://${remoteDir}`, {});
+    await addRemote(deps(ws), 'origin', `file://${remoteDir}`, {});
     const first = await push(deps(ws), []);
     expect(first).toMatchObject({
       remote: 'origin',
@@ -62,7 +62,7 @@ describe('push, pull and clone over a file:// remote', () => {
     expect(again.bytesSent).toBe(0);
 
     const other = await workspace('bob@example.com');
-    await addRemote(other, 'origin', `file://${remoteDir}`, {});
+    await addRemote(deps(other), 'origin', `file://${remoteDir}`, {});
     const cloned = await cloneInto(deps(other), {
       name: 'origin',
       config: loadRemotes(other.cairnDir).remotes.origin!,
@@ -101,7 +101,7 @@ describe('push, pull and clone over a file:// remote', () => {
   it('a push that died part-way re-sends only what the remote lacks', async () => {
     const { ws } = await seeded();
     const remoteDir = join(tmp(), 'remote');
-    await addRemote(ws, 'origin', `file://${remoteDir}`, {});
+    await addRemote(deps(ws), 'origin', `file://${remoteDir}`, {});
     const full = await push(deps(ws), []);
     // As if the process had been killed after some uploads: drop one pack and the metadata.
     const packs = readdirSync(join(remoteDir, 'packs'), { recursive: true }).filter((p) => String(p).endsWith('.pack'));
@@ -118,10 +118,10 @@ describe('push, pull and clone over a file:// remote', () => {
   it('a corrupted pack on the remote is refused on arrival: nothing is stored, and a good copy pulls later', async () => {
     const { ws } = await seeded();
     const remoteDir = join(tmp(), 'remote');
-    await addRemote(ws, 'origin', `file://${remoteDir}`, {});
+    await addRemote(deps(ws), 'origin', `file://${remoteDir}`, {});
     await push(deps(ws), []);
     const other = await workspace('bob@example.com');
-    await addRemote(other, 'origin', `file://${remoteDir}`, {});
+    await addRemote(deps(other), 'origin', `file://${remoteDir}`, {});
     await cloneInto(deps(other), { name: 'origin', config: loadRemotes(other.cairnDir).remotes.origin! });
     const packFile = readdirSync(join(remoteDir, 'packs'), { recursive: true })
       .map((p) => join(remoteDir, 'packs', String(p)))
@@ -147,13 +147,13 @@ describe('push, pull and clone over a file:// remote', () => {
   it('two workspaces with different data under one name: the second push is refused before anything is sent', async () => {
     const { ws } = await seeded();
     const remoteDir = join(tmp(), 'remote');
-    await addRemote(ws, 'origin', `file://${remoteDir}`, {});
+    await addRemote(deps(ws), 'origin', `file://${remoteDir}`, {});
     await push(deps(ws), []);
     const other = await workspace('bob@example.com');
     const src = join(tmp(), 'other');
     writeTree(src, { 'z.txt': 'something else\n' });
     await addVersion(other, { source: src, name: 'mail' });
-    await addRemote(other, 'origin', `file://${remoteDir}`, {});
+    await addRemote(deps(other), 'origin', `file://${remoteDir}`, {});
     const before = readdirSync(join(remoteDir, 'packs'), { recursive: true }).length;
     await expect(push(deps(other), [])).rejects.toMatchObject({
       code: 'DIVERGED',
@@ -166,14 +166,14 @@ describe('push, pull and clone over a file:// remote', () => {
   it('clone refuses a tampered audit log on the remote, and a file list that climbs out of its folder', async () => {
     const { ws } = await seeded();
     const remoteDir = join(tmp(), 'remote');
-    await addRemote(ws, 'origin', `file://${remoteDir}`, {});
+    await addRemote(deps(ws), 'origin', `file://${remoteDir}`, {});
     await push(deps(ws), []);
     const auditDir = join(remoteDir, 'audit', ws.config.workspace.id);
     const entries = join(auditDir, 'entries.jsonl');
     const original = readFileSync(entries, 'utf8');
     writeFileSync(entries, original.replace('alice@example.com', 'mallory@example.com'));
     const other = await workspace('bob@example.com');
-    await addRemote(other, 'origin', `file://${remoteDir}`, {});
+    await addRemote(deps(other), 'origin', `file://${remoteDir}`, {});
     const config = loadRemotes(other.cairnDir).remotes.origin!;
     await expect(cloneInto(deps(other), { name: 'origin', config })).rejects.toMatchObject({ code: 'CHECK_FAILED' });
     expect(await other.meta.db.selectFrom('dataset_versions').select('id').execute()).toEqual([]);
@@ -186,7 +186,7 @@ describe('push, pull and clone over a file:// remote', () => {
   it('an encrypted remote: only ciphertext there, deduplicated, readable with the key backup alone', async () => {
     const { ws, src } = await seeded();
     const remoteDir = join(tmp(), 'remote');
-    const info = await addRemote(ws, 'vault', `file://${remoteDir}`, { encrypt: true });
+    const info = await addRemote(deps(ws), 'vault', `file://${remoteDir}`, { encrypt: true });
     expect(info.encrypted).toBe(true);
     const first = await push(deps(ws), []);
     expect(first.encrypted).toBe(true);
@@ -200,14 +200,14 @@ describe('push, pull and clone over a file:// remote', () => {
     }
     const { exportRemoteKey } = await import('./remote-admin.js');
     const keyFile = join(tmp(), 'vault.key');
-    writeFileSync(keyFile, exportRemoteKey(ws.cairnDir, 'vault'));
+    writeFileSync(keyFile, exportRemoteKey(deps(ws), 'vault'));
     const other = await workspace('bob@example.com');
     await expect(
-      addRemote(other, 'vault', `file://${remoteDir}`, {}).then(() =>
+      addRemote(deps(other), 'vault', `file://${remoteDir}`, {}).then(() =>
         cloneInto(deps(other), { name: 'vault', config: loadRemotes(other.cairnDir).remotes.vault! }),
       ),
     ).rejects.toMatchObject({ code: 'USAGE' });
-    await addRemote(other, 'vault', `file://${remoteDir}`, { keyFile, force: true });
+    await addRemote(deps(other), 'vault', `file://${remoteDir}`, { keyFile, force: true });
     await cloneInto(deps(other), { name: 'vault', config: loadRemotes(other.cairnDir).remotes.vault! });
     await pull(deps(other), ['mail']);
     const out = join(tmp(), 'out');

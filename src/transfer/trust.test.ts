@@ -15,10 +15,10 @@ import { cloneInto } from './clone.js';
 import { pull } from './pull.js';
 import { push } from './push.js';
 import { addRemote } from './remote-admin.js';
-import { loadRemotes } from './remotes-file.js';
+import { loadRemotesFile as loadRemotes, transferDeps } from '../app/transfer-config.js';
 import type { RemoteState } from './state.js';
 
-const deps = (ws: Workspace) => ({ ...ws, workspaceId: ws.config.workspace.id });
+const deps = (ws: Workspace) => transferDeps(ws);
 
 interface Ev {
   index: number;
@@ -49,7 +49,7 @@ describe('remote trust: only vouched versions come in; every remote witnesses th
     return ws;
   };
   const remoteOf = async (ws: Workspace, dir: string, name = 'origin') => {
-    await addRemote(ws, name, `file://${dir}`, {});
+    await addRemote(deps(ws), name, `file://${dir}`, {});
     return { name, config: loadRemotes(ws.cairnDir).remotes[name]! };
   };
   /** alice's workspace with mail@v1 and mail@v2, pushed to a new file:// remote. */

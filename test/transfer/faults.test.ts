@@ -13,13 +13,13 @@ import { cloneInto } from '../../src/transfer/clone.js';
 import { pull } from '../../src/transfer/pull.js';
 import { push } from '../../src/transfer/push.js';
 import { addRemote } from '../../src/transfer/remote-admin.js';
-import { loadRemotes } from '../../src/transfer/remotes-file.js';
+import { loadRemotesFile as loadRemotes, transferDeps } from '../../src/app/transfer-config.js';
 import { sharedS3Server, stopSharedS3Server, type S3TestServer } from '../../src/test-support/s3-server.js';
 import { useTempDirs } from '../../src/test-support/temp.js';
 import { newWorkspace, prng, writeTree } from '../../src/test-support/workspace.js';
 
 const MiB = 1024 * 1024;
-const deps = (ws: Workspace) => ({ ...ws, workspaceId: ws.config.workspace.id });
+const deps = (ws: Workspace) => transferDeps(ws);
 
 describe('transfer faults', () => {
   const tmp = useTempDirs();
@@ -68,13 +68,13 @@ describe('transfer faults', () => {
         proxy.rule = (_req, index) => (index % 3 === 1 ? faults[n++ % faults.length]! : 'forward');
         const { ws, src } = await seeded();
         const url = `s3://${s3.bucket}/flaky-${Date.now()}`;
-        await addRemote(ws, 'origin', url, { endpoint: proxy.endpoint });
+        await addRemote(deps(ws), 'origin', url, { endpoint: proxy.endpoint });
         const retries: string[] = [];
         const onRetry = (err: unknown) => retries.push((err as Error).message);
         const pushed = await push(deps(ws), [], { onRetry });
         expect(pushed.packs.sent).toBe(pushed.packs.needed);
         const other = await workspace(join(tmp(), 'other'), 'bob@example.com');
-        await addRemote(other, 'origin', url, { endpoint: proxy.endpoint });
+        await addRemote(deps(other), 'origin', url, { endpoint: proxy.endpoint });
         await cloneInto(deps(other), { name: 'origin', config: loadRemotes(other.cairnDir).remotes.origin! });
         await pull(deps(other), ['data'], { onRetry });
         const out = join(tmp(), 'out');
@@ -92,7 +92,7 @@ describe('transfer faults', () => {
   it('wrong credentials and a missing bucket: a clear IO_ERROR, recorded as a failed push, nothing half-written locally', async (ctx) => {
     if (!s3) return ctx.skip();
     const { ws } = await seeded();
-    await addRemote(ws, 'nobucket', `s3://no-such-bucket-${Date.now()}/x`, { endpoint: s3.endpoint });
+    await addRemote(deps(ws), 'nobucket', `s3://no-such-bucket-${Date.now()}/x`, { endpoint: s3.endpoint });
     await expect(push(deps(ws), [], { remote: 'nobucket' })).rejects.toMatchObject({
       code: 'IO_ERROR',
       message: expect.stringMatching(/bucket/i),
@@ -101,7 +101,7 @@ describe('transfer faults', () => {
     const key = process.env.AWS_ACCESS_KEY_ID;
     process.env.AWS_ACCESS_KEY_ID = 'NOT-A-KEY';
     try {
-      await addRemote(ws, 'origin', `s3://${s3.bucket}/creds-${Date.now()}`, { endpoint: s3.endpoint });
+      await addRemote(deps(ws), 'origin', `s3://${s3.bucket}/creds-${Date.now()}`, { endpoint: s3.endpoint });
       const err = await push(deps(ws), [], { remote: 'origin' }).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'IO_ERROR', data: expect.objectContaining({ status: 403 }) });
       expect(`${(err as Error).message} ${(err as { hint?: string }).hint ?? ''}`).toMatch(
@@ -139,10 +139,10 @@ describe('transfer faults', () => {
         writeTree(src, { 'more.bin': prng(9, 3 * MiB) });
         await addVersion(ws, { source: src, name: 'more' });
         const remoteDir = join(tmp(), 'remote');
-        await addRemote(ws, 'origin', `file://${remoteDir}`, {});
+        await addRemote(deps(ws), 'origin', `file://${remoteDir}`, {});
         await push(deps(ws), []);
         const other = await workspace(join(small, 'ws'), 'bob@example.com');
-        await addRemote(other, 'origin', `file://${remoteDir}`, {});
+        await addRemote(deps(other), 'origin', `file://${remoteDir}`, {});
         await cloneInto(deps(other), { name: 'origin', config: loadRemotes(other.cairnDir).remotes.origin! });
         const err = await pull(deps(other), [], { jobs: 1 }).catch((e: unknown) => e);
         expect(err).toMatchObject({ code: 'IO_ERROR', message: expect.stringContaining('the disk is full') });
@@ -156,7 +156,7 @@ describe('transfer faults', () => {
         const again = await pull(deps(other), []);
         expect(again.packs.resumed).toBe(placed.length);
         expect(again.packs.fetched + again.packs.resumed).toBe(again.packs.needed);
-        const { runFsck } = await import('../../src/maintenance/fsck.js');
+        const { runFsck } = await import('../../src/store-admin/fsck.js');
         const fsck = await runFsck(other);
         expect([fsck.ok, fsck.orphanPacks, fsck.tempFiles]).toEqual([true, [], 0]);
       } finally {

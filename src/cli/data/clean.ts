@@ -1,12 +1,11 @@
 import type { OptionsOf } from '../table/define.js';
 import type { dataClean } from './prep-commands.js';
-import { cleanVersion } from '../../dataprep/service/clean.js';
-import { commandContext, withDataprep } from './shared.js';
+import { commandContext, withServices } from '../context.js';
 
 export async function run(ref: string, opts: OptionsOf<typeof dataClean>): Promise<void> {
   const ctx = commandContext(opts);
-  const r = await withDataprep(opts, 'data clean', (deps) =>
-    cleanVersion(deps, ref, {
+  const r = await withServices(opts, 'data clean', (s) =>
+    s.dataprep.clean(ref, {
       recipePath: opts.recipe,
       name: opts.name,
       ...(opts.message ? { message: opts.message } : {}),

@@ -1,13 +1,12 @@
 import type { OptionsOf } from '../table/define.js';
 import type { dataProfile } from './prep-commands.js';
-import { profileVersion } from '../../dataprep/service/profile.js';
-import { commandContext, withDataprep } from './shared.js';
+import { commandContext, withServices } from '../context.js';
 import { formatBytes, table } from '../format.js';
 
 export async function run(ref: string, opts: OptionsOf<typeof dataProfile>): Promise<void> {
   const ctx = commandContext(opts);
-  const r = await withDataprep(opts, 'data profile', (deps) =>
-    profileVersion(deps, ref, opts.file ? { file: opts.file } : {}),
+  const r = await withServices(opts, 'data profile', (s) =>
+    s.dataprep.profile(ref, opts.file ? { file: opts.file } : {}),
   );
   ctx.out.result(r);
   ctx.out.say(`${r.ref}  ${r.digest}  (profile ${r.reportDigest.slice(0, 19)} stored with the version)`);

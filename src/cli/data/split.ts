@@ -1,12 +1,11 @@
 import type { OptionsOf } from '../table/define.js';
 import type { dataSplit } from './prep-commands.js';
-import { splitVersion } from '../../dataprep/service/split.js';
-import { commandContext, withDataprep } from './shared.js';
+import { commandContext, withServices } from '../context.js';
 
 export async function run(ref: string, opts: OptionsOf<typeof dataSplit>): Promise<void> {
   const ctx = commandContext(opts);
-  const r = await withDataprep(opts, 'data split', (deps) =>
-    splitVersion(deps, ref, {
+  const r = await withServices(opts, 'data split', (s) =>
+    s.dataprep.split(ref, {
       name: opts.name,
       ratios: opts.ratios,
       ...(opts.seed !== undefined ? { seed: opts.seed } : {}),

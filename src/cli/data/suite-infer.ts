@@ -1,12 +1,11 @@
 import type { OptionsOf } from '../table/define.js';
 import type { dataSuiteInfer } from './prep-commands.js';
-import { inferSuiteFor } from '../../dataprep/service/infer.js';
-import { commandContext, withDataprep } from './shared.js';
+import { commandContext, withServices } from '../context.js';
 
 export async function run(ref: string, opts: OptionsOf<typeof dataSuiteInfer>): Promise<void> {
   const ctx = commandContext(opts);
-  const r = await withDataprep(opts, 'data suite infer', (deps) =>
-    inferSuiteFor(deps, ref, { ...(opts.out ? { out: opts.out } : {}), ...(opts.file ? { file: opts.file } : {}) }),
+  const r = await withServices(opts, 'data suite infer', (s) =>
+    s.dataprep.inferSuite(ref, { ...(opts.out ? { out: opts.out } : {}), ...(opts.file ? { file: opts.file } : {}) }),
   );
   ctx.out.result(r);
   if (opts.out)

@@ -1,14 +1,13 @@
 import type { OptionsOf } from '../table/define.js';
 import type { dataValidate } from './prep-commands.js';
 import { CairnError } from '../../core/errors.js';
-import { validateVersion } from '../../dataprep/service/validate.js';
-import { commandContext, withDataprep } from './shared.js';
+import { commandContext, withServices } from '../context.js';
 import { table } from '../format.js';
 
 export async function run(ref: string, opts: OptionsOf<typeof dataValidate>): Promise<void> {
   const ctx = commandContext(opts);
-  const r = await withDataprep(opts, 'data validate', (deps) =>
-    validateVersion(deps, ref, {
+  const r = await withServices(opts, 'data validate', (s) =>
+    s.dataprep.validate(ref, {
       suitePath: opts.suite,
       ...(opts.junit ? { junit: opts.junit } : {}),
       ...(opts.html ? { html: opts.html } : {}),

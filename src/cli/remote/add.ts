@@ -1,11 +1,10 @@
 import type { OptionsOf } from '../table/define.js';
 import type { remoteAdd } from './commands.js';
-import { addRemote } from '../../transfer/remote-admin.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 
 export async function run(name: string, url: string, opts: OptionsOf<typeof remoteAdd>): Promise<void> {
   const ctx = commandContext(opts);
-  const r = await withWorkspace(opts, 'remote add', (ws) => addRemote(ws, name, url, opts));
+  const r = await withServices(opts, 'remote add', (s) => s.transfer.addRemote(name, url, opts));
   ctx.out.result(r);
   ctx.out.say(
     `added remote ${r.name} -> ${r.url}${r.default ? ' (default)' : ''}${r.encrypted ? `, encrypted with key ${r.keyId}` : ''}`,

@@ -1,12 +1,11 @@
 import type { OptionsOf } from '../table/define.js';
 import type { remoteDefault } from './commands.js';
-import { setDefaultRemote } from '../../transfer/remote-admin.js';
 import { commandContext } from '../context.js';
-import { findCairnDir } from './find.js';
+import { withRemoteSettings } from './settings.js';
 
 export async function run(name: string, opts: OptionsOf<typeof remoteDefault>): Promise<void> {
   const ctx = commandContext(opts);
-  await setDefaultRemote(findCairnDir(opts), name);
+  await withRemoteSettings(opts, (s) => s.setDefaultRemote(name));
   ctx.out.result({ default: name });
   ctx.out.say(`default remote: ${name}`);
 }

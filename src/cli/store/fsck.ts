@@ -1,16 +1,15 @@
 import type { OptionsOf } from '../table/define.js';
 import type { fsck } from './commands.js';
 import { CairnError } from '../../core/errors.js';
-import { runFsck } from '../../maintenance/fsck.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 import { formatBytes } from '../format.js';
 
 export async function run(opts: OptionsOf<typeof fsck>): Promise<void> {
   const ctx = commandContext(opts);
-  const r = await withWorkspace(opts, 'fsck', async (ws) => {
+  const r = await withServices(opts, 'fsck', async (s) => {
     const bar = ctx.progress('fsck');
     try {
-      return await runFsck(ws, { onProgress: (d, t) => bar.update(d, t) });
+      return await s.admin.fsck({ onProgress: (d, t) => bar.update(d, t) });
     } finally {
       bar.done();
     }

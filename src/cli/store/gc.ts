@@ -1,13 +1,12 @@
 import type { OptionsOf } from '../table/define.js';
 import type { gc } from './commands.js';
-import { runGc } from '../../maintenance/gc.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 import { formatBytes } from '../format.js';
 
 export async function run(opts: OptionsOf<typeof gc>): Promise<void> {
   const ctx = commandContext(opts);
-  const r = await withWorkspace(opts, opts.dryRun ? 'gc --dry-run' : 'gc', (ws) =>
-    runGc(ws, { dryRun: opts.dryRun === true }),
+  const r = await withServices(opts, opts.dryRun ? 'gc --dry-run' : 'gc', (s) =>
+    s.admin.gc({ dryRun: opts.dryRun === true }),
   );
   ctx.out.result(r);
   const verb = r.dryRun ? 'would free' : 'freed';

@@ -1,5 +1,5 @@
 import type { CommandContext } from '../context.js';
-import type { TransferProgress } from '../../transfer/deps.js';
+import type { TransferProgress } from '../../transfer/index.js';
 
 /** A bytes/s + ETA bar for a transfer, plus a line on stderr for each retry. */
 export function transferProgress(

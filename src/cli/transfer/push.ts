@@ -1,20 +1,15 @@
 import type { OptionsOf } from '../table/define.js';
 import type { push as pushCommand } from './commands.js';
-import { push } from '../../transfer/push.js';
-import { commandContext, withWorkspace } from '../context.js';
+import { commandContext, withServices } from '../context.js';
 import { formatBytes } from '../format.js';
 import { transferProgress } from './progress.js';
 
 export async function run(refs: string[], opts: OptionsOf<typeof pushCommand>): Promise<void> {
   const ctx = commandContext(opts);
   const t = transferProgress(ctx, 'push');
-  const r = await withWorkspace(opts, 'push', async (ws) => {
+  const r = await withServices(opts, 'push', async (s) => {
     try {
-      return await push({ ...ws, workspaceId: ws.config.workspace.id }, refs, {
-        ...opts,
-        progress: t.progress,
-        onRetry: t.onRetry,
-      });
+      return await s.transfer.push(refs, { ...opts, progress: t.progress, onRetry: t.onRetry });
     } finally {
       t.done();
     }

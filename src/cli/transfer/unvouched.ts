@@ -1,5 +1,5 @@
 import type { CommandContext } from '../context.js';
-import { describeUnvouched, type UnvouchedVersion } from '../../transfer/vouch.js';
+import { describeUnvouched, type UnvouchedVersion } from '../../transfer/index.js';
 
 /** Names, on stderr, each version a pull or clone refused because no verified log vouches for it. */
 export function warnUnvouched(ctx: CommandContext, remote: string, skipped: readonly UnvouchedVersion[]): void {

@@ -1,8 +1,8 @@
 import { compareNames } from '../../storage/tree/node.js';
 import type { PiiKind } from '../pii/patterns.js';
 import { addCounts, totalCount, zeroCounts } from '../pii/scan.js';
-import { passes, type CheckResult, type ValidationReport } from '../report.js';
-import type { FileCheck } from '../spec/suite.js';
+import { passes, type CheckResult, type ValidationReport } from '../validation-report.js';
+import type { FileCheck } from '../spec-files/suite.js';
 import { extensionOf } from './detect.js';
 import { scanLabels, type LabelScan } from './labels.js';
 import { probeFile, type Probe, type ProbeNeeds } from './probe.js';

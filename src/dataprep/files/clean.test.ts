@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { useTempDirs } from '../../test-support/temp.js';
 import { prng, writeTree } from '../../test-support/workspace.js';
 import { scanBytes } from '../pii/scan.js';
-import { parseRecipe } from '../spec/recipe.js';
+import { parseRecipe } from '../spec-files/recipe.js';
 import { planFileClean } from './clean.js';
 import { fsReader } from './source.js';
 import { listing, recordingReader } from './testing.case.js';

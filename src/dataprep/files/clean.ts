@@ -1,7 +1,7 @@
 import { compareNames } from '../../storage/tree/node.js';
 import type { PiiKind } from '../pii/patterns.js';
 import { addCounts, totalCount, zeroCounts } from '../pii/scan.js';
-import type { FileStep } from '../spec/recipe.js';
+import type { FileStep } from '../spec-files/recipe.js';
 import { extensionOf } from './detect.js';
 import { globToRegExp, matchesAny } from './glob.js';
 import { probeFile, type Probe, type ProbeNeeds } from './probe.js';

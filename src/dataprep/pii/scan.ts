@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { maskValue } from '../report.js';
+import { maskValue } from '../validation-report.js';
 import { confirms, PII_PATTERNS, type PiiKind, type PiiPattern } from './patterns.js';
 
 /**

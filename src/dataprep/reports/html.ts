@@ -1,4 +1,4 @@
-import type { CheckResult, ValidationReport } from '../report.js';
+import type { CheckResult, ValidationReport } from '../validation-report.js';
 import { escapeMarkup as h } from './escape.js';
 
 export interface HtmlOptions {

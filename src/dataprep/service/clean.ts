@@ -8,7 +8,7 @@ import { formatRef } from '../../core/refs.js';
 import { recordVersion } from '../../datasets/index.js';
 import { planFileClean } from '../files/clean.js';
 import { readSpecFile } from '../../core/yaml-doc.js';
-import { parseRecipe, type Recipe } from '../spec/recipe.js';
+import { parseRecipe, type Recipe } from '../spec-files/recipe.js';
 import { runRecipe } from '../tables/clean/run-recipe.js';
 import type { ComposeResult } from './compose-result.js';
 import { composeFiles } from './compose-files.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../core/package-root.js';
-import { parseSuite } from '../spec/suite.js';
+import { parseSuite } from '../spec-files/suite.js';
 import { cohensD, ksOf, psiOf, tvdOf, type DriftColumn } from './drift.js';
 import { openEngine, type TableEngine } from './engine.js';
 import { loadTable, type LoadedTable } from './load.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../core/package-root.js';
 import { useTempDirs } from '../../test-support/temp.js';
-import { parseSuite } from '../spec/suite.js';
+import { parseSuite } from '../spec-files/suite.js';
 import { openEngine, type TableEngine } from './engine.js';
 import { inferSuite } from './infer-suite.js';
 import { loadTable } from './load.js';

@@ -9,11 +9,13 @@ import { newWorkspace, writeTree } from '../../test-support/workspace.js';
 import { cloneInto } from '../../transfer/clone.js';
 import { push } from '../../transfer/push.js';
 import { addRemote } from '../../transfer/remote-admin.js';
-import { loadRemotes } from '../../transfer/remotes-file.js';
+import { loadRemotesFile as loadRemotes, transferDeps } from '../../app/transfer-config.js';
 import { fetchLocked, lockModel, readLock } from '../lock.js';
 import { registerModel } from '../registry.js';
 import { createRelease, verifyReleaseBundle } from './create.js';
 import { releaseDeps } from '../../app/deploy-config.js';
+
+const deps = (ws: Workspace) => transferDeps(ws);
 
 describe('releases and cairn.lock', () => {
   const tmp = useTempDirs();
@@ -86,20 +88,17 @@ describe('releases and cairn.lock', () => {
     expect(Object.keys(lock.models)).toEqual(['toy']);
     expect(readLock(lockPath).models.toy!.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     const remote = join(tmp(), 'remote');
-    await addRemote(ws, 'origin', `file://${remote}`, {});
-    await push({ ...ws, workspaceId: ws.config.workspace.id }, []);
+    await addRemote(deps(ws), 'origin', `file://${remote}`, {});
+    await push(deps(ws), []);
     const ci = await newWorkspace(join(tmp(), 'ci'), { actor: 'ci@example.com' });
     open.push(ci);
-    await addRemote(ci, 'origin', `file://${remote}`, {});
-    await cloneInto(
-      { ...ci, workspaceId: ci.config.workspace.id },
-      { name: 'origin', config: loadRemotes(ci.cairnDir).remotes.origin! },
-    );
+    await addRemote(deps(ci), 'origin', `file://${remote}`, {});
+    await cloneInto(deps(ci), { name: 'origin', config: loadRemotes(ci.cairnDir).remotes.origin! });
     const models = join(tmp(), 'models');
-    const got = await fetchLocked(ci, lockPath, models);
+    const got = await fetchLocked(deps(ci), lockPath, models);
     expect(got.map((g) => [g.name, g.pulled, g.files])).toEqual([['toy', true, 1]]);
     expect(readFileSync(join(models, 'toy', 'm', 'model.bin'), 'utf8')).toBe('weights-0.1\n');
-    const again = await fetchLocked(ci, lockPath, models);
+    const again = await fetchLocked(deps(ci), lockPath, models);
     expect(again[0]!.pulled).toBe(false);
     writeFileSync(
       lockPath,
@@ -108,6 +107,6 @@ describe('releases and cairn.lock', () => {
         models: { toy: { ref: 'toy@v9', digest: `sha256:${'0'.repeat(64)}` } },
       }),
     );
-    await expect(fetchLocked(ci, lockPath, models)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(fetchLocked(deps(ci), lockPath, models)).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rejectsWith } from '../../../test-support/assert.js';
 import { useTempDirs } from '../../../test-support/temp.js';
-import { parseRecipe } from '../../spec/recipe.js';
+import { parseRecipe } from '../../spec-files/recipe.js';
 import { lit, openEngine, type TableEngine } from '../engine.js';
 import { loadTable, type LoadedTable } from '../load.js';
 import { runRecipe } from './run-recipe.js';

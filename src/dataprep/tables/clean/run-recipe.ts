@@ -3,7 +3,7 @@ import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { CairnError, ioError } from '../../../core/errors.js';
 import { installPiiMacros } from '../../pii/sql.js';
-import type { Recipe, TableStep } from '../../spec/recipe.js';
+import type { Recipe, TableStep } from '../../spec-files/recipe.js';
 import { locate } from '../../../core/yaml-doc.js';
 import { ident, lit, type TableEngine } from '../engine.js';
 import { describeSqlError, isEngineError, offsetInPredicate } from '../engine-error.js';

@@ -1,7 +1,7 @@
 import { CairnError } from '../../../core/errors.js';
 import { PII_PATTERNS } from '../../pii/patterns.js';
 import { hmacSql, redactSql } from '../../pii/sql.js';
-import type { TableStep } from '../../spec/recipe.js';
+import type { TableStep } from '../../spec-files/recipe.js';
 import { ident, lit } from '../engine.js';
 import { parses } from '../load.js';
 

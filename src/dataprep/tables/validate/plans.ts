@@ -1,6 +1,6 @@
 import type { PiiKind } from '../../pii/patterns.js';
 import { piiCountSql } from '../../pii/sql.js';
-import type { TableCheck } from '../../spec/suite.js';
+import type { TableCheck } from '../../spec-files/suite.js';
 import { driftAggregates, driftMethod, evaluateDrift, type DriftColumn, type DriftMethod } from '../drift.js';
 import { locate } from '../../../core/yaml-doc.js';
 import { ident, lit, type TableEngine } from '../engine.js';

@@ -1,7 +1,7 @@
 import { CairnError } from '../../../core/errors.js';
 import { installPiiMacros } from '../../pii/sql.js';
-import { maskValue, passes, type CheckResult, type ValidationReport } from '../../report.js';
-import type { Suite } from '../../spec/suite.js';
+import { maskValue, passes, type CheckResult, type ValidationReport } from '../../validation-report.js';
+import type { Suite } from '../../spec-files/suite.js';
 import { ident, lit, type TableEngine } from '../engine.js';
 import type { LoadedTable } from '../load.js';
 import type { TableProfile } from '../profile.js';

@@ -1,4 +1,4 @@
-import type { Suite } from '../../spec/suite.js';
+import type { Suite } from '../../spec-files/suite.js';
 
 /**
  * The column types a suite declares (its `schema` checks, merged), for `loadTable`'s `schema`

@@ -20,7 +20,7 @@ export interface S3BackendOptions {
   prefix: string;
   /** For S3-compatible stores (MinIO, Ceph, s3rver): `http(s)://host:port`. */
   endpoint?: string;
-  /** Defaults to AWS_REGION, then us-east-1. */
+  /** Default us-east-1 (app/ passes the remote's region, else AWS_REGION). */
   region?: string;
   /** Path-style URLs (`endpoint/bucket/key`), which most S3-compatible stores need. */
   forcePathStyle?: boolean;
@@ -67,11 +67,8 @@ export class S3Backend implements RemoteBackend {
     if (this.partBytes < MIN_PART_BYTES)
       throw new CairnError('USAGE', `the S3 part size must be at least ${MIN_PART_BYTES} bytes, not ${this.partBytes}`);
     const timeout = opts.timeoutMs ?? 60_000;
-    // Cairn supports Node 20 (package.json engines); the SDK's "upgrade to Node 22" warning
-    // would otherwise land in every S3 command's stderr, JSON output included.
-    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     this.client = new S3Client({
-      region: opts.region ?? process.env.AWS_REGION ?? 'us-east-1',
+      region: opts.region ?? 'us-east-1',
       ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
       forcePathStyle: opts.forcePathStyle ?? false,
       ...(opts.credentials ? { credentials: opts.credentials } : {}),

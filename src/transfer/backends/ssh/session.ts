@@ -19,7 +19,8 @@ export interface SshTarget {
   identityFiles: string[];
   /** Whether identityFiles came from the user (a missing one is then an error, not a skip). */
   identityExplicit: boolean;
-  knownHostsFile: string;
+  /** Null when nobody named one (app/ passes ~/.ssh/known_hosts): connecting is then refused. */
+  knownHostsFile: string | null;
   agent: string | undefined;
   timeoutMs: number;
   /** For messages: ssh://user@host:port/root. */
@@ -79,7 +80,7 @@ async function authMethods(t: SshTarget): Promise<{ methods: AnyAuthMethod[]; tr
 }
 
 function hostKeyError(
-  t: SshTarget,
+  t: SshTarget & { knownHostsFile: string },
   name: string,
   offered: Buffer,
   verdict: Exclude<HostKeyVerdict, { status: 'ok' }>,
@@ -112,25 +113,40 @@ function hostKeyError(
   );
 }
 
-/**
- * Connects, verifies the host key against known_hosts, logs in and opens the SFTP channel.
- * `onGone` runs once when the connection or the channel closes, so the owner can forget it.
- */
-export async function openSession(t: SshTarget, onGone: () => void): Promise<SshSession> {
-  const known = await readKnownHosts(t.knownHostsFile);
+type Auth = Awaited<ReturnType<typeof authMethods>>;
+
+function noKeyError(t: SshTarget, auth: Auth): CairnError {
+  const why = auth.skipped.length
+    ? `skipped ${auth.skipped.join(', ')}`
+    : `looked for ${t.identityFiles.join(', ')}${t.agent ? '' : ' and SSH_AUTH_SOCK'}`;
+  return new CairnError('PERMISSION_DENIED', `no SSH key or agent to log in to ${t.url} with (${why})`, {
+    data: { host: t.host, port: t.port },
+    hint: 'create a key with ssh-keygen -t ed25519, name one with identityFile, or start ssh-agent (SSH_AUTH_SOCK)',
+  });
+}
+
+function loginRefused(t: SshTarget, auth: Auth, err: unknown): CairnError {
+  const why = auth.skipped.length ? ` (skipped ${auth.skipped.join(', ')})` : '';
+  return new CairnError(
+    'PERMISSION_DENIED',
+    `${t.url} refused the SSH login as ${t.username}; tried ${auth.tried.join(', ')}${why}`,
+    {
+      data: { host: t.host, port: t.port, username: t.username },
+      hint: `check that the public key is in ~${t.username}/.ssh/authorized_keys on ${t.host}, or name another key with identityFile`,
+      cause: err,
+    },
+  );
+}
+
+/** What ssh2 is given: the login methods, and a host verifier that records why it refused a key. */
+function connectConfig(
+  t: SshTarget & { knownHostsFile: string },
+  auth: Auth,
+  known: KnownHostEntry[],
+  refuse: (err: CairnError) => void,
+): ConnectConfig {
   const name = knownHostsName(t.host, t.port);
-  const auth = await authMethods(t);
-  if (auth.methods.length === 0) {
-    const why = auth.skipped.length
-      ? `skipped ${auth.skipped.join(', ')}`
-      : `looked for ${t.identityFiles.join(', ')}${t.agent ? '' : ' and SSH_AUTH_SOCK'}`;
-    throw new CairnError('PERMISSION_DENIED', `no SSH key or agent to log in to ${t.url} with (${why})`, {
-      data: { host: t.host, port: t.port },
-      hint: 'create a key with ssh-keygen -t ed25519, name one with identityFile, or start ssh-agent (SSH_AUTH_SOCK)',
-    });
-  }
-  let refusal: CairnError | null = null;
-  const config: ConnectConfig = {
+  return {
     host: t.host,
     port: t.port,
     username: t.username,
@@ -143,11 +159,37 @@ export async function openSession(t: SshTarget, onGone: () => void): Promise<Ssh
     hostVerifier: (key: Buffer) => {
       const verdict = verifyHostKey(known, name, key);
       if (verdict.status === 'ok') return true;
-      refusal = hostKeyError(t, name, key, verdict);
+      refuse(hostKeyError(t, name, key, verdict));
       return false;
     },
   };
+}
 
+/**
+ * Connects, verifies the host key against known_hosts, logs in and opens the SFTP channel.
+ * `onGone` runs once when the connection or the channel closes, so the owner can forget it.
+ */
+export async function openSession(t: SshTarget, onGone: () => void): Promise<SshSession> {
+  const knownHostsFile = t.knownHostsFile;
+  if (!knownHostsFile)
+    throw new CairnError('USAGE', `no known_hosts file to check the host key of ${t.url} against`, {
+      hint: 'name one with knownHosts (--known-hosts)',
+    });
+  const known = await readKnownHosts(knownHostsFile);
+  const auth = await authMethods(t);
+  if (auth.methods.length === 0) throw noKeyError(t, auth);
+  let refusal: CairnError | null = null;
+  const config = connectConfig({ ...t, knownHostsFile }, auth, known, (err) => (refusal = err));
+  return connect(t, config, auth, () => refusal, onGone);
+}
+
+function connect(
+  t: SshTarget,
+  config: ConnectConfig,
+  auth: Auth,
+  refusal: () => CairnError | null,
+  onGone: () => void,
+): Promise<SshSession> {
   return new Promise<SshSession>((resolve, reject) => {
     const client = new ssh2.Client();
     let settled = false;
@@ -162,21 +204,9 @@ export async function openSession(t: SshTarget, onGone: () => void): Promise<Ssh
       if (settled) return;
       settled = true;
       client.end();
-      if (refusal) return reject(refusal);
-      if ((err as { level?: string }).level === 'client-authentication') {
-        const why = auth.skipped.length ? ` (skipped ${auth.skipped.join(', ')})` : '';
-        return reject(
-          new CairnError(
-            'PERMISSION_DENIED',
-            `${t.url} refused the SSH login as ${t.username}; tried ${auth.tried.join(', ')}${why}`,
-            {
-              data: { host: t.host, port: t.port, username: t.username },
-              hint: `check that the public key is in ~${t.username}/.ssh/authorized_keys on ${t.host}, or name another key with identityFile`,
-              cause: err,
-            },
-          ),
-        );
-      }
+      const refused = refusal();
+      if (refused) return reject(refused);
+      if ((err as { level?: string }).level === 'client-authentication') return reject(loginRefused(t, auth, err));
       reject(err);
     };
     // ssh2 emits 'error' for every failure; without a listener Node would crash the process.
@@ -200,26 +230,31 @@ export async function openSession(t: SshTarget, onGone: () => void): Promise<Ssh
       client.sftp((err, sftp) => {
         if (err) return fail(err);
         settled = true;
-        session = {
-          client,
-          sftp,
-          alive: true,
-          endedByUs: false,
-          end() {
-            this.endedByUs = true;
-            gone();
-            client.end();
-          },
-          drop() {
-            gone();
-            client.destroy();
-          },
-        };
-        sftp.on('error', gone);
-        sftp.on('close', gone);
+        session = sessionOf(client, sftp, gone);
         resolve(session);
       });
     });
     client.connect(config);
   });
+}
+
+function sessionOf(client: Client, sftp: SFTPWrapper, gone: () => void): SshSession {
+  const session: SshSession = {
+    client,
+    sftp,
+    alive: true,
+    endedByUs: false,
+    end() {
+      this.endedByUs = true;
+      gone();
+      client.end();
+    },
+    drop() {
+      gone();
+      client.destroy();
+    },
+  };
+  sftp.on('error', gone);
+  sftp.on('close', gone);
+  return session;
 }

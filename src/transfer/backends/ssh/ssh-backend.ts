@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { homedir, userInfo } from 'node:os';
+import { userInfo } from 'node:os';
 import { join, posix } from 'node:path';
 import type { FileEntryWithStats, SFTPWrapper } from 'ssh2';
 import { CairnError } from '../../../core/errors.js';
@@ -22,11 +22,13 @@ export interface SshBackendOptions {
   username?: string;
   /** Absolute path on the server under which the objects live. */
   root: string;
-  /** Default: ~/.ssh/id_ed25519, then ~/.ssh/id_rsa, whichever exist. */
+  /** Default: <sshDir>/id_ed25519, then <sshDir>/id_rsa, whichever exist. */
   identityFile?: string;
-  /** Default ~/.ssh/known_hosts. */
+  /** Default <sshDir>/known_hosts. */
   knownHostsFile?: string;
-  /** ssh-agent socket; default $SSH_AUTH_SOCK; false to use none. */
+  /** Where the user's keys and known_hosts are, as for `ssh` (app/ passes ~/.ssh). */
+  sshDir?: string;
+  /** ssh-agent socket (app/ passes $SSH_AUTH_SOCK); none when absent or false. */
   agent?: string | false;
   /** Connect-and-login limit, also the time without an answer after which the link counts as dead (default 20 s). */
   timeoutMs?: number;
@@ -67,16 +69,16 @@ export class SshBackend implements RemoteBackend {
     const username = opts.username ?? userInfo().username;
     const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
     this.url = `ssh://${username}@${host}:${port}${this.root}`;
-    const ssh = join(homedir(), '.ssh');
-    const agent = opts.agent === false ? undefined : (opts.agent ?? process.env.SSH_AUTH_SOCK);
+    const ssh = opts.sshDir;
+    const defaultKeys = ssh ? [join(ssh, 'id_ed25519'), join(ssh, 'id_rsa')] : [];
     this.target = {
       host: opts.host,
       port,
       username,
-      identityFiles: opts.identityFile ? [opts.identityFile] : [join(ssh, 'id_ed25519'), join(ssh, 'id_rsa')],
+      identityFiles: opts.identityFile ? [opts.identityFile] : defaultKeys,
       identityExplicit: opts.identityFile !== undefined,
-      knownHostsFile: opts.knownHostsFile ?? join(ssh, 'known_hosts'),
-      agent: agent || undefined,
+      knownHostsFile: opts.knownHostsFile ?? (ssh ? join(ssh, 'known_hosts') : null),
+      agent: opts.agent || undefined,
       timeoutMs: opts.timeoutMs ?? 20_000,
       url: this.url,
     };

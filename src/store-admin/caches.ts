@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { checkTableEntry } from '../dataprep/tables/table-cache.js';
+import { checkTableEntry } from '../dataprep/index.js';
 import { checkMaterialized } from '../datasets/index.js';
 import { inspectFileCacheEntry } from '../storage/cache/file-cache.js';
 import { hashFiles } from '../storage/ingest/hash-files.js';
-import type { MaintenanceDeps } from './deps.js';
+import type { StoreAdminDeps } from './deps.js';
 
 /**
  * Cache entries whose files changed since they were made (paths relative to the cache
@@ -12,7 +12,7 @@ import type { MaintenanceDeps } from './deps.js';
  * jobs and DuckDB read, typed tables. Nothing is changed here; the next use (or `gc`) removes
  * and rebuilds them, and they are never served meanwhile.
  */
-export async function poisonedCaches(deps: MaintenanceDeps): Promise<string[]> {
+export async function poisonedCaches(deps: StoreAdminDeps): Promise<string[]> {
   const out: string[] = [];
   const hash = async (path: string) =>
     (await hashFiles(deps.pool, [{ abs: path, size: fs.statSync(path).size }]))[0]!.digest;

@@ -1,3 +1,3 @@
 import type { DatasetDeps } from '../datasets/index.js';
 
-export type MaintenanceDeps = DatasetDeps;
+export type StoreAdminDeps = DatasetDeps;

@@ -1,7 +1,7 @@
 // Issue 10, item 1 (the general defence, tested as an invariant): random histories of adds,
 // tags, edits and removals, killed adds, duplicate packs and gc. After every gc, every version
 // ever recorded checks out byte-identical and fsck is clean. Fixed seeds; a longer run:
-// `CAIRN_GC_PROPERTY_SEEDS=50 npx vitest run src/maintenance/gc-property.test.ts`.
+// `CAIRN_GC_PROPERTY_SEEDS=50 npx vitest run src/store-admin/gc-property.test.ts`.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';

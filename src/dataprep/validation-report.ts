@@ -1,4 +1,4 @@
-import type { Severity } from './spec/suite.js';
+import type { Severity } from './spec-files/suite.js';
 
 /** The outcome of one check, for tables (rows) and file collections (files) alike. */
 export interface CheckResult {

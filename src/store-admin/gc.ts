@@ -13,8 +13,8 @@ import { BlobKind, type BlobKindCode } from '../storage/pack/format.js';
 import type { FinishedPack } from '../storage/pack/writer.js';
 import type { Database } from '../meta/schema.js';
 import { removeTree } from '../storage/cache/read-only.js';
-import type { MaintenanceDeps } from './deps.js';
-import { storeRoots } from './roots.js';
+import type { StoreAdminDeps } from './deps.js';
+import { storeRoots, type StoreRoot } from './roots.js';
 
 export interface GcResult {
   dryRun: boolean;
@@ -34,27 +34,12 @@ export interface GcResult {
  * Deletes only what no root reaches. Holds the store's exclusive lock, so no `data add` can
  * be between writing a pack and committing it while we decide what is garbage.
  */
-export async function runGc(deps: MaintenanceDeps, opts: { dryRun?: boolean } = {}): Promise<GcResult> {
+export async function runGc(deps: StoreAdminDeps, opts: { dryRun?: boolean } = {}): Promise<GcResult> {
   const lock = acquireExclusive(deps.locksDir, opts.dryRun ? 'gc --dry-run' : 'gc');
   try {
     const roots = await storeRoots(deps.meta.db);
-    const reachable = new Set<string>();
-    const indexed = new Set<string>();
     const blobs = await allBlobs(deps.meta.db);
-    for (const b of blobs) indexed.add(b.id);
-    const visit = damageFinder(treeLoader(deps), (id) => !indexed.has(id), reachable);
-    for (const r of roots) {
-      const d = await visit(r.root);
-      if (d.unreadable.length > 0) {
-        throw new CairnError(
-          'CORRUPT_OBJECT',
-          `cannot read every tree of ${r.ref}, so gc cannot tell what is garbage`,
-          {
-            hint: 'run `cairn fsck` and repair the store first',
-          },
-        );
-      }
-    }
+    const reachable = await reachableBlobs(deps, roots, blobs);
     const plan = planGc({
       packs: (await listPacks(deps.meta.db)).map((p) => ({ id: p.id, size: Number(p.size) })),
       blobs,
@@ -82,49 +67,77 @@ export async function runGc(deps: MaintenanceDeps, opts: { dryRun?: boolean } = 
       bytesCopied: plan.bytesCopied,
       roots: roots.length,
     };
-    if (opts.dryRun) return base;
-    await deps.audit.audited({ action: 'store.gc', target: { type: 'store' } }, async (commit, draft) => {
-      const repacked = await repack(deps, plan);
-      // A repack may write a pack that exists already, id and all (the same live blobs in the
-      // same order): a duplicate planned for deletion or an orphan a crash left. That id now
-      // holds live data and must survive, rows and file.
-      const written = new Set(repacked.packs.map((p) => p.id));
-      const dropRows = [...plan.deletePacks, ...plan.repackPacks].map((p) => p.id).filter((id) => !written.has(id));
-      const candidates = [...plan.deletePacks, ...plan.repackPacks, ...plan.orphanPacks]
-        .map((p) => p.id)
-        .filter((id) => !written.has(id));
-      const removable = await commit(async (tx) => {
-        await recordPacks(tx, repacked.packs, isoUtc(deps.clock.now()));
-        await moveBlobs(tx, repacked.moved);
-        await deletePacks(tx, dropRows);
-        if (plan.dropBlobs.length) {
-          for (let i = 0; i < plan.dropBlobs.length; i += 500)
-            await tx.db
-              .deleteFrom('blobs')
-              .where('id', 'in', plan.dropBlobs.slice(i, i + 500))
-              .execute();
-        }
-        // The general defence: whatever the plan said, no file goes that the committed index
-        // still points into.
-        const live = await referencedPacks(tx.db);
-        const files = candidates.filter((id) => !live.has(id));
-        draft.params = { ...base, dryRun: undefined, deleted: files };
-        return files;
-      });
-      // Files go only after the metadata stopped pointing at them; a crash here leaves
-      // orphans, which the next gc (or add) deals with.
-      for (const id of removable) await fsp.rm(deps.packs.packPath(id), { force: true });
-      for (const t of temps) await fsp.rm(t.path, { force: true });
-      // Cached copies are read-only folders: make them writable to delete them.
-      for (const d of cacheDirs) removeTree(d);
-    });
+    if (!opts.dryRun) await applyGc(deps, plan, { temps, cacheDirs, base });
     return base;
   } finally {
     lock.release();
   }
 }
 
-async function repack(deps: MaintenanceDeps, plan: GcPlan): Promise<{ packs: FinishedPack[]; moved: BlobRow[] }> {
+/** Every blob some root reaches; a root whose trees cannot all be read stops gc (it cannot tell what is garbage). */
+async function reachableBlobs(
+  deps: StoreAdminDeps,
+  roots: readonly StoreRoot[],
+  blobs: readonly BlobRow[],
+): Promise<Set<string>> {
+  const reachable = new Set<string>();
+  const indexed = new Set(blobs.map((b) => b.id));
+  const visit = damageFinder(treeLoader(deps), (id) => !indexed.has(id), reachable);
+  for (const r of roots) {
+    const d = await visit(r.root);
+    if (d.unreadable.length > 0) {
+      throw new CairnError('CORRUPT_OBJECT', `cannot read every tree of ${r.ref}, so gc cannot tell what is garbage`, {
+        hint: 'run `cairn fsck` and repair the store first',
+      });
+    }
+  }
+  return reachable;
+}
+
+/** Carries out a plan: repack, then the metadata (audited), then the files nothing points into. */
+async function applyGc(
+  deps: StoreAdminDeps,
+  plan: GcPlan,
+  ctx: { temps: ReadonlyArray<{ path: string }>; cacheDirs: readonly string[]; base: GcResult },
+): Promise<void> {
+  await deps.audit.audited({ action: 'store.gc', target: { type: 'store' } }, async (commit, draft) => {
+    const repacked = await repack(deps, plan);
+    // A repack may write a pack that exists already, id and all (the same live blobs in the
+    // same order): a duplicate planned for deletion or an orphan a crash left. That id now
+    // holds live data and must survive, rows and file.
+    const written = new Set(repacked.packs.map((p) => p.id));
+    const dropRows = [...plan.deletePacks, ...plan.repackPacks].map((p) => p.id).filter((id) => !written.has(id));
+    const candidates = [...plan.deletePacks, ...plan.repackPacks, ...plan.orphanPacks]
+      .map((p) => p.id)
+      .filter((id) => !written.has(id));
+    const removable = await commit(async (tx) => {
+      await recordPacks(tx, repacked.packs, isoUtc(deps.clock.now()));
+      await moveBlobs(tx, repacked.moved);
+      await deletePacks(tx, dropRows);
+      if (plan.dropBlobs.length) {
+        for (let i = 0; i < plan.dropBlobs.length; i += 500)
+          await tx.db
+            .deleteFrom('blobs')
+            .where('id', 'in', plan.dropBlobs.slice(i, i + 500))
+            .execute();
+      }
+      // The general defence: whatever the plan said, no file goes that the committed index
+      // still points into.
+      const live = await referencedPacks(tx.db);
+      const files = candidates.filter((id) => !live.has(id));
+      draft.params = { ...ctx.base, dryRun: undefined, deleted: files };
+      return files;
+    });
+    // Files go only after the metadata stopped pointing at them; a crash here leaves
+    // orphans, which the next gc (or add) deals with.
+    for (const id of removable) await fsp.rm(deps.packs.packPath(id), { force: true });
+    for (const t of ctx.temps) await fsp.rm(t.path, { force: true });
+    // Cached copies are read-only folders: make them writable to delete them.
+    for (const d of ctx.cacheDirs) removeTree(d);
+  });
+}
+
+async function repack(deps: StoreAdminDeps, plan: GcPlan): Promise<{ packs: FinishedPack[]; moved: BlobRow[] }> {
   if (plan.repackPacks.length === 0) return { packs: [], moved: [] };
   const roller = new PackRoller(deps.packs, deps.config.storage.pack_size_mib * 1024 * 1024);
   try {

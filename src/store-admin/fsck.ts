@@ -3,11 +3,11 @@ import { treeLoader } from '../datasets/index.js';
 import { fsck, type FsckReport } from '../storage/fsck/fsck.js';
 import { acquireShared } from '../storage/locks/locks.js';
 import { poisonedCaches } from './caches.js';
-import type { MaintenanceDeps } from './deps.js';
+import type { StoreAdminDeps } from './deps.js';
 import { storeRoots } from './roots.js';
 
 export async function runFsck(
-  deps: MaintenanceDeps,
+  deps: StoreAdminDeps,
   opts: { onProgress?: (done: number, total: number) => void } = {},
 ): Promise<FsckReport> {
   const lock = acquireShared(deps.locksDir, 'fsck');

@@ -1,0 +1,111 @@
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { CairnError } from '../core/errors.js';
+import { sharedCacheDir } from '../datasets/index.js';
+import { writeFileAtomic } from '../storage/objects/durable.js';
+import {
+  createRemoteSettings,
+  FsBackend,
+  formatRemotesFile,
+  parseRemotesFile,
+  parseRemoteUrl,
+  s3Backend,
+  sshBackend,
+  type BackendOptions,
+  type RemoteBackend,
+  type RemoteConfig,
+  type RemoteSettings,
+  type RemotesFile,
+  type RemotesPort,
+  type TransferDeps,
+} from '../transfer/index.js';
+import { CAIRN_DIR, locateWorkspace, type OpenOptions, type Workspace } from './workspace.js';
+
+/**
+ * Where transfer's settings come from: `.cairn/remotes.json`, and the environment a remote's
+ * backend defaults from (AWS_REGION, HOME's ~/.ssh, SSH_AUTH_SOCK). Only app/ reads them; the
+ * transfer domain gets a RemotesPort.
+ */
+export const REMOTES_FILE = 'remotes.json';
+
+/** `.cairn/remotes.json`, validated; no remotes when the file does not exist. */
+export function loadRemotesFile(cairnDir: string): RemotesFile {
+  const path = join(cairnDir, REMOTES_FILE);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, remotes: {} };
+    throw new CairnError('CONFIG_INVALID', `cannot read ${path}: ${(err as Error).message}`);
+  }
+  return parseRemotesFile(raw, path);
+}
+
+export async function saveRemotesFile(cairnDir: string, file: RemotesFile): Promise<void> {
+  // Owner-only: it names hosts, buckets and key files, which are nobody else's business.
+  await writeFileAtomic(join(cairnDir, REMOTES_FILE), formatRemotesFile(file), { mode: 0o600 });
+}
+
+/** The backend a remote's URL names, with the defaults the `aws` and `ssh` commands would use. */
+export async function openBackend(
+  config: RemoteConfig,
+  opts: BackendOptions,
+  env: NodeJS.ProcessEnv,
+): Promise<RemoteBackend> {
+  const loc = parseRemoteUrl(config.url);
+  const onRetry = opts.onRetry ? { onRetry: opts.onRetry } : {};
+  switch (loc.kind) {
+    case 'file':
+      return new FsBackend(loc.path);
+    case 's3': {
+      // Cairn supports Node 20 (package.json engines); the SDK's "upgrade to Node 22" warning
+      // would otherwise land in every S3 command's stderr, JSON output included.
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+      const region = config.region ?? env.AWS_REGION;
+      return s3Backend({
+        bucket: loc.bucket,
+        prefix: loc.prefix,
+        ...(config.endpoint ? { endpoint: config.endpoint, forcePathStyle: true } : {}),
+        ...(region ? { region } : {}),
+        ...onRetry,
+      });
+    }
+    case 'ssh':
+      return sshBackend({
+        host: loc.host,
+        port: loc.port,
+        ...(loc.user ? { username: loc.user } : {}),
+        root: loc.path,
+        sshDir: join(homedir(), '.ssh'),
+        ...(env.SSH_AUTH_SOCK ? { agent: env.SSH_AUTH_SOCK } : {}),
+        ...(config.identityFile ? { identityFile: config.identityFile } : {}),
+        ...(config.knownHosts ? { knownHostsFile: config.knownHosts } : {}),
+        ...onRetry,
+      });
+  }
+}
+
+export function remotesPort(cairnDir: string, env: NodeJS.ProcessEnv): RemotesPort {
+  return {
+    load: () => loadRemotesFile(cairnDir),
+    save: (file) => saveRemotesFile(cairnDir, file),
+    backend: (config, opts = {}) => openBackend(config, opts, env),
+  };
+}
+
+/** The transfer domain's ports, from an open workspace. */
+export function transferDeps(ws: Workspace, env: NodeJS.ProcessEnv = process.env): TransferDeps {
+  return { ...ws, workspaceId: ws.config.workspace.id, remotes: remotesPort(ws.cairnDir, env) };
+}
+
+/** The shared cluster cache: `--cache`, else CAIRN_CACHE, else none. */
+export function sharedCache(flag: string | undefined, env: NodeJS.ProcessEnv): string | null {
+  return sharedCacheDir(flag, env);
+}
+
+/** The workspace's remote settings, which live in files: no database is opened (`remote ls`, …). */
+export async function withRemoteSettings<T>(opts: OpenOptions, fn: (s: RemoteSettings) => Promise<T>): Promise<T> {
+  const cairnDir = join(locateWorkspace(opts), CAIRN_DIR);
+  return fn(createRemoteSettings({ cairnDir, remotes: remotesPort(cairnDir, opts.env ?? process.env) }));
+}

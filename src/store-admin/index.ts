@@ -1,0 +1,24 @@
+// Store administration for a workspace: fsck and gc over the object store (storage/fsck and
+// storage/gc hold the pure checks and the plan; this folder gathers the roots, locks the store,
+// audits, and checks the caches). Nothing outside imports its other files (lint: layers/imports).
+import type { FsckReport } from '../storage/fsck/fsck.js';
+import type { StoreAdminDeps } from './deps.js';
+import { runFsck } from './fsck.js';
+import { runGc, type GcResult } from './gc.js';
+
+export type { FsckReport, GcResult, StoreAdminDeps };
+
+/** What `cairn fsck` and `cairn gc` (and a team server's admin) can ask of the store. */
+export interface AdminService {
+  /** Re-hashes every stored object and checks the caches; `ok` is false when anything is damaged. */
+  fsck(opts?: { onProgress?: (done: number, total: number) => void }): Promise<FsckReport>;
+  /** Deletes what nothing references (with `dryRun`, only says what it would delete). */
+  gc(opts?: { dryRun?: boolean }): Promise<GcResult>;
+}
+
+export function createAdminService(deps: StoreAdminDeps): AdminService {
+  return {
+    fsck: (opts) => runFsck(deps, opts),
+    gc: (opts) => runGc(deps, opts),
+  };
+}
