@@ -1,21 +1,12 @@
-import { createAuditService, type AuditService } from '../audit/index.js';
-import { createDatasetsService, treeLoader, type DatasetsService } from '../datasets/index.js';
-import {
-  createComputeUsageService,
-  createRunsService,
-  type ComputeUsageService,
-  type RunsService,
-} from '../compute/index.js';
-import { createLineageService, type LineageService } from '../lineage/index.js';
-import { runDeps } from './compute.js';
-import { createDeploymentsService, createModelsService, createReleasesService } from '../models/index.js';
+import type { AuditService } from '../audit/index.js';
+import type { ComputeUsageService, RunsService } from '../compute/index.js';
+import type { DataPrepService } from '../dataprep/index.js';
+import type { DatasetsService } from '../datasets/index.js';
+import type { LineageService } from '../lineage/index.js';
 import type { DeploymentsService, ModelsService, ReleasesService } from '../models/index.js';
-import { deploymentDeps, releaseDeps } from './deploy-config.js';
-import { createTransferService, type TransferService } from '../transfer/index.js';
-import { createDataPrepService, type DataPrepService } from '../dataprep/index.js';
-import { pseudonymKey } from './keys.js';
-import { createAdminService, type AdminService } from '../store-admin/index.js';
-import { transferDeps } from './transfer-config.js';
+import type { AdminService } from '../store-admin/index.js';
+import type { RunDeps } from '../compute/index.js';
+import type { TransferService } from '../transfer/index.js';
 import { openWorkspace, type OpenOptions, type Workspace } from './workspace.js';
 
 /**
@@ -42,57 +33,80 @@ export interface Services {
  * environment deploy hooks inherit and webhook secrets are read from.
  */
 export function buildServices(ws: Workspace, env: NodeJS.ProcessEnv = process.env): Services {
-  const cache = new Map<keyof Services, Services[keyof Services]>();
-  const once = <K extends keyof Services>(key: K, make: () => Services[K]): Services[K] => {
-    if (!cache.has(key)) cache.set(key, make());
-    return cache.get(key) as Services[K];
-  };
   // Runs and usage share one set of compute ports (one backend of each kind per command).
-  let compute: ReturnType<typeof runDeps> | null = null;
-  const computeDeps = () => (compute ??= runDeps(ws, env));
+  let compute: Promise<RunDeps> | null = null;
+  const computeDeps = () => (compute ??= import('./compute.js').then((m) => m.runDeps(ws, env)));
+  const transferPorts = async () => (await import('./transfer-config.js')).transferDeps(ws, env);
   return {
-    get audit() {
-      return once('audit', () =>
-        createAuditService({
-          meta: ws.meta,
-          audit: ws.audit,
-          clock: ws.clock,
-          origin: ws.config.audit.origin,
-          store: () => ({ index: ws.index, packs: ws.packs, pool: ws.pool, load: treeLoader(ws) }),
-        }),
-      );
-    },
-    get datasets() {
-      return once('datasets', () => createDatasetsService(ws));
-    },
-    get runs() {
-      return once('runs', () => createRunsService(computeDeps()));
-    },
-    get computeUsage() {
-      return once('computeUsage', () => createComputeUsageService(computeDeps()));
-    },
-    get lineage() {
-      return once('lineage', () => createLineageService(ws));
-    },
-    get models() {
-      return once('models', () => createModelsService(transferDeps(ws, env)));
-    },
-    get releases() {
-      return once('releases', () => createReleasesService(releaseDeps(ws)));
-    },
-    get deployments() {
-      return once('deployments', () => createDeploymentsService(deploymentDeps(ws, env)));
-    },
-    get transfer() {
-      return once('transfer', () => createTransferService(transferDeps(ws, env)));
-    },
-    get dataprep() {
-      return once('dataprep', () => createDataPrepService({ ...ws, pseudonymKey: () => pseudonymKey(ws.cairnDir) }));
-    },
-    get admin() {
-      return once('admin', () => createAdminService(ws));
-    },
+    audit: lazy(async () => {
+      const [{ createAuditService }, { treeLoader }] = await Promise.all([
+        import('../audit/index.js'),
+        import('../datasets/index.js'),
+      ]);
+      return createAuditService({
+        meta: ws.meta,
+        audit: ws.audit,
+        clock: ws.clock,
+        origin: ws.config.audit.origin,
+        store: () => ({ index: ws.index, packs: ws.packs, pool: ws.pool, load: treeLoader(ws) }),
+      });
+    }),
+    datasets: lazy(async () => (await import('../datasets/index.js')).createDatasetsService(ws)),
+    runs: lazy(async () => (await import('../compute/index.js')).createRunsService(await computeDeps())),
+    computeUsage: lazy(async () =>
+      (await import('../compute/index.js')).createComputeUsageService(await computeDeps()),
+    ),
+    lineage: lazy(async () => (await import('../lineage/index.js')).createLineageService(ws)),
+    models: lazy(async () => (await import('../models/index.js')).createModelsService(await transferPorts())),
+    releases: lazy(async () => {
+      const [models, config] = await Promise.all([import('../models/index.js'), import('./deploy-config.js')]);
+      return models.createReleasesService(config.releaseDeps(ws));
+    }),
+    deployments: lazy(async () => {
+      const [models, config] = await Promise.all([import('../models/index.js'), import('./deploy-config.js')]);
+      return models.createDeploymentsService(config.deploymentDeps(ws, env));
+    }),
+    transfer: lazy(async () => (await import('../transfer/index.js')).createTransferService(await transferPorts())),
+    dataprep: lazy(async () => {
+      const [{ createDataPrepService }, { pseudonymKey }] = await Promise.all([
+        import('../dataprep/index.js'),
+        import('./keys.js'),
+      ]);
+      return createDataPrepService({ ...ws, pseudonymKey: () => pseudonymKey(ws.cairnDir) });
+    }),
+    admin: lazy(async () => (await import('../store-admin/index.js')).createAdminService(ws)),
   };
+}
+
+/** A service whose methods all return promises. */
+type AsyncService<T> = { [K in keyof T]: (...args: never[]) => Promise<unknown> };
+
+/**
+ * A service built on its first call. Start-up time is part of every command's budget
+ * (`cairn data status` in 0.3 s), so a command loads only the domains it calls: each domain's
+ * code is imported when one of its methods is first used, and never otherwise.
+ */
+function lazy<T extends AsyncService<T>>(make: () => Promise<T>): T {
+  let made: Promise<T> | null = null;
+  const methods = new Map<PropertyKey, (...args: unknown[]) => Promise<unknown>>();
+  return new Proxy({} as T, {
+    get(_target, name) {
+      let m = methods.get(name);
+      if (!m) {
+        m = async (...args: unknown[]) => {
+          const service = (await (made ??= make())) as unknown as Record<
+            PropertyKey,
+            (...a: unknown[]) => Promise<unknown>
+          >;
+          const method = service[name];
+          if (typeof method !== 'function') throw new TypeError(`service has no method ${String(name)}`);
+          return method.apply(service, args);
+        };
+        methods.set(name, m);
+      }
+      return m;
+    },
+  });
 }
 
 /** Opens the workspace for one command, hands its services to `fn`, and always closes it (signing a checkpoint). */

