@@ -1,5 +1,7 @@
 // Counts for the redesign: upward/sideways imports between top-level folders of src/, files over
-// 300 lines, functions over 80 lines, longest line. Usage: node arch-stats.mjs <repo> [layers.json]
+// 300 lines, functions over 80 lines, longest line. Usage: node arch-stats.mjs <repo> [layers.json] [-v]
+// (The default map puts meta and storage on one layer, as the review that asked for the counts did;
+// eslint/layers.js, which lint enforces, puts meta below storage.)
 import ts from 'typescript';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, dirname, resolve } from 'node:path';
@@ -18,6 +20,7 @@ const layers = layersArg
       compute: 3,
       models: 3,
       lineage: 3,
+      maintenance: 3,
       'store-admin': 3,
       sdk: 3,
       demo: 3,
