@@ -32,24 +32,7 @@ export async function runHook(
   action: 'deploy' | 'rollback',
   log: string,
 ): Promise<HookResult> {
-  // The files, read-only, in the workspace cache (shared with run inputs, keyed by their tree digest).
-  const dir = await materializeShared(ctx.deps, v.digest, ctx.deps.cacheDir);
-  const res = await runCommand(command, {
-    env: hookEnv(ctx, v, action, dir),
-    cwd: dirname(ctx.deps.cairnDir),
-    log: logPath(ctx, log),
-    timeoutMs: ctx.cfg.timeoutS * 1000,
-    ...(ctx.opts.killGraceMs !== undefined ? { graceMs: ctx.opts.killGraceMs } : {}),
-  });
-  return {
-    kind: 'command',
-    ok: res.exitCode === 0 && !res.timedOut,
-    exitCode: res.exitCode,
-    signal: res.signal,
-    timedOut: res.timedOut,
-    log: res.log,
-    tail: res.tail,
-  };
+  return runWithVersion(ctx, command, v, action, log);
 }
 
 export async function runHealth(
@@ -62,23 +45,7 @@ export async function runHealth(
   if (!h) return { kind: 'none', ok: true };
   const timeoutMs = ctx.cfg.timeoutS * 1000;
   if ('command' in h) {
-    const dir = await materializeShared(ctx.deps, v.digest, ctx.deps.cacheDir);
-    const res = await runCommand(h.command, {
-      env: hookEnv(ctx, v, action, dir),
-      cwd: dirname(ctx.deps.cairnDir),
-      log: logPath(ctx, log),
-      timeoutMs,
-      ...(ctx.opts.killGraceMs !== undefined ? { graceMs: ctx.opts.killGraceMs } : {}),
-    });
-    return {
-      kind: 'command',
-      ok: res.exitCode === 0 && !res.timedOut,
-      exitCode: res.exitCode,
-      signal: res.signal,
-      timedOut: res.timedOut,
-      log: res.log,
-      tail: res.tail,
-    };
+    return runWithVersion(ctx, h.command, v, action, log);
   }
   // A service that was just deployed may need a moment: poll until 2xx or the time is up.
   const deadline = Date.now() + timeoutMs;
@@ -109,5 +76,32 @@ export async function runHealth(
     status: last.status,
     lastError: last.error ?? `HTTP ${last.status}`,
     timedOut: true,
+  };
+}
+
+/** Runs a hook or health command with the version's files (read-only, in the workspace cache, shared with run inputs). */
+async function runWithVersion(
+  ctx: Ctx,
+  command: string,
+  v: ModelVersionRow,
+  action: 'deploy' | 'rollback',
+  log: string,
+): Promise<HookResult & HealthResult> {
+  const dir = await materializeShared(ctx.deps, v.digest, ctx.deps.cacheDir);
+  const res = await runCommand(command, {
+    env: hookEnv(ctx, v, action, dir),
+    cwd: dirname(ctx.deps.cairnDir),
+    log: logPath(ctx, log),
+    timeoutMs: ctx.cfg.timeoutS * 1000,
+    ...(ctx.opts.killGraceMs !== undefined ? { graceMs: ctx.opts.killGraceMs } : {}),
+  });
+  return {
+    kind: 'command',
+    ok: res.exitCode === 0 && !res.timedOut,
+    exitCode: res.exitCode,
+    signal: res.signal,
+    timedOut: res.timedOut,
+    log: res.log,
+    tail: res.tail,
   };
 }
