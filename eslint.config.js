@@ -44,6 +44,67 @@ export default tseslint.config(
     },
   },
   {
+    // Domain code reads through ReadDb and writes only in the audited transaction (WriteTx): the
+    // writable Kysely handle is unreachable from it. Bookkeeping that is not audited state uses
+    // BookkeepingDb, allowed only in the files listed in the next block.
+    files: ['src/{datasets,dataprep,transfer,compute,models,lineage,store-admin,sdk,demo}/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/write-tx-factory.js'],
+              message: 'Only src/audit/log/ may create write transactions; use AuditLog.audited().',
+            },
+          ],
+          paths: [
+            {
+              name: 'kysely',
+              importNames: ['Kysely', 'Transaction'],
+              message: 'Domain code reads through ReadDb (src/meta/read-db.ts) and writes in the audited transaction.',
+            },
+          ],
+        },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'ExportDefaultDeclaration', message: 'Use named exports.' },
+        {
+          selector: "ImportSpecifier[imported.name='BookkeepingDb']",
+          message:
+            'BookkeepingDb is for bookkeeping that is not audited state; list the file in eslint.config.js if it is.',
+        },
+      ],
+    },
+  },
+  {
+    // The bookkeeping writes: a run's backend id and queue reason, metric points and offsets,
+    // webhook leases and retry times.
+    files: [
+      'src/compute/runs/deps.ts',
+      'src/compute/metrics/ingest.ts',
+      'src/compute/metrics/summary.ts',
+      'src/models/deployments/types.ts',
+      'src/models/deployments/outbox.ts',
+    ],
+    rules: {
+      'no-restricted-syntax': ['error', { selector: 'ExportDefaultDeclaration', message: 'Use named exports.' }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/write-tx-factory.js'],
+              message: 'Only src/audit/log/ may create write transactions; use AuditLog.audited().',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     languageOptions: {
       globals: {

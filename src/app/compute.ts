@@ -60,5 +60,5 @@ export function computePorts(ws: Pick<Workspace, 'cairnDir'>, env: NodeJS.Proces
 
 /** A workspace with its compute ports: what the run service and in-process callers (tests, models/) take. */
 export function runDeps<W extends Workspace>(ws: W, env: NodeJS.ProcessEnv = process.env): W & RunDeps {
-  return { ...ws, compute: computePorts(ws, env) };
+  return { ...ws, compute: computePorts(ws, env), bookkeeping: ws.meta.db };
 }

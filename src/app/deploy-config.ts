@@ -33,7 +33,13 @@ export function loadDeployConfig(cairnDir: string): DeployConfig | null {
  * environment hooks inherit, and the User-Agent of webhook requests.
  */
 export function deploymentDeps(ws: Workspace, env: NodeJS.ProcessEnv = process.env): DeployDeps {
-  return { ...ws, deployConfig: () => loadDeployConfig(ws.cairnDir), env, userAgent: `cairn/${CLIENT_VERSION}` };
+  return {
+    ...ws,
+    bookkeeping: ws.meta.db,
+    deployConfig: () => loadDeployConfig(ws.cairnDir),
+    env,
+    userAgent: `cairn/${CLIENT_VERSION}`,
+  };
 }
 
 /** The ports releases get: the workspace's public signing key, shipped in each bundle. */

@@ -1,8 +1,7 @@
-import type { Kysely } from 'kysely';
 import type { AuditActor } from '../audit/event.js';
 import type { AuditLog } from '../audit/log/audit-log.js';
 import type { Clock } from '../core/time.js';
-import type { Database } from '../meta/schema.js';
+import type { ReadDb } from '../meta/read-db.js';
 import type { BlobIndex } from '../storage/blob-index.js';
 import type { LocalPackDir } from '../storage/objects/local-packs.js';
 import type { PackReader } from '../storage/pack/reader.js';
@@ -10,7 +9,7 @@ import type { WorkerPool } from '../storage/workers/pool.js';
 
 /** The ports the dataset service uses; the workspace (app/) provides them. */
 export interface DatasetDeps {
-  meta: { db: Kysely<Database> };
+  meta: { db: ReadDb };
   audit: AuditLog;
   index: BlobIndex;
   reader: PackReader;

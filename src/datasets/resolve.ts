@@ -1,4 +1,3 @@
-import type { Kysely } from 'kysely';
 import { CairnError } from '../core/errors.js';
 import { formatRef, parseRef } from '../core/refs.js';
 import {
@@ -9,7 +8,8 @@ import {
   versionByNumber,
   versionsByDigestPrefix,
 } from '../meta/repos/datasets.js';
-import type { Database, DatasetRow, DatasetVersionRow } from '../meta/schema.js';
+import type { DatasetRow, DatasetVersionRow } from '../meta/schema.js';
+import type { ReadDb } from '../meta/read-db.js';
 
 export interface ResolvedVersion {
   dataset: DatasetRow;
@@ -18,7 +18,7 @@ export interface ResolvedVersion {
   ref: string;
 }
 
-export async function resolveDataset(db: Kysely<Database>, name: string): Promise<DatasetRow> {
+export async function resolveDataset(db: ReadDb, name: string): Promise<DatasetRow> {
   const ds = await findDataset(db, name);
   if (!ds) {
     throw new CairnError('NOT_FOUND', `no dataset named ${JSON.stringify(name)}`, {
@@ -29,7 +29,7 @@ export async function resolveDataset(db: Kysely<Database>, name: string): Promis
   return ds;
 }
 
-export async function resolveVersion(db: Kysely<Database>, refText: string): Promise<ResolvedVersion> {
+export async function resolveVersion(db: ReadDb, refText: string): Promise<ResolvedVersion> {
   const ref = parseRef(refText);
   const dataset = await resolveDataset(db, ref.dataset);
   const sel = ref.selector;

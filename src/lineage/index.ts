@@ -1,8 +1,7 @@
 // The lineage domain: where a version came from and what was built from it, across datasets,
 // runs, models, evaluations, releases and deployments. Other folders enter it only here.
-import type { Kysely } from 'kysely';
-import type { Database } from '../meta/schema.js';
 import { lineageOf, renderLineage, type LineageEdge, type LineageGraph, type LineageNode } from './lineage.js';
+import type { ReadDb } from '../meta/read-db.js';
 
 export type { LineageEdge, LineageGraph, LineageNode };
 export { renderLineage };
@@ -13,6 +12,6 @@ export interface LineageService {
   of(ref: string, direction: 'up' | 'down' | 'both'): Promise<LineageGraph>;
 }
 
-export function createLineageService(deps: { meta: { db: Kysely<Database> } }): LineageService {
+export function createLineageService(deps: { meta: { db: ReadDb } }): LineageService {
   return { of: (ref, direction) => lineageOf(deps.meta.db, ref, direction) };
 }

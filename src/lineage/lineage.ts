@@ -1,9 +1,8 @@
-import type { Kysely } from 'kysely';
 import { formatDigest } from '../core/digest.js';
 import { formatRef } from '../core/refs.js';
 import { edgesFrom, edgesInto } from '../meta/repos/lineage.js';
-import type { Database } from '../meta/schema.js';
 import { resolveVersion } from '../datasets/index.js';
+import type { ReadDb } from '../meta/read-db.js';
 
 export interface LineageNode {
   key: string;
@@ -28,7 +27,7 @@ export interface LineageGraph {
 }
 
 /** A lineage node in words: what it is (a version's ref, a run's name and state, …) and its digest. */
-async function describeNode(db: Kysely<Database>, type: string, id: string): Promise<LineageNode> {
+async function describeNode(db: ReadDb, type: string, id: string): Promise<LineageNode> {
   const key = `${type}:${id}`;
   const bare: LineageNode = { key, type, id, ref: key, digest: null };
   const describe = DESCRIBERS[type];
@@ -36,7 +35,7 @@ async function describeNode(db: Kysely<Database>, type: string, id: string): Pro
   return described ? { ...bare, ...described } : bare;
 }
 
-type Describer = (db: Kysely<Database>, id: string) => Promise<Pick<LineageNode, 'ref' | 'digest'> | null>;
+type Describer = (db: ReadDb, id: string) => Promise<Pick<LineageNode, 'ref' | 'digest'> | null>;
 
 // Node kinds other than these keep their key as their ref.
 const DESCRIBERS: Record<string, Describer> = {
@@ -98,7 +97,7 @@ const DESCRIBERS: Record<string, Describer> = {
  * kinds other than dataset versions appear as later capabilities record them.
  */
 export async function lineageOf(
-  db: Kysely<Database>,
+  db: ReadDb,
   ref: string,
   direction: 'up' | 'down' | 'both',
   maxDepth = 50,
@@ -126,7 +125,7 @@ class Walk {
   readonly #seenEdges = new Set<string>();
 
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly db: ReadDb,
     private readonly nodes: Map<string, LineageNode>,
     private readonly maxDepth: number,
   ) {}

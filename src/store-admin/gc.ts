@@ -1,5 +1,4 @@
 import { lstatSync, promises as fsp, readdirSync } from 'node:fs';
-import type { Kysely } from 'kysely';
 import { dirname, join } from 'node:path';
 import { CairnError } from '../core/errors.js';
 import { isoUtc } from '../core/time.js';
@@ -11,10 +10,10 @@ import { planGc, type GcPlan } from '../storage/gc/plan.js';
 import { damageFinder } from '../storage/fsck/reachability.js';
 import { BlobKind, type BlobKindCode } from '../storage/pack/format.js';
 import type { FinishedPack } from '../storage/pack/writer.js';
-import type { Database } from '../meta/schema.js';
 import { removeTree } from '../storage/cache/read-only.js';
 import type { StoreAdminDeps } from './deps.js';
 import { storeRoots, type StoreRoot } from './roots.js';
+import type { ReadDb } from '../meta/read-db.js';
 
 export interface GcResult {
   dryRun: boolean;
@@ -166,7 +165,7 @@ async function repack(deps: StoreAdminDeps, plan: GcPlan): Promise<{ packs: Fini
 }
 
 /** Every pack the index still refers to: a pack row, or a blob row placed in it. */
-async function referencedPacks(db: Kysely<Database>): Promise<Set<string>> {
+async function referencedPacks(db: ReadDb): Promise<Set<string>> {
   const out = new Set<string>();
   for (const r of await db.selectFrom('packs').select('id').execute()) out.add(r.id);
   for (const r of await db.selectFrom('blobs').select('pack_id').distinct().execute()) out.add(r.pack_id);

@@ -1,7 +1,6 @@
-import type { Kysely } from 'kysely';
 import { formatRef } from '../core/refs.js';
 import { allVersionDigests } from '../meta/repos/datasets.js';
-import type { Database } from '../meta/schema.js';
+import type { ReadDb } from '../meta/read-db.js';
 
 export interface StoreRoot {
   /** What a person would call it, e.g. flights@v3. */
@@ -14,7 +13,7 @@ export interface StoreRoot {
  * Everything that keeps blobs alive. Each capability that stores trees (runs, models,
  * releases) adds its roots here, so fsck names what breaks and gc never deletes what is used.
  */
-export async function storeRoots(db: Kysely<Database>): Promise<StoreRoot[]> {
+export async function storeRoots(db: ReadDb): Promise<StoreRoot[]> {
   const out: StoreRoot[] = [];
   for (const v of await allVersionDigests(db)) out.push({ ref: formatRef(v.name, Number(v.number)), root: v.digest });
   return out;

@@ -1,11 +1,10 @@
-import type { Kysely } from 'kysely';
 import { CairnError } from '../core/errors.js';
 import { blobsLocate } from '../meta/repos/chunks.js';
-import type { Database } from '../meta/schema.js';
 import type { WriteTx } from '../meta/write-tx.js';
 import { fileChunks } from '../storage/tree/node.js';
 import type { TreeLoader } from '../storage/tree/walk.js';
 import { emptyState, type RemoteState, type VersionRow } from './state.js';
+import type { ReadDb } from '../meta/read-db.js';
 
 /** Every blob a version needs: its trees and its files' chunks. */
 export async function versionBlobs(rootId: string, load: TreeLoader): Promise<Set<string>> {
@@ -26,7 +25,7 @@ export async function versionBlobs(rootId: string, load: TreeLoader): Promise<Se
 }
 
 /** The packs holding a version's blobs (each blob's recorded location). */
-export async function versionPacks(db: Kysely<Database>, rootId: string, load: TreeLoader): Promise<string[]> {
+export async function versionPacks(db: ReadDb, rootId: string, load: TreeLoader): Promise<string[]> {
   const blobs = [...(await versionBlobs(rootId, load))];
   const where = await blobsLocate(db, blobs);
   const missing = blobs.filter((b) => !where.has(b));
@@ -49,7 +48,7 @@ export async function versionPacks(db: Kysely<Database>, rootId: string, load: T
  * pack list.
  */
 export async function localState(
-  db: Kysely<Database>,
+  db: ReadDb,
   versionIds: readonly string[] | null,
   load: TreeLoader,
   onVersion?: (done: number, total: number) => void,

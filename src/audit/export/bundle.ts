@@ -1,8 +1,6 @@
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Kysely } from 'kysely';
 import { CairnError } from '../../core/errors.js';
-import type { Database } from '../../meta/schema.js';
 import { allCheckpoints } from '../../meta/repos/audit.js';
 import { consistencyProof, inclusionProof, leafHash, nodeHash, rangeHash } from '../merkle/index.js';
 import { formatVerifierKey, publicKeyFromRaw, publicKeyToPem, type NoteVerifier } from '../note/index.js';
@@ -10,6 +8,7 @@ import type { AuditLog } from '../log/audit-log.js';
 import { LogVerifier, type VerifyProblem } from '../verify/log-verifier.js';
 import { bundleKeyProblems, checkBundleProofs } from './bundle-checks.js';
 import { EXPORT_README, VERIFY_PY, VERIFY_SH } from './bundle-docs.js';
+import type { ReadDb } from '../../meta/read-db.js';
 
 export const BUNDLE_FORMAT = 'cairn.audit-export/v1';
 /** Past this many entries the per-entry inclusion proofs would dwarf the log itself. */
@@ -28,7 +27,7 @@ export interface ExportResult {
  * signed checkpoint, the public key (signed-note and PEM forms), consistency proofs between
  * checkpoints and inclusion proofs of each entry in the latest one.
  */
-export async function exportBundle(db: Kysely<Database>, log: AuditLog, dir: string): Promise<ExportResult> {
+export async function exportBundle(db: ReadDb, log: AuditLog, dir: string): Promise<ExportResult> {
   if (existsSync(dir) && readdirSync(dir).length > 0) {
     throw new CairnError('ALREADY_EXISTS', `${dir} is not empty`, { hint: 'export into a new or empty directory' });
   }

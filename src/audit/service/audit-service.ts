@@ -15,6 +15,7 @@ import { leafHashOfText } from '../merkle/index.js';
 import { parseVerifierKey, type NoteVerifier } from '../note/index.js';
 import { namedDigests, verifyArtifacts } from '../verify/artifacts.js';
 import { verifyStoredLog, type AuditVerifyReport } from '../verify/verify-workspace.js';
+import type { ReadDb } from '../../meta/read-db.js';
 
 export interface AuditDeps {
   meta: { db: Kysely<Database>; sqlite?: BetterSqlite3.Database; dialect?: 'sqlite' | 'postgres' };
@@ -142,13 +143,16 @@ export async function listEvents(deps: AuditDeps, f: EventQuery): Promise<AuditE
 }
 
 /** One event row; `viewOf` says what it holds and whether it checks out. */
-export async function getEvent(deps: AuditDeps, index: number): Promise<AuditEventRow> {
+export async function getEvent(deps: { meta: { db: ReadDb } }, index: number): Promise<AuditEventRow> {
   const r = await eventByIndex(deps.meta.db, index);
   if (!r) throw new CairnError('NOT_FOUND', `no audit event at index ${index}`, { hint: 'see `cairn audit log`' });
   return r;
 }
 
-export async function proveEvent(deps: AuditDeps, index: number): Promise<InclusionBundle & { verifierKey: string }> {
+export async function proveEvent(
+  deps: { meta: { db: ReadDb }; audit: AuditLog },
+  index: number,
+): Promise<InclusionBundle & { verifierKey: string }> {
   const r = await getEvent(deps, index);
   const bundle = await deps.audit.prove(index, r.entry, r.leaf_hash);
   const { formatVerifierKey } = await import('../note/index.js');

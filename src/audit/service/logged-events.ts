@@ -1,9 +1,8 @@
-import type { Kysely } from 'kysely';
-import type { Database } from '../../meta/schema.js';
 import type { AuditAction } from '../actions.js';
 import type { AuditEvent } from '../event.js';
 import type { AuditLog } from '../log/audit-log.js';
 import { leafHashOfText, verifyInclusion } from '../merkle/index.js';
+import type { ReadDb } from '../../meta/read-db.js';
 
 /** An event read back from the log, with how its place in the log was established. */
 export interface VouchingEvent {
@@ -31,7 +30,7 @@ export interface LoggedEventsResult {
  * one up; an entry edited in place is reported, not returned.
  */
 export async function loggedEvents(
-  deps: { meta: { db: Kysely<Database> }; audit: AuditLog },
+  deps: { meta: { db: ReadDb }; audit: AuditLog },
   action: AuditAction,
   name: string,
 ): Promise<LoggedEventsResult> {

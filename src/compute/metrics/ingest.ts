@@ -8,6 +8,7 @@ import { bulkInsert } from '../../meta/repos/bulk.js';
 import type { Database } from '../../meta/schema.js';
 import { parseMetricLines, type BadLine, type MetricRecord } from './parse.js';
 import { summarize, upsertSummaries } from './summary.js';
+import type { BookkeepingDb } from '../../meta/read-db.js';
 
 /** Rows per INSERT: 500 × 5 values stays far below SQLite's 32,766 and PostgreSQL's 65,535 parameters. */
 const ROWS_PER_STATEMENT = 500;
@@ -19,7 +20,7 @@ const BAD_SAMPLES = 20;
 const METRIC_COLUMNS = ['run_id', 'name', 'step', 'value', 'time'] as const;
 
 export interface MetricsTailerOptions {
-  db: Kysely<Database>;
+  db: BookkeepingDb;
   runId: string;
   /** The job's $CAIRN_METRICS_FILE. It may not exist yet. */
   file: string;
@@ -67,7 +68,7 @@ export interface FollowOptions {
  * read again on the next pass, so `offset` is always a line boundary and safe to persist.
  */
 export class MetricsTailer {
-  readonly #db: Kysely<Database>;
+  readonly #db: BookkeepingDb;
   readonly #runId: string;
   readonly #file: string;
   readonly #clock: Clock;

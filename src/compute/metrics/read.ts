@@ -1,6 +1,6 @@
-import { sql, type Kysely } from 'kysely';
+import { sql } from 'kysely';
 import { CairnError } from '../../core/errors.js';
-import type { Database } from '../../meta/schema.js';
+import type { ReadDb } from '../../meta/read-db.js';
 
 /** A metric of a run, summarized (count, range, last point, first step and time). */
 export interface MetricSummary {
@@ -20,7 +20,7 @@ const num = (v: unknown) => Number(v);
 const numOrNull = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 
 /** Every metric of a run, summarized: one row each, whatever the number of points (kept on ingest). */
-export async function metricSummaries(db: Kysely<Database>, runId: string): Promise<MetricSummary[]> {
+export async function metricSummaries(db: ReadDb, runId: string): Promise<MetricSummary[]> {
   const rows = await db
     .selectFrom('run_metric_summaries')
     .selectAll()
@@ -68,12 +68,7 @@ export interface MetricSeries {
  * index-only range scan on run_metrics_curve); one without, by equal numbers of points in
  * time order.
  */
-export async function metricSeries(
-  db: Kysely<Database>,
-  runId: string,
-  name: string,
-  buckets = 500,
-): Promise<MetricSeries> {
+export async function metricSeries(db: ReadDb, runId: string, name: string, buckets = 500): Promise<MetricSeries> {
   if (!Number.isInteger(buckets) || buckets < 1 || buckets > 100_000)
     throw new CairnError('USAGE', `buckets must be a whole number from 1 to 100000, not ${buckets}`);
   const s = await db
@@ -122,7 +117,7 @@ function toBucket(r: BucketRow, stepped: boolean): SeriesBucket {
 }
 
 interface MetricRef {
-  db: Kysely<Database>;
+  db: ReadDb;
   runId: string;
   name: string;
 }

@@ -1,5 +1,6 @@
-import { sql, type Kysely } from 'kysely';
-import type { Database, RunMetricSummariesTable } from '../../meta/schema.js';
+import { sql } from 'kysely';
+import type { RunMetricSummariesTable } from '../../meta/schema.js';
+import type { BookkeepingDb } from '../../meta/read-db.js';
 
 /** One metric point as ingestion writes it. */
 export interface Point {
@@ -57,7 +58,7 @@ export function summarize(points: Iterable<Point>): Map<string, Summary> {
  * does the merge (one upsert), so two writers never lose each other's points.
  */
 export async function upsertSummaries(
-  db: Kysely<Database>,
+  db: BookkeepingDb,
   runId: string,
   batch: ReadonlyMap<string, Summary>,
 ): Promise<void> {

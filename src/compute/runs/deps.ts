@@ -1,6 +1,7 @@
 import type { DatasetDeps } from '../../datasets/index.js';
 import type { ComputeBackend } from '../backends/port.js';
 import type { ComputeConfig } from '../config.js';
+import type { BookkeepingDb } from '../../meta/read-db.js';
 
 /**
  * What the run service needs from outside compute/, given by the composition root (app/): the
@@ -21,4 +22,6 @@ export interface ComputePorts {
 export interface RunDeps extends DatasetDeps {
   cairnDir: string;
   compute: ComputePorts;
+  /** A run's backend id and queue reason, metric points and offsets: bookkeeping, not audited state. */
+  bookkeeping: BookkeepingDb;
 }

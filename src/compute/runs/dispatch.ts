@@ -28,14 +28,14 @@ export async function dispatch(deps: RunDeps): Promise<void> {
     const started = quota ? { reason: quota } : await tryStart(deps, run);
     if (!started) continue;
     if ('handle' in started) {
-      await deps.meta.db
+      await deps.bookkeeping
         .updateTable('runs')
         .set({ status: 'pending', backend_id: started.handle.id, reason: null })
         .where('id', '=', run.id)
         .where('status', '=', 'queued')
         .execute();
     } else if (canonicalJson(started.reason) !== run.reason) {
-      await deps.meta.db
+      await deps.bookkeeping
         .updateTable('runs')
         .set({ reason: canonicalJson(started.reason) })
         .where('id', '=', run.id)

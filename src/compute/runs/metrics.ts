@@ -9,7 +9,7 @@ import type { RunRow } from './store.js';
  * nor double a point. `final` also takes a last line the job left without a newline.
  */
 export async function ingestRunMetrics(
-  deps: Pick<RunDeps, 'meta'>,
+  deps: Pick<RunDeps, 'meta' | 'bookkeeping'>,
   run: RunRow,
   opts: { final?: boolean } = {},
 ): Promise<{ metrics: number; params: number; badCount: number }> {
@@ -19,7 +19,7 @@ export async function ingestRunMetrics(
     .where('id', '=', run.id)
     .executeTakeFirst();
   const tailer = new MetricsTailer({
-    db: deps.meta.db,
+    db: deps.bookkeeping,
     runId: run.id,
     file: join(run.dir, 'metrics.jsonl'),
     offset: Number(current?.metrics_offset ?? 0),

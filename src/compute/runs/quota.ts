@@ -1,6 +1,5 @@
-import type { Kysely } from 'kysely';
-import type { Database } from '../../meta/schema.js';
 import type { Reason } from './store.js';
+import type { ReadDb } from '../../meta/read-db.js';
 
 export type Period = 'day' | 'week' | 'month';
 
@@ -14,7 +13,7 @@ export function periodStart(period: Period, now: Date): Date {
 
 /** A run over its project's concurrent-GPU quota waits: the reason says how far over. */
 export async function quotaCheck(
-  deps: { meta: { db: Kysely<Database> } },
+  deps: { meta: { db: ReadDb } },
   project: string,
   gpus: number,
 ): Promise<Reason | null> {
@@ -43,12 +42,7 @@ export async function quotaCheck(
  * GPU-hours a project has used or committed this period: ended runs by their real time,
  * running ones up to now, submitted or queued ones by their time limit.
  */
-export async function gpuHoursCommitted(
-  db: Kysely<Database>,
-  project: string,
-  since: Date,
-  now: Date,
-): Promise<number> {
+export async function gpuHoursCommitted(db: ReadDb, project: string, since: Date, now: Date): Promise<number> {
   const runs = await db
     .selectFrom('runs')
     .select(['status', 'gpus', 'started_at', 'ended_at', 'time_limit_s', 'created_at'])
@@ -69,7 +63,7 @@ export async function gpuHoursCommitted(
 
 /** A run that could take its project past its budget is refused before it starts. */
 export async function budgetCheck(
-  deps: { meta: { db: Kysely<Database> } },
+  deps: { meta: { db: ReadDb } },
   project: string,
   gpus: number,
   timeLimitS: number,

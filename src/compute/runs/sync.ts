@@ -37,7 +37,7 @@ async function syncRun(deps: RunDeps, run: RunRow, s: JobState): Promise<void> {
   await ingestRunMetrics(deps, run);
   if (s.state === 'pending') {
     if (s.reason && s.reason !== JSON.parse(run.reason ?? 'null')?.message)
-      await deps.meta.db
+      await deps.bookkeeping
         .updateTable('runs')
         .set({ reason: canonicalJson({ code: 'BACKEND', message: s.reason }) })
         .where('id', '=', run.id)

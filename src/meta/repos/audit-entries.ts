@@ -1,5 +1,6 @@
-import { sql, type Kysely } from 'kysely';
-import type { AuditEventRow, Database } from '../schema.js';
+import { sql } from 'kysely';
+import type { AuditEventRow } from '../schema.js';
+import type { ReadDb } from '../read-db.js';
 
 /** `s` as a LIKE literal (escape character `\`). */
 export function likeLiteral(s: string): string {
@@ -13,7 +14,7 @@ export function likeLiteral(s: string): string {
  * they may neither hide an event from a filter nor put one into it.
  */
 export async function eventRowsMatching(
-  db: Kysely<Database>,
+  db: ReadDb,
   q: { patterns: readonly string[]; cursor: number | null; desc: boolean; limit: number },
 ): Promise<AuditEventRow[]> {
   let query = db.selectFrom('audit_events').selectAll();

@@ -1,7 +1,8 @@
 import { sql, type Kysely } from 'kysely';
-import type { AuditCheckpointRow, AuditEventRow, Database } from '../schema.js';
+import type { AuditCheckpointRow, AuditEventRow } from '../schema.js';
 import type { WriteTx } from '../write-tx.js';
 import { bulkInsert, rawQuery } from './bulk.js';
+import type { ReadDb } from '../read-db.js';
 
 export interface AuditHead {
   size: number;
@@ -30,7 +31,7 @@ export async function lockHead(tx: WriteTx, dialect: 'sqlite' | 'postgres'): Pro
   return { size: Number(row.size), lastLeaf: row.last_leaf, frontier: row.frontier };
 }
 
-export async function readHead(db: Kysely<Database>): Promise<AuditHead> {
+export async function readHead(db: ReadDb): Promise<AuditHead> {
   const row = await db.selectFrom('audit_head').selectAll().where('id', '=', 1).executeTakeFirst();
   return row
     ? { size: Number(row.size), lastLeaf: row.last_leaf, frontier: row.frontier }
@@ -82,7 +83,7 @@ export async function insertNodes(
 }
 
 export async function getNodes(
-  db: Kysely<Database>,
+  db: ReadDb,
   keys: ReadonlyArray<{ level: number; idx: number }>,
 ): Promise<Map<string, string>> {
   const out = new Map<string, string>();
@@ -110,7 +111,7 @@ export async function getNodes(
   return out;
 }
 
-export async function eventByIndex(db: Kysely<Database>, idx: number): Promise<AuditEventRow | undefined> {
+export async function eventByIndex(db: ReadDb, idx: number): Promise<AuditEventRow | undefined> {
   return db.selectFrom('audit_events').selectAll().where('idx', '=', idx).executeTakeFirst();
 }
 
@@ -126,7 +127,7 @@ export interface EventFilter {
   desc?: boolean;
 }
 
-export async function queryEvents(db: Kysely<Database>, f: EventFilter): Promise<AuditEventRow[]> {
+export async function queryEvents(db: ReadDb, f: EventFilter): Promise<AuditEventRow[]> {
   let q = db.selectFrom('audit_events').selectAll();
   if (f.actor) q = q.where('actor', '=', f.actor);
   if (f.action) {
@@ -155,15 +156,15 @@ export async function insertCheckpoint(tx: WriteTx, row: AuditCheckpointRow): Pr
     .execute();
 }
 
-export async function latestCheckpoint(db: Kysely<Database>): Promise<AuditCheckpointRow | undefined> {
+export async function latestCheckpoint(db: ReadDb): Promise<AuditCheckpointRow | undefined> {
   return db.selectFrom('audit_checkpoints').selectAll().orderBy('size', 'desc').limit(1).executeTakeFirst();
 }
 
-export async function allCheckpoints(db: Kysely<Database>): Promise<AuditCheckpointRow[]> {
+export async function allCheckpoints(db: ReadDb): Promise<AuditCheckpointRow[]> {
   return db.selectFrom('audit_checkpoints').selectAll().orderBy('size').execute();
 }
 
-export async function checkpointCovering(db: Kysely<Database>, idx: number): Promise<AuditCheckpointRow | undefined> {
+export async function checkpointCovering(db: ReadDb, idx: number): Promise<AuditCheckpointRow | undefined> {
   return db
     .selectFrom('audit_checkpoints')
     .selectAll()

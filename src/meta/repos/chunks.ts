@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
-import type { Database } from '../schema.js';
 import { bulkInsertIgnore } from './bulk.js';
 import type { WriteTx } from '../write-tx.js';
+import type { ReadDb } from '../read-db.js';
 
 const BATCH = 500;
 
@@ -19,7 +19,7 @@ export interface BlobRow {
   kind: number;
 }
 
-export async function blobsPresent(db: Kysely<Database>, ids: readonly string[]): Promise<Set<string>> {
+export async function blobsPresent(db: ReadDb, ids: readonly string[]): Promise<Set<string>> {
   const out = new Set<string>();
   for (let i = 0; i < ids.length; i += BATCH) {
     const rows = await db
@@ -32,7 +32,7 @@ export async function blobsPresent(db: Kysely<Database>, ids: readonly string[])
   return out;
 }
 
-export async function blobsLocate(db: Kysely<Database>, ids: readonly string[]): Promise<Map<string, BlobRow>> {
+export async function blobsLocate(db: ReadDb, ids: readonly string[]): Promise<Map<string, BlobRow>> {
   const out = new Map<string, BlobRow>();
   for (let i = 0; i < ids.length; i += BATCH) {
     const rows = await db
@@ -67,13 +67,11 @@ export async function recordPacks(tx: WriteTx, packs: readonly PackRecord[], cre
   }
 }
 
-export async function listPacks(
-  db: Kysely<Database>,
-): Promise<Array<{ id: string; size: number; blob_count: number }>> {
+export async function listPacks(db: ReadDb): Promise<Array<{ id: string; size: number; blob_count: number }>> {
   return db.selectFrom('packs').select(['id', 'size', 'blob_count']).orderBy('id').execute();
 }
 
-export async function allBlobs(db: Kysely<Database>): Promise<BlobRow[]> {
+export async function allBlobs(db: ReadDb): Promise<BlobRow[]> {
   return db.selectFrom('blobs').selectAll().execute();
 }
 

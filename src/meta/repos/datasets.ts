@@ -1,8 +1,8 @@
-import type { Kysely } from 'kysely';
-import type { Database, DatasetRow, DatasetVersionRow, NewDatasetVersion } from '../schema.js';
+import type { DatasetRow, DatasetVersionRow, NewDatasetVersion } from '../schema.js';
 import type { WriteTx } from '../write-tx.js';
+import type { ReadDb } from '../read-db.js';
 
-export async function findDataset(db: Kysely<Database>, name: string): Promise<DatasetRow | undefined> {
+export async function findDataset(db: ReadDb, name: string): Promise<DatasetRow | undefined> {
   return db.selectFrom('datasets').selectAll().where('name', '=', name).executeTakeFirst();
 }
 
@@ -21,7 +21,7 @@ export interface DatasetSummary {
   latest_file_count: number | null;
 }
 
-export async function listDatasets(db: Kysely<Database>): Promise<DatasetSummary[]> {
+export async function listDatasets(db: ReadDb): Promise<DatasetSummary[]> {
   const datasets = await db.selectFrom('datasets').selectAll().orderBy('name').execute();
   const latest = await db
     .selectFrom('dataset_versions as v')
@@ -53,7 +53,7 @@ export async function listDatasets(db: Kysely<Database>): Promise<DatasetSummary
   });
 }
 
-export async function latestVersion(db: Kysely<Database>, datasetId: string): Promise<DatasetVersionRow | undefined> {
+export async function latestVersion(db: ReadDb, datasetId: string): Promise<DatasetVersionRow | undefined> {
   return db
     .selectFrom('dataset_versions')
     .selectAll()
@@ -64,7 +64,7 @@ export async function latestVersion(db: Kysely<Database>, datasetId: string): Pr
 }
 
 export async function versionByNumber(
-  db: Kysely<Database>,
+  db: ReadDb,
   datasetId: string,
   n: number,
 ): Promise<DatasetVersionRow | undefined> {
@@ -76,12 +76,12 @@ export async function versionByNumber(
     .executeTakeFirst();
 }
 
-export async function versionById(db: Kysely<Database>, id: string): Promise<DatasetVersionRow | undefined> {
+export async function versionById(db: ReadDb, id: string): Promise<DatasetVersionRow | undefined> {
   return db.selectFrom('dataset_versions').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
 export async function versionsByDigestPrefix(
-  db: Kysely<Database>,
+  db: ReadDb,
   datasetId: string,
   prefix: string,
 ): Promise<DatasetVersionRow[]> {
@@ -95,7 +95,7 @@ export async function versionsByDigestPrefix(
     .execute();
 }
 
-export async function versionsOf(db: Kysely<Database>, datasetId: string): Promise<DatasetVersionRow[]> {
+export async function versionsOf(db: ReadDb, datasetId: string): Promise<DatasetVersionRow[]> {
   return db
     .selectFrom('dataset_versions')
     .selectAll()
@@ -105,7 +105,7 @@ export async function versionsOf(db: Kysely<Database>, datasetId: string): Promi
 }
 
 export async function allVersionDigests(
-  db: Kysely<Database>,
+  db: ReadDb,
 ): Promise<Array<{ id: string; digest: string; name: string; number: number }>> {
   return db
     .selectFrom('dataset_versions as v')
@@ -130,7 +130,7 @@ export async function insertVersion(tx: WriteTx, row: NewDatasetVersion): Promis
 }
 
 export async function tagsOf(
-  db: Kysely<Database>,
+  db: ReadDb,
   datasetId: string,
 ): Promise<Array<{ tag: string; version_id: string; created_at: string; created_by: string }>> {
   return db
@@ -141,11 +141,7 @@ export async function tagsOf(
     .execute();
 }
 
-export async function findTag(
-  db: Kysely<Database>,
-  datasetId: string,
-  tag: string,
-): Promise<{ version_id: string } | undefined> {
+export async function findTag(db: ReadDb, datasetId: string, tag: string): Promise<{ version_id: string } | undefined> {
   return db
     .selectFrom('dataset_tags')
     .select('version_id')

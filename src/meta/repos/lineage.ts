@@ -1,6 +1,6 @@
-import type { Kysely } from 'kysely';
-import type { Database, LineageEdgeRow } from '../schema.js';
+import type { LineageEdgeRow } from '../schema.js';
 import type { WriteTx } from '../write-tx.js';
+import type { ReadDb } from '../read-db.js';
 
 export type NewLineageEdge = Omit<LineageEdgeRow, 'id'>;
 
@@ -13,7 +13,7 @@ export async function addEdges(tx: WriteTx, edges: readonly LineageEdgeRow[]): P
 }
 
 /** Edges whose destination is the node (what it was built from). */
-export async function edgesInto(db: Kysely<Database>, type: string, id: string): Promise<LineageEdgeRow[]> {
+export async function edgesInto(db: ReadDb, type: string, id: string): Promise<LineageEdgeRow[]> {
   return db
     .selectFrom('lineage_edges')
     .selectAll()
@@ -24,7 +24,7 @@ export async function edgesInto(db: Kysely<Database>, type: string, id: string):
 }
 
 /** Edges whose source is the node (what was built from it). */
-export async function edgesFrom(db: Kysely<Database>, type: string, id: string): Promise<LineageEdgeRow[]> {
+export async function edgesFrom(db: ReadDb, type: string, id: string): Promise<LineageEdgeRow[]> {
   return db
     .selectFrom('lineage_edges')
     .selectAll()

@@ -1,17 +1,13 @@
-import type { Kysely } from 'kysely';
-import type { Database, ReportsTable } from '../schema.js';
+import type { ReportsTable } from '../schema.js';
 import type { WriteTx } from '../write-tx.js';
+import type { ReadDb } from '../read-db.js';
 
 export async function insertReport(tx: WriteTx, row: ReportsTable): Promise<void> {
   await tx.db.insertInto('reports').values(row).execute();
 }
 
 /** The newest report of a kind for a version. */
-export async function latestReport(
-  db: Kysely<Database>,
-  versionId: string,
-  kind: string,
-): Promise<ReportsTable | undefined> {
+export async function latestReport(db: ReadDb, versionId: string, kind: string): Promise<ReportsTable | undefined> {
   return db
     .selectFrom('reports')
     .selectAll()
@@ -23,7 +19,7 @@ export async function latestReport(
     .executeTakeFirst();
 }
 
-export async function reportsOf(db: Kysely<Database>, versionId: string): Promise<Array<Omit<ReportsTable, 'body'>>> {
+export async function reportsOf(db: ReadDb, versionId: string): Promise<Array<Omit<ReportsTable, 'body'>>> {
   return db
     .selectFrom('reports')
     .select(['id', 'version_id', 'kind', 'digest', 'created_at', 'created_by', 'summary'])
@@ -45,7 +41,7 @@ export async function putDocument(
 }
 
 export async function getDocument(
-  db: Kysely<Database>,
+  db: ReadDb,
   digest: string,
 ): Promise<{ digest: string; kind: string; name: string; body: string } | undefined> {
   return db

@@ -4,6 +4,7 @@ import { isoUtc, type Clock } from '../../core/time.js';
 import type { DatasetDeps } from '../../datasets/index.js';
 import type { OutboxTable } from '../../meta/schema.js';
 import { httpRequest, is2xx } from './exec.js';
+import type { BookkeepingDb } from '../../meta/read-db.js';
 
 export type OutboxRow = Selectable<OutboxTable>;
 
@@ -49,11 +50,11 @@ export function backoffMs(attempt: number, p: Pick<RetryPolicy, 'baseMs' | 'maxM
  * transaction, like a run's backend id: the deployment's own events record the outcome.
  */
 export async function claim(
-  deps: Pick<DatasetDeps, 'meta'>,
+  deps: Pick<DatasetDeps, 'meta'> & { bookkeeping: BookkeepingDb },
   row: Pick<OutboxRow, 'id' | 'next_attempt_at'>,
   leaseUntil: string,
 ): Promise<boolean> {
-  let q = deps.meta.db
+  let q = deps.bookkeeping
     .updateTable('outbox')
     .set({ next_attempt_at: leaseUntil })
     .where('id', '=', row.id)
@@ -75,7 +76,7 @@ export interface AttemptResult {
 
 /** POSTs the row's body once with its signature and records the attempt (count, error). */
 export async function attempt(
-  deps: Pick<DatasetDeps, 'meta'> & { clock: Clock; userAgent: string },
+  deps: Pick<DatasetDeps, 'meta'> & { bookkeeping: BookkeepingDb } & { clock: Clock; userAgent: string },
   row: OutboxRow,
   timeoutMs: number,
   opts: { markDelivered: boolean },
@@ -95,7 +96,7 @@ export async function attempt(
   const ok = is2xx(res.status);
   const error = ok ? null : (res.error ?? `HTTP ${res.status}`);
   const attempts = row.attempts + 1;
-  await deps.meta.db
+  await deps.bookkeeping
     .updateTable('outbox')
     .set({
       attempts,
@@ -110,8 +111,12 @@ export async function attempt(
 }
 
 /** Schedules the next attempt (or, with null, gives the delivery up). */
-export async function schedule(deps: Pick<DatasetDeps, 'meta'>, row: OutboxRow, at: string | null): Promise<void> {
-  await deps.meta.db.updateTable('outbox').set({ next_attempt_at: at }).where('id', '=', row.id).execute();
+export async function schedule(
+  deps: Pick<DatasetDeps, 'meta'> & { bookkeeping: BookkeepingDb },
+  row: OutboxRow,
+  at: string | null,
+): Promise<void> {
+  await deps.bookkeeping.updateTable('outbox').set({ next_attempt_at: at }).where('id', '=', row.id).execute();
   row.next_attempt_at = at;
 }
 
@@ -121,7 +126,7 @@ export async function schedule(deps: Pick<DatasetDeps, 'meta'>, row: OutboxRow, 
  * process (next_attempt_at = `leaseUntil`) in between, so `outbox flush` leaves it alone.
  */
 export async function deliverNow(
-  deps: Pick<DatasetDeps, 'meta'> & { clock: Clock; userAgent: string },
+  deps: Pick<DatasetDeps, 'meta'> & { bookkeeping: BookkeepingDb } & { clock: Clock; userAgent: string },
   row: OutboxRow,
   opts: { deadline: number; leaseUntil: string; retry: RetryPolicy; markDelivered: boolean },
 ): Promise<AttemptResult & { claimed: boolean }> {

@@ -4,6 +4,7 @@ import type { DeploymentsTable } from '../../meta/schema.js';
 import type { ModelRow, ModelVersionRow } from '../registry.js';
 import type { DeployConfig, EnvConfig } from './config.js';
 import type { RetryPolicy } from './outbox.js';
+import type { BookkeepingDb } from '../../meta/read-db.js';
 
 export type DeploymentRow = Selectable<DeploymentsTable>;
 export type DeploymentStatus = 'pending' | 'succeeded' | 'failed' | 'rolled_back';
@@ -15,6 +16,8 @@ export type DeploymentStatus = 'pending' | 'succeeded' | 'failed' | 'rolled_back
  * User-Agent webhooks are sent with.
  */
 export type DeployDeps = DatasetDeps & {
+  /** Webhook leases and retry times: bookkeeping, not audited state. */
+  bookkeeping: BookkeepingDb;
   cairnDir: string;
   deployConfig(): DeployConfig | null;
   env: NodeJS.ProcessEnv;
