@@ -12,7 +12,15 @@ import { parseRecipe, type Recipe } from '../spec-files/recipe.js';
 import { runRecipe } from '../tables/clean/run-recipe.js';
 import type { ComposeResult } from './compose-result.js';
 import { composeFiles } from './compose-files.js';
-import { asFileCollection, filesOf, viewVersion, withTable, withStoreLock, type DataprepDeps } from './context.js';
+import {
+  asFileCollection,
+  filesOf,
+  viewVersion,
+  withTable,
+  withStoreLock,
+  type DataprepDeps,
+  type VersionView,
+} from './context.js';
 import { ingestOutput } from './ingest-dir.js';
 
 export interface CleanResult {
@@ -66,32 +74,7 @@ async function cleanVersionLocked(
   return deps.audit.audited(
     { action: 'dataset.clean', target: { type: 'dataset', name }, inputs: [input], params: { recipe: recipe.name } },
     async (commit, draft) => {
-      let content: ComposeResult;
-      let report: unknown;
-      const tmp = join(deps.cairnDir, 'tmp', `clean-${process.pid}-${randomBytes(4).toString('hex')}`);
-      try {
-        if (view.table) {
-          mkdirSync(tmp, { recursive: true });
-          report = await withTable(deps, view, {}, ({ engine, table }) =>
-            runRecipe(engine, table, recipe, { hmacKey: deps.pseudonymKey(), outFile: join(tmp, 'data.parquet') }),
-          );
-          content = await ingestOutput(deps, tmp);
-        } else {
-          const { files, read } = filesOf(deps, view);
-          const plan = await planFileClean(files, recipe.files, read);
-          const byPath = new Map(view.listing.files.map((f) => [f.path, f]));
-          const redacted = new Set(plan.redacted.map((r) => r.path));
-          const keep = plan.keep.filter((f) => !redacted.has(f.path)).map((f) => byPath.get(f.path)!);
-          content = await composeFiles(
-            deps,
-            keep,
-            plan.redacted.map((r) => ({ path: r.path, mode: byPath.get(r.path)!.entry.mode, bytes: r.bytes })),
-          );
-          report = { ...plan.report, dropped: plan.dropped };
-        }
-      } finally {
-        rmSync(tmp, { recursive: true, force: true });
-      }
+      const { content, report } = await cleanContent(deps, view, recipe);
       try {
         const rec = await commit(async (tx) => {
           const r = await recordVersion(tx, deps, {
@@ -123,4 +106,35 @@ async function cleanVersionLocked(
       }
     },
   );
+}
+
+/** Writes the cleaned content into packs; the caller records it, or discards it when recording fails. */
+async function cleanContent(
+  deps: DataprepDeps,
+  view: VersionView,
+  recipe: Recipe,
+): Promise<{ content: ComposeResult; report: unknown }> {
+  const tmp = join(deps.cairnDir, 'tmp', `clean-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    if (view.table) {
+      mkdirSync(tmp, { recursive: true });
+      const report = await withTable(deps, view, {}, ({ engine, table }) =>
+        runRecipe(engine, table, recipe, { hmacKey: deps.pseudonymKey(), outFile: join(tmp, 'data.parquet') }),
+      );
+      return { content: await ingestOutput(deps, tmp), report };
+    }
+    const { files, read } = filesOf(deps, view);
+    const plan = await planFileClean(files, recipe.files, read);
+    const byPath = new Map(view.listing.files.map((f) => [f.path, f]));
+    const redacted = new Set(plan.redacted.map((r) => r.path));
+    const keep = plan.keep.filter((f) => !redacted.has(f.path)).map((f) => byPath.get(f.path)!);
+    const content = await composeFiles(
+      deps,
+      keep,
+      plan.redacted.map((r) => ({ path: r.path, mode: byPath.get(r.path)!.entry.mode, bytes: r.bytes })),
+    );
+    return { content, report: { ...plan.report, dropped: plan.dropped } };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }

@@ -50,104 +50,12 @@ export async function splitTable(
   opts: TableSplitOptions,
   outDir: string,
 ): Promise<TableSplitResult> {
-  const ratios = typeof opts.ratios === 'string' ? parseRatios(opts.ratios) : (checkRatios(opts.ratios), opts.ratios);
-  const seed = checkSeed(opts.seed ?? 0);
-  const columns = table.columns.map((c) => ({ name: c.name, type: c.type }));
-  const names = columns.map((c) => c.name);
-  const mode = checkOptions(opts, names);
-  const fresh = (base: string) => {
-    let n = `__cairn_${base}`;
-    while (names.some((x) => x.toLowerCase() === n)) n = `_${n}`;
-    return n;
-  };
-  const V = fresh('v');
-  const S = fresh('s');
-  const id = ++serial;
-  const pos = `__cairn_split_pos_${id}`;
-  const work = `__cairn_split_${id}`;
+  const plan = planSplit(table, opts);
+  const { ratios, mode, explicitKey, V, S, work, userCols } = plan;
   const made: Made = [];
-  const rel = ident(table.name);
-  const userCols = names.map(ident).join(', ');
-  const explicitKey = opts.group ? [opts.group] : opts.key;
-  const keyCols = explicitKey ?? names;
-  let cutoffs: Array<string | null> | undefined;
   try {
-    if (mode === 'time') {
-      cutoffs = await timeSplit(engine, {
-        rel,
-        work,
-        made,
-        time: opts.time!,
-        type: columns.find((c) => c.name === opts.time)!.type,
-        cutoff: opts.cutoff,
-        ratios,
-        S,
-      });
-    } else {
-      made.push(['TABLE', pos]);
-      await engine.run(
-        `CREATE OR REPLACE TEMP TABLE ${ident(pos)} AS SELECT *, ${splitHashIntSql(seed, keyCols)} AS ${ident(V)} FROM ${rel}`,
-      );
-      made.push(['VIEW', work]);
-      if (mode === 'stratified') {
-        await stratify(engine, { pos, work, made, cls: opts.stratify!, ratios, V, S });
-      } else {
-        await engine.run(
-          `CREATE OR REPLACE TEMP VIEW ${ident(work)} AS SELECT *, ${splitIndexSql(ident(V), ratios)} AS ${ident(S)} FROM ${ident(pos)}`,
-        );
-      }
-    }
-    const counts = await engine.all<{ s: number; n: number }>(
-      `SELECT ${ident(S)} AS s, count(*) AS n FROM ${ident(work)} GROUP BY 1`,
-    );
-    const rows = ratios.map((_, i) => Number(counts.find((c) => Number(c.s) === i)?.n ?? 0));
-    const report: SplitReport = {
-      format: 'cairn.split/v1',
-      kind: 'table',
-      mode,
-      options: {
-        ratios,
-        seed,
-        key: opts.key ?? null,
-        stratify: opts.stratify ?? null,
-        group: opts.group ?? null,
-        time: opts.time ?? null,
-        cutoff: opts.cutoff ?? null,
-      },
-      rows: rows.reduce((a, b) => a + b, 0),
-      splits: splitSummary(ratios, rows),
-      ...(cutoffs ? { cutoffs } : {}),
-      leakage: { ok: true, checked: [], findings: [] },
-    };
-    if (mode === 'stratified') {
-      const byClass = await engine.all<{ cls: string | null; s: number; n: number }>(
-        `SELECT CAST(${ident(opts.stratify!)} AS VARCHAR) AS cls, ${ident(S)} AS s, count(*) AS n FROM ${ident(work)} GROUP BY ${ident(opts.stratify!)}, ${ident(S)}`,
-      );
-      report.classes = classRatios(
-        opts.stratify!,
-        ratios.map((r) => r.name),
-        byClass.map((c) => ({ cls: c.cls, split: Number(c.s), n: Number(c.n) })),
-      );
-    }
-    report.leakage = await combinedLeakage(
-      engine,
-      // With every column as key the hash integer is a hash of the whole row: duplicate
-      // candidates are found by it instead of by hashing each row again.
-      {
-        relation: ident(work),
-        splitColumn: S,
-        names: ratios.map((r) => r.name),
-        columns,
-        ...(mode !== 'time' && !explicitKey ? { rowHash: V } : {}),
-      },
-      {
-        ...(opts.key ? { key: opts.key } : {}),
-        ...(opts.group ? { group: opts.group } : {}),
-        ...(opts.time ? { time: opts.time } : {}),
-        ...(opts.text ? { text: opts.text } : {}),
-        ...(opts.maxTexts !== undefined ? { maxTexts: opts.maxTexts } : {}),
-      },
-    );
+    const cutoffs = await assignSplits(engine, plan, opts, made);
+    const { rows, report } = await splitReport(engine, plan, opts, cutoffs);
     // Equal positions mean equal keys; with the whole row as key those rows are identical,
     // otherwise a hash of the whole row breaks the tie (far cheaper to sort by than every
     // column), so the order never depends on threads.
@@ -164,6 +72,135 @@ export async function splitTable(
     for (const [kind, name] of made.reverse())
       await engine.run(`DROP ${kind} IF EXISTS ${ident(name)}`).catch(() => {});
   }
+}
+
+/** Checks the options and names the relations and columns a split works with (nothing is run). */
+function planSplit(table: LoadedTable, opts: TableSplitOptions) {
+  const ratios = typeof opts.ratios === 'string' ? parseRatios(opts.ratios) : (checkRatios(opts.ratios), opts.ratios);
+  const seed = checkSeed(opts.seed ?? 0);
+  const columns = table.columns.map((c) => ({ name: c.name, type: c.type }));
+  const names = columns.map((c) => c.name);
+  const mode = checkOptions(opts, names);
+  // Helper columns must not collide with the user's, case-insensitively as DuckDB compares them.
+  const fresh = (base: string) => {
+    let n = `__cairn_${base}`;
+    while (names.some((x) => x.toLowerCase() === n)) n = `_${n}`;
+    return n;
+  };
+  const id = ++serial;
+  const explicitKey = opts.group ? [opts.group] : opts.key;
+  return {
+    ratios,
+    seed,
+    columns,
+    mode,
+    V: fresh('v'),
+    S: fresh('s'),
+    pos: `__cairn_split_pos_${id}`,
+    work: `__cairn_split_${id}`,
+    rel: ident(table.name),
+    userCols: names.map(ident).join(', '),
+    explicitKey,
+    keyCols: explicitKey ?? names,
+  };
+}
+
+type SplitPlan = ReturnType<typeof planSplit>;
+
+/** Makes `work`: the rows with their split index in column S. Returns a time split's cutoffs. */
+async function assignSplits(
+  engine: TableEngine,
+  plan: SplitPlan,
+  opts: TableSplitOptions,
+  made: Made,
+): Promise<Array<string | null> | undefined> {
+  const { ratios, seed, mode, V, S, pos, work, rel, keyCols, columns } = plan;
+  if (mode === 'time') {
+    return timeSplit(engine, {
+      rel,
+      work,
+      made,
+      time: opts.time!,
+      type: columns.find((c) => c.name === opts.time)!.type,
+      cutoff: opts.cutoff,
+      ratios,
+      S,
+    });
+  }
+  made.push(['TABLE', pos]);
+  await engine.run(
+    `CREATE OR REPLACE TEMP TABLE ${ident(pos)} AS SELECT *, ${splitHashIntSql(seed, keyCols)} AS ${ident(V)} FROM ${rel}`,
+  );
+  made.push(['VIEW', work]);
+  if (mode === 'stratified') {
+    await stratify(engine, { pos, work, made, cls: opts.stratify!, ratios, V, S });
+  } else {
+    await engine.run(
+      `CREATE OR REPLACE TEMP VIEW ${ident(work)} AS SELECT *, ${splitIndexSql(ident(V), ratios)} AS ${ident(S)} FROM ${ident(pos)}`,
+    );
+  }
+  return undefined;
+}
+
+async function splitReport(
+  engine: TableEngine,
+  plan: SplitPlan,
+  opts: TableSplitOptions,
+  cutoffs: Array<string | null> | undefined,
+): Promise<{ rows: number[]; report: SplitReport }> {
+  const { ratios, seed, mode, columns, explicitKey, V, S, work } = plan;
+  const counts = await engine.all<{ s: number; n: number }>(
+    `SELECT ${ident(S)} AS s, count(*) AS n FROM ${ident(work)} GROUP BY 1`,
+  );
+  const rows = ratios.map((_, i) => Number(counts.find((c) => Number(c.s) === i)?.n ?? 0));
+  const report: SplitReport = {
+    format: 'cairn.split/v1',
+    kind: 'table',
+    mode,
+    options: {
+      ratios,
+      seed,
+      key: opts.key ?? null,
+      stratify: opts.stratify ?? null,
+      group: opts.group ?? null,
+      time: opts.time ?? null,
+      cutoff: opts.cutoff ?? null,
+    },
+    rows: rows.reduce((a, b) => a + b, 0),
+    splits: splitSummary(ratios, rows),
+    ...(cutoffs ? { cutoffs } : {}),
+    leakage: { ok: true, checked: [], findings: [] },
+  };
+  if (mode === 'stratified') {
+    const byClass = await engine.all<{ cls: string | null; s: number; n: number }>(
+      `SELECT CAST(${ident(opts.stratify!)} AS VARCHAR) AS cls, ${ident(S)} AS s, count(*) AS n FROM ${ident(work)} GROUP BY ${ident(opts.stratify!)}, ${ident(S)}`,
+    );
+    report.classes = classRatios(
+      opts.stratify!,
+      ratios.map((r) => r.name),
+      byClass.map((c) => ({ cls: c.cls, split: Number(c.s), n: Number(c.n) })),
+    );
+  }
+  report.leakage = await combinedLeakage(
+    engine,
+    // With every column as key the hash integer is a hash of the whole row: duplicate
+    // candidates are found by it instead of by hashing each row again.
+    {
+      relation: ident(work),
+      splitColumn: S,
+      names: ratios.map((r) => r.name),
+      columns,
+      ...(mode !== 'time' && !explicitKey ? { rowHash: V } : {}),
+    },
+    {
+      ...(opts.key ? { key: opts.key } : {}),
+      ...(opts.group ? { group: opts.group } : {}),
+      ...(opts.time ? { time: opts.time } : {}),
+      ...(opts.text ? { text: opts.text } : {}),
+      ...(opts.maxTexts !== undefined ? { maxTexts: opts.maxTexts } : {}),
+    },
+  );
+  return { rows, report };
 }
 
 type Made = Array<['TABLE' | 'VIEW', string]>;

@@ -58,19 +58,38 @@ export async function loadTable(
     await engine.run(`CREATE OR REPLACE TABLE ${ident(name)} AS SELECT * FROM ${readerSql(absPaths, format)}`);
     return describe(engine, name, format, {});
   }
-  const delim = format === 'tsv' ? '\\t' : ',';
+  return loadDelimited(engine, absPaths, format, name, opts);
+}
+
+/** The schema's types, checked before any of them is spliced into SQL. */
+function declaredSchema(schema: Record<string, string> | undefined): Map<string, string> {
   // A Map, not the object: a CSV column named `constructor` or `toString` must not find
   // Object.prototype's members as its declared type.
-  const declared = new Map(Object.entries(opts.schema ?? {}));
-  for (const [c, t] of declared) {
-    // The type is spliced into SQL: nothing but a type name's characters (no `;`, no quotes).
-    if (!/^[A-Za-z][A-Za-z0-9_ ,()[\]]*$/.test(t))
-      throw new CairnError(
-        'INVALID_INPUT',
-        `the schema gives column ${JSON.stringify(c)} the type ${JSON.stringify(t)}, which is not a type name`,
-        { data: { column: c, type: t } },
-      );
-  }
+  const declared = new Map(Object.entries(schema ?? {}));
+  for (const [c, t] of declared) checkTypeName(c, t);
+  return declared;
+}
+
+/** A declared type is spliced into SQL: nothing but a type name's characters (no `;`, no quotes). */
+export function checkTypeName(column: string, type: string): void {
+  if (!/^[A-Za-z][A-Za-z0-9_ ,()[\]]*$/.test(type))
+    throw new CairnError(
+      'INVALID_INPUT',
+      `the schema gives column ${JSON.stringify(column)} the type ${JSON.stringify(type)}, which is not a type name`,
+      { data: { column, type } },
+    );
+}
+
+async function loadDelimited(
+  engine: TableEngine,
+  absPaths: readonly string[],
+  format: Exclude<TableSource['format'], 'parquet' | 'jsonl'>,
+  name: string,
+  opts: LoadOptions,
+): Promise<LoadedTable> {
+  const files = `[${absPaths.map(lit).join(', ')}]`;
+  const delim = format === 'tsv' ? '\\t' : ',';
+  const declared = declaredSchema(opts.schema);
   const raw = `${name}__raw`;
   // sample_size = -1 makes DuckDB's sniffer type every column from every row (a bad value late
   // in the file widens the type instead of aborting the load); declared columns come in as
@@ -97,27 +116,7 @@ export async function loadTable(
       );
   }
   const present = [...declared].filter(([c]) => cols.includes(c));
-  let invalid = new Map<string, number>();
-  if (present.length > 0) {
-    const probes = present.map(
-      ([c, t], i) =>
-        `count(*) FILTER (WHERE NULLIF(trim(${ident(c)}), '') IS NOT NULL AND NOT (${parses(`NULLIF(trim(${ident(c)}), '')`, t)})) AS b${i}`,
-    );
-    const [stats] = await engine.all<Record<string, number>>(`SELECT ${probes.join(', ')} FROM ${ident(raw)}`);
-    invalid = new Map(present.map(([c], i) => [c, Number(stats![`b${i}`] ?? 0)]));
-    // Values that do not parse strictly become NULL (they are counted in `invalid`).
-    const replace = present
-      .map(
-        ([c, t]) =>
-          `CASE WHEN ${parses(`NULLIF(trim(${ident(c)}), '')`, t)} THEN TRY_CAST(NULLIF(trim(${ident(c)}), '') AS ${t}) END AS ${ident(c)}`,
-      )
-      .join(', ');
-    await engine.run(`CREATE OR REPLACE TABLE ${ident(name)} AS SELECT * REPLACE (${replace}) FROM ${ident(raw)}`);
-    await engine.run(`DROP TABLE ${ident(raw)}`);
-  } else {
-    await engine.run(`DROP TABLE IF EXISTS ${ident(name)}`);
-    await engine.run(`ALTER TABLE ${ident(raw)} RENAME TO ${ident(name)}`);
-  }
+  const invalid = await castDeclared(engine, name, raw, present);
   const [{ rows }] = (await engine.all<{ rows: number }>(`SELECT count(*) AS rows FROM ${ident(name)}`)) as [
     { rows: number },
   ];
@@ -127,6 +126,52 @@ export async function loadTable(
     invalid: invalid.get(d.column_name) ?? 0,
   }));
   return { name, columns, rows: Number(rows), format };
+}
+
+/**
+ * Turns the raw text table into `name`, declared columns cast strictly; returns how many
+ * present values of each did not parse.
+ */
+async function castDeclared(
+  engine: TableEngine,
+  name: string,
+  raw: string,
+  present: ReadonlyArray<[string, string]>,
+): Promise<Map<string, number>> {
+  if (present.length === 0) {
+    await engine.run(`DROP TABLE IF EXISTS ${ident(name)}`);
+    await engine.run(`ALTER TABLE ${ident(raw)} RENAME TO ${ident(name)}`);
+    return new Map();
+  }
+  const invalid = await countInvalid(engine, ident(raw), present);
+  const replace = strictCastsSql(present);
+  await engine.run(`CREATE OR REPLACE TABLE ${ident(name)} AS SELECT * REPLACE (${replace}) FROM ${ident(raw)}`);
+  await engine.run(`DROP TABLE ${ident(raw)}`);
+  return invalid;
+}
+
+/** How many present (non-blank) values of each text column do not parse strictly as its type. */
+export async function countInvalid(
+  engine: TableEngine,
+  from: string,
+  casts: ReadonlyArray<[string, string]>,
+): Promise<Map<string, number>> {
+  const probes = casts.map(
+    ([c, t], i) =>
+      `count(*) FILTER (WHERE NULLIF(trim(${ident(c)}), '') IS NOT NULL AND NOT (${parses(`NULLIF(trim(${ident(c)}), '')`, t)})) AS b${i}`,
+  );
+  const [stats] = await engine.all<Record<string, number>>(`SELECT ${probes.join(', ')} FROM ${from}`);
+  return new Map(casts.map(([c], i) => [c, Number(stats![`b${i}`] ?? 0)]));
+}
+
+/** A `SELECT * REPLACE` list: values that do not parse strictly become NULL (countInvalid counts them). */
+export function strictCastsSql(casts: ReadonlyArray<[string, string]>): string {
+  return casts
+    .map(
+      ([c, t]) =>
+        `CASE WHEN ${parses(`NULLIF(trim(${ident(c)}), '')`, t)} THEN TRY_CAST(NULLIF(trim(${ident(c)}), '') AS ${t}) END AS ${ident(c)}`,
+    )
+    .join(', ');
 }
 
 /** An empty file has no header to type a table from: say so instead of DuckDB's puzzling error. */

@@ -195,8 +195,21 @@ export async function profileTable(engine: TableEngine, table: LoadedTable): Pro
     kind: columnKind(d.column_type),
   }));
 
+  const aggs = profileAggregates(cols, table.rows);
+  const [main] = await engine.all<Record<string, unknown>>(`SELECT ${aggs.join(', ')} FROM ${rel}`);
+  const m = main ?? {};
+  const rows = Number(m.rows ?? 0);
+  const profiles = cols.map((c, i) => columnProfile(c, i, m, rows));
+
+  await countValues(engine, rel, cols, profiles);
+  await countBins(engine, rel, cols, profiles);
+  return { format: 'cairn.profile/v1', rows, columns: profiles };
+}
+
+/** The select list of the one pass over the table; column i's results are named with suffix i. */
+function profileAggregates(cols: readonly Described[], tableRows: number): string[] {
   const aggs = ['count(*) AS "rows"'];
-  const quantile = table.rows <= EXACT_QUANTILES_UPTO ? 'quantile_disc' : 'approx_quantile';
+  const quantile = tableRows <= EXACT_QUANTILES_UPTO ? 'quantile_disc' : 'approx_quantile';
   cols.forEach((c, i) => {
     const x = ident(c.name);
     aggs.push(`count(${x}) AS "n${i}"`);
@@ -219,50 +232,45 @@ export async function profileTable(engine: TableEngine, table: LoadedTable): Pro
       aggs.push(`CAST(${quantile}(${x}, [${QUANTILE_AT.join(', ')}]) AS VARCHAR[]) AS "q${i}"`);
     }
   });
-  const [main] = await engine.all<Record<string, unknown>>(`SELECT ${aggs.join(', ')} FROM ${rel}`);
-  const m = main ?? {};
-  const rows = Number(m.rows ?? 0);
+  return aggs;
+}
 
-  const profiles: ColumnProfile[] = cols.map((c, i) => {
-    const count = Number(m[`n${i}`] ?? 0);
-    const p: ColumnProfile = {
-      name: c.name,
-      type: c.type,
-      kind: c.kind,
-      count,
-      nulls: rows - count,
-      distinct: 0,
-      distinctExact: count === 0,
-      top: [],
-    };
-    if (!isScalarType(c.type) || count === 0) return p;
-    // HyperLogLog can overshoot on tiny columns; it never may exceed the values present.
-    p.distinct = Math.min(Number(m[`d${i}`] ?? 0), count);
-    p.min = m[`lo${i}`] ?? null;
-    p.max = m[`hi${i}`] ?? null;
-    if (c.kind === 'numeric') {
-      if (Number(m[`nf${i}`] ?? 0) > 0) p.nonFinite = Number(m[`nf${i}`]);
-      p.mean = (m[`mean${i}`] as number | null) ?? null;
-      p.stddev = (m[`sd${i}`] as number | null) ?? null;
-      const q = (m[`q${i}`] as Array<number | null> | null) ?? [];
-      p.quantiles = quantiles(QUANTILE_AT.map((at) => q[SKETCH_AT.indexOf(at)] ?? null));
-      const lo = typeof p.min === 'number' ? p.min : Number.NaN;
-      const hi = typeof p.max === 'number' ? p.max : Number.NaN;
-      if (Number.isFinite(lo) && Number.isFinite(hi)) {
-        const inner = EDGE_AT.map((at) => q[SKETCH_AT.indexOf(at)]).filter(
-          (e): e is number => typeof e === 'number' && e > lo && e < hi,
-        );
-        p.histogram = { edges: [lo, ...[...new Set(inner)].sort((a, b) => a - b), hi], counts: [] };
-      }
-    } else if (c.kind === 'temporal') {
-      p.quantiles = quantiles((m[`q${i}`] as unknown[] | null) ?? []);
-    }
-    return p;
-  });
+function columnProfile(c: Described, i: number, m: Record<string, unknown>, rows: number): ColumnProfile {
+  const count = Number(m[`n${i}`] ?? 0);
+  const p: ColumnProfile = {
+    name: c.name,
+    type: c.type,
+    kind: c.kind,
+    count,
+    nulls: rows - count,
+    distinct: 0,
+    distinctExact: count === 0,
+    top: [],
+  };
+  if (!isScalarType(c.type) || count === 0) return p;
+  // HyperLogLog can overshoot on tiny columns; it never may exceed the values present.
+  p.distinct = Math.min(Number(m[`d${i}`] ?? 0), count);
+  p.min = m[`lo${i}`] ?? null;
+  p.max = m[`hi${i}`] ?? null;
+  if (c.kind === 'numeric') numericProfile(p, i, m);
+  else if (c.kind === 'temporal') p.quantiles = quantiles((m[`q${i}`] as unknown[] | null) ?? []);
+  return p;
+}
 
-  await countValues(engine, rel, cols, profiles);
-  await countBins(engine, rel, cols, profiles);
-  return { format: 'cairn.profile/v1', rows, columns: profiles };
+function numericProfile(p: ColumnProfile, i: number, m: Record<string, unknown>): void {
+  if (Number(m[`nf${i}`] ?? 0) > 0) p.nonFinite = Number(m[`nf${i}`]);
+  p.mean = (m[`mean${i}`] as number | null) ?? null;
+  p.stddev = (m[`sd${i}`] as number | null) ?? null;
+  const q = (m[`q${i}`] as Array<number | null> | null) ?? [];
+  p.quantiles = quantiles(QUANTILE_AT.map((at) => q[SKETCH_AT.indexOf(at)] ?? null));
+  const lo = typeof p.min === 'number' ? p.min : Number.NaN;
+  const hi = typeof p.max === 'number' ? p.max : Number.NaN;
+  if (Number.isFinite(lo) && Number.isFinite(hi)) {
+    const inner = EDGE_AT.map((at) => q[SKETCH_AT.indexOf(at)]).filter(
+      (e): e is number => typeof e === 'number' && e > lo && e < hi,
+    );
+    p.histogram = { edges: [lo, ...[...new Set(inner)].sort((a, b) => a - b), hi], counts: [] };
+  }
 }
 
 function quantiles(values: readonly unknown[]): Quantiles {

@@ -14,9 +14,11 @@ import {
 } from '../../storage/cache/fingerprint.js';
 import { ident, lit, type TableEngine } from './engine.js';
 import {
+  checkTypeName,
+  countInvalid,
   loadTable,
-  parses,
   readerSql,
+  strictCastsSql,
   refuseEmpty,
   type LoadedColumn,
   type LoadedTable,
@@ -68,7 +70,7 @@ export async function loadTableCached(
     ...(opts.missingSchemaColumns ? { missingSchemaColumns: opts.missingSchemaColumns } : {}),
     name,
   };
-  if (format === 'parquet') {
+  const fromFiles = async () => {
     const dir = await opts.files();
     return loadTable(
       engine,
@@ -76,7 +78,49 @@ export async function loadTableCached(
       format,
       strictOpts,
     );
+  };
+  if (format === 'parquet') return fromFiles();
+  await attachEntry(engine, key, opts, format);
+  const cached = `${ident(CACHE_CATALOG)}.main.data`;
+  const desc = await engine.all<{ column_name: string; column_type: string }>(
+    `SELECT column_name, column_type FROM (DESCRIBE ${cached})`,
+  );
+  // As loadTable does, JSON Lines keep the types JSON gave them; the schema check judges them.
+  const declared = new Map(format === 'jsonl' ? [] : Object.entries(opts.schema ?? {}));
+  const casts = planCasts(declared, new Map(desc.map((d) => [d.column_name, d.column_type])), opts);
+  if (casts === 'reload') {
+    await engine.run(`DETACH ${ident(CACHE_CATALOG)}`);
+    return fromFiles();
   }
+  let invalid = new Map<string, number>();
+  if (casts.length > 0) {
+    invalid = await countInvalid(engine, cached, casts);
+    // Materialized once: every check scans the typed values, never the casts again.
+    await engine.run(
+      `CREATE OR REPLACE TABLE ${ident(name)} AS SELECT * REPLACE (${strictCastsSql(casts)}) FROM ${cached}`,
+    );
+  } else {
+    await engine.run(`CREATE OR REPLACE VIEW ${ident(name)} AS SELECT * FROM ${cached}`);
+  }
+  const [{ rows }] = (await engine.all<{ rows: number }>(`SELECT count(*) AS rows FROM ${cached}`)) as [
+    { rows: number },
+  ];
+  const columns: LoadedColumn[] = desc.map((d) => ({
+    name: d.column_name,
+    type: declared.has(d.column_name) ? declared.get(d.column_name)!.toUpperCase() : d.column_type,
+    invalid: invalid.get(d.column_name) ?? 0,
+  }));
+  return { name, columns, rows: Number(rows), format };
+}
+
+/** Attaches the version's cache entry as CACHE_CATALOG, building it first when missing or changed. */
+async function attachEntry(
+  engine: TableEngine,
+  key: CachedTableKey,
+  opts: CachedLoadOptions,
+  format: Exclude<TableSource['format'], 'parquet'>,
+): Promise<void> {
+  const { paths } = key.source;
   const [{ v }] = (await engine.all<{ v: string }>('SELECT version() AS v')) as [{ v: string }];
   const file = join(
     opts.cacheDir,
@@ -95,21 +139,20 @@ export async function loadTableCached(
       format,
     );
   await engine.run(`ATTACH IF NOT EXISTS ${lit(file)} AS ${ident(CACHE_CATALOG)} (READ_ONLY)`);
-  const cached = `${ident(CACHE_CATALOG)}.main.data`;
-  const desc = await engine.all<{ column_name: string; column_type: string }>(
-    `SELECT column_name, column_type FROM (DESCRIBE ${cached})`,
-  );
-  const inferred = new Map(desc.map((d) => [d.column_name, d.column_type]));
-  // As loadTable does, JSON Lines keep the types JSON gave them; the schema check judges them.
-  const declared = new Map(format === 'jsonl' ? [] : Object.entries(opts.schema ?? {}));
+}
+
+/**
+ * The declared columns to cast from the cached text, or 'reload' when one was typed otherwise
+ * and only the file still has its text. Problems are thrown column by column, in schema order.
+ */
+function planCasts(
+  declared: ReadonlyMap<string, string>,
+  inferred: ReadonlyMap<string, string>,
+  opts: LoadOptions,
+): Array<[string, string]> | 'reload' {
   const casts: Array<[string, string]> = [];
   for (const [c, t] of declared) {
-    if (!/^[A-Za-z][A-Za-z0-9_ ,()[\]]*$/.test(t))
-      throw new CairnError(
-        'INVALID_INPUT',
-        `the schema gives column ${JSON.stringify(c)} the type ${JSON.stringify(t)}, which is not a type name`,
-        { data: { column: c, type: t } },
-      );
+    checkTypeName(c, t);
     const got = inferred.get(c);
     if (got === undefined) {
       if (opts.missingSchemaColumns !== 'ignore')
@@ -122,46 +165,10 @@ export async function loadTableCached(
     }
     if (got === t.toUpperCase()) continue;
     // The text is only still there for columns inferred as text; anything else needs the file.
-    if (got !== 'VARCHAR') {
-      await engine.run(`DETACH ${ident(CACHE_CATALOG)}`);
-      const dir = await opts.files();
-      return loadTable(
-        engine,
-        paths.map((p) => join(dir, p)),
-        format,
-        strictOpts,
-      );
-    }
+    if (got !== 'VARCHAR') return 'reload';
     casts.push([c, t]);
   }
-  let invalid = new Map<string, number>();
-  if (casts.length > 0) {
-    const probes = casts.map(
-      ([c, t], i) =>
-        `count(*) FILTER (WHERE NULLIF(trim(${ident(c)}), '') IS NOT NULL AND NOT (${parses(`NULLIF(trim(${ident(c)}), '')`, t)})) AS b${i}`,
-    );
-    const [stats] = await engine.all<Record<string, number>>(`SELECT ${probes.join(', ')} FROM ${cached}`);
-    invalid = new Map(casts.map(([c], i) => [c, Number(stats![`b${i}`] ?? 0)]));
-    const replace = casts
-      .map(
-        ([c, t]) =>
-          `CASE WHEN ${parses(`NULLIF(trim(${ident(c)}), '')`, t)} THEN TRY_CAST(NULLIF(trim(${ident(c)}), '') AS ${t}) END AS ${ident(c)}`,
-      )
-      .join(', ');
-    // Materialized once: every check scans the typed values, never the casts again.
-    await engine.run(`CREATE OR REPLACE TABLE ${ident(name)} AS SELECT * REPLACE (${replace}) FROM ${cached}`);
-  } else {
-    await engine.run(`CREATE OR REPLACE VIEW ${ident(name)} AS SELECT * FROM ${cached}`);
-  }
-  const [{ rows }] = (await engine.all<{ rows: number }>(`SELECT count(*) AS rows FROM ${cached}`)) as [
-    { rows: number },
-  ];
-  const columns: LoadedColumn[] = desc.map((d) => ({
-    name: d.column_name,
-    type: declared.has(d.column_name) ? declared.get(d.column_name)!.toUpperCase() : d.column_type,
-    invalid: invalid.get(d.column_name) ?? 0,
-  }));
-  return { name, columns, rows: Number(rows), format };
+  return casts;
 }
 
 /**

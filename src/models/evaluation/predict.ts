@@ -70,99 +70,116 @@ export async function onnxPredictor(
 export function commandPredictor(command: string, modelDir: string): Predictor {
   return {
     inputs: null,
-    predict(features, rows, cols) {
-      return new Promise((resolve, reject) => {
-        const child = spawn('/bin/sh', ['-c', command], {
-          cwd: modelDir,
-          env: { ...process.env, CAIRN_MODEL_DIR: modelDir },
-          stdio: ['pipe', 'pipe', 'pipe'],
-        });
-        const out = new Float64Array(rows);
-        let n = 0;
-        let lineNo = 0;
-        let carry = '';
-        let stderr = '';
-        let settled = false;
-        // A predictor that prints something else than scores is a bad input, said in words:
-        // the line, what it held, and what was expected. It is stopped at once.
-        const refuse = (err: CairnError) => {
-          if (settled) return;
-          settled = true;
-          child.kill('SIGKILL');
-          reject(err);
-        };
-        const take = (l: string) => {
-          lineNo++;
-          if (!l.trim() || settled) return;
-          const score = parseScore(l);
-          if (score === null) {
-            const shown = l.length > 200 ? `${l.slice(0, 200)}… (${l.length - 200} more characters)` : l;
-            refuse(
-              new CairnError(
-                'INVALID_INPUT',
-                `the predictor command ${JSON.stringify(command)} printed a line that is not a score (line ${lineNo} of its output): ${JSON.stringify(shown)}`,
-                {
-                  hint: 'the command must print one line per row on stdout, {"score": <number>} or a bare number, and send anything else (logs, progress) to stderr',
-                  data: { line: lineNo, output: shown },
-                },
-              ),
-            );
-            return;
-          }
-          if (n >= rows) {
-            refuse(
-              new CairnError(
-                'INVALID_INPUT',
-                `the predictor command ${JSON.stringify(command)} printed more scores than the ${rows} rows it was given (line ${lineNo} of its output)`,
-                { data: { line: lineNo, rows } },
-              ),
-            );
-            return;
-          }
-          out[n++] = score;
-        };
-        child.stdout.setEncoding('utf8');
-        child.stdout.on('data', (d: string) => {
-          const lines = (carry + d).split('\n');
-          carry = lines.pop()!;
-          for (const l of lines) take(l);
-        });
-        child.stderr.on('data', (d: Buffer) => {
-          stderr = (stderr + d.toString()).slice(-2000);
-        });
-        child.on('error', (err) =>
-          refuse(
-            new CairnError(
-              'INVALID_INPUT',
-              `the predictor command ${JSON.stringify(command)} could not start: ${err.message}`,
-              { cause: err },
-            ),
-          ),
-        );
-        child.on('close', (code) => {
-          if (carry) take(carry);
-          if (settled) return;
-          settled = true;
-          if (code !== 0)
-            return reject(
-              new CairnError(
-                'INVALID_INPUT',
-                `the predictor command exited with ${code}: ${stderr.trim().slice(-500)}`,
-              ),
-            );
-          if (n !== rows)
-            return reject(new CairnError('INVALID_INPUT', `the predictor command answered ${n} of ${rows} rows`));
-          resolve(out);
-        });
-        child.stdin.on('error', () => {});
-        const chunks: string[] = [];
-        for (let i = 0; i < rows; i++)
-          chunks.push(`${JSON.stringify({ features: Array.from(features.subarray(i * cols, (i + 1) * cols)) })}\n`);
-        child.stdin.end(chunks.join(''));
-      });
-    },
+    predict: (features, rows, cols) => runPredictorCommand(command, modelDir, features, rows, cols),
     async close() {},
   };
+}
+
+function runPredictorCommand(
+  command: string,
+  modelDir: string,
+  features: Float32Array,
+  rows: number,
+  cols: number,
+): Promise<Float64Array> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/bin/sh', ['-c', command], {
+      cwd: modelDir,
+      env: { ...process.env, CAIRN_MODEL_DIR: modelDir },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const scores = scoreReader(command, rows);
+    let carry = '';
+    let stderr = '';
+    let settled = false;
+    // A predictor that prints something else than scores is a bad input, said in words:
+    // the line, what it held, and what was expected. It is stopped at once.
+    const refuse = (err: CairnError) => {
+      if (settled) return;
+      settled = true;
+      child.kill('SIGKILL');
+      reject(err);
+    };
+    const take = (l: string) => {
+      const err = scores.take(l, settled);
+      if (err) refuse(err);
+    };
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => {
+      const lines = (carry + d).split('\n');
+      carry = lines.pop()!;
+      for (const l of lines) take(l);
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-2000);
+    });
+    child.on('error', (err) =>
+      refuse(
+        new CairnError(
+          'INVALID_INPUT',
+          `the predictor command ${JSON.stringify(command)} could not start: ${err.message}`,
+          { cause: err },
+        ),
+      ),
+    );
+    child.on('close', (code) => {
+      if (carry) take(carry);
+      if (settled) return;
+      settled = true;
+      const err = exitError(code, stderr, scores.count(), rows);
+      if (err) reject(err);
+      else resolve(scores.out);
+    });
+    child.stdin.on('error', () => {});
+    child.stdin.end(featureLines(features, rows, cols));
+  });
+}
+
+/** Reads the command's output line by line into scores; returns the error that stops it, if any. */
+function scoreReader(command: string, rows: number) {
+  const out = new Float64Array(rows);
+  let n = 0;
+  let lineNo = 0;
+  const take = (l: string, ignore: boolean): CairnError | null => {
+    lineNo++;
+    if (!l.trim() || ignore) return null;
+    const score = parseScore(l);
+    if (score === null) {
+      const shown = l.length > 200 ? `${l.slice(0, 200)}… (${l.length - 200} more characters)` : l;
+      return new CairnError(
+        'INVALID_INPUT',
+        `the predictor command ${JSON.stringify(command)} printed a line that is not a score (line ${lineNo} of its output): ${JSON.stringify(shown)}`,
+        {
+          hint: 'the command must print one line per row on stdout, {"score": <number>} or a bare number, and send anything else (logs, progress) to stderr',
+          data: { line: lineNo, output: shown },
+        },
+      );
+    }
+    if (n >= rows)
+      return new CairnError(
+        'INVALID_INPUT',
+        `the predictor command ${JSON.stringify(command)} printed more scores than the ${rows} rows it was given (line ${lineNo} of its output)`,
+        { data: { line: lineNo, rows } },
+      );
+    out[n++] = score;
+    return null;
+  };
+  return { out, take, count: () => n };
+}
+
+function exitError(code: number | null, stderr: string, answered: number, rows: number): CairnError | null {
+  if (code !== 0)
+    return new CairnError('INVALID_INPUT', `the predictor command exited with ${code}: ${stderr.trim().slice(-500)}`);
+  if (answered !== rows)
+    return new CairnError('INVALID_INPUT', `the predictor command answered ${answered} of ${rows} rows`);
+  return null;
+}
+
+function featureLines(features: Float32Array, rows: number, cols: number): string {
+  const chunks: string[] = [];
+  for (let i = 0; i < rows; i++)
+    chunks.push(`${JSON.stringify({ features: Array.from(features.subarray(i * cols, (i + 1) * cols)) })}\n`);
+  return chunks.join('');
 }
 
 /** `{"score": x}` or a bare number, finite; null for anything else. */

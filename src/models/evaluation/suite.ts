@@ -1,5 +1,5 @@
-import type { Node } from 'yaml';
-import { SpecReader, type ItemSpec } from '../../core/yaml-doc.js';
+import type { Node, Pair } from 'yaml';
+import { SpecReader, type ItemSpec, type ParsedItem } from '../../core/yaml-doc.js';
 import { getMetric } from './metrics/metrics.js';
 
 /** An evaluation suite (docs/MODELS.md "Evaluation suites"). */
@@ -69,16 +69,32 @@ const CHECKS: Record<EvalCheck['kind'], ItemSpec> = {
   },
 };
 
+/**
+ * Each section's parser adds its problems to the reader, in file order, and `done` reports
+ * them all at once: one pass names every mistake in the file.
+ */
 export function parseEvalSuite(text: string, fileName: string): EvalSuite {
   const r = new SpecReader(text, fileName);
   const top = r.top(['suite', 'task', 'data', 'predictor', 'checks']);
-  const s = (k: string) =>
-    top.get(k)
-      ? (r.value(top.get(k)!, top.get(k)!.value as Node, { type: 'string' }, k) as string | undefined)
-      : undefined;
-  const name = s('suite') ?? '';
+  const nameValue = top.get('suite') ? stringAt(r, top, 'suite') : undefined;
+  const name = nameValue ?? '';
   if (!top.get('suite')) r.errors.push(`${fileName}:1: "suite" (its name) is required`);
-  const task = (
+  const task = parseTask(r, top);
+  const data = parseData(r, top, fileName);
+  const predictor = parsePredictor(r, top);
+  const checks = parseChecks(r, top, fileName);
+  r.done('evaluation suite');
+  return { name, task, data: { label: data.label as string, features: data.features as string[] }, predictor, checks };
+}
+
+type Top = Map<string, Pair>;
+
+function stringAt(r: SpecReader, top: Top, k: string): string | undefined {
+  return r.value(top.get(k)!, top.get(k)!.value as Node, { type: 'string' }, k) as string | undefined;
+}
+
+function parseTask(r: SpecReader, top: Top): EvalSuite['task'] {
+  return (
     top.get('task')
       ? r.value(
           top.get('task')!,
@@ -88,6 +104,9 @@ export function parseEvalSuite(text: string, fileName: string): EvalSuite {
         )
       : 'classification'
   ) as EvalSuite['task'];
+}
+
+function parseData(r: SpecReader, top: Top, fileName: string): Record<string, unknown> {
   const dataPair = top.get('data');
   const data = dataPair
     ? (r.fields(
@@ -98,144 +117,152 @@ export function parseEvalSuite(text: string, fileName: string): EvalSuite {
       ) ?? {})
     : {};
   if (!dataPair) r.errors.push(`${fileName}:1: "data" (label and feature columns) is required`);
+  return data;
+}
+
+function parsePredictor(r: SpecReader, top: Top): EvalSuite['predictor'] {
   const predPair = top.get('predictor');
-  let predictor: EvalSuite['predictor'] = null;
-  if (predPair) {
-    const p =
-      r.fields(
-        predPair,
-        predPair.value as Node,
-        {
-          onnx: { type: 'string' },
-          input: { type: 'string' },
-          output: { type: 'string' },
-          command: { type: 'string' },
-        },
-        'predictor',
-      ) ?? {};
-    if (p.command && p.onnx) r.error(predPair, 'predictor: give onnx or command, not both');
-    predictor = p.command
-      ? { kind: 'command', command: p.command as string }
-      : {
-          kind: 'onnx',
-          ...(p.onnx ? { file: p.onnx as string } : {}),
-          ...(p.input ? { input: p.input as string } : {}),
-          ...(p.output ? { output: p.output as string } : {}),
-        };
-  }
+  if (!predPair) return null;
+  const p =
+    r.fields(
+      predPair,
+      predPair.value as Node,
+      {
+        onnx: { type: 'string' },
+        input: { type: 'string' },
+        output: { type: 'string' },
+        command: { type: 'string' },
+      },
+      'predictor',
+    ) ?? {};
+  if (p.command && p.onnx) r.error(predPair, 'predictor: give onnx or command, not both');
+  return p.command
+    ? { kind: 'command', command: p.command as string }
+    : {
+        kind: 'onnx',
+        ...(p.onnx ? { file: p.onnx as string } : {}),
+        ...(p.input ? { input: p.input as string } : {}),
+        ...(p.output ? { output: p.output as string } : {}),
+      };
+}
+
+function parseChecks(r: SpecReader, top: Top, fileName: string): EvalCheck[] {
   const items = r.items(top.get('checks'), CHECKS, 'checks', { name: { type: 'string' } });
   const checks: EvalCheck[] = [];
-  const metricOk = (m: unknown, line: number) => {
+  const problem = (line: number, msg: string) => r.errors.push(`${fileName}:${line}: ${msg}`);
+  for (const it of items) {
+    // Only own keys: a kind like `constructor` passes the reader on Object.prototype and is left out.
+    if (!Object.hasOwn(CHECK_BY_KIND, it.kind)) continue;
+    // One parser per kind; the table's type ties each to its own kind, so this call is the only cast.
+    const parse = CHECK_BY_KIND[it.kind as EvalCheck['kind']] as (x: CheckInput) => EvalCheck | null;
+    const check = parse(checkInput(it, problem));
+    if (check) checks.push(check);
+  }
+  return checks;
+}
+
+function checkInput(it: ParsedItem, problem: (line: number, msg: string) => void) {
+  const p = it.params as Record<string, unknown>;
+  const nameOf = (fallback: string) => (p.name as string | undefined) ?? fallback;
+  // An unknown metric is reported and its check left out, so the other checks still parse.
+  const metricOk = (m: unknown) => {
     try {
       getMetric(String(m));
       return true;
     } catch (err) {
-      r.errors.push(`${fileName}:${line}: ${(err as Error).message}`);
+      problem(it.line, (err as Error).message);
       return false;
     }
   };
-  for (const it of items) {
-    const p = it.params as Record<string, unknown>;
-    const nameOf = (fallback: string) => (p.name as string | undefined) ?? fallback;
-    switch (it.kind) {
-      case 'metric':
-        if (metricOk(p.name, it.line))
-          checks.push({
-            kind: 'metric',
-            line: it.line,
-            name: `metric(${String(p.name)})`,
-            metric: p.name as string,
-            ...(p.min !== undefined ? { min: p.min as number } : {}),
-            ...(p.max !== undefined ? { max: p.max as number } : {}),
-          });
-        break;
-      case 'non_regression':
-        if (metricOk(p.metric, it.line))
-          checks.push({
-            kind: 'non_regression',
-            line: it.line,
-            name: nameOf(`non_regression(${String(p.metric)} vs ${String(p.against)})`),
-            metric: p.metric as string,
-            against: p.against as string,
-            margin: (p.margin as number | undefined) ?? 0,
-            resamples: (p.resamples as number | undefined) ?? 1000,
-            confidence: (p.confidence as number | undefined) ?? 0.95,
-            seed: (p.seed as number | undefined) ?? 0,
-          });
-        break;
-      case 'slice':
-        if (metricOk(p.metric, it.line))
-          checks.push({
-            kind: 'slice',
-            line: it.line,
-            name: nameOf(`slice(${(p.by as string[]).join(',')}: ${String(p.metric)})`),
-            by: p.by as string[],
-            metric: p.metric as string,
-            slices: (p.slices as string[] | undefined) ?? [],
-            ...(p.min !== undefined ? { min: p.min as number } : {}),
-            ...(p.max !== undefined ? { max: p.max as number } : {}),
-          });
-        break;
-      case 'fairness':
-        checks.push({
-          kind: 'fairness',
-          line: it.line,
-          name: nameOf(`fairness(${String(p.measure)} by ${String(p.by)})`),
-          by: p.by as string,
-          measure: p.measure as 'demographic_parity',
-          max: p.max as number,
-        });
-        break;
-      case 'latency':
-        checks.push({
-          kind: 'latency',
-          line: it.line,
-          name: nameOf('latency'),
-          ...(p.p50_ms !== undefined ? { p50Ms: p.p50_ms as number } : {}),
-          ...(p.p95_ms !== undefined ? { p95Ms: p.p95_ms as number } : {}),
-          ...(p.min_rows_per_s !== undefined ? { minRowsPerS: p.min_rows_per_s as number } : {}),
-        });
-        break;
-      case 'size':
-        checks.push({ kind: 'size', line: it.line, name: nameOf('size'), max: p.max as number });
-        break;
-      case 'schema':
-        checks.push({
-          kind: 'schema',
-          line: it.line,
-          name: nameOf(`schema(vs ${String(p.against)})`),
+  return { p, line: it.line, nameOf, metricOk, problem: (msg: string) => problem(it.line, msg) };
+}
+
+type CheckInput = ReturnType<typeof checkInput>;
+
+const CHECK_BY_KIND: { [K in EvalCheck['kind']]: (x: CheckInput) => Extract<EvalCheck, { kind: K }> | null } = {
+  metric: ({ p, line, metricOk }) =>
+    metricOk(p.name)
+      ? {
+          kind: 'metric',
+          line,
+          name: `metric(${String(p.name)})`,
+          metric: p.name as string,
+          ...(p.min !== undefined ? { min: p.min as number } : {}),
+          ...(p.max !== undefined ? { max: p.max as number } : {}),
+        }
+      : null,
+  non_regression: ({ p, line, nameOf, metricOk }) =>
+    metricOk(p.metric)
+      ? {
+          kind: 'non_regression',
+          line,
+          name: nameOf(`non_regression(${String(p.metric)} vs ${String(p.against)})`),
+          metric: p.metric as string,
           against: p.against as string,
-        });
-        break;
-      case 'smoke': {
-        const cases = ((p.cases as unknown[] | undefined) ?? []) as Array<{
-          features: number[];
-          expect: number;
-          tolerance?: number;
-        }>;
-        if (!cases.length || !cases.every((c) => c && Array.isArray(c.features) && typeof c.expect === 'number'))
-          r.errors.push(
-            `${fileName}:${it.line}: smoke needs cases: [{features: [..], expect: <number>, tolerance: <number>}]`,
-          );
-        checks.push({
-          kind: 'smoke',
-          line: it.line,
-          name: nameOf('smoke'),
-          cases: cases.map((c) => ({ features: c.features, expect: c.expect, tolerance: c.tolerance ?? 1e-6 })),
-        });
-        break;
-      }
-      case 'command':
-        checks.push({
-          kind: 'command',
-          line: it.line,
-          name: nameOf(`command(${String(p.run).slice(0, 40)})`),
-          run: p.run as string,
-          format: (p.format as 'junit' | 'json' | undefined) ?? 'json',
-        });
-        break;
-    }
-  }
-  r.done('evaluation suite');
-  return { name, task, data: { label: data.label as string, features: data.features as string[] }, predictor, checks };
+          margin: (p.margin as number | undefined) ?? 0,
+          resamples: (p.resamples as number | undefined) ?? 1000,
+          confidence: (p.confidence as number | undefined) ?? 0.95,
+          seed: (p.seed as number | undefined) ?? 0,
+        }
+      : null,
+  slice: ({ p, line, nameOf, metricOk }) =>
+    metricOk(p.metric)
+      ? {
+          kind: 'slice',
+          line,
+          name: nameOf(`slice(${(p.by as string[]).join(',')}: ${String(p.metric)})`),
+          by: p.by as string[],
+          metric: p.metric as string,
+          slices: (p.slices as string[] | undefined) ?? [],
+          ...(p.min !== undefined ? { min: p.min as number } : {}),
+          ...(p.max !== undefined ? { max: p.max as number } : {}),
+        }
+      : null,
+  fairness: ({ p, line, nameOf }) => ({
+    kind: 'fairness',
+    line,
+    name: nameOf(`fairness(${String(p.measure)} by ${String(p.by)})`),
+    by: p.by as string,
+    measure: p.measure as 'demographic_parity',
+    max: p.max as number,
+  }),
+  latency: ({ p, line, nameOf }) => ({
+    kind: 'latency',
+    line,
+    name: nameOf('latency'),
+    ...(p.p50_ms !== undefined ? { p50Ms: p.p50_ms as number } : {}),
+    ...(p.p95_ms !== undefined ? { p95Ms: p.p95_ms as number } : {}),
+    ...(p.min_rows_per_s !== undefined ? { minRowsPerS: p.min_rows_per_s as number } : {}),
+  }),
+  size: ({ p, line, nameOf }) => ({ kind: 'size', line, name: nameOf('size'), max: p.max as number }),
+  schema: ({ p, line, nameOf }) => ({
+    kind: 'schema',
+    line,
+    name: nameOf(`schema(vs ${String(p.against)})`),
+    against: p.against as string,
+  }),
+  smoke: smokeCheck,
+  command: ({ p, line, nameOf }) => ({
+    kind: 'command',
+    line,
+    name: nameOf(`command(${String(p.run).slice(0, 40)})`),
+    run: p.run as string,
+    format: (p.format as 'junit' | 'json' | undefined) ?? 'json',
+  }),
+};
+
+function smokeCheck({ p, line, nameOf, problem }: CheckInput): Extract<EvalCheck, { kind: 'smoke' }> {
+  const cases = ((p.cases as unknown[] | undefined) ?? []) as Array<{
+    features: number[];
+    expect: number;
+    tolerance?: number;
+  }>;
+  if (!cases.length || !cases.every((c) => c && Array.isArray(c.features) && typeof c.expect === 'number'))
+    problem('smoke needs cases: [{features: [..], expect: <number>, tolerance: <number>}]');
+  return {
+    kind: 'smoke',
+    line,
+    name: nameOf('smoke'),
+    cases: cases.map((c) => ({ features: c.features, expect: c.expect, tolerance: c.tolerance ?? 1e-6 })),
+  };
 }

@@ -37,42 +37,9 @@ export async function runSuite(
   opts: RunSuiteOptions,
 ): Promise<ValidationReport> {
   const started = performance.now();
-  const rel = ident(table.name);
-  const described = await engine.all<{ column_name: string; column_type: string }>(
-    `SELECT column_name, column_type FROM (DESCRIBE ${rel})`,
-  );
-  const types = new Map(described.map((d) => [d.column_name, d.column_type]));
-  const declared = suite.checks.flatMap((c) => (c.kind === 'schema' ? Object.values(c.columns) : []));
-  const canonical = await canonicalTypes(
-    engine,
-    declared.length ? [...declared, ...table.columns.map((c) => c.type)] : [],
-  );
-  if (suite.checks.some((c) => c.kind === 'pii')) await installPiiMacros(engine);
-  const driftReferences = new Set(suite.checks.flatMap((c) => (c.kind === 'drift' ? [c.reference] : []))).size;
-  const ctx: PlanContext = {
-    engine,
-    rel,
-    table,
-    types,
-    canonical,
-    driftReferences,
-    now: opts.now,
-    syntaxErrors: [],
-    ...(opts.reference ? { reference: opts.reference } : {}),
-  };
-
-  const plans: Plan[] = [];
-  for (const [i, check] of suite.checks.entries()) plans.push(await planCheck(check, ctx, i));
-  if (ctx.syntaxErrors.length) {
-    throw new CairnError(
-      'INVALID_INPUT',
-      `suite ${JSON.stringify(suite.name)} has SQL that does not parse:\n  ${ctx.syntaxErrors.join('\n  ')}`,
-      {
-        data: { problems: ctx.syntaxErrors },
-        hint: 'a sql check holds one DuckDB boolean expression over the columns, e.g. `arrival >= departure`',
-      },
-    );
-  }
+  const ctx = await planContext(engine, table, suite, opts);
+  const { rel, types } = ctx;
+  const plans = await planAll(suite, ctx);
 
   const values = new Map<Plan, unknown[]>();
   const samples = new Map<Plan, unknown[]>();
@@ -80,64 +47,8 @@ export async function runSuite(
   await countDuplicates(engine, rel, plans, values);
 
   const checks: CheckResult[] = [];
-  for (const plan of plans) {
-    const c = plan.check;
-    const base = { name: c.name, kind: c.kind, severity: c.severity, line: c.line, mostly: c.mostly };
-    let outcome: Outcome | null = null;
-    let error = plan.error;
-    if (!error) {
-      try {
-        outcome = plan.finish!(values.get(plan) ?? [], rows);
-        error = outcome.error;
-      } catch (e) {
-        error = `the check could not be evaluated: ${(e as Error).message}`;
-      }
-    }
-    if (error || !outcome) {
-      checks.push({
-        ...base,
-        status: 'error',
-        evaluated: 0,
-        failed: 0,
-        percent: 0,
-        message: error ?? 'the check could not be evaluated',
-        sample: [],
-      });
-      continue;
-    }
-    const ok = passes(outcome.failed, outcome.evaluated, c.mostly);
-    const percent = outcome.evaluated > 0 ? Math.round((outcome.failed / outcome.evaluated) * 1e6) / 1e4 : 0;
-    const sample = ok
-      ? []
-      : samples.has(plan)
-        ? shapeAll(samples.get(plan)!, plan.mask === true)
-        : await sampleOf(engine, rel, plan, values.get(plan) ?? [], [...types.keys()]);
-    checks.push({
-      ...base,
-      status: ok ? 'passed' : 'failed',
-      evaluated: outcome.evaluated,
-      failed: outcome.failed,
-      percent,
-      message: outcome.message,
-      sample,
-      ...(outcome.details ? { details: outcome.details } : {}),
-    });
-  }
-  for (const f of suite.files) {
-    checks.push({
-      name: f.name,
-      kind: f.kind,
-      severity: f.severity,
-      line: f.line,
-      mostly: f.mostly,
-      status: 'error',
-      evaluated: 0,
-      failed: 0,
-      percent: 0,
-      message: `${f.kind} is a check for file collections; ${opts.target} is a table`,
-      sample: [],
-    });
-  }
+  for (const plan of plans) checks.push(await checkResult(ctx, plan, rows, values, samples));
+  checks.push(...suite.files.map((f) => fileCheckOnTable(f, opts.target)));
 
   const bad = checks.filter((c) => c.status !== 'passed');
   const errors = bad.filter((c) => c.severity === 'error').length;
@@ -153,6 +64,120 @@ export async function runSuite(
     checks,
     startedAt: opts.now.toISOString(),
     durationMs: Math.round(performance.now() - started),
+  };
+}
+
+async function planContext(
+  engine: TableEngine,
+  table: LoadedTable,
+  suite: Suite,
+  opts: RunSuiteOptions,
+): Promise<PlanContext> {
+  const rel = ident(table.name);
+  const described = await engine.all<{ column_name: string; column_type: string }>(
+    `SELECT column_name, column_type FROM (DESCRIBE ${rel})`,
+  );
+  const types = new Map(described.map((d) => [d.column_name, d.column_type]));
+  const declared = suite.checks.flatMap((c) => (c.kind === 'schema' ? Object.values(c.columns) : []));
+  const canonical = await canonicalTypes(
+    engine,
+    declared.length ? [...declared, ...table.columns.map((c) => c.type)] : [],
+  );
+  if (suite.checks.some((c) => c.kind === 'pii')) await installPiiMacros(engine);
+  const driftReferences = new Set(suite.checks.flatMap((c) => (c.kind === 'drift' ? [c.reference] : []))).size;
+  return {
+    engine,
+    rel,
+    table,
+    types,
+    canonical,
+    driftReferences,
+    now: opts.now,
+    syntaxErrors: [],
+    ...(opts.reference ? { reference: opts.reference } : {}),
+  };
+}
+
+/** Plans every check first, so that all SQL that does not parse is reported at once. */
+async function planAll(suite: Suite, ctx: PlanContext): Promise<Plan[]> {
+  const plans: Plan[] = [];
+  for (const [i, check] of suite.checks.entries()) plans.push(await planCheck(check, ctx, i));
+  if (ctx.syntaxErrors.length) {
+    throw new CairnError(
+      'INVALID_INPUT',
+      `suite ${JSON.stringify(suite.name)} has SQL that does not parse:\n  ${ctx.syntaxErrors.join('\n  ')}`,
+      {
+        data: { problems: ctx.syntaxErrors },
+        hint: 'a sql check holds one DuckDB boolean expression over the columns, e.g. `arrival >= departure`',
+      },
+    );
+  }
+  return plans;
+}
+
+async function checkResult(
+  ctx: PlanContext,
+  plan: Plan,
+  rows: number,
+  values: Map<Plan, unknown[]>,
+  samples: Map<Plan, unknown[]>,
+): Promise<CheckResult> {
+  const c = plan.check;
+  const base = { name: c.name, kind: c.kind, severity: c.severity, line: c.line, mostly: c.mostly };
+  let outcome: Outcome | null = null;
+  let error = plan.error;
+  if (!error) {
+    try {
+      outcome = plan.finish!(values.get(plan) ?? [], rows);
+      error = outcome.error;
+    } catch (e) {
+      error = `the check could not be evaluated: ${(e as Error).message}`;
+    }
+  }
+  if (error || !outcome) {
+    return {
+      ...base,
+      status: 'error',
+      evaluated: 0,
+      failed: 0,
+      percent: 0,
+      message: error ?? 'the check could not be evaluated',
+      sample: [],
+    };
+  }
+  const ok = passes(outcome.failed, outcome.evaluated, c.mostly);
+  const percent = outcome.evaluated > 0 ? Math.round((outcome.failed / outcome.evaluated) * 1e6) / 1e4 : 0;
+  const sample = ok
+    ? []
+    : samples.has(plan)
+      ? shapeAll(samples.get(plan)!, plan.mask === true)
+      : await sampleOf(ctx.engine, ctx.rel, plan, values.get(plan) ?? [], [...ctx.types.keys()]);
+  return {
+    ...base,
+    status: ok ? 'passed' : 'failed',
+    evaluated: outcome.evaluated,
+    failed: outcome.failed,
+    percent,
+    message: outcome.message,
+    sample,
+    ...(outcome.details ? { details: outcome.details } : {}),
+  };
+}
+
+/** A `files:` check cannot judge a table; it is reported as an error rather than skipped unseen. */
+function fileCheckOnTable(f: Suite['files'][number], target: string): CheckResult {
+  return {
+    name: f.name,
+    kind: f.kind,
+    severity: f.severity,
+    line: f.line,
+    mostly: f.mostly,
+    status: 'error',
+    evaluated: 0,
+    failed: 0,
+    percent: 0,
+    message: `${f.kind} is a check for file collections; ${target} is a table`,
+    sample: [],
   };
 }
 
