@@ -117,7 +117,20 @@ async function loadDelimited(
   }
   const present = [...declared].filter(([c]) => cols.includes(c));
   const invalid = await castDeclared(engine, name, raw, present);
-  const [{ rows }] = (await engine.all<{ rows: number }>(`SELECT count(*) AS rows FROM ${ident(name)}`)) as [
+  return describeLoaded(engine, name, ident(name), desc, declared, invalid, format);
+}
+
+/** The loaded table as callers see it: declared types win over the engine's, with counts of values that did not parse. */
+export async function describeLoaded(
+  engine: TableEngine,
+  name: string,
+  countFrom: string,
+  desc: ReadonlyArray<{ column_name: string; column_type: string }>,
+  declared: ReadonlyMap<string, string>,
+  invalid: ReadonlyMap<string, number>,
+  format: LoadedTable['format'],
+): Promise<LoadedTable> {
+  const [{ rows }] = (await engine.all<{ rows: number }>(`SELECT count(*) AS rows FROM ${countFrom}`)) as [
     { rows: number },
   ];
   const columns: LoadedColumn[] = desc.map((d) => ({

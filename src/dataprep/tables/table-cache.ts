@@ -16,11 +16,11 @@ import { ident, lit, type TableEngine } from './engine.js';
 import {
   checkTypeName,
   countInvalid,
+  describeLoaded,
   loadTable,
   readerSql,
   strictCastsSql,
   refuseEmpty,
-  type LoadedColumn,
   type LoadedTable,
   type LoadOptions,
 } from './load.js';
@@ -102,15 +102,7 @@ export async function loadTableCached(
   } else {
     await engine.run(`CREATE OR REPLACE VIEW ${ident(name)} AS SELECT * FROM ${cached}`);
   }
-  const [{ rows }] = (await engine.all<{ rows: number }>(`SELECT count(*) AS rows FROM ${cached}`)) as [
-    { rows: number },
-  ];
-  const columns: LoadedColumn[] = desc.map((d) => ({
-    name: d.column_name,
-    type: declared.has(d.column_name) ? declared.get(d.column_name)!.toUpperCase() : d.column_type,
-    invalid: invalid.get(d.column_name) ?? 0,
-  }));
-  return { name, columns, rows: Number(rows), format };
+  return describeLoaded(engine, name, cached, desc, declared, invalid, format);
 }
 
 /** Attaches the version's cache entry as CACHE_CATALOG, building it first when missing or changed. */
