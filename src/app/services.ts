@@ -91,6 +91,9 @@ function lazy<T extends AsyncService<T>>(make: () => Promise<T>): T {
   const methods = new Map<PropertyKey, (...args: unknown[]) => Promise<unknown>>();
   return new Proxy({} as T, {
     get(_target, name) {
+      // Not a thenable, and nothing for symbol lookups (inspection, coercion): a service handed to
+      // `await` or Promise.resolve must stay itself instead of loading its domain and failing.
+      if (name === 'then' || typeof name === 'symbol') return undefined;
       let m = methods.get(name);
       if (!m) {
         m = async (...args: unknown[]) => {
