@@ -7,7 +7,7 @@ import type { DeploymentsService, ModelsService, ReleasesService } from '../mode
 import type { AdminService } from '../store-admin/index.js';
 import type { RunDeps } from '../compute/index.js';
 import type { TransferService } from '../transfer/index.js';
-import { openWorkspace, type OpenOptions, type Workspace } from './workspace.js';
+import { locateWorkspace, openWorkspace, type OpenOptions, type Workspace } from './workspace.js';
 
 /**
  * The services a command (or, later, a server request) talks to: one interface per domain, built
@@ -112,12 +112,31 @@ function lazy<T extends AsyncService<T>>(make: () => Promise<T>): T {
   });
 }
 
-/** Opens the workspace for one command, hands its services to `fn`, and always closes it (signing a checkpoint). */
+/**
+ * Hands `fn` the services one command acts on, and always closes them (a workspace signs a
+ * checkpoint). The target: the server in CAIRN_SERVER; else the workspace here (or in
+ * CAIRN_WORKSPACE); else the server `cairn login` chose; else WORKSPACE_NOT_FOUND.
+ */
 export async function withServices<T>(opts: OpenOptions, fn: (services: Services) => Promise<T>): Promise<T> {
+  const env = opts.env ?? process.env;
+  if (env.CAIRN_SERVER || !hasWorkspace(opts)) {
+    const { currentSession } = await import('./remote/credentials.js');
+    const session = currentSession(env);
+    if (session) return (await import('./remote/session.js')).withRemoteServices(session, env, fn);
+  }
   const ws = await openWorkspace(opts);
   try {
     return await fn(buildServices(ws, opts.env));
   } finally {
     await ws.close();
+  }
+}
+
+function hasWorkspace(opts: OpenOptions): boolean {
+  try {
+    locateWorkspace(opts);
+    return true;
+  } catch {
+    return false;
   }
 }

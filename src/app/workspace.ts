@@ -35,6 +35,8 @@ export interface Workspace {
   pool: WorkerPool;
   clock: Clock;
   actor(): AuditActor;
+  /** Who, where and how for the next audit event (a server's per-request identity included). */
+  auditContext(): AuditContext;
   cacheDir: string;
   locksDir: string;
   close(): Promise<void>;
@@ -46,6 +48,17 @@ export interface OpenOptions {
   command?: string;
   clock?: Clock;
   env?: NodeJS.ProcessEnv;
+  /**
+   * A server's per-request identity: when it returns one, it replaces the workspace's own actor
+   * (CAIRN_ACTOR, config, git) for the events and checks of that request.
+   */
+  scope?: () => RequestScope | undefined;
+}
+
+export interface RequestScope {
+  actor: AuditActor;
+  command: string;
+  client?: string;
 }
 
 /** Walks up from `start` like git does. */
@@ -129,17 +142,21 @@ async function openAt(root: string, config: WorkspaceConfig, opts: OpenOptions):
   const meta = await openMetaStore(metaUrl);
   const clock = opts.clock ?? systemClock;
   let actor: AuditActor | null = null;
-  const getActor = () => (actor ??= resolveActor(config, env, root));
+  const own = () => (actor ??= resolveActor(config, env, root));
+  const getActor = () => opts.scope?.()?.actor ?? own();
   const keys = loadLogKeys(cairnDir, config.audit.origin);
   const host = hostname();
-  const context = (): AuditContext => ({
-    actor: getActor(),
-    host,
-    pid: process.pid,
-    command: opts.command ?? 'api',
-    client: `cairn/${CLIENT_VERSION}`,
-    workspace: config.workspace.id,
-  });
+  const context = (): AuditContext => {
+    const scope = opts.scope?.();
+    return {
+      actor: scope?.actor ?? own(),
+      host,
+      pid: process.pid,
+      command: scope?.command ?? opts.command ?? 'api',
+      client: scope?.client ?? `cairn/${CLIENT_VERSION}`,
+      workspace: config.workspace.id,
+    };
+  };
   const audit = new AuditLog({
     db: meta.db,
     dialect: meta.dialect,
@@ -165,6 +182,7 @@ async function openAt(root: string, config: WorkspaceConfig, opts: OpenOptions):
     pool,
     clock,
     actor: getActor,
+    auditContext: context,
     cacheDir: join(cairnDir, 'cache'),
     locksDir: join(cairnDir, 'locks'),
     async close() {

@@ -46,6 +46,15 @@ export const auditActions = {
     'A model version was evaluated by a suite on a dataset version; the verdict and its evidence are stored (failed when a check failed).',
   'model.deploy':
     'A model version was deployed to an environment: recorded when it starts (status pending) and when it ends (succeeded; failed or rolled_back with outcome failed); denied when the alias the environment serves refuses the version.',
+  'server.user.add': 'A person or service account was added to the team server (params: kind, groups).',
+  'server.user.disable': 'An account was disabled: none of its tokens is accepted any more.',
+  'server.token.create': 'An API token was issued to an account (params: token id, expiry); only its hash is stored.',
+  'server.token.revoke': 'An API token was revoked.',
+  'server.grant': 'A role on a project was granted to (or, with role none, taken from) a user or group.',
+  'server.read':
+    'A read request was served to an authenticated identity (params: operation); recorded in batches with the requests around it.',
+  'server.denied':
+    'A request was refused before reaching a service: no or bad credentials, an expired or revoked token, or a missing role.',
 } as const;
 
 export type AuditAction = keyof typeof auditActions;

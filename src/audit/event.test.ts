@@ -61,6 +61,13 @@ describe('audit events', () => {
       'model.release',
       'model.evaluate',
       'model.deploy',
+      'server.user.add',
+      'server.user.disable',
+      'server.token.create',
+      'server.token.revoke',
+      'server.grant',
+      'server.read',
+      'server.denied',
     ]);
     expect(auditOutcomes).toEqual(['ok', 'failed', 'denied']);
     const doc = readFileSync(join(packageRoot(), 'docs', 'AUDIT.md'), 'utf8');

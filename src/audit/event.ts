@@ -6,12 +6,14 @@ import { type AuditAction, type AuditOutcome, auditOutcomes, isAuditAction } fro
 export const AUDIT_SCHEMA = 'cairn.audit/v1';
 
 /** How the actor proved who they are. Local workspaces trust the configured identity. */
-export type AuthMethod = 'config' | 'git-config' | 'os-user' | 'environment' | 'token';
+export type AuthMethod = 'config' | 'git-config' | 'os-user' | 'environment' | 'token' | 'oidc' | 'none';
 
 export interface AuditActor {
   /** An account id, never a display name: the only personal datum an event may carry. */
   id: string;
   auth: AuthMethod;
+  /** How the identity was proven on a server: the API token's id or the OpenID subject (never a secret). */
+  credential?: string;
 }
 
 export interface AuditTarget {

@@ -11,7 +11,8 @@ import type { WorkerPool } from '../storage/workers/pool.js';
 import { exportBundle, verifyBundle, type BundleVerifyReport, type ExportResult } from './export/bundle.js';
 import { checkProofFile, PROOF_FORMAT, type ProofCheck } from './export/proof-file.js';
 import type { InclusionBundle } from './log/audit-log.js';
-import { formatVerifierKey, type NoteVerifier } from './note/index.js';
+import { verifyConsistency } from './merkle/index.js';
+import { formatVerifierKey, openCheckpoint, type NoteVerifier } from './note/index.js';
 import {
   getEvent,
   listEvents,
@@ -61,6 +62,8 @@ export interface AuditService {
   event(index: number): Promise<StoredEvent>;
   prove(index: number): Promise<InclusionBundle & { verifierKey: string }>;
   checkpoint(): Promise<CheckpointView>;
+  /** The consistency proof (hex hashes) from the tree of size `from` to the tree of size `to`. */
+  consistency(from: number, to: number): Promise<string[]>;
   verify(opts: WorkspaceVerifyOptions): Promise<AuditVerifyReport>;
   /** Writes a self-contained bundle (log, checkpoints, proofs, verify.sh); audited. */
   export(dir: string): Promise<ExportResult>;
@@ -72,7 +75,53 @@ export const offlineAudit = {
     verifyBundle(dir, trusted, against),
   verifyProof: (text: string, trusted?: NoteVerifier): ProofCheck => checkProofFile(text, trusted),
   loadVerifierKey,
+  followCheckpoint,
 };
+
+/**
+ * A client's check of a server's log: `note` must be signed by the key the client pinned, for the
+ * origin it expects, and (when the client saw an earlier checkpoint) extend it by `proof`. A server
+ * that rewrote history cannot pass this for a client that saw the old one. Returns what to remember.
+ */
+function followCheckpoint(
+  note: string,
+  key: NoteVerifier,
+  origin: string,
+  seen: { size: number; root: string } | null,
+  proof: readonly string[],
+): { size: number; root: string } {
+  let cp;
+  try {
+    const opened = openCheckpoint(note, [key]);
+    if (opened.verified.length === 0) throw new Error('not signed by the pinned key');
+    cp = opened.checkpoint;
+  } catch (err) {
+    throw new CairnError('SIGNATURE_INVALID', `the server's checkpoint does not verify: ${(err as Error).message}`, {
+      hint: 'the server is not the one this client logged in to, or its key changed; log in again only if an admin confirms a key change',
+    });
+  }
+  if (cp.origin !== origin)
+    throw new CairnError('AUDIT_INCONSISTENT', `the server's checkpoint is for ${cp.origin}, not ${origin}`);
+  const root = cp.rootHash.toString('hex');
+  if (seen) {
+    const ok =
+      cp.size >= seen.size &&
+      verifyConsistency(
+        seen.size,
+        cp.size,
+        Buffer.from(seen.root, 'hex'),
+        cp.rootHash,
+        proof.map((p) => Buffer.from(p, 'hex')),
+      );
+    if (!ok)
+      throw new CairnError(
+        'AUDIT_INCONSISTENT',
+        `the server's audit log (size ${cp.size}) does not extend the one this client saw (size ${seen.size}): history was rewritten`,
+        { data: { seen, now: { size: cp.size, root } } },
+      );
+  }
+  return { size: cp.size, root };
+}
 
 export interface AuditServicePorts extends AuditDeps {
   meta: AuditDeps['meta'] & { db: Kysely<Database> };
@@ -90,6 +139,7 @@ export function createAuditService(ports: AuditServicePorts): AuditService {
       return { index, leafHash: row.leaf_hash, event: v.event, tampered: v.tampered };
     },
     prove: (index) => proveEvent(ports, index),
+    consistency: (from, to) => ports.audit.consistency(from, to),
     async checkpoint() {
       const made = await ports.audit.checkpoint();
       const cp = made ?? (await ports.audit.latestCheckpoint());

@@ -17,6 +17,7 @@ import * as store from './store/commands.js';
 import * as audit from './audit/commands.js';
 import * as lineage from './lineage/commands.js';
 import * as demo from './demo/commands.js';
+import * as server from './server/commands.js';
 
 export const COMMAND_TABLE: readonly (BoundCommand | GroupSpec)[] = [
   bind(workspace.init, () => import('./workspace/init.js')),
@@ -102,4 +103,18 @@ export const COMMAND_TABLE: readonly (BoundCommand | GroupSpec)[] = [
   bind(audit.auditVerifyProof, () => import('./audit/verify-proof.js')),
   bind(lineage.lineage, () => import('./lineage/lineage.js')),
   bind(demo.demo, () => import('./demo/demo.js')),
+  group('server', 'a team server: one Cairn with accounts, roles and one audit log (docs/SERVER.md)'),
+  bind(server.serverStart, () => import('./server/start.js')),
+  group('server user', 'people and service accounts'),
+  bind(server.serverUserAdd, () => import('./server/user-add.js')),
+  bind(server.serverUserLs, () => import('./server/user-ls.js')),
+  bind(server.serverUserDisable, () => import('./server/user-disable.js')),
+  group('server token', 'API tokens'),
+  bind(server.serverTokenCreate, () => import('./server/token-create.js')),
+  bind(server.serverTokenLs, () => import('./server/token-ls.js')),
+  bind(server.serverTokenRevoke, () => import('./server/token-revoke.js')),
+  bind(server.serverGrant, () => import('./server/grant.js')),
+  bind(server.login, () => import('./server/login.js')),
+  bind(server.logout, () => import('./server/logout.js')),
+  bind(server.whoami, () => import('./server/whoami.js')),
 ];

@@ -24,6 +24,23 @@ export const errorCatalogue = {
   CORRUPT_OBJECT: { exit: 1, http: 500, summary: 'Stored bytes no longer match their digest.' },
   MISSING_OBJECT: { exit: 1, http: 500, summary: 'A stored object that metadata refers to is missing.' },
   PERMISSION_DENIED: { exit: 1, http: 403, summary: 'The acting identity may not do this.' },
+  UNAUTHENTICATED: {
+    exit: 1,
+    http: 401,
+    summary: 'A server request carried no valid credential (missing, malformed, expired or revoked token).',
+  },
+  PAYLOAD_TOO_LARGE: { exit: 1, http: 413, summary: 'A request body is larger than the server accepts.' },
+  SERVER_UNAVAILABLE: { exit: 1, http: 503, summary: 'The Cairn server could not be reached or is not ready.' },
+  IDEMPOTENCY_CONFLICT: {
+    exit: 1,
+    http: 409,
+    summary: 'An idempotency key was reused for a different request.',
+  },
+  NOT_ON_SERVER: {
+    exit: 1,
+    http: 501,
+    summary: 'The command works on a local workspace but not (yet) against a Cairn server.',
+  },
   LOCKED: { exit: 1, http: 423, summary: 'Another process holds a lock this operation needs.' },
   LIMIT_EXCEEDED: {
     exit: 1,

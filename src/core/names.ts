@@ -28,3 +28,16 @@ export function checkTagName(tag: string): string {
   }
   return tag;
 }
+
+const ACCOUNT_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]*$/;
+
+/** Account, group and project names: what audit events, grants and tokens refer to. */
+export function checkName(name: string, what: 'user' | 'group' | 'project'): string {
+  if (!ACCOUNT_NAME.test(name) || name.length > 128) {
+    throw new CairnError('INVALID_NAME', `invalid ${what} name ${JSON.stringify(name)}`, {
+      hint: 'use letters, digits and . _ @ -, starting with a letter or digit',
+      data: { name },
+    });
+  }
+  return name;
+}

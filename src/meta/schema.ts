@@ -32,6 +32,53 @@ export interface Database {
   model_evaluations: ModelEvaluationsTable;
   deployments: DeploymentsTable;
   outbox: OutboxTable;
+  principals: PrincipalsTable;
+  api_tokens: ApiTokensTable;
+  role_grants: RoleGrantsTable;
+  idempotency_keys: IdempotencyKeysTable;
+}
+
+export interface PrincipalsTable {
+  id: string;
+  name: string;
+  /** 'user' (a person) or 'service' (a pipeline's account). */
+  kind: string;
+  email: string | null;
+  /** JSON array of group names; grants to a group apply to its members. */
+  groups: string;
+  created_at: string;
+  created_by: string;
+  disabled_at: string | null;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  principal_id: string;
+  /** sha256 hex of the token's secret part; the secret itself is shown once and never stored. */
+  secret_hash: string;
+  label: string | null;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface RoleGrantsTable {
+  /** 'user:<name>' or 'group:<name>'. */
+  subject: string;
+  /** A project name, or '*' for every project. */
+  project: string;
+  role: string;
+  granted_at: string;
+  granted_by: string;
+}
+
+export interface IdempotencyKeysTable {
+  principal: string;
+  key: string;
+  request_digest: string;
+  status: number;
+  response: string;
+  created_at: string;
 }
 
 export interface ModelsTable {

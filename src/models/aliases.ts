@@ -67,7 +67,8 @@ export async function setPolicy(
 }
 
 /** Who trained and who registered a version: the people who may not approve it under a separate-approver policy. */
-async function authorsOf(deps: Pick<DatasetDeps, 'meta'>, v: ModelVersionRow): Promise<string[]> {
+/** Whoever registered the version and whoever started the run that trained it. */
+export async function authorsOf(deps: Pick<DatasetDeps, 'meta'>, v: ModelVersionRow): Promise<string[]> {
   const out = new Set([v.created_by]);
   if (v.run_id) {
     const r = await deps.meta.db.selectFrom('runs').select('created_by').where('id', '=', v.run_id).executeTakeFirst();

@@ -1,6 +1,7 @@
 import type { DatasetDeps } from '../datasets/index.js';
 import type { ModelCard } from './card.js';
 import { resolveModel } from './registry.js';
+import { authorsOf } from './aliases.js';
 
 /** `cairn model show`: a version with its aliases, metrics, evaluations and approvals. */
 export interface ModelVersionDetail {
@@ -10,6 +11,8 @@ export interface ModelVersionDetail {
   run: string | null;
   created: string;
   by: string;
+  /** Who registered it and who started the run that trained it: who may not approve it. */
+  authors: string[];
   aliases: string[];
   signature: unknown;
   metrics: Record<string, number>;
@@ -44,6 +47,7 @@ export async function showModel(deps: Pick<DatasetDeps, 'meta'>, ref: string): P
     run: m.version.run_id,
     created: m.version.created_at,
     by: m.version.created_by,
+    authors: await authorsOf(deps, m.version),
     aliases: aliases.map((a) => a.alias),
     signature: m.version.signature ? JSON.parse(m.version.signature) : null,
     metrics: (JSON.parse(m.version.card) as ModelCard).metrics,

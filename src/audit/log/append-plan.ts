@@ -29,7 +29,7 @@ export function planAppend(
   prev: string | null,
   ctx: AuditContext,
   clock: Clock,
-  items: ReadonlyArray<{ draft: EventDraft; outcome: AuditOutcome; reason?: string }>,
+  items: ReadonlyArray<{ draft: EventDraft; outcome: AuditOutcome; reason?: string; context?: AuditContext }>,
 ): AppendPlan {
   const plan: AppendPlan = { rows: [], nodes: [], out: [], lastLeaf: prev };
   for (const item of items) {
@@ -37,7 +37,8 @@ export function planAppend(
     // One reading of the clock for both: the id's millisecond is the event's time, even when
     // the clock ticks in between.
     const now = clock.now();
-    const event = buildEvent(ctx, item.draft, {
+    // A batch may gather events of several requests (a server's group commit), each with its own actor.
+    const event = buildEvent(item.context ?? ctx, item.draft, {
       index,
       prev: plan.lastLeaf,
       id: uuidv7(now.getTime()),

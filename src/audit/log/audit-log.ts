@@ -139,7 +139,7 @@ export class AuditLog {
 
   /** Appends many events in one transaction (bulk import, benchmarks). */
   async recordMany(
-    items: Array<{ draft: EventDraft; outcome: AuditOutcome; reason?: string }>,
+    items: Array<{ draft: EventDraft; outcome: AuditOutcome; reason?: string; context?: AuditContext }>,
   ): Promise<AppendedEvent[]> {
     const out = await this.#db.transaction().execute(async (trx) => this.#append(makeWriteTx(trx), items));
     this.#appended += out.length;
@@ -148,7 +148,7 @@ export class AuditLog {
 
   async #append(
     tx: WriteTx,
-    items: Array<{ draft: EventDraft; outcome: AuditOutcome; reason?: string }>,
+    items: Array<{ draft: EventDraft; outcome: AuditOutcome; reason?: string; context?: AuditContext }>,
   ): Promise<AppendedEvent[]> {
     const head = await lockHead(tx, this.#dialect);
     // Reuse the frontier this process left behind when nobody else appended since (same size

@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import { CairnError, errorCatalogue, type ErrorCode } from '../../core/errors.js';
+import { CLIENT_VERSION } from '../version.js';
+import { API_PREFIX, operations, type CallInput, type Operation, type OperationId } from './contract.js';
+
+export interface ApiClientOptions {
+  url: string;
+  token: string;
+  /** Attempts for a request that failed without an answer (connection refused or reset, 502/503/504). */
+  attempts?: number;
+  fetch?: typeof fetch;
+}
+
+/**
+ * Calls the server's /api/v1 operations. A write carries an Idempotency-Key that stays the same
+ * across its retries, so a request whose answer was lost (a timeout, a killed server) is not
+ * recorded twice when it is sent again.
+ */
+export class ApiClient {
+  readonly url: string;
+  readonly #token: string;
+  readonly #attempts: number;
+  readonly #fetch: typeof fetch;
+
+  constructor(opts: ApiClientOptions) {
+    this.url = opts.url;
+    this.#token = opts.token;
+    this.#attempts = opts.attempts ?? 4;
+    this.#fetch = opts.fetch ?? fetch;
+  }
+
+  async call<T = unknown>(id: OperationId, input: CallInput = {}): Promise<T> {
+    const op: Operation = operations[id];
+    const url = this.url + API_PREFIX + fillPath(op.path, input.params ?? {}) + queryString(input.query ?? {});
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${this.#token}`,
+      'user-agent': `cairn/${CLIENT_VERSION}`,
+      accept: 'application/json',
+    };
+    if (op.method !== 'GET') headers['idempotency-key'] = randomUUID();
+    const body = op.body ? JSON.stringify(input.body ?? {}) : undefined;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    for (let attempt = 1; ; attempt++) {
+      let res: Response;
+      try {
+        res = await this.#fetch(url, { method: op.method, headers, ...(body !== undefined ? { body } : {}) });
+      } catch (err) {
+        if (attempt < this.#attempts) {
+          await backoff(attempt);
+          continue;
+        }
+        throw new CairnError('SERVER_UNAVAILABLE', `cannot reach the Cairn server at ${this.url}: ${causeOf(err)}`, {
+          hint: 'check the URL (cairn login), that the server runs, and the network',
+        });
+      }
+      if ([502, 503, 504].includes(res.status) && attempt < this.#attempts) {
+        await res.body?.cancel();
+        await backoff(attempt);
+        continue;
+      }
+      return parseAnswer<T>(res, this.url);
+    }
+  }
+}
+
+async function parseAnswer<T>(res: Response, url: string): Promise<T> {
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = text.length ? JSON.parse(text) : null;
+  } catch {
+    throw new CairnError('SERVER_UNAVAILABLE', `${url} answered ${res.status} with something that is not JSON`, {
+      hint: 'is this URL a Cairn server?',
+    });
+  }
+  if (res.ok) return json as T;
+  const e = (json as { error?: { code?: string; message?: string; hint?: string; data?: Record<string, unknown> } })
+    ?.error;
+  const code = (e?.code && e.code in errorCatalogue ? e.code : 'INTERNAL') as ErrorCode;
+  throw new CairnError(code, e?.message ?? `the server answered ${res.status}`, {
+    ...(e?.hint ? { hint: e.hint } : {}),
+    ...(e?.data ? { data: e.data } : {}),
+  });
+}
+
+function fillPath(path: string, params: Record<string, string | number>): string {
+  return path.replace(/:([A-Za-z]+)/g, (_m, k: string) => {
+    const v = params[k];
+    if (v === undefined) throw new CairnError('INTERNAL', `missing path parameter ${k}`);
+    return encodeURIComponent(String(v));
+  });
+}
+
+function queryString(q: Record<string, string | number | boolean | undefined>): string {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) if (v !== undefined) p.set(k, String(v));
+  const s = p.toString();
+  return s ? `?${s}` : '';
+}
+
+function backoff(attempt: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt) * (0.5 + Math.random())));
+}
+
+function causeOf(err: unknown): string {
+  const c = (err as { cause?: { code?: string; message?: string } }).cause;
+  return c?.code ?? c?.message ?? (err as Error).message;
+}

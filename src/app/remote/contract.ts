@@ -1,0 +1,374 @@
+/**
+ * The team server's JSON API, `/api/v1` (docs/SERVER.md): one table that the server mounts
+ * (routes, validation, roles, the OpenAPI document) and the CLI's HTTP client calls, so the two
+ * cannot drift apart. Bodies and queries are closed: an unknown field is a 400, not ignored.
+ */
+export type Role = 'viewer' | 'contributor' | 'approver' | 'admin';
+
+export type Schema =
+  | { type: 'string'; minLength?: number; maxLength?: number; enum?: readonly string[]; pattern?: string }
+  | { type: 'integer'; minimum?: number; maximum?: number }
+  | { type: 'number' }
+  | { type: 'boolean' }
+  | { type: 'array'; items: Schema; maxItems?: number }
+  | { type: 'object'; properties: Record<string, Schema>; required?: readonly string[]; additionalProperties: false }
+  | { type: ['number', 'null'] }
+  | { type: 'object'; additionalProperties: true };
+
+export interface Operation {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** Fastify-style path under /api/v1, `:name` for path parameters. */
+  path: string;
+  /** The weakest role that may call it (on the resource's project). */
+  role: Role;
+  summary: string;
+  params?: Record<string, Schema>;
+  query?: Record<string, Schema>;
+  body?: Record<string, Schema>;
+  required?: readonly string[];
+}
+
+const str: Schema = { type: 'string', minLength: 1, maxLength: 1024 };
+const name: Schema = { type: 'string', minLength: 1, maxLength: 256 };
+const int = (minimum = 0, maximum = 1_000_000_000): Schema => ({ type: 'integer', minimum, maximum });
+const bool: Schema = { type: 'boolean' };
+const role: Schema = { type: 'string', enum: ['viewer', 'contributor', 'approver', 'admin', 'none'] };
+
+export const API_VERSION = 'v1';
+export const API_PREFIX = '/api/v1';
+
+export const operations = {
+  whoami: {
+    method: 'GET',
+    path: '/whoami',
+    role: 'viewer',
+    summary: 'The authenticated identity, its roles and the server it talks to.',
+  },
+  'datasets.list': { method: 'GET', path: '/datasets', role: 'viewer', summary: 'Datasets with their latest version.' },
+  'datasets.log': {
+    method: 'GET',
+    path: '/datasets/log',
+    role: 'viewer',
+    summary: "A dataset's versions, newest first.",
+    query: { name },
+    required: ['name'],
+  },
+  'datasets.show': {
+    method: 'GET',
+    path: '/versions/show',
+    role: 'viewer',
+    summary: 'One version and its files.',
+    query: { ref: str, limit: int(1, 100_000) },
+    required: ['ref'],
+  },
+  'datasets.diff': {
+    method: 'GET',
+    path: '/versions/diff',
+    role: 'viewer',
+    summary: 'What changed between two versions.',
+    query: { from: str, to: str },
+    required: ['from', 'to'],
+  },
+  'datasets.report': {
+    method: 'GET',
+    path: '/versions/report',
+    role: 'viewer',
+    summary: 'A stored report (profile, validation, split) of a version.',
+    query: { ref: str, kind: name },
+    required: ['ref'],
+  },
+  'datasets.tag': {
+    method: 'POST',
+    path: '/versions/tags',
+    role: 'contributor',
+    summary: 'Sets (or with force, moves) a tag.',
+    body: { ref: str, tag: name, force: bool },
+    required: ['ref', 'tag'],
+  },
+  'runs.list': {
+    method: 'GET',
+    path: '/runs',
+    role: 'viewer',
+    summary: 'Runs, newest first.',
+    query: { project: name, status: name, limit: int(1, 100_000) },
+  },
+  'runs.show': {
+    method: 'GET',
+    path: '/runs/:id',
+    role: 'viewer',
+    summary: 'A run brought up to date with its backend.',
+    params: { id: str },
+  },
+  'runs.metrics': {
+    method: 'GET',
+    path: '/runs/:id/metrics',
+    role: 'viewer',
+    summary: "A run's metric summaries.",
+    params: { id: str },
+  },
+  'runs.metricSeries': {
+    method: 'GET',
+    path: '/runs/:id/metrics/:name',
+    role: 'viewer',
+    summary: 'A metric curve, downsampled on the server.',
+    params: { id: str, name },
+    query: { buckets: int(1, 100_000) },
+  },
+  'runs.why': {
+    method: 'GET',
+    path: '/runs/:id/why',
+    role: 'viewer',
+    summary: 'Why a run waits, was refused or ended as it did.',
+    params: { id: str },
+  },
+  'runs.cancel': {
+    method: 'POST',
+    path: '/runs/:id/cancel',
+    role: 'contributor',
+    summary: 'Cancels a run.',
+    params: { id: str },
+    body: { wait: bool },
+  },
+  'models.list': { method: 'GET', path: '/models', role: 'viewer', summary: 'Registered models.' },
+  'models.versions': {
+    method: 'GET',
+    path: '/models/:name/versions',
+    role: 'viewer',
+    summary: "A model's versions.",
+    params: { name },
+  },
+  'models.show': {
+    method: 'GET',
+    path: '/model-versions/show',
+    role: 'viewer',
+    summary: 'One model version with its aliases, evaluations and approvals.',
+    query: { ref: str },
+    required: ['ref'],
+  },
+  'models.card': {
+    method: 'GET',
+    path: '/model-versions/card',
+    role: 'viewer',
+    summary: "A version's model card.",
+    query: { ref: str },
+    required: ['ref'],
+  },
+  'models.verify': {
+    method: 'POST',
+    path: '/model-versions/verify',
+    role: 'contributor',
+    summary: "Re-hashes a version's files against the logged digest.",
+    body: { ref: str },
+    required: ['ref'],
+  },
+  'models.history': {
+    method: 'GET',
+    path: '/models/:name/history',
+    role: 'viewer',
+    summary: 'Every move of the aliases, or where they pointed at a time.',
+    params: { name },
+    query: { alias: name, at: str },
+  },
+  'models.setPolicy': {
+    method: 'PUT',
+    path: '/models/:name/aliases/:alias/policy',
+    role: 'approver',
+    summary: "Sets an alias's promotion policy.",
+    params: { name, alias: name },
+    body: { suites: { type: 'array', items: name, maxItems: 100 }, approvals: int(0, 100), separateApprover: bool },
+    required: ['suites', 'approvals', 'separateApprover'],
+  },
+  'models.approve': {
+    method: 'POST',
+    path: '/model-versions/approvals',
+    role: 'approver',
+    summary: 'Approves a version for an alias (never your own).',
+    body: { ref: str, alias: name },
+    required: ['ref', 'alias'],
+  },
+  'models.promote': {
+    method: 'POST',
+    path: '/model-versions/promotions',
+    role: 'contributor',
+    summary: 'Moves an alias to a version when its policy is met (protected aliases need approver).',
+    body: { ref: str, alias: name, how: { type: 'string', enum: ['promote', 'set'] } },
+    required: ['ref', 'alias'],
+  },
+  'models.removeAlias': {
+    method: 'DELETE',
+    path: '/models/:name/aliases/:alias',
+    role: 'contributor',
+    summary: 'Removes an alias (protected aliases need approver).',
+    params: { name, alias: name },
+  },
+  'models.rollback': {
+    method: 'POST',
+    path: '/models/:name/aliases/:alias/rollback',
+    role: 'contributor',
+    summary: 'Moves an alias back to its previous version (protected aliases need approver).',
+    params: { name, alias: name },
+  },
+  'deployments.list': {
+    method: 'GET',
+    path: '/deployments',
+    role: 'viewer',
+    summary: 'Deployments, newest first.',
+    query: { env: name, model: name, limit: int(1, 100_000) },
+  },
+  'deployments.deploy': {
+    method: 'POST',
+    path: '/deployments',
+    role: 'contributor',
+    summary: 'Deploys a version to an environment (through the alias the environment serves).',
+    body: { ref: str, env: name },
+    required: ['ref', 'env'],
+  },
+  'deployments.dora': {
+    method: 'GET',
+    path: '/dora',
+    role: 'viewer',
+    summary: 'DORA metrics of deployments.',
+    query: { model: name, since: str, until: str },
+  },
+  'audit.events': {
+    method: 'GET',
+    path: '/audit/events',
+    role: 'viewer',
+    summary: 'Verified events matching filters.',
+    query: { actor: str, action: str, target: str, outcome: name, since: str, until: str, limit: int(1, 100_000) },
+  },
+  'audit.event': {
+    method: 'GET',
+    path: '/audit/events/:index',
+    role: 'viewer',
+    summary: 'One event as logged.',
+    params: { index: int() },
+  },
+  'audit.prove': {
+    method: 'GET',
+    path: '/audit/events/:index/proof',
+    role: 'viewer',
+    summary: "An event's inclusion proof in a signed checkpoint.",
+    params: { index: int() },
+  },
+  'audit.checkpoint': {
+    method: 'GET',
+    path: '/audit/checkpoint',
+    role: 'viewer',
+    summary: 'The latest signed checkpoint and, with since, its consistency proof from that size.',
+    query: { since: int() },
+  },
+  'audit.verify': {
+    method: 'POST',
+    path: '/audit/verify',
+    role: 'viewer',
+    summary: 'Runs audit verify on the server.',
+    body: { deep: bool, artifacts: bool },
+  },
+  'audit.bundle': {
+    method: 'GET',
+    path: '/audit/bundle',
+    role: 'viewer',
+    summary: 'The whole log with checkpoints and proofs, to verify on the client.',
+  },
+  'lineage.of': {
+    method: 'GET',
+    path: '/lineage',
+    role: 'viewer',
+    summary: 'The lineage graph around a version.',
+    query: { ref: str, direction: { type: 'string', enum: ['up', 'down', 'both'] } },
+    required: ['ref'],
+  },
+  'compute.usage': {
+    method: 'GET',
+    path: '/compute/usage',
+    role: 'viewer',
+    summary: 'GPU-hours and cost by project, user or run.',
+    query: { by: { type: 'string', enum: ['project', 'user', 'run'] }, since: str },
+  },
+  'compute.projects': {
+    method: 'GET',
+    path: '/compute/projects',
+    role: 'viewer',
+    summary: "Projects' quotas and budgets.",
+  },
+  'compute.setProject': {
+    method: 'PUT',
+    path: '/compute/projects/:name',
+    role: 'admin',
+    summary: "Sets a project's GPU quota and budget (one ledger for the team).",
+    params: { name },
+    body: {
+      gpuQuota: { type: ['number', 'null'] },
+      budgetGpuHours: { type: ['number', 'null'] },
+      period: { type: 'string', enum: ['month', 'week', 'day'] },
+    },
+  },
+  'accounts.list': {
+    method: 'GET',
+    path: '/accounts',
+    role: 'admin',
+    summary: 'People and service accounts with their grants.',
+  },
+  'accounts.add': {
+    method: 'POST',
+    path: '/accounts',
+    role: 'admin',
+    summary: 'Adds a person or service account.',
+    body: {
+      name,
+      kind: { type: 'string', enum: ['user', 'service'] },
+      email: str,
+      groups: { type: 'array', items: name, maxItems: 100 },
+      role,
+      project: name,
+    },
+    required: ['name'],
+  },
+  'accounts.disable': {
+    method: 'POST',
+    path: '/accounts/:name/disable',
+    role: 'admin',
+    summary: 'Disables an account (its tokens stop working).',
+    params: { name },
+  },
+  'grants.set': {
+    method: 'PUT',
+    path: '/grants',
+    role: 'admin',
+    summary: 'Grants a role on a project to user:<name> or group:<name> (role none removes it).',
+    body: { subject: str, project: name, role },
+    required: ['subject', 'project', 'role'],
+  },
+  'tokens.list': {
+    method: 'GET',
+    path: '/tokens',
+    role: 'admin',
+    summary: 'API tokens (never their secrets).',
+    query: { user: name },
+  },
+  'tokens.create': {
+    method: 'POST',
+    path: '/tokens',
+    role: 'admin',
+    summary: 'Issues a token; the secret is in this answer only.',
+    body: { user: name, expires: { type: 'string', pattern: '^(\\d+[dhm]|never)$' }, label: str },
+    required: ['user'],
+  },
+  'tokens.revoke': {
+    method: 'DELETE',
+    path: '/tokens/:id',
+    role: 'admin',
+    summary: 'Revokes a token.',
+    params: { id: str },
+  },
+} as const satisfies Record<string, Operation>;
+
+export type OperationId = keyof typeof operations;
+
+/** What a call carries: path parameters, query and body, all plain JSON. */
+export interface CallInput {
+  params?: Record<string, string | number>;
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: Record<string, unknown>;
+}

@@ -1,0 +1,124 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { CairnError } from '../../core/errors.js';
+
+/** What the CLI remembers about a server it logged in to. */
+export interface ServerSession {
+  url: string;
+  token: string;
+  user: string;
+  /** The server log's verifier key, pinned at login: every later checkpoint must be signed by it. */
+  verifierKey: string;
+  origin: string;
+  /** The latest checkpoint this client verified; the server must keep extending it. */
+  seen: { size: number; root: string; note: string } | null;
+}
+
+interface CredentialsFile {
+  current: string | null;
+  servers: Record<string, ServerSession>;
+}
+
+/** `$CAIRN_CONFIG_DIR`, else `$XDG_CONFIG_HOME/cairn`, else `~/.config/cairn`. */
+export function configDir(env: NodeJS.ProcessEnv): string {
+  if (env.CAIRN_CONFIG_DIR) return env.CAIRN_CONFIG_DIR;
+  const base = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config');
+  return join(base, 'cairn');
+}
+
+export function credentialsPath(env: NodeJS.ProcessEnv): string {
+  return join(configDir(env), 'credentials.json');
+}
+
+function load(env: NodeJS.ProcessEnv): CredentialsFile {
+  const file = credentialsPath(env);
+  if (!existsSync(file)) return { current: null, servers: {} };
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as CredentialsFile;
+    if (!parsed || typeof parsed.servers !== 'object') throw new Error('no servers');
+    return parsed;
+  } catch (err) {
+    throw new CairnError('CONFIG_INVALID', `cannot read ${file}: ${(err as Error).message}`, {
+      hint: 'run `cairn logout --all` and log in again',
+    });
+  }
+}
+
+/** Owner-only, written whole and renamed into place: a token never sits in a readable or half-written file. */
+function save(env: NodeJS.ProcessEnv, c: CredentialsFile): void {
+  const dir = configDir(env);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  const file = credentialsPath(env);
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(c, null, 2) + '\n', { mode: 0o600 });
+  renameSync(tmp, file);
+}
+
+export function normalizeUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new CairnError('USAGE', `not a server URL: ${JSON.stringify(url)}`, { hint: 'e.g. http://127.0.0.1:8080' });
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new CairnError('USAGE', `a Cairn server URL is http:// or https://, not ${u.protocol}`);
+  if (u.username || u.password) throw new CairnError('USAGE', 'put the token in --token, not in the URL');
+  return u.origin + u.pathname.replace(/\/+$/, '');
+}
+
+/**
+ * The session commands act on: `url`, else CAIRN_SERVER, else the server `cairn login` chose.
+ * CAIRN_TOKEN and CAIRN_SERVER_KEY (the log's verifier key) let CI act without a login.
+ */
+export function currentSession(env: NodeJS.ProcessEnv, url?: string): ServerSession | null {
+  const c = load(env);
+  const want = url ? normalizeUrl(url) : env.CAIRN_SERVER ? normalizeUrl(env.CAIRN_SERVER) : c.current;
+  if (!want) return null;
+  const s = c.servers[want];
+  const token = env.CAIRN_TOKEN || s?.token;
+  const verifierKey = env.CAIRN_SERVER_KEY || s?.verifierKey;
+  if (!token)
+    throw new CairnError('UNAUTHENTICATED', `not logged in to ${want}`, { hint: `run \`cairn login ${want}\`` });
+  if (!verifierKey)
+    throw new CairnError('UNTRUSTED_KEY', `no pinned audit key for ${want}`, {
+      hint: `run \`cairn login ${want}\` once on this machine, or give the key in CAIRN_SERVER_KEY`,
+    });
+  return {
+    url: want,
+    token,
+    user: s?.user ?? '',
+    verifierKey,
+    origin: verifierKey.split('+')[0]!,
+    seen: s && s.verifierKey === verifierKey ? s.seen : null,
+  };
+}
+
+export function saveSession(env: NodeJS.ProcessEnv, s: ServerSession, makeCurrent: boolean): void {
+  const c = load(env);
+  c.servers[s.url] = s;
+  if (makeCurrent) c.current = s.url;
+  save(env, c);
+}
+
+/** Remembers a newer verified checkpoint, never an older one (parallel commands may finish out of order). */
+export function rememberCheckpoint(env: NodeJS.ProcessEnv, url: string, seen: ServerSession['seen']): void {
+  const c = load(env);
+  const s = c.servers[url];
+  // A CI session (CAIRN_TOKEN without a login) has nowhere to remember: each run checks from scratch.
+  if (!s || !seen) return;
+  if (s.seen && s.seen.size >= seen.size) return;
+  s.seen = seen;
+  save(env, c);
+}
+
+export function forget(env: NodeJS.ProcessEnv, url: string | null, all: boolean): string[] {
+  const c = load(env);
+  const gone = all ? Object.keys(c.servers) : url ? [normalizeUrl(url)] : c.current ? [c.current] : [];
+  for (const u of gone) delete c.servers[u];
+  if (c.current && gone.includes(c.current)) c.current = null;
+  save(env, c);
+  return gone;
+}

@@ -1,0 +1,184 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve, sep } from 'node:path';
+import type { AuditService, AuditVerifyReport } from '../../audit/index.js';
+import { offlineAudit } from '../../audit/index.js';
+import { CairnError } from '../../core/errors.js';
+import type { Services } from '../services.js';
+import type { ApiClient } from './client.js';
+import type { ServerSession } from './credentials.js';
+
+/** A service method that needs files on this machine, which a server cannot see (yet). */
+function local(what: string): () => Promise<never> {
+  return async () => {
+    throw new CairnError('NOT_ON_SERVER', `${what} works on a local workspace, not yet against a Cairn server`, {
+      hint: 'run it in a workspace that is not linked to the server (unset CAIRN_SERVER, or `cairn logout`), then push',
+    });
+  };
+}
+
+/**
+ * The same service interfaces as the in-process ones, answered by a team server: the CLI does
+ * not care which it talks to. Methods that need this machine's files say so (NOT_ON_SERVER).
+ */
+export function createRemoteServices(api: ApiClient, session: ServerSession): Services {
+  const c = <T>(id: Parameters<ApiClient['call']>[0], input?: Parameters<ApiClient['call']>[1]) =>
+    api.call<T>(id, input);
+  return {
+    datasets: {
+      add: local('data add'),
+      checkout: local('data checkout'),
+      status: local('data status'),
+      list: () => c('datasets.list'),
+      log: (name) => c('datasets.log', { query: { name } }),
+      show: (ref, opts) => c('datasets.show', { query: { ref, limit: opts?.limit } }),
+      diff: (from, to) => c('datasets.diff', { query: { from, to } }),
+      tag: (ref, tag, opts) => c('datasets.tag', { body: { ref, tag, force: opts?.force === true } }),
+      report: (ref, kind) => c('datasets.report', { query: { ref, kind } }),
+    },
+    runs: {
+      submit: local('run submit'),
+      plan: local('run plan'),
+      logs: local('run logs'),
+      wait: local('run wait'),
+      list: (o = {}) => c('runs.list', { query: { ...o } }),
+      show: (id) => c('runs.show', { params: { id } }),
+      details: (id) => c('runs.show', { params: { id } }),
+      metrics: (id) => c('runs.metrics', { params: { id } }),
+      metricSeries: (id, name, buckets) => c('runs.metricSeries', { params: { id, name }, query: { buckets } }),
+      cancel: (id, o) => c('runs.cancel', { params: { id }, body: { wait: o?.wait === true } }),
+      why: (id) => c('runs.why', { params: { id } }),
+    },
+    computeUsage: {
+      usage: (o) => c('compute.usage', { query: { by: o.by, since: o.since?.toISOString() } }),
+      projects: () => c('compute.projects'),
+      setProject: (name, settings) => c('compute.setProject', { params: { name }, body: { ...settings } }),
+    },
+    lineage: { of: (ref, direction) => c('lineage.of', { query: { ref, direction } }) },
+    models: {
+      register: local('model register'),
+      lock: local('model lock'),
+      fetch: local('fetch'),
+      evaluate: local('model evaluate'),
+      compare: local('model compare'),
+      list: () => c('models.list'),
+      versions: (name) => c('models.versions', { params: { name } }),
+      show: (ref) => c('models.show', { query: { ref } }),
+      card: (ref) => c('models.card', { query: { ref } }),
+      verify: (ref) => c('models.verify', { body: { ref } }),
+      setPolicy: (name, alias, policy) => c('models.setPolicy', { params: { name, alias }, body: { ...policy } }),
+      approve: (ref, alias) => c('models.approve', { body: { ref, alias } }),
+      promote: (ref, alias, how) => c('models.promote', { body: { ref, alias, ...(how ? { how } : {}) } }),
+      removeAlias: async (name, alias) => {
+        await c('models.removeAlias', { params: { name, alias } });
+      },
+      rollback: (name, alias) => c('models.rollback', { params: { name, alias } }),
+      history: (name, o) =>
+        c('models.history', { params: { name }, query: { alias: o?.alias, at: o?.at?.toISOString() } }),
+    },
+    releases: { create: local('release create') },
+    deployments: {
+      deploy: (ref, env) => c('deployments.deploy', { body: { ref, env } }),
+      list: (f = {}) => c('deployments.list', { query: { ...f } }),
+      flushOutbox: local('deploy outbox flush'),
+      dora: (o = {}) => c('deployments.dora', { query: { ...o } }),
+    },
+    ...workspaceOnly(),
+    audit: remoteAudit(api, session),
+  };
+}
+
+/** Services that act on this machine's files and stores: not offered by a server (yet). */
+function workspaceOnly(): Pick<Services, 'transfer' | 'dataprep' | 'admin'> {
+  return {
+    transfer: {
+      listRemotes: local('remote ls'),
+      setDefaultRemote: local('remote default'),
+      exportRemoteKey: local('remote key'),
+      addRemote: local('remote add'),
+      removeRemote: local('remote rm'),
+      push: local('push'),
+      pull: local('pull'),
+      clone: local('clone'),
+    },
+    dataprep: {
+      profile: local('data profile'),
+      validate: local('data validate'),
+      inferSuite: local('data suite infer'),
+      clean: local('data clean'),
+      split: local('data split'),
+    },
+    admin: { fsck: local('fsck'), gc: local('gc') },
+  };
+}
+
+function remoteAudit(api: ApiClient, session: ServerSession): AuditService {
+  return {
+    events: (query) => api.call('audit.events', { query: { ...query } }),
+    event: (index) => api.call('audit.event', { params: { index } }),
+    prove: (index) => api.call('audit.prove', { params: { index } }),
+    checkpoint: () => api.call('audit.checkpoint'),
+    consistency: async (from, to) => {
+      if (to !== undefined && to < from) throw new CairnError('USAGE', 'a consistency proof goes from a smaller size');
+      const cp = await api.call<{ consistency: string[] }>('audit.checkpoint', { query: { since: from } });
+      return cp.consistency;
+    },
+    // The server's bundle, written here and checked with the pinned key before it is called an export.
+    export: async (dir) => {
+      writeBundle(dir, await bundleFiles(api));
+      const r = await offlineAudit.verifyBundle(
+        dir,
+        offlineAudit.loadVerifierKey(session.verifierKey),
+        session.seen?.note,
+      );
+      if (!r.ok)
+        throw new CairnError(
+          'CHECK_FAILED',
+          `the server's audit bundle does not verify: ${r.firstBad?.message ?? 'see problems'}`,
+          {
+            data: { problems: r.problems },
+          },
+        );
+      return { dir, size: r.size, root: r.root, checkpoints: r.checkpoints, inclusionProofs: r.inclusionProofsChecked };
+    },
+    // The server reconciles its rows with its log; this client checks the log itself, with the key it
+    // pinned at login and against the last checkpoint it saw, so the server's word is not the only proof.
+    verify: async (opts) => {
+      const server = await api.call<AuditVerifyReport>('audit.verify', {
+        body: { deep: opts.deep === true, artifacts: opts.artifacts === true },
+      });
+      const dir = mkdtempSync(join(tmpdir(), 'cairn-verify-'));
+      try {
+        writeBundle(dir, await bundleFiles(api));
+        const key = offlineAudit.loadVerifierKey(session.verifierKey);
+        const mine = await offlineAudit.verifyBundle(dir, key, session.seen?.note);
+        const problems = [...mine.problems, ...server.problems];
+        return {
+          ...server,
+          ok: server.ok && mine.ok,
+          trusted: { size: mine.size },
+          problems,
+          firstBad: mine.firstBad ?? server.firstBad,
+        };
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+async function bundleFiles(api: ApiClient): Promise<Record<string, string>> {
+  return (await api.call<{ files: Record<string, string> }>('audit.bundle')).files;
+}
+
+/** Writes a bundle the server sent, refusing any name that would land outside `dir`. */
+function writeBundle(dir: string, files: Record<string, string>): void {
+  const root = resolve(dir);
+  for (const [rel, text] of Object.entries(files)) {
+    const out = resolve(root, rel);
+    if (!out.startsWith(root + sep))
+      throw new CairnError('PATH_UNSAFE', `the server's audit bundle names a file outside it: ${JSON.stringify(rel)}`);
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, text);
+  }
+}

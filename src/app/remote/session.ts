@@ -1,0 +1,37 @@
+import { offlineAudit } from '../../audit/index.js';
+import type { Services } from '../services.js';
+import { ApiClient } from './client.js';
+import { rememberCheckpoint, type ServerSession } from './credentials.js';
+import { createRemoteServices } from './services.js';
+
+interface CheckpointAnswer {
+  note: string;
+  size: number;
+  consistency: string[];
+}
+
+/**
+ * Runs one command against a server. Before and after it, the server's latest checkpoint must be
+ * signed by the key pinned at login and extend the last one this client verified: a server (or
+ * anyone with its database) that rewrote history is caught by every client that saw the old one.
+ */
+export async function withRemoteServices<T>(
+  session: ServerSession,
+  env: NodeJS.ProcessEnv,
+  fn: (services: Services) => Promise<T>,
+): Promise<T> {
+  const api = new ApiClient({ url: session.url, token: session.token });
+  const s = { ...session };
+  await followLog(api, s, env);
+  const out = await fn(createRemoteServices(api, s));
+  await followLog(api, s, env);
+  return out;
+}
+
+export async function followLog(api: ApiClient, s: ServerSession, env: NodeJS.ProcessEnv): Promise<void> {
+  const cp = await api.call<CheckpointAnswer>('audit.checkpoint', s.seen ? { query: { since: s.seen.size } } : {});
+  const key = offlineAudit.loadVerifierKey(s.verifierKey);
+  const next = offlineAudit.followCheckpoint(cp.note, key, s.origin, s.seen, cp.consistency);
+  s.seen = { ...next, note: cp.note };
+  rememberCheckpoint(env, s.url, s.seen);
+}

@@ -1,0 +1,195 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { sql } from 'kysely';
+import type { AuditActor, AuditContext, EventDraft } from '../audit/event.js';
+import { formatVerifierKey } from '../audit/note/index.js';
+import { createIdentityService, type IdentityService } from '../identity/index.js';
+import { CONFIG_FILE } from './config.js';
+import { buildServices, type Services } from './services.js';
+import { CAIRN_DIR, initWorkspace, openWorkspace, type RequestScope, type Workspace } from './workspace.js';
+
+export interface ServerOptions {
+  /** Where the server keeps its workspace (.cairn/: config, signing key, local objects, SQLite by default). */
+  dataDir: string;
+  /** Metadata database for a new data dir: sqlite (default) or postgres://… */
+  db?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** One audit event a request produced outside a service call (a read served, a request refused). */
+export interface RequestEvent {
+  draft: EventDraft;
+  outcome: 'ok' | 'denied' | 'failed';
+  reason?: string;
+  context: AuditContext;
+}
+
+/**
+ * What the HTTP shell needs: the same services a workspace builds, run as the request's
+ * authenticated identity; the identity service; and a group commit for the events of reads and
+ * refusals, so recording every request does not cost one transaction each.
+ */
+export interface ServerRuntime {
+  services: Services;
+  identity: IdentityService;
+  origin: string;
+  verifierKey: string;
+  dialect: 'sqlite' | 'postgres';
+  /** Runs `fn` with `scope` as the acting identity of every event and check inside it. */
+  runAs<T>(scope: RequestScope, fn: () => Promise<T>): Promise<T>;
+  contextFor(scope: RequestScope): AuditContext;
+  /** Appends request events, batched with concurrent ones into one transaction; resolves once durable. */
+  recordRequest(event: RequestEvent): Promise<void>;
+  idempotency: IdempotencyStore;
+  ready(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export type Claim =
+  { state: 'new' } | { state: 'done'; status: number; response: string } | { state: 'busy' } | { state: 'conflict' };
+
+/**
+ * Idempotency keys: a client retrying a write (after a timeout, a reset connection, a server
+ * restart) sends the same key and gets the first answer instead of a second write. A key is
+ * claimed before the write runs, so two concurrent retries cannot both run it.
+ */
+export interface IdempotencyStore {
+  claim(principal: string, key: string, requestDigest: string): Promise<Claim>;
+  complete(principal: string, key: string, status: number, response: string): Promise<void>;
+  /** Forgets a claim whose request failed before changing anything, so a retry runs it again. */
+  release(principal: string, key: string): Promise<void>;
+}
+
+export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
+  const dataDir = resolve(opts.dataDir);
+  const scopes = new AsyncLocalStorage<RequestScope>();
+  const common = { cwd: dataDir, command: 'server', scope: () => scopes.getStore(), env: serverEnv(opts.env) };
+  const ws = existsSync(join(dataDir, CAIRN_DIR, CONFIG_FILE))
+    ? await openWorkspace(common)
+    : await initWorkspace(dataDir, { ...common, ...(opts.db ? { metadataUrl: opts.db } : {}) });
+  const services = buildServices(ws, opts.env);
+  const identity = createIdentityService(ws);
+  const batcher = new GroupCommit(ws);
+  return {
+    services,
+    identity,
+    origin: ws.config.audit.origin,
+    verifierKey: formatVerifierKey(ws.config.audit.origin, ws.audit.keys.rawPublicKey),
+    dialect: ws.meta.dialect,
+    runAs: (scope, fn) => scopes.run(scope, fn),
+    contextFor: (scope) => scopes.run(scope, () => ws.auditContext()),
+    recordRequest: (e) => batcher.add(e),
+    idempotency: idempotencyStore(ws),
+    async ready() {
+      try {
+        await sql`select 1`.execute(ws.meta.db);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      await batcher.drain();
+      await ws.close();
+    },
+  };
+}
+
+/** Bookkeeping rows beside the log (not state the log vouches for): the server's own table. */
+function idempotencyStore(ws: Workspace): IdempotencyStore {
+  const db = ws.meta.db;
+  return {
+    async claim(principal, key, requestDigest) {
+      const inserted = await db
+        .insertInto('idempotency_keys')
+        .values({
+          principal,
+          key,
+          request_digest: requestDigest,
+          status: 0,
+          response: '',
+          created_at: new Date().toISOString(),
+        })
+        .onConflict((oc) => oc.columns(['principal', 'key']).doNothing())
+        .executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return { state: 'new' };
+      const row = await db
+        .selectFrom('idempotency_keys')
+        .selectAll()
+        .where('principal', '=', principal)
+        .where('key', '=', key)
+        .executeTakeFirst();
+      if (!row) return { state: 'busy' };
+      if (row.request_digest !== requestDigest) return { state: 'conflict' };
+      return row.status === 0 ? { state: 'busy' } : { state: 'done', status: row.status, response: row.response };
+    },
+    async complete(principal, key, status, response) {
+      await db
+        .updateTable('idempotency_keys')
+        .set({ status, response })
+        .where('principal', '=', principal)
+        .where('key', '=', key)
+        .execute();
+    },
+    async release(principal, key) {
+      await db.deleteFrom('idempotency_keys').where('principal', '=', principal).where('key', '=', key).execute();
+    },
+  };
+}
+
+/**
+ * CAIRN_ACTOR means nothing to a server: identities come from credentials. The server's own
+ * events (init, checkpoints) are recorded as the account that runs it.
+ */
+function serverEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const { CAIRN_ACTOR: _ignored, CAIRN_WORKSPACE: _ws, ...rest } = env;
+  return rest;
+}
+
+/**
+ * Gathers request events for a moment and appends them in one transaction: hundreds of reads
+ * per second become a few commits, and each request still answers only after its event is
+ * durable (so a served read is never missing from the log).
+ */
+class GroupCommit {
+  #pending: Array<{ e: RequestEvent; done: () => void; fail: (err: unknown) => void }> = [];
+  #running: Promise<void> | null = null;
+
+  constructor(private readonly ws: Workspace) {}
+
+  add(e: RequestEvent): Promise<void> {
+    return new Promise<void>((done, fail) => {
+      this.#pending.push({ e, done, fail });
+      this.#running ??= this.#flush();
+    });
+  }
+
+  async drain(): Promise<void> {
+    while (this.#running) await this.#running;
+  }
+
+  async #flush(): Promise<void> {
+    // Let the requests arriving in this tick join the batch.
+    await new Promise((r) => setImmediate(r));
+    while (this.#pending.length > 0) {
+      const batch = this.#pending.splice(0, 500);
+      try {
+        await this.ws.audit.recordMany(
+          batch.map(({ e }) => ({
+            draft: e.draft,
+            outcome: e.outcome,
+            context: e.context,
+            ...(e.reason ? { reason: e.reason } : {}),
+          })),
+        );
+        for (const b of batch) b.done();
+      } catch (err) {
+        for (const b of batch) b.fail(err);
+      }
+    }
+    this.#running = null;
+  }
+}
+
+export type { AuditActor, RequestScope };

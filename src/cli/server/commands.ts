@@ -1,0 +1,112 @@
+// The team server's commands: starting it, its accounts and tokens, and logging the CLI in to it.
+import { spec, flag, text, required, list } from '../table/define.js';
+
+const dataDir = () =>
+  text('--data-dir <dir>', "act on the server's data dir directly (on the server host; how the first admin is made)");
+
+export const serverStart = spec({
+  path: 'server start',
+  args: [],
+  description: 'serve this Cairn to a team: JSON API at /api/v1, tokens, roles, one audit log',
+  options: {
+    listen: text('--listen <host:port>', 'where to listen', '127.0.0.1:8080'),
+    db: text(
+      '--db <url>',
+      'metadata database of a new data dir: sqlite (default) or postgres://user@host:port/db?schema=s',
+    ),
+    dataDir: text('--data-dir <dir>', "the server's data dir (keys, config, local objects)", 'cairn-server'),
+    protectedAlias: list(
+      '--protected-alias <alias>',
+      'an alias only approvers may move (repeatable; default production)',
+    ),
+    bodyLimit: text('--body-limit <bytes>', 'largest request body accepted', '1048576'),
+  },
+});
+
+export const serverUserAdd = spec({
+  path: 'server user add',
+  args: ['name'],
+  description: 'add a person (or with --service, a service account)',
+  options: {
+    email: text('--email <email>', 'contact address (kept out of the audit log)'),
+    role: text('--role <role>', 'viewer, contributor, approver or admin (on --project, default all projects)'),
+    project: text('--project <project>', 'the project the role is on (default *: all)'),
+    group: list('--group <group>', 'a group the account belongs to (repeatable)'),
+    service: flag('--service', 'a service account (CI, a release pipeline), not a person'),
+    dataDir: dataDir(),
+  },
+});
+
+export const serverUserLs = spec({
+  path: 'server user ls',
+  args: [],
+  description: 'accounts with their groups and grants',
+  options: { dataDir: dataDir() },
+});
+
+export const serverUserDisable = spec({
+  path: 'server user disable',
+  args: ['name'],
+  description: 'disable an account: none of its tokens works any more',
+  options: { dataDir: dataDir() },
+});
+
+export const serverTokenCreate = spec({
+  path: 'server token create',
+  args: [],
+  description: 'issue an API token (printed once; only its hash is kept)',
+  options: {
+    user: required('--user <name>', 'the account the token acts as'),
+    expires: text('--expires <time>', 'lifetime: 90d, 12h, 30m or never', '90d'),
+    label: text('--label <text>', 'what the token is for'),
+    dataDir: dataDir(),
+  },
+});
+
+export const serverTokenLs = spec({
+  path: 'server token ls',
+  args: [],
+  description: 'tokens (never their secrets)',
+  options: { user: text('--user <name>', 'only this account'), dataDir: dataDir() },
+});
+
+export const serverTokenRevoke = spec({
+  path: 'server token revoke',
+  args: ['id'],
+  description: 'revoke a token at once',
+  options: { dataDir: dataDir() },
+});
+
+export const serverGrant = spec({
+  path: 'server grant',
+  args: ['subject', 'role'],
+  description: 'give user:<name> or group:<name> a role (viewer, contributor, approver, admin, none) on a project',
+  options: { project: text('--project <project>', 'the project (default *: all)', '*'), dataDir: dataDir() },
+});
+
+export const login = spec({
+  path: 'login',
+  args: ['url'],
+  description: 'act on a Cairn server from now on (outside workspaces); pins its audit key',
+  options: {
+    token: text('--token <token>', 'an API token (default: CAIRN_TOKEN)'),
+    key: text(
+      '--key <vkey>',
+      "the server's audit verifier key, if you got it from an admin (else trusted on first use)",
+    ),
+  },
+});
+
+export const logout = spec({
+  path: 'logout',
+  args: ['url?'],
+  description: 'forget the token of a server (default: the current one)',
+  options: { all: flag('--all', 'forget every server') },
+});
+
+export const whoami = spec({
+  path: 'whoami',
+  args: [],
+  description: 'who the server says you are',
+  options: {},
+});

@@ -1,0 +1,42 @@
+import type { OptionsOf } from '../table/define.js';
+import type { serverStart } from './commands.js';
+import { startServer } from '../../server/start.js';
+import { CairnError } from '../../core/errors.js';
+import { commandContext } from '../context.js';
+
+export async function run(opts: OptionsOf<typeof serverStart>): Promise<void> {
+  const { out } = commandContext(opts);
+  const bodyLimit = Number(opts.bodyLimit);
+  if (!Number.isInteger(bodyLimit) || bodyLimit < 1024)
+    throw new CairnError('USAGE', `--body-limit takes a number of bytes (at least 1024), not ${opts.bodyLimit}`);
+  const server = await startServer({
+    listen: opts.listen,
+    dataDir: opts.dataDir,
+    ...(opts.db ? { db: opts.db } : {}),
+    bodyLimit,
+    protectedAliases: opts.protectedAlias.length ? opts.protectedAlias : ['production'],
+  });
+  const accounts = await server.runtime.identity.accounts();
+  out.result({
+    url: server.url,
+    origin: server.runtime.origin,
+    verifierKey: server.runtime.verifierKey,
+    metadata: server.runtime.dialect,
+  });
+  out.say(`Cairn server on ${server.url} (metadata: ${server.runtime.dialect}, data dir: ${opts.dataDir})`);
+  out.say(`audit log key: ${server.runtime.verifierKey}`);
+  out.say(`API: ${server.url}/api/v1 (OpenAPI: /api/v1/openapi.json), health: /healthz /readyz, metrics: /metrics`);
+  if (accounts.length === 0)
+    out.say(
+      `no accounts yet: cairn server user add <you> --role admin --data-dir ${opts.dataDir}\n` +
+        `                then cairn server token create --user <you> --data-dir ${opts.dataDir}`,
+    );
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      out.note('cairn server: stopping (finishing requests in flight)');
+      server.close().then(resolve, resolve);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}

@@ -1,0 +1,293 @@
+import type { AuditActor } from '../audit/event.js';
+import type { AuditLog } from '../audit/log/audit-log.js';
+import { CairnError } from '../core/errors.js';
+import { uuidv7 } from '../core/ids.js';
+import { checkName } from '../core/names.js';
+import { isoUtc, type Clock } from '../core/time.js';
+import type { ReadDb } from '../meta/read-db.js';
+import { decide, type Decision, type Grant, type Principal, type Role, isRole } from './roles.js';
+import { issueToken, parseToken, secretMatches } from './tokens.js';
+
+export interface IdentityDeps {
+  meta: { db: ReadDb };
+  audit: AuditLog;
+  clock: Clock;
+  actor(): AuditActor;
+}
+
+export interface AccountView {
+  name: string;
+  kind: 'user' | 'service';
+  email: string | null;
+  groups: string[];
+  created: string;
+  disabled: string | null;
+  grants: Array<{ project: string; role: Role }>;
+}
+
+export interface TokenView {
+  id: string;
+  user: string;
+  label: string | null;
+  created: string;
+  expires: string | null;
+  revoked: string | null;
+}
+
+/** Who a request proved to be: the principal and the credential that proved it. */
+export interface Authenticated {
+  principal: Principal;
+  actor: AuditActor;
+}
+
+export async function addAccount(
+  deps: IdentityDeps,
+  input: { name: string; kind?: 'user' | 'service'; email?: string; groups?: string[]; role?: Role; project?: string },
+): Promise<AccountView> {
+  checkName(input.name, 'user');
+  const kind = input.kind ?? 'user';
+  const groups = [...new Set(input.groups ?? [])].sort();
+  for (const g of groups) checkName(g, 'group');
+  const existing = await findPrincipal(deps.meta.db, input.name);
+  if (existing) throw new CairnError('ALREADY_EXISTS', `an account named ${input.name} exists`);
+  const now = isoUtc(deps.clock.now());
+  const by = deps.actor().id;
+  const project = input.project ?? '*';
+  await deps.audit.audited(
+    {
+      action: 'server.user.add',
+      target: { type: 'account', name: input.name },
+      params: { kind, groups, ...(input.role ? { role: input.role, project } : {}) },
+    },
+    async (commit) =>
+      commit(async (tx) => {
+        await tx.db
+          .insertInto('principals')
+          .values({
+            id: uuidv7(),
+            name: input.name,
+            kind,
+            email: input.email ?? null,
+            groups: JSON.stringify(groups),
+            created_at: now,
+            created_by: by,
+            disabled_at: null,
+          })
+          .execute();
+        if (input.role)
+          await tx.db
+            .insertInto('role_grants')
+            .values({ subject: `user:${input.name}`, project, role: input.role, granted_at: now, granted_by: by })
+            .execute();
+      }),
+  );
+  return (await listAccounts(deps)).find((a) => a.name === input.name)!;
+}
+
+export async function listAccounts(deps: Pick<IdentityDeps, 'meta'>): Promise<AccountView[]> {
+  const rows = await deps.meta.db.selectFrom('principals').selectAll().orderBy('name').execute();
+  const grants = await deps.meta.db.selectFrom('role_grants').selectAll().execute();
+  return rows.map((r) => ({
+    name: r.name,
+    kind: r.kind as 'user' | 'service',
+    email: r.email,
+    groups: JSON.parse(r.groups) as string[],
+    created: r.created_at,
+    disabled: r.disabled_at,
+    grants: grants
+      .filter((g) => g.subject === `user:${r.name}`)
+      .map((g) => ({ project: g.project, role: g.role as Role })),
+  }));
+}
+
+export async function disableAccount(deps: IdentityDeps, name: string): Promise<void> {
+  const p = await requirePrincipal(deps.meta.db, name);
+  await deps.audit.audited({ action: 'server.user.disable', target: { type: 'account', name } }, async (commit) =>
+    commit(async (tx) => {
+      await tx.db
+        .updateTable('principals')
+        .set({ disabled_at: isoUtc(deps.clock.now()) })
+        .where('id', '=', p.id)
+        .execute();
+    }),
+  );
+}
+
+/** Grants `role` on `project` ('*' for all) to `user:<name>` or `group:<name>`; role null takes the grant away. */
+export async function setGrant(deps: IdentityDeps, subject: string, project: string, role: Role | null): Promise<void> {
+  if (!/^(user|group):[A-Za-z0-9][A-Za-z0-9._@-]*$/.test(subject))
+    throw new CairnError('USAGE', `a grant goes to user:<name> or group:<name>, not ${JSON.stringify(subject)}`);
+  if (project !== '*') checkName(project, 'project');
+  if (subject.startsWith('user:')) await requirePrincipal(deps.meta.db, subject.slice(5));
+  const now = isoUtc(deps.clock.now());
+  await deps.audit.audited(
+    { action: 'server.grant', target: { type: 'grant', name: subject }, params: { project, role: role ?? 'none' } },
+    async (commit) =>
+      commit(async (tx) => {
+        await tx.db.deleteFrom('role_grants').where('subject', '=', subject).where('project', '=', project).execute();
+        if (role)
+          await tx.db
+            .insertInto('role_grants')
+            .values({ subject, project, role, granted_at: now, granted_by: deps.actor().id })
+            .execute();
+      }),
+  );
+}
+
+export async function createToken(
+  deps: IdentityDeps,
+  user: string,
+  opts: { expiresInMs?: number | null; label?: string } = {},
+): Promise<TokenView & { token: string }> {
+  const p = await requirePrincipal(deps.meta.db, user);
+  if (p.disabled_at) throw new CairnError('PERMISSION_DENIED', `${user} is disabled`);
+  const issued = issueToken();
+  const now = deps.clock.now();
+  const expires = opts.expiresInMs ? isoUtc(new Date(now.getTime() + opts.expiresInMs)) : null;
+  await deps.audit.audited(
+    {
+      action: 'server.token.create',
+      target: { type: 'account', name: user },
+      params: { token: issued.id, expires, label: opts.label ?? null },
+    },
+    async (commit) =>
+      commit(async (tx) => {
+        await tx.db
+          .insertInto('api_tokens')
+          .values({
+            id: issued.id,
+            principal_id: p.id,
+            secret_hash: issued.secretHash,
+            label: opts.label ?? null,
+            created_at: isoUtc(now),
+            expires_at: expires,
+            revoked_at: null,
+          })
+          .execute();
+      }),
+  );
+  return {
+    id: issued.id,
+    user,
+    label: opts.label ?? null,
+    created: isoUtc(now),
+    expires,
+    revoked: null,
+    token: issued.token,
+  };
+}
+
+export async function revokeToken(deps: IdentityDeps, id: string): Promise<void> {
+  const row = await deps.meta.db
+    .selectFrom('api_tokens')
+    .innerJoin('principals', 'principals.id', 'api_tokens.principal_id')
+    .select(['api_tokens.id', 'principals.name', 'api_tokens.revoked_at'])
+    .where('api_tokens.id', '=', id)
+    .executeTakeFirst();
+  if (!row) throw new CairnError('NOT_FOUND', `no token ${id}`);
+  if (row.revoked_at) return;
+  await deps.audit.audited(
+    { action: 'server.token.revoke', target: { type: 'account', name: row.name }, params: { token: id } },
+    async (commit) =>
+      commit(async (tx) => {
+        await tx.db
+          .updateTable('api_tokens')
+          .set({ revoked_at: isoUtc(deps.clock.now()) })
+          .where('id', '=', id)
+          .execute();
+      }),
+  );
+}
+
+export async function listTokens(deps: Pick<IdentityDeps, 'meta'>, user?: string): Promise<TokenView[]> {
+  let q = deps.meta.db
+    .selectFrom('api_tokens')
+    .innerJoin('principals', 'principals.id', 'api_tokens.principal_id')
+    .select([
+      'api_tokens.id',
+      'principals.name',
+      'api_tokens.label',
+      'api_tokens.created_at',
+      'api_tokens.expires_at',
+      'api_tokens.revoked_at',
+    ]);
+  if (user) q = q.where('principals.name', '=', user);
+  const rows = await q.orderBy('api_tokens.created_at').execute();
+  return rows.map((r) => ({
+    id: r.id,
+    user: r.name,
+    label: r.label,
+    created: r.created_at,
+    expires: r.expires_at,
+    revoked: r.revoked_at,
+  }));
+}
+
+/** The identity a bearer token proves, or UNAUTHENTICATED with the reason (never which part was wrong to the client). */
+export async function authenticateToken(
+  deps: Pick<IdentityDeps, 'meta' | 'clock'>,
+  token: string,
+): Promise<Authenticated> {
+  const { id, secret } = parseToken(token);
+  const row = await deps.meta.db
+    .selectFrom('api_tokens')
+    .innerJoin('principals', 'principals.id', 'api_tokens.principal_id')
+    .select([
+      'api_tokens.secret_hash',
+      'api_tokens.expires_at',
+      'api_tokens.revoked_at',
+      'principals.id as pid',
+      'principals.name',
+      'principals.kind',
+      'principals.groups',
+      'principals.disabled_at',
+    ])
+    .where('api_tokens.id', '=', id)
+    .executeTakeFirst();
+  if (!row || !secretMatches(secret, row.secret_hash))
+    throw new CairnError('UNAUTHENTICATED', 'the token is not valid', { data: { token: id } });
+  if (row.revoked_at) throw new CairnError('UNAUTHENTICATED', `token ${id} was revoked`, { data: { token: id } });
+  if (row.expires_at && row.expires_at <= isoUtc(deps.clock.now()))
+    throw new CairnError('UNAUTHENTICATED', `token ${id} expired at ${row.expires_at}`, {
+      data: { token: id },
+      hint: 'ask an admin for a new token (cairn server token create)',
+    });
+  if (row.disabled_at) throw new CairnError('UNAUTHENTICATED', `account ${row.name} is disabled`);
+  return {
+    principal: { id: row.pid, name: row.name, kind: row.kind as 'user' | 'service', groups: JSON.parse(row.groups) },
+    actor: { id: row.name, auth: 'token', credential: id },
+  };
+}
+
+/** The identity an OpenID provider vouched for: an account matched by name (or made on first sign-in), groups from the provider. */
+export async function principalFor(
+  deps: Pick<IdentityDeps, 'meta'>,
+  name: string,
+  groups: readonly string[],
+): Promise<Principal | null> {
+  const row = await findPrincipal(deps.meta.db, name);
+  if (row?.disabled_at) return null;
+  const own = row ? (JSON.parse(row.groups) as string[]) : [];
+  return { id: row?.id ?? `oidc:${name}`, name, kind: 'user', groups: [...new Set([...own, ...groups])] };
+}
+
+export async function authorize(
+  deps: Pick<IdentityDeps, 'meta'>,
+  principal: Principal,
+  need: Role,
+  project: string,
+): Promise<Decision> {
+  const rows = await deps.meta.db.selectFrom('role_grants').select(['subject', 'project', 'role']).execute();
+  const grants: Grant[] = rows.filter((r) => isRole(r.role)).map((r) => ({ ...r, role: r.role as Role }));
+  return decide(principal, grants, need, project);
+}
+
+async function findPrincipal(db: ReadDb, name: string) {
+  return db.selectFrom('principals').selectAll().where('name', '=', name).executeTakeFirst();
+}
+
+async function requirePrincipal(db: ReadDb, name: string) {
+  const p = await findPrincipal(db, name);
+  if (!p) throw new CairnError('NOT_FOUND', `no account named ${JSON.stringify(name)}`);
+  return p;
+}

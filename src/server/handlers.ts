@@ -1,0 +1,151 @@
+import type { Services } from '../app/services.js';
+import type { ServerRuntime } from '../app/server.js';
+import type { OperationId } from '../app/remote/contract.js';
+import { CairnError } from '../core/errors.js';
+import { parseExpiry, parseRole, type Principal } from '../identity/index.js';
+
+export interface HandlerInput {
+  params: Record<string, string | number>;
+  query: Record<string, string | number | boolean | undefined>;
+  body: Record<string, unknown>;
+  principal: Principal;
+}
+
+type Handler = (s: Services, i: HandlerInput, rt: ServerRuntime) => Promise<unknown>;
+
+const str = (v: unknown): string => String(v);
+const opt = <T>(v: T | undefined): T | undefined => (v === undefined || v === '' ? undefined : v);
+const num = (v: unknown): number | undefined => (v === undefined ? undefined : Number(v));
+
+/** What each operation of the contract does, in terms of the same services a workspace builds. */
+export const handlers: Record<OperationId, Handler> = {
+  whoami: async (_s, i, rt) => ({
+    user: i.principal.name,
+    kind: i.principal.kind,
+    groups: i.principal.groups,
+    origin: rt.origin,
+    verifierKey: rt.verifierKey,
+  }),
+  'datasets.list': (s) => s.datasets.list(),
+  'datasets.log': (s, i) => s.datasets.log(str(i.query.name)),
+  'datasets.show': (s, i) => s.datasets.show(str(i.query.ref), withDefined({ limit: num(i.query.limit) })),
+  'datasets.diff': (s, i) => s.datasets.diff(str(i.query.from), str(i.query.to)),
+  'datasets.report': (s, i) => s.datasets.report(str(i.query.ref), opt(i.query.kind as string)),
+  'datasets.tag': (s, i) => s.datasets.tag(str(i.body.ref), str(i.body.tag), { force: i.body.force === true }),
+  'runs.list': (s, i) =>
+    s.runs.list(
+      withDefined({
+        project: opt(i.query.project as string),
+        status: opt(i.query.status as string),
+        limit: num(i.query.limit),
+      }),
+    ),
+  'runs.show': (s, i) => s.runs.show(str(i.params.id)),
+  'runs.metrics': (s, i) => s.runs.metrics(str(i.params.id)),
+  'runs.metricSeries': (s, i) => s.runs.metricSeries(str(i.params.id), str(i.params.name), num(i.query.buckets) ?? 200),
+  'runs.why': (s, i) => s.runs.why(str(i.params.id)),
+  'runs.cancel': (s, i) => s.runs.cancel(str(i.params.id), { wait: i.body.wait === true }),
+  'models.list': (s) => s.models.list(),
+  'models.versions': (s, i) => s.models.versions(str(i.params.name)),
+  'models.show': (s, i) => s.models.show(str(i.query.ref)),
+  'models.card': (s, i) => s.models.card(str(i.query.ref)),
+  'models.verify': (s, i) => s.models.verify(str(i.body.ref)),
+  'models.history': (s, i) =>
+    s.models.history(
+      str(i.params.name),
+      withDefined({ alias: opt(i.query.alias as string), at: i.query.at ? new Date(str(i.query.at)) : undefined }),
+    ),
+  'models.setPolicy': (s, i) =>
+    s.models.setPolicy(str(i.params.name), str(i.params.alias), {
+      suites: i.body.suites as string[],
+      approvals: Number(i.body.approvals),
+      separateApprover: i.body.separateApprover === true,
+    }),
+  'models.approve': (s, i) => s.models.approve(str(i.body.ref), str(i.body.alias)),
+  'models.promote': (s, i) =>
+    s.models.promote(str(i.body.ref), str(i.body.alias), (i.body.how as 'promote' | 'set' | undefined) ?? 'promote'),
+  'models.removeAlias': async (s, i) => {
+    await s.models.removeAlias(str(i.params.name), str(i.params.alias));
+    return { removed: true };
+  },
+  'models.rollback': (s, i) => s.models.rollback(str(i.params.name), str(i.params.alias)),
+  'deployments.list': (s, i) =>
+    s.deployments.list(
+      withDefined({ env: opt(i.query.env as string), model: opt(i.query.model as string), limit: num(i.query.limit) }),
+    ),
+  'deployments.deploy': (s, i) => s.deployments.deploy(str(i.body.ref), str(i.body.env)),
+  'deployments.dora': (s, i) =>
+    s.deployments.dora(
+      withDefined({
+        model: opt(i.query.model as string),
+        since: opt(i.query.since as string),
+        until: opt(i.query.until as string),
+      }),
+    ),
+  'audit.events': (s, i) => s.audit.events(withDefined({ ...i.query, limit: num(i.query.limit) }) as never),
+  'audit.event': (s, i) => s.audit.event(Number(i.params.index)),
+  'audit.prove': (s, i) => s.audit.prove(Number(i.params.index)),
+  'audit.checkpoint': async (s, i) => {
+    const cp = await s.audit.checkpoint();
+    const since = num(i.query.since);
+    if (since !== undefined && since > cp.size)
+      throw new CairnError('AUDIT_INCONSISTENT', `the log has ${cp.size} entries; the client saw ${since}`, {
+        hint: 'the server lost entries it had signed: report this to the server admin',
+      });
+    return { ...cp, consistency: since === undefined ? [] : await s.audit.consistency(since, cp.size) };
+  },
+  'audit.verify': (s, i) => s.audit.verify({ deep: i.body.deep === true, artifacts: i.body.artifacts === true }),
+  'audit.bundle': () => {
+    throw new CairnError('INTERNAL', 'the bundle is streamed by the HTTP layer');
+  },
+  'lineage.of': (s, i) =>
+    s.lineage.of(str(i.query.ref), ((i.query.direction as string | undefined) ?? 'both') as 'up' | 'down' | 'both'),
+  'compute.usage': (s, i) =>
+    s.computeUsage.usage(
+      withDefined({
+        by: ((i.query.by as string | undefined) ?? 'project') as 'project' | 'user' | 'run',
+        since: i.query.since ? new Date(str(i.query.since)) : undefined,
+      }),
+    ),
+  'compute.projects': (s) => s.computeUsage.projects(),
+  'compute.setProject': (s, i) => s.computeUsage.setProject(str(i.params.name), i.body as never),
+  'accounts.list': (_s, _i, rt) => rt.identity.accounts(),
+  'accounts.add': (_s, i, rt) =>
+    rt.identity.addAccount(
+      withDefined({
+        name: str(i.body.name),
+        kind: i.body.kind as 'user' | 'service' | undefined,
+        email: i.body.email as string | undefined,
+        groups: i.body.groups as string[] | undefined,
+        role: i.body.role && i.body.role !== 'none' ? parseRole(str(i.body.role)) : undefined,
+        project: i.body.project as string | undefined,
+      }),
+    ),
+  'accounts.disable': async (_s, i, rt) => {
+    await rt.identity.disable(str(i.params.name));
+    return { disabled: true };
+  },
+  'grants.set': async (_s, i, rt) => {
+    const role = str(i.body.role);
+    await rt.identity.grant(str(i.body.subject), str(i.body.project), role === 'none' ? null : parseRole(role));
+    return { subject: i.body.subject, project: i.body.project, role };
+  },
+  'tokens.list': (_s, i, rt) => rt.identity.tokens(opt(i.query.user as string)),
+  'tokens.create': (_s, i, rt) =>
+    rt.identity.createToken(
+      str(i.body.user),
+      withDefined({
+        expiresInMs: parseExpiry(str(i.body.expires ?? '90d')),
+        label: i.body.label as string | undefined,
+      }),
+    ),
+  'tokens.revoke': async (_s, i, rt) => {
+    await rt.identity.revokeToken(str(i.params.id));
+    return { revoked: true };
+  },
+};
+
+/** Drops undefined fields: the services' option types are exact (exactOptionalPropertyTypes). */
+function withDefined<T extends Record<string, unknown>>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as never;
+}

@@ -1,0 +1,59 @@
+import type { FastifyInstance } from 'fastify';
+import { openServer, type ServerRuntime } from '../app/server.js';
+import { CairnError } from '../core/errors.js';
+import { createHttpServer, type HttpOptions } from './http.js';
+
+export interface StartOptions extends HttpOptions {
+  /** host:port (default 127.0.0.1:8080; port 0 picks a free one). */
+  listen?: string;
+  dataDir: string;
+  db?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface RunningServer {
+  url: string;
+  runtime: ServerRuntime;
+  http: FastifyInstance;
+  /** Stops taking requests, finishes the ones in flight, records and signs what they appended. */
+  close(): Promise<void>;
+}
+
+export async function startServer(opts: StartOptions): Promise<RunningServer> {
+  const { host, port } = parseListen(opts.listen ?? '127.0.0.1:8080');
+  const runtime = await openServer({
+    dataDir: opts.dataDir,
+    ...(opts.db ? { db: opts.db } : {}),
+    ...(opts.env ? { env: opts.env } : {}),
+  });
+  let http: FastifyInstance;
+  try {
+    http = await createHttpServer(runtime, opts);
+    await http.listen({ host, port });
+  } catch (err) {
+    await runtime.close();
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE')
+      throw new CairnError('USAGE', `${host}:${port} is in use`, { hint: 'choose another with --listen host:port' });
+    throw err;
+  }
+  const addr = http.server.address();
+  const bound = typeof addr === 'object' && addr ? addr.port : port;
+  let closing: Promise<void> | null = null;
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}`,
+    runtime,
+    http,
+    close: () =>
+      (closing ??= (async () => {
+        await http.close();
+        await runtime.close();
+      })()),
+  };
+}
+
+function parseListen(s: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s) ?? /^()()(\d{1,5})$/.exec(s);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new CairnError('USAGE', `--listen takes host:port, not ${JSON.stringify(s)}`);
+  return { host: m[1] || m[2] || '127.0.0.1', port };
+}
