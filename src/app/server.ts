@@ -6,6 +6,7 @@ import type { AuditActor, AuditContext, EventDraft } from '../audit/event.js';
 import { formatVerifierKey } from '../audit/note/index.js';
 import { createIdentityService, type IdentityService } from '../identity/index.js';
 import { CONFIG_FILE } from './config.js';
+import { loadDeployConfig } from './deploy-config.js';
 import { buildServices, type Services } from './services.js';
 import { CAIRN_DIR, initWorkspace, openWorkspace, type RequestScope, type Workspace } from './workspace.js';
 
@@ -42,6 +43,8 @@ export interface ServerRuntime {
   /** Appends request events, batched with concurrent ones into one transaction; resolves once durable. */
   recordRequest(event: RequestEvent): Promise<void>;
   idempotency: IdempotencyStore;
+  /** The alias a deploy environment serves (deploy.json in the data dir), or null. */
+  servedAlias(env: string): string | null;
   ready(): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -81,6 +84,7 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
     contextFor: (scope) => scopes.run(scope, () => ws.auditContext()),
     recordRequest: (e) => batcher.add(e),
     idempotency: idempotencyStore(ws),
+    servedAlias: (env) => loadDeployConfig(ws.cairnDir)?.environments[env]?.alias ?? null,
     async ready() {
       try {
         await sql`select 1`.execute(ws.meta.db);

@@ -8,7 +8,7 @@ import type { RequestScope, ServerRuntime } from '../app/server.js';
 import { CairnError, isCairnError, type ErrorCode } from '../core/errors.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import type { Authenticated, Role } from '../identity/index.js';
-import { handlers } from './handlers.js';
+import { handlers, type HandlerInput } from './handlers.js';
 import { ServerMetrics } from './metrics.js';
 import { bodySchema, openApiDocument, querySchema } from './openapi.js';
 
@@ -136,13 +136,13 @@ async function serve(
     principal: who.principal,
   };
   const scope = scopeOf(req, who.actor, id);
-  const alias = String(input.body.alias ?? input.params.alias ?? '');
-  const guarded = ALIAS_MOVES.has(id) && protectedAliases.has(alias);
+  const alias = aliasMoved(rt, id, input);
+  const guarded = alias !== null && protectedAliases.has(alias);
   const need: Role = guarded ? 'approver' : op.role;
   const project = typeof input.query.project === 'string' ? input.query.project : 'default';
   const decision = await rt.identity.authorize(who.principal, need, project);
   if (!decision.allowed) await deny(rt, scope, id, decision.reason, metrics);
-  if (guarded && id === 'models.promote') await separateDuties(rt, scope, id, String(input.body.ref), metrics);
+  if (guarded) await separateDuties(rt, scope, id, input, metrics);
   if (id === 'audit.bundle') return rt.runAs(scope, () => bundle(rt));
   const run = () => rt.runAs(scope, () => handlers[id](rt.services, input, rt));
   if (op.method === 'GET') {
@@ -152,18 +152,28 @@ async function serve(
         draft: {
           action: 'server.read',
           target: { type: 'api', name: id },
-          params: { query: input.query, ...input.params },
+          params: scrubSecrets({ query: input.query, ...input.params }),
         },
         outcome: 'ok',
         context: rt.contextFor(scope),
       });
     return out;
   }
-  return idempotent(rt, req, reply, who, run);
+  return idempotent(rt, req, reply, who, id, run);
 }
 
 /** The operations that move an alias: on a protected alias they need an approver. */
 const ALIAS_MOVES = new Set<OperationId>(['models.promote', 'models.removeAlias', 'models.rollback']);
+
+/**
+ * The alias a request would move, or null: the one named, or for a deployment the one its
+ * environment serves (a successful deploy moves it, so it is guarded like a promotion).
+ */
+function aliasMoved(rt: ServerRuntime, id: OperationId, input: HandlerInput): string | null {
+  if (ALIAS_MOVES.has(id)) return String(input.body.alias ?? input.params.alias ?? '');
+  if (id === 'deployments.deploy') return rt.servedAlias(String(input.body.env));
+  return null;
+}
 
 async function deny(rt: ServerRuntime, scope: RequestScope, id: OperationId, reason: string, metrics: ServerMetrics) {
   metrics.denied('forbidden');
@@ -177,7 +187,15 @@ async function deny(rt: ServerRuntime, scope: RequestScope, id: OperationId, rea
 }
 
 /** A protected alias never moves onto a version by the hand of whoever trained or registered it. */
-async function separateDuties(rt: ServerRuntime, scope: RequestScope, id: OperationId, ref: string, m: ServerMetrics) {
+async function separateDuties(
+  rt: ServerRuntime,
+  scope: RequestScope,
+  id: OperationId,
+  input: HandlerInput,
+  m: ServerMetrics,
+) {
+  const ref = await rt.runAs(scope, () => destination(rt, id, input));
+  if (ref === null) return;
   const v = await rt.runAs(scope, () => rt.services.models.show(ref));
   if (v.authors.includes(scope.actor.id))
     await deny(
@@ -190,6 +208,33 @@ async function separateDuties(rt: ServerRuntime, scope: RequestScope, id: Operat
 }
 
 /**
+ * The version an alias move would put live: the ref of a promotion or deployment, the version
+ * a rollback returns to (found as the rollback finds it), none for a removal.
+ */
+async function destination(rt: ServerRuntime, id: OperationId, input: HandlerInput): Promise<string | null> {
+  if (id === 'models.promote' || id === 'deployments.deploy') return String(input.body.ref);
+  if (id !== 'models.rollback') return null;
+  const name = String(input.params.name);
+  const h = (await rt.services.models.history(name, { alias: String(input.params.alias) })) as {
+    events?: Array<{ version: string | null; previous: string | null }>;
+  };
+  const moves = [...(h.events ?? [])].reverse();
+  const last = moves[0];
+  return moves.find((e) => e.previous && e.previous !== last?.version)?.previous ?? null;
+}
+
+const TOKEN_SECRET = /(cairn_tok[A-Za-z0-9]{12}_)[A-Za-z0-9_-]{20,}/g;
+
+/** A token pasted into a filter, a path or a header is evidence of a mistake, never something to keep. */
+export function scrubSecrets<T>(value: T): T {
+  if (typeof value === 'string') return value.replace(TOKEN_SECRET, '$1[redacted]') as T;
+  if (Array.isArray(value)) return value.map(scrubSecrets) as T;
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrubSecrets(v)])) as T;
+  return value;
+}
+
+/**
  * Writes with an Idempotency-Key run at most once per (identity, key): a retry gets the first
  * answer; the same key with a different request is refused.
  */
@@ -198,6 +243,7 @@ async function idempotent(
   req: FastifyRequest,
   reply: FastifyReply,
   who: Authenticated,
+  id: OperationId,
   run: () => Promise<unknown>,
 ): Promise<unknown> {
   const key = req.headers['idempotency-key'];
@@ -216,12 +262,16 @@ async function idempotent(
     });
   if (claim.state === 'done') {
     reply.header('idempotent-replay', 'true');
+    const first = JSON.parse(claim.response) as unknown;
+    if (id === 'tokens.create' && claim.status === 200) throw secretShownOnce(first as { id?: string });
     reply.code(claim.status);
-    return JSON.parse(claim.response);
+    return first;
   }
   try {
     const out = await run();
-    await rt.idempotency.complete(principal, key, 200, JSON.stringify(out ?? null));
+    // A token's secret is shown once and stored nowhere: the replayable answer leaves it out.
+    const kept = id === 'tokens.create' ? { ...(out as object), token: null } : out;
+    await rt.idempotency.complete(principal, key, 200, JSON.stringify(kept ?? null));
     return out;
   } catch (err) {
     const e = toCairnError(err);
@@ -229,6 +279,14 @@ async function idempotent(
     await rt.idempotency.complete(principal, key, e.httpStatus, JSON.stringify({ error: e.toJSON() }));
     throw e;
   }
+}
+
+function secretShownOnce(first: { id?: string }): CairnError {
+  return new CairnError(
+    'IDEMPOTENCY_CONFLICT',
+    `token ${first.id} was issued by the first request with this Idempotency-Key; its secret was shown once and is not kept`,
+    { hint: `if that answer was lost, revoke ${first.id} and create another`, data: { token: first.id } },
+  );
 }
 
 async function bundle(rt: ServerRuntime): Promise<unknown> {
@@ -250,7 +308,11 @@ async function bundle(rt: ServerRuntime): Promise<unknown> {
 
 function scopeOf(req: FastifyRequest, actor: RequestScope['actor'], id: OperationId): RequestScope {
   const ua = req.headers['user-agent'];
-  return { actor, command: `api ${id}`, ...(typeof ua === 'string' ? { client: ua.slice(0, 200) } : {}) };
+  return {
+    actor,
+    command: `api ${id}`,
+    ...(typeof ua === 'string' ? { client: scrubSecrets(ua).slice(0, 200) } : {}),
+  };
 }
 
 function sendError(reply: FastifyReply, e: CairnError) {
