@@ -9,6 +9,8 @@ export interface ApiClientOptions {
   /** Attempts for a request that failed without an answer (connection refused or reset, 502/503/504). */
   attempts?: number;
   fetch?: typeof fetch;
+  /** The largest answer read (default 256 MiB): a server that never stops sending is cut off. */
+  maxAnswerBytes?: number;
 }
 
 /**
@@ -21,12 +23,14 @@ export class ApiClient {
   readonly #token: string;
   readonly #attempts: number;
   readonly #fetch: typeof fetch;
+  readonly #maxAnswer: number;
 
   constructor(opts: ApiClientOptions) {
     this.url = opts.url;
     this.#token = opts.token;
     this.#attempts = opts.attempts ?? 4;
     this.#fetch = opts.fetch ?? fetch;
+    this.#maxAnswer = opts.maxAnswerBytes ?? 256 * 1024 * 1024;
   }
 
   async call<T = unknown>(id: OperationId, input: CallInput = {}): Promise<T> {
@@ -58,13 +62,13 @@ export class ApiClient {
         await backoff(attempt);
         continue;
       }
-      return parseAnswer<T>(res, this.url);
+      return parseAnswer<T>(res, this.url, this.#maxAnswer);
     }
   }
 }
 
-async function parseAnswer<T>(res: Response, url: string): Promise<T> {
-  const text = await res.text();
+async function parseAnswer<T>(res: Response, url: string, max: number): Promise<T> {
+  const text = await readCapped(res, url, max);
   let json: unknown;
   try {
     json = text.length ? JSON.parse(text) : null;
@@ -80,6 +84,41 @@ async function parseAnswer<T>(res: Response, url: string): Promise<T> {
   throw new CairnError(code, e?.message ?? `the server answered ${res.status}`, {
     ...(e?.hint ? { hint: e.hint } : {}),
     ...(e?.data ? { data: e.data } : {}),
+  });
+}
+
+/** The answer's text, refusing (and cancelling) one longer than `max` bytes. */
+async function readCapped(res: Response, url: string, max: number): Promise<string> {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  const tooBig = () =>
+    new CairnError('SERVER_UNAVAILABLE', `${url} sent an answer larger than ${max} bytes`, {
+      hint: 'is this URL a Cairn server?',
+    });
+  if (declared > max) {
+    await res.body?.cancel();
+    throw tooBig();
+  }
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > max) {
+      await reader.cancel();
+      throw tooBig();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** An answer that is not the shape the contract promises: the server (or something in between) is not a Cairn server. */
+export function malformed(url: string, what: string): CairnError {
+  return new CairnError('SERVER_UNAVAILABLE', `${url} answered with a malformed ${what}`, {
+    hint: 'is this URL a Cairn server (and nothing in between rewriting its answers)?',
   });
 }
 

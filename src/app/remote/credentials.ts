@@ -1,4 +1,5 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CairnError } from '../../core/errors.js';
@@ -51,8 +52,10 @@ function save(env: NodeJS.ProcessEnv, c: CredentialsFile): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
   const file = credentialsPath(env);
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(c, null, 2) + '\n', { mode: 0o600 });
+  // A fresh, unguessable name opened exclusively: a link planted in a folder others could write
+  // to (before it was made owner-only) is never followed.
+  const tmp = `${file}.${randomBytes(8).toString('hex')}.tmp`;
+  writeFileSync(tmp, JSON.stringify(c, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
   renameSync(tmp, file);
 }
 

@@ -5,7 +5,7 @@ import type { AuditService, AuditVerifyReport } from '../../audit/index.js';
 import { offlineAudit } from '../../audit/index.js';
 import { CairnError } from '../../core/errors.js';
 import type { Services } from '../services.js';
-import type { ApiClient } from './client.js';
+import { malformed, type ApiClient } from './client.js';
 import type { ServerSession } from './credentials.js';
 
 /** A service method that needs files on this machine, which a server cannot see (yet). */
@@ -168,7 +168,10 @@ function remoteAudit(api: ApiClient, session: ServerSession): AuditService {
 }
 
 async function bundleFiles(api: ApiClient): Promise<Record<string, string>> {
-  return (await api.call<{ files: Record<string, string> }>('audit.bundle')).files;
+  const files = (await api.call<{ files?: unknown } | null>('audit.bundle'))?.files;
+  if (!files || typeof files !== 'object' || Object.values(files).some((v) => typeof v !== 'string'))
+    throw malformed(api.url, 'audit bundle');
+  return files as Record<string, string>;
 }
 
 /** Writes a bundle the server sent, refusing any name that would land outside `dir`. */

@@ -1,6 +1,6 @@
 import { offlineAudit } from '../../audit/index.js';
 import type { Services } from '../services.js';
-import { ApiClient } from './client.js';
+import { ApiClient, malformed } from './client.js';
 import { rememberCheckpoint, type ServerSession } from './credentials.js';
 import { createRemoteServices } from './services.js';
 
@@ -30,6 +30,13 @@ export async function withRemoteServices<T>(
 
 export async function followLog(api: ApiClient, s: ServerSession, env: NodeJS.ProcessEnv): Promise<void> {
   const cp = await api.call<CheckpointAnswer>('audit.checkpoint', s.seen ? { query: { since: s.seen.size } } : {});
+  const ok =
+    cp !== null &&
+    typeof cp === 'object' &&
+    typeof cp.note === 'string' &&
+    Array.isArray(cp.consistency) &&
+    cp.consistency.every((h) => typeof h === 'string');
+  if (!ok) throw malformed(api.url, 'checkpoint');
   const key = offlineAudit.loadVerifierKey(s.verifierKey);
   const next = offlineAudit.followCheckpoint(cp.note, key, s.origin, s.seen, cp.consistency);
   s.seen = { ...next, note: cp.note };
