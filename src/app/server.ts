@@ -1,9 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { sql } from 'kysely';
 import type { AuditActor, AuditContext, EventDraft } from '../audit/event.js';
 import { formatVerifierKey } from '../audit/note/index.js';
+import type { WriteTx } from '../meta/write-tx.js';
 import { createIdentityService, type IdentityService } from '../identity/index.js';
 import { CONFIG_FILE } from './config.js';
 import { loadDeployConfig } from './deploy-config.js';
@@ -50,7 +52,12 @@ export interface ServerRuntime {
 }
 
 export type Claim =
-  { state: 'new' } | { state: 'done'; status: number; response: string } | { state: 'busy' } | { state: 'conflict' };
+  | { state: 'new' }
+  | { state: 'done'; status: number; response: string }
+  | { state: 'busy' }
+  | { state: 'conflict' }
+  /** The write committed (event `index`) but the server stopped before storing its answer. */
+  | { state: 'lost'; index: number };
 
 /**
  * Idempotency keys: a client retrying a write (after a timeout, a reset connection, a server
@@ -60,6 +67,8 @@ export type Claim =
 export interface IdempotencyStore {
   claim(principal: string, key: string, requestDigest: string): Promise<Claim>;
   complete(principal: string, key: string, status: number, response: string): Promise<void>;
+  /** Marks the claim's write as committed, inside that write's transaction (see RequestScope.inCommit). */
+  committed(tx: WriteTx, principal: string, key: string, index: number): Promise<void>;
   /** Forgets a claim whose request failed before changing anything, so a retry runs it again. */
   release(principal: string, key: string): Promise<void>;
 }
@@ -100,9 +109,18 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
   };
 }
 
-/** Bookkeeping rows beside the log (not state the log vouches for): the server's own table. */
+/**
+ * Bookkeeping rows beside the log (not state the log vouches for): the server's own table.
+ * While a claim runs, `response` says which server process holds it (`pending:<boot>`) and, once
+ * its write committed, the event it appended (`committed:<boot>:<index>`), written in the write's
+ * own transaction. A claim held by a process that is gone (kill -9, a crash) is thereby either
+ * safe to run again (nothing committed) or known to have taken effect: never run twice, never stuck.
+ * One server process per metadata database: another live process's claims would look abandoned.
+ */
 function idempotencyStore(ws: Workspace): IdempotencyStore {
   const db = ws.meta.db;
+  const boot = randomUUID();
+  const pending = `pending:${boot}`;
   return {
     async claim(principal, key, requestDigest) {
       const inserted = await db
@@ -112,7 +130,7 @@ function idempotencyStore(ws: Workspace): IdempotencyStore {
           key,
           request_digest: requestDigest,
           status: 0,
-          response: '',
+          response: pending,
           created_at: new Date().toISOString(),
         })
         .onConflict((oc) => oc.columns(['principal', 'key']).doNothing())
@@ -126,7 +144,23 @@ function idempotencyStore(ws: Workspace): IdempotencyStore {
         .executeTakeFirst();
       if (!row) return { state: 'busy' };
       if (row.request_digest !== requestDigest) return { state: 'conflict' };
-      return row.status === 0 ? { state: 'busy' } : { state: 'done', status: row.status, response: row.response };
+      if (row.status !== 0) return { state: 'done', status: row.status, response: row.response };
+      return abandoned(row.response);
+      async function abandoned(holder: string): Promise<Claim> {
+        const [kind, by, index] = holder.split(':');
+        if (by === boot) return { state: 'busy' };
+        if (kind === 'committed') return { state: 'lost', index: Number(index) };
+        // Its process died before the write committed: take the claim over (once, if several retry).
+        const taken = await db
+          .updateTable('idempotency_keys')
+          .set({ response: pending })
+          .where('principal', '=', principal)
+          .where('key', '=', key)
+          .where('response', '=', holder)
+          .where('status', '=', 0)
+          .executeTakeFirst();
+        return Number(taken.numUpdatedRows ?? 0) === 1 ? { state: 'new' } : { state: 'busy' };
+      }
     },
     async complete(principal, key, status, response) {
       await db
@@ -134,6 +168,15 @@ function idempotencyStore(ws: Workspace): IdempotencyStore {
         .set({ status, response })
         .where('principal', '=', principal)
         .where('key', '=', key)
+        .execute();
+    },
+    async committed(tx, principal, key, index) {
+      await tx.db
+        .updateTable('idempotency_keys')
+        .set({ response: `committed:${boot}:${index}` })
+        .where('principal', '=', principal)
+        .where('key', '=', key)
+        .where('status', '=', 0)
         .execute();
     },
     async release(principal, key) {

@@ -8,6 +8,7 @@ import { uuidv7 } from '../core/ids.js';
 import { urlSecret } from '../core/url-secrets.js';
 import { isoUtc, systemClock, type Clock } from '../core/time.js';
 import { openMetaStore, type MetaStore } from '../meta/open.js';
+import type { WriteTx } from '../meta/write-tx.js';
 import { blobsLocate, blobsPresent } from '../meta/repos/chunks.js';
 import type { BlobIndex } from '../storage/blob-index.js';
 import { LocalPackDir } from '../storage/objects/local-packs.js';
@@ -59,6 +60,8 @@ export interface RequestScope {
   actor: AuditActor;
   command: string;
   client?: string;
+  /** Runs inside each audited write of the request, in its transaction (`index`: the event it appended). */
+  inCommit?: (tx: WriteTx, index: number) => Promise<void>;
 }
 
 /** Walks up from `start` like git does. */
@@ -164,6 +167,9 @@ async function openAt(root: string, config: WorkspaceConfig, opts: OpenOptions):
     clock,
     keys,
     kept: keptCheckpointFile(cairnDir),
+    inCommit: async (tx, ev) => {
+      await opts.scope?.()?.inCommit?.(tx, ev.index);
+    },
   });
   const packs = new LocalPackDir(join(cairnDir, 'objects'));
   const reader = new PackReader(packs);

@@ -144,7 +144,7 @@ async function serve(
   if (!decision.allowed) await deny(rt, scope, id, decision.reason, metrics);
   if (guarded) await separateDuties(rt, scope, id, input, metrics);
   if (id === 'audit.bundle') return rt.runAs(scope, () => bundle(rt));
-  const run = () => rt.runAs(scope, () => handlers[id](rt.services, input, rt));
+  const run = (s: RequestScope = scope) => rt.runAs(s, () => handlers[id](rt.services, input, rt));
   if (op.method === 'GET') {
     const out = await run();
     if (id !== 'audit.checkpoint')
@@ -159,7 +159,7 @@ async function serve(
       });
     return out;
   }
-  return idempotent(rt, req, reply, who, id, run);
+  return idempotent(rt, req, reply, { who, id, scope }, run);
 }
 
 /** The operations that move an alias: on a protected alias they need an approver. */
@@ -242,9 +242,8 @@ async function idempotent(
   rt: ServerRuntime,
   req: FastifyRequest,
   reply: FastifyReply,
-  who: Authenticated,
-  id: OperationId,
-  run: () => Promise<unknown>,
+  { who, id, scope }: { who: Authenticated; id: OperationId; scope: RequestScope },
+  run: (scope?: RequestScope) => Promise<unknown>,
 ): Promise<unknown> {
   const key = req.headers['idempotency-key'];
   if (typeof key !== 'string' || key.length === 0) return run();
@@ -260,6 +259,15 @@ async function idempotent(
     throw new CairnError('IDEMPOTENCY_CONFLICT', `a request with Idempotency-Key ${key} is still running`, {
       hint: 'retry in a moment',
     });
+  if (claim.state === 'lost') {
+    const e = new CairnError(
+      'IDEMPOTENCY_CONFLICT',
+      `the request with Idempotency-Key ${key} took effect (audit event ${claim.index}) but the server stopped before answering`,
+      { hint: `its effect stands; see cairn audit show ${claim.index}`, data: { event: claim.index } },
+    );
+    await rt.idempotency.complete(principal, key, e.httpStatus, JSON.stringify({ error: e.toJSON() }));
+    throw e;
+  }
   if (claim.state === 'done') {
     reply.header('idempotent-replay', 'true');
     const first = JSON.parse(claim.response) as unknown;
@@ -268,7 +276,8 @@ async function idempotent(
     return first;
   }
   try {
-    const out = await run();
+    // The claim is marked committed in the write's own transaction, so a crash cannot leave it ambiguous.
+    const out = await run({ ...scope, inCommit: (tx, index) => rt.idempotency.committed(tx, principal, key, index) });
     // A token's secret is shown once and stored nowhere: the replayable answer leaves it out.
     const kept = id === 'tokens.create' ? { ...(out as object), token: null } : out;
     await rt.idempotency.complete(principal, key, 200, JSON.stringify(kept ?? null));

@@ -53,6 +53,7 @@ export class AuditLog {
   readonly #db: Kysely<Database>;
   readonly #dialect: 'sqlite' | 'postgres';
   readonly #ctx: () => AuditContext;
+  readonly #inCommit: ((tx: WriteTx, event: AppendedEvent) => Promise<void>) | null;
   readonly #clock: Clock;
   readonly keys: LogKeys;
   readonly #tree: StoredTree;
@@ -67,10 +68,16 @@ export class AuditLog {
     clock: Clock;
     keys: LogKeys;
     kept?: KeptCheckpoint;
+    /**
+     * Runs inside every audited write's transaction, after its event is appended: a server ties
+     * bookkeeping to the write (an idempotency key marked done) so both commit or neither does.
+     */
+    inCommit?: (tx: WriteTx, event: AppendedEvent) => Promise<void>;
   }) {
     this.#db = opts.db;
     this.#dialect = opts.dialect;
     this.#ctx = opts.context;
+    this.#inCommit = opts.inCommit ?? null;
     this.#clock = opts.clock;
     this.keys = opts.keys;
     this.#tree = new StoredTree(opts.db);
@@ -108,9 +115,10 @@ export class AuditLog {
         // SQLite already holds the write lock), so version numbers and indexes never race.
         await lockHead(tx, this.#dialect);
         const out = await fn(tx);
-        await this.#append(tx, [
+        const [ev] = await this.#append(tx, [
           { draft, outcome: outcome?.outcome ?? 'ok', ...(outcome?.reason ? { reason: outcome.reason } : {}) },
         ]);
+        if (this.#inCommit) await this.#inCommit(tx, ev!);
         return out;
       });
       committed = true;
