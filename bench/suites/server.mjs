@@ -1,0 +1,226 @@
+// Benchmark suite "server": the team server on loopback (issue 11, "Benchmarks").
+//
+//   a  metadata reads (`data ls`, `run ls`, `model versions` operations, round robin) with C
+//      concurrent keep-alive connections for D seconds: req/s, p50, p99
+//                                                       target >= 2,000 req/s at p99 < 50 ms
+//   b  audited writes (`data tag`, `model approve` operations, alternating), same load:
+//      req/s, p50, p99                                  target >= 500 req/s
+//   c  the server process's peak RSS (VmHWM) over the whole run               info
+//
+// The server is the real CLI (`cairn server start`, SQLite by default, or --db from
+// CAIRN_BENCH_SERVER_DB) in its own process; the load comes from this process with fetch
+// (undici, keep-alive), so both share this machine's cores. Every request is authenticated,
+// authorized and recorded in the audit log as in production. Needs `npm run build`.
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { pathToFileURL } from 'node:url';
+
+const ENV = { NO_COLOR: '1', CAIRN_NO_PROGRESS: '1' };
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : NaN;
+};
+
+export const suite = {
+  name: 'server',
+  description: 'team server on loopback: metadata reads and audited writes (req/s, p50/p99), peak RSS',
+  async run(ctx) {
+    const dist = (p) => pathToFileURL(path.join(ctx.repoRoot, 'dist', p)).href;
+    const dataDir = path.join(ctx.work, 'server');
+    const concurrency = Number(process.env.CAIRN_BENCH_SERVER_C ?? 16);
+    const seconds = Math.max(2, Math.round(8 * Math.min(1, ctx.scale * 4)));
+    const db = process.env.CAIRN_BENCH_SERVER_DB;
+    const setup = await prepare(dist, dataDir, db);
+    const server = await spawnServer(ctx.repoRoot, dataDir);
+    const results = { concurrency, seconds, metadata: db ? 'postgres' : 'sqlite', loadBefore: os.loadavg() };
+    try {
+      const call = client(server.url, setup.tokens);
+      const reads = [
+        () => call('alice', 'GET', '/api/v1/datasets'),
+        () => call('alice', 'GET', '/api/v1/runs?limit=50'),
+        () => call('alice', 'GET', '/api/v1/models/bench/versions'),
+      ];
+      await load(reads, concurrency, 1); // warm-up
+      results.reads = await withCpu(server.child.pid, () => load(reads, concurrency, seconds));
+      let n = 0;
+      const writes = [
+        () => call('alice', 'POST', '/api/v1/versions/tags', { ref: setup.dataRef, tag: `t${n++}` }),
+        () => call('bob', 'POST', '/api/v1/model-versions/approvals', { ref: setup.modelRef, alias: `a${n++}` }),
+      ];
+      results.writes = await withCpu(server.child.pid, () => load(writes, concurrency, seconds));
+      results.peakRssMiB = peakRss(server.child.pid);
+      results.loadAfter = os.loadavg();
+    } finally {
+      await stop(server.child);
+    }
+    const r = results.reads;
+    const w = results.writes;
+    return {
+      results,
+      rows: [
+        {
+          metric: `metadata reads, ${concurrency} connections: req/s (p50 / p99 ms)`,
+          cairn: `${r.rps.toFixed(0)} (${r.p50.toFixed(1)} / ${r.p99.toFixed(1)})`,
+          target: '>= 2,000 req/s, p99 < 50 ms',
+          pass: r.errors === 0 && r.rps >= 2000 && r.p99 < 50 ? 'pass' : 'FAIL',
+        },
+        {
+          metric: `audited writes (tag, approve), ${concurrency} connections: req/s (p50 / p99 ms)`,
+          cairn: `${w.rps.toFixed(0)} (${w.p50.toFixed(1)} / ${w.p99.toFixed(1)})`,
+          target: '>= 500 req/s',
+          pass: w.errors === 0 && w.rps >= 500 ? 'pass' : 'FAIL',
+        },
+        {
+          metric: 'server CPU per request (ms): reads / writes',
+          cairn: `${r.cpuMsPerRequest.toFixed(2)} / ${w.cpuMsPerRequest.toFixed(2)}`,
+          target: 'report (1000 / this = req/s one free core could serve)',
+          pass: 'info',
+        },
+        { metric: 'server peak RSS (MiB)', cairn: String(results.peakRssMiB), target: 'report', pass: 'info' },
+      ],
+      notes: [
+        `load average before ${results.loadBefore.map((x) => x.toFixed(2)).join(' ')}, after ${results.loadAfter.map((x) => x.toFixed(2)).join(' ')} on ${os.cpus().length} cores (client and server share them)`,
+        `errors: reads ${r.errors}, writes ${w.errors} (${w.firstError ?? 'none'})`,
+      ],
+    };
+  },
+};
+
+/** Accounts, tokens, a dataset version and a model version, made in-process before the server starts. */
+async function prepare(dist, dataDir, db) {
+  const { startServer } = await import(dist('server/start.js'));
+  const s = await startServer({
+    listen: '127.0.0.1:0',
+    dataDir,
+    ...(db ? { db } : {}),
+    env: { ...process.env, ...ENV },
+  });
+  const tokens = {};
+  const host = { actor: { id: 'bench-admin', auth: 'os-user' }, command: 'bench setup' };
+  try {
+    return await s.runtime.runAs(host, async () => {
+      for (const [name, role] of [
+        ['alice', 'contributor'],
+        ['bob', 'approver'],
+      ]) {
+        await s.runtime.identity.addAccount({ name, role });
+        tokens[name] = (await s.runtime.identity.createToken(name, { expiresInMs: 86_400_000 })).token;
+      }
+      const src = path.join(dataDir, '..', 'src');
+      mkdirSync(src, { recursive: true });
+      writeFileSync(path.join(src, 'a.csv'), 'x,y\n1,2\n');
+      const data = await s.runtime.services.datasets.add({ source: src, name: 'bench' });
+      const model = path.join(dataDir, '..', 'model');
+      mkdirSync(model, { recursive: true });
+      let ref = null;
+      for (let i = 0; i < 50; i++) {
+        writeFileSync(path.join(model, 'w.json'), JSON.stringify({ w: i }));
+        ref = (
+          await s.runtime.runAs({ ...host, actor: { id: 'alice', auth: 'token' } }, () =>
+            s.runtime.services.models.register({ name: 'bench', path: model, format: 'json' }),
+          )
+        ).ref;
+      }
+      return { tokens, dataRef: data.ref, modelRef: ref };
+    });
+  } finally {
+    await s.close();
+  }
+}
+
+async function spawnServer(repoRoot, dataDir) {
+  const cli = path.join(repoRoot, 'bin', 'cairn.js');
+  // CAIRN_BENCH_SERVER_NODE_ARGS: extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = (process.env.CAIRN_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, cli, 'server', 'start', '--listen', '127.0.0.1:0', '--data-dir', dataDir],
+    {
+      env: { ...process.env, ...ENV },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  const url = await new Promise((resolve, reject) => {
+    child.stdout.on('data', (b) => {
+      out += b;
+      const m = /Cairn server on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.stderr.on('data', (b) => (out += b));
+    child.once('exit', (code) => reject(new Error(`cairn server start exited ${code}: ${out}`)));
+  });
+  return { child, url };
+}
+
+function client(url, tokens) {
+  return async (who, method, p, body) => {
+    const res = await fetch(url + p, {
+      method,
+      headers: {
+        authorization: `Bearer ${tokens[who]}`,
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`${method} ${p}: ${res.status} ${text.slice(0, 200)}`);
+  };
+}
+
+/** `c` workers calling the operations round robin for `seconds`; latencies in ms. */
+async function load(ops, c, seconds) {
+  const lat = [];
+  let errors = 0;
+  let firstError = null;
+  let i = 0;
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  const worker = async () => {
+    while (performance.now() < end) {
+      const op = ops[i++ % ops.length];
+      const s = performance.now();
+      try {
+        await op();
+        lat.push(performance.now() - s);
+      } catch (e) {
+        errors++;
+        firstError ??= e.message;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: c }, worker));
+  const wall = (performance.now() - t0) / 1000;
+  return { requests: lat.length, errors, firstError, rps: lat.length / wall, p50: pct(lat, 0.5), p99: pct(lat, 0.99) };
+}
+
+/** The server process's user+system CPU time (ms) from /proc, to tell its cost from a busy machine's waits. */
+function cpuMs(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
+async function withCpu(pid, fn) {
+  const before = cpuMs(pid);
+  const r = await fn();
+  const used = cpuMs(pid) - before;
+  return { ...r, serverCpuMs: used, cpuMsPerRequest: used / Math.max(1, r.requests) };
+}
+
+function peakRss(pid) {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : null;
+  } catch {
+    return null;
+  }
+}
+
+async function stop(child) {
+  if (child.exitCode !== null) return;
+  const gone = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await gone;
+}
