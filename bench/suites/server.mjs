@@ -15,6 +15,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 
 const ENV = { NO_COLOR: '1', CAIRN_NO_PROGRESS: '1' };
@@ -157,7 +158,7 @@ async function spawnServer(repoRoot, dataDir) {
 
 function client(url, tokens) {
   return async (who, method, p, body) => {
-    const res = await fetch(url + p, {
+    const res = await globalThis.fetch(url + p, {
       method,
       headers: {
         authorization: `Bearer ${tokens[who]}`,

@@ -139,14 +139,14 @@ async function serve(
   const alias = aliasMoved(rt, id, input);
   const guarded = alias !== null && protectedAliases.has(alias);
   const need: Role = guarded ? 'approver' : op.role;
-  const project = typeof input.query.project === 'string' ? input.query.project : 'default';
+  const project = await projectOf(rt, scope, id, input);
   const decision = await rt.identity.authorize(who.principal, need, project);
   if (!decision.allowed) await deny(rt, scope, id, decision.reason, metrics);
   if (guarded) await separateDuties(rt, scope, id, input, metrics);
   if (id === 'audit.bundle') return rt.runAs(scope, () => bundle(rt));
   const run = (s: RequestScope = scope) => rt.runAs(s, () => handlers[id](rt.services, input, rt));
   if (op.method === 'GET') {
-    const out = await run();
+    const out = id === 'runs.list' && !input.query.project ? await visibleRuns(rt, who, await run()) : await run();
     if (id !== 'audit.checkpoint')
       await rt.recordRequest({
         draft: {
@@ -160,6 +160,28 @@ async function serve(
     return out;
   }
   return idempotent(rt, req, reply, { who, id, scope }, run);
+}
+
+/** Operations on one run: authorized on that run's project. */
+const RUN_OPS = new Set<OperationId>(['runs.show', 'runs.metrics', 'runs.metricSeries', 'runs.why', 'runs.cancel']);
+
+/** The project a request acts on: the one named, a run's own, else `default` (datasets and models today). */
+async function projectOf(rt: ServerRuntime, scope: RequestScope, id: OperationId, input: HandlerInput) {
+  if (typeof input.query.project === 'string') return input.query.project;
+  if (!RUN_OPS.has(id)) return 'default';
+  // An unknown run is authorized on `default` and then answered NOT_FOUND by the service.
+  const run = await rt.runAs(scope, () => rt.services.runs.details(String(input.params.id))).catch(() => null);
+  return run?.project ?? 'default';
+}
+
+/** A listing of every project's runs shows only those of projects the caller may read. */
+async function visibleRuns(rt: ServerRuntime, who: Authenticated, out: unknown): Promise<unknown> {
+  if (!Array.isArray(out)) return out;
+  const allowed = new Map<string, boolean>();
+  for (const r of out as Array<{ project: string }>)
+    if (!allowed.has(r.project))
+      allowed.set(r.project, (await rt.identity.authorize(who.principal, 'viewer', r.project)).allowed);
+  return (out as Array<{ project: string }>).filter((r) => allowed.get(r.project));
 }
 
 /** The operations that move an alias: on a protected alias they need an approver. */

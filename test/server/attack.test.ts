@@ -141,6 +141,71 @@ describe('separation of duties through side doors', () => {
   });
 });
 
+describe('projects', () => {
+  it('authorizes a run on its own project, and lists only the runs of projects the caller may read', async () => {
+    const ws = await openWorkspace({ cwd: t.dataDir, env: { ...process.env, CAIRN_ACTOR: 'probe' } });
+    const now = new Date().toISOString();
+    const row = (project: string) => ({
+      id: `run-${project}-${Math.random().toString(36).slice(2, 10)}`,
+      run_key: `${project}-${Math.random()}`,
+      name: `r-${project}`,
+      project,
+      spec_digest: 'x',
+      spec: '{}',
+      backend: 'local',
+      backend_id: null,
+      status: 'completed',
+      reason: null,
+      exit_code: 0,
+      priority: 0,
+      gpus: 0,
+      cpus: 1,
+      memory_mb: 0,
+      time_limit_s: 600,
+      created_at: now,
+      created_by: 'alice',
+      started_at: now,
+      ended_at: now,
+      restarts: 0,
+      code_commit: null,
+      code_dirty: null,
+      env_digest: null,
+      dir: '/tmp',
+      output_version_id: null,
+      reused_from: null,
+      usage: '{}',
+    });
+    const secret = row('secret');
+    const ml = row('ml');
+    try {
+      await ws.meta.db.insertInto('runs').values([secret, ml]).execute();
+    } finally {
+      await ws.close();
+    }
+    const people: Array<[string, string]> = [
+      ['frank', 'default'],
+      ['eve', 'ml'],
+    ];
+    for (const [name, project] of people) {
+      expect((await t.call('admin', 'POST', '/api/v1/accounts', { name, role: 'viewer', project })).status).toBe(200);
+      const tok = await t.call('admin', 'POST', '/api/v1/tokens', { user: name });
+      t.tokens[name] = tok.json.token;
+    }
+    // frank reads the default project only: not another project's runs, one by one or listed.
+    expect((await t.call('frank', 'GET', `/api/v1/runs/${secret.id}`)).status).toBe(403);
+    expect((await t.call('frank', 'GET', `/api/v1/runs/${secret.id}/metrics`)).status).toBe(403);
+    const listed = await t.call('frank', 'GET', '/api/v1/runs');
+    expect(listed.status).toBe(200);
+    expect(listed.json.map((r: any) => r.id)).not.toContain(secret.id);
+    // eve is a viewer on ml only: she reads ml's runs, not secret's.
+    expect((await t.call('eve', 'GET', `/api/v1/runs/${ml.id}`)).status).toBe(200);
+    expect((await t.call('eve', 'GET', `/api/v1/runs/${secret.id}`)).status).toBe(403);
+    expect((await t.call('eve', 'GET', '/api/v1/runs?project=ml')).json.map((r: any) => r.id)).toEqual([ml.id]);
+    // carol is a viewer on every project.
+    expect((await t.call('carol', 'GET', `/api/v1/runs/${secret.id}`)).status).toBe(200);
+  });
+});
+
 describe('idempotency keys', () => {
   it('are per account: another account’s key neither replays its answer nor blocks its own write', async () => {
     const key = { 'idempotency-key': `shared-${Math.random()}` };
