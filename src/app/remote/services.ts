@@ -41,7 +41,7 @@ export function createRemoteServices(api: ApiClient, session: ServerSession): Se
       plan: local('run plan'),
       logs: local('run logs'),
       wait: local('run wait'),
-      list: (o = {}) => c('runs.list', { query: { ...o } }),
+      list: (o = {}) => c('runs.list', { query: pick(o, ['project', 'status', 'limit']) }),
       show: (id) => c('runs.show', { params: { id } }),
       details: (id) => c('runs.show', { params: { id } }),
       metrics: (id) => c('runs.metrics', { params: { id } }),
@@ -52,7 +52,8 @@ export function createRemoteServices(api: ApiClient, session: ServerSession): Se
     computeUsage: {
       usage: (o) => c('compute.usage', { query: { by: o.by, since: o.since?.toISOString() } }),
       projects: () => c('compute.projects'),
-      setProject: (name, settings) => c('compute.setProject', { params: { name }, body: { ...settings } }),
+      setProject: (name, settings) =>
+        c('compute.setProject', { params: { name }, body: pick(settings, ['gpuQuota', 'budgetGpuHours', 'period']) }),
     },
     lineage: { of: (ref, direction) => c('lineage.of', { query: { ref, direction } }) },
     models: {
@@ -66,7 +67,11 @@ export function createRemoteServices(api: ApiClient, session: ServerSession): Se
       show: (ref) => c('models.show', { query: { ref } }),
       card: (ref) => c('models.card', { query: { ref } }),
       verify: (ref) => c('models.verify', { body: { ref } }),
-      setPolicy: (name, alias, policy) => c('models.setPolicy', { params: { name, alias }, body: { ...policy } }),
+      setPolicy: (name, alias, policy) =>
+        c('models.setPolicy', {
+          params: { name, alias },
+          body: pick(policy, ['suites', 'approvals', 'separateApprover']),
+        }),
       approve: (ref, alias) => c('models.approve', { body: { ref, alias } }),
       promote: (ref, alias, how) => c('models.promote', { body: { ref, alias, ...(how ? { how } : {}) } }),
       removeAlias: async (name, alias) => {
@@ -79,9 +84,9 @@ export function createRemoteServices(api: ApiClient, session: ServerSession): Se
     releases: { create: local('release create') },
     deployments: {
       deploy: (ref, env) => c('deployments.deploy', { body: { ref, env } }),
-      list: (f = {}) => c('deployments.list', { query: { ...f } }),
+      list: (f = {}) => c('deployments.list', { query: pick(f, ['env', 'model', 'limit']) }),
       flushOutbox: local('deploy outbox flush'),
-      dora: (o = {}) => c('deployments.dora', { query: { ...o } }),
+      dora: (o = {}) => c('deployments.dora', { query: pick(o, ['model', 'since', 'until']) }),
     },
     ...workspaceOnly(),
     audit: remoteAudit(api, session),
@@ -114,7 +119,8 @@ function workspaceOnly(): Pick<Services, 'transfer' | 'dataprep' | 'admin'> {
 
 function remoteAudit(api: ApiClient, session: ServerSession): AuditService {
   return {
-    events: (query) => api.call('audit.events', { query: { ...query } }),
+    events: (q) =>
+      api.call('audit.events', { query: pick(q, ['actor', 'action', 'target', 'outcome', 'since', 'until', 'limit']) }),
     event: (index) => api.call('audit.event', { params: { index } }),
     prove: (index) => api.call('audit.prove', { params: { index } }),
     checkpoint: () => api.call('audit.checkpoint'),
@@ -181,4 +187,14 @@ function writeBundle(dir: string, files: Record<string, string>): void {
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, text);
   }
+}
+
+/**
+ * Only the fields the API takes: callers hand over their whole options object (a CLI handler's
+ * includes --json and --workspace), and the server refuses unknown fields.
+ */
+function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Record<string, never> {
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (o[k] !== undefined) out[k as string] = o[k];
+  return out as Record<string, never>;
 }
