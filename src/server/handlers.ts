@@ -1,3 +1,6 @@
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import type { Services } from '../app/services.js';
 import type { ServerRuntime } from '../app/server.js';
 import type { OperationId } from '../app/remote/contract.js';
@@ -69,6 +72,7 @@ export const handlers: Record<OperationId, Handler> = {
     return { removed: true };
   },
   'models.rollback': (s, i) => s.models.rollback(str(i.params.name), str(i.params.alias)),
+  'releases.create': (s, i) => releaseFiles(s, str(i.body.ref)),
   'deployments.list': (s, i) =>
     s.deployments.list(
       withDefined({ env: opt(i.query.env as string), model: opt(i.query.model as string), limit: num(i.query.limit) }),
@@ -144,6 +148,33 @@ export const handlers: Record<OperationId, Handler> = {
     return { revoked: true };
   },
 };
+
+/** Release bundles hold the model's files: past this they should be fetched from the store, not through JSON. */
+const MAX_RELEASE_BYTES = 256 * 1024 * 1024;
+
+/** Builds the bundle in a private temporary folder, sends back every file, and removes the folder. */
+async function releaseFiles(s: Services, ref: string) {
+  const tmp = await mkdtemp(join(tmpdir(), 'cairn-release-'));
+  try {
+    const out = join(tmp, 'release');
+    const result = await s.releases.create(ref, out);
+    const files: Record<string, string> = {};
+    let bytes = 0;
+    for (const f of await readdir(out, { recursive: true, withFileTypes: true })) {
+      if (!f.isFile()) continue;
+      const full = join(f.parentPath, f.name);
+      bytes += (await stat(full)).size;
+      if (bytes > MAX_RELEASE_BYTES)
+        throw new CairnError('LIMIT_EXCEEDED', `the release of ${ref} is larger than ${MAX_RELEASE_BYTES} bytes`, {
+          hint: 'create it on the server host, or in a workspace that pulled the version',
+        });
+      files[relative(out, full)] = (await readFile(full)).toString('base64');
+    }
+    return { result, files };
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
 
 /** Drops undefined fields: the services' option types are exact (exactOptionalPropertyTypes). */
 function withDefined<T extends Record<string, unknown>>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {

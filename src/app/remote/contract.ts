@@ -208,6 +208,14 @@ export const operations = {
     summary: 'Moves an alias back to its previous version (protected aliases need approver).',
     params: { name, alias: name },
   },
+  'releases.create': {
+    method: 'POST',
+    path: '/releases',
+    role: 'contributor',
+    summary: 'Writes a signed release bundle of a version on the server and returns its files (base64).',
+    body: { ref: str },
+    required: ['ref'],
+  },
   'deployments.list': {
     method: 'GET',
     path: '/deployments',

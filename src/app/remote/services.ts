@@ -1,9 +1,10 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import type { AuditService, AuditVerifyReport } from '../../audit/index.js';
 import { offlineAudit } from '../../audit/index.js';
 import { CairnError } from '../../core/errors.js';
+import type { ReleaseResult } from '../../models/index.js';
 import type { Services } from '../services.js';
 import type { ApiClient } from './client.js';
 import type { ServerSession } from './credentials.js';
@@ -81,7 +82,15 @@ export function createRemoteServices(api: ApiClient, session: ServerSession): Se
       history: (name, o) =>
         c('models.history', { params: { name }, query: { alias: o?.alias, at: o?.at?.toISOString() } }),
     },
-    releases: { create: local('release create') },
+    releases: {
+      create: async (ref, outDir) => {
+        const r = await c<{ result: ReleaseResult; files: Record<string, string> }>('releases.create', {
+          body: { ref },
+        });
+        writeFiles(outDir, r.files, 'base64', 'release bundle');
+        return { ...r.result, dir: outDir };
+      },
+    },
     deployments: {
       deploy: (ref, env) => c('deployments.deploy', { body: { ref, env } }),
       list: (f = {}) => c('deployments.list', { query: pick(f, ['env', 'model', 'limit']) }),
@@ -177,15 +186,29 @@ async function bundleFiles(api: ApiClient): Promise<Record<string, string>> {
   return (await api.call<{ files: Record<string, string> }>('audit.bundle')).files;
 }
 
-/** Writes a bundle the server sent, refusing any name that would land outside `dir`. */
 function writeBundle(dir: string, files: Record<string, string>): void {
+  writeFiles(dir, files, 'utf8', 'audit bundle');
+}
+
+/**
+ * Writes files a server sent into a new folder, refusing any name that would land outside it
+ * (absolute, `..`, through a symlink) before writing anything.
+ */
+function writeFiles(dir: string, files: Record<string, string>, encoding: 'utf8' | 'base64', what: string): void {
   const root = resolve(dir);
-  for (const [rel, text] of Object.entries(files)) {
+  if (existsSync(root) && readdirSync(root).length > 0)
+    throw new CairnError('ALREADY_EXISTS', `${root} exists and is not empty`, { hint: 'give a new folder' });
+  const planned = Object.keys(files).map((rel) => {
     const out = resolve(root, rel);
-    if (!out.startsWith(root + sep))
-      throw new CairnError('PATH_UNSAFE', `the server's audit bundle names a file outside it: ${JSON.stringify(rel)}`);
+    if (rel.length === 0 || isAbsolute(rel) || !out.startsWith(root + sep))
+      throw new CairnError('PATH_UNSAFE', `the server's ${what} names a file outside it: ${JSON.stringify(rel)}`);
+    return [out, rel] as const;
+  });
+  mkdirSync(root, { recursive: true });
+  for (const [out, rel] of planned) {
     mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, text);
+    // 'wx': never through a file or link that is already there.
+    writeFileSync(out, Buffer.from(files[rel]!, encoding), { flag: 'wx' });
   }
 }
 
