@@ -6,6 +6,7 @@ import type { ServerRuntime } from '../app/server.js';
 import type { OperationId } from '../app/remote/contract.js';
 import { CairnError } from '../core/errors.js';
 import { parseExpiry, parseRole, type Principal } from '../identity/index.js';
+import { placeRunCode } from './run-code.js';
 
 export interface HandlerInput {
   params: Record<string, string | number>;
@@ -35,6 +36,34 @@ export const handlers: Record<OperationId, Handler> = {
   'datasets.diff': (s, i) => s.datasets.diff(str(i.query.from), str(i.query.to)),
   'datasets.report': (s, i) => s.datasets.report(str(i.query.ref), opt(i.query.kind as string)),
   'datasets.tag': (s, i) => s.datasets.tag(str(i.body.ref), str(i.body.tag), { force: i.body.force === true }),
+  'runs.submit': async (s, i, rt) => {
+    const spec = await placeRunCode(
+      rt.runCodeDir,
+      str(i.body.spec),
+      str(i.body.specName),
+      i.body.files as Record<string, unknown>,
+    );
+    return s.runs.submit(
+      withDefined({
+        spec,
+        sets: i.body.sets as string[] | undefined,
+        backend: i.body.backend as 'local' | 'slurm' | undefined,
+        force: i.body.force === true,
+      }),
+    );
+  },
+  'runs.logs': async (s, i) => {
+    const id = str(i.params.id);
+    const status = (await s.runs.details(id)).status;
+    const chunks: Buffer[] = [];
+    await s.runs.logs(id, {
+      stderr: i.query.stderr === true || i.query.stderr === 'true',
+      write: (c) => chunks.push(c),
+    });
+    const all = Buffer.concat(chunks);
+    const from = Math.min(num(i.query.offset) ?? 0, all.length);
+    return { data: all.subarray(from).toString('base64'), offset: all.length, ended: ENDED.has(status) };
+  },
   'runs.list': (s, i) =>
     s.runs.list(
       withDefined({
@@ -148,6 +177,9 @@ export const handlers: Record<OperationId, Handler> = {
     return { revoked: true };
   },
 };
+
+/** Statuses a run does not leave. */
+const ENDED = new Set(['completed', 'failed', 'cancelled', 'timeout', 'node_fail', 'refused']);
 
 /** Release bundles hold the model's files: past this they should be fetched from the store, not through JSON. */
 const MAX_RELEASE_BYTES = 256 * 1024 * 1024;

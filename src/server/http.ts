@@ -55,6 +55,7 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
     app.route({
       method: op.method,
       url: API_PREFIX + op.path,
+      ...(op.bodyLimit ? { bodyLimit: op.bodyLimit } : {}),
       schema: {
         ...(op.params ? { params: { type: 'object', properties: op.params, additionalProperties: false } } : {}),
         querystring: querySchema(op),

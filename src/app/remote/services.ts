@@ -4,7 +4,9 @@ import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import type { AuditService, AuditVerifyReport } from '../../audit/index.js';
 import { offlineAudit } from '../../audit/index.js';
 import { CairnError } from '../../core/errors.js';
+import type { LogsOptions, RunDetails, WaitOptions } from '../../compute/index.js';
 import type { ReleaseResult } from '../../models/index.js';
+import { collectRun } from './run-code.js';
 import type { Services } from '../services.js';
 import type { ApiClient } from './client.js';
 import type { ServerSession } from './credentials.js';
@@ -38,10 +40,18 @@ export function createRemoteServices(api: ApiClient, session: ServerSession): Se
       report: (ref, kind) => c('datasets.report', { query: { ref, kind } }),
     },
     runs: {
-      submit: local('run submit'),
+      submit: (input) =>
+        c('runs.submit', {
+          body: {
+            ...collectRun(input.spec),
+            ...(input.sets?.length ? { sets: input.sets } : {}),
+            ...(input.backend ? { backend: input.backend } : {}),
+            force: input.force === true,
+          },
+        }),
       plan: local('run plan'),
-      logs: local('run logs'),
-      wait: local('run wait'),
+      logs: (id, o) => followLogs(api, id, o),
+      wait: (id, o) => waitFor(api, id, o),
       list: (o = {}) => c('runs.list', { query: pick(o, ['project', 'status', 'limit']) }),
       show: (id) => c('runs.show', { params: { id } }),
       details: (id) => c('runs.show', { params: { id } }),
@@ -124,6 +134,35 @@ function workspaceOnly(): Pick<Services, 'transfer' | 'dataprep' | 'admin'> {
     },
     admin: { fsck: local('fsck'), gc: local('gc') },
   };
+}
+
+const ENDED = new Set(['completed', 'failed', 'cancelled', 'timeout', 'node_fail', 'refused']);
+
+/** Polls the server until the run ends (or `timeoutMs` passes): the same contract as a workspace's wait. */
+async function waitFor(api: ApiClient, id: string, o: WaitOptions = {}): Promise<RunDetails> {
+  const started = Date.now();
+  for (;;) {
+    const r = await api.call<RunDetails>('runs.show', { params: { id } });
+    o.onTick?.(r);
+    if (ENDED.has(r.status)) return r;
+    if (o.timeoutMs !== undefined && Date.now() - started > o.timeoutMs)
+      throw new CairnError('LOCKED', `run ${id} is still ${r.status} after ${o.timeoutMs} ms`, { data: { run: id } });
+    await new Promise((res) => setTimeout(res, o.pollMs ?? 1000));
+  }
+}
+
+async function followLogs(api: ApiClient, id: string, o: LogsOptions): Promise<void> {
+  let offset = 0;
+  for (;;) {
+    const r = await api.call<{ data: string; offset: number; ended: boolean }>('runs.logs', {
+      params: { id },
+      query: { stderr: o.stderr === true, offset },
+    });
+    if (r.data.length) o.write(Buffer.from(r.data, 'base64'));
+    offset = r.offset;
+    if (!o.follow || r.ended || o.closed?.()) return;
+    await new Promise((res) => setTimeout(res, o.pollMs ?? 1000));
+  }
 }
 
 function remoteAudit(api: ApiClient, session: ServerSession): AuditService {
