@@ -39,27 +39,7 @@ export function createRemoteServices(api: ApiClient, session: ServerSession): Se
       tag: (ref, tag, opts) => c('datasets.tag', { body: { ref, tag, force: opts?.force === true } }),
       report: (ref, kind) => c('datasets.report', { query: { ref, kind } }),
     },
-    runs: {
-      submit: (input) =>
-        c('runs.submit', {
-          body: {
-            ...collectRun(input.spec),
-            ...(input.sets?.length ? { sets: input.sets } : {}),
-            ...(input.backend ? { backend: input.backend } : {}),
-            force: input.force === true,
-          },
-        }),
-      plan: local('run plan'),
-      logs: (id, o) => followLogs(api, id, o),
-      wait: (id, o) => waitFor(api, id, o),
-      list: (o = {}) => c('runs.list', { query: pick(o, ['project', 'status', 'limit']) }),
-      show: (id) => c('runs.show', { params: { id } }),
-      details: (id) => c('runs.show', { params: { id } }),
-      metrics: (id) => c('runs.metrics', { params: { id } }),
-      metricSeries: (id, name, buckets) => c('runs.metricSeries', { params: { id, name }, query: { buckets } }),
-      cancel: (id, o) => c('runs.cancel', { params: { id }, body: { wait: o?.wait === true } }),
-      why: (id) => c('runs.why', { params: { id } }),
-    },
+    runs: remoteRuns(api),
     computeUsage: {
       usage: (o) => c('compute.usage', { query: { by: o.by, since: o.since?.toISOString() } }),
       projects: () => c('compute.projects'),
@@ -133,6 +113,30 @@ function workspaceOnly(): Pick<Services, 'transfer' | 'dataprep' | 'admin'> {
       split: local('data split'),
     },
     admin: { fsck: local('fsck'), gc: local('gc') },
+  };
+}
+
+function remoteRuns(api: ApiClient): Services['runs'] {
+  return {
+    submit: (input) =>
+      api.call('runs.submit', {
+        body: {
+          ...collectRun(input.spec),
+          ...(input.sets?.length ? { sets: input.sets } : {}),
+          ...(input.backend ? { backend: input.backend } : {}),
+          force: input.force === true,
+        },
+      }),
+    plan: local('run plan'),
+    logs: (id, o) => followLogs(api, id, o),
+    wait: (id, o) => waitFor(api, id, o),
+    list: (o = {}) => api.call('runs.list', { query: pick(o, ['project', 'status', 'limit']) }),
+    show: (id) => api.call('runs.show', { params: { id } }),
+    details: (id) => api.call('runs.show', { params: { id } }),
+    metrics: (id) => api.call('runs.metrics', { params: { id } }),
+    metricSeries: (id, name, buckets) => api.call('runs.metricSeries', { params: { id, name }, query: { buckets } }),
+    cancel: (id, o) => api.call('runs.cancel', { params: { id }, body: { wait: o?.wait === true } }),
+    why: (id) => api.call('runs.why', { params: { id } }),
   };
 }
 
