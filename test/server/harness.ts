@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { AuditActor } from '../../src/audit/event.js';
 import { startServer, type RunningServer } from '../../src/server/start.js';
 import type { Role } from '../../src/identity/index.js';
+import type { OidcSettings } from '../../src/app/oidc/index.js';
 
 export interface Team {
   server: RunningServer;
@@ -27,7 +28,7 @@ export interface Team {
 
 /** A server on a free loopback port with accounts: admin, alice (contributor), bob and dana (approvers), carol (viewer). */
 export async function startTeam(
-  opts: { db?: string; env?: NodeJS.ProcessEnv; roles?: Record<string, Role> } = {},
+  opts: { db?: string; env?: NodeJS.ProcessEnv; roles?: Record<string, Role>; oidc?: OidcSettings } = {},
 ): Promise<Team> {
   const dataDir = mkdtempSync(join(tmpdir(), 'cairn-server-'));
   const server = await startServer({
@@ -35,6 +36,7 @@ export async function startTeam(
     dataDir,
     ...(opts.db ? { db: opts.db } : {}),
     env: opts.env ?? process.env,
+    ...(opts.oidc ? { oidc: opts.oidc } : {}),
   });
   const roles: Record<string, Role> = opts.roles ?? {
     admin: 'admin',
