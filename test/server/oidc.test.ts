@@ -1,13 +1,16 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- HTTP answers are checked field by field */
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oidcSettings } from '../../src/app/oidc/index.js';
 import { loginWithOidc, whoami } from '../../src/app/remote/login.js';
 import { authConfig, deviceSignIn } from '../../src/app/remote/oidc-login.js';
 import { credentialsPath } from '../../src/app/remote/credentials.js';
+import { cli, cliSpawn } from '../../src/test-support/cli.js';
 import { browse, startIdp, type TestIdp } from './idp.js';
 import { startTeam, type Team } from './harness.js';
 
@@ -182,3 +185,64 @@ describe('OpenID Connect sign-in against a real provider', () => {
     expect(r2.status).toBe(401);
   });
 });
+
+describe('the real CLI: cairn server start --oidc-issuer … and cairn login --oidc', () => {
+  let idp: TestIdp;
+  let server: ChildProcess | null = null;
+  afterAll(async () => {
+    if (server && server.exitCode === null) {
+      const exited = new Promise((r) => server!.once('exit', r));
+      server.kill('SIGTERM');
+      await exited;
+    }
+    await idp?.close();
+  });
+
+  it('signs in through the device code grant and acts as the person', async () => {
+    idp = await startIdp(people);
+    const dataDir = mkdtempSync(join(tmpdir(), 'cairn-oidc-srv-'));
+    const cwd = mkdtempSync(join(tmpdir(), 'cairn-oidc-cli-'));
+    const env = { CAIRN_CONFIG_DIR: join(cwd, 'config'), CAIRN_WORKSPACE: '', CAIRN_SERVER: '', CAIRN_TOKEN: '' };
+    expect(cli(['server', 'grant', 'group:ml', 'viewer', '--data-dir', dataDir], { cwd, env }).code).toBe(0);
+    server = cliSpawn(
+      ['server', 'start', '--listen', '127.0.0.1:0', '--data-dir', dataDir].concat([
+        '--oidc-issuer',
+        idp.issuer,
+        '--oidc-client-id',
+        idp.clientId,
+      ]),
+      { cwd, env },
+    );
+    const url = (await waitFor(server.stdout!, /Cairn server on (http:\/\/\S+)/))[1]!;
+    idp.configure([`${url}/auth/callback`]);
+    const login = cliSpawn(['login', url, '--oidc'], { cwd, env });
+    const shown = (await waitFor(login.stderr!, /open (http:\/\/\S+)/))[1]!;
+    const out = collect(login.stdout!);
+    await browse(shown, 'u-1001');
+    const code = await new Promise((r) => login.once('exit', r));
+    expect(code).toBe(0);
+    expect(out()).toContain(`logged in to ${url} as erin (OpenID Connect)`);
+    const me = cli(['whoami', '--json'], { cwd, env });
+    expect(me.code).toBe(0);
+    expect(me.json).toMatchObject({ user: 'erin', groups: ['ml'] });
+  });
+});
+
+function collect(stream: Readable): () => string {
+  let text = '';
+  stream.on('data', (b: Buffer) => (text += b.toString()));
+  return () => text;
+}
+
+/** The first match of `re` in what the stream writes (the process's own output, not a clock). */
+function waitFor(stream: Readable, re: RegExp): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    stream.on('data', (b: Buffer) => {
+      text += b.toString();
+      const m = re.exec(text);
+      if (m) resolve(m);
+    });
+    stream.once('end', () => reject(new Error(`the process ended without printing ${re}: ${text}`)));
+  });
+}
