@@ -15,8 +15,11 @@ export interface IdpAccount {
 export interface TestIdp {
   issuer: string;
   clientId: string;
-  /** Creates the provider once the relying party's redirect URI is known. */
-  configure(redirectUris: string[]): void;
+  /**
+   * Creates the provider once the relying party's redirect URI is known: the public client
+   * `clientId`, and optionally a confidential one (client_secret_basic, code flow only).
+   */
+  configure(redirectUris: string[], confidential?: { clientId: string; secret: string; redirectUris: string[] }): void;
   /** A token signed with the provider's own published key (to make expired or misaddressed ones). */
   mint(claims: JWTPayload, opts?: { key?: CryptoKey; expiresIn?: number }): Promise<string>;
   close(): Promise<void>;
@@ -37,7 +40,7 @@ export async function startIdp(accounts: Record<string, IdpAccount>): Promise<Te
   return {
     issuer,
     clientId,
-    configure(redirectUris) {
+    configure(redirectUris, confidential) {
       const provider = new Provider(issuer, {
         clients: [
           {
@@ -47,6 +50,18 @@ export async function startIdp(accounts: Record<string, IdpAccount>): Promise<Te
             response_types: ['code'],
             redirect_uris: redirectUris,
           },
+          ...(confidential
+            ? [
+                {
+                  client_id: confidential.clientId,
+                  client_secret: confidential.secret,
+                  token_endpoint_auth_method: 'client_secret_basic',
+                  grant_types: ['authorization_code'],
+                  response_types: ['code'],
+                  redirect_uris: confidential.redirectUris,
+                },
+              ]
+            : []),
         ],
         jwks: { keys: [jwk] },
         features: { devInteractions: { enabled: true }, deviceFlow: { enabled: true } },

@@ -25,12 +25,23 @@ const people = {
 describe('OpenID Connect sign-in against a real provider', () => {
   let idp: TestIdp;
   let t: Team;
+  let web: Team; // a second server whose client at the provider is confidential (a client secret)
   const host = { actor: { id: 'host-admin', auth: 'os-user' as const }, command: 'test' };
 
   beforeAll(async () => {
     idp = await startIdp(people);
     t = await startTeam({ oidc: oidcSettings({ issuer: idp.issuer, clientId: idp.clientId })! });
-    idp.configure([`${t.server.url}/auth/callback`]);
+    const secretFile = join(mkdtempSync(join(tmpdir(), 'cairn-oidc-secret-')), 'secret');
+    writeFileSync(secretFile, 'web-client-secret\n', { mode: 0o600 });
+    web = await startTeam({
+      oidc: oidcSettings({ issuer: idp.issuer, clientId: 'cairn-web', clientSecretFile: secretFile })!,
+      roles: { admin: 'admin' },
+    });
+    idp.configure([`${t.server.url}/auth/callback`], {
+      clientId: 'cairn-web',
+      secret: 'web-client-secret',
+      redirectUris: [`${web.server.url}/auth/callback`],
+    });
     const rt = t.server.runtime;
     await rt.runAs(host, async () => {
       await rt.identity.grant('group:ml', '*', 'viewer');
@@ -39,6 +50,7 @@ describe('OpenID Connect sign-in against a real provider', () => {
   });
   afterAll(async () => {
     await t?.close();
+    await web?.close();
     await idp?.close();
   });
 
@@ -168,6 +180,19 @@ describe('OpenID Connect sign-in against a real provider', () => {
     const out = await fetch(`${t.server.url}/auth/logout`, { method: 'POST', headers: cookie });
     expect(await out.json()).toEqual({ signedOut: true });
     expect((await t.call(null, 'GET', '/api/v1/whoami', undefined, cookie)).status).toBe(401);
+  });
+
+  it('browser with a confidential client: the code exchange authenticates with the client secret', async () => {
+    await web.server.runtime.runAs(host, () => web.server.runtime.identity.grant('group:ml', '*', 'viewer'));
+    const end = await browse(`${web.server.url}/auth/login?return_to=/api/v1/whoami`, 'u-1001');
+    expect(end.url).toBe(`${web.server.url}/api/v1/whoami`);
+    expect(JSON.parse(end.body)).toMatchObject({ user: 'erin' });
+    // The provider refuses this client's code exchange without the secret: the public client's
+    // tokens (aud cairn-test) are not accepted by this server either.
+    const cfg = await authConfig(web.server.url);
+    expect(cfg.clientId).toBe('cairn-web');
+    const claims = { ...people['u-1001'], sub: 'u-1001', iss: idp.issuer, aud: idp.clientId };
+    expect((await web.call(await idp.mint(claims), 'GET', '/api/v1/datasets')).status).toBe(401);
   });
 
   it('browser: a callback this browser did not start is refused', async () => {
