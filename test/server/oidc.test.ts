@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { generateKeyPair } from 'jose';
+import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oidcSettings } from '../../src/app/oidc/index.js';
 import { loginWithOidc, whoami } from '../../src/app/remote/login.js';
@@ -208,6 +208,31 @@ describe('OpenID Connect sign-in against a real provider', () => {
       headers: { cookie: `cairn_oidc_state=${state}` },
     });
     expect(r2.status).toBe(401);
+  });
+});
+
+describe('OpenID Connect with the provider away', () => {
+  let t: Team | null = null;
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('starts, and answers OpenID requests 503 SERVER_UNAVAILABLE (API tokens keep working)', async () => {
+    const gone = await startIdp(people);
+    const issuer = gone.issuer;
+    await gone.close(); // nothing listens at the issuer any more
+    t = await startTeam({ oidc: oidcSettings({ issuer, clientId: 'c' })! });
+    const { privateKey } = await generateKeyPair('RS256');
+    const jwt = await new SignJWT({ sub: 'u-1001', preferred_username: 'erin' })
+      .setProtectedHeader({ alg: 'RS256' })
+      .setIssuer(issuer)
+      .setAudience('c')
+      .setExpirationTime('5m')
+      .sign(privateKey);
+    const r = await t.call(jwt, 'GET', '/api/v1/datasets');
+    expect(r.status).toBe(503);
+    expect(r.json.error.code).toBe('SERVER_UNAVAILABLE');
+    expect((await t.call('carol', 'GET', '/api/v1/datasets')).status).toBe(200);
   });
 });
 

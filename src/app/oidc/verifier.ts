@@ -86,6 +86,9 @@ export class OidcVerifier {
         throw new CairnError('UNAUTHENTICATED', 'the ID token answers another sign-in (nonce)');
       return payload;
     } catch (err) {
+      // The provider's keys could not be fetched: the token may be fine, the provider is away.
+      if (err instanceof joseErrors.JWKSTimeout || !(err instanceof joseErrors.JOSEError || err instanceof CairnError))
+        throw new CairnError('SERVER_UNAVAILABLE', `cannot fetch the OpenID provider's keys: ${msg(err)}`);
       throw new CairnError('UNAUTHENTICATED', `the OpenID token is not accepted: ${reasonOf(err)}`, {
         hint: 'sign in again (cairn login <url> --oidc)',
       });
