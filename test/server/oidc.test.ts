@@ -236,6 +236,26 @@ describe('OpenID Connect with the provider away', () => {
   });
 });
 
+describe('a server without OpenID Connect', () => {
+  let t: Team | null = null;
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('says so at /api/v1/auth/config, and cairn login --oidc stops with UNSUPPORTED', async () => {
+    t = await startTeam({ roles: { admin: 'admin' } });
+    expect((await t.call(null, 'GET', '/api/v1/auth/config')).json).toEqual({ oidc: null });
+    expect((await t.call(null, 'GET', '/auth/login')).status).toBe(404);
+    const env: NodeJS.ProcessEnv = { ...process.env, CAIRN_CONFIG_DIR: mkdtempSync(join(tmpdir(), 'cairn-oidc-cfg-')) };
+    await expect(loginWithOidc(t.server.url, env, { onPrompt: () => {} })).rejects.toMatchObject({
+      code: 'UNSUPPORTED',
+    });
+    // A JWT is not an API token, and no provider is configured to check it.
+    const r = await t.call('aaa.bbb.ccc', 'GET', '/api/v1/datasets');
+    expect(r.status).toBe(401);
+  });
+});
+
 describe('the real CLI: cairn server start --oidc-issuer … and cairn login --oidc', () => {
   let idp: TestIdp;
   let server: ChildProcess | null = null;
