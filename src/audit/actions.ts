@@ -53,6 +53,8 @@ export const auditActions = {
   'server.grant': 'A role on a project was granted to (or, with role none, taken from) a user or group.',
   'server.read':
     'A read request was served to an authenticated identity (params: operation); recorded in batches with the requests around it.',
+  'server.signin':
+    'A person signed in with OpenID Connect in a browser (authorization code + PKCE); actor auth oidc, credential the OpenID subject.',
   'server.denied':
     'A request was refused before reaching a service: no or bad credentials, an expired or revoked token, or a missing role.',
 } as const;

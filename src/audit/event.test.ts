@@ -67,6 +67,7 @@ describe('audit events', () => {
       'server.token.revoke',
       'server.grant',
       'server.read',
+      'server.signin',
       'server.denied',
     ]);
     expect(auditOutcomes).toEqual(['ok', 'failed', 'denied']);
