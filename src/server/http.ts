@@ -169,7 +169,14 @@ async function serve(
 }
 
 /** Operations on one run: authorized on that run's project. */
-const RUN_OPS = new Set<OperationId>(['runs.show', 'runs.metrics', 'runs.metricSeries', 'runs.why', 'runs.cancel']);
+const RUN_OPS = new Set<OperationId>([
+  'runs.show',
+  'runs.logs',
+  'runs.metrics',
+  'runs.metricSeries',
+  'runs.why',
+  'runs.cancel',
+]);
 
 /** The project a request acts on: the one named, a run's own, else `default` (datasets and models today). */
 async function projectOf(rt: ServerRuntime, scope: RequestScope, id: OperationId, input: HandlerInput) {

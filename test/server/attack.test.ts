@@ -194,6 +194,7 @@ describe('projects', () => {
     // frank reads the default project only: not another project's runs, one by one or listed.
     expect((await t.call('frank', 'GET', `/api/v1/runs/${secret.id}`)).status).toBe(403);
     expect((await t.call('frank', 'GET', `/api/v1/runs/${secret.id}/metrics`)).status).toBe(403);
+    expect((await t.call('frank', 'GET', `/api/v1/runs/${secret.id}/logs`)).status).toBe(403);
     const listed = await t.call('frank', 'GET', '/api/v1/runs');
     expect(listed.status).toBe(200);
     expect(listed.json.map((r: any) => r.id)).not.toContain(secret.id);
