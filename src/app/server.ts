@@ -7,6 +7,9 @@ import { formatVerifierKey } from '../audit/note/index.js';
 import { createIdentityService, type IdentityService } from '../identity/index.js';
 import { CONFIG_FILE } from './config.js';
 import { buildServices, type Services } from './services.js';
+import { createServerStore, type ServerStore } from './server-store.js';
+import { remoteConfigFrom } from '../transfer/index.js';
+import { loadRemotesFile, openBackend, saveRemotesFile } from './transfer-config.js';
 import { CAIRN_DIR, initWorkspace, openWorkspace, type RequestScope, type Workspace } from './workspace.js';
 
 export interface ServerOptions {
@@ -15,6 +18,10 @@ export interface ServerOptions {
   /** Metadata database for a new data dir: sqlite (default) or postgres://… */
   db?: string;
   env?: NodeJS.ProcessEnv;
+  /** The object store: file:///dir or s3://bucket/prefix (kept in the data dir's remotes.json as `store`). */
+  store?: string;
+  /** S3-compatible endpoint of an s3:// store (MinIO, Ceph, a test server). */
+  storeEndpoint?: string;
 }
 
 /** One audit event a request produced outside a service call (a read served, a request refused). */
@@ -39,9 +46,13 @@ export interface ServerRuntime {
   /** Runs `fn` with `scope` as the acting identity of every event and check inside it. */
   runAs<T>(scope: RequestScope, fn: () => Promise<T>): Promise<T>;
   contextFor(scope: RequestScope): AuditContext;
+  /** The audit context of the request running now (inside runAs). */
+  contextHere(): AuditContext;
   /** Appends request events, batched with concurrent ones into one transaction; resolves once durable. */
   recordRequest(event: RequestEvent): Promise<void>;
   idempotency: IdempotencyStore;
+  /** The data plane: where pushed packs, states and logs live (docs/SERVER.md "Data plane"). */
+  store: ServerStore;
   ready(): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -71,6 +82,7 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
   const services = buildServices(ws, opts.env);
   const identity = createIdentityService(ws);
   const batcher = new GroupCommit(ws);
+  const store = await openServerStore(ws, opts);
   return {
     services,
     identity,
@@ -79,8 +91,10 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
     dialect: ws.meta.dialect,
     runAs: (scope, fn) => scopes.run(scope, fn),
     contextFor: (scope) => scopes.run(scope, () => ws.auditContext()),
+    contextHere: () => ws.auditContext(),
     recordRequest: (e) => batcher.add(e),
     idempotency: idempotencyStore(ws),
+    store,
     async ready() {
       try {
         await sql`select 1`.execute(ws.meta.db);
@@ -91,9 +105,27 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
     },
     async close() {
       await batcher.drain();
+      await store.close();
       await ws.close();
     },
   };
+}
+
+/**
+ * The store is the data dir's remote `store` (remotes.json): `--store` sets it, a later start
+ * without it keeps it, and a new data dir without it gets a folder store inside the data dir.
+ */
+async function openServerStore(ws: Workspace, opts: ServerOptions): Promise<ServerStore> {
+  const file = loadRemotesFile(ws.cairnDir);
+  const kept = file.remotes.store;
+  const url = opts.store ?? kept?.url ?? `file://${join(ws.root, 'store')}`;
+  const endpoint = opts.storeEndpoint ?? (opts.store ? undefined : kept?.endpoint);
+  const config = { url, ...(endpoint ? { endpoint } : {}) };
+  if (!kept || kept.url !== config.url || kept.endpoint !== config.endpoint) {
+    file.remotes.store = remoteConfigFrom(url, endpoint ? { endpoint } : {}).config;
+    await saveRemotesFile(ws.cairnDir, file);
+  }
+  return createServerStore(await openBackend(config, {}, opts.env ?? process.env));
 }
 
 /** Bookkeeping rows beside the log (not state the log vouches for): the server's own table. */

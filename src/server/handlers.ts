@@ -3,6 +3,7 @@ import type { ServerRuntime } from '../app/server.js';
 import type { OperationId } from '../app/remote/contract.js';
 import { CairnError } from '../core/errors.js';
 import { parseExpiry, parseRole, type Principal } from '../identity/index.js';
+import { storeHandlers } from './store-handlers.js';
 
 export interface HandlerInput {
   params: Record<string, string | number>;
@@ -143,6 +144,7 @@ export const handlers: Record<OperationId, Handler> = {
     await rt.identity.revokeToken(str(i.params.id));
     return { revoked: true };
   },
+  ...storeHandlers,
 };
 
 /** Drops undefined fields: the services' option types are exact (exactOptionalPropertyTypes). */

@@ -9,6 +9,9 @@ export interface StartOptions extends HttpOptions {
   dataDir: string;
   db?: string;
   env?: NodeJS.ProcessEnv;
+  /** file:///dir or s3://bucket/prefix (docs/SERVER.md "Data plane"). */
+  store?: string;
+  storeEndpoint?: string;
 }
 
 export interface RunningServer {
@@ -25,6 +28,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     dataDir: opts.dataDir,
     ...(opts.db ? { db: opts.db } : {}),
     ...(opts.env ? { env: opts.env } : {}),
+    ...(opts.store ? { store: opts.store } : {}),
+    ...(opts.storeEndpoint ? { storeEndpoint: opts.storeEndpoint } : {}),
   });
   let http: FastifyInstance;
   try {
