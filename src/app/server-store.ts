@@ -205,15 +205,36 @@ async function downloads(backend: RemoteBackend, keys: readonly string[], direct
  * nothing else in the store (staged uploads, other keys) can be written by a client.
  */
 async function writeSmall(backend: RemoteBackend, who: string, key: string, body: Buffer): Promise<void> {
+  const audit = /^audit\/([0-9A-Za-z_-]{1,128})\/[0-9A-Za-z_./-]{1,200}$/.exec(key);
   if (key === 'cairn-remote.json') {
     if (await backend.head(key)) return;
-  } else if (key !== 'meta/state.json' && !/^audit\/[0-9A-Za-z_-]{1,128}\/[0-9A-Za-z_./-]{1,200}$/.test(key)) {
+  } else if (audit) {
+    await claimWorkspace(backend, audit[1]!, who);
+  } else if (key !== 'meta/state.json') {
     throw new CairnError('PERMISSION_DENIED', `a push may not write ${key} directly`, {
       hint: 'packs go through planned uploads (POST /api/v1/store/plan)',
     });
   }
   await backend.put(key, body);
-  void who;
+}
+
+/**
+ * A workspace's audit bundle in the store belongs to the account that first pushed it: nobody
+ * else may overwrite it (a later pull would otherwise verify someone else's history under it).
+ */
+async function claimWorkspace(backend: RemoteBackend, workspace: string, who: string): Promise<void> {
+  const key = `owners/${workspace}.json`;
+  let owner: string | null = null;
+  try {
+    owner = (JSON.parse((await backend.get(key)).toString('utf8')) as { account: string }).account;
+  } catch (err) {
+    if (!(err instanceof CairnError && err.code === 'NOT_FOUND')) throw err;
+  }
+  if (owner === null) await backend.put(key, Buffer.from(JSON.stringify({ account: who, workspace })));
+  else if (owner !== who)
+    throw new CairnError('PERMISSION_DENIED', `workspace ${workspace}'s log on this server is ${owner}'s to push`, {
+      hint: 'push from your own workspace',
+    });
 }
 
 async function importOnce(

@@ -225,5 +225,11 @@ describe('data plane, folder store (streamed through the server)', () => {
     const direct = await putRaw(t, 'alice', `/api/v1/store/objects/${p.key}`, good);
     expect(direct.status).toBe(403);
     expect((await putRaw(t, 'alice', '/api/v1/store/objects/incoming/x.pack', good)).status).toBe(403);
+    expect((await putRaw(t, 'alice', '/api/v1/store/objects/owners/x.json', good)).status).toBe(403);
+    // A workspace's audit bundle is the account's that first pushed it: bob may not overwrite alice's.
+    const aliceLog = (await t.call('carol', 'GET', '/api/v1/store/list?prefix=audit/')).json.objects[0].key;
+    const stolen = await putRaw(t, 'bob', `/api/v1/store/objects/${aliceLog}`, Buffer.from('{}'));
+    expect(stolen.status).toBe(403);
+    expect(stolen.json.error.message).toMatch(/alice's to push/);
   }, 120_000);
 });

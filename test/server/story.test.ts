@@ -117,6 +117,7 @@ describe('the whole story on PostgreSQL and S3, two people with two tokens', () 
     // alice's attempts were refused before reaching the registry, and recorded as hers.
     expect(who('server.denied').filter(([actor]) => actor === 'alice')).toHaveLength(2);
     expect(who('server.store.plan').map(([actor]) => actor)).toContain('alice');
+    expect(who('model.deploy').length).toBeGreaterThan(0);
     expect(who('model.deploy').every(([actor]) => actor === 'alice')).toBe(true);
     expect(events.some((e) => e.actor === 'mallory')).toBe(false);
   }, 180_000);
