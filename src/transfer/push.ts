@@ -37,6 +37,8 @@ export interface PushResult {
   bytesSent: number;
   audit: { size: number; root: string };
   encrypted: boolean;
+  /** When the remote is a team server (set by app/): what the server imported after the push. */
+  server?: { imported: { datasets: number; versions: number }; vouched: number; skipped: number };
 }
 
 /**
