@@ -3,7 +3,8 @@
 // loopback against s3rver; reports both times, the ratio and the server's peak RSS (VmHWM).
 //   npm run build && node bench/dataplane-push.mjs [MiB, default 1024]
 import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes, createCipheriv } from 'node:crypto';
+import { createCipheriv } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { mkdirSync, mkdtempSync, openSync, writeSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
