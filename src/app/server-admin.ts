@@ -2,6 +2,7 @@ import type { AccountView, IdentityService, TokenView } from '../identity/index.
 import { parseExpiry, parseRole } from '../identity/index.js';
 import { ApiClient } from './remote/client.js';
 import { currentSession } from './remote/credentials.js';
+import { freshSession } from './remote/oidc-login.js';
 import { openServer } from './server.js';
 import { CairnError } from '../core/errors.js';
 
@@ -33,7 +34,8 @@ export async function withAccountAdmin<T>(
     throw new CairnError('USAGE', 'give --data-dir <server data dir> on the server host, or log in as an admin first', {
       hint: 'the first admin is made on the host: cairn server user add <you> --role admin --data-dir <dir>',
     });
-  return fn(remoteAdmin(new ApiClient({ url: s.url, token: s.token })));
+  const live = await freshSession(env, s);
+  return fn(remoteAdmin(new ApiClient({ url: live.url, token: live.token })));
 }
 
 function remoteAdmin(api: ApiClient): AccountAdmin {

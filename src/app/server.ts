@@ -43,6 +43,8 @@ export interface ServerRuntime {
   origin: string;
   verifierKey: string;
   dialect: 'sqlite' | 'postgres';
+  /** Where submitted runs' spec and code are placed, one folder per digest. */
+  runCodeDir: string;
   /** Runs `fn` with `scope` as the acting identity of every event and check inside it. */
   runAs<T>(scope: RequestScope, fn: () => Promise<T>): Promise<T>;
   contextFor(scope: RequestScope): AuditContext;
@@ -89,6 +91,7 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
     origin: ws.config.audit.origin,
     verifierKey: formatVerifierKey(ws.config.audit.origin, ws.audit.keys.rawPublicKey),
     dialect: ws.meta.dialect,
+    runCodeDir: join(ws.cairnDir, 'run-code'),
     runAs: (scope, fn) => scopes.run(scope, fn),
     contextFor: (scope) => scopes.run(scope, () => ws.auditContext()),
     contextHere: () => ws.auditContext(),

@@ -60,6 +60,8 @@ export const auditActions = {
   'server.store.download': 'A pull was handed where to download packs from (params: keys, bytes, direct).',
   'server.store.write':
     "A push wrote an object of the store's layout through the server: a streamed pack, the merged state or its workspace's audit bundle (params: key, bytes).",
+  'server.signin':
+    'A person signed in with OpenID Connect in a browser (authorization code + PKCE); actor auth oidc, credential the OpenID subject.',
   'server.denied':
     'A request was refused before reaching a service: no or bad credentials, an expired or revoked token, or a missing role.',
 } as const;

@@ -71,6 +71,7 @@ describe('audit events', () => {
       'server.store.commit',
       'server.store.download',
       'server.store.write',
+      'server.signin',
       'server.denied',
     ]);
     expect(auditOutcomes).toEqual(['ok', 'failed', 'denied']);

@@ -4,6 +4,7 @@ import { uuidv7 } from '../core/ids.js';
 import { isoUtc } from '../core/time.js';
 import type { DatasetDeps } from '../datasets/index.js';
 import type { WriteTx } from '../meta/write-tx.js';
+import { loggedModelVersion } from './logged-version.js';
 import { assertVerified, resolveModel, verifyModel, type ModelRow, type ModelVersionRow } from './registry.js';
 
 export interface AliasPolicy {
@@ -227,6 +228,23 @@ export async function approve(
   const me = deps.actor().id;
   const policy = await policyOf(deps, r.model.id, alias);
   const target = { type: 'model', name: r.model.name, version: r.version.number, digest: `sha256:${r.version.digest}` };
+  // An approval vouches for what the log registered: a row changed with SQL (its digest, files or
+  // author, which decides who may approve) is refused before anyone's name goes on it.
+  const logged = await loggedModelVersion(deps, r.model, r.version);
+  if (logged.problems.length) {
+    await deps.audit.record(
+      { action: 'model.approve', target, params: { alias, approver: me } },
+      'failed',
+      `STATE_MISMATCH: ${logged.problems.join('; ')}`,
+    );
+    throw new CairnError(
+      'STATE_MISMATCH',
+      `${r.ref} is not what the audit log says was registered: ${logged.problems.join('; ')}`,
+      {
+        hint: 'run `cairn audit verify` to see every row that differs from the log',
+      },
+    );
+  }
   if ((policy?.separateApprover ?? true) && (await authorsOf(deps, r.version)).includes(me)) {
     await deps.audit.record(
       { action: 'model.approve', target, params: { alias, approver: me } },
@@ -271,6 +289,8 @@ export async function rollback(
   if (!last || !previous?.previous_version_id)
     throw new CairnError('NOT_FOUND', `${name}@${alias} has no earlier version to roll back to`);
   const to = previous.previous_version_id;
+  // Putting back a version is putting it live: it must still be what was registered, byte for byte.
+  assertVerified(await verifyModel(deps, await versionRef(deps, to)), `become ${alias} again`);
   // The event names the version it moves to by number and digest, as a promotion does, so
   // `audit verify` can check the alias against it (older rollbacks carry only the row ids).
   const toRow = await deps.meta.db

@@ -11,7 +11,7 @@ import { addVersion } from '../datasets/add.js';
 import { leafHashOfText } from '../audit/merkle/index.js';
 import { useTempDirs } from '../test-support/temp.js';
 import { newWorkspace, writeTree } from '../test-support/workspace.js';
-import { promote } from './aliases.js';
+import { approve, promote, rollback } from './aliases.js';
 import { deployModel } from './deployments/deploy.js';
 import { registerModel, resolveModel, verifyModel } from './registry.js';
 import { createRelease } from './releases/create.js';
@@ -153,5 +153,30 @@ describe('model versions are checked against the digest their register event log
     const f = await verifyModel(ws, 'toy@v3');
     expect(f.stateProblems[0]).toMatch(/^no model.register event in the audit log vouches for toy@v3/);
     await expect(promote(ws, 'toy@v3', 'staging', 'set')).rejects.toMatchObject({ code: 'STATE_MISMATCH' });
+  });
+
+  it('approve refuses a version whose author was changed with SQL; rollback refuses to put back a forged version', async () => {
+    const { ws, v1, v2 } = await twoVersions();
+    // Bob approves; the row is then rewritten to say bob registered v2, which would also make his
+    // approval look like a self-approval, or (the other way round) hide who really trained it.
+    await ws.meta.db
+      .updateTable('model_versions')
+      .set({ created_by: 'mallory@example.com' })
+      .where('id', '=', v2.id)
+      .execute();
+    await expect(approve(ws, 'toy@v2', 'production')).rejects.toMatchObject({ code: 'STATE_MISMATCH' });
+    expect(await ws.meta.db.selectFrom('model_approvals').selectAll().execute()).toEqual([]);
+    await ws.meta.db.updateTable('model_versions').set({ created_by: v2.created_by }).where('id', '=', v2.id).execute();
+    // staging: v1, then v2; then v1's row is pointed at v2's files: rolling back to it is refused.
+    await promote(ws, 'toy@v1', 'staging', 'set');
+    await promote(ws, 'toy@v2', 'staging', 'set');
+    await ws.meta.db
+      .updateTable('model_versions')
+      .set({ files_version_id: v2.files_version_id })
+      .where('id', '=', v1.id)
+      .execute();
+    await expect(rollback(ws, 'toy', 'staging')).rejects.toMatchObject({ code: 'STATE_MISMATCH' });
+    const alias = await ws.meta.db.selectFrom('model_aliases').select('version_id').executeTakeFirstOrThrow();
+    expect(alias.version_id).toBe(v2.id);
   });
 });

@@ -1,9 +1,13 @@
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import type { Services } from '../app/services.js';
 import type { ServerRuntime } from '../app/server.js';
 import type { OperationId } from '../app/remote/contract.js';
 import { CairnError } from '../core/errors.js';
 import { parseExpiry, parseRole, type Principal } from '../identity/index.js';
 import { storeHandlers } from './store-handlers.js';
+import { placeRunCode } from './run-code.js';
 
 export interface HandlerInput {
   params: Record<string, string | number>;
@@ -33,6 +37,34 @@ export const handlers: Record<OperationId, Handler> = {
   'datasets.diff': (s, i) => s.datasets.diff(str(i.query.from), str(i.query.to)),
   'datasets.report': (s, i) => s.datasets.report(str(i.query.ref), opt(i.query.kind as string)),
   'datasets.tag': (s, i) => s.datasets.tag(str(i.body.ref), str(i.body.tag), { force: i.body.force === true }),
+  'runs.submit': async (s, i, rt) => {
+    const spec = await placeRunCode(
+      rt.runCodeDir,
+      str(i.body.spec),
+      str(i.body.specName),
+      i.body.files as Record<string, unknown>,
+    );
+    return s.runs.submit(
+      withDefined({
+        spec,
+        sets: i.body.sets as string[] | undefined,
+        backend: i.body.backend as 'local' | 'slurm' | undefined,
+        force: i.body.force === true,
+      }),
+    );
+  },
+  'runs.logs': async (s, i) => {
+    const id = str(i.params.id);
+    const status = (await s.runs.details(id)).status;
+    const chunks: Buffer[] = [];
+    await s.runs.logs(id, {
+      stderr: i.query.stderr === true || i.query.stderr === 'true',
+      write: (c) => chunks.push(c),
+    });
+    const all = Buffer.concat(chunks);
+    const from = Math.min(num(i.query.offset) ?? 0, all.length);
+    return { data: all.subarray(from).toString('base64'), offset: all.length, ended: ENDED.has(status) };
+  },
   'runs.list': (s, i) =>
     s.runs.list(
       withDefined({
@@ -70,6 +102,7 @@ export const handlers: Record<OperationId, Handler> = {
     return { removed: true };
   },
   'models.rollback': (s, i) => s.models.rollback(str(i.params.name), str(i.params.alias)),
+  'releases.create': (s, i) => releaseFiles(s, str(i.body.ref)),
   'deployments.list': (s, i) =>
     s.deployments.list(
       withDefined({ env: opt(i.query.env as string), model: opt(i.query.model as string), limit: num(i.query.limit) }),
@@ -146,6 +179,36 @@ export const handlers: Record<OperationId, Handler> = {
   },
   ...storeHandlers,
 };
+
+/** Statuses a run does not leave. */
+const ENDED = new Set(['completed', 'failed', 'cancelled', 'timeout', 'node_fail', 'refused']);
+
+/** Release bundles hold the model's files: past this they should be fetched from the store, not through JSON. */
+const MAX_RELEASE_BYTES = 256 * 1024 * 1024;
+
+/** Builds the bundle in a private temporary folder, sends back every file, and removes the folder. */
+async function releaseFiles(s: Services, ref: string) {
+  const tmp = await mkdtemp(join(tmpdir(), 'cairn-release-'));
+  try {
+    const out = join(tmp, 'release');
+    const result = await s.releases.create(ref, out);
+    const files: Record<string, string> = {};
+    let bytes = 0;
+    for (const f of await readdir(out, { recursive: true, withFileTypes: true })) {
+      if (!f.isFile()) continue;
+      const full = join(f.parentPath, f.name);
+      bytes += (await stat(full)).size;
+      if (bytes > MAX_RELEASE_BYTES)
+        throw new CairnError('LIMIT_EXCEEDED', `the release of ${ref} is larger than ${MAX_RELEASE_BYTES} bytes`, {
+          hint: 'create it on the server host, or in a workspace that pulled the version',
+        });
+      files[relative(out, full)] = (await readFile(full)).toString('base64');
+    }
+    return { result, files };
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
 
 /** Drops undefined fields: the services' option types are exact (exactOptionalPropertyTypes). */
 function withDefined<T extends Record<string, unknown>>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {

@@ -20,6 +20,8 @@ export interface HttpOptions {
   protectedAliases?: readonly string[];
   /** Other bearer credentials (OpenID Connect access tokens): an identity, or null when not one. */
   verifyBearer?: (token: string) => Promise<Authenticated | null>;
+  /** A request without a bearer token: the identity its session cookie stands for, or null when it has none. */
+  verifyRequest?: (req: FastifyRequest) => Promise<Authenticated | null>;
 }
 
 declare module 'fastify' {
@@ -56,6 +58,7 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
     app.route({
       method: op.method,
       url: API_PREFIX + op.path,
+      ...(op.bodyLimit ? { bodyLimit: op.bodyLimit } : {}),
       schema: {
         ...(op.params ? { params: { type: 'object', properties: op.params, additionalProperties: false } } : {}),
         querystring: querySchema(op),
@@ -92,6 +95,8 @@ async function authenticate(
   const header = req.headers.authorization ?? '';
   const m = /^Bearer\s+(\S+)$/i.exec(header);
   try {
+    const viaSession = !m && opts.verifyRequest ? await opts.verifyRequest(req) : null;
+    if (viaSession) return viaSession;
     if (!m) throw new CairnError('UNAUTHENTICATED', 'this request needs a credential (Authorization: Bearer <token>)');
     const token = m[1]!;
     if (token.startsWith('cairn_')) return await rt.identity.authenticate(token);
@@ -117,6 +122,7 @@ async function authenticate(
 }
 
 function credentialOf(e: CairnError): Record<string, unknown> {
+  if (typeof e.data?.subject === 'string') return { subject: e.data.subject };
   return typeof e.data?.token === 'string' ? { token: e.data.token } : {};
 }
 

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
+import { createOidc, type OidcSettings } from '../app/oidc/index.js';
 import { openServer, type ServerRuntime } from '../app/server.js';
 import { CairnError } from '../core/errors.js';
+import { mountAuthRoutes, sessionAuthenticator } from './auth-routes.js';
 import { createHttpServer, type HttpOptions } from './http.js';
 
 export interface StartOptions extends HttpOptions {
@@ -12,6 +14,10 @@ export interface StartOptions extends HttpOptions {
   /** file:///dir or s3://bucket/prefix (docs/SERVER.md "Data plane"). */
   store?: string;
   storeEndpoint?: string;
+  /** OpenID Connect sign-in (docs/SERVER.md): bearer ID/access tokens, the CLI's device flow, the browser's code flow. */
+  oidc?: OidcSettings | null;
+  /** The server's public base URL, for the browser sign-in's redirect (default: from each request's Host). */
+  publicUrl?: string;
 }
 
 export interface RunningServer {
@@ -33,7 +39,14 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   });
   let http: FastifyInstance;
   try {
-    http = await createHttpServer(runtime, opts);
+    const oidc = opts.oidc ? createOidc(opts.oidc, runtime.identity) : null;
+    http = await createHttpServer(runtime, {
+      ...opts,
+      ...(oidc
+        ? { verifyBearer: (t) => oidc.verifier.verifyBearer(t), verifyRequest: sessionAuthenticator(oidc) }
+        : {}),
+    });
+    mountAuthRoutes(http, runtime, oidc, opts.publicUrl ? { publicUrl: opts.publicUrl } : {});
     await http.listen({ host, port });
   } catch (err) {
     await runtime.close();

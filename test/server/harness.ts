@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { AuditActor } from '../../src/audit/event.js';
 import { startServer, type RunningServer } from '../../src/server/start.js';
 import type { Role } from '../../src/identity/index.js';
+import type { OidcSettings } from '../../src/app/oidc/index.js';
 
 export interface Team {
   server: RunningServer;
@@ -20,6 +21,8 @@ export interface Team {
   ): Promise<{ status: number; json: any; headers: Headers }>;
   /** What a contributor's data plane will do: register a model version from files, as `user`. */
   registerAs(user: string, model: string): Promise<string>;
+  /** A dataset version, a run on the server's local backend that trains on it, and a model registered from the run, as `user`. */
+  trainAs(user: string, model: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -29,6 +32,7 @@ export async function startTeam(
     db?: string;
     env?: NodeJS.ProcessEnv;
     roles?: Record<string, Role>;
+    oidc?: OidcSettings;
     store?: string;
     storeEndpoint?: string;
   } = {},
@@ -41,6 +45,7 @@ export async function startTeam(
     ...(opts.store ? { store: opts.store } : {}),
     ...(opts.storeEndpoint ? { storeEndpoint: opts.storeEndpoint } : {}),
     env: opts.env ?? process.env,
+    ...(opts.oidc ? { oidc: opts.oidc } : {}),
   });
   const roles: Record<string, Role> = opts.roles ?? {
     admin: 'admin',
@@ -88,5 +93,21 @@ export async function startTeam(
     );
     return r.ref;
   };
-  return { server, dataDir, tokens, tokenIds, call, registerAs, close: () => server.close() };
+  const trainAs = async (user: string, model: string) => {
+    const rt = server.runtime;
+    const scope = { actor: { id: user, auth: 'token' as const }, command: 'test train' };
+    const dir = mkdtempSync(join(tmpdir(), 'cairn-data-'));
+    writeFileSync(join(dir, 'd.csv'), `x,y\n${n++},0\n`);
+    await rt.runAs(scope, () => rt.services.datasets.add({ source: dir, name: `${model}-data` }));
+    const spec = join(dataDir, `${model}.yaml`);
+    writeFileSync(
+      spec,
+      `name: ${model}-train\ncommand: "mkdir -p $CAIRN_OUTPUT_DIR/m && echo weights > $CAIRN_OUTPUT_DIR/m/model.bin"\ninputs:\n  train: ${model}-data@latest\n`,
+    );
+    const sub = await rt.runAs(scope, () => rt.services.runs.submit({ spec }));
+    const run = await rt.runAs(scope, () => rt.services.runs.wait(sub.run.id, { pollMs: 50 }));
+    if (run.status !== 'completed') throw new Error(`training run ended ${run.status}`);
+    return (await rt.runAs(scope, () => rt.services.models.register({ name: model, fromRun: run.id }))).ref;
+  };
+  return { server, dataDir, tokens, tokenIds, call, registerAs, trainAs, close: () => server.close() };
 }

@@ -1,6 +1,12 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- HTTP answers are checked field by field in the tests */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { operations } from '../../src/app/remote/contract.js';
+import { ApiClient } from '../../src/app/remote/client.js';
+import { createRemoteServices } from '../../src/app/remote/services.js';
+import { verifyReleaseBundle } from '../../src/models/index.js';
 import { dropSchema, freshPgUrl, postgresAvailable } from '../../src/test-support/services.js';
 import { startTeam, type Team } from './harness.js';
 
@@ -171,5 +177,48 @@ describe.each([
     expect(v.status).toBe(200);
     expect(v.json.ok).toBe(true);
     expect(v.json.problems).toEqual([]);
+  });
+
+  it('writes a signed release bundle of a server version into a new local folder, and refuses a hostile file name', async () => {
+    if (skip()) return;
+    const ref = await t.trainAs('alice', 'shipme');
+    const api = new ApiClient({ url: t.server.url, token: t.tokens.alice! });
+    const services = createRemoteServices(api, {
+      url: t.server.url,
+      token: '',
+      user: 'alice',
+      verifierKey: t.server.runtime.verifierKey,
+      origin: t.server.runtime.origin,
+      seen: null,
+    });
+    const out = join(mkdtempSync(join(tmpdir(), 'cairn-rel-')), 'bundle');
+    const r = await services.releases.create(ref, out);
+    expect(r).toMatchObject({ dir: out, model: ref });
+    const pem = readFileSync(join(t.dataDir, '.cairn', 'keys', 'signing.pub'), 'utf8');
+    const report = await verifyReleaseBundle(out, { trustedPublicKeyPem: pem });
+    expect(report.problems).toEqual([]);
+    expect(report.ok).toBe(true);
+    expect((await t.call('carol', 'POST', '/api/v1/releases', { ref })).status).toBe(403);
+    // A hostile server answering with a name outside the folder: nothing is written.
+    const hostile = new ApiClient({
+      url: t.server.url,
+      token: 'x',
+      fetch: async () =>
+        new Response(JSON.stringify({ result: r, files: { '../escaped.txt': 'aGk=' } }), {
+          status: 200,
+          headers: { 'content-type': 'application/json' },
+        }),
+    });
+    const bad = createRemoteServices(hostile, {
+      url: t.server.url,
+      token: 'x',
+      user: 'a',
+      verifierKey: '',
+      origin: '',
+      seen: null,
+    });
+    const out2 = join(mkdtempSync(join(tmpdir(), 'cairn-rel-')), 'b');
+    await expect(bad.releases.create(ref, out2)).rejects.toMatchObject({ code: 'PATH_UNSAFE' });
+    expect(() => readFileSync(join(out2, '..', 'escaped.txt'))).toThrow();
   });
 });

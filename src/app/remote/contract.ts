@@ -26,6 +26,8 @@ export interface Operation {
   query?: Record<string, Schema>;
   body?: Record<string, Schema>;
   required?: readonly string[];
+  /** A larger body limit than the server's default (run submissions carry their code). */
+  bodyLimit?: number;
 }
 
 const str: Schema = { type: 'string', minLength: 1, maxLength: 1024 };
@@ -153,6 +155,31 @@ export const operations = {
     body: { ref: str, tag: name, force: bool },
     required: ['ref', 'tag'],
   },
+  'runs.submit': {
+    method: 'POST',
+    path: '/runs',
+    role: 'contributor',
+    summary:
+      "Submits a run to the server's backends: the spec and its code folder's files (base64); quotas and budgets are the team's.",
+    body: {
+      spec: { type: 'string', minLength: 1, maxLength: 1_000_000 },
+      specName: name,
+      files: { type: 'object', additionalProperties: true },
+      sets: { type: 'array', items: str, maxItems: 1000 },
+      backend: { type: 'string', enum: ['local', 'slurm'] },
+      force: bool,
+    },
+    required: ['spec', 'specName', 'files'],
+    bodyLimit: 96 * 1024 * 1024,
+  },
+  'runs.logs': {
+    method: 'GET',
+    path: '/runs/:id/logs',
+    role: 'viewer',
+    summary: "A run's stdout (or stderr) from a byte offset, and whether the run has ended.",
+    params: { id: str },
+    query: { stderr: bool, offset: int() },
+  },
   'runs.list': {
     method: 'GET',
     path: '/runs',
@@ -275,6 +302,14 @@ export const operations = {
     role: 'contributor',
     summary: 'Moves an alias back to its previous version (protected aliases need approver).',
     params: { name, alias: name },
+  },
+  'releases.create': {
+    method: 'POST',
+    path: '/releases',
+    role: 'contributor',
+    summary: 'Writes a signed release bundle of a version on the server and returns its files (base64).',
+    body: { ref: str },
+    required: ['ref'],
   },
   'deployments.list': {
     method: 'GET',

@@ -13,6 +13,8 @@ export interface ServerSession {
   origin: string;
   /** The latest checkpoint this client verified; the server must keep extending it. */
   seen: { size: number; root: string; note: string } | null;
+  /** A session signed in with OpenID Connect: `token` is the ID token, renewed with the refresh token. */
+  oidc?: { issuer: string; clientId: string; tokenEndpoint: string; expiresAt: number; refreshToken?: string };
 }
 
 interface CredentialsFile {
@@ -93,7 +95,18 @@ export function currentSession(env: NodeJS.ProcessEnv, url?: string): ServerSess
     verifierKey,
     origin: verifierKey.split('+')[0]!,
     seen: s && s.verifierKey === verifierKey ? s.seen : null,
+    ...(s?.oidc && !env.CAIRN_TOKEN ? { oidc: s.oidc } : {}),
   };
+}
+
+/** Stores a renewed OpenID token of a server (the rest of its session unchanged). */
+export function updateTokens(env: NodeJS.ProcessEnv, url: string, token: string, oidc: ServerSession['oidc']): void {
+  const c = load(env);
+  const s = c.servers[url];
+  if (!s) return;
+  s.token = token;
+  if (oidc) s.oidc = oidc;
+  save(env, c);
 }
 
 export function saveSession(env: NodeJS.ProcessEnv, s: ServerSession, makeCurrent: boolean): void {

@@ -2,12 +2,17 @@ import { offlineAudit } from '../../audit/index.js';
 import { CairnError } from '../../core/errors.js';
 import { ApiClient } from './client.js';
 import { currentSession, forget, normalizeUrl, saveSession, type ServerSession } from './credentials.js';
+import { authConfig, deviceSignIn, freshSession, type DevicePrompt } from './oidc-login.js';
 import { followLog } from './session.js';
 
 export interface LoginResult {
   url: string;
   user: string;
   verifierKey: string;
+  /** How the credential was proven: an API token, or OpenID Connect (device code). */
+  via: 'token' | 'oidc';
+  /** With OpenID: whether the provider gave a refresh token (the CLI renews the ID token by itself). */
+  refreshable?: boolean;
   /** How the server's audit key came to be trusted: given with --key, kept from an earlier login, or first use. */
   pinned: 'given' | 'kept' | 'first-use';
   checkpoint: { size: number };
@@ -32,9 +37,39 @@ export async function login(
 ): Promise<LoginResult> {
   const url = normalizeUrl(rawUrl);
   if (!token)
-    throw new CairnError('USAGE', 'give a token: cairn login <url> --token <token> (or CAIRN_TOKEN)', {
-      hint: 'an admin issues one with `cairn server token create --user <you>`',
-    });
+    throw new CairnError(
+      'USAGE',
+      'give a token: cairn login <url> --token <token> (or CAIRN_TOKEN), or sign in with --oidc',
+      {
+        hint: 'an admin issues one with `cairn server token create --user <you>`',
+      },
+    );
+  return establish(url, token, env, opts);
+}
+
+/**
+ * `cairn login <url> --oidc`: asks the server which OpenID provider it trusts (public
+ * GET /api/v1/auth/config), runs the device authorization grant with it (`onPrompt` shows the
+ * code and URL), then logs in with the ID token exactly as with an API token.
+ */
+export async function loginWithOidc(
+  rawUrl: string,
+  env: NodeJS.ProcessEnv,
+  opts: { key?: string; onPrompt: (p: DevicePrompt) => void | Promise<void>; pollMs?: number },
+): Promise<LoginResult> {
+  const url = normalizeUrl(rawUrl);
+  const cfg = await authConfig(url);
+  const signed = await deviceSignIn(cfg, opts.onPrompt, opts.pollMs ? { pollMs: opts.pollMs } : {});
+  return establish(url, signed.idToken, env, opts.key ? { key: opts.key } : {}, signed.state);
+}
+
+async function establish(
+  url: string,
+  token: string,
+  env: NodeJS.ProcessEnv,
+  opts: { key?: string },
+  oidc?: ServerSession['oidc'],
+): Promise<LoginResult> {
   const api = new ApiClient({ url, token });
   const me = await api.call<WhoAmI>('whoami');
   let previous: ServerSession | null = null;
@@ -63,6 +98,7 @@ export async function login(
     verifierKey: me.verifierKey,
     origin: me.origin,
     seen: previous && previous.verifierKey === me.verifierKey ? previous.seen : null,
+    ...(oidc ? { oidc } : {}),
   };
   await followLog(api, session, env);
   saveSession(env, session, true);
@@ -70,6 +106,8 @@ export async function login(
     url,
     user: me.user,
     verifierKey: me.verifierKey,
+    via: oidc ? 'oidc' : 'token',
+    ...(oidc ? { refreshable: oidc.refreshToken !== undefined } : {}),
     pinned: opts.key ? 'given' : previous ? 'kept' : 'first-use',
     checkpoint: { size: session.seen?.size ?? 0 },
   };
@@ -80,8 +118,9 @@ export function logout(env: NodeJS.ProcessEnv, url: string | undefined, all: boo
 }
 
 export async function whoami(env: NodeJS.ProcessEnv): Promise<(WhoAmI & { url: string }) | null> {
-  const s = currentSession(env);
-  if (!s) return null;
+  const found = currentSession(env);
+  if (!found) return null;
+  const s = await freshSession(env, found);
   const me = await new ApiClient({ url: s.url, token: s.token }).call<WhoAmI>('whoami');
   return { ...me, url: s.url };
 }

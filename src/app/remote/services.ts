@@ -1,9 +1,12 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import type { AuditService, AuditVerifyReport } from '../../audit/index.js';
 import { offlineAudit } from '../../audit/index.js';
 import { CairnError } from '../../core/errors.js';
+import type { LogsOptions, RunDetails, WaitOptions } from '../../compute/index.js';
+import type { ReleaseResult } from '../../models/index.js';
+import { collectRun } from './run-code.js';
 import type { Services } from '../services.js';
 import type { ApiClient } from './client.js';
 import type { ServerSession } from './credentials.js';
@@ -36,23 +39,12 @@ export function createRemoteServices(api: ApiClient, session: ServerSession): Se
       tag: (ref, tag, opts) => c('datasets.tag', { body: { ref, tag, force: opts?.force === true } }),
       report: (ref, kind) => c('datasets.report', { query: { ref, kind } }),
     },
-    runs: {
-      submit: local('run submit'),
-      plan: local('run plan'),
-      logs: local('run logs'),
-      wait: local('run wait'),
-      list: (o = {}) => c('runs.list', { query: { ...o } }),
-      show: (id) => c('runs.show', { params: { id } }),
-      details: (id) => c('runs.show', { params: { id } }),
-      metrics: (id) => c('runs.metrics', { params: { id } }),
-      metricSeries: (id, name, buckets) => c('runs.metricSeries', { params: { id, name }, query: { buckets } }),
-      cancel: (id, o) => c('runs.cancel', { params: { id }, body: { wait: o?.wait === true } }),
-      why: (id) => c('runs.why', { params: { id } }),
-    },
+    runs: remoteRuns(api),
     computeUsage: {
       usage: (o) => c('compute.usage', { query: { by: o.by, since: o.since?.toISOString() } }),
       projects: () => c('compute.projects'),
-      setProject: (name, settings) => c('compute.setProject', { params: { name }, body: { ...settings } }),
+      setProject: (name, settings) =>
+        c('compute.setProject', { params: { name }, body: pick(settings, ['gpuQuota', 'budgetGpuHours', 'period']) }),
     },
     lineage: { of: (ref, direction) => c('lineage.of', { query: { ref, direction } }) },
     models: {
@@ -66,7 +58,11 @@ export function createRemoteServices(api: ApiClient, session: ServerSession): Se
       show: (ref) => c('models.show', { query: { ref } }),
       card: (ref) => c('models.card', { query: { ref } }),
       verify: (ref) => c('models.verify', { body: { ref } }),
-      setPolicy: (name, alias, policy) => c('models.setPolicy', { params: { name, alias }, body: { ...policy } }),
+      setPolicy: (name, alias, policy) =>
+        c('models.setPolicy', {
+          params: { name, alias },
+          body: pick(policy, ['suites', 'approvals', 'separateApprover']),
+        }),
       approve: (ref, alias) => c('models.approve', { body: { ref, alias } }),
       promote: (ref, alias, how) => c('models.promote', { body: { ref, alias, ...(how ? { how } : {}) } }),
       removeAlias: async (name, alias) => {
@@ -76,12 +72,20 @@ export function createRemoteServices(api: ApiClient, session: ServerSession): Se
       history: (name, o) =>
         c('models.history', { params: { name }, query: { alias: o?.alias, at: o?.at?.toISOString() } }),
     },
-    releases: { create: local('release create') },
+    releases: {
+      create: async (ref, outDir) => {
+        const r = await c<{ result: ReleaseResult; files: Record<string, string> }>('releases.create', {
+          body: { ref },
+        });
+        writeFiles(outDir, r.files, 'base64', 'release bundle');
+        return { ...r.result, dir: outDir };
+      },
+    },
     deployments: {
       deploy: (ref, env) => c('deployments.deploy', { body: { ref, env } }),
-      list: (f = {}) => c('deployments.list', { query: { ...f } }),
+      list: (f = {}) => c('deployments.list', { query: pick(f, ['env', 'model', 'limit']) }),
       flushOutbox: local('deploy outbox flush'),
-      dora: (o = {}) => c('deployments.dora', { query: { ...o } }),
+      dora: (o = {}) => c('deployments.dora', { query: pick(o, ['model', 'since', 'until']) }),
     },
     ...workspaceOnly(),
     audit: remoteAudit(api, session),
@@ -112,9 +116,63 @@ function workspaceOnly(): Pick<Services, 'transfer' | 'dataprep' | 'admin'> {
   };
 }
 
+function remoteRuns(api: ApiClient): Services['runs'] {
+  return {
+    submit: (input) =>
+      api.call('runs.submit', {
+        body: {
+          ...collectRun(input.spec),
+          ...(input.sets?.length ? { sets: input.sets } : {}),
+          ...(input.backend ? { backend: input.backend } : {}),
+          force: input.force === true,
+        },
+      }),
+    plan: local('run plan'),
+    logs: (id, o) => followLogs(api, id, o),
+    wait: (id, o) => waitFor(api, id, o),
+    list: (o = {}) => api.call('runs.list', { query: pick(o, ['project', 'status', 'limit']) }),
+    show: (id) => api.call('runs.show', { params: { id } }),
+    details: (id) => api.call('runs.show', { params: { id } }),
+    metrics: (id) => api.call('runs.metrics', { params: { id } }),
+    metricSeries: (id, name, buckets) => api.call('runs.metricSeries', { params: { id, name }, query: { buckets } }),
+    cancel: (id, o) => api.call('runs.cancel', { params: { id }, body: { wait: o?.wait === true } }),
+    why: (id) => api.call('runs.why', { params: { id } }),
+  };
+}
+
+const ENDED = new Set(['completed', 'failed', 'cancelled', 'timeout', 'node_fail', 'refused']);
+
+/** Polls the server until the run ends (or `timeoutMs` passes): the same contract as a workspace's wait. */
+async function waitFor(api: ApiClient, id: string, o: WaitOptions = {}): Promise<RunDetails> {
+  const started = Date.now();
+  for (;;) {
+    const r = await api.call<RunDetails>('runs.show', { params: { id } });
+    o.onTick?.(r);
+    if (ENDED.has(r.status)) return r;
+    if (o.timeoutMs !== undefined && Date.now() - started > o.timeoutMs)
+      throw new CairnError('LOCKED', `run ${id} is still ${r.status} after ${o.timeoutMs} ms`, { data: { run: id } });
+    await new Promise((res) => setTimeout(res, o.pollMs ?? 1000));
+  }
+}
+
+async function followLogs(api: ApiClient, id: string, o: LogsOptions): Promise<void> {
+  let offset = 0;
+  for (;;) {
+    const r = await api.call<{ data: string; offset: number; ended: boolean }>('runs.logs', {
+      params: { id },
+      query: { stderr: o.stderr === true, offset },
+    });
+    if (r.data.length) o.write(Buffer.from(r.data, 'base64'));
+    offset = r.offset;
+    if (!o.follow || r.ended || o.closed?.()) return;
+    await new Promise((res) => setTimeout(res, o.pollMs ?? 1000));
+  }
+}
+
 function remoteAudit(api: ApiClient, session: ServerSession): AuditService {
   return {
-    events: (query) => api.call('audit.events', { query: { ...query } }),
+    events: (q) =>
+      api.call('audit.events', { query: pick(q, ['actor', 'action', 'target', 'outcome', 'since', 'until', 'limit']) }),
     event: (index) => api.call('audit.event', { params: { index } }),
     prove: (index) => api.call('audit.prove', { params: { index } }),
     checkpoint: () => api.call('audit.checkpoint'),
@@ -171,14 +229,38 @@ async function bundleFiles(api: ApiClient): Promise<Record<string, string>> {
   return (await api.call<{ files: Record<string, string> }>('audit.bundle')).files;
 }
 
-/** Writes a bundle the server sent, refusing any name that would land outside `dir`. */
 function writeBundle(dir: string, files: Record<string, string>): void {
+  writeFiles(dir, files, 'utf8', 'audit bundle');
+}
+
+/**
+ * Writes files a server sent into a new folder, refusing any name that would land outside it
+ * (absolute, `..`, through a symlink) before writing anything.
+ */
+function writeFiles(dir: string, files: Record<string, string>, encoding: 'utf8' | 'base64', what: string): void {
   const root = resolve(dir);
-  for (const [rel, text] of Object.entries(files)) {
+  if (existsSync(root) && readdirSync(root).length > 0)
+    throw new CairnError('ALREADY_EXISTS', `${root} exists and is not empty`, { hint: 'give a new folder' });
+  const planned = Object.keys(files).map((rel) => {
     const out = resolve(root, rel);
-    if (!out.startsWith(root + sep))
-      throw new CairnError('PATH_UNSAFE', `the server's audit bundle names a file outside it: ${JSON.stringify(rel)}`);
+    if (rel.length === 0 || isAbsolute(rel) || !out.startsWith(root + sep))
+      throw new CairnError('PATH_UNSAFE', `the server's ${what} names a file outside it: ${JSON.stringify(rel)}`);
+    return [out, rel] as const;
+  });
+  mkdirSync(root, { recursive: true });
+  for (const [out, rel] of planned) {
     mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, text);
+    // 'wx': never through a file or link that is already there.
+    writeFileSync(out, Buffer.from(files[rel]!, encoding), { flag: 'wx' });
   }
+}
+
+/**
+ * Only the fields the API takes: callers hand over their whole options object (a CLI handler's
+ * includes --json and --workspace), and the server refuses unknown fields.
+ */
+function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Record<string, never> {
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (o[k] !== undefined) out[k as string] = o[k];
+  return out as Record<string, never>;
 }

@@ -2,6 +2,7 @@ import { offlineAudit } from '../../audit/index.js';
 import type { Services } from '../services.js';
 import { ApiClient } from './client.js';
 import { rememberCheckpoint, type ServerSession } from './credentials.js';
+import { freshSession } from './oidc-login.js';
 import { createRemoteServices } from './services.js';
 
 interface CheckpointAnswer {
@@ -20,8 +21,8 @@ export async function withRemoteServices<T>(
   env: NodeJS.ProcessEnv,
   fn: (services: Services) => Promise<T>,
 ): Promise<T> {
-  const api = new ApiClient({ url: session.url, token: session.token });
-  const s = { ...session };
+  const s = { ...(await freshSession(env, session)) };
+  const api = new ApiClient({ url: s.url, token: s.token });
   await followLog(api, s, env);
   const out = await fn(createRemoteServices(api, s));
   await followLog(api, s, env);

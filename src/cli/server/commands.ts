@@ -25,6 +25,21 @@ export const serverStart = spec({
       "object store pushes go to: file:///dir or s3://bucket/prefix (default: the data dir's store/; kept for later starts)",
     ),
     storeEndpoint: text('--store-endpoint <url>', 'S3-compatible endpoint of an s3:// store (MinIO, Ceph, …)'),
+    oidcIssuer: text('--oidc-issuer <url>', 'sign in with this OpenID Connect provider (its issuer URL)'),
+    oidcClientId: text('--oidc-client-id <id>', "Cairn's client id at the provider"),
+    oidcClientSecretFile: text(
+      '--oidc-client-secret-file <file>',
+      "the client's secret, for the browser's code exchange (or CAIRN_OIDC_CLIENT_SECRET)",
+    ),
+    oidcAudience: text('--oidc-audience <aud>', 'the aud a bearer token must carry (default: the client id)'),
+    oidcGroupsClaim: text('--oidc-groups-claim <claim>', 'the claim with the groups grants go to', 'groups'),
+    oidcUsernameClaim: text(
+      '--oidc-username-claim <claim>',
+      'the claim naming the account: preferred_username, email or sub',
+      'preferred_username',
+    ),
+    oidcScopes: text('--oidc-scopes <scopes>', 'scopes to ask for (space-separated)'),
+    publicUrl: text('--public-url <url>', "the server's URL as browsers reach it (for the sign-in redirect)"),
   },
 });
 
@@ -95,6 +110,7 @@ export const login = spec({
   description: 'act on a Cairn server from now on (outside workspaces); pins its audit key',
   options: {
     token: text('--token <token>', 'an API token (default: CAIRN_TOKEN)'),
+    oidc: flag('--oidc', "sign in with the server's OpenID Connect provider (device code: a browser approves)"),
     key: text(
       '--key <vkey>',
       "the server's audit verifier key, if you got it from an admin (else trusted on first use)",

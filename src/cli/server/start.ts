@@ -1,6 +1,7 @@
 import type { OptionsOf } from '../table/define.js';
 import type { serverStart } from './commands.js';
 import { startServer } from '../../server/start.js';
+import { oidcSettings } from '../../app/oidc/index.js';
 import { CairnError } from '../../core/errors.js';
 import { commandContext } from '../context.js';
 
@@ -9,7 +10,18 @@ export async function run(opts: OptionsOf<typeof serverStart>): Promise<void> {
   const bodyLimit = Number(opts.bodyLimit);
   if (!Number.isInteger(bodyLimit) || bodyLimit < 1024)
     throw new CairnError('USAGE', `--body-limit takes a number of bytes (at least 1024), not ${opts.bodyLimit}`);
+  const oidc = oidcSettings({
+    ...(opts.oidcIssuer ? { issuer: opts.oidcIssuer } : {}),
+    ...(opts.oidcClientId ? { clientId: opts.oidcClientId } : {}),
+    ...(opts.oidcClientSecretFile ? { clientSecretFile: opts.oidcClientSecretFile } : {}),
+    ...(opts.oidcAudience ? { audience: opts.oidcAudience } : {}),
+    ...(opts.oidcScopes ? { scopes: opts.oidcScopes } : {}),
+    groupsClaim: opts.oidcGroupsClaim,
+    usernameClaim: opts.oidcUsernameClaim,
+  });
   const server = await startServer({
+    oidc,
+    ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
     listen: opts.listen,
     dataDir: opts.dataDir,
     ...(opts.db ? { db: opts.db } : {}),
@@ -28,6 +40,10 @@ export async function run(opts: OptionsOf<typeof serverStart>): Promise<void> {
   });
   out.say(`Cairn server on ${server.url} (metadata: ${server.runtime.dialect}, data dir: ${opts.dataDir})`);
   out.say(`audit log key: ${server.runtime.verifierKey}`);
+  if (oidc)
+    out.say(
+      `OpenID Connect: ${oidc.issuer} (client ${oidc.clientId}); accounts from ${oidc.usernameClaim}, groups from ${oidc.groupsClaim}; browser sign-in at /auth/login`,
+    );
   out.say(`API: ${server.url}/api/v1 (OpenAPI: /api/v1/openapi.json), health: /healthz /readyz, metrics: /metrics`);
   if (accounts.length === 0)
     out.say(

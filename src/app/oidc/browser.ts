@@ -1,0 +1,146 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { JWTPayload } from 'jose';
+import { CairnError } from '../../core/errors.js';
+import type { Authenticated } from '../../identity/index.js';
+import type { OidcVerifier } from './verifier.js';
+
+interface Pending {
+  verifier: string;
+  nonce: string;
+  redirectUri: string;
+  returnTo: string;
+  expires: number;
+}
+
+interface Session {
+  claims: JWTPayload;
+  expires: number;
+}
+
+const PENDING_TTL_MS = 10 * 60_000;
+const MAX_PENDING = 10_000;
+
+/**
+ * The browser's sign-in: authorization code with PKCE (S256), a `state` bound to the browser by a
+ * cookie, a `nonce` bound to the ID token; then an opaque session id (32 random bytes) whose
+ * claims stay on the server. Every request made with the session maps its claims to the account
+ * again, so disabling the account or changing grants takes effect at once. Sessions live in the
+ * server's memory: a restart signs browsers out.
+ */
+export class OidcBrowser {
+  readonly #pending = new Map<string, Pending>();
+  readonly #sessions = new Map<string, Session>();
+
+  constructor(
+    private readonly verifier: OidcVerifier,
+    readonly sessionTtlMs = 8 * 3_600_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Where to send the browser, and the state its cookie must carry back. */
+  async start(redirectUri: string, returnTo: string): Promise<{ location: string; state: string }> {
+    const d = await this.verifier.discovery();
+    this.#purge();
+    if (this.#pending.size >= MAX_PENDING)
+      throw new CairnError('LIMIT_EXCEEDED', 'too many sign-ins in progress; try again in a few minutes');
+    const state = rand();
+    const p: Pending = { verifier: rand(), nonce: rand(), redirectUri, returnTo, expires: this.now() + PENDING_TTL_MS };
+    this.#pending.set(state, p);
+    const u = new URL(d.authorization_endpoint);
+    const s = this.verifier.settings;
+    for (const [k, v] of Object.entries({
+      response_type: 'code',
+      client_id: s.clientId,
+      redirect_uri: redirectUri,
+      scope: s.scopes,
+      state,
+      nonce: p.nonce,
+      code_challenge: createHash('sha256').update(p.verifier).digest('base64url'),
+      code_challenge_method: 'S256',
+    }))
+      u.searchParams.set(k, v);
+    return { location: u.toString(), state };
+  }
+
+  /** Exchanges the code the provider sent back: the session id, who it is, and where the browser was going. */
+  async finish(
+    query: Record<string, string | undefined>,
+    cookieState: string | undefined,
+  ): Promise<{ sessionId: string; who: Authenticated; returnTo: string }> {
+    const state = query.state ?? '';
+    const p = this.#pending.get(state);
+    // One try per state: a forged or replayed callback spends it.
+    this.#pending.delete(state);
+    if (!p || p.expires < this.now() || !cookieState || cookieState !== state)
+      throw new CairnError('UNAUTHENTICATED', 'this sign-in was not started by this browser, or it is too old', {
+        hint: 'start again at /auth/login',
+      });
+    if (query.error)
+      throw new CairnError(
+        'UNAUTHENTICATED',
+        `the provider refused: ${query.error} ${query.error_description ?? ''}`.trim(),
+      );
+    if (!query.code) throw new CairnError('USAGE', 'the callback carries no code');
+    const tokens = await this.#exchange(query.code, p);
+    const claims = await this.verifier.verifyToken(tokens.id_token, p.nonce);
+    const who = await this.verifier.identityOf(claims);
+    const sessionId = rand();
+    this.#sessions.set(sessionId, { claims, expires: this.now() + this.sessionTtlMs });
+    return { sessionId, who, returnTo: p.returnTo };
+  }
+
+  /** The identity a session cookie stands for (checked again each time), or null when it is unknown or expired. */
+  async fromSession(sessionId: string): Promise<Authenticated | null> {
+    const s = this.#sessions.get(sessionId);
+    if (!s) return null;
+    if (s.expires < this.now()) {
+      this.#sessions.delete(sessionId);
+      return null;
+    }
+    return this.verifier.identityOf(s.claims);
+  }
+
+  end(sessionId: string): boolean {
+    return this.#sessions.delete(sessionId);
+  }
+
+  async #exchange(code: string, p: Pending): Promise<{ id_token: string }> {
+    const d = await this.verifier.discovery();
+    const s = this.verifier.settings;
+    const headers: Record<string, string> = {
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'application/json',
+    };
+    const form = new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: p.redirectUri,
+      code_verifier: p.verifier,
+    });
+    if (s.clientSecret)
+      headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(s.clientId)}:${encodeURIComponent(s.clientSecret)}`).toString('base64')}`;
+    else form.set('client_id', s.clientId);
+    const res = await fetch(d.token_endpoint, { method: 'POST', headers, body: form });
+    const body = (await res.json().catch(() => ({}))) as {
+      id_token?: string;
+      error?: string;
+      error_description?: string;
+    };
+    if (!res.ok || typeof body.id_token !== 'string')
+      throw new CairnError(
+        'UNAUTHENTICATED',
+        `the provider did not exchange the code: ${body.error ?? res.status} ${body.error_description ?? ''}`.trim(),
+      );
+    return { id_token: body.id_token };
+  }
+
+  #purge(): void {
+    const now = this.now();
+    for (const [k, v] of this.#pending) if (v.expires < now) this.#pending.delete(k);
+    for (const [k, v] of this.#sessions) if (v.expires < now) this.#sessions.delete(k);
+  }
+}
+
+function rand(): string {
+  return randomBytes(32).toString('base64url');
+}

@@ -1,0 +1,28 @@
+import type { IdentityService } from '../../identity/index.js';
+import { OidcBrowser } from './browser.js';
+import type { OidcSettings } from './settings.js';
+import { OidcVerifier } from './verifier.js';
+
+export { oidcSettings, DEFAULT_SCOPES, type OidcFlags, type OidcSettings } from './settings.js';
+export { discover, OidcVerifier, type Discovery } from './verifier.js';
+export { OidcBrowser } from './browser.js';
+
+/** What a server tells clients before they have a credential: which provider to sign in with. */
+export interface AuthConfig {
+  oidc: { issuer: string; clientId: string; scopes: string } | null;
+}
+
+export interface Oidc {
+  verifier: OidcVerifier;
+  browser: OidcBrowser;
+  config: AuthConfig;
+}
+
+export function createOidc(settings: OidcSettings, identity: Pick<IdentityService, 'principalFor'>): Oidc {
+  const verifier = new OidcVerifier(settings, identity);
+  return {
+    verifier,
+    browser: new OidcBrowser(verifier),
+    config: { oidc: { issuer: settings.issuer, clientId: settings.clientId, scopes: settings.scopes } },
+  };
+}
