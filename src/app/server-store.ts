@@ -81,8 +81,11 @@ export function createServerStore(backend: RemoteBackend, opts: { now?: () => nu
     url: backend.url,
     direct,
     list: (prefix) => backend.list(prefix),
-    plan: (who, objects) =>
-      planUploads(backend, pending, { who, objects, direct, expires: now() + URL_SECONDS * 1000 }),
+    plan: (who, objects) => {
+      // Plans nobody used expire with their URLs: forget them, so the table stays small.
+      for (const [id, p] of pending) if (p.expires < now()) pending.delete(id);
+      return planUploads(backend, pending, { who, objects, direct, expires: now() + URL_SECONDS * 1000 });
+    },
     async receive(who, uploadId, body) {
       // A plan is used once, whatever the outcome: a replay (or a retry after a mismatch) is refused.
       const p = take(who, uploadId);
