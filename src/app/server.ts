@@ -10,6 +10,9 @@ import { createIdentityService, type IdentityService } from '../identity/index.j
 import { CONFIG_FILE } from './config.js';
 import { loadDeployConfig } from './deploy-config.js';
 import { buildServices, type Services } from './services.js';
+import { createServerStore, type ServerStore } from './server-store.js';
+import { remoteConfigFrom } from '../transfer/index.js';
+import { loadRemotesFile, openBackend, saveRemotesFile } from './transfer-config.js';
 import { CAIRN_DIR, initWorkspace, openWorkspace, type RequestScope, type Workspace } from './workspace.js';
 
 export interface ServerOptions {
@@ -18,6 +21,10 @@ export interface ServerOptions {
   /** Metadata database for a new data dir: sqlite (default) or postgres://… */
   db?: string;
   env?: NodeJS.ProcessEnv;
+  /** The object store: file:///dir or s3://bucket/prefix (kept in the data dir's remotes.json as `store`). */
+  store?: string;
+  /** S3-compatible endpoint of an s3:// store (MinIO, Ceph, a test server). */
+  storeEndpoint?: string;
 }
 
 /** One audit event a request produced outside a service call (a read served, a request refused). */
@@ -44,11 +51,15 @@ export interface ServerRuntime {
   /** Runs `fn` with `scope` as the acting identity of every event and check inside it. */
   runAs<T>(scope: RequestScope, fn: () => Promise<T>): Promise<T>;
   contextFor(scope: RequestScope): AuditContext;
+  /** The audit context of the request running now (inside runAs). */
+  contextHere(): AuditContext;
   /** Appends request events, batched with concurrent ones into one transaction; resolves once durable. */
   recordRequest(event: RequestEvent): Promise<void>;
   idempotency: IdempotencyStore;
   /** The alias a deploy environment serves (deploy.json in the data dir), or null. */
   servedAlias(env: string): string | null;
+  /** The data plane: where pushed packs, states and logs live (docs/SERVER.md "Data plane"). */
+  store: ServerStore;
   ready(): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -85,6 +96,7 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
   const services = buildServices(ws, opts.env);
   const identity = createIdentityService(ws);
   const batcher = new GroupCommit(ws);
+  const store = await openServerStore(ws, opts);
   return {
     services,
     identity,
@@ -94,9 +106,11 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
     runCodeDir: join(ws.cairnDir, 'run-code'),
     runAs: (scope, fn) => scopes.run(scope, fn),
     contextFor: (scope) => scopes.run(scope, () => ws.auditContext()),
+    contextHere: () => ws.auditContext(),
     recordRequest: (e) => batcher.add(e),
     idempotency: idempotencyStore(ws),
     servedAlias: (env) => loadDeployConfig(ws.cairnDir)?.environments[env]?.alias ?? null,
+    store,
     async ready() {
       try {
         await sql`select 1`.execute(ws.meta.db);
@@ -107,9 +121,27 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
     },
     async close() {
       await batcher.drain();
+      await store.close();
       await ws.close();
     },
   };
+}
+
+/**
+* The store is the data dir's remote `store` (remotes.json): `--store` sets it, a later start
+ * without it keeps it, and a new data dir without it gets a folder store inside the data dir.
+ */
+async function openServerStore(ws: Workspace, opts: ServerOptions): Promise<ServerStore> {
+  const file = loadRemotesFile(ws.cairnDir);
+  const kept = file.remotes.store;
+  const url = opts.store ?? kept?.url ?? `file://${join(ws.root, 'store')}`;
+  const endpoint = opts.storeEndpoint ?? (opts.store ? undefined : kept?.endpoint);
+  const config = { url, ...(endpoint ? { endpoint } : {}) };
+  if (!kept || kept.url !== config.url || kept.endpoint !== config.endpoint) {
+    file.remotes.store = remoteConfigFrom(url, endpoint ? { endpoint } : {}).config;
+    await saveRemotesFile(ws.cairnDir, file);
+  }
+  return createServerStore(await openBackend(config, {}, opts.env ?? process.env));
 }
 
 /**

@@ -66,7 +66,11 @@ export function buildServices(ws: Workspace, env: NodeJS.ProcessEnv = process.en
       const [models, config] = await Promise.all([import('../models/index.js'), import('./deploy-config.js')]);
       return models.createDeploymentsService(config.deploymentDeps(ws, env));
     }),
-    transfer: lazy(async () => (await import('../transfer/index.js')).createTransferService(await transferPorts())),
+    transfer: lazy(async () => {
+      const [transfer, config] = await Promise.all([import('../transfer/index.js'), import('./transfer-config.js')]);
+      const ports = await transferPorts();
+      return config.withServerImport(transfer.createTransferService(ports), ports.remotes, env);
+    }),
     dataprep: lazy(async () => {
       const [{ createDataPrepService }, { pseudonymKey }] = await Promise.all([
         import('../dataprep/index.js'),

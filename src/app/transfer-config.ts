@@ -10,6 +10,7 @@ import {
   formatRemotesFile,
   parseRemotesFile,
   parseRemoteUrl,
+  pickRemote,
   s3Backend,
   sshBackend,
   type BackendOptions,
@@ -19,7 +20,9 @@ import {
   type RemotesFile,
   type RemotesPort,
   type TransferDeps,
+  type TransferService,
 } from '../transfer/index.js';
+import type { ImportAnswer } from './server-store.js';
 import { CAIRN_DIR, locateWorkspace, type OpenOptions, type Workspace } from './workspace.js';
 
 /**
@@ -83,7 +86,41 @@ export async function openBackend(
         ...(config.knownHosts ? { knownHostsFile: config.knownHosts } : {}),
         ...onRetry,
       });
+    case 'server': {
+      const { currentSession } = await import('./remote/credentials.js');
+      const { ServerStoreBackend } = await import('./remote/store-backend.js');
+      const session = currentSession(env, loc.url);
+      return new ServerStoreBackend({ url: loc.url, token: session!.token });
+    }
   }
+}
+
+/**
+ * A push to a team server ends with the server importing what arrived (verifying the pushed
+ * audit log, recording the push as the authenticated account). If another push replaced the
+ * store's state meanwhile, the push runs again: what is already there is not sent twice.
+ */
+export function withServerImport(t: TransferService, remotes: RemotesPort, env: NodeJS.ProcessEnv): TransferService {
+  return {
+    ...t,
+    async push(refs, opts = {}) {
+      const { config } = pickRemote(remotes.load(), opts.remote);
+      const loc = parseRemoteUrl(config.url);
+      if (loc.kind !== 'server') return t.push(refs, opts);
+      const { currentSession } = await import('./remote/credentials.js');
+      const { ApiClient } = await import('./remote/client.js');
+      const api = new ApiClient({ url: loc.url, token: currentSession(env, loc.url)!.token });
+      for (let attempt = 1; ; attempt++) {
+        const res = await t.push(refs, opts);
+        try {
+          const server = await api.call<ImportAnswer>('store.import', { body: { versions: res.digests } });
+          return { ...res, server };
+        } catch (err) {
+          if (!(err instanceof CairnError && err.code === 'DIVERGED') || attempt >= 3) throw err;
+        }
+      }
+    },
+  };
 }
 
 export function remotesPort(cairnDir: string, env: NodeJS.ProcessEnv): RemotesPort {

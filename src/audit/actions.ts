@@ -53,6 +53,13 @@ export const auditActions = {
   'server.grant': 'A role on a project was granted to (or, with role none, taken from) a user or group.',
   'server.read':
     'A read request was served to an authenticated identity (params: operation); recorded in batches with the requests around it.',
+  'server.store.plan':
+    'A push asked which packs the store lacks and was handed where to upload them (params: packs, missing, bytes, direct).',
+  'server.store.commit':
+    'Uploaded packs were checked against their plan (size and digest) and moved into place in the store; failed when they did not match (nothing kept).',
+  'server.store.download': 'A pull was handed where to download packs from (params: keys, bytes, direct).',
+  'server.store.write':
+    "A push wrote an object of the store's layout through the server: a streamed pack, the merged state or its workspace's audit bundle (params: key, bytes).",
   'server.signin':
     'A person signed in with OpenID Connect in a browser (authorization code + PKCE); actor auth oidc, credential the OpenID subject.',
   'server.denied':

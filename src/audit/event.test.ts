@@ -67,6 +67,10 @@ describe('audit events', () => {
       'server.token.revoke',
       'server.grant',
       'server.read',
+      'server.store.plan',
+      'server.store.commit',
+      'server.store.download',
+      'server.store.write',
       'server.signin',
       'server.denied',
     ]);

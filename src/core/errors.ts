@@ -41,6 +41,16 @@ export const errorCatalogue = {
     http: 501,
     summary: 'The command works on a local workspace but not (yet) against a Cairn server.',
   },
+  UPLOAD_MISMATCH: {
+    exit: 1,
+    http: 422,
+    summary: 'Uploaded bytes do not match the size or digest the upload was planned with; nothing was recorded.',
+  },
+  UPLOAD_UNKNOWN: {
+    exit: 1,
+    http: 410,
+    summary: 'An upload id the server did not plan, already used or expired (a replayed or stale upload).',
+  },
   LOCKED: { exit: 1, http: 423, summary: 'Another process holds a lock this operation needs.' },
   LIMIT_EXCEEDED: {
     exit: 1,

@@ -6,6 +6,7 @@ import type { ServerRuntime } from '../app/server.js';
 import type { OperationId } from '../app/remote/contract.js';
 import { CairnError } from '../core/errors.js';
 import { parseExpiry, parseRole, type Principal } from '../identity/index.js';
+import { storeHandlers } from './store-handlers.js';
 import { placeRunCode } from './run-code.js';
 
 export interface HandlerInput {
@@ -176,6 +177,7 @@ export const handlers: Record<OperationId, Handler> = {
     await rt.identity.revokeToken(str(i.params.id));
     return { revoked: true };
   },
+  ...storeHandlers,
 };
 
 /** Statuses a run does not leave. */

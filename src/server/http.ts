@@ -11,6 +11,7 @@ import type { Authenticated, Role } from '../identity/index.js';
 import { handlers, type HandlerInput } from './handlers.js';
 import { ServerMetrics } from './metrics.js';
 import { bodySchema, openApiDocument, querySchema } from './openapi.js';
+import { mountStoreRoutes } from './store-routes.js';
 
 export interface HttpOptions {
   /** Largest request body accepted (default 1 MiB): metadata only, bulk bytes go to the store. */
@@ -80,13 +81,14 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
       },
     });
   }
+  mountStoreRoutes(app, rt, (req, id) => authenticate(rt, req, id, opts, metrics));
   return app;
 }
 
 async function authenticate(
   rt: ServerRuntime,
   req: FastifyRequest,
-  id: OperationId,
+  id: OperationId | string,
   opts: HttpOptions,
   metrics: ServerMetrics,
 ): Promise<Authenticated> {
@@ -113,7 +115,7 @@ async function authenticate(
       },
       outcome: 'denied',
       reason: `${e.code}: ${e.message}`,
-      context: rt.contextFor(scopeOf(req, ANONYMOUS, id)),
+      context: rt.contextFor(scopeOf(req, ANONYMOUS, id as OperationId)),
     });
     throw e;
   }

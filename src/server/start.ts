@@ -11,6 +11,9 @@ export interface StartOptions extends HttpOptions {
   dataDir: string;
   db?: string;
   env?: NodeJS.ProcessEnv;
+  /** file:///dir or s3://bucket/prefix (docs/SERVER.md "Data plane"). */
+  store?: string;
+  storeEndpoint?: string;
   /** OpenID Connect sign-in (docs/SERVER.md): bearer ID/access tokens, the CLI's device flow, the browser's code flow. */
   oidc?: OidcSettings | null;
   /** The server's public base URL, for the browser sign-in's redirect (default: from each request's Host). */
@@ -31,6 +34,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     dataDir: opts.dataDir,
     ...(opts.db ? { db: opts.db } : {}),
     ...(opts.env ? { env: opts.env } : {}),
+    ...(opts.store ? { store: opts.store } : {}),
+    ...(opts.storeEndpoint ? { storeEndpoint: opts.storeEndpoint } : {}),
   });
   let http: FastifyInstance;
   try {

@@ -31,10 +31,14 @@ export interface PushResult {
   remote: string;
   url: string;
   versions: number;
+  /** The pushed versions' digests (`sha256:…`). */
+  digests: string[];
   packs: { needed: number; sent: number; skipped: number };
   bytesSent: number;
   audit: { size: number; root: string };
   encrypted: boolean;
+  /** When the remote is a team server (set by app/): what the server imported after the push. */
+  server?: { imported: { datasets: number; versions: number }; vouched: number; skipped: number };
 }
 
 /**
@@ -78,10 +82,12 @@ export async function push(
         await writeState(r.data, merged.state);
         const out = {
           versions: local.versions.length,
+          digests: local.versions.map((v) => `sha256:${v.digest}`),
           packs: { needed: local.packs.length, sent: missing.length, skipped: local.packs.length - missing.length },
           bytesSent: total,
         };
-        draft.params = { ...draft.params, ...out, versionDigests: local.versions.map((v) => `sha256:${v.digest}`) };
+        const { digests: _d, ...counts } = out;
+        draft.params = { ...draft.params, ...counts, versionDigests: local.versions.map((v) => `sha256:${v.digest}`) };
         draft.outputs = local.versions.map((v) => `sha256:${v.digest}`);
         await commit(async () => {});
         return { out, merged: merged.state, witnessed };

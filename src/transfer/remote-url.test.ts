@@ -26,10 +26,19 @@ describe('parseRemoteUrl', () => {
     });
   });
 
+  it('reads a Cairn team server URL as a remote (its store, through its API)', () => {
+    expect(parseRemoteUrl('https://cairn.example/team/')).toEqual({
+      kind: 'server',
+      url: 'https://cairn.example/team',
+    });
+    expect(parseRemoteUrl('http://127.0.0.1:8080')).toEqual({ kind: 'server', url: 'http://127.0.0.1:8080' });
+  });
+
   it('refuses what it cannot use, saying why', () => {
     const cases: Array<[string, RegExp]> = [
       ['not a url', /does not parse/],
-      ['http://example.org/x', /scheme http: is not supported/],
+      ['ftp://example.org/x', /scheme ftp: is not supported/],
+      ['https://alice@cairn.example', /a server URL has no user/],
       ['file://host/x', /no host/],
       ['file:///', /absolute and not the root/],
       ['s3://Bad_Bucket/x', /not a valid bucket name/],

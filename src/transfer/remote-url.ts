@@ -5,7 +5,9 @@ import { redactUrl } from '../core/url-secrets.js';
 export type RemoteLocation =
   | { kind: 'file'; path: string }
   | { kind: 's3'; bucket: string; prefix: string }
-  | { kind: 'ssh'; host: string; port: number; user: string | null; path: string };
+  | { kind: 'ssh'; host: string; port: number; user: string | null; path: string }
+  /** A Cairn team server (docs/SERVER.md "Data plane"): its store, through its API. */
+  | { kind: 'server'; url: string };
 
 /**
  * Parses a remote URL: `file:///abs/path`, `s3://bucket[/prefix]`, `ssh://[user@]host[:port]/abs/path`.
@@ -16,7 +18,7 @@ export function parseRemoteUrl(text: string): RemoteLocation {
   // The refused URL is echoed without its password: error messages end up in CI logs.
   const bad = (why: string) =>
     new CairnError('USAGE', `${JSON.stringify(redactUrl(text))} is not a remote URL: ${why}`, {
-      hint: 'use file:///shared/path, s3://bucket/prefix or ssh://user@host/path',
+      hint: 'use file:///shared/path, s3://bucket/prefix, ssh://user@host/path or a Cairn server https://host',
     });
   let u: URL;
   try {
@@ -50,6 +52,11 @@ export function parseRemoteUrl(text: string): RemoteLocation {
         user: u.username ? decodeURIComponent(u.username) : null,
         path: path.replace(/\/+$/, ''),
       };
+    }
+    case 'http:':
+    case 'https:': {
+      if (u.username) throw bad('a server URL has no user; log in with `cairn login <url>`');
+      return { kind: 'server', url: u.origin + u.pathname.replace(/\/+$/, '') };
     }
     default:
       throw bad(`the scheme ${u.protocol} is not supported`);

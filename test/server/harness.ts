@@ -28,13 +28,22 @@ export interface Team {
 
 /** A server on a free loopback port with accounts: admin, alice (contributor), bob and dana (approvers), carol (viewer). */
 export async function startTeam(
-  opts: { db?: string; env?: NodeJS.ProcessEnv; roles?: Record<string, Role>; oidc?: OidcSettings } = {},
+  opts: {
+    db?: string;
+    env?: NodeJS.ProcessEnv;
+    roles?: Record<string, Role>;
+    oidc?: OidcSettings;
+    store?: string;
+    storeEndpoint?: string;
+  } = {},
 ): Promise<Team> {
   const dataDir = mkdtempSync(join(tmpdir(), 'cairn-server-'));
   const server = await startServer({
     listen: '127.0.0.1:0',
     dataDir,
     ...(opts.db ? { db: opts.db } : {}),
+    ...(opts.store ? { store: opts.store } : {}),
+    ...(opts.storeEndpoint ? { storeEndpoint: opts.storeEndpoint } : {}),
     env: opts.env ?? process.env,
     ...(opts.oidc ? { oidc: opts.oidc } : {}),
   });

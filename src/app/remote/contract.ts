@@ -36,6 +36,74 @@ const int = (minimum = 0, maximum = 1_000_000_000): Schema => ({ type: 'integer'
 const bool: Schema = { type: 'boolean' };
 const role: Schema = { type: 'string', enum: ['viewer', 'contributor', 'approver', 'admin', 'none'] };
 
+const sha256Text: Schema = { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' };
+const storeKey: Schema = { type: 'string', minLength: 1, maxLength: 512, pattern: '^[0-9A-Za-z_./-]+$' };
+
+/**
+ * The data plane (docs/SERVER.md "Data plane"): the server's object store is a Cairn remote that
+ * clients push to and pull from through these calls; pack bytes travel on the URLs `plan` and
+ * `download` hand out (presigned S3 URLs, or the server's own upload route for a folder store).
+ */
+function storeOperations() {
+  return {
+    'store.list': {
+      method: 'GET',
+      path: '/store/list',
+      role: 'viewer',
+      summary: "Keys and sizes of the store's objects under a prefix.",
+      query: { prefix: { type: 'string', maxLength: 512, pattern: '^[0-9A-Za-z_./-]*$' } },
+    },
+    'store.plan': {
+      method: 'POST',
+      path: '/store/plan',
+      role: 'contributor',
+      summary: 'Which packs the store lacks, each with where to upload it (a presigned URL for S3).',
+      body: {
+        objects: {
+          type: 'array',
+          maxItems: 10_000,
+          items: {
+            type: 'object',
+            properties: {
+              key: storeKey,
+              size: int(0, 2 ** 40),
+              sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+              md5: { type: 'string', pattern: '^[A-Za-z0-9+/]{22}==$' },
+            },
+            required: ['key', 'size', 'sha256', 'md5'],
+            additionalProperties: false,
+          },
+        },
+      },
+      required: ['objects'],
+    },
+    'store.commit': {
+      method: 'POST',
+      path: '/store/commit',
+      role: 'contributor',
+      summary: 'Checks uploaded packs against their plan and moves them into place.',
+      body: { uploads: { type: 'array', items: str, maxItems: 10_000 } },
+      required: ['uploads'],
+    },
+    'store.download': {
+      method: 'POST',
+      path: '/store/download',
+      role: 'viewer',
+      summary: 'Where to download packs from (presigned URLs for S3).',
+      body: { keys: { type: 'array', items: storeKey, maxItems: 10_000 } },
+      required: ['keys'],
+    },
+    'store.import': {
+      method: 'POST',
+      path: '/store/import',
+      role: 'contributor',
+      summary: "Imports what a push left in the store (verifying the pushed audit logs) into the server's metadata.",
+      body: { versions: { type: 'array', items: sha256Text, maxItems: 100_000 } },
+      required: ['versions'],
+    },
+  } as const satisfies Record<string, Operation>;
+}
+
 export const API_VERSION = 'v1';
 export const API_PREFIX = '/api/v1';
 
@@ -397,6 +465,7 @@ export const operations = {
     summary: 'Revokes a token.',
     params: { id: str },
   },
+  ...storeOperations(),
 } as const satisfies Record<string, Operation>;
 
 export type OperationId = keyof typeof operations;

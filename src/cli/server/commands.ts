@@ -20,6 +20,11 @@ export const serverStart = spec({
       'an alias only approvers may move (repeatable; default production)',
     ),
     bodyLimit: text('--body-limit <bytes>', 'largest request body accepted', '1048576'),
+    store: text(
+      '--store <url>',
+      "object store pushes go to: file:///dir or s3://bucket/prefix (default: the data dir's store/; kept for later starts)",
+    ),
+    storeEndpoint: text('--store-endpoint <url>', 'S3-compatible endpoint of an s3:// store (MinIO, Ceph, …)'),
     oidcIssuer: text('--oidc-issuer <url>', 'sign in with this OpenID Connect provider (its issuer URL)'),
     oidcClientId: text('--oidc-client-id <id>', "Cairn's client id at the provider"),
     oidcClientSecretFile: text(

@@ -25,6 +25,8 @@ export async function run(opts: OptionsOf<typeof serverStart>): Promise<void> {
     listen: opts.listen,
     dataDir: opts.dataDir,
     ...(opts.db ? { db: opts.db } : {}),
+    ...(opts.store ? { store: opts.store } : {}),
+    ...(opts.storeEndpoint ? { storeEndpoint: opts.storeEndpoint } : {}),
     bodyLimit,
     protectedAliases: opts.protectedAlias.length ? opts.protectedAlias : ['production'],
   });
@@ -34,6 +36,7 @@ export async function run(opts: OptionsOf<typeof serverStart>): Promise<void> {
     origin: server.runtime.origin,
     verifierKey: server.runtime.verifierKey,
     metadata: server.runtime.dialect,
+    store: server.runtime.store.url,
   });
   out.say(`Cairn server on ${server.url} (metadata: ${server.runtime.dialect}, data dir: ${opts.dataDir})`);
   out.say(`audit log key: ${server.runtime.verifierKey}`);

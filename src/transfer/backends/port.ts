@@ -23,4 +23,26 @@ export interface RemoteBackend {
   list(prefix: string): Promise<Array<{ key: string; size: number }>>;
   delete(key: string): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Optional (S3): a time-limited URL for one request on `key`, so bytes go between a client and
+   * the store without passing through whoever hands the URL out. `headers` are signed: the
+   * request must carry exactly them (Content-MD5 makes S3 refuse other bytes).
+   */
+  presign?(method: 'GET' | 'PUT', key: string, opts: PresignOptions): Promise<PresignedRequest>;
+  /** Optional (S3): size and ETag (the MD5 of a single-part upload) without reading the bytes. */
+  stat?(key: string): Promise<{ size: number; etag: string } | null>;
+  /** Optional (S3): copies an object inside the store, without its bytes leaving the store. */
+  copy?(from: string, to: string): Promise<void>;
+}
+
+export interface PresignOptions {
+  expiresInSeconds: number;
+  headers?: Record<string, string>;
+}
+
+export interface PresignedRequest {
+  method: 'GET' | 'PUT';
+  url: string;
+  headers: Record<string, string>;
+  expiresAt: string;
 }

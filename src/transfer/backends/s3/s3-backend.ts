@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -9,7 +10,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { CairnError } from '../../../core/errors.js';
 import { assertKey } from '../keys.js';
-import type { RemoteBackend } from '../port.js';
+import type { PresignedRequest, PresignOptions, RemoteBackend } from '../port.js';
+import { presignS3 } from './presign.js';
 import { withRetry } from '../retry.js';
 import { MAX_PARTS, MIN_PART_BYTES, multipartPut } from './multipart.js';
 import { isRetryableS3Error, isS3NotFound, s3Failure } from './s3-errors.js';
@@ -220,6 +222,41 @@ export class S3Backend implements RemoteBackend {
 
   async close(): Promise<void> {
     this.client.destroy();
+  }
+
+  presign(method: 'GET' | 'PUT', key: string, opts: PresignOptions): Promise<PresignedRequest> {
+    return presignS3(
+      {
+        client: this.client,
+        bucket: this.bucket,
+        objectKey: this.objectKey(key),
+        ...(this.opts.endpoint ? { endpoint: this.opts.endpoint } : {}),
+        pathStyle: this.opts.forcePathStyle ?? false,
+      },
+      method,
+      opts,
+    );
+  }
+
+  async stat(key: string): Promise<{ size: number; etag: string } | null> {
+    const Key = this.objectKey(key);
+    return this.retried('stat', key, async () => {
+      try {
+        const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }));
+        return { size: res.ContentLength ?? 0, etag: (res.ETag ?? '').replace(/"/g, '') };
+      } catch (err) {
+        if (isS3NotFound(err)) return null;
+        throw err;
+      }
+    });
+  }
+
+  async copy(from: string, to: string): Promise<void> {
+    const source = `${this.bucket}/${this.objectKey(from).split('/').map(encodeURIComponent).join('/')}`;
+    const Key = this.objectKey(to);
+    await this.retried('copy', to, () =>
+      this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key, CopySource: source })),
+    );
   }
 }
 

@@ -1,0 +1,62 @@
+import type { Services } from '../app/services.js';
+import type { ServerRuntime } from '../app/server.js';
+import type { PlannedObject } from '../app/server-store.js';
+import type { HandlerInput } from './handlers.js';
+
+type Handler = (s: Services, i: HandlerInput, rt: ServerRuntime) => Promise<unknown>;
+
+/**
+ * The data plane's operations. Planning, committing and handing out download URLs change no
+ * metadata, so each is recorded here as its own event (who moved which packs); the import is an
+ * audited pull of the store, made as the pushing account.
+ */
+export const storeHandlers: Record<
+  'store.list' | 'store.plan' | 'store.commit' | 'store.download' | 'store.import',
+  Handler
+> = {
+  'store.list': async (_s, i, rt) => ({ objects: await rt.store.list(String(i.query.prefix ?? '')) }),
+  'store.plan': async (_s, i, rt) => {
+    const objects = i.body.objects as PlannedObject[];
+    const plan = await rt.store.plan(i.principal.name, objects);
+    const missing = plan.filter((p) => !p.present);
+    await record(rt, 'server.store.plan', {
+      packs: objects.length,
+      missing: missing.length,
+      bytes: objects.filter((o) => missing.some((m) => m.key === o.key)).reduce((n, o) => n + o.size, 0),
+      direct: rt.store.direct,
+    });
+    return { direct: rt.store.direct, objects: plan };
+  },
+  'store.commit': async (_s, i, rt) => {
+    const uploads = i.body.uploads as string[];
+    try {
+      const done = await rt.store.commit(i.principal.name, uploads);
+      await record(rt, 'server.store.commit', { uploads: uploads.length, keys: done.map((d) => d.key) });
+      return { committed: done };
+    } catch (err) {
+      await record(rt, 'server.store.commit', { uploads: uploads.length }, err);
+      throw err;
+    }
+  },
+  'store.download': async (_s, i, rt) => {
+    const keys = i.body.keys as string[];
+    const objects = await rt.store.download(keys);
+    await record(rt, 'server.store.download', { keys: keys.length, bytes: objects.reduce((n, o) => n + o.size, 0) });
+    return { direct: rt.store.direct, objects };
+  },
+  'store.import': (s, i, rt) => rt.store.importPushed(s.transfer, i.body.versions as string[]),
+};
+
+export async function record(
+  rt: ServerRuntime,
+  action: 'server.store.plan' | 'server.store.commit' | 'server.store.download' | 'server.store.write',
+  params: Record<string, unknown>,
+  err?: unknown,
+) {
+  await rt.recordRequest({
+    draft: { action, target: { type: 'store', name: rt.store.url }, params },
+    outcome: err ? 'failed' : 'ok',
+    ...(err ? { reason: (err as Error).message } : {}),
+    context: rt.contextHere(),
+  });
+}

@@ -1,0 +1,93 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ServerRuntime } from '../app/server.js';
+import { STORE_ROUTE } from '../app/server-store.js';
+import { CairnError } from '../core/errors.js';
+import type { Authenticated, Role } from '../identity/index.js';
+import { record } from './store-handlers.js';
+
+/** Largest pack streamed through the server (folder stores); S3 stores never stream through it. */
+export const STREAM_LIMIT = 1024 * 1024 * 1024;
+
+type Authenticate = (req: FastifyRequest, id: string) => Promise<Authenticated>;
+
+/**
+ * The byte routes of the data plane, beside the JSON contract: a planned pack streamed to a
+ * folder store, and the layout's small objects (state, audit bundles) read and written through
+ * the server. Authenticated before the body is read; every request is an audit event.
+ */
+export function mountStoreRoutes(app: FastifyInstance, rt: ServerRuntime, authenticate: Authenticate): void {
+  app.register(async (scope) => {
+    scope.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: STREAM_LIMIT }, (_r, b, d) =>
+      d(null, b),
+    );
+    const guard = (id: string, role: Role) => async (req: FastifyRequest) => {
+      req.who = await authenticate(req, id);
+      const d = await rt.identity.authorize(req.who.principal, role, 'default');
+      if (!d.allowed) {
+        await rt.recordRequest({
+          draft: { action: 'server.denied', target: { type: 'api', name: id }, params: { status: 403 } },
+          outcome: 'denied',
+          reason: `PERMISSION_DENIED: ${d.reason}`,
+          context: rt.contextFor(scopeOf(req, id)),
+        });
+        throw new CairnError('PERMISSION_DENIED', d.reason, { hint: 'ask a server admin for a grant' });
+      }
+    };
+    scope.put(
+      `${STORE_ROUTE}/uploads/:id`,
+      { onRequest: guard('store.upload', 'contributor'), bodyLimit: STREAM_LIMIT },
+      async (req) => {
+        const id = (req.params as { id: string }).id;
+        const body = bodyOf(req.body);
+        return rt.runAs(scopeOf(req, 'store.upload'), async () => {
+          try {
+            await rt.store.receive(req.who!.principal.name, id, body);
+            await record(rt, 'server.store.write', { upload: id, bytes: body.length });
+          } catch (err) {
+            await record(rt, 'server.store.write', { upload: id, bytes: body.length }, err);
+            throw err;
+          }
+          return { stored: true, bytes: body.length };
+        });
+      },
+    );
+    scope.get(`${STORE_ROUTE}/objects/*`, { onRequest: guard('store.get', 'viewer') }, async (req, reply) => {
+      const key = (req.params as { '*': string })['*'];
+      const body = await rt.runAs(scopeOf(req, 'store.get'), () => rt.store.readObject(key));
+      await rt.recordRequest({
+        draft: { action: 'server.read', target: { type: 'api', name: 'store.get' }, params: { key } },
+        outcome: 'ok',
+        context: rt.contextFor(scopeOf(req, 'store.get')),
+      });
+      reply.type('application/octet-stream');
+      return body;
+    });
+    scope.put(
+      `${STORE_ROUTE}/objects/*`,
+      { onRequest: guard('store.put', 'contributor'), bodyLimit: 256 * 1024 * 1024 },
+      async (req) => {
+        const key = (req.params as { '*': string })['*'];
+        const body = bodyOf(req.body);
+        return rt.runAs(scopeOf(req, 'store.put'), async () => {
+          await rt.store.writeObject(req.who!.principal.name, key, body);
+          await record(rt, 'server.store.write', { key, bytes: body.length });
+          return { stored: true, bytes: body.length };
+        });
+      },
+    );
+  });
+}
+
+function bodyOf(b: unknown): Buffer {
+  if (!Buffer.isBuffer(b)) throw new CairnError('USAGE', 'send the bytes with Content-Type: application/octet-stream');
+  return b;
+}
+
+function scopeOf(req: FastifyRequest, id: string) {
+  const ua = req.headers['user-agent'];
+  return {
+    actor: req.who?.actor ?? { id: 'anonymous', auth: 'none' as const },
+    command: `api ${id}`,
+    ...(typeof ua === 'string' ? { client: ua.slice(0, 200) } : {}),
+  };
+}
