@@ -35,20 +35,51 @@ function pattern(kind: PiiKind) {
  */
 const MIN_LENGTH: Record<PiiKind, number> = { email: 6, phone: 6, card: 13, iban: 15 };
 
-/** SQL: how many confirmed matches of `kind` the text expression `col` holds. */
-export function piiCountSql(col: string, kind: PiiKind): string {
+/**
+ * SQL: how many confirmed matches of `kind` the text expression `col` holds.
+ *
+ * `alongside` are the kinds counted in the same scan of the same column (default: `kind` alone).
+ * Most values hold no match, so each count is guarded by tests that rule a value out cheaply:
+ *
+ * - its length (`MIN_LENGTH`);
+ * - emails: a literal `@` (a substring search, no pattern) — every email match holds exactly one;
+ * - phones, cards, IBANs counted together: ONE pattern, the alternation of theirs, which matches
+ *   a value exactly when one of them does. The guard is the same text in each kind's count,
+ *   so DuckDB evaluates it once per value (common subexpressions), and a value none of the
+ *   kinds matches costs one pattern instead of three;
+ * - then the kind's own yes/no match, before any list of matches is built.
+ *
+ * An email match holds exactly one `@` (no character class of the pattern admits one), and
+ * matches do not overlap, so a value with one `@` that matches holds exactly one match: the
+ * list of matches is built only for values with several `@`. Every guard is implied by a
+ * match, so the counts are those of `regexp_extract_all` alone.
+ */
+export function piiCountSql(col: string, kind: PiiKind, alongside: readonly PiiKind[] = [kind]): string {
   const p = pattern(kind);
   const text = `CAST(${col} AS VARCHAR)`;
-  const all = `regexp_extract_all(${text}, ${sqlString(p.source)})`;
+  const re = sqlString(p.source);
+  const all = `regexp_extract_all(${text}, ${re})`;
+  if (kind === 'email') {
+    const ats = `length(${text}) - length(replace(${text}, '@', ''))`;
+    return `CASE WHEN length(${text}) >= ${MIN_LENGTH.email} AND contains(${text}, '@') AND regexp_matches(${text}, ${re}) THEN (CASE WHEN ${ats} = 1 THEN 1 ELSE len(${all}) END) ELSE 0 END`;
+  }
   const count =
     p.checksum === 'luhn'
       ? `len(list_filter(${all}, lambda x: cairn_luhn(x)))`
       : p.checksum === 'iban-mod97'
         ? `len(list_filter(${all}, lambda x: cairn_iban_ok(x)))`
         : `len(${all})`;
-  // Most values hold no match: a length test and a yes/no match (no list built) rule them out
-  // far more cheaply than extracting every match.
-  return `CASE WHEN length(${text}) >= ${MIN_LENGTH[kind]} AND regexp_matches(${text}, ${sqlString(p.source)}) THEN ${count} ELSE 0 END`;
+  const gate = digitKindsGate(text, alongside);
+  return `CASE WHEN length(${text}) >= ${MIN_LENGTH[kind]}${gate ? ` AND ${gate}` : ''} AND regexp_matches(${text}, ${re}) THEN ${count} ELSE 0 END`;
+}
+
+/** The shared guard of the non-email kinds counted together (null for fewer than two). */
+function digitKindsGate(text: string, kinds: readonly PiiKind[]): string | null {
+  const ordered = PII_PATTERNS.filter((x) => x.kind !== 'email' && kinds.includes(x.kind));
+  if (ordered.length < 2) return null;
+  const shortest = Math.min(...ordered.map((x) => MIN_LENGTH[x.kind]));
+  const either = ordered.map((x) => `(?:${x.source})`).join('|');
+  return `(length(${text}) >= ${shortest} AND regexp_matches(${text}, ${sqlString(either)}))`;
 }
 
 /** SQL: `col` with every confirmed match of the given kinds replaced by its token. */

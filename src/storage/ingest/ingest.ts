@@ -75,7 +75,17 @@ const RING_BLOCK = 8 * 1024 * 1024;
 interface FileResult {
   digest: string;
   chunks: string[];
-  stat: FileStat | null;
+  /**
+   * The file changed between the walk and the read (its stat when read differs from the
+   * walk's): it keeps the digest read, but its stat-cache entry never matches. Decided when
+   * the result arrives, so no per-file stat is kept (memory per file, issue 16).
+   */
+  changed: boolean;
+}
+
+/** Whether the stat a worker took when reading differs from the walk's (`null`: not read). */
+function changedSince(f: ScannedFile, st: FileStat | null): boolean {
+  return st !== null && (st.size !== f.size || st.mtimeMs !== f.mtimeMs || st.ino !== f.ino);
 }
 
 /**
@@ -94,7 +104,7 @@ export async function ingest(deps: IngestDeps, opts: IngestOptions): Promise<Ing
     const toHash = await run.reuseCached();
     // 2. Everything else goes to the workers: tiny files in batches, larger ones streamed.
     const plan = planHashing(toHash, params.min);
-    for (const f of plan.empty) run.done(f, { digest: EMPTY_FILE_DIGEST, chunks: [], stat: null }, 0);
+    for (const f of plan.empty) run.done(f, { digest: EMPTY_FILE_DIGEST, chunks: [], changed: false }, 0);
     await run.hashAll(plan);
     // 3. Trees, written into the same packs.
     const tree = buildTree(flatEntries(scan, run.results));
@@ -118,7 +128,8 @@ export async function ingest(deps: IngestDeps, opts: IngestOptions): Promise<Ing
         dirs: scan.dirs,
         entries,
       },
-      files: scan.files.map((f) => ({ path: f.path, size: f.size })),
+      // The scan's own records (they carry path and size): no second per-file list.
+      files: scan.files,
       discard: () => discardSealed(packs, deps),
     };
   } catch (err) {
@@ -158,16 +169,17 @@ export function planHashing(files: readonly ScannedFile[], minChunk: number): Ha
   return plan;
 }
 
-/** The tree builder's input: every directory, link and file with its hashed content (pure). */
-export function flatEntries(scan: Scan, results: ReadonlyMap<string, FileResult>): FlatEntry[] {
-  const flat: FlatEntry[] = [];
-  for (const d of scan.dirs) flat.push({ path: d, type: 'dir' });
-  for (const s of scan.symlinks) flat.push({ path: s.path, type: 'symlink', target: s.target });
+/**
+ * The tree builder's input: every directory, link and file with its hashed content (pure),
+ * generated one entry at a time so that no second per-file list is held while the tree is built.
+ */
+export function* flatEntries(scan: Scan, results: ReadonlyMap<string, FileResult>): Generator<FlatEntry> {
+  for (const d of scan.dirs) yield { path: d, type: 'dir' };
+  for (const s of scan.symlinks) yield { path: s.path, type: 'symlink', target: s.target };
   for (const f of scan.files) {
     const r = results.get(f.path)!;
-    flat.push({ path: f.path, type: 'file', size: f.size, mode: f.mode, digest: r.digest, chunks: r.chunks });
+    yield { path: f.path, type: 'file', size: f.size, mode: f.mode, digest: r.digest, chunks: r.chunks };
   }
-  return flat;
 }
 
 /** The stat cache for the next run, and the number of chunks referenced (pure). */
@@ -180,12 +192,10 @@ export function statCacheEntries(
   for (const f of scan.files) {
     const r = results.get(f.path)!;
     chunkCount += r.chunks.length;
-    const st = r.stat;
     // A file that changed between walk and read keeps its digest (that is what was stored)
     // but stat values that never match, so the next run reads it again.
-    const changed = st !== null && (st.size !== f.size || st.mtimeMs !== f.mtimeMs || st.ino !== f.ino);
     entries.set(f.path, {
-      ...(changed ? UNTRUSTED_STAT : { ino: f.ino, mtimeMs: f.mtimeMs, ctimeMs: f.ctimeMs }),
+      ...(r.changed ? UNTRUSTED_STAT : { ino: f.ino, mtimeMs: f.mtimeMs, ctimeMs: f.ctimeMs }),
       size: f.size,
       mode: f.mode,
       digest: r.digest,
@@ -248,7 +258,7 @@ class IngestSession {
       const chunks = h.e.chunks ?? (h.e.size > 0 ? [h.e.digest] : []);
       if (chunks.every((c) => present.has(c))) {
         this.filesFromCache++;
-        this.done(h.f, { digest: h.e.digest, chunks, stat: null }, h.f.size);
+        this.done(h.f, { digest: h.e.digest, chunks, changed: false }, h.f.size);
       } else {
         toHash.push(h.f);
       }
@@ -320,7 +330,11 @@ class IngestSession {
       const r = reply.results[i]!;
       const f = files[i]!;
       if (!r.ok) throw fileError(f, r.error);
-      this.results.set(f.path, { digest: r.digest, chunks: r.size > 0 ? [r.digest] : [], stat: r.stat });
+      this.results.set(f.path, {
+        digest: r.digest,
+        chunks: r.size > 0 ? [r.digest] : [],
+        changed: changedSince(f, r.stat),
+      });
       if (r.size > 0) {
         ids.push(r.digest);
         views.push(data.subarray(r.offset, r.offset + r.size));
@@ -429,7 +443,11 @@ class IngestSession {
     const done = reply as LargeDoneMessage;
     const chunks = parts.flat();
     if (done.chunkCount !== chunks.length) throw new CairnError('INTERNAL', `chunk count mismatch for ${f.path}`);
-    this.results.set(f.path, { digest: split ? whole.digest('hex') : done.digest, chunks, stat: done.stat });
+    this.results.set(f.path, {
+      digest: split ? whole.digest('hex') : done.digest,
+      chunks,
+      changed: changedSince(f, done.stat),
+    });
     this.report(1, 0);
   }
 }

@@ -50,12 +50,26 @@ export async function writeFileAtomic(
   if (durable) await fsyncDir(dir);
 }
 
-export function writeFileAtomicSync(path: string, data: string | Uint8Array, options: { mode?: number } = {}): void {
+export function writeFileAtomicSync(
+  path: string,
+  data: string | Uint8Array | Iterable<string>,
+  options: { mode?: number } = {},
+): void {
   const dir = dirname(path);
   const tmp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`);
   try {
     fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(tmp, data, { mode: options.mode ?? 0o644, flag: 'wx' });
+    if (typeof data === 'string' || data instanceof Uint8Array) {
+      fs.writeFileSync(tmp, data, { mode: options.mode ?? 0o644, flag: 'wx' });
+    } else {
+      // Pieces are written as they are made: a large document is never one string in memory.
+      const fd = fs.openSync(tmp, 'wx', options.mode ?? 0o644);
+      try {
+        for (const piece of data) fs.writeSync(fd, piece);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
     fs.renameSync(tmp, path);
   } catch (err) {
     fs.rmSync(tmp, { force: true });

@@ -8,6 +8,7 @@ import {
   loadStatCache,
   RACY_MS,
   saveStatCache,
+  statCacheJson,
   statCachePath,
   UNTRUSTED_STAT,
   type StatCacheData,
@@ -29,6 +30,48 @@ function entry(over: Partial<StatEntry> = {}): StatEntry {
 
 describe('stat cache', () => {
   const tmp = useTempDirs();
+
+  it('is written in pieces whose bytes are JSON.stringify of the whole document, at any number of rows', () => {
+    for (const n of [0, 1, 4095, 4096, 4097, 10_000]) {
+      for (const full of [false, true]) {
+        const entries = new Map<string, StatEntry>();
+        for (let i = 0; i < n; i++)
+          entries.set(
+            `d${i % 7}/f${i}`,
+            entry({ ino: i, mode: i % 3 ? '644' : '755', ...(i % 5 ? {} : { chunks: [sha(`${i}`), sha(`${i}b`)] }) }),
+          );
+        const data: StatCacheData = {
+          v: 2,
+          root: '/data/"quoted"',
+          scannedAtMs: 1_700_000_001_000,
+          ...(full
+            ? { version: sha('v'), links: [['l', 'd0/f0'] as [string, string]], dirs: ['d0'], meta: { a: 1 } }
+            : {}),
+          entries,
+        };
+        const rows = [...entries].map(([p, e]) => [
+          p,
+          e.ino,
+          e.size,
+          e.mtimeMs,
+          e.ctimeMs,
+          e.mode === '755' ? 1 : 0,
+          e.digest,
+          ...(e.chunks ? [e.chunks] : []),
+        ]);
+        const { entries: _e, ...rest } = data;
+        const whole = JSON.stringify({ ...rest, rows });
+        const pieces = [...statCacheJson(data)];
+        expect(pieces.join('')).toBe(whole);
+        // Streamed: no piece holds more than one batch of rows.
+        if (n > 4096) expect(pieces.length).toBeGreaterThan(3);
+        const dir = tmp();
+        saveStatCache(dir, data);
+        expect(readFileSync(statCachePath(dir, data.root), 'utf8')).toBe(whole);
+        expect(loadStatCache(dir, data.root)!.entries).toEqual(entries);
+      }
+    }
+  });
 
   it('lives under cache/stat, keyed by a hash of the directory path', () => {
     const key = createHash('sha256').update('/data/project').digest('hex').slice(0, 32);

@@ -103,23 +103,47 @@ export function loadStatCache(cacheDir: string, root: string): StatCacheData | n
   }
 }
 
+/**
+ * Writes the cache as JSON, the rows a batch at a time: the bytes are those of
+ * `JSON.stringify` of the whole document, but neither the rows nor the text are ever held
+ * whole (a million entries would be ~150 MB of text at once).
+ */
 export function saveStatCache(cacheDir: string, data: StatCacheData): void {
-  const rows: Row[] = [];
-  for (const [p, e] of data.entries) {
-    const row: Row = [p, e.ino, e.size, e.mtimeMs, e.ctimeMs, e.mode === '755' ? 1 : 0, e.digest];
-    if (e.chunks) row.push(e.chunks);
-    rows.push(row);
-  }
-  const doc = {
+  writeFileAtomicSync(statCachePath(cacheDir, data.root), statCacheJson(data));
+}
+
+/** The cache document's JSON text in pieces (rows batched). */
+export function* statCacheJson(data: StatCacheData): Generator<string> {
+  const head = JSON.stringify({
     v: 2,
     root: data.root,
     scannedAtMs: data.scannedAtMs,
     ...(data.version ? { version: data.version, links: data.links ?? [], dirs: data.dirs ?? [] } : {}),
     ...(data.meta ? { meta: data.meta } : {}),
-    rows,
+    rows: [],
+  });
+  // `head` ends in `"rows":[]}`: the rows go between the brackets.
+  yield head.slice(0, -2);
+  let batch: Row[] = [];
+  let first = true;
+  const flush = function* () {
+    if (batch.length === 0) return;
+    const text = JSON.stringify(batch);
+    yield `${first ? '' : ','}${text.slice(1, -1)}`;
+    first = false;
+    batch = [];
   };
-  writeFileAtomicSync(statCachePath(cacheDir, data.root), JSON.stringify(doc));
+  for (const [p, e] of data.entries) {
+    const row: Row = [p, e.ino, e.size, e.mtimeMs, e.ctimeMs, e.mode === '755' ? 1 : 0, e.digest];
+    if (e.chunks) row.push(e.chunks);
+    batch.push(row);
+    if (batch.length >= SAVE_BATCH) yield* flush();
+  }
+  yield* flush();
+  yield ']}';
 }
+
+const SAVE_BATCH = 4096;
 
 export interface StatNow {
   ino: number;

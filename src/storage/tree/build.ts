@@ -23,13 +23,17 @@ interface DirBuild {
   dirs: Map<string, DirBuild>;
 }
 
-/** Pure: turns a flat list of paths into tree nodes. Paths are validated again here. */
-export function buildTree(flat: readonly FlatEntry[]): BuiltTree {
+/**
+ * Pure: turns a flat list of paths into tree nodes. Paths are validated again here. `flat` is
+ * read once, in order, so a generator serves (ingest passes one: no per-file list is copied).
+ */
+export function buildTree(flat: Iterable<FlatEntry>): BuiltTree {
   const root: DirBuild = { entries: [], dirs: new Map() };
   let files = 0;
   let bytes = 0;
   let symlinks = 0;
   const seen = new Set<string>();
+  const links: Array<Extract<FlatEntry, { type: 'symlink' }>> = [];
   for (const f of flat) {
     checkRelPath(f.path);
     if (seen.has(f.path)) throw new CairnError('INVALID_INPUT', `duplicate path ${f.path}`);
@@ -42,6 +46,7 @@ export function buildTree(flat: readonly FlatEntry[]): BuiltTree {
       child(dir, name);
     } else if (f.type === 'symlink') {
       checkSymlink(f.path, f.target);
+      links.push(f);
       dir.entries.push({ name, type: 'symlink', target: f.target });
       symlinks++;
     } else {
@@ -60,7 +65,7 @@ export function buildTree(flat: readonly FlatEntry[]): BuiltTree {
     }
   }
   // Links are checked against each other too: a chain can leave the tree when no link does.
-  checkTreeLinks(flat.filter((f): f is Extract<FlatEntry, { type: 'symlink' }> => f.type === 'symlink'));
+  checkTreeLinks(links);
   const nodes = new Map<string, Buffer>();
   let dirs = 0;
   const finish = (d: DirBuild): { id: string; size: number; files: number } => {

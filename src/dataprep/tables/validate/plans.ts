@@ -293,7 +293,7 @@ function planCheckPii(check: Extract<TableCheck, { kind: 'pii' }>, scope: PlanCh
   const kinds = check.kinds;
   const project: Array<[string, string]> = [];
   listed.forEach((c, ci) =>
-    kinds.forEach((k, ki) => project.push([`__c${index}_${ci}_${ki}`, piiCountSql(ident(c), k)])),
+    kinds.forEach((k, ki) => project.push([`__c${index}_${ci}_${ki}`, piiCountSql(ident(c), k, kinds)])),
   );
   const cell = (ci: number, ki: number) => ident(`__c${index}_${ci}_${ki}`);
   if (!listed.length || !kinds.length) {
