@@ -128,7 +128,7 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
 }
 
 /**
-* The store is the data dir's remote `store` (remotes.json): `--store` sets it, a later start
+ * The store is the data dir's remote `store` (remotes.json): `--store` sets it, a later start
  * without it keeps it, and a new data dir without it gets a folder store inside the data dir.
  */
 async function openServerStore(ws: Workspace, opts: ServerOptions): Promise<ServerStore> {
