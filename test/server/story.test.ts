@@ -63,7 +63,7 @@ async function person(user: string) {
 }
 
 describe('the whole story on PostgreSQL and S3, two people with two tokens', () => {
-  it('alice adds data and pushes, a model is registered as alice, bob approves and promotes, alice deploys; both verify one log', async (ctx) => {
+  it('alice adds data and pushes, a model is registered as alice, bob approves, promotes and deploys; both verify one log', async (ctx) => {
     if (!t) {
       console.warn('SKIPPED: needs PostgreSQL at 127.0.0.1:5432 and the S3 test server');
       if (process.env.CAIRN_REQUIRE_SERVICES === '1') throw new Error('PostgreSQL or S3 missing');
@@ -102,7 +102,11 @@ describe('the whole story on PostgreSQL and S3, two people with two tokens', () 
     const approved: any = await bob.onServer((s) => s.models.approve(ref, 'production'));
     expect(approved.approver).toBe('bob');
     await bob.onServer((s) => s.models.promote(ref, 'production', 'promote'));
-    const deployed: any = await alice.onServer((s) => s.deployments.deploy(ref, 'prod'));
+    // prod serves production: deploying there moves it, so the author may not, an approver may.
+    await expect(alice.onServer((s) => s.deployments.deploy(ref, 'prod'))).rejects.toMatchObject({
+      code: 'PERMISSION_DENIED',
+    });
+    const deployed: any = await bob.onServer((s) => s.deployments.deploy(ref, 'prod'));
     expect(deployed.status).toBe('succeeded');
 
     // One log, verified end to end from each client with the key it pinned at login.
@@ -115,10 +119,10 @@ describe('the whole story on PostgreSQL and S3, two people with two tokens', () 
     expect(who('remote.pull')).toEqual([['alice', 'ok']]);
     expect(who('model.approve')).toEqual([['bob', 'ok']]);
     // alice's attempts were refused before reaching the registry, and recorded as hers.
-    expect(who('server.denied').filter(([actor]) => actor === 'alice')).toHaveLength(2);
+    expect(who('server.denied').filter(([actor]) => actor === 'alice')).toHaveLength(3);
     expect(who('server.store.plan').map(([actor]) => actor)).toContain('alice');
     expect(who('model.deploy').length).toBeGreaterThan(0);
-    expect(who('model.deploy').every(([actor]) => actor === 'alice')).toBe(true);
+    expect(who('model.deploy').every(([actor]) => actor === 'bob')).toBe(true);
     expect(events.some((e) => e.actor === 'mallory')).toBe(false);
   }, 180_000);
 });
