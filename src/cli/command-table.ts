@@ -49,6 +49,7 @@ export const COMMAND_TABLE: readonly (BoundCommand | GroupSpec)[] = [
   bind(run.runSubmit, () => import('./run/submit.js')),
   bind(run.runPlan, () => import('./run/plan.js')),
   bind(run.runLs, () => import('./run/ls.js')),
+  bind(run.runCompare, () => import('./run/compare.js')),
   bind(run.runShow, () => import('./run/show.js')),
   bind(run.runMetrics, () => import('./run/metrics.js')),
   bind(run.runLogs, () => import('./run/logs.js')),

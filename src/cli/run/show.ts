@@ -32,7 +32,16 @@ function mib(kb: number): string {
 
 export function describeRun(d: RunDetails): string {
   const lines = [
-    `run ${d.id}  ${d.name}  [${d.status}]  project ${d.project}  backend ${d.backend}${d.job ? ` (job ${d.job})` : ''}`,
+    `run ${d.humanName ?? d.id}  [${d.status}]  spec ${d.name}  project ${d.project}  backend ${d.backend}${d.job ? ` (job ${d.job})` : ''}`,
+    `  id        ${d.id}`,
+    ...(Object.keys(d.tags).length
+      ? [
+          `  tags      ${Object.entries(d.tags)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}`,
+        ]
+      : []),
+    ...(d.note ? [`  note      ${d.note}`] : []),
     `  run key   sha256:${d.runKey}`,
     `  code      ${d.code.commit ? `${d.code.commit}${d.code.dirty ? ` + uncommitted changes sha256:${d.code.dirty.slice(0, 12)}…` : ''}` : `not a git repository; files sha256:${d.code.dirty?.slice(0, 12) ?? '?'}…`}`,
     `  inputs    ${d.spec.inputs.map((i) => `${i.name}=${i.ref}`).join(', ') || '(none)'}`,

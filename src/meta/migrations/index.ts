@@ -5,6 +5,7 @@ import { compute } from './0003-compute.js';
 import { models } from './0004-models.js';
 import { deploy } from './0005-deploy.js';
 import { metricSummaries } from './0006-metric-summaries.js';
+import { runs } from './0008-runs.js';
 
 /** Migrations live in code (not files on disk) so a bundled CLI carries them. Append only. */
 export const migrations: Record<string, Migration> = {
@@ -14,6 +15,7 @@ export const migrations: Record<string, Migration> = {
   '0004-models': models,
   '0005-deploy': deploy,
   '0006-metric-summaries': metricSummaries,
+  '0008-runs': runs,
 };
 
 export const migrationProvider: MigrationProvider = {
