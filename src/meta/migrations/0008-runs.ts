@@ -17,7 +17,11 @@ export const runs: Migration = {
     const k = db as unknown as Kysely<{ runs: { id: string; human_name: string | null } }>;
     const ids = await k.selectFrom('runs').select('id').execute();
     for (const { id } of ids)
-      await k.updateTable('runs').set({ human_name: humanRunName(id) }).where('id', '=', id).execute();
+      await k
+        .updateTable('runs')
+        .set({ human_name: humanRunName(id) })
+        .where('id', '=', id)
+        .execute();
     await db.schema.createIndex('runs_human_name').on('runs').column('human_name').execute();
     await db.schema.createIndex('runs_created').on('runs').column('created_at').execute();
   },
