@@ -84,9 +84,12 @@ describe('cairn run: names, ls, compare, streaming (CLI)', () => {
       expect(show.stdout).toMatch(/run shallow +\[completed\]/);
       expect(show.stdout).toContain('tags      team=a');
       expect(show.stdout).toContain('note      baseline');
-      // UUIDv7 ids of runs made the same minute share their first 8 characters.
-      const firstId = ok<{ runs: Array<{ id: string }> }>(cwd, ['run', 'ls']).runs[0]!.id;
-      const amb = cli(['run', 'show', firstId.slice(0, 8), '--json'], { cwd });
+      // UUIDv7 ids of runs made close together share their first characters (the time).
+      const ids = ok<{ runs: Array<{ id: string }> }>(cwd, ['run', 'ls']).runs.map((r) => r.id);
+      let common = ids[0]!;
+      while (!ids.every((id) => id.startsWith(common))) common = common.slice(0, -1);
+      expect(common.length).toBeGreaterThanOrEqual(2);
+      const amb = cli(['run', 'show', common, '--json'], { cwd });
       expect((amb.json as { error: { code: string } }).error.code).toBe('AMBIGUOUS_REF');
       const bad = cli(['run', 'ls', '--filter', 'metrics.acc >> 1', '--json'], { cwd });
       expect((bad.json as { error: { code: string; message: string } }).error).toMatchObject({ code: 'USAGE' });
