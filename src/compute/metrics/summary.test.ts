@@ -182,6 +182,8 @@ function summarySuite(
       // Back to the schema before 0006: no summaries, the old index (and so before 0008: no run names).
       await sql`drop index runs_human_name`.execute(store.db);
       await sql`drop index runs_created`.execute(store.db);
+      await sql`drop index run_params_name`.execute(store.db);
+      await sql`drop index run_metric_summaries_name`.execute(store.db);
       for (const c of ['human_name', 'tags', 'note'])
         await sql`alter table runs drop column ${sql.ref(c)}`.execute(store.db);
       await sql`delete from kysely_migration where name = '0008-runs'`.execute(store.db);

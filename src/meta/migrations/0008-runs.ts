@@ -23,6 +23,14 @@ export const runs: Migration = {
         .where('id', '=', id)
         .execute();
     await db.schema.createIndex('runs_human_name').on('runs').column('human_name').execute();
-    await db.schema.createIndex('runs_created').on('runs').column('created_at').execute();
+    // `run ls --filter 'params.lr < 0.01' --sort -metrics.acc` reads one param and one metric of
+    // every run: with these, each is an index-only scan instead of a scan of every param/metric.
+    await db.schema.createIndex('run_params_name').on('run_params').columns(['name', 'run_id', 'value']).execute();
+    await db.schema
+      .createIndex('run_metric_summaries_name')
+      .on('run_metric_summaries')
+      .columns(['name', 'run_id', 'last_value', 'min_value', 'max_value', 'points'])
+      .execute();
+    await db.schema.createIndex('runs_created').on('runs').columns(['created_at', 'id']).execute();
   },
 };

@@ -50,7 +50,12 @@ export async function findRuns(deps: Pick<RunDeps, 'meta' | 'clock'>, opts: Find
     });
   const limit = opts.limit ?? 50;
   const inDb = !filter && sort.length === 0;
-  let q = deps.meta.db.selectFrom('runs').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc');
+  // Only the columns a field reads: a run's spec and usage (kilobytes each) are read for the runs shown.
+  let q = deps.meta.db
+    .selectFrom('runs')
+    .select(inDb ? LEAN : columnsFor(fields))
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc');
   if (opts.project) q = q.where('project', '=', opts.project);
   if (opts.status) q = q.where('status', '=', opts.status);
   if (inDb) q = q.limit(limit);
@@ -61,18 +66,72 @@ export async function findRuns(deps: Pick<RunDeps, 'meta' | 'clock'>, opts: Find
     loadMetrics(deps.meta.db, need.metrics, ids),
   ]);
   const now = deps.clock.now().getTime();
-  let recs = rows.map((r) => ({ row: r, rec: record(r, params.get(r.id) ?? {}, metrics.get(r.id) ?? {}, now) }));
-  if (filter) recs = recs.filter((x) => matches(filter, (f) => fieldValue(x.rec, f)));
-  if (sort.length) recs.sort((a, b) => bySort(sort, a.rec, b.rec));
-  const matched = recs.length;
+  let recs = rows.map((r) => record(r, params.get(r.id) ?? {}, metrics.get(r.id) ?? {}, now));
+  if (filter) recs = recs.filter((rec) => matches(filter, (f) => fieldValue(rec, f)));
+  if (sort.length) recs.sort((a, b) => bySort(sort, a, b));
+  const shown = recs.slice(0, limit);
+  const full = new Map<string, RunRow>();
+  const shownIds = shown.map((r) => r.base.id as string);
+  for (let i = 0; i < shownIds.length; i += 500)
+    for (const r of await deps.meta.db
+      .selectFrom('runs')
+      .selectAll()
+      .where('id', 'in', shownIds.slice(i, i + 500))
+      .execute())
+      full.set(r.id, r);
   return {
     columns,
-    matched,
-    runs: recs.slice(0, limit).map(({ row, rec }) => ({
-      ...summary(row),
+    matched: recs.length,
+    runs: shown.map((rec) => ({
+      ...summary(full.get(rec.base.id as string)!),
       values: Object.fromEntries(columns.map((c) => [c, fieldValue(rec, c) ?? null])),
     })),
   };
+}
+
+/** The columns of a run its fields are made of. */
+const LEAN = [
+  'id',
+  'human_name',
+  'name',
+  'project',
+  'status',
+  'backend',
+  'gpus',
+  'created_at',
+  'started_at',
+  'ended_at',
+  'exit_code',
+  'note',
+  'tags',
+] as const;
+type LeanColumn = (typeof LEAN)[number];
+type LeanRow = Pick<RunRow, 'id' | 'created_at'> & Partial<Pick<RunRow, LeanColumn>>;
+
+/** The columns each run field is made of. */
+const FIELD_COLUMNS: Record<string, readonly LeanColumn[]> = {
+  name: ['human_name'],
+  spec: ['name'],
+  project: ['project'],
+  status: ['status'],
+  backend: ['backend'],
+  gpus: ['gpus'],
+  started: ['started_at'],
+  ended: ['ended_at'],
+  duration: ['started_at', 'ended_at', 'status'],
+  gpuHours: ['gpus', 'started_at', 'ended_at'],
+  exit: ['exit_code'],
+  note: ['note'],
+};
+
+/** The columns a filter, sort and columns read: with 10,000 runs, every column left out counts. */
+function columnsFor(fields: readonly string[]): LeanColumn[] {
+  const cols = new Set<LeanColumn>(['id', 'created_at']);
+  for (const f of fields) {
+    if (f.startsWith('tags.')) cols.add('tags');
+    for (const c of FIELD_COLUMNS[f] ?? []) cols.add(c);
+  }
+  return [...cols];
 }
 
 function bySort(keys: SortKey[], a: RunRecord, b: RunRecord): number {
@@ -92,31 +151,34 @@ function bySort(keys: SortKey[], a: RunRecord, b: RunRecord): number {
 }
 
 export function record(
-  r: RunRow,
+  r: LeanRow,
   params: Record<string, unknown>,
   metrics: RunRecord['metrics'],
   nowMs: number,
 ): RunRecord {
   const start = r.started_at ? Date.parse(r.started_at) : null;
-  const end = r.ended_at ? Date.parse(r.ended_at) : ['running', 'pending'].includes(r.status) ? nowMs : null;
+  const end = r.ended_at ? Date.parse(r.ended_at) : ['running', 'pending'].includes(r.status ?? '') ? nowMs : null;
   return {
     base: {
       id: r.id,
-      name: r.human_name,
-      spec: r.name,
-      project: r.project,
-      status: r.status,
-      backend: r.backend,
-      gpus: r.gpus,
+      name: r.human_name ?? null,
+      spec: r.name ?? null,
+      project: r.project ?? null,
+      status: r.status ?? null,
+      backend: r.backend ?? null,
+      gpus: r.gpus ?? null,
       created: r.created_at,
-      started: r.started_at,
-      ended: r.ended_at,
+      started: r.started_at ?? null,
+      ended: r.ended_at ?? null,
       duration: start !== null && end !== null ? (end - start) / 1000 : null,
-      gpuHours: gpuSeconds(r) / 3600,
-      exit: r.exit_code,
-      note: r.note,
+      gpuHours:
+        r.gpus === undefined
+          ? null
+          : gpuSeconds({ gpus: r.gpus, started_at: r.started_at ?? null, ended_at: r.ended_at ?? null }) / 3600,
+      exit: r.exit_code ?? null,
+      note: r.note ?? null,
     },
-    tags: JSON.parse(r.tags) as Record<string, string>,
+    tags: r.tags === undefined || r.tags === '{}' ? {} : (JSON.parse(r.tags) as Record<string, string>),
     params,
     metrics,
   };
