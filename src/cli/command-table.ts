@@ -17,6 +17,7 @@ import * as store from './store/commands.js';
 import * as audit from './audit/commands.js';
 import * as lineage from './lineage/commands.js';
 import * as demo from './demo/commands.js';
+import * as pipeline from './pipeline/commands.js';
 
 export const COMMAND_TABLE: readonly (BoundCommand | GroupSpec)[] = [
   bind(workspace.init, () => import('./workspace/init.js')),
@@ -56,6 +57,8 @@ export const COMMAND_TABLE: readonly (BoundCommand | GroupSpec)[] = [
   bind(run.runCancel, () => import('./run/cancel.js')),
   bind(run.runWait, () => import('./run/wait.js')),
   bind(run.runWhy, () => import('./run/why.js')),
+  bind(pipeline.repro, () => import('./pipeline/repro.js')),
+  bind(pipeline.dag, () => import('./pipeline/dag.js')),
   group('compute', 'GPU usage, quotas and budgets'),
   bind(compute.computeUsage, () => import('./compute/usage.js')),
   group('compute project', "projects' GPU quotas and budgets"),

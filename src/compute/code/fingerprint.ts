@@ -15,6 +15,12 @@ export interface CodeFingerprint {
    * more than MAX_FILES of them: null (the digests above still cover them).
    */
   files: Record<string, string | null> | null;
+  /**
+   * With `only` (a spec's `code: [paths]`): a digest of just those paths as they are now (their
+   * objects at HEAD plus any change to them), independent of the commit, so a commit that
+   * touches other files leaves it unchanged.
+   */
+  scoped?: string;
 }
 
 /**
@@ -34,7 +40,10 @@ export const MAX_FILES = 10_000;
  * workspace, the input cache, anything a run writes) are left out either way, so running a
  * job never changes the fingerprint of the code that ran.
  */
-export function codeFingerprint(dir: string, opts: { exclude?: readonly string[] } = {}): CodeFingerprint {
+export function codeFingerprint(
+  dir: string,
+  opts: { exclude?: readonly string[]; only?: readonly string[] } = {},
+): CodeFingerprint {
   const excluded = (opts.exclude ?? [])
     .map((e) => relative(dir, e))
     .filter((r) => r !== '' && !r.startsWith('..') && !isAbsolute(r));
@@ -45,17 +54,32 @@ export function codeFingerprint(dir: string, opts: { exclude?: readonly string[]
       ...(input !== undefined ? { input: Buffer.from(input) } : {}),
     });
   const head = git(['rev-parse', 'HEAD']);
-  if (head.status !== 0) return treeFingerprint(dir, excluded);
+  if (head.status !== 0) {
+    const t = treeFingerprint(dir, excluded, opts.only);
+    return opts.only ? { ...t, scoped: t.dirty! } : t;
+  }
   const commit = head.stdout.toString('utf8').trim();
+  const only = opts.only?.map((p) => `:(literal)${p.split(sep).join('/')}`);
   // Pathspecs are relative to `dir`; `**/` also matches no folder at all.
   const spec = [
     '--',
-    '.',
+    ...(only ?? ['.']),
     ...NOT_CODE.map((n) => `:(exclude,glob)**/${n}/**`),
     ...excluded.map((r) => `:(exclude,literal)${r.split(sep).join('/')}`),
   ];
   const status = git(['status', '--porcelain=v1', '-z', '--untracked-files=all', ...spec]);
-  if (status.stdout.length === 0) return { commit, dirty: null, files: {} };
+  // The declared paths' objects at HEAD (names relative to `dir`), whatever else the commit holds.
+  const scopedAtHead = only ? git(['ls-tree', '-r', 'HEAD', ...spec]).stdout : null;
+  const scoped = (dirty: string | null) =>
+    scopedAtHead
+      ? {
+          scoped: createHash('sha256')
+            .update(scopedAtHead)
+            .update(`\0dirty\0${dirty ?? ''}`)
+            .digest('hex'),
+        }
+      : {};
+  if (status.stdout.length === 0) return { commit, dirty: null, files: {}, ...scoped(null) };
   const h = createHash('sha256');
   h.update(git(['diff', 'HEAD', '--binary', ...spec]).stdout);
   const top = git(['rev-parse', '--show-toplevel']).stdout.toString('utf8').trim();
@@ -81,10 +105,12 @@ export function codeFingerprint(dir: string, opts: { exclude?: readonly string[]
       /* vanished meanwhile */
     }
   }
+  const dirty = h.digest('hex');
   return {
     commit,
-    dirty: h.digest('hex'),
+    dirty,
     files: changed.length > MAX_FILES ? null : blobIds(git, top, prefix, changed),
+    ...scoped(dirty),
   };
 }
 
@@ -114,7 +140,7 @@ function blobIds(
   return out;
 }
 
-function treeFingerprint(dir: string, excluded: readonly string[]): CodeFingerprint {
+function treeFingerprint(dir: string, excluded: readonly string[], only?: readonly string[]): CodeFingerprint {
   const h = createHash('sha256');
   const files: Record<string, string> = {};
   let count = 0;
@@ -135,6 +161,17 @@ function treeFingerprint(dir: string, excluded: readonly string[]): CodeFingerpr
       }
     }
   };
-  walk(dir);
+  if (!only) walk(dir);
+  for (const o of [...(only ?? [])].sort()) {
+    const p = join(dir, o);
+    const st = statSync(p, { throwIfNoEntry: false });
+    if (st?.isDirectory()) walk(p);
+    else if (st?.isFile()) {
+      const rel = relative(dir, p);
+      const bytes = readFileSync(p);
+      h.update(`${rel}\0${st.size}\0`).update(bytes);
+      if (++count <= MAX_FILES) files[rel.split(sep).join('/')] = createHash('sha256').update(bytes).digest('hex');
+    }
+  }
   return { commit: null, dirty: h.digest('hex'), files: count > MAX_FILES ? null : files };
 }

@@ -1,4 +1,4 @@
-import { isMap, isScalar, type Node, type Pair } from 'yaml';
+import { isMap, isScalar, isSeq, type Node, type Pair } from 'yaml';
 import { CairnError } from '../../core/errors.js';
 import { SpecReader, type FieldSpec } from '../../core/yaml-doc.js';
 
@@ -10,6 +10,8 @@ export interface RunSpec {
   command: string;
   /** Folder holding the code, relative to the spec's folder (default: the spec's folder). */
   code: string;
+  /** `code: [src/, train.py]`: only these paths (under the spec's folder) are the run's code. */
+  codePaths?: string[];
   /** Input name → dataset ref; each becomes CAIRN_INPUT_<NAME> in the job. */
   inputs: Record<string, string>;
   params: Record<string, string | number | boolean | null>;
@@ -96,7 +98,15 @@ function readHead(r: SpecReader, t: TopReader) {
   if (!NAME.test(project))
     r.error(t.pair('project'), `project ${JSON.stringify(project)} may hold letters, digits, ".", "_" and "-" only`);
   const command = t.str('command', true) ?? '';
-  const code = t.str('code', false) ?? '.';
+  const codePair = t.pair('code');
+  const codePaths =
+    codePair && isSeq(codePair.value)
+      ? (r.value(codePair, codePair.value as Node, { type: 'string[]' }, 'code') as string[] | undefined)
+      : undefined;
+  const code = codePaths ? '.' : (t.str('code', false) ?? '.');
+  for (const p of codePaths ?? [])
+    if (p.startsWith('/') || p.split('/').includes('..'))
+      r.error(codePair, `code path ${JSON.stringify(p)} must be inside the spec's folder`);
   const inputs = mapOf(r, t.pair('inputs'), 'inputs', (v) => typeof v === 'string', 'a dataset ref') as Record<
     string,
     string
@@ -114,7 +124,7 @@ function readHead(r: SpecReader, t: TopReader) {
     (v) => v === null || ['string', 'number', 'boolean'].includes(typeof v),
     'a number, text, true/false or null',
   ) as RunSpec['params'];
-  return { name, project, command, code, inputs, params };
+  return { name, project, command, code, ...(codePaths ? { codePaths: [...codePaths].sort() } : {}), inputs, params };
 }
 
 /** outputs, backend, priority and requeue. */

@@ -5,6 +5,8 @@ import { prepareRun } from './prepare.js';
 import { listRuns, planRun, runDetails, summary, type RunDetails, type RunPlan, type RunSummary } from './queries.js';
 import { getRun, type RunRow } from './store.js';
 import { submitRun, type RunLabel, type SubmitResult } from './submit.js';
+import { repro, type ReproOptions, type ReproResult } from '../pipelines/repro.js';
+import { drawDag, readPipeline } from '../pipelines/pipeline.js';
 import { compareRuns, type CompareOptions, type RunComparison } from './find/compare.js';
 import { findRuns, type FindOptions, type RunListing } from './find/list.js';
 import { cancelRun, syncRuns, waitRun } from './sync.js';
@@ -56,6 +58,17 @@ export interface RunsService {
   /** Cancels a run; with `wait`, returns once it has stopped. */
   cancel(id: string, opts?: { wait?: boolean }): Promise<RunSummary>;
   wait(id: string, opts?: WaitOptions): Promise<RunDetails>;
+  /** Runs a pipeline's stale stages (`cairn repro`), writing cairn.lock. */
+  repro(file: string, opts?: ReproOptions): Promise<ReproResult>;
+  /** A pipeline's stages as a graph (`cairn dag`). */
+  dag(
+    file: string,
+    format: 'text' | 'mermaid' | 'dot',
+  ): Promise<{
+    pipeline: string;
+    stages: Array<{ name: string; deps: string[]; inputs: Record<string, string> }>;
+    drawing: string;
+  }>;
   /** The last lines of a run's stdout or stderr ('' when it wrote none). */
   tail(id: string, opts: { stream: 'stdout' | 'stderr'; lines: number }): Promise<string>;
   /** The machine-readable reason a run waits, was refused or ended as it did. */
@@ -121,6 +134,18 @@ export function createRunsService(deps: RunDeps): RunsService {
         onTick?.(summary(r));
       };
       return runDetails(deps, await waitRun(deps, id, { ...(onOutput ? { pollMs: 200 } : {}), ...rest, onTick: tick }));
+    },
+    async repro(file, opts = {}) {
+      await syncRuns(deps);
+      return repro(deps, file, opts);
+    },
+    async dag(file, format) {
+      const p = readPipeline(file);
+      return {
+        pipeline: p.path,
+        stages: p.stages.map((s) => ({ name: s.name, deps: s.deps, inputs: s.spec.inputs })),
+        drawing: drawDag(p, format),
+      };
     },
     tail: async (id, opts) => lastLines(logFile((await getRun(deps, id)).dir, opts.stream), opts.lines),
     async why(id) {
