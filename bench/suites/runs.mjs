@@ -6,6 +6,9 @@
 //   c  `cairn run compare <3 names> --json`, whole command                       target < 0.5 s
 //   d  the same two queries in-process (findRuns / compareRuns on an open workspace),
 //      to separate the query from Node's start-up and opening the workspace   info
+//   e  `cairn repro --json` of an up-to-date 20-stage pipeline (a chain of 10 and 10 stages
+//      fanning out of its first), in a git repository, whole command             target < 1 s
+//      (the pipeline is run once for real first: 20 audited runs on the local backend)
 //   peer: `cairn run ls --json` on a workspace with one run (start-up + open: the floor)
 //
 // The fixture: 10,000 finished runs inserted as rows (runs, 5 params each, 3 metric summaries
@@ -16,7 +19,7 @@
 // Drives the compiled modules in dist/ and bin/cairn.js (run `npm run build` first).
 // --scale X shrinks to X × 10,000 runs (at least 500).
 import path from 'node:path';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { runCmd, median, min, max } from '../lib/measure.mjs';
 
@@ -99,9 +102,49 @@ export const suite = {
       d.runs?.length === 1 ? null : 'expected one run',
     );
     results.inProcess = await child(['query', ws, FILTER, names.join(','), ctx.repoRoot]);
+    results.repro = await reproBench(ctx, cli, env, timeCommand);
     return { results, rows: rows(results), details: details(results), notes: notes(results) };
   },
 };
+
+/** A git project with a 20-stage pipeline: stage s0, a chain s1…s9 after it, and f1…f10 each after s0. */
+async function reproBench(ctx, cli, env, timeCommand) {
+  const dir = path.join(ctx.work, 'pipeline');
+  mkdirSync(path.join(dir, 'src'), { recursive: true });
+  const sh = (argv) => runCmd(argv, { cwd: dir, env });
+  const stages = ['stages:'];
+  const add = (name, deps) =>
+    stages.push(
+      `  ${name}:`,
+      `    command: sh src/stage.sh ${name}`,
+      '    code: [src/stage.sh]',
+      ...(deps.length ? [`    deps: [${deps.join(', ')}]`] : []),
+    );
+  add('s0', []);
+  for (let i = 1; i < 10; i++) add(`s${i}`, [i === 1 ? 's0' : `s${i - 1}`]);
+  for (let i = 1; i <= 10; i++) add(`f${i}`, ['s0']);
+  writeFileSync(path.join(dir, 'cairn.yaml'), `${stages.join('\n')}\n`);
+  writeFileSync(path.join(dir, 'src', 'stage.sh'), 'echo "$1" > "$CAIRN_OUTPUT_DIR/out.txt"\n');
+  writeFileSync(path.join(dir, '.gitignore'), '.cairn/\ncairn.lock\n');
+  for (const argv of [
+    ['git', 'init', '-q'],
+    ['git', 'add', '-A'],
+    ['git', '-c', 'user.email=b@example.com', '-c', 'user.name=b', 'commit', '-qm', 'pipeline'],
+    [process.execPath, cli, 'init'],
+  ]) {
+    const r = await sh(argv);
+    if (!r.ok) return { error: { message: `${argv.join(' ')}: ${r.stderr.slice(-300)}` } };
+  }
+  const first = await sh([process.execPath, cli, 'repro', '--json']);
+  if (!first.ok) return { error: { message: `first repro failed: ${first.stderr.slice(-300)}` } };
+  ctx.log(`runs: first repro of 20 stages (all run): ${first.wallS.toFixed(2)} s`);
+  const timed = await timeCommand('repro (20 stages, up to date)', dir, ['repro'], (d) =>
+    d.stages?.length === 20 && d.stages.every((s) => s.status === 'up-to-date')
+      ? null
+      : 'not every stage was up to date',
+  );
+  return { ...timed, firstS: first.wallS };
+}
 
 // ---------------------------------------------------------------------------------------------
 // Child mode: `node bench/suites/runs.mjs --child <phase> …` prints one JSON line.
@@ -303,6 +346,16 @@ function rows(r) {
     ),
     targetRow('compare', `\`cairn run compare\` of 3 runs among ${n}, whole command`, r.compare, r.floor),
     {
+      ...targetRow(
+        'repro',
+        '`cairn repro --json` of an up-to-date 20-stage pipeline (git project), whole command',
+        r.repro,
+        r.floor,
+      ),
+      target: '< 1 s',
+      pass: !r.repro ? 'n/a' : r.repro.error ? 'error' : r.repro.wallS < 1 ? 'pass' : 'FAIL',
+    },
+    {
       id: 'in-process',
       metric: `the same filter/sort and compare in-process (findRuns / compareRuns), ${n} runs`,
       cairn: r.inProcess?.error ? err(r.inProcess) : `${fmtS(r.inProcess?.lsS)} / ${fmtS(r.inProcess?.compareS)}`,
@@ -332,6 +385,7 @@ function details(r) {
     d('run ls --filter --sort --columns', r.lsFilter),
     d('run compare (3 runs)', r.compare),
     d('run ls on a workspace with one run', r.floor),
+    d(`repro, 20 stages up to date (the first repro, running all 20: ${fmtS(r.repro?.firstS)})`, r.repro),
   ];
 }
 
