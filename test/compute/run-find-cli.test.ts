@@ -1,6 +1,7 @@
 // Finding and comparing runs through the real CLI, and a foreground run that streams its job's
 // output: every command is a separate process, as a user types them.
 import { writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, cliSpawn } from '../../src/test-support/cli.js';
@@ -93,6 +94,15 @@ describe('cairn run: names, ls, compare, streaming (CLI)', () => {
       expect((amb.json as { error: { code: string } }).error.code).toBe('AMBIGUOUS_REF');
       const bad = cli(['run', 'ls', '--filter', 'metrics.acc >> 1', '--json'], { cwd });
       expect((bad.json as { error: { code: string; message: string } }).error).toMatchObject({ code: 'USAGE' });
+      // The log vouches for names and tags: a row renamed behind Cairn's back fails audit verify.
+      expect(cli(['audit', 'verify'], { cwd }).code).toBe(0);
+      const db = new Database(join(cwd, '.cairn', 'meta.db'));
+      db.prepare("update runs set human_name = 'renamed', tags = '{}' where human_name = 'deep'").run();
+      db.close();
+      const verify = cli(['audit', 'verify'], { cwd });
+      expect(verify.code).toBe(1);
+      expect(verify.stdout + verify.stderr).toContain('its name is renamed but the log recorded deep');
+      expect(verify.stdout + verify.stderr).toContain('its tags are {} but the log recorded {"team":"b"}');
     },
   );
 
