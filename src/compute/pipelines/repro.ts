@@ -86,6 +86,13 @@ function finish(ctx: Ctx, stage: string, r: StageResult): void {
 /** Decides one ready stage: skipped, up to date, or submitted (returns the run id to await). */
 async function startStage(ctx: Ctx, s: Stage): Promise<string | null> {
   const upstream = s.deps.map((d) => ctx.results.get(d)!);
+  // A dry run: a stage after one that would run would run too (its input would change).
+  const stale = upstream.find((u) => ctx.opts.dryRun && u.status === 'ran' && !u.run);
+  if (stale) {
+    const reason = `stale: stage ${stale.stage} would run first`;
+    finish(ctx, s.name, { stage: s.name, status: 'ran', run: null, runKey: null, output: null, reason });
+    return null;
+  }
   const broken = upstream.find((u) => u.status === 'failed' || u.status === 'skipped' || !u.output);
   if (broken) {
     const why =
