@@ -16,9 +16,9 @@ export interface CodeFingerprint {
    */
   files: Record<string, string | null> | null;
   /**
-   * With `only` (a spec's `code: [paths]`): a digest of just those paths as they are now (their
-   * objects at HEAD plus any change to them), independent of the commit, so a commit that
-   * touches other files leaves it unchanged.
+   * With `only` (a spec's `code: [paths]`): a digest of the contents of just those paths as
+   * they are now (in git: the files git would track there), independent of the commit, so a
+   * commit that touches other files — or commits these as they are — leaves it unchanged.
    */
   scoped?: string;
 }
@@ -68,18 +68,16 @@ export function codeFingerprint(
     ...excluded.map((r) => `:(exclude,literal)${r.split(sep).join('/')}`),
   ];
   const status = git(['status', '--porcelain=v1', '-z', '--untracked-files=all', ...spec]);
-  // The declared paths' objects at HEAD (names relative to `dir`), whatever else the commit holds.
-  const scopedAtHead = only ? git(['ls-tree', '-r', 'HEAD', ...spec]).stdout : null;
-  const scoped = (dirty: string | null) =>
-    scopedAtHead
-      ? {
-          scoped: createHash('sha256')
-            .update(scopedAtHead)
-            .update(`\0dirty\0${dirty ?? ''}`)
-            .digest('hex'),
-        }
-      : {};
-  if (status.stdout.length === 0) return { commit, dirty: null, files: {}, ...scoped(null) };
+  // The declared paths by content: the files git would track there (committed, or new and not
+  // ignored), so the same bytes give the same digest whether or not they are committed yet.
+  const listed = only ? git(['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', ...only]) : null;
+  if (listed && listed.status !== 0)
+    throw new Error(`git ls-files failed in ${dir}: ${listed.stderr.toString('utf8')}`);
+  const code = (rel: string) =>
+    !rel.split('/').some((seg) => SKIP.has(seg)) && !excluded.some((e) => rel === e || rel.startsWith(`${e}/`));
+  const scoped = () =>
+    listed ? { scoped: contentDigest(dir, listed.stdout.toString('utf8').split('\0').filter(code)) } : {};
+  if (status.stdout.length === 0) return { commit, dirty: null, files: {}, ...scoped() };
   const h = createHash('sha256');
   h.update(git(['diff', 'HEAD', '--binary', ...spec]).stdout);
   const top = git(['rev-parse', '--show-toplevel']).stdout.toString('utf8').trim();
@@ -110,8 +108,23 @@ export function codeFingerprint(
     commit,
     dirty,
     files: changed.length > MAX_FILES ? null : blobIds(git, top, prefix, changed),
-    ...scoped(dirty),
+    ...scoped(),
   };
+}
+
+/** SHA-256 over the sorted relative paths and contents of files (a deleted one counts as absent). */
+function contentDigest(dir: string, rels: readonly string[]): string {
+  const h = createHash('sha256');
+  for (const rel of [...new Set(rels.filter(Boolean))].sort()) {
+    h.update(`${rel}\0`);
+    try {
+      const bytes = readFileSync(join(dir, rel));
+      h.update(`${bytes.length}\0`).update(bytes);
+    } catch {
+      h.update('absent\0');
+    }
+  }
+  return h.digest('hex');
 }
 
 /** git blob ids of the working copies of `paths` (relative to the repository's top); null for a deleted one. */
