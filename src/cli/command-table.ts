@@ -18,6 +18,7 @@ import * as audit from './audit/commands.js';
 import * as lineage from './lineage/commands.js';
 import * as demo from './demo/commands.js';
 import * as server from './server/commands.js';
+import * as pipeline from './pipeline/commands.js';
 
 export const COMMAND_TABLE: readonly (BoundCommand | GroupSpec)[] = [
   bind(workspace.init, () => import('./workspace/init.js')),
@@ -50,12 +51,15 @@ export const COMMAND_TABLE: readonly (BoundCommand | GroupSpec)[] = [
   bind(run.runSubmit, () => import('./run/submit.js')),
   bind(run.runPlan, () => import('./run/plan.js')),
   bind(run.runLs, () => import('./run/ls.js')),
+  bind(run.runCompare, () => import('./run/compare.js')),
   bind(run.runShow, () => import('./run/show.js')),
   bind(run.runMetrics, () => import('./run/metrics.js')),
   bind(run.runLogs, () => import('./run/logs.js')),
   bind(run.runCancel, () => import('./run/cancel.js')),
   bind(run.runWait, () => import('./run/wait.js')),
   bind(run.runWhy, () => import('./run/why.js')),
+  bind(pipeline.repro, () => import('./pipeline/repro.js')),
+  bind(pipeline.dag, () => import('./pipeline/dag.js')),
   group('compute', 'GPU usage, quotas and budgets'),
   bind(compute.computeUsage, () => import('./compute/usage.js')),
   group('compute project', "projects' GPU quotas and budgets"),

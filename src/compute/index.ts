@@ -12,6 +12,10 @@ export {
 } from './runs/service.js';
 export { createComputeUsageService, type ComputeUsageService, type UsageReport } from './usage-service.js';
 export type { RunDetails, RunPlan, RunSummary } from './runs/queries.js';
+export type { FindOptions, ListedRun, RunListing } from './runs/find/list.js';
+export type { CompareOptions, RunComparison } from './runs/find/compare.js';
+export type { RunLabel } from './runs/submit.js';
+export type { ReproOptions, ReproResult, StageResult } from './pipelines/repro.js';
 export type { MetricSeries, MetricSummary, SeriesBucket } from './metrics/read.js';
 export type { LogsOptions } from './runs/logs.js';
 export type { ProjectSettings, ProjectView } from './projects.js';

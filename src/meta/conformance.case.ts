@@ -156,6 +156,7 @@ export function metaConformance(name: string, factory: MetaFactory): void {
             '0004-models',
             '0005-deploy',
             '0006-metric-summaries',
+            '0008-runs',
           ]);
         } finally {
           await again.close();

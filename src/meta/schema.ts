@@ -196,6 +196,11 @@ export interface RunsTable {
   usage: string;
   /** Bytes of the run's metrics file already ingested (saved with the rows they produced). */
   metrics_offset: ColumnType<number, number | undefined, number>;
+  /** A name people type (`brave-otter-07`): given with --name or generated from the id (0008). */
+  human_name: string | null;
+  /** Canonical JSON object of tag → value. */
+  tags: ColumnType<string, string | undefined, string>;
+  note: string | null;
 }
 
 export interface RunParamsTable {

@@ -65,6 +65,30 @@ export const handlers: Record<OperationId, Handler> = {
     const from = Math.min(num(i.query.offset) ?? 0, all.length);
     return { data: all.subarray(from).toString('base64'), offset: all.length, ended: ENDED.has(status) };
   },
+  'runs.find': (s, i) =>
+    s.runs.find(
+      withDefined({
+        project: opt(i.query.project as string),
+        status: opt(i.query.status as string),
+        filter: opt(i.query.filter as string),
+        sort: opt(i.query.sort as string),
+        columns: i.query.columns ? str(i.query.columns).split(',') : undefined,
+        limit: num(i.query.limit),
+      }),
+    ),
+  'runs.compare': (s, i) =>
+    s.runs.compare(
+      str(i.query.refs).split(','),
+      withDefined({
+        lowerIsBetter: i.query.lowerIsBetter ? str(i.query.lowerIsBetter).split(',') : undefined,
+        higherIsBetter: i.query.higherIsBetter ? str(i.query.higherIsBetter).split(',') : undefined,
+      }),
+    ),
+  'runs.tail': (s, i) =>
+    s.runs.tail(str(i.params.id), {
+      stream: ((i.query.stream as string | undefined) ?? 'stderr') as 'stdout' | 'stderr',
+      lines: num(i.query.lines) ?? 20,
+    }),
   'runs.list': (s, i) =>
     s.runs.list(
       withDefined({

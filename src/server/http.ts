@@ -154,7 +154,8 @@ async function serve(
   if (id === 'audit.bundle') return rt.runAs(scope, () => bundle(rt));
   const run = (s: RequestScope = scope) => rt.runAs(s, () => handlers[id](rt.services, input, rt));
   if (op.method === 'GET') {
-    const out = id === 'runs.list' && !input.query.project ? await visibleRuns(rt, who, await run()) : await run();
+    if (id === 'runs.compare') await readableRuns(rt, scope, who, String(input.query.refs).split(','), metrics);
+    const out = LISTINGS.has(id) && !input.query.project ? await visibleRuns(rt, who, await run()) : await run();
     if (id !== 'audit.checkpoint')
       await rt.recordRequest({
         draft: {
@@ -178,7 +179,27 @@ const RUN_OPS = new Set<OperationId>([
   'runs.metricSeries',
   'runs.why',
   'runs.cancel',
+  'runs.tail',
 ]);
+
+/** Listings of every project's runs: cut to the projects the caller may read. */
+const LISTINGS = new Set<OperationId>(['runs.list', 'runs.find']);
+
+/** Comparing runs reads each of them: every run's own project must be readable. */
+async function readableRuns(
+  rt: ServerRuntime,
+  scope: RequestScope,
+  who: Authenticated,
+  refs: string[],
+  m: ServerMetrics,
+) {
+  for (const ref of refs) {
+    const run = await rt.runAs(scope, () => rt.services.runs.details(ref)).catch(() => null);
+    if (!run) continue;
+    const d = await rt.identity.authorize(who.principal, 'viewer', run.project);
+    if (!d.allowed) await deny(rt, scope, 'runs.compare', d.reason, m);
+  }
+}
 
 /** The project a request acts on: the one named, a run's own, else `default` (datasets and models today). */
 async function projectOf(rt: ServerRuntime, scope: RequestScope, id: OperationId, input: HandlerInput) {
@@ -191,6 +212,12 @@ async function projectOf(rt: ServerRuntime, scope: RequestScope, id: OperationId
 
 /** A listing of every project's runs shows only those of projects the caller may read. */
 async function visibleRuns(rt: ServerRuntime, who: Authenticated, out: unknown): Promise<unknown> {
+  // run ls's listing: the same cut on its runs (the count of matches then counts only those).
+  if (out && typeof out === 'object' && Array.isArray((out as { runs?: unknown }).runs)) {
+    const listing = out as { runs: unknown[]; matched: number };
+    const runs = (await visibleRuns(rt, who, listing.runs)) as unknown[];
+    return { ...listing, runs, matched: listing.matched - (listing.runs.length - runs.length) };
+  }
   if (!Array.isArray(out)) return out;
   const allowed = new Map<string, boolean>();
   for (const r of out as Array<{ project: string }>)

@@ -128,6 +128,21 @@ function remoteRuns(api: ApiClient): Services['runs'] {
         },
       }),
     plan: local('run plan'),
+    repro: local('repro'),
+    dag: local('dag'),
+    find: (o) =>
+      api.call('runs.find', {
+        query: { ...pick(o, ['project', 'status', 'filter', 'sort', 'limit']), columns: o.columns?.join(',') },
+      }),
+    compare: (refs, o = {}) =>
+      api.call('runs.compare', {
+        query: {
+          refs: refs.join(','),
+          lowerIsBetter: o.lowerIsBetter?.join(','),
+          higherIsBetter: o.higherIsBetter?.join(','),
+        },
+      }),
+    tail: (id, o) => api.call('runs.tail', { params: { id }, query: { stream: o.stream, lines: o.lines } }),
     logs: (id, o) => followLogs(api, id, o),
     wait: (id, o) => waitFor(api, id, o),
     list: (o = {}) => api.call('runs.list', { query: pick(o, ['project', 'status', 'limit']) }),

@@ -20,6 +20,10 @@ export const runSubmit = spec({
     ...specOverrides,
     force: flag('--force', 'run even if an identical run finished (cache hit)'),
     detach: flag('--detach', 'return once submitted; follow with cairn run wait / logs -f'),
+    name: text('--name <name>', "the run's name (default: generated from its id, e.g. brave-otter-07)"),
+    tag: list('--tag <key=value>', 'tag the run (repeatable); filter with cairn run ls --filter tags.key==value'),
+    note: text('--note <text>', 'a note kept with the run'),
+    quiet: flag('--quiet', "do not stream the job's output while waiting"),
   },
 });
 
@@ -33,14 +37,43 @@ export const runPlan = spec({
   },
 });
 
+// Tables as text (default), CSV or Markdown; --json gives the same data as one document.
+const tableFormats = {
+  csv: flag('--csv', 'print CSV'),
+  md: flag('--md', 'print a Markdown table'),
+};
+
 export const runLs = spec({
   path: 'run ls',
   args: [],
-  description: 'runs, newest first',
+  description: 'runs, newest first: filter, sort and show chosen params and metrics',
   options: {
     project: text('--project <name>', 'only this project'),
     status: text('--status <status>', 'only runs in this state (queued, pending, running, completed, failed, …)'),
+    columns: text(
+      '--columns <fields>',
+      'extra columns, comma-separated: params.lr,metrics.acc,metrics.loss.min,tags.team',
+    ),
+    filter: text(
+      '--filter <expr>',
+      "e.g. 'metrics.acc > 0.9 and params.lr < 0.01' (and, or, not, ==, !=, <, <=, >, >=, ~)",
+    ),
+    sort: text('--sort <fields>', 'sort by these fields, comma-separated; -field sorts descending (e.g. -metrics.acc)'),
     limit: parsed('--limit <n>', 'at most n runs', parseCount, 50),
+    ...tableFormats,
+  },
+});
+
+export const runCompare = spec({
+  path: 'run compare',
+  args: ['runs...'],
+  description: 'runs side by side: params that differ, metrics (last, min, max, best), durations and GPU-hours',
+  argHelp: { runs: 'run ids, names or unique prefixes of either' },
+  options: {
+    all: flag('--all', 'show every param, not only those that differ'),
+    lower: list('--lower-is-better <metric>', 'a metric whose best is its lowest (loss, error, … are already)'),
+    higher: list('--higher-is-better <metric>', 'a metric whose best is its highest'),
+    ...tableFormats,
   },
 });
 

@@ -30,11 +30,29 @@ function mib(kb: number): string {
   return `${m < 10 ? m.toFixed(1) : Math.round(m)} MiB`;
 }
 
+/** The code a run used: its commit and uncommitted changes, or its declared code paths' digest. */
+function codeLine(d: RunDetails): string {
+  const paths = d.spec.keyInput?.code.paths;
+  if (paths)
+    return `paths ${paths.join(', ')}: sha256:${d.code.dirty?.slice(0, 12) ?? '?'}…${d.code.commit ? ` (at commit ${d.code.commit.slice(0, 12)})` : ''}`;
+  if (!d.code.commit) return `not a git repository; files sha256:${d.code.dirty?.slice(0, 12) ?? '?'}…`;
+  return `${d.code.commit}${d.code.dirty ? ` + uncommitted changes sha256:${d.code.dirty.slice(0, 12)}…` : ''}`;
+}
+
 export function describeRun(d: RunDetails): string {
   const lines = [
-    `run ${d.id}  ${d.name}  [${d.status}]  project ${d.project}  backend ${d.backend}${d.job ? ` (job ${d.job})` : ''}`,
+    `run ${d.humanName ?? d.id}  [${d.status}]  spec ${d.name}  project ${d.project}  backend ${d.backend}${d.job ? ` (job ${d.job})` : ''}`,
+    `  id        ${d.id}`,
+    ...(Object.keys(d.tags).length
+      ? [
+          `  tags      ${Object.entries(d.tags)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}`,
+        ]
+      : []),
+    ...(d.note ? [`  note      ${d.note}`] : []),
     `  run key   sha256:${d.runKey}`,
-    `  code      ${d.code.commit ? `${d.code.commit}${d.code.dirty ? ` + uncommitted changes sha256:${d.code.dirty.slice(0, 12)}…` : ''}` : `not a git repository; files sha256:${d.code.dirty?.slice(0, 12) ?? '?'}…`}`,
+    `  code      ${codeLine(d)}`,
     `  inputs    ${d.spec.inputs.map((i) => `${i.name}=${i.ref}`).join(', ') || '(none)'}`,
     `  params    ${
       Object.entries(d.params)

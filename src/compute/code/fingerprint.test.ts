@@ -34,6 +34,43 @@ describe('code fingerprint', () => {
     return dir;
   };
 
+  it('declared code paths: by content, so a commit elsewhere (or committing them as they are) leaves their digest; a change moves it', () => {
+    const dir = repo();
+    const only = ['lib/', 'train.py'];
+    const a = codeFingerprint(dir, { only });
+    writeFileSync(join(dir, 'README.md'), 'docs\n');
+    git(dir, 'add', '.');
+    git(dir, 'commit', '-qm', 'docs');
+    const b = codeFingerprint(dir, { only });
+    expect(b.commit).not.toBe(a.commit);
+    expect(b.scoped).toBe(a.scoped);
+    expect(codeFingerprint(dir).commit).toBe(b.commit); // without `only` the commit is the code
+    writeFileSync(join(dir, 'lib', 'util.py'), 'x = 2\n');
+    const dirty = codeFingerprint(dir, { only });
+    expect(dirty.scoped).not.toBe(a.scoped);
+    git(dir, 'commit', '-qam', 'edit');
+    const committed = codeFingerprint(dir, { only });
+    expect([committed.dirty, committed.scoped === a.scoped, committed.scoped === dirty.scoped]).toEqual([
+      null,
+      false,
+      true,
+    ]);
+    mkdirSync(join(dir, 'lib', '__pycache__'));
+    writeFileSync(join(dir, 'lib', '__pycache__', 'util.pyc'), 'bytecode'); // a byproduct: never code
+    expect(codeFingerprint(dir, { only }).scoped).toBe(committed.scoped);
+    writeFileSync(join(dir, 'lib', 'new.py'), 'y = 1\n'); // untracked, inside a declared folder
+    expect(codeFingerprint(dir, { only }).scoped).not.toBe(committed.scoped);
+    // Outside git: the files of the declared paths only.
+    const plain = tmp();
+    writeFileSync(join(plain, 'train.py'), 'print(1)\n');
+    writeFileSync(join(plain, 'notes.txt'), 'a\n');
+    const p1 = codeFingerprint(plain, { only: ['train.py'] });
+    writeFileSync(join(plain, 'notes.txt'), 'b\n');
+    expect(codeFingerprint(plain, { only: ['train.py'] }).scoped).toBe(p1.scoped);
+    writeFileSync(join(plain, 'train.py'), 'print(2)\n');
+    expect(codeFingerprint(plain, { only: ['train.py'] }).scoped).not.toBe(p1.scoped);
+  });
+
   it('the workspace, byproducts and excluded folders never count as code (git is not told to ignore them)', () => {
     const dir = repo();
     const clean = codeFingerprint(dir);

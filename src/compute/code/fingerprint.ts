@@ -15,6 +15,12 @@ export interface CodeFingerprint {
    * more than MAX_FILES of them: null (the digests above still cover them).
    */
   files: Record<string, string | null> | null;
+  /**
+   * With `only` (a spec's `code: [paths]`): a digest of the contents of just those paths as
+   * they are now (in git: the files git would track there), independent of the commit, so a
+   * commit that touches other files — or commits these as they are — leaves it unchanged.
+   */
+  scoped?: string;
 }
 
 /**
@@ -34,7 +40,10 @@ export const MAX_FILES = 10_000;
  * workspace, the input cache, anything a run writes) are left out either way, so running a
  * job never changes the fingerprint of the code that ran.
  */
-export function codeFingerprint(dir: string, opts: { exclude?: readonly string[] } = {}): CodeFingerprint {
+export function codeFingerprint(
+  dir: string,
+  opts: { exclude?: readonly string[]; only?: readonly string[] } = {},
+): CodeFingerprint {
   const excluded = (opts.exclude ?? [])
     .map((e) => relative(dir, e))
     .filter((r) => r !== '' && !r.startsWith('..') && !isAbsolute(r));
@@ -45,17 +54,30 @@ export function codeFingerprint(dir: string, opts: { exclude?: readonly string[]
       ...(input !== undefined ? { input: Buffer.from(input) } : {}),
     });
   const head = git(['rev-parse', 'HEAD']);
-  if (head.status !== 0) return treeFingerprint(dir, excluded);
+  if (head.status !== 0) {
+    const t = treeFingerprint(dir, excluded, opts.only);
+    return opts.only ? { ...t, scoped: t.dirty! } : t;
+  }
   const commit = head.stdout.toString('utf8').trim();
+  const only = opts.only?.map((p) => `:(literal)${p.split(sep).join('/')}`);
   // Pathspecs are relative to `dir`; `**/` also matches no folder at all.
   const spec = [
     '--',
-    '.',
+    ...(only ?? ['.']),
     ...NOT_CODE.map((n) => `:(exclude,glob)**/${n}/**`),
     ...excluded.map((r) => `:(exclude,literal)${r.split(sep).join('/')}`),
   ];
   const status = git(['status', '--porcelain=v1', '-z', '--untracked-files=all', ...spec]);
-  if (status.stdout.length === 0) return { commit, dirty: null, files: {} };
+  // The declared paths by content: the files git would track there (committed, or new and not
+  // ignored), so the same bytes give the same digest whether or not they are committed yet.
+  const listed = only ? git(['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', ...only]) : null;
+  if (listed && listed.status !== 0)
+    throw new Error(`git ls-files failed in ${dir}: ${listed.stderr.toString('utf8')}`);
+  const code = (rel: string) =>
+    !rel.split('/').some((seg) => SKIP.has(seg)) && !excluded.some((e) => rel === e || rel.startsWith(`${e}/`));
+  const scoped = () =>
+    listed ? { scoped: contentDigest(dir, listed.stdout.toString('utf8').split('\0').filter(code)) } : {};
+  if (status.stdout.length === 0) return { commit, dirty: null, files: {}, ...scoped() };
   const h = createHash('sha256');
   h.update(git(['diff', 'HEAD', '--binary', ...spec]).stdout);
   const top = git(['rev-parse', '--show-toplevel']).stdout.toString('utf8').trim();
@@ -81,11 +103,28 @@ export function codeFingerprint(dir: string, opts: { exclude?: readonly string[]
       /* vanished meanwhile */
     }
   }
+  const dirty = h.digest('hex');
   return {
     commit,
-    dirty: h.digest('hex'),
+    dirty,
     files: changed.length > MAX_FILES ? null : blobIds(git, top, prefix, changed),
+    ...scoped(),
   };
+}
+
+/** SHA-256 over the sorted relative paths and contents of files (a deleted one counts as absent). */
+function contentDigest(dir: string, rels: readonly string[]): string {
+  const h = createHash('sha256');
+  for (const rel of [...new Set(rels.filter(Boolean))].sort()) {
+    h.update(`${rel}\0`);
+    try {
+      const bytes = readFileSync(join(dir, rel));
+      h.update(`${bytes.length}\0`).update(bytes);
+    } catch {
+      h.update('absent\0');
+    }
+  }
+  return h.digest('hex');
 }
 
 /** git blob ids of the working copies of `paths` (relative to the repository's top); null for a deleted one. */
@@ -114,7 +153,7 @@ function blobIds(
   return out;
 }
 
-function treeFingerprint(dir: string, excluded: readonly string[]): CodeFingerprint {
+function treeFingerprint(dir: string, excluded: readonly string[], only?: readonly string[]): CodeFingerprint {
   const h = createHash('sha256');
   const files: Record<string, string> = {};
   let count = 0;
@@ -135,6 +174,17 @@ function treeFingerprint(dir: string, excluded: readonly string[]): CodeFingerpr
       }
     }
   };
-  walk(dir);
+  if (!only) walk(dir);
+  for (const o of [...(only ?? [])].sort()) {
+    const p = join(dir, o);
+    const st = statSync(p, { throwIfNoEntry: false });
+    if (st?.isDirectory()) walk(p);
+    else if (st?.isFile()) {
+      const rel = relative(dir, p);
+      const bytes = readFileSync(p);
+      h.update(`${rel}\0${st.size}\0`).update(bytes);
+      if (++count <= MAX_FILES) files[rel.split(sep).join('/')] = createHash('sha256').update(bytes).digest('hex');
+    }
+  }
   return { commit: null, dirty: h.digest('hex'), files: count > MAX_FILES ? null : files };
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { humanRunName } from '../../core/run-names.js';
 import { openMetaStore, type MetaStore } from '../../meta/open.js';
 import type { Database } from '../../meta/schema.js';
 import { dropSchema, freshPgUrl, postgresAvailable } from '../../test-support/services.js';
@@ -178,7 +179,14 @@ function summarySuite(
         .insertInto('run_metrics')
         .values(points.map((p) => ({ run_id: 'r1', ...p })))
         .execute();
-      // Back to the schema before 0006: no summaries, the old index.
+      // Back to the schema before 0006: no summaries, the old index (and so before 0008: no run names).
+      await sql`drop index runs_human_name`.execute(store.db);
+      await sql`drop index runs_created`.execute(store.db);
+      await sql`drop index run_params_name`.execute(store.db);
+      await sql`drop index run_metric_summaries_name`.execute(store.db);
+      for (const c of ['human_name', 'tags', 'note'])
+        await sql`alter table runs drop column ${sql.ref(c)}`.execute(store.db);
+      await sql`delete from kysely_migration where name = '0008-runs'`.execute(store.db);
       await sql`drop table run_metric_summaries`.execute(store.db);
       await sql`drop index run_metrics_curve`.execute(store.db);
       await sql`create index run_metrics_run on run_metrics (run_id, name, step)`.execute(store.db);
@@ -186,6 +194,13 @@ function summarySuite(
       await store.close();
       store = await reopen();
       expect(await metricSummaries(store.db, 'r1')).toEqual(expected(points));
+      // 0008 ran again too: the run got its generated name.
+      const r1 = await store.db
+        .selectFrom('runs')
+        .select(['human_name', 'tags'])
+        .where('id', '=', 'r1')
+        .executeTakeFirst();
+      expect(r1).toEqual({ human_name: humanRunName('r1'), tags: '{}' });
     });
 
     it('a curve in buckets: by step ranges, or by time order without steps; counts add up and extremes survive', async () => {

@@ -4,7 +4,8 @@ import { sha256Hex } from '../../core/digest.js';
 /** Everything that decides a run's result — and nothing else (not resources, not the backend). */
 export interface RunKeyInput {
   command: string;
-  code: { commit: string | null; dirty: string | null };
+  /** With `paths` (a spec's `code: [paths]`): commit is null and dirty covers just those paths. */
+  code: { commit: string | null; dirty: string | null; paths?: string[] };
   /** Input name → version digest (bare hex). */
   inputs: Record<string, string>;
   params: Record<string, unknown>;

@@ -1,4 +1,4 @@
-import { isMap, isScalar, type Node, type Pair } from 'yaml';
+import { isMap, isScalar, isSeq, type Node, type Pair } from 'yaml';
 import { CairnError } from '../../core/errors.js';
 import { SpecReader, type FieldSpec } from '../../core/yaml-doc.js';
 
@@ -10,6 +10,8 @@ export interface RunSpec {
   command: string;
   /** Folder holding the code, relative to the spec's folder (default: the spec's folder). */
   code: string;
+  /** `code: [src/, train.py]`: only these paths (under the spec's folder) are the run's code. */
+  codePaths?: string[];
   /** Input name → dataset ref; each becomes CAIRN_INPUT_<NAME> in the job. */
   inputs: Record<string, string>;
   params: Record<string, string | number | boolean | null>;
@@ -96,7 +98,15 @@ function readHead(r: SpecReader, t: TopReader) {
   if (!NAME.test(project))
     r.error(t.pair('project'), `project ${JSON.stringify(project)} may hold letters, digits, ".", "_" and "-" only`);
   const command = t.str('command', true) ?? '';
-  const code = t.str('code', false) ?? '.';
+  const codePair = t.pair('code');
+  const codePaths =
+    codePair && isSeq(codePair.value)
+      ? (r.value(codePair, codePair.value as Node, { type: 'string[]' }, 'code') as string[] | undefined)
+      : undefined;
+  const code = codePaths ? '.' : (t.str('code', false) ?? '.');
+  for (const p of codePaths ?? [])
+    if (p.startsWith('/') || p.split('/').includes('..'))
+      r.error(codePair, `code path ${JSON.stringify(p)} must be inside the spec's folder`);
   const inputs = mapOf(r, t.pair('inputs'), 'inputs', (v) => typeof v === 'string', 'a dataset ref') as Record<
     string,
     string
@@ -114,7 +124,7 @@ function readHead(r: SpecReader, t: TopReader) {
     (v) => v === null || ['string', 'number', 'boolean'].includes(typeof v),
     'a number, text, true/false or null',
   ) as RunSpec['params'];
-  return { name, project, command, code, inputs, params };
+  return { name, project, command, code, ...(codePaths ? { codePaths: [...codePaths].sort() } : {}), inputs, params };
 }
 
 /** outputs, backend, priority and requeue. */
@@ -254,7 +264,10 @@ export function applyOverrides(spec: RunSpec, sets: readonly string[]): RunSpec 
         hint: 'use params.<name>, inputs.<name>, resources.gpus|cpus, backend, priority, project, command',
       });
     if (rest.length) throw bad();
-    if (head === 'params' && sub) out.params[sub] = v as string | number | boolean | null;
+    if (head === 'params' && sub) {
+      if (!(sub in spec.params)) throw unknownParam(sub, Object.keys(spec.params));
+      out.params[sub] = v as string | number | boolean | null;
+    } else if (head === 'inputs' && sub && !(sub in spec.inputs)) throw unknownInput(sub, Object.keys(spec.inputs));
     else if (head === 'inputs' && sub) out.inputs[sub] = raw;
     else if (head === 'resources' && (sub === 'gpus' || sub === 'cpus')) {
       if (!Number.isInteger(v) || (v as number) < (sub === 'cpus' ? 1 : 0))
@@ -268,6 +281,49 @@ export function applyOverrides(spec: RunSpec, sets: readonly string[]): RunSpec 
     else throw bad();
   }
   return out;
+}
+
+/** `--set params.lr=…` for a param the spec does not define: a typo more often than a new param. */
+function unknownParam(name: string, known: string[]): CairnError {
+  const close = closest(name, known);
+  return new CairnError('USAGE', `--set params.${name}: the spec defines no param ${JSON.stringify(name)}`, {
+    hint: close
+      ? `did you mean params.${close}? (add new params to the spec's params: first)`
+      : known.length
+        ? `the spec's params are ${known.join(', ')}; add new ones to its params: first`
+        : 'the spec has no params: add them to its params: first',
+    data: { param: name, known, ...(close ? { suggestion: close } : {}) },
+  });
+}
+
+function unknownInput(name: string, known: string[]): CairnError {
+  const close = closest(name, known);
+  return new CairnError('USAGE', `--set inputs.${name}: the spec defines no input ${JSON.stringify(name)}`, {
+    hint: close ? `did you mean inputs.${close}?` : `the spec's inputs are ${known.join(', ') || '(none)'}`,
+    data: { input: name, known, ...(close ? { suggestion: close } : {}) },
+  });
+}
+
+/** The known name within a third of its length in edits (at least 2) of `name`, case-insensitively, else undefined. */
+export function closest(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const d = editDistance(name.toLowerCase(), k.toLowerCase());
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(best.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1), prev[j]! + 1, cur[j - 1]! + 1);
+    prev = cur;
+  }
+  return prev[b.length]!;
 }
 
 function scalar(raw: string): unknown {

@@ -15,25 +15,51 @@ export interface LogsOptions {
   pollMs?: number;
 }
 
-/** Hands a run's stdout (or stderr) to `write`; with `follow`, keeps doing so until the run ends. */
-export async function streamLogs(deps: RunDeps, id: string, opts: LogsOptions): Promise<void> {
-  let r = await getRun(deps, id);
-  const file = join(r.dir, opts.stderr ? 'stderr.log' : 'stdout.log');
+/** Reads what was appended to a growing file since the last call (nothing while it does not exist). */
+export function fileTail(file: string, write: (chunk: Buffer) => void): () => void {
   let offset = 0;
-  const drain = () => {
+  return () => {
     if (!existsSync(file)) return;
     const size = statSync(file).size;
     if (size <= offset) return;
     const fd = openSync(file, 'r');
     try {
       const buf = Buffer.alloc(size - offset);
-      readSync(fd, buf, 0, buf.length, offset);
-      opts.write(buf);
-      offset = size;
+      const n = readSync(fd, buf, 0, buf.length, offset);
+      if (n > 0) write(buf.subarray(0, n));
+      offset += n;
     } finally {
       closeSync(fd);
     }
   };
+}
+
+/** The last `lines` lines of a file (at most its last 64 KiB), or '' when it does not exist. */
+export function lastLines(file: string, lines: number): string {
+  if (!existsSync(file)) return '';
+  const size = statSync(file).size;
+  const len = Math.min(size, 64 * 1024);
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(len);
+    readSync(fd, buf, 0, len, size - len);
+    const text = buf.toString('utf8').replace(/\n$/, '');
+    const all = text.split('\n');
+    return all.slice(len < size ? Math.max(1, all.length - lines) : Math.max(0, all.length - lines)).join('\n');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The files of a run's output streams. */
+export function logFile(dir: string, stream: 'stdout' | 'stderr'): string {
+  return join(dir, `${stream}.log`);
+}
+
+/** Hands a run's stdout (or stderr) to `write`; with `follow`, keeps doing so until the run ends. */
+export async function streamLogs(deps: RunDeps, id: string, opts: LogsOptions): Promise<void> {
+  let r = await getRun(deps, id);
+  const drain = fileTail(logFile(r.dir, opts.stderr ? 'stderr' : 'stdout'), opts.write);
   drain();
   while (opts.follow && !opts.closed?.() && !isTerminal(r.status)) {
     await new Promise((res) => setTimeout(res, opts.pollMs ?? 500));

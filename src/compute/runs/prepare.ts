@@ -19,6 +19,8 @@ export interface PreparedRun {
   key: string;
   /** Per-file digests of the code (codeFingerprint's `files`), kept with the run for `run plan`. */
   codeFiles: CodeFingerprint['files'];
+  /** The git commit the code was at (recorded with the run even when declared code paths keep it out of the key). */
+  headCommit: string | null;
 }
 
 /**
@@ -26,7 +28,7 @@ export interface PreparedRun {
  * keys, missing inputs, a missing code folder or lockfile are errors here, all at once.
  */
 export async function prepareRun(
-  deps: Pick<RunDeps, 'meta' | 'cairnDir' | 'cacheDir'> & { compute: Pick<RunDeps['compute'], 'inputCache'> },
+  deps: PrepareDeps,
   specPath: string,
   opts: { sets?: string[]; backend?: 'local' | 'slurm' } = {},
 ): Promise<PreparedRun> {
@@ -41,12 +43,35 @@ export async function prepareRun(
       { hint: 'pass a spec file, e.g. cairn run cairn.yaml' },
     );
   }
+  if (/^stages\s*:/m.test(text) && !/^command\s*:/m.test(text))
+    throw new CairnError('USAGE', `${path} holds a pipeline (stages:), not a single run`, {
+      hint: 'run its stages with cairn repro [stage]; draw it with cairn dag',
+    });
   let spec = applyOverrides(parseRunSpec(text, path), opts.sets ?? []);
   if (opts.backend) spec = { ...spec, backend: opts.backend };
+  return prepareSpec(deps, spec, { path, digest: sha256Hex(text) });
+}
+
+export type PrepareDeps = Pick<RunDeps, 'meta' | 'cairnDir' | 'cacheDir'> & {
+  compute: Pick<RunDeps['compute'], 'inputCache'>;
+};
+
+/**
+ * Resolves a parsed spec (a file's, or a pipeline stage's): its inputs, code fingerprint and
+ * run key. `code` memoizes fingerprints across the stages of one pipeline that share their code.
+ */
+export async function prepareSpec(
+  deps: PrepareDeps,
+  spec: RunSpec,
+  at: { path: string; digest: string; codeCache?: Map<string, CodeFingerprint> },
+): Promise<PreparedRun> {
+  const path = at.path;
   const problems: string[] = [];
   const codeDir = resolve(dirname(path), spec.code);
   if (!existsSync(codeDir)) problems.push(`code: the folder ${codeDir} does not exist`);
   const inputs: PreparedRun['inputs'] = [];
+  for (const p of spec.codePaths ?? [])
+    if (!existsSync(resolve(codeDir, p))) problems.push(`code: ${p} does not exist under ${codeDir}`);
   for (const [name, ref] of Object.entries(spec.inputs)) {
     try {
       const v = await resolveVersion(deps.meta.db, ref);
@@ -77,10 +102,19 @@ export async function prepareRun(
   }
   // The workspace and the input cache change with every command and every run: never code.
   const exclude = [deps.cairnDir, deps.cacheDir, deps.compute.inputCache].map((d) => resolve(d));
-  const fp = existsSync(codeDir) ? codeFingerprint(codeDir, { exclude }) : { commit: null, dirty: null, files: null };
+  const fpKey = `${codeDir}\0${(spec.codePaths ?? []).join('\0')}`;
+  const fp =
+    at.codeCache?.get(fpKey) ??
+    (existsSync(codeDir)
+      ? codeFingerprint(codeDir, { exclude, ...(spec.codePaths ? { only: spec.codePaths } : {}) })
+      : { commit: null, dirty: null, files: null });
+  at.codeCache?.set(fpKey, fp);
   const keyInput: RunKeyInput = {
     command,
-    code: { commit: fp.commit, dirty: fp.dirty },
+    // With declared code paths the commit is left out: an unrelated commit changes nothing.
+    code: spec.codePaths
+      ? { commit: null, dirty: fp.scoped ?? fp.dirty, paths: spec.codePaths }
+      : { commit: fp.commit, dirty: fp.dirty },
     inputs: Object.fromEntries(inputs.map((i) => [i.name, i.digest])),
     params: spec.params,
     environment: { image: spec.environment.image ?? null, lockfile, vars: spec.environment.vars },
@@ -88,12 +122,13 @@ export async function prepareRun(
   return {
     spec,
     specPath: path,
-    specDigest: sha256Hex(text),
+    specDigest: at.digest,
     codeDir,
     command,
     inputs,
     keyInput,
     key: runKey(keyInput),
     codeFiles: fp.files,
+    headCommit: fp.commit,
   };
 }

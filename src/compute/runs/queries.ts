@@ -9,7 +9,11 @@ import { budgetCheck, quotaCheck } from './quota.js';
 
 export interface RunSummary {
   id: string;
+  /** The spec's name (`train`); `humanName` is the run's own (`brave-otter-07`). */
   name: string;
+  humanName: string | null;
+  tags: Record<string, string>;
+  note: string | null;
   project: string;
   status: string;
   backend: string;
@@ -28,6 +32,9 @@ export function summary(r: RunRow): RunSummary {
   return {
     id: r.id,
     name: r.name,
+    humanName: r.human_name,
+    tags: JSON.parse(r.tags) as Record<string, string>,
+    note: r.note,
     project: r.project,
     status: r.status,
     backend: r.backend,

@@ -1,10 +1,14 @@
 import { metricSeries, metricSummaries, type MetricSeries, type MetricSummary } from '../metrics/read.js';
 import type { RunDeps } from './deps.js';
-import { streamLogs, type LogsOptions } from './logs.js';
+import { fileTail, lastLines, logFile, streamLogs, type LogsOptions } from './logs.js';
 import { prepareRun } from './prepare.js';
 import { listRuns, planRun, runDetails, summary, type RunDetails, type RunPlan, type RunSummary } from './queries.js';
-import { getRun } from './store.js';
-import { submitRun, type SubmitResult } from './submit.js';
+import { getRun, type RunRow } from './store.js';
+import { submitRun, type RunLabel, type SubmitResult } from './submit.js';
+import { repro, type ReproOptions, type ReproResult } from '../pipelines/repro.js';
+import { drawDag, readPipeline } from '../pipelines/pipeline.js';
+import { compareRuns, type CompareOptions, type RunComparison } from './find/compare.js';
+import { findRuns, type FindOptions, type RunListing } from './find/list.js';
 import { cancelRun, syncRuns, waitRun } from './sync.js';
 
 /** A spec to run, as `cairn run` and `cairn run plan` take it. */
@@ -14,6 +18,8 @@ export interface SpecInput {
   sets?: string[];
   backend?: 'local' | 'slurm';
   force?: boolean;
+  /** The run's human name (generated from its id when absent), tags and note. */
+  label?: RunLabel;
 }
 
 export interface Submitted {
@@ -27,6 +33,8 @@ export interface WaitOptions {
   pollMs?: number;
   /** Sees the run after each look at its backend. */
   onTick?(run: RunSummary): void;
+  /** Receives the job's output as it is written (stdout and stderr), for a foreground `cairn run`. */
+  onOutput?(chunk: Buffer, stream: 'stdout' | 'stderr'): void;
 }
 
 /** What `cairn run …` (and a team server) can ask of runs. Every method returns plain view objects. */
@@ -36,6 +44,10 @@ export interface RunsService {
   /** What `submit` would do, decided without starting anything. */
   plan(input: SpecInput): Promise<RunPlan>;
   list(opts?: { project?: string; status?: string; limit?: number }): Promise<RunSummary[]>;
+  /** Runs filtered, sorted and cut, with chosen params and metrics as columns (`cairn run ls`). */
+  find(opts: FindOptions): Promise<RunListing>;
+  /** Runs side by side: params that differ, metrics, durations and GPU-hours (`cairn run compare`). */
+  compare(refs: string[], opts?: CompareOptions): Promise<RunComparison>;
   /** A run brought up to date with its backend. */
   show(id: string): Promise<RunDetails>;
   /** A run as recorded, without asking its backend. */
@@ -46,6 +58,19 @@ export interface RunsService {
   /** Cancels a run; with `wait`, returns once it has stopped. */
   cancel(id: string, opts?: { wait?: boolean }): Promise<RunSummary>;
   wait(id: string, opts?: WaitOptions): Promise<RunDetails>;
+  /** Runs a pipeline's stale stages (`cairn repro`), writing cairn.lock. */
+  repro(file: string, opts?: ReproOptions): Promise<ReproResult>;
+  /** A pipeline's stages as a graph (`cairn dag`). */
+  dag(
+    file: string,
+    format: 'text' | 'mermaid' | 'dot',
+  ): Promise<{
+    pipeline: string;
+    stages: Array<{ name: string; deps: string[]; inputs: Record<string, string> }>;
+    drawing: string;
+  }>;
+  /** The last lines of a run's stdout or stderr ('' when it wrote none). */
+  tail(id: string, opts: { stream: 'stdout' | 'stderr'; lines: number }): Promise<string>;
   /** The machine-readable reason a run waits, was refused or ended as it did. */
   why(id: string): Promise<{ id: string; status: string; reason: unknown }>;
 }
@@ -64,13 +89,24 @@ export function createRunsService(deps: RunDeps): RunsService {
   return {
     async submit(input) {
       const p = await prepare(input);
-      const r = await submitRun(deps, p, { force: input.force === true });
+      const r = await submitRun(deps, p, {
+        force: input.force === true,
+        ...(input.label ? { label: input.label } : {}),
+      });
       return { outcome: r.outcome, run: summary(r.run), runKey: p.key };
     },
     plan: async (input) => planRun(deps, await prepare(input), input.force === true),
     async list(opts = {}) {
       await syncRuns(deps);
       return listRuns(deps, opts);
+    },
+    async find(opts) {
+      await syncRuns(deps);
+      return findRuns(deps, opts);
+    },
+    async compare(refs, opts = {}) {
+      await syncRuns(deps);
+      return compareRuns(deps, refs, opts);
     },
     show: async (id) => runDetails(deps, await synced(id)),
     details: async (id) => runDetails(deps, await getRun(deps, id)),
@@ -88,12 +124,30 @@ export function createRunsService(deps: RunDeps): RunsService {
       return summary(opts.wait === false ? c : await waitRun(deps, c.id, { timeoutMs: CANCEL_WAIT_MS }));
     },
     async wait(id, opts = {}) {
-      const { onTick, ...rest } = opts;
-      return runDetails(
-        deps,
-        await waitRun(deps, id, { ...rest, ...(onTick ? { onTick: (r) => onTick(summary(r)) } : {}) }),
-      );
+      const { onTick, onOutput, ...rest } = opts;
+      const dir = (await getRun(deps, id)).dir;
+      const tails = onOutput
+        ? (['stdout', 'stderr'] as const).map((s) => fileTail(logFile(dir, s), (c) => onOutput(c, s)))
+        : [];
+      const tick = (r: RunRow) => {
+        for (const t of tails) t();
+        onTick?.(summary(r));
+      };
+      return runDetails(deps, await waitRun(deps, id, { ...(onOutput ? { pollMs: 200 } : {}), ...rest, onTick: tick }));
     },
+    async repro(file, opts = {}) {
+      await syncRuns(deps);
+      return repro(deps, file, opts);
+    },
+    async dag(file, format) {
+      const p = readPipeline(file);
+      return {
+        pipeline: p.path,
+        stages: p.stages.map((s) => ({ name: s.name, deps: s.deps, inputs: s.spec.inputs })),
+        drawing: drawDag(p, format),
+      };
+    },
+    tail: async (id, opts) => lastLines(logFile((await getRun(deps, id)).dir, opts.stream), opts.lines),
     async why(id) {
       const r = await synced(id);
       return { id: r.id, status: r.status, reason: r.reason ? (JSON.parse(r.reason) as unknown) : null };

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import { CairnError } from '../../core/errors.js';
 import type { RunsTable } from '../../meta/schema.js';
 import type { RunKeyInput } from '../run-spec/run-key.js';
@@ -94,18 +94,47 @@ export function gpuSeconds(r: Pick<RunRow, 'gpus' | 'started_at' | 'ended_at'>):
   return (r.gpus * (Date.parse(r.ended_at) - Date.parse(r.started_at))) / 1000;
 }
 
-export async function getRun(deps: Pick<RunDeps, 'meta'>, idOrPrefix: string): Promise<RunRow> {
-  const rows = await deps.meta.db
-    .selectFrom('runs')
-    .selectAll()
-    .where('id', 'like', `${idOrPrefix.replace(/[%_]/g, '')}%`)
-    .limit(2)
-    .execute();
+/**
+ * A run by its id, its human name, or a unique prefix of either (docs/RUNS.md "Finding runs"). A
+ * UUIDv7 starts with its creation time, so runs made the same day share their first characters:
+ * the name (or its prefix) is what people type. Ambiguity is an error that lists the candidates.
+ */
+export async function getRun(deps: Pick<RunDeps, 'meta'>, ref: string): Promise<RunRow> {
+  const db = deps.meta.db;
+  const exact = await db.selectFrom('runs').selectAll().where('id', '=', ref).executeTakeFirst();
+  if (exact) return exact;
+  const named = await db.selectFrom('runs').selectAll().where('human_name', '=', ref).limit(11).execute();
+  if (named.length === 1) return named[0]!;
+  if (named.length > 1) throw ambiguous(ref, named);
+  const like = `${ref.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  const rows = ref
+    ? await db
+        .selectFrom('runs')
+        .selectAll()
+        .where((eb) =>
+          eb.or([
+            eb('id', 'like', sql<string>`${like} escape '\\'`),
+            eb('human_name', 'like', sql<string>`${like} escape '\\'`),
+          ]),
+        )
+        .orderBy('created_at', 'desc')
+        .limit(11)
+        .execute()
+    : [];
   if (rows.length === 0)
-    throw new CairnError('NOT_FOUND', `no run ${idOrPrefix}`, { hint: 'list runs with cairn run ls' });
-  if (rows.length > 1)
-    throw new CairnError('AMBIGUOUS_REF', `${idOrPrefix} matches more than one run`, {
-      hint: 'give more characters of the run id',
+    throw new CairnError('NOT_FOUND', `no run ${ref}`, {
+      hint: 'give a run id, a run name or a unique prefix of either (cairn run ls lists them)',
     });
+  if (rows.length > 1) throw ambiguous(ref, rows);
   return rows[0]!;
+}
+
+function ambiguous(ref: string, rows: RunRow[]): CairnError {
+  const shown = rows.slice(0, 10).map((r) => ({ id: r.id, name: r.human_name, spec: r.name, createdAt: r.created_at }));
+  const lines = shown.map((c) => `  ${c.id}  ${c.name ?? ''}  ${c.spec}  ${c.createdAt}`);
+  return new CairnError(
+    'AMBIGUOUS_REF',
+    `${ref} matches ${rows.length > 10 ? 'more than 10' : rows.length} runs:\n${lines.join('\n')}`,
+    { hint: 'give more characters, or the full run id', data: { ref, candidates: shown } },
+  );
 }

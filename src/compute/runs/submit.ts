@@ -1,6 +1,7 @@
 import { canonicalJson } from '../../core/canonical-json.js';
 import { CairnError } from '../../core/errors.js';
 import { uuidv7 } from '../../core/ids.js';
+import { humanRunName, validHumanRunName } from '../../core/run-names.js';
 import { isoUtc } from '../../core/time.js';
 import type { WriteTx } from '../../meta/write-tx.js';
 import type { RunDeps } from './deps.js';
@@ -18,6 +19,30 @@ import {
   type StoredSpec,
 } from './store.js';
 
+/** What people call a run: a human name (generated from the id when absent), tags and a note. */
+export interface RunLabel {
+  name?: string;
+  tags?: Record<string, string>;
+  note?: string;
+}
+
+/** Checks a label before anything is recorded: names and tag keys people can type back. */
+export function checkLabel(label: RunLabel): void {
+  if (label.name !== undefined && !validHumanRunName(label.name))
+    throw new CairnError('USAGE', `--name ${JSON.stringify(label.name)} is not a valid run name`, {
+      hint: 'use up to 64 letters, digits, ".", "_" and "-", starting with a letter or digit',
+    });
+  for (const [k, v] of Object.entries(label.tags ?? {})) {
+    if (!/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/.test(k))
+      throw new CairnError('USAGE', `--tag: ${JSON.stringify(k)} is not a valid tag key`, {
+        hint: 'tag keys start with a letter and hold letters, digits, "_", "." and "-"',
+      });
+    if (v.length > 500) throw new CairnError('USAGE', `--tag ${k}: the value is over 500 characters`);
+  }
+  if (label.note !== undefined && label.note.length > 10_000)
+    throw new CairnError('USAGE', '--note is over 10,000 characters');
+}
+
 export interface SubmitResult {
   run: RunRow;
   /** `reused`: a cache hit; `refused`: over budget; `queued`: waiting for quota or resources; else submitted. */
@@ -28,7 +53,10 @@ export interface SubmitResult {
 export function plannedSubmission(
   p: PreparedRun,
   at: { id: string; now: string; actor: string; dir: string },
+  label: RunLabel = {},
 ): { row: RunRow; params: Record<string, unknown>; inputs: string[] } {
+  const humanName = label.name ?? humanRunName(at.id);
+  const tags = Object.fromEntries(Object.entries(label.tags ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   const stored: StoredSpec = {
     spec: p.spec,
     specPath: p.specPath,
@@ -59,7 +87,7 @@ export function plannedSubmission(
     started_at: null,
     ended_at: null,
     restarts: 0,
-    code_commit: p.keyInput.code.commit,
+    code_commit: p.headCommit,
     code_dirty: p.keyInput.code.dirty,
     env_digest: p.keyInput.environment.lockfile,
     dir: at.dir,
@@ -67,6 +95,9 @@ export function plannedSubmission(
     reused_from: null,
     usage: canonicalJson({}),
     metrics_offset: 0,
+    human_name: humanName,
+    tags: canonicalJson(tags),
+    note: label.note ?? null,
   };
   const params = {
     runName: p.spec.name,
@@ -74,11 +105,14 @@ export function plannedSubmission(
     project: p.spec.project,
     backend: p.spec.backend,
     command: p.command,
-    codeCommit: p.keyInput.code.commit,
+    codeCommit: p.headCommit,
     codeDirty: p.keyInput.code.dirty,
     params: p.spec.params,
     resources: p.spec.resources,
     specDigest: `sha256:${p.specDigest}`,
+    humanName,
+    tags,
+    ...(label.note !== undefined ? { note: label.note } : {}),
   };
   return { row, params, inputs: p.inputs.map((i) => `sha256:${i.digest}`) };
 }
@@ -106,10 +140,15 @@ export function reusedRow(base: RunRow, hit: RunRow, now: string): RunRow {
  * GPU quota (or the machine's free resources) waits in the queue with a reason; otherwise its
  * job is submitted.
  */
-export async function submitRun(deps: RunDeps, p: PreparedRun, opts: { force?: boolean } = {}): Promise<SubmitResult> {
+export async function submitRun(
+  deps: RunDeps,
+  p: PreparedRun,
+  opts: { force?: boolean; label?: RunLabel } = {},
+): Promise<SubmitResult> {
+  checkLabel(opts.label ?? {});
   const now = isoUtc(deps.clock.now());
   const id = uuidv7(deps.clock.now().getTime());
-  const planned = plannedSubmission(p, { id, now, actor: deps.actor().id, dir: runDir(deps, id) });
+  const planned = plannedSubmission(p, { id, now, actor: deps.actor().id, dir: runDir(deps, id) }, opts.label);
   const event = { action: 'run.submit' as const, target: { type: 'run', name: id }, inputs: planned.inputs };
   const insert = (row: RunRow) => async (tx: WriteTx) => {
     await tx.db.insertInto('runs').values(row).execute();

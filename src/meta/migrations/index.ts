@@ -6,6 +6,7 @@ import { models } from './0004-models.js';
 import { deploy } from './0005-deploy.js';
 import { metricSummaries } from './0006-metric-summaries.js';
 import { server } from './0007-server.js';
+import { runs } from './0008-runs.js';
 
 /** Migrations live in code (not files on disk) so a bundled CLI carries them. Append only. */
 export const migrations: Record<string, Migration> = {
@@ -16,6 +17,7 @@ export const migrations: Record<string, Migration> = {
   '0005-deploy': deploy,
   '0006-metric-summaries': metricSummaries,
   '0007-server': server,
+  '0008-runs': runs,
 };
 
 export const migrationProvider: MigrationProvider = {

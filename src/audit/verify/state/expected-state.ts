@@ -36,6 +36,8 @@ export interface RunState {
   specDigest: string | null;
   author: string | null;
   reusedFrom: string | null;
+  /** The run's own name, tags and note (`humanName`, `tags`, `note`; null in events from before 0008). */
+  label: { humanName: string | null; tags: string; note: string | null } | null;
   /** Set by the event that ended the run (or refused it), with its index. */
   ended: { status: string; index: number; action: string; outputDigest?: string | null } | null;
 }

@@ -124,6 +124,9 @@ async function readOutcomeRows(db: Kysely<Database>) {
       'r.output_version_id',
       'o.digest as output_digest',
       'r.reused_from',
+      'r.human_name',
+      'r.tags',
+      'r.note',
     ])
     .execute();
   const releases = await db
@@ -165,6 +168,9 @@ async function readOutcomeRows(db: Kysely<Database>) {
       status: r.status,
       outputDigest: r.output_version_id === null ? null : (r.output_digest ?? `missing:${r.output_version_id}`),
       reusedFrom: r.reused_from,
+      humanName: r.human_name,
+      tags: r.tags,
+      note: r.note,
     })),
     releases: releases.map((r) => ({ model: r.name ?? '?', number: num(r.number), release: r.dst_id })),
   };

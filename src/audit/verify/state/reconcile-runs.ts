@@ -39,6 +39,10 @@ function submissionDiffs(r: RunRow, v: RunWant): string[] {
     diffs.push(`it was submitted by ${want.author}, not ${r.author}`);
   if (want.reusedFrom !== null && r.reusedFrom !== want.reusedFrom)
     diffs.push(`it reuses ${r.reusedFrom ?? 'nothing'} but the log recorded ${want.reusedFrom}`);
+  const l = want.label;
+  if (l && r.humanName !== l.humanName) diffs.push(`its name is ${r.humanName} but the log recorded ${l.humanName}`);
+  if (l && r.tags !== l.tags) diffs.push(`its tags are ${r.tags} but the log recorded ${l.tags}`);
+  if (l && r.note !== l.note) diffs.push('its note differs from the one the log recorded');
   return diffs;
 }
 

@@ -571,6 +571,9 @@ class World {
       outputDigest:
         r.outputVersionId === null ? null : (dv(r.outputVersionId)?.digest ?? `missing:${r.outputVersionId}`),
       reusedFrom: r.reusedFrom,
+      humanName: null,
+      tags: '{}',
+      note: null,
     }));
     out.releases = this.releases.map((r) => ({
       model: mv(r.versionId)?.model ?? '?',

@@ -1,3 +1,4 @@
+import { canonicalJson } from '../../../core/canonical-json.js';
 import { committed, hex, str, type EventFields, type LoggedEvent } from './event-fields.js';
 import type { ExpectedState, RunState } from './expected-state.js';
 
@@ -21,6 +22,10 @@ export function applyRunEvent(s: ExpectedState, f: EventFields, e: LoggedEvent):
       specDigest: hex(p.specDigest),
       author: f.actor,
       reusedFrom: action === 'run.reuse' ? str(p.reusedFrom) : null,
+      label:
+        typeof p.humanName === 'string'
+          ? { humanName: p.humanName, tags: canonicalJson(p.tags ?? {}), note: str(p.note) }
+          : null,
       ended,
     };
     s.runs.set(name, { index, action, value });

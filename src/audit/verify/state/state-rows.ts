@@ -62,6 +62,9 @@ export interface StateRows {
     status: string;
     outputDigest: string | null;
     reusedFrom: string | null;
+    humanName: string | null;
+    tags: string;
+    note: string | null;
   }>;
   /** Release records (lineage edges `released`): `release` is the edge's target id, `<keyid>:<manifest hash>`. */
   releases: Array<{ model: string; number: number | null; release: string }>;

@@ -1,0 +1,222 @@
+import { CairnError } from '../../../core/errors.js';
+import type { RunDeps } from '../deps.js';
+import { summary, type RunSummary } from '../queries.js';
+import { gpuSeconds, type RunRow } from '../store.js';
+import { fieldValue, neededNames, parseSort, RUN_FIELDS, type RunRecord, type SortKey } from './fields.js';
+import { compareValues, filterFields, matches, parseFilter, type Scalar } from './filter.js';
+
+export interface FindOptions {
+  project?: string;
+  status?: string;
+  /** `metrics.acc > 0.9 and params.lr < 0.01` (filter.ts). */
+  filter?: string;
+  /** `-metrics.acc,params.lr`: `-` is descending; runs without the value come last. */
+  sort?: string;
+  /** Fields to show besides the run's own (`params.lr`, `metrics.acc.max`, `tags.team`). */
+  columns?: string[];
+  limit?: number;
+}
+
+export interface ListedRun extends RunSummary {
+  /** The value of each asked-for column (null where the run has none). */
+  values: Record<string, Scalar>;
+}
+
+export interface RunListing {
+  columns: string[];
+  /** Runs that passed the filter, before --limit. */
+  matched: number;
+  runs: ListedRun[];
+}
+
+type Db = RunDeps['meta']['db'];
+
+/**
+ * `cairn run ls`: runs filtered, sorted and cut to `limit`, with the columns asked for. Without
+ * a filter or a sort the database does the cutting (newest first); with one, every run of the
+ * project/status is read once with only the params and metric summaries the expression names,
+ * then filtered and sorted here: 10,000 runs take a few tens of milliseconds (bench/suites/runs.mjs).
+ */
+export async function findRuns(deps: Pick<RunDeps, 'meta' | 'clock'>, opts: FindOptions = {}): Promise<RunListing> {
+  const filter = opts.filter?.trim() ? parseFilter(opts.filter) : null;
+  const sort = opts.sort ? parseSort(opts.sort) : [];
+  const columns = opts.columns ?? [];
+  const fields = [...(filter ? filterFields(filter) : []), ...sort.map((s) => s.field), ...columns];
+  const need = neededNames(fields);
+  if (need.bad.length)
+    throw new CairnError('USAGE', `unknown run field ${JSON.stringify(need.bad[0])}`, {
+      hint: `use ${RUN_FIELDS.join(', ')}, params.<name>, metrics.<name>[.min|.max|.last|.points] or tags.<key>`,
+      data: { fields: need.bad },
+    });
+  const limit = opts.limit ?? 50;
+  const inDb = !filter && sort.length === 0;
+  // Only the columns a field reads: a run's spec and usage (kilobytes each) are read for the runs shown.
+  let q = deps.meta.db
+    .selectFrom('runs')
+    .select(inDb ? LEAN : columnsFor(fields))
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc');
+  if (opts.project) q = q.where('project', '=', opts.project);
+  if (opts.status) q = q.where('status', '=', opts.status);
+  if (inDb) q = q.limit(limit);
+  const rows = await q.execute();
+  const ids = inDb ? rows.map((r) => r.id) : null;
+  const [params, metrics] = await Promise.all([
+    loadParams(deps.meta.db, need.params, ids),
+    loadMetrics(deps.meta.db, need.metrics, ids),
+  ]);
+  const now = deps.clock.now().getTime();
+  let recs = rows.map((r) => record(r, params.get(r.id) ?? {}, metrics.get(r.id) ?? {}, now));
+  if (filter) recs = recs.filter((rec) => matches(filter, (f) => fieldValue(rec, f)));
+  if (sort.length) recs.sort((a, b) => bySort(sort, a, b));
+  const shown = recs.slice(0, limit);
+  const full = new Map<string, RunRow>();
+  const shownIds = shown.map((r) => r.base.id as string);
+  for (let i = 0; i < shownIds.length; i += 500)
+    for (const r of await deps.meta.db
+      .selectFrom('runs')
+      .selectAll()
+      .where('id', 'in', shownIds.slice(i, i + 500))
+      .execute())
+      full.set(r.id, r);
+  return {
+    columns,
+    matched: recs.length,
+    runs: shown.map((rec) => ({
+      ...summary(full.get(rec.base.id as string)!),
+      values: Object.fromEntries(columns.map((c) => [c, fieldValue(rec, c) ?? null])),
+    })),
+  };
+}
+
+/** The columns of a run its fields are made of. */
+const LEAN = [
+  'id',
+  'human_name',
+  'name',
+  'project',
+  'status',
+  'backend',
+  'gpus',
+  'created_at',
+  'started_at',
+  'ended_at',
+  'exit_code',
+  'note',
+  'tags',
+] as const;
+type LeanColumn = (typeof LEAN)[number];
+type LeanRow = Pick<RunRow, 'id' | 'created_at'> & Partial<Pick<RunRow, LeanColumn>>;
+
+/** The columns each run field is made of. */
+const FIELD_COLUMNS: Record<string, readonly LeanColumn[]> = {
+  name: ['human_name'],
+  spec: ['name'],
+  project: ['project'],
+  status: ['status'],
+  backend: ['backend'],
+  gpus: ['gpus'],
+  started: ['started_at'],
+  ended: ['ended_at'],
+  duration: ['started_at', 'ended_at', 'status'],
+  gpuHours: ['gpus', 'started_at', 'ended_at'],
+  exit: ['exit_code'],
+  note: ['note'],
+};
+
+/** The columns a filter, sort and columns read: with 10,000 runs, every column left out counts. */
+function columnsFor(fields: readonly string[]): LeanColumn[] {
+  const cols = new Set<LeanColumn>(['id', 'created_at']);
+  for (const f of fields) {
+    if (f.startsWith('tags.')) cols.add('tags');
+    for (const c of FIELD_COLUMNS[f] ?? []) cols.add(c);
+  }
+  return [...cols];
+}
+
+function bySort(keys: SortKey[], a: RunRecord, b: RunRecord): number {
+  for (const k of keys) {
+    const x = fieldValue(a, k.field);
+    const y = fieldValue(b, k.field);
+    const xm = x === undefined || x === null;
+    const ym = y === undefined || y === null;
+    if (xm || ym) {
+      if (xm !== ym) return xm ? 1 : -1;
+      continue;
+    }
+    const c = compareValues(x, y) ?? (typeof x === 'number' ? -1 : typeof y === 'number' ? 1 : 0);
+    if (c !== 0) return k.desc ? -c : c;
+  }
+  return 0;
+}
+
+export function record(
+  r: LeanRow,
+  params: Record<string, unknown>,
+  metrics: RunRecord['metrics'],
+  nowMs: number,
+): RunRecord {
+  const start = r.started_at ? Date.parse(r.started_at) : null;
+  const end = r.ended_at ? Date.parse(r.ended_at) : ['running', 'pending'].includes(r.status ?? '') ? nowMs : null;
+  return {
+    base: {
+      id: r.id,
+      name: r.human_name ?? null,
+      spec: r.name ?? null,
+      project: r.project ?? null,
+      status: r.status ?? null,
+      backend: r.backend ?? null,
+      gpus: r.gpus ?? null,
+      created: r.created_at,
+      started: r.started_at ?? null,
+      ended: r.ended_at ?? null,
+      duration: start !== null && end !== null ? (end - start) / 1000 : null,
+      gpuHours:
+        r.gpus === undefined
+          ? null
+          : gpuSeconds({ gpus: r.gpus, started_at: r.started_at ?? null, ended_at: r.ended_at ?? null }) / 3600,
+      exit: r.exit_code ?? null,
+      note: r.note ?? null,
+    },
+    tags: r.tags === undefined || r.tags === '{}' ? {} : (JSON.parse(r.tags) as Record<string, string>),
+    params,
+    metrics,
+  };
+}
+
+async function loadParams(db: Db, names: Set<string>, ids: string[] | null) {
+  const out = new Map<string, Record<string, unknown>>();
+  if (!names.size || ids?.length === 0) return out;
+  let q = db
+    .selectFrom('run_params')
+    .select(['run_id', 'name', 'value'])
+    .where('name', 'in', [...names]);
+  if (ids) q = q.where('run_id', 'in', ids);
+  for (const p of await q.execute()) {
+    let m = out.get(p.run_id);
+    if (!m) out.set(p.run_id, (m = {}));
+    m[p.name] = JSON.parse(p.value);
+  }
+  return out;
+}
+
+async function loadMetrics(db: Db, names: Set<string>, ids: string[] | null) {
+  const out = new Map<string, RunRecord['metrics']>();
+  if (!names.size || ids?.length === 0) return out;
+  let q = db
+    .selectFrom('run_metric_summaries')
+    .select(['run_id', 'name', 'last_value', 'min_value', 'max_value', 'points'])
+    .where('name', 'in', [...names]);
+  if (ids) q = q.where('run_id', 'in', ids);
+  for (const s of await q.execute()) {
+    let m = out.get(s.run_id);
+    if (!m) out.set(s.run_id, (m = {}));
+    m[s.name] = {
+      last: Number(s.last_value),
+      min: Number(s.min_value),
+      max: Number(s.max_value),
+      points: Number(s.points),
+    };
+  }
+  return out;
+}
