@@ -20,6 +20,8 @@ export interface CleanOptions {
   name: string;
   message?: string;
   file?: string;
+  /** Tables: write `data.parquet` (default) or `data.csv`. */
+  format?: 'parquet' | 'csv';
 }
 
 export interface InferredSuite {
