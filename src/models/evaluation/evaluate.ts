@@ -14,6 +14,7 @@ import { pairedBootstrapDelta } from './metrics/bootstrap.js';
 import { getMetric } from './metrics/metrics.js';
 import { fairnessGaps, sliceReport } from './metrics/slices.js';
 import { resolveModel, type ModelVersionRow } from '../registry.js';
+import { persistentCommandPredictor } from './persistent-predictor.js';
 import { commandPredictor, onnxPredictor, type Predictor } from './predict.js';
 import { readSpecFile } from '../../core/yaml-doc.js';
 import { parseEvalSuite, type EvalCheck, type EvalSuite } from './suite.js';
@@ -102,7 +103,11 @@ export async function predictorFor(
     .executeTakeFirstOrThrow();
   const dir = await materializeShared(deps, files.digest, deps.cacheDir);
   const spec = suite.predictor;
-  if (spec?.kind === 'command') return { p: commandPredictor(spec.command, dir), dir };
+  if (spec?.kind === 'command')
+    return {
+      p: spec.persistent ? persistentCommandPredictor(spec.command, dir) : commandPredictor(spec.command, dir),
+      dir,
+    };
   if (!spec && v.format !== 'onnx')
     throw new CairnError(
       'INVALID_INPUT',
@@ -276,12 +281,15 @@ function championsOf(deps: DatasetDeps, m: Bench['m'], suite: EvalSuite, data: L
       try {
         const c = await resolveModel(deps, against.includes('@') ? against : `${m.model.name}@${against}`);
         const cp = await predictorFor(deps, c.version, suite);
-        champions.set(against, {
-          ref: c.ref,
-          scores: await cp.p.predict(data.x, data.rows, data.cols),
-          version: c.version,
-        });
-        await cp.p.close();
+        try {
+          champions.set(against, {
+            ref: c.ref,
+            scores: await cp.p.predict(data.x, data.rows, data.cols),
+            version: c.version,
+          });
+        } finally {
+          await cp.p.close();
+        }
       } catch (err) {
         if (!(err instanceof CairnError && err.code === 'NOT_FOUND')) throw err;
         champions.set(against, null);

@@ -8,7 +8,9 @@ export interface EvalSuite {
   task: 'classification' | 'regression';
   data: { label: string; features: string[] };
   predictor:
-    { kind: 'onnx'; file?: string; input?: string; output?: string } | { kind: 'command'; command: string } | null;
+    | { kind: 'onnx'; file?: string; input?: string; output?: string }
+    | { kind: 'command'; command: string; persistent: boolean }
+    | null;
   checks: EvalCheck[];
 }
 
@@ -132,12 +134,14 @@ function parsePredictor(r: SpecReader, top: Top): EvalSuite['predictor'] {
         input: { type: 'string' },
         output: { type: 'string' },
         command: { type: 'string' },
+        persistent: { type: 'boolean' },
       },
       'predictor',
     ) ?? {};
   if (p.command && p.onnx) r.error(predPair, 'predictor: give onnx or command, not both');
+  if (p.persistent !== undefined && !p.command) r.error(predPair, 'predictor: persistent applies to a command');
   return p.command
-    ? { kind: 'command', command: p.command as string }
+    ? { kind: 'command', command: p.command as string, persistent: p.persistent === true }
     : {
         kind: 'onnx',
         ...(p.onnx ? { file: p.onnx as string } : {}),
