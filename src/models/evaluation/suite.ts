@@ -24,6 +24,8 @@ export type EvalCheck = { line: number; name: string } & (
       resamples: number;
       confidence: number;
       seed: number;
+      /** No version under `against` yet (the first model): fail (default) or pass, said in the verdict. */
+      whenMissing: 'pass' | 'fail';
     }
   | { kind: 'slice'; by: string[]; metric: string; min?: number; max?: number; slices: string[] }
   | { kind: 'fairness'; by: string; measure: 'demographic_parity' | 'equal_opportunity'; max: number }
@@ -44,6 +46,7 @@ const CHECKS: Record<EvalCheck['kind'], ItemSpec> = {
       resamples: { type: 'integer' },
       confidence: { type: 'number' },
       seed: { type: 'integer' },
+      when_missing: { type: 'string', oneOf: ['pass', 'fail'] },
     },
   },
   slice: {
@@ -207,6 +210,7 @@ const CHECK_BY_KIND: { [K in EvalCheck['kind']]: (x: CheckInput) => Extract<Eval
           resamples: (p.resamples as number | undefined) ?? 1000,
           confidence: (p.confidence as number | undefined) ?? 0.95,
           seed: (p.seed as number | undefined) ?? 0,
+          whenMissing: (p.when_missing as 'pass' | 'fail' | undefined) ?? 'fail',
         }
       : null,
   slice: ({ p, line, nameOf, metricOk }) =>
