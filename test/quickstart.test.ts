@@ -33,7 +33,7 @@ describe('README Quickstart', () => {
     };
     expect(pkg.name).toBe('cairn-ml');
     expect(pkg.bin).toEqual({ cairn: 'bin/cairn.js' });
-    expect(pkg.files).toContain('sdk/python/cairn_helper.py');
+    expect(pkg.files).toEqual(expect.arrayContaining(['sdk/python/cairn_helper/*.py', 'sdk/python/pyproject.toml']));
     expect(shellBlocks(readme, 'Install')[0]).toContain('npm install -g cairn-ml');
     expect(readme).not.toMatch(/npx cairn /);
   });
