@@ -15,7 +15,8 @@ import { getMetric } from './metrics/metrics.js';
 import { fairnessGaps, sliceReport } from './metrics/slices.js';
 import { resolveModel, type ModelVersionRow } from '../registry.js';
 import { persistentCommandPredictor } from './persistent-predictor.js';
-import { commandPredictor, onnxPredictor, type Predictor } from './predict.js';
+import { classTable, labelCodec, type ClassTable } from './multiclass.js';
+import { commandPredictor, onnxPredictor, SCORES, type Predictor } from './predict.js';
 import { readSpecFile } from '../../core/yaml-doc.js';
 import { parseEvalSuite, type EvalCheck, type EvalSuite } from './suite.js';
 import { judge, type CheckOutcome, type Evidence } from './judge.js';
@@ -43,6 +44,8 @@ interface Loaded {
   rows: number;
   cols: number;
   columns: Record<string, unknown[]>;
+  /** task: multiclass: each row's feature values as read, and the class codes (x is then the row index). */
+  multiclass?: { raw: unknown[][]; table: ClassTable };
 }
 
 /** The label and feature columns of a table version, as arrays a predictor and the metrics take. */
@@ -75,6 +78,7 @@ export async function loadData(
     throw new CairnError('INVALID_INPUT', `${v.ref} has no column(s) ${missing.join(', ')}`, {
       data: { missing, columns: Object.keys(rows[0]!) },
     });
+  if (suite.task === 'multiclass') return { ref: v.ref, versionId: v.version.id, data: multiclassData(rows, suite) };
   const n = rows.length;
   const cols = suite.data.features.length;
   const x = new Float32Array(n * cols);
@@ -90,11 +94,33 @@ export async function loadData(
   return { ref: v.ref, versionId: v.version.id, data: { y, x, rows: n, cols, columns } };
 }
 
+/** Labels coded by class (sorted class names), x the row index, the features kept as read. */
+function multiclassData(rows: Array<Record<string, unknown>>, suite: EvalSuite): Loaded {
+  const n = rows.length;
+  const labels = rows.map((r, i) => {
+    const v = r[suite.data.label];
+    if (v === null || v === undefined || typeof v === 'object')
+      throw new CairnError('INVALID_INPUT', `row ${i + 1} has no label in ${suite.data.label}`, {
+        hint: 'drop or fill rows without a label first (cairn data clean: drop_null)',
+        data: { row: i + 1 },
+      });
+    return String(v);
+  });
+  const table = classTable(labels);
+  const y = Float64Array.from(labels, (l) => table.codes.get(l)!);
+  const x = Float32Array.from({ length: n }, (_, i) => i);
+  const raw = rows.map((r) => suite.data.features.map((f) => r[f] ?? null));
+  const columns: Record<string, unknown[]> = {};
+  for (const k of Object.keys(rows[0]!)) columns[k] = rows.map((r) => r[k]);
+  return { y, x, rows: n, cols: 1, columns, multiclass: { raw, table } };
+}
+
 /** The suite's predictor over a model version's files (materialized once in the cache). */
 export async function predictorFor(
   deps: DatasetDeps,
   v: ModelVersionRow,
   suite: EvalSuite,
+  mc?: Loaded['multiclass'],
 ): Promise<{ p: Predictor; dir: string }> {
   const files = await deps.meta.db
     .selectFrom('dataset_versions')
@@ -103,11 +129,15 @@ export async function predictorFor(
     .executeTakeFirstOrThrow();
   const dir = await materializeShared(deps, files.digest, deps.cacheDir);
   const spec = suite.predictor;
-  if (spec?.kind === 'command')
+  if (spec?.kind === 'command') {
+    const codec = mc ? labelCodec(mc.raw, mc.table) : SCORES;
     return {
-      p: spec.persistent ? persistentCommandPredictor(spec.command, dir) : commandPredictor(spec.command, dir),
+      p: spec.persistent
+        ? persistentCommandPredictor(spec.command, dir, undefined, codec)
+        : commandPredictor(spec.command, dir, codec),
       dir,
     };
+  }
   if (!spec && v.format !== 'onnx')
     throw new CairnError(
       'INVALID_INPUT',
@@ -235,7 +265,7 @@ async function runChecks(
   dataRefIn: string,
 ): Promise<{ report: EvaluationReport; dataVersionId: string }> {
   const { ref: dataRef, versionId: dataVersionId, data } = await loadData(deps, dataRefIn, suite);
-  const { p: predictor, dir } = await predictorFor(deps, m.version, suite);
+  const { p: predictor, dir } = await predictorFor(deps, m.version, suite, data.multiclass);
   const t0 = performance.now();
   let scores: Float64Array;
   try {
@@ -280,7 +310,7 @@ function championsOf(deps: DatasetDeps, m: Bench['m'], suite: EvalSuite, data: L
     if (!champions.has(against)) {
       try {
         const c = await resolveModel(deps, against.includes('@') ? against : `${m.model.name}@${against}`);
-        const cp = await predictorFor(deps, c.version, suite);
+        const cp = await predictorFor(deps, c.version, suite, data.multiclass);
         try {
           champions.set(against, {
             ref: c.ref,

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { CairnError } from '../../core/errors.js';
-import { parseScore, type Predictor } from './predict.js';
+import { SCORES, type LineCodec, type Predictor } from './predict.js';
 
 /**
  * A command predictor started once and kept running for the whole evaluation: every batch is
@@ -9,8 +9,13 @@ import { parseScore, type Predictor } from './predict.js';
  * checks measure the model, not the interpreter's start-up. A line that is not a score, more
  * answers than rows, an exit or no answer for `stallMs` fail the evaluation, said in words.
  */
-export function persistentCommandPredictor(command: string, modelDir: string, stallMs = 60_000): Predictor {
-  const p = new PersistentProcess(command, modelDir, stallMs);
+export function persistentCommandPredictor(
+  command: string,
+  modelDir: string,
+  stallMs = 60_000,
+  codec: LineCodec = SCORES,
+): Predictor {
+  const p = new PersistentProcess(command, modelDir, stallMs, codec);
   return { inputs: null, predict: (f, rows, cols) => p.predict(f, rows, cols), close: () => p.close() };
 }
 
@@ -34,6 +39,7 @@ class PersistentProcess {
     private readonly command: string,
     private readonly modelDir: string,
     private readonly stallMs: number,
+    private readonly codec: LineCodec,
   ) {}
 
   predict(features: Float32Array, rows: number, cols: number): Promise<Float64Array> {
@@ -55,10 +61,7 @@ class PersistentProcess {
         this.stallMs,
       );
       this.pending = { out: new Float64Array(rows), n: 0, resolve, reject, timer };
-      const lines: string[] = [];
-      for (let i = 0; i < rows; i++)
-        lines.push(`{"features":[${Array.from(features.subarray(i * cols, (i + 1) * cols)).join(',')}]}\n`);
-      this.child!.stdin!.write(lines.join(''));
+      this.child!.stdin!.write(this.codec.lines(features, rows, cols));
     });
   }
 
@@ -120,13 +123,13 @@ class PersistentProcess {
   private take(l: string): void {
     this.lineNo++;
     if (!l.trim()) return;
-    const score = parseScore(l);
+    const score = this.codec.parse(l);
     const p = this.pending;
     if (score === null || !p) {
       const shown = l.length > 200 ? `${l.slice(0, 200)}…` : l;
       const what =
         score === null
-          ? `printed a line that is not a score (line ${this.lineNo} of its output): ${JSON.stringify(shown)}`
+          ? `printed a line that is not a ${this.codec.noun} (line ${this.lineNo} of its output): ${JSON.stringify(shown)}`
           : `printed more scores than the rows it was given (line ${this.lineNo} of its output)`;
       this.fail(
         new CairnError('INVALID_INPUT', `the predictor command ${JSON.stringify(this.command)} ${what}`, {

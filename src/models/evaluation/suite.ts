@@ -5,7 +5,8 @@ import { getMetric } from './metrics/metrics.js';
 /** An evaluation suite (docs/MODELS.md "Evaluation suites"). */
 export interface EvalSuite {
   name: string;
-  task: 'classification' | 'regression';
+  /** `multiclass`: text labels and features, a command predictor that answers labels (multiclass.ts). */
+  task: 'classification' | 'regression' | 'multiclass';
   data: { label: string; features: string[] };
   predictor:
     | { kind: 'onnx'; file?: string; input?: string; output?: string }
@@ -88,6 +89,7 @@ export function parseEvalSuite(text: string, fileName: string): EvalSuite {
   const data = parseData(r, top, fileName);
   const predictor = parsePredictor(r, top);
   const checks = parseChecks(r, top, fileName);
+  if (task === 'multiclass') checkMulticlass(r, fileName, predictor, checks);
   r.done('evaluation suite');
   return { name, task, data: { label: data.label as string, features: data.features as string[] }, predictor, checks };
 }
@@ -104,11 +106,30 @@ function parseTask(r: SpecReader, top: Top): EvalSuite['task'] {
       ? r.value(
           top.get('task')!,
           top.get('task')!.value as Node,
-          { type: 'string', oneOf: ['classification', 'regression'] },
+          { type: 'string', oneOf: ['classification', 'regression', 'multiclass'] },
           'task',
         )
       : 'classification'
   ) as EvalSuite['task'];
+}
+
+const MULTICLASS_KINDS = new Set(['metric', 'non_regression', 'latency', 'size', 'schema', 'command']);
+
+/** What a multiclass suite can hold: label metrics, and checks that do not need scores. */
+function checkMulticlass(r: SpecReader, fileName: string, predictor: EvalSuite['predictor'], checks: EvalCheck[]) {
+  if (predictor?.kind !== 'command')
+    r.errors.push(
+      `${fileName}:1: task: multiclass needs a command predictor that prints labels (predictor: {command: …})`,
+    );
+  for (const c of checks) {
+    if (!MULTICLASS_KINDS.has(c.kind))
+      r.errors.push(`${fileName}:${c.line}: ${c.kind} checks are not available with task: multiclass`);
+    const metric = c.kind === 'metric' ? c.metric : c.kind === 'non_regression' ? c.metric : null;
+    if (metric && getMetric(metric).input !== 'labels')
+      r.errors.push(
+        `${fileName}:${c.line}: ${metric} needs scores; with task: multiclass use multiclass_accuracy or macro_f1`,
+      );
+  }
 }
 
 function parseData(r: SpecReader, top: Top, fileName: string): Record<string, unknown> {
