@@ -84,7 +84,11 @@ export interface ModelsService {
   history(name: string, opts?: { alias?: string; at?: Date }): Promise<AliasHistory>;
   lock(ref: string, lockFile: string): Promise<LockFile>;
   fetch(lockFile: string, dir: string, opts?: { remote?: string }): Promise<Fetched[]>;
-  evaluate(ref: string, opts: { suitePath: string; data: string }): Promise<EvaluationReport>;
+  /** `onProgress`: the batch prediction, then each check (the CLI draws it as a progress bar). */
+  evaluate(
+    ref: string,
+    opts: { suitePath: string; data: string; onProgress?: (done: number, total: number, note: string) => void },
+  ): Promise<EvaluationReport>;
   compare(
     refs: readonly string[],
     opts: { suite: EvalSuite; data: string; metrics: string[] },

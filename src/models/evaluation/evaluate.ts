@@ -155,10 +155,13 @@ function percentile(sorted: number[], q: number): number {
  * its evidence. Every check runs; a missing metric, slice or champion is a failure, never a
  * skip. Returns the report; `passed` is false when any check failed.
  */
+/** Progress of an evaluation: `done` of `total` steps (the batch prediction, then each check), and what runs now. */
+export type EvalProgress = (done: number, total: number, note: string) => void;
+
 export async function evaluateModel(
   deps: DatasetDeps,
   ref: string,
-  opts: { suitePath: string; data: string },
+  opts: { suitePath: string; data: string; onProgress?: EvalProgress },
 ): Promise<EvaluationReport> {
   const started = performance.now();
   const { suite, text } = readEvalSuite(opts.suitePath);
@@ -174,7 +177,7 @@ export async function evaluateModel(
     params: { suite: suite.name, suiteDigest, data: opts.data },
   };
   return deps.audit.audited(draft, async (commit, dr) => {
-    const { report, dataVersionId } = await runChecks(deps, m, suite, opts.data);
+    const { report, dataVersionId } = await runChecks(deps, m, suite, opts.data, opts.onProgress);
     const passed = report.passed;
     const failed = report.checks.filter((c) => !c.passed);
     Object.assign(report, { suiteDigest, durationMs: Math.round(performance.now() - started) });
@@ -263,8 +266,11 @@ async function runChecks(
   m: Awaited<ReturnType<typeof resolveModel>>,
   suite: EvalSuite,
   dataRefIn: string,
+  onProgress: EvalProgress = () => {},
 ): Promise<{ report: EvaluationReport; dataVersionId: string }> {
   const { ref: dataRef, versionId: dataVersionId, data } = await loadData(deps, dataRefIn, suite);
+  const steps = suite.checks.length + 1;
+  onProgress(0, steps, `predicting ${data.rows} rows`);
   const { p: predictor, dir } = await predictorFor(deps, m.version, suite, data.multiclass);
   const t0 = performance.now();
   let scores: Float64Array;
@@ -277,7 +283,8 @@ async function runChecks(
   const batchS = (performance.now() - t0) / 1000;
   const bench: Bench = { deps, m, data, scores, predictor, batchS, dir, champion: championsOf(deps, m, suite, data) };
   const evidence: Evidence[] = [];
-  for (const c of suite.checks) {
+  for (const [i, c] of suite.checks.entries()) {
+    onProgress(i + 1, steps, c.name);
     try {
       evidence.push(await measure(c, bench));
     } catch (err) {
@@ -285,6 +292,7 @@ async function runChecks(
     }
   }
   await predictor.close();
+  onProgress(steps, steps, 'judging');
   const verdict = judge(evidence, suite);
   const report: EvaluationReport = {
     format: 'cairn.evaluation/v1',

@@ -128,7 +128,15 @@ describe.skipIf(!existsSync(PYTHON))('multiclass evaluation', () => {
       true,
       '  - non_regression: {metric: macro_f1, against: production, resamples: 200}\n  - latency: {p95_ms: 50}\n',
     );
-    const v2 = await evaluateModel(ws, 'species@v2', { suitePath: gate, data: 'penguins' });
+    const progress: Array<[number, number, string]> = [];
+    const v2 = await evaluateModel(ws, 'species@v2', {
+      suitePath: gate,
+      data: 'penguins',
+      onProgress: (done, total, note) => progress.push([done, total, note]),
+    });
+    expect(progress.map(([d, t]) => `${d}/${t}`)).toEqual(['0/5', '1/5', '2/5', '3/5', '4/5', '5/5']);
+    expect(progress[0]![2]).toBe('predicting 300 rows');
+    expect(progress[3]![2]).toMatch(/^non_regression\(macro_f1/);
     expect(v2.metrics).toMatchObject({ multiclass_accuracy: 1, macro_f1: 1 });
     expect(v2.checks.map((c) => [c.kind, c.passed])).toEqual([
       ['metric', true],
