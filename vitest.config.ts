@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    // Says which services (sshd, Slurm) the tests left up and how to stop them.
+    globalSetup: ['test/services-notice.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

@@ -15,7 +15,7 @@ export function packageRoot(): string {
     const pj = join(dir, 'package.json');
     if (existsSync(pj)) {
       try {
-        if ((JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'cairn') return (cached = dir);
+        if ((JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'cairn-ml') return (cached = dir);
       } catch {
         // keep looking
       }

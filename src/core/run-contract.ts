@@ -3,7 +3,7 @@
  * and metrics" and "What a job sees"): the environment variables a job gets and the rules a
  * metrics line follows. Both sides import it from here — compute/ (which sets the variables
  * and ingests the lines) and sdk/ (which a job uses to read and write them) — so neither
- * depends on the other. sdk/python/cairn_helper.py mirrors it by hand (its tests check that).
+ * depends on the other. sdk/python/cairn_helper/ mirrors it by hand (its tests check that).
  */
 
 /** The variables every job finds in its environment. */

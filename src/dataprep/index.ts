@@ -3,6 +3,7 @@
 // other files (lint: layers/imports).
 import { cleanVersion, type CleanResult } from './service/clean.js';
 import type { DataprepDeps } from './service/context.js';
+import { diffTableVersions, type TableDiff, type TableDiffOptions } from './service/diff.js';
 import { inferSuiteFor } from './service/infer.js';
 import { profileVersion, type FilesProfile, type ProfileResult } from './service/profile.js';
 import { splitVersion, type SplitOptions, type SplitResult } from './service/split.js';
@@ -11,7 +12,7 @@ import type { CheckResult, ValidationReport } from './validation-report.js';
 import type { TableProfile } from './tables/profile.js';
 
 export type { CheckResult, CleanResult, DataprepDeps, FilesProfile, ProfileResult, SplitOptions, SplitResult };
-export type { TableProfile, ValidateOptions, ValidationReport };
+export type { TableDiff, TableDiffOptions, TableProfile, ValidateOptions, ValidationReport };
 
 export interface CleanOptions {
   recipePath: string;
@@ -19,6 +20,8 @@ export interface CleanOptions {
   name: string;
   message?: string;
   file?: string;
+  /** Tables: write `data.parquet` (default) or `data.csv`. */
+  format?: 'parquet' | 'csv';
 }
 
 export interface InferredSuite {
@@ -38,6 +41,8 @@ export interface DataPrepService {
   inferSuite(ref: string, opts?: { out?: string; file?: string }): Promise<InferredSuite>;
   clean(ref: string, opts: CleanOptions): Promise<CleanResult>;
   split(ref: string, opts: SplitOptions): Promise<SplitResult>;
+  /** Schema and row-level changes between two table versions; null when either is not a table. */
+  diffTables(from: string, to: string, opts?: TableDiffOptions): Promise<TableDiff | null>;
 }
 
 export function createDataPrepService(deps: DataprepDeps): DataPrepService {
@@ -47,6 +52,7 @@ export function createDataPrepService(deps: DataprepDeps): DataPrepService {
     inferSuite: (ref, opts) => inferSuiteFor(deps, ref, opts),
     clean: (ref, opts) => cleanVersion(deps, ref, opts),
     split: (ref, opts) => splitVersion(deps, ref, opts),
+    diffTables: (from, to, opts) => diffTableVersions(deps, from, to, opts),
   };
 }
 

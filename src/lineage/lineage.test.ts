@@ -7,7 +7,7 @@ import { tagVersion } from '../datasets/tag.js';
 import { cli } from '../test-support/cli.js';
 import { useTempDirs } from '../test-support/temp.js';
 import { newWorkspace, prng, writeTree } from '../test-support/workspace.js';
-import { lineageOf, renderLineage, type LineageEdge, type LineageNode } from './lineage.js';
+import { lineageDot, lineageMermaid, lineageOf, renderLineage, type LineageEdge, type LineageNode } from './lineage.js';
 
 /** Adds a version of `name` with fresh content (seed) and returns its id and digest. */
 async function add(
@@ -202,6 +202,33 @@ describe('lineage', () => {
       .where('id', '=', c.id)
       .executeTakeFirstOrThrow();
     expect(edges[0]!.created_at).toBe(version.created_at);
+    await ws.close();
+  });
+
+  it('shows a shared ancestry once, and draws the graph as Mermaid and DOT', async () => {
+    const dir = tmp();
+    const ws = await newWorkspace(dir);
+    const a = await add(ws, dir, 'a', 1);
+    const b = await add(ws, dir, 'b', 2, ['a@v1']);
+    await add(ws, dir, 'c1', 3, ['b@v1']);
+    await add(ws, dir, 'c2', 4, ['b@v1']);
+    const d = await add(ws, dir, 'd', 5, ['c1@v1', 'c2@v1']);
+    const g = await lineageOf(ws.meta.db, 'd@v1', 'up');
+    expect(g.nodes).toHaveLength(5);
+    const text = renderLineage(g).split('\n');
+    // b's own ancestry (a) is printed under the first path only.
+    expect(text.filter((l) => l.includes('a@v1'))).toHaveLength(1);
+    expect(text.filter((l) => l.includes('b@v1 (shown above)'))).toHaveLength(1);
+    expect(text).toHaveLength(6);
+    const mermaid = lineageMermaid(g);
+    expect(mermaid.split('\n')[0]).toBe('flowchart LR');
+    expect(mermaid).toContain('"d@v1"]:::root');
+    expect(mermaid.match(/-->\|derived_from\|/g)).toHaveLength(5);
+    const dot = lineageDot(g);
+    expect(dot).toMatch(/^digraph lineage \{/);
+    expect(dot).toContain(`"dataset_version:${a.id}" -> "dataset_version:${b.id}" [label="derived_from"];`);
+    expect(dot).toContain(`"dataset_version:${d.id}" [label="d@v1", shape=box, penwidth=3];`);
+    expect(dot.match(/ -> /g)).toHaveLength(5);
     await ws.close();
   });
 });

@@ -1,4 +1,5 @@
 import { formatDigest } from '../core/digest.js';
+import { CairnError } from '../core/errors.js';
 import { formatRef } from '../core/refs.js';
 import { edgesFrom, edgesInto } from '../meta/repos/lineage.js';
 import { resolveVersion } from '../datasets/index.js';
@@ -102,21 +103,56 @@ export async function lineageOf(
   direction: 'up' | 'down' | 'both',
   maxDepth = 50,
 ): Promise<LineageGraph> {
-  const start = await resolveVersion(db, ref);
-  const rootKey = `dataset_version:${start.version.id}`;
+  const start = await startNode(db, ref);
+  const rootKey = start.key;
   const nodes = new Map<string, LineageNode>();
-  nodes.set(rootKey, {
-    key: rootKey,
-    type: 'dataset_version',
-    id: start.version.id,
-    ref: start.ref,
-    digest: formatDigest(start.version.digest),
-  });
+  nodes.set(rootKey, start);
   const walker = new Walk(db, nodes, maxDepth);
-  const root = { type: 'dataset_version', id: start.version.id };
+  const root = { type: start.type, id: start.id };
   if (direction !== 'down') await walker.walk(root, 'up');
   if (direction !== 'up') await walker.walk(root, 'down');
   return { root: rootKey, direction, nodes: [...nodes.values()], edges: walker.edges };
+}
+
+/**
+ * Where a walk starts: a dataset version (`flights@v3`, `flights/train`), or a model version
+ * given as `model:name@alias`, `model:name@vN` or `model:name` (its latest version).
+ */
+async function startNode(db: ReadDb, ref: string): Promise<LineageNode> {
+  if (!ref.startsWith('model:')) {
+    const v = await resolveVersion(db, ref);
+    const key = `dataset_version:${v.version.id}`;
+    return { key, type: 'dataset_version', id: v.version.id, ref: v.ref, digest: formatDigest(v.version.digest) };
+  }
+  const spec = ref.slice('model:'.length);
+  const at = spec.lastIndexOf('@');
+  const name = at < 0 ? spec : spec.slice(0, at);
+  const which = at < 0 ? 'latest' : spec.slice(at + 1);
+  const m = await db.selectFrom('models').select('id').where('name', '=', name).executeTakeFirst();
+  if (!m)
+    throw new CairnError('NOT_FOUND', `no model named ${JSON.stringify(name)}`, {
+      hint: 'list them with cairn model ls',
+    });
+  let versionId: string | undefined;
+  if (/^v\d+$/.test(which) || which === 'latest') {
+    let q = db.selectFrom('model_versions').select('id').where('model_id', '=', m.id);
+    q = which === 'latest' ? q.orderBy('number', 'desc') : q.where('number', '=', Number(which.slice(1)));
+    versionId = (await q.limit(1).executeTakeFirst())?.id;
+  } else {
+    versionId = (
+      await db
+        .selectFrom('model_aliases')
+        .select('version_id')
+        .where('model_id', '=', m.id)
+        .where('alias', '=', which)
+        .executeTakeFirst()
+    )?.version_id;
+  }
+  if (!versionId)
+    throw new CairnError('NOT_FOUND', `model ${name} has no version ${which}`, {
+      hint: `see cairn model versions ${name}`,
+    });
+  return describeNode(db, 'model_version', versionId);
 }
 
 /** One breadth-first walk's state: the nodes described so far and the edges seen, each once. */
@@ -166,24 +202,70 @@ class Walk {
   }
 }
 
-/** Indented text: ancestors with ←, descendants with →. */
+/**
+ * Indented text: ancestors with ←, descendants with →. A node's own ancestors (or descendants)
+ * are shown once: where it comes up again (three runs on the same split) it ends with
+ * "(shown above)", and identical sibling lines are printed once with "×N".
+ */
 export function renderLineage(g: LineageGraph): string {
   const byKey = new Map(g.nodes.map((n) => [n.key, n]));
   const lines: string[] = [];
   const root = byKey.get(g.root)!;
   lines.push(`${root.ref}  ${root.digest ?? ''}`.trimEnd());
-  const render = (key: string, dir: 'up' | 'down', depth: number, seen: Set<string>) => {
+  const expanded = new Set<string>([g.root]);
+  const render = (key: string, dir: 'up' | 'down', depth: number) => {
     const es = g.edges.filter((e) => (dir === 'up' ? e.to === key : e.from === key));
+    const groups = new Map<string, { count: number; other: string }>();
     for (const e of es) {
       const other = byKey.get(dir === 'up' ? e.from : e.to)!;
-      lines.push(
-        `${'  '.repeat(depth)}${dir === 'up' ? '←' : '→'} ${e.relation} ${other.ref}${e.via ? ` (via ${e.via})` : ''}`,
-      );
-      if (!seen.has(other.key)) render(other.key, dir, depth + 1, new Set([...seen, other.key]));
+      const text = `${'  '.repeat(depth)}${dir === 'up' ? '←' : '→'} ${e.relation} ${other.ref}${e.via ? ` (via ${e.via})` : ''}`;
+      const g0 = groups.get(text);
+      if (g0) g0.count++;
+      else groups.set(text, { count: 1, other: other.key });
+    }
+    for (const [text, { count, other }] of groups) {
+      const hasMore = g.edges.some((e) => (dir === 'up' ? e.to === other : e.from === other));
+      const again = expanded.has(other) && hasMore;
+      lines.push(`${text}${count > 1 ? ` ×${count}` : ''}${again ? ' (shown above)' : ''}`);
+      if (!expanded.has(other)) {
+        expanded.add(other);
+        render(other, dir, depth + 1);
+      }
     }
   };
-  if (g.direction !== 'down') render(g.root, 'up', 1, new Set([g.root]));
-  if (g.direction !== 'up') render(g.root, 'down', 1, new Set([g.root]));
+  if (g.direction !== 'down') render(g.root, 'up', 1);
+  if (g.direction !== 'up') {
+    expanded.clear();
+    expanded.add(g.root);
+    render(g.root, 'down', 1);
+  }
   if (lines.length === 1) lines.push('  (no recorded lineage)');
   return lines.join('\n');
+}
+
+/** The graph as a Mermaid flowchart (paste into Markdown on GitHub, GitLab, Notion…). */
+export function lineageMermaid(g: LineageGraph): string {
+  const id = new Map(g.nodes.map((n, i) => [n.key, `n${i}`]));
+  const label = (s: string) => s.replace(/"/g, '#quot;');
+  const out = ['flowchart LR'];
+  for (const n of g.nodes) {
+    const shape = n.type === 'run' ? ['([', '])'] : n.type === 'model_version' ? ['[[', ']]'] : ['[', ']'];
+    out.push(`  ${id.get(n.key)}${shape[0]}"${label(n.ref)}"${shape[1]}${n.key === g.root ? ':::root' : ''}`);
+  }
+  for (const e of g.edges) out.push(`  ${id.get(e.from)} -->|${label(e.relation)}| ${id.get(e.to)}`);
+  out.push('  classDef root stroke-width:3px');
+  return out.join('\n');
+}
+
+/** The graph in Graphviz DOT (`cairn lineage … --dot | dot -Tsvg > lineage.svg`). */
+export function lineageDot(g: LineageGraph): string {
+  const q = (s: string) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  const out = ['digraph lineage {', '  rankdir=LR;', '  node [fontname="Helvetica", fontsize=10];'];
+  for (const n of g.nodes) {
+    const shape = n.type === 'run' ? 'ellipse' : n.type === 'model_version' ? 'box3d' : 'box';
+    out.push(`  ${q(n.key)} [label=${q(n.ref)}, shape=${shape}${n.key === g.root ? ', penwidth=3' : ''}];`);
+  }
+  for (const e of g.edges) out.push(`  ${q(e.from)} -> ${q(e.to)} [label=${q(e.relation)}];`);
+  out.push('}');
+  return out.join('\n');
 }

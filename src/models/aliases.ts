@@ -266,12 +266,18 @@ export async function approve(
   return { ref: r.ref, alias, approver: me };
 }
 
-/** Moves the alias back to the version it pointed at before its latest move. */
+/**
+ * Moves the alias back to the version it pointed at before its latest move, under the alias's
+ * policy like a promotion: a version that failed (or never ran) a required suite, or lacks the
+ * approvals, is refused (POLICY_UNMET, recorded as denied) unless `override` gives a reason,
+ * which the audit event records with the conditions it overrode.
+ */
 export async function rollback(
   deps: DatasetDeps,
   name: string,
   alias: string,
-): Promise<{ alias: string; from: string | null; to: string }> {
+  opts: { override?: string } = {},
+): Promise<{ alias: string; from: string | null; to: string; overridden: string[] }> {
   const m = await deps.meta.db.selectFrom('models').selectAll().where('name', '=', name).executeTakeFirst();
   if (!m) throw new CairnError('NOT_FOUND', `no model named ${JSON.stringify(name)}`);
   const events = await deps.meta.db
@@ -301,8 +307,21 @@ export async function rollback(
   const target = toRow
     ? { type: 'model', name, version: toRow.number, digest: `sha256:${toRow.digest}` }
     : { type: 'model', name };
+  const unmet = await rollbackUnmet(deps, m, to, alias);
+  if (unmet.length && !opts.override?.trim()) {
+    await deps.audit.record(
+      { action: 'model.rollback', target, params: { alias, from: last.version_id, to, unmet } },
+      'denied',
+      `POLICY_UNMET: ${unmet.join('; ')}`,
+    );
+    throw new CairnError('POLICY_UNMET', `${name}@${alias} cannot roll back:\n  ${unmet.join('\n  ')}`, {
+      data: { alias, unmet },
+      hint: `fix the cause, or roll back anyway with --override "<reason>" (recorded in the audit log)`,
+    });
+  }
+  const override = unmet.length ? { override: opts.override!.trim(), overridden: unmet } : {};
   await deps.audit.audited(
-    { action: 'model.rollback', target, params: { alias, from: last.version_id, to } },
+    { action: 'model.rollback', target, params: { alias, from: last.version_id, to, ...override } },
     async (commit) => {
       await commit(async (tx) => {
         await moveAlias(tx, deps, m.id, alias, to, 'rollback');
@@ -313,7 +332,14 @@ export async function rollback(
     alias,
     from: last.version_id ? await versionRef(deps, last.version_id) : null,
     to: await versionRef(deps, to),
+    overridden: unmet,
   };
+}
+
+async function rollbackUnmet(deps: DatasetDeps, m: ModelRow, versionId: string, alias: string): Promise<string[]> {
+  const v = await deps.meta.db.selectFrom('model_versions').selectAll().where('id', '=', versionId).executeTakeFirst();
+  if (!v) return [`the version ${versionId} is gone`];
+  return unmetConditions(deps, m, v, alias);
 }
 
 /** Every move of a model's aliases, or what each alias pointed at at time `at`. */

@@ -75,11 +75,20 @@ export interface ModelsService {
     how?: 'promote' | 'set',
   ): Promise<{ ref: string; alias: string; previous: string | null }>;
   removeAlias(name: string, alias: string): Promise<void>;
-  rollback(name: string, alias: string): Promise<{ alias: string; from: string | null; to: string }>;
+  /** Obeys the alias policy; `override` (a reason) puts back a version that does not meet it, audited. */
+  rollback(
+    name: string,
+    alias: string,
+    opts?: { override?: string },
+  ): Promise<{ alias: string; from: string | null; to: string; overridden: string[] }>;
   history(name: string, opts?: { alias?: string; at?: Date }): Promise<AliasHistory>;
   lock(ref: string, lockFile: string): Promise<LockFile>;
   fetch(lockFile: string, dir: string, opts?: { remote?: string }): Promise<Fetched[]>;
-  evaluate(ref: string, opts: { suitePath: string; data: string }): Promise<EvaluationReport>;
+  /** `onProgress`: the batch prediction, then each check (the CLI draws it as a progress bar). */
+  evaluate(
+    ref: string,
+    opts: { suitePath: string; data: string; onProgress?: (done: number, total: number, note: string) => void },
+  ): Promise<EvaluationReport>;
   compare(
     refs: readonly string[],
     opts: { suite: EvalSuite; data: string; metrics: string[] },
@@ -98,7 +107,7 @@ export function createModelsService(deps: DatasetDeps & { cairnDir: string; remo
     approve: (ref, alias) => approve(deps, ref, alias),
     promote: (ref, alias, how) => promote(deps, ref, alias, how),
     removeAlias: (name, alias) => removeAlias(deps, name, alias),
-    rollback: (name, alias) => rollback(deps, name, alias),
+    rollback: (name, alias, opts) => rollback(deps, name, alias, opts),
     history: (name, opts) => history(deps, name, opts),
     lock: (ref, file) => lockModel(deps, ref, file),
     fetch: (file, dir, opts) => fetchLocked(deps, file, dir, opts),

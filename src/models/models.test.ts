@@ -167,7 +167,12 @@ describe('model registry', () => {
     await setPolicy(ws, 'toy', 'production', { suites: [], approvals: 0, separateApprover: true });
     expect((await promote(ws, 'toy@v2', 'production')).previous).toBe('toy@v1');
     expect((await resolveModel(ws, 'toy@production')).ref).toBe('toy@v2');
-    expect(await rollback(ws, 'toy', 'production')).toEqual({ alias: 'production', from: 'toy@v2', to: 'toy@v1' });
+    expect(await rollback(ws, 'toy', 'production')).toEqual({
+      alias: 'production',
+      from: 'toy@v2',
+      to: 'toy@v1',
+      overridden: [],
+    });
     expect((await resolveModel(ws, 'toy@production')).ref).toBe('toy@v1');
     expect(await history(ws, 'toy', { at: before })).toEqual({
       at: before.toISOString(),
@@ -190,5 +195,59 @@ describe('model registry', () => {
       .orderBy('idx')
       .execute();
     expect(denied.map((d) => d.action)).toEqual(['model.promote', 'model.approve', 'model.promote']);
+  });
+
+  it('rollback obeys the alias policy: a version that failed its suite goes back only with an audited override', async () => {
+    const { root, ws, run } = await trained();
+    await registerModel(ws, { name: 'toy', fromRun: run.id });
+    writeTree(join(root, 'm2'), { 'model.onnx': 'weights-v2' });
+    await registerModel(ws, { name: 'toy', path: join(root, 'm2') });
+    await setPolicy(ws, 'toy', 'production', { suites: ['acceptance'], approvals: 0, separateApprover: true });
+    const evaluation = async (ref: string, id: string, passed: number, at: string) =>
+      ws.meta.db
+        .insertInto('model_evaluations')
+        .values({
+          id,
+          version_id: (await resolveModel(ws, ref)).version.id,
+          suite: 'acceptance',
+          suite_digest: 'x',
+          data_version_id: null,
+          passed,
+          report: '{}',
+          at,
+          by: 'alice@example.com',
+        })
+        .execute();
+    await evaluation('toy@v1', 'e1', 1, '2026-01-01T00:00:00.000Z');
+    await evaluation('toy@v2', 'e2', 1, '2026-01-01T00:00:00.000Z');
+    await promote(ws, 'toy@v1', 'production');
+    await promote(ws, 'toy@v2', 'production');
+    // v1 is evaluated again (new data) and fails: it may not simply be put back.
+    await evaluation('toy@v1', 'e3', 0, '2026-01-03T00:00:00.000Z');
+    await expect(rollback(ws, 'toy', 'production')).rejects.toMatchObject({
+      code: 'POLICY_UNMET',
+      data: { unmet: ['suite acceptance failed on v1 (its latest evaluation)'] },
+    });
+    expect((await resolveModel(ws, 'toy@production')).ref).toBe('toy@v2');
+    await expect(rollback(ws, 'toy', 'production', { override: '  ' })).rejects.toMatchObject({ code: 'POLICY_UNMET' });
+    expect(await rollback(ws, 'toy', 'production', { override: 'v2 crashes in prod, v1 is the lesser evil' })).toEqual({
+      alias: 'production',
+      from: 'toy@v2',
+      to: 'toy@v1',
+      overridden: ['suite acceptance failed on v1 (its latest evaluation)'],
+    });
+    expect((await resolveModel(ws, 'toy@production')).ref).toBe('toy@v1');
+    const events = await ws.meta.db
+      .selectFrom('audit_events')
+      .select(['outcome', 'entry'])
+      .where('action', '=', 'model.rollback')
+      .orderBy('idx')
+      .execute();
+    expect(events.map((e) => e.outcome)).toEqual(['denied', 'denied', 'ok']);
+    const ok = JSON.parse(events[2]!.entry) as { params: Record<string, unknown> };
+    expect(ok.params).toMatchObject({
+      override: 'v2 crashes in prod, v1 is the lesser evil',
+      overridden: ['suite acceptance failed on v1 (its latest evaluation)'],
+    });
   });
 });

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseMetricLines, type MetricRecord } from '../compute/metrics/parse.js';
@@ -37,12 +37,12 @@ function untimed(recs: MetricRecord[]): MetricRecord[] {
   });
 }
 
-describe.skipIf(!existsSync(PYTHON))('sdk/python/cairn_helper.py', () => {
+describe.skipIf(!existsSync(PYTHON))('sdk/python/cairn_helper', () => {
   const tmp = useTempDirs();
 
   it('parses as Python 3.8', () => {
     const r = python(
-      `import ast; ast.parse(open(${JSON.stringify(join(HELPER_DIR, 'cairn_helper.py'))}).read(), feature_version=(3, 8))`,
+      `import ast; ast.parse(open(${JSON.stringify(join(HELPER_DIR, 'cairn_helper', '__init__.py'))}).read(), feature_version=(3, 8))`,
       { cwd: tmp() },
     );
     expect(r.stderr).toBe('');
@@ -160,7 +160,7 @@ c.log_metric("x" * 200, 1.0, step=2 ** 53 - 1)
     ]);
   });
 
-  it('does nothing and prints nothing outside a run, and falls back to local folders', () => {
+  it('outside a run logs to a local file (like MLflow local mode), says where once, and falls back to local folders', () => {
     const dir = tmp();
     const r = python(
       `
@@ -183,13 +183,68 @@ try:
     raise SystemExit("no ValueError")
 except ValueError:
     pass
+print(c.local_metrics_file())
 `,
       { cwd: dir },
     );
-    expect(r.stderr).toBe('');
-    expect(r.stdout).toBe('');
     expect(r.status).toBe(0);
-    expect(readdirSync(dir).sort()).toEqual(['checkpoints', 'outputs']);
+    const file = r.stdout.trim();
+    expect(file).toMatch(/\/cairn-local\/\d{8}T\d{6}Z-\d+\/metrics\.jsonl$/);
+    expect(r.stderr).toBe(`cairn_helper: not inside \`cairn run\`; logging to ${file}\n`);
+    expect(readdirSync(dir).sort()).toEqual(['cairn-local', 'checkpoints', 'outputs']);
+    expect(untimed(records(file))).toEqual([
+      { kind: 'param', name: 'lr', value: 0.1 },
+      { kind: 'param', name: 'a', value: 1 },
+      { kind: 'metric', name: 'loss', value: 0.5, step: 1, time: 'T' },
+      { kind: 'metric', name: 'acc', value: 1, step: null, time: 'T' },
+    ]);
+    // CAIRN_LOCAL_DIR moves it; the empty string turns it off (nothing written, nothing said).
+    const off = python(`import cairn_helper as c\nc.log_metric("x", 1)\nprint(c.local_metrics_file())`, {
+      cwd: tmp(),
+      env: { CAIRN_LOCAL_DIR: '' },
+    });
+    expect([off.stdout, off.stderr]).toEqual(['None\n', '']);
+  });
+
+  it('read_table reads an input, a folder or a file: CSV, TSV, JSON Lines, JSON arrays (list of dicts without pandas)', () => {
+    const dir = tmp();
+    mkdirSync(join(dir, 'v', 'sub'), { recursive: true });
+    writeFileSync(join(dir, 'v', 'data.csv'), 'id,name\n1,a\n2,"b, c"\n');
+    writeFileSync(join(dir, 'v', 'sub', 'more.csv'), 'id,name\n3,d\n');
+    writeFileSync(join(dir, 'rows.json'), '[{"id": 1, "x": null}]');
+    writeFileSync(join(dir, 'rows.jsonl'), '{"id": 1}\n\n{"id": 2}\n');
+    writeFileSync(join(dir, 't.tsv'), 'a\tb\n1\t2\n');
+    writeFileSync(join(dir, 'p.parquet'), 'PAR1');
+    const r = python(
+      `
+import json, cairn_helper as c
+print(json.dumps([c.read_table("train"), c.read_table("v"), c.read_table("rows.json"), c.read_table("rows.jsonl"), c.read_table("t.tsv")]))
+for bad in ["nope", "p.parquet"]:
+    try:
+        c.read_table(bad)
+        raise SystemExit("no error for " + bad)
+    except (FileNotFoundError, ImportError) as e:
+        print(type(e).__name__, str(e).split(";")[0])
+`,
+      { cwd: dir, env: { CAIRN_INPUT_TRAIN: join(dir, 'v', 'sub') } },
+    );
+    expect(r.stderr).toBe('');
+    const [first, ...rest] = r.stdout.trim().split('\n');
+    expect(JSON.parse(first!)).toEqual([
+      [{ id: '3', name: 'd' }],
+      [
+        { id: '1', name: 'a' },
+        { id: '2', name: 'b, c' },
+        { id: '3', name: 'd' },
+      ],
+      [{ id: 1, x: null }],
+      [{ id: 1 }, { id: 2 }],
+      [{ a: '1', b: '2' }],
+    ]);
+    expect(rest).toEqual([
+      "FileNotFoundError no input 'nope' (CAIRN_INPUT_NOPE is not set) and no such file or folder",
+      'ImportError reading Parquet needs pandas or pyarrow (pip install pyarrow)',
+    ]);
   });
 
   it('finds inputs and folders from the environment', () => {

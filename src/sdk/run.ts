@@ -1,5 +1,5 @@
 /**
- * Helpers for Node jobs that Cairn runs (the same API as sdk/python/cairn_helper.py; protocol
+ * Helpers for Node jobs that Cairn runs (the same API as sdk/python/cairn_helper/; protocol
  * in docs/COMPUTE.md, "Logging params and metrics"):
  *
  *   import { logParams, logMetric, saveCheckpoint, latestCheckpoint, onPreempt } from 'cairn/sdk';

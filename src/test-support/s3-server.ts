@@ -27,7 +27,7 @@ const CHILD = String.raw`
 const S3rver = require(process.env.CAIRN_S3RVER_PATH);
 const directory = process.env.CAIRN_S3RVER_DIR;
 const bucket = process.env.CAIRN_S3RVER_BUCKET;
-const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] });
+const server = new S3rver({ address: '127.0.0.1', port: Number(process.env.CAIRN_S3RVER_PORT || 0), silent: true, directory, configureBuckets: [{ name: bucket }] });
 require(process.env.CAIRN_S3RVER_SHIM)(server, directory);
 process.stdin.on('end', () => process.exit(0));
 process.stdin.resume();
@@ -43,10 +43,10 @@ server.run().then(
  * DES, which OpenSSL 3 only offers with --openssl-legacy-provider; the child also exits when
  * our end of its stdin closes, so a killed test worker leaves no server behind.
  */
-export async function startS3Server(): Promise<S3TestServer> {
+export async function startS3Server(opts: { port?: number; bucket?: string } = {}): Promise<S3TestServer> {
   const s3rverPath = createRequire(import.meta.url).resolve('s3rver');
   const directory = mkdtempSync(join(tmpdir(), 'cairn-s3rver-'));
-  const bucket = `cairn-test-${randomBytes(4).toString('hex')}`;
+  const bucket = opts.bucket ?? `cairn-test-${randomBytes(4).toString('hex')}`;
   const child = spawn(process.execPath, ['--openssl-legacy-provider', '-e', CHILD], {
     env: {
       ...process.env,
@@ -54,6 +54,7 @@ export async function startS3Server(): Promise<S3TestServer> {
       CAIRN_S3RVER_SHIM: join(packageRoot(), 'scripts', 's3rver-multipart-shim.cjs'),
       CAIRN_S3RVER_DIR: directory,
       CAIRN_S3RVER_BUCKET: bucket,
+      CAIRN_S3RVER_PORT: String(opts.port ?? 0),
     },
     stdio: ['pipe', 'pipe', 'pipe'],
   });

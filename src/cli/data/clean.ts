@@ -10,6 +10,7 @@ export async function run(ref: string, opts: OptionsOf<typeof dataClean>): Promi
       name: opts.name,
       ...(opts.message ? { message: opts.message } : {}),
       ...(opts.file ? { file: opts.file } : {}),
+      format: opts.format,
     }),
   );
   ctx.out.result(r);

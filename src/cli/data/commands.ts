@@ -40,8 +40,15 @@ export const dataShow = spec({
 export const dataDiff = spec({
   path: 'data diff',
   args: ['from', 'to'],
-  description: 'added, removed and modified paths between two versions',
-  options: {},
+  description: 'added, removed and modified paths between two versions; for tables, schema and row changes by key',
+  options: {
+    key: text(
+      '--key <cols>',
+      'key columns matching rows of two table versions (comma-separated; default: an id-like column)',
+    ),
+    file: text('--file <path>', 'the table file to compare, when a version holds several'),
+    samples: parsed('--samples <n>', 'rows shown of each kind of change', parseCount, 5),
+  },
 });
 
 export const dataCheckout = spec({

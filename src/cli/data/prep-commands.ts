@@ -43,6 +43,7 @@ export const dataClean = spec({
     name: required('--name <dataset>', 'dataset to record the result in'),
     message: text('-m, --message <text>', 'version message'),
     file: text('--file <path>', 'clean one tabular file of the version'),
+    format: choice('--format <format>', 'tables: write data.parquet or data.csv', ['parquet', 'csv'], 'parquet'),
   },
 });
 
@@ -64,5 +65,11 @@ export const dataSplit = spec({
     manifest: text('--manifest <path>', 'file collections: manifest (CSV or JSONL) inside the version'),
     allowLeakage: flag('--allow-leakage', 'record the splits even if the leakage report has errors (audited)'),
     file: text('--file <path>', 'split one tabular file of the version'),
+    format: choice(
+      '--format <format>',
+      'tables: write each split as data.parquet or data.csv',
+      ['parquet', 'csv'],
+      'parquet',
+    ),
   },
 });

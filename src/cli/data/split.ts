@@ -18,6 +18,7 @@ export async function run(ref: string, opts: OptionsOf<typeof dataSplit>): Promi
       ...(opts.labels ? { labels: opts.labels } : {}),
       ...(opts.manifest ? { manifest: opts.manifest } : {}),
       ...(opts.file ? { file: opts.file } : {}),
+      format: opts.format,
       allowLeakage: opts.allowLeakage === true,
     }),
   );

@@ -432,7 +432,21 @@ function releaseChapter(d: Demo) {
   ]);
   (env as Record<string, string>).CAIRN_DEPLOY_TARGET = join(base, 'serving');
   cairn('deploy to production (hook + health check)', ['deploy', 'flight-late@v3', '--env', 'production']);
-  cairn('roll back production in one command', ['model', 'rollback', 'flight-late', '--alias', 'production']);
+  // v1 went live before the policy existed: putting it back is refused until someone says why.
+  cairn(
+    'roll back: v1 never passed the gate, so the alias policy refuses it',
+    ['model', 'rollback', 'flight-late', '--alias', 'production'],
+    'fail',
+  );
+  cairn('roll back anyway, with a reason the audit log keeps', [
+    'model',
+    'rollback',
+    'flight-late',
+    '--alias',
+    'production',
+    '--override',
+    'v3 misbehaves in production; v1 is the known quantity',
+  ]);
   cairn('what was live, and when', ['model', 'history', 'flight-late', '--alias', 'production']);
   cairn('deployment metrics from the record', ['dora', '--model', 'flight-late']);
 }

@@ -125,6 +125,10 @@ export const modelRollback = spec({
   description: 'move an alias back to its previous version',
   options: {
     alias: required('--alias <alias>', 'the alias'),
+    override: text(
+      '--override <reason>',
+      "put back a version that does not meet the alias's policy (audited with the reason)",
+    ),
   },
 });
 

@@ -7,9 +7,14 @@ import { commandContext, withServices } from '../context.js';
 
 export async function run(ref: string, opts: OptionsOf<typeof modelEvaluate>): Promise<void> {
   const ctx = commandContext(opts);
+  const bar = ctx.progress(`evaluating ${ref}`, 'items');
   const r = await withServices(opts, 'model evaluate', (s) =>
-    s.models.evaluate(ref, { suitePath: opts.suite, data: opts.data }),
-  );
+    s.models.evaluate(ref, {
+      suitePath: opts.suite,
+      data: opts.data,
+      onProgress: (done, total, note) => bar.update(done, total, note),
+    }),
+  ).finally(() => bar.done());
   if (opts.junit) writeFileSync(opts.junit, evaluationJUnit(r));
   if (opts.html) writeFileSync(opts.html, evaluationHtml(r));
   for (const c of r.checks) ctx.out.say(`${c.passed ? 'passed' : 'FAILED'}  ${c.name}: ${c.message}`);

@@ -3,7 +3,7 @@ import { spec } from '../table/define.js';
 
 export const sdkPaths = spec({
   path: 'sdk paths',
-  args: [],
+  args: ['name?'],
   description: 'where the Python helper, the Node SDK and the bundled datasets are',
   options: {},
 });

@@ -1,3 +1,4 @@
+import { parquetToCsv, type OutputFormat } from '../tables/write-csv.js';
 import { mkdirSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, join } from 'node:path';
@@ -45,7 +46,7 @@ export function readRecipe(path: string): { recipe: Recipe; text: string } {
 export async function cleanVersion(
   deps: DataprepDeps,
   ref: string,
-  opts: { recipePath: string; name: string; message?: string; file?: string },
+  opts: { recipePath: string; name: string; message?: string; file?: string; format?: OutputFormat },
 ): Promise<CleanResult> {
   return withStoreLock(deps, 'data clean', () => cleanVersionLocked(deps, ref, opts));
 }
@@ -53,7 +54,7 @@ export async function cleanVersion(
 async function cleanVersionLocked(
   deps: DataprepDeps,
   ref: string,
-  opts: { recipePath: string; name: string; message?: string; file?: string },
+  opts: { recipePath: string; name: string; message?: string; file?: string; format?: OutputFormat },
 ): Promise<CleanResult> {
   const name = checkDatasetName(opts.name);
   const { recipe, text } = readRecipe(opts.recipePath);
@@ -72,9 +73,14 @@ async function cleanVersionLocked(
       `the recipe ${recipe.name} has no file steps, and ${v.ref} is a file collection`,
     );
   return deps.audit.audited(
-    { action: 'dataset.clean', target: { type: 'dataset', name }, inputs: [input], params: { recipe: recipe.name } },
+    {
+      action: 'dataset.clean',
+      target: { type: 'dataset', name },
+      inputs: [input],
+      params: { recipe: recipe.name, ...(opts.format === 'csv' ? { format: 'csv' } : {}) },
+    },
     async (commit, draft) => {
-      const { content, report } = await cleanContent(deps, view, recipe);
+      const { content, report } = await cleanContent(deps, view, recipe, opts.format ?? 'parquet');
       try {
         const rec = await commit(async (tx) => {
           const r = await recordVersion(tx, deps, {
@@ -113,14 +119,18 @@ async function cleanContent(
   deps: DataprepDeps,
   view: VersionView,
   recipe: Recipe,
+  format: OutputFormat,
 ): Promise<{ content: ComposeResult; report: unknown }> {
   const tmp = join(deps.cairnDir, 'tmp', `clean-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     if (view.table) {
       mkdirSync(tmp, { recursive: true });
-      const report = await withTable(deps, view, {}, ({ engine, table }) =>
-        runRecipe(engine, table, recipe, { hmacKey: deps.pseudonymKey(), outFile: join(tmp, 'data.parquet') }),
-      );
+      const report = await withTable(deps, view, {}, async ({ engine, table }) => {
+        const outFile = join(tmp, 'data.parquet');
+        const r = await runRecipe(engine, table, recipe, { hmacKey: deps.pseudonymKey(), outFile });
+        if (format === 'csv') await parquetToCsv(engine, outFile, join(tmp, 'data.csv'));
+        return r;
+      });
       return { content: await ingestOutput(deps, tmp), report };
     }
     const { files, read } = filesOf(deps, view);

@@ -10,7 +10,7 @@ import { installPiiMacros } from '../pii/sql.js';
 import { openEngine, type TableEngine } from '../tables/engine.js';
 import type { LoadedTable } from '../tables/load.js';
 import { loadTableCached } from '../tables/table-cache.js';
-import { tableSourceOf, type TableSource } from '../tables/source.js';
+import { isJsonPath, looksLikeJsonArray, tabularFormatOf, tableSourceOf, type TableSource } from '../tables/source.js';
 import { acquireShared } from '../../storage/locks/locks.js';
 import { explainLoadError } from './load-errors.js';
 
@@ -31,11 +31,29 @@ export interface VersionView {
 export async function viewVersion(deps: DataprepDeps, ref: string, file?: string): Promise<VersionView> {
   const resolved = await resolveVersion(deps.meta.db, ref);
   const listing = await listFlat(resolved.version.digest, treeLoader(deps));
-  const table = tableSourceOf(
-    listing.files.map((f) => f.path),
-    file,
-  );
+  const paths = listing.files.map((f) => f.path);
+  const table = tableSourceOf(paths, file, await jsonArraysOf(deps, listing, file));
   return { resolved, listing, table };
+}
+
+/**
+ * The `.json` files that hold an array of records, sniffed from their first chunk. Only looked
+ * at when they could be the table (no CSV, TSV, JSON Lines or Parquet beside them, or chosen
+ * with --file); the first one decides for a folder of JSON documents, so a collection of
+ * 100,000 annotation objects costs one chunk read.
+ */
+async function jsonArraysOf(deps: DataprepDeps, listing: FlatListing, file?: string): Promise<Set<string>> {
+  const candidates = listing.files.filter((f) => isJsonPath(f.path) && (!file || f.path === file));
+  if (candidates.length === 0 || (!file && listing.files.some((f) => tabularFormatOf(f.path)))) return new Set();
+  const found = new Set<string>();
+  for (const f of candidates) {
+    const first = fileChunks(f.entry)[0];
+    if (first === undefined) break;
+    const loc = (await deps.index.locate([first])).get(first);
+    if (!loc || !looksLikeJsonArray(await deps.reader.read(loc))) break;
+    found.add(f.path);
+  }
+  return found.size === candidates.length ? found : new Set();
 }
 
 /**
@@ -66,9 +84,13 @@ export async function withTable<T>(
   fn: (ctx: TableContext) => Promise<T>,
 ): Promise<T> {
   if (!view.table) {
-    throw new CairnError('INVALID_INPUT', `${view.resolved.ref} holds no CSV, TSV, JSON Lines or Parquet files`, {
-      hint: 'file collections are checked with a suite `files:` section',
-    });
+    throw new CairnError(
+      'INVALID_INPUT',
+      `${view.resolved.ref} holds no CSV, TSV, JSON Lines, JSON array or Parquet files`,
+      {
+        hint: 'file collections are checked with a suite `files:` section',
+      },
+    );
   }
   const engine = await openEngine({ tempDir: join(deps.cairnDir, 'tmp', 'duckdb') });
   try {

@@ -1,3 +1,4 @@
+import { parquetToCsv, type OutputFormat } from '../tables/write-csv.js';
 import { mkdirSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -43,6 +44,8 @@ export interface SplitOptions {
   manifest?: string;
   allowLeakage?: boolean;
   file?: string;
+  /** How table splits are written: `data.parquet` (default) or `data.csv`. */
+  format?: OutputFormat;
 }
 
 export interface SplitResult {
@@ -73,7 +76,7 @@ async function splitVersionLocked(deps: DataprepDeps, ref: string, opts: SplitOp
   );
   const v = view.resolved;
   const input = formatDigest(v.version.digest);
-  const spec = splitSpec(opts, ratios, seed);
+  const spec = { ...splitSpec(opts, ratios, seed), ...(opts.format === 'csv' ? { format: 'csv' } : {}) };
   return deps.audit.audited(
     {
       action: 'dataset.split',
@@ -151,8 +154,9 @@ async function splitTableVersion(
 ): Promise<SplitReport> {
   const { ratios, seed, tmp } = p;
   mkdirSync(tmp, { recursive: true });
-  const res = await withTable(deps, view, {}, ({ engine, table }) =>
-    splitTable(
+  const csv = opts.format === 'csv';
+  const res = await withTable(deps, view, {}, async ({ engine, table }) => {
+    const r = await splitTable(
       engine,
       table,
       {
@@ -166,13 +170,20 @@ async function splitTableVersion(
         ...(opts.text ? { text: opts.text } : {}),
       },
       tmp,
-    ),
-  );
+    );
+    if (!csv) return r;
+    for (const s of r.splits) {
+      const file = `${s.file.replace(/\.parquet$/, '')}.csv`;
+      await parquetToCsv(engine, s.file, file);
+      s.file = file;
+    }
+    return r;
+  });
   for (const s of res.splits) {
     const dir = join(tmp, `out-${s.name}`);
     mkdirSync(dir);
     const { renameSync } = await import('node:fs');
-    renameSync(s.file, join(dir, 'data.parquet'));
+    renameSync(s.file, join(dir, csv ? 'data.csv' : 'data.parquet'));
     contents.push({ name: s.name, content: await ingestOutput(deps, dir), size: s.rows });
   }
   return res.report;

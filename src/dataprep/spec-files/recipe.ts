@@ -13,6 +13,10 @@ export type TableStep = { line: number } & (
   | { kind: 'drop_columns'; columns: string[] }
   | { kind: 'pseudonymize'; columns: string[] }
   | { kind: 'redact_pii'; columns?: string[]; kinds: PiiKind[] }
+  | { kind: 'rename'; columns: Record<string, string> }
+  | { kind: 'select'; columns: string[] }
+  | { kind: 'derive'; columns: Record<string, string> }
+  | { kind: 'sql'; query: string; at?: TextAt }
 );
 
 export type FileStep = { line: number } & (
@@ -55,6 +59,10 @@ export const TABLE_STEPS: Record<TableStep['kind'], ItemSpec> = {
   drop_columns: { shorthand: 'columns', fields: { columns: { type: 'string[]', required: true } } },
   pseudonymize: { shorthand: 'columns', fields: { columns: { type: 'string[]', required: true } } },
   redact_pii: { fields: { columns: { type: 'string[]' }, kinds: { type: 'string[]' } } },
+  rename: { shorthand: 'columns', fields: { columns: { type: 'map<string>', required: true } } },
+  select: { shorthand: 'columns', fields: { columns: { type: 'string[]', required: true } } },
+  derive: { shorthand: 'columns', fields: { columns: { type: 'map<string>', required: true } } },
+  sql: { shorthand: 'query', fields: { query: { type: 'string', required: true } } },
 };
 
 export const FILE_STEPS: Record<FileStep['kind'], ItemSpec> = {
@@ -115,6 +123,8 @@ function tableStep(i: ParsedItem, kindsOf: KindsOf): TableStep {
         predicate: p.predicate as string,
         ...(i.at.predicate ? { at: i.at.predicate } : {}),
       };
+    case 'sql':
+      return { kind: 'sql', line: i.line, query: p.query as string, ...(i.at.query ? { at: i.at.query } : {}) };
     default:
       return { kind: i.kind, line: i.line, ...p } as TableStep;
   }

@@ -54,7 +54,7 @@ export async function loadTable(
     );
     return describe(engine, name, format, {});
   }
-  if (format === 'jsonl') {
+  if (format === 'jsonl' || format === 'json') {
     await engine.run(`CREATE OR REPLACE TABLE ${ident(name)} AS SELECT * FROM ${readerSql(absPaths, format)}`);
     return describe(engine, name, format, {});
   }
@@ -83,7 +83,7 @@ export function checkTypeName(column: string, type: string): void {
 async function loadDelimited(
   engine: TableEngine,
   absPaths: readonly string[],
-  format: Exclude<TableSource['format'], 'parquet' | 'jsonl'>,
+  format: Exclude<TableSource['format'], 'parquet' | 'jsonl' | 'json'>,
   name: string,
   opts: LoadOptions,
 ): Promise<LoadedTable> {
@@ -207,8 +207,8 @@ export function readerSql(
 ): string {
   const files = `[${absPaths.map(lit).join(', ')}]`;
   // sample_size = -1: DuckDB's JSON reader then types from every record.
-  if (format === 'jsonl')
-    return `read_json(${files}, format = 'newline_delimited', sample_size = -1, union_by_name = true)`;
+  if (format === 'jsonl' || format === 'json')
+    return `read_json(${files}, format = ${format === 'json' ? "'array'" : "'newline_delimited'"}, sample_size = -1, union_by_name = true)`;
   const delim = format === 'tsv' ? '\\t' : ',';
   return `read_csv(${files}, header = true, skip = 0, sample_size = -1, delim = ${lit(delim)}, quote = '"', escape = '"', strict_mode = true, union_by_name = true${asText ? `, types = {${asText}}` : ''})`;
 }

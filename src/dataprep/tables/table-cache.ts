@@ -86,7 +86,7 @@ export async function loadTableCached(
     `SELECT column_name, column_type FROM (DESCRIBE ${cached})`,
   );
   // As loadTable does, JSON Lines keep the types JSON gave them; the schema check judges them.
-  const declared = new Map(format === 'jsonl' ? [] : Object.entries(opts.schema ?? {}));
+  const declared = new Map(format === 'jsonl' || format === 'json' ? [] : Object.entries(opts.schema ?? {}));
   const casts = planCasts(declared, new Map(desc.map((d) => [d.column_name, d.column_type])), opts);
   if (casts === 'reload') {
     await engine.run(`DETACH ${ident(CACHE_CATALOG)}`);

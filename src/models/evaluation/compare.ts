@@ -20,7 +20,7 @@ export async function compareModels(
   const names: string[] = [];
   for (const ref of refs) {
     const m = await resolveModel(deps, ref);
-    const { p } = await predictorFor(deps, m.version, opts.suite);
+    const { p } = await predictorFor(deps, m.version, opts.suite, data.multiclass);
     scores.push(await p.predict(data.x, data.rows, data.cols));
     await p.close();
     names.push(m.ref);

@@ -14,7 +14,9 @@ import { pairedBootstrapDelta } from './metrics/bootstrap.js';
 import { getMetric } from './metrics/metrics.js';
 import { fairnessGaps, sliceReport } from './metrics/slices.js';
 import { resolveModel, type ModelVersionRow } from '../registry.js';
-import { commandPredictor, onnxPredictor, type Predictor } from './predict.js';
+import { persistentCommandPredictor } from './persistent-predictor.js';
+import { classTable, labelCodec, type ClassTable } from './multiclass.js';
+import { commandPredictor, onnxPredictor, SCORES, type Predictor } from './predict.js';
 import { readSpecFile } from '../../core/yaml-doc.js';
 import { parseEvalSuite, type EvalCheck, type EvalSuite } from './suite.js';
 import { judge, type CheckOutcome, type Evidence } from './judge.js';
@@ -42,6 +44,8 @@ interface Loaded {
   rows: number;
   cols: number;
   columns: Record<string, unknown[]>;
+  /** task: multiclass: each row's feature values as read, and the class codes (x is then the row index). */
+  multiclass?: { raw: unknown[][]; table: ClassTable };
 }
 
 /** The label and feature columns of a table version, as arrays a predictor and the metrics take. */
@@ -74,6 +78,7 @@ export async function loadData(
     throw new CairnError('INVALID_INPUT', `${v.ref} has no column(s) ${missing.join(', ')}`, {
       data: { missing, columns: Object.keys(rows[0]!) },
     });
+  if (suite.task === 'multiclass') return { ref: v.ref, versionId: v.version.id, data: multiclassData(rows, suite) };
   const n = rows.length;
   const cols = suite.data.features.length;
   const x = new Float32Array(n * cols);
@@ -89,11 +94,33 @@ export async function loadData(
   return { ref: v.ref, versionId: v.version.id, data: { y, x, rows: n, cols, columns } };
 }
 
+/** Labels coded by class (sorted class names), x the row index, the features kept as read. */
+function multiclassData(rows: Array<Record<string, unknown>>, suite: EvalSuite): Loaded {
+  const n = rows.length;
+  const labels = rows.map((r, i) => {
+    const v = r[suite.data.label];
+    if (v === null || v === undefined || typeof v === 'object')
+      throw new CairnError('INVALID_INPUT', `row ${i + 1} has no label in ${suite.data.label}`, {
+        hint: 'drop or fill rows without a label first (cairn data clean: drop_null)',
+        data: { row: i + 1 },
+      });
+    return String(v);
+  });
+  const table = classTable(labels);
+  const y = Float64Array.from(labels, (l) => table.codes.get(l)!);
+  const x = Float32Array.from({ length: n }, (_, i) => i);
+  const raw = rows.map((r) => suite.data.features.map((f) => r[f] ?? null));
+  const columns: Record<string, unknown[]> = {};
+  for (const k of Object.keys(rows[0]!)) columns[k] = rows.map((r) => r[k]);
+  return { y, x, rows: n, cols: 1, columns, multiclass: { raw, table } };
+}
+
 /** The suite's predictor over a model version's files (materialized once in the cache). */
 export async function predictorFor(
   deps: DatasetDeps,
   v: ModelVersionRow,
   suite: EvalSuite,
+  mc?: Loaded['multiclass'],
 ): Promise<{ p: Predictor; dir: string }> {
   const files = await deps.meta.db
     .selectFrom('dataset_versions')
@@ -102,7 +129,15 @@ export async function predictorFor(
     .executeTakeFirstOrThrow();
   const dir = await materializeShared(deps, files.digest, deps.cacheDir);
   const spec = suite.predictor;
-  if (spec?.kind === 'command') return { p: commandPredictor(spec.command, dir), dir };
+  if (spec?.kind === 'command') {
+    const codec = mc ? labelCodec(mc.raw, mc.table) : SCORES;
+    return {
+      p: spec.persistent
+        ? persistentCommandPredictor(spec.command, dir, undefined, codec)
+        : commandPredictor(spec.command, dir, codec),
+      dir,
+    };
+  }
   if (!spec && v.format !== 'onnx')
     throw new CairnError(
       'INVALID_INPUT',
@@ -120,10 +155,13 @@ function percentile(sorted: number[], q: number): number {
  * its evidence. Every check runs; a missing metric, slice or champion is a failure, never a
  * skip. Returns the report; `passed` is false when any check failed.
  */
+/** Progress of an evaluation: `done` of `total` steps (the batch prediction, then each check), and what runs now. */
+export type EvalProgress = (done: number, total: number, note: string) => void;
+
 export async function evaluateModel(
   deps: DatasetDeps,
   ref: string,
-  opts: { suitePath: string; data: string },
+  opts: { suitePath: string; data: string; onProgress?: EvalProgress },
 ): Promise<EvaluationReport> {
   const started = performance.now();
   const { suite, text } = readEvalSuite(opts.suitePath);
@@ -139,7 +177,7 @@ export async function evaluateModel(
     params: { suite: suite.name, suiteDigest, data: opts.data },
   };
   return deps.audit.audited(draft, async (commit, dr) => {
-    const { report, dataVersionId } = await runChecks(deps, m, suite, opts.data);
+    const { report, dataVersionId } = await runChecks(deps, m, suite, opts.data, opts.onProgress);
     const passed = report.passed;
     const failed = report.checks.filter((c) => !c.passed);
     Object.assign(report, { suiteDigest, durationMs: Math.round(performance.now() - started) });
@@ -228,9 +266,12 @@ async function runChecks(
   m: Awaited<ReturnType<typeof resolveModel>>,
   suite: EvalSuite,
   dataRefIn: string,
+  onProgress: EvalProgress = () => {},
 ): Promise<{ report: EvaluationReport; dataVersionId: string }> {
   const { ref: dataRef, versionId: dataVersionId, data } = await loadData(deps, dataRefIn, suite);
-  const { p: predictor, dir } = await predictorFor(deps, m.version, suite);
+  const steps = suite.checks.length + 1;
+  onProgress(0, steps, `predicting ${data.rows} rows`);
+  const { p: predictor, dir } = await predictorFor(deps, m.version, suite, data.multiclass);
   const t0 = performance.now();
   let scores: Float64Array;
   try {
@@ -242,7 +283,8 @@ async function runChecks(
   const batchS = (performance.now() - t0) / 1000;
   const bench: Bench = { deps, m, data, scores, predictor, batchS, dir, champion: championsOf(deps, m, suite, data) };
   const evidence: Evidence[] = [];
-  for (const c of suite.checks) {
+  for (const [i, c] of suite.checks.entries()) {
+    onProgress(i + 1, steps, c.name);
     try {
       evidence.push(await measure(c, bench));
     } catch (err) {
@@ -250,6 +292,7 @@ async function runChecks(
     }
   }
   await predictor.close();
+  onProgress(steps, steps, 'judging');
   const verdict = judge(evidence, suite);
   const report: EvaluationReport = {
     format: 'cairn.evaluation/v1',
@@ -275,13 +318,16 @@ function championsOf(deps: DatasetDeps, m: Bench['m'], suite: EvalSuite, data: L
     if (!champions.has(against)) {
       try {
         const c = await resolveModel(deps, against.includes('@') ? against : `${m.model.name}@${against}`);
-        const cp = await predictorFor(deps, c.version, suite);
-        champions.set(against, {
-          ref: c.ref,
-          scores: await cp.p.predict(data.x, data.rows, data.cols),
-          version: c.version,
-        });
-        await cp.p.close();
+        const cp = await predictorFor(deps, c.version, suite, data.multiclass);
+        try {
+          champions.set(against, {
+            ref: c.ref,
+            scores: await cp.p.predict(data.x, data.rows, data.cols),
+            version: c.version,
+          });
+        } finally {
+          await cp.p.close();
+        }
       } catch (err) {
         if (!(err instanceof CairnError && err.code === 'NOT_FOUND')) throw err;
         champions.set(against, null);

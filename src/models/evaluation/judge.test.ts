@@ -47,11 +47,40 @@ describe('judge', () => {
     );
     expect(v.checks.map((c) => [c.passed, c.message])).toEqual([
       [false, 'accuracy = NaN, at least 0.5'],
-      [false, 'there is no production to compare with (a missing champion fails the gate)'],
+      [
+        false,
+        'there is no production to compare with (a missing champion fails the gate; when_missing: pass lets a first model through)',
+      ],
       [false, 'there is no production whose inputs to compare with'],
       [false, 'the check could not run: no such file'],
     ]);
     expect(v.passed).toBe(false);
+    expect(v.checks[1]!.evidence).toEqual({ champion: null, when_missing: 'fail' });
+  });
+
+  it('when_missing: pass lets a first model through a non_regression check, and the verdict says so', () => {
+    const s = suite([
+      'non_regression: {metric: accuracy, against: production, when_missing: pass}',
+      'non_regression: {metric: accuracy, against: staging}',
+    ]);
+    const v = judge(
+      [
+        { kind: 'non_regression', champion: null },
+        { kind: 'non_regression', champion: null },
+      ],
+      s,
+    );
+    expect(v.checks.map((c) => [c.passed, c.evidence])).toEqual([
+      [true, { champion: null, when_missing: 'pass' }],
+      [false, { champion: null, when_missing: 'fail' }],
+    ]);
+    expect(v.checks[0]!.message).toMatch(
+      /no production to compare with yet; passed because the suite says when_missing: pass/,
+    );
+    expect(v.passed).toBe(false);
+    expect(() => suite(['non_regression: {metric: accuracy, against: production, when_missing: skip}'])).toThrow(
+      /when_missing/,
+    );
   });
 
   it('applies the non-regression rule to the bootstrap interval of candidate − champion', () => {

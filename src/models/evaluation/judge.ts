@@ -138,7 +138,17 @@ function judgeNonRegression(
   e: Extract<Measured, { kind: 'non_regression' }>,
 ): Judged {
   if (e.champion === null)
-    return { passed: false, message: `there is no ${c.against} to compare with (a missing champion fails the gate)` };
+    return c.whenMissing === 'pass'
+      ? {
+          passed: true,
+          message: `there is no ${c.against} to compare with yet; passed because the suite says when_missing: pass`,
+          evidence: { champion: null, when_missing: 'pass' },
+        }
+      : {
+          passed: false,
+          message: `there is no ${c.against} to compare with (a missing champion fails the gate; when_missing: pass lets a first model through)`,
+          evidence: { champion: null, when_missing: 'fail' },
+        };
   const d = e.delta;
   const g = nonRegression({ delta: d.delta, margin: c.margin, higherIsBetter: d.higherIsBetter });
   return {

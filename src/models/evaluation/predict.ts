@@ -67,13 +67,27 @@ export async function onnxPredictor(
  * line per row, `{"score": x}` (or a bare number), in order, on stdout. It runs in the model's
  * folder with CAIRN_MODEL_DIR set.
  */
-export function commandPredictor(command: string, modelDir: string): Predictor {
+export function commandPredictor(command: string, modelDir: string, codec: LineCodec = SCORES): Predictor {
   return {
     inputs: null,
-    predict: (features, rows, cols) => runPredictorCommand(command, modelDir, features, rows, cols),
+    predict: (features, rows, cols) => runPredictorCommand(command, modelDir, features, rows, cols, codec),
     async close() {},
   };
 }
+
+/**
+ * How rows become the command's input lines and its output lines become numbers: scores (the
+ * default: numeric features in, `{"score": x}` out) or class labels (multiclass.ts).
+ */
+export interface LineCodec {
+  lines(features: Float32Array, rows: number, cols: number): string;
+  /** The number an output line stands for, or null when the line is not an answer. */
+  parse(line: string): number | null;
+  /** What an answer is, for messages: "score", "label". */
+  noun: string;
+}
+
+export const SCORES: LineCodec = { lines: featureLines, parse: parseScore, noun: 'score' };
 
 function runPredictorCommand(
   command: string,
@@ -81,6 +95,7 @@ function runPredictorCommand(
   features: Float32Array,
   rows: number,
   cols: number,
+  codec: LineCodec,
 ): Promise<Float64Array> {
   return new Promise((resolve, reject) => {
     const child = spawn('/bin/sh', ['-c', command], {
@@ -88,7 +103,7 @@ function runPredictorCommand(
       env: { ...process.env, CAIRN_MODEL_DIR: modelDir },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
-    const scores = scoreReader(command, rows);
+    const scores = scoreReader(command, rows, codec);
     let carry = '';
     let stderr = '';
     let settled = false;
@@ -131,24 +146,24 @@ function runPredictorCommand(
       else resolve(scores.out);
     });
     child.stdin.on('error', () => {});
-    child.stdin.end(featureLines(features, rows, cols));
+    child.stdin.end(codec.lines(features, rows, cols));
   });
 }
 
 /** Reads the command's output line by line into scores; returns the error that stops it, if any. */
-function scoreReader(command: string, rows: number) {
+function scoreReader(command: string, rows: number, codec: LineCodec) {
   const out = new Float64Array(rows);
   let n = 0;
   let lineNo = 0;
   const take = (l: string, ignore: boolean): CairnError | null => {
     lineNo++;
     if (!l.trim() || ignore) return null;
-    const score = parseScore(l);
+    const score = codec.parse(l);
     if (score === null) {
       const shown = l.length > 200 ? `${l.slice(0, 200)}… (${l.length - 200} more characters)` : l;
       return new CairnError(
         'INVALID_INPUT',
-        `the predictor command ${JSON.stringify(command)} printed a line that is not a score (line ${lineNo} of its output): ${JSON.stringify(shown)}`,
+        `the predictor command ${JSON.stringify(command)} printed a line that is not a ${codec.noun} (line ${lineNo} of its output): ${JSON.stringify(shown)}`,
         {
           hint: 'the command must print one line per row on stdout, {"score": <number>} or a bare number, and send anything else (logs, progress) to stderr',
           data: { line: lineNo, output: shown },

@@ -5,10 +5,13 @@ import { getMetric } from './metrics/metrics.js';
 /** An evaluation suite (docs/MODELS.md "Evaluation suites"). */
 export interface EvalSuite {
   name: string;
-  task: 'classification' | 'regression';
+  /** `multiclass`: text labels and features, a command predictor that answers labels (multiclass.ts). */
+  task: 'classification' | 'regression' | 'multiclass';
   data: { label: string; features: string[] };
   predictor:
-    { kind: 'onnx'; file?: string; input?: string; output?: string } | { kind: 'command'; command: string } | null;
+    | { kind: 'onnx'; file?: string; input?: string; output?: string }
+    | { kind: 'command'; command: string; persistent: boolean }
+    | null;
   checks: EvalCheck[];
 }
 
@@ -22,6 +25,8 @@ export type EvalCheck = { line: number; name: string } & (
       resamples: number;
       confidence: number;
       seed: number;
+      /** No version under `against` yet (the first model): fail (default) or pass, said in the verdict. */
+      whenMissing: 'pass' | 'fail';
     }
   | { kind: 'slice'; by: string[]; metric: string; min?: number; max?: number; slices: string[] }
   | { kind: 'fairness'; by: string; measure: 'demographic_parity' | 'equal_opportunity'; max: number }
@@ -42,6 +47,7 @@ const CHECKS: Record<EvalCheck['kind'], ItemSpec> = {
       resamples: { type: 'integer' },
       confidence: { type: 'number' },
       seed: { type: 'integer' },
+      when_missing: { type: 'string', oneOf: ['pass', 'fail'] },
     },
   },
   slice: {
@@ -83,6 +89,7 @@ export function parseEvalSuite(text: string, fileName: string): EvalSuite {
   const data = parseData(r, top, fileName);
   const predictor = parsePredictor(r, top);
   const checks = parseChecks(r, top, fileName);
+  if (task === 'multiclass') checkMulticlass(r, fileName, predictor, checks);
   r.done('evaluation suite');
   return { name, task, data: { label: data.label as string, features: data.features as string[] }, predictor, checks };
 }
@@ -99,11 +106,30 @@ function parseTask(r: SpecReader, top: Top): EvalSuite['task'] {
       ? r.value(
           top.get('task')!,
           top.get('task')!.value as Node,
-          { type: 'string', oneOf: ['classification', 'regression'] },
+          { type: 'string', oneOf: ['classification', 'regression', 'multiclass'] },
           'task',
         )
       : 'classification'
   ) as EvalSuite['task'];
+}
+
+const MULTICLASS_KINDS = new Set(['metric', 'non_regression', 'latency', 'size', 'schema', 'command']);
+
+/** What a multiclass suite can hold: label metrics, and checks that do not need scores. */
+function checkMulticlass(r: SpecReader, fileName: string, predictor: EvalSuite['predictor'], checks: EvalCheck[]) {
+  if (predictor?.kind !== 'command')
+    r.errors.push(
+      `${fileName}:1: task: multiclass needs a command predictor that prints labels (predictor: {command: …})`,
+    );
+  for (const c of checks) {
+    if (!MULTICLASS_KINDS.has(c.kind))
+      r.errors.push(`${fileName}:${c.line}: ${c.kind} checks are not available with task: multiclass`);
+    const metric = c.kind === 'metric' ? c.metric : c.kind === 'non_regression' ? c.metric : null;
+    if (metric && getMetric(metric).input !== 'labels')
+      r.errors.push(
+        `${fileName}:${c.line}: ${metric} needs scores; with task: multiclass use multiclass_accuracy or macro_f1`,
+      );
+  }
 }
 
 function parseData(r: SpecReader, top: Top, fileName: string): Record<string, unknown> {
@@ -132,12 +158,14 @@ function parsePredictor(r: SpecReader, top: Top): EvalSuite['predictor'] {
         input: { type: 'string' },
         output: { type: 'string' },
         command: { type: 'string' },
+        persistent: { type: 'boolean' },
       },
       'predictor',
     ) ?? {};
   if (p.command && p.onnx) r.error(predPair, 'predictor: give onnx or command, not both');
+  if (p.persistent !== undefined && !p.command) r.error(predPair, 'predictor: persistent applies to a command');
   return p.command
-    ? { kind: 'command', command: p.command as string }
+    ? { kind: 'command', command: p.command as string, persistent: p.persistent === true }
     : {
         kind: 'onnx',
         ...(p.onnx ? { file: p.onnx as string } : {}),
@@ -203,6 +231,7 @@ const CHECK_BY_KIND: { [K in EvalCheck['kind']]: (x: CheckInput) => Extract<Eval
           resamples: (p.resamples as number | undefined) ?? 1000,
           confidence: (p.confidence as number | undefined) ?? 0.95,
           seed: (p.seed as number | undefined) ?? 0,
+          whenMissing: (p.when_missing as 'pass' | 'fail' | undefined) ?? 'fail',
         }
       : null,
   slice: ({ p, line, nameOf, metricOk }) =>

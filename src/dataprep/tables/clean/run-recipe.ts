@@ -8,7 +8,7 @@ import { locate } from '../../../core/yaml-doc.js';
 import { ident, lit, type TableEngine } from '../engine.js';
 import { describeSqlError, isEngineError, offsetInPredicate } from '../engine-error.js';
 import type { LoadedTable } from '../load.js';
-import { checkPredicate } from './predicate.js';
+import { checkPredicate, checkSelect } from './predicate.js';
 import { planStep, type Column, type StepPlan } from './step-sql.js';
 
 export interface CleanOptions {
@@ -72,15 +72,43 @@ async function planSteps(
   const plans: StepPlan[] = [];
   for (const [i, step] of recipe.steps.entries()) {
     if (step.kind === 'filter') await checkPredicate(engine, step.predicate, o.where(i, step));
+    if (step.kind === 'derive')
+      for (const e of Object.values(step.columns)) await checkPredicate(engine, e, o.where(i, step), 'expression');
+    if (step.kind === 'sql') await checkSelect(engine, step.query, o.where(i, step));
     const plan = planStep(step, cols, { where: o.where(i, step), hmacKey: o.hmacKey, prefix: o.prefix });
     for (const c of plan.checks) {
       const [r] = await engine.all<{ ok: boolean }>(c.sql);
       if (r?.ok !== true) throw c.error;
     }
+    if (plan.describe) plan.after = await describeAfter(engine, plan, cols, o.where(i, step), step);
     plans.push(plan);
     cols = plan.after;
   }
   return plans;
+}
+
+/** The columns a derive or sql step yields, as the engine types them over zero rows of the columns before it. */
+async function describeAfter(
+  engine: TableEngine,
+  plan: StepPlan,
+  cols: readonly Column[],
+  where: string,
+  step: TableStep,
+): Promise<Column[]> {
+  const empty = `(SELECT ${cols.map((c) => `CAST(NULL AS ${c.type}) AS ${ident(c.name)}`).join(', ')} LIMIT 0)`;
+  const sql = `SELECT column_name, column_type FROM (DESCRIBE ${plan.sql(empty)})`;
+  const rows = await engine.all<{ column_name: string; column_type: string }>(sql).catch((err) => {
+    throw stepError(err, where, step, { sql, columns: cols.map((c) => c.name) });
+  });
+  const names = rows.map((r) => r.column_name.toLowerCase());
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup !== undefined) {
+    throw new CairnError('INVALID_INPUT', `${where}: the result has two columns named ${JSON.stringify(dup)}`, {
+      hint: 'give every output column its own name (AS …); nothing was written',
+      data: { line: step.line, kind: step.kind, column: dup },
+    });
+  }
+  return rows.map((r) => ({ name: r.column_name, type: r.column_type }));
 }
 
 /** A cast with on_error: reject that met values it cannot convert refuses the recipe, with examples. */
@@ -213,6 +241,13 @@ function stepError(
         hint: 'fix the recipe; nothing was written',
         data: { line: step.line, kind: step.kind },
       },
+    );
+  }
+  if (bound && isEngineError(err) && (step.kind === 'derive' || step.kind === 'sql')) {
+    return new CairnError(
+      'INVALID_INPUT',
+      `${where}: the ${step.kind === 'sql' ? 'query' : 'expression'} cannot run: ${describeSqlError(err.detail, bound.columns).replace('which the table does not have', 'which the table does not have at that step')}`,
+      { hint: 'fix the recipe; nothing was written', data: { line: step.line, kind: step.kind } },
     );
   }
   const message = String((err as Error)?.message ?? err)

@@ -26,6 +26,8 @@ export interface StepPlan {
   reject?: Array<{ column: string; type: string; detail: string; examples(input: string): string }>;
   /** The columns after the step (a cast's type as written; the engine's own names come from DESCRIBE). */
   after: Column[];
+  /** The columns after the step are the engine's to say (derive, sql): `after` is filled in by DESCRIBE. */
+  describe?: boolean;
 }
 
 export interface PlanContext {
@@ -107,7 +109,102 @@ const PLANSTEP_BY_KIND: {
   normalize: planStepNormalize,
   pseudonymize: planStepPseudonymize,
   redact_pii: planStepRedactPii,
+  rename: planStepRename,
+  select: planStepSelect,
+  derive: planStepDerive,
+  sql: planStepSql,
 };
+
+function planStepRename(step: Extract<TableStep, { kind: 'rename' }>, scope: PlanStepScope): StepPlan {
+  const { cols, ctx, names, need, base } = scope;
+  const entries = Object.entries(step.columns);
+  need(entries.map(([c]) => c));
+  const newName = (c: string) => step.columns[c] ?? c;
+  const after = cols.map((c) => ({ name: newName(c.name), type: c.type }));
+  const seen = new Set<string>();
+  for (const [from, to] of entries) {
+    if (to.trim() === '') {
+      throw new CairnError('INVALID_INPUT', `${ctx.where}: the new name of ${JSON.stringify(from)} is empty`, {
+        hint: 'give every renamed column a name',
+        data: { line: step.line, column: from },
+      });
+    }
+  }
+  for (const c of after) {
+    // DuckDB's identifiers are case-insensitive: "Price" and "price" are one name.
+    const key = c.name.toLowerCase();
+    if (seen.has(key)) {
+      throw new CairnError('INVALID_INPUT', `${ctx.where}: two columns would be named ${JSON.stringify(c.name)}`, {
+        hint: `rename or drop the other column first (columns at that step: ${names.join(', ')})`,
+        data: { line: step.line, column: c.name },
+      });
+    }
+    seen.add(key);
+  }
+  return {
+    ...base,
+    sql: (input) =>
+      `SELECT ${cols.map((c) => (newName(c.name) === c.name ? ident(c.name) : `${ident(c.name)} AS ${ident(newName(c.name))}`)).join(', ')} FROM ${input}`,
+    stats: [{ detail: 'renamed', agg: `${entries.filter(([a, b]) => a !== b).length}` }],
+    after,
+  };
+}
+
+function planStepSelect(step: Extract<TableStep, { kind: 'select' }>, scope: PlanStepScope): StepPlan {
+  const { cols, ctx, need, base } = scope;
+  const list = need(step.columns);
+  const dup = list.find((c, i) => list.indexOf(c) !== i);
+  if (list.length === 0 || dup !== undefined) {
+    throw new CairnError(
+      'INVALID_INPUT',
+      dup !== undefined ? `${ctx.where} names ${JSON.stringify(dup)} twice` : `${ctx.where} selects no column`,
+      { hint: 'list each column to keep once, in the order wanted', data: { line: step.line } },
+    );
+  }
+  return {
+    ...base,
+    sql: (input) => `SELECT ${list.map(ident).join(', ')} FROM ${input}`,
+    stats: [{ detail: 'dropped_columns', agg: `${cols.length - list.length}` }],
+    after: list.map((c) => cols.find((x) => x.name === c)!),
+  };
+}
+
+function planStepDerive(step: Extract<TableStep, { kind: 'derive' }>, scope: PlanStepScope): StepPlan {
+  const { cols, ctx, names, base } = scope;
+  const entries = Object.entries(step.columns);
+  if (entries.length === 0) {
+    throw new CairnError('INVALID_INPUT', `${ctx.where} derives no column`, {
+      hint: 'write `- derive: { new_column: "SQL expression over the row" }`',
+      data: { line: step.line },
+    });
+  }
+  // Every expression sees the step's input columns; a name already there is replaced in place.
+  const replaced = new Map(entries.filter(([c]) => names.includes(c)));
+  const added = entries.filter(([c]) => !names.includes(c));
+  const outer = [
+    ...cols.map((c) => (replaced.has(c.name) ? `(${replaced.get(c.name)}\n) AS ${ident(c.name)}` : ident(c.name))),
+    ...added.map(([c, e]) => `(${e}\n) AS ${ident(c)}`),
+  ];
+  return {
+    ...base,
+    sql: (input) => `SELECT ${outer.join(', ')} FROM ${input}`,
+    stats: [
+      { detail: 'added', agg: `${added.length}` },
+      { detail: 'replaced', agg: `${replaced.size}` },
+    ],
+    describe: true,
+  };
+}
+
+function planStepSql(step: Extract<TableStep, { kind: 'sql' }>, scope: PlanStepScope): StepPlan {
+  const { base } = scope;
+  // The query reads the previous step's result as `input`; its own WITH clauses stay inside.
+  return {
+    ...base,
+    sql: (input) => `WITH input AS (SELECT * FROM ${input}) SELECT * FROM (${step.query}\n)`,
+    describe: true,
+  };
+}
 
 function planStepDropDuplicates(step: Extract<TableStep, { kind: 'drop_duplicates' }>, scope: PlanStepScope): StepPlan {
   const { names, need, base } = scope;

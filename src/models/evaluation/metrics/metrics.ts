@@ -66,6 +66,54 @@ function define(d: Definition): MetricDefinition {
   };
 }
 
+/**
+ * Macro-F1 over class codes with row weights: per class k, TP/FP/FN counted with each row's
+ * weight, F1_k = 2·TP / (2·TP + FP + FN), averaged over the classes that occur (as an actual or
+ * a predicted label) among rows with a non-zero weight — scikit-learn's `f1_score(average="macro")`.
+ */
+function macroF1Kernel(y: ArrayLike<number>, p: ArrayLike<number>): PreparedMetric {
+  const n = y.length;
+  const dense = new Map<number, number>();
+  const idx = (v: number) => {
+    let i = dense.get(v);
+    if (i === undefined) dense.set(v, (i = dense.size));
+    return i;
+  };
+  const yi = new Int32Array(n);
+  const pi = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    yi[i] = idx(y[i]!);
+    pi[i] = idx(p[i]!);
+  }
+  const k = dense.size;
+  return {
+    rows: n,
+    evaluate(counts) {
+      const tp = new Float64Array(k);
+      const fp = new Float64Array(k);
+      const fn = new Float64Array(k);
+      for (let i = 0; i < n; i++) {
+        const c = counts ? counts[i]! : 1;
+        if (c === 0) continue;
+        if (yi[i] === pi[i]) tp[yi[i]!]! += c;
+        else {
+          fp[pi[i]!]! += c;
+          fn[yi[i]!]! += c;
+        }
+      }
+      let sum = 0;
+      let classes = 0;
+      for (let j = 0; j < k; j++) {
+        const den = 2 * tp[j]! + fp[j]! + fn[j]!;
+        if (den === 0) continue;
+        classes++;
+        sum += (2 * tp[j]!) / den;
+      }
+      return classes === 0 ? Number.NaN : sum / classes;
+    },
+  };
+}
+
 /** A metric that is the mean of a per-row quantity of (actual, predicted). */
 function rowMean(
   name: string,
@@ -182,6 +230,17 @@ export const METRICS = {
     higherIsBetter: true,
     summary: 'share of rows whose predicted label equals the actual one (labels coded by encodeLabels)',
     prepare: rowMean('multiclass_accuracy', 'labels', (y, p) => (y === p ? 1 : 0)),
+  }),
+  macro_f1: define({
+    name: 'macro_f1',
+    kind: 'classification',
+    input: 'labels',
+    higherIsBetter: true,
+    summary: 'mean over classes (those among the actual or predicted labels) of per-class F1, 2·TP / (2·TP + FP + FN)',
+    prepare: (yIn, pIn) => {
+      const { y, p } = checkPair('macro_f1', 'labels', yIn, pIn);
+      return macroF1Kernel(y, p);
+    },
   }),
   rmse: define({
     name: 'rmse',

@@ -30,11 +30,23 @@ appended to CAIRN_METRICS_FILE (opened with O_APPEND, one write() per call, so l
 from several processes never interleave); Cairn ingests the file while the job runs
 (docs/COMPUTE.md, "Logging params and metrics").
 
-Outside a run (no CAIRN_METRICS_FILE) the log functions write and print nothing, so
-the same script runs standalone; values are still checked, so a bad value fails the
-same way in both places. output_dir() and checkpoint_dir() then fall back to
-./outputs and ./checkpoints. The environment is read on every call.
+Outside a run (no CAIRN_METRICS_FILE) the same script runs standalone, like MLflow's
+local mode: params and metrics go to a local file, <CAIRN_LOCAL_DIR or ./cairn-local>/
+<UTC time>-<pid>/metrics.jsonl (one folder per process, named once on stderr; in the
+same JSON-lines format, so `cairn`'s own parser reads it), or nowhere when
+CAIRN_LOCAL_DIR is set to the empty string. Values are checked the same way in both
+places. output_dir() and checkpoint_dir() then fall back to ./outputs and
+./checkpoints. The environment is read on every call.
+
+read_table(name_or_path) reads a Cairn table (a declared input, a version folder such as
+a checkout, or one file: CSV, TSV, JSON Lines, JSON array, Parquet) into pandas when it is
+installed, else pyarrow, else a list of dicts (text formats only).
+
+Install it anywhere with `pip install ./sdk/python` (from a Cairn clone or the npm
+package's folder: `cairn sdk paths python`); inside `cairn run` it is on PYTHONPATH.
 """
+
+from __future__ import annotations
 
 import contextlib
 import json
@@ -50,6 +62,7 @@ import threading
 import time
 import unicodedata
 from datetime import datetime, timezone
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 
 __all__ = [
     "log_param",
@@ -63,6 +76,8 @@ __all__ = [
     "latest_checkpoint",
     "save_checkpoint",
     "on_preempt",
+    "read_table",
+    "local_metrics_file",
     "COMPLETE_FILE",
 ]
 
@@ -76,7 +91,7 @@ _preempt_callbacks = []
 _preempting = False
 
 
-def _check_name(name):
+def _check_name(name: Any) -> None:
     if not isinstance(name, str):
         raise ValueError('"name" must be a string, not %r' % (name,))
     if any(unicodedata.category(c) == "Cs" for c in name):
@@ -87,7 +102,7 @@ def _check_name(name):
         raise ValueError('"name" must be 1 to %d characters: %r' % (NAME_MAX, name[:80]))
 
 
-def _check_value(name, value):
+def _check_value(name: str, value: Any) -> float:
     # bool is an int and str converts with float(): both are almost always mistakes here.
     # Anything else float() accepts (numpy scalars, one-element tensors) is taken.
     if isinstance(value, (bool, str, bytes)):
@@ -101,7 +116,7 @@ def _check_value(name, value):
     return v
 
 
-def _check_step(step):
+def _check_step(step: Any) -> Optional[int]:
     if step is None:
         return None
     if isinstance(step, bool):
@@ -115,22 +130,46 @@ def _check_step(step):
     return s
 
 
-def _now():
+def _now() -> str:
     t = time.time()
     d = datetime.fromtimestamp(t, timezone.utc)
     return d.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (d.microsecond // 1000)
 
 
-def _dumps(obj):
+def _dumps(obj: Any) -> str:
     # allow_nan=False: NaN and Infinity are not JSON and Cairn refuses them.
     return json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
-def _append(lines):
+_local = None  # (CAIRN_LOCAL_DIR as read, the file) once a standalone process logged
+
+
+def local_metrics_file() -> Optional[str]:
+    """Where a standalone process (outside `cairn run`) logs, or None inside a run or when
+    CAIRN_LOCAL_DIR is the empty string. The folder is made on first use."""
+    global _local
+    if os.environ.get("CAIRN_METRICS_FILE"):
+        return None
+    base = os.environ.get("CAIRN_LOCAL_DIR", "cairn-local")
+    if base == "":
+        return None
+    with _lock:
+        if _local is None or _local[0] != base:
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+            d = os.path.abspath(os.path.join(base, "%s-%d" % (stamp, os.getpid())))
+            os.makedirs(d, exist_ok=True)
+            _local = (base, os.path.join(d, "metrics.jsonl"))
+            sys.stderr.write("cairn_helper: not inside `cairn run`; logging to %s\n" % _local[1])
+        return _local[1]
+
+
+def _append(lines: List[str]) -> None:
     """Appends whole lines with a single write(), so concurrent writers never interleave."""
     global _fd
-    path = os.environ.get("CAIRN_METRICS_FILE")
-    if not path or not lines:
+    if not lines:
+        return
+    path = os.environ.get("CAIRN_METRICS_FILE") or local_metrics_file()
+    if not path:
         return
     data = "".join(lines).encode("utf-8")
     with _lock:
@@ -146,7 +185,7 @@ def _append(lines):
             n += os.write(fd, data[n:])
 
 
-def _param_line(name, value):
+def _param_line(name: str, value: Any) -> str:
     _check_name(name)
     try:
         text = _dumps(value)
@@ -159,51 +198,51 @@ def _param_line(name, value):
     return '{"kind":"param","name":%s,"value":%s}\n' % (_dumps(name), text)
 
 
-def _metric_line(name, value, step, stamp):
+def _metric_line(name: str, value: Any, step: Any, stamp: str) -> str:
     _check_name(name)
     v = _check_value(name, value)
     s = _check_step(step)
     return _dumps({"kind": "metric", "name": name, "value": v, "step": s, "time": stamp}) + "\n"
 
 
-def log_param(name, value):
+def log_param(name: str, value: Any) -> None:
     """Records a parameter: any JSON value (the last value logged for a name wins)."""
     _append([_param_line(name, value)])
 
 
-def log_params(params):
+def log_params(params: Mapping[str, Any]) -> None:
     """Records several parameters from a dict; all are checked before any is written."""
     _append([_param_line(k, v) for k, v in params.items()])
 
 
-def log_metric(name, value, step=None):
+def log_metric(name: str, value: float, step: Optional[int] = None) -> None:
     """Records one point: value a finite number, step an integer >= 0 or None."""
     _append([_metric_line(name, value, step, _now())])
 
 
-def log_metrics(values, step=None):
+def log_metrics(values: Mapping[str, float], step: Optional[int] = None) -> None:
     """Records several metrics at the same step and time; all are checked first."""
     stamp = _now()
     _append([_metric_line(k, v, step, stamp) for k, v in values.items()])
 
 
-def _dir(variable, fallback):
+def _dir(variable: str, fallback: str) -> str:
     d = os.environ.get(variable) or os.path.abspath(fallback)
     os.makedirs(d, exist_ok=True)
     return d
 
 
-def output_dir():
+def output_dir() -> str:
     """Where the run's outputs go (CAIRN_OUTPUT_DIR; ./outputs outside a run). Created if missing."""
     return _dir("CAIRN_OUTPUT_DIR", "outputs")
 
 
-def checkpoint_dir():
+def checkpoint_dir() -> str:
     """Where checkpoints go (CAIRN_CHECKPOINT_DIR; ./checkpoints outside a run). Created if missing."""
     return _dir("CAIRN_CHECKPOINT_DIR", "checkpoints")
 
 
-def input_env_name(name):
+def input_env_name(name: str) -> str:
     """CAIRN_INPUT_ + the name upper-cased, every character other than A-Z, a-z, 0-9 as _."""
     return "CAIRN_INPUT_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
 
@@ -211,7 +250,7 @@ def input_env_name(name):
 _MISSING = object()
 
 
-def input_path(name, default=_MISSING):
+def input_path(name: str, default: Any = _MISSING) -> Any:
     """The absolute path of a declared input; `default` when it is not set (standalone runs)."""
     p = os.environ.get(input_env_name(name))
     if p:
@@ -228,7 +267,7 @@ def input_path(name, default=_MISSING):
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 
 
-def latest_checkpoint():
+def latest_checkpoint() -> Optional[str]:
     """The newest complete checkpoint folder (one holding COMPLETE), or None.
 
     Newest = highest n of step-<n>; folders named otherwise rank below those, by the
@@ -274,7 +313,7 @@ def _fsync_tree(d):
 
 
 @contextlib.contextmanager
-def save_checkpoint(step):
+def save_checkpoint(step: int) -> Iterator[str]:
     """Context manager: yields a temporary folder to write checkpoint `step` into.
 
     On a clean exit the folder gets COMPLETE (written last) and is renamed to
@@ -335,7 +374,7 @@ def _on_sigterm(signum, frame):
         sys.exit(128 + signal.SIGTERM)
 
 
-def on_preempt(callback, exit=True):
+def on_preempt(callback: Callable[[], Any], exit: bool = True) -> None:
     """Runs callback() when the job gets SIGTERM (cancel, time limit, preemption).
 
     The grace period before SIGKILL is the time to save a checkpoint. Afterwards the
@@ -350,3 +389,94 @@ def on_preempt(callback, exit=True):
     if not _preempt_callbacks:
         signal.signal(signal.SIGTERM, _on_sigterm)
     _preempt_callbacks.append((callback, exit))
+
+
+_TABLE_EXTS = (".parquet", ".pq", ".csv", ".tsv", ".tab", ".jsonl", ".ndjson", ".json")
+
+
+def _table_files(path: str) -> List[str]:
+    if os.path.isfile(path):
+        return [path]
+    found = []
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for f in sorted(filenames):
+            if f.lower().endswith(_TABLE_EXTS) and not f.startswith("."):
+                found.append(os.path.join(dirpath, f))
+    if not found:
+        raise ValueError("%s holds no table file (%s)" % (path, ", ".join(_TABLE_EXTS)))
+    exts = {os.path.splitext(f)[1].lower() for f in found}
+    if len(exts) > 1:
+        raise ValueError("%s mixes table formats (%s); name one file" % (path, ", ".join(sorted(exts))))
+    return found
+
+
+def _rows_from_text(files: List[str]) -> List[Dict[str, Any]]:
+    import csv
+
+    rows: List[Dict[str, Any]] = []
+    for f in files:
+        ext = os.path.splitext(f)[1].lower()
+        with open(f, newline="", encoding="utf-8") as fh:
+            if ext in (".csv", ".tsv", ".tab"):
+                rows.extend(dict(r) for r in csv.DictReader(fh, delimiter="," if ext == ".csv" else "\t"))
+            elif ext == ".json":
+                data = json.load(fh)
+                if not isinstance(data, list):
+                    raise ValueError("%s is not a JSON array of records" % f)
+                rows.extend(data)
+            else:
+                rows.extend(json.loads(line) for line in fh if line.strip())
+    return rows
+
+
+def read_table(name_or_path: str) -> Any:
+    """Reads a Cairn table: a declared input's name (inside a run), a folder (a version's
+    checkout or input: every table file in it, one format) or one file.
+
+    Returns a pandas DataFrame when pandas is installed, else a pyarrow Table when pyarrow
+    is, else a list of dicts (CSV/TSV values as text; Parquet then needs pyarrow: write the
+    table with `cairn data clean|split --format csv` to read it with the standard library).
+    """
+    path = input_path(name_or_path, None)
+    if path is None:
+        if not os.path.exists(name_or_path):
+            raise FileNotFoundError(
+                "no input %r (%s is not set) and no such file or folder" % (name_or_path, input_env_name(name_or_path))
+            )
+        path = name_or_path
+    files = _table_files(path)
+    ext = os.path.splitext(files[0])[1].lower()
+    parquet = ext in (".parquet", ".pq")
+    try:
+        import pandas as pd  # type: ignore[import-not-found]
+
+        if parquet:
+            return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+        if ext in (".csv", ".tsv", ".tab"):
+            sep = "," if ext == ".csv" else "\t"
+            return pd.concat([pd.read_csv(f, sep=sep) for f in files], ignore_index=True)
+        return pd.DataFrame(_rows_from_text(files))
+    except ImportError:
+        pass
+    try:
+        import pyarrow as pa  # type: ignore[import-not-found]
+
+        if parquet:
+            import pyarrow.parquet as pq  # type: ignore[import-not-found]
+
+            return pa.concat_tables([pq.read_table(f) for f in files])
+        if ext in (".csv", ".tsv", ".tab"):
+            import pyarrow.csv as pacsv  # type: ignore[import-not-found]
+
+            opts = pacsv.ParseOptions(delimiter="," if ext == ".csv" else "\t")
+            return pa.concat_tables([pacsv.read_csv(f, parse_options=opts) for f in files])
+        return pa.Table.from_pylist(_rows_from_text(files))
+    except ImportError:
+        pass
+    if parquet:
+        raise ImportError(
+            "reading Parquet needs pandas or pyarrow (pip install pyarrow); "
+            "or write the table as CSV with `cairn data clean|split --format csv`"
+        )
+    return _rows_from_text(files)
