@@ -111,6 +111,7 @@ function workspaceOnly(): Pick<Services, 'transfer' | 'dataprep' | 'admin'> {
       inferSuite: local('data suite infer'),
       clean: local('data clean'),
       split: local('data split'),
+      diffTables: local('a row-level table diff'),
     },
     admin: { fsck: local('fsck'), gc: local('gc') },
   };

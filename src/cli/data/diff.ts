@@ -1,5 +1,6 @@
 import type { OptionsOf } from '../table/define.js';
 import type { dataDiff } from './commands.js';
+import { isCairnError } from '../../core/errors.js';
 import { commandContext, withServices } from '../context.js';
 import { formatBytes } from '../format.js';
 import type { Output } from '../output.js';
@@ -13,11 +14,18 @@ export async function run(from: string, to: string, opts: OptionsOf<typeof dataD
     .filter(Boolean);
   const d = await withServices(opts, 'data diff', async (s) => {
     const files = await s.datasets.diff(from, to);
-    const table = await s.dataprep.diffTables(from, to, {
-      ...(key?.length ? { key } : {}),
-      ...(opts.file ? { file: opts.file } : {}),
-      samples: opts.samples,
-    });
+    // Against a team server the versions' bytes are not at hand: the file diff stands alone.
+    const table = await s.dataprep
+      .diffTables(from, to, {
+        ...(key?.length ? { key } : {}),
+        ...(opts.file ? { file: opts.file } : {}),
+        samples: opts.samples,
+      })
+      .catch((err: unknown) => {
+        if (!isCairnError(err, 'NOT_ON_SERVER')) throw err;
+        ctx.out.note('cairn: the row-level table diff needs the versions in a workspace (cairn pull); files only here');
+        return null;
+      });
     return { ...files, table };
   });
   ctx.out.result(d);
