@@ -111,6 +111,7 @@ export function metaConformance(name: string, factory: MetaFactory): void {
           .filter((n) => !n.startsWith('kysely_'))
           .sort();
         expect(tables).toEqual([
+          'api_tokens',
           'audit_checkpoints',
           'audit_events',
           'audit_head',
@@ -121,6 +122,7 @@ export function metaConformance(name: string, factory: MetaFactory): void {
           'datasets',
           'deployments',
           'documents',
+          'idempotency_keys',
           'lineage_edges',
           'model_alias_events',
           'model_aliases',
@@ -131,8 +133,10 @@ export function metaConformance(name: string, factory: MetaFactory): void {
           'models',
           'outbox',
           'packs',
+          'principals',
           'projects',
           'reports',
+          'role_grants',
           'run_metric_summaries',
           'run_metrics',
           'run_params',
@@ -156,6 +160,7 @@ export function metaConformance(name: string, factory: MetaFactory): void {
             '0004-models',
             '0005-deploy',
             '0006-metric-summaries',
+            '0007-server',
             '0008-runs',
           ]);
         } finally {

@@ -187,6 +187,10 @@ function summarySuite(
       for (const c of ['human_name', 'tags', 'note'])
         await sql`alter table runs drop column ${sql.ref(c)}`.execute(store.db);
       await sql`delete from kysely_migration where name = '0008-runs'`.execute(store.db);
+      // and before 0007 (the server's tables), so the migrations after 0006 run again in order.
+      for (const t of ['api_tokens', 'role_grants', 'idempotency_keys', 'principals'])
+        await sql`drop table ${sql.table(t)}`.execute(store.db);
+      await sql`delete from kysely_migration where name = '0007-server'`.execute(store.db);
       await sql`drop table run_metric_summaries`.execute(store.db);
       await sql`drop index run_metrics_curve`.execute(store.db);
       await sql`create index run_metrics_run on run_metrics (run_id, name, step)`.execute(store.db);
