@@ -24,7 +24,8 @@ export async function loggedModelVersion(
   model: ModelRow,
   version: ModelVersionRow,
 ): Promise<LoggedModelVersion> {
-  const found = await loggedEvents(deps, 'model.register', model.name);
+  // Only this version's events are proven: a model with many versions must not make every check slower.
+  const found = await loggedEvents(deps, 'model.register', model.name, (e) => e.target.version === version.number);
   const mine = found.events.filter((e) => e.event.outcome === 'ok' && e.event.target.version === version.number);
   const problems: string[] = [];
   const bad = found.problems;

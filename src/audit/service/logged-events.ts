@@ -33,6 +33,8 @@ export async function loggedEvents(
   deps: { meta: { db: ReadDb }; audit: AuditLog },
   action: AuditAction,
   name: string,
+  /** Which of the parsed events the caller asks about: only those are proven (a proof costs log-n reads). */
+  wanted: (event: AuditEvent) => boolean = () => true,
 ): Promise<LoggedEventsResult> {
   const rows = await deps.meta.db
     .selectFrom('audit_events')
@@ -62,6 +64,7 @@ export async function loggedEvents(
       continue;
     }
     if (event.index !== index || event.action !== action || event.target?.name !== name) continue;
+    if (!wanted(event)) continue;
     if (index < covered) {
       const p = await deps.audit.prove(index, r.entry, r.leaf_hash);
       let proven = false;
