@@ -226,6 +226,22 @@ async function writeSmall(backend: RemoteBackend, who: string, key: string, body
  * else may overwrite it (a later pull would otherwise verify someone else's history under it).
  */
 async function claimWorkspace(backend: RemoteBackend, workspace: string, who: string): Promise<void> {
+  // One claim per workspace at a time in this process: a push uploads several files at once, and a
+  // read racing the first claim's write could see half an object (a store write is not atomic everywhere).
+  const before = claims.get(workspace) ?? Promise.resolve();
+  const mine = before.then(() => claimOnce(backend, workspace, who));
+  const settled = mine.catch(() => {});
+  claims.set(workspace, settled);
+  try {
+    await mine;
+  } finally {
+    if (claims.get(workspace) === settled) claims.delete(workspace);
+  }
+}
+
+const claims = new Map<string, Promise<void>>();
+
+async function claimOnce(backend: RemoteBackend, workspace: string, who: string): Promise<void> {
   const key = `owners/${workspace}.json`;
   let owner: string | null = null;
   try {
