@@ -257,20 +257,26 @@ class GroupCommit {
     while (this.#pending.length > 0) {
       const batch = this.#pending.splice(0, 500);
       try {
-        await this.ws.audit.recordMany(
-          batch.map(({ e }) => ({
-            draft: e.draft,
-            outcome: e.outcome,
-            context: e.context,
-            ...(e.reason ? { reason: e.reason } : {}),
-          })),
-        );
+        await this.#append(batch);
         for (const b of batch) b.done();
-      } catch (err) {
-        for (const b of batch) b.fail(err);
+      } catch {
+        // One request's event may be refused (a credential in its query): it must not fail the
+        // requests that happened to share its batch, so each is appended on its own.
+        for (const b of batch) await this.#append([b]).then(b.done, b.fail);
       }
     }
     this.#running = null;
+  }
+
+  #append(items: ReadonlyArray<{ e: RequestEvent }>) {
+    return this.ws.audit.recordMany(
+      items.map(({ e }) => ({
+        draft: e.draft,
+        outcome: e.outcome,
+        context: e.context,
+        ...(e.reason ? { reason: e.reason } : {}),
+      })),
+    );
   }
 }
 

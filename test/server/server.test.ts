@@ -166,6 +166,25 @@ describe.each([
     expect(approvals).toHaveLength(1);
   });
 
+  it("one request whose event is refused (a credential in its query) does not fail others' events in its batch", async () => {
+    if (skip()) return;
+    const rt = t.server.runtime;
+    const scope = { actor: { id: 'carol', auth: 'token' as const }, command: 'api test' };
+    const event = (target: string) =>
+      rt.recordRequest({
+        draft: { action: 'server.read', target: { type: 'api', name: 'audit.events' }, params: { query: { target } } },
+        outcome: 'ok',
+        context: rt.contextFor(scope),
+      });
+    // Added in one tick: they share a group commit.
+    const out = await Promise.allSettled([
+      event('s3://AKIA:secret@host/b'),
+      ...Array.from({ length: 20 }, (_, i) => event(`model:m${i}`)),
+    ]);
+    expect(out[0]!.status).toBe('rejected');
+    expect(out.slice(1).map((r) => r.status)).toEqual(Array(20).fill('fulfilled'));
+  });
+
   it('records every read with the identity that made it, and the log verifies', async () => {
     if (skip()) return;
     const before = (await eventsOf(t, { action: 'server.read', actor: 'carol' })).length;
