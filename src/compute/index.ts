@@ -38,7 +38,7 @@ export { getRun, type RunRow } from './runs/store.js';
 export { prepareRun, type PreparedRun } from './runs/prepare.js';
 export { submitRun, type SubmitResult } from './runs/submit.js';
 export { cancelRun, syncRuns, waitRun } from './runs/sync.js';
-export { cacheHit } from './runs/store.js';
+export { cacheHit, isTerminal } from './runs/store.js';
 export { listRuns } from './runs/queries.js';
 
 // For `cairn init`: keep the workspace out of a git project's code fingerprint.

@@ -1,4 +1,5 @@
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { isTerminal } from '../compute/index.js';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import type { Services } from '../app/services.js';
@@ -63,7 +64,7 @@ export const handlers: Record<OperationId, Handler> = {
     });
     const all = Buffer.concat(chunks);
     const from = Math.min(num(i.query.offset) ?? 0, all.length);
-    return { data: all.subarray(from).toString('base64'), offset: all.length, ended: ENDED.has(status) };
+    return { data: all.subarray(from).toString('base64'), offset: all.length, ended: isTerminal(status) };
   },
   'runs.find': (s, i) =>
     s.runs.find(
@@ -203,9 +204,6 @@ export const handlers: Record<OperationId, Handler> = {
   },
   ...storeHandlers,
 };
-
-/** Statuses a run does not leave. */
-const ENDED = new Set(['completed', 'failed', 'cancelled', 'timeout', 'node_fail', 'refused']);
 
 /** Release bundles hold the model's files: past this they should be fetched from the store, not through JSON. */
 const MAX_RELEASE_BYTES = 256 * 1024 * 1024;

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { isTerminal } from '../../compute/index.js';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import type { AuditService, AuditVerifyReport } from '../../audit/index.js';
@@ -156,15 +157,13 @@ function remoteRuns(api: ApiClient): Services['runs'] {
   };
 }
 
-const ENDED = new Set(['completed', 'failed', 'cancelled', 'timeout', 'node_fail', 'refused']);
-
 /** Polls the server until the run ends (or `timeoutMs` passes): the same contract as a workspace's wait. */
 async function waitFor(api: ApiClient, id: string, o: WaitOptions = {}): Promise<RunDetails> {
   const started = Date.now();
   for (;;) {
     const r = await api.call<RunDetails>('runs.show', { params: { id } });
     o.onTick?.(r);
-    if (ENDED.has(r.status)) return r;
+    if (isTerminal(r.status)) return r;
     if (o.timeoutMs !== undefined && Date.now() - started > o.timeoutMs)
       throw new CairnError('LOCKED', `run ${id} is still ${r.status} after ${o.timeoutMs} ms`, { data: { run: id } });
     await new Promise((res) => setTimeout(res, o.pollMs ?? 1000));
