@@ -1,11 +1,9 @@
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { isTerminal } from '../compute/index.js';
-import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
 import type { Services } from '../app/services.js';
+import { isTerminal } from '../compute/index.js';
 import type { ServerRuntime } from '../app/server.js';
 import type { OperationId } from '../app/remote/contract.js';
-import { CairnError } from '../core/errors.js';
+import { CairnError, isCairnError } from '../core/errors.js';
+import { filesOf, inTempFolder } from './temp-files.js';
 import { parseExpiry, parseRole, type Principal } from '../identity/index.js';
 import { storeHandlers } from './store-handlers.js';
 import { placeRunCode } from './run-code.js';
@@ -210,26 +208,16 @@ const MAX_RELEASE_BYTES = 256 * 1024 * 1024;
 
 /** Builds the bundle in a private temporary folder, sends back every file, and removes the folder. */
 async function releaseFiles(s: Services, ref: string) {
-  const tmp = await mkdtemp(join(tmpdir(), 'cairn-release-'));
-  try {
-    const out = join(tmp, 'release');
+  return inTempFolder('cairn-release-', async (out) => {
     const result = await s.releases.create(ref, out);
-    const files: Record<string, string> = {};
-    let bytes = 0;
-    for (const f of await readdir(out, { recursive: true, withFileTypes: true })) {
-      if (!f.isFile()) continue;
-      const full = join(f.parentPath, f.name);
-      bytes += (await stat(full)).size;
-      if (bytes > MAX_RELEASE_BYTES)
-        throw new CairnError('LIMIT_EXCEEDED', `the release of ${ref} is larger than ${MAX_RELEASE_BYTES} bytes`, {
-          hint: 'create it on the server host, or in a workspace that pulled the version',
-        });
-      files[relative(out, full)] = (await readFile(full)).toString('base64');
-    }
+    const files = await filesOf(out, 'base64', MAX_RELEASE_BYTES).catch((err: unknown) => {
+      if (!isCairnError(err, 'LIMIT_EXCEEDED')) throw err;
+      throw new CairnError('LIMIT_EXCEEDED', `the release of ${ref} is larger than ${MAX_RELEASE_BYTES} bytes`, {
+        hint: 'create it on the server host, or in a workspace that pulled the version',
+      });
+    });
     return { result, files };
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
-  }
+  });
 }
 
 /** Drops undefined fields: the services' option types are exact (exactOptionalPropertyTypes). */

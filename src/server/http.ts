@@ -1,7 +1,4 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { API_PREFIX, operations, type Operation, type OperationId } from '../app/remote/contract.js';
 import type { RequestScope, ServerRuntime } from '../app/server.js';
@@ -12,6 +9,7 @@ import { handlers, type HandlerInput } from './handlers.js';
 import { ServerMetrics } from './metrics.js';
 import { bodySchema, openApiDocument, querySchema } from './openapi.js';
 import { mountStoreRoutes } from './store-routes.js';
+import { filesOf, inTempFolder } from './temp-files.js';
 
 export interface HttpOptions {
   /** Largest request body accepted (default 1 MiB): metadata only, bulk bytes go to the store. */
@@ -363,20 +361,10 @@ function secretShownOnce(first: { id?: string }): CairnError {
 }
 
 async function bundle(rt: ServerRuntime): Promise<unknown> {
-  const dir = await mkdtemp(join(tmpdir(), 'cairn-bundle-'));
-  try {
-    await rm(dir, { recursive: true });
+  return inTempFolder('cairn-bundle-', async (dir) => {
     await rt.services.audit.export(dir);
-    const files: Record<string, string> = {};
-    for (const f of await readdir(dir, { recursive: true, withFileTypes: true })) {
-      if (!f.isFile()) continue;
-      const full = join(f.parentPath, f.name);
-      files[relative(dir, full)] = await readFile(full, 'utf8');
-    }
-    return { files };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+    return { files: await filesOf(dir, 'utf8') };
+  });
 }
 
 function scopeOf(req: FastifyRequest, actor: RequestScope['actor'], id: OperationId): RequestScope {
