@@ -1,5 +1,7 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Services } from '../app/services.js';
-import { isTerminal } from '../compute/index.js';
+import { isTerminal, parseRunSpec } from '../compute/index.js';
 import type { ServerRuntime } from '../app/server.js';
 import type { OperationId } from '../app/remote/contract.js';
 import { CairnError, isCairnError } from '../core/errors.js';
@@ -43,6 +45,7 @@ export const handlers: Record<OperationId, Handler> = {
       str(i.body.specName),
       i.body.files as Record<string, unknown>,
     );
+    await fetchPushedInputs(s, spec);
     return s.runs.submit(
       withDefined({
         spec,
@@ -124,7 +127,31 @@ export const handlers: Record<OperationId, Handler> = {
     await s.models.removeAlias(str(i.params.name), str(i.params.alias));
     return { removed: true };
   },
-  'models.rollback': (s, i) => s.models.rollback(str(i.params.name), str(i.params.alias)),
+  'models.rollback': (s, i) =>
+    s.models.rollback(
+      str(i.params.name),
+      str(i.params.alias),
+      withDefined({ override: opt(i.body.override as string) }),
+    ),
+  // The card's files arrive as content: the registry reads them from paths, so they are written
+  // into a private temporary folder for the call.
+  'models.register': (s, i) =>
+    inTempFolder('cairn-register-', async (out) => {
+      await mkdir(out, { mode: 0o700 });
+      const signature = i.body.signature === undefined ? undefined : join(out, 'signature.json');
+      if (signature) await writeFile(signature, JSON.stringify(i.body.signature));
+      const intendedUse = i.body.intendedUse === undefined ? undefined : join(out, 'intended-use.md');
+      if (intendedUse) await writeFile(intendedUse, str(i.body.intendedUse));
+      return s.models.register(
+        withDefined({
+          name: str(i.params.name),
+          fromRun: str(i.body.fromRun),
+          format: opt(i.body.format as string),
+          signature,
+          intendedUse,
+        }),
+      );
+    }),
   'releases.create': (s, i) => releaseFiles(s, str(i.body.ref)),
   'deployments.list': (s, i) =>
     s.deployments.list(
@@ -223,4 +250,22 @@ async function releaseFiles(s: Services, ref: string) {
 /** Drops undefined fields: the services' option types are exact (exactOptionalPropertyTypes). */
 function withDefined<T extends Record<string, unknown>>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as never;
+}
+
+/**
+ * A version pushed to the server is imported as metadata only (its bytes stay in the store), so
+ * before a run on the server's machines reads one, its packs are pulled from the store into the
+ * server's workspace — once: a version already here answers `show` and is left alone.
+ */
+async function fetchPushedInputs(s: Services, specPath: string): Promise<void> {
+  const spec = parseRunSpec(await readFile(specPath, 'utf8'), specPath);
+  for (const ref of new Set(Object.values(spec.inputs))) {
+    try {
+      await s.datasets.show(ref, { limit: 1 });
+      continue;
+    } catch (e) {
+      if (!isCairnError(e) || e.code !== 'MISSING_OBJECT') throw e;
+    }
+    await s.transfer.pull([ref], { remote: 'store' });
+  }
 }

@@ -63,6 +63,37 @@ describe('runs through the team server', () => {
     expect(again.outcome).toBe('reused');
   });
 
+  it("registers a model from a server run's outputs as the caller; --path and viewers are refused", async () => {
+    const dir = project();
+    writeFileSync(join(dir, 'use.md'), '## Intended use\nScoring <b>toy</b> rows.\n');
+    writeFileSync(join(dir, 'sig.json'), JSON.stringify({ inputs: [{ name: 'x', type: 'float' }], outputs: [] }));
+    const alice = as('alice');
+    const sub = await alice.runs.submit({ spec: join(dir, 'cairn.yaml'), force: true });
+    await alice.runs.wait(sub.run.id, { pollMs: 100 });
+    const r = await alice.models.register({
+      name: 'toy-model',
+      fromRun: sub.run.id,
+      format: 'bin',
+      intendedUse: join(dir, 'use.md'),
+      signature: join(dir, 'sig.json'),
+    });
+    expect(r.ref).toMatch(/^toy-model@v\d+$/);
+    const card = await as('carol').models.card(r.ref);
+    expect(JSON.stringify(card)).toContain('Scoring <b>toy</b> rows.');
+    expect(card.training.run?.id).toBe(sub.run.id);
+    const events = (await alice.audit.events({ action: 'model.register' })) as Array<{ actor: string }>;
+    expect(events.map((e) => e.actor)).toContain('alice');
+    await expect(alice.models.register({ name: 'toy-model', path: dir })).rejects.toMatchObject({
+      code: 'NOT_ON_SERVER',
+    });
+    await expect(as('carol').models.register({ name: 'toy-model', fromRun: sub.run.id })).rejects.toMatchObject({
+      code: 'PERMISSION_DENIED',
+    });
+    await expect(alice.models.register({ name: 'toy-model', fromRun: 'no-such-run' })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+  });
+
   it('needs the contributor role, and refuses code paths that would leave the code folder', async () => {
     const dir = project();
     await expect(as('carol').runs.submit({ spec: join(dir, 'cairn.yaml') })).rejects.toMatchObject({

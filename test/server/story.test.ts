@@ -63,7 +63,7 @@ async function person(user: string) {
 }
 
 describe('the whole story on PostgreSQL and S3, two people with two tokens', () => {
-  it('alice adds data and pushes, a model is registered as alice, bob approves, promotes and deploys; both verify one log', async (ctx) => {
+  it('alice adds data and pushes, trains on the server and registers, bob approves, promotes and deploys; both verify one log', async (ctx) => {
     if (!t) {
       console.warn('SKIPPED: needs PostgreSQL at 127.0.0.1:5432 and the S3 test server');
       if (process.env.CAIRN_REQUIRE_SERVICES === '1') throw new Error('PostgreSQL or S3 missing');
@@ -87,8 +87,23 @@ describe('the whole story on PostgreSQL and S3, two people with two tokens', () 
     const seen: any = await bob.onServer((s) => s.datasets.list());
     expect(JSON.stringify(seen)).toContain('churn-data');
 
-    // A model version registered as alice (on the server: model files do not travel by push yet).
-    const ref = await t!.registerAs('alice', 'churn');
+    // alice trains on the server's machines from the pushed version (its bytes come from the
+    // store on first use) and registers the run's output: every step as alice, through the API.
+    const code = mkdtempSync(join(tmpdir(), 'cairn-alice-code-'));
+    writeFileSync(
+      join(code, 'cairn.yaml'),
+      'name: churn-train\ncommand: "mkdir -p $CAIRN_OUTPUT_DIR/m && wc -c < $CAIRN_INPUT_TRAIN/train/a.bin > $CAIRN_OUTPUT_DIR/m/model.txt"\ninputs:\n  train: churn-data@v1\n',
+    );
+    const sub: any = await alice.onServer((s) => s.runs.submit({ spec: join(code, 'cairn.yaml') }));
+    const done: any = await alice.onServer((s) => s.runs.wait(sub.run.id, { pollMs: 100 }));
+    expect(done.status).toBe('completed');
+    const registered: any = await alice.onServer((s) =>
+      s.models.register({ name: 'churn', fromRun: sub.run.id, format: 'txt' }),
+    );
+    const ref: string = registered.ref;
+    // The run read the pushed bytes ("400000\n", 7 bytes), and the card names the data it read.
+    expect(registered.card.files).toEqual([expect.objectContaining({ path: 'm/model.txt', size: 7 })]);
+    expect(JSON.stringify(registered.card.training.data)).toContain('churn-data');
     const versions: any = await bob.onServer((s) => s.models.versions('churn'));
     expect(versions).toHaveLength(1);
 
@@ -116,7 +131,11 @@ describe('the whole story on PostgreSQL and S3, two people with two tokens', () 
     expect(b.ok).toBe(true);
     const events: any[] = await bob.onServer((s) => s.audit.events({ limit: 100_000 }));
     const who = (action: string) => events.filter((e) => e.action === action).map((e) => [e.actor, e.outcome]);
-    expect(who('remote.pull')).toEqual([['alice', 'ok']]);
+    // The import of alice's push, then the fetch of its bytes for alice's run.
+    expect(who('remote.pull')).toEqual([
+      ['alice', 'ok'],
+      ['alice', 'ok'],
+    ]);
     expect(who('model.approve')).toEqual([['bob', 'ok']]);
     // alice's attempts were refused before reaching the registry, and recorded as hers.
     expect(who('server.denied').filter(([actor]) => actor === 'alice')).toHaveLength(3);

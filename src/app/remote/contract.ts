@@ -287,6 +287,20 @@ export const operations = {
     params: { name },
     query: { alias: name, at: str },
   },
+  'models.register': {
+    method: 'POST',
+    path: '/models/:name/versions',
+    role: 'contributor',
+    summary: "Registers a version from a finished run's outputs on the server (files on a laptop travel by push).",
+    params: { name },
+    body: {
+      fromRun: str,
+      format: name,
+      signature: { type: 'object', additionalProperties: true },
+      intendedUse: { type: 'string', maxLength: 262_144 },
+    },
+    required: ['fromRun'],
+  },
   'models.setPolicy': {
     method: 'PUT',
     path: '/models/:name/aliases/:alias/policy',
@@ -325,6 +339,7 @@ export const operations = {
     role: 'contributor',
     summary: 'Moves an alias back to its previous version (protected aliases need approver).',
     params: { name, alias: name },
+    body: { override: { type: 'string', minLength: 1, maxLength: 2048 } },
   },
   'releases.create': {
     method: 'POST',

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isTerminal } from '../../compute/index.js';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
@@ -6,7 +6,7 @@ import type { AuditService, AuditVerifyReport } from '../../audit/index.js';
 import { offlineAudit } from '../../audit/index.js';
 import { CairnError } from '../../core/errors.js';
 import type { LogsOptions, RunDetails, WaitOptions } from '../../compute/index.js';
-import type { ReleaseResult } from '../../models/index.js';
+import type { Registered, RegisterInput, ReleaseResult } from '../../models/index.js';
 import { collectRun } from './run-code.js';
 import type { Services } from '../services.js';
 import { malformed, type ApiClient } from './client.js';
@@ -49,7 +49,7 @@ export function createRemoteServices(api: ApiClient, session: ServerSession): Se
     },
     lineage: { of: (ref, direction) => c('lineage.of', { query: { ref, direction } }) },
     models: {
-      register: local('model register'),
+      register: (input) => registerOnServer(api, input),
       lock: local('model lock'),
       fetch: local('fetch'),
       evaluate: local('model evaluate'),
@@ -69,7 +69,8 @@ export function createRemoteServices(api: ApiClient, session: ServerSession): Se
       removeAlias: async (name, alias) => {
         await c('models.removeAlias', { params: { name, alias } });
       },
-      rollback: (name, alias) => c('models.rollback', { params: { name, alias } }),
+      rollback: (name, alias, o) =>
+        c('models.rollback', { params: { name, alias }, body: o?.override ? { override: o.override } : {} }),
       history: (name, o) =>
         c('models.history', { params: { name }, query: { alias: o?.alias, at: o?.at?.toISOString() } }),
     },
@@ -281,4 +282,30 @@ function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Re
   const out: Record<string, unknown> = {};
   for (const k of keys) if (o[k] !== undefined) out[k as string] = o[k];
   return out as Record<string, never>;
+}
+
+/**
+ * `model register` against a server: only from a run the server holds (its outputs are already
+ * in the server's store); the card's files are read here and sent as content.
+ */
+async function registerOnServer(api: ApiClient, input: RegisterInput): Promise<Registered> {
+  if (input.path || !input.fromRun)
+    throw new CairnError(
+      'NOT_ON_SERVER',
+      'model register --path reads files on this machine, which the server cannot see',
+      {
+        hint: 'register from a run on the server (cairn run …, then --from-run <run>), or register --path in a workspace and push it',
+      },
+    );
+  const body: Record<string, unknown> = { fromRun: input.fromRun };
+  if (input.format) body.format = input.format;
+  if (input.signature) {
+    try {
+      body.signature = JSON.parse(readFileSync(input.signature, 'utf8'));
+    } catch (e) {
+      throw new CairnError('INVALID_INPUT', `${input.signature}: not a readable JSON file (${(e as Error).message})`);
+    }
+  }
+  if (input.intendedUse) body.intendedUse = readFileSync(input.intendedUse, 'utf8');
+  return api.call<Registered>('models.register', { params: { name: input.name }, body });
 }
