@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ afterEach(async () => {
 });
 
 describe('the data plane through the real CLI', () => {
-  it('cairn server start --store, then init, data add, login, remote add, push; the server lists the version', async () => {
+  it('cairn server start --store, then init, data add, login, remote add, push; the server lists the version; init --server links a workspace', async () => {
     const home = mkdtempSync(join(tmpdir(), 'cairn-dpcli-'));
     const env = { CAIRN_CONFIG_DIR: join(home, 'config'), CAIRN_SERVER: '', CAIRN_TOKEN: '', CAIRN_WORKSPACE: '' };
     const srv = join(home, 'srv');
@@ -62,5 +62,24 @@ describe('the data plane through the real CLI', () => {
     const verify = cli(['audit', 'verify', '--json'], { cwd: home, env });
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
     expect(verify.json).toMatchObject({ ok: true });
+
+    // A second workspace linked at init: the server is its default remote, so a bare push goes there.
+    const ws2 = join(home, 'ws2');
+    mkdirSync(ws2);
+    writeFileSync(join(src, 'b.txt'), 'second\n');
+    const linked = cli(['init', '--server', url, '--json'], { cwd: ws2, env });
+    expect(linked.code, linked.stderr).toBe(0);
+    expect(linked.json).toMatchObject({ server: { remote: 'team', url, signedInAs: 'alice' } });
+    expect(cli(['data', 'add', src, '--name', 'greet2'], { cwd: ws2, env }).code).toBe(0);
+    const bare = cli(['push', '--json'], { cwd: ws2, env });
+    expect(bare.code, bare.stderr).toBe(0);
+    expect(bare.json).toMatchObject({ server: { imported: { versions: 1 } } });
+    // A URL that is no remote at all leaves no half-made workspace behind.
+    const ws3 = join(home, 'ws3');
+    mkdirSync(ws3);
+    const bad = cli(['init', '--server', 'ftp://nope'], { cwd: ws3, env });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/ftp/);
+    expect(existsSync(join(ws3, '.cairn'))).toBe(false);
   }, 120_000);
 });

@@ -10,5 +10,7 @@ export const init = spec({
       '--metadata-url <url>',
       'metadata database: sqlite:<file> (default) or postgres://user@host:port/db?schema=name',
     ),
+    server: text('--server <url>', 'link to a team server: add it as the default remote (push and pull go there)'),
+    remote: text('--remote <name>', 'the remote name for --server (default: team)'),
   },
 });
