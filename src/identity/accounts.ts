@@ -5,6 +5,7 @@ import { uuidv7 } from '../core/ids.js';
 import { checkName } from '../core/names.js';
 import { isoUtc, type Clock } from '../core/time.js';
 import type { ReadDb } from '../meta/read-db.js';
+import type { WriteTx } from '../meta/write-tx.js';
 import { decide, type Decision, type Grant, type Principal, type Role, isRole } from './roles.js';
 import { issueToken, parseToken, secretMatches } from './tokens.js';
 
@@ -61,6 +62,7 @@ export async function addAccount(
     },
     async (commit) =>
       commit(async (tx) => {
+        await bumpGeneration(tx);
         await tx.db
           .insertInto('principals')
           .values({
@@ -104,6 +106,7 @@ export async function disableAccount(deps: IdentityDeps, name: string): Promise<
   const p = await requirePrincipal(deps.meta.db, name);
   await deps.audit.audited({ action: 'server.user.disable', target: { type: 'account', name } }, async (commit) =>
     commit(async (tx) => {
+      await bumpGeneration(tx);
       await tx.db
         .updateTable('principals')
         .set({ disabled_at: isoUtc(deps.clock.now()) })
@@ -124,6 +127,7 @@ export async function setGrant(deps: IdentityDeps, subject: string, project: str
     { action: 'server.grant', target: { type: 'grant', name: subject }, params: { project, role: role ?? 'none' } },
     async (commit) =>
       commit(async (tx) => {
+        await bumpGeneration(tx);
         await tx.db.deleteFrom('role_grants').where('subject', '=', subject).where('project', '=', project).execute();
         if (role)
           await tx.db
@@ -152,6 +156,7 @@ export async function createToken(
     },
     async (commit) =>
       commit(async (tx) => {
+        await bumpGeneration(tx);
         await tx.db
           .insertInto('api_tokens')
           .values({
@@ -190,6 +195,7 @@ export async function revokeToken(deps: IdentityDeps, id: string): Promise<void>
     { action: 'server.token.revoke', target: { type: 'account', name: row.name }, params: { token: id } },
     async (commit) =>
       commit(async (tx) => {
+        await bumpGeneration(tx);
         await tx.db
           .updateTable('api_tokens')
           .set({ revoked_at: isoUtc(deps.clock.now()) })
@@ -224,12 +230,11 @@ export async function listTokens(deps: Pick<IdentityDeps, 'meta'>, user?: string
 }
 
 /** The identity a bearer token proves, or UNAUTHENTICATED with the reason (never which part was wrong to the client). */
-export async function authenticateToken(
-  deps: Pick<IdentityDeps, 'meta' | 'clock'>,
-  token: string,
-): Promise<Authenticated> {
-  const { id, secret } = parseToken(token);
-  const row = await deps.meta.db
+export type TokenRow = NonNullable<Awaited<ReturnType<typeof lookupToken>>>;
+
+/** A token's stored hash and its account, by token id (undefined when there is none). */
+export async function lookupToken(db: ReadDb, id: string) {
+  return db
     .selectFrom('api_tokens')
     .innerJoin('principals', 'principals.id', 'api_tokens.principal_id')
     .select([
@@ -244,6 +249,15 @@ export async function authenticateToken(
     ])
     .where('api_tokens.id', '=', id)
     .executeTakeFirst();
+}
+
+export async function authenticateToken(
+  deps: Pick<IdentityDeps, 'meta' | 'clock'>,
+  token: string,
+  find: (id: string) => Promise<TokenRow | undefined> = (id) => lookupToken(deps.meta.db, id),
+): Promise<Authenticated> {
+  const { id, secret } = parseToken(token);
+  const row = await find(id);
   if (!row || !secretMatches(secret, row.secret_hash))
     throw new CairnError('UNAUTHENTICATED', 'the token is not valid', { data: { token: id } });
   if (row.revoked_at) throw new CairnError('UNAUTHENTICATED', `token ${id} was revoked`, { data: { token: id } });
@@ -276,10 +290,28 @@ export async function authorize(
   principal: Principal,
   need: Role,
   project: string,
+  grants: () => Promise<Grant[]> = () => readGrants(deps.meta.db),
 ): Promise<Decision> {
-  const rows = await deps.meta.db.selectFrom('role_grants').select(['subject', 'project', 'role']).execute();
-  const grants: Grant[] = rows.filter((r) => isRole(r.role)).map((r) => ({ ...r, role: r.role as Role }));
-  return decide(principal, grants, need, project);
+  return decide(principal, await grants(), need, project);
+}
+
+export async function readGrants(db: ReadDb): Promise<Grant[]> {
+  const rows = await db.selectFrom('role_grants').select(['subject', 'project', 'role']).execute();
+  return rows.filter((r) => isRole(r.role)).map((r) => ({ ...r, role: r.role as Role }));
+}
+
+/** The counter every identity change increments in its transaction (migration 0009). */
+export async function identityGeneration(db: ReadDb): Promise<number> {
+  const row = await db.selectFrom('identity_generation').select('n').where('id', '=', 1).executeTakeFirst();
+  return row?.n ?? -1;
+}
+
+async function bumpGeneration(tx: WriteTx): Promise<void> {
+  await tx.db
+    .updateTable('identity_generation')
+    .set((eb) => ({ n: eb('n', '+', 1) }))
+    .where('id', '=', 1)
+    .execute();
 }
 
 async function findPrincipal(db: ReadDb, name: string) {

@@ -123,6 +123,7 @@ export function metaConformance(name: string, factory: MetaFactory): void {
           'deployments',
           'documents',
           'idempotency_keys',
+          'identity_generation',
           'lineage_edges',
           'model_alias_events',
           'model_aliases',
@@ -162,6 +163,7 @@ export function metaConformance(name: string, factory: MetaFactory): void {
             '0006-metric-summaries',
             '0007-server',
             '0008-runs',
+            '0009-identity-generation',
           ]);
         } finally {
           await again.close();

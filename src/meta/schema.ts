@@ -36,6 +36,7 @@ export interface Database {
   api_tokens: ApiTokensTable;
   role_grants: RoleGrantsTable;
   idempotency_keys: IdempotencyKeysTable;
+  identity_generation: IdentityGenerationTable;
 }
 
 export interface PrincipalsTable {
@@ -60,6 +61,12 @@ export interface ApiTokensTable {
   created_at: string;
   expires_at: string | null;
   revoked_at: string | null;
+}
+
+/** A single row (id 1): incremented by every identity change (migration 0009). */
+export interface IdentityGenerationTable {
+  id: number;
+  n: number;
 }
 
 export interface RoleGrantsTable {

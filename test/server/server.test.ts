@@ -8,6 +8,7 @@ import { ApiClient } from '../../src/app/remote/client.js';
 import { createRemoteServices } from '../../src/app/remote/services.js';
 import { verifyReleaseBundle } from '../../src/models/index.js';
 import { dropSchema, freshPgUrl, postgresAvailable } from '../../src/test-support/services.js';
+import { cli } from '../../src/test-support/cli.js';
 import { startTeam, type Team } from './harness.js';
 
 const pg = await postgresAvailable();
@@ -101,6 +102,27 @@ describe.each([
     const ev = denied.at(-1)!.event;
     expect(ev.actor).toEqual({ id: 'carol', auth: 'token', credential: t.tokenIds.carol });
     expect(ev.target).toEqual({ type: 'api', name: 'datasets.tag' });
+  });
+
+  it('sees grant and account changes made by another process on the next request (identity kept only while unchanged)', async () => {
+    if (skip()) return;
+    const rt = t.server.runtime;
+    const host = { actor: { id: 'host-admin', auth: 'os-user' as const }, command: 'test' };
+    await rt.runAs(host, () => rt.identity.addAccount({ name: 'erin', role: 'viewer' }));
+    const erin = (await rt.runAs(host, () => rt.identity.createToken('erin'))).token;
+    const tag = () => t.call(erin, 'POST', '/api/v1/versions/tags', { ref: 'nothing@v1', tag: 'x' });
+    // Read twice so what the server knows of erin is kept, then change it from the host's CLI.
+    expect((await t.call(erin, 'GET', '/api/v1/datasets')).status).toBe(200);
+    expect((await tag()).status).toBe(403);
+    const asHost = (args: string[]) => cli([...args, '--data-dir', t.dataDir], { env: { CAIRN_SERVER: '' } });
+    expect(asHost(['server', 'grant', 'user:erin', 'contributor']).code).toBe(0);
+    expect((await tag()).json.error.code).toBe('NOT_FOUND');
+    expect(asHost(['server', 'grant', 'user:erin', 'none']).code).toBe(0);
+    expect((await tag()).status).toBe(403);
+    expect(asHost(['server', 'user', 'disable', 'erin']).code).toBe(0);
+    const off = await t.call(erin, 'GET', '/api/v1/datasets');
+    expect(off.status).toBe(401);
+    expect(off.json.error.message).toMatch(/disabled/);
   });
 
   it('refuses malformed JSON, unknown fields, wrong types and oversized bodies with stable codes', async () => {
