@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { CairnError } from '../core/errors.js';
 import type { PresignedRequest, RemoteBackend, RemoteState, TransferService } from '../transfer/index.js';
-import { readState } from '../transfer/index.js';
+import { emptyState, mergeState, parseState, readState, writeState } from '../transfer/index.js';
 
 /**
  * The team server's object store (docs/SERVER.md "Data plane"): a Cairn remote layout
@@ -77,6 +77,7 @@ export function createServerStore(backend: RemoteBackend, opts: { now?: () => nu
     return p;
   };
   let importing: Promise<unknown> = Promise.resolve();
+  let stateWrites: Promise<unknown> = Promise.resolve();
   return {
     url: backend.url,
     direct,
@@ -107,7 +108,14 @@ export function createServerStore(backend: RemoteBackend, opts: { now?: () => nu
     },
     download: (keys) => downloads(backend, keys, direct),
     readObject: (key) => backend.get(key),
-    writeObject: (who, key, body) => writeSmall(backend, who, key, body),
+    writeObject: (who, key, body) => {
+      if (key !== 'meta/state.json') return writeSmall(backend, who, key, body);
+      // State writes one at a time, each merged into what is there: twenty people pushing at
+      // once each add their versions, and none replaces another's (nor can remove any).
+      const run = stateWrites.then(() => mergeIntoState(backend, body));
+      stateWrites = run.catch(() => {});
+      return run;
+    },
     importPushed(transfer, versions) {
       // One import at a time: each reads the state and the packs it names, then records.
       const run = importing.then(() => importOnce(backend, transfer, versions));
@@ -256,6 +264,19 @@ async function claimOnce(backend: RemoteBackend, workspace: string, who: string)
     });
 }
 
+/** A pushed state, merged into the store's (a union: versions, tags, packs and logs are only ever added). */
+async function mergeIntoState(backend: RemoteBackend, body: Buffer): Promise<void> {
+  const incoming = parseState(body);
+  const merged = mergeState((await readState(backend)) ?? emptyState(), incoming);
+  if (merged.conflicts.length)
+    throw new CairnError(
+      'DIVERGED',
+      `the push conflicts with the server's store: ${merged.conflicts.map((c) => c.what).join(', ')}`,
+      { hint: 'versions are immutable: use another dataset name', data: { conflicts: merged.conflicts } },
+    );
+  await writeState(backend, merged.state);
+}
+
 async function importOnce(
   backend: RemoteBackend,
   transfer: TransferService,
@@ -266,6 +287,19 @@ async function importOnce(
   await checkPacksPresent(backend, state, versions);
   const res = await transfer.pull([], { remote: 'store', metadataOnly: true });
   const known = new Set(state.versions.map((v) => `sha256:${v.digest}`));
+  // Listed is not enough: each must have been imported by now (by this pull or an earlier one),
+  // not skipped as a version no verified log vouches for.
+  const skipped = new Set(res.skipped.map((v) => v.digest));
+  const notVouched = versions.filter((d) => skipped.has(d));
+  if (notVouched.length)
+    throw new CairnError(
+      'NOT_VOUCHED',
+      `no verified log vouches for ${notVouched.join(', ')}; nothing of it was recorded`,
+      {
+        hint: 'push again: the workspace log must travel with its versions',
+        data: { versions: notVouched },
+      },
+    );
   const missing = versions.filter((d) => !known.has(d));
   if (missing.length)
     throw new CairnError(

@@ -84,6 +84,11 @@ export interface IdempotencyStore {
   committed(tx: WriteTx, principal: string, key: string, index: number): Promise<void>;
   /** Forgets a claim whose request failed before changing anything, so a retry runs it again. */
   release(principal: string, key: string): Promise<void>;
+  /**
+   * The request holding this claim ended without an answer to keep (its database connection was
+   * lost): a retry takes the claim over — and is told the write took effect if it committed.
+   */
+  abandon(principal: string, key: string): void;
 }
 
 export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
@@ -156,6 +161,12 @@ function idempotencyStore(ws: Workspace): IdempotencyStore {
   const db = ws.meta.db;
   const boot = randomUUID();
   const pending = `pending:${boot}`;
+  // Claims a request of this process is running now. A claim of this process's boot that is not
+  // here was abandoned (its request lost the database): like a dead process's, it can be taken over.
+  const inflight = new Set<string>();
+  const k = (principal: string, key: string) => JSON.stringify([principal, key]);
+  const takeOver = (holder: string, principal: string, key: string) =>
+    takeOverClaim({ db, boot, inflight }, holder, principal, key);
   return {
     async claim(principal, key, requestDigest) {
       const inserted = await db
@@ -170,7 +181,10 @@ function idempotencyStore(ws: Workspace): IdempotencyStore {
         })
         .onConflict((oc) => oc.columns(['principal', 'key']).doNothing())
         .executeTakeFirst();
-      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return { state: 'new' };
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) {
+        inflight.add(k(principal, key));
+        return { state: 'new' };
+      }
       const row = await db
         .selectFrom('idempotency_keys')
         .selectAll()
@@ -180,24 +194,10 @@ function idempotencyStore(ws: Workspace): IdempotencyStore {
       if (!row) return { state: 'busy' };
       if (row.request_digest !== requestDigest) return { state: 'conflict' };
       if (row.status !== 0) return { state: 'done', status: row.status, response: row.response };
-      return abandoned(row.response);
-      async function abandoned(holder: string): Promise<Claim> {
-        const [kind, by, index] = holder.split(':');
-        if (by === boot) return { state: 'busy' };
-        if (kind === 'committed') return { state: 'lost', index: Number(index) };
-        // Its process died before the write committed: take the claim over (once, if several retry).
-        const taken = await db
-          .updateTable('idempotency_keys')
-          .set({ response: pending })
-          .where('principal', '=', principal)
-          .where('key', '=', key)
-          .where('response', '=', holder)
-          .where('status', '=', 0)
-          .executeTakeFirst();
-        return Number(taken.numUpdatedRows ?? 0) === 1 ? { state: 'new' } : { state: 'busy' };
-      }
+      return takeOver(row.response, principal, key);
     },
     async complete(principal, key, status, response) {
+      inflight.delete(k(principal, key));
       await db
         .updateTable('idempotency_keys')
         .set({ status, response })
@@ -214,10 +214,44 @@ function idempotencyStore(ws: Workspace): IdempotencyStore {
         .where('status', '=', 0)
         .execute();
     },
+    abandon(principal, key) {
+      inflight.delete(k(principal, key));
+    },
     async release(principal, key) {
+      inflight.delete(k(principal, key));
       await db.deleteFrom('idempotency_keys').where('principal', '=', principal).where('key', '=', key).execute();
     },
   };
+}
+
+/** A claim whose request is not running: committed means it took effect; pending can be run again. */
+async function takeOverClaim(
+  o: { db: Workspace['meta']['db']; boot: string; inflight: Set<string> },
+  holder: string,
+  principal: string,
+  key: string,
+): Promise<Claim> {
+  const id = JSON.stringify([principal, key]);
+  const [kind, by, index] = holder.split(':');
+  if (by === o.boot && o.inflight.has(id)) return { state: 'busy' };
+  if (kind === 'committed') return { state: 'lost', index: Number(index) };
+  if (by === o.boot) {
+    // Abandoned by a request of this process (the row already says pending:<boot>).
+    o.inflight.add(id);
+    return { state: 'new' };
+  }
+  // Its process died before the write committed: take the claim over (once, if several retry).
+  const taken = await o.db
+    .updateTable('idempotency_keys')
+    .set({ response: `pending:${o.boot}` })
+    .where('principal', '=', principal)
+    .where('key', '=', key)
+    .where('response', '=', holder)
+    .where('status', '=', 0)
+    .executeTakeFirst();
+  if (Number(taken.numUpdatedRows ?? 0) !== 1) return { state: 'busy' };
+  o.inflight.add(id);
+  return { state: 'new' };
 }
 
 /**

@@ -342,14 +342,30 @@ async function idempotent(
     const out = await run({ ...scope, inCommit: (tx, index) => rt.idempotency.committed(tx, principal, key, index) });
     // A token's secret is shown once and stored nowhere: the replayable answer leaves it out.
     const kept = id === 'tokens.create' ? { ...(out as object), token: null } : out;
-    await rt.idempotency.complete(principal, key, 200, JSON.stringify(kept ?? null));
+    // The write took effect: its answer goes back even if keeping it fails now (the database just
+    // went away); it is kept as soon as the database answers again.
+    keepAnswer(rt, principal, key, 200, JSON.stringify(kept ?? null));
     return out;
   } catch (err) {
     const e = toCairnError(err);
+    // Not an answer: the client retries, and the retry runs it (or learns it committed).
+    if (e.code === 'SERVER_UNAVAILABLE') {
+      rt.idempotency.abandon(principal, key);
+      throw e;
+    }
     // A refusal is an answer too: a retry must not turn a denied promotion into a second attempt.
     await rt.idempotency.complete(principal, key, e.httpStatus, JSON.stringify({ error: e.toJSON() }));
     throw e;
   }
+}
+
+function keepAnswer(rt: ServerRuntime, principal: string, key: string, status: number, response: string): void {
+  const attempt = (n: number): void => {
+    rt.idempotency.complete(principal, key, status, response).catch(() => {
+      if (n < 20) setTimeout(() => attempt(n + 1), Math.min(5_000, 100 * 2 ** n)).unref();
+    });
+  };
+  attempt(0);
 }
 
 function secretShownOnce(first: { id?: string }): CairnError {
@@ -382,6 +398,11 @@ function sendError(reply: FastifyReply, e: CairnError) {
 
 /** Every failure leaves as a stable code: Fastify's own (bad JSON, size, validation) mapped here. */
 function toCairnError(err: unknown): CairnError {
+  if (databaseUnreachable(err))
+    return new CairnError('SERVER_UNAVAILABLE', 'the server lost its database connection; try again', {
+      cause: err,
+      hint: 'clients retry this by themselves (writes carry an Idempotency-Key, so nothing is done twice)',
+    });
   if (isCairnError(err)) return err;
   const f = err as { statusCode?: number; code?: string; message?: string; validation?: unknown };
   if (f.validation) return new CairnError('USAGE', `invalid request: ${f.message}`);
@@ -389,4 +410,28 @@ function toCairnError(err: unknown): CairnError {
   const code = f.statusCode ? byStatus[f.statusCode] : undefined;
   if (code) return new CairnError(code, f.message ?? 'bad request');
   return new CairnError('INTERNAL', f.message ?? String(err), { cause: err });
+}
+
+// Connection-level failures (refused, reset, terminated by a restart, "cannot connect now"): the
+// request may be retried, so they leave as 503 rather than 500. SQLSTATE classes 08 and 57P.
+const UNREACHABLE = /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|08\d{3}|57P0[1-3])$/;
+
+function databaseUnreachable(err: unknown): boolean {
+  for (
+    let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0;
+    e && depth < 5;
+    depth++
+  ) {
+    if (isCairnError(e) && !['INTERNAL', 'DB_ERROR'].includes(e.code)) return false;
+    if (typeof e.code === 'string' && UNREACHABLE.test(e.code)) return true;
+    if (
+      typeof e.message === 'string' &&
+      /Connection terminated|is not queryable|connect ECONNREFUSED|the database system is (starting up|shutting down)/.test(
+        e.message,
+      )
+    )
+      return true;
+    e = e.cause as typeof e;
+  }
+  return false;
 }

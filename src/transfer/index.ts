@@ -48,5 +48,6 @@ export async function sshBackend(opts: SshBackendOptions): Promise<RemoteBackend
 export { pull } from './pull.js';
 export { versionPacks } from './state-db.js';
 export { openRemote, type OpenedRemote } from './open-remote.js';
-export { readState } from './remote-layout.js';
+export { readState, writeState } from './remote-layout.js';
+export { emptyState, mergeState, parseState } from './state.js';
 export type { RemoteState } from './state.js';

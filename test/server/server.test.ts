@@ -114,7 +114,8 @@ describe.each([
     // Read twice so what the server knows of erin is kept, then change it from the host's CLI.
     expect((await t.call(erin, 'GET', '/api/v1/datasets')).status).toBe(200);
     expect((await tag()).status).toBe(403);
-    const asHost = (args: string[]) => cli([...args, '--data-dir', t.dataDir], { env: { CAIRN_SERVER: '' } });
+    const asHost = (args: string[]) =>
+      cli([...args, '--data-dir', t.dataDir], { cwd: t.dataDir, env: { CAIRN_SERVER: '' } });
     expect(asHost(['server', 'grant', 'user:erin', 'contributor']).code).toBe(0);
     expect((await tag()).json.error.code).toBe('NOT_FOUND');
     expect(asHost(['server', 'grant', 'user:erin', 'none']).code).toBe(0);

@@ -35,6 +35,13 @@ export async function openPostgres(url: string): Promise<PostgresHandle> {
     options: `-c search_path=${schema}`,
     connectionTimeoutMillis: 10_000,
   });
+  // An idle connection the database closes (a restart, a failover, an admin's terminate) is an
+  // 'error' event on the pool; unhandled it would end the process. The pool drops that client and
+  // the next query opens a new connection, so there is nothing else to do here.
+  pool.on('error', () => {});
+  // The same for a connection checked out between two queries of a transaction: its query
+  // fails (the transaction rolls back) and the pool discards it on release.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
   try {
     await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
