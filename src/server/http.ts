@@ -76,7 +76,7 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
         ...(op.body ? { body: bodySchema(op) } : {}),
       },
       onRequest: async (req) => {
-        req.who = await authenticate(rt, req, id, opts, metrics);
+        if (!opts.local) req.who = await authenticate(rt, req, id, opts, metrics);
       },
       handler: async (req, reply) => {
         const started = performance.now();

@@ -84,9 +84,6 @@ export interface RunsService {
   why(id: string): Promise<{ id: string; status: string; reason: unknown }>;
 }
 
-/** Curves one request may ask for: the compare page's ceiling, far above what a chart can show apart. */
-const MAX_CURVES = 500;
-
 /** How long `cancel` waits for a job to stop after its SIGTERM, grace period and SIGKILL. */
 const CANCEL_WAIT_MS = 10 * 60_000;
 
@@ -130,27 +127,7 @@ export function createRunsService(deps: RunDeps): RunsService {
       const r = await synced(id);
       return { id: r.id, ...(await metricSeries(deps.meta.db, r.id, name, buckets)) };
     },
-    async curves(ids, name, buckets) {
-      if (ids.length > MAX_CURVES)
-        throw new CairnError('USAGE', `at most ${MAX_CURVES} runs' curves at once, not ${ids.length}`);
-      await syncRuns(deps);
-      const out: Array<{ id: string } & MetricSeries> = [];
-      for (const ref of ids) {
-        const r = await getRun(deps, ref);
-        const has = await deps.meta.db
-          .selectFrom('run_metric_summaries')
-          .select('run_id')
-          .where('run_id', '=', r.id)
-          .where('name', '=', name)
-          .executeTakeFirst();
-        out.push(
-          has
-            ? { id: r.id, ...(await metricSeries(deps.meta.db, r.id, name, buckets)) }
-            : { id: r.id, name, points: 0, by: 'step', buckets: [] },
-        );
-      }
-      return out;
-    },
+    curves: (ids, name, buckets) => curvesOf(deps, ids, name, buckets),
     fields: (opts = {}) => runFields(deps.meta.db, opts.project),
     logs: (id, opts) => streamLogs(deps, id, opts),
     async cancel(id, opts = {}) {
@@ -187,4 +164,29 @@ export function createRunsService(deps: RunDeps): RunsService {
       return { id: r.id, status: r.status, reason: r.reason ? (JSON.parse(r.reason) as unknown) : null };
     },
   };
+}
+
+/** Curves one request may ask for: the compare page's ceiling, far above what a chart can show apart. */
+const MAX_CURVES = 500;
+
+async function curvesOf(deps: RunDeps, ids: string[], name: string, buckets: number) {
+  if (ids.length > MAX_CURVES)
+    throw new CairnError('USAGE', `at most ${MAX_CURVES} runs' curves at once, not ${ids.length}`);
+  await syncRuns(deps);
+  const out: Array<{ id: string } & MetricSeries> = [];
+  for (const ref of ids) {
+    const r = await getRun(deps, ref);
+    const has = await deps.meta.db
+      .selectFrom('run_metric_summaries')
+      .select('run_id')
+      .where('run_id', '=', r.id)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    out.push(
+      has
+        ? { id: r.id, ...(await metricSeries(deps.meta.db, r.id, name, buckets)) }
+        : { id: r.id, name, points: 0, by: 'step', buckets: [] },
+    );
+  }
+  return out;
 }
