@@ -3,10 +3,11 @@ import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 
-const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf', '#8c564b', '#e377c2', '#7f7f7f'];
+/** Dark enough to pass WCAG AA as text on white (run names in tables use them too). */
+const COLORS = ['#1f5fa8', '#b3261e', '#1b7a3a', '#7b3fa0', '#a04c00', '#0b6e80', '#6d4c41', '#b0175a', '#555555'];
 
 export function colorOf(i: number): string {
-  return i < COLORS.length ? COLORS[i]! : `hsl(${(i * 137.5) % 360} 60% 45%)`;
+  return i < COLORS.length ? COLORS[i]! : `hsl(${(i * 137.5) % 360} 70% 32%)`;
 }
 
 export interface Curve {
