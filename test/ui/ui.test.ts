@@ -61,7 +61,7 @@ describe.skipIf(!chromiumAvailable())('web UI in Chromium', () => {
     await browser?.close();
     await ui?.stop();
     if (ws) rmSync(dirname(ws), { recursive: true, force: true });
-  });
+  }, 180_000);
 
   const open = async (path: string): Promise<{ page: Page; errors: string[] }> => {
     const page = await ctx.newPage();
@@ -255,7 +255,9 @@ describe.skipIf(!chromiumAvailable())('web UI in Chromium', () => {
           'promoted flight-late@v3 to production',
         );
         await a.page.waitForFunction(() => document.querySelector('.timeline')?.textContent?.includes('by alice'));
-        expect(a.errors).toEqual([]);
+        // The unauthenticated first look (one 401 the browser logs) is what brings the sign-in form.
+        const first401 = a.errors.findIndex((e) => e.includes('status of 401'));
+        expect(a.errors.filter((_, i) => i !== first401)).toEqual([]);
         await a.c.close();
         const shown = ok<{ aliases: string[] }>(ws, ['model', 'show', 'flight-late@v3'], { CAIRN_SERVER: '' });
         expect(shown.aliases).toContain('production');

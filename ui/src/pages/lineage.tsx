@@ -89,7 +89,7 @@ function Drawn(props: { g: Graph }) {
             class="lineage"
             width={placed.width}
             height={placed.height}
-            role="img"
+            role="group"
             aria-label={`lineage graph of ${g.nodes.find((n) => n.key === g.root)?.ref ?? g.root}`}
           >
             <defs>
@@ -186,7 +186,7 @@ async function layout(g: Graph): Promise<Placed> {
     id: 'root',
     layoutOptions: {
       'elk.algorithm': 'layered',
-      'elk.direction': 'RIGHT',
+      'elk.direction': 'DOWN',
       'elk.spacing.nodeNode': '24',
       'elk.layered.spacing.nodeNodeBetweenLayers': '48',
       'elk.edgeRouting': 'POLYLINE',
