@@ -3,6 +3,7 @@
 // running `cairn ui` (start it in a workspace built by `cairn demo --keep` first):
 //
 //   node scripts/ui-screenshots.mjs http://127.0.0.1:5000 [out-dir (default docs/ui)]
+/* global fetch -- Node 20's */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';

@@ -9,7 +9,9 @@
 // for the first 100 of them a metric `curve` of 100,000 points each (10 million rows in
 // run_metrics, with their summaries): what the pages read, not how runs are made. `cairn ui`
 // serves it; Debian's chromium (scripts/install-chromium.sh) draws it. --scale X shrinks both.
+/* global document -- used only in functions evaluated in the browser page */
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
