@@ -216,7 +216,8 @@ export const operations = {
     path: '/runs/compare',
     role: 'viewer',
     summary: 'Runs side by side: differing params, metrics, durations, GPU-hours (`run compare`).',
-    query: { refs: str, lowerIsBetter: str, higherIsBetter: str },
+    // A hundred run ids (the UI's compare) are 3,700 characters.
+    query: { refs: { type: 'string', minLength: 1, maxLength: 65_536 }, lowerIsBetter: str, higherIsBetter: str },
     required: ['refs'],
   },
   'runs.tail': {
