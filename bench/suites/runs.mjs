@@ -176,7 +176,7 @@ function rng(seed) {
   };
 }
 
-async function fixture(dir, n, repoRoot) {
+export async function fixture(dir, n, repoRoot) {
   const mod = (f) => import(pathToFileURL(path.join(repoRoot, 'dist', f)).href);
   const { initWorkspace } = await mod('app/workspace.js');
   const { humanRunName } = await mod('core/run-names.js');

@@ -25,6 +25,11 @@ export interface ServerOptions {
   store?: string;
   /** S3-compatible endpoint of an s3:// store (MinIO, Ceph, a test server). */
   storeEndpoint?: string;
+  /**
+   * `cairn ui`: serve an existing workspace (found from `dataDir` as the CLI finds it) as its own
+   * user, with the workspace's actor (CAIRN_ACTOR kept) and no data plane: nothing is created in it.
+   */
+  local?: boolean;
 }
 
 /** One audit event a request produced outside a service call (a read served, a request refused). */
@@ -44,6 +49,8 @@ export interface ServerRuntime {
   services: Services;
   identity: IdentityService;
   origin: string;
+  /** The folder of the workspace the server runs on (its data dir). */
+  root: string;
   verifierKey: string;
   dialect: 'sqlite' | 'postgres';
   /** Where submitted runs' spec and code are placed, one folder per digest. */
@@ -58,8 +65,10 @@ export interface ServerRuntime {
   idempotency: IdempotencyStore;
   /** The alias a deploy environment serves (deploy.json in the data dir), or null. */
   servedAlias(env: string): string | null;
-  /** The data plane: where pushed packs, states and logs live (docs/SERVER.md "Data plane"). */
-  store: ServerStore;
+  /** The data plane: where pushed packs, states and logs live (docs/SERVER.md "Data plane"); null for `cairn ui`. */
+  store: ServerStore | null;
+  /** `cairn ui`: the workspace's own actor, whom every request acts as; null for a team server. */
+  localActor: AuditActor | null;
   ready(): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -94,18 +103,23 @@ export interface IdempotencyStore {
 export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
   const dataDir = resolve(opts.dataDir);
   const scopes = new AsyncLocalStorage<RequestScope>();
-  const common = { cwd: dataDir, command: 'server', scope: () => scopes.getStore(), env: serverEnv(opts.env) };
-  const ws = existsSync(join(dataDir, CAIRN_DIR, CONFIG_FILE))
-    ? await openWorkspace(common)
-    : await initWorkspace(dataDir, { ...common, ...(opts.db ? { metadataUrl: opts.db } : {}) });
+  const scope = () => scopes.getStore();
+  const common = { cwd: dataDir, command: 'server', scope, env: serverEnv(opts.env) };
+  const ws = opts.local
+    ? await openWorkspace({ cwd: dataDir, command: 'ui', scope, env: opts.env ?? process.env })
+    : existsSync(join(dataDir, CAIRN_DIR, CONFIG_FILE))
+      ? await openWorkspace(common)
+      : await initWorkspace(dataDir, { ...common, ...(opts.db ? { metadataUrl: opts.db } : {}) });
   const services = buildServices(ws, opts.env);
   const identity = createIdentityService(ws);
   const batcher = new GroupCommit(ws);
-  const store = await openServerStore(ws, opts);
+  const store = opts.local ? null : await openServerStore(ws, opts);
+  const localActor = opts.local ? ws.actor() : null;
   return {
     services,
     identity,
     origin: ws.config.audit.origin,
+    root: ws.root,
     verifierKey: formatVerifierKey(ws.config.audit.origin, ws.audit.keys.rawPublicKey),
     dialect: ws.meta.dialect,
     runCodeDir: join(ws.cairnDir, 'run-code'),
@@ -116,6 +130,7 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
     idempotency: idempotencyStore(ws),
     servedAlias: (env) => loadDeployConfig(ws.cairnDir)?.environments[env]?.alias ?? null,
     store,
+    localActor,
     async ready() {
       try {
         await sql`select 1`.execute(ws.meta.db);
@@ -126,7 +141,7 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
     },
     async close() {
       await batcher.drain();
-      await store.close();
+      await store?.close();
       await ws.close();
     },
   };

@@ -19,6 +19,7 @@ import * as lineage from './lineage/commands.js';
 import * as demo from './demo/commands.js';
 import * as server from './server/commands.js';
 import * as pipeline from './pipeline/commands.js';
+import * as ui from './ui/commands.js';
 
 export const COMMAND_TABLE: readonly (BoundCommand | GroupSpec)[] = [
   bind(workspace.init, () => import('./workspace/init.js')),
@@ -107,6 +108,7 @@ export const COMMAND_TABLE: readonly (BoundCommand | GroupSpec)[] = [
   bind(audit.auditVerifyProof, () => import('./audit/verify-proof.js')),
   bind(lineage.lineage, () => import('./lineage/lineage.js')),
   bind(demo.demo, () => import('./demo/demo.js')),
+  bind(ui.ui, () => import('./ui/ui.js')),
   group('server', 'a team server: one Cairn with accounts, roles and one audit log (docs/SERVER.md)'),
   bind(server.serverStart, () => import('./server/start.js')),
   group('server user', 'people and service accounts'),

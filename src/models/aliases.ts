@@ -26,7 +26,11 @@ export function checkAlias(a: string): string {
   return a;
 }
 
-async function policyOf(deps: Pick<DatasetDeps, 'meta'>, modelId: string, alias: string): Promise<AliasPolicy | null> {
+export async function policyOf(
+  deps: Pick<DatasetDeps, 'meta'>,
+  modelId: string,
+  alias: string,
+): Promise<AliasPolicy | null> {
   const p = await deps.meta.db
     .selectFrom('model_policies')
     .select('policy')

@@ -25,6 +25,7 @@ import {
 } from './registry.js';
 import { createRelease, type ReleaseDeps } from './releases/create.js';
 import { cardOf, showModel, type ModelVersionDetail } from './views.js';
+import { evaluationsOf, readiness, type StoredEvaluation } from './readiness.js';
 
 export type { AliasPolicy, DeployDeps, DeployOptions, DeploymentView, DoraReport, EvalSuite, EvaluationReport };
 export type { FlushItem, LockFile, ModelCard, ModelCheck, ModelVersionDetail, RegisterInput, ReleaseDeps };
@@ -32,6 +33,8 @@ export type ModelSummary = Awaited<ReturnType<typeof listModels>>[number];
 export type ModelVersionSummary = Awaited<ReturnType<typeof modelVersions>>[number];
 export type AliasHistory = Awaited<ReturnType<typeof history>>;
 export type ModelComparison = Awaited<ReturnType<typeof compareModels>>;
+export type Readiness = Awaited<ReturnType<typeof readiness>>;
+export type { StoredEvaluation };
 export interface Registered {
   ref: string;
   digest: string;
@@ -82,6 +85,10 @@ export interface ModelsService {
     opts?: { override?: string },
   ): Promise<{ alias: string; from: string | null; to: string; overridden: string[] }>;
   history(name: string, opts?: { alias?: string; at?: Date }): Promise<AliasHistory>;
+  /** A version's evaluations with their full reports (verdicts, intervals, slices). */
+  evaluations(ref: string): Promise<StoredEvaluation[]>;
+  /** The alias's policy and the conditions `ref` does not meet for it yet (empty: promotable). */
+  readiness(ref: string, alias: string): Promise<Readiness>;
   lock(ref: string, lockFile: string): Promise<LockFile>;
   fetch(lockFile: string, dir: string, opts?: { remote?: string }): Promise<Fetched[]>;
   /** `onProgress`: the batch prediction, then each check (the CLI draws it as a progress bar). */
@@ -109,6 +116,8 @@ export function createModelsService(deps: DatasetDeps & { cairnDir: string; remo
     removeAlias: (name, alias) => removeAlias(deps, name, alias),
     rollback: (name, alias, opts) => rollback(deps, name, alias, opts),
     history: (name, opts) => history(deps, name, opts),
+    evaluations: (ref) => evaluationsOf(deps, ref),
+    readiness: (ref, alias) => readiness(deps, ref, alias),
     lock: (ref, file) => lockModel(deps, ref, file),
     fetch: (file, dir, opts) => fetchLocked(deps, file, dir, opts),
     evaluate: (ref, opts) => evaluateModel(deps, ref, opts),

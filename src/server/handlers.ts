@@ -76,8 +76,11 @@ export const handlers: Record<OperationId, Handler> = {
         sort: opt(i.query.sort as string),
         columns: i.query.columns ? str(i.query.columns).split(',') : undefined,
         limit: num(i.query.limit),
+        offset: num(i.query.offset),
       }),
     ),
+  'runs.fields': (s, i) => s.runs.fields(withDefined({ project: opt(i.query.project as string) })),
+  'runs.curves': (s, i) => s.runs.curves(str(i.query.ids).split(','), str(i.query.name), num(i.query.buckets) ?? 500),
   'runs.compare': (s, i) =>
     s.runs.compare(
       str(i.query.refs).split(','),
@@ -108,6 +111,8 @@ export const handlers: Record<OperationId, Handler> = {
   'models.versions': (s, i) => s.models.versions(str(i.params.name)),
   'models.show': (s, i) => s.models.show(str(i.query.ref)),
   'models.card': (s, i) => s.models.card(str(i.query.ref)),
+  'models.evaluations': (s, i) => s.models.evaluations(str(i.query.ref)),
+  'models.readiness': (s, i) => s.models.readiness(str(i.query.ref), str(i.query.alias)),
   'models.verify': (s, i) => s.models.verify(str(i.body.ref)),
   'models.history': (s, i) =>
     s.models.history(

@@ -10,6 +10,8 @@ import { ServerMetrics } from './metrics.js';
 import { bodySchema, openApiDocument, querySchema } from './openapi.js';
 import { mountStoreRoutes } from './store-routes.js';
 import { filesOf, inTempFolder } from './temp-files.js';
+import { CSRF_HEADER } from './auth-routes.js';
+import { mountUi } from './ui-routes.js';
 
 export interface HttpOptions {
   /** Largest request body accepted (default 1 MiB): metadata only, bulk bytes go to the store. */
@@ -20,6 +22,15 @@ export interface HttpOptions {
   verifyBearer?: (token: string) => Promise<Authenticated | null>;
   /** A request without a bearer token: the identity its session cookie stands for, or null when it has none. */
   verifyRequest?: (req: FastifyRequest) => Promise<Authenticated | null>;
+  /**
+   * `cairn ui`: one person's workspace served to their own browser on loopback. Every request acts
+   * as the workspace's actor with the same rights the CLI has there (no grants), reads are not
+   * logged (the CLI does not log them either), and only requests addressed to a loopback name with
+   * the CSRF header on writes are taken, so another web page cannot drive it (DNS rebinding, forms).
+   */
+  local?: boolean;
+  /** The web UI's built files (dist/ui): served at `/` when given. */
+  uiDir?: string | null;
 }
 
 declare module 'fastify' {
@@ -40,6 +51,7 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
   const metrics = new ServerMetrics();
   const protectedAliases = new Set(opts.protectedAliases ?? ['production']);
   app.setErrorHandler((err, req, reply) => sendError(reply, toCairnError(err)));
+  if (opts.local) app.addHook('onRequest', async (req) => loopbackOnly(req));
   app.setNotFoundHandler((req, reply) =>
     sendError(reply, new CairnError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)),
   );
@@ -53,6 +65,7 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
   });
   app.get(`${API_PREFIX}/openapi.json`, async () => openApiDocument());
   for (const [id, op] of Object.entries(operations) as Array<[OperationId, Operation]>) {
+    if (opts.local && id.startsWith('store.')) continue;
     app.route({
       method: op.method,
       url: API_PREFIX + op.path,
@@ -63,12 +76,14 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
         ...(op.body ? { body: bodySchema(op) } : {}),
       },
       onRequest: async (req) => {
-        req.who = await authenticate(rt, req, id, opts, metrics);
+        if (!opts.local) req.who = await authenticate(rt, req, id, opts, metrics);
       },
       handler: async (req, reply) => {
         const started = performance.now();
         try {
-          const out = await serve(rt, id, op, req, reply, protectedAliases, metrics);
+          const out = opts.local
+            ? await serveLocal(rt, id, op, req, protectedAliases)
+            : await serve(rt, id, op, req, reply, protectedAliases, metrics);
           metrics.observe(id, reply.statusCode, (performance.now() - started) / 1000);
           return out;
         } catch (err) {
@@ -79,8 +94,54 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
       },
     });
   }
-  mountStoreRoutes(app, rt, (req, id) => authenticate(rt, req, id, opts, metrics));
+  if (!opts.local) mountStoreRoutes(app, rt, (req, id) => authenticate(rt, req, id, opts, metrics));
+  if (opts.uiDir) mountUi(app, opts.uiDir);
   return app;
+}
+
+const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * `cairn ui` answers only requests addressed to a loopback name (a page on evil.example whose
+ * name was rebound to 127.0.0.1 still sends Host: evil.example), and takes writes only with the
+ * CSRF header, which a cross-site form cannot set and a cross-site fetch cannot send unasked.
+ */
+function loopbackOnly(req: FastifyRequest) {
+  const host = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
+  if (!LOOPBACK_NAMES.has(host))
+    throw new CairnError(
+      'PERMISSION_DENIED',
+      `cairn ui answers only on 127.0.0.1 or localhost, not ${host || '(no Host)'}`,
+    );
+  if (req.method !== 'GET' && req.method !== 'HEAD' && req.headers[CSRF_HEADER] === undefined)
+    throw new CairnError('PERMISSION_DENIED', `a write to cairn ui needs the ${CSRF_HEADER} header`);
+}
+
+/**
+ * The workspace's own user at their own workspace: what the CLI may do there, the UI may do (the
+ * services still enforce every alias policy, as for `cairn model promote`).
+ */
+async function serveLocal(
+  rt: ServerRuntime,
+  id: OperationId,
+  op: Operation,
+  req: FastifyRequest,
+  protectedAliases: ReadonlySet<string>,
+): Promise<unknown> {
+  const actor = rt.localActor!;
+  const principal = { id: 'local', name: actor.id, kind: 'user' as const, groups: [] };
+  const input = {
+    params: { ...(req.params as Record<string, string>) },
+    query: { ...(req.query as Record<string, string>) },
+    body: { ...(req.body as Record<string, unknown>) },
+    principal,
+  };
+  const scope: RequestScope = { actor, command: `ui ${id}`, client: `cairn-ui/${op.method}` };
+  if (id === 'audit.bundle') return rt.runAs(scope, () => bundle(rt));
+  const out = await rt.runAs(scope, () => handlers[id](rt.services, input, rt));
+  if (id === 'whoami')
+    return { ...(out as object), role: 'admin', local: true, protectedAliases: [...protectedAliases] };
+  return out;
 }
 
 async function authenticate(
@@ -153,7 +214,16 @@ async function serve(
   const run = (s: RequestScope = scope) => rt.runAs(s, () => handlers[id](rt.services, input, rt));
   if (op.method === 'GET') {
     if (id === 'runs.compare') await readableRuns(rt, scope, who, String(input.query.refs).split(','), metrics);
-    const out = LISTINGS.has(id) && !input.query.project ? await visibleRuns(rt, who, await run()) : await run();
+    if (id === 'runs.curves') await readableRuns(rt, scope, who, String(input.query.ids).split(','), metrics);
+    let out = LISTINGS.has(id) && !input.query.project ? await visibleRuns(rt, who, await run()) : await run();
+    // The UI offers only the buttons a person may use: it asks for the role they hold.
+    if (id === 'whoami')
+      out = {
+        ...(out as object),
+        role: await strongestRole(rt, who),
+        local: false,
+        protectedAliases: [...protectedAliases],
+      };
     if (id !== 'audit.checkpoint')
       await rt.recordRequest({
         draft: {
@@ -167,6 +237,13 @@ async function serve(
     return out;
   }
   return idempotent(rt, req, reply, { who, id, scope }, run);
+}
+
+/** The strongest role the caller holds on `default` (datasets and models), or null. */
+async function strongestRole(rt: ServerRuntime, who: Authenticated): Promise<Role | null> {
+  for (const r of ['admin', 'approver', 'contributor', 'viewer'] as const)
+    if ((await rt.identity.authorize(who.principal, r, 'default')).allowed) return r;
+  return null;
 }
 
 /** Operations on one run: authorized on that run's project. */

@@ -4,6 +4,7 @@ import { openServer, type ServerRuntime } from '../app/server.js';
 import { CairnError } from '../core/errors.js';
 import { mountAuthRoutes, sessionAuthenticator } from './auth-routes.js';
 import { createHttpServer, type HttpOptions } from './http.js';
+import { findUiDir } from './ui-routes.js';
 
 export interface StartOptions extends HttpOptions {
   /** host:port (default 127.0.0.1:8080; port 0 picks a free one). */
@@ -41,6 +42,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   try {
     const oidc = opts.oidc ? createOidc(opts.oidc, runtime.identity) : null;
     http = await createHttpServer(runtime, {
+      uiDir: findUiDir(),
       ...opts,
       ...(oidc
         ? { verifyBearer: (t) => oidc.verifier.verifyBearer(t), verifyRequest: sessionAuthenticator(oidc) }
@@ -74,4 +76,51 @@ function parseListen(s: string): { host: string; port: number } {
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) throw new CairnError('USAGE', `--listen takes host:port, not ${JSON.stringify(s)}`);
   return { host: m[1] || m[2] || '127.0.0.1', port };
+}
+
+export interface LocalUi {
+  url: string;
+  workspace: string;
+  actor: string;
+  runtime: ServerRuntime;
+  http: FastifyInstance;
+  close(): Promise<void>;
+}
+
+/**
+ * `cairn ui`: the same HTTP app as the team server over the workspace found from `cwd`/`env`,
+ * bound to 127.0.0.1 only, acting as the workspace's own user (docs/UI.md).
+ */
+export async function startLocalUi(opts: { port: number; cwd?: string; env?: NodeJS.ProcessEnv }): Promise<LocalUi> {
+  const uiDir = findUiDir();
+  if (!uiDir)
+    throw new CairnError('NOT_FOUND', 'the web UI is not built (no dist/ui/index.html in the Cairn package)', {
+      hint: 'run npm run build in the Cairn checkout',
+    });
+  const runtime = await openServer({ dataDir: opts.cwd ?? process.cwd(), local: true, env: opts.env ?? process.env });
+  let http: FastifyInstance;
+  try {
+    http = await createHttpServer(runtime, { local: true, uiDir });
+    await http.listen({ host: '127.0.0.1', port: opts.port });
+  } catch (err) {
+    await runtime.close();
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE')
+      throw new CairnError('USAGE', `port ${opts.port} is in use`, { hint: 'choose another with --port, or --port 0' });
+    throw err;
+  }
+  const addr = http.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : opts.port;
+  let closing: Promise<void> | null = null;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    workspace: runtime.root,
+    actor: runtime.localActor!.id,
+    runtime,
+    http,
+    close: () =>
+      (closing ??= (async () => {
+        await http.close();
+        await runtime.close();
+      })()),
+  };
 }

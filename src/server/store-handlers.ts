@@ -1,9 +1,23 @@
 import type { Services } from '../app/services.js';
 import type { ServerRuntime } from '../app/server.js';
-import type { PlannedObject } from '../app/server-store.js';
+import type { PlannedObject, ServerStore } from '../app/server-store.js';
+import { CairnError } from '../core/errors.js';
 import type { HandlerInput } from './handlers.js';
 
 type Handler = (s: Services, i: HandlerInput, rt: ServerRuntime) => Promise<unknown>;
+
+/** The data plane, which `cairn ui` (a workspace serving itself) does not have. */
+export function storeOf(rt: ServerRuntime): ServerStore {
+  if (!rt.store)
+    throw new CairnError(
+      'NOT_ON_SERVER',
+      'this is `cairn ui` on a workspace: it has no store to push to or pull from',
+      {
+        hint: 'push to a team server (cairn server start) or a remote (cairn remote add)',
+      },
+    );
+  return rt.store;
+}
 
 /**
  * The data plane's operations. Planning, committing and handing out download URLs change no
@@ -14,23 +28,23 @@ export const storeHandlers: Record<
   'store.list' | 'store.plan' | 'store.commit' | 'store.download' | 'store.import',
   Handler
 > = {
-  'store.list': async (_s, i, rt) => ({ objects: await rt.store.list(String(i.query.prefix ?? '')) }),
+  'store.list': async (_s, i, rt) => ({ objects: await storeOf(rt).list(String(i.query.prefix ?? '')) }),
   'store.plan': async (_s, i, rt) => {
     const objects = i.body.objects as PlannedObject[];
-    const plan = await rt.store.plan(i.principal.name, objects);
+    const plan = await storeOf(rt).plan(i.principal.name, objects);
     const missing = plan.filter((p) => !p.present);
     await record(rt, 'server.store.plan', {
       packs: objects.length,
       missing: missing.length,
       bytes: objects.filter((o) => missing.some((m) => m.key === o.key)).reduce((n, o) => n + o.size, 0),
-      direct: rt.store.direct,
+      direct: storeOf(rt).direct,
     });
-    return { direct: rt.store.direct, objects: plan };
+    return { direct: storeOf(rt).direct, objects: plan };
   },
   'store.commit': async (_s, i, rt) => {
     const uploads = i.body.uploads as string[];
     try {
-      const done = await rt.store.commit(i.principal.name, uploads);
+      const done = await storeOf(rt).commit(i.principal.name, uploads);
       await record(rt, 'server.store.commit', { uploads: uploads.length, keys: done.map((d) => d.key) });
       return { committed: done };
     } catch (err) {
@@ -40,11 +54,11 @@ export const storeHandlers: Record<
   },
   'store.download': async (_s, i, rt) => {
     const keys = i.body.keys as string[];
-    const objects = await rt.store.download(keys);
+    const objects = await storeOf(rt).download(keys);
     await record(rt, 'server.store.download', { keys: keys.length, bytes: objects.reduce((n, o) => n + o.size, 0) });
-    return { direct: rt.store.direct, objects };
+    return { direct: storeOf(rt).direct, objects };
   },
-  'store.import': (s, i, rt) => rt.store.importPushed(s.transfer, i.body.versions as string[]),
+  'store.import': (s, i, rt) => storeOf(rt).importPushed(s.transfer, i.body.versions as string[]),
 };
 
 export async function record(
@@ -54,7 +68,7 @@ export async function record(
   err?: unknown,
 ) {
   await rt.recordRequest({
-    draft: { action, target: { type: 'store', name: rt.store.url }, params },
+    draft: { action, target: { type: 'store', name: storeOf(rt).url }, params },
     outcome: err ? 'failed' : 'ok',
     ...(err ? { reason: (err as Error).message } : {}),
     context: rt.contextHere(),

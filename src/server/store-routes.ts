@@ -3,7 +3,7 @@ import type { ServerRuntime } from '../app/server.js';
 import { STORE_ROUTE } from '../app/server-store.js';
 import { CairnError } from '../core/errors.js';
 import type { Authenticated, Role } from '../identity/index.js';
-import { record } from './store-handlers.js';
+import { record, storeOf } from './store-handlers.js';
 
 /** Largest pack streamed through the server (folder stores); S3 stores never stream through it. */
 export const STREAM_LIMIT = 1024 * 1024 * 1024;
@@ -41,7 +41,7 @@ export function mountStoreRoutes(app: FastifyInstance, rt: ServerRuntime, authen
         const body = bodyOf(req.body);
         return rt.runAs(scopeOf(req, 'store.upload'), async () => {
           try {
-            await rt.store.receive(req.who!.principal.name, id, body);
+            await storeOf(rt).receive(req.who!.principal.name, id, body);
             await record(rt, 'server.store.write', { upload: id, bytes: body.length });
           } catch (err) {
             await record(rt, 'server.store.write', { upload: id, bytes: body.length }, err);
@@ -53,7 +53,7 @@ export function mountStoreRoutes(app: FastifyInstance, rt: ServerRuntime, authen
     );
     scope.get(`${STORE_ROUTE}/objects/*`, { onRequest: guard('store.get', 'viewer') }, async (req, reply) => {
       const key = (req.params as { '*': string })['*'];
-      const body = await rt.runAs(scopeOf(req, 'store.get'), () => rt.store.readObject(key));
+      const body = await rt.runAs(scopeOf(req, 'store.get'), () => storeOf(rt).readObject(key));
       await rt.recordRequest({
         draft: { action: 'server.read', target: { type: 'api', name: 'store.get' }, params: { key } },
         outcome: 'ok',
@@ -69,7 +69,7 @@ export function mountStoreRoutes(app: FastifyInstance, rt: ServerRuntime, authen
         const key = (req.params as { '*': string })['*'];
         const body = bodyOf(req.body);
         return rt.runAs(scopeOf(req, 'store.put'), async () => {
-          await rt.store.writeObject(req.who!.principal.name, key, body);
+          await storeOf(rt).writeObject(req.who!.principal.name, key, body);
           await record(rt, 'server.store.write', { key, bytes: body.length });
           return { stored: true, bytes: body.length };
         });

@@ -133,7 +133,7 @@ describe('data plane, S3 store (presigned URLs)', () => {
       storeEndpoint: s3.endpoint,
     });
     teams.push(t);
-    expect(t.server.runtime.store.direct).toBe(true);
+    expect(t.server.runtime.store!.direct).toBe(true);
     await dataPlaneStory(t);
 
     // A planned upload hands out a URL on the S3 endpoint itself: the bytes bypass the server.
@@ -174,7 +174,7 @@ describe('data plane, folder store (streamed through the server)', () => {
     const store = mkdtempSync(join(tmpdir(), 'cairn-store-'));
     const t = await startTeam({ store: `file://${store}` });
     teams.push(t);
-    expect(t.server.runtime.store.direct).toBe(false);
+    expect(t.server.runtime.store!.direct).toBe(false);
     await dataPlaneStory(t);
 
     const good = prng(11, 50_000);

@@ -112,7 +112,8 @@ export const operations = {
     method: 'GET',
     path: '/whoami',
     role: 'viewer',
-    summary: 'The authenticated identity, its roles and the server it talks to.',
+    summary:
+      'The authenticated identity, its role on the default project, the protected aliases and the server it talks to.',
   },
   'datasets.list': { method: 'GET', path: '/datasets', role: 'viewer', summary: 'Datasets with their latest version.' },
   'datasets.log': {
@@ -185,14 +186,38 @@ export const operations = {
     path: '/runs/find',
     role: 'viewer',
     summary: 'Runs filtered, sorted and cut, with chosen params and metrics as columns (`run ls`).',
-    query: { project: name, status: name, filter: str, sort: str, columns: str, limit: int(1, 1_000_000) },
+    query: {
+      project: name,
+      status: name,
+      filter: str,
+      sort: str,
+      columns: { type: 'string', minLength: 1, maxLength: 16_384 },
+      limit: int(1, 1_000_000),
+      offset: int(),
+    },
+  },
+  'runs.fields': {
+    method: 'GET',
+    path: '/runs/fields',
+    role: 'viewer',
+    summary: 'The names of the params and metrics runs recorded (columns and axes to choose from).',
+    query: { project: name },
+  },
+  'runs.curves': {
+    method: 'GET',
+    path: '/runs/curves',
+    role: 'viewer',
+    summary: "One metric's curve for each of several runs, downsampled on the server (the UI's compare).",
+    query: { ids: { type: 'string', minLength: 1, maxLength: 65_536 }, name, buckets: int(1, 100_000) },
+    required: ['ids', 'name'],
   },
   'runs.compare': {
     method: 'GET',
     path: '/runs/compare',
     role: 'viewer',
     summary: 'Runs side by side: differing params, metrics, durations, GPU-hours (`run compare`).',
-    query: { refs: str, lowerIsBetter: str, higherIsBetter: str },
+    // A hundred run ids (the UI's compare) are 3,700 characters.
+    query: { refs: { type: 'string', minLength: 1, maxLength: 65_536 }, lowerIsBetter: str, higherIsBetter: str },
     required: ['refs'],
   },
   'runs.tail': {
@@ -270,6 +295,22 @@ export const operations = {
     summary: "A version's model card.",
     query: { ref: str },
     required: ['ref'],
+  },
+  'models.evaluations': {
+    method: 'GET',
+    path: '/model-versions/evaluations',
+    role: 'viewer',
+    summary: "A version's evaluations with their reports (verdicts, confidence intervals, slices).",
+    query: { ref: str },
+    required: ['ref'],
+  },
+  'models.readiness': {
+    method: 'GET',
+    path: '/model-versions/readiness',
+    role: 'viewer',
+    summary: "An alias's policy and the conditions a version does not meet for it yet.",
+    query: { ref: str, alias: name },
+    required: ['ref', 'alias'],
   },
   'models.verify': {
     method: 'POST',

@@ -58,6 +58,8 @@ export function createRemoteServices(api: ApiClient, session: ServerSession): Se
       versions: (name) => c('models.versions', { params: { name } }),
       show: (ref) => c('models.show', { query: { ref } }),
       card: (ref) => c('models.card', { query: { ref } }),
+      evaluations: (ref) => c('models.evaluations', { query: { ref } }),
+      readiness: (ref, alias) => c('models.readiness', { query: { ref, alias } }),
       verify: (ref) => c('models.verify', { body: { ref } }),
       setPolicy: (name, alias, policy) =>
         c('models.setPolicy', {
@@ -135,8 +137,13 @@ function remoteRuns(api: ApiClient): Services['runs'] {
     dag: local('dag'),
     find: (o) =>
       api.call('runs.find', {
-        query: { ...pick(o, ['project', 'status', 'filter', 'sort', 'limit']), columns: o.columns?.join(',') },
+        query: {
+          ...pick(o, ['project', 'status', 'filter', 'sort', 'limit', 'offset']),
+          columns: o.columns?.join(','),
+        },
       }),
+    fields: (o = {}) => api.call('runs.fields', { query: pick(o, ['project']) }),
+    curves: (ids, name, buckets) => api.call('runs.curves', { query: { ids: ids.join(','), name, buckets } }),
     compare: (refs, o = {}) =>
       api.call('runs.compare', {
         query: {

@@ -36,7 +36,7 @@ export async function run(opts: OptionsOf<typeof serverStart>): Promise<void> {
     origin: server.runtime.origin,
     verifierKey: server.runtime.verifierKey,
     metadata: server.runtime.dialect,
-    store: server.runtime.store.url,
+    store: server.runtime.store?.url ?? null,
   });
   out.say(`Cairn server on ${server.url} (metadata: ${server.runtime.dialect}, data dir: ${opts.dataDir})`);
   out.say(`audit log key: ${server.runtime.verifierKey}`);

@@ -10,6 +10,8 @@ import { drawDag, readPipeline } from '../pipelines/pipeline.js';
 import { compareRuns, type CompareOptions, type RunComparison } from './find/compare.js';
 import { findRuns, type FindOptions, type RunListing } from './find/list.js';
 import { cancelRun, syncRuns, waitRun } from './sync.js';
+import { CairnError } from '../../core/errors.js';
+import { runFields } from './find/names.js';
 
 /** A spec to run, as `cairn run` and `cairn run plan` take it. */
 export interface SpecInput {
@@ -54,6 +56,13 @@ export interface RunsService {
   details(id: string): Promise<RunDetails>;
   metrics(id: string): Promise<{ id: string; metrics: MetricSummary[] }>;
   metricSeries(id: string, name: string, buckets: number): Promise<{ id: string } & MetricSeries>;
+  /**
+   * One metric's curve for each of several runs, downsampled by the database (the web UI's
+   * compare overlays 100 runs): a run without the metric gets `points: 0` and no buckets.
+   */
+  curves(ids: string[], name: string, buckets: number): Promise<Array<{ id: string } & MetricSeries>>;
+  /** The names of params and metrics runs have recorded (columns and axes to choose from). */
+  fields(opts?: { project?: string }): Promise<{ params: string[]; metrics: string[] }>;
   logs(id: string, opts: LogsOptions): Promise<void>;
   /** Cancels a run; with `wait`, returns once it has stopped. */
   cancel(id: string, opts?: { wait?: boolean }): Promise<RunSummary>;
@@ -118,6 +127,8 @@ export function createRunsService(deps: RunDeps): RunsService {
       const r = await synced(id);
       return { id: r.id, ...(await metricSeries(deps.meta.db, r.id, name, buckets)) };
     },
+    curves: (ids, name, buckets) => curvesOf(deps, ids, name, buckets),
+    fields: (opts = {}) => runFields(deps.meta.db, opts.project),
     logs: (id, opts) => streamLogs(deps, id, opts),
     async cancel(id, opts = {}) {
       const c = await cancelRun(deps, id);
@@ -153,4 +164,29 @@ export function createRunsService(deps: RunDeps): RunsService {
       return { id: r.id, status: r.status, reason: r.reason ? (JSON.parse(r.reason) as unknown) : null };
     },
   };
+}
+
+/** Curves one request may ask for: the compare page's ceiling, far above what a chart can show apart. */
+const MAX_CURVES = 500;
+
+async function curvesOf(deps: RunDeps, ids: string[], name: string, buckets: number) {
+  if (ids.length > MAX_CURVES)
+    throw new CairnError('USAGE', `at most ${MAX_CURVES} runs' curves at once, not ${ids.length}`);
+  await syncRuns(deps);
+  const out: Array<{ id: string } & MetricSeries> = [];
+  for (const ref of ids) {
+    const r = await getRun(deps, ref);
+    const has = await deps.meta.db
+      .selectFrom('run_metric_summaries')
+      .select('run_id')
+      .where('run_id', '=', r.id)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    out.push(
+      has
+        ? { id: r.id, ...(await metricSeries(deps.meta.db, r.id, name, buckets)) }
+        : { id: r.id, name, points: 0, by: 'step', buckets: [] },
+    );
+  }
+  return out;
 }

@@ -15,6 +15,8 @@ export interface FindOptions {
   /** Fields to show besides the run's own (`params.lr`, `metrics.acc.max`, `tags.team`). */
   columns?: string[];
   limit?: number;
+  /** Matching runs to skip before the `limit` shown (a page of the web UI's run table). */
+  offset?: number;
 }
 
 export interface ListedRun extends RunSummary {
@@ -49,6 +51,9 @@ export async function findRuns(deps: Pick<RunDeps, 'meta' | 'clock'>, opts: Find
       data: { fields: need.bad },
     });
   const limit = opts.limit ?? 50;
+  const offset = opts.offset ?? 0;
+  if (!Number.isInteger(offset) || offset < 0)
+    throw new CairnError('USAGE', `offset must be a whole number of runs, not ${String(opts.offset)}`);
   const inDb = !filter && sort.length === 0;
   // Only the columns a field reads: a run's spec and usage (kilobytes each) are read for the runs shown.
   let q = deps.meta.db
@@ -58,8 +63,10 @@ export async function findRuns(deps: Pick<RunDeps, 'meta' | 'clock'>, opts: Find
     .orderBy('id', 'desc');
   if (opts.project) q = q.where('project', '=', opts.project);
   if (opts.status) q = q.where('status', '=', opts.status);
-  if (inDb) q = q.limit(limit);
+  if (inDb) q = q.limit(limit).offset(offset);
   const rows = await q.execute();
+  // Without a filter the database cuts the page, so the count of matches is asked of it too.
+  const total = inDb ? await countRuns(deps.meta.db, opts) : null;
   const ids = inDb ? rows.map((r) => r.id) : null;
   const [params, metrics] = await Promise.all([
     loadParams(deps.meta.db, need.params, ids),
@@ -69,7 +76,7 @@ export async function findRuns(deps: Pick<RunDeps, 'meta' | 'clock'>, opts: Find
   let recs = rows.map((r) => record(r, params.get(r.id) ?? {}, metrics.get(r.id) ?? {}, now));
   if (filter) recs = recs.filter((rec) => matches(filter, (f) => fieldValue(rec, f)));
   if (sort.length) recs.sort((a, b) => bySort(sort, a, b));
-  const shown = recs.slice(0, limit);
+  const shown = inDb ? recs : recs.slice(offset, offset + limit);
   const full = new Map<string, RunRow>();
   const shownIds = shown.map((r) => r.base.id as string);
   for (let i = 0; i < shownIds.length; i += 500)
@@ -81,12 +88,20 @@ export async function findRuns(deps: Pick<RunDeps, 'meta' | 'clock'>, opts: Find
       full.set(r.id, r);
   return {
     columns,
-    matched: recs.length,
+    matched: total ?? recs.length,
     runs: shown.map((rec) => ({
       ...summary(full.get(rec.base.id as string)!),
       values: Object.fromEntries(columns.map((c) => [c, fieldValue(rec, c) ?? null])),
     })),
   };
+}
+
+async function countRuns(db: Db, opts: FindOptions): Promise<number> {
+  let q = db.selectFrom('runs').select((eb) => eb.fn.countAll().as('n'));
+  if (opts.project) q = q.where('project', '=', opts.project);
+  if (opts.status) q = q.where('status', '=', opts.status);
+  const row = await q.executeTakeFirstOrThrow();
+  return Number(row.n);
 }
 
 /** The columns of a run its fields are made of. */

@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// Screenshots of the web UI's main pages for docs/UI.md, taken in Debian's chromium from a
+// running `cairn ui` (start it in a workspace built by `cairn demo --keep` first):
+//
+//   node scripts/ui-screenshots.mjs http://127.0.0.1:5000 [out-dir (default docs/ui)]
+/* global fetch -- Node 20's */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const [base, out = 'docs/ui'] = process.argv.slice(2);
+if (!base) throw new Error('usage: node scripts/ui-screenshots.mjs <url of cairn ui> [out-dir]');
+mkdirSync(out, { recursive: true });
+const browser = await chromium.launch({
+  executablePath: process.env.CAIRN_CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+});
+const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+const api = async (p) => (await fetch(base + '/api/v1' + p)).json();
+const flights = (await api('/runs/find?limit=10&filter=' + encodeURIComponent('spec == flight-late'))).runs.map(
+  (r) => r.id,
+);
+const shots = [
+  ['overview', '/'],
+  ['runs', '/runs'],
+  ['compare', `/runs/compare?ids=${flights.join(',')}`],
+  ['model', '/models/flight-late'],
+  ['lineage', '/lineage?ref=model:flight-late@production&direction=up'],
+  ['audit', '/audit'],
+  ['dataset-version', '/datasets/flights/v1'],
+];
+for (const [name, path] of shots) {
+  await page.goto(base + path);
+  await page.waitForLoadState('networkidle');
+  await page.waitForTimeout(600);
+  if (name === 'audit') {
+    await page.getByRole('button', { name: 'Verify now' }).click();
+    await page.waitForSelector('p.ok[role=status], .error[role=alert]', { timeout: 120_000 });
+  }
+  if (name === 'model') await page.locator('article.version').nth(1).scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(out, `${name}.png`) });
+  console.log(join(out, `${name}.png`));
+}
+await browser.close();

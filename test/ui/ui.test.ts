@@ -1,0 +1,269 @@
+// The web UI in a real headless Chromium, on a workspace the demo built: every page, the charts,
+// keyboard use, accessibility (axe), escaping of HTML in data, and promotion by role on a server.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli } from '../../src/test-support/cli.js';
+import { chromiumAvailable, demoWorkspace, launch, serve, watchErrors } from './support.js';
+
+const require = createRequire(import.meta.url);
+const AXE = require.resolve('axe-core/axe.min.js');
+// What the functions run in the page touch (this project compiles without the DOM library).
+interface Canvas {
+  width: number;
+  height: number;
+  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } };
+}
+declare const document: {
+  querySelector(selector: string): (Canvas & { textContent: string | null }) | null;
+  activeElement: { textContent: string | null } | null;
+};
+declare const window: Record<string, unknown>;
+
+const XSS = '<img src=x onerror="window.__pwned=1">';
+
+const ok = <T>(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): T => {
+  const r = cli([...args, '--json'], { cwd, env });
+  if (r.code !== 0) throw new Error(`cairn ${args.join(' ')} failed: ${r.stderr}`);
+  return r.json as T;
+};
+
+describe.skipIf(!chromiumAvailable())('web UI in Chromium', () => {
+  let ws = '';
+  let browser: Browser;
+  let ui: Awaited<ReturnType<typeof serve>>;
+  let ctx: BrowserContext;
+  let flightRuns: string[] = [];
+  let xssRun = '';
+
+  beforeAll(async () => {
+    ws = demoWorkspace();
+    // A run whose param and tag hold HTML: the UI must show it as text.
+    mkdirSync(join(ws, 'xss'), { recursive: true });
+    writeFileSync(
+      join(ws, 'xss', 'cairn.yaml'),
+      `name: xss\ncommand: "true"\nparams:\n  html: ${JSON.stringify(XSS)}\nresources:\n  time: 1m\n`,
+    );
+    xssRun = ok<{ id: string }>(ws, ['run', 'xss/cairn.yaml']).id;
+    const listing = ok<{ runs: Array<{ id: string }> }>(ws, ['run', 'ls', '--filter', 'spec == flight-late']);
+    flightRuns = listing.runs.map((r) => r.id);
+    ui = await serve(['ui', '--port', '0'], ws, { CAIRN_ACTOR: 'demo@cairn.example' });
+    browser = await launch();
+    // Bypassing the page's CSP lets axe be injected, and proves escaping on its own: with the
+    // policy off, only the renderer stands between data and script.
+    ctx = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 900 } });
+  }, 900_000);
+
+  afterAll(async () => {
+    await ctx?.close();
+    await browser?.close();
+    await ui?.stop();
+    if (ws) rmSync(dirname(ws), { recursive: true, force: true });
+  }, 180_000);
+
+  const open = async (path: string): Promise<{ page: Page; errors: string[] }> => {
+    const page = await ctx.newPage();
+    const errors = watchErrors(page);
+    await page.goto(ui.url + path);
+    await page.waitForLoadState('networkidle');
+    await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
+    return { page, errors };
+  };
+
+  const axe = async (page: Page) => {
+    await page.addScriptTag({ path: AXE });
+    const r = (await page.evaluate(() =>
+      (window.axe as { run: (o: unknown) => Promise<unknown> }).run({
+        resultTypes: ['violations'],
+      }),
+    )) as { violations: Array<{ id: string; impact: string; nodes: Array<{ target: string[] }> }> };
+    return r.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  };
+
+  it(
+    'every page loads without console errors, shows the known records and passes axe',
+    { timeout: 300_000 },
+    async () => {
+      const pages: Array<[string, string[]]> = [
+        ['/', ['Start here', 'flight-late', 'Verify the audit log']],
+        ['/runs', ['flight-late', 'runs match']],
+        [`/runs/compare?ids=${flightRuns.join(',')}`, ['Compare 3 runs', 'Params that differ', 'epochs']],
+        [`/runs/${flightRuns[0]}`, ['completed', 'Params', 'Logs']],
+        ['/models', ['flight-late']],
+        [
+          '/models/flight-late',
+          ['flight-late@v2', 'FAILED', 'non_regression', '95 % CI', 'Alias timeline', 'rollback'],
+        ],
+        ['/datasets', ['flights', 'emails']],
+        ['/datasets/flights', ['flights@v1', 'vega-datasets flights-3m']],
+        ['/datasets/flights/v1', ['profile', 'validation', 'row_count']],
+        ['/lineage?ref=model:flight-late@production&direction=up', ['flights@v1', 'flights-clean@v1', 'trained']],
+        ['/audit', ['Verify now', 'model.promote']],
+        ['/compute', ['Usage by project', 'ops']],
+        ['/releases', ['DORA', 'flight-late@v3', 'production']],
+      ];
+      for (const [path, texts] of pages) {
+        const { page, errors } = await open(path);
+        const text = await page.locator('main').innerText();
+        for (const t of texts) expect(text, `${path} shows ${t}`).toContain(t);
+        expect(errors, `${path}: console errors`).toEqual([]);
+        expect(await axe(page), `${path}: serious accessibility violations`).toEqual([]);
+        await page.close();
+      }
+    },
+  );
+
+  it('unknown ids and pages get a clear "not found" page, not a blank one', { timeout: 60_000 }, async () => {
+    for (const path of ['/runs/no-such-run', '/models/no-such-model', '/datasets/nope/v9', '/no/such/page']) {
+      const { page } = await open(path);
+      await expect(page.getByRole('heading', { name: 'Not found' })).toBeTruthy();
+      expect(await page.locator('.notfound').innerText(), path).toMatch(/Not found/);
+      await page.close();
+    }
+  });
+
+  it('compare draws its curves and the scatter (canvas with pixels drawn)', { timeout: 60_000 }, async () => {
+    const { page, errors } = await open(`/runs/compare?ids=${flightRuns.join(',')}&log=1`);
+    await page.waitForSelector('.chart canvas');
+    const inked = (sel: string) =>
+      page.evaluate((s) => {
+        const c = document.querySelector(s)!;
+        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 3; i < d.length; i += 4) if (d[i]! > 0) n++;
+        return { n, w: c.width, h: c.height };
+      }, sel);
+    const line = await inked('.chart canvas');
+    expect(line.w).toBeGreaterThan(300);
+    expect(line.n).toBeGreaterThan(500);
+    const scatter = await inked('canvas.scatter');
+    expect(scatter.n).toBeGreaterThan(100);
+    // Three runs, three series in the legend.
+    expect(await page.locator('.u-legend .u-series').count()).toBe(4);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('HTML in data is shown as text, never run', { timeout: 60_000 }, async () => {
+    const { page, errors } = await open(`/runs/${xssRun}`);
+    expect(await page.locator('main').innerText()).toContain(XSS);
+    expect(await page.locator('main img').count()).toBe(0);
+    expect(await page.evaluate(() => window.__pwned)).toBeUndefined();
+    const cmp = await open(`/runs/compare?ids=${xssRun},${flightRuns[0]}`);
+    expect(await cmp.page.locator('main').innerText()).toContain(XSS);
+    expect(await cmp.page.evaluate(() => window.__pwned)).toBeUndefined();
+    expect([...errors, ...cmp.errors]).toEqual([]);
+    await page.close();
+    await cmp.page.close();
+  });
+
+  it(
+    'works from the keyboard: skip link, navigation, selecting runs and comparing them',
+    { timeout: 60_000 },
+    async () => {
+      const { page } = await open('/');
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+      // Tab to the Runs link in the navigation and follow it.
+      for (let i = 0; i < 10; i++) {
+        await page.keyboard.press('Tab');
+        if ((await page.evaluate(() => document.activeElement?.textContent)) === 'Runs') break;
+      }
+      await page.keyboard.press('Enter');
+      await page.waitForURL(/\/runs$/);
+      await page.waitForSelector('table.runs');
+      // Select two runs with the space bar, then reach Compare and press it.
+      const boxes = page.locator('table.runs input[type=checkbox]');
+      await boxes.nth(0).focus();
+      await page.keyboard.press('Space');
+      await boxes.nth(1).focus();
+      await page.keyboard.press('Space');
+      await page.getByRole('button', { name: /Compare 2 selected/ }).focus();
+      await page.keyboard.press('Enter');
+      await page.waitForURL(/\/runs\/compare\?ids=/);
+      expect(await page.locator('h1').innerText()).toBe('Compare 2 runs');
+      await page.close();
+    },
+  );
+
+  it('verify now runs the audit check from the page', { timeout: 120_000 }, async () => {
+    const { page } = await open('/audit');
+    await page.getByRole('button', { name: 'Verify now' }).click();
+    await page.waitForSelector('p.ok[role=status]', { timeout: 100_000 });
+    expect(await page.locator('p.ok[role=status]').innerText()).toMatch(/^Intact: \d+ entries/);
+    await page.close();
+  });
+
+  it(
+    'on a team server, a viewer is not offered promote (and is refused), an approver promotes',
+    { timeout: 180_000 },
+    async () => {
+      await ui.stop();
+      // The demo's workspace becomes a server's data dir; its people come from tokens now.
+      ok(ws, ['server', 'user', 'add', 'alice', '--role', 'approver', '--data-dir', ws]);
+      ok(ws, ['server', 'user', 'add', 'victor', '--role', 'viewer', '--data-dir', ws]);
+      const alice = ok<{ token: string }>(ws, ['server', 'token', 'create', '--user', 'alice', '--data-dir', ws]).token;
+      const victor = ok<{ token: string }>(ws, [
+        'server',
+        'token',
+        'create',
+        '--user',
+        'victor',
+        '--data-dir',
+        ws,
+      ]).token;
+      const server = await serve(['server', 'start', '--data-dir', ws, '--listen', '127.0.0.1:0'], ws);
+      try {
+        const signIn = async (token: string) => {
+          const c = await browser.newContext();
+          const page = await c.newPage();
+          const errors = watchErrors(page);
+          await page.goto(`${server.url}/models/flight-late`);
+          await page.getByLabel('API token').fill(token);
+          await page.getByRole('button', { name: 'Sign in' }).click();
+          await page.waitForSelector('article.version');
+          await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
+          return { c, page, errors };
+        };
+        const v = await signIn(victor);
+        expect(await v.page.locator('header .who').innerText()).toContain('victor · viewer');
+        expect(await v.page.getByRole('button', { name: /Promote to production/ }).count()).toBe(0);
+        expect(await v.page.getByRole('button', { name: /Approve/ }).count()).toBe(0);
+        // The server refuses anyway.
+        const refused = await v.page.evaluate(async (t) => {
+          const r = await fetch('/api/v1/model-versions/promotions', {
+            method: 'POST',
+            headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ ref: 'flight-late@v3', alias: 'production' }),
+          });
+          return { status: r.status, body: (await r.json()) as { error: { code: string } } };
+        }, victor);
+        expect(refused.status).toBe(403);
+        expect(refused.body.error.code).toBe('PERMISSION_DENIED');
+        await v.c.close();
+
+        const a = await signIn(alice);
+        expect(await a.page.locator('header .who').innerText()).toContain('alice · approver');
+        const v3 = a.page.locator('article.version', { has: a.page.getByRole('heading', { name: 'flight-late@v3' }) });
+        await v3.getByRole('button', { name: 'Promote to production' }).click();
+        await a.page.waitForSelector('p.ok[role=status]');
+        expect(await a.page.locator('p.ok[role=status]').innerText()).toContain(
+          'promoted flight-late@v3 to production',
+        );
+        await a.page.waitForFunction(() => document.querySelector('.timeline')?.textContent?.includes('by alice'));
+        // The unauthenticated first look (one 401 the browser logs) is what brings the sign-in form.
+        const first401 = a.errors.findIndex((e) => e.includes('status of 401'));
+        expect(a.errors.filter((_, i) => i !== first401)).toEqual([]);
+        await a.c.close();
+        const shown = ok<{ aliases: string[] }>(ws, ['model', 'show', 'flight-late@v3'], { CAIRN_SERVER: '' });
+        expect(shown.aliases).toContain('production');
+      } finally {
+        await server.stop();
+      }
+    },
+  );
+});

@@ -1,0 +1,242 @@
+// /runs/compare?ids=a,b,…: curves overlaid (downsampled by the server), the params that differ,
+// and any param against any metric.
+import { useMemo, useState } from 'preact/hooks';
+import { call } from '../api.js';
+import { colorOf, LineChart, Scatter, smooth, type Curve } from '../chart.js';
+import { fmtNum, Show, useData } from '../data.js';
+import { cell } from '../table.js';
+import { Link, navigate, qs, type Location } from '../router.js';
+
+interface Comparison {
+  runs: Array<{ id: string; name: string | null; spec: string; status: string; durationS: number | null }>;
+  params: Array<{ name: string; values: unknown[]; differs: boolean }>;
+  metrics: Array<{
+    name: string;
+    better: 'higher' | 'lower';
+    runs: Array<{ last: number; min: number; max: number; best: number; points: number } | null>;
+    bestRun: string | null;
+  }>;
+}
+
+export interface Series {
+  id: string;
+  name: string;
+  points: number;
+  by: 'step' | 'time';
+  buckets: Array<{ steps: [number, number] | null; times: [string, string] | null; mean: number }>;
+}
+
+/** Points enough for a chart as wide as a screen: the server keeps min/max/mean per bucket. */
+const BUCKETS = 1000;
+
+export function curveOf(s: Series, label: string): Curve {
+  const t0 = s.buckets[0]?.times ? Date.parse(s.buckets[0].times[0]) : 0;
+  return {
+    label,
+    xs: s.buckets.map((b) => (b.steps ? b.steps[0] : (Date.parse(b.times![0]) - t0) / 1000)),
+    ys: s.buckets.map((b) => b.mean),
+  };
+}
+
+export function ComparePage(props: { loc: Location }) {
+  const ids = (props.loc.query.get('ids') ?? '').split(',').filter(Boolean);
+  const [cmp] = useData(() => call<Comparison>('runs.compare', { query: { refs: ids.join(',') } }), [ids.join(',')]);
+  if (ids.length === 0)
+    return (
+      <>
+        <h1>Compare runs</h1>
+        <p>
+          Select runs on <Link href="/runs">the run table</Link> and press Compare.
+        </p>
+      </>
+    );
+  return (
+    <>
+      <h1>Compare {ids.length} runs</h1>
+      <Show v={cmp} what="runs to compare">
+        {(c) => <Compared c={c} loc={props.loc} />}
+      </Show>
+    </>
+  );
+}
+
+function Compared(props: { c: Comparison; loc: Location }) {
+  const { c, loc } = props;
+  const q = loc.query;
+  const metricNames = c.metrics.map((m) => m.name);
+  const metric = q.get('metric') ?? metricNames[0] ?? '';
+  const logY = q.get('log') === '1';
+  const [weight, setWeight] = useState(Number(q.get('smooth') ?? 0));
+  const ids = c.runs.map((r) => r.id);
+  const label = (i: number) => c.runs[i]!.name ?? c.runs[i]!.id.slice(0, 8);
+  const [curves] = useData(
+    () =>
+      metric
+        ? call<Series[]>('runs.curves', { query: { ids: ids.join(','), name: metric, buckets: BUCKETS } })
+        : Promise.resolve([]),
+    [ids.join(','), metric],
+  );
+  const set = (over: Record<string, string | undefined>) =>
+    navigate(
+      `/runs/compare${qs({ ids: q.get('ids'), metric, log: logY ? '1' : undefined, sx: q.get('sx'), sy: q.get('sy'), ...over })}`,
+      true,
+    );
+  const differing = c.params.filter((p) => p.differs);
+  const numericParams = c.params.filter((p) => p.values.some((v) => typeof v === 'number')).map((p) => p.name);
+  const sx = q.get('sx') ?? numericParams[0] ?? '';
+  const sy = q.get('sy') ?? metric;
+  return (
+    <>
+      <section aria-labelledby="curves">
+        <h2 id="curves">Curves</h2>
+        <div class="controls">
+          <label>
+            Metric{' '}
+            <select value={metric} onChange={(e) => set({ metric: (e.target as HTMLSelectElement).value })}>
+              {metricNames.map((m) => (
+                <option key={m}>{m}</option>
+              ))}
+            </select>
+          </label>
+          <label>
+            <input type="checkbox" checked={logY} onChange={() => set({ log: logY ? undefined : '1' })} /> log scale
+          </label>
+          <label>
+            Smoothing{' '}
+            <input
+              type="range"
+              min={0}
+              max={0.99}
+              step={0.01}
+              value={weight}
+              onInput={(e) => setWeight(Number((e.target as HTMLInputElement).value))}
+            />{' '}
+            {weight.toFixed(2)}
+          </label>
+        </div>
+        <Show v={curves} what="curves">
+          {(ss) => <Curves series={ss} weight={weight} logY={logY} metric={metric} label={label} />}
+        </Show>
+      </section>
+      <section aria-labelledby="metrics">
+        <h2 id="metrics">Metrics (best of each run)</h2>
+        <div class="scroll">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">metric</th>
+                {c.runs.map((r, i) => (
+                  <th scope="col" key={r.id}>
+                    <Link href={`/runs/${r.id}`} style={{ color: colorOf(i) }}>
+                      {label(i)}
+                    </Link>
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {c.metrics.map((m) => (
+                <tr key={m.name}>
+                  <th scope="row">
+                    {m.name} <span class="muted">({m.better} is better)</span>
+                  </th>
+                  {m.runs.map((v, i) => (
+                    <td key={i} class={`num${m.bestRun === c.runs[i]!.id ? ' best' : ''}`}>
+                      {v ? fmtNum(v.best) : '–'}
+                    </td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </section>
+      <section aria-labelledby="params">
+        <h2 id="params">
+          Params that differ ({differing.length} of {c.params.length})
+        </h2>
+        {differing.length ? (
+          <div class="scroll">
+            <table>
+              <tbody>
+                {differing.map((p) => (
+                  <tr key={p.name}>
+                    <th scope="row">{p.name}</th>
+                    {p.values.map((v, i) => (
+                      <td key={i}>{cell(v)}</td>
+                    ))}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ) : (
+          <p class="muted">The runs have the same params.</p>
+        )}
+      </section>
+      <section aria-labelledby="scatter">
+        <h2 id="scatter">Param against metric</h2>
+        <div class="controls">
+          <label>
+            x{' '}
+            <select value={sx} onChange={(e) => set({ sx: (e.target as HTMLSelectElement).value })}>
+              {numericParams.map((p) => (
+                <option key={p}>{p}</option>
+              ))}
+            </select>
+          </label>
+          <label>
+            y{' '}
+            <select value={sy} onChange={(e) => set({ sy: (e.target as HTMLSelectElement).value })}>
+              {metricNames.map((m) => (
+                <option key={m}>{m}</option>
+              ))}
+            </select>
+          </label>
+        </div>
+        <ScatterOf c={c} sx={sx} sy={sy} />
+      </section>
+    </>
+  );
+}
+
+function Curves(props: {
+  series: Series[];
+  weight: number;
+  logY: boolean;
+  metric: string;
+  label: (i: number) => string;
+}) {
+  const { series, weight, logY } = props;
+  const curves = useMemo(
+    () =>
+      series.map((s, i) => {
+        const c = curveOf(s, props.label(i));
+        return { ...c, ys: smooth(c.ys, weight) };
+      }),
+    [series, weight],
+  );
+  const by = series.find((s) => s.points > 0)?.by ?? 'step';
+  const missing = series.filter((s) => s.points === 0).length;
+  return (
+    <>
+      <LineChart curves={curves} title={props.metric} logY={logY} xLabel={by === 'step' ? 'step' : 'seconds'} />
+      {missing ? (
+        <p class="muted">
+          {missing} of the runs did not log {props.metric}.
+        </p>
+      ) : null}
+    </>
+  );
+}
+
+function ScatterOf(props: { c: Comparison; sx: string; sy: string }) {
+  const { c, sx, sy } = props;
+  const param = c.params.find((p) => p.name === sx);
+  const m = c.metrics.find((x) => x.name === sy);
+  const points = c.runs
+    .map((r, i) => ({ x: Number(param?.values[i]), y: Number(m?.runs[i]?.best), label: r.id, color: colorOf(i) }))
+    .filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
+  if (!param || !m) return <p class="muted">Choose a numeric param and a metric.</p>;
+  return <Scatter points={points} xLabel={sx} yLabel={sy} />;
+}
