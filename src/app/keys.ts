@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { chmodSync, linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CairnError } from '../core/errors.js';
 import {
@@ -14,11 +14,17 @@ import {
 import type { KeptCheckpoint } from '../audit/log/kept-checkpoint.js';
 import { verifierFor, type LogKeys } from '../audit/log/signer.js';
 import { writeFileAtomic } from '../storage/objects/durable.js';
+import { sha256Hex } from '../core/digest.js';
+import type { AuditLog } from '../audit/log/audit-log.js';
 
+/**
+ * The audit checkpoint key. Workspaces made before releases had their own key signed releases
+ * with it too; it stays what it always was, the log's key (docs/AUDIT.md, key custody).
+ */
 export const PRIVATE_KEY_FILE = join('keys', 'signing.key');
 export const PUBLIC_KEY_FILE = join('keys', 'signing.pub');
 
-/** Ed25519 key for checkpoints and (later) release signatures; the private half is 0600. */
+/** Ed25519 key for audit checkpoints; the private half is 0600. */
 export async function createSigningKey(cairnDir: string): Promise<void> {
   const { privateKey, publicKey } = generateSigningKeyPair();
   await writeFileAtomic(join(cairnDir, PRIVATE_KEY_FILE), privateKeyToPem(privateKey), { mode: 0o600 });
@@ -103,6 +109,129 @@ export function loadLogKeys(cairnDir: string, origin: string): LogKeys {
       return signer;
     },
   };
+}
+
+/** The release signing key: Ed25519 for Cairn's DSSE signatures, P-256 for the OMS signature. */
+export const RELEASE_KEY_FILE = join('keys', 'release.key');
+export const RELEASE_PUBLIC_KEY_FILE = join('keys', 'release.pub');
+export const RELEASE_OMS_PUBLIC_KEY_FILE = join('keys', 'release-oms.pub');
+
+export interface ReleaseKeys {
+  privateKey: KeyObject;
+  publicKeyPem: string;
+  /** `sha256:` + hex SHA-256 of the Ed25519 key's DER SubjectPublicKeyInfo (the bundle's keyid). */
+  keyid: string;
+  omsPrivateKey: KeyObject;
+  omsPublicKeyPem: string;
+}
+
+const PEM_BLOCK = /-----BEGIN PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+-----END PRIVATE KEY-----\n?/g;
+
+function releaseKeysFrom(text: string, path: string): ReleaseKeys {
+  const blocks = text.match(PEM_BLOCK) ?? [];
+  let keys: KeyObject[];
+  try {
+    keys = blocks.map((b) => createPrivateKey(b));
+  } catch (err) {
+    throw new CairnError('CONFIG_INVALID', `${path} holds a key that cannot be read`, { cause: err });
+  }
+  const ed = keys.find((k) => k.asymmetricKeyType === 'ed25519');
+  const ec = keys.find((k) => k.asymmetricKeyType === 'ec' && k.asymmetricKeyDetails?.namedCurve === 'prime256v1');
+  if (keys.length !== 2 || !ed || !ec)
+    throw new CairnError(
+      'CONFIG_INVALID',
+      `${path} must hold one Ed25519 and one ECDSA P-256 private key (PKCS #8 PEM)`,
+      {
+        hint: 'restore it from your backup; a new release key is made only when the file is absent',
+      },
+    );
+  const pub = createPublicKey(ed);
+  return {
+    privateKey: ed,
+    publicKeyPem: publicKeyToPem(pub),
+    keyid: `sha256:${sha256Hex(pub.export({ type: 'spki', format: 'der' }))}`,
+    omsPrivateKey: ec,
+    omsPublicKeyPem: createPublicKey(ec).export({ type: 'spki', format: 'pem' }).toString(),
+  };
+}
+
+function readReleaseKeys(cairnDir: string): ReleaseKeys | null {
+  const path = join(cairnDir, RELEASE_KEY_FILE);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new CairnError('IO_ERROR', `cannot read the release key ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  const mode = statSync(path).mode & 0o777;
+  if ((mode & 0o077) !== 0 && process.platform !== 'win32')
+    throw new CairnError('CONFIG_INVALID', `${path} is readable by other users (mode ${mode.toString(8)})`, {
+      hint: `run: chmod 600 ${path}`,
+    });
+  return releaseKeysFrom(text, path);
+}
+
+/**
+ * The release key, made on first need. Its creation is a `keys.create` event, appended before
+ * the key file is linked into place: no release can be signed with a key the log never
+ * announced. Two processes racing both append an event, but only the first key is linked;
+ * the loser uses the winner's key (its event names a key that never signed anything).
+ */
+export async function releaseKeys(cairnDir: string, audit: AuditLog): Promise<ReleaseKeys> {
+  const have = readReleaseKeys(cairnDir);
+  if (have) {
+    writePublicReleaseKeys(cairnDir, have);
+    return have;
+  }
+  const ed = generateKeyPairSync('ed25519').privateKey;
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+  const text = `${privateKeyToPem(ed)}${ec.export({ type: 'pkcs8', format: 'pem' }).toString()}`;
+  const path = join(cairnDir, RELEASE_KEY_FILE);
+  const made = releaseKeysFrom(text, path);
+  mkdirSync(join(cairnDir, 'keys'), { recursive: true, mode: 0o700 });
+  const tmp = join(cairnDir, 'keys', `.release-${randomBytes(6).toString('hex')}.tmp`);
+  await writeFileAtomic(tmp, text, { mode: 0o600 });
+  try {
+    await audit.record(
+      {
+        action: 'keys.create',
+        target: { type: 'key', name: 'release' },
+        params: { purpose: 'release', keyid: made.keyid, omsKeyHint: omsHint(made.omsPublicKeyPem) },
+      },
+      'ok',
+    );
+    try {
+      linkSync(tmp, path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+  return releaseKeys(cairnDir, audit);
+}
+
+/** model_signing's key hint: hex SHA-256 of the SPKI PEM text. */
+function omsHint(pem: string): string {
+  return sha256Hex(Buffer.from(pem, 'utf8'));
+}
+
+function writePublicReleaseKeys(cairnDir: string, keys: ReleaseKeys): void {
+  // Derived from the private key on every use, so a deleted or edited copy is put right.
+  for (const [file, pem] of [
+    [RELEASE_PUBLIC_KEY_FILE, keys.publicKeyPem],
+    [RELEASE_OMS_PUBLIC_KEY_FILE, keys.omsPublicKeyPem],
+  ] as const) {
+    const path = join(cairnDir, file);
+    let now: string | null = null;
+    try {
+      now = readFileSync(path, 'utf8');
+    } catch {
+      // absent: written below
+    }
+    if (now !== pem) writeFileSync(path, pem, { mode: 0o644 });
+  }
 }
 
 function read(path: string): string {
