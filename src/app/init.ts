@@ -1,6 +1,7 @@
 import { formatVerifierKey } from '../audit/note/index.js';
 import { ignoreWorkspaceInGit } from './gitignore.js';
 import { initWorkspace } from './workspace.js';
+import type { Pkcs11KeyConfig } from './pkcs11.js';
 
 export interface InitSummary {
   workspace: string;
@@ -15,11 +16,12 @@ export interface InitSummary {
 /** `cairn init`: creates the workspace and, inside git, keeps .cairn/ out of it. */
 export async function initAndDescribe(
   dir: string,
-  opts: { metadataUrl?: string; onGitignoreError?: (root: string, err: Error) => void },
+  opts: { metadataUrl?: string; pkcs11?: Pkcs11KeyConfig; onGitignoreError?: (root: string, err: Error) => void },
 ): Promise<InitSummary> {
   const ws = await initWorkspace(dir, {
     command: 'init',
     ...(opts.metadataUrl ? { metadataUrl: opts.metadataUrl } : {}),
+    ...(opts.pkcs11 ? { pkcs11: opts.pkcs11 } : {}),
   });
   try {
     // Also out of the run key's "uncommitted changes" (.cairn/ changes with every command).

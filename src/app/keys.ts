@@ -2,8 +2,11 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, ty
 import { chmodSync, linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CairnError } from '../core/errors.js';
+import { verify } from 'node:crypto';
+import { openPkcs11Signer, type Pkcs11KeyConfig } from './pkcs11.js';
 import {
   generateSigningKeyPair,
+  publicKeyFromRaw,
   privateKeyFromPem,
   privateKeyToPem,
   publicKeyFromPem,
@@ -24,8 +27,66 @@ import type { AuditLog } from '../audit/log/audit-log.js';
 export const PRIVATE_KEY_FILE = join('keys', 'signing.key');
 export const PUBLIC_KEY_FILE = join('keys', 'signing.pub');
 
-/** Ed25519 key for audit checkpoints; the private half is 0600. */
-export async function createSigningKey(cairnDir: string): Promise<void> {
+/**
+ * Where the audit key lives when it is not in signing.key: a PKCS #11 token (module, token and
+ * key labels, the variable that holds the PIN). Only the public half is copied out, to signing.pub.
+ */
+export const AUDIT_KEY_CONFIG_FILE = join('keys', 'audit-key.json');
+
+function readAuditKeyConfig(cairnDir: string): Pkcs11KeyConfig | null {
+  const path = join(cairnDir, AUDIT_KEY_CONFIG_FILE);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new CairnError('CONFIG_INVALID', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  const c = (raw as { pkcs11?: Partial<Pkcs11KeyConfig> } | null)?.pkcs11;
+  if (
+    typeof c?.module !== 'string' ||
+    typeof c.tokenLabel !== 'string' ||
+    typeof c.keyLabel !== 'string' ||
+    typeof c.pinEnv !== 'string'
+  )
+    throw new CairnError(
+      'CONFIG_INVALID',
+      `${path} must be {"pkcs11": {"module", "tokenLabel", "keyLabel", "pinEnv"}}`,
+    );
+  return { module: c.module, tokenLabel: c.tokenLabel, keyLabel: c.keyLabel, pinEnv: c.pinEnv };
+}
+
+/**
+ * The audit key of a new workspace: generated into signing.key (0600), or, with `pkcs11`, a key
+ * that already lives in a token, whose public half is read out and whose location is recorded.
+ */
+export async function createSigningKey(
+  cairnDir: string,
+  pkcs11?: { config: Pkcs11KeyConfig; env: NodeJS.ProcessEnv },
+): Promise<void> {
+  if (pkcs11) {
+    const token = openPkcs11Signer(pkcs11.config, pkcs11.env);
+    let raw: Buffer;
+    try {
+      raw = token.rawPublicKey;
+      // A test signature proves the PIN, the labels and the mechanism now, not at the first checkpoint.
+      const probe = Buffer.from('cairn pkcs11 probe\n');
+      if (!verify(null, probe, publicKeyFromRaw(raw), token.sign(probe)))
+        throw new CairnError('CONFIG_INVALID', 'the token key does not sign with its own public key');
+    } finally {
+      token.close();
+    }
+    mkdirSync(join(cairnDir, 'keys'), { recursive: true, mode: 0o700 });
+    await writeFileAtomic(join(cairnDir, PUBLIC_KEY_FILE), publicKeyToPem(publicKeyFromRaw(raw)));
+    await writeFileAtomic(
+      join(cairnDir, AUDIT_KEY_CONFIG_FILE),
+      `${JSON.stringify({ pkcs11: pkcs11.config }, null, 2)}\n`,
+      {
+        mode: 0o600,
+      },
+    );
+    return;
+  }
   const { privateKey, publicKey } = generateSigningKeyPair();
   await writeFileAtomic(join(cairnDir, PRIVATE_KEY_FILE), privateKeyToPem(privateKey), { mode: 0o600 });
   chmodSync(join(cairnDir, PRIVATE_KEY_FILE), 0o600);
@@ -86,16 +147,31 @@ export function pseudonymKey(cairnDir: string): Buffer {
   return key;
 }
 
-export function loadLogKeys(cairnDir: string, origin: string): LogKeys {
+export function loadLogKeys(cairnDir: string, origin: string, env: NodeJS.ProcessEnv = process.env): LogKeys {
   const pubPem = read(join(cairnDir, PUBLIC_KEY_FILE));
   const publicKey = publicKeyFromPem(pubPem);
   const raw = rawPublicKey(publicKey);
+  const token = readAuditKeyConfig(cairnDir);
   let signer: NoteSigner | null = null;
   return {
     origin,
     rawPublicKey: raw,
     verifier: verifierFor(origin, publicKey, raw),
     signer: () => {
+      if (!signer && token) {
+        // Opened on the first checkpoint and kept for the process: a login per checkpoint would
+        // cost more than the signature. Every signature is checked against signing.pub.
+        const device = openPkcs11Signer(token, env);
+        if (!device.rawPublicKey.equals(raw)) {
+          device.close();
+          throw new CairnError(
+            'CONFIG_INVALID',
+            `the key "${token.keyLabel}" on token "${token.tokenLabel}" is not the workspace's audit key (${PUBLIC_KEY_FILE})`,
+          );
+        }
+        process.once('exit', () => device.close());
+        signer = { name: origin, rawPublicKey: raw, sign: device.sign };
+      }
       if (!signer) {
         const keyPath = join(cairnDir, PRIVATE_KEY_FILE);
         const mode = statSync(keyPath).mode & 0o777;

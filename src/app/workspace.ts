@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { AuditLog } from '../audit/log/audit-log.js';
@@ -18,6 +18,7 @@ import { CLIENT_VERSION } from './version.js';
 import { CONFIG_FILE, defaultConfig, loadConfig, saveConfig, type WorkspaceConfig } from './config.js';
 import { resolveActor } from './identity.js';
 import { createSigningKey, keptCheckpointFile, loadLogKeys } from './keys.js';
+import type { Pkcs11KeyConfig } from './pkcs11.js';
 import { saveMetadataPassword, splitPassword, withMetadataPassword } from './metadata-password.js';
 
 export const CAIRN_DIR = '.cairn';
@@ -77,7 +78,7 @@ export function findWorkspaceRoot(start: string): string | null {
 
 export async function initWorkspace(
   dir: string,
-  opts: OpenOptions & { metadataUrl?: string } = {},
+  opts: OpenOptions & { metadataUrl?: string; pkcs11?: Pkcs11KeyConfig } = {},
 ): Promise<Workspace> {
   const root = resolve(opts.cwd ?? process.cwd(), dir);
   const cairnDir = join(root, CAIRN_DIR);
@@ -105,7 +106,14 @@ export async function initWorkspace(
   mkdirSync(join(cairnDir, 'locks'), { recursive: true });
   const id = uuidv7();
   const config = defaultConfig(id, isoUtc(clock.now()), metadata?.url);
-  await createSigningKey(cairnDir);
+  await createSigningKey(
+    cairnDir,
+    opts.pkcs11 ? { config: opts.pkcs11, env: opts.env ?? process.env } : undefined,
+  ).catch((err: unknown) => {
+    // Nothing of a workspace that cannot sign may stay behind: init can simply be run again.
+    rmSync(cairnDir, { recursive: true, force: true });
+    throw err;
+  });
   if (metadata?.password) await saveMetadataPassword(cairnDir, metadata.password);
   // The config is written last: its presence is what marks a complete workspace.
   await saveConfig(cairnDir, config);
@@ -147,7 +155,7 @@ async function openAt(root: string, config: WorkspaceConfig, opts: OpenOptions):
   let actor: AuditActor | null = null;
   const own = () => (actor ??= resolveActor(config, env, root));
   const getActor = () => opts.scope?.()?.actor ?? own();
-  const keys = loadLogKeys(cairnDir, config.audit.origin);
+  const keys = loadLogKeys(cairnDir, config.audit.origin, env);
   const host = hostname();
   const context = (): AuditContext => {
     const scope = opts.scope?.();

@@ -10,5 +10,12 @@ export const init = spec({
       '--metadata-url <url>',
       'metadata database: sqlite:<file> (default) or postgres://user@host:port/db?schema=name',
     ),
+    pkcs11: text(
+      '--pkcs11 <module>',
+      'keep the audit key in a PKCS #11 token (path of its module, e.g. /usr/lib/softhsm/libsofthsm2.so)',
+    ),
+    tokenLabel: text('--token-label <label>', 'with --pkcs11: the label of the token'),
+    keyLabel: text('--key-label <label>', 'with --pkcs11: the label of the Ed25519 key pair in the token'),
+    pinEnv: text('--pin-env <var>', 'with --pkcs11: the environment variable holding the user PIN', 'CAIRN_PKCS11_PIN'),
   },
 });
