@@ -43,6 +43,6 @@ export function deploymentDeps(ws: Workspace, env: NodeJS.ProcessEnv = process.e
 }
 
 /** The ports releases get: the release key (not the audit key), made and announced on first need. */
-export function releaseDeps(ws: Workspace): ReleaseDeps {
-  return { ...ws, releaseKeys: () => releaseKeys(ws.cairnDir, ws.audit) };
+export function releaseDeps(ws: Workspace, env: NodeJS.ProcessEnv = process.env): ReleaseDeps {
+  return { ...ws, releaseKeys: () => releaseKeys(ws.cairnDir, ws.audit, env) };
 }

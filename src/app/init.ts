@@ -16,12 +16,18 @@ export interface InitSummary {
 /** `cairn init`: creates the workspace and, inside git, keeps .cairn/ out of it. */
 export async function initAndDescribe(
   dir: string,
-  opts: { metadataUrl?: string; pkcs11?: Pkcs11KeyConfig; onGitignoreError?: (root: string, err: Error) => void },
+  opts: {
+    metadataUrl?: string;
+    pkcs11?: Pkcs11KeyConfig;
+    releaseKeyLabels?: { keyLabel: string; omsKeyLabel: string };
+    onGitignoreError?: (root: string, err: Error) => void;
+  },
 ): Promise<InitSummary> {
   const ws = await initWorkspace(dir, {
     command: 'init',
     ...(opts.metadataUrl ? { metadataUrl: opts.metadataUrl } : {}),
     ...(opts.pkcs11 ? { pkcs11: opts.pkcs11 } : {}),
+    ...(opts.releaseKeyLabels ? { releaseKeyLabels: opts.releaseKeyLabels } : {}),
   });
   try {
     // Also out of the run key's "uncommitted changes" (.cairn/ changes with every command).

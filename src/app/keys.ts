@@ -3,7 +3,8 @@ import { chmodSync, linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFi
 import { join } from 'node:path';
 import { CairnError } from '../core/errors.js';
 import { verify } from 'node:crypto';
-import { openPkcs11Signer, type Pkcs11KeyConfig } from './pkcs11.js';
+import { openPkcs11, openPkcs11Signer, type Pkcs11KeyConfig } from './pkcs11.js';
+import type { SigningKey } from '../models/index.js';
 import {
   generateSigningKeyPair,
   publicKeyFromRaw,
@@ -193,12 +194,123 @@ export const RELEASE_PUBLIC_KEY_FILE = join('keys', 'release.pub');
 export const RELEASE_OMS_PUBLIC_KEY_FILE = join('keys', 'release-oms.pub');
 
 export interface ReleaseKeys {
-  privateKey: KeyObject;
+  privateKey: SigningKey;
   publicKeyPem: string;
   /** `sha256:` + hex SHA-256 of the Ed25519 key's DER SubjectPublicKeyInfo (the bundle's keyid). */
   keyid: string;
-  omsPrivateKey: KeyObject;
+  omsPrivateKey: SigningKey;
   omsPublicKeyPem: string;
+}
+
+/**
+ * Where the release key lives when it is in a PKCS #11 token (set by `init --pkcs11` with
+ * `--release-key-label` and `--oms-key-label`): the token, the Ed25519 and P-256 key labels.
+ */
+export const RELEASE_TOKEN_CONFIG_FILE = join('keys', 'release-token.json');
+
+export interface ReleaseTokenConfig {
+  module: string;
+  tokenLabel: string;
+  keyLabel: string;
+  omsKeyLabel: string;
+  pinEnv: string;
+}
+
+function readReleaseTokenConfig(cairnDir: string): ReleaseTokenConfig | null {
+  const path = join(cairnDir, RELEASE_TOKEN_CONFIG_FILE);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new CairnError('CONFIG_INVALID', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  const c = (raw as { pkcs11?: Partial<ReleaseTokenConfig> } | null)?.pkcs11;
+  const fields = ['module', 'tokenLabel', 'keyLabel', 'omsKeyLabel', 'pinEnv'] as const;
+  if (!c || fields.some((f) => typeof c[f] !== 'string'))
+    throw new CairnError('CONFIG_INVALID', `${path} must be {"pkcs11": {${fields.map((f) => `"${f}"`).join(', ')}}}`);
+  return c as ReleaseTokenConfig;
+}
+
+/**
+ * Records where the release key lives (at init; the key is announced on its first use), after
+ * a probe signature with each of its two keys proves the labels, PIN and mechanisms.
+ */
+export async function saveReleaseTokenConfig(
+  cairnDir: string,
+  config: ReleaseTokenConfig,
+  env: NodeJS.ProcessEnv,
+): Promise<void> {
+  const session = openPkcs11(config, env);
+  try {
+    const probe = Buffer.from('cairn pkcs11 probe\n');
+    const ed = session.ed25519(config.keyLabel);
+    const ec = session.p256(config.omsKeyLabel);
+    if (!verify(null, probe, ed.publicKey, ed.sign(probe)) || !verify('sha256', probe, ec.publicKey, ec.sign(probe)))
+      throw new CairnError('CONFIG_INVALID', 'a release key in the token does not sign with its own public key');
+  } finally {
+    session.close();
+  }
+  await writeFileAtomic(join(cairnDir, RELEASE_TOKEN_CONFIG_FILE), `${JSON.stringify({ pkcs11: config }, null, 2)}\n`, {
+    mode: 0o600,
+  });
+}
+
+const tokenSessions = new Map<string, Promise<ReleaseKeys>>();
+
+/**
+ * The release key from its token. It is announced (a keys.create event) before its public
+ * halves are published as release.pub and release-oms.pub, and again whenever those are missing
+ * or name another key (the token's key was replaced).
+ */
+async function tokenReleaseKeys(
+  cairnDir: string,
+  config: ReleaseTokenConfig,
+  audit: AuditLog,
+  env: NodeJS.ProcessEnv,
+): Promise<ReleaseKeys> {
+  const session = openPkcs11(config, env);
+  let ed: ReturnType<typeof session.ed25519>;
+  let ec: ReturnType<typeof session.p256>;
+  try {
+    ed = session.ed25519(config.keyLabel);
+    ec = session.p256(config.omsKeyLabel);
+  } catch (err) {
+    session.close();
+    throw err;
+  }
+  process.once('exit', () => session.close());
+  const publicKeyPem = publicKeyToPem(ed.publicKey);
+  const keys: ReleaseKeys = {
+    privateKey: ed,
+    publicKeyPem,
+    keyid: `sha256:${sha256Hex(ed.publicKey.export({ type: 'spki', format: 'der' }))}`,
+    omsPrivateKey: ec,
+    omsPublicKeyPem: ec.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  };
+  let published: string | null = null;
+  try {
+    published = readFileSync(join(cairnDir, RELEASE_PUBLIC_KEY_FILE), 'utf8');
+  } catch {
+    // not yet announced
+  }
+  if (published !== publicKeyPem)
+    await audit.record(
+      {
+        action: 'keys.create',
+        target: { type: 'key', name: 'release' },
+        params: {
+          purpose: 'release',
+          keyid: keys.keyid,
+          omsKeyHint: omsHint(keys.omsPublicKeyPem),
+          custody: 'pkcs11',
+          token: config.tokenLabel,
+        },
+      },
+      'ok',
+    );
+  writePublicReleaseKeys(cairnDir, keys);
+  return keys;
 }
 
 const PEM_BLOCK = /-----BEGIN PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+-----END PRIVATE KEY-----\n?/g;
@@ -254,7 +366,21 @@ function readReleaseKeys(cairnDir: string): ReleaseKeys | null {
  * announced. Two processes racing both append an event, but only the first key is linked;
  * the loser uses the winner's key (its event names a key that never signed anything).
  */
-export async function releaseKeys(cairnDir: string, audit: AuditLog): Promise<ReleaseKeys> {
+export async function releaseKeys(
+  cairnDir: string,
+  audit: AuditLog,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ReleaseKeys> {
+  const token = readReleaseTokenConfig(cairnDir);
+  if (token) {
+    // One session per workspace and process (a server signs many releases), closed at exit.
+    const cached = tokenSessions.get(cairnDir);
+    if (cached) return cached;
+    const opened = tokenReleaseKeys(cairnDir, token, audit, env);
+    tokenSessions.set(cairnDir, opened);
+    opened.catch(() => tokenSessions.delete(cairnDir));
+    return opened;
+  }
   const have = readReleaseKeys(cairnDir);
   if (have) {
     writePublicReleaseKeys(cairnDir, have);
@@ -285,7 +411,7 @@ export async function releaseKeys(cairnDir: string, audit: AuditLog): Promise<Re
   } finally {
     rmSync(tmp, { force: true });
   }
-  return releaseKeys(cairnDir, audit);
+  return releaseKeys(cairnDir, audit, env);
 }
 
 /** model_signing's key hint: hex SHA-256 of the SPKI PEM text. */

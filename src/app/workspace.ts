@@ -17,7 +17,7 @@ import { WorkerPool } from '../storage/workers/pool.js';
 import { CLIENT_VERSION } from './version.js';
 import { CONFIG_FILE, defaultConfig, loadConfig, saveConfig, type WorkspaceConfig } from './config.js';
 import { resolveActor } from './identity.js';
-import { createSigningKey, keptCheckpointFile, loadLogKeys } from './keys.js';
+import { createSigningKey, keptCheckpointFile, loadLogKeys, saveReleaseTokenConfig } from './keys.js';
 import type { Pkcs11KeyConfig } from './pkcs11.js';
 import { saveMetadataPassword, splitPassword, withMetadataPassword } from './metadata-password.js';
 
@@ -78,7 +78,12 @@ export function findWorkspaceRoot(start: string): string | null {
 
 export async function initWorkspace(
   dir: string,
-  opts: OpenOptions & { metadataUrl?: string; pkcs11?: Pkcs11KeyConfig } = {},
+  opts: OpenOptions & {
+    metadataUrl?: string;
+    pkcs11?: Pkcs11KeyConfig;
+    /** With pkcs11: the labels of the release key pair (Ed25519) and the OMS key pair (P-256) in the same token. */
+    releaseKeyLabels?: { keyLabel: string; omsKeyLabel: string };
+  } = {},
 ): Promise<Workspace> {
   const root = resolve(opts.cwd ?? process.cwd(), dir);
   const cairnDir = join(root, CAIRN_DIR);
@@ -106,10 +111,21 @@ export async function initWorkspace(
   mkdirSync(join(cairnDir, 'locks'), { recursive: true });
   const id = uuidv7();
   const config = defaultConfig(id, isoUtc(clock.now()), metadata?.url);
-  await createSigningKey(
-    cairnDir,
-    opts.pkcs11 ? { config: opts.pkcs11, env: opts.env ?? process.env } : undefined,
-  ).catch((err: unknown) => {
+  const keyEnv = opts.env ?? process.env;
+  await (async () => {
+    await createSigningKey(cairnDir, opts.pkcs11 ? { config: opts.pkcs11, env: keyEnv } : undefined);
+    if (opts.pkcs11 && opts.releaseKeyLabels)
+      await saveReleaseTokenConfig(
+        cairnDir,
+        {
+          module: opts.pkcs11.module,
+          tokenLabel: opts.pkcs11.tokenLabel,
+          pinEnv: opts.pkcs11.pinEnv,
+          ...opts.releaseKeyLabels,
+        },
+        keyEnv,
+      );
+  })().catch((err: unknown) => {
     // Nothing of a workspace that cannot sign may stay behind: init can simply be run again.
     rmSync(cairnDir, { recursive: true, force: true });
     throw err;

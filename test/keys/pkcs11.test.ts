@@ -6,13 +6,15 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createPublicKey, verify } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { keyId, openCheckpoint, publicKeyFromPem, publicKeyFromRaw, rawPublicKey } from '../../src/audit/note/index.js';
 import { cli } from '../../src/test-support/cli.js';
 import { useTempDirs } from '../../src/test-support/temp.js';
 
 const MODULE = '/usr/lib/softhsm/libsofthsm2.so';
+const here = dirname(fileURLToPath(import.meta.url));
 const PIN = '246810';
 
 function missing(): string | null {
@@ -59,6 +61,12 @@ function makeToken(dir: string, label = 'cairn', keyLabel = 'audit') {
     '--usage-sign',
     '--sensitive',
   );
+  // The release key pair (Ed25519) and the OMS key pair (P-256), for the release test.
+  for (const [type, label, id] of [
+    ['EC:edwards25519', 'release', '02'],
+    ['EC:prime256v1', 'oms', '03'],
+  ])
+    tool('--keypairgen', '--key-type', type!, '--label', label!, '--id', id!, '--usage-sign', '--sensitive');
   return {
     env: { ...env, CAIRN_PKCS11_PIN: PIN },
     conf,
@@ -140,5 +148,82 @@ describe.skipIf(absent !== null)('the audit key in a PKCS #11 token (SoftHSM2)',
     });
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toContain('(in PKCS #11 token "cairn")');
+  });
+
+  it('the release key in the token signs releases: DSSE with Ed25519, model.sig with P-256; no key file exists', () => {
+    const t = makeToken(tmp());
+    const root = tmp();
+    const made = init(root, t.env, [
+      '--token-label',
+      'cairn',
+      '--key-label',
+      'audit',
+      '--release-key-label',
+      'release',
+      '--oms-key-label',
+      'oms',
+    ]);
+    expect(made.code, made.stdout + made.stderr).toBe(0);
+    const data = join(root, 'data');
+    mkdirSync(data);
+    writeFileSync(join(data, 'd.csv'), 'x,y\n1,0\n');
+    const step = (args: string[]) => {
+      const r = cli([...args, '--json'], { cwd: root, env: t.env });
+      expect(r.code, `${args.join(' ')}: ${r.stdout}${r.stderr}`).toBe(0);
+      return r.json as Record<string, unknown>;
+    };
+    step(['data', 'add', data, '--name', 'toy']);
+    writeFileSync(
+      join(root, 'cairn.yaml'),
+      'name: toy-train\ncommand: "mkdir -p $CAIRN_OUTPUT_DIR/m && echo weights > $CAIRN_OUTPUT_DIR/m/model.bin"\ninputs:\n  train: toy@v1\n',
+    );
+    const run = step(['run']) as { id: string };
+    step(['model', 'register', 'toy', '--from-run', run.id]);
+    step(['release', 'create', 'toy@v1', '--out', join(root, 'rel')]);
+
+    const keys = join(root, '.cairn', 'keys');
+    expect(existsSync(join(keys, 'release.key'))).toBe(false);
+    // OpenSC writes an Ed25519 public key as PEM and an EC one as DER SubjectPublicKeyInfo.
+    const tokenPem = (label: string) => {
+      const out = t.tool('--read-object', '--type', 'pubkey', '--label', label);
+      return out.subarray(0, 5).toString() === '-----'
+        ? createPublicKey(out.toString('utf8'))
+        : createPublicKey({ key: out, format: 'der', type: 'spki' });
+    };
+    expect(createPublicKey(readFileSync(join(keys, 'release.pub'), 'utf8')).equals(tokenPem('release'))).toBe(true);
+    expect(createPublicKey(readFileSync(join(keys, 'release-oms.pub'), 'utf8')).equals(tokenPem('oms'))).toBe(true);
+    const v = cli(
+      [
+        'release',
+        'verify',
+        join(root, 'rel'),
+        '--key',
+        join(keys, 'release.pub'),
+        '--oms-key',
+        join(keys, 'release-oms.pub'),
+        '--json',
+      ],
+      { cwd: root },
+    );
+    expect(v.code, v.stderr).toBe(0);
+    expect(v.json).toMatchObject({ ok: true, keyTrusted: true, omsChecked: true, omsKeyTrusted: true });
+    // The independent OMS verifier (test/oms) accepts the token's P-256 signature too.
+    if (spawnSync('python3', ['-c', 'import cryptography']).status === 0) {
+      const rel = join(root, 'rel');
+      const oms = spawnSync(
+        'python3',
+        [
+          join(here, '..', 'oms', 'verify_oms.py'),
+          join(rel, 'model'),
+          join(rel, 'model.sig'),
+          join(keys, 'release-oms.pub'),
+        ],
+        { encoding: 'utf8' },
+      );
+      expect(oms.stdout).toBe('ok: 1 files\n');
+    }
+    // The log announced the token's key before it signed.
+    const log = cli(['audit', 'log', '--json'], { cwd: root });
+    expect(log.stdout).toContain('keys.create');
   });
 });

@@ -16,6 +16,14 @@ export const init = spec({
     ),
     tokenLabel: text('--token-label <label>', 'with --pkcs11: the label of the token'),
     keyLabel: text('--key-label <label>', 'with --pkcs11: the label of the Ed25519 key pair in the token'),
+    releaseKeyLabel: text(
+      '--release-key-label <label>',
+      'with --pkcs11: also keep the release key in the token (its Ed25519 key pair); needs --oms-key-label',
+    ),
+    omsKeyLabel: text(
+      '--oms-key-label <label>',
+      'with --release-key-label: the P-256 key pair for OpenSSF Model Signing',
+    ),
     pinEnv: text('--pin-env <var>', 'with --pkcs11: the environment variable holding the user PIN', 'CAIRN_PKCS11_PIN'),
   },
 });

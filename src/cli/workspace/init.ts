@@ -13,7 +13,15 @@ export async function run(dir: string | undefined, opts: OptionsOf<typeof init>)
     throw new CairnError('USAGE', '--pkcs11 needs --token-label and --key-label', {
       hint: 'cairn init --pkcs11 /usr/lib/softhsm/libsofthsm2.so --token-label cairn --key-label audit',
     });
+  if (
+    (opts.releaseKeyLabel === undefined) !== (opts.omsKeyLabel === undefined) ||
+    (opts.releaseKeyLabel && !opts.pkcs11)
+  )
+    throw new CairnError('USAGE', '--release-key-label and --oms-key-label go together, with --pkcs11');
   const result = await initAndDescribe(dir ?? '.', {
+    ...(opts.releaseKeyLabel && opts.omsKeyLabel
+      ? { releaseKeyLabels: { keyLabel: opts.releaseKeyLabel, omsKeyLabel: opts.omsKeyLabel } }
+      : {}),
     ...(opts.metadataUrl ? { metadataUrl: opts.metadataUrl } : {}),
     ...(opts.pkcs11
       ? {

@@ -96,7 +96,7 @@ describe('writeReleaseBundle / verifyReleaseBundle', () => {
       model: { name: 'churn', version: 3 },
     });
     expect(trusted.statement?.subject.map((s) => s.name)).toEqual(['config/tokenizer.json', 'weights.bin']);
-    expect(trusted.keyid).toBe(keyIdOf(f.options.privateKey));
+    expect(trusted.keyid).toBe(keyIdOf(f.privateKey));
 
     // The release key alone also vouches for the audit and OMS keys: the manifest it signed pins them.
     expect(await verifyReleaseBundle(f.out, { trustedPublicKeyPem: f.publicKeyPem })).toMatchObject({
@@ -119,7 +119,7 @@ describe('writeReleaseBundle / verifyReleaseBundle', () => {
     const f = await writeFixture(tmp);
     const env = parseEnvelope(readFileSync(join(f.out, 'provenance.dsse.json'), 'utf8'));
     expect(env.payloadType).toBe(IN_TOTO_PAYLOAD_TYPE);
-    expect(env.signatures[0]!.keyid).toBe(keyIdOf(f.options.privateKey));
+    expect(env.signatures[0]!.keyid).toBe(keyIdOf(f.privateKey));
     const statement = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as ReturnType<
       typeof buildStatement
     >;
@@ -481,7 +481,7 @@ describe('verification with python3 and openssl only (docs/RELEASES.md)', () => 
     const good = run(pem, f.verifierKey);
     expect(good.stderr).toBe('');
     expect(good.status).toBe(0);
-    expect(good.stdout).toContain(`key id: ${keyIdOf(f.options.privateKey)}`);
+    expect(good.stdout).toContain(`key id: ${keyIdOf(f.privateKey)}`);
     expect(good.stdout).toContain('ok: churn v3, 13 files');
     // Without a trusted key the checks pass but nothing reports success (DESIGN.md §10).
     const untrusted = run();

@@ -27,6 +27,8 @@ import {
   IN_TOTO_PAYLOAD_TYPE,
   keyIdOf,
   parseEnvelope,
+  publicKeyOf,
+  type SigningKey,
   serializeEnvelope,
   signEnvelope,
   verifyEnvelope,
@@ -68,12 +70,12 @@ export interface WriteReleaseOptions {
   statementFacts: Omit<ReleaseFacts, 'files'>;
   /** `cairn.audit-proof/v1` files (e.g. of the run's and the model version's audit events). */
   auditProofs: Array<{ name: string; text: string }>;
-  /** The Ed25519 release key (keys/release.key; not the audit checkpoint key). */
-  privateKey: KeyObject;
+  /** The Ed25519 release key (keys/release.key, or a token; not the audit checkpoint key). */
+  privateKey: SigningKey;
   /** Its public half as PEM (keys/release.pub). */
   publicKeyPem: string;
   /** The ECDSA P-256 key of the OpenSSF Model Signing signature (model.sig; keys/release-oms.key). */
-  omsPrivateKey: KeyObject;
+  omsPrivateKey: SigningKey;
   /** The audit log's verifier key (`<origin>+<id>+<base64>`); written as public-key.vkey and used to check the proofs. */
   verifierKey?: string;
 }
@@ -183,7 +185,7 @@ function checkReleaseInputs(dir: string, opts: WriteReleaseOptions) {
     });
   }
   const publicKey = publicKeyFromPem(opts.publicKeyPem);
-  if (!samePublicKey(opts.privateKey, publicKey)) {
+  if (!samePublicKey(publicKeyOf(opts.privateKey), publicKey)) {
     throw new CairnError('INVALID_INPUT', 'publicKeyPem is not the public half of privateKey');
   }
   const vkey = opts.verifierKey === undefined ? null : parseVerifierKey(opts.verifierKey.trim());

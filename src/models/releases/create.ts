@@ -1,4 +1,5 @@
-import { createHash, type KeyObject } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import type { SigningKey } from './dsse.js';
 import { uuidv7 } from '../../core/ids.js';
 import { addEdges } from '../../meta/repos/lineage.js';
 import type { Selectable } from 'kysely';
@@ -18,9 +19,9 @@ import { verifyReleaseBundle, writeReleaseBundle, type ReleaseFacts } from './in
 
 /** The release key (never the audit checkpoint key): Ed25519 for the DSSE envelopes, P-256 for OMS. */
 export interface ReleaseSigningKeys {
-  privateKey: KeyObject;
+  privateKey: SigningKey;
   publicKeyPem: string;
-  omsPrivateKey: KeyObject;
+  omsPrivateKey: SigningKey;
 }
 
 /** Beyond the dataset ports: the release key, which app/ makes on first need (an audited event). */

@@ -1,6 +1,6 @@
-import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { CairnError } from '../../core/errors.js';
-import { IN_TOTO_PAYLOAD_TYPE, pae } from './dsse.js';
+import { IN_TOTO_PAYLOAD_TYPE, isDeviceSigner, pae, signWith, type DeviceSigner } from './dsse.js';
 
 /**
  * OpenSSF Model Signing (OMS) v1.0, the format of sigstore/model-transparency's `model_signing`
@@ -95,22 +95,23 @@ function checkP256(key: KeyObject, type: 'public' | 'private'): void {
 }
 
 /** SPKI PEM, byte for byte what Python's cryptography writes (the key hint hashes these bytes). */
-export function omsPublicKeyPem(key: KeyObject): string {
-  const pub = key.type === 'private' ? createPublicKey(key) : key;
+export function omsPublicKeyPem(key: KeyObject | DeviceSigner): string {
+  const pub = isDeviceSigner(key) ? key.publicKey : key.type === 'private' ? createPublicKey(key) : key;
   checkP256(pub, 'public');
   return pub.export({ type: 'spki', format: 'pem' }).toString();
 }
 
 /** model_signing's key hint: hex SHA-256 of the public key's SPKI PEM text. */
-export function omsKeyHint(publicKey: KeyObject): string {
+export function omsKeyHint(publicKey: KeyObject | DeviceSigner): string {
   return createHash('sha256').update(omsPublicKeyPem(publicKey), 'utf8').digest('hex');
 }
 
 /** Signs the statement (ECDSA P-256 with SHA-256 over the DSSE PAE) into a Sigstore bundle. */
-export function signOms(statement: OmsStatement, privateKey: KeyObject): OmsBundle {
-  checkP256(privateKey, 'private');
+export function signOms(statement: OmsStatement, privateKey: KeyObject | DeviceSigner): OmsBundle {
+  if (isDeviceSigner(privateKey)) checkP256(privateKey.publicKey, 'public');
+  else checkP256(privateKey, 'private');
   const payload = Buffer.from(JSON.stringify(statement), 'utf8');
-  const sig = sign('sha256', pae(IN_TOTO_PAYLOAD_TYPE, payload), privateKey);
+  const sig = signWith('sha256', pae(IN_TOTO_PAYLOAD_TYPE, payload), privateKey);
   return {
     mediaType: SIGSTORE_BUNDLE_MEDIA_TYPE,
     verificationMaterial: { publicKey: { hint: omsKeyHint(privateKey) }, tlogEntries: [] },
