@@ -8,7 +8,7 @@ import {
   type DeployDeps,
   type ReleaseDeps,
 } from '../models/index.js';
-import { PUBLIC_KEY_FILE } from './keys.js';
+import { releaseKeys } from './keys.js';
 import { CLIENT_VERSION } from './version.js';
 import type { Workspace } from './workspace.js';
 
@@ -42,7 +42,7 @@ export function deploymentDeps(ws: Workspace, env: NodeJS.ProcessEnv = process.e
   };
 }
 
-/** The ports releases get: the workspace's public signing key, shipped in each bundle. */
-export function releaseDeps(ws: Workspace): ReleaseDeps {
-  return { ...ws, publicKeyPem: () => readFileSync(join(ws.cairnDir, PUBLIC_KEY_FILE), 'utf8') };
+/** The ports releases get: the release key (not the audit key), made and announced on first need. */
+export function releaseDeps(ws: Workspace, env: NodeJS.ProcessEnv = process.env): ReleaseDeps {
+  return { ...ws, releaseKeys: () => releaseKeys(ws.cairnDir, ws.audit, env) };
 }

@@ -4,6 +4,7 @@ import { initWorkspace } from './workspace.js';
 import { withServices } from './services.js';
 import { currentSession } from './remote/credentials.js';
 import { parseRemoteUrl } from '../transfer/index.js';
+import type { Pkcs11KeyConfig } from './pkcs11.js';
 
 export interface InitSummary {
   workspace: string;
@@ -22,6 +23,8 @@ export async function initAndDescribe(
   dir: string,
   opts: {
     metadataUrl?: string;
+    pkcs11?: Pkcs11KeyConfig;
+    releaseKeyLabels?: { keyLabel: string; omsKeyLabel: string };
     onGitignoreError?: (root: string, err: Error) => void;
     server?: { url: string; remote?: string };
     env?: NodeJS.ProcessEnv;
@@ -43,11 +46,18 @@ export async function initAndDescribe(
 
 async function initOnly(
   dir: string,
-  opts: { metadataUrl?: string; onGitignoreError?: (root: string, err: Error) => void },
+  opts: {
+    metadataUrl?: string;
+    pkcs11?: Pkcs11KeyConfig;
+    releaseKeyLabels?: { keyLabel: string; omsKeyLabel: string };
+    onGitignoreError?: (root: string, err: Error) => void;
+  },
 ): Promise<InitSummary> {
   const ws = await initWorkspace(dir, {
     command: 'init',
     ...(opts.metadataUrl ? { metadataUrl: opts.metadataUrl } : {}),
+    ...(opts.pkcs11 ? { pkcs11: opts.pkcs11 } : {}),
+    ...(opts.releaseKeyLabels ? { releaseKeyLabels: opts.releaseKeyLabels } : {}),
   });
   try {
     // Also out of the run key's "uncommitted changes" (.cairn/ changes with every command).

@@ -1,9 +1,13 @@
-import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { chmodSync, linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CairnError } from '../core/errors.js';
+import { verify } from 'node:crypto';
+import { openPkcs11, openPkcs11Signer, type Pkcs11KeyConfig } from './pkcs11.js';
+import type { SigningKey } from '../models/index.js';
 import {
   generateSigningKeyPair,
+  publicKeyFromRaw,
   privateKeyFromPem,
   privateKeyToPem,
   publicKeyFromPem,
@@ -14,12 +18,76 @@ import {
 import type { KeptCheckpoint } from '../audit/log/kept-checkpoint.js';
 import { verifierFor, type LogKeys } from '../audit/log/signer.js';
 import { writeFileAtomic } from '../storage/objects/durable.js';
+import { sha256Hex } from '../core/digest.js';
+import type { AuditLog } from '../audit/log/audit-log.js';
 
+/**
+ * The audit checkpoint key. Workspaces made before releases had their own key signed releases
+ * with it too; it stays what it always was, the log's key (docs/AUDIT.md, key custody).
+ */
 export const PRIVATE_KEY_FILE = join('keys', 'signing.key');
 export const PUBLIC_KEY_FILE = join('keys', 'signing.pub');
 
-/** Ed25519 key for checkpoints and (later) release signatures; the private half is 0600. */
-export async function createSigningKey(cairnDir: string): Promise<void> {
+/**
+ * Where the audit key lives when it is not in signing.key: a PKCS #11 token (module, token and
+ * key labels, the variable that holds the PIN). Only the public half is copied out, to signing.pub.
+ */
+export const AUDIT_KEY_CONFIG_FILE = join('keys', 'audit-key.json');
+
+function readAuditKeyConfig(cairnDir: string): Pkcs11KeyConfig | null {
+  const path = join(cairnDir, AUDIT_KEY_CONFIG_FILE);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new CairnError('CONFIG_INVALID', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  const c = (raw as { pkcs11?: Partial<Pkcs11KeyConfig> } | null)?.pkcs11;
+  if (
+    typeof c?.module !== 'string' ||
+    typeof c.tokenLabel !== 'string' ||
+    typeof c.keyLabel !== 'string' ||
+    typeof c.pinEnv !== 'string'
+  )
+    throw new CairnError(
+      'CONFIG_INVALID',
+      `${path} must be {"pkcs11": {"module", "tokenLabel", "keyLabel", "pinEnv"}}`,
+    );
+  return { module: c.module, tokenLabel: c.tokenLabel, keyLabel: c.keyLabel, pinEnv: c.pinEnv };
+}
+
+/**
+ * The audit key of a new workspace: generated into signing.key (0600), or, with `pkcs11`, a key
+ * that already lives in a token, whose public half is read out and whose location is recorded.
+ */
+export async function createSigningKey(
+  cairnDir: string,
+  pkcs11?: { config: Pkcs11KeyConfig; env: NodeJS.ProcessEnv },
+): Promise<void> {
+  if (pkcs11) {
+    const token = openPkcs11Signer(pkcs11.config, pkcs11.env);
+    let raw: Buffer;
+    try {
+      raw = token.rawPublicKey;
+      // A test signature proves the PIN, the labels and the mechanism now, not at the first checkpoint.
+      const probe = Buffer.from('cairn pkcs11 probe\n');
+      if (!verify(null, probe, publicKeyFromRaw(raw), token.sign(probe)))
+        throw new CairnError('CONFIG_INVALID', 'the token key does not sign with its own public key');
+    } finally {
+      token.close();
+    }
+    mkdirSync(join(cairnDir, 'keys'), { recursive: true, mode: 0o700 });
+    await writeFileAtomic(join(cairnDir, PUBLIC_KEY_FILE), publicKeyToPem(publicKeyFromRaw(raw)));
+    await writeFileAtomic(
+      join(cairnDir, AUDIT_KEY_CONFIG_FILE),
+      `${JSON.stringify({ pkcs11: pkcs11.config }, null, 2)}\n`,
+      {
+        mode: 0o600,
+      },
+    );
+    return;
+  }
   const { privateKey, publicKey } = generateSigningKeyPair();
   await writeFileAtomic(join(cairnDir, PRIVATE_KEY_FILE), privateKeyToPem(privateKey), { mode: 0o600 });
   chmodSync(join(cairnDir, PRIVATE_KEY_FILE), 0o600);
@@ -80,16 +148,31 @@ export function pseudonymKey(cairnDir: string): Buffer {
   return key;
 }
 
-export function loadLogKeys(cairnDir: string, origin: string): LogKeys {
+export function loadLogKeys(cairnDir: string, origin: string, env: NodeJS.ProcessEnv = process.env): LogKeys {
   const pubPem = read(join(cairnDir, PUBLIC_KEY_FILE));
   const publicKey = publicKeyFromPem(pubPem);
   const raw = rawPublicKey(publicKey);
+  const token = readAuditKeyConfig(cairnDir);
   let signer: NoteSigner | null = null;
   return {
     origin,
     rawPublicKey: raw,
     verifier: verifierFor(origin, publicKey, raw),
     signer: () => {
+      if (!signer && token) {
+        // Opened on the first checkpoint and kept for the process: a login per checkpoint would
+        // cost more than the signature. Every signature is checked against signing.pub.
+        const device = openPkcs11Signer(token, env);
+        if (!device.rawPublicKey.equals(raw)) {
+          device.close();
+          throw new CairnError(
+            'CONFIG_INVALID',
+            `the key "${token.keyLabel}" on token "${token.tokenLabel}" is not the workspace's audit key (${PUBLIC_KEY_FILE})`,
+          );
+        }
+        process.once('exit', () => device.close());
+        signer = { name: origin, rawPublicKey: raw, sign: device.sign };
+      }
       if (!signer) {
         const keyPath = join(cairnDir, PRIVATE_KEY_FILE);
         const mode = statSync(keyPath).mode & 0o777;
@@ -103,6 +186,254 @@ export function loadLogKeys(cairnDir: string, origin: string): LogKeys {
       return signer;
     },
   };
+}
+
+/** The release signing key: Ed25519 for Cairn's DSSE signatures, P-256 for the OMS signature. */
+export const RELEASE_KEY_FILE = join('keys', 'release.key');
+export const RELEASE_PUBLIC_KEY_FILE = join('keys', 'release.pub');
+export const RELEASE_OMS_PUBLIC_KEY_FILE = join('keys', 'release-oms.pub');
+
+export interface ReleaseKeys {
+  privateKey: SigningKey;
+  publicKeyPem: string;
+  /** `sha256:` + hex SHA-256 of the Ed25519 key's DER SubjectPublicKeyInfo (the bundle's keyid). */
+  keyid: string;
+  omsPrivateKey: SigningKey;
+  omsPublicKeyPem: string;
+}
+
+/**
+ * Where the release key lives when it is in a PKCS #11 token (set by `init --pkcs11` with
+ * `--release-key-label` and `--oms-key-label`): the token, the Ed25519 and P-256 key labels.
+ */
+export const RELEASE_TOKEN_CONFIG_FILE = join('keys', 'release-token.json');
+
+export interface ReleaseTokenConfig {
+  module: string;
+  tokenLabel: string;
+  keyLabel: string;
+  omsKeyLabel: string;
+  pinEnv: string;
+}
+
+function readReleaseTokenConfig(cairnDir: string): ReleaseTokenConfig | null {
+  const path = join(cairnDir, RELEASE_TOKEN_CONFIG_FILE);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new CairnError('CONFIG_INVALID', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  const c = (raw as { pkcs11?: Partial<ReleaseTokenConfig> } | null)?.pkcs11;
+  const fields = ['module', 'tokenLabel', 'keyLabel', 'omsKeyLabel', 'pinEnv'] as const;
+  if (!c || fields.some((f) => typeof c[f] !== 'string'))
+    throw new CairnError('CONFIG_INVALID', `${path} must be {"pkcs11": {${fields.map((f) => `"${f}"`).join(', ')}}}`);
+  return c as ReleaseTokenConfig;
+}
+
+/**
+ * Records where the release key lives (at init; the key is announced on its first use), after
+ * a probe signature with each of its two keys proves the labels, PIN and mechanisms.
+ */
+export async function saveReleaseTokenConfig(
+  cairnDir: string,
+  config: ReleaseTokenConfig,
+  env: NodeJS.ProcessEnv,
+): Promise<void> {
+  const session = openPkcs11(config, env);
+  try {
+    const probe = Buffer.from('cairn pkcs11 probe\n');
+    const ed = session.ed25519(config.keyLabel);
+    const ec = session.p256(config.omsKeyLabel);
+    if (!verify(null, probe, ed.publicKey, ed.sign(probe)) || !verify('sha256', probe, ec.publicKey, ec.sign(probe)))
+      throw new CairnError('CONFIG_INVALID', 'a release key in the token does not sign with its own public key');
+  } finally {
+    session.close();
+  }
+  await writeFileAtomic(join(cairnDir, RELEASE_TOKEN_CONFIG_FILE), `${JSON.stringify({ pkcs11: config }, null, 2)}\n`, {
+    mode: 0o600,
+  });
+}
+
+const tokenSessions = new Map<string, Promise<ReleaseKeys>>();
+
+/**
+ * The release key from its token. It is announced (a keys.create event) before its public
+ * halves are published as release.pub and release-oms.pub, and again whenever those are missing
+ * or name another key (the token's key was replaced).
+ */
+async function tokenReleaseKeys(
+  cairnDir: string,
+  config: ReleaseTokenConfig,
+  audit: AuditLog,
+  env: NodeJS.ProcessEnv,
+): Promise<ReleaseKeys> {
+  const session = openPkcs11(config, env);
+  let ed: ReturnType<typeof session.ed25519>;
+  let ec: ReturnType<typeof session.p256>;
+  try {
+    ed = session.ed25519(config.keyLabel);
+    ec = session.p256(config.omsKeyLabel);
+  } catch (err) {
+    session.close();
+    throw err;
+  }
+  process.once('exit', () => session.close());
+  const publicKeyPem = publicKeyToPem(ed.publicKey);
+  const keys: ReleaseKeys = {
+    privateKey: ed,
+    publicKeyPem,
+    keyid: `sha256:${sha256Hex(ed.publicKey.export({ type: 'spki', format: 'der' }))}`,
+    omsPrivateKey: ec,
+    omsPublicKeyPem: ec.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  };
+  let published: string | null = null;
+  try {
+    published = readFileSync(join(cairnDir, RELEASE_PUBLIC_KEY_FILE), 'utf8');
+  } catch {
+    // not yet announced
+  }
+  if (published !== publicKeyPem)
+    await audit.record(
+      {
+        action: 'keys.create',
+        target: { type: 'key', name: 'release' },
+        params: {
+          purpose: 'release',
+          keyid: keys.keyid,
+          omsKeyHint: omsHint(keys.omsPublicKeyPem),
+          custody: 'pkcs11',
+          token: config.tokenLabel,
+        },
+      },
+      'ok',
+    );
+  writePublicReleaseKeys(cairnDir, keys);
+  return keys;
+}
+
+const PEM_BLOCK = /-----BEGIN PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+-----END PRIVATE KEY-----\n?/g;
+
+function releaseKeysFrom(text: string, path: string): ReleaseKeys {
+  const blocks = text.match(PEM_BLOCK) ?? [];
+  let keys: KeyObject[];
+  try {
+    keys = blocks.map((b) => createPrivateKey(b));
+  } catch (err) {
+    throw new CairnError('CONFIG_INVALID', `${path} holds a key that cannot be read`, { cause: err });
+  }
+  const ed = keys.find((k) => k.asymmetricKeyType === 'ed25519');
+  const ec = keys.find((k) => k.asymmetricKeyType === 'ec' && k.asymmetricKeyDetails?.namedCurve === 'prime256v1');
+  if (keys.length !== 2 || !ed || !ec)
+    throw new CairnError(
+      'CONFIG_INVALID',
+      `${path} must hold one Ed25519 and one ECDSA P-256 private key (PKCS #8 PEM)`,
+      {
+        hint: 'restore it from your backup; a new release key is made only when the file is absent',
+      },
+    );
+  const pub = createPublicKey(ed);
+  return {
+    privateKey: ed,
+    publicKeyPem: publicKeyToPem(pub),
+    keyid: `sha256:${sha256Hex(pub.export({ type: 'spki', format: 'der' }))}`,
+    omsPrivateKey: ec,
+    omsPublicKeyPem: createPublicKey(ec).export({ type: 'spki', format: 'pem' }).toString(),
+  };
+}
+
+function readReleaseKeys(cairnDir: string): ReleaseKeys | null {
+  const path = join(cairnDir, RELEASE_KEY_FILE);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new CairnError('IO_ERROR', `cannot read the release key ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  const mode = statSync(path).mode & 0o777;
+  if ((mode & 0o077) !== 0 && process.platform !== 'win32')
+    throw new CairnError('CONFIG_INVALID', `${path} is readable by other users (mode ${mode.toString(8)})`, {
+      hint: `run: chmod 600 ${path}`,
+    });
+  return releaseKeysFrom(text, path);
+}
+
+/**
+ * The release key, made on first need. Its creation is a `keys.create` event, appended before
+ * the key file is linked into place: no release can be signed with a key the log never
+ * announced. Two processes racing both append an event, but only the first key is linked;
+ * the loser uses the winner's key (its event names a key that never signed anything).
+ */
+export async function releaseKeys(
+  cairnDir: string,
+  audit: AuditLog,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ReleaseKeys> {
+  const token = readReleaseTokenConfig(cairnDir);
+  if (token) {
+    // One session per workspace and process (a server signs many releases), closed at exit.
+    const cached = tokenSessions.get(cairnDir);
+    if (cached) return cached;
+    const opened = tokenReleaseKeys(cairnDir, token, audit, env);
+    tokenSessions.set(cairnDir, opened);
+    opened.catch(() => tokenSessions.delete(cairnDir));
+    return opened;
+  }
+  const have = readReleaseKeys(cairnDir);
+  if (have) {
+    writePublicReleaseKeys(cairnDir, have);
+    return have;
+  }
+  const ed = generateKeyPairSync('ed25519').privateKey;
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+  const text = `${privateKeyToPem(ed)}${ec.export({ type: 'pkcs8', format: 'pem' }).toString()}`;
+  const path = join(cairnDir, RELEASE_KEY_FILE);
+  const made = releaseKeysFrom(text, path);
+  mkdirSync(join(cairnDir, 'keys'), { recursive: true, mode: 0o700 });
+  const tmp = join(cairnDir, 'keys', `.release-${randomBytes(6).toString('hex')}.tmp`);
+  await writeFileAtomic(tmp, text, { mode: 0o600 });
+  try {
+    await audit.record(
+      {
+        action: 'keys.create',
+        target: { type: 'key', name: 'release' },
+        params: { purpose: 'release', keyid: made.keyid, omsKeyHint: omsHint(made.omsPublicKeyPem) },
+      },
+      'ok',
+    );
+    try {
+      linkSync(tmp, path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+  return releaseKeys(cairnDir, audit, env);
+}
+
+/** model_signing's key hint: hex SHA-256 of the SPKI PEM text. */
+function omsHint(pem: string): string {
+  return sha256Hex(Buffer.from(pem, 'utf8'));
+}
+
+function writePublicReleaseKeys(cairnDir: string, keys: ReleaseKeys): void {
+  // Derived from the private key on every use, so a deleted or edited copy is put right.
+  for (const [file, pem] of [
+    [RELEASE_PUBLIC_KEY_FILE, keys.publicKeyPem],
+    [RELEASE_OMS_PUBLIC_KEY_FILE, keys.omsPublicKeyPem],
+  ] as const) {
+    const path = join(cairnDir, file);
+    let now: string | null = null;
+    try {
+      now = readFileSync(path, 'utf8');
+    } catch {
+      // absent: written below
+    }
+    if (now !== pem) writeFileSync(path, pem, { mode: 0o644 });
+  }
 }
 
 function read(path: string): string {

@@ -60,7 +60,7 @@ export function buildServices(ws: Workspace, env: NodeJS.ProcessEnv = process.en
     models: lazy(async () => (await import('../models/index.js')).createModelsService(await transferPorts())),
     releases: lazy(async () => {
       const [models, config] = await Promise.all([import('../models/index.js'), import('./deploy-config.js')]);
-      return models.createReleasesService(config.releaseDeps(ws));
+      return models.createReleasesService(config.releaseDeps(ws, env));
     }),
     deployments: lazy(async () => {
       const [models, config] = await Promise.all([import('../models/index.js'), import('./deploy-config.js')]);

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { AuditLog } from '../audit/log/audit-log.js';
@@ -17,7 +17,8 @@ import { WorkerPool } from '../storage/workers/pool.js';
 import { CLIENT_VERSION } from './version.js';
 import { CONFIG_FILE, defaultConfig, loadConfig, saveConfig, type WorkspaceConfig } from './config.js';
 import { resolveActor } from './identity.js';
-import { createSigningKey, keptCheckpointFile, loadLogKeys } from './keys.js';
+import { createSigningKey, keptCheckpointFile, loadLogKeys, saveReleaseTokenConfig } from './keys.js';
+import type { Pkcs11KeyConfig } from './pkcs11.js';
 import { saveMetadataPassword, splitPassword, withMetadataPassword } from './metadata-password.js';
 
 export const CAIRN_DIR = '.cairn';
@@ -77,7 +78,12 @@ export function findWorkspaceRoot(start: string): string | null {
 
 export async function initWorkspace(
   dir: string,
-  opts: OpenOptions & { metadataUrl?: string } = {},
+  opts: OpenOptions & {
+    metadataUrl?: string;
+    pkcs11?: Pkcs11KeyConfig;
+    /** With pkcs11: the labels of the release key pair (Ed25519) and the OMS key pair (P-256) in the same token. */
+    releaseKeyLabels?: { keyLabel: string; omsKeyLabel: string };
+  } = {},
 ): Promise<Workspace> {
   const root = resolve(opts.cwd ?? process.cwd(), dir);
   const cairnDir = join(root, CAIRN_DIR);
@@ -105,7 +111,25 @@ export async function initWorkspace(
   mkdirSync(join(cairnDir, 'locks'), { recursive: true });
   const id = uuidv7();
   const config = defaultConfig(id, isoUtc(clock.now()), metadata?.url);
-  await createSigningKey(cairnDir);
+  const keyEnv = opts.env ?? process.env;
+  await (async () => {
+    await createSigningKey(cairnDir, opts.pkcs11 ? { config: opts.pkcs11, env: keyEnv } : undefined);
+    if (opts.pkcs11 && opts.releaseKeyLabels)
+      await saveReleaseTokenConfig(
+        cairnDir,
+        {
+          module: opts.pkcs11.module,
+          tokenLabel: opts.pkcs11.tokenLabel,
+          pinEnv: opts.pkcs11.pinEnv,
+          ...opts.releaseKeyLabels,
+        },
+        keyEnv,
+      );
+  })().catch((err: unknown) => {
+    // Nothing of a workspace that cannot sign may stay behind: init can simply be run again.
+    rmSync(cairnDir, { recursive: true, force: true });
+    throw err;
+  });
   if (metadata?.password) await saveMetadataPassword(cairnDir, metadata.password);
   // The config is written last: its presence is what marks a complete workspace.
   await saveConfig(cairnDir, config);
@@ -147,7 +171,7 @@ async function openAt(root: string, config: WorkspaceConfig, opts: OpenOptions):
   let actor: AuditActor | null = null;
   const own = () => (actor ??= resolveActor(config, env, root));
   const getActor = () => opts.scope?.()?.actor ?? own();
-  const keys = loadLogKeys(cairnDir, config.audit.origin);
+  const keys = loadLogKeys(cairnDir, config.audit.origin, env);
   const host = hostname();
   const context = (): AuditContext => {
     const scope = opts.scope?.();

@@ -17,6 +17,8 @@ export const auditActions = {
     'A version was split into one version per split, with a leakage report (params record --allow-leakage).',
   'store.gc': 'Unreferenced packs were deleted from the object store.',
   'store.fsck': 'The object store was re-hashed; the outcome says whether it was intact.',
+  'keys.create':
+    'A signing key was made (params: purpose, keyid; for the release key also the OMS key hint). Appended before the key is put in place.',
   'audit.export': 'The audit log was exported as a self-contained bundle.',
   'remote.add': 'A remote was added (or re-added) to the workspace; params name its URL and whether it is encrypted.',
   'remote.remove': 'A remote was removed from the workspace (nothing on the remote is deleted).',

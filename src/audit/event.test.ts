@@ -37,6 +37,7 @@ describe('audit events', () => {
       'dataset.split',
       'store.gc',
       'store.fsck',
+      'keys.create',
       'audit.export',
       'remote.add',
       'remote.remove',

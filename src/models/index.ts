@@ -155,5 +155,5 @@ export function createDeploymentsService(deps: DeployDeps): DeploymentsService {
 // Pure helpers the shells use to read input and print results.
 export { cardMarkdown } from './card.js';
 export { evaluationHtml, evaluationJUnit, readEvalSuite } from './evaluation/evaluate.js';
-export { verifyReleaseBundle, type ReleaseVerifyReport } from './releases/index.js';
+export { verifyReleaseBundle, type ReleaseVerifyReport, type SigningKey } from './releases/index.js';
 export { DEPLOY_CONFIG, parseDeployConfig, type DeployConfig, type EnvConfig } from './deployments/config.js';

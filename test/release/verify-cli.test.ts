@@ -27,7 +27,7 @@ describe('cairn release verify and trusted keys', () => {
     ).error;
     expect(err.code).toBe('UNTRUSTED_KEY');
     expect(err.message).toContain('self-consistent');
-    expect(err.data.report).toMatchObject({ ok: true, keyTrusted: false, filesChecked: 11 });
+    expect(err.data.report).toMatchObject({ ok: true, keyTrusted: false, filesChecked: 13 });
     const human = cli(['release', 'verify', f.out], { cwd });
     expect(human.code).toBe(1);
     expect(human.stdout).not.toContain('ok:');

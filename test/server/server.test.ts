@@ -236,10 +236,12 @@ describe.each([
     const out = join(mkdtempSync(join(tmpdir(), 'cairn-rel-')), 'bundle');
     const r = await services.releases.create(ref, out);
     expect(r).toMatchObject({ dir: out, model: ref });
-    const pem = readFileSync(join(t.dataDir, '.cairn', 'keys', 'signing.pub'), 'utf8');
+    // The server signs releases with its release key, not with its audit checkpoint key.
+    const pem = readFileSync(join(t.dataDir, '.cairn', 'keys', 'release.pub'), 'utf8');
+    expect(pem).not.toBe(readFileSync(join(t.dataDir, '.cairn', 'keys', 'signing.pub'), 'utf8'));
     const report = await verifyReleaseBundle(out, { trustedPublicKeyPem: pem });
     expect(report.problems).toEqual([]);
-    expect(report.ok).toBe(true);
+    expect(report).toMatchObject({ ok: true, omsChecked: true, omsKeyTrusted: true });
     expect((await t.call('carol', 'POST', '/api/v1/releases', { ref })).status).toBe(403);
     // A hostile server answering with a name outside the folder: nothing is written.
     const hostile = new ApiClient({

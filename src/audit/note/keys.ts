@@ -9,11 +9,25 @@ export const ED25519_SIGNATURE_TYPE = 0x01;
 export const ED25519_PUBLIC_KEY_SIZE = 32;
 export const KEY_ID_SIZE = 4;
 
-/** What signs a note: the key name that goes on the signature line and the Ed25519 key pair. */
-export interface NoteSigner {
+/**
+ * What signs a note: the key name that goes on the signature line and the Ed25519 key pair —
+ * either the private key itself, or `sign`, which asks a device that keeps it (a PKCS #11
+ * token) and never hands it out.
+ */
+export type NoteSigner = KeyNoteSigner | DeviceNoteSigner;
+
+export interface KeyNoteSigner {
   name: string;
-  privateKey: KeyObject;
   rawPublicKey: Buffer;
+  privateKey: KeyObject;
+  sign?: undefined;
+}
+
+export interface DeviceNoteSigner {
+  name: string;
+  rawPublicKey: Buffer;
+  privateKey?: undefined;
+  sign: (message: Buffer) => Buffer;
 }
 
 /** A trusted key: signature lines are matched to it by name and key ID, then checked with the key. */
@@ -204,7 +218,7 @@ export function formatSignerKey(name: string, privateKey: KeyObject): string {
   return `PRIVATE+KEY+${name}+${id.toString('hex')}+${Buffer.concat([Buffer.of(ED25519_SIGNATURE_TYPE), privateKeySeed(privateKey)]).toString('base64')}`;
 }
 
-export function parseSignerKey(skey: string): NoteSigner {
+export function parseSignerKey(skey: string): KeyNoteSigner {
   const prefix = 'PRIVATE+KEY+';
   if (typeof skey !== 'string' || !skey.startsWith(prefix)) throw invalid('a signer key starts with PRIVATE+KEY+');
   const fields = splitKeyFields(skey.slice(prefix.length));
@@ -222,7 +236,7 @@ export function parseSignerKey(skey: string): NoteSigner {
   return { name, privateKey, rawPublicKey: raw };
 }
 
-export function signerFromPrivateKey(name: string, privateKey: KeyObject): NoteSigner {
+export function signerFromPrivateKey(name: string, privateKey: KeyObject): KeyNoteSigner {
   return {
     name: checkKeyName(name),
     privateKey: checkEd25519(privateKey, 'private'),

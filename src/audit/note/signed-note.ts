@@ -1,7 +1,7 @@
 import { sign, verify } from 'node:crypto';
 import { CairnError } from '../../core/errors.js';
 import { decodeBase64Strict } from './base64.js';
-import { isValidKeyName, KEY_ID_SIZE, keyId, rawPublicKey } from './keys.js';
+import { isValidKeyName, KEY_ID_SIZE, keyId, publicKeyFromRaw, rawPublicKey } from './keys.js';
 import type { NoteSigner, NoteVerifier } from './keys.js';
 
 /**
@@ -108,14 +108,26 @@ function signatureLine(text: string, signer: NoteSigner): { line: string; name: 
   if (!isValidKeyName(signer?.name))
     throw new CairnError('INVALID_INPUT', `invalid signing key name ${JSON.stringify(signer?.name)}`);
   // The key ID on the line comes from rawPublicKey, so it has to be the private key's own public half.
-  if (!(signer.rawPublicKey instanceof Uint8Array) || !rawPublicKey(signer.privateKey).equals(signer.rawPublicKey)) {
-    throw new CairnError(
-      'INVALID_INPUT',
-      `the signer ${signer.name}'s rawPublicKey is not the public half of its private key`,
-    );
+  const message = Buffer.from(text, 'utf8');
+  let sig: Buffer;
+  if (signer.sign) {
+    // A token signs with a key Cairn cannot see: check the signature against the stated public key.
+    sig = signer.sign(message);
+    if (
+      !(signer.rawPublicKey instanceof Uint8Array) ||
+      !verify(null, message, publicKeyFromRaw(signer.rawPublicKey), sig)
+    )
+      throw new CairnError('INVALID_INPUT', `the signer ${signer.name} signed with another key than its rawPublicKey`);
+  } else {
+    if (!(signer.rawPublicKey instanceof Uint8Array) || !rawPublicKey(signer.privateKey).equals(signer.rawPublicKey)) {
+      throw new CairnError(
+        'INVALID_INPUT',
+        `the signer ${signer.name}'s rawPublicKey is not the public half of its private key`,
+      );
+    }
+    sig = sign(null, message, signer.privateKey);
   }
   const id = keyId(signer.name, signer.rawPublicKey);
-  const sig = sign(null, Buffer.from(text, 'utf8'), signer.privateKey);
   return {
     line: `${SIGNATURE_PREFIX}${signer.name} ${Buffer.concat([id, sig]).toString('base64')}`,
     name: signer.name,

@@ -428,7 +428,7 @@ function releaseChapter(d: Demo) {
     'verify',
     rel,
     '--key',
-    join(project, '.cairn', 'keys', 'signing.pub'),
+    join(project, '.cairn', 'keys', 'release.pub'),
   ]);
   (env as Record<string, string>).CAIRN_DEPLOY_TARGET = join(base, 'serving');
   cairn('deploy to production (hook + health check)', ['deploy', 'flight-late@v3', '--env', 'production']);

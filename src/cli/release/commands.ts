@@ -13,9 +13,11 @@ export const releaseCreate = spec({
 export const releaseVerify = spec({
   path: 'release verify',
   args: ['dir'],
-  description: 'check a release bundle offline: every file, the signatures, the statement, the audit proofs',
+  description:
+    'check a release bundle offline: every file, the signatures (DSSE and OpenSSF Model Signing), the statement, the audit proofs',
   options: {
     key: text('--key <pem>', "the publisher's trusted public key (PEM file)"),
     auditKey: text('--audit-key <vkey>', "the publisher's audit verifier key (name+hash+key)"),
+    omsKey: text('--oms-key <pem>', "the publisher's OpenSSF Model Signing key (P-256 PEM file), for model.sig"),
   },
 });

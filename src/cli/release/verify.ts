@@ -16,6 +16,7 @@ export async function run(dir: string, opts: OptionsOf<typeof releaseVerify>): P
   const r = await verifyReleaseBundle(dir, {
     ...(opts.key ? { trustedPublicKeyPem: readKey(opts.key) } : {}),
     ...(opts.auditKey ? { trustedVerifierKey: opts.auditKey } : {}),
+    ...(opts.omsKey ? { trustedOmsPublicKeyPem: readKey(opts.omsKey) } : {}),
   });
   if (!r.ok)
     throw new CairnError(
@@ -34,8 +35,11 @@ export async function run(dir: string, opts: OptionsOf<typeof releaseVerify>): P
     );
   }
   ctx.out.result(r);
+  const oms = r.omsChecked
+    ? `, OpenSSF Model Signing signature${r.omsKeyTrusted ? '' : ' (with the bundle’s own OMS key: pass --oms-key to pin it)'}`
+    : ', no OpenSSF Model Signing signature (a bundle from before model.sig)';
   ctx.out.say(
-    `ok: ${r.filesChecked} file(s), provenance signature, ${r.proofsChecked} audit proof(s) — signed by the trusted key ${r.keyid}${r.proofsKeyTrusted ? '' : ' (the audit proofs were checked with the bundle’s own audit key: pass --audit-key to pin it)'}`,
+    `ok: ${r.filesChecked} file(s), provenance signature${oms}, ${r.proofsChecked} audit proof(s) — signed by the trusted key ${r.keyid}${r.proofsKeyTrusted ? '' : ' (the audit proofs were checked with the bundle’s own audit key: pass --audit-key to pin it)'}`,
   );
 }
 

@@ -49,6 +49,7 @@ describe('writeReleaseBundle / verifyReleaseBundle', () => {
         'evaluations/holdout.json',
         'manifest.dsse.json',
         'manifest.json',
+        'model.sig',
         'model/config/tokenizer.json',
         'model/weights.bin',
         'model-card.json',
@@ -57,6 +58,7 @@ describe('writeReleaseBundle / verifyReleaseBundle', () => {
         'proofs/run-finished.json',
         'provenance.dsse.json',
         'public-key.pem',
+        'public-key-oms.pem',
         'public-key.vkey',
       ].sort(),
     );
@@ -70,7 +72,7 @@ describe('writeReleaseBundle / verifyReleaseBundle', () => {
     expect(canonicalJson(manifest)).toBe(manifestText);
     expect(manifest.format).toBe('cairn.release/v1');
     expect(manifest.model).toEqual({ name: 'churn', version: 3 });
-    expect(manifest.files.map((x) => x.path)).toHaveLength(11);
+    expect(manifest.files.map((x) => x.path)).toHaveLength(13);
     const weights = readFileSync(join(f.out, 'model', 'weights.bin'));
     expect(manifest.files.find((x) => x.path === 'model/weights.bin')).toEqual({
       path: 'model/weights.bin',
@@ -87,28 +89,37 @@ describe('writeReleaseBundle / verifyReleaseBundle', () => {
       ok: true,
       keyTrusted: true,
       proofsKeyTrusted: true,
-      filesChecked: 11,
+      omsChecked: true,
+      omsKeyTrusted: true,
+      filesChecked: 13,
       proofsChecked: 2,
       model: { name: 'churn', version: 3 },
     });
     expect(trusted.statement?.subject.map((s) => s.name)).toEqual(['config/tokenizer.json', 'weights.bin']);
-    expect(trusted.keyid).toBe(keyIdOf(f.options.privateKey));
+    expect(trusted.keyid).toBe(keyIdOf(f.privateKey));
 
-    // The release key alone also vouches for the proofs: Cairn signs both with the workspace key.
+    // The release key alone also vouches for the audit and OMS keys: the manifest it signed pins them.
     expect(await verifyReleaseBundle(f.out, { trustedPublicKeyPem: f.publicKeyPem })).toMatchObject({
       ok: true,
       keyTrusted: true,
       proofsKeyTrusted: true,
+      omsKeyTrusted: true,
     });
     // Without a trusted key it is only self-consistent, and says so.
-    expect(await verifyReleaseBundle(f.out)).toMatchObject({ ok: true, keyTrusted: false, proofsKeyTrusted: false });
+    expect(await verifyReleaseBundle(f.out)).toMatchObject({
+      ok: true,
+      keyTrusted: false,
+      proofsKeyTrusted: false,
+      omsChecked: true,
+      omsKeyTrusted: false,
+    });
   });
 
   it('the signed statement carries the run facts and the digests of the copied files', async () => {
     const f = await writeFixture(tmp);
     const env = parseEnvelope(readFileSync(join(f.out, 'provenance.dsse.json'), 'utf8'));
     expect(env.payloadType).toBe(IN_TOTO_PAYLOAD_TYPE);
-    expect(env.signatures[0]!.keyid).toBe(keyIdOf(f.options.privateKey));
+    expect(env.signatures[0]!.keyid).toBe(keyIdOf(f.privateKey));
     const statement = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as ReturnType<
       typeof buildStatement
     >;
@@ -140,7 +151,11 @@ describe('writeReleaseBundle / verifyReleaseBundle', () => {
 
     resignManifest(f.out, f.privateKey);
     const again = await verifyReleaseBundle(f.out, { trustedPublicKeyPem: f.publicKeyPem });
-    expect(codes(again)).toEqual([['subject-mismatch', 'model/weights.bin']]);
+    // The OMS signature names the same lie: it too signed the old digest.
+    expect(codes(again)).toEqual([
+      ['subject-mismatch', 'model/weights.bin'],
+      ['oms-invalid', 'model.sig'],
+    ]);
   });
 
   it('a file added to model/ (or anywhere) is not ok, and is named', async () => {
@@ -164,6 +179,7 @@ describe('writeReleaseBundle / verifyReleaseBundle', () => {
     rmSync(join(f.out, 'evaluations', 'rosy.json'));
     expect(codes(await verifyReleaseBundle(f.out, { trustedPublicKeyPem: f.publicKeyPem }))).toEqual([
       ['subject-mismatch', 'model/extra.bin'],
+      ['oms-invalid', 'model.sig'],
     ]);
   });
 
@@ -335,7 +351,7 @@ describe('writeReleaseBundle / verifyReleaseBundle', () => {
       'refusing manifest path "/etc/passwd": it is absolute',
       'refusing manifest path "model/a\\u0000b": it contains a NUL byte',
     ]);
-    expect(r.filesChecked).toBe(11);
+    expect(r.filesChecked).toBe(13);
   });
 
   it('a symbolic link in the bundle is refused, not followed', async () => {
@@ -465,8 +481,8 @@ describe('verification with python3 and openssl only (docs/RELEASES.md)', () => 
     const good = run(pem, f.verifierKey);
     expect(good.stderr).toBe('');
     expect(good.status).toBe(0);
-    expect(good.stdout).toContain(`key id: ${keyIdOf(f.options.privateKey)}`);
-    expect(good.stdout).toContain('ok: churn v3, 11 files');
+    expect(good.stdout).toContain(`key id: ${keyIdOf(f.privateKey)}`);
+    expect(good.stdout).toContain('ok: churn v3, 13 files');
     // Without a trusted key the checks pass but nothing reports success (DESIGN.md §10).
     const untrusted = run();
     expect(untrusted.status).toBe(1);

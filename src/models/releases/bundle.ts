@@ -1,4 +1,4 @@
-import { createHash, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import {
   constants,
   createReadStream,
@@ -27,6 +27,8 @@ import {
   IN_TOTO_PAYLOAD_TYPE,
   keyIdOf,
   parseEnvelope,
+  publicKeyOf,
+  type SigningKey,
   serializeEnvelope,
   signEnvelope,
   verifyEnvelope,
@@ -47,6 +49,7 @@ import {
   type ManifestFile,
   type ReleaseManifest,
 } from './manifest.js';
+import { buildOmsStatement, omsKeyHint, omsPublicKeyPem, signOms, verifyOms } from './oms.js';
 import { releaseReadme } from './readme.js';
 import { buildStatement, parseStatement, type ReleaseFacts, type Statement } from './statement.js';
 
@@ -67,10 +70,12 @@ export interface WriteReleaseOptions {
   statementFacts: Omit<ReleaseFacts, 'files'>;
   /** `cairn.audit-proof/v1` files (e.g. of the run's and the model version's audit events). */
   auditProofs: Array<{ name: string; text: string }>;
-  /** The workspace's Ed25519 signing key (loadLogKeys(...).signer().privateKey). */
-  privateKey: KeyObject;
-  /** Its public half as PEM (the workspace's keys/signing.pub). */
+  /** The Ed25519 release key (keys/release.key, or a token; not the audit checkpoint key). */
+  privateKey: SigningKey;
+  /** Its public half as PEM (keys/release.pub). */
   publicKeyPem: string;
+  /** The ECDSA P-256 key of the OpenSSF Model Signing signature (model.sig; keys/release-oms.key). */
+  omsPrivateKey: SigningKey;
   /** The audit log's verifier key (`<origin>+<id>+<base64>`); written as public-key.vkey and used to check the proofs. */
   verifierKey?: string;
 }
@@ -127,6 +132,10 @@ export async function writeReleaseBundle(dir: string, opts: WriteReleaseOptions)
     };
     const modelFiles = await copyModelFiles(dir, opts.files, listed);
     const statement = buildStatement({ ...opts.statementFacts, files: modelFiles });
+    const { model } = opts.statementFacts;
+    const omsBundle = signOms(buildOmsStatement(`${model.name}@v${model.version}`, modelFiles), opts.omsPrivateKey);
+    put(BUNDLE_FILES.omsSignature, jsonText(omsBundle));
+    put(BUNDLE_FILES.omsPublicKey, omsPublicKeyPem(opts.omsPrivateKey));
 
     put(BUNDLE_FILES.cardMarkdown, opts.card.markdown);
     put(BUNDLE_FILES.cardJson, jsonText(opts.card.json));
@@ -135,7 +144,6 @@ export async function writeReleaseBundle(dir: string, opts: WriteReleaseOptions)
     put(BUNDLE_FILES.publicKey, publicKeyToPem(publicKey));
     if (opts.verifierKey !== undefined) put(BUNDLE_FILES.verifierKey, `${opts.verifierKey.trim()}\n`);
     const keyid = keyIdOf(publicKey);
-    const { model } = opts.statementFacts;
     put(BUNDLE_FILES.readme, releaseReadme({ model, keyid, hasVerifierKey: vkey !== null }));
     const statementBytes = canonicalJsonBytes(statement);
     put(
@@ -177,10 +185,11 @@ function checkReleaseInputs(dir: string, opts: WriteReleaseOptions) {
     });
   }
   const publicKey = publicKeyFromPem(opts.publicKeyPem);
-  if (!samePublicKey(opts.privateKey, publicKey)) {
+  if (!samePublicKey(publicKeyOf(opts.privateKey), publicKey)) {
     throw new CairnError('INVALID_INPUT', 'publicKeyPem is not the public half of privateKey');
   }
   const vkey = opts.verifierKey === undefined ? null : parseVerifierKey(opts.verifierKey.trim());
+  omsPublicKeyPem(opts.omsPrivateKey); // refuses anything but a P-256 private key, before any file is written
   const seen = new Set<string>();
   for (const f of opts.files) {
     checkReleasePath(f.path, 'model file path');
@@ -260,7 +269,8 @@ export type ReleaseProblemCode =
   | 'signature-invalid'
   | 'statement-invalid'
   | 'subject-mismatch'
-  | 'proof-invalid';
+  | 'proof-invalid'
+  | 'oms-invalid';
 
 export interface ReleaseProblem {
   code: ReleaseProblemCode;
@@ -278,6 +288,11 @@ export interface VerifyReleaseOptions {
    * key is the trusted release key (Cairn signs both with the workspace key).
    */
   trustedVerifierKey?: string | NoteVerifier;
+  /**
+   * The OMS key the caller trusts (P-256 PEM). Without it, the bundle's public-key-oms.pem is
+   * used, and counts as trusted when the trusted release key signed the manifest that pins it.
+   */
+  trustedOmsPublicKeyPem?: string;
 }
 
 export interface ReleaseVerifyReport {
@@ -288,8 +303,15 @@ export interface ReleaseVerifyReport {
   keyid: string | null;
   /** The signatures were checked against a key the caller supplied, not only the bundle's own. */
   keyTrusted: boolean;
-  /** Likewise for the checkpoints in the audit proofs. */
+  /**
+   * Likewise for the checkpoints in the audit proofs: a key the caller supplied, or the bundle's
+   * public-key.vkey when the trusted release key signed the manifest that pins it.
+   */
   proofsKeyTrusted: boolean;
+  /** The OpenSSF Model Signing signature (model.sig) was present and verified. */
+  omsChecked: boolean;
+  /** Its key was the caller's, or pinned by a manifest that the trusted release key signed. */
+  omsKeyTrusted: boolean;
   filesChecked: number;
   proofsChecked: number;
   /** The signed statement, when its signature verified. */
@@ -363,7 +385,8 @@ export async function verifyReleaseBundle(dir: string, opts: VerifyReleaseOption
   // manifest.dsse.json must sign exactly the bytes of manifest.json.
   const openEnvelope = envelopeOpener(dir, key, add);
   const signedManifest = openEnvelope(BUNDLE_FILES.manifestSignature, MANIFEST_PAYLOAD_TYPE);
-  if (signedManifest && !signedManifest.equals(manifestRaw)) {
+  const manifestSigned = signedManifest !== null && signedManifest.equals(manifestRaw);
+  if (signedManifest && !manifestSigned) {
     add(
       'signature-invalid',
       BUNDLE_FILES.manifestSignature,
@@ -383,7 +406,19 @@ export async function verifyReleaseBundle(dir: string, opts: VerifyReleaseOption
     }
   }
   if (statement) checkSubjects(statement, modelFiles, add);
-  const { proofsChecked, proofsKeyTrusted } = checkProofs(dir, manifest, listed, opts, { key, keyTrusted }, add);
+  // A file that a manifest signed by the trusted release key pins, unmodified, is as trusted as that key.
+  const pinned = (file: string) =>
+    keyTrusted && manifestSigned && listed.has(file) && !problems.some((p) => p.file === file);
+  const { proofsChecked, proofsKeyTrusted } = checkProofs(
+    dir,
+    manifest,
+    listed,
+    opts,
+    { key, keyTrusted },
+    add,
+    pinned,
+  );
+  const { omsChecked, omsKeyTrusted } = checkOms(dir, listed, modelFiles, opts, add, pinned);
 
   return {
     ok: problems.length === 0,
@@ -392,6 +427,8 @@ export async function verifyReleaseBundle(dir: string, opts: VerifyReleaseOption
     keyid: key ? keyIdOf(key) : null,
     keyTrusted,
     proofsKeyTrusted,
+    omsChecked,
+    omsKeyTrusted,
     filesChecked,
     proofsChecked,
     statement,
@@ -532,6 +569,7 @@ function checkProofs(
   opts: VerifyReleaseOptions,
   signer: { key: KeyObject | null; keyTrusted: boolean },
   add: AddProblem,
+  pinned: (file: string) => boolean,
 ): { proofsChecked: number; proofsKeyTrusted: boolean } {
   const { key, keyTrusted } = signer;
   let proofsKey: NoteVerifier | undefined;
@@ -561,7 +599,8 @@ function checkProofs(
     }
   } else if (bundleVkey) {
     proofsKey = bundleVkey;
-    proofsKeyTrusted = keyTrusted && key !== null && samePublicKey(bundleVkey.publicKey, key);
+    proofsKeyTrusted =
+      pinned(BUNDLE_FILES.verifierKey) || (keyTrusted && key !== null && samePublicKey(bundleVkey.publicKey, key));
   }
   let proofsChecked = 0;
   for (const f of manifest.files.filter((x) => x.path.startsWith(`${PROOFS_DIR}/`))) {
@@ -577,4 +616,60 @@ function checkProofs(
   }
 
   return { proofsChecked, proofsKeyTrusted };
+}
+
+/**
+ * The OpenSSF Model Signing signature, when the bundle has one (bundles written before it was
+ * added do not): with the caller's OMS key, else the bundle's public-key-oms.pem.
+ */
+function checkOms(
+  dir: string,
+  listed: Set<string>,
+  modelFiles: ManifestFile[],
+  opts: VerifyReleaseOptions,
+  add: AddProblem,
+  pinned: (file: string) => boolean,
+): { omsChecked: boolean; omsKeyTrusted: boolean } {
+  const none = { omsChecked: false, omsKeyTrusted: false };
+  if (!listed.has(BUNDLE_FILES.omsSignature)) {
+    if (opts.trustedOmsPublicKeyPem !== undefined)
+      add('oms-invalid', BUNDLE_FILES.omsSignature, 'an OMS key was given but the bundle has no model.sig');
+    return none;
+  }
+  const text = readText(dir, BUNDLE_FILES.omsSignature);
+  if (text === null) return none; // reported as missing above
+  let key: KeyObject;
+  let trusted = false;
+  try {
+    if (opts.trustedOmsPublicKeyPem !== undefined) {
+      key = createPublicKey(opts.trustedOmsPublicKeyPem);
+      trusted = true;
+    } else {
+      const pem = readText(dir, BUNDLE_FILES.omsPublicKey);
+      if (pem === null) {
+        add('file-missing', BUNDLE_FILES.omsPublicKey, 'public-key-oms.pem is missing: model.sig cannot be checked');
+        return none;
+      }
+      key = createPublicKey(pem);
+      trusted = pinned(BUNDLE_FILES.omsPublicKey);
+    }
+    omsKeyHint(key); // refuses anything but a P-256 public key
+  } catch (err) {
+    add(
+      'key-invalid',
+      BUNDLE_FILES.omsPublicKey,
+      `the OMS key is not an ECDSA P-256 public key: ${(err as Error).message}`,
+    );
+    return none;
+  }
+  const r = verifyOms(
+    text,
+    key,
+    modelFiles.map((f) => ({ path: f.path.slice(MODEL_DIR.length + 1), sha256: f.sha256 })),
+  );
+  if (!r.ok) {
+    add('oms-invalid', BUNDLE_FILES.omsSignature, `model.sig: ${r.reason}`);
+    return none;
+  }
+  return { omsChecked: true, omsKeyTrusted: trusted };
 }

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Workspace } from '../../app/workspace.js';
@@ -46,9 +46,20 @@ describe('releases and cairn.lock', () => {
     const out = join(root, 'release');
     const r = await createRelease(releaseDeps(ws), 'toy@v1', out);
     expect([r.model, r.files, r.proofs]).toEqual(['toy@v1', 1, 1]);
-    const pem = readFileSync(join(ws.cairnDir, 'keys', 'signing.pub'), 'utf8');
+    // Signed with the release key, not the audit key; its creation is in the log before its first use.
+    const pem = readFileSync(join(ws.cairnDir, 'keys', 'release.pub'), 'utf8');
+    expect(pem).not.toBe(readFileSync(join(ws.cairnDir, 'keys', 'signing.pub'), 'utf8'));
     const ok = await verifyReleaseBundle(out, { trustedPublicKeyPem: pem });
-    expect([ok.ok, ok.keyTrusted, ok.problems]).toEqual([true, true, []]);
+    expect([ok.ok, ok.keyTrusted, ok.problems, ok.omsChecked, ok.omsKeyTrusted]).toEqual([true, true, [], true, true]);
+    const keyEvents = await ws.meta.db
+      .selectFrom('audit_events')
+      .select(['idx', 'action', 'entry'])
+      .where('action', 'in', ['keys.create', 'model.release'])
+      .orderBy('idx')
+      .execute();
+    expect(keyEvents.map((e) => e.action)).toEqual(['keys.create', 'model.release']);
+    expect(JSON.parse(keyEvents[0]!.entry).params).toMatchObject({ purpose: 'release', keyid: ok.keyid });
+    expect(statSync(join(ws.cairnDir, 'keys', 'release.key')).mode & 0o777).toBe(0o600);
     const statement = JSON.parse(
       Buffer.from(JSON.parse(readFileSync(join(out, 'provenance.dsse.json'), 'utf8')).payload, 'base64').toString(),
     ) as { predicate: { runDetails: { metadata: { invocationId: string } } } };

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { SigningKey } from './dsse.js';
 import { uuidv7 } from '../../core/ids.js';
 import { addEdges } from '../../meta/repos/lineage.js';
 import type { Selectable } from 'kysely';
@@ -16,15 +17,22 @@ import { cardMarkdown, type ModelCard } from '../card.js';
 import { assertVerified, resolveModel, verifyModel } from '../registry.js';
 import { verifyReleaseBundle, writeReleaseBundle, type ReleaseFacts } from './index.js';
 
-/** Beyond the dataset ports: the workspace's public key (PEM), which app/ reads from its keys folder. */
+/** The release key (never the audit checkpoint key): Ed25519 for the DSSE envelopes, P-256 for OMS. */
+export interface ReleaseSigningKeys {
+  privateKey: SigningKey;
+  publicKeyPem: string;
+  omsPrivateKey: SigningKey;
+}
+
+/** Beyond the dataset ports: the release key, which app/ makes on first need (an audited event). */
 export interface ReleaseDeps extends DatasetDeps {
-  publicKeyPem(): string;
+  releaseKeys(): Promise<ReleaseSigningKeys>;
 }
 
 /**
  * Writes a release bundle for a model version trained by a recorded run: its files, manifest,
- * card, evaluation reports, SLSA provenance in a DSSE envelope signed with the workspace key,
- * and audit inclusion proofs of the events that made it (docs/RELEASES.md).
+ * card, evaluation reports, SLSA provenance in a DSSE envelope signed with the release key, an
+ * OpenSSF Model Signing signature, and audit inclusion proofs of the events that made it (docs/RELEASES.md).
  */
 export async function createRelease(
   deps: ReleaseDeps,
@@ -66,6 +74,7 @@ export async function createRelease(
   const digest = `sha256:${m.version.digest}`;
   const proofs = await auditProofs(deps, m.version.digest);
   const [name, number] = m.ref.split('@v') as [string, string];
+  const signing = await deps.releaseKeys();
   const facts = releaseFacts({ name, version: Number(number) }, run, stored, deps.audit.keys.origin);
   const result = await writeReleaseBundle(outDir, {
     files: listing.files.map((f) => ({ path: f.path, absPath: join(dir, f.path), sha256: f.entry.digest })),
@@ -73,8 +82,9 @@ export async function createRelease(
     evaluations: evaluations.map((e) => ({ name: `${e.suite}-${e.id}`, report: JSON.parse(e.report) as unknown })),
     statementFacts: facts,
     auditProofs: proofs,
-    privateKey: deps.audit.keys.signer().privateKey,
-    publicKeyPem: deps.publicKeyPem(),
+    privateKey: signing.privateKey,
+    publicKeyPem: signing.publicKeyPem,
+    omsPrivateKey: signing.omsPrivateKey,
     verifierKey: formatVerifierKey(deps.audit.keys.origin, deps.audit.keys.rawPublicKey),
   });
   await recordRelease(deps, { name, version: Number(number), digest, versionId: m.version.id }, result, outDir, {

@@ -47,16 +47,50 @@ export function keyIdOf(publicKey: KeyObject): string {
   return `sha256:${sha256Hex(pub.export({ type: 'spki', format: 'der' }))}`;
 }
 
-/** Signs `payload` as `payloadType` with an Ed25519 private key. */
-export function signEnvelope(payloadType: string, payload: Uint8Array, privateKey: KeyObject): DsseEnvelope {
-  if (privateKey?.type !== 'private')
+/**
+ * A key that some device keeps (a PKCS #11 token): its public half and a function that asks the
+ * device to sign. Whatever it returns is verified against `publicKey` before it is used.
+ */
+export interface DeviceSigner {
+  publicKey: KeyObject;
+  sign(message: Buffer): Buffer;
+}
+
+/** A private key, or a device that keeps one. */
+export type SigningKey = KeyObject | DeviceSigner;
+
+export function isDeviceSigner(key: SigningKey): key is DeviceSigner {
+  return typeof (key as DeviceSigner)?.sign === 'function' && (key as DeviceSigner).publicKey !== undefined;
+}
+
+/** The public half of a signing key. */
+export function publicKeyOf(key: SigningKey): KeyObject {
+  return isDeviceSigner(key) ? key.publicKey : createPublicKey(key);
+}
+
+/** Signs `message` with `key` (`algorithm` as for crypto.sign), checking a device's answer. */
+export function signWith(algorithm: string | null, message: Buffer, key: SigningKey): Buffer {
+  if (!isDeviceSigner(key)) return sign(algorithm, message, key);
+  const sig = key.sign(message);
+  if (!verify(algorithm, message, key.publicKey, sig))
+    throw new CairnError(
+      'SIGNATURE_INVALID',
+      'the signing device answered with a signature its public key does not verify',
+    );
+  return sig;
+}
+
+/** Signs `payload` as `payloadType` with an Ed25519 private key (or a device that keeps one). */
+export function signEnvelope(payloadType: string, payload: Uint8Array, privateKey: SigningKey): DsseEnvelope {
+  if (!isDeviceSigner(privateKey) && privateKey?.type !== 'private')
     throw new CairnError('INVALID_INPUT', 'DSSE signing needs an Ed25519 private key');
-  rawPublicKey(privateKey);
-  const sig = sign(null, pae(payloadType, payload), privateKey);
+  const pub = publicKeyOf(privateKey);
+  rawPublicKey(pub);
+  const sig = signWith(null, pae(payloadType, payload), privateKey);
   return {
     payload: Buffer.from(payload).toString('base64'),
     payloadType,
-    signatures: [{ keyid: keyIdOf(privateKey), sig: sig.toString('base64') }],
+    signatures: [{ keyid: keyIdOf(pub), sig: sig.toString('base64') }],
   };
 }
 

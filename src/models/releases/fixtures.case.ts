@@ -1,4 +1,4 @@
-import { createHash, randomBytes, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalJsonBytes } from '../../core/canonical-json.js';
@@ -116,6 +116,7 @@ export async function writeFixture(tmp: () => string): Promise<Fixture> {
     ],
     privateKey,
     publicKeyPem: publicKeyToPem(publicKey),
+    omsPrivateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey,
     verifierKey,
   };
   const out = join(tmp(), 'release');

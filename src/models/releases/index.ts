@@ -25,7 +25,7 @@ export {
   signEnvelope,
   verifyEnvelope,
 } from './dsse.js';
-export type { DsseEnvelope, DsseSignature, EnvelopeCheck } from './dsse.js';
+export type { DeviceSigner, DsseEnvelope, DsseSignature, EnvelopeCheck, SigningKey } from './dsse.js';
 export {
   BUNDLE_FILES,
   EVALUATIONS_DIR,

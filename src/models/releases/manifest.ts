@@ -17,6 +17,8 @@ export const BUNDLE_FILES = {
   cardMarkdown: 'model-card.md',
   cardJson: 'model-card.json',
   readme: 'README.md',
+  omsSignature: 'model.sig',
+  omsPublicKey: 'public-key-oms.pem',
 } as const;
 export const MODEL_DIR = 'model';
 export const EVALUATIONS_DIR = 'evaluations';

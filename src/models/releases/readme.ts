@@ -21,6 +21,8 @@ checked offline, without Cairn and without its database.
 | \`provenance.dsse.json\` | DSSE envelope (\`${IN_TOTO_PAYLOAD_TYPE}\`) of an in-toto v1 Statement with SLSA v1 provenance: the model files' SHA-256 digests and the run, data, code and environment that produced them |
 | \`proofs/*.json\` | inclusion proofs of audit-log events in a signed checkpoint (\`cairn.audit-proof/v1\`) |
 | \`public-key.pem\` | the Ed25519 key that signed the release (key id \`${keyid}\`) |
+| \`model.sig\` | OpenSSF Model Signing (OMS v1.0) signature of the files in \`model/\`: a Sigstore bundle with a DSSE envelope, signed with an ECDSA P-256 key |
+| \`public-key-oms.pem\` | the P-256 public key of \`model.sig\` |
 ${info.hasVerifierKey ? "| `public-key.vkey` | the audit log's verifier key (signed-note form), for the proofs |\n" : ''}| \`manifest.json\` | SHA-256 and size of every other file (RFC 8785 canonical JSON) |
 | \`manifest.dsse.json\` | DSSE envelope (\`${MANIFEST_PAYLOAD_TYPE}\`) whose payload is exactly \`manifest.json\` |
 
@@ -60,8 +62,12 @@ it is self-consistent. Compare the key id with one you obtained independently:
    in-toto statement. Its \`subject\` must list exactly the files under \`model/\` (names
    relative to \`model/\`) with the same SHA-256 as \`manifest.json\`.
 
-4. **The audit proofs.** \`cairn audit verify-proof proofs/<name>.json --key <trusted vkey>\`,
+4. **The OMS signature** (with the OpenSSF \`model_signing\` tool, from a trusted copy of the key):
+
+       model_signing verify key model --signature model.sig --public_key public-key-oms.pem
+
+5. **The audit proofs.** \`cairn audit verify-proof proofs/<name>.json --key <trusted vkey>\`,
    or see docs/RELEASES.md in the Cairn distribution, which also holds a complete verifier
-   script (python3 standard library and openssl only) that does steps 1 to 4.
+   script (python3 standard library and openssl only) that does steps 1 to 3 and 5.
 `;
 }
