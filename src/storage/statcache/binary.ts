@@ -1,4 +1,4 @@
-import type { StatCacheData, StatEntry } from './stat-cache.js';
+import type { StatCacheData, StatCacheToSave, StatEntries, StatEntry } from './stat-cache.js';
 
 /**
  * The stat cache on disk (format 3, docs/FORMAT.md §7): a JSON header, then one record per
@@ -55,7 +55,7 @@ function parentOf(path: string): string {
 }
 
 /** The cache as buffers, one per directory record; no per-file copy of the entries is made. */
-export function* encodeStatCache(data: StatCacheData): Generator<Buffer> {
+export function* encodeStatCache(data: StatCacheToSave): Generator<Buffer> {
   const header: CacheHeader = {
     root: data.root,
     scannedAtMs: data.scannedAtMs,
@@ -93,12 +93,14 @@ export function* encodeStatCache(data: StatCacheData): Generator<Buffer> {
   yield end;
 }
 
-function encodeRecord(path: string, f: Folder, entries: ReadonlyMap<string, StatEntry>): Buffer {
+function encodeRecord(path: string, f: Folder, entries: StatEntries): Buffer {
   const pathBytes = Buffer.byteLength(path, 'utf8');
   const nameOf = (p: string) => (path === '' ? p : p.slice(path.length + 1));
   let size = 4 + 1 + 4 + pathBytes + 4;
-  for (const p of f.files) {
-    const e = entries.get(p)!;
+  const got: StatEntry[] = f.files.map((p) => entries.get(p)!);
+  for (let i = 0; i < f.files.length; i++) {
+    const p = f.files[i]!;
+    const e = got[i]!;
     size += 1 + 2 + Buffer.byteLength(nameOf(p), 'utf8') + STAT_BYTES + 32 + 4 + 32 * (e.chunks?.length ?? 0);
   }
   for (const [p, t] of f.links) size += 1 + 2 + Buffer.byteLength(nameOf(p), 'utf8') + 4 + Buffer.byteLength(t, 'utf8');
@@ -115,8 +117,9 @@ function encodeRecord(path: string, f: Folder, entries: ReadonlyMap<string, Stat
     b.writeUInt16LE(len, o);
     o += 2 + len;
   };
-  for (const p of f.files) {
-    const e = entries.get(p)!;
+  for (let i = 0; i < f.files.length; i++) {
+    const p = f.files[i]!;
+    const e = got[i]!;
     name(KIND_FILE, nameOf(p));
     o = b.writeDoubleLE(e.ino, o);
     o = b.writeDoubleLE(e.size, o);

@@ -44,6 +44,15 @@ export interface StatCacheData {
   entries: Map<string, StatEntry>;
 }
 
+/** What saving needs of the entries: a Map serves, and so does a view that makes each on demand. */
+export interface StatEntries {
+  readonly size: number;
+  keys(): Iterable<string>;
+  get(path: string): StatEntry | undefined;
+}
+
+export type StatCacheToSave = Omit<StatCacheData, 'entries'> & { entries: StatEntries };
+
 /** Stat values no file can have: the entry keeps a digest but always counts as changed. */
 export const UNTRUSTED_STAT = { ino: -1, mtimeMs: -1, ctimeMs: -1 } as const;
 
@@ -130,7 +139,7 @@ function loadLegacyStatCache(cacheDir: string, root: string): StatCacheData | nu
 }
 
 /** Writes the cache a directory record at a time (never held whole), replacing a format-2 one. */
-export function saveStatCache(cacheDir: string, data: StatCacheData): void {
+export function saveStatCache(cacheDir: string, data: StatCacheToSave): void {
   writeFileAtomicSync(statCachePath(cacheDir, data.root), encodeStatCache(data));
   rmSync(legacyStatCachePath(cacheDir, data.root), { force: true });
 }
