@@ -5,6 +5,7 @@ import { checkDatasetName } from '../core/names.js';
 import { formatRef } from '../core/refs.js';
 import { findDataset, latestVersion } from '../meta/repos/datasets.js';
 import { scanSource } from '../storage/ingest/scan.js';
+import { openFolderCache, statusByFolders } from '../storage/statcache/folder-status.js';
 import { loadStatCache, saveStatCache } from '../storage/statcache/stat-cache.js';
 import { listFlat } from '../storage/tree/list.js';
 import { baselineFromCache, compareWithBaseline, type Baseline } from './compare.js';
@@ -60,6 +61,24 @@ export async function statusOf(
     });
   const ds = await findDataset(deps.meta.db, name);
   const latest = ds ? await latestVersion(deps.meta.db, ds.id) : undefined;
+  // The common case, a tree added or checked out as the latest version: its cache is a
+  // complete baseline, compared directory by directory on the workers.
+  const folders = latest ? openFolderCache(deps.cacheDir, root, latest.digest) : null;
+  if (latest && folders) {
+    const r = await statusByFolders(deps.pool, root, folders, opts.onProgress);
+    if (r.hashed > 0) r.save();
+    return {
+      dataset: name,
+      path: root,
+      base: formatRef(name, latest.number),
+      added: r.added,
+      removed: r.removed,
+      modified: r.modified,
+      unchanged: r.unchanged,
+      clean: r.added.length + r.removed.length + r.modified.length === 0,
+      hashed: r.hashed,
+    };
+  }
   const cache = loadStatCache(deps.cacheDir, root);
   const scan = scanSource(root);
   const base: Baseline = latest

@@ -6,7 +6,14 @@ import { discardSealed } from '../objects/discard.js';
 import type { LocalPackDir } from '../objects/local-packs.js';
 import { BlobKind } from '../pack/format.js';
 import type { FinishedPack } from '../pack/writer.js';
-import { cachedEntry, UNTRUSTED_STAT, type StatCacheData, type StatEntry } from '../statcache/stat-cache.js';
+import {
+  cachedEntry,
+  UNTRUSTED_STAT,
+  type StatCacheData,
+  type StatCacheToSave,
+  type StatEntries,
+  type StatEntry,
+} from '../statcache/stat-cache.js';
 import { buildTree, type BuiltTree, type FlatEntry } from '../tree/build.js';
 import { EMPTY_FILE_DIGEST } from '../tree/node.js';
 import type { WorkerPool } from '../workers/pool.js';
@@ -54,8 +61,8 @@ export interface IngestResult {
   chunkCount: number;
   filesFromCache: number;
   packs: FinishedPack[];
-  /** Entries to store in the stat cache for the next run. */
-  statCache: StatCacheData;
+  /** Entries to store in the stat cache for the next run (made one at a time as they are saved). */
+  statCache: StatCacheToSave;
   /** Paths and sizes of every file, for statistics. */
   files: Array<{ path: string; size: number }>;
   /**
@@ -73,6 +80,8 @@ const SMALL_BATCH_BYTES = 8 * 1024 * 1024;
 const RING_BLOCK = 8 * 1024 * 1024;
 
 interface FileResult {
+  /** The scanned file: its stat values become the stat-cache entry without a copy per file. */
+  file: ScannedFile;
   digest: string;
   chunks: string[];
   /**
@@ -104,14 +113,15 @@ export async function ingest(deps: IngestDeps, opts: IngestOptions): Promise<Ing
     const toHash = await run.reuseCached();
     // 2. Everything else goes to the workers: tiny files in batches, larger ones streamed.
     const plan = planHashing(toHash, params.min);
-    for (const f of plan.empty) run.done(f, { digest: EMPTY_FILE_DIGEST, chunks: [], changed: false }, 0);
+    for (const f of plan.empty) run.done(f, { file: f, digest: EMPTY_FILE_DIGEST, chunks: [], changed: false }, 0);
     await run.hashAll(plan);
     // 3. Trees, written into the same packs.
     const tree = buildTree(flatEntries(scan, run.results));
     await run.storeTrees(tree);
     opts.onProgress?.({ ...run.progress, phase: 'seal' });
     const packs = await run.roller.finish();
-    const { entries, chunkCount } = statCacheEntries(scan, run.results);
+    let chunkCount = 0;
+    for (const r of run.results.values()) chunkCount += r.chunks.length;
     return {
       tree,
       newBytes: run.newBytes,
@@ -126,7 +136,7 @@ export async function ingest(deps: IngestDeps, opts: IngestOptions): Promise<Ing
         version: tree.rootId,
         links: scan.symlinks.map((l) => [l.path, l.target] as [string, string]),
         dirs: scan.dirs,
-        entries,
+        entries: new ResultEntries(scan, run.results),
       },
       // The scan's own records (they carry path and size): no second per-file list.
       files: scan.files,
@@ -182,27 +192,38 @@ export function* flatEntries(scan: Scan, results: ReadonlyMap<string, FileResult
   }
 }
 
-/** The stat cache for the next run, and the number of chunks referenced (pure). */
-export function statCacheEntries(
-  scan: Scan,
-  results: ReadonlyMap<string, FileResult>,
-): { entries: Map<string, StatEntry>; chunkCount: number } {
-  let chunkCount = 0;
-  const entries = new Map<string, StatEntry>();
-  for (const f of scan.files) {
-    const r = results.get(f.path)!;
-    chunkCount += r.chunks.length;
+/**
+ * The stat cache for the next run, as a view of the scan and the results: each entry is made
+ * when the cache is written, so a million of them are never held at once (issue 16).
+ */
+export class ResultEntries implements StatEntries {
+  constructor(
+    readonly scan: Scan,
+    readonly results: ReadonlyMap<string, FileResult>,
+  ) {}
+
+  get size(): number {
+    return this.scan.files.length;
+  }
+
+  *keys(): Generator<string> {
+    for (const f of this.scan.files) yield f.path;
+  }
+
+  get(path: string): StatEntry | undefined {
+    const r = this.results.get(path);
+    if (!r) return undefined;
+    const f = r.file;
     // A file that changed between walk and read keeps its digest (that is what was stored)
     // but stat values that never match, so the next run reads it again.
-    entries.set(f.path, {
+    return {
       ...(r.changed ? UNTRUSTED_STAT : { ino: f.ino, mtimeMs: f.mtimeMs, ctimeMs: f.ctimeMs }),
       size: f.size,
       mode: f.mode,
       digest: r.digest,
       ...(r.chunks.length > 1 || (r.chunks.length === 1 && r.chunks[0] !== r.digest) ? { chunks: r.chunks } : {}),
-    });
+    };
   }
-  return { entries, chunkCount };
 }
 
 /** The state of one ingest: packs being written, blobs already stored, each file's result. */
@@ -258,7 +279,7 @@ class IngestSession {
       const chunks = h.e.chunks ?? (h.e.size > 0 ? [h.e.digest] : []);
       if (chunks.every((c) => present.has(c))) {
         this.filesFromCache++;
-        this.done(h.f, { digest: h.e.digest, chunks, changed: false }, h.f.size);
+        this.done(h.f, { file: h.f, digest: h.e.digest, chunks, changed: false }, h.f.size);
       } else {
         toHash.push(h.f);
       }
@@ -331,6 +352,7 @@ class IngestSession {
       const f = files[i]!;
       if (!r.ok) throw fileError(f, r.error);
       this.results.set(f.path, {
+        file: f,
         digest: r.digest,
         chunks: r.size > 0 ? [r.digest] : [],
         changed: changedSince(f, r.stat),
@@ -444,6 +466,7 @@ class IngestSession {
     const chunks = parts.flat();
     if (done.chunkCount !== chunks.length) throw new CairnError('INTERNAL', `chunk count mismatch for ${f.path}`);
     this.results.set(f.path, {
+      file: f,
       digest: split ? whole.digest('hex') : done.digest,
       chunks,
       changed: changedSince(f, done.stat),

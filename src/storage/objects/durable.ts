@@ -52,7 +52,7 @@ export async function writeFileAtomic(
 
 export function writeFileAtomicSync(
   path: string,
-  data: string | Uint8Array | Iterable<string>,
+  data: string | Uint8Array | Iterable<string | Uint8Array>,
   options: { mode?: number } = {},
 ): void {
   const dir = dirname(path);
@@ -65,7 +65,10 @@ export function writeFileAtomicSync(
       // Pieces are written as they are made: a large document is never one string in memory.
       const fd = fs.openSync(tmp, 'wx', options.mode ?? 0o644);
       try {
-        for (const piece of data) fs.writeSync(fd, piece);
+        for (const piece of data) {
+          if (typeof piece === 'string') fs.writeSync(fd, piece);
+          else for (let at = 0; at < piece.length;) at += fs.writeSync(fd, piece, at);
+        }
       } finally {
         fs.closeSync(fd);
       }

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { useTempDirs } from '../../test-support/temp.js';
 import {
   cachedEntry,
+  legacyStatCachePath,
   loadStatCache,
   RACY_MS,
   saveStatCache,
@@ -21,7 +22,8 @@ function entry(over: Partial<StatEntry> = {}): StatEntry {
     ino: 1234,
     size: 10,
     mtimeMs: 1_700_000_000_123.456,
-    ctimeMs: 1_700_000_000_124.5,
+    // Before mtime (a tool set mtime ahead), so the mtime rule alone decides racy-ness below.
+    ctimeMs: 1_700_000_000_100.5,
     mode: '644',
     digest: sha('x'),
     ...over,
@@ -31,7 +33,7 @@ function entry(over: Partial<StatEntry> = {}): StatEntry {
 describe('stat cache', () => {
   const tmp = useTempDirs();
 
-  it('is written in pieces whose bytes are JSON.stringify of the whole document, at any number of rows', () => {
+  it('round-trips any number of rows through format 3, and still reads format 2 (JSON) written in pieces', () => {
     for (const n of [0, 1, 4095, 4096, 4097, 10_000]) {
       for (const full of [false, true]) {
         const entries = new Map<string, StatEntry>();
@@ -45,10 +47,23 @@ describe('stat cache', () => {
           root: '/data/"quoted"',
           scannedAtMs: 1_700_000_001_000,
           ...(full
-            ? { version: sha('v'), links: [['l', 'd0/f0'] as [string, string]], dirs: ['d0'], meta: { a: 1 } }
+            ? {
+                version: sha('v'),
+                links: [['l', 'd0/f0'] as [string, string]],
+                dirs: ['d0', 'd1', 'd2', 'd3', 'd4', 'd5', 'd6'].slice(0, Math.min(7, n)),
+                meta: { a: 1 },
+              }
             : {}),
           entries,
         };
+        const dir = tmp();
+        saveStatCache(dir, data);
+        expect(readFileSync(statCachePath(dir, data.root)).subarray(0, 8).toString('latin1')).toBe('CRNSTAT3');
+        const back = loadStatCache(dir, data.root)!;
+        expect(back.entries).toEqual(entries);
+        expect({ ...back, entries: null }).toEqual({ ...data, entries: null });
+
+        // Format 2, as older versions wrote it: the pieces join to JSON.stringify of the whole.
         const rows = [...entries].map(([p, e]) => [
           p,
           e.ino,
@@ -63,19 +78,23 @@ describe('stat cache', () => {
         const whole = JSON.stringify({ ...rest, rows });
         const pieces = [...statCacheJson(data)];
         expect(pieces.join('')).toBe(whole);
-        // Streamed: no piece holds more than one batch of rows.
         if (n > 4096) expect(pieces.length).toBeGreaterThan(3);
-        const dir = tmp();
-        saveStatCache(dir, data);
-        expect(readFileSync(statCachePath(dir, data.root), 'utf8')).toBe(whole);
-        expect(loadStatCache(dir, data.root)!.entries).toEqual(entries);
+        const legacy = tmp();
+        mkdirSync(join(legacy, 'stat'), { recursive: true });
+        writeFileSync(legacyStatCachePath(legacy, data.root), whole);
+        expect(loadStatCache(legacy, data.root)!.entries).toEqual(entries);
+        // Saving replaces the JSON file with format 3.
+        saveStatCache(legacy, data);
+        expect(existsSync(legacyStatCachePath(legacy, data.root))).toBe(false);
+        expect(loadStatCache(legacy, data.root)!.entries).toEqual(entries);
       }
     }
   });
 
   it('lives under cache/stat, keyed by a hash of the directory path', () => {
     const key = createHash('sha256').update('/data/project').digest('hex').slice(0, 32);
-    expect(statCachePath('/c', '/data/project')).toBe(join('/c', 'stat', `${key}.json`));
+    expect(statCachePath('/c', '/data/project')).toBe(join('/c', 'stat', `${key}.bin`));
+    expect(legacyStatCachePath('/c', '/data/project')).toBe(join('/c', 'stat', `${key}.json`));
     expect(statCachePath('/c', '/data/other')).not.toBe(statCachePath('/c', '/data/project'));
   });
 
@@ -110,20 +129,8 @@ describe('stat cache', () => {
     saveStatCache(cacheDir, data);
     expect(existsSync(statCachePath(cacheDir, data.root))).toBe(true);
     expect(loadStatCache(cacheDir, data.root)).toEqual(data);
-    // Map order is kept, so status output stays stable.
-    expect([...loadStatCache(cacheDir, data.root)!.entries.keys()]).toEqual(['a/b', 'big.bin', 'é/😀.txt']);
-    // On disk each entry is a flat row (docs/FORMAT.md §7).
-    const raw = JSON.parse(readFileSync(statCachePath(cacheDir, data.root), 'utf8')) as { rows: unknown[] };
-    expect(raw.rows[1]).toEqual([
-      'big.bin',
-      99,
-      3_000_000,
-      1_700_000_000_123.456,
-      1_700_000_000_124.5,
-      1,
-      sha('big'),
-      [sha('c1'), sha('c2'), sha('c3')],
-    ]);
+    // Entries come back grouped by directory, each directory's in the order given.
+    expect([...loadStatCache(cacheDir, data.root)!.entries.keys()].sort()).toEqual(['a/b', 'big.bin', 'é/😀.txt']);
   });
 
   it('keeps links and dirs only for a cache that describes one version', () => {
@@ -155,10 +162,42 @@ describe('stat cache', () => {
     });
   });
 
-  it('answers null for a missing, damaged or foreign cache file instead of failing', () => {
+  it('answers null for a damaged format-3 file: every truncation, and flipped lengths', () => {
+    const cacheDir = tmp();
+    const data: StatCacheData = {
+      v: 2,
+      root: '/r',
+      scannedAtMs: 1,
+      version: sha('v'),
+      links: [['d/l', 'f']],
+      dirs: ['d'],
+      entries: new Map([
+        ['f', entry()],
+        ['d/g', entry({ chunks: [sha('a'), sha('b')] })],
+      ]),
+    };
+    saveStatCache(cacheDir, data);
+    const path = statCachePath(cacheDir, '/r');
+    const good = readFileSync(path);
+    for (let cut = 0; cut < good.length; cut++) {
+      writeFileSync(path, good.subarray(0, cut));
+      // Cut anywhere, even between two records: refused whole (a lost record would hide changes).
+      expect(loadStatCache(cacheDir, '/r'), `cut at ${cut}`).toBeNull();
+    }
+    for (let at = 8; at < good.length; at++) {
+      const bad = Buffer.from(good);
+      bad[at] = bad[at]! ^ 0xff;
+      writeFileSync(path, bad);
+      expect(() => loadStatCache(cacheDir, '/r')).not.toThrow();
+    }
+    writeFileSync(path, good);
+    expect(loadStatCache(cacheDir, '/elsewhere')).toBeNull();
+  });
+
+  it('answers null for a missing, damaged or foreign format-2 cache file instead of failing', () => {
     const cacheDir = tmp();
     expect(loadStatCache(cacheDir, '/r')).toBeNull();
-    const path = statCachePath(cacheDir, '/r');
+    const path = legacyStatCachePath(cacheDir, '/r');
     mkdirSync(join(cacheDir, 'stat'), { recursive: true });
     const good = { v: 2, root: '/r', scannedAtMs: 1, rows: [['f', 1, 2, 3, 4, 0, sha('x')]] };
     const damaged: Array<[string, string]> = [
@@ -224,6 +263,20 @@ describe('stat cache', () => {
       expect(cachedEntry(cache(e.mtimeMs - 60_000), 'f', now)).toBeNull();
     });
 
+    it('never trusts an entry whose ctime is recent, even with an old mtime (tar, cp -p restore mtimes)', () => {
+      const restored = { ...e, mtimeMs: e.mtimeMs - 86_400_000 };
+      const c = (scannedAtMs: number): StatCacheData => ({
+        v: 2,
+        root: '/r',
+        scannedAtMs,
+        entries: new Map([['f', restored]]),
+      });
+      const st = { ...now, mtimeMs: restored.mtimeMs };
+      expect(cachedEntry(c(e.ctimeMs + RACY_MS), 'f', st)).toBeNull();
+      expect(cachedEntry(c(e.ctimeMs + 1), 'f', st)).toBeNull();
+      expect(cachedEntry(c(e.ctimeMs + RACY_MS + 0.001), 'f', st)).toBe(restored);
+    });
+
     it('answers null for unknown paths, no cache, and untrusted entries', () => {
       expect(cachedEntry(settled, 'other', now)).toBeNull();
       expect(cachedEntry(null, 'f', now)).toBeNull();
@@ -243,7 +296,8 @@ describe('stat cache', () => {
       const c: StatCacheData = {
         v: 2,
         root: dir,
-        scannedAtMs: Date.now(),
+        // As if scanned once the racy window after the utimes (which set ctime to now) closed.
+        scannedAtMs: Date.now() + RACY_MS + 1,
         entries: new Map([['data.csv', { ...stat, mode: '644', digest: sha('a,b\n1,2\n') }]]),
       };
       const cacheDir = tmp();

@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../objects/durable.js';
+import { decodeStatCache, encodeStatCache } from './binary.js';
 
 /**
  * What we knew about each file the last time we hashed it: (inode, size, mtime, ctime) →
  * digest and chunk list. A file whose four stat values are unchanged is not read again.
- * Entries whose mtime falls within RACY_MS of the scan are never trusted (a write in the same
- * clock tick as our read would otherwise go unnoticed), the same rule git uses for its index.
+ * Entries whose mtime or ctime falls within RACY_MS of the scan are never trusted (a write in
+ * the same clock tick as our read would otherwise go unnoticed), git's rule for its index.
  * Times are the float milliseconds Node reports (sub-microsecond resolution), compared
  * exactly; they avoid BigInt allocations, which dominated status of large trees.
  */
@@ -43,6 +44,15 @@ export interface StatCacheData {
   entries: Map<string, StatEntry>;
 }
 
+/** What saving needs of the entries: a Map serves, and so does a view that makes each on demand. */
+export interface StatEntries {
+  readonly size: number;
+  keys(): Iterable<string>;
+  get(path: string): StatEntry | undefined;
+}
+
+export type StatCacheToSave = Omit<StatCacheData, 'entries'> & { entries: StatEntries };
+
 /** Stat values no file can have: the entry keeps a digest but always counts as changed. */
 export const UNTRUSTED_STAT = { ino: -1, mtimeMs: -1, ctimeMs: -1 } as const;
 
@@ -58,14 +68,39 @@ type Row = [
   chunks?: string[],
 ];
 
+/** Where the cache of a directory lives (format 3, binary: ./binary.ts). */
 export function statCachePath(cacheDir: string, root: string): string {
-  const key = createHash('sha256').update(root).digest('hex').slice(0, 32);
-  return join(cacheDir, 'stat', `${key}.json`);
+  return join(cacheDir, 'stat', `${statCacheKey(root)}.bin`);
+}
+
+/** Where format 2 (JSON) kept it: still read, so an upgrade costs no re-hash. */
+export function legacyStatCachePath(cacheDir: string, root: string): string {
+  return join(cacheDir, 'stat', `${statCacheKey(root)}.json`);
+}
+
+function statCacheKey(root: string): string {
+  return createHash('sha256').update(root).digest('hex').slice(0, 32);
 }
 
 export function loadStatCache(cacheDir: string, root: string): StatCacheData | null {
+  let bytes: Buffer | null = null;
   try {
-    const raw = JSON.parse(readFileSync(statCachePath(cacheDir, root), 'utf8')) as {
+    bytes = readFileSync(statCachePath(cacheDir, root));
+  } catch {
+    return loadLegacyStatCache(cacheDir, root);
+  }
+  try {
+    const data = decodeStatCache(bytes);
+    return data.root === root ? data : null;
+  } catch {
+    // A damaged cache only costs a re-hash.
+    return null;
+  }
+}
+
+function loadLegacyStatCache(cacheDir: string, root: string): StatCacheData | null {
+  try {
+    const raw = JSON.parse(readFileSync(legacyStatCachePath(cacheDir, root), 'utf8')) as {
       v: number;
       root: string;
       scannedAtMs: number;
@@ -103,16 +138,13 @@ export function loadStatCache(cacheDir: string, root: string): StatCacheData | n
   }
 }
 
-/**
- * Writes the cache as JSON, the rows a batch at a time: the bytes are those of
- * `JSON.stringify` of the whole document, but neither the rows nor the text are ever held
- * whole (a million entries would be ~150 MB of text at once).
- */
-export function saveStatCache(cacheDir: string, data: StatCacheData): void {
-  writeFileAtomicSync(statCachePath(cacheDir, data.root), statCacheJson(data));
+/** Writes the cache a directory record at a time (never held whole), replacing a format-2 one. */
+export function saveStatCache(cacheDir: string, data: StatCacheToSave): void {
+  writeFileAtomicSync(statCachePath(cacheDir, data.root), encodeStatCache(data));
+  rmSync(legacyStatCachePath(cacheDir, data.root), { force: true });
 }
 
-/** The cache document's JSON text in pieces (rows batched). */
+/** Format 2's JSON text in pieces (rows batched): what older versions wrote, kept for tests of reading it. */
 export function* statCacheJson(data: StatCacheData): Generator<string> {
   const head = JSON.stringify({
     v: 2,
@@ -157,8 +189,17 @@ export function cachedEntry(cache: StatCacheData | null, path: string, now: Stat
   const e = cache?.entries.get(path);
   if (!e) return null;
   if (e.ino !== now.ino || e.size !== now.size || e.mtimeMs !== now.mtimeMs || e.ctimeMs !== now.ctimeMs) return null;
-  if (e.mtimeMs + RACY_MS >= cache!.scannedAtMs) return null;
+  if (racy(e, cache!.scannedAtMs)) return null;
   return e;
+}
+
+/**
+ * Whether an entry's stat values were taken too close to its file's last change to vouch for
+ * it. ctime counts too: tools that restore an old mtime (tar, cp -p, rsync -a) leave only
+ * ctime recent, and a second write in that clock tick would change neither.
+ */
+export function racy(e: { mtimeMs: number; ctimeMs: number }, scannedAtMs: number): boolean {
+  return e.mtimeMs + RACY_MS >= scannedAtMs || e.ctimeMs + RACY_MS >= scannedAtMs;
 }
 
 export function nowMs(): number {

@@ -21,6 +21,8 @@ export interface BuiltTree {
 interface DirBuild {
   entries: TreeEntry[];
   dirs: Map<string, DirBuild>;
+  /** How many times the flat list named this directory itself (more than once: a duplicate). */
+  listed: number;
 }
 
 /**
@@ -28,22 +30,19 @@ interface DirBuild {
  * read once, in order, so a generator serves (ingest passes one: no per-file list is copied).
  */
 export function buildTree(flat: Iterable<FlatEntry>): BuiltTree {
-  const root: DirBuild = { entries: [], dirs: new Map() };
+  const root: DirBuild = { entries: [], dirs: new Map(), listed: 0 };
   let files = 0;
   let bytes = 0;
   let symlinks = 0;
-  const seen = new Set<string>();
   const links: Array<Extract<FlatEntry, { type: 'symlink' }>> = [];
   for (const f of flat) {
     checkRelPath(f.path);
-    if (seen.has(f.path)) throw new CairnError('INVALID_INPUT', `duplicate path ${f.path}`);
-    seen.add(f.path);
     const parts = f.path.split('/');
     const name = parts.pop()!;
     let dir = root;
     for (const p of parts) dir = child(dir, p);
     if (f.type === 'dir') {
-      child(dir, name);
+      child(dir, name).listed++;
     } else if (f.type === 'symlink') {
       checkSymlink(f.path, f.target);
       links.push(f);
@@ -68,11 +67,14 @@ export function buildTree(flat: Iterable<FlatEntry>): BuiltTree {
   checkTreeLinks(links);
   const nodes = new Map<string, Buffer>();
   let dirs = 0;
-  const finish = (d: DirBuild): { id: string; size: number; files: number } => {
+  // Duplicates are found per directory once its entries are sorted (adjacent equal names), not
+  // with a set of every path: at a million files that set alone was ~50 MB (issue 16).
+  const finish = (d: DirBuild, at: string): { id: string; size: number; files: number } => {
     let size = 0;
     let count = 0;
     for (const [name, sub] of d.dirs) {
-      const r = finish(sub);
+      if (sub.listed > 1) throw new CairnError('INVALID_INPUT', `duplicate path ${at}${name}`);
+      const r = finish(sub, `${at}${name}/`);
       dirs++;
       d.entries.push({ name, type: 'dir', tree: r.id, size: r.size, files: r.files });
       size += r.size;
@@ -86,22 +88,27 @@ export function buildTree(flat: Iterable<FlatEntry>): BuiltTree {
     }
     d.entries.sort((a, b) => compareNames(a.name, b.name));
     for (let i = 1; i < d.entries.length; i++) {
-      if (d.entries[i - 1]!.name === d.entries[i]!.name) {
-        throw new CairnError('INVALID_INPUT', `path ${d.entries[i]!.name} is both a file and a directory`);
-      }
+      const a = d.entries[i - 1]!;
+      const b = d.entries[i]!;
+      if (a.name !== b.name) continue;
+      if (a.type !== 'dir' && b.type !== 'dir') throw new CairnError('INVALID_INPUT', `duplicate path ${at}${b.name}`);
+      throw new CairnError('INVALID_INPUT', `path ${b.name} is both a file and a directory`);
     }
     const { id, bytes: b } = encodeTree({ v: 1, entries: d.entries });
     if (!nodes.has(id)) nodes.set(id, b);
+    // The entries live on in the encoded node: let them go now, not when the whole tree is done.
+    d.entries = [];
+    d.dirs.clear();
     return { id, size, files: count };
   };
-  const r = finish(root);
+  const r = finish(root, '');
   return { rootId: r.id, nodes: [...nodes].map(([id, b]) => ({ id, bytes: b })), files, bytes, dirs, symlinks };
 }
 
 function child(dir: DirBuild, name: string): DirBuild {
   let d = dir.dirs.get(name);
   if (!d) {
-    d = { entries: [], dirs: new Map() };
+    d = { entries: [], dirs: new Map(), listed: 0 };
     dir.dirs.set(name, d);
   }
   return d;

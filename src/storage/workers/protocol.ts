@@ -141,8 +141,26 @@ export interface HashTask {
 export type HashResult =
   { ok: true; digest: string; size: number; chunks: string[]; stat: FileStat } | { ok: false; error: WorkerError };
 
+/** Compares directories with their stat-cache records (statcache/check-folders.ts). */
+export interface CheckFoldersTask {
+  type: 'check-folders';
+  /** The whole cache file; shared, so every worker reads it without a copy. */
+  cache: SharedArrayBuffer;
+  length: number;
+  records: Array<{ offset: number; end: number; path: string }>;
+  root: string;
+  scannedAtMs: number;
+}
+
 export type WorkerTask =
-  SmallFileTask | LargeFileTask | MaterializeTask | CheckPackTask | HashTask | HashChunksTask | VerifyFileTask;
+  | SmallFileTask
+  | LargeFileTask
+  | MaterializeTask
+  | CheckPackTask
+  | HashTask
+  | HashChunksTask
+  | VerifyFileTask
+  | CheckFoldersTask;
 
 export type WorkerReply =
   | SmallFileReply

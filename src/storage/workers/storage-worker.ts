@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { CdcScanner } from '../chunker/index.js';
+import { checkFolders } from '../statcache/check-folders.js';
 import { RING_HEADER } from './protocol.js';
 import type {
   CheckPackTask,
@@ -58,6 +59,14 @@ port.on('message', (env: Envelope<WorkerTask>) => {
       case 'verify-file':
         verifyFile(msg);
         return send({ type: 'done' });
+      case 'check-folders':
+        return send({
+          type: 'done',
+          result: checkFolders(Buffer.from(msg.cache, 0, msg.length), msg.records, msg.root, msg.scannedAtMs),
+        });
+      default:
+        // A worker older than its caller (a stale build) must fail the task, not leave it waiting.
+        throw new Error(`unknown storage task ${(msg as { type: string }).type}`);
     }
   } catch (err) {
     send({

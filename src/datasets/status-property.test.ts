@@ -1,0 +1,252 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Workspace } from '../app/workspace.js';
+import { statCachePath } from '../storage/statcache/stat-cache.js';
+import { useTempDirs } from '../test-support/temp.js';
+import { newWorkspace } from '../test-support/workspace.js';
+import { addVersion } from './add.js';
+import { statusOf } from './status.js';
+
+/** What a directory holds, computed the slow, obvious way: every file read and hashed. */
+interface Truth {
+  files: Map<string, { digest: string; exec: boolean }>;
+  links: Map<string, string>;
+}
+
+function truthOf(root: string): Truth {
+  const t: Truth = { files: new Map(), links: new Map() };
+  const walk = (abs: string, rel: string) => {
+    for (const name of fs.readdirSync(abs)) {
+      const a = join(abs, name);
+      const r = rel ? `${rel}/${name}` : name;
+      const st = fs.lstatSync(a);
+      if (st.isDirectory()) walk(a, r);
+      else if (st.isSymbolicLink()) t.links.set(r, fs.readlinkSync(a));
+      else
+        t.files.set(r, {
+          digest: createHash('sha256').update(fs.readFileSync(a)).digest('hex'),
+          exec: (st.mode & 0o111) !== 0,
+        });
+    }
+  };
+  walk(root, '');
+  return t;
+}
+
+function expected(base: Truth, now: Truth) {
+  const added: string[] = [];
+  const removed: string[] = [];
+  const modified: string[] = [];
+  for (const [p, f] of now.files) {
+    const b = base.files.get(p);
+    if (!b) added.push(p);
+    else if (b.digest !== f.digest || b.exec !== f.exec) modified.push(p);
+  }
+  for (const p of base.files.keys()) if (!now.files.has(p)) removed.push(p);
+  for (const [p, t] of now.links) {
+    if (!base.links.has(p)) added.push(p);
+    else if (base.links.get(p) !== t) modified.push(p);
+  }
+  for (const p of base.links.keys()) if (!now.links.has(p)) removed.push(p);
+  return { added: added.sort(), removed: removed.sort(), modified: modified.sort() };
+}
+
+/** xorshift32: the same history for the same seed. */
+function rng(seed: number) {
+  let x = seed | 1;
+  const next = () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+  return {
+    next,
+    int: (n: number) => Math.floor(next() * n),
+    pick: <T>(a: readonly T[]) => a[Math.floor(next() * a.length)]!,
+  };
+}
+
+function filesUnder(root: string): string[] {
+  const out: string[] = [];
+  const walk = (abs: string, rel: string) => {
+    for (const name of fs.readdirSync(abs)) {
+      const st = fs.lstatSync(join(abs, name));
+      const r = rel ? `${rel}/${name}` : name;
+      if (st.isDirectory()) walk(join(abs, name), r);
+      else if (st.isFile()) out.push(r);
+    }
+  };
+  walk(root, '');
+  return out.sort();
+}
+
+function dirsUnder(root: string): string[] {
+  const out: string[] = [];
+  const walk = (abs: string, rel: string) => {
+    for (const name of fs.readdirSync(abs)) {
+      const r = rel ? `${rel}/${name}` : name;
+      if (fs.lstatSync(join(abs, name)).isDirectory()) {
+        out.push(r);
+        walk(join(abs, name), r);
+      }
+    }
+  };
+  walk(root, '');
+  return out.sort();
+}
+
+const OLD = new Date(Date.now() - 7 * 86_400_000);
+
+/**
+ * One random edit. Several keep size and mtime (only ctime and the bytes change), the case a
+ * stat cache that compares too little would miss; renames move inodes between paths.
+ */
+function edit(root: string, r: ReturnType<typeof rng>, step: number): string {
+  const files = filesUnder(root);
+  const dirs = dirsUnder(root);
+  const f = files.length ? join(root, r.pick(files)) : null;
+  const op = r.int(12);
+  switch (op) {
+    case 0: // same size, new bytes, old mtime put back
+      if (!f) return 'none';
+      {
+        const st = fs.statSync(f);
+        const b = fs.readFileSync(f);
+        if (b.length === 0) return 'none';
+        const at = r.int(b.length);
+        b[at] = b[at]! ^ 0x5a;
+        fs.writeFileSync(f, b);
+        fs.utimesSync(f, st.atime, st.mtime);
+      }
+      return 'rewrite-same-size-same-mtime';
+    case 1: // touch only
+      if (!f) return 'none';
+      fs.utimesSync(f, new Date(), new Date(Date.now() - r.int(100_000)));
+      return 'touch';
+    case 2:
+      if (!f) return 'none';
+      fs.appendFileSync(f, `+${step}`);
+      return 'append';
+    case 3:
+      if (!f) return 'none';
+      fs.rmSync(f);
+      return 'delete';
+    case 4: {
+      const d = dirs.length && r.next() < 0.7 ? join(root, r.pick(dirs)) : root;
+      fs.writeFileSync(join(d, `new-${step}.txt`), `n${step}`);
+      return 'create';
+    }
+    case 5: {
+      const d = join(root, `nd-${step}`, 'deep');
+      fs.mkdirSync(d, { recursive: true });
+      fs.writeFileSync(join(d, 'x.bin'), `x${step}`);
+      return 'new-dir';
+    }
+    case 6:
+      if (!dirs.length) return 'none';
+      fs.rmSync(join(root, r.pick(dirs)), { recursive: true });
+      return 'delete-dir';
+    case 7: // a directory replaced by a symlink to another directory of the tree
+      if (dirs.length < 2) return 'none';
+      {
+        const d = r.pick(dirs);
+        const other = dirs.find((x) => !x.startsWith(d) && !d.startsWith(x));
+        if (!other) return 'none';
+        fs.rmSync(join(root, d), { recursive: true });
+        const depth = d.split('/').length - 1;
+        fs.symlinkSync(`${'../'.repeat(depth)}${other}`, join(root, d));
+      }
+      return 'dir-to-link';
+    case 8: // a file replaced by a directory of the same name
+      if (!f) return 'none';
+      fs.rmSync(f);
+      fs.mkdirSync(f);
+      fs.writeFileSync(join(f, 'inner.txt'), 'inner');
+      return 'file-to-dir';
+    case 9:
+      if (!f) return 'none';
+      fs.chmodSync(f, fs.statSync(f).mode & 0o111 ? 0o644 : 0o755);
+      return 'chmod';
+    case 10: // two files swap places by rename: same sizes possible, inodes move
+      if (files.length < 2) return 'none';
+      {
+        const a = join(root, r.pick(files));
+        const b = join(root, r.pick(files));
+        if (a === b) return 'none';
+        const tmp = join(root, `.swap-${step}`);
+        fs.renameSync(a, tmp);
+        fs.renameSync(b, a);
+        fs.renameSync(tmp, b);
+      }
+      return 'swap';
+    default: // same content written again (not a change)
+      if (!f) return 'none';
+      fs.writeFileSync(f, fs.readFileSync(f));
+      return 'rewrite-identical';
+  }
+}
+
+function seedTree(root: string, r: ReturnType<typeof rng>): void {
+  const n = 8 + r.int(25);
+  for (let i = 0; i < n; i++) {
+    const depth = r.int(3);
+    const dir = join(root, ...Array.from({ length: depth }, (_, k) => `d${r.int(3)}${k}`));
+    fs.mkdirSync(dir, { recursive: true });
+    // Several files of one size, so an inode swap keeps sizes.
+    const size = r.pick([0, 1, 16, 16, 16, 300]);
+    const p = join(dir, `f${i}.bin`);
+    fs.writeFileSync(p, Buffer.from(Array.from({ length: size }, () => r.int(256))));
+    if (r.next() < 0.15) fs.chmodSync(p, 0o755);
+  }
+  fs.symlinkSync(filesUnder(root)[0]!, join(root, 'link'));
+  for (const p of filesUnder(root)) fs.utimesSync(join(root, p), OLD, OLD);
+}
+
+describe('status never misses a change (random edit histories against a full re-read)', () => {
+  const tmp = useTempDirs();
+  let ws: Workspace | null = null;
+  afterEach(async () => {
+    await ws?.close();
+    ws = null;
+  });
+
+  it('matches the truth after every step, whatever the stat cache holds', async () => {
+    const histories = Number(process.env.CAIRN_PROPERTY_RUNS ?? 6);
+    for (let seed = 1; seed <= histories; seed++) {
+      const r = rng(seed * 7919);
+      const dir = tmp();
+      ws = await newWorkspace(dir);
+      const src = join(dir, 'src');
+      fs.mkdirSync(src);
+      seedTree(src, r);
+      await addVersion(ws, { source: src, name: 'p' });
+      let base = truthOf(src);
+      const ops: string[] = [];
+      for (let step = 0; step < 8; step++) {
+        // Some steps wait out the racy window, so trusted stat values are what is compared.
+        if (r.next() < 0.3) await new Promise((res) => setTimeout(res, 2100));
+        for (let k = 1 + r.int(3); k > 0; k--) ops.push(edit(src, r, step * 10 + k));
+        // The fast path (the format-3 cache of the latest version) is what is under test.
+        expect(fs.existsSync(statCachePath(ws.cacheDir, src))).toBe(true);
+        const got = await statusOf(ws, src, 'p');
+        const want = expected(base, truthOf(src));
+        const why = `seed ${seed}, after ${ops.join(', ')}`;
+        expect({ added: got.added, removed: got.removed, modified: got.modified }, why).toEqual(want);
+        expect(got.clean, why).toBe(want.added.length + want.removed.length + want.modified.length === 0);
+        // A status twice in a row answers the same (the cache it saved vouches for nothing new).
+        const again = await statusOf(ws, src, 'p');
+        expect({ added: again.added, removed: again.removed, modified: again.modified }, why).toEqual(want);
+        if (r.next() < 0.25) {
+          await addVersion(ws, { source: src, name: 'p' });
+          base = truthOf(src);
+          ops.push('add');
+        }
+      }
+      await ws.close();
+      ws = null;
+    }
+  }, 300_000);
+});

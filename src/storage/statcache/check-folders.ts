@@ -1,0 +1,252 @@
+import * as fs from 'node:fs';
+import { CairnError, ioError, type ErrorCode } from '../../core/errors.js';
+import { checkSegment } from '../../core/paths.js';
+import { SKIP_NAMES } from '../ingest/scan.js';
+import { checkSymlink } from '../tree/node.js';
+import { entriesOf, KIND_DIR, KIND_FILE, KIND_LINK, statAt, type RawEntry, type RecordRef } from './binary.js';
+import { racy } from './stat-cache.js';
+
+/** A file whose stat values the cache cannot vouch for: it must be read. */
+export interface FolderMiss {
+  path: string;
+  /** Where its entry's stat fields start in the cache buffer. */
+  at: number;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  exec: boolean;
+}
+
+/** What one directory record found on disk (only the deviations are listed). */
+export interface FolderFindings {
+  unchanged: number;
+  added: string[];
+  removed: string[];
+  modified: string[];
+  misses: FolderMiss[];
+  /** A directory the cache lists appeared or went away (the version's directory set changed). */
+  dirsChanged: boolean;
+  /**
+   * File entries (stat-field offsets) that describe no file on disk now: a status that saves the
+   * cache marks them untrusted, so a later scan time can never make a stale entry trusted.
+   */
+  untrust: number[];
+}
+
+export interface FoldersChecked {
+  /** Aligned with the records given. */
+  folders: FolderFindings[];
+  /**
+   * Directories of the cache that are not directories on disk any more: every record at or
+   * below one is void (its files are removed), whatever its own check found, since a path
+   * through a replaced directory may lead anywhere, even out of the tree.
+   */
+  gone: string[];
+  /** Set when the tree holds something no version may hold (the walk of `add` refuses it too). */
+  invalid?: { code: ErrorCode; message: string; data: Record<string, unknown>; hint?: string };
+}
+
+/**
+ * Compares directories on disk with their stat-cache records: one readdir per directory and one
+ * lstat per entry, no hashing, no object per unchanged file. Synchronous: it runs in a storage
+ * worker, several directories at a time on each worker, so the stat calls of a big tree are
+ * spread over the cores (they are the whole cost of `status` on an unchanged tree).
+ */
+export function checkFolders(
+  cache: Buffer,
+  records: readonly RecordRef[],
+  root: string,
+  scannedAtMs: number,
+): FoldersChecked {
+  const out: FoldersChecked = { folders: [], gone: [] };
+  try {
+    for (const r of records) out.folders.push(checkFolder(cache, r, root, scannedAtMs, out.gone));
+  } catch (err) {
+    const e =
+      err instanceof CairnError
+        ? err
+        : new CairnError('IO_ERROR', `status: ${(err as Error).message}`, { cause: err, data: {} });
+    out.invalid = { code: e.code, message: e.message, data: e.data, ...(e.hint ? { hint: e.hint } : {}) };
+  }
+  return out;
+}
+
+function lstatOrNull(abs: string): fs.Stats | null {
+  try {
+    return fs.lstatSync(abs);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    throw ioError(err, 'read', abs);
+  }
+}
+
+function checkFolder(cache: Buffer, r: RecordRef, root: string, scannedAtMs: number, gone: string[]): FolderFindings {
+  const f: FolderFindings = {
+    unchanged: 0,
+    added: [],
+    removed: [],
+    modified: [],
+    misses: [],
+    dirsChanged: false,
+    untrust: [],
+  };
+  const dirAbs = r.path === '' ? root : `${root}/${r.path}`;
+  const prefix = r.path === '' ? '' : `${r.path}/`;
+  const names = folderNames(dirAbs);
+  if (!names) {
+    gone.push(r.path);
+    return f;
+  }
+  const cached = new Map<string, RawEntry>();
+  for (const e of entriesOf(cache, r)) cached.set(e.name, e);
+  const at: Place = { cache, scannedAtMs, gone, f };
+  for (const name of names) {
+    if (SKIP_NAMES.has(name)) continue;
+    const st = lstatOrNull(`${dirAbs}/${name}`);
+    if (!st) continue;
+    const c = cached.get(name);
+    cached.delete(name);
+    checkEntry(at, `${dirAbs}/${name}`, prefix + name, name, st, c);
+  }
+  for (const [name, c] of cached) {
+    if (c.kind === KIND_DIR) {
+      gone.push(prefix + name);
+      f.dirsChanged = true;
+    } else {
+      f.removed.push(prefix + name);
+      if (c.kind === KIND_FILE) f.untrust.push(c.at);
+    }
+  }
+  return f;
+}
+
+/** The names in a directory, or null when it is no (real) directory any more. */
+function folderNames(dirAbs: string): string[] | null {
+  const self = lstatOrNull(dirAbs);
+  if (!self || !self.isDirectory()) return null;
+  try {
+    return fs.readdirSync(dirAbs);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    throw ioError(err, 'read directory', dirAbs);
+  }
+}
+
+interface Place {
+  cache: Buffer;
+  scannedAtMs: number;
+  gone: string[];
+  f: FolderFindings;
+}
+
+/** One name on disk against its cached entry (if any). */
+function checkEntry(p: Place, abs: string, rel: string, name: string, st: fs.Stats, c: RawEntry | undefined): void {
+  const f = p.f;
+  if (st.isDirectory()) {
+    if (c?.kind === KIND_DIR) return;
+    // A directory the version does not have: everything in it is new.
+    if (c) f.removed.push(rel);
+    if (c?.kind === KIND_FILE) f.untrust.push(c.at);
+    f.dirsChanged = true;
+    addedTree(abs, rel, f);
+    return;
+  }
+  if (c?.kind === KIND_DIR) {
+    p.gone.push(rel);
+    f.dirsChanged = true;
+  }
+  checkName(rel, name);
+  if (st.isFile()) {
+    if (c?.kind === KIND_FILE) checkFile(p, rel, st, c.at);
+    else {
+      if (c?.kind === KIND_LINK) f.removed.push(rel);
+      f.added.push(rel);
+    }
+  } else if (st.isSymbolicLink()) {
+    const target = linkTarget(abs, rel);
+    if (c?.kind === KIND_LINK) {
+      if (c.target !== target) f.modified.push(rel);
+    } else {
+      if (c?.kind === KIND_FILE) {
+        f.removed.push(rel);
+        f.untrust.push(c.at);
+      }
+      f.added.push(rel);
+    }
+  } else throw special(abs, rel);
+}
+
+/** A file the version has: unchanged when all four stat values match a settled entry. */
+function checkFile(p: Place, rel: string, st: fs.Stats, at: number): void {
+  const exec = (st.mode & 0o111) !== 0;
+  const was = statAt(p.cache, at);
+  if (
+    was.ino !== st.ino ||
+    was.size !== st.size ||
+    was.mtimeMs !== st.mtimeMs ||
+    was.ctimeMs !== st.ctimeMs ||
+    racy(was, p.scannedAtMs)
+  ) {
+    p.f.misses.push({ path: rel, at, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, exec });
+  } else if (was.exec !== exec) {
+    p.f.modified.push(rel);
+    p.f.untrust.push(at);
+  } else p.f.unchanged++;
+}
+
+function linkTarget(abs: string, rel: string): string {
+  let target: string;
+  try {
+    target = fs.readlinkSync(abs);
+  } catch (err) {
+    throw ioError(err, 'read link', abs);
+  }
+  checkSymlink(rel, target);
+  return target;
+}
+
+function special(abs: string, rel: string): CairnError {
+  return new CairnError('INVALID_INPUT', `${abs} is not a regular file, directory or symlink`, {
+    data: { path: rel },
+    hint: 'sockets, FIFOs and device files cannot be versioned; move them out of the tree',
+  });
+}
+
+/** The same checks the walk of `add` makes on a file or link name (scan.ts). */
+function checkName(rel: string, name: string): void {
+  if (name.includes('\uFFFD')) {
+    throw new CairnError('INVALID_INPUT', `file name ${JSON.stringify(rel)} is not valid UTF-8`, {
+      data: { path: rel },
+      hint: 'rename the file',
+    });
+  }
+  checkSegment(name);
+}
+
+/** Everything under a directory the cache does not know, with the walk's checks on each name. */
+function addedTree(dirAbs: string, rel: string, f: FolderFindings): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dirAbs);
+  } catch (err) {
+    throw ioError(err, 'read directory', dirAbs);
+  }
+  for (const name of names) {
+    if (SKIP_NAMES.has(name)) continue;
+    const childRel = `${rel}/${name}`;
+    const abs = `${dirAbs}/${name}`;
+    const st = lstatOrNull(abs);
+    if (!st) continue;
+    if (st.isDirectory()) {
+      addedTree(abs, childRel, f);
+      continue;
+    }
+    checkName(childRel, name);
+    if (st.isSymbolicLink()) linkTarget(abs, childRel);
+    else if (!st.isFile()) throw special(abs, childRel);
+    f.added.push(childRel);
+  }
+}

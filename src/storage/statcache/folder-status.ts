@@ -1,0 +1,217 @@
+import * as fs from 'node:fs';
+import { CairnError } from '../../core/errors.js';
+import { hashFiles } from '../ingest/hash-files.js';
+import { writeFileAtomicSync } from '../objects/durable.js';
+import type { WorkerPool } from '../workers/pool.js';
+import {
+  contentAt,
+  entriesOf,
+  indexRecords,
+  KIND_DIR,
+  KIND_FILE,
+  MAGIC,
+  patchStat,
+  readHeader,
+  statAt,
+  type CacheHeader,
+  type RecordRef,
+} from './binary.js';
+import type { FolderFindings, FolderMiss, FoldersChecked } from './check-folders.js';
+import { statCachePath, UNTRUSTED_STAT } from './stat-cache.js';
+
+/** A format-3 cache read into shared memory, ready to be compared directory by directory. */
+export interface FolderCache {
+  path: string;
+  bytes: Buffer;
+  shared: SharedArrayBuffer;
+  header: CacheHeader;
+  recordsAt: number;
+  records: RecordRef[];
+}
+
+/**
+ * The cache of `root` when it is a format-3 cache of exactly `version` (a complete baseline of
+ * it), else null: the caller then falls back to the full walk.
+ */
+export function openFolderCache(cacheDir: string, root: string, version: string): FolderCache | null {
+  const path = statCachePath(cacheDir, root);
+  let fd: number;
+  try {
+    fd = fs.openSync(path, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size < MAGIC.length + 4) return null;
+    const shared = new SharedArrayBuffer(size);
+    const bytes = Buffer.from(shared);
+    for (let at = 0; at < size;) {
+      const n = fs.readSync(fd, bytes, at, size - at, at);
+      if (n === 0) return null;
+      at += n;
+    }
+    const { header, recordsAt } = readHeader(bytes);
+    if (header.root !== root || header.version !== version) return null;
+    const records = indexRecords(bytes, recordsAt);
+    // Every record's entries are read once here: a damaged cache falls back to the walk
+    // instead of failing halfway through the workers. A directory entry without its own
+    // record would leave that directory unchecked, so such a cache is not used either.
+    const paths = new Set(records.map((r) => r.path));
+    if (!paths.has('')) return null;
+    for (const r of records) {
+      const prefix = r.path === '' ? '' : `${r.path}/`;
+      for (const e of entriesOf(bytes, r)) if (e.kind === KIND_DIR && !paths.has(prefix + e.name)) return null;
+    }
+    return { path, bytes, shared, header, recordsAt, records };
+  } catch {
+    return null;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export interface FolderStatus {
+  added: string[];
+  removed: string[];
+  modified: string[];
+  unchanged: number;
+  hashed: number;
+  /** Files, symlinks and the set of directories all equal the version's. */
+  identical: boolean;
+  /** Writes the cache back with the stat values learnt by hashing (call when `hashed` > 0). */
+  save(): void;
+}
+
+/** Directories per worker task: a few tasks per worker keep them all busy to the end. */
+function batches(records: readonly RecordRef[], workers: number): RecordRef[][] {
+  const total = records.reduce((n, r) => n + (r.end - r.offset), 0);
+  const target = Math.max(1, Math.ceil(total / (workers * 4)));
+  const out: RecordRef[][] = [];
+  let cur: RecordRef[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    cur.push(r);
+    bytes += r.end - r.offset;
+    if (bytes >= target) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
+
+function voidBy(gone: ReadonlySet<string>, path: string): boolean {
+  if (gone.size === 0) return false;
+  for (let p = path; ; p = p.slice(0, p.lastIndexOf('/'))) {
+    if (gone.has(p)) return true;
+    if (!p.includes('/')) return p !== '' && gone.has('');
+  }
+}
+
+/** The workers' findings in one list each; records below a replaced directory count as removed. */
+function gather(cache: FolderCache, groups: RecordRef[][], replies: FoldersChecked[]) {
+  const gone = new Set(replies.flatMap((r) => r.gone));
+  const added: string[] = [];
+  const removed: string[] = [];
+  const modified: string[] = [];
+  const misses: FolderMiss[] = [];
+  const untrust: number[] = [];
+  let unchanged = 0;
+  let dirsChanged = gone.size > 0;
+  groups.forEach((records, g) => {
+    records.forEach((rec, i) => {
+      const f: FolderFindings = replies[g]!.folders[i]!;
+      if (voidBy(gone, rec.path)) {
+        const prefix = rec.path === '' ? '' : `${rec.path}/`;
+        for (const e of entriesOf(cache.bytes, rec)) {
+          if (e.kind !== KIND_DIR) removed.push(prefix + e.name);
+          if (e.kind === KIND_FILE) untrust.push(e.at);
+        }
+        return;
+      }
+      for (const at of f.untrust) untrust.push(at);
+      unchanged += f.unchanged;
+      dirsChanged ||= f.dirsChanged;
+      for (const p of f.added) added.push(p);
+      for (const p of f.removed) removed.push(p);
+      for (const p of f.modified) modified.push(p);
+      for (const m of f.misses) misses.push(m);
+    });
+  });
+  return { added, removed, modified, misses, untrust, unchanged, dirsChanged };
+}
+
+/**
+ * `status` against a format-3 cache of the version: the workers compare the directories with
+ * their records (one lstat per entry, spread over the cores); only files whose stat values
+ * changed are hashed. Never trusts a record below a directory that was replaced.
+ */
+export async function statusByFolders(
+  pool: WorkerPool,
+  root: string,
+  cache: FolderCache,
+  onProgress?: (bytes: number, total: number) => void,
+): Promise<FolderStatus> {
+  const startedAtMs = Date.now();
+  const groups = batches(cache.records, pool.size);
+  const replies = await Promise.all(
+    groups.map(
+      async (records) =>
+        (
+          (await pool.run({
+            type: 'check-folders',
+            cache: cache.shared,
+            length: cache.bytes.length,
+            records,
+            root,
+            scannedAtMs: cache.header.scannedAtMs,
+          })) as { result: FoldersChecked }
+        ).result,
+    ),
+  );
+  for (const r of replies) {
+    if (r.invalid)
+      throw new CairnError(r.invalid.code, r.invalid.message, { data: r.invalid.data, hint: r.invalid.hint });
+  }
+  const { added, removed, modified, misses, untrust, dirsChanged, ...counts } = gather(cache, groups, replies);
+  let unchanged = counts.unchanged;
+  const hashed = await hashFiles(
+    pool,
+    misses.map((m) => ({ abs: `${root}/${m.path}`, size: m.size })),
+    undefined,
+    onProgress,
+  );
+  misses.forEach((m, i) => {
+    const h = hashed[i]!;
+    const was = statAt(cache.bytes, m.at);
+    const same = h.digest === contentAt(cache.bytes, m.at).digest && m.exec === was.exec;
+    const steady =
+      h.stat.size === m.size && h.stat.mtimeMs === m.mtimeMs && h.stat.ctimeMs === m.ctimeMs && h.stat.ino === m.ino;
+    // Fresh stat values only for a file read whole and unchanged while read; any other entry
+    // never matches again, so the next status reads the file again rather than trust it.
+    patchStat(cache.bytes, m.at, same && steady ? m : { ...UNTRUSTED_STAT, size: was.size });
+    if (same) unchanged++;
+    else modified.push(m.path);
+  });
+  return {
+    added: added.sort(),
+    removed: removed.sort(),
+    modified: modified.sort(),
+    unchanged,
+    hashed: misses.length,
+    identical: added.length + removed.length + modified.length === 0 && !dirsChanged,
+    save: () => {
+      for (const at of untrust) patchStat(cache.bytes, at, { ...UNTRUSTED_STAT, size: statAt(cache.bytes, at).size });
+      // Under the new scan time every entry is one of: trusted now under the older time (so
+      // not racy under the newer), stat'ed after `startedAtMs` and read unchanged, or untrusted.
+      const text = Buffer.from(JSON.stringify({ ...cache.header, scannedAtMs: startedAtMs }), 'utf8');
+      const head = Buffer.alloc(MAGIC.length + 4);
+      MAGIC.copy(head, 0);
+      head.writeUInt32LE(text.length, MAGIC.length);
+      writeFileAtomicSync(cache.path, [head, text, cache.bytes.subarray(cache.recordsAt)]);
+    },
+  };
+}
