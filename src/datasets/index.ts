@@ -60,4 +60,5 @@ export { recordVersion, storeReport, type MadeBy, type NewVersion, type Recorded
 export { treeLoader } from './trees.js';
 export { checkMaterialized, materializedVersion, type CopyState } from './materialized.js';
 export { materializeShared, sharedCacheDir } from './cluster-cache.js';
+export { assertNotErased } from './erased.js';
 export { extensionStats, type VersionStats } from './stats.js';

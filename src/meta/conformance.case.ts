@@ -141,6 +141,8 @@ export function metaConformance(name: string, factory: MetaFactory): void {
           'run_metrics',
           'run_params',
           'runs',
+          'version_erasures',
+          'version_holds',
         ]);
       });
 
@@ -162,6 +164,7 @@ export function metaConformance(name: string, factory: MetaFactory): void {
             '0006-metric-summaries',
             '0007-server',
             '0008-runs',
+            '0009-retention',
           ]);
         } finally {
           await again.close();
