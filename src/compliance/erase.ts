@@ -82,7 +82,8 @@ export async function eraseVersion(deps: EraseDeps, ref: string, opts: { reason?
       }),
     );
   }
-  const gc = await deps.admin.gc();
+  // purge: a pack shared with live data is rewritten, not just re-indexed.
+  const gc = await deps.admin.gc({ purge: true });
   const kept = before ? await keptShared(deps, before) : [];
   return {
     ref: t.ref,
