@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { buildServices } from '../app/services.js';
 import type { Workspace } from '../app/workspace.js';
 import { createAuditService } from '../audit/index.js';
 import { sha256Hex } from '../core/digest.js';
@@ -199,6 +200,23 @@ describe('data erase', () => {
     expect(r.alreadyErased).toBe(true);
     expect(allPackBytes(ws).includes(Buffer.from(MARKER))).toBe(false);
     expect((await verify(ws)).ok).toBe(true);
+  });
+
+  it('after an erasure push still works (the record travels, not the bytes) and erase names the remotes that may hold copies', async () => {
+    const dir = tmp();
+    ws = await newWorkspace(dir);
+    const s = buildServices(ws);
+    writeTree(join(dir, 'p'), { 'a.txt': MARKER });
+    const a = await addVersion(ws, { source: join(dir, 'p'), name: 'p' });
+    writeTree(join(dir, 'q'), { 'b.txt': 'other data' });
+    await addVersion(ws, { source: join(dir, 'q'), name: 'q' });
+    await s.transfer.addRemote('backup', `file://${join(dir, 'remote')}`, {});
+    await s.transfer.push([]);
+    const r = await eraseVersion(depsOf(ws), a.ref, { reason: 'r' });
+    expect(r.remotes).toEqual(['backup']);
+    const pushed = await s.transfer.push([]);
+    expect(pushed.versions).toBe(2);
+    expect(allPackBytes(ws).includes(Buffer.from(MARKER))).toBe(false);
   });
 
   it('erasing bytes that two versions share erases both, and a hold on either blocks it', async () => {

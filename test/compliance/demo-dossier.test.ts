@@ -21,7 +21,7 @@ describe.skipIf(!dataPresent)('compliance on the demo workspace', () => {
 
   it(
     'dossier of the released model: every statement proven, the missing purpose a gap; erase: impact = lineage --down, log verifies',
-    { timeout: 900_000 },
+    { timeout: 1_800_000 },
     () => {
       const base = tmp();
       const demo = cli(['demo', '--dir', join(base, 'demo'), '--json'], { cwd: base });
