@@ -9,7 +9,7 @@ import { createAuditService } from '../audit/index.js';
 import { sha256Hex } from '../core/digest.js';
 import { isCairnError } from '../core/errors.js';
 import type { Clock } from '../core/time.js';
-import { addVersion, checkoutVersion, treeLoader } from '../datasets/index.js';
+import { addVersion, checkoutVersion, createDatasetsService, treeLoader } from '../datasets/index.js';
 import { createLineageService } from '../lineage/index.js';
 import { createAdminService } from '../store-admin/index.js';
 import { useTempDirs } from '../test-support/temp.js';
@@ -95,6 +95,12 @@ describe('data erase', () => {
 
     const err = await caught(checkoutVersion(ws, { ref: a.ref, dir: join(dir, 'co-a') }));
     expect(isCairnError(err, 'ERASED'), String(err)).toBe(true);
+    // The record stays showable; reading its files is refused as ERASED, not as damage.
+    const shown = await createDatasetsService(ws).show(a.ref);
+    expect(shown.erased?.by).toBe('tester@example.com');
+    expect(shown.listing).toEqual([]);
+    expect(shown.digest).toBe(a.digest);
+    expect(isCairnError(await caught(createDatasetsService(ws).diff(a.ref, b.ref)), 'ERASED')).toBe(true);
     await checkoutVersion(ws, { ref: b.ref, dir: join(dir, 'co-b') });
     expect(sha256Hex(readFileSync(join(dir, 'co-b', 'shared.bin')))).toBe(sha256Hex(shared));
 
