@@ -92,6 +92,7 @@ describe('data erase', () => {
     expect([...r.impact.runs, ...r.impact.models, ...r.impact.releases, ...r.impact.deployments]).toEqual([]);
     expect(r.keptShared.map((f) => f.path)).toEqual(['shared.bin']);
     expect(r.versions).toEqual([a.ref]);
+    expect(r.laterVersions).toEqual([]);
 
     const err = await caught(checkoutVersion(ws, { ref: a.ref, dir: join(dir, 'co-a') }));
     expect(isCairnError(err, 'ERASED'), String(err)).toBe(true);
@@ -137,6 +138,21 @@ describe('data erase', () => {
     expect(r.gc.packsDeleted).toBeGreaterThanOrEqual(1);
     expect(await ws.index.locate([sha256Hex(MARKER)])).toEqual(new Map());
     expect((await verify(ws)).ok).toBe(true);
+  });
+
+  it('names the later versions edited from the erased one, and the files they still share', async () => {
+    const dir = tmp();
+    ws = await newWorkspace(dir);
+    writeTree(join(dir, 'p'), { 'a.txt': MARKER });
+    const a = await addVersion(ws, { source: join(dir, 'p'), name: 'p' });
+    writeTree(join(dir, 'p'), { 'c.txt': 'an edit' });
+    const next = await addVersion(ws, { source: join(dir, 'p'), name: 'p' });
+    writeTree(join(dir, 'p'), { 'd.txt': 'another edit' });
+    const third = await addVersion(ws, { source: join(dir, 'p'), name: 'p' });
+    const r = await eraseVersion(depsOf(ws), a.ref, { reason: 'r' });
+    expect(r.laterVersions).toEqual([next.ref, third.ref]);
+    expect(r.keptShared.map((f) => f.path)).toEqual(['a.txt']);
+    expect(r.impact.datasets).toEqual([]);
   });
 
   it('a legal hold refuses erasure (a denied event) until it is lifted; a retention period until it lapses', async () => {

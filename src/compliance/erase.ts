@@ -25,6 +25,11 @@ export interface EraseResult {
   packsDeleted: number;
   /** Files whose bytes stay because a live version holds identical bytes (content addressing). */
   keptShared: Array<{ path: string; sha256: string }>;
+  /**
+   * Later versions of the same dataset made from this one (`data add` after editing a checkout):
+   * not lineage, but they usually hold much of the same data. Not erased.
+   */
+  laterVersions: string[];
   /** Remotes the log says were pushed to since the version was made: they may still hold its bytes. */
   remotes: string[];
   /** Directories the log says the version was checked out into: working copies erase cannot reach. */
@@ -95,6 +100,7 @@ export async function eraseVersion(deps: EraseDeps, ref: string, opts: { reason?
     packsRewritten: gc.packsRepacked,
     packsDeleted: gc.packsDeleted,
     keptShared: kept,
+    laterVersions: await laterVersions(deps, ids),
     remotes: await pushedRemotes(deps, t.createdAt),
     checkouts: await checkoutDirs(deps, t.digest),
     gc: {
@@ -183,4 +189,27 @@ async function checkoutDirs(deps: DatasetDeps, digest: string): Promise<string[]
     if (e.target?.digest === formatDigest(digest) && typeof e.params?.dir === 'string') dirs.add(e.params.dir);
   }
   return [...dirs].sort();
+}
+
+/** Versions whose parent chain leads back to one of `ids`, outside `ids`. */
+async function laterVersions(deps: DatasetDeps, ids: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  const seen = new Set(ids);
+  let frontier = [...ids];
+  while (frontier.length) {
+    const rows = await deps.meta.db
+      .selectFrom('dataset_versions as v')
+      .innerJoin('datasets as d', 'd.id', 'v.dataset_id')
+      .select(['v.id', 'v.number', 'd.name'])
+      .where('v.parent_id', 'in', frontier)
+      .execute();
+    frontier = [];
+    for (const r of rows)
+      if (!seen.has(r.id)) {
+        seen.add(r.id);
+        frontier.push(r.id);
+        out.push(`${r.name}@v${r.number}`);
+      }
+  }
+  return out.sort();
 }

@@ -27,6 +27,10 @@ export async function run(ref: string, opts: OptionsOf<typeof dataErase>): Promi
         .map((f) => f.path)
         .join(', ')}${r.keptShared.length > 10 ? ', …' : ''} (erase those versions too)`,
     );
+  if (r.laterVersions.length)
+    lines.push(
+      `note: later versions were made from it and likely hold much of the same data (not erased): ${r.laterVersions.join(', ')}`,
+    );
   if (r.remotes.length)
     lines.push(
       `warning: pushed to remote(s) ${r.remotes.join(', ')} since it was made: they may still hold its bytes; erase does not reach remotes`,
