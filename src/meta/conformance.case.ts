@@ -164,7 +164,7 @@ export function metaConformance(name: string, factory: MetaFactory): void {
             '0006-metric-summaries',
             '0007-server',
             '0008-runs',
-            '0009-retention',
+            '0010-retention',
           ]);
         } finally {
           await again.close();

@@ -180,9 +180,9 @@ function summarySuite(
         .values(points.map((p) => ({ run_id: 'r1', ...p })))
         .execute();
       // Back to the schema before 0006: no summaries, the old index (and so before 0008: no run names,
-      // before 0009: no holds or erasures).
+      // before 0010: no holds or erasures).
       for (const t of ['version_erasures', 'version_holds']) await sql`drop table ${sql.table(t)}`.execute(store.db);
-      await sql`delete from kysely_migration where name = '0009-retention'`.execute(store.db);
+      await sql`delete from kysely_migration where name = '0010-retention'`.execute(store.db);
       await sql`drop index runs_human_name`.execute(store.db);
       await sql`drop index runs_created`.execute(store.db);
       await sql`drop index run_params_name`.execute(store.db);

@@ -7,7 +7,7 @@ import { deploy } from './0005-deploy.js';
 import { metricSummaries } from './0006-metric-summaries.js';
 import { server } from './0007-server.js';
 import { runs } from './0008-runs.js';
-import { retention } from './0009-retention.js';
+import { retention } from './0010-retention.js';
 
 /** Migrations live in code (not files on disk) so a bundled CLI carries them. Append only. */
 export const migrations: Record<string, Migration> = {
@@ -19,7 +19,7 @@ export const migrations: Record<string, Migration> = {
   '0006-metric-summaries': metricSummaries,
   '0007-server': server,
   '0008-runs': runs,
-  '0009-retention': retention,
+  '0010-retention': retention,
 };
 
 export const migrationProvider: MigrationProvider = {
