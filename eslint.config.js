@@ -54,7 +54,7 @@ export default tseslint.config(
     // Domain code reads through ReadDb and writes only in the audited transaction (WriteTx): the
     // writable Kysely handle is unreachable from it. Bookkeeping that is not audited state uses
     // BookkeepingDb, allowed only in the files listed in the next block.
-    files: ['src/{datasets,dataprep,transfer,compute,models,lineage,store-admin,sdk,demo}/**/*.ts'],
+    files: ['src/{datasets,dataprep,transfer,compute,models,lineage,store-admin,sdk,demo,compliance}/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: {
       'no-restricted-imports': [

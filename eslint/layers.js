@@ -23,6 +23,7 @@ export const LAYERS = {
   sdk: 5,
   identity: 5,
   demo: 6,
+  compliance: 6,
   app: 7,
   cli: 8,
   server: 8,
@@ -40,6 +41,7 @@ export const DOMAINS = new Set([
   'sdk',
   'identity',
   'demo',
+  'compliance',
 ]);
 
 /** What the shell may reach besides domains' index.ts: the composition root and pure core. */

@@ -1,4 +1,5 @@
 import type { AuditService } from '../audit/index.js';
+import type { ComplianceService } from '../compliance/index.js';
 import type { ComputeUsageService, RunsService } from '../compute/index.js';
 import type { DataPrepService } from '../dataprep/index.js';
 import type { DatasetsService } from '../datasets/index.js';
@@ -26,6 +27,7 @@ export interface Services {
   transfer: TransferService;
   dataprep: DataPrepService;
   admin: AdminService;
+  compliance: ComplianceService;
 }
 
 /**
@@ -79,6 +81,18 @@ export function buildServices(ws: Workspace, env: NodeJS.ProcessEnv = process.en
       return createDataPrepService({ ...ws, pseudonymKey: () => pseudonymKey(ws.cairnDir) });
     }),
     admin: lazy(async () => (await import('../store-admin/index.js')).createAdminService(ws)),
+    compliance: lazy(async () => {
+      const [{ createComplianceService }, lineage, admin] = await Promise.all([
+        import('../compliance/index.js'),
+        import('../lineage/index.js'),
+        import('../store-admin/index.js'),
+      ]);
+      return createComplianceService({
+        ...ws,
+        lineage: lineage.createLineageService(ws),
+        admin: admin.createAdminService(ws),
+      });
+    }),
   };
 }
 

@@ -15,6 +15,11 @@ export const auditActions = {
   'dataset.clean': 'A recipe made a new version from a version (lineage via the recipe digest).',
   'dataset.split':
     'A version was split into one version per split, with a leakage report (params record --allow-leakage).',
+  'dataset.hold':
+    'A legal hold (params kind hold) or a retention period (kind retention, until) was put on a dataset version (or the files of a model version): erasure is refused while it lasts.',
+  'dataset.hold.release': 'A legal hold was lifted (params: hold id); retention periods are not released, they lapse.',
+  'dataset.erase':
+    'The bytes of a version were erased on purpose (GDPR Art. 17): params name the reason and every run, model, release and deployment built from it; denied while a hold or retention period lasts. Events keep only digests, so the log still verifies.',
   'store.gc': 'Unreferenced packs were deleted from the object store.',
   'store.fsck': 'The object store was re-hashed; the outcome says whether it was intact.',
   'keys.create':

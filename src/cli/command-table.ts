@@ -17,6 +17,7 @@ import * as store from './store/commands.js';
 import * as audit from './audit/commands.js';
 import * as lineage from './lineage/commands.js';
 import * as demo from './demo/commands.js';
+import * as compliance from './compliance/commands.js';
 import * as server from './server/commands.js';
 import * as pipeline from './pipeline/commands.js';
 import * as ui from './ui/commands.js';
@@ -33,6 +34,10 @@ export const COMMAND_TABLE: readonly (BoundCommand | GroupSpec)[] = [
   bind(data.dataTag, () => import('./data/tag.js')),
   bind(data.dataStatus, () => import('./data/status.js')),
   bind(data.dataReport, () => import('./data/report.js')),
+  bind(compliance.dataHold, () => import('./compliance/hold.js')),
+  bind(compliance.dataReleaseHold, () => import('./compliance/release-hold.js')),
+  bind(compliance.dataHolds, () => import('./compliance/holds.js')),
+  bind(compliance.dataErase, () => import('./compliance/erase.js')),
   bind(dataprep.dataProfile, () => import('./data/profile.js')),
   bind(dataprep.dataValidate, () => import('./data/validate.js')),
   group('data suite', 'validation suites'),
@@ -91,6 +96,7 @@ export const COMMAND_TABLE: readonly (BoundCommand | GroupSpec)[] = [
   group('release', 'signed release bundles: files, manifest, card, evaluations, SLSA provenance, audit proofs'),
   bind(release.releaseCreate, () => import('./release/create.js')),
   bind(release.releaseVerify, () => import('./release/verify.js')),
+  bind(compliance.dossier, () => import('./compliance/dossier.js')),
   bind(deploy.deploy, () => import('./deploy/deploy.js')),
   bind(deploy.deployLs, () => import('./deploy/ls.js')),
   group('deploy outbox', 'webhook deliveries'),

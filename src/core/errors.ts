@@ -58,6 +58,16 @@ export const errorCatalogue = {
     summary:
       'An input would need far more than it stores (e.g. a tree that expands to billions of paths); refused before allocating.',
   },
+  ERASED: {
+    exit: 1,
+    http: 410,
+    summary: 'The bytes of this version were erased on purpose (cairn data erase); its record and digests remain.',
+  },
+  HELD: {
+    exit: 1,
+    http: 423,
+    summary: 'A legal hold or retention period protects this version; it cannot be erased until lifted or lapsed.',
+  },
   CHECK_FAILED: { exit: 1, http: 422, summary: 'A verification found problems (fsck, audit verify).' },
   AUDIT_INCONSISTENT: { exit: 1, http: 500, summary: 'The audit log does not extend its last signed checkpoint.' },
   STATE_MISMATCH: { exit: 1, http: 409, summary: 'A metadata row differs from what the audit log recorded for it.' },

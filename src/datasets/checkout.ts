@@ -12,6 +12,7 @@ import { checkTreeLinks } from '../storage/tree/links.js';
 import { listFlat } from '../storage/tree/list.js';
 import type { DatasetDeps } from './deps.js';
 import { resolveVersion } from './resolve.js';
+import { assertNotErased } from './erased.js';
 import { treeLoader } from './trees.js';
 import { workingState } from './workdir.js';
 
@@ -53,6 +54,7 @@ export async function checkoutVersion(
     },
     async (commit, draft) => {
       refuseReservedTarget(input.dir, target);
+      await assertNotErased(deps.meta.db, r.version.digest, r.ref);
       const load = treeLoader(deps);
       const listing = await listFlat(r.version.digest, load);
       const wanted = wantedOf(listing);

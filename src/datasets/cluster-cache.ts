@@ -7,6 +7,7 @@ import { materializedVersion } from './materialized.js';
 import { treeLoader } from './trees.js';
 import { listFlat } from '../storage/tree/list.js';
 import { discardEntry, makeReadOnly, matchesListing, readSeal, statFingerprint, writeSeal } from './cache-seal.js';
+import { assertNotErased } from './erased.js';
 
 /** A lock older than this is taken to belong to a crashed process. */
 const STALE_MS = 30 * 60 * 1000;
@@ -36,6 +37,7 @@ export async function materializeShared(
   cache: string,
   opts: { pollMs?: number; timeoutMs?: number } = {},
 ): Promise<string> {
+  await assertNotErased(deps.meta.db, rootId, `version sha256:${rootId}`);
   const dir = join(cache, 'versions', rootId);
   const sealPath = join(cache, 'seals', `${rootId}.json`);
   if (existsSync(join(dir, '.complete')) && isSealed(dir, sealPath)) return dir;

@@ -2,6 +2,7 @@ import { formatDigest } from '../core/digest.js';
 import { diffTrees, type DiffChange } from '../storage/tree/diff.js';
 import type { DatasetDeps } from './deps.js';
 import { resolveVersion } from './resolve.js';
+import { assertNotErased } from './erased.js';
 import { treeLoader } from './trees.js';
 
 export interface DiffResult {
@@ -16,6 +17,7 @@ export interface DiffResult {
 export async function diffVersions(deps: DatasetDeps, a: string, b: string): Promise<DiffResult> {
   const ra = await resolveVersion(deps.meta.db, a);
   const rb = await resolveVersion(deps.meta.db, b);
+  for (const r of [ra, rb]) await assertNotErased(deps.meta.db, r.version.digest, r.ref);
   const changes = await diffTrees(ra.version.digest, rb.version.digest, treeLoader(deps));
   const fmt = (c: DiffChange): DiffChange => ({
     ...c,

@@ -27,7 +27,10 @@ export interface DatasetsService {
   add(input: AddInput): Promise<AddResult>;
   list(): Promise<DatasetSummary[]>;
   log(name: string): Promise<VersionInfo[]>;
-  show(ref: string, opts?: { limit?: number }): Promise<VersionInfo & { listing: ShownFile[]; truncated: boolean }>;
+  show(
+    ref: string,
+    opts?: { limit?: number },
+  ): Promise<VersionInfo & { listing: ShownFile[]; truncated: boolean; erased?: { at: string; by: string } }>;
   diff(from: string, to: string): Promise<DiffResult>;
   checkout(input: CheckoutInput): Promise<CheckoutResult>;
   tag(ref: string, tag: string, opts?: { force?: boolean }): Promise<TagResult>;
@@ -60,4 +63,5 @@ export { recordVersion, storeReport, type MadeBy, type NewVersion, type Recorded
 export { treeLoader } from './trees.js';
 export { checkMaterialized, materializedVersion, type CopyState } from './materialized.js';
 export { materializeShared, sharedCacheDir } from './cluster-cache.js';
+export { assertNotErased } from './erased.js';
 export { extensionStats, type VersionStats } from './stats.js';

@@ -12,6 +12,7 @@ import { listFlat } from '../storage/tree/list.js';
 import { fileChunks } from '../storage/tree/node.js';
 import type { DatasetDeps } from './deps.js';
 import { treeLoader } from './trees.js';
+import { assertNotErased } from './erased.js';
 
 /** The marker a complete copy holds; it also records what every file looked like. */
 export const COMPLETE_MARKER = '.complete';
@@ -40,6 +41,7 @@ export type CopyState = 'ok' | 'missing' | 'poisoned';
  * extra entry is removed and built again, never served.
  */
 export async function materializedVersion(deps: DatasetDeps, rootId: string): Promise<string> {
+  await assertNotErased(deps.meta.db, rootId, `version sha256:${rootId}`);
   const base = join(deps.cacheDir, 'versions');
   const dir = join(base, rootId);
   const state = await checkMaterialized(deps, dir, rootId, { repair: true });

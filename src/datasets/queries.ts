@@ -10,6 +10,7 @@ import type { DatasetDeps } from './deps.js';
 import { resolveDataset, resolveVersion } from './resolve.js';
 import type { VersionStats } from './stats.js';
 import { treeLoader } from './trees.js';
+import { erasureOfDigest } from '../meta/repos/retention.js';
 
 export interface VersionInfo {
   ref: string;
@@ -107,9 +108,12 @@ export async function showVersion(
   deps: DatasetDeps,
   ref: string,
   opts: { limit?: number } = {},
-): Promise<VersionInfo & { listing: ShownFile[]; truncated: boolean }> {
+): Promise<VersionInfo & { listing: ShownFile[]; truncated: boolean; erased?: { at: string; by: string } }> {
   const r = await resolveVersion(deps.meta.db, ref);
   const base = await info(deps, r.dataset.name, r.version, await tagMap(deps, r.dataset.id));
+  // An erased version's record stays showable; its file listing went with its trees.
+  const erased = await erasureOfDigest(deps.meta.db, r.version.digest);
+  if (erased) return { ...base, listing: [], truncated: false, erased: { at: erased.erased_at, by: erased.erased_by } };
   const limit = opts.limit ?? Infinity;
   const listing: ShownFile[] = [];
   let truncated = false;

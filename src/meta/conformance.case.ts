@@ -142,6 +142,8 @@ export function metaConformance(name: string, factory: MetaFactory): void {
           'run_metrics',
           'run_params',
           'runs',
+          'version_erasures',
+          'version_holds',
         ]);
       });
 
@@ -164,6 +166,7 @@ export function metaConformance(name: string, factory: MetaFactory): void {
             '0007-server',
             '0008-runs',
             '0009-identity-generation',
+            '0010-retention',
           ]);
         } finally {
           await again.close();

@@ -37,6 +37,8 @@ export interface Database {
   role_grants: RoleGrantsTable;
   idempotency_keys: IdempotencyKeysTable;
   identity_generation: IdentityGenerationTable;
+  version_holds: VersionHoldsTable;
+  version_erasures: VersionErasuresTable;
 }
 
 export interface PrincipalsTable {
@@ -420,4 +422,30 @@ export interface OutboxTable {
   last_error: string | null;
   delivered_at: string | null;
   created_at: string;
+}
+
+/** A legal hold or retention period on a dataset version (a model version's files are one). */
+export interface VersionHoldsTable {
+  id: string;
+  version_id: string;
+  /** 'hold' (until released) or 'retention' (until `retain_until` lapses; cannot be released early). */
+  kind: string;
+  reason: string;
+  /** ISO time a retention period ends; null for a hold. */
+  retain_until: string | null;
+  created_at: string;
+  created_by: string;
+  released_at: string | null;
+  released_by: string | null;
+  release_reason: string | null;
+}
+
+/** A version whose bytes were erased on purpose (GDPR Art. 17); the version row and its events stay. */
+export interface VersionErasuresTable {
+  version_id: string;
+  /** The version's root tree digest (bare hex), so every reader can refuse it by digest. */
+  digest: string;
+  reason: string;
+  erased_at: string;
+  erased_by: string;
 }

@@ -33,7 +33,7 @@ export interface GcResult {
  * Deletes only what no root reaches. Holds the store's exclusive lock, so no `data add` can
  * be between writing a pack and committing it while we decide what is garbage.
  */
-export async function runGc(deps: StoreAdminDeps, opts: { dryRun?: boolean } = {}): Promise<GcResult> {
+export async function runGc(deps: StoreAdminDeps, opts: { dryRun?: boolean; purge?: boolean } = {}): Promise<GcResult> {
   const lock = acquireExclusive(deps.locksDir, opts.dryRun ? 'gc --dry-run' : 'gc');
   try {
     const roots = await storeRoots(deps.meta.db);
@@ -44,6 +44,7 @@ export async function runGc(deps: StoreAdminDeps, opts: { dryRun?: boolean } = {
       blobs,
       reachable,
       onDisk: await deps.packs.list(),
+      ...(opts.purge ? { purge: true } : {}),
     });
     const temps = await deps.packs.listTemp();
     // Re-creatable on demand: version copies read by DuckDB, hardlink sources, work folders.

@@ -12,8 +12,11 @@ export type { FsckReport, GcResult, StoreAdminDeps };
 export interface AdminService {
   /** Re-hashes every stored object and checks the caches; `ok` is false when anything is damaged. */
   fsck(opts?: { onProgress?: (done: number, total: number) => void }): Promise<FsckReport>;
-  /** Deletes what nothing references (with `dryRun`, only says what it would delete). */
-  gc(opts?: { dryRun?: boolean }): Promise<GcResult>;
+  /**
+   * Deletes what nothing references (with `dryRun`, only says what it would delete). With
+   * `purge`, every pack holding an unreachable blob is rewritten, so no such byte stays on disk.
+   */
+  gc(opts?: { dryRun?: boolean; purge?: boolean }): Promise<GcResult>;
 }
 
 export function createAdminService(deps: StoreAdminDeps): AdminService {

@@ -1,6 +1,7 @@
 import { formatRef } from '../core/refs.js';
 import { allVersionDigests } from '../meta/repos/datasets.js';
 import type { ReadDb } from '../meta/read-db.js';
+import { allErasures } from '../meta/repos/retention.js';
 
 export interface StoreRoot {
   /** What a person would call it, e.g. flights@v3. */
@@ -15,6 +16,9 @@ export interface StoreRoot {
  */
 export async function storeRoots(db: ReadDb): Promise<StoreRoot[]> {
   const out: StoreRoot[] = [];
-  for (const v of await allVersionDigests(db)) out.push({ ref: formatRef(v.name, Number(v.number)), root: v.digest });
+  // An erased version keeps its row (the log names it) but no longer keeps its bytes alive.
+  const erased = new Set((await allErasures(db)).map((e) => e.version_id));
+  for (const v of await allVersionDigests(db))
+    if (!erased.has(v.id)) out.push({ ref: formatRef(v.name, Number(v.number)), root: v.digest });
   return out;
 }

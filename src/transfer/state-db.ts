@@ -5,6 +5,7 @@ import { fileChunks } from '../storage/tree/node.js';
 import type { TreeLoader } from '../storage/tree/walk.js';
 import { emptyState, type RemoteState, type VersionRow } from './state.js';
 import type { ReadDb } from '../meta/read-db.js';
+import { allErasures } from '../meta/repos/retention.js';
 
 /** Every blob a version needs: its trees and its files' chunks. */
 export async function versionBlobs(rootId: string, load: TreeLoader): Promise<Set<string>> {
@@ -70,8 +71,10 @@ export async function localState(
     datasetIds.has(d.id),
   );
   let done = 0;
+  // An erased version's record travels (other rows point at it), its bytes are gone on purpose.
+  const erased = new Set((await allErasures(db)).map((e) => e.version_id));
   for (const v of versions) {
-    s.versions.push({ ...v, packs: await versionPacks(db, v.digest, load) });
+    s.versions.push({ ...v, packs: erased.has(v.id) ? [] : await versionPacks(db, v.digest, load) });
     onVersion?.(++done, versions.length);
   }
   s.tags = (await db.selectFrom('dataset_tags').selectAll().execute()).filter((t) => ids.has(t.version_id));

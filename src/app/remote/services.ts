@@ -29,6 +29,14 @@ export function createRemoteServices(api: ApiClient, session: ServerSession): Se
   const c = <T>(id: Parameters<ApiClient['call']>[0], input?: Parameters<ApiClient['call']>[1]) =>
     api.call<T>(id, input);
   return {
+    // Not served yet: the dossier, holds and erasure run on a workspace (docs/COMPLIANCE.md).
+    compliance: {
+      dossier: local('dossier'),
+      hold: local('data hold'),
+      releaseHold: local('data release-hold'),
+      holds: local('data holds'),
+      erase: local('data erase'),
+    },
     datasets: {
       add: local('data add'),
       checkout: local('data checkout'),

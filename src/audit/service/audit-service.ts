@@ -13,7 +13,7 @@ import type { WorkerPool } from '../../storage/workers/pool.js';
 import type { AuditLog, InclusionBundle } from '../log/audit-log.js';
 import { leafHashOfText } from '../merkle/index.js';
 import { parseVerifierKey, type NoteVerifier } from '../note/index.js';
-import { namedDigests, verifyArtifacts } from '../verify/artifacts.js';
+import { erasedDigest, namedDigests, verifyArtifacts } from '../verify/artifacts.js';
 import { verifyStoredLog, type AuditVerifyReport } from '../verify/verify-workspace.js';
 import type { ReadDb } from '../../meta/read-db.js';
 
@@ -212,6 +212,9 @@ export async function verifyWorkspaceLog(deps: AuditDeps, opts: VerifyOptions): 
   // Read before the log: it is written after the entries it covers, so it can lag the log but never lead it.
   const kept = deps.audit.keptNote();
   const firstMention = new Map<string, number>();
+  // Digests whose bytes a signed `dataset.erase` event says were erased on purpose: the log, not
+  // a table anyone with the database could edit, decides which missing objects are expected.
+  const erased = new Map<string, number>();
   const { report } = await verifyStoredLog(deps.meta.db, {
     verifier: deps.audit.keys.verifier,
     origin: deps.audit.keys.origin,
@@ -227,6 +230,8 @@ export async function verifyWorkspaceLog(deps: AuditDeps, opts: VerifyOptions): 
           onEntry: (idx: number, entry: string) => {
             try {
               for (const d of namedDigests(entry)) if (!firstMention.has(d)) firstMention.set(d, idx);
+              const gone = erasedDigest(entry);
+              if (gone) erased.set(gone, idx);
             } catch {
               // Unparseable entries are already reported by the verifier.
             }
@@ -243,9 +248,10 @@ export async function verifyWorkspaceLog(deps: AuditDeps, opts: VerifyOptions): 
     }
   }
   if (opts.artifacts) {
+    for (const d of erased.keys()) firstMention.delete(d);
     const a = await verifyArtifacts({ firstMention, ...opts.artifacts });
     report.problems.push(...a.problems);
-    report.artifacts = { checked: a.checked, digests: firstMention.size };
+    report.artifacts = { checked: a.checked, digests: firstMention.size, erased: erased.size };
     if (a.problems.length) {
       report.ok = false;
       const first = a.problems.reduce((x, y) => (y.index! < x.index! ? y : x));

@@ -15,6 +15,14 @@ export function namedDigests(entry: string): string[] {
   return [...out];
 }
 
+/** The digest (bare hex) a successful `dataset.erase` event says is gone, or null. */
+export function erasedDigest(entry: string): string | null {
+  const e = JSON.parse(entry) as { action?: string; outcome?: string; target?: { digest?: string } };
+  if (e.action !== 'dataset.erase' || e.outcome !== 'ok') return null;
+  const d = e.target?.digest;
+  return typeof d === 'string' && /^sha256:[0-9a-f]{64}$/.test(d) ? d.slice(7) : null;
+}
+
 /**
  * Re-hashes every stored object the log names: for a version digest that is every blob of
  * its tree. Packs are checked whole (in parallel); a problem names the first event that

@@ -23,7 +23,7 @@ export interface AuditVerifyReport {
   actions: Record<string, number>;
   firstBad: VerifyProblem | null;
   problems: VerifyProblem[];
-  artifacts: { checked: number; digests: number } | null;
+  artifacts: { checked: number; digests: number; erased?: number } | null;
   /** The reconciliation of the current rows with the log (null when it was not asked for). */
   state: { rows: Record<StateTable, number>; unverifiable: UnverifiableRow[] } | null;
 }

@@ -22,6 +22,10 @@ export async function run(ref: string, opts: OptionsOf<typeof dataShow>): Promis
       `by type: ${v.stats.extensions.map((e) => `${e.ext} ${e.files} (${formatBytes(e.bytes)})`).join(', ')}`,
     );
   ctx.out.say('');
+  if (v.erased) {
+    ctx.out.say(`ERASED ${v.erased.at} by ${v.erased.by}: the files are gone, this record and its lineage remain`);
+    return;
+  }
   ctx.out.say(
     table(
       v.listing.map((f) => [

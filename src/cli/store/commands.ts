@@ -14,5 +14,6 @@ export const gc = spec({
   description: 'delete stored objects nothing references',
   options: {
     dryRun: flag('--dry-run', 'only report what would be deleted'),
+    purge: flag('--purge', 'rewrite every pack that holds an unreferenced object, so none of its bytes stay on disk'),
   },
 });

@@ -6,7 +6,7 @@ import { formatBytes } from '../format.js';
 export async function run(opts: OptionsOf<typeof gc>): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withServices(opts, opts.dryRun ? 'gc --dry-run' : 'gc', (s) =>
-    s.admin.gc({ dryRun: opts.dryRun === true }),
+    s.admin.gc({ dryRun: opts.dryRun === true, purge: opts.purge === true }),
   );
   ctx.out.result(r);
   const verb = r.dryRun ? 'would free' : 'freed';

@@ -179,6 +179,8 @@ function summarySuite(
         .insertInto('run_metrics')
         .values(points.map((p) => ({ run_id: 'r1', ...p })))
         .execute();
+      for (const t of ['version_erasures', 'version_holds']) await sql`drop table ${sql.table(t)}`.execute(store.db);
+      await sql`delete from kysely_migration where name = '0010-retention'`.execute(store.db);
       await sql`drop table identity_generation`.execute(store.db);
       await sql`delete from kysely_migration where name = '0009-identity-generation'`.execute(store.db);
       // Back to the schema before 0006: no summaries, the old index (and so before 0008: no run names).

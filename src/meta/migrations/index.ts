@@ -8,6 +8,7 @@ import { metricSummaries } from './0006-metric-summaries.js';
 import { server } from './0007-server.js';
 import { runs } from './0008-runs.js';
 import { identityGeneration } from './0009-identity-generation.js';
+import { retention } from './0010-retention.js';
 
 /** Migrations live in code (not files on disk) so a bundled CLI carries them. Append only. */
 export const migrations: Record<string, Migration> = {
@@ -20,6 +21,7 @@ export const migrations: Record<string, Migration> = {
   '0007-server': server,
   '0008-runs': runs,
   '0009-identity-generation': identityGeneration,
+  '0010-retention': retention,
 };
 
 export const migrationProvider: MigrationProvider = {

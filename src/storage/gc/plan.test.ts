@@ -70,6 +70,25 @@ describe('planGc', () => {
     expect(plan).toEqual({ ...EMPTY, dropBlobs: ['dead1', 'dead2'] });
   });
 
+  it('with purge (erasure), rewrites a mostly live pack so its dead bytes leave the disk; all-live packs stay', () => {
+    const plan = planGc({
+      packs: [
+        { id: 'p', size: 1000 },
+        { id: 'q', size: 500 },
+      ],
+      blobs: [blob('live', 'p', 800), blob('dead1', 'p', 100), blob('other', 'q', 400)],
+      reachable: new Set(['live', 'other']),
+      onDisk: new Map([
+        ['p', 1000],
+        ['q', 500],
+      ]),
+      purge: true,
+    });
+    expect(plan.dropBlobs).toEqual([]);
+    expect(plan.repackPacks).toEqual([{ id: 'p', size: 1000, live: [blob('live', 'p', 800)] }]);
+    expect(plan.deletePacks).toEqual([]);
+  });
+
   it('repacks strictly below the threshold of data bytes, which is configurable', () => {
     // 1000 bytes of blob data in a pack whose header, index and footer add 184 more: the
     // threshold is judged on the data alone.

@@ -26,6 +26,11 @@ export function planGc(input: {
   reachable: ReadonlySet<string>;
   onDisk: ReadonlyMap<string, number>;
   repackBelow?: number;
+  /**
+   * Rewrite every pack that holds an unreachable blob, however little of it is dead: an erasure
+   * needs the bytes off the disk, and dropping the index row alone leaves them in the pack file.
+   */
+  purge?: boolean;
 }): GcPlan {
   const repackBelow = input.repackBelow ?? 0.5;
   const byPack = new Map<string, BlobRow[]>();
@@ -54,7 +59,7 @@ export function planGc(input: {
       plan.bytesFreed += p.size;
     } else if (dead.length === 0) {
       continue;
-    } else if (liveBytes < (liveBytes + deadBytes) * repackBelow) {
+    } else if (input.purge === true || liveBytes < (liveBytes + deadBytes) * repackBelow) {
       plan.repackPacks.push({ id: p.id, size: p.size, live });
       plan.bytesFreed += p.size - liveBytes;
       plan.bytesCopied += liveBytes;

@@ -1,0 +1,53 @@
+// The compliance commands' declarations (docs/COMPLIANCE.md): arguments and options, once (see ../table/define.ts).
+import { spec, text, required } from '../table/define.js';
+
+export const dossier = spec({
+  path: 'dossier',
+  args: ['ref'],
+  description:
+    'write the EU AI Act Annex IV technical documentation of a model version (Markdown, HTML, JSON, inclusion proofs)',
+  options: {
+    out: required('--out <dir>', 'a new or empty folder'),
+  },
+});
+
+export const dataHold = spec({
+  path: 'data hold',
+  args: ['ref'],
+  description:
+    'put a legal hold (or, with --retain-until, a retention period) on a version: erasure is refused while it lasts',
+  options: {
+    reason: required('--reason <text>', 'why (kept in the metadata; the log keeps its SHA-256)'),
+    retainUntil: text(
+      '--retain-until <date>',
+      'a retention period ending at this date (YYYY-MM-DD, end of day UTC) or ISO time',
+    ),
+  },
+});
+
+export const dataReleaseHold = spec({
+  path: 'data release-hold',
+  args: ['ref'],
+  description: "lift a version's legal holds (retention periods lapse instead)",
+  options: {
+    reason: required('--reason <text>', 'why the hold ends'),
+    id: text('--id <hold>', 'only this hold (see cairn data holds)'),
+  },
+});
+
+export const dataHolds = spec({
+  path: 'data holds',
+  args: ['ref?'],
+  description: 'legal holds and retention periods, of one version or all (released and lapsed ones too)',
+  options: {},
+});
+
+export const dataErase = spec({
+  path: 'data erase',
+  args: ['ref'],
+  description:
+    'erase the bytes of a version (GDPR Art. 17), keep its record and a verifiable log, and list everything built from it',
+  options: {
+    reason: required('--reason <text>', 'why (kept in the metadata; the log keeps its SHA-256)'),
+  },
+});
