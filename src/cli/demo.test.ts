@@ -29,7 +29,7 @@ interface DemoSummary {
 describe.skipIf(!dataPresent)('cairn demo', () => {
   const tmp = useTempDirs();
 
-  it('tells a short story on stdout and leaves a workspace that backs every claim', { timeout: 900_000 }, () => {
+  it('tells a short story on stdout and leaves a workspace that backs every claim', { timeout: 1_800_000 }, () => {
     const base = join(tmp(), 'demo');
     const r = cli(['demo', '--dir', base], { cwd: tmp() });
     expect(r.code, `${r.stdout}\n${r.stderr.slice(-3000)}`).toBe(0);
