@@ -152,7 +152,7 @@ export async function run(opts: OptionsOf<typeof demo>): Promise<void> {
     const seconds = (Date.now() - started) / 1000;
     say(`\nDone: ${steps.length} commands in ${formatDuration(seconds * 1000)}.`);
     if (kept) {
-      say(`The workspace is kept: ${project} (summary: ${join(base, 'demo.json')})\nExplore it next:`);
+      say(`The workspace is kept (summary: ${join(base, 'demo.json')}); explore it next:`);
       for (const line of nextSteps(project, summary, await commandExists('ui'))) say(`   ${line}`);
     } else {
       say(`The workspace ${project} is removed; run \`cairn demo --keep\` to explore it afterwards.`);
@@ -714,7 +714,7 @@ function gateChapter(d: Demo, s: Summary) {
 
 /** The three models and the majority class side by side, with intervals against production. */
 function comparison(d: Demo, s: Summary, gateSuite: string) {
-  const { cairn, done, detail } = d;
+  const { cairn, detail } = d;
   const [v1, v2, v3] = s.models as [FlightModel, FlightModel, FlightModel];
   const cmp = cairn('metrics side by side, with deltas and confidence intervals', [
     'model',
@@ -741,7 +741,6 @@ function comparison(d: Demo, s: Summary, gateSuite: string) {
     m.rocAuc = auc.values[i];
     m.gate = i === 1 ? 'blocked' : i === 2 ? 'passed' : 'not evaluated';
   });
-  done('the three side by side on the test split (cairn model compare):');
   for (const line of modelTable([
     {
       label: 'majority class',
@@ -761,7 +760,7 @@ function comparison(d: Demo, s: Summary, gateSuite: string) {
     detail(line);
   const best = v3.accuracy! - s.majority.accuracy;
   detail(
-    `${v3.ref} beats the majority class by ${signed(best)} accuracy; against ${v1.ref}: ${signed(acc.deltas[2]!.value)} ${interval(acc.deltas[2]!.lo, acc.deltas[2]!.hi)} (95 % CI)`,
+    `(cairn model compare on the test split) ${v3.ref} beats the majority class by ${signed(best)} accuracy; against ${v1.ref}: ${signed(acc.deltas[2]!.value)} ${interval(acc.deltas[2]!.lo, acc.deltas[2]!.hi)} (95 % CI)`,
   );
 }
 
