@@ -15,8 +15,8 @@ import { getMetric } from './metrics/metrics.js';
 import { fairnessGaps, sliceReport } from './metrics/slices.js';
 import { resolveModel, type ModelVersionRow } from '../registry.js';
 import { persistentCommandPredictor } from './persistent-predictor.js';
-import { classTable, labelCodec, type ClassTable } from './multiclass.js';
-import { commandPredictor, onnxPredictor, SCORES, type Predictor } from './predict.js';
+import { classTable, codeOf, labelCodec, type ClassTable } from './multiclass.js';
+import { commandPredictor, onnxLabelPredictor, onnxPredictor, SCORES, type Predictor } from './predict.js';
 import { readSpecFile } from '../../core/yaml-doc.js';
 import { parseEvalSuite, type EvalCheck, type EvalSuite } from './suite.js';
 import { judge, type CheckOutcome, type Evidence } from './judge.js';
@@ -143,6 +143,15 @@ export async function predictorFor(
       'INVALID_INPUT',
       `${v.format} models need a command predictor in the suite (predictor: {command: …})`,
     );
+  if (mc)
+    return {
+      p: await onnxLabelPredictor(dir, spec ?? {}, {
+        raw: mc.raw,
+        features: suite.data.features,
+        code: (label) => codeOf(mc.table, label),
+      }),
+      dir,
+    };
   return { p: await onnxPredictor(dir, spec ?? {}), dir };
 }
 

@@ -24,11 +24,10 @@ function findFiles(dir: string, ext: string): string[] {
   return out;
 }
 
-/** ONNX Runtime (CPU) over the model's .onnx file; batches of 4,096 rows. */
-export async function onnxPredictor(
-  modelDir: string,
-  opts: { file?: string; input?: string; output?: string } = {},
-): Promise<Predictor> {
+type OnnxOptions = { file?: string; input?: string; output?: string };
+
+/** The model's one .onnx file (or the one the suite names). */
+function onnxFile(modelDir: string, opts: OnnxOptions): string {
   const files = opts.file ? [join(modelDir, opts.file)] : findFiles(modelDir, '.onnx');
   if (files.length !== 1)
     throw new CairnError(
@@ -38,8 +37,13 @@ export async function onnxPredictor(
         : 'the model has no .onnx file; use a command predictor',
       { data: { files } },
     );
+  return files[0]!;
+}
+
+/** ONNX Runtime (CPU) over the model's .onnx file; batches of 4,096 rows. */
+export async function onnxPredictor(modelDir: string, opts: OnnxOptions = {}): Promise<Predictor> {
   const ort = await import('onnxruntime-node');
-  const session = await ort.InferenceSession.create(files[0]!);
+  const session = await ort.InferenceSession.create(onnxFile(modelDir, opts));
   const input = opts.input ?? session.inputNames[0]!;
   const output = opts.output ?? session.outputNames[0]!;
   return {
@@ -53,6 +57,79 @@ export async function onnxPredictor(
         const r = await session.run({ [input]: t });
         const data = r[output]!.data as Float32Array;
         for (let j = 0; j < n; j++) out[i + j] = data[j]!;
+      }
+      return out;
+    },
+    async close() {
+      await session.release();
+    },
+  };
+}
+
+/**
+ * A multiclass ONNX model (task: multiclass): rows go in as read — text features as string
+ * tensors, numbers as float32 — and the label output (string, integer or float) comes back as
+ * class codes. `features` holds row indices, as for the label codec of a command predictor
+ * (multiclass.ts). Inputs are matched to the suite's features by name, one [n, 1] tensor each
+ * (how scikit-learn-onnx exports mixed columns; a model may use a subset); a model with one
+ * input of another name gets every feature in one [n, k] tensor, which must then be all text
+ * or all numbers.
+ */
+export async function onnxLabelPredictor(
+  modelDir: string,
+  opts: OnnxOptions,
+  rows: { raw: readonly unknown[][]; features: readonly string[]; code(label: string): number },
+): Promise<Predictor> {
+  const ort = await import('onnxruntime-node');
+  const session = await ort.InferenceSession.create(onnxFile(modelDir, opts));
+  const inputs = opts.input ? [opts.input] : [...session.inputNames];
+  const byName = inputs.every((n) => rows.features.includes(n));
+  if (!byName && inputs.length !== 1)
+    throw new CairnError(
+      'INVALID_INPUT',
+      `the model's inputs (${inputs.join(', ')}) are not among the suite's features (${rows.features.join(', ')})`,
+      { hint: 'name the model inputs after the features, or give one input with predictor.input' },
+    );
+  const columns = byName ? inputs.map((n) => [rows.features.indexOf(n)]) : [rows.features.map((_, i) => i)];
+  const output = opts.output ?? (session.outputNames.includes('label') ? 'label' : session.outputNames[0]!);
+  const tensorOf = (index: ArrayLike<number>, from: number, n: number, cols: number[], input: string) => {
+    const values: unknown[] = [];
+    for (let i = 0; i < n; i++) {
+      const row = rows.raw[index[from + i]!]!;
+      for (const c of cols) values.push(row[c]);
+    }
+    if (values.every((v) => typeof v === 'number'))
+      return new ort.Tensor('float32', Float32Array.from(values as number[]), [n, cols.length]);
+    if (values.every((v) => typeof v === 'string'))
+      return new ort.Tensor('string', values as string[], [n, cols.length]);
+    const bad = values.findIndex((v) => typeof v !== 'string' && typeof v !== 'number');
+    throw new CairnError(
+      'INVALID_INPUT',
+      bad >= 0
+        ? `ONNX input ${input}: a row has ${JSON.stringify(values[bad])} where the model needs text or a number`
+        : `ONNX input ${input} takes one tensor, but its features mix text and numbers`,
+      { hint: 'fill missing values first (cairn data clean), or export one model input per feature' },
+    );
+  };
+  return {
+    inputs: [...session.inputNames],
+    async predict(features, n) {
+      const out = new Float64Array(n);
+      const B = 4096;
+      for (let i = 0; i < n; i += B) {
+        const m = Math.min(B, n - i);
+        const feeds = Object.fromEntries(inputs.map((name, k) => [name, tensorOf(features, i, m, columns[k]!, name)]));
+        const r = await session.run(feeds);
+        const got = r[output];
+        if (!got) throw new CairnError('INVALID_INPUT', `the model has no output ${output}`);
+        const data = got.data as ArrayLike<unknown>;
+        if (data.length !== m)
+          throw new CairnError(
+            'INVALID_INPUT',
+            `ONNX output ${output} gave ${data.length} values for ${m} rows; it must be one label per row`,
+            { hint: 'name the label output with predictor.output' },
+          );
+        for (let j = 0; j < m; j++) out[i + j] = rows.code(String(data[j]));
       }
       return out;
     },
