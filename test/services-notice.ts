@@ -1,6 +1,7 @@
 // vitest globalSetup: after the whole run, say which throwaway services the tests left up on
 // purpose (starting Slurm costs seconds, so later runs reuse them) and how to stop them.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 function running(pidFile: string, marker: string): number | null {
@@ -16,7 +17,15 @@ function running(pidFile: string, marker: string): number | null {
   }
 }
 
+/** The demo workspace shared by test files this run (src/test-support/shared-demo.ts), and its lock. */
+function removeSharedDemo(): void {
+  for (const name of readdirSync(tmpdir()))
+    if (name.startsWith(`cairn-shared-demo-${process.pid}-`))
+      rmSync(join(tmpdir(), name), { recursive: true, force: true });
+}
+
 export function teardown(): void {
+  removeSharedDemo();
   const sshd = process.env.CAIRN_SSHD_DIR ?? '/tmp/cairn-sshd';
   const slurm = process.env.CAIRN_SLURM_DIR ?? '/tmp/cairn-slurm';
   const up = [

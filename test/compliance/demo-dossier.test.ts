@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { offlineAudit } from '../../src/audit/index.js';
 import type { Dossier } from '../../src/compliance/index.js';
+import { sharedDemo } from '../../src/test-support/shared-demo.js';
 import { cli } from '../../src/test-support/cli.js';
 import { useTempDirs } from '../../src/test-support/temp.js';
 
@@ -24,9 +25,8 @@ describe.skipIf(!dataPresent)('compliance on the demo workspace', () => {
     { timeout: 1_800_000 },
     () => {
       const base = tmp();
-      const demo = cli(['demo', '--dir', join(base, 'demo'), '--json'], { cwd: base });
-      expect(demo.code, demo.stderr.slice(-3000)).toBe(0);
-      const project = join(base, 'demo', 'project');
+      // A copy of the demo this test run built once (shared with the web UI's tests).
+      const project = sharedDemo().project;
       const out = join(base, 'dossier');
       const r = cli(['dossier', 'flight-late@v3', '--out', out, '--json'], { cwd: project });
       expect(r.code, r.stderr).toBe(0);

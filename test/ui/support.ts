@@ -1,11 +1,10 @@
 // Helpers for the web UI's browser tests: Debian's chromium driven by playwright-core, a
 // workspace built by `cairn demo`, and `cairn ui` / `cairn server start` as child processes.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { CLI, cli } from '../../src/test-support/cli.js';
+import { CLI } from '../../src/test-support/cli.js';
+import { sharedDemo } from '../../src/test-support/shared-demo.js';
 
 export const CHROMIUM = process.env.CAIRN_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -39,19 +38,11 @@ export function launch(): Promise<Browser> {
 }
 
 /**
- * The demo's workspace (its project folder), built once per test file: `cairn demo --keep` takes
- * minutes, so CAIRN_UI_TEST_DEMO may name a kept demo project to copy instead (never changed).
+ * A copy of the demo's workspace (its project folder): the demo runs once per test run and is
+ * shared with the compliance tests (CAIRN_TEST_DEMO may name a kept demo folder to copy instead).
  */
 export function demoWorkspace(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'cairn-ui-demo-'));
-  const kept = process.env.CAIRN_UI_TEST_DEMO;
-  if (kept) {
-    cpSync(kept, join(dir, 'project'), { recursive: true });
-    return join(dir, 'project');
-  }
-  const r = cli(['demo', '--keep', '--dir', dir, '--json'], { cwd: dir, env: { CAIRN_ACTOR: 'demo@cairn.example' } });
-  if (r.code !== 0) throw new Error(`cairn demo failed:\n${r.stderr.slice(-3000)}`);
-  return (r.json as { workspace: string }).workspace;
+  return sharedDemo().project;
 }
 
 /** A long-running CLI command (cairn ui, cairn server start) with --json: resolves with its first JSON answer. */
