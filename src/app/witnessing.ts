@@ -1,0 +1,106 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CairnError } from '../core/errors.js';
+import { writeFileAtomic } from '../storage/objects/durable.js';
+import type { AuditLog } from '../audit/log/audit-log.js';
+import {
+  checkWitnessConfig,
+  emptyWitnessConfig,
+  witnessCheckpoint,
+  type WitnessConfig,
+  type WitnessFiles,
+  type WitnessReport,
+} from '../audit/witness/index.js';
+
+export const WITNESS_DIR = 'witness';
+
+function readText(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new CairnError('IO_ERROR', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function readJson(path: string): unknown {
+  const text = readText(path);
+  if (text === null) return null;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new CairnError('CONFIG_INVALID', `${path} is not valid JSON`, { cause: err });
+  }
+}
+
+/**
+ * A log's witness files under `<.cairn>/witness/`: config.json (witnesses and policy),
+ * sizes.json (the size each witness last cosigned), cosigned/<size>-<root>.note (each checkpoint
+ * with its cosignatures). All written atomically. A team server keeps them in its data folder.
+ */
+export function witnessFiles(cairnDir: string): WitnessFiles {
+  const dir = join(cairnDir, WITNESS_DIR);
+  const configPath = join(dir, 'config.json');
+  const cosignedPath = (size: number, rootHex: string) => join(dir, 'cosigned', `${size}-${rootHex}.note`);
+  return {
+    where: join('.cairn', WITNESS_DIR),
+    readConfig(): WitnessConfig {
+      const v = readJson(configPath);
+      return v === null ? emptyWitnessConfig() : checkWitnessConfig(v, configPath);
+    },
+    writeConfig: (config) => writeFileAtomic(configPath, `${JSON.stringify(config, null, 2)}\n`),
+    readCosigned: (size, rootHex) => readText(cosignedPath(size, rootHex)),
+    writeCosigned: (size, rootHex, note) => writeFileAtomic(cosignedPath(size, rootHex), note),
+    readSizes() {
+      const v = readJson(join(dir, 'sizes.json'));
+      return v !== null && typeof v === 'object' ? (v as Record<string, number>) : {};
+    },
+    writeSizes: (sizes) => writeFileAtomic(join(dir, 'sizes.json'), `${JSON.stringify(sizes, null, 2)}\n`),
+  };
+}
+
+/** How long one witness may take to answer (CAIRN_WITNESS_TIMEOUT_MS, default 5 s). */
+export function witnessTimeoutMs(env: NodeJS.ProcessEnv): number {
+  const v = Number(env.CAIRN_WITNESS_TIMEOUT_MS ?? 5000);
+  return Number.isFinite(v) && v > 0 ? v : 5000;
+}
+
+/**
+ * Sends the latest checkpoint to the witnesses after a command wrote to the log. The local
+ * write is committed already and stays; a witness that is down or refuses only leaves the
+ * checkpoint under-witnessed, which `warn` says plainly (and `audit verify --witnessed` refuses).
+ */
+export async function witnessAfterWrite(
+  audit: AuditLog,
+  witnessing: { files: WitnessFiles; timeoutMs: number },
+  warn: (message: string) => void,
+): Promise<WitnessReport | null> {
+  let config;
+  try {
+    config = witnessing.files.readConfig();
+  } catch (err) {
+    warn(`warning: witnesses not asked: ${(err as Error).message}`);
+    return null;
+  }
+  if (config.witnesses.length === 0) return null;
+  const cp = await audit.latestCheckpoint();
+  if (!cp) return null;
+  try {
+    const r = await witnessCheckpoint({
+      files: witnessing.files,
+      note: cp.note,
+      ask: true,
+      timeoutMs: witnessing.timeoutMs,
+      proof: async (from, to) => (await audit.consistency(from, to)).map((h) => Buffer.from(h, 'hex')),
+    });
+    for (const f of r.failures) warn(`warning: witness ${f.url} did not cosign checkpoint ${r.size}: ${f.reason}`);
+    if (r.policy > 0 && !r.witnessed)
+      warn(
+        `warning: checkpoint ${r.size} is under-witnessed: ${r.cosignatures.length} of the ${r.policy} cosignature(s) the policy asks for (the local log is intact; retry with \`cairn audit witness status --retry\`)`,
+      );
+    return r;
+  } catch (err) {
+    warn(`warning: checkpoint ${cp.size} was not sent to the witnesses: ${(err as Error).message}`);
+    return null;
+  }
+}
