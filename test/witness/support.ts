@@ -27,11 +27,14 @@ export async function startWitness(
   const info = await new Promise<{ url: string; vkey: string; name: string }>((resolve, reject) => {
     child.stdout!.on('data', (b: Buffer) => {
       out += b.toString();
+      let info: { url?: string; vkey: string; name: string } | null = null;
       try {
-        resolve(JSON.parse(out) as { url: string; vkey: string; name: string });
+        info = JSON.parse(out) as { url?: string; vkey: string; name: string };
       } catch {
-        // not all of it yet
+        return; // not all of it yet
       }
+      if (typeof info.url === 'string') resolve(info as { url: string; vkey: string; name: string });
+      else reject(new Error(`witness did not start: ${out}`));
     });
     child.once('exit', (code) => reject(new Error(`witness exited ${code}: ${out}${err}`)));
   });
