@@ -55,7 +55,9 @@ export function witnessFiles(cairnDir: string): WitnessFiles {
       const v = readJson(join(dir, 'sizes.json'));
       return v !== null && typeof v === 'object' ? (v as Record<string, number>) : {};
     },
-    writeSizes: (sizes) => writeFileAtomic(join(dir, 'sizes.json'), `${JSON.stringify(sizes, null, 2)}\n`),
+    // Only a hint (a wrong size costs one 409 round trip), so it is not worth an fsync per checkpoint.
+    writeSizes: (sizes) =>
+      writeFileAtomic(join(dir, 'sizes.json'), `${JSON.stringify(sizes, null, 2)}\n`, { durable: false }),
   };
 }
 

@@ -141,11 +141,11 @@ export async function witnessCheckpoint(opts: {
         if (a.witnessSize !== undefined && a.kind !== 'fork') sizes[a.witness] = a.witnessSize;
       }
     }
-    if (lines.length > 0) {
-      cosigned = merge(cosigned, lines);
-      await opts.files.writeCosigned(cp.size, rootHex, cosigned);
-    }
-    await opts.files.writeSizes(sizes);
+    if (lines.length > 0) cosigned = merge(cosigned, lines);
+    await Promise.all([
+      lines.length > 0 ? opts.files.writeCosigned(cp.size, rootHex, cosigned) : null,
+      opts.files.writeSizes(sizes),
+    ]);
   }
   const cosignatures = cosignaturesOf(cosigned, config);
   return {
