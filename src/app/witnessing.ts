@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CairnError } from '../core/errors.js';
 import { writeFileAtomic } from '../storage/objects/durable.js';
@@ -11,6 +11,7 @@ import {
   type WitnessFiles,
   type WitnessReport,
 } from '../audit/witness/index.js';
+import type { TimestampConfig } from '../audit/timestamp/index.js';
 
 export const WITNESS_DIR = 'witness';
 
@@ -55,6 +56,33 @@ export function witnessFiles(cairnDir: string): WitnessFiles {
       const v = readJson(join(dir, 'sizes.json'));
       return v !== null && typeof v === 'object' ? (v as Record<string, number>) : {};
     },
+    readTsa() {
+      const v = readJson(join(cairnDir, 'timestamp', 'config.json')) as TimestampConfig | null;
+      if (v !== null && (typeof v.url !== 'string' || (v.ca !== null && typeof v.ca !== 'string')))
+        throw new CairnError('CONFIG_INVALID', `${join(cairnDir, 'timestamp', 'config.json')}: expected {"url", "ca"}`);
+      return v;
+    },
+    writeTsa: async (config) => {
+      const path = join(cairnDir, 'timestamp', 'config.json');
+      if (config === null) rmSync(path, { force: true });
+      else await writeFileAtomic(path, `${JSON.stringify(config, null, 2)}\n`);
+    },
+    readToken(size, rootHex) {
+      const base = join(cairnDir, 'timestamp', `${size}-${rootHex}`);
+      try {
+        return { token: readFileSync(`${base}.tsr`), dataPath: `${base}.checkpoint`, tokenPath: `${base}.tsr` };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw err;
+      }
+    },
+    async writeToken(size, rootHex, note, token) {
+      const base = join(cairnDir, 'timestamp', `${size}-${rootHex}`);
+      // The exact bytes stamped first, then the token: a token is never kept without its data.
+      await writeFileAtomic(`${base}.checkpoint`, note);
+      await writeFileAtomic(`${base}.tsr`, token);
+      return { dataPath: `${base}.checkpoint`, tokenPath: `${base}.tsr` };
+    },
     // Only a hint (a wrong size costs one 409 round trip), so it is not worth an fsync per checkpoint.
     writeSizes: (sizes) =>
       writeFileAtomic(join(dir, 'sizes.json'), `${JSON.stringify(sizes, null, 2)}\n`, { durable: false }),
@@ -84,7 +112,7 @@ export async function witnessAfterWrite(
     warn(`warning: witnesses not asked: ${(err as Error).message}`);
     return null;
   }
-  if (config.witnesses.length === 0) return null;
+  if (config.witnesses.length === 0 && witnessing.files.readTsa() === null) return null;
   const cp = await audit.latestCheckpoint();
   if (!cp) return null;
   try {
@@ -95,6 +123,8 @@ export async function witnessAfterWrite(
       timeoutMs: witnessing.timeoutMs,
       proof: async (from, to) => (await audit.consistency(from, to)).map((h) => Buffer.from(h, 'hex')),
     });
+    if (r.timestamp && 'error' in r.timestamp)
+      warn(`warning: checkpoint ${r.size} has no trusted time: ${r.timestamp.error}`);
     for (const f of r.failures) warn(`warning: witness ${f.url} did not cosign checkpoint ${r.size}: ${f.reason}`);
     if (r.policy > 0 && !r.witnessed)
       warn(

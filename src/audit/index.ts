@@ -79,6 +79,8 @@ export interface AuditService {
   removeWitness(which: string): Promise<WitnessConfig>;
   /** Sets k: a checkpoint counts as witnessed with k valid cosignatures; audited. */
   setWitnessPolicy(k: number): Promise<WitnessConfig>;
+  /** Sets (url) or removes (null) the RFC 3161 timestamp authority and the CA its tokens must chain to; audited. */
+  setTimestampAuthority(url: string | null, caPem: string | null): Promise<{ url: string; ca: string | null } | null>;
   /** How the latest checkpoint stands with the witnesses; `ask` sends it to those that have not cosigned it. */
   witnessed(opts: { ask: boolean }): Promise<WitnessReport>;
 }
@@ -172,6 +174,7 @@ export function createAuditService(ports: AuditServicePorts): AuditService {
     removeWitness: witnesses.removeWitness,
     setWitnessPolicy: witnesses.setWitnessPolicy,
     witnessed: witnesses.witnessed,
+    setTimestampAuthority: witnesses.setTimestampAuthority,
     verify: ({ artifacts, ...opts }) =>
       verifyWorkspaceLog(ports, { ...opts, ...(artifacts ? { artifacts: ports.store() } : {}) }),
     export: (dir) =>

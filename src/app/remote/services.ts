@@ -205,6 +205,7 @@ function remoteAudit(api: ApiClient, session: ServerSession): AuditService {
     addWitness: serverHost('audit witness add'),
     removeWitness: serverHost('audit witness rm'),
     setWitnessPolicy: serverHost('audit witness policy'),
+    setTimestampAuthority: serverHost('audit timestamp set'),
     witnessed: async () => {
       const cp = await api.call<{ witnessing?: WitnessReport | null }>('audit.checkpoint');
       if (!cp.witnessing)

@@ -2,6 +2,7 @@ import { CairnError } from '../../core/errors.js';
 import { parseCheckpointBody } from '../note/index.js';
 import { parseCosignerVkey, signatureLines, verifyCosignatures, type VerifiedCosignature } from './cosignature.js';
 import { requestCosignature, type WitnessAttempt, type WitnessEndpoint } from './client.js';
+import { requestTimestamp, type TimestampConfig } from '../timestamp/index.js';
 
 /** Which witnesses a log sends its checkpoints to, and how many cosignatures make it witnessed. */
 export interface WitnessConfig {
@@ -24,6 +25,17 @@ export interface WitnessFiles {
   /** The size each witness (by vkey) last cosigned, as far as this log knows. */
   readSizes(): Record<string, number>;
   writeSizes(sizes: Record<string, number>): Promise<void>;
+  /** The RFC 3161 timestamp authority, or null. */
+  readTsa(): TimestampConfig | null;
+  writeTsa(config: TimestampConfig | null): Promise<void>;
+  /** A checkpoint's timestamp token; kept beside the exact note it stamps (`openssl ts -verify -data`). */
+  readToken(size: number, rootHex: string): { token: Buffer; dataPath: string; tokenPath: string } | null;
+  writeToken(
+    size: number,
+    rootHex: string,
+    note: string,
+    token: Buffer,
+  ): Promise<{ dataPath: string; tokenPath: string }>;
 }
 
 export interface WitnessReport {
@@ -38,6 +50,8 @@ export interface WitnessReport {
   failures: Array<Extract<WitnessAttempt, { ok: false }> & { url: string }>;
   /** The note with every cosignature: what bundles and auditors get. */
   cosignedNote: string;
+  /** The checkpoint's RFC 3161 token, when a timestamp authority is configured. */
+  timestamp: { token: string; data: string; time: string | null; verified: boolean } | { error: string } | null;
 }
 
 export function endpoints(config: WitnessConfig): WitnessEndpoint[] {
@@ -148,7 +162,9 @@ export async function witnessCheckpoint(opts: {
     ]);
   }
   const cosignatures = cosignaturesOf(cosigned, config);
+  const timestamp = await stamp(opts.files, opts.note, cp.size, rootHex, opts.ask, opts.timeoutMs);
   return {
+    timestamp,
     size: cp.size,
     root: rootHex,
     policy: config.policy,
@@ -158,4 +174,30 @@ export async function witnessCheckpoint(opts: {
     failures,
     cosignedNote: cosigned,
   };
+}
+
+/**
+ * The checkpoint's RFC 3161 token: the kept one, or (when `ask`) a new one from the configured
+ * authority. A TSA that is down leaves the checkpoint without trusted time, which the report says.
+ */
+async function stamp(
+  files: WitnessFiles,
+  note: string,
+  size: number,
+  rootHex: string,
+  ask: boolean,
+  timeoutMs: number,
+): Promise<WitnessReport['timestamp']> {
+  const tsa = files.readTsa();
+  if (!tsa) return null;
+  const kept = files.readToken(size, rootHex);
+  if (kept) return { token: kept.tokenPath, data: kept.dataPath, time: null, verified: tsa.ca !== null };
+  if (!ask) return { error: `checkpoint ${size} has no timestamp token` };
+  try {
+    const t = await requestTimestamp(note, tsa, timeoutMs);
+    const where = await files.writeToken(size, rootHex, note, t.token);
+    return { token: where.tokenPath, data: where.dataPath, time: t.time, verified: t.verified };
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
 }

@@ -1,3 +1,4 @@
+import { sha256Hex } from '../../core/digest.js';
 import { CairnError } from '../../core/errors.js';
 import type { AuditLog } from '../log/audit-log.js';
 import { parseCosignerVkey } from './cosignature.js';
@@ -42,18 +43,14 @@ export function witnessMethods(ports: {
     witnessed: ({ ask }: { ask: boolean }) => witnessed(ask),
     /** After a checkpoint is signed: sent to the witnesses, when there are any. */
     afterCheckpoint: async (note: string): Promise<WitnessReport | null> =>
-      ports.witnessing && files().readConfig().witnesses.length > 0 ? witnessed(true, note) : null,
+      ports.witnessing && (files().readConfig().witnesses.length > 0 || files().readTsa() !== null)
+        ? witnessed(true, note)
+        : null,
+    setTimestampAuthority: (url: string | null, ca: string | null) => setTsa(ports, files, url, ca),
     witnessConfig: async () => ({ ...files().readConfig(), where: files().where }),
     addWitness: async (url: string, vkey: string) => {
       const key = parseCosignerVkey(vkey);
-      let parsed: URL;
-      try {
-        parsed = new URL(url);
-      } catch {
-        throw new CairnError('USAGE', `not a URL: ${url}`);
-      }
-      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
-        throw new CairnError('USAGE', `a witness URL is http:// or https://, not ${parsed.protocol}`);
+      checkHttpUrl(url, 'a witness URL');
       return change({ op: 'add', url, vkey: key.vkey }, (c) => ({
         ...c,
         witnesses: [...c.witnesses.filter((w) => w.url !== url && w.vkey !== key.vkey), { url, vkey: key.vkey }],
@@ -81,4 +78,40 @@ export function witnessMethods(ports: {
       return change({ op: 'policy' }, (c) => ({ ...c, policy: k }));
     },
   };
+}
+
+/** Sets or removes the log's timestamp authority, in the same transaction as its audit event. */
+async function setTsa(
+  ports: { audit: AuditLog; origin: string },
+  files: () => WitnessFiles,
+  url: string | null,
+  ca: string | null,
+) {
+  if (url !== null) {
+    checkHttpUrl(url, 'a timestamp authority URL');
+    if (ca !== null && !/-----BEGIN CERTIFICATE-----/.test(ca))
+      throw new CairnError('INVALID_INPUT', 'the CA file holds no PEM certificate');
+  }
+  const config = url === null ? null : { url, ca };
+  return ports.audit.audited(
+    { action: 'audit.timestamp.config', target: { type: 'audit-log', name: ports.origin } },
+    async (commit, draft) => {
+      await commit(async () => {
+        draft.params = { url, ca: ca === null ? null : sha256Hex(ca) };
+        await files().writeTsa(config);
+      });
+      return config;
+    },
+  );
+}
+
+function checkHttpUrl(url: string, what: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new CairnError('USAGE', `not a URL: ${url}`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new CairnError('USAGE', `${what} is http:// or https://, not ${parsed.protocol}`);
 }

@@ -111,3 +111,19 @@ export const auditWitnessStatus = spec({
     retry: flag('--retry', 'send it to the witnesses that have not cosigned it yet'),
   },
 });
+
+export const auditTimestampSet = spec({
+  path: 'audit timestamp set',
+  args: ['url'],
+  description: 'get an RFC 3161 token for each checkpoint from this timestamp authority',
+  options: {
+    ca: text('--ca <file>', "PEM of the CA the TSA's certificate chains to (tokens are verified before they are kept)"),
+  },
+});
+
+export const auditTimestampRm = spec({
+  path: 'audit timestamp rm',
+  args: [],
+  description: 'stop timestamping checkpoints',
+  options: {},
+});

@@ -10,6 +10,11 @@ export async function run(opts: OptionsOf<typeof auditWitnessStatus>): Promise<v
   for (const c of r.cosignatures)
     ctx.out.say(`cosigned by ${c.name} (${c.url}) at ${new Date(c.time * 1000).toISOString()}`);
   for (const f of r.failures) ctx.out.say(`not cosigned by ${f.url}: ${f.reason}`);
+  if (r.timestamp && 'error' in r.timestamp) ctx.out.say(`no trusted time: ${r.timestamp.error}`);
+  else if (r.timestamp)
+    ctx.out.say(
+      `RFC 3161 token ${r.timestamp.token}${r.timestamp.verified ? ' (verified against the configured CA)' : ''}; check it: openssl ts -verify -data ${r.timestamp.data} -in ${r.timestamp.token} -CAfile <ca.pem>`,
+    );
   ctx.out.say(
     `checkpoint ${r.size}: ${r.cosignatures.length} of ${r.configured} witness(es) cosigned, policy ${r.policy}: ${r.witnessed ? 'witnessed' : 'UNDER-WITNESSED'}`,
   );
