@@ -1,4 +1,4 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CairnError } from '../core/errors.js';
 import { writeFileAtomic } from '../storage/objects/durable.js';
@@ -14,6 +14,11 @@ import {
 import type { TimestampConfig } from '../audit/timestamp/index.js';
 
 export const WITNESS_DIR = 'witness';
+
+function mkdirP(path: string): string {
+  mkdirSync(path, { recursive: true });
+  return path;
+}
 
 function readText(path: string): string | null {
   try {
@@ -82,6 +87,28 @@ export function witnessFiles(cairnDir: string): WitnessFiles {
       await writeFileAtomic(`${base}.checkpoint`, note);
       await writeFileAtomic(`${base}.tsr`, token);
       return { dataPath: `${base}.checkpoint`, tokenPath: `${base}.tsr` };
+    },
+    async exportTo(dest) {
+      let cosigned = 0;
+      let tokens = 0;
+      const config = this.readConfig();
+      if (config.witnesses.length > 0)
+        writeFileSync(join(mkdirP(join(dest, 'witness')), 'witnesses.json'), `${JSON.stringify(config, null, 2)}\n`);
+      const from = join(dir, 'cosigned');
+      if (existsSync(from))
+        for (const f of readdirSync(from).filter((n) => n.endsWith('.note'))) {
+          copyFileSync(join(from, f), join(mkdirP(join(dest, 'witness', 'cosigned')), f));
+          cosigned++;
+        }
+      const ts = join(cairnDir, 'timestamp');
+      if (existsSync(ts))
+        for (const f of readdirSync(ts).filter((n) => /\.(tsr|checkpoint)$/.test(n))) {
+          copyFileSync(join(ts, f), join(mkdirP(join(dest, 'timestamp')), f));
+          if (f.endsWith('.tsr')) tokens++;
+        }
+      const ca = this.readTsa()?.ca;
+      if (ca) writeFileSync(join(mkdirP(join(dest, 'timestamp')), 'ca.pem'), ca);
+      return { cosigned, tokens };
     },
     // Only a hint (a wrong size costs one 409 round trip), so it is not worth an fsync per checkpoint.
     writeSizes: (sizes) =>

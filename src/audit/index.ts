@@ -26,11 +26,18 @@ import {
 } from './service/audit-service.js';
 import type { VerifyProblem } from './verify/log-verifier.js';
 import type { AuditVerifyReport } from './verify/verify-workspace.js';
-import { witnessMethods, type WitnessConfig, type WitnessFiles, type WitnessReport } from './witness/index.js';
+import {
+  verifyExportEvidence,
+  witnessMethods,
+  type BundleEvidenceReport,
+  type WitnessConfig,
+  type WitnessFiles,
+  type WitnessReport,
+} from './witness/index.js';
 
 export type { AuditEventView, AuditVerifyReport, BundleVerifyReport, EventQuery, ExportResult, ProofCheck };
 export type { VerifyProblem };
-export type { WitnessConfig, WitnessReport };
+export type { BundleEvidenceReport, WitnessConfig, WitnessReport };
 export { PROOF_FORMAT };
 
 /** One stored event as logged, and whether its bytes still hash to its leaf. */
@@ -90,6 +97,7 @@ export const offlineAudit = {
   verifyBundle: (dir: string, trusted?: NoteVerifier, against?: string): Promise<BundleVerifyReport> =>
     verifyBundle(dir, trusted, against),
   verifyProof: (text: string, trusted?: NoteVerifier): ProofCheck => checkProofFile(text, trusted),
+  verifyBundleEvidence: verifyExportEvidence,
   loadVerifierKey,
   followCheckpoint,
 };
@@ -182,6 +190,10 @@ export function createAuditService(ports: AuditServicePorts): AuditService {
         { action: 'audit.export', target: { type: 'audit-log', name: ports.origin } },
         async (commit, draft) => {
           const res = await exportBundle(ports.meta.db, ports.audit, dir);
+          // The latest checkpoint's cosignatures and token travel with it (docs/AUDIT.md §8).
+          const latest = await ports.audit.latestCheckpoint();
+          if (latest) await witnesses.afterCheckpoint(latest.note);
+          if (ports.witnessing) Object.assign(res, { evidence: await ports.witnessing.files.exportTo(dir) });
           await commit(async () => {
             draft.params = { size: res.size, root: res.root, checkpoints: res.checkpoints };
           });

@@ -1,110 +1,24 @@
 // RFC 3161 trusted time on checkpoints, from a real TSA (`openssl ts -reply`) with its own CA,
 // checked offline with `openssl ts -verify` exactly as an auditor would.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { stopTsas } from './support.js';
 import { cli, type CliResult } from '../../src/test-support/cli.js';
+import { makeTsa, startTsa } from './support.js';
 
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
 if (!hasOpenssl && process.env.CAIRN_REQUIRE_SERVICES === '1')
   throw new Error('CAIRN_REQUIRE_SERVICES=1 but the openssl command is missing');
 if (!hasOpenssl) console.warn('SKIPPED: RFC 3161 tests need the openssl command');
 
-const children: Array<ReturnType<typeof spawn>> = [];
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGTERM');
-});
+afterEach(() => stopTsas());
 
 function ok(r: CliResult): CliResult {
   expect(r.code, r.stdout + r.stderr).toBe(0);
   return r;
-}
-
-/** A CA and a TSA certificate (extendedKeyUsage critical timeStamping) signed by it. */
-function makeTsa(dir: string): void {
-  const o = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  o([
-    'req',
-    '-x509',
-    ...ec,
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-    '-subj',
-    '/CN=Cairn Test CA',
-    '-days',
-    '2',
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
-  ]);
-  o(['req', ...ec, '-keyout', 'tsa.key', '-out', 'tsa.csr', '-subj', '/CN=Cairn Test TSA']);
-  writeFileSync(
-    join(dir, 'ext.cnf'),
-    'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=critical,timeStamping\n',
-  );
-  o([
-    'x509',
-    '-req',
-    '-in',
-    'tsa.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'tsa.pem',
-    '-days',
-    '2',
-    '-extfile',
-    'ext.cnf',
-  ]);
-  writeFileSync(join(dir, 'tsaserial'), '01\n');
-  writeFileSync(
-    join(dir, 'tsa.cnf'),
-    [
-      '[ tsa ]',
-      'default_tsa = tsa_config1',
-      '[ tsa_config1 ]',
-      'dir = .',
-      'serial = ./tsaserial',
-      'crypto_device = builtin',
-      'signer_cert = ./tsa.pem',
-      'certs = ./ca.pem',
-      'signer_key = ./tsa.key',
-      'signer_digest = sha256',
-      'default_policy = 1.2.3.4.1',
-      'digests = sha256, sha384, sha512',
-      'accuracy = secs:1',
-      'ordering = yes',
-      'tsa_name = yes',
-      'ess_cert_id_chain = no',
-      'ess_cert_id_alg = sha256',
-      '',
-    ].join('\n'),
-  );
-}
-
-async function startTsa(dir: string): Promise<string> {
-  const child = spawn(process.execPath, [join(__dirname, 'tsa-server.mjs'), dir], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(child);
-  let out = '';
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (b: Buffer) => {
-      out += b.toString();
-      const m = /"url":"([^"]+)"/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`TSA exited ${code}: ${out}`)));
-  });
 }
 
 describe.skipIf(!hasOpenssl)('RFC 3161 timestamps on checkpoints', () => {

@@ -32,3 +32,5 @@ export {
 } from './log-witnessing.js';
 export type { WitnessConfig, WitnessFiles, WitnessReport } from './log-witnessing.js';
 export { witnessMethods } from './witness-service.js';
+export { verifyBundleEvidence, verifyExportEvidence } from './bundle-evidence.js';
+export type { BundleEvidenceReport } from './bundle-evidence.js';

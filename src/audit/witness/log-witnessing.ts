@@ -36,6 +36,8 @@ export interface WitnessFiles {
     note: string,
     token: Buffer,
   ): Promise<{ dataPath: string; tokenPath: string }>;
+  /** Copies the witness list, every cosigned checkpoint, the tokens and the TSA's CA into an export. */
+  exportTo(dir: string): Promise<{ cosigned: number; tokens: number }>;
 }
 
 export interface WitnessReport {

@@ -45,11 +45,26 @@ async function checkBundle(
   const trusted = opts.key ? offlineAudit.loadVerifierKey(opts.key) : undefined;
   const against = opts.against ? readFileSync(opts.against, 'utf8') : undefined;
   const r = await offlineAudit.verifyBundle(dir, trusted, against);
-  if (r.ok)
+  const evidence = await offlineAudit.verifyBundleEvidence(dir, trusted);
+  const problems = [...r.problems, ...evidence.problems];
+  if (opts.witnessed && !evidence.latest?.witnessed)
+    problems.push({
+      index: null,
+      kind: 'under-witnessed',
+      message: evidence.latest
+        ? `the bundle's latest checkpoint (size ${evidence.latest.size}) has ${evidence.latest.cosignatures.length} valid cosignature(s); its policy asks for ${evidence.latest.policy}`
+        : 'the bundle carries no witness list (witness/witnesses.json)',
+    });
+  const ok = r.ok && problems.length === 0;
+  if (ok && (evidence.cosignedCheckpoints > 0 || evidence.timestampTokens > 0))
+    ctx.out.say(
+      `evidence: ${evidence.cosignedCheckpoints} cosigned checkpoint(s)${evidence.latest ? `, the latest with ${evidence.latest.cosignatures.length} valid cosignature(s) (policy ${evidence.latest.policy}; witness keys from the bundle's own list)` : ''}, ${evidence.timestampTokens} RFC 3161 token(s) verified with openssl against the bundle's timestamp/ca.pem`,
+    );
+  if (ok)
     ctx.out.say(
       `ok: ${r.size} entries, ${r.checkpoints} checkpoints, ${r.inclusionProofsChecked} inclusion and ${r.consistencyProofsChecked} consistency proofs verify${trusted ? ', signed by the trusted key' : ' — self-consistent; verified against the bundle’s own key (pass --key to check who signed it)'}`,
     );
-  return { ok: r.ok, firstBad: r.firstBad, problems: r.problems, report: r };
+  return { ok, firstBad: r.firstBad ?? problems[0] ?? null, problems, report: { ...r, ok, evidence } };
 }
 
 export async function run(opts: OptionsOf<typeof auditVerify>): Promise<void> {
