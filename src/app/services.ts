@@ -50,6 +50,7 @@ export function buildServices(ws: Workspace, env: NodeJS.ProcessEnv = process.en
         audit: ws.audit,
         clock: ws.clock,
         origin: ws.config.audit.origin,
+        witnessing: ws.witnessing,
         store: () => ({ index: ws.index, packs: ws.packs, pool: ws.pool, load: treeLoader(ws) }),
       });
     }),

@@ -20,6 +20,8 @@ import { resolveActor } from './identity.js';
 import { createSigningKey, keptCheckpointFile, loadLogKeys, saveReleaseTokenConfig } from './keys.js';
 import type { Pkcs11KeyConfig } from './pkcs11.js';
 import { saveMetadataPassword, splitPassword, withMetadataPassword } from './metadata-password.js';
+import { witnessAfterWrite, witnessFiles, witnessTimeoutMs } from './witnessing.js';
+import type { WitnessFiles } from '../audit/witness/index.js';
 
 export const CAIRN_DIR = '.cairn';
 
@@ -41,6 +43,8 @@ export interface Workspace {
   auditContext(): AuditContext;
   cacheDir: string;
   locksDir: string;
+  /** Where the log's witness config and cosigned checkpoints live, and how long a witness may take. */
+  witnessing: { files: WitnessFiles; timeoutMs: number };
   close(): Promise<void>;
 }
 
@@ -199,6 +203,7 @@ async function openAt(root: string, config: WorkspaceConfig, opts: OpenOptions):
   const reader = new PackReader(packs);
   const index = blobIndexOf(meta);
   const pool = new WorkerPool(config.storage.workers);
+  const witnessing = { files: witnessFiles(cairnDir), timeoutMs: witnessTimeoutMs(env) };
   let closed = false;
   return {
     root,
@@ -215,12 +220,16 @@ async function openAt(root: string, config: WorkspaceConfig, opts: OpenOptions):
     auditContext: context,
     cacheDir: join(cairnDir, 'cache'),
     locksDir: join(cairnDir, 'locks'),
+    witnessing,
     async close() {
       if (closed) return;
       closed = true;
       try {
-        // Every command that appended leaves a signed checkpoint behind.
-        if (audit.appendedCount > 0) await audit.checkpoint();
+        // Every command that appended leaves a signed checkpoint behind, sent to the witnesses.
+        if (audit.appendedCount > 0) {
+          await audit.checkpoint();
+          await witnessAfterWrite(audit, witnessing, (m) => process.stderr.write(`${m}\n`));
+        }
       } finally {
         await reader.close();
         await pool.close();

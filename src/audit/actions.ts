@@ -71,6 +71,10 @@ export const auditActions = {
     'A person signed in with OpenID Connect in a browser (authorization code + PKCE); actor auth oidc, credential the OpenID subject.',
   'server.denied':
     'A request was refused before reaching a service: no or bad credentials, an expired or revoked token, or a missing role.',
+  'audit.witness.config':
+    "The log's witnesses or its k-of-n witness policy changed (params: op add, remove or policy; url, vkey, policy).",
+  'audit.timestamp.config':
+    "The log's RFC 3161 timestamp authority was set or removed (params: url, CA certificate digest).",
 } as const;
 
 export type AuditAction = keyof typeof auditActions;

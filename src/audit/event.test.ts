@@ -77,6 +77,8 @@ describe('audit events', () => {
       'server.store.write',
       'server.signin',
       'server.denied',
+      'audit.witness.config',
+      'audit.timestamp.config',
     ]);
     expect(auditOutcomes).toEqual(['ok', 'failed', 'denied']);
     const doc = readFileSync(join(packageRoot(), 'docs', 'AUDIT.md'), 'utf8');

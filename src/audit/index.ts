@@ -26,9 +26,18 @@ import {
 } from './service/audit-service.js';
 import type { VerifyProblem } from './verify/log-verifier.js';
 import type { AuditVerifyReport } from './verify/verify-workspace.js';
+import {
+  verifyExportEvidence,
+  witnessMethods,
+  type BundleEvidenceReport,
+  type WitnessConfig,
+  type WitnessFiles,
+  type WitnessReport,
+} from './witness/index.js';
 
 export type { AuditEventView, AuditVerifyReport, BundleVerifyReport, EventQuery, ExportResult, ProofCheck };
 export type { VerifyProblem };
+export type { BundleEvidenceReport, WitnessConfig, WitnessReport };
 export { PROOF_FORMAT };
 
 /** One stored event as logged, and whether its bytes still hash to its leaf. */
@@ -46,6 +55,8 @@ export interface CheckpointView {
   /** False when the log had not grown since the latest checkpoint, which is returned instead. */
   created: boolean;
   verifierKey: string;
+  /** How the checkpoint stands with the log's witnesses; null when none are configured. */
+  witnessing?: WitnessReport | null;
 }
 
 export interface WorkspaceVerifyOptions {
@@ -67,6 +78,18 @@ export interface AuditService {
   verify(opts: WorkspaceVerifyOptions): Promise<AuditVerifyReport>;
   /** Writes a self-contained bundle (log, checkpoints, proofs, verify.sh); audited. */
   export(dir: string): Promise<ExportResult>;
+  /** The witnesses this log sends its checkpoints to, and its k-of-n policy. */
+  witnessConfig(): Promise<WitnessConfig & { where: string }>;
+  /** Adds (or replaces, by URL) a witness; audited. */
+  addWitness(url: string, vkey: string): Promise<WitnessConfig>;
+  /** Removes the witness with this URL, vkey or name; audited. */
+  removeWitness(which: string): Promise<WitnessConfig>;
+  /** Sets k: a checkpoint counts as witnessed with k valid cosignatures; audited. */
+  setWitnessPolicy(k: number): Promise<WitnessConfig>;
+  /** Sets (url) or removes (null) the RFC 3161 timestamp authority and the CA its tokens must chain to; audited. */
+  setTimestampAuthority(url: string | null, caPem: string | null): Promise<{ url: string; ca: string | null } | null>;
+  /** How the latest checkpoint stands with the witnesses; `ask` sends it to those that have not cosigned it. */
+  witnessed(opts: { ask: boolean }): Promise<WitnessReport>;
 }
 
 /** Checks that need no workspace: a bundle or a proof file against a key the caller trusts. */
@@ -74,6 +97,7 @@ export const offlineAudit = {
   verifyBundle: (dir: string, trusted?: NoteVerifier, against?: string): Promise<BundleVerifyReport> =>
     verifyBundle(dir, trusted, against),
   verifyProof: (text: string, trusted?: NoteVerifier): ProofCheck => checkProofFile(text, trusted),
+  verifyBundleEvidence: verifyExportEvidence,
   loadVerifierKey,
   followCheckpoint,
 };
@@ -126,11 +150,13 @@ function followCheckpoint(
 export interface AuditServicePorts extends AuditDeps {
   meta: AuditDeps['meta'] & { db: Kysely<Database> };
   origin: string;
+  witnessing?: { files: WitnessFiles; timeoutMs: number };
   store: () => { index: BlobIndex; packs: LocalPackDir; pool: WorkerPool; load: TreeLoader };
 }
 
 export function createAuditService(ports: AuditServicePorts): AuditService {
   const verifierKey = () => formatVerifierKey(ports.origin, ports.audit.keys.rawPublicKey);
+  const witnesses = witnessMethods(ports);
   return {
     events: (query) => listEvents(ports, query),
     async event(index) {
@@ -144,8 +170,19 @@ export function createAuditService(ports: AuditServicePorts): AuditService {
       const made = await ports.audit.checkpoint();
       const cp = made ?? (await ports.audit.latestCheckpoint());
       if (!cp) throw new CairnError('NOT_FOUND', 'the audit log is empty');
-      return { ...cp, created: made !== null, verifierKey: verifierKey() };
+      return {
+        ...cp,
+        created: made !== null,
+        verifierKey: verifierKey(),
+        witnessing: await witnesses.afterCheckpoint(cp.note),
+      };
     },
+    witnessConfig: witnesses.witnessConfig,
+    addWitness: witnesses.addWitness,
+    removeWitness: witnesses.removeWitness,
+    setWitnessPolicy: witnesses.setWitnessPolicy,
+    witnessed: witnesses.witnessed,
+    setTimestampAuthority: witnesses.setTimestampAuthority,
     verify: ({ artifacts, ...opts }) =>
       verifyWorkspaceLog(ports, { ...opts, ...(artifacts ? { artifacts: ports.store() } : {}) }),
     export: (dir) =>
@@ -153,6 +190,10 @@ export function createAuditService(ports: AuditServicePorts): AuditService {
         { action: 'audit.export', target: { type: 'audit-log', name: ports.origin } },
         async (commit, draft) => {
           const res = await exportBundle(ports.meta.db, ports.audit, dir);
+          // The latest checkpoint's cosignatures and token travel with it (docs/AUDIT.md §8).
+          const latest = await ports.audit.latestCheckpoint();
+          if (latest) await witnesses.afterCheckpoint(latest.note);
+          if (ports.witnessing) Object.assign(res, { evidence: await ports.witnessing.files.exportTo(dir) });
           await commit(async () => {
             draft.params = { size: res.size, root: res.root, checkpoints: res.checkpoints };
           });

@@ -21,6 +21,7 @@ import * as compliance from './compliance/commands.js';
 import * as server from './server/commands.js';
 import * as pipeline from './pipeline/commands.js';
 import * as ui from './ui/commands.js';
+import * as witness from './witness/commands.js';
 
 export const COMMAND_TABLE: readonly (BoundCommand | GroupSpec)[] = [
   bind(workspace.init, () => import('./workspace/init.js')),
@@ -112,6 +113,15 @@ export const COMMAND_TABLE: readonly (BoundCommand | GroupSpec)[] = [
   bind(audit.auditExport, () => import('./audit/export.js')),
   bind(audit.auditCheckpoint, () => import('./audit/checkpoint.js')),
   bind(audit.auditVerifyProof, () => import('./audit/verify-proof.js')),
+  group('audit witness', "witnesses that cosign this log's checkpoints (C2SP tlog-witness)"),
+  bind(audit.auditWitnessAdd, () => import('./audit/witness-add.js')),
+  bind(audit.auditWitnessLs, () => import('./audit/witness-ls.js')),
+  bind(audit.auditWitnessRm, () => import('./audit/witness-rm.js')),
+  bind(audit.auditWitnessPolicy, () => import('./audit/witness-policy.js')),
+  bind(audit.auditWitnessStatus, () => import('./audit/witness-status.js')),
+  group('audit timestamp', 'RFC 3161 trusted time on checkpoints'),
+  bind(audit.auditTimestampSet, () => import('./audit/timestamp-set.js')),
+  bind(audit.auditTimestampRm, () => import('./audit/timestamp-rm.js')),
   bind(lineage.lineage, () => import('./lineage/lineage.js')),
   bind(demo.demo, () => import('./demo/demo.js')),
   bind(ui.ui, () => import('./ui/ui.js')),
@@ -129,4 +139,7 @@ export const COMMAND_TABLE: readonly (BoundCommand | GroupSpec)[] = [
   bind(server.login, () => import('./server/login.js')),
   bind(server.logout, () => import('./server/logout.js')),
   bind(server.whoami, () => import('./server/whoami.js')),
+  group('witness', 'a witness for other logs: cosigns checkpoints that extend what it saw (C2SP tlog-witness)'),
+  bind(witness.witnessServe, () => import('./witness/serve.js')),
+  bind(witness.witnessAddLog, () => import('./witness/add-log.js')),
 ];

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { isTerminal } from '../../compute/index.js';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
-import type { AuditService, AuditVerifyReport } from '../../audit/index.js';
+import type { AuditService, AuditVerifyReport, WitnessReport } from '../../audit/index.js';
 import { offlineAudit } from '../../audit/index.js';
 import { CairnError } from '../../core/errors.js';
 import type { LogsOptions, RunDetails, WaitOptions } from '../../compute/index.js';
@@ -17,6 +17,15 @@ function local(what: string): () => Promise<never> {
   return async () => {
     throw new CairnError('NOT_ON_SERVER', `${what} works on a local workspace, not yet against a Cairn server`, {
       hint: 'run it in a workspace that is not linked to the server (unset CAIRN_SERVER, or `cairn logout`), then push',
+    });
+  };
+}
+
+/** Witness configuration lives beside the server's key: an admin sets it on the server host. */
+function serverHost(what: string): () => Promise<never> {
+  return async () => {
+    throw new CairnError('NOT_ON_SERVER', `${what} configures a log's own witnesses; run it on the server host`, {
+      hint: 'on the server host: CAIRN_WORKSPACE=<server data dir> cairn audit witness …',
     });
   };
 }
@@ -207,6 +216,21 @@ function remoteAudit(api: ApiClient, session: ServerSession): AuditService {
     event: (index) => api.call('audit.event', { params: { index } }),
     prove: (index) => api.call('audit.prove', { params: { index } }),
     checkpoint: () => api.call('audit.checkpoint'),
+    // A server's witnesses are configured on its host (docs/AUDIT.md §8); clients see how its checkpoints stand.
+    witnessConfig: serverHost('audit witness ls'),
+    addWitness: serverHost('audit witness add'),
+    removeWitness: serverHost('audit witness rm'),
+    setWitnessPolicy: serverHost('audit witness policy'),
+    setTimestampAuthority: serverHost('audit timestamp set'),
+    witnessed: async () => {
+      const cp = await api.call<{ witnessing?: WitnessReport | null }>('audit.checkpoint');
+      if (!cp.witnessing)
+        throw new CairnError(
+          'POLICY_UNMET',
+          'the server has no witnesses configured: its checkpoints are not witnessed',
+        );
+      return cp.witnessing;
+    },
     consistency: async (from, to) => {
       if (to !== undefined && to < from) throw new CairnError('USAGE', 'a consistency proof goes from a smaller size');
       const cp = await api.call<{ consistency: string[] }>('audit.checkpoint', { query: { since: from } });

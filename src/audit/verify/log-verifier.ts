@@ -31,7 +31,10 @@ export interface VerifyProblem {
     | 'artifact'
     | 'state-mismatch'
     | 'state-unvouched'
-    | 'state-missing';
+    | 'state-missing'
+    | 'under-witnessed'
+    | 'cosignature'
+    | 'timestamp';
   message: string;
   /** For a state problem: the table and the row's key (docs/AUDIT.md, "State bound to the log"). */
   table?: string;

@@ -34,6 +34,10 @@ export const auditVerify = spec({
     artifacts: flag('--artifacts', 're-hash every stored object an event names'),
     deep: flag('--deep', 'also parse every entry fully and require canonical JSON (slower)'),
     bundle: text('--bundle <dir>', 'verify an exported bundle instead of the workspace (no workspace needed)'),
+    witnessed: flag(
+      '--witnessed',
+      'also require k valid witness cosignatures on the latest checkpoint (docs/AUDIT.md §8)',
+    ),
   },
 });
 
@@ -69,4 +73,57 @@ export const auditVerifyProof = spec({
   options: {
     key: text('--key <vkey>', 'trusted verifier key (text or file); default: the key the proof names'),
   },
+});
+
+export const auditWitnessAdd = spec({
+  path: 'audit witness add',
+  args: ['url', 'vkey'],
+  description: "send this log's checkpoints to a witness (its URL and its cosignature vkey)",
+  options: {},
+});
+
+export const auditWitnessLs = spec({
+  path: 'audit witness ls',
+  args: [],
+  description: 'the witnesses and the k-of-n policy',
+  options: {},
+});
+
+export const auditWitnessRm = spec({
+  path: 'audit witness rm',
+  args: ['witness'],
+  description: 'stop sending checkpoints to a witness (by URL, vkey or name)',
+  options: {},
+});
+
+export const auditWitnessPolicy = spec({
+  path: 'audit witness policy',
+  args: ['k'],
+  description: 'a checkpoint counts as witnessed with k valid cosignatures',
+  options: {},
+});
+
+export const auditWitnessStatus = spec({
+  path: 'audit witness status',
+  args: [],
+  description: 'how the latest checkpoint stands with the witnesses',
+  options: {
+    retry: flag('--retry', 'send it to the witnesses that have not cosigned it yet'),
+  },
+});
+
+export const auditTimestampSet = spec({
+  path: 'audit timestamp set',
+  args: ['url'],
+  description: 'get an RFC 3161 token for each checkpoint from this timestamp authority',
+  options: {
+    ca: text('--ca <file>', "PEM of the CA the TSA's certificate chains to (tokens are verified before they are kept)"),
+  },
+});
+
+export const auditTimestampRm = spec({
+  path: 'audit timestamp rm',
+  args: [],
+  description: 'stop timestamping checkpoints',
+  options: {},
 });
