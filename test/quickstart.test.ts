@@ -74,7 +74,7 @@ describe('README Quickstart', () => {
       expect(out).toMatch(/rows by key id \(inferred\): 342 -> 343; 1 added, 0 removed, 0 changed/);
       expect(out).toMatch(/passed gate on penguins\/test@v1/);
       expect(out).toMatch(/model gentoo@v1 {2}sha256:[0-9a-f]{64}\n {2}← files runs\/gentoo@v1\n/);
-      expect(out).toMatch(/ok: 12 file\(s\), provenance signature/);
+      expect(out).toMatch(/ok: 14 file\(s\), provenance signature, OpenSSF Model Signing signature/);
       expect(out).toMatch(/ok: every object matches its digest/);
       if (s3) expect(out).toMatch(/cloned s3:\/\/cairn-quickstart\/penguins into/);
     } finally {
