@@ -230,7 +230,8 @@ describe('idempotency keys', () => {
     const key = { 'idempotency-key': `tok-${Math.random()}` };
     const first = await t.call('admin', 'POST', '/api/v1/tokens', { user: 'carol' }, key);
     expect(first.status).toBe(200);
-    const secret = (first.json.token as string).split('_').at(-1)!;
+    // cairn_<id>_<secret>: the secret is everything after the second underscore (it may hold '_' itself).
+    const secret = (first.json.token as string).split('_').slice(2).join('_');
     const ws = await openWorkspace({ cwd: t.dataDir, env: { ...process.env, CAIRN_ACTOR: 'probe' } });
     try {
       const rows = await sql<{ response: string }>`select response from idempotency_keys`.execute(ws.meta.db);
