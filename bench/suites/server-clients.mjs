@@ -10,11 +10,12 @@
 //
 // The server is the real CLI (`cairn server start`, SQLite, folder store) in its own process.
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
+import { mustRun } from '../lib/measure.mjs';
+import { peakRss, spawnServer, stop } from '../lib/server-process.mjs';
 
 const ENV = { NO_COLOR: '1', CAIRN_NO_PROGRESS: '1', CAIRN_SERVER: '', CAIRN_TOKEN: '', CAIRN_WORKSPACE: '' };
 
@@ -26,18 +27,18 @@ export const suite = {
     const cli = path.join(ctx.repoRoot, 'bin', 'cairn.js');
     const srv = path.join(ctx.work, 'srv');
     const tokens = await prepare(ctx, srv, n);
-    const server = await spawnServer(cli, srv, ctx.work);
+    const server = await spawnServer({ repoRoot: ctx.repoRoot, dataDir: srv, cwd: ctx.work, env: ENV });
     const loadBefore = os.loadavg();
     const t0 = performance.now();
-    let outcomes;
+    let outcomes, wall, rss, counts;
     try {
       outcomes = await Promise.allSettled(
         Array.from({ length: n }, (_, i) => person(cli, ctx.work, server.url, tokens[`p${i}`], i)),
       );
     } finally {
-      var wall = (performance.now() - t0) / 1000;
-      var rss = peakRss(server.child.pid);
-      var counts = await countOnServer(server.url, tokens.p0, n).catch((e) => ({ error: e.message }));
+      wall = (performance.now() - t0) / 1000;
+      rss = peakRss(server.child.pid);
+      counts = await countOnServer(server.url, tokens.p0, n).catch((e) => ({ error: e.message }));
       await stop(server.child);
     }
     const failed = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [`p${i}: ${o.reason.message}`] : []));
@@ -97,7 +98,7 @@ async function person(cli, work, url, token, i) {
     `name: train-${i}\ncommand: "mkdir -p $CAIRN_OUTPUT_DIR/m && wc -c < $CAIRN_INPUT_TRAIN/part.bin > $CAIRN_OUTPUT_DIR/m/size.txt"\ninputs:\n  train: data-${i}@v1\n`,
   );
   const env = { ...ENV, CAIRN_CONFIG_DIR: path.join(home, 'config') };
-  const c = (args, cwd) => run(cli, args, cwd, env);
+  const c = async (args, cwd) => (await mustRun([process.execPath, cli, ...args], { cwd, env })).stdout;
   await c(['login', url, '--token', token], home);
   await c(['init', '--server', url], ws);
   await c(['data', 'add', src, '--name', `data-${i}`], ws);
@@ -105,19 +106,6 @@ async function person(cli, work, url, token, i) {
   const sub = JSON.parse(await c(['run', path.join(code, 'cairn.yaml'), '--json'], home));
   const id = sub.run?.id ?? sub.id;
   await c(['model', 'register', `model-${i}`, '--from-run', id, '--format', 'txt'], home);
-}
-
-function run(cli, args, cwd, env) {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [cli, ...args], { cwd, env: { ...process.env, ...env }, stdio: 'pipe' });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (b) => (out += b));
-    p.stderr.on('data', (b) => (err += b));
-    p.once('exit', (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`cairn ${args.join(' ')}: exit ${code}: ${err.slice(-300)}`)),
-    );
-  });
 }
 
 async function countOnServer(url, token, n) {
@@ -134,39 +122,4 @@ async function countOnServer(url, token, n) {
     models.push((await get(`/api/v1/models/model-${i}/versions`)).length);
   }
   return { versions, models };
-}
-
-async function spawnServer(cli, dataDir, cwd) {
-  const child = spawn(process.execPath, [cli, 'server', 'start', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
-    cwd,
-    env: { ...process.env, ...ENV },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const url = await new Promise((resolve, reject) => {
-    child.stdout.on('data', (b) => {
-      out += b;
-      const m = /Cairn server on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    child.stderr.on('data', (b) => (out += b));
-    child.once('exit', (code) => reject(new Error(`cairn server start exited ${code}: ${out}`)));
-  });
-  return { child, url };
-}
-
-function peakRss(pid) {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Math.round(Number(m[1]) / 1024) : null;
-  } catch {
-    return null;
-  }
-}
-
-async function stop(child) {
-  if (child.exitCode !== null) return;
-  const gone = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await gone;
 }

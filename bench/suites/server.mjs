@@ -12,11 +12,11 @@
 // (undici, keep-alive), so both share this machine's cores. Every request is authenticated,
 // authorized and recorded in the audit log as in production. Needs `npm run build`.
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
+import { peakRss, spawnServer, stop } from '../lib/server-process.mjs';
 
 const ENV = { NO_COLOR: '1', CAIRN_NO_PROGRESS: '1' };
 const pct = (xs, p) => {
@@ -34,7 +34,7 @@ export const suite = {
     const seconds = Math.max(2, Math.round(8 * Math.min(1, ctx.scale * 4)));
     const db = process.env.CAIRN_BENCH_SERVER_DB;
     const setup = await prepare(dist, dataDir, db);
-    const server = await spawnServer(ctx.repoRoot, dataDir);
+    const server = await spawnServer({ repoRoot: ctx.repoRoot, dataDir, env: ENV });
     const results = { concurrency, seconds, metadata: db ? 'postgres' : 'sqlite', loadBefore: os.loadavg() };
     try {
       const call = client(server.url, setup.tokens);
@@ -131,31 +131,6 @@ async function prepare(dist, dataDir, db) {
   }
 }
 
-async function spawnServer(repoRoot, dataDir) {
-  const cli = path.join(repoRoot, 'bin', 'cairn.js');
-  // CAIRN_BENCH_SERVER_NODE_ARGS: extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-  const nodeArgs = (process.env.CAIRN_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(
-    process.execPath,
-    [...nodeArgs, cli, 'server', 'start', '--listen', '127.0.0.1:0', '--data-dir', dataDir],
-    {
-      env: { ...process.env, ...ENV },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let out = '';
-  const url = await new Promise((resolve, reject) => {
-    child.stdout.on('data', (b) => {
-      out += b;
-      const m = /Cairn server on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    child.stderr.on('data', (b) => (out += b));
-    child.once('exit', (code) => reject(new Error(`cairn server start exited ${code}: ${out}`)));
-  });
-  return { child, url };
-}
-
 function client(url, tokens) {
   return async (who, method, p, body) => {
     const res = await globalThis.fetch(url + p, {
@@ -208,20 +183,4 @@ async function withCpu(pid, fn) {
   const r = await fn();
   const used = cpuMs(pid) - before;
   return { ...r, serverCpuMs: used, cpuMsPerRequest: used / Math.max(1, r.requests) };
-}
-
-function peakRss(pid) {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Math.round(Number(m[1]) / 1024) : null;
-  } catch {
-    return null;
-  }
-}
-
-async function stop(child) {
-  if (child.exitCode !== null) return;
-  const gone = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await gone;
 }
