@@ -39,25 +39,9 @@ export async function usageReport(
     ]),
   );
   const groups = new Map<string, UsageRow>();
-  const total: UsageRow = {
-    key: 'total',
-    runs: 0,
-    gpuHours: 0,
-    cost: 0,
-    idleGpuHours: null,
-    savedGpuHours: 0,
-    cpuHours: 0,
-  };
+  const total = emptyRow('total');
   const points = new Map<string, UsagePoint>();
-  const empty = (key: string): UsageRow => ({
-    key,
-    runs: 0,
-    gpuHours: 0,
-    cost: 0,
-    idleGpuHours: null,
-    savedGpuHours: 0,
-    cpuHours: 0,
-  });
+  const empty = emptyRow;
   for (const r of runs) {
     const key = opts.by === 'project' ? r.project : opts.by === 'user' ? r.created_by : `${r.name} ${r.id}`;
     const g = groups.get(key) ?? empty(key);
@@ -94,14 +78,6 @@ export async function usageReport(
         t.idleGpuHours = (t.idleGpuHours ?? 0) + usage.idleGpuSeconds / 3600;
     }
   }
-  const round = <T extends UsageRow>(u: T): T => ({
-    ...u,
-    gpuHours: r4(u.gpuHours),
-    cost: r4(u.cost),
-    idleGpuHours: u.idleGpuHours === null ? null : r4(u.idleGpuHours),
-    savedGpuHours: r4(u.savedGpuHours),
-    cpuHours: r4(u.cpuHours),
-  });
   return {
     currency: cfg.currency,
     rows: [...groups.values()].sort((a, b) => b.gpuHours - a.gpuHours || (a.key < b.key ? -1 : 1)).map(round),
@@ -113,6 +89,21 @@ export async function usageReport(
             .map(round),
         }
       : {}),
+  };
+}
+
+function emptyRow(key: string): UsageRow {
+  return { key, runs: 0, gpuHours: 0, cost: 0, idleGpuHours: null, savedGpuHours: 0, cpuHours: 0 };
+}
+
+function round<T extends UsageRow>(u: T): T {
+  return {
+    ...u,
+    gpuHours: r4(u.gpuHours),
+    cost: r4(u.cost),
+    idleGpuHours: u.idleGpuHours === null ? null : r4(u.idleGpuHours),
+    savedGpuHours: r4(u.savedGpuHours),
+    cpuHours: r4(u.cpuHours),
   };
 }
 

@@ -26,7 +26,7 @@ const XSS = '<img src=x onerror="window.__pwned=1">';
 
 const ok = <T>(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): T => {
   const r = cli([...args, '--json'], { cwd, env });
-  if (r.code !== 0) throw new Error(`cairn ${args.join(' ')} failed: ${r.stderr}`);
+  if (r.code !== 0) throw new Error(`cairn ${args.join(' ')} failed (${r.code}): ${r.stderr}${r.stdout}`);
   return r.json as T;
 };
 
@@ -111,7 +111,7 @@ describe.skipIf(!chromiumAvailable())('web UI in Chromium', () => {
         ],
         ['/datasets', ['flights', 'emails']],
         ['/datasets/flights', ['flights@v1', 'vega-datasets flights-3m']],
-        ['/datasets/flights/v1', ['profile', 'validation', 'row_count', 'histogram']],
+        ['/datasets/flights/v1', ['profile', 'validation', 'row_count', 'Failing rows']],
         ['/datasets/flights%2Ftrain/v1', ['leakage', 'Splits', 'train', 'Leakage:']],
         ['/datasets/tiny?from=tiny@v1&to=tiny@v2', ['Rows: 3 → 5 (+2)', 'added', XSS]],
         ['/runs?group=name', ['groups by spec name', 'flight-late', 'xss']],

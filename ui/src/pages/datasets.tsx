@@ -189,9 +189,12 @@ export function VersionPage(props: { name: string; version: string }) {
             </p>
             <h2>Reports</h2>
             {x.reports.length === 0 ? <p class="muted">No profile, validation or split report.</p> : null}
-            {x.reports.map((r) => (
-              <Report key={r.digest} refName={ref} kind={r.kind} created={r.created} />
-            ))}
+            {/* The API serves the newest report of a kind, so each kind is shown once, newest. */}
+            {[...new Set(x.reports.map((r) => r.kind))].map((kind) => {
+              const all = x.reports.filter((r) => r.kind === kind);
+              const newest = all.reduce((a, b) => (b.created > a.created ? b : a));
+              return <Report key={kind} refName={ref} kind={kind} created={newest.created} older={all.length - 1} />;
+            })}
             <h2>Files</h2>
             {x.listing ? (
               <AutoTable
@@ -307,7 +310,7 @@ function SchemaDiffView(props: { d: SchemaDiff }) {
   );
 }
 
-function Report(props: { refName: string; kind: string; created: string }) {
+function Report(props: { refName: string; kind: string; created: string; older: number }) {
   const [r] = useData(
     () => call<ReportView>('datasets.report', { query: { ref: props.refName, kind: props.kind } }),
     [props.refName, props.kind],
@@ -315,7 +318,11 @@ function Report(props: { refName: string; kind: string; created: string }) {
   return (
     <details class="report" open={props.kind !== 'profile' || undefined}>
       <summary>
-        {props.kind} <span class="muted">{fmtTime(props.created)}</span>
+        {props.kind}{' '}
+        <span class="muted">
+          {fmtTime(props.created)}
+          {props.older ? ` (the newest; ${props.older} older not shown)` : ''}
+        </span>
       </summary>
       <Show v={r} what={`${props.kind} report`}>
         {(x) =>
@@ -352,7 +359,8 @@ interface ValidationBody {
 
 function Validation(props: { body: ValidationBody }) {
   const b = props.body;
-  const failing = b.checks.filter((c) => c.status !== 'passed');
+  // A check may pass with failing rows (`mostly`): those rows are shown too.
+  const failing = b.checks.filter((c) => c.status !== 'passed' || c.failed > 0);
   return (
     <>
       <p>
