@@ -95,7 +95,9 @@ export function App() {
         ) : me ? (
           <Page loc={loc} me={me} />
         ) : (
-          <p class="muted">Connecting…</p>
+          <p class="muted" aria-busy="true">
+            Connecting…
+          </p>
         )}
       </main>
     </>

@@ -39,8 +39,9 @@ export function BarChart(props: {
   const slot = (W - left - 8) / Math.max(1, labels.length);
   const barW = stacked ? slot * 0.7 : (slot * 0.8) / Math.max(1, series.length);
   const Y = (v: number) => top + (1 - v / max) * (H - top - bottom);
-  // At most ~8 period labels under the axis; every bar still has its tooltip.
-  const every = Math.max(1, Math.ceil(labels.length / 8));
+  // As many period labels as fit (about 60 px each); every bar still has its tooltip.
+  const fit = Math.max(1, Math.floor((W - left) / 60));
+  const every = Math.max(1, Math.ceil(labels.length / fit));
   const unit = props.unit ? ` ${props.unit}` : '';
   return (
     <figure class="bars">
@@ -68,7 +69,24 @@ export function BarChart(props: {
             <g key={l}>
               {series.map((s, si) => {
                 const v = s.values[i];
-                if (v === null || v === undefined || v <= 0) return null;
+                if (v === null || v === undefined || v < 0) return null;
+                // A measured zero is a hairline on the axis, so it reads apart from "no figure".
+                if (v === 0)
+                  return stacked && si > 0 ? null : (
+                    <rect
+                      key={s.name}
+                      class="bar zero"
+                      x={left + i * slot + (stacked ? (slot - barW) / 2 : slot * 0.1 + si * barW)}
+                      y={Y(0) - 2}
+                      width={Math.max(1, barW - 1)}
+                      height={2}
+                      fill={s.color}
+                    >
+                      <title>
+                        {s.name}, {l}: 0{unit}
+                      </title>
+                    </rect>
+                  );
                 const x = left + i * slot + (stacked ? (slot - barW) / 2 : slot * 0.1 + si * barW);
                 const y0 = stacked ? base : 0;
                 if (stacked) base += v;

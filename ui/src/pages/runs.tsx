@@ -210,7 +210,10 @@ function Groups(props: {
       {groups.map((g) => (
         <details class="group" key={g.key}>
           <summary>
-            <strong>{g.key}</strong> <span class="count">{g.runs.length.toLocaleString('en')} runs</span>
+            <strong>{g.key}</strong>{' '}
+            <span class="count">
+              {g.runs.length.toLocaleString('en')} run{g.runs.length === 1 ? '' : 's'}
+            </span>
             {g.best ? (
               <span class="muted">
                 {' '}
