@@ -97,7 +97,7 @@ describe.skipIf(!chromiumAvailable())('web UI in Chromium', () => {
 
   it(
     'every page loads without console errors, shows the known records and passes axe',
-    { timeout: 300_000 },
+    { timeout: 600_000 },
     async () => {
       const pages: Array<[string, string[]]> = [
         ['/', ['Start here', 'flight-late', 'Verify the audit log']],
