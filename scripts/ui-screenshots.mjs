@@ -23,11 +23,15 @@ const flights = (await api('/runs/find?limit=10&filter=' + encodeURIComponent('s
 const shots = [
   ['overview', '/'],
   ['runs', '/runs'],
+  ['runs-grouped', '/runs?group=name&sort=-metrics.train_accuracy'],
   ['compare', `/runs/compare?ids=${flights.join(',')}`],
+  ['compare-parcoords', `/runs/compare?ids=${flights.join(',')}&x=time`],
   ['model', '/models/flight-late'],
   ['lineage', '/lineage?ref=model:flight-late@production&direction=up'],
   ['audit', '/audit'],
   ['dataset-version', '/datasets/flights/v1'],
+  ['compute', '/compute?show=cpuHours'],
+  ['releases', '/releases'],
 ];
 for (const [name, path] of shots) {
   await page.goto(base + path);
@@ -38,6 +42,13 @@ for (const [name, path] of shots) {
     await page.waitForSelector('p.ok[role=status], .error[role=alert]', { timeout: 120_000 });
   }
   if (name === 'model') await page.locator('article.version').nth(1).scrollIntoViewIfNeeded();
+  if (name === 'runs-grouped') await page.locator('details.group summary').first().click();
+  if (name === 'compare-parcoords') await page.locator('#parcoords').evaluate((e) => e.scrollIntoView());
+  if (name === 'dataset-version') {
+    await page.locator('details.report', { hasText: 'profile' }).locator('summary').first().click();
+    await page.locator('svg.hist').first().scrollIntoViewIfNeeded();
+  }
+  if (name === 'releases') await page.locator('section.dora').first().scrollIntoViewIfNeeded();
   await page.screenshot({ path: join(out, `${name}.png`) });
   console.log(join(out, `${name}.png`));
 }

@@ -1,4 +1,5 @@
 import type { RunDeps } from './runs/deps.js';
+import { periodStart, type Period } from './runs/quota.js';
 
 export interface UsageRow {
   key: string;
@@ -12,14 +13,21 @@ export interface UsageRow {
   cpuHours: number;
 }
 
+/** One group's usage in one period (a run counts in the period it was created in). */
+export interface UsagePoint extends UsageRow {
+  /** The period's first day (UTC), `2026-12-01`. */
+  period: string;
+}
+
 /**
  * GPU-hours, cost, idle GPU-hours and the GPU-hours cache hits saved, grouped by project,
- * user or run, for runs created since `since`.
+ * user or run, for runs created since `since`; with `interval`, also each group's figures per
+ * day, week (from Monday) or month, the budget periods (`series`, oldest first).
  */
 export async function usageReport(
   deps: Pick<RunDeps, 'meta' | 'compute'>,
-  opts: { by: 'project' | 'user' | 'run'; since?: Date },
-): Promise<{ currency: string; rows: UsageRow[]; total: UsageRow }> {
+  opts: { by: 'project' | 'user' | 'run'; since?: Date; interval?: Period },
+): Promise<{ currency: string; rows: UsageRow[]; total: UsageRow; series?: UsagePoint[] }> {
   const cfg = deps.compute.config;
   let q = deps.meta.db.selectFrom('runs').selectAll();
   if (opts.since) q = q.where('created_at', '>=', opts.since.toISOString());
@@ -31,27 +39,21 @@ export async function usageReport(
     ]),
   );
   const groups = new Map<string, UsageRow>();
-  const total: UsageRow = {
-    key: 'total',
-    runs: 0,
-    gpuHours: 0,
-    cost: 0,
-    idleGpuHours: null,
-    savedGpuHours: 0,
-    cpuHours: 0,
-  };
+  const total = emptyRow('total');
+  const points = new Map<string, UsagePoint>();
+  const empty = emptyRow;
   for (const r of runs) {
     const key = opts.by === 'project' ? r.project : opts.by === 'user' ? r.created_by : `${r.name} ${r.id}`;
-    const g = groups.get(key) ?? {
-      key,
-      runs: 0,
-      gpuHours: 0,
-      cost: 0,
-      idleGpuHours: null,
-      savedGpuHours: 0,
-      cpuHours: 0,
-    };
+    const g = groups.get(key) ?? empty(key);
     groups.set(key, g);
+    const into: UsageRow[] = [g, total];
+    if (opts.interval) {
+      const period = periodStart(opts.interval, new Date(r.created_at)).toISOString().slice(0, 10);
+      const at = `${period} ${key}`;
+      const p = points.get(at) ?? { period, ...empty(key) };
+      points.set(at, p);
+      into.push(p);
+    }
     const usage = JSON.parse(r.usage) as {
       gpuSeconds?: number;
       idleGpuSeconds?: number | null;
@@ -66,7 +68,7 @@ export async function usageReport(
         saved = (src.gpus * (Date.parse(src.ended_at) - Date.parse(src.started_at))) / 3600_000;
     }
     const price = r.backend === 'slurm' ? cfg.prices.slurm : cfg.prices.local;
-    for (const t of [g, total]) {
+    for (const t of into) {
       t.runs++;
       t.gpuHours += gpuH;
       t.cost += gpuH * price;
@@ -76,18 +78,32 @@ export async function usageReport(
         t.idleGpuHours = (t.idleGpuHours ?? 0) + usage.idleGpuSeconds / 3600;
     }
   }
-  const round = (u: UsageRow): UsageRow => ({
+  return {
+    currency: cfg.currency,
+    rows: [...groups.values()].sort((a, b) => b.gpuHours - a.gpuHours || (a.key < b.key ? -1 : 1)).map(round),
+    total: round(total),
+    ...(opts.interval
+      ? {
+          series: [...points.values()]
+            .sort((a, b) => (a.period < b.period ? -1 : a.period > b.period ? 1 : a.key < b.key ? -1 : 1))
+            .map(round),
+        }
+      : {}),
+  };
+}
+
+function emptyRow(key: string): UsageRow {
+  return { key, runs: 0, gpuHours: 0, cost: 0, idleGpuHours: null, savedGpuHours: 0, cpuHours: 0 };
+}
+
+function round<T extends UsageRow>(u: T): T {
+  return {
     ...u,
     gpuHours: r4(u.gpuHours),
     cost: r4(u.cost),
     idleGpuHours: u.idleGpuHours === null ? null : r4(u.idleGpuHours),
     savedGpuHours: r4(u.savedGpuHours),
     cpuHours: r4(u.cpuHours),
-  });
-  return {
-    currency: cfg.currency,
-    rows: [...groups.values()].sort((a, b) => b.gpuHours - a.gpuHours || (a.key < b.key ? -1 : 1)).map(round),
-    total: round(total),
   };
 }
 

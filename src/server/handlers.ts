@@ -80,7 +80,13 @@ export const handlers: Record<OperationId, Handler> = {
       }),
     ),
   'runs.fields': (s, i) => s.runs.fields(withDefined({ project: opt(i.query.project as string) })),
-  'runs.curves': (s, i) => s.runs.curves(str(i.query.ids).split(','), str(i.query.name), num(i.query.buckets) ?? 500),
+  'runs.curves': (s, i) =>
+    s.runs.curves(
+      str(i.query.ids).split(','),
+      str(i.query.name),
+      num(i.query.buckets) ?? 500,
+      ((i.query.x as string | undefined) ?? 'step') as 'step' | 'time',
+    ),
   'runs.compare': (s, i) =>
     s.runs.compare(
       str(i.query.refs).split(','),
@@ -194,9 +200,11 @@ export const handlers: Record<OperationId, Handler> = {
       withDefined({
         by: ((i.query.by as string | undefined) ?? 'project') as 'project' | 'user' | 'run',
         since: i.query.since ? new Date(str(i.query.since)) : undefined,
+        interval: opt(i.query.interval as 'day' | 'week' | 'month' | undefined),
       }),
     ),
   'compute.projects': (s) => s.computeUsage.projects(),
+  'compute.budgets': (s) => s.computeUsage.budgets(),
   'compute.setProject': (s, i) => s.computeUsage.setProject(str(i.params.name), i.body as never),
   'accounts.list': (_s, _i, rt) => rt.identity.accounts(),
   'accounts.add': (_s, i, rt) =>

@@ -26,7 +26,7 @@ const XSS = '<img src=x onerror="window.__pwned=1">';
 
 const ok = <T>(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): T => {
   const r = cli([...args, '--json'], { cwd, env });
-  if (r.code !== 0) throw new Error(`cairn ${args.join(' ')} failed: ${r.stderr}`);
+  if (r.code !== 0) throw new Error(`cairn ${args.join(' ')} failed (${r.code}): ${r.stderr}${r.stdout}`);
   return r.json as T;
 };
 
@@ -46,7 +46,18 @@ describe.skipIf(!chromiumAvailable())('web UI in Chromium', () => {
       join(ws, 'xss', 'cairn.yaml'),
       `name: xss\ncommand: "true"\nparams:\n  html: ${JSON.stringify(XSS)}\nresources:\n  time: 1m\n`,
     );
-    xssRun = ok<{ id: string }>(ws, ['run', 'xss/cairn.yaml']).id;
+    xssRun = ok<{ id: string }>(ws, ['run', 'submit', 'xss/cairn.yaml', '--tag', `team=${XSS}`]).id;
+    // A small table in two versions, profiled both times (v2 adds a column and rows, and a file
+    // whose name holds HTML), for the schema diff; a budget for /compute's burn.
+    mkdirSync(join(ws, 'tiny'), { recursive: true });
+    writeFileSync(join(ws, 'tiny', 'rows.csv'), 'a,b\n1,x\n2,y\n3,\n');
+    ok(ws, ['data', 'add', 'tiny', '--name', 'tiny', '-m', 'three rows']);
+    ok(ws, ['data', 'profile', 'tiny@v1', '--file', 'rows.csv']);
+    writeFileSync(join(ws, 'tiny', 'rows.csv'), 'a,b,c\n1,x,1.5\n2,y,2\n3,,3\n4,z,4\n5,z,5\n');
+    writeFileSync(join(ws, 'tiny', `${XSS}.txt`), 'hostile name\n');
+    ok(ws, ['data', 'add', 'tiny', '--name', 'tiny', '-m', 'five rows, column c']);
+    ok(ws, ['data', 'profile', 'tiny@v2', '--file', 'rows.csv']);
+    ok(ws, ['compute', 'project', 'set', 'ops', '--budget', '40', '--period', 'month']);
     const listing = ok<{ runs: Array<{ id: string }> }>(ws, ['run', 'ls', '--filter', 'spec == flight-late']);
     flightRuns = listing.runs.map((r) => r.id);
     ui = await serve(['ui', '--port', '0'], ws, { CAIRN_ACTOR: 'demo@cairn.example' });
@@ -86,7 +97,7 @@ describe.skipIf(!chromiumAvailable())('web UI in Chromium', () => {
 
   it(
     'every page loads without console errors, shows the known records and passes axe',
-    { timeout: 300_000 },
+    { timeout: 600_000 },
     async () => {
       const pages: Array<[string, string[]]> = [
         ['/', ['Start here', 'flight-late', 'Verify the audit log']],
@@ -100,11 +111,15 @@ describe.skipIf(!chromiumAvailable())('web UI in Chromium', () => {
         ],
         ['/datasets', ['flights', 'emails']],
         ['/datasets/flights', ['flights@v1', 'vega-datasets flights-3m']],
-        ['/datasets/flights/v1', ['profile', 'validation', 'row_count']],
+        ['/datasets/flights/v1', ['profile', 'validation', 'row_count', 'Failing rows']],
+        ['/datasets/flights%2Ftrain/v1', ['leakage', 'Splits', 'train', 'Leakage:']],
+        ['/datasets/tiny?from=tiny@v1&to=tiny@v2', ['Rows: 3 → 5 (+2)', 'added', XSS]],
+        ['/runs?group=name', ['groups by spec name', 'flight-late', 'xss']],
         ['/lineage?ref=model:flight-late@production&direction=up', ['flights@v1', 'flights-clean@v1', 'trained']],
         ['/audit', ['Verify now', 'model.promote']],
-        ['/compute', ['Usage by project', 'ops']],
-        ['/releases', ['DORA', 'flight-late@v3', 'production']],
+        ['/compute', ['Usage by project', 'ops', 'Budgets and their burn']],
+        ['/compute?show=cpuHours', ['CPU-hours by project, per day']],
+        ['/releases', ['DORA', 'flight-late@v3', 'production', 'Deployments per week', 'Change failure rate']],
       ];
       for (const [path, texts] of pages) {
         const { page, errors } = await open(path);
@@ -118,7 +133,15 @@ describe.skipIf(!chromiumAvailable())('web UI in Chromium', () => {
   );
 
   it('unknown ids and pages get a clear "not found" page, not a blank one', { timeout: 60_000 }, async () => {
-    for (const path of ['/runs/no-such-run', '/models/no-such-model', '/datasets/nope/v9', '/no/such/page']) {
+    for (const path of [
+      '/runs/no-such-run',
+      '/runs/compare?ids=no-such-run',
+      '/models/no-such-model',
+      '/datasets/nope',
+      '/datasets/nope/v9',
+      '/datasets/tiny?from=tiny@v1&to=tiny@v9',
+      '/no/such/page',
+    ]) {
       const { page } = await open(path);
       await expect(page.getByRole('heading', { name: 'Not found' })).toBeTruthy();
       expect(await page.locator('.notfound').innerText(), path).toMatch(/Not found/);
@@ -148,6 +171,104 @@ describe.skipIf(!chromiumAvailable())('web UI in Chromium', () => {
     await page.close();
   });
 
+  it(
+    'groups runs by spec name and by tag: folded groups with counts and the best value',
+    { timeout: 90_000 },
+    async () => {
+      const { page, errors } = await open('/runs?group=name&sort=-metrics.train_accuracy');
+      const groups = page.locator('details.group');
+      const names = await groups.locator('summary strong').allInnerTexts();
+      expect(names).toContain('flight-late');
+      expect(names).toContain('xss');
+      const flight = groups.filter({ has: page.locator('summary strong', { hasText: /^flight-late$/ }) });
+      const summary = await flight.locator('summary').innerText();
+      expect(summary).toContain(`${flightRuns.length} runs`);
+      // The best of the group is the highest accuracy among its runs, as the API reports them.
+      const accs = ok<{ runs: Array<{ values: Record<string, number> }> }>(ws, [
+        'run',
+        'ls',
+        '--filter',
+        'spec == flight-late',
+        '--columns',
+        'metrics.train_accuracy',
+      ]).runs.map((r) => r.values['metrics.train_accuracy']!);
+      expect(summary).toContain(`best metrics.train_accuracy: ${String(+Math.max(...accs).toPrecision(4))}`);
+      // Folded until opened, from the keyboard too.
+      expect(await flight.getAttribute('open')).toBeNull();
+      await flight.locator('summary').focus();
+      await page.keyboard.press('Enter');
+      expect(await flight.getAttribute('open')).not.toBeNull();
+      expect(await flight.locator('tbody tr').count()).toBe(flightRuns.length);
+      expect(await axe(page)).toEqual([]);
+      // By a tag whose value holds HTML: the group's name is text.
+      const byTag = await open('/runs?group=tag:team');
+      expect(await byTag.page.locator('details.group summary strong').allInnerTexts()).toEqual(
+        expect.arrayContaining([XSS, '(no tag)']),
+      );
+      expect(await byTag.page.locator('main img').count()).toBe(0);
+      expect(await byTag.page.evaluate(() => window.__pwned)).toBeUndefined();
+      expect([...errors, ...byTag.errors]).toEqual([]);
+      await page.close();
+      await byTag.page.close();
+    },
+  );
+
+  it(
+    'compare: time on the x axis, parallel coordinates with reorderable axes, usage as recorded',
+    { timeout: 90_000 },
+    async () => {
+      const ids = flightRuns.join(',');
+      // The API buckets a stepped metric by time when asked.
+      const curves = (await (
+        await fetch(`${ui.url}/api/v1/runs/curves?ids=${ids}&name=train_accuracy&x=time`)
+      ).json()) as Array<{ by: string; buckets: Array<{ times: [string, string] | null }> }>;
+      expect(curves.map((c) => c.by)).toEqual(flightRuns.map(() => 'time'));
+      expect(curves.every((c) => c.buckets.length > 0 && c.buckets.every((b) => b.times !== null))).toBe(true);
+      const { page, errors } = await open(`/runs/compare?ids=${ids}&x=time`);
+      await page.waitForSelector('.chart canvas');
+      expect(await page.getByRole('radio', { name: 'time' }).isChecked()).toBe(true);
+      expect(await page.locator('.chart .u-legend').first().innerText()).toContain('seconds since the first point');
+      await page.getByRole('radio', { name: 'step' }).check();
+      await expect.poll(() => page.url()).not.toContain('x=time');
+      // One line per run across the axes; every line drawn.
+      const paths = page.locator('svg.parcoords path.run');
+      expect(await paths.count()).toBe(flightRuns.length);
+      for (const d of await paths.evaluateAll((ps) => ps.map((p) => p.getAttribute('d') ?? '')))
+        expect(d).toMatch(/^M[\d.]+,[\d.]+(L[\d.]+,[\d.]+)+$/);
+      const order = () => page.locator('ol.axis-order li span').allInnerTexts();
+      const before = await order();
+      expect(before.length).toBeGreaterThan(2);
+      await page.getByRole('button', { name: `Move ${before[0]} right` }).click();
+      expect(await order()).toEqual([before[1], before[0], ...before.slice(2)]);
+      expect(await page.locator('svg.parcoords g.axis text.axis-name').first().textContent()).toContain(before[1]);
+      // No GPU here: the page says so instead of drawing a flat line, and shows the totals.
+      expect(await page.locator('#usage ~ p[role=note]').first().innerText()).toMatch(
+        /No GPU utilization was recorded/,
+      );
+      expect(await page.locator('table.usage tbody tr').count()).toBe(flightRuns.length);
+      expect(await page.locator('table.usage tbody').innerText()).toMatch(/\d+(\.\d+)? (KiB|MiB|GiB)/);
+      expect(await axe(page)).toEqual([]);
+      expect(errors).toEqual([]);
+      await page.close();
+    },
+  );
+
+  it('draws histograms, the budget burn and the DORA charts', { timeout: 90_000 }, async () => {
+    const v1 = await open('/datasets/flights/v1');
+    await v1.page.locator('details.report', { hasText: 'profile' }).locator('summary').first().click();
+    expect(await v1.page.locator('svg.hist rect').count()).toBeGreaterThan(5);
+    const cpu = await open('/compute?show=cpuHours');
+    expect(await cpu.page.locator('figure.bars rect.bar:not(.zero)').count()).toBeGreaterThan(0);
+    const meter = cpu.page.locator('meter');
+    expect(await meter.getAttribute('aria-label')).toMatch(/^ops: [\d.]+ of 40 GPU-hours$/);
+    const rel = await open('/releases');
+    const flight = rel.page.locator('section.dora', { hasText: 'flight-late' });
+    const deploys = flight.locator('figure.bars', { hasText: 'Deployments per week' });
+    expect(await deploys.locator('rect.bar:not(.zero)').count()).toBeGreaterThan(0);
+    expect([...v1.errors, ...cpu.errors, ...rel.errors]).toEqual([]);
+    for (const p of [v1, cpu, rel]) await p.page.close();
+  });
+
   it('HTML in data is shown as text, never run', { timeout: 60_000 }, async () => {
     const { page, errors } = await open(`/runs/${xssRun}`);
     expect(await page.locator('main').innerText()).toContain(XSS);
@@ -156,9 +277,14 @@ describe.skipIf(!chromiumAvailable())('web UI in Chromium', () => {
     const cmp = await open(`/runs/compare?ids=${xssRun},${flightRuns[0]}`);
     expect(await cmp.page.locator('main').innerText()).toContain(XSS);
     expect(await cmp.page.evaluate(() => window.__pwned)).toBeUndefined();
-    expect([...errors, ...cmp.errors]).toEqual([]);
+    const diff = await open('/datasets/tiny?from=tiny@v1&to=tiny@v2');
+    expect(await diff.page.locator('main').innerText()).toContain(`${XSS}.txt`);
+    expect(await diff.page.locator('main img').count()).toBe(0);
+    expect(await diff.page.evaluate(() => window.__pwned)).toBeUndefined();
+    expect([...errors, ...cmp.errors, ...diff.errors]).toEqual([]);
     await page.close();
     await cmp.page.close();
+    await diff.page.close();
   });
 
   it(

@@ -95,7 +95,9 @@ export function App() {
         ) : me ? (
           <Page loc={loc} me={me} />
         ) : (
-          <p class="muted">Connecting…</p>
+          <p class="muted" aria-busy="true">
+            Connecting…
+          </p>
         )}
       </main>
     </>
@@ -109,7 +111,17 @@ function titleOf(path: string): string {
 
 function Page(props: { loc: Location; me: Me }) {
   const { loc, me } = props;
-  const parts = loc.path.split('/').filter(Boolean);
+  // One segment may hold an encoded slash (the dataset flights/train is /datasets/flights%2Ftrain).
+  const parts = loc.path
+    .split('/')
+    .filter(Boolean)
+    .map((seg) => {
+      try {
+        return decodeURIComponent(seg);
+      } catch {
+        return seg;
+      }
+    });
   const [top, a, b] = parts;
   if (!top) return <HomePage me={me} />;
   if (top === 'runs' && !a) return <RunsPage loc={loc} />;
@@ -122,8 +134,8 @@ function Page(props: { loc: Location; me: Me }) {
   if (top === 'datasets' && a && b && parts.length === 3) return <VersionPage name={a} version={b} />;
   if (top === 'lineage' && !a) return <LineagePage loc={loc} />;
   if (top === 'audit' && !a) return <AuditPage loc={loc} />;
-  if (top === 'compute' && !a) return <ComputePage />;
-  if (top === 'releases' && !a) return <ReleasesPage />;
+  if (top === 'compute' && !a) return <ComputePage loc={loc} />;
+  if (top === 'releases' && !a) return <ReleasesPage loc={loc} />;
   return (
     <ErrorBox
       error={{ code: 'NOT_FOUND', message: `there is no page ${loc.path}`, status: 404, name: 'ApiError' } as ApiError}

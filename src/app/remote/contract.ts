@@ -208,7 +208,12 @@ export const operations = {
     path: '/runs/curves',
     role: 'viewer',
     summary: "One metric's curve for each of several runs, downsampled on the server (the UI's compare).",
-    query: { ids: { type: 'string', minLength: 1, maxLength: 65_536 }, name, buckets: int(1, 100_000) },
+    query: {
+      ids: { type: 'string', minLength: 1, maxLength: 65_536 },
+      name,
+      buckets: int(1, 100_000),
+      x: { type: 'string', enum: ['step', 'time'] },
+    },
     required: ['ids', 'name'],
   },
   'runs.compare': {
@@ -465,8 +470,18 @@ export const operations = {
     method: 'GET',
     path: '/compute/usage',
     role: 'viewer',
-    summary: 'GPU-hours and cost by project, user or run.',
-    query: { by: { type: 'string', enum: ['project', 'user', 'run'] }, since: str },
+    summary: 'GPU-hours and cost by project, user or run; with interval, also per day, week or month.',
+    query: {
+      by: { type: 'string', enum: ['project', 'user', 'run'] },
+      since: str,
+      interval: { type: 'string', enum: ['day', 'week', 'month'] },
+    },
+  },
+  'compute.budgets': {
+    method: 'GET',
+    path: '/compute/budgets',
+    role: 'viewer',
+    summary: "Projects' GPU-hour budgets with what this period has used or committed.",
   },
   'compute.projects': {
     method: 'GET',

@@ -59,8 +59,9 @@ export function createRemoteServices(api: ApiClient, session: ServerSession): Se
     },
     runs: remoteRuns(api),
     computeUsage: {
-      usage: (o) => c('compute.usage', { query: { by: o.by, since: o.since?.toISOString() } }),
+      usage: (o) => c('compute.usage', { query: { by: o.by, since: o.since?.toISOString(), interval: o.interval } }),
       projects: () => c('compute.projects'),
+      budgets: () => c('compute.budgets'),
       setProject: (name, settings) =>
         c('compute.setProject', { params: { name }, body: pick(settings, ['gpuQuota', 'budgetGpuHours', 'period']) }),
     },
@@ -160,7 +161,7 @@ function remoteRuns(api: ApiClient): Services['runs'] {
         },
       }),
     fields: (o = {}) => api.call('runs.fields', { query: pick(o, ['project']) }),
-    curves: (ids, name, buckets) => api.call('runs.curves', { query: { ids: ids.join(','), name, buckets } }),
+    curves: (ids, name, buckets, x) => api.call('runs.curves', { query: { ids: ids.join(','), name, buckets, x } }),
     compare: (refs, o = {}) =>
       api.call('runs.compare', {
         query: {

@@ -66,9 +66,16 @@ export interface MetricSeries {
  * per bucket keep spikes visible, unlike plain subsampling), so a run with millions of points
  * draws from a few hundred rows. A metric with steps is bucketed by equal step ranges (an
  * index-only range scan on run_metrics_curve); one without, by equal numbers of points in
- * time order.
+ * time order. `x: 'time'` buckets a stepped metric in time order too, for charts whose x axis is
+ * wall-clock time (runs that restarted from a checkpoint repeat steps, not times).
  */
-export async function metricSeries(db: ReadDb, runId: string, name: string, buckets = 500): Promise<MetricSeries> {
+export async function metricSeries(
+  db: ReadDb,
+  runId: string,
+  name: string,
+  buckets = 500,
+  x: 'step' | 'time' = 'step',
+): Promise<MetricSeries> {
   if (!Number.isInteger(buckets) || buckets < 1 || buckets > 100_000)
     throw new CairnError('USAGE', `buckets must be a whole number from 1 to 100000, not ${buckets}`);
   const s = await db
@@ -85,7 +92,7 @@ export async function metricSeries(db: ReadDb, runId: string, name: string, buck
   const firstStep = numOrNull(s.first_step);
   const lastStep = numOrNull(s.last_step);
   const metric = { db, runId, name };
-  if (firstStep !== null && lastStep !== null) {
+  if (x === 'step' && firstStep !== null && lastStep !== null) {
     const rows = await bucketsBySteps(metric, firstStep, lastStep, buckets);
     return { name, points, by: 'step', buckets: rows.map((r) => toBucket(r, true)) };
   }

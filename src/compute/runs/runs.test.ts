@@ -8,6 +8,8 @@ import { useTempDirs } from '../../test-support/temp.js';
 import { newWorkspace, writeTree } from '../../test-support/workspace.js';
 import { setProject } from '../projects.js';
 import { usageReport } from '../usage.js';
+import { createComputeUsageService } from '../usage-service.js';
+import { periodStart } from './quota.js';
 import { prepareRun } from './prepare.js';
 import { listRuns, planRun, runDetails } from './queries.js';
 import { getRun } from './store.js';
@@ -121,6 +123,32 @@ resources:
     expect((await actions(ws)).filter((a) => a.startsWith('run.reuse'))).toEqual(['run.reuse:ok']);
     const u = await usageReport(ws, { by: 'project' });
     expect(u.total.runs).toBe(3);
+    expect(u.series).toBeUndefined();
+    // Per period: each run in the week it was created in, and the periods add up to the totals.
+    const weekly = await usageReport(ws, { by: 'project', interval: 'week' });
+    const created = await ws.meta.db.selectFrom('runs').select(['created_at', 'project']).execute();
+    const weeks = [
+      ...new Set(created.map((r) => periodStart('week', new Date(r.created_at)).toISOString().slice(0, 10))),
+    ];
+    expect(new Set(weekly.series!.map((p) => p.period))).toEqual(new Set(weeks));
+    expect(weekly.series!.every((p) => new Date(`${p.period}T00:00:00Z`).getUTCDay() === 1)).toBe(true);
+    const sum = (k: 'runs' | 'cpuHours' | 'savedGpuHours') => weekly.series!.reduce((n, p) => n + p[k], 0);
+    expect(sum('runs')).toBe(3);
+    expect(sum('cpuHours')).toBeCloseTo(weekly.total.cpuHours, 3);
+    expect(sum('savedGpuHours')).toBeCloseTo(weekly.total.savedGpuHours, 3);
+    // A budget's burn is what the budget check counts: none here, the runs asked for no GPU.
+    const project = created[0]!.project;
+    await setProject(ws, project, { budgetGpuHours: 12, period: 'week' });
+    expect(await createComputeUsageService(ws).budgets()).toEqual([
+      {
+        name: project,
+        gpuQuota: null,
+        budgetGpuHours: 12,
+        period: 'week',
+        periodStart: periodStart('week', ws.clock.now()).toISOString(),
+        usedGpuHours: 0,
+      },
+    ]);
   });
 
   it('a param holding shell syntax reaches the job as one argument, and nothing else runs', async () => {

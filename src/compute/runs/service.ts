@@ -58,9 +58,15 @@ export interface RunsService {
   metricSeries(id: string, name: string, buckets: number): Promise<{ id: string } & MetricSeries>;
   /**
    * One metric's curve for each of several runs, downsampled by the database (the web UI's
-   * compare overlays 100 runs): a run without the metric gets `points: 0` and no buckets.
+   * compare overlays 100 runs): a run without the metric gets `points: 0` and no buckets. `x`
+   * 'time' buckets by time even where the metric has steps.
    */
-  curves(ids: string[], name: string, buckets: number): Promise<Array<{ id: string } & MetricSeries>>;
+  curves(
+    ids: string[],
+    name: string,
+    buckets: number,
+    x?: 'step' | 'time',
+  ): Promise<Array<{ id: string } & MetricSeries>>;
   /** The names of params and metrics runs have recorded (columns and axes to choose from). */
   fields(opts?: { project?: string }): Promise<{ params: string[]; metrics: string[] }>;
   logs(id: string, opts: LogsOptions): Promise<void>;
@@ -127,7 +133,7 @@ export function createRunsService(deps: RunDeps): RunsService {
       const r = await synced(id);
       return { id: r.id, ...(await metricSeries(deps.meta.db, r.id, name, buckets)) };
     },
-    curves: (ids, name, buckets) => curvesOf(deps, ids, name, buckets),
+    curves: (ids, name, buckets, x) => curvesOf(deps, ids, name, buckets, x),
     fields: (opts = {}) => runFields(deps.meta.db, opts.project),
     logs: (id, opts) => streamLogs(deps, id, opts),
     async cancel(id, opts = {}) {
@@ -169,7 +175,7 @@ export function createRunsService(deps: RunDeps): RunsService {
 /** Curves one request may ask for: the compare page's ceiling, far above what a chart can show apart. */
 const MAX_CURVES = 500;
 
-async function curvesOf(deps: RunDeps, ids: string[], name: string, buckets: number) {
+async function curvesOf(deps: RunDeps, ids: string[], name: string, buckets: number, x: 'step' | 'time' = 'step') {
   if (ids.length > MAX_CURVES)
     throw new CairnError('USAGE', `at most ${MAX_CURVES} runs' curves at once, not ${ids.length}`);
   await syncRuns(deps);
@@ -184,8 +190,8 @@ async function curvesOf(deps: RunDeps, ids: string[], name: string, buckets: num
       .executeTakeFirst();
     out.push(
       has
-        ? { id: r.id, ...(await metricSeries(deps.meta.db, r.id, name, buckets)) }
-        : { id: r.id, name, points: 0, by: 'step', buckets: [] },
+        ? { id: r.id, ...(await metricSeries(deps.meta.db, r.id, name, buckets, x)) }
+        : { id: r.id, name, points: 0, by: x, buckets: [] },
     );
   }
   return out;

@@ -1,9 +1,11 @@
-// /runs/compare?ids=a,b,…: curves overlaid (downsampled by the server), the params that differ,
-// and any param against any metric.
+// /runs/compare?ids=a,b,…: curves overlaid (downsampled by the server) by step or by time, the
+// params that differ, parallel coordinates, any param against any metric, and each run's
+// recorded compute usage.
 import { useMemo, useState } from 'preact/hooks';
 import { call } from '../api.js';
 import { colorOf, LineChart, Scatter, smooth, type Curve } from '../chart.js';
-import { fmtNum, Show, useData } from '../data.js';
+import { fmtBytes, fmtNum, Show, useData } from '../data.js';
+import { ParallelCoordinates, type Axis } from '../parcoords.js';
 import { cell } from '../table.js';
 import { Link, navigate, qs, type Location } from '../router.js';
 
@@ -66,19 +68,20 @@ function Compared(props: { c: Comparison; loc: Location }) {
   const metricNames = c.metrics.map((m) => m.name);
   const metric = q.get('metric') ?? metricNames[0] ?? '';
   const logY = q.get('log') === '1';
+  const xBy = q.get('x') === 'time' ? 'time' : 'step';
   const [weight, setWeight] = useState(Number(q.get('smooth') ?? 0));
   const ids = c.runs.map((r) => r.id);
   const label = (i: number) => c.runs[i]!.name ?? c.runs[i]!.id.slice(0, 8);
   const [curves] = useData(
     () =>
       metric
-        ? call<Series[]>('runs.curves', { query: { ids: ids.join(','), name: metric, buckets: BUCKETS } })
+        ? call<Series[]>('runs.curves', { query: { ids: ids.join(','), name: metric, buckets: BUCKETS, x: xBy } })
         : Promise.resolve([]),
-    [ids.join(','), metric],
+    [ids.join(','), metric, xBy],
   );
   const set = (over: Record<string, string | undefined>) =>
     navigate(
-      `/runs/compare${qs({ ids: q.get('ids'), metric, log: logY ? '1' : undefined, sx: q.get('sx'), sy: q.get('sy'), ...over })}`,
+      `/runs/compare${qs({ ids: q.get('ids'), metric, log: logY ? '1' : undefined, x: xBy === 'time' ? 'time' : undefined, sx: q.get('sx'), sy: q.get('sy'), ...over })}`,
       true,
     );
   const differing = c.params.filter((p) => p.differs);
@@ -101,6 +104,15 @@ function Compared(props: { c: Comparison; loc: Location }) {
           <label>
             <input type="checkbox" checked={logY} onChange={() => set({ log: logY ? undefined : '1' })} /> log scale
           </label>
+          <fieldset class="inline">
+            <legend>x axis</legend>
+            <label>
+              <input type="radio" name="x" checked={xBy === 'step'} onChange={() => set({ x: undefined })} /> step
+            </label>
+            <label>
+              <input type="radio" name="x" checked={xBy === 'time'} onChange={() => set({ x: 'time' })} /> time
+            </label>
+          </fieldset>
           <label>
             Smoothing{' '}
             <input
@@ -174,6 +186,16 @@ function Compared(props: { c: Comparison; loc: Location }) {
           <p class="muted">The runs have the same params.</p>
         )}
       </section>
+      <section aria-labelledby="parcoords">
+        <h2 id="parcoords">Parallel coordinates</h2>
+        <p class="muted">
+          One axis per param that differs and per metric (each run's best); reorder the axes with the arrows below.
+        </p>
+        <ParallelCoordinates
+          axes={parallelAxes(c)}
+          runs={c.runs.map((_, i) => ({ label: label(i), color: colorOf(i) }))}
+        />
+      </section>
       <section aria-labelledby="scatter">
         <h2 id="scatter">Param against metric</h2>
         <div class="controls">
@@ -196,7 +218,159 @@ function Compared(props: { c: Comparison; loc: Location }) {
         </div>
         <ScatterOf c={c} sx={sx} sy={sy} />
       </section>
+      <section aria-labelledby="usage">
+        <h2 id="usage">Compute usage</h2>
+        <UsageOf ids={ids} label={label} />
+      </section>
     </>
+  );
+}
+
+/** Differing params first (the same value everywhere says nothing), then every metric's best. */
+export function parallelAxes(c: Comparison): Axis[] {
+  return [
+    ...c.params.filter((p) => p.differs).map((p) => ({ name: p.name, values: p.values })),
+    ...c.metrics.map((m) => ({ name: m.name, values: m.runs.map((v) => v?.best ?? null) })),
+  ];
+}
+
+/** What runs record about their compute (src/compute/runs/end.ts): totals, and GPU samples over time. */
+interface RunUsage {
+  elapsedS: number | null;
+  cpuSeconds: number | null;
+  maxRssKb: number | null;
+  gpus: number;
+  gpuSeconds: number;
+  gpu:
+    | { available: true; samples: Array<{ t: number; util: number[]; memMb: number[] }> }
+    | { available: false; reason: string };
+  idleGpuSeconds: number | null;
+}
+
+/** Usage is read run by run (the run page's record): the first this many runs of a comparison. */
+const USAGE_RUNS = 20;
+
+function UsageOf(props: { ids: string[]; label: (i: number) => string }) {
+  const ids = props.ids.slice(0, USAGE_RUNS);
+  const [usage] = useData(
+    () =>
+      Promise.all(
+        ids.map((id) => call<{ usage: RunUsage | null }>('runs.show', { params: { id } }).then((r) => r.usage)),
+      ),
+    [ids.join(',')],
+  );
+  return (
+    <Show v={usage} what="usage">
+      {(us) => {
+        const gpuRuns = us.flatMap((u, i) =>
+          u?.gpu && u.gpu.available && u.gpu.samples.length ? [{ i, samples: u.gpu.samples }] : [],
+        );
+        const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+        const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+        const util: Curve[] = gpuRuns.map((g) => ({
+          label: props.label(g.i),
+          xs: g.samples.map((s) => s.t),
+          ys: g.samples.map((s) => mean(s.util)),
+        }));
+        const mem: Curve[] = gpuRuns.map((g) => ({
+          label: props.label(g.i),
+          xs: g.samples.map((s) => s.t),
+          ys: g.samples.map((s) => sum(s.memMb)),
+        }));
+        const peakRss = Math.max(1, ...us.map((u) => u?.maxRssKb ?? 0));
+        return (
+          <>
+            {props.ids.length > USAGE_RUNS ? (
+              <p class="muted">
+                Usage of the first {USAGE_RUNS} of {props.ids.length} runs.
+              </p>
+            ) : null}
+            {gpuRuns.length ? (
+              <>
+                <LineChart
+                  curves={util}
+                  title="GPU utilization (%, mean of the run's GPUs)"
+                  logY={false}
+                  xLabel="seconds"
+                  height={220}
+                />
+                <LineChart
+                  curves={mem}
+                  title="GPU memory (MiB, all the run's GPUs)"
+                  logY={false}
+                  xLabel="seconds"
+                  height={220}
+                />
+              </>
+            ) : (
+              <p class="muted" role="note">
+                No GPU utilization was recorded for these runs (
+                {[...new Set(us.map((u) => (u?.gpu && !u.gpu.available ? u.gpu.reason : 'no usage record')))].join(
+                  '; ',
+                )}
+                ), so there are no GPU curves.
+              </p>
+            )}
+            <p class="muted" role="note">
+              CPU and host memory are recorded once per run, as totals (CPU seconds, peak resident memory), not over
+              time: they show as figures, not curves.
+            </p>
+            <div class="scroll">
+              <table class="usage">
+                <caption>Recorded usage per run</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">run</th>
+                    <th scope="col">wall time</th>
+                    <th scope="col">CPU seconds</th>
+                    <th scope="col">mean CPU cores</th>
+                    <th scope="col">peak memory</th>
+                    <th scope="col">GPUs</th>
+                    <th scope="col">GPU-hours</th>
+                    <th scope="col">idle GPU-hours</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {us.map((u, i) => (
+                    <tr key={ids[i]}>
+                      <th scope="row" style={{ color: colorOf(i) }}>
+                        {props.label(i)}
+                      </th>
+                      {u ? (
+                        <>
+                          <td class="num">{u.elapsedS == null ? '–' : `${fmtNum(u.elapsedS)} s`}</td>
+                          <td class="num">{fmtNum(u.cpuSeconds)}</td>
+                          <td class="num">
+                            {u.cpuSeconds != null && u.elapsedS ? fmtNum(u.cpuSeconds / u.elapsedS) : '–'}
+                          </td>
+                          <td class="num">
+                            {u.maxRssKb == null ? (
+                              '–'
+                            ) : (
+                              <span class="bar-cell">
+                                <span class="bar" style={{ width: `${(6 * u.maxRssKb) / peakRss}rem` }} />
+                                {fmtBytes(u.maxRssKb * 1024)}
+                              </span>
+                            )}
+                          </td>
+                          <td class="num">{fmtNum(u.gpus)}</td>
+                          <td class="num">{u.gpuSeconds == null ? '–' : fmtNum(u.gpuSeconds / 3600)}</td>
+                          <td class="num">{u.idleGpuSeconds == null ? '–' : fmtNum(u.idleGpuSeconds / 3600)}</td>
+                        </>
+                      ) : (
+                        <td colSpan={7} class="muted">
+                          no usage recorded (the run has not ended)
+                        </td>
+                      )}
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          </>
+        );
+      }}
+    </Show>
   );
 }
 
@@ -220,7 +394,12 @@ function Curves(props: {
   const missing = series.filter((s) => s.points === 0).length;
   return (
     <>
-      <LineChart curves={curves} title={props.metric} logY={logY} xLabel={by === 'step' ? 'step' : 'seconds'} />
+      <LineChart
+        curves={curves}
+        title={props.metric}
+        logY={logY}
+        xLabel={by === 'step' ? 'step' : 'seconds since the first point'}
+      />
       {missing ? (
         <p class="muted">
           {missing} of the runs did not log {props.metric}.

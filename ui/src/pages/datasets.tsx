@@ -1,7 +1,7 @@
 // /datasets, /datasets/<name> and /datasets/<name>/v<N>: versions, files, diffs and the stored
 // reports (profile, validation with failing rows, split and leakage).
-import { call } from '../api.js';
-import { fmtBytes, fmtTime, Json, Show, useData } from '../data.js';
+import { ApiError, call } from '../api.js';
+import { fmtBytes, fmtNum, fmtTime, Json, Show, useData } from '../data.js';
 import { Link, navigate, qs, type Location } from '../router.js';
 import { AutoTable } from '../table.js';
 
@@ -125,11 +125,27 @@ export function DatasetPage(props: { name: string; loc: Location }) {
 
 function Diff(props: { from: string; to: string }) {
   const [d] = useData(() => call<Record<string, unknown>>('datasets.diff', { query: props }), [props.from, props.to]);
+  const [profiles] = useData(() => Promise.all([profileOf(props.from), profileOf(props.to)]), [props.from, props.to]);
   return (
     <section aria-labelledby="diff">
       <h2 id="diff">
         {props.from} → {props.to}
       </h2>
+      <h3>Table schema and rows</h3>
+      <Show v={profiles} what="profiles">
+        {([a, b]) =>
+          a && b ? (
+            <SchemaDiffView d={schemaDiff(a, b)} />
+          ) : (
+            <p class="muted">
+              {[!a ? props.from : null, !b ? props.to : null].filter(Boolean).join(' and ')} has no stored profile, so
+              there is no schema or row-count diff (a profile is stored by <code>cairn data profile</code> or{' '}
+              <code>cairn data validate</code> on a table).
+            </p>
+          )
+        }
+      </Show>
+      <h3>Files</h3>
       <Show v={d} what="diff">
         {(x) => {
           const changes = ['added', 'removed', 'modified', 'changed'].flatMap((k) =>
@@ -173,9 +189,12 @@ export function VersionPage(props: { name: string; version: string }) {
             </p>
             <h2>Reports</h2>
             {x.reports.length === 0 ? <p class="muted">No profile, validation or split report.</p> : null}
-            {x.reports.map((r) => (
-              <Report key={r.digest} refName={ref} kind={r.kind} created={r.created} />
-            ))}
+            {/* The API serves the newest report of a kind, so each kind is shown once, newest. */}
+            {[...new Set(x.reports.map((r) => r.kind))].map((kind) => {
+              const all = x.reports.filter((r) => r.kind === kind);
+              const newest = all.reduce((a, b) => (b.created > a.created ? b : a));
+              return <Report key={kind} refName={ref} kind={kind} created={newest.created} older={all.length - 1} />;
+            })}
             <h2>Files</h2>
             {x.listing ? (
               <AutoTable
@@ -196,47 +215,327 @@ export function VersionPage(props: { name: string; version: string }) {
 
 interface ReportView {
   kind: string;
-  body: { checks?: Array<Record<string, unknown>>; columns?: Array<Record<string, unknown>> } & Record<string, unknown>;
+  body: Record<string, unknown>;
 }
 
-function Report(props: { refName: string; kind: string; created: string }) {
+/** The stored profile of a table version (src/dataprep/tables/profile.ts), as far as the UI reads it. */
+export interface Profile {
+  rows: number;
+  columns: Array<{
+    name: string;
+    type: string;
+    kind: string;
+    count: number;
+    nulls: number;
+    distinct: number;
+    min?: unknown;
+    max?: unknown;
+    top: Array<{ value: unknown; count: number }>;
+    histogram?: { edges: number[]; counts: number[] };
+  }>;
+}
+
+/** A version's newest profile, or null when none was stored (not an error: files have none). */
+async function profileOf(ref: string): Promise<Profile | null> {
+  try {
+    const r = await call<ReportView>('datasets.report', { query: { ref, kind: 'profile' } });
+    return Array.isArray(r.body.columns) ? (r.body as unknown as Profile) : null;
+  } catch (e) {
+    if (e instanceof ApiError && e.code === 'NOT_FOUND') return null;
+    throw e;
+  }
+}
+
+export interface SchemaDiff {
+  rows: { from: number; to: number };
+  columns: Array<{
+    name: string;
+    change: 'added' | 'removed' | 'type changed' | 'same';
+    fromType: string | null;
+    toType: string | null;
+    fromNulls: number | null;
+    toNulls: number | null;
+  }>;
+}
+
+/** Columns of two profiles side by side, in the newer table's order, then the removed ones. Pure. */
+export function schemaDiff(a: Profile, b: Profile): SchemaDiff {
+  const old = new Map(a.columns.map((c) => [c.name, c]));
+  const now = new Set(b.columns.map((c) => c.name));
+  return {
+    rows: { from: a.rows, to: b.rows },
+    columns: [
+      ...b.columns.map((c) => {
+        const o = old.get(c.name);
+        return {
+          name: c.name,
+          change: !o ? ('added' as const) : o.type !== c.type ? ('type changed' as const) : ('same' as const),
+          fromType: o?.type ?? null,
+          toType: c.type,
+          fromNulls: o?.nulls ?? null,
+          toNulls: c.nulls,
+        };
+      }),
+      ...a.columns
+        .filter((c) => !now.has(c.name))
+        .map((c) => ({
+          name: c.name,
+          change: 'removed' as const,
+          fromType: c.type,
+          toType: null,
+          fromNulls: c.nulls,
+          toNulls: null,
+        })),
+    ],
+  };
+}
+
+function SchemaDiffView(props: { d: SchemaDiff }) {
+  const { d } = props;
+  const delta = d.rows.to - d.rows.from;
+  const changed = d.columns.filter((c) => c.change !== 'same').length;
+  return (
+    <>
+      <p>
+        Rows: {d.rows.from.toLocaleString('en')} → {d.rows.to.toLocaleString('en')} ({delta >= 0 ? '+' : ''}
+        {delta.toLocaleString('en')}) · {changed ? `${changed} columns changed` : 'same columns and types'}
+      </p>
+      <AutoTable
+        caption="Columns (from the versions' stored profiles)"
+        rows={d.columns as unknown as Array<Record<string, unknown>>}
+        columns={['name', 'change', 'fromType', 'toType', 'fromNulls', 'toNulls']}
+        render={{ change: (v) => <span class={`change ${String(v).replace(' ', '-')}`}>{String(v)}</span> }}
+      />
+    </>
+  );
+}
+
+function Report(props: { refName: string; kind: string; created: string; older: number }) {
   const [r] = useData(
     () => call<ReportView>('datasets.report', { query: { ref: props.refName, kind: props.kind } }),
     [props.refName, props.kind],
   );
   return (
-    <details class="report" open={props.kind === 'validation'}>
+    <details class="report" open={props.kind !== 'profile' || undefined}>
       <summary>
-        {props.kind} <span class="muted">{fmtTime(props.created)}</span>
+        {props.kind}{' '}
+        <span class="muted">
+          {fmtTime(props.created)}
+          {props.older ? ` (the newest; ${props.older} older not shown)` : ''}
+        </span>
       </summary>
       <Show v={r} what={`${props.kind} report`}>
         {(x) =>
-          x.body.checks ? (
-            <AutoTable
-              caption="Checks (failing rows sampled in the sample column)"
-              rows={x.body.checks}
-              columns={['status', 'name', 'message', 'failed', 'evaluated', 'sample']}
-            />
-          ) : x.body.columns ? (
-            <AutoTable
-              caption="Columns: nulls, distinct values, range and top values"
-              rows={x.body.columns}
-              columns={['name', 'kind', 'count', 'nulls', 'distinct', 'min', 'max', 'top']}
-              render={{
-                top: (t) =>
-                  Array.isArray(t)
-                    ? (t as Array<{ value: unknown; count: number }>)
-                        .slice(0, 3)
-                        .map((e) => `${String(e.value)} (${e.count})`)
-                        .join(', ')
-                    : '–',
-              }}
-            />
+          Array.isArray(x.body.checks) ? (
+            <Validation body={x.body as unknown as ValidationBody} />
+          ) : Array.isArray(x.body.columns) ? (
+            <ProfileView p={x.body as unknown as Profile} />
+          ) : Array.isArray(x.body.splits) ? (
+            <SplitView body={x.body as unknown as SplitBody} />
           ) : (
             <Json value={x.body} />
           )
         }
       </Show>
     </details>
+  );
+}
+
+interface ValidationBody {
+  suite?: string;
+  ok?: boolean;
+  errors?: number;
+  warnings?: number;
+  checks: Array<{
+    name: string;
+    status: string;
+    severity?: string;
+    message: string;
+    failed: number;
+    evaluated: number;
+    sample: unknown[];
+  }>;
+}
+
+function Validation(props: { body: ValidationBody }) {
+  const b = props.body;
+  // A check may pass with failing rows (`mostly`): those rows are shown too.
+  const failing = b.checks.filter((c) => c.status !== 'passed' || c.failed > 0);
+  return (
+    <>
+      <p>
+        {b.suite ? <>Suite {b.suite}: </> : null}
+        <strong>{b.ok === false ? 'failed' : b.ok ? 'passed' : ''}</strong>
+        {b.errors !== undefined ? ` · ${b.errors} errors, ${b.warnings ?? 0} warnings` : ''}
+      </p>
+      <AutoTable
+        caption="Checks"
+        rows={b.checks as unknown as Array<Record<string, unknown>>}
+        columns={['status', 'severity', 'name', 'message', 'failed', 'evaluated']}
+        render={{ status: (v) => <span class={`status ${String(v)}`}>{String(v)}</span> }}
+      />
+      {failing.map((c) => (
+        <div class="failing" key={c.name}>
+          <h4>
+            Failing rows of {c.name}{' '}
+            <span class="muted">
+              ({c.sample.length} shown of {c.failed.toLocaleString('en')})
+            </span>
+          </h4>
+          {c.sample.length ? (
+            <SampleRows rows={c.sample} caption={`Failing rows of ${c.name}`} />
+          ) : (
+            <p class="muted">No sample kept.</p>
+          )}
+        </div>
+      ))}
+    </>
+  );
+}
+
+/** Sampled rows: records as a table of their fields, anything else one value a line. */
+function SampleRows(props: { rows: unknown[]; caption: string }) {
+  const records = props.rows.every((r) => r !== null && typeof r === 'object' && !Array.isArray(r));
+  return records ? (
+    <AutoTable caption={props.caption} rows={props.rows as Array<Record<string, unknown>>} />
+  ) : (
+    <AutoTable caption={props.caption} rows={props.rows.map((value) => ({ value }))} />
+  );
+}
+
+function ProfileView(props: { p: Profile }) {
+  const { p } = props;
+  return (
+    <>
+      <p>
+        {p.rows.toLocaleString('en')} rows, {p.columns.length} columns
+      </p>
+      <div class="scroll">
+        <table class="profile">
+          <caption>Columns: nulls, distinct values, range, histogram and top values</caption>
+          <thead>
+            <tr>
+              {['name', 'type', 'nulls', 'distinct', 'min', 'max', 'histogram', 'top values'].map((h) => (
+                <th scope="col" key={h}>
+                  {h}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {p.columns.map((c) => (
+              <tr key={c.name}>
+                <th scope="row">{c.name}</th>
+                <td>{c.type}</td>
+                <td class="num">
+                  {fmtNum(c.nulls)}
+                  {p.rows ? <span class="muted"> ({fmtNum((100 * c.nulls) / p.rows)} %)</span> : null}
+                </td>
+                <td class="num">{fmtNum(c.distinct)}</td>
+                <td>{cellText(c.min)}</td>
+                <td>{cellText(c.max)}</td>
+                <td>{c.histogram && c.histogram.counts.length ? <Histogram h={c.histogram} name={c.name} /> : '–'}</td>
+                <td>
+                  {c.top.length
+                    ? c.top
+                        .slice(0, 5)
+                        .map((e) => `${cellText(e.value)} (${e.count.toLocaleString('en')})`)
+                        .join(', ')
+                    : '–'}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+}
+
+const cellText = (v: unknown) => (v === null || v === undefined ? '–' : typeof v === 'number' ? fmtNum(v) : String(v));
+
+/** A column's stored histogram as bars (the bins are the column's own 5 % … 95 % quantiles). */
+export function Histogram(props: { h: { edges: number[]; counts: number[] }; name: string }) {
+  const { edges, counts } = props.h;
+  const W = 160;
+  const H = 36;
+  const max = Math.max(1, ...counts);
+  const w = W / counts.length;
+  return (
+    <svg
+      class="hist"
+      width={W}
+      height={H}
+      role="img"
+      aria-label={`Histogram of ${props.name}: ${counts.length} bins from ${fmtNum(edges[0])} to ${fmtNum(edges[edges.length - 1])}`}
+    >
+      {counts.map((n, i) => (
+        <rect key={i} x={i * w + 0.5} y={H - (H * n) / max} width={Math.max(1, w - 1)} height={(H * n) / max}>
+          <title>
+            {fmtNum(edges[i])} … {fmtNum(edges[i + 1])}: {n.toLocaleString('en')}
+          </title>
+        </rect>
+      ))}
+    </svg>
+  );
+}
+
+interface SplitBody {
+  mode?: string;
+  rows: number;
+  splits: Array<{ name: string; ratio: number; rows: number; fraction: number }>;
+  classes?: {
+    column: string;
+    overall: Record<string, number>;
+    bySplit: Record<string, Record<string, number>>;
+    maxDeviationPoints: number;
+  };
+  leakage?: {
+    ok: boolean;
+    checked: string[];
+    findings: Array<{ kind: string; severity: string; count: number; message: string; sample: unknown[] }>;
+  };
+}
+
+function SplitView(props: { body: SplitBody }) {
+  const b = props.body;
+  return (
+    <>
+      <p>
+        Split {b.mode ? `by ${b.mode}` : ''}: {b.rows.toLocaleString('en')} rows
+      </p>
+      <AutoTable
+        caption="Splits"
+        rows={b.splits as unknown as Array<Record<string, unknown>>}
+        columns={['name', 'ratio', 'rows', 'fraction']}
+      />
+      {b.classes ? (
+        <AutoTable
+          caption={`Class shares of ${b.classes.column} (largest deviation ${fmtNum(b.classes.maxDeviationPoints)} points)`}
+          rows={Object.entries(b.classes.overall).map(([cls, share]) => ({
+            class: cls,
+            overall: share,
+            ...Object.fromEntries(Object.entries(b.classes!.bySplit).map(([sp, m]) => [sp, m[cls] ?? 0])),
+          }))}
+        />
+      ) : null}
+      {b.leakage ? (
+        <>
+          <h4>
+            Leakage: {b.leakage.ok ? 'none of severity error' : 'LEAKS'}{' '}
+            <span class="muted">(checked {b.leakage.checked.join(', ') || 'nothing'})</span>
+          </h4>
+          {b.leakage.findings.length ? (
+            <AutoTable
+              caption="Leakage findings"
+              rows={b.leakage.findings as unknown as Array<Record<string, unknown>>}
+              columns={['severity', 'kind', 'count', 'message', 'sample']}
+            />
+          ) : (
+            <p class="muted">No finding.</p>
+          )}
+        </>
+      ) : null}
+    </>
   );
 }

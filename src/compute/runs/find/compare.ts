@@ -2,11 +2,7 @@ import { canonicalJson } from '../../../core/canonical-json.js';
 import { CairnError } from '../../../core/errors.js';
 import type { RunDeps } from '../deps.js';
 import { getRun, gpuSeconds } from '../store.js';
-
-/** Metric names that are better low; everything else is better high (docs/RUNS.md "Compare"). */
-const LOWER_IS_BETTER = new Set(
-  'loss err error errors mse mae rmse mape nll perplexity ppl latency time seconds wer cer fpr fnr brier'.split(' '),
-);
+import { betterByName } from './better.js';
 
 export interface CompareOptions {
   /** Metric names whose best is the lowest, besides those the name pattern catches. */
@@ -102,11 +98,5 @@ function canonicalJsonOf(text: string): string {
 function direction(name: string, o: CompareOptions): 'higher' | 'lower' {
   if (o.higherIsBetter?.includes(name)) return 'higher';
   if (o.lowerIsBetter?.includes(name)) return 'lower';
-  // A word of the name, split at anything but letters and digits: val_loss, train/error_rate.
-  return name
-    .toLowerCase()
-    .split(/[^a-z0-9]+/)
-    .some((w) => LOWER_IS_BETTER.has(w))
-    ? 'lower'
-    : 'higher';
+  return betterByName(name);
 }
