@@ -21,6 +21,17 @@ import {
 import type { Decision, Grant, Principal, Role } from './roles.js';
 
 export type { AccountView, Authenticated, IdentityDeps, TokenView, Decision, Principal, Role };
+
+/**
+ * Tokens and grants as of one reading of the identity generation, taken after a request
+ * arrived: everything the request checks (its credential, its role on each project it touches)
+ * agrees with one state of the accounts, and a revocation or grant change committed before the
+ * request arrived is always seen.
+ */
+export interface IdentityView {
+  authenticate(token: string): Promise<Authenticated>;
+  authorize(principal: Principal, need: Role, project: string): Promise<Decision>;
+}
 export { ROLES, decide, isRole, parseRole, roleOn } from './roles.js';
 export { parseExpiry } from './tokens.js';
 
@@ -48,6 +59,8 @@ export interface IdentityService {
   /** The principal for a name an OpenID provider vouched for, with its groups; null for a disabled account. */
   principalFor(name: string, groups: readonly string[]): Promise<Principal | null>;
   authorize(principal: Principal, need: Role, project: string): Promise<Decision>;
+  /** A view for one request: one reading of the identity generation serves all its checks. */
+  view(): Promise<IdentityView>;
 }
 
 export function createIdentityService(deps: IdentityDeps): IdentityService {
@@ -60,53 +73,66 @@ export function createIdentityService(deps: IdentityDeps): IdentityService {
     createToken: (user, opts) => createToken(deps, user, opts),
     revokeToken: (id) => revokeToken(deps, id),
     tokens: (user) => listTokens(deps, user),
-    authenticate: (token) => authenticateToken(deps, token, cache.token),
+    authenticate: async (token) => (await cache.view()).authenticate(token),
     principalFor: (name, groups) => principalFor(deps, name, groups),
-    authorize: (principal, need, project) => authorize(deps, principal, need, project, cache.grants),
+    authorize: async (principal, need, project) => (await cache.view()).authorize(principal, need, project),
+    view: () => cache.view(),
   };
 }
 
 /**
  * What a server read of tokens and grants, kept while the identity generation stands still
  * (every account, token or grant change increments it in its own transaction, in any process):
- * each request then reads one counter instead of a join and the whole grants table. Expiry is
+ * a request then reads one counter instead of a join and the whole grants table. Requests that
+ * arrive in the same turn of the event loop share one reading of the counter, started after all
+ * of them arrived, so none of them can miss a change committed before it arrived. Expiry is
  * still checked against the clock on every request; unknown token ids are never kept.
  */
 function identityCache(deps: IdentityDeps) {
   let generation = -1;
   let tokens = new Map<string, TokenRow>();
   let grants: Grant[] | null = null;
-  // The generation this request read: what it reads next is kept only if no other request saw a
-  // newer generation meanwhile (else an answer read before a revocation could outlive it).
-  const fresh = async (): Promise<number> => {
-    const n = await identityGeneration(deps.meta.db);
-    if (n !== generation) {
-      generation = n;
-      tokens = new Map();
-      grants = null;
-    }
-    return n;
-  };
+  let reading: Promise<number> | null = null;
+  const readGeneration = (): Promise<number> =>
+    (reading ??= new Promise<void>((r) => setImmediate(r)).then(() => {
+      // From here on a new arrival waits for the next reading: this one may have started too early for it.
+      reading = null;
+      return identityGeneration(deps.meta.db);
+    }));
+  // What a view reads is kept only if no newer generation was seen meanwhile (else an answer
+  // read before a revocation could outlive it).
   const keepable = (n: number) => n >= 0 && n === generation;
-  return {
-    token: async (id: string): Promise<TokenRow | undefined> => {
-      const n = await fresh();
+  const token = async (n: number, id: string): Promise<TokenRow | undefined> => {
+    if (n === generation) {
       const hit = tokens.get(id);
       if (hit) return hit;
-      const row = await lookupToken(deps.meta.db, id);
-      // A bounded cache: a flood of distinct (valid) ids cannot grow it without limit.
-      if (row && keepable(n)) {
-        if (tokens.size >= 10_000) tokens.clear();
-        tokens.set(id, row);
+    }
+    const row = await lookupToken(deps.meta.db, id);
+    // A bounded cache: a flood of distinct (valid) ids cannot grow it without limit.
+    if (row && keepable(n)) {
+      if (tokens.size >= 10_000) tokens.clear();
+      tokens.set(id, row);
+    }
+    return row;
+  };
+  const grantsAt = async (n: number): Promise<Grant[]> => {
+    if (n === generation && grants) return grants;
+    const read = await readGrants(deps.meta.db);
+    if (keepable(n)) grants = read;
+    return read;
+  };
+  return {
+    async view(): Promise<IdentityView> {
+      const n = await readGeneration();
+      if (n !== generation) {
+        generation = n;
+        tokens = new Map();
+        grants = null;
       }
-      return row;
-    },
-    grants: async (): Promise<Grant[]> => {
-      const n = await fresh();
-      if (grants) return grants;
-      const read = await readGrants(deps.meta.db);
-      if (keepable(n)) grants = read;
-      return read;
+      return {
+        authenticate: (t) => authenticateToken(deps, t, (id) => token(n, id)),
+        authorize: (principal, need, project) => authorize(deps, principal, need, project, () => grantsAt(n)),
+      };
     },
   };
 }

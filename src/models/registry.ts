@@ -478,9 +478,10 @@ export async function modelVersions(deps: Pick<DatasetDeps, 'meta'>, name: strin
     .select(['alias', 'version_id'])
     .where('model_id', '=', m.id)
     .execute();
+  // Not the card or the signature: a listing of many versions would read and drop them all.
   const rows = await deps.meta.db
     .selectFrom('model_versions')
-    .selectAll()
+    .select(['id', 'number', 'digest', 'format', 'run_id', 'created_at', 'created_by'])
     .where('model_id', '=', m.id)
     .orderBy('number', 'desc')
     .execute();

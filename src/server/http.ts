@@ -4,7 +4,7 @@ import { API_PREFIX, operations, type Operation, type OperationId } from '../app
 import type { RequestScope, ServerRuntime } from '../app/server.js';
 import { CairnError, isCairnError, type ErrorCode } from '../core/errors.js';
 import { canonicalJson } from '../core/canonical-json.js';
-import type { Authenticated, Role } from '../identity/index.js';
+import type { Authenticated, IdentityView, Role } from '../identity/index.js';
 import { handlers, type HandlerInput } from './handlers.js';
 import { ServerMetrics } from './metrics.js';
 import { bodySchema, openApiDocument, querySchema } from './openapi.js';
@@ -36,6 +36,8 @@ export interface HttpOptions {
 declare module 'fastify' {
   interface FastifyRequest {
     who?: Authenticated;
+    /** The identities as of this request's arrival: its credential and every role check read them. */
+    ids?: IdentityView;
   }
 }
 
@@ -154,11 +156,12 @@ async function authenticate(
   const header = req.headers.authorization ?? '';
   const m = /^Bearer\s+(\S+)$/i.exec(header);
   try {
+    const ids = (req.ids = await rt.identity.view());
     const viaSession = !m && opts.verifyRequest ? await opts.verifyRequest(req) : null;
     if (viaSession) return viaSession;
     if (!m) throw new CairnError('UNAUTHENTICATED', 'this request needs a credential (Authorization: Bearer <token>)');
     const token = m[1]!;
-    if (token.startsWith('cairn_')) return await rt.identity.authenticate(token);
+    if (token.startsWith('cairn_')) return await ids.authenticate(token);
     const other = opts.verifyBearer ? await opts.verifyBearer(token) : null;
     if (!other)
       throw new CairnError('UNAUTHENTICATED', 'the credential is not a Cairn API token or a valid OpenID token');
@@ -195,6 +198,7 @@ async function serve(
   metrics: ServerMetrics,
 ): Promise<unknown> {
   const who = req.who!;
+  const ids = req.ids ?? (await rt.identity.view());
   // Fastify's parsed objects have no prototype; events and services take plain JSON.
   const input = {
     params: { ...(req.params as Record<string, string>) },
@@ -207,20 +211,20 @@ async function serve(
   const guarded = alias !== null && protectedAliases.has(alias);
   const need: Role = guarded ? 'approver' : op.role;
   const project = await projectOf(rt, scope, id, input);
-  const decision = await rt.identity.authorize(who.principal, need, project);
+  const decision = await ids.authorize(who.principal, need, project);
   if (!decision.allowed) await deny(rt, scope, id, decision.reason, metrics);
   if (guarded) await separateDuties(rt, scope, id, input, metrics);
   if (id === 'audit.bundle') return rt.runAs(scope, () => bundle(rt));
   const run = (s: RequestScope = scope) => rt.runAs(s, () => handlers[id](rt.services, input, rt));
   if (op.method === 'GET') {
-    if (id === 'runs.compare') await readableRuns(rt, scope, who, String(input.query.refs).split(','), metrics);
-    if (id === 'runs.curves') await readableRuns(rt, scope, who, String(input.query.ids).split(','), metrics);
-    let out = LISTINGS.has(id) && !input.query.project ? await visibleRuns(rt, who, await run()) : await run();
+    if (id === 'runs.compare') await readableRuns(rt, ids, scope, who, String(input.query.refs).split(','), metrics);
+    if (id === 'runs.curves') await readableRuns(rt, ids, scope, who, String(input.query.ids).split(','), metrics);
+    let out = LISTINGS.has(id) && !input.query.project ? await visibleRuns(ids, who, await run()) : await run();
     // The UI offers only the buttons a person may use: it asks for the role they hold.
     if (id === 'whoami')
       out = {
         ...(out as object),
-        role: await strongestRole(rt, who),
+        role: await strongestRole(ids, who),
         local: false,
         protectedAliases: [...protectedAliases],
       };
@@ -240,9 +244,9 @@ async function serve(
 }
 
 /** The strongest role the caller holds on `default` (datasets and models), or null. */
-async function strongestRole(rt: ServerRuntime, who: Authenticated): Promise<Role | null> {
+async function strongestRole(ids: IdentityView, who: Authenticated): Promise<Role | null> {
   for (const r of ['admin', 'approver', 'contributor', 'viewer'] as const)
-    if ((await rt.identity.authorize(who.principal, r, 'default')).allowed) return r;
+    if ((await ids.authorize(who.principal, r, 'default')).allowed) return r;
   return null;
 }
 
@@ -263,6 +267,7 @@ const LISTINGS = new Set<OperationId>(['runs.list', 'runs.find']);
 /** Comparing runs reads each of them: every run's own project must be readable. */
 async function readableRuns(
   rt: ServerRuntime,
+  ids: IdentityView,
   scope: RequestScope,
   who: Authenticated,
   refs: string[],
@@ -271,7 +276,7 @@ async function readableRuns(
   for (const ref of refs) {
     const run = await rt.runAs(scope, () => rt.services.runs.details(ref)).catch(() => null);
     if (!run) continue;
-    const d = await rt.identity.authorize(who.principal, 'viewer', run.project);
+    const d = await ids.authorize(who.principal, 'viewer', run.project);
     if (!d.allowed) await deny(rt, scope, 'runs.compare', d.reason, m);
   }
 }
@@ -286,18 +291,18 @@ async function projectOf(rt: ServerRuntime, scope: RequestScope, id: OperationId
 }
 
 /** A listing of every project's runs shows only those of projects the caller may read. */
-async function visibleRuns(rt: ServerRuntime, who: Authenticated, out: unknown): Promise<unknown> {
+async function visibleRuns(ids: IdentityView, who: Authenticated, out: unknown): Promise<unknown> {
   // run ls's listing: the same cut on its runs (the count of matches then counts only those).
   if (out && typeof out === 'object' && Array.isArray((out as { runs?: unknown }).runs)) {
     const listing = out as { runs: unknown[]; matched: number };
-    const runs = (await visibleRuns(rt, who, listing.runs)) as unknown[];
+    const runs = (await visibleRuns(ids, who, listing.runs)) as unknown[];
     return { ...listing, runs, matched: listing.matched - (listing.runs.length - runs.length) };
   }
   if (!Array.isArray(out)) return out;
   const allowed = new Map<string, boolean>();
   for (const r of out as Array<{ project: string }>)
     if (!allowed.has(r.project))
-      allowed.set(r.project, (await rt.identity.authorize(who.principal, 'viewer', r.project)).allowed);
+      allowed.set(r.project, (await ids.authorize(who.principal, 'viewer', r.project)).allowed);
   return (out as Array<{ project: string }>).filter((r) => allowed.get(r.project));
 }
 

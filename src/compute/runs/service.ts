@@ -96,9 +96,10 @@ const CANCEL_WAIT_MS = 10 * 60_000;
 export function createRunsService(deps: RunDeps): RunsService {
   const prepare = (i: SpecInput) =>
     prepareRun(deps, i.spec, { sets: i.sets ?? [], ...(i.backend ? { backend: i.backend } : {}) });
+  const sync = sharedSync(deps);
   const synced = async (id: string) => {
     // Points a running job logged, or an end it reached, since the last look count too.
-    await syncRuns(deps);
+    await sync();
     return getRun(deps, id);
   };
   return {
@@ -112,15 +113,15 @@ export function createRunsService(deps: RunDeps): RunsService {
     },
     plan: async (input) => planRun(deps, await prepare(input), input.force === true),
     async list(opts = {}) {
-      await syncRuns(deps);
+      await sync();
       return listRuns(deps, opts);
     },
     async find(opts) {
-      await syncRuns(deps);
+      await sync();
       return findRuns(deps, opts);
     },
     async compare(refs, opts = {}) {
-      await syncRuns(deps);
+      await sync();
       return compareRuns(deps, refs, opts);
     },
     show: async (id) => runDetails(deps, await synced(id)),
@@ -170,6 +171,22 @@ export function createRunsService(deps: RunDeps): RunsService {
       return { id: r.id, status: r.status, reason: r.reason ? (JSON.parse(r.reason) as unknown) : null };
     },
   };
+}
+
+/**
+ * Asking the backends about every active run is the costly part of a listing: a server answering
+ * many listings at once (or a UI polling) shares one sync among the requests of one turn of the
+ * event loop. The shared sync starts after every one of them asked, so none is answered from a
+ * look older than its own request.
+ */
+function sharedSync(deps: RunDeps): () => Promise<void> {
+  let next: Promise<void> | null = null;
+  return () =>
+    (next ??= new Promise<void>((r) => setImmediate(r)).then(() => {
+      // Whoever asks from now on waits for a later sync: this one may have started before they asked.
+      next = null;
+      return syncRuns(deps);
+    }));
 }
 
 /** Curves one request may ask for: the compare page's ceiling, far above what a chart can show apart. */

@@ -50,8 +50,10 @@ const STATEMENT_CACHE_SIZE = 256;
 class CairnSqliteDriver implements Driver {
   readonly #db: BetterSqlite3.Database;
   readonly #connection: CairnSqliteConnection;
-  #locked: Promise<void> | null = null;
-  #unlock: (() => void) | null = null;
+  #held = false;
+  // Callers waiting for the connection, first come first served: a release hands it to the next
+  // one directly, rather than waking every waiter to race for it (a busy server has dozens).
+  readonly #waiting: Array<() => void> = [];
 
   constructor(db: BetterSqlite3.Database) {
     this.#db = db;
@@ -62,8 +64,8 @@ class CairnSqliteDriver implements Driver {
 
   async acquireConnection(): Promise<DatabaseConnection> {
     // One connection per process: later callers queue until the holder releases it.
-    while (this.#locked) await this.#locked;
-    this.#locked = new Promise((resolve) => (this.#unlock = resolve));
+    if (this.#held) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    else this.#held = true;
     return this.#connection;
   }
 
@@ -80,10 +82,10 @@ class CairnSqliteDriver implements Driver {
   }
 
   async releaseConnection(): Promise<void> {
-    const unlock = this.#unlock;
-    this.#locked = null;
-    this.#unlock = null;
-    unlock?.();
+    const next = this.#waiting.shift();
+    // The next waiter now holds it; only with nobody waiting is it free.
+    if (next) next();
+    else this.#held = false;
   }
 
   async destroy(): Promise<void> {
