@@ -107,18 +107,12 @@ export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptio
   const pending = new Map<string, Pending>();
   const direct = typeof backend.presign === 'function' && typeof backend.copy === 'function';
   const multipart = direct && backend.multipart && backend.digest ? backend.multipart : null;
-  let sweeping: Promise<{ aborted: number; expired: number }> | null = null;
-  const sweep = () => {
-    sweeping ??= sweepUploads(backend, multipart, pending, { now: now(), urlSeconds, list: true }).finally(
-      () => (sweeping = null),
-    );
-    return sweeping;
-  };
-  // Multipart uploads a killed client (or an earlier server process) left behind cost storage
-  // until aborted: swept now and every minute, beside the sweep each plan does.
-  const first = multipart ? sweep().catch(() => ({ aborted: 0, expired: 0 })) : null;
-  const timer = multipart ? setInterval(() => void sweep().catch(() => {}), SWEEP_MS) : null;
-  timer?.unref();
+  const sweeper = startSweeper(
+    () => sweepUploads(backend, multipart, pending, { now: now(), urlSeconds, list: true }),
+    {
+      enabled: multipart !== null,
+    },
+  );
   const take = (who: string, id: string): Pending => {
     const p = pending.get(id);
     if (!p || p.who !== who || p.expires < now())
@@ -128,7 +122,6 @@ export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptio
     return p;
   };
   let importing: Promise<unknown> = Promise.resolve();
-  let stateWrites: Promise<unknown> = Promise.resolve();
   return {
     url: backend.url,
     direct,
@@ -167,31 +160,64 @@ export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptio
       return out;
     },
     download: (keys) => downloads(backend, keys, direct),
-    readObject: async (key) => {
-      if (key !== 'meta/state.json' || !opts.vouched) return backend.get(key);
-      const state = parseState(await backend.get(key));
-      return Buffer.from(JSON.stringify(shownState(state, await opts.vouched())));
-    },
-    writeObject: (who, key, body) => {
-      if (key !== 'meta/state.json') return writeSmall(backend, who, key, body);
-      // State writes one at a time, each merged into what is there: twenty people pushing at
-      // once each add their versions, and none replaces another's (nor can remove any).
-      const run = stateWrites.then(() => mergeIntoState(backend, who, body, opts.vouched));
-      stateWrites = run.catch(() => {});
-      return run;
-    },
+    ...smallObjects(backend, opts.vouched),
     importPushed(transfer, versions) {
       // One import at a time: each reads the state and the packs it names, then records.
       const run = importing.then(() => importOnce(backend, transfer, versions));
       importing = run.catch(() => {});
       return run;
     },
-    sweep,
+    sweep: sweeper.sweep,
     async close() {
+      await sweeper.stop();
+      await backend.close();
+    },
+  };
+}
+
+/** The layout's small objects, read and written through the server; the state is special. */
+function smallObjects(
+  backend: RemoteBackend,
+  vouched: (() => Promise<ReadonlySet<string>>) | undefined,
+): Pick<ServerStore, 'readObject' | 'writeObject'> {
+  let stateWrites: Promise<unknown> = Promise.resolve();
+  return {
+    readObject: async (key) => {
+      if (key !== 'meta/state.json' || !vouched) return backend.get(key);
+      const state = parseState(await backend.get(key));
+      return Buffer.from(JSON.stringify(shownState(state, await vouched())));
+    },
+    writeObject: (who, key, body) => {
+      if (key !== 'meta/state.json') return writeSmall(backend, who, key, body);
+      // State writes one at a time, each merged into what is there: twenty people pushing at
+      // once each add their versions, and none replaces another's (nor can remove any).
+      const run = stateWrites.then(() => mergeIntoState(backend, who, body, vouched));
+      stateWrites = run.catch(() => {});
+      return run;
+    },
+  };
+}
+
+/**
+ * Multipart uploads a killed client (or an earlier server process) left behind cost storage
+ * until aborted: swept at start and every minute (beside the expiry check each plan does), one
+ * sweep at a time.
+ */
+function startSweeper(run: () => Promise<{ aborted: number; expired: number }>, o: { enabled: boolean }) {
+  let sweeping: Promise<{ aborted: number; expired: number }> | null = null;
+  const sweep = () => {
+    sweeping ??= run().finally(() => (sweeping = null));
+    return sweeping;
+  };
+  const first = o.enabled ? sweep().catch(() => null) : null;
+  const timer = o.enabled ? setInterval(() => void sweep().catch(() => {}), SWEEP_MS) : null;
+  timer?.unref();
+  return {
+    sweep,
+    async stop() {
       if (timer) clearInterval(timer);
       await first;
       await sweeping?.catch(() => {});
-      await backend.close();
     },
   };
 }

@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createServerStore, MIN_PART_BYTES, type ServerStore } from '../../src/app/server-store.js';
+import { createServerStore, MIN_PART_BYTES } from '../../src/app/server-store.js';
 import { withServices } from '../../src/app/services.js';
 import { addVersion } from '../../src/datasets/add.js';
 import { sharedS3Server, stopSharedS3Server, type S3TestServer } from '../../src/test-support/s3-server.js';
