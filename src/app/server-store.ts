@@ -1,6 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { CairnError } from '../core/errors.js';
-import type { PresignedRequest, RemoteBackend, RemoteState, TransferService } from '../transfer/index.js';
+import type {
+  MultipartUploads,
+  PresignedRequest,
+  RemoteBackend,
+  RemoteState,
+  TransferService,
+} from '../transfer/index.js';
 import { emptyState, mergeState, parseState, readState, writeState } from '../transfer/index.js';
 
 /**
@@ -26,15 +32,25 @@ export interface ServerStore {
   writeObject(who: string, key: string, body: Buffer): Promise<void>;
   /** Imports what was pushed (metadata only: the bytes stay in the store) and checks `versions` arrived. */
   importPushed(transfer: TransferService, versions: readonly string[]): Promise<ImportAnswer>;
+  /**
+   * Forgets plans past their expiry and aborts the multipart uploads nobody can complete any
+   * more (expired, or started by an earlier server process); runs every minute by itself.
+   */
+  sweep(): Promise<{ aborted: number; expired: number }>;
   close(): Promise<void>;
 }
 
 export interface PlannedObject {
   key: string;
   size: number;
-  /** Hex SHA-256 and base64 MD5 of the whole object, as the client computed them. */
+  /** Hex SHA-256 and base64 MD5 of the whole object, as the client computed them (MD5 only for a single PUT). */
   sha256: string;
-  md5: string;
+  md5?: string;
+  /**
+   * A multipart upload (S3 stores; packs up to 10,000 parts): every part `partBytes` long except
+   * the last, with the base64 MD5 of each, which its presigned UploadPart URL pins.
+   */
+  parts?: { partBytes: number; md5: string[] };
 }
 
 export interface UploadPlan {
@@ -44,6 +60,8 @@ export interface UploadPlan {
   uploadId?: string;
   /** Where to send the bytes: a presigned S3 URL, or a server path (`/api/v1/store/uploads/<id>`). */
   request?: PresignedRequest;
+  /** A multipart upload instead: one presigned UploadPart per planned part, in order. */
+  parts?: PresignedRequest[];
 }
 
 export interface ImportAnswer {
@@ -56,18 +74,45 @@ export interface ImportAnswer {
 interface Pending extends PlannedObject {
   who: string;
   expires: number;
-  received: boolean;
+  /** The store's id of the multipart upload under the staging key, when the pack goes in parts. */
+  multipartId?: string;
 }
 
 export const STORE_ROUTE = '/api/v1/store';
 const PACK_KEY = /^packs\/[0-9a-f]{2}\/[0-9a-f]{64}\.pack$/;
 const URL_SECONDS = 15 * 60;
 const MAX_PLAN = 10_000;
+/** S3's rules for multipart uploads: parts of at least 5 MiB (the last may be shorter), at most 10,000. */
+export const MIN_PART_BYTES = 5 * 1024 * 1024;
+export const MAX_PARTS = 10_000;
+/** The largest object one S3 PUT (and one CopyObject) takes; larger packs must come in parts. */
+const MAX_SINGLE_PUT = 5 * 1024 ** 3;
+const SWEEP_MS = 60_000;
 
-export function createServerStore(backend: RemoteBackend, opts: { now?: () => number } = {}): ServerStore {
+export interface ServerStoreOptions {
+  now?: () => number;
+  /** How long planned uploads and their URLs live (default 15 minutes). */
+  urlSeconds?: number;
+  /**
+   * Digests of the versions the server imported (each vouched by a verified log): what the
+   * store's state shows clients, and what a push may not displace. Without it (tests of the
+   * data plane alone) the state is shown and merged as written.
+   */
+  vouched?: () => Promise<ReadonlySet<string>>;
+}
+
+export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptions = {}): ServerStore {
   const now = opts.now ?? Date.now;
+  const urlSeconds = opts.urlSeconds ?? URL_SECONDS;
   const pending = new Map<string, Pending>();
   const direct = typeof backend.presign === 'function' && typeof backend.copy === 'function';
+  const multipart = direct && backend.multipart && backend.digest ? backend.multipart : null;
+  const sweeper = startSweeper(
+    () => sweepUploads(backend, multipart, pending, { now: now(), urlSeconds, list: true }),
+    {
+      enabled: multipart !== null,
+    },
+  );
   const take = (who: string, id: string): Pending => {
     const p = pending.get(id);
     if (!p || p.who !== who || p.expires < now())
@@ -77,15 +122,22 @@ export function createServerStore(backend: RemoteBackend, opts: { now?: () => nu
     return p;
   };
   let importing: Promise<unknown> = Promise.resolve();
-  let stateWrites: Promise<unknown> = Promise.resolve();
   return {
     url: backend.url,
     direct,
     list: (prefix) => backend.list(prefix),
-    plan: (who, objects) => {
-      // Plans nobody used expire with their URLs: forget them, so the table stays small.
-      for (const [id, p] of pending) if (p.expires < now()) pending.delete(id);
-      return planUploads(backend, pending, { who, objects, direct, expires: now() + URL_SECONDS * 1000 });
+    plan: async (who, objects) => {
+      // Plans nobody used expire with their URLs: forget them (aborting their multipart uploads).
+      // The store-wide listing is left to the timer: one request per plan would slow big pushes.
+      await sweepUploads(backend, multipart, pending, { now: now(), urlSeconds, list: false });
+      return planUploads(backend, pending, {
+        who,
+        objects,
+        direct,
+        multipart,
+        urlSeconds,
+        expires: now() + urlSeconds * 1000,
+      });
     },
     async receive(who, uploadId, body) {
       // A plan is used once, whatever the outcome: a replay (or a retry after a mismatch) is refused.
@@ -99,7 +151,8 @@ export function createServerStore(backend: RemoteBackend, opts: { now?: () => nu
       for (const id of uploadIds) {
         const p = take(who, id);
         pending.delete(id);
-        if (direct) await commitStaged(backend, id, p);
+        if (p.multipartId) await commitMultipart(backend, multipart!, id, p);
+        else if (direct) await commitStaged(backend, id, p);
         else if (!(await backend.head(p.key)))
           throw new CairnError('UPLOAD_MISMATCH', `${p.key} was planned but never arrived; nothing was recorded`);
         out.push({ key: p.key, size: p.size });
@@ -107,29 +160,79 @@ export function createServerStore(backend: RemoteBackend, opts: { now?: () => nu
       return out;
     },
     download: (keys) => downloads(backend, keys, direct),
-    readObject: (key) => backend.get(key),
-    writeObject: (who, key, body) => {
-      if (key !== 'meta/state.json') return writeSmall(backend, who, key, body);
-      // State writes one at a time, each merged into what is there: twenty people pushing at
-      // once each add their versions, and none replaces another's (nor can remove any).
-      const run = stateWrites.then(() => mergeIntoState(backend, body));
-      stateWrites = run.catch(() => {});
-      return run;
-    },
+    ...smallObjects(backend, opts.vouched),
     importPushed(transfer, versions) {
       // One import at a time: each reads the state and the packs it names, then records.
       const run = importing.then(() => importOnce(backend, transfer, versions));
       importing = run.catch(() => {});
       return run;
     },
-    close: () => backend.close(),
+    sweep: sweeper.sweep,
+    async close() {
+      await sweeper.stop();
+      await backend.close();
+    },
+  };
+}
+
+/** The layout's small objects, read and written through the server; the state is special. */
+function smallObjects(
+  backend: RemoteBackend,
+  vouched: (() => Promise<ReadonlySet<string>>) | undefined,
+): Pick<ServerStore, 'readObject' | 'writeObject'> {
+  let stateWrites: Promise<unknown> = Promise.resolve();
+  return {
+    readObject: async (key) => {
+      if (key !== 'meta/state.json' || !vouched) return backend.get(key);
+      const state = parseState(await backend.get(key));
+      return Buffer.from(JSON.stringify(shownState(state, await vouched())));
+    },
+    writeObject: (who, key, body) => {
+      if (key !== 'meta/state.json') return writeSmall(backend, who, key, body);
+      // State writes one at a time, each merged into what is there: twenty people pushing at
+      // once each add their versions, and none replaces another's (nor can remove any).
+      const run = stateWrites.then(() => mergeIntoState(backend, who, body, vouched));
+      stateWrites = run.catch(() => {});
+      return run;
+    },
+  };
+}
+
+/**
+ * Multipart uploads a killed client (or an earlier server process) left behind cost storage
+ * until aborted: swept at start and every minute (beside the expiry check each plan does), one
+ * sweep at a time.
+ */
+function startSweeper(run: () => Promise<{ aborted: number; expired: number }>, o: { enabled: boolean }) {
+  let sweeping: Promise<{ aborted: number; expired: number }> | null = null;
+  const sweep = () => {
+    sweeping ??= run().finally(() => (sweeping = null));
+    return sweeping;
+  };
+  const first = o.enabled ? sweep().catch(() => null) : null;
+  const timer = o.enabled ? setInterval(() => void sweep().catch(() => {}), SWEEP_MS) : null;
+  timer?.unref();
+  return {
+    sweep,
+    async stop() {
+      if (timer) clearInterval(timer);
+      await first;
+      await sweeping?.catch(() => {});
+    },
   };
 }
 
 async function planUploads(
   backend: RemoteBackend,
   pending: Map<string, Pending>,
-  o: { who: string; objects: readonly PlannedObject[]; direct: boolean; expires: number },
+  o: {
+    who: string;
+    objects: readonly PlannedObject[];
+    direct: boolean;
+    multipart: MultipartUploads | null;
+    urlSeconds: number;
+    expires: number;
+  },
 ): Promise<UploadPlan[]> {
   if (o.objects.length > MAX_PLAN) throw new CairnError('USAGE', `plan at most ${MAX_PLAN} objects per request`);
   const have = new Map((await backend.list('packs/')).map((x) => [x.key, x.size]));
@@ -137,18 +240,41 @@ async function planUploads(
   for (const obj of o.objects) {
     if (!PACK_KEY.test(obj.key))
       throw new CairnError('USAGE', `only packs (packs/xx/<sha256>.pack) are planned uploads, not ${obj.key}`);
-    if (!/^[0-9a-f]{64}$/.test(obj.sha256) || !/^[A-Za-z0-9+/]{22}==$/.test(obj.md5))
+    const inParts = obj.parts && o.multipart ? obj.parts : null;
+    if (!/^[0-9a-f]{64}$/.test(obj.sha256) || (o.direct && !inParts && !isMd5(obj.md5)))
       throw new CairnError('USAGE', `${obj.key}: sha256 is 64 hex digits and md5 base64 of 16 bytes`);
+    if (inParts) checkParts(obj.key, obj.size, inParts);
+    else if (o.direct && obj.size > MAX_SINGLE_PUT)
+      throw new CairnError('USAGE', `${obj.key}: objects over 5 GiB go up in parts (plan them with \`parts\`)`);
     if (have.get(obj.key) === obj.size) {
       out.push({ key: obj.key, present: true });
       continue;
     }
     const uploadId = randomUUID();
-    pending.set(uploadId, { ...obj, who: o.who, expires: o.expires, received: false });
+    const presign = { expiresInSeconds: o.urlSeconds };
+    if (inParts) {
+      const { parts: _p, ...rest } = obj;
+      const staged = stagingKey(uploadId);
+      // The object's metadata carries the planned SHA-256, as a single PUT's does: every later
+      // download is checked against it.
+      const multipartId = await o.multipart!.start(staged, { sha256: obj.sha256 });
+      pending.set(uploadId, { ...rest, parts: inParts, who: o.who, expires: o.expires, multipartId });
+      const parts = await Promise.all(
+        inParts.md5.map((md5, i) =>
+          o.multipart!.presignPart(staged, multipartId, i + 1, {
+            ...presign,
+            headers: { 'content-md5': md5, 'content-length': String(partLength(obj.size, inParts.partBytes, i)) },
+          }),
+        ),
+      );
+      out.push({ key: obj.key, present: false, uploadId, parts });
+      continue;
+    }
+    pending.set(uploadId, { ...obj, who: o.who, expires: o.expires });
     const request: PresignedRequest = o.direct
       ? await backend.presign!('PUT', stagingKey(uploadId), {
-          expiresInSeconds: URL_SECONDS,
-          headers: { 'content-md5': obj.md5, 'content-length': String(obj.size), 'x-amz-meta-sha256': obj.sha256 },
+          ...presign,
+          headers: { 'content-md5': obj.md5!, 'content-length': String(obj.size), 'x-amz-meta-sha256': obj.sha256 },
         })
       : {
           method: 'PUT',
@@ -159,6 +285,31 @@ async function planUploads(
     out.push({ key: obj.key, present: false, uploadId, request });
   }
   return out;
+}
+
+function isMd5(md5: string | undefined): md5 is string {
+  return typeof md5 === 'string' && /^[A-Za-z0-9+/]{22}==$/.test(md5);
+}
+
+/** A part list S3 would take: every part but the last at least 5 MiB, at most 10,000, covering the pack exactly. */
+function checkParts(key: string, size: number, parts: { partBytes: number; md5: string[] }): void {
+  const { partBytes, md5 } = parts;
+  const count = size === 0 ? 1 : Math.ceil(size / partBytes);
+  const why =
+    !Number.isSafeInteger(partBytes) || partBytes < MIN_PART_BYTES
+      ? `parts are at least ${MIN_PART_BYTES} bytes, not ${partBytes}`
+      : count > MAX_PARTS
+        ? `${count} parts of ${partBytes} bytes; at most ${MAX_PARTS}`
+        : md5.length !== count
+          ? `${size} bytes in parts of ${partBytes} make ${count} parts, not the ${md5.length} MD5s given`
+          : md5.find((m) => !isMd5(m))
+            ? 'each part MD5 is base64 of 16 bytes'
+            : null;
+  if (why) throw new CairnError('USAGE', `${key}: ${why}`, { data: { key, partBytes, parts: md5.length } });
+}
+
+function partLength(size: number, partBytes: number, index: number): number {
+  return Math.min(partBytes, size - index * partBytes);
 }
 
 /** Direct uploads land under incoming/; only the server moves a checked object to its pack key. */
@@ -173,7 +324,7 @@ async function commitStaged(backend: RemoteBackend, uploadId: string, p: Pending
     throw new CairnError('UPLOAD_MISMATCH', `${p.key} was planned but never arrived; nothing was recorded`, {
       hint: 'the upload was interrupted: push again',
     });
-  const md5hex = Buffer.from(p.md5, 'base64').toString('hex');
+  const md5hex = Buffer.from(p.md5!, 'base64').toString('hex');
   if (st.size !== p.size || st.etag.toLowerCase() !== md5hex) {
     await backend.delete(staged);
     throw new CairnError(
@@ -184,6 +335,105 @@ async function commitStaged(backend: RemoteBackend, uploadId: string, p: Pending
   }
   await backend.copy!(staged, p.key);
   await backend.delete(staged);
+}
+
+/**
+ * Completes a multipart upload with the part list the server planned (never one a client
+ * sends), then checks the assembled object's size and SHA-256 against the plan by streaming it
+ * through the hash inside the server (the bytes never pass through a client again) before it
+ * moves into place. Parts that do not match their pinned MD5s fail at Complete (real S3) or at
+ * the SHA-256 (stores that do not check Content-MD5); either way nothing is recorded.
+ */
+async function commitMultipart(
+  backend: RemoteBackend,
+  mp: MultipartUploads,
+  uploadId: string,
+  p: Pending,
+): Promise<void> {
+  const staged = stagingKey(uploadId);
+  const parts = p.parts!.md5.map((md5, i) => ({ partNumber: i + 1, etag: Buffer.from(md5, 'base64').toString('hex') }));
+  try {
+    // Each planned part there, at its size and with its pinned MD5, before S3 assembles them:
+    // stores that do not check Content-MD5 on UploadPart are caught here, part by part.
+    const have = new Map((await mp.parts(staged, p.multipartId!)).map((x) => [x.partNumber, x]));
+    const bad = parts.find(
+      (x, i) =>
+        have.get(x.partNumber)?.etag.toLowerCase() !== x.etag ||
+        have.get(x.partNumber)?.size !== partLength(p.size, p.parts!.partBytes, i),
+    );
+    if (bad) {
+      const got = have.get(bad.partNumber);
+      throw new CairnError(
+        'UPLOAD_MISMATCH',
+        `part ${bad.partNumber} of ${p.key} ${got ? `is not the planned bytes (${got.size} bytes, MD5 ${got.etag}; planned MD5 ${bad.etag})` : 'never arrived'}; the upload was aborted and nothing was recorded`,
+        { hint: 'push again: the server plans a fresh upload', data: { key: p.key, part: bad.partNumber } },
+      );
+    }
+    await mp.complete(staged, p.multipartId!, parts);
+  } catch (err) {
+    await mp.abort(staged, p.multipartId!).catch(() => {});
+    if (err instanceof CairnError && err.code === 'UPLOAD_MISMATCH') throw err;
+    const code = err instanceof CairnError ? (err.data?.code as string | undefined) : undefined;
+    if (code && ['InvalidPart', 'InvalidPartOrder', 'EntityTooSmall', 'NoSuchUpload', 'BadDigest'].includes(code))
+      throw new CairnError(
+        'UPLOAD_MISMATCH',
+        `the parts uploaded for ${p.key} are missing or not the planned ones (${code}); the upload was aborted and nothing was recorded`,
+        { hint: 'push again: the server plans a fresh upload', data: { key: p.key, store: code } },
+      );
+    throw err;
+  }
+  let got: { size: number; sha256: string } | null;
+  try {
+    got = await backend.digest!(staged);
+  } catch (err) {
+    await backend.delete(staged).catch(() => {});
+    throw err;
+  }
+  if (!got || got.size !== p.size || got.sha256 !== p.sha256) {
+    await backend.delete(staged);
+    throw new CairnError(
+      'UPLOAD_MISMATCH',
+      `the parts uploaded for ${p.key} do not assemble into the planned pack (${got ? `${got.size} bytes, sha256 ${got.sha256}` : 'nothing'}; planned ${p.size} bytes, sha256 ${p.sha256}); they were discarded`,
+      { data: { key: p.key, planned: { size: p.size, sha256: p.sha256 }, got } },
+    );
+  }
+  await backend.copy!(staged, p.key);
+  await backend.delete(staged);
+}
+
+/**
+ * Drops plans past their expiry (their URLs are dead too), aborting their multipart uploads,
+ * and aborts any multipart upload under incoming/ that no live plan of this process knows and
+ * that is older than a URL lives: a client killed after planning, a server restarted (plans
+ * live in its memory), or a CreateMultipartUpload whose reply was lost.
+ */
+async function sweepUploads(
+  backend: RemoteBackend,
+  mp: MultipartUploads | null,
+  pending: Map<string, Pending>,
+  o: { now: number; urlSeconds: number; list: boolean },
+): Promise<{ aborted: number; expired: number }> {
+  let aborted = 0;
+  let expired = 0;
+  for (const [id, p] of pending) {
+    if (p.expires >= o.now) continue;
+    pending.delete(id);
+    expired++;
+    if (p.multipartId && mp) {
+      await mp.abort(stagingKey(id), p.multipartId);
+      aborted++;
+    }
+  }
+  if (!mp || !o.list) return { aborted, expired };
+  const live = new Set([...pending.values()].map((p) => p.multipartId));
+  const stale = o.now - o.urlSeconds * 1000;
+  for (const u of await mp.list('incoming/')) {
+    if (live.has(u.uploadId)) continue;
+    if (u.initiated !== null && Date.parse(u.initiated) > stale) continue;
+    await mp.abort(u.key, u.uploadId);
+    aborted++;
+  }
+  return { aborted, expired };
 }
 
 function checkBytes(p: PlannedObject, body: Buffer): void {
@@ -264,10 +514,48 @@ async function claimOnce(backend: RemoteBackend, workspace: string, who: string)
     });
 }
 
-/** A pushed state, merged into the store's (a union: versions, tags, packs and logs are only ever added). */
-async function mergeIntoState(backend: RemoteBackend, body: Buffer): Promise<void> {
+/**
+ * The state as clients see it: versions the server imported (vouched by a verified log) and
+ * the datasets and tags that have one. What a push wrote and no verified log vouches for (a
+ * push still on its way, or a name squatted by a state written without the history behind it)
+ * is not shown, so no client plans against it.
+ */
+function shownState(state: RemoteState, vouched: ReadonlySet<string>): RemoteState {
+  const versions = state.versions.filter((v) => vouched.has(`sha256:${v.digest}`));
+  const datasets = new Set(versions.map((v) => v.dataset_id));
+  return {
+    ...state,
+    versions,
+    datasets: state.datasets.filter((d) => datasets.has(d.id)),
+    tags: state.tags.filter((t) => datasets.has(t.dataset_id)),
+  };
+}
+
+/**
+ * A pushed state, merged into the store's (a union: versions, tags, packs and logs are only ever
+ * added), with what the pushing account has not proven refused or outranked:
+ * - an audit entry that would change what the store records for a workspace (a new one, or a
+ *   longer log) only for a workspace whose bundle this account pushed (owners/<workspace>.json)
+ *   and only pointing at that bundle: nobody moves another workspace's entry to a bogus size;
+ * - a dataset or version the store holds that no verified log vouches for does not block a
+ *   push (it is a squat, or a push that never completed): the incoming entry replaces it, and
+ *   the push whose import then finds its version gone is told so (DIVERGED) and nothing of it
+ *   is recorded.
+ */
+async function mergeIntoState(
+  backend: RemoteBackend,
+  who: string,
+  body: Buffer,
+  vouchedOf?: () => Promise<ReadonlySet<string>>,
+): Promise<void> {
   const incoming = parseState(body);
-  const merged = mergeState((await readState(backend)) ?? emptyState(), incoming);
+  let base = (await readState(backend)) ?? emptyState();
+  await checkAuditEntries(backend, who, base, incoming);
+  let merged = mergeState(base, incoming);
+  if (merged.conflicts.length && vouchedOf) {
+    base = withoutUnvouched(base, incoming, await vouchedOf());
+    merged = mergeState(base, incoming);
+  }
   if (merged.conflicts.length)
     throw new CairnError(
       'DIVERGED',
@@ -275,6 +563,53 @@ async function mergeIntoState(backend: RemoteBackend, body: Buffer): Promise<voi
       { hint: 'versions are immutable: use another dataset name', data: { conflicts: merged.conflicts } },
     );
   await writeState(backend, merged.state);
+}
+
+async function checkAuditEntries(backend: RemoteBackend, who: string, base: RemoteState, incoming: RemoteState) {
+  const have = new Map(base.audit.map((a) => [a.workspace, a]));
+  for (const a of incoming.audit) {
+    const known = have.get(a.workspace);
+    // Stale or equal copies of others' entries travel in every merged state; they change nothing.
+    if (known && known.size >= a.size) continue;
+    const owner = await ownerOf(backend, a.workspace);
+    if (owner !== who || a.key !== `audit/${a.workspace}/`)
+      throw new CairnError(
+        'PERMISSION_DENIED',
+        `the push records workspace ${a.workspace}'s audit log (${a.size} events at ${a.key}), which ${owner === null ? 'nobody pushed here' : owner === who ? 'is not where its bundle lies' : `is ${owner}'s`}`,
+        { hint: "push from your own workspace: only its log's entry may change", data: { workspace: a.workspace } },
+      );
+  }
+}
+
+/**
+ * The base without the entries that collide with `incoming` and that no verified log vouches
+ * for: unvouched versions under a colliding dataset name or number, and datasets left with no
+ * version at all. Vouched entries stay, so a real conflict is still a conflict.
+ */
+function withoutUnvouched(base: RemoteState, incoming: RemoteState, vouched: ReadonlySet<string>): RemoteState {
+  const names = new Map(incoming.datasets.map((d) => [d.name, d.id]));
+  const keys = new Set(incoming.versions.map((v) => `${v.dataset_id}@${v.number}`));
+  const contested = new Set(
+    base.datasets.filter((d) => names.has(d.name) && names.get(d.name) !== d.id).map((d) => d.id),
+  );
+  const versions = base.versions.filter(
+    (v) =>
+      vouched.has(`sha256:${v.digest}`) || !(contested.has(v.dataset_id) || keys.has(`${v.dataset_id}@${v.number}`)),
+  );
+  const live = new Set(versions.map((v) => v.dataset_id));
+  const datasets = base.datasets.filter((d) => !contested.has(d.id) || live.has(d.id));
+  const kept = new Set(datasets.map((d) => d.id));
+  return { ...base, versions, datasets, tags: base.tags.filter((t) => kept.has(t.dataset_id)) };
+}
+
+async function ownerOf(backend: RemoteBackend, workspace: string): Promise<string | null> {
+  try {
+    return (JSON.parse((await backend.get(`owners/${workspace}.json`)).toString('utf8')) as { account: string })
+      .account;
+  } catch (err) {
+    if (err instanceof CairnError && err.code === 'NOT_FOUND') return null;
+    throw err;
+  }
 }
 
 async function importOnce(

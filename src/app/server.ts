@@ -161,7 +161,13 @@ async function openServerStore(ws: Workspace, opts: ServerOptions): Promise<Serv
     file.remotes.store = remoteConfigFrom(url, endpoint ? { endpoint } : {}).config;
     await saveRemotesFile(ws.cairnDir, file);
   }
-  return createServerStore(await openBackend(config, {}, opts.env ?? process.env));
+  return createServerStore(await openBackend(config, {}, opts.env ?? process.env), {
+    // The versions this server imported, each vouched by a verified log: what its store shows.
+    vouched: async () =>
+      new Set(
+        (await ws.meta.db.selectFrom('dataset_versions').select('digest').execute()).map((r) => `sha256:${r.digest}`),
+      ),
+  });
 }
 
 /**

@@ -38,6 +38,9 @@ export const storeHandlers: Record<
       missing: missing.length,
       bytes: objects.filter((o) => missing.some((m) => m.key === o.key)).reduce((n, o) => n + o.size, 0),
       direct: storeOf(rt).direct,
+      // Multipart uploads planned, and their parts in all (each a presigned UploadPart).
+      multipart: missing.filter((m) => m.parts).length,
+      parts: missing.reduce((n, m) => n + (m.parts?.length ?? 0), 0),
     });
     return { direct: storeOf(rt).direct, objects: plan };
   },

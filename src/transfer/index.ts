@@ -1,7 +1,7 @@
 // The transfer domain: remotes (settings, keys) and moving versions to and from them (push, pull,
 // clone). Nothing outside transfer/ imports its other files (lint: layers/imports). app/ chooses
 // the backend for a remote's URL and reads remotes.json; transfer receives both as a port.
-import type { PresignedRequest, PresignOptions, RemoteBackend } from './backends/port.js';
+import type { MultipartUploads, PresignedRequest, PresignOptions, RemoteBackend } from './backends/port.js';
 import type { S3BackendOptions } from './backends/s3/s3-backend.js';
 import type { SshBackendOptions } from './backends/ssh/ssh-backend.js';
 
@@ -30,7 +30,9 @@ export {
 export { parseRemoteUrl, type RemoteLocation } from './remote-url.js';
 export { parseRemoteKey } from './crypto/remote-keys.js';
 export { FsBackend } from './backends/fs/fs-backend.js';
-export type { PresignedRequest, PresignOptions, RemoteBackend, S3BackendOptions, SshBackendOptions };
+export type { MultipartUploads, PresignedRequest, PresignOptions, RemoteBackend, S3BackendOptions, SshBackendOptions };
+// For app/'s team-server client, which retries each part of a presigned multipart upload.
+export { withRetry } from './backends/retry.js';
 
 /** The S3 backend; its SDK loads only when a remote needs it. */
 export async function s3Backend(opts: S3BackendOptions): Promise<RemoteBackend> {

@@ -69,8 +69,18 @@ function storeOperations() {
               size: int(0, 2 ** 40),
               sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
               md5: { type: 'string', pattern: '^[A-Za-z0-9+/]{22}==$' },
+              // A multipart upload (S3 stores): the part size and each part's MD5, pinned in its URL.
+              parts: {
+                type: 'object',
+                properties: {
+                  partBytes: int(5 * 1024 * 1024, 5 * 1024 ** 3),
+                  md5: { type: 'array', maxItems: 10_000, items: { type: 'string', pattern: '^[A-Za-z0-9+/]{22}==$' } },
+                },
+                required: ['partBytes', 'md5'],
+                additionalProperties: false,
+              },
             },
-            required: ['key', 'size', 'sha256', 'md5'],
+            required: ['key', 'size', 'sha256'],
             additionalProperties: false,
           },
         },

@@ -1,15 +1,24 @@
 import { createHash } from 'node:crypto';
 import { CairnError, errorCatalogue, type ErrorCode } from '../../core/errors.js';
-import type { PresignedRequest, RemoteBackend } from '../../transfer/index.js';
+import { withRetry, type PresignedRequest, type RemoteBackend } from '../../transfer/index.js';
 import { CLIENT_VERSION } from '../version.js';
 import { ApiClient } from './client.js';
 import { API_PREFIX } from './contract.js';
 
 const PACK_KEY = /^packs\/[0-9a-f]{2}\/[0-9a-f]{64}\.pack$/;
+/** Packs above this go up in parts of this size (S3's floor is 5 MiB), like a direct S3 push. */
+export const DEFAULT_PART_BYTES = 8 * 1024 * 1024;
+const PART_CONCURRENCY = 4;
 
 interface PlanAnswer {
   direct: boolean;
-  objects: Array<{ key: string; present: boolean; uploadId?: string; request?: PresignedRequest }>;
+  objects: Array<{
+    key: string;
+    present: boolean;
+    uploadId?: string;
+    request?: PresignedRequest;
+    parts?: PresignedRequest[];
+  }>;
 }
 
 /**
@@ -21,10 +30,14 @@ export class ServerStoreBackend implements RemoteBackend {
   readonly url: string;
   readonly #api: ApiClient;
   readonly #token: string;
+  readonly #partBytes: number;
+  readonly #retry: { attempts: number; baseDelayMs: number };
 
-  constructor(opts: { url: string; token: string }) {
+  constructor(opts: { url: string; token: string; partBytes?: number; attempts?: number; baseDelayMs?: number }) {
     this.url = opts.url;
     this.#token = opts.token;
+    this.#partBytes = opts.partBytes ?? DEFAULT_PART_BYTES;
+    this.#retry = { attempts: opts.attempts ?? 5, baseDelayMs: opts.baseDelayMs ?? 200 };
     this.#api = new ApiClient({ url: opts.url, token: opts.token });
   }
 
@@ -55,18 +68,48 @@ export class ServerStoreBackend implements RemoteBackend {
       await this.#raw('PUT', `/store/objects/${key}`, body);
       return;
     }
-    const planned = {
-      key,
-      size: body.length,
-      sha256: createHash('sha256').update(body).digest('hex'),
-      md5: createHash('md5').update(body).digest('base64'),
-    };
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    // Parts (each MD5 pinned in its URL) above the part size; a folder store ignores them and streams.
+    const partBytes = Math.max(this.#partBytes, Math.ceil(body.length / 10_000));
+    const planned =
+      body.length > partBytes
+        ? { key, size: body.length, sha256, parts: { partBytes, md5: partsOf(body, partBytes).map(md5Of) } }
+        : { key, size: body.length, sha256, md5: md5Of(body) };
     const plan = await this.#api.call<PlanAnswer>('store.plan', { body: { objects: [planned] } });
     const p = plan.objects[0]!;
-    if (p.present || !p.request || !p.uploadId) return;
-    if (p.request.url.startsWith('/')) await this.#raw('PUT', p.request.url.slice(API_PREFIX.length), body);
+    if (p.present || !p.uploadId) return;
+    if (p.parts) await this.#uploadParts(p.parts, partsOf(body, partBytes), key);
+    else if (!p.request) return;
+    else if (p.request.url.startsWith('/')) await this.#raw('PUT', p.request.url.slice(API_PREFIX.length), body);
     else await direct(p.request, body, key);
     if (plan.direct) await this.#api.call('store.commit', { body: { uploads: [p.uploadId] } });
+  }
+
+  /**
+   * Sends the parts a few at a time, each retried on its own after a dropped connection or a
+   * 5xx (its URL stays valid until the plan expires; a part sent twice replaces itself). The
+   * first part that still fails stops the rest: the server aborts the upload when its plan expires.
+   */
+  async #uploadParts(urls: PresignedRequest[], chunks: Buffer[], key: string): Promise<void> {
+    if (urls.length !== chunks.length)
+      throw new CairnError('INTERNAL', `the server planned ${urls.length} parts for ${key}, not ${chunks.length}`);
+    let next = 0;
+    let failed: { err: unknown } | null = null;
+    const worker = async () => {
+      while (!failed && next < urls.length) {
+        const i = next++;
+        try {
+          await withRetry(() => direct(urls[i]!, chunks[i]!, `${key} (part ${i + 1})`), {
+            ...this.#retry,
+            retryable: (err) => err instanceof CairnError && err.code === 'IO_ERROR' && retryableStatus(err),
+          });
+        } catch (err) {
+          failed ??= { err };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PART_CONCURRENCY, urls.length) }, worker));
+    if (failed) throw (failed as { err: unknown }).err;
   }
 
   async delete(key: string): Promise<void> {
@@ -116,9 +159,32 @@ async function direct(req: PresignedRequest, body: Buffer | undefined, key: stri
     throw new CairnError('UPLOAD_MISMATCH', `the store refused the bytes of ${key}: they do not match the plan`, {
       data: { key },
     });
+  // A URL replayed after its upload completed or was aborted, or past its expiry.
+  if ((res.status === 404 && /NoSuchUpload/.test(text)) || (res.status === 403 && /expired/i.test(text)))
+    throw new CairnError('UPLOAD_UNKNOWN', `the upload URL for ${key} is no longer valid (${res.status}): ${text}`, {
+      hint: 'push again: the server plans a fresh upload',
+      data: { key, status: res.status },
+    });
   throw new CairnError('IO_ERROR', `the store answered ${res.status} for ${key}: ${text}`, {
     data: { key, status: res.status },
   });
+}
+
+function partsOf(body: Buffer, partBytes: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0; at < body.length || out.length === 0; at += partBytes)
+    out.push(body.subarray(at, Math.min(body.length, at + partBytes)));
+  return out;
+}
+
+function md5Of(b: Buffer): string {
+  return createHash('md5').update(b).digest('base64');
+}
+
+/** No answer at all (reset, refused), or one worth asking again (5xx, 429, 408). */
+function retryableStatus(err: CairnError): boolean {
+  const status = err.data?.status as number | undefined;
+  return status === undefined || status >= 500 || status === 429 || status === 408;
 }
 
 function serverError(status: number, bytes: Buffer, url: string): CairnError {

@@ -33,6 +33,31 @@ export interface RemoteBackend {
   stat?(key: string): Promise<{ size: number; etag: string } | null>;
   /** Optional (S3): copies an object inside the store, without its bytes leaving the store. */
   copy?(from: string, to: string): Promise<void>;
+  /**
+   * Optional (S3): size and SHA-256 of an object, streamed through the hash (never buffered
+   * whole), so a server can check what a client assembled in the store without holding it.
+   */
+  digest?(key: string): Promise<{ size: number; sha256: string } | null>;
+  /** Optional (S3): multipart uploads whose parts clients send on presigned URLs. */
+  multipart?: MultipartUploads;
+}
+
+/**
+ * A store's multipart uploads, driven by whoever plans them (the team server): it starts one,
+ * hands out one presigned UploadPart per part (Content-MD5 and length signed), completes it
+ * with the part list it planned itself, and aborts what is abandoned. Until Complete, nothing
+ * is visible under the key; after Abort, the parts are gone and their URLs answer NoSuchUpload.
+ */
+export interface MultipartUploads {
+  start(key: string, metadata: Record<string, string>): Promise<string>;
+  presignPart(key: string, uploadId: string, partNumber: number, opts: PresignOptions): Promise<PresignedRequest>;
+  complete(key: string, uploadId: string, parts: ReadonlyArray<{ partNumber: number; etag: string }>): Promise<void>;
+  /** The parts the store holds for an upload so far, by number, with sizes and ETags (hex MD5). */
+  parts(key: string, uploadId: string): Promise<Array<{ partNumber: number; size: number; etag: string }>>;
+  /** Succeeds when the upload is already gone (completed or aborted). */
+  abort(key: string, uploadId: string): Promise<void>;
+  /** Multipart uploads started and neither completed nor aborted, under `prefix`. */
+  list(prefix: string): Promise<Array<{ key: string; uploadId: string; initiated: string | null }>>;
 }
 
 export interface PresignOptions {

@@ -12,7 +12,15 @@ const MAX_EXPIRY_SECONDS = 3600;
  * PUT must carry the planned Content-MD5 and length, and S3 refuses a request without them.
  */
 export async function presignS3(
-  s: { client: S3Client; bucket: string; objectKey: string; endpoint?: string; pathStyle: boolean },
+  s: {
+    client: S3Client;
+    bucket: string;
+    objectKey: string;
+    endpoint?: string;
+    pathStyle: boolean;
+    /** Signed with the rest (UploadPart's `partNumber` and `uploadId`): a URL is for that part only. */
+    query?: Record<string, string>;
+  },
   method: 'GET' | 'PUT',
   opts: PresignOptions,
 ): Promise<PresignedRequest> {
@@ -41,7 +49,7 @@ export async function presignS3(
       hostname,
       ...(base.port ? { port: Number(base.port) } : {}),
       path,
-      query: {},
+      query: { ...(s.query ?? {}) },
       headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...signed },
     },
     { expiresIn: opts.expiresInSeconds, unhoistableHeaders: new Set(Object.keys(signed)) },

@@ -1,20 +1,25 @@
 import { createHash } from 'node:crypto';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CopyObjectCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListPartsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
 import { CairnError } from '../../../core/errors.js';
 import { assertKey } from '../keys.js';
-import type { PresignedRequest, PresignOptions, RemoteBackend } from '../port.js';
+import type { MultipartUploads, PresignedRequest, PresignOptions, RemoteBackend } from '../port.js';
 import { presignS3 } from './presign.js';
 import { withRetry } from '../retry.js';
 import { MAX_PARTS, MIN_PART_BYTES, multipartPut } from './multipart.js';
-import { isRetryableS3Error, isS3NotFound, s3Failure } from './s3-errors.js';
+import { isRetryableS3Error, isS3NotFound, s3ErrorName, s3Failure } from './s3-errors.js';
 
 export interface S3BackendOptions {
   bucket: string;
@@ -224,7 +229,12 @@ export class S3Backend implements RemoteBackend {
     this.client.destroy();
   }
 
-  presign(method: 'GET' | 'PUT', key: string, opts: PresignOptions): Promise<PresignedRequest> {
+  presign(
+    method: 'GET' | 'PUT',
+    key: string,
+    opts: PresignOptions,
+    query?: Record<string, string>,
+  ): Promise<PresignedRequest> {
     return presignS3(
       {
         client: this.client,
@@ -232,11 +242,117 @@ export class S3Backend implements RemoteBackend {
         objectKey: this.objectKey(key),
         ...(this.opts.endpoint ? { endpoint: this.opts.endpoint } : {}),
         pathStyle: this.opts.forcePathStyle ?? false,
+        ...(query ? { query } : {}),
       },
       method,
       opts,
     );
   }
+
+  async digest(key: string): Promise<{ size: number; sha256: string } | null> {
+    const Key = this.objectKey(key);
+    return this.retried('download', key, async () => {
+      try {
+        const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
+        const hash = createHash('sha256');
+        let size = 0;
+        for await (const chunk of res.Body as AsyncIterable<Uint8Array>) {
+          hash.update(chunk);
+          size += chunk.length;
+        }
+        if (res.ContentLength !== undefined && size !== res.ContentLength)
+          throw Object.assign(new Error(`the download ended after ${size} of ${res.ContentLength} bytes`), {
+            code: 'ERR_STREAM_PREMATURE_CLOSE',
+          });
+        return { size, sha256: hash.digest('hex') };
+      } catch (err) {
+        if (isS3NotFound(err)) return null;
+        throw err;
+      }
+    });
+  }
+
+  readonly multipart: MultipartUploads = {
+    start: async (key, metadata) => {
+      const Key = this.objectKey(key);
+      // A lost reply orphans an upload whose id nobody learns: the server's sweep (list + abort) reclaims it.
+      const res = await this.retried('start a multipart upload of', key, () =>
+        this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key, Metadata: metadata })),
+      );
+      if (!res.UploadId) throw new CairnError('IO_ERROR', `${this.url}: CreateMultipartUpload returned no UploadId`);
+      return res.UploadId;
+    },
+    presignPart: (key, uploadId, partNumber, opts) =>
+      this.presign('PUT', key, opts, { partNumber: String(partNumber), uploadId }),
+    complete: async (key, uploadId, parts) => {
+      const Key = this.objectKey(key);
+      await this.retried('complete the multipart upload of', key, () =>
+        this.client.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: this.bucket,
+            Key,
+            UploadId: uploadId,
+            MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: `"${p.etag}"` })) },
+          }),
+        ),
+      );
+    },
+    parts: async (key, uploadId) => {
+      const Key = this.objectKey(key);
+      const out: Array<{ partNumber: number; size: number; etag: string }> = [];
+      let marker: string | undefined;
+      do {
+        const page = await this.retried('list the parts of', key, () =>
+          this.client.send(
+            new ListPartsCommand({ Bucket: this.bucket, Key, UploadId: uploadId, PartNumberMarker: marker }),
+          ),
+        );
+        for (const p of page.Parts ?? [])
+          out.push({ partNumber: p.PartNumber ?? 0, size: p.Size ?? 0, etag: (p.ETag ?? '').replace(/"/g, '') });
+        marker = page.IsTruncated ? page.NextPartNumberMarker : undefined;
+      } while (marker);
+      return out;
+    },
+    abort: async (key, uploadId) => {
+      const Key = this.objectKey(key);
+      await this.retried('abort the multipart upload of', key, async () => {
+        try {
+          await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId }));
+        } catch (err) {
+          if (s3ErrorName(err) !== 'NoSuchUpload') throw err;
+        }
+      });
+    },
+    list: async (prefix) => {
+      const root = this.prefix ? `${this.prefix}/` : '';
+      const out: Array<{ key: string; uploadId: string; initiated: string | null }> = [];
+      let keyMarker: string | undefined;
+      let idMarker: string | undefined;
+      do {
+        const page = await this.retried('list the multipart uploads under', prefix || '(all keys)', () =>
+          this.client.send(
+            new ListMultipartUploadsCommand({
+              Bucket: this.bucket,
+              Prefix: root + prefix,
+              KeyMarker: keyMarker,
+              UploadIdMarker: idMarker,
+            }),
+          ),
+        );
+        for (const u of page.Uploads ?? []) {
+          if (!u.Key?.startsWith(root) || !u.UploadId || !isSafeKey(u.Key.slice(root.length))) continue;
+          out.push({
+            key: u.Key.slice(root.length),
+            uploadId: u.UploadId,
+            initiated: u.Initiated?.toISOString() ?? null,
+          });
+        }
+        keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+        idMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+      } while (keyMarker);
+      return out;
+    },
+  };
 
   async stat(key: string): Promise<{ size: number; etag: string } | null> {
     const Key = this.objectKey(key);
