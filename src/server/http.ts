@@ -10,6 +10,7 @@ import { ServerMetrics } from './metrics.js';
 import { bodySchema, openApiDocument, querySchema } from './openapi.js';
 import { mountStoreRoutes } from './store-routes.js';
 import { filesOf, inTempFolder } from './temp-files.js';
+import { submittedProject } from './run-code.js';
 import { CSRF_HEADER } from './auth-routes.js';
 import { mountUi } from './ui-routes.js';
 
@@ -276,9 +277,16 @@ async function readableRuns(
   }
 }
 
-/** The project a request acts on: the one named, a run's own, else `default` (datasets and models today). */
+/** The project a request acts on: the one named, a run's own or submission's, else `default` (datasets and models today). */
 async function projectOf(rt: ServerRuntime, scope: RequestScope, id: OperationId, input: HandlerInput) {
   if (typeof input.query.project === 'string') return input.query.project;
+  // A submission names its project in the spec (or a --set), not in the URL.
+  if (id === 'runs.submit')
+    return submittedProject(
+      String(input.body.spec),
+      String(input.body.specName),
+      (input.body.sets as string[] | undefined) ?? [],
+    );
   if (!RUN_OPS.has(id)) return 'default';
   // An unknown run is authorized on `default` and then answered NOT_FOUND by the service.
   const run = await rt.runAs(scope, () => rt.services.runs.details(String(input.params.id))).catch(() => null);
