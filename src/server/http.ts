@@ -212,10 +212,12 @@ async function serve(
   if (!decision.allowed) await deny(rt, scope, id, decision.reason, metrics);
   if (guarded) await separateDuties(rt, scope, id, input, metrics);
   if (id === 'audit.bundle') return rt.runAs(scope, () => bundle(rt));
+  // A model registered from a run copies its outputs: only someone who may read that run's project.
+  if (id === 'models.register') await readableRuns(rt, scope, who, [String(input.body.fromRun)], metrics, id);
   const run = (s: RequestScope = scope) => rt.runAs(s, () => handlers[id](rt.services, input, rt));
   if (op.method === 'GET') {
-    if (id === 'runs.compare') await readableRuns(rt, scope, who, String(input.query.refs).split(','), metrics);
-    if (id === 'runs.curves') await readableRuns(rt, scope, who, String(input.query.ids).split(','), metrics);
+    if (id === 'runs.compare') await readableRuns(rt, scope, who, String(input.query.refs).split(','), metrics, id);
+    if (id === 'runs.curves') await readableRuns(rt, scope, who, String(input.query.ids).split(','), metrics, id);
     let out = LISTINGS.has(id) && !input.query.project ? await visibleRuns(rt, who, await run()) : await run();
     // The UI offers only the buttons a person may use: it asks for the role they hold.
     if (id === 'whoami')
@@ -261,19 +263,20 @@ const RUN_OPS = new Set<OperationId>([
 /** Listings of every project's runs: cut to the projects the caller may read. */
 const LISTINGS = new Set<OperationId>(['runs.list', 'runs.find']);
 
-/** Comparing runs reads each of them: every run's own project must be readable. */
+/** Comparing runs (or registering one's outputs) reads each of them: every run's own project must be readable. */
 async function readableRuns(
   rt: ServerRuntime,
   scope: RequestScope,
   who: Authenticated,
   refs: string[],
   m: ServerMetrics,
+  id: OperationId,
 ) {
   for (const ref of refs) {
     const run = await rt.runAs(scope, () => rt.services.runs.details(ref)).catch(() => null);
     if (!run) continue;
     const d = await rt.identity.authorize(who.principal, 'viewer', run.project);
-    if (!d.allowed) await deny(rt, scope, 'runs.compare', d.reason, m);
+    if (!d.allowed) await deny(rt, scope, id, d.reason, m);
   }
 }
 

@@ -72,6 +72,35 @@ describe('run submission and projects', () => {
     expect(await runsOf('secret')).toEqual([alice.json.run.id]);
   });
 
+  it("a contributor on one project cannot register another project's run outputs as a model (and so read them)", async () => {
+    // A finished run of `secret`, with an output, made by alice (contributor everywhere).
+    const sub = await t.call('alice', 'POST', '/api/v1/runs', {
+      ...submission('secret'),
+      spec: [
+        'name: secret-train',
+        'project: secret',
+        'command: "mkdir -p $CAIRN_OUTPUT_DIR/m && echo secret-weights > $CAIRN_OUTPUT_DIR/m/model.bin"',
+        '',
+      ].join('\n'),
+    });
+    expect(sub.status, JSON.stringify(sub.json)).toBe(200);
+    const rt = t.server.runtime;
+    const run = await rt.runAs({ actor: { id: 'alice', auth: 'token' }, command: 'test wait' }, () =>
+      rt.services.runs.wait(sub.json.run.id, { pollMs: 50 }),
+    );
+    expect(run.status).toBe('completed');
+
+    const stolen = await t.call('gina', 'POST', '/api/v1/models/exfil/versions', { fromRun: run.id });
+    expect(stolen.status, JSON.stringify(stolen.json)).toBe(403);
+    expect(stolen.json.error.code).toBe('PERMISSION_DENIED');
+    expect((await t.call('admin', 'GET', '/api/v1/models/exfil/versions')).json).toSatisfy(
+      (v: any) => !Array.isArray(v) || v.length === 0,
+    );
+    // Someone who may read `secret` registers it as before.
+    const ok = await t.call('alice', 'POST', '/api/v1/models/secret-model/versions', { fromRun: run.id });
+    expect(ok.status, JSON.stringify(ok.json)).toBe(200);
+  });
+
   it('a spec that does not parse is refused as bad input, never authorized on a guessed project', async () => {
     const r = await t.call('gina', 'POST', '/api/v1/runs', {
       ...submission('secret'),
