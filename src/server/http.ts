@@ -13,6 +13,7 @@ import { filesOf, inTempFolder } from './temp-files.js';
 import { submittedProject } from './run-code.js';
 import { CSRF_HEADER } from './auth-routes.js';
 import { mountUi } from './ui-routes.js';
+import { limitJsonDepth } from './json-body.js';
 
 export interface HttpOptions {
   /** Largest request body accepted (default 1 MiB): metadata only, bulk bytes go to the store. */
@@ -49,6 +50,7 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: false, allErrors: false } },
     return503OnClosing: true,
   });
+  limitJsonDepth(app);
   const metrics = new ServerMetrics();
   const protectedAliases = new Set(opts.protectedAliases ?? ['production']);
   app.setErrorHandler((err, req, reply) => sendError(reply, toCairnError(err)));
