@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-explicit-any -- HTTP answers are checked field by field */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonDepth } from '../../src/server/json-body.js';
 import { startTeam, type Team } from '../server/harness.js';

@@ -76,7 +76,7 @@ describe('team compute: Slurm behind the server, one budget for everyone', () =>
       const bob = as('bob');
       const refused = await bob.runs
         .submit({ spec: spec('second', 'echo never') })
-        .then((r) => ({ code: r.run.status, reason: r.run.reason?.code }))
+        .then((r) => ({ code: r.run.status, reason: (r.run.reason as { code?: string } | null)?.code }))
         .catch((e: { code: string }) => ({ code: e.code, reason: undefined }));
       expect(refused).toSatisfy(
         (r: { code: string; reason?: string }) => r.code === 'BUDGET_EXCEEDED' || r.reason === 'BUDGET_EXCEEDED',
