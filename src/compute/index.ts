@@ -40,6 +40,6 @@ export { submitRun, type SubmitResult } from './runs/submit.js';
 export { cancelRun, syncRuns, waitRun } from './runs/sync.js';
 export { cacheHit, isTerminal } from './runs/store.js';
 export { listRuns } from './runs/queries.js';
-export { parseRunSpec, type RunSpec } from './run-spec/run-spec.js';
+export { applyOverrides, parseRunSpec, type RunSpec } from './run-spec/run-spec.js';
 
 // For `cairn init`: keep the workspace out of a git project's code fingerprint.

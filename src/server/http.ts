@@ -10,8 +10,10 @@ import { ServerMetrics } from './metrics.js';
 import { bodySchema, openApiDocument, querySchema } from './openapi.js';
 import { mountStoreRoutes } from './store-routes.js';
 import { filesOf, inTempFolder } from './temp-files.js';
+import { submittedProject } from './run-code.js';
 import { CSRF_HEADER } from './auth-routes.js';
 import { mountUi } from './ui-routes.js';
+import { limitJsonDepth } from './json-body.js';
 
 export interface HttpOptions {
   /** Largest request body accepted (default 1 MiB): metadata only, bulk bytes go to the store. */
@@ -50,6 +52,7 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: false, allErrors: false } },
     return503OnClosing: true,
   });
+  limitJsonDepth(app);
   const metrics = new ServerMetrics();
   const protectedAliases = new Set(opts.protectedAliases ?? ['production']);
   app.setErrorHandler((err, req, reply) => sendError(reply, toCairnError(err)));
@@ -215,10 +218,12 @@ async function serve(
   if (!decision.allowed) await deny(rt, scope, id, decision.reason, metrics);
   if (guarded) await separateDuties(rt, scope, id, input, metrics);
   if (id === 'audit.bundle') return rt.runAs(scope, () => bundle(rt));
+  // A model registered from a run copies its outputs: only someone who may read that run's project.
+  if (id === 'models.register') await readableRuns(rt, ids, scope, who, [String(input.body.fromRun)], metrics, id);
   const run = (s: RequestScope = scope) => rt.runAs(s, () => handlers[id](rt.services, input, rt));
   if (op.method === 'GET') {
-    if (id === 'runs.compare') await readableRuns(rt, ids, scope, who, String(input.query.refs).split(','), metrics);
-    if (id === 'runs.curves') await readableRuns(rt, ids, scope, who, String(input.query.ids).split(','), metrics);
+    if (id === 'runs.compare') await readableRuns(rt, ids, scope, who, String(input.query.refs).split(','), metrics, id);
+    if (id === 'runs.curves') await readableRuns(rt, ids, scope, who, String(input.query.ids).split(','), metrics, id);
     let out = LISTINGS.has(id) && !input.query.project ? await visibleRuns(ids, who, await run()) : await run();
     // The UI offers only the buttons a person may use: it asks for the role they hold.
     if (id === 'whoami')
@@ -264,7 +269,7 @@ const RUN_OPS = new Set<OperationId>([
 /** Listings of every project's runs: cut to the projects the caller may read. */
 const LISTINGS = new Set<OperationId>(['runs.list', 'runs.find']);
 
-/** Comparing runs reads each of them: every run's own project must be readable. */
+/** Comparing runs (or registering one's outputs) reads each of them: every run's own project must be readable. */
 async function readableRuns(
   rt: ServerRuntime,
   ids: IdentityView,
@@ -272,18 +277,26 @@ async function readableRuns(
   who: Authenticated,
   refs: string[],
   m: ServerMetrics,
+  id: OperationId,
 ) {
   for (const ref of refs) {
     const run = await rt.runAs(scope, () => rt.services.runs.details(ref)).catch(() => null);
     if (!run) continue;
     const d = await ids.authorize(who.principal, 'viewer', run.project);
-    if (!d.allowed) await deny(rt, scope, 'runs.compare', d.reason, m);
+    if (!d.allowed) await deny(rt, scope, id, d.reason, m);
   }
 }
 
-/** The project a request acts on: the one named, a run's own, else `default` (datasets and models today). */
+/** The project a request acts on: the one named, a run's own or submission's, else `default` (datasets and models today). */
 async function projectOf(rt: ServerRuntime, scope: RequestScope, id: OperationId, input: HandlerInput) {
   if (typeof input.query.project === 'string') return input.query.project;
+  // A submission names its project in the spec (or a --set), not in the URL.
+  if (id === 'runs.submit')
+    return submittedProject(
+      String(input.body.spec),
+      String(input.body.specName),
+      (input.body.sets as string[] | undefined) ?? [],
+    );
   if (!RUN_OPS.has(id)) return 'default';
   // An unknown run is authorized on `default` and then answered NOT_FOUND by the service.
   const run = await rt.runAs(scope, () => rt.services.runs.details(String(input.params.id))).catch(() => null);

@@ -5,6 +5,7 @@ import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { parseDocument } from 'yaml';
 import { canonicalJson } from '../core/canonical-json.js';
 import { CairnError } from '../core/errors.js';
+import { applyOverrides, parseRunSpec } from '../compute/index.js';
 
 /** The most files and bytes a submitted code folder may hold: code, not data (data goes in versions). */
 export const MAX_CODE_FILES = 20_000;
@@ -44,10 +45,7 @@ export async function placeRunCode(
     throw new CairnError('LIMIT_EXCEEDED', `the code folder holds ${bytes} bytes; at most ${MAX_CODE_BYTES}`, {
       hint: 'keep data out of the code folder: add it as a dataset version and name it in inputs',
     });
-  const doc = parseDocument(specText);
-  if (doc.errors.length) throw new CairnError('INVALID_INPUT', `${specName}: ${doc.errors[0]!.message}`);
-  doc.set('code', '../code');
-  const spec = doc.toString();
+  const spec = placedSpec(specText, specName);
   const digest = createHash('sha256')
     .update(canonicalJson({ spec, specName, files: Object.fromEntries(decoded.map(([r, d]) => [r, sha(d)])) }))
     .digest('hex');
@@ -72,6 +70,22 @@ export async function placeRunCode(
     await rm(tmp, { recursive: true, force: true });
   }
   return join(dir, 'spec', specName);
+}
+
+/** The spec as the server runs it: its `code:` pointed at the placed code folder. */
+export function placedSpec(specText: string, specName: string): string {
+  const doc = parseDocument(specText);
+  if (doc.errors.length) throw new CairnError('INVALID_INPUT', `${specName}: ${doc.errors[0]!.message}`);
+  doc.set('code', '../code');
+  return doc.toString();
+}
+
+/**
+ * The project a submitted run will belong to, read as the runs service will read it (the placed
+ * spec, then the --set overrides in order): the project its submitter must hold a role on.
+ */
+export function submittedProject(specText: string, specName: string, sets: readonly string[]): string {
+  return applyOverrides(parseRunSpec(placedSpec(specText, specName), specName), sets).project;
 }
 
 function sha(b: Buffer): string {

@@ -70,8 +70,16 @@ export async function checkBundleProofs(
   const incl = existsSync(join(dir, 'proofs', 'inclusion.jsonl'))
     ? read('proofs/inclusion.jsonl').split('\n').filter(Boolean)
     : [];
-  for (const line of incl) {
-    const p = JSON.parse(line) as { index: number; leafHash: string; treeSize: number; proof: string[] };
+  for (const [n, line] of incl.entries()) {
+    const p = proofLine(line, ['index', 'treeSize'], 'leafHash');
+    if (!p) {
+      problems.push({
+        index: null,
+        kind: 'leaf-mismatch',
+        message: `line ${n + 1} of proofs/inclusion.jsonl is not an inclusion proof`,
+      });
+      continue;
+    }
     const r = rootAt.get(p.treeSize);
     const leaf = leaves[p.index];
     if (
@@ -89,15 +97,23 @@ export async function checkBundleProofs(
       problems.push({
         index: p.index,
         kind: 'leaf-mismatch',
-        message: `the inclusion proof of entry ${p.index} does not verify`,
+        message: `the inclusion proof of entry ${p.index} (proofs/inclusion.jsonl) does not verify`,
       });
     } else inclusionChecked++;
   }
   const cons = existsSync(join(dir, 'proofs', 'consistency.jsonl'))
     ? read('proofs/consistency.jsonl').split('\n').filter(Boolean)
     : [];
-  for (const line of cons) {
-    const c = JSON.parse(line) as { from: number; to: number; proof: string[] };
+  for (const [n, line] of cons.entries()) {
+    const c = proofLine(line, ['from', 'to']);
+    if (!c) {
+      problems.push({
+        index: null,
+        kind: 'checkpoint-mismatch',
+        message: `line ${n + 1} of proofs/consistency.jsonl is not a consistency proof`,
+      });
+      continue;
+    }
     const r1 = rootAt.get(c.from);
     const r2 = rootAt.get(c.to);
     if (
@@ -114,9 +130,32 @@ export async function checkBundleProofs(
       problems.push({
         index: c.from,
         kind: 'checkpoint-mismatch',
-        message: `checkpoints ${c.from} and ${c.to} are not consistent`,
+        message: `checkpoints ${c.from} and ${c.to} are not consistent (proofs/consistency.jsonl)`,
       });
     } else consistencyChecked++;
   }
   return { inclusionChecked, consistencyChecked };
+}
+
+/**
+ * One line of a proofs file, or null when it is not one: the bundle is someone else's file, so its
+ * shape is checked before any field is used (a verdict, never a crash, whatever the line holds).
+ */
+function proofLine<K extends string>(
+  line: string,
+  sizes: readonly K[],
+  hash?: string,
+): (Record<K, number> & { proof: string[]; leafHash: string }) | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return null;
+  const o = v as Record<string, unknown>;
+  if (!sizes.every((k) => Number.isSafeInteger(o[k]) && (o[k] as number) >= 0)) return null;
+  if (hash !== undefined && typeof o[hash] !== 'string') return null;
+  if (!Array.isArray(o.proof) || !o.proof.every((h) => typeof h === 'string')) return null;
+  return o as Record<K, number> & { proof: string[]; leafHash: string };
 }

@@ -132,13 +132,14 @@ export async function verifyBundle(
       throw new CairnError('INVALID_INPUT', `${join(dir, p)} is missing: not an audit export bundle`);
     }
   };
-  const meta = JSON.parse(read('log.json')) as {
-    format: string;
-    origin: string;
-    verifierKey: string;
-    size: number;
-    checkpoints: number;
-  };
+  let meta: { format: string; origin: string; verifierKey: string; size: number; checkpoints: number };
+  try {
+    meta = JSON.parse(read('log.json')) as typeof meta;
+  } catch {
+    throw new CairnError('INVALID_INPUT', `${join(dir, 'log.json')} is not JSON: not an audit export bundle`);
+  }
+  if (!meta || typeof meta !== 'object')
+    throw new CairnError('INVALID_INPUT', `${join(dir, 'log.json')} is not an object: not an audit export bundle`);
   if (meta.format !== BUNDLE_FORMAT) throw new CairnError('UNSUPPORTED', `unknown bundle format ${meta.format}`);
   const { own, problems: keyProblems } = bundleKeyProblems(read, trustedKey);
   const k = trustedKey ?? own!;

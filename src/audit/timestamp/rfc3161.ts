@@ -47,6 +47,7 @@ export async function requestTimestamp(
     await openssl(['ts', '-query', '-data', 'data', '-sha256', '-cert', '-out', 'req.tsq'], dir);
     const body = await readFile(join(dir, 'req.tsq'));
     let res: Response;
+    let token: Buffer | null;
     try {
       res = await fetch(config.url, {
         method: 'POST',
@@ -54,14 +55,19 @@ export async function requestTimestamp(
         body,
         signal: AbortSignal.timeout(timeoutMs),
       });
+      token = await readAtMost(res, TOKEN_LIMIT);
     } catch (err) {
       throw new CairnError(
         'SERVER_UNAVAILABLE',
         `the timestamp authority ${config.url} did not answer: ${(err as Error).message}`,
       );
     }
-    const token = Buffer.from(await res.arrayBuffer());
-    if (res.status !== 200 || token.length === 0 || token.length > TOKEN_LIMIT)
+    if (token === null)
+      throw new CairnError(
+        'CHECK_FAILED',
+        `the timestamp authority ${config.url} answered more than ${TOKEN_LIMIT} bytes (larger than any token); not read further`,
+      );
+    if (res.status !== 200 || token.length === 0)
       throw new CairnError('CHECK_FAILED', `the timestamp authority ${config.url} answered HTTP ${res.status}`);
     await writeFile(join(dir, 'resp.tsr'), token);
     let verified = false;
@@ -82,6 +88,27 @@ export async function requestTimestamp(
     return { token, time, verified };
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The body, or null as soon as it passes `limit` bytes: the rest is never read, so an authority
+ * that answers without end costs this process `limit` bytes, not its memory.
+ */
+async function readAtMost(res: Response, limit: number): Promise<Buffer | null> {
+  if (!res.body) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  let n = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return Buffer.concat(chunks);
+    n += value.length;
+    if (n > limit) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(Buffer.from(value));
   }
 }
 

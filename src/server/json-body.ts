@@ -1,0 +1,42 @@
+import type { FastifyInstance } from 'fastify';
+import { CairnError } from '../core/errors.js';
+
+/**
+ * The deepest nesting a JSON body may have. Ours are a few levels deep (a model signature is the
+ * deepest, under ten); what walks a body (the prototype-poisoning scan, the schema, the digest of
+ * an Idempotency-Key, the audit event) recurses, so a body a few thousand levels deep would
+ * overflow the stack: a 500 for a bad request, from anyone holding a token.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** How deeply `text` nests its arrays and objects, counted in one pass (strings skipped), stopping past `limit`. */
+export function jsonDepth(text: string, limit = Infinity): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // a backslash: the next character is escaped
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      depth++;
+      if (depth > deepest) deepest = depth;
+      if (deepest > limit) return deepest;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return deepest;
+}
+
+/** JSON bodies parsed as Fastify does (prototype poisoning refused), after a nesting check. */
+export function limitJsonDepth(app: FastifyInstance, maxDepth = MAX_JSON_DEPTH): void {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (jsonDepth(body as string, maxDepth) > maxDepth)
+      return done(new CairnError('USAGE', `the JSON body nests deeper than ${maxDepth} levels`), undefined);
+    return parse(req, body as string, done);
+  });
+}
