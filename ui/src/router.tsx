@@ -9,8 +9,11 @@ export interface Location {
 
 const listeners = new Set<() => void>();
 
+// The path stays encoded: the page decodes each segment once (a dataset name may hold an encoded
+// slash or percent sign), and a malformed escape such as /runs/%E0 must reach "not found" rather
+// than throw before anything renders.
 function current(): Location {
-  return { path: decodeURI(location.pathname), query: new URLSearchParams(location.search) };
+  return { path: location.pathname, query: new URLSearchParams(location.search) };
 }
 
 export function navigate(to: string, replace = false): void {
