@@ -13,6 +13,8 @@ import { recordVersion } from './record.js';
 import { ingest, type IngestProgress } from '../storage/ingest/ingest.js';
 import { acquireShared } from '../storage/locks/locks.js';
 import { openPriorCache } from '../storage/statcache/stream.js';
+import { scanLinks } from '../storage/ingest/scan.js';
+import { checkTreeLinks } from '../storage/tree/links.js';
 import type { DatasetDeps } from './deps.js';
 import { resolveVersion, type ResolvedVersion } from './resolve.js';
 import type { VersionStats } from './stats.js';
@@ -60,6 +62,8 @@ export async function addVersion(deps: DatasetDeps, input: AddInput): Promise<Ad
         const existing = await findDataset(deps.meta.db, name);
         const latest = existing ? await latestVersion(deps.meta.db, existing.id) : undefined;
         const statCache = openPriorCache(deps.cacheDir, source);
+        // Before a byte is stored: a link chain that leaves the tree refuses the whole add.
+        checkTreeLinks(scanLinks(source));
         // What killed writers left: their sealed packs are checked and reused (recorded with
         // this version), their temporary files removed, so repeated kills never grow the store.
         const recovered = await recoverInterrupted(

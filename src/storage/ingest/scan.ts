@@ -187,3 +187,43 @@ function checkDirName(rel: string, name: string): void {
   }
   checkSegment(name);
 }
+
+/**
+ * Every symlink below `source` (readdir only, no stat per file): `add` checks link chains
+ * against each other before a byte is stored, without holding a listing of the tree.
+ */
+export function scanLinks(source: string): Array<{ path: string; target: string }> {
+  const out: Array<{ path: string; target: string }> = [];
+  const walk = (abs: string, rel: string) => {
+    let names: fs.Dirent[];
+    try {
+      names = fs.readdirSync(abs, { withFileTypes: true });
+    } catch (err) {
+      throw ioError(err, 'read directory', abs);
+    }
+    for (const d of names) {
+      if (SKIP_NAMES.has(d.name)) continue;
+      const childAbs = `${abs}/${d.name}`;
+      const childRel = rel ? `${rel}/${d.name}` : d.name;
+      if (d.isDirectory()) walk(childAbs, childRel);
+      else if (d.isSymbolicLink()) {
+        let target: string;
+        try {
+          target = fs.readlinkSync(childAbs);
+        } catch (err) {
+          throw ioError(err, 'read link', childAbs);
+        }
+        checkSymlink(childRel, target);
+        out.push({ path: childRel, target });
+      }
+    }
+  };
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(source);
+  } catch (err) {
+    throw ioError(err, 'read', source);
+  }
+  if (st.isDirectory()) walk(source.endsWith('/') ? source.slice(0, -1) || '/' : source, '');
+  return out;
+}

@@ -11,6 +11,7 @@ import {
   entriesOf,
   indexRecords,
   KIND_FILE,
+  MAGIC,
   readHeader,
   statAt,
   type RecordRef,
@@ -109,20 +110,25 @@ export class StatCacheWriter {
     cacheDir: string,
     readonly root: string,
     readonly scannedAtMs: number,
+    readonly meta?: Record<string, unknown>,
   ) {
     this.#final = statCachePath(cacheDir, root);
     const dir = dirname(this.#final);
     fs.mkdirSync(dir, { recursive: true });
     removeStaleTemps(dir);
     this.#tmp = join(dir, `.stat-${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
-    // Room for the header with a version digest: the JSON is padded to it at the end.
-    this.#reserve = Buffer.byteLength(JSON.stringify({ root, scannedAtMs, version: '0'.repeat(64) }), 'utf8');
+    // Room for the header with a version digest and any scan time: the JSON is padded to it at the end.
+    this.#reserve = encodeHeader(this.#header('0'.repeat(64), Number.MAX_SAFE_INTEGER)).length;
     try {
       this.#fd = fs.openSync(this.#tmp, 'wx', 0o644);
     } catch (err) {
       throw ioError(err, 'write', this.#tmp);
     }
-    this.#at = encodeHeader({ root, scannedAtMs }, this.#reserve).length;
+    this.#at = this.#reserve;
+  }
+
+  #header(version: string, scannedAtMs: number) {
+    return { root: this.root, scannedAtMs, version, ...(this.meta ? { meta: this.meta } : {}) };
   }
 
   /** Appends one directory's record (file names with their entries, links, subdirectories). */
@@ -146,10 +152,15 @@ export class StatCacheWriter {
     if (at === this.#at) this.#at += b.length;
   }
 
-  /** Closes the file with its header (naming `version`) and trailer; it is not the cache yet. */
-  finish(version: string): void {
+  /**
+   * Closes the file with its header (naming `version`; `scannedAtMs` when the stat values were
+   * taken later than the writer was made) and trailer; it is not the cache yet.
+   */
+  finish(version: string, scannedAtMs = this.scannedAtMs): void {
     this.#write(encodeTrailer(this.#records));
-    this.#write(encodeHeader({ root: this.root, scannedAtMs: this.scannedAtMs, version }, this.#reserve), 0);
+    const head = encodeHeader(this.#header(version, scannedAtMs), this.#reserve - MAGIC.length - 4);
+    if (head.length !== this.#reserve) throw new Error(`stat cache header of ${head.length} bytes in ${this.#reserve}`);
+    this.#write(head, 0);
     this.#close();
   }
 
