@@ -167,6 +167,12 @@ describe('add and checkout of random trees round-trip exactly (streaming build, 
       const out = join(dir, 'out');
       await checkoutVersion(ws, { ref: 't', dir: out });
       expect(plain(snapshot(out)), `seed ${seed}`).toEqual(plain(before));
+      // The checkout's own stat cache (written folder by folder) describes what it wrote.
+      expect(fs.existsSync(statCachePath(ws.cacheDir, out))).toBe(true);
+      expect((await statusOf(ws, out, 't')).clean, `seed ${seed}`).toBe(true);
+      // A second checkout into the same (now full) folder takes the planning path: nothing to do.
+      const second = await checkoutVersion(ws, { ref: 't', dir: out });
+      expect(second.written, `seed ${seed}`).toBe(0);
 
       // The stat cache written during the walk is a complete baseline: status is clean, and a
       // re-add records nothing new.

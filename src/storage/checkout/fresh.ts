@@ -43,11 +43,7 @@ export async function checkoutFresh(
   target: string,
   rootId: string,
   load: TreeLoader,
-  opts: MaterializeOptions & {
-    cacheDir: string;
-    meta: Record<string, unknown>;
-    onTotal?: (bytes: number) => void;
-  },
+  opts: FreshOptions,
 ): Promise<FreshCheckout> {
   const extent = await checkTreeExtent(rootId, load);
   opts.onTotal?.(extent.bytes);
@@ -56,78 +52,11 @@ export async function checkoutFresh(
   checkTreeLinks(links);
 
   const cache = new StatCacheWriter(opts.cacheDir, target, Date.now(), opts.meta);
-  const out: FreshCheckout = { files: 0, symlinks: 0, bytes: 0, method: 'copy' };
-  let writes: Array<{ entry: Wanted; replace: boolean }> = [];
-  let folders: FolderRecord[] = [];
-  let files = 0;
-  const waiting: Array<{ at: number; folders: FolderRecord[] }> = [];
-  let lastStat = 0;
-  const recordStats = (batch: FolderRecord[]) => {
-    const at = Date.now();
-    for (const f of batch) {
-      const entries: Array<[string, StatEntry]> = f.files.map(({ name, entry: e }) => {
-        const s = fs.lstatSync(join(target, f.path, name));
-        const recent = s.mtimeMs + RACY_MS >= at || s.ctimeMs + RACY_MS >= at;
-        return [
-          name,
-          {
-            ...(recent ? UNTRUSTED_STAT : { ino: s.ino, mtimeMs: s.mtimeMs, ctimeMs: s.ctimeMs }),
-            size: s.size,
-            mode: e.mode,
-            digest: e.digest,
-            ...(e.chunks ? { chunks: e.chunks } : {}),
-          },
-        ];
-      });
-      cache.folder(f.path, f.path !== '', entries, f.links, f.dirs);
-    }
-    lastStat = at;
-  };
-  const flush = async () => {
-    if (folders.length === 0) return;
-    if (writes.length > 0) {
-      const s = await materialize(target, writes, opts);
-      out.files += s.files;
-      out.bytes += s.bytes;
-      out.method = s.method;
-    }
-    waiting.push({ at: Date.now(), folders });
-    writes = [];
-    folders = [];
-    files = 0;
-    // Stat values are taken once RACY_MS has passed since a batch was written (while later
-    // batches are being written), so most entries of a long checkout are trusted.
-    while (waiting.length > 0 && Date.now() - waiting[0]!.at > RACY_MS) recordStats(waiting.shift()!.folders);
-  };
+  const run = new FreshRun(target, load, opts, cache);
   try {
-    const visit = async (id: string, path: string): Promise<void> => {
-      const node = await load(id);
-      const rec: FolderRecord = { path, files: [], links: [], dirs: [] };
-      if (path !== '') writes.push({ entry: { path, type: 'dir' }, replace: false });
-      const subs: Array<{ id: string; path: string }> = [];
-      for (const e of node.entries) {
-        const p = path ? `${path}/${e.name}` : e.name;
-        if (e.type === 'file') {
-          rec.files.push({ name: e.name, entry: e });
-          const chunks = fileChunks(e);
-          writes.push({
-            entry: { path: p, type: 'file', digest: e.digest, size: e.size, mode: e.mode, chunks },
-            replace: false,
-          });
-          files++;
-        } else if (e.type === 'symlink') rec.links.push([e.name, e.target]);
-        else {
-          rec.dirs.push(e.name);
-          subs.push({ id: e.tree, path: p });
-        }
-      }
-      folders.push(rec);
-      if (files >= BATCH_FILES) await flush();
-      for (const s of subs) await visit(s.id, s.path);
-    };
-    await visit(rootId, '');
-    await flush();
-    for (const w of waiting.splice(0)) recordStats(w.folders);
+    await run.visit(rootId, '');
+    await run.flush();
+    run.recordWaiting(true);
     // Links last, once every directory they may lead through exists.
     if (links.length > 0) {
       await materialize(
@@ -135,14 +64,102 @@ export async function checkoutFresh(
         links.map((l) => ({ entry: { path: l.path, type: 'symlink' as const, target: l.target }, replace: false })),
         opts,
       );
-      out.symlinks = links.length;
+      run.out.symlinks = links.length;
     }
-    cache.finish(rootId, lastStat);
+    cache.finish(rootId, run.lastStat);
     cache.save();
-    return out;
+    return run.out;
   } catch (err) {
     cache.discard();
     throw err;
+  }
+}
+
+export type FreshOptions = MaterializeOptions & {
+  cacheDir: string;
+  meta: Record<string, unknown>;
+  onTotal?: (bytes: number) => void;
+};
+
+/** The batch being gathered, and the written folders whose stat values are not yet taken. */
+class FreshRun {
+  readonly out: FreshCheckout = { files: 0, symlinks: 0, bytes: 0, method: 'copy' };
+  lastStat = 0;
+  #writes: Array<{ entry: Wanted; replace: boolean }> = [];
+  #folders: FolderRecord[] = [];
+  #files = 0;
+  readonly #waiting: Array<{ at: number; folders: FolderRecord[] }> = [];
+
+  constructor(
+    readonly target: string,
+    readonly load: TreeLoader,
+    readonly opts: FreshOptions,
+    readonly cache: StatCacheWriter,
+  ) {}
+
+  /** Gathers one folder into the batch (written when full), then its subfolders in order. */
+  async visit(id: string, path: string): Promise<void> {
+    const node = await this.load(id);
+    const rec: FolderRecord = { path, files: [], links: [], dirs: [] };
+    if (path !== '') this.#writes.push({ entry: { path, type: 'dir' }, replace: false });
+    const subs: Array<{ id: string; path: string }> = [];
+    for (const e of node.entries) {
+      const p = path ? `${path}/${e.name}` : e.name;
+      if (e.type === 'file') {
+        rec.files.push({ name: e.name, entry: e });
+        const entry = { path: p, type: 'file' as const, digest: e.digest, size: e.size, mode: e.mode };
+        this.#writes.push({ entry: { ...entry, chunks: fileChunks(e) }, replace: false });
+        this.#files++;
+      } else if (e.type === 'symlink') rec.links.push([e.name, e.target]);
+      else {
+        rec.dirs.push(e.name);
+        subs.push({ id: e.tree, path: p });
+      }
+    }
+    this.#folders.push(rec);
+    if (this.#files >= BATCH_FILES) await this.flush();
+    for (const s of subs) await this.visit(s.id, s.path);
+  }
+
+  async flush(): Promise<void> {
+    if (this.#folders.length === 0) return;
+    if (this.#writes.length > 0) {
+      const s = await materialize(this.target, this.#writes, this.opts);
+      this.out.files += s.files;
+      this.out.bytes += s.bytes;
+      this.out.method = s.method;
+    }
+    this.#waiting.push({ at: Date.now(), folders: this.#folders });
+    this.#writes = [];
+    this.#folders = [];
+    this.#files = 0;
+    this.recordWaiting(false);
+  }
+
+  /**
+   * Stat values are taken once RACY_MS has passed since a batch was written (while later
+   * batches are being written), so most entries of a long checkout are trusted; `all` at the end.
+   */
+  recordWaiting(all: boolean): void {
+    while (this.#waiting.length > 0 && (all || Date.now() - this.#waiting[0]!.at > RACY_MS))
+      this.#record(this.#waiting.shift()!.folders);
+  }
+
+  #record(batch: FolderRecord[]): void {
+    const at = Date.now();
+    for (const f of batch) {
+      const entries: Array<[string, StatEntry]> = f.files.map(({ name, entry: e }) => {
+        const s = fs.lstatSync(join(this.target, f.path, name));
+        const recent = s.mtimeMs + RACY_MS >= at || s.ctimeMs + RACY_MS >= at;
+        const stat = recent ? UNTRUSTED_STAT : { ino: s.ino, mtimeMs: s.mtimeMs, ctimeMs: s.ctimeMs };
+        return [
+          name,
+          { ...stat, size: s.size, mode: e.mode, digest: e.digest, ...(e.chunks ? { chunks: e.chunks } : {}) },
+        ];
+      });
+      this.cache.folder(f.path, f.path !== '', entries, f.links, f.dirs);
+    }
+    this.lastStat = at;
   }
 }
 
