@@ -6,6 +6,8 @@
 //   c  `cairn data checkout <ref> <fresh dir>`: time, peak RSS
 //   d  `restic backup <tree>` into a fresh repository: files/s (target: Cairn >= 1.5x restic),
 //      peak RSS; skipped with a WARNING when restic is not installed
+//   e  `cairn push m@v1` to a fresh S3 server (s3rver, the transfer suite's): requests counted
+//      by the server, per thousand files (target: a handful), peak RSS
 //
 // The tree: 1,000,000 x --scale files (default scale of this suite's data: whatever --scale says;
 // at scale 1 a million) of 64..1,087 bytes (mean ~576 B) in folders of 1,000
@@ -28,6 +30,7 @@ import {
 import { runCmd, settle, median, mustRun, du, syncAll } from '../lib/measure.mjs';
 import { keystream, DATA_ROOT } from '../lib/data.mjs';
 import { resticFeatures } from '../peers/restic.mjs';
+import { startS3rver, s3rverVersion, S3_CREDENTIALS } from '../transfer/s3.mjs';
 
 const CAIRN_ENV = { NO_COLOR: '1', CAIRN_NO_PROGRESS: '1', CAIRN_ACTOR: 'bench@example.com' };
 const GENERATOR = 1;
@@ -139,6 +142,7 @@ export const suite = {
       const got = await du(co);
       checkouts.push({ wallS: c.wallS, peakRssKiB: c.peakRssKiB, files: got.files, bytes: got.bytes });
       log(`files-million: checkout ${c.wallS.toFixed(1)} s, peak RSS ${Math.round(c.peakRssKiB / 1024)} MiB`);
+      results.cairn.push = await pushCount(ctx, cli, ws, log, notes);
       Object.assign(results.cairn, { adds, statuses, checkouts, store: await du(path.join(ws, '.cairn')) });
       if (got.files !== tree.files || got.bytes !== tree.bytes)
         notes.push(
@@ -179,6 +183,51 @@ export const suite = {
     return { results, rows: rows(results, ctx), notes };
   },
 };
+
+/** Pushes the version to a fresh s3rver; the server counts the requests. Null without s3rver. */
+async function pushCount(ctx, cli, ws, log, notes) {
+  if (!s3rverVersion(ctx.repoRoot)) {
+    notes.push('WARNING: s3rver is not installed (a devDependency): the push row is n/a');
+    return null;
+  }
+  const dir = path.join(ctx.work, 's3');
+  const s3 = await startS3rver({ repoRoot: ctx.repoRoot, directory: dir, bucket: 'cairn-bench' });
+  const env = {
+    ...CAIRN_ENV,
+    AWS_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
+    AWS_REGION: S3_CREDENTIALS.region,
+    // The server is local: a proxy from the environment must not see (or count) the requests.
+    HTTP_PROXY: undefined,
+    HTTPS_PROXY: undefined,
+    http_proxy: undefined,
+    https_proxy: undefined,
+    NO_PROXY: '127.0.0.1,localhost',
+  };
+  try {
+    const remote = [
+      'remote',
+      'add',
+      'origin',
+      's3://cairn-bench/cairn',
+      '--endpoint',
+      s3.endpoint,
+      '--force',
+      '--json',
+    ];
+    await mustRun([process.execPath, cli, ...remote], { cwd: ws, env });
+    await s3.reset();
+    log('files-million: cairn push …');
+    const p = await runCmd([process.execPath, cli, 'push', 'm@v1', '--json'], { cwd: ws, env, timeoutMs: TIMEOUT_MS });
+    if (!p.ok) throw new Error(`push failed: ${p.stderr.slice(-600)}`);
+    const st = await s3.stats();
+    log(`files-million: push ${p.wallS.toFixed(1)} s, ${st.requests} requests`);
+    return { wallS: p.wallS, peakRssKiB: p.peakRssKiB, requests: st.requests, byKind: st.byKind };
+  } finally {
+    await s3.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 function rows(r, ctx) {
   const n = r.tree.files;
@@ -228,6 +277,16 @@ function rows(r, ctx) {
       ratio: '—',
       target: '≤ 1024 B/file',
       pass: pf(perFile(stRss), 1024),
+    },
+    {
+      metric: `push of the ${at} version to an S3 server: requests per 1,000 files`,
+      cairn: r.cairn.push
+        ? `${((r.cairn.push.requests * 1000) / n).toFixed(2)} (${r.cairn.push.requests} requests, ${r.cairn.push.wallS.toFixed(1)} s, ${Math.round(r.cairn.push.peakRssKiB / 1024)} MiB)`
+        : 'n/a',
+      peer: '—',
+      ratio: '—',
+      target: 'a handful',
+      pass: r.cairn.push ? (r.cairn.push.requests <= (5 * n) / 1000 ? 'pass' : 'FAIL') : 'n/a',
     },
     {
       metric: `data checkout of ${at} into a fresh folder`,

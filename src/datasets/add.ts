@@ -12,13 +12,12 @@ import { recoverInterrupted, type AdoptedPack } from '../storage/objects/recover
 import { recordVersion } from './record.js';
 import { ingest, type IngestProgress } from '../storage/ingest/ingest.js';
 import { acquireShared } from '../storage/locks/locks.js';
-import { scanSource } from '../storage/ingest/scan.js';
+import { openPriorCache } from '../storage/statcache/stream.js';
+import { scanLinks } from '../storage/ingest/scan.js';
 import { checkTreeLinks } from '../storage/tree/links.js';
-import { cachedEntry, loadStatCache, saveStatCache } from '../storage/statcache/stat-cache.js';
-import { baselineFromCache, compareWithBaseline } from './compare.js';
 import type { DatasetDeps } from './deps.js';
 import { resolveVersion, type ResolvedVersion } from './resolve.js';
-import { extensionStats, type VersionStats } from './stats.js';
+import type { VersionStats } from './stats.js';
 
 export interface AddInput {
   source: string;
@@ -62,14 +61,9 @@ export async function addVersion(deps: DatasetDeps, input: AddInput): Promise<Ad
       async (commit, draft) => {
         const existing = await findDataset(deps.meta.db, name);
         const latest = existing ? await latestVersion(deps.meta.db, existing.id) : undefined;
-        const statCache = loadStatCache(deps.cacheDir, source);
-        const scan = scanSource(source);
+        const statCache = openPriorCache(deps.cacheDir, source);
         // Before a byte is stored: a link chain that leaves the tree refuses the whole add.
-        checkTreeLinks(scan.symlinks);
-        if (latest && inputs.length === 0) {
-          const same = await untouchedSince(deps, name, latest, source, scan, statCache);
-          if (same) return same;
-        }
+        checkTreeLinks(scanLinks(source));
         // What killed writers left: their sealed packs are checked and reused (recorded with
         // this version), their temporary files removed, so repeated kills never grow the store.
         const recovered = await recoverInterrupted(
@@ -84,7 +78,12 @@ export async function addVersion(deps: DatasetDeps, input: AddInput): Promise<Ad
             pool: deps.pool,
             packTarget: deps.config.storage.pack_size_mib * 1024 * 1024,
           },
-          { source, scan, statCache, ...(input.onProgress ? { onProgress: input.onProgress } : {}) },
+          {
+            source,
+            statCache,
+            statCacheDir: deps.cacheDir,
+            ...(input.onProgress ? { onProgress: input.onProgress } : {}),
+          },
         );
         const rootId = result.tree.rootId;
         const base = {
@@ -95,14 +94,15 @@ export async function addVersion(deps: DatasetDeps, input: AddInput): Promise<Ad
           filesFromCache: result.filesFromCache,
         };
         if (latest && latest.digest === rootId && inputs.length === 0) {
+          // The fresh cache (the same version) first: discarding afterwards leaves it in place.
+          result.saveStatCache();
           await result.discard();
-          saveStatCache(deps.cacheDir, result.statCache);
           const unchanged = { newBytes: 0, newChunks: 0, packs: 0, unchanged: true };
           return { ...base, ref: formatRef(name, latest.number), version: latest.number, ...unchanged };
         }
         const version = { name, message, rootId, inputs, adopted: recovered.adopted };
         const number = await recordIngested(deps, commit, draft, version, result);
-        saveStatCache(deps.cacheDir, result.statCache);
+        result.saveStatCache();
         return {
           ...base,
           ref: formatRef(name, number),
@@ -138,39 +138,6 @@ function checkedSource(given: string): string {
   return source;
 }
 
-type Latest = NonNullable<Awaited<ReturnType<typeof latestVersion>>>;
-type Scan = ReturnType<typeof scanSource>;
-
-/**
- * Re-adding an untouched tree: the stat cache, tied to the latest version, proves it without
- * reading a byte or building a tree. Null when it cannot vouch for every file.
- */
-async function untouchedSince(
-  deps: DatasetDeps,
-  name: string,
-  latest: Latest,
-  source: string,
-  scan: Scan,
-  statCache: ReturnType<typeof loadStatCache>,
-): Promise<AddResult | null> {
-  if (statCache?.version !== latest.digest || !scan.files.every((f) => cachedEntry(statCache, f.path, f))) return null;
-  const cmp = await compareWithBaseline(deps.pool, source, scan, statCache, baselineFromCache(statCache)!);
-  if (!cmp.identical) return null;
-  return {
-    dataset: name,
-    digest: formatDigest(latest.digest),
-    files: scan.files.length,
-    bytes: scan.totalBytes,
-    filesFromCache: scan.files.length,
-    ref: formatRef(name, latest.number),
-    version: latest.number,
-    newBytes: 0,
-    newChunks: 0,
-    packs: 0,
-    unchanged: true,
-  };
-}
-
 type Ingested = Awaited<ReturnType<typeof ingest>>;
 type Audited = Parameters<Parameters<DatasetDeps['audit']['audited']>[1]>;
 
@@ -190,7 +157,7 @@ async function recordIngested(
     chunks: result.chunkCount,
     newChunks: result.newChunks,
     newBytes: result.newBytes,
-    extensions: extensionStats(result.files),
+    extensions: result.extensions,
   };
   try {
     return await commit(async (tx) => {

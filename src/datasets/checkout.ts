@@ -4,6 +4,7 @@ import { formatDigest } from '../core/digest.js';
 import { CairnError, ioError } from '../core/errors.js';
 import { checkRelPath, inReservedDir } from '../core/paths.js';
 import { materialize, type LinkMode } from '../storage/checkout/materialize.js';
+import { checkoutFresh } from '../storage/checkout/fresh.js';
 import { planCheckout, type Present, type Wanted } from '../storage/checkout/plan.js';
 import { processAlive } from '../storage/locks/locks.js';
 import { loadStatCache, nowMs, saveStatCache, type StatEntry } from '../storage/statcache/stat-cache.js';
@@ -55,6 +56,7 @@ export async function checkoutVersion(
     async (commit, draft) => {
       refuseReservedTarget(input.dir, target);
       await assertNotErased(deps.meta.db, r.version.digest, r.ref);
+      if (!st || fs.readdirSync(target).length === 0) return checkoutIntoEmpty(deps, input, r, target, commit, draft);
       const load = treeLoader(deps);
       const listing = await listFlat(r.version.digest, load);
       const wanted = wantedOf(listing);
@@ -111,6 +113,52 @@ export async function checkoutVersion(
       };
     },
   );
+}
+
+type Audited = Parameters<Parameters<DatasetDeps['audit']['audited']>[1]>;
+
+/** Nothing there to compare, remove or protect: written folder by folder, no listing held (issue 16). */
+async function checkoutIntoEmpty(
+  deps: DatasetDeps,
+  input: CheckoutInput,
+  r: Awaited<ReturnType<typeof resolveVersion>>,
+  target: string,
+  commit: Audited[0],
+  draft: Audited[1],
+): Promise<CheckoutResult> {
+  fs.mkdirSync(target, { recursive: true });
+  let total = 0;
+  let done = 0;
+  const out = await checkoutFresh(target, r.version.digest, treeLoader(deps, { cache: false }), {
+    pool: deps.pool,
+    index: deps.index,
+    packs: deps.packs,
+    fileCacheDir: join(deps.cacheDir, 'files'),
+    link: input.link ?? 'auto',
+    cacheDir: deps.cacheDir,
+    meta: { dataset: r.dataset.name, ref: r.ref },
+    onTotal: (t) => {
+      total = t;
+    },
+    onProgress: (b) => {
+      done += b;
+      input.onProgress?.(done, total);
+    },
+  });
+  await commit(async () => {
+    draft.params = { ...draft.params, written: out.files, removed: 0, bytes: out.bytes, method: out.method };
+  });
+  return {
+    ref: r.ref,
+    digest: formatDigest(r.version.digest),
+    target,
+    written: out.files + out.symlinks,
+    removed: 0,
+    unchanged: 0,
+    untracked: [],
+    bytes: out.bytes,
+    method: out.method,
+  };
 }
 
 type Listing = Awaited<ReturnType<typeof listFlat>>;

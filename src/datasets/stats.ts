@@ -1,4 +1,4 @@
-import { extname } from 'node:path';
+import { ExtensionTally } from '../storage/ingest/extensions.js';
 
 export interface VersionStats {
   files: number;
@@ -16,16 +16,7 @@ export function extensionStats(
   files: ReadonlyArray<{ path: string; size: number }>,
   top = 10,
 ): VersionStats['extensions'] {
-  const by = new Map<string, { files: number; bytes: number }>();
-  for (const f of files) {
-    const ext = extname(f.path).toLowerCase() || '(none)';
-    const e = by.get(ext) ?? { files: 0, bytes: 0 };
-    e.files++;
-    e.bytes += f.size;
-    by.set(ext, e);
-  }
-  return [...by]
-    .map(([ext, v]) => ({ ext, ...v }))
-    .sort((a, b) => b.bytes - a.bytes || a.ext.localeCompare(b.ext))
-    .slice(0, top);
+  const tally = new ExtensionTally();
+  for (const f of files) tally.add(f.path, f.size);
+  return tally.top(top);
 }

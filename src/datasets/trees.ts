@@ -4,8 +4,12 @@ import { decodeTree } from '../storage/tree/node.js';
 import { cachedLoader, type TreeLoader } from '../storage/tree/walk.js';
 import type { DatasetDeps } from './deps.js';
 
-export function treeLoader(deps: Pick<DatasetDeps, 'index' | 'reader'>): TreeLoader {
-  return cachedLoader(async (id) => {
+/**
+ * Loads and checks tree nodes. Cached by default; `cache: false` for walks that visit each node
+ * once or twice and must not hold every decoded node of a large version (issue 16).
+ */
+export function treeLoader(deps: Pick<DatasetDeps, 'index' | 'reader'>, opts: { cache?: boolean } = {}): TreeLoader {
+  const load: TreeLoader = async (id) => {
     const loc = (await deps.index.locate([id])).get(id);
     if (!loc) {
       throw new CairnError('MISSING_OBJECT', `tree ${id} is not in the object store`, {
@@ -16,5 +20,6 @@ export function treeLoader(deps: Pick<DatasetDeps, 'index' | 'reader'>): TreeLoa
     if (loc.kind !== BlobKind.tree)
       throw new CairnError('CORRUPT_OBJECT', `blob ${id} is not a tree`, { data: { blob: id } });
     return decodeTree(await deps.reader.read(loc), id);
-  });
+  };
+  return opts.cache === false ? load : cachedLoader(load);
 }

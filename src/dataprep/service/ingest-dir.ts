@@ -1,4 +1,4 @@
-import { extensionStats, type VersionStats } from '../../datasets/index.js';
+import type { VersionStats } from '../../datasets/index.js';
 import type { ComposeResult } from './compose-result.js';
 import { ingest } from '../../storage/ingest/ingest.js';
 import type { DataprepDeps } from './context.js';
@@ -22,7 +22,7 @@ export async function ingestOutput(deps: DataprepDeps, dir: string): Promise<Com
     chunks: r.chunkCount,
     newChunks: r.newChunks,
     newBytes: r.newBytes,
-    extensions: extensionStats(r.files),
+    extensions: r.extensions,
   };
   return { rootId: r.tree.rootId, stats, packs: r.packs, discard: r.discard };
 }

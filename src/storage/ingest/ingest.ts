@@ -1,21 +1,17 @@
 import { createHash } from 'node:crypto';
-import { CairnError, isCairnError } from '../../core/errors.js';
+import * as fs from 'node:fs';
+import { basename } from 'node:path';
+import { CairnError, ioError, isCairnError } from '../../core/errors.js';
 import type { BlobIndex } from '../blob-index.js';
 import { DEFAULT_CHUNK_PARAMS, type ChunkParams } from '../chunker/index.js';
 import { discardSealed } from '../objects/discard.js';
 import type { LocalPackDir } from '../objects/local-packs.js';
-import { BlobKind } from '../pack/format.js';
+import { BlobKind, type BlobKindCode } from '../pack/format.js';
 import type { FinishedPack } from '../pack/writer.js';
-import {
-  cachedEntry,
-  UNTRUSTED_STAT,
-  type StatCacheData,
-  type StatCacheToSave,
-  type StatEntries,
-  type StatEntry,
-} from '../statcache/stat-cache.js';
-import { buildTree, type BuiltTree, type FlatEntry } from '../tree/build.js';
-import { EMPTY_FILE_DIGEST } from '../tree/node.js';
+import { racy, UNTRUSTED_STAT, type StatEntry } from '../statcache/stat-cache.js';
+import { StatCacheWriter, type PriorCache } from '../statcache/stream.js';
+import { checkTreeLinks } from '../tree/links.js';
+import { compareNames, EMPTY_FILE_DIGEST, encodeTree, type TreeEntry } from '../tree/node.js';
 import type { WorkerPool } from '../workers/pool.js';
 import {
   RING_HEADER,
@@ -26,8 +22,9 @@ import {
   type SmallFileReply,
   type WorkerReply,
 } from '../workers/protocol.js';
+import { ExtensionTally, type ExtensionStat } from './extensions.js';
 import { DEFAULT_PACK_TARGET, PackRoller } from './pack-roller.js';
-import { scanSource, type Scan, type ScannedFile } from './scan.js';
+import { listingOf, scanFolder, type FolderListing, type ScannedFile } from './scan.js';
 
 export interface IngestDeps {
   packs: LocalPackDir;
@@ -47,28 +44,41 @@ export interface IngestProgress {
 
 export interface IngestOptions {
   source: string;
-  /** A scan of `source` made moments ago (saves walking the tree twice). */
-  scan?: Scan;
-  statCache: StatCacheData | null;
+  /** The cache of `source` from the last add or checkout: unchanged files are not read again. */
+  statCache: PriorCache | null;
+  /** Where to write the stat cache for the next run (record by record); none when omitted. */
+  statCacheDir?: string;
   onProgress?: (p: IngestProgress) => void;
 }
 
+/** What the version's tree holds (the nodes themselves are already in the packs). */
+export interface IngestedTree {
+  rootId: string;
+  files: number;
+  bytes: number;
+  dirs: number;
+  symlinks: number;
+}
+
 export interface IngestResult {
-  tree: BuiltTree;
+  tree: IngestedTree;
   /** New blobs written this time (what deduplication could not avoid). */
   newBytes: number;
   newChunks: number;
   chunkCount: number;
   filesFromCache: number;
   packs: FinishedPack[];
-  /** Entries to store in the stat cache for the next run (made one at a time as they are saved). */
-  statCache: StatCacheToSave;
-  /** Paths and sizes of every file, for statistics. */
-  files: Array<{ path: string; size: number }>;
+  /** File count and bytes per extension, gathered during the walk. */
+  extensions: ExtensionStat[];
+  /**
+   * Makes the stat cache written during the walk the cache of `source` (call after the version
+   * is committed); a no-op without `statCacheDir`.
+   */
+  saveStatCache(): void;
   /**
    * Call when the packs will not be recorded (the commit failed, or nothing new was added):
    * they are removed where that is certainly safe (objects/discard.ts), else left as orphans
-   * that the next add adopts and `gc` removes.
+   * that the next add adopts and `gc` removes. The unsaved stat cache goes too.
    */
   discard(): Promise<void>;
 }
@@ -80,14 +90,11 @@ const SMALL_BATCH_BYTES = 8 * 1024 * 1024;
 const RING_BLOCK = 8 * 1024 * 1024;
 
 interface FileResult {
-  /** The scanned file: its stat values become the stat-cache entry without a copy per file. */
-  file: ScannedFile;
   digest: string;
   chunks: string[];
   /**
    * The file changed between the walk and the read (its stat when read differs from the
-   * walk's): it keeps the digest read, but its stat-cache entry never matches. Decided when
-   * the result arrives, so no per-file stat is kept (memory per file, issue 16).
+   * walk's): it keeps the digest read, but its stat-cache entry never matches.
    */
   changed: boolean;
 }
@@ -98,51 +105,59 @@ function changedSince(f: ScannedFile, st: FileStat | null): boolean {
 }
 
 /**
- * Snapshots a file or directory into the store: scan → (stat cache | workers hash and chunk)
- * → deduplicate against the chunk index → append new blobs to packs → build trees. Nothing
- * is committed to metadata here; the caller records the packs and the version in one
- * transaction after `packs` are durable.
+ * Snapshots a file or directory into the store, one folder at a time and bottom-up: a folder's
+ * files are looked up in the stat cache or hashed by the workers (new blobs appended to packs),
+ * then its tree node is encoded and appended, its stat-cache record written, and its entries
+ * dropped; the parent keeps only the child's id and totals. Memory is bounded by the folders
+ * in flight, not by the tree (issue 16). Nothing is committed to metadata here; the caller
+ * records the packs and the version in one transaction after `packs` are durable.
  */
 export async function ingest(deps: IngestDeps, opts: IngestOptions): Promise<IngestResult> {
   const params = deps.chunkParams ?? DEFAULT_CHUNK_PARAMS;
-  const scan: Scan = opts.scan ?? scanSource(opts.source);
-  await deps.packs.ensure();
-  const run = new IngestSession(deps, opts, params, scan);
+  let st: fs.Stats;
   try {
-    // 1. Stat-cache hits skip reading, but only if their chunks are still in the store.
-    const toHash = await run.reuseCached();
-    // 2. Everything else goes to the workers: tiny files in batches, larger ones streamed.
-    const plan = planHashing(toHash, params.min);
-    for (const f of plan.empty) run.done(f, { file: f, digest: EMPTY_FILE_DIGEST, chunks: [], changed: false }, 0);
-    await run.hashAll(plan);
-    // 3. Trees, written into the same packs.
-    const tree = buildTree(flatEntries(scan, run.results));
-    await run.storeTrees(tree);
+    st = fs.lstatSync(opts.source);
+  } catch (err) {
+    throw ioError(err, 'read', opts.source);
+  }
+  await deps.packs.ensure();
+  const startedAtMs = Date.now();
+  const cache = opts.statCacheDir ? new StatCacheWriter(opts.statCacheDir, opts.source, startedAtMs) : null;
+  const run = new IngestSession(deps, opts, params, cache);
+  try {
+    let root: FolderDone;
+    if (st.isDirectory()) {
+      const base = opts.source.endsWith('/') ? opts.source : `${opts.source}/`;
+      root = await run.walk(opts.source, '', base);
+    } else {
+      // One file: a root folder holding it alone.
+      const name = basename(opts.source);
+      const base = opts.source.slice(0, opts.source.length - name.length);
+      root = await run.folder('', base, listingOf([{ name, st }], '', base));
+    }
+    // A chain of links can leave the tree when no single link does: checked against all of them.
+    checkTreeLinks(run.links);
     opts.onProgress?.({ ...run.progress, phase: 'seal' });
     const packs = await run.roller.finish();
-    let chunkCount = 0;
-    for (const r of run.results.values()) chunkCount += r.chunks.length;
+    cache?.finish(root.id);
     return {
-      tree,
+      tree: { rootId: root.id, files: root.files, bytes: root.size, dirs: run.dirs, symlinks: run.links.length },
       newBytes: run.newBytes,
       newChunks: run.newChunks,
-      chunkCount,
+      chunkCount: run.chunkCount,
       filesFromCache: run.filesFromCache,
       packs,
-      statCache: {
-        v: 2,
-        root: opts.source,
-        scannedAtMs: scan.startedAtMs,
-        version: tree.rootId,
-        links: scan.symlinks.map((l) => [l.path, l.target] as [string, string]),
-        dirs: scan.dirs,
-        entries: new ResultEntries(scan, run.results),
+      extensions: run.extensions.top(),
+      saveStatCache: () => cache?.save(),
+      discard: async () => {
+        cache?.discard();
+        await discardSealed(packs, deps);
       },
-      // The scan's own records (they carry path and size): no second per-file list.
-      files: scan.files,
-      discard: () => discardSealed(packs, deps),
     };
   } catch (err) {
+    run.abandon(err);
+    await run.idle();
+    cache?.discard();
     await run.roller.discard(deps.index);
     throw err;
   }
@@ -179,75 +194,56 @@ export function planHashing(files: readonly ScannedFile[], minChunk: number): Ha
   return plan;
 }
 
-/**
- * The tree builder's input: every directory, link and file with its hashed content (pure),
- * generated one entry at a time so that no second per-file list is held while the tree is built.
- */
-export function* flatEntries(scan: Scan, results: ReadonlyMap<string, FileResult>): Generator<FlatEntry> {
-  for (const d of scan.dirs) yield { path: d, type: 'dir' };
-  for (const s of scan.symlinks) yield { path: s.path, type: 'symlink', target: s.target };
-  for (const f of scan.files) {
-    const r = results.get(f.path)!;
-    yield { path: f.path, type: 'file', size: f.size, mode: f.mode, digest: r.digest, chunks: r.chunks };
-  }
+interface FolderDone {
+  id: string;
+  /** File bytes and file count below the folder. */
+  size: number;
+  files: number;
 }
 
+type Deferred = { f: ScannedFile; resolve: (r: FileResult) => void; reject: (err: unknown) => void };
+
 /**
- * The stat cache for the next run, as a view of the scan and the results: each entry is made
- * when the cache is written, so a million of them are never held at once (issue 16).
+ * The state of one ingest: packs being written, blobs already stored, the batch of small files
+ * being filled (it spans folders, so a tree of tiny folders still reaches the workers in
+ * batches), and the jobs in flight.
  */
-export class ResultEntries implements StatEntries {
-  constructor(
-    readonly scan: Scan,
-    readonly results: ReadonlyMap<string, FileResult>,
-  ) {}
-
-  get size(): number {
-    return this.scan.files.length;
-  }
-
-  *keys(): Generator<string> {
-    for (const f of this.scan.files) yield f.path;
-  }
-
-  get(path: string): StatEntry | undefined {
-    const r = this.results.get(path);
-    if (!r) return undefined;
-    const f = r.file;
-    // A file that changed between walk and read keeps its digest (that is what was stored)
-    // but stat values that never match, so the next run reads it again.
-    return {
-      ...(r.changed ? UNTRUSTED_STAT : { ino: f.ino, mtimeMs: f.mtimeMs, ctimeMs: f.ctimeMs }),
-      size: f.size,
-      mode: f.mode,
-      digest: r.digest,
-      ...(r.chunks.length > 1 || (r.chunks.length === 1 && r.chunks[0] !== r.digest) ? { chunks: r.chunks } : {}),
-    };
-  }
-}
-
-/** The state of one ingest: packs being written, blobs already stored, each file's result. */
 class IngestSession {
   readonly roller: PackRoller;
   readonly rings: RingPool;
   readonly ringSlotSize: number;
   readonly written = new Set<string>();
-  readonly results = new Map<string, FileResult>();
   readonly progress: IngestProgress;
+  readonly links: Array<{ path: string; target: string }> = [];
+  readonly extensions = new ExtensionTally();
+  readonly #limit: Semaphore;
+  readonly #largeLimit: Semaphore;
+  #batch: Deferred[] = [];
+  #batchBytes = 0;
+  #inflight = 0;
+  #idle: Array<() => void> = [];
+  failed = false;
+  #failure: unknown = null;
   newBytes = 0;
   newChunks = 0;
+  chunkCount = 0;
   filesFromCache = 0;
+  dirs = 0;
 
   constructor(
     readonly deps: IngestDeps,
     readonly opts: IngestOptions,
     readonly params: ChunkParams,
-    readonly scan: Scan,
+    readonly cache: StatCacheWriter | null,
   ) {
     this.roller = new PackRoller(deps.packs, deps.packTarget ?? DEFAULT_PACK_TARGET);
     this.ringSlotSize = RING_BLOCK + params.max;
     this.rings = new RingPool(this.ringSlotSize);
-    this.progress = { phase: 'hash', files: 0, filesTotal: scan.files.length, bytes: 0, bytesTotal: scan.totalBytes };
+    this.progress = { phase: 'hash', files: 0, filesTotal: 0, bytes: 0, bytesTotal: 0 };
+    this.#limit = new Semaphore(deps.pool.size * 2);
+    // A streaming reader holds its worker; leave one free for the chunk hashing it feeds, and
+    // cap the streams so the rings' memory stays bounded.
+    this.#largeLimit = new Semaphore(Math.min(MAX_STREAMS, Math.max(1, deps.pool.size - 1)));
     opts.onProgress?.({ ...this.progress, phase: 'scan' });
   }
 
@@ -257,61 +253,219 @@ class IngestSession {
     this.opts.onProgress?.(this.progress);
   }
 
-  done(f: ScannedFile, r: FileResult, bytes: number): void {
-    this.results.set(f.path, r);
-    this.report(1, bytes);
+  /** Walks the tree below `abs` depth-first; resolves with the root's node once all is stored. */
+  async walk(abs: string, rel: string, base: string): Promise<FolderDone> {
+    const started = await this.#start(abs, rel, base);
+    await this.#flush();
+    return started.done;
   }
 
-  /** Records the stat-cache hits whose chunks are all still stored; returns the files to hash. */
-  async reuseCached(): Promise<ScannedFile[]> {
-    const toHash: ScannedFile[] = [];
-    const hits: Array<{ f: ScannedFile; e: StatEntry }> = [];
-    for (const f of this.scan.files) {
-      const e = cachedEntry(this.opts.statCache, f.path, f);
-      if (e) hits.push({ f, e });
-      else toHash.push(f);
+  /** The same for a folder whose listing is already made (the single-file source). */
+  async folder(rel: string, base: string, listing: FolderListing): Promise<FolderDone> {
+    const started = await this.#started(rel, base, listing);
+    await this.#flush();
+    return started.done;
+  }
+
+  /**
+   * Scans one folder and hands its files to the workers, then its subfolders, in order; the
+   * returned `done` settles when the folder's node is stored. Resolving once the work is
+   * handed out (not done) lets the walk run ahead while the workers hash, as far as the
+   * semaphore allows: that bounds the memory.
+   */
+  async #start(abs: string, rel: string, base: string): Promise<{ done: Promise<FolderDone> }> {
+    if (this.failed) throw this.#failure;
+    return this.#started(rel, base, scanFolder(abs, rel, base));
+  }
+
+  async #started(rel: string, base: string, listing: FolderListing): Promise<{ done: Promise<FolderDone> }> {
+    this.progress.filesTotal += listing.files.length;
+    for (const f of listing.files) this.progress.bytesTotal += f.size;
+    for (const l of listing.symlinks) this.links.push({ path: l.path, target: l.target });
+    const own = await this.#submit(rel, listing.files);
+    const children: Array<Promise<FolderDone>> = [];
+    for (const name of listing.dirs) {
+      const childRel = rel === '' ? name : `${rel}/${name}`;
+      children.push((await this.#start(base + childRel, childRel, base)).done);
     }
-    if (hits.length === 0) return toHash;
-    const needed = new Set<string>();
-    for (const { e } of hits) for (const c of e.chunks ?? (e.size > 0 ? [e.digest] : [])) needed.add(c);
-    const present = await hasAll(this.deps.index, [...needed]);
-    for (const h of hits) {
-      const chunks = h.e.chunks ?? (h.e.size > 0 ? [h.e.digest] : []);
-      if (chunks.every((c) => present.has(c))) {
-        this.filesFromCache++;
-        this.done(h.f, { file: h.f, digest: h.e.digest, chunks, changed: false }, h.f.size);
-      } else {
-        toHash.push(h.f);
+    const done = this.#track(this.#complete(rel, listing, own, children));
+    // Settled by the parent (or ingest); marked handled so a failure elsewhere leaves no stray rejection.
+    done.catch(() => {});
+    return { done };
+  }
+
+  /** Each file's result: from the stat cache when it vouches, else from the workers. */
+  async #submit(rel: string, files: readonly ScannedFile[]): Promise<Promise<FileResult[]>[]> {
+    const out: Array<Promise<FileResult[]>> = [];
+    if (files.length === 0) return out;
+    const results: Array<FileResult | Promise<FileResult>> = new Array(files.length);
+    const toHash: number[] = [];
+    const prior = this.opts.statCache;
+    const cached = prior?.folder(rel);
+    const hits: Array<{ i: number; e: StatEntry }> = [];
+    for (let i = 0; i < files.length; i++) {
+      const f = files[i]!;
+      const e = cached?.get(f.path.slice(f.path.lastIndexOf('/') + 1));
+      if (
+        e &&
+        e.ino === f.ino &&
+        e.size === f.size &&
+        e.mtimeMs === f.mtimeMs &&
+        e.ctimeMs === f.ctimeMs &&
+        !racy(e, prior!.scannedAtMs)
+      )
+        hits.push({ i, e });
+      else toHash.push(i);
+    }
+    if (hits.length > 0) {
+      // Stat-cache hits skip reading, but only if their chunks are still in the store.
+      const needed = new Set<string>();
+      for (const { e } of hits) for (const c of e.chunks ?? (e.size > 0 ? [e.digest] : [])) needed.add(c);
+      const present = await hasAll(this.deps.index, [...needed]);
+      for (const { i, e } of hits) {
+        const chunks = e.chunks ?? (e.size > 0 ? [e.digest] : []);
+        if (chunks.every((c) => present.has(c))) {
+          this.filesFromCache++;
+          results[i] = { digest: e.digest, chunks, changed: false };
+          this.report(1, e.size);
+        } else toHash.push(i);
       }
     }
-    return toHash;
+    for (const i of toHash) {
+      const f = files[i]!;
+      if (f.size === 0) {
+        results[i] = { digest: EMPTY_FILE_DIGEST, chunks: [], changed: false };
+        this.report(1, 0);
+      } else if (f.size <= this.params.min) {
+        results[i] = new Promise<FileResult>((resolve, reject) => {
+          this.#batch.push({ f, resolve, reject });
+        });
+        this.#batchBytes += f.size;
+        if (this.#batch.length >= SMALL_BATCH_FILES || this.#batchBytes >= SMALL_BATCH_BYTES) await this.#flush();
+      } else {
+        await this.#limit.acquire();
+        results[i] = this.#track(this.#largeLimit.run(() => this.hashLarge(f))).finally(() => this.#limit.release());
+      }
+    }
+    for (const r of results) if (r instanceof Promise) r.catch(() => {});
+    out.push(Promise.all(results));
+    return out;
   }
 
-  /** Runs the plan on the workers, large files first (they are the long poles). */
-  async hashAll(plan: HashPlan): Promise<void> {
-    const limit = new Semaphore(this.deps.pool.size * 2);
-    let failed = false;
-    const guarded = (fn: () => Promise<void>) =>
-      limit.run(async () => {
-        if (failed) return;
-        try {
-          await fn();
-        } catch (err) {
-          failed = true;
-          throw err;
-        }
+  /** Hands the batch of small files being filled to a worker (waiting for a free slot first). */
+  async #flush(): Promise<void> {
+    if (this.#batch.length === 0) return;
+    const batch = this.#batch;
+    this.#batch = [];
+    this.#batchBytes = 0;
+    try {
+      await this.#limit.acquire();
+    } catch (err) {
+      for (const d of batch) d.reject(err);
+      throw err;
+    }
+    void this.#track(this.hashSmall(batch.map((d) => d.f)))
+      .then(
+        (rs) => rs.forEach((r, k) => batch[k]!.resolve(r)),
+        (err) => {
+          for (const d of batch) d.reject(err);
+        },
+      )
+      .finally(() => this.#limit.release());
+  }
+
+  /** After a failure: the files waiting for a batch will never be hashed. */
+  abandon(err: unknown): void {
+    this.failed = true;
+    this.#failure ??= err;
+    const batch = this.#batch;
+    this.#batch = [];
+    for (const d of batch) d.reject(err);
+  }
+
+  /** Resolves when no job of this ingest is running any more (so packs can be discarded). */
+  async idle(): Promise<void> {
+    while (this.#inflight > 0) await new Promise<void>((r) => this.#idle.push(r));
+  }
+
+  #track<T>(p: Promise<T>): Promise<T> {
+    this.#inflight++;
+    return p
+      .catch((err: unknown) => {
+        this.failed = true;
+        this.#failure ??= err;
+        throw err;
+      })
+      .finally(() => {
+        this.#inflight--;
+        if (this.#inflight === 0) for (const r of this.#idle.splice(0)) r();
       });
-    // A streaming reader holds its worker; leave one free for the chunk hashing it feeds, and
-    // cap the streams so the rings' memory stays bounded.
-    const largeLimit = new Semaphore(Math.min(MAX_STREAMS, Math.max(1, this.deps.pool.size - 1)));
-    const jobs: Array<Promise<void>> = [];
-    for (const f of plan.large) jobs.push(guarded(() => largeLimit.run(() => this.hashLarge(f))));
-    for (const b of plan.small) jobs.push(guarded(() => this.hashSmall(b)));
-    await settleAll(jobs);
+  }
+
+  /** Once its files and subfolders are done: the folder's node and stat-cache record. */
+  async #complete(
+    rel: string,
+    listing: FolderListing,
+    own: Array<Promise<FileResult[]>>,
+    children: Array<Promise<FolderDone>>,
+  ): Promise<FolderDone> {
+    const [results, kids] = await Promise.all([Promise.all(own).then((r) => r.flat()), Promise.all(children)]);
+    const entries: TreeEntry[] = [];
+    const records: Array<[string, StatEntry]> = [];
+    let size = 0;
+    let files = 0;
+    listing.files.forEach((f, i) => {
+      const r = results[i]!;
+      const name = f.path.slice(f.path.lastIndexOf('/') + 1);
+      const shorthand = f.size === 0 || (r.chunks.length === 1 && r.chunks[0] === r.digest);
+      entries.push({
+        name,
+        type: 'file',
+        size: f.size,
+        mode: f.mode,
+        digest: r.digest,
+        ...(shorthand ? {} : { chunks: r.chunks }),
+      });
+      // A file that changed between walk and read keeps its digest (that is what was stored)
+      // but stat values that never match, so the next run reads it again.
+      records.push([
+        name,
+        {
+          ...(r.changed ? UNTRUSTED_STAT : { ino: f.ino, mtimeMs: f.mtimeMs, ctimeMs: f.ctimeMs }),
+          size: f.size,
+          mode: f.mode,
+          digest: r.digest,
+          ...(shorthand ? {} : { chunks: r.chunks }),
+        },
+      ]);
+      this.chunkCount += r.chunks.length;
+      this.extensions.add(f.path, f.size);
+      size += f.size;
+      files++;
+    });
+    for (const l of listing.symlinks) entries.push({ name: l.name, type: 'symlink', target: l.target });
+    listing.dirs.forEach((name, i) => {
+      const k = kids[i]!;
+      entries.push({ name, type: 'dir', tree: k.id, size: k.size, files: k.files });
+      size += k.size;
+      files += k.files;
+      this.dirs++;
+    });
+    entries.sort((a, b) => compareNames(a.name, b.name));
+    const node = encodeTree({ v: 1, entries });
+    await this.storeNew(BlobKind.tree, [node.id], () => node.bytes);
+    this.cache?.folder(
+      rel,
+      rel !== '',
+      records,
+      listing.symlinks.map((l) => [l.name, l.target] as const),
+      listing.dirs,
+    );
+    return { id: node.id, size, files };
   }
 
   /** Appends the blobs not yet stored; `view(i)` gives the bytes of candidate i. */
-  async storeNew(ids: string[], view: (i: number) => Uint8Array): Promise<void> {
+  async storeNew(kind: BlobKindCode, ids: string[], view: (i: number) => Uint8Array): Promise<void> {
     const unseen = [...new Set(ids.filter((id) => !this.written.has(id)))];
     const known = unseen.length > 0 ? await this.deps.index.has(unseen) : new Set<string>();
     for (let i = 0; i < ids.length; i++) {
@@ -319,27 +473,13 @@ class IngestSession {
       if (this.written.has(id) || known.has(id)) continue;
       this.written.add(id);
       const bytes = view(i);
-      await this.roller.append(BlobKind.chunk, id, bytes);
+      await this.roller.append(kind, id, bytes);
       this.newBytes += bytes.length;
-      this.newChunks++;
+      if (kind === BlobKind.chunk) this.newChunks++;
     }
   }
 
-  async storeTrees(tree: BuiltTree): Promise<void> {
-    const ids = tree.nodes.map((n) => n.id);
-    const bytes = new Map(tree.nodes.map((n) => [n.id, n.bytes]));
-    const unseen = ids.filter((id) => !this.written.has(id));
-    const known = unseen.length ? await this.deps.index.has(unseen) : new Set<string>();
-    for (const id of ids) {
-      if (this.written.has(id) || known.has(id)) continue;
-      this.written.add(id);
-      const b = bytes.get(id)!;
-      await this.roller.append(BlobKind.tree, id, b);
-      this.newBytes += b.length;
-    }
-  }
-
-  async hashSmall(files: ScannedFile[]): Promise<void> {
+  async hashSmall(files: ScannedFile[]): Promise<FileResult[]> {
     const reply = (await this.deps.pool.run({
       type: 'small',
       files: files.map((f) => ({ path: f.abs, size: f.size })),
@@ -347,29 +487,25 @@ class IngestSession {
     const data = Buffer.from(reply.data);
     const ids: string[] = [];
     const views: Uint8Array[] = [];
+    const out: FileResult[] = [];
     for (let i = 0; i < files.length; i++) {
       const r = reply.results[i]!;
       const f = files[i]!;
       if (!r.ok) throw fileError(f, r.error);
-      this.results.set(f.path, {
-        file: f,
-        digest: r.digest,
-        chunks: r.size > 0 ? [r.digest] : [],
-        changed: changedSince(f, r.stat),
-      });
+      out.push({ digest: r.digest, chunks: r.size > 0 ? [r.digest] : [], changed: changedSince(f, r.stat) });
       if (r.size > 0) {
         ids.push(r.digest);
         views.push(data.subarray(r.offset, r.offset + r.size));
       }
     }
-    await this.storeNew(ids, (i) => views[i]!);
+    await this.storeNew(BlobKind.chunk, ids, (i) => views[i]!);
     await this.roller.drainIfBusy();
     this.report(
       files.length,
       files.reduce((n, f) => n + f.size, 0),
     );
+    return out;
   }
-
   /** Stores one ring slot's chunks (hashed by another worker when `split`); returns their ids. */
   async storeSlot(
     ring: SharedArrayBuffer,
@@ -391,14 +527,16 @@ class IngestSession {
           })) as HashChunksReply
         ).result.ids
       : m.chunks.map((c) => c.id);
-    await this.storeNew(ids, (k) => view.subarray(ranges[k]!.offset, ranges[k]!.offset + ranges[k]!.length));
+    await this.storeNew(BlobKind.chunk, ids, (k) =>
+      view.subarray(ranges[k]!.offset, ranges[k]!.offset + ranges[k]!.length),
+    );
     // The slot's memory may be reused only after the kernel has copied it.
     await this.roller.written();
     this.report(0, bytes);
     return ids;
   }
 
-  async hashLarge(f: ScannedFile): Promise<void> {
+  async hashLarge(f: ScannedFile): Promise<FileResult> {
     // With more than one worker, the reader only finds boundaries; chunk ids are computed by
     // other workers and the whole-file digest here, so one big file uses several cores.
     const split = this.deps.pool.size > 1;
@@ -465,13 +603,8 @@ class IngestSession {
     const done = reply as LargeDoneMessage;
     const chunks = parts.flat();
     if (done.chunkCount !== chunks.length) throw new CairnError('INTERNAL', `chunk count mismatch for ${f.path}`);
-    this.results.set(f.path, {
-      file: f,
-      digest: split ? whole.digest('hex') : done.digest,
-      chunks,
-      changed: changedSince(f, done.stat),
-    });
     this.report(1, 0);
+    return { digest: split ? whole.digest('hex') : done.digest, chunks, changed: changedSince(f, done.stat) };
   }
 }
 
@@ -511,28 +644,27 @@ function fileError(f: ScannedFile, e: { code: string; message: string }): CairnE
   return new CairnError('IO_ERROR', `cannot read ${f.abs}: ${why}`, { data: { path: f.path, errno: e.code } });
 }
 
-/** Waits for every job; rethrows the first failure only after all have stopped. */
-async function settleAll(jobs: Array<Promise<void>>): Promise<void> {
-  const settled = await Promise.allSettled(jobs);
-  const failed = settled.find((s) => s.status === 'rejected');
-  if (failed) throw (failed as PromiseRejectedResult).reason;
-}
-
 class Semaphore {
   #free: number;
   readonly #waiters: Array<() => void> = [];
   constructor(n: number) {
     this.#free = n;
   }
-  async run<T>(fn: () => Promise<T>): Promise<T> {
+  async acquire(): Promise<void> {
     if (this.#free > 0) this.#free--;
     else await new Promise<void>((r) => this.#waiters.push(r));
+  }
+  release(): void {
+    const next = this.#waiters.shift();
+    if (next) next();
+    else this.#free++;
+  }
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    await this.acquire();
     try {
       return await fn();
     } finally {
-      const next = this.#waiters.shift();
-      if (next) next();
-      else this.#free++;
+      this.release();
     }
   }
 }

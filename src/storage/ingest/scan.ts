@@ -128,3 +128,102 @@ function visit(abs: string, rel: string, st: fs.Stats, scan: Scan, base: string)
     });
   }
 }
+
+/** One folder's entries, sorted by name: its files, its symlinks, the names of its subfolders. */
+export interface FolderListing {
+  files: ScannedFile[];
+  symlinks: Array<{ name: string; path: string; target: string }>;
+  dirs: string[];
+}
+
+/**
+ * Lists one folder (`rel` '' for the root) with the same checks as the full walk, without
+ * descending: `add` walks folder by folder so that no list of the whole tree is held.
+ */
+export function scanFolder(abs: string, rel: string, base: string): FolderListing {
+  let names: fs.Dirent[];
+  try {
+    names = fs.readdirSync(abs, { withFileTypes: true });
+  } catch (err) {
+    throw ioError(err, 'read directory', abs);
+  }
+  const items: Array<{ name: string; st: fs.Stats }> = [];
+  for (const d of names) {
+    if (SKIP_NAMES.has(d.name)) continue;
+    const childAbs = abs.endsWith('/') ? abs + d.name : `${abs}/${d.name}`;
+    try {
+      items.push({ name: d.name, st: fs.lstatSync(childAbs) });
+    } catch (err) {
+      throw ioError(err, 'read', childAbs);
+    }
+  }
+  return listingOf(items, rel, base);
+}
+
+/** A listing from entries already stat'ed (sorted here), named `base` + `rel` + name. */
+export function listingOf(items: Array<{ name: string; st: fs.Stats }>, rel: string, base: string): FolderListing {
+  items.sort((a, b) => compareNames(a.name, b.name));
+  const scan: Scan = { files: [], symlinks: [], dirs: [], totalBytes: 0, startedAtMs: 0 };
+  const listing: FolderListing = { files: scan.files, symlinks: [], dirs: [] };
+  for (const { name, st } of items) {
+    const childRel = rel ? `${rel}/${name}` : name;
+    if (st.isDirectory()) {
+      checkDirName(childRel, name);
+      listing.dirs.push(name);
+      continue;
+    }
+    visit(base + childRel, childRel, st, scan, base);
+  }
+  for (const l of scan.symlinks) listing.symlinks.push({ name: l.path.slice(l.path.lastIndexOf('/') + 1), ...l });
+  return listing;
+}
+
+function checkDirName(rel: string, name: string): void {
+  if (name.includes('\uFFFD')) {
+    throw new CairnError('INVALID_INPUT', `file name ${JSON.stringify(rel)} is not valid UTF-8`, {
+      data: { path: rel },
+      hint: 'rename the file',
+    });
+  }
+  checkSegment(name);
+}
+
+/**
+ * Every symlink below `source` (readdir only, no stat per file): `add` checks link chains
+ * against each other before a byte is stored, without holding a listing of the tree.
+ */
+export function scanLinks(source: string): Array<{ path: string; target: string }> {
+  const out: Array<{ path: string; target: string }> = [];
+  const walk = (abs: string, rel: string) => {
+    let names: fs.Dirent[];
+    try {
+      names = fs.readdirSync(abs, { withFileTypes: true });
+    } catch (err) {
+      throw ioError(err, 'read directory', abs);
+    }
+    for (const d of names) {
+      if (SKIP_NAMES.has(d.name)) continue;
+      const childAbs = `${abs}/${d.name}`;
+      const childRel = rel ? `${rel}/${d.name}` : d.name;
+      if (d.isDirectory()) walk(childAbs, childRel);
+      else if (d.isSymbolicLink()) {
+        let target: string;
+        try {
+          target = fs.readlinkSync(childAbs);
+        } catch (err) {
+          throw ioError(err, 'read link', childAbs);
+        }
+        checkSymlink(childRel, target);
+        out.push({ path: childRel, target });
+      }
+    }
+  };
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(source);
+  } catch (err) {
+    throw ioError(err, 'read', source);
+  }
+  if (st.isDirectory()) walk(source.endsWith('/') ? source.slice(0, -1) || '/' : source, '');
+  return out;
+}

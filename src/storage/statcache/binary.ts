@@ -62,12 +62,7 @@ export function* encodeStatCache(data: StatCacheToSave): Generator<Buffer> {
     ...(data.version ? { version: data.version } : {}),
     ...(data.meta ? { meta: data.meta } : {}),
   };
-  const text = Buffer.from(JSON.stringify(header), 'utf8');
-  const head = Buffer.alloc(MAGIC.length + 4);
-  MAGIC.copy(head, 0);
-  head.writeUInt32LE(text.length, MAGIC.length);
-  yield head;
-  yield text;
+  yield encodeHeader(header);
 
   const folders = new Map<string, Folder>();
   const folder = (path: string): Folder => {
@@ -87,40 +82,48 @@ export function* encodeStatCache(data: StatCacheToSave): Generator<Buffer> {
   for (const p of data.entries.keys()) folder(parentOf(p)).files.push(p);
 
   for (const [path, f] of folders) yield encodeRecord(path, f, data.entries);
-  const end = Buffer.alloc(TRAILER.length + 4);
-  TRAILER.copy(end, 0);
-  end.writeUInt32LE(folders.size, TRAILER.length);
-  yield end;
+  yield encodeTrailer(folders.size);
 }
 
 function encodeRecord(path: string, f: Folder, entries: StatEntries): Buffer {
-  const pathBytes = Buffer.byteLength(path, 'utf8');
   const nameOf = (p: string) => (path === '' ? p : p.slice(path.length + 1));
+  return encodeFolderRecord(
+    path,
+    f.listed,
+    f.files.map((p) => [nameOf(p), entries.get(p)!] as [string, StatEntry]),
+    f.links.map(([p, t]) => [nameOf(p), t] as [string, string]),
+    f.dirs,
+  );
+}
+
+/** One directory's record: its files (by name), symlinks and subdirectory names. */
+export function encodeFolderRecord(
+  path: string,
+  listed: boolean,
+  files: ReadonlyArray<readonly [name: string, entry: StatEntry]>,
+  links: ReadonlyArray<readonly [name: string, target: string]>,
+  dirs: readonly string[],
+): Buffer {
+  const pathBytes = Buffer.byteLength(path, 'utf8');
   let size = 4 + 1 + 4 + pathBytes + 4;
-  const got: StatEntry[] = f.files.map((p) => entries.get(p)!);
-  for (let i = 0; i < f.files.length; i++) {
-    const p = f.files[i]!;
-    const e = got[i]!;
-    size += 1 + 2 + Buffer.byteLength(nameOf(p), 'utf8') + STAT_BYTES + 32 + 4 + 32 * (e.chunks?.length ?? 0);
-  }
-  for (const [p, t] of f.links) size += 1 + 2 + Buffer.byteLength(nameOf(p), 'utf8') + 4 + Buffer.byteLength(t, 'utf8');
-  for (const n of f.dirs) size += 1 + 2 + Buffer.byteLength(n, 'utf8');
+  for (const [n, e] of files)
+    size += 1 + 2 + Buffer.byteLength(n, 'utf8') + STAT_BYTES + 32 + 4 + 32 * (e.chunks?.length ?? 0);
+  for (const [n, t] of links) size += 1 + 2 + Buffer.byteLength(n, 'utf8') + 4 + Buffer.byteLength(t, 'utf8');
+  for (const n of dirs) size += 1 + 2 + Buffer.byteLength(n, 'utf8');
   const b = Buffer.allocUnsafe(size);
   let o = b.writeUInt32LE(size - 4, 0);
-  o = b.writeUInt8(f.listed ? 1 : 0, o);
+  o = b.writeUInt8(listed ? 1 : 0, o);
   o = b.writeUInt32LE(pathBytes, o);
   o += b.write(path, o, 'utf8');
-  o = b.writeUInt32LE(f.files.length + f.links.length + f.dirs.length, o);
+  o = b.writeUInt32LE(files.length + links.length + dirs.length, o);
   const name = (kind: number, n: string) => {
     o = b.writeUInt8(kind, o);
     const len = b.write(n, o + 2, 'utf8');
     b.writeUInt16LE(len, o);
     o += 2 + len;
   };
-  for (let i = 0; i < f.files.length; i++) {
-    const p = f.files[i]!;
-    const e = got[i]!;
-    name(KIND_FILE, nameOf(p));
+  for (const [n, e] of files) {
+    name(KIND_FILE, n);
     o = b.writeDoubleLE(e.ino, o);
     o = b.writeDoubleLE(e.size, o);
     o = b.writeDoubleLE(e.mtimeMs, o);
@@ -130,14 +133,33 @@ function encodeRecord(path: string, f: Folder, entries: StatEntries): Buffer {
     o = b.writeUInt32LE(e.chunks?.length ?? 0, o);
     for (const c of e.chunks ?? []) o += b.write(c, o, 'hex');
   }
-  for (const [p, t] of f.links) {
-    name(KIND_LINK, nameOf(p));
+  for (const [n, t] of links) {
+    name(KIND_LINK, n);
     const len = b.write(t, o + 4, 'utf8');
     b.writeUInt32LE(len, o);
     o += 4 + len;
   }
-  for (const n of f.dirs) name(KIND_DIR, n);
+  for (const n of dirs) name(KIND_DIR, n);
   if (o !== size) throw new Error(`stat cache record size ${o} ≠ ${size}`);
+  return b;
+}
+
+/** The trailer closing a cache of `records` directory records. */
+export function encodeTrailer(records: number): Buffer {
+  const end = Buffer.alloc(TRAILER.length + 4);
+  TRAILER.copy(end, 0);
+  end.writeUInt32LE(records, TRAILER.length);
+  return end;
+}
+
+/** Magic and header; `padTo` pads the JSON with spaces to that many bytes (JSON allows them). */
+export function encodeHeader(header: CacheHeader, padTo = 0): Buffer {
+  const json = JSON.stringify(header);
+  const len = Math.max(Buffer.byteLength(json, 'utf8'), padTo);
+  const b = Buffer.alloc(MAGIC.length + 4 + len, 0x20);
+  MAGIC.copy(b, 0);
+  b.writeUInt32LE(len, MAGIC.length);
+  b.write(json, MAGIC.length + 4, 'utf8');
   return b;
 }
 
