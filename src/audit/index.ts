@@ -90,6 +90,24 @@ export interface AuditService {
   setTimestampAuthority(url: string | null, caPem: string | null): Promise<{ url: string; ca: string | null } | null>;
   /** How the latest checkpoint stands with the witnesses; `ask` sends it to those that have not cosigned it. */
   witnessed(opts: { ask: boolean }): Promise<WitnessReport>;
+  /**
+   * Hands the log over to a new audit key (a new file key, or a key pair already in a PKCS #11
+   * token): a `keys.rotate` event signed by the old key and countersigned by the new one.
+   */
+  rotateKey(next: AuditKeyRotationRequest): Promise<AuditKeyRotationView>;
+}
+
+export interface AuditKeyRotationRequest {
+  pkcs11?: { module: string; tokenLabel: string; keyLabel: string; pinEnv: string };
+}
+
+export interface AuditKeyRotationView {
+  from: string;
+  to: string;
+  index: number;
+  checkpoint: { size: number; root: string; note: string };
+  custody: 'file' | 'pkcs11';
+  resumed: boolean;
 }
 
 /** Checks that need no workspace: a bundle or a proof file against a key the caller trusts. */
@@ -151,6 +169,8 @@ export interface AuditServicePorts extends AuditDeps {
   meta: AuditDeps['meta'] & { db: Kysely<Database> };
   origin: string;
   witnessing?: { files: WitnessFiles; timeoutMs: number };
+  /** Where the log's keys are kept (app/): absent where they cannot be rotated from here. */
+  rotateKey?: (next: AuditKeyRotationRequest) => Promise<AuditKeyRotationView>;
   store: () => { index: BlobIndex; packs: LocalPackDir; pool: WorkerPool; load: TreeLoader };
 }
 
@@ -183,6 +203,14 @@ export function createAuditService(ports: AuditServicePorts): AuditService {
     setWitnessPolicy: witnesses.setWitnessPolicy,
     witnessed: witnesses.witnessed,
     setTimestampAuthority: witnesses.setTimestampAuthority,
+    async rotateKey(next) {
+      if (!ports.rotateKey)
+        throw new CairnError('UNSUPPORTED', 'the audit key of this log cannot be rotated from here');
+      const r = await ports.rotateKey(next);
+      // Witnesses pin the log's key: they learn the new one from the cosigned transition checkpoint.
+      await witnesses.afterCheckpoint(r.checkpoint.note);
+      return r;
+    },
     verify: ({ artifacts, ...opts }) =>
       verifyWorkspaceLog(ports, { ...opts, ...(artifacts ? { artifacts: ports.store() } : {}) }),
     export: (dir) =>

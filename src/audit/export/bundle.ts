@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { CairnError } from '../../core/errors.js';
 import { allCheckpoints } from '../../meta/repos/audit.js';
 import { consistencyProof, inclusionProof, leafHash, nodeHash, rangeHash } from '../merkle/index.js';
-import { formatVerifierKey, publicKeyFromRaw, publicKeyToPem, type NoteVerifier } from '../note/index.js';
+import { formatVerifierKey, publicKeyFromRaw, publicKeyToPem, rawPublicKey, type NoteVerifier } from '../note/index.js';
+import { chainKey } from '../log/key-transition.js';
 import type { AuditLog } from '../log/audit-log.js';
 import { LogVerifier, type VerifyProblem } from '../verify/log-verifier.js';
 import { bundleKeyProblems, checkBundleProofs } from './bundle-checks.js';
@@ -140,8 +141,24 @@ export async function verifyBundle(
     checkpoints: number;
   };
   if (meta.format !== BUNDLE_FORMAT) throw new CairnError('UNSUPPORTED', `unknown bundle format ${meta.format}`);
-  const { own, problems: keyProblems } = bundleKeyProblems(read, trustedKey);
-  const k = trustedKey ?? own!;
+  const text = read('entries.jsonl');
+  const lines = text.length ? text.replace(/\n$/, '').split('\n') : [];
+  // After a rotation the bundle's key is the last of a chain that starts at the key the first
+  // transition hands over from; a key the caller trusts must be somewhere on that chain.
+  const firstFrom = firstRotationFrom(lines);
+  const { own, problems: keyProblems } = bundleKeyProblems(read, firstFrom === null ? trustedKey : undefined);
+  let k = trustedKey ?? own!;
+  if (firstFrom !== null) {
+    try {
+      k = chainKey(firstFrom);
+    } catch (err) {
+      keyProblems.push({
+        index: null,
+        kind: 'key-transition',
+        message: `the first key transition names no verifier key: ${(err as Error).message}`,
+      });
+    }
+  }
   const cpFiles = readdirSync(join(dir, 'checkpoints'))
     .filter((f) => f.endsWith('.note'))
     .sort();
@@ -154,10 +171,8 @@ export async function verifyBundle(
     checkpoints,
     verifier: k,
     origin: meta.origin,
-    ...(trustedCheckpoint ? { trusted: { note: trustedCheckpoint, verifier: k } } : {}),
+    ...(trustedCheckpoint ? { trusted: { note: trustedCheckpoint, verifier: trustedKey ?? own! } } : {}),
   });
-  const text = read('entries.jsonl');
-  const lines = text.length ? text.replace(/\n$/, '').split('\n') : [];
   const leaves: Buffer[] = [];
   lines.forEach((entry, i) => {
     const leaf = leafHash(Buffer.from(entry, 'utf8'));
@@ -166,6 +181,22 @@ export async function verifyBundle(
   });
   v.finish(null);
   const problems = [...v.problems, ...keyProblems];
+  if (firstFrom !== null) {
+    const vkeyOf = (key: NoteVerifier) => formatVerifierKey(key.name, rawPublicKey(key.publicKey));
+    if (own && vkeyOf(own) !== v.chain.current.vkey)
+      problems.push({
+        index: null,
+        kind: 'key-chain',
+        message: `public-key.vkey is ${vkeyOf(own)}, but the log's key transitions end at ${v.chain.current.vkey}`,
+      });
+    if (trustedKey && !v.chain.has(vkeyOf(trustedKey)))
+      problems.push({
+        index: null,
+        kind: 'bundle-key',
+        message:
+          'the trusted key is not on the chain of keys this log handed over through: the bundle names another signer',
+      });
+  }
   // An export ends at its latest checkpoint: entries past it would be vouched for by nothing.
   const signedSize = checkpoints.reduce((m, c) => Math.max(m, c.size), 0);
   if (lines.length > signedSize) {
@@ -195,4 +226,28 @@ export async function verifyBundle(
     firstBad: first,
     problems,
   };
+}
+
+/** The key the first audit-key transition in these entries hands over from (null: never rotated). */
+function firstRotationFrom(lines: readonly string[]): string | null {
+  for (const line of lines) {
+    if (!line.includes('"keys.rotate"')) continue;
+    try {
+      const ev = JSON.parse(line) as {
+        action?: unknown;
+        outcome?: unknown;
+        params?: { purpose?: unknown; from?: unknown };
+      };
+      if (
+        ev.action === 'keys.rotate' &&
+        ev.outcome === 'ok' &&
+        ev.params?.purpose === 'audit' &&
+        typeof ev.params.from === 'string'
+      )
+        return ev.params.from;
+    } catch {
+      // reported by the verifier
+    }
+  }
+  return null;
 }
