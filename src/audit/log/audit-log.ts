@@ -287,24 +287,30 @@ export class AuditLog {
    * The audit-key transitions the stored log names, oldest first, as they claim to be: the
    * verifier (LogVerifier) is what checks their signatures and their order.
    */
-  async keyRotations(): Promise<Array<{ index: number; from: string; to: string }>> {
+  async keyRotations(): Promise<Array<{ index: number; from: string; to: string; statement: string }>> {
     const rows = await this.#db
       .selectFrom('audit_events')
       .select(['idx', 'entry'])
       .where('action', '=', 'keys.rotate')
       .orderBy('idx')
       .execute();
-    const out: Array<{ index: number; from: string; to: string }> = [];
+    const out: Array<{ index: number; from: string; to: string; statement: string }> = [];
     for (const r of rows) {
-      let ev: { outcome?: unknown; params?: { purpose?: unknown; from?: unknown; to?: unknown } };
+      let ev: { outcome?: unknown; params?: { purpose?: unknown; from?: unknown; to?: unknown; statement?: unknown } };
       try {
         ev = JSON.parse(r.entry) as typeof ev;
       } catch {
         continue;
       }
       const p = ev.params;
-      if (ev.outcome === 'ok' && p?.purpose === 'audit' && typeof p.from === 'string' && typeof p.to === 'string')
-        out.push({ index: Number(r.idx), from: p.from, to: p.to });
+      if (
+        ev.outcome === 'ok' &&
+        p?.purpose === 'audit' &&
+        typeof p.from === 'string' &&
+        typeof p.to === 'string' &&
+        typeof p.statement === 'string'
+      )
+        out.push({ index: Number(r.idx), from: p.from, to: p.to, statement: p.statement });
     }
     return out;
   }

@@ -27,6 +27,7 @@ import {
   type NoteSigner,
 } from '../note/index.js';
 import { verifyWorkspaceLog } from '../service/audit-service.js';
+import { offlineAudit } from '../index.js';
 import { signKeyTransition } from './key-transition.js';
 
 const verify = (ws: Workspace) => verifyWorkspaceLog(ws, { state: false });
@@ -238,6 +239,53 @@ describe('audit key rotation', () => {
     expect((await verify(third)).problems).toEqual([]);
     expect((await verify(third)).keys).toHaveLength(3);
     await third.close();
+  });
+
+  it('a team-server client follows a signed transition from the key it pinned, and refuses an unannounced key change', async () => {
+    const ws = await newWorkspace(tmp());
+    await append(ws, 2);
+    const origin = ws.audit.keys.origin;
+    const pinned = parseVerifierKey(formatVerifierKey(origin, ws.audit.keys.rawPublicKey));
+    const before = (await ws.audit.checkpoint())!;
+    const seen = offlineAudit.followCheckpoint(before.note, pinned, origin, null, []);
+    const r = await rotateAuditKey(ws.cairnDir, ws.audit, {});
+    await append(ws, 2);
+    const after = (await ws.audit.checkpoint())!;
+    const proof = await ws.audit.consistency(seen.size, after.size);
+    const transitions = (await ws.audit.keyRotations()).map(({ index, statement }) => ({ index, statement }));
+    // Without the transition the new signature is a changed key: refused.
+    expect(() => offlineAudit.followCheckpoint(after.note, pinned, origin, seen, proof)).toThrow(/does not verify/);
+    const followed = offlineAudit.followCheckpoint(after.note, pinned, origin, seen, proof, transitions);
+    expect(followed).toMatchObject({ size: after.size, key: r.to });
+    // A transition made by someone without the pinned key moves nothing.
+    const stranger = generateSigningKeyPair();
+    const evil = generateSigningKeyPair();
+    const sign = (k: typeof stranger): NoteSigner => ({
+      name: origin,
+      privateKey: k.privateKey,
+      rawPublicKey: rawPublicKey(k.publicKey),
+    });
+    const forged = signKeyTransition(
+      {
+        origin,
+        purpose: 'audit',
+        from: formatVerifierKey(origin, rawPublicKey(stranger.publicKey)),
+        to: formatVerifierKey(origin, rawPublicKey(evil.publicKey)),
+        time: '2026-01-01T00:00:00Z',
+      },
+      sign(stranger),
+      sign(evil),
+    );
+    const size = await ws.audit.size();
+    const evilNote = signCheckpoint({ origin, size, rootHash: await ws.audit.rootAt(size) }, sign(evil));
+    expect(() =>
+      offlineAudit.followCheckpoint(evilNote, pinned, origin, null, [], [{ index: 0, statement: forged }]),
+    ).toThrow(/does not verify/);
+    // A transition that the checkpoint does not cover is not followed into.
+    expect(() => offlineAudit.followCheckpoint(before.note, pinned, origin, null, [], transitions)).toThrow(
+      /does not verify|does not cover/,
+    );
+    await ws.close();
   });
 
   it('property: random appends, checkpoints and rotations verify; any single tampering is caught', async () => {
