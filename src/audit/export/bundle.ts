@@ -3,7 +3,14 @@ import { join } from 'node:path';
 import { CairnError } from '../../core/errors.js';
 import { allCheckpoints } from '../../meta/repos/audit.js';
 import { consistencyProof, inclusionProof, leafHash, nodeHash, rangeHash } from '../merkle/index.js';
-import { formatVerifierKey, publicKeyFromRaw, publicKeyToPem, rawPublicKey, type NoteVerifier } from '../note/index.js';
+import {
+  formatVerifierKey,
+  parseVerifierKey,
+  publicKeyFromRaw,
+  publicKeyToPem,
+  rawPublicKey,
+  type NoteVerifier,
+} from '../note/index.js';
 import { chainKey } from '../log/key-transition.js';
 import type { AuditLog } from '../log/audit-log.js';
 import { LogVerifier, type VerifyProblem } from '../verify/log-verifier.js';
@@ -65,6 +72,18 @@ export async function exportBundle(db: ReadDb, log: AuditLog, dir: string): Prom
   const vkey = formatVerifierKey(log.keys.origin, log.keys.rawPublicKey);
   writeFileSync(join(dir, 'public-key.vkey'), `${vkey}\n`);
   writeFileSync(join(dir, 'public-key.pem'), publicKeyToPem(publicKeyFromRaw(log.keys.rawPublicKey)));
+  // Every key the log signed with, by the size from which it signs, for verify.sh (docs/AUDIT.md §8).
+  mkdirSync(join(dir, 'keys'));
+  const rotations = (await log.keyRotations()).filter((r) => r.index < latest.size);
+  const chain = [
+    { from: 0, vkey: rotations[0]?.from ?? vkey },
+    ...rotations.map((r) => ({ from: r.index + 1, vkey: r.to })),
+  ];
+  for (const k of chain)
+    writeFileSync(
+      join(dir, 'keys', `${String(k.from).padStart(12, '0')}.pem`),
+      publicKeyToPem(publicKeyFromRaw(parseVerifierKey(k.vkey).rawPublicKey)),
+    );
 
   // All perfect subtree hashes in memory: proofs for every entry then cost microseconds.
   const levels: Buffer[][] = [leaves];

@@ -1,5 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -104,6 +105,18 @@ describe('audit key rotation', () => {
     const refused = await verifyBundle(out, strangerKey);
     expect(refused.ok).toBe(false);
     expect(refused.problems.map((p) => p.kind)).toContain('bundle-key');
+    // The standard-tools path (sh, openssl, python3) follows the same chain.
+    const sh = spawnSync('sh', [join(out, 'verify.sh')], { encoding: 'utf8' });
+    expect(sh.stdout + sh.stderr).toContain('1 key transition(s) signed by both keys');
+    expect(sh.status, sh.stdout + sh.stderr).toBe(0);
+    // A bundle whose key files are swapped (the retired key claimed for later checkpoints) fails there too.
+    const keyFiles = readdirSync(join(out, 'keys')).sort();
+    expect(keyFiles).toHaveLength(2);
+    const first = readFileSync(join(out, 'keys', keyFiles[0]!), 'utf8');
+    writeFileSync(join(out, 'keys', keyFiles[1]!), first);
+    const swapped = spawnSync('sh', [join(out, 'verify.sh')], { encoding: 'utf8' });
+    expect(swapped.status).not.toBe(0);
+    expect(swapped.stdout).toMatch(/^FAIL: entry \d+ hands over between other keys/m);
     await again.close();
   });
 
