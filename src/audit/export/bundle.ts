@@ -71,19 +71,7 @@ export async function exportBundle(db: ReadDb, log: AuditLog, dir: string): Prom
   for (const c of cps) writeFileSync(join(dir, 'checkpoints', `${String(c.size).padStart(12, '0')}.note`), c.note);
   const vkey = formatVerifierKey(log.keys.origin, log.keys.rawPublicKey);
   writeFileSync(join(dir, 'public-key.vkey'), `${vkey}\n`);
-  writeFileSync(join(dir, 'public-key.pem'), publicKeyToPem(publicKeyFromRaw(log.keys.rawPublicKey)));
-  // Every key the log signed with, by the size from which it signs, for verify.sh (docs/AUDIT.md §8).
-  mkdirSync(join(dir, 'keys'));
-  const rotations = (await log.keyRotations()).filter((r) => r.index < latest.size);
-  const chain = [
-    { from: 0, vkey: rotations[0]?.from ?? vkey },
-    ...rotations.map((r) => ({ from: r.index + 1, vkey: r.to })),
-  ];
-  for (const k of chain)
-    writeFileSync(
-      join(dir, 'keys', `${String(k.from).padStart(12, '0')}.pem`),
-      publicKeyToPem(publicKeyFromRaw(parseVerifierKey(k.vkey).rawPublicKey)),
-    );
+  await writeKeyFiles(dir, log, latest.size, vkey);
 
   // All perfect subtree hashes in memory: proofs for every entry then cost microseconds.
   const levels: Buffer[][] = [leaves];
@@ -166,18 +154,7 @@ export async function verifyBundle(
   // transition hands over from; a key the caller trusts must be somewhere on that chain.
   const firstFrom = firstRotationFrom(lines);
   const { own, problems: keyProblems } = bundleKeyProblems(read, firstFrom === null ? trustedKey : undefined);
-  let k = trustedKey ?? own!;
-  if (firstFrom !== null) {
-    try {
-      k = chainKey(firstFrom);
-    } catch (err) {
-      keyProblems.push({
-        index: null,
-        kind: 'key-transition',
-        message: `the first key transition names no verifier key: ${(err as Error).message}`,
-      });
-    }
-  }
+  const k = firstFrom === null ? (trustedKey ?? own!) : chainStart(firstFrom, keyProblems, trustedKey ?? own!);
   const cpFiles = readdirSync(join(dir, 'checkpoints'))
     .filter((f) => f.endsWith('.note'))
     .sort();
@@ -200,22 +177,7 @@ export async function verifyBundle(
   });
   v.finish(null);
   const problems = [...v.problems, ...keyProblems];
-  if (firstFrom !== null) {
-    const vkeyOf = (key: NoteVerifier) => formatVerifierKey(key.name, rawPublicKey(key.publicKey));
-    if (own && vkeyOf(own) !== v.chain.current.vkey)
-      problems.push({
-        index: null,
-        kind: 'key-chain',
-        message: `public-key.vkey is ${vkeyOf(own)}, but the log's key transitions end at ${v.chain.current.vkey}`,
-      });
-    if (trustedKey && !v.chain.has(vkeyOf(trustedKey)))
-      problems.push({
-        index: null,
-        kind: 'bundle-key',
-        message:
-          'the trusted key is not on the chain of keys this log handed over through: the bundle names another signer',
-      });
-  }
+  if (firstFrom !== null) problems.push(...chainEndProblems(v, own, trustedKey));
   // An export ends at its latest checkpoint: entries past it would be vouched for by nothing.
   const signedSize = checkpoints.reduce((m, c) => Math.max(m, c.size), 0);
   if (lines.length > signedSize) {
@@ -269,4 +231,57 @@ function firstRotationFrom(lines: readonly string[]): string | null {
     }
   }
   return null;
+}
+
+/** public-key.pem, and every key the log signed with by the size from which it signs, for verify.sh (docs/AUDIT.md §8). */
+async function writeKeyFiles(dir: string, log: AuditLog, size: number, vkey: string): Promise<void> {
+  writeFileSync(join(dir, 'public-key.pem'), publicKeyToPem(publicKeyFromRaw(log.keys.rawPublicKey)));
+  mkdirSync(join(dir, 'keys'));
+  const rotations = (await log.keyRotations()).filter((r) => r.index < size);
+  const chain = [
+    { from: 0, vkey: rotations[0]?.from ?? vkey },
+    ...rotations.map((r) => ({ from: r.index + 1, vkey: r.to })),
+  ];
+  for (const k of chain)
+    writeFileSync(
+      join(dir, 'keys', `${String(k.from).padStart(12, '0')}.pem`),
+      publicKeyToPem(publicKeyFromRaw(parseVerifierKey(k.vkey).rawPublicKey)),
+    );
+}
+
+/** After a rotation: the bundle's own key must be where the chain ends, a trusted key somewhere on it. */
+function chainEndProblems(
+  v: LogVerifier,
+  own: NoteVerifier | null,
+  trustedKey: NoteVerifier | undefined,
+): VerifyProblem[] {
+  const out: VerifyProblem[] = [];
+  const vkeyOf = (key: NoteVerifier) => formatVerifierKey(key.name, rawPublicKey(key.publicKey));
+  if (own && vkeyOf(own) !== v.chain.current.vkey)
+    out.push({
+      index: null,
+      kind: 'key-chain',
+      message: `public-key.vkey is ${vkeyOf(own)}, but the log's key transitions end at ${v.chain.current.vkey}`,
+    });
+  if (trustedKey && !v.chain.has(vkeyOf(trustedKey)))
+    out.push({
+      index: null,
+      kind: 'bundle-key',
+      message:
+        'the trusted key is not on the chain of keys this log handed over through: the bundle names another signer',
+    });
+  return out;
+}
+
+function chainStart(vkey: string, problems: VerifyProblem[], fallback: NoteVerifier): NoteVerifier {
+  try {
+    return chainKey(vkey);
+  } catch (err) {
+    problems.push({
+      index: null,
+      kind: 'key-transition',
+      message: `the first key transition names no verifier key: ${(err as Error).message}`,
+    });
+    return fallback;
+  }
 }

@@ -12,6 +12,7 @@ import {
 } from '../../app/keys.js';
 import type { Workspace } from '../../app/workspace.js';
 import { isCairnError } from '../../core/errors.js';
+import { cli } from '../../test-support/cli.js';
 import { useTempDirs } from '../../test-support/temp.js';
 import { newWorkspace, prng, reopen } from '../../test-support/workspace.js';
 import { exportBundle, verifyBundle } from '../export/bundle.js';
@@ -118,6 +119,22 @@ describe('audit key rotation', () => {
     expect(swapped.status).not.toBe(0);
     expect(swapped.stdout).toMatch(/^FAIL: entry \d+ hands over between other keys/m);
     await again.close();
+  });
+
+  it('through the CLI: audit keys rotate, then audit verify follows; bad option combinations are usage errors', () => {
+    const root = tmp();
+    expect(cli(['init'], { cwd: root }).code).toBe(0);
+    const r = cli(['audit', 'keys', 'rotate', '--json'], { cwd: root });
+    expect(r.code, r.stderr).toBe(0);
+    const out = r.json as { from: string; to: string; custody: string; checkpoint: { note: string } };
+    expect(out.custody).toBe('file');
+    expect(out.from).not.toBe(out.to);
+    const v = cli(['audit', 'verify', '--json'], { cwd: root });
+    expect(v.code, v.stderr).toBe(0);
+    expect((v.json as { keys: Array<{ vkey: string }> }).keys.map((k) => k.vkey)).toEqual([out.from, out.to]);
+    const bad = cli(['audit', 'keys', 'rotate', '--key-label', 'x'], { cwd: root });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--pkcs11');
   });
 
   it('refuses a checkpoint signed by the retired key after the transition', async () => {

@@ -99,31 +99,7 @@ export class LogVerifier {
       ...opts.verifier,
       vkey: formatVerifierKey(opts.verifier.name, rawPublicKey(opts.verifier.publicKey)),
     });
-    // Signatures are checked when the entries reach a checkpoint's size: only then is it known
-    // which key the log had handed over to (a `keys.rotate` entry before it).
-    for (const c of opts.checkpoints) {
-      try {
-        const checkpoint = unverifiedBody(c.note);
-        if (
-          checkpoint.origin !== opts.origin ||
-          checkpoint.size !== c.size ||
-          checkpoint.rootHash.toString('hex') !== c.root
-        ) {
-          this.problems.push({
-            index: null,
-            kind: 'checkpoint-signature',
-            message: `checkpoint at size ${c.size} does not match its signed note`,
-          });
-        }
-      } catch (err) {
-        this.problems.push({
-          index: null,
-          kind: 'checkpoint-signature',
-          message: `checkpoint at size ${c.size}: ${(err as Error).message}`,
-        });
-      }
-      this.#targets.push({ size: c.size, root: Buffer.from(c.root, 'hex'), what: 'checkpoint', note: c.note });
-    }
+    this.#addCheckpoints(opts.checkpoints, opts.origin);
     if (opts.trusted) {
       try {
         const { checkpoint } = openCheckpoint(opts.trusted.note, [opts.trusted.verifier]);
@@ -164,6 +140,34 @@ export class LogVerifier {
       }
     }
     this.#targets.sort((a, b) => a.size - b.size);
+  }
+
+  // Signatures are checked when the entries reach a checkpoint's size: only then is it known
+  // which key the log had handed over to (a `keys.rotate` entry before it).
+  #addCheckpoints(checkpoints: readonly CheckpointInput[], origin: string): void {
+    for (const c of checkpoints) {
+      try {
+        const checkpoint = unverifiedBody(c.note);
+        if (
+          checkpoint.origin !== origin ||
+          checkpoint.size !== c.size ||
+          checkpoint.rootHash.toString('hex') !== c.root
+        ) {
+          this.problems.push({
+            index: null,
+            kind: 'checkpoint-signature',
+            message: `checkpoint at size ${c.size} does not match its signed note`,
+          });
+        }
+      } catch (err) {
+        this.problems.push({
+          index: null,
+          kind: 'checkpoint-signature',
+          message: `checkpoint at size ${c.size}: ${(err as Error).message}`,
+        });
+      }
+      this.#targets.push({ size: c.size, root: Buffer.from(c.root, 'hex'), what: 'checkpoint', note: c.note });
+    }
   }
 
   get size(): number {
