@@ -1,5 +1,15 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { chmodSync, linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { CairnError } from '../core/errors.js';
 import { verify } from 'node:crypto';
@@ -13,7 +23,10 @@ import {
   publicKeyFromPem,
   publicKeyToPem,
   rawPublicKey,
+  formatVerifierKey,
+  parseVerifierKey,
   type NoteSigner,
+  type NoteVerifier,
 } from '../audit/note/index.js';
 import type { KeptCheckpoint } from '../audit/log/kept-checkpoint.js';
 import { verifierFor, type LogKeys } from '../audit/log/signer.js';
@@ -34,8 +47,8 @@ export const PUBLIC_KEY_FILE = join('keys', 'signing.pub');
  */
 export const AUDIT_KEY_CONFIG_FILE = join('keys', 'audit-key.json');
 
-function readAuditKeyConfig(cairnDir: string): Pkcs11KeyConfig | null {
-  const path = join(cairnDir, AUDIT_KEY_CONFIG_FILE);
+function readAuditKeyConfig(cairnDir: string, file = AUDIT_KEY_CONFIG_FILE): Pkcs11KeyConfig | null {
+  const path = join(cairnDir, file);
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
@@ -148,6 +161,30 @@ export function pseudonymKey(cairnDir: string): Buffer {
   return key;
 }
 
+/** The audit key a rotation is handing over to, until it is put in place (file custody, or its token's location). */
+export const NEXT_PRIVATE_KEY_FILE = join('keys', 'signing.next.key');
+export const NEXT_AUDIT_KEY_CONFIG_FILE = join('keys', 'audit-key.next.json');
+/** The vkeys of the audit keys this log retired, newest first (public halves only). */
+export const RETIRED_KEYS_FILE = join('keys', 'retired.vkeys');
+
+function readRetired(cairnDir: string): string[] {
+  try {
+    return readFileSync(join(cairnDir, RETIRED_KEYS_FILE), 'utf8').split('\n').filter(Boolean);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+function verifierOfVkey(vkey: string): NoteVerifier {
+  const k = parseVerifierKey(vkey);
+  return { name: k.name, keyId: k.keyId, publicKey: k.publicKey };
+}
+
+function rotationPending(cairnDir: string): boolean {
+  return existsSync(join(cairnDir, NEXT_PRIVATE_KEY_FILE)) || existsSync(join(cairnDir, NEXT_AUDIT_KEY_CONFIG_FILE));
+}
+
 export function loadLogKeys(cairnDir: string, origin: string, env: NodeJS.ProcessEnv = process.env): LogKeys {
   const pubPem = read(join(cairnDir, PUBLIC_KEY_FILE));
   const publicKey = publicKeyFromPem(pubPem);
@@ -158,34 +195,189 @@ export function loadLogKeys(cairnDir: string, origin: string, env: NodeJS.Proces
     origin,
     rawPublicKey: raw,
     verifier: verifierFor(origin, publicKey, raw),
+    retired: readRetired(cairnDir).map(verifierOfVkey),
     signer: () => {
-      if (!signer && token) {
-        // Opened on the first checkpoint and kept for the process: a login per checkpoint would
-        // cost more than the signature. Every signature is checked against signing.pub.
-        const device = openPkcs11Signer(token, env);
-        if (!device.rawPublicKey.equals(raw)) {
-          device.close();
-          throw new CairnError(
-            'CONFIG_INVALID',
-            `the key "${token.keyLabel}" on token "${token.tokenLabel}" is not the workspace's audit key (${PUBLIC_KEY_FILE})`,
-          );
-        }
-        process.once('exit', () => device.close());
-        signer = { name: origin, rawPublicKey: raw, sign: device.sign };
-      }
-      if (!signer) {
-        const keyPath = join(cairnDir, PRIVATE_KEY_FILE);
-        const mode = statSync(keyPath).mode & 0o777;
-        if ((mode & 0o077) !== 0 && process.platform !== 'win32') {
-          throw new CairnError('CONFIG_INVALID', `${keyPath} is readable by other users (mode ${mode.toString(8)})`, {
-            hint: `run: chmod 600 ${keyPath}`,
-          });
-        }
-        signer = { name: origin, privateKey: privateKeyFromPem(read(keyPath)), rawPublicKey: raw };
-      }
+      if (!signer && rotationPending(cairnDir))
+        // The log may already have handed over to the next key: signing with this one now
+        // would make a checkpoint that verification refuses (a retired key's).
+        throw new CairnError(
+          'CONFIG_INVALID',
+          'an audit key rotation was interrupted: no checkpoint is signed until it finishes',
+          {
+            hint: 'run `cairn audit keys rotate` again: it finishes the rotation the log recorded, or discards the unused key',
+          },
+        );
+      if (!signer && token) signer = tokenSigner(cairnDir, origin, token, raw, env);
+      if (!signer) signer = fileSigner(join(cairnDir, PRIVATE_KEY_FILE), origin, raw);
       return signer;
     },
   };
+}
+
+function tokenSigner(
+  cairnDir: string,
+  origin: string,
+  token: Pkcs11KeyConfig,
+  raw: Buffer,
+  env: NodeJS.ProcessEnv,
+): NoteSigner {
+  // Opened on the first checkpoint and kept for the process: a login per checkpoint would
+  // cost more than the signature. Every signature is checked against signing.pub.
+  const device = openPkcs11Signer(token, env);
+  if (!device.rawPublicKey.equals(raw)) {
+    device.close();
+    throw new CairnError(
+      'CONFIG_INVALID',
+      `the key "${token.keyLabel}" on token "${token.tokenLabel}" is not the workspace's audit key (${PUBLIC_KEY_FILE})`,
+    );
+  }
+  process.once('exit', () => device.close());
+  return { name: origin, rawPublicKey: raw, sign: device.sign };
+}
+
+function fileSigner(keyPath: string, origin: string, raw: Buffer): NoteSigner {
+  const mode = statSync(keyPath).mode & 0o777;
+  if ((mode & 0o077) !== 0 && process.platform !== 'win32') {
+    throw new CairnError('CONFIG_INVALID', `${keyPath} is readable by other users (mode ${mode.toString(8)})`, {
+      hint: `run: chmod 600 ${keyPath}`,
+    });
+  }
+  return { name: origin, privateKey: privateKeyFromPem(read(keyPath)), rawPublicKey: raw };
+}
+
+export interface AuditKeyRotation {
+  from: string;
+  to: string;
+  /** The index of the `keys.rotate` event. */
+  index: number;
+  checkpoint: { size: number; root: string; note: string };
+  custody: 'file' | 'pkcs11';
+  /** True when this call finished a rotation an earlier one had recorded but not put in place. */
+  resumed: boolean;
+}
+
+/** Where the next audit key lives: a new file key, or a key pair already in a token. */
+export type NextAuditKey = { pkcs11?: Pkcs11KeyConfig };
+
+/**
+ * Rotates the workspace's audit key (docs/AUDIT.md §8, key custody). The new key is made (or
+ * found in its token) and written beside the old one as the *next* key before the log records
+ * anything; the log then appends the transition and signs with the new key; only then is the
+ * new key put in place and the old private key file removed. A crash at any step leaves the
+ * next key on disk, which blocks signing until this is run again: it finishes a rotation the
+ * log recorded and discards a key the log never heard of.
+ */
+export async function rotateAuditKey(
+  cairnDir: string,
+  log: AuditLog,
+  next: NextAuditKey,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<AuditKeyRotation> {
+  const origin = log.keys.origin;
+  const pending = pendingNextKeys(cairnDir, origin, env);
+  if (pending) {
+    const recorded = (await log.keyRotations()).at(-1);
+    if (recorded?.to === pending.vkey) {
+      const cp = await log.latestCheckpoint();
+      installNextKey(cairnDir, pending, recorded.from);
+      log.useKeys({ ...pending.keys, retired: readRetired(cairnDir).map(verifierOfVkey) });
+      return {
+        from: recorded.from,
+        to: recorded.to,
+        index: recorded.index,
+        checkpoint: cp!,
+        custody: pending.custody,
+        resumed: true,
+      };
+    }
+    rmSync(join(cairnDir, NEXT_PRIVATE_KEY_FILE), { force: true });
+    rmSync(join(cairnDir, NEXT_AUDIT_KEY_CONFIG_FILE), { force: true });
+  }
+  // The retiring key signs the transition: opened before the next key exists (which blocks it).
+  log.keys.signer();
+  let made: PendingKeys;
+  if (next.pkcs11) {
+    const probe = openPkcs11Signer(next.pkcs11, env);
+    const raw = probe.rawPublicKey;
+    probe.close();
+    if (raw.equals(log.keys.rawPublicKey))
+      throw new CairnError('USAGE', `the key "${next.pkcs11.keyLabel}" is the current audit key`, {
+        hint: 'make a new key pair in the token first (pkcs11-tool --keypairgen), and name its label',
+      });
+    await writeFileAtomic(
+      join(cairnDir, NEXT_AUDIT_KEY_CONFIG_FILE),
+      `${JSON.stringify({ pkcs11: next.pkcs11 }, null, 2)}\n`,
+      { mode: 0o600 },
+    );
+    made = pendingNextKeys(cairnDir, origin, env)!;
+  } else {
+    const { privateKey } = generateSigningKeyPair();
+    await writeFileAtomic(join(cairnDir, NEXT_PRIVATE_KEY_FILE), privateKeyToPem(privateKey), { mode: 0o600 });
+    made = pendingNextKeys(cairnDir, origin, env)!;
+  }
+  const r = await log.rotateKey(made.keys, { custody: made.custody });
+  installNextKey(cairnDir, made, r.from);
+  return { from: r.from, to: r.to, index: r.index, checkpoint: r.checkpoint, custody: made.custody, resumed: false };
+}
+
+interface PendingKeys {
+  keys: LogKeys;
+  vkey: string;
+  custody: 'file' | 'pkcs11';
+  publicKeyPem: string;
+}
+
+function pendingNextKeys(cairnDir: string, origin: string, env: NodeJS.ProcessEnv): PendingKeys | null {
+  const configPath = join(cairnDir, NEXT_AUDIT_KEY_CONFIG_FILE);
+  const keyPath = join(cairnDir, NEXT_PRIVATE_KEY_FILE);
+  let raw: Buffer;
+  let signer: () => NoteSigner;
+  let custody: 'file' | 'pkcs11';
+  if (existsSync(configPath)) {
+    const config = readAuditKeyConfig(cairnDir, NEXT_AUDIT_KEY_CONFIG_FILE)!;
+    const device = openPkcs11Signer(config, env);
+    raw = device.rawPublicKey;
+    device.close();
+    let opened: NoteSigner | null = null;
+    signer = () => (opened ??= tokenSigner(cairnDir, origin, config, raw, env));
+    custody = 'pkcs11';
+  } else if (existsSync(keyPath)) {
+    const made = fileSigner(keyPath, origin, rawPublicKey(createPublicKey(privateKeyFromPem(read(keyPath)))));
+    raw = made.rawPublicKey;
+    // Held in memory: the file is renamed into place when the rotation ends.
+    signer = () => made;
+    custody = 'file';
+  } else return null;
+  const publicKey = publicKeyFromRaw(raw);
+  return {
+    keys: { origin, rawPublicKey: raw, verifier: verifierFor(origin, publicKey, raw), signer },
+    vkey: formatVerifierKey(origin, raw),
+    custody,
+    publicKeyPem: publicKeyToPem(publicKey),
+  };
+}
+
+/**
+ * Puts the next key in place: the retired vkey first (so its notes still open), then the new
+ * public key, then the private key or token location, whose rename ends the rotation (and, for
+ * a file key, overwrites the retired private key).
+ */
+function installNextKey(cairnDir: string, next: PendingKeys, retiredVkey: string): void {
+  const retired = readRetired(cairnDir);
+  if (!retired.includes(retiredVkey))
+    writeFileSync(join(cairnDir, RETIRED_KEYS_FILE), [retiredVkey, ...retired].map((v) => `${v}\n`).join(''), {
+      mode: 0o644,
+    });
+  writeFileSync(join(cairnDir, `${PUBLIC_KEY_FILE}.tmp`), next.publicKeyPem, { mode: 0o644 });
+  renameSync(join(cairnDir, `${PUBLIC_KEY_FILE}.tmp`), join(cairnDir, PUBLIC_KEY_FILE));
+  if (next.custody === 'file') {
+    rmSync(join(cairnDir, AUDIT_KEY_CONFIG_FILE), { force: true });
+    renameSync(join(cairnDir, NEXT_PRIVATE_KEY_FILE), join(cairnDir, PRIVATE_KEY_FILE));
+  } else {
+    renameSync(join(cairnDir, NEXT_AUDIT_KEY_CONFIG_FILE), join(cairnDir, AUDIT_KEY_CONFIG_FILE));
+    // A file key moved into a token: nothing readable may stay behind.
+    rmSync(join(cairnDir, PRIVATE_KEY_FILE), { force: true });
+  }
 }
 
 /** The release signing key: Ed25519 for Cairn's DSSE signatures, P-256 for the OMS signature. */

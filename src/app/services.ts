@@ -51,6 +51,7 @@ export function buildServices(ws: Workspace, env: NodeJS.ProcessEnv = process.en
         clock: ws.clock,
         origin: ws.config.audit.origin,
         witnessing: ws.witnessing,
+        rotateKey: async (next) => (await import('./keys.js')).rotateAuditKey(ws.cairnDir, ws.audit, next, env),
         store: () => ({ index: ws.index, packs: ws.packs, pool: ws.pool, load: treeLoader(ws) }),
       });
     }),

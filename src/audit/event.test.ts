@@ -41,6 +41,7 @@ describe('audit events', () => {
       'store.gc',
       'store.fsck',
       'keys.create',
+      'keys.rotate',
       'audit.export',
       'remote.add',
       'remote.remove',

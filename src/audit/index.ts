@@ -12,7 +12,8 @@ import { exportBundle, verifyBundle, type BundleVerifyReport, type ExportResult 
 import { checkProofFile, PROOF_FORMAT, type ProofCheck } from './export/proof-file.js';
 import type { InclusionBundle } from './log/audit-log.js';
 import { verifyConsistency } from './merkle/index.js';
-import { formatVerifierKey, openCheckpoint, type NoteVerifier } from './note/index.js';
+import { formatVerifierKey, openCheckpoint, rawPublicKey, type NoteVerifier } from './note/index.js';
+import { chainKey, openKeyTransition } from './log/key-transition.js';
 import {
   getEvent,
   listEvents,
@@ -54,6 +55,8 @@ export interface CheckpointView {
   note: string;
   /** False when the log had not grown since the latest checkpoint, which is returned instead. */
   created: boolean;
+  /** The log's audit-key transitions (index of the keys.rotate event, its signed statement): how a client follows a rotation. */
+  keyTransitions?: Array<{ index: number; statement: string }>;
   verifierKey: string;
   /** How the checkpoint stands with the log's witnesses; null when none are configured. */
   witnessing?: WitnessReport | null;
@@ -90,6 +93,24 @@ export interface AuditService {
   setTimestampAuthority(url: string | null, caPem: string | null): Promise<{ url: string; ca: string | null } | null>;
   /** How the latest checkpoint stands with the witnesses; `ask` sends it to those that have not cosigned it. */
   witnessed(opts: { ask: boolean }): Promise<WitnessReport>;
+  /**
+   * Hands the log over to a new audit key (a new file key, or a key pair already in a PKCS #11
+   * token): a `keys.rotate` event signed by the old key and countersigned by the new one.
+   */
+  rotateKey(next: AuditKeyRotationRequest): Promise<AuditKeyRotationView>;
+}
+
+export interface AuditKeyRotationRequest {
+  pkcs11?: { module: string; tokenLabel: string; keyLabel: string; pinEnv: string };
+}
+
+export interface AuditKeyRotationView {
+  from: string;
+  to: string;
+  index: number;
+  checkpoint: { size: number; root: string; note: string };
+  custody: 'file' | 'pkcs11';
+  resumed: boolean;
 }
 
 /** Checks that need no workspace: a bundle or a proof file against a key the caller trusts. */
@@ -113,17 +134,37 @@ function followCheckpoint(
   origin: string,
   seen: { size: number; root: string } | null,
   proof: readonly string[],
-): { size: number; root: string } {
+  transitions: ReadonlyArray<{ index: number; statement: string }> = [],
+): { size: number; root: string; key: string } {
   let cp;
+  // A rotated server: follow its signed transitions from the pinned key (docs/AUDIT.md §8). Only
+  // a transition the then-current key signed moves the pin; any other key change is refused.
+  let current = chainKey(formatVerifierKey(key.name, rawPublicKey(key.publicKey)));
+  let lastFollowed = -1;
+  for (const t of [...transitions].sort((a, b) => a.index - b.index)) {
+    if (typeof t?.statement !== 'string' || !Number.isSafeInteger(t.index)) continue;
+    if (!t.statement.includes(`\nfrom ${current.vkey}\n`)) continue;
+    try {
+      current = openKeyTransition(t.statement, origin, current).next;
+      lastFollowed = t.index;
+    } catch {
+      // Not signed by the key this client trusts: it moves nothing.
+    }
+  }
   try {
-    const opened = openCheckpoint(note, [key]);
+    const opened = openCheckpoint(note, [current]);
     if (opened.verified.length === 0) throw new Error('not signed by the pinned key');
     cp = opened.checkpoint;
   } catch (err) {
     throw new CairnError('SIGNATURE_INVALID', `the server's checkpoint does not verify: ${(err as Error).message}`, {
-      hint: 'the server is not the one this client logged in to, or its key changed; log in again only if an admin confirms a key change',
+      hint: 'the server is not the one this client logged in to, or its key changed without a signed key transition; log in again only if an admin confirms a key change',
     });
   }
+  if (cp.size <= lastFollowed)
+    throw new CairnError(
+      'SIGNATURE_INVALID',
+      `the server's checkpoint (size ${cp.size}) does not cover the key transition at entry ${lastFollowed} it is signed after`,
+    );
   if (cp.origin !== origin)
     throw new CairnError('AUDIT_INCONSISTENT', `the server's checkpoint is for ${cp.origin}, not ${origin}`);
   const root = cp.rootHash.toString('hex');
@@ -144,13 +185,15 @@ function followCheckpoint(
         { data: { seen, now: { size: cp.size, root } } },
       );
   }
-  return { size: cp.size, root };
+  return { size: cp.size, root, key: current.vkey };
 }
 
 export interface AuditServicePorts extends AuditDeps {
   meta: AuditDeps['meta'] & { db: Kysely<Database> };
   origin: string;
   witnessing?: { files: WitnessFiles; timeoutMs: number };
+  /** Where the log's keys are kept (app/): absent where they cannot be rotated from here. */
+  rotateKey?: (next: AuditKeyRotationRequest) => Promise<AuditKeyRotationView>;
   store: () => { index: BlobIndex; packs: LocalPackDir; pool: WorkerPool; load: TreeLoader };
 }
 
@@ -174,6 +217,7 @@ export function createAuditService(ports: AuditServicePorts): AuditService {
         ...cp,
         created: made !== null,
         verifierKey: verifierKey(),
+        keyTransitions: (await ports.audit.keyRotations()).map(({ index, statement }) => ({ index, statement })),
         witnessing: await witnesses.afterCheckpoint(cp.note),
       };
     },
@@ -183,6 +227,14 @@ export function createAuditService(ports: AuditServicePorts): AuditService {
     setWitnessPolicy: witnesses.setWitnessPolicy,
     witnessed: witnesses.witnessed,
     setTimestampAuthority: witnesses.setTimestampAuthority,
+    async rotateKey(next) {
+      if (!ports.rotateKey)
+        throw new CairnError('UNSUPPORTED', 'the audit key of this log cannot be rotated from here');
+      const r = await ports.rotateKey(next);
+      // Witnesses pin the log's key: they learn the new one from the cosigned transition checkpoint.
+      await witnesses.afterCheckpoint(r.checkpoint.note);
+      return r;
+    },
     verify: ({ artifacts, ...opts }) =>
       verifyWorkspaceLog(ports, { ...opts, ...(artifacts ? { artifacts: ports.store() } : {}) }),
     export: (dir) =>

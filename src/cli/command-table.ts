@@ -122,6 +122,8 @@ export const COMMAND_TABLE: readonly (BoundCommand | GroupSpec)[] = [
   group('audit timestamp', 'RFC 3161 trusted time on checkpoints'),
   bind(audit.auditTimestampSet, () => import('./audit/timestamp-set.js')),
   bind(audit.auditTimestampRm, () => import('./audit/timestamp-rm.js')),
+  group('audit keys', "the log's audit key: rotation with a signed key transition"),
+  bind(audit.auditKeysRotate, () => import('./audit/keys-rotate.js')),
   bind(lineage.lineage, () => import('./lineage/lineage.js')),
   bind(demo.demo, () => import('./demo/demo.js')),
   bind(ui.ui, () => import('./ui/ui.js')),

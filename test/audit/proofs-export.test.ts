@@ -215,6 +215,7 @@ describe('export bundles', () => {
       'README.md',
       'checkpoints',
       'entries.jsonl',
+      'keys',
       'log.json',
       'proofs',
       'public-key.pem',
@@ -302,7 +303,9 @@ describe('export bundles', () => {
   it.skipIf(!haveTools)('verify.sh passes with real openssl and python3', () => {
     const { bundle } = exported();
     const r = verifySh(bundle);
-    expect(r.out).toContain('ok: 6 checkpoint signature(s) verify with public-key.pem');
+    expect(r.out).toContain(
+      'ok: 6 checkpoint signature(s) verify with the key of their size (keys/), 0 key transition(s) signed by both keys',
+    );
     expect(r.out).toContain('ok: 6 entries, 6 checkpoints, chain and roots match');
     expect(r.code).toBe(0);
   });
@@ -400,7 +403,7 @@ describe('export bundles', () => {
       ]);
       if (sh) {
         expect(sh.code).toBe(1);
-        expect(sh.out).toContain('FAIL: bad signature');
+        expect(sh.out).toContain("FAIL: public-key.pem is not the log's latest key (keys/000000000000.pem)");
       }
     });
   });
@@ -436,6 +439,7 @@ describe('export bundles', () => {
     }
     writeFileSync(join(bundle, 'public-key.vkey'), `${formatVerifierKey(origin, rawPublicKey(publicKey))}\n`);
     writeFileSync(join(bundle, 'public-key.pem'), publicKeyToPem(publicKey));
+    writeFileSync(join(bundle, 'keys', '000000000000.pem'), publicKeyToPem(publicKey));
     // The proofs would give it away; a forger drops them (they are redundant with the entries).
     rmSync(join(bundle, 'proofs'), { recursive: true });
 

@@ -226,4 +226,61 @@ describe.skipIf(absent !== null)('the audit key in a PKCS #11 token (SoftHSM2)',
     const log = cli(['audit', 'log', '--json'], { cwd: root });
     expect(log.stdout).toContain('keys.create');
   });
+
+  it('rotates the audit key from a file into the token and from one token key to another; verify follows the chain', () => {
+    const t = makeToken(tmp());
+    for (const [label, id] of [
+      ['audit-2', '04'],
+      ['audit-3', '05'],
+    ])
+      t.tool(
+        '--keypairgen',
+        '--key-type',
+        'EC:edwards25519',
+        '--label',
+        label!,
+        '--id',
+        id!,
+        '--usage-sign',
+        '--sensitive',
+      );
+    const root = tmp();
+    expect(cli(['init'], { cwd: root, env: t.env }).code).toBe(0);
+    const src = tmp();
+    writeFileSync(join(src, 'a.csv'), 'x\n1\n');
+    expect(cli(['data', 'add', src, '--name', 'toy'], { cwd: root, env: t.env }).code).toBe(0);
+    const rotate = (label: string) =>
+      cli(['audit', 'keys', 'rotate', '--pkcs11', MODULE, '--token-label', 'cairn', '--key-label', label, '--json'], {
+        cwd: root,
+        env: t.env,
+      });
+    const first = rotate('audit-2');
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.json).toMatchObject({ custody: 'pkcs11', resumed: false });
+    // Nothing readable is left of the file key.
+    expect(existsSync(join(root, '.cairn', 'keys', 'signing.key'))).toBe(false);
+    const tokenKey = (label: string) =>
+      rawPublicKey(createPublicKey(t.tool('--read-object', '--type', 'pubkey', '--label', label).toString('utf8')));
+    const pub = publicKeyFromPem(readFileSync(join(root, '.cairn', 'keys', 'signing.pub'), 'utf8'));
+    expect(rawPublicKey(pub).equals(tokenKey('audit-2'))).toBe(true);
+    writeFileSync(join(src, 'b.csv'), 'y\n2\n');
+    expect(cli(['data', 'add', src, '--name', 'toy'], { cwd: root, env: t.env }).code).toBe(0);
+    // Handing over to a key already retired is refused, as is rotating to the current key.
+    expect(rotate('audit-2').code).not.toBe(0);
+    const second = rotate('audit-3');
+    expect(second.code, second.stderr).toBe(0);
+    // The kept checkpoint is signed by the token's newest key.
+    const note = readFileSync(join(root, '.cairn', 'keys', 'checkpoint'), 'utf8');
+    const origin = note.split('\n')[0]!;
+    const k3 = tokenKey('audit-3');
+    expect(
+      openCheckpoint(note, [{ name: origin, keyId: keyId(origin, k3), publicKey: publicKeyFromRaw(k3) }]).verified,
+    ).toHaveLength(1);
+    const v = cli(['audit', 'verify', '--json'], { cwd: root, env: t.env });
+    expect(v.code, v.stderr).toBe(0);
+    expect((v.json as { keys: unknown[] }).keys).toHaveLength(3);
+    // Verification needs no PIN: only public keys.
+    const noPin = cli(['audit', 'verify', '--json'], { cwd: root, env: { ...t.env, CAIRN_PKCS11_PIN: '' } });
+    expect(noPin.code, noPin.stderr).toBe(0);
+  });
 });

@@ -130,6 +130,15 @@ export function rememberCheckpoint(env: NodeJS.ProcessEnv, url: string, seen: Se
   save(env, c);
 }
 
+/** Pins `vkey` for the server at `url` after the client followed a signed key transition to it. */
+export function rememberServerKey(env: NodeJS.ProcessEnv, url: string, vkey: string): void {
+  const c = load(env);
+  const s = c.servers[url];
+  if (!s || s.verifierKey === vkey) return;
+  s.verifierKey = vkey;
+  save(env, c);
+}
+
 export function forget(env: NodeJS.ProcessEnv, url: string | null, all: boolean): string[] {
   const c = load(env);
   const gone = all ? Object.keys(c.servers) : url ? [normalizeUrl(url)] : c.current ? [c.current] : [];

@@ -86,10 +86,22 @@ async function establish(
         data: { server: me.verifierKey },
       });
   } else if (previous && previous.verifierKey !== me.verifierKey) {
-    throw new CairnError('UNTRUSTED_KEY', `the server at ${url} now signs with a different audit key`, {
-      hint: 'if an admin confirms the key changed, log in with --key <new verifier key>',
-      data: { pinned: previous.verifierKey, server: me.verifierKey },
-    });
+    // A rotation is followed from the pinned key through the transitions it signed
+    // (docs/AUDIT.md §8); any other key change is refused.
+    const probe: ServerSession = { ...previous, url, token };
+    let followed = false;
+    try {
+      await followLog(api, probe, env);
+      followed = probe.verifierKey === me.verifierKey;
+    } catch {
+      followed = false;
+    }
+    if (!followed)
+      throw new CairnError('UNTRUSTED_KEY', `the server at ${url} now signs with a different audit key`, {
+        hint: 'if an admin confirms the key changed, log in with --key <new verifier key>',
+        data: { pinned: previous.verifierKey, server: me.verifierKey },
+      });
+    previous = probe;
   }
   const session: ServerSession = {
     url,

@@ -223,6 +223,7 @@ function remoteAudit(api: ApiClient, session: ServerSession): AuditService {
     removeWitness: serverHost('audit witness rm'),
     setWitnessPolicy: serverHost('audit witness policy'),
     setTimestampAuthority: serverHost('audit timestamp set'),
+    rotateKey: serverHost('audit keys rotate'),
     witnessed: async () => {
       const cp = await api.call<{ witnessing?: WitnessReport | null }>('audit.checkpoint');
       if (!cp.witnessing)

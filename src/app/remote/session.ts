@@ -1,7 +1,7 @@
 import { offlineAudit } from '../../audit/index.js';
 import type { Services } from '../services.js';
 import { ApiClient, malformed } from './client.js';
-import { rememberCheckpoint, type ServerSession } from './credentials.js';
+import { rememberCheckpoint, rememberServerKey, type ServerSession } from './credentials.js';
 import { freshSession } from './oidc-login.js';
 import { createRemoteServices } from './services.js';
 
@@ -9,6 +9,7 @@ interface CheckpointAnswer {
   note: string;
   size: number;
   consistency: string[];
+  keyTransitions?: Array<{ index: number; statement: string }>;
 }
 
 /**
@@ -39,7 +40,20 @@ export async function followLog(api: ApiClient, s: ServerSession, env: NodeJS.Pr
     cp.consistency.every((h) => typeof h === 'string');
   if (!ok) throw malformed(api.url, 'checkpoint');
   const key = offlineAudit.loadVerifierKey(s.verifierKey);
-  const next = offlineAudit.followCheckpoint(cp.note, key, s.origin, s.seen, cp.consistency);
+  const transitions = Array.isArray(cp.keyTransitions) ? cp.keyTransitions : [];
+  const { key: pinned, ...next } = offlineAudit.followCheckpoint(
+    cp.note,
+    key,
+    s.origin,
+    s.seen,
+    cp.consistency,
+    transitions,
+  );
   s.seen = { ...next, note: cp.note };
+  // The server's key was handed over through a transition the pinned key signed: pin the new one.
+  if (pinned !== s.verifierKey) {
+    s.verifierKey = pinned;
+    rememberServerKey(env, s.url, pinned);
+  }
   rememberCheckpoint(env, s.url, s.seen);
 }

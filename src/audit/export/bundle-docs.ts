@@ -10,6 +10,7 @@ This directory is a self-contained copy of a Cairn audit log (format \`cairn.aud
 | \`checkpoints/*.note\` | signed checkpoints (C2SP signed-note / tlog-checkpoint format, Ed25519) |
 | \`public-key.vkey\` | the log's verifier key in signed-note form (\`<name>+<key id>+<base64>\`) |
 | \`public-key.pem\` | the same Ed25519 public key as PEM, for OpenSSL |
+| \`keys/<size>.pem\` | every audit key the log signed with, named by the log size from which it signs (one file unless the key was rotated: \`keys.rotate\` entries) |
 | \`proofs/consistency.jsonl\` | consistency proofs between successive checkpoints (RFC 9162 §2.1.4) |
 | \`proofs/inclusion.jsonl\` | inclusion proof of every entry in the latest checkpoint (RFC 9162 §2.1.3) |
 | \`log.json\` | origin, size, root hash, key |
@@ -28,11 +29,15 @@ own key proves internal consistency, not authorship.
 
 It does, step by step:
 
-1. For each checkpoint note: the signed text is everything before the first empty line
+1. For each checkpoint note, the key is the \`keys/<n>.pem\` with the largest \`n\` not above the
+   checkpoint's size (its second line); one of its signature lines must verify with it. The signed text is everything before the first empty line
    (\`sed -n '/^$/q;p' note > body\`); the signature line is \`— <name> <base64>\`, whose base64
    decodes to a 4-byte key id followed by the 64-byte Ed25519 signature
    (\`tail -n 1 note | awk '{print $3}' | base64 -d | tail -c 64 > sig\`). Verify with
-   \`openssl pkeyutl -verify -pubin -inkey public-key.pem -rawin -in body -sigfile sig\`.
+   \`openssl pkeyutl -verify -pubin -inkey keys/<n>.pem -rawin -in body -sigfile sig\`. After a key
+   rotation, each \`keys.rotate\` entry's \`params.statement\` (a signed note naming the old and
+   new key) must verify with both the key before it and the key after it, and \`verify.py\`
+   checks that the key files are exactly the keys those entries hand over between, in order.
 2. \`python3 verify.py\` (standard library only) recomputes every leaf
    \`SHA-256(0x00 ‖ entry)\`, checks that each entry's \`index\` is its line number and its
    \`prev\` is the previous leaf hash, folds the leaves into the RFC 6962 Merkle tree
@@ -55,8 +60,46 @@ here = os.path.dirname(os.path.abspath(__file__))
 def leaf(b): return hashlib.sha256(b"\\x00" + b).digest()
 def node(l, r): return hashlib.sha256(b"\\x01" + l + r).digest()
 
+def raw_of_vkey(vkey): return base64.b64decode(vkey.split("+", 2)[2])[1:]
+def raw_of_pem(path):
+    der = base64.b64decode("".join(l for l in open(path).read().splitlines() if not l.startswith("-----")))
+    return der[-32:]
+
+def check_keys(entries_path, dump):
+    """The key files must be the chain the keys.rotate entries hand over through; writes what verify.sh checks."""
+    files = sorted(f for f in os.listdir(os.path.join(here, "keys")) if f.endswith(".pem"))
+    keys = [(int(f[:-4]), os.path.join("keys", f)) for f in files]
+    if not keys or keys[0][0] != 0: return "keys/ has no key for size 0"
+    n = 0
+    with open(entries_path, "rb") as f:
+        for i, raw in enumerate(f):
+            if b'"keys.rotate"' not in raw: continue
+            ev = json.loads(raw)
+            p = ev.get("params") or {}
+            if ev.get("action") != "keys.rotate" or ev.get("outcome") != "ok" or p.get("purpose") != "audit": continue
+            n += 1
+            if n >= len(keys): return "entry %d rotates the key, but keys/ has no key after it" % i
+            (_, old), (start, new) = keys[n - 1], keys[n]
+            if start != i + 1: return "entry %d rotates the key, but the next key file starts at %d" % (i, start)
+            if raw_of_vkey(p["from"]) != raw_of_pem(os.path.join(here, old)) or raw_of_vkey(p["to"]) != raw_of_pem(os.path.join(here, new)):
+                return "entry %d hands over between other keys than %s and %s" % (i, old, new)
+            st = p["statement"]
+            body, sigs = st[: st.rindex("\\n\\n") + 1], st[st.rindex("\\n\\n") + 2 :]
+            if dump:
+                open(os.path.join(dump, "t%d.body" % n), "w").write(body)
+                open(os.path.join(dump, "t%d.sigs" % n), "w").write(sigs)
+                open(os.path.join(dump, "t%d.keys" % n), "w").write("%s\\n%s\\n" % (old, new))
+    if n != len(keys) - 1: return "keys/ holds %d keys but the entries rotate %d times" % (len(keys), n)
+    if raw_of_pem(os.path.join(here, "public-key.pem")) != raw_of_pem(os.path.join(here, keys[-1][1])):
+        return "public-key.pem is not the log's latest key (%s)" % keys[-1][1]
+    return None
+
 def main():
     meta = json.load(open(os.path.join(here, "log.json")))
+    bad_keys = check_keys(os.path.join(here, "entries.jsonl"), os.environ.get("CAIRN_TRANSITIONS_DIR"))
+    if bad_keys:
+        print("FAIL: " + bad_keys); sys.exit(1)
+    if len(sys.argv) > 1 and sys.argv[1] == "--keys-only": return
     checkpoints = {}
     for name in sorted(os.listdir(os.path.join(here, "checkpoints"))):
         lines = open(os.path.join(here, "checkpoints", name), "rb").read().decode().split("\\n")
@@ -102,15 +145,40 @@ export const VERIFY_SH = `#!/bin/sh
 set -eu
 cd "$(dirname "$0")"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+# Which key signs which checkpoint, and the transitions between keys (verify.py checks the chain).
+CAIRN_TRANSITIONS_DIR="$tmp" python3 verify.py --keys-only
+has_sig() { # body, signature lines, key: one of the signatures verifies with the key
+  while read -r _ _ b64; do
+    printf '%s' "$b64" | base64 -d | tail -c 64 > "$tmp/sig"
+    if openssl pkeyutl -verify -pubin -inkey "$3" -rawin -in "$1" -sigfile "$tmp/sig" > /dev/null 2>&1; then return 0; fi
+  done < "$2"
+  return 1
+}
 n=0
 for note in checkpoints/*.note; do
+  size=$(sed -n 2p "$note")
+  key=
+  for k in keys/*.pem; do
+    if [ "$(expr "$(basename "$k" .pem)" + 0)" -le "$size" ]; then key=$k; fi
+  done
   sed -n '/^$/q;p' "$note" > "$tmp/body"
-  tail -n 1 "$note" | awk '{print $3}' | base64 -d | tail -c 64 > "$tmp/sig"
-  if ! openssl pkeyutl -verify -pubin -inkey public-key.pem -rawin -in "$tmp/body" -sigfile "$tmp/sig" > /dev/null; then
-    echo "FAIL: bad signature on $note"; exit 1
+  sed '1,/^$/d' "$note" > "$tmp/sigs"
+  if ! has_sig "$tmp/body" "$tmp/sigs" "$key"; then
+    echo "FAIL: bad signature on $note (none by $key)"; exit 1
   fi
   n=$((n + 1))
 done
-echo "ok: $n checkpoint signature(s) verify with public-key.pem"
+t=0
+for body in "$tmp"/t*.body; do
+  [ -e "$body" ] || break
+  base=\${body%.body}
+  for key in $(cat "$base.keys"); do
+    if ! has_sig "$body" "$base.sigs" "$key"; then
+      echo "FAIL: key transition $(basename "$base") is not signed by $key"; exit 1
+    fi
+  done
+  t=$((t + 1))
+done
+echo "ok: $n checkpoint signature(s) verify with the key of their size (keys/), $t key transition(s) signed by both keys"
 python3 verify.py
 `;

@@ -3,7 +3,15 @@ import { join } from 'node:path';
 import { CairnError } from '../../core/errors.js';
 import { allCheckpoints } from '../../meta/repos/audit.js';
 import { consistencyProof, inclusionProof, leafHash, nodeHash, rangeHash } from '../merkle/index.js';
-import { formatVerifierKey, publicKeyFromRaw, publicKeyToPem, type NoteVerifier } from '../note/index.js';
+import {
+  formatVerifierKey,
+  parseVerifierKey,
+  publicKeyFromRaw,
+  publicKeyToPem,
+  rawPublicKey,
+  type NoteVerifier,
+} from '../note/index.js';
+import { chainKey } from '../log/key-transition.js';
 import type { AuditLog } from '../log/audit-log.js';
 import { LogVerifier, type VerifyProblem } from '../verify/log-verifier.js';
 import { bundleKeyProblems, checkBundleProofs } from './bundle-checks.js';
@@ -63,7 +71,7 @@ export async function exportBundle(db: ReadDb, log: AuditLog, dir: string): Prom
   for (const c of cps) writeFileSync(join(dir, 'checkpoints', `${String(c.size).padStart(12, '0')}.note`), c.note);
   const vkey = formatVerifierKey(log.keys.origin, log.keys.rawPublicKey);
   writeFileSync(join(dir, 'public-key.vkey'), `${vkey}\n`);
-  writeFileSync(join(dir, 'public-key.pem'), publicKeyToPem(publicKeyFromRaw(log.keys.rawPublicKey)));
+  await writeKeyFiles(dir, log, latest.size, vkey);
 
   // All perfect subtree hashes in memory: proofs for every entry then cost microseconds.
   const levels: Buffer[][] = [leaves];
@@ -141,8 +149,13 @@ export async function verifyBundle(
   if (!meta || typeof meta !== 'object')
     throw new CairnError('INVALID_INPUT', `${join(dir, 'log.json')} is not an object: not an audit export bundle`);
   if (meta.format !== BUNDLE_FORMAT) throw new CairnError('UNSUPPORTED', `unknown bundle format ${meta.format}`);
-  const { own, problems: keyProblems } = bundleKeyProblems(read, trustedKey);
-  const k = trustedKey ?? own!;
+  const text = read('entries.jsonl');
+  const lines = text.length ? text.replace(/\n$/, '').split('\n') : [];
+  // After a rotation the bundle's key is the last of a chain that starts at the key the first
+  // transition hands over from; a key the caller trusts must be somewhere on that chain.
+  const firstFrom = firstRotationFrom(lines);
+  const { own, problems: keyProblems } = bundleKeyProblems(read, firstFrom === null ? trustedKey : undefined);
+  const k = firstFrom === null ? (trustedKey ?? own!) : chainStart(firstFrom, keyProblems, trustedKey ?? own!);
   const cpFiles = readdirSync(join(dir, 'checkpoints'))
     .filter((f) => f.endsWith('.note'))
     .sort();
@@ -155,10 +168,8 @@ export async function verifyBundle(
     checkpoints,
     verifier: k,
     origin: meta.origin,
-    ...(trustedCheckpoint ? { trusted: { note: trustedCheckpoint, verifier: k } } : {}),
+    ...(trustedCheckpoint ? { trusted: { note: trustedCheckpoint, verifier: trustedKey ?? own! } } : {}),
   });
-  const text = read('entries.jsonl');
-  const lines = text.length ? text.replace(/\n$/, '').split('\n') : [];
   const leaves: Buffer[] = [];
   lines.forEach((entry, i) => {
     const leaf = leafHash(Buffer.from(entry, 'utf8'));
@@ -167,6 +178,7 @@ export async function verifyBundle(
   });
   v.finish(null);
   const problems = [...v.problems, ...keyProblems];
+  if (firstFrom !== null) problems.push(...chainEndProblems(v, own, trustedKey));
   // An export ends at its latest checkpoint: entries past it would be vouched for by nothing.
   const signedSize = checkpoints.reduce((m, c) => Math.max(m, c.size), 0);
   if (lines.length > signedSize) {
@@ -196,4 +208,81 @@ export async function verifyBundle(
     firstBad: first,
     problems,
   };
+}
+
+/** The key the first audit-key transition in these entries hands over from (null: never rotated). */
+function firstRotationFrom(lines: readonly string[]): string | null {
+  for (const line of lines) {
+    if (!line.includes('"keys.rotate"')) continue;
+    try {
+      const ev = JSON.parse(line) as {
+        action?: unknown;
+        outcome?: unknown;
+        params?: { purpose?: unknown; from?: unknown };
+      };
+      if (
+        ev.action === 'keys.rotate' &&
+        ev.outcome === 'ok' &&
+        ev.params?.purpose === 'audit' &&
+        typeof ev.params.from === 'string'
+      )
+        return ev.params.from;
+    } catch {
+      // reported by the verifier
+    }
+  }
+  return null;
+}
+
+/** public-key.pem, and every key the log signed with by the size from which it signs, for verify.sh (docs/AUDIT.md §8). */
+async function writeKeyFiles(dir: string, log: AuditLog, size: number, vkey: string): Promise<void> {
+  writeFileSync(join(dir, 'public-key.pem'), publicKeyToPem(publicKeyFromRaw(log.keys.rawPublicKey)));
+  mkdirSync(join(dir, 'keys'));
+  const rotations = (await log.keyRotations()).filter((r) => r.index < size);
+  const chain = [
+    { from: 0, vkey: rotations[0]?.from ?? vkey },
+    ...rotations.map((r) => ({ from: r.index + 1, vkey: r.to })),
+  ];
+  for (const k of chain)
+    writeFileSync(
+      join(dir, 'keys', `${String(k.from).padStart(12, '0')}.pem`),
+      publicKeyToPem(publicKeyFromRaw(parseVerifierKey(k.vkey).rawPublicKey)),
+    );
+}
+
+/** After a rotation: the bundle's own key must be where the chain ends, a trusted key somewhere on it. */
+function chainEndProblems(
+  v: LogVerifier,
+  own: NoteVerifier | null,
+  trustedKey: NoteVerifier | undefined,
+): VerifyProblem[] {
+  const out: VerifyProblem[] = [];
+  const vkeyOf = (key: NoteVerifier) => formatVerifierKey(key.name, rawPublicKey(key.publicKey));
+  if (own && vkeyOf(own) !== v.chain.current.vkey)
+    out.push({
+      index: null,
+      kind: 'key-chain',
+      message: `public-key.vkey is ${vkeyOf(own)}, but the log's key transitions end at ${v.chain.current.vkey}`,
+    });
+  if (trustedKey && !v.chain.has(vkeyOf(trustedKey)))
+    out.push({
+      index: null,
+      kind: 'bundle-key',
+      message:
+        'the trusted key is not on the chain of keys this log handed over through: the bundle names another signer',
+    });
+  return out;
+}
+
+function chainStart(vkey: string, problems: VerifyProblem[], fallback: NoteVerifier): NoteVerifier {
+  try {
+    return chainKey(vkey);
+  } catch (err) {
+    problems.push({
+      index: null,
+      kind: 'key-transition',
+      message: `the first key transition names no verifier key: ${(err as Error).message}`,
+    });
+    return fallback;
+  }
 }

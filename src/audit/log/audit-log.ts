@@ -17,7 +17,8 @@ import type { Database } from '../../meta/schema.js';
 import type { AuditOutcome } from '../actions.js';
 import type { AuditContext, EventDraft } from '../event.js';
 import { Frontier } from '../merkle/index.js';
-import { openCheckpoint, signCheckpoint } from '../note/index.js';
+import { addNoteSignature, formatVerifierKey, openCheckpoint, signCheckpoint, type NoteSigner } from '../note/index.js';
+import { signKeyTransition } from './key-transition.js';
 import { type AppendedEvent, planAppend } from './append-plan.js';
 import { CheckpointGuard, IN_DB } from './checkpoint-guard.js';
 import type { KeptCheckpoint, KnownCheckpoint } from './kept-checkpoint.js';
@@ -55,7 +56,7 @@ export class AuditLog {
   readonly #ctx: () => AuditContext;
   readonly #inCommit: ((tx: WriteTx, event: AppendedEvent) => Promise<void>) | null;
   readonly #clock: Clock;
-  readonly keys: LogKeys;
+  #keys: LogKeys;
   readonly #tree: StoredTree;
   readonly #guard: CheckpointGuard;
   #appended = 0;
@@ -79,9 +80,19 @@ export class AuditLog {
     this.#ctx = opts.context;
     this.#inCommit = opts.inCommit ?? null;
     this.#clock = opts.clock;
-    this.keys = opts.keys;
+    this.#keys = opts.keys;
     this.#tree = new StoredTree(opts.db);
-    this.#guard = new CheckpointGuard({ db: opts.db, keys: opts.keys, kept: opts.kept ?? null, tree: this.#tree });
+    this.#guard = new CheckpointGuard({
+      db: opts.db,
+      keys: () => this.#keys,
+      kept: opts.kept ?? null,
+      tree: this.#tree,
+    });
+  }
+
+  /** The key that signs this log's checkpoints now (it changes with rotateKey). */
+  get keys(): LogKeys {
+    return this.#keys;
   }
 
   /** How many events this process appended; the shell signs a checkpoint when it is > 0. */
@@ -193,7 +204,7 @@ export class AuditLog {
    * The log must never sign two views that contradict each other, and someone who can write
    * only the database must not be able to make it sign a rewritten history.
    */
-  async checkpoint(): Promise<SignedCheckpoint | null> {
+  async checkpoint(opts: { cosigner?: NoteSigner } = {}): Promise<SignedCheckpoint | null> {
     // The known checkpoints first, the head after: the log only grows, so a checkpoint read
     // before the head never covers more than it (another process may sign in between).
     const known = await this.#guard.known();
@@ -207,7 +218,8 @@ export class AuditLog {
       await this.#guard.keep(inDb.note, inDb.size);
       return null;
     }
-    const note = signCheckpoint({ origin: this.keys.origin, size: head.size, rootHash: root }, this.keys.signer());
+    const signed = signCheckpoint({ origin: this.keys.origin, size: head.size, rootHash: root }, this.keys.signer());
+    const note = opts.cosigner ? addNoteSignature(signed, opts.cosigner) : signed;
     const rootHex = root.toString('hex');
     await this.#db.transaction().execute(async (trx) => {
       await insertCheckpoint(makeWriteTx(trx), {
@@ -221,6 +233,86 @@ export class AuditLog {
     // which is still a checkpoint of this log.
     await this.#guard.keep(note, head.size);
     return { size: head.size, root: rootHex, note };
+  }
+
+  /**
+   * Hands the log over to `next` (docs/AUDIT.md §8, key custody): seals what is there with the
+   * current key, appends a `keys.rotate` event carrying the transition (signed by the current
+   * key, countersigned by `next`), then signs the checkpoint that covers it with `next` and,
+   * so that a reader who has not followed yet still recognises it, the retiring key too. From
+   * then on this process signs with `next`. The caller puts `next` in place of the old key
+   * (files, token) only after this returns: until then the old key is still the custodian's.
+   */
+  async rotateKey(
+    next: LogKeys,
+    params: Record<string, unknown> = {},
+  ): Promise<{ index: number; from: string; to: string; statement: string; checkpoint: SignedCheckpoint }> {
+    if (next.origin !== this.#keys.origin)
+      throw new CairnError('INTERNAL', `the new key is for log ${next.origin}, not ${this.#keys.origin}`);
+    const oldSigner = this.#keys.signer();
+    const newSigner = next.signer();
+    const from = formatVerifierKey(this.#keys.origin, this.#keys.rawPublicKey);
+    const to = formatVerifierKey(next.origin, next.rawPublicKey);
+    if (from === to) throw new CairnError('USAGE', 'the new audit key is the current one');
+    await this.checkpoint();
+    const statement = signKeyTransition(
+      { origin: this.#keys.origin, purpose: 'audit', from, to, time: isoUtc(this.#clock.now()) },
+      oldSigner,
+      newSigner,
+    );
+    const ev = await this.record(
+      {
+        action: 'keys.rotate',
+        target: { type: 'key', name: 'audit' },
+        params: { ...params, purpose: 'audit', from, to, statement },
+      },
+      'ok',
+    );
+    const retiring = this.#keys;
+    this.#keys = { ...next, retired: [retiring.verifier, ...(retiring.retired ?? []), ...(next.retired ?? [])] };
+    const cp = await this.checkpoint({ cosigner: oldSigner });
+    const checkpoint = cp ?? (await this.latestCheckpoint());
+    if (!checkpoint) throw new CairnError('INTERNAL', 'no checkpoint after a key rotation');
+    return { index: ev.index, from, to, statement, checkpoint };
+  }
+
+  /** Signs with `keys` from now on: the key a rotation recorded earlier was put in place (app/keys.ts). */
+  useKeys(keys: LogKeys): void {
+    if (keys.origin !== this.#keys.origin)
+      throw new CairnError('INTERNAL', `the key is for log ${keys.origin}, not ${this.#keys.origin}`);
+    this.#keys = keys;
+  }
+
+  /**
+   * The audit-key transitions the stored log names, oldest first, as they claim to be: the
+   * verifier (LogVerifier) is what checks their signatures and their order.
+   */
+  async keyRotations(): Promise<Array<{ index: number; from: string; to: string; statement: string }>> {
+    const rows = await this.#db
+      .selectFrom('audit_events')
+      .select(['idx', 'entry'])
+      .where('action', '=', 'keys.rotate')
+      .orderBy('idx')
+      .execute();
+    const out: Array<{ index: number; from: string; to: string; statement: string }> = [];
+    for (const r of rows) {
+      let ev: { outcome?: unknown; params?: { purpose?: unknown; from?: unknown; to?: unknown; statement?: unknown } };
+      try {
+        ev = JSON.parse(r.entry) as typeof ev;
+      } catch {
+        continue;
+      }
+      const p = ev.params;
+      if (
+        ev.outcome === 'ok' &&
+        p?.purpose === 'audit' &&
+        typeof p.from === 'string' &&
+        typeof p.to === 'string' &&
+        typeof p.statement === 'string'
+      )
+        out.push({ index: Number(r.idx), from: p.from, to: p.to, statement: p.statement });
+    }
+    return out;
   }
 
   /**

@@ -22,13 +22,13 @@ const OPENED_LIMIT = 16;
  */
 export class CheckpointGuard {
   readonly #db: Kysely<Database>;
-  readonly #keys: LogKeys;
+  readonly #keys: () => LogKeys;
   readonly #kept: KeptCheckpoint | null;
   readonly #tree: StoredTree;
   readonly witnesses: KnownCheckpoint[] = [];
   readonly #opened = new Map<string, { size: number; root: string; origin: string }>();
 
-  constructor(opts: { db: Kysely<Database>; keys: LogKeys; kept: KeptCheckpoint | null; tree: StoredTree }) {
+  constructor(opts: { db: Kysely<Database>; keys: () => LogKeys; kept: KeptCheckpoint | null; tree: StoredTree }) {
     this.#db = opts.db;
     this.#keys = opts.keys;
     this.#kept = opts.kept;
@@ -73,7 +73,8 @@ export class CheckpointGuard {
     let cp = this.#opened.get(note);
     if (!cp) {
       try {
-        const { checkpoint } = openCheckpoint(note, [this.#keys.verifier]);
+        const keys = this.#keys();
+        const { checkpoint } = openCheckpoint(note, [keys.verifier, ...(keys.retired ?? [])]);
         cp = { size: checkpoint.size, root: checkpoint.rootHash.toString('hex'), origin: checkpoint.origin };
       } catch (err) {
         throw new CairnError(
@@ -88,10 +89,10 @@ export class CheckpointGuard {
       if (this.#opened.size >= OPENED_LIMIT) this.#opened.clear();
       this.#opened.set(note, cp);
     }
-    if (cp.origin !== this.#keys.origin) {
+    if (cp.origin !== this.#keys().origin) {
       throw new CairnError(
         'AUDIT_INCONSISTENT',
-        `the checkpoint ${where} is for log ${cp.origin}, not ${this.#keys.origin}`,
+        `the checkpoint ${where} is for log ${cp.origin}, not ${this.#keys().origin}`,
         {
           data: { where },
         },

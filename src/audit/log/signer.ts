@@ -7,6 +7,11 @@ export interface LogKeys {
   signer: () => NoteSigner;
   verifier: NoteVerifier;
   rawPublicKey: Buffer;
+  /**
+   * Keys this log signed with before a rotation, newest first: notes they signed (the kept
+   * copy, the database's latest) are still this log's until a checkpoint by the new key replaces them.
+   */
+  retired?: NoteVerifier[];
 }
 
 export function verifierFor(name: string, publicKey: KeyObject, raw: Buffer): NoteVerifier {

@@ -12,7 +12,9 @@ import type { TreeLoader } from '../../storage/tree/walk.js';
 import type { WorkerPool } from '../../storage/workers/pool.js';
 import type { AuditLog, InclusionBundle } from '../log/audit-log.js';
 import { leafHashOfText } from '../merkle/index.js';
-import { parseVerifierKey, type NoteVerifier } from '../note/index.js';
+import { formatVerifierKey, parseVerifierKey, type NoteVerifier } from '../note/index.js';
+import { chainKey } from '../log/key-transition.js';
+import type { VerifyProblem } from '../verify/log-verifier.js';
 import { erasedDigest, namedDigests, verifyArtifacts } from '../verify/artifacts.js';
 import { verifyStoredLog, type AuditVerifyReport } from '../verify/verify-workspace.js';
 import type { ReadDb } from '../../meta/read-db.js';
@@ -215,8 +217,9 @@ export async function verifyWorkspaceLog(deps: AuditDeps, opts: VerifyOptions): 
   // Digests whose bytes a signed `dataset.erase` event says were erased on purpose: the log, not
   // a table anyone with the database could edit, decides which missing objects are expected.
   const erased = new Map<string, number>();
-  const { report } = await verifyStoredLog(deps.meta.db, {
-    verifier: deps.audit.keys.verifier,
+  const { firstKey, chainProblems, currentVkey } = await chainStartOf(deps.audit);
+  const { report, verifier } = await verifyStoredLog(deps.meta.db, {
+    verifier: firstKey,
     origin: deps.audit.keys.origin,
     deep: opts.deep === true,
     state: opts.state !== false,
@@ -239,6 +242,8 @@ export async function verifyWorkspaceLog(deps: AuditDeps, opts: VerifyOptions): 
         }
       : {}),
   });
+  addProblems(report, [...chainProblems, ...chainEndProblems(verifier.chain.current.vkey, currentVkey)]);
+  report.keys = verifier.chain.keys.map((k) => ({ vkey: k.key.vkey, from: k.from }));
   if (trusted) {
     const { openCheckpoint } = await import('../note/index.js');
     try {
@@ -259,4 +264,47 @@ export async function verifyWorkspaceLog(deps: AuditDeps, opts: VerifyOptions): 
     }
   }
   return report;
+}
+
+/**
+ * The chain starts at the key the first transition hands over from (or the only key there ever
+ * was) and must end at the key the workspace signs with now (docs/AUDIT.md §8).
+ */
+async function chainStartOf(
+  audit: AuditLog,
+): Promise<{ firstKey: NoteVerifier; chainProblems: VerifyProblem[]; currentVkey: string }> {
+  const rotations = await audit.keyRotations();
+  const currentVkey = formatVerifierKey(audit.keys.origin, audit.keys.rawPublicKey);
+  const chainProblems: VerifyProblem[] = [];
+  let firstKey: NoteVerifier = audit.keys.verifier;
+  if (rotations[0]) {
+    try {
+      firstKey = chainKey(rotations[0].from);
+    } catch (err) {
+      chainProblems.push({
+        index: rotations[0].index,
+        kind: 'key-transition',
+        message: `entry ${rotations[0].index} names a first key that is not a verifier key: ${(err as Error).message}`,
+      });
+    }
+  }
+  return { firstKey, chainProblems, currentVkey };
+}
+
+function addProblems(report: AuditVerifyReport, problems: VerifyProblem[]): void {
+  if (!problems.length) return;
+  report.problems.push(...problems);
+  report.ok = false;
+  report.firstBad ??= problems[0]!;
+}
+
+function chainEndProblems(chainEnd: string, currentVkey: string): VerifyProblem[] {
+  if (chainEnd === currentVkey) return [];
+  return [
+    {
+      index: null,
+      kind: 'key-chain',
+      message: `the log's key transitions end at ${chainEnd}, but the workspace signs with ${currentVkey}: a key that appeared from nowhere, or a rotation that never finished`,
+    },
+  ];
 }

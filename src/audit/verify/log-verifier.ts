@@ -1,8 +1,15 @@
 import { canonicalJson } from '../../core/canonical-json.js';
 import { Frontier, leafHashOfText } from '../merkle/index.js';
 import { scanEntry } from './scan-entry.js';
-import { openCheckpoint, type NoteVerifier } from '../note/index.js';
+import {
+  formatVerifierKey,
+  openCheckpoint,
+  parseCheckpointBody,
+  rawPublicKey,
+  type NoteVerifier,
+} from '../note/index.js';
 import { isAuditAction } from '../actions.js';
+import { KeyChain } from './key-chain.js';
 
 export interface VerifyProblem {
   /** The first entry index the problem concerns (null: the log as a whole). */
@@ -34,7 +41,9 @@ export interface VerifyProblem {
     | 'state-missing'
     | 'under-witnessed'
     | 'cosignature'
-    | 'timestamp';
+    | 'timestamp'
+    | 'key-transition'
+    | 'key-chain';
   message: string;
   /** For a state problem: the table and the row's key (docs/AUDIT.md, "State bound to the log"). */
   table?: string;
@@ -56,7 +65,9 @@ export interface CheckpointInput {
 export class LogVerifier {
   readonly problems: VerifyProblem[] = [];
   readonly #frontier = new Frontier();
-  readonly #targets: Array<{ size: number; root: Buffer; what: 'checkpoint' | 'trusted' | 'kept' }> = [];
+  readonly #targets: Array<{ size: number; root: Buffer; what: 'checkpoint' | 'trusted' | 'kept'; note?: string }> = [];
+  /** The log's keys, followed through its `keys.rotate` entries from the first one. */
+  readonly chain: KeyChain;
   /** Where the kept checkpoint lies, for messages. */
   #keptWhere = '';
   #prevLeaf: string | null = null;
@@ -84,29 +95,11 @@ export class LogVerifier {
   }) {
     this.deep = opts.deep === true;
     this.#keep = opts.keep ?? null;
-    for (const c of opts.checkpoints) {
-      try {
-        const { checkpoint } = openCheckpoint(c.note, [opts.verifier]);
-        if (
-          checkpoint.origin !== opts.origin ||
-          checkpoint.size !== c.size ||
-          checkpoint.rootHash.toString('hex') !== c.root
-        ) {
-          this.problems.push({
-            index: null,
-            kind: 'checkpoint-signature',
-            message: `checkpoint at size ${c.size} does not match its signed note`,
-          });
-        }
-      } catch (err) {
-        this.problems.push({
-          index: null,
-          kind: 'checkpoint-signature',
-          message: `checkpoint at size ${c.size}: ${(err as Error).message}`,
-        });
-      }
-      this.#targets.push({ size: c.size, root: Buffer.from(c.root, 'hex'), what: 'checkpoint' });
-    }
+    this.chain = new KeyChain(opts.origin, {
+      ...opts.verifier,
+      vkey: formatVerifierKey(opts.verifier.name, rawPublicKey(opts.verifier.publicKey)),
+    });
+    this.#addCheckpoints(opts.checkpoints, opts.origin);
     if (opts.trusted) {
       try {
         const { checkpoint } = openCheckpoint(opts.trusted.note, [opts.trusted.verifier]);
@@ -129,23 +122,52 @@ export class LogVerifier {
     if (opts.kept) {
       this.#keptWhere = opts.kept.where;
       try {
-        const { checkpoint } = openCheckpoint(opts.kept.note, [opts.verifier]);
+        const checkpoint = unverifiedBody(opts.kept.note);
         if (checkpoint.origin !== opts.origin) {
           this.problems.push({
             index: null,
             kind: 'kept-mismatch',
             message: `the checkpoint kept in ${opts.kept.where} is for log ${checkpoint.origin}, not ${opts.origin}`,
           });
-        } else this.#targets.push({ size: checkpoint.size, root: checkpoint.rootHash, what: 'kept' });
+        } else
+          this.#targets.push({ size: checkpoint.size, root: checkpoint.rootHash, what: 'kept', note: opts.kept.note });
       } catch (err) {
         this.problems.push({
           index: null,
           kind: 'kept-signature',
-          message: `the checkpoint kept in ${opts.kept.where} does not verify with the workspace key: ${(err as Error).message}`,
+          message: `the checkpoint kept in ${opts.kept.where} is not a checkpoint: ${(err as Error).message}`,
         });
       }
     }
     this.#targets.sort((a, b) => a.size - b.size);
+  }
+
+  // Signatures are checked when the entries reach a checkpoint's size: only then is it known
+  // which key the log had handed over to (a `keys.rotate` entry before it).
+  #addCheckpoints(checkpoints: readonly CheckpointInput[], origin: string): void {
+    for (const c of checkpoints) {
+      try {
+        const checkpoint = unverifiedBody(c.note);
+        if (
+          checkpoint.origin !== origin ||
+          checkpoint.size !== c.size ||
+          checkpoint.rootHash.toString('hex') !== c.root
+        ) {
+          this.problems.push({
+            index: null,
+            kind: 'checkpoint-signature',
+            message: `checkpoint at size ${c.size} does not match its signed note`,
+          });
+        }
+      } catch (err) {
+        this.problems.push({
+          index: null,
+          kind: 'checkpoint-signature',
+          message: `checkpoint at size ${c.size}: ${(err as Error).message}`,
+        });
+      }
+      this.#targets.push({ size: c.size, root: Buffer.from(c.root, 'hex'), what: 'checkpoint', note: c.note });
+    }
   }
 
   get size(): number {
@@ -190,6 +212,7 @@ export class LogVerifier {
       }
     }
     this.lastAction = typeof ev?.action === 'string' ? ev.action : null;
+    if (this.lastAction === 'keys.rotate') this.#transition(idx, entry);
     if (ev.index !== idx) {
       this.problems.push({
         index: idx,
@@ -219,9 +242,31 @@ export class LogVerifier {
     this.#checkTargets();
   }
 
+  /** A `keys.rotate` entry: an audit-key transition moves the chain on (rare: parsed in full). */
+  #transition(idx: number, entry: string): void {
+    let ev: { outcome?: unknown; params?: { purpose?: unknown; statement?: unknown } };
+    try {
+      ev = JSON.parse(entry) as typeof ev;
+    } catch {
+      return; // already reported as bad-entry
+    }
+    if (ev.outcome !== 'ok' || ev.params?.purpose !== 'audit') return;
+    const refused = this.chain.transition(idx, ev.params.statement);
+    if (refused) this.problems.push({ index: idx, kind: 'key-transition', message: refused });
+  }
+
   #checkTargets(): void {
     while (this.#targets.length && this.#targets[0]!.size === this.#frontier.size) {
       const t = this.#targets.shift()!;
+      if (t.note !== undefined) {
+        const bad = this.chain.checkSignature(t.note, t.size);
+        if (bad)
+          this.problems.push({
+            index: null,
+            kind: t.what === 'kept' ? 'kept-signature' : 'checkpoint-signature',
+            message: t.what === 'kept' ? `the checkpoint kept in ${this.#keptWhere}: ${bad}` : bad,
+          });
+      }
       if (this.#frontier.root().equals(t.root)) {
         if (t.what === 'checkpoint') this.#lastGood = t.size;
         continue;
@@ -287,4 +332,11 @@ export class LogVerifier {
     if (candidates.length === 0) return this.problems[0]!;
     return candidates.reduce((a, b) => (b.index! < a.index! ? b : a));
   }
+}
+
+/** A checkpoint note's body, parsed without checking its signatures (they are checked in order, against the chain). */
+export function unverifiedBody(note: string) {
+  const split = note.lastIndexOf('\n\n');
+  if (split < 0) throw new Error('not a signed note (no blank line before the signatures)');
+  return parseCheckpointBody(note.slice(0, split + 1));
 }

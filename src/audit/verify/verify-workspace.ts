@@ -4,8 +4,8 @@ import { formatDigest } from '../../core/digest.js';
 import type { Database } from '../../meta/schema.js';
 import { allCheckpoints, readHead } from '../../meta/repos/audit.js';
 import { readSnapshot } from '../../meta/repos/snapshot.js';
-import { openCheckpoint, type NoteVerifier } from '../note/index.js';
-import { LogVerifier, type VerifyProblem } from './log-verifier.js';
+import type { NoteVerifier } from '../note/index.js';
+import { LogVerifier, unverifiedBody, type VerifyProblem } from './log-verifier.js';
 import { STATE_FIELDS, StateEventReader } from './state/event-reader.js';
 import type { ExpectedState } from './state/expected-state.js';
 import { readDatasetVersions, readStateRows } from './state/read-state-rows.js';
@@ -26,17 +26,17 @@ export interface AuditVerifyReport {
   artifacts: { checked: number; digests: number; erased?: number } | null;
   /** The reconciliation of the current rows with the log (null when it was not asked for). */
   state: { rows: Record<StateTable, number>; unverifiable: UnverifiableRow[] } | null;
+  /** The log's audit keys, oldest first, and the size from which each signs (more than one after a rotation). */
+  keys?: Array<{ vkey: string; from: number }>;
 }
 
 const PAGE = 20_000;
 
-function keptSize(
-  kept: { note: string; where: string } | undefined,
-  verifier: NoteVerifier,
-): AuditVerifyReport['kept'] {
+function keptSize(kept: { note: string; where: string } | undefined): AuditVerifyReport['kept'] {
   if (!kept) return null;
   try {
-    return { size: openCheckpoint(kept.note, [verifier]).checkpoint.size, where: kept.where };
+    // Its signature is checked by the verifier, against the key the log had at its size.
+    return { size: unverifiedBody(kept.note).size, where: kept.where };
   } catch {
     return null;
   }
@@ -105,7 +105,7 @@ export async function verifyStoredLog(
       root: formatDigest(v.root().toString('hex')),
       checkpoints: checkpoints.length,
       trusted: null,
-      kept: keptSize(opts.kept, opts.verifier),
+      kept: keptSize(opts.kept),
       actions: Object.fromEntries(v.actions),
       firstBad: firstBadOf(v, problems),
       problems,

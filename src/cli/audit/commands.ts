@@ -121,6 +121,21 @@ export const auditTimestampSet = spec({
   },
 });
 
+export const auditKeysRotate = spec({
+  path: 'audit keys rotate',
+  args: [],
+  description: 'hand the log over to a new audit key (signed by the old key, countersigned by the new one)',
+  options: {
+    pkcs11: text(
+      '--pkcs11 <module>',
+      'the new key is a key pair already in this PKCS #11 token (default: a new key file)',
+    ),
+    tokenLabel: text('--token-label <label>', 'with --pkcs11: the label of the token'),
+    keyLabel: text('--key-label <label>', 'with --pkcs11: the label of the new Ed25519 key pair'),
+    pinEnv: text('--pin-env <var>', 'with --pkcs11: the environment variable holding the user PIN', 'CAIRN_PKCS11_PIN'),
+  },
+});
+
 export const auditTimestampRm = spec({
   path: 'audit timestamp rm',
   args: [],
