@@ -45,6 +45,7 @@ export function createRemoteServices(api: ApiClient, session: ServerSession): Se
       releaseHold: (ref, opts) => c('compliance.releaseHold', { body: { ref, ...pick(opts, ['reason', 'holdId']) } }),
       holds: (ref) => c('compliance.holds', { query: { ref } }),
       erase: (ref, opts) => c('compliance.erase', { body: { ref, ...pick(opts, ['reason']) } }),
+      eraseSubject: local('data erase --subject'),
     },
     datasets: {
       add: local('data add'),
