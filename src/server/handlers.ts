@@ -251,6 +251,16 @@ export const handlers: Record<OperationId, Handler> = {
       withDefined({ reason: str(i.body.reason), holdId: opt(i.body.holdId as string) }),
     ),
   'compliance.erase': (s, i) => s.compliance.erase(str(i.body.ref), { reason: str(i.body.reason) }),
+  'compliance.eraseSubject': (s, i) =>
+    s.compliance.eraseSubject(
+      str(i.body.ref),
+      withDefined({
+        subject: str(i.body.subject),
+        key: str(i.body.key),
+        reason: opt(i.body.reason as string),
+        dryRun: i.body.dryRun === true,
+      }),
+    ),
   ...storeHandlers,
 };
 

@@ -1,5 +1,5 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- HTTP answers are checked field by field */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -120,6 +120,35 @@ describe.each([
 
     const verify = await post('admin', '/audit/verify', { deep: true, artifacts: true });
     expect(verify.json.ok).toBe(true);
+  });
+
+  it('erases a subject on the server: admin only, the dry run changes nothing, then the files go', async () => {
+    if (skip()) return;
+    const rt = t.server.runtime;
+    const scope = { actor: { id: 'alice', auth: 'token' as const }, command: 'test add' };
+    const dir = mkdtempSync(join(tmpdir(), 'cairn-data-'));
+    writeFileSync(join(dir, 'u1.txt'), 'PII of u1');
+    writeFileSync(join(dir, 'u2.txt'), 'PII of u2');
+    await rt.runAs(scope, () => rt.services.datasets.add({ source: dir, name: 'people' }));
+    const body = { ref: 'people', subject: 'u1', key: '{subject}.txt', reason: 'Art. 17 #3' };
+    for (const who of ['carol', 'alice', 'bob'])
+      expect((await post(who, '/compliance/erasures/subject', { ...body, dryRun: true })).status, who).toBe(403);
+    const plan = await post('admin', '/compliance/erasures/subject', { ...body, dryRun: true });
+    expect(plan.status).toBe(200);
+    expect(plan.json.versions.map((v: any) => v.remove.map((f: any) => f.path))).toEqual([['u1.txt']]);
+    expect((await t.call('carol', 'GET', '/api/v1/datasets/log?name=people')).json).toHaveLength(1);
+    // Path tricks in the pattern are refused before anything is read.
+    const tricky = await post('admin', '/compliance/erasures/subject', { ...body, key: '../{subject}.txt' });
+    expect(tricky.status).toBe(422);
+    expect(tricky.json.error.code).toBe('INVALID_INPUT');
+    const r = await post('admin', '/compliance/erasures/subject', body);
+    expect(r.status).toBe(200);
+    expect(r.json.versions[0].replacement.ref).toBe('people@v2');
+    const shown = (await t.call('carol', 'GET', '/api/v1/versions/show?ref=people%40v2')).json;
+    expect(JSON.stringify(shown)).not.toContain('u1.txt');
+    const events = (await eventsOf(t, { action: 'dataset.erase' })).filter((e) => e.event.params.bySubject);
+    expect(events.map((e) => [e.event.actor.id, e.event.outcome])).toEqual([['admin', 'ok']]);
+    expect(JSON.stringify(events)).not.toContain('u1');
   });
 
   it('builds the dossier on the server and a client writes it after checking every proof with its pinned key', async () => {

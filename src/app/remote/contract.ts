@@ -153,6 +153,16 @@ function complianceOperations() {
       body: { ref: str, reason },
       required: ['ref', 'reason'],
     },
+    // A POST even for the dry run: the subject's id must not end up in a URL or a request log.
+    'compliance.eraseSubject': {
+      method: 'POST',
+      path: '/compliance/erasures/subject',
+      role: 'admin',
+      summary:
+        "Erases one data subject's files from a dataset (or version) and every version derived from it; dryRun only plans.",
+      body: { ref: str, subject: { type: 'string', minLength: 1, maxLength: 512 }, key: str, reason, dryRun: bool },
+      required: ['ref', 'subject', 'key'],
+    },
   } as const satisfies Record<string, Operation>;
 }
 

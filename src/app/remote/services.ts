@@ -45,7 +45,8 @@ export function createRemoteServices(api: ApiClient, session: ServerSession): Se
       releaseHold: (ref, opts) => c('compliance.releaseHold', { body: { ref, ...pick(opts, ['reason', 'holdId']) } }),
       holds: (ref) => c('compliance.holds', { query: { ref } }),
       erase: (ref, opts) => c('compliance.erase', { body: { ref, ...pick(opts, ['reason']) } }),
-      eraseSubject: local('data erase --subject'),
+      eraseSubject: (ref, opts) =>
+        c('compliance.eraseSubject', { body: { ref, ...pick(opts, ['subject', 'key', 'reason', 'dryRun']) } }),
     },
     datasets: {
       add: local('data add'),
