@@ -176,6 +176,7 @@ describe('data erase --subject', () => {
     const r = await eraseSubject(d, 'people', { subject: 'u1', key: 'users/{subject}/**', reason: 'Art. 17 #9' });
     // Without u1, v1 and v2 hold the same files: one replacement serves both (content addressing).
     expect(r.versions.map((v) => v.replacement?.ref)).toEqual(['people@v3', 'people@v3', 'thumbs@v2']);
+    expect(r.erased).toEqual([v1.ref, v2.ref, thumbs.ref].sort());
     for (const n of [1, 2]) expect(allPackBytes(ws).includes(Buffer.from(mark('u1', n)))).toBe(false);
     expect(allPackBytes(ws).includes(Buffer.from(mark('u2', 1)))).toBe(true);
     for (const old of [v1.ref, v2.ref, thumbs.ref])

@@ -33,6 +33,11 @@ export interface SubjectEraseResult {
     replacement: { ref: string; digest: string } | null;
   }>;
   untouched: string[];
+  /**
+   * Every version erased, by ref: the replaced ones and any other version naming the very same
+   * bytes (content addressing), which is erased with them and gets no replacement of its own.
+   */
+  erased: string[];
   /** Everything built from the versions erased: what to retrain or withdraw. */
   impact: ImpactList;
   /** Removed files whose bytes stay, because a version the erasure does not reach holds identical bytes. */
@@ -70,6 +75,7 @@ export async function eraseSubject(
   const impact = impactOf(await Promise.all(plan.versions.map((v) => deps.lineage.of(v.ref, 'down'))));
   const base = {
     untouched: plan.untouched,
+    erased: [] as string[],
     impact,
     keptShared: [] as SubjectEraseResult['keptShared'],
     remotes: [] as string[],
@@ -124,6 +130,7 @@ export async function eraseSubject(
       replacement: replacements.get(v.versionId) ?? null,
     })),
     ...base,
+    erased: [...new Set(finished.flatMap((f) => f.versions))].sort(),
     keptShared: removed
       .filter((f) => kept.has(formatDigest(f.sha256)) && !seen.has(f.path) && seen.add(f.path))
       .map((f) => ({ path: f.path, sha256: formatDigest(f.sha256) })),
