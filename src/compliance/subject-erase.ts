@@ -73,14 +73,8 @@ export async function eraseSubject(
   const plan = planSubjectErasure(candidates, matches);
   await refuseAnyHeld(deps, plan.versions);
   const impact = impactOf(await Promise.all(plan.versions.map((v) => deps.lineage.of(v.ref, 'down'))));
-  const base = {
-    untouched: plan.untouched,
-    erased: [] as string[],
-    impact,
-    keptShared: [] as SubjectEraseResult['keptShared'],
-    remotes: [] as string[],
-    checkouts: [] as string[],
-  };
+  const base = { untouched: plan.untouched, impact };
+  const none = { erased: [], keptShared: [], remotes: [], checkouts: [] };
   if (opts.dryRun)
     return {
       dryRun: true,
@@ -92,6 +86,7 @@ export async function eraseSubject(
         replacement: null,
       })),
       ...base,
+      ...none,
       gc: null,
     };
 

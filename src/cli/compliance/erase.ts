@@ -85,6 +85,8 @@ async function bySubject(ref: string, opts: OptionsOf<typeof dataErase>): Promis
     ]),
     ...(r.versions.length ? impactLines(r.impact) : []),
   ];
+  const also = r.erased.filter((e) => !r.versions.some((v) => v.ref === e));
+  if (also.length) lines.push(`also erased, holding the very same bytes (no replacement): ${also.join(', ')}`);
   if (r.gc)
     lines.push(
       `${formatBytes(r.gc.bytesFreed)} freed, ${r.gc.packsRepacked} pack(s) rewritten, ${r.gc.packsDeleted} deleted`,
