@@ -53,6 +53,34 @@ export interface EraseDeps extends DatasetDeps {
  */
 export async function eraseVersion(deps: EraseDeps, ref: string, opts: { reason?: string }): Promise<EraseResult> {
   const reason = requireReason(opts.reason, 'an erasure');
+  const r = await recordErasure(deps, ref, reason, {});
+  // purge: a pack shared with live data is rewritten, not just re-indexed.
+  const gc = await deps.admin.gc({ purge: true });
+  return finishErasure(deps, r, gc);
+}
+
+/** An erasure recorded (or found recorded), before gc takes the bytes. */
+export interface RecordedErasure {
+  t: VersionTarget;
+  versions: string[];
+  ids: string[];
+  alreadyErased: boolean;
+  impact: ImpactList;
+  before: Array<{ path: string; sha256: string; chunks: string[] }> | null;
+}
+
+/**
+ * Refuses a held version (a `denied` event), then records the erasure of every version naming
+ * the same bytes and its impact list in one audited write; `extra` joins the event's params
+ * (ids and digests only: never file names or the subject). A version already erased is left as
+ * it is, with no second event.
+ */
+export async function recordErasure(
+  deps: EraseDeps,
+  ref: string,
+  reason: string,
+  extra: Record<string, unknown>,
+): Promise<RecordedErasure> {
   const t = await resolveTarget(deps.meta.db, ref);
   const same = await deps.meta.db
     .selectFrom('dataset_versions as v')
@@ -63,10 +91,11 @@ export async function eraseVersion(deps: EraseDeps, ref: string, opts: { reason?
     .orderBy('v.number')
     .execute();
   const ids = same.map((v) => v.id);
+  const versions = same.map((v) => `${v.name}@v${v.number}`);
   const draft = {
     action: 'dataset.erase' as const,
     target: targetOf(t),
-    params: { ...reasonParams(reason), versions: same.map((v) => `${v.name}@v${v.number}`) },
+    params: { ...reasonParams(reason), versions, ...extra },
   };
   await refuseHeld(deps, t, ids, draft);
   const already = await deps.meta.db
@@ -75,7 +104,7 @@ export async function eraseVersion(deps: EraseDeps, ref: string, opts: { reason?
     .where('version_id', 'in', ids)
     .execute();
   const alreadyErased = already.length === ids.length;
-  const impact = impactOf(await Promise.all(same.map((v) => deps.lineage.of(`${v.name}@v${v.number}`, 'down'))));
+  const impact = impactOf(await Promise.all(versions.map((v) => deps.lineage.of(v, 'down'))));
   const before = alreadyErased ? null : await storedObjects(deps, t.digest);
   if (!alreadyErased) {
     const at = isoUtc(deps.clock.now());
@@ -87,22 +116,25 @@ export async function eraseVersion(deps: EraseDeps, ref: string, opts: { reason?
       }),
     );
   }
-  // purge: a pack shared with live data is rewritten, not just re-indexed.
-  const gc = await deps.admin.gc({ purge: true });
-  const kept = before ? await keptShared(deps, before) : [];
+  return { t, versions, ids, alreadyErased, impact, before };
+}
+
+/** The result of an erasure once gc ran: what stayed shared, and what erase cannot reach. */
+export async function finishErasure(deps: EraseDeps, r: RecordedErasure, gc: GcResult): Promise<EraseResult> {
+  const kept = r.before ? await keptShared(deps, r.before) : [];
   return {
-    ref: t.ref,
-    digest: formatDigest(t.digest),
-    versions: same.map((v) => `${v.name}@v${v.number}`),
-    alreadyErased,
-    impact,
+    ref: r.t.ref,
+    digest: formatDigest(r.t.digest),
+    versions: r.versions,
+    alreadyErased: r.alreadyErased,
+    impact: r.impact,
     objectsDeleted: gc.blobsDropped,
     packsRewritten: gc.packsRepacked,
     packsDeleted: gc.packsDeleted,
     keptShared: kept,
-    laterVersions: await laterVersions(deps, ids),
-    remotes: await pushedRemotes(deps, t.createdAt),
-    checkouts: await checkoutDirs(deps, t.digest),
+    laterVersions: await laterVersions(deps, r.ids),
+    remotes: await pushedRemotes(deps, r.t.createdAt),
+    checkouts: await checkoutDirs(deps, r.t.digest),
     gc: {
       packsDeleted: gc.packsDeleted,
       packsRepacked: gc.packsRepacked,
@@ -113,7 +145,7 @@ export async function eraseVersion(deps: EraseDeps, ref: string, opts: { reason?
 }
 
 /** A hold on any version naming these bytes blocks the erasure, and the refusal is logged (`denied`). */
-async function refuseHeld(
+export async function refuseHeld(
   deps: EraseDeps,
   t: VersionTarget,
   ids: string[],

@@ -9,8 +9,9 @@ import { writeDossier, type DossierResult } from './dossier/write.js';
 import { eraseVersion, type EraseResult } from './erase.js';
 import type { HoldView } from './holds.js';
 import { listHolds, putHold, releaseHolds } from './retention.js';
+import { eraseSubject, type SubjectEraseOptions, type SubjectEraseResult } from './subject-erase.js';
 
-export type { DossierResult, EraseResult, HoldView };
+export type { DossierResult, EraseResult, HoldView, SubjectEraseOptions, SubjectEraseResult };
 export type { Dossier, Gap, Section, Statement, Evidence } from './dossier/model.js';
 export type { ImpactList } from './impact.js';
 
@@ -24,6 +25,8 @@ export interface ComplianceService {
   holds(ref?: string): Promise<HoldView[]>;
   /** Erases the bytes of a version (refused while held); returns the exact impact list. */
   erase(ref: string, opts: { reason?: string }): Promise<EraseResult>;
+  /** Erases one subject's files from `<dataset>[@version]` and every version derived from it (or plans it: dryRun). */
+  eraseSubject(ref: string, opts: SubjectEraseOptions): Promise<SubjectEraseResult>;
 }
 
 export interface ComplianceDeps extends DatasetDeps {
@@ -38,5 +41,6 @@ export function createComplianceService(deps: ComplianceDeps): ComplianceService
     releaseHold: (ref, opts) => releaseHolds(deps, ref, opts),
     holds: (ref) => listHolds(deps, ref),
     erase: (ref, opts) => eraseVersion(deps, ref, opts),
+    eraseSubject: (ref, opts) => eraseSubject(deps, ref, opts),
   };
 }

@@ -240,8 +240,40 @@ export const handlers: Record<OperationId, Handler> = {
     await rt.identity.revokeToken(str(i.params.id));
     return { revoked: true };
   },
+  // The dossier is built in a private temporary folder and sent back as text; the server's own
+  // folder name is left out of the answer.
+  'compliance.dossier': (s, i) =>
+    inTempFolder('cairn-dossier-', async (out) => {
+      const { dir: _dir, ...result } = await s.compliance.dossier(str(i.query.ref), out);
+      return { result, files: await filesOf(out, 'utf8', MAX_DOSSIER_BYTES) };
+    }),
+  'compliance.holds': (s, i) => s.compliance.holds(opt(i.query.ref as string)),
+  'compliance.hold': (s, i) =>
+    s.compliance.hold(
+      str(i.body.ref),
+      withDefined({ reason: str(i.body.reason), retainUntil: opt(i.body.retainUntil as string) }),
+    ),
+  'compliance.releaseHold': (s, i) =>
+    s.compliance.releaseHold(
+      str(i.body.ref),
+      withDefined({ reason: str(i.body.reason), holdId: opt(i.body.holdId as string) }),
+    ),
+  'compliance.erase': (s, i) => s.compliance.erase(str(i.body.ref), { reason: str(i.body.reason) }),
+  'compliance.eraseSubject': (s, i) =>
+    s.compliance.eraseSubject(
+      str(i.body.ref),
+      withDefined({
+        subject: str(i.body.subject),
+        key: str(i.body.key),
+        reason: opt(i.body.reason as string),
+        dryRun: i.body.dryRun === true,
+      }),
+    ),
   ...storeHandlers,
 };
+
+/** A dossier is text and proofs; past this something is wrong with the model's history, not the transport. */
+const MAX_DOSSIER_BYTES = 64 * 1024 * 1024;
 
 /** Release bundles hold the model's files: past this they should be fetched from the store, not through JSON. */
 const MAX_RELEASE_BYTES = 256 * 1024 * 1024;

@@ -114,6 +114,68 @@ function storeOperations() {
   } as const satisfies Record<string, Operation>;
 }
 
+/**
+ * Compliance on the team server (docs/COMPLIANCE.md "On a team server"). Placing or lifting a
+ * legal hold is an approver's decision: it overrides other people's erasure requests, the same
+ * weight as approving a promotion. Erasure is admin only: it destroys bytes every project member
+ * may depend on and cannot be undone, so it sits with the role that already manages accounts.
+ */
+function complianceOperations() {
+  const reason: Schema = { type: 'string', minLength: 1, maxLength: 4096 };
+  return {
+    'compliance.dossier': {
+      method: 'GET',
+      path: '/compliance/dossier',
+      role: 'viewer',
+      summary: 'The EU AI Act Annex IV dossier of a model version, built on the server; returns its files (UTF-8).',
+      query: { ref: str },
+      required: ['ref'],
+    },
+    'compliance.holds': {
+      method: 'GET',
+      path: '/compliance/holds',
+      role: 'viewer',
+      summary: 'Legal holds and retention periods, of one version or all, lifted ones included.',
+      query: { ref: str },
+    },
+    'compliance.hold': {
+      method: 'POST',
+      path: '/compliance/holds',
+      role: 'approver',
+      summary:
+        'Places a legal hold (or, with retainUntil, a retention period) on a dataset version or model:<name>@vN.',
+      body: { ref: str, reason, retainUntil: { type: 'string', minLength: 10, maxLength: 64 } },
+      required: ['ref', 'reason'],
+    },
+    'compliance.releaseHold': {
+      method: 'POST',
+      path: '/compliance/holds/release',
+      role: 'approver',
+      summary: "Lifts a version's active legal holds (or the one named); retention periods only lapse.",
+      body: { ref: str, reason, holdId: str },
+      required: ['ref', 'reason'],
+    },
+    'compliance.erase': {
+      method: 'POST',
+      path: '/compliance/erasures',
+      role: 'admin',
+      summary: "Erases a version's bytes on the server (refused while held) and returns the impact list.",
+      body: { ref: str, reason },
+      required: ['ref', 'reason'],
+    },
+    // A POST even for the dry run: the subject's id must not end up in a URL or a request log.
+    'compliance.eraseSubject': {
+      method: 'POST',
+      path: '/compliance/erasures/subject',
+      role: 'admin',
+      summary:
+        "Erases one data subject's files from a dataset (or version) and every version derived from it; dryRun only plans.",
+      body: { ref: str, subject: { type: 'string', minLength: 1, maxLength: 512 }, key: str, reason, dryRun: bool },
+      required: ['ref', 'subject', 'key'],
+    },
+  } as const satisfies Record<string, Operation>;
+}
+
 export const API_VERSION = 'v1';
 export const API_PREFIX = '/api/v1';
 
@@ -570,6 +632,7 @@ export const operations = {
     params: { id: str },
   },
   ...storeOperations(),
+  ...complianceOperations(),
 } as const satisfies Record<string, Operation>;
 
 export type OperationId = keyof typeof operations;

@@ -7,6 +7,7 @@ import { offlineAudit } from '../../audit/index.js';
 import { CairnError } from '../../core/errors.js';
 import type { LogsOptions, RunDetails, WaitOptions } from '../../compute/index.js';
 import type { Registered, RegisterInput, ReleaseResult } from '../../models/index.js';
+import type { DossierResult } from '../../compliance/index.js';
 import { collectRun } from './run-code.js';
 import type { Services } from '../services.js';
 import { malformed, type ApiClient } from './client.js';
@@ -38,13 +39,14 @@ export function createRemoteServices(api: ApiClient, session: ServerSession): Se
   const c = <T>(id: Parameters<ApiClient['call']>[0], input?: Parameters<ApiClient['call']>[1]) =>
     api.call<T>(id, input);
   return {
-    // Not served yet: the dossier, holds and erasure run on a workspace (docs/COMPLIANCE.md).
     compliance: {
-      dossier: local('dossier'),
-      hold: local('data hold'),
-      releaseHold: local('data release-hold'),
-      holds: local('data holds'),
-      erase: local('data erase'),
+      dossier: (ref, outDir) => dossierFromServer(api, session, ref, outDir),
+      hold: (ref, opts) => c('compliance.hold', { body: { ref, ...pick(opts, ['reason', 'retainUntil']) } }),
+      releaseHold: (ref, opts) => c('compliance.releaseHold', { body: { ref, ...pick(opts, ['reason', 'holdId']) } }),
+      holds: (ref) => c('compliance.holds', { query: { ref } }),
+      erase: (ref, opts) => c('compliance.erase', { body: { ref, ...pick(opts, ['reason']) } }),
+      eraseSubject: (ref, opts) =>
+        c('compliance.eraseSubject', { body: { ref, ...pick(opts, ['subject', 'key', 'reason', 'dryRun']) } }),
     },
     datasets: {
       add: local('data add'),
@@ -349,4 +351,37 @@ async function registerOnServer(api: ApiClient, input: RegisterInput): Promise<R
   }
   if (input.intendedUse) body.intendedUse = readFileSync(input.intendedUse, 'utf8');
   return api.call<Registered>('models.register', { params: { name: input.name }, body });
+}
+
+/**
+ * The dossier the server built, written here only after every inclusion proof in it checks out
+ * against the key pinned at login: a dossier is evidence, so the server's word is not enough.
+ */
+async function dossierFromServer(
+  api: ApiClient,
+  session: ServerSession,
+  ref: string,
+  outDir: string,
+): Promise<DossierResult> {
+  const r = await api.call<{ result?: Omit<DossierResult, 'dir'>; files?: unknown }>('compliance.dossier', {
+    query: { ref },
+  });
+  const files = r.files as Record<string, string> | undefined;
+  if (!r.result || !files || typeof files !== 'object' || Object.values(files).some((v) => typeof v !== 'string'))
+    throw malformed(api.url, 'dossier');
+  const key = offlineAudit.loadVerifierKey(session.verifierKey);
+  const problems: string[] = [];
+  if (files['verifier-key.txt']?.trim() !== session.verifierKey)
+    problems.push('verifier-key.txt is not the key pinned at login');
+  for (const [name, text] of Object.entries(files))
+    if (name.startsWith('proofs/') || name.startsWith(`proofs${sep}`)) {
+      const p = offlineAudit.verifyProof(text, key);
+      if (!p.ok || !p.keyTrusted) problems.push(`${name}: ${p.problems.join('; ') || 'not signed by the pinned key'}`);
+    }
+  if (problems.length)
+    throw new CairnError('CHECK_FAILED', `the server's dossier does not verify: ${problems[0]}`, {
+      data: { problems },
+    });
+  writeFiles(outDir, files, 'utf8', 'dossier');
+  return { ...r.result, dir: resolve(outDir) };
 }

@@ -1,5 +1,5 @@
 // The compliance commands' declarations (docs/COMPLIANCE.md): arguments and options, once (see ../table/define.ts).
-import { spec, text, required } from '../table/define.js';
+import { flag, spec, text, required } from '../table/define.js';
 
 export const dossier = spec({
   path: 'dossier',
@@ -46,8 +46,17 @@ export const dataErase = spec({
   path: 'data erase',
   args: ['ref'],
   description:
-    'erase the bytes of a version (GDPR Art. 17), keep its record and a verifiable log, and list everything built from it',
+    'erase the bytes of a version, or with --subject the files of one data subject in every version holding them (GDPR Art. 17); keep the record and a verifiable log, and list everything built from it',
   options: {
-    reason: required('--reason <text>', 'why (kept in the metadata; the log keeps its SHA-256)'),
+    reason: text('--reason <text>', 'why (kept in the metadata; the log keeps its SHA-256); required unless --dry-run'),
+    subject: text(
+      '--subject <id>',
+      "erase only this subject's files, from <dataset>[@version] and every version derived from it",
+    ),
+    key: text(
+      '--key <pattern>',
+      "with --subject: the subject's files, a path pattern with {subject} (e.g. 'users/{subject}/**')",
+    ),
+    dryRun: flag('--dry-run', 'with --subject: show the plan (files, versions, impact) and change nothing'),
   },
 });

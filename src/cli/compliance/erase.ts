@@ -2,14 +2,24 @@ import type { OptionsOf } from '../table/define.js';
 import type { dataErase } from './commands.js';
 import { commandContext, withServices } from '../context.js';
 import { formatBytes } from '../format.js';
+import { CairnError } from '../../core/errors.js';
+import type { ImpactList } from '../../compliance/index.js';
 
 export async function run(ref: string, opts: OptionsOf<typeof dataErase>): Promise<void> {
+  if (opts.subject !== undefined || opts.key !== undefined || opts.dryRun) return bySubject(ref, opts);
   const ctx = commandContext(opts);
   const r = await withServices(opts, 'data erase', (s) => s.compliance.erase(ref, { reason: opts.reason }));
   ctx.out.result(r);
-  const i = r.impact;
   const lines = [
     `${r.alreadyErased ? 'already erased' : 'erased'} ${r.versions.join(', ')} (${r.digest}): ${formatBytes(r.gc.bytesFreed)} freed, ${r.gc.packsRepacked} pack(s) rewritten, ${r.gc.packsDeleted} deleted; the record and the audit log stay (they hold digests, not content)`,
+    ...impactLines(r.impact),
+  ];
+  lines.push(...warnings(r));
+  ctx.out.say(lines.join('\n'));
+}
+
+function impactLines(i: ImpactList): string[] {
+  return [
     `built from it (decide what to retrain or withdraw):`,
     ...[
       ['datasets', i.datasets.map((d) => d.ref)],
@@ -20,6 +30,15 @@ export async function run(ref: string, opts: OptionsOf<typeof dataErase>): Promi
       ['deployments', i.deployments.map((x) => x.ref)],
     ].map(([k, v]) => `  ${String(k)}: ${(v as string[]).length ? (v as string[]).join('; ') : 'none'}`),
   ];
+}
+
+function warnings(r: {
+  keptShared: Array<{ path: string }>;
+  laterVersions?: string[];
+  remotes: string[];
+  checkouts: string[];
+}): string[] {
+  const lines: string[] = [];
   if (r.keptShared.length)
     lines.push(
       `warning: ${r.keptShared.length} file(s) keep their bytes because a live version holds identical content: ${r.keptShared
@@ -27,7 +46,7 @@ export async function run(ref: string, opts: OptionsOf<typeof dataErase>): Promi
         .map((f) => f.path)
         .join(', ')}${r.keptShared.length > 10 ? ', …' : ''} (erase those versions too)`,
     );
-  if (r.laterVersions.length)
+  if (r.laterVersions?.length)
     lines.push(
       `note: later versions were made from it and likely hold much of the same data (not erased): ${r.laterVersions.join(', ')}`,
     );
@@ -37,5 +56,43 @@ export async function run(ref: string, opts: OptionsOf<typeof dataErase>): Promi
     );
   if (r.checkouts.length)
     lines.push(`warning: checked out into ${r.checkouts.join(', ')}: delete those working copies by hand`);
+  return lines;
+}
+
+/** `--subject`: the plan (with --dry-run) or the erasure, file by file and version by version. */
+async function bySubject(ref: string, opts: OptionsOf<typeof dataErase>): Promise<void> {
+  if (opts.subject === undefined || opts.key === undefined)
+    throw new CairnError('USAGE', 'erasure by subject needs both --subject <id> and --key <pattern>', {
+      hint: "e.g. cairn data erase photos --subject u4711 --key 'users/{subject}/**' --dry-run",
+    });
+  const ctx = commandContext(opts);
+  const r = await withServices(opts, 'data erase', (s) =>
+    s.compliance.eraseSubject(ref, {
+      subject: opts.subject!,
+      key: opts.key!,
+      ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
+      dryRun: opts.dryRun === true,
+    }),
+  );
+  ctx.out.result(r);
+  const lines = [
+    r.versions.length === 0
+      ? `no version of ${ref} (or derived from it) holds files of the subject: nothing ${r.dryRun ? 'to erase' : 'erased'}`
+      : `${r.dryRun ? 'would replace and erase' : 'replaced and erased'} ${r.versions.length} version(s):`,
+    ...r.versions.flatMap((v) => [
+      `  ${v.ref} (${v.digest}): ${v.remove.length} file(s) of the subject, ${v.kept} kept${v.replacement ? ` → ${v.replacement.ref}` : r.dryRun ? '' : ' (nothing left: no replacement)'}`,
+      ...v.remove.map((f) => `    - ${f.path}${f.why === 'content' ? ' (same bytes as a file of the subject)' : ''}`),
+    ]),
+    ...(r.versions.length ? impactLines(r.impact) : []),
+  ];
+  const also = r.erased.filter((e) => !r.versions.some((v) => v.ref === e));
+  if (also.length) lines.push(`also erased, holding the very same bytes (no replacement): ${also.join(', ')}`);
+  if (r.gc)
+    lines.push(
+      `${formatBytes(r.gc.bytesFreed)} freed, ${r.gc.packsRepacked} pack(s) rewritten, ${r.gc.packsDeleted} deleted`,
+    );
+  if (r.dryRun && r.versions.length)
+    lines.push('dry run: nothing changed; run again without --dry-run (with --reason) to erase');
+  lines.push(...warnings(r));
   ctx.out.say(lines.join('\n'));
 }
