@@ -1,4 +1,11 @@
-import { metricSeries, metricSummaries, type MetricSeries, type MetricSummary } from '../metrics/read.js';
+import {
+  metricCurves,
+  metricSeries,
+  metricSummaries,
+  SeriesCache,
+  type MetricSeries,
+  type MetricSummary,
+} from '../metrics/read.js';
 import type { RunDeps } from './deps.js';
 import { fileTail, lastLines, logFile, streamLogs, type LogsOptions } from './logs.js';
 import { prepareRun } from './prepare.js';
@@ -84,6 +91,9 @@ export interface RunsService {
   why(id: string): Promise<{ id: string; status: string; reason: unknown }>;
 }
 
+/** How long one look at the backends serves the reads after it (a CLI command makes one read: no change there). */
+const READ_SYNC_REUSE_MS = 1000;
+
 /** How long `cancel` waits for a job to stop after its SIGTERM, grace period and SIGKILL. */
 const CANCEL_WAIT_MS = 10 * 60_000;
 
@@ -94,6 +104,21 @@ export function createRunsService(deps: RunDeps): RunsService {
     // Points a running job logged, or an end it reached, since the last look count too.
     await syncRuns(deps);
     return getRun(deps, id);
+  };
+  const curveCache = new SeriesCache();
+  // Reads (the web UI's table, compare and curves: a page asks two or three at once, and again
+  // on each filter) share one look at the backends for a moment instead of each asking squeue.
+  let lastSync: { at: number; done: Promise<void> } | null = null;
+  const readSync = (): Promise<void> => {
+    const now = performance.now();
+    if (lastSync && now - lastSync.at < READ_SYNC_REUSE_MS) return lastSync.done;
+    const done = syncRuns(deps);
+    const mine = { at: now, done };
+    lastSync = mine;
+    done.catch(() => {
+      if (lastSync === mine) lastSync = null;
+    });
+    return done;
   };
   return {
     async submit(input) {
@@ -110,11 +135,11 @@ export function createRunsService(deps: RunDeps): RunsService {
       return listRuns(deps, opts);
     },
     async find(opts) {
-      await syncRuns(deps);
+      await readSync();
       return findRuns(deps, opts);
     },
     async compare(refs, opts = {}) {
-      await syncRuns(deps);
+      await readSync();
       return compareRuns(deps, refs, opts);
     },
     show: async (id) => runDetails(deps, await synced(id)),
@@ -127,7 +152,7 @@ export function createRunsService(deps: RunDeps): RunsService {
       const r = await synced(id);
       return { id: r.id, ...(await metricSeries(deps.meta.db, r.id, name, buckets)) };
     },
-    curves: (ids, name, buckets) => curvesOf(deps, ids, name, buckets),
+    curves: (ids, name, buckets) => curvesOf(deps, readSync, curveCache, ids, name, buckets),
     fields: (opts = {}) => runFields(deps.meta.db, opts.project),
     logs: (id, opts) => streamLogs(deps, id, opts),
     async cancel(id, opts = {}) {
@@ -169,24 +194,18 @@ export function createRunsService(deps: RunDeps): RunsService {
 /** Curves one request may ask for: the compare page's ceiling, far above what a chart can show apart. */
 const MAX_CURVES = 500;
 
-async function curvesOf(deps: RunDeps, ids: string[], name: string, buckets: number) {
+async function curvesOf(
+  deps: RunDeps,
+  sync: () => Promise<void>,
+  cache: SeriesCache,
+  ids: string[],
+  name: string,
+  buckets: number,
+) {
   if (ids.length > MAX_CURVES)
     throw new CairnError('USAGE', `at most ${MAX_CURVES} runs' curves at once, not ${ids.length}`);
-  await syncRuns(deps);
-  const out: Array<{ id: string } & MetricSeries> = [];
-  for (const ref of ids) {
-    const r = await getRun(deps, ref);
-    const has = await deps.meta.db
-      .selectFrom('run_metric_summaries')
-      .select('run_id')
-      .where('run_id', '=', r.id)
-      .where('name', '=', name)
-      .executeTakeFirst();
-    out.push(
-      has
-        ? { id: r.id, ...(await metricSeries(deps.meta.db, r.id, name, buckets)) }
-        : { id: r.id, name, points: 0, by: 'step', buckets: [] },
-    );
-  }
-  return out;
+  await sync();
+  const runs: string[] = [];
+  for (const ref of ids) runs.push((await getRun(deps, ref)).id);
+  return metricCurves(deps.meta.db, runs, name, buckets, cache);
 }

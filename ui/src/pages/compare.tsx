@@ -38,9 +38,34 @@ export function curveOf(s: Series, label: string): Curve {
   };
 }
 
+/**
+ * Curves asked for as the page opens, beside the comparison rather than after it, when the link
+ * names the metric; taken once by the chart (a later visit asks again).
+ */
+let early: { key: string; curves: Promise<Series[]> } | null = null;
+
+function askCurves(ids: string[], metric: string): Promise<Series[]> {
+  return call<Series[]>('runs.curves', { query: { ids: ids.join(','), name: metric, buckets: BUCKETS } });
+}
+
+function takeCurves(ids: string[], metric: string): Promise<Series[]> {
+  const key = `${ids.join(',')}\n${metric}`;
+  const mine = early?.key === key ? early.curves : askCurves(ids, metric);
+  early = null;
+  return mine;
+}
+
 export function ComparePage(props: { loc: Location }) {
   const ids = (props.loc.query.get('ids') ?? '').split(',').filter(Boolean);
-  const [cmp] = useData(() => call<Comparison>('runs.compare', { query: { refs: ids.join(',') } }), [ids.join(',')]);
+  const [cmp] = useData(() => {
+    const metric = props.loc.query.get('metric');
+    if (metric && ids.length) {
+      const curves = askCurves(ids, metric);
+      curves.catch(() => undefined);
+      early = { key: `${ids.join(',')}\n${metric}`, curves };
+    }
+    return call<Comparison>('runs.compare', { query: { refs: ids.join(',') } });
+  }, [ids.join(',')]);
   if (ids.length === 0)
     return (
       <>
@@ -69,13 +94,7 @@ function Compared(props: { c: Comparison; loc: Location }) {
   const [weight, setWeight] = useState(Number(q.get('smooth') ?? 0));
   const ids = c.runs.map((r) => r.id);
   const label = (i: number) => c.runs[i]!.name ?? c.runs[i]!.id.slice(0, 8);
-  const [curves] = useData(
-    () =>
-      metric
-        ? call<Series[]>('runs.curves', { query: { ids: ids.join(','), name: metric, buckets: BUCKETS } })
-        : Promise.resolve([]),
-    [ids.join(','), metric],
-  );
+  const [curves] = useData(() => (metric ? takeCurves(ids, metric) : Promise.resolve([])), [ids.join(','), metric]);
   const set = (over: Record<string, string | undefined>) =>
     navigate(
       `/runs/compare${qs({ ids: q.get('ids'), metric, log: logY ? '1' : undefined, sx: q.get('sx'), sy: q.get('sy'), ...over })}`,
