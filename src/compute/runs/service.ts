@@ -94,6 +94,25 @@ export interface RunsService {
 /** How long one look at the backends serves the reads after it (a CLI command makes one read: no change there). */
 const READ_SYNC_REUSE_MS = 1000;
 
+/**
+ * Reads (the web UI's table, compare and curves: a page asks two or three at once, and again on
+ * each filter) share one look at the backends for a moment instead of each asking squeue.
+ */
+function sharedSync(deps: RunDeps): () => Promise<void> {
+  let lastSync: { at: number; done: Promise<void> } | null = null;
+  return () => {
+    const now = performance.now();
+    if (lastSync && now - lastSync.at < READ_SYNC_REUSE_MS) return lastSync.done;
+    const done = syncRuns(deps);
+    const mine = { at: now, done };
+    lastSync = mine;
+    done.catch(() => {
+      if (lastSync === mine) lastSync = null;
+    });
+    return done;
+  };
+}
+
 /** How long `cancel` waits for a job to stop after its SIGTERM, grace period and SIGKILL. */
 const CANCEL_WAIT_MS = 10 * 60_000;
 
@@ -106,20 +125,7 @@ export function createRunsService(deps: RunDeps): RunsService {
     return getRun(deps, id);
   };
   const curveCache = new SeriesCache();
-  // Reads (the web UI's table, compare and curves: a page asks two or three at once, and again
-  // on each filter) share one look at the backends for a moment instead of each asking squeue.
-  let lastSync: { at: number; done: Promise<void> } | null = null;
-  const readSync = (): Promise<void> => {
-    const now = performance.now();
-    if (lastSync && now - lastSync.at < READ_SYNC_REUSE_MS) return lastSync.done;
-    const done = syncRuns(deps);
-    const mine = { at: now, done };
-    lastSync = mine;
-    done.catch(() => {
-      if (lastSync === mine) lastSync = null;
-    });
-    return done;
-  };
+  const readSync = sharedSync(deps);
   return {
     async submit(input) {
       const p = await prepare(input);
