@@ -9,7 +9,7 @@
 // for the first 100 of them a metric `curve` of 100,000 points each (10 million rows in
 // run_metrics, with their summaries): what the pages read, not how runs are made. `cairn ui`
 // serves it; Debian's chromium (scripts/install-chromium.sh) draws it. --scale X shrinks both.
-/* global document -- used only in functions evaluated in the browser page */
+/* global document, window, PerformanceObserver -- used only in functions evaluated in the browser page */
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
@@ -63,13 +63,29 @@ export const suite = {
       const paint = [];
       const filter = [];
       const compare = [];
+      // Less load-sensitive than wall time on a shared machine: the server's CPU time (utime +
+      // stime of `cairn ui`) and the page's main-thread long tasks (> 50 ms) in each step.
+      const cpu = { paint: [], filter: [], compare: [] };
+      const long = { paint: [], filter: [], compare: [] };
       for (let r = 0; r < (ctx.warmup ?? 1) + ctx.repeat; r++) {
         const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+        await page.addInitScript(() => {
+          window.__longMs = 0;
+          new PerformanceObserver((l) => {
+            for (const e of l.getEntries()) window.__longMs += e.duration;
+          }).observe({ type: 'longtask', buffered: true });
+        });
+        const longMs = () => page.evaluate(() => window.__longMs);
+        let c = serverCpuMs(ui.pid);
         let t = performance.now();
         await page.goto(`${ui.url}/runs`);
         await page.waitForSelector('table.runs tbody tr');
         paint.push((performance.now() - t) / 1000);
+        cpu.paint.push(serverCpuMs(ui.pid) - c);
+        long.paint.push(await longMs());
         await page.fill('#run-filter', FILTER);
+        let l = await longMs();
+        c = serverCpuMs(ui.pid);
         t = performance.now();
         await page.press('#run-filter', 'Enter');
         await page.waitForFunction(
@@ -78,6 +94,9 @@ export const suite = {
           fx.expectedMatches,
         );
         filter.push((performance.now() - t) / 1000);
+        cpu.filter.push(serverCpuMs(ui.pid) - c);
+        long.filter.push((await longMs()) - l);
+        c = serverCpuMs(ui.pid);
         t = performance.now();
         await page.goto(`${ui.url}/runs/compare?ids=${ids.join(',')}&metric=curve`);
         await page.waitForFunction(
@@ -86,12 +105,20 @@ export const suite = {
         );
         await page.waitForSelector('.chart canvas');
         compare.push((performance.now() - t) / 1000);
+        cpu.compare.push(serverCpuMs(ui.pid) - c);
+        long.compare.push(await longMs());
         await page.close();
       }
       const w = ctx.warmup ?? 1;
       results.paintS = median(paint.slice(w));
       results.filterS = median(filter.slice(w));
       results.compareS = median(compare.slice(w));
+      // The first compare computes the 100 curves; later ones find them in the server's cache.
+      results.compareColdS = compare[0];
+      results.serverCpuMs = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, median(v.slice(w))]));
+      results.serverCpuColdCompareMs = cpu.compare[0];
+      results.longTaskMs = Object.fromEntries(Object.entries(long).map(([k, v]) => [k, median(v.slice(w))]));
+      results.all = { paint, filter, compare, cpu, long };
       results.expectedMatches = fx.expectedMatches;
     } finally {
       await browser.close();
@@ -124,6 +151,25 @@ function rows(r, scale) {
     row(`/runs first page of ${r.runs.toLocaleString('en')} runs drawn`, r.paintS, 1),
     row(`/runs filter (${r.expectedMatches} match)`, r.filterS, 0.3),
     row(`/runs/compare ${r.curves} runs × ${r.points.toLocaleString('en')} points`, r.compareS, 2),
+    row(`/runs/compare, first visit (curves not yet cached by the server)`, r.compareColdS, 2),
+    {
+      metric: 'server CPU per step (paint / filter / compare warm / compare first), ms',
+      cairn: [r.serverCpuMs.paint, r.serverCpuMs.filter, r.serverCpuMs.compare, r.serverCpuColdCompareMs]
+        .map((x) => x.toFixed(0))
+        .join(' / '),
+      peer: '–',
+      ratio: '–',
+      target: '–',
+      pass: 'info',
+    },
+    {
+      metric: 'browser main-thread long tasks per step (paint / filter / compare), ms',
+      cairn: [r.longTaskMs.paint, r.longTaskMs.filter, r.longTaskMs.compare].map((x) => x.toFixed(0)).join(' / '),
+      peer: '–',
+      ratio: '–',
+      target: '–',
+      pass: 'info',
+    },
     {
       metric: 'UI bundle gzip -9: first load (js + css) / lineage chunk (elkjs, loaded on /lineage)',
       cairn: `${(r.bundle.first / 1024).toFixed(1)} KiB / ${(r.bundle.lazy / 1024).toFixed(1)} KiB`,
@@ -193,13 +239,24 @@ function serve(repoRoot, cwd) {
       out += c;
       try {
         const { url } = JSON.parse(out);
-        resolve({ url, stop: () => new Promise((done) => (child.once('exit', done), child.kill('SIGTERM'))) });
+        resolve({
+          url,
+          pid: child.pid,
+          stop: () => new Promise((done) => (child.once('exit', done), child.kill('SIGTERM'))),
+        });
       } catch {
         // not whole yet
       }
     });
     child.on('exit', (code) => reject(new Error(`cairn ui exited ${code}`)));
   });
+}
+
+/** utime + stime of a process in ms (Linux /proc; clock ticks of 10 ms). */
+function serverCpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
 }
 
 function bundleSizes(repoRoot) {

@@ -76,8 +76,7 @@ export async function metricSeries(
   buckets = 500,
   x: 'step' | 'time' = 'step',
 ): Promise<MetricSeries> {
-  if (!Number.isInteger(buckets) || buckets < 1 || buckets > 100_000)
-    throw new CairnError('USAGE', `buckets must be a whole number from 1 to 100000, not ${buckets}`);
+  checkBuckets(buckets);
   const s = await db
     .selectFrom('run_metric_summaries')
     .selectAll()
@@ -88,6 +87,26 @@ export async function metricSeries(
     throw new CairnError('NOT_FOUND', `run ${runId} has no metric ${JSON.stringify(name)}`, {
       hint: 'list its metrics with cairn run metrics <id>',
     });
+  return seriesOf(db, runId, s, buckets, x);
+}
+
+type SummaryRow = {
+  name: string;
+  points: unknown;
+  first_step: unknown;
+  last_step: unknown;
+  first_time: string;
+  last_time: string;
+};
+
+async function seriesOf(
+  db: ReadDb,
+  runId: string,
+  s: SummaryRow,
+  buckets: number,
+  x: 'step' | 'time' = 'step',
+): Promise<MetricSeries> {
+  const name = s.name;
   const points = num(s.points);
   const firstStep = numOrNull(s.first_step);
   const lastStep = numOrNull(s.last_step);
@@ -98,6 +117,94 @@ export async function metricSeries(
   }
   const rows = await bucketsByTime(metric, points, buckets);
   return { name, points, by: 'time', buckets: rows.map((r) => toBucket(r, false)) };
+}
+
+/**
+ * Downsampled curves kept between requests (the web UI's compare asks for the same 100 again as
+ * a person changes the smoothing or comes back). A curve is kept under its summary's count, ends
+ * and times: ingestion updates the summary in the transaction that adds points, so a curve that
+ * grew has another key and is computed again. Bounded by buckets held, oldest use dropped first.
+ */
+export class SeriesCache {
+  private readonly held = new Map<string, MetricSeries>();
+  private size = 0;
+  constructor(private readonly maxBuckets = 200_000) {}
+
+  get(key: string): MetricSeries | undefined {
+    const hit = this.held.get(key);
+    if (hit) {
+      this.held.delete(key);
+      this.held.set(key, hit);
+    }
+    return hit;
+  }
+
+  set(key: string, series: MetricSeries): void {
+    if (series.buckets.length > this.maxBuckets || this.held.has(key)) return;
+    this.held.set(key, series);
+    this.size += series.buckets.length;
+    for (const [k, v] of this.held) {
+      if (this.size <= this.maxBuckets) break;
+      this.held.delete(k);
+      this.size -= v.buckets.length;
+    }
+  }
+}
+
+/**
+ * One metric's curve for each of many runs: their summaries in one query, then each curve from
+ * the cache or an index-only range scan (SQLite's GROUP BY sorts each run's points; the scan
+ * itself is a few milliseconds per 100,000). A run without the metric gets `points: 0`.
+ */
+export async function metricCurves(
+  db: ReadDb,
+  runIds: readonly string[],
+  name: string,
+  buckets: number,
+  cache?: SeriesCache,
+  x: 'step' | 'time' = 'step',
+): Promise<Array<{ id: string } & MetricSeries>> {
+  checkBuckets(buckets);
+  const sums = new Map<string, SummaryRow>();
+  for (let i = 0; i < runIds.length; i += 1000)
+    for (const r of await db
+      .selectFrom('run_metric_summaries')
+      .select(['run_id', 'name', 'points', 'first_step', 'last_step', 'first_time', 'last_time'])
+      .where('name', '=', name)
+      .where('run_id', 'in', runIds.slice(i, i + 1000))
+      .execute())
+      sums.set(r.run_id, r);
+  const out: Array<{ id: string } & MetricSeries> = [];
+  for (const id of runIds) {
+    const s = sums.get(id);
+    if (!s) {
+      out.push({ id, name, points: 0, by: 'step', buckets: [] });
+      continue;
+    }
+    const key = JSON.stringify([
+      id,
+      name,
+      buckets,
+      x,
+      num(s.points),
+      s.first_step,
+      s.last_step,
+      s.first_time,
+      s.last_time,
+    ]);
+    let series = cache?.get(key);
+    if (!series) {
+      series = await seriesOf(db, id, s, buckets, x);
+      cache?.set(key, series);
+    }
+    out.push({ id, ...series });
+  }
+  return out;
+}
+
+function checkBuckets(buckets: number): void {
+  if (!Number.isInteger(buckets) || buckets < 1 || buckets > 100_000)
+    throw new CairnError('USAGE', `buckets must be a whole number from 1 to 100000, not ${buckets}`);
 }
 
 type BucketRow = {

@@ -1,4 +1,11 @@
-import { metricSeries, metricSummaries, type MetricSeries, type MetricSummary } from '../metrics/read.js';
+import {
+  metricCurves,
+  metricSeries,
+  metricSummaries,
+  SeriesCache,
+  type MetricSeries,
+  type MetricSummary,
+} from '../metrics/read.js';
 import type { RunDeps } from './deps.js';
 import { fileTail, lastLines, logFile, streamLogs, type LogsOptions } from './logs.js';
 import { prepareRun } from './prepare.js';
@@ -102,6 +109,7 @@ export function createRunsService(deps: RunDeps): RunsService {
     await sync();
     return getRun(deps, id);
   };
+  const curveCache = new SeriesCache();
   return {
     async submit(input) {
       const p = await prepare(input);
@@ -134,7 +142,7 @@ export function createRunsService(deps: RunDeps): RunsService {
       const r = await synced(id);
       return { id: r.id, ...(await metricSeries(deps.meta.db, r.id, name, buckets)) };
     },
-    curves: (ids, name, buckets, x) => curvesOf(deps, ids, name, buckets, x),
+    curves: (ids, name, buckets, x) => curvesOf(deps, sync, curveCache, ids, name, buckets, x),
     fields: (opts = {}) => runFields(deps.meta.db, opts.project),
     logs: (id, opts) => streamLogs(deps, id, opts),
     async cancel(id, opts = {}) {
@@ -192,24 +200,19 @@ function sharedSync(deps: RunDeps): () => Promise<void> {
 /** Curves one request may ask for: the compare page's ceiling, far above what a chart can show apart. */
 const MAX_CURVES = 500;
 
-async function curvesOf(deps: RunDeps, ids: string[], name: string, buckets: number, x: 'step' | 'time' = 'step') {
+async function curvesOf(
+  deps: RunDeps,
+  sync: () => Promise<void>,
+  cache: SeriesCache,
+  ids: string[],
+  name: string,
+  buckets: number,
+  x: 'step' | 'time' = 'step',
+) {
   if (ids.length > MAX_CURVES)
     throw new CairnError('USAGE', `at most ${MAX_CURVES} runs' curves at once, not ${ids.length}`);
-  await syncRuns(deps);
-  const out: Array<{ id: string } & MetricSeries> = [];
-  for (const ref of ids) {
-    const r = await getRun(deps, ref);
-    const has = await deps.meta.db
-      .selectFrom('run_metric_summaries')
-      .select('run_id')
-      .where('run_id', '=', r.id)
-      .where('name', '=', name)
-      .executeTakeFirst();
-    out.push(
-      has
-        ? { id: r.id, ...(await metricSeries(deps.meta.db, r.id, name, buckets, x)) }
-        : { id: r.id, name, points: 0, by: x, buckets: [] },
-    );
-  }
-  return out;
+  await sync();
+  const runs: string[] = [];
+  for (const ref of ids) runs.push((await getRun(deps, ref)).id);
+  return metricCurves(deps.meta.db, runs, name, buckets, cache, x);
 }

@@ -40,9 +40,35 @@ export function curveOf(s: Series, label: string): Curve {
   };
 }
 
+/**
+ * Curves asked for as the page opens, beside the comparison rather than after it, when the link
+ * names the metric; taken once by the chart (a later visit asks again).
+ */
+let early: { key: string; curves: Promise<Series[]> } | null = null;
+
+function askCurves(ids: string[], metric: string, x: 'step' | 'time'): Promise<Series[]> {
+  return call<Series[]>('runs.curves', { query: { ids: ids.join(','), name: metric, buckets: BUCKETS, x } });
+}
+
+function takeCurves(ids: string[], metric: string, x: 'step' | 'time'): Promise<Series[]> {
+  const key = `${ids.join(',')}\n${metric}\n${x}`;
+  const mine = early?.key === key ? early.curves : askCurves(ids, metric, x);
+  early = null;
+  return mine;
+}
+
 export function ComparePage(props: { loc: Location }) {
   const ids = (props.loc.query.get('ids') ?? '').split(',').filter(Boolean);
-  const [cmp] = useData(() => call<Comparison>('runs.compare', { query: { refs: ids.join(',') } }), [ids.join(',')]);
+  const [cmp] = useData(() => {
+    const metric = props.loc.query.get('metric');
+    const x = props.loc.query.get('x') === 'time' ? 'time' : 'step';
+    if (metric && ids.length) {
+      const curves = askCurves(ids, metric, x);
+      curves.catch(() => undefined);
+      early = { key: `${ids.join(',')}\n${metric}\n${x}`, curves };
+    }
+    return call<Comparison>('runs.compare', { query: { refs: ids.join(',') } });
+  }, [ids.join(',')]);
   if (ids.length === 0)
     return (
       <>
@@ -73,10 +99,7 @@ function Compared(props: { c: Comparison; loc: Location }) {
   const ids = c.runs.map((r) => r.id);
   const label = (i: number) => c.runs[i]!.name ?? c.runs[i]!.id.slice(0, 8);
   const [curves] = useData(
-    () =>
-      metric
-        ? call<Series[]>('runs.curves', { query: { ids: ids.join(','), name: metric, buckets: BUCKETS, x: xBy } })
-        : Promise.resolve([]),
+    () => (metric ? takeCurves(ids, metric, xBy) : Promise.resolve([])),
     [ids.join(','), metric, xBy],
   );
   const set = (over: Record<string, string | undefined>) =>

@@ -1,9 +1,12 @@
+import { sql } from 'kysely';
 import { CairnError } from '../../../core/errors.js';
 import type { RunDeps } from '../deps.js';
 import { summary, type RunSummary } from '../queries.js';
 import { gpuSeconds, type RunRow } from '../store.js';
 import { fieldValue, neededNames, parseSort, RUN_FIELDS, type RunRecord, type SortKey } from './fields.js';
 import { compareValues, filterFields, matches, parseFilter, type Scalar } from './filter.js';
+import { planFilter } from './plan.js';
+import { runSetSql } from './sql.js';
 
 export interface FindOptions {
   project?: string;
@@ -55,6 +58,9 @@ export async function findRuns(deps: Pick<RunDeps, 'meta' | 'clock'>, opts: Find
   if (!Number.isInteger(offset) || offset < 0)
     throw new CairnError('USAGE', `offset must be a whole number of runs, not ${String(opts.offset)}`);
   const inDb = !filter && sort.length === 0;
+  // A filter on params and metrics is answered from their indexes first: only the runs that can
+  // match are read (a few thousand of 100,000), and checked again here when the plan is wider.
+  const plan = filter ? planFilter(filter) : null;
   // Only the columns a field reads: a run's spec and usage (kilobytes each) are read for the runs shown.
   let q = deps.meta.db
     .selectFrom('runs')
@@ -63,20 +69,37 @@ export async function findRuns(deps: Pick<RunDeps, 'meta' | 'clock'>, opts: Find
     .orderBy('id', 'desc');
   if (opts.project) q = q.where('project', '=', opts.project);
   if (opts.status) q = q.where('status', '=', opts.status);
+  if (plan) q = q.where(sql<boolean>`id in (${runSetSql(plan.set)})`);
   if (inDb) q = q.limit(limit).offset(offset);
   const rows = await q.execute();
   // Without a filter the database cuts the page, so the count of matches is asked of it too.
   const total = inDb ? await countRuns(deps.meta.db, opts) : null;
-  const ids = inDb ? rows.map((r) => r.id) : null;
+  const recheck = filter !== null && !plan?.exact;
+  // Every candidate's values are read only for what the recheck and the sort need; the columns
+  // are read for the page shown alone.
+  const ids = inDb || plan ? rows.map((r) => r.id) : null;
+  const forAll = neededNames([...(recheck && filter ? filterFields(filter) : []), ...sort.map((s) => s.field)]);
   const [params, metrics] = await Promise.all([
-    loadParams(deps.meta.db, need.params, ids),
-    loadMetrics(deps.meta.db, need.metrics, ids),
+    loadParams(deps.meta.db, inDb ? need.params : forAll.params, ids),
+    loadMetrics(deps.meta.db, inDb ? need.metrics : forAll.metrics, ids),
   ]);
   const now = deps.clock.now().getTime();
   let recs = rows.map((r) => record(r, params.get(r.id) ?? {}, metrics.get(r.id) ?? {}, now));
-  if (filter) recs = recs.filter((rec) => matches(filter, (f) => fieldValue(rec, f)));
+  if (filter && recheck) recs = recs.filter((rec) => matches(filter, (f) => fieldValue(rec, f)));
   if (sort.length) recs.sort((a, b) => bySort(sort, a, b));
-  const shown = inDb ? recs : recs.slice(offset, offset + limit);
+  let shown = inDb ? recs : recs.slice(offset, offset + limit);
+  if (!inDb && columns.length) {
+    const pageIds = shown.map((r) => r.base.id as string);
+    const cols = neededNames(columns);
+    const [p, m] = await Promise.all([
+      loadParams(deps.meta.db, cols.params, pageIds),
+      loadMetrics(deps.meta.db, cols.metrics, pageIds),
+    ]);
+    shown = shown.map((rec) => {
+      const id = rec.base.id as string;
+      return { ...rec, params: { ...rec.params, ...p.get(id) }, metrics: { ...rec.metrics, ...m.get(id) } };
+    });
+  }
   const full = new Map<string, RunRow>();
   const shownIds = shown.map((r) => r.base.id as string);
   for (let i = 0; i < shownIds.length; i += 500)
@@ -202,12 +225,11 @@ export function record(
 async function loadParams(db: Db, names: Set<string>, ids: string[] | null) {
   const out = new Map<string, Record<string, unknown>>();
   if (!names.size || ids?.length === 0) return out;
-  let q = db
+  const q = db
     .selectFrom('run_params')
     .select(['run_id', 'name', 'value'])
     .where('name', 'in', [...names]);
-  if (ids) q = q.where('run_id', 'in', ids);
-  for (const p of await q.execute()) {
+  for (const p of await inChunks(ids, (chunk) => (chunk ? q.where('run_id', 'in', chunk) : q).execute())) {
     let m = out.get(p.run_id);
     if (!m) out.set(p.run_id, (m = {}));
     m[p.name] = JSON.parse(p.value);
@@ -218,12 +240,11 @@ async function loadParams(db: Db, names: Set<string>, ids: string[] | null) {
 async function loadMetrics(db: Db, names: Set<string>, ids: string[] | null) {
   const out = new Map<string, RunRecord['metrics']>();
   if (!names.size || ids?.length === 0) return out;
-  let q = db
+  const q = db
     .selectFrom('run_metric_summaries')
     .select(['run_id', 'name', 'last_value', 'min_value', 'max_value', 'points'])
     .where('name', 'in', [...names]);
-  if (ids) q = q.where('run_id', 'in', ids);
-  for (const s of await q.execute()) {
+  for (const s of await inChunks(ids, (chunk) => (chunk ? q.where('run_id', 'in', chunk) : q).execute())) {
     let m = out.get(s.run_id);
     if (!m) out.set(s.run_id, (m = {}));
     m[s.name] = {
@@ -233,5 +254,13 @@ async function loadMetrics(db: Db, names: Set<string>, ids: string[] | null) {
       points: Number(s.points),
     };
   }
+  return out;
+}
+
+/** Ids bound in chunks (SQLite and PostgreSQL cap the parameters of one statement); null reads all. */
+async function inChunks<T>(ids: string[] | null, read: (chunk: string[] | null) => Promise<T[]>): Promise<T[]> {
+  if (!ids) return read(null);
+  const out: T[] = [];
+  for (let i = 0; i < ids.length; i += 5000) out.push(...(await read(ids.slice(i, i + 5000))));
   return out;
 }
