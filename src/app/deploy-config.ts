@@ -9,6 +9,7 @@ import {
   type ReleaseDeps,
 } from '../models/index.js';
 import { releaseKeys } from './keys.js';
+import { releaseEvidence } from './witnessing.js';
 import { CLIENT_VERSION } from './version.js';
 import type { Workspace } from './workspace.js';
 
@@ -44,5 +45,9 @@ export function deploymentDeps(ws: Workspace, env: NodeJS.ProcessEnv = process.e
 
 /** The ports releases get: the release key (not the audit key), made and announced on first need. */
 export function releaseDeps(ws: Workspace, env: NodeJS.ProcessEnv = process.env): ReleaseDeps {
-  return { ...ws, releaseKeys: () => releaseKeys(ws.cairnDir, ws.audit, env) };
+  return {
+    ...ws,
+    releaseKeys: () => releaseKeys(ws.cairnDir, ws.audit, env),
+    checkpointEvidence: (note) => releaseEvidence(ws.audit, ws.witnessing, note, (m) => process.stderr.write(`${m}\n`)),
+  };
 }

@@ -163,3 +163,43 @@ export async function witnessAfterWrite(
     return null;
   }
 }
+
+/**
+ * What a release bundle carries for the checkpoint its audit proofs use (docs/RELEASES.md): the
+ * witness list, that checkpoint as the witnesses cosigned it (asked now if they have not yet), and
+ * its RFC 3161 token with the TSA's CA. Nothing when the log has neither witnesses nor a TSA; a
+ * witness that does not answer is warned about and the bundle is written with what there is.
+ */
+export async function releaseEvidence(
+  audit: AuditLog,
+  witnessing: { files: WitnessFiles; timeoutMs: number },
+  note: string,
+  warn: (message: string) => void,
+): Promise<Array<{ path: string; data: string | Buffer }>> {
+  const config = witnessing.files.readConfig();
+  const tsa = witnessing.files.readTsa();
+  if (config.witnesses.length === 0 && tsa === null) return [];
+  const r = await witnessCheckpoint({
+    files: witnessing.files,
+    note,
+    ask: true,
+    timeoutMs: witnessing.timeoutMs,
+    proof: async (from, to) => (await audit.consistency(from, to)).map((h) => Buffer.from(h, 'hex')),
+  });
+  for (const f of r.failures) warn(`warning: witness ${f.url} did not cosign checkpoint ${r.size}: ${f.reason}`);
+  if (r.timestamp && 'error' in r.timestamp)
+    warn(`warning: checkpoint ${r.size} has no trusted time: ${r.timestamp.error}`);
+  const out: Array<{ path: string; data: string | Buffer }> = [];
+  const base = `${r.size}-${r.root}`;
+  if (config.witnesses.length > 0) {
+    out.push({ path: 'witness/witnesses.json', data: `${JSON.stringify(config, null, 2)}\n` });
+    if (r.cosignatures.length > 0) out.push({ path: `witness/cosigned/${base}.note`, data: r.cosignedNote });
+  }
+  const token = witnessing.files.readToken(r.size, r.root);
+  if (token) {
+    out.push({ path: `timestamp/${base}.tsr`, data: token.token });
+    out.push({ path: `timestamp/${base}.checkpoint`, data: readFileSync(token.dataPath) });
+    if (tsa?.ca) out.push({ path: 'timestamp/ca.pem', data: tsa.ca });
+  }
+  return out;
+}

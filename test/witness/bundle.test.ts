@@ -87,4 +87,77 @@ describe.skipIf(!hasOpenssl)('audit export with witnesses and trusted time', () 
     expect(unlisted.code).toBe(1);
     expect(unlisted.stdout + unlisted.stderr).toMatch(/no witness list/);
   }, 240_000);
+  it("a release bundle carries its proofs' checkpoint cosigned and stamped; --witnessed and pinned witness keys check it offline", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'cairn-witness-release-'));
+    const tsaDir = join(cwd, 'tsa');
+    mkdirSync(tsaDir);
+    makeTsa(tsaDir);
+    const tsa = await startTsa(tsaDir);
+    const root = join(cwd, 'ws');
+    const home = { cwd: root };
+    ok(cli(['init', root], { cwd }));
+    const vkey = (ok(cli(['audit', 'checkpoint', '--json'], home)).json as { verifierKey: string }).verifierKey;
+    const ws = await Promise.all([1, 2].map((i) => startWitness(cwd, join(cwd, `w${i}`))));
+    running.push(...ws);
+    for (const w of ws) {
+      ok(cli(['witness', 'add-log', vkey.split('+')[0]!, vkey, '--data-dir', w.dataDir], { cwd }));
+      ok(cli(['audit', 'witness', 'add', w.url, w.vkey], home));
+    }
+    ok(cli(['audit', 'witness', 'policy', '2'], home));
+    ok(cli(['audit', 'timestamp', 'set', tsa, '--ca', join(tsaDir, 'ca.pem')], home));
+    const data = join(cwd, 'data');
+    mkdirSync(data);
+    writeFileSync(join(data, 'd.csv'), 'x,y\n1,0\n');
+    ok(cli(['data', 'add', data, '--name', 'toy'], home));
+    writeFileSync(
+      join(root, 'cairn.yaml'),
+      'name: toy-train\ncommand: "mkdir -p $CAIRN_OUTPUT_DIR/m && echo weights > $CAIRN_OUTPUT_DIR/m/model.bin"\ninputs:\n  train: toy@v1\n',
+    );
+    const run = ok(cli(['run', '--json'], home)).json as { id: string };
+    ok(cli(['model', 'register', 'toy', '--from-run', run.id], home));
+    const rel = join(cwd, 'rel');
+    ok(cli(['release', 'create', 'toy@v1', '--out', rel], home));
+    const pub = join(root, '.cairn', 'keys', 'release.pub');
+    const keys = ws.flatMap((w) => ['--witness-key', w.vkey]);
+
+    const v = ok(cli(['release', 'verify', rel, '--key', pub, '--audit-key', vkey, '--witnessed', ...keys], { cwd }));
+    expect(v.stdout).toMatch(/checkpoint cosigned by 2 of the 2 witness\(es\) the policy needs, 1 RFC 3161 timestamp/);
+    const tokens = readdirSync(join(rel, 'timestamp')).filter((f) => f.endsWith('.tsr'));
+    expect(tokens).toHaveLength(1);
+    const r = spawnSync(
+      'openssl',
+      ['ts', '-verify', '-data', tokens[0]!.replace(/\.tsr$/, '.checkpoint'), '-in', tokens[0]!, '-CAfile', 'ca.pem'],
+      { cwd: join(rel, 'timestamp'), encoding: 'utf8' },
+    );
+    expect(r.stdout + r.stderr).toMatch(/Verification: OK/);
+
+    // A witness the auditor does not trust (a stranger's key) cannot make up the policy.
+    const stranger = await startWitness(cwd, join(cwd, 'w3'));
+    running.push(stranger);
+    const pinned = cli(
+      [
+        'release',
+        'verify',
+        rel,
+        '--key',
+        pub,
+        '--witnessed',
+        '--witness-key',
+        ws[0]!.vkey,
+        '--witness-key',
+        stranger.vkey,
+      ],
+      { cwd },
+    );
+    expect(pinned.code).toBe(1);
+    expect(pinned.stdout + pinned.stderr).toMatch(/1 valid cosignature\(s\), the policy needs 2/);
+
+    // Cosignatures stripped from the bundle (and the manifest rewritten by someone without the key): refused.
+    const stripped = join(cwd, 'stripped');
+    spawnSync('cp', ['-r', rel, stripped]);
+    rmSync(join(stripped, 'witness', 'cosigned'), { recursive: true });
+    const gone = cli(['release', 'verify', stripped, '--key', pub, '--witnessed', ...keys], { cwd });
+    expect(gone.code).toBe(1);
+    expect(gone.stdout + gone.stderr).toMatch(/file-missing|is missing|missing/);
+  }, 300_000);
 });

@@ -1,5 +1,5 @@
 // The release commands' declarations: arguments and options, once (see ../table/define.ts).
-import { spec, text, required } from '../table/define.js';
+import { flag, list, spec, text, required } from '../table/define.js';
 
 export const releaseCreate = spec({
   path: 'release create',
@@ -19,5 +19,14 @@ export const releaseVerify = spec({
     key: text('--key <pem>', "the publisher's trusted public key (PEM file)"),
     auditKey: text('--audit-key <vkey>', "the publisher's audit verifier key (name+hash+key)"),
     omsKey: text('--oms-key <pem>', "the publisher's OpenSSF Model Signing key (P-256 PEM file), for model.sig"),
+    witnessed: flag(
+      '--witnessed',
+      "also require the audit proofs' checkpoint to carry k valid witness cosignatures (docs/RELEASES.md)",
+    ),
+    witnessKey: list(
+      '--witness-key <vkey>',
+      "a witness's cosignature verifier key you trust (repeat it); replaces the bundle's own witness list",
+    ),
+    witnessPolicy: text('--witness-policy <k>', 'how many of the --witness-key witnesses must cosign (default: all)'),
   },
 });

@@ -17,6 +17,8 @@ export async function run(dir: string, opts: OptionsOf<typeof releaseVerify>): P
     ...(opts.key ? { trustedPublicKeyPem: readKey(opts.key) } : {}),
     ...(opts.auditKey ? { trustedVerifierKey: opts.auditKey } : {}),
     ...(opts.omsKey ? { trustedOmsPublicKeyPem: readKey(opts.omsKey) } : {}),
+    ...(opts.witnessKey.length ? { trustedWitnesses: trustedWitnesses(opts.witnessKey, opts.witnessPolicy) } : {}),
+    ...(opts.witnessed ? { witnessed: true } : {}),
   });
   if (!r.ok)
     throw new CairnError(
@@ -38,9 +40,28 @@ export async function run(dir: string, opts: OptionsOf<typeof releaseVerify>): P
   const oms = r.omsChecked
     ? `, OpenSSF Model Signing signature${r.omsKeyTrusted ? '' : ' (with the bundle’s own OMS key: pass --oms-key to pin it)'}`
     : ', no OpenSSF Model Signing signature (a bundle from before model.sig)';
+  const ev = r.evidence;
+  const witnessed = ev
+    ? `; checkpoint cosigned by ${ev.cosignatures.length} of the ${ev.policy} witness(es) the policy needs${opts.witnessKey.length ? '' : ' (the bundle’s own witness list: pass --witness-key to pin them)'}${ev.timestampTokens ? `, ${ev.timestampTokens} RFC 3161 timestamp(s)` : ''}`
+    : '';
   ctx.out.say(
-    `ok: ${r.filesChecked} file(s), provenance signature${oms}, ${r.proofsChecked} audit proof(s) — signed by the trusted key ${r.keyid}${r.proofsKeyTrusted ? '' : ' (the audit proofs were checked with the bundle’s own audit key: pass --audit-key to pin it)'}`,
+    `ok: ${r.filesChecked} file(s), provenance signature${oms}, ${r.proofsChecked} audit proof(s)${witnessed} — signed by the trusted key ${r.keyid}${r.proofsKeyTrusted ? '' : ' (the audit proofs were checked with the bundle’s own audit key: pass --audit-key to pin it)'}`,
   );
+}
+
+/** The auditor's witnesses: their vkeys, and k of them (all, unless --witness-policy says fewer). */
+function trustedWitnesses(
+  vkeys: string[],
+  policy: string | undefined,
+): { witnesses: Array<{ url: string; vkey: string }>; policy: number } {
+  const k = policy === undefined ? vkeys.length : Number(policy);
+  if (!Number.isInteger(k) || k < 1 || k > vkeys.length)
+    throw new CairnError(
+      'USAGE',
+      `--witness-policy must be a whole number from 1 to ${vkeys.length} (the --witness-key count)`,
+    );
+  // The URL is only where a log sends checkpoints; verifying needs the keys alone.
+  return { witnesses: vkeys.map((vkey) => ({ url: 'offline:', vkey: vkey.trim() })), policy: k };
 }
 
 function readKey(path: string): string {

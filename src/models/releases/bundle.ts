@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { canonicalJsonBytes } from '../../core/canonical-json.js';
 import { CairnError, ioError } from '../../core/errors.js';
 import { checkProofFile } from '../../audit/export/proof-file.js';
+import { verifyBundleEvidence, type WitnessConfig } from '../../audit/witness/index.js';
 import {
   parseVerifierKey,
   publicKeyFromPem,
@@ -78,6 +79,12 @@ export interface WriteReleaseOptions {
   omsPrivateKey: SigningKey;
   /** The audit log's verifier key (`<origin>+<id>+<base64>`); written as public-key.vkey and used to check the proofs. */
   verifierKey?: string;
+  /**
+   * The proofs' checkpoint as the log's witnesses cosigned it and a timestamp authority stamped
+   * it (`witness/…`, `timestamp/…`, the layout of an audit export), so the bundle alone shows who
+   * else saw that history and when it existed.
+   */
+  evidence?: Array<{ path: string; data: string | Buffer }>;
 }
 
 export interface WriteReleaseResult {
@@ -143,6 +150,7 @@ export async function writeReleaseBundle(dir: string, opts: WriteReleaseOptions)
     opts.auditProofs.forEach((p, i) => put(`${PROOFS_DIR}/${proofNames[i]}`, p.text));
     put(BUNDLE_FILES.publicKey, publicKeyToPem(publicKey));
     if (opts.verifierKey !== undefined) put(BUNDLE_FILES.verifierKey, `${opts.verifierKey.trim()}\n`);
+    for (const e of opts.evidence ?? []) put(e.path, e.data);
     const keyid = keyIdOf(publicKey);
     put(BUNDLE_FILES.readme, releaseReadme({ model, keyid, hasVerifierKey: vkey !== null }));
     const statementBytes = canonicalJsonBytes(statement);
@@ -197,6 +205,11 @@ function checkReleaseInputs(dir: string, opts: WriteReleaseOptions) {
     seen.add(f.path);
   }
   if (opts.files.length === 0) throw new CairnError('INVALID_INPUT', 'a release needs at least one model file');
+  for (const e of opts.evidence ?? []) {
+    checkReleasePath(e.path, 'evidence file path');
+    if (!EVIDENCE_DIRS.some((d) => e.path.startsWith(`${d}/`)))
+      throw new CairnError('INVALID_INPUT', `evidence file ${e.path} is not under ${EVIDENCE_DIRS.join('/ or ')}/`);
+  }
   const evalNames = uniqueNames(
     opts.evaluations.map((e) => e.name),
     'evaluation report',
@@ -270,7 +283,9 @@ export type ReleaseProblemCode =
   | 'statement-invalid'
   | 'subject-mismatch'
   | 'proof-invalid'
-  | 'oms-invalid';
+  | 'oms-invalid'
+  | 'evidence-invalid'
+  | 'not-witnessed';
 
 export interface ReleaseProblem {
   code: ReleaseProblemCode;
@@ -293,7 +308,17 @@ export interface VerifyReleaseOptions {
    * used, and counts as trusted when the trusted release key signed the manifest that pins it.
    */
   trustedOmsPublicKeyPem?: string;
+  /**
+   * The witnesses the caller trusts (their cosignature vkeys and how many must cosign). Without
+   * it the bundle's own witness/witnesses.json is used, which proves only self-consistency.
+   */
+  trustedWitnesses?: WitnessConfig;
+  /** Also require the proofs' checkpoint to carry k valid witness cosignatures. */
+  witnessed?: boolean;
 }
+
+/** Where a bundle keeps its checkpoint's cosignatures and timestamp token (as an audit export does). */
+export const EVIDENCE_DIRS = ['witness', 'timestamp'] as const;
 
 export interface ReleaseVerifyReport {
   ok: boolean;
@@ -314,6 +339,8 @@ export interface ReleaseVerifyReport {
   omsKeyTrusted: boolean;
   filesChecked: number;
   proofsChecked: number;
+  /** The proofs' checkpoint: its valid witness cosignatures against the policy, and timestamp tokens checked. */
+  evidence: { cosignatures: string[]; policy: number; witnessed: boolean; timestampTokens: number } | null;
   /** The signed statement, when its signature verified. */
   statement: Statement | null;
 }
@@ -409,7 +436,7 @@ export async function verifyReleaseBundle(dir: string, opts: VerifyReleaseOption
   // A file that a manifest signed by the trusted release key pins, unmodified, is as trusted as that key.
   const pinned = (file: string) =>
     keyTrusted && manifestSigned && listed.has(file) && !problems.some((p) => p.file === file);
-  const { proofsChecked, proofsKeyTrusted } = checkProofs(
+  const { proofsChecked, proofsKeyTrusted, proofsKey, checkpoints } = checkProofs(
     dir,
     manifest,
     listed,
@@ -419,6 +446,7 @@ export async function verifyReleaseBundle(dir: string, opts: VerifyReleaseOption
     pinned,
   );
   const { omsChecked, omsKeyTrusted } = checkOms(dir, listed, modelFiles, opts, add, pinned);
+  const evidence = await checkEvidence(dir, listed, proofsKey, checkpoints, opts, add);
 
   return {
     ok: problems.length === 0,
@@ -431,6 +459,7 @@ export async function verifyReleaseBundle(dir: string, opts: VerifyReleaseOption
     omsKeyTrusted,
     filesChecked,
     proofsChecked,
+    evidence,
     statement,
   };
 }
@@ -570,7 +599,12 @@ function checkProofs(
   signer: { key: KeyObject | null; keyTrusted: boolean },
   add: AddProblem,
   pinned: (file: string) => boolean,
-): { proofsChecked: number; proofsKeyTrusted: boolean } {
+): {
+  proofsChecked: number;
+  proofsKeyTrusted: boolean;
+  proofsKey: NoteVerifier | undefined;
+  checkpoints: Array<{ size: number; note: string }>;
+} {
   const { key, keyTrusted } = signer;
   let proofsKey: NoteVerifier | undefined;
   let proofsKeyTrusted = false;
@@ -603,19 +637,72 @@ function checkProofs(
       pinned(BUNDLE_FILES.verifierKey) || (keyTrusted && key !== null && samePublicKey(bundleVkey.publicKey, key));
   }
   let proofsChecked = 0;
+  const checkpoints = new Map<number, string>();
   for (const f of manifest.files.filter((x) => x.path.startsWith(`${PROOFS_DIR}/`))) {
     const text = readText(dir, f.path);
     if (text === null) continue; // already reported above
     try {
       const r = checkProofFile(text, proofsKey);
-      if (r.ok) proofsChecked++;
-      else add('proof-invalid', f.path, `${f.path}: ${r.problems.join('; ')}`);
+      if (r.ok) {
+        proofsChecked++;
+        checkpoints.set(r.treeSize, (JSON.parse(text) as { checkpoint: string }).checkpoint);
+      } else add('proof-invalid', f.path, `${f.path}: ${r.problems.join('; ')}`);
     } catch (err) {
       add('proof-invalid', f.path, `${f.path}: ${(err as Error).message}`);
     }
   }
 
-  return { proofsChecked, proofsKeyTrusted };
+  const sorted = [...checkpoints].sort((a, b) => a[0] - b[0]).map(([size, note]) => ({ size, note }));
+  return { proofsChecked, proofsKeyTrusted, proofsKey, checkpoints: sorted };
+}
+
+/**
+ * The proofs' checkpoint as witnesses cosigned it and a TSA stamped it: every cosigned note must
+ * be a checkpoint the proofs use, signed by the log's key, every cosignature by a trusted witness
+ * must verify, every token must pass `openssl ts -verify`. With `witnessed`, the latest of those
+ * checkpoints needs k cosignatures by the trusted witnesses.
+ */
+async function checkEvidence(
+  dir: string,
+  listed: Set<string>,
+  proofsKey: NoteVerifier | undefined,
+  checkpoints: Array<{ size: number; note: string }>,
+  opts: VerifyReleaseOptions,
+  add: AddProblem,
+): Promise<ReleaseVerifyReport['evidence']> {
+  const carried = [...listed].some((p) => EVIDENCE_DIRS.some((d) => p.startsWith(`${d}/`)));
+  if (!carried) {
+    if (opts.witnessed)
+      add(
+        'not-witnessed',
+        undefined,
+        'the bundle carries no witness cosignatures (released before witnesses were set up?)',
+      );
+    return null;
+  }
+  if (!proofsKey || checkpoints.length === 0) {
+    add('evidence-invalid', undefined, 'witness and timestamp files need a verified audit proof to refer to');
+    return null;
+  }
+  const r = await verifyBundleEvidence(dir, proofsKey, checkpoints, opts.trustedWitnesses);
+  for (const p of r.problems) add('evidence-invalid', undefined, p.message);
+  const latest = r.latest;
+  if (opts.witnessed && !latest?.witnessed)
+    add(
+      'not-witnessed',
+      undefined,
+      latest
+        ? `the proofs' checkpoint (size ${latest.size}) has ${latest.cosignatures.length} valid cosignature(s), the policy needs ${latest.policy}`
+        : 'the bundle names no witnesses to check cosignatures against',
+    );
+  return latest
+    ? {
+        cosignatures: latest.cosignatures,
+        policy: latest.policy,
+        witnessed: latest.witnessed,
+        timestampTokens: r.timestampTokens,
+      }
+    : { cosignatures: [], policy: 0, witnessed: false, timestampTokens: r.timestampTokens };
 }
 
 /**

@@ -27,6 +27,8 @@ export interface ReleaseSigningKeys {
 /** Beyond the dataset ports: the release key, which app/ makes on first need (an audited event). */
 export interface ReleaseDeps extends DatasetDeps {
   releaseKeys(): Promise<ReleaseSigningKeys>;
+  /** The witness cosignatures and timestamp token of the checkpoint `note`, as bundle files (none without witnesses or a TSA). */
+  checkpointEvidence?(note: string): Promise<Array<{ path: string; data: string | Buffer }>>;
 }
 
 /**
@@ -73,6 +75,9 @@ export async function createRelease(
   });
   const digest = `sha256:${m.version.digest}`;
   const proofs = await auditProofs(deps, m.version.digest);
+  // Every proof is against the one checkpoint auditProofs made: that is what witnesses vouch for.
+  const proofCheckpoint = proofs[0] ? (JSON.parse(proofs[0].text) as { checkpoint: string }).checkpoint : null;
+  const evidence = proofCheckpoint && deps.checkpointEvidence ? await deps.checkpointEvidence(proofCheckpoint) : [];
   const [name, number] = m.ref.split('@v') as [string, string];
   const signing = await deps.releaseKeys();
   const facts = releaseFacts({ name, version: Number(number) }, run, stored, deps.audit.keys.origin);
@@ -86,6 +91,7 @@ export async function createRelease(
     publicKeyPem: signing.publicKeyPem,
     omsPrivateKey: signing.omsPrivateKey,
     verifierKey: formatVerifierKey(deps.audit.keys.origin, deps.audit.keys.rawPublicKey),
+    evidence,
   });
   await recordRelease(deps, { name, version: Number(number), digest, versionId: m.version.id }, result, outDir, {
     files: listing.files.length,
