@@ -90,7 +90,13 @@ export async function openBackend(
       const { currentSession } = await import('./remote/credentials.js');
       const { ServerStoreBackend } = await import('./remote/store-backend.js');
       const session = currentSession(env, loc.url);
-      return new ServerStoreBackend({ url: loc.url, token: session!.token });
+      // CAIRN_MULTIPART_ABOVE (bytes): packs above it go up in parts (default 64 MiB; docs/SERVER.md).
+      const above = Number(env.CAIRN_MULTIPART_ABOVE);
+      return new ServerStoreBackend({
+        url: loc.url,
+        token: session!.token,
+        ...(Number.isSafeInteger(above) && above > 0 ? { multipartAbove: above } : {}),
+      });
     }
   }
 }

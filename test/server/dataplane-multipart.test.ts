@@ -257,6 +257,8 @@ describe('multipart through the team server', () => {
       CAIRN_ACTOR: `${user}@laptop`,
       CAIRN_TOKEN: t.tokens[user],
       CAIRN_SERVER_KEY: t.server.runtime.verifierKey,
+      // Parts for this test's 20 MiB pack (the default sends packs up to 64 MiB in one PUT).
+      CAIRN_MULTIPART_ABOVE: String(8 * 1024 * 1024),
     };
     const run = <T>(fn: (s: any) => Promise<T>) => withServices({ cwd: dir, env }, fn);
     await run((s) => s.transfer.addRemote('team', t.server.url, {}));
