@@ -222,7 +222,8 @@ async function serve(
   if (id === 'models.register') await readableRuns(rt, ids, scope, who, [String(input.body.fromRun)], metrics, id);
   const run = (s: RequestScope = scope) => rt.runAs(s, () => handlers[id](rt.services, input, rt));
   if (op.method === 'GET') {
-    if (id === 'runs.compare') await readableRuns(rt, ids, scope, who, String(input.query.refs).split(','), metrics, id);
+    if (id === 'runs.compare')
+      await readableRuns(rt, ids, scope, who, String(input.query.refs).split(','), metrics, id);
     if (id === 'runs.curves') await readableRuns(rt, ids, scope, who, String(input.query.ids).split(','), metrics, id);
     let out = LISTINGS.has(id) && !input.query.project ? await visibleRuns(ids, who, await run()) : await run();
     // The UI offers only the buttons a person may use: it asks for the role they hold.

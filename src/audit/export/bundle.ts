@@ -140,15 +140,7 @@ export async function verifyBundle(
       throw new CairnError('INVALID_INPUT', `${join(dir, p)} is missing: not an audit export bundle`);
     }
   };
-  let meta: { format: string; origin: string; verifierKey: string; size: number; checkpoints: number };
-  try {
-    meta = JSON.parse(read('log.json')) as typeof meta;
-  } catch {
-    throw new CairnError('INVALID_INPUT', `${join(dir, 'log.json')} is not JSON: not an audit export bundle`);
-  }
-  if (!meta || typeof meta !== 'object')
-    throw new CairnError('INVALID_INPUT', `${join(dir, 'log.json')} is not an object: not an audit export bundle`);
-  if (meta.format !== BUNDLE_FORMAT) throw new CairnError('UNSUPPORTED', `unknown bundle format ${meta.format}`);
+  const meta = bundleMeta(dir, read('log.json'));
   const text = read('entries.jsonl');
   const lines = text.length ? text.replace(/\n$/, '').split('\n') : [];
   // After a rotation the bundle's key is the last of a chain that starts at the key the first
@@ -208,6 +200,28 @@ export async function verifyBundle(
     firstBad: first,
     problems,
   };
+}
+
+interface BundleMeta {
+  format: string;
+  origin: string;
+  verifierKey: string;
+  size: number;
+  checkpoints: number;
+}
+
+/** log.json, refused as a whole when it is not a bundle's (hostile bundles reach here). */
+function bundleMeta(dir: string, text: string): BundleMeta {
+  let meta: BundleMeta;
+  try {
+    meta = JSON.parse(text) as BundleMeta;
+  } catch {
+    throw new CairnError('INVALID_INPUT', `${join(dir, 'log.json')} is not JSON: not an audit export bundle`);
+  }
+  if (!meta || typeof meta !== 'object')
+    throw new CairnError('INVALID_INPUT', `${join(dir, 'log.json')} is not an object: not an audit export bundle`);
+  if (meta.format !== BUNDLE_FORMAT) throw new CairnError('UNSUPPORTED', `unknown bundle format ${meta.format}`);
+  return meta;
 }
 
 /** The key the first audit-key transition in these entries hands over from (null: never rotated). */
