@@ -1,4 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import type { AuditKeyRotationView } from '../audit/index.js';
 import {
   chmodSync,
   existsSync,
@@ -245,16 +246,8 @@ function fileSigner(keyPath: string, origin: string, raw: Buffer): NoteSigner {
   return { name: origin, privateKey: privateKeyFromPem(read(keyPath)), rawPublicKey: raw };
 }
 
-export interface AuditKeyRotation {
-  from: string;
-  to: string;
-  /** The index of the `keys.rotate` event. */
-  index: number;
-  checkpoint: { size: number; root: string; note: string };
-  custody: 'file' | 'pkcs11';
-  /** True when this call finished a rotation an earlier one had recorded but not put in place. */
-  resumed: boolean;
-}
+/** What a rotation did: the audit service's view of it (`index` is the `keys.rotate` event's). */
+export type AuditKeyRotation = AuditKeyRotationView;
 
 /** Where the next audit key lives: a new file key, or a key pair already in a token. */
 export type NextAuditKey = { pkcs11?: Pkcs11KeyConfig };

@@ -107,9 +107,11 @@ export interface AuditKeyRotationRequest {
 export interface AuditKeyRotationView {
   from: string;
   to: string;
+  /** The index of the `keys.rotate` event. */
   index: number;
   checkpoint: { size: number; root: string; note: string };
   custody: 'file' | 'pkcs11';
+  /** True when this call finished a rotation an earlier one had recorded but not put in place. */
   resumed: boolean;
 }
 
