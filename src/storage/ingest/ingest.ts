@@ -348,7 +348,11 @@ class IngestSession {
       }
     }
     for (const r of results) if (r instanceof Promise) r.catch(() => {});
-    out.push(Promise.all(results));
+    // Consumed by #complete, unless a later folder's scan fails first (a FIFO below): then the
+    // abandoned batch rejects it, and nothing may be left unhandled.
+    const all = Promise.all(results);
+    all.catch(() => {});
+    out.push(all);
     return out;
   }
 
