@@ -141,8 +141,6 @@ describe.skipIf(!chromiumAvailable())('web UI in Chromium', () => {
       '/datasets/nope/v9',
       '/datasets/tiny?from=tiny@v1&to=tiny@v9',
       '/no/such/page',
-      // A malformed escape used to throw in the router and leave a blank page.
-      '/runs/%E0',
     ]) {
       const { page } = await open(path);
       await expect(page.getByRole('heading', { name: 'Not found' })).toBeTruthy();
