@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
+import { afterAll, beforeAll } from 'vitest';
 import { join } from 'node:path';
 import { packageRoot } from '../core/package-root.js';
 
@@ -122,4 +123,34 @@ export async function stopSharedS3Server(): Promise<void> {
   const s = await shared?.catch(() => null);
   shared = null;
   await s?.close();
+}
+
+/**
+ * The shared server for the calling test file, with the AWS_* variables the S3 backend reads set
+ * while the file runs (and put back after). Returns what a test calls first: the server, or a
+ * loud skip when there is none.
+ */
+export function useSharedS3(): (ctx: { skip: () => void }) => S3TestServer {
+  let s3: S3TestServer | null = null;
+  const saved = { ...process.env };
+  beforeAll(async () => {
+    s3 = await sharedS3Server();
+    if (s3)
+      Object.assign(process.env, {
+        AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+        AWS_REGION: s3.region,
+      });
+  });
+  afterAll(async () => {
+    process.env = saved;
+    await stopSharedS3Server();
+  });
+  return (ctx) => {
+    if (!s3) {
+      console.warn('SKIPPED: no S3 test server (s3rver) available');
+      ctx.skip();
+    }
+    return s3!;
+  };
 }

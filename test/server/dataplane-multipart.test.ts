@@ -3,43 +3,21 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createServerStore, MIN_PART_BYTES } from '../../src/app/server-store.js';
 import { withServices } from '../../src/app/services.js';
 import { addVersion } from '../../src/datasets/add.js';
-import { sharedS3Server, stopSharedS3Server, type S3TestServer } from '../../src/test-support/s3-server.js';
+import { useSharedS3, type S3TestServer } from '../../src/test-support/s3-server.js';
 import { newWorkspace, prng, writeTree } from '../../src/test-support/workspace.js';
 import { s3Backend, type RemoteBackend } from '../../src/transfer/index.js';
 import { startTeam, type Team } from './harness.js';
 
-let s3: S3TestServer | null = null;
-const saved = { ...process.env };
-beforeAll(async () => {
-  s3 = await sharedS3Server();
-  if (s3)
-    Object.assign(process.env, {
-      AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
-      AWS_REGION: s3.region,
-    });
-});
-afterAll(async () => {
-  process.env = saved;
-  await stopSharedS3Server();
-});
+const needS3 = useSharedS3();
 
 const open: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
   for (const o of open.splice(0).reverse()) await o.close().catch(() => {});
 });
-
-function needS3(ctx: { skip: () => void }): S3TestServer {
-  if (!s3) {
-    console.warn('SKIPPED: no S3 test server (s3rver) available');
-    ctx.skip();
-  }
-  return s3!;
-}
 
 async function bucket(s: S3TestServer): Promise<RemoteBackend> {
   return s3Backend({

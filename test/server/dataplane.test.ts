@@ -4,10 +4,10 @@ import { request } from 'node:http';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { withServices } from '../../src/app/services.js';
 import { addVersion } from '../../src/datasets/add.js';
-import { sharedS3Server, stopSharedS3Server, type S3TestServer } from '../../src/test-support/s3-server.js';
+import { useSharedS3 } from '../../src/test-support/s3-server.js';
 import { newWorkspace, prng, writeTree } from '../../src/test-support/workspace.js';
 import { startTeam, type Team } from './harness.js';
 
@@ -16,21 +16,7 @@ afterEach(async () => {
   for (const t of teams.splice(0)) await t.close().catch(() => {});
 });
 
-let s3: S3TestServer | null = null;
-const saved = { ...process.env };
-beforeAll(async () => {
-  s3 = await sharedS3Server();
-  if (s3)
-    Object.assign(process.env, {
-      AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
-      AWS_REGION: s3.region,
-    });
-});
-afterAll(async () => {
-  process.env = saved;
-  await stopSharedS3Server();
-});
+const needS3 = useSharedS3();
 
 /** A person's laptop: a workspace, and the token of their account on the team server. */
 async function laptop(t: Team, user: string, files?: Record<string, string | Buffer>, name = 'images') {
@@ -124,10 +110,7 @@ async function dataPlaneStory(t: Team) {
 
 describe('data plane, S3 store (presigned URLs)', () => {
   it('pushes through presigned URLs, imports verified, dedups, pulls, and refuses bad uploads', async (ctx) => {
-    if (!s3) {
-      console.warn('SKIPPED: no S3 test server (s3rver) available');
-      return ctx.skip();
-    }
+    const s3 = needS3(ctx);
     const t = await startTeam({
       store: `s3://${s3.bucket}/team-${randomBytes(3).toString('hex')}`,
       storeEndpoint: s3.endpoint,
