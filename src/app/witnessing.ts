@@ -132,20 +132,35 @@ export async function witnessAfterWrite(
   witnessing: { files: WitnessFiles; timeoutMs: number },
   warn: (message: string) => void,
 ): Promise<WitnessReport | null> {
-  let config;
+  const cp = await audit.latestCheckpoint();
+  return cp ? ((await witnessNote(audit, witnessing, cp.note, warn))?.report ?? null) : null;
+}
+
+/**
+ * Asks the witnesses (and the TSA) about one checkpoint note. Never throws: a broken witness
+ * config, a witness that is down or a TSA that refuses is warned about, and the caller goes on
+ * with what there is. Null when nothing is configured or nothing could be asked.
+ */
+async function witnessNote(
+  audit: AuditLog,
+  witnessing: { files: WitnessFiles; timeoutMs: number },
+  note: string,
+  warn: (message: string) => void,
+): Promise<{ report: WitnessReport; config: WitnessConfig; tsa: TimestampConfig | null } | null> {
+  let config: WitnessConfig;
+  let tsa: TimestampConfig | null;
   try {
     config = witnessing.files.readConfig();
+    tsa = witnessing.files.readTsa();
   } catch (err) {
     warn(`warning: witnesses not asked: ${(err as Error).message}`);
     return null;
   }
-  if (config.witnesses.length === 0 && witnessing.files.readTsa() === null) return null;
-  const cp = await audit.latestCheckpoint();
-  if (!cp) return null;
+  if (config.witnesses.length === 0 && tsa === null) return null;
   try {
     const r = await witnessCheckpoint({
       files: witnessing.files,
-      note: cp.note,
+      note,
       ask: true,
       timeoutMs: witnessing.timeoutMs,
       proof: async (from, to) => (await audit.consistency(from, to)).map((h) => Buffer.from(h, 'hex')),
@@ -157,9 +172,10 @@ export async function witnessAfterWrite(
       warn(
         `warning: checkpoint ${r.size} is under-witnessed: ${r.cosignatures.length} of the ${r.policy} cosignature(s) the policy asks for (the local log is intact; retry with \`cairn audit witness status --retry\`)`,
       );
-    return r;
+    return { report: r, config, tsa };
   } catch (err) {
-    warn(`warning: checkpoint ${cp.size} was not sent to the witnesses: ${(err as Error).message}`);
+    // A checkpoint note's second line is its size.
+    warn(`warning: checkpoint ${note.split('\n')[1]} was not sent to the witnesses: ${(err as Error).message}`);
     return null;
   }
 }
@@ -176,19 +192,9 @@ export async function releaseEvidence(
   note: string,
   warn: (message: string) => void,
 ): Promise<Array<{ path: string; data: string | Buffer }>> {
-  const config = witnessing.files.readConfig();
-  const tsa = witnessing.files.readTsa();
-  if (config.witnesses.length === 0 && tsa === null) return [];
-  const r = await witnessCheckpoint({
-    files: witnessing.files,
-    note,
-    ask: true,
-    timeoutMs: witnessing.timeoutMs,
-    proof: async (from, to) => (await audit.consistency(from, to)).map((h) => Buffer.from(h, 'hex')),
-  });
-  for (const f of r.failures) warn(`warning: witness ${f.url} did not cosign checkpoint ${r.size}: ${f.reason}`);
-  if (r.timestamp && 'error' in r.timestamp)
-    warn(`warning: checkpoint ${r.size} has no trusted time: ${r.timestamp.error}`);
+  const asked = await witnessNote(audit, witnessing, note, warn);
+  if (!asked) return [];
+  const { report: r, config, tsa } = asked;
   const out: Array<{ path: string; data: string | Buffer }> = [];
   const base = `${r.size}-${r.root}`;
   if (config.witnesses.length > 0) {
