@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Workspace } from '../../src/app/workspace.js';
 import { addVersion } from '../../src/datasets/add.js';
 import { checkoutVersion } from '../../src/datasets/checkout.js';
@@ -14,7 +14,7 @@ import { pull } from '../../src/transfer/pull.js';
 import { push } from '../../src/transfer/push.js';
 import { addRemote } from '../../src/transfer/remote-admin.js';
 import { loadRemotesFile as loadRemotes, transferDeps } from '../../src/app/transfer-config.js';
-import { sharedS3Server, stopSharedS3Server, type S3TestServer } from '../../src/test-support/s3-server.js';
+import { useSharedS3 } from '../../src/test-support/s3-server.js';
 import { useTempDirs } from '../../src/test-support/temp.js';
 import { newWorkspace, prng, writeTree } from '../../src/test-support/workspace.js';
 
@@ -24,21 +24,7 @@ const deps = (ws: Workspace) => transferDeps(ws);
 describe('transfer faults', () => {
   const tmp = useTempDirs();
   const open: Workspace[] = [];
-  let s3: S3TestServer | null = null;
-  const saved = { ...process.env };
-  beforeAll(async () => {
-    s3 = await sharedS3Server();
-    if (s3)
-      Object.assign(process.env, {
-        AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
-        AWS_REGION: s3.region,
-      });
-  });
-  afterAll(async () => {
-    process.env = saved;
-    await stopSharedS3Server();
-  });
+  const needS3 = useSharedS3();
   afterEach(async () => {
     for (const ws of open.splice(0)) await ws.close();
   });
@@ -59,7 +45,7 @@ describe('transfer faults', () => {
     'an S3 server failing every third request (500, 503, resets): push, clone and pull still complete, byte for byte',
     { timeout: 120_000 },
     async (ctx) => {
-      if (!s3) return ctx.skip();
+      const s3 = needS3(ctx);
       let proxy: FaultProxy | null = null;
       try {
         proxy = await startFaultProxy(s3.endpoint);
@@ -90,7 +76,7 @@ describe('transfer faults', () => {
   );
 
   it('wrong credentials and a missing bucket: a clear IO_ERROR, recorded as a failed push, nothing half-written locally', async (ctx) => {
-    if (!s3) return ctx.skip();
+    const s3 = needS3(ctx);
     const { ws } = await seeded();
     await addRemote(deps(ws), 'nobucket', `s3://no-such-bucket-${Date.now()}/x`, { endpoint: s3.endpoint });
     await expect(push(deps(ws), [], { remote: 'nobucket' })).rejects.toMatchObject({
