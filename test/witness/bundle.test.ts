@@ -151,6 +151,24 @@ describe.skipIf(!hasOpenssl)('audit export with witnesses and trusted time', () 
     );
     expect(pinned.code).toBe(1);
     expect(pinned.stdout + pinned.stderr).toMatch(/1 valid cosignature\(s\), the policy needs 2/);
+    // One witness named twice is still one cosignature.
+    const twice = cli(
+      [
+        'release',
+        'verify',
+        rel,
+        '--key',
+        pub,
+        '--witnessed',
+        '--witness-key',
+        ws[0]!.vkey,
+        '--witness-key',
+        ws[0]!.vkey,
+      ],
+      { cwd },
+    );
+    expect(twice.code).toBe(1);
+    expect(twice.stdout + twice.stderr).toMatch(/1 valid cosignature\(s\), the policy needs 2/);
 
     // Cosignatures stripped from the bundle (and the manifest rewritten by someone without the key): refused.
     const stripped = join(cwd, 'stripped');
