@@ -101,9 +101,21 @@ function scope(req: FastifyRequest, actor: RequestScope['actor']): RequestScope 
   return { actor, command: 'auth', ...(typeof ua === 'string' ? { client: ua.slice(0, 200) } : {}) };
 }
 
-/** Only a path on this server: never an absolute URL or `//host` (an open redirect). */
-function safeReturn(s: string | undefined): string {
-  return s && s.startsWith('/') && !s.startsWith('//') && !s.startsWith('/\\') ? s : '/';
+/**
+ * Only a path on this server: never an absolute URL or `//host` (an open redirect). Browsers drop
+ * tabs and newlines inside a URL and read a backslash as a slash, so `/\t/evil.example` would leave the site:
+ * whitespace, control characters and backslashes are refused outright, and what remains must
+ * resolve to this origin.
+ */
+export function safeReturn(s: string | undefined): string {
+  if (!s || s.length > 2048 || !s.startsWith('/') || /[\s\\]/.test(s)) return '/';
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) < 0x20 || s.charCodeAt(i) === 0x7f) return '/';
+  try {
+    const probe = 'https://cairn.invalid';
+    return new URL(s, probe).origin === probe ? s : '/';
+  } catch {
+    return '/';
+  }
 }
 
 function baseUrl(req: FastifyRequest, opts: AuthRouteOptions): string {
