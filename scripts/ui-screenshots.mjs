@@ -2,21 +2,26 @@
 // Screenshots of the web UI's main pages for docs/UI.md, taken in Debian's chromium from a
 // running `cairn ui` (start it in a workspace built by `cairn demo --keep` first):
 //
-//   node scripts/ui-screenshots.mjs http://127.0.0.1:5000 [out-dir (default docs/ui)]
+//   node scripts/ui-screenshots.mjs 'http://127.0.0.1:5000/?token=…' [out-dir (default docs/ui)]
+//
+// (the link `cairn ui` printed, with its secret)
 /* global fetch -- Node 20's */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
-const [base, out = 'docs/ui'] = process.argv.slice(2);
-if (!base) throw new Error('usage: node scripts/ui-screenshots.mjs <url of cairn ui> [out-dir]');
+const [link, out = 'docs/ui'] = process.argv.slice(2);
+if (!link) throw new Error('usage: node scripts/ui-screenshots.mjs <the link cairn ui printed> [out-dir]');
+const token = new URL(link).searchParams.get('token') ?? '';
+const base = new URL(link).origin;
 mkdirSync(out, { recursive: true });
 const browser = await chromium.launch({
   executablePath: process.env.CAIRN_CHROMIUM ?? '/usr/bin/chromium',
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
 });
 const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-const api = async (p) => (await fetch(base + '/api/v1' + p)).json();
+await page.goto(link);
+const api = async (p) => (await fetch(base + '/api/v1' + p, { headers: { authorization: `Bearer ${token}` } })).json();
 const flights = (await api('/runs/find?limit=10&filter=' + encodeURIComponent('spec == flight-late'))).runs.map(
   (r) => r.id,
 );

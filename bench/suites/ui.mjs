@@ -69,6 +69,8 @@ export const suite = {
       const long = { paint: [], filter: [], compare: [] };
       for (let r = 0; r < (ctx.warmup ?? 1) + ctx.repeat; r++) {
         const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+        // What opening the link cairn ui printed leaves behind: its secret as this port's cookie.
+        await page.context().addCookies([{ name: `cairn_ui_${new URL(ui.url).port}`, value: ui.token, url: ui.url }]);
         await page.addInitScript(() => {
           window.__longMs = 0;
           new PerformanceObserver((l) => {
@@ -238,9 +240,10 @@ function serve(repoRoot, cwd) {
     child.stdout.on('data', (c) => {
       out += c;
       try {
-        const { url } = JSON.parse(out);
+        const { url, token } = JSON.parse(out);
         resolve({
           url,
+          token,
           pid: child.pid,
           stop: () => new Promise((done) => (child.once('exit', done), child.kill('SIGTERM'))),
         });

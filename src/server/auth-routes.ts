@@ -128,7 +128,7 @@ function cookie(name: string, value: string, base: string, maxAgeS: number, path
   return `${name}=${value}; Max-Age=${maxAgeS}; Path=${path}; HttpOnly; SameSite=Lax${secure}`;
 }
 
-function cookies(req: FastifyRequest): Record<string, string> {
+export function cookies(req: FastifyRequest): Record<string, string> {
   const out: Record<string, string> = {};
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const i = part.indexOf('=');

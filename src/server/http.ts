@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { API_PREFIX, operations, type Operation, type OperationId } from '../app/remote/contract.js';
 import type { RequestScope, ServerRuntime } from '../app/server.js';
@@ -11,7 +11,7 @@ import { bodySchema, openApiDocument, querySchema } from './openapi.js';
 import { mountStoreRoutes } from './store-routes.js';
 import { filesOf, inTempFolder } from './temp-files.js';
 import { submittedProject } from './run-code.js';
-import { CSRF_HEADER } from './auth-routes.js';
+import { cookies, CSRF_HEADER } from './auth-routes.js';
 import { mountUi } from './ui-routes.js';
 import { limitJsonDepth } from './json-body.js';
 
@@ -31,6 +31,11 @@ export interface HttpOptions {
    * the CSRF header on writes are taken, so another web page cannot drive it (DNS rebinding, forms).
    */
   local?: boolean;
+  /**
+   * `cairn ui`'s secret: on a shared machine (an HPC login node) every local user can reach
+   * 127.0.0.1, so loopback alone would let them act as the workspace's owner. Required with `local`.
+   */
+  localToken?: string;
   /** The web UI's built files (dist/ui): served at `/` when given. */
   uiDir?: string | null;
 }
@@ -56,7 +61,16 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
   const metrics = new ServerMetrics();
   const protectedAliases = new Set(opts.protectedAliases ?? ['production']);
   app.setErrorHandler((err, req, reply) => sendError(reply, toCairnError(err)));
-  if (opts.local) app.addHook('onRequest', async (req) => loopbackOnly(req));
+  if (opts.local) {
+    if (!opts.localToken || opts.localToken.length < 32)
+      throw new CairnError('INTERNAL', 'cairn ui needs a secret token of at least 32 characters');
+    const token = opts.localToken;
+    app.addHook('onRequest', async (req, reply) => {
+      loopbackOnly(req);
+      // Fastify stops the chain only when a hook that answered returns the reply.
+      if (await localSecret(req, reply, token)) return reply;
+    });
+  }
   app.setNotFoundHandler((req, reply) =>
     sendError(reply, new CairnError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)),
   );
@@ -120,6 +134,59 @@ function loopbackOnly(req: FastifyRequest) {
     );
   if (req.method !== 'GET' && req.method !== 'HEAD' && req.headers[CSRF_HEADER] === undefined)
     throw new CairnError('PERMISSION_DENIED', `a write to cairn ui needs the ${CSRF_HEADER} header`);
+}
+
+/** The cookie that carries `cairn ui`'s secret; per port, as browsers share cookies across a host's ports. */
+export function localUiCookie(port: number): string {
+  return `cairn_ui_${port}`;
+}
+
+/**
+ * Only whoever holds the secret `cairn ui` printed may use it (as Jupyter does): the link's
+ * `?token=` is exchanged once for an HttpOnly SameSite=Strict cookie and dropped from the address
+ * bar; scripts may send `Authorization: Bearer <token>` instead. The UI's hashed assets are public
+ * code and need no secret.
+ */
+async function localSecret(req: FastifyRequest, reply: FastifyReply, token: string): Promise<boolean> {
+  const path = req.url.split('?')[0]!;
+  if (path.startsWith('/assets/') || path === '/healthz') return false;
+  const cookieName = localUiCookie(req.socket.localPort ?? 0);
+  const query = req.query as Record<string, unknown> | undefined;
+  const offered = typeof query?.token === 'string' ? query.token : undefined;
+  if (offered !== undefined && req.method === 'GET' && sameSecret(offered, token)) {
+    const u = new URL(req.url, 'http://cairn.invalid');
+    u.searchParams.delete('token');
+    reply.header('set-cookie', `${cookieName}=${token}; Path=/; HttpOnly; SameSite=Strict`);
+    reply.header('cache-control', 'no-store');
+    await reply.redirect(u.pathname + u.search, 303);
+    return true;
+  }
+  const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
+  const cookie = cookies(req)[cookieName];
+  if ((bearer !== undefined && sameSecret(bearer, token)) || (cookie !== undefined && sameSecret(cookie, token)))
+    return false;
+  const e = new CairnError('UNAUTHENTICATED', 'cairn ui answers only the link it printed (it carries ?token=…)', {
+    hint: 'open the link `cairn ui` printed when it started, or send Authorization: Bearer <token>',
+  });
+  if (req.method === 'GET' && !path.startsWith(API_PREFIX + '/') && (req.headers.accept ?? '').includes('text/html')) {
+    await reply
+      .code(401)
+      .type('text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .send(
+        '<!doctype html><meta charset="utf-8"><title>Cairn: sign in</title>' +
+          '<p>This Cairn UI answers only the link <code>cairn ui</code> printed when it started ' +
+          '(it ends in <code>?token=…</code>). Open that link, or start <code>cairn ui</code> again.</p>',
+      );
+    return true;
+  }
+  throw e;
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { createOidc, type OidcSettings } from '../app/oidc/index.js';
 import { openServer, type ServerRuntime } from '../app/server.js';
@@ -80,6 +81,10 @@ function parseListen(s: string): { host: string; port: number } {
 
 export interface LocalUi {
   url: string;
+  /** The secret every request must carry (as a cookie set by `link`, or a bearer token). */
+  token: string;
+  /** The URL to open: it trades the token for the cookie. */
+  link: string;
   workspace: string;
   actor: string;
   runtime: ServerRuntime;
@@ -98,9 +103,10 @@ export async function startLocalUi(opts: { port: number; cwd?: string; env?: Nod
       hint: 'run npm run build in the Cairn checkout',
     });
   const runtime = await openServer({ dataDir: opts.cwd ?? process.cwd(), local: true, env: opts.env ?? process.env });
+  const token = randomBytes(32).toString('base64url');
   let http: FastifyInstance;
   try {
-    http = await createHttpServer(runtime, { local: true, uiDir });
+    http = await createHttpServer(runtime, { local: true, localToken: token, uiDir });
     await http.listen({ host: '127.0.0.1', port: opts.port });
   } catch (err) {
     await runtime.close();
@@ -113,6 +119,8 @@ export async function startLocalUi(opts: { port: number; cwd?: string; env?: Nod
   let closing: Promise<void> | null = null;
   return {
     url: `http://127.0.0.1:${port}`,
+    token,
+    link: `http://127.0.0.1:${port}/?token=${token}`,
     workspace: runtime.root,
     actor: runtime.localActor!.id,
     runtime,

@@ -15,10 +15,17 @@ interface Answer {
   body: string;
 }
 
+/** cairn ui's secret, sent as a bearer token by `raw` unless a test says otherwise. */
+let secret = '';
+
 /** A raw request, so the Host header is ours to set (fetch does not allow it). */
-function raw(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
+function raw(
+  url: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: string; anonymous?: boolean } = {},
+) {
+  const headers = { ...(opts.anonymous ? {} : { authorization: `Bearer ${secret}` }), ...(opts.headers ?? {}) };
   return new Promise<Answer>((resolve, reject) => {
-    const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers ?? {} }, (res) => {
+    const req = request(url, { method: opts.method ?? 'GET', headers }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
@@ -47,6 +54,7 @@ describe('cairn ui over HTTP', () => {
       runs.push((r.json as { id: string }).id);
     }
     ui = await serve(['ui', '--port', '0'], ws, { CAIRN_ACTOR: 'tester@example.com' });
+    secret = ui.token;
   }, 120_000);
 
   afterAll(async () => {
@@ -66,6 +74,54 @@ describe('cairn ui over HTTP', () => {
       expect(JSON.parse(bad.body).error.code).toBe('PERMISSION_DENIED');
       expect((await raw(`${ui.url}/runs`, { headers: { host } })).status).toBe(403);
     }
+  });
+
+  it('answers only whoever holds the secret it printed (other users of a shared machine reach 127.0.0.1 too)', async () => {
+    expect(ui.token.length).toBeGreaterThanOrEqual(32);
+    expect(ui.link).toBe(`${ui.url}/?token=${ui.token}`);
+    const port = new URL(ui.url).port;
+    // Nothing, a wrong secret, a prefix of it, the right value under another port's cookie name.
+    const strangers: Array<Record<string, string>> = [
+      {},
+      { authorization: `Bearer ${ui.token.slice(0, -1)}x` },
+      { authorization: `Bearer ${ui.token.slice(0, 10)}` },
+      { cookie: `cairn_ui_${Number(port) + 1}=${ui.token}` },
+      { cookie: `cairn_ui_${port}=${ui.token}x` },
+    ];
+    for (const headers of strangers) {
+      const api = await raw(`${ui.url}/api/v1/whoami`, { anonymous: true, headers });
+      expect(api.status, JSON.stringify(headers)).toBe(401);
+      expect(JSON.parse(api.body).error.code).toBe('UNAUTHENTICATED');
+      const page = await raw(`${ui.url}/runs`, { anonymous: true, headers: { ...headers, accept: 'text/html' } });
+      expect(page.status).toBe(401);
+      expect(page.body).toContain('?token=');
+      expect(page.body).not.toContain(ui.token);
+      const write = await raw(`${ui.url}/api/v1/audit/verify`, {
+        method: 'POST',
+        anonymous: true,
+        headers: { ...headers, 'content-type': 'application/json', 'x-cairn-csrf': '1' },
+        body: '{}',
+      });
+      expect(write.status).toBe(401);
+    }
+    expect((await raw(`${ui.url}/?token=nope`, { anonymous: true })).status).toBe(401);
+    // The link: a cookie only scripts of this origin's requests carry, and the secret leaves the address bar.
+    const link = await raw(`${ui.url}/runs?ids=a&token=${ui.token}`, { anonymous: true });
+    expect(link.status).toBe(303);
+    expect(link.headers.location).toBe('/runs?ids=a');
+    const setCookie = String(link.headers['set-cookie']);
+    expect(setCookie).toContain(`cairn_ui_${port}=${ui.token}`);
+    expect(setCookie).toContain('HttpOnly');
+    expect(setCookie).toContain('SameSite=Strict');
+    const withCookie = await raw(`${ui.url}/api/v1/whoami`, {
+      anonymous: true,
+      headers: { cookie: `other=1; cairn_ui_${port}=${ui.token}` },
+    });
+    expect(withCookie.status).toBe(200);
+    // The UI's code is public; its data is not.
+    const index = await raw(`${ui.url}/`);
+    const asset = /src="\/assets\/([^"]+)"/.exec(index.body)![1]!;
+    expect((await raw(`${ui.url}/assets/${asset}`, { anonymous: true })).status).toBe(200);
   });
 
   it('takes a write only with the CSRF header (a cross-site form cannot send it)', async () => {

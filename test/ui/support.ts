@@ -50,7 +50,7 @@ export async function serve(
   args: string[],
   cwd: string,
   env: NodeJS.ProcessEnv = {},
-): Promise<{ url: string; child: ChildProcess; stop: () => Promise<void> }> {
+): Promise<{ url: string; token: string; link: string; child: ChildProcess; stop: () => Promise<void> }> {
   const child = spawn(process.execPath, [CLI, ...args, '--json'], {
     cwd,
     env: { ...process.env, CAIRN_NO_PROGRESS: '1', ...env },
@@ -59,11 +59,11 @@ export async function serve(
   let out = '';
   let err = '';
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
+  const first = await new Promise<{ url: string; token?: string; link?: string }>((resolve, reject) => {
     child.stdout!.on('data', (c: Buffer) => {
       out += c.toString();
       try {
-        resolve((JSON.parse(out) as { url: string }).url);
+        resolve(JSON.parse(out) as { url: string; token?: string; link?: string });
       } catch {
         // not whole yet
       }
@@ -76,7 +76,8 @@ export async function serve(
       child.once('exit', () => resolve());
       child.kill('SIGTERM');
     });
-  return { url, child, stop };
+  // cairn ui prints its secret and the link that carries it; cairn server start has neither.
+  return { url: first.url, token: first.token ?? '', link: first.link ?? first.url, child, stop };
 }
 
 /** Console errors and uncaught exceptions of a page, collected from now on. */

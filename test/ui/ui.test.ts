@@ -65,6 +65,11 @@ describe.skipIf(!chromiumAvailable())('web UI in Chromium', () => {
     // Bypassing the page's CSP lets axe be injected, and proves escaping on its own: with the
     // policy off, only the renderer stands between data and script.
     ctx = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 900 } });
+    // As a person does: open the link cairn ui printed; it trades the secret for a cookie.
+    const first = await ctx.newPage();
+    await first.goto(ui.link);
+    expect(new URL(first.url()).search).toBe('');
+    await first.close();
   }, 900_000);
 
   afterAll(async () => {
@@ -220,7 +225,9 @@ describe.skipIf(!chromiumAvailable())('web UI in Chromium', () => {
       const ids = flightRuns.join(',');
       // The API buckets a stepped metric by time when asked.
       const curves = (await (
-        await fetch(`${ui.url}/api/v1/runs/curves?ids=${ids}&name=train_accuracy&x=time`)
+        await fetch(`${ui.url}/api/v1/runs/curves?ids=${ids}&name=train_accuracy&x=time`, {
+          headers: { authorization: `Bearer ${ui.token}` },
+        })
       ).json()) as Array<{ by: string; buckets: Array<{ times: [string, string] | null }> }>;
       expect(curves.map((c) => c.by)).toEqual(flightRuns.map(() => 'time'));
       expect(curves.every((c) => c.buckets.length > 0 && c.buckets.every((b) => b.times !== null))).toBe(true);
