@@ -53,7 +53,13 @@ describe('cairn server start, accounts and login through the CLI', () => {
       cli(['server', 'token', 'create', '--user', 'ana', '--expires', '1h', '--json'], root).json as { token: string }
     ).token;
     const ana = as('ana');
-    expect(cli(['login', url, '--token', anaTok], ana).code).toBe(0);
+    // From stdin, so the token is on no command line; an empty stdin is refused, nothing stored.
+    const empty = cli(['login', url, '--token', '-'], { ...ana, input: ' \n' });
+    expect(empty.code).not.toBe(0);
+    expect(empty.stderr).toMatch(/expects one token on stdin/);
+    expect(cli(['whoami', '--json'], ana).json).toBeNull();
+    const viaStdin = cli(['login', url, '--token', '-'], { ...ana, input: `${anaTok}\n` });
+    expect(viaStdin.code, viaStdin.stderr).toBe(0);
     const who = cli(['whoami', '--json'], ana);
     expect(who.json).toMatchObject({ user: 'ana', url });
     expect(cli(['model', 'ls', '--json'], ana).code).toBe(0);

@@ -109,7 +109,10 @@ export const login = spec({
   args: ['url'],
   description: 'act on a Cairn server from now on (outside workspaces); pins its audit key',
   options: {
-    token: text('--token <token>', 'an API token (default: CAIRN_TOKEN)'),
+    token: text(
+      '--token <token>',
+      'an API token, or - to read it from stdin (default: CAIRN_TOKEN); a command line is visible to every user (ps)',
+    ),
     oidc: flag('--oidc', "sign in with the server's OpenID Connect provider (device code: a browser approves)"),
     key: text(
       '--key <vkey>',
