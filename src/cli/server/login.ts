@@ -18,6 +18,10 @@ export async function run(url: string, opts: OptionsOf<typeof login>): Promise<v
       })
     : await logIn(url, await tokenFrom(opts.token, out), process.env, key);
   out.result(r);
+  if (!sealed(r.url))
+    out.note(
+      `note: ${r.url} is plain http on a network: your token and every answer cross it unencrypted; put the server behind https`,
+    );
   out.say(`logged in to ${r.url} as ${r.user}${r.via === 'oidc' ? ' (OpenID Connect)' : ''}`);
   out.say(
     `server audit key: ${r.verifierKey} (${r.pinned === 'first-use' ? 'trusted on first use: compare it with what your admin published' : r.pinned})`,
@@ -52,4 +56,12 @@ async function tokenFrom(flag: string | undefined, out: { note(s: string): void 
       hint: 'echo "$TOKEN" | cairn login <url> --token -',
     });
   return token;
+}
+
+/** https, or http that never leaves this machine. */
+function sealed(url: string): boolean {
+  const u = new URL(url);
+  return (
+    u.protocol === 'https:' || ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname) || u.hostname.startsWith('127.')
+  );
 }
