@@ -167,6 +167,19 @@ async function openServerStore(ws: Workspace, opts: ServerOptions): Promise<Serv
       new Set(
         (await ws.meta.db.selectFrom('dataset_versions').select('digest').execute()).map((r) => `sha256:${r.digest}`),
       ),
+    // What the store's state is written from after each import: the server's own rows.
+    recorded: async () => {
+      const db = ws.meta.db;
+      const [datasets, versions, tags, lineage, reports, documents] = await Promise.all([
+        db.selectFrom('datasets').selectAll().execute(),
+        db.selectFrom('dataset_versions').selectAll().execute(),
+        db.selectFrom('dataset_tags').selectAll().execute(),
+        db.selectFrom('lineage_edges').selectAll().execute(),
+        db.selectFrom('reports').selectAll().execute(),
+        db.selectFrom('documents').selectAll().execute(),
+      ]);
+      return { datasets, versions, tags, lineage, reports, documents };
+    },
   });
 }
 
