@@ -78,11 +78,48 @@ export interface ImportAnswer {
   versions: string[];
 }
 
-interface Pending extends PlannedObject {
+/** A planned upload: what the bytes must be, whose it is, until when. */
+export interface Pending extends PlannedObject {
   who: string;
+  /** Milliseconds since the epoch. */
   expires: number;
   /** The store's id of the multipart upload under the staging key, when the pack goes in parts. */
   multipartId?: string;
+}
+
+/**
+ * Where planned uploads are kept until used: the metadata database on a team server (so a
+ * restart, or another server process on the same database, can finish them), memory otherwise.
+ */
+export interface UploadPlans {
+  put(id: string, plan: Pending): Promise<void>;
+  /** Removes and returns `who`'s plan `id`; of two concurrent takes, one gets it (null: none). */
+  take(id: string, who: string): Promise<Pending | null>;
+  /** Removes the plans that expired before `now`, and returns them. */
+  expire(now: number): Promise<Array<{ id: string; plan: Pending }>>;
+  /** The multipart upload ids of the plans still kept. */
+  liveMultipartIds(): Promise<Set<string>>;
+}
+
+/** Plans in this process's memory: for a store opened without a database (tests of the data plane alone). */
+export function memoryUploadPlans(): UploadPlans {
+  const m = new Map<string, Pending>();
+  return {
+    put: async (id, plan) => void m.set(id, plan),
+    take: async (id, who) => {
+      const p = m.get(id);
+      if (!p || p.who !== who) return null;
+      m.delete(id);
+      return p;
+    },
+    expire: async (now) => {
+      const out: Array<{ id: string; plan: Pending }> = [];
+      for (const [id, plan] of m) if (plan.expires < now) out.push({ id, plan });
+      for (const { id } of out) m.delete(id);
+      return out;
+    },
+    liveMultipartIds: async () => new Set([...m.values()].flatMap((p) => (p.multipartId ? [p.multipartId] : []))),
+  };
 }
 
 export const STORE_ROUTE = '/api/v1/store';
@@ -106,6 +143,8 @@ export interface ServerStoreOptions {
    * data plane alone) the state is shown and merged as written.
    */
   vouched?: () => Promise<ReadonlySet<string>>;
+  /** Where plans are kept (default: memory, lost on restart). */
+  plans?: UploadPlans;
   /** The server's rows, which an import writes the store's state from (required to import). */
   recorded?: () => Promise<RecordedRows>;
 }
@@ -113,7 +152,7 @@ export interface ServerStoreOptions {
 export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptions = {}): ServerStore {
   const now = opts.now ?? Date.now;
   const urlSeconds = opts.urlSeconds ?? URL_SECONDS;
-  const pending = new Map<string, Pending>();
+  const pending = opts.plans ?? memoryUploadPlans();
   const direct = typeof backend.presign === 'function' && typeof backend.copy === 'function';
   const multipart = direct && backend.multipart && backend.digest ? backend.multipart : null;
   const sweeper = startSweeper(
@@ -122,9 +161,10 @@ export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptio
       enabled: multipart !== null,
     },
   );
-  const take = (who: string, id: string): Pending => {
-    const p = pending.get(id);
-    if (!p || p.who !== who || p.expires < now())
+  // A plan is used once, whatever the outcome: a replay (or a retry after a mismatch) is refused.
+  const take = async (who: string, id: string): Promise<Pending> => {
+    const p = await pending.take(id, who);
+    if (!p || p.expires < now())
       throw new CairnError('UPLOAD_UNKNOWN', `upload ${id} was not planned for ${who}, was already used, or expired`, {
         hint: 'push again: the server plans a fresh upload',
       });
@@ -150,17 +190,14 @@ export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptio
       });
     },
     async receive(who, uploadId, body) {
-      // A plan is used once, whatever the outcome: a replay (or a retry after a mismatch) is refused.
-      const p = take(who, uploadId);
-      pending.delete(uploadId);
+      const p = await take(who, uploadId);
       checkBytes(p, body);
       await backend.put(p.key, body);
     },
     async commit(who, uploadIds) {
       const out: Array<{ key: string; size: number }> = [];
       for (const id of uploadIds) {
-        const p = take(who, id);
-        pending.delete(id);
+        const p = await take(who, id);
         if (p.multipartId) await commitMultipart(backend, multipart!, id, p);
         else if (direct) await commitStaged(backend, id, p);
         else if (!(await backend.head(p.key)))
@@ -300,7 +337,7 @@ function startSweeper(run: () => Promise<{ aborted: number; expired: number }>, 
 
 async function planUploads(
   backend: RemoteBackend,
-  pending: Map<string, Pending>,
+  pending: UploadPlans,
   o: {
     who: string;
     objects: readonly PlannedObject[];
@@ -334,7 +371,7 @@ async function planUploads(
       // The object's metadata carries the planned SHA-256, as a single PUT's does: every later
       // download is checked against it.
       const multipartId = await o.multipart!.start(staged, { sha256: obj.sha256 });
-      pending.set(uploadId, { ...rest, parts: inParts, who: o.who, expires: o.expires, multipartId });
+      await pending.put(uploadId, { ...rest, parts: inParts, who: o.who, expires: o.expires, multipartId });
       const parts = await Promise.all(
         inParts.md5.map((md5, i) =>
           o.multipart!.presignPart(staged, multipartId, i + 1, {
@@ -346,7 +383,7 @@ async function planUploads(
       out.push({ key: obj.key, present: false, uploadId, parts });
       continue;
     }
-    pending.set(uploadId, { ...obj, who: o.who, expires: o.expires });
+    await pending.put(uploadId, { ...obj, who: o.who, expires: o.expires });
     const request: PresignedRequest = o.direct
       ? await backend.presign!('PUT', stagingKey(uploadId), {
           ...presign,
@@ -479,29 +516,27 @@ async function commitMultipart(
 
 /**
  * Drops plans past their expiry (their URLs are dead too), aborting their multipart uploads,
- * and aborts any multipart upload under incoming/ that no live plan of this process knows and
- * that is older than a URL lives: a client killed after planning, a server restarted (plans
- * live in its memory), or a CreateMultipartUpload whose reply was lost.
+ * and aborts any multipart upload under incoming/ that no kept plan knows and that is older than
+ * a URL lives: a client killed after planning, a plan kept in an earlier process's memory, or a
+ * CreateMultipartUpload whose reply was lost.
  */
 async function sweepUploads(
   backend: RemoteBackend,
   mp: MultipartUploads | null,
-  pending: Map<string, Pending>,
+  pending: UploadPlans,
   o: { now: number; urlSeconds: number; list: boolean },
 ): Promise<{ aborted: number; expired: number }> {
   let aborted = 0;
-  let expired = 0;
-  for (const [id, p] of pending) {
-    if (p.expires >= o.now) continue;
-    pending.delete(id);
-    expired++;
-    if (p.multipartId && mp) {
-      await mp.abort(stagingKey(id), p.multipartId);
+  const gone = await pending.expire(o.now);
+  for (const { id, plan } of gone) {
+    if (plan.multipartId && mp) {
+      await mp.abort(stagingKey(id), plan.multipartId);
       aborted++;
     }
   }
+  const expired = gone.length;
   if (!mp || !o.list) return { aborted, expired };
-  const live = new Set([...pending.values()].map((p) => p.multipartId));
+  const live = await pending.liveMultipartIds();
   const stale = o.now - o.urlSeconds * 1000;
   for (const u of await mp.list('incoming/')) {
     if (live.has(u.uploadId)) continue;
