@@ -28,6 +28,38 @@ export interface RecordedRows {
   documents: Array<Selectable<DocumentsTable>>;
 }
 
+/** The keys of the rows a new state could name: those the server's state or the candidate mention. */
+export interface RecordedWanted {
+  versions: string[];
+  lineage: string[];
+  reports: string[];
+  documents: string[];
+}
+
+export function recordedWanted(previous: RemoteState, candidate: RemoteState): RecordedWanted {
+  const ids = <T>(list: (s: RemoteState) => T[], key: (x: T) => string) => [
+    ...new Set([...list(previous), ...list(candidate)].map(key)),
+  ];
+  return {
+    versions: ids(
+      (s) => s.versions,
+      (v) => v.id,
+    ),
+    lineage: ids(
+      (s) => s.lineage,
+      (e) => e.id,
+    ),
+    reports: ids(
+      (s) => s.reports,
+      (r) => r.id,
+    ),
+    documents: ids(
+      (s) => s.documents,
+      (d) => d.digest,
+    ),
+  };
+}
+
 /** An audit log the import verified: its size and root are the verifier's, not a client's. */
 export interface VerifiedLog {
   workspace: string;

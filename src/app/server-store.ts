@@ -8,7 +8,13 @@ import type {
   TransferService,
 } from '../transfer/index.js';
 import { emptyState, mergeState, parseState, readState, writeState } from '../transfer/index.js';
-import { buildStoreState, candidateState, type RecordedRows } from './server-state.js';
+import {
+  buildStoreState,
+  candidateState,
+  recordedWanted,
+  type RecordedRows,
+  type RecordedWanted,
+} from './server-state.js';
 
 const STATE_KEY = 'meta/state.json';
 
@@ -146,7 +152,7 @@ export interface ServerStoreOptions {
   /** Where plans are kept (default: memory, lost on restart). */
   plans?: UploadPlans;
   /** The server's rows, which an import writes the store's state from (required to import). */
-  recorded?: () => Promise<RecordedRows>;
+  recorded?: (want: RecordedWanted) => Promise<RecordedRows>;
 }
 
 export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptions = {}): ServerStore {
@@ -655,7 +661,12 @@ async function ownerOf(backend: RemoteBackend, workspace: string): Promise<strin
 async function importOnce(
   backend: RemoteBackend,
   transfer: TransferService,
-  o: { who: string; versions: readonly string[]; proposals: Proposals; recorded: () => Promise<RecordedRows> },
+  o: {
+    who: string;
+    versions: readonly string[];
+    proposals: Proposals;
+    recorded: (want: RecordedWanted) => Promise<RecordedRows>;
+  },
 ): Promise<ImportAnswer> {
   const previous = await readState(backend);
   const proposal = await o.proposals.read(o.who);
@@ -676,7 +687,7 @@ async function importOnce(
     next = buildStoreState({
       previous: server,
       candidate,
-      recorded: await o.recorded(),
+      recorded: await o.recorded(recordedWanted(server, candidate)),
       verified: res.auditLogs,
       storePacks,
     });

@@ -178,20 +178,33 @@ async function openServerStore(ws: Workspace, opts: ServerOptions): Promise<Serv
       new Set(
         (await ws.meta.db.selectFrom('dataset_versions').select('digest').execute()).map((r) => `sha256:${r.digest}`),
       ),
-    // What the store's state is written from after each import: the server's own rows.
-    recorded: async () => {
+    // What the store's state is written from after each import: the server's own rows, only
+    // those the state could name (a server with many runs has far more lineage than the store).
+    recorded: async (want) => {
       const db = ws.meta.db;
-      const [datasets, versions, tags, lineage, reports, documents] = await Promise.all([
-        db.selectFrom('datasets').selectAll().execute(),
-        db.selectFrom('dataset_versions').selectAll().execute(),
-        db.selectFrom('dataset_tags').selectAll().execute(),
-        db.selectFrom('lineage_edges').selectAll().execute(),
-        db.selectFrom('reports').selectAll().execute(),
-        db.selectFrom('documents').selectAll().execute(),
+      const versions = await inChunks(want.versions, (ids) =>
+        db.selectFrom('dataset_versions').selectAll().where('id', 'in', ids).execute(),
+      );
+      const datasetIds = [...new Set(versions.map((v) => v.dataset_id))];
+      const [datasets, tags, lineage, reports, documents] = await Promise.all([
+        inChunks(datasetIds, (ids) => db.selectFrom('datasets').selectAll().where('id', 'in', ids).execute()),
+        inChunks(datasetIds, (ids) =>
+          db.selectFrom('dataset_tags').selectAll().where('dataset_id', 'in', ids).execute(),
+        ),
+        inChunks(want.lineage, (ids) => db.selectFrom('lineage_edges').selectAll().where('id', 'in', ids).execute()),
+        inChunks(want.reports, (ids) => db.selectFrom('reports').selectAll().where('id', 'in', ids).execute()),
+        inChunks(want.documents, (ids) => db.selectFrom('documents').selectAll().where('digest', 'in', ids).execute()),
       ]);
       return { datasets, versions, tags, lineage, reports, documents };
     },
   });
+}
+
+/** One query per 500 keys: far below SQLite's and PostgreSQL's limits on bound parameters. */
+async function inChunks<T>(keys: readonly string[], q: (chunk: string[]) => Promise<T[]>): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < keys.length; i += 500) out.push(...(await q(keys.slice(i, i + 500))));
+  return out;
 }
 
 /**
