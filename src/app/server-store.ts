@@ -255,7 +255,7 @@ function smallObjects(
       const incoming = parseState(body);
       // Refused now what the import would refuse anyway: the client hears it at once.
       const server = (await readState(backend)) ?? emptyState();
-      const owned = await ownedWorkspaces(backend, who, incoming);
+      const owned = await ownedWorkspaces(backend, who, incoming, server);
       candidateState(server, incoming, (w) => owned.has(w));
       await proposals.add(who, incoming);
     },
@@ -679,7 +679,7 @@ async function importOnce(
   let candidate = server;
   try {
     if (proposal) {
-      const owned = await ownedWorkspaces(backend, o.who, proposal.state);
+      const owned = await ownedWorkspaces(backend, o.who, proposal.state, server);
       candidate = candidateState(server, proposal.state, (w) => owned.has(w));
     }
     const storePacks = await checkPacksPresent(backend, candidate);
@@ -730,10 +730,21 @@ function candidateHas(state: RemoteState, digest: string): boolean {
   return state.versions.some((v) => `sha256:${v.digest}` === digest);
 }
 
-/** The workspaces among `state`'s audit entries whose bundles `who` pushed (owners/<workspace>.json). */
-async function ownedWorkspaces(backend: RemoteBackend, who: string, state: RemoteState): Promise<Set<string>> {
+/**
+ * The workspaces whose entries `proposal` would move past the server's and whose bundles `who`
+ * pushed (owners/<workspace>.json). Entries the server already holds as far are not looked up:
+ * every client's state carries everyone's, and most pushes move only their own.
+ */
+async function ownedWorkspaces(
+  backend: RemoteBackend,
+  who: string,
+  proposal: RemoteState,
+  server: RemoteState,
+): Promise<Set<string>> {
+  const have = new Map(server.audit.map((a) => [a.workspace, a.size]));
   const out = new Set<string>();
-  for (const a of state.audit) if ((await ownerOf(backend, a.workspace)) === who) out.add(a.workspace);
+  for (const a of proposal.audit)
+    if ((have.get(a.workspace) ?? -1) < a.size && (await ownerOf(backend, a.workspace)) === who) out.add(a.workspace);
   return out;
 }
 
