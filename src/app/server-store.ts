@@ -8,6 +8,15 @@ import type {
   TransferService,
 } from '../transfer/index.js';
 import { emptyState, mergeState, parseState, readState, writeState } from '../transfer/index.js';
+import {
+  buildStoreState,
+  candidateState,
+  recordedWanted,
+  type RecordedRows,
+  type RecordedWanted,
+} from './server-state.js';
+
+const STATE_KEY = 'meta/state.json';
 
 /**
  * The team server's object store (docs/SERVER.md "Data plane"): a Cairn remote layout
@@ -31,7 +40,11 @@ export interface ServerStore {
   readObject(key: string): Promise<Buffer>;
   writeObject(who: string, key: string, body: Buffer): Promise<void>;
   /** Imports what was pushed (metadata only: the bytes stay in the store) and checks `versions` arrived. */
-  importPushed(transfer: TransferService, versions: readonly string[]): Promise<ImportAnswer>;
+  /**
+   * Imports what `who` pushed (metadata only: the bytes stay in the store) from the state its
+   * push proposed, writes the store's state from what was recorded, and checks `versions` arrived.
+   */
+  importPushed(transfer: TransferService, who: string, versions: readonly string[]): Promise<ImportAnswer>;
   /**
    * Forgets plans past their expiry and aborts the multipart uploads nobody can complete any
    * more (expired, or started by an earlier server process); runs every minute by itself.
@@ -71,11 +84,48 @@ export interface ImportAnswer {
   versions: string[];
 }
 
-interface Pending extends PlannedObject {
+/** A planned upload: what the bytes must be, whose it is, until when. */
+export interface Pending extends PlannedObject {
   who: string;
+  /** Milliseconds since the epoch. */
   expires: number;
   /** The store's id of the multipart upload under the staging key, when the pack goes in parts. */
   multipartId?: string;
+}
+
+/**
+ * Where planned uploads are kept until used: the metadata database on a team server (so a
+ * restart, or another server process on the same database, can finish them), memory otherwise.
+ */
+export interface UploadPlans {
+  put(id: string, plan: Pending): Promise<void>;
+  /** Removes and returns `who`'s plan `id`; of two concurrent takes, one gets it (null: none). */
+  take(id: string, who: string): Promise<Pending | null>;
+  /** Removes the plans that expired before `now`, and returns them. */
+  expire(now: number): Promise<Array<{ id: string; plan: Pending }>>;
+  /** The multipart upload ids of the plans still kept. */
+  liveMultipartIds(): Promise<Set<string>>;
+}
+
+/** Plans in this process's memory: for a store opened without a database (tests of the data plane alone). */
+export function memoryUploadPlans(): UploadPlans {
+  const m = new Map<string, Pending>();
+  return {
+    put: async (id, plan) => void m.set(id, plan),
+    take: async (id, who) => {
+      const p = m.get(id);
+      if (!p || p.who !== who) return null;
+      m.delete(id);
+      return p;
+    },
+    expire: async (now) => {
+      const out: Array<{ id: string; plan: Pending }> = [];
+      for (const [id, plan] of m) if (plan.expires < now) out.push({ id, plan });
+      for (const { id } of out) m.delete(id);
+      return out;
+    },
+    liveMultipartIds: async () => new Set([...m.values()].flatMap((p) => (p.multipartId ? [p.multipartId] : []))),
+  };
 }
 
 export const STORE_ROUTE = '/api/v1/store';
@@ -99,12 +149,16 @@ export interface ServerStoreOptions {
    * data plane alone) the state is shown and merged as written.
    */
   vouched?: () => Promise<ReadonlySet<string>>;
+  /** Where plans are kept (default: memory, lost on restart). */
+  plans?: UploadPlans;
+  /** The server's rows, which an import writes the store's state from (required to import). */
+  recorded?: (want: RecordedWanted) => Promise<RecordedRows>;
 }
 
 export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptions = {}): ServerStore {
   const now = opts.now ?? Date.now;
   const urlSeconds = opts.urlSeconds ?? URL_SECONDS;
-  const pending = new Map<string, Pending>();
+  const pending = opts.plans ?? memoryUploadPlans();
   const direct = typeof backend.presign === 'function' && typeof backend.copy === 'function';
   const multipart = direct && backend.multipart && backend.digest ? backend.multipart : null;
   const sweeper = startSweeper(
@@ -113,15 +167,17 @@ export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptio
       enabled: multipart !== null,
     },
   );
-  const take = (who: string, id: string): Pending => {
-    const p = pending.get(id);
-    if (!p || p.who !== who || p.expires < now())
+  // A plan is used once, whatever the outcome: a replay (or a retry after a mismatch) is refused.
+  const take = async (who: string, id: string): Promise<Pending> => {
+    const p = await pending.take(id, who);
+    if (!p || p.expires < now())
       throw new CairnError('UPLOAD_UNKNOWN', `upload ${id} was not planned for ${who}, was already used, or expired`, {
         hint: 'push again: the server plans a fresh upload',
       });
     return p;
   };
   let importing: Promise<unknown> = Promise.resolve();
+  const proposals = proposalStore(backend);
   return {
     url: backend.url,
     direct,
@@ -140,17 +196,14 @@ export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptio
       });
     },
     async receive(who, uploadId, body) {
-      // A plan is used once, whatever the outcome: a replay (or a retry after a mismatch) is refused.
-      const p = take(who, uploadId);
-      pending.delete(uploadId);
+      const p = await take(who, uploadId);
       checkBytes(p, body);
       await backend.put(p.key, body);
     },
     async commit(who, uploadIds) {
       const out: Array<{ key: string; size: number }> = [];
       for (const id of uploadIds) {
-        const p = take(who, id);
-        pending.delete(id);
+        const p = await take(who, id);
         if (p.multipartId) await commitMultipart(backend, multipart!, id, p);
         else if (direct) await commitStaged(backend, id, p);
         else if (!(await backend.head(p.key)))
@@ -160,10 +213,12 @@ export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptio
       return out;
     },
     download: (keys) => downloads(backend, keys, direct),
-    ...smallObjects(backend, opts.vouched),
-    importPushed(transfer, versions) {
-      // One import at a time: each reads the state and the packs it names, then records.
-      const run = importing.then(() => importOnce(backend, transfer, versions));
+    ...smallObjects(backend, opts.vouched, proposals),
+    importPushed(transfer, who, versions) {
+      const recorded = opts.recorded;
+      if (!recorded) throw new CairnError('UNSUPPORTED', "this store was opened without the server's metadata");
+      // One import at a time: each reads the state, imports, and writes the state it recorded.
+      const run = importing.then(() => importOnce(backend, transfer, { who, versions, proposals, recorded }));
       importing = run.catch(() => {});
       return run;
     },
@@ -175,26 +230,90 @@ export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptio
   };
 }
 
-/** The layout's small objects, read and written through the server; the state is special. */
+/**
+ * The layout's small objects, read and written through the server. The state is special: what a
+ * client writes there is its proposal for the next import (kept per account under proposals/),
+ * never the store's state, which only an import writes (docs/SERVER.md "Store state").
+ */
 function smallObjects(
   backend: RemoteBackend,
   vouched: (() => Promise<ReadonlySet<string>>) | undefined,
+  proposals: Proposals,
 ): Pick<ServerStore, 'readObject' | 'writeObject'> {
-  let stateWrites: Promise<unknown> = Promise.resolve();
   return {
     readObject: async (key) => {
-      if (key !== 'meta/state.json' || !vouched) return backend.get(key);
+      if (key.startsWith(PROPOSALS))
+        throw new CairnError('PERMISSION_DENIED', `${key} is the server's own bookkeeping`, {
+          hint: 'read meta/state.json: what the server imported',
+        });
+      if (key !== STATE_KEY || !vouched) return backend.get(key);
       const state = parseState(await backend.get(key));
       return Buffer.from(JSON.stringify(shownState(state, await vouched())));
     },
-    writeObject: (who, key, body) => {
-      if (key !== 'meta/state.json') return writeSmall(backend, who, key, body);
-      // State writes one at a time, each merged into what is there: twenty people pushing at
-      // once each add their versions, and none replaces another's (nor can remove any).
-      const run = stateWrites.then(() => mergeIntoState(backend, who, body, vouched));
-      stateWrites = run.catch(() => {});
-      return run;
+    writeObject: async (who, key, body) => {
+      if (key !== STATE_KEY) return writeSmall(backend, who, key, body);
+      const incoming = parseState(body);
+      // Refused now what the import would refuse anyway: the client hears it at once.
+      const server = (await readState(backend)) ?? emptyState();
+      const owned = await ownedWorkspaces(backend, who, incoming, server);
+      candidateState(server, incoming, (w) => owned.has(w));
+      await proposals.add(who, incoming);
     },
+  };
+}
+
+const PROPOSALS = 'proposals/';
+
+/**
+ * The states an account's pushes proposed, merged into one per account (a push writes the state
+ * twice, and two pushes of one account may overlap), kept in the store so that a server restart
+ * between a push's write and its import loses nothing. Taken away by the import that used them.
+ */
+interface Proposals {
+  add(who: string, incoming: RemoteState): Promise<void>;
+  /** The account's proposal and its exact bytes (null: none). */
+  read(who: string): Promise<{ state: RemoteState; bytes: Buffer } | null>;
+  /** Removes the proposal if it is still the one an import read (a push that wrote since keeps its own). */
+  done(who: string, bytes: Buffer): Promise<void>;
+}
+
+function proposalStore(backend: RemoteBackend): Proposals {
+  const key = (who: string) => `${PROPOSALS}${createHash('sha256').update(who).digest('hex')}.json`;
+  const locks = new Map<string, Promise<unknown>>();
+  const locked = <T>(who: string, fn: () => Promise<T>): Promise<T> => {
+    const run = (locks.get(who) ?? Promise.resolve()).then(fn);
+    const settled = run.catch(() => {});
+    locks.set(who, settled);
+    void settled.then(() => {
+      if (locks.get(who) === settled) locks.delete(who);
+    });
+    return run;
+  };
+  const get = async (who: string) => {
+    try {
+      const bytes = await backend.get(key(who));
+      return { state: parseState(bytes), bytes };
+    } catch (err) {
+      if (err instanceof CairnError && err.code === 'NOT_FOUND') return null;
+      throw err;
+    }
+  };
+  return {
+    add: (who, incoming) =>
+      locked(who, async () => {
+        const had = await get(who);
+        const merged = had ? mergeState(had.state, incoming) : null;
+        // A proposal at odds with the account's earlier one replaces it: the newer push is the one
+        // whose import comes next, and the earlier one's import then says DIVERGED (push again).
+        const next = merged && !merged.conflicts.length ? merged.state : incoming;
+        await backend.put(key(who), Buffer.from(JSON.stringify(next)));
+      }),
+    read: (who) => locked(who, () => get(who)),
+    done: (who, bytes) =>
+      locked(who, async () => {
+        const now = await get(who);
+        if (now && now.bytes.equals(bytes)) await backend.delete(key(who));
+      }),
   };
 }
 
@@ -224,7 +343,7 @@ function startSweeper(run: () => Promise<{ aborted: number; expired: number }>, 
 
 async function planUploads(
   backend: RemoteBackend,
-  pending: Map<string, Pending>,
+  pending: UploadPlans,
   o: {
     who: string;
     objects: readonly PlannedObject[];
@@ -258,7 +377,7 @@ async function planUploads(
       // The object's metadata carries the planned SHA-256, as a single PUT's does: every later
       // download is checked against it.
       const multipartId = await o.multipart!.start(staged, { sha256: obj.sha256 });
-      pending.set(uploadId, { ...rest, parts: inParts, who: o.who, expires: o.expires, multipartId });
+      await pending.put(uploadId, { ...rest, parts: inParts, who: o.who, expires: o.expires, multipartId });
       const parts = await Promise.all(
         inParts.md5.map((md5, i) =>
           o.multipart!.presignPart(staged, multipartId, i + 1, {
@@ -270,7 +389,7 @@ async function planUploads(
       out.push({ key: obj.key, present: false, uploadId, parts });
       continue;
     }
-    pending.set(uploadId, { ...obj, who: o.who, expires: o.expires });
+    await pending.put(uploadId, { ...obj, who: o.who, expires: o.expires });
     const request: PresignedRequest = o.direct
       ? await backend.presign!('PUT', stagingKey(uploadId), {
           ...presign,
@@ -403,29 +522,27 @@ async function commitMultipart(
 
 /**
  * Drops plans past their expiry (their URLs are dead too), aborting their multipart uploads,
- * and aborts any multipart upload under incoming/ that no live plan of this process knows and
- * that is older than a URL lives: a client killed after planning, a server restarted (plans
- * live in its memory), or a CreateMultipartUpload whose reply was lost.
+ * and aborts any multipart upload under incoming/ that no kept plan knows and that is older than
+ * a URL lives: a client killed after planning, a plan kept in an earlier process's memory, or a
+ * CreateMultipartUpload whose reply was lost.
  */
 async function sweepUploads(
   backend: RemoteBackend,
   mp: MultipartUploads | null,
-  pending: Map<string, Pending>,
+  pending: UploadPlans,
   o: { now: number; urlSeconds: number; list: boolean },
 ): Promise<{ aborted: number; expired: number }> {
   let aborted = 0;
-  let expired = 0;
-  for (const [id, p] of pending) {
-    if (p.expires >= o.now) continue;
-    pending.delete(id);
-    expired++;
-    if (p.multipartId && mp) {
-      await mp.abort(stagingKey(id), p.multipartId);
+  const gone = await pending.expire(o.now);
+  for (const { id, plan } of gone) {
+    if (plan.multipartId && mp) {
+      await mp.abort(stagingKey(id), plan.multipartId);
       aborted++;
     }
   }
+  const expired = gone.length;
   if (!mp || !o.list) return { aborted, expired };
-  const live = new Set([...pending.values()].map((p) => p.multipartId));
+  const live = await pending.liveMultipartIds();
   const stale = o.now - o.urlSeconds * 1000;
   for (const u of await mp.list('incoming/')) {
     if (live.has(u.uploadId)) continue;
@@ -461,8 +578,8 @@ async function downloads(backend: RemoteBackend, keys: readonly string[], direct
 }
 
 /**
- * The small objects of the layout a push writes itself: the descriptor (once), the merged state
- * and the pushing workspace's own audit bundle. Packs only arrive through planned uploads, and
+ * The small objects of the layout a push writes itself besides its proposed state: the
+ * descriptor (once) and the pushing workspace's own audit bundle. Packs only arrive through planned uploads, and
  * nothing else in the store (staged uploads, other keys) can be written by a client.
  */
 async function writeSmall(backend: RemoteBackend, who: string, key: string, body: Buffer): Promise<void> {
@@ -471,7 +588,7 @@ async function writeSmall(backend: RemoteBackend, who: string, key: string, body
     if (await backend.head(key)) return;
   } else if (audit) {
     await claimWorkspace(backend, audit[1]!, who);
-  } else if (key !== 'meta/state.json') {
+  } else {
     throw new CairnError('PERMISSION_DENIED', `a push may not write ${key} directly`, {
       hint: 'packs go through planned uploads (POST /api/v1/store/plan)',
     });
@@ -531,77 +648,6 @@ function shownState(state: RemoteState, vouched: ReadonlySet<string>): RemoteSta
   };
 }
 
-/**
- * A pushed state, merged into the store's (a union: versions, tags, packs and logs are only ever
- * added), with what the pushing account has not proven refused or outranked:
- * - an audit entry that would change what the store records for a workspace (a new one, or a
- *   longer log) only for a workspace whose bundle this account pushed (owners/<workspace>.json)
- *   and only pointing at that bundle: nobody moves another workspace's entry to a bogus size;
- * - a dataset or version the store holds that no verified log vouches for does not block a
- *   push (it is a squat, or a push that never completed): the incoming entry replaces it, and
- *   the push whose import then finds its version gone is told so (DIVERGED) and nothing of it
- *   is recorded.
- */
-async function mergeIntoState(
-  backend: RemoteBackend,
-  who: string,
-  body: Buffer,
-  vouchedOf?: () => Promise<ReadonlySet<string>>,
-): Promise<void> {
-  const incoming = parseState(body);
-  let base = (await readState(backend)) ?? emptyState();
-  await checkAuditEntries(backend, who, base, incoming);
-  let merged = mergeState(base, incoming);
-  if (merged.conflicts.length && vouchedOf) {
-    base = withoutUnvouched(base, incoming, await vouchedOf());
-    merged = mergeState(base, incoming);
-  }
-  if (merged.conflicts.length)
-    throw new CairnError(
-      'DIVERGED',
-      `the push conflicts with the server's store: ${merged.conflicts.map((c) => c.what).join(', ')}`,
-      { hint: 'versions are immutable: use another dataset name', data: { conflicts: merged.conflicts } },
-    );
-  await writeState(backend, merged.state);
-}
-
-async function checkAuditEntries(backend: RemoteBackend, who: string, base: RemoteState, incoming: RemoteState) {
-  const have = new Map(base.audit.map((a) => [a.workspace, a]));
-  for (const a of incoming.audit) {
-    const known = have.get(a.workspace);
-    // Stale or equal copies of others' entries travel in every merged state; they change nothing.
-    if (known && known.size >= a.size) continue;
-    const owner = await ownerOf(backend, a.workspace);
-    if (owner !== who || a.key !== `audit/${a.workspace}/`)
-      throw new CairnError(
-        'PERMISSION_DENIED',
-        `the push records workspace ${a.workspace}'s audit log (${a.size} events at ${a.key}), which ${owner === null ? 'nobody pushed here' : owner === who ? 'is not where its bundle lies' : `is ${owner}'s`}`,
-        { hint: "push from your own workspace: only its log's entry may change", data: { workspace: a.workspace } },
-      );
-  }
-}
-
-/**
- * The base without the entries that collide with `incoming` and that no verified log vouches
- * for: unvouched versions under a colliding dataset name or number, and datasets left with no
- * version at all. Vouched entries stay, so a real conflict is still a conflict.
- */
-function withoutUnvouched(base: RemoteState, incoming: RemoteState, vouched: ReadonlySet<string>): RemoteState {
-  const names = new Map(incoming.datasets.map((d) => [d.name, d.id]));
-  const keys = new Set(incoming.versions.map((v) => `${v.dataset_id}@${v.number}`));
-  const contested = new Set(
-    base.datasets.filter((d) => names.has(d.name) && names.get(d.name) !== d.id).map((d) => d.id),
-  );
-  const versions = base.versions.filter(
-    (v) =>
-      vouched.has(`sha256:${v.digest}`) || !(contested.has(v.dataset_id) || keys.has(`${v.dataset_id}@${v.number}`)),
-  );
-  const live = new Set(versions.map((v) => v.dataset_id));
-  const datasets = base.datasets.filter((d) => !contested.has(d.id) || live.has(d.id));
-  const kept = new Set(datasets.map((d) => d.id));
-  return { ...base, versions, datasets, tags: base.tags.filter((t) => kept.has(t.dataset_id)) };
-}
-
 async function ownerOf(backend: RemoteBackend, workspace: string): Promise<string | null> {
   try {
     return (JSON.parse((await backend.get(`owners/${workspace}.json`)).toString('utf8')) as { account: string })
@@ -615,17 +661,47 @@ async function ownerOf(backend: RemoteBackend, workspace: string): Promise<strin
 async function importOnce(
   backend: RemoteBackend,
   transfer: TransferService,
-  versions: readonly string[],
+  o: {
+    who: string;
+    versions: readonly string[];
+    proposals: Proposals;
+    recorded: (want: RecordedWanted) => Promise<RecordedRows>;
+  },
 ): Promise<ImportAnswer> {
-  const state = await readState(backend);
-  if (!state) throw new CairnError('NOT_FOUND', 'nothing was pushed to this server yet', { hint: 'cairn push' });
-  await checkPacksPresent(backend, state, versions);
-  const res = await transfer.pull([], { remote: 'store', metadataOnly: true });
-  const known = new Set(state.versions.map((v) => `sha256:${v.digest}`));
+  const previous = await readState(backend);
+  const proposal = await o.proposals.read(o.who);
+  if (!previous && !proposal)
+    throw new CairnError('NOT_FOUND', 'nothing was pushed to this server yet', { hint: 'cairn push' });
+  const server = previous ?? emptyState();
+  let res: Awaited<ReturnType<TransferService['pull']>>;
+  let next: RemoteState;
+  // No proposal: a retry of an import that already ran (its versions are listed, or not).
+  let candidate = server;
+  try {
+    if (proposal) {
+      const owned = await ownedWorkspaces(backend, o.who, proposal.state, server);
+      candidate = candidateState(server, proposal.state, (w) => owned.has(w));
+    }
+    const storePacks = await checkPacksPresent(backend, candidate);
+    res = await transfer.pull([], { remote: 'store', metadataOnly: true, state: candidate });
+    next = buildStoreState({
+      previous: server,
+      candidate,
+      recorded: await o.recorded(recordedWanted(server, candidate)),
+      verified: res.auditLogs,
+      storePacks,
+    });
+    await writeState(backend, next);
+  } finally {
+    // An import uses its proposal up, whatever the outcome: a refused one does not linger to be
+    // merged into the account's next push.
+    if (proposal) await o.proposals.done(o.who, proposal.bytes);
+  }
+  const listed = new Set(next.versions.map((v) => `sha256:${v.digest}`));
   // Listed is not enough: each must have been imported by now (by this pull or an earlier one),
   // not skipped as a version no verified log vouches for.
   const skipped = new Set(res.skipped.map((v) => v.digest));
-  const notVouched = versions.filter((d) => skipped.has(d));
+  const notVouched = o.versions.filter((d) => skipped.has(d) || (!listed.has(d) && candidateHas(candidate, d)));
   if (notVouched.length)
     throw new CairnError(
       'NOT_VOUCHED',
@@ -635,25 +711,48 @@ async function importOnce(
         data: { versions: notVouched },
       },
     );
-  const missing = versions.filter((d) => !known.has(d));
+  const missing = o.versions.filter((d) => !listed.has(d));
   if (missing.length)
     throw new CairnError(
       'DIVERGED',
-      `the store's state does not list ${missing.join(', ')}: another push replaced it while this one ran`,
+      `the pushed state does not list ${missing.join(', ')}: another push of this account replaced it while this one ran`,
       { hint: 'push again (nothing is sent twice)', data: { missing } },
     );
   return {
     imported: res.imported,
     vouched: res.vouched.length,
     skipped: res.skipped.length,
-    versions: [...versions],
+    versions: [...o.versions],
   };
 }
 
-/** Every pack a pushed version needs is in the store at its size before any row is recorded. */
-async function checkPacksPresent(backend: RemoteBackend, state: RemoteState, versions: readonly string[]) {
-  // All of them, not only this push's: the state is only written after its packs (push.ts).
-  void versions;
+function candidateHas(state: RemoteState, digest: string): boolean {
+  return state.versions.some((v) => `sha256:${v.digest}` === digest);
+}
+
+/**
+ * The workspaces whose entries `proposal` would move past the server's and whose bundles `who`
+ * pushed (owners/<workspace>.json). Entries the server already holds as far are not looked up:
+ * every client's state carries everyone's, and most pushes move only their own.
+ */
+async function ownedWorkspaces(
+  backend: RemoteBackend,
+  who: string,
+  proposal: RemoteState,
+  server: RemoteState,
+): Promise<Set<string>> {
+  const have = new Map(server.audit.map((a) => [a.workspace, a.size]));
+  const out = new Set<string>();
+  for (const a of proposal.audit)
+    if ((have.get(a.workspace) ?? -1) < a.size && (await ownerOf(backend, a.workspace)) === who) out.add(a.workspace);
+  return out;
+}
+
+/**
+ * Every pack a version of the candidate needs is in the store at the size listed, before any row
+ * is recorded; returns the store's pack sizes.
+ */
+async function checkPacksPresent(backend: RemoteBackend, state: RemoteState): Promise<Map<string, number>> {
   const have = new Map((await backend.list('packs/')).map((x) => [x.key, x.size]));
   const sizes = new Map(state.packs.map((p) => [p.id, p.size]));
   for (const v of state.versions) {
@@ -666,4 +765,5 @@ async function checkPacksPresent(backend: RemoteBackend, state: RemoteState, ver
         });
     }
   }
+  return new Map([...have].map(([key, size]) => [/([0-9a-f]{64})\.pack$/.exec(key)![1]!, size]));
 }

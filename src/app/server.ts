@@ -10,7 +10,14 @@ import { createIdentityService, type IdentityService } from '../identity/index.j
 import { CONFIG_FILE } from './config.js';
 import { loadDeployConfig } from './deploy-config.js';
 import { buildServices, type Services } from './services.js';
-import { createServerStore, type ServerStore } from './server-store.js';
+import {
+  createServerStore,
+  type Pending,
+  type PlannedObject,
+  type ServerStore,
+  type UploadPlans,
+} from './server-store.js';
+import type { SessionRecord, SessionStore } from './oidc/index.js';
 import { remoteConfigFrom } from '../transfer/index.js';
 import { loadRemotesFile, openBackend, saveRemotesFile } from './transfer-config.js';
 import { CAIRN_DIR, initWorkspace, openWorkspace, type RequestScope, type Workspace } from './workspace.js';
@@ -69,6 +76,8 @@ export interface ServerRuntime {
   store: ServerStore | null;
   /** `cairn ui`: the workspace's own actor, whom every request acts as; null for a team server. */
   localActor: AuditActor | null;
+  /** Where browser sessions are kept: the metadata database (they survive a restart). */
+  sessions: SessionStore;
   ready(): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -131,6 +140,7 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
     servedAlias: (env) => loadDeployConfig(ws.cairnDir)?.environments[env]?.alias ?? null,
     store,
     localActor,
+    sessions: dbSessions(ws),
     async ready() {
       try {
         await sql`select 1`.execute(ws.meta.db);
@@ -162,12 +172,136 @@ async function openServerStore(ws: Workspace, opts: ServerOptions): Promise<Serv
     await saveRemotesFile(ws.cairnDir, file);
   }
   return createServerStore(await openBackend(config, {}, opts.env ?? process.env), {
+    plans: dbUploadPlans(ws),
     // The versions this server imported, each vouched by a verified log: what its store shows.
     vouched: async () =>
       new Set(
         (await ws.meta.db.selectFrom('dataset_versions').select('digest').execute()).map((r) => `sha256:${r.digest}`),
       ),
+    // What the store's state is written from after each import: the server's own rows, only
+    // those the state could name (a server with many runs has far more lineage than the store).
+    recorded: async (want) => {
+      const db = ws.meta.db;
+      const versions = await inChunks(want.versions, (ids) =>
+        db.selectFrom('dataset_versions').selectAll().where('id', 'in', ids).execute(),
+      );
+      const datasetIds = [...new Set(versions.map((v) => v.dataset_id))];
+      const [datasets, tags, lineage, reports, documents] = await Promise.all([
+        inChunks(datasetIds, (ids) => db.selectFrom('datasets').selectAll().where('id', 'in', ids).execute()),
+        inChunks(datasetIds, (ids) =>
+          db.selectFrom('dataset_tags').selectAll().where('dataset_id', 'in', ids).execute(),
+        ),
+        inChunks(want.lineage, (ids) => db.selectFrom('lineage_edges').selectAll().where('id', 'in', ids).execute()),
+        inChunks(want.reports, (ids) => db.selectFrom('reports').selectAll().where('id', 'in', ids).execute()),
+        inChunks(want.documents, (ids) => db.selectFrom('documents').selectAll().where('digest', 'in', ids).execute()),
+      ]);
+      return { datasets, versions, tags, lineage, reports, documents };
+    },
   });
+}
+
+/** One query per 500 keys: far below SQLite's and PostgreSQL's limits on bound parameters. */
+async function inChunks<T>(keys: readonly string[], q: (chunk: string[]) => Promise<T[]>): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < keys.length; i += 500) out.push(...(await q(keys.slice(i, i + 500))));
+  return out;
+}
+
+/**
+ * Planned uploads in the metadata database (bookkeeping beside the log, like idempotency keys):
+ * a restart mid-push, or another server process on the same database, finds the plan; a plan
+ * is taken by deleting its row, so of two takes only one gets it.
+ */
+function dbUploadPlans(ws: Workspace): UploadPlans {
+  const db = ws.meta.db;
+  const row = (id: string, p: Pending) => {
+    const { who, expires, multipartId, ...plan } = p;
+    return {
+      id,
+      principal: who,
+      plan: JSON.stringify(plan),
+      multipart_id: multipartId ?? null,
+      expires_at: new Date(expires).toISOString(),
+      created_at: new Date().toISOString(),
+    };
+  };
+  const plan = (r: { principal: string; plan: string; multipart_id: string | null; expires_at: string }): Pending => ({
+    ...(JSON.parse(r.plan) as PlannedObject),
+    who: r.principal,
+    expires: Date.parse(r.expires_at),
+    ...(r.multipart_id ? { multipartId: r.multipart_id } : {}),
+  });
+  const takeRow = async (id: string, principal?: string) => {
+    let q = db.selectFrom('upload_plans').selectAll().where('id', '=', id);
+    if (principal !== undefined) q = q.where('principal', '=', principal);
+    const r = await q.executeTakeFirst();
+    if (!r) return null;
+    const gone = await db.deleteFrom('upload_plans').where('id', '=', id).executeTakeFirst();
+    return Number(gone.numDeletedRows) === 1 ? r : null;
+  };
+  return {
+    put: async (id, p) => void (await db.insertInto('upload_plans').values(row(id, p)).execute()),
+    take: async (id, who) => {
+      const r = await takeRow(id, who);
+      return r ? plan(r) : null;
+    },
+    expire: async (now) => {
+      const old = await db
+        .selectFrom('upload_plans')
+        .select('id')
+        .where('expires_at', '<', new Date(now).toISOString())
+        .execute();
+      const out: Array<{ id: string; plan: Pending }> = [];
+      for (const { id } of old) {
+        const r = await takeRow(id);
+        if (r) out.push({ id, plan: plan(r) });
+      }
+      return out;
+    },
+    liveMultipartIds: async () =>
+      new Set(
+        (
+          await db.selectFrom('upload_plans').select('multipart_id').where('multipart_id', 'is not', null).execute()
+        ).map((r) => r.multipart_id!),
+      ),
+  };
+}
+
+/**
+ * Browser sessions in the metadata database, by the SHA-256 of their ids (a reader of the
+ * database gets no usable session); expired ones are swept as sessions start.
+ */
+function dbSessions(ws: Workspace): SessionStore {
+  const db = ws.meta.db;
+  return {
+    async put(idHash, s) {
+      await db.deleteFrom('browser_sessions').where('expires_at', '<', new Date().toISOString()).execute();
+      await db
+        .insertInto('browser_sessions')
+        .values({
+          id_hash: idHash,
+          principal: s.principal,
+          claims: JSON.stringify(s.claims),
+          expires_at: new Date(s.expires).toISOString(),
+          created_at: new Date().toISOString(),
+        })
+        .execute();
+    },
+    async get(idHash) {
+      const r = await db.selectFrom('browser_sessions').selectAll().where('id_hash', '=', idHash).executeTakeFirst();
+      return r
+        ? {
+            principal: r.principal,
+            claims: JSON.parse(r.claims) as SessionRecord['claims'],
+            expires: Date.parse(r.expires_at),
+          }
+        : null;
+    },
+    async delete(idHash) {
+      const r = await db.deleteFrom('browser_sessions').where('id_hash', '=', idHash).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
+    },
+  };
 }
 
 /**

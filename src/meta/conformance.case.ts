@@ -117,6 +117,7 @@ export function metaConformance(name: string, factory: MetaFactory): void {
           'audit_head',
           'audit_nodes',
           'blobs',
+          'browser_sessions',
           'dataset_tags',
           'dataset_versions',
           'datasets',
@@ -142,6 +143,7 @@ export function metaConformance(name: string, factory: MetaFactory): void {
           'run_metrics',
           'run_params',
           'runs',
+          'upload_plans',
           'version_erasures',
           'version_holds',
         ]);
@@ -167,6 +169,7 @@ export function metaConformance(name: string, factory: MetaFactory): void {
             '0008-runs',
             '0009-identity-generation',
             '0010-retention',
+            '0012-server-sessions',
           ]);
         } finally {
           await again.close();

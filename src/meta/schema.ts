@@ -36,6 +36,8 @@ export interface Database {
   api_tokens: ApiTokensTable;
   role_grants: RoleGrantsTable;
   idempotency_keys: IdempotencyKeysTable;
+  upload_plans: UploadPlansTable;
+  browser_sessions: BrowserSessionsTable;
   identity_generation: IdentityGenerationTable;
   version_holds: VersionHoldsTable;
   version_erasures: VersionErasuresTable;
@@ -87,6 +89,25 @@ export interface IdempotencyKeysTable {
   request_digest: string;
   status: number;
   response: string;
+  created_at: string;
+}
+
+/** A planned upload of the team server (migration 0012): the plan as JSON, used once. */
+export interface UploadPlansTable {
+  id: string;
+  principal: string;
+  plan: string;
+  multipart_id: string | null;
+  expires_at: string;
+  created_at: string;
+}
+
+/** A browser session of the team server (migration 0012), by the SHA-256 of its id. */
+export interface BrowserSessionsTable {
+  id_hash: string;
+  principal: string;
+  claims: string;
+  expires_at: string;
   created_at: string;
 }
 

@@ -71,7 +71,7 @@ export function mountAuthRoutes(
   });
   app.post('/auth/logout', async (req, reply) => {
     const id = cookies(req)[SESSION_COOKIE];
-    const ended = id ? oidc.browser.end(id) : false;
+    const ended = id ? await oidc.browser.end(id) : false;
     reply.header('set-cookie', cookie(SESSION_COOKIE, '', baseUrl(req, opts), 0, '/'));
     return { signedOut: ended };
   });

@@ -41,7 +41,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   });
   let http: FastifyInstance;
   try {
-    const oidc = opts.oidc ? createOidc(opts.oidc, runtime.identity) : null;
+    const oidc = opts.oidc ? createOidc(opts.oidc, runtime.identity, runtime.sessions) : null;
     http = await createHttpServer(runtime, {
       uiDir: findUiDir(),
       ...opts,

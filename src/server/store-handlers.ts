@@ -61,7 +61,7 @@ export const storeHandlers: Record<
     await record(rt, 'server.store.download', { keys: keys.length, bytes: objects.reduce((n, o) => n + o.size, 0) });
     return { direct: storeOf(rt).direct, objects };
   },
-  'store.import': (s, i, rt) => storeOf(rt).importPushed(s.transfer, i.body.versions as string[]),
+  'store.import': (s, i, rt) => storeOf(rt).importPushed(s.transfer, i.principal.name, i.body.versions as string[]),
 };
 
 export async function record(

@@ -30,6 +30,17 @@ export interface PullResult {
   vouched: ImportedVersion[];
   /** Versions in the remote's state that no verified log vouches for: not imported. */
   skipped: UnvouchedVersion[];
+  /** The audit logs verified for this pull (every pushing workspace's but this one's). */
+  auditLogs: Array<{ workspace: string; origin: string; size: number; root: string; verifierKey: string }>;
+}
+
+export interface PullStateOptions extends TransferOptions {
+  metadataOnly?: boolean;
+  /**
+   * The state to import from instead of the remote's meta/state.json: a team server importing a
+   * push reads what the push proposed (docs/SERVER.md "Store state"), never the store's own file.
+   */
+  state?: RemoteState;
 }
 
 /**
@@ -41,7 +52,7 @@ export interface PullResult {
 export async function pull(
   deps: TransferDeps,
   refs: readonly string[],
-  opts: TransferOptions & { metadataOnly?: boolean } = {},
+  opts: PullStateOptions = {},
 ): Promise<PullResult> {
   const { name, config } = pickRemote(deps.remotes.load(), opts.remote);
   const r = await openRemote(deps, config, opts.onRetry ? { onRetry: opts.onRetry } : {});
@@ -51,7 +62,7 @@ export async function pull(
       { action: 'remote.pull', target: { type: 'remote', name }, params: { url: r.plain.url, refs: [...refs] } },
       async (commit, draft) => {
         await checkDescriptor(r, null);
-        const full = await readState(r.data);
+        const full = opts.state ?? (await readState(r.data));
         if (!full) throw new CairnError('NOT_FOUND', `${name} holds no metadata yet`, { hint: 'push to it first' });
         const localIds = await refuseConflicts(deps, full, name);
         // This workspace's own log, if it was pushed here, must still extend what the remote saw.
@@ -75,6 +86,7 @@ export async function pull(
           progress: opts.progress,
         });
         const versions = chosen.map((v) => `sha256:${v.digest}`);
+        const auditLogs = logs.map(({ cached: _c, ...l }) => l);
         const imported = await commit(async (tx) => {
           const n = await importState(tx, remote);
           await recordPacks(tx, packs.records, isoUtc(deps.clock.now()));
@@ -85,13 +97,7 @@ export async function pull(
             imported: plan.imported,
             importedDatasets: n.datasets,
             ...(plan.skipped.length ? { skipped: plan.skipped.map(({ why: _why, ...x }) => x) } : {}),
-            auditLogs: logs.map((l) => ({
-              workspace: l.workspace,
-              origin: l.origin,
-              size: l.size,
-              root: l.root,
-              verifierKey: l.verifierKey,
-            })),
+            auditLogs,
             versions: versions.length,
             packsFetched: packs.counts.fetched,
             packsResumed: packs.counts.resumed,
@@ -110,6 +116,7 @@ export async function pull(
           bytesFetched: packs.bytes,
           vouched: plan.imported,
           skipped: plan.skipped,
+          auditLogs,
         };
       },
     );

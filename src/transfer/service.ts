@@ -2,7 +2,7 @@ import { materializeShared, resolveVersion } from '../datasets/index.js';
 import { cloneInto, type CloneResult } from './clone.js';
 import { saveRemoteKey } from './crypto/remote-keys.js';
 import type { RemotesPort, TransferDeps, TransferOptions } from './deps.js';
-import { pull, type PullResult } from './pull.js';
+import { pull, type PullResult, type PullStateOptions } from './pull.js';
 import { push, type PushResult } from './push.js';
 import {
   addRemote,
@@ -23,8 +23,7 @@ export interface RemoteSettings {
   exportRemoteKey(name: string): Promise<string>;
 }
 
-export interface PullOptions extends TransferOptions {
-  metadataOnly?: boolean;
+export interface PullOptions extends PullStateOptions {
   /** Also place each named version read-only in this shared cluster cache. */
   materializeIn?: string;
 }

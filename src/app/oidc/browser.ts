@@ -12,9 +12,38 @@ interface Pending {
   expires: number;
 }
 
-interface Session {
+/** A browser session as kept: the provider's claims (mapped to the account on every request). */
+export interface SessionRecord {
+  /** The account name the claims mapped to at sign-in (for sweeping a disabled account's sessions). */
+  principal: string;
   claims: JWTPayload;
+  /** Milliseconds since the epoch. */
   expires: number;
+}
+
+/**
+ * Where sessions are kept, by the SHA-256 (hex) of the session id: the id itself lives only in
+ * the browser's cookie. A team server keeps them in its metadata database.
+ */
+export interface SessionStore {
+  put(idHash: string, s: SessionRecord): Promise<void>;
+  get(idHash: string): Promise<SessionRecord | null>;
+  /** True when there was such a session. */
+  delete(idHash: string): Promise<boolean>;
+}
+
+export function memorySessions(): SessionStore {
+  const m = new Map<string, SessionRecord>();
+  return {
+    put: async (h, s) => void m.set(h, s),
+    get: async (h) => m.get(h) ?? null,
+    delete: async (h) => m.delete(h),
+  };
+}
+
+/** What a session id is kept as. */
+export function sessionHash(sessionId: string): string {
+  return createHash('sha256').update(sessionId).digest('hex');
 }
 
 const PENDING_TTL_MS = 10 * 60_000;
@@ -24,17 +53,18 @@ const MAX_PENDING = 10_000;
  * The browser's sign-in: authorization code with PKCE (S256), a `state` bound to the browser by a
  * cookie, a `nonce` bound to the ID token; then an opaque session id (32 random bytes) whose
  * claims stay on the server. Every request made with the session maps its claims to the account
- * again, so disabling the account or changing grants takes effect at once. Sessions live in the
- * server's memory: a restart signs browsers out.
+ * again, so disabling the account or changing grants takes effect at once. Sessions are kept in
+ * a SessionStore by the hash of their id (the server's database: a restart keeps them); a
+ * sign-in in progress (10 minutes at most) lives in this process's memory.
  */
 export class OidcBrowser {
   readonly #pending = new Map<string, Pending>();
-  readonly #sessions = new Map<string, Session>();
 
   constructor(
     private readonly verifier: OidcVerifier,
     readonly sessionTtlMs = 8 * 3_600_000,
     private readonly now: () => number = Date.now,
+    private readonly sessions: SessionStore = memorySessions(),
   ) {}
 
   /** Where to send the browser, and the state its cookie must carry back. */
@@ -85,23 +115,28 @@ export class OidcBrowser {
     const claims = await this.verifier.verifyToken(tokens.id_token, p.nonce);
     const who = await this.verifier.identityOf(claims);
     const sessionId = rand();
-    this.#sessions.set(sessionId, { claims, expires: this.now() + this.sessionTtlMs });
+    await this.sessions.put(sessionHash(sessionId), {
+      principal: who.principal.name,
+      claims,
+      expires: this.now() + this.sessionTtlMs,
+    });
     return { sessionId, who, returnTo: p.returnTo };
   }
 
   /** The identity a session cookie stands for (checked again each time), or null when it is unknown or expired. */
   async fromSession(sessionId: string): Promise<Authenticated | null> {
-    const s = this.#sessions.get(sessionId);
+    const h = sessionHash(sessionId);
+    const s = await this.sessions.get(h);
     if (!s) return null;
     if (s.expires < this.now()) {
-      this.#sessions.delete(sessionId);
+      await this.sessions.delete(h);
       return null;
     }
     return this.verifier.identityOf(s.claims);
   }
 
-  end(sessionId: string): boolean {
-    return this.#sessions.delete(sessionId);
+  end(sessionId: string): Promise<boolean> {
+    return this.sessions.delete(sessionHash(sessionId));
   }
 
   async #exchange(code: string, p: Pending): Promise<{ id_token: string }> {
@@ -137,7 +172,6 @@ export class OidcBrowser {
   #purge(): void {
     const now = this.now();
     for (const [k, v] of this.#pending) if (v.expires < now) this.#pending.delete(k);
-    for (const [k, v] of this.#sessions) if (v.expires < now) this.#sessions.delete(k);
   }
 }
 

@@ -1,11 +1,11 @@
 import type { IdentityService } from '../../identity/index.js';
-import { OidcBrowser } from './browser.js';
+import { OidcBrowser, type SessionStore } from './browser.js';
 import type { OidcSettings } from './settings.js';
 import { OidcVerifier } from './verifier.js';
 
 export { oidcSettings, DEFAULT_SCOPES, type OidcFlags, type OidcSettings } from './settings.js';
 export { discover, OidcVerifier, type Discovery } from './verifier.js';
-export { OidcBrowser } from './browser.js';
+export { OidcBrowser, memorySessions, sessionHash, type SessionRecord, type SessionStore } from './browser.js';
 
 /** What a server tells clients before they have a credential: which provider to sign in with. */
 export interface AuthConfig {
@@ -18,11 +18,15 @@ export interface Oidc {
   config: AuthConfig;
 }
 
-export function createOidc(settings: OidcSettings, identity: Pick<IdentityService, 'principalFor'>): Oidc {
+export function createOidc(
+  settings: OidcSettings,
+  identity: Pick<IdentityService, 'principalFor'>,
+  sessions?: SessionStore,
+): Oidc {
   const verifier = new OidcVerifier(settings, identity);
   return {
     verifier,
-    browser: new OidcBrowser(verifier),
+    browser: new OidcBrowser(verifier, undefined, undefined, sessions),
     config: { oidc: { issuer: settings.issuer, clientId: settings.clientId, scopes: settings.scopes } },
   };
 }

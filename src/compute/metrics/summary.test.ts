@@ -179,6 +179,8 @@ function summarySuite(
         .insertInto('run_metrics')
         .values(points.map((p) => ({ run_id: 'r1', ...p })))
         .execute();
+      for (const t of ['upload_plans', 'browser_sessions']) await sql`drop table ${sql.table(t)}`.execute(store.db);
+      await sql`delete from kysely_migration where name = '0012-server-sessions'`.execute(store.db);
       for (const t of ['version_erasures', 'version_holds']) await sql`drop table ${sql.table(t)}`.execute(store.db);
       await sql`delete from kysely_migration where name = '0010-retention'`.execute(store.db);
       await sql`drop table identity_generation`.execute(store.db);

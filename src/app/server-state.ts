@@ -1,0 +1,244 @@
+import type { Selectable } from 'kysely';
+import { CairnError } from '../core/errors.js';
+import type {
+  DatasetsTable,
+  DatasetTagsTable,
+  DatasetVersionsTable,
+  DocumentsTable,
+  LineageEdgesTable,
+  ReportsTable,
+} from '../meta/schema.js';
+import { emptyState, mergeState, type RemoteState } from '../transfer/index.js';
+
+/**
+ * The store's `meta/state.json` on a team server is the server's own record (docs/SERVER.md
+ * "Store state"): a push proposes a state, the server imports what verified logs vouch for,
+ * and then writes the state from its own rows. Nothing of a proposal reaches the state except
+ * through a row the import recorded, so a contributor cannot squat a dataset name, list a
+ * version nobody vouched for, or move another workspace's audit entry.
+ */
+
+/** The server's rows after an import: what it recorded, whoever proposed it. */
+export interface RecordedRows {
+  datasets: Array<Selectable<DatasetsTable>>;
+  versions: Array<Selectable<DatasetVersionsTable>>;
+  tags: Array<Selectable<DatasetTagsTable>>;
+  lineage: Array<Selectable<LineageEdgesTable>>;
+  reports: Array<Selectable<ReportsTable>>;
+  documents: Array<Selectable<DocumentsTable>>;
+}
+
+/** The keys of the rows a new state could name: those the server's state or the candidate mention. */
+export interface RecordedWanted {
+  versions: string[];
+  lineage: string[];
+  reports: string[];
+  documents: string[];
+}
+
+export function recordedWanted(previous: RemoteState, candidate: RemoteState): RecordedWanted {
+  const ids = <T>(list: (s: RemoteState) => T[], key: (x: T) => string) => [
+    ...new Set([...list(previous), ...list(candidate)].map(key)),
+  ];
+  return {
+    versions: ids(
+      (s) => s.versions,
+      (v) => v.id,
+    ),
+    lineage: ids(
+      (s) => s.lineage,
+      (e) => e.id,
+    ),
+    reports: ids(
+      (s) => s.reports,
+      (r) => r.id,
+    ),
+    documents: ids(
+      (s) => s.documents,
+      (d) => d.digest,
+    ),
+  };
+}
+
+/** An audit log the import verified: its size and root are the verifier's, not a client's. */
+export interface VerifiedLog {
+  workspace: string;
+  origin: string;
+  size: number;
+  root: string;
+}
+
+export type AuditEntry = RemoteState['audit'][number];
+
+export function auditKeyOf(workspace: string): string {
+  return `audit/${workspace}/`;
+}
+
+/**
+ * What an import reads: the server's state with the proposal merged in. Conflicts with what the
+ * server recorded are refused (DIVERGED); audit entries come from the server's state, except
+ * that the pushing account may extend the entries of the workspaces whose bundles it owns
+ * (`owns`), at those bundles' own key. Entries for others' logs that differ from the server's
+ * are refused (PERMISSION_DENIED), so a proposal cannot point a log at a bogus size. Pure.
+ */
+export function candidateState(
+  server: RemoteState,
+  proposal: RemoteState,
+  owns: (workspace: string) => boolean,
+): RemoteState {
+  checkAuditEntries(server, proposal, owns);
+  const merged = mergeState(server, { ...ownPart(server, proposal), audit: [] });
+  if (merged.conflicts.length)
+    throw new CairnError(
+      'DIVERGED',
+      `the push conflicts with the server's store: ${merged.conflicts.map((c) => c.what).join(', ')}`,
+      { hint: 'versions are immutable: use another dataset name', data: { conflicts: merged.conflicts } },
+    );
+  const audit = new Map(server.audit.map((a) => [a.workspace, a]));
+  for (const a of proposal.audit)
+    if (owns(a.workspace) && a.size > (audit.get(a.workspace)?.size ?? -1)) audit.set(a.workspace, a);
+  // A version the server lists keeps the pack list the server recorded: a proposal cannot send
+  // readers of someone else's version to other packs.
+  const packsOf = new Map(server.versions.map((v) => [v.id, v.packs]));
+  return {
+    ...merged.state,
+    versions: merged.state.versions.map((v) => (packsOf.has(v.id) ? { ...v, packs: packsOf.get(v.id)! } : v)),
+    audit: [...audit.values()].sort((a, b) => (a.workspace < b.workspace ? -1 : a.workspace > b.workspace ? 1 : 0)),
+  };
+}
+
+/**
+ * What a proposal may add besides versions: tags of datasets the server does not list yet, and
+ * lineage edges and reports that touch a version the server does not list yet. Tags, lineage and
+ * reports of what the server already lists change through the server's own audited API, not by
+ * a push that names someone else's dataset (a contributor moving another's `production` tag, or
+ * hanging a made-up report on it). Pure.
+ */
+function ownPart(server: RemoteState, proposal: RemoteState): RemoteState {
+  const listedDatasets = new Set(server.datasets.map((d) => d.id));
+  const listedVersions = new Set(server.versions.map((v) => v.id));
+  const fresh = new Set(proposal.versions.filter((v) => !listedVersions.has(v.id)).map((v) => v.id));
+  return {
+    ...proposal,
+    tags: proposal.tags.filter((t) => !listedDatasets.has(t.dataset_id) && fresh.has(t.version_id)),
+    lineage: proposal.lineage.filter(
+      (e) =>
+        (e.src_type === 'dataset_version' && fresh.has(e.src_id)) ||
+        (e.dst_type === 'dataset_version' && fresh.has(e.dst_id)),
+    ),
+    reports: proposal.reports.filter((r) => fresh.has(r.version_id)),
+  };
+}
+
+/**
+ * An audit entry may only change for a workspace whose bundle the pushing account owns, and
+ * only to that bundle's own key; stale or equal copies of others' entries (every client's
+ * merged state carries them) change nothing and pass. Pure.
+ */
+export function checkAuditEntries(
+  server: RemoteState,
+  proposal: RemoteState,
+  owns: (workspace: string) => boolean,
+): void {
+  const have = new Map(server.audit.map((a) => [a.workspace, a]));
+  for (const a of proposal.audit) {
+    const known = have.get(a.workspace);
+    if (known && known.size >= a.size) continue;
+    if (!owns(a.workspace) || a.key !== auditKeyOf(a.workspace))
+      throw new CairnError(
+        'PERMISSION_DENIED',
+        `the push records workspace ${a.workspace}'s audit log (${a.size} events at ${a.key}), which ${owns(a.workspace) ? 'is not where its bundle lies' : 'this account did not push'}`,
+        { hint: "push from your own workspace: only its log's entry may change", data: { workspace: a.workspace } },
+      );
+  }
+}
+
+/**
+ * The store's new state, from the server's own rows: every version the server listed before or
+ * the import looked at (the candidate) that the server has recorded with that id, dataset,
+ * number and digest; its row, dataset, tags, reports and lineage as recorded; pack sizes as the
+ * store holds them; audit entries as verified. A candidate version the import did not record
+ * (nothing vouched for it) is simply not there. Pure.
+ */
+export function buildStoreState(o: {
+  previous: RemoteState;
+  candidate: RemoteState;
+  recorded: RecordedRows;
+  verified: readonly VerifiedLog[];
+  storePacks: ReadonlyMap<string, number>;
+}): RemoteState {
+  const rows = new Map(o.recorded.versions.map((v) => [v.id, v]));
+  const packLists = new Map<string, string[]>();
+  // The server's earlier list first: it wins over the candidate's for the same version.
+  for (const v of [...o.candidate.versions, ...o.previous.versions]) {
+    const row = rows.get(v.id);
+    if (row && row.digest === v.digest && row.number === v.number && row.dataset_id === v.dataset_id)
+      packLists.set(v.id, v.packs);
+  }
+  const s = emptyState();
+  const datasetIds = new Set<string>();
+  for (const [id, packs] of packLists) {
+    const row = rows.get(id)!;
+    datasetIds.add(row.dataset_id);
+    s.versions.push({ ...row, packs });
+  }
+  const kept = (id: string) => packLists.has(id);
+  const names = new Map(o.recorded.datasets.map((d) => [d.id, d.name]));
+  s.datasets = o.recorded.datasets.filter((d) => datasetIds.has(d.id)).sort(by((d) => d.name));
+  s.versions.sort(by((v) => `${names.get(v.dataset_id) ?? ''}\u0000${String(v.number).padStart(12, '0')}`));
+  s.tags = o.recorded.tags.filter((t) => kept(t.version_id)).sort(by((t) => `${t.dataset_id}:${t.tag}`));
+  const mentioned = <T>(list: (st: RemoteState) => T[], key: (x: T) => string) =>
+    new Set([...list(o.previous), ...list(o.candidate)].map(key));
+  const edges = mentioned(
+    (st) => st.lineage,
+    (e) => e.id,
+  );
+  s.lineage = o.recorded.lineage
+    .filter(
+      (e) =>
+        edges.has(e.id) &&
+        (e.src_type !== 'dataset_version' || kept(e.src_id)) &&
+        (e.dst_type !== 'dataset_version' || kept(e.dst_id)),
+    )
+    .sort(by((e) => e.id));
+  const reports = mentioned(
+    (st) => st.reports,
+    (r) => r.id,
+  );
+  s.reports = o.recorded.reports.filter((r) => reports.has(r.id) && kept(r.version_id)).sort(by((r) => r.id));
+  const docs = mentioned(
+    (st) => st.documents,
+    (d) => d.digest,
+  );
+  s.documents = o.recorded.documents.filter((d) => docs.has(d.digest)).sort(by((d) => d.digest));
+  const listedSize = new Map([...o.candidate.packs, ...o.previous.packs].map((p) => [p.id, p.size]));
+  const packIds = new Set(s.versions.flatMap((v) => v.packs));
+  s.packs = [...packIds]
+    .flatMap((id) => {
+      const size = o.storePacks.get(id) ?? listedSize.get(id);
+      return size === undefined ? [] : [{ id, size }];
+    })
+    .sort(by((p) => p.id));
+  const audit = new Map<string, AuditEntry>(o.previous.audit.map((a) => [a.workspace, a]));
+  for (const l of o.verified) {
+    const had = audit.get(l.workspace);
+    if (had && had.size > l.size) continue;
+    audit.set(l.workspace, {
+      workspace: l.workspace,
+      origin: l.origin,
+      size: l.size,
+      root: l.root,
+      key: auditKeyOf(l.workspace),
+    });
+  }
+  s.audit = [...audit.values()].sort(by((a) => a.workspace));
+  return s;
+}
+
+function by<T>(key: (x: T) => string): (a: T, b: T) => number {
+  return (a, b) => {
+    const x = key(a);
+    const y = key(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
+}
