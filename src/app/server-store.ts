@@ -105,8 +105,9 @@ export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptio
   const now = opts.now ?? Date.now;
   const urlSeconds = opts.urlSeconds ?? URL_SECONDS;
   const pending = new Map<string, Pending>();
-  const direct = typeof backend.presign === 'function' && typeof backend.copy === 'function';
-  const multipart = direct && backend.multipart && backend.digest ? backend.multipart : null;
+  const direct =
+    typeof backend.presign === 'function' && typeof backend.copy === 'function' && typeof backend.digest === 'function';
+  const multipart = direct && backend.multipart ? backend.multipart : null;
   const sweeper = startSweeper(
     () => sweepUploads(backend, multipart, pending, { now: now(), urlSeconds, list: true }),
     {
@@ -333,8 +334,39 @@ async function commitStaged(backend: RemoteBackend, uploadId: string, p: Pending
       { data: { key: p.key, planned: { size: p.size, md5: md5hex }, got: { size: st.size, md5: st.etag } } },
     );
   }
+  await checkDigest(backend, staged, p, { uploaded: 'the bytes uploaded', mismatch: 'are not' });
   await backend.copy!(staged, p.key);
   await backend.delete(staged);
+}
+
+/**
+ * The staged object's size and SHA-256 (read back through the hash inside the server; the
+ * bytes never pass through a client again) against the plan, before anything moves into place.
+ * The ETag checks only the MD5 the client planned, which says nothing of the SHA-256 the same
+ * client planned and every later download is checked against, and S3-compatible stores (s3rver)
+ * check neither Content-MD5 nor x-amz-checksum-sha256. A mismatch deletes the staged object.
+ */
+async function checkDigest(
+  backend: RemoteBackend,
+  staged: string,
+  p: Pending,
+  what: { uploaded: string; mismatch: string },
+): Promise<void> {
+  let got: { size: number; sha256: string } | null;
+  try {
+    got = await backend.digest!(staged);
+  } catch (err) {
+    await backend.delete(staged).catch(() => {});
+    throw err;
+  }
+  if (!got || got.size !== p.size || got.sha256 !== p.sha256) {
+    await backend.delete(staged);
+    throw new CairnError(
+      'UPLOAD_MISMATCH',
+      `${what.uploaded} for ${p.key} ${what.mismatch} the planned pack (${got ? `${got.size} bytes, sha256 ${got.sha256}` : 'nothing'}; planned ${p.size} bytes, sha256 ${p.sha256}); they were discarded`,
+      { data: { key: p.key, planned: { size: p.size, sha256: p.sha256 }, got } },
+    );
+  }
 }
 
 /**
@@ -382,21 +414,7 @@ async function commitMultipart(
       );
     throw err;
   }
-  let got: { size: number; sha256: string } | null;
-  try {
-    got = await backend.digest!(staged);
-  } catch (err) {
-    await backend.delete(staged).catch(() => {});
-    throw err;
-  }
-  if (!got || got.size !== p.size || got.sha256 !== p.sha256) {
-    await backend.delete(staged);
-    throw new CairnError(
-      'UPLOAD_MISMATCH',
-      `the parts uploaded for ${p.key} do not assemble into the planned pack (${got ? `${got.size} bytes, sha256 ${got.sha256}` : 'nothing'}; planned ${p.size} bytes, sha256 ${p.sha256}); they were discarded`,
-      { data: { key: p.key, planned: { size: p.size, sha256: p.sha256 }, got } },
-    );
-  }
+  await checkDigest(backend, staged, p, { uploaded: 'the parts uploaded', mismatch: 'do not assemble into' });
   await backend.copy!(staged, p.key);
   await backend.delete(staged);
 }
