@@ -167,6 +167,45 @@ describe('data plane, S3 store (presigned URLs)', () => {
     const staged = await t.call('carol', 'GET', `/api/v1/store/list?prefix=incoming/${fup.uploadId}`);
     expect(staged.json.objects).toEqual([]);
   }, 120_000);
+
+  it('a push whose pack the server refuses after upload (commits run beside later uploads) fails before any state is written; a clean push then lands', async (ctx) => {
+    const s3 = needS3(ctx);
+    const t = await startTeam({
+      store: `s3://${s3.bucket}/team-${randomBytes(3).toString('hex')}`,
+      storeEndpoint: s3.endpoint,
+    });
+    teams.push(t);
+    const alice = await laptop(t, 'alice', FILES);
+    // Bytes changed on the way to the bucket (same length; s3rver checks no Content-MD5): the
+    // upload succeeds, and only the server's commit sees it.
+    const realFetch = globalThis.fetch;
+    let mangled = 0;
+    globalThis.fetch = (async (input: any, init?: any) => {
+      const url = String(input instanceof Request ? input.url : input);
+      if (init?.method === 'PUT' && url.startsWith(s3.endpoint) && url.includes('/incoming/') && init.body) {
+        const body = Buffer.from(init.body as Uint8Array);
+        body[body.length >> 1]! ^= 0xff;
+        mangled++;
+        return realFetch(input, { ...init, body });
+      }
+      return realFetch(input, init);
+    }) as typeof fetch;
+    try {
+      await expect(alice.run((s) => s.transfer.push([], { remote: 'team' }))).rejects.toMatchObject({
+        code: 'UPLOAD_MISMATCH',
+      });
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+    expect(mangled).toBeGreaterThan(0);
+    const state = await t.call('carol', 'GET', `/api/v1/store/list?prefix=meta/`);
+    expect(state.json.objects).toEqual([]);
+    expect((await t.call('carol', 'GET', `/api/v1/store/list?prefix=packs/`)).json.objects).toEqual([]);
+    expect(JSON.stringify((await t.call('carol', 'GET', '/api/v1/datasets')).json)).not.toContain('images');
+    const pushed: any = await alice.run((s) => s.transfer.push([], { remote: 'team' }));
+    expect(pushed).toMatchObject({ versions: 1, server: { imported: { versions: 1 } } });
+    expect(JSON.stringify((await t.call('carol', 'GET', '/api/v1/datasets')).json)).toContain('images');
+  }, 120_000);
 });
 
 describe('data plane, folder store (streamed through the server)', () => {
