@@ -247,10 +247,12 @@ async function planUploads(
     if (inParts) checkParts(obj.key, obj.size, inParts);
     else if (o.direct && obj.size > MAX_SINGLE_PUT)
       throw new CairnError('USAGE', `${obj.key}: objects over 5 GiB go up in parts (plan them with \`parts\`)`);
-    if (have.get(obj.key) === obj.size) {
+    const at = have.get(obj.key);
+    if (at === obj.size) {
       out.push({ key: obj.key, present: true });
       continue;
     }
+    if (at !== undefined) throw packExists(obj.key, at, obj.size);
     const uploadId = randomUUID();
     const presign = { expiresInSeconds: o.urlSeconds };
     if (inParts) {
@@ -335,8 +337,7 @@ async function commitStaged(backend: RemoteBackend, uploadId: string, p: Pending
     );
   }
   await checkDigest(backend, staged, p, { uploaded: 'the bytes uploaded', mismatch: 'are not' });
-  await backend.copy!(staged, p.key);
-  await backend.delete(staged);
+  await moveIntoPlace(backend, staged, p);
 }
 
 /**
@@ -415,8 +416,49 @@ async function commitMultipart(
     throw err;
   }
   await checkDigest(backend, staged, p, { uploaded: 'the parts uploaded', mismatch: 'do not assemble into' });
-  await backend.copy!(staged, p.key);
-  await backend.delete(staged);
+  await moveIntoPlace(backend, staged, p);
+}
+
+/**
+ * Copies a checked staged object to its pack key, never over a pack already there: a plan for a
+ * key the store holds at another size is refused, but two plans for one key can be live at once
+ * (two pushes of the same pack, or a client planning a held pack at a made-up size to replace
+ * it). The first commit wins; a later one of the same size is the same pack to every reader
+ * (packs are trusted by key and size) and is dropped; one of another size is refused. Commits of
+ * one key run one at a time in this process, so no check races its copy.
+ */
+async function moveIntoPlace(backend: RemoteBackend, staged: string, p: Pending): Promise<void> {
+  const before = moving.get(p.key) ?? Promise.resolve();
+  const mine = before.then(async () => {
+    const held = await backend.head(p.key);
+    if (held) {
+      await backend.delete(staged);
+      if (held.size !== p.size) throw packExists(p.key, held.size, p.size);
+      return;
+    }
+    await backend.copy!(staged, p.key);
+    await backend.delete(staged);
+  });
+  const settled = mine.catch(() => {});
+  moving.set(p.key, settled);
+  try {
+    await mine;
+  } finally {
+    if (moving.get(p.key) === settled) moving.delete(p.key);
+  }
+}
+
+const moving = new Map<string, Promise<void>>();
+
+function packExists(key: string, held: number, planned: number): CairnError {
+  return new CairnError(
+    'ALREADY_EXISTS',
+    `${key} is in the store at ${held} bytes, not the ${planned} planned; a pack in the store is never replaced`,
+    {
+      hint: 'packs are named by their content: the one in the store or the one pushed is damaged (check it with a pull and `cairn fsck`)',
+      data: { key, held, planned },
+    },
+  );
 }
 
 /**

@@ -166,6 +166,40 @@ describe('data plane, S3 store (presigned URLs)', () => {
     // The staged bytes are gone too (the replayed URL above may have left its own).
     const staged = await t.call('carol', 'GET', `/api/v1/store/list?prefix=incoming/${fup.uploadId}`);
     expect(staged.json.objects).toEqual([]);
+
+    // A pack in the store is never replaced: not by a plan of its key at a made-up size, nor by
+    // a second plan of a fresh key committed after the first (of another size: 409; of the same
+    // size: the first stays).
+    const resized = planned(Buffer.concat([good, Buffer.from('x')]), p.key.slice(9, 73));
+    const over = await t.call('alice', 'POST', '/api/v1/store/plan', { objects: [resized] });
+    expect(over.status).toBe(409);
+    expect(over.json.error).toMatchObject({ code: 'ALREADY_EXISTS', data: { key: p.key, held: good.length } });
+    const fresh = randomBytes(32).toString('hex');
+    const first = prng(11, 10_000);
+    const bodies = [first, prng(12, 10_000), prng(13, 9_999)];
+    const rivals = bodies.map((b) => planned(b, fresh));
+    const ups: any[] = [];
+    for (const [i, r] of rivals.entries()) {
+      ups.push((await t.call('alice', 'POST', '/api/v1/store/plan', { objects: [r] })).json.objects[0]);
+      const { url, headers } = ups[i].request;
+      expect((await fetch(url, { method: 'PUT', headers, body: bodies[i] })).ok).toBe(true);
+    }
+    expect((await t.call('alice', 'POST', '/api/v1/store/commit', { uploads: [ups[0].uploadId] })).status).toBe(200);
+    expect((await t.call('alice', 'POST', '/api/v1/store/commit', { uploads: [ups[1].uploadId] })).status).toBe(200);
+    const third = await t.call('alice', 'POST', '/api/v1/store/commit', { uploads: [ups[2].uploadId] });
+    expect(third.status).toBe(409);
+    expect(third.json.error.code).toBe('ALREADY_EXISTS');
+    const dl = await t.call('carol', 'POST', '/api/v1/store/download', { keys: [rivals[0]!.key] });
+    const held = Buffer.from(
+      await (
+        await fetch(dl.json.objects[0].request.url, { headers: dl.json.objects[0].request.headers })
+      ).arrayBuffer(),
+    );
+    expect(held.equals(first)).toBe(true);
+    for (const u of ups) {
+      const left = await t.call('carol', 'GET', `/api/v1/store/list?prefix=incoming/${u.uploadId}`);
+      expect(left.json.objects).toEqual([]);
+    }
   }, 120_000);
 
   it('a push whose pack the server refuses after upload (commits run beside later uploads) fails before any state is written; a clean push then lands', async (ctx) => {
