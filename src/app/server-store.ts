@@ -105,9 +105,8 @@ export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptio
   const now = opts.now ?? Date.now;
   const urlSeconds = opts.urlSeconds ?? URL_SECONDS;
   const pending = new Map<string, Pending>();
-  const direct =
-    typeof backend.presign === 'function' && typeof backend.copy === 'function' && typeof backend.digest === 'function';
-  const multipart = direct && backend.multipart ? backend.multipart : null;
+  const direct = typeof backend.presign === 'function' && typeof backend.copy === 'function';
+  const multipart = direct && backend.multipart && backend.digest ? backend.multipart : null;
   const sweeper = startSweeper(
     () => sweepUploads(backend, multipart, pending, { now: now(), urlSeconds, list: true }),
     {
@@ -336,16 +335,13 @@ async function commitStaged(backend: RemoteBackend, uploadId: string, p: Pending
       { data: { key: p.key, planned: { size: p.size, md5: md5hex }, got: { size: st.size, md5: st.etag } } },
     );
   }
-  await checkDigest(backend, staged, p, { uploaded: 'the bytes uploaded', mismatch: 'are not' });
   await moveIntoPlace(backend, staged, p);
 }
 
 /**
  * The staged object's size and SHA-256 (read back through the hash inside the server; the
- * bytes never pass through a client again) against the plan, before anything moves into place.
- * The ETag checks only the MD5 the client planned, which says nothing of the SHA-256 the same
- * client planned and every later download is checked against, and S3-compatible stores (s3rver)
- * check neither Content-MD5 nor x-amz-checksum-sha256. A mismatch deletes the staged object.
+ * bytes never pass through a client again) against the plan, before anything moves into place:
+ * for multipart packs, whose parts S3 checks one MD5 at a time. A mismatch deletes the staged object.
  */
 async function checkDigest(
   backend: RemoteBackend,
