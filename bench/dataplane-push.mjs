@@ -92,10 +92,22 @@ try {
   children.push(server);
   const url = (await waitLine(server, /Cairn server on (http:\/\/\S+)/))[1];
 
+  // CPU seconds (user+sys) per process over each push: under load these say more than the wall
+  // time. The client is this script's reaped children (the CLI), from /proc/self/stat's cutime+cstime.
+  const tick = 100;
+  const cpuOf = (pid, children) => {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (children ? Number(f[13]) + Number(f[14]) : Number(f[11]) + Number(f[12])) / tick;
+  };
+  const cpu = () => ({ client: cpuOf('self', true), server: cpuOf(server.pid, false), s3: cpuOf(s3.pid, false) });
   const time = (ws, remote) => {
+    const c0 = cpu();
     const t0 = performance.now();
     cairn(['push', '--remote', remote], ws);
-    return (performance.now() - t0) / 1000;
+    const seconds = (performance.now() - t0) / 1000;
+    const c1 = cpu();
+    const cpuSeconds = Object.fromEntries(Object.keys(c0).map((k) => [k, +(c1[k] - c0[k]).toFixed(2)]));
+    return { seconds, cpuSeconds };
   };
   const mk = (name) => {
     const ws = join(work, name);
@@ -106,11 +118,11 @@ try {
   };
   const a = mk('direct');
   cairn(['remote', 'add', 'direct', `s3://${bucket}/direct`, '--endpoint', endpoint], a);
-  const direct = time(a, 'direct');
+  const { seconds: direct, cpuSeconds: directCpu } = time(a, 'direct');
   const b = mk('viaserver');
   cairn(['login', url, '--token', token], b);
   cairn(['remote', 'add', 'team', url], b);
-  const via = time(b, 'team');
+  const { seconds: via, cpuSeconds: viaCpu } = time(b, 'team');
   const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'))?.[1];
   console.log(
     JSON.stringify({
@@ -121,6 +133,9 @@ try {
       viaServerMiBps: +(mib / via).toFixed(1),
       ratio: +(direct / via).toFixed(3),
       serverPeakRssMiB: hwm ? Math.round(Number(hwm) / 1024) : null,
+      directCpuSeconds: directCpu,
+      viaServerCpuSeconds: viaCpu,
+      loadAverage: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
     }),
   );
 } finally {

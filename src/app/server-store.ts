@@ -365,10 +365,12 @@ async function planUploads(
     if (inParts) checkParts(obj.key, obj.size, inParts);
     else if (o.direct && obj.size > MAX_SINGLE_PUT)
       throw new CairnError('USAGE', `${obj.key}: objects over 5 GiB go up in parts (plan them with \`parts\`)`);
-    if (have.get(obj.key) === obj.size) {
+    const at = have.get(obj.key);
+    if (at === obj.size) {
       out.push({ key: obj.key, present: true });
       continue;
     }
+    if (at !== undefined) throw packExists(obj.key, at, obj.size);
     const uploadId = randomUUID();
     const presign = { expiresInSeconds: o.urlSeconds };
     if (inParts) {
@@ -452,8 +454,35 @@ async function commitStaged(backend: RemoteBackend, uploadId: string, p: Pending
       { data: { key: p.key, planned: { size: p.size, md5: md5hex }, got: { size: st.size, md5: st.etag } } },
     );
   }
-  await backend.copy!(staged, p.key);
-  await backend.delete(staged);
+  await moveIntoPlace(backend, staged, p);
+}
+
+/**
+ * The staged object's size and SHA-256 (read back through the hash inside the server; the
+ * bytes never pass through a client again) against the plan, before anything moves into place:
+ * for multipart packs, whose parts S3 checks one MD5 at a time. A mismatch deletes the staged object.
+ */
+async function checkDigest(
+  backend: RemoteBackend,
+  staged: string,
+  p: Pending,
+  what: { uploaded: string; mismatch: string },
+): Promise<void> {
+  let got: { size: number; sha256: string } | null;
+  try {
+    got = await backend.digest!(staged);
+  } catch (err) {
+    await backend.delete(staged).catch(() => {});
+    throw err;
+  }
+  if (!got || got.size !== p.size || got.sha256 !== p.sha256) {
+    await backend.delete(staged);
+    throw new CairnError(
+      'UPLOAD_MISMATCH',
+      `${what.uploaded} for ${p.key} ${what.mismatch} the planned pack (${got ? `${got.size} bytes, sha256 ${got.sha256}` : 'nothing'}; planned ${p.size} bytes, sha256 ${p.sha256}); they were discarded`,
+      { data: { key: p.key, planned: { size: p.size, sha256: p.sha256 }, got } },
+    );
+  }
 }
 
 /**
@@ -501,23 +530,50 @@ async function commitMultipart(
       );
     throw err;
   }
-  let got: { size: number; sha256: string } | null;
-  try {
-    got = await backend.digest!(staged);
-  } catch (err) {
-    await backend.delete(staged).catch(() => {});
-    throw err;
-  }
-  if (!got || got.size !== p.size || got.sha256 !== p.sha256) {
+  await checkDigest(backend, staged, p, { uploaded: 'the parts uploaded', mismatch: 'do not assemble into' });
+  await moveIntoPlace(backend, staged, p);
+}
+
+/**
+ * Copies a checked staged object to its pack key, never over a pack already there: a plan for a
+ * key the store holds at another size is refused, but two plans for one key can be live at once
+ * (two pushes of the same pack, or a client planning a held pack at a made-up size to replace
+ * it). The first commit wins; a later one of the same size is the same pack to every reader
+ * (packs are trusted by key and size) and is dropped; one of another size is refused. Commits of
+ * one key run one at a time in this process, so no check races its copy.
+ */
+async function moveIntoPlace(backend: RemoteBackend, staged: string, p: Pending): Promise<void> {
+  const before = moving.get(p.key) ?? Promise.resolve();
+  const mine = before.then(async () => {
+    const held = await backend.head(p.key);
+    if (held) {
+      await backend.delete(staged);
+      if (held.size !== p.size) throw packExists(p.key, held.size, p.size);
+      return;
+    }
+    await backend.copy!(staged, p.key);
     await backend.delete(staged);
-    throw new CairnError(
-      'UPLOAD_MISMATCH',
-      `the parts uploaded for ${p.key} do not assemble into the planned pack (${got ? `${got.size} bytes, sha256 ${got.sha256}` : 'nothing'}; planned ${p.size} bytes, sha256 ${p.sha256}); they were discarded`,
-      { data: { key: p.key, planned: { size: p.size, sha256: p.sha256 }, got } },
-    );
+  });
+  const settled = mine.catch(() => {});
+  moving.set(p.key, settled);
+  try {
+    await mine;
+  } finally {
+    if (moving.get(p.key) === settled) moving.delete(p.key);
   }
-  await backend.copy!(staged, p.key);
-  await backend.delete(staged);
+}
+
+const moving = new Map<string, Promise<void>>();
+
+function packExists(key: string, held: number, planned: number): CairnError {
+  return new CairnError(
+    'ALREADY_EXISTS',
+    `${key} is in the store at ${held} bytes, not the ${planned} planned; a pack in the store is never replaced`,
+    {
+      hint: 'packs are named by their content: the one in the store or the one pushed is damaged (check it with a pull and `cairn fsck`)',
+      data: { key, held, planned },
+    },
+  );
 }
 
 /**

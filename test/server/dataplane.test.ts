@@ -149,6 +149,79 @@ describe('data plane, S3 store (presigned URLs)', () => {
     expect(after.json.objects).toEqual([{ key: p.key, size: good.length }]);
     // A viewer may not plan uploads.
     expect((await t.call('carol', 'POST', '/api/v1/store/plan', { objects: [p] })).status).toBe(403);
+
+    // A pack in the store is never replaced: not by a plan of its key at a made-up size, nor by
+    // a second plan of a fresh key committed after the first (of another size: 409; of the same
+    // size: the first stays).
+    const resized = planned(Buffer.concat([good, Buffer.from('x')]), p.key.slice(9, 73));
+    const over = await t.call('alice', 'POST', '/api/v1/store/plan', { objects: [resized] });
+    expect(over.status).toBe(409);
+    expect(over.json.error).toMatchObject({ code: 'ALREADY_EXISTS', data: { key: p.key, held: good.length } });
+    const fresh = randomBytes(32).toString('hex');
+    const first = prng(11, 10_000);
+    const bodies = [first, prng(12, 10_000), prng(13, 9_999)];
+    const rivals = bodies.map((b) => planned(b, fresh));
+    const ups: any[] = [];
+    for (const [i, r] of rivals.entries()) {
+      ups.push((await t.call('alice', 'POST', '/api/v1/store/plan', { objects: [r] })).json.objects[0]);
+      const { url, headers } = ups[i].request;
+      expect((await fetch(url, { method: 'PUT', headers, body: bodies[i] })).ok).toBe(true);
+    }
+    expect((await t.call('alice', 'POST', '/api/v1/store/commit', { uploads: [ups[0].uploadId] })).status).toBe(200);
+    expect((await t.call('alice', 'POST', '/api/v1/store/commit', { uploads: [ups[1].uploadId] })).status).toBe(200);
+    const third = await t.call('alice', 'POST', '/api/v1/store/commit', { uploads: [ups[2].uploadId] });
+    expect(third.status).toBe(409);
+    expect(third.json.error.code).toBe('ALREADY_EXISTS');
+    const dl = await t.call('carol', 'POST', '/api/v1/store/download', { keys: [rivals[0]!.key] });
+    const held = Buffer.from(
+      await (
+        await fetch(dl.json.objects[0].request.url, { headers: dl.json.objects[0].request.headers })
+      ).arrayBuffer(),
+    );
+    expect(held.equals(first)).toBe(true);
+    for (const u of ups) {
+      const left = await t.call('carol', 'GET', `/api/v1/store/list?prefix=incoming/${u.uploadId}`);
+      expect(left.json.objects).toEqual([]);
+    }
+  }, 120_000);
+
+  it('a push whose pack the server refuses after upload (commits run beside later uploads) fails before any state is written; a clean push then lands', async (ctx) => {
+    const s3 = needS3(ctx);
+    const t = await startTeam({
+      store: `s3://${s3.bucket}/team-${randomBytes(3).toString('hex')}`,
+      storeEndpoint: s3.endpoint,
+    });
+    teams.push(t);
+    const alice = await laptop(t, 'alice', FILES);
+    // Bytes changed on the way to the bucket (same length; s3rver checks no Content-MD5): the
+    // upload succeeds, and only the server's commit sees it.
+    const realFetch = globalThis.fetch;
+    let mangled = 0;
+    globalThis.fetch = (async (input: any, init?: any) => {
+      const url = String(input instanceof Request ? input.url : input);
+      if (init?.method === 'PUT' && url.startsWith(s3.endpoint) && url.includes('/incoming/') && init.body) {
+        const body = Buffer.from(init.body as Uint8Array);
+        body[body.length >> 1]! ^= 0xff;
+        mangled++;
+        return realFetch(input, { ...init, body });
+      }
+      return realFetch(input, init);
+    }) as typeof fetch;
+    try {
+      await expect(alice.run((s) => s.transfer.push([], { remote: 'team' }))).rejects.toMatchObject({
+        code: 'UPLOAD_MISMATCH',
+      });
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+    expect(mangled).toBeGreaterThan(0);
+    const state = await t.call('carol', 'GET', `/api/v1/store/list?prefix=meta/`);
+    expect(state.json.objects).toEqual([]);
+    expect((await t.call('carol', 'GET', `/api/v1/store/list?prefix=packs/`)).json.objects).toEqual([]);
+    expect(JSON.stringify((await t.call('carol', 'GET', '/api/v1/datasets')).json)).not.toContain('images');
+    const pushed: any = await alice.run((s) => s.transfer.push([], { remote: 'team' }));
+    expect(pushed).toMatchObject({ versions: 1, server: { imported: { versions: 1 } } });
+    expect(JSON.stringify((await t.call('carol', 'GET', '/api/v1/datasets')).json)).toContain('images');
   }, 120_000);
 });
 
