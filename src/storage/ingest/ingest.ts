@@ -19,6 +19,12 @@ import {
   type HashChunksReply,
   type LargeChunksMessage,
   type LargeDoneMessage,
+  SMALL_CTIME,
+  SMALL_FIELDS,
+  SMALL_INO,
+  SMALL_MTIME,
+  SMALL_OFFSET,
+  SMALL_SIZE,
   type SmallFileReply,
   type WorkerReply,
 } from '../workers/protocol.js';
@@ -484,30 +490,47 @@ class IngestSession {
   }
 
   async hashSmall(files: ScannedFile[]): Promise<FileResult[]> {
-    const reply = (await this.deps.pool.run({
-      type: 'small',
-      files: files.map((f) => ({ path: f.abs, size: f.size })),
-    })) as SmallFileReply;
+    const sizes = new Float64Array(files.length);
+    let paths = '';
+    for (let i = 0; i < files.length; i++) {
+      const f = files[i]!;
+      sizes[i] = f.size;
+      paths += i === 0 ? f.abs : `\0${f.abs}`;
+    }
+    const reply = (await this.deps.pool.run(
+      { type: 'small', paths, sizes },
+      { transfer: [sizes.buffer as ArrayBuffer] },
+    )) as SmallFileReply;
+    if (reply.errors.length > 0) throw fileError(files[reply.errors[0]!.index]!, reply.errors[0]!.error);
     const data = Buffer.from(reply.data);
+    const digests = Buffer.from(reply.digests);
+    const meta = reply.meta;
     const ids: string[] = [];
     const views: Uint8Array[] = [];
-    const out: FileResult[] = [];
+    const out: FileResult[] = new Array(files.length);
+    let bytes = 0;
     for (let i = 0; i < files.length; i++) {
-      const r = reply.results[i]!;
       const f = files[i]!;
-      if (!r.ok) throw fileError(f, r.error);
-      out.push({ digest: r.digest, chunks: r.size > 0 ? [r.digest] : [], changed: changedSince(f, r.stat) });
-      if (r.size > 0) {
-        ids.push(r.digest);
-        views.push(data.subarray(r.offset, r.offset + r.size));
+      const m = i * SMALL_FIELDS;
+      const size = meta[m + SMALL_SIZE]!;
+      const digest = digests.toString('hex', i * 32, i * 32 + 32);
+      // Changed between the walk and the read: keeps the digest read, never a trusted stat.
+      const changed =
+        size !== f.size ||
+        meta[m + SMALL_MTIME] !== f.mtimeMs ||
+        meta[m + SMALL_CTIME] !== f.ctimeMs ||
+        meta[m + SMALL_INO] !== f.ino;
+      out[i] = { digest, chunks: size > 0 ? [digest] : [], changed };
+      if (size > 0) {
+        const offset = meta[m + SMALL_OFFSET]!;
+        ids.push(digest);
+        views.push(data.subarray(offset, offset + size));
       }
+      bytes += f.size;
     }
     await this.storeNew(BlobKind.chunk, ids, (i) => views[i]!);
     await this.roller.drainIfBusy();
-    this.report(
-      files.length,
-      files.reduce((n, f) => n + f.size, 0),
-    );
+    this.report(files.length, bytes);
     return out;
   }
   /** Stores one ring slot's chunks (hashed by another worker when `split`); returns their ids. */
