@@ -3,7 +3,15 @@ import * as fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { CdcScanner } from '../chunker/index.js';
 import { checkFolders } from '../statcache/check-folders.js';
-import { RING_HEADER, SMALL_CTIME, SMALL_FIELDS, SMALL_INO, SMALL_MTIME, SMALL_OFFSET, SMALL_SIZE } from './protocol.js';
+import {
+  RING_HEADER,
+  SMALL_CTIME,
+  SMALL_FIELDS,
+  SMALL_INO,
+  SMALL_MTIME,
+  SMALL_OFFSET,
+  SMALL_SIZE,
+} from './protocol.js';
 import type {
   CheckPackTask,
   Envelope,
@@ -135,11 +143,10 @@ function smallFiles(task: SmallFileTask, send: (r: WorkerReply, t?: ArrayBuffer[
     }
     off += room;
   }
-  send({ type: 'small-result', meta, digests: digests.buffer as ArrayBuffer, errors, data: data.buffer as ArrayBuffer }, [
-    data.buffer as ArrayBuffer,
-    digests.buffer as ArrayBuffer,
-    meta.buffer as ArrayBuffer,
-  ]);
+  send(
+    { type: 'small-result', meta, digests: digests.buffer as ArrayBuffer, errors, data: data.buffer as ArrayBuffer },
+    [data.buffer as ArrayBuffer, digests.buffer as ArrayBuffer, meta.buffer as ArrayBuffer],
+  );
 }
 
 /**
