@@ -428,26 +428,25 @@ class IngestSession {
       const r = results[i]!;
       const name = f.path.slice(f.path.lastIndexOf('/') + 1);
       const shorthand = f.size === 0 || (r.chunks.length === 1 && r.chunks[0] === r.digest);
-      entries.push({
-        name,
-        type: 'file',
+      // Built field by field, not by spreading: two objects per file at a million files.
+      const entry: TreeEntry = { name, type: 'file', size: f.size, mode: f.mode, digest: r.digest };
+      // A file that changed between walk and read keeps its digest (that is what was stored)
+      // but stat values that never match, so the next run reads it again.
+      const trusted = !r.changed;
+      const record: StatEntry = {
+        ino: trusted ? f.ino : UNTRUSTED_STAT.ino,
+        mtimeMs: trusted ? f.mtimeMs : UNTRUSTED_STAT.mtimeMs,
+        ctimeMs: trusted ? f.ctimeMs : UNTRUSTED_STAT.ctimeMs,
         size: f.size,
         mode: f.mode,
         digest: r.digest,
-        ...(shorthand ? {} : { chunks: r.chunks }),
-      });
-      // A file that changed between walk and read keeps its digest (that is what was stored)
-      // but stat values that never match, so the next run reads it again.
-      records.push([
-        name,
-        {
-          ...(r.changed ? UNTRUSTED_STAT : { ino: f.ino, mtimeMs: f.mtimeMs, ctimeMs: f.ctimeMs }),
-          size: f.size,
-          mode: f.mode,
-          digest: r.digest,
-          ...(shorthand ? {} : { chunks: r.chunks }),
-        },
-      ]);
+      };
+      if (!shorthand) {
+        entry.chunks = r.chunks;
+        record.chunks = r.chunks;
+      }
+      entries.push(entry);
+      records.push([name, record]);
       this.chunkCount += r.chunks.length;
       this.extensions.add(f.path, f.size);
       size += f.size;
