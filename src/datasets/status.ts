@@ -63,6 +63,7 @@ export async function statusOf(
   const latest = ds ? await latestVersion(deps.meta.db, ds.id) : undefined;
   // The common case, a tree added or checked out as the latest version: its cache is a
   // complete baseline, compared directory by directory on the workers.
+  if (latest) deps.pool.warm();
   const folders = latest ? openFolderCache(deps.cacheDir, root, latest.digest) : null;
   if (latest && folders) {
     const r = await statusByFolders(deps.pool, root, folders, opts.onProgress);

@@ -56,7 +56,10 @@ export async function recordPacks(tx: WriteTx, packs: readonly PackRecord[], cre
       .values({ id: p.id, size: p.size, blob_count: p.entries.length, created_at: createdAt })
       .onConflict((oc) => oc.column('id').doNothing())
       .execute();
+    // In id order: the primary key's B-tree then takes the rows as runs of neighbours instead of
+    // at random pages (half the CPU of recording 10^5 new blobs in SQLite; issue 16).
     const rows = p.entries.map((e) => [e.id, p.id, e.offset, e.length, e.kind] as const);
+    rows.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     await bulkInsertIgnore(
       tx.db as unknown as Kysely<never>,
       'blobs',

@@ -19,6 +19,12 @@ import {
   type HashChunksReply,
   type LargeChunksMessage,
   type LargeDoneMessage,
+  SMALL_CTIME,
+  SMALL_FIELDS,
+  SMALL_INO,
+  SMALL_MTIME,
+  SMALL_OFFSET,
+  SMALL_SIZE,
   type SmallFileReply,
   type WorkerReply,
 } from '../workers/protocol.js';
@@ -422,26 +428,25 @@ class IngestSession {
       const r = results[i]!;
       const name = f.path.slice(f.path.lastIndexOf('/') + 1);
       const shorthand = f.size === 0 || (r.chunks.length === 1 && r.chunks[0] === r.digest);
-      entries.push({
-        name,
-        type: 'file',
+      // Built field by field, not by spreading: two objects per file at a million files.
+      const entry: TreeEntry = { name, type: 'file', size: f.size, mode: f.mode, digest: r.digest };
+      // A file that changed between walk and read keeps its digest (that is what was stored)
+      // but stat values that never match, so the next run reads it again.
+      const trusted = !r.changed;
+      const record: StatEntry = {
+        ino: trusted ? f.ino : UNTRUSTED_STAT.ino,
+        mtimeMs: trusted ? f.mtimeMs : UNTRUSTED_STAT.mtimeMs,
+        ctimeMs: trusted ? f.ctimeMs : UNTRUSTED_STAT.ctimeMs,
         size: f.size,
         mode: f.mode,
         digest: r.digest,
-        ...(shorthand ? {} : { chunks: r.chunks }),
-      });
-      // A file that changed between walk and read keeps its digest (that is what was stored)
-      // but stat values that never match, so the next run reads it again.
-      records.push([
-        name,
-        {
-          ...(r.changed ? UNTRUSTED_STAT : { ino: f.ino, mtimeMs: f.mtimeMs, ctimeMs: f.ctimeMs }),
-          size: f.size,
-          mode: f.mode,
-          digest: r.digest,
-          ...(shorthand ? {} : { chunks: r.chunks }),
-        },
-      ]);
+      };
+      if (!shorthand) {
+        entry.chunks = r.chunks;
+        record.chunks = r.chunks;
+      }
+      entries.push(entry);
+      records.push([name, record]);
       this.chunkCount += r.chunks.length;
       this.extensions.add(f.path, f.size);
       size += f.size;
@@ -484,30 +489,47 @@ class IngestSession {
   }
 
   async hashSmall(files: ScannedFile[]): Promise<FileResult[]> {
-    const reply = (await this.deps.pool.run({
-      type: 'small',
-      files: files.map((f) => ({ path: f.abs, size: f.size })),
-    })) as SmallFileReply;
+    const sizes = new Float64Array(files.length);
+    let paths = '';
+    for (let i = 0; i < files.length; i++) {
+      const f = files[i]!;
+      sizes[i] = f.size;
+      paths += i === 0 ? f.abs : `\0${f.abs}`;
+    }
+    const reply = (await this.deps.pool.run(
+      { type: 'small', paths, sizes },
+      { transfer: [sizes.buffer as ArrayBuffer] },
+    )) as SmallFileReply;
+    if (reply.errors.length > 0) throw fileError(files[reply.errors[0]!.index]!, reply.errors[0]!.error);
     const data = Buffer.from(reply.data);
+    const digests = Buffer.from(reply.digests);
+    const meta = reply.meta;
     const ids: string[] = [];
     const views: Uint8Array[] = [];
-    const out: FileResult[] = [];
+    const out: FileResult[] = new Array(files.length);
+    let bytes = 0;
     for (let i = 0; i < files.length; i++) {
-      const r = reply.results[i]!;
       const f = files[i]!;
-      if (!r.ok) throw fileError(f, r.error);
-      out.push({ digest: r.digest, chunks: r.size > 0 ? [r.digest] : [], changed: changedSince(f, r.stat) });
-      if (r.size > 0) {
-        ids.push(r.digest);
-        views.push(data.subarray(r.offset, r.offset + r.size));
+      const m = i * SMALL_FIELDS;
+      const size = meta[m + SMALL_SIZE]!;
+      const digest = digests.toString('hex', i * 32, i * 32 + 32);
+      // Changed between the walk and the read: keeps the digest read, never a trusted stat.
+      const changed =
+        size !== f.size ||
+        meta[m + SMALL_MTIME] !== f.mtimeMs ||
+        meta[m + SMALL_CTIME] !== f.ctimeMs ||
+        meta[m + SMALL_INO] !== f.ino;
+      out[i] = { digest, chunks: size > 0 ? [digest] : [], changed };
+      if (size > 0) {
+        const offset = meta[m + SMALL_OFFSET]!;
+        ids.push(digest);
+        views.push(data.subarray(offset, offset + size));
       }
+      bytes += f.size;
     }
     await this.storeNew(BlobKind.chunk, ids, (i) => views[i]!);
     await this.roller.drainIfBusy();
-    this.report(
-      files.length,
-      files.reduce((n, f) => n + f.size, 0),
-    );
+    this.report(files.length, bytes);
     return out;
   }
   /** Stores one ring slot's chunks (hashed by another worker when `split`); returns their ids. */

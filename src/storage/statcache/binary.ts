@@ -216,18 +216,27 @@ export function recordListed(b: Buffer, r: RecordRef): boolean {
   return b.readUInt8(r.offset + 4) === 1;
 }
 
-/** Walks a record's entries, checking every length against the record's end. */
-export function* entriesOf(b: Buffer, r: RecordRef): Generator<RawEntry> {
+/**
+ * Walks a record's entries, checking every length against the record's end, without decoding
+ * names: `each(kind, nameAt, nameLen, at)` gets where the name lies and where the rest of the
+ * entry starts (a file's stat fields, a link's target length). `status` reads a million entries
+ * this way without a string or an object for the ones it does not look up.
+ */
+export function forEachEntry(
+  b: Buffer,
+  r: RecordRef,
+  each: (kind: number, nameAt: number, nameLen: number, at: number) => void,
+): void {
   let o = r.offset + 9 + b.readUInt32LE(r.offset + 5);
   const count = b.readUInt32LE(o);
   o += 4;
   for (let i = 0; i < count; i++) {
     need(o + 3 <= r.end, 'truncated entry');
-    const kind = b.readUInt8(o);
+    const kind = b[o]!;
     const nameLen = b.readUInt16LE(o + 1);
     o += 3;
     need(o + nameLen <= r.end, 'truncated name');
-    const name = b.toString('utf8', o, o + nameLen);
+    const nameAt = o;
     o += nameLen;
     if (kind === KIND_FILE) {
       need(o + STAT_BYTES + 36 <= r.end, 'truncated file entry');
@@ -235,19 +244,36 @@ export function* entriesOf(b: Buffer, r: RecordRef): Generator<RawEntry> {
       const chunks = b.readUInt32LE(o + STAT_BYTES + 32);
       o += STAT_BYTES + 36 + 32 * chunks;
       need(o <= r.end, 'truncated chunk list');
-      yield { kind, name, at };
+      each(kind, nameAt, nameLen, at);
     } else if (kind === KIND_LINK) {
       need(o + 4 <= r.end, 'truncated link');
       const len = b.readUInt32LE(o);
       need(o + 4 + len <= r.end, 'truncated link target');
-      yield { kind, name, target: b.toString('utf8', o + 4, o + 4 + len) };
+      each(kind, nameAt, nameLen, o);
       o += 4 + len;
     } else {
       need(kind === KIND_DIR, 'unknown entry kind');
-      yield { kind: KIND_DIR, name };
+      each(kind, nameAt, nameLen, o);
     }
   }
   need(o === r.end, 'record length does not match its entries');
+}
+
+/** A link entry's target; `at` as `forEachEntry` gives it. */
+export function linkTargetAt(b: Buffer, at: number): string {
+  return b.toString('utf8', at + 4, at + 4 + b.readUInt32LE(at));
+}
+
+/** A record's entries as objects (checked as `forEachEntry` checks them). */
+export function entriesOf(b: Buffer, r: RecordRef): RawEntry[] {
+  const out: RawEntry[] = [];
+  forEachEntry(b, r, (kind, nameAt, nameLen, at) => {
+    const name = b.toString('utf8', nameAt, nameAt + nameLen);
+    if (kind === KIND_FILE) out.push({ kind, name, at });
+    else if (kind === KIND_LINK) out.push({ kind, name, target: linkTargetAt(b, at) });
+    else out.push({ kind: KIND_DIR, name });
+  });
+  return out;
 }
 
 /** The stat values of the file entry whose fields start at `at`. */

@@ -3,7 +3,7 @@ import { CairnError, ioError, type ErrorCode } from '../../core/errors.js';
 import { checkSegment } from '../../core/paths.js';
 import { SKIP_NAMES } from '../ingest/scan.js';
 import { checkSymlink } from '../tree/node.js';
-import { entriesOf, KIND_DIR, KIND_FILE, KIND_LINK, statAt, type RawEntry, type RecordRef } from './binary.js';
+import { forEachEntry, KIND_DIR, KIND_FILE, KIND_LINK, linkTargetAt, statAt, type RecordRef } from './binary.js';
 import { racy } from './stat-cache.js';
 
 /** A file whose stat values the cache cannot vouch for: it must be read. */
@@ -99,27 +99,44 @@ function checkFolder(cache: Buffer, r: RecordRef, root: string, scannedAtMs: num
     gone.push(r.path);
     return f;
   }
-  const cached = new Map<string, RawEntry>();
-  for (const e of entriesOf(cache, r)) cached.set(e.name, e);
+  // Name → where its entry starts (kind byte): no object per cached entry.
+  const cached = new Map<string, number>();
+  forEachEntry(cache, r, (_kind, nameAt, nameLen) =>
+    cached.set(cache.toString('utf8', nameAt, nameAt + nameLen), nameAt - 3),
+  );
   const at: Place = { cache, scannedAtMs, gone, f };
   for (const name of names) {
     if (SKIP_NAMES.has(name)) continue;
     const st = lstatOrNull(`${dirAbs}/${name}`);
     if (!st) continue;
     const c = cached.get(name);
-    cached.delete(name);
-    checkEntry(at, `${dirAbs}/${name}`, prefix + name, name, st, c);
+    if (c !== undefined) cached.delete(name);
+    checkEntry(at, `${dirAbs}/${name}`, prefix + name, name, st, c === undefined ? undefined : entryAt(cache, c));
   }
   for (const [name, c] of cached) {
-    if (c.kind === KIND_DIR) {
+    const e = entryAt(cache, c);
+    if (e.kind === KIND_DIR) {
       gone.push(prefix + name);
       f.dirsChanged = true;
     } else {
       f.removed.push(prefix + name);
-      if (c.kind === KIND_FILE) f.untrust.push(c.at);
+      if (e.kind === KIND_FILE) f.untrust.push(e.at);
     }
   }
   return f;
+}
+
+/** What `checkEntry` needs of a cached entry: its kind, a file's stat offset, a link's target. */
+interface Cached {
+  kind: number;
+  at: number;
+  target?: string;
+}
+
+function entryAt(cache: Buffer, off: number): Cached {
+  const kind = cache[off]!;
+  const at = off + 3 + cache.readUInt16LE(off + 1);
+  return kind === KIND_LINK ? { kind, at, target: linkTargetAt(cache, at) } : { kind, at };
 }
 
 /** The names in a directory, or null when it is no (real) directory any more. */
@@ -143,7 +160,7 @@ interface Place {
 }
 
 /** One name on disk against its cached entry (if any). */
-function checkEntry(p: Place, abs: string, rel: string, name: string, st: fs.Stats, c: RawEntry | undefined): void {
+function checkEntry(p: Place, abs: string, rel: string, name: string, st: fs.Stats, c: Cached | undefined): void {
   const f = p.f;
   if (st.isDirectory()) {
     if (c?.kind === KIND_DIR) return;

@@ -6,6 +6,7 @@ import type { WorkerPool } from '../workers/pool.js';
 import {
   contentAt,
   entriesOf,
+  forEachEntry,
   indexRecords,
   KIND_DIR,
   KIND_FILE,
@@ -59,9 +60,13 @@ export function openFolderCache(cacheDir: string, root: string, version: string)
     // record would leave that directory unchecked, so such a cache is not used either.
     const paths = new Set(records.map((r) => r.path));
     if (!paths.has('')) return null;
+    let orphan = false;
     for (const r of records) {
       const prefix = r.path === '' ? '' : `${r.path}/`;
-      for (const e of entriesOf(bytes, r)) if (e.kind === KIND_DIR && !paths.has(prefix + e.name)) return null;
+      forEachEntry(bytes, r, (kind, nameAt, nameLen) => {
+        if (kind === KIND_DIR && !paths.has(prefix + bytes.toString('utf8', nameAt, nameAt + nameLen))) orphan = true;
+      });
+      if (orphan) return null;
     }
     return { path, bytes, shared, header, recordsAt, records };
   } catch {

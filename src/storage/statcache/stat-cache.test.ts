@@ -16,6 +16,8 @@ import {
   type StatEntry,
 } from './stat-cache.js';
 import { sha256Hex as sha } from '../../core/digest.js';
+import { encodeFolderRecord, encodeHeader, encodeTrailer } from './binary.js';
+import { openFolderCache } from './folder-status.js';
 
 function entry(over: Partial<StatEntry> = {}): StatEntry {
   return {
@@ -324,5 +326,67 @@ describe('stat cache', () => {
         }),
       ).toBeNull();
     });
+  });
+});
+
+describe('openFolderCache (the cache status compares folder by folder)', () => {
+  const tmp = useTempDirs();
+  const version = sha('v');
+  const data: StatCacheData = {
+    v: 2,
+    root: '/r',
+    scannedAtMs: 1,
+    version,
+    links: [['d/l', 'f']],
+    dirs: ['d', 'd/e'],
+    entries: new Map([
+      ['f', entry()],
+      ['d/g', entry({ chunks: [sha('a'), sha('b')] })],
+      ['d/e/h', entry()],
+    ]),
+  };
+
+  it('opens a whole cache of the version, and nothing else', () => {
+    const cacheDir = tmp();
+    saveStatCache(cacheDir, data);
+    const c = openFolderCache(cacheDir, '/r', version);
+    expect(c?.records.map((r) => r.path).sort()).toEqual(['', 'd', 'd/e']);
+    expect(openFolderCache(cacheDir, '/r', sha('other'))).toBeNull();
+    expect(openFolderCache(cacheDir, '/elsewhere', version)).toBeNull();
+  });
+
+  it('refuses every truncation and never throws on a flipped byte', () => {
+    const cacheDir = tmp();
+    saveStatCache(cacheDir, data);
+    const path = statCachePath(cacheDir, '/r');
+    const good = readFileSync(path);
+    for (let cut = 0; cut < good.length; cut++) {
+      writeFileSync(path, good.subarray(0, cut));
+      expect(openFolderCache(cacheDir, '/r', version), `cut at ${cut}`).toBeNull();
+    }
+    for (let at = 8; at < good.length; at++) {
+      const bad = Buffer.from(good);
+      bad[at] = bad[at]! ^ 0xff;
+      writeFileSync(path, bad);
+      expect(() => openFolderCache(cacheDir, '/r', version)).not.toThrow();
+    }
+  });
+
+  it('refuses a cache naming a directory that has no record (that directory would go unchecked)', () => {
+    const cacheDir = tmp();
+    const parts = [
+      encodeHeader({ root: '/r', scannedAtMs: 1, version }),
+      encodeFolderRecord('', true, [['f', entry()]], [], ['d']),
+      encodeTrailer(1),
+    ];
+    mkdirSync(join(cacheDir, 'stat'), { recursive: true });
+    writeFileSync(statCachePath(cacheDir, '/r'), Buffer.concat(parts));
+    expect(openFolderCache(cacheDir, '/r', version)).toBeNull();
+    // The same with the record present is accepted.
+    writeFileSync(
+      statCachePath(cacheDir, '/r'),
+      Buffer.concat([parts[0]!, parts[1]!, encodeFolderRecord('d', true, [], [], []), encodeTrailer(2)]),
+    );
+    expect(openFolderCache(cacheDir, '/r', version)?.records.length).toBe(2);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { canonicalJson } from '../../core/canonical-json.js';
 import { CairnError } from '../../core/errors.js';
-import { compareNames, decodeTree, encodeTree, type TreeEntry } from './node.js';
+import { compareNames, decodeTree, encodeTree, type TreeEntry, type TreeNode } from './node.js';
 import { sha256Hex as sha } from '../../core/digest.js';
 
 const ID = sha('node under test');
@@ -170,5 +171,69 @@ describe('decodeTree', () => {
       `{"entries":[{"digest":"${sha('x')}","mode":"644","name":"a\\ud800","size":1,"type":"file"}],"v":1}`,
     );
     expect(refusal(lone).code).toBe('PATH_UNSAFE');
+  });
+});
+
+describe('encodeTree fast path', () => {
+  // The fast writer must give exactly canonicalJson's bytes (the node id is their SHA-256), or
+  // defer to it: random nodes (seeded) with odd names, numbers, missing or extra fields, wrong types.
+  let seed = 0x5eed;
+  const rnd = () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const ATOMS = ['a', 'é', '\uD800', '\uDC00', '\uD83D\uDE00', '"', '\\', '\n', '\u2028', '\u0000', '0', 'Z', '~'];
+  const str = () => Array.from({ length: Math.floor(rnd() * 5) }, () => pick(ATOMS)).join('');
+  const num = () => pick([0, 1, 7, 123456789, -0, -3, 0.5, 1e21, 2 ** 53, NaN, Infinity, Math.floor(rnd() * 1e9)]);
+  const maybe = <T>(f: () => T): T | undefined => (rnd() < 0.3 ? undefined : f());
+  const entry = (): Record<string, unknown> => {
+    const k = rnd();
+    const e: Record<string, unknown> =
+      k < 0.5
+        ? {
+            name: str(),
+            type: 'file',
+            size: num(),
+            mode: pick(['644', '755', '777']),
+            digest: str(),
+            chunks: maybe(() => Array.from({ length: Math.floor(rnd() * 3) }, str)),
+          }
+        : k < 0.8
+          ? { name: str(), type: 'dir', tree: str(), size: num(), files: num() }
+          : { name: str(), type: pick(['symlink', 'other']), target: str() };
+    if (rnd() < 0.1) e[pick(['x', 'chunks', 'zz', 'a', 'name'])] = pick([str(), num(), undefined]);
+    if (rnd() < 0.05) delete e[pick(Object.keys(e))];
+    return e;
+  };
+  const outcome = (f: () => string) => {
+    try {
+      return f();
+    } catch (err) {
+      return `throws ${(err as CairnError).code}`;
+    }
+  };
+  it('gives canonicalJson bytes for every node', () => {
+    for (let run = 0; run < 5000; run++) {
+      const entries = Array.from({ length: Math.floor(rnd() * 6) }, entry);
+      const node = rnd() < 0.05 ? { v: 1, entries, note: 'x' } : { v: rnd() < 0.02 ? 2 : 1, entries };
+      expect(outcome(() => encodeTree(node as unknown as TreeNode).bytes.toString('hex'))).toBe(
+        outcome(() => Buffer.from(canonicalJson(node), 'utf8').toString('hex')),
+      );
+    }
+  });
+  it('matches on the entries add writes', () => {
+    const node: TreeNode = {
+      v: 1,
+      entries: [
+        { name: 'a.bin', type: 'file', size: 3, mode: '644', digest: 'ab' },
+        { name: 'b', type: 'file', size: 9, mode: '755', digest: 'cd', chunks: ['e', 'f'] },
+        { name: 'd', type: 'dir', tree: '01', size: 12, files: 2 },
+        { name: 'l', type: 'symlink', target: '../a.bin' },
+      ],
+    };
+    expect(encodeTree(node).bytes.toString('utf8')).toBe(canonicalJson(node));
   });
 });

@@ -46,16 +46,26 @@ export class WorkerPool {
 
   #slot(): Slot | null {
     for (const s of this.#slots) if (s.busy === 0) return s;
-    if (this.#slots.length < this.size) {
-      const worker = new Worker(workerScript());
-      worker.unref();
-      const slot: Slot = { worker, busy: 0 };
-      worker.on('message', (env: Envelope<WorkerReply>) => this.#onMessage(slot, env));
-      worker.on('error', (err) => this.#failAll(err));
-      this.#slots.push(slot);
-      return slot;
-    }
-    return null;
+    return this.#slots.length < this.size ? this.#spawn() : null;
+  }
+
+  #spawn(): Slot {
+    const worker = new Worker(workerScript());
+    worker.unref();
+    const slot: Slot = { worker, busy: 0 };
+    worker.on('message', (env: Envelope<WorkerReply>) => this.#onMessage(slot, env));
+    worker.on('error', (err) => this.#failAll(err));
+    this.#slots.push(slot);
+    return slot;
+  }
+
+  /**
+   * Starts every worker now, without waiting: a command that will surely use them all (status
+   * of a cached tree) lets their start-up overlap its own reading instead of following it.
+   */
+  warm(): void {
+    if (this.#closed) return;
+    while (this.#slots.length < this.size) this.#spawn();
   }
 
   /** Runs a task; `onMessage` sees every intermediate reply; resolves with the final one. */

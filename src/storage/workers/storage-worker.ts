@@ -3,7 +3,15 @@ import * as fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { CdcScanner } from '../chunker/index.js';
 import { checkFolders } from '../statcache/check-folders.js';
-import { RING_HEADER } from './protocol.js';
+import {
+  RING_HEADER,
+  SMALL_CTIME,
+  SMALL_FIELDS,
+  SMALL_INO,
+  SMALL_MTIME,
+  SMALL_OFFSET,
+  SMALL_SIZE,
+} from './protocol.js';
 import type {
   CheckPackTask,
   Envelope,
@@ -14,7 +22,6 @@ import type {
   MaterializeFile,
   MaterializeSegment,
   PackCheckResult,
-  SmallFileResult,
   SmallFileTask,
   VerifyFileTask,
   WorkerError,
@@ -93,38 +100,53 @@ function statOf(fd: number): FileStat {
 }
 
 function smallFiles(task: SmallFileTask, send: (r: WorkerReply, t?: ArrayBuffer[]) => void): void {
-  const total = task.files.reduce((n, f) => n + f.size, 0);
+  const sizes = task.sizes;
+  const paths = task.paths.split('\0');
+  let total = 0;
+  for (let i = 0; i < sizes.length; i++) total += sizes[i]!;
   // Non-pooled memory so the whole batch can be transferred to the main thread without a copy.
   const data = Buffer.allocUnsafeSlow(Math.max(total, 1));
-  const results: SmallFileResult[] = [];
+  const meta = new Float64Array(sizes.length * SMALL_FIELDS);
+  const digests = Buffer.allocUnsafeSlow(Math.max(sizes.length * 32, 1)).fill(0);
+  const errors: Array<{ index: number; error: WorkerError }> = [];
   let off = 0;
-  for (const f of task.files) {
+  for (let i = 0; i < sizes.length; i++) {
+    const path = paths[i]!;
+    const room = sizes[i]!;
     let fd = -1;
     try {
-      fd = fs.openSync(f.path, 'r');
-      const stat = statOf(fd);
+      fd = fs.openSync(path, 'r');
+      const stat = fs.fstatSync(fd);
       // The stat taken at walk time may be stale; only the bytes read now count, and they
       // must fit the room reserved for the file.
-      if (stat.size > f.size) throw Object.assign(new Error('file grew while being added'), { code: 'ECHANGED' });
+      if (stat.size > room) throw Object.assign(new Error('file grew while being added'), { code: 'ECHANGED' });
       let n = 0;
       while (n < stat.size) {
         const r = fs.readSync(fd, data, off + n, stat.size - n, n);
         if (r === 0) break;
         n += r;
       }
-      const digest = createHash('sha256')
+      createHash('sha256')
         .update(data.subarray(off, off + n))
-        .digest('hex');
-      results.push({ ok: true, digest, size: n, offset: off, stat: { ...stat, size: n } });
-      off += f.size;
+        .digest()
+        .copy(digests, i * 32);
+      const m = i * SMALL_FIELDS;
+      meta[m + SMALL_SIZE] = n;
+      meta[m + SMALL_OFFSET] = off;
+      meta[m + SMALL_INO] = stat.ino;
+      meta[m + SMALL_MTIME] = stat.mtimeMs;
+      meta[m + SMALL_CTIME] = stat.ctimeMs;
     } catch (err) {
-      results.push({ ok: false, error: toWorkerError(err, f.path) });
-      off += f.size;
+      errors.push({ index: i, error: toWorkerError(err, path) });
     } finally {
       if (fd >= 0) fs.closeSync(fd);
     }
+    off += room;
   }
-  send({ type: 'small-result', results, data: data.buffer as ArrayBuffer }, [data.buffer as ArrayBuffer]);
+  send(
+    { type: 'small-result', meta, digests: digests.buffer as ArrayBuffer, errors, data: data.buffer as ArrayBuffer },
+    [data.buffer as ArrayBuffer, digests.buffer as ArrayBuffer, meta.buffer as ArrayBuffer],
+  );
 }
 
 /**
