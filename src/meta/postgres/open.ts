@@ -41,7 +41,10 @@ export async function openPostgres(url: string): Promise<PostgresHandle> {
   pool.on('error', () => {});
   // The same for a connection checked out between two queries of a transaction: its query
   // fails (the transaction rolls back) and the pool discards it on release.
-  pool.on('connect', (client) => client.on('error', () => {}));
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+    prepareStatements(client);
+  });
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
   try {
     await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
@@ -53,6 +56,40 @@ export async function openPostgres(url: string): Promise<PostgresHandle> {
     });
   }
   return { db, pool, schema };
+}
+
+/** Distinct statements one connection keeps prepared; past it, statements are parsed each time as before. */
+const PREPARED_PER_CONNECTION = 500;
+
+/**
+ * Runs each parameterized statement as a named prepared statement of its connection: the first
+ * execution parses and plans it, later ones only bind and execute (a team server runs the same
+ * few dozen statements thousands of times a second). Statement texts are fixed by the code (values
+ * travel as parameters), so the set is small; it is capped all the same, and texts that are very
+ * long (bulk inserts of many rows) are not kept. Prepared statements outlive a rolled-back
+ * transaction and are dropped with their connection.
+ */
+function prepareStatements(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  const names = new Map<string, string>();
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    const [text, values] = args;
+    if (
+      args.length === 2 &&
+      typeof text === 'string' &&
+      Array.isArray(values) &&
+      values.length > 0 &&
+      text.length <= 4096
+    ) {
+      let name = names.get(text);
+      if (!name && names.size < PREPARED_PER_CONNECTION) {
+        name = `cairn_${names.size}`;
+        names.set(text, name);
+      }
+      if (name) return query({ name, text, values });
+    }
+    return query(...args);
+  };
 }
 
 export function redact(url: string): string {
