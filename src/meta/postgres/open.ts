@@ -13,7 +13,8 @@ export interface PostgresHandle {
 
 /**
  * `postgres://user@host:port/db?schema=name`: the optional `schema` parameter selects (and
- * creates) a PostgreSQL schema, so several workspaces or test runs can share one database.
+ * creates) a PostgreSQL schema, so several workspaces or test runs can share one database;
+ * `prepare=off` runs statements unprepared (see prepareStatements).
  */
 export async function openPostgres(url: string): Promise<PostgresHandle> {
   const parsed = new URL(url);
@@ -22,6 +23,12 @@ export async function openPostgres(url: string): Promise<PostgresHandle> {
     throw new CairnError('CONFIG_INVALID', `invalid PostgreSQL schema name ${JSON.stringify(schema)}`);
   }
   parsed.searchParams.delete('schema');
+  // `prepare=off`: for a connection pooler that cannot keep protocol-level prepared statements
+  // (PgBouncer in transaction mode before 1.21, or without max_prepared_statements).
+  const prepare = parsed.searchParams.get('prepare') ?? 'on';
+  if (prepare !== 'on' && prepare !== 'off')
+    throw new CairnError('CONFIG_INVALID', `prepare=${JSON.stringify(prepare)} in the PostgreSQL URL: use on or off`);
+  parsed.searchParams.delete('prepare');
   // int8 columns hold byte counts and audit indexes that stay far below 2^53, so plain numbers
   // are exact; a per-pool parser avoids changing the process-wide pg defaults.
   const types = {
@@ -43,7 +50,7 @@ export async function openPostgres(url: string): Promise<PostgresHandle> {
   // fails (the transaction rolls back) and the pool discards it on release.
   pool.on('connect', (client) => {
     client.on('error', () => {});
-    prepareStatements(client);
+    if (prepare === 'on') prepareStatements(client);
   });
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
   try {
