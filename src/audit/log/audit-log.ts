@@ -230,21 +230,25 @@ export class AuditLog {
   }
 
   async #flushQueue(): Promise<void> {
-    // The writes arriving in this turn of the event loop join the first transaction.
-    await new Promise((r) => setImmediate(r));
-    while (this.#queue.length > 0) {
-      let group = this.#queue.splice(0, GROUP_MAX);
-      if (this.#dialect === 'postgres' && group.every((w) => w.fn === null)) {
-        const left = await this.#appendAtHead(group);
-        if (left.length === 0) continue;
-        group = left;
+    try {
+      // The writes arriving in this turn of the event loop join the first transaction.
+      await new Promise((r) => setImmediate(r));
+      while (this.#queue.length > 0) {
+        const group = this.#queue.splice(0, GROUP_MAX);
+        try {
+          const left =
+            this.#dialect === 'postgres' && group.every((w) => w.fn === null) ? await this.#appendAtHead(group) : group;
+          if (left.length > 0) await this.#commitGroup(left);
+        } catch (err) {
+          // The transaction did not commit (the database went away, the commit failed): none of
+          // it happened. Writes already answered are not affected (a settled promise stays settled).
+          for (const w of group) w.reject(err);
+        }
       }
-      await this.#commitGroup(group).catch((err: unknown) => {
-        // The transaction did not commit (the database went away, the commit failed): none of it happened.
-        for (const w of group) w.reject(err);
-      });
+    } finally {
+      // Whatever happened, the next write starts a new flush rather than waiting on this one.
+      this.#flushing = null;
     }
-    this.#flushing = null;
   }
 
   /**
