@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
  * Starts the server on a free loopback port and resolves with its URL.
  * CAIRN_BENCH_SERVER_NODE_ARGS: extra node flags, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
  */
-export async function spawnServer({ repoRoot, dataDir, cwd, env = {} }) {
+export async function spawnServer({ repoRoot, dataDir, cwd, env = {}, extraNodeArgs = [] }) {
   const cli = path.join(repoRoot, 'bin', 'cairn.js');
-  const nodeArgs = (process.env.CAIRN_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const nodeArgs = [...(process.env.CAIRN_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean), ...extraNodeArgs];
   const child = spawn(
     process.execPath,
     [...nodeArgs, cli, 'server', 'start', '--listen', '127.0.0.1:0', '--data-dir', dataDir],

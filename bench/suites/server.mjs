@@ -13,6 +13,10 @@
 // client's own CPU per request is reported beside the server's, so a slow generator shows. Every
 // request is authenticated, authorized and recorded in the audit log as in production.
 // CAIRN_BENCH_SERVER_PHASES=reads (or writes) runs one phase only, e.g. under --cpu-prof.
+// On PostgreSQL the suite also reports the statements the server sent per request (counted in
+// the server process by bench/lib/pg-count.mjs), the commits per request, and the CPU the
+// server's PostgreSQL backends used per request (/proc of the backends pg_stat_activity lists
+// under the application name the suite gives the server's connections).
 // Needs `npm run build`.
 import http from 'node:http';
 import path from 'node:path';
@@ -20,6 +24,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
 import { peakRss, spawnServer, stop } from '../lib/server-process.mjs';
 
 const ENV = { NO_COLOR: '1', CAIRN_NO_PROGRESS: '1' };
@@ -38,9 +43,16 @@ export const suite = {
     const seconds = Number(
       process.env.CAIRN_BENCH_SERVER_SECONDS ?? Math.max(2, Math.round(8 * Math.min(1, ctx.scale * 4))),
     );
-    const db = process.env.CAIRN_BENCH_SERVER_DB;
+    const db = process.env.CAIRN_BENCH_SERVER_DB ? withAppName(process.env.CAIRN_BENCH_SERVER_DB) : undefined;
     const setup = await prepare(dist, dataDir, db);
-    const server = await spawnServer({ repoRoot: ctx.repoRoot, dataDir, env: ENV });
+    const countsFile = path.join(ctx.work, 'pg-counts.json');
+    const server = await spawnServer({
+      repoRoot: ctx.repoRoot,
+      dataDir,
+      env: db ? { ...ENV, CAIRN_BENCH_PG_COUNTS: countsFile } : ENV,
+      extraNodeArgs: db ? ['--import', pathToFileURL(path.join(ctx.repoRoot, 'bench/lib/pg-count.mjs')).href] : [],
+    });
+    const pgProbe = db ? await pgProfiler(ctx.repoRoot, db, server.child.pid, countsFile) : null;
     const phases = (process.env.CAIRN_BENCH_SERVER_PHASES ?? 'reads,writes').split(',');
     const results = { concurrency, seconds, metadata: db ? 'postgres' : 'sqlite', loadBefore: os.loadavg() };
     const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
@@ -53,7 +65,7 @@ export const suite = {
       ];
       await load(reads, concurrency, 1); // warm-up
       results.reads = phases.includes('reads')
-        ? await withCpu(server.child.pid, () => load(reads, concurrency, seconds))
+        ? await withCpu(server.child.pid, () => load(reads, concurrency, seconds), pgProbe)
         : skipped();
       let n = 0;
       const writes = [
@@ -61,16 +73,33 @@ export const suite = {
         () => call('bob', 'POST', '/api/v1/model-versions/approvals', { ref: setup.modelRef, alias: `a${n++}` }),
       ];
       results.writes = phases.includes('writes')
-        ? await withCpu(server.child.pid, () => load(writes, concurrency, seconds))
+        ? await withCpu(server.child.pid, () => load(writes, concurrency, seconds), pgProbe)
         : skipped();
       results.peakRssMiB = peakRss(server.child.pid);
       results.loadAfter = os.loadavg();
     } finally {
       agent.destroy();
       await stop(server.child);
+      await pgProbe?.close();
     }
     const r = results.reads;
     const w = results.writes;
+    const pgRows = db
+      ? [
+          {
+            metric: 'PostgreSQL statements per request (commits): reads / writes',
+            cairn: `${r.pg?.statementsPerRequest.toFixed(2)} (${r.pg?.commitsPerRequest.toFixed(3)}) / ${w.pg?.statementsPerRequest.toFixed(2)} (${w.pg?.commitsPerRequest.toFixed(3)})`,
+            target: 'report (each one a round trip)',
+            pass: 'info',
+          },
+          {
+            metric: 'PostgreSQL backend CPU per request (ms): reads / writes',
+            cairn: `${r.pg?.backendCpuMsPerRequest.toFixed(3)} / ${w.pg?.backendCpuMsPerRequest.toFixed(3)}`,
+            target: 'report (on the same 2 cores)',
+            pass: 'info',
+          },
+        ]
+      : [];
     return {
       results,
       rows: [
@@ -98,6 +127,7 @@ export const suite = {
           target: 'report (its share of the 2 cores)',
           pass: 'info',
         },
+        ...pgRows,
         { metric: 'server peak RSS (MiB)', cairn: String(results.peakRssMiB), target: 'report', pass: 'info' },
       ],
       notes: [
@@ -223,13 +253,102 @@ function cpuMs(pid) {
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
 }
 
-async function withCpu(pid, fn) {
+async function withCpu(pid, fn, pgProbe = null) {
+  const pgBefore = await pgProbe?.sample();
   const before = cpuMs(pid);
   const mine = process.cpuUsage();
   const r = await fn();
   const used = cpuMs(pid) - before;
   const own = process.cpuUsage(mine);
+  const pgAfter = await pgProbe?.sample();
   const clientCpuMs = (own.user + own.system) / 1000;
   const n = Math.max(1, r.requests);
-  return { ...r, serverCpuMs: used, cpuMsPerRequest: used / n, clientCpuMs, clientCpuMsPerRequest: clientCpuMs / n };
+  const pg = pgBefore && pgAfter ? pgProbe.per(pgBefore, pgAfter, n) : undefined;
+  return {
+    ...r,
+    serverCpuMs: used,
+    cpuMsPerRequest: used / n,
+    clientCpuMs,
+    clientCpuMsPerRequest: clientCpuMs / n,
+    ...(pg ? { pg } : {}),
+  };
+}
+
+const APP_NAME = 'cairn-bench-server';
+
+/** The server's connections carry an application name, so its backends can be told from others'. */
+function withAppName(url) {
+  const u = new URL(url);
+  u.searchParams.set('application_name', APP_NAME);
+  return u.toString();
+}
+
+/**
+ * Statement counts from the server process (SIGUSR2 makes bench/lib/pg-count.mjs write them) and
+ * the CPU of the PostgreSQL backends serving the server's connections.
+ */
+async function pgProfiler(repoRoot, url, serverPid, countsFile) {
+  const pg = createRequire(path.join(repoRoot, 'package.json'))('pg');
+  const u = new URL(url);
+  u.searchParams.delete('schema');
+  u.searchParams.set('application_name', 'cairn-bench-probe');
+  const probe = new pg.Client({ connectionString: u.toString() });
+  await probe.connect();
+  const counts = async () => {
+    let last = 0;
+    try {
+      last = JSON.parse(readFileSync(countsFile, 'utf8')).seq;
+    } catch {
+      // not written yet: any file that appears is fresh
+    }
+    process.kill(serverPid, 'SIGUSR2');
+    for (let i = 0; i < 200; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      try {
+        const c = JSON.parse(readFileSync(countsFile, 'utf8'));
+        if (c.seq > last) return c;
+      } catch {
+        // not there yet, or caught half-written: read again
+      }
+    }
+    throw new Error('the server did not write its statement counts (bench/lib/pg-count.mjs not loaded?)');
+  };
+  const backends = async () => {
+    const { rows } = await probe.query('select pid from pg_stat_activity where application_name = $1', [APP_NAME]);
+    const cpu = new Map();
+    for (const { pid } of rows) {
+      try {
+        cpu.set(pid, cpuMs(pid));
+      } catch {
+        // the backend ended between the query and the read
+      }
+    }
+    return cpu;
+  };
+  return {
+    async sample() {
+      return { counts: await counts(), cpu: await backends() };
+    },
+    per(a, b, n) {
+      // A backend that appeared during the phase used all its CPU in it; one that left is lost (rare: pool max 4).
+      let backendCpu = 0;
+      for (const [pid, ms] of b.cpu) backendCpu += ms - (a.cpu.get(pid) ?? 0);
+      const kinds = {};
+      for (const [k, v] of Object.entries(b.counts.kinds)) kinds[k] = (v - (a.counts.kinds[k] ?? 0)) / n;
+      const texts = Object.entries(b.counts.texts)
+        .map(([t, v]) => [t, (v - (a.counts.texts[t] ?? 0)) / n])
+        .filter(([, v]) => v > 0)
+        .sort((x, y) => y[1] - x[1])
+        .slice(0, 12);
+      return {
+        statementsPerRequest: (b.counts.total - a.counts.total) / n,
+        commitsPerRequest: kinds.commit ?? 0,
+        kinds,
+        texts: Object.fromEntries(texts),
+        backendCpuMsPerRequest: backendCpu / n,
+        backends: b.cpu.size,
+      };
+    },
+    close: () => probe.end(),
+  };
 }

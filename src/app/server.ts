@@ -113,7 +113,7 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
   const dataDir = resolve(opts.dataDir);
   const scopes = new AsyncLocalStorage<RequestScope>();
   const scope = () => scopes.getStore();
-  const common = { cwd: dataDir, command: 'server', scope, env: serverEnv(opts.env) };
+  const common = { cwd: dataDir, command: 'server', scope, env: serverEnv(opts.env), groupCommit: true };
   const ws = opts.local
     ? await openWorkspace({ cwd: dataDir, command: 'ui', scope, env: opts.env ?? process.env })
     : existsSync(join(dataDir, CAIRN_DIR, CONFIG_FILE))

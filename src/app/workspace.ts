@@ -59,6 +59,13 @@ export interface OpenOptions {
    * (CAIRN_ACTOR, config, git) for the events and checks of that request.
    */
   scope?: () => RequestScope | undefined;
+  /**
+   * Concurrent audited writes share one transaction (a team server): on PostgreSQL every commit
+   * waits for a disk flush while holding the log's head, which caps one-transaction-per-write at
+   * the disk's flush rate. SQLite keeps one transaction per write (its commits do not wait for
+   * the disk: synchronous=NORMAL).
+   */
+  groupCommit?: boolean;
 }
 
 export interface RequestScope {
@@ -195,6 +202,7 @@ async function openAt(root: string, config: WorkspaceConfig, opts: OpenOptions):
     clock,
     keys,
     kept: keptCheckpointFile(cairnDir),
+    groupCommit: opts.groupCommit === true && meta.dialect === 'postgres',
     inCommit: async (tx, ev) => {
       await opts.scope?.()?.inCommit?.(tx, ev.index);
     },

@@ -51,6 +51,36 @@ describe.skipIf(!available)('PostgreSQL', () => {
       }
     });
 
+    it('keeps parameterized statements prepared per connection, and not with prepare=off; refuses another value', async () => {
+      const { sql } = await import('kysely');
+      const prepared = async (url: string) => {
+        const store = await openMetaStore(url);
+        try {
+          // One transaction: the same connection runs the statements and answers for its own sessions' statements.
+          return await store.db.transaction().execute(async (trx) => {
+            for (let i = 0; i < 3; i++) await sql`select ${i}::int as n`.execute(trx);
+            const { rows } = await sql<{ name: string; statement: string }>`
+              select name, statement from pg_prepared_statements where name like 'cairn_%'
+            `.execute(trx);
+            return rows.filter((r) => r.statement.includes('::int as n'));
+          });
+        } finally {
+          await store.close();
+        }
+      };
+      const { url, schema } = freshPgUrl();
+      try {
+        expect(await prepared(url)).toHaveLength(1);
+        const off = new URL(url);
+        off.searchParams.set('prepare', 'off');
+        expect(await prepared(off.toString())).toEqual([]);
+        off.searchParams.set('prepare', 'maybe');
+        await expect(openMetaStore(off.toString())).rejects.toSatisfy((e) => isCairnError(e, 'CONFIG_INVALID'));
+      } finally {
+        await dropSchema(schema);
+      }
+    });
+
     it('refuses a schema name that is not a plain identifier', async () => {
       const u = new URL(freshPgUrl().url);
       u.searchParams.set('schema', 'x; drop table y');

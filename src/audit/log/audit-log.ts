@@ -1,19 +1,23 @@
-import type { Kysely } from 'kysely';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { sql, type Kysely } from 'kysely';
 import { CairnError, errorCatalogue, isCairnError } from '../../core/errors.js';
 import { isoUtc, type Clock } from '../../core/time.js';
 import { makeWriteTx } from '../../meta/write-tx-factory.js';
 import type { WriteTx } from '../../meta/write-tx.js';
 import {
+  type AuditHead,
   allCheckpoints,
+  appendAtHead,
   insertCheckpoint,
   insertEvents,
+  insertEventsAndNodes,
   insertNodes,
   latestCheckpoint,
   lockHead,
   readHead,
   writeHead,
 } from '../../meta/repos/audit.js';
-import type { Database } from '../../meta/schema.js';
+import type { AuditEventRow, Database } from '../../meta/schema.js';
 import type { AuditOutcome } from '../actions.js';
 import type { AuditContext, EventDraft } from '../event.js';
 import { Frontier } from '../merkle/index.js';
@@ -42,6 +46,24 @@ export interface InclusionBundle {
   checkpoint: string;
 }
 
+type AppendItem = { draft: EventDraft; outcome: AuditOutcome; reason?: string; context?: AuditContext };
+
+/** One audited write (or standalone events) waiting for a group commit. */
+interface QueuedWrite {
+  /** The write's metadata changes; null for events alone (record, recordMany). */
+  fn: ((tx: WriteTx) => Promise<unknown>) | null;
+  events: AppendItem[];
+  /** Whether the log's inCommit hook runs for it (audited writes, as without group commit). */
+  inCommit: boolean;
+  /** Runs a function in the async context of the request that queued the write (its identity, its idempotency key). */
+  inContext: <R>(f: () => R) => R;
+  resolve(v: { out: unknown; events: AppendedEvent[] }): void;
+  reject(err: unknown): void;
+}
+
+/** Most writes one group commit takes: a longer transaction holds the head lock longer for the ones queued behind. */
+const GROUP_MAX = 64;
+
 /** Errors that are the caller's own mistake, not an attempted state change. */
 const NOT_AN_ATTEMPT = new Set(['USAGE', 'INVALID_NAME', 'INVALID_REF']);
 
@@ -61,6 +83,9 @@ export class AuditLog {
   readonly #guard: CheckpointGuard;
   #appended = 0;
   #frontierCache: { size: number; lastLeaf: string | null; frontier: Frontier } | null = null;
+  readonly #groupCommit: boolean;
+  #queue: QueuedWrite[] = [];
+  #flushing: Promise<void> | null = null;
 
   constructor(opts: {
     db: Kysely<Database>;
@@ -74,11 +99,18 @@ export class AuditLog {
      * bookkeeping to the write (an idempotency key marked done) so both commit or neither does.
      */
     inCommit?: (tx: WriteTx, event: AppendedEvent) => Promise<void>;
+    /**
+     * Concurrent writes of this process share one transaction, each in a savepoint of its own
+     * (a team server on PostgreSQL): every commit waits for the WAL to reach the disk while it
+     * holds the head lock, so one transaction per write caps all writers at one disk flush each.
+     */
+    groupCommit?: boolean;
   }) {
     this.#db = opts.db;
     this.#dialect = opts.dialect;
     this.#ctx = opts.context;
     this.#inCommit = opts.inCommit ?? null;
+    this.#groupCommit = opts.groupCommit === true;
     this.#clock = opts.clock;
     this.#keys = opts.keys;
     this.#tree = new StoredTree(opts.db);
@@ -120,18 +152,19 @@ export class AuditLog {
       outcome?: { outcome: AuditOutcome; reason?: string },
     ): Promise<R> => {
       if (committed) throw new CairnError('INTERNAL', 'an audited operation committed twice');
-      const r = await this.#db.transaction().execute(async (trx) => {
-        const tx = makeWriteTx(trx);
-        // Take the log's head first: it serializes all audited writers (PostgreSQL row lock;
-        // SQLite already holds the write lock), so version numbers and indexes never race.
-        await lockHead(tx, this.#dialect);
-        const out = await fn(tx);
-        const [ev] = await this.#append(tx, [
-          { draft, outcome: outcome?.outcome ?? 'ok', ...(outcome?.reason ? { reason: outcome.reason } : {}) },
-        ]);
-        if (this.#inCommit) await this.#inCommit(tx, ev!);
-        return out;
-      });
+      const item = { draft, outcome: outcome?.outcome ?? 'ok', ...(outcome?.reason ? { reason: outcome.reason } : {}) };
+      const r = this.#groupCommit
+        ? ((await this.#enqueue(fn, [{ ...item, context: this.#ctx() }], true)).out as R)
+        : await this.#db.transaction().execute(async (trx) => {
+            const tx = makeWriteTx(trx);
+            // Take the log's head first: it serializes all audited writers (PostgreSQL row lock;
+            // SQLite already holds the write lock), so version numbers and indexes never race.
+            const head = await lockHead(tx, this.#dialect);
+            const out = await fn(tx);
+            const [ev] = await this.#append(tx, [item], head);
+            if (this.#inCommit) await this.#inCommit(tx, ev!);
+            return out;
+          });
       committed = true;
       this.#appended++;
       return r;
@@ -149,6 +182,15 @@ export class AuditLog {
 
   /** Appends a standalone event (an outcome with no other state change). */
   async record(draft: EventDraft, outcome: AuditOutcome, reason?: string): Promise<AppendedEvent> {
+    if (this.#groupCommit) {
+      const { events } = await this.#enqueue(
+        null,
+        [{ draft, outcome, ...(reason ? { reason } : {}), context: this.#ctx() }],
+        false,
+      );
+      this.#appended++;
+      return events[0]!;
+    }
     const [ev] = await this.#db
       .transaction()
       .execute(async (trx) => this.#append(makeWriteTx(trx), [{ draft, outcome, ...(reason ? { reason } : {}) }]));
@@ -160,18 +202,150 @@ export class AuditLog {
   async recordMany(
     items: Array<{ draft: EventDraft; outcome: AuditOutcome; reason?: string; context?: AuditContext }>,
   ): Promise<AppendedEvent[]> {
-    const out = await this.#db.transaction().execute(async (trx) => this.#append(makeWriteTx(trx), items));
+    const out = this.#groupCommit
+      ? (
+          await this.#enqueue(
+            null,
+            items.map((i) => ({ ...i, context: i.context ?? this.#ctx() })),
+            false,
+          )
+        ).events
+      : await this.#db.transaction().execute(async (trx) => this.#append(makeWriteTx(trx), items));
     this.#appended += out.length;
     return out;
   }
 
-  async #append(
-    tx: WriteTx,
-    items: Array<{ draft: EventDraft; outcome: AuditOutcome; reason?: string; context?: AuditContext }>,
-  ): Promise<AppendedEvent[]> {
-    const head = await lockHead(tx, this.#dialect);
-    // Reuse the frontier this process left behind when nobody else appended since (same size
-    // and last leaf); parsing it from JSON on every append was a fifth of the cost.
+  /** Queues a write for the next group commit; resolves once the transaction holding it committed. */
+  #enqueue(
+    fn: QueuedWrite['fn'],
+    events: AppendItem[],
+    inCommit: boolean,
+  ): Promise<{ out: unknown; events: AppendedEvent[] }> {
+    // Captured now: the group commit runs each write in the context of the request that made it.
+    const inContext = AsyncLocalStorage.snapshot();
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ fn, events, inCommit, inContext, resolve, reject });
+      if (!this.#flushing) this.#flushing = this.#flushQueue();
+    });
+  }
+
+  async #flushQueue(): Promise<void> {
+    try {
+      // The writes arriving in this turn of the event loop join the first transaction.
+      await new Promise((r) => setImmediate(r));
+      while (this.#queue.length > 0) {
+        const group = this.#queue.splice(0, GROUP_MAX);
+        try {
+          const left =
+            this.#dialect === 'postgres' && group.every((w) => w.fn === null) ? await this.#appendAtHead(group) : group;
+          if (left.length > 0) await this.#commitGroup(left);
+        } catch (err) {
+          // The transaction did not commit (the database went away, the commit failed): none of
+          // it happened. Writes already answered are not affected (a settled promise stays settled).
+          for (const w of group) w.reject(err);
+        }
+      }
+    } finally {
+      // Whatever happened, the next write starts a new flush rather than waiting on this one.
+      this.#flushing = null;
+    }
+  }
+
+  /**
+   * One transaction for the queued writes: the head locked once, then each write in a savepoint
+   * of its own, in queue order, with its event appended right after its changes (so a later
+   * write sees the earlier ones' events, as it would after their commits). A write that fails is
+   * rolled back to its savepoint alone and told at once; the others are told after the commit.
+   */
+  async #commitGroup(group: QueuedWrite[]): Promise<void> {
+    const done: Array<() => void> = [];
+    let last: { size: number; lastLeaf: string | null; frontier: Frontier } | null = null;
+    await this.#db.transaction().execute(async (trx) => {
+      const tx = makeWriteTx(trx);
+      const head = await lockHead(tx, this.#dialect);
+      let frontier = this.#frontierAt(head);
+      let lastLeaf = head.lastLeaf;
+      // One savepoint name, set again after each write that took: a failed write rolls back to
+      // the state after the last one that took, and the same savepoint serves the next write.
+      await sql`savepoint cairn_write`.execute(trx);
+      for (const [i, w] of group.entries()) {
+        const grown = frontier.clone();
+        try {
+          const out = w.fn ? await w.inContext(() => w.fn!(tx)) : undefined;
+          const plan = planAppend(grown, lastLeaf, this.#ctx(), this.#clock, w.events);
+          await insertEventsAndNodes(tx, plan.rows, plan.nodes);
+          if (w.inCommit && this.#inCommit) await w.inContext(() => this.#inCommit!(tx, plan.out[0]!));
+          // Both in one round trip (no parameters: one simple query); none needed after the last.
+          if (i < group.length - 1) await sql`release savepoint cairn_write; savepoint cairn_write`.execute(trx);
+          frontier = grown;
+          lastLeaf = plan.lastLeaf;
+          done.push(() => w.resolve({ out, events: plan.out }));
+        } catch (err) {
+          // If even this fails the transaction is lost, and every write of the group with it.
+          await sql`rollback to savepoint cairn_write`.execute(trx);
+          w.reject(err);
+        }
+      }
+      if (frontier.size !== head.size) {
+        await writeHead(tx, { size: frontier.size, lastLeaf, frontier: JSON.stringify(frontier.toJSON()) });
+        last = { size: frontier.size, lastLeaf, frontier };
+      }
+    });
+    if (last) this.#frontierCache = last;
+    for (const d of done) d();
+  }
+
+  /**
+   * Events alone (the server's request events): appended in one statement on the head this
+   * process left (appendAtHead). Answers the writes it could not take (nothing of them was
+   * written): all of them when another writer moved the head or this process has not appended yet.
+   */
+  async #appendAtHead(group: QueuedWrite[]): Promise<QueuedWrite[]> {
+    const cached = this.#frontierCache;
+    if (!cached) return group;
+    let frontier = cached.frontier.clone();
+    let lastLeaf = cached.lastLeaf;
+    const rows: AuditEventRow[] = [];
+    const nodes: Array<{ level: number; idx: number; hash: string }> = [];
+    const taken: Array<{ w: QueuedWrite; events: AppendedEvent[] }> = [];
+    for (const w of group) {
+      const grown = frontier.clone();
+      let plan;
+      try {
+        plan = planAppend(grown, lastLeaf, this.#ctx(), this.#clock, w.events);
+      } catch (err) {
+        // An event the log refuses to build (a secret in it): that request's answer, not the others'.
+        w.reject(err);
+        continue;
+      }
+      rows.push(...plan.rows);
+      nodes.push(...plan.nodes);
+      frontier = grown;
+      lastLeaf = plan.lastLeaf;
+      taken.push({ w, events: plan.out });
+    }
+    if (taken.length === 0) return [];
+    let appended: boolean;
+    try {
+      appended = await appendAtHead(
+        this.#db,
+        { size: cached.size, lastLeaf: cached.lastLeaf },
+        { size: frontier.size, lastLeaf, frontier: JSON.stringify(frontier.toJSON()) },
+        rows,
+        nodes,
+      );
+    } catch (err) {
+      for (const t of taken) t.w.reject(err);
+      return [];
+    }
+    if (!appended) return taken.map((t) => t.w);
+    this.#frontierCache = { size: frontier.size, lastLeaf, frontier };
+    for (const t of taken) t.w.resolve({ out: undefined, events: t.events });
+    return [];
+  }
+
+  /** The frontier the head stores, from this process's last append when nobody appended since. */
+  #frontierAt(head: { size: number; lastLeaf: string | null; frontier: string }): Frontier {
     const cached = this.#frontierCache;
     const frontier =
       cached && cached.size === head.size && cached.lastLeaf === head.lastLeaf
@@ -179,6 +353,15 @@ export class AuditLog {
         : Frontier.fromJSON(JSON.parse(head.frontier));
     if (frontier.size !== head.size)
       throw new CairnError('AUDIT_INCONSISTENT', 'the audit head is damaged (frontier size differs from log size)');
+    return frontier;
+  }
+
+  /** Appends `items` in `tx`; `locked` is the head when the caller already locked it. */
+  async #append(tx: WriteTx, items: AppendItem[], locked?: AuditHead): Promise<AppendedEvent[]> {
+    const head = locked ?? (await lockHead(tx, this.#dialect));
+    // Reuse the frontier this process left behind when nobody else appended since (same size
+    // and last leaf); parsing it from JSON on every append was a fifth of the cost.
+    const frontier = this.#frontierAt(head);
     const { rows, nodes, out, lastLeaf: prev } = planAppend(frontier, head.lastLeaf, this.#ctx(), this.#clock, items);
     await insertEvents(tx, rows);
     if (nodes.length) await insertNodes(tx, nodes);

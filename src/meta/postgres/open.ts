@@ -13,7 +13,8 @@ export interface PostgresHandle {
 
 /**
  * `postgres://user@host:port/db?schema=name`: the optional `schema` parameter selects (and
- * creates) a PostgreSQL schema, so several workspaces or test runs can share one database.
+ * creates) a PostgreSQL schema, so several workspaces or test runs can share one database;
+ * `prepare=off` runs statements unprepared (see prepareStatements).
  */
 export async function openPostgres(url: string): Promise<PostgresHandle> {
   const parsed = new URL(url);
@@ -22,6 +23,12 @@ export async function openPostgres(url: string): Promise<PostgresHandle> {
     throw new CairnError('CONFIG_INVALID', `invalid PostgreSQL schema name ${JSON.stringify(schema)}`);
   }
   parsed.searchParams.delete('schema');
+  // `prepare=off`: for a connection pooler that cannot keep protocol-level prepared statements
+  // (PgBouncer in transaction mode before 1.21, or without max_prepared_statements).
+  const prepare = parsed.searchParams.get('prepare') ?? 'on';
+  if (prepare !== 'on' && prepare !== 'off')
+    throw new CairnError('CONFIG_INVALID', `prepare=${JSON.stringify(prepare)} in the PostgreSQL URL: use on or off`);
+  parsed.searchParams.delete('prepare');
   // int8 columns hold byte counts and audit indexes that stay far below 2^53, so plain numbers
   // are exact; a per-pool parser avoids changing the process-wide pg defaults.
   const types = {
@@ -41,7 +48,10 @@ export async function openPostgres(url: string): Promise<PostgresHandle> {
   pool.on('error', () => {});
   // The same for a connection checked out between two queries of a transaction: its query
   // fails (the transaction rolls back) and the pool discards it on release.
-  pool.on('connect', (client) => client.on('error', () => {}));
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+    if (prepare === 'on') prepareStatements(client);
+  });
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
   try {
     await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
@@ -53,6 +63,40 @@ export async function openPostgres(url: string): Promise<PostgresHandle> {
     });
   }
   return { db, pool, schema };
+}
+
+/** Distinct statements one connection keeps prepared; past it, statements are parsed each time as before. */
+const PREPARED_PER_CONNECTION = 500;
+
+/**
+ * Runs each parameterized statement as a named prepared statement of its connection: the first
+ * execution parses and plans it, later ones only bind and execute (a team server runs the same
+ * few dozen statements thousands of times a second). Statement texts are fixed by the code (values
+ * travel as parameters), so the set is small; it is capped all the same, and texts that are very
+ * long (bulk inserts of many rows) are not kept. Prepared statements outlive a rolled-back
+ * transaction and are dropped with their connection.
+ */
+function prepareStatements(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  const names = new Map<string, string>();
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    const [text, values] = args;
+    if (
+      args.length === 2 &&
+      typeof text === 'string' &&
+      Array.isArray(values) &&
+      values.length > 0 &&
+      text.length <= 4096
+    ) {
+      let name = names.get(text);
+      if (!name && names.size < PREPARED_PER_CONNECTION) {
+        name = `cairn_${names.size}`;
+        names.set(text, name);
+      }
+      if (name) return query({ name, text, values });
+    }
+    return query(...args);
+  };
 }
 
 export function redact(url: string): string {

@@ -1,7 +1,7 @@
-import { sql, type Kysely } from 'kysely';
-import type { AuditCheckpointRow, AuditEventRow } from '../schema.js';
+import { CompiledQuery, sql, type Kysely } from 'kysely';
+import type { AuditCheckpointRow, AuditEventRow, Database } from '../schema.js';
 import type { WriteTx } from '../write-tx.js';
-import { bulkInsert, rawQuery } from './bulk.js';
+import { bulkInsert, isPostgres, rawQuery } from './bulk.js';
 import type { ReadDb } from '../read-db.js';
 
 export interface AuditHead {
@@ -79,6 +79,31 @@ export async function insertNodes(
     ['level', 'idx', 'hash'],
     nodes.map((n) => [n.level, n.idx, n.hash]),
     { batch: 300 },
+  );
+}
+
+/**
+ * Events and their Merkle nodes in one statement on PostgreSQL (a group commit runs this once per
+ * write while it holds the head lock: a round trip saved is saved for every write queued behind).
+ */
+export async function insertEventsAndNodes(
+  tx: WriteTx,
+  rows: readonly AuditEventRow[],
+  nodes: ReadonlyArray<{ level: number; idx: number; hash: string }>,
+): Promise<void> {
+  const db = tx.db as unknown as Kysely<never>;
+  if (!isPostgres(db)) {
+    await insertEvents(tx, rows);
+    if (nodes.length) await insertNodes(tx, nodes);
+    return;
+  }
+  await db.executeQuery(
+    CompiledQuery.raw(INSERT_EVENTS_AND_NODES, [
+      ...EVENT_COLUMNS.map((c) => rows.map((r) => r[c])),
+      nodes.map((n) => n.level),
+      nodes.map((n) => n.idx),
+      nodes.map((n) => n.hash),
+    ]),
   );
 }
 
@@ -173,3 +198,59 @@ export async function checkpointCovering(db: ReadDb, idx: number): Promise<Audit
     .limit(1)
     .executeTakeFirst();
 }
+
+/**
+ * PostgreSQL: appends events (and their Merkle nodes) and moves the head in one statement, on
+ * condition that the head is still `expect` — what this process appended last. One round trip
+ * and one commit instead of a transaction of six statements; the UPDATE takes the head's row
+ * lock, and a head another writer moved meanwhile (re-checked after its lock is released) makes
+ * the statement write nothing and answer false, for the caller to append under the lock instead.
+ */
+export async function appendAtHead(
+  db: Kysely<Database>,
+  expect: { size: number; lastLeaf: string | null },
+  next: AuditHead,
+  rows: readonly AuditEventRow[],
+  nodes: ReadonlyArray<{ level: number; idx: number; hash: string }>,
+): Promise<boolean> {
+  const col = <K extends keyof AuditEventRow>(k: K) => rows.map((r) => r[k]);
+  const r = await db.executeQuery<{ ok: number | string }>(
+    CompiledQuery.raw(APPEND_AT_HEAD, [
+      next.size,
+      next.lastLeaf,
+      next.frontier,
+      expect.size,
+      expect.lastLeaf,
+      ...EVENT_COLUMNS.map((c) => col(c)),
+      nodes.map((n) => n.level),
+      nodes.map((n) => n.idx),
+      nodes.map((n) => n.hash),
+    ]),
+  );
+  return Number(r.rows[0]?.ok ?? 0) === 1;
+}
+
+// unnest over one array per column: the same text for any number of rows.
+const EVENTS_FROM_ARRAYS = (first: number) =>
+  `insert into audit_events (${EVENT_COLUMNS.map((c) => `"${c}"`).join(', ')})
+  select * from unnest(${['bigint', ...Array(9).fill('text')].map((t, i) => `$${first + i}::${t}[]`).join(', ')})`;
+const NODES_FROM_ARRAYS = (first: number) =>
+  `insert into audit_nodes (level, idx, hash)
+  select * from unnest($${first}::integer[], $${first + 1}::bigint[], $${first + 2}::text[])`;
+
+const INSERT_EVENTS_AND_NODES = `with n as (
+  ${NODES_FROM_ARRAYS(11)}
+) ${EVENTS_FROM_ARRAYS(1)}`;
+
+const APPEND_AT_HEAD = `with h as (
+  update audit_head set size = $1, last_leaf = $2, frontier = $3
+  where id = 1 and size = $4 and last_leaf is not distinct from $5::text
+  returning id
+), e as (
+  ${EVENTS_FROM_ARRAYS(6)}
+  where exists (select 1 from h)
+), n as (
+  ${NODES_FROM_ARRAYS(16)}
+  where exists (select 1 from h)
+)
+select count(*) as ok from h`;

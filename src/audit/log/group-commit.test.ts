@@ -1,0 +1,248 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { sql } from 'kysely';
+import { describe, expect, it } from 'vitest';
+import { initWorkspace, openWorkspace, type RequestScope, type Workspace } from '../../app/workspace.js';
+import { CairnError, isCairnError } from '../../core/errors.js';
+import { dropSchema, freshPgUrl, postgresAvailable } from '../../test-support/services.js';
+import { useTempDirs } from '../../test-support/temp.js';
+import { verifyWorkspaceLog } from '../service/audit-service.js';
+import { leafHashOfText } from '../merkle/index.js';
+import type { AuditEvent } from '../event.js';
+
+// Awaited at the top: an unreachable PostgreSQL skips loudly (or fails with CAIRN_REQUIRE_SERVICES=1).
+const available = await postgresAvailable();
+
+/** What one concurrent caller does: a write that takes, one that fails in its body or in the database, or events alone. */
+type Op =
+  { kind: 'write' } | { kind: 'throws' } | { kind: 'dbError' } | { kind: 'record' } | { kind: 'recordMany'; n: number };
+
+/** A seeded generator (mulberry32): a failing history is reproduced from the seed in the test's name. */
+function rng(seed: number) {
+  let t = seed >>> 0;
+  return (n: number) => {
+    t = (t + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(t ^ (t >>> 15), 1 | t);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return (((x ^ (x >>> 14)) >>> 0) % n) as number;
+  };
+}
+
+/** A random history: mostly writes that take, some that fail either way, some events alone. */
+function history(seed: number, max: number): Op[] {
+  const r = rng(seed);
+  return Array.from({ length: 2 + r(max - 1) }, (): Op => {
+    const k = r(8);
+    if (k < 4) return { kind: 'write' };
+    if (k === 4) return { kind: 'throws' };
+    if (k === 5) return { kind: 'dbError' };
+    if (k === 6) return { kind: 'record' };
+    return { kind: 'recordMany', n: 1 + r(3) };
+  });
+}
+
+const SEEDS = [1, 2, 3, 4, 5, 6].map((i) => (Date.now() + i * 7919) % 2 ** 31);
+
+async function openPair(dir: string, url: string, scopes: AsyncLocalStorage<RequestScope>) {
+  const env = { ...process.env, CAIRN_ACTOR: 'host@example.com' };
+  const scope = () => scopes.getStore();
+  const ws = await initWorkspace(dir, { command: 'test', env, metadataUrl: url, scope, groupCommit: true });
+  return ws;
+}
+
+/** A principal row: the write's visible effect (unique name), with the actor the write saw inside its transaction. */
+function principal(name: string, by: string, id = `id-${name}`) {
+  return {
+    id,
+    name,
+    kind: 'user',
+    email: null,
+    groups: '[]',
+    created_at: '2026-01-01T00:00:00.000Z',
+    created_by: by,
+    disabled_at: null,
+  };
+}
+
+async function run(ws: Workspace, scopes: AsyncLocalStorage<RequestScope>, op: Op, i: number): Promise<string> {
+  const actor = { id: `actor-${i}`, auth: 'token' as const };
+  return scopes.run({ actor, command: `test ${op.kind}` }, async () => {
+    const target = { type: 'account', name: `p${i}` };
+    if (op.kind === 'record') {
+      await ws.audit.record({ action: 'server.read', target }, 'ok');
+      return 'ok';
+    }
+    if (op.kind === 'recordMany') {
+      const ctx = ws.auditContext();
+      await ws.audit.recordMany(
+        Array.from({ length: op.n }, () => ({
+          draft: { action: 'server.read', target },
+          outcome: 'ok' as const,
+          context: ctx,
+        })),
+      );
+      return 'ok';
+    }
+    try {
+      await ws.audit.audited({ action: 'server.user.add', target }, async (commit) =>
+        commit(async (tx) => {
+          // The actor as the write's own code sees it, inside the shared transaction.
+          // The top-level transaction (a savepoint has an id of its own; txid_current names its parent).
+          const { rows: t } = await sql<{ t: string }>`select txid_current()::text as t`.execute(tx.db);
+          await tx.db
+            .insertInto('principals')
+            .values({ ...principal(`p${i}`, ws.actor().id), email: t[0]!.t })
+            .execute();
+          if (op.kind === 'throws') throw new CairnError('ALREADY_EXISTS', 'refused after writing');
+          // A primary key that exists: the database aborts this write's part of the transaction.
+          if (op.kind === 'dbError')
+            await tx.db
+              .insertInto('principals')
+              .values(principal(`dup${i}`, 'x', 'seed'))
+              .execute();
+        }),
+      );
+      return 'ok';
+    } catch (err) {
+      return isCairnError(err) ? err.code : 'db';
+    }
+  });
+}
+
+interface Row {
+  idx: number;
+  actor: string;
+  action: string;
+  target_name: string | null;
+  outcome: string;
+  leaf_hash: string;
+  entry: string;
+}
+
+async function rows(ws: Workspace): Promise<Row[]> {
+  const { rows: r } = await sql<Row>`
+    select idx, actor, action, target_name, outcome, leaf_hash, entry from audit_events order by idx
+  `.execute(ws.meta.db);
+  return r.map((x) => ({ ...x, idx: Number(x.idx) }));
+}
+
+/** The log checked without the code under test: consecutive indexes, each leaf the hash of its entry, each entry linked to the one before. */
+function checkChain(log: Row[]) {
+  let prev: string | null = null;
+  log.forEach((r, i) => {
+    expect(r.idx).toBe(i);
+    expect(leafHashOfText(r.entry).toString('hex')).toBe(r.leaf_hash);
+    const ev = JSON.parse(r.entry) as AuditEvent & { prev?: string | null };
+    expect(ev.index).toBe(i);
+    expect(ev.prev ?? null).toBe(prev);
+    expect(ev.actor.id).toBe(r.actor);
+    prev = r.leaf_hash;
+  });
+}
+
+describe.skipIf(!available)('group commit of audited writes (PostgreSQL)', () => {
+  const tmp = useTempDirs();
+
+  it.each(SEEDS)(
+    'concurrent writes, failures and events share transactions: each effect once with its own actor, failures rolled back and logged, the log verifies (seed %i)',
+    async (seed) => {
+      const ops = history(seed, 40);
+      {
+        const { url, schema } = freshPgUrl();
+        const scopes = new AsyncLocalStorage<RequestScope>();
+        const ws = await openPair(tmp(), url, scopes);
+        try {
+          await ws.meta.db
+            .insertInto('principals')
+            .values(principal('seed', 'host', 'seed'))
+            .execute();
+          const before = (await rows(ws)).length;
+          // All at once: the group commit takes whatever is queued while a transaction runs.
+          const outcomes = await Promise.all(ops.map((op, i) => run(ws, scopes, op, i)));
+          const log = await rows(ws);
+          checkChain(log);
+          const added = log.slice(before);
+          const names = new Set(
+            (await ws.meta.db.selectFrom('principals').select(['name', 'created_by']).execute()).map(
+              (p) => `${p.name}:${p.created_by}`,
+            ),
+          );
+          ops.forEach((op, i) => {
+            const mine = added.filter((r) => r.target_name === `p${i}`);
+            for (const r of mine) expect(r.actor).toBe(`actor-${i}`);
+            if (op.kind === 'record' || op.kind === 'recordMany') {
+              expect(outcomes[i]).toBe('ok');
+              expect(mine.map((r) => [r.action, r.outcome])).toEqual(
+                Array(op.kind === 'record' ? 1 : op.n).fill(['server.read', 'ok']),
+              );
+              return;
+            }
+            const ok = op.kind === 'write';
+            expect(outcomes[i]).toBe(ok ? 'ok' : op.kind === 'throws' ? 'ALREADY_EXISTS' : 'db');
+            // The effect exactly when the write took, written as its own actor; one event either way.
+            expect(names.has(`p${i}:actor-${i}`)).toBe(ok);
+            expect(mine.map((r) => [r.action, r.outcome])).toEqual([['server.user.add', ok ? 'ok' : 'failed']]);
+          });
+          expect(names.size).toBe(1 + ops.filter((o) => o.kind === 'write').length);
+          const report = await verifyWorkspaceLog(ws, {});
+          expect(report.problems).toEqual([]);
+          expect(report.ok).toBe(true);
+        } finally {
+          await ws.close();
+          await dropSchema(schema);
+        }
+      }
+    },
+    120_000,
+  );
+
+  it('really groups: 30 concurrent writes commit in fewer transactions than writes', async () => {
+    const { url, schema } = freshPgUrl();
+    const scopes = new AsyncLocalStorage<RequestScope>();
+    const ws = await openPair(tmp(), url, scopes);
+    try {
+      const before = (await rows(ws)).length;
+      await Promise.all(Array.from({ length: 30 }, (_, i) => run(ws, scopes, { kind: 'write' }, i)));
+      const added = (await rows(ws)).slice(before);
+      expect(added).toHaveLength(30);
+      const txs = await ws.meta.db.selectFrom('principals').select('email').where('name', 'like', 'p%').execute();
+      expect(txs).toHaveLength(30);
+      expect(new Set(txs.map((r) => r.email)).size).toBeLessThan(30);
+    } finally {
+      await ws.close();
+      await dropSchema(schema);
+    }
+  }, 120_000);
+
+  it('two processes appending to one log: the one-statement append notices the other and never forks the chain', async () => {
+    const { url, schema } = freshPgUrl();
+    const dir = tmp();
+    const scopes = new AsyncLocalStorage<RequestScope>();
+    const a = await openPair(dir, url, scopes);
+    const env = { ...process.env, CAIRN_ACTOR: 'other@example.com' };
+    const b = await openWorkspace({
+      cwd: dir,
+      command: 'test',
+      env,
+      scope: () => scopes.getStore(),
+      groupCommit: true,
+    });
+    let next = 1000;
+    try {
+      // Events alone, one process after the other: each finds the head moved by the other since its last append.
+      for (let i = 0; i < 6; i++) await run(i % 2 ? a : b, scopes, { kind: 'record' }, next++);
+      checkChain(await rows(a));
+      for (const seed of SEEDS) {
+        const side = rng(seed + 1);
+        const ops = history(seed, 25);
+        await Promise.all(ops.map((op) => run(side(2) === 0 ? a : b, scopes, op, next++)));
+      }
+      checkChain(await rows(a));
+      const report = await verifyWorkspaceLog(b, {});
+      expect(report.problems).toEqual([]);
+    } finally {
+      await a.close();
+      await b.close();
+      await dropSchema(schema);
+    }
+  }, 240_000);
+});
