@@ -14,6 +14,17 @@ import { submittedProject } from './run-code.js';
 import { CSRF_HEADER } from './auth-routes.js';
 import { mountUi } from './ui-routes.js';
 import { limitJsonDepth } from './json-body.js';
+import {
+  mayRead,
+  readerOf,
+  redactEntries,
+  scopedAmbiguity,
+  scopedReads,
+  unknownRun,
+  visibleEvent,
+  visibleEvents,
+  type Reader,
+} from './read-scope.js';
 
 export interface HttpOptions {
   /** Largest request body accepted (default 1 MiB): metadata only, bulk bytes go to the store. */
@@ -215,17 +226,36 @@ async function serve(
   const need: Role = guarded ? 'approver' : op.role;
   const project = await projectOf(rt, scope, id, input);
   const decision = await ids.authorize(who.principal, need, project);
-  if (!decision.allowed) await deny(rt, scope, id, decision.reason, metrics);
+  // What the caller may read (docs/SERVER.md "What a reader of some projects sees").
+  const reader = await readerOf(ids, who);
+  // A run of a project the caller cannot read is answered as no run at all: a 403 would confirm
+  // that the name or prefix they tried matches someone else's run.
+  if (!decision.allowed)
+    await deny(rt, scope, id, decision.reason, metrics, RUN_OPS.has(id) && !mayRead(reader, project) ? input : null);
   if (guarded) await separateDuties(rt, scope, id, input, metrics);
-  if (id === 'audit.bundle') return rt.runAs(scope, () => bundle(rt));
+  if (id === 'audit.bundle') return rt.runAs(scope, () => bundle(rt, reader, scope));
   // A model registered from a run copies its outputs: only someone who may read that run's project.
-  if (id === 'models.register') await readableRuns(rt, ids, scope, who, [String(input.body.fromRun)], metrics, id);
-  const run = (s: RequestScope = scope) => rt.runAs(s, () => handlers[id](rt.services, input, rt));
+  if (id === 'models.register')
+    await readableRuns(rt, ids, scope, who, [String(input.body.fromRun)], metrics, id, reader);
+  const scoped = reader.readable.all || input.query.project ? undefined : scopedReads[id];
+  const run = (s: RequestScope = scope) =>
+    rt
+      .runAs(s, () => (scoped ? scoped(rt.services, input, rt, reader, s) : handlers[id](rt.services, input, rt)))
+      .catch(async (err: unknown) => {
+        throw await scopedAmbiguity(err, reader, async (runId) => {
+          const r = await rt.runAs(scope, () => rt.services.runs.details(runId)).catch(() => null);
+          return r?.project ?? null;
+        });
+      });
+  if (id === 'audit.verify' && !reader.admin) return scopedVerify(await run());
   if (op.method === 'GET') {
     if (id === 'runs.compare')
-      await readableRuns(rt, ids, scope, who, String(input.query.refs).split(','), metrics, id);
-    if (id === 'runs.curves') await readableRuns(rt, ids, scope, who, String(input.query.ids).split(','), metrics, id);
-    let out = LISTINGS.has(id) && !input.query.project ? await visibleRuns(ids, who, await run()) : await run();
+      await readableRuns(rt, ids, scope, who, String(input.query.refs).split(','), metrics, id, reader);
+    if (id === 'runs.curves')
+      await readableRuns(rt, ids, scope, who, String(input.query.ids).split(','), metrics, id, reader);
+    let out = await readAudit(rt, scope, id, input, reader, metrics);
+    if (out === undefined)
+      out = LISTINGS.has(id) && !input.query.project ? await visibleRuns(ids, who, await run()) : await run();
     // The UI offers only the buttons a person may use: it asks for the role they hold.
     if (id === 'whoami')
       out = {
@@ -279,13 +309,65 @@ async function readableRuns(
   refs: string[],
   m: ServerMetrics,
   id: OperationId,
+  reader: Reader,
 ) {
   for (const ref of refs) {
     const run = await rt.runAs(scope, () => rt.services.runs.details(ref)).catch(() => null);
     if (!run) continue;
     const d = await ids.authorize(who.principal, 'viewer', run.project);
-    if (!d.allowed) await deny(rt, scope, id, d.reason, m);
+    if (!d.allowed) await deny(rt, scope, id, d.reason, m, mayRead(reader, run.project) ? null : { ref });
   }
+}
+
+/**
+ * The audit reads for a caller who is not an admin: events they may not see are left out of a
+ * listing and refused one by one (checkpoints are hashes, and answered whole). Undefined when
+ * the request is not one of these, or the caller sees everything.
+ */
+async function readAudit(
+  rt: ServerRuntime,
+  scope: RequestScope,
+  id: OperationId,
+  input: HandlerInput,
+  reader: Reader,
+  m: ServerMetrics,
+): Promise<unknown> {
+  if (reader.admin) return undefined;
+  if (id === 'audit.events') return visibleEvents(rt, scope, reader, input.query);
+  if (id !== 'audit.event' && id !== 'audit.prove') return undefined;
+  const index = Number(input.params.index);
+  const stored = await rt.runAs(scope, () => rt.services.audit.event(index));
+  if (!(await visibleEvent(rt, scope, reader, stored.event)))
+    await deny(
+      rt,
+      scope,
+      id,
+      `event ${index} is about what ${reader.name} may not read; its hash is in every audit bundle (cairn audit verify)`,
+      m,
+    );
+  return id === 'audit.event' ? stored : rt.runAs(scope, () => handlers[id](rt.services, input, rt));
+}
+
+/**
+ * The server's own verification for a caller who is not an admin: whether it passed, and where
+ * (entry indexes and kinds of problem), but not the action counts, row counts or row keys that
+ * would describe projects they cannot read. Their client verifies the whole log itself anyway.
+ */
+function scopedVerify(out: unknown): unknown {
+  const r = out as { problems?: Array<{ index: number | null; kind: string }>; firstBad?: unknown };
+  const bare = (p: { index: number | null; kind: string; rangeEnd?: number }) => ({
+    index: p.index,
+    ...(p.rangeEnd !== undefined ? { rangeEnd: p.rangeEnd } : {}),
+    kind: p.kind,
+    message: `${p.kind}${p.index === null ? '' : ` at entry ${p.index}`} (details for admins only)`,
+  });
+  return {
+    ...(out as object),
+    actions: {},
+    state: null,
+    problems: (r.problems ?? []).map(bare),
+    firstBad: r.firstBad ? bare(r.firstBad as never) : null,
+  };
 }
 
 /** The project a request acts on: the one named, a run's own or submission's, else `default` (datasets and models today). */
@@ -333,7 +415,14 @@ function aliasMoved(rt: ServerRuntime, id: OperationId, input: HandlerInput): st
   return null;
 }
 
-async function deny(rt: ServerRuntime, scope: RequestScope, id: OperationId, reason: string, metrics: ServerMetrics) {
+async function deny(
+  rt: ServerRuntime,
+  scope: RequestScope,
+  id: OperationId,
+  reason: string,
+  metrics: ServerMetrics,
+  asUnknownRun: { params?: Record<string, unknown>; ref?: string } | null = null,
+) {
   metrics.denied('forbidden');
   await rt.recordRequest({
     draft: { action: 'server.denied', target: { type: 'api', name: id }, params: { status: 403 } },
@@ -341,6 +430,7 @@ async function deny(rt: ServerRuntime, scope: RequestScope, id: OperationId, rea
     reason: `PERMISSION_DENIED: ${reason}`,
     context: rt.contextFor(scope),
   });
+  if (asUnknownRun) throw unknownRun(String(asUnknownRun.ref ?? asUnknownRun.params?.id ?? ''));
   throw new CairnError('PERMISSION_DENIED', reason, { hint: 'ask a server admin for a grant (cairn server grant)' });
 }
 
@@ -472,10 +562,14 @@ function secretShownOnce(first: { id?: string }): CairnError {
   );
 }
 
-async function bundle(rt: ServerRuntime): Promise<unknown> {
+/** The audit bundle; for a caller who is not an admin, with what they may not see left as leaf hashes. */
+async function bundle(rt: ServerRuntime, reader?: Reader, scope?: RequestScope): Promise<unknown> {
   return inTempFolder('cairn-bundle-', async (dir) => {
     await rt.services.audit.export(dir);
-    return { files: await filesOf(dir, 'utf8') };
+    const files = await filesOf(dir, 'utf8');
+    if (!reader || reader.admin || scope === undefined || files['entries.jsonl'] === undefined) return { files };
+    const { text } = await redactEntries(rt, scope, reader, files['entries.jsonl']);
+    return { files: { ...files, 'entries.jsonl': text } };
   });
 }
 

@@ -52,7 +52,7 @@ export function summary(r: RunRow): RunSummary {
 
 export async function listRuns(
   deps: RunDeps,
-  opts: { project?: string; status?: string; limit?: number } = {},
+  opts: { project?: string; projects?: readonly string[]; status?: string; limit?: number } = {},
 ): Promise<RunSummary[]> {
   let q = deps.meta.db
     .selectFrom('runs')
@@ -60,6 +60,7 @@ export async function listRuns(
     .orderBy('created_at', 'desc')
     .limit(opts.limit ?? 50);
   if (opts.project) q = q.where('project', '=', opts.project);
+  if (opts.projects) q = q.where('project', 'in', opts.projects.length ? [...opts.projects] : ['']);
   if (opts.status) q = q.where('status', '=', opts.status);
   return (await q.execute()).map(summary);
 }

@@ -52,7 +52,12 @@ export interface RunsService {
   submit(input: SpecInput): Promise<Submitted>;
   /** What `submit` would do, decided without starting anything. */
   plan(input: SpecInput): Promise<RunPlan>;
-  list(opts?: { project?: string; status?: string; limit?: number }): Promise<RunSummary[]>;
+  list(opts?: {
+    project?: string;
+    projects?: readonly string[];
+    status?: string;
+    limit?: number;
+  }): Promise<RunSummary[]>;
   /** Runs filtered, sorted and cut, with chosen params and metrics as columns (`cairn run ls`). */
   find(opts: FindOptions): Promise<RunListing>;
   /** Runs side by side: params that differ, metrics, durations and GPU-hours (`cairn run compare`). */
@@ -75,7 +80,7 @@ export interface RunsService {
     x?: 'step' | 'time',
   ): Promise<Array<{ id: string } & MetricSeries>>;
   /** The names of params and metrics runs have recorded (columns and axes to choose from). */
-  fields(opts?: { project?: string }): Promise<{ params: string[]; metrics: string[] }>;
+  fields(opts?: { project?: string; projects?: readonly string[] }): Promise<{ params: string[]; metrics: string[] }>;
   logs(id: string, opts: LogsOptions): Promise<void>;
   /** Cancels a run; with `wait`, returns once it has stopped. */
   cancel(id: string, opts?: { wait?: boolean }): Promise<RunSummary>;
@@ -143,7 +148,7 @@ export function createRunsService(deps: RunDeps): RunsService {
       return { id: r.id, ...(await metricSeries(deps.meta.db, r.id, name, buckets)) };
     },
     curves: (ids, name, buckets, x) => curvesOf(deps, sync, curveCache, ids, name, buckets, x),
-    fields: (opts = {}) => runFields(deps.meta.db, opts.project),
+    fields: (opts = {}) => runFields(deps.meta.db, opts.project, opts.projects),
     logs: (id, opts) => streamLogs(deps, id, opts),
     async cancel(id, opts = {}) {
       const c = await cancelRun(deps, id);
