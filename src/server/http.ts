@@ -224,14 +224,12 @@ async function serve(
   const alias = aliasMoved(rt, id, input);
   const guarded = alias !== null && protectedAliases.has(alias);
   const need: Role = guarded ? 'approver' : op.role;
-  const project = await projectOf(rt, scope, id, input);
-  const decision = await ids.authorize(who.principal, need, project);
   // What the caller may read (docs/SERVER.md "What a reader of some projects sees").
   const reader = await readerOf(ids, who);
-  // A run of a project the caller cannot read is answered as no run at all: a 403 would confirm
-  // that the name or prefix they tried matches someone else's run.
-  if (!decision.allowed)
-    await deny(rt, scope, id, decision.reason, metrics, RUN_OPS.has(id) && !mayRead(reader, project) ? input : null);
+  if (RUN_OPS.has(id)) await runReadable(rt, scope, id, reader, String(input.params.id), metrics);
+  const project = await projectOf(rt, scope, id, input);
+  const decision = await ids.authorize(who.principal, need, project);
+  if (!decision.allowed) await deny(rt, scope, id, decision.reason, metrics);
   if (guarded) await separateDuties(rt, scope, id, input, metrics);
   if (id === 'audit.bundle') return rt.runAs(scope, () => bundle(rt, reader, scope));
   // A model registered from a run copies its outputs: only someone who may read that run's project.
@@ -312,11 +310,45 @@ async function readableRuns(
   reader: Reader,
 ) {
   for (const ref of refs) {
+    await runReadable(rt, scope, id, reader, ref, m);
     const run = await rt.runAs(scope, () => rt.services.runs.details(ref)).catch(() => null);
     if (!run) continue;
     const d = await ids.authorize(who.principal, 'viewer', run.project);
-    if (!d.allowed) await deny(rt, scope, id, d.reason, m, mayRead(reader, run.project) ? null : { ref });
+    if (!d.allowed) await deny(rt, scope, id, d.reason, m);
   }
+}
+
+/**
+ * For a caller who cannot read every project, a run of a project they cannot read and a run
+ * that does not exist get the same answer (404) and leave the same event in their own view of
+ * the log: a 403, or a reason naming the project, would confirm that the name or prefix they
+ * tried is someone else's run. (An ambiguous prefix is left to the service's answer, cut to
+ * the caller's runs by scopedAmbiguity.)
+ */
+async function runReadable(
+  rt: ServerRuntime,
+  scope: RequestScope,
+  id: OperationId,
+  reader: Reader,
+  ref: string,
+  m: ServerMetrics,
+): Promise<void> {
+  if (reader.readable.all) return;
+  let project: string | null = null;
+  try {
+    project = (await rt.runAs(scope, () => rt.services.runs.details(ref))).project;
+  } catch (err) {
+    if (isCairnError(err, 'AMBIGUOUS_REF')) return;
+  }
+  if (project !== null && mayRead(reader, project)) return;
+  m.denied('forbidden');
+  await rt.recordRequest({
+    draft: { action: 'server.denied', target: { type: 'api', name: id }, params: { status: 404, run: ref } },
+    outcome: 'denied',
+    reason: `NOT_FOUND: no run ${ref} in a project ${reader.name} may read`,
+    context: rt.contextFor(scope),
+  });
+  throw unknownRun(ref);
 }
 
 /**
@@ -415,14 +447,7 @@ function aliasMoved(rt: ServerRuntime, id: OperationId, input: HandlerInput): st
   return null;
 }
 
-async function deny(
-  rt: ServerRuntime,
-  scope: RequestScope,
-  id: OperationId,
-  reason: string,
-  metrics: ServerMetrics,
-  asUnknownRun: { params?: Record<string, unknown>; ref?: string } | null = null,
-) {
+async function deny(rt: ServerRuntime, scope: RequestScope, id: OperationId, reason: string, metrics: ServerMetrics) {
   metrics.denied('forbidden');
   await rt.recordRequest({
     draft: { action: 'server.denied', target: { type: 'api', name: id }, params: { status: 403 } },
@@ -430,7 +455,6 @@ async function deny(
     reason: `PERMISSION_DENIED: ${reason}`,
     context: rt.contextFor(scope),
   });
-  if (asUnknownRun) throw unknownRun(String(asUnknownRun.ref ?? asUnknownRun.params?.id ?? ''));
   throw new CairnError('PERMISSION_DENIED', reason, { hint: 'ask a server admin for a grant (cairn server grant)' });
 }
 

@@ -13,12 +13,13 @@ import type { HandlerInput } from './handlers.js';
  * project `default`, runs in their own; a read either acts on one project (and is authorized on
  * it before it runs) or spans several (and is cut to the caller's projects here).
  *
- * - `default`: datasets, models, deployments and the store: all of `default`, authorized on it.
- *   A model registered from a run of another project quotes that run on its card: registering
- *   needs read access to the run's project, so it is that reader's decision to publish it.
+ * - `default`: models, deployments and the store: all of `default`, authorized on it. A model
+ *   registered from a run of another project quotes that run on its card: registering needs
+ *   read access to the run's project, so it is that reader's decision to publish it.
  * - `run`: one run, authorized on its own project (unreadable answers as an unknown run would).
  * - `runs`: several runs, each authorized on its own project.
- * - `cut`: spans projects; answered only from the caller's projects.
+ * - `cut`: spans projects; answered only from the caller's projects. Datasets are `default`'s,
+ *   except a run's outputs (kept as versions of `runs/<spec name>`), which are its project's.
  * - `audit`: events shown only when the caller may see them (`eventVisible`); hashes always.
  * - `self`: about the caller only.
  * - `admin`: needs `admin`, which already sees everything.
@@ -36,11 +37,11 @@ type ReadOperation = {
  */
 export const READ_RULES: Record<ReadOperation | 'audit.verify' | 'store.download', ReadRule> = {
   whoami: 'self',
-  'datasets.list': 'default',
-  'datasets.log': 'default',
-  'datasets.show': 'default',
-  'datasets.diff': 'default',
-  'datasets.report': 'default',
+  'datasets.list': 'cut',
+  'datasets.log': 'cut',
+  'datasets.show': 'cut',
+  'datasets.diff': 'cut',
+  'datasets.report': 'cut',
   'runs.logs': 'run',
   'runs.find': 'cut',
   'runs.fields': 'cut',
@@ -74,7 +75,7 @@ export const READ_RULES: Record<ReadOperation | 'audit.verify' | 'store.download
   'accounts.list': 'admin',
   'tokens.list': 'admin',
   'compliance.dossier': 'default',
-  'compliance.holds': 'default',
+  'compliance.holds': 'cut',
   'store.list': 'default',
   'store.download': 'default',
 };
@@ -149,23 +150,92 @@ export const scopedReads: Partial<Record<OperationId, Scoped>> = {
     ),
   'compute.projects': async (s, _i, _rt, r) => (await s.computeUsage.projects()).filter((p) => mayRead(r, p.name)),
   'compute.budgets': async (s, _i, _rt, r) => (await s.computeUsage.budgets()).filter((p) => mayRead(r, p.name)),
-  'lineage.of': async (s, i, _rt, r) =>
-    visibleLineage(
-      await s.lineage.of(String(i.query.ref), ((i.query.direction as string | undefined) ?? 'both') as never),
-      r,
-      s,
-    ),
+  'lineage.of': async (s, i, _rt, r) => {
+    const hidden = await hiddenOutputs(s, r);
+    const g = await s.lineage.of(String(i.query.ref), ((i.query.direction as string | undefined) ?? 'both') as never);
+    const root = g.nodes.find((n) => n.key === g.root);
+    if (root && hidden.refs.has(root.ref)) throw unknownVersion(String(i.query.ref));
+    return visibleLineage(g, r, s, hidden);
+  },
+  // A run's outputs are kept as a version of `runs/<spec name>`: they are the run's project's.
+  'datasets.list': async (s, _i, _rt, r) => {
+    const hidden = await hiddenOutputs(s, r);
+    return (await s.datasets.list()).filter(
+      (d) => d.latest_number === null || !hidden.refs.has(`${d.name}@v${d.latest_number}`),
+    );
+  },
+  'datasets.log': async (s, i, _rt, r) => {
+    const hidden = await hiddenOutputs(s, r);
+    const all = await s.datasets.log(String(i.query.name));
+    const shown = all.filter((v) => !hidden.refs.has(`${v.dataset}@v${v.version}`));
+    if (all.length > 0 && shown.length === 0) throw unknownVersion(String(i.query.name));
+    return shown;
+  },
+  'datasets.show': async (s, i, _rt, r) => {
+    const out = await s.datasets.show(String(i.query.ref), defined({ limit: num(i.query.limit) }));
+    await readableVersion(s, r, String(i.query.ref));
+    return out;
+  },
+  'datasets.diff': async (s, i, _rt, r) => {
+    await readableVersion(s, r, String(i.query.from));
+    await readableVersion(s, r, String(i.query.to));
+    return s.datasets.diff(String(i.query.from), String(i.query.to));
+  },
+  'datasets.report': async (s, i, _rt, r) => {
+    await readableVersion(s, r, String(i.query.ref));
+    return s.datasets.report(String(i.query.ref), opt(i.query.kind));
+  },
+  'compliance.holds': async (s, i, _rt, r) => {
+    if (i.query.ref !== undefined) await readableVersion(s, r, String(i.query.ref));
+    const hidden = await hiddenOutputs(s, r);
+    return (await s.compliance.holds(opt(i.query.ref))).filter((h) => !hidden.refs.has(h.ref));
+  },
 };
+
+/** Output versions of runs the reader cannot read: `name@vN` refs, and the datasets they belong to. */
+export interface HiddenOutputs {
+  refs: ReadonlySet<string>;
+  datasets: ReadonlySet<string>;
+}
+
+const NONE: HiddenOutputs = { refs: new Set(), datasets: new Set() };
+
+export async function hiddenOutputs(s: Services, r: Reader): Promise<HiddenOutputs> {
+  if (r.readable.all) return NONE;
+  const outs = await s.runs.outputs({ exceptProjects: r.readable.projects });
+  return {
+    refs: new Set(outs.map((o) => `${o.dataset}@v${o.version}`)),
+    datasets: new Set(outs.map((o) => o.dataset)),
+  };
+}
+
+/** Refuses a dataset ref that resolves to another project's run outputs, as if it did not exist. */
+async function readableVersion(s: Services, r: Reader, ref: string): Promise<void> {
+  const hidden = await hiddenOutputs(s, r);
+  if (hidden.refs.size === 0) return;
+  const v = await s.datasets.show(ref, { limit: 1 });
+  if (hidden.refs.has(`${v.dataset}@v${v.version}`)) throw unknownVersion(ref);
+}
+
+function unknownVersion(ref: string): CairnError {
+  return new CairnError('NOT_FOUND', `no dataset version ${ref}`, { hint: 'list them with cairn data ls' });
+}
 
 /**
  * A lineage graph without the runs of projects the reader cannot read: their nodes, the edges
  * that touch them, and whatever was reached only through them (a dataset another project's
  * run wrote is still in `default`, but that it came from that run is not the reader's to know).
  */
-export async function visibleLineage(g: LineageGraph, r: Reader, s: Services): Promise<LineageGraph> {
+export async function visibleLineage(
+  g: LineageGraph,
+  r: Reader,
+  s: Services,
+  outputs: HiddenOutputs = NONE,
+): Promise<LineageGraph> {
   if (r.readable.all) return g;
   const hidden = new Set<string>();
   for (const n of g.nodes) {
+    if (n.type === 'dataset_version' && outputs.refs.has(n.ref)) hidden.add(n.key);
     if (n.type !== 'run') continue;
     const run = await s.runs.details(n.id).catch(() => null);
     if (!run || !mayRead(r, run.project)) hidden.add(n.key);
@@ -207,18 +277,26 @@ const DEFAULT_TARGETS = new Set([
  * read that project. Everything else — other people's requests, accounts, tokens, grants,
  * the server's configuration — is only for admins. The event's hash is never hidden.
  */
-export function eventVisible(r: Reader, event: unknown, projectOfRun: (id: string) => string | null): boolean {
+export function eventVisible(
+  r: Reader,
+  event: unknown,
+  projectOfRun: (id: string) => string | null,
+  outputs: HiddenOutputs = NONE,
+): boolean {
   if (r.admin) return true;
   const e = (event ?? {}) as {
     actor?: { id?: unknown };
     action?: unknown;
-    target?: { type?: unknown; name?: unknown };
+    target?: { type?: unknown; name?: unknown; version?: unknown };
   };
   if (e.actor?.id === r.name) return true;
   if (e.action === 'keys.rotate') return true;
   const type = e.target?.type;
   const name = typeof e.target?.name === 'string' ? e.target.name : null;
   if (typeof type !== 'string') return false;
+  // Another project's run outputs: hidden by version when the event names one, else by dataset.
+  if ((type === 'dataset' || type === 'dataset_version') && name !== null && outputs.datasets.has(name))
+    if (typeof e.target?.version !== 'number' || outputs.refs.has(`${name}@v${e.target.version}`)) return false;
   if (DEFAULT_TARGETS.has(type)) return mayRead(r, 'default');
   if (type === 'project' && name !== null) return mayRead(r, name);
   if (type === 'run' && name !== null) {
@@ -261,11 +339,12 @@ export async function visibleEvents(
 ): Promise<unknown[]> {
   const limit = num(query.limit);
   const runs = runProjects(rt, scope);
+  const outputs = await rt.runAs(scope, () => hiddenOutputs(rt.services, r));
   for (let ask = limit === undefined ? undefined : limit * 2; ; ask = ask! * 4) {
     const q = defined({ ...query, limit: ask });
     const all = (await rt.runAs(scope, () => rt.services.audit.events(q as never))) as Array<{ event: unknown }>;
     await runs.load(all.map((e) => runTargetOf(e.event)).filter((x): x is string => x !== null));
-    const shown = all.filter((e) => eventVisible(r, e.event, runs.of));
+    const shown = all.filter((e) => eventVisible(r, e.event, runs.of, outputs));
     if (limit === undefined || shown.length >= limit || all.length < ask!) return shown.slice(-(limit ?? 0) || 0);
   }
 }
@@ -280,7 +359,7 @@ export async function visibleEvent(
   const runs = runProjects(rt, scope);
   const run = runTargetOf(event);
   if (run) await runs.load([run]);
-  return eventVisible(r, event, runs.of);
+  return eventVisible(r, event, runs.of, await rt.runAs(scope, () => hiddenOutputs(rt.services, r)));
 }
 
 /** The marker a redacted bundle carries instead of an entry: its leaf hash, which is all a verifier needs. */
@@ -307,9 +386,10 @@ export async function redactEntries(
   });
   const runs = runProjects(rt, scope);
   await runs.load(parsed.map(runTargetOf).filter((x): x is string => x !== null));
+  const outputs = await rt.runAs(scope, () => hiddenOutputs(rt.services, r));
   let redacted = 0;
   const out = lines.map((l, i) => {
-    if (parsed[i] !== null && eventVisible(r, parsed[i], runs.of)) return l;
+    if (parsed[i] !== null && eventVisible(r, parsed[i], runs.of, outputs)) return l;
     redacted++;
     return `${REDACTED_PREFIX}${leafHex(l)}`;
   });

@@ -177,3 +177,25 @@ export async function planRun(deps: RunDeps, p: PreparedRun, force = false): Pro
     inputs: p.inputs.map((i) => ({ name: i.name, ref: i.ref, digest: `sha256:${i.digest}` })),
   };
 }
+
+/** A run's outputs as a dataset version (`runs/<spec name>@vN`) and the project of the run that wrote them. */
+export interface RunOutput {
+  run: string;
+  project: string;
+  dataset: string;
+  version: number;
+}
+
+/**
+ * The output versions of runs outside some projects: a run's outputs are kept as a dataset
+ * version (in `default`'s namespace), but they are the run's project's to read.
+ */
+export async function runOutputs(deps: Pick<RunDeps, 'meta'>, exceptProjects: readonly string[]): Promise<RunOutput[]> {
+  let q = deps.meta.db
+    .selectFrom('runs as r')
+    .innerJoin('dataset_versions as v', 'v.id', 'r.output_version_id')
+    .innerJoin('datasets as d', 'd.id', 'v.dataset_id')
+    .select(['r.id as run', 'r.project', 'd.name as dataset', 'v.number as version']);
+  if (exceptProjects.length) q = q.where('r.project', 'not in', [...exceptProjects]);
+  return (await q.execute()).map((o) => ({ ...o, version: Number(o.version) }));
+}

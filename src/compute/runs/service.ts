@@ -9,7 +9,17 @@ import {
 import type { RunDeps } from './deps.js';
 import { fileTail, lastLines, logFile, streamLogs, type LogsOptions } from './logs.js';
 import { prepareRun } from './prepare.js';
-import { listRuns, planRun, runDetails, summary, type RunDetails, type RunPlan, type RunSummary } from './queries.js';
+import {
+  listRuns,
+  planRun,
+  runDetails,
+  runOutputs,
+  summary,
+  type RunDetails,
+  type RunOutput,
+  type RunPlan,
+  type RunSummary,
+} from './queries.js';
 import { getRun, type RunRow } from './store.js';
 import { submitRun, type RunLabel, type SubmitResult } from './submit.js';
 import { repro, type ReproOptions, type ReproResult } from '../pipelines/repro.js';
@@ -100,6 +110,8 @@ export interface RunsService {
   tail(id: string, opts: { stream: 'stdout' | 'stderr'; lines: number }): Promise<string>;
   /** The machine-readable reason a run waits, was refused or ended as it did. */
   why(id: string): Promise<{ id: string; status: string; reason: unknown }>;
+  /** The dataset versions runs outside `exceptProjects` wrote as their outputs (what a team server hides from readers of other projects). */
+  outputs(opts: { exceptProjects: readonly string[] }): Promise<RunOutput[]>;
 }
 
 /** How long `cancel` waits for a job to stop after its SIGTERM, grace period and SIGKILL. */
@@ -179,11 +191,13 @@ export function createRunsService(deps: RunDeps): RunsService {
       };
     },
     tail: async (id, opts) => lastLines(logFile((await getRun(deps, id)).dir, opts.stream), opts.lines),
-    async why(id) {
-      const r = await synced(id);
-      return { id: r.id, status: r.status, reason: r.reason ? (JSON.parse(r.reason) as unknown) : null };
-    },
+    outputs: (opts) => runOutputs(deps, opts.exceptProjects),
+    why: async (id) => whyOf(await synced(id)),
   };
+}
+
+function whyOf(r: { id: string; status: string; reason: string | null }) {
+  return { id: r.id, status: r.status, reason: r.reason ? (JSON.parse(r.reason) as unknown) : null };
 }
 
 /**
