@@ -1,4 +1,5 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- HTTP answers are checked field by field */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -228,12 +229,15 @@ const PROBES: Record<keyof typeof READ_RULES, Probe[]> = {
           expect(r.ok).toBe(true);
           expect(r.redacted).toBeGreaterThan(0);
           expect(r.redacted).toBeLessThan(r.size);
+          // The bundle's own standard-library verifier takes the redacted lines too.
+          expect(execFileSync('python3', [join(dir, 'verify.py')], { encoding: 'utf8' })).toMatch(/^ok: /);
           // A changed hash in place of an entry is caught like a changed entry.
           const lines = a.json.files['entries.jsonl'].split('\n');
           const at = lines.findIndex((l: string) => l.startsWith('#redacted '));
           lines[at] = `#redacted ${'0'.repeat(64)}`;
           writeFileSync(join(dir, 'entries.jsonl'), lines.join('\n'));
           expect((await offlineAudit.verifyBundle(dir, key)).ok).toBe(false);
+          expect(() => execFileSync('python3', [join(dir, 'verify.py')], { stdio: 'pipe' })).toThrow(/FAIL/);
         } finally {
           rmSync(dir, { recursive: true, force: true });
         }
