@@ -4,7 +4,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiClient } from '../../src/app/remote/client.js';
 import { operations, type OperationId } from '../../src/app/remote/contract.js';
+import { createRemoteServices } from '../../src/app/remote/services.js';
 import { offlineAudit } from '../../src/audit/index.js';
 import { READ_RULES } from '../../src/server/read-scope.js';
 import { startTeam, type Team } from '../server/harness.js';
@@ -237,7 +239,14 @@ const PROBES: Record<keyof typeof READ_RULES, Probe[]> = {
           lines[at] = `#redacted ${'0'.repeat(64)}`;
           writeFileSync(join(dir, 'entries.jsonl'), lines.join('\n'));
           expect((await offlineAudit.verifyBundle(dir, key)).ok).toBe(false);
-          expect(() => execFileSync('python3', [join(dir, 'verify.py')], { stdio: 'pipe' })).toThrow(/FAIL/);
+          const py = (() => {
+            try {
+              return execFileSync('python3', [join(dir, 'verify.py')], { encoding: 'utf8', stdio: 'pipe' });
+            } catch (e) {
+              return String((e as { stdout?: unknown }).stdout);
+            }
+          })();
+          expect(py).toMatch(/^FAIL/);
         } finally {
           rmSync(dir, { recursive: true, force: true });
         }
@@ -366,6 +375,22 @@ describe('a reader of other projects learns nothing of secretproj', () => {
       }
     }, 120_000);
   }
+
+  it("mallory's client verifies the whole log (cairn audit verify against the server), the withheld entries by hash", async () => {
+    const session = {
+      url: t.server.url,
+      token: t.tokens.mallory!,
+      user: 'mallory',
+      verifierKey: t.server.runtime.verifierKey,
+      origin: t.server.runtime.origin,
+      seen: null,
+    };
+    const mallory = createRemoteServices(new ApiClient({ url: t.server.url, token: session.token }), session);
+    const r = await mallory.audit.verify({});
+    expect([r.ok, r.problems]).toEqual([true, []]);
+    expect(r.redacted).toBeGreaterThan(0);
+    expect(r.trusted?.size).toBe(r.size);
+  });
 
   it('naming the secret project outright is refused', async () => {
     for (const path of [`/runs/fields?project=${SECRET.project}`, `/runs?project=${SECRET.project}`]) {

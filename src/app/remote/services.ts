@@ -276,6 +276,7 @@ function remoteAudit(api: ApiClient, session: ServerSession): AuditService {
           ...server,
           ok: server.ok && mine.ok,
           trusted: { size: mine.size },
+          redacted: mine.redacted,
           problems,
           firstBad: mine.firstBad ?? server.firstBad,
         };
