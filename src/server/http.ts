@@ -240,12 +240,12 @@ async function serve(
     rt
       .runAs(s, () => (scoped ? scoped(rt.services, input, rt, reader, s) : handlers[id](rt.services, input, rt)))
       .catch(async (err: unknown) => {
+        if (!RUN_REFS.has(id)) throw err;
         throw await scopedAmbiguity(err, reader, async (runId) => {
           const r = await rt.runAs(scope, () => rt.services.runs.details(runId)).catch(() => null);
           return r?.project ?? null;
         });
       });
-  if (id === 'audit.verify' && !reader.admin) return scopedVerify(await run());
   if (op.method === 'GET') {
     if (id === 'runs.compare')
       await readableRuns(rt, ids, scope, who, String(input.query.refs).split(','), metrics, id, reader);
@@ -274,7 +274,8 @@ async function serve(
       });
     return out;
   }
-  return idempotent(rt, req, reply, { who, id, scope }, run);
+  const answer = id === 'audit.verify' && !reader.admin ? async (s?: RequestScope) => scopedVerify(await run(s)) : run;
+  return idempotent(rt, req, reply, { who, id, scope }, answer);
 }
 
 /** The strongest role the caller holds on `default` (datasets and models), or null. */
@@ -294,6 +295,9 @@ const RUN_OPS = new Set<OperationId>([
   'runs.cancel',
   'runs.tail',
 ]);
+
+/** Operations whose refs name runs: an ambiguous one lists only the caller's candidates. */
+const RUN_REFS = new Set<OperationId>([...RUN_OPS, 'runs.compare', 'runs.curves', 'models.register']);
 
 /** Listings of every project's runs: cut to the projects the caller may read. */
 const LISTINGS = new Set<OperationId>(['runs.list', 'runs.find']);

@@ -115,6 +115,14 @@ interface Probe {
 }
 
 const q = encodeURIComponent;
+
+/** The longest prefix the secret run's id shares with alpha's run (ids are time-ordered, so a few characters at least). */
+function sharedPrefix(): string {
+  let n = 0;
+  while (n < ids.run.length && ids.run[n] === ids.alphaRun[n]) n++;
+  expect(n).toBeGreaterThanOrEqual(4);
+  return ids.run.slice(0, n);
+}
 const notFound = { status: [404], check: (a: Answer) => expect(a.json.error.code).toBe('NOT_FOUND') };
 const denied = { status: [403], check: (a: Answer) => expect(a.json.error.code).toBe('PERMISSION_DENIED') };
 
@@ -177,9 +185,22 @@ const PROBES: Record<keyof typeof READ_RULES, Probe[]> = {
     // A prefix of its name answers as no run, not as a run she may not see.
     { path: () => `/runs/${q(ids.human.slice(0, Math.max(3, ids.human.length - 2)))}`, ...notFound },
   ],
+  'runs.why': [
+    { path: () => `/runs/${ids.run}/why`, ...notFound },
+    // A prefix both runs' ids share: the ambiguity lists only her project's run.
+    {
+      path: () => `/runs/${sharedPrefix()}/why`,
+      status: [409],
+      check: (a) => {
+        expect(a.json.error.code).toBe('AMBIGUOUS_REF');
+        expect(a.json.error.data.candidates.map((c: any) => c.id)).toEqual([ids.alphaRun]);
+      },
+    },
+    // One character more of the secret run's id: only that run matches, and it is unknown to her.
+    { path: () => `/runs/${ids.run.slice(0, sharedPrefix().length + 1)}/why`, ...notFound },
+  ],
   'runs.metrics': [{ path: () => `/runs/${ids.run}/metrics`, ...notFound }],
   'runs.metricSeries': [{ path: () => `/runs/${ids.run}/metrics/${SECRET.metric}`, ...notFound }],
-  'runs.why': [{ path: () => `/runs/${ids.run}/why`, ...notFound }],
   'models.list': [{ path: () => '/models' }],
   'models.versions': [{ path: () => '/models/zzpublic-model/versions' }],
   'models.show': [{ path: () => '/model-versions/show?ref=zzpublic-model@v1' }],
