@@ -274,7 +274,8 @@ async function serve(
       });
     return out;
   }
-  const answer = id === 'audit.verify' && !reader.admin ? async (s?: RequestScope) => scopedVerify(await run(s)) : run;
+  const answer =
+    id === 'audit.verify' && !reader.wholeLog ? async (s?: RequestScope) => scopedVerify(await run(s)) : run;
   return idempotent(rt, req, reply, { who, id, scope }, answer);
 }
 
@@ -368,7 +369,7 @@ async function readAudit(
   reader: Reader,
   m: ServerMetrics,
 ): Promise<unknown> {
-  if (reader.admin) return undefined;
+  if (reader.wholeLog) return undefined;
   if (id === 'audit.events') return visibleEvents(rt, scope, reader, input.query);
   if (id !== 'audit.event' && id !== 'audit.prove') return undefined;
   const index = Number(input.params.index);
@@ -595,7 +596,7 @@ async function bundle(rt: ServerRuntime, reader?: Reader, scope?: RequestScope):
   return inTempFolder('cairn-bundle-', async (dir) => {
     await rt.services.audit.export(dir);
     const files = await filesOf(dir, 'utf8');
-    if (!reader || reader.admin || scope === undefined || files['entries.jsonl'] === undefined) return { files };
+    if (!reader || reader.wholeLog || scope === undefined || files['entries.jsonl'] === undefined) return { files };
     const { text } = await redactEntries(rt, scope, reader, files['entries.jsonl']);
     return { files: { ...files, 'entries.jsonl': text } };
   });

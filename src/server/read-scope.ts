@@ -84,8 +84,11 @@ export const READ_RULES: Record<ReadOperation | 'audit.verify' | 'store.download
 export interface Reader {
   name: string;
   readable: Readable;
-  /** `admin` on `default`: the role that grants every other role, so it sees the whole log. */
-  admin: boolean;
+  /**
+   * Sees every event: someone who reads every project (a grant on `*`), or `admin` on `default`
+   * (the role that grants every other). Anyone else sees the events of their projects.
+   */
+  wholeLog: boolean;
 }
 
 export async function readerOf(ids: IdentityView, who: Authenticated): Promise<Reader> {
@@ -93,7 +96,7 @@ export async function readerOf(ids: IdentityView, who: Authenticated): Promise<R
     ids.readable(who.principal),
     ids.authorize(who.principal, 'admin', 'default'),
   ]);
-  return { name: who.principal.name, readable, admin: admin.allowed };
+  return { name: who.principal.name, readable, wholeLog: readable.all || admin.allowed };
 }
 
 /** The projects a cut read is answered from: null for every project. */
@@ -259,8 +262,13 @@ export async function visibleLineage(
   };
 }
 
-/** Target types of events about what lives in `default` (datasets and models today). */
+/**
+ * Target types of events about what lives in `default`: datasets and models, and the store and
+ * remotes their versions travel through (a push's import names the versions it brought).
+ */
 const DEFAULT_TARGETS = new Set([
+  'store',
+  'remote',
   'dataset',
   'dataset_version',
   'model',
@@ -271,11 +279,11 @@ const DEFAULT_TARGETS = new Set([
 ]);
 
 /**
- * Whether a reader may see an event's content. An admin sees every event; anyone sees their
+ * Whether a reader may see an event's content. `wholeLog` readers see every event; anyone sees their
  * own (denials of them included), audit-key rotations (what verifying the log needs), events
  * about `default` when they may read it, and events about a run or a project when they may
  * read that project. Everything else — other people's requests, accounts, tokens, grants,
- * the server's configuration — is only for admins. The event's hash is never hidden.
+ * the server's configuration — is only for `wholeLog` readers. The event's hash is never hidden.
  */
 export function eventVisible(
   r: Reader,
@@ -283,7 +291,7 @@ export function eventVisible(
   projectOfRun: (id: string) => string | null,
   outputs: HiddenOutputs = NONE,
 ): boolean {
-  if (r.admin) return true;
+  if (r.wholeLog) return true;
   const e = (event ?? {}) as {
     actor?: { id?: unknown };
     action?: unknown;
@@ -327,7 +335,7 @@ const runTargetOf = (event: unknown): string | null => {
 };
 
 /**
- * `audit log` for a reader who is not an admin: the newest `limit` events among those they may
+ * `audit log` for a reader of some projects: the newest `limit` events among those they may
  * see. The service's limit counts every event, so it is widened until enough visible ones are
  * found or the log is exhausted.
  */
@@ -375,7 +383,7 @@ export async function redactEntries(
   r: Reader,
   text: string,
 ): Promise<{ text: string; redacted: number }> {
-  if (r.admin) return { text, redacted: 0 };
+  if (r.wholeLog) return { text, redacted: 0 };
   const lines = text.length ? text.replace(/\n$/, '').split('\n') : [];
   const parsed = lines.map((l) => {
     try {

@@ -15,7 +15,7 @@ This directory is a self-contained copy of a Cairn audit log (format \`cairn.aud
 | \`proofs/inclusion.jsonl\` | inclusion proof of every entry in the latest checkpoint (RFC 9162 §2.1.3) |
 | \`log.json\` | origin, size, root hash, key |
 
-A bundle a team server gives someone who is not its admin carries, in place of each event they
+A bundle a team server gives a reader of some of its projects carries, in place of each event they
 may not read, a line \`#redacted <leaf hash>\`: the leaf still binds every root and the next
 entry's \`prev\`, so the log verifies whole; only the event's content is withheld.
 
