@@ -11,7 +11,7 @@ export {
   type WaitOptions,
 } from './runs/service.js';
 export { createComputeUsageService, type ComputeUsageService, type UsageReport } from './usage-service.js';
-export type { RunDetails, RunPlan, RunSummary } from './runs/queries.js';
+export type { RunDetails, RunOutput, RunPlan, RunSummary } from './runs/queries.js';
 export type { FindOptions, ListedRun, RunListing } from './runs/find/list.js';
 export type { CompareOptions, RunComparison } from './runs/find/compare.js';
 export type { RunLabel } from './runs/submit.js';

@@ -21,7 +21,13 @@ export interface BudgetBurn extends ProjectView {
 /** What `cairn compute …` (and a team server) can ask: usage and cost, projects' quotas and budgets. */
 export interface ComputeUsageService {
   /** GPU-hours, cost, idle and saved GPU-hours by project, user or run (runs brought up to date first). */
-  usage(opts: { by: 'project' | 'user' | 'run'; since?: Date; interval?: Period }): Promise<UsageReport>;
+  usage(opts: {
+    by: 'project' | 'user' | 'run';
+    since?: Date;
+    interval?: Period;
+    /** Only the runs of these projects (a team server's reader's). */
+    projects?: readonly string[];
+  }): Promise<UsageReport>;
   setProject(name: string, settings: ProjectSettings): Promise<ProjectView>;
   projects(): Promise<ProjectView[]>;
   /** Projects with a GPU-hour budget, each with this period's burn. */

@@ -26,11 +26,12 @@ export interface UsagePoint extends UsageRow {
  */
 export async function usageReport(
   deps: Pick<RunDeps, 'meta' | 'compute'>,
-  opts: { by: 'project' | 'user' | 'run'; since?: Date; interval?: Period },
+  opts: { by: 'project' | 'user' | 'run'; since?: Date; interval?: Period; projects?: readonly string[] },
 ): Promise<{ currency: string; rows: UsageRow[]; total: UsageRow; series?: UsagePoint[] }> {
   const cfg = deps.compute.config;
   let q = deps.meta.db.selectFrom('runs').selectAll();
   if (opts.since) q = q.where('created_at', '>=', opts.since.toISOString());
+  if (opts.projects) q = q.where('project', 'in', opts.projects.length ? [...opts.projects] : ['']);
   const runs = await q.execute();
   const byId = new Map(
     (await deps.meta.db.selectFrom('runs').select(['id', 'gpus', 'started_at', 'ended_at']).execute()).map((r) => [

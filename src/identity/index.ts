@@ -18,9 +18,9 @@ import {
   type IdentityDeps,
   type TokenView,
 } from './accounts.js';
-import type { Decision, Grant, Principal, Role } from './roles.js';
+import { readableProjects, type Decision, type Grant, type Principal, type Readable, type Role } from './roles.js';
 
-export type { AccountView, Authenticated, IdentityDeps, TokenView, Decision, Principal, Role };
+export type { AccountView, Authenticated, IdentityDeps, TokenView, Decision, Principal, Readable, Role };
 
 /**
  * Tokens and grants as of one reading of the identity generation, taken after a request
@@ -31,8 +31,10 @@ export type { AccountView, Authenticated, IdentityDeps, TokenView, Decision, Pri
 export interface IdentityView {
   authenticate(token: string): Promise<Authenticated>;
   authorize(principal: Principal, need: Role, project: string): Promise<Decision>;
+  /** The projects `principal` may read, from the same reading of the grants. */
+  readable(principal: Principal): Promise<Readable>;
 }
-export { ROLES, decide, isRole, parseRole, roleOn } from './roles.js';
+export { ROLES, decide, isRole, parseRole, readableProjects, roleOn } from './roles.js';
 export { parseExpiry } from './tokens.js';
 
 /** People, service accounts, API tokens and role grants of a team server (docs/SERVER.md). */
@@ -132,6 +134,7 @@ function identityCache(deps: IdentityDeps) {
       return {
         authenticate: (t) => authenticateToken(deps, t, (id) => token(n, id)),
         authorize: (principal, need, project) => authorize(deps, principal, need, project, () => grantsAt(n)),
+        readable: async (principal) => readableProjects(principal, await grantsAt(n)),
       };
     },
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decide, ROLES, roleOn, type Grant, type Principal } from './roles.js';
+import { decide, readableProjects, ROLES, roleOn, type Grant, type Principal } from './roles.js';
 
 const alice: Principal = { id: '1', name: 'alice', kind: 'user', groups: ['ml'] };
 
@@ -45,5 +45,39 @@ describe('role decisions', () => {
           expect(d.allowed).toBe(witness);
         }
     }
+  });
+});
+
+describe('readable projects', () => {
+  const projects = ['default', 'alpha', 'secret', 'ml'];
+  const subjects = ['user:alice', 'user:bob', 'group:ml', 'group:ops'];
+
+  // A seeded generator (no property-testing package here): 2,000 random sets of grants.
+  it('names exactly the projects on which the principal holds some role, for any grants', () => {
+    let seed = 42;
+    const pick = <T>(xs: readonly T[]): T => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return xs[seed % xs.length]!;
+    };
+    for (let n = 0; n < 2_000; n++) {
+      const grants: Grant[] = Array.from({ length: pick([0, 1, 2, 3, 5, 8, 12]) }, () => ({
+        subject: pick(subjects),
+        project: pick(['*', ...projects]),
+        role: pick(ROLES),
+      }));
+      const r = readableProjects(alice, grants);
+      for (const p of [...projects, 'never-granted'])
+        expect(r.all || r.projects.includes(p), `${p} with ${JSON.stringify(grants)}`).toBe(
+          roleOn(alice, grants, p) !== null,
+        );
+    }
+  });
+
+  it('grants to others (or to groups the principal is not in) give nothing', () => {
+    const r = readableProjects(alice, [
+      { subject: 'user:bob', project: '*', role: 'admin' },
+      { subject: 'group:ops', project: 'secret', role: 'viewer' },
+    ]);
+    expect(r).toEqual({ all: false, projects: [] });
   });
 });

@@ -63,3 +63,21 @@ export function decide(principal: Principal, grants: readonly Grant[], need: Rol
         : `${principal.name} is ${role} on project ${project}; this needs ${need}`,
   };
 }
+
+/** The projects a principal may read: every one (a grant on '*'), or those named in its grants. */
+export type Readable = { all: true } | { all: false; projects: readonly string[] };
+
+/**
+ * What a listing may show a principal: the same grants `roleOn` reads, turned around. Any role
+ * includes `viewer`, so every grant of the principal or its groups names a readable project.
+ */
+export function readableProjects(principal: Principal, grants: readonly Grant[]): Readable {
+  const subjects = new Set([`user:${principal.name}`, ...principal.groups.map((g) => `group:${g}`)]);
+  const projects = new Set<string>();
+  for (const g of grants) {
+    if (!subjects.has(g.subject)) continue;
+    if (g.project === '*') return { all: true };
+    projects.add(g.project);
+  }
+  return { all: false, projects: [...projects].sort() };
+}

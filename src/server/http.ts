@@ -14,6 +14,17 @@ import { submittedProject } from './run-code.js';
 import { cookies, CSRF_HEADER } from './auth-routes.js';
 import { mountUi } from './ui-routes.js';
 import { limitJsonDepth } from './json-body.js';
+import {
+  mayRead,
+  readerOf,
+  redactEntries,
+  scopedAmbiguity,
+  scopedReads,
+  unknownRun,
+  visibleEvent,
+  visibleEvents,
+  type Reader,
+} from './read-scope.js';
 
 export interface HttpOptions {
   /** Largest request body accepted (default 1 MiB): metadata only, bulk bytes go to the store. */
@@ -280,19 +291,36 @@ async function serve(
   const alias = aliasMoved(rt, id, input);
   const guarded = alias !== null && protectedAliases.has(alias);
   const need: Role = guarded ? 'approver' : op.role;
+  // What the caller may read (docs/SERVER.md "What a reader of some projects sees").
+  const reader = await readerOf(ids, who);
+  if (RUN_OPS.has(id)) await runReadable(rt, scope, id, reader, String(input.params.id), metrics);
   const project = await projectOf(rt, scope, id, input);
   const decision = await ids.authorize(who.principal, need, project);
   if (!decision.allowed) await deny(rt, scope, id, decision.reason, metrics);
   if (guarded) await separateDuties(rt, scope, id, input, metrics);
-  if (id === 'audit.bundle') return rt.runAs(scope, () => bundle(rt));
+  if (id === 'audit.bundle') return rt.runAs(scope, () => bundle(rt, reader, scope));
   // A model registered from a run copies its outputs: only someone who may read that run's project.
-  if (id === 'models.register') await readableRuns(rt, ids, scope, who, [String(input.body.fromRun)], metrics, id);
-  const run = (s: RequestScope = scope) => rt.runAs(s, () => handlers[id](rt.services, input, rt));
+  if (id === 'models.register')
+    await readableRuns(rt, ids, scope, who, [String(input.body.fromRun)], metrics, id, reader);
+  const scoped = reader.readable.all || input.query.project ? undefined : scopedReads[id];
+  const run = (s: RequestScope = scope) =>
+    rt
+      .runAs(s, () => (scoped ? scoped(rt.services, input, rt, reader, s) : handlers[id](rt.services, input, rt)))
+      .catch(async (err: unknown) => {
+        if (!RUN_REFS.has(id)) throw err;
+        throw await scopedAmbiguity(err, reader, async (runId) => {
+          const r = await rt.runAs(scope, () => rt.services.runs.details(runId)).catch(() => null);
+          return r?.project ?? null;
+        });
+      });
   if (op.method === 'GET') {
     if (id === 'runs.compare')
-      await readableRuns(rt, ids, scope, who, String(input.query.refs).split(','), metrics, id);
-    if (id === 'runs.curves') await readableRuns(rt, ids, scope, who, String(input.query.ids).split(','), metrics, id);
-    let out = LISTINGS.has(id) && !input.query.project ? await visibleRuns(ids, who, await run()) : await run();
+      await readableRuns(rt, ids, scope, who, String(input.query.refs).split(','), metrics, id, reader);
+    if (id === 'runs.curves')
+      await readableRuns(rt, ids, scope, who, String(input.query.ids).split(','), metrics, id, reader);
+    let out = await readAudit(rt, scope, id, input, reader, metrics);
+    if (out === undefined)
+      out = LISTINGS.has(id) && !input.query.project ? await visibleRuns(ids, who, await run()) : await run();
     // The UI offers only the buttons a person may use: it asks for the role they hold.
     if (id === 'whoami')
       out = {
@@ -313,7 +341,9 @@ async function serve(
       });
     return out;
   }
-  return idempotent(rt, req, reply, { who, id, scope }, run);
+  const answer =
+    id === 'audit.verify' && !reader.wholeLog ? async (s?: RequestScope) => scopedVerify(await run(s)) : run;
+  return idempotent(rt, req, reply, { who, id, scope }, answer);
 }
 
 /** The strongest role the caller holds on `default` (datasets and models), or null. */
@@ -334,6 +364,9 @@ const RUN_OPS = new Set<OperationId>([
   'runs.tail',
 ]);
 
+/** Operations whose refs name runs: an ambiguous one lists only the caller's candidates. */
+const RUN_REFS = new Set<OperationId>([...RUN_OPS, 'runs.compare', 'runs.curves', 'models.register']);
+
 /** Listings of every project's runs: cut to the projects the caller may read. */
 const LISTINGS = new Set<OperationId>(['runs.list', 'runs.find']);
 
@@ -346,13 +379,99 @@ async function readableRuns(
   refs: string[],
   m: ServerMetrics,
   id: OperationId,
+  reader: Reader,
 ) {
   for (const ref of refs) {
+    await runReadable(rt, scope, id, reader, ref, m);
     const run = await rt.runAs(scope, () => rt.services.runs.details(ref)).catch(() => null);
     if (!run) continue;
     const d = await ids.authorize(who.principal, 'viewer', run.project);
     if (!d.allowed) await deny(rt, scope, id, d.reason, m);
   }
+}
+
+/**
+ * For a caller who cannot read every project, a run of a project they cannot read and a run
+ * that does not exist get the same answer (404) and leave the same event in their own view of
+ * the log: a 403, or a reason naming the project, would confirm that the name or prefix they
+ * tried is someone else's run. (An ambiguous prefix is left to the service's answer, cut to
+ * the caller's runs by scopedAmbiguity.)
+ */
+async function runReadable(
+  rt: ServerRuntime,
+  scope: RequestScope,
+  id: OperationId,
+  reader: Reader,
+  ref: string,
+  m: ServerMetrics,
+): Promise<void> {
+  if (reader.readable.all) return;
+  let project: string | null = null;
+  try {
+    project = (await rt.runAs(scope, () => rt.services.runs.details(ref))).project;
+  } catch (err) {
+    if (isCairnError(err, 'AMBIGUOUS_REF')) return;
+  }
+  if (project !== null && mayRead(reader, project)) return;
+  m.denied('forbidden');
+  await rt.recordRequest({
+    draft: { action: 'server.denied', target: { type: 'api', name: id }, params: { status: 404, run: ref } },
+    outcome: 'denied',
+    reason: `NOT_FOUND: no run ${ref} in a project ${reader.name} may read`,
+    context: rt.contextFor(scope),
+  });
+  throw unknownRun(ref);
+}
+
+/**
+ * The audit reads for a caller who is not an admin: events they may not see are left out of a
+ * listing and refused one by one (checkpoints are hashes, and answered whole). Undefined when
+ * the request is not one of these, or the caller sees everything.
+ */
+async function readAudit(
+  rt: ServerRuntime,
+  scope: RequestScope,
+  id: OperationId,
+  input: HandlerInput,
+  reader: Reader,
+  m: ServerMetrics,
+): Promise<unknown> {
+  if (reader.wholeLog) return undefined;
+  if (id === 'audit.events') return visibleEvents(rt, scope, reader, input.query);
+  if (id !== 'audit.event' && id !== 'audit.prove') return undefined;
+  const index = Number(input.params.index);
+  const stored = await rt.runAs(scope, () => rt.services.audit.event(index));
+  if (!(await visibleEvent(rt, scope, reader, stored.event)))
+    await deny(
+      rt,
+      scope,
+      id,
+      `event ${index} is about what ${reader.name} may not read; its hash is in every audit bundle (cairn audit verify)`,
+      m,
+    );
+  return id === 'audit.event' ? stored : rt.runAs(scope, () => handlers[id](rt.services, input, rt));
+}
+
+/**
+ * The server's own verification for a caller who is not an admin: whether it passed, and where
+ * (entry indexes and kinds of problem), but not the action counts, row counts or row keys that
+ * would describe projects they cannot read. Their client verifies the whole log itself anyway.
+ */
+function scopedVerify(out: unknown): unknown {
+  const r = out as { problems?: Array<{ index: number | null; kind: string }>; firstBad?: unknown };
+  const bare = (p: { index: number | null; kind: string; rangeEnd?: number }) => ({
+    index: p.index,
+    ...(p.rangeEnd !== undefined ? { rangeEnd: p.rangeEnd } : {}),
+    kind: p.kind,
+    message: `${p.kind}${p.index === null ? '' : ` at entry ${p.index}`} (details for admins only)`,
+  });
+  return {
+    ...(out as object),
+    actions: {},
+    state: null,
+    problems: (r.problems ?? []).map(bare),
+    firstBad: r.firstBad ? bare(r.firstBad as never) : null,
+  };
 }
 
 /** The project a request acts on: the one named, a run's own or submission's, else `default` (datasets and models today). */
@@ -539,10 +658,14 @@ function secretShownOnce(first: { id?: string }): CairnError {
   );
 }
 
-async function bundle(rt: ServerRuntime): Promise<unknown> {
+/** The audit bundle; for a caller who is not an admin, with what they may not see left as leaf hashes. */
+async function bundle(rt: ServerRuntime, reader?: Reader, scope?: RequestScope): Promise<unknown> {
   return inTempFolder('cairn-bundle-', async (dir) => {
     await rt.services.audit.export(dir);
-    return { files: await filesOf(dir, 'utf8') };
+    const files = await filesOf(dir, 'utf8');
+    if (!reader || reader.wholeLog || scope === undefined || files['entries.jsonl'] === undefined) return { files };
+    const { text } = await redactEntries(rt, scope, reader, files['entries.jsonl']);
+    return { files: { ...files, 'entries.jsonl': text } };
   });
 }
 

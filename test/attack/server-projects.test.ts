@@ -90,9 +90,10 @@ describe('run submission and projects', () => {
     );
     expect(run.status).toBe('completed');
 
+    // Refused as a run she cannot know of (404, as for one that does not exist).
     const stolen = await t.call('gina', 'POST', '/api/v1/models/exfil/versions', { fromRun: run.id });
-    expect(stolen.status, JSON.stringify(stolen.json)).toBe(403);
-    expect(stolen.json.error.code).toBe('PERMISSION_DENIED');
+    expect(stolen.status, JSON.stringify(stolen.json)).toBe(404);
+    expect(stolen.json.error.code).toBe('NOT_FOUND');
     expect((await t.call('admin', 'GET', '/api/v1/models/exfil/versions')).json).toSatisfy(
       (v: any) => !Array.isArray(v) || v.length === 0,
     );

@@ -192,15 +192,16 @@ describe('projects', () => {
       t.tokens[name] = tok.json.token;
     }
     // frank reads the default project only: not another project's runs, one by one or listed.
-    expect((await t.call('frank', 'GET', `/api/v1/runs/${secret.id}`)).status).toBe(403);
-    expect((await t.call('frank', 'GET', `/api/v1/runs/${secret.id}/metrics`)).status).toBe(403);
-    expect((await t.call('frank', 'GET', `/api/v1/runs/${secret.id}/logs`)).status).toBe(403);
+    // Such a run answers as no run at all (404), so a guessed name or prefix is not confirmed.
+    expect((await t.call('frank', 'GET', `/api/v1/runs/${secret.id}`)).status).toBe(404);
+    expect((await t.call('frank', 'GET', `/api/v1/runs/${secret.id}/metrics`)).status).toBe(404);
+    expect((await t.call('frank', 'GET', `/api/v1/runs/${secret.id}/logs`)).status).toBe(404);
     const listed = await t.call('frank', 'GET', '/api/v1/runs');
     expect(listed.status).toBe(200);
     expect(listed.json.map((r: any) => r.id)).not.toContain(secret.id);
     // eve is a viewer on ml only: she reads ml's runs, not secret's.
     expect((await t.call('eve', 'GET', `/api/v1/runs/${ml.id}`)).status).toBe(200);
-    expect((await t.call('eve', 'GET', `/api/v1/runs/${secret.id}`)).status).toBe(403);
+    expect((await t.call('eve', 'GET', `/api/v1/runs/${secret.id}`)).status).toBe(404);
     expect((await t.call('eve', 'GET', '/api/v1/runs?project=ml')).json.map((r: any) => r.id)).toEqual([ml.id]);
     // carol is a viewer on every project.
     expect((await t.call('carol', 'GET', `/api/v1/runs/${secret.id}`)).status).toBe(200);

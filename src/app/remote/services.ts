@@ -182,6 +182,8 @@ function remoteRuns(api: ApiClient): Services['runs'] {
     metricSeries: (id, name, buckets) => api.call('runs.metricSeries', { params: { id, name }, query: { buckets } }),
     cancel: (id, o) => api.call('runs.cancel', { params: { id }, body: { wait: o?.wait === true } }),
     why: (id) => api.call('runs.why', { params: { id } }),
+    // The server applies this itself to what it answers; a client has no use for it.
+    outputs: local('run outputs'),
   };
 }
 
@@ -274,6 +276,7 @@ function remoteAudit(api: ApiClient, session: ServerSession): AuditService {
           ...server,
           ok: server.ok && mine.ok,
           trusted: { size: mine.size },
+          redacted: mine.redacted,
           problems,
           firstBad: mine.firstBad ?? server.firstBad,
         };

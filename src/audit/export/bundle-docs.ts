@@ -15,6 +15,10 @@ This directory is a self-contained copy of a Cairn audit log (format \`cairn.aud
 | \`proofs/inclusion.jsonl\` | inclusion proof of every entry in the latest checkpoint (RFC 9162 §2.1.3) |
 | \`log.json\` | origin, size, root hash, key |
 
+A bundle a team server gives a reader of some of its projects carries, in place of each event they
+may not read, a line \`#redacted <leaf hash>\`: the leaf still binds every root and the next
+entry's \`prev\`, so the log verifies whole; only the event's content is withheld.
+
 Compare \`public-key.vkey\` with a copy of the key you obtained independently (for example
 from \`cairn init\` output kept in your product repository). A bundle checked only against its
 own key proves internal consistency, not authorship.
@@ -111,10 +115,14 @@ def main():
     with open(os.path.join(here, "entries.jsonl"), "rb") as f:
         for i, raw in enumerate(f):
             entry = raw.rstrip(b"\\n")
-            h = leaf(entry)
-            ev = json.loads(entry)
-            if bad is None and ev.get("index") != i: bad = (i, "entry claims index %r" % ev.get("index"))
-            if bad is None and ev.get("prev") != prev: bad = (max(0, i - 1), "hash chain broken before entry %d" % i)
+            if entry.startswith(b"#redacted "):
+                # An event withheld from this reader: only its leaf hash, still bound by every root.
+                h = bytes.fromhex(entry[10:].decode())
+            else:
+                h = leaf(entry)
+                ev = json.loads(entry)
+                if bad is None and ev.get("index") != i: bad = (i, "entry claims index %r" % ev.get("index"))
+                if bad is None and ev.get("prev") != prev: bad = (max(0, i - 1), "hash chain broken before entry %d" % i)
             prev = h.hex()
             height, cur = 0, h
             while stack and stack[-1][0] == height:

@@ -19,6 +19,8 @@ import { EXPORT_README, VERIFY_PY, VERIFY_SH } from './bundle-docs.js';
 import type { ReadDb } from '../../meta/read-db.js';
 
 export const BUNDLE_FORMAT = 'cairn.audit-export/v1';
+/** An entry withheld from the bundle's reader: its leaf hash alone (never valid JSON, so never an entry). */
+const REDACTED = /^#redacted ([0-9a-f]{64})$/;
 /** Past this many entries the per-entry inclusion proofs would dwarf the log itself. */
 export const MAX_INCLUSION_PROOFS = 200_000;
 
@@ -123,6 +125,8 @@ export interface BundleVerifyReport {
   checkpoints: number;
   inclusionProofsChecked: number;
   consistencyProofsChecked: number;
+  /** Entries the bundle carries only as leaf hashes (a team server's bundle for a reader of some projects). */
+  redacted: number;
   firstBad: VerifyProblem | null;
   problems: VerifyProblem[];
 }
@@ -162,12 +166,7 @@ export async function verifyBundle(
     origin: meta.origin,
     ...(trustedCheckpoint ? { trusted: { note: trustedCheckpoint, verifier: trustedKey ?? own! } } : {}),
   });
-  const leaves: Buffer[] = [];
-  lines.forEach((entry, i) => {
-    const leaf = leafHash(Buffer.from(entry, 'utf8'));
-    leaves.push(leaf);
-    v.push(i, entry, leaf.toString('hex'));
-  });
+  const { leaves, redacted } = pushEntries(v, lines);
   v.finish(null);
   const problems = [...v.problems, ...keyProblems];
   if (firstFrom !== null) problems.push(...chainEndProblems(v, own, trustedKey));
@@ -197,6 +196,7 @@ export async function verifyBundle(
     checkpoints: checkpoints.length,
     inclusionProofsChecked: inclusionChecked,
     consistencyProofsChecked: consistencyChecked,
+    redacted,
     firstBad: first,
     problems,
   };
@@ -225,6 +225,25 @@ function bundleMeta(dir: string, text: string): BundleMeta {
 }
 
 /** The key the first audit-key transition in these entries hands over from (null: never rotated). */
+/** Feeds a bundle's entries to the verifier; a redacted one is taken as the leaf hash it carries. */
+function pushEntries(v: LogVerifier, lines: readonly string[]): { leaves: Buffer[]; redacted: number } {
+  const leaves: Buffer[] = [];
+  let redacted = 0;
+  lines.forEach((entry, i) => {
+    const withheld = REDACTED.exec(entry);
+    if (withheld) {
+      redacted++;
+      leaves.push(Buffer.from(withheld[1]!, 'hex'));
+      v.pushRedacted(i, withheld[1]!);
+      return;
+    }
+    const leaf = leafHash(Buffer.from(entry, 'utf8'));
+    leaves.push(leaf);
+    v.push(i, entry, leaf.toString('hex'));
+  });
+  return { leaves, redacted };
+}
+
 function firstRotationFrom(lines: readonly string[]): string | null {
   for (const line of lines) {
     if (!line.includes('"keys.rotate"')) continue;

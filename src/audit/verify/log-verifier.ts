@@ -174,6 +174,26 @@ export class LogVerifier {
     return this.#frontier.size;
   }
 
+  /**
+   * An entry a redacted bundle carries only as its leaf hash (an event the reader may not see):
+   * it still has to fold into every checkpoint's root and be the next entry's `prev`.
+   */
+  pushRedacted(idx: number, leaf: string): void {
+    if (idx !== this.#expected) {
+      this.problems.push({
+        index: this.#expected,
+        kind: 'gap',
+        message: `entry ${this.#expected} is missing (the next stored entry is ${idx})`,
+      });
+    }
+    this.lastAction = null;
+    this.lastFields = null;
+    this.#prevLeaf = leaf;
+    this.#expected = idx + 1;
+    this.#frontier.append(Buffer.from(leaf, 'hex'));
+    this.#checkTargets();
+  }
+
   push(idx: number, entry: string, storedLeaf: string): void {
     const i = this.#expected;
     if (idx !== i) {

@@ -28,6 +28,8 @@ export interface AuditVerifyReport {
   state: { rows: Record<StateTable, number>; unverifiable: UnverifiableRow[] } | null;
   /** The log's audit keys, oldest first, and the size from which each signs (more than one after a rotation). */
   keys?: Array<{ vkey: string; from: number }>;
+  /** Entries checked by their leaf hash alone: a team server withheld their content from this reader. */
+  redacted?: number;
 }
 
 const PAGE = 20_000;

@@ -62,7 +62,7 @@ async function checkBundle(
     );
   if (ok)
     ctx.out.say(
-      `ok: ${r.size} entries, ${r.checkpoints} checkpoints, ${r.inclusionProofsChecked} inclusion and ${r.consistencyProofsChecked} consistency proofs verify${trusted ? ', signed by the trusted key' : ' — self-consistent; verified against the bundle’s own key (pass --key to check who signed it)'}`,
+      `ok: ${r.size} entries${withheld(r.redacted)}, ${r.checkpoints} checkpoints, ${r.inclusionProofsChecked} inclusion and ${r.consistencyProofsChecked} consistency proofs verify${trusted ? ', signed by the trusted key' : ' — self-consistent; verified against the bundle’s own key (pass --key to check who signed it)'}`,
     );
   return { ok, firstBad: r.firstBad ?? problems[0] ?? null, problems, report: { ...r, ok, evidence } };
 }
@@ -119,7 +119,7 @@ export async function run(opts: OptionsOf<typeof auditVerify>): Promise<void> {
         ? `extends the trusted checkpoint of size ${r.trusted.size}, checked with the key you gave`
         : `self-consistent; verified against the workspace's own key${r.kept ? ` and the checkpoint kept in ${r.kept.where} (size ${r.kept.size})` : ''} — pass --against <exported checkpoint> --key <verifier key> to check against one kept elsewhere`;
       ctx.out.say(
-        `ok: ${r.size} entries, root ${r.root}, ${r.checkpoints} signed checkpoints consistent${r.artifacts ? `, ${r.artifacts.checked} stored objects re-hashed` : ''}${stateSummary(r.state)}; ${trust}`,
+        `ok: ${r.size} entries${withheld(r.redacted)}, root ${r.root}, ${r.checkpoints} signed checkpoints consistent${r.artifacts ? `, ${r.artifacts.checked} stored objects re-hashed` : ''}${stateSummary(r.state)}; ${trust}`,
       );
       for (const u of r.state?.unverifiable.slice(0, 20) ?? []) ctx.out.say(`  note: ${u.message}`);
     }
@@ -142,4 +142,9 @@ export async function run(opts: OptionsOf<typeof auditVerify>): Promise<void> {
     );
   }
   ctx.out.result(report);
+}
+
+/** Entries a server sent as leaf hashes only: verified as part of the log, their content not seen. */
+function withheld(n: number | undefined): string {
+  return n ? ` (${n} withheld from you by the server: checked by their hashes only)` : '';
 }

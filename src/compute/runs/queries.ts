@@ -52,7 +52,7 @@ export function summary(r: RunRow): RunSummary {
 
 export async function listRuns(
   deps: RunDeps,
-  opts: { project?: string; status?: string; limit?: number } = {},
+  opts: { project?: string; projects?: readonly string[]; status?: string; limit?: number } = {},
 ): Promise<RunSummary[]> {
   let q = deps.meta.db
     .selectFrom('runs')
@@ -60,6 +60,7 @@ export async function listRuns(
     .orderBy('created_at', 'desc')
     .limit(opts.limit ?? 50);
   if (opts.project) q = q.where('project', '=', opts.project);
+  if (opts.projects) q = q.where('project', 'in', opts.projects.length ? [...opts.projects] : ['']);
   if (opts.status) q = q.where('status', '=', opts.status);
   return (await q.execute()).map(summary);
 }
@@ -175,4 +176,26 @@ export async function planRun(deps: RunDeps, p: PreparedRun, force = false): Pro
       : await budgetCheck(deps, p.spec.project, p.spec.resources.gpus, p.spec.resources.timeLimitS, deps.clock.now()),
     inputs: p.inputs.map((i) => ({ name: i.name, ref: i.ref, digest: `sha256:${i.digest}` })),
   };
+}
+
+/** A run's outputs as a dataset version (`runs/<spec name>@vN`) and the project of the run that wrote them. */
+export interface RunOutput {
+  run: string;
+  project: string;
+  dataset: string;
+  version: number;
+}
+
+/**
+ * The output versions of runs outside some projects: a run's outputs are kept as a dataset
+ * version (in `default`'s namespace), but they are the run's project's to read.
+ */
+export async function runOutputs(deps: Pick<RunDeps, 'meta'>, exceptProjects: readonly string[]): Promise<RunOutput[]> {
+  let q = deps.meta.db
+    .selectFrom('runs as r')
+    .innerJoin('dataset_versions as v', 'v.id', 'r.output_version_id')
+    .innerJoin('datasets as d', 'd.id', 'v.dataset_id')
+    .select(['r.id as run', 'r.project', 'd.name as dataset', 'v.number as version']);
+  if (exceptProjects.length) q = q.where('r.project', 'not in', [...exceptProjects]);
+  return (await q.execute()).map((o) => ({ ...o, version: Number(o.version) }));
 }

@@ -9,7 +9,17 @@ import {
 import type { RunDeps } from './deps.js';
 import { fileTail, lastLines, logFile, streamLogs, type LogsOptions } from './logs.js';
 import { prepareRun } from './prepare.js';
-import { listRuns, planRun, runDetails, summary, type RunDetails, type RunPlan, type RunSummary } from './queries.js';
+import {
+  listRuns,
+  planRun,
+  runDetails,
+  runOutputs,
+  summary,
+  type RunDetails,
+  type RunOutput,
+  type RunPlan,
+  type RunSummary,
+} from './queries.js';
 import { getRun, type RunRow } from './store.js';
 import { submitRun, type RunLabel, type SubmitResult } from './submit.js';
 import { repro, type ReproOptions, type ReproResult } from '../pipelines/repro.js';
@@ -52,7 +62,12 @@ export interface RunsService {
   submit(input: SpecInput): Promise<Submitted>;
   /** What `submit` would do, decided without starting anything. */
   plan(input: SpecInput): Promise<RunPlan>;
-  list(opts?: { project?: string; status?: string; limit?: number }): Promise<RunSummary[]>;
+  list(opts?: {
+    project?: string;
+    projects?: readonly string[];
+    status?: string;
+    limit?: number;
+  }): Promise<RunSummary[]>;
   /** Runs filtered, sorted and cut, with chosen params and metrics as columns (`cairn run ls`). */
   find(opts: FindOptions): Promise<RunListing>;
   /** Runs side by side: params that differ, metrics, durations and GPU-hours (`cairn run compare`). */
@@ -75,7 +90,7 @@ export interface RunsService {
     x?: 'step' | 'time',
   ): Promise<Array<{ id: string } & MetricSeries>>;
   /** The names of params and metrics runs have recorded (columns and axes to choose from). */
-  fields(opts?: { project?: string }): Promise<{ params: string[]; metrics: string[] }>;
+  fields(opts?: { project?: string; projects?: readonly string[] }): Promise<{ params: string[]; metrics: string[] }>;
   logs(id: string, opts: LogsOptions): Promise<void>;
   /** Cancels a run; with `wait`, returns once it has stopped. */
   cancel(id: string, opts?: { wait?: boolean }): Promise<RunSummary>;
@@ -95,6 +110,8 @@ export interface RunsService {
   tail(id: string, opts: { stream: 'stdout' | 'stderr'; lines: number }): Promise<string>;
   /** The machine-readable reason a run waits, was refused or ended as it did. */
   why(id: string): Promise<{ id: string; status: string; reason: unknown }>;
+  /** The dataset versions runs outside `exceptProjects` wrote as their outputs (what a team server hides from readers of other projects). */
+  outputs(opts: { exceptProjects: readonly string[] }): Promise<RunOutput[]>;
 }
 
 /** How long `cancel` waits for a job to stop after its SIGTERM, grace period and SIGKILL. */
@@ -143,7 +160,7 @@ export function createRunsService(deps: RunDeps): RunsService {
       return { id: r.id, ...(await metricSeries(deps.meta.db, r.id, name, buckets)) };
     },
     curves: (ids, name, buckets, x) => curvesOf(deps, sync, curveCache, ids, name, buckets, x),
-    fields: (opts = {}) => runFields(deps.meta.db, opts.project),
+    fields: (opts = {}) => runFields(deps.meta.db, opts.project, opts.projects),
     logs: (id, opts) => streamLogs(deps, id, opts),
     async cancel(id, opts = {}) {
       const c = await cancelRun(deps, id);
@@ -174,11 +191,13 @@ export function createRunsService(deps: RunDeps): RunsService {
       };
     },
     tail: async (id, opts) => lastLines(logFile((await getRun(deps, id)).dir, opts.stream), opts.lines),
-    async why(id) {
-      const r = await synced(id);
-      return { id: r.id, status: r.status, reason: r.reason ? (JSON.parse(r.reason) as unknown) : null };
-    },
+    outputs: (opts) => runOutputs(deps, opts.exceptProjects),
+    why: async (id) => whyOf(await synced(id)),
   };
+}
+
+function whyOf(r: { id: string; status: string; reason: string | null }) {
+  return { id: r.id, status: r.status, reason: r.reason ? (JSON.parse(r.reason) as unknown) : null };
 }
 
 /**

@@ -10,6 +10,8 @@ import { runSetSql } from './sql.js';
 
 export interface FindOptions {
   project?: string;
+  /** Only runs of these projects (a team server's reader sees the projects they hold a grant on). */
+  projects?: readonly string[];
   status?: string;
   /** `metrics.acc > 0.9 and params.lr < 0.01` (filter.ts). */
   filter?: string;
@@ -68,6 +70,7 @@ export async function findRuns(deps: Pick<RunDeps, 'meta' | 'clock'>, opts: Find
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc');
   if (opts.project) q = q.where('project', '=', opts.project);
+  if (opts.projects) q = q.where('project', 'in', inList(opts.projects));
   if (opts.status) q = q.where('status', '=', opts.status);
   if (plan) q = q.where(sql<boolean>`id in (${runSetSql(plan.set)})`);
   if (inDb) q = q.limit(limit).offset(offset);
@@ -122,6 +125,7 @@ export async function findRuns(deps: Pick<RunDeps, 'meta' | 'clock'>, opts: Find
 async function countRuns(db: Db, opts: FindOptions): Promise<number> {
   let q = db.selectFrom('runs').select((eb) => eb.fn.countAll().as('n'));
   if (opts.project) q = q.where('project', '=', opts.project);
+  if (opts.projects) q = q.where('project', 'in', inList(opts.projects));
   if (opts.status) q = q.where('status', '=', opts.status);
   const row = await q.executeTakeFirstOrThrow();
   return Number(row.n);
@@ -263,4 +267,12 @@ async function inChunks<T>(ids: string[] | null, read: (chunk: string[] | null) 
   const out: T[] = [];
   for (let i = 0; i < ids.length; i += 5000) out.push(...(await read(ids.slice(i, i + 5000))));
   return out;
+}
+
+/**
+ * A project list for `in (…)`: SQL has no empty list, and no project is named '' (an empty
+ * list then matches nothing, as it should).
+ */
+export function inList(projects: readonly string[]): string[] {
+  return projects.length ? [...projects] : [''];
 }

@@ -5,9 +5,14 @@ type Db = RunDeps['meta']['db'];
 /** Names read one index seek at a time before a whole scan is cheaper (few names is the usual case). */
 const SEEKS = 64;
 
-/** The distinct param and metric names of a project's runs (or every run), sorted. */
-export async function runFields(db: Db, project?: string): Promise<{ params: string[]; metrics: string[] }> {
-  if (!project) {
+/** The distinct param and metric names of a project's runs (or of some projects', or every run's), sorted. */
+export async function runFields(
+  db: Db,
+  project?: string,
+  projects?: readonly string[],
+): Promise<{ params: string[]; metrics: string[] }> {
+  const only = project ? [project] : projects ? (projects.length ? [...projects] : ['']) : null;
+  if (!only) {
     const [params, metrics] = await Promise.all([
       distinctNames(db, 'run_params'),
       distinctNames(db, 'run_metric_summaries'),
@@ -19,13 +24,13 @@ export async function runFields(db: Db, project?: string): Promise<{ params: str
     .select('run_params.name')
     .distinct()
     .innerJoin('runs', 'runs.id', 'run_params.run_id')
-    .where('runs.project', '=', project);
+    .where('runs.project', 'in', only);
   const m = db
     .selectFrom('run_metric_summaries')
     .select('run_metric_summaries.name')
     .distinct()
     .innerJoin('runs', 'runs.id', 'run_metric_summaries.run_id')
-    .where('runs.project', '=', project);
+    .where('runs.project', 'in', only);
   const [params, metrics] = await Promise.all([p.execute(), m.execute()]);
   const sorted = (rows: Array<{ name: string }>) => rows.map((r) => r.name).sort();
   return { params: sorted(params), metrics: sorted(metrics) };
