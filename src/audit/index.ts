@@ -28,6 +28,7 @@ import {
 import type { VerifyProblem } from './verify/log-verifier.js';
 import type { AuditVerifyReport } from './verify/verify-workspace.js';
 import {
+  parseCosignerVkey,
   verifyExportEvidence,
   witnessMethods,
   type BundleEvidenceReport,
@@ -40,6 +41,8 @@ export type { AuditEventView, AuditVerifyReport, BundleVerifyReport, EventQuery,
 export type { VerifyProblem };
 export type { BundleEvidenceReport, WitnessConfig, WitnessReport };
 export { PROOF_FORMAT };
+/** Parses a witness's cosignature vkey (INVALID_INPUT when it is not one): shells check keys up front. */
+export { parseCosignerVkey };
 
 /** One stored event as logged, and whether its bytes still hash to its leaf. */
 export interface StoredEvent {

@@ -2,6 +2,7 @@ import type { OptionsOf } from '../table/define.js';
 import type { releaseVerify } from './commands.js';
 import { readFileSync } from 'node:fs';
 import { CairnError } from '../../core/errors.js';
+import { parseCosignerVkey } from '../../audit/index.js';
 import { verifyReleaseBundle } from '../../models/index.js';
 import { commandContext } from '../context.js';
 
@@ -13,11 +14,13 @@ import { commandContext } from '../context.js';
  */
 export async function run(dir: string, opts: OptionsOf<typeof releaseVerify>): Promise<void> {
   const ctx = commandContext(opts);
+  // Checked before any file is read: a typo in a pinned key is the caller's mistake, not a bundle problem.
+  const witnesses = opts.witnessKey.length ? trustedWitnesses(opts.witnessKey, opts.witnessPolicy) : null;
   const r = await verifyReleaseBundle(dir, {
     ...(opts.key ? { trustedPublicKeyPem: readKey(opts.key) } : {}),
     ...(opts.auditKey ? { trustedVerifierKey: opts.auditKey } : {}),
     ...(opts.omsKey ? { trustedOmsPublicKeyPem: readKey(opts.omsKey) } : {}),
-    ...(opts.witnessKey.length ? { trustedWitnesses: trustedWitnesses(opts.witnessKey, opts.witnessPolicy) } : {}),
+    ...(witnesses ? { trustedWitnesses: witnesses } : {}),
     ...(opts.witnessed ? { witnessed: true } : {}),
   });
   if (!r.ok)
@@ -60,6 +63,16 @@ function trustedWitnesses(
       'USAGE',
       `--witness-policy must be a whole number from 1 to ${vkeys.length} (the --witness-key count)`,
     );
+  vkeys.forEach((vkey, i) => {
+    try {
+      parseCosignerVkey(vkey);
+    } catch (err) {
+      throw new CairnError('USAGE', `--witness-key #${i + 1} is not a witness key: ${(err as Error).message}`, {
+        data: { vkey: vkey.trim() },
+        hint: 'pass the vkey the witness prints (`cairn witness serve`): <name>+<8 hex key ID>+<base64 key>',
+      });
+    }
+  });
   // The URL is only where a log sends checkpoints; verifying needs the keys alone.
   return { witnesses: vkeys.map((vkey) => ({ url: 'offline:', vkey: vkey.trim() })), policy: k };
 }
