@@ -316,6 +316,39 @@ export class AuditLog {
   }
 
   /**
+   * The release-key transitions the stored log names (`keys.rotate` with purpose `release`),
+   * oldest first, as they claim to be: release verification checks their signatures.
+   */
+  async releaseKeyTransitions(): Promise<Array<{ index: number; from: string; to: string; envelope: unknown }>> {
+    const rows = await this.#db
+      .selectFrom('audit_events')
+      .select(['idx', 'entry'])
+      .where('action', '=', 'keys.rotate')
+      .orderBy('idx')
+      .execute();
+    const out: Array<{ index: number; from: string; to: string; envelope: unknown }> = [];
+    for (const r of rows) {
+      let ev: { outcome?: unknown; params?: { purpose?: unknown; from?: unknown; to?: unknown; statement?: unknown } };
+      try {
+        ev = JSON.parse(r.entry) as typeof ev;
+      } catch {
+        continue;
+      }
+      const p = ev.params;
+      if (
+        ev.outcome === 'ok' &&
+        p?.purpose === 'release' &&
+        typeof p.from === 'string' &&
+        typeof p.to === 'string' &&
+        typeof p.statement === 'object' &&
+        p.statement !== null
+      )
+        out.push({ index: Number(r.idx), from: p.from, to: p.to, envelope: p.statement });
+    }
+    return out;
+  }
+
+  /**
    * Every checkpoint this log is known to have signed, from outside the entries: the database's
    * latest row, the copy kept outside the database and the witnesses this process was given.
    * Each must carry this log's signature: a note that does not is refused, not ignored.

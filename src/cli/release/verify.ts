@@ -22,6 +22,7 @@ export async function run(dir: string, opts: OptionsOf<typeof releaseVerify>): P
     ...(opts.omsKey ? { trustedOmsPublicKeyPem: readKey(opts.omsKey) } : {}),
     ...(witnesses ? { trustedWitnesses: witnesses } : {}),
     ...(opts.witnessed ? { witnessed: true } : {}),
+    ...(opts.keyChain ? { trustedKeyChain: readKey(opts.keyChain, 'key chain') } : {}),
   });
   if (!r.ok)
     throw new CairnError(
@@ -47,8 +48,12 @@ export async function run(dir: string, opts: OptionsOf<typeof releaseVerify>): P
   const witnessed = ev
     ? `; checkpoint cosigned by ${ev.cosignatures.length} of the ${ev.policy} witness(es) the policy needs${opts.witnessKey.length ? '' : ' (the bundle’s own witness list: pass --witness-key to pin them)'}${ev.timestampTokens ? `, ${ev.timestampTokens} RFC 3161 timestamp(s)` : ''}`
     : '';
+  const chained =
+    r.keyChain.length > 0
+      ? ` (reached through ${r.keyChain.length - 1} release key transition(s) from the first release key)`
+      : '';
   ctx.out.say(
-    `ok: ${r.filesChecked} file(s), provenance signature${oms}, ${r.proofsChecked} audit proof(s)${witnessed} — signed by the trusted key ${r.keyid}${r.proofsKeyTrusted ? '' : ' (the audit proofs were checked with the bundle’s own audit key: pass --audit-key to pin it)'}`,
+    `ok: ${r.filesChecked} file(s), provenance signature${oms}, ${r.proofsChecked} audit proof(s)${witnessed} — signed by the trusted key ${r.keyid}${chained}${r.proofsKeyTrusted ? '' : ' (the audit proofs were checked with the bundle’s own audit key: pass --audit-key to pin it)'}`,
   );
 }
 
@@ -77,10 +82,12 @@ function trustedWitnesses(
   return { witnesses: vkeys.map((vkey) => ({ url: 'offline:', vkey: vkey.trim() })), policy: k };
 }
 
-function readKey(path: string): string {
+function readKey(path: string, what = 'key'): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new CairnError('IO_ERROR', `cannot read the trusted key ${path}: ${(err as Error).message}`, { cause: err });
+    throw new CairnError('IO_ERROR', `cannot read the trusted ${what} ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }
