@@ -402,6 +402,31 @@ export class AuditLog {
     };
   }
 
+  /**
+   * The audit-key transitions a checkpoint of `size` covers, each with its entry's exact bytes and
+   * an inclusion proof in that tree (base64): what a witness needs to follow the log's key.
+   */
+  async keyTransitionsAt(
+    size: number,
+  ): Promise<Array<{ index: number; statement: string; entry: string; proof: string[] }>> {
+    const out = [];
+    for (const r of (await this.keyRotations()).filter((x) => x.index < size)) {
+      const row = await this.#db
+        .selectFrom('audit_events')
+        .select('entry')
+        .where('idx', '=', r.index)
+        .executeTakeFirstOrThrow();
+      const proof = await this.#tree.inclusion(r.index, size);
+      out.push({
+        index: r.index,
+        statement: r.statement,
+        entry: row.entry,
+        proof: proof.map((p) => p.toString('base64')),
+      });
+    }
+    return out;
+  }
+
   async consistency(m: number, n: number): Promise<string[]> {
     return this.#tree.consistency(m, n);
   }
