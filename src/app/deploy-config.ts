@@ -8,7 +8,7 @@ import {
   type DeployDeps,
   type ReleaseDeps,
 } from '../models/index.js';
-import { releaseKeys } from './keys.js';
+import { releaseKeys, rotateReleaseKey } from './keys.js';
 import { releaseEvidence } from './witnessing.js';
 import { CLIENT_VERSION } from './version.js';
 import type { Workspace } from './workspace.js';
@@ -48,6 +48,7 @@ export function releaseDeps(ws: Workspace, env: NodeJS.ProcessEnv = process.env)
   return {
     ...ws,
     releaseKeys: () => releaseKeys(ws.cairnDir, ws.audit, env),
+    rotateReleaseKey: (next) => rotateReleaseKey(ws.cairnDir, ws.audit, next, env),
     checkpointEvidence: (note) => releaseEvidence(ws.audit, ws.witnessing, note, (m) => process.stderr.write(`${m}\n`)),
   };
 }

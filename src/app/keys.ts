@@ -556,6 +556,16 @@ export async function releaseKeys(
   audit: AuditLog,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<ReleaseKeys> {
+  if (releaseRotationPending(cairnDir))
+    // The log may already have handed releases over to the next key: a bundle signed with the
+    // old one now would be signed by a retired key after its retirement, which verifiers refuse.
+    throw new CairnError(
+      'CONFIG_INVALID',
+      'a release key rotation was interrupted: nothing is signed until it finishes',
+      {
+        hint: 'run `cairn release keys rotate` again: it finishes the rotation the log recorded, or discards the unused key',
+      },
+    );
   const token = readReleaseTokenConfig(cairnDir);
   if (token) {
     // One session per workspace and process (a server signs many releases), closed at exit.
@@ -628,5 +638,219 @@ function read(path: string): string {
     throw new CairnError('CONFIG_INVALID', `cannot read the workspace key ${path}: ${(err as Error).message}`, {
       cause: err,
     });
+  }
+}
+
+/** The release key a rotation is handing over to, until it is put in place (a key file, or its token's labels). */
+export const NEXT_RELEASE_KEY_FILE = join('keys', 'release.next.key');
+export const NEXT_RELEASE_TOKEN_CONFIG_FILE = join('keys', 'release-token.next.json');
+/** Every release-key transition the log recorded (`cairn.release-key-chain/v1`): publish it beside release.pub. */
+export const RELEASE_CHAIN_FILE = join('keys', 'release-chain.json');
+
+function releaseRotationPending(cairnDir: string): boolean {
+  return (
+    existsSync(join(cairnDir, NEXT_RELEASE_KEY_FILE)) || existsSync(join(cairnDir, NEXT_RELEASE_TOKEN_CONFIG_FILE))
+  );
+}
+
+/** Where the next release key lives: a new key file (default), or two key pairs already in a token. */
+export type NextReleaseKey = { pkcs11?: ReleaseTokenConfig };
+
+export interface ReleaseKeyRotation {
+  /** keyids (`sha256:…`) of the retiring and the new Ed25519 release key. */
+  from: string;
+  to: string;
+  /** The index of the `keys.rotate` event. */
+  index: number;
+  custody: 'file' | 'pkcs11';
+  /** True when this call finished a rotation an earlier one had recorded but not put in place. */
+  resumed: boolean;
+  /** The workspace-relative chain file to publish with release.pub. */
+  chainFile: string;
+}
+
+/**
+ * Rotates the release key (docs/RELEASES.md §8). As for the audit key: the next key is written
+ * beside the current one (`release.next.key`, or `release-token.next.json` for a token) before
+ * the log records anything; the `keys.rotate` event carries the transition, signed by the old
+ * key and countersigned by the new; then the public halves are published and the next key is
+ * renamed into place, which ends the rotation. A crash in between leaves the next key on disk,
+ * which blocks every release until this runs again: it finishes a rotation the log recorded and
+ * discards a key the log never heard of.
+ */
+export async function rotateReleaseKey(
+  cairnDir: string,
+  audit: AuditLog,
+  next: NextReleaseKey,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ReleaseKeyRotation> {
+  const { formatReleaseKeyChain, releaseKeyRef, signReleaseKeyTransition } = await import('../models/index.js');
+  const pending = pendingReleaseKeys(cairnDir, env);
+  if (pending) {
+    const recorded = (await audit.releaseKeyTransitions()).at(-1);
+    if (recorded?.to === pending.keys.keyid) {
+      await installNextReleaseKey(cairnDir, audit, pending, formatReleaseKeyChain);
+      return {
+        from: recorded.from,
+        to: recorded.to,
+        index: recorded.index,
+        custody: pending.custody,
+        resumed: true,
+        chainFile: join('.cairn', RELEASE_CHAIN_FILE),
+      };
+    }
+    rmSync(join(cairnDir, NEXT_RELEASE_KEY_FILE), { force: true });
+    rmSync(join(cairnDir, NEXT_RELEASE_TOKEN_CONFIG_FILE), { force: true });
+  }
+  if (!existsSync(join(cairnDir, RELEASE_KEY_FILE)) && !existsSync(join(cairnDir, RELEASE_TOKEN_CONFIG_FILE)))
+    throw new CairnError('USAGE', 'this workspace has no release key yet: there is nothing to rotate', {
+      hint: 'the first `cairn release create` makes (and announces) the release key',
+    });
+  const current = await releaseKeys(cairnDir, audit, env);
+  await writeNextReleaseKey(cairnDir, current.keyid, next, env);
+  let made: PendingReleaseKeys;
+  try {
+    made = pendingReleaseKeys(cairnDir, env)!;
+  } catch (err) {
+    // The token refused (PIN, labels): nothing was recorded, so nothing may stay pending.
+    rmSync(join(cairnDir, NEXT_RELEASE_TOKEN_CONFIG_FILE), { force: true });
+    throw err;
+  }
+  const envelope = signReleaseKeyTransition(
+    {
+      format: 'cairn.key-transition/v1',
+      purpose: 'release',
+      origin: audit.keys.origin,
+      from: releaseKeyRef(publicKeyFromPem(current.publicKeyPem), current.omsPublicKeyPem),
+      to: releaseKeyRef(publicKeyFromPem(made.keys.publicKeyPem), made.keys.omsPublicKeyPem),
+      time: new Date().toISOString(),
+    },
+    current.privateKey,
+    made.keys.privateKey,
+  );
+  const ev = await audit.record(
+    {
+      action: 'keys.rotate',
+      target: { type: 'key', name: 'release' },
+      params: {
+        purpose: 'release',
+        from: current.keyid,
+        to: made.keys.keyid,
+        omsKeyHint: omsHint(made.keys.omsPublicKeyPem),
+        custody: made.custody,
+        statement: envelope,
+      },
+    },
+    'ok',
+  );
+  await installNextReleaseKey(cairnDir, audit, made, formatReleaseKeyChain);
+  return {
+    from: current.keyid,
+    to: made.keys.keyid,
+    index: ev.index,
+    custody: made.custody,
+    resumed: false,
+    chainFile: join('.cairn', RELEASE_CHAIN_FILE),
+  };
+}
+
+/** Writes the next release key (a new key file, or the token labels of key pairs already there) beside the current one. */
+async function writeNextReleaseKey(
+  cairnDir: string,
+  currentKeyid: string,
+  next: NextReleaseKey,
+  env: NodeJS.ProcessEnv,
+): Promise<void> {
+  if (next.pkcs11) {
+    const session = openPkcs11(next.pkcs11, env);
+    let keyid: string;
+    try {
+      keyid = keyIdOfPublic(session.ed25519(next.pkcs11.keyLabel).publicKey);
+      session.p256(next.pkcs11.omsKeyLabel);
+    } finally {
+      session.close();
+    }
+    if (keyid === currentKeyid)
+      throw new CairnError('USAGE', `the key "${next.pkcs11.keyLabel}" is the current release key`, {
+        hint: 'make new key pairs in the token first (pkcs11-tool --keypairgen), and name their labels',
+      });
+    await writeFileAtomic(
+      join(cairnDir, NEXT_RELEASE_TOKEN_CONFIG_FILE),
+      `${JSON.stringify({ pkcs11: next.pkcs11 }, null, 2)}\n`,
+      { mode: 0o600 },
+    );
+  } else {
+    const ed = generateKeyPairSync('ed25519').privateKey;
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    await writeFileAtomic(
+      join(cairnDir, NEXT_RELEASE_KEY_FILE),
+      `${privateKeyToPem(ed)}${ec.export({ type: 'pkcs8', format: 'pem' }).toString()}`,
+      { mode: 0o600 },
+    );
+  }
+}
+
+function keyIdOfPublic(pub: KeyObject): string {
+  return `sha256:${sha256Hex(pub.export({ type: 'spki', format: 'der' }))}`;
+}
+
+interface PendingReleaseKeys {
+  keys: ReleaseKeys;
+  custody: 'file' | 'pkcs11';
+}
+
+function pendingReleaseKeys(cairnDir: string, env: NodeJS.ProcessEnv): PendingReleaseKeys | null {
+  const configPath = join(cairnDir, NEXT_RELEASE_TOKEN_CONFIG_FILE);
+  if (existsSync(configPath)) {
+    const c = (JSON.parse(readFileSync(configPath, 'utf8')) as { pkcs11: ReleaseTokenConfig }).pkcs11;
+    const session = openPkcs11(c, env);
+    let ed: ReturnType<typeof session.ed25519>;
+    let ec: ReturnType<typeof session.p256>;
+    try {
+      ed = session.ed25519(c.keyLabel);
+      ec = session.p256(c.omsKeyLabel);
+    } catch (err) {
+      session.close();
+      throw err;
+    }
+    process.once('exit', () => session.close());
+    return {
+      custody: 'pkcs11',
+      keys: {
+        privateKey: ed,
+        publicKeyPem: publicKeyToPem(ed.publicKey),
+        keyid: keyIdOfPublic(ed.publicKey),
+        omsPrivateKey: ec,
+        omsPublicKeyPem: ec.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      },
+    };
+  }
+  const keyPath = join(cairnDir, NEXT_RELEASE_KEY_FILE);
+  if (!existsSync(keyPath)) return null;
+  return { custody: 'file', keys: releaseKeysFrom(readFileSync(keyPath, 'utf8'), keyPath) };
+}
+
+/**
+ * Puts the next release key in place: its public halves and the chain first, then the rename
+ * of the key file or token labels that ends the rotation (a file key overwrites the retired one;
+ * a retired token key stays in its token until its custodian deletes it).
+ */
+async function installNextReleaseKey(
+  cairnDir: string,
+  audit: AuditLog,
+  next: PendingReleaseKeys,
+  formatChain: (t: Array<{ index: number; envelope: never }>) => string,
+): Promise<void> {
+  writePublicReleaseKeys(cairnDir, next.keys);
+  const chain = (await audit.releaseKeyTransitions()).map((t) => ({ index: t.index, envelope: t.envelope as never }));
+  await writeFileAtomic(join(cairnDir, RELEASE_CHAIN_FILE), formatChain(chain), { mode: 0o644 });
+  tokenSessions.delete(cairnDir);
+  if (next.custody === 'file') {
+    rmSync(join(cairnDir, RELEASE_TOKEN_CONFIG_FILE), { force: true });
+    renameSync(join(cairnDir, NEXT_RELEASE_KEY_FILE), join(cairnDir, RELEASE_KEY_FILE));
+  } else {
+    renameSync(join(cairnDir, NEXT_RELEASE_TOKEN_CONFIG_FILE), join(cairnDir, RELEASE_TOKEN_CONFIG_FILE));
+    // A file key moved into a token: nothing readable may stay behind.
+    rmSync(join(cairnDir, RELEASE_KEY_FILE), { force: true });
   }
 }

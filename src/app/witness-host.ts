@@ -18,7 +18,8 @@ export interface WitnessHost {
   name: string;
   vkey: string;
   dataDir: string;
-  addCheckpoint(body: string): Promise<AddCheckpointOutcome>;
+  /** `transitionHeader`: the log's key transitions presented with the checkpoint (cairn-key-transition). */
+  addCheckpoint(body: string, transitionHeader?: string): Promise<AddCheckpointOutcome>;
   logs(): Array<{ origin: string; vkey: string }>;
 }
 
@@ -103,7 +104,7 @@ export async function openWitnessHost(opts: { dataDir: string; name?: string }):
     name: config.name,
     vkey: formatCosignerVkey(config.name, cosigner.rawPublicKey),
     dataDir: dir,
-    addCheckpoint: (body) => witness.addCheckpoint(body),
+    addCheckpoint: (body, transitionHeader) => witness.addCheckpoint(body, transitionHeader),
     logs: () => current().list,
   };
 }

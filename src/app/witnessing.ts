@@ -6,6 +6,7 @@ import type { AuditLog } from '../audit/log/audit-log.js';
 import {
   checkWitnessConfig,
   emptyWitnessConfig,
+  formatTransitionHeader,
   witnessCheckpoint,
   type WitnessConfig,
   type WitnessFiles,
@@ -164,6 +165,8 @@ async function witnessNote(
       ask: true,
       timeoutMs: witnessing.timeoutMs,
       proof: async (from, to) => (await audit.consistency(from, to)).map((h) => Buffer.from(h, 'hex')),
+      // A witness that pinned an older audit key follows the log's transitions (docs/AUDIT.md §9).
+      transitions: async (size) => formatTransitionHeader(await audit.keyTransitionsAt(size)),
     });
     if (r.timestamp && 'error' in r.timestamp)
       warn(`warning: checkpoint ${r.size} has no trusted time: ${r.timestamp.error}`);

@@ -25,7 +25,7 @@ export const auditActions = {
   'keys.create':
     'A signing key was made (params: purpose, keyid; for the release key also the OMS key hint). Appended before the key is put in place.',
   'keys.rotate':
-    "The log's audit key was handed over to a new one (params: purpose audit, from and to vkeys, statement: the key transition signed by the old key and countersigned by the new one); checkpoints that cover it are signed by the new key.",
+    "The log's audit key was handed over to a new one (params: purpose audit, from and to vkeys, statement: the key transition signed by the old key and countersigned by the new one); checkpoints that cover it are signed by the new key. With purpose release: the release key was handed over (from and to keyids, statement: a DSSE transition signed by both keys).",
   'audit.export': 'The audit log was exported as a self-contained bundle.',
   'remote.add': 'A remote was added (or re-added) to the workspace; params name its URL and whether it is encrypted.',
   'remote.remove': 'A remote was removed from the workspace (nothing on the remote is deleted).',

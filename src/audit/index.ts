@@ -28,6 +28,8 @@ import {
 import type { VerifyProblem } from './verify/log-verifier.js';
 import type { AuditVerifyReport } from './verify/verify-workspace.js';
 import {
+  KEY_TRANSITION_HEADER,
+  parseCosignerVkey,
   verifyExportEvidence,
   witnessMethods,
   type BundleEvidenceReport,
@@ -40,6 +42,10 @@ export type { AuditEventView, AuditVerifyReport, BundleVerifyReport, EventQuery,
 export type { VerifyProblem };
 export type { BundleEvidenceReport, WitnessConfig, WitnessReport };
 export { PROOF_FORMAT };
+/** Parses a witness's cosignature vkey (INVALID_INPUT when it is not one): shells check keys up front. */
+export { parseCosignerVkey };
+/** The add-checkpoint request header that carries a log's audit-key transitions to its witnesses. */
+export { KEY_TRANSITION_HEADER };
 
 /** One stored event as logged, and whether its bytes still hash to its leaf. */
 export interface StoredEvent {

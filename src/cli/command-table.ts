@@ -97,6 +97,8 @@ export const COMMAND_TABLE: readonly (BoundCommand | GroupSpec)[] = [
   group('release', 'signed release bundles: files, manifest, card, evaluations, SLSA provenance, audit proofs'),
   bind(release.releaseCreate, () => import('./release/create.js')),
   bind(release.releaseVerify, () => import('./release/verify.js')),
+  group('release keys', 'the release key: rotation with a signed key transition'),
+  bind(release.releaseKeysRotate, () => import('./release/keys-rotate.js')),
   bind(compliance.dossier, () => import('./compliance/dossier.js')),
   bind(deploy.deploy, () => import('./deploy/deploy.js')),
   bind(deploy.deployLs, () => import('./deploy/ls.js')),

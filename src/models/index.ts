@@ -23,6 +23,7 @@ import {
   type ModelCheck,
   type RegisterInput,
 } from './registry.js';
+import { CairnError } from '../core/errors.js';
 import { createRelease, type ReleaseDeps } from './releases/create.js';
 import { cardOf, showModel, type ModelVersionDetail } from './views.js';
 import { evaluationsOf, readiness, type StoredEvaluation } from './readiness.js';
@@ -128,10 +129,39 @@ export function createModelsService(deps: DatasetDeps & { cairnDir: string; remo
 /** What `cairn release create` can ask; verifying a bundle needs no workspace (verifyReleaseBundle below). */
 export interface ReleasesService {
   create(ref: string, outDir: string): Promise<ReleaseResult>;
+  /**
+   * Hands releases over to a new release key (a new key file, or key pairs already in a PKCS #11
+   * token): a `keys.rotate` event whose transition the old key signs and the new one countersigns.
+   */
+  rotateKey(next: ReleaseKeyRotationRequest): Promise<ReleaseKeyRotationView>;
+}
+
+export interface ReleaseKeyRotationRequest {
+  pkcs11?: { module: string; tokenLabel: string; keyLabel: string; omsKeyLabel: string; pinEnv: string };
+}
+
+export interface ReleaseKeyRotationView {
+  /** keyids of the retiring and the new release key. */
+  from: string;
+  to: string;
+  /** The index of the `keys.rotate` event. */
+  index: number;
+  custody: 'file' | 'pkcs11';
+  /** True when this call finished a rotation an earlier one had recorded but not put in place. */
+  resumed: boolean;
+  /** The chain file to publish beside release.pub (workspace-relative). */
+  chainFile: string;
 }
 
 export function createReleasesService(deps: ReleaseDeps): ReleasesService {
-  return { create: (ref, outDir) => createRelease(deps, ref, outDir) };
+  return {
+    create: (ref, outDir) => createRelease(deps, ref, outDir),
+    rotateKey: async (next) => {
+      if (!deps.rotateReleaseKey)
+        throw new CairnError('UNSUPPORTED', 'the release key of this workspace cannot be rotated from here');
+      return deps.rotateReleaseKey(next);
+    },
+  };
 }
 
 /** What `cairn deploy …` and `cairn dora` can ask. */
@@ -156,4 +186,11 @@ export function createDeploymentsService(deps: DeployDeps): DeploymentsService {
 export { cardMarkdown } from './card.js';
 export { evaluationHtml, evaluationJUnit, readEvalSuite } from './evaluation/evaluate.js';
 export { verifyReleaseBundle, type ReleaseVerifyReport, type SigningKey } from './releases/index.js';
+export {
+  formatReleaseKeyChain,
+  parseReleaseKeyChain,
+  releaseKeyRef,
+  signReleaseKeyTransition,
+  type RecordedTransition,
+} from './releases/index.js';
 export { DEPLOY_CONFIG, parseDeployConfig, type DeployConfig, type EnvConfig } from './deployments/config.js';

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { CairnError } from '../core/errors.js';
 import type { WitnessHost } from '../app/witness-host.js';
+import { KEY_TRANSITION_HEADER } from '../audit/index.js';
 
 /** A request body larger than this is refused unread (413): a checkpoint and 63 proof lines fit in 8 KiB. */
 export const WITNESS_MAX_BODY = 64 * 1024;
@@ -50,7 +51,8 @@ export function witnessHandler(host: WitnessHost, log: (line: string) => void = 
       return send(res, 400, 'the body is not UTF-8\n');
     }
     try {
-      const out = await host.addCheckpoint(body);
+      const header = req.headers[KEY_TRANSITION_HEADER];
+      const out = await host.addCheckpoint(body, Array.isArray(header) ? header.join(',') : header);
       if (out.status === 200) {
         log(`cosigned ${out.next.origin} at size ${out.next.size}`);
         return send(res, 200, out.body);

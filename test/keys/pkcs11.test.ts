@@ -283,4 +283,69 @@ describe.skipIf(absent !== null)('the audit key in a PKCS #11 token (SoftHSM2)',
     const noPin = cli(['audit', 'verify', '--json'], { cwd: root, env: { ...t.env, CAIRN_PKCS11_PIN: '' } });
     expect(noPin.code, noPin.stderr).toBe(0);
   });
+
+  it('rotates the release key from a file into the token; releases signed before and after verify with the first key', () => {
+    const t = makeToken(tmp());
+    const root = tmp();
+    expect(cli(['init'], { cwd: root, env: t.env }).code).toBe(0);
+    const step = (args: string[], env: NodeJS.ProcessEnv = t.env) => {
+      const r = cli([...args, '--json'], { cwd: root, env });
+      expect(r.code, `${args.join(' ')}: ${r.stdout}${r.stderr}`).toBe(0);
+      return r.json as Record<string, unknown>;
+    };
+    const data = join(root, 'data');
+    mkdirSync(data);
+    writeFileSync(join(data, 'd.csv'), 'x,y\n1,0\n');
+    step(['data', 'add', data, '--name', 'toy']);
+    writeFileSync(
+      join(root, 'cairn.yaml'),
+      'name: toy-train\ncommand: "mkdir -p $CAIRN_OUTPUT_DIR/m && echo weights > $CAIRN_OUTPUT_DIR/m/model.bin"\ninputs:\n  train: toy@v1\n',
+    );
+    const run = step(['run']) as { id: string };
+    step(['model', 'register', 'toy', '--from-run', run.id]);
+    step(['release', 'create', 'toy@v1', '--out', join(root, 'rel1')]);
+    const keys = join(root, '.cairn', 'keys');
+    const first = join(tmp(), 'first.pem');
+    writeFileSync(first, readFileSync(join(keys, 'release.pub')));
+    const rotate = (extra: string[] = [], env: NodeJS.ProcessEnv = t.env) =>
+      cli(
+        [
+          'release',
+          'keys',
+          'rotate',
+          '--pkcs11',
+          MODULE,
+          '--token-label',
+          'cairn',
+          '--key-label',
+          'release',
+          '--oms-key-label',
+          'oms',
+          ...extra,
+          '--json',
+        ],
+        { cwd: root, env },
+      );
+    // Without the PIN nothing is recorded and nothing stays pending.
+    const noPin = rotate([], { ...t.env, CAIRN_PKCS11_PIN: '' });
+    expect(noPin.code).not.toBe(0);
+    expect(existsSync(join(keys, 'release-token.next.json'))).toBe(false);
+    const r = rotate();
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.json).toMatchObject({ custody: 'pkcs11', resumed: false });
+    // Nothing readable is left of the file key; the token's keys are published.
+    expect(existsSync(join(keys, 'release.key'))).toBe(false);
+    expect(existsSync(join(keys, 'release-token.json'))).toBe(true);
+    const tokenEd = createPublicKey(t.tool('--read-object', '--type', 'pubkey', '--label', 'release').toString('utf8'));
+    expect(createPublicKey(readFileSync(join(keys, 'release.pub'), 'utf8')).equals(tokenEd)).toBe(true);
+    // The current key again: refused.
+    expect(rotate().code).not.toBe(0);
+    step(['release', 'create', 'toy@v1', '--out', join(root, 'rel2')]);
+    for (const rel of ['rel1', 'rel2']) {
+      const v = cli(['release', 'verify', join(root, rel), '--key', first, '--json'], { cwd: tmp() });
+      expect(v.code, `${rel}: ${v.stdout}${v.stderr}`).toBe(0);
+      expect(v.json).toMatchObject({ ok: true, keyTrusted: true, omsChecked: true, omsKeyTrusted: true });
+    }
+    step(['audit', 'verify']);
+  });
 });

@@ -48,4 +48,31 @@ describe('cairn release verify and trusted keys', () => {
     const missing = cli(['release', 'verify', f.out, '--key', join(cwd, 'nope.pem'), '--json'], { cwd });
     expect((missing.json as { error: { code: string } }).error.code).toBe('IO_ERROR');
   });
+
+  it('a malformed --witness-key is a usage error, refused before the bundle is read', async () => {
+    const f = await writeFixture(tmp);
+    const cwd = tmp();
+    const pem = join(cwd, 'publisher.pem');
+    writeFileSync(pem, f.publicKeyPem);
+    const logKey = 'example.com/log+01234567+AQ' + 'A'.repeat(42) + '=';
+    for (const [dir, bad] of [
+      [f.out, 'not-a-key'],
+      [f.out, 'w+zzzz+AAAA'],
+      // A log key (type 0x01) is not a witness key (type 0x04).
+      [f.out, logKey],
+      // Up front: even a folder that is no bundle at all gets the usage error, not INVALID_INPUT.
+      [join(cwd, 'no-such-bundle'), 'still-not-a-key'],
+    ] as const) {
+      const r = cli(['release', 'verify', dir, '--key', pem, '--witnessed', '--witness-key', bad, '--json'], { cwd });
+      expect(r.code, r.stderr).toBe(2);
+      const err = (r.json as { error: { code: string; message: string; data?: { report?: unknown } } }).error;
+      expect(err.code).toBe('USAGE');
+      expect(err.message).toContain('--witness-key #1 is not a witness key');
+      expect(err.data?.report).toBeUndefined();
+      const human = cli(['release', 'verify', dir, '--key', pem, '--witness-key', bad], { cwd });
+      expect(human.code).toBe(2);
+      expect(human.stderr).toContain('error[USAGE]');
+      expect(human.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
 });

@@ -22,6 +22,31 @@ function local(what: string): () => Promise<never> {
   };
 }
 
+/** Releases are written by the server (its release key) and land in this machine's folder. */
+function remoteReleases(api: ApiClient): Services['releases'] {
+  return {
+    create: async (ref, outDir) => {
+      const r = await api.call<{ result: ReleaseResult; files: Record<string, string> }>('releases.create', {
+        body: { ref },
+      });
+      writeFiles(outDir, r.files, 'base64', 'release bundle');
+      return { ...r.result, dir: outDir };
+    },
+    rotateKey: releaseKeyOnHost,
+  };
+}
+
+/** The server's release key is rotated where it lives, like its audit key. */
+async function releaseKeyOnHost(): Promise<never> {
+  throw new CairnError(
+    'NOT_ON_SERVER',
+    "release keys rotate changes the server's own release key; run it on the server host",
+    {
+      hint: 'on the server host: CAIRN_WORKSPACE=<server data dir> cairn release keys rotate',
+    },
+  );
+}
+
 /** Witness configuration lives beside the server's key: an admin sets it on the server host. */
 function serverHost(what: string): () => Promise<never> {
   return async () => {
@@ -96,15 +121,7 @@ export function createRemoteServices(api: ApiClient, session: ServerSession): Se
       history: (name, o) =>
         c('models.history', { params: { name }, query: { alias: o?.alias, at: o?.at?.toISOString() } }),
     },
-    releases: {
-      create: async (ref, outDir) => {
-        const r = await c<{ result: ReleaseResult; files: Record<string, string> }>('releases.create', {
-          body: { ref },
-        });
-        writeFiles(outDir, r.files, 'base64', 'release bundle');
-        return { ...r.result, dir: outDir };
-      },
-    },
+    releases: remoteReleases(api),
     deployments: {
       deploy: (ref, env) => c('deployments.deploy', { body: { ref, env } }),
       list: (f = {}) => c('deployments.list', { query: pick(f, ['env', 'model', 'limit']) }),

@@ -499,6 +499,39 @@ export class AuditLog {
   }
 
   /**
+   * The release-key transitions the stored log names (`keys.rotate` with purpose `release`),
+   * oldest first, as they claim to be: release verification checks their signatures.
+   */
+  async releaseKeyTransitions(): Promise<Array<{ index: number; from: string; to: string; envelope: unknown }>> {
+    const rows = await this.#db
+      .selectFrom('audit_events')
+      .select(['idx', 'entry'])
+      .where('action', '=', 'keys.rotate')
+      .orderBy('idx')
+      .execute();
+    const out: Array<{ index: number; from: string; to: string; envelope: unknown }> = [];
+    for (const r of rows) {
+      let ev: { outcome?: unknown; params?: { purpose?: unknown; from?: unknown; to?: unknown; statement?: unknown } };
+      try {
+        ev = JSON.parse(r.entry) as typeof ev;
+      } catch {
+        continue;
+      }
+      const p = ev.params;
+      if (
+        ev.outcome === 'ok' &&
+        p?.purpose === 'release' &&
+        typeof p.from === 'string' &&
+        typeof p.to === 'string' &&
+        typeof p.statement === 'object' &&
+        p.statement !== null
+      )
+        out.push({ index: Number(r.idx), from: p.from, to: p.to, envelope: p.statement });
+    }
+    return out;
+  }
+
+  /**
    * Every checkpoint this log is known to have signed, from outside the entries: the database's
    * latest row, the copy kept outside the database and the witnesses this process was given.
    * Each must carry this log's signature: a note that does not is refused, not ignored.
@@ -550,6 +583,31 @@ export class AuditLog {
       proof: proof.map((p) => p.toString('hex')),
       checkpoint: cp.note,
     };
+  }
+
+  /**
+   * The audit-key transitions a checkpoint of `size` covers, each with its entry's exact bytes and
+   * an inclusion proof in that tree (base64): what a witness needs to follow the log's key.
+   */
+  async keyTransitionsAt(
+    size: number,
+  ): Promise<Array<{ index: number; statement: string; entry: string; proof: string[] }>> {
+    const out = [];
+    for (const r of (await this.keyRotations()).filter((x) => x.index < size)) {
+      const row = await this.#db
+        .selectFrom('audit_events')
+        .select('entry')
+        .where('idx', '=', r.index)
+        .executeTakeFirstOrThrow();
+      const proof = await this.#tree.inclusion(r.index, size);
+      out.push({
+        index: r.index,
+        statement: r.statement,
+        entry: row.entry,
+        proof: proof.map((p) => p.toString('base64')),
+      });
+    }
+    return out;
   }
 
   async consistency(m: number, n: number): Promise<string[]> {

@@ -1,6 +1,6 @@
 import { parseCheckpointBody } from '../note/index.js';
 import { signatureLines, verifyCosignatures, type CosignerKey, type VerifiedCosignature } from './cosignature.js';
-import { formatAddCheckpoint, parseSizeBody } from './request.js';
+import { formatAddCheckpoint, KEY_TRANSITION_HEADER, parseSizeBody } from './request.js';
 
 /** A witness a log sends its checkpoints to. */
 export interface WitnessEndpoint {
@@ -37,6 +37,8 @@ export async function requestCosignature(opts: {
   proof: (from: number) => Promise<Buffer[]>;
   timeoutMs: number;
   fetchImpl?: typeof fetch;
+  /** The log's audit-key transitions (a cairn-key-transition header value), so a witness can follow a rotation. */
+  transitions?: string | null;
 }): Promise<WitnessAttempt> {
   const { witness, note } = opts;
   const body = note.slice(0, note.lastIndexOf('\n\n') + 1);
@@ -50,7 +52,10 @@ export async function requestCosignature(opts: {
     try {
       res = await doFetch(`${witness.url.replace(/\/+$/, '')}/add-checkpoint`, {
         method: 'POST',
-        headers: { 'content-type': 'text/plain; charset=utf-8' },
+        headers: {
+          'content-type': 'text/plain; charset=utf-8',
+          ...(opts.transitions ? { [KEY_TRANSITION_HEADER]: opts.transitions } : {}),
+        },
         body: formatAddCheckpoint(old, proof, note),
         signal: AbortSignal.timeout(opts.timeoutMs),
       });
@@ -124,7 +129,7 @@ function interpret(
     res.status === 404
       ? 'the witness does not know this log (run `cairn witness add-log` on the witness)'
       : res.status === 403
-        ? "the witness does not trust this log's key"
+        ? "the witness does not trust this log's key (nor a key transition from one it trusts)"
         : `HTTP ${res.status}`;
   return fail('refused', `${what}${detail}`);
 }

@@ -11,13 +11,16 @@ export {
 } from './cosignature.js';
 export type { Cosigner, CosignerKey, VerifiedCosignature } from './cosignature.js';
 export {
+  KEY_TRANSITION_HEADER,
   MAX_PROOF_LINES,
   MAX_REQUEST_BYTES,
   formatAddCheckpoint,
+  formatTransitionHeader,
   parseAddCheckpoint,
   parseSizeBody,
+  parseTransitionHeader,
 } from './request.js';
-export type { AddCheckpointRequest } from './request.js';
+export type { AddCheckpointRequest, PresentedTransition } from './request.js';
 export { decideAddCheckpoint, originOf } from './witness-core.js';
 export type { AddCheckpointOutcome, WitnessedLog } from './witness-core.js';
 export { Witness, WitnessState } from './witness-store.js';

@@ -123,6 +123,8 @@ export async function witnessCheckpoint(opts: {
   timeoutMs: number;
   /** Ask witnesses (false: only report what is stored). */
   ask: boolean;
+  /** The log's audit-key transitions this checkpoint covers, as a cairn-key-transition header value (null: none). */
+  transitions?: (size: number) => Promise<string | null>;
 }): Promise<WitnessReport> {
   const config = opts.files.readConfig();
   const { body } = split(opts.note);
@@ -136,6 +138,7 @@ export async function witnessCheckpoint(opts: {
   );
   if (opts.ask && missing.length > 0) {
     const sizes = opts.files.readSizes();
+    const transitions = opts.transitions ? await opts.transitions(cp.size) : null;
     const attempts = await Promise.all(
       missing.map((w) =>
         requestCosignature({
@@ -144,6 +147,7 @@ export async function witnessCheckpoint(opts: {
           lastSize: sizes[w.key.vkey] ?? 0,
           proof: (from) => opts.proof(from, cp.size),
           timeoutMs: opts.timeoutMs,
+          transitions,
         }).then((a) => ({ ...a, url: w.url })),
       ),
     );

@@ -49,3 +49,68 @@ export function parseSizeBody(contentType: string | null, body: string): number 
   const text = body.slice(0, -1);
   return DECIMAL.test(text) && Number.isSafeInteger(Number(text)) ? Number(text) : null;
 }
+
+/**
+ * Cairn's extension to add-checkpoint: the log's audit-key transitions, sent in a request header
+ * so the body stays exactly the spec's (a witness that does not know the header ignores it). Each
+ * is the `keys.rotate` entry's statement (a signed note), the entry's bytes, its index and an
+ * inclusion proof in the checkpoint's tree (base64 hashes), so a witness that pinned the old key
+ * can check that the log recorded the hand-over before it trusts the new key.
+ */
+export const KEY_TRANSITION_HEADER = 'cairn-key-transition';
+/** At most this many transitions are read from one request (the newest are sent). */
+export const MAX_PRESENTED_TRANSITIONS = 4;
+
+export interface PresentedTransition {
+  index: number;
+  statement: string;
+  entry: string;
+  proof: Buffer[];
+}
+
+/** The header value: comma-separated base64 of each transition's JSON (base64 has no commas). */
+export function formatTransitionHeader(
+  transitions: ReadonlyArray<{ index: number; statement: string; entry: string; proof: readonly string[] }>,
+): string | null {
+  const last = transitions.slice(-MAX_PRESENTED_TRANSITIONS);
+  if (last.length === 0) return null;
+  return last.map((t) => Buffer.from(JSON.stringify(t), 'utf8').toString('base64')).join(',');
+}
+
+/** The transitions a request presents, or the reason the header is malformed (400). */
+export function parseTransitionHeader(value: string | undefined): PresentedTransition[] | { malformed: string } {
+  if (value === undefined || value.trim() === '') return [];
+  const parts = value.split(',').map((p) => p.trim());
+  if (parts.length > MAX_PRESENTED_TRANSITIONS)
+    return { malformed: `more than ${MAX_PRESENTED_TRANSITIONS} key transitions in ${KEY_TRANSITION_HEADER}` };
+  const out: PresentedTransition[] = [];
+  for (const part of parts) {
+    const raw = decodeBase64Strict(part);
+    let t: { index?: unknown; statement?: unknown; entry?: unknown; proof?: unknown };
+    try {
+      if (raw === null) throw new Error('not base64');
+      t = JSON.parse(raw.toString('utf8')) as typeof t;
+    } catch {
+      return { malformed: `a ${KEY_TRANSITION_HEADER} value is not base64 of JSON` };
+    }
+    if (
+      typeof t !== 'object' ||
+      t === null ||
+      !Number.isSafeInteger(t.index) ||
+      (t.index as number) < 0 ||
+      typeof t.statement !== 'string' ||
+      typeof t.entry !== 'string' ||
+      !Array.isArray(t.proof) ||
+      t.proof.length > MAX_PROOF_LINES
+    )
+      return { malformed: `a ${KEY_TRANSITION_HEADER} value needs {index, statement, entry, proof}` };
+    const proof: Buffer[] = [];
+    for (const h of t.proof) {
+      const b = typeof h === 'string' ? decodeBase64Strict(h) : null;
+      if (b === null || b.length !== 32) return { malformed: 'each transition proof hash is base64 of 32 bytes' };
+      proof.push(b);
+    }
+    out.push({ index: t.index as number, statement: t.statement, entry: t.entry, proof });
+  }
+  return out;
+}

@@ -2,6 +2,7 @@ import { sha256Hex } from '../../core/digest.js';
 import { CairnError } from '../../core/errors.js';
 import type { AuditLog } from '../log/audit-log.js';
 import { parseCosignerVkey } from './cosignature.js';
+import { formatTransitionHeader } from './request.js';
 import { witnessCheckpoint, type WitnessConfig, type WitnessFiles, type WitnessReport } from './log-witnessing.js';
 
 /** The witness half of the audit service: configuration (audited) and the state of the latest checkpoint. */
@@ -37,6 +38,8 @@ export function witnessMethods(ports: {
       ask,
       timeoutMs: ports.witnessing?.timeoutMs ?? 5000,
       proof: async (from, to) => (await ports.audit.consistency(from, to)).map((h) => Buffer.from(h, 'hex')),
+      // Witnesses that pinned an older audit key follow the log's transitions (docs/AUDIT.md §9).
+      transitions: async (size) => formatTransitionHeader(await ports.audit.keyTransitionsAt(size)),
     });
   };
   return {

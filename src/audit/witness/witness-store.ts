@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { sha256Hex } from '../../core/digest.js';
 import { CairnError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../storage/objects/durable.js';
-import type { NoteVerifier } from '../note/index.js';
+import { formatVerifierKey, parseVerifierKey, rawPublicKey, type NoteVerifier } from '../note/index.js';
 import type { Cosigner } from './cosignature.js';
 import { decideAddCheckpoint, originOf, type AddCheckpointOutcome, type WitnessedLog } from './witness-core.js';
-import { parseAddCheckpoint } from './request.js';
+import { parseAddCheckpoint, parseTransitionHeader } from './request.js';
 
 /**
  * A witness's memory on disk: one file per log origin (named by the origin's SHA-256, so any
@@ -86,28 +86,49 @@ export class Witness {
     this.#now = opts.now ?? (() => Math.floor(Date.now() / 1000));
   }
 
-  async addCheckpoint(body: string): Promise<AddCheckpointOutcome> {
+  /** `transitionHeader`: the request's cairn-key-transition header, when it has one. */
+  async addCheckpoint(body: string, transitionHeader?: string): Promise<AddCheckpointOutcome> {
     const parsed = parseAddCheckpoint(body);
     if ('malformed' in parsed) return { status: 400, reason: parsed.malformed };
+    const presented = parseTransitionHeader(transitionHeader);
+    if ('malformed' in presented) return { status: 400, reason: presented.malformed };
     const origin = originOf(parsed.note);
     if (origin === null) return { status: 400, reason: 'the checkpoint has no origin line' };
     return this.state.serialised(origin, async () => {
-      const stored = this.#trusted(origin) ? await this.state.read(origin) : null;
+      const configured = this.#trusted(origin);
+      const stored = configured ? await this.state.read(origin) : null;
       const out = decideAddCheckpoint({
         body,
         parsed,
-        trusted: this.#trusted,
+        trusted: (o) => (o === origin && configured ? currentKeys(configured, stored) : this.#trusted(o)),
         stored,
         cosigners: this.#cosigners,
         now: this.#now(),
+        transitions: presented,
       });
       if (out.status === 200) {
-        // Only a size that moved needs writing; the same checkpoint again is cosigned as it stands.
-        if (!stored || stored.size !== out.next.size) await this.state.write(out.next);
+        // Only a size or key that moved needs writing; the same checkpoint again is cosigned as it stands.
+        const keysMoved = (out.next.followed ?? []).length !== (stored?.followed ?? []).length;
+        if (!stored || stored.size !== out.next.size || keysMoved) await this.state.write(out.next);
       } else if ((out.status === 422 && out.evidence) || (out.status === 409 && out.size === null)) {
         await this.state.keepEvidence(origin, body, out.reason).catch(() => {});
       }
       return out;
     });
   }
+}
+
+/**
+ * The keys a witness trusts for a log now: the configured ones and those it followed through
+ * key transitions, less the ones those transitions retired (a retired key's checkpoints are refused).
+ */
+function currentKeys(configured: readonly NoteVerifier[], stored: WitnessedLog | null): NoteVerifier[] {
+  const retired = new Set(stored?.retired ?? []);
+  const keys = configured.filter((k) => !retired.has(formatVerifierKey(k.name, rawPublicKey(k.publicKey))));
+  for (const vkey of stored?.followed ?? []) {
+    if (retired.has(vkey)) continue;
+    const k = parseVerifierKey(vkey);
+    keys.push({ name: k.name, keyId: k.keyId, publicKey: k.publicKey });
+  }
+  return keys;
 }

@@ -28,5 +28,29 @@ export const releaseVerify = spec({
       "a witness's cosignature verifier key you trust (repeat it); replaces the bundle's own witness list",
     ),
     witnessPolicy: text('--witness-policy <k>', 'how many of the --witness-key witnesses must cosign (default: all)'),
+    keyChain: text(
+      '--key-chain <file>',
+      "release-key transitions you trust beyond the bundle's own (the publisher's release-chain.json, or a newer bundle's key-chain.json)",
+    ),
+  },
+});
+
+export const releaseKeysRotate = spec({
+  path: 'release keys rotate',
+  args: [],
+  description:
+    'hand releases over to a new release key (the transition is signed by the old key, countersigned by the new one)',
+  options: {
+    pkcs11: text(
+      '--pkcs11 <module>',
+      'the new key is two key pairs already in this PKCS #11 token (default: a new key file)',
+    ),
+    tokenLabel: text('--token-label <label>', 'with --pkcs11: the label of the token'),
+    keyLabel: text('--key-label <label>', 'with --pkcs11: the label of the new Ed25519 key pair (DSSE)'),
+    omsKeyLabel: text(
+      '--oms-key-label <label>',
+      'with --pkcs11: the label of the new P-256 key pair (OpenSSF Model Signing)',
+    ),
+    pinEnv: text('--pin-env <var>', 'with --pkcs11: the environment variable holding the user PIN', 'CAIRN_PKCS11_PIN'),
   },
 });

@@ -51,6 +51,14 @@ import {
   type ReleaseManifest,
 } from './manifest.js';
 import { buildOmsStatement, omsKeyHint, omsPublicKeyPem, signOms, verifyOms } from './oms.js';
+import {
+  followReleaseKeyChain,
+  formatReleaseKeyChain,
+  parseReleaseKeyChain,
+  sameTransition,
+  type ChainedKey,
+  type RecordedTransition,
+} from './key-transition.js';
 import { releaseReadme } from './readme.js';
 import { buildStatement, parseStatement, type ReleaseFacts, type Statement } from './statement.js';
 
@@ -85,6 +93,12 @@ export interface WriteReleaseOptions {
    * else saw that history and when it existed.
    */
   evidence?: Array<{ path: string; data: string | Buffer }>;
+  /**
+   * The release-key transitions from the first release key to `privateKey` (none before a
+   * rotation), written as key-chain.json so that a verifier who pinned an older key can follow
+   * them; each one's `keys.rotate` event should be among `auditProofs`.
+   */
+  keyChain?: RecordedTransition[];
 }
 
 export interface WriteReleaseResult {
@@ -151,6 +165,7 @@ export async function writeReleaseBundle(dir: string, opts: WriteReleaseOptions)
     put(BUNDLE_FILES.publicKey, publicKeyToPem(publicKey));
     if (opts.verifierKey !== undefined) put(BUNDLE_FILES.verifierKey, `${opts.verifierKey.trim()}\n`);
     for (const e of opts.evidence ?? []) put(e.path, e.data);
+    if (opts.keyChain?.length) put(BUNDLE_FILES.keyChain, formatReleaseKeyChain(opts.keyChain));
     const keyid = keyIdOf(publicKey);
     put(BUNDLE_FILES.readme, releaseReadme({ model, keyid, hasVerifierKey: vkey !== null }));
     const statementBytes = canonicalJsonBytes(statement);
@@ -197,6 +212,13 @@ function checkReleaseInputs(dir: string, opts: WriteReleaseOptions) {
     throw new CairnError('INVALID_INPUT', 'publicKeyPem is not the public half of privateKey');
   }
   const vkey = opts.verifierKey === undefined ? null : parseVerifierKey(opts.verifierKey.trim());
+  if (opts.keyChain?.length) {
+    const followed = followReleaseKeyChain(opts.keyChain);
+    if ('problem' in followed)
+      throw new CairnError('SIGNATURE_INVALID', `the release key chain does not verify: ${followed.problem}`);
+    if (followed.keys.at(-1)!.keyid !== keyIdOf(publicKey))
+      throw new CairnError('INVALID_INPUT', 'the release key chain does not end at the key that signs this release');
+  }
   omsPublicKeyPem(opts.omsPrivateKey); // refuses anything but a P-256 private key, before any file is written
   const seen = new Set<string>();
   for (const f of opts.files) {
@@ -285,7 +307,9 @@ export type ReleaseProblemCode =
   | 'proof-invalid'
   | 'oms-invalid'
   | 'evidence-invalid'
-  | 'not-witnessed';
+  | 'not-witnessed'
+  | 'key-chain-invalid'
+  | 'key-retired';
 
 export interface ReleaseProblem {
   code: ReleaseProblemCode;
@@ -315,6 +339,13 @@ export interface VerifyReleaseOptions {
   trustedWitnesses?: WitnessConfig;
   /** Also require the proofs' checkpoint to carry k valid witness cosignatures. */
   witnessed?: boolean;
+  /**
+   * Release-key transitions the caller knows of (a `cairn.release-key-chain/v1` file: the
+   * publisher's keys/release-chain.json, or a newer bundle's key-chain.json), beside the ones the
+   * bundle carries: they let a key pinned later than the bundle's reach it, and show when the
+   * bundle's key was retired.
+   */
+  trustedKeyChain?: string;
 }
 
 /** Where a bundle keeps its checkpoint's cosignatures and timestamp token (as an audit export does). */
@@ -328,6 +359,11 @@ export interface ReleaseVerifyReport {
   keyid: string | null;
   /** The signatures were checked against a key the caller supplied, not only the bundle's own. */
   keyTrusted: boolean;
+  /**
+   * After a rotation: the release keys (keyids) from the first to the latest known, each with the
+   * log entries that introduced and retired it. Empty when no transition is known.
+   */
+  keyChain: Array<{ keyid: string; since: number | null; retiredAt: number | null }>;
   /**
    * Likewise for the checkpoints in the audit proofs: a key the caller supplied, or the bundle's
    * public-key.vkey when the trusted release key signed the manifest that pins it.
@@ -408,7 +444,8 @@ export async function verifyReleaseBundle(dir: string, opts: VerifyReleaseOption
   const manifestRaw = readFileSync(join(dir, BUNDLE_FILES.manifest));
   const { manifest, rejected } = parseManifest(manifestRaw.toString('utf8'));
   for (const r of rejected) add(releasePathProblem(r.path) ? 'path-unsafe' : 'manifest-invalid', r.path, r.message);
-  const { key, keyTrusted } = signingKey(dir, opts, add);
+  const chain = releaseKeyChain(dir, new Set(manifest.files.map((f) => f.path)), opts, add);
+  const { key, keyTrusted } = signingKey(dir, opts, chain.keys, add);
   // manifest.dsse.json must sign exactly the bytes of manifest.json.
   const openEnvelope = envelopeOpener(dir, key, add);
   const signedManifest = openEnvelope(BUNDLE_FILES.manifestSignature, MANIFEST_PAYLOAD_TYPE);
@@ -436,7 +473,7 @@ export async function verifyReleaseBundle(dir: string, opts: VerifyReleaseOption
   // A file that a manifest signed by the trusted release key pins, unmodified, is as trusted as that key.
   const pinned = (file: string) =>
     keyTrusted && manifestSigned && listed.has(file) && !problems.some((p) => p.file === file);
-  const { proofsChecked, proofsKeyTrusted, proofsKey, checkpoints } = checkProofs(
+  const { proofsChecked, proofsKeyTrusted, proofsKey, checkpoints, entries } = checkProofs(
     dir,
     manifest,
     listed,
@@ -445,6 +482,8 @@ export async function verifyReleaseBundle(dir: string, opts: VerifyReleaseOption
     add,
     pinned,
   );
+  checkChainProofs(chain.carried, entries, add);
+  checkRetirement(key, chain.keys, checkpoints, add);
   const { omsChecked, omsKeyTrusted } = checkOms(dir, listed, modelFiles, opts, add, pinned);
   const evidence = await checkEvidence(dir, listed, proofsKey, checkpoints, opts, add);
 
@@ -454,6 +493,7 @@ export async function verifyReleaseBundle(dir: string, opts: VerifyReleaseOption
     model: manifest.model,
     keyid: key ? keyIdOf(key) : null,
     keyTrusted,
+    keyChain: chain.keys.map((k) => ({ keyid: k.keyid, since: k.since, retiredAt: k.retiredAt })),
     proofsKeyTrusted,
     omsChecked,
     omsKeyTrusted,
@@ -470,6 +510,7 @@ type AddProblem = (code: ReleaseProblemCode, file: string | undefined, message: 
 function signingKey(
   dir: string,
   opts: VerifyReleaseOptions,
+  chain: ChainedKey[],
   add: AddProblem,
 ): { key: KeyObject | null; keyTrusted: boolean } {
   let key: KeyObject | null = null;
@@ -484,12 +525,21 @@ function signingKey(
   if (opts.trustedPublicKeyPem !== undefined) {
     key = publicKeyFromPem(opts.trustedPublicKeyPem);
     keyTrusted = true;
-    if (bundleKey && !samePublicKey(bundleKey, key))
-      add(
-        'key-mismatch',
-        BUNDLE_FILES.publicKey,
-        `public-key.pem is not the trusted key: the bundle names another signer (${keyIdOf(bundleKey)})`,
-      );
+    if (bundleKey && !samePublicKey(bundleKey, key)) {
+      // Another key is trusted only through transitions that link it to the pinned one, in
+      // either direction: each was signed by the key before it and countersigned by the key after.
+      const pinned = keyIdOf(key);
+      const signer = keyIdOf(bundleKey);
+      if (chain.some((k) => k.keyid === pinned) && chain.some((k) => k.keyid === signer)) key = bundleKey;
+      else
+        add(
+          'key-mismatch',
+          BUNDLE_FILES.publicKey,
+          chain.length
+            ? `public-key.pem (${signer}) is not the trusted key, and the release key chain does not link them: ${chain.some((k) => k.keyid === pinned) ? 'the chain never reaches the bundle’s key (a key from nowhere)' : 'the trusted key is not on the chain (pass --key-chain with a chain that names it)'}`
+            : `public-key.pem is not the trusted key: the bundle names another signer (${signer})`,
+        );
+    }
   } else {
     key = bundleKey;
   }
@@ -519,6 +569,120 @@ function envelopeOpener(dir: string, key: KeyObject | null, add: AddProblem) {
     }
     return null;
   };
+}
+
+/**
+ * The release-key transitions: the bundle's key-chain.json (when the manifest lists it) and the
+ * caller's, which must agree (one a prefix of the other: a key has one history), followed from
+ * the first key. Only signatures make a transition count; where the chain came from does not.
+ */
+function releaseKeyChain(
+  dir: string,
+  listed: Set<string>,
+  opts: VerifyReleaseOptions,
+  add: AddProblem,
+): { keys: ChainedKey[]; carried: RecordedTransition[] } {
+  let carried: RecordedTransition[] = [];
+  if (listed.has(BUNDLE_FILES.keyChain)) {
+    const text = readText(dir, BUNDLE_FILES.keyChain);
+    try {
+      if (text !== null) carried = parseReleaseKeyChain(text);
+    } catch (err) {
+      add('key-chain-invalid', BUNDLE_FILES.keyChain, `${BUNDLE_FILES.keyChain}: ${(err as Error).message}`);
+    }
+  }
+  let given: RecordedTransition[] = [];
+  if (opts.trustedKeyChain !== undefined) {
+    try {
+      given = parseReleaseKeyChain(opts.trustedKeyChain);
+    } catch (err) {
+      add('key-chain-invalid', undefined, `the given key chain: ${(err as Error).message}`);
+    }
+  }
+  const [shorter, longer] = carried.length <= given.length ? [carried, given] : [given, carried];
+  const split = shorter.findIndex((t, i) => !sameTransition(t, longer[i]!));
+  if (split >= 0) {
+    add(
+      'key-chain-invalid',
+      BUNDLE_FILES.keyChain,
+      `the bundle's release key chain and the given one disagree at transition ${split}: two histories of the release key`,
+    );
+    return { keys: [], carried };
+  }
+  const followed = followReleaseKeyChain(longer);
+  if ('problem' in followed) {
+    add(
+      'key-chain-invalid',
+      longer === carried ? BUNDLE_FILES.keyChain : undefined,
+      `the release key chain does not verify: ${followed.problem}`,
+    );
+    return { keys: [], carried };
+  }
+  return { keys: followed.keys, carried };
+}
+
+/**
+ * Each transition the bundle carries must be the statement of a `keys.rotate` event that one of
+ * its verified audit proofs includes, at the index it claims: that index is when the key retired.
+ */
+function checkChainProofs(carried: RecordedTransition[], entries: Map<number, string>, add: AddProblem): void {
+  for (const t of carried) {
+    const entry = entries.get(t.index);
+    let ok = false;
+    if (entry !== undefined) {
+      try {
+        const ev = JSON.parse(entry) as {
+          action?: unknown;
+          outcome?: unknown;
+          params?: { purpose?: unknown; statement?: { payload?: unknown } };
+        };
+        ok =
+          ev.action === 'keys.rotate' &&
+          ev.outcome === 'ok' &&
+          ev.params?.purpose === 'release' &&
+          ev.params.statement?.payload === t.envelope.payload;
+      } catch {
+        ok = false;
+      }
+    }
+    if (!ok)
+      add(
+        'key-chain-invalid',
+        BUNDLE_FILES.keyChain,
+        entry === undefined
+          ? `the transition at entry ${t.index} has no verified audit proof in the bundle`
+          : `audit entry ${t.index} is not the keys.rotate event of this transition`,
+      );
+  }
+}
+
+/**
+ * A bundle signed by a key the chain retired must show that it was made before the retirement:
+ * its audit proofs are against checkpoints the signer's key was still current at (a checkpoint
+ * of size s covers the transition at entry t when t < s).
+ */
+function checkRetirement(
+  key: KeyObject | null,
+  chain: ChainedKey[],
+  checkpoints: Array<{ size: number }>,
+  add: AddProblem,
+): void {
+  if (!key) return;
+  const mine = chain.find((k) => k.keyid === keyIdOf(key));
+  if (!mine || mine.retiredAt === null) return;
+  const latest = checkpoints.at(-1)?.size;
+  if (latest === undefined)
+    add(
+      'key-retired',
+      BUNDLE_FILES.publicKey,
+      `signed by ${mine.keyid}, which the log retired at entry ${mine.retiredAt}, and no verified audit proof shows the release was made before that`,
+    );
+  else if (latest > mine.retiredAt)
+    add(
+      'key-retired',
+      BUNDLE_FILES.publicKey,
+      `signed by ${mine.keyid} after its retirement: the log handed the release key over at entry ${mine.retiredAt}, and the bundle's audit proofs are against a checkpoint of size ${latest}, which covers it`,
+    );
 }
 
 /** Every listed file, by size then digest; files not listed; files the manifest must list. */
@@ -604,6 +768,8 @@ function checkProofs(
   proofsKeyTrusted: boolean;
   proofsKey: NoteVerifier | undefined;
   checkpoints: Array<{ size: number; note: string }>;
+  /** The entries the verified proofs include, by index. */
+  entries: Map<number, string>;
 } {
   const { key, keyTrusted } = signer;
   let proofsKey: NoteVerifier | undefined;
@@ -638,6 +804,7 @@ function checkProofs(
   }
   let proofsChecked = 0;
   const checkpoints = new Map<number, string>();
+  const entries = new Map<number, string>();
   for (const f of manifest.files.filter((x) => x.path.startsWith(`${PROOFS_DIR}/`))) {
     const text = readText(dir, f.path);
     if (text === null) continue; // already reported above
@@ -645,7 +812,9 @@ function checkProofs(
       const r = checkProofFile(text, proofsKey);
       if (r.ok) {
         proofsChecked++;
-        checkpoints.set(r.treeSize, (JSON.parse(text) as { checkpoint: string }).checkpoint);
+        const p = JSON.parse(text) as { checkpoint: string; entry: string };
+        checkpoints.set(r.treeSize, p.checkpoint);
+        entries.set(r.index, p.entry);
       } else add('proof-invalid', f.path, `${f.path}: ${r.problems.join('; ')}`);
     } catch (err) {
       add('proof-invalid', f.path, `${f.path}: ${(err as Error).message}`);
@@ -653,7 +822,7 @@ function checkProofs(
   }
 
   const sorted = [...checkpoints].sort((a, b) => a[0] - b[0]).map(([size, note]) => ({ size, note }));
-  return { proofsChecked, proofsKeyTrusted, proofsKey, checkpoints: sorted };
+  return { proofsChecked, proofsKeyTrusted, proofsKey, checkpoints: sorted, entries };
 }
 
 /**

@@ -15,7 +15,10 @@ import { listFlat } from '../../storage/tree/list.js';
 import { materializeShared } from '../../datasets/index.js';
 import { cardMarkdown, type ModelCard } from '../card.js';
 import { assertVerified, resolveModel, verifyModel } from '../registry.js';
+import { parseEnvelope } from './dsse.js';
 import { verifyReleaseBundle, writeReleaseBundle, type ReleaseFacts } from './index.js';
+import type { RecordedTransition } from './key-transition.js';
+import type { ReleaseKeyRotationRequest, ReleaseKeyRotationView } from '../index.js';
 
 /** The release key (never the audit checkpoint key): Ed25519 for the DSSE envelopes, P-256 for OMS. */
 export interface ReleaseSigningKeys {
@@ -27,6 +30,8 @@ export interface ReleaseSigningKeys {
 /** Beyond the dataset ports: the release key, which app/ makes on first need (an audited event). */
 export interface ReleaseDeps extends DatasetDeps {
   releaseKeys(): Promise<ReleaseSigningKeys>;
+  /** Rotates the release key (app/ knows where it lives); absent where it cannot be rotated from here. */
+  rotateReleaseKey?(next: ReleaseKeyRotationRequest): Promise<ReleaseKeyRotationView>;
   /** The witness cosignatures and timestamp token of the checkpoint `note`, as bundle files (none without witnesses or a TSA). */
   checkpointEvidence?(note: string): Promise<Array<{ path: string; data: string | Buffer }>>;
 }
@@ -80,6 +85,12 @@ export async function createRelease(
   const evidence = proofCheckpoint && deps.checkpointEvidence ? await deps.checkpointEvidence(proofCheckpoint) : [];
   const [name, number] = m.ref.split('@v') as [string, string];
   const signing = await deps.releaseKeys();
+  // After a rotation the bundle carries the chain from the first release key to this one, so a
+  // verifier who pinned an older key follows it (each transition's event is among the proofs).
+  const keyChain: RecordedTransition[] = (await deps.audit.releaseKeyTransitions()).map((t) => ({
+    index: t.index,
+    envelope: parseEnvelope(JSON.stringify(t.envelope)),
+  }));
   const facts = releaseFacts({ name, version: Number(number) }, run, stored, deps.audit.keys.origin);
   const result = await writeReleaseBundle(outDir, {
     files: listing.files.map((f) => ({ path: f.path, absPath: join(dir, f.path), sha256: f.entry.digest })),
@@ -92,6 +103,7 @@ export async function createRelease(
     omsPrivateKey: signing.omsPrivateKey,
     verifierKey: formatVerifierKey(deps.audit.keys.origin, deps.audit.keys.rawPublicKey),
     evidence,
+    keyChain,
   });
   await recordRelease(deps, { name, version: Number(number), digest, versionId: m.version.id }, result, outDir, {
     files: listing.files.length,
@@ -163,6 +175,16 @@ async function auditProofs(deps: ReleaseDeps, versionDigest: string): Promise<Ar
     .where('entry', 'like', `%${versionDigest}%`)
     .orderBy('idx')
     .execute();
+  // The release-key transitions: their proofs fix where in the log each key retired.
+  const rotations = await deps.meta.db
+    .selectFrom('audit_events')
+    .select(['idx', 'action'])
+    .where('action', '=', 'keys.rotate')
+    .where('outcome', '=', 'ok')
+    .where('entry', 'like', '%"purpose":"release"%')
+    .orderBy('idx')
+    .execute();
+  events.push(...rotations);
   await deps.audit.checkpoint();
   const proofs = [];
   for (const e of events)

@@ -50,3 +50,15 @@ export type {
   WriteReleaseResult,
 } from './bundle.js';
 export { VERIFY_PY } from './verify-py.js';
+export {
+  RELEASE_KEY_CHAIN_FORMAT,
+  RELEASE_KEY_TRANSITION_FORMAT,
+  RELEASE_KEY_TRANSITION_TYPE,
+  followReleaseKeyChain,
+  formatReleaseKeyChain,
+  openReleaseKeyTransition,
+  parseReleaseKeyChain,
+  releaseKeyRef,
+  signReleaseKeyTransition,
+} from './key-transition.js';
+export type { ChainedKey, RecordedTransition, ReleaseKeyRef, ReleaseKeyTransition } from './key-transition.js';

@@ -19,6 +19,8 @@ export const BUNDLE_FILES = {
   readme: 'README.md',
   omsSignature: 'model.sig',
   omsPublicKey: 'public-key-oms.pem',
+  /** The release-key transitions from the first release key to the one that signed (after a rotation). */
+  keyChain: 'key-chain.json',
 } as const;
 export const MODEL_DIR = 'model';
 export const EVALUATIONS_DIR = 'evaluations';
