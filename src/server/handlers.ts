@@ -264,7 +264,9 @@ export const handlers: Record<OperationId, Handler> = {
       str(i.body.ref),
       withDefined({
         subject: str(i.body.subject),
-        key: str(i.body.key),
+        key: opt(i.body.key as string),
+        scan: i.body.scan === true,
+        column: opt(i.body.column as string),
         reason: opt(i.body.reason as string),
         dryRun: i.body.dryRun === true,
       }),

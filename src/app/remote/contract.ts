@@ -169,9 +169,17 @@ function complianceOperations() {
       path: '/compliance/erasures/subject',
       role: 'admin',
       summary:
-        "Erases one data subject's files from a dataset (or version) and every version derived from it; dryRun only plans.",
-      body: { ref: str, subject: { type: 'string', minLength: 1, maxLength: 512 }, key: str, reason, dryRun: bool },
-      required: ['ref', 'subject', 'key'],
+        "Erases one data subject's files and table rows from a dataset (or version) and every version derived from it; dryRun only plans.",
+      body: {
+        ref: str,
+        subject: { type: 'string', minLength: 1, maxLength: 512 },
+        key: str,
+        scan: bool,
+        column: str,
+        reason,
+        dryRun: bool,
+      },
+      required: ['ref', 'subject'],
     },
   } as const satisfies Record<string, Operation>;
 }

@@ -6,7 +6,8 @@ import { CairnError } from '../../core/errors.js';
 import type { ImpactList } from '../../compliance/index.js';
 
 export async function run(ref: string, opts: OptionsOf<typeof dataErase>): Promise<void> {
-  if (opts.subject !== undefined || opts.key !== undefined || opts.dryRun) return bySubject(ref, opts);
+  if (opts.subject !== undefined || opts.key !== undefined || opts.scan || opts.column !== undefined || opts.dryRun)
+    return bySubject(ref, opts);
   const ctx = commandContext(opts);
   const r = await withServices(opts, 'data erase', (s) => s.compliance.erase(ref, { reason: opts.reason }));
   ctx.out.result(r);
@@ -61,15 +62,21 @@ function warnings(r: {
 
 /** `--subject`: the plan (with --dry-run) or the erasure, file by file and version by version. */
 async function bySubject(ref: string, opts: OptionsOf<typeof dataErase>): Promise<void> {
-  if (opts.subject === undefined || opts.key === undefined)
-    throw new CairnError('USAGE', 'erasure by subject needs both --subject <id> and --key <pattern>', {
-      hint: "e.g. cairn data erase photos --subject u4711 --key 'users/{subject}/**' --dry-run",
-    });
+  if (opts.subject === undefined || (opts.key === undefined && !opts.scan && opts.column === undefined))
+    throw new CairnError(
+      'USAGE',
+      'erasure by subject needs --subject <id> and how to find it: --key <pattern>, --scan or --column <name>',
+      {
+        hint: "e.g. cairn data erase photos --subject u4711 --key 'users/{subject}/**' --dry-run, or cairn data erase crm --subject alice@example.com --scan --dry-run",
+      },
+    );
   const ctx = commandContext(opts);
   const r = await withServices(opts, 'data erase', (s) =>
     s.compliance.eraseSubject(ref, {
       subject: opts.subject!,
-      key: opts.key!,
+      ...(opts.key !== undefined ? { key: opts.key } : {}),
+      ...(opts.scan ? { scan: true } : {}),
+      ...(opts.column !== undefined ? { column: opts.column } : {}),
       ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
       dryRun: opts.dryRun === true,
     }),
@@ -77,11 +84,18 @@ async function bySubject(ref: string, opts: OptionsOf<typeof dataErase>): Promis
   ctx.out.result(r);
   const lines = [
     r.versions.length === 0
-      ? `no version of ${ref} (or derived from it) holds files of the subject: nothing ${r.dryRun ? 'to erase' : 'erased'}`
+      ? `no version of ${ref} (or derived from it) holds files or rows of the subject: nothing ${r.dryRun ? 'to erase' : 'erased'}`
       : `${r.dryRun ? 'would replace and erase' : 'replaced and erased'} ${r.versions.length} version(s):`,
     ...r.versions.flatMap((v) => [
-      `  ${v.ref} (${v.digest}): ${v.remove.length} file(s) of the subject, ${v.kept} kept${v.replacement ? ` → ${v.replacement.ref}` : r.dryRun ? '' : ' (nothing left: no replacement)'}`,
-      ...v.remove.map((f) => `    - ${f.path}${f.why === 'content' ? ' (same bytes as a file of the subject)' : ''}`),
+      `  ${v.ref} (${v.digest}): ${v.remove.length} file(s) of the subject, ${v.rewrite.length} table(s) without its rows, ${v.kept} kept${v.replacement ? ` → ${v.replacement.ref}` : r.dryRun ? '' : ' (nothing left: no replacement)'}`,
+      ...v.remove.map(
+        (f) =>
+          `    - ${f.path}${f.why === 'content' ? ' (same bytes as a file of the subject)' : f.why === 'scan' ? ' (a text the scanner found the subject in)' : ''}`,
+      ),
+      ...v.rewrite.map(
+        (w) =>
+          `    ~ ${w.path}: ${w.rows.length} of ${w.total} row(s) removed (row${w.rows.length > 1 ? 's' : ''} ${w.rows.slice(0, 20).join(', ')}${w.rows.length > 20 ? ', …' : ''})`,
+      ),
     ]),
     ...(r.versions.length ? impactLines(r.impact) : []),
   ];
