@@ -10,6 +10,7 @@ import type { FlatEntry } from '../storage/tree/build.js';
 import { listFlat } from '../storage/tree/list.js';
 import { fileChunks, type FileEntry } from '../storage/tree/node.js';
 import { finishErasure, recordErasure, refuseHeld, type EraseDeps } from './erase.js';
+import { eraseOnRemotes, type RemoteErasure } from '../transfer/index.js';
 import { impactOf, type ImpactList } from './impact.js';
 import { requireReason } from './retention.js';
 import {
@@ -32,6 +33,8 @@ export interface SubjectEraseOptions {
   column?: string;
   reason?: string;
   dryRun?: boolean;
+  /** Leave the remotes as they are (they stay listed, to be cleaned by a later run without it). */
+  localOnly?: boolean;
 }
 
 export interface SubjectEraseResult {
@@ -60,6 +63,8 @@ export interface SubjectEraseResult {
   /** Removed files whose bytes stay, because a version the erasure does not reach holds identical bytes. */
   keptShared: Array<{ path: string; sha256: string }>;
   remotes: string[];
+  /** What erasure did (or, on a dry run, would do) on each configured remote. */
+  remoteErasure: RemoteErasure[];
   checkouts: string[];
   gc: { packsDeleted: number; packsRepacked: number; blobsDropped: number; bytesFreed: number } | null;
 }
@@ -100,7 +105,11 @@ export async function eraseSubject(
     impact,
     rowsRemoved: plan.versions.reduce((n, v) => n + rowsOf(v), 0),
   };
-  if (opts.dryRun) return { dryRun: true, ...base, erased: [], keptShared: [], remotes: [], checkouts: [], gc: null };
+  if (opts.dryRun) {
+    const also = plan.versions.map((v) => v.digest);
+    const remoteErasure = opts.localOnly ? [] : await eraseOnRemotes(deps, { dryRun: true, also });
+    return { dryRun: true, ...base, erased: [], keptShared: [], remotes: [], remoteErasure, checkouts: [], gc: null };
+  }
 
   const recorded = [];
   for (const v of plan.versions) {
@@ -130,6 +139,8 @@ export async function eraseSubject(
       .filter((f) => kept.has(formatDigest(f.sha256)) && !seen.has(f.path) && seen.add(f.path))
       .map((f) => ({ path: f.path, sha256: formatDigest(f.sha256) })),
     remotes: [...new Set(finished.flatMap((f) => f.remotes))].sort(),
+    // After the local erasure committed and gc repacked: the remotes get the repacked packs.
+    remoteErasure: opts.localOnly ? [] : await eraseOnRemotes(deps),
     checkouts: [...new Set(finished.flatMap((f) => f.checkouts))].sort(),
     gc: {
       packsDeleted: gc.packsDeleted,

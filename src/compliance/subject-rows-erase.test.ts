@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { transferDeps } from '../app/transfer-config.js';
 import type { Workspace } from '../app/workspace.js';
 import { createAuditService } from '../audit/index.js';
 import { isCairnError } from '../core/errors.js';
@@ -16,7 +17,7 @@ import type { EraseDeps } from './erase.js';
 import { eraseSubject } from './subject-erase.js';
 
 function depsOf(ws: Workspace): EraseDeps {
-  return { ...ws, lineage: createLineageService(ws), admin: createAdminService(ws) };
+  return { ...transferDeps(ws), lineage: createLineageService(ws), admin: createAdminService(ws) };
 }
 
 function allPackBytes(ws: Workspace): Buffer {

@@ -160,7 +160,7 @@ function complianceOperations() {
       path: '/compliance/erasures',
       role: 'admin',
       summary: "Erases a version's bytes on the server (refused while held) and returns the impact list.",
-      body: { ref: str, reason },
+      body: { ref: str, reason, localOnly: bool },
       required: ['ref', 'reason'],
     },
     // A POST even for the dry run: the subject's id must not end up in a URL or a request log.
@@ -178,6 +178,7 @@ function complianceOperations() {
         column: str,
         reason,
         dryRun: bool,
+        localOnly: bool,
       },
       required: ['ref', 'subject'],
     },

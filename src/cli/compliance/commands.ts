@@ -62,6 +62,10 @@ export const dataErase = spec({
       'with --subject (an e-mail, phone, card number or IBAN): find it with the PII scanner in tables (rows removed) and texts (files removed)',
     ),
     column: text('--column <name>', "with --subject: remove the table rows whose <name> column is the subject's id"),
+    localOnly: flag(
+      '--local-only',
+      "erase here only: leave the erased bytes on the workspace's remotes (a later run without it deletes them)",
+    ),
     dryRun: flag('--dry-run', 'with --subject: show the plan (files, rows, versions, impact) and change nothing'),
   },
 });
