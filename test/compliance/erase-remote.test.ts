@@ -15,6 +15,7 @@ import { createLineageService } from '../../src/lineage/index.js';
 import { createAdminService } from '../../src/store-admin/index.js';
 import { useTempDirs } from '../../src/test-support/temp.js';
 import { newWorkspace, writeTree } from '../../src/test-support/workspace.js';
+import { CairnError } from '../../src/core/errors.js';
 import { createTransferService, planRemoteErasure, emptyState } from '../../src/transfer/index.js';
 
 const mark = (who: string, n: number) => `PII of ${who} #${n}: ${who.toUpperCase()} lives at ${n} Example Road`;
@@ -218,5 +219,61 @@ describe('data erase reaches remotes', () => {
       .execute();
     expect(events.map((e) => e.outcome)).toEqual(['failed', 'ok']);
     expect(events.map((e) => e.entry).join('')).not.toContain('u1');
+  }, 300_000);
+
+  it('a connection lost while deleting packs: pending, the live version already repointed, and a rerun finishes', async () => {
+    const dir = tmp();
+    const ws = await workspace(join(dir, 'ws'));
+    const t = createTransferService(transferDeps(ws));
+    const remote = join(dir, 'remote');
+    await t.addRemote('origin', `file://${remote}`, {});
+    writeTree(join(dir, 'p'), { 'users/u1/a.txt': mark('u1', 1), 'users/u2/b.txt': mark('u2', 1) });
+    await addVersion(ws, { source: join(dir, 'p'), name: 'people' });
+    rmSync(join(dir, 'p', 'users', 'u1'), { recursive: true });
+    writeTree(join(dir, 'p'), { 'users/u3/c.txt': mark('u3', 1) });
+    // people@v2 holds no file of u1 but shares people@v1's pack (u2's file).
+    await addVersion(ws, { source: join(dir, 'p'), name: 'people' });
+    await t.push([]);
+    const base = depsOf(ws);
+    const broken: EraseDeps = {
+      ...base,
+      remotes: {
+        ...base.remotes,
+        backend: async (config, opts) => {
+          const b = await base.remotes.backend(config, opts);
+          return {
+            url: b.url,
+            head: (k) => b.head(k),
+            get: (k) => b.get(k),
+            put: (k, body) => b.put(k, body),
+            list: (p) => b.list(p),
+            delete: async () => {
+              throw new CairnError('IO_ERROR', 'connection reset while deleting');
+            },
+            close: () => b.close(),
+          };
+        },
+      },
+    };
+    const r = await eraseSubject(broken, 'people', { subject: 'u1', key: 'users/{subject}/**', reason: 'r' });
+    expect(r.versions.map((v) => v.ref)).toEqual(['people@v1']);
+    expect(r.remoteErasure).toMatchObject([{ remote: 'origin', status: 'pending', error: { code: 'IO_ERROR' } }]);
+    expect(bytesUnder(join(remote, 'packs')).includes(Buffer.from(mark('u1', 1)))).toBe(true);
+    // Meanwhile the remote is consistent: people@v2 checks out from it.
+    const check = async (name: string) => {
+      const other = await workspace(join(dir, name));
+      const ot = createTransferService(transferDeps(other));
+      await ot.clone({ name: 'origin', config: loadRemotesFile(ws.cairnDir).remotes.origin! });
+      await ot.pull(['people@v2']);
+      await checkoutVersion(other, { ref: 'people@v2', dir: join(dir, name, 'co') });
+      return tree(join(dir, name, 'co'));
+    };
+    const want = { 'users/u2/b.txt': mark('u2', 1), 'users/u3/c.txt': mark('u3', 1) };
+    expect(await check('mid')).toEqual(want);
+    // The rerun sends nothing: the repacked pack went up before the connection was lost.
+    const again = await eraseSubject(base, 'people', { subject: 'u1', key: 'users/{subject}/**', reason: 'r' });
+    expect(again.remoteErasure).toMatchObject([{ remote: 'origin', status: 'cleaned', packsDeleted: 1, packsSent: 0 }]);
+    expect(bytesUnder(join(remote, 'packs')).includes(Buffer.from(mark('u1', 1)))).toBe(false);
+    expect(await check('after')).toEqual(want);
   }, 300_000);
 });
