@@ -16,7 +16,7 @@ import { createAdminService } from '../../src/store-admin/index.js';
 import { useTempDirs } from '../../src/test-support/temp.js';
 import { newWorkspace, writeTree } from '../../src/test-support/workspace.js';
 import { CairnError } from '../../src/core/errors.js';
-import { createTransferService, planRemoteErasure, emptyState } from '../../src/transfer/index.js';
+import { parseRemoteKey, createTransferService, planRemoteErasure, emptyState } from '../../src/transfer/index.js';
 
 const mark = (who: string, n: number) => `PII of ${who} #${n}: ${who.toUpperCase()} lives at ${n} Example Road`;
 
@@ -83,7 +83,7 @@ describe('data erase reaches remotes', () => {
   // remotes are cloned into fresh workspaces and every live version checked out.
   it('property: no pack here or on a remote holds the subject; every live version checks out byte-exact from each remote', async () => {
     let sent = 0;
-    let deleted = 0;
+    const deleted = new Map<string, number>();
     for (let seed = 1; seed <= 5; seed++) {
       let x = seed * 7919;
       const rnd = (n: number) => {
@@ -94,7 +94,8 @@ describe('data erase reaches remotes', () => {
       const ws = await workspace(join(dir, 'ws'));
       const t = createTransferService(transferDeps(ws));
       const remotes = ['a', 'b'];
-      for (const r of remotes) await t.addRemote(r, `file://${join(dir, 'remote-' + r)}`, {});
+      // b is encrypted client-side: its pack names are keyed hashes, deleted through the same layer.
+      for (const r of remotes) await t.addRemote(r, `file://${join(dir, 'remote-' + r)}`, { encrypt: r === 'b' });
       const subjects = ['s0', 's1', 's2'];
       const live = new Map<string, string>();
       const steps = 2 + rnd(4);
@@ -133,7 +134,7 @@ describe('data erase reaches remotes', () => {
       ).toEqual(remotes.map((r) => [r, res.versions.length ? 'cleaned' : 'clean', 0]));
       for (const e of res.remoteErasure) {
         sent += e.packsSent;
-        deleted += e.packsDeleted;
+        deleted.set(e.remote, (deleted.get(e.remote) ?? 0) + e.packsDeleted);
       }
       for (const where of [join(ws.cairnDir, 'objects'), ...remotes.map((r) => join(dir, 'remote-' + r, 'packs'))]) {
         const all = bytesUnder(where);
@@ -160,7 +161,8 @@ describe('data erase reaches remotes', () => {
       for (const r of remotes) {
         const other = await workspace(join(dir, 'clone-' + r));
         const ot = createTransferService(transferDeps(other));
-        await ot.clone({ name: r, config: loadRemotesFile(ws.cairnDir).remotes[r]! });
+        const key = r === 'b' ? { key: parseRemoteKey(await t.exportRemoteKey('b')) } : {};
+        await ot.clone({ name: r, config: loadRemotesFile(ws.cairnDir).remotes[r]! }, key);
         await ot.pull(liveRefs);
         for (const ref of liveRefs) {
           const out = join(dir, `co-${r}`, ref);
@@ -171,7 +173,8 @@ describe('data erase reaches remotes', () => {
     }
     // The histories did make shared packs: live versions were re-sent, erased packs deleted.
     expect(sent).toBeGreaterThan(0);
-    expect(deleted).toBeGreaterThan(0);
+    expect(deleted.get('a')).toBeGreaterThan(0);
+    expect(deleted.get('b')).toBeGreaterThan(0);
   }, 600_000);
 
   it('a remote that is down is pending, and a rerun cleans it', async () => {
