@@ -90,7 +90,7 @@ export function buildServices(ws: Workspace, env: NodeJS.ProcessEnv = process.en
         import('../store-admin/index.js'),
       ]);
       return createComplianceService({
-        ...ws,
+        ...(await transferPorts()),
         lineage: lineage.createLineageService(ws),
         admin: admin.createAdminService(ws),
       });

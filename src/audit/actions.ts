@@ -30,6 +30,8 @@ export const auditActions = {
   'remote.add': 'A remote was added (or re-added) to the workspace; params name its URL and whether it is encrypted.',
   'remote.remove': 'A remote was removed from the workspace (nothing on the remote is deleted).',
   'remote.push': 'Packs, metadata and the audit log were uploaded to a remote; params count versions, packs and bytes.',
+  'remote.erase':
+    'The packs of versions erased in this workspace were deleted from a remote (live versions sharing one were re-sent first); params count packs deleted, sent and kept.',
   'remote.pull':
     'Metadata and the packs of versions were downloaded from a remote and verified; params count versions, packs and bytes.',
   'workspace.clone': 'A workspace was started from a remote; params name the remote and the audit logs it verified.',

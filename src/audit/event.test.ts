@@ -46,6 +46,7 @@ describe('audit events', () => {
       'remote.add',
       'remote.remove',
       'remote.push',
+      'remote.erase',
       'remote.pull',
       'workspace.clone',
       'run.submit',

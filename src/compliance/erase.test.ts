@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildServices } from '../app/services.js';
+import { transferDeps } from '../app/transfer-config.js';
 import type { Workspace } from '../app/workspace.js';
 import { createAuditService } from '../audit/index.js';
 import { sha256Hex } from '../core/digest.js';
@@ -21,7 +22,7 @@ const MARKER = 'subject-4711 Jane Example, 12 Main Street';
 
 function depsOf(ws: Workspace, clock?: Clock): EraseDeps {
   return {
-    ...ws,
+    ...transferDeps(ws),
     ...(clock ? { clock } : {}),
     lineage: createLineageService(ws),
     admin: createAdminService(ws),

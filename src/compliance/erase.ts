@@ -3,6 +3,7 @@ import { CairnError } from '../core/errors.js';
 import { isoUtc } from '../core/time.js';
 import { treeLoader, type DatasetDeps } from '../datasets/index.js';
 import type { LineageService } from '../lineage/index.js';
+import { eraseOnRemotes, type RemoteErasure, type TransferDeps } from '../transfer/index.js';
 import { holdsOf, insertErasure } from '../meta/repos/retention.js';
 import type { AdminService, GcResult } from '../store-admin/index.js';
 import { listFlat } from '../storage/tree/list.js';
@@ -32,12 +33,15 @@ export interface EraseResult {
   laterVersions: string[];
   /** Remotes the log says were pushed to since the version was made: they may still hold its bytes. */
   remotes: string[];
+  /** What erasure did on each configured remote (none with `localOnly`). */
+  remoteErasure: RemoteErasure[];
   /** Directories the log says the version was checked out into: working copies erase cannot reach. */
   checkouts: string[];
   gc: Pick<GcResult, 'packsDeleted' | 'packsRepacked' | 'blobsDropped' | 'bytesFreed'>;
 }
 
-export interface EraseDeps extends DatasetDeps {
+/** Transfer's ports too: erasure reaches the workspace's remotes. */
+export interface EraseDeps extends TransferDeps {
   lineage: LineageService;
   admin: AdminService;
 }
@@ -51,12 +55,18 @@ export interface EraseDeps extends DatasetDeps {
  * index switched in one transaction, old file deleted last). A crash after the erasure commits
  * leaves bytes that the next `gc` or a repeated `erase` deletes.
  */
-export async function eraseVersion(deps: EraseDeps, ref: string, opts: { reason?: string }): Promise<EraseResult> {
+export async function eraseVersion(
+  deps: EraseDeps,
+  ref: string,
+  opts: { reason?: string; localOnly?: boolean },
+): Promise<EraseResult> {
   const reason = requireReason(opts.reason, 'an erasure');
   const r = await recordErasure(deps, ref, reason, {});
   // purge: a pack shared with live data is rewritten, not just re-indexed.
   const gc = await deps.admin.gc({ purge: true });
-  return finishErasure(deps, r, gc);
+  const done = await finishErasure(deps, r, gc);
+  // After the local erasure committed and gc repacked: the remote gets the repacked packs.
+  return { ...done, remoteErasure: opts.localOnly ? [] : await eraseOnRemotes(deps) };
 }
 
 /** An erasure recorded (or found recorded), before gc takes the bytes. */
@@ -120,7 +130,11 @@ export async function recordErasure(
 }
 
 /** The result of an erasure once gc ran: what stayed shared, and what erase cannot reach. */
-export async function finishErasure(deps: EraseDeps, r: RecordedErasure, gc: GcResult): Promise<EraseResult> {
+export async function finishErasure(
+  deps: EraseDeps,
+  r: RecordedErasure,
+  gc: GcResult,
+): Promise<Omit<EraseResult, 'remoteErasure'>> {
   const kept = r.before ? await keptShared(deps, r.before) : [];
   return {
     ref: r.t.ref,

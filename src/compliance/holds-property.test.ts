@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { transferDeps } from '../app/transfer-config.js';
 import type { Workspace } from '../app/workspace.js';
 import { sha256Hex } from '../core/digest.js';
 import { isCairnError } from '../core/errors.js';
@@ -58,7 +59,7 @@ describe('holds property: random histories never delete a held version', () => {
       let now = Date.parse('2030-01-01T00:00:00Z');
       const clock: Clock = { now: () => new Date(now) };
       const deps: EraseDeps = {
-        ...ws,
+        ...transferDeps(ws),
         clock,
         lineage: createLineageService(ws),
         admin: createAdminService(ws),

@@ -2,11 +2,8 @@
 // built from what the other domains recorded — the EU AI Act Annex IV dossier of a model version,
 // legal holds and retention periods, and erasure of a version's bytes with its impact list
 // (docs/COMPLIANCE.md). Other folders enter it only here.
-import type { DatasetDeps } from '../datasets/index.js';
-import type { LineageService } from '../lineage/index.js';
-import type { AdminService } from '../store-admin/index.js';
 import { writeDossier, type DossierResult } from './dossier/write.js';
-import { eraseVersion, type EraseResult } from './erase.js';
+import { eraseVersion, type EraseDeps, type EraseResult } from './erase.js';
 import type { HoldView } from './holds.js';
 import { listHolds, putHold, releaseHolds } from './retention.js';
 import { eraseSubject, type SubjectEraseOptions, type SubjectEraseResult } from './subject-erase.js';
@@ -14,6 +11,7 @@ import { eraseSubject, type SubjectEraseOptions, type SubjectEraseResult } from 
 export type { DossierResult, EraseResult, HoldView, SubjectEraseOptions, SubjectEraseResult };
 export type { Dossier, Gap, Section, Statement, Evidence } from './dossier/model.js';
 export type { ImpactList } from './impact.js';
+export type { RemoteErasure } from '../transfer/index.js';
 
 export interface ComplianceService {
   /** Writes the Annex IV technical documentation of `<model>@<version>` into a new or empty folder. */
@@ -24,15 +22,13 @@ export interface ComplianceService {
   releaseHold(ref: string, opts: { reason?: string; holdId?: string }): Promise<HoldView[]>;
   holds(ref?: string): Promise<HoldView[]>;
   /** Erases the bytes of a version (refused while held); returns the exact impact list. */
-  erase(ref: string, opts: { reason?: string }): Promise<EraseResult>;
+  erase(ref: string, opts: { reason?: string; localOnly?: boolean }): Promise<EraseResult>;
   /** Erases one subject's files from `<dataset>[@version]` and every version derived from it (or plans it: dryRun). */
   eraseSubject(ref: string, opts: SubjectEraseOptions): Promise<SubjectEraseResult>;
 }
 
-export interface ComplianceDeps extends DatasetDeps {
-  lineage: LineageService;
-  admin: AdminService;
-}
+/** Transfer's ports too: erasure reaches the workspace's remotes (docs/COMPLIANCE.md). */
+export type ComplianceDeps = EraseDeps;
 
 export function createComplianceService(deps: ComplianceDeps): ComplianceService {
   return {

@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { transferDeps } from '../app/transfer-config.js';
 import type { Workspace } from '../app/workspace.js';
 import { createAuditService } from '../audit/index.js';
 import { isCairnError } from '../core/errors.js';
@@ -19,7 +20,7 @@ import { planSubjectErasure, subjectMatcher } from './subject-plan.js';
 const mark = (who: string, n: number) => `PII of ${who} #${n}: ${who.toUpperCase()} lives at ${n} Example Road`;
 
 function depsOf(ws: Workspace): EraseDeps {
-  return { ...ws, lineage: createLineageService(ws), admin: createAdminService(ws) };
+  return { ...transferDeps(ws), lineage: createLineageService(ws), admin: createAdminService(ws) };
 }
 
 function allPackBytes(ws: Workspace): Buffer {

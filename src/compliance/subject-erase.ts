@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import { formatDigest } from '../core/digest.js';
+import { CairnError } from '../core/errors.js';
 import { recordVersion, resolveDataset, resolveVersion, treeLoader, extensionStats } from '../datasets/index.js';
 import { edgesInto } from '../meta/repos/lineage.js';
 import { erasureOfDigest } from '../meta/repos/retention.js';
@@ -8,17 +10,31 @@ import type { FlatEntry } from '../storage/tree/build.js';
 import { listFlat } from '../storage/tree/list.js';
 import { fileChunks, type FileEntry } from '../storage/tree/node.js';
 import { finishErasure, recordErasure, refuseHeld, type EraseDeps } from './erase.js';
+import { eraseOnRemotes, type RemoteErasure } from '../transfer/index.js';
 import { impactOf, type ImpactList } from './impact.js';
 import { requireReason } from './retention.js';
-import { planSubjectErasure, subjectMatcher, type CandidateVersion } from './subject-plan.js';
+import {
+  planSubjectErasure,
+  subjectMatcher,
+  type CandidateVersion,
+  type FileHit,
+  type VersionPlan,
+} from './subject-plan.js';
+import { contentRules, fileKind, searchFile, type ContentRule } from './subject-rows.js';
 import { resolveTarget, targetOf } from './target.js';
 
 export interface SubjectEraseOptions {
   subject: string;
   /** A path pattern with `{subject}` (docs/COMPLIANCE.md "Erasure by subject"). */
-  key: string;
+  key?: string;
+  /** Find the subject (a value the PII scanner recognizes) inside tables and texts. */
+  scan?: boolean;
+  /** Find the subject as the value of this column of tables. */
+  column?: string;
   reason?: string;
   dryRun?: boolean;
+  /** Leave the remotes as they are (they stay listed, to be cleaned by a later run without it). */
+  localOnly?: boolean;
 }
 
 export interface SubjectEraseResult {
@@ -27,12 +43,16 @@ export interface SubjectEraseResult {
   versions: Array<{
     ref: string;
     digest: string;
-    remove: Array<{ path: string; sha256: string; why: 'path' | 'content' }>;
+    remove: Array<{ path: string; sha256: string; why: 'path' | 'content' | 'scan' }>;
+    /** Tables rewritten without the subject's rows: which rows (1-based data rows) of how many. */
+    rewrite: Array<{ path: string; sha256: string; rows: number[]; total: number }>;
     kept: number;
     /** The new version without the subject's files (null when nothing else was in it, or on a dry run). */
     replacement: { ref: string; digest: string } | null;
   }>;
   untouched: string[];
+  /** Rows of the subject removed from tables, over all versions. */
+  rowsRemoved: number;
   /**
    * Every version erased, by ref: the replaced ones and any other version naming the very same
    * bytes (content addressing), which is erased with them and gets no replacement of its own.
@@ -43,6 +63,8 @@ export interface SubjectEraseResult {
   /** Removed files whose bytes stay, because a version the erasure does not reach holds identical bytes. */
   keptShared: Array<{ path: string; sha256: string }>;
   remotes: string[];
+  /** What erasure did (or, on a dry run, would do) on each configured remote. */
+  remoteErasure: RemoteErasure[];
   checkouts: string[];
   gc: { packsDeleted: number; packsRepacked: number; blobsDropped: number; bytesFreed: number } | null;
 }
@@ -68,43 +90,37 @@ export async function eraseSubject(
   opts: SubjectEraseOptions,
 ): Promise<SubjectEraseResult> {
   const reason = opts.dryRun ? (opts.reason ?? '') : requireReason(opts.reason, 'an erasure');
-  const matches = subjectMatcher(opts.key, opts.subject);
-  const candidates = await gatherCandidates(deps, ref);
-  const plan = planSubjectErasure(candidates, matches);
-  await refuseAnyHeld(deps, plan.versions);
-  const impact = impactOf(await Promise.all(plan.versions.map((v) => deps.lineage.of(v.ref, 'down'))));
-  const base = { untouched: plan.untouched, impact };
-  const none = { erased: [], keptShared: [], remotes: [], checkouts: [] };
-  if (opts.dryRun)
-    return {
-      dryRun: true,
-      versions: plan.versions.map((v) => ({
-        ref: v.ref,
-        digest: formatDigest(v.digest),
-        remove: v.remove,
-        kept: v.keep.length,
-        replacement: null,
-      })),
-      ...base,
-      ...none,
-      gc: null,
-    };
-
-  const replacements = new Map<string, { ref: string; digest: string } | null>();
-  const lock = acquireShared(deps.locksDir, 'data erase --subject');
-  try {
-    for (const v of plan.versions)
-      replacements.set(v.versionId, await replace(deps, v.ref, new Set(v.keep.map((k) => k.path))));
-  } finally {
-    lock.release();
+  const { plan, impact, replacements } = await planAndReplace(deps, ref, opts);
+  const versions = plan.versions.map((v) => ({
+    ref: v.ref,
+    digest: formatDigest(v.digest),
+    remove: v.remove,
+    rewrite: v.rewrite,
+    kept: v.keep.length,
+    replacement: replacements.get(v.versionId) ?? null,
+  }));
+  const base = {
+    versions,
+    untouched: plan.untouched,
+    impact,
+    rowsRemoved: plan.versions.reduce((n, v) => n + rowsOf(v), 0),
+  };
+  if (opts.dryRun) {
+    const also = plan.versions.map((v) => v.digest);
+    const remoteErasure = opts.localOnly ? [] : await eraseOnRemotes(deps, { dryRun: true, also });
+    return { dryRun: true, ...base, erased: [], keptShared: [], remotes: [], remoteErasure, checkouts: [], gc: null };
   }
+
   const recorded = [];
   for (const v of plan.versions) {
     const rep = replacements.get(v.versionId) ?? null;
     recorded.push(
+      // Counts and digests only: the rows' numbers could single the subject out of a table.
       await recordErasure(deps, v.ref, reason, {
         bySubject: true,
         filesRemoved: v.remove.length,
+        tablesRewritten: v.rewrite.length,
+        rowsRemoved: rowsOf(v),
         replacement: rep ? rep.digest : null,
       }),
     );
@@ -112,24 +128,19 @@ export async function eraseSubject(
   const gc = await deps.admin.gc({ purge: true });
   const finished = await Promise.all(recorded.map((r) => finishErasure(deps, r, gc)));
   // Only the subject's files count as kept: the rest of each old version lives on in its replacement.
-  const removed = plan.versions.flatMap((v) => v.remove);
+  const removed = plan.versions.flatMap((v) => [...v.remove, ...v.rewrite]);
   const kept = new Set(finished.flatMap((f) => f.keptShared.map((k) => k.sha256)));
   const seen = new Set<string>();
   return {
     dryRun: false,
-    versions: plan.versions.map((v) => ({
-      ref: v.ref,
-      digest: formatDigest(v.digest),
-      remove: v.remove,
-      kept: v.keep.length,
-      replacement: replacements.get(v.versionId) ?? null,
-    })),
     ...base,
     erased: [...new Set(finished.flatMap((f) => f.versions))].sort(),
     keptShared: removed
       .filter((f) => kept.has(formatDigest(f.sha256)) && !seen.has(f.path) && seen.add(f.path))
       .map((f) => ({ path: f.path, sha256: formatDigest(f.sha256) })),
     remotes: [...new Set(finished.flatMap((f) => f.remotes))].sort(),
+    // After the local erasure committed and gc repacked: the remotes get the repacked packs.
+    remoteErasure: opts.localOnly ? [] : await eraseOnRemotes(deps),
     checkouts: [...new Set(finished.flatMap((f) => f.checkouts))].sort(),
     gc: {
       packsDeleted: gc.packsDeleted,
@@ -138,6 +149,39 @@ export async function eraseSubject(
       bytesFreed: gc.bytesFreed,
     },
   };
+}
+
+const rowsOf = (v: VersionPlan) => v.rewrite.reduce((n, w) => n + w.rows.length, 0);
+
+/**
+ * Under the store's shared lock (gc waits): the versions searched, their files' contents
+ * searched, the plan, the holds checked, the impact list, and (unless a dry run) the
+ * replacements written and recorded.
+ */
+async function planAndReplace(deps: EraseDeps, ref: string, opts: SubjectEraseOptions) {
+  if (opts.key === undefined && !opts.scan && opts.column === undefined)
+    throw new CairnError('USAGE', 'erasure by subject needs --key <pattern>, --scan or --column <name>', {
+      hint: "e.g. --key 'users/{subject}/**', or --scan for an e-mail address, or --column user_id",
+    });
+  const rules = contentRules(opts.subject, opts);
+  const matches = opts.key === undefined ? () => false : subjectMatcher(opts.key, opts.subject);
+  const lock = acquireShared(deps.locksDir, 'data erase --subject');
+  try {
+    const candidates = await gatherCandidates(deps, ref);
+    const found = await searchContents(deps, candidates, matches, rules);
+    const plan = planSubjectErasure(candidates, matches, found.hits);
+    await refuseAnyHeld(deps, plan.versions);
+    const impact = impactOf(await Promise.all(plan.versions.map((v) => deps.lineage.of(v.ref, 'down'))));
+    const replacements = new Map<string, { ref: string; digest: string } | null>();
+    if (!opts.dryRun)
+      for (const v of plan.versions) {
+        const rewritten = new Map(v.rewrite.map((w) => [w.path, found.bytes.get(w.sha256)!]));
+        replacements.set(v.versionId, await replace(deps, v.ref, new Set(v.keep.map((k) => k.path)), rewritten));
+      }
+    return { plan, impact, replacements };
+  } finally {
+    lock.release();
+  }
 }
 
 /** Before anything is written: a hold on any version the erasure would touch refuses all of it. */
@@ -191,10 +235,21 @@ async function gatherCandidates(deps: EraseDeps, ref: string): Promise<Candidate
   return out;
 }
 
-/** The version's tree with only the kept files (and its symlinks), written as new tree nodes. */
-async function composeKept(deps: EraseDeps, digest: string, keep: ReadonlySet<string>) {
+/**
+ * The version's tree with only the kept files (and its symlinks), written as new tree nodes, and
+ * the rewritten tables as new files in their old places (and modes).
+ */
+async function composeKept(
+  deps: EraseDeps,
+  digest: string,
+  keep: ReadonlySet<string>,
+  rewritten: ReadonlyMap<string, Buffer>,
+) {
   const listing = await listFlat(digest, treeLoader(deps));
   const files = listing.files.filter((f) => keep.has(f.path));
+  const added = listing.files
+    .filter((f) => rewritten.has(f.path))
+    .map((f) => ({ path: f.path, mode: f.entry.mode, bytes: rewritten.get(f.path)! }));
   const flat: FlatEntry[] = files.map(({ path, entry }: { path: string; entry: FileEntry }) => ({
     path,
     type: 'file',
@@ -207,8 +262,9 @@ async function composeKept(deps: EraseDeps, digest: string, keep: ReadonlySet<st
   const c = await composeVersion(
     { packs: deps.packs, index: deps.index, packTarget: deps.config.storage.pack_size_mib * 1024 * 1024 },
     flat,
+    added,
   );
-  return { c, files, total: listing.files.length };
+  return { c, files, added, total: listing.files.length };
 }
 
 /**
@@ -220,10 +276,11 @@ async function replace(
   deps: EraseDeps,
   ref: string,
   keep: ReadonlySet<string>,
+  rewritten: ReadonlyMap<string, Buffer>,
 ): Promise<{ ref: string; digest: string } | null> {
-  if (keep.size === 0) return null;
+  if (keep.size === 0 && rewritten.size === 0) return null;
   const v = await resolveVersion(deps.meta.db, ref);
-  const { c, files, total } = await composeKept(deps, v.version.digest, keep);
+  const { c, files, added, total } = await composeKept(deps, v.version.digest, keep, rewritten);
   const rootId = c.tree.rootId;
   const existing = await deps.meta.db
     .selectFrom('dataset_versions')
@@ -239,7 +296,9 @@ async function replace(
   const upstream = (await edgesInto(deps.meta.db, 'dataset_version', v.version.id)).filter(
     (e) => e.src_type === 'dataset_version',
   );
-  const message = `${v.ref} without the files of an erased subject (${files.length} of ${total} files kept)`;
+  const message = rewritten.size
+    ? `${v.ref} without the files and rows of an erased subject (${files.length + added.length} of ${total} files kept, ${added.length} of them rewritten without rows)`
+    : `${v.ref} without the files of an erased subject (${files.length} of ${total} files kept)`;
   const stats = {
     files: c.tree.files,
     bytes: c.tree.bytes,
@@ -248,7 +307,10 @@ async function replace(
     chunks: c.chunkCount,
     newChunks: c.newChunks,
     newBytes: c.newBytes,
-    extensions: extensionStats(files.map((f) => ({ path: f.path, size: f.entry.size }))),
+    extensions: extensionStats([
+      ...files.map((f) => ({ path: f.path, size: f.entry.size })),
+      ...added.map((a) => ({ path: a.path, size: a.bytes.length })),
+    ]),
   };
   try {
     return await deps.audit.audited(
@@ -275,6 +337,7 @@ async function replace(
             bytes: stats.bytes,
             newBytes: stats.newBytes,
             replaces: formatDigest(v.version.digest),
+            tablesRewritten: added.length,
           };
           return { ref: `${v.dataset.name}@v${r.number}`, digest: formatDigest(rootId) };
         }),
@@ -283,4 +346,64 @@ async function replace(
     await c.discard();
     throw err;
   }
+}
+
+/**
+ * Reads the files of the searched versions the path pattern does not already take, once per
+ * distinct content, and searches them for the subject (subject-rows.ts). Returns what was found
+ * by file digest, and the rewritten tables' bytes. A `--column` that no searched table has is
+ * refused: a misspelt column would otherwise erase nothing and look like success.
+ */
+async function searchContents(
+  deps: EraseDeps,
+  candidates: readonly CandidateVersion[],
+  matches: (path: string) => boolean,
+  rules: readonly ContentRule[],
+): Promise<{ hits: Map<string, FileHit>; bytes: Map<string, Buffer> }> {
+  const hits = new Map<string, FileHit>();
+  const bytes = new Map<string, Buffer>();
+  if (rules.length === 0) return { hits, bytes };
+  const tmp = join(deps.cacheDir, 'tmp');
+  const seen = new Set<string>();
+  const columns = new Set<string>();
+  let tables = 0;
+  for (const v of candidates) {
+    if (v.erased) continue;
+    const entries = new Map((await listFlat(v.digest, treeLoader(deps))).files.map((f) => [f.path, f.entry]));
+    for (const f of v.files) {
+      if (matches(f.path) || seen.has(f.sha256) || fileKind(f.path) === null) continue;
+      seen.add(f.sha256);
+      const r = await searchFile(f.path, await readEntry(deps, entries.get(f.path)!, f.path), rules, tmp);
+      if (r.columns) {
+        tables++;
+        for (const c of r.columns) columns.add(c);
+      }
+      if (r.hit.type === 'file') hits.set(f.sha256, { type: 'file' });
+      else if (r.hit.type === 'rows') {
+        hits.set(f.sha256, { type: 'rows', rows: r.hit.rows, total: r.hit.total });
+        bytes.set(f.sha256, r.hit.bytes);
+      }
+    }
+  }
+  for (const rule of rules)
+    if (rule.kind === 'column' && tables > 0 && !columns.has(rule.column))
+      throw new CairnError('INVALID_INPUT', `no table searched has a column ${JSON.stringify(rule.column)}`, {
+        data: { columns: [...columns].sort().slice(0, 50) },
+        hint: 'name a column the tables have (cairn data profile <ref>); nothing was erased',
+      });
+  return { hits, bytes };
+}
+
+/** A stored file's bytes, chunk by chunk from the packs. */
+async function readEntry(deps: EraseDeps, e: FileEntry, path: string): Promise<Buffer> {
+  const chunks = fileChunks(e);
+  const locs = await deps.index.locate(chunks);
+  const parts: Buffer[] = [];
+  for (const id of chunks) {
+    const loc = locs.get(id);
+    if (!loc)
+      throw new CairnError('MISSING_OBJECT', `chunk ${id} of ${path} is not in the store`, { data: { blob: id } });
+    parts.push(await deps.reader.read(loc));
+  }
+  return Buffer.concat(parts);
 }

@@ -16,10 +16,18 @@ export interface VersionPlan {
   ref: string;
   versionId: string;
   digest: string;
-  /** Files of the subject: `path` when the pattern names them, `content` when they hold the same bytes as one that does. */
-  remove: Array<{ path: string; sha256: string; why: 'path' | 'content' }>;
+  /**
+   * Files of the subject: `path` when the pattern names them, `content` when they hold the same
+   * bytes as one that does, `scan` when they are texts the PII scanner found the subject in.
+   */
+  remove: Array<{ path: string; sha256: string; why: 'path' | 'content' | 'scan' }>;
+  /** Tables holding rows of the subject: kept, rewritten without those rows. */
+  rewrite: Array<{ path: string; sha256: string; rows: number[]; total: number }>;
   keep: Array<{ path: string }>;
 }
+
+/** What searching a file's bytes found (by file digest): see subject-rows.ts. */
+export type FileHit = { type: 'file' } | { type: 'rows'; rows: number[]; total: number };
 
 export interface SubjectPlan {
   /** Versions that hold files of the subject: each gets a replacement without them, then is erased. */
@@ -99,12 +107,14 @@ function escapeRe(s: string): string {
 /**
  * Pure: which files of which versions belong to the subject. A file is the subject's when the
  * pattern matches its path, or when it holds the same bytes (file digest) as such a file in any
- * searched version: a derived version (a split, a cleaning) may have moved or renamed it.
- * Versions are visited in the order given; each appears once.
+ * searched version: a derived version (a split, a cleaning) may have moved or renamed it. `hits`
+ * (by file digest) adds what a search of the files' contents found: texts holding the subject
+ * leave whole, tables holding rows of the subject are rewritten without them. Versions are visited in the order given; each appears once.
  */
 export function planSubjectErasure(
   candidates: readonly CandidateVersion[],
   matches: (path: string) => boolean,
+  hits: ReadonlyMap<string, FileHit> = new Map(),
 ): SubjectPlan {
   const digests = new Set<string>();
   for (const v of candidates) if (!v.erased) for (const f of v.files) if (matches(f.path)) digests.add(f.sha256);
@@ -121,13 +131,18 @@ export function planSubjectErasure(
       continue;
     }
     const remove: VersionPlan['remove'] = [];
+    const rewrite: VersionPlan['rewrite'] = [];
     const keep: VersionPlan['keep'] = [];
     for (const f of v.files) {
+      const hit = hits.get(f.sha256);
       if (matches(f.path)) remove.push({ path: f.path, sha256: f.sha256, why: 'path' });
       else if (digests.has(f.sha256)) remove.push({ path: f.path, sha256: f.sha256, why: 'content' });
+      else if (hit?.type === 'file') remove.push({ path: f.path, sha256: f.sha256, why: 'scan' });
+      else if (hit?.type === 'rows') rewrite.push({ path: f.path, sha256: f.sha256, rows: hit.rows, total: hit.total });
       else keep.push({ path: f.path });
     }
-    if (remove.length) versions.push({ ref: v.ref, versionId: v.versionId, digest: v.digest, remove, keep });
+    if (remove.length || rewrite.length)
+      versions.push({ ref: v.ref, versionId: v.versionId, digest: v.digest, remove, rewrite, keep });
     else untouched.push(v.ref);
   }
   return { versions, untouched };

@@ -58,3 +58,9 @@ export function createDataPrepService(deps: DataprepDeps): DataPrepService {
 
 // For store-admin (fsck, gc): whether a typed-table cache entry still matches what it was built from.
 export { checkTableEntry } from './tables/table-cache.js';
+
+// For compliance (erasure by subject): the PII scanner and the table engine find a subject's
+// records in tables and texts, and write a table without their rows.
+export { scanText } from './pii/scan.js';
+export type { PiiKind } from './pii/patterns.js';
+export { ident, lit, openEngine, type TableEngine } from './tables/engine.js';

@@ -258,15 +258,19 @@ export const handlers: Record<OperationId, Handler> = {
       str(i.body.ref),
       withDefined({ reason: str(i.body.reason), holdId: opt(i.body.holdId as string) }),
     ),
-  'compliance.erase': (s, i) => s.compliance.erase(str(i.body.ref), { reason: str(i.body.reason) }),
+  'compliance.erase': (s, i) =>
+    s.compliance.erase(str(i.body.ref), { reason: str(i.body.reason), localOnly: i.body.localOnly === true }),
   'compliance.eraseSubject': (s, i) =>
     s.compliance.eraseSubject(
       str(i.body.ref),
       withDefined({
         subject: str(i.body.subject),
-        key: str(i.body.key),
+        key: opt(i.body.key as string),
+        scan: i.body.scan === true,
+        column: opt(i.body.column as string),
         reason: opt(i.body.reason as string),
         dryRun: i.body.dryRun === true,
+        localOnly: i.body.localOnly === true,
       }),
     ),
   ...storeHandlers,

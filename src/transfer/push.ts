@@ -116,7 +116,7 @@ export async function push(
 }
 
 /** Uploads the packs the remote lacks (or holds at another size), in parallel. */
-async function uploadPacks(
+export async function uploadPacks(
   deps: TransferDeps,
   r: OpenedRemote,
   packs: ReadonlyArray<{ id: string; size: number }>,

@@ -1,5 +1,5 @@
 // `cairn data erase --subject` as a user runs it: the real CLI on a real workspace.
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli } from '../../src/test-support/cli.js';
@@ -48,5 +48,34 @@ describe('cairn data erase --subject', () => {
     expect(readdirSync(join(cwd, 'co2', 'users'))).toEqual(['u2']);
     const verify = cli(['audit', 'verify', '--artifacts', '--json'], { cwd });
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+  });
+
+  it('--scan removes the rows of an e-mail address from a table, and the pushed remote loses them too', () => {
+    const cwd = tmp();
+    expect(cli(['init'], { cwd }).code).toBe(0);
+    const src = join(cwd, 'crm');
+    mkdirSync(src, { recursive: true });
+    writeFileSync(
+      join(src, 'customers.csv'),
+      'id,email\nc1,alice@example.com\nc2,bob@example.com\nc3,ALICE@example.com\n',
+    );
+    expect(cli(['data', 'add', src, '--name', 'crm'], { cwd }).code).toBe(0);
+    expect(cli(['remote', 'add', 'origin', `file://${join(cwd, 'remote')}`], { cwd }).code).toBe(0);
+    expect(cli(['push'], { cwd }).code).toBe(0);
+    const who = ['--subject', 'alice@example.com', '--scan'];
+    const plan = cli(['data', 'erase', 'crm', ...who, '--dry-run'], { cwd });
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toContain('~ customers.csv: 2 of 3 row(s) removed (rows 1, 3)');
+    expect(plan.stdout).toContain('remote origin: would delete 1 pack(s)');
+    const notPii = cli(['data', 'erase', 'crm', '--subject', 'c1', '--scan', '--dry-run'], { cwd });
+    expect(notPii.code).not.toBe(0);
+    expect(notPii.stderr).toContain('INVALID_INPUT');
+    const r = cli(['data', 'erase', 'crm', ...who, '--reason', 'Art. 17 #3', '--json'], { cwd });
+    expect(r.code, r.stderr).toBe(0);
+    const out = r.json as { rowsRemoved: number; remoteErasure: Array<{ remote: string; status: string }> };
+    expect(out.rowsRemoved).toBe(2);
+    expect(out.remoteErasure).toEqual([expect.objectContaining({ remote: 'origin', status: 'cleaned' })]);
+    expect(cli(['data', 'checkout', 'crm@v2', join(cwd, 'co')], { cwd }).code).toBe(0);
+    expect(readFileSync(join(cwd, 'co', 'customers.csv'), 'utf8')).toBe('id,email\nc2,bob@example.com\n');
   });
 });

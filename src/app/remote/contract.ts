@@ -160,7 +160,7 @@ function complianceOperations() {
       path: '/compliance/erasures',
       role: 'admin',
       summary: "Erases a version's bytes on the server (refused while held) and returns the impact list.",
-      body: { ref: str, reason },
+      body: { ref: str, reason, localOnly: bool },
       required: ['ref', 'reason'],
     },
     // A POST even for the dry run: the subject's id must not end up in a URL or a request log.
@@ -169,9 +169,18 @@ function complianceOperations() {
       path: '/compliance/erasures/subject',
       role: 'admin',
       summary:
-        "Erases one data subject's files from a dataset (or version) and every version derived from it; dryRun only plans.",
-      body: { ref: str, subject: { type: 'string', minLength: 1, maxLength: 512 }, key: str, reason, dryRun: bool },
-      required: ['ref', 'subject', 'key'],
+        "Erases one data subject's files and table rows from a dataset (or version) and every version derived from it; dryRun only plans.",
+      body: {
+        ref: str,
+        subject: { type: 'string', minLength: 1, maxLength: 512 },
+        key: str,
+        scan: bool,
+        column: str,
+        reason,
+        dryRun: bool,
+        localOnly: bool,
+      },
+      required: ['ref', 'subject'],
     },
   } as const satisfies Record<string, Operation>;
 }

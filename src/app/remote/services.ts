@@ -56,6 +56,9 @@ function serverHost(what: string): () => Promise<never> {
   };
 }
 
+// What erasure by subject sends: the subject travels in the body, never in a URL.
+const SUBJECT_ERASE_FIELDS = ['subject', 'key', 'scan', 'column', 'reason', 'dryRun', 'localOnly'] as const;
+
 /**
  * The same service interfaces as the in-process ones, answered by a team server: the CLI does
  * not care which it talks to. Methods that need this machine's files say so (NOT_ON_SERVER).
@@ -69,9 +72,8 @@ export function createRemoteServices(api: ApiClient, session: ServerSession): Se
       hold: (ref, opts) => c('compliance.hold', { body: { ref, ...pick(opts, ['reason', 'retainUntil']) } }),
       releaseHold: (ref, opts) => c('compliance.releaseHold', { body: { ref, ...pick(opts, ['reason', 'holdId']) } }),
       holds: (ref) => c('compliance.holds', { query: { ref } }),
-      erase: (ref, opts) => c('compliance.erase', { body: { ref, ...pick(opts, ['reason']) } }),
-      eraseSubject: (ref, opts) =>
-        c('compliance.eraseSubject', { body: { ref, ...pick(opts, ['subject', 'key', 'reason', 'dryRun']) } }),
+      erase: (ref, opts) => c('compliance.erase', { body: { ref, ...pick(opts, ['reason', 'localOnly']) } }),
+      eraseSubject: (ref, opts) => c('compliance.eraseSubject', { body: { ref, ...pick(opts, SUBJECT_ERASE_FIELDS) } }),
     },
     datasets: {
       add: local('data add'),

@@ -57,6 +57,15 @@ export const dataErase = spec({
       '--key <pattern>',
       "with --subject: the subject's files, a path pattern with {subject} (e.g. 'users/{subject}/**')",
     ),
-    dryRun: flag('--dry-run', 'with --subject: show the plan (files, versions, impact) and change nothing'),
+    scan: flag(
+      '--scan',
+      'with --subject (an e-mail, phone, card number or IBAN): find it with the PII scanner in tables (rows removed) and texts (files removed)',
+    ),
+    column: text('--column <name>', "with --subject: remove the table rows whose <name> column is the subject's id"),
+    localOnly: flag(
+      '--local-only',
+      "erase here only: leave the erased bytes on the workspace's remotes (a later run without it deletes them)",
+    ),
+    dryRun: flag('--dry-run', 'with --subject: show the plan (files, rows, versions, impact) and change nothing'),
   },
 });
