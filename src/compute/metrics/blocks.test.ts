@@ -10,7 +10,14 @@ import { dropSchema, freshPgUrl, postgresAvailable } from '../../test-support/se
 import { useTempDirs } from '../../test-support/temp.js';
 import { stepLevel, summarizeBlocks, type Block } from './blocks.js';
 import { MetricsTailer } from './ingest.js';
-import { bucketsFromBlocks, bucketsFromPoints, metricCurves, metricSeries, type BucketRow } from './read.js';
+import {
+  bucketsFromBlocks,
+  bucketsFromPoints,
+  metricCurves,
+  metricSeries,
+  toBucket,
+  type SeriesBucket,
+} from './read.js';
 import type { Point } from './summary.js';
 
 const pgAvailable = await postgresAvailable();
@@ -71,14 +78,8 @@ function expectSameCurve(got: readonly Bucket[], want: readonly Bucket[], scale:
   got.forEach((b, i) => expect(Math.abs(b.mean - want[i]!.mean)).toBeLessThanOrEqual(1e-9 * scale));
 }
 
-const fromRows = (rows: readonly BucketRow[]): Bucket[] =>
-  rows.map((r) => ({
-    steps: [Number(r.s0), Number(r.s1)],
-    count: Number(r.n),
-    min: Number(r.lo),
-    max: Number(r.hi),
-    mean: Number(r.mean),
-  }));
+const plain = (bs: readonly SeriesBucket[]): Bucket[] =>
+  bs.map((b) => ({ steps: b.steps!, count: b.count, min: b.min, max: b.max, mean: b.mean }));
 
 /**
  * Steps as jobs log them: mostly rising with gaps, some repeated (a restart from a checkpoint),
@@ -285,8 +286,8 @@ function blocksSuite(
               const m = { db: store.db, runId, name };
               for (let level = METRIC_BLOCK_MIN_LEVEL; level <= METRIC_BLOCK_MAX_LEVEL; level += 7)
                 expectSameCurve(
-                  fromRows(await bucketsFromBlocks(m, level)),
-                  fromRows(await bucketsFromPoints(m, level)),
+                  plain(await bucketsFromBlocks(m, level)),
+                  plain((await bucketsFromPoints(m, level)).map((r) => toBucket(r, true))),
                   1e6,
                 );
             }

@@ -115,8 +115,7 @@ async function seriesOf(
   const lastStep = numOrNull(s.last_step);
   const metric = { db, runId, name };
   if (x === 'step' && firstStep !== null && lastStep !== null) {
-    const rows = await bucketsBySteps(metric, firstStep, lastStep, buckets);
-    return { name, points, by: 'step', buckets: rows.map((r) => toBucket(r, true)) };
+    return { name, points, by: 'step', buckets: await bucketsBySteps(metric, firstStep, lastStep, buckets) };
   }
   const rows = await bucketsByTime(metric, points, buckets);
   return { name, points, by: 'time', buckets: rows.map((r) => toBucket(r, false)) };
@@ -222,7 +221,7 @@ export type BucketRow = {
   mean: unknown;
 };
 
-function toBucket(r: BucketRow, stepped: boolean): SeriesBucket {
+export function toBucket(r: BucketRow, stepped: boolean): SeriesBucket {
   return {
     steps: stepped ? [num(r.s0), num(r.s1)] : null,
     times: stepped ? null : [r.t0!, r.t1!],
@@ -245,34 +244,48 @@ export interface MetricRef {
  * finer or coarser than the kept levels, and metrics whose points were written around ingestion
  * (no blocks at all), are bucketed from the points with the same grid.
  */
-async function bucketsBySteps(m: MetricRef, firstStep: number, lastStep: number, buckets: number) {
+async function bucketsBySteps(
+  m: MetricRef,
+  firstStep: number,
+  lastStep: number,
+  buckets: number,
+): Promise<SeriesBucket[]> {
   const level = stepLevel(firstStep, lastStep, buckets);
   if (level >= METRIC_BLOCK_MIN_LEVEL && level <= METRIC_BLOCK_MAX_LEVEL) {
-    const rows = await bucketsFromBlocks(m, level);
-    if (rows.length) return rows;
+    const got = await bucketsFromBlocks(m, level);
+    if (got.length) return got;
   }
-  return bucketsFromPoints(m, level);
+  return (await bucketsFromPoints(m, level)).map((r) => toBucket(r, true));
 }
 
-/** The curve's buckets as stored blocks of `level` (exported for the tests that hold it to the points). */
-export async function bucketsFromBlocks(m: MetricRef, level: number): Promise<BucketRow[]> {
+/**
+ * The curve's buckets as stored blocks of `level` (exported for the tests that hold it to the
+ * points). Straight to buckets, no intermediate rows: for a compare of 100 curves the objects
+ * made here are most of the time spent.
+ */
+export async function bucketsFromBlocks(m: MetricRef, level: number): Promise<SeriesBucket[]> {
   const rows = await m.db
     .selectFrom('run_metric_blocks')
-    .select([
-      'block as b',
-      'first_step as s0',
-      'last_step as s1',
-      'points as n',
-      'min_value as lo',
-      'max_value as hi',
-      'sum_value as sum',
-    ])
+    .select(['first_step', 'last_step', 'points', 'min_value', 'max_value', 'sum_value'])
     .where('run_id', '=', m.runId)
     .where('name', '=', m.name)
     .where('level', '=', level)
     .orderBy('block')
     .execute();
-  return rows.map((r) => ({ ...r, t0: null, t1: null, mean: num(r.sum) / num(r.n) }));
+  const out: SeriesBucket[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    const n = num(r.points);
+    out[i] = {
+      steps: [num(r.first_step), num(r.last_step)],
+      times: null,
+      count: n,
+      min: num(r.min_value),
+      max: num(r.max_value),
+      mean: num(r.sum_value) / n,
+    };
+  }
+  return out;
 }
 
 /** The same buckets grouped from the points (SQLite sorts them all for the GROUP BY). */
