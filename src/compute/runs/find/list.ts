@@ -62,19 +62,11 @@ export async function findRuns(deps: Pick<RunDeps, 'meta' | 'clock'>, opts: Find
   const plan = filter ? planFilter(filter) : null;
   const order = metricOrder(sort);
   const inDb = (!filter || plan?.exact === true) && order !== null;
-  // A filter on params and metrics is answered from their indexes first: only the runs that can
-  // match are read (a few thousand of 100,000), and checked again here when the plan is wider.
-  // Only the columns a field reads: a run's spec and usage (kilobytes each) are read for the runs shown.
-  let q = deps.meta.db.selectFrom('runs').select(inDb ? LEAN : columnsFor(fields));
-  for (const o of inDb ? order! : []) q = q.orderBy(o);
-  q = q.orderBy('created_at', 'desc').orderBy('id', 'desc');
-  if (opts.project) q = q.where('project', '=', opts.project);
-  if (opts.status) q = q.where('status', '=', opts.status);
-  if (plan) q = q.where(sql<boolean>`id in (${runSetSql(plan.set)})`);
-  if (inDb) q = q.limit(limit).offset(offset);
-  const rows = await q.execute();
-  // Where the database cuts the page, the count of matches is asked of it too.
-  const total = inDb ? await countRuns(deps.meta.db, opts, plan?.set) : null;
+  const { rows, total } = await readRuns(deps.meta.db, opts, {
+    columns: inDb ? LEAN : columnsFor(fields),
+    set: plan?.set ?? null,
+    page: inDb ? { order: order!, limit, offset } : null,
+  });
   const recheck = filter !== null && !plan?.exact;
   // Every candidate's values are read only for what the recheck and the sort need; the columns
   // are read for the page shown alone.
@@ -118,6 +110,39 @@ export async function findRuns(deps: Pick<RunDeps, 'meta' | 'clock'>, opts: Find
       values: Object.fromEntries(columns.map((c) => [c, fieldValue(rec, c) ?? null])),
     })),
   };
+}
+
+/**
+ * The runs a listing starts from. A filter on params and metrics is answered from their indexes
+ * first: only the runs that can match are read (a few thousand of 100,000). With `page`, the
+ * database orders, cuts and counts the page; without, every candidate is read, newest first.
+ */
+async function readRuns(
+  db: Db,
+  opts: FindOptions,
+  how: {
+    columns: readonly LeanColumn[];
+    set: RunSet | null;
+    page: { order: RawBuilder<unknown>[]; limit: number; offset: number } | null;
+  },
+) {
+  // Only the columns a field reads: a run's spec and usage (kilobytes each) are read for the runs shown.
+  let q = db.selectFrom('runs').select(how.columns as LeanColumn[]);
+  for (const o of how.page?.order ?? []) q = q.orderBy(o);
+  q = q.orderBy('created_at', 'desc').orderBy('id', 'desc');
+  if (opts.project) q = q.where('project', '=', opts.project);
+  if (opts.status) q = q.where('status', '=', opts.status);
+  const set = how.set;
+  if (set) q = q.where(sql<boolean>`id in (${runSetSql(set)})`);
+  const page = how.page;
+  if (!page) return { rows: await q.execute(), total: null };
+  q = q.limit(page.limit).offset(page.offset);
+  if (!set) return { rows: await q.execute(), total: await countRuns(db, opts) };
+  // A planned filter's matches are counted in the page's query (a second query would compute
+  // the run set again); only a page past the end needs the count asked on its own.
+  const rows = await q.select(sql<unknown>`count(*) over ()`.as('matched')).execute();
+  const total = rows.length ? Number(rows[0]!.matched) : page.offset > 0 ? await countRuns(db, opts, set) : 0;
+  return { rows, total };
 }
 
 async function countRuns(db: Db, opts: FindOptions, set?: RunSet): Promise<number> {
