@@ -93,6 +93,7 @@ export default tseslint.config(
       'src/compute/runs/deps.ts',
       'src/compute/metrics/ingest.ts',
       'src/compute/metrics/summary.ts',
+      'src/compute/metrics/blocks.ts',
       'src/models/deployments/types.ts',
       'src/models/deployments/outbox.ts',
     ],

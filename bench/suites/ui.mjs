@@ -186,6 +186,9 @@ function rows(r, scale) {
 /** A `curve` metric of `points` steps for the first 100 runs, and its summary, straight into SQLite. */
 async function addCurves(dir, repoRoot, points) {
   const { openWorkspace } = await import(pathToFileURL(path.join(repoRoot, 'dist', 'app', 'workspace.js')).href);
+  const { summarizeBlocks, upsertBlocks } = await import(
+    pathToFileURL(path.join(repoRoot, 'dist', 'compute', 'metrics', 'blocks.js')).href
+  );
   const ws = await openWorkspace({ cwd: dir, command: 'bench', env: process.env });
   try {
     const ids = (await ws.meta.db.selectFrom('runs').select('id').orderBy('id').limit(CURVES).execute()).map(
@@ -205,6 +208,8 @@ async function addCurves(dir, repoRoot, points) {
               time,
             });
           await tx.insertInto('run_metrics').values(rows).execute();
+          // The step blocks ingestion keeps beside the points (curves read them, not the points).
+          await upsertBlocks(tx, id, summarizeBlocks(rows));
         }
         await tx
           .insertInto('run_metric_summaries')

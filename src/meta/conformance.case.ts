@@ -139,6 +139,7 @@ export function metaConformance(name: string, factory: MetaFactory): void {
           'projects',
           'reports',
           'role_grants',
+          'run_metric_blocks',
           'run_metric_summaries',
           'run_metrics',
           'run_params',
@@ -169,6 +170,7 @@ export function metaConformance(name: string, factory: MetaFactory): void {
             '0008-runs',
             '0009-identity-generation',
             '0010-retention',
+            '0011-metric-blocks',
             '0012-server-sessions',
           ]);
         } finally {

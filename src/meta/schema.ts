@@ -22,6 +22,7 @@ export interface Database {
   run_params: RunParamsTable;
   run_metrics: RunMetricsTable;
   run_metric_summaries: RunMetricSummariesTable;
+  run_metric_blocks: RunMetricBlocksTable;
   projects: ProjectsTable;
   models: ModelsTable;
   model_versions: ModelVersionsTable;
@@ -266,6 +267,23 @@ export interface RunMetricSummariesTable {
   last_value: number;
   last_step: number | null;
   last_time: string;
+}
+
+/**
+ * Per (run, metric, level, block): the stepped points with block·2^level ≤ step < (block+1)·2^level,
+ * summed up; kept on ingest in the transaction that adds the points (migration 0011).
+ */
+export interface RunMetricBlocksTable {
+  run_id: string;
+  name: string;
+  level: number;
+  block: number;
+  points: number;
+  first_step: number;
+  last_step: number;
+  min_value: number;
+  max_value: number;
+  sum_value: number;
 }
 
 export interface ProjectsTable {

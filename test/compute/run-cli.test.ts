@@ -137,9 +137,10 @@ describe('cairn run (CLI)', () => {
         cwd,
         ['run', 'metrics', done.id, 'loss', '--buckets', '10'],
       );
-      expect([curve.points, curve.by, curve.buckets.length]).toEqual([200_000, 'step', 10]);
-      expect(curve.buckets.map((b) => b.count)).toEqual(Array(10).fill(20_000));
-      expect(curve.buckets[0]).toMatchObject({ steps: [0, 19_999], max: 1 });
+      // Aligned ranges of 2^15 steps: the smallest power of two that fits 200,000 steps in 10.
+      expect([curve.points, curve.by, curve.buckets.length]).toEqual([200_000, 'step', 7]);
+      expect(curve.buckets.map((b) => b.count)).toEqual([...Array(6).fill(32_768), 200_000 - 6 * 32_768]);
+      expect(curve.buckets[0]).toMatchObject({ steps: [0, 32_767], max: 1 });
     },
   );
 

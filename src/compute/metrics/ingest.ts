@@ -8,6 +8,7 @@ import { bulkInsert } from '../../meta/repos/bulk.js';
 import type { Database } from '../../meta/schema.js';
 import { parseMetricLines, type BadLine, type MetricRecord } from './parse.js';
 import { summarize, upsertSummaries } from './summary.js';
+import { summarizeBlocks, upsertBlocks } from './blocks.js';
 import type { BookkeepingDb } from '../../meta/read-db.js';
 
 /** Rows per INSERT: 500 × 5 values stays far below SQLite's 32,766 and PostgreSQL's 65,535 parameters. */
@@ -244,12 +245,11 @@ export class MetricsTailer {
           await bulkInsert(trx as unknown as Kysely<never>, 'run_metrics', METRIC_COLUMNS, metrics, {
             batch: ROWS_PER_STATEMENT,
           });
-          // The summaries `run show` reads, in the same transaction as the points they cover.
-          await upsertSummaries(
-            trx,
-            this.#runId,
-            summarize(metrics.map(([, name, step, value, time]) => ({ name, step, value, time }))),
-          );
+          // The summaries `run show` reads and the blocks curves read, in the same transaction
+          // as the points they cover.
+          const points = metrics.map(([, name, step, value, time]) => ({ name, step, value, time }));
+          await upsertSummaries(trx, this.#runId, summarize(points));
+          await upsertBlocks(trx, this.#runId, summarizeBlocks(points));
         }
         if (this.#saveOffset) await this.#saveOffset(trx, endOffset);
       });

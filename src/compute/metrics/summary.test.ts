@@ -179,6 +179,8 @@ function summarySuite(
         .insertInto('run_metrics')
         .values(points.map((p) => ({ run_id: 'r1', ...p })))
         .execute();
+      await sql`drop table run_metric_blocks`.execute(store.db);
+      await sql`delete from kysely_migration where name = '0011-metric-blocks'`.execute(store.db);
       for (const t of ['upload_plans', 'browser_sessions']) await sql`drop table ${sql.table(t)}`.execute(store.db);
       await sql`delete from kysely_migration where name = '0012-server-sessions'`.execute(store.db);
       for (const t of ['version_erasures', 'version_holds']) await sql`drop table ${sql.table(t)}`.execute(store.db);
@@ -224,11 +226,12 @@ function summarySuite(
       appendFileSync(file, lines.join(''));
       await new MetricsTailer({ db: store.db, runId: 'r1', file }).ingestOnce();
       const loss = await metricSeries(store.db, 'r1', 'loss', 100);
-      expect([loss.by, loss.points, loss.buckets.length]).toEqual(['step', 10_000, 100]);
+      // Aligned ranges of 2^7 steps: the smallest power of two that fits 10,000 steps in 100.
+      expect([loss.by, loss.points, loss.buckets.length]).toEqual(['step', 10_000, 79]);
       expect(loss.buckets.reduce((n, b) => n + b.count, 0)).toBe(10_000);
-      expect(loss.buckets[0]!.steps).toEqual([0, 99]);
+      expect(loss.buckets[0]!.steps).toEqual([0, 127]);
       expect(Math.max(...loss.buckets.map((b) => b.max))).toBe(1e6);
-      expect(loss.buckets[43]!).toMatchObject({ steps: [4300, 4399], max: 1e6 });
+      expect(loss.buckets[33]!).toMatchObject({ steps: [4224, 4351], max: 1e6 });
       const gpu = await metricSeries(store.db, 'r1', 'gpu', 7);
       expect([gpu.by, gpu.points, gpu.buckets.length]).toEqual(['time', 1000, 7]);
       expect(gpu.buckets.reduce((n, b) => n + b.count, 0)).toBe(1000);

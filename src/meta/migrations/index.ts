@@ -9,6 +9,7 @@ import { server } from './0007-server.js';
 import { runs } from './0008-runs.js';
 import { identityGeneration } from './0009-identity-generation.js';
 import { retention } from './0010-retention.js';
+import { metricBlocks } from './0011-metric-blocks.js';
 import { serverSessions } from './0012-server-sessions.js';
 
 /** Migrations live in code (not files on disk) so a bundled CLI carries them. Append only. */
@@ -23,6 +24,7 @@ export const migrations: Record<string, Migration> = {
   '0008-runs': runs,
   '0009-identity-generation': identityGeneration,
   '0010-retention': retention,
+  '0011-metric-blocks': metricBlocks,
   '0012-server-sessions': serverSessions,
 };
 

@@ -196,7 +196,18 @@ function randomFilter(next: () => number, depth = 0): string {
 // Sorts by fields of one kind each: a param holding numbers, text and booleans at once has no
 // total order (numbers and numeric text compare as numbers, other text as text), so where runs
 // land among incomparable neighbours depends on the sort's steps, not on the rule.
-const SORTS = ['', '-metrics.acc', 'params.batch', '-params.batch,metrics.loss', 'metrics.acc.max', 'status,-created'];
+// Sorts by metrics alone are ordered by the database (with no filter or an exact one), the rest here.
+const SORTS = [
+  '',
+  '-metrics.acc',
+  'params.batch',
+  '-params.batch,metrics.loss',
+  'metrics.acc.max',
+  'status,-created',
+  '-metrics.loss.min',
+  'metrics.acc.points,-metrics.acc',
+  '-metrics.none,metrics.loss',
+];
 
 describe.each([
   ['SQLite', false],
