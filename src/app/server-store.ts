@@ -8,6 +8,7 @@ import type {
   TransferService,
 } from '../transfer/index.js';
 import { emptyState, mergeState, parseState, readState, writeState } from '../transfer/index.js';
+import { checkHeader, decodeIndex, FOOTER_SIZE, HEADER_SIZE, parseFooter } from '../storage/pack/format.js';
 import {
   buildStoreState,
   candidateState,
@@ -33,13 +34,15 @@ export interface ServerStore {
   list(prefix: string): Promise<Array<{ key: string; size: number }>>;
   plan(who: string, objects: readonly PlannedObject[]): Promise<UploadPlan[]>;
   /** Streamed upload of a planned pack (folder stores): checked against the plan before it is stored. */
-  receive(who: string, uploadId: string, body: Buffer): Promise<void>;
+  receive(who: string, uploadId: string, body: Buffer): Promise<{ poisoned?: PoisonedPack }>;
   /** After direct uploads: checks each staged object against its plan, then moves it into place. */
-  commit(who: string, uploadIds: readonly string[]): Promise<Array<{ key: string; size: number }>>;
+  commit(
+    who: string,
+    uploadIds: readonly string[],
+  ): Promise<Array<{ key: string; size: number; poisoned?: PoisonedPack }>>;
   download(keys: readonly string[]): Promise<Array<{ key: string; size: number; request: PresignedRequest | null }>>;
   readObject(key: string): Promise<Buffer>;
   writeObject(who: string, key: string, body: Buffer): Promise<void>;
-  /** Imports what was pushed (metadata only: the bytes stay in the store) and checks `versions` arrived. */
   /**
    * Imports what `who` pushed (metadata only: the bytes stay in the store) from the state its
    * push proposed, writes the store's state from what was recorded, and checks `versions` arrived.
@@ -50,7 +53,21 @@ export interface ServerStore {
    * more (expired, or started by an earlier server process); runs every minute by itself.
    */
   sweep(): Promise<{ aborted: number; expired: number }>;
+  /**
+   * How many held packs this process read back in full against their names before letting an
+   * account dedup against (or commit beside) another account's unverified upload, and how many
+   * of those failed and were removed (docs/SERVER.md "Poisoned packs").
+   */
+  integrity(): { verified: number; poisoned: number };
   close(): Promise<void>;
+}
+
+/** A held pack that failed the check against its name and was removed: whose upload it was. */
+export interface PoisonedPack {
+  key: string;
+  /** The account whose upload put it there (null: uploaded before uploaders were recorded). */
+  uploader: string | null;
+  reason: string;
 }
 
 export interface PlannedObject {
@@ -75,6 +92,8 @@ export interface UploadPlan {
   request?: PresignedRequest;
   /** A multipart upload instead: one presigned UploadPart per planned part, in order. */
   parts?: PresignedRequest[];
+  /** The store held this key, but its bytes failed the check against the pack's name: removed. */
+  poisoned?: PoisonedPack;
 }
 
 export interface ImportAnswer {
@@ -178,6 +197,8 @@ export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptio
   };
   let importing: Promise<unknown> = Promise.resolve();
   const proposals = proposalStore(backend);
+  const counts = { verified: 0, poisoned: 0 };
+  const held = heldPacks(backend, counts);
   return {
     url: backend.url,
     direct,
@@ -186,7 +207,7 @@ export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptio
       // Plans nobody used expire with their URLs: forget them (aborting their multipart uploads).
       // The store-wide listing is left to the timer: one request per plan would slow big pushes.
       await sweepUploads(backend, multipart, pending, { now: now(), urlSeconds, list: false });
-      return planUploads(backend, pending, {
+      return planUploads(backend, pending, held, {
         who,
         objects,
         direct,
@@ -198,17 +219,15 @@ export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptio
     async receive(who, uploadId, body) {
       const p = await take(who, uploadId);
       checkBytes(p, body);
-      await backend.put(p.key, body);
+      const poisoned = await place(held, who, p, () => backend.put(p.key, body), noop);
+      return poisoned ? { poisoned } : {};
     },
     async commit(who, uploadIds) {
-      const out: Array<{ key: string; size: number }> = [];
+      const out: Array<{ key: string; size: number; poisoned?: PoisonedPack }> = [];
       for (const id of uploadIds) {
         const p = await take(who, id);
-        if (p.multipartId) await commitMultipart(backend, multipart!, id, p);
-        else if (direct) await commitStaged(backend, id, p);
-        else if (!(await backend.head(p.key)))
-          throw new CairnError('UPLOAD_MISMATCH', `${p.key} was planned but never arrived; nothing was recorded`);
-        out.push({ key: p.key, size: p.size });
+        const poisoned = await commitOne(backend, { multipart, direct, held, who, uploadId: id, p });
+        out.push({ key: p.key, size: p.size, ...(poisoned ? { poisoned } : {}) });
       }
       return out;
     },
@@ -218,16 +237,39 @@ export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptio
       const recorded = opts.recorded;
       if (!recorded) throw new CairnError('UNSUPPORTED', "this store was opened without the server's metadata");
       // One import at a time: each reads the state, imports, and writes the state it recorded.
-      const run = importing.then(() => importOnce(backend, transfer, { who, versions, proposals, recorded }));
+      const run = importing.then(() => importOnce(backend, transfer, { who, versions, proposals, recorded, held }));
       importing = run.catch(() => {});
       return run;
     },
     sweep: sweeper.sweep,
+    integrity: () => ({ ...counts }),
     async close() {
       await sweeper.stop();
       await backend.close();
     },
   };
+}
+
+const noop = async () => {};
+
+/** Checks one planned upload that arrived and moves it into place (S3); a folder store's is already there. */
+async function commitOne(
+  backend: RemoteBackend,
+  o: {
+    multipart: MultipartUploads | null;
+    direct: boolean;
+    held: HeldPacks;
+    who: string;
+    uploadId: string;
+    p: Pending;
+  },
+): Promise<PoisonedPack | null> {
+  const { p } = o;
+  if (p.multipartId) return commitMultipart(backend, o.multipart!, o.held, o.who, o.uploadId, p);
+  if (o.direct) return commitStaged(backend, o.held, o.who, o.uploadId, p);
+  if (!(await backend.head(p.key)))
+    throw new CairnError('UPLOAD_MISMATCH', `${p.key} was planned but never arrived; nothing was recorded`);
+  return null;
 }
 
 /**
@@ -344,6 +386,7 @@ function startSweeper(run: () => Promise<{ aborted: number; expired: number }>, 
 async function planUploads(
   backend: RemoteBackend,
   pending: UploadPlans,
+  held: HeldPacks,
   o: {
     who: string;
     objects: readonly PlannedObject[];
@@ -365,12 +408,16 @@ async function planUploads(
     if (inParts) checkParts(obj.key, obj.size, inParts);
     else if (o.direct && obj.size > MAX_SINGLE_PUT)
       throw new CairnError('USAGE', `${obj.key}: objects over 5 GiB go up in parts (plan them with \`parts\`)`);
+    // A held pack another account uploaded is read back against its name before this account's
+    // push may depend on it; one that fails is removed and planned afresh (docs/SERVER.md "Poisoned packs").
     const at = have.get(obj.key);
-    if (at === obj.size) {
+    const poisoned = at === undefined ? null : await onePerKey(obj.key, () => held.vouch(o.who, obj.key));
+    if (!poisoned && at === obj.size) {
       out.push({ key: obj.key, present: true });
       continue;
     }
-    if (at !== undefined) throw packExists(obj.key, at, obj.size);
+    if (!poisoned && at !== undefined) throw packExists(obj.key, at, obj.size);
+    const mark = poisoned ? { poisoned } : {};
     const uploadId = randomUUID();
     const presign = { expiresInSeconds: o.urlSeconds };
     if (inParts) {
@@ -388,7 +435,7 @@ async function planUploads(
           }),
         ),
       );
-      out.push({ key: obj.key, present: false, uploadId, parts });
+      out.push({ key: obj.key, present: false, uploadId, parts, ...mark });
       continue;
     }
     await pending.put(uploadId, { ...obj, who: o.who, expires: o.expires });
@@ -403,7 +450,7 @@ async function planUploads(
           headers: {},
           expiresAt: new Date(o.expires).toISOString(),
         };
-    out.push({ key: obj.key, present: false, uploadId, request });
+    out.push({ key: obj.key, present: false, uploadId, request, ...mark });
   }
   return out;
 }
@@ -438,7 +485,13 @@ function stagingKey(uploadId: string): string {
   return `incoming/${uploadId}.pack`;
 }
 
-async function commitStaged(backend: RemoteBackend, uploadId: string, p: Pending): Promise<void> {
+async function commitStaged(
+  backend: RemoteBackend,
+  held: HeldPacks,
+  who: string,
+  uploadId: string,
+  p: Pending,
+): Promise<PoisonedPack | null> {
   const staged = stagingKey(uploadId);
   const st = await backend.stat!(staged);
   if (!st)
@@ -454,7 +507,7 @@ async function commitStaged(backend: RemoteBackend, uploadId: string, p: Pending
       { data: { key: p.key, planned: { size: p.size, md5: md5hex }, got: { size: st.size, md5: st.etag } } },
     );
   }
-  await moveIntoPlace(backend, staged, p);
+  return moveIntoPlace(backend, held, who, staged, p);
 }
 
 /**
@@ -495,9 +548,11 @@ async function checkDigest(
 async function commitMultipart(
   backend: RemoteBackend,
   mp: MultipartUploads,
+  held: HeldPacks,
+  who: string,
   uploadId: string,
   p: Pending,
-): Promise<void> {
+): Promise<PoisonedPack | null> {
   const staged = stagingKey(uploadId);
   const parts = p.parts!.md5.map((md5, i) => ({ partNumber: i + 1, etag: Buffer.from(md5, 'base64').toString('hex') }));
   try {
@@ -531,39 +586,170 @@ async function commitMultipart(
     throw err;
   }
   await checkDigest(backend, staged, p, { uploaded: 'the parts uploaded', mismatch: 'do not assemble into' });
-  await moveIntoPlace(backend, staged, p);
+  return moveIntoPlace(backend, held, who, staged, p);
 }
 
 /**
  * Copies a checked staged object to its pack key, never over a pack already there: a plan for a
  * key the store holds at another size is refused, but two plans for one key can be live at once
  * (two pushes of the same pack, or a client planning a held pack at a made-up size to replace
- * it). The first commit wins; a later one of the same size is the same pack to every reader
- * (packs are trusted by key and size) and is dropped; one of another size is refused. Commits of
- * one key run one at a time in this process, so no check races its copy.
+ * it). The first commit wins, unless it is another account's unverified upload that fails the
+ * check against the pack's name: then it is removed and this one takes its place. A later one of
+ * the same size is the same pack (its uploader's own, or verified) and is dropped; one of another
+ * size is refused.
  */
-async function moveIntoPlace(backend: RemoteBackend, staged: string, p: Pending): Promise<void> {
-  const before = moving.get(p.key) ?? Promise.resolve();
-  const mine = before.then(async () => {
-    const held = await backend.head(p.key);
-    if (held) {
-      await backend.delete(staged);
-      if (held.size !== p.size) throw packExists(p.key, held.size, p.size);
-      return;
+function moveIntoPlace(
+  backend: RemoteBackend,
+  held: HeldPacks,
+  who: string,
+  staged: string,
+  p: Pending,
+): Promise<PoisonedPack | null> {
+  return place(
+    held,
+    who,
+    p,
+    () => backend.copy!(staged, p.key),
+    () => backend.delete(staged),
+  );
+}
+
+/**
+ * Puts a checked upload of `who` at its pack key (`write`), or drops it (`discard`) when the key is
+ * already held by bytes `who` may rely on. Runs one per key in this process, so no check races
+ * its write; the uploader is recorded after the bytes are in place (a crash between leaves no
+ * record, and a pack with none is checked before anyone relies on it).
+ */
+function place(
+  held: HeldPacks,
+  who: string,
+  p: { key: string; size: number },
+  write: () => Promise<void>,
+  discard: () => Promise<void>,
+): Promise<PoisonedPack | null> {
+  return onePerKey(p.key, async () => {
+    const at = await held.backend.head(p.key);
+    const poisoned = at ? await held.vouch(who, p.key) : null;
+    if (at && !poisoned) {
+      await discard();
+      if (at.size !== p.size) throw packExists(p.key, at.size, p.size);
+      return null;
     }
-    await backend.copy!(staged, p.key);
-    await backend.delete(staged);
+    await write();
+    await discard();
+    await held.record(p.key, { account: who, verified: false });
+    return poisoned;
   });
-  const settled = mine.catch(() => {});
-  moving.set(p.key, settled);
+}
+
+/** Runs `fn` after every earlier call for `key` in this process settled. */
+async function onePerKey<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const before = moving.get(key) ?? Promise.resolve();
+  const mine = before.then(fn);
+  const settled = mine.then(
+    () => {},
+    () => {},
+  );
+  moving.set(key, settled);
   try {
-    await mine;
+    return await mine;
   } finally {
-    if (moving.get(p.key) === settled) moving.delete(p.key);
+    if (moving.get(key) === settled) moving.delete(key);
   }
 }
 
 const moving = new Map<string, Promise<void>>();
+
+const UPLOADERS = 'uploaders/';
+
+/** Who put a pack in the store, and whether the server has since read it back against its name. */
+interface Uploader {
+  /** Null: the pack was there before uploaders were recorded. */
+  account: string | null;
+  verified: boolean;
+}
+
+/**
+ * The provenance of the store's packs (kept beside them under uploaders/, which no client can
+ * write): a pack's bytes are checked against their name only when an account other than its
+ * uploader is about to rely on them, so nobody's push pays for the check of its own packs.
+ */
+interface HeldPacks {
+  backend: RemoteBackend;
+  record(packKey: string, u: Uploader): Promise<void>;
+  /**
+   * Null when `who` may rely on the held pack at `packKey` (its own upload, or verified now or
+   * earlier); otherwise the pack failed the check and was removed. Call it inside onePerKey.
+   */
+  vouch(who: string, packKey: string): Promise<PoisonedPack | null>;
+}
+
+function heldPacks(backend: RemoteBackend, counts: { verified: number; poisoned: number }): HeldPacks {
+  const key = (packKey: string) => `${UPLOADERS}${packKey.slice('packs/'.length)}.json`;
+  const record = (packKey: string, u: Uploader) => backend.put(key(packKey), Buffer.from(JSON.stringify(u)));
+  const read = async (packKey: string): Promise<Uploader | null> => {
+    try {
+      const u = JSON.parse((await backend.get(key(packKey))).toString('utf8')) as Partial<Uploader>;
+      return { account: typeof u.account === 'string' ? u.account : null, verified: u.verified === true };
+    } catch (err) {
+      if (err instanceof CairnError && err.code === 'NOT_FOUND') return null;
+      // An unreadable record is no record: the pack is checked, never trusted on it.
+      if (err instanceof SyntaxError) return null;
+      throw err;
+    }
+  };
+  return {
+    backend,
+    record,
+    async vouch(who, packKey) {
+      const u = await read(packKey);
+      if (u && (u.verified || u.account === who)) return null;
+      let bytes: Buffer;
+      try {
+        bytes = await backend.get(packKey);
+      } catch (err) {
+        if (err instanceof CairnError && err.code === 'NOT_FOUND')
+          return { key: packKey, uploader: u?.account ?? null, reason: 'gone from the store' };
+        throw err;
+      }
+      counts.verified++;
+      const fault = packFault(bytes, /([0-9a-f]{64})\.pack$/.exec(packKey)![1]!);
+      if (!fault) {
+        await record(packKey, { account: u?.account ?? null, verified: true });
+        return null;
+      }
+      counts.poisoned++;
+      await backend.delete(packKey);
+      await backend.delete(key(packKey));
+      return { key: packKey, uploader: u?.account ?? null, reason: fault };
+    },
+  };
+}
+
+/**
+ * What is wrong with a pack's bytes against its name (null: nothing): header, footer, the index's
+ * digest (the name), and every blob's digest listed in the index, as `cairn fsck` checks a local
+ * pack. Held in memory whole: packs are pack_size_mib (32 MiB by default) unless a pack was pushed
+ * in parts.
+ */
+export function packFault(bytes: Buffer, packId: string): string | null {
+  try {
+    if (bytes.length < HEADER_SIZE + FOOTER_SIZE) return `pack ${packId} is corrupt: too short`;
+    checkHeader(bytes.subarray(0, HEADER_SIZE), packId);
+    const f = parseFooter(bytes.subarray(bytes.length - FOOTER_SIZE), packId, bytes.length);
+    const index = bytes.subarray(f.indexOffset, f.indexOffset + f.indexLength);
+    for (const e of decodeIndex(index, packId, f.indexOffset, f.indexDigest)) {
+      const got = createHash('sha256')
+        .update(bytes.subarray(e.offset, e.offset + e.length))
+        .digest('hex');
+      if (got !== e.id) return `blob ${e.id} in pack ${packId} does not match its digest`;
+    }
+    return null;
+  } catch (err) {
+    if (err instanceof CairnError) return err.message;
+    throw err;
+  }
+}
 
 function packExists(key: string, held: number, planned: number): CairnError {
   return new CairnError(
@@ -722,6 +908,7 @@ async function importOnce(
     versions: readonly string[];
     proposals: Proposals;
     recorded: (want: RecordedWanted) => Promise<RecordedRows>;
+    held: HeldPacks;
   },
 ): Promise<ImportAnswer> {
   const previous = await readState(backend);
@@ -739,6 +926,7 @@ async function importOnce(
       candidate = candidateState(server, proposal.state, (w) => owned.has(w));
     }
     const storePacks = await checkPacksPresent(backend, candidate);
+    await checkPacksRelied(o.held, o.who, server, candidate);
     res = await transfer.pull([], { remote: 'store', metadataOnly: true, state: candidate });
     next = buildStoreState({
       previous: server,
@@ -802,6 +990,32 @@ async function ownedWorkspaces(
   for (const a of proposal.audit)
     if ((have.get(a.workspace) ?? -1) < a.size && (await ownerOf(backend, a.workspace)) === who) out.add(a.workspace);
   return out;
+}
+
+/**
+ * The packs the versions new in the candidate need, which `who` relies on without having uploaded
+ * them (its push found them listed and sent nothing): each is another account's upload, checked
+ * against its name now unless verified before. One that fails was removed: nothing is recorded,
+ * and the push runs again and uploads it (docs/SERVER.md "Poisoned packs").
+ */
+async function checkPacksRelied(held: HeldPacks, who: string, server: RemoteState, candidate: RemoteState) {
+  const known = new Set(server.versions.map((v) => v.digest));
+  const keys = new Set(
+    candidate.versions
+      .filter((v) => !known.has(v.digest))
+      .flatMap((v) => v.packs.map((id) => `packs/${id.slice(0, 2)}/${id}.pack`)),
+  );
+  const poisoned: PoisonedPack[] = [];
+  for (const key of keys) {
+    const bad = await onePerKey(key, () => held.vouch(who, key));
+    if (bad) poisoned.push(bad);
+  }
+  if (poisoned.length)
+    throw new CairnError(
+      'CORRUPT_OBJECT',
+      `${poisoned.map((p) => `${p.key} (uploaded by ${p.uploader ?? 'an unknown account'})`).join(', ')} failed the check against ${poisoned.length > 1 ? 'their names' : 'its name'} and ${poisoned.length > 1 ? 'were' : 'was'} removed; nothing of this push was recorded`,
+      { hint: 'push again: the push uploads your copy', data: { poisoned } },
+    );
 }
 
 /**

@@ -122,7 +122,10 @@ export function withServerImport(t: TransferService, remotes: RemotesPort, env: 
           const server = await api.call<ImportAnswer>('store.import', { body: { versions: res.digests } });
           return { ...res, server };
         } catch (err) {
-          if (!(err instanceof CairnError && err.code === 'DIVERGED') || attempt >= 3) throw err;
+          // Also again when the server removed a held pack this push relied on (another account's
+          // upload that failed the check against its name): the next push uploads it.
+          const again = err instanceof CairnError && (err.code === 'DIVERGED' || err.data?.poisoned !== undefined);
+          if (!again || attempt >= 3) throw err;
         }
       }
     },

@@ -68,6 +68,8 @@ export const auditActions = {
     'A push asked which packs the store lacks and was handed where to upload them (params: packs, missing, bytes, direct).',
   'server.store.commit':
     'Uploaded packs were checked against their plan (size and digest) and moved into place in the store; failed when they did not match (nothing kept).',
+  'server.store.poisoned':
+    "A held pack another account uploaded failed the check against its name (index digest, every blob's digest) when someone was about to rely on it, and was removed (params: key, uploader, reason).",
   'server.store.download': 'A pull was handed where to download packs from (params: keys, bytes, direct).',
   'server.store.write':
     "A push wrote an object of the store's layout through the server: a streamed pack, the merged state or its workspace's audit bundle (params: key, bytes).",

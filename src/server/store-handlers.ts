@@ -1,6 +1,6 @@
 import type { Services } from '../app/services.js';
 import type { ServerRuntime } from '../app/server.js';
-import type { PlannedObject, ServerStore } from '../app/server-store.js';
+import type { PlannedObject, PoisonedPack, ServerStore } from '../app/server-store.js';
 import { CairnError } from '../core/errors.js';
 import type { HandlerInput } from './handlers.js';
 
@@ -42,14 +42,16 @@ export const storeHandlers: Record<
       multipart: missing.filter((m) => m.parts).length,
       parts: missing.reduce((n, m) => n + (m.parts?.length ?? 0), 0),
     });
+    await recordPoisoned(rt, plan);
     return { direct: storeOf(rt).direct, objects: plan };
   },
   'store.commit': async (_s, i, rt) => {
     const uploads = i.body.uploads as string[];
     try {
       const done = await storeOf(rt).commit(i.principal.name, uploads);
+      await recordPoisoned(rt, done);
       await record(rt, 'server.store.commit', { uploads: uploads.length, keys: done.map((d) => d.key) });
-      return { committed: done };
+      return { committed: done.map(({ key, size }) => ({ key, size })) };
     } catch (err) {
       await record(rt, 'server.store.commit', { uploads: uploads.length }, err);
       throw err;
@@ -61,12 +63,35 @@ export const storeHandlers: Record<
     await record(rt, 'server.store.download', { keys: keys.length, bytes: objects.reduce((n, o) => n + o.size, 0) });
     return { direct: storeOf(rt).direct, objects };
   },
-  'store.import': (s, i, rt) => storeOf(rt).importPushed(s.transfer, i.principal.name, i.body.versions as string[]),
+  'store.import': async (s, i, rt) => {
+    try {
+      return await storeOf(rt).importPushed(s.transfer, i.principal.name, i.body.versions as string[]);
+    } catch (err) {
+      const poisoned = err instanceof CairnError ? (err.data?.poisoned as PoisonedPack[] | undefined) : undefined;
+      if (poisoned)
+        await recordPoisoned(
+          rt,
+          poisoned.map((p) => ({ poisoned: p })),
+        );
+      throw err;
+    }
+  },
 };
+
+/** One event per held pack found poisoned and removed, naming the account whose upload it was. */
+export async function recordPoisoned(rt: ServerRuntime, objects: ReadonlyArray<{ poisoned?: PoisonedPack }>) {
+  for (const o of objects)
+    if (o.poisoned) await record(rt, 'server.store.poisoned', { ...o.poisoned }, new Error(o.poisoned.reason));
+}
 
 export async function record(
   rt: ServerRuntime,
-  action: 'server.store.plan' | 'server.store.commit' | 'server.store.download' | 'server.store.write',
+  action:
+    | 'server.store.plan'
+    | 'server.store.commit'
+    | 'server.store.download'
+    | 'server.store.write'
+    | 'server.store.poisoned',
   params: Record<string, unknown>,
   err?: unknown,
 ) {

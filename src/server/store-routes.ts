@@ -3,7 +3,7 @@ import type { ServerRuntime } from '../app/server.js';
 import { STORE_ROUTE } from '../app/server-store.js';
 import { CairnError } from '../core/errors.js';
 import type { Authenticated, Role } from '../identity/index.js';
-import { record, storeOf } from './store-handlers.js';
+import { record, recordPoisoned, storeOf } from './store-handlers.js';
 
 /** Largest pack streamed through the server (folder stores); S3 stores never stream through it. */
 export const STREAM_LIMIT = 1024 * 1024 * 1024;
@@ -41,7 +41,8 @@ export function mountStoreRoutes(app: FastifyInstance, rt: ServerRuntime, authen
         const body = bodyOf(req.body);
         return rt.runAs(scopeOf(req, 'store.upload'), async () => {
           try {
-            await storeOf(rt).receive(req.who!.principal.name, id, body);
+            const done = await storeOf(rt).receive(req.who!.principal.name, id, body);
+            await recordPoisoned(rt, [done]);
             await record(rt, 'server.store.write', { upload: id, bytes: body.length });
           } catch (err) {
             await record(rt, 'server.store.write', { upload: id, bytes: body.length }, err);
