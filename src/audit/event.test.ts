@@ -75,6 +75,7 @@ describe('audit events', () => {
       'server.read',
       'server.store.plan',
       'server.store.commit',
+      'server.store.poisoned',
       'server.store.download',
       'server.store.write',
       'server.signin',
