@@ -103,8 +103,15 @@ describe('multipart uploads on presigned URLs (S3 store)', () => {
     expect(replay.text).toMatch(/NoSuchUpload/);
     expect(sha256(await backend.get(p.key))).toBe(sha256(BODY));
     expect(await leftovers(backend)).toEqual({ uploads: [], staged: [] });
-    // Planned again, it is present: nothing to send.
-    expect(await st.plan('bob', [p])).toEqual([{ key: p.key, present: true }]);
+    // Planned again by its uploader, it is present: nothing to send, nothing checked.
+    expect(await st.plan('alice', [p])).toEqual([{ key: p.key, present: true }]);
+    expect(st.integrity()).toEqual({ verified: 0, poisoned: 0 });
+    // Another account relying on it gets it checked against its name first: these random bytes
+    // are no pack, so they are removed and bob is told to upload (docs/SERVER.md "Poisoned packs").
+    const [again] = await st.plan('bob', [p]);
+    expect(again).toMatchObject({ present: false, poisoned: { key: p.key, uploader: 'alice' } });
+    expect(st.integrity()).toEqual({ verified: 1, poisoned: 1 });
+    expect(await backend.head(p.key)).toBeNull();
   }, 120_000);
 
   it('refuses wrong part bytes, a missing part, and parts that assemble into another pack; aborts each', async (ctx) => {
