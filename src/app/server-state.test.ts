@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { emptyState, type RemoteState } from '../transfer/index.js';
 import { buildStoreState, candidateState, type RecordedRows } from './server-state.js';
+import { mulberry32 } from '../test-support/prng.js';
 
 const hex = (n: number) => n.toString(16).padStart(64, '0');
 const T = '2026-01-01T00:00:00.000Z';
@@ -20,16 +21,6 @@ function version(ds: number, number: number, digest: number) {
 }
 
 /** A small deterministic PRNG (mulberry32): a failing history is replayed from its seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A random history: versions the server recorded, some listed before, some proposed, some made up. */
 function randomHistory(seed: number) {

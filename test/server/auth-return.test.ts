@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { safeReturn } from '../../src/server/auth-routes.js';
+import { mulberry32 } from '../../src/test-support/prng.js';
 
 const ORIGIN = 'https://cairn.example';
 
@@ -29,14 +30,7 @@ describe('safeReturn: where the browser goes after signing in', () => {
   });
 
   it('whatever it is given, the browser lands on this origin (as the WHATWG URL parser reads it)', () => {
-    // mulberry32: a failing case is replayed from its seed
-    let a = 20261205;
-    const rand = () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = Math.imul(a ^ (a >>> 15), a | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
+    const rand = mulberry32(20261205);
     const pieces = ['/', '\\', '\t', '\n', ' ', ':', '.', '@', '?', '#', '%2f', '%5c', 'evil.example', 'x', '\u3002'];
     for (let i = 0; i < 5000; i++) {
       let s = '';

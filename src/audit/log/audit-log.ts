@@ -471,31 +471,9 @@ export class AuditLog {
    * verifier (LogVerifier) is what checks their signatures and their order.
    */
   async keyRotations(): Promise<Array<{ index: number; from: string; to: string; statement: string }>> {
-    const rows = await this.#db
-      .selectFrom('audit_events')
-      .select(['idx', 'entry'])
-      .where('action', '=', 'keys.rotate')
-      .orderBy('idx')
-      .execute();
-    const out: Array<{ index: number; from: string; to: string; statement: string }> = [];
-    for (const r of rows) {
-      let ev: { outcome?: unknown; params?: { purpose?: unknown; from?: unknown; to?: unknown; statement?: unknown } };
-      try {
-        ev = JSON.parse(r.entry) as typeof ev;
-      } catch {
-        continue;
-      }
-      const p = ev.params;
-      if (
-        ev.outcome === 'ok' &&
-        p?.purpose === 'audit' &&
-        typeof p.from === 'string' &&
-        typeof p.to === 'string' &&
-        typeof p.statement === 'string'
-      )
-        out.push({ index: Number(r.idx), from: p.from, to: p.to, statement: p.statement });
-    }
-    return out;
+    return (await this.#keyRotateEvents('audit')).flatMap((e) =>
+      typeof e.statement === 'string' ? [{ index: e.index, from: e.from, to: e.to, statement: e.statement }] : [],
+    );
   }
 
   /**
@@ -503,13 +481,24 @@ export class AuditLog {
    * oldest first, as they claim to be: release verification checks their signatures.
    */
   async releaseKeyTransitions(): Promise<Array<{ index: number; from: string; to: string; envelope: unknown }>> {
+    return (await this.#keyRotateEvents('release')).flatMap((e) =>
+      typeof e.statement === 'object' && e.statement !== null
+        ? [{ index: e.index, from: e.from, to: e.to, envelope: e.statement }]
+        : [],
+    );
+  }
+
+  /** The successful `keys.rotate` events for one key, oldest first; an entry that does not parse is skipped. */
+  async #keyRotateEvents(
+    purpose: 'audit' | 'release',
+  ): Promise<Array<{ index: number; from: string; to: string; statement: unknown }>> {
     const rows = await this.#db
       .selectFrom('audit_events')
       .select(['idx', 'entry'])
       .where('action', '=', 'keys.rotate')
       .orderBy('idx')
       .execute();
-    const out: Array<{ index: number; from: string; to: string; envelope: unknown }> = [];
+    const out: Array<{ index: number; from: string; to: string; statement: unknown }> = [];
     for (const r of rows) {
       let ev: { outcome?: unknown; params?: { purpose?: unknown; from?: unknown; to?: unknown; statement?: unknown } };
       try {
@@ -518,15 +507,8 @@ export class AuditLog {
         continue;
       }
       const p = ev.params;
-      if (
-        ev.outcome === 'ok' &&
-        p?.purpose === 'release' &&
-        typeof p.from === 'string' &&
-        typeof p.to === 'string' &&
-        typeof p.statement === 'object' &&
-        p.statement !== null
-      )
-        out.push({ index: Number(r.idx), from: p.from, to: p.to, envelope: p.statement });
+      if (ev.outcome === 'ok' && p?.purpose === purpose && typeof p.from === 'string' && typeof p.to === 'string')
+        out.push({ index: Number(r.idx), from: p.from, to: p.to, statement: p.statement });
     }
     return out;
   }

@@ -18,6 +18,7 @@ import {
   type RecordedTransition,
 } from './key-transition.js';
 import { makeProof, ORIGIN, resignManifest, sampleFacts } from './fixtures.case.js';
+import { mulberry32 } from '../../test-support/prng.js';
 
 interface Key {
   ed: KeyObject;
@@ -130,16 +131,6 @@ class World {
 const codes = (r: ReleaseVerifyReport) => r.problems.map((p) => p.code);
 
 /** mulberry32: a tiny seeded PRNG, so every history is reproducible from its seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Fixed seeds; more: CAIRN_RELKEY_PROPERTY_SEEDS=50 npx vitest run src/models/releases/key-rotation-property.test.ts
 const SEEDS = Array.from({ length: Number(process.env.CAIRN_RELKEY_PROPERTY_SEEDS ?? 12) }, (_, i) => i + 1);
