@@ -8,7 +8,7 @@ import type {
   TransferService,
 } from '../transfer/index.js';
 import { emptyState, mergeState, parseState, readState, writeState } from '../transfer/index.js';
-import { checkHeader, decodeIndex, FOOTER_SIZE, HEADER_SIZE, parseFooter } from '../storage/pack/format.js';
+import { packFault } from '../storage/pack/reader.js';
 import {
   buildStoreState,
   candidateState,
@@ -724,31 +724,6 @@ function heldPacks(backend: RemoteBackend, counts: { verified: number; poisoned:
       return { key: packKey, uploader: u?.account ?? null, reason: fault };
     },
   };
-}
-
-/**
- * What is wrong with a pack's bytes against its name (null: nothing): header, footer, the index's
- * digest (the name), and every blob's digest listed in the index, as `cairn fsck` checks a local
- * pack. Held in memory whole: packs are pack_size_mib (32 MiB by default) unless a pack was pushed
- * in parts.
- */
-export function packFault(bytes: Buffer, packId: string): string | null {
-  try {
-    if (bytes.length < HEADER_SIZE + FOOTER_SIZE) return `pack ${packId} is corrupt: too short`;
-    checkHeader(bytes.subarray(0, HEADER_SIZE), packId);
-    const f = parseFooter(bytes.subarray(bytes.length - FOOTER_SIZE), packId, bytes.length);
-    const index = bytes.subarray(f.indexOffset, f.indexOffset + f.indexLength);
-    for (const e of decodeIndex(index, packId, f.indexOffset, f.indexDigest)) {
-      const got = createHash('sha256')
-        .update(bytes.subarray(e.offset, e.offset + e.length))
-        .digest('hex');
-      if (got !== e.id) return `blob ${e.id} in pack ${packId} does not match its digest`;
-    }
-    return null;
-  } catch (err) {
-    if (err instanceof CairnError) return err.message;
-    throw err;
-  }
 }
 
 function packExists(key: string, held: number, planned: number): CairnError {

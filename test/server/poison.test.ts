@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { packFault } from '../../src/app/server-store.js';
+import { packFault } from '../../src/storage/pack/reader.js';
 import { withServices } from '../../src/app/services.js';
 import { addVersion } from '../../src/datasets/add.js';
 import { useSharedS3 } from '../../src/test-support/s3-server.js';

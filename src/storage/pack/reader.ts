@@ -71,6 +71,41 @@ export function verifyBlob(buf: Uint8Array, loc: BlobLocation): void {
   }
 }
 
+/** A pack's entries from its bytes in memory: header, footer and the index's digest (its name) checked. */
+function indexOfBytes(bytes: Buffer, packId: string): PackEntry[] {
+  if (bytes.length < HEADER_SIZE + FOOTER_SIZE)
+    throw new CairnError('CORRUPT_OBJECT', `pack ${packId} is corrupt: too short`, { data: { pack: packId } });
+  checkHeader(bytes.subarray(0, HEADER_SIZE), packId);
+  const f = parseFooter(bytes.subarray(bytes.length - FOOTER_SIZE), packId, bytes.length);
+  return decodeIndex(
+    bytes.subarray(f.indexOffset, f.indexOffset + f.indexLength),
+    packId,
+    f.indexOffset,
+    f.indexDigest,
+  );
+}
+
+/**
+ * What is wrong with a pack's bytes against its name (null: nothing): header, footer, the index's
+ * digest (the name) and every blob's digest, as `checkPack` (fsck) checks a pack on disk; for a
+ * pack held in memory (a team server checking another account's upload before relying on it).
+ */
+export function packFault(bytes: Buffer, packId: string): string | null {
+  try {
+    for (const e of indexOfBytes(bytes, packId))
+      verifyBlob(bytes.subarray(e.offset, e.offset + e.length), {
+        id: e.id,
+        packId,
+        offset: e.offset,
+        length: e.length,
+      });
+    return null;
+  } catch (err) {
+    if (err instanceof CairnError) return err.message;
+    throw err;
+  }
+}
+
 /** Reads and checks a pack's footer and index without touching the blob bytes. */
 export async function readPackIndex(path: string, packId: string): Promise<{ entries: PackEntry[]; size: number }> {
   let fh: fsp.FileHandle;
