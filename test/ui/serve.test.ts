@@ -122,6 +122,22 @@ describe('cairn ui over HTTP', () => {
     const index = await raw(`${ui.url}/`);
     const asset = /src="\/assets\/([^"]+)"/.exec(index.body)![1]!;
     expect((await raw(`${ui.url}/assets/${asset}`, { anonymous: true })).status).toBe(200);
+    // The secret-free prefix does not reach data by dot segments (sent as written: a URL string
+    // would be normalized by the client before it left).
+    const { hostname, port: uiPort } = new URL(ui.url);
+    for (const sneak of ['/assets/../api/v1/whoami', '/assets/%2e%2e/api/v1/whoami', '/assets/x/../../api/v1/whoami']) {
+      const r = await new Promise<Answer>((resolve, reject) => {
+        const req = request({ hostname, port: uiPort, path: sneak }, (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(r.status, sneak).not.toBe(200);
+      expect(r.body, sneak).not.toContain('tester@example.com');
+    }
   });
 
   it('takes a write only with the CSRF header (a cross-site form cannot send it)', async () => {
