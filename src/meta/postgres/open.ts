@@ -2,6 +2,7 @@ import pg from 'pg';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { CairnError } from '../../core/errors.js';
 import type { Database as Schema } from '../schema.js';
+import { PipelinedPostgresDialect, PipelinedReads } from './pipelined.js';
 
 const INT8_OID = 20;
 
@@ -35,13 +36,18 @@ export async function openPostgres(url: string): Promise<PostgresHandle> {
     getTypeParser: (oid: number, format?: 'text' | 'binary') =>
       oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text'),
   };
-  const pool = new pg.Pool({
+  // `pipeline=off`: every statement takes a pool connection of its own (see PipelinedReads).
+  const pipeline = parsed.searchParams.get('pipeline') ?? 'on';
+  if (pipeline !== 'on' && pipeline !== 'off')
+    throw new CairnError('CONFIG_INVALID', `pipeline=${JSON.stringify(pipeline)} in the PostgreSQL URL: use on or off`);
+  parsed.searchParams.delete('pipeline');
+  const config = {
     connectionString: parsed.toString(),
-    max: 4,
     types,
     options: `-c search_path=${schema}`,
     connectionTimeoutMillis: 10_000,
-  });
+  };
+  const pool = new pg.Pool({ ...config, max: 4 });
   // An idle connection the database closes (a restart, a failover, an admin's terminate) is an
   // 'error' event on the pool; unhandled it would end the process. The pool drops that client and
   // the next query opens a new connection, so there is nothing else to do here.
@@ -52,7 +58,12 @@ export async function openPostgres(url: string): Promise<PostgresHandle> {
     client.on('error', () => {});
     if (prepare === 'on') prepareStatements(client);
   });
-  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+  // Two pipelined connections: the reads of one turn share a write, and one slow statement does
+  // not hold up every other read.
+  const reads = pipeline === 'on' ? new PipelinedReads(config, { connections: 2, prepare: prepare === 'on' }) : null;
+  const db = new Kysely<Schema>({
+    dialect: reads ? new PipelinedPostgresDialect({ pool }, reads) : new PostgresDialect({ pool }),
+  });
   try {
     await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
   } catch (err) {

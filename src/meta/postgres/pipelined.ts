@@ -1,0 +1,251 @@
+import pg from 'pg';
+import {
+  PostgresDialect,
+  type CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  type QueryResult,
+  type TransactionSettings,
+} from 'kysely';
+
+/**
+ * Single read statements outside a transaction, sent on a few long-lived connections in
+ * PostgreSQL's pipeline mode instead of one pool checkout per statement.
+ *
+ * Why: a team server's read is a handful of one-statement round trips (the identity generation,
+ * the listing, …), and on loopback each statement cost one `writev` into the kernel's TCP path
+ * and one wake-up of a backend: a fifth of the server's CPU per read (profile, docs/SERVER.md
+ * "Throughput on PostgreSQL"). Here the statements issued during one turn of the event loop are
+ * written together (the socket is corked until the turn ends) and answered in order, so the
+ * requests of one turn share a write and a backend wake-up.
+ *
+ * What is not changed: each statement still runs on its own (its own Sync: an error fails that
+ * statement alone, its snapshot is taken when the backend reaches it, after it was issued), so a
+ * statement issued after a commit was acknowledged sees that commit, as on a pool connection.
+ * Transactions, writes and anything that leaves state on a session (SET, LISTEN, session
+ * advisory locks, `db.connection()` after its first such statement) take a pool connection of
+ * their own, as before.
+ */
+export class PipelinedReads {
+  readonly #config: pg.ClientConfig;
+  readonly #prepare: boolean;
+  readonly #slots: Array<Slot | null>;
+  #ended = false;
+
+  constructor(config: pg.ClientConfig, opts: { connections: number; prepare: boolean }) {
+    this.#config = config;
+    this.#prepare = opts.prepare;
+    this.#slots = Array.from({ length: opts.connections }, () => null);
+  }
+
+  async query(text: string, values: readonly unknown[]): Promise<pg.QueryResult> {
+    if (this.#ended) throw new Error('Client was closed and is not queryable');
+    const slot = await this.#pick();
+    slot.pending++;
+    slot.cork();
+    try {
+      // A named statement is parsed once per connection (the pool's connections do the same).
+      let name: string | undefined;
+      if (this.#prepare && values.length > 0 && text.length <= 4096) {
+        name = slot.names.get(text);
+        if (!name && slot.names.size < PREPARED_PER_CONNECTION) {
+          name = `cairn_p${slot.names.size}`;
+          slot.names.set(text, name);
+        }
+      }
+      return await slot.client.query(name ? { name, text, values: [...values] } : { text, values: [...values] });
+    } finally {
+      slot.pending--;
+    }
+  }
+
+  /** The connection with the fewest statements outstanding (a slow one does not hold the others up). */
+  async #pick(): Promise<Slot> {
+    let best = -1;
+    for (let i = 0; i < this.#slots.length; i++) {
+      const s = this.#slots[i];
+      if (!s || s.dead) {
+        best = i;
+        break;
+      }
+      if (best < 0 || s.pending < this.#slots[best]!.pending) best = i;
+    }
+    const current = this.#slots[best];
+    if (current && !current.dead) return current.ready;
+    const slot = new Slot(new pg.Client({ ...this.#config, pipeline: true } as pg.ClientConfig));
+    this.#slots[best] = slot;
+    return slot.ready.catch((err: unknown) => {
+      // A failed connect is not kept: the next statement tries a new connection.
+      if (this.#slots[best] === slot) this.#slots[best] = null;
+      throw err;
+    });
+  }
+
+  async end(): Promise<void> {
+    this.#ended = true;
+    const slots = this.#slots.splice(0);
+    await Promise.all(
+      slots.map(async (s) => {
+        if (!s) return;
+        await s.ready.catch(() => {});
+        await s.client.end().catch(() => {});
+      }),
+    );
+  }
+}
+
+const PREPARED_PER_CONNECTION = 500;
+
+class Slot {
+  readonly client: pg.Client;
+  readonly ready: Promise<Slot>;
+  readonly names = new Map<string, string>();
+  pending = 0;
+  dead = false;
+  #corked = false;
+
+  constructor(client: pg.Client) {
+    this.client = client;
+    // A connection the database closed (restart, terminate): its statements fail (pg answers
+    // every queued one with the error) and the next statement opens a new connection.
+    client.on('error', () => (this.dead = true));
+    client.on('end', () => (this.dead = true));
+    this.ready = client.connect().then(() => this);
+  }
+
+  /** Holds this turn's statements in the socket's buffer and writes them together once the turn ends. */
+  cork(): void {
+    if (this.#corked) return;
+    const stream = (this.client as unknown as { connection: { stream: NodeJS.WritableStream & Corkable } }).connection
+      .stream;
+    if (typeof stream.cork !== 'function') return;
+    stream.cork();
+    this.#corked = true;
+    setImmediate(() => {
+      this.#corked = false;
+      stream.uncork();
+    });
+  }
+}
+
+interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
+// Statements that may share a pipelined connection: a read with no effect on its session.
+const READ_ONLY = /^\s*(select|with)\b/i;
+const WRITES_OR_SESSION =
+  /\b(insert|update|delete|merge|for\s+(no\s+key\s+)?update|for\s+(key\s+)?share|pg_advisory_lock|pg_advisory_lock_shared|pg_try_advisory_lock|pg_advisory_unlock|set_config|nextval|setval|pg_sleep)\b/i;
+
+/** Whether `sql` may run on a pipelined connection (pure function; see PipelinedReads). */
+export function pipelineable(sql: string): boolean {
+  return READ_ONLY.test(sql) && !WRITES_OR_SESSION.test(sql);
+}
+
+/**
+ * Kysely's PostgreSQL dialect with single read statements pipelined: a connection Kysely
+ * acquires is bound to a pool connection only when it needs one (a transaction, a write, a
+ * session statement), and from then on keeps it, so everything after runs where it ran before.
+ */
+export class PipelinedPostgresDialect extends PostgresDialect {
+  readonly #reads: PipelinedReads;
+
+  constructor(config: ConstructorParameters<typeof PostgresDialect>[0], reads: PipelinedReads) {
+    super(config);
+    this.#reads = reads;
+  }
+
+  override createDriver(): Driver {
+    return new PipelinedDriver(super.createDriver(), this.#reads);
+  }
+}
+
+class PipelinedDriver implements Driver {
+  readonly #inner: Driver;
+  readonly #reads: PipelinedReads;
+
+  constructor(inner: Driver, reads: PipelinedReads) {
+    this.#inner = inner;
+    this.#reads = reads;
+  }
+
+  init(): Promise<void> {
+    return this.#inner.init();
+  }
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    return new LazyConnection(this.#inner, this.#reads);
+  }
+
+  async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    return this.#inner.beginTransaction(await (connection as LazyConnection).bind(), settings);
+  }
+
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    return this.#inner.commitTransaction(await (connection as LazyConnection).bind());
+  }
+
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    return this.#inner.rollbackTransaction(await (connection as LazyConnection).bind());
+  }
+
+  async savepoint(...[connection, ...rest]: Parameters<NonNullable<Driver['savepoint']>>): Promise<void> {
+    return this.#inner.savepoint!(await (connection as LazyConnection).bind(), ...rest);
+  }
+
+  async rollbackToSavepoint(
+    ...[connection, ...rest]: Parameters<NonNullable<Driver['rollbackToSavepoint']>>
+  ): Promise<void> {
+    return this.#inner.rollbackToSavepoint!(await (connection as LazyConnection).bind(), ...rest);
+  }
+
+  async releaseSavepoint(...[connection, ...rest]: Parameters<NonNullable<Driver['releaseSavepoint']>>): Promise<void> {
+    return this.#inner.releaseSavepoint!(await (connection as LazyConnection).bind(), ...rest);
+  }
+
+  async releaseConnection(connection: DatabaseConnection): Promise<void> {
+    await (connection as LazyConnection).release(this.#inner);
+  }
+
+  async destroy(): Promise<void> {
+    await this.#reads.end();
+    await this.#inner.destroy();
+  }
+}
+
+class LazyConnection implements DatabaseConnection {
+  readonly #inner: Driver;
+  readonly #reads: PipelinedReads;
+  #bound: Promise<DatabaseConnection> | null = null;
+
+  constructor(inner: Driver, reads: PipelinedReads) {
+    this.#inner = inner;
+    this.#reads = reads;
+  }
+
+  /** The pool connection this Kysely connection keeps from now on (checked out once). */
+  bind(): Promise<DatabaseConnection> {
+    return (this.#bound ??= this.#inner.acquireConnection());
+  }
+
+  /** Gives back the pool connection, if one was taken (once its checkout settled). */
+  async release(inner: Driver): Promise<void> {
+    const b = this.#bound;
+    this.#bound = null;
+    const c = b ? await b.catch(() => null) : null;
+    if (c) await inner.releaseConnection(c);
+  }
+
+  async executeQuery<R>(q: CompiledQuery): Promise<QueryResult<R>> {
+    if (this.#bound === null && pipelineable(q.sql)) {
+      const r = await this.#reads.query(q.sql, q.parameters);
+      return { rows: (r.rows ?? []) as R[] };
+    }
+    return (await this.bind()).executeQuery<R>(q);
+  }
+
+  async *streamQuery<R>(q: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
+    yield* (await this.bind()).streamQuery<R>(q, chunkSize);
+  }
+}
