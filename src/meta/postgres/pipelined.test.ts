@@ -171,4 +171,16 @@ describe.skipIf(!available)('pipelined reads on PostgreSQL', () => {
       await dropSchema(s2);
     }
   });
+
+  it('a statement held up behind long ones on every pipelined connection goes to the pool instead', async () => {
+    const order: string[] = [];
+    const slow = [1, 2].map((i) =>
+      sql`select pg_sleep(0.5), ${i}::int as i`.execute(store.db).then(() => order.push(`slow${i}`)),
+    );
+    // Past STUCK_MS (50 ms) both pipelined connections count as held up.
+    await new Promise((r) => setTimeout(r, 150));
+    await sql`select ${3}::int as v`.execute(store.db).then(() => order.push('quick'));
+    await Promise.all(slow);
+    expect(order[0]).toBe('quick');
+  });
 });

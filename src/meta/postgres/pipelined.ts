@@ -38,10 +38,16 @@ export class PipelinedReads {
     this.#slots = Array.from({ length: opts.connections }, () => null);
   }
 
-  async query(text: string, values: readonly unknown[]): Promise<pg.QueryResult> {
+  /**
+   * Runs one statement on a pipelined connection; undefined (nothing sent) when every one of them
+   * is held up by a statement running longer than STUCK_MS (an audit export, a lock wait): the
+   * caller then takes a pool connection, so one long read delays the others by that much at most.
+   */
+  async query(text: string, values: readonly unknown[]): Promise<pg.QueryResult | undefined> {
     if (this.#ended) throw new Error('Client was closed and is not queryable');
     const slot = await this.#pick();
-    slot.pending++;
+    if (!slot) return undefined;
+    slot.sent.push(performance.now());
     slot.cork();
     try {
       // A named statement is parsed once per connection (the pool's connections do the same).
@@ -55,12 +61,14 @@ export class PipelinedReads {
       }
       return await slot.client.query(name ? { name, text, values: [...values] } : { text, values: [...values] });
     } finally {
-      slot.pending--;
+      // Answers come back in the order sent: the oldest statement is the one answered.
+      slot.sent.shift();
     }
   }
 
-  /** The connection with the fewest statements outstanding (a slow one does not hold the others up). */
-  async #pick(): Promise<Slot> {
+  /** The connection with the fewest statements outstanding among those not held up (null: none). */
+  async #pick(): Promise<Slot | null> {
+    const now = performance.now();
     let best = -1;
     for (let i = 0; i < this.#slots.length; i++) {
       const s = this.#slots[i];
@@ -68,8 +76,10 @@ export class PipelinedReads {
         best = i;
         break;
       }
-      if (best < 0 || s.pending < this.#slots[best]!.pending) best = i;
+      if (s.sent.length > 0 && now - s.sent[0]! > STUCK_MS) continue;
+      if (best < 0 || s.sent.length < this.#slots[best]!.sent.length) best = i;
     }
+    if (best < 0) return null;
     const current = this.#slots[best];
     if (current && !current.dead) return current.ready;
     const slot = new Slot(new pg.Client({ ...this.#config, pipeline: true } as pg.ClientConfig));
@@ -96,11 +106,15 @@ export class PipelinedReads {
 
 const PREPARED_PER_CONNECTION = 500;
 
+/** A pipelined connection whose oldest statement has run this long takes no more until it answers. */
+const STUCK_MS = 50;
+
 class Slot {
   readonly client: pg.Client;
   readonly ready: Promise<Slot>;
   readonly names = new Map<string, string>();
-  pending = 0;
+  /** When each outstanding statement was sent, oldest first. */
+  readonly sent: number[] = [];
   dead = false;
   #corked = false;
 
@@ -136,7 +150,7 @@ interface Corkable {
 // Statements that may share a pipelined connection: a read with no effect on its session.
 const READ_ONLY = /^\s*(select|with)\b/i;
 const WRITES_OR_SESSION =
-  /\b(insert|update|delete|merge|for\s+(no\s+key\s+)?update|for\s+(key\s+)?share|pg_advisory_lock|pg_advisory_lock_shared|pg_try_advisory_lock|pg_advisory_unlock|set_config|nextval|setval|pg_sleep)\b/i;
+  /\b(insert|update|delete|merge|for\s+(no\s+key\s+)?update|for\s+(key\s+)?share|pg_advisory_lock|pg_advisory_lock_shared|pg_try_advisory_lock|pg_advisory_unlock|set_config|nextval|setval)\b/i;
 
 /** Whether `sql` may run on a pipelined connection (pure function; see PipelinedReads). */
 export function pipelineable(sql: string): boolean {
@@ -240,7 +254,7 @@ class LazyConnection implements DatabaseConnection {
   async executeQuery<R>(q: CompiledQuery): Promise<QueryResult<R>> {
     if (this.#bound === null && pipelineable(q.sql)) {
       const r = await this.#reads.query(q.sql, q.parameters);
-      return { rows: (r.rows ?? []) as R[] };
+      if (r) return { rows: (r.rows ?? []) as R[] };
     }
     return (await this.bind()).executeQuery<R>(q);
   }
