@@ -4,12 +4,13 @@
 // On SIGUSR2 it writes the counts so far to $CAIRN_BENCH_PG_COUNTS (a JSON file, with a
 // sequence number that lets the reader know the file is fresh).
 import { writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { createRequire } from 'node:module';
 
 const out = process.env.CAIRN_BENCH_PG_COUNTS;
 // pg is what the server loads from the repository's node_modules (the bundle keeps it external).
 const pg = createRequire(new URL('../../package.json', import.meta.url))('pg');
-const counts = { total: 0, kinds: {}, texts: {} };
+const counts = { total: 0, kinds: {}, texts: {}, writes: 0 };
 let seq = 0;
 
 const query = pg.Client.prototype.query;
@@ -24,6 +25,16 @@ pg.Client.prototype.query = function countedQuery(config, ...rest) {
   }
   return query.call(this, config, ...rest);
 };
+
+// The writes (system calls) on sockets to PostgreSQL: pipelined statements of one turn share one.
+const pgPort = Number(process.env.CAIRN_BENCH_PG_PORT ?? 5432);
+for (const m of ['_write', '_writev']) {
+  const orig = net.Socket.prototype[m];
+  net.Socket.prototype[m] = function countedWrite(...args) {
+    if (this.remotePort === pgPort) counts.writes++;
+    return orig.apply(this, args);
+  };
+}
 
 if (out)
   process.on('SIGUSR2', () => {

@@ -93,6 +93,12 @@ export const suite = {
             pass: 'info',
           },
           {
+            metric: 'writes to PostgreSQL sockets per request: reads / writes',
+            cairn: `${r.pg?.writesPerRequest.toFixed(2)} / ${w.pg?.writesPerRequest.toFixed(2)}`,
+            target: 'report (pipelined statements of one turn share one)',
+            pass: 'info',
+          },
+          {
             metric: 'PostgreSQL backend CPU per request (ms): reads / writes',
             cairn: `${r.pg?.backendCpuMsPerRequest.toFixed(3)} / ${w.pg?.backendCpuMsPerRequest.toFixed(3)}`,
             target: 'report (on the same 2 cores)',
@@ -342,6 +348,7 @@ async function pgProfiler(repoRoot, url, serverPid, countsFile) {
         .slice(0, 12);
       return {
         statementsPerRequest: (b.counts.total - a.counts.total) / n,
+        writesPerRequest: ((b.counts.writes ?? 0) - (a.counts.writes ?? 0)) / n,
         commitsPerRequest: kinds.commit ?? 0,
         kinds,
         texts: Object.fromEntries(texts),
