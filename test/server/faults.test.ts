@@ -140,6 +140,26 @@ describe.each([
       }
     };
     const workers = Array.from({ length: 6 }, worker);
+    // Reads beside the writes, each with its own marker (the limit it asks for): a read answered
+    // before a kill -9 was logged before its answer left, so its event is there after the restart.
+    const readsAnswered = new Set<number>();
+    const readsSent = new Set<number>();
+    let writing = true;
+    const reader = async () => {
+      for (let i = readsSent.size; writing; i = readsSent.size) {
+        readsSent.add(1000 + i);
+        try {
+          const res = await fetch(`${base()}/api/v1/runs?limit=${1000 + i}`, {
+            headers: { authorization: `Bearer ${t.tokens.admin}` },
+          });
+          if (res.status === 200) readsAnswered.add(1000 + i);
+          await res.arrayBuffer();
+        } catch {
+          await new Promise((r) => setTimeout(r, 20)); // the server is down or restarting
+        }
+      }
+    };
+    const readers = Array.from({ length: 3 }, reader);
     // Three kills, each while writes are in flight, each followed by a restart on the same port.
     for (const after of [6, 20, 36]) {
       while (answered < after) await new Promise((r) => setTimeout(r, 5));
@@ -147,6 +167,8 @@ describe.each([
       server = await spawnServer(t.dataDir, `127.0.0.1:${port}`);
     }
     await Promise.all(workers);
+    writing = false;
+    await Promise.all(readers);
 
     // Every answer is the write's own answer (a first answer or its replay), never a second attempt's refusal.
     for (const op of ops) {
@@ -174,6 +196,22 @@ describe.each([
         tags.filter((e: any) => e.event.params?.tag === `t${i}`),
         `tag t${i}`,
       ).toHaveLength(1);
+
+    const readEvents = (await get('/api/v1/audit/events?action=server.read&actor=admin&limit=100000')) as Array<{
+      event: { target: { name: string }; params?: { query?: { limit?: unknown } } };
+    }>;
+    const logged = readEvents
+      .filter((e) => e.event.target.name === 'runs.list')
+      .map((e) => Number(e.event.params?.query?.limit));
+    expect(readsAnswered.size).toBeGreaterThan(0);
+    for (const marker of readsAnswered)
+      expect(
+        logged.filter((l) => l === marker),
+        `answered read ${marker}`,
+      ).toHaveLength(1);
+    // A read cut off by the kill may or may not have been logged, but never twice or unsent.
+    for (const l of logged) expect(readsSent.has(l), `logged read ${l} was sent`).toBe(true);
+    expect(new Set(logged).size).toBe(logged.length);
 
     // The whole log verifies on a client, with the key it pinned.
     const env = { ...process.env, CAIRN_CONFIG_DIR: mkdtempSync(join(tmpdir(), 'cairn-cfg-')), CAIRN_SERVER: '' };
