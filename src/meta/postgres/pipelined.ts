@@ -47,6 +47,9 @@ export class PipelinedReads {
     if (this.#ended) throw new Error('Client was closed and is not queryable');
     const slot = await this.#pick();
     if (!slot) return undefined;
+    // An idle pipelined connection does not keep the process alive (a CLI command ends when its
+    // work does); one with a statement outstanding does, as a pool connection would.
+    if (slot.sent.length === 0) slot.stream()?.ref();
     slot.sent.push(performance.now());
     slot.cork();
     try {
@@ -63,6 +66,7 @@ export class PipelinedReads {
     } finally {
       // Answers come back in the order sent: the oldest statement is the one answered.
       slot.sent.shift();
+      if (slot.sent.length === 0) slot.stream()?.unref();
     }
   }
 
@@ -127,12 +131,17 @@ class Slot {
     this.ready = client.connect().then(() => this);
   }
 
+  /** The connection's socket, or null for a stream that cannot be corked or unreferenced. */
+  stream(): Corkable | null {
+    const s = (this.client as unknown as { connection?: { stream?: Partial<Corkable> } }).connection?.stream;
+    return s && typeof s.cork === 'function' && typeof s.ref === 'function' ? (s as Corkable) : null;
+  }
+
   /** Holds this turn's statements in the socket's buffer and writes them together once the turn ends. */
   cork(): void {
     if (this.#corked) return;
-    const stream = (this.client as unknown as { connection: { stream: NodeJS.WritableStream & Corkable } }).connection
-      .stream;
-    if (typeof stream.cork !== 'function') return;
+    const stream = this.stream();
+    if (!stream) return;
     stream.cork();
     this.#corked = true;
     setImmediate(() => {
@@ -145,6 +154,8 @@ class Slot {
 interface Corkable {
   cork(): void;
   uncork(): void;
+  ref(): void;
+  unref(): void;
 }
 
 // Statements that may share a pipelined connection: a read with no effect on its session.
