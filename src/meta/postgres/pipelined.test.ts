@@ -21,6 +21,7 @@ describe('pipelineable: only reads that leave nothing on their session', () => {
     ['select pg_try_advisory_lock(1)', false],
     ["select set_config('search_path', 'x', false)", false],
     ['select nextval($1)', false],
+    ['select * into temp t2 from t', false],
     ['insert into t values (1)', false],
     ['update t set a = 1', false],
     ['delete from t', false],

@@ -161,7 +161,7 @@ interface Corkable {
 // Statements that may share a pipelined connection: a read with no effect on its session.
 const READ_ONLY = /^\s*(select|with)\b/i;
 const WRITES_OR_SESSION =
-  /\b(insert|update|delete|merge|for\s+(no\s+key\s+)?update|for\s+(key\s+)?share|pg_advisory_lock|pg_advisory_lock_shared|pg_try_advisory_lock|pg_advisory_unlock|set_config|nextval|setval)\b/i;
+  /\b(insert|update|delete|merge|for\s+(no\s+key\s+)?update|for\s+(key\s+)?share|pg_advisory_lock|pg_advisory_lock_shared|pg_try_advisory_lock|pg_advisory_unlock|set_config|nextval|setval|into)\b/i;
 
 /** Whether `sql` may run on a pipelined connection (pure function; see PipelinedReads). */
 export function pipelineable(sql: string): boolean {
