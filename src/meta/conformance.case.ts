@@ -172,6 +172,7 @@ export function metaConformance(name: string, factory: MetaFactory): void {
             '0010-retention',
             '0011-metric-blocks',
             '0012-server-sessions',
+            '0014-store-locks',
           ]);
         } finally {
           await again.close();
