@@ -12,6 +12,7 @@ import { openMetaStore, type MetaStore } from '../../src/meta/open.js';
 import { BlobKind, encodeFooter, encodeHeader, encodeIndex, type PackEntry } from '../../src/storage/pack/format.js';
 import { cliSpawn } from '../../src/test-support/cli.js';
 import { mulberry32 } from '../../src/test-support/prng.js';
+import { useSharedS3 } from '../../src/test-support/s3-server.js';
 import { dropSchema, PG_BASE_URL, postgresAvailable } from '../../src/test-support/services.js';
 import { newWorkspace, prng, writeTree } from '../../src/test-support/workspace.js';
 import { startTeam, type Team } from './harness.js';
@@ -28,13 +29,22 @@ const LEASE_MS = 1500;
 const PUSHERS = 20;
 const LATE = 6;
 
+const needS3 = useSharedS3();
 const children: ChildProcess[] = [];
-let schema = '';
+const schemas: string[] = [];
 let t: Team;
 let storeDir = '';
 let meta: MetaStore;
 let a: { child: ChildProcess; url: string };
 let b: { child: ChildProcess; url: string };
+
+function freshSchemaUrl(): string {
+  const name = `cairn_multiserver_${randomBytes(5).toString('hex')}`;
+  schemas.push(name);
+  const u = new URL(PG_BASE_URL);
+  u.searchParams.set('schema', name);
+  return u.toString();
+}
 
 async function spawnServer(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
   const child = cliSpawn(['server', 'start', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
@@ -57,9 +67,7 @@ async function spawnServer(dataDir: string): Promise<{ child: ChildProcess; url:
 
 beforeAll(async () => {
   if (!pg) return;
-  schema = `cairn_multiserver_${randomBytes(5).toString('hex')}`;
-  const u = new URL(PG_BASE_URL);
-  u.searchParams.set('schema', schema);
+  const u = new URL(freshSchemaUrl());
   storeDir = mkdtempSync(join(tmpdir(), 'cairn-store-'));
   const roles: Record<string, 'admin' | 'contributor' | 'viewer'> = {
     admin: 'admin',
@@ -80,7 +88,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   await meta?.close();
-  if (schema) await dropSchema(schema).catch(() => {});
+  for (const name of schemas) await dropSchema(name).catch(() => {});
 });
 
 async function call(base: string, who: string, method: string, path: string, body?: unknown) {
@@ -116,18 +124,49 @@ function soundPack(next: () => number): { key: string; bytes: Buffer } {
 
 async function plan(base: string, who: string, key: string, bytes: Buffer) {
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const r = await call(base, who, 'POST', '/api/v1/store/plan', { objects: [{ key, size: bytes.length, sha256 }] });
+  const md5 = createHash('md5').update(bytes).digest('base64');
+  const r = await call(base, who, 'POST', '/api/v1/store/plan', {
+    objects: [{ key, size: bytes.length, sha256, md5 }],
+  });
   expect(r.status, JSON.stringify(r.json)).toBe(200);
   return r.json.objects[0];
 }
 
+/** Sends a planned upload: through the server (folder store), or to S3 on its URL and then committed. */
 async function put(base: string, who: string, up: any, bytes: Buffer) {
-  const res = await fetch(base + up.request.url, {
+  const direct = /^https?:/.test(up.request.url);
+  const res = await fetch(direct ? up.request.url : base + up.request.url, {
     method: 'PUT',
-    headers: { authorization: `Bearer ${t.tokens[who]}`, 'content-type': 'application/octet-stream' },
+    headers: direct
+      ? up.request.headers
+      : { authorization: `Bearer ${t.tokens[who]}`, 'content-type': 'application/octet-stream' },
     body: bytes,
   });
-  return res.status;
+  if (!direct || res.status !== 200) return res.status;
+  const commit = await call(base, who, 'POST', '/api/v1/store/commit', { uploads: [up.uploadId] });
+  return commit.status;
+}
+
+/** Alice's sound pack and mallory's garbage of its size, planned and sent through two processes at seeded offsets. */
+async function raceOnce(seed: number, x: { url: string }, y: { url: string }, read: (key: string) => Buffer) {
+  const next = mulberry32(seed);
+  const { key, bytes } = soundPack(next);
+  const garbage = prng(seed * 7919, bytes.length);
+  // Both plan the key while the store does not hold it, each through another process.
+  const [first, second] = next() < 0.5 ? [x, y] : [y, x];
+  const mine = await plan(first.url, 'alice', key, bytes);
+  const theirs = await plan(second.url, 'mallory', key, garbage);
+  expect([mine.present, theirs.present]).toEqual([false, false]);
+  const wait = () => new Promise((r) => setTimeout(r, Math.floor(next() * 12)));
+  const statuses = await Promise.all([
+    wait().then(() => put(first.url, 'alice', mine, bytes)),
+    wait().then(() => put(second.url, 'mallory', theirs, garbage)),
+  ]);
+  expect(statuses, `seed ${seed}`).toEqual([200, 200]);
+  // In every interleaving: alice's sound bytes under the key, recorded as hers.
+  expect(read(key).equals(bytes), `seed ${seed}: the sound pack holds the key`).toBe(true);
+  const rec = JSON.parse(read(`uploaders/${key.slice('packs/'.length)}.json`).toString('utf8'));
+  expect(rec.account, `seed ${seed}`).toBe('alice');
 }
 
 /** A laptop of `who` with one dataset `name`, signed in to `url` as remote `team`. */
@@ -168,26 +207,7 @@ function storeState(): any {
 
 describe.skipIf(!pg)('several server processes on one PostgreSQL database and one folder store', () => {
   it('racing commits of one pack key on the two processes keep one sound copy, whoever lands first (seeded)', async () => {
-    for (let seed = 1; seed <= 12; seed++) {
-      const next = mulberry32(seed);
-      const { key, bytes } = soundPack(next);
-      const garbage = prng(seed * 7919, bytes.length);
-      // Both plan the key while the store does not hold it, each through another process.
-      const [first, second] = next() < 0.5 ? [a, b] : [b, a];
-      const mine = await plan(first.url, 'alice', key, bytes);
-      const theirs = await plan(second.url, 'mallory', key, garbage);
-      expect([mine.present, theirs.present]).toEqual([false, false]);
-      const wait = () => new Promise((r) => setTimeout(r, Math.floor(next() * 12)));
-      const statuses = await Promise.all([
-        wait().then(() => put(first.url, 'alice', mine, bytes)),
-        wait().then(() => put(second.url, 'mallory', theirs, garbage)),
-      ]);
-      expect(statuses, `seed ${seed}`).toEqual([200, 200]);
-      // In every interleaving: alice's sound bytes under the key, recorded as hers.
-      expect(readFileSync(join(storeDir, key)).equals(bytes), `seed ${seed}: the sound pack holds the key`).toBe(true);
-      const rec = JSON.parse(readFileSync(join(storeDir, 'uploaders', `${key.slice('packs/'.length)}.json`), 'utf8'));
-      expect(rec.account, `seed ${seed}`).toBe('alice');
-    }
+    for (let seed = 1; seed <= 12; seed++) await raceOnce(seed, a, b, (key) => readFileSync(join(storeDir, key)));
   }, 120_000);
 
   it(`${PUSHERS} pushes spread over both processes: every version once in the database and in meta/state.json; pulls verify`, async () => {
@@ -272,4 +292,29 @@ describe.skipIf(!pg)('several server processes on one PostgreSQL database and on
     const rows = await meta.db.selectFrom('store_locks').selectAll().execute();
     expect(rows.filter((r) => Number(r.expires_at) > Date.now())).toEqual([]);
   }, 600_000);
+});
+
+describe.skipIf(!pg)('several server processes on one PostgreSQL database and one S3 bucket (s3rver)', () => {
+  it('racing commits of one pack key (presigned uploads, server-side copies) keep one sound copy (seeded)', async (ctx) => {
+    const s3 = needS3(ctx);
+    const prefix = `multi-${randomBytes(3).toString('hex')}`;
+    const team = await startTeam({
+      db: freshSchemaUrl(),
+      store: `s3://${s3.bucket}/${prefix}`,
+      storeEndpoint: s3.endpoint,
+      roles: { admin: 'admin', alice: 'contributor', mallory: 'contributor' },
+    });
+    await team.close();
+    const saved = t;
+    t = team;
+    try {
+      const x = await spawnServer(team.dataDir);
+      const y = await spawnServer(team.dataDir);
+      // s3rver keeps each object's bytes in a file beside its metadata.
+      const read = (key: string) => readFileSync(join(s3.directory, s3.bucket, prefix, `${key}._S3rver_object`));
+      for (let seed = 101; seed <= 108; seed++) await raceOnce(seed, x, y, read);
+    } finally {
+      t = saved;
+    }
+  }, 240_000);
 });
