@@ -144,6 +144,7 @@ export function metaConformance(name: string, factory: MetaFactory): void {
           'run_metrics',
           'run_params',
           'runs',
+          'store_locks',
           'upload_plans',
           'version_erasures',
           'version_holds',
