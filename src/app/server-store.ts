@@ -837,6 +837,8 @@ async function claimWorkspace(backend: RemoteBackend, workspace: string, who: st
   // One claim per workspace at a time, across server processes: a push uploads several files at
   // once, two accounts may push one workspace name through two processes, and a read racing the
   // first claim's write could see half an object (a store write is not atomic everywhere).
+  // A claim is written once and never changes: the owner's later writes need no lock.
+  if ((await ownerOf(backend, workspace).catch(() => null)) === who) return;
   await locks.run(`store:owner:${workspace}`, () => claimOnce(backend, workspace, who));
 }
 
