@@ -8,7 +8,7 @@ import type {
   TransferService,
 } from '../transfer/index.js';
 import { emptyState, mergeState, parseState, readState, writeState } from '../transfer/index.js';
-import { packFault } from '../storage/pack/reader.js';
+import { streamedPackFault } from '../storage/pack/reader.js';
 import {
   buildStoreState,
   candidateState,
@@ -16,6 +16,7 @@ import {
   type RecordedRows,
   type RecordedWanted,
 } from './server-state.js';
+import { processLocks, type StoreLocks } from './store-locks.js';
 
 const STATE_KEY = 'meta/state.json';
 
@@ -172,6 +173,14 @@ export interface ServerStoreOptions {
   plans?: UploadPlans;
   /** The server's rows, which an import writes the store's state from (required to import). */
   recorded?: (want: RecordedWanted) => Promise<RecordedRows>;
+  /**
+   * The locks around imports, pack commits, proposals and workspace claims: in the metadata
+   * database on a team server, so several server processes on one store take turns (default:
+   * this process only).
+   */
+  locks?: StoreLocks;
+  /** Most bytes of a pack held in memory at once while it is checked against its name (default 16 MiB). */
+  checkSliceBytes?: number;
 }
 
 export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptions = {}): ServerStore {
@@ -195,10 +204,10 @@ export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptio
       });
     return p;
   };
-  let importing: Promise<unknown> = Promise.resolve();
-  const proposals = proposalStore(backend);
+  const locks = opts.locks ?? processLocks();
+  const proposals = proposalStore(backend, locks);
   const counts = { verified: 0, poisoned: 0 };
-  const held = heldPacks(backend, counts);
+  const held = heldPacks(backend, counts, locks, opts.checkSliceBytes ?? CHECK_SLICE_BYTES);
   return {
     url: backend.url,
     direct,
@@ -232,14 +241,13 @@ export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptio
       return out;
     },
     download: (keys) => downloads(backend, keys, direct),
-    ...smallObjects(backend, opts.vouched, proposals),
+    ...smallObjects(backend, opts.vouched, proposals, locks),
     importPushed(transfer, who, versions) {
       const recorded = opts.recorded;
       if (!recorded) throw new CairnError('UNSUPPORTED', "this store was opened without the server's metadata");
-      // One import at a time: each reads the state, imports, and writes the state it recorded.
-      const run = importing.then(() => importOnce(backend, transfer, { who, versions, proposals, recorded, held }));
-      importing = run.catch(() => {});
-      return run;
+      // One import at a time, across every server process on the database: each reads the
+      // state, imports, and writes the state it recorded.
+      return locks.run(IMPORT_LOCK, () => importOnce(backend, transfer, { who, versions, proposals, recorded, held }));
     },
     sweep: sweeper.sweep,
     integrity: () => ({ ...counts }),
@@ -251,6 +259,8 @@ export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptio
 }
 
 const noop = async () => {};
+const IMPORT_LOCK = 'store:import';
+const CHECK_SLICE_BYTES = 16 * 1024 * 1024;
 
 /** Checks one planned upload that arrived and moves it into place (S3); a folder store's is already there. */
 async function commitOne(
@@ -281,6 +291,7 @@ function smallObjects(
   backend: RemoteBackend,
   vouched: (() => Promise<ReadonlySet<string>>) | undefined,
   proposals: Proposals,
+  locks: StoreLocks,
 ): Pick<ServerStore, 'readObject' | 'writeObject'> {
   return {
     readObject: async (key) => {
@@ -293,7 +304,7 @@ function smallObjects(
       return Buffer.from(JSON.stringify(shownState(state, await vouched())));
     },
     writeObject: async (who, key, body) => {
-      if (key !== STATE_KEY) return writeSmall(backend, who, key, body);
+      if (key !== STATE_KEY) return writeSmall(backend, who, key, body, locks);
       const incoming = parseState(body);
       // Refused now what the import would refuse anyway: the client hears it at once.
       const server = (await readState(backend)) ?? emptyState();
@@ -319,18 +330,11 @@ interface Proposals {
   done(who: string, bytes: Buffer): Promise<void>;
 }
 
-function proposalStore(backend: RemoteBackend): Proposals {
+function proposalStore(backend: RemoteBackend, locks: StoreLocks): Proposals {
   const key = (who: string) => `${PROPOSALS}${createHash('sha256').update(who).digest('hex')}.json`;
-  const locks = new Map<string, Promise<unknown>>();
-  const locked = <T>(who: string, fn: () => Promise<T>): Promise<T> => {
-    const run = (locks.get(who) ?? Promise.resolve()).then(fn);
-    const settled = run.catch(() => {});
-    locks.set(who, settled);
-    void settled.then(() => {
-      if (locks.get(who) === settled) locks.delete(who);
-    });
-    return run;
-  };
+  // Read, merged and written back under the account's lock: two pushes of one account landing on
+  // two server processes must not drop each other's proposal.
+  const locked = <T>(who: string, fn: () => Promise<T>): Promise<T> => locks.run(`store:proposal:${key(who)}`, fn);
   const get = async (who: string) => {
     try {
       const bytes = await backend.get(key(who));
@@ -411,7 +415,7 @@ async function planUploads(
     // A held pack another account uploaded is read back against its name before this account's
     // push may depend on it; one that fails is removed and planned afresh (docs/SERVER.md "Poisoned packs").
     const at = have.get(obj.key);
-    const poisoned = at === undefined ? null : await onePerKey(obj.key, () => held.vouch(o.who, obj.key));
+    const poisoned = at === undefined ? null : await held.exclusive(obj.key, () => held.vouch(o.who, obj.key));
     if (!poisoned && at === obj.size) {
       out.push({ key: obj.key, present: true });
       continue;
@@ -616,8 +620,9 @@ function moveIntoPlace(
 
 /**
  * Puts a checked upload of `who` at its pack key (`write`), or drops it (`discard`) when the key is
- * already held by bytes `who` may rely on. Runs one per key in this process, so no check races
- * its write; the uploader is recorded after the bytes are in place (a crash between leaves no
+ * already held by bytes `who` may rely on. Runs under the key's lock (across server processes on
+ * one database), so no check races its write and a held pack is never replaced by a racing
+ * commit; the uploader is recorded after the bytes are in place (a crash between leaves no
  * record, and a pack with none is checked before anyone relies on it).
  */
 function place(
@@ -627,7 +632,7 @@ function place(
   write: () => Promise<void>,
   discard: () => Promise<void>,
 ): Promise<PoisonedPack | null> {
-  return onePerKey(p.key, async () => {
+  return held.exclusive(p.key, async () => {
     const at = await held.backend.head(p.key);
     const poisoned = at ? await held.vouch(who, p.key) : null;
     if (at && !poisoned) {
@@ -641,24 +646,6 @@ function place(
     return poisoned;
   });
 }
-
-/** Runs `fn` after every earlier call for `key` in this process settled. */
-async function onePerKey<T>(key: string, fn: () => Promise<T>): Promise<T> {
-  const before = moving.get(key) ?? Promise.resolve();
-  const mine = before.then(fn);
-  const settled = mine.then(
-    () => {},
-    () => {},
-  );
-  moving.set(key, settled);
-  try {
-    return await mine;
-  } finally {
-    if (moving.get(key) === settled) moving.delete(key);
-  }
-}
-
-const moving = new Map<string, Promise<void>>();
 
 const UPLOADERS = 'uploaders/';
 
@@ -676,15 +663,25 @@ interface Uploader {
  */
 interface HeldPacks {
   backend: RemoteBackend;
+  /** Runs `fn` holding the pack key's lock: its check, commit and record happen one at a time. */
+  exclusive<T>(packKey: string, fn: () => Promise<T>): Promise<T>;
   record(packKey: string, u: Uploader): Promise<void>;
+  /** True when the record says `who` may rely on the pack without a check (its own upload, or verified). */
+  trusted(who: string, packKey: string): Promise<boolean>;
   /**
    * Null when `who` may rely on the held pack at `packKey` (its own upload, or verified now or
-   * earlier); otherwise the pack failed the check and was removed. Call it inside onePerKey.
+   * earlier); otherwise the pack failed the check and was removed. Call it inside `exclusive`:
+   * a second process waiting for the key then finds the first's verdict recorded and skips the check.
    */
   vouch(who: string, packKey: string): Promise<PoisonedPack | null>;
 }
 
-function heldPacks(backend: RemoteBackend, counts: { verified: number; poisoned: number }): HeldPacks {
+function heldPacks(
+  backend: RemoteBackend,
+  counts: { verified: number; poisoned: number },
+  locks: StoreLocks,
+  sliceBytes: number,
+): HeldPacks {
   const key = (packKey: string) => `${UPLOADERS}${packKey.slice('packs/'.length)}.json`;
   const record = (packKey: string, u: Uploader) => backend.put(key(packKey), Buffer.from(JSON.stringify(u)));
   const read = async (packKey: string): Promise<Uploader | null> => {
@@ -700,20 +697,26 @@ function heldPacks(backend: RemoteBackend, counts: { verified: number; poisoned:
   };
   return {
     backend,
+    exclusive: (packKey, fn) => locks.run(`store:pack:${packKey}`, fn),
     record,
+    async trusted(who, packKey) {
+      const u = await read(packKey);
+      return u !== null && (u.verified || u.account === who);
+    },
     async vouch(who, packKey) {
       const u = await read(packKey);
       if (u && (u.verified || u.account === who)) return null;
-      let bytes: Buffer;
-      try {
-        bytes = await backend.get(packKey);
-      } catch (err) {
-        if (err instanceof CairnError && err.code === 'NOT_FOUND')
-          return { key: packKey, uploader: u?.account ?? null, reason: 'gone from the store' };
-        throw err;
-      }
+      const at = await backend.head(packKey);
+      if (!at) return { key: packKey, uploader: u?.account ?? null, reason: 'gone from the store' };
       counts.verified++;
-      const fault = packFault(bytes, /([0-9a-f]{64})\.pack$/.exec(packKey)![1]!);
+      // Footer and index first, then the blobs in ranges of at most `sliceBytes`: a pack of any
+      // size is checked in bounded memory. Stores without ranged reads are read whole.
+      const range = backend.getRange
+        ? (offset: number, length: number) => backend.getRange!(packKey, offset, length)
+        : wholeThenSlice(backend, packKey);
+      const fault = await streamedPackFault(range, at.size, /([0-9a-f]{64})\.pack$/.exec(packKey)![1]!, {
+        sliceBytes,
+      });
       if (!fault) {
         await record(packKey, { account: u?.account ?? null, verified: true });
         return null;
@@ -724,6 +727,13 @@ function heldPacks(backend: RemoteBackend, counts: { verified: number; poisoned:
       return { key: packKey, uploader: u?.account ?? null, reason: fault };
     },
   };
+}
+
+/** A ranged reader over one whole read, for stores that cannot read a range (none a server opens today). */
+function wholeThenSlice(backend: RemoteBackend, key: string) {
+  let whole: Promise<Buffer> | null = null;
+  return async (offset: number, length: number) =>
+    (await (whole ??= backend.get(key))).subarray(offset, offset + length);
 }
 
 function packExists(key: string, held: number, planned: number): CairnError {
@@ -799,12 +809,18 @@ async function downloads(backend: RemoteBackend, keys: readonly string[], direct
  * descriptor (once) and the pushing workspace's own audit bundle. Packs only arrive through planned uploads, and
  * nothing else in the store (staged uploads, other keys) can be written by a client.
  */
-async function writeSmall(backend: RemoteBackend, who: string, key: string, body: Buffer): Promise<void> {
+async function writeSmall(
+  backend: RemoteBackend,
+  who: string,
+  key: string,
+  body: Buffer,
+  locks: StoreLocks,
+): Promise<void> {
   const audit = /^audit\/([0-9A-Za-z_-]{1,128})\/[0-9A-Za-z_./-]{1,200}$/.exec(key);
   if (key === 'cairn-remote.json') {
     if (await backend.head(key)) return;
   } else if (audit) {
-    await claimWorkspace(backend, audit[1]!, who);
+    await claimWorkspace(backend, audit[1]!, who, locks);
   } else {
     throw new CairnError('PERMISSION_DENIED', `a push may not write ${key} directly`, {
       hint: 'packs go through planned uploads (POST /api/v1/store/plan)',
@@ -817,21 +833,14 @@ async function writeSmall(backend: RemoteBackend, who: string, key: string, body
  * A workspace's audit bundle in the store belongs to the account that first pushed it: nobody
  * else may overwrite it (a later pull would otherwise verify someone else's history under it).
  */
-async function claimWorkspace(backend: RemoteBackend, workspace: string, who: string): Promise<void> {
-  // One claim per workspace at a time in this process: a push uploads several files at once, and a
-  // read racing the first claim's write could see half an object (a store write is not atomic everywhere).
-  const before = claims.get(workspace) ?? Promise.resolve();
-  const mine = before.then(() => claimOnce(backend, workspace, who));
-  const settled = mine.catch(() => {});
-  claims.set(workspace, settled);
-  try {
-    await mine;
-  } finally {
-    if (claims.get(workspace) === settled) claims.delete(workspace);
-  }
+async function claimWorkspace(backend: RemoteBackend, workspace: string, who: string, locks: StoreLocks) {
+  // One claim per workspace at a time, across server processes: a push uploads several files at
+  // once, two accounts may push one workspace name through two processes, and a read racing the
+  // first claim's write could see half an object (a store write is not atomic everywhere).
+  // A claim is written once and never changes: the owner's later writes need no lock.
+  if ((await ownerOf(backend, workspace).catch(() => null)) === who) return;
+  await locks.run(`store:owner:${workspace}`, () => claimOnce(backend, workspace, who));
 }
-
-const claims = new Map<string, Promise<void>>();
 
 async function claimOnce(backend: RemoteBackend, workspace: string, who: string): Promise<void> {
   const key = `owners/${workspace}.json`;
@@ -910,7 +919,7 @@ async function importOnce(
       verified: res.auditLogs,
       storePacks,
     });
-    await writeState(backend, next);
+    await writeNextState(backend, previous, next);
   } finally {
     // An import uses its proposal up, whatever the outcome: a refused one does not linger to be
     // merged into the account's next push.
@@ -943,6 +952,40 @@ async function importOnce(
     skipped: res.skipped.length,
     versions: [...o.versions],
   };
+}
+
+/**
+ * The store's state carries a generation, one more at each import's write. The import lock makes
+ * the writes take turns; this guards the case where a holder's lease lapsed (a process stalled past
+ * it) and another process wrote meanwhile: a writer that is behind never overwrites a newer
+ * state. Its import answers DIVERGED (nothing is lost: its rows are recorded, and the client's
+ * push again lists them from the newer state).
+ */
+async function writeNextState(backend: RemoteBackend, previous: RemoteState | null, next: RemoteState) {
+  const base = generationOf(previous);
+  // An import that changed nothing (a retry, a refused proposal) writes nothing: readers and the
+  // generation see no move.
+  const content = (st: RemoteState) =>
+    JSON.stringify({ ...st, generation: null }, (_k, v: unknown) =>
+      v && typeof v === 'object' && !Array.isArray(v)
+        ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))
+        : v,
+    );
+  if (previous && content(previous) === content(next)) return;
+  const now = await readState(backend);
+  if ((now === null) !== (previous === null) || generationOf(now) !== base)
+    throw new CairnError(
+      'DIVERGED',
+      `the store's state moved on (generation ${generationOf(now)}, this import read ${base}) while this import ran: another server process wrote it`,
+      { hint: 'push again (nothing is sent twice)', data: { generation: generationOf(now), read: base } },
+    );
+  await writeState(backend, { ...next, generation: base + 1 } as RemoteState);
+}
+
+/** A state's generation (0: none yet, or a state written before generations were kept). */
+export function generationOf(state: RemoteState | null): number {
+  const g = (state as { generation?: unknown } | null)?.generation;
+  return typeof g === 'number' && Number.isSafeInteger(g) && g >= 0 ? g : 0;
 }
 
 function candidateHas(state: RemoteState, digest: string): boolean {
@@ -982,7 +1025,10 @@ async function checkPacksRelied(held: HeldPacks, who: string, server: RemoteStat
   );
   const poisoned: PoisonedPack[] = [];
   for (const key of keys) {
-    const bad = await onePerKey(key, () => held.vouch(who, key));
+    // Its own or verified packs (the common path) need no lock: such a record only ever changes
+    // to another trusted one (a poisoned pack is replaced by a checked upload).
+    if (await held.trusted(who, key)) continue;
+    const bad = await held.exclusive(key, () => held.vouch(who, key));
     if (bad) poisoned.push(bad);
   }
   if (poisoned.length)

@@ -18,6 +18,7 @@ import {
   type UploadPlans,
 } from './server-store.js';
 import type { SessionRecord, SessionStore } from './oidc/index.js';
+import { leaseLocks } from './store-locks.js';
 import { remoteConfigFrom } from '../transfer/index.js';
 import { loadRemotesFile, openBackend, saveRemotesFile } from './transfer-config.js';
 import { CAIRN_DIR, initWorkspace, openWorkspace, type RequestScope, type Workspace } from './workspace.js';
@@ -171,8 +172,12 @@ async function openServerStore(ws: Workspace, opts: ServerOptions): Promise<Serv
     file.remotes.store = remoteConfigFrom(url, endpoint ? { endpoint } : {}).config;
     await saveRemotesFile(ws.cairnDir, file);
   }
-  return createServerStore(await openBackend(config, {}, opts.env ?? process.env), {
+  const env = opts.env ?? process.env;
+  const leaseMs = Number(env.CAIRN_STORE_LOCK_LEASE_MS) || undefined;
+  return createServerStore(await openBackend(config, {}, env), {
     plans: dbUploadPlans(ws),
+    // Shared by every server process on this database (docs/SERVER.md "Several server processes").
+    locks: leaseLocks(ws.meta.db, leaseMs ? { leaseMs } : {}),
     // The versions this server imported, each vouched by a verified log: what its store shows.
     vouched: async () =>
       new Set(

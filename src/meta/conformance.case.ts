@@ -144,6 +144,7 @@ export function metaConformance(name: string, factory: MetaFactory): void {
           'run_metrics',
           'run_params',
           'runs',
+          'store_locks',
           'upload_plans',
           'version_erasures',
           'version_holds',
@@ -172,6 +173,7 @@ export function metaConformance(name: string, factory: MetaFactory): void {
             '0010-retention',
             '0011-metric-blocks',
             '0012-server-sessions',
+            '0014-store-locks',
           ]);
         } finally {
           await again.close();

@@ -38,6 +38,7 @@ export interface Database {
   role_grants: RoleGrantsTable;
   idempotency_keys: IdempotencyKeysTable;
   upload_plans: UploadPlansTable;
+  store_locks: StoreLocksTable;
   browser_sessions: BrowserSessionsTable;
   identity_generation: IdentityGenerationTable;
   version_holds: VersionHoldsTable;
@@ -91,6 +92,13 @@ export interface IdempotencyKeysTable {
   status: number;
   response: string;
   created_at: string;
+}
+
+/** A lease on a named lock shared by the server processes of one database (migration 0014). */
+export interface StoreLocksTable {
+  name: string;
+  holder: string;
+  expires_at: number;
 }
 
 /** A planned upload of the team server (migration 0012): the plan as JSON, used once. */

@@ -11,6 +11,7 @@ import { identityGeneration } from './0009-identity-generation.js';
 import { retention } from './0010-retention.js';
 import { metricBlocks } from './0011-metric-blocks.js';
 import { serverSessions } from './0012-server-sessions.js';
+import { storeLocks } from './0014-store-locks.js';
 
 /** Migrations live in code (not files on disk) so a bundled CLI carries them. Append only. */
 export const migrations: Record<string, Migration> = {
@@ -26,6 +27,7 @@ export const migrations: Record<string, Migration> = {
   '0010-retention': retention,
   '0011-metric-blocks': metricBlocks,
   '0012-server-sessions': serverSessions,
+  '0014-store-locks': storeLocks,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -54,6 +54,25 @@ export function remoteBackendConformance(
       }, ctx);
     });
 
+    it('ranged reads (where offered) give the bytes asked for, fewer past the end, NOT_FOUND when absent', async (ctx) => {
+      await withBackend(async (b) => {
+        if (!b.getRange) return;
+        const body = randomBytes(70_000);
+        await b.put('packs/ef/r.pack', body);
+        for (const [offset, length] of [
+          [0, 16],
+          [12_345, 40_000],
+          [69_944, 56],
+          [69_990, 100],
+        ] as const)
+          expect(
+            (await b.getRange('packs/ef/r.pack', offset, length)).equals(body.subarray(offset, offset + length)),
+          ).toBe(true);
+        expect((await b.getRange('packs/ef/r.pack', 80_000, 10)).length).toBe(0);
+        await expect(b.getRange('nope/x', 0, 10)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      }, ctx);
+    });
+
     it('absent keys: head is null, get is NOT_FOUND, delete succeeds', async (ctx) => {
       await withBackend(async (b) => {
         expect(await b.head('nope/x')).toBeNull();

@@ -38,6 +38,11 @@ export interface RemoteBackend {
    * whole), so a server can check what a client assembled in the store without holding it.
    */
   digest?(key: string): Promise<{ size: number; sha256: string } | null>;
+  /**
+   * Optional (folder, S3): `length` bytes of `key` from `offset` (fewer only past its end), so a
+   * server can check a large object against its name in bounded memory. NOT_FOUND when absent.
+   */
+  getRange?(key: string, offset: number, length: number): Promise<Buffer>;
   /** Optional (S3): multipart uploads whose parts clients send on presigned URLs. */
   multipart?: MultipartUploads;
 }

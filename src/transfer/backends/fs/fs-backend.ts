@@ -49,6 +49,32 @@ export class FsBackend implements RemoteBackend {
     }
   }
 
+  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+    let fh: fsp.FileHandle;
+    try {
+      fh = await fsp.open(this.path(key), 'r');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR')
+        throw new CairnError('NOT_FOUND', `${this.url} has no object ${key}`, { data: { key } });
+      throw ioError(err, 'read', this.path(key));
+    }
+    try {
+      const buf = Buffer.allocUnsafe(length);
+      let got = 0;
+      while (got < length) {
+        const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return buf.subarray(0, got);
+    } catch (err) {
+      throw ioError(err, 'read', this.path(key));
+    } finally {
+      await fh.close();
+    }
+  }
+
   async put(key: string, body: Buffer): Promise<void> {
     const dest = this.path(key);
     const tmpDir = join(this.root, TMP);
