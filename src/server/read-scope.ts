@@ -91,7 +91,7 @@ export interface Reader {
   wholeLog: boolean;
 }
 
-export async function readerOf(ids: IdentityView, who: Authenticated): Promise<Reader> {
+export async function readerOf(ids: IdentityView, who: Pick<Authenticated, 'principal'>): Promise<Reader> {
   const [readable, admin] = await Promise.all([
     ids.readable(who.principal),
     ids.authorize(who.principal, 'admin', 'default'),
@@ -299,6 +299,9 @@ export function eventVisible(
   };
   if (e.actor?.id === r.name) return true;
   if (e.action === 'keys.rotate') return true;
+  // Requests to the server are their maker's: the store's (`server.store.*`: which packs someone
+  // planned, sent, committed or fetched) would name packs the reader may not read.
+  if (typeof e.action === 'string' && e.action.startsWith('server.')) return false;
   const type = e.target?.type;
   const name = typeof e.target?.name === 'string' ? e.target.name : null;
   if (typeof type !== 'string') return false;
@@ -384,22 +387,35 @@ export async function redactEntries(
   text: string,
 ): Promise<{ text: string; redacted: number }> {
   if (r.wholeLog) return { text, redacted: 0 };
+  const parsed = parseEntries(text);
+  const runs = runProjects(rt, scope);
+  await runs.load(parsed.map((p) => runTargetOf(p.event)).filter((x): x is string => x !== null));
+  const outputs = await rt.runAs(scope, () => hiddenOutputs(rt.services, r));
+  return redactLines(parsed, (e) => eventVisible(r, e, runs.of, outputs));
+}
+
+/** A bundle's entry lines, each with its event parsed (null: not an event, so never shown). */
+export function parseEntries(text: string): Array<{ line: string; event: unknown }> {
   const lines = text.length ? text.replace(/\n$/, '').split('\n') : [];
-  const parsed = lines.map((l) => {
+  return lines.map((line) => {
     try {
-      return JSON.parse(l) as unknown;
+      return { line, event: JSON.parse(line) as unknown };
     } catch {
-      return null;
+      return { line, event: null };
     }
   });
-  const runs = runProjects(rt, scope);
-  await runs.load(parsed.map(runTargetOf).filter((x): x is string => x !== null));
-  const outputs = await rt.runAs(scope, () => hiddenOutputs(rt.services, r));
+}
+
+/** Each entry whose event is not `visible` becomes `#redacted <leaf hash>` (a line already redacted stays as it is). */
+export function redactLines(
+  entries: ReadonlyArray<{ line: string; event: unknown }>,
+  visible: (event: unknown) => boolean,
+): { text: string; redacted: number } {
   let redacted = 0;
-  const out = lines.map((l, i) => {
-    if (parsed[i] !== null && eventVisible(r, parsed[i], runs.of, outputs)) return l;
+  const out = entries.map(({ line, event }) => {
+    if (event !== null && visible(event)) return line;
     redacted++;
-    return `${REDACTED_PREFIX}${leafHex(l)}`;
+    return line.startsWith(REDACTED_PREFIX) ? line : `${REDACTED_PREFIX}${leafHex(line)}`;
   });
   return { text: out.length ? `${out.join('\n')}\n` : '', redacted };
 }
