@@ -659,6 +659,17 @@ describe('a reader of other projects learns nothing of secretproj', () => {
     expect(Buffer.from(await bytes.arrayBuffer()).equals(store.strayPack.bytes)).toBe(true);
   });
 
+  it('eve, who contributes to `default` alone, pushes and pulls through the cut store (her uploads checked against their names)', async () => {
+    const lap = await laptop('eve', { 'f.bin': prng(24, 25_000), 'b.txt': 'zzshared\n' }, 'zzeve-data');
+    const pushed: any = await lap.run((s) => s.transfer.push([], { remote: 'team' }));
+    expect(pushed.server.imported.versions).toBe(1);
+    const pulled: any = await lap.run((s) => s.transfer.pull([], { remote: 'team' }));
+    expect(pulled.skipped).toEqual([]);
+    const other = await laptop('mallory');
+    const got: any = await other.run((s) => s.transfer.pull(['zzeve-data@v1'], { remote: 'team' }));
+    expect(got.versions).toHaveLength(1);
+  }, 120_000);
+
   it('naming the secret project outright is refused', async () => {
     for (const path of [`/runs/fields?project=${SECRET.project}`, `/runs?project=${SECRET.project}`]) {
       const a = await t.call('mallory', 'GET', `/api/v1${path}`);
