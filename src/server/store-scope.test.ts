@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { emptyState, type RemoteState } from '../transfer/index.js';
 import { mulberry32 } from '../test-support/prng.js';
-import { cutState, listedKey, packKeyOf, workspaceEventVisible } from './store-scope.js';
+import { cutState, listedKey, packKeyOf, readablePacks, workspaceEventVisible } from './store-scope.js';
 
 const hex = (rand: () => number, n = 64) =>
   Array.from({ length: n }, () => '0123456789abcdef'[Math.floor(rand() * 16)]).join('');
@@ -83,6 +83,7 @@ describe('what a reader of some projects reads of the store (seeded property)', 
       const text = JSON.stringify(view.state);
       // Every pack a readable version uses stays readable (a shared pack included)…
       expect([...view.packs].sort(), `seed ${seed}`).toEqual([...readable].map(packKeyOf).sort());
+      expect([...readablePacks(state, hidden)].sort()).toEqual([...view.packs].sort());
       for (const p of readable) expect(listedKey(packKeyOf(p), view, false)).toBe(true);
       // …and nothing only a hidden version uses is named anywhere.
       for (const p of onlyHidden) {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { ServerRuntime } from '../app/server.js';
 import type { ServerStore } from '../app/server-store.js';
 import { CairnError, isCairnError } from '../core/errors.js';
@@ -14,7 +15,7 @@ import { hiddenOutputs, mayRead, parseEntries, redactLines, type HiddenOutputs, 
  * server's own bundle is, keeping what `cairn pull` needs to vouch for versions (WORKSPACE_SHOWN).
  */
 export interface StoreView {
-  /** The store's state as this reader sees it (null: nothing pushed yet). */
+  /** The store's state as this reader sees it (null: nothing pushed yet, or not asked for). */
   state: RemoteState | null;
   /** Keys (`packs/xx/<id>.pack`) of the packs the state's versions use. */
   packs: ReadonlySet<string>;
@@ -36,8 +37,7 @@ export const packKeyOf = (id: string) => `packs/${id.slice(0, 2)}/${id}.pack`;
  * they are hashes, and a pull verifies every pushed log. Pure.
  */
 export function cutState(state: RemoteState, hidden: ReadonlySet<string>): StoreView & { state: RemoteState } {
-  const names = new Map(state.datasets.map((d) => [d.id, d.name]));
-  const versions = state.versions.filter((v) => !hidden.has(`${names.get(v.dataset_id) ?? v.dataset_id}@v${v.number}`));
+  const versions = shownVersions(state, hidden);
   const kept = new Set(versions.map((v) => v.id));
   const datasets = new Set(versions.map((v) => v.dataset_id));
   const packIds = new Set(versions.flatMap((v) => v.packs));
@@ -62,6 +62,16 @@ export function cutState(state: RemoteState, hidden: ReadonlySet<string>): Store
     },
     packs: new Set([...packIds].map(packKeyOf)),
   };
+}
+
+function shownVersions(state: RemoteState, hidden: ReadonlySet<string>): RemoteState['versions'] {
+  const names = new Map(state.datasets.map((d) => [d.id, d.name]));
+  return state.versions.filter((v) => !hidden.has(`${names.get(v.dataset_id) ?? v.dataset_id}@v${v.number}`));
+}
+
+/** The keys of the packs the versions not in `hidden` use: cutState's `packs`, without building the cut state. Pure. */
+export function readablePacks(state: RemoteState, hidden: ReadonlySet<string>): Set<string> {
+  return new Set(shownVersions(state, hidden).flatMap((v) => v.packs.map(packKeyOf)));
 }
 
 /**
@@ -110,25 +120,49 @@ export function noObject(key: string): CairnError {
   return new CairnError('NOT_FOUND', `the store has no object ${key}`, { data: { key } });
 }
 
-/** The store as `r` sees it; null for a reader of every project (who sees it whole). */
-export async function storeView(rt: ServerRuntime, store: ServerStore, r: Reader): Promise<StoreView | null> {
+/**
+ * The store as `r` sees it; null for a reader of every project (who sees it whole). `withState`:
+ * the cut state too (GET meta/state.json); listings, plans and downloads need only the packs, and
+ * those are kept per store for the state's bytes and the hidden versions they were cut for (a
+ * push plans one request per pack: parsing a large state for each would cost the server more
+ * than the push).
+ */
+export async function storeView(
+  rt: ServerRuntime,
+  store: ServerStore,
+  r: Reader,
+  withState = false,
+): Promise<StoreView | null> {
   if (r.readable.all) return null;
   // A reader of no `default` reads none of the store (the routes already refuse them).
   if (!mayRead(r, 'default')) return { state: null, packs: new Set() };
-  let state: RemoteState;
+  let bytes: Buffer;
   try {
     // What the store shows clients: the versions the server imported (vouched by a verified log).
-    state = parseState(await store.readObject(STATE_KEY));
+    bytes = await store.readObject(STATE_KEY);
   } catch (err) {
     if (isCairnError(err, 'NOT_FOUND')) return { state: null, packs: new Set() };
     throw err;
   }
-  return cutState(state, (await hiddenOutputs(rt.services, r)).refs);
+  const hidden = (await hiddenOutputs(rt.services, r)).refs;
+  if (withState) return cutState(parseState(bytes), hidden);
+  const key = createHash('sha256')
+    .update(bytes)
+    .update(JSON.stringify([...hidden].sort()))
+    .digest('hex');
+  const kept = memo.get(store);
+  if (kept?.key === key) return { state: null, packs: kept.packs };
+  const packs = readablePacks(parseState(bytes), hidden);
+  memo.set(store, { key, packs });
+  return { state: null, packs };
 }
+
+/** The last pack set computed per store, by the digest of the state's bytes and of the hidden versions. */
+const memo = new WeakMap<ServerStore, { key: string; packs: ReadonlySet<string> }>();
 
 /** One object of the layout, read by `r` (GET /api/v1/store/objects/<key>). */
 export async function readObjectAs(rt: ServerRuntime, store: ServerStore, r: Reader, key: string): Promise<Buffer> {
-  const view = await storeView(rt, store, r);
+  const view = await storeView(rt, store, r, key === STATE_KEY);
   if (!view) return store.readObject(key);
   if (key === STATE_KEY) {
     if (!view.state) throw noObject(key);
