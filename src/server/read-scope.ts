@@ -13,13 +13,15 @@ import type { HandlerInput } from './handlers.js';
  * project `default`, runs in their own; a read either acts on one project (and is authorized on
  * it before it runs) or spans several (and is cut to the caller's projects here).
  *
- * - `default`: models, deployments and the store: all of `default`, authorized on it. A model
+ * - `default`: models and deployments: all of `default`, authorized on it. A model
  *   registered from a run of another project quotes that run on its card: registering needs
  *   read access to the run's project, so it is that reader's decision to publish it.
  * - `run`: one run, authorized on its own project (unreadable answers as an unknown run would).
  * - `runs`: several runs, each authorized on its own project.
  * - `cut`: spans projects; answered only from the caller's projects. Datasets are `default`'s,
  *   except a run's outputs (kept as versions of `runs/<spec name>`), which are its project's.
+ *   The store (authorized on `default`) is cut in store-scope.ts: the packs of versions the
+ *   caller may read, and other accounts' pushed logs redacted.
  * - `audit`: events shown only when the caller may see them (`eventVisible`); hashes always.
  * - `self`: about the caller only.
  * - `admin`: needs `admin`, which already sees everything.
@@ -76,8 +78,8 @@ export const READ_RULES: Record<ReadOperation | 'audit.verify' | 'store.download
   'tokens.list': 'admin',
   'compliance.dossier': 'default',
   'compliance.holds': 'cut',
-  'store.list': 'default',
-  'store.download': 'default',
+  'store.list': 'cut',
+  'store.download': 'cut',
 };
 
 /** Who is reading, as far as what they may see goes. */
