@@ -8,7 +8,7 @@ import type {
   TransferService,
 } from '../transfer/index.js';
 import { emptyState, mergeState, parseState, readState, writeState } from '../transfer/index.js';
-import { streamedPackFault } from '../storage/pack/reader.js';
+import { packFault, streamedPackFault } from '../storage/pack/reader.js';
 import {
   buildStoreState,
   candidateState,
@@ -33,7 +33,7 @@ export interface ServerStore {
   /** True when clients move pack bytes to and from the store directly (presigned S3 URLs). */
   direct: boolean;
   list(prefix: string): Promise<Array<{ key: string; size: number }>>;
-  plan(who: string, objects: readonly PlannedObject[]): Promise<UploadPlan[]>;
+  plan(who: string, objects: readonly PlannedObject[], opts?: PlanOptions): Promise<UploadPlan[]>;
   /** Streamed upload of a planned pack (folder stores): checked against the plan before it is stored. */
   receive(who: string, uploadId: string, body: Buffer): Promise<{ poisoned?: PoisonedPack }>;
   /** After direct uploads: checks each staged object against its plan, then moves it into place. */
@@ -84,6 +84,18 @@ export interface PlannedObject {
   parts?: { partBytes: number; md5: string[] };
 }
 
+/**
+ * For a caller who may not read every pack (a reader of some projects, docs/SERVER.md "What a
+ * reader of some projects sees"): `knows(key)` says whether they may read a held pack. A held
+ * pack they may not read, and did not upload themselves, is planned as if the store lacked it
+ * (answering `present` would confirm that someone holds those bytes), and every upload planned
+ * for them is checked against its pack's name before it is placed, so that no answer to their
+ * upload depends on what the store held: bytes that are the pack join the one copy kept.
+ */
+export interface PlanOptions {
+  knows: (packKey: string) => boolean;
+}
+
 export interface UploadPlan {
   key: string;
   /** Already in the store at this size (someone pushed it before): nothing to send. */
@@ -111,6 +123,8 @@ export interface Pending extends PlannedObject {
   expires: number;
   /** The store's id of the multipart upload under the staging key, when the pack goes in parts. */
   multipartId?: string;
+  /** Checked against the pack's name before it is placed (PlanOptions): a blind upload. */
+  checkName?: boolean;
 }
 
 /**
@@ -212,7 +226,7 @@ export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptio
     url: backend.url,
     direct,
     list: (prefix) => backend.list(prefix),
-    plan: async (who, objects) => {
+    plan: async (who, objects, planOpts) => {
       // Plans nobody used expire with their URLs: forget them (aborting their multipart uploads).
       // The store-wide listing is left to the timer: one request per plan would slow big pushes.
       await sweepUploads(backend, multipart, pending, { now: now(), urlSeconds, list: false });
@@ -223,11 +237,13 @@ export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptio
         multipart,
         urlSeconds,
         expires: now() + urlSeconds * 1000,
+        ...(planOpts ? { knows: planOpts.knows } : {}),
       });
     },
     async receive(who, uploadId, body) {
       const p = await take(who, uploadId);
       checkBytes(p, body);
+      if (p.checkName) checkName(p, body);
       const poisoned = await place(held, who, p, () => backend.put(p.key, body), noop);
       return poisoned ? { poisoned } : {};
     },
@@ -390,7 +406,7 @@ function startSweeper(run: () => Promise<{ aborted: number; expired: number }>, 
 async function planUploads(
   backend: RemoteBackend,
   pending: UploadPlans,
-  held: HeldPacks,
+  heldBy: HeldPacks,
   o: {
     who: string;
     objects: readonly PlannedObject[];
@@ -398,6 +414,7 @@ async function planUploads(
     multipart: MultipartUploads | null;
     urlSeconds: number;
     expires: number;
+    knows?: (packKey: string) => boolean;
   },
 ): Promise<UploadPlan[]> {
   if (o.objects.length > MAX_PLAN) throw new CairnError('USAGE', `plan at most ${MAX_PLAN} objects per request`);
@@ -414,8 +431,12 @@ async function planUploads(
       throw new CairnError('USAGE', `${obj.key}: objects over 5 GiB go up in parts (plan them with \`parts\`)`);
     // A held pack another account uploaded is read back against its name before this account's
     // push may depend on it; one that fails is removed and planned afresh (docs/SERVER.md "Poisoned packs").
-    const at = have.get(obj.key);
-    const poisoned = at === undefined ? null : await held.exclusive(obj.key, () => held.vouch(o.who, obj.key));
+    const held = have.get(obj.key);
+    const hidden =
+      held !== undefined && o.knows !== undefined && !o.knows(obj.key) && (await heldBy.uploader(obj.key)) !== o.who;
+    const at = hidden ? undefined : held;
+    const blind = o.knows !== undefined ? { checkName: true } : {};
+    const poisoned = at === undefined ? null : await heldBy.exclusive(obj.key, () => heldBy.vouch(o.who, obj.key));
     if (!poisoned && at === obj.size) {
       out.push({ key: obj.key, present: true });
       continue;
@@ -430,7 +451,7 @@ async function planUploads(
       // The object's metadata carries the planned SHA-256, as a single PUT's does: every later
       // download is checked against it.
       const multipartId = await o.multipart!.start(staged, { sha256: obj.sha256 });
-      await pending.put(uploadId, { ...rest, parts: inParts, who: o.who, expires: o.expires, multipartId });
+      await pending.put(uploadId, { ...rest, parts: inParts, who: o.who, expires: o.expires, multipartId, ...blind });
       const parts = await Promise.all(
         inParts.md5.map((md5, i) =>
           o.multipart!.presignPart(staged, multipartId, i + 1, {
@@ -442,7 +463,7 @@ async function planUploads(
       out.push({ key: obj.key, present: false, uploadId, parts, ...mark });
       continue;
     }
-    await pending.put(uploadId, { ...obj, who: o.who, expires: o.expires });
+    await pending.put(uploadId, { ...obj, who: o.who, expires: o.expires, ...blind });
     const request: PresignedRequest = o.direct
       ? await backend.presign!('PUT', stagingKey(uploadId), {
           ...presign,
@@ -602,13 +623,23 @@ async function commitMultipart(
  * the same size is the same pack (its uploader's own, or verified) and is dropped; one of another
  * size is refused.
  */
-function moveIntoPlace(
+async function moveIntoPlace(
   backend: RemoteBackend,
   held: HeldPacks,
   who: string,
   staged: string,
   p: Pending,
 ): Promise<PoisonedPack | null> {
+  if (p.checkName) {
+    // Read back through the server, as the poisoned-pack check does: the bytes never pass a client again.
+    const body = await backend.get(staged);
+    try {
+      checkName(p, body);
+    } catch (err) {
+      await backend.delete(staged).catch(() => {});
+      throw err;
+    }
+  }
   return place(
     held,
     who,
@@ -628,7 +659,7 @@ function moveIntoPlace(
 function place(
   held: HeldPacks,
   who: string,
-  p: { key: string; size: number },
+  p: { key: string; size: number; checkName?: boolean },
   write: () => Promise<void>,
   discard: () => Promise<void>,
 ): Promise<PoisonedPack | null> {
@@ -642,7 +673,8 @@ function place(
     }
     await write();
     await discard();
-    await held.record(p.key, { account: who, verified: false });
+    // A blind upload was checked against its name just now: nobody needs to check it again.
+    await held.record(p.key, { account: who, verified: p.checkName === true });
     return poisoned;
   });
 }
@@ -668,6 +700,8 @@ interface HeldPacks {
   record(packKey: string, u: Uploader): Promise<void>;
   /** True when the record says `who` may rely on the pack without a check (its own upload, or verified). */
   trusted(who: string, packKey: string): Promise<boolean>;
+  /** The account whose upload put the pack there (null: unknown). */
+  uploader(packKey: string): Promise<string | null>;
   /**
    * Null when `who` may rely on the held pack at `packKey` (its own upload, or verified now or
    * earlier); otherwise the pack failed the check and was removed. Call it inside `exclusive`:
@@ -703,6 +737,7 @@ function heldPacks(
       const u = await read(packKey);
       return u !== null && (u.verified || u.account === who);
     },
+    uploader: async (packKey) => (await read(packKey))?.account ?? null,
     async vouch(who, packKey) {
       const u = await read(packKey);
       if (u && (u.verified || u.account === who)) return null;
@@ -778,6 +813,17 @@ async function sweepUploads(
     aborted++;
   }
   return { aborted, expired };
+}
+
+/** A blind upload's bytes against its pack's name (PlanOptions): refused the same whether or not the store held the pack. */
+function checkName(p: PlannedObject, body: Buffer): void {
+  const fault = packFault(body, /([0-9a-f]{64})\.pack$/.exec(p.key)![1]!);
+  if (fault)
+    throw new CairnError(
+      'UPLOAD_MISMATCH',
+      `the bytes uploaded for ${p.key} are not the pack its name says (${fault}); nothing was stored`,
+      { data: { key: p.key } },
+    );
 }
 
 function checkBytes(p: PlannedObject, body: Buffer): void {

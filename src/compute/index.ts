@@ -34,7 +34,7 @@ export async function slurmBackend(opts: SlurmBackendOptions): Promise<ComputeBa
 }
 
 // For models/ (a model version registered from a run) and the lifecycle functions in-process callers use.
-export { getRun, type RunRow } from './runs/store.js';
+export { getRun, type RunRow, type RunScope } from './runs/store.js';
 export { prepareRun, type PreparedRun } from './runs/prepare.js';
 export { submitRun, type SubmitResult } from './runs/submit.js';
 export { cancelRun, syncRuns, waitRun } from './runs/sync.js';

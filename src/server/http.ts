@@ -293,7 +293,7 @@ async function serve(
   const need: Role = guarded ? 'approver' : op.role;
   // What the caller may read (docs/SERVER.md "What a reader of some projects sees").
   const reader = await readerOf(ids, who);
-  if (RUN_OPS.has(id)) await runReadable(rt, scope, id, reader, String(input.params.id), metrics);
+  if (RUN_OPS.has(id)) input.params.id = await runReadable(rt, scope, id, reader, String(input.params.id), metrics);
   const project = await projectOf(rt, scope, id, input);
   const decision = await ids.authorize(who.principal, need, project);
   if (!decision.allowed) await deny(rt, scope, id, decision.reason, metrics);
@@ -301,7 +301,7 @@ async function serve(
   if (id === 'audit.bundle') return rt.runAs(scope, () => bundle(rt, reader, scope));
   // A model registered from a run copies its outputs: only someone who may read that run's project.
   if (id === 'models.register')
-    await readableRuns(rt, ids, scope, who, [String(input.body.fromRun)], metrics, id, reader);
+    [input.body.fromRun] = await readableRuns(rt, ids, scope, who, [String(input.body.fromRun)], metrics, id, reader);
   const scoped = reader.readable.all || input.query.project ? undefined : scopedReads[id];
   const run = (s: RequestScope = scope) =>
     rt
@@ -315,9 +315,13 @@ async function serve(
       });
   if (op.method === 'GET') {
     if (id === 'runs.compare')
-      await readableRuns(rt, ids, scope, who, String(input.query.refs).split(','), metrics, id, reader);
+      input.query.refs = (
+        await readableRuns(rt, ids, scope, who, String(input.query.refs).split(','), metrics, id, reader)
+      ).join(',');
     if (id === 'runs.curves')
-      await readableRuns(rt, ids, scope, who, String(input.query.ids).split(','), metrics, id, reader);
+      input.query.ids = (
+        await readableRuns(rt, ids, scope, who, String(input.query.ids).split(','), metrics, id, reader)
+      ).join(',');
     let out = await readAudit(rt, scope, id, input, reader, metrics);
     if (out === undefined)
       out = LISTINGS.has(id) && !input.query.project ? await visibleRuns(ids, who, await run()) : await run();
@@ -370,7 +374,10 @@ const RUN_REFS = new Set<OperationId>([...RUN_OPS, 'runs.compare', 'runs.curves'
 /** Listings of every project's runs: cut to the projects the caller may read. */
 const LISTINGS = new Set<OperationId>(['runs.list', 'runs.find']);
 
-/** Comparing runs (or registering one's outputs) reads each of them: every run's own project must be readable. */
+/**
+ * Comparing runs (or registering one's outputs) reads each of them: every run's own project must
+ * be readable. Returns each ref resolved to its run's id among the caller's runs.
+ */
 async function readableRuns(
   rt: ServerRuntime,
   ids: IdentityView,
@@ -380,22 +387,26 @@ async function readableRuns(
   m: ServerMetrics,
   id: OperationId,
   reader: Reader,
-) {
+): Promise<string[]> {
+  const out: string[] = [];
   for (const ref of refs) {
-    await runReadable(rt, scope, id, reader, ref, m);
-    const run = await rt.runAs(scope, () => rt.services.runs.details(ref)).catch(() => null);
+    const resolved = await runReadable(rt, scope, id, reader, ref, m);
+    out.push(resolved);
+    const run = await rt.runAs(scope, () => rt.services.runs.details(resolved)).catch(() => null);
     if (!run) continue;
     const d = await ids.authorize(who.principal, 'viewer', run.project);
     if (!d.allowed) await deny(rt, scope, id, d.reason, m);
   }
+  return out;
 }
 
 /**
  * For a caller who cannot read every project, a run of a project they cannot read and a run
  * that does not exist get the same answer (404) and leave the same event in their own view of
  * the log: a 403, or a reason naming the project, would confirm that the name or prefix they
- * tried is someone else's run. (An ambiguous prefix is left to the service's answer, cut to
- * the caller's runs by scopedAmbiguity.)
+ * tried is someone else's run. The ref is resolved as if only the caller's runs existed: a
+ * unique match among them is the run (its full id is returned, for the handler to read), an
+ * ambiguity lists only theirs, and none is the answer for a run that does not exist.
  */
 async function runReadable(
   rt: ServerRuntime,
@@ -404,15 +415,17 @@ async function runReadable(
   reader: Reader,
   ref: string,
   m: ServerMetrics,
-): Promise<void> {
-  if (reader.readable.all) return;
-  let project: string | null = null;
+): Promise<string> {
+  const readable = reader.readable;
+  if (readable.all) return ref;
+  const projects = readable.projects;
   try {
-    project = (await rt.runAs(scope, () => rt.services.runs.details(ref))).project;
+    const run = await rt.runAs(scope, () => rt.services.runs.details(ref, { projects }));
+    if (mayRead(reader, run.project)) return run.id;
   } catch (err) {
-    if (isCairnError(err, 'AMBIGUOUS_REF')) return;
+    // Ambiguous among the caller's own runs: every candidate listed is theirs to see.
+    if (isCairnError(err, 'AMBIGUOUS_REF')) throw err;
   }
-  if (project !== null && mayRead(reader, project)) return;
   m.denied('forbidden');
   await rt.recordRequest({
     draft: { action: 'server.denied', target: { type: 'api', name: id }, params: { status: 404, run: ref } },

@@ -13,13 +13,15 @@ import type { HandlerInput } from './handlers.js';
  * project `default`, runs in their own; a read either acts on one project (and is authorized on
  * it before it runs) or spans several (and is cut to the caller's projects here).
  *
- * - `default`: models, deployments and the store: all of `default`, authorized on it. A model
+ * - `default`: models and deployments: all of `default`, authorized on it. A model
  *   registered from a run of another project quotes that run on its card: registering needs
  *   read access to the run's project, so it is that reader's decision to publish it.
  * - `run`: one run, authorized on its own project (unreadable answers as an unknown run would).
  * - `runs`: several runs, each authorized on its own project.
  * - `cut`: spans projects; answered only from the caller's projects. Datasets are `default`'s,
  *   except a run's outputs (kept as versions of `runs/<spec name>`), which are its project's.
+ *   The store (authorized on `default`) is cut in store-scope.ts: the packs of versions the
+ *   caller may read, and other accounts' pushed logs redacted.
  * - `audit`: events shown only when the caller may see them (`eventVisible`); hashes always.
  * - `self`: about the caller only.
  * - `admin`: needs `admin`, which already sees everything.
@@ -76,8 +78,8 @@ export const READ_RULES: Record<ReadOperation | 'audit.verify' | 'store.download
   'tokens.list': 'admin',
   'compliance.dossier': 'default',
   'compliance.holds': 'cut',
-  'store.list': 'default',
-  'store.download': 'default',
+  'store.list': 'cut',
+  'store.download': 'cut',
 };
 
 /** Who is reading, as far as what they may see goes. */
@@ -91,7 +93,7 @@ export interface Reader {
   wholeLog: boolean;
 }
 
-export async function readerOf(ids: IdentityView, who: Authenticated): Promise<Reader> {
+export async function readerOf(ids: IdentityView, who: Pick<Authenticated, 'principal'>): Promise<Reader> {
   const [readable, admin] = await Promise.all([
     ids.readable(who.principal),
     ids.authorize(who.principal, 'admin', 'default'),
@@ -299,6 +301,9 @@ export function eventVisible(
   };
   if (e.actor?.id === r.name) return true;
   if (e.action === 'keys.rotate') return true;
+  // Requests to the server are their maker's: the store's (`server.store.*`: which packs someone
+  // planned, sent, committed or fetched) would name packs the reader may not read.
+  if (typeof e.action === 'string' && e.action.startsWith('server.')) return false;
   const type = e.target?.type;
   const name = typeof e.target?.name === 'string' ? e.target.name : null;
   if (typeof type !== 'string') return false;
@@ -384,22 +389,35 @@ export async function redactEntries(
   text: string,
 ): Promise<{ text: string; redacted: number }> {
   if (r.wholeLog) return { text, redacted: 0 };
+  const parsed = parseEntries(text);
+  const runs = runProjects(rt, scope);
+  await runs.load(parsed.map((p) => runTargetOf(p.event)).filter((x): x is string => x !== null));
+  const outputs = await rt.runAs(scope, () => hiddenOutputs(rt.services, r));
+  return redactLines(parsed, (e) => eventVisible(r, e, runs.of, outputs));
+}
+
+/** A bundle's entry lines, each with its event parsed (null: not an event, so never shown). */
+export function parseEntries(text: string): Array<{ line: string; event: unknown }> {
   const lines = text.length ? text.replace(/\n$/, '').split('\n') : [];
-  const parsed = lines.map((l) => {
+  return lines.map((line) => {
     try {
-      return JSON.parse(l) as unknown;
+      return { line, event: JSON.parse(line) as unknown };
     } catch {
-      return null;
+      return { line, event: null };
     }
   });
-  const runs = runProjects(rt, scope);
-  await runs.load(parsed.map(runTargetOf).filter((x): x is string => x !== null));
-  const outputs = await rt.runAs(scope, () => hiddenOutputs(rt.services, r));
+}
+
+/** Each entry whose event is not `visible` becomes `#redacted <leaf hash>` (a line already redacted stays as it is). */
+export function redactLines(
+  entries: ReadonlyArray<{ line: string; event: unknown }>,
+  visible: (event: unknown) => boolean,
+): { text: string; redacted: number } {
   let redacted = 0;
-  const out = lines.map((l, i) => {
-    if (parsed[i] !== null && eventVisible(r, parsed[i], runs.of, outputs)) return l;
+  const out = entries.map(({ line, event }) => {
+    if (event !== null && visible(event)) return line;
     redacted++;
-    return `${REDACTED_PREFIX}${leafHex(l)}`;
+    return line.startsWith(REDACTED_PREFIX) ? line : `${REDACTED_PREFIX}${leafHex(line)}`;
   });
   return { text: out.length ? `${out.join('\n')}\n` : '', redacted };
 }

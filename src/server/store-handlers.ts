@@ -3,6 +3,10 @@ import type { ServerRuntime } from '../app/server.js';
 import type { PlannedObject, PoisonedPack, ServerStore } from '../app/server-store.js';
 import { CairnError } from '../core/errors.js';
 import type { HandlerInput } from './handlers.js';
+import { readerOf, type Reader } from './read-scope.js';
+import { listedKey, noObject, storeView } from './store-scope.js';
+
+const PACK_KEY = /^packs\/[0-9a-f]{2}\/[0-9a-f]{64}\.pack$/;
 
 type Handler = (s: Services, i: HandlerInput, rt: ServerRuntime) => Promise<unknown>;
 
@@ -19,8 +23,15 @@ export function storeOf(rt: ServerRuntime): ServerStore {
   return rt.store;
 }
 
+/** What the caller may read (docs/SERVER.md "What a reader of some projects sees"). */
+export async function storeReader(rt: ServerRuntime, principal: HandlerInput['principal']): Promise<Reader> {
+  return readerOf(await rt.identity.view(), { principal });
+}
+
 /**
- * The data plane's operations. Planning, committing and handing out download URLs change no
+ * The data plane's operations. For a reader of some projects (store-scope.ts), listings and
+ * downloads carry only the packs of versions they may read, and a plan treats a held pack they
+ * may not read as one the store lacks. Planning, committing and handing out download URLs change no
  * metadata, so each is recorded here as its own event (who moved which packs); the import is an
  * audited pull of the store, made as the pushing account.
  */
@@ -28,10 +39,20 @@ export const storeHandlers: Record<
   'store.list' | 'store.plan' | 'store.commit' | 'store.download' | 'store.import',
   Handler
 > = {
-  'store.list': async (_s, i, rt) => ({ objects: await storeOf(rt).list(String(i.query.prefix ?? '')) }),
+  'store.list': async (_s, i, rt) => {
+    const objects = await storeOf(rt).list(String(i.query.prefix ?? ''));
+    const r = await storeReader(rt, i.principal);
+    const view = await storeView(rt, storeOf(rt), r);
+    return { objects: view ? objects.filter((o) => listedKey(o.key, view, r.wholeLog)) : objects };
+  },
   'store.plan': async (_s, i, rt) => {
     const objects = i.body.objects as PlannedObject[];
-    const plan = await storeOf(rt).plan(i.principal.name, objects);
+    const view = await storeView(rt, storeOf(rt), await storeReader(rt, i.principal));
+    const plan = await storeOf(rt).plan(
+      i.principal.name,
+      objects,
+      view ? { knows: (key) => view.packs.has(key) } : undefined,
+    );
     const missing = plan.filter((p) => !p.present);
     await record(rt, 'server.store.plan', {
       packs: objects.length,
@@ -59,6 +80,10 @@ export const storeHandlers: Record<
   },
   'store.download': async (_s, i, rt) => {
     const keys = i.body.keys as string[];
+    const view = await storeView(rt, storeOf(rt), await storeReader(rt, i.principal));
+    // A pack they may not read is answered as one the store lacks (its id is a content digest).
+    const hidden = view ? keys.find((k) => PACK_KEY.test(k) && !view.packs.has(k)) : undefined;
+    if (hidden !== undefined) throw noObject(hidden);
     const objects = await storeOf(rt).download(keys);
     await record(rt, 'server.store.download', { keys: keys.length, bytes: objects.reduce((n, o) => n + o.size, 0) });
     return { direct: storeOf(rt).direct, objects };

@@ -3,7 +3,8 @@ import type { ServerRuntime } from '../app/server.js';
 import { STORE_ROUTE } from '../app/server-store.js';
 import { CairnError } from '../core/errors.js';
 import type { Authenticated, Role } from '../identity/index.js';
-import { record, recordPoisoned, storeOf } from './store-handlers.js';
+import { record, recordPoisoned, storeOf, storeReader } from './store-handlers.js';
+import { readObjectAs } from './store-scope.js';
 
 /** Largest pack streamed through the server (folder stores); S3 stores never stream through it. */
 export const STREAM_LIMIT = 1024 * 1024 * 1024;
@@ -54,7 +55,10 @@ export function mountStoreRoutes(app: FastifyInstance, rt: ServerRuntime, authen
     );
     scope.get(`${STORE_ROUTE}/objects/*`, { onRequest: guard('store.get', 'viewer') }, async (req, reply) => {
       const key = (req.params as { '*': string })['*'];
-      const body = await rt.runAs(scopeOf(req, 'store.get'), () => storeOf(rt).readObject(key));
+      // Packs, the state and pushed logs as the caller may read them (store-scope.ts).
+      const body = await rt.runAs(scopeOf(req, 'store.get'), async () =>
+        readObjectAs(rt, storeOf(rt), await storeReader(rt, req.who!.principal), key),
+      );
       await rt.recordRequest({
         draft: { action: 'server.read', target: { type: 'api', name: 'store.get' }, params: { key } },
         outcome: 'ok',

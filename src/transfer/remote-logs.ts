@@ -127,10 +127,16 @@ function readEntries(dir: string): string[] {
   return text.length ? text.replace(/\n$/, '').split('\n') : [];
 }
 
-/** Hex MTH of the first `size` entries. */
+/** A withheld entry of a team server's redacted bundle: its leaf hash, which the roots bind. */
+const REDACTED = /^#redacted ([0-9a-f]{64})$/;
+
+/** Hex MTH of the first `size` entries (a redacted one counts as the leaf hash it carries). */
 function rootOf(entries: readonly string[], size: number): string {
   const f = new Frontier();
-  for (let i = 0; i < size && i < entries.length; i++) f.append(leafHashOfText(entries[i]!));
+  for (let i = 0; i < size && i < entries.length; i++) {
+    const withheld = REDACTED.exec(entries[i]!);
+    f.append(withheld ? Buffer.from(withheld[1]!, 'hex') : leafHashOfText(entries[i]!));
+  }
   return f.size === size ? f.root().toString('hex') : '';
 }
 

@@ -1,6 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- HTTP answers are checked field by field */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +9,10 @@ import { ApiClient } from '../../src/app/remote/client.js';
 import { operations, type OperationId } from '../../src/app/remote/contract.js';
 import { createRemoteServices } from '../../src/app/remote/services.js';
 import { offlineAudit } from '../../src/audit/index.js';
+import { withServices } from '../../src/app/services.js';
+import { addVersion } from '../../src/datasets/add.js';
 import { READ_RULES } from '../../src/server/read-scope.js';
+import { newWorkspace, prng, reopen, writeTree } from '../../src/test-support/workspace.js';
 import { startTeam, type Team } from '../server/harness.js';
 
 /**
@@ -21,6 +25,12 @@ import { startTeam, type Team } from '../server/harness.js';
  */
 let t: Team;
 const ids = { run: '', human: '', alphaRun: '', submitIndex: -1 };
+/**
+ * The store (a folder): alice's laptop pushed `zzshared-files` (its packs are `sharedPacks`), and
+ * its log also records a run of secretproj; `strayPack` is a pack alice uploaded that no version
+ * in the store uses yet (a push whose import has not run), so only its uploader may learn it is held.
+ */
+const store = { workspace: '', sharedPacks: [] as string[], strayPack: { key: '', bytes: Buffer.alloc(0) } };
 const SECRET = {
   project: 'secretproj',
   spec: 'zzsecret-train',
@@ -70,8 +80,62 @@ async function submitAndWait(
   return { id: run.id, humanName: run.humanName ?? '' };
 }
 
+/** A person's laptop: a workspace with the server as its remote `team`, and their token. */
+async function laptop(user: string, files?: Record<string, string | Buffer>, name = 'zzshared-files') {
+  const dir = mkdtempSync(join(tmpdir(), `cairn-${user}-`));
+  const ws = await newWorkspace(dir, { actor: `${user}@laptop` });
+  if (files) {
+    const src = mkdtempSync(join(tmpdir(), 'cairn-src-'));
+    writeTree(src, files);
+    await addVersion(ws, { source: src, name });
+  }
+  const workspace = ws.config.workspace.id;
+  await ws.close();
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CAIRN_CONFIG_DIR: join(dir, '.config'),
+    CAIRN_SERVER: '',
+    CAIRN_WORKSPACE: '',
+    CAIRN_ACTOR: `${user}@laptop`,
+    CAIRN_TOKEN: t.tokens[user],
+    CAIRN_SERVER_KEY: t.server.runtime.verifierKey,
+  };
+  const run = <T>(fn: (s: any) => Promise<T>) => withServices({ cwd: dir, env }, fn);
+  await run((s) => s.transfer.addRemote('team', t.server.url, {}));
+  return { dir, workspace, run };
+}
+
+function packsIn(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true }))
+      if (e.isDirectory()) walk(join(d, e.name));
+      else if (e.name.endsWith('.pack')) out.push(join(d, e.name));
+  };
+  walk(join(dir, '.cairn'));
+  return out;
+}
+
+const packKeyOf = (path: string) => {
+  const id = /([0-9a-f]{64})\.pack$/.exec(path)![1]!;
+  return `packs/${id.slice(0, 2)}/${id}.pack`;
+};
+
+async function uploadAs(who: string, key: string, bytes: Buffer): Promise<{ plan: any; put: any }> {
+  const planned = { key, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+  const plan = (await t.call(who, 'POST', '/api/v1/store/plan', { objects: [planned] })).json;
+  const o = plan.objects?.[0];
+  if (!o?.request) return { plan, put: null };
+  const res = await fetch(t.server.url + o.request.url, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${t.tokens[who]}`, 'content-type': 'application/octet-stream' },
+    body: bytes,
+  });
+  return { plan, put: { status: res.status, json: await res.json() } };
+}
+
 beforeAll(async () => {
-  t = await startTeam();
+  t = await startTeam({ store: `file://${mkdtempSync(join(tmpdir(), 'cairn-store-'))}` });
   const rt = t.server.runtime;
   const asAlice = { actor: { id: 'alice', auth: 'token' as const }, command: 'test setup' };
   const data = mkdtempSync(join(tmpdir(), 'cairn-shared-'));
@@ -95,6 +159,39 @@ beforeAll(async () => {
       .status,
   ).toBe(200);
   t.tokens.mallory = (await t.call('admin', 'POST', '/api/v1/tokens', { user: 'mallory' })).json.token;
+  // eve contributes to `default` alone: she may push, and reads only `default`.
+  expect(
+    (await t.call('admin', 'POST', '/api/v1/accounts', { name: 'eve', role: 'contributor', project: 'default' }))
+      .status,
+  ).toBe(200);
+  t.tokens.eve = (await t.call('admin', 'POST', '/api/v1/tokens', { user: 'eve' })).json.token;
+
+  // alice's laptop pushes a dataset; its log also records a run of secretproj (a workspace names its own runs).
+  const lap = await laptop('alice', { 'a.bin': prng(21, 40_000), 'b.txt': 'zzshared\n' });
+  {
+    const ws = await reopen(lap.dir, 'alice@laptop');
+    await ws.audit.audited(
+      {
+        action: 'run.submit',
+        target: { type: 'run', name: `${SECRET.spec}-local` },
+        params: { project: SECRET.project, [SECRET.param]: 7 },
+      },
+      (commit) => commit(async () => undefined),
+    );
+    await ws.close();
+  }
+  const pushed: any = await lap.run((s) => s.transfer.push([], { remote: 'team' }));
+  expect(pushed.server.imported.versions).toBe(1);
+  store.workspace = lap.workspace;
+  store.sharedPacks = packsIn(lap.dir).map(packKeyOf);
+  expect(store.sharedPacks.length).toBeGreaterThan(0);
+  // A pack of a version alice has not pushed, uploaded by her: held, used by no version in the store.
+  const stray = await laptop('alice', { 'c.bin': prng(22, 30_000) }, 'zzstray');
+  const strayPath = packsIn(stray.dir)[0]!;
+  store.strayPack = { key: packKeyOf(strayPath), bytes: readFileSync(strayPath) };
+  const up = await uploadAs('alice', store.strayPack.key, store.strayPack.bytes);
+  expect(up.put?.status, JSON.stringify(up)).toBe(200);
+
   const submits = await t.call('admin', 'GET', '/api/v1/audit/events?action=run.submit');
   ids.submitIndex = submits.json.find((e: any) => e.event.target?.name === ids.run).index;
   expect(ids.submitIndex).toBeGreaterThanOrEqual(0);
@@ -138,6 +235,7 @@ const PROBES: Record<keyof typeof READ_RULES, Probe[]> = {
           'models/zzpublic-model',
           'runs/zzalpha-train',
           'zzshared-data',
+          'zzshared-files',
         ]),
     },
   ],
@@ -187,15 +285,12 @@ const PROBES: Record<keyof typeof READ_RULES, Probe[]> = {
   ],
   'runs.why': [
     { path: () => `/runs/${ids.run}/why`, ...notFound },
-    // A prefix both runs' ids share: the ambiguity lists only her project's run.
+    // A prefix both runs' ids share: answered as if only her runs existed, so it is alpha's run.
     {
       path: () => `/runs/${sharedPrefix()}/why`,
-      status: [409],
-      check: (a) => {
-        expect(a.json.error.code).toBe('AMBIGUOUS_REF');
-        expect(a.json.error.data.candidates.map((c: any) => c.id)).toEqual([ids.alphaRun]);
-      },
+      check: (a) => expect(JSON.stringify(a.json)).toContain(ids.alphaRun),
     },
+    { path: () => `/runs/${sharedPrefix()}`, check: (a) => expect(a.json.id).toBe(ids.alphaRun) },
     // One character more of the secret run's id: only that run matches, and it is unknown to her.
     { path: () => `/runs/${ids.run.slice(0, sharedPrefix().length + 1)}/why`, ...notFound },
   ],
@@ -299,8 +394,28 @@ const PROBES: Record<keyof typeof READ_RULES, Probe[]> = {
   'tokens.list': [{ path: () => '/tokens', ...denied }],
   'compliance.dossier': [{ path: () => '/compliance/dossier?ref=zzpublic-model@v1', status: [200, 404, 422] }],
   'compliance.holds': [{ path: () => '/compliance/holds' }],
-  'store.list': [{ path: () => '/store/list', status: [200, 404, 422] }],
-  'store.download': [{ method: 'POST', path: () => '/store/download', body: () => ({ keys: [] }), status: [200, 422] }],
+  // Only the packs of versions she may read; no bookkeeping, no sizes of what she is served cut.
+  'store.list': [
+    {
+      path: () => '/store/list',
+      check: (a) => {
+        const keys = a.json.objects.map((o: any) => o.key);
+        expect(keys.filter((k: string) => k.startsWith('packs/')).sort()).toEqual([...store.sharedPacks].sort());
+        expect(keys.filter((k: string) => /^(owners|uploaders|incoming|proposals|meta)\//.test(k))).toEqual([]);
+        expect(keys.filter((k: string) => k.endsWith('entries.jsonl'))).toEqual([]);
+        expect(keys).toContain(`audit/${store.workspace}/files.json`);
+      },
+    },
+    {
+      path: () => `/store/list?prefix=${q(store.strayPack.key)}`,
+      check: (a) => expect(a.json.objects).toEqual([]),
+    },
+  ],
+  'store.download': [
+    { method: 'POST', path: () => '/store/download', body: () => ({ keys: store.sharedPacks }) },
+    // A held pack no version of hers uses is answered as one the store lacks.
+    { method: 'POST', path: () => '/store/download', body: () => ({ keys: [store.strayPack.key] }), ...notFound },
+  ],
 };
 
 /** What of secretproj no answer to mallory may contain (a value she sent herself is left out of the check). */
@@ -412,6 +527,148 @@ describe('a reader of other projects learns nothing of secretproj', () => {
     expect(r.redacted).toBeGreaterThan(0);
     expect(r.trusted?.size).toBe(r.size);
   });
+
+  it('a run prefix resolves among her runs only; alice, who reads both, is told it is ambiguous', async () => {
+    const hers = await t.call('mallory', 'GET', `/api/v1/runs/${sharedPrefix()}`);
+    expect([hers.status, hers.json.id]).toEqual([200, ids.alphaRun]);
+    const all = await t.call('alice', 'GET', `/api/v1/runs/${sharedPrefix()}`);
+    expect([all.status, all.json.error.code]).toEqual([409, 'AMBIGUOUS_REF']);
+    expect(all.json.error.data.candidates.map((c: any) => c.id).sort()).toEqual([ids.alphaRun, ids.run].sort());
+    // Her refusal for the secret run's prefix is the one for a run that does not exist, event and all.
+    const secret = await t.call('mallory', 'GET', `/api/v1/runs/${ids.run.slice(0, sharedPrefix().length + 1)}`);
+    const none = await t.call('mallory', 'GET', `/api/v1/runs/${'f'.repeat(sharedPrefix().length + 1)}`);
+    expect([secret.status, secret.json.error.code]).toEqual([none.status, none.json.error.code]);
+    const denials = (await t.call('mallory', 'GET', '/api/v1/audit/events?action=server.denied&limit=2')).json;
+    expect(denials.map((e: any) => [e.event.params.status, e.event.reason.replace(/no run \S+/, 'no run ?')])).toEqual([
+      [404, denials[0].event.reason.replace(/no run \S+/, 'no run ?')],
+      [404, denials[0].event.reason.replace(/no run \S+/, 'no run ?')],
+    ]);
+  });
+
+  it("mallory's pull verifies alice's pushed log, redacted, and imports the shared version", async () => {
+    const lap = await laptop('mallory');
+    const pulled: any = await lap.run((s) => s.transfer.pull([], { remote: 'team' }));
+    expect(pulled.versions).toHaveLength(1);
+    expect(pulled.skipped).toEqual([]);
+    expect(pulled.auditLogs.map((l: any) => l.workspace)).toEqual([store.workspace]);
+    const shown = await lap.run((s) => s.datasets.show('zzshared-files@v1'));
+    expect(JSON.stringify(shown)).toContain('a.bin');
+    const entries = readFileSync(
+      join(lap.dir, '.cairn', 'remote-audit', 'team', store.workspace, 'entries.jsonl'),
+      'utf8',
+    );
+    expect(entries).toMatch(/^#redacted [0-9a-f]{64}$/m);
+    expect(entries).toContain('dataset.version.create');
+    for (const secret of [SECRET.project, SECRET.spec, SECRET.param]) expect(entries).not.toContain(secret);
+    // A second pull finds the log unchanged and verified.
+    const again: any = await lap.run((s) => s.transfer.pull([], { remote: 'team' }));
+    expect(again.auditLogs).toHaveLength(1);
+  }, 120_000);
+
+  it('the store objects route serves her the cut state, a redacted log, and no pack or bookkeeping she may not read', async () => {
+    const get = async (who: string, key: string) => {
+      const res = await fetch(`${t.server.url}/api/v1/store/objects/${key}`, {
+        headers: { authorization: `Bearer ${t.tokens[who]}` },
+      });
+      return { status: res.status, text: Buffer.from(await res.arrayBuffer()).toString('utf8') };
+    };
+    const log = `audit/${store.workspace}/entries.jsonl`;
+    const hers = await get('mallory', log);
+    expect(hers.status).toBe(200);
+    for (const secret of [SECRET.project, SECRET.spec, SECRET.param]) expect(hers.text).not.toContain(secret);
+    // Control: alice, who pushed it (and reads every project), gets it whole.
+    expect((await get('alice', log)).text).toContain(SECRET.project);
+    expect((await get('alice', log)).text.split('\n').length).toBe(hers.text.split('\n').length);
+    const absent = `packs/ee/${'e'.repeat(64)}.pack`;
+    const stray = await get('mallory', store.strayPack.key);
+    const none = await get('mallory', absent);
+    expect(stray.status).toBe(404);
+    expect(JSON.parse(stray.text).error.code).toBe(JSON.parse(none.text).error.code);
+    expect(JSON.parse(stray.text).error.message.replace(store.strayPack.key, '?')).toBe(
+      JSON.parse(none.text).error.message.replace(absent, '?'),
+    );
+    expect((await get('alice', store.strayPack.key)).status).toBe(200);
+    expect((await get('mallory', store.sharedPacks[0]!)).status).toBe(200);
+    const uploaderKey = `uploaders/${store.strayPack.key.slice('packs/'.length)}.json`;
+    expect((await get('mallory', uploaderKey)).status).toBe(404);
+    expect((await get('mallory', `owners/${store.workspace}.json`)).status).toBe(404);
+    const state = JSON.parse((await get('mallory', 'meta/state.json')).text);
+    expect(state.packs.map((p: any) => `packs/${p.id.slice(0, 2)}/${p.id}.pack`).sort()).toEqual(
+      [...store.sharedPacks].sort(),
+    );
+    const aliceList = await t.call('alice', 'GET', `/api/v1/store/list?prefix=${q(store.strayPack.key)}`);
+    expect(aliceList.json.objects).toEqual([{ key: store.strayPack.key, size: store.strayPack.bytes.length }]);
+  });
+
+  it("eve's plan of a held pack she may not read is the plan of one the store lacks; her upload joins the one copy", async () => {
+    // Control: alice, who reads every pack, is told the store holds it.
+    const aliceLs = await t.call('alice', 'POST', '/api/v1/store/plan', {
+      objects: [
+        {
+          key: store.strayPack.key,
+          size: store.strayPack.bytes.length,
+          sha256: createHash('sha256').update(store.strayPack.bytes).digest('hex'),
+        },
+      ],
+    });
+    expect(aliceLs.json.objects[0].present).toBe(true);
+    const shape = (plan: any) => ({
+      direct: plan.direct,
+      objects: plan.objects.map((o: any) => ({
+        ...o,
+        key: '?',
+        uploadId: '?',
+        request: { ...o.request, url: '?', expiresAt: '?' },
+      })),
+    });
+    // A real pack the store lacks (eve's own), and the held stray pack: the same plan, the same answer.
+    const own = await laptop('eve', { 'e.bin': prng(23, 20_000) }, 'zzeve');
+    const ownPath = packsIn(own.dir)[0]!;
+    const fresh = await uploadAs('eve', packKeyOf(ownPath), readFileSync(ownPath));
+    const held = await uploadAs('eve', store.strayPack.key, store.strayPack.bytes);
+    expect(shape(held.plan)).toEqual(shape(fresh.plan));
+    expect(held.plan.objects[0].present).toBe(false);
+    expect([held.put.status, { ...held.put.json, bytes: '?' }]).toEqual([
+      fresh.put.status,
+      { ...fresh.put.json, bytes: '?' },
+    ]);
+    // Once her own upload is held, she is told so (she sent it).
+    const ownBytes = readFileSync(ownPath);
+    const replan = await t.call('eve', 'POST', '/api/v1/store/plan', {
+      objects: [
+        {
+          key: packKeyOf(ownPath),
+          size: ownBytes.length,
+          sha256: createHash('sha256').update(ownBytes).digest('hex'),
+        },
+      ],
+    });
+    expect(replan.json.objects[0].present).toBe(true);
+    // Bytes that are not the named pack are refused alike, held or not.
+    const junk = Buffer.from(store.strayPack.bytes).fill(7, 100, 200);
+    const junkHeld = await uploadAs('eve', store.strayPack.key, junk);
+    const junkNone = await uploadAs('eve', `packs/dd/${'d'.repeat(64)}.pack`, junk);
+    expect(junkHeld.put.json.error.code).toBe('UPLOAD_MISMATCH');
+    expect(junkNone.put.json.error.code).toBe('UPLOAD_MISMATCH');
+    // The store still holds alice's one copy, unchanged.
+    const listed = await t.call('alice', 'GET', `/api/v1/store/list?prefix=${q(store.strayPack.key)}`);
+    expect(listed.json.objects).toEqual([{ key: store.strayPack.key, size: store.strayPack.bytes.length }]);
+    const bytes = await fetch(`${t.server.url}/api/v1/store/objects/${store.strayPack.key}`, {
+      headers: { authorization: `Bearer ${t.tokens.alice}` },
+    });
+    expect(Buffer.from(await bytes.arrayBuffer()).equals(store.strayPack.bytes)).toBe(true);
+  });
+
+  it('eve, who contributes to `default` alone, pushes and pulls through the cut store (her uploads checked against their names)', async () => {
+    const lap = await laptop('eve', { 'f.bin': prng(24, 25_000), 'b.txt': 'zzshared\n' }, 'zzeve-data');
+    const pushed: any = await lap.run((s) => s.transfer.push([], { remote: 'team' }));
+    expect(pushed.server.imported.versions).toBe(1);
+    const pulled: any = await lap.run((s) => s.transfer.pull([], { remote: 'team' }));
+    expect(pulled.skipped).toEqual([]);
+    const other = await laptop('mallory');
+    const got: any = await other.run((s) => s.transfer.pull(['zzeve-data@v1'], { remote: 'team' }));
+    expect(got.versions).toHaveLength(1);
+  }, 120_000);
 
   it('naming the secret project outright is refused', async () => {
     for (const path of [`/runs/fields?project=${SECRET.project}`, `/runs?project=${SECRET.project}`]) {

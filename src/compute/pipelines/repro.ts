@@ -123,7 +123,7 @@ async function startStage(ctx: Ctx, s: Stage): Promise<string | null> {
     return null;
   }
   ctx.prepared.set(s.name, p);
-  const hit = ctx.opts.force ? null : await cacheHit(ctx.deps, p.key);
+  const hit = ctx.opts.force ? null : await cacheHit(ctx.deps, p.key, p.spec.project);
   if (hit) {
     finish(ctx, s.name, await resultOf(ctx, s.name, hit, 'up-to-date'));
     return null;

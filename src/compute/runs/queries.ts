@@ -135,7 +135,7 @@ export interface RunPlan {
 
 /** What `cairn run` would do, decided before anything starts. */
 export async function planRun(deps: RunDeps, p: PreparedRun, force = false): Promise<RunPlan> {
-  const hit = force ? null : await cacheHit(deps, p.key);
+  const hit = force ? null : await cacheHit(deps, p.key, p.spec.project);
   let why: string[] = [];
   if (force) why = ['--force: runs even if an identical run finished'];
   else if (!hit) {
@@ -143,6 +143,8 @@ export async function planRun(deps: RunDeps, p: PreparedRun, force = false): Pro
       .selectFrom('runs')
       .select(['id', 'spec', 'status', 'dir'])
       .where('name', '=', p.spec.name)
+      // The closest earlier run of this project: another project's (and its id) is not the planner's to see.
+      .where('project', '=', p.spec.project)
       .where('status', '=', 'completed')
       .orderBy('ended_at', 'desc')
       .limit(1)

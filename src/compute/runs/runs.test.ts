@@ -182,6 +182,39 @@ resources:
     expect(readFileSync(join(second.dir, 'out', 'seen.csv'), 'utf8')).toBe('x,y\n1,2\n3,4\n');
   });
 
+  it("the cache never reuses another project's run, and a ref scoped to some projects resolves among their runs only", async () => {
+    const { ws, spec } = await setup();
+    // The project set on the command line: the code folder (and so the run key) is the same.
+    const inProject = (project: string) => prepareRun(ws, spec(SPEC), { sets: [`project=${project}`] });
+    const a = await waitRun(ws, (await submitRun(ws, await inProject('alpha'))).run.id, { pollMs: 50 });
+    expect(a.status).toBe('completed');
+    // Identical but for the project: it runs, and names no run of alpha.
+    const pb = await inProject('beta');
+    expect(pb.key).toBe((await inProject('alpha')).key);
+    expect((await planRun(ws, pb)).cacheHit).toBeNull();
+    expect(JSON.stringify(await planRun(ws, pb))).not.toContain(a.id);
+    const b = await submitRun(ws, pb);
+    expect([b.outcome, b.run.reused_from]).toEqual(['submitted', null]);
+    const bDone = await waitRun(ws, b.run.id, { pollMs: 50 });
+    // A prefix both ids share: ambiguous over every run, alpha's run for a reader of alpha alone.
+    let n = 0;
+    while (a.id[n] === bDone.id[n]) n++;
+    const prefix = a.id.slice(0, n);
+    await expect(getRun(ws, prefix)).rejects.toMatchObject({ code: 'AMBIGUOUS_REF' });
+    expect((await getRun(ws, prefix, { projects: ['alpha'] })).id).toBe(a.id);
+    // Control: the same project's identical run is reused.
+    const again = await submitRun(ws, await inProject('alpha'));
+    expect([again.outcome, again.run.reused_from]).toEqual(['reused', a.id]);
+    // Another project's run, by its full id, is the same NOT_FOUND as a run that does not exist.
+    const hidden = await getRun(ws, bDone.id, { projects: ['alpha'] }).catch((e: unknown) => e);
+    const none = await getRun(ws, 'f'.repeat(bDone.id.length), { projects: ['alpha'] }).catch((e: unknown) => e);
+    expect([(hidden as Error).message.replace(bDone.id, '?'), (hidden as { code?: string }).code]).toEqual([
+      (none as Error).message.replace('f'.repeat(bDone.id.length), '?'),
+      (none as { code?: string }).code,
+    ]);
+    await expect(getRun(ws, a.id, { projects: [] })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
   it('unknown keys and missing inputs are errors before anything is submitted', async () => {
     const { ws, spec } = await setup();
     await expect(prepareRun(ws, spec(`${SPEC}gpus: 2\n`))).rejects.toMatchObject({

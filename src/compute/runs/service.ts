@@ -20,7 +20,7 @@ import {
   type RunPlan,
   type RunSummary,
 } from './queries.js';
-import { getRun, type RunRow } from './store.js';
+import { getRun, type RunRow, type RunScope } from './store.js';
 import { submitRun, type RunLabel, type SubmitResult } from './submit.js';
 import { repro, type ReproOptions, type ReproResult } from '../pipelines/repro.js';
 import { drawDag, readPipeline } from '../pipelines/pipeline.js';
@@ -74,8 +74,11 @@ export interface RunsService {
   compare(refs: string[], opts?: CompareOptions): Promise<RunComparison>;
   /** A run brought up to date with its backend. */
   show(id: string): Promise<RunDetails>;
-  /** A run as recorded, without asking its backend. */
-  details(id: string): Promise<RunDetails>;
+  /**
+   * A run as recorded, without asking its backend. With `scope.projects`, the reference resolves
+   * among those projects' runs only (getRun).
+   */
+  details(id: string, scope?: RunScope): Promise<RunDetails>;
   metrics(id: string): Promise<{ id: string; metrics: MetricSummary[] }>;
   metricSeries(id: string, name: string, buckets: number): Promise<{ id: string } & MetricSeries>;
   /**
@@ -150,7 +153,7 @@ export function createRunsService(deps: RunDeps): RunsService {
       return compareRuns(deps, refs, opts);
     },
     show: async (id) => runDetails(deps, await synced(id)),
-    details: async (id) => runDetails(deps, await getRun(deps, id)),
+    details: async (id, scope) => runDetails(deps, await getRun(deps, id, scope)),
     async metrics(id) {
       const r = await synced(id);
       return { id: r.id, metrics: await metricSummaries(deps.meta.db, r.id) };

@@ -75,13 +75,20 @@ export function checkpointDir(deps: Pick<RunDeps, 'cairnDir'>, key: string): str
   return join(deps.cairnDir, 'checkpoints', key);
 }
 
-/** The finished run whose results an identical run would reuse, or null. */
-export async function cacheHit(deps: Pick<RunDeps, 'meta'>, key: string): Promise<RunRow | null> {
+/**
+ * The finished run of `project` whose results an identical run would reuse, or null. Only a run
+ * of the same project is reused: the run key leaves the project out, and a hit names the run it
+ * reuses (`reusedFrom`) and hands over its outputs, which would tell a submitter of one project
+ * about a run of another that they may not read (docs/SERVER.md "What a reader of some projects
+ * sees"). The cost is one more execution when two projects run the identical job.
+ */
+export async function cacheHit(deps: Pick<RunDeps, 'meta'>, key: string, project: string): Promise<RunRow | null> {
   return (
     (await deps.meta.db
       .selectFrom('runs')
       .selectAll()
       .where('run_key', '=', key)
+      .where('project', '=', project)
       .where('status', '=', 'completed')
       .orderBy('ended_at', 'desc')
       .limit(1)
@@ -94,23 +101,35 @@ export function gpuSeconds(r: Pick<RunRow, 'gpus' | 'started_at' | 'ended_at'>):
   return (r.gpus * (Date.parse(r.ended_at) - Date.parse(r.started_at))) / 1000;
 }
 
+/** Which runs a reference may resolve to: those of `projects` only (absent: every run). */
+export interface RunScope {
+  projects?: readonly string[];
+}
+
 /**
  * A run by its id, its human name, or a unique prefix of either (docs/RUNS.md "Finding runs"). A
  * UUIDv7 starts with its creation time, so runs made the same day share their first characters:
  * the name (or its prefix) is what people type. Ambiguity is an error that lists the candidates.
+ *
+ * With `scope.projects`, the reference is resolved as if only those projects' runs existed: a
+ * unique match among them resolves even where another project's run shares the prefix, and
+ * none is the same NOT_FOUND as a run that does not exist (a server answering a reader of some
+ * projects: an ambiguity counted over every run would tell them another run shares it).
  */
-export async function getRun(deps: Pick<RunDeps, 'meta'>, ref: string): Promise<RunRow> {
+export async function getRun(deps: Pick<RunDeps, 'meta'>, ref: string, scope: RunScope = {}): Promise<RunRow> {
   const db = deps.meta.db;
-  const exact = await db.selectFrom('runs').selectAll().where('id', '=', ref).executeTakeFirst();
+  const projects = scope.projects;
+  if (projects && projects.length === 0) throw unknownRun(ref);
+  const runs = () =>
+    projects ? db.selectFrom('runs').selectAll().where('project', 'in', projects) : db.selectFrom('runs').selectAll();
+  const exact = await runs().where('id', '=', ref).executeTakeFirst();
   if (exact) return exact;
-  const named = await db.selectFrom('runs').selectAll().where('human_name', '=', ref).limit(11).execute();
+  const named = await runs().where('human_name', '=', ref).limit(11).execute();
   if (named.length === 1) return named[0]!;
   if (named.length > 1) throw ambiguous(ref, named);
   const like = `${ref.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
   const rows = ref
-    ? await db
-        .selectFrom('runs')
-        .selectAll()
+    ? await runs()
         .where((eb) =>
           eb.or([
             eb('id', 'like', sql<string>`${like} escape '\\'`),
@@ -121,12 +140,15 @@ export async function getRun(deps: Pick<RunDeps, 'meta'>, ref: string): Promise<
         .limit(11)
         .execute()
     : [];
-  if (rows.length === 0)
-    throw new CairnError('NOT_FOUND', `no run ${ref}`, {
-      hint: 'give a run id, a run name or a unique prefix of either (cairn run ls lists them)',
-    });
+  if (rows.length === 0) throw unknownRun(ref);
   if (rows.length > 1) throw ambiguous(ref, rows);
   return rows[0]!;
+}
+
+function unknownRun(ref: string): CairnError {
+  return new CairnError('NOT_FOUND', `no run ${ref}`, {
+    hint: 'give a run id, a run name or a unique prefix of either (cairn run ls lists them)',
+  });
 }
 
 function ambiguous(ref: string, rows: RunRow[]): CairnError {

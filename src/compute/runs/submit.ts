@@ -155,7 +155,7 @@ export async function submitRun(
     await insertParams(tx, id, p.spec.params);
   };
 
-  const hit = opts.force ? null : await cacheHit(deps, p.key);
+  const hit = opts.force ? null : await cacheHit(deps, p.key, p.spec.project);
   if (hit) {
     const row = reusedRow(planned.row, hit, now);
     const params = { ...planned.params, reusedFrom: hit.id, savedGpuSeconds: gpuSeconds(hit) };

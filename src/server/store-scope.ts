@@ -1,0 +1,194 @@
+import { createHash } from 'node:crypto';
+import type { ServerRuntime } from '../app/server.js';
+import type { ServerStore } from '../app/server-store.js';
+import { CairnError, isCairnError } from '../core/errors.js';
+import { parseState, type RemoteState } from '../transfer/index.js';
+import { hiddenOutputs, mayRead, parseEntries, redactLines, type HiddenOutputs, type Reader } from './read-scope.js';
+
+/**
+ * What a reader of some projects may read of the store (docs/SERVER.md "What a reader of some
+ * projects sees"). A pack id is a content digest: listing one, or answering for it, confirms
+ * that someone holds known bytes, so a pack is theirs to read only when a version they may read
+ * uses it (deduplication shares one pack among versions of several projects: any of them
+ * will do). A pushed workspace's audit bundle (`audit/<workspace>/`) is served whole to those who
+ * see the whole log and to the account that pushed it; anyone else gets it redacted as the
+ * server's own bundle is, keeping what `cairn pull` needs to vouch for versions (WORKSPACE_SHOWN).
+ */
+export interface StoreView {
+  /** The store's state as this reader sees it (null: nothing pushed yet, or not asked for). */
+  state: RemoteState | null;
+  /** Keys (`packs/xx/<id>.pack`) of the packs the state's versions use. */
+  packs: ReadonlySet<string>;
+}
+
+const STATE_KEY = 'meta/state.json';
+const DESCRIPTOR_KEY = 'cairn-remote.json';
+const PACK_KEY = /^packs\/[0-9a-f]{2}\/[0-9a-f]{64}\.pack$/;
+const AUDIT_KEY = /^audit\/([0-9A-Za-z_-]{1,128})\/(.+)$/;
+
+export const packKeyOf = (id: string) => `packs/${id.slice(0, 2)}/${id}.pack`;
+
+/**
+ * The state without the versions in `hidden` (`name@vN`: another project's run outputs), and
+ * without what hangs only on them: their datasets when no other version is left, their tags,
+ * reports and lineage edges, and the packs no kept version uses. Lineage edges that name a run
+ * are left out too: a pushed workspace's runs are not the server's, so their project is unknown
+ * (the server's own lineage hides a run it cannot place, visibleLineage). The audit entries stay:
+ * they are hashes, and a pull verifies every pushed log. Pure.
+ */
+export function cutState(state: RemoteState, hidden: ReadonlySet<string>): StoreView & { state: RemoteState } {
+  const versions = shownVersions(state, hidden);
+  const kept = new Set(versions.map((v) => v.id));
+  const datasets = new Set(versions.map((v) => v.dataset_id));
+  const packIds = new Set(versions.flatMap((v) => v.packs));
+  const named = (type: string, id: string) => type !== 'dataset_version' || kept.has(id);
+  return {
+    state: {
+      ...state,
+      versions,
+      datasets: state.datasets.filter((d) => datasets.has(d.id)),
+      tags: state.tags.filter((t) => kept.has(t.version_id)),
+      reports: state.reports.filter((r) => kept.has(r.version_id)),
+      lineage: state.lineage.filter(
+        (e) =>
+          e.src_type !== 'run' &&
+          e.dst_type !== 'run' &&
+          e.via_type !== 'run' &&
+          named(e.src_type, e.src_id) &&
+          named(e.dst_type, e.dst_id) &&
+          (e.via_type === null || e.via_id === null || named(e.via_type, e.via_id)),
+      ),
+      packs: state.packs.filter((p) => packIds.has(p.id)),
+    },
+    packs: new Set([...packIds].map(packKeyOf)),
+  };
+}
+
+function shownVersions(state: RemoteState, hidden: ReadonlySet<string>): RemoteState['versions'] {
+  const names = new Map(state.datasets.map((d) => [d.id, d.name]));
+  return state.versions.filter((v) => !hidden.has(`${names.get(v.dataset_id) ?? v.dataset_id}@v${v.number}`));
+}
+
+/** The keys of the packs the versions not in `hidden` use: cutState's `packs`, without building the cut state. Pure. */
+export function readablePacks(state: RemoteState, hidden: ReadonlySet<string>): Set<string> {
+  return new Set(shownVersions(state, hidden).flatMap((v) => v.packs.map(packKeyOf)));
+}
+
+/**
+ * Actions whose events a reader of `default` sees in someone else's pushed log: those that
+ * vouch for a version (transfer's collectVouchers), and key rotations (verifying needs them).
+ * Everything else a workspace records — its runs (of any project, which the server cannot
+ * place), its models, who did what — is left as a leaf hash. The actor is not what decides, as
+ * it is in the server's own log: a workspace names its actors itself.
+ */
+const WORKSPACE_SHOWN = new Set([
+  'dataset.version.create',
+  'dataset.clean',
+  'dataset.split',
+  'remote.pull',
+  'workspace.clone',
+  'keys.rotate',
+]);
+
+/** Whether a reader of `default` who did not push a workspace sees one of its events. Pure. */
+export function workspaceEventVisible(event: unknown, outputs: HiddenOutputs): boolean {
+  const e = (event ?? {}) as { action?: unknown; target?: { type?: unknown; name?: unknown; version?: unknown } };
+  if (typeof e.action !== 'string' || !WORKSPACE_SHOWN.has(e.action)) return false;
+  const name = e.target?.name;
+  // The same rule as the server's log: another project's run outputs stay hidden.
+  if (typeof name === 'string' && outputs.datasets.has(name))
+    return typeof e.target?.version === 'number' && !outputs.refs.has(`${name}@v${e.target.version}`);
+  return true;
+}
+
+/**
+ * Whether a listed key is shown to a reader of some projects, and at the size listed: the state
+ * and a bundle's entries are served cut or redacted, so their stored sizes are not theirs (and
+ * are read whole, never listed, by clients). The server's bookkeeping (owners/, uploaders/,
+ * incoming/, proposals/) is nobody's to list.
+ */
+export function listedKey(key: string, view: StoreView, wholeLog: boolean): boolean {
+  if (PACK_KEY.test(key)) return view.packs.has(key);
+  if (key === DESCRIPTOR_KEY) return true;
+  const audit = AUDIT_KEY.exec(key);
+  if (audit) return wholeLog || audit[2] !== 'entries.jsonl';
+  return false;
+}
+
+/** The answer for an object a reader may not read: the one for an object the store lacks. */
+export function noObject(key: string): CairnError {
+  return new CairnError('NOT_FOUND', `the store has no object ${key}`, { data: { key } });
+}
+
+/**
+ * The store as `r` sees it; null for a reader of every project (who sees it whole). `withState`:
+ * the cut state too (GET meta/state.json); listings, plans and downloads need only the packs, and
+ * those are kept per store for the state's bytes and the hidden versions they were cut for (a
+ * push plans one request per pack: parsing a large state for each would cost the server more
+ * than the push).
+ */
+export async function storeView(
+  rt: ServerRuntime,
+  store: ServerStore,
+  r: Reader,
+  withState = false,
+): Promise<StoreView | null> {
+  if (r.readable.all) return null;
+  // A reader of no `default` reads none of the store (the routes already refuse them).
+  if (!mayRead(r, 'default')) return { state: null, packs: new Set() };
+  let bytes: Buffer;
+  try {
+    // What the store shows clients: the versions the server imported (vouched by a verified log).
+    bytes = await store.readObject(STATE_KEY);
+  } catch (err) {
+    if (isCairnError(err, 'NOT_FOUND')) return { state: null, packs: new Set() };
+    throw err;
+  }
+  const hidden = (await hiddenOutputs(rt.services, r)).refs;
+  if (withState) return cutState(parseState(bytes), hidden);
+  const key = createHash('sha256')
+    .update(bytes)
+    .update(JSON.stringify([...hidden].sort()))
+    .digest('hex');
+  const kept = memo.get(store);
+  if (kept?.key === key) return { state: null, packs: kept.packs };
+  const packs = readablePacks(parseState(bytes), hidden);
+  memo.set(store, { key, packs });
+  return { state: null, packs };
+}
+
+/** The last pack set computed per store, by the digest of the state's bytes and of the hidden versions. */
+const memo = new WeakMap<ServerStore, { key: string; packs: ReadonlySet<string> }>();
+
+/** One object of the layout, read by `r` (GET /api/v1/store/objects/<key>). */
+export async function readObjectAs(rt: ServerRuntime, store: ServerStore, r: Reader, key: string): Promise<Buffer> {
+  const view = await storeView(rt, store, r, key === STATE_KEY);
+  if (!view) return store.readObject(key);
+  if (key === STATE_KEY) {
+    if (!view.state) throw noObject(key);
+    return Buffer.from(JSON.stringify(view.state));
+  }
+  if (key === DESCRIPTOR_KEY) return store.readObject(key);
+  if (PACK_KEY.test(key)) {
+    if (!view.packs.has(key)) throw noObject(key);
+    return store.readObject(key);
+  }
+  const audit = AUDIT_KEY.exec(key);
+  if (!audit) throw noObject(key);
+  const body = await store.readObject(key);
+  if (audit[2] !== 'entries.jsonl' || r.wholeLog || (await pusherOf(store, audit[1]!)) === r.name) return body;
+  const outputs = await hiddenOutputs(rt.services, r);
+  return Buffer.from(redactLines(parseEntries(body.toString('utf8')), (e) => workspaceEventVisible(e, outputs)).text);
+}
+
+/** The account that pushed a workspace's log (owners/<workspace>.json), or null. */
+async function pusherOf(store: ServerStore, workspace: string): Promise<string | null> {
+  try {
+    const o = JSON.parse((await store.readObject(`owners/${workspace}.json`)).toString('utf8')) as {
+      account?: unknown;
+    };
+    return typeof o.account === 'string' ? o.account : null;
+  } catch {
+    return null;
+  }
+}
