@@ -167,7 +167,7 @@ export interface CheckFoldersTask {
   /** The whole cache file; shared, so every worker reads it without a copy. */
   cache: SharedArrayBuffer;
   length: number;
-  records: Array<{ offset: number; end: number; path: string }>;
+  records: Array<{ offset: number; end: number; path: string; entriesAt: number; dirAt: number }>;
   root: string;
   scannedAtMs: number;
 }
