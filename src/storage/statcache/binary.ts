@@ -25,6 +25,8 @@ import type { StatCacheData, StatCacheToSave, StatEntries, StatEntry } from './s
 export const MAGIC = Buffer.from('CRNSTAT4', 'latin1');
 export const MAGIC_V3 = Buffer.from('CRNSTAT3', 'latin1');
 const TRAILER = Buffer.from('CRNEND3\0', 'latin1');
+/** The trailer's size: its magic and the record count. */
+export const TRAILER_BYTES = 12;
 
 export const KIND_FILE = 0;
 export const KIND_LINK = 1;

@@ -82,8 +82,13 @@ export function checkFolders(
   records: readonly RecordRef[],
   root: string,
   scannedAtMs: number,
+  file?: { path: string; ino: number },
 ): FoldersChecked {
   const out: FoldersChecked = { folders: [], gone: [] };
+  if (file && records.length > 0) {
+    const why = fillShare(cache, file, records[0]!.offset, records[records.length - 1]!.end);
+    if (why) return { ...out, damaged: why };
+  }
   try {
     for (const r of records) out.folders.push(checkFolder(cache, r, root, scannedAtMs, out.gone));
   } catch (err) {
@@ -98,6 +103,36 @@ export function checkFolders(
     out.invalid = { code: e.code, message: e.message, data: e.data, ...(e.hint ? { hint: e.hint } : {}) };
   }
   return out;
+}
+
+/**
+ * Reads the cache bytes `from`..`to` (this task's records, which lie end to end) into the shared
+ * buffer, so the workers read the file in parallel instead of the main thread reading it all
+ * first. The file is only ever replaced by a rename, never rewritten in place, so the same inode
+ * holds the same bytes the main thread indexed; another inode answers "damaged" (the caller
+ * falls back to the full walk). Returns why it could not, or null.
+ */
+function fillShare(cache: Buffer, file: { path: string; ino: number }, from: number, to: number): string | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(file.path, 'r');
+  } catch (err) {
+    return `stat cache unreadable: ${(err as Error).message}`;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (st.ino !== file.ino || st.size !== cache.length) return 'stat cache replaced while read';
+    for (let at = from; at < to;) {
+      const n = fs.readSync(fd, cache, at, to - at, at);
+      if (n === 0) return 'stat cache cut short while read';
+      at += n;
+    }
+    return null;
+  } catch (err) {
+    return `stat cache unreadable: ${(err as Error).message}`;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function lstatOrNull(abs: string): fs.Stats | null {

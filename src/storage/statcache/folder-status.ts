@@ -10,6 +10,7 @@ import {
   KIND_DIR,
   KIND_FILE,
   MAGIC,
+  TRAILER_BYTES,
   MAGIC_V3,
   patchDirStat,
   patchStat,
@@ -26,6 +27,8 @@ import { statCachePath, UNTRUSTED_STAT } from './stat-cache.js';
 /** A format-3 or -4 cache read into shared memory, ready to be compared directory by directory. */
 export interface FolderCache {
   path: string;
+  /** The file's inode and size when opened: a worker reading its share checks it is the same file. */
+  ino: number;
   bytes: Buffer;
   shared: SharedArrayBuffer;
   header: CacheHeader;
@@ -39,7 +42,9 @@ export interface FolderCache {
  * it), else null: the caller then falls back to the full walk. Only the record index is
  * checked here; the entries are checked by the workers as they compare them (a damaged record
  * makes `statusByFolders` answer null, and the caller falls back the same way), so the serial
- * part of `status` does not read every entry twice.
+ * part of `status` does not read every entry twice. Only the header, the trailer and each
+ * record's first bytes are read here: the workers read the records they compare, in parallel,
+ * into the same shared buffer (`fillShare`).
  */
 export function openFolderCache(cacheDir: string, root: string, version: string): FolderCache | null {
   const path = statCachePath(cacheDir, root);
@@ -50,20 +55,32 @@ export function openFolderCache(cacheDir: string, root: string, version: string)
     return null;
   }
   try {
-    const size = fs.fstatSync(fd).size;
+    const { size, ino } = fs.fstatSync(fd);
     if (size < MAGIC.length + 4) return null;
     const shared = new SharedArrayBuffer(size);
     const bytes = Buffer.from(shared);
-    for (let at = 0; at < size;) {
-      const n = fs.readSync(fd, bytes, at, size - at, at);
-      if (n === 0) return null;
-      at += n;
-    }
+    const read = (at: number, n: number) => {
+      const end = Math.min(size, at + n);
+      while (at < end) {
+        const got = fs.readSync(fd, bytes, at, end - at, at);
+        if (got === 0) break;
+        at += got;
+      }
+    };
+    read(0, MAGIC.length + 4);
+    read(MAGIC.length + 4, bytes.readUInt32LE(MAGIC.length));
     const { header, recordsAt, format } = readHeader(bytes);
     if (header.root !== root || header.version !== version) return null;
+    // What indexRecords reads: the trailer, and each record's length, flag and path.
+    read(size - TRAILER_BYTES, TRAILER_BYTES);
+    for (let at = recordsAt; at + 9 <= size - TRAILER_BYTES; at += 4 + bytes.readUInt32LE(at)) {
+      read(at, 64);
+      const pathLen = bytes.readUInt32LE(at + 5);
+      if (pathLen > 55) read(at + 64, pathLen - 55);
+    }
     const records = indexRecords(bytes, recordsAt, format);
     if (!records.some((r) => r.path === '')) return null;
-    return { path, bytes, shared, header, format, recordsAt, records };
+    return { path, ino, bytes, shared, header, format, recordsAt, records };
   } catch {
     return null;
   } finally {
@@ -179,6 +196,7 @@ export async function statusByFolders(
             type: 'check-folders',
             cache: cache.shared,
             length: cache.bytes.length,
+            file: { path: cache.path, ino: cache.ino },
             records,
             root,
             scannedAtMs: cache.header.scannedAtMs,
