@@ -28,6 +28,15 @@ export interface FolderMiss {
   exec: boolean;
 }
 
+/** The stat-cache file as the main thread opened it (a worker reads its share of it). */
+export interface CacheFile {
+  path: string;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+}
+
 /** What one directory record found on disk (only the deviations are listed). */
 export interface FolderFindings {
   unchanged: number;
@@ -82,7 +91,7 @@ export function checkFolders(
   records: readonly RecordRef[],
   root: string,
   scannedAtMs: number,
-  file?: { path: string; ino: number },
+  file?: CacheFile,
 ): FoldersChecked {
   const out: FoldersChecked = { folders: [], gone: [] };
   if (file && records.length > 0) {
@@ -108,11 +117,12 @@ export function checkFolders(
 /**
  * Reads the cache bytes `from`..`to` (this task's records, which lie end to end) into the shared
  * buffer, so the workers read the file in parallel instead of the main thread reading it all
- * first. The file is only ever replaced by a rename, never rewritten in place, so the same inode
- * holds the same bytes the main thread indexed; another inode answers "damaged" (the caller
- * falls back to the full walk). Returns why it could not, or null.
+ * first. The file is only ever replaced by a rename, never rewritten in place, so the same
+ * inode with the same size and times holds the bytes the main thread indexed (the times rule
+ * out an inode number reused by a newer file of the same size); anything else answers
+ * "damaged" (the caller falls back to the full walk). Returns why it could not, or null.
  */
-function fillShare(cache: Buffer, file: { path: string; ino: number }, from: number, to: number): string | null {
+function fillShare(cache: Buffer, file: CacheFile, from: number, to: number): string | null {
   let fd: number;
   try {
     fd = fs.openSync(file.path, 'r');
@@ -121,7 +131,14 @@ function fillShare(cache: Buffer, file: { path: string; ino: number }, from: num
   }
   try {
     const st = fs.fstatSync(fd);
-    if (st.ino !== file.ino || st.size !== cache.length) return 'stat cache replaced while read';
+    if (
+      st.ino !== file.ino ||
+      st.size !== file.size ||
+      st.size !== cache.length ||
+      st.mtimeMs !== file.mtimeMs ||
+      st.ctimeMs !== file.ctimeMs
+    )
+      return 'stat cache replaced while read';
     for (let at = from; at < to;) {
       const n = fs.readSync(fd, cache, at, to - at, at);
       if (n === 0) return 'stat cache cut short while read';

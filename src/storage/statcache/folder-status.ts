@@ -21,14 +21,14 @@ import {
   type CacheHeader,
   type RecordRef,
 } from './binary.js';
-import type { FolderFindings, FolderMiss, FoldersChecked } from './check-folders.js';
+import type { CacheFile, FolderFindings, FolderMiss, FoldersChecked } from './check-folders.js';
 import { statCachePath, UNTRUSTED_STAT } from './stat-cache.js';
 
 /** A format-3 or -4 cache read into shared memory, ready to be compared directory by directory. */
 export interface FolderCache {
   path: string;
-  /** The file's inode and size when opened: a worker reading its share checks it is the same file. */
-  ino: number;
+  /** The file as opened (inode, size, times): a worker reading its share checks it is the same file. */
+  file: CacheFile;
   bytes: Buffer;
   shared: SharedArrayBuffer;
   header: CacheHeader;
@@ -55,7 +55,7 @@ export function openFolderCache(cacheDir: string, root: string, version: string)
     return null;
   }
   try {
-    const { size, ino } = fs.fstatSync(fd);
+    const { size, ino, mtimeMs, ctimeMs } = fs.fstatSync(fd);
     if (size < MAGIC.length + 4) return null;
     const shared = new SharedArrayBuffer(size);
     const bytes = Buffer.from(shared);
@@ -80,7 +80,7 @@ export function openFolderCache(cacheDir: string, root: string, version: string)
     }
     const records = indexRecords(bytes, recordsAt, format);
     if (!records.some((r) => r.path === '')) return null;
-    return { path, ino, bytes, shared, header, format, recordsAt, records };
+    return { path, file: { path, ino, size, mtimeMs, ctimeMs }, bytes, shared, header, format, recordsAt, records };
   } catch {
     return null;
   } finally {
@@ -196,7 +196,7 @@ export async function statusByFolders(
             type: 'check-folders',
             cache: cache.shared,
             length: cache.bytes.length,
-            file: { path: cache.path, ino: cache.ino },
+            file: cache.file,
             records,
             root,
             scannedAtMs: cache.header.scannedAtMs,

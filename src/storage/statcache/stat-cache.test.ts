@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { useTempDirs } from '../../test-support/temp.js';
@@ -506,6 +515,27 @@ describe('openFolderCache (the cache status compares folder by folder)', () => {
     const got = await statusByFolders(pool, root, whole);
     expect(got?.modified).toEqual(['f']);
     expect(got?.listed).toBe(2);
+  });
+
+  it('answers null when the cache file is replaced between indexing and the workers reading it', async () => {
+    const root = tmp();
+    writeFileSync(join(root, 'f'), 'f');
+    const cacheDir = tmp();
+    const bytes = Buffer.concat([
+      encodeHeader({ root, scannedAtMs: 1, version }),
+      encodeFolderRecord('', true, UNKNOWN_DIR, [['f', entry()]], [], []),
+      encodeTrailer(1),
+    ]);
+    mkdirSync(join(cacheDir, 'stat'), { recursive: true });
+    const path = statCachePath(cacheDir, root);
+    writeFileSync(path, bytes);
+    const c = openFolderCache(cacheDir, root, version)!;
+    // The same bytes in a new file renamed over it (what add and status do): not the file indexed.
+    writeFileSync(`${path}.new`, bytes);
+    renameSync(`${path}.new`, path);
+    expect(await statusByFolders(pool, root, c)).toBeNull();
+    // Opened afresh, the same bytes compare.
+    expect((await statusByFolders(pool, root, openFolderCache(cacheDir, root, version)!))?.modified).toEqual(['f']);
   });
 
   it('answers null (the caller falls back to the full walk) for a record damaged inside its entries', async () => {

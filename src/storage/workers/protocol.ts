@@ -168,7 +168,7 @@ export interface CheckFoldersTask {
   cache: SharedArrayBuffer;
   length: number;
   /** The cache file, read by the worker for its records' range (checked to be the same inode). */
-  file: { path: string; ino: number };
+  file: { path: string; ino: number; size: number; mtimeMs: number; ctimeMs: number };
   records: Array<{ offset: number; end: number; path: string; entriesAt: number; dirAt: number }>;
   root: string;
   scannedAtMs: number;
