@@ -65,8 +65,9 @@ export async function statusOf(
   // complete baseline, compared directory by directory on the workers.
   if (latest) deps.pool.warm();
   const folders = latest ? openFolderCache(deps.cacheDir, root, latest.digest) : null;
-  if (latest && folders) {
-    const r = await statusByFolders(deps.pool, root, folders, opts.onProgress);
+  const r = latest && folders ? await statusByFolders(deps.pool, root, folders, opts.onProgress) : null;
+  // Null: the cache turned out damaged; the full walk below re-hashes and rewrites it.
+  if (latest && r) {
     if (r.hashed > 0) r.save();
     return {
       dataset: name,

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { RACY_MS, UNTRUSTED_STAT, type StatEntry } from '../statcache/stat-cache.js';
 import { StatCacheWriter } from '../statcache/stream.js';
+import { UNKNOWN_DIR } from '../statcache/binary.js';
 import { checkTreeExtent } from '../tree/extent.js';
 import { checkTreeLinks } from '../tree/links.js';
 import { checkSymlink, fileChunks, type FileEntry } from '../tree/node.js';
@@ -157,7 +158,9 @@ class FreshRun {
           { ...stat, size: s.size, mode: e.mode, digest: e.digest, ...(e.chunks ? { chunks: e.chunks } : {}) },
         ];
       });
-      this.cache.folder(f.path, f.path !== '', entries, f.links, f.dirs);
+      // The directory's stat is left unknown: links are created after the records are written,
+      // so a stat taken now would not describe the final listing (status lists these folders).
+      this.cache.folder(f.path, f.path !== '', UNKNOWN_DIR, entries, f.links, f.dirs);
     }
     this.lastStat = at;
   }

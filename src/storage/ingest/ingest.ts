@@ -10,6 +10,7 @@ import { BlobKind, type BlobKindCode } from '../pack/format.js';
 import type { FinishedPack } from '../pack/writer.js';
 import { racy, UNTRUSTED_STAT, type StatEntry } from '../statcache/stat-cache.js';
 import { StatCacheWriter, type PriorCache } from '../statcache/stream.js';
+import { UNKNOWN_DIR } from '../statcache/binary.js';
 import { checkTreeLinks } from '../tree/links.js';
 import { compareNames, EMPTY_FILE_DIGEST, encodeTree, type TreeEntry } from '../tree/node.js';
 import type { WorkerPool } from '../workers/pool.js';
@@ -466,6 +467,7 @@ class IngestSession {
     this.cache?.folder(
       rel,
       rel !== '',
+      listing.dir ?? UNKNOWN_DIR,
       records,
       listing.symlinks.map((l) => [l.name, l.target] as const),
       listing.dirs,

@@ -134,6 +134,11 @@ export interface FolderListing {
   files: ScannedFile[];
   symlinks: Array<{ name: string; path: string; target: string }>;
   dirs: string[];
+  /**
+   * The folder's own stat, taken before it was listed (so a later change to its entries changes
+   * it): what lets `status` skip listing the folder again. Absent when not taken.
+   */
+  dir?: { ino: number; mtimeMs: number; ctimeMs: number };
 }
 
 /**
@@ -142,7 +147,11 @@ export interface FolderListing {
  */
 export function scanFolder(abs: string, rel: string, base: string): FolderListing {
   let names: fs.Dirent[];
+  let self: fs.Stats;
   try {
+    // Before the listing: an entry added or removed after it changes the folder's mtime and
+    // ctime from what is recorded here, so a stale listing is never vouched for.
+    self = fs.lstatSync(abs);
     names = fs.readdirSync(abs, { withFileTypes: true });
   } catch (err) {
     throw ioError(err, 'read directory', abs);
@@ -157,7 +166,9 @@ export function scanFolder(abs: string, rel: string, base: string): FolderListin
       throw ioError(err, 'read', childAbs);
     }
   }
-  return listingOf(items, rel, base);
+  const listing = listingOf(items, rel, base);
+  if (self.isDirectory()) listing.dir = { ino: self.ino, mtimeMs: self.mtimeMs, ctimeMs: self.ctimeMs };
+  return listing;
 }
 
 /** A listing from entries already stat'ed (sorted here), named `base` + `rel` + name. */

@@ -1,25 +1,32 @@
 import type { StatCacheData, StatCacheToSave, StatEntries, StatEntry } from './stat-cache.js';
 
 /**
- * The stat cache on disk (format 3, docs/FORMAT.md §7): a JSON header, then one record per
- * directory holding its files (stat values, digest, chunks), symlinks and subdirectory names.
- * Grouping by directory lets `status` hand whole directories to workers that compare the
- * disk with the record without turning a single row into a JavaScript object, and a fixed
- * layout lets a status that re-hashed touched files patch their stat values in place.
+ * The stat cache on disk (format 4, docs/FORMAT.md §7): a JSON header, then one record per
+ * directory holding the directory's own stat values, its files (stat values, digest, chunks),
+ * symlinks and subdirectory names. Grouping by directory lets `status` hand whole directories
+ * to workers that compare the disk with the record without turning a single row into a
+ * JavaScript object, and a fixed layout lets a status that re-hashed touched files patch their
+ * stat values in place. The directory's stat (taken before it was listed) lets `status` skip
+ * listing a directory whose entries cannot have changed (git's untracked cache).
  *
- *   "CRNSTAT3" · u32 header length · header JSON {root, scannedAtMs, version?, meta?}
+ *   "CRNSTAT4" · u32 header length · header JSON {root, scannedAtMs, version?, meta?}
  *   record*: u32 length of the rest · u8 listed (1: a directory of the version) ·
- *            u32 path length · path · u32 entry count · entry*
+ *            u32 path length · path · f64 dir ino · f64 dir mtimeMs · f64 dir ctimeMs
+ *            (-1 each: unknown) · u32 entry count · entry*
  *   entry:   u8 kind (0 file, 1 symlink, 2 directory) · u16 name length · name ·
  *            file: f64 ino · f64 size · f64 mtimeMs · f64 ctimeMs · u8 exec · 32 B digest ·
  *                  u32 chunk count (0: the one-chunk/empty shorthand) · 32 B per chunk
  *            symlink: u32 target length · target
  *   trailer: "CRNEND3\0" · u32 record count (a file cut short anywhere is refused whole: a
  *            missing record would otherwise hide its directory's changes)
- * All integers little-endian; text UTF-8.
+ * All integers little-endian; text UTF-8. Format 3 ("CRNSTAT3") is the same without the
+ * directory's stat; it is still read (its directories are always listed).
  */
-export const MAGIC = Buffer.from('CRNSTAT3', 'latin1');
+export const MAGIC = Buffer.from('CRNSTAT4', 'latin1');
+export const MAGIC_V3 = Buffer.from('CRNSTAT3', 'latin1');
 const TRAILER = Buffer.from('CRNEND3\0', 'latin1');
+/** The trailer's size: its magic and the record count. */
+export const TRAILER_BYTES = 12;
 
 export const KIND_FILE = 0;
 export const KIND_LINK = 1;
@@ -40,7 +47,22 @@ export interface RecordRef {
   offset: number;
   end: number;
   path: string;
+  /** Where the entry count starts. */
+  entriesAt: number;
+  /** Where the directory's own stat values start (ino, mtimeMs, ctimeMs); -1 in format 3. */
+  dirAt: number;
 }
+
+/** A directory's own stat values as recorded; -1 each when unknown (never matches). */
+export interface DirStat {
+  ino: number;
+  mtimeMs: number;
+  ctimeMs: number;
+}
+
+export const UNKNOWN_DIR: DirStat = { ino: -1, mtimeMs: -1, ctimeMs: -1 };
+
+const DIR_STAT_BYTES = 24;
 
 interface Folder {
   listed: boolean;
@@ -87,25 +109,31 @@ export function* encodeStatCache(data: StatCacheToSave): Generator<Buffer> {
 
 function encodeRecord(path: string, f: Folder, entries: StatEntries): Buffer {
   const nameOf = (p: string) => (path === '' ? p : p.slice(path.length + 1));
+  // A cache rebuilt from a full walk has no directory stat taken before its listing: unknown.
   return encodeFolderRecord(
     path,
     f.listed,
+    UNKNOWN_DIR,
     f.files.map((p) => [nameOf(p), entries.get(p)!] as [string, StatEntry]),
     f.links.map(([p, t]) => [nameOf(p), t] as [string, string]),
     f.dirs,
   );
 }
 
-/** One directory's record: its files (by name), symlinks and subdirectory names. */
+/**
+ * One directory's record: its own stat (taken before it was listed, else UNKNOWN_DIR), its files
+ * (by name), symlinks and subdirectory names.
+ */
 export function encodeFolderRecord(
   path: string,
   listed: boolean,
+  dir: DirStat,
   files: ReadonlyArray<readonly [name: string, entry: StatEntry]>,
   links: ReadonlyArray<readonly [name: string, target: string]>,
   dirs: readonly string[],
 ): Buffer {
   const pathBytes = Buffer.byteLength(path, 'utf8');
-  let size = 4 + 1 + 4 + pathBytes + 4;
+  let size = 4 + 1 + 4 + pathBytes + DIR_STAT_BYTES + 4;
   for (const [n, e] of files)
     size += 1 + 2 + Buffer.byteLength(n, 'utf8') + STAT_BYTES + 32 + 4 + 32 * (e.chunks?.length ?? 0);
   for (const [n, t] of links) size += 1 + 2 + Buffer.byteLength(n, 'utf8') + 4 + Buffer.byteLength(t, 'utf8');
@@ -115,6 +143,9 @@ export function encodeFolderRecord(
   o = b.writeUInt8(listed ? 1 : 0, o);
   o = b.writeUInt32LE(pathBytes, o);
   o += b.write(path, o, 'utf8');
+  o = b.writeDoubleLE(dir.ino, o);
+  o = b.writeDoubleLE(dir.mtimeMs, o);
+  o = b.writeDoubleLE(dir.ctimeMs, o);
   o = b.writeUInt32LE(files.length + links.length + dirs.length, o);
   const name = (kind: number, n: string) => {
     o = b.writeUInt8(kind, o);
@@ -170,8 +201,11 @@ function need(ok: boolean, why: string): void {
 }
 
 /** The header and the start of the records; throws StatCacheFormatError on anything malformed. */
-export function readHeader(b: Buffer): { header: CacheHeader; recordsAt: number } {
-  need(b.length >= MAGIC.length + 4 && b.subarray(0, MAGIC.length).equals(MAGIC), 'not a format-3 stat cache');
+export function readHeader(b: Buffer): { header: CacheHeader; recordsAt: number; format: 3 | 4 } {
+  need(b.length >= MAGIC.length + 4, 'not a binary stat cache');
+  const magic = b.subarray(0, MAGIC.length);
+  const format = magic.equals(MAGIC) ? 4 : magic.equals(MAGIC_V3) ? 3 : 0;
+  need(format !== 0, 'not a format-3 or format-4 stat cache');
   const len = b.readUInt32LE(MAGIC.length);
   const at = MAGIC.length + 4;
   need(at + len <= b.length, 'truncated header');
@@ -184,11 +218,12 @@ export function readHeader(b: Buffer): { header: CacheHeader; recordsAt: number 
       (header.version === undefined || typeof header.version === 'string'),
     'bad header',
   );
-  return { header, recordsAt: at + len };
+  return { header, recordsAt: at + len, format: format as 3 | 4 };
 }
 
 /** Every directory record, checked to lie within the buffer (their entries are checked when read). */
-export function indexRecords(b: Buffer, at: number): RecordRef[] {
+export function indexRecords(b: Buffer, at: number, format: 3 | 4): RecordRef[] {
+  const dirBytes = format === 4 ? DIR_STAT_BYTES : 0;
   const out: RecordRef[] = [];
   const stop = b.length - TRAILER.length - 4;
   need(stop >= at && b.subarray(stop, stop + TRAILER.length).equals(TRAILER), 'no trailer (cut short)');
@@ -197,8 +232,15 @@ export function indexRecords(b: Buffer, at: number): RecordRef[] {
     const end = at + 4 + b.readUInt32LE(at);
     need(end <= stop && end >= at + 13, 'truncated record');
     const pathLen = b.readUInt32LE(at + 5);
-    need(at + 9 + pathLen + 4 <= end, 'bad record path');
-    out.push({ offset: at, end, path: b.toString('utf8', at + 9, at + 9 + pathLen) });
+    need(at + 9 + pathLen + dirBytes + 4 <= end, 'bad record path');
+    const entriesAt = at + 9 + pathLen + dirBytes;
+    out.push({
+      offset: at,
+      end,
+      path: b.toString('utf8', at + 9, at + 9 + pathLen),
+      entriesAt,
+      dirAt: format === 4 ? at + 9 + pathLen : -1,
+    });
     at = end;
   }
   need(out.length === b.readUInt32LE(stop + TRAILER.length), 'record count does not match');
@@ -227,7 +269,7 @@ export function forEachEntry(
   r: RecordRef,
   each: (kind: number, nameAt: number, nameLen: number, at: number) => void,
 ): void {
-  let o = r.offset + 9 + b.readUInt32LE(r.offset + 5);
+  let o = r.entriesAt;
   const count = b.readUInt32LE(o);
   o += 4;
   for (let i = 0; i < count; i++) {
@@ -276,6 +318,20 @@ export function entriesOf(b: Buffer, r: RecordRef): RawEntry[] {
   return out;
 }
 
+/** The directory's own stat as recorded (UNKNOWN_DIR in format 3). */
+export function dirStatOf(b: Buffer, r: RecordRef): DirStat {
+  if (r.dirAt < 0) return UNKNOWN_DIR;
+  return { ino: b.readDoubleLE(r.dirAt), mtimeMs: b.readDoubleLE(r.dirAt + 8), ctimeMs: b.readDoubleLE(r.dirAt + 16) };
+}
+
+/** Overwrites a record's directory stat (format 4 only: a no-op on a format-3 record). */
+export function patchDirStat(b: Buffer, r: RecordRef, s: DirStat): void {
+  if (r.dirAt < 0) return;
+  b.writeDoubleLE(s.ino, r.dirAt);
+  b.writeDoubleLE(s.mtimeMs, r.dirAt + 8);
+  b.writeDoubleLE(s.ctimeMs, r.dirAt + 16);
+}
+
 /** The stat values of the file entry whose fields start at `at`. */
 export function statAt(
   b: Buffer,
@@ -315,11 +371,11 @@ export function contentAt(b: Buffer, at: number): { digest: string; chunks?: str
 
 /** The whole cache as a StatCacheData (add and checkout use it as a map). */
 export function decodeStatCache(b: Buffer): StatCacheData {
-  const { header, recordsAt } = readHeader(b);
+  const { header, recordsAt, format } = readHeader(b);
   const entries = new Map<string, StatEntry>();
   const links: Array<[string, string]> = [];
   const dirs: string[] = [];
-  for (const r of indexRecords(b, recordsAt)) {
+  for (const r of indexRecords(b, recordsAt, format)) {
     if (r.path !== '' && recordListed(b, r)) dirs.push(r.path);
     const prefix = r.path === '' ? '' : `${r.path}/`;
     for (const e of entriesOf(b, r)) {

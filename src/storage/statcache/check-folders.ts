@@ -3,7 +3,17 @@ import { CairnError, ioError, type ErrorCode } from '../../core/errors.js';
 import { checkSegment } from '../../core/paths.js';
 import { SKIP_NAMES } from '../ingest/scan.js';
 import { checkSymlink } from '../tree/node.js';
-import { forEachEntry, KIND_DIR, KIND_FILE, KIND_LINK, linkTargetAt, statAt, type RecordRef } from './binary.js';
+import {
+  dirStatOf,
+  forEachEntry,
+  KIND_DIR,
+  KIND_FILE,
+  KIND_LINK,
+  linkTargetAt,
+  StatCacheFormatError,
+  type DirStat,
+  type RecordRef,
+} from './binary.js';
 import { racy } from './stat-cache.js';
 
 /** A file whose stat values the cache cannot vouch for: it must be read. */
@@ -16,6 +26,15 @@ export interface FolderMiss {
   mtimeMs: number;
   ctimeMs: number;
   exec: boolean;
+}
+
+/** The stat-cache file as the main thread opened it (a worker reads its share of it). */
+export interface CacheFile {
+  path: string;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
 }
 
 /** What one directory record found on disk (only the deviations are listed). */
@@ -32,6 +51,15 @@ export interface FolderFindings {
    * cache marks them untrusted, so a later scan time can never make a stale entry trusted.
    */
   untrust: number[];
+  /** The record's subdirectory names (the caller checks each has a record of its own). */
+  subdirs: string[];
+  /** Whether the directory was listed (false: its own stat vouched for the record's names). */
+  listed: boolean;
+  /**
+   * The directory stat a saved cache may record: the one taken before listing when the listing
+   * equals the record's names and kinds, else null (unknown: the next status lists it).
+   */
+  dir: DirStat | null;
 }
 
 export interface FoldersChecked {
@@ -45,24 +73,38 @@ export interface FoldersChecked {
   gone: string[];
   /** Set when the tree holds something no version may hold (the walk of `add` refuses it too). */
   invalid?: { code: ErrorCode; message: string; data: Record<string, unknown>; hint?: string };
+  /** Set when a record is malformed: the caller falls back to the full walk (it costs a re-hash). */
+  damaged?: string;
 }
 
 /**
- * Compares directories on disk with their stat-cache records: one readdir per directory and one
- * lstat per entry, no hashing, no object per unchanged file. Synchronous: it runs in a storage
- * worker, several directories at a time on each worker, so the stat calls of a big tree are
- * spread over the cores (they are the whole cost of `status` on an unchanged tree).
+ * Compares directories on disk with their stat-cache records: one lstat per entry, no hashing,
+ * no object per unchanged file, and one readdir per directory unless the directory's own stat
+ * (inode, mtime, ctime: any entry added, removed or renamed changes them) equals the record's
+ * and is settled (not within RACY_MS of the scan that recorded it), in which case the record's
+ * names are the directory's. Synchronous: it runs in a storage worker, several directories at
+ * a time on each worker, so the stat calls of a big tree are spread over the cores (they are
+ * the whole cost of `status` on an unchanged tree).
  */
 export function checkFolders(
   cache: Buffer,
   records: readonly RecordRef[],
   root: string,
   scannedAtMs: number,
+  file?: CacheFile,
 ): FoldersChecked {
   const out: FoldersChecked = { folders: [], gone: [] };
+  if (file && records.length > 0) {
+    const why = fillShare(cache, file, records[0]!.offset, records[records.length - 1]!.end);
+    if (why) return { ...out, damaged: why };
+  }
   try {
     for (const r of records) out.folders.push(checkFolder(cache, r, root, scannedAtMs, out.gone));
   } catch (err) {
+    if (err instanceof StatCacheFormatError) {
+      out.damaged = err.message;
+      return out;
+    }
     const e =
       err instanceof CairnError
         ? err
@@ -70,6 +112,44 @@ export function checkFolders(
     out.invalid = { code: e.code, message: e.message, data: e.data, ...(e.hint ? { hint: e.hint } : {}) };
   }
   return out;
+}
+
+/**
+ * Reads the cache bytes `from`..`to` (this task's records, which lie end to end) into the shared
+ * buffer, so the workers read the file in parallel instead of the main thread reading it all
+ * first. The file is only ever replaced by a rename, never rewritten in place, so the same
+ * inode with the same size and times holds the bytes the main thread indexed (the times rule
+ * out an inode number reused by a newer file of the same size); anything else answers
+ * "damaged" (the caller falls back to the full walk). Returns why it could not, or null.
+ */
+function fillShare(cache: Buffer, file: CacheFile, from: number, to: number): string | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(file.path, 'r');
+  } catch (err) {
+    return `stat cache unreadable: ${(err as Error).message}`;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (
+      st.ino !== file.ino ||
+      st.size !== file.size ||
+      st.size !== cache.length ||
+      st.mtimeMs !== file.mtimeMs ||
+      st.ctimeMs !== file.ctimeMs
+    )
+      return 'stat cache replaced while read';
+    for (let at = from; at < to;) {
+      const n = fs.readSync(fd, cache, at, to - at, at);
+      if (n === 0) return 'stat cache cut short while read';
+      at += n;
+    }
+    return null;
+  } catch (err) {
+    return `stat cache unreadable: ${(err as Error).message}`;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function lstatOrNull(abs: string): fs.Stats | null {
@@ -91,30 +171,50 @@ function checkFolder(cache: Buffer, r: RecordRef, root: string, scannedAtMs: num
     misses: [],
     dirsChanged: false,
     untrust: [],
+    subdirs: [],
+    listed: false,
+    dir: null,
   };
   const dirAbs = r.path === '' ? root : `${root}/${r.path}`;
   const prefix = r.path === '' ? '' : `${r.path}/`;
+  // The directory's stat before its listing: a change after it shows in the next status.
+  const self = lstatOrNull(dirAbs);
+  if (!self || !self.isDirectory()) {
+    gone.push(r.path);
+    return f;
+  }
+  const at: Place = { cache, scannedAtMs, gone, f, differs: false };
+  const was = dirStatOf(cache, r);
+  if (was.ino === self.ino && was.mtimeMs === self.mtimeMs && was.ctimeMs === self.ctimeMs && !racy(was, scannedAtMs)) {
+    // Settled and unchanged: the record's names are the directory's (not listed again).
+    checkSettled(at, r, dirAbs, prefix);
+    f.dir = at.differs ? null : was;
+    return f;
+  }
   const names = folderNames(dirAbs);
   if (!names) {
     gone.push(r.path);
     return f;
   }
+  f.listed = true;
   // Name → where its entry starts (kind byte): no object per cached entry.
   const cached = new Map<string, number>();
-  forEachEntry(cache, r, (_kind, nameAt, nameLen) =>
-    cached.set(cache.toString('utf8', nameAt, nameAt + nameLen), nameAt - 3),
-  );
-  const at: Place = { cache, scannedAtMs, gone, f };
+  forEachEntry(cache, r, (kind, nameAt, nameLen) => {
+    const name = cache.toString('utf8', nameAt, nameAt + nameLen);
+    cached.set(name, nameAt - 3);
+    if (kind === KIND_DIR) f.subdirs.push(name);
+  });
   for (const name of names) {
     if (SKIP_NAMES.has(name)) continue;
     const st = lstatOrNull(`${dirAbs}/${name}`);
     if (!st) continue;
     const c = cached.get(name);
     if (c !== undefined) cached.delete(name);
-    checkEntry(at, `${dirAbs}/${name}`, prefix + name, name, st, c === undefined ? undefined : entryAt(cache, c));
+    checkEntry(at, `${dirAbs}/${name}`, prefix + name, name, st, c === undefined ? undefined : entryAt(cache, c), true);
   }
   for (const [name, c] of cached) {
     const e = entryAt(cache, c);
+    at.differs = true;
     if (e.kind === KIND_DIR) {
       gone.push(prefix + name);
       f.dirsChanged = true;
@@ -123,7 +223,35 @@ function checkFolder(cache: Buffer, r: RecordRef, root: string, scannedAtMs: num
       if (e.kind === KIND_FILE) f.untrust.push(e.at);
     }
   }
+  // The stat taken before the listing describes it when the names and kinds are the record's.
+  f.dir = at.differs ? null : { ino: self.ino, mtimeMs: self.mtimeMs, ctimeMs: self.ctimeMs };
   return f;
+}
+
+/**
+ * A directory whose own stat vouches for its record's names: each file and link of the record
+ * is still stat'ed (a rewrite in place changes the file, not its directory); nothing is listed.
+ */
+function checkSettled(at: Place, r: RecordRef, dirAbs: string, prefix: string): void {
+  const { cache, f } = at;
+  forEachEntry(cache, r, (kind, nameAt, nameLen, entry) => {
+    const name = cache.toString('utf8', nameAt, nameAt + nameLen);
+    if (kind === KIND_DIR) {
+      f.subdirs.push(name);
+      return;
+    }
+    const abs = `${dirAbs}/${name}`;
+    const c: Cached =
+      kind === KIND_LINK ? { kind, at: entry, target: linkTargetAt(cache, entry) } : { kind, at: entry };
+    const st = lstatOrNull(abs);
+    if (st) checkEntry(at, abs, prefix + name, name, st, c, false);
+    else {
+      // Gone although the directory's stat says otherwise (a clock set back): removed all the same.
+      f.removed.push(prefix + name);
+      if (kind === KIND_FILE) f.untrust.push(entry);
+      at.differs = true;
+    }
+  });
 }
 
 /** What `checkEntry` needs of a cached entry: its kind, a file's stat offset, a link's target. */
@@ -141,8 +269,6 @@ function entryAt(cache: Buffer, off: number): Cached {
 
 /** The names in a directory, or null when it is no (real) directory any more. */
 function folderNames(dirAbs: string): string[] | null {
-  const self = lstatOrNull(dirAbs);
-  if (!self || !self.isDirectory()) return null;
   try {
     return fs.readdirSync(dirAbs);
   } catch (err) {
@@ -157,13 +283,27 @@ interface Place {
   scannedAtMs: number;
   gone: string[];
   f: FolderFindings;
+  /** The directory's names or kinds differ from the record's. */
+  differs: boolean;
 }
 
-/** One name on disk against its cached entry (if any). */
-function checkEntry(p: Place, abs: string, rel: string, name: string, st: fs.Stats, c: Cached | undefined): void {
+/**
+ * One name on disk against its cached entry (if any). `checkNames`: the name came from a
+ * listing, not from the record (whose names passed these checks when it was written).
+ */
+function checkEntry(
+  p: Place,
+  abs: string,
+  rel: string,
+  name: string,
+  st: fs.Stats,
+  c: Cached | undefined,
+  checkNames: boolean,
+): void {
   const f = p.f;
   if (st.isDirectory()) {
     if (c?.kind === KIND_DIR) return;
+    p.differs = true;
     // A directory the version does not have: everything in it is new.
     if (c) f.removed.push(rel);
     if (c?.kind === KIND_FILE) f.untrust.push(c.at);
@@ -174,19 +314,25 @@ function checkEntry(p: Place, abs: string, rel: string, name: string, st: fs.Sta
   if (c?.kind === KIND_DIR) {
     p.gone.push(rel);
     f.dirsChanged = true;
+    p.differs = true;
   }
-  checkName(rel, name);
+  if (checkNames) checkName(rel, name);
   if (st.isFile()) {
     if (c?.kind === KIND_FILE) checkFile(p, rel, st, c.at);
     else {
+      p.differs = true;
       if (c?.kind === KIND_LINK) f.removed.push(rel);
       f.added.push(rel);
     }
   } else if (st.isSymbolicLink()) {
     const target = linkTarget(abs, rel);
     if (c?.kind === KIND_LINK) {
-      if (c.target !== target) f.modified.push(rel);
+      if (c.target !== target) {
+        f.modified.push(rel);
+        p.differs = true;
+      }
     } else {
+      p.differs = true;
       if (c?.kind === KIND_FILE) {
         f.removed.push(rel);
         f.untrust.push(c.at);
@@ -199,16 +345,19 @@ function checkEntry(p: Place, abs: string, rel: string, name: string, st: fs.Sta
 /** A file the version has: unchanged when all four stat values match a settled entry. */
 function checkFile(p: Place, rel: string, st: fs.Stats, at: number): void {
   const exec = (st.mode & 0o111) !== 0;
-  const was = statAt(p.cache, at);
+  // Read in place (statAt's layout), no object per unchanged file.
+  const b = p.cache;
+  const mtimeMs = b.readDoubleLE(at + 16);
+  const ctimeMs = b.readDoubleLE(at + 24);
   if (
-    was.ino !== st.ino ||
-    was.size !== st.size ||
-    was.mtimeMs !== st.mtimeMs ||
-    was.ctimeMs !== st.ctimeMs ||
-    racy(was, p.scannedAtMs)
+    b.readDoubleLE(at) !== st.ino ||
+    b.readDoubleLE(at + 8) !== st.size ||
+    mtimeMs !== st.mtimeMs ||
+    ctimeMs !== st.ctimeMs ||
+    racy({ mtimeMs, ctimeMs }, p.scannedAtMs)
   ) {
     p.f.misses.push({ path: rel, at, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, exec });
-  } else if (was.exec !== exec) {
+  } else if ((b[at + 32] === 1) !== exec) {
     p.f.modified.push(rel);
     p.f.untrust.push(at);
   } else p.f.unchanged++;

@@ -6,33 +6,45 @@ import type { WorkerPool } from '../workers/pool.js';
 import {
   contentAt,
   entriesOf,
-  forEachEntry,
   indexRecords,
   KIND_DIR,
   KIND_FILE,
   MAGIC,
+  TRAILER_BYTES,
+  MAGIC_V3,
+  patchDirStat,
   patchStat,
   readHeader,
   statAt,
+  StatCacheFormatError,
+  UNKNOWN_DIR,
   type CacheHeader,
   type RecordRef,
 } from './binary.js';
-import type { FolderFindings, FolderMiss, FoldersChecked } from './check-folders.js';
+import type { CacheFile, FolderFindings, FolderMiss, FoldersChecked } from './check-folders.js';
 import { statCachePath, UNTRUSTED_STAT } from './stat-cache.js';
 
-/** A format-3 cache read into shared memory, ready to be compared directory by directory. */
+/** A format-3 or -4 cache read into shared memory, ready to be compared directory by directory. */
 export interface FolderCache {
   path: string;
+  /** The file as opened (inode, size, times): a worker reading its share checks it is the same file. */
+  file: CacheFile;
   bytes: Buffer;
   shared: SharedArrayBuffer;
   header: CacheHeader;
+  format: 3 | 4;
   recordsAt: number;
   records: RecordRef[];
 }
 
 /**
- * The cache of `root` when it is a format-3 cache of exactly `version` (a complete baseline of
- * it), else null: the caller then falls back to the full walk.
+ * The cache of `root` when it is a binary cache of exactly `version` (a complete baseline of
+ * it), else null: the caller then falls back to the full walk. Only the record index is
+ * checked here; the entries are checked by the workers as they compare them (a damaged record
+ * makes `statusByFolders` answer null, and the caller falls back the same way), so the serial
+ * part of `status` does not read every entry twice. Only the header, the trailer and each
+ * record's first bytes are read here: the workers read the records they compare, in parallel,
+ * into the same shared buffer (`fillShare`).
  */
 export function openFolderCache(cacheDir: string, root: string, version: string): FolderCache | null {
   const path = statCachePath(cacheDir, root);
@@ -43,32 +55,32 @@ export function openFolderCache(cacheDir: string, root: string, version: string)
     return null;
   }
   try {
-    const size = fs.fstatSync(fd).size;
+    const { size, ino, mtimeMs, ctimeMs } = fs.fstatSync(fd);
     if (size < MAGIC.length + 4) return null;
     const shared = new SharedArrayBuffer(size);
     const bytes = Buffer.from(shared);
-    for (let at = 0; at < size;) {
-      const n = fs.readSync(fd, bytes, at, size - at, at);
-      if (n === 0) return null;
-      at += n;
-    }
-    const { header, recordsAt } = readHeader(bytes);
+    const read = (at: number, n: number) => {
+      const end = Math.min(size, at + n);
+      while (at < end) {
+        const got = fs.readSync(fd, bytes, at, end - at, at);
+        if (got === 0) break;
+        at += got;
+      }
+    };
+    read(0, MAGIC.length + 4);
+    read(MAGIC.length + 4, bytes.readUInt32LE(MAGIC.length));
+    const { header, recordsAt, format } = readHeader(bytes);
     if (header.root !== root || header.version !== version) return null;
-    const records = indexRecords(bytes, recordsAt);
-    // Every record's entries are read once here: a damaged cache falls back to the walk
-    // instead of failing halfway through the workers. A directory entry without its own
-    // record would leave that directory unchecked, so such a cache is not used either.
-    const paths = new Set(records.map((r) => r.path));
-    if (!paths.has('')) return null;
-    let orphan = false;
-    for (const r of records) {
-      const prefix = r.path === '' ? '' : `${r.path}/`;
-      forEachEntry(bytes, r, (kind, nameAt, nameLen) => {
-        if (kind === KIND_DIR && !paths.has(prefix + bytes.toString('utf8', nameAt, nameAt + nameLen))) orphan = true;
-      });
-      if (orphan) return null;
+    // What indexRecords reads: the trailer, and each record's length, flag and path.
+    read(size - TRAILER_BYTES, TRAILER_BYTES);
+    for (let at = recordsAt; at + 9 <= size - TRAILER_BYTES; at += 4 + bytes.readUInt32LE(at)) {
+      read(at, 64);
+      const pathLen = bytes.readUInt32LE(at + 5);
+      if (pathLen > 55) read(at + 64, pathLen - 55);
     }
-    return { path, bytes, shared, header, recordsAt, records };
+    const records = indexRecords(bytes, recordsAt, format);
+    if (!records.some((r) => r.path === '')) return null;
+    return { path, file: { path, ino, size, mtimeMs, ctimeMs }, bytes, shared, header, format, recordsAt, records };
   } catch {
     return null;
   } finally {
@@ -84,6 +96,8 @@ export interface FolderStatus {
   hashed: number;
   /** Files, symlinks and the set of directories all equal the version's. */
   identical: boolean;
+  /** Directories listed (the rest were vouched for by their own unchanged stat). */
+  listed: number;
   /** Writes the cache back with the stat values learnt by hashing (call when `hashed` > 0). */
   save(): void;
 }
@@ -119,6 +133,11 @@ function voidBy(gone: ReadonlySet<string>, path: string): boolean {
 /** The workers' findings in one list each; records below a replaced directory count as removed. */
 function gather(cache: FolderCache, groups: RecordRef[][], replies: FoldersChecked[]) {
   const gone = new Set(replies.flatMap((r) => r.gone));
+  // A directory entry without its own record would leave that directory unchecked: such a
+  // cache is not used (the caller falls back to the full walk).
+  const paths = new Set(cache.records.map((r) => r.path));
+  const dirs: Array<{ rec: RecordRef; dir: FolderFindings['dir'] }> = [];
+  let listed = 0;
   const added: string[] = [];
   const removed: string[] = [];
   const modified: string[] = [];
@@ -129,14 +148,19 @@ function gather(cache: FolderCache, groups: RecordRef[][], replies: FoldersCheck
   groups.forEach((records, g) => {
     records.forEach((rec, i) => {
       const f: FolderFindings = replies[g]!.folders[i]!;
+      const prefix = rec.path === '' ? '' : `${rec.path}/`;
+      for (const d of f.subdirs)
+        if (!paths.has(prefix + d)) throw new StatCacheFormatError('directory without a record');
+      if (f.listed) listed++;
       if (voidBy(gone, rec.path)) {
-        const prefix = rec.path === '' ? '' : `${rec.path}/`;
+        dirs.push({ rec, dir: null });
         for (const e of entriesOf(cache.bytes, rec)) {
           if (e.kind !== KIND_DIR) removed.push(prefix + e.name);
           if (e.kind === KIND_FILE) untrust.push(e.at);
         }
         return;
       }
+      dirs.push({ rec, dir: f.dir });
       for (const at of f.untrust) untrust.push(at);
       unchanged += f.unchanged;
       dirsChanged ||= f.dirsChanged;
@@ -146,20 +170,22 @@ function gather(cache: FolderCache, groups: RecordRef[][], replies: FoldersCheck
       for (const m of f.misses) misses.push(m);
     });
   });
-  return { added, removed, modified, misses, untrust, unchanged, dirsChanged };
+  return { added, removed, modified, misses, untrust, unchanged, dirsChanged, dirs, listed };
 }
 
 /**
- * `status` against a format-3 cache of the version: the workers compare the directories with
- * their records (one lstat per entry, spread over the cores); only files whose stat values
- * changed are hashed. Never trusts a record below a directory that was replaced.
+ * `status` against a binary cache of the version: the workers compare the directories with
+ * their records (one lstat per entry, spread over the cores; a directory is listed only when
+ * its own stat changed); only files whose stat values changed are hashed. Never trusts a
+ * record below a directory that was replaced. Null when the cache turns out damaged (a
+ * malformed record, a directory without a record): the caller falls back to the full walk.
  */
 export async function statusByFolders(
   pool: WorkerPool,
   root: string,
   cache: FolderCache,
   onProgress?: (bytes: number, total: number) => void,
-): Promise<FolderStatus> {
+): Promise<FolderStatus | null> {
   const startedAtMs = Date.now();
   const groups = batches(cache.records, pool.size);
   const replies = await Promise.all(
@@ -170,6 +196,7 @@ export async function statusByFolders(
             type: 'check-folders',
             cache: cache.shared,
             length: cache.bytes.length,
+            file: cache.file,
             records,
             root,
             scannedAtMs: cache.header.scannedAtMs,
@@ -181,7 +208,15 @@ export async function statusByFolders(
     if (r.invalid)
       throw new CairnError(r.invalid.code, r.invalid.message, { data: r.invalid.data, hint: r.invalid.hint });
   }
-  const { added, removed, modified, misses, untrust, dirsChanged, ...counts } = gather(cache, groups, replies);
+  if (replies.some((r) => r.damaged !== undefined)) return null;
+  let found: ReturnType<typeof gather>;
+  try {
+    found = gather(cache, groups, replies);
+  } catch (err) {
+    if (err instanceof StatCacheFormatError) return null;
+    throw err;
+  }
+  const { added, removed, modified, misses, untrust, dirsChanged, dirs, listed, ...counts } = found;
   let unchanged = counts.unchanged;
   const hashed = await hashFiles(
     pool,
@@ -208,13 +243,17 @@ export async function statusByFolders(
     unchanged,
     hashed: misses.length,
     identical: added.length + removed.length + modified.length === 0 && !dirsChanged,
+    listed,
     save: () => {
       for (const at of untrust) patchStat(cache.bytes, at, { ...UNTRUSTED_STAT, size: statAt(cache.bytes, at).size });
+      // A directory keeps a stat only when its listing (or its settled, unchanged stat) showed
+      // the record's names and kinds; any other is unknown and is listed next time.
+      for (const { rec, dir } of dirs) patchDirStat(cache.bytes, rec, dir ?? UNKNOWN_DIR);
       // Under the new scan time every entry is one of: trusted now under the older time (so
       // not racy under the newer), stat'ed after `startedAtMs` and read unchanged, or untrusted.
       const text = Buffer.from(JSON.stringify({ ...cache.header, scannedAtMs: startedAtMs }), 'utf8');
       const head = Buffer.alloc(MAGIC.length + 4);
-      MAGIC.copy(head, 0);
+      (cache.format === 4 ? MAGIC : MAGIC_V3).copy(head, 0);
       head.writeUInt32LE(text.length, MAGIC.length);
       writeFileAtomicSync(cache.path, [head, text, cache.bytes.subarray(cache.recordsAt)]);
     },

@@ -1,7 +1,16 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { useTempDirs } from '../../test-support/temp.js';
 import {
   cachedEntry,
@@ -16,8 +25,36 @@ import {
   type StatEntry,
 } from './stat-cache.js';
 import { sha256Hex as sha } from '../../core/digest.js';
-import { encodeFolderRecord, encodeHeader, encodeTrailer } from './binary.js';
-import { openFolderCache } from './folder-status.js';
+import {
+  dirStatOf,
+  encodeFolderRecord,
+  encodeHeader,
+  encodeTrailer,
+  indexRecords,
+  MAGIC_V3,
+  patchDirStat,
+  readHeader,
+  UNKNOWN_DIR,
+} from './binary.js';
+import { checkFolders } from './check-folders.js';
+import { openFolderCache, statusByFolders } from './folder-status.js';
+import { WorkerPool } from '../workers/pool.js';
+
+/** The same cache in format 3 (no directory stat in the records), as older versions wrote it. */
+function toFormat3(b: Buffer): Buffer {
+  const { recordsAt, format } = readHeader(b);
+  expect(format).toBe(4);
+  const parts: Buffer[] = [Buffer.from(b.subarray(0, recordsAt))];
+  MAGIC_V3.copy(parts[0]!, 0);
+  const records = indexRecords(b, recordsAt, 4);
+  for (const r of records) {
+    const rec = Buffer.concat([b.subarray(r.offset, r.dirAt), b.subarray(r.entriesAt, r.end)]);
+    rec.writeUInt32LE(rec.length - 4, 0);
+    parts.push(rec);
+  }
+  parts.push(encodeTrailer(records.length));
+  return Buffer.concat(parts);
+}
 
 function entry(over: Partial<StatEntry> = {}): StatEntry {
   return {
@@ -35,7 +72,7 @@ function entry(over: Partial<StatEntry> = {}): StatEntry {
 describe('stat cache', () => {
   const tmp = useTempDirs();
 
-  it('round-trips any number of rows through format 3, and still reads format 2 (JSON) written in pieces', () => {
+  it('round-trips any number of rows through format 4, and still reads format 3 and format 2 (JSON, written in pieces)', () => {
     for (const n of [0, 1, 4095, 4096, 4097, 10_000]) {
       for (const full of [false, true]) {
         const entries = new Map<string, StatEntry>();
@@ -60,10 +97,19 @@ describe('stat cache', () => {
         };
         const dir = tmp();
         saveStatCache(dir, data);
-        expect(readFileSync(statCachePath(dir, data.root)).subarray(0, 8).toString('latin1')).toBe('CRNSTAT3');
+        const bin = readFileSync(statCachePath(dir, data.root));
+        expect(bin.subarray(0, 8).toString('latin1')).toBe('CRNSTAT4');
         const back = loadStatCache(dir, data.root)!;
         expect(back.entries).toEqual(entries);
         expect({ ...back, entries: null }).toEqual({ ...data, entries: null });
+        // A cache rebuilt from a walk knows no directory stat (its folders are always listed).
+        const { recordsAt } = readHeader(bin);
+        for (const r of indexRecords(bin, recordsAt, 4)) expect(dirStatOf(bin, r)).toEqual(UNKNOWN_DIR);
+        // Format 3, as the previous version wrote it, reads back the same.
+        writeFileSync(statCachePath(dir, data.root), toFormat3(bin));
+        const v3 = loadStatCache(dir, data.root)!;
+        expect(v3.entries).toEqual(entries);
+        expect({ ...v3, entries: null }).toEqual({ ...data, entries: null });
 
         // Format 2, as older versions wrote it: the pieces join to JSON.stringify of the whole.
         const rows = [...entries].map(([p, e]) => [
@@ -85,7 +131,7 @@ describe('stat cache', () => {
         mkdirSync(join(legacy, 'stat'), { recursive: true });
         writeFileSync(legacyStatCachePath(legacy, data.root), whole);
         expect(loadStatCache(legacy, data.root)!.entries).toEqual(entries);
-        // Saving replaces the JSON file with format 3.
+        // Saving replaces the JSON file with format 4.
         saveStatCache(legacy, data);
         expect(existsSync(legacyStatCachePath(legacy, data.root))).toBe(false);
         expect(loadStatCache(legacy, data.root)!.entries).toEqual(entries);
@@ -329,6 +375,11 @@ describe('stat cache', () => {
   });
 });
 
+type DirStatLike = { ino: number; mtimeMs: number; ctimeMs: number };
+
+const pool = new WorkerPool(1);
+afterAll(() => pool.close());
+
 describe('openFolderCache (the cache status compares folder by folder)', () => {
   const tmp = useTempDirs();
   const version = sha('v');
@@ -372,21 +423,136 @@ describe('openFolderCache (the cache status compares folder by folder)', () => {
     }
   });
 
-  it('refuses a cache naming a directory that has no record (that directory would go unchecked)', () => {
+  it('keeps a directory stat per record, patched in place; format 3 records have none', () => {
+    const dir: DirStatLike = { ino: 77, mtimeMs: 1_700_000_000_001.25, ctimeMs: 1_700_000_000_002.5 };
+    const b = Buffer.concat([
+      encodeHeader({ root: '/r', scannedAtMs: 1, version }),
+      encodeFolderRecord('', true, dir, [['f', entry()]], [['l', 'f']], ['d']),
+      encodeFolderRecord('d', true, UNKNOWN_DIR, [], [], []),
+      encodeTrailer(2),
+    ]);
+    const { recordsAt, format } = readHeader(b);
+    const [root, d] = indexRecords(b, recordsAt, format);
+    expect(dirStatOf(b, root!)).toEqual(dir);
+    expect(dirStatOf(b, d!)).toEqual(UNKNOWN_DIR);
+    patchDirStat(b, root!, UNKNOWN_DIR);
+    expect(dirStatOf(b, root!)).toEqual(UNKNOWN_DIR);
+    const v3 = toFormat3(b);
+    const h3 = readHeader(v3);
+    expect(h3.format).toBe(3);
+    const [root3] = indexRecords(v3, h3.recordsAt, 3);
+    expect(root3!.dirAt).toBe(-1);
+    expect(dirStatOf(v3, root3!)).toEqual(UNKNOWN_DIR);
+  });
+
+  it('lists a folder whose own stat is unchanged but was recorded within the racy window', () => {
+    // The record lists only `a` while the folder also holds `b`, with the folder's current stat:
+    // what a file created in the same clock tick right after add listed the folder would leave.
+    const root = tmp();
+    writeFileSync(join(root, 'a'), 'a');
+    writeFileSync(join(root, 'b'), 'b');
+    const self = lstatSync(root);
+    const a = lstatSync(join(root, 'a'));
+    const fileA = entry({ ino: a.ino, size: a.size, mtimeMs: a.mtimeMs, ctimeMs: a.ctimeMs });
+    const dir = { ino: self.ino, mtimeMs: self.mtimeMs, ctimeMs: self.ctimeMs };
+    const check = (d: DirStatLike, scannedAtMs: number) => {
+      const b = Buffer.concat([
+        encodeHeader({ root, scannedAtMs, version }),
+        encodeFolderRecord('', true, d, [['a', fileA]], [], []),
+        encodeTrailer(1),
+      ]);
+      const { recordsAt, format } = readHeader(b);
+      return checkFolders(b, indexRecords(b, recordsAt, format), root, scannedAtMs).folders[0]!;
+    };
+    const latest = Math.max(self.mtimeMs, self.ctimeMs);
+    // Recorded within RACY_MS of the scan: listed, and `b` is found.
+    const racy = check(dir, latest + RACY_MS - 1);
+    expect(racy.listed).toBe(true);
+    expect(racy.added).toEqual(['b']);
+    expect(racy.dir).toBeNull();
+    // Any of the three values different: listed too.
+    for (const d of [
+      { ...dir, ino: dir.ino + 1 },
+      { ...dir, mtimeMs: dir.mtimeMs - 1 },
+      { ...dir, ctimeMs: dir.ctimeMs - 1 },
+      UNKNOWN_DIR,
+    ]) {
+      const got = check(d, latest + RACY_MS + 10_000);
+      expect(got.listed).toBe(true);
+      expect(got.added).toEqual(['b']);
+    }
+    // Settled and equal: the record's names are taken as the folder's (the skip; `a` is still stat'ed).
+    const settled = check(dir, latest + RACY_MS + 10_000);
+    expect(settled.listed).toBe(false);
+    expect(settled.added).toEqual([]);
+    expect(settled.unchanged).toBe(1);
+    expect(settled.dir).toEqual(dir);
+  });
+
+  it('refuses a cache naming a directory that has no record (that directory would go unchecked)', async () => {
+    const root = tmp();
+    mkdirSync(join(root, 'd'));
+    writeFileSync(join(root, 'f'), 'f');
     const cacheDir = tmp();
     const parts = [
-      encodeHeader({ root: '/r', scannedAtMs: 1, version }),
-      encodeFolderRecord('', true, [['f', entry()]], [], ['d']),
+      encodeHeader({ root, scannedAtMs: 1, version }),
+      encodeFolderRecord('', true, UNKNOWN_DIR, [['f', entry()]], [], ['d']),
       encodeTrailer(1),
     ];
     mkdirSync(join(cacheDir, 'stat'), { recursive: true });
-    writeFileSync(statCachePath(cacheDir, '/r'), Buffer.concat(parts));
-    expect(openFolderCache(cacheDir, '/r', version)).toBeNull();
+    writeFileSync(statCachePath(cacheDir, root), Buffer.concat(parts));
+    // Opened (only the record index is read up front), refused once the workers report the entry.
+    const orphan = openFolderCache(cacheDir, root, version)!;
+    expect(orphan.records.length).toBe(1);
+    expect(await statusByFolders(pool, root, orphan)).toBeNull();
     // The same with the record present is accepted.
     writeFileSync(
-      statCachePath(cacheDir, '/r'),
-      Buffer.concat([parts[0]!, parts[1]!, encodeFolderRecord('d', true, [], [], []), encodeTrailer(2)]),
+      statCachePath(cacheDir, root),
+      Buffer.concat([parts[0]!, parts[1]!, encodeFolderRecord('d', true, UNKNOWN_DIR, [], [], []), encodeTrailer(2)]),
     );
-    expect(openFolderCache(cacheDir, '/r', version)?.records.length).toBe(2);
+    const whole = openFolderCache(cacheDir, root, version)!;
+    expect(whole.records.length).toBe(2);
+    const got = await statusByFolders(pool, root, whole);
+    expect(got?.modified).toEqual(['f']);
+    expect(got?.listed).toBe(2);
+  });
+
+  it('answers null when the cache file is replaced between indexing and the workers reading it', async () => {
+    const root = tmp();
+    writeFileSync(join(root, 'f'), 'f');
+    const cacheDir = tmp();
+    const bytes = Buffer.concat([
+      encodeHeader({ root, scannedAtMs: 1, version }),
+      encodeFolderRecord('', true, UNKNOWN_DIR, [['f', entry()]], [], []),
+      encodeTrailer(1),
+    ]);
+    mkdirSync(join(cacheDir, 'stat'), { recursive: true });
+    const path = statCachePath(cacheDir, root);
+    writeFileSync(path, bytes);
+    const c = openFolderCache(cacheDir, root, version)!;
+    // The same bytes in a new file renamed over it (what add and status do): not the file indexed.
+    writeFileSync(`${path}.new`, bytes);
+    renameSync(`${path}.new`, path);
+    expect(await statusByFolders(pool, root, c)).toBeNull();
+    // Opened afresh, the same bytes compare.
+    expect((await statusByFolders(pool, root, openFolderCache(cacheDir, root, version)!))?.modified).toEqual(['f']);
+  });
+
+  it('answers null (the caller falls back to the full walk) for a record damaged inside its entries', async () => {
+    const root = tmp();
+    writeFileSync(join(root, 'f'), 'f');
+    const cacheDir = tmp();
+    const rec = encodeFolderRecord('', true, UNKNOWN_DIR, [['f', entry()]], [], []);
+    // The one entry is the record's last 73 bytes (kind, name length, "f", stat, digest, count):
+    // its kind byte set to a kind that does not exist.
+    rec[rec.length - (3 + 1 + 33 + 32 + 4)] = 7;
+    mkdirSync(join(cacheDir, 'stat'), { recursive: true });
+    writeFileSync(
+      statCachePath(cacheDir, root),
+      Buffer.concat([encodeHeader({ root, scannedAtMs: 1, version }), rec, encodeTrailer(1)]),
+    );
+    const c = openFolderCache(cacheDir, root, version)!;
+    expect(c).not.toBeNull();
+    expect(await statusByFolders(pool, root, c)).toBeNull();
   });
 });

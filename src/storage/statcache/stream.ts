@@ -14,6 +14,7 @@ import {
   MAGIC,
   readHeader,
   statAt,
+  type DirStat,
   type RecordRef,
 } from './binary.js';
 import { legacyStatCachePath, loadStatCache, statCachePath, type StatCacheData, type StatEntry } from './stat-cache.js';
@@ -38,10 +39,10 @@ export function openPriorCache(cacheDir: string, root: string): PriorCache | nul
     return legacy ? priorFromData(legacy) : null;
   }
   try {
-    const { header, recordsAt } = readHeader(bytes);
+    const { header, recordsAt, format } = readHeader(bytes);
     if (header.root !== root) return null;
     const records = new Map<string, RecordRef>();
-    for (const r of indexRecords(bytes, recordsAt)) records.set(r.path, r);
+    for (const r of indexRecords(bytes, recordsAt, format)) records.set(r.path, r);
     return {
       scannedAtMs: header.scannedAtMs,
       folder(rel) {
@@ -91,7 +92,7 @@ export function priorFromData(data: StatCacheData): PriorCache {
 const TEMP = /^\.stat-(\d+)-[0-9a-f]{12}\.tmp$/;
 
 /**
- * Writes a format-3 cache record by record while `add` walks the tree, into a temporary file
+ * Writes a format-4 cache record by record while `add` walks the tree, into a temporary file
  * that becomes the cache only through `save()` after the version is committed. The header is
  * written last, into room reserved for it (the version's digest is known only at the end).
  * A killed add leaves its temporary file; the next writer for any root removes those whose
@@ -131,15 +132,19 @@ export class StatCacheWriter {
     return { root: this.root, scannedAtMs, version, ...(this.meta ? { meta: this.meta } : {}) };
   }
 
-  /** Appends one directory's record (file names with their entries, links, subdirectories). */
+  /**
+   * Appends one directory's record (its own stat taken before it was listed, or UNKNOWN_DIR;
+   * file names with their entries, links, subdirectories).
+   */
   folder(
     path: string,
     listed: boolean,
+    dir: DirStat,
     files: ReadonlyArray<readonly [string, StatEntry]>,
     links: ReadonlyArray<readonly [string, string]>,
     dirs: readonly string[],
   ): void {
-    this.#write(encodeFolderRecord(path, listed, files, links, dirs));
+    this.#write(encodeFolderRecord(path, listed, dir, files, links, dirs));
     this.#records++;
   }
 

@@ -167,7 +167,9 @@ export interface CheckFoldersTask {
   /** The whole cache file; shared, so every worker reads it without a copy. */
   cache: SharedArrayBuffer;
   length: number;
-  records: Array<{ offset: number; end: number; path: string }>;
+  /** The cache file, read by the worker for its records' range (checked to be the same inode). */
+  file: { path: string; ino: number; size: number; mtimeMs: number; ctimeMs: number };
+  records: Array<{ offset: number; end: number; path: string; entriesAt: number; dirAt: number }>;
   root: string;
   scannedAtMs: number;
 }

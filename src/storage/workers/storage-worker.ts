@@ -69,7 +69,7 @@ port.on('message', (env: Envelope<WorkerTask>) => {
       case 'check-folders':
         return send({
           type: 'done',
-          result: checkFolders(Buffer.from(msg.cache, 0, msg.length), msg.records, msg.root, msg.scannedAtMs),
+          result: checkFolders(Buffer.from(msg.cache, 0, msg.length), msg.records, msg.root, msg.scannedAtMs, msg.file),
         });
       default:
         // A worker older than its caller (a stale build) must fail the task, not leave it waiting.
