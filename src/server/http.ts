@@ -530,7 +530,13 @@ async function deny(rt: ServerRuntime, scope: RequestScope, id: OperationId, rea
   throw new CairnError('PERMISSION_DENIED', reason, { hint: 'ask a server admin for a grant (cairn server grant)' });
 }
 
-/** A protected alias never moves onto a version by the hand of whoever trained or registered it. */
+/**
+ * A protected alias never moves onto a version by the hand of whoever trained or registered it.
+ * The version checked is the version moved: a ref naming it through another alias (`m@staging`)
+ * or as the latest (`m`) is pinned to its number (versions never change), and a rollback is told
+ * where it was checked to return to — otherwise that alias could move between this check and the
+ * service's own resolution, putting the caller's own version live (test/attack/server-sod-race.test.ts).
+ */
 async function separateDuties(
   rt: ServerRuntime,
   scope: RequestScope,
@@ -549,6 +555,19 @@ async function separateDuties(
       `${scope.actor.id} trained or registered ${v.ref} and may not move a protected alias to it`,
       m,
     );
+  if (id !== 'models.rollback') input.body.ref = v.ref;
+  else if (input.body.expect === undefined || input.body.expect === v.ref) input.body.expect = v.ref;
+  // The caller expects another version than the one checked: the alias moved since they looked.
+  else {
+    const e = new CairnError('ALIAS_MOVED', `the rollback would return to ${v.ref}, not ${String(input.body.expect)}`);
+    await rt.recordRequest({
+      draft: { action: 'server.denied', target: { type: 'api', name: id }, params: { status: e.httpStatus } },
+      outcome: 'denied',
+      reason: `ALIAS_MOVED: ${e.message}`,
+      context: rt.contextFor(scope),
+    });
+    throw e;
+  }
 }
 
 /**
