@@ -619,8 +619,10 @@ async function idempotent(
   if (claim.state === 'conflict')
     throw new CairnError('IDEMPOTENCY_CONFLICT', `the Idempotency-Key ${key} was used for a different request`);
   if (claim.state === 'busy')
+    // `running`: the client's own retry overtook its first attempt; it waits and asks again.
     throw new CairnError('IDEMPOTENCY_CONFLICT', `a request with Idempotency-Key ${key} is still running`, {
       hint: 'retry in a moment',
+      data: { running: true },
     });
   if (claim.state === 'lost') {
     const e = new CairnError(
