@@ -13,7 +13,7 @@ import { filesOf, inTempFolder } from './temp-files.js';
 import { submittedProject } from './run-code.js';
 import { cookies, CSRF_HEADER } from './auth-routes.js';
 import { mountUi } from './ui-routes.js';
-import { limitJsonDepth } from './json-body.js';
+import { bodyRefusal, limitJsonDepth } from './json-body.js';
 import {
   mayRead,
   readerOf,
@@ -56,6 +56,8 @@ declare module 'fastify' {
     who?: Authenticated;
     /** The identities as of this request's arrival: its credential and every role check read them. */
     ids?: IdentityView;
+    /** The operation this request was authenticated for (its audit events name it). */
+    opId?: string;
   }
 }
 
@@ -71,7 +73,18 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
   limitJsonDepth(app);
   const metrics = new ServerMetrics();
   const protectedAliases = new Set(opts.protectedAliases ?? ['production']);
-  app.setErrorHandler((err, req, reply) => sendError(reply, toCairnError(err)));
+  app.setErrorHandler(async (err, req, reply) => {
+    const e = toCairnError(err);
+    // A body or query refused before any handler ran is a denied request like any other.
+    const why = req.who && !opts.local ? bodyRefusal(err) : null;
+    if (why !== null)
+      try {
+        await refusedBody(rt, req, e, why, metrics);
+      } catch (recordErr) {
+        return sendError(reply, toCairnError(recordErr));
+      }
+    return sendError(reply, e);
+  });
   if (opts.local) {
     if (!opts.localToken || opts.localToken.length < 32)
       throw new CairnError('INTERNAL', 'cairn ui needs a secret token of at least 32 characters');
@@ -234,6 +247,7 @@ async function authenticate(
   opts: HttpOptions,
   metrics: ServerMetrics,
 ): Promise<Authenticated> {
+  req.opId = id;
   const header = req.headers.authorization ?? '';
   const m = /^Bearer\s+(\S+)$/i.exec(header);
   try {
@@ -262,6 +276,26 @@ async function authenticate(
     });
     throw e;
   }
+}
+
+/**
+ * The event of a request whose body or query was refused before any handler ran: who sent it,
+ * the status, how many bytes it declared and why — never the body itself.
+ */
+async function refusedBody(rt: ServerRuntime, req: FastifyRequest, e: CairnError, why: string, m: ServerMetrics) {
+  m.denied('bad_request');
+  const declared = Number(req.headers['content-length']);
+  const id = (req.opId ?? 'unknown') as OperationId;
+  await rt.recordRequest({
+    draft: {
+      action: 'server.denied',
+      target: { type: 'api', name: id },
+      params: { status: e.httpStatus, bytes: Number.isSafeInteger(declared) ? declared : null },
+    },
+    outcome: 'denied',
+    reason: `${e.code}: ${why}`,
+    context: rt.contextFor(scopeOf(req, req.who!.actor, id)),
+  });
 }
 
 function credentialOf(e: CairnError): Record<string, unknown> {
