@@ -14,6 +14,7 @@ import { submittedProject } from './run-code.js';
 import { cookies, CSRF_HEADER } from './auth-routes.js';
 import { mountUi } from './ui-routes.js';
 import { bodyRefusal, limitJsonDepth } from './json-body.js';
+import { findSecretField } from './secret-shapes.js';
 import {
   mayRead,
   readerOf,
@@ -322,6 +323,7 @@ async function serve(
     principal: who.principal,
   };
   const scope = scopeOf(req, who.actor, id);
+  if (op.method !== 'GET') await refuseSecretFields(rt, scope, id, input, metrics);
   const alias = aliasMoved(rt, id, input);
   const guarded = alias !== null && protectedAliases.has(alias);
   const need: Role = guarded ? 'approver' : op.role;
@@ -378,6 +380,48 @@ async function serve(
   const answer =
     id === 'audit.verify' && !reader.wholeLog ? async (s?: RequestScope) => scopedVerify(await run(s)) : run;
   return idempotent(rt, req, reply, { who, id, scope }, answer);
+}
+
+/** Content a write stores but does not record (a run's code files): only its file names are checked. */
+const UNRECORDED = new Set(['body.files']);
+
+/**
+ * A write records its own fields in the signed log, forever: a credential pasted into one (a
+ * token's label, a reason, a name) is refused before anything happens, and the refusal names
+ * the field and the kind of credential, never the value.
+ */
+async function refuseSecretFields(
+  rt: ServerRuntime,
+  scope: RequestScope,
+  id: OperationId,
+  input: HandlerInput,
+  m: ServerMetrics,
+): Promise<void> {
+  const found =
+    findSecretField(input.params, 'params') ??
+    findSecretField(input.query, 'query') ??
+    findSecretField(input.body, 'body', id === 'runs.submit' ? UNRECORDED : undefined);
+  if (!found) return;
+  const e = new CairnError(
+    'SECRET_IN_INPUT',
+    `${found.field} holds what looks like ${found.kind}; nothing was done and it was not recorded`,
+    {
+      data: { field: found.field, kind: found.kind },
+      hint: 'if it is a real credential, revoke or rotate it (it may also be in your shell history); credentials go in the environment or an owner-only key file, never in a field',
+    },
+  );
+  m.denied('bad_request');
+  await rt.recordRequest({
+    draft: {
+      action: 'server.denied',
+      target: { type: 'api', name: id },
+      params: { status: e.httpStatus, field: found.field },
+    },
+    outcome: 'denied',
+    reason: `SECRET_IN_INPUT: ${found.kind} in ${found.field}`,
+    context: rt.contextFor(scope),
+  });
+  throw e;
 }
 
 /** The strongest role the caller holds on `default` (datasets and models), or null. */
