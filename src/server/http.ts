@@ -14,7 +14,7 @@ import { submittedProject } from './run-code.js';
 import { cookies, CSRF_HEADER } from './auth-routes.js';
 import { mountUi } from './ui-routes.js';
 import { bodyRefusal, limitJsonDepth } from './json-body.js';
-import { findSecretField } from './secret-shapes.js';
+import { findSecretField, scrubSecrets } from './secret-shapes.js';
 import {
   mayRead,
   readerOf,
@@ -664,16 +664,7 @@ async function destination(rt: ServerRuntime, id: OperationId, input: HandlerInp
   return moves.find((e) => e.previous && e.previous !== last?.version)?.previous ?? null;
 }
 
-const TOKEN_SECRET = /(cairn_tok[A-Za-z0-9]{12}_)[A-Za-z0-9_-]{20,}/g;
-
-/** A token pasted into a filter, a path or a header is evidence of a mistake, never something to keep. */
-export function scrubSecrets<T>(value: T): T {
-  if (typeof value === 'string') return value.replace(TOKEN_SECRET, '$1[redacted]') as T;
-  if (Array.isArray(value)) return value.map(scrubSecrets) as T;
-  if (value && typeof value === 'object')
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrubSecrets(v)])) as T;
-  return value;
-}
+export { scrubSecrets };
 
 /**
  * Writes with an Idempotency-Key run at most once per (identity, key): a retry gets the first

@@ -74,3 +74,14 @@ export function findSecretField(
   }
   return null;
 }
+
+const TOKEN_SECRET = /(cairn_tok[A-Za-z0-9]{12}_)[A-Za-z0-9_-]{20,}/g;
+
+/** A token pasted into a filter, a path or a header is evidence of a mistake, never something to keep. */
+export function scrubSecrets<T>(value: T): T {
+  if (typeof value === 'string') return value.replace(TOKEN_SECRET, '$1[redacted]') as T;
+  if (Array.isArray(value)) return value.map(scrubSecrets) as T;
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrubSecrets(v)])) as T;
+  return value;
+}

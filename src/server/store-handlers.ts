@@ -3,6 +3,7 @@ import type { ServerRuntime } from '../app/server.js';
 import type { PlannedObject, PoisonedPack, ServerStore } from '../app/server-store.js';
 import { CairnError } from '../core/errors.js';
 import type { HandlerInput } from './handlers.js';
+import { scrubSecrets } from './secret-shapes.js';
 
 type Handler = (s: Services, i: HandlerInput, rt: ServerRuntime) => Promise<unknown>;
 
@@ -96,9 +97,10 @@ export async function record(
   err?: unknown,
 ) {
   await rt.recordRequest({
-    draft: { action, target: { type: 'store', name: storeOf(rt).url }, params },
+    // Keys and messages can carry what a client put in a path (a pasted token): named, never kept.
+    draft: { action, target: { type: 'store', name: storeOf(rt).url }, params: scrubSecrets(params) },
     outcome: err ? 'failed' : 'ok',
-    ...(err ? { reason: (err as Error).message } : {}),
+    ...(err ? { reason: scrubSecrets((err as Error).message) } : {}),
     context: rt.contextHere(),
   });
 }

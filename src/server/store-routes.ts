@@ -3,6 +3,7 @@ import type { ServerRuntime } from '../app/server.js';
 import { STORE_ROUTE } from '../app/server-store.js';
 import { CairnError } from '../core/errors.js';
 import type { Authenticated, Role } from '../identity/index.js';
+import { scrubSecrets } from './secret-shapes.js';
 import { record, recordPoisoned, storeOf } from './store-handlers.js';
 
 /** Largest pack streamed through the server (folder stores); S3 stores never stream through it. */
@@ -56,7 +57,11 @@ export function mountStoreRoutes(app: FastifyInstance, rt: ServerRuntime, authen
       const key = (req.params as { '*': string })['*'];
       const body = await rt.runAs(scopeOf(req, 'store.get'), () => storeOf(rt).readObject(key));
       await rt.recordRequest({
-        draft: { action: 'server.read', target: { type: 'api', name: 'store.get' }, params: { key } },
+        draft: {
+          action: 'server.read',
+          target: { type: 'api', name: 'store.get' },
+          params: { key: scrubSecrets(key) },
+        },
         outcome: 'ok',
         context: rt.contextFor(scopeOf(req, 'store.get')),
       });
@@ -89,6 +94,7 @@ function scopeOf(req: FastifyRequest, id: string) {
   return {
     actor: req.who?.actor ?? { id: 'anonymous', auth: 'none' as const },
     command: `api ${id}`,
-    ...(typeof ua === 'string' ? { client: ua.slice(0, 200) } : {}),
+    // A token pasted into the User-Agent is named, never kept (as on the JSON routes).
+    ...(typeof ua === 'string' ? { client: scrubSecrets(ua).slice(0, 200) } : {}),
   };
 }
