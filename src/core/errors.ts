@@ -102,6 +102,16 @@ export const errorCatalogue = {
     http: 409,
     summary: 'A remote and this workspace hold different content under the same name (pull or rename first).',
   },
+  ALIAS_MOVED: {
+    exit: 1,
+    http: 409,
+    summary: 'An alias moved between the check of a request and its effect; nothing was done (try again).',
+  },
+  SECRET_IN_INPUT: {
+    exit: 1,
+    http: 422,
+    summary: 'A field holds what looks like a credential (a Cairn token, a cloud key); it was not recorded.',
+  },
   DB_ERROR: { exit: 1, http: 500, summary: 'The metadata database failed.' },
   UNSUPPORTED: { exit: 1, http: 501, summary: 'The format version or feature is not supported.' },
   INTERNAL: { exit: 1, http: 500, summary: 'A bug in Cairn; please report it with the command that caused it.' },

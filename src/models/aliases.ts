@@ -280,7 +280,7 @@ export async function rollback(
   deps: DatasetDeps,
   name: string,
   alias: string,
-  opts: { override?: string } = {},
+  opts: { override?: string; expect?: string } = {},
 ): Promise<{ alias: string; from: string | null; to: string; overridden: string[] }> {
   const m = await deps.meta.db.selectFrom('models').selectAll().where('name', '=', name).executeTakeFirst();
   if (!m) throw new CairnError('NOT_FOUND', `no model named ${JSON.stringify(name)}`);
@@ -299,6 +299,17 @@ export async function rollback(
   if (!last || !previous?.previous_version_id)
     throw new CairnError('NOT_FOUND', `${name}@${alias} has no earlier version to roll back to`);
   const to = previous.previous_version_id;
+  // The server checked who may put `expect` live (separation of duties); returning anywhere else
+  // would move a protected alias onto a version nobody checked.
+  if (opts.expect !== undefined && (await versionRef(deps, to)) !== opts.expect) {
+    const e = aliasMoved(name, alias, `it would now return to ${await versionRef(deps, to)}, not ${opts.expect}`);
+    await deps.audit.record(
+      { action: 'model.rollback', target: { type: 'model', name }, params: { alias, to, expect: opts.expect } },
+      'denied',
+      `ALIAS_MOVED: ${e.message}`,
+    );
+    throw e;
+  }
   // Putting back a version is putting it live: it must still be what was registered, byte for byte.
   assertVerified(await verifyModel(deps, await versionRef(deps, to)), `become ${alias} again`);
   // The event names the version it moves to by number and digest, as a promotion does, so
@@ -328,6 +339,10 @@ export async function rollback(
     { action: 'model.rollback', target, params: { alias, from: last.version_id, to, ...override } },
     async (commit) => {
       await commit(async (tx) => {
+        // Where it returns to was worked out from the moves read above: a move committed since
+        // (another promotion, another rollback) would make that the wrong version to put back.
+        if ((await latestMove(tx, m.id, alias)) !== last.id)
+          throw aliasMoved(name, alias, 'it moved while the rollback was being checked');
         await moveAlias(tx, deps, m.id, alias, to, 'rollback');
       });
     },
@@ -338,6 +353,26 @@ export async function rollback(
     to: await versionRef(deps, to),
     overridden: unmet,
   };
+}
+
+/** The id of the alias's latest move, read inside the write's transaction. */
+async function latestMove(tx: WriteTx, modelId: string, alias: string): Promise<string | undefined> {
+  const latest = await tx.db
+    .selectFrom('model_alias_events')
+    .select('id')
+    .where('model_id', '=', modelId)
+    .where('alias', '=', alias)
+    .orderBy('at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return latest?.id;
+}
+
+function aliasMoved(name: string, alias: string, why: string): CairnError {
+  return new CairnError('ALIAS_MOVED', `${name}@${alias} was not rolled back: ${why}`, {
+    hint: `see cairn model history ${name} --alias ${alias}, then roll back again if that is still what you want`,
+  });
 }
 
 async function rollbackUnmet(deps: DatasetDeps, m: ModelRow, versionId: string, alias: string): Promise<string[]> {

@@ -79,11 +79,14 @@ export interface ModelsService {
     how?: 'promote' | 'set',
   ): Promise<{ ref: string; alias: string; previous: string | null }>;
   removeAlias(name: string, alias: string): Promise<void>;
-  /** Obeys the alias policy; `override` (a reason) puts back a version that does not meet it, audited. */
+  /**
+   * Obeys the alias policy; `override` (a reason) puts back a version that does not meet it, audited.
+   * `expect` (name@vN): refuse with ALIAS_MOVED unless that is the version it returns to.
+   */
   rollback(
     name: string,
     alias: string,
-    opts?: { override?: string },
+    opts?: { override?: string; expect?: string },
   ): Promise<{ alias: string; from: string | null; to: string; overridden: string[] }>;
   history(name: string, opts?: { alias?: string; at?: Date }): Promise<AliasHistory>;
   /** A version's evaluations with their full reports (verdicts, intervals, slices). */

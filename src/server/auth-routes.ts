@@ -32,10 +32,11 @@ export function mountAuthRoutes(
   app.get('/auth/login', async (req, reply) => {
     const q = req.query as Record<string, string | undefined>;
     const base = baseUrl(req, opts);
-    const { location, state } = await oidc.browser.start(`${base}/auth/callback`, safeReturn(q.return_to));
-    reply.header('set-cookie', cookie(STATE_COOKIE, state, base, 600, '/auth/callback'));
+    // The cookie carries the whole sign-in in progress, sealed: the server keeps nothing of it.
+    const started = await oidc.browser.start(`${base}/auth/callback`, safeReturn(q.return_to));
+    reply.header('set-cookie', cookie(STATE_COOKIE, started.cookie, base, 600, '/auth/callback'));
     reply.header('cache-control', 'no-store');
-    return reply.redirect(location, 302);
+    return reply.redirect(started.location, 302);
   });
   app.get('/auth/callback', async (req, reply) => {
     const q = { ...(req.query as Record<string, string | undefined>) };

@@ -142,7 +142,7 @@ export const handlers: Record<OperationId, Handler> = {
     s.models.rollback(
       str(i.params.name),
       str(i.params.alias),
-      withDefined({ override: opt(i.body.override as string) }),
+      withDefined({ override: opt(i.body.override as string), expect: opt(i.body.expect as string) }),
     ),
   // The card's files arrive as content: the registry reads them from paths, so they are written
   // into a private temporary folder for the call.

@@ -13,7 +13,8 @@ import { filesOf, inTempFolder } from './temp-files.js';
 import { submittedProject } from './run-code.js';
 import { cookies, CSRF_HEADER } from './auth-routes.js';
 import { mountUi } from './ui-routes.js';
-import { limitJsonDepth } from './json-body.js';
+import { bodyRefusal, limitJsonDepth } from './json-body.js';
+import { findSecretField, scrubSecrets } from './secret-shapes.js';
 import {
   mayRead,
   readerOf,
@@ -56,6 +57,8 @@ declare module 'fastify' {
     who?: Authenticated;
     /** The identities as of this request's arrival: its credential and every role check read them. */
     ids?: IdentityView;
+    /** The operation this request was authenticated for (its audit events name it). */
+    opId?: string;
   }
 }
 
@@ -71,7 +74,18 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
   limitJsonDepth(app);
   const metrics = new ServerMetrics();
   const protectedAliases = new Set(opts.protectedAliases ?? ['production']);
-  app.setErrorHandler((err, req, reply) => sendError(reply, toCairnError(err)));
+  app.setErrorHandler(async (err, req, reply) => {
+    const e = toCairnError(err);
+    // A body or query refused before any handler ran is a denied request like any other.
+    const why = req.who && !opts.local ? bodyRefusal(err) : null;
+    if (why !== null)
+      try {
+        await refusedBody(rt, req, e, why, metrics);
+      } catch (recordErr) {
+        return sendError(reply, toCairnError(recordErr));
+      }
+    return sendError(reply, e);
+  });
   if (opts.local) {
     if (!opts.localToken || opts.localToken.length < 32)
       throw new CairnError('INTERNAL', 'cairn ui needs a secret token of at least 32 characters');
@@ -234,6 +248,7 @@ async function authenticate(
   opts: HttpOptions,
   metrics: ServerMetrics,
 ): Promise<Authenticated> {
+  req.opId = id;
   const header = req.headers.authorization ?? '';
   const m = /^Bearer\s+(\S+)$/i.exec(header);
   try {
@@ -264,6 +279,26 @@ async function authenticate(
   }
 }
 
+/**
+ * The event of a request whose body or query was refused before any handler ran: who sent it,
+ * the status, how many bytes it declared and why — never the body itself.
+ */
+async function refusedBody(rt: ServerRuntime, req: FastifyRequest, e: CairnError, why: string, m: ServerMetrics) {
+  m.denied('bad_request');
+  const declared = Number(req.headers['content-length']);
+  const id = (req.opId ?? 'unknown') as OperationId;
+  await rt.recordRequest({
+    draft: {
+      action: 'server.denied',
+      target: { type: 'api', name: id },
+      params: { status: e.httpStatus, bytes: Number.isSafeInteger(declared) ? declared : null },
+    },
+    outcome: 'denied',
+    reason: `${e.code}: ${why}`,
+    context: rt.contextFor(scopeOf(req, req.who!.actor, id)),
+  });
+}
+
 function credentialOf(e: CairnError): Record<string, unknown> {
   if (typeof e.data?.subject === 'string') return { subject: e.data.subject };
   return typeof e.data?.token === 'string' ? { token: e.data.token } : {};
@@ -288,6 +323,7 @@ async function serve(
     principal: who.principal,
   };
   const scope = scopeOf(req, who.actor, id);
+  if (op.method !== 'GET') await refuseSecretFields(rt, scope, id, input, metrics);
   const alias = aliasMoved(rt, id, input);
   const guarded = alias !== null && protectedAliases.has(alias);
   const need: Role = guarded ? 'approver' : op.role;
@@ -314,14 +350,11 @@ async function serve(
         });
       });
   if (op.method === 'GET') {
-    if (id === 'runs.compare')
-      input.query.refs = (
-        await readableRuns(rt, ids, scope, who, String(input.query.refs).split(','), metrics, id, reader)
-      ).join(',');
-    if (id === 'runs.curves')
-      input.query.ids = (
-        await readableRuns(rt, ids, scope, who, String(input.query.ids).split(','), metrics, id, reader)
-      ).join(',');
+    const refsKey = id === 'runs.compare' ? 'refs' : id === 'runs.curves' ? 'ids' : null;
+    if (refsKey) {
+      const refs = String(input.query[refsKey]).split(',');
+      input.query[refsKey] = (await readableRuns(rt, ids, scope, who, refs, metrics, id, reader)).join(',');
+    }
     let out = await readAudit(rt, scope, id, input, reader, metrics);
     if (out === undefined)
       out = LISTINGS.has(id) && !input.query.project ? await visibleRuns(ids, who, await run()) : await run();
@@ -348,6 +381,48 @@ async function serve(
   const answer =
     id === 'audit.verify' && !reader.wholeLog ? async (s?: RequestScope) => scopedVerify(await run(s)) : run;
   return idempotent(rt, req, reply, { who, id, scope }, answer);
+}
+
+/** Content a write stores but does not record (a run's code files): only its file names are checked. */
+const UNRECORDED = new Set(['body.files']);
+
+/**
+ * A write records its own fields in the signed log, forever: a credential pasted into one (a
+ * token's label, a reason, a name) is refused before anything happens, and the refusal names
+ * the field and the kind of credential, never the value.
+ */
+async function refuseSecretFields(
+  rt: ServerRuntime,
+  scope: RequestScope,
+  id: OperationId,
+  input: HandlerInput,
+  m: ServerMetrics,
+): Promise<void> {
+  const found =
+    findSecretField(input.params, 'params') ??
+    findSecretField(input.query, 'query') ??
+    findSecretField(input.body, 'body', id === 'runs.submit' ? UNRECORDED : undefined);
+  if (!found) return;
+  const e = new CairnError(
+    'SECRET_IN_INPUT',
+    `${found.field} holds what looks like ${found.kind}; nothing was done and it was not recorded`,
+    {
+      data: { field: found.field, kind: found.kind },
+      hint: 'if it is a real credential, revoke or rotate it (it may also be in your shell history); credentials go in the environment or an owner-only key file, never in a field',
+    },
+  );
+  m.denied('bad_request');
+  await rt.recordRequest({
+    draft: {
+      action: 'server.denied',
+      target: { type: 'api', name: id },
+      params: { status: e.httpStatus, field: found.field },
+    },
+    outcome: 'denied',
+    reason: `SECRET_IN_INPUT: ${found.kind} in ${found.field}`,
+    context: rt.contextFor(scope),
+  });
+  throw e;
 }
 
 /** The strongest role the caller holds on `default` (datasets and models), or null. */
@@ -543,7 +618,13 @@ async function deny(rt: ServerRuntime, scope: RequestScope, id: OperationId, rea
   throw new CairnError('PERMISSION_DENIED', reason, { hint: 'ask a server admin for a grant (cairn server grant)' });
 }
 
-/** A protected alias never moves onto a version by the hand of whoever trained or registered it. */
+/**
+ * A protected alias never moves onto a version by the hand of whoever trained or registered it.
+ * The version checked is the version moved: a ref naming it through another alias (`m@staging`)
+ * or as the latest (`m`) is pinned to its number (versions never change), and a rollback is told
+ * where it was checked to return to — otherwise that alias could move between this check and the
+ * service's own resolution, putting the caller's own version live (test/attack/server-sod-race.test.ts).
+ */
 async function separateDuties(
   rt: ServerRuntime,
   scope: RequestScope,
@@ -562,6 +643,19 @@ async function separateDuties(
       `${scope.actor.id} trained or registered ${v.ref} and may not move a protected alias to it`,
       m,
     );
+  if (id !== 'models.rollback') input.body.ref = v.ref;
+  else if (input.body.expect === undefined || input.body.expect === v.ref) input.body.expect = v.ref;
+  // The caller expects another version than the one checked: the alias moved since they looked.
+  else {
+    const e = new CairnError('ALIAS_MOVED', `the rollback would return to ${v.ref}, not ${String(input.body.expect)}`);
+    await rt.recordRequest({
+      draft: { action: 'server.denied', target: { type: 'api', name: id }, params: { status: e.httpStatus } },
+      outcome: 'denied',
+      reason: `ALIAS_MOVED: ${e.message}`,
+      context: rt.contextFor(scope),
+    });
+    throw e;
+  }
 }
 
 /**
@@ -580,16 +674,7 @@ async function destination(rt: ServerRuntime, id: OperationId, input: HandlerInp
   return moves.find((e) => e.previous && e.previous !== last?.version)?.previous ?? null;
 }
 
-const TOKEN_SECRET = /(cairn_tok[A-Za-z0-9]{12}_)[A-Za-z0-9_-]{20,}/g;
-
-/** A token pasted into a filter, a path or a header is evidence of a mistake, never something to keep. */
-export function scrubSecrets<T>(value: T): T {
-  if (typeof value === 'string') return value.replace(TOKEN_SECRET, '$1[redacted]') as T;
-  if (Array.isArray(value)) return value.map(scrubSecrets) as T;
-  if (value && typeof value === 'object')
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrubSecrets(v)])) as T;
-  return value;
-}
+export { scrubSecrets };
 
 /**
  * Writes with an Idempotency-Key run at most once per (identity, key): a retry gets the first
@@ -613,8 +698,10 @@ async function idempotent(
   if (claim.state === 'conflict')
     throw new CairnError('IDEMPOTENCY_CONFLICT', `the Idempotency-Key ${key} was used for a different request`);
   if (claim.state === 'busy')
+    // `running`: the client's own retry overtook its first attempt; it waits and asks again.
     throw new CairnError('IDEMPOTENCY_CONFLICT', `a request with Idempotency-Key ${key} is still running`, {
       hint: 'retry in a moment',
+      data: { running: true },
     });
   if (claim.state === 'lost') {
     const e = new CairnError(

@@ -22,7 +22,7 @@ export class ServerMetrics {
     h.count++;
   }
 
-  denied(reason: 'unauthenticated' | 'forbidden'): void {
+  denied(reason: 'unauthenticated' | 'forbidden' | 'bad_request'): void {
     this.#denied.set(reason, (this.#denied.get(reason) ?? 0) + 1);
   }
 

@@ -7,6 +7,7 @@ import { readerOf, type Reader } from './read-scope.js';
 import { listedKey, noObject, storeView } from './store-scope.js';
 
 const PACK_KEY = /^packs\/[0-9a-f]{2}\/[0-9a-f]{64}\.pack$/;
+import { scrubSecrets } from './secret-shapes.js';
 
 type Handler = (s: Services, i: HandlerInput, rt: ServerRuntime) => Promise<unknown>;
 
@@ -121,9 +122,10 @@ export async function record(
   err?: unknown,
 ) {
   await rt.recordRequest({
-    draft: { action, target: { type: 'store', name: storeOf(rt).url }, params },
+    // Keys and messages can carry what a client put in a path (a pasted token): named, never kept.
+    draft: { action, target: { type: 'store', name: storeOf(rt).url }, params: scrubSecrets(params) },
     outcome: err ? 'failed' : 'ok',
-    ...(err ? { reason: (err as Error).message } : {}),
+    ...(err ? { reason: scrubSecrets((err as Error).message) } : {}),
     context: rt.contextHere(),
   });
 }

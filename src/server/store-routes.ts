@@ -5,6 +5,7 @@ import { CairnError } from '../core/errors.js';
 import type { Authenticated, Role } from '../identity/index.js';
 import { record, recordPoisoned, storeOf, storeReader } from './store-handlers.js';
 import { readObjectAs } from './store-scope.js';
+import { scrubSecrets } from './secret-shapes.js';
 
 /** Largest pack streamed through the server (folder stores); S3 stores never stream through it. */
 export const STREAM_LIMIT = 1024 * 1024 * 1024;
@@ -60,7 +61,11 @@ export function mountStoreRoutes(app: FastifyInstance, rt: ServerRuntime, authen
         readObjectAs(rt, storeOf(rt), await storeReader(rt, req.who!.principal), key),
       );
       await rt.recordRequest({
-        draft: { action: 'server.read', target: { type: 'api', name: 'store.get' }, params: { key } },
+        draft: {
+          action: 'server.read',
+          target: { type: 'api', name: 'store.get' },
+          params: { key: scrubSecrets(key) },
+        },
         outcome: 'ok',
         context: rt.contextFor(scopeOf(req, 'store.get')),
       });
@@ -93,6 +98,7 @@ function scopeOf(req: FastifyRequest, id: string) {
   return {
     actor: req.who?.actor ?? { id: 'anonymous', auth: 'none' as const },
     command: `api ${id}`,
-    ...(typeof ua === 'string' ? { client: ua.slice(0, 200) } : {}),
+    // A token pasted into the User-Agent is named, never kept (as on the JSON routes).
+    ...(typeof ua === 'string' ? { client: scrubSecrets(ua).slice(0, 200) } : {}),
   };
 }

@@ -1,10 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { JWTPayload } from 'jose';
 import { CairnError } from '../../core/errors.js';
 import type { Authenticated } from '../../identity/index.js';
 import type { OidcVerifier } from './verifier.js';
 
 interface Pending {
+  state: string;
   verifier: string;
   nonce: string;
   redirectUri: string;
@@ -47,18 +48,26 @@ export function sessionHash(sessionId: string): string {
 }
 
 const PENDING_TTL_MS = 10 * 60_000;
-const MAX_PENDING = 10_000;
+/** States of finished (or refused) callbacks remembered against replays; the oldest go first. */
+const MAX_USED = 10_000;
+/** Longest `return_to` carried through a sign-in (a cookie holds about 4 KiB). */
+const MAX_RETURN = 1024;
 
 /**
  * The browser's sign-in: authorization code with PKCE (S256), a `state` bound to the browser by a
  * cookie, a `nonce` bound to the ID token; then an opaque session id (32 random bytes) whose
  * claims stay on the server. Every request made with the session maps its claims to the account
  * again, so disabling the account or changing grants takes effect at once. Sessions are kept in
- * a SessionStore by the hash of their id (the server's database: a restart keeps them); a
- * sign-in in progress (10 minutes at most) lives in this process's memory.
+ * a SessionStore by the hash of their id (the server's database: a restart keeps them). A
+ * sign-in in progress (10 minutes at most) travels in the browser's state cookie, sealed
+ * (AES-256-GCM) with a key of this process: the server keeps nothing per started sign-in, so
+ * nobody can lock people out by starting sign-ins they never finish (it used to keep up to
+ * 10,000 in memory and refuse the rest); a restart asks people mid-sign-in to start again.
  */
 export class OidcBrowser {
-  readonly #pending = new Map<string, Pending>();
+  readonly #sealKey = randomBytes(32);
+  /** States already used at the callback (state → when it expires), so a callback is not replayed. */
+  readonly #used = new Map<string, number>();
 
   constructor(
     private readonly verifier: OidcVerifier,
@@ -67,15 +76,18 @@ export class OidcBrowser {
     private readonly sessions: SessionStore = memorySessions(),
   ) {}
 
-  /** Where to send the browser, and the state its cookie must carry back. */
-  async start(redirectUri: string, returnTo: string): Promise<{ location: string; state: string }> {
+  /** Where to send the browser, and the sealed sign-in its state cookie must carry back. */
+  async start(redirectUri: string, returnTo: string): Promise<{ location: string; state: string; cookie: string }> {
     const d = await this.verifier.discovery();
-    this.#purge();
-    if (this.#pending.size >= MAX_PENDING)
-      throw new CairnError('LIMIT_EXCEEDED', 'too many sign-ins in progress; try again in a few minutes');
     const state = rand();
-    const p: Pending = { verifier: rand(), nonce: rand(), redirectUri, returnTo, expires: this.now() + PENDING_TTL_MS };
-    this.#pending.set(state, p);
+    const p: Pending = {
+      state,
+      verifier: rand(),
+      nonce: rand(),
+      redirectUri,
+      returnTo: returnTo.length > MAX_RETURN ? '/' : returnTo,
+      expires: this.now() + PENDING_TTL_MS,
+    };
     const u = new URL(d.authorization_endpoint);
     const s = this.verifier.settings;
     for (const [k, v] of Object.entries({
@@ -89,7 +101,7 @@ export class OidcBrowser {
       code_challenge_method: 'S256',
     }))
       u.searchParams.set(k, v);
-    return { location: u.toString(), state };
+    return { location: u.toString(), state, cookie: this.#seal(p) };
   }
 
   /** Exchanges the code the provider sent back: the session id, who it is, and where the browser was going. */
@@ -98,10 +110,11 @@ export class OidcBrowser {
     cookieState: string | undefined,
   ): Promise<{ sessionId: string; who: Authenticated; returnTo: string }> {
     const state = query.state ?? '';
-    const p = this.#pending.get(state);
+    const p = cookieState ? this.#open(cookieState) : null;
+    const ok = p !== null && sameText(p.state, state) && p.expires >= this.now() && !this.#used.has(p.state);
     // One try per state: a forged or replayed callback spends it.
-    this.#pending.delete(state);
-    if (!p || p.expires < this.now() || !cookieState || cookieState !== state)
+    if (p !== null) this.#spend(p);
+    if (!ok)
       throw new CairnError('UNAUTHENTICATED', 'this sign-in was not started by this browser, or it is too old', {
         hint: 'start again at /auth/login',
       });
@@ -169,10 +182,41 @@ export class OidcBrowser {
     return { id_token: body.id_token };
   }
 
-  #purge(): void {
+  #spend(p: Pending): void {
     const now = this.now();
-    for (const [k, v] of this.#pending) if (v.expires < now) this.#pending.delete(k);
+    for (const [k, expires] of this.#used) if (expires < now) this.#used.delete(k);
+    // Past the bound the oldest are forgotten: replaying one still needs that browser's sealed
+    // cookie and a code the provider has not redeemed yet (codes are single-use and PKCE-bound).
+    while (this.#used.size >= MAX_USED) this.#used.delete(this.#used.keys().next().value!);
+    this.#used.set(p.state, p.expires);
   }
+
+  #seal(p: Pending): string {
+    const iv = randomBytes(12);
+    const c = createCipheriv('aes-256-gcm', this.#sealKey, iv);
+    const body = Buffer.concat([c.update(JSON.stringify(p), 'utf8'), c.final()]);
+    return Buffer.concat([iv, c.getAuthTag(), body]).toString('base64url');
+  }
+
+  /** The sign-in a state cookie carries, or null when it is not one this process sealed. */
+  #open(cookie: string): Pending | null {
+    try {
+      const raw = Buffer.from(cookie, 'base64url');
+      if (raw.length < 29) return null;
+      const d = createDecipheriv('aes-256-gcm', this.#sealKey, raw.subarray(0, 12));
+      d.setAuthTag(raw.subarray(12, 28));
+      const p = JSON.parse(Buffer.concat([d.update(raw.subarray(28)), d.final()]).toString('utf8')) as Pending;
+      return typeof p.state === 'string' && typeof p.verifier === 'string' ? p : null;
+    } catch {
+      return null;
+    }
+  }
+}
+
+function sameText(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 function rand(): string {

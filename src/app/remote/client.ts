@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CairnError, errorCatalogue, type ErrorCode } from '../../core/errors.js';
+import { CairnError, errorCatalogue, isCairnError, type ErrorCode } from '../../core/errors.js';
 import { CLIENT_VERSION } from '../version.js';
 import { API_PREFIX, operations, type CallInput, type Operation, type OperationId } from './contract.js';
 
@@ -8,6 +8,11 @@ export interface ApiClientOptions {
   token: string;
   /** Attempts for a request that failed without an answer (connection refused or reset, 502/503/504). */
   attempts?: number;
+  /**
+   * Further attempts while the server says this write's Idempotency-Key is still running (an
+   * earlier attempt whose answer was lost is still being served): default 8, about 10 s of waiting.
+   */
+  busyAttempts?: number;
   fetch?: typeof fetch;
   /** The largest answer read (default 256 MiB): a server that never stops sending is cut off. */
   maxAnswerBytes?: number;
@@ -22,6 +27,7 @@ export class ApiClient {
   readonly url: string;
   readonly #token: string;
   readonly #attempts: number;
+  readonly #busyAttempts: number;
   readonly #fetch: typeof fetch;
   readonly #maxAnswer: number;
 
@@ -29,6 +35,7 @@ export class ApiClient {
     this.url = opts.url;
     this.#token = opts.token;
     this.#attempts = opts.attempts ?? 4;
+    this.#busyAttempts = opts.busyAttempts ?? 8;
     this.#fetch = opts.fetch ?? fetch;
     this.#maxAnswer = opts.maxAnswerBytes ?? 256 * 1024 * 1024;
   }
@@ -44,7 +51,7 @@ export class ApiClient {
     if (op.method !== 'GET') headers['idempotency-key'] = randomUUID();
     const body = op.body ? JSON.stringify(input.body ?? {}) : undefined;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 1, busy = 0; ; attempt++) {
       let res: Response;
       try {
         res = await this.#fetch(url, { method: op.method, headers, ...(body !== undefined ? { body } : {}) });
@@ -62,7 +69,15 @@ export class ApiClient {
         await backoff(attempt);
         continue;
       }
-      return parseAnswer<T>(res, this.url, this.#maxAnswer);
+      try {
+        return await parseAnswer<T>(res, this.url, this.#maxAnswer);
+      } catch (err) {
+        // Our own earlier attempt (same key) is still being served: its answer is the one to
+        // get, so wait for it rather than report a conflict for a write that is taking effect.
+        if (!stillRunning(err) || busy >= this.#busyAttempts) throw err;
+        busy++;
+        await backoff(busy);
+      }
     }
   }
 }
@@ -135,6 +150,10 @@ function queryString(q: Record<string, string | number | boolean | undefined>): 
   for (const [k, v] of Object.entries(q)) if (v !== undefined) p.set(k, String(v));
   const s = p.toString();
   return s ? `?${s}` : '';
+}
+
+function stillRunning(err: unknown): boolean {
+  return isCairnError(err, 'IDEMPOTENCY_CONFLICT') && err.data?.running === true;
 }
 
 function backoff(attempt: number): Promise<void> {

@@ -466,7 +466,8 @@ export const operations = {
     role: 'contributor',
     summary: 'Moves an alias back to its previous version (protected aliases need approver).',
     params: { name, alias: name },
-    body: { override: { type: 'string', minLength: 1, maxLength: 2048 } },
+    // expect: the version (name@vN) the caller checked it returns to; another answers 409 ALIAS_MOVED.
+    body: { override: { type: 'string', minLength: 1, maxLength: 2048 }, expect: str },
   },
   'releases.create': {
     method: 'POST',

@@ -119,7 +119,10 @@ export function createRemoteServices(api: ApiClient, session: ServerSession): Se
         await c('models.removeAlias', { params: { name, alias } });
       },
       rollback: (name, alias, o) =>
-        c('models.rollback', { params: { name, alias }, body: o?.override ? { override: o.override } : {} }),
+        c('models.rollback', {
+          params: { name, alias },
+          body: { ...(o?.override ? { override: o.override } : {}), ...(o?.expect ? { expect: o.expect } : {}) },
+        }),
       history: (name, o) =>
         c('models.history', { params: { name }, query: { alias: o?.alias, at: o?.at?.toISOString() } }),
     },
