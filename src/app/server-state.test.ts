@@ -66,6 +66,8 @@ describe('the store state a team server writes', () => {
           lineage: [],
           reports: [],
           documents: [],
+          models: [],
+          modelVersions: [],
         };
         const pick = (ix: number[], packs: string[]) =>
           ix.filter((i) => i < recordedVersions.length).map((i) => ({ ...recordedVersions[i]!, packs }));
