@@ -102,8 +102,9 @@ async function modelStory(t: Team) {
     },
   ]);
   // The row is bound to the import event (the bytes stay in the store: docs/SERVER.md "Model versions").
+  // Its files are pulled from the store into the server's workspace on first need, and re-hash.
   const verified = await t.call('alice', 'POST', '/api/v1/model-versions/verify', { ref: 'spam@v1' });
-  expect(verified.json).toMatchObject({ stateProblems: [], registeredAt: imp.index });
+  expect(verified.json).toMatchObject({ ok: true, stateProblems: [], problems: [], registeredAt: imp.index });
   const audit = await t.call('carol', 'POST', '/api/v1/audit/verify', {});
   expect(audit.json.ok, JSON.stringify(audit.json.problems)).toBe(true);
 
@@ -116,6 +117,11 @@ async function modelStory(t: Team) {
     alias: 'production',
   });
   expect(other.status, JSON.stringify(other.json)).toBe(200);
+  const promoted = await t.call('dana', 'POST', '/api/v1/model-versions/promotions', {
+    ref: 'spam@v1',
+    alias: 'production',
+  });
+  expect(promoted.status, JSON.stringify(promoted.json)).toBe(200);
 
   // Idempotent: a second push records nothing new.
   const again: any = await bob.run((s) => s.transfer.push([], { remote: 'team' }));
