@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { withServices } from '../../src/app/services.js';
+import { rawSqlite } from '../../src/test-support/audit-tamper.js';
 import { useSharedS3 } from '../../src/test-support/s3-server.js';
 import { newWorkspace, prng, writeTree } from '../../src/test-support/workspace.js';
 import { startTeam, type Team } from './harness.js';
@@ -44,7 +45,7 @@ async function laptop(t: Team, user: string) {
   };
   const run = <T>(fn: (s: any) => Promise<T>) => withServices({ cwd: dir, env }, fn);
   await run((s) => s.transfer.addRemote('team', t.server.url, {}));
-  return { run };
+  return { run, dir };
 }
 
 function modelFiles(seed: number): string {
@@ -196,6 +197,19 @@ describe('model versions pushed to a team server', () => {
     expect((await raw(t, 'carol', 'GET', 'meta/state.json')).json.modelVersions).toEqual([v1]);
     const shown = await t.call('carol', 'GET', '/api/v1/model-versions/show?ref=spam%40v1');
     expect(shown.json.by).toBe('bob');
+
+    // A workspace whose row no longer matches its own log (the card edited with SQL): the server
+    // leaves the version out and the push says so.
+    const eve = await laptop(t, 'alice');
+    await eve.run((s) => s.models.register({ name: 'ham', path: modelFiles(4) }));
+    const db = rawSqlite(eve.dir);
+    await db.run(`UPDATE model_versions SET card = ?`, ['{"metrics":{"accuracy":0.99}}']);
+    await db.close();
+    await expect(eve.run((s) => s.transfer.push([], { remote: 'team' }))).rejects.toMatchObject({
+      code: 'NOT_VOUCHED',
+      data: { models: [{ model: 'ham', number: 1, why: expect.stringMatching(/card/) }] },
+    });
+    expect((await t.call('carol', 'GET', '/api/v1/models/ham/versions')).status).toBe(404);
 
     // mallory's own spam@v1, registered from nothing offline: the push is refused (DIVERGED).
     const m = await laptop(t, 'mallory');
