@@ -66,6 +66,8 @@ describe('the store state a team server writes', () => {
           lineage: [],
           reports: [],
           documents: [],
+          models: [],
+          modelVersions: [],
         };
         const pick = (ix: number[], packs: string[]) =>
           ix.filter((i) => i < recordedVersions.length).map((i) => ({ ...recordedVersions[i]!, packs }));
@@ -158,6 +160,116 @@ describe('what an import reads from a proposal', () => {
       candidateState(
         s,
         { ...emptyState(), datasets: [{ id: 'dX', name: 'ds0', created_at: T, created_by: 'm' } as never] },
+        () => true,
+      ),
+    ).toThrow(expect.objectContaining({ code: 'DIVERGED' }));
+  });
+});
+
+describe('model versions in the store state a team server writes', () => {
+  const mv = (model: number, number: number, digest: number, files: string, by = 'pusher') => ({
+    id: `m${model}-${number}-${digest}`,
+    model_id: `model${model}`,
+    number,
+    digest: hex(digest),
+    files_version_id: files,
+    format: 'onnx',
+    signature: null,
+    run_id: null,
+    card: `{"n":${number}}`,
+    created_at: T,
+    created_by: by,
+  });
+
+  it('lists exactly the model versions the server recorded (its row, its registrant) whose files it lists; edges only to those', () => {
+    for (let seed = 1; seed <= 300; seed++) {
+      const r = mulberry32(seed);
+      const int = (n: number) => Math.floor(r() * n);
+      const list = <X>(max: number, f: () => X) => Array.from({ length: int(max + 1) }, f);
+      // Dataset versions the server recorded; some are listed (so files of model versions may be kept or not).
+      const dsRows = list(6, () => version(int(2), 1 + int(3), int(9)));
+      const uniq = [...new Map(dsRows.map((v) => [`${v.dataset_id}@${v.number}`, v])).values()];
+      const filesOf = () => (uniq.length && r() < 0.8 ? uniq[int(uniq.length)]!.id : 'not-recorded');
+      const seen = new Set<string>();
+      const recordedModels = list(8, () => mv(int(3), 1 + int(3), int(9), filesOf())).filter(
+        (m) => !seen.has(`${m.model_id}@${m.number}`) && !!seen.add(`${m.model_id}@${m.number}`),
+      );
+      const recorded: RecordedRows = {
+        datasets: [0, 1].map((d) => ({ id: `d${d}`, name: `ds${d}`, created_at: T, created_by: 'a' }) as never),
+        versions: uniq.map(({ packs: _p, ...v }) => v),
+        tags: [],
+        lineage: recordedModels.map((m, i) => ({
+          id: `e${i}`,
+          src_type: 'dataset_version',
+          src_id: m.files_version_id,
+          dst_type: 'model_version',
+          dst_id: m.id,
+          relation: 'files',
+          via_type: null,
+          via_id: null,
+          created_at: T,
+        })),
+        reports: [],
+        documents: [],
+        models: [0, 1, 2].map((i) => ({ id: `model${i}`, name: `spam${i}`, created_at: T, created_by: 'a' })),
+        modelVersions: recordedModels,
+      };
+      const pickM = (n: number) => list(n, () => recordedModels[int(recordedModels.length)]).filter((x) => !!x);
+      const previous = emptyState();
+      previous.versions = uniq.filter(() => r() < 0.5).map((v) => ({ ...v, packs: [] }));
+      previous.modelVersions = pickM(4).map((m) => ({ ...m, created_by: 'stale' }));
+      const candidate = emptyState();
+      candidate.versions = uniq.filter(() => r() < 0.5).map((v) => ({ ...v, packs: [] }));
+      candidate.modelVersions = [
+        // Proposed with another registrant and card: the server's row is what is listed.
+        ...pickM(4).map((m) => ({ ...m, created_by: 'mallory', card: '{"metrics":{"accuracy":1}}' })),
+        // Made up: other digests under recorded ids, and ids nobody recorded.
+        ...pickM(2).map((m) => ({ ...m, digest: hex(999) })),
+        ...list(2, () => mv(int(3), 5 + int(3), int(9), filesOf())),
+      ];
+      candidate.lineage = recorded.lineage;
+      const next = buildStoreState({ previous, candidate, recorded, verified: [], storePacks: new Map() });
+
+      const listedVersions = new Set(next.versions.map((v) => v.id));
+      const rows = new Map(recordedModels.map((m) => [m.id, m]));
+      const expected = new Set(
+        [...previous.modelVersions, ...candidate.modelVersions]
+          .filter((m) => {
+            const row = rows.get(m.id);
+            return (
+              row && row.digest === m.digest && row.number === m.number && listedVersions.has(row.files_version_id)
+            );
+          })
+          .map((m) => m.id),
+      );
+      expect(new Set(next.modelVersions.map((m) => m.id)), `seed ${seed}`).toEqual(expected);
+      for (const m of next.modelVersions) expect(m).toEqual(rows.get(m.id));
+      expect(next.models.map((m) => m.id).sort()).toEqual(
+        [...new Set(next.modelVersions.map((m) => m.model_id))].sort(),
+      );
+      for (const e of next.lineage) if (e.dst_type === 'model_version') expect(expected.has(e.dst_id)).toBe(true);
+    }
+  });
+
+  it("an import's proposal cannot change a model version the server lists; another digest under its number conflicts", () => {
+    const s: RemoteState = {
+      ...emptyState(),
+      models: [{ id: 'model0', name: 'spam', created_at: T, created_by: 'bob' }],
+      modelVersions: [mv(0, 1, 1, 'files')],
+    };
+    const c = candidateState(
+      s,
+      { ...s, modelVersions: [{ ...mv(0, 1, 1, 'elsewhere', 'mallory'), card: '{"metrics":{"accuracy":1}}' }] },
+      () => true,
+    );
+    expect(c.modelVersions).toEqual(s.modelVersions);
+    expect(() =>
+      candidateState(s, { ...s, modelVersions: [{ ...mv(0, 1, 2, 'files'), id: mv(0, 1, 1, '').id }] }, () => true),
+    ).toThrow(expect.objectContaining({ code: 'DIVERGED' }));
+    expect(() =>
+      candidateState(
+        s,
+        { ...emptyState(), models: [{ id: 'modelX', name: 'spam', created_at: T, created_by: 'm' }] },
         () => true,
       ),
     ).toThrow(expect.objectContaining({ code: 'DIVERGED' }));

@@ -6,6 +6,8 @@ import type {
   DatasetVersionsTable,
   DocumentsTable,
   LineageEdgesTable,
+  ModelsTable,
+  ModelVersionsTable,
   ReportsTable,
 } from '../meta/schema.js';
 import { emptyState, mergeState, type RemoteState } from '../transfer/index.js';
@@ -26,11 +28,15 @@ export interface RecordedRows {
   lineage: Array<Selectable<LineageEdgesTable>>;
   reports: Array<Selectable<ReportsTable>>;
   documents: Array<Selectable<DocumentsTable>>;
+  /** Model versions as recorded (their registrant the account that pushed them), and their models. */
+  models: Array<Selectable<ModelsTable>>;
+  modelVersions: Array<Selectable<ModelVersionsTable>>;
 }
 
 /** The keys of the rows a new state could name: those the server's state or the candidate mention. */
 export interface RecordedWanted {
   versions: string[];
+  modelVersions: string[];
   lineage: string[];
   reports: string[];
   documents: string[];
@@ -43,6 +49,10 @@ export function recordedWanted(previous: RemoteState, candidate: RemoteState): R
   return {
     versions: ids(
       (s) => s.versions,
+      (v) => v.id,
+    ),
+    modelVersions: ids(
+      (s) => s.modelVersions,
       (v) => v.id,
     ),
     lineage: ids(
@@ -118,13 +128,18 @@ function ownPart(server: RemoteState, proposal: RemoteState): RemoteState {
   const listedDatasets = new Set(server.datasets.map((d) => d.id));
   const listedVersions = new Set(server.versions.map((v) => v.id));
   const fresh = new Set(proposal.versions.filter((v) => !listedVersions.has(v.id)).map((v) => v.id));
+  const listedModelVersions = new Set(server.modelVersions.map((v) => v.id));
+  const freshModels = new Set(proposal.modelVersions.filter((v) => !listedModelVersions.has(v.id)).map((v) => v.id));
   return {
     ...proposal,
     tags: proposal.tags.filter((t) => !listedDatasets.has(t.dataset_id) && fresh.has(t.version_id)),
+    // A model version's registration edges come with it the first time only (files → version,
+    // run → version); nobody's push hangs edges on a model version the server already lists.
     lineage: proposal.lineage.filter(
       (e) =>
-        (e.src_type === 'dataset_version' && fresh.has(e.src_id)) ||
-        (e.dst_type === 'dataset_version' && fresh.has(e.dst_id)),
+        (e.src_type === 'dataset_version' && fresh.has(e.src_id) && e.dst_type !== 'model_version') ||
+        (e.dst_type === 'dataset_version' && fresh.has(e.dst_id)) ||
+        (e.dst_type === 'model_version' && freshModels.has(e.dst_id)),
     ),
     reports: proposal.reports.filter((r) => fresh.has(r.version_id)),
   };
@@ -183,6 +198,9 @@ export function buildStoreState(o: {
     s.versions.push({ ...row, packs });
   }
   const kept = (id: string) => packLists.has(id);
+  const { modelVersions, models, keptModels } = recordedModels(o, kept);
+  s.modelVersions = modelVersions;
+  s.models = models;
   const names = new Map(o.recorded.datasets.map((d) => [d.id, d.name]));
   s.datasets = o.recorded.datasets.filter((d) => datasetIds.has(d.id)).sort(by((d) => d.name));
   s.versions.sort(by((v) => `${names.get(v.dataset_id) ?? ''}\u0000${String(v.number).padStart(12, '0')}`));
@@ -198,7 +216,9 @@ export function buildStoreState(o: {
       (e) =>
         edges.has(e.id) &&
         (e.src_type !== 'dataset_version' || kept(e.src_id)) &&
-        (e.dst_type !== 'dataset_version' || kept(e.dst_id)),
+        (e.dst_type !== 'dataset_version' || kept(e.dst_id)) &&
+        (e.src_type !== 'model_version' || keptModels.has(e.src_id)) &&
+        (e.dst_type !== 'model_version' || keptModels.has(e.dst_id)),
     )
     .sort(by((e) => e.id));
   const reports = mentioned(
@@ -233,6 +253,37 @@ export function buildStoreState(o: {
   }
   s.audit = [...audit.values()].sort(by((a) => a.workspace));
   return s;
+}
+
+/**
+ * The model versions the new state lists: those the server's state or the candidate name that the
+ * server recorded with that id, model, number and digest (its row, so its registrant: the account
+ * that pushed), whose files version the state lists. Pure.
+ */
+function recordedModels(
+  o: { previous: RemoteState; candidate: RemoteState; recorded: RecordedRows },
+  kept: (versionId: string) => boolean,
+) {
+  const modelRows = new Map(o.recorded.modelVersions.map((v) => [v.id, v]));
+  const keptModels = new Set<string>();
+  for (const v of [...o.candidate.modelVersions, ...o.previous.modelVersions]) {
+    const row = modelRows.get(v.id);
+    if (
+      row &&
+      row.digest === v.digest &&
+      row.number === v.number &&
+      row.model_id === v.model_id &&
+      kept(row.files_version_id)
+    )
+      keptModels.add(v.id);
+  }
+  const modelIds = new Set([...keptModels].map((id) => modelRows.get(id)!.model_id));
+  const models = o.recorded.models.filter((m) => modelIds.has(m.id)).sort(by((m) => m.name));
+  const names = new Map(models.map((m) => [m.id, m.name]));
+  const modelVersions = [...keptModels]
+    .map((id) => modelRows.get(id)!)
+    .sort(by((v) => `${names.get(v.model_id) ?? ''}\u0000${String(v.number).padStart(12, '0')}`));
+  return { modelVersions, models, keptModels };
 }
 
 function by<T>(key: (x: T) => string): (a: T, b: T) => number {

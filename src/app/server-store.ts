@@ -110,10 +110,12 @@ export interface UploadPlan {
 }
 
 export interface ImportAnswer {
-  imported: { datasets: number; versions: number };
+  imported: { datasets: number; versions: number; modelVersions: number };
   vouched: number;
   skipped: number;
   versions: string[];
+  /** Model versions of the push that no verified event vouches for exactly: not recorded (and the refusal is in the log). */
+  skippedModels: Array<{ model: string; number: number; digest: string; why: string }>;
 }
 
 /** A planned upload: what the bytes must be, whose it is, until when. */
@@ -912,11 +914,16 @@ async function claimOnce(backend: RemoteBackend, workspace: string, who: string)
 function shownState(state: RemoteState, vouched: ReadonlySet<string>): RemoteState {
   const versions = state.versions.filter((v) => vouched.has(`sha256:${v.digest}`));
   const datasets = new Set(versions.map((v) => v.dataset_id));
+  const shown = new Set(versions.map((v) => v.id));
+  const modelVersions = state.modelVersions.filter((m) => shown.has(m.files_version_id));
+  const models = new Set(modelVersions.map((m) => m.model_id));
   return {
     ...state,
     versions,
     datasets: state.datasets.filter((d) => datasets.has(d.id)),
     tags: state.tags.filter((t) => datasets.has(t.dataset_id)),
+    modelVersions,
+    models: state.models.filter((m) => models.has(m.id)),
   };
 }
 
@@ -957,7 +964,9 @@ async function importOnce(
     }
     const storePacks = await checkPacksPresent(backend, candidate);
     await checkPacksRelied(o.held, o.who, server, candidate);
-    res = await transfer.pull([], { remote: 'store', metadataOnly: true, state: candidate });
+    // The pushing account is the registrant of the model versions it brought: the one the server
+    // knows, whom separation of duties then keeps from approving them (docs/SERVER.md "Model versions").
+    res = await transfer.pull([], { remote: 'store', metadataOnly: true, state: candidate, registrant: o.who });
     next = buildStoreState({
       previous: server,
       candidate,
@@ -997,6 +1006,7 @@ async function importOnce(
     vouched: res.vouched.length,
     skipped: res.skipped.length,
     versions: [...o.versions],
+    skippedModels: res.models.skipped,
   };
 }
 

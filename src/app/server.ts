@@ -191,7 +191,11 @@ async function openServerStore(ws: Workspace, opts: ServerOptions): Promise<Serv
         db.selectFrom('dataset_versions').selectAll().where('id', 'in', ids).execute(),
       );
       const datasetIds = [...new Set(versions.map((v) => v.dataset_id))];
-      const [datasets, tags, lineage, reports, documents] = await Promise.all([
+      const modelVersions = await inChunks(want.modelVersions, (ids) =>
+        db.selectFrom('model_versions').selectAll().where('id', 'in', ids).execute(),
+      );
+      const modelIds = [...new Set(modelVersions.map((v) => v.model_id))];
+      const [datasets, tags, lineage, reports, documents, models] = await Promise.all([
         inChunks(datasetIds, (ids) => db.selectFrom('datasets').selectAll().where('id', 'in', ids).execute()),
         inChunks(datasetIds, (ids) =>
           db.selectFrom('dataset_tags').selectAll().where('dataset_id', 'in', ids).execute(),
@@ -199,8 +203,9 @@ async function openServerStore(ws: Workspace, opts: ServerOptions): Promise<Serv
         inChunks(want.lineage, (ids) => db.selectFrom('lineage_edges').selectAll().where('id', 'in', ids).execute()),
         inChunks(want.reports, (ids) => db.selectFrom('reports').selectAll().where('id', 'in', ids).execute()),
         inChunks(want.documents, (ids) => db.selectFrom('documents').selectAll().where('digest', 'in', ids).execute()),
+        inChunks(modelIds, (ids) => db.selectFrom('models').selectAll().where('id', 'in', ids).execute()),
       ]);
-      return { datasets, versions, tags, lineage, reports, documents };
+      return { datasets, versions, tags, lineage, reports, documents, models, modelVersions };
     },
   });
 }

@@ -120,6 +120,17 @@ export function withServerImport(t: TransferService, remotes: RemotesPort, env: 
         const res = await t.push(refs, opts);
         try {
           const server = await api.call<ImportAnswer>('store.import', { body: { versions: res.digests } });
+          // A model version this push carried that the server did not record is said, not hidden.
+          const refused = (server.skippedModels ?? []).filter((m) => res.models.includes(`${m.model}@v${m.number}`));
+          if (refused.length)
+            throw new CairnError(
+              'NOT_VOUCHED',
+              `the server recorded the push but refused ${refused.map((m) => `${m.model}@v${m.number} (${m.why})`).join(', ')}`,
+              {
+                data: { models: refused },
+                hint: "the workspace's log must hold the model.register event of exactly that version: run `cairn audit verify` here",
+              },
+            );
           return { ...res, server };
         } catch (err) {
           // Also again when the server removed a held pack this push relied on (another account's

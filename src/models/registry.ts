@@ -252,7 +252,15 @@ async function recordRegistration(
       target: { type: 'model', name, version: number, digest: `sha256:${fv.digest}` },
       inputs: [...r.inputs.map((i) => `sha256:${i.digest}`)],
       outputs: [`sha256:${fv.digest}`],
-      params: { format, run: run?.id ?? null, codeCommit: run?.code_commit ?? null, files: r.files },
+      // The card's digest binds the card (metrics, params, training data) to this event: a push
+      // carries the card, and an importer takes only the one logged here (docs/REMOTES.md).
+      params: {
+        format,
+        run: run?.id ?? null,
+        codeCommit: run?.code_commit ?? null,
+        files: r.files,
+        card: `sha256:${createHash('sha256').update(canonicalJson(card)).digest('hex')}`,
+      },
     },
     async (commit) => {
       await commit(async (tx) => {

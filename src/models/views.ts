@@ -15,6 +15,8 @@ export interface ModelVersionDetail {
   authors: string[];
   aliases: string[];
   signature: unknown;
+  /** The dataset version that holds its files (`models/spam@v3`, or a run's output version). */
+  files: string | null;
   metrics: Record<string, number>;
   evaluations: Array<{ suite: string; passed: boolean; at: string }>;
   approvals: Array<{ alias: string; approver: string; at: string }>;
@@ -40,9 +42,16 @@ export async function showModel(deps: Pick<DatasetDeps, 'meta'>, ref: string): P
     .where('version_id', '=', m.version.id)
     .orderBy('at')
     .execute();
+  const files = await db
+    .selectFrom('dataset_versions as v')
+    .innerJoin('datasets as d', 'd.id', 'v.dataset_id')
+    .select(['d.name', 'v.number'])
+    .where('v.id', '=', m.version.files_version_id)
+    .executeTakeFirst();
   return {
     ref: m.ref,
     digest: `sha256:${m.version.digest}`,
+    files: files ? `${files.name}@v${files.number}` : null,
     format: m.version.format,
     run: m.version.run_id,
     created: m.version.created_at,

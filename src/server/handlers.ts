@@ -119,7 +119,10 @@ export const handlers: Record<OperationId, Handler> = {
   'models.card': (s, i) => s.models.card(str(i.query.ref)),
   'models.evaluations': (s, i) => s.models.evaluations(str(i.query.ref)),
   'models.readiness': (s, i) => s.models.readiness(str(i.query.ref), str(i.query.alias)),
-  'models.verify': (s, i) => s.models.verify(str(i.body.ref)),
+  'models.verify': async (s, i) => {
+    await fetchPushedModel(s, str(i.body.ref));
+    return s.models.verify(str(i.body.ref));
+  },
   'models.history': (s, i) =>
     s.models.history(
       str(i.params.name),
@@ -132,8 +135,14 @@ export const handlers: Record<OperationId, Handler> = {
       separateApprover: i.body.separateApprover === true,
     }),
   'models.approve': (s, i) => s.models.approve(str(i.body.ref), str(i.body.alias)),
-  'models.promote': (s, i) =>
-    s.models.promote(str(i.body.ref), str(i.body.alias), (i.body.how as 'promote' | 'set' | undefined) ?? 'promote'),
+  'models.promote': async (s, i) => {
+    await fetchPushedModel(s, str(i.body.ref));
+    return s.models.promote(
+      str(i.body.ref),
+      str(i.body.alias),
+      (i.body.how as 'promote' | 'set' | undefined) ?? 'promote',
+    );
+  },
   'models.removeAlias': async (s, i) => {
     await s.models.removeAlias(str(i.params.name), str(i.params.alias));
     return { removed: true };
@@ -299,6 +308,23 @@ async function releaseFiles(s: Services, ref: string) {
 /** Drops undefined fields: the services' option types are exact (exactOptionalPropertyTypes). */
 function withDefined<T extends Record<string, unknown>>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as never;
+}
+
+/**
+ * A model version pushed to the server came as metadata only, like a dataset version: before its
+ * bytes are re-hashed (verify, and promote, which puts only verified bytes live) its files version
+ * is pulled from the store into the server's workspace, once (docs/SERVER.md "Model versions").
+ */
+async function fetchPushedModel(s: Services, ref: string): Promise<void> {
+  const files = (await s.models.show(ref)).files;
+  if (!files) return;
+  try {
+    await s.datasets.show(files, { limit: 1 });
+    return;
+  } catch (e) {
+    if (!isCairnError(e) || e.code !== 'MISSING_OBJECT') throw e;
+  }
+  await s.transfer.pull([files], { remote: 'store' });
 }
 
 /**

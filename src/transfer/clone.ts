@@ -12,6 +12,8 @@ export interface CloneResult {
   url: string;
   datasets: number;
   versions: number;
+  /** Model versions imported (each vouched by a verified `model.register` or import event). */
+  modelVersions: number;
   auditLogs: Array<{ workspace: string; origin: string; size: number; root: string; verifierKey: string; ok: true }>;
   /** Each imported version with the remote log event that vouches for it. */
   imported: ImportedVersion[];
@@ -67,6 +69,8 @@ export async function cloneInto(
             auditLogs: auditLogs.map(({ ok: _ok, ...l }) => l),
             imported: plan.imported,
             ...(plan.skipped.length ? { skipped: plan.skipped.map(({ why: _why, ...s }) => s) } : {}),
+            ...(plan.importedModels.length ? { importedModels: plan.importedModels } : {}),
+            ...(plan.skippedModels.length ? { skippedModels: plan.skippedModels } : {}),
           };
           return counts;
         });
@@ -75,6 +79,7 @@ export async function cloneInto(
           url: r.plain.url,
           datasets: n.datasets,
           versions: n.versions,
+          modelVersions: n.modelVersions,
           auditLogs,
           imported: plan.imported,
           skipped: plan.skipped,

@@ -18,7 +18,14 @@ export type { PullResult } from './pull.js';
 export type { PushResult } from './push.js';
 export { remoteConfigFrom, type AddRemoteOptions, type RemoteInfo } from './remote-admin.js';
 export { eraseOnRemotes, planRemoteErasure, type RemoteErasure, type RemotePlan } from './remote-erase.js';
-export { describeUnvouched, type ImportedVersion, type UnvouchedVersion } from './vouch.js';
+export {
+  describeUnvouched,
+  describeUnvouchedModel,
+  type ImportedModelVersion,
+  type ImportedVersion,
+  type UnvouchedModelVersion,
+  type UnvouchedVersion,
+} from './vouch.js';
 
 // For app/, which reads remotes.json and builds the backend a remote's URL names.
 export {

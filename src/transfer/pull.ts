@@ -16,12 +16,19 @@ import { runTransfers } from './runner.js';
 import { divergedError, emptyState, mergeState, type RemoteState } from './state.js';
 import { importState } from './state-db.js';
 import type { RemoteBackend } from './backends/port.js';
-import { describeUnvouched, planImport, type ImportedVersion, type UnvouchedVersion } from './vouch.js';
+import {
+  describeUnvouched,
+  planImport,
+  type ImportedModelVersion,
+  type ImportedVersion,
+  type UnvouchedModelVersion,
+  type UnvouchedVersion,
+} from './vouch.js';
 
 export interface PullResult {
   remote: string;
   url: string;
-  imported: { datasets: number; versions: number };
+  imported: { datasets: number; versions: number; modelVersions: number };
   versions: string[];
   /** `resumed`: packs an interrupted pull had already placed, re-checked and kept. */
   packs: { needed: number; fetched: number; resumed: number; present: number };
@@ -30,6 +37,8 @@ export interface PullResult {
   vouched: ImportedVersion[];
   /** Versions in the remote's state that no verified log vouches for: not imported. */
   skipped: UnvouchedVersion[];
+  /** Model versions imported (each with its voucher and registrant here), and those refused. */
+  models: { imported: ImportedModelVersion[]; skipped: UnvouchedModelVersion[] };
   /** The audit logs verified for this pull (every pushing workspace's but this one's). */
   auditLogs: Array<{ workspace: string; origin: string; size: number; root: string; verifierKey: string }>;
 }
@@ -41,6 +50,12 @@ export interface PullStateOptions extends TransferOptions {
    * push reads what the push proposed (docs/SERVER.md "Store state"), never the store's own file.
    */
   state?: RemoteState;
+  /**
+   * Who is recorded as the registrant of the model versions imported: a team server names the
+   * authenticated account that pushed them (docs/SERVER.md "Model versions"). Without it, the
+   * author the verified registering event names.
+   */
+  registrant?: string;
 }
 
 /**
@@ -64,7 +79,8 @@ export async function pull(
         await checkDescriptor(r, null);
         const full = opts.state ?? (await readState(r.data));
         if (!full) throw new CairnError('NOT_FOUND', `${name} holds no metadata yet`, { hint: 'push to it first' });
-        const localIds = await refuseConflicts(deps, full, name);
+        const local = await refuseConflicts(deps, full, name);
+        const localIds = local.versionIds;
         // This workspace's own log, if it was pushed here, must still extend what the remote saw.
         const ours = await readRemoteCheckpoint(r.data, deps.workspaceId, full);
         if (ours) await deps.audit.witness(ours, `on remote ${name}`);
@@ -76,7 +92,11 @@ export async function pull(
           ownWorkspace: deps.workspaceId,
           state: full,
         });
-        const plan = planImport(full, vouchers, localIds);
+        const plan = planImport(full, vouchers, localIds, {
+          local: local.modelVersionIds,
+          localFiles: local.files,
+          registrant: opts.registrant ?? null,
+        });
         const remote = plan.state;
         if (refs.length) refuseUnvouched(full, plan.skipped, refs, name);
         const chosen = opts.metadataOnly ? [] : refs.length ? resolveRemoteRefs(remote, refs, name) : remote.versions;
@@ -92,12 +112,7 @@ export async function pull(
           await recordPacks(tx, packs.records, isoUtc(deps.clock.now()));
           draft.params = {
             ...draft.params,
-            // Each imported version with the remote log event that vouches for it: this log then
-            // vouches for the rows it imported (docs/AUDIT.md, the reconciliation of audit verify).
-            imported: plan.imported,
-            importedDatasets: n.datasets,
-            ...(plan.skipped.length ? { skipped: plan.skipped.map(({ why: _why, ...x }) => x) } : {}),
-            auditLogs,
+            ...importParams(plan, n, auditLogs),
             versions: versions.length,
             packsFetched: packs.counts.fetched,
             packsResumed: packs.counts.resumed,
@@ -116,6 +131,7 @@ export async function pull(
           bytesFetched: packs.bytes,
           vouched: plan.imported,
           skipped: plan.skipped,
+          models: { imported: plan.importedModels, skipped: plan.skippedModels },
           auditLogs,
         };
       },
@@ -124,6 +140,26 @@ export async function pull(
     lock.release();
     await r.close();
   }
+}
+
+/**
+ * What the pull event records of the import: each imported version and model version with the
+ * remote log event that vouches for it (this log then vouches for the rows it imported: audit
+ * verify, model verify and approve, and a later push onward), and what it refused.
+ */
+function importParams(
+  plan: ReturnType<typeof planImport>,
+  n: { datasets: number },
+  auditLogs: PullResult['auditLogs'],
+): Record<string, unknown> {
+  return {
+    imported: plan.imported,
+    importedDatasets: n.datasets,
+    ...(plan.skipped.length ? { skipped: plan.skipped.map(({ why: _why, ...x }) => x) } : {}),
+    ...(plan.importedModels.length ? { importedModels: plan.importedModels } : {}),
+    ...(plan.skippedModels.length ? { skippedModels: plan.skippedModels } : {}),
+    auditLogs,
+  };
 }
 
 /** A version asked for by name that no verified log vouches for is refused, by name. */
@@ -222,17 +258,30 @@ async function fetchPacks(
   };
 }
 
-/** Refuses a pull whose remote holds other content under names this workspace uses; returns the local version ids. */
-async function refuseConflicts(deps: TransferDeps, remote: RemoteState, name: string): Promise<Set<string>> {
+/**
+ * Refuses a pull whose remote holds other content under names this workspace uses (datasets and
+ * models); returns what planImport needs of the local rows.
+ */
+async function refuseConflicts(
+  deps: TransferDeps,
+  remote: RemoteState,
+  name: string,
+): Promise<{ versionIds: Set<string>; modelVersionIds: Set<string>; files: Map<string, string> }> {
   const local = emptyState();
   local.datasets = await deps.meta.db.selectFrom('datasets').selectAll().execute();
   local.versions = (await deps.meta.db.selectFrom('dataset_versions').selectAll().execute()).map((v) => ({
     ...v,
     packs: [],
   }));
+  local.models = await deps.meta.db.selectFrom('models').selectAll().execute();
+  local.modelVersions = await deps.meta.db.selectFrom('model_versions').selectAll().execute();
   const { conflicts } = mergeState(remote, local);
   if (conflicts.length) throw divergedError(conflicts, name, 'pull');
-  return new Set(local.versions.map((v) => v.id));
+  return {
+    versionIds: new Set(local.versions.map((v) => v.id)),
+    modelVersionIds: new Set(local.modelVersions.map((v) => v.id)),
+    files: new Map(local.versions.map((v) => [v.id, v.digest])),
+  };
 }
 
 /** Downloads one pack to a temporary file, checks every blob, then renames it into place. */

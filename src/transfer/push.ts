@@ -33,12 +33,20 @@ export interface PushResult {
   versions: number;
   /** The pushed versions' digests (`sha256:…`). */
   digests: string[];
+  /** The model versions pushed with their files (`name@vN`): those whose files version is among the pushed. */
+  models: string[];
   packs: { needed: number; sent: number; skipped: number };
   bytesSent: number;
   audit: { size: number; root: string };
   encrypted: boolean;
   /** When the remote is a team server (set by app/): what the server imported after the push. */
-  server?: { imported: { datasets: number; versions: number }; vouched: number; skipped: number };
+  server?: {
+    imported: { datasets: number; versions: number; modelVersions?: number };
+    vouched: number;
+    skipped: number;
+    /** Model versions the server refused (no verified event vouches for exactly them), with why. */
+    skippedModels?: Array<{ model: string; number: number; digest: string; why: string }>;
+  };
 }
 
 /**
@@ -80,14 +88,21 @@ export async function push(
         });
         // Metadata after the packs: a reader of the state finds every pack it names.
         await writeState(r.data, merged.state);
+        const modelNames = new Map(local.models.map((m) => [m.id, m.name]));
         const out = {
           versions: local.versions.length,
           digests: local.versions.map((v) => `sha256:${v.digest}`),
+          models: local.modelVersions.map((m) => `${modelNames.get(m.model_id) ?? m.model_id}@v${m.number}`),
           packs: { needed: local.packs.length, sent: missing.length, skipped: local.packs.length - missing.length },
           bytesSent: total,
         };
-        const { digests: _d, ...counts } = out;
-        draft.params = { ...draft.params, ...counts, versionDigests: local.versions.map((v) => `sha256:${v.digest}`) };
+        const { digests: _d, models: _m, ...counts } = out;
+        draft.params = {
+          ...draft.params,
+          ...counts,
+          versionDigests: local.versions.map((v) => `sha256:${v.digest}`),
+          ...(out.models.length ? { models: out.models } : {}),
+        };
         draft.outputs = local.versions.map((v) => `sha256:${v.digest}`);
         await commit(async () => {});
         return { out, merged: merged.state, witnessed };

@@ -6,6 +6,7 @@ import type { TreeLoader } from '../storage/tree/walk.js';
 import { emptyState, type RemoteState, type VersionRow } from './state.js';
 import type { ReadDb } from '../meta/read-db.js';
 import { allErasures } from '../meta/repos/retention.js';
+import { modelEdgeTravels } from './vouch.js';
 
 /** Every blob a version needs: its trees and its files' chunks. */
 export async function versionBlobs(rootId: string, load: TreeLoader): Promise<Set<string>> {
@@ -78,12 +79,20 @@ export async function localState(
     onVersion?.(++done, versions.length);
   }
   s.tags = (await db.selectFrom('dataset_tags').selectAll().execute()).filter((t) => ids.has(t.version_id));
+  // Model versions whose files travel (every one, on a whole push): rows verbatim, card included.
+  s.modelVersions = (
+    await db.selectFrom('model_versions').selectAll().orderBy('model_id').orderBy('number').execute()
+  ).filter((m) => ids.has(m.files_version_id));
+  const modelIds = new Set(s.modelVersions.map((m) => m.model_id));
+  const modelVersionIds = new Set(s.modelVersions.map((m) => m.id));
+  s.models = (await db.selectFrom('models').selectAll().orderBy('name').execute()).filter((m) => modelIds.has(m.id));
   // Lineage between pushed versions (and their recipes): an edge to a version left behind
-  // would point nowhere on the other side.
+  // would point nowhere on the other side. Of a model version's edges only its registration's.
   s.lineage = (await db.selectFrom('lineage_edges').selectAll().orderBy('id').execute()).filter(
     (e) =>
       (e.dst_type !== 'dataset_version' || ids.has(e.dst_id)) &&
-      (e.src_type !== 'dataset_version' || ids.has(e.src_id)),
+      (e.src_type !== 'dataset_version' || ids.has(e.src_id)) &&
+      modelEdgeTravels(e, (id) => modelVersionIds.has(id)),
   );
   s.reports = (await db.selectFrom('reports').selectAll().orderBy('id').execute()).filter((r) => ids.has(r.version_id));
   s.documents = await db.selectFrom('documents').selectAll().orderBy('digest').execute();
@@ -98,10 +107,14 @@ export async function localState(
  * Writes the rows of `remote` this workspace lacks (inside the caller's audited transaction).
  * The caller has already checked for conflicts with mergeState; rows that exist are skipped.
  */
-export async function importState(tx: WriteTx, remote: RemoteState): Promise<{ datasets: number; versions: number }> {
+export async function importState(
+  tx: WriteTx,
+  remote: RemoteState,
+): Promise<{ datasets: number; versions: number; modelVersions: number }> {
   const db = tx.db;
   let datasets = 0;
   let versions = 0;
+  let modelVersions = 0;
   const haveDatasets = new Set((await db.selectFrom('datasets').select('id').execute()).map((d) => d.id));
   for (const d of remote.datasets) {
     if (haveDatasets.has(d.id)) continue;
@@ -115,6 +128,18 @@ export async function importState(tx: WriteTx, remote: RemoteState): Promise<{ d
     if (haveVersions.has(v.id)) continue;
     await db.insertInto('dataset_versions').values(v).execute();
     versions++;
+  }
+  // Models after the dataset versions their files are in; lineage after the model versions.
+  const haveModels = new Set((await db.selectFrom('models').select('id').execute()).map((m) => m.id));
+  for (const m of remote.models) {
+    if (haveModels.has(m.id)) continue;
+    await db.insertInto('models').values(m).execute();
+  }
+  const haveModelVersions = new Set((await db.selectFrom('model_versions').select('id').execute()).map((v) => v.id));
+  for (const v of remote.modelVersions) {
+    if (haveModelVersions.has(v.id)) continue;
+    await db.insertInto('model_versions').values(v).execute();
+    modelVersions++;
   }
   for (const t of remote.tags) {
     await db
@@ -146,5 +171,5 @@ export async function importState(tx: WriteTx, remote: RemoteState): Promise<{ d
       .values(d)
       .onConflict((oc) => oc.column('digest').doNothing())
       .execute();
-  return { datasets, versions };
+  return { datasets, versions, modelVersions };
 }

@@ -6,12 +6,16 @@ import type {
   DatasetVersionsTable,
   DocumentsTable,
   LineageEdgesTable,
+  ModelsTable,
+  ModelVersionsTable,
   ReportsTable,
 } from '../meta/schema.js';
 
 export const STATE_FORMAT = 'cairn.remote-state/v1';
 
 export type VersionRow = Selectable<DatasetVersionsTable>;
+export type ModelStateRow = Selectable<ModelsTable>;
+export type ModelVersionStateRow = Selectable<ModelVersionsTable>;
 
 /**
  * What a remote knows besides bytes: the metadata rows of every version pushed to it (copied
@@ -27,6 +31,14 @@ export interface RemoteState {
   reports: Array<Selectable<ReportsTable>>;
   documents: Array<Selectable<DocumentsTable>>;
   packs: Array<{ id: string; size: number }>;
+  /**
+   * Registered model versions (docs/REMOTES.md "Model versions"): the model rows and the version
+   * rows verbatim (card included), each pointing at a dataset version of `versions` that holds its
+   * files. Aliases, approvals, evaluations and releases never travel: they are each side's own
+   * decisions. Absent in states written before models travelled (read as empty).
+   */
+  models: ModelStateRow[];
+  modelVersions: ModelVersionStateRow[];
   /** Per workspace that pushed: where its audit log lies on the remote and how far it reached. */
   audit: Array<{ workspace: string; origin: string; size: number; root: string; key: string }>;
 }
@@ -41,6 +53,8 @@ export function emptyState(): RemoteState {
     reports: [],
     documents: [],
     packs: [],
+    models: [],
+    modelVersions: [],
     audit: [],
   };
 }
@@ -60,6 +74,26 @@ export function parseState(buf: Buffer): RemoteState {
     );
   for (const k of ['datasets', 'versions', 'tags', 'lineage', 'reports', 'documents', 'packs', 'audit'] as const) {
     if (!Array.isArray(s[k])) throw new CairnError('CORRUPT_OBJECT', `the remote's state has no ${k} list`);
+  }
+  // States written before model versions travelled have no such lists.
+  for (const k of ['models', 'modelVersions'] as const) {
+    if (s[k] === undefined) s[k] = [];
+    if (!Array.isArray(s[k])) throw new CairnError('CORRUPT_OBJECT', `the remote's state has a malformed ${k} list`);
+  }
+  for (const m of s.modelVersions) {
+    if (
+      !m ||
+      typeof m.id !== 'string' ||
+      typeof m.model_id !== 'string' ||
+      !Number.isSafeInteger(m.number) ||
+      !/^[0-9a-f]{64}$/.test(m.digest) ||
+      typeof m.files_version_id !== 'string' ||
+      typeof m.card !== 'string'
+    )
+      throw new CairnError(
+        'CORRUPT_OBJECT',
+        `the remote's state lists a malformed model version (${JSON.stringify(m?.id)})`,
+      );
   }
   for (const v of s.versions) {
     if (!/^[0-9a-f]{64}$/.test(v.digest) || !Array.isArray(v.packs) || v.packs.some((p) => !/^[0-9a-f]{64}$/.test(p))) {
@@ -84,11 +118,16 @@ export interface Conflict {
 export function mergeState(
   base: RemoteState,
   incoming: RemoteState,
-): { state: RemoteState; conflicts: Conflict[]; added: { datasets: number; versions: number } } {
+): {
+  state: RemoteState;
+  conflicts: Conflict[];
+  added: { datasets: number; versions: number; modelVersions: number };
+} {
   const conflicts: Conflict[] = [];
   const datasets = mergeDatasets(base, incoming, conflicts);
   const nameOf = new Map([...base.datasets, ...incoming.datasets].map((d) => [d.id, d.name]));
   const versions = mergeVersions(base, incoming, nameOf, conflicts);
+  const models = mergeModels(base, incoming, conflicts);
   const tags = new Map(base.tags.map((t) => [`${t.dataset_id}:${t.tag}`, t]));
   for (const t of incoming.tags) {
     const k = `${t.dataset_id}:${t.tag}`;
@@ -125,11 +164,57 @@ export function mergeState(
         union(base.packs, incoming.packs, (p) => p.id),
         (p) => p.id,
       ),
+      models: byKey(models.models.values(), (m) => m.name),
+      modelVersions: byKey(
+        models.versions.values(),
+        (v) => `${models.nameOf.get(v.model_id) ?? ''}\u0000${String(v.number).padStart(12, '0')}`,
+      ),
       audit: byKey(audit.values(), (a) => a.workspace),
     },
     conflicts,
-    added: { datasets: datasets.added, versions: versions.added },
+    added: { datasets: datasets.added, versions: versions.added, modelVersions: models.added },
   };
+}
+
+/**
+ * Models by name and their versions by number, as datasets and versions are: a model version is
+ * immutable, so the same `name@vN` with another id or digest is a conflict (DIVERGED), never
+ * renumbered. The number is part of what the registering event vouches for, and of every
+ * reference to the version (cards, releases, deployments), so it keeps the origin's. A model
+ * name held by another model id is a conflict too (two workspaces that each started `spam` from
+ * nothing): the second pulls the first's history and registers on top of it.
+ */
+function mergeModels(base: RemoteState, incoming: RemoteState, conflicts: Conflict[]) {
+  const models = new Map(base.models.map((m) => [m.name, m]));
+  for (const m of incoming.models) {
+    const have = models.get(m.name);
+    if (!have) models.set(m.name, m);
+    else if (have.id !== m.id)
+      conflicts.push({
+        what: `model ${m.name}`,
+        ours: `created ${m.created_at} by ${m.created_by}`,
+        theirs: `created ${have.created_at} by ${have.created_by}`,
+      });
+  }
+  const nameOf = new Map([...base.models, ...incoming.models].map((m) => [m.id, m.name]));
+  const key = (v: ModelVersionStateRow) => `${v.model_id}@${v.number}`;
+  const versions = new Map(base.modelVersions.map((v) => [key(v), v]));
+  let added = 0;
+  for (const v of incoming.modelVersions) {
+    const have = versions.get(key(v));
+    if (!have) {
+      versions.set(key(v), v);
+      added++;
+    } else if (have.id !== v.id || have.digest !== v.digest) {
+      conflicts.push({
+        what: `model ${nameOf.get(v.model_id) ?? v.model_id}@v${v.number}`,
+        ours: `sha256:${v.digest}`,
+        theirs: `sha256:${have.digest}`,
+      });
+    }
+    // Same id and digest: the base's row stays (a re-push changes nothing it recorded).
+  }
+  return { models, versions, nameOf, added };
 }
 
 function byKey<T>(xs: Iterable<T>, key: (x: T) => string): T[] {

@@ -185,6 +185,26 @@ export class ExpectedState {
       const n = int(counted);
       if (n) this.uncountedImports.push({ index, versions: n });
     }
+    // Model versions an import brought in (docs/REMOTES.md "Model versions"): vouched for here by
+    // the import, with the registrant it recorded.
+    if (Array.isArray(p.importedModels)) {
+      for (const m of p.importedModels as Array<Record<string, unknown>>) {
+        const model = str(m?.model);
+        const n = int(m?.number);
+        const d = hex(m?.digest);
+        if (model && n !== null && d)
+          this.modelVersions.set(`${model}@v${n}`, {
+            index,
+            action,
+            value: {
+              digest: d,
+              author: str(m.registrant),
+              run: 'run' in m ? (str(m.run) ?? null) : undefined,
+              format: str(m.format) ?? undefined,
+            },
+          });
+      }
+    }
     if (Array.isArray(p.importedTags)) {
       for (const t of p.importedTags as Array<Record<string, unknown>>) {
         const dataset = str(t?.dataset);
