@@ -9,6 +9,7 @@ import { withServices } from '../../src/app/services.js';
 import { addVersion } from '../../src/datasets/add.js';
 import { useSharedS3 } from '../../src/test-support/s3-server.js';
 import { newWorkspace, prng, writeTree } from '../../src/test-support/workspace.js';
+import { startFaultProxy } from '../../src/transfer/backends/s3/fault-proxy.case.js';
 import { startTeam, type Team } from './harness.js';
 
 const teams: Team[] = [];
@@ -187,32 +188,31 @@ describe('data plane, S3 store (presigned URLs)', () => {
 
   it('a push whose pack the server refuses after upload (commits run beside later uploads) fails before any state is written; a clean push then lands', async (ctx) => {
     const s3 = needS3(ctx);
+    // Bytes changed on the way to the bucket by a real HTTP hop (same length; s3rver checks no
+    // Content-MD5): the upload succeeds, and only the server's commit sees it.
+    const proxy = await startFaultProxy(s3.endpoint);
+    ctx.onTestFinished(() => proxy.close());
+    let mangled = 0;
+    let mangling = true;
+    proxy.rule = (r) => {
+      if (mangling && r.method === 'PUT' && r.path.includes('/incoming/') && r.contentLength > 0) {
+        mangled++;
+        return 'mangle';
+      }
+      return 'forward';
+    };
     const t = await startTeam({
       store: `s3://${s3.bucket}/team-${randomBytes(3).toString('hex')}`,
-      storeEndpoint: s3.endpoint,
+      storeEndpoint: proxy.endpoint,
     });
     teams.push(t);
     const alice = await laptop(t, 'alice', FILES);
-    // Bytes changed on the way to the bucket (same length; s3rver checks no Content-MD5): the
-    // upload succeeds, and only the server's commit sees it.
-    const realFetch = globalThis.fetch;
-    let mangled = 0;
-    globalThis.fetch = (async (input: any, init?: any) => {
-      const url = String(input instanceof Request ? input.url : input);
-      if (init?.method === 'PUT' && url.startsWith(s3.endpoint) && url.includes('/incoming/') && init.body) {
-        const body = Buffer.from(init.body as Uint8Array);
-        body[body.length >> 1]! ^= 0xff;
-        mangled++;
-        return realFetch(input, { ...init, body });
-      }
-      return realFetch(input, init);
-    }) as typeof fetch;
     try {
       await expect(alice.run((s) => s.transfer.push([], { remote: 'team' }))).rejects.toMatchObject({
         code: 'UPLOAD_MISMATCH',
       });
     } finally {
-      globalThis.fetch = realFetch;
+      mangling = false;
     }
     expect(mangled).toBeGreaterThan(0);
     const state = await t.call('carol', 'GET', `/api/v1/store/list?prefix=meta/`);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { CairnError, errorCatalogue, type ErrorCode } from '../../core/errors.js';
 import { withRetry, type PresignedRequest, type RemoteBackend } from '../../transfer/index.js';
 import { CLIENT_VERSION } from '../version.js';
+import { sendBytes, type BytesAnswer } from './bytes-request.js';
 import { ApiClient } from './client.js';
 import { CommitQueue } from './commit-queue.js';
 import { API_PREFIX } from './contract.js';
@@ -154,9 +155,9 @@ export class ServerStoreBackend implements RemoteBackend {
   }
 
   async #raw(method: 'GET' | 'PUT', path: string, body?: Buffer): Promise<Buffer> {
-    let res: Response;
+    let res: BytesAnswer;
     try {
-      res = await fetch(this.url + API_PREFIX + path, {
+      res = await sendBytes(this.url + API_PREFIX + path, {
         method,
         headers: {
           authorization: `Bearer ${this.#token}`,
@@ -171,25 +172,23 @@ export class ServerStoreBackend implements RemoteBackend {
         `cannot reach the Cairn server at ${this.url}: ${(err as Error).message}`,
       );
     }
-    const bytes = Buffer.from(await res.arrayBuffer());
-    if (res.ok) return bytes;
-    throw serverError(res.status, bytes, this.url);
+    if (res.ok) return res.body;
+    throw serverError(res.status, res.body, this.url);
   }
 }
 
 /** A request on a presigned URL, straight to the store: the server never sees these bytes. */
 async function direct(req: PresignedRequest, body: Buffer | undefined, key: string): Promise<Buffer> {
-  let res: Response;
+  let res: BytesAnswer;
   try {
-    res = await fetch(req.url, { method: req.method, headers: req.headers, ...(body ? { body } : {}) });
+    res = await sendBytes(req.url, { method: req.method, headers: req.headers, ...(body ? { body } : {}) });
   } catch (err) {
     throw new CairnError('IO_ERROR', `the store did not answer for ${key}: ${(err as Error).message}`, {
       data: { key },
     });
   }
-  const bytes = Buffer.from(await res.arrayBuffer());
-  if (res.ok) return bytes;
-  const text = bytes.toString('utf8').slice(0, 300);
+  if (res.ok) return res.body;
+  const text = res.body.toString('utf8').slice(0, 300);
   if (res.status === 400 && /BadDigest|InvalidDigest/.test(text))
     throw new CairnError('UPLOAD_MISMATCH', `the store refused the bytes of ${key}: they do not match the plan`, {
       data: { key },

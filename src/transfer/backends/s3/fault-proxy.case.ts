@@ -12,10 +12,11 @@ export interface SeenRequest {
 
 /**
  * What the proxy does with one request: pass it on; answer with an S3-style error; drop the
- * connection before (`reset`) or after (`lose-reply`) the server has acted on it; or never
- * answer (`hang`).
+ * connection before (`reset`) or after (`lose-reply`) the server has acted on it; never
+ * answer (`hang`); or pass it on with one byte of its body flipped (`mangle`: same length, so a
+ * store that checks no Content-MD5 takes it).
  */
-export type Fault = 'forward' | 'reset' | 'lose-reply' | 'hang' | { status: number; code: string };
+export type Fault = 'forward' | 'reset' | 'lose-reply' | 'hang' | 'mangle' | { status: number; code: string };
 
 export interface FaultProxy {
   endpoint: string;
@@ -86,6 +87,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       const body = Buffer.concat(chunks);
       if (fault === 'hang') return;
       if (fault === 'forward') return forward(req, body, res, () => {});
+      if (fault === 'mangle') {
+        if (body.length > 0) body[body.length >> 1]! ^= 0xff;
+        return forward(req, body, res, () => {});
+      }
       if (fault === 'lose-reply') return forward(req, body, null, () => req.socket.destroy());
       const xml = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fault.code}</Code><Message>injected by the test proxy</Message></Error>`;
       res.writeHead(fault.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(xml) });
