@@ -9,11 +9,10 @@ import { ApiClient } from '../../src/app/remote/client.js';
 import { operations, type OperationId } from '../../src/app/remote/contract.js';
 import { createRemoteServices } from '../../src/app/remote/services.js';
 import { offlineAudit } from '../../src/audit/index.js';
-import { withServices } from '../../src/app/services.js';
 import { addVersion } from '../../src/datasets/add.js';
 import { READ_RULES } from '../../src/server/read-scope.js';
 import { newWorkspace, prng, reopen, writeTree } from '../../src/test-support/workspace.js';
-import { startTeam, type Team } from '../server/harness.js';
+import { signedInLaptop, startTeam, type Team } from '../server/harness.js';
 
 /**
  * mallory reads `default` and `alpha`; alice (contributor on every project) works in
@@ -91,17 +90,7 @@ async function laptop(user: string, files?: Record<string, string | Buffer>, nam
   }
   const workspace = ws.config.workspace.id;
   await ws.close();
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    CAIRN_CONFIG_DIR: join(dir, '.config'),
-    CAIRN_SERVER: '',
-    CAIRN_WORKSPACE: '',
-    CAIRN_ACTOR: `${user}@laptop`,
-    CAIRN_TOKEN: t.tokens[user],
-    CAIRN_SERVER_KEY: t.server.runtime.verifierKey,
-  };
-  const run = <T>(fn: (s: any) => Promise<T>) => withServices({ cwd: dir, env }, fn);
-  await run((s) => s.transfer.addRemote('team', t.server.url, {}));
+  const { run } = await signedInLaptop(t, user, dir);
   return { dir, workspace, run };
 }
 

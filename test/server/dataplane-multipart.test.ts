@@ -5,12 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServerStore, MIN_PART_BYTES } from '../../src/app/server-store.js';
-import { withServices } from '../../src/app/services.js';
 import { addVersion } from '../../src/datasets/add.js';
 import { useSharedS3, type S3TestServer } from '../../src/test-support/s3-server.js';
 import { newWorkspace, prng, writeTree } from '../../src/test-support/workspace.js';
 import { s3Backend, type RemoteBackend } from '../../src/transfer/index.js';
-import { startTeam, type Team } from './harness.js';
+import { signedInLaptop, startTeam, type Team } from './harness.js';
 
 const needS3 = useSharedS3();
 
@@ -234,19 +233,8 @@ describe('multipart through the team server', () => {
       await addVersion(ws, { source: src, name: 'big' });
     }
     await ws.close();
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      CAIRN_CONFIG_DIR: join(dir, '.config'),
-      CAIRN_SERVER: '',
-      CAIRN_WORKSPACE: '',
-      CAIRN_ACTOR: `${user}@laptop`,
-      CAIRN_TOKEN: t.tokens[user],
-      CAIRN_SERVER_KEY: t.server.runtime.verifierKey,
-      // Parts for this test's 20 MiB pack (the default sends packs up to 64 MiB in one PUT).
-      CAIRN_MULTIPART_ABOVE: String(8 * 1024 * 1024),
-    };
-    const run = <T>(fn: (s: any) => Promise<T>) => withServices({ cwd: dir, env }, fn);
-    await run((s) => s.transfer.addRemote('team', t.server.url, {}));
+    // Parts for this test's 20 MiB pack (the default sends packs up to 64 MiB in one PUT).
+    const { run } = await signedInLaptop(t, user, dir, { CAIRN_MULTIPART_ABOVE: String(8 * 1024 * 1024) });
     return { run };
   }
 

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditActor } from '../../src/audit/event.js';
+import { withServices } from '../../src/app/services.js';
 import { startServer, type RunningServer } from '../../src/server/start.js';
 import type { Role } from '../../src/identity/index.js';
 import type { OidcSettings } from '../../src/app/oidc/index.js';
@@ -110,4 +111,30 @@ export async function startTeam(
     return (await rt.runAs(scope, () => rt.services.models.register({ name: model, fromRun: run.id }))).ref;
   };
   return { server, dataDir, tokens, tokenIds, call, registerAs, trainAs, close: () => server.close() };
+}
+
+/**
+ * The client side of a laptop signed in to `t` as `user`: the environment a `cairn` process there
+ * runs with (its own config dir, the user's token, the server's pinned key) and a way to call its
+ * services, with the server added as remote `team`. `extraEnv` adds to the environment.
+ */
+export async function signedInLaptop(
+  t: Team,
+  user: string,
+  dir: string,
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<{ env: NodeJS.ProcessEnv; run: <T>(fn: (s: any) => Promise<T>) => Promise<T> }> {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CAIRN_CONFIG_DIR: join(dir, '.config'),
+    CAIRN_SERVER: '',
+    CAIRN_WORKSPACE: '',
+    CAIRN_ACTOR: `${user}@laptop`,
+    CAIRN_TOKEN: t.tokens[user],
+    CAIRN_SERVER_KEY: t.server.runtime.verifierKey,
+    ...extraEnv,
+  };
+  const run = <T>(fn: (s: any) => Promise<T>) => withServices({ cwd: dir, env }, fn);
+  await run((s) => s.transfer.addRemote('team', t.server.url, {}));
+  return { env, run };
 }

@@ -5,11 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { packFault } from '../../src/storage/pack/reader.js';
-import { withServices } from '../../src/app/services.js';
 import { addVersion } from '../../src/datasets/add.js';
 import { useSharedS3 } from '../../src/test-support/s3-server.js';
 import { newWorkspace, prng, writeTree } from '../../src/test-support/workspace.js';
-import { startTeam, type Team } from './harness.js';
+import { signedInLaptop, startTeam, type Team } from './harness.js';
 
 /**
  * A contributor must not be able to poison deduplication (docs/SERVER.md "Poisoned packs"):
@@ -46,17 +45,7 @@ async function laptop(t: Team, user: string, files?: Record<string, string | Buf
     await addVersion(ws, { source: src, name: 'images' });
   }
   await ws.close();
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    CAIRN_CONFIG_DIR: join(dir, '.config'),
-    CAIRN_SERVER: '',
-    CAIRN_WORKSPACE: '',
-    CAIRN_ACTOR: `${user}@laptop`,
-    CAIRN_TOKEN: t.tokens[user],
-    CAIRN_SERVER_KEY: t.server.runtime.verifierKey,
-  };
-  const run = <T>(fn: (s: any) => Promise<T>) => withServices({ cwd: dir, env }, fn);
-  await run((s) => s.transfer.addRemote('team', t.server.url, {}));
+  const { env, run } = await signedInLaptop(t, user, dir);
   return { dir, env, run };
 }
 

@@ -4,11 +4,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { withServices } from '../../src/app/services.js';
 import { addVersion } from '../../src/datasets/add.js';
 import { newWorkspace, prng, writeTree } from '../../src/test-support/workspace.js';
 import { startServer } from '../../src/server/start.js';
-import { startTeam, type Team } from './harness.js';
+import { signedInLaptop, startTeam, type Team } from './harness.js';
 
 // A push writes a proposed meta/state.json; the server imports what verified logs vouch for and
 // writes the store's state itself from its own rows (docs/SERVER.md "Store state"). These are the
@@ -37,17 +36,7 @@ async function laptop(t: Team, user: string, files?: Record<string, string | Buf
     await addVersion(ws, { source: src, name });
   }
   await ws.close();
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    CAIRN_CONFIG_DIR: join(dir, '.config'),
-    CAIRN_SERVER: '',
-    CAIRN_WORKSPACE: '',
-    CAIRN_ACTOR: `${user}@laptop`,
-    CAIRN_TOKEN: t.tokens[user],
-    CAIRN_SERVER_KEY: t.server.runtime.verifierKey,
-  };
-  const run = <T>(fn: (s: any) => Promise<T>) => withServices({ cwd: dir, env }, fn);
-  await run((s) => s.transfer.addRemote('team', t.server.url, {}));
+  const { run } = await signedInLaptop(t, user, dir);
   return { run };
 }
 
