@@ -36,8 +36,11 @@ export async function openPostgres(url: string): Promise<PostgresHandle> {
     getTypeParser: (oid: number, format?: 'text' | 'binary') =>
       oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text'),
   };
-  // `pipeline=off`: every statement takes a pool connection of its own (see PipelinedReads).
-  const pipeline = parsed.searchParams.get('pipeline') ?? 'on';
+  // `pipeline=on` opts in to PipelinedReads; by default every statement takes a pool connection
+  // of its own. Off by default: on idle cores it saved socket writes but no CPU (docs/BENCHMARKS.md,
+  // quiet round after session 6), and a migration's catalogue read on a pipelined connection once
+  // failed in a parallel worker with "schema … does not exist" (not yet understood).
+  const pipeline = parsed.searchParams.get('pipeline') ?? 'off';
   if (pipeline !== 'on' && pipeline !== 'off')
     throw new CairnError('CONFIG_INVALID', `pipeline=${JSON.stringify(pipeline)} in the PostgreSQL URL: use on or off`);
   parsed.searchParams.delete('pipeline');

@@ -44,7 +44,7 @@ describe.skipIf(!available)('pipelined reads on PostgreSQL', () => {
   beforeAll(async () => {
     ({ url, schema } = freshPgUrl());
     url += `&application_name=${schema}`;
-    store = await openMetaStore(url);
+    store = await openMetaStore(`${url}&pipeline=on`);
     await sql`create table pipe_t (k integer primary key, v text not null)`.execute(store.db);
   });
   afterAll(async () => {
