@@ -127,9 +127,11 @@ describe('local backend: stopping a job keeps its checkpoint', () => {
   );
 
   it("a short job's peak memory is measured, not 0", { timeout: 60_000 }, async () => {
-    // Sampled once a second (the default), a job this short ends between two samples.
+    // Sampled once a second (the default), a job this short ends between two samples. It holds
+    // its peak for half a second: the dense early sampling runs on timers, which a loaded machine
+    // (the full suite on 2 cores) delays by more than 0.1 s.
     const { b } = setup({ sampleIntervalMs: 1000 });
-    const req = jobRequest(join(tmpdir()), `python3 -c "b = b'x' * (64 << 20); import time; time.sleep(0.1)"`);
+    const req = jobRequest(join(tmpdir()), `python3 -c "b = b'x' * (64 << 20); import time; time.sleep(0.5)"`);
     const h = await b.submit(req);
     const s = await waitDone(b, h, 45_000);
     expect(s.state).toBe('completed');
