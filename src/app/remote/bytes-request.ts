@@ -12,11 +12,14 @@ export interface BytesAnswer {
   body: Buffer;
 }
 
+/** How long a connection may stay silent (undici's headers and body timeouts). */
+const IDLE_MS = 300_000;
+
 const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
 
 export function sendBytes(
   url: string,
-  init: { method: string; headers?: Record<string, string>; body?: Buffer },
+  init: { method: string; headers?: Record<string, string>; body?: Buffer; idleMs?: number },
 ): Promise<BytesAnswer> {
   const u = new URL(url);
   const tls = u.protocol === 'https:';
@@ -38,6 +41,9 @@ export function sendBytes(
         });
       },
     );
+    // fetch (undici) gave up on a silent peer after 300 s; node:http would wait forever.
+    const idleMs = init.idleMs ?? IDLE_MS;
+    req.setTimeout(idleMs, () => req.destroy(new Error(`no data from ${u.host} for ${idleMs / 1000} s`)));
     req.on('error', reject);
     req.end(init.body);
   });
