@@ -40,10 +40,13 @@ describe('local backend: stopping a job keeps its checkpoint', () => {
   const setup = (opts: { gpus?: number[]; util?: number; sampleIntervalMs?: number } = {}) => {
     const root = mkdtempSync(join(tmpdir(), 'cairn-grace-'));
     if (opts.util !== undefined) {
-      // No GPU here: a stand-in nvidia-smi reports the utilization, in nvidia-smi's CSV.
+      // No GPU here: a stand-in nvidia-smi reports the utilization, in nvidia-smi's CSV. It
+      // reports a busy GPU until the job has installed its SIGTERM handler (started.txt): on a
+      // loaded machine Python can take longer to start than the idle window.
       const bin = join(root, 'bin');
       mkdirSync(bin);
-      writeFileSync(join(bin, 'nvidia-smi'), `#!/bin/sh\necho "0, ${opts.util}, 512"\n`);
+      const busy = `if ls ${root}/jobs/*/started.txt >/dev/null 2>&1; then echo "0, ${opts.util}, 512"; else echo "0, 100, 512"; fi`;
+      writeFileSync(join(bin, 'nvidia-smi'), `#!/bin/sh\n${busy}\n`);
       chmodSync(join(bin, 'nvidia-smi'), 0o755);
       process.env.PATH = `${bin}:${savedPath}`;
     }
@@ -80,8 +83,9 @@ describe('local backend: stopping a job keeps its checkpoint', () => {
   );
 
   it('time limit: timeout, and the checkpoint is written', { timeout: 60_000 }, async () => {
+    // 5 s: long enough for Python to start and install its handler on a loaded machine.
     const { b, job } = setup();
-    const req = job({ resources: { gpus: 0, cpus: 1, memoryMb: 0, timeLimitS: 1 } });
+    const req = job({ resources: { gpus: 0, cpus: 1, memoryMb: 0, timeLimitS: 5 } });
     const h = await b.submit(req);
     const s = await waitDone(b, h, 45_000);
     expect(s.state).toBe('timeout');

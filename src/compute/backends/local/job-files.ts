@@ -28,7 +28,7 @@ export interface LocalUsage {
   cpuSeconds: number;
   /**
    * Peak resident memory of the job (KiB): the highest of the group's summed RSS at a sample
-   * and any one process's own kernel-kept peak (VmHWM). Sampled densely in the first second.
+   * and any one process's own kernel-kept peak (VmHWM). Sampled densely in the first 3 s, then ever more sparsely up to the interval.
    */
   maxRssKb: number;
   gpus: number;

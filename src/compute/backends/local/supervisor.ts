@@ -142,17 +142,17 @@ class Supervision {
     return g;
   }
 
-  // Densely (every 10 ms, a walk down the process tree) during the first second, so a short
-  // job's peak is seen; then at the interval, scanning all of /proc.
-  #memoryLoop(): void {
-    const early = Date.now() - this.startedAt.getTime() < 1000;
-    this.#memoryTimer = setTimeout(
-      () => {
-        this.#sampleMemory(!early);
-        this.#memoryLoop();
-      },
-      early ? 10 : this.job.sampleIntervalMs,
-    );
+  // Densely (every 10 ms, a walk down the process tree) for the first 3 s, so a short job's
+  // peak is seen even when a loaded machine takes a second to start it; then the gap grows by
+  // half each time up to the interval (scanning all of /proc), so a peak held for a fraction of
+  // the gap just after start-up is not skipped.
+  #memoryLoop(gapMs = 10): void {
+    const dense = Date.now() - this.startedAt.getTime() < 3000;
+    const next = dense ? 10 : Math.min(this.job.sampleIntervalMs, Math.max(20, Math.round(gapMs * 1.5)));
+    this.#memoryTimer = setTimeout(() => {
+      this.#sampleMemory(!dense);
+      this.#memoryLoop(next);
+    }, next);
   }
 
   #sampleGpus(): void {
