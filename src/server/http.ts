@@ -1,7 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { API_PREFIX, operations, type Operation, type OperationId } from '../app/remote/contract.js';
-import type { RequestScope, ServerRuntime } from '../app/server.js';
+import type { AuditActor, RequestScope, ServerRuntime } from '../app/server.js';
 import { CairnError, isCairnError, type ErrorCode } from '../core/errors.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import type { Authenticated, IdentityView, Role } from '../identity/index.js';
@@ -66,13 +68,16 @@ const ANONYMOUS = { id: 'anonymous', auth: 'none' } as const;
 
 /** The HTTP shell of the team server: routes from the contract, authentication, roles, audit of every request. */
 export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}): Promise<FastifyInstance> {
+  const metrics = new ServerMetrics();
   const app = Fastify({
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: false, allErrors: false } },
     return503OnClosing: true,
+    // A request Node's parser refuses (a malformed request line or header, headers too large)
+    // never reaches a route: without this it left no trace in the log.
+    clientErrorHandler: (err, socket) => void unparsed(rt, err, socket, opts, metrics),
   });
   limitJsonDepth(app);
-  const metrics = new ServerMetrics();
   const protectedAliases = new Set(opts.protectedAliases ?? ['production']);
   app.setErrorHandler(async (err, req, reply) => {
     const e = toCairnError(err);
@@ -96,9 +101,7 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
       if (await localSecret(req, reply, token)) return reply;
     });
   }
-  app.setNotFoundHandler((req, reply) =>
-    sendError(reply, new CairnError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)),
-  );
+  app.setNotFoundHandler(notFound(rt, opts, metrics));
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_req, reply) =>
     (await rt.ready()) ? { ready: true } : reply.code(503).send({ ready: false }),
@@ -276,6 +279,85 @@ async function authenticate(
       context: rt.contextFor(scopeOf(req, ANONYMOUS, id as OperationId)),
     });
     throw e;
+  }
+}
+
+/** The answer to a path no route serves; probing for routes is a trace worth keeping. */
+function notFound(rt: ServerRuntime, opts: HttpOptions, metrics: ServerMetrics) {
+  return async (req: FastifyRequest, reply: FastifyReply) => {
+    const path = req.url.split('?')[0]!;
+    const e = new CairnError('NOT_FOUND', `no route ${req.method} ${scrubSecrets(path).slice(0, 200)}`);
+    if (!opts.local) await unrouted(rt, req, opts, metrics, path);
+    return sendError(reply, e);
+  };
+}
+
+/** Who a request's credential proves, or anonymous: for events of requests no route took. */
+async function identifyQuietly(rt: ServerRuntime, req: FastifyRequest, opts: HttpOptions): Promise<AuditActor> {
+  try {
+    const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+    const ids = await rt.identity.view();
+    if (!m) return (opts.verifyRequest ? await opts.verifyRequest(req) : null)?.actor ?? ANONYMOUS;
+    if (m[1]!.startsWith('cairn_')) return (await ids.authenticate(m[1]!)).actor;
+    return (opts.verifyBearer ? await opts.verifyBearer(m[1]!) : null)?.actor ?? ANONYMOUS;
+  } catch {
+    return ANONYMOUS;
+  }
+}
+
+/** A request to a path no route serves: a `server.denied` 404 event, the path scrubbed of secrets. */
+async function unrouted(rt: ServerRuntime, req: FastifyRequest, opts: HttpOptions, m: ServerMetrics, path: string) {
+  m.denied('not_found');
+  const actor = await identifyQuietly(rt, req, opts);
+  await rt.recordRequest({
+    draft: {
+      action: 'server.denied',
+      target: { type: 'api', name: 'unrouted' },
+      params: { status: 404, method: req.method.slice(0, 16), path: scrubSecrets(path).slice(0, 200) },
+    },
+    outcome: 'denied',
+    reason: 'NOT_FOUND: no route takes this method and path',
+    context: rt.contextFor(scopeOf(req, actor, 'unrouted' as OperationId)),
+  });
+}
+
+/**
+ * A request Node's HTTP parser refused: answered 400 (431 for oversized headers, 408 for one
+ * that never finished) and recorded as anonymous, since nothing of it could be read reliably.
+ */
+async function unparsed(
+  rt: ServerRuntime,
+  err: NodeJS.ErrnoException,
+  socket: Duplex,
+  opts: HttpOptions,
+  m: ServerMetrics,
+) {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  m.denied('malformed');
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const body = JSON.stringify({
+    error: { code: 'USAGE', message: `the server could not read this HTTP request (${err.code ?? 'malformed'})` },
+  });
+  if (socket.writable)
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  else socket.destroy();
+  if (opts.local) return;
+  try {
+    await rt.recordRequest({
+      draft: {
+        action: 'server.denied',
+        target: { type: 'api', name: 'unparsed' },
+        params: { status, code: String(err.code ?? 'unknown').slice(0, 40) },
+      },
+      outcome: 'denied',
+      reason: `USAGE: malformed HTTP request (${String(err.code ?? 'unknown').slice(0, 40)})`,
+      context: rt.contextFor({ actor: ANONYMOUS, command: 'api unparsed' }),
+    });
+  } catch {
+    // The answer is already sent; a log that cannot be written fails the next request loudly.
   }
 }
 

@@ -22,7 +22,7 @@ export class ServerMetrics {
     h.count++;
   }
 
-  denied(reason: 'unauthenticated' | 'forbidden' | 'bad_request'): void {
+  denied(reason: 'unauthenticated' | 'forbidden' | 'bad_request' | 'not_found' | 'malformed'): void {
     this.#denied.set(reason, (this.#denied.get(reason) ?? 0) + 1);
   }
 

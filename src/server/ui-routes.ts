@@ -61,7 +61,8 @@ export function mountUi(app: FastifyInstance, dir: string): void {
   // Page routes: the UI's router draws them (an unknown one as its own "not found" page).
   app.get('/*', async (req, reply) => {
     const path = req.url.split('?')[0]!;
-    if (/^\/(api|auth|assets)(\/|$)/.test(path)) throw new CairnError('NOT_FOUND', `no route GET ${path}`);
+    // The server's own not-found answer, which records the probe.
+    if (/^\/(api|auth|assets)(\/|$)/.test(path)) return reply.callNotFound();
     return sendIndex(reply);
   });
 }

@@ -196,6 +196,73 @@ describe('events a client can shape', () => {
   });
 });
 
+describe('requests no route takes', () => {
+  const deniedOn = async (name: string): Promise<any[]> => {
+    const r = await t.call('admin', 'GET', '/api/v1/audit/events?action=server.denied');
+    expect(r.status).toBe(200);
+    return (r.json as Array<{ event: any }>).map((e) => e.event).filter((e) => e.target?.name === name);
+  };
+
+  it('a path no route serves is a 404 and a server.denied event naming who the credential proves', async () => {
+    const before = (await deniedOn('unrouted')).length;
+    const get = await raw('GET', `/api/v1/admin/secrets/${t.tokens.bob}?x=1`, [bearer('carol')]);
+    expect([get.status, get.json?.error?.code]).toEqual([404, 'NOT_FOUND']);
+    const del = await raw('DELETE', '/api/v2/everything', []);
+    expect([del.status, del.json?.error?.code]).toEqual([404, 'NOT_FOUND']);
+    const forged = await raw('PATCH', '/auth/backdoor', [['authorization', 'Bearer cairn_forged_xxxxxxxx']]);
+    expect(forged.status).toBe(404);
+    const after = await deniedOn('unrouted');
+    expect(after.length, 'probing for routes left no trace').toBe(before + 3);
+    const [a, b, c] = after.slice(-3);
+    expect(a).toMatchObject({ outcome: 'denied', actor: { id: 'carol', auth: 'token' } });
+    expect(a.params).toMatchObject({ status: 404, method: 'GET' });
+    expect(a.params.path).toMatch(/^\/api\/v1\/admin\/secrets\//);
+    expect(JSON.stringify(a), 'a token in the path reached the log').not.toContain(t.tokens.bob!.split('_').at(-1));
+    expect(b).toMatchObject({
+      actor: { id: 'anonymous' },
+      params: { status: 404, method: 'DELETE', path: '/api/v2/everything' },
+    });
+    expect(c).toMatchObject({ actor: { id: 'anonymous' }, params: { method: 'PATCH' } });
+  });
+
+  it("a request Node's parser refuses is answered 400/431 with a stable code and recorded", async () => {
+    const before = (await deniedOn('unparsed')).length;
+    const u = new URL(t.server.url);
+    const send = (bytes: string) =>
+      new Promise<string>((resolve, reject) => {
+        const sock = connect(Number(u.port), u.hostname);
+        const chunks: Buffer[] = [];
+        sock.on('data', (c: Buffer) => chunks.push(c));
+        sock.on('error', reject);
+        sock.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+        sock.end(Buffer.from(bytes, 'latin1'));
+      });
+    const badLine = await send('GET /api/v1/datasets HTTP/9.9 junk\r\n\r\n');
+    expect(badLine).toMatch(/^HTTP\/1\.1 400 /);
+    expect(badLine).toContain('"code":"USAGE"');
+    const badHeader = await send(`GET /api/v1/datasets HTTP/1.1\r\nhost: x\r\nbad header\r\n\r\n`);
+    expect(badHeader).toMatch(/^HTTP\/1\.1 400 /);
+    const huge = await send(`GET / HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(huge).toMatch(/^HTTP\/1\.1 431 /);
+    // The events are appended after the answer: wait for them.
+    let after: any[] = [];
+    for (let i = 0; i < 50 && after.length < before + 3; i++) {
+      after = await deniedOn('unparsed');
+      if (after.length < before + 3) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(after.length, "requests refused by Node's parser left no trace").toBe(before + 3);
+    expect(
+      after
+        .slice(-3)
+        .map((e) => e.params.status)
+        .sort(),
+    ).toEqual([400, 400, 431]);
+    for (const e of after.slice(-3)) expect(e).toMatchObject({ outcome: 'denied', actor: { id: 'anonymous' } });
+    const b = await bundleVerifies(t);
+    expect([b.ok, b.problems]).toEqual([true, []]);
+  });
+});
+
 describe('tokens across a restart', () => {
   it('a revoked or expired token stays refused after the server restarts on the same data dir', async () => {
     const rt = t.server.runtime;
