@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { issueToken } from '../identity/tokens.js';
 import { mulberry32 } from '../test-support/prng.js';
-import { findSecretField, secretKind } from './secret-shapes.js';
+import { credentialNamed, findSecretField, secretKind } from './secret-shapes.js';
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
@@ -54,5 +54,44 @@ describe('credential shapes', () => {
     expect(findSecretField({ files: { 'train.py': aws } }, 'body', skip)).toBeNull();
     expect(findSecretField({ files: { [aws]: 'x' } }, 'body', skip)?.field).toBe('body.files.<key>');
     expect(findSecretField({ spec: aws, files: {} }, 'body', skip)?.field).toBe('body.spec');
+  });
+
+  it('a bare secret under a credential-named key is found; references, masks and tokenizer settings are not', () => {
+    const rnd = mulberry32(0xc4ed);
+    const pick = (chars: string, n: number) =>
+      Array.from({ length: n }, () => chars[Math.floor(rnd() * chars.length)]).join('');
+    const B64 = `${ALNUM}/+`;
+    for (let i = 0; i < 300; i++) {
+      const aws = pick(B64, 40);
+      const found = findSecretField({ spec: { env: { aws_secret_access_key: aws } } }, 'body');
+      expect(found, aws).toEqual({
+        field: 'body.spec.env.aws_secret_access_key',
+        kind: "a secret under a credential's name",
+      });
+      expect(JSON.stringify(found)).not.toContain(aws);
+      for (const key of ['apiKey', 'client-secret', 'db.token', 'AUTH_TOKEN', 'refreshToken', 'credentials'])
+        expect(credentialNamed(key, pick(ALNUM, 24 + Math.floor(rnd() * 40))), key).not.toBeNull();
+    }
+    expect(findSecretField({ params: { db_password: 'hunter2x' } }, 'body')?.kind).toBe('a password');
+    expect(findSecretField({ params: { dbPassword: 'correct horse battery' } }, 'body')?.kind).toBe('a password');
+    const honest: Record<string, unknown> = {
+      pad_token: '<pad>',
+      eos_token: '</s>',
+      mask_token: '[MASK]',
+      bos_token: '<|begin_of_text|>',
+      max_tokens: 512,
+      tokenizer: 'bert-base-uncased',
+      token_count: '1234567890123456',
+      password: '${DB_PASSWORD}',
+      passwd: '$PGPASSWORD',
+      api_key: 'env:OPENAI_API_KEY',
+      secret: '***',
+      client_secret: '<redacted>',
+      secret_santa: 'q7Zr2pLx9Vb4Nw8Kc1',
+      primary_key: 'Zq7r2pLx9Vb4Nw8Kc1Tt',
+      token: 'the padding token',
+      note: 'rotated the api key on Monday',
+    };
+    for (const [k, v] of Object.entries(honest)) expect(findSecretField({ [k]: v }, 'body'), k).toBeNull();
   });
 });

@@ -59,6 +59,22 @@ describe('credentials pasted into a write’s own fields', () => {
     expect(r.json.error.data.field).toBe(`body.signature.inputs[0].note.${'<key>'}`);
   });
 
+  it('a bare cloud secret or a password under a credential-named key of a model signature is refused', async () => {
+    const bare = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYz3Q9v2Lk8T';
+    for (const [note, kind] of [
+      [{ aws_secret_access_key: bare }, "a secret under a credential's name"],
+      [{ dbPassword: 'hunter2-prod' }, 'a password'],
+    ] as const) {
+      const r = await t.call('alice', 'POST', '/api/v1/models/sig/versions', {
+        fromRun: 'nope',
+        signature: { inputs: [{ name: 'x', note }] },
+      });
+      expect([r.status, r.json.error?.code], JSON.stringify(r.json)).toEqual([422, 'SECRET_IN_INPUT']);
+      expect(r.json.error.data.kind).toBe(kind);
+      expect(JSON.stringify(r.json)).not.toContain(Object.values(note)[0]);
+    }
+  });
+
   it('a credential in a write’s path is refused too', async () => {
     const r = await t.call('bob', 'DELETE', `/api/v1/models/${fakeGithub}/aliases/staging`);
     expect([r.status, r.json.error?.code], JSON.stringify(r.json)).toEqual([422, 'SECRET_IN_INPUT']);
@@ -73,6 +89,7 @@ describe('credentials pasted into a write’s own fields', () => {
     const b = await bundleVerifies(t);
     expect([b.ok, b.problems]).toEqual([true, []]);
     expect(b.py).toMatch(/^ok: /);
-    for (const s of [fakeAws, fakeGithub, fakeJwt, t.tokens.bob!.split('_').at(-1)!]) expect(b.text).not.toContain(s);
+    for (const s of [fakeAws, fakeGithub, fakeJwt, t.tokens.bob!.split('_').at(-1)!, 'wJalrXUtnFEMI', 'hunter2-prod'])
+      expect(b.text).not.toContain(s);
   });
 });
