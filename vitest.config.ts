@@ -4,15 +4,17 @@ import { defineConfig } from 'vitest/config';
 
 // Files that take minutes, longest first: started first, they overlap the rest of the suite
 // instead of finishing last with one worker left busy (a fresh CI checkout has no timings of
-// earlier runs, so vitest would order by file size). The web UI's file builds the shared demo
-// workspace (src/test-support/shared-demo.ts); Slurm's mostly waits on the scheduler.
-// The examples come after Slurm's file has (most likely) ended: they submit to the same one
-// node, which that file fails on purpose.
+// earlier runs, so vitest would order by file size, and the fault tests are small files). The
+// web UI's file builds the shared demo workspace (src/test-support/shared-demo.ts); Slurm's
+// mostly waits on the scheduler. The examples come after Slurm's file has (most likely) ended:
+// they submit to the same one node, which that file fails on purpose.
 const FIRST = [
   'test/ui/ui.test.ts',
   'src/compute/backends/slurm/slurm-backend.test.ts',
   'test/quickstart.test.ts',
   'test/examples/examples.test.ts',
+  'test/faults/crash-random.test.ts',
+  'test/faults/kill-during-add.test.ts',
 ];
 // Files that only read the shared demo: run last, when it is long built, rather than holding a
 // worker that waits for it.
