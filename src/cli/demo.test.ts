@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -48,7 +48,6 @@ describe.skipIf(!dataPresent)('cairn demo', () => {
     }
     const lines = r.stdout.trimEnd().split('\n');
     const project = join(base, 'project');
-    const copy = ran ? sharedDemo().project : project;
 
     // A story, not a listing: numbered sections in order, each with a sentence of why.
     expect(lines.length, r.stdout).toBeLessThanOrEqual(80);
@@ -90,19 +89,28 @@ describe.skipIf(!dataPresent)('cairn demo', () => {
     expect(why).toMatch(/% CI/);
     for (const f of doc.blocked!.failed) expect(r.stdout).toContain(f.message);
 
-    // What the story claims is in the record, read back through other commands.
-    const show = cli(['model', 'show', doc.blocked!.ref, '--json'], { cwd: copy });
-    expect(show.code, show.stderr).toBe(0);
-    expect((show.json as { evaluations: Array<{ suite: string; passed: boolean }> }).evaluations).toContainEqual(
-      expect.objectContaining({ suite: 'gate', passed: false }),
-    );
-    const cmp = cli(['run', 'compare', ...doc.models.map((m) => m.runName), '--json'], { cwd: copy });
-    expect(cmp.code, cmp.stderr).toBe(0);
-    const differ = (cmp.json as { params: Array<{ name: string; differs: boolean }> }).params.filter((p) => p.differs);
-    expect(differ.map((p) => p.name)).toEqual(['features']);
-    expect(doc.deployment?.ref).toBe(doc.models[2]!.ref);
-    const verify = cli(['audit', 'verify', '--json'], { cwd: copy });
-    expect(verify.code, verify.stderr).toBe(0);
-    expect((verify.json as { ok: boolean }).ok).toBe(true);
+    // What the story claims is in the record, read back through other commands: in a copy of
+    // the shared demo (the size of the demo's data), removed after.
+    const mine = ran ? sharedDemo() : null;
+    const copy = mine?.project ?? project;
+    try {
+      const show = cli(['model', 'show', doc.blocked!.ref, '--json'], { cwd: copy });
+      expect(show.code, show.stderr).toBe(0);
+      expect((show.json as { evaluations: Array<{ suite: string; passed: boolean }> }).evaluations).toContainEqual(
+        expect.objectContaining({ suite: 'gate', passed: false }),
+      );
+      const cmp = cli(['run', 'compare', ...doc.models.map((m) => m.runName), '--json'], { cwd: copy });
+      expect(cmp.code, cmp.stderr).toBe(0);
+      const differ = (cmp.json as { params: Array<{ name: string; differs: boolean }> }).params.filter(
+        (p) => p.differs,
+      );
+      expect(differ.map((p) => p.name)).toEqual(['features']);
+      expect(doc.deployment?.ref).toBe(doc.models[2]!.ref);
+      const verify = cli(['audit', 'verify', '--json'], { cwd: copy });
+      expect(verify.code, verify.stderr).toBe(0);
+      expect((verify.json as { ok: boolean }).ok).toBe(true);
+    } finally {
+      if (mine) rmSync(mine.base, { recursive: true, force: true });
+    }
   });
 });
