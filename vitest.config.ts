@@ -1,4 +1,41 @@
+import { relative } from 'node:path';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
+
+// Files that take minutes, longest first: started first, they overlap the rest of the suite
+// instead of finishing last with one worker left busy (a fresh CI checkout has no timings of
+// earlier runs, so vitest would order by file size, and the fault tests are small files). The
+// web UI's file builds the shared demo workspace (src/test-support/shared-demo.ts); Slurm's
+// mostly waits on the scheduler. The examples come after Slurm's file has (most likely) ended:
+// they submit to the same one node, which that file fails on purpose.
+const FIRST = [
+  'test/ui/ui.test.ts',
+  'src/compute/backends/slurm/slurm-backend.test.ts',
+  'test/quickstart.test.ts',
+  'test/examples/examples.test.ts',
+  'test/faults/crash-random.test.ts',
+  'test/faults/kill-during-add.test.ts',
+];
+// Files that only read the shared demo: run last, when it is long built, rather than holding a
+// worker that waits for it.
+const LAST = ['src/cli/demo.test.ts', 'test/compliance/demo-dossier.test.ts', 'test/models/show-gate.test.ts'];
+
+class HeavyFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const rank = (f: TestSpecification) => {
+      const path = relative(f.project.config.root, f.moduleId);
+      const first = FIRST.indexOf(path);
+      if (first >= 0) return first - FIRST.length;
+      return LAST.includes(path) ? 1 : 0;
+    };
+    // The base order (projects one after another, then sizes or past timings) holds within
+    // each rank, and ranks move files only within their project (Array.prototype.sort is stable).
+    const projects = [...new Set(sorted.map((f) => f.project))];
+    const group = (f: TestSpecification) => projects.indexOf(f.project);
+    return sorted.sort((a, b) => group(a) - group(b) || rank(a) - rank(b));
+  }
+}
 
 // The PostgreSQL conformance and audit-on-PostgreSQL files fail when they run at the same time as
 // each other ("schema … does not exist" during migrations: cause not yet found); they run last,
@@ -9,6 +46,7 @@ export default defineConfig({
   test: {
     // Says which services (sshd, Slurm) the tests left up and how to stop them.
     globalSetup: ['test/services-notice.ts'],
+    sequence: { sequencer: HeavyFirst },
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

@@ -13,21 +13,11 @@ import type { Clock } from '../core/time.js';
 import { addVersion, checkoutVersion } from '../datasets/index.js';
 import { createLineageService } from '../lineage/index.js';
 import { createAdminService } from '../store-admin/index.js';
+import { mulberry32 } from '../test-support/prng.js';
 import { useTempDirs } from '../test-support/temp.js';
 import { newWorkspace, prng, writeTree } from '../test-support/workspace.js';
 import { eraseVersion, type EraseDeps } from './erase.js';
 import { putHold, releaseHolds } from './retention.js';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEEDS = Array.from({ length: Number(process.env.CAIRN_HOLD_PROPERTY_SEEDS ?? 3) }, (_, i) => 0x401d + i);
 const STEPS = 40;

@@ -14,24 +14,13 @@ import { allBlobs } from '../meta/repos/chunks.js';
 import { ingest } from '../storage/ingest/ingest.js';
 import { BlobKind, type BlobKindCode } from '../storage/pack/format.js';
 import { PackWriter } from '../storage/pack/writer.js';
+import { mulberry32 } from '../test-support/prng.js';
 import { useTempDirs } from '../test-support/temp.js';
 import { newWorkspace, prng } from '../test-support/workspace.js';
 import { runFsck } from './fsck.js';
 import { runGc } from './gc.js';
 
 const KiB = 1024;
-
-/** Seeded, so a failure replays exactly. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** path → sha256 of every file under `root`. */
 function contents(root: string, rel = '', out: Record<string, string> = {}): Record<string, string> {

@@ -20,6 +20,19 @@ export function sharedDemo(env: NodeJS.ProcessEnv = {}): { base: string; project
   return { base: mine, project: join(mine, 'project'), summary };
 }
 
+/**
+ * The shared demo itself, not a copy (look, never change: every other file copies it), with
+ * what `cairn demo` printed on stdout. Null for a kept folder (CAIRN_TEST_DEMO) that has no
+ * story beside it.
+ */
+export function sharedDemoRun(): { base: string; project: string; stdout: string } | null {
+  const kept = process.env.CAIRN_TEST_DEMO;
+  const base = kept ?? shared({});
+  const story = join(base, '..', 'story.txt');
+  if (!existsSync(story)) return null;
+  return { base, project: join(base, 'project'), stdout: readFileSync(story, 'utf8') };
+}
+
 function shared(env: NodeJS.ProcessEnv): string {
   // One per test run (the vitest process that started the workers) and per build of the CLI.
   const bundle = statSync(join(import.meta.dirname, '..', '..', 'dist', 'bundle', 'main.js')).mtimeMs;
@@ -30,11 +43,14 @@ function shared(env: NodeJS.ProcessEnv): string {
   } catch {
     return waitFor(done, dir);
   }
-  const r = cli(['demo', '--keep', '--dir', join(dir, 'demo'), '--json'], {
+  // Without --json, so the story it prints is kept (story.txt) for src/cli/demo.test.ts, which
+  // checks it instead of running a demo of its own; --dir keeps demo.json all the same.
+  const r = cli(['demo', '--keep', '--dir', join(dir, 'demo')], {
     cwd: tmpdir(),
     env: { CAIRN_ACTOR: 'demo@cairn.example', ...env },
   });
   mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'story.txt'), r.stdout);
   writeFileSync(done, JSON.stringify({ code: r.code, stderr: r.stderr.slice(-3000) }));
   if (r.code !== 0) throw new Error(`cairn demo failed:\n${r.stderr.slice(-3000)}`);
   return join(dir, 'demo');

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonDepth } from '../../src/server/json-body.js';
+import { mulberry32 } from '../../src/test-support/prng.js';
 import { startTeam, type Team } from '../server/harness.js';
 
 /**
@@ -49,13 +50,7 @@ describe('hostile request bodies', () => {
   });
 
   it('jsonDepth agrees with the nesting JSON.parse finds, for seeded random JSON values', () => {
-    let seed = 0x5eed;
-    const rnd = () => {
-      seed = (seed + 0x6d2b79f5) >>> 0;
-      let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      x ^= x + Math.imul(x ^ (x >>> 7), 61 | x);
-      return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-    };
+    const rnd = mulberry32(0x5eed);
     const texts = ['', 'a', '[', ']', '{', '}', '"', '\\', '\\"', '[{"x":"}]"}]', '\u005b'];
     const value = (d: number): unknown => {
       const k = Math.floor(rnd() * (d > 6 ? 3 : 5));

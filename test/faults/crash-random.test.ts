@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sha256Hex as sha } from '../../src/core/digest.js';
 import { cli, cliSpawn } from '../../src/test-support/cli.js';
+import { mulberry32 } from '../../src/test-support/prng.js';
 import { useTempDirs } from '../../src/test-support/temp.js';
 import { prng } from '../../src/test-support/workspace.js';
 
@@ -18,17 +19,6 @@ const SEEDS = (process.env.CAIRN_CRASH_SEEDS ?? '0xc0ffee').split(',').map((s) =
 /** Rounds per seed: the first seven are each command at least once, in a seeded order. */
 const ROUNDS = Number(process.env.CAIRN_CRASH_ROUNDS ?? 7);
 const OPS = ['add', 'add', 'checkout', 'checkout', 'gc', 'push', 'pull'] as const;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Tree = Record<string, string>;
 

@@ -3,24 +3,13 @@ import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { showVersion } from '../../src/datasets/queries.js';
 import { cli, cliSpawn } from '../../src/test-support/cli.js';
+import { mulberry32 } from '../../src/test-support/prng.js';
 import { useTempDirs } from '../../src/test-support/temp.js';
 import { prng, reopen } from '../../src/test-support/workspace.js';
 import { sha256Hex as sha } from '../../src/core/digest.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-/** Seeded, so a failure replays with the same kill points. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * ~60 MB: four 12 MiB files (new bytes every round, so each add has real work to do), two of

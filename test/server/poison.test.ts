@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { packFault } from '../../src/storage/pack/reader.js';
 import { addVersion } from '../../src/datasets/add.js';
+import { mulberry32 } from '../../src/test-support/prng.js';
 import { useSharedS3 } from '../../src/test-support/s3-server.js';
 import { newWorkspace, prng, writeTree } from '../../src/test-support/workspace.js';
 import { signedInLaptop, startTeam, type Team } from './harness.js';
@@ -229,13 +230,7 @@ describe('packFault', () => {
     await ws.close();
     const packs = [...localPacks(dir)];
     expect(packs.length).toBeGreaterThan(0);
-    let seed = 7;
-    const rand = () => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-      return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-    };
+    const rand = mulberry32(7);
     for (const [key, bytes] of packs) {
       const id = /([0-9a-f]{64})\.pack$/.exec(key)![1]!;
       expect(packFault(bytes, id)).toBeNull();

@@ -3,23 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leafHashOfText, verifyInclusion } from '../../src/audit/merkle/index.js';
 import { openCheckpoint, parseVerifierKey, verifierFromPublicKey } from '../../src/audit/note/index.js';
 import type { Role } from '../../src/identity/index.js';
+import { mulberry32 } from '../../src/test-support/prng.js';
 import { dropSchema, freshPgUrl, postgresAvailable } from '../../src/test-support/services.js';
 import { startTeam, type Team } from './harness.js';
 
 const pg = await postgresAvailable();
 const host = { actor: { id: 'host-admin', auth: 'os-user' as const }, command: 'test' };
-
-/** A small deterministic PRNG (mulberry32): a failing history is replayed from its seed. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Reads are the hot path the server caches identities for: what is cached must never let a
 // request through that the accounts, as they stood when it arrived, refuse.
@@ -82,7 +71,7 @@ describe.each([
     if (skip()) return;
     const rt = t.server.runtime;
     const seed = Number(process.env.CAIRN_TEST_SEED ?? Date.now() % 100_000);
-    const rand = prng(seed);
+    const rand = mulberry32(seed);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
     const people = ['p1', 'p2', 'p3'].map((n) => `${n}${usePg ? 'pg' : 'lite'}`);
     // The model: what each person may do, and which of their tokens still work.

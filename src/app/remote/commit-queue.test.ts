@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../test-support/prng.js';
 import { CommitQueue } from './commit-queue.js';
 
 /** A commit endpoint the test answers by hand: each request waits until it is told ok or failed. */
@@ -27,16 +28,10 @@ function endpoint() {
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
-/** Seeded (mulberry32): a failing history is reproduced by its seed. */
+/** Seeded (mulberry32): a failing history is reproduced by its seed. A number in [0, n). */
 function rng(seed: number) {
-  let a = seed >>> 0;
-  return (n: number) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * n;
-  };
+  const next = mulberry32(seed);
+  return (n: number) => next() * n;
 }
 
 type Step = 'add' | { answer: number; ok: boolean };

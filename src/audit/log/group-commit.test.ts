@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { initWorkspace, openWorkspace, type RequestScope, type Workspace } from '../../app/workspace.js';
 import { CairnError, isCairnError } from '../../core/errors.js';
+import { mulberry32 } from '../../test-support/prng.js';
 import { dropSchema, freshPgUrl, postgresAvailable } from '../../test-support/services.js';
 import { useTempDirs } from '../../test-support/temp.js';
 import { verifyWorkspaceLog } from '../service/audit-service.js';
@@ -18,13 +19,10 @@ type Op =
 
 /** A seeded generator (mulberry32): a failing history is reproduced from the seed in the test's name. */
 function rng(seed: number) {
-  let t = seed >>> 0;
-  return (n: number) => {
-    t = (t + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(t ^ (t >>> 15), 1 | t);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return (((x ^ (x >>> 14)) >>> 0) % n) as number;
-  };
+  const next = mulberry32(seed);
+  // The generator's 32-bit word (exact: it is a multiple of 2^-32) modulo n, as the histories
+  // of the seeds named in the tests were drawn.
+  return (n: number) => (next() * 4294967296) % n;
 }
 
 /** A random history: mostly writes that take, some that fail either way, some events alone. */

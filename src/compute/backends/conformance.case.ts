@@ -60,8 +60,11 @@ export function computeBackendConformance(
   harness: () => ComputeHarness,
   available: () => Promise<boolean> = async () => true,
   timeoutMs = 90_000,
+  opts: { concurrent?: boolean } = {},
 ): void {
-  describe(`compute backend conformance: ${name}`, () => {
+  // Concurrent for a backend whose jobs mostly wait on a scheduler (Slurm's time limit alone
+  // takes 60 to 90 s): the cases share nothing but the backend, so their waits may overlap.
+  (opts.concurrent ? describe.concurrent : describe)(`compute backend conformance: ${name}`, () => {
     it(
       'runs a command to completion: exit 0, stdout/stderr captured, environment and cwd set',
       { timeout: timeoutMs },

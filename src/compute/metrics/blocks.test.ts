@@ -59,7 +59,10 @@ function oracle(points: readonly Point[], name: string, buckets: number): Bucket
   const by = new Map<number, Point[]>();
   for (const p of stepped) {
     const b = Math.floor(p.step! / 2 ** k);
-    by.set(b, [...(by.get(b) ?? []), p]);
+    // Appended in place: a copy per point made the one-bucket curves quadratic.
+    const list = by.get(b);
+    if (list) list.push(p);
+    else by.set(b, [p]);
   }
   return [...by.entries()]
     .sort(([a], [b]) => a - b)

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { humanRunName } from '../../core/run-names.js';
 import { openMetaStore, type MetaStore } from '../../meta/open.js';
 import type { Database } from '../../meta/schema.js';
+import { mulberry32 } from '../../test-support/prng.js';
 import { dropSchema, freshPgUrl, postgresAvailable } from '../../test-support/services.js';
 import { useTempDirs } from '../../test-support/temp.js';
 import { MetricsTailer } from './ingest.js';
@@ -13,19 +14,6 @@ import { metricSeries, metricSummaries, type MetricSummary } from './read.js';
 import { summarize, type Point } from './summary.js';
 
 const pgAvailable = await postgresAvailable();
-
-/** Seeded xorshift32 in [0, 1): random histories that are the same on every run. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 2 ** 32;
-  };
-}
 
 /** The summary by definition, from every point (the oracle the stored one must equal). */
 function expected(points: readonly Point[]): MetricSummary[] {
@@ -156,7 +144,7 @@ function summarySuite(
         for (const seed of [1, 2, 3]) {
           const runId = `seed-${seed}`;
           await insertRun(store.db, runId);
-          const next = rng(seed);
+          const next = mulberry32(seed);
           const file = join(tmp(), 'metrics.jsonl');
           const tailer = new MetricsTailer({ db: store.db, runId, file });
           const all: Point[] = [];
@@ -172,7 +160,7 @@ function summarySuite(
     );
 
     it('runs recorded before the summaries existed get theirs when the migration runs', async () => {
-      const next = rng(7);
+      const next = mulberry32(7);
       // Distinct (step, time) per metric: which of two identical points is "last" is the later-ingested one, which only ingestion knows.
       const points = randomPoints(next, 300).map((p, i) => ({ ...p, step: p.step === null ? null : i }));
       await store.db

@@ -1,6 +1,7 @@
 import { createCipheriv, createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { isCairnError } from '../../core/errors.js';
+import { mulberry32 } from '../../test-support/prng.js';
 import {
   CdcScanner,
   chunkBuffer,
@@ -21,18 +22,6 @@ const TINY: ChunkParams = { min: 64, avg: 256, max: 1024 };
 function keystream(length: number, keyByte = 0): Buffer {
   const cipher = createCipheriv('aes-128-ctr', Buffer.alloc(16, keyByte), Buffer.alloc(16));
   return cipher.update(Buffer.alloc(length));
-}
-
-/** mulberry32: a tiny seeded PRNG for block sizes and edit positions. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function lengths(cuts: number[]): number[] {
@@ -227,7 +216,7 @@ describe('CdcScanner streaming', () => {
   it('gives the same cuts for random block sizes', () => {
     const data = keystream(4 * MiB + 777, 4);
     const whole = chunkBuffer(data, SMALL);
-    const rnd = prng(42);
+    const rnd = mulberry32(42);
     for (let trial = 0; trial < 5; trial++) {
       const maxBlock = [7, 1000, 40 * KiB, 300 * KiB, 5 * MiB][trial]!;
       const sizes = (function* () {
@@ -317,7 +306,7 @@ describe('shift resilience', () => {
     // `fromOriginal[i]` is 1 while byte i of the edited buffer is still the original's.
     const fromOriginal = new Uint8Array(edited.length).fill(1);
     fromOriginal.fill(0, size / 2, size / 2 + MiB);
-    const rnd = prng(7);
+    const rnd = mulberry32(7);
     const patch = keystream(100 * KiB, 13);
     for (let k = 0; k < 10; k++) {
       // One edit per tenth of the buffer, away from the inserted MiB.

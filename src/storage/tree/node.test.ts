@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../core/canonical-json.js';
 import { CairnError } from '../../core/errors.js';
+import { mulberry32 } from '../../test-support/prng.js';
 import { compareNames, decodeTree, encodeTree, type TreeEntry, type TreeNode } from './node.js';
 import { sha256Hex as sha } from '../../core/digest.js';
 
@@ -177,13 +178,7 @@ describe('decodeTree', () => {
 describe('encodeTree fast path', () => {
   // The fast writer must give exactly canonicalJson's bytes (the node id is their SHA-256), or
   // defer to it: random nodes (seeded) with odd names, numbers, missing or extra fields, wrong types.
-  let seed = 0x5eed;
-  const rnd = () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rnd = mulberry32(0x5eed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const ATOMS = ['a', 'é', '\uD800', '\uDC00', '\uD83D\uDE00', '"', '\\', '\n', '\u2028', '\u0000', '0', 'Z', '~'];
   const str = () => Array.from({ length: Math.floor(rnd() * 5) }, () => pick(ATOMS)).join('');

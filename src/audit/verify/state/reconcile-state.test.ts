@@ -1,20 +1,14 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { errorCatalogue } from '../../../core/errors.js';
+import { mulberry32 } from '../../../test-support/prng.js';
 import { ExpectedState, type LoggedEvent } from './expected-state.js';
 import { reconcileState } from './reconcile-state.js';
 import { emptyStateRows, type StateRows, type StateTable } from './state-rows.js';
 
-/** mulberry32: a tiny seeded PRNG, so every history is reproducible from its seed. */
+/** Seeded (mulberry32), so every history is reproducible from its seed. */
 function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return {
     next,
     int: (n: number) => Math.floor(next() * n),

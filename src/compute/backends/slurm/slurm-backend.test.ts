@@ -89,7 +89,10 @@ async function waitFile(path: string, timeoutMs = 60_000): Promise<void> {
 const available = async (): Promise<boolean> => slurmFacts() !== null;
 
 // Slurm checks time limits about every 30 s and the shortest limit is a minute, so the suite's
-// timeout test needs well over its default 90 s.
+// timeout test needs well over its default 90 s. Its cases, and this file's that neither fail the
+// node nor depend on which jobs wait, run at the same time: the time-limit job's minute and a
+// half of waiting overlaps the rest (jobs beyond the node's CPUs just queue). Those that do come
+// after, one at a time.
 computeBackendConformance(
   'slurm',
   () => ({
@@ -98,9 +101,10 @@ computeBackendConformance(
   }),
   available,
   240_000,
+  { concurrent: true },
 );
 
-describe('Slurm backend on a one-node cluster', () => {
+describe.concurrent('Slurm backend on a one-node cluster', () => {
   it(
     'gives a --gres=gpu:2 job two GPUs in CUDA_VISIBLE_DEVICES and SLURM_JOB_GPUS',
     { timeout: 120_000 },
@@ -144,6 +148,73 @@ describe('Slurm backend on a one-node cluster', () => {
     expect((err as Error).message).toMatch(/Invalid partition name/);
   });
 
+  it(
+    'holds no state of its own: a fresh instance (Cairn restarted) follows a job the old one submitted',
+    { timeout: 120_000 },
+    async (ctx) => {
+      if (!(await available())) return ctx.skip();
+      const f = need();
+      const req = job(freshDir(), 'sleep 2; echo survived');
+      const h = await backend(f).submit(req);
+      const fresh = backend(f);
+      const first = (await fresh.status([h])).get(h.id)!;
+      expect(['pending', 'running']).toContain(first.state);
+      const s = await waitDone(fresh, { backend: 'slurm', id: h.id }, 100_000);
+      expect([s.state, s.exitCode]).toEqual(['completed', 0]);
+      expect(s.nodes).toBe(f.node);
+      expect(s.usage?.elapsedS).toBeGreaterThanOrEqual(2);
+      expect(readFileSync(req.stdoutPath, 'utf8')).toBe('survived\n');
+    },
+  );
+
+  it(
+    'answers unknown for a job id Slurm never had, and cancelling a finished job is a no-op',
+    { timeout: 60_000 },
+    async (ctx) => {
+      if (!(await available())) return ctx.skip();
+      const f = need();
+      const b = backend(f);
+      const ghost = { backend: 'slurm' as const, id: '999999' };
+      expect((await b.status([ghost])).get('999999')!.state).toBe('unknown');
+      const done = await b.submit(job(freshDir(), 'true'));
+      expect((await waitDone(b, done, 50_000)).state).toBe('completed');
+      const both = await b.status([ghost, done]);
+      expect([both.get('999999')!.state, both.get(done.id)!.state]).toEqual(['unknown', 'completed']);
+      await b.cancel(done);
+      await b.cancel(ghost);
+      expect((await b.status([done])).get(done.id)!.state).toBe('completed');
+    },
+  );
+
+  it("reports the partition's node as capacity", { timeout: 30_000 }, async (ctx) => {
+    if (!(await available())) return ctx.skip();
+    const f = need();
+    expect(await backend(f).capacity()).toEqual({ gpus: f.gpus, cpus: f.cpus, memoryMb: f.memoryMb });
+  });
+
+  it(
+    'says the controller is unreachable (IO_ERROR) when SLURM_CONF points nowhere useful',
+    { timeout: 60_000 },
+    async (ctx) => {
+      if (!(await available())) return ctx.skip();
+      const f = need();
+      // A copy of the config with the controller moved to a port nobody listens on.
+      const dir = freshDir();
+      const path = join(dir, 'slurm.conf');
+      writeFileSync(path, readFileSync(f.conf, 'utf8').replace(/^ClusterName=.*$/m, '$&\nSlurmctldPort=1'));
+      for (const extra of ['gres.conf', 'cgroup.conf']) copyFileSync(join(f.dir, extra), join(dir, extra));
+      const b = new SlurmBackend({ env: { ...slurmEnv(f), SLURM_CONF: path } });
+      const err = await b.submit(job(dir, 'true')).catch((e: unknown) => e);
+      expect(isCairnError(err, 'IO_ERROR')).toBe(true);
+      expect((err as Error).message).toMatch(/unreachable/);
+    },
+  );
+});
+
+// After the concurrent cases above (vitest runs a file's top-level blocks in order): a job that
+// waits must wait for the reason under test alone (another pending job would make it
+// "Priority"), and a node failure kills every job on the node.
+describe('Slurm backend: a waiting job and node failures, one at a time', () => {
   it('reports why a job waits: GPUs all taken → pending with reason Resources', { timeout: 120_000 }, async (ctx) => {
     if (!(await available())) return ctx.skip();
     const f = need();
@@ -224,66 +295,4 @@ describe('Slurm backend on a one-node cluster', () => {
       nodeResume(f);
     }
   });
-
-  it(
-    'holds no state of its own: a fresh instance (Cairn restarted) follows a job the old one submitted',
-    { timeout: 120_000 },
-    async (ctx) => {
-      if (!(await available())) return ctx.skip();
-      const f = need();
-      const req = job(freshDir(), 'sleep 2; echo survived');
-      const h = await backend(f).submit(req);
-      const fresh = backend(f);
-      const first = (await fresh.status([h])).get(h.id)!;
-      expect(['pending', 'running']).toContain(first.state);
-      const s = await waitDone(fresh, { backend: 'slurm', id: h.id }, 100_000);
-      expect([s.state, s.exitCode]).toEqual(['completed', 0]);
-      expect(s.nodes).toBe(f.node);
-      expect(s.usage?.elapsedS).toBeGreaterThanOrEqual(2);
-      expect(readFileSync(req.stdoutPath, 'utf8')).toBe('survived\n');
-    },
-  );
-
-  it(
-    'answers unknown for a job id Slurm never had, and cancelling a finished job is a no-op',
-    { timeout: 60_000 },
-    async (ctx) => {
-      if (!(await available())) return ctx.skip();
-      const f = need();
-      const b = backend(f);
-      const ghost = { backend: 'slurm' as const, id: '999999' };
-      expect((await b.status([ghost])).get('999999')!.state).toBe('unknown');
-      const done = await b.submit(job(freshDir(), 'true'));
-      expect((await waitDone(b, done, 50_000)).state).toBe('completed');
-      const both = await b.status([ghost, done]);
-      expect([both.get('999999')!.state, both.get(done.id)!.state]).toEqual(['unknown', 'completed']);
-      await b.cancel(done);
-      await b.cancel(ghost);
-      expect((await b.status([done])).get(done.id)!.state).toBe('completed');
-    },
-  );
-
-  it("reports the partition's node as capacity", { timeout: 30_000 }, async (ctx) => {
-    if (!(await available())) return ctx.skip();
-    const f = need();
-    expect(await backend(f).capacity()).toEqual({ gpus: f.gpus, cpus: f.cpus, memoryMb: f.memoryMb });
-  });
-
-  it(
-    'says the controller is unreachable (IO_ERROR) when SLURM_CONF points nowhere useful',
-    { timeout: 60_000 },
-    async (ctx) => {
-      if (!(await available())) return ctx.skip();
-      const f = need();
-      // A copy of the config with the controller moved to a port nobody listens on.
-      const dir = freshDir();
-      const path = join(dir, 'slurm.conf');
-      writeFileSync(path, readFileSync(f.conf, 'utf8').replace(/^ClusterName=.*$/m, '$&\nSlurmctldPort=1'));
-      for (const extra of ['gres.conf', 'cgroup.conf']) copyFileSync(join(f.dir, extra), join(dir, extra));
-      const b = new SlurmBackend({ env: { ...slurmEnv(f), SLURM_CONF: path } });
-      const err = await b.submit(job(dir, 'true')).catch((e: unknown) => e);
-      expect(isCairnError(err, 'IO_ERROR')).toBe(true);
-      expect((err as Error).message).toMatch(/unreachable/);
-    },
-  );
 });
