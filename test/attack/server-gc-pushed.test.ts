@@ -36,6 +36,8 @@ describe('attack: gc on a team server that holds pushed model versions', () => {
     const pushed: any = await bob.run((s) => s.transfer.push([], { remote: 'team' }));
     expect(pushed.models).toEqual(['spam@v1']);
 
+    const audit = await t.call('admin', 'POST', '/api/v1/audit/verify', { deep: true, artifacts: true });
+    expect(audit.json.ok, JSON.stringify(audit.json.problems ?? audit.json).slice(0, 1500)).toBe(true);
     const erased = await t.call('admin', 'POST', '/api/v1/compliance/erasures', {
       ref: 'churn-data@v1',
       reason: 'Art. 17 #7',
