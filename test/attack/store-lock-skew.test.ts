@@ -22,8 +22,8 @@ afterAll(async () => {
 
 const dist = join(process.cwd(), 'dist');
 
-/** A process on a host whose clock is `skewMs` behind: it holds `name` for `holdMs`, saying when it has it. */
-function skewedHolder(url: string, name: string, skewMs: number, holdMs: number) {
+/** A process on a host whose clock is `skewMs` behind: it holds `name` until released, saying when it has it. */
+function skewedHolder(url: string, name: string, skewMs: number) {
   const script = `
     const real = Date.now.bind(Date);
     Date.now = () => real() - ${skewMs};
@@ -32,11 +32,11 @@ function skewedHolder(url: string, name: string, skewMs: number, holdMs: number)
     const meta = await openMetaStore(${JSON.stringify(url)});
     await leaseLocks(meta.db).run(${JSON.stringify(name)}, async () => {
       process.stdout.write('held\\n');
-      await new Promise((r) => setTimeout(r, ${holdMs}));
+      await new Promise((r) => process.stdin.once('data', r));
     });
     await meta.close();
   `;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const held = new Promise<void>((resolve, reject) => {
@@ -44,7 +44,8 @@ function skewedHolder(url: string, name: string, skewMs: number, holdMs: number)
     child.once('exit', (code) => reject(new Error(`the skewed holder exited ${code}: ${err}`)));
   });
   const done = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { held, done };
+  const release = () => child.stdin.end('go\n');
+  return { held, done, release };
 }
 
 describe.skipIf(!pg)('attack: server hosts with skewed clocks share the store locks', () => {
@@ -54,7 +55,7 @@ describe.skipIf(!pg)('attack: server hosts with skewed clocks share the store lo
     schemas.push(schema);
     const meta = await openMetaStore(url);
     try {
-      const other = skewedHolder(url, 'import', 60_000, 4_000);
+      const other = skewedHolder(url, 'import', 60_000);
       await other.held;
       // This host's clock is right: while the other holds the lock, it must not get it.
       let got = false;
@@ -64,6 +65,7 @@ describe.skipIf(!pg)('attack: server hosts with skewed clocks share the store lo
         }),
       ).rejects.toMatchObject({ code: 'SERVER_UNAVAILABLE' });
       expect(got).toBe(false);
+      other.release();
       expect(await other.done).toBe(0);
       // Released: it is free at once.
       await leaseLocks(meta.db, { waitMs: 1_500 }).run('import', async () => {
