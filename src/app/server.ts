@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { sql } from 'kysely';
@@ -311,8 +311,32 @@ function dbSessions(ws: Workspace): SessionStore {
       const r = await db.deleteFrom('browser_sessions').where('id_hash', '=', idHash).executeTakeFirst();
       return Number(r.numDeletedRows) > 0;
     },
+    // One row every process reads (of two first starts, one insert wins); its id is no SHA-256
+    // hex, so no session id maps to it, and it never expires.
+    async sealKey() {
+      await db
+        .insertInto('browser_sessions')
+        .values({
+          id_hash: SEAL_KEY_ROW,
+          principal: '',
+          claims: JSON.stringify(randomBytes(32).toString('base64')),
+          expires_at: '9999-12-31T23:59:59.999Z',
+          created_at: new Date().toISOString(),
+        })
+        .onConflict((oc) => oc.column('id_hash').doNothing())
+        .execute();
+      const r = await db
+        .selectFrom('browser_sessions')
+        .select('claims')
+        .where('id_hash', '=', SEAL_KEY_ROW)
+        .executeTakeFirstOrThrow();
+      return Buffer.from(JSON.parse(r.claims) as string, 'base64');
+    },
   };
 }
+
+/** The browser_sessions row holding the key sign-ins in progress are sealed with. */
+const SEAL_KEY_ROW = 'oidc-state-seal-key';
 
 /**
  * Bookkeeping rows beside the log (not state the log vouches for): the server's own table.

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { CairnError } from '../core/errors.js';
+import { isPostgres } from '../meta/repos/bulk.js';
 import type { Database } from '../meta/schema.js';
 
 /**
@@ -63,16 +64,17 @@ export function leaseLocks(db: Kysely<Database>, o: LeaseOptions = {}): StoreLoc
   const chains = new Map<string, Promise<void>>();
   const me = randomUUID();
   let n = 0;
+  // Leases are written and read on the database's clock: server processes on several hosts
+  // disagree about the time, and a host whose clock is behind by more than a lease would write
+  // leases the others read as long expired (and take the lock from under it).
+  const now = dbNowMs(db);
+  const until = (): RawBuilder<number> => sql<number>`${now} + ${leaseMs}`;
   const take = async (name: string, token: string): Promise<boolean> => {
-    const now = Date.now();
     const r = await db
       .insertInto('store_locks')
-      .values({ name, holder: token, expires_at: now + leaseMs })
+      .values({ name, holder: token, expires_at: until() })
       .onConflict((oc) =>
-        oc
-          .column('name')
-          .doUpdateSet({ holder: token, expires_at: now + leaseMs })
-          .where('store_locks.expires_at', '<', now),
+        oc.column('name').doUpdateSet({ holder: token, expires_at: until() }).where('store_locks.expires_at', '<', now),
       )
       .executeTakeFirst();
     return Number(r.numInsertedOrUpdatedRows ?? 0) === 1;
@@ -99,7 +101,7 @@ export function leaseLocks(db: Kysely<Database>, o: LeaseOptions = {}): StoreLoc
         const renew = setInterval(() => {
           void db
             .updateTable('store_locks')
-            .set({ expires_at: Date.now() + leaseMs })
+            .set({ expires_at: until() })
             .where('name', '=', name)
             .where('holder', '=', token)
             .execute()
@@ -120,4 +122,11 @@ export function leaseLocks(db: Kysely<Database>, o: LeaseOptions = {}): StoreLoc
         }
       }),
   };
+}
+
+/** The database's clock in milliseconds since the epoch, as SQL (one clock for every server process). */
+function dbNowMs(db: Kysely<Database>): RawBuilder<number> {
+  return isPostgres(db as unknown as Kysely<never>)
+    ? sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint`
+    : sql<number>`cast((julianday('now') - 2440587.5) * 86400000 as integer)`;
 }

@@ -31,7 +31,8 @@ export const packKeyOf = (id: string) => `packs/${id.slice(0, 2)}/${id}.pack`;
 /**
  * The state without the versions in `hidden` (`name@vN`: another project's run outputs), and
  * without what hangs only on them: their datasets when no other version is left, their tags,
- * reports and lineage edges, and the packs no kept version uses. Lineage edges that name a run
+ * reports and lineage edges, the model versions whose files they are (and such a model when no
+ * other version of it is left), and the packs no kept version uses. Lineage edges that name a run
  * are left out too: a pushed workspace's runs are not the server's, so their project is unknown
  * (the server's own lineage hides a run it cannot place, visibleLineage). The audit entries stay:
  * they are hashes, and a pull verifies every pushed log. Pure.
@@ -41,11 +42,20 @@ export function cutState(state: RemoteState, hidden: ReadonlySet<string>): Store
   const kept = new Set(versions.map((v) => v.id));
   const datasets = new Set(versions.map((v) => v.dataset_id));
   const packIds = new Set(versions.flatMap((v) => v.packs));
-  const named = (type: string, id: string) => type !== 'dataset_version' || kept.has(id);
+  // A model version's files are a dataset version: one registered from a hidden run output hangs
+  // on it (a pull could only refuse it), and so does its model when no other version is left.
+  const modelVersions = state.modelVersions.filter((v) => kept.has(v.files_version_id));
+  const keptModelVersions = new Set(modelVersions.map((v) => v.id));
+  const withVersions = new Set(state.modelVersions.map((v) => v.model_id));
+  const keptModels = new Set(modelVersions.map((v) => v.model_id));
+  const named = (type: string, id: string) =>
+    type === 'dataset_version' ? kept.has(id) : type === 'model_version' ? keptModelVersions.has(id) : true;
   return {
     state: {
       ...state,
       versions,
+      modelVersions,
+      models: state.models.filter((m) => keptModels.has(m.id) || !withVersions.has(m.id)),
       datasets: state.datasets.filter((d) => datasets.has(d.id)),
       tags: state.tags.filter((t) => kept.has(t.version_id)),
       reports: state.reports.filter((r) => kept.has(r.version_id)),

@@ -84,6 +84,11 @@ async function reachableBlobs(
   const indexed = new Set(blobs.map((b) => b.id));
   const visit = damageFinder(treeLoader(deps), (id) => !indexed.has(id), reachable);
   for (const r of roots) {
+    // A version imported as metadata only (`pull --metadata-only`; every version pushed to a team
+    // server until something there reads it) has no tree here: it keeps no bytes of this store
+    // alive, and its bytes are on the remote. A root tree that is here with a subtree missing is
+    // damage, and stops gc.
+    if (!indexed.has(r.root)) continue;
     const d = await visit(r.root);
     if (d.unreadable.length > 0) {
       throw new CairnError('CORRUPT_OBJECT', `cannot read every tree of ${r.ref}, so gc cannot tell what is garbage`, {

@@ -144,6 +144,53 @@ describe('maintenance: fsck and gc', () => {
     expect(ev).toEqual([{ action: 'store.fsck', outcome: 'failed' }]);
   });
 
+  it('gc passes over a version with no tree here (metadata only) and stops on one whose trees are here but unreadable', async () => {
+    // What `pull --metadata-only` (and a push to a team server) records: a row whose trees stay remote.
+    const remoteOnly = (w: Workspace) =>
+      w.audit.audited({ action: 'dataset.version.create', target: { type: 'dataset', name: 'remote' } }, (commit) =>
+        commit(async (tx) => {
+          const now = new Date().toISOString();
+          const id = uuidv7();
+          await createDataset(tx, { id, name: 'remote', created_at: now, created_by: 'tester@example.com' });
+          await insertVersion(tx, {
+            id: uuidv7(),
+            dataset_id: id,
+            number: 1,
+            digest: sha(Buffer.from('a tree that is only on the remote')),
+            parent_id: null,
+            message: '',
+            author: 'tester@example.com',
+            created_at: now,
+            file_count: 0,
+            total_bytes: 0,
+            new_bytes: 0,
+            stats: canonicalJson({}),
+          });
+        }),
+      );
+    const { ws: a, dir, expected } = await store();
+    await remoteOnly(a);
+    await runGc(a);
+    await everyVersionChecksOut(a, dir, expected);
+    await a.close();
+    // Another store: two@v1's pack gone, so its root tree is indexed but unreadable, which is damage.
+    const { ws: b } = await store();
+    await remoteOnly(b);
+    const v = await b.meta.db
+      .selectFrom('dataset_versions')
+      .innerJoin('datasets', 'datasets.id', 'dataset_versions.dataset_id')
+      .select('digest')
+      .where('name', '=', 'two')
+      .executeTakeFirstOrThrow();
+    const loc = await b.meta.db
+      .selectFrom('blobs')
+      .select('pack_id')
+      .where('id', '=', v.digest)
+      .executeTakeFirstOrThrow();
+    rmSync(b.packs.packPath(loc.pack_id));
+    await rejectsWith(runGc(b), 'CORRUPT_OBJECT');
+  });
+
   it('gc --dry-run reports orphan packs, unused packs and temp files but deletes nothing', async () => {
     const { ws } = await store();
     const orphan = await writePack(ws, [{ kind: BlobKind.chunk, bytes: prng(50, 64 * KiB) }]);

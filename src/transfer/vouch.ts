@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../core/canonical-json.js';
 import type { RemoteState } from './state.js';
 
 /**
@@ -329,6 +330,7 @@ function planModelImport(
     const match = sameDigest.find(
       (x) => (x.card === undefined || x.card === card) && (x.format === undefined || x.format === v.format),
     );
+    const unlike = rowUnlikeCard(v);
     let why: string | null = null;
     if (!names.has(v.model_id)) why = 'its model is not in the remote state';
     else if (!list.length) why = 'no event of a verified audit log registers it';
@@ -338,6 +340,7 @@ function planModelImport(
       why = sameDigest.some((x) => x.card !== undefined && x.card !== card)
         ? 'its card is not the one the registering event logged'
         : 'its format is not the one the registering event logged';
+    else if (unlike !== null) why = unlike;
     else if (files.get(v.files_version_id) !== v.digest)
       why = files.has(v.files_version_id)
         ? 'the dataset version it names for its files holds another tree'
@@ -365,6 +368,26 @@ function planModelImport(
   }
   const modelIds = new Set(rows.map((v) => v.model_id));
   return { ok, imported, skipped, versions: rows, models: remote.models.filter((m) => modelIds.has(m.id)) };
+}
+
+/**
+ * Why a model row's signature or run differs from its card's, or null. The event vouches for the
+ * card, not for these columns, yet `model evaluate` feeds the model by the row's signature and
+ * a release states the row's run as the model's build: they must be the card's. Pure.
+ */
+function rowUnlikeCard(v: RemoteState['modelVersions'][number]): string | null {
+  let card: { signature?: unknown; training?: { run?: { id?: unknown } | null } };
+  let signature: string | null;
+  try {
+    card = JSON.parse(v.card) as typeof card;
+    signature = v.signature === null ? null : canonicalJson(JSON.parse(v.signature));
+  } catch {
+    return 'its card or signature is not JSON';
+  }
+  if (signature !== (card.signature ? canonicalJson(card.signature) : null))
+    return 'its signature is not the one its card records';
+  if ((v.run_id ?? null) !== (card.training?.run?.id ?? null)) return 'its run is not the one its card records';
+  return null;
 }
 
 /** `mail@v3 (sha256:ab12…, author x): why` — for messages that name refused versions. */

@@ -31,6 +31,12 @@ export interface SessionStore {
   get(idHash: string): Promise<SessionRecord | null>;
   /** True when there was such a session. */
   delete(idHash: string): Promise<boolean>;
+  /**
+   * The key sign-ins in progress are sealed with, the same for every server process on the store
+   * (one process seals at `/auth/login`, another may open at `/auth/callback`). Absent: a key of
+   * this process.
+   */
+  sealKey?(): Promise<Buffer>;
 }
 
 export function memorySessions(): SessionStore {
@@ -60,12 +66,13 @@ const MAX_RETURN = 1024;
  * again, so disabling the account or changing grants takes effect at once. Sessions are kept in
  * a SessionStore by the hash of their id (the server's database: a restart keeps them). A
  * sign-in in progress (10 minutes at most) travels in the browser's state cookie, sealed
- * (AES-256-GCM) with a key of this process: the server keeps nothing per started sign-in, so
+ * (AES-256-GCM) with a key every server process on the database shares (SessionStore.sealKey;
+ * behind a load balancer the callback may reach another process): the server keeps nothing per started sign-in, so
  * nobody can lock people out by starting sign-ins they never finish (it used to keep up to
  * 10,000 in memory and refuse the rest); a restart asks people mid-sign-in to start again.
  */
 export class OidcBrowser {
-  readonly #sealKey = randomBytes(32);
+  #sealKey: Promise<Buffer> | null = null;
   /** States already used at the callback (state → when it expires), so a callback is not replayed. */
   readonly #used = new Map<string, number>();
 
@@ -101,7 +108,7 @@ export class OidcBrowser {
       code_challenge_method: 'S256',
     }))
       u.searchParams.set(k, v);
-    return { location: u.toString(), state, cookie: this.#seal(p) };
+    return { location: u.toString(), state, cookie: this.#seal(p, await this.#key()) };
   }
 
   /** Exchanges the code the provider sent back: the session id, who it is, and where the browser was going. */
@@ -110,7 +117,7 @@ export class OidcBrowser {
     cookieState: string | undefined,
   ): Promise<{ sessionId: string; who: Authenticated; returnTo: string }> {
     const state = query.state ?? '';
-    const p = cookieState ? this.#open(cookieState) : null;
+    const p = cookieState ? this.#open(cookieState, await this.#key()) : null;
     const ok = p !== null && sameText(p.state, state) && p.expires >= this.now() && !this.#used.has(p.state);
     // One try per state: a forged or replayed callback spends it.
     if (p !== null) this.#spend(p);
@@ -191,19 +198,26 @@ export class OidcBrowser {
     this.#used.set(p.state, p.expires);
   }
 
-  #seal(p: Pending): string {
+  #key(): Promise<Buffer> {
+    this.#sealKey ??= this.sessions.sealKey ? this.sessions.sealKey() : Promise.resolve(randomBytes(32));
+    // A database that did not answer is asked again next time.
+    this.#sealKey.catch(() => (this.#sealKey = null));
+    return this.#sealKey;
+  }
+
+  #seal(p: Pending, key: Buffer): string {
     const iv = randomBytes(12);
-    const c = createCipheriv('aes-256-gcm', this.#sealKey, iv);
+    const c = createCipheriv('aes-256-gcm', key, iv);
     const body = Buffer.concat([c.update(JSON.stringify(p), 'utf8'), c.final()]);
     return Buffer.concat([iv, c.getAuthTag(), body]).toString('base64url');
   }
 
   /** The sign-in a state cookie carries, or null when it is not one this process sealed. */
-  #open(cookie: string): Pending | null {
+  #open(cookie: string, key: Buffer): Pending | null {
     try {
       const raw = Buffer.from(cookie, 'base64url');
       if (raw.length < 29) return null;
-      const d = createDecipheriv('aes-256-gcm', this.#sealKey, raw.subarray(0, 12));
+      const d = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
       d.setAuthTag(raw.subarray(12, 28));
       const p = JSON.parse(Buffer.concat([d.update(raw.subarray(28)), d.final()]).toString('utf8')) as Pending;
       return typeof p.state === 'string' && typeof p.verifier === 'string' ? p : null;
