@@ -7,6 +7,7 @@ await build({
   entryPoints: {
     main: 'dist/cli/main.js',
     'storage-worker': 'dist/storage/workers/storage-worker.js',
+    'stat-child': 'dist/storage/statcache/stat-child.js',
     'job-supervisor': 'dist/compute/backends/local/supervisor.js',
   },
   outdir: 'dist/bundle',

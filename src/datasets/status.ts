@@ -7,6 +7,7 @@ import { findDataset, latestVersion } from '../meta/repos/datasets.js';
 import { scanSource } from '../storage/ingest/scan.js';
 import { openFolderCache, statusByFolders } from '../storage/statcache/folder-status.js';
 import { loadStatCache, saveStatCache } from '../storage/statcache/stat-cache.js';
+import { StatChildren } from '../storage/statcache/stat-children.js';
 import { listFlat } from '../storage/tree/list.js';
 import { baselineFromCache, compareWithBaseline, type Baseline } from './compare.js';
 import type { DatasetDeps } from './deps.js';
@@ -62,10 +63,16 @@ export async function statusOf(
   const ds = await findDataset(deps.meta.db, name);
   const latest = ds ? await latestVersion(deps.meta.db, ds.id) : undefined;
   // The common case, a tree added or checked out as the latest version: its cache is a
-  // complete baseline, compared directory by directory on the workers.
-  if (latest) deps.pool.warm();
-  const folders = latest ? openFolderCache(deps.cacheDir, root, latest.digest) : null;
-  const r = latest && folders ? await statusByFolders(deps.pool, root, folders, opts.onProgress) : null;
+  // complete baseline, compared directory by directory in child processes (started first, so
+  // their start-up overlaps reading the cache's index).
+  const children = latest ? StatChildren.start(deps.pool.size) : null;
+  let r: Awaited<ReturnType<typeof statusByFolders>> = null;
+  try {
+    const folders = latest ? openFolderCache(deps.cacheDir, root, latest.digest) : null;
+    r = latest && folders ? await statusByFolders(deps.pool, root, folders, opts.onProgress, children) : null;
+  } finally {
+    await children?.close();
+  }
   // Null: the cache turned out damaged; the full walk below re-hashes and rewrites it.
   if (latest && r) {
     if (r.hashed > 0) r.save();

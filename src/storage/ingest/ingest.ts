@@ -20,10 +20,7 @@ import {
   type HashChunksReply,
   type LargeChunksMessage,
   type LargeDoneMessage,
-  SMALL_CTIME,
   SMALL_FIELDS,
-  SMALL_INO,
-  SMALL_MTIME,
   SMALL_OFFSET,
   SMALL_SIZE,
   type SmallFileReply,
@@ -515,12 +512,10 @@ class IngestSession {
       const m = i * SMALL_FIELDS;
       const size = meta[m + SMALL_SIZE]!;
       const digest = digests.toString('hex', i * 32, i * 32 + 32);
-      // Changed between the walk and the read: keeps the digest read, never a trusted stat.
-      const changed =
-        size !== f.size ||
-        meta[m + SMALL_MTIME] !== f.mtimeMs ||
-        meta[m + SMALL_CTIME] !== f.ctimeMs ||
-        meta[m + SMALL_INO] !== f.ino;
+      // Another length than the walk's: changed since, keeps the digest read, never a trusted
+      // stat. (A change of the same length changed the ctime after the walk's lstat: that stat
+      // never matches the file again, so no stat is taken with the read — one per file.)
+      const changed = size !== f.size;
       out[i] = { digest, chunks: size > 0 ? [digest] : [], changed };
       if (size > 0) {
         const offset = meta[m + SMALL_OFFSET]!;

@@ -62,6 +62,15 @@ export interface FolderFindings {
   dir: DirStat | null;
 }
 
+/** One share of the records for a stat child (the same inputs as the workers' task). */
+export interface StatChildTask {
+  length: number;
+  file: CacheFile;
+  records: RecordRef[];
+  root: string;
+  scannedAtMs: number;
+}
+
 export interface FoldersChecked {
   /** Aligned with the records given. */
   folders: FolderFindings[];
@@ -92,6 +101,7 @@ export function checkFolders(
   root: string,
   scannedAtMs: number,
   file?: CacheFile,
+  enter = false,
 ): FoldersChecked {
   const out: FoldersChecked = { folders: [], gone: [] };
   if (file && records.length > 0) {
@@ -99,7 +109,7 @@ export function checkFolders(
     if (why) return { ...out, damaged: why };
   }
   try {
-    for (const r of records) out.folders.push(checkFolder(cache, r, root, scannedAtMs, out.gone));
+    for (const r of records) out.folders.push(checkFolder(cache, r, root, scannedAtMs, out.gone, enter));
   } catch (err) {
     if (err instanceof StatCacheFormatError) {
       out.damaged = err.message;
@@ -152,17 +162,43 @@ function fillShare(cache: Buffer, file: CacheFile, from: number, to: number): st
   }
 }
 
-function lstatOrNull(abs: string): fs.Stats | null {
+/** `path` may be relative to the working directory (a stat child's folder). */
+function lstatOrNull(path: string): fs.Stats | null {
   try {
-    return fs.lstatSync(abs);
+    return fs.lstatSync(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return null;
-    throw ioError(err, 'read', abs);
+    throw ioError(err, 'read', path.startsWith('/') ? path : `${process.cwd()}/${path}`);
   }
 }
 
-function checkFolder(cache: Buffer, r: RecordRef, root: string, scannedAtMs: number, gone: string[]): FolderFindings {
+/**
+ * Makes `dirAbs` the working directory when it is the directory `self` describes (same device
+ * and inode: no link followed, nothing swapped in between), so its entries are stat'ed by name —
+ * a one-component path walk in the kernel instead of one per component of the absolute path.
+ * Only a process of its own may do this (the working directory is the whole process's): the
+ * stat children of `stat-children.ts`. Returns the prefix to put before an entry's name.
+ */
+function enterFolder(dirAbs: string, self: fs.Stats): string {
+  try {
+    process.chdir(dirAbs);
+    const here = fs.statSync('.');
+    if (here.ino === self.ino && here.dev === self.dev) return '';
+  } catch {
+    // Gone or replaced since its lstat: the absolute names below find out what is there now.
+  }
+  return `${dirAbs}/`;
+}
+
+function checkFolder(
+  cache: Buffer,
+  r: RecordRef,
+  root: string,
+  scannedAtMs: number,
+  gone: string[],
+  enter: boolean,
+): FolderFindings {
   const f: FolderFindings = {
     unchanged: 0,
     added: [],
@@ -184,14 +220,16 @@ function checkFolder(cache: Buffer, r: RecordRef, root: string, scannedAtMs: num
     return f;
   }
   const at: Place = { cache, scannedAtMs, gone, f, differs: false };
+  // How an entry's name is reached: relative to the working directory, or absolute.
+  const base = enter ? enterFolder(dirAbs, self) : `${dirAbs}/`;
   const was = dirStatOf(cache, r);
   if (was.ino === self.ino && was.mtimeMs === self.mtimeMs && was.ctimeMs === self.ctimeMs && !racy(was, scannedAtMs)) {
     // Settled and unchanged: the record's names are the directory's (not listed again).
-    checkSettled(at, r, dirAbs, prefix);
+    checkSettled(at, r, dirAbs, base, prefix);
     f.dir = at.differs ? null : was;
     return f;
   }
-  const names = folderNames(dirAbs);
+  const names = folderNames(base === '' ? '.' : dirAbs);
   if (!names) {
     gone.push(r.path);
     return f;
@@ -206,11 +244,11 @@ function checkFolder(cache: Buffer, r: RecordRef, root: string, scannedAtMs: num
   });
   for (const name of names) {
     if (SKIP_NAMES.has(name)) continue;
-    const st = lstatOrNull(`${dirAbs}/${name}`);
+    const st = lstatOrNull(base + name);
     if (!st) continue;
     const c = cached.get(name);
     if (c !== undefined) cached.delete(name);
-    checkEntry(at, `${dirAbs}/${name}`, prefix + name, name, st, c === undefined ? undefined : entryAt(cache, c), true);
+    checkEntry(at, dirAbs, base, prefix + name, name, st, c === undefined ? undefined : entryAt(cache, c), true);
   }
   for (const [name, c] of cached) {
     const e = entryAt(cache, c);
@@ -231,8 +269,9 @@ function checkFolder(cache: Buffer, r: RecordRef, root: string, scannedAtMs: num
 /**
  * A directory whose own stat vouches for its record's names: each file and link of the record
  * is still stat'ed (a rewrite in place changes the file, not its directory); nothing is listed.
+ * `base` is what goes before a name to reach it ('' inside the directory).
  */
-function checkSettled(at: Place, r: RecordRef, dirAbs: string, prefix: string): void {
+function checkSettled(at: Place, r: RecordRef, dirAbs: string, base: string, prefix: string): void {
   const { cache, f } = at;
   forEachEntry(cache, r, (kind, nameAt, nameLen, entry) => {
     const name = cache.toString('utf8', nameAt, nameAt + nameLen);
@@ -240,16 +279,18 @@ function checkSettled(at: Place, r: RecordRef, dirAbs: string, prefix: string): 
       f.subdirs.push(name);
       return;
     }
-    const abs = `${dirAbs}/${name}`;
-    const c: Cached =
-      kind === KIND_LINK ? { kind, at: entry, target: linkTargetAt(cache, entry) } : { kind, at: entry };
-    const st = lstatOrNull(abs);
-    if (st) checkEntry(at, abs, prefix + name, name, st, c, false);
-    else {
+    const st = lstatOrNull(base + name);
+    if (!st) {
       // Gone although the directory's stat says otherwise (a clock set back): removed all the same.
       f.removed.push(prefix + name);
       if (kind === KIND_FILE) f.untrust.push(entry);
       at.differs = true;
+    } else if (kind === KIND_FILE && st.isFile()) checkFile(at, prefix + name, st, entry);
+    else {
+      // No object per entry on the common path above; a kind that changed takes the long way.
+      const c: Cached =
+        kind === KIND_LINK ? { kind, at: entry, target: linkTargetAt(cache, entry) } : { kind, at: entry };
+      checkEntry(at, dirAbs, base, prefix + name, name, st, c, false);
     }
   });
 }
@@ -293,7 +334,8 @@ interface Place {
  */
 function checkEntry(
   p: Place,
-  abs: string,
+  dirAbs: string,
+  base: string,
   rel: string,
   name: string,
   st: fs.Stats,
@@ -301,6 +343,7 @@ function checkEntry(
   checkNames: boolean,
 ): void {
   const f = p.f;
+  const abs = `${dirAbs}/${name}`;
   if (st.isDirectory()) {
     if (c?.kind === KIND_DIR) return;
     p.differs = true;
@@ -308,7 +351,7 @@ function checkEntry(
     if (c) f.removed.push(rel);
     if (c?.kind === KIND_FILE) f.untrust.push(c.at);
     f.dirsChanged = true;
-    addedTree(abs, rel, f);
+    addedTree(base + name, abs, rel, f);
     return;
   }
   if (c?.kind === KIND_DIR) {
@@ -325,7 +368,7 @@ function checkEntry(
       f.added.push(rel);
     }
   } else if (st.isSymbolicLink()) {
-    const target = linkTarget(abs, rel);
+    const target = linkTarget(base + name, abs, rel);
     if (c?.kind === KIND_LINK) {
       if (c.target !== target) {
         f.modified.push(rel);
@@ -363,10 +406,11 @@ function checkFile(p: Place, rel: string, st: fs.Stats, at: number): void {
   } else p.f.unchanged++;
 }
 
-function linkTarget(abs: string, rel: string): string {
+/** `at`: how to reach the link (relative inside its directory); `abs` names it in errors. */
+function linkTarget(at: string, abs: string, rel: string): string {
   let target: string;
   try {
-    target = fs.readlinkSync(abs);
+    target = fs.readlinkSync(at);
   } catch (err) {
     throw ioError(err, 'read link', abs);
   }
@@ -392,11 +436,14 @@ function checkName(rel: string, name: string): void {
   checkSegment(name);
 }
 
-/** Everything under a directory the cache does not know, with the walk's checks on each name. */
-function addedTree(dirAbs: string, rel: string, f: FolderFindings): void {
+/**
+ * Everything under a directory the cache does not know, with the walk's checks on each name.
+ * `at` reaches it (relative to the working directory or absolute); `dirAbs` names it in errors.
+ */
+function addedTree(at: string, dirAbs: string, rel: string, f: FolderFindings): void {
   let names: string[];
   try {
-    names = fs.readdirSync(dirAbs);
+    names = fs.readdirSync(at);
   } catch (err) {
     throw ioError(err, 'read directory', dirAbs);
   }
@@ -404,14 +451,14 @@ function addedTree(dirAbs: string, rel: string, f: FolderFindings): void {
     if (SKIP_NAMES.has(name)) continue;
     const childRel = `${rel}/${name}`;
     const abs = `${dirAbs}/${name}`;
-    const st = lstatOrNull(abs);
+    const st = lstatOrNull(`${at}/${name}`);
     if (!st) continue;
     if (st.isDirectory()) {
-      addedTree(abs, childRel, f);
+      addedTree(`${at}/${name}`, abs, childRel, f);
       continue;
     }
     checkName(childRel, name);
-    if (st.isSymbolicLink()) linkTarget(abs, childRel);
+    if (st.isSymbolicLink()) linkTarget(`${at}/${name}`, abs, childRel);
     else if (!st.isFile()) throw special(abs, childRel);
     f.added.push(childRel);
   }

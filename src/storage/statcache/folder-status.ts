@@ -21,8 +21,9 @@ import {
   type CacheHeader,
   type RecordRef,
 } from './binary.js';
-import type { CacheFile, FolderFindings, FolderMiss, FoldersChecked } from './check-folders.js';
+import type { CacheFile, FolderFindings, FolderMiss, FoldersChecked, StatChildTask } from './check-folders.js';
 import { statCachePath, UNTRUSTED_STAT } from './stat-cache.js';
+import type { StatChildren } from './stat-children.js';
 
 /** A format-3 or -4 cache read into shared memory, ready to be compared directory by directory. */
 export interface FolderCache {
@@ -98,6 +99,8 @@ export interface FolderStatus {
   identical: boolean;
   /** Directories listed (the rest were vouched for by their own unchanged stat). */
   listed: number;
+  /** Who compared: the stat children, or the storage workers (no children, or they failed). */
+  via: 'children' | 'workers';
   /** Writes the cache back with the stat values learnt by hashing (call when `hashed` > 0). */
   save(): void;
 }
@@ -174,36 +177,96 @@ function gather(cache: FolderCache, groups: RecordRef[][], replies: FoldersCheck
 }
 
 /**
- * `status` against a binary cache of the version: the workers compare the directories with
- * their records (one lstat per entry, spread over the cores; a directory is listed only when
- * its own stat changed); only files whose stat values changed are hashed. Never trusts a
- * record below a directory that was replaced. Null when the cache turns out damaged (a
- * malformed record, a directory without a record): the caller falls back to the full walk.
+ * Reads every record into `cache.bytes` (the stat children read their shares into their own
+ * memory): what the comparison needs only when something changed. Checked to be the file the
+ * index was read from, as the workers check it; false when it is not (the caller falls back).
+ */
+function readRecords(cache: FolderCache): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(cache.path, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    const f = cache.file;
+    if (st.ino !== f.ino || st.size !== f.size || st.mtimeMs !== f.mtimeMs || st.ctimeMs !== f.ctimeMs) return false;
+    for (let at = cache.recordsAt; at < f.size;) {
+      const n = fs.readSync(fd, cache.bytes, at, f.size - at, at);
+      if (n === 0) return false;
+      at += n;
+    }
+    return true;
+  } catch {
+    return false;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * The findings of each group of records: from the stat children, else (none, or one failed)
+ * from the workers. Null when the records cannot be read back for the findings (the caller
+ * falls back).
+ */
+async function compare(
+  pool: WorkerPool,
+  root: string,
+  cache: FolderCache,
+  groups: RecordRef[][],
+  children?: StatChildren | null,
+): Promise<{ replies: FoldersChecked[]; via: 'children' | 'workers' } | null> {
+  const task = (records: RecordRef[]): StatChildTask => ({
+    length: cache.bytes.length,
+    file: cache.file,
+    records,
+    root,
+    scannedAtMs: cache.header.scannedAtMs,
+  });
+  const replies = children ? await children.run(groups.map(task)) : null;
+  // Their work is done: let them exit while the findings are gathered (the caller awaits it).
+  void children?.close();
+  if (replies) {
+    // Only the workers share the buffer: the records are read here when the findings need them.
+    const needed = replies.some((r) => r.gone.length > 0 || r.folders.some((f) => f.misses.length > 0));
+    if (needed && !replies.some((r) => r.invalid || r.damaged) && !readRecords(cache)) return null;
+    return { replies, via: 'children' };
+  }
+  pool.warm();
+  const viaWorkers = await Promise.all(
+    groups.map(
+      async (records) =>
+        (
+          (await pool.run({ type: 'check-folders', cache: cache.shared, ...task(records) })) as {
+            result: FoldersChecked;
+          }
+        ).result,
+    ),
+  );
+  return { replies: viaWorkers, via: 'workers' };
+}
+
+/**
+ * `status` against a binary cache of the version: the stat children (else the workers) compare
+ * the directories with their records (one lstat per entry, spread over the cores; a directory
+ * is listed only when its own stat changed); only files whose stat values changed are hashed.
+ * Never trusts a record below a directory that was replaced. Null when the cache turns out
+ * damaged (a malformed record, a directory without a record): the caller falls back to the
+ * full walk.
  */
 export async function statusByFolders(
   pool: WorkerPool,
   root: string,
   cache: FolderCache,
   onProgress?: (bytes: number, total: number) => void,
+  children?: StatChildren | null,
 ): Promise<FolderStatus | null> {
   const startedAtMs = Date.now();
-  const groups = batches(cache.records, pool.size);
-  const replies = await Promise.all(
-    groups.map(
-      async (records) =>
-        (
-          (await pool.run({
-            type: 'check-folders',
-            cache: cache.shared,
-            length: cache.bytes.length,
-            file: cache.file,
-            records,
-            root,
-            scannedAtMs: cache.header.scannedAtMs,
-          })) as { result: FoldersChecked }
-        ).result,
-    ),
-  );
+  const groups = batches(cache.records, children ? children.size : pool.size);
+  const compared = await compare(pool, root, cache, groups, children);
+  if (!compared) return null;
+  const { replies, via } = compared;
   for (const r of replies) {
     if (r.invalid)
       throw new CairnError(r.invalid.code, r.invalid.message, { data: r.invalid.data, hint: r.invalid.hint });
@@ -244,6 +307,7 @@ export async function statusByFolders(
     hashed: misses.length,
     identical: added.length + removed.length + modified.length === 0 && !dirsChanged,
     listed,
+    via,
     save: () => {
       for (const at of untrust) patchStat(cache.bytes, at, { ...UNTRUSTED_STAT, size: statAt(cache.bytes, at).size });
       // A directory keeps a stat only when its listing (or its settled, unchanged stat) showed

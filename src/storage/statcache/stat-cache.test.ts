@@ -5,6 +5,7 @@ import {
   mkdirSync,
   readFileSync,
   renameSync,
+  rmSync,
   statSync,
   utimesSync,
   writeFileSync,
@@ -39,6 +40,7 @@ import {
 import { checkFolders } from './check-folders.js';
 import { openFolderCache, statusByFolders } from './folder-status.js';
 import { WorkerPool } from '../workers/pool.js';
+import { StatChildren } from './stat-children.js';
 
 /** The same cache in format 3 (no directory stat in the records), as older versions wrote it. */
 function toFormat3(b: Buffer): Buffer {
@@ -554,5 +556,70 @@ describe('openFolderCache (the cache status compares folder by folder)', () => {
     const c = openFolderCache(cacheDir, root, version)!;
     expect(c).not.toBeNull();
     expect(await statusByFolders(pool, root, c)).toBeNull();
+  });
+
+  it('the stat children (stat by name from inside each folder) answer what the workers answer', async () => {
+    const root = tmp();
+    mkdirSync(join(root, 'd'));
+    mkdirSync(join(root, 'gone'));
+    writeFileSync(join(root, 'f'), 'f');
+    writeFileSync(join(root, 'd', 'g'), 'g');
+    writeFileSync(join(root, 'd', 'new'), 'n');
+    writeFileSync(join(root, 'gone', 'x'), 'x');
+    const cacheDir = tmp();
+    mkdirSync(join(cacheDir, 'stat'), { recursive: true });
+    const cachePath = statCachePath(cacheDir, root);
+    // f and d/g recorded with other stat values (hashed: f modified, g as recorded), d/h gone,
+    // d/new not recorded; `gone` becomes a file, so its record is void.
+    const write = () =>
+      writeFileSync(
+        cachePath,
+        Buffer.concat([
+          encodeHeader({ root, scannedAtMs: 1, version }),
+          encodeFolderRecord('', true, UNKNOWN_DIR, [['f', entry()]], [], ['d', 'gone']),
+          encodeFolderRecord(
+            'd',
+            true,
+            UNKNOWN_DIR,
+            [
+              ['g', entry({ digest: sha('g'), size: 1 })],
+              ['h', entry()],
+            ],
+            [],
+            [],
+          ),
+          encodeFolderRecord('gone', true, UNKNOWN_DIR, [['x', entry()]], [], []),
+          encodeTrailer(3),
+        ]),
+      );
+    write();
+    rmSync(join(root, 'gone'), { recursive: true });
+    writeFileSync(join(root, 'gone'), 'now a file');
+    const strip = (r: Awaited<ReturnType<typeof statusByFolders>>) => {
+      const { save: _save, via: _via, ...rest } = r!;
+      return rest;
+    };
+    const byWorkers = await statusByFolders(pool, root, openFolderCache(cacheDir, root, version)!);
+    expect(byWorkers?.via).toBe('workers');
+    expect(byWorkers?.modified).toEqual(['f']);
+    expect(byWorkers?.removed).toEqual(['d/h', 'gone/x']);
+    expect(byWorkers?.added).toEqual(['d/new', 'gone']);
+    const kids = StatChildren.start(2)!;
+    const byChildren = await statusByFolders(pool, root, openFolderCache(cacheDir, root, version)!, undefined, kids);
+    await kids.close();
+    expect(byChildren?.via).toBe('children');
+    expect(strip(byChildren)).toEqual(strip(byWorkers));
+    // The children's cwd changes stay in the children.
+    expect(process.cwd()).not.toBe(join(root, 'd'));
+    // Children that are gone: the workers take over, with the same answer.
+    const late = await statusByFolders(pool, root, openFolderCache(cacheDir, root, version)!, undefined, kids);
+    expect(late?.via).toBe('workers');
+    expect(strip(late)).toEqual(strip(byWorkers));
+    // A cache replaced after it was indexed is refused by the children as by the workers.
+    const c = openFolderCache(cacheDir, root, version)!;
+    write();
+    const again = StatChildren.start(2)!;
+    expect(await statusByFolders(pool, root, c, undefined, again)).toBeNull();
+    await again.close();
   });
 });

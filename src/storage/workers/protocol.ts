@@ -33,15 +33,11 @@ export interface SmallFileTask {
 }
 
 /** Per file in a small-file reply: SMALL_FIELDS numbers (see SMALL_*), then 32 digest bytes. */
-export const SMALL_FIELDS = 5;
+export const SMALL_FIELDS = 2;
 /** Bytes read (the file's length when read). */
 export const SMALL_SIZE = 0;
 /** Where its bytes start in `data`. */
 export const SMALL_OFFSET = 1;
-/** The stat taken on the open file before reading. */
-export const SMALL_INO = 2;
-export const SMALL_MTIME = 3;
-export const SMALL_CTIME = 4;
 
 export interface SmallFileReply {
   type: 'small-result';

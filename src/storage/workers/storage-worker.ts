@@ -3,15 +3,7 @@ import * as fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { CdcScanner } from '../chunker/index.js';
 import { checkFolders } from '../statcache/check-folders.js';
-import {
-  RING_HEADER,
-  SMALL_CTIME,
-  SMALL_FIELDS,
-  SMALL_INO,
-  SMALL_MTIME,
-  SMALL_OFFSET,
-  SMALL_SIZE,
-} from './protocol.js';
+import { RING_HEADER, SMALL_FIELDS, SMALL_OFFSET, SMALL_SIZE } from './protocol.js';
 import type {
   CheckPackTask,
   Envelope,
@@ -109,6 +101,7 @@ function smallFiles(task: SmallFileTask, send: (r: WorkerReply, t?: ArrayBuffer[
   const meta = new Float64Array(sizes.length * SMALL_FIELDS);
   const digests = Buffer.allocUnsafeSlow(Math.max(sizes.length * 32, 1)).fill(0);
   const errors: Array<{ index: number; error: WorkerError }> = [];
+  const probe = Buffer.alloc(1);
   let off = 0;
   for (let i = 0; i < sizes.length; i++) {
     const path = paths[i]!;
@@ -116,16 +109,18 @@ function smallFiles(task: SmallFileTask, send: (r: WorkerReply, t?: ArrayBuffer[
     let fd = -1;
     try {
       fd = fs.openSync(path, 'r');
-      const stat = fs.fstatSync(fd);
-      // The stat taken at walk time may be stale; only the bytes read now count, and they
-      // must fit the room reserved for the file.
-      if (stat.size > room) throw Object.assign(new Error('file grew while being added'), { code: 'ECHANGED' });
+      // No stat here: the walk's lstat, taken before this read, is what the stat cache records
+      // (git's index does the same). A change after it changes the file's ctime, so that entry
+      // never matches again; a change in the same clock tick is within the racy window, never
+      // trusted. Only the bytes read now count, and they must fit the room reserved.
       let n = 0;
-      while (n < stat.size) {
-        const r = fs.readSync(fd, data, off + n, stat.size - n, n);
+      while (n < room) {
+        const r = fs.readSync(fd, data, off + n, room - n, n);
         if (r === 0) break;
         n += r;
       }
+      if (n === room && fs.readSync(fd, probe, 0, 1, n) > 0)
+        throw Object.assign(new Error('file grew while being added'), { code: 'ECHANGED' });
       createHash('sha256')
         .update(data.subarray(off, off + n))
         .digest()
@@ -133,9 +128,6 @@ function smallFiles(task: SmallFileTask, send: (r: WorkerReply, t?: ArrayBuffer[
       const m = i * SMALL_FIELDS;
       meta[m + SMALL_SIZE] = n;
       meta[m + SMALL_OFFSET] = off;
-      meta[m + SMALL_INO] = stat.ino;
-      meta[m + SMALL_MTIME] = stat.mtimeMs;
-      meta[m + SMALL_CTIME] = stat.ctimeMs;
     } catch (err) {
       errors.push({ index: i, error: toWorkerError(err, path) });
     } finally {
