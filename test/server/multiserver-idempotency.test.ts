@@ -24,6 +24,7 @@ let schema = '';
 let t: Team;
 let holder: pg.Client;
 let probe: pg.Client;
+let holderPid = 0;
 
 interface Proc {
   child: ChildProcess;
@@ -66,6 +67,7 @@ beforeAll(async () => {
   probe = pgClient();
   await holder.connect();
   await probe.connect();
+  holderPid = (await holder.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
 }, 120_000);
 
 afterAll(async () => {
@@ -132,7 +134,7 @@ async function retryWhileHeld(p: Proc, key: string, label: string, first: number
   const sent = createToken(p, key, label).then((a) => (answer = a));
   await until('the retry answered or ran the write', async () => {
     if (answer) return true;
-    const behind = [...(await waitingOn(first)), ...(await waitingOn(holder.processID!))];
+    const behind = [...(await waitingOn(first)), ...(await waitingOn(holderPid))];
     return behind.filter((pid) => pid !== first).length > 0;
   });
   return { answer: answer as { status: number; json: any } | null, sent };
@@ -146,7 +148,7 @@ describe.skipIf(!pgUp)('an Idempotency-Key across two server processes on one Po
     const release = await hold();
     const firstAttempt = createToken(a, key, 'slow');
     const [first] = await until('the first attempt waits on the held row', async () => {
-      const w = await waitingOn(holder.processID!);
+      const w = await waitingOn(holderPid);
       return w.length > 0 && w;
     });
     // Asked again and again while A is alive and its write waits (several leases: A renews its own).
@@ -176,7 +178,7 @@ describe.skipIf(!pgUp)('an Idempotency-Key across two server processes on one Po
     const release = await hold();
     void createToken(a, key, 'killed').catch(() => null);
     const [first] = await until('the first attempt waits on the held row', async () => {
-      const w = await waitingOn(holder.processID!);
+      const w = await waitingOn(holderPid);
       return w.length > 0 && w;
     });
     const before = await retryWhileHeld(b, key, 'killed', first!);
@@ -202,7 +204,7 @@ describe.skipIf(!pgUp)('an Idempotency-Key across two server processes on one Po
     const release = await hold();
     const firstAttempt = createToken(a, key, 'stalled');
     const [first] = await until('the first attempt waits on the held row', async () => {
-      const w = await waitingOn(holder.processID!);
+      const w = await waitingOn(holderPid);
       return w.length > 0 && w;
     });
     // A stalls (SIGSTOP): it renews nothing, its lease runs out, B takes the claim over and runs
