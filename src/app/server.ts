@@ -440,7 +440,7 @@ async function takeOverClaim(
   }
   // Another process's request may still be running it (a retry that reached this process while
   // the first attempt runs there): the client waits and asks again.
-  if (by === undefined || (await o.alive(by))) return { state: 'busy' };
+  if (by !== undefined && (await o.alive(by))) return { state: 'busy' };
   // Its process is dead: take the claim over (once, if several retry), to run it again or, if it
   // committed, to answer that it took effect.
   const taken = await o.db
