@@ -151,9 +151,9 @@ describe.skipIf(!pgUp)('an Idempotency-Key across two server processes on one Po
       const w = await waitingOn(holderPid);
       return w.length > 0 && w;
     });
-    // Asked again and again while A is alive and its write waits (several leases: A renews its own).
+    // Asked again and again while A is alive and its write waits (over two leases: A renews its own).
     const seen: Array<{ status: number; json: any } | null> = [];
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 5; i++) {
       const r = await retryWhileHeld(b, key, 'slow', first!);
       seen.push(r.answer);
       if (!r.answer) break;
