@@ -2,9 +2,11 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { sql } from 'kysely';
+import { sql, type ExpressionBuilder } from 'kysely';
 import type { AuditActor, AuditContext, EventDraft } from '../audit/event.js';
 import { formatVerifierKey } from '../audit/note/index.js';
+import { CairnError } from '../core/errors.js';
+import type { Database } from '../meta/schema.js';
 import type { WriteTx } from '../meta/write-tx.js';
 import { createIdentityService, type IdentityService } from '../identity/index.js';
 import { CONFIG_FILE } from './config.js';
@@ -18,7 +20,7 @@ import {
   type UploadPlans,
 } from './server-store.js';
 import type { SessionRecord, SessionStore } from './oidc/index.js';
-import { leaseLocks } from './store-locks.js';
+import { leaseLocks, processLease, type ProcessLease } from './store-locks.js';
 import { remoteConfigFrom } from '../transfer/index.js';
 import { loadRemotesFile, openBackend, saveRemotesFile } from './transfer-config.js';
 import { CAIRN_DIR, initWorkspace, openWorkspace, type RequestScope, type Workspace } from './workspace.js';
@@ -125,6 +127,11 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
   const batcher = new GroupCommit(ws);
   const store = opts.local ? null : await openServerStore(ws, opts);
   const localActor = opts.local ? ws.actor() : null;
+  // `cairn ui` is one process on its own workspace: it registers nothing in the workspace's
+  // database, and a claim of an earlier boot there is a dead process's.
+  const processes = opts.local
+    ? { id: randomUUID(), alive: async () => false, close: async () => {} }
+    : await processLease(ws.meta.db, leaseOf(opts.env));
   return {
     services,
     identity,
@@ -137,7 +144,7 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
     contextFor: (scope) => scopes.run(scope, () => ws.auditContext()),
     contextHere: () => ws.auditContext(),
     recordRequest: (e) => batcher.add(e),
-    idempotency: idempotencyStore(ws),
+    idempotency: idempotencyStore(ws, processes),
     servedAlias: (env) => loadDeployConfig(ws.cairnDir)?.environments[env]?.alias ?? null,
     store,
     localActor,
@@ -152,6 +159,7 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
     },
     async close() {
       await batcher.drain();
+      await processes.close();
       await store?.close();
       await ws.close();
     },
@@ -173,11 +181,10 @@ async function openServerStore(ws: Workspace, opts: ServerOptions): Promise<Serv
     await saveRemotesFile(ws.cairnDir, file);
   }
   const env = opts.env ?? process.env;
-  const leaseMs = Number(env.CAIRN_STORE_LOCK_LEASE_MS) || undefined;
   return createServerStore(await openBackend(config, {}, env), {
     plans: dbUploadPlans(ws),
     // Shared by every server process on this database (docs/SERVER.md "Several server processes").
-    locks: leaseLocks(ws.meta.db, leaseMs ? { leaseMs } : {}),
+    locks: leaseLocks(ws.meta.db, leaseOf(env)),
     // The versions this server imported, each vouched by a verified log: what its store shows.
     vouched: async () =>
       new Set(
@@ -208,6 +215,12 @@ async function openServerStore(ws: Workspace, opts: ServerOptions): Promise<Serv
       return { datasets, versions, tags, lineage, reports, documents, models, modelVersions };
     },
   });
+}
+
+/** The lease of a server process and of its store locks: how long a process that stops renewing holds them. */
+function leaseOf(env: NodeJS.ProcessEnv = process.env): { leaseMs?: number } {
+  const leaseMs = Number(env.CAIRN_STORE_LOCK_LEASE_MS) || undefined;
+  return leaseMs ? { leaseMs } : {};
 }
 
 /** One query per 500 keys: far below SQLite's and PostgreSQL's limits on bound parameters. */
@@ -342,20 +355,32 @@ const SEAL_KEY_ROW = 'oidc-state-seal-key';
  * Bookkeeping rows beside the log (not state the log vouches for): the server's own table.
  * While a claim runs, `response` says which server process holds it (`pending:<boot>`) and, once
  * its write committed, the event it appended (`committed:<boot>:<index>`), written in the write's
- * own transaction. A claim held by a process that is gone (kill -9, a crash) is thereby either
- * safe to run again (nothing committed) or known to have taken effect: never run twice, never stuck.
- * One server process per metadata database: another live process's claims would look abandoned.
+ * own transaction. Several server processes may share the database (docs/SERVER.md "Several server
+ * processes"): a claim of another process is taken over only once that process is dead (its
+ * lease, `processes`); a claim of a dead one is either safe to run again (nothing committed) or
+ * known to have taken effect: never run twice, never stuck. Whoever holds the claim is also the
+ * only one whose write may commit under it (`committed` checks, in the write's transaction, that
+ * the row still names this process): a process that stalled past its lease and was taken over
+ * cannot commit the write a second time.
  */
-function idempotencyStore(ws: Workspace): IdempotencyStore {
+function idempotencyStore(ws: Workspace, processes: Pick<ProcessLease, 'id' | 'alive'>): IdempotencyStore {
   const db = ws.meta.db;
-  const boot = randomUUID();
+  const boot = processes.id;
   const pending = `pending:${boot}`;
   // Claims a request of this process is running now. A claim of this process's boot that is not
   // here was abandoned (its request lost the database): like a dead process's, it can be taken over.
   const inflight = new Set<string>();
   const k = (principal: string, key: string) => JSON.stringify([principal, key]);
   const takeOver = (holder: string, principal: string, key: string) =>
-    takeOverClaim({ db, boot, inflight }, holder, principal, key);
+    takeOverClaim({ db, boot, inflight, alive: (id) => processes.alive(id) }, holder, principal, key);
+  // The claim's row as long as this process holds it (running, or committed by it).
+  const mine = (principal: string, key: string) => (eb: ExpressionBuilder<Database, 'idempotency_keys'>) =>
+    eb.and([
+      eb('principal', '=', principal),
+      eb('key', '=', key),
+      eb('status', '=', 0),
+      eb.or([eb('response', '=', pending), eb('response', 'like', `committed:${boot}:%`)]),
+    ]);
   return {
     async claim(principal, key, requestDigest) {
       const inserted = await db
@@ -387,35 +412,43 @@ function idempotencyStore(ws: Workspace): IdempotencyStore {
     },
     async complete(principal, key, status, response) {
       inflight.delete(k(principal, key));
-      await db
-        .updateTable('idempotency_keys')
-        .set({ status, response })
-        .where('principal', '=', principal)
-        .where('key', '=', key)
-        .execute();
+      // Only while the claim is still this process's: a process that took it over answers it.
+      await db.updateTable('idempotency_keys').set({ status, response }).where(mine(principal, key)).execute();
     },
     async committed(tx, principal, key, index) {
-      await tx.db
+      const r = await tx.db
         .updateTable('idempotency_keys')
         .set({ response: `committed:${boot}:${index}` })
-        .where('principal', '=', principal)
-        .where('key', '=', key)
-        .where('status', '=', 0)
-        .execute();
+        .where(mine(principal, key))
+        .executeTakeFirst();
+      // Another process took the claim over (this one stalled past its lease): its write is the
+      // one that runs, so this one must not commit (throwing here rolls this write back).
+      if (Number(r.numUpdatedRows ?? 0) !== 1) throw takenOver(key);
     },
     abandon(principal, key) {
       inflight.delete(k(principal, key));
     },
     async release(principal, key) {
       inflight.delete(k(principal, key));
-      await db.deleteFrom('idempotency_keys').where('principal', '=', principal).where('key', '=', key).execute();
+      await db.deleteFrom('idempotency_keys').where(mine(principal, key)).execute();
     },
   };
 }
 
-/** A claim whose request is not running: committed means it took effect; pending can be run again. */
+function takenOver(key: string): CairnError {
+  return new CairnError(
+    'IDEMPOTENCY_CONFLICT',
+    `the request with Idempotency-Key ${key} was taken over by another server process`,
+    { hint: 'retry: the answer is that process’s', data: { running: true } },
+  );
+}
+
+/**
+ * A claim whose request is not running here: a live process's is busy; a dead one's committed
+ * write took effect (the claim is taken over to answer so); a dead one's pending one runs again.
+ */
 async function takeOverClaim(
-  o: { db: Workspace['meta']['db']; boot: string; inflight: Set<string> },
+  o: { db: Workspace['meta']['db']; boot: string; inflight: Set<string>; alive: (id: string) => Promise<boolean> },
   holder: string,
   principal: string,
   key: string,
@@ -423,22 +456,27 @@ async function takeOverClaim(
   const id = JSON.stringify([principal, key]);
   const [kind, by, index] = holder.split(':');
   if (by === o.boot && o.inflight.has(id)) return { state: 'busy' };
-  if (kind === 'committed') return { state: 'lost', index: Number(index) };
+  if (by === o.boot && kind === 'committed') return { state: 'lost', index: Number(index) };
   if (by === o.boot) {
     // Abandoned by a request of this process (the row already says pending:<boot>).
     o.inflight.add(id);
     return { state: 'new' };
   }
-  // Its process died before the write committed: take the claim over (once, if several retry).
+  // Another process's request may still be running it (a retry that reached this process while
+  // the first attempt runs there): the client waits and asks again.
+  if (by !== undefined && (await o.alive(by))) return { state: 'busy' };
+  // Its process is dead: take the claim over (once, if several retry), to run it again or, if it
+  // committed, to answer that it took effect.
   const taken = await o.db
     .updateTable('idempotency_keys')
-    .set({ response: `pending:${o.boot}` })
+    .set({ response: kind === 'committed' ? `committed:${o.boot}:${index}` : `pending:${o.boot}` })
     .where('principal', '=', principal)
     .where('key', '=', key)
     .where('response', '=', holder)
     .where('status', '=', 0)
     .executeTakeFirst();
   if (Number(taken.numUpdatedRows ?? 0) !== 1) return { state: 'busy' };
+  if (kind === 'committed') return { state: 'lost', index: Number(index) };
   o.inflight.add(id);
   return { state: 'new' };
 }

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openMetaStore, type MetaStore } from '../meta/open.js';
 import { mulberry32 } from '../test-support/prng.js';
 import { dropSchema, PG_BASE_URL, postgresAvailable } from '../test-support/services.js';
-import { leaseLocks } from './store-locks.js';
+import { leaseLocks, processLease } from './store-locks.js';
 
 // Lease locks in the metadata database: what keeps several server processes on one store taking
 // turns. Two lock sets on one database stand for two processes (each has its own holder id and its
@@ -125,4 +126,53 @@ describe.each(dialects)('lease locks ($name)', ({ open }) => {
       await meta.close();
     }
   });
+});
+
+describe.each(dialects)('process leases ($name)', ({ open }) => {
+  it('a process is alive while it renews; dead once stopped, once its lease ran out, or (same host) once its pid is gone', async () => {
+    const meta = await open();
+    try {
+      const a = await processLease(meta.db, { leaseMs: 60_000 });
+      const b = await processLease(meta.db, { leaseMs: 60_000 });
+      expect(await b.alive(a.id)).toBe(true);
+      expect(await b.alive('never-registered')).toBe(false);
+      // Renewed past its first lease: still alive.
+      const short = await processLease(meta.db, { leaseMs: 1500 });
+      await pause(3000);
+      expect(await b.alive(short.id)).toBe(true);
+      await short.close();
+      expect(await b.alive(short.id)).toBe(false);
+      // A row whose lease ran out (a process that stopped renewing, on any host).
+      const row = (await meta.db
+        .selectFrom('store_locks')
+        .selectAll()
+        .where('name', '=', `process:${a.id}`)
+        .executeTakeFirst())!;
+      await meta.db
+        .updateTable('store_locks')
+        .set({ expires_at: Date.now() - 1 })
+        .where('name', '=', row.name)
+        .execute();
+      expect(await b.alive(a.id)).toBe(false);
+      // A live lease on this host whose pid no longer exists (kill -9): dead at once.
+      const gone = spawnSync(process.execPath, ['-e', '']).pid!;
+      const them = { ...(JSON.parse(row.holder) as object), pid: gone };
+      await meta.db
+        .insertInto('store_locks')
+        .values({ name: 'process:killed', holder: JSON.stringify(them), expires_at: Date.now() + 60_000 })
+        .execute();
+      expect(await b.alive('killed')).toBe(false);
+      // The same on another host: only its lease can tell.
+      await meta.db
+        .updateTable('store_locks')
+        .set({ holder: JSON.stringify({ ...them, host: 'elsewhere/boot' }) })
+        .where('name', '=', 'process:killed')
+        .execute();
+      expect(await b.alive('killed')).toBe(true);
+      await a.close();
+      await b.close();
+    } finally {
+      await meta.close();
+    }
+  }, 30_000);
 });

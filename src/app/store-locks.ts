@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { CairnError } from '../core/errors.js';
 import { isPostgres } from '../meta/repos/bulk.js';
@@ -129,4 +131,94 @@ function dbNowMs(db: Kysely<Database>): RawBuilder<number> {
   return isPostgres(db as unknown as Kysely<never>)
     ? sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint`
     : sql<number>`cast((julianday('now') - 2440587.5) * 86400000 as integer)`;
+}
+
+/**
+ * A server process's claim to be alive, kept as a lease row `process:<id>` in `store_locks`
+ * beside the named locks: what another process on the same database asks before it takes over
+ * an idempotency claim of this one (docs/SERVER.md "Several server processes").
+ */
+export interface ProcessLease {
+  /** This process's id: what its idempotency claims name (`pending:<id>`). */
+  readonly id: string;
+  /**
+   * Whether process `id` may still be running. It is dead when its lease ran out (it stopped
+   * renewing), when its row is gone (it stopped cleanly, or it never had one: a server from before
+   * this lease), or, on this very host, when its pid no longer exists (kill -9, a crash: proven by
+   * the kernel at once, without waiting for the lease).
+   */
+  alive(id: string): Promise<boolean>;
+  /** Stops renewing and deletes the row: claims this process still holds may be taken over at once. */
+  close(): Promise<void>;
+}
+
+/** The kernel's boot id with the host name: a pid means something only on the same host and boot. */
+function hostKey(): string {
+  let boot = '';
+  try {
+    boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    // Not Linux: the host name alone.
+  }
+  return `${hostname()}/${boot}`;
+}
+
+function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, under another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Registers this process (a row it renews every third of the lease, as a lock's holder does) and
+ * answers for others. The lease is the same as the locks' (15 s; CAIRN_STORE_LOCK_LEASE_MS): a
+ * process on another host that dies holds its claims that long.
+ */
+export async function processLease(db: Kysely<Database>, o: { leaseMs?: number } = {}): Promise<ProcessLease> {
+  const leaseMs = o.leaseMs ?? 15_000;
+  const id = randomUUID();
+  const host = hostKey();
+  const name = (p: string) => `process:${p}`;
+  const holder = JSON.stringify({ host, pid: process.pid });
+  // An upsert, so that a row another process swept while this one stalled comes back.
+  const renew = () =>
+    db
+      .insertInto('store_locks')
+      .values({ name: name(id), holder, expires_at: Date.now() + leaseMs })
+      .onConflict((oc) => oc.column('name').doUpdateSet({ holder, expires_at: Date.now() + leaseMs }))
+      .execute();
+  // Rows of processes whose lease ran out are dead weight: swept as each process starts.
+  await db.deleteFrom('store_locks').where('name', 'like', 'process:%').where('expires_at', '<', dbNowMs(db)).execute();
+  await renew();
+  const timer = setInterval(() => void renew().catch(() => {}), leaseMs / 3);
+  timer.unref();
+  return {
+    id,
+    async alive(other) {
+      if (other === id) return true;
+      // Leases are on the database's clock, as the locks' are: a host whose clock runs behind
+      // would otherwise keep a dead process alive, or one ahead kill a live one.
+      const row = await db
+        .selectFrom('store_locks')
+        .select('holder')
+        .where('name', '=', name(other))
+        .where('expires_at', '>=', dbNowMs(db))
+        .executeTakeFirst();
+      if (!row) return false;
+      const them = JSON.parse(row.holder) as { host?: string; pid?: number };
+      return !(them.host === host && typeof them.pid === 'number' && !pidExists(them.pid));
+    },
+    async close() {
+      clearInterval(timer);
+      await db
+        .deleteFrom('store_locks')
+        .where('name', '=', name(id))
+        .execute()
+        .catch(() => {});
+    },
+  };
 }

@@ -177,7 +177,11 @@ export const handlers: Record<OperationId, Handler> = {
     s.deployments.list(
       withDefined({ env: opt(i.query.env as string), model: opt(i.query.model as string), limit: num(i.query.limit) }),
     ),
-  'deployments.deploy': (s, i) => s.deployments.deploy(str(i.body.ref), str(i.body.env)),
+  // The hook is handed the version's files: a pushed version's are fetched from the store first.
+  'deployments.deploy': async (s, i) => {
+    await fetchPushedModel(s, str(i.body.ref));
+    return s.deployments.deploy(str(i.body.ref), str(i.body.env));
+  },
   'deployments.dora': (s, i) =>
     s.deployments.dora(
       withDefined({
@@ -293,6 +297,8 @@ const MAX_RELEASE_BYTES = 256 * 1024 * 1024;
 
 /** Builds the bundle in a private temporary folder, sends back every file, and removes the folder. */
 async function releaseFiles(s: Services, ref: string) {
+  // The bundle carries the version's files: a pushed version's are fetched from the store first.
+  await fetchPushedModel(s, ref);
   return inTempFolder('cairn-release-', async (out) => {
     const result = await s.releases.create(ref, out);
     const files = await filesOf(out, 'base64', MAX_RELEASE_BYTES).catch((err: unknown) => {
@@ -312,8 +318,9 @@ function withDefined<T extends Record<string, unknown>>(o: T): { [K in keyof T]:
 
 /**
  * A model version pushed to the server came as metadata only, like a dataset version: before its
- * bytes are re-hashed (verify, and promote, which puts only verified bytes live) its files version
- * is pulled from the store into the server's workspace, once (docs/SERVER.md "Model versions").
+ * bytes are read (verify and promote re-hash them, a release bundles them, a deploy hands them to
+ * its hook) its files version is pulled from the store into the server's workspace, once
+ * (docs/SERVER.md "Model versions").
  */
 async function fetchPushedModel(s: Services, ref: string): Promise<void> {
   const files = (await s.models.show(ref)).files;

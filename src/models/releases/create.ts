@@ -57,11 +57,18 @@ export async function createRelease(
       `${m.ref} was registered from files, not from a recorded run: there is no build to state provenance for`,
       { hint: 'register the model with --from-run <run>' },
     );
-  const run = await deps.meta.db
-    .selectFrom('runs')
-    .selectAll()
-    .where('id', '=', m.version.run_id)
-    .executeTakeFirstOrThrow();
+  const run = await deps.meta.db.selectFrom('runs').selectAll().where('id', '=', m.version.run_id).executeTakeFirst();
+  // A version pushed from a laptop names the run that trained it there; the provenance needs
+  // that run's record here, not only its id.
+  if (!run)
+    throw new CairnError(
+      'NOT_FOUND',
+      `${m.ref} was trained by run ${m.version.run_id}, which is not recorded here: there is no build to state provenance for`,
+      {
+        hint: 'push the run from the workspace that ran it, or release the version there',
+        data: { run: m.version.run_id },
+      },
+    );
   const stored = JSON.parse(run.spec) as StoredRunSpec;
   // The tree the log recorded (assertVerified made sure the row's files are that tree).
   const files = { digest: check.digest.slice('sha256:'.length) };
