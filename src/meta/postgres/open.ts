@@ -1,7 +1,8 @@
 import pg from 'pg';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, sql, type Dialect } from 'kysely';
 import { CairnError } from '../../core/errors.js';
 import type { Database as Schema } from '../schema.js';
+import { SchemaIntrospector } from './introspector.js';
 import { PipelinedPostgresDialect, PipelinedReads } from './pipelined.js';
 
 const INT8_OID = 20;
@@ -64,9 +65,15 @@ export async function openPostgres(url: string): Promise<PostgresHandle> {
   // Two pipelined connections: the reads of one turn share a write, and one slow statement does
   // not hold up every other read.
   const reads = pipeline === 'on' ? new PipelinedReads(config, { connections: 2, prepare: prepare === 'on' }) : null;
-  const db = new Kysely<Schema>({
-    dialect: reads ? new PipelinedPostgresDialect({ pool }, reads) : new PostgresDialect({ pool }),
-  });
+  const engine = reads ? new PipelinedPostgresDialect({ pool }, reads) : new PostgresDialect({ pool });
+  // Introspection (the migrator's "do my tables exist") sees this schema only: see SchemaIntrospector.
+  const dialect: Dialect = {
+    createAdapter: () => engine.createAdapter(),
+    createDriver: () => engine.createDriver(),
+    createQueryCompiler: () => engine.createQueryCompiler(),
+    createIntrospector: (k) => new SchemaIntrospector(k, schema),
+  };
+  const db = new Kysely<Schema>({ dialect });
   try {
     await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
   } catch (err) {
