@@ -3,6 +3,7 @@ import { Kysely, PostgresDialect, sql, type Dialect } from 'kysely';
 import { CairnError } from '../../core/errors.js';
 import type { Database as Schema } from '../schema.js';
 import { SchemaIntrospector } from './introspector.js';
+import { preparable, PREPARED_PER_CONNECTION } from './prepared.js';
 import { PipelinedPostgresDialect, PipelinedReads } from './pipelined.js';
 
 const INT8_OID = 20;
@@ -86,14 +87,11 @@ export async function openPostgres(url: string): Promise<PostgresHandle> {
   return { db, pool, schema };
 }
 
-/** Distinct statements one connection keeps prepared; past it, statements are parsed each time as before. */
-const PREPARED_PER_CONNECTION = 500;
-
 /**
  * Runs each parameterized statement as a named prepared statement of its connection: the first
  * execution parses and plans it, later ones only bind and execute (a team server runs the same
  * few dozen statements thousands of times a second). Statement texts are fixed by the code (values
- * travel as parameters), so the set is small; it is capped all the same, and texts that are very
+ * travel as parameters), so the set is small (see preparable); it is capped all the same, and texts that are very
  * long (bulk inserts of many rows) are not kept. Prepared statements outlive a rolled-back
  * transaction and are dropped with their connection.
  */
@@ -102,13 +100,7 @@ function prepareStatements(client: pg.PoolClient): void {
   const names = new Map<string, string>();
   (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
     const [text, values] = args;
-    if (
-      args.length === 2 &&
-      typeof text === 'string' &&
-      Array.isArray(values) &&
-      values.length > 0 &&
-      text.length <= 4096
-    ) {
+    if (args.length === 2 && typeof text === 'string' && Array.isArray(values) && preparable(text, values)) {
       let name = names.get(text);
       if (!name && names.size < PREPARED_PER_CONNECTION) {
         name = `cairn_${names.size}`;
