@@ -17,7 +17,8 @@ export interface PostgresHandle {
 /**
  * `postgres://user@host:port/db?schema=name`: the optional `schema` parameter selects (and
  * creates) a PostgreSQL schema, so several workspaces or test runs can share one database;
- * `prepare=off` runs statements unprepared (see prepareStatements).
+ * `prepare=off` runs statements unprepared (see prepareStatements), `pipeline=off` without
+ * PipelinedReads.
  */
 export async function openPostgres(url: string): Promise<PostgresHandle> {
   const parsed = new URL(url);
@@ -38,11 +39,12 @@ export async function openPostgres(url: string): Promise<PostgresHandle> {
     getTypeParser: (oid: number, format?: 'text' | 'binary') =>
       oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text'),
   };
-  // `pipeline=on` opts in to PipelinedReads; by default every statement takes a pool connection
-  // of its own. Off by default: on idle cores it saved socket writes but no CPU (docs/BENCHMARKS.md,
-  // quiet round after session 6), and a migration's catalogue read on a pipelined connection once
-  // failed in a parallel worker with "schema … does not exist" (not yet understood).
-  const pipeline = parsed.searchParams.get('pipeline') ?? 'off';
+  // PipelinedReads unless `pipeline=off` (then every statement takes a pool connection of its own).
+  // On by default since the one failure seen with it (a migration's catalogue read, "schema … does
+  // not exist") was found to be Kysely's introspector racing another session's drop schema, on any
+  // connection (SchemaIntrospector); on a loaded machine it halves the writes to PostgreSQL per
+  // read and cut the CPU per read (docs/BENCHMARKS.md, "Fewer statements per read").
+  const pipeline = parsed.searchParams.get('pipeline') ?? 'on';
   if (pipeline !== 'on' && pipeline !== 'off')
     throw new CairnError('CONFIG_INVALID', `pipeline=${JSON.stringify(pipeline)} in the PostgreSQL URL: use on or off`);
   parsed.searchParams.delete('pipeline');
