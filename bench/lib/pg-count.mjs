@@ -27,11 +27,17 @@ pg.Client.prototype.query = function countedQuery(config, ...rest) {
 };
 
 // The writes (system calls) on sockets to PostgreSQL: pipelined statements of one turn share one.
-const pgPort = Number(process.env.CAIRN_BENCH_PG_PORT ?? 5432);
+// A connection's socket is marked when pg connects it, TCP or Unix socket alike.
+const connect = pg.Connection.prototype.connect;
+pg.Connection.prototype.connect = function markedConnect(...args) {
+  const r = connect.apply(this, args);
+  if (this.stream) this.stream.cairnPg = true;
+  return r;
+};
 for (const m of ['_write', '_writev']) {
   const orig = net.Socket.prototype[m];
   net.Socket.prototype[m] = function countedWrite(...args) {
-    if (this.remotePort === pgPort) counts.writes++;
+    if (this.cairnPg) counts.writes++;
     return orig.apply(this, args);
   };
 }

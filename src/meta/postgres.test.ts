@@ -81,6 +81,28 @@ describe.skipIf(!available)('PostgreSQL', () => {
       }
     });
 
+    it('keeps a read without parameters prepared too (data ls has none), but not several statements in one text', async () => {
+      const { sql } = await import('kysely');
+      const { url, schema } = freshPgUrl();
+      const store = await openMetaStore(url);
+      try {
+        const rows = await store.db.transaction().execute(async (trx) => {
+          for (let i = 0; i < 3; i++) await sql`select 7 as seven_n`.execute(trx);
+          await sql`savepoint one_a; release savepoint one_a`.execute(trx);
+          return (
+            await sql<{ statement: string }>`
+              select statement from pg_prepared_statements where name like 'cairn_%'
+            `.execute(trx)
+          ).rows;
+        });
+        expect(rows.filter((r) => r.statement.includes('seven_n'))).toHaveLength(1);
+        expect(rows.filter((r) => r.statement.includes('one_a'))).toEqual([]);
+      } finally {
+        await store.close();
+        await dropSchema(schema);
+      }
+    });
+
     it('refuses a schema name that is not a plain identifier', async () => {
       const u = new URL(freshPgUrl().url);
       u.searchParams.set('schema', 'x; drop table y');

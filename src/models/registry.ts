@@ -479,30 +479,32 @@ export async function listModels(deps: Pick<DatasetDeps, 'meta'>) {
 }
 
 export async function modelVersions(deps: Pick<DatasetDeps, 'meta'>, name: string) {
-  const m = await deps.meta.db.selectFrom('models').selectAll().where('name', '=', name).executeTakeFirst();
-  if (!m) throw new CairnError('NOT_FOUND', `no model named ${JSON.stringify(name)}`);
-  const aliases = await deps.meta.db
-    .selectFrom('model_aliases')
-    .select(['alias', 'version_id'])
-    .where('model_id', '=', m.id)
-    .execute();
+  // One statement (a team server answers `model versions` with one round trip to its database):
+  // a row per version and alias on it; a model without versions is one row without a version.
   // Not the card or the signature: a listing of many versions would read and drop them all.
   const rows = await deps.meta.db
-    .selectFrom('model_versions')
-    .select(['id', 'number', 'digest', 'format', 'run_id', 'created_at', 'created_by'])
-    .where('model_id', '=', m.id)
-    .orderBy('number', 'desc')
+    .selectFrom('models as m')
+    .leftJoin('model_versions as v', 'v.model_id', 'm.id')
+    .leftJoin('model_aliases as a', (join) => join.onRef('a.model_id', '=', 'm.id').onRef('a.version_id', '=', 'v.id'))
+    .select(['v.id', 'v.number', 'v.digest', 'v.format', 'v.run_id', 'v.created_at', 'v.created_by', 'a.alias'])
+    .where('m.name', '=', name)
+    .orderBy('v.number', 'desc')
     .execute();
-  return rows.map((v) => ({
+  if (rows.length === 0) throw new CairnError('NOT_FOUND', `no model named ${JSON.stringify(name)}`);
+  const versions = new Map<string, { row: (typeof rows)[number]; aliases: string[] }>();
+  for (const r of rows) {
+    if (r.id === null) continue;
+    let v = versions.get(r.id);
+    if (!v) versions.set(r.id, (v = { row: r, aliases: [] }));
+    if (r.alias !== null) v.aliases.push(r.alias);
+  }
+  return [...versions.values()].map(({ row: v, aliases }) => ({
     ref: `${name}@v${v.number}`,
     digest: `sha256:${v.digest}`,
-    format: v.format,
+    format: v.format!,
     run: v.run_id,
-    created: v.created_at,
-    by: v.created_by,
-    aliases: aliases
-      .filter((a) => a.version_id === v.id)
-      .map((a) => a.alias)
-      .sort(),
+    created: v.created_at!,
+    by: v.created_by!,
+    aliases: aliases.sort(),
   }));
 }

@@ -11,18 +11,29 @@ import { endRun } from './end.js';
 import { quotaCheck } from './quota.js';
 import { checkpointDir, type Reason, type RunRow, type StoredSpec } from './store.js';
 
+/** Priority order, then oldest first (created_at is ISO-8601 UTC: text order is time order). */
+export function dispatchOrder(
+  a: Pick<RunRow, 'priority' | 'created_at'>,
+  b: Pick<RunRow, 'priority' | 'created_at'>,
+): number {
+  return b.priority - a.priority || (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : 0);
+}
+
 /**
  * Starts queued runs in priority order (then oldest first) while their project's GPU quota and
- * the backend's free resources allow; the others keep (or get) a machine-readable reason.
+ * the backend's free resources allow; the others keep (or get) a machine-readable reason. `read`: the runs the caller has just read,
+ * queued ones among them, when nothing changed since.
  */
-export async function dispatch(deps: RunDeps): Promise<void> {
-  const queued = await deps.meta.db
-    .selectFrom('runs')
-    .selectAll()
-    .where('status', '=', 'queued')
-    .orderBy('priority', 'desc')
-    .orderBy('created_at')
-    .execute();
+export async function dispatch(deps: RunDeps, read?: RunRow[]): Promise<void> {
+  const queued =
+    read?.filter((r) => r.status === 'queued').sort(dispatchOrder) ??
+    (await deps.meta.db
+      .selectFrom('runs')
+      .selectAll()
+      .where('status', '=', 'queued')
+      .orderBy('priority', 'desc')
+      .orderBy('created_at')
+      .execute());
   for (const run of queued) {
     const quota = await quotaCheck(deps, run.project, run.gpus);
     const started = quota ? { reason: quota } : await tryStart(deps, run);

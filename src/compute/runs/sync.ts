@@ -14,11 +14,14 @@ import { ACTIVE, getRun, isTerminal, type RunRow } from './store.js';
  * while jobs ran recovers: the next command asks the backends — then starts queued runs.
  */
 export async function syncRuns(deps: RunDeps): Promise<void> {
-  const active = await deps.meta.db
+  // The active runs and the queued ones in one statement (every `run ls` on a server syncs): when
+  // none is active nothing changes before dispatch, which takes the queued ones from here.
+  const read = await deps.meta.db
     .selectFrom('runs')
     .selectAll()
-    .where('status', 'in', [...ACTIVE])
+    .where('status', 'in', [...ACTIVE, 'queued'])
     .execute();
+  const active = read.filter((r) => (ACTIVE as readonly string[]).includes(r.status));
   const byBackend = new Map<string, RunRow[]>();
   for (const r of active) byBackend.set(r.backend, [...(byBackend.get(r.backend) ?? []), r]);
   for (const [name, runs] of byBackend) {
@@ -29,7 +32,7 @@ export async function syncRuns(deps: RunDeps): Promise<void> {
       if (s) await syncRun(deps, run, s);
     }
   }
-  await dispatch(deps);
+  await dispatch(deps, active.length === 0 ? read : undefined);
 }
 
 /** Applies one active run's state as its backend reports it. */

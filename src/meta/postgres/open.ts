@@ -1,7 +1,9 @@
 import pg from 'pg';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, sql, type Dialect } from 'kysely';
 import { CairnError } from '../../core/errors.js';
 import type { Database as Schema } from '../schema.js';
+import { SchemaIntrospector } from './introspector.js';
+import { preparable, PREPARED_PER_CONNECTION } from './prepared.js';
 import { PipelinedPostgresDialect, PipelinedReads } from './pipelined.js';
 
 const INT8_OID = 20;
@@ -15,7 +17,8 @@ export interface PostgresHandle {
 /**
  * `postgres://user@host:port/db?schema=name`: the optional `schema` parameter selects (and
  * creates) a PostgreSQL schema, so several workspaces or test runs can share one database;
- * `prepare=off` runs statements unprepared (see prepareStatements).
+ * `prepare=off` runs statements unprepared (see prepareStatements), `pipeline=off` without
+ * PipelinedReads.
  */
 export async function openPostgres(url: string): Promise<PostgresHandle> {
   const parsed = new URL(url);
@@ -36,11 +39,12 @@ export async function openPostgres(url: string): Promise<PostgresHandle> {
     getTypeParser: (oid: number, format?: 'text' | 'binary') =>
       oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text'),
   };
-  // `pipeline=on` opts in to PipelinedReads; by default every statement takes a pool connection
-  // of its own. Off by default: on idle cores it saved socket writes but no CPU (docs/BENCHMARKS.md,
-  // quiet round after session 6), and a migration's catalogue read on a pipelined connection once
-  // failed in a parallel worker with "schema … does not exist" (not yet understood).
-  const pipeline = parsed.searchParams.get('pipeline') ?? 'off';
+  // PipelinedReads unless `pipeline=off` (then every statement takes a pool connection of its own).
+  // On by default since the one failure seen with it (a migration's catalogue read, "schema … does
+  // not exist") was found to be Kysely's introspector racing another session's drop schema, on any
+  // connection (SchemaIntrospector); on a loaded machine it halves the writes to PostgreSQL per
+  // read and cut the CPU per read (docs/BENCHMARKS.md, "Fewer statements per read").
+  const pipeline = parsed.searchParams.get('pipeline') ?? 'on';
   if (pipeline !== 'on' && pipeline !== 'off')
     throw new CairnError('CONFIG_INVALID', `pipeline=${JSON.stringify(pipeline)} in the PostgreSQL URL: use on or off`);
   parsed.searchParams.delete('pipeline');
@@ -64,9 +68,15 @@ export async function openPostgres(url: string): Promise<PostgresHandle> {
   // Two pipelined connections: the reads of one turn share a write, and one slow statement does
   // not hold up every other read.
   const reads = pipeline === 'on' ? new PipelinedReads(config, { connections: 2, prepare: prepare === 'on' }) : null;
-  const db = new Kysely<Schema>({
-    dialect: reads ? new PipelinedPostgresDialect({ pool }, reads) : new PostgresDialect({ pool }),
-  });
+  const engine = reads ? new PipelinedPostgresDialect({ pool }, reads) : new PostgresDialect({ pool });
+  // Introspection (the migrator's "do my tables exist") sees this schema only: see SchemaIntrospector.
+  const dialect: Dialect = {
+    createAdapter: () => engine.createAdapter(),
+    createDriver: () => engine.createDriver(),
+    createQueryCompiler: () => engine.createQueryCompiler(),
+    createIntrospector: (k) => new SchemaIntrospector(k, schema),
+  };
+  const db = new Kysely<Schema>({ dialect });
   try {
     await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
   } catch (err) {
@@ -79,14 +89,11 @@ export async function openPostgres(url: string): Promise<PostgresHandle> {
   return { db, pool, schema };
 }
 
-/** Distinct statements one connection keeps prepared; past it, statements are parsed each time as before. */
-const PREPARED_PER_CONNECTION = 500;
-
 /**
  * Runs each parameterized statement as a named prepared statement of its connection: the first
  * execution parses and plans it, later ones only bind and execute (a team server runs the same
  * few dozen statements thousands of times a second). Statement texts are fixed by the code (values
- * travel as parameters), so the set is small; it is capped all the same, and texts that are very
+ * travel as parameters), so the set is small (see preparable); it is capped all the same, and texts that are very
  * long (bulk inserts of many rows) are not kept. Prepared statements outlive a rolled-back
  * transaction and are dropped with their connection.
  */
@@ -95,13 +102,7 @@ function prepareStatements(client: pg.PoolClient): void {
   const names = new Map<string, string>();
   (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
     const [text, values] = args;
-    if (
-      args.length === 2 &&
-      typeof text === 'string' &&
-      Array.isArray(values) &&
-      values.length > 0 &&
-      text.length <= 4096
-    ) {
+    if (args.length === 2 && typeof text === 'string' && Array.isArray(values) && preparable(text, values)) {
       let name = names.get(text);
       if (!name && names.size < PREPARED_PER_CONNECTION) {
         name = `cairn_${names.size}`;

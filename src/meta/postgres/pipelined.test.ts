@@ -44,7 +44,8 @@ describe.skipIf(!available)('pipelined reads on PostgreSQL', () => {
   beforeAll(async () => {
     ({ url, schema } = freshPgUrl());
     url += `&application_name=${schema}`;
-    store = await openMetaStore(`${url}&pipeline=on`);
+    // Pipelined by default (pipeline=off turns it off).
+    store = await openMetaStore(url);
     await sql`create table pipe_t (k integer primary key, v text not null)`.execute(store.db);
   });
   afterAll(async () => {
@@ -161,11 +162,29 @@ describe.skipIf(!available)('pipelined reads on PostgreSQL', () => {
     expect(all.map((r) => r.rows[0]!.v)).toEqual(Array.from({ length: 20 }, (_, i) => i));
   });
 
-  it('pipeline=off is taken and any other value refused with CONFIG_INVALID', async () => {
+  it('pipeline=off is taken (a write per statement) and any other value refused with CONFIG_INVALID', async () => {
     const { url: other, schema: s2 } = freshPgUrl();
     try {
       const off = await openMetaStore(`${other}&pipeline=off`);
       expect((await sql<{ v: number }>`select ${7}::int as v`.execute(off.db)).rows[0]!.v).toBe(7);
+      let writes = 0;
+      const w = net.Socket.prototype._write;
+      const wv = net.Socket.prototype._writev!;
+      net.Socket.prototype._write = function (this: net.Socket, ...a: Parameters<typeof w>) {
+        if (this.remotePort === 5432) writes++;
+        return w.apply(this, a);
+      };
+      net.Socket.prototype._writev = function (this: net.Socket, ...a: Parameters<typeof wv>) {
+        if (this.remotePort === 5432) writes++;
+        return wv.apply(this, a);
+      };
+      try {
+        await Promise.all(Array.from({ length: 20 }, (_, i) => sql`select ${i}::int as v`.execute(off.db)));
+      } finally {
+        net.Socket.prototype._write = w;
+        net.Socket.prototype._writev = wv;
+      }
+      expect(writes).toBeGreaterThanOrEqual(20);
       await off.close();
       await expect(openMetaStore(`${other}&pipeline=maybe`)).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
     } finally {

@@ -7,6 +7,7 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely';
+import { preparable, PREPARED_PER_CONNECTION } from './prepared.js';
 
 /**
  * Single read statements outside a transaction, sent on a few long-lived connections in
@@ -55,7 +56,7 @@ export class PipelinedReads {
     try {
       // A named statement is parsed once per connection (the pool's connections do the same).
       let name: string | undefined;
-      if (this.#prepare && values.length > 0 && text.length <= 4096) {
+      if (this.#prepare && preparable(text, values)) {
         name = slot.names.get(text);
         if (!name && slot.names.size < PREPARED_PER_CONNECTION) {
           name = `cairn_p${slot.names.size}`;
@@ -107,8 +108,6 @@ export class PipelinedReads {
     );
   }
 }
-
-const PREPARED_PER_CONNECTION = 500;
 
 /** A pipelined connection whose oldest statement has run this long takes no more until it answers. */
 const STUCK_MS = 50;

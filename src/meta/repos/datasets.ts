@@ -22,10 +22,10 @@ export interface DatasetSummary {
 }
 
 export async function listDatasets(db: ReadDb): Promise<DatasetSummary[]> {
-  const datasets = await db.selectFrom('datasets').selectAll().orderBy('name').execute();
-  const latest = await db
-    .selectFrom('dataset_versions as v')
-    .innerJoin(
+  // One statement (a team server answers `data ls` with one round trip to its database).
+  const rows = await db
+    .selectFrom('datasets as d')
+    .leftJoin(
       (eb) =>
         eb
           .selectFrom('dataset_versions')
@@ -33,22 +33,33 @@ export async function listDatasets(db: ReadDb): Promise<DatasetSummary[]> {
           .select((e) => e.fn.max('number').as('max_number'))
           .groupBy('dataset_id')
           .as('m'),
-      (join) => join.onRef('m.dataset_id', '=', 'v.dataset_id').onRef('m.max_number', '=', 'v.number'),
+      (join) => join.onRef('m.dataset_id', '=', 'd.id'),
     )
-    .select(['v.dataset_id', 'v.number', 'v.digest', 'v.created_at', 'v.total_bytes', 'v.file_count'])
+    .leftJoin('dataset_versions as v', (join) =>
+      join.onRef('v.dataset_id', '=', 'd.id').onRef('v.number', '=', 'm.max_number'),
+    )
+    .select([
+      'd.name',
+      'd.created_at',
+      'v.number',
+      'v.digest',
+      'v.created_at as latest_created_at',
+      'v.total_bytes',
+      'v.file_count',
+    ])
+    .orderBy('d.name')
     .execute();
-  const byId = new Map(latest.map((l) => [l.dataset_id, l]));
-  return datasets.map((d) => {
-    const l = byId.get(d.id);
+  return rows.map((r) => {
+    const has = r.number !== null;
     return {
-      name: d.name,
-      created_at: d.created_at,
-      versions: l ? Number(l.number) : 0,
-      latest_number: l ? Number(l.number) : null,
-      latest_digest: l?.digest ?? null,
-      latest_created_at: l?.created_at ?? null,
-      latest_total_bytes: l ? Number(l.total_bytes) : null,
-      latest_file_count: l ? Number(l.file_count) : null,
+      name: r.name,
+      created_at: r.created_at,
+      versions: has ? Number(r.number) : 0,
+      latest_number: has ? Number(r.number) : null,
+      latest_digest: r.digest ?? null,
+      latest_created_at: r.latest_created_at ?? null,
+      latest_total_bytes: has ? Number(r.total_bytes) : null,
+      latest_file_count: has ? Number(r.file_count) : null,
     };
   });
 }

@@ -1,0 +1,92 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- HTTP answers are checked field by field in the tests */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { dropSchema, freshPgUrl, postgresAvailable } from '../../src/test-support/services.js';
+import { startTeam, type Team } from './harness.js';
+
+/**
+ * What one authenticated metadata read costs a server on PostgreSQL, in statements (each one a
+ * round trip, a backend wake-up and the driver's work on both ends: docs/SERVER.md "Throughput on
+ * PostgreSQL"). Counted one request at a time, so nothing is shared with other requests of the
+ * same event-loop turn: the identity generation, the read itself, and the append of its event.
+ */
+const available = await postgresAvailable();
+
+describe.skipIf(!available)('statements per read on PostgreSQL', () => {
+  let t: Team;
+  let schema: string;
+  let sink: string[] | null = null;
+  const query = pg.Client.prototype.query;
+  beforeAll(async () => {
+    // Before any connection exists: each pooled connection binds its query method when it connects.
+    pg.Client.prototype.query = function (this: pg.Client, ...args: any[]) {
+      const c = args[0];
+      sink?.push(typeof c === 'string' ? c : String(c?.text ?? ''));
+      return (query as any).apply(this, args);
+    } as typeof query;
+    const db = freshPgUrl();
+    schema = db.schema;
+    t = await startTeam({ db: db.url });
+    const rt = t.server.runtime;
+    const dir = mkdtempSync(join(tmpdir(), 'cairn-data-'));
+    writeFileSync(join(dir, 'd.csv'), 'x,y\n1,2\n');
+    await rt.runAs({ actor: { id: 'alice', auth: 'token' }, command: 'test add' }, () =>
+      rt.services.datasets.add({ source: dir, name: 'd' }),
+    );
+    await t.registerAs('alice', 'm');
+    const second = await t.registerAs('alice', 'm');
+    await rt.runAs({ actor: { id: 'bob', auth: 'token' }, command: 'test promote' }, () =>
+      rt.services.models.promote(second, 'staging'),
+    );
+  }, 120_000);
+  afterAll(async () => {
+    pg.Client.prototype.query = query;
+    await t?.close();
+    if (schema) await dropSchema(schema);
+  });
+
+  /** The statements the server sent while `fn` ran (this process's pg clients, pooled or not). */
+  const counted = async (fn: () => Promise<void>): Promise<string[]> => {
+    const texts: string[] = [];
+    sink = texts;
+    try {
+      await fn();
+    } finally {
+      sink = null;
+    }
+    return texts;
+  };
+
+  it.each([
+    ['data ls', 3, '/api/v1/datasets'],
+    ['model versions', 3, '/api/v1/models/m/versions'],
+    // run ls brings active runs up to date first: the active and queued runs in one read.
+    ['run ls', 4, '/api/v1/runs?limit=50'],
+  ] as const)('%s: %i statements', async (_what, expected, path) => {
+    // Warm: this process has appended before (its next request event is one statement).
+    expect((await t.call('carol', 'GET', path)).status).toBe(200);
+    let r: Awaited<ReturnType<Team['call']>> | undefined;
+    const texts = await counted(async () => {
+      r = await t.call('carol', 'GET', path);
+    });
+    expect(r!.status).toBe(200);
+    expect(texts.length, texts.join('\n')).toBe(expected);
+  });
+
+  it('answers the same listings as before, in one statement each', async () => {
+    const versions = (await t.call('carol', 'GET', '/api/v1/models/m/versions')).json as any[];
+    expect(versions.map((v) => [v.ref, v.aliases])).toEqual([
+      ['m@v2', ['staging']],
+      ['m@v1', []],
+    ]);
+    expect((await t.call('carol', 'GET', '/api/v1/models/none/versions')).status).toBe(404);
+    const datasets = (await t.call('carol', 'GET', '/api/v1/datasets')).json as any[];
+    expect(datasets.map((d) => [d.name, d.versions, d.latest_number])).toEqual([
+      ['d', 1, 1],
+      ['models/m', 2, 2],
+    ]);
+  });
+});
