@@ -97,6 +97,11 @@ interface FileResult {
   digest: string;
   chunks: string[];
   /**
+   * The length of what was read and stored: the walk's size unless the file changed in between
+   * (a tree entry's size must be its content's, or checkout and verify disagree with the version).
+   */
+  size: number;
+  /**
    * The file changed between the walk and the read (its stat when read differs from the
    * walk's): it keeps the digest read, but its stat-cache entry never matches.
    */
@@ -330,7 +335,7 @@ class IngestSession {
         const chunks = e.chunks ?? (e.size > 0 ? [e.digest] : []);
         if (chunks.every((c) => present.has(c))) {
           this.filesFromCache++;
-          results[i] = { digest: e.digest, chunks, changed: false };
+          results[i] = { digest: e.digest, chunks, size: e.size, changed: false };
           this.report(1, e.size);
         } else toHash.push(i);
       }
@@ -338,7 +343,7 @@ class IngestSession {
     for (const i of toHash) {
       const f = files[i]!;
       if (f.size === 0) {
-        results[i] = { digest: EMPTY_FILE_DIGEST, chunks: [], changed: false };
+        results[i] = { digest: EMPTY_FILE_DIGEST, chunks: [], size: 0, changed: false };
         this.report(1, 0);
       } else if (f.size <= this.params.min) {
         results[i] = new Promise<FileResult>((resolve, reject) => {
@@ -425,9 +430,9 @@ class IngestSession {
     listing.files.forEach((f, i) => {
       const r = results[i]!;
       const name = f.path.slice(f.path.lastIndexOf('/') + 1);
-      const shorthand = f.size === 0 || (r.chunks.length === 1 && r.chunks[0] === r.digest);
+      const shorthand = r.size === 0 || (r.chunks.length === 1 && r.chunks[0] === r.digest);
       // Built field by field, not by spreading: two objects per file at a million files.
-      const entry: TreeEntry = { name, type: 'file', size: f.size, mode: f.mode, digest: r.digest };
+      const entry: TreeEntry = { name, type: 'file', size: r.size, mode: f.mode, digest: r.digest };
       // A file that changed between walk and read keeps its digest (that is what was stored)
       // but stat values that never match, so the next run reads it again.
       const trusted = !r.changed;
@@ -435,7 +440,7 @@ class IngestSession {
         ino: trusted ? f.ino : UNTRUSTED_STAT.ino,
         mtimeMs: trusted ? f.mtimeMs : UNTRUSTED_STAT.mtimeMs,
         ctimeMs: trusted ? f.ctimeMs : UNTRUSTED_STAT.ctimeMs,
-        size: f.size,
+        size: r.size,
         mode: f.mode,
         digest: r.digest,
       };
@@ -446,8 +451,8 @@ class IngestSession {
       entries.push(entry);
       records.push([name, record]);
       this.chunkCount += r.chunks.length;
-      this.extensions.add(f.path, f.size);
-      size += f.size;
+      this.extensions.add(f.path, r.size);
+      size += r.size;
       files++;
     });
     for (const l of listing.symlinks) entries.push({ name: l.name, type: 'symlink', target: l.target });
@@ -516,7 +521,7 @@ class IngestSession {
       // stat. (A change of the same length changed the ctime after the walk's lstat: that stat
       // never matches the file again, so no stat is taken with the read — one per file.)
       const changed = size !== f.size;
-      out[i] = { digest, chunks: size > 0 ? [digest] : [], changed };
+      out[i] = { digest, chunks: size > 0 ? [digest] : [], size, changed };
       if (size > 0) {
         const offset = meta[m + SMALL_OFFSET]!;
         ids.push(digest);
@@ -574,6 +579,7 @@ class IngestSession {
     const work: Array<Promise<void>> = [];
     let failure: unknown = null;
     let seq = 0;
+    let read = 0;
     let reply: WorkerReply;
     try {
       reply = await this.deps.pool.run(
@@ -591,6 +597,7 @@ class IngestSession {
             if (msg.type !== 'large-chunks') return;
             const m = msg as LargeChunksMessage;
             const i = seq++;
+            for (const c of m.chunks) read += c.length;
             const offset = RING_HEADER + m.slot * this.ringSlotSize;
             const view = Buffer.from(ring, offset, this.ringSlotSize);
             if (split) for (const c of m.chunks) whole.update(view.subarray(c.offset, c.offset + c.length));
@@ -627,7 +634,12 @@ class IngestSession {
     const chunks = parts.flat();
     if (done.chunkCount !== chunks.length) throw new CairnError('INTERNAL', `chunk count mismatch for ${f.path}`);
     this.report(1, 0);
-    return { digest: split ? whole.digest('hex') : done.digest, chunks, changed: changedSince(f, done.stat) };
+    return {
+      digest: split ? whole.digest('hex') : done.digest,
+      chunks,
+      size: read,
+      changed: read !== f.size || changedSince(f, done.stat),
+    };
   }
 }
 
