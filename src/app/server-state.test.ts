@@ -68,6 +68,7 @@ describe('the store state a team server writes', () => {
           documents: [],
           models: [],
           modelVersions: [],
+          runs: [],
         };
         const pick = (ix: number[], packs: string[]) =>
           ix.filter((i) => i < recordedVersions.length).map((i) => ({ ...recordedVersions[i]!, packs }));
@@ -213,6 +214,7 @@ describe('model versions in the store state a team server writes', () => {
         documents: [],
         models: [0, 1, 2].map((i) => ({ id: `model${i}`, name: `spam${i}`, created_at: T, created_by: 'a' })),
         modelVersions: recordedModels,
+        runs: [],
       };
       const pickM = (n: number) => list(n, () => recordedModels[int(recordedModels.length)]).filter((x) => !!x);
       const previous = emptyState();

@@ -24,11 +24,12 @@ import {
   type UnvouchedModelVersion,
   type UnvouchedVersion,
 } from './vouch.js';
+import { keepRuns, planRunImport, type ImportedRun, type UnvouchedRun } from './vouch-runs.js';
 
 export interface PullResult {
   remote: string;
   url: string;
-  imported: { datasets: number; versions: number; modelVersions: number };
+  imported: { datasets: number; versions: number; modelVersions: number; runs: number };
   versions: string[];
   /** `resumed`: packs an interrupted pull had already placed, re-checked and kept. */
   packs: { needed: number; fetched: number; resumed: number; present: number };
@@ -39,6 +40,8 @@ export interface PullResult {
   skipped: UnvouchedVersion[];
   /** Model versions imported (each with its voucher and registrant here), and those refused. */
   models: { imported: ImportedModelVersion[]; skipped: UnvouchedModelVersion[] };
+  /** Runs imported (each with its voucher and who brought it), and those refused (docs/REMOTES.md "Runs"). */
+  runs: { imported: ImportedRun[]; skipped: UnvouchedRun[] };
   /** The audit logs verified for this pull (every pushing workspace's but this one's). */
   auditLogs: Array<{ workspace: string; origin: string; size: number; root: string; verifierKey: string }>;
 }
@@ -85,7 +88,7 @@ export async function pull(
         const ours = await readRemoteCheckpoint(r.data, deps.workspaceId, full);
         if (ours) await deps.audit.witness(ours, `on remote ${name}`);
         // Only versions an event of a verified remote log vouches for come in (docs/REMOTES.md "Trust").
-        const { logs, vouchers } = await fetchVerifiedLogs(r.data, {
+        const { logs, vouchers, runVouchers } = await fetchVerifiedLogs(r.data, {
           cairnDir: deps.cairnDir,
           remoteName: name,
           remoteUrl: r.plain.url,
@@ -97,7 +100,15 @@ export async function pull(
           localFiles: local.files,
           registrant: opts.registrant ?? null,
         });
-        const remote = plan.state;
+        // Runs after the versions they name: a run comes in only with its inputs and output on this side.
+        const versionDigests = new Map(local.files);
+        for (const v of plan.state.versions) versionDigests.set(v.id, v.digest);
+        const runPlan = planRunImport(full, runVouchers, {
+          local: local.runIds,
+          versions: versionDigests,
+          registrant: opts.registrant ?? null,
+        });
+        const remote = keepRuns(plan.state, runPlan, local.runIds);
         if (refs.length) refuseUnvouched(full, plan.skipped, refs, name);
         const chosen = opts.metadataOnly ? [] : refs.length ? resolveRemoteRefs(remote, refs, name) : remote.versions;
         const packs = await fetchPacks(deps, r.data, remote, chosen, {
@@ -108,11 +119,17 @@ export async function pull(
         const versions = chosen.map((v) => `sha256:${v.digest}`);
         const auditLogs = logs.map(({ cached: _c, ...l }) => l);
         const imported = await commit(async (tx) => {
-          const n = await importState(tx, remote);
+          const n = await importState(tx, remote, {
+            cairnDir: deps.cairnDir,
+            imported: runPlan.imported,
+            now: deps.clock.now(),
+          });
           await recordPacks(tx, packs.records, isoUtc(deps.clock.now()));
           draft.params = {
             ...draft.params,
             ...importParams(plan, n, auditLogs),
+            ...(runPlan.imported.length ? { importedRuns: runPlan.imported } : {}),
+            ...(runPlan.skipped.length ? { skippedRuns: runPlan.skipped } : {}),
             versions: versions.length,
             packsFetched: packs.counts.fetched,
             packsResumed: packs.counts.resumed,
@@ -132,6 +149,7 @@ export async function pull(
           vouched: plan.imported,
           skipped: plan.skipped,
           models: { imported: plan.importedModels, skipped: plan.skippedModels },
+          runs: { imported: runPlan.imported, skipped: runPlan.skipped },
           auditLogs,
         };
       },
@@ -266,7 +284,12 @@ async function refuseConflicts(
   deps: TransferDeps,
   remote: RemoteState,
   name: string,
-): Promise<{ versionIds: Set<string>; modelVersionIds: Set<string>; files: Map<string, string> }> {
+): Promise<{
+  versionIds: Set<string>;
+  modelVersionIds: Set<string>;
+  files: Map<string, string>;
+  runIds: Set<string>;
+}> {
   const local = emptyState();
   local.datasets = await deps.meta.db.selectFrom('datasets').selectAll().execute();
   local.versions = (await deps.meta.db.selectFrom('dataset_versions').selectAll().execute()).map((v) => ({
@@ -275,12 +298,16 @@ async function refuseConflicts(
   }));
   local.models = await deps.meta.db.selectFrom('models').selectAll().execute();
   local.modelVersions = await deps.meta.db.selectFrom('model_versions').selectAll().execute();
+  local.runs = (await deps.meta.db.selectFrom('runs').selectAll().execute()).map(
+    ({ dir: _dir, metrics_offset: _offset, ...r }) => ({ ...r, params: [], metrics: [] }),
+  );
   const { conflicts } = mergeState(remote, local);
   if (conflicts.length) throw divergedError(conflicts, name, 'pull');
   return {
     versionIds: new Set(local.versions.map((v) => v.id)),
     modelVersionIds: new Set(local.modelVersions.map((v) => v.id)),
     files: new Map(local.versions.map((v) => [v.id, v.digest])),
+    runIds: new Set(local.runs.map((r) => r.id)),
   };
 }
 

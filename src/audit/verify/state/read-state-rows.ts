@@ -113,7 +113,11 @@ async function readOutcomeRows(db: Kysely<Database>) {
   const runs = await db
     .selectFrom('runs as r')
     .leftJoin('dataset_versions as o', 'o.id', 'r.output_version_id')
+    .leftJoin('run_imports as i', 'i.run_id', 'r.id')
     .select([
+      'i.origin as imported_origin',
+      'i.event_index as imported_index',
+      'i.author as imported_author',
       'r.id',
       'r.run_key',
       'r.name',
@@ -171,6 +175,10 @@ async function readOutcomeRows(db: Kysely<Database>) {
       humanName: r.human_name,
       tags: r.tags,
       note: r.note,
+      imported:
+        r.imported_origin === null
+          ? null
+          : { origin: r.imported_origin, index: Number(r.imported_index), author: r.imported_author ?? '' },
     })),
     releases: releases.map((r) => ({ model: r.name ?? '?', number: num(r.number), release: r.dst_id })),
   };
