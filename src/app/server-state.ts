@@ -141,7 +141,6 @@ function ownPart(server: RemoteState, proposal: RemoteState): RemoteState {
   const freshRuns = new Set(proposal.runs.filter((r) => !listedRuns.has(r.id)).map((r) => r.id));
   return {
     ...proposal,
-    runs: proposal.runs.filter((r) => freshRuns.has(r.id)),
     tags: proposal.tags.filter((t) => !listedDatasets.has(t.dataset_id) && fresh.has(t.version_id)),
     // A model version's registration edges come with it the first time only (files → version,
     // run → version); nobody's push hangs edges on a model version the server already lists.

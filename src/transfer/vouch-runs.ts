@@ -276,7 +276,10 @@ export function planRunImport(remote: RemoteState, vouchers: RunVouchers, ctx: R
       continue;
     }
     const checked = list.map((v) => ({ v, diffs: runDiffs(row, v.claim, ctx.versions) }));
-    const match = checked.find((c) => !c.diffs.length);
+    // Several logs may vouch for it (the laptop that ran it, the server that imported it): the
+    // one naming the author the row names is taken, so a pull keeps who brought it there.
+    const match =
+      checked.find((c) => !c.diffs.length && c.v.author === row.created_by) ?? checked.find((c) => !c.diffs.length);
     if (!match) {
       refuse(checked[0]!.diffs.join('; '));
       continue;
