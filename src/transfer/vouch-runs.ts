@@ -258,7 +258,7 @@ export interface RunImportPlan {
  * output versions on this side (here already, or imported with it) at the digests the events
  * logged. The row's author is not taken from the state: the voucher's, or the pushing account on
  * a team server. A run whose end event predates the digests comes with the parameters it was
- * submitted with and no metric points. Pure.
+ * submitted with and no metric points; its usage is the figures its `run.finish` logged. Pure.
  */
 export function planRunImport(remote: RemoteState, vouchers: RunVouchers, ctx: RunImportContext): RunImportPlan {
   const plan: RunImportPlan = { runs: [], imported: [], skipped: [] };
@@ -291,6 +291,9 @@ export function planRunImport(remote: RemoteState, vouchers: RunVouchers, ctx: R
       ...row,
       ...times(row, v.claim),
       created_by: registrant,
+      // Only the figures run.finish logs (elapsed, CPU and GPU seconds): GPU samples and policy
+      // actions are the origin machine's word, and a failed or cancelled run's usage is not logged.
+      usage: v.claim.usage ?? canonicalJson({}),
       params: record ? row.params : submittedParams(v.claim),
       metrics: record ? row.metrics : [],
     });
