@@ -225,17 +225,13 @@ export function buildStoreState(o: {
     (st) => st.lineage,
     (e) => e.id,
   );
+  const ends = listedEnd({
+    dataset_version: kept,
+    model_version: keptModels.has.bind(keptModels),
+    run: keptRuns.has.bind(keptRuns),
+  });
   s.lineage = o.recorded.lineage
-    .filter(
-      (e) =>
-        edges.has(e.id) &&
-        (e.src_type !== 'dataset_version' || kept(e.src_id)) &&
-        (e.dst_type !== 'dataset_version' || kept(e.dst_id)) &&
-        (e.src_type !== 'model_version' || keptModels.has(e.src_id)) &&
-        (e.dst_type !== 'model_version' || keptModels.has(e.dst_id)) &&
-        (e.src_type !== 'run' || keptRuns.has(e.src_id)) &&
-        (e.dst_type !== 'run' || keptRuns.has(e.dst_id)),
-    )
+    .filter((e) => edges.has(e.id) && ends(e.src_type, e.src_id) && ends(e.dst_type, e.dst_id))
     .sort(by((e) => e.id));
   const reports = mentioned(
     (st) => st.reports,
@@ -325,6 +321,11 @@ function recordedRuns(
       out.set(r.id, row);
   }
   return [...out.values()].sort(by((r) => r.id));
+}
+
+/** Whether an edge's end is a row the state lists (an edge to a row left out would point nowhere); other kinds pass. */
+function listedEnd(listed: Record<string, (id: string) => boolean>): (type: string, id: string) => boolean {
+  return (type, id) => listed[type]?.(id) ?? true;
 }
 
 function by<T>(key: (x: T) => string): (a: T, b: T) => number {

@@ -24,7 +24,14 @@ import {
   type UnvouchedModelVersion,
   type UnvouchedVersion,
 } from './vouch.js';
-import { keepRuns, planRunImport, type ImportedRun, type UnvouchedRun } from './vouch-runs.js';
+import {
+  keepRuns,
+  planRunImport,
+  type ImportedRun,
+  type RunImportPlan,
+  type RunVouchers,
+  type UnvouchedRun,
+} from './vouch-runs.js';
 
 export interface PullResult {
   remote: string;
@@ -100,15 +107,7 @@ export async function pull(
           localFiles: local.files,
           registrant: opts.registrant ?? null,
         });
-        // Runs after the versions they name: a run comes in only with its inputs and output on this side.
-        const versionDigests = new Map(local.files);
-        for (const v of plan.state.versions) versionDigests.set(v.id, v.digest);
-        const runPlan = planRunImport(full, runVouchers, {
-          local: local.runIds,
-          versions: versionDigests,
-          registrant: opts.registrant ?? null,
-        });
-        const remote = keepRuns(plan.state, runPlan, local.runIds);
+        const { runPlan, remote } = planRuns(full, runVouchers, local, plan.state, opts.registrant ?? null);
         if (refs.length) refuseUnvouched(full, plan.skipped, refs, name);
         const chosen = opts.metadataOnly ? [] : refs.length ? resolveRemoteRefs(remote, refs, name) : remote.versions;
         const packs = await fetchPacks(deps, r.data, remote, chosen, {
@@ -119,22 +118,13 @@ export async function pull(
         const versions = chosen.map((v) => `sha256:${v.digest}`);
         const auditLogs = logs.map(({ cached: _c, ...l }) => l);
         const imported = await commit(async (tx) => {
-          const n = await importState(tx, remote, {
-            cairnDir: deps.cairnDir,
-            imported: runPlan.imported,
-            now: deps.clock.now(),
-          });
+          const n = await importState(tx, remote, { ...deps, imported: runPlan.imported, now: deps.clock.now() });
           await recordPacks(tx, packs.records, isoUtc(deps.clock.now()));
           draft.params = {
             ...draft.params,
-            ...importParams(plan, n, auditLogs),
-            ...(runPlan.imported.length ? { importedRuns: runPlan.imported } : {}),
-            ...(runPlan.skipped.length ? { skippedRuns: runPlan.skipped } : {}),
+            ...importParams(plan, n, auditLogs, runPlan),
             versions: versions.length,
-            packsFetched: packs.counts.fetched,
-            packsResumed: packs.counts.resumed,
-            packsPresent: packs.counts.present,
-            bytes: packs.bytes,
+            ...packParams(packs),
           };
           draft.inputs = versions;
           return n;
@@ -160,6 +150,26 @@ export async function pull(
   }
 }
 
+/** What the pull event records of the packs. */
+function packParams(packs: FetchedPacks): Record<string, number> {
+  const { fetched, resumed, present } = packs.counts;
+  return { packsFetched: fetched, packsResumed: resumed, packsPresent: present, bytes: packs.bytes };
+}
+
+/** Runs after the versions they name: a run comes in only with its inputs and output on this side. */
+function planRuns(
+  full: RemoteState,
+  vouchers: RunVouchers,
+  local: { files: ReadonlyMap<string, string>; runIds: ReadonlySet<string> },
+  planned: RemoteState,
+  registrant: string | null,
+): { runPlan: RunImportPlan; remote: RemoteState } {
+  const versions = new Map(local.files);
+  for (const v of planned.versions) versions.set(v.id, v.digest);
+  const runPlan = planRunImport(full, vouchers, { local: local.runIds, versions, registrant });
+  return { runPlan, remote: keepRuns(planned, runPlan, local.runIds) };
+}
+
 /**
  * What the pull event records of the import: each imported version and model version with the
  * remote log event that vouches for it (this log then vouches for the rows it imported: audit
@@ -169,6 +179,7 @@ function importParams(
   plan: ReturnType<typeof planImport>,
   n: { datasets: number },
   auditLogs: PullResult['auditLogs'],
+  runs: RunImportPlan,
 ): Record<string, unknown> {
   return {
     imported: plan.imported,
@@ -176,6 +187,8 @@ function importParams(
     ...(plan.skipped.length ? { skipped: plan.skipped.map(({ why: _why, ...x }) => x) } : {}),
     ...(plan.importedModels.length ? { importedModels: plan.importedModels } : {}),
     ...(plan.skippedModels.length ? { skippedModels: plan.skippedModels } : {}),
+    ...(runs.imported.length ? { importedRuns: runs.imported } : {}),
+    ...(runs.skipped.length ? { skippedRuns: runs.skipped } : {}),
     auditLogs,
   };
 }

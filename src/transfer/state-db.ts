@@ -228,7 +228,11 @@ async function importRuns(
       .insertInto('runs')
       .values({ ...row, dir: join(o.cairnDir, 'runs', row.id), metrics_offset: 0 })
       .execute();
-    if (params.length) await db.insertInto('run_params').values(params.map((p) => ({ run_id: row.id, ...p }))).execute();
+    if (params.length)
+      await db
+        .insertInto('run_params')
+        .values(params.map((p) => ({ run_id: row.id, ...p })))
+        .execute();
     await writeMetricPoints(db, row.id, metrics);
     await db
       .insertInto('run_imports')

@@ -104,7 +104,18 @@ const d = (v: unknown): string | null => (typeof v === 'string' && DIGEST.test(v
 function claimOf(x: unknown): RunClaim | null {
   if (!x || typeof x !== 'object') return null;
   const c = x as Record<string, unknown>;
-  const strings = ['run', 'runKey', 'name', 'project', 'params', 'resources', 'tags', 'submittedAt', 'status', 'endedAt'];
+  const strings = [
+    'run',
+    'runKey',
+    'name',
+    'project',
+    'params',
+    'resources',
+    'tags',
+    'submittedAt',
+    'status',
+    'endedAt',
+  ];
   if (strings.some((k) => typeof c[k] !== 'string') || !d(c.specDigest)) return null;
   if (!Array.isArray(c.inputs) || c.inputs.some((i) => !d(i))) return null;
   return {
@@ -231,7 +242,11 @@ function claimFromEvents(id: string, sub: Ev, end: Ev): RunClaim | null {
 
 /** The part of a run's usage its `run.finish` logs, as one comparable string. */
 function usageKey(u: Record<string, unknown>): string {
-  return canonicalJson({ elapsedS: u.elapsedS ?? null, cpuSeconds: u.cpuSeconds ?? null, gpuSeconds: u.gpuSeconds ?? null });
+  return canonicalJson({
+    elapsedS: u.elapsedS ?? null,
+    cpuSeconds: u.cpuSeconds ?? null,
+    gpuSeconds: u.gpuSeconds ?? null,
+  });
 }
 
 /** What planRunImport needs of the receiving side. */
@@ -429,7 +444,9 @@ export function keepRuns(state: RemoteState, plan: RunImportPlan, local: Readonl
   return {
     ...state,
     runs: plan.runs,
-    lineage: state.lineage.filter((e) => (e.src_type !== 'run' || ok.has(e.src_id)) && (e.dst_type !== 'run' || ok.has(e.dst_id))),
+    lineage: state.lineage.filter(
+      (e) => (e.src_type !== 'run' || ok.has(e.src_id)) && (e.dst_type !== 'run' || ok.has(e.dst_id)),
+    ),
   };
 }
 

@@ -20,7 +20,13 @@ afterEach(async () => {
 });
 
 const needS3 = useSharedS3();
-const ROLES = { admin: 'admin', alice: 'contributor', mallory: 'contributor', bob: 'contributor', carol: 'viewer' } as const;
+const ROLES = {
+  admin: 'admin',
+  alice: 'contributor',
+  mallory: 'contributor',
+  bob: 'contributor',
+  carol: 'viewer',
+} as const;
 
 /** A laptop signed in as `user`, with a dataset `toy` and a training spec that logs a loss curve. */
 async function laptop(t: Team, user: string) {
@@ -81,7 +87,13 @@ async function runStory(t: Team) {
     params: { lr: 0.1 },
     metrics: [{ name: 'loss', points: 3, last: 8, lastStep: 2, min: 8, max: 10 }],
     output: 'runs/train-bob@v1',
-    imported: { author: 'bob@laptop', by: 'bob', record: true, workspace: expect.any(String), index: expect.any(Number) },
+    imported: {
+      author: 'bob@laptop',
+      by: 'bob',
+      record: true,
+      workspace: expect.any(String),
+      index: expect.any(Number),
+    },
   });
   const listed = await t.call('carol', 'GET', '/api/v1/runs/find');
   expect(listed.json.runs.find((r: any) => r.id === done.id)).toMatchObject({ imported: { by: 'bob' } });
@@ -162,7 +174,10 @@ describe('runs pushed to a team server', () => {
       imported: { by: 'bob' },
     });
     // Another status under its id: DIVERGED at once.
-    const clash = await raw(t, 'mallory', 'PUT', 'meta/state.json', { ...state, runs: [{ ...honest, status: 'failed' }] });
+    const clash = await raw(t, 'mallory', 'PUT', 'meta/state.json', {
+      ...state,
+      runs: [{ ...honest, status: 'failed' }],
+    });
     expect(clash.status).toBe(409);
     expect(clash.json.error.code).toBe('DIVERGED');
 

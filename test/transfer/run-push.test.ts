@@ -55,7 +55,9 @@ async function trained() {
   const ok: any = await alice.run((s) => s.runs.submit({ spec: trainingSpec(alice.dir) }));
   const done: any = await alice.run((s) => s.runs.wait(ok.run.id, { pollMs: 50 }));
   expect(done.status).toBe('completed');
-  const bad: any = await alice.run((s) => s.runs.submit({ spec: trainingSpec(alice.dir, { fail: true, name: 'broken' }) }));
+  const bad: any = await alice.run((s) =>
+    s.runs.submit({ spec: trainingSpec(alice.dir, { fail: true, name: 'broken' }) }),
+  );
   const failed: any = await alice.run((s) => s.runs.wait(bad.run.id, { pollMs: 50 }));
   expect(failed.status).toBe('failed');
   const remote = mkdtempSync(join(tmpdir(), 'cairn-rp-remote-'));

@@ -275,7 +275,9 @@ export async function writeMetricPoints(
   points: ReadonlyArray<{ name: string; step: number | null; value: number; time: string }>,
 ): Promise<void> {
   if (!points.length) return;
-  const rows = points.map((p) => [runId, p.name, p.step, p.value, p.time] as [string, string, number | null, number, string]);
+  const rows = points.map(
+    (p) => [runId, p.name, p.step, p.value, p.time] as [string, string, number | null, number, string],
+  );
   await bulkInsert(db as unknown as Kysely<never>, 'run_metrics', METRIC_COLUMNS, rows, { batch: ROWS_PER_STATEMENT });
   await upsertSummaries(db, runId, summarize(points));
   await upsertBlocks(db, runId, summarizeBlocks(points));

@@ -49,7 +49,11 @@ function submissionDiffs(r: RunRow, v: RunWant): string[] {
   if (r.imported !== undefined) {
     if (r.imported && !imp) diffs.push('it is marked as imported, but the log recorded it was submitted here');
     else if (!r.imported && imp) diffs.push('the log recorded it as imported, but its import record is missing');
-    else if (r.imported && imp && (r.imported.origin !== imp.origin || r.imported.index !== imp.index || r.imported.author !== imp.author))
+    else if (
+      r.imported &&
+      imp &&
+      (r.imported.origin !== imp.origin || r.imported.index !== imp.index || r.imported.author !== imp.author)
+    )
       diffs.push(
         `its import record names ${r.imported.author} at ${r.imported.origin} #${r.imported.index}, but the log recorded ${imp.author} at ${imp.origin} #${imp.index}`,
       );
