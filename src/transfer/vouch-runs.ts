@@ -369,7 +369,7 @@ export function runDiffs(row: RunStateRow, c: RunClaim, versions: ReadonlyMap<st
   const diffs: string[] = [];
   const spec = storedSpec(row);
   const eq = (what: string, a: unknown, b: unknown) => {
-    if (a !== b) diffs.push(`its ${what} is not the one the log recorded`);
+    if (a !== b) diffs.push(`its ${what} differ(s) from what the log recorded`);
   };
   eq('run key', row.run_key, c.runKey);
   eq('spec name', row.name, c.name);
