@@ -68,6 +68,7 @@ describe('the store state a team server writes', () => {
           documents: [],
           models: [],
           modelVersions: [],
+          runs: [],
         };
         const pick = (ix: number[], packs: string[]) =>
           ix.filter((i) => i < recordedVersions.length).map((i) => ({ ...recordedVersions[i]!, packs }));
@@ -213,6 +214,7 @@ describe('model versions in the store state a team server writes', () => {
         documents: [],
         models: [0, 1, 2].map((i) => ({ id: `model${i}`, name: `spam${i}`, created_at: T, created_by: 'a' })),
         modelVersions: recordedModels,
+        runs: [],
       };
       const pickM = (n: number) => list(n, () => recordedModels[int(recordedModels.length)]).filter((x) => !!x);
       const previous = emptyState();
@@ -273,5 +275,136 @@ describe('model versions in the store state a team server writes', () => {
         () => true,
       ),
     ).toThrow(expect.objectContaining({ code: 'DIVERGED' }));
+  });
+});
+
+describe('runs in the store state a team server writes', () => {
+  const run = (n: number, status: string, output: string | null, by = 'pusher') =>
+    ({
+      id: `run${n}`,
+      run_key: hex(n),
+      name: 'train',
+      project: 'default',
+      spec_digest: hex(1),
+      spec: '{}',
+      backend: 'local',
+      backend_id: null,
+      status,
+      reason: null,
+      exit_code: status === 'completed' ? 0 : 1,
+      priority: 0,
+      gpus: 0,
+      cpus: 1,
+      memory_mb: 0,
+      time_limit_s: 60,
+      created_at: T,
+      created_by: by,
+      started_at: T,
+      ended_at: T,
+      restarts: 0,
+      code_commit: null,
+      code_dirty: null,
+      env_digest: null,
+      output_version_id: output,
+      reused_from: null,
+      usage: '{}',
+      human_name: `r${n}`,
+      tags: '{}',
+      note: null,
+      params: [{ name: 'lr', value: '0.1' }],
+      metrics: [{ name: 'loss', step: 0, value: n, time: T }],
+    }) as RemoteState['runs'][number];
+
+  it('lists exactly the runs the server recorded (its row, its author, its points) whose output it lists; edges only to those', () => {
+    for (let seed = 1; seed <= 300; seed++) {
+      const r = mulberry32(seed);
+      const int = (n: number) => Math.floor(r() * n);
+      const list = <X>(max: number, f: () => X) => Array.from({ length: int(max + 1) }, f);
+      const dsRows = list(6, () => version(int(2), 1 + int(3), int(9)));
+      const uniq = [...new Map(dsRows.map((v) => [`${v.dataset_id}@${v.number}`, v])).values()];
+      const outputOf = () =>
+        r() < 0.2 ? null : uniq.length && r() < 0.8 ? uniq[int(uniq.length)]!.id : 'not-recorded';
+      const recordedRuns = [
+        ...new Map(
+          list(8, () => run(int(12), r() < 0.7 ? 'completed' : 'failed', outputOf())).map((x) => [x.id, x]),
+        ).values(),
+      ];
+      const recorded: RecordedRows = {
+        datasets: [0, 1].map((d) => ({ id: `d${d}`, name: `ds${d}`, created_at: T, created_by: 'a' }) as never),
+        versions: uniq.map(({ packs: _p, ...v }) => v),
+        tags: [],
+        lineage: recordedRuns.flatMap((x, i) =>
+          x.output_version_id
+            ? [
+                {
+                  id: `e${i}`,
+                  src_type: 'run',
+                  src_id: x.id,
+                  dst_type: 'dataset_version',
+                  dst_id: x.output_version_id,
+                  relation: 'output',
+                  via_type: null,
+                  via_id: null,
+                  created_at: T,
+                },
+              ]
+            : [],
+        ),
+        reports: [],
+        documents: [],
+        models: [],
+        modelVersions: [],
+        runs: recordedRuns,
+      };
+      const pick = (n: number) => list(n, () => recordedRuns[int(recordedRuns.length)]).filter((x) => !!x);
+      const previous = emptyState();
+      previous.versions = uniq.filter(() => r() < 0.5).map((v) => ({ ...v, packs: [] }));
+      previous.runs = pick(4).map((x) => ({ ...x, created_by: 'stale' }));
+      const candidate = emptyState();
+      candidate.versions = uniq.filter(() => r() < 0.5).map((v) => ({ ...v, packs: [] }));
+      candidate.runs = [
+        // Proposed with another author and better metrics: the server's row is what is listed.
+        ...pick(4).map((x) => ({
+          ...x,
+          created_by: 'mallory',
+          metrics: [{ name: 'loss', step: 0, value: -1, time: T }],
+        })),
+        // Made up: another status or key under recorded ids, and ids nobody recorded.
+        ...pick(2).map((x) => ({ ...x, status: x.status === 'completed' ? 'failed' : 'completed' })),
+        ...pick(2).map((x) => ({ ...x, run_key: hex(999) })),
+        ...list(2, () => run(100 + int(9), 'completed', outputOf())),
+      ];
+      candidate.lineage = recorded.lineage;
+      const next = buildStoreState({ previous, candidate, recorded, verified: [], storePacks: new Map() });
+
+      const listedVersions = new Set(next.versions.map((v) => v.id));
+      const rows = new Map(recordedRuns.map((x) => [x.id, x]));
+      const expected = new Set(
+        [...previous.runs, ...candidate.runs]
+          .filter((x) => {
+            const row = rows.get(x.id);
+            return (
+              row &&
+              row.run_key === x.run_key &&
+              row.status === x.status &&
+              row.output_version_id === x.output_version_id &&
+              (row.output_version_id === null || listedVersions.has(row.output_version_id))
+            );
+          })
+          .map((x) => x.id),
+      );
+      expect(new Set(next.runs.map((x) => x.id)), `seed ${seed}`).toEqual(expected);
+      for (const x of next.runs) expect(x).toEqual(rows.get(x.id));
+      for (const e of next.lineage) if (e.src_type === 'run') expect(expected.has(e.src_id), `seed ${seed}`).toBe(true);
+    }
+  });
+
+  it("an import's proposal cannot change a run the server lists; another status under its id conflicts", () => {
+    const s: RemoteState = { ...emptyState(), runs: [run(1, 'completed', null, 'bob')] };
+    const c = candidateState(s, { ...s, runs: [{ ...run(1, 'completed', null, 'mallory'), metrics: [] }] }, () => true);
+    expect(c.runs).toEqual(s.runs);
+    expect(() => candidateState(s, { ...s, runs: [run(1, 'failed', null)] }, () => true)).toThrow(
+      expect.objectContaining({ code: 'DIVERGED' }),
+    );
   });
 });

@@ -10,7 +10,7 @@ import type {
   ModelVersionsTable,
   ReportsTable,
 } from '../meta/schema.js';
-import { emptyState, mergeState, type RemoteState } from '../transfer/index.js';
+import { emptyState, mergeState, type RemoteState, type RunStateRow } from '../transfer/index.js';
 
 /**
  * The store's `meta/state.json` on a team server is the server's own record (docs/SERVER.md
@@ -31,12 +31,15 @@ export interface RecordedRows {
   /** Model versions as recorded (their registrant the account that pushed them), and their models. */
   models: Array<Selectable<ModelsTable>>;
   modelVersions: Array<Selectable<ModelVersionsTable>>;
+  /** Runs as recorded (their author the account that pushed them), with their parameters and points. */
+  runs: RunStateRow[];
 }
 
 /** The keys of the rows a new state could name: those the server's state or the candidate mention. */
 export interface RecordedWanted {
   versions: string[];
   modelVersions: string[];
+  runs: string[];
   lineage: string[];
   reports: string[];
   documents: string[];
@@ -54,6 +57,10 @@ export function recordedWanted(previous: RemoteState, candidate: RemoteState): R
     modelVersions: ids(
       (s) => s.modelVersions,
       (v) => v.id,
+    ),
+    runs: ids(
+      (s) => s.runs,
+      (r) => r.id,
     ),
     lineage: ids(
       (s) => s.lineage,
@@ -130,6 +137,8 @@ function ownPart(server: RemoteState, proposal: RemoteState): RemoteState {
   const fresh = new Set(proposal.versions.filter((v) => !listedVersions.has(v.id)).map((v) => v.id));
   const listedModelVersions = new Set(server.modelVersions.map((v) => v.id));
   const freshModels = new Set(proposal.modelVersions.filter((v) => !listedModelVersions.has(v.id)).map((v) => v.id));
+  const listedRuns = new Set(server.runs.map((r) => r.id));
+  const freshRuns = new Set(proposal.runs.filter((r) => !listedRuns.has(r.id)).map((r) => r.id));
   return {
     ...proposal,
     tags: proposal.tags.filter((t) => !listedDatasets.has(t.dataset_id) && fresh.has(t.version_id)),
@@ -139,7 +148,10 @@ function ownPart(server: RemoteState, proposal: RemoteState): RemoteState {
       (e) =>
         (e.src_type === 'dataset_version' && fresh.has(e.src_id) && e.dst_type !== 'model_version') ||
         (e.dst_type === 'dataset_version' && fresh.has(e.dst_id)) ||
-        (e.dst_type === 'model_version' && freshModels.has(e.dst_id)),
+        (e.dst_type === 'model_version' && freshModels.has(e.dst_id)) ||
+        // A run's edges (inputs → run → output) come with it the first time only, as a model version's.
+        (e.dst_type === 'run' && freshRuns.has(e.dst_id)) ||
+        (e.src_type === 'run' && freshRuns.has(e.src_id)),
     ),
     reports: proposal.reports.filter((r) => fresh.has(r.version_id)),
   };
@@ -201,6 +213,8 @@ export function buildStoreState(o: {
   const { modelVersions, models, keptModels } = recordedModels(o, kept);
   s.modelVersions = modelVersions;
   s.models = models;
+  s.runs = recordedRuns(o, kept);
+  const keptRuns = new Set(s.runs.map((r) => r.id));
   const names = new Map(o.recorded.datasets.map((d) => [d.id, d.name]));
   s.datasets = o.recorded.datasets.filter((d) => datasetIds.has(d.id)).sort(by((d) => d.name));
   s.versions.sort(by((v) => `${names.get(v.dataset_id) ?? ''}\u0000${String(v.number).padStart(12, '0')}`));
@@ -211,15 +225,13 @@ export function buildStoreState(o: {
     (st) => st.lineage,
     (e) => e.id,
   );
+  const ends = listedEnd({
+    dataset_version: kept,
+    model_version: keptModels.has.bind(keptModels),
+    run: keptRuns.has.bind(keptRuns),
+  });
   s.lineage = o.recorded.lineage
-    .filter(
-      (e) =>
-        edges.has(e.id) &&
-        (e.src_type !== 'dataset_version' || kept(e.src_id)) &&
-        (e.dst_type !== 'dataset_version' || kept(e.dst_id)) &&
-        (e.src_type !== 'model_version' || keptModels.has(e.src_id)) &&
-        (e.dst_type !== 'model_version' || keptModels.has(e.dst_id)),
-    )
+    .filter((e) => edges.has(e.id) && ends(e.src_type, e.src_id) && ends(e.dst_type, e.dst_id))
     .sort(by((e) => e.id));
   const reports = mentioned(
     (st) => st.reports,
@@ -284,6 +296,36 @@ function recordedModels(
     .map((id) => modelRows.get(id)!)
     .sort(by((v) => `${names.get(v.model_id) ?? ''}\u0000${String(v.number).padStart(12, '0')}`));
   return { modelVersions, models, keptModels };
+}
+
+/**
+ * The runs the new state lists: those the server's state or the candidate name that the server
+ * recorded with that id, run key and status (its row, so its author: the account that pushed, and
+ * the parameters and points it recorded), whose output version, if any, the state lists. Pure.
+ */
+function recordedRuns(
+  o: { previous: RemoteState; candidate: RemoteState; recorded: RecordedRows },
+  kept: (versionId: string) => boolean,
+): RunStateRow[] {
+  const rows = new Map(o.recorded.runs.map((r) => [r.id, r]));
+  const out = new Map<string, RunStateRow>();
+  for (const r of [...o.candidate.runs, ...o.previous.runs]) {
+    const row = rows.get(r.id);
+    if (
+      row &&
+      row.run_key === r.run_key &&
+      row.status === r.status &&
+      row.output_version_id === r.output_version_id &&
+      (row.output_version_id === null || kept(row.output_version_id))
+    )
+      out.set(r.id, row);
+  }
+  return [...out.values()].sort(by((r) => r.id));
+}
+
+/** Whether an edge's end is a row the state lists (an edge to a row left out would point nowhere); other kinds pass. */
+function listedEnd(listed: Record<string, (id: string) => boolean>): (type: string, id: string) => boolean {
+  return (type, id) => listed[type]?.(id) ?? true;
 }
 
 function by<T>(key: (x: T) => string): (a: T, b: T) => number {

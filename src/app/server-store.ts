@@ -110,12 +110,14 @@ export interface UploadPlan {
 }
 
 export interface ImportAnswer {
-  imported: { datasets: number; versions: number; modelVersions: number };
+  imported: { datasets: number; versions: number; modelVersions: number; runs: number };
   vouched: number;
   skipped: number;
   versions: string[];
   /** Model versions of the push that no verified event vouches for exactly: not recorded (and the refusal is in the log). */
   skippedModels: Array<{ model: string; number: number; digest: string; why: string }>;
+  /** Runs of the push that no verified event vouches for exactly, or whose versions are not here: not recorded (the refusal is in the log). */
+  skippedRuns: Array<{ run: string; name: string; status: string; why: string }>;
 }
 
 /** A planned upload: what the bytes must be, whose it is, until when. */
@@ -917,8 +919,11 @@ function shownState(state: RemoteState, vouched: ReadonlySet<string>): RemoteSta
   const shown = new Set(versions.map((v) => v.id));
   const modelVersions = state.modelVersions.filter((m) => shown.has(m.files_version_id));
   const models = new Set(modelVersions.map((m) => m.model_id));
+  // A run shows with its output version (one without an output: as soon as the server lists it).
+  const runs = state.runs.filter((r) => r.output_version_id === null || shown.has(r.output_version_id));
   return {
     ...state,
+    runs,
     versions,
     datasets: state.datasets.filter((d) => datasets.has(d.id)),
     tags: state.tags.filter((t) => datasets.has(t.dataset_id)),
@@ -1007,6 +1012,7 @@ async function importOnce(
     skipped: res.skipped.length,
     versions: [...o.versions],
     skippedModels: res.models.skipped,
+    skippedRuns: res.runs.skipped,
   };
 }
 

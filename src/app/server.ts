@@ -22,6 +22,7 @@ import {
 import type { SessionRecord, SessionStore } from './oidc/index.js';
 import { leaseLocks, processLease, type ProcessLease } from './store-locks.js';
 import { remoteConfigFrom } from '../transfer/index.js';
+import { runRecord } from '../compute/index.js';
 import { loadRemotesFile, openBackend, saveRemotesFile } from './transfer-config.js';
 import { CAIRN_DIR, initWorkspace, openWorkspace, type RequestScope, type Workspace } from './workspace.js';
 
@@ -212,7 +213,13 @@ async function openServerStore(ws: Workspace, opts: ServerOptions): Promise<Serv
         inChunks(want.documents, (ids) => db.selectFrom('documents').selectAll().where('digest', 'in', ids).execute()),
         inChunks(modelIds, (ids) => db.selectFrom('models').selectAll().where('id', 'in', ids).execute()),
       ]);
-      return { datasets, versions, tags, lineage, reports, documents, models, modelVersions };
+      const runRows = await inChunks(want.runs, (ids) =>
+        db.selectFrom('runs').selectAll().where('id', 'in', ids).execute(),
+      );
+      const runs = [];
+      for (const { dir: _dir, metrics_offset: _offset, ...row } of runRows)
+        runs.push({ ...row, ...(await runRecord(db, row.id)) });
+      return { datasets, versions, tags, lineage, reports, documents, models, modelVersions, runs };
     },
   });
 }

@@ -120,15 +120,21 @@ export function withServerImport(t: TransferService, remotes: RemotesPort, env: 
         const res = await t.push(refs, opts);
         try {
           const server = await api.call<ImportAnswer>('store.import', { body: { versions: res.digests } });
-          // A model version this push carried that the server did not record is said, not hidden.
+          // A model version or run this push carried that the server did not record is said, not hidden.
           const refused = (server.skippedModels ?? []).filter((m) => res.models.includes(`${m.model}@v${m.number}`));
-          if (refused.length)
+          const runs = (server.skippedRuns ?? []).filter((r) => res.runs.includes(r.run));
+          if (refused.length || runs.length)
             throw new CairnError(
               'NOT_VOUCHED',
-              `the server recorded the push but refused ${refused.map((m) => `${m.model}@v${m.number} (${m.why})`).join(', ')}`,
+              `the server recorded the push but refused ${[
+                ...refused.map((m) => `${m.model}@v${m.number} (${m.why})`),
+                ...runs.map((r) => `run ${r.run} (${r.name}: ${r.why})`),
+              ].join(', ')}`,
               {
-                data: { models: refused },
-                hint: "the workspace's log must hold the model.register event of exactly that version: run `cairn audit verify` here",
+                data: { models: refused, runs },
+                hint: refused.length
+                  ? "the workspace's log must hold the model.register event of exactly that version: run `cairn audit verify` here"
+                  : "a run travels only as its workspace's log recorded it, with its inputs and output: run `cairn audit verify` here, and push the versions it names",
               },
             );
           return { ...res, server };

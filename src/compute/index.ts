@@ -11,7 +11,7 @@ export {
   type WaitOptions,
 } from './runs/service.js';
 export { createComputeUsageService, type ComputeUsageService, type UsageReport } from './usage-service.js';
-export type { RunDetails, RunOutput, RunPlan, RunSummary } from './runs/queries.js';
+export type { RunDetails, RunImport, RunOutput, RunPlan, RunSummary } from './runs/queries.js';
 export type { FindOptions, ListedRun, RunListing } from './runs/find/list.js';
 export type { CompareOptions, RunComparison } from './runs/find/compare.js';
 export type { RunLabel } from './runs/submit.js';
@@ -40,6 +40,16 @@ export { submitRun, type SubmitResult } from './runs/submit.js';
 export { cancelRun, syncRuns, waitRun } from './runs/sync.js';
 export { cacheHit, isTerminal } from './runs/store.js';
 export { listRuns } from './runs/queries.js';
+// For transfer/ (runs travel by push and pull): what the event that ends a run vouches for, and
+// how an imported run's points are written.
+export {
+  metricsDigest,
+  paramsDigest,
+  runRecord,
+  type RecordedParam,
+  type RecordedPoint,
+} from './runs/record-digest.js';
+export { writeMetricPoints } from './metrics/ingest.js';
 export { applyOverrides, parseRunSpec, type RunSpec } from './run-spec/run-spec.js';
 
 // For `cairn init`: keep the workspace out of a git project's code fingerprint.

@@ -139,6 +139,7 @@ export function metaConformance(name: string, factory: MetaFactory): void {
           'projects',
           'reports',
           'role_grants',
+          'run_imports',
           'run_metric_blocks',
           'run_metric_summaries',
           'run_metrics',
@@ -174,6 +175,7 @@ export function metaConformance(name: string, factory: MetaFactory): void {
             '0011-metric-blocks',
             '0012-server-sessions',
             '0014-store-locks',
+            '0015-run-imports',
           ]);
         } finally {
           await again.close();

@@ -21,6 +21,7 @@ export interface Database {
   runs: RunsTable;
   run_params: RunParamsTable;
   run_metrics: RunMetricsTable;
+  run_imports: RunImportsTable;
   run_metric_summaries: RunMetricSummariesTable;
   run_metric_blocks: RunMetricBlocksTable;
   projects: ProjectsTable;
@@ -240,6 +241,23 @@ export interface RunsTable {
   /** Canonical JSON object of tag → value. */
   tags: ColumnType<string, string | undefined, string>;
   note: string | null;
+}
+
+/** A run imported from another workspace's log (migration 0015; docs/REMOTES.md "Runs"). */
+export interface RunImportsTable {
+  run_id: string;
+  /** The origin (signed-note name) of the log whose event vouches for the run. */
+  origin: string;
+  workspace: string | null;
+  /** Index, in that log, of the event that submitted the run. */
+  event_index: number;
+  /** Who submitted it there. */
+  author: string;
+  /** Who brought it here: the account that pushed it to a team server, or the author on a pull. */
+  imported_by: string;
+  /** 1 when its metrics and logged parameters were vouched for (and imported); 0 when only what it was submitted with. */
+  record_vouched: number;
+  imported_at: string;
 }
 
 export interface RunParamsTable {

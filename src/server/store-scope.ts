@@ -69,6 +69,9 @@ export function cutState(state: RemoteState, hidden: ReadonlySet<string>): Store
           (e.via_type === null || e.via_id === null || named(e.via_type, e.via_id)),
       ),
       packs: state.packs.filter((p) => packIds.has(p.id)),
+      // Runs belong to projects, and this cut knows only which versions are hidden: a reader of
+      // some projects pulls no runs through it (their edges are dropped above for the same reason).
+      runs: [],
     },
     packs: new Set([...packIds].map(packKeyOf)),
   };

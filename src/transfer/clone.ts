@@ -5,6 +5,7 @@ import { checkDescriptor, readState } from './remote-layout.js';
 import { fetchVerifiedLogs } from './remote-logs.js';
 import { importState } from './state-db.js';
 import type { RemoteConfig } from './remotes-file.js';
+import { keepRuns, planRunImport } from './vouch-runs.js';
 import { planImport, type ImportedVersion, type UnvouchedVersion } from './vouch.js';
 
 export interface CloneResult {
@@ -44,7 +45,7 @@ export async function cloneInto(
         const state = await readState(r.data);
         if (!state)
           throw new CairnError('NOT_FOUND', `${r.plain.url} holds no metadata yet`, { hint: 'push to it first' });
-        const { logs, vouchers } = await fetchVerifiedLogs(r.data, {
+        const { logs, vouchers, runVouchers } = await fetchVerifiedLogs(r.data, {
           cairnDir: deps.cairnDir,
           remoteName: remote.name,
           remoteUrl: r.plain.url,
@@ -52,6 +53,11 @@ export async function cloneInto(
           state,
         });
         const plan = planImport(state, vouchers, new Set());
+        const runPlan = planRunImport(state, runVouchers, {
+          local: new Set(),
+          versions: new Map(plan.state.versions.map((v) => [v.id, v.digest])),
+          registrant: null,
+        });
         const auditLogs = logs.map((l) => ({
           workspace: l.workspace,
           origin: l.origin,
@@ -61,7 +67,11 @@ export async function cloneInto(
           ok: true as const,
         }));
         const n = await commit(async (tx) => {
-          const counts = await importState(tx, plan.state);
+          const counts = await importState(tx, keepRuns(plan.state, runPlan, new Set()), {
+            cairnDir: deps.cairnDir,
+            imported: runPlan.imported,
+            now: deps.clock.now(),
+          });
           draft.params = {
             ...draft.params,
             datasets: counts.datasets,
@@ -71,6 +81,8 @@ export async function cloneInto(
             ...(plan.skipped.length ? { skipped: plan.skipped.map(({ why: _why, ...s }) => s) } : {}),
             ...(plan.importedModels.length ? { importedModels: plan.importedModels } : {}),
             ...(plan.skippedModels.length ? { skippedModels: plan.skippedModels } : {}),
+            ...(runPlan.imported.length ? { importedRuns: runPlan.imported } : {}),
+            ...(runPlan.skipped.length ? { skippedRuns: runPlan.skipped } : {}),
           };
           return counts;
         });

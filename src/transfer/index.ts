@@ -26,6 +26,7 @@ export {
   type UnvouchedModelVersion,
   type UnvouchedVersion,
 } from './vouch.js';
+export { describeUnvouchedRun, type ImportedRun, type UnvouchedRun } from './vouch-runs.js';
 
 // For app/, which reads remotes.json and builds the backend a remote's URL names.
 export {
@@ -60,4 +61,4 @@ export { versionPacks } from './state-db.js';
 export { openRemote, type OpenedRemote } from './open-remote.js';
 export { readState, writeState } from './remote-layout.js';
 export { emptyState, mergeState, parseState } from './state.js';
-export type { RemoteState } from './state.js';
+export type { RemoteState, RunStateRow } from './state.js';

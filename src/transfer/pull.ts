@@ -24,11 +24,19 @@ import {
   type UnvouchedModelVersion,
   type UnvouchedVersion,
 } from './vouch.js';
+import {
+  keepRuns,
+  planRunImport,
+  type ImportedRun,
+  type RunImportPlan,
+  type RunVouchers,
+  type UnvouchedRun,
+} from './vouch-runs.js';
 
 export interface PullResult {
   remote: string;
   url: string;
-  imported: { datasets: number; versions: number; modelVersions: number };
+  imported: { datasets: number; versions: number; modelVersions: number; runs: number };
   versions: string[];
   /** `resumed`: packs an interrupted pull had already placed, re-checked and kept. */
   packs: { needed: number; fetched: number; resumed: number; present: number };
@@ -39,6 +47,8 @@ export interface PullResult {
   skipped: UnvouchedVersion[];
   /** Model versions imported (each with its voucher and registrant here), and those refused. */
   models: { imported: ImportedModelVersion[]; skipped: UnvouchedModelVersion[] };
+  /** Runs imported (each with its voucher and who brought it), and those refused (docs/REMOTES.md "Runs"). */
+  runs: { imported: ImportedRun[]; skipped: UnvouchedRun[] };
   /** The audit logs verified for this pull (every pushing workspace's but this one's). */
   auditLogs: Array<{ workspace: string; origin: string; size: number; root: string; verifierKey: string }>;
 }
@@ -85,7 +95,7 @@ export async function pull(
         const ours = await readRemoteCheckpoint(r.data, deps.workspaceId, full);
         if (ours) await deps.audit.witness(ours, `on remote ${name}`);
         // Only versions an event of a verified remote log vouches for come in (docs/REMOTES.md "Trust").
-        const { logs, vouchers } = await fetchVerifiedLogs(r.data, {
+        const { logs, vouchers, runVouchers } = await fetchVerifiedLogs(r.data, {
           cairnDir: deps.cairnDir,
           remoteName: name,
           remoteUrl: r.plain.url,
@@ -97,7 +107,7 @@ export async function pull(
           localFiles: local.files,
           registrant: opts.registrant ?? null,
         });
-        const remote = plan.state;
+        const { runPlan, remote } = planRuns(full, runVouchers, local, plan.state, opts.registrant ?? null);
         if (refs.length) refuseUnvouched(full, plan.skipped, refs, name);
         const chosen = opts.metadataOnly ? [] : refs.length ? resolveRemoteRefs(remote, refs, name) : remote.versions;
         const packs = await fetchPacks(deps, r.data, remote, chosen, {
@@ -108,16 +118,13 @@ export async function pull(
         const versions = chosen.map((v) => `sha256:${v.digest}`);
         const auditLogs = logs.map(({ cached: _c, ...l }) => l);
         const imported = await commit(async (tx) => {
-          const n = await importState(tx, remote);
+          const n = await importState(tx, remote, { ...deps, imported: runPlan.imported, now: deps.clock.now() });
           await recordPacks(tx, packs.records, isoUtc(deps.clock.now()));
           draft.params = {
             ...draft.params,
-            ...importParams(plan, n, auditLogs),
+            ...importParams(plan, n, auditLogs, runPlan),
             versions: versions.length,
-            packsFetched: packs.counts.fetched,
-            packsResumed: packs.counts.resumed,
-            packsPresent: packs.counts.present,
-            bytes: packs.bytes,
+            ...packParams(packs),
           };
           draft.inputs = versions;
           return n;
@@ -132,6 +139,7 @@ export async function pull(
           vouched: plan.imported,
           skipped: plan.skipped,
           models: { imported: plan.importedModels, skipped: plan.skippedModels },
+          runs: { imported: runPlan.imported, skipped: runPlan.skipped },
           auditLogs,
         };
       },
@@ -140,6 +148,26 @@ export async function pull(
     lock.release();
     await r.close();
   }
+}
+
+/** What the pull event records of the packs. */
+function packParams(packs: FetchedPacks): Record<string, number> {
+  const { fetched, resumed, present } = packs.counts;
+  return { packsFetched: fetched, packsResumed: resumed, packsPresent: present, bytes: packs.bytes };
+}
+
+/** Runs after the versions they name: a run comes in only with its inputs and output on this side. */
+function planRuns(
+  full: RemoteState,
+  vouchers: RunVouchers,
+  local: { files: ReadonlyMap<string, string>; runIds: ReadonlySet<string> },
+  planned: RemoteState,
+  registrant: string | null,
+): { runPlan: RunImportPlan; remote: RemoteState } {
+  const versions = new Map(local.files);
+  for (const v of planned.versions) versions.set(v.id, v.digest);
+  const runPlan = planRunImport(full, vouchers, { local: local.runIds, versions, registrant });
+  return { runPlan, remote: keepRuns(planned, runPlan, local.runIds) };
 }
 
 /**
@@ -151,6 +179,7 @@ function importParams(
   plan: ReturnType<typeof planImport>,
   n: { datasets: number },
   auditLogs: PullResult['auditLogs'],
+  runs: RunImportPlan,
 ): Record<string, unknown> {
   return {
     imported: plan.imported,
@@ -158,6 +187,8 @@ function importParams(
     ...(plan.skipped.length ? { skipped: plan.skipped.map(({ why: _why, ...x }) => x) } : {}),
     ...(plan.importedModels.length ? { importedModels: plan.importedModels } : {}),
     ...(plan.skippedModels.length ? { skippedModels: plan.skippedModels } : {}),
+    ...(runs.imported.length ? { importedRuns: runs.imported } : {}),
+    ...(runs.skipped.length ? { skippedRuns: runs.skipped } : {}),
     auditLogs,
   };
 }
@@ -266,7 +297,12 @@ async function refuseConflicts(
   deps: TransferDeps,
   remote: RemoteState,
   name: string,
-): Promise<{ versionIds: Set<string>; modelVersionIds: Set<string>; files: Map<string, string> }> {
+): Promise<{
+  versionIds: Set<string>;
+  modelVersionIds: Set<string>;
+  files: Map<string, string>;
+  runIds: Set<string>;
+}> {
   const local = emptyState();
   local.datasets = await deps.meta.db.selectFrom('datasets').selectAll().execute();
   local.versions = (await deps.meta.db.selectFrom('dataset_versions').selectAll().execute()).map((v) => ({
@@ -275,12 +311,16 @@ async function refuseConflicts(
   }));
   local.models = await deps.meta.db.selectFrom('models').selectAll().execute();
   local.modelVersions = await deps.meta.db.selectFrom('model_versions').selectAll().execute();
+  local.runs = (await deps.meta.db.selectFrom('runs').selectAll().execute()).map(
+    ({ dir: _dir, metrics_offset: _offset, ...r }) => ({ ...r, params: [], metrics: [] }),
+  );
   const { conflicts } = mergeState(remote, local);
   if (conflicts.length) throw divergedError(conflicts, name, 'pull');
   return {
     versionIds: new Set(local.versions.map((v) => v.id)),
     modelVersionIds: new Set(local.modelVersions.map((v) => v.id)),
     files: new Map(local.versions.map((v) => [v.id, v.digest])),
+    runIds: new Set(local.runs.map((r) => r.id)),
   };
 }
 

@@ -35,17 +35,21 @@ export interface PushResult {
   digests: string[];
   /** The model versions pushed with their files (`name@vN`): those whose files version is among the pushed. */
   models: string[];
+  /** The finished runs pushed (ids): every one on a whole push, else those whose output version is pushed. */
+  runs: string[];
   packs: { needed: number; sent: number; skipped: number };
   bytesSent: number;
   audit: { size: number; root: string };
   encrypted: boolean;
   /** When the remote is a team server (set by app/): what the server imported after the push. */
   server?: {
-    imported: { datasets: number; versions: number; modelVersions?: number };
+    imported: { datasets: number; versions: number; modelVersions?: number; runs?: number };
     vouched: number;
     skipped: number;
     /** Model versions the server refused (no verified event vouches for exactly them), with why. */
     skippedModels?: Array<{ model: string; number: number; digest: string; why: string }>;
+    /** Runs the server refused (no verified event vouches for exactly them, or their versions are missing), with why. */
+    skippedRuns?: Array<{ run: string; name: string; status: string; why: string }>;
   };
 }
 
@@ -93,15 +97,17 @@ export async function push(
           versions: local.versions.length,
           digests: local.versions.map((v) => `sha256:${v.digest}`),
           models: local.modelVersions.map((m) => `${modelNames.get(m.model_id) ?? m.model_id}@v${m.number}`),
+          runs: local.runs.map((x) => x.id),
           packs: { needed: local.packs.length, sent: missing.length, skipped: local.packs.length - missing.length },
           bytesSent: total,
         };
-        const { digests: _d, models: _m, ...counts } = out;
+        const { digests: _d, models: _m, runs: _r, ...counts } = out;
         draft.params = {
           ...draft.params,
           ...counts,
           versionDigests: local.versions.map((v) => `sha256:${v.digest}`),
           ...(out.models.length ? { models: out.models } : {}),
+          ...(out.runs.length ? { runs: out.runs } : {}),
         };
         draft.outputs = local.versions.map((v) => `sha256:${v.digest}`);
         await commit(async () => {});

@@ -9,6 +9,7 @@ import type { RemoteBackend } from './backends/port.js';
 import { auditPrefix } from './remote-layout.js';
 import type { RemoteState } from './state.js';
 import { collectVouchers, type Vouchers } from './vouch.js';
+import { collectRunVouchers, type RunVouchers } from './vouch-runs.js';
 
 export interface VerifiedRemoteLog {
   workspace: string;
@@ -43,9 +44,10 @@ interface Pin {
 export async function fetchVerifiedLogs(
   b: RemoteBackend,
   opts: { cairnDir: string; remoteName: string; remoteUrl: string; ownWorkspace: string; state: RemoteState },
-): Promise<{ logs: VerifiedRemoteLog[]; vouchers: Vouchers }> {
+): Promise<{ logs: VerifiedRemoteLog[]; vouchers: Vouchers; runVouchers: RunVouchers }> {
   const logs: VerifiedRemoteLog[] = [];
   const vouchers: Vouchers = new Map();
+  const runVouchers: RunVouchers = new Map();
   for (const a of opts.state.audit) {
     if (a.workspace === opts.ownWorkspace) continue;
     // The name comes from the remote: it must not steer a write outside remote-audit/.
@@ -108,9 +110,10 @@ export async function fetchVerifiedLogs(
       }
     }
     collectVouchers(vouchers, { workspace: a.workspace, origin: log.origin }, entries);
+    collectRunVouchers(runVouchers, { workspace: a.workspace, origin: log.origin }, entries);
     logs.push(log);
   }
-  return { logs, vouchers };
+  return { logs, vouchers, runVouchers };
 }
 
 function readPin(dir: string): Pin | null {

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { CairnError } from '../core/errors.js';
 import { blobsLocate } from '../meta/repos/chunks.js';
 import type { WriteTx } from '../meta/write-tx.js';
@@ -7,6 +8,12 @@ import { emptyState, type RemoteState, type VersionRow } from './state.js';
 import type { ReadDb } from '../meta/read-db.js';
 import { allErasures } from '../meta/repos/retention.js';
 import { modelEdgeTravels } from './vouch.js';
+import { runRecord, writeMetricPoints } from '../compute/index.js';
+import { isoUtc } from '../core/time.js';
+import type { ImportedRun } from './vouch-runs.js';
+
+/** The statuses of a run that travels: ended by an event of its own (reused and refused runs are the ledger's). */
+export const TRAVELLING_RUNS = ['completed', 'failed', 'cancelled', 'timeout', 'node_fail'] as const;
 
 /** Every blob a version needs: its trees and its files' chunks. */
 export async function versionBlobs(rootId: string, load: TreeLoader): Promise<Set<string>> {
@@ -95,6 +102,7 @@ export async function localState(
       modelEdgeTravels(e, (id) => modelVersionIds.has(id)),
   );
   s.reports = (await db.selectFrom('reports').selectAll().orderBy('id').execute()).filter((r) => ids.has(r.version_id));
+  s.runs = await localRuns(db, versionIds ? ids : null);
   s.documents = await db.selectFrom('documents').selectAll().orderBy('digest').execute();
   const packIds = new Set(s.versions.flatMap((v) => v.packs));
   s.packs = (await db.selectFrom('packs').select(['id', 'size']).orderBy('id').execute())
@@ -104,13 +112,37 @@ export async function localState(
 }
 
 /**
+ * The finished runs that travel: every one on a whole push, else those whose output version is
+ * pushed. Their inputs need not be: the receiving side refuses a run whose inputs it lacks.
+ */
+async function localRuns(db: ReadDb, outputs: ReadonlySet<string> | null): Promise<RemoteState['runs']> {
+  const rows = await db
+    .selectFrom('runs')
+    .selectAll()
+    .where('status', 'in', [...TRAVELLING_RUNS])
+    .orderBy('id')
+    .execute();
+  const out: RemoteState['runs'] = [];
+  for (const { dir: _dir, metrics_offset: _offset, ...row } of rows) {
+    if (outputs && !(row.output_version_id && outputs.has(row.output_version_id))) continue;
+    out.push({ ...row, ...(await runRecord(db, row.id)) });
+  }
+  return out;
+}
+
+/**
  * Writes the rows of `remote` this workspace lacks (inside the caller's audited transaction).
  * The caller has already checked for conflicts with mergeState; rows that exist are skipped.
  */
 export async function importState(
   tx: WriteTx,
   remote: RemoteState,
-): Promise<{ datasets: number; versions: number; modelVersions: number }> {
+  runs: { cairnDir: string; imported: readonly ImportedRun[]; now: Date } = {
+    cairnDir: '',
+    imported: [],
+    now: new Date(0),
+  },
+): Promise<{ datasets: number; versions: number; modelVersions: number; runs: number }> {
   const db = tx.db;
   let datasets = 0;
   let versions = 0;
@@ -141,6 +173,7 @@ export async function importState(
     await db.insertInto('model_versions').values(v).execute();
     modelVersions++;
   }
+  const importedRuns = await importRuns(tx, remote, runs);
   for (const t of remote.tags) {
     await db
       .insertInto('dataset_tags')
@@ -171,5 +204,50 @@ export async function importState(
       .values(d)
       .onConflict((oc) => oc.column('digest').doNothing())
       .execute();
-  return { datasets, versions, modelVersions };
+  return { datasets, versions, modelVersions, runs: importedRuns };
+}
+
+/**
+ * Inserts the runs planImport accepted (after the dataset versions they name): the row as the
+ * plan rebuilt it, its parameters and points, and where it came from (`run_imports`). Its files
+ * (logs, checkpoints) stay on the machine that ran it: its folder here is empty.
+ */
+async function importRuns(
+  tx: WriteTx,
+  remote: RemoteState,
+  o: { cairnDir: string; imported: readonly ImportedRun[]; now: Date },
+): Promise<number> {
+  const db = tx.db;
+  const provenance = new Map(o.imported.map((r) => [r.run, r]));
+  const have = new Set((await db.selectFrom('runs').select('id').execute()).map((r) => r.id));
+  let n = 0;
+  for (const { params, metrics, ...row } of remote.runs) {
+    const from = provenance.get(row.id);
+    if (have.has(row.id) || !from) continue;
+    await db
+      .insertInto('runs')
+      .values({ ...row, dir: join(o.cairnDir, 'runs', row.id), metrics_offset: 0 })
+      .execute();
+    if (params.length)
+      await db
+        .insertInto('run_params')
+        .values(params.map((p) => ({ run_id: row.id, ...p })))
+        .execute();
+    await writeMetricPoints(db, row.id, metrics);
+    await db
+      .insertInto('run_imports')
+      .values({
+        run_id: row.id,
+        origin: from.origin,
+        workspace: from.workspace,
+        event_index: from.index,
+        author: from.author,
+        imported_by: from.registrant,
+        record_vouched: from.claim.metricsDigest ? 1 : 0,
+        imported_at: isoUtc(o.now),
+      })
+      .execute();
+    n++;
+  }
+  return n;
 }

@@ -33,7 +33,7 @@ describe('mergeState', () => {
     });
     const m = mergeState(base, incoming);
     expect(m.conflicts).toEqual([]);
-    expect(m.added).toEqual({ datasets: 1, versions: 2, modelVersions: 0 });
+    expect(m.added).toEqual({ datasets: 1, versions: 2, modelVersions: 0, runs: 0 });
     expect(m.state.versions.map((v) => v.id)).toEqual(['v1', 'v2', 'v3']);
   });
 

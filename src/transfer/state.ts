@@ -9,13 +9,24 @@ import type {
   ModelsTable,
   ModelVersionsTable,
   ReportsTable,
+  RunsTable,
 } from '../meta/schema.js';
+import type { RecordedParam, RecordedPoint } from '../compute/index.js';
 
 export const STATE_FORMAT = 'cairn.remote-state/v1';
 
 export type VersionRow = Selectable<DatasetVersionsTable>;
 export type ModelStateRow = Selectable<ModelsTable>;
 export type ModelVersionStateRow = Selectable<ModelVersionsTable>;
+/**
+ * A finished run as it travels (docs/REMOTES.md "Runs"): its row verbatim (but the folder of its
+ * files, `dir`, and the ingestion offset, which are the origin machine's) with its parameters and
+ * metric points.
+ */
+export type RunStateRow = Omit<Selectable<RunsTable>, 'dir' | 'metrics_offset'> & {
+  params: RecordedParam[];
+  metrics: RecordedPoint[];
+};
 
 /**
  * What a remote knows besides bytes: the metadata rows of every version pushed to it (copied
@@ -39,6 +50,11 @@ export interface RemoteState {
    */
   models: ModelStateRow[];
   modelVersions: ModelVersionStateRow[];
+  /**
+   * Finished runs (docs/REMOTES.md "Runs"), imported only as far as a verified event vouches for
+   * them. Absent in states written before runs travelled (read as empty).
+   */
+  runs: RunStateRow[];
   /** Per workspace that pushed: where its audit log lies on the remote and how far it reached. */
   audit: Array<{ workspace: string; origin: string; size: number; root: string; key: string }>;
 }
@@ -55,6 +71,7 @@ export function emptyState(): RemoteState {
     packs: [],
     models: [],
     modelVersions: [],
+    runs: [],
     audit: [],
   };
 }
@@ -76,7 +93,7 @@ export function parseState(buf: Buffer): RemoteState {
     if (!Array.isArray(s[k])) throw new CairnError('CORRUPT_OBJECT', `the remote's state has no ${k} list`);
   }
   // States written before model versions travelled have no such lists.
-  for (const k of ['models', 'modelVersions'] as const) {
+  for (const k of ['models', 'modelVersions', 'runs'] as const) {
     if (s[k] === undefined) s[k] = [];
     if (!Array.isArray(s[k])) throw new CairnError('CORRUPT_OBJECT', `the remote's state has a malformed ${k} list`);
   }
@@ -94,6 +111,17 @@ export function parseState(buf: Buffer): RemoteState {
         'CORRUPT_OBJECT',
         `the remote's state lists a malformed model version (${JSON.stringify(m?.id)})`,
       );
+  }
+  for (const r of s.runs) {
+    if (
+      !r ||
+      typeof r.id !== 'string' ||
+      typeof r.status !== 'string' ||
+      typeof r.spec !== 'string' ||
+      !Array.isArray(r.params) ||
+      !Array.isArray(r.metrics)
+    )
+      throw new CairnError('CORRUPT_OBJECT', `the remote's state lists a malformed run (${JSON.stringify(r?.id)})`);
   }
   for (const v of s.versions) {
     if (!/^[0-9a-f]{64}$/.test(v.digest) || !Array.isArray(v.packs) || v.packs.some((p) => !/^[0-9a-f]{64}$/.test(p))) {
@@ -121,13 +149,14 @@ export function mergeState(
 ): {
   state: RemoteState;
   conflicts: Conflict[];
-  added: { datasets: number; versions: number; modelVersions: number };
+  added: { datasets: number; versions: number; modelVersions: number; runs: number };
 } {
   const conflicts: Conflict[] = [];
   const datasets = mergeDatasets(base, incoming, conflicts);
   const nameOf = new Map([...base.datasets, ...incoming.datasets].map((d) => [d.id, d.name]));
   const versions = mergeVersions(base, incoming, nameOf, conflicts);
   const models = mergeModels(base, incoming, conflicts);
+  const runs = mergeRuns(base, incoming, conflicts);
   const tags = new Map(base.tags.map((t) => [`${t.dataset_id}:${t.tag}`, t]));
   for (const t of incoming.tags) {
     const k = `${t.dataset_id}:${t.tag}`;
@@ -169,10 +198,11 @@ export function mergeState(
         models.versions.values(),
         (v) => `${models.nameOf.get(v.model_id) ?? ''}\u0000${String(v.number).padStart(12, '0')}`,
       ),
+      runs: byKey(runs.runs.values(), (r) => r.id),
       audit: byKey(audit.values(), (a) => a.workspace),
     },
     conflicts,
-    added: { datasets: datasets.added, versions: versions.added, modelVersions: models.added },
+    added: { datasets: datasets.added, versions: versions.added, modelVersions: models.added, runs: runs.added },
   };
 }
 
@@ -215,6 +245,34 @@ function mergeModels(base: RemoteState, incoming: RemoteState, conflicts: Confli
     // Same id and digest: the base's row stays (a re-push changes nothing it recorded).
   }
   return { models, versions, nameOf, added };
+}
+
+/**
+ * Runs by id (a UUIDv7 minted where the run was submitted): a finished run does not change, so the
+ * same id with another run key, status or output is a conflict (DIVERGED); the same run again
+ * keeps the base's row (a re-push changes nothing it recorded).
+ */
+function mergeRuns(base: RemoteState, incoming: RemoteState, conflicts: Conflict[]) {
+  const runs = new Map(base.runs.map((r) => [r.id, r]));
+  let added = 0;
+  for (const r of incoming.runs) {
+    const have = runs.get(r.id);
+    if (!have) {
+      runs.set(r.id, r);
+      added++;
+    } else if (
+      have.run_key !== r.run_key ||
+      have.status !== r.status ||
+      have.output_version_id !== r.output_version_id
+    ) {
+      conflicts.push({
+        what: `run ${r.id}`,
+        ours: `${r.status}, output ${r.output_version_id ?? 'none'}`,
+        theirs: `${have.status}, output ${have.output_version_id ?? 'none'}`,
+      });
+    }
+  }
+  return { runs, added };
 }
 
 function byKey<T>(xs: Iterable<T>, key: (x: T) => string): T[] {

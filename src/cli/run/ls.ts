@@ -32,7 +32,9 @@ export async function run(opts: OptionsOf<typeof runLs>): Promise<void> {
     r.id,
     r.humanName ?? '',
     r.name,
-    r.status + (r.reason && r.status === 'queued' ? ` (${(r.reason as { code: string }).code})` : ''),
+    r.status +
+      (r.reason && r.status === 'queued' ? ` (${(r.reason as { code: string }).code})` : '') +
+      (r.imported ? ` (imported, by ${r.imported.by})` : ''),
     format === 'text' ? r.createdAt.slice(0, 19).replace('T', ' ') : r.createdAt,
     ...(columns.length ? columns.map((c) => cell(r.values[c])) : [r.project, backend(r)]),
   ]);

@@ -66,6 +66,10 @@ export function describeRun(d: RunDetails): string {
       ...describeReason(d.reason as ShownReason, '            ').map((l, i) => (i === 0 ? `  reason    ${l}` : l)),
     );
   if (d.reusedFrom) lines.push(`  reused    results of run ${d.reusedFrom}`);
+  if (d.imported)
+    lines.push(
+      `  imported  from workspace ${d.imported.workspace ?? '?'} (log ${d.imported.origin}, entry ${d.imported.index}), run by ${d.imported.author}; brought here by ${d.imported.by}${d.imported.record ? '' : ' (its log predates metric digests: metrics and logged params were not imported)'}`,
+    );
   if (d.exitCode !== null) lines.push(`  exit      ${d.exitCode}`);
   for (const m of d.metrics)
     lines.push(

@@ -5,7 +5,7 @@ import { CairnError } from '../../core/errors.js';
 import { commandContext, withServices, workspaceEnv } from '../context.js';
 import { formatBytes } from '../format.js';
 import { transferProgress } from './progress.js';
-import { warnUnvouched, warnUnvouchedModels } from './unvouched.js';
+import { warnUnvouched, warnUnvouchedModels, warnUnvouchedRuns } from './unvouched.js';
 
 export async function run(refs: string[], opts: OptionsOf<typeof pullCommand>): Promise<void> {
   const ctx = commandContext(opts);
@@ -29,9 +29,10 @@ export async function run(refs: string[], opts: OptionsOf<typeof pullCommand>): 
   });
   ctx.out.result(r);
   ctx.out.say(
-    `pulled from ${r.remote} (${r.url}): ${r.imported.versions} new version(s)${r.imported.modelVersions ? ` and ${r.imported.modelVersions} model version(s)` : ''} in the metadata; ${r.packs.fetched} pack(s) fetched and verified (${formatBytes(r.bytesFetched)}), ${r.packs.present} already here${r.packs.resumed ? `, ${r.packs.resumed} kept from an interrupted pull` : ''}`,
+    `pulled from ${r.remote} (${r.url}): ${r.imported.versions} new version(s)${r.imported.modelVersions ? ` and ${r.imported.modelVersions} model version(s)` : ''}${r.imported.runs ? ` and ${r.imported.runs} run(s)` : ''} in the metadata; ${r.packs.fetched} pack(s) fetched and verified (${formatBytes(r.bytesFetched)}), ${r.packs.present} already here${r.packs.resumed ? `, ${r.packs.resumed} kept from an interrupted pull` : ''}`,
   );
   for (const [ref, path] of Object.entries(r.materialized ?? {})) ctx.out.say(`${ref} -> ${path}`);
   warnUnvouched(ctx, r.remote, r.skipped);
   warnUnvouchedModels(ctx, r.remote, r.models.skipped);
+  warnUnvouchedRuns(ctx, r.remote, r.runs.skipped);
 }

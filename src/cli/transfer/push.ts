@@ -16,12 +16,13 @@ export async function run(refs: string[], opts: OptionsOf<typeof pushCommand>): 
   });
   ctx.out.result(r);
   ctx.out.say(
-    `pushed ${r.versions} version(s)${r.models.length ? ` and ${r.models.length} model version(s)` : ''} to ${r.remote} (${r.url}${r.encrypted ? ', encrypted' : ''}): ${r.packs.sent} pack(s) sent (${formatBytes(r.bytesSent)}), ${r.packs.skipped} already there; audit log up to ${r.audit.size} event(s)`,
+    `pushed ${r.versions} version(s)${r.models.length ? `, ${r.models.length} model version(s)` : ''}${r.runs.length ? `, ${r.runs.length} run(s)` : ''} to ${r.remote} (${r.url}${r.encrypted ? ', encrypted' : ''}): ${r.packs.sent} pack(s) sent (${formatBytes(r.bytesSent)}), ${r.packs.skipped} already there; audit log up to ${r.audit.size} event(s)`,
   );
   if (r.server)
     ctx.out.say(
       `the server verified the pushed log and imported ${r.server.imported.versions} new version(s)` +
         (r.server.imported.modelVersions ? ` and ${r.server.imported.modelVersions} model version(s)` : '') +
+        (r.server.imported.runs ? ` and ${r.server.imported.runs} run(s)` : '') +
         (r.server.skipped ? `; ${r.server.skipped} version(s) no verified log vouches for were left out` : ''),
     );
 }

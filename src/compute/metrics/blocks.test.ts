@@ -309,6 +309,8 @@ function blocksSuite(
           .values(points.slice(i, i + 500).map((p) => ({ run_id: 'r1', ...p })))
           .execute();
       // Back to before 0011 (and so before the migrations after it, which must run in order).
+      await sql`drop table run_imports`.execute(store.db);
+      await sql`delete from kysely_migration where name = '0015-run-imports'`.execute(store.db);
       await sql`drop table store_locks`.execute(store.db);
       await sql`delete from kysely_migration where name = '0014-store-locks'`.execute(store.db);
       for (const t of ['upload_plans', 'browser_sessions']) await sql`drop table ${sql.table(t)}`.execute(store.db);

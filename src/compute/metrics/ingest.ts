@@ -263,3 +263,22 @@ export class MetricsTailer {
     return { params: params.size, metrics: metrics.length };
   }
 }
+
+/**
+ * Writes a whole run's points with their summaries and blocks, as ingestion does, in the caller's
+ * transaction: a run imported by pull (or a push to a team server) arrives with its metrics
+ * already logged (docs/REMOTES.md "Runs").
+ */
+export async function writeMetricPoints(
+  db: BookkeepingDb,
+  runId: string,
+  points: ReadonlyArray<{ name: string; step: number | null; value: number; time: string }>,
+): Promise<void> {
+  if (!points.length) return;
+  const rows = points.map(
+    (p) => [runId, p.name, p.step, p.value, p.time] as [string, string, number | null, number, string],
+  );
+  await bulkInsert(db as unknown as Kysely<never>, 'run_metrics', METRIC_COLUMNS, rows, { batch: ROWS_PER_STATEMENT });
+  await upsertSummaries(db, runId, summarize(points));
+  await upsertBlocks(db, runId, summarizeBlocks(points));
+}

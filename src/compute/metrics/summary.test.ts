@@ -169,6 +169,8 @@ function summarySuite(
         .execute();
       await sql`drop table run_metric_blocks`.execute(store.db);
       await sql`delete from kysely_migration where name = '0011-metric-blocks'`.execute(store.db);
+      await sql`drop table run_imports`.execute(store.db);
+      await sql`delete from kysely_migration where name = '0015-run-imports'`.execute(store.db);
       await sql`drop table store_locks`.execute(store.db);
       await sql`delete from kysely_migration where name = '0014-store-locks'`.execute(store.db);
       for (const t of ['upload_plans', 'browser_sessions']) await sql`drop table ${sql.table(t)}`.execute(store.db);

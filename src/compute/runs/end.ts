@@ -11,6 +11,7 @@ import { LocalBackend } from '../backends/local/local-backend.js';
 import type { RunDeps } from './deps.js';
 import { ingestRunMetrics } from './metrics.js';
 import { policyReason, recordPolicy } from './policy-actions.js';
+import { recordDigests } from './record-digest.js';
 import { checkpointDir, getRun, type Reason, type RunRow, type StoredSpec } from './store.js';
 
 /** What a run's row keeps as its usage once it ended. */
@@ -86,6 +87,8 @@ async function finishRun(deps: RunDeps, run: RunRow, s: JobState, usage: EndUsag
     return;
   }
   const output = await collectOutput(deps, run, stored.spec.outputs);
+  // The metrics and parameters are all in (ingested above): the event vouches for them by digest.
+  const digests = await recordDigests(deps.meta.db, run.id);
   await deps.audit.audited(
     {
       action: 'run.finish',
@@ -95,6 +98,7 @@ async function finishRun(deps: RunDeps, run: RunRow, s: JobState, usage: EndUsag
       params: {
         exitCode: s.exitCode,
         usage: { elapsedS: usage.elapsedS, cpuSeconds: usage.cpuSeconds, gpuSeconds: usage.gpuSeconds },
+        ...digests,
       },
     },
     async (commit) => {
@@ -206,6 +210,7 @@ export function failureOf(
 
 async function failRun(deps: RunDeps, run: RunRow, s: JobState, usage: EndUsage): Promise<void> {
   const f = failureOf(run, s, usage);
+  const digests = await recordDigests(deps.meta.db, run.id);
   await deps.audit.audited(
     {
       action: s.state === 'cancelled' ? 'run.cancel' : 'run.fail',
@@ -215,6 +220,7 @@ async function failRun(deps: RunDeps, run: RunRow, s: JobState, usage: EndUsage)
         exitCode: s.exitCode,
         reason: f.eventReason,
         ...(s.stoppedBy ? { stoppedBy: s.stoppedBy } : {}),
+        ...digests,
       },
     },
     async (commit) => {

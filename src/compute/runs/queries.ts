@@ -26,9 +26,49 @@ export interface RunSummary {
   reason: unknown;
   runKey: string;
   reusedFrom: string | null;
+  /** Set when the run came by pull or push from another workspace's log (docs/REMOTES.md "Runs"). */
+  imported: RunImport | null;
 }
 
-export function summary(r: RunRow): RunSummary {
+/** Where an imported run was recorded and who brought it here. */
+export interface RunImport {
+  /** The log (its origin), its workspace and the index of the event that submitted the run there. */
+  origin: string;
+  workspace: string | null;
+  index: number;
+  /** Who submitted it there. */
+  author: string;
+  /** Who brought it here: on a team server the account that pushed it. */
+  by: string;
+  /** Whether its metrics and logged parameters were vouched for and came with it (false: only its submitted parameters). */
+  record: boolean;
+  at: string;
+}
+
+/** The import records of `ids` (those that have one), by run id. */
+export async function runImports(db: RunDeps['meta']['db'], ids: readonly string[]): Promise<Map<string, RunImport>> {
+  const out = new Map<string, RunImport>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const rows = await db
+      .selectFrom('run_imports')
+      .selectAll()
+      .where('run_id', 'in', ids.slice(i, i + 500))
+      .execute();
+    for (const r of rows)
+      out.set(r.run_id, {
+        origin: r.origin,
+        workspace: r.workspace,
+        index: Number(r.event_index),
+        author: r.author,
+        by: r.imported_by,
+        record: Number(r.record_vouched) === 1,
+        at: r.imported_at,
+      });
+  }
+  return out;
+}
+
+export function summary(r: RunRow, imported: RunImport | null = null): RunSummary {
   return {
     id: r.id,
     name: r.name,
@@ -47,6 +87,7 @@ export function summary(r: RunRow): RunSummary {
     reason: r.reason ? JSON.parse(r.reason) : null,
     runKey: r.run_key,
     reusedFrom: r.reused_from,
+    imported,
   };
 }
 
@@ -62,7 +103,12 @@ export async function listRuns(
   if (opts.project) q = q.where('project', '=', opts.project);
   if (opts.projects) q = q.where('project', 'in', opts.projects.length ? [...opts.projects] : ['']);
   if (opts.status) q = q.where('status', '=', opts.status);
-  return (await q.execute()).map(summary);
+  const rows = await q.execute();
+  const imports = await runImports(
+    deps.meta.db,
+    rows.map((r) => r.id),
+  );
+  return rows.map((r) => summary(r, imports.get(r.id) ?? null));
 }
 
 export interface RunDetails extends RunSummary {
@@ -106,8 +152,9 @@ export async function runDetails(deps: RunDeps, r: RunRow): Promise<RunDetails> 
       .executeTakeFirst();
     if (v) output = `${v.name}@v${v.number}`;
   }
+  const imported = (await runImports(deps.meta.db, [r.id])).get(r.id) ?? null;
   return {
-    ...summary(r),
+    ...summary(r, imported),
     spec: JSON.parse(r.spec) as StoredSpec,
     code: { commit: r.code_commit, dirty: r.code_dirty },
     params,

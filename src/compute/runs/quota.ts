@@ -49,6 +49,8 @@ export async function gpuHoursCommitted(db: ReadDb, project: string, since: Date
     .where('project', '=', project)
     .where('gpus', '>', 0)
     .where('created_at', '>=', since.toISOString())
+    // A run imported from a laptop's log spent that machine's time, not this ledger's (docs/REMOTES.md "Runs").
+    .where('id', 'not in', db.selectFrom('run_imports').select('run_id'))
     .execute();
   let s = 0;
   for (const r of runs) {

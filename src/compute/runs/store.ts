@@ -90,6 +90,8 @@ export async function cacheHit(deps: Pick<RunDeps, 'meta'>, key: string, project
       .where('run_key', '=', key)
       .where('project', '=', project)
       .where('status', '=', 'completed')
+      // An imported run ran elsewhere, on an environment this side never saw: never a cache hit.
+      .where('id', 'not in', deps.meta.db.selectFrom('run_imports').select('run_id'))
       .orderBy('ended_at', 'desc')
       .limit(1)
       .executeTakeFirst()) ?? null

@@ -12,6 +12,7 @@ import { retention } from './0010-retention.js';
 import { metricBlocks } from './0011-metric-blocks.js';
 import { serverSessions } from './0012-server-sessions.js';
 import { storeLocks } from './0014-store-locks.js';
+import { runImports } from './0015-run-imports.js';
 
 /** Migrations live in code (not files on disk) so a bundled CLI carries them. Append only. */
 export const migrations: Record<string, Migration> = {
@@ -28,6 +29,7 @@ export const migrations: Record<string, Migration> = {
   '0011-metric-blocks': metricBlocks,
   '0012-server-sessions': serverSessions,
   '0014-store-locks': storeLocks,
+  '0015-run-imports': runImports,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -40,6 +40,8 @@ export interface RunState {
   label: { humanName: string | null; tags: string; note: string | null } | null;
   /** Set by the event that ended the run (or refused it), with its index. */
   ended: { status: string; index: number; action: string; outputDigest?: string | null } | null;
+  /** A run an import brought in: where the import recorded it came from (its `run_imports` row must say the same). */
+  imported?: { origin: string | null; index: number | null; author: string | null };
 }
 
 export interface DeploymentState {
@@ -203,6 +205,30 @@ export class ExpectedState {
               format: str(m.format) ?? undefined,
             },
           });
+      }
+    }
+    // Runs an import brought in (docs/REMOTES.md "Runs"): vouched for here by the import, with the
+    // claim it took them under and whoever brought them (the registrant).
+    if (Array.isArray(p.importedRuns)) {
+      for (const r of p.importedRuns as Array<Record<string, unknown>>) {
+        const id = str(r?.run);
+        const c = r?.claim && typeof r.claim === 'object' ? (r.claim as Record<string, unknown>) : null;
+        if (!id || !c) continue;
+        this.runs.set(id, {
+          index,
+          action,
+          value: {
+            runKey: str(c.runKey),
+            name: str(c.name),
+            project: str(c.project),
+            specDigest: hex(c.specDigest),
+            author: str(r.registrant),
+            reusedFrom: null,
+            label: { humanName: str(c.humanName), tags: str(c.tags) ?? '{}', note: str(c.note) },
+            ended: { status: str(c.status) ?? '?', index, action, outputDigest: hex(c.output) },
+            imported: { origin: str(r.origin), index: int(r.index), author: str(r.author) },
+          },
+        });
       }
     }
     if (Array.isArray(p.importedTags)) {

@@ -110,25 +110,7 @@ async function readOutcomeRows(db: Kysely<Database>) {
     .leftJoin('model_versions as v', 'v.id', 'd.version_id')
     .select(['d.id', 'm.name', 'v.number', 'v.digest', 'd.env', 'd.alias', 'd.status', 'd.by'])
     .execute();
-  const runs = await db
-    .selectFrom('runs as r')
-    .leftJoin('dataset_versions as o', 'o.id', 'r.output_version_id')
-    .select([
-      'r.id',
-      'r.run_key',
-      'r.name',
-      'r.project',
-      'r.spec_digest',
-      'r.created_by',
-      'r.status',
-      'r.output_version_id',
-      'o.digest as output_digest',
-      'r.reused_from',
-      'r.human_name',
-      'r.tags',
-      'r.note',
-    ])
-    .execute();
+  const runs = await readRunRows(db);
   const releases = await db
     .selectFrom('lineage_edges as e')
     .leftJoin('model_versions as v', 'v.id', 'e.src_id')
@@ -157,21 +139,7 @@ async function readOutcomeRows(db: Kysely<Database>) {
       status: r.status,
       by: r.by,
     })),
-    // A run whose output row is gone is reported with a digest no event can have recorded.
-    runs: runs.map((r) => ({
-      id: r.id,
-      runKey: r.run_key,
-      name: r.name,
-      project: r.project,
-      specDigest: r.spec_digest,
-      author: r.created_by,
-      status: r.status,
-      outputDigest: r.output_version_id === null ? null : (r.output_digest ?? `missing:${r.output_version_id}`),
-      reusedFrom: r.reused_from,
-      humanName: r.human_name,
-      tags: r.tags,
-      note: r.note,
-    })),
+    runs,
     releases: releases.map((r) => ({ model: r.name ?? '?', number: num(r.number), release: r.dst_id })),
   };
 }
@@ -207,4 +175,50 @@ export async function readDatasetVersions(
     const d = datasets.get(id);
     if (d) check.rowIn(d.slots, d.name, number, digest, author);
   }
+}
+
+/** Runs joined to their output's digest and their import record (when they came by pull or push). */
+async function readRunRows(db: Kysely<Database>): Promise<StateRows['runs']> {
+  const rows = await db
+    .selectFrom('runs as r')
+    .leftJoin('dataset_versions as o', 'o.id', 'r.output_version_id')
+    .leftJoin('run_imports as i', 'i.run_id', 'r.id')
+    .select([
+      'i.origin as imported_origin',
+      'i.event_index as imported_index',
+      'i.author as imported_author',
+      'r.id',
+      'r.run_key',
+      'r.name',
+      'r.project',
+      'r.spec_digest',
+      'r.created_by',
+      'r.status',
+      'r.output_version_id',
+      'o.digest as output_digest',
+      'r.reused_from',
+      'r.human_name',
+      'r.tags',
+      'r.note',
+    ])
+    .execute();
+  // A run whose output row is gone is reported with a digest no event can have recorded.
+  return rows.map((r) => ({
+    id: r.id,
+    runKey: r.run_key,
+    name: r.name,
+    project: r.project,
+    specDigest: r.spec_digest,
+    author: r.created_by,
+    status: r.status,
+    outputDigest: r.output_version_id === null ? null : (r.output_digest ?? `missing:${r.output_version_id}`),
+    reusedFrom: r.reused_from,
+    humanName: r.human_name,
+    tags: r.tags,
+    note: r.note,
+    imported:
+      r.imported_origin === null
+        ? null
+        : { origin: r.imported_origin, index: Number(r.imported_index), author: r.imported_author ?? '' },
+  }));
 }

@@ -43,6 +43,21 @@ function submissionDiffs(r: RunRow, v: RunWant): string[] {
   if (l && r.humanName !== l.humanName) diffs.push(`its name is ${r.humanName} but the log recorded ${l.humanName}`);
   if (l && r.tags !== l.tags) diffs.push(`its tags are ${r.tags} but the log recorded ${l.tags}`);
   if (l && r.note !== l.note) diffs.push('its note differs from the one the log recorded');
+  // Marked as imported: the import event must have recorded it so, with the same origin (and a
+  // run the log submitted here may not be passed off as someone else's).
+  const imp = want.imported;
+  if (r.imported !== undefined) {
+    if (r.imported && !imp) diffs.push('it is marked as imported, but the log recorded it was submitted here');
+    else if (!r.imported && imp) diffs.push('the log recorded it as imported, but its import record is missing');
+    else if (
+      r.imported &&
+      imp &&
+      (r.imported.origin !== imp.origin || r.imported.index !== imp.index || r.imported.author !== imp.author)
+    )
+      diffs.push(
+        `its import record names ${r.imported.author} at ${r.imported.origin} #${r.imported.index}, but the log recorded ${imp.author} at ${imp.origin} #${imp.index}`,
+      );
+  }
   return diffs;
 }
 

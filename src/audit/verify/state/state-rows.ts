@@ -65,6 +65,8 @@ export interface StateRows {
     humanName: string | null;
     tags: string;
     note: string | null;
+    /** Its `run_imports` row: where it came from, when it came by pull or push (absent: not read). */
+    imported?: { origin: string; index: number; author: string } | null;
   }>;
   /** Release records (lineage edges `released`): `release` is the edge's target id, `<keyid>:<manifest hash>`. */
   releases: Array<{ model: string; number: number | null; release: string }>;

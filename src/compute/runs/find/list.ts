@@ -1,7 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import { CairnError } from '../../../core/errors.js';
 import type { RunDeps } from '../deps.js';
-import { summary, type RunSummary } from '../queries.js';
+import { runImports, summary, type RunSummary } from '../queries.js';
 import { gpuSeconds, type RunRow } from '../store.js';
 import { fieldValue, neededNames, parseSort, RUN_FIELDS, type RunRecord, type SortKey } from './fields.js';
 import { compareValues, filterFields, matches, parseFilter, type Scalar } from './filter.js';
@@ -104,11 +104,12 @@ export async function findRuns(deps: Pick<RunDeps, 'meta' | 'clock'>, opts: Find
       .where('id', 'in', shownIds.slice(i, i + 500))
       .execute())
       full.set(r.id, r);
+  const imports = await runImports(deps.meta.db, shownIds);
   return {
     columns,
     matched: total ?? recs.length,
     runs: shown.map((rec) => ({
-      ...summary(full.get(rec.base.id as string)!),
+      ...summary(full.get(rec.base.id as string)!, imports.get(rec.base.id as string) ?? null),
       values: Object.fromEntries(columns.map((c) => [c, fieldValue(rec, c) ?? null])),
     })),
   };
