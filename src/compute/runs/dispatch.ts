@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalJson } from '../../core/canonical-json.js';
@@ -9,7 +10,7 @@ import type { JobHandle } from '../backends/port.js';
 import type { ComputePorts, RunDeps } from './deps.js';
 import { endRun } from './end.js';
 import { quotaCheck } from './quota.js';
-import { checkpointDir, type Reason, type RunRow, type StoredSpec } from './store.js';
+import { checkpointDir, JOB_CLAIM, type Reason, type RunRow, type StoredSpec } from './store.js';
 
 /** Priority order, then oldest first (created_at is ISO-8601 UTC: text order is time order). */
 export function dispatchOrder(
@@ -36,23 +37,76 @@ export async function dispatch(deps: RunDeps, read?: RunRow[]): Promise<void> {
       .execute());
   for (const run of queued) {
     const quota = await quotaCheck(deps, run.project, run.gpus);
-    const started = quota ? { reason: quota } : await tryStart(deps, run);
-    if (!started) continue;
-    if ('handle' in started) {
-      await deps.bookkeeping
-        .updateTable('runs')
-        .set({ status: 'pending', backend_id: started.handle.id, reason: null })
-        .where('id', '=', run.id)
-        .where('status', '=', 'queued')
-        .execute();
-    } else if (canonicalJson(started.reason) !== run.reason) {
-      await deps.bookkeeping
-        .updateTable('runs')
-        .set({ reason: canonicalJson(started.reason) })
-        .where('id', '=', run.id)
-        .execute();
+    if (quota) {
+      await keepReason(deps, run, quota);
+      continue;
     }
+    const claim = await claimRun(deps, run);
+    if (!claim) continue;
+    let started: Awaited<ReturnType<typeof tryStart>> = null;
+    try {
+      started = await tryStart(deps, run);
+    } finally {
+      if (!started || !('handle' in started)) await releaseClaim(deps, run, claim);
+    }
+    if (!started) continue;
+    if (!('handle' in started)) {
+      await keepReason(deps, run, started.reason);
+      continue;
+    }
+    const set = await deps.bookkeeping
+      .updateTable('runs')
+      .set({ status: 'pending', backend_id: started.handle.id, reason: null })
+      .where('id', '=', run.id)
+      .where('status', '=', 'queued')
+      .where('backend_id', '=', claim)
+      .executeTakeFirst();
+    // Cancelled while its job was being started: the job goes too, not left running unrecorded.
+    if (Number(set.numUpdatedRows ?? 0) !== 1)
+      await (await deps.compute.backend(run.backend)).cancel(started.handle).catch(() => {});
   }
+}
+
+/** A claim older than this is of a dispatcher that died while starting the job: taken over. */
+const CLAIM_STALE_MS = 30 * 60_000;
+
+/**
+ * Takes a queued run for this dispatcher, or null when another one (a concurrent request, another
+ * server process) holds it: several dispatchers read the same queued row, and without the claim
+ * each handed it to the backend — the job ran as often, in one folder.
+ */
+async function claimRun(deps: RunDeps, run: RunRow): Promise<string | null> {
+  const claim = `${JOB_CLAIM}${Date.now()}:${randomUUID()}`;
+  const held = run.backend_id;
+  const stale = held?.startsWith(JOB_CLAIM) && Date.now() - Number(held.split(':')[1]) > CLAIM_STALE_MS;
+  if (held && !stale) return null;
+  const took = await deps.bookkeeping
+    .updateTable('runs')
+    .set({ backend_id: claim })
+    .where('id', '=', run.id)
+    .where('status', '=', 'queued')
+    .where((eb) => (held ? eb('backend_id', '=', held) : eb('backend_id', 'is', null)))
+    .executeTakeFirst();
+  return Number(took.numUpdatedRows ?? 0) === 1 ? claim : null;
+}
+
+async function releaseClaim(deps: RunDeps, run: RunRow, claim: string): Promise<void> {
+  await deps.bookkeeping
+    .updateTable('runs')
+    .set({ backend_id: null })
+    .where('id', '=', run.id)
+    .where('backend_id', '=', claim)
+    .execute();
+}
+
+/** Why a queued run waits, kept on its row when it changed (what `run why` shows). */
+async function keepReason(deps: RunDeps, run: RunRow, reason: Reason): Promise<void> {
+  if (canonicalJson(reason) === run.reason) return;
+  await deps.bookkeeping
+    .updateTable('runs')
+    .set({ reason: canonicalJson(reason) })
+    .where('id', '=', run.id)
+    .execute();
 }
 
 /**

@@ -12,7 +12,7 @@ import type { RunDeps } from './deps.js';
 import { ingestRunMetrics } from './metrics.js';
 import { policyReason, recordPolicy } from './policy-actions.js';
 import { recordDigests } from './record-digest.js';
-import { checkpointDir, getRun, type Reason, type RunRow, type StoredSpec } from './store.js';
+import { checkpointDir, getRun, jobIdOf, type Reason, type RunRow, type StoredSpec } from './store.js';
 
 /** What a run's row keeps as its usage once it ended. */
 export interface EndUsage {
@@ -61,7 +61,7 @@ function idleSeconds(
 /** Records a run's end: usage, policy actions, outputs as a version with lineage, the audit event. */
 export async function endRun(deps: RunDeps, run: RunRow, s: JobState): Promise<void> {
   await ingestRunMetrics(deps, run, { final: true });
-  const backend = run.backend_id ? await deps.compute.backend(run.backend) : null;
+  const backend = jobIdOf(run) ? await deps.compute.backend(run.backend) : null;
   const detail = backend instanceof LocalBackend ? backend.exitRecord(run.id) : null;
   const usage = endUsage(run, s, detail);
   // Actions not seen while the job ran (it ended between two looks) are recorded now.

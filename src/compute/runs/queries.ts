@@ -1,6 +1,6 @@
 import { canonicalJson } from '../../core/canonical-json.js';
 import type { RunDeps } from './deps.js';
-import { cacheHit, gpuSeconds, readCodeFiles, type RunRow, type StoredSpec } from './store.js';
+import { cacheHit, gpuSeconds, jobIdOf, readCodeFiles, type RunRow, type StoredSpec } from './store.js';
 import { keyDifferences } from '../run-spec/run-key.js';
 import { codeFileChanges } from '../code/changes.js';
 import { metricSummaries } from '../metrics/read.js';
@@ -78,7 +78,7 @@ export function summary(r: RunRow, imported: RunImport | null = null): RunSummar
     project: r.project,
     status: r.status,
     backend: r.backend,
-    job: r.backend_id,
+    job: jobIdOf(r),
     gpus: r.gpus,
     createdAt: r.created_at,
     startedAt: r.started_at,

@@ -10,6 +10,14 @@ import type { PreparedRun } from './prepare.js';
 export type RunRow = Selectable<RunsTable>;
 
 export const ACTIVE = ['pending', 'running'] as const;
+
+/** A queued run being handed to its backend holds `claim:<ms>:<uuid>` in backend_id until its job's id replaces it. */
+export const JOB_CLAIM = 'claim:';
+
+/** The backend's id of the run's job, or null (none yet: queued, or its start still being claimed). */
+export function jobIdOf(run: Pick<RunRow, 'backend_id'>): string | null {
+  return run.backend_id && !run.backend_id.startsWith(JOB_CLAIM) ? run.backend_id : null;
+}
 export const TERMINAL = ['completed', 'failed', 'cancelled', 'timeout', 'node_fail', 'reused', 'refused'] as const;
 
 export function isTerminal(status: string): boolean {
