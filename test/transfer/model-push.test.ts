@@ -7,25 +7,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { withServices } from '../../src/app/services.js';
-import { newWorkspace, prng, writeTree } from '../../src/test-support/workspace.js';
+import { servicesWorkspace } from '../../src/test-support/services-workspace.js';
+import { prng, writeTree } from '../../src/test-support/workspace.js';
 import type { RemoteState } from '../../src/transfer/index.js';
 
-/** A workspace acting as `actor`, and a way to run services in it. */
-async function workspace(actor: string) {
-  const dir = mkdtempSync(join(tmpdir(), `cairn-mp-${actor.split('@')[0]}-`));
-  const ws = await newWorkspace(dir, { actor });
-  await ws.close();
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    CAIRN_CONFIG_DIR: join(dir, '.config'),
-    CAIRN_SERVER: '',
-    CAIRN_WORKSPACE: '',
-    CAIRN_ACTOR: actor,
-  };
-  const run = <T>(fn: (s: any) => Promise<T>) => withServices({ cwd: dir, env }, fn);
-  return { dir, run };
-}
+const workspace = (actor: string) => servicesWorkspace(actor, 'cairn-mp');
 
 /** A model folder with weights and a second file. */
 function modelFiles(seed: number): string {
