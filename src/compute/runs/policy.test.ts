@@ -20,6 +20,7 @@ def on_term(signum, frame):
         f.write('saved\\n')
     sys.exit(143)
 signal.signal(signal.SIGTERM, on_term)
+open(os.path.join(ckpt, 'started'), 'w').write('up')
 while not os.path.exists('release'):
     time.sleep(0.05)
 `;
@@ -31,7 +32,7 @@ async function actions(ws: Workspace): Promise<string[]> {
 
 /**
  * The idle-GPU policy and GPU capacity, through the run service and the real supervisor. No
- * GPU exists here: a stand-in nvidia-smi (first on PATH) reports an idle GPU 0 in its CSV.
+ * GPU exists here: a stand-in nvidia-smi (first on PATH) reports GPU 0 in its CSV, idle once the job runs.
  */
 describe('runs: idle-GPU policy and GPU capacity', () => {
   const tmp = useTempDirs();
@@ -49,7 +50,10 @@ describe('runs: idle-GPU policy and GPU capacity', () => {
     writeFileSync(join(ws.cairnDir, 'compute.json'), JSON.stringify(compute));
     const bin = join(root, 'bin');
     mkdirSync(bin);
-    writeFileSync(join(bin, 'nvidia-smi'), '#!/bin/sh\necho "0, 0, 700"\n');
+    // Busy until the job has installed its SIGTERM handler (`started` in its checkpoint folder):
+    // on a loaded machine Python can take longer to start than the idle window.
+    const util = `if ls ${ws.cairnDir}/checkpoints/*/started >/dev/null 2>&1; then echo "0, 0, 700"; else echo "0, 100, 700"; fi`;
+    writeFileSync(join(bin, 'nvidia-smi'), `#!/bin/sh\n${util}\n`);
     chmodSync(join(bin, 'nvidia-smi'), 0o755);
     process.env.PATH = `${bin}:${savedPath}`;
     writeFileSync(join(root, 'train.py'), TRAIN_PY);
