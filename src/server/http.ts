@@ -244,6 +244,21 @@ async function serveLocal(
   return out;
 }
 
+/** Who the request's credential proves (a session cookie, a Cairn token or an OpenID token); throws UNAUTHENTICATED. */
+async function identify(rt: ServerRuntime, req: FastifyRequest, opts: HttpOptions): Promise<Authenticated> {
+  const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+  const ids = (req.ids = await rt.identity.view());
+  const viaSession = !m && opts.verifyRequest ? await opts.verifyRequest(req) : null;
+  if (viaSession) return viaSession;
+  if (!m) throw new CairnError('UNAUTHENTICATED', 'this request needs a credential (Authorization: Bearer <token>)');
+  const token = m[1]!;
+  if (token.startsWith('cairn_')) return await ids.authenticate(token);
+  const other = opts.verifyBearer ? await opts.verifyBearer(token) : null;
+  if (!other)
+    throw new CairnError('UNAUTHENTICATED', 'the credential is not a Cairn API token or a valid OpenID token');
+  return other;
+}
+
 async function authenticate(
   rt: ServerRuntime,
   req: FastifyRequest,
@@ -252,19 +267,8 @@ async function authenticate(
   metrics: ServerMetrics,
 ): Promise<Authenticated> {
   req.opId = id;
-  const header = req.headers.authorization ?? '';
-  const m = /^Bearer\s+(\S+)$/i.exec(header);
   try {
-    const ids = (req.ids = await rt.identity.view());
-    const viaSession = !m && opts.verifyRequest ? await opts.verifyRequest(req) : null;
-    if (viaSession) return viaSession;
-    if (!m) throw new CairnError('UNAUTHENTICATED', 'this request needs a credential (Authorization: Bearer <token>)');
-    const token = m[1]!;
-    if (token.startsWith('cairn_')) return await ids.authenticate(token);
-    const other = opts.verifyBearer ? await opts.verifyBearer(token) : null;
-    if (!other)
-      throw new CairnError('UNAUTHENTICATED', 'the credential is not a Cairn API token or a valid OpenID token');
-    return other;
+    return await identify(rt, req, opts);
   } catch (err) {
     const e = toCairnError(err);
     metrics.denied('unauthenticated');
@@ -292,23 +296,14 @@ function notFound(rt: ServerRuntime, opts: HttpOptions, metrics: ServerMetrics) 
   };
 }
 
-/** Who a request's credential proves, or anonymous: for events of requests no route took. */
-async function identifyQuietly(rt: ServerRuntime, req: FastifyRequest, opts: HttpOptions): Promise<AuditActor> {
-  try {
-    const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-    const ids = await rt.identity.view();
-    if (!m) return (opts.verifyRequest ? await opts.verifyRequest(req) : null)?.actor ?? ANONYMOUS;
-    if (m[1]!.startsWith('cairn_')) return (await ids.authenticate(m[1]!)).actor;
-    return (opts.verifyBearer ? await opts.verifyBearer(m[1]!) : null)?.actor ?? ANONYMOUS;
-  } catch {
-    return ANONYMOUS;
-  }
-}
-
 /** A request to a path no route serves: a `server.denied` 404 event, the path scrubbed of secrets. */
 async function unrouted(rt: ServerRuntime, req: FastifyRequest, opts: HttpOptions, m: ServerMetrics, path: string) {
   m.denied('not_found');
-  const actor = await identifyQuietly(rt, req, opts);
+  // The probe names whoever the credential proves; a missing or bad one is anonymous here.
+  const actor = await identify(rt, req, opts).then(
+    (w) => w.actor as AuditActor,
+    () => ANONYMOUS,
+  );
   await rt.recordRequest({
     draft: {
       action: 'server.denied',
