@@ -7,8 +7,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newWorkspace, prng, writeTree } from '../../src/test-support/workspace.js';
-import { signedInLaptop, startTeam, type Team } from '../server/harness.js';
+import { prng, writeTree } from '../../src/test-support/workspace.js';
+import { newLaptop, startTeam, type Team } from '../server/harness.js';
 
 let t: Team;
 beforeAll(async () => {
@@ -18,12 +18,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-async function laptop(user: string) {
-  const dir = mkdtempSync(join(tmpdir(), `cairn-att-gc-${user}-`));
-  const ws = await newWorkspace(dir, { actor: `${user}@laptop` });
-  await ws.close();
-  return signedInLaptop(t, user, dir);
-}
+const laptop = (user: string) => newLaptop(t, user, 'cairn-att-gc');
 
 describe('attack: gc on a team server that holds pushed model versions', () => {
   it('an erasure (gc) goes through while a pushed version is still only in the store, and the pushed version stays whole', async () => {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { AuditActor } from '../../src/audit/event.js';
 import { withServices } from '../../src/app/services.js';
 import { startServer, type RunningServer } from '../../src/server/start.js';
+import { newWorkspace } from '../../src/test-support/workspace.js';
 import type { Role } from '../../src/identity/index.js';
 import type { OidcSettings } from '../../src/app/oidc/index.js';
 
@@ -137,4 +138,16 @@ export async function signedInLaptop(
   const run = <T>(fn: (s: any) => Promise<T>) => withServices({ cwd: dir, env }, fn);
   await run((s) => s.transfer.addRemote('team', t.server.url, {}));
   return { env, run };
+}
+
+/** A fresh laptop workspace (actor `<user>@laptop`) in a temporary folder, signed in to `t` as `user`. */
+export async function newLaptop(
+  t: Team,
+  user: string,
+  prefix = 'cairn-laptop',
+): Promise<{ dir: string; env: NodeJS.ProcessEnv; run: <T>(fn: (s: any) => Promise<T>) => Promise<T> }> {
+  const dir = mkdtempSync(join(tmpdir(), `${prefix}-${user}-`));
+  const ws = await newWorkspace(dir, { actor: `${user}@laptop` });
+  await ws.close();
+  return { dir, ...(await signedInLaptop(t, user, dir)) };
 }

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rawSqlite } from '../../src/test-support/audit-tamper.js';
 import { useSharedS3 } from '../../src/test-support/s3-server.js';
-import { newWorkspace, prng, writeTree } from '../../src/test-support/workspace.js';
-import { signedInLaptop, startTeam, type Team } from './harness.js';
+import { prng, writeTree } from '../../src/test-support/workspace.js';
+import { newLaptop, startTeam, type Team } from './harness.js';
 
 const teams: Team[] = [];
 afterEach(async () => {
@@ -29,13 +29,7 @@ const ROLES = {
   carol: 'viewer',
 } as const;
 
-async function laptop(t: Team, user: string) {
-  const dir = mkdtempSync(join(tmpdir(), `cairn-mp-${user}-`));
-  const ws = await newWorkspace(dir, { actor: `${user}@laptop` });
-  await ws.close();
-  const { run } = await signedInLaptop(t, user, dir);
-  return { run, dir };
-}
+const laptop = (t: Team, user: string) => newLaptop(t, user, 'cairn-mp');
 
 function modelFiles(seed: number): string {
   const src = mkdtempSync(join(tmpdir(), 'cairn-mp-model-'));

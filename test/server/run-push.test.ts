@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rawSqlite } from '../../src/test-support/audit-tamper.js';
 import { useSharedS3 } from '../../src/test-support/s3-server.js';
-import { newWorkspace, writeTree } from '../../src/test-support/workspace.js';
-import { signedInLaptop, startTeam, type Team } from './harness.js';
+import { writeTree } from '../../src/test-support/workspace.js';
+import { newLaptop, startTeam, type Team } from './harness.js';
 
 const teams: Team[] = [];
 afterEach(async () => {
@@ -30,10 +30,7 @@ const ROLES = {
 
 /** A laptop signed in as `user`, with a dataset `toy` and a training spec that logs a loss curve. */
 async function laptop(t: Team, user: string) {
-  const dir = mkdtempSync(join(tmpdir(), `cairn-rp-${user}-`));
-  const ws = await newWorkspace(dir, { actor: `${user}@laptop` });
-  await ws.close();
-  const { run } = await signedInLaptop(t, user, dir);
+  const { dir, run } = await newLaptop(t, user, 'cairn-rp');
   writeTree(join(dir, 'data'), { 'd.csv': `x,y\n1,2\n3,4\n${user}\n` });
   await run((s) => s.datasets.add({ source: join(dir, 'data'), name: `toy-${user}` }));
   writeTree(dir, {
