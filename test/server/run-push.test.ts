@@ -138,6 +138,21 @@ describe('runs pushed to a team server', () => {
     await runStory(t);
   }, 180_000);
 
+  it("a viewer's offline run is refused at push: nothing of it reaches the server", async () => {
+    const t = await startTeam({ store: `file://${mkdtempSync(join(tmpdir(), 'cairn-store-'))}`, roles: ROLES });
+    teams.push(t);
+    const carol = await laptop(t, 'carol');
+    const done = await carol.train();
+    const pushed = await carol
+      .run((s) => s.transfer.push([], { remote: 'team' }))
+      .then(
+        () => null,
+        (e: any) => e,
+      );
+    expect(pushed?.code, String(pushed)).toBe('PERMISSION_DENIED');
+    expect((await t.call('admin', 'GET', `/api/v1/runs/${done.id}`)).status).toBe(404);
+  });
+
   it('hostile states: an invented run, altered metrics, a claimed author, a missing input, a row edited with SQL', async () => {
     const t = await startTeam({ store: `file://${mkdtempSync(join(tmpdir(), 'cairn-store-'))}`, roles: ROLES });
     teams.push(t);
