@@ -30,6 +30,7 @@ export async function runFsck(
         corrupt: report.corruptBlobs.length + report.corruptPacks.length,
         missing: report.missingPacks.length,
         brokenVersions: report.brokenVersions.map((v) => v.ref),
+        ...(report.remoteOnlyVersions.length ? { remoteOnly: report.remoteOnlyVersions.length } : {}),
         ...(report.poisonedCaches.length ? { poisonedCaches: report.poisonedCaches.length } : {}),
       };
       if (report.ok) {

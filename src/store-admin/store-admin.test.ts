@@ -144,7 +144,7 @@ describe('maintenance: fsck and gc', () => {
     expect(ev).toEqual([{ action: 'store.fsck', outcome: 'failed' }]);
   });
 
-  it('gc passes over a version with no tree here (metadata only) and stops on one whose trees are here but unreadable', async () => {
+  it('gc and fsck pass over a version with no tree here (metadata only); both stop on one whose trees are here but unreadable', async () => {
     // What `pull --metadata-only` (and a push to a team server) records: a row whose trees stay remote.
     const remoteOnly = (w: Workspace) =>
       w.audit.audited({ action: 'dataset.version.create', target: { type: 'dataset', name: 'remote' } }, (commit) =>
@@ -170,6 +170,8 @@ describe('maintenance: fsck and gc', () => {
       );
     const { ws: a, dir, expected } = await store();
     await remoteOnly(a);
+    // fsck too: no bytes here is not damage (it said "damaged version remote@v1" before).
+    expect(await runFsck(a)).toMatchObject({ ok: true, brokenVersions: [], remoteOnlyVersions: ['remote@v1'] });
     await runGc(a);
     await everyVersionChecksOut(a, dir, expected);
     await a.close();
@@ -189,6 +191,10 @@ describe('maintenance: fsck and gc', () => {
       .executeTakeFirstOrThrow();
     rmSync(b.packs.packPath(loc.pack_id));
     await rejectsWith(runGc(b), 'CORRUPT_OBJECT');
+    const f = await runFsck(b);
+    expect(f.ok).toBe(false);
+    expect(f.brokenVersions.map((x) => x.ref)).toEqual(['two@v1']);
+    expect(f.remoteOnlyVersions).toEqual(['remote@v1']);
   });
 
   it('gc --dry-run reports orphan packs, unused packs and temp files but deletes nothing', async () => {

@@ -28,6 +28,10 @@ export async function run(opts: OptionsOf<typeof fsck>): Promise<void> {
     ctx.out.say(
       `changed cache entry .cairn/cache/${c}: it is never served, and its next use (or \`cairn gc\`) rebuilds it`,
     );
+  if (r.remoteOnlyVersions.length)
+    ctx.out.say(
+      `note: ${r.remoteOnlyVersions.length} version(s) have no bytes here, only metadata (\`pull --metadata-only\`, or pushed to this server): ${r.remoteOnlyVersions.slice(0, 10).join(', ')}${r.remoteOnlyVersions.length > 10 ? ', …' : ''}; \`cairn pull <ref>\` fetches them`,
+    );
   if (r.orphanPacks.length || r.tempFiles)
     ctx.out.say(
       `note: ${r.orphanPacks.length} unreferenced pack(s), ${r.tempFiles} temp file(s) from interrupted writes; \`cairn gc\` removes them`,

@@ -29,6 +29,12 @@ export interface FsckReport {
   misplacedBlobs: Array<{ blob: string; pack: string }>;
   /** `more`: damaged files and unreadable directories beyond those listed (present when > 0). */
   brokenVersions: Array<{ ref: string; files: string[]; unreadableTrees: string[]; more?: number }>;
+  /**
+   * Not errors: versions whose root tree has no index row here, so none of their bytes were ever
+   * here (imported with `pull --metadata-only`, or pushed to a team server that has not read
+   * them). A tree that is indexed but unreadable is damage (brokenVersions), as in gc.
+   */
+  remoteOnlyVersions: string[];
   /** Not errors: packs no metadata refers to (a crashed write, or gc not yet run). */
   orphanPacks: string[];
   tempFiles: number;
@@ -50,6 +56,7 @@ export async function fsck(input: FsckInput): Promise<FsckReport> {
     corruptBlobs: [],
     misplacedBlobs: [],
     brokenVersions: [],
+    remoteOnlyVersions: [],
     orphanPacks: [...onDisk.keys()].filter((id) => !known.has(id)).sort(),
     tempFiles: (await input.packs.listTemp()).length,
     poisonedCaches: [],
@@ -74,6 +81,10 @@ export async function fsck(input: FsckInput): Promise<FsckReport> {
   const isBad = (id: string) => bad.has(id) || !indexed.has(id);
   const visit = damageFinder(input.load, isBad);
   for (const v of input.versions) {
+    if (!indexed.has(v.root)) {
+      report.remoteOnlyVersions.push(v.ref);
+      continue;
+    }
     const d = await visit(v.root);
     if (d.files.length || d.unreadable.length)
       report.brokenVersions.push({
