@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -79,11 +80,47 @@ function alive(pid: number): boolean {
   }
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The live process holding the cluster alone, if any (a lock whose pid is not written yet counts as live). */
+function exclusiveHolder(f: SlurmFacts): number | 'starting' | null {
+  const lock = join(f.dir, 'tests.lock');
+  let pid: number | null = null;
+  try {
+    pid = Number(readFileSync(join(lock, 'pid'), 'utf8')) || null;
+  } catch {
+    try {
+      readdirSync(lock);
+      return 'starting';
+    } catch {
+      return null;
+    }
+  }
+  return pid !== null && alive(pid) ? pid : null;
+}
+
+/** Live shared holders' files; those of dead processes are removed. */
+function sharedHolders(f: SlurmFacts): string[] {
+  const dir = join(f.dir, 'tests.shared');
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => {
+    if (alive(Number(n.split('-')[0]))) return true;
+    rmSync(join(dir, n), { force: true });
+    return false;
+  });
+}
+
 /**
- * Takes the test cluster for this process until the returned function is called. The cluster
- * has one node and some tests fail it on purpose (state=down kills every job on it), so two
- * test processes (two sessions on one machine) must not share it. A lock left by a dead
- * process is taken over.
+ * Takes the test cluster alone until the returned function is called: the cluster has one node
+ * and some tests fail it on purpose (state=down kills every job on it) or fill it to see why a
+ * job waits, so no other test (another file of this run, or another session's) may have a job on
+ * it meanwhile. Waits for holders of `shareSlurmCluster` to finish; new ones wait for this one.
+ * A lock left by a dead process is taken over.
  */
 export async function lockSlurmCluster(f: SlurmFacts, timeoutMs = 600_000): Promise<() => void> {
   const lock = join(f.dir, 'tests.lock');
@@ -92,22 +129,60 @@ export async function lockSlurmCluster(f: SlurmFacts, timeoutMs = 600_000): Prom
     try {
       mkdirSync(lock);
       writeFileSync(join(lock, 'pid'), String(process.pid));
-      return () => rmSync(lock, { recursive: true, force: true });
+      break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    let holder: number | null = null;
-    try {
-      holder = Number(readFileSync(join(lock, 'pid'), 'utf8')) || null;
-    } catch {
-      // Just created, pid not written yet: the holder is alive.
-    }
-    if (holder !== null && !alive(holder)) {
+    const holder = exclusiveHolder(f);
+    if (holder === null) {
       rmSync(lock, { recursive: true, force: true });
       continue;
     }
     if (Date.now() > deadline)
       throw new Error(`the Slurm test cluster is still locked by pid ${holder} after ${timeoutMs} ms (${lock})`);
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(1000);
+  }
+  const release = () => rmSync(lock, { recursive: true, force: true });
+  // Shared holders check for this lock after announcing themselves, so once none is left none
+  // can start until release.
+  while (sharedHolders(f).length > 0) {
+    if (Date.now() > deadline) {
+      release();
+      throw new Error(
+        `Slurm tests of pids ${sharedHolders(f).join(', ')} still hold the cluster after ${timeoutMs} ms`,
+      );
+    }
+    await sleep(500);
+  }
+  return release;
+}
+
+/**
+ * Uses the test cluster beside other sharers (jobs that neither fail the node nor depend on which
+ * other jobs wait) until the returned function is called; waits while a test holds it alone.
+ */
+export async function shareSlurmCluster(f: SlurmFacts, timeoutMs = 600_000): Promise<() => void> {
+  const dir = join(f.dir, 'tests.shared');
+  mkdirSync(dir, { recursive: true });
+  const mine = join(dir, `${process.pid}-${randomUUID()}`);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    writeFileSync(mine, '');
+    const holder = exclusiveHolder(f);
+    if (holder === null) return () => rmSync(mine, { force: true });
+    rmSync(mine, { force: true });
+    if (Date.now() > deadline)
+      throw new Error(`the Slurm test cluster is still held alone by pid ${holder} after ${timeoutMs} ms`);
+    await sleep(1000);
+  }
+}
+
+/** Runs `fn` (a test's Slurm submissions) while sharing the test cluster. */
+export async function sharingSlurm<T>(f: SlurmFacts, fn: () => T | Promise<T>): Promise<T> {
+  const release = await shareSlurmCluster(f);
+  try {
+    return await fn();
+  } finally {
+    release();
   }
 }

@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli } from '../../src/test-support/cli.js';
-import { slurmEnv, slurmFacts } from '../../src/test-support/slurm.js';
+import { shareSlurmCluster, slurmEnv, slurmFacts } from '../../src/test-support/slurm.js';
 import { useTempDirs } from '../../src/test-support/temp.js';
 
 function ok<T>(cwd: string, args: string[], env?: NodeJS.ProcessEnv): T {
@@ -168,20 +168,26 @@ describe('cairn run (CLI)', () => {
     },
   );
 
-  it('slurm: submit detached, then a later process sees the job end on the cluster', { timeout: 300_000 }, (ctx) => {
-    const f = slurmFacts();
-    if (!f) return ctx.skip();
-    const env = slurmEnv(f);
-    const { cwd, spec } = setup();
-    const s = spec(
-      'on-slurm',
-      'echo "node=$SLURMD_NODENAME job=$SLURM_JOB_ID"; echo ok > "$CAIRN_OUTPUT_DIR/r.txt"',
-      'backend: slurm\n',
-    );
-    const sub = ok<{ id: string; job: string }>(cwd, ['run', s, '--detach'], env);
-    expect(sub.job).toMatch(/^\d+$/);
-    const done = ok<{ status: string; backend: string; output: string }>(cwd, ['run', 'wait', sub.id], env);
-    expect([done.status, done.backend, done.output]).toEqual(['completed', 'slurm', 'runs/on-slurm@v1']);
-    expect(cli(['run', 'logs', sub.id], { cwd, env }).stdout).toBe(`node=${f.node} job=${sub.job}\n`);
-  });
+  it(
+    'slurm: submit detached, then a later process sees the job end on the cluster',
+    { timeout: 300_000 },
+    async (ctx) => {
+      const f = slurmFacts();
+      if (!f) return ctx.skip();
+      const release = await shareSlurmCluster(f);
+      ctx.onTestFinished(release);
+      const env = slurmEnv(f);
+      const { cwd, spec } = setup();
+      const s = spec(
+        'on-slurm',
+        'echo "node=$SLURMD_NODENAME job=$SLURM_JOB_ID"; echo ok > "$CAIRN_OUTPUT_DIR/r.txt"',
+        'backend: slurm\n',
+      );
+      const sub = ok<{ id: string; job: string }>(cwd, ['run', s, '--detach'], env);
+      expect(sub.job).toMatch(/^\d+$/);
+      const done = ok<{ status: string; backend: string; output: string }>(cwd, ['run', 'wait', sub.id], env);
+      expect([done.status, done.backend, done.output]).toEqual(['completed', 'slurm', 'runs/on-slurm@v1']);
+      expect(cli(['run', 'logs', sub.id], { cwd, env }).stdout).toBe(`node=${f.node} job=${sub.job}\n`);
+    },
+  );
 });

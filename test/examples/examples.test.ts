@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/core/package-root.js';
 import { CLI } from '../../src/test-support/cli.js';
-import { slurmFacts } from '../../src/test-support/slurm.js';
+import { sharingSlurm, slurmFacts } from '../../src/test-support/slurm.js';
 import { useTempDirs } from '../../src/test-support/temp.js';
 
 interface RunJson {
@@ -54,7 +54,7 @@ describe('examples', () => {
   it(
     'spam-python: a numpy classifier on the redacted, stratified split; then a cache hit',
     { timeout: 600_000 },
-    () => {
+    async () => {
       const { run } = setup('spam-python');
       const r = run(['--set', 'params.epochs=12']);
       expect([r.status, r.backend, r.output]).toEqual(['completed', 'local', 'runs/spam-logreg@v1']);
@@ -63,23 +63,29 @@ describe('examples', () => {
       expect(run(['--set', 'params.epochs=12']).status).toBe('reused');
       const f = slurmFacts();
       if (!f) return;
-      const s = run(['--set', 'params.epochs=12', '--backend', 'slurm', '--force']);
+      const s = await sharingSlurm(f, () => run(['--set', 'params.epochs=12', '--backend', 'slurm', '--force']));
       expect([s.status, s.backend]).toEqual(['completed', 'slurm']);
       expect(metric(s, 'test_accuracy').last).toBeGreaterThan(0.9);
     },
   );
 
-  it('flights-ts: a TypeScript regression of flight delays on the cleaned, split flights', { timeout: 600_000 }, () => {
-    const { run } = setup('flights-ts');
-    const r = run(['--set', 'params.epochs=3', '--set', 'params.rows=100000']);
-    expect([r.status, r.output]).toEqual(['completed', 'runs/flight-delays@v1']);
-    expect(metric(r, 'test_rmse').points).toBe(3);
-    // delays are minutes: a linear model lands near the spread of the data, far from 0 or ∞
-    expect(metric(r, 'test_rmse').last).toBeGreaterThan(5);
-    expect(metric(r, 'test_rmse').last).toBeLessThan(100);
-    const f = slurmFacts();
-    if (!f) return;
-    const s = run(['--set', 'params.epochs=3', '--set', 'params.rows=100000', '--backend', 'slurm', '--force']);
-    expect([s.status, s.backend]).toEqual(['completed', 'slurm']);
-  });
+  it(
+    'flights-ts: a TypeScript regression of flight delays on the cleaned, split flights',
+    { timeout: 600_000 },
+    async () => {
+      const { run } = setup('flights-ts');
+      const r = run(['--set', 'params.epochs=3', '--set', 'params.rows=100000']);
+      expect([r.status, r.output]).toEqual(['completed', 'runs/flight-delays@v1']);
+      expect(metric(r, 'test_rmse').points).toBe(3);
+      // delays are minutes: a linear model lands near the spread of the data, far from 0 or ∞
+      expect(metric(r, 'test_rmse').last).toBeGreaterThan(5);
+      expect(metric(r, 'test_rmse').last).toBeLessThan(100);
+      const f = slurmFacts();
+      if (!f) return;
+      const s = await sharingSlurm(f, () =>
+        run(['--set', 'params.epochs=3', '--set', 'params.rows=100000', '--backend', 'slurm', '--force']),
+      );
+      expect([s.status, s.backend]).toEqual(['completed', 'slurm']);
+    },
+  );
 });

@@ -7,15 +7,17 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/app/remote/client.js';
 import { createRemoteServices } from '../../src/app/remote/services.js';
-import { slurmEnv, slurmFacts, type SlurmFacts } from '../../src/test-support/slurm.js';
+import { shareSlurmCluster, slurmEnv, slurmFacts, type SlurmFacts } from '../../src/test-support/slurm.js';
 import { startTeam, type Team } from './harness.js';
 
 describe('team compute: Slurm behind the server, one budget for everyone', () => {
   let t: Team | undefined;
   let f: SlurmFacts | null = null;
+  let release: (() => void) | undefined;
   beforeAll(async () => {
     f = slurmFacts();
     if (!f) return;
+    release = await shareSlurmCluster(f);
     t = await startTeam({ env: slurmEnv(f) });
     const dir = mkdtempSync(join(tmpdir(), 'cairn-in-'));
     writeFileSync(join(dir, 'd.csv'), 'x,y\n1,0\n2,1\n');
@@ -24,7 +26,10 @@ describe('team compute: Slurm behind the server, one budget for everyone', () =>
       rt.services.datasets.add({ source: dir, name: 'toy' }),
     );
   }, 900_000);
-  afterAll(() => t?.close());
+  afterAll(async () => {
+    await t?.close();
+    release?.();
+  });
   const as = (user: string) =>
     createRemoteServices(new ApiClient({ url: t!.server.url, token: t!.tokens[user]! }), {
       url: t!.server.url,

@@ -3,19 +3,25 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileS
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCairnError } from '../../../core/errors.js';
-import { lockSlurmCluster, slurmEnv, slurmFacts } from '../../../test-support/slurm.js';
+import { lockSlurmCluster, shareSlurmCluster, slurmEnv, slurmFacts } from '../../../test-support/slurm.js';
 import type { SlurmFacts } from '../../../test-support/slurm.js';
 import { computeBackendConformance, jobRequest, waitDone, waitRunning } from '../conformance.case.js';
 import type { JobHandle, JobRequest, JobState } from '../port.js';
 import { SlurmBackend } from './slurm-backend.js';
 
-// Another test process on this machine may be failing the one node on purpose: wait for it.
+// Another test (a file of this run or another session's) may be failing the one node on purpose:
+// the concurrent cases share the cluster, waiting for that; the one-at-a-time ones below take it
+// alone, waiting for every sharer (the examples', the CLI's and the server's Slurm runs).
 let unlock: (() => void) | undefined;
+const release = () => {
+  unlock?.();
+  unlock = undefined;
+};
 beforeAll(async () => {
   const f = slurmFacts();
-  if (f) unlock = await lockSlurmCluster(f);
+  if (f) unlock = await shareSlurmCluster(f);
 }, 660_000);
-afterAll(() => unlock?.());
+afterAll(release);
 
 // One node: the jobs see the test's files, so a directory under /tmp is "shared storage".
 const dirs: string[] = [];
@@ -215,6 +221,12 @@ describe.concurrent('Slurm backend on a one-node cluster', () => {
 // waits must wait for the reason under test alone (another pending job would make it
 // "Priority"), and a node failure kills every job on the node.
 describe('Slurm backend: a waiting job and node failures, one at a time', () => {
+  beforeAll(async () => {
+    const f = slurmFacts();
+    if (!f) return;
+    release();
+    unlock = await lockSlurmCluster(f);
+  }, 660_000);
   it('reports why a job waits: GPUs all taken → pending with reason Resources', { timeout: 120_000 }, async (ctx) => {
     if (!(await available())) return ctx.skip();
     const f = need();
