@@ -19,7 +19,7 @@ import {
   type Place,
 } from './check-folders.js';
 import { FLAG_BAD_NAME, FLAG_TARGET, type NativeFolder, type StatBatch } from './native.js';
-import { racy } from './stat-cache.js';
+import { RACY_MS, racy } from './stat-cache.js';
 
 const { ENOENT, ENOTDIR } = constants.errno;
 
@@ -50,10 +50,16 @@ export async function checkFoldersNative(
   let next = 0;
   let stop = false;
   const lane = async () => {
+    // Each lane reads its folders' records into a buffer of its own, reused: no fresh memory
+    // per folder (a record is done with when its folder is).
+    let own = Buffer.alloc(0);
     while (!stop && next < records.length) {
       const i = next++;
+      const r = records[i]!;
+      if (own.length < r.end - r.offset) own = Buffer.allocUnsafeSlow(Math.max(r.end - r.offset, 1 << 16));
       try {
-        out.folders[i] = await checkOne(nb, source, records[i]!, root, scannedAtMs, out.gone);
+        const b = source.read(r, own.subarray(0, r.end - r.offset));
+        out.folders[i] = await checkOne(nb, b, r, root, scannedAtMs, out.gone);
       } catch (err) {
         if (!stop) failed(out, err);
         stop = true;
@@ -69,8 +75,8 @@ export async function checkFoldersNative(
 }
 
 interface RecordSource {
-  /** One record's bytes (a buffer of its own: offsets in it start at the record). */
-  read(r: RecordRef): Buffer;
+  /** One record's bytes read into `into` (its size): offsets in it start at the record. */
+  read(r: RecordRef, into: Buffer): Buffer;
   close(): void;
 }
 
@@ -91,8 +97,7 @@ function openRecords(file: CacheFile): RecordSource | string {
     return `stat cache unreadable: ${(err as Error).message}`;
   }
   return {
-    read(r) {
-      const b = Buffer.allocUnsafe(r.end - r.offset);
+    read(r, b) {
       try {
         for (let at = 0; at < b.length;) {
           const n = fs.readSync(fd, b, at, b.length - at, r.offset + at);
@@ -129,13 +134,12 @@ function shifted(f: FolderFindings, base: number): FolderFindings {
 
 async function checkOne(
   nb: StatBatch,
-  source: RecordSource,
+  b: Buffer,
   r: RecordRef,
   root: string,
   scannedAtMs: number,
   gone: string[],
 ): Promise<FolderFindings> {
-  const b = source.read(r);
   const local = localRef(r);
   const dirAbs = r.path === '' ? root : `${root}/${r.path}`;
   // The directory's stat before its listing: a change after it shows in the next status.
@@ -216,19 +220,26 @@ async function settledFolder(
   dirAbs: string,
   self: fs.Stats,
 ): Promise<'settled' | null> {
-  const { cache: b, f } = p;
-  const spans = toStat(b, r, f.subdirs);
-  const res = await nb.statFolder(dirAbs, self.dev, self.ino, b, spans);
+  const spans = toStat(p.cache, r, p.f.subdirs);
+  const res = await nb.statFolder(dirAbs, self.dev, self.ino, p.cache, spans);
   if (res.status !== 0 || res.n * 4 !== spans.length) return null;
-  const s = statsOf(res);
+  compareSettled(p, r, dirAbs, spans, statsOf(res));
+  return 'settled';
+}
+
+/** The settled folder's entries (`spans`, as `toStat` made them) against their stat values. */
+function compareSettled(p: Place, r: RecordRef, dirAbs: string, spans: Int32Array, s: Stats): void {
+  const { cache: b, f } = p;
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const prefix = r.path === '' ? '' : `${r.path}/`;
   for (let i = 0, t = 0; i < s.n; i++) {
     const kind = spans[4 * i]!;
     const entry = spans[4 * i + 3]!;
-    const target = (s.info[3 * i + 2]! & FLAG_TARGET) !== 0 ? s.strings[t++] : undefined;
+    const flags = s.info[3 * i + 2]!;
+    const target = (flags & FLAG_TARGET) !== 0 ? s.strings[t++] : undefined;
     // The common case, a file whose four stat values and mode match: typed arrays only.
-    if (kind === KIND_FILE && s.info[3 * i + 1] === 0 && (s.info[3 * i + 2]! & FLAG_BAD_NAME) === 0) {
-      if (isFileMode(s.info[3 * i]!) && sameFile(b, entry, s, i, p.scannedAtMs)) {
+    if (kind === KIND_FILE && s.info[3 * i + 1] === 0 && (flags & FLAG_BAD_NAME) === 0) {
+      if (isFileMode(s.info[3 * i]!) && sameFile(view, entry, s, i, p.scannedAtMs)) {
         f.unchanged++;
         continue;
       }
@@ -237,21 +248,21 @@ async function settledFolder(
     const st = entryStat(s, i, dirAbs, name);
     settledEntry(p, dirAbs, `${dirAbs}/`, prefix, name, kind, entry, st, knownTarget(s, i, target));
   }
-  return 'settled';
 }
 
 /** `checkFile`'s "unchanged" case, read off the typed arrays. */
-function sameFile(b: Buffer, at: number, s: Stats, i: number, scannedAtMs: number): boolean {
+function sameFile(b: DataView, at: number, s: Stats, i: number, scannedAtMs: number): boolean {
   const o = 4 * i;
-  const mtimeMs = b.readDoubleLE(at + 16);
-  const ctimeMs = b.readDoubleLE(at + 24);
+  const mtimeMs = b.getFloat64(at + 16, true);
+  const ctimeMs = b.getFloat64(at + 24, true);
   return (
-    b.readDoubleLE(at) === s.stats[o] &&
-    b.readDoubleLE(at + 8) === s.stats[o + 1] &&
+    b.getFloat64(at, true) === s.stats[o] &&
+    b.getFloat64(at + 8, true) === s.stats[o + 1] &&
     mtimeMs === s.stats[o + 2] &&
     ctimeMs === s.stats[o + 3] &&
-    !racy({ mtimeMs, ctimeMs }, scannedAtMs) &&
-    (b[at + 32] === 1) === ((s.info[3 * i]! & 0o111) !== 0)
+    // `racy` (stat-cache.ts), inline: no object per file.
+    !(mtimeMs + RACY_MS >= scannedAtMs || ctimeMs + RACY_MS >= scannedAtMs) &&
+    (b.getUint8(at + 32) === 1) === ((s.info[3 * i]! & 0o111) !== 0)
   );
 }
 
