@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Workspace } from '../app/workspace.js';
 import { findDataset, latestVersion } from '../meta/repos/datasets.js';
 import { openFolderCache, statusByFolders } from '../storage/statcache/folder-status.js';
+import { nativeStatBatch } from '../storage/statcache/native.js';
 import { statCachePath } from '../storage/statcache/stat-cache.js';
 import { StatChildren } from '../storage/statcache/stat-children.js';
 import { mulberry32 } from '../test-support/prng.js';
@@ -317,7 +318,7 @@ describe('status never misses a change (random edit histories against a full re-
   });
 
   /** One seeded history in a workspace of its own: the edits it made, and how many folders status skipped listing. */
-  async function history(seed: number): Promise<{ ops: string[]; skipped: number }> {
+  async function history(seed: number, native: boolean): Promise<{ ops: string[]; skipped: number }> {
     const r = rng(seed * 7919);
     const dir = tmp();
     const ws = await newWorkspace(dir);
@@ -331,12 +332,13 @@ describe('status never misses a change (random edit histories against a full re-
     await settle();
     await addVersion(ws, { source: src, name: 'p' });
     const folders = openFolderCache(ws.cacheDir, src, (await latestDigest(ws, 'p'))!)!;
-    const children = StatChildren.start(2);
-    const settled = (await statusByFolders(ws.pool, src, folders, undefined, children))!;
+    const children = native ? null : StatChildren.start(2);
+    const settled = (await statusByFolders(ws.pool, src, folders, undefined, children, nativeStatBatch()))!;
     await children?.close();
     expect(settled.identical).toBe(true);
-    // The children (each stat'ing from inside the folders) are what statusOf uses.
-    expect(settled.via).toBe('children');
+    // The native batch (each folder stat'ed through its fd), else the children (each stat'ing
+    // from inside the folders), is what statusOf uses.
+    expect(settled.via).toBe(native ? 'native' : 'children');
     const skipped = folders.records.length - settled.listed;
     let base = truthOf(src);
     const ops: string[] = [];
@@ -387,12 +389,26 @@ describe('status never misses a change (random edit histories against a full re-
     return { ops, skipped };
   }
 
-  it('matches the truth after every step, whatever the stat cache holds', async () => {
+  /** The histories, with the native stat batch (CAIRN_NATIVE unset) or without it (CAIRN_NATIVE=0). */
+  async function histories(native: boolean): Promise<void> {
+    const was = process.env.CAIRN_NATIVE;
+    if (native) delete process.env.CAIRN_NATIVE;
+    else process.env.CAIRN_NATIVE = '0';
+    try {
+      expect(nativeStatBatch() !== null).toBe(native);
+      await allHistories(native);
+    } finally {
+      if (was === undefined) delete process.env.CAIRN_NATIVE;
+      else process.env.CAIRN_NATIVE = was;
+    }
+  }
+
+  async function allHistories(native: boolean): Promise<void> {
     const histories = Number(process.env.CAIRN_PROPERTY_RUNS ?? 6);
     // The histories share nothing (a workspace and a generator each) and spend most of their
     // time waiting out the racy window, so they run side by side: the same edits and checks
     // as one after another, the waits overlapped. The first failure is the one reported.
-    const runs = await Promise.allSettled(Array.from({ length: histories }, (_, i) => history(i + 1)));
+    const runs = await Promise.allSettled(Array.from({ length: histories }, (_, i) => history(i + 1, native)));
     const failed = runs.find((x) => x.status === 'rejected');
     if (failed) throw failed.reason;
     const done = runs.map((x) => (x as PromiseFulfilledResult<{ ops: string[]; skipped: number }>).value);
@@ -402,5 +418,19 @@ describe('status never misses a change (random edit histories against a full re-
     // assumed; fewer histories, asked for by hand, may miss some).
     const seen = new Set(done.flatMap((x) => x.ops));
     if (histories >= 6) expect(EDITS.filter((e) => !seen.has(e))).toEqual([]);
+  }
+
+  it('matches the truth after every step, whatever the stat cache holds (stat children)', async () => {
+    await histories(false);
   }, 600_000);
+
+  // The addon is optional (built at install when a C toolchain is there): without it, statusOf
+  // uses the children, tested above.
+  it.skipIf(!nativeStatBatch())(
+    'matches the truth after every step, whatever the stat cache holds (native stat batch)',
+    async () => {
+      await histories(true);
+    },
+    600_000,
+  );
 });

@@ -7,6 +7,7 @@ import { findDataset, latestVersion } from '../meta/repos/datasets.js';
 import { scanSource } from '../storage/ingest/scan.js';
 import { openFolderCache, statusByFolders } from '../storage/statcache/folder-status.js';
 import { loadStatCache, saveStatCache } from '../storage/statcache/stat-cache.js';
+import { nativeStatBatch } from '../storage/statcache/native.js';
 import { StatChildren } from '../storage/statcache/stat-children.js';
 import { listFlat } from '../storage/tree/list.js';
 import { baselineFromCache, compareWithBaseline, type Baseline } from './compare.js';
@@ -63,13 +64,15 @@ export async function statusOf(
   const ds = await findDataset(deps.meta.db, name);
   const latest = ds ? await latestVersion(deps.meta.db, ds.id) : undefined;
   // The common case, a tree added or checked out as the latest version: its cache is a
-  // complete baseline, compared directory by directory in child processes (started first, so
-  // their start-up overlaps reading the cache's index).
-  const children = latest ? StatChildren.start(deps.pool.size) : null;
+  // complete baseline, compared directory by directory: with the native stat batch when it is
+  // built (native/statbatch), else in child processes (started first, so their start-up
+  // overlaps reading the cache's index).
+  const native = latest ? nativeStatBatch() : null;
+  const children = latest && !native ? StatChildren.start(deps.pool.size) : null;
   let r: Awaited<ReturnType<typeof statusByFolders>> = null;
   try {
     const folders = latest ? openFolderCache(deps.cacheDir, root, latest.digest) : null;
-    r = latest && folders ? await statusByFolders(deps.pool, root, folders, opts.onProgress, children) : null;
+    r = latest && folders ? await statusByFolders(deps.pool, root, folders, opts.onProgress, children, native) : null;
   } finally {
     await children?.close();
   }

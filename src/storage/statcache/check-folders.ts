@@ -16,6 +16,20 @@ import {
 } from './binary.js';
 import { racy } from './stat-cache.js';
 
+/** What the comparison reads of an entry's lstat: a Node `Stats` or the native batch's fields. */
+export interface EntryStat {
+  mode: number;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+}
+
+const { S_IFMT, S_IFDIR, S_IFREG, S_IFLNK } = fs.constants;
+export const isDirMode = (mode: number): boolean => (mode & S_IFMT) === S_IFDIR;
+export const isFileMode = (mode: number): boolean => (mode & S_IFMT) === S_IFREG;
+const isLinkMode = (mode: number): boolean => (mode & S_IFMT) === S_IFLNK;
+
 /** A file whose stat values the cache cannot vouch for: it must be read. */
 export interface FolderMiss {
   path: string;
@@ -111,17 +125,22 @@ export function checkFolders(
   try {
     for (const r of records) out.folders.push(checkFolder(cache, r, root, scannedAtMs, out.gone, enter));
   } catch (err) {
-    if (err instanceof StatCacheFormatError) {
-      out.damaged = err.message;
-      return out;
-    }
-    const e =
-      err instanceof CairnError
-        ? err
-        : new CairnError('IO_ERROR', `status: ${(err as Error).message}`, { cause: err, data: {} });
-    out.invalid = { code: e.code, message: e.message, data: e.data, ...(e.hint ? { hint: e.hint } : {}) };
+    failed(out, err);
   }
   return out;
+}
+
+/** Records why a comparison stopped: a malformed record (damaged) or what the tree holds (invalid). */
+export function failed(out: FoldersChecked, err: unknown): void {
+  if (err instanceof StatCacheFormatError) {
+    out.damaged = err.message;
+    return;
+  }
+  const e =
+    err instanceof CairnError
+      ? err
+      : new CairnError('IO_ERROR', `status: ${(err as Error).message}`, { cause: err, data: {} });
+  out.invalid = { code: e.code, message: e.message, data: e.data, ...(e.hint ? { hint: e.hint } : {}) };
 }
 
 /**
@@ -163,7 +182,7 @@ function fillShare(cache: Buffer, file: CacheFile, from: number, to: number): st
 }
 
 /** `path` may be relative to the working directory (a stat child's folder). */
-function lstatOrNull(path: string): fs.Stats | null {
+export function lstatOrNull(path: string): fs.Stats | null {
   try {
     return fs.lstatSync(path);
   } catch (err) {
@@ -191,15 +210,9 @@ function enterFolder(dirAbs: string, self: fs.Stats): string {
   return `${dirAbs}/`;
 }
 
-function checkFolder(
-  cache: Buffer,
-  r: RecordRef,
-  root: string,
-  scannedAtMs: number,
-  gone: string[],
-  enter: boolean,
-): FolderFindings {
-  const f: FolderFindings = {
+/** Findings before anything was found. */
+export function noFindings(): FolderFindings {
+  return {
     unchanged: 0,
     added: [],
     removed: [],
@@ -211,6 +224,17 @@ function checkFolder(
     listed: false,
     dir: null,
   };
+}
+
+export function checkFolder(
+  cache: Buffer,
+  r: RecordRef,
+  root: string,
+  scannedAtMs: number,
+  gone: string[],
+  enter: boolean,
+): FolderFindings {
+  const f = noFindings();
   const dirAbs = r.path === '' ? root : `${root}/${r.path}`;
   const prefix = r.path === '' ? '' : `${r.path}/`;
   // The directory's stat before its listing: a change after it shows in the next status.
@@ -250,20 +274,26 @@ function checkFolder(
     if (c !== undefined) cached.delete(name);
     checkEntry(at, dirAbs, base, prefix + name, name, st, c === undefined ? undefined : entryAt(cache, c), true);
   }
+  cachedGone(at, cached, prefix);
+  // The stat taken before the listing describes it when the names and kinds are the record's.
+  f.dir = at.differs ? null : { ino: self.ino, mtimeMs: self.mtimeMs, ctimeMs: self.ctimeMs };
+  return f;
+}
+
+/** The record's names the listing did not show (`cached`: name → where its entry starts). */
+export function cachedGone(p: Place, cached: ReadonlyMap<string, number>, prefix: string): void {
+  const { cache, f } = p;
   for (const [name, c] of cached) {
     const e = entryAt(cache, c);
-    at.differs = true;
+    p.differs = true;
     if (e.kind === KIND_DIR) {
-      gone.push(prefix + name);
+      p.gone.push(prefix + name);
       f.dirsChanged = true;
     } else {
       f.removed.push(prefix + name);
       if (e.kind === KIND_FILE) f.untrust.push(e.at);
     }
   }
-  // The stat taken before the listing describes it when the names and kinds are the record's.
-  f.dir = at.differs ? null : { ino: self.ino, mtimeMs: self.mtimeMs, ctimeMs: self.ctimeMs };
-  return f;
 }
 
 /**
@@ -279,30 +309,48 @@ function checkSettled(at: Place, r: RecordRef, dirAbs: string, base: string, pre
       f.subdirs.push(name);
       return;
     }
-    const st = lstatOrNull(base + name);
-    if (!st) {
-      // Gone although the directory's stat says otherwise (a clock set back): removed all the same.
-      f.removed.push(prefix + name);
-      if (kind === KIND_FILE) f.untrust.push(entry);
-      at.differs = true;
-    } else if (kind === KIND_FILE && st.isFile()) checkFile(at, prefix + name, st, entry);
-    else {
-      // No object per entry on the common path above; a kind that changed takes the long way.
-      const c: Cached =
-        kind === KIND_LINK ? { kind, at: entry, target: linkTargetAt(cache, entry) } : { kind, at: entry };
-      checkEntry(at, dirAbs, base, prefix + name, name, st, c, false);
-    }
+    settledEntry(at, dirAbs, base, prefix, name, kind, entry, lstatOrNull(base + name));
   });
 }
 
+/**
+ * One file or link of a settled directory's record against its lstat (null: gone). `entry`:
+ * where the rest of its entry starts; `known`: a link's target read through the folder's fd.
+ */
+export function settledEntry(
+  at: Place,
+  dirAbs: string,
+  base: string,
+  prefix: string,
+  name: string,
+  kind: number,
+  entry: number,
+  st: EntryStat | null,
+  known?: string,
+): void {
+  const { cache, f } = at;
+  if (!st) {
+    // Gone although the directory's stat says otherwise (a clock set back): removed all the same.
+    f.removed.push(prefix + name);
+    if (kind === KIND_FILE) f.untrust.push(entry);
+    at.differs = true;
+  } else if (kind === KIND_FILE && isFileMode(st.mode)) checkFile(at, prefix + name, st, entry);
+  else {
+    // No object per entry on the common path above; a kind that changed takes the long way.
+    const c: Cached =
+      kind === KIND_LINK ? { kind, at: entry, target: linkTargetAt(cache, entry) } : { kind, at: entry };
+    checkEntry(at, dirAbs, base, prefix + name, name, st, c, false, known);
+  }
+}
+
 /** What `checkEntry` needs of a cached entry: its kind, a file's stat offset, a link's target. */
-interface Cached {
+export interface Cached {
   kind: number;
   at: number;
   target?: string;
 }
 
-function entryAt(cache: Buffer, off: number): Cached {
+export function entryAt(cache: Buffer, off: number): Cached {
   const kind = cache[off]!;
   const at = off + 3 + cache.readUInt16LE(off + 1);
   return kind === KIND_LINK ? { kind, at, target: linkTargetAt(cache, at) } : { kind, at };
@@ -319,7 +367,7 @@ function folderNames(dirAbs: string): string[] | null {
   }
 }
 
-interface Place {
+export interface Place {
   cache: Buffer;
   scannedAtMs: number;
   gone: string[];
@@ -332,19 +380,20 @@ interface Place {
  * One name on disk against its cached entry (if any). `checkNames`: the name came from a
  * listing, not from the record (whose names passed these checks when it was written).
  */
-function checkEntry(
+export function checkEntry(
   p: Place,
   dirAbs: string,
   base: string,
   rel: string,
   name: string,
-  st: fs.Stats,
+  st: EntryStat,
   c: Cached | undefined,
   checkNames: boolean,
+  known?: string,
 ): void {
   const f = p.f;
   const abs = `${dirAbs}/${name}`;
-  if (st.isDirectory()) {
+  if (isDirMode(st.mode)) {
     if (c?.kind === KIND_DIR) return;
     p.differs = true;
     // A directory the version does not have: everything in it is new.
@@ -360,15 +409,16 @@ function checkEntry(
     p.differs = true;
   }
   if (checkNames) checkName(rel, name);
-  if (st.isFile()) {
+  if (isFileMode(st.mode)) {
     if (c?.kind === KIND_FILE) checkFile(p, rel, st, c.at);
     else {
       p.differs = true;
       if (c?.kind === KIND_LINK) f.removed.push(rel);
       f.added.push(rel);
     }
-  } else if (st.isSymbolicLink()) {
-    const target = linkTarget(base + name, abs, rel);
+  } else if (isLinkMode(st.mode)) {
+    // `known`: read through the folder's fd by the native batch.
+    const target = known === undefined ? linkTarget(base + name, abs, rel) : checkedTarget(rel, known);
     if (c?.kind === KIND_LINK) {
       if (c.target !== target) {
         f.modified.push(rel);
@@ -386,7 +436,7 @@ function checkEntry(
 }
 
 /** A file the version has: unchanged when all four stat values match a settled entry. */
-function checkFile(p: Place, rel: string, st: fs.Stats, at: number): void {
+export function checkFile(p: Place, rel: string, st: EntryStat, at: number): void {
   const exec = (st.mode & 0o111) !== 0;
   // Read in place (statAt's layout), no object per unchanged file.
   const b = p.cache;
@@ -404,6 +454,11 @@ function checkFile(p: Place, rel: string, st: fs.Stats, at: number): void {
     p.f.modified.push(rel);
     p.f.untrust.push(at);
   } else p.f.unchanged++;
+}
+
+function checkedTarget(rel: string, target: string): string {
+  checkSymlink(rel, target);
+  return target;
 }
 
 /** `at`: how to reach the link (relative inside its directory); `abs` names it in errors. */

@@ -22,6 +22,8 @@ import {
   type RecordRef,
 } from './binary.js';
 import type { CacheFile, FolderFindings, FolderMiss, FoldersChecked, StatChildTask } from './check-folders.js';
+import type { StatBatch } from './native.js';
+import { checkFoldersNative } from './native-folders.js';
 import { statCachePath, UNTRUSTED_STAT } from './stat-cache.js';
 import type { StatChildren } from './stat-children.js';
 
@@ -99,8 +101,11 @@ export interface FolderStatus {
   identical: boolean;
   /** Directories listed (the rest were vouched for by their own unchanged stat). */
   listed: number;
-  /** Who compared: the stat children, or the storage workers (no children, or they failed). */
-  via: 'children' | 'workers';
+  /**
+   * Who compared: the native stat batch, the stat children, or the storage workers (neither,
+   * or the children failed).
+   */
+  via: 'native' | 'children' | 'workers';
   /** Writes the cache back with the stat values learnt by hashing (call when `hashed` > 0). */
   save(): void;
 }
@@ -206,6 +211,16 @@ function readRecords(cache: FolderCache): boolean {
 }
 
 /**
+ * Only the workers share the buffer: after the stat children or the native batch, the records
+ * are read here when the findings need them (a miss to hash, a replaced folder). False when
+ * they cannot be (the caller falls back).
+ */
+function ownRead(cache: FolderCache, replies: readonly FoldersChecked[]): boolean {
+  const needed = replies.some((r) => r.gone.length > 0 || r.folders.some((f) => f.misses.length > 0));
+  return !needed || replies.some((r) => r.invalid || r.damaged) || readRecords(cache);
+}
+
+/**
  * The findings of each group of records: from the stat children, else (none, or one failed)
  * from the workers. Null when the records cannot be read back for the findings (the caller
  * falls back).
@@ -216,7 +231,12 @@ async function compare(
   cache: FolderCache,
   groups: RecordRef[][],
   children?: StatChildren | null,
-): Promise<{ replies: FoldersChecked[]; via: 'children' | 'workers' } | null> {
+  native?: StatBatch | null,
+): Promise<{ replies: FoldersChecked[]; via: FolderStatus['via'] } | null> {
+  if (native) {
+    const reply = await checkFoldersNative(native, cache.file, groups.flat(), root, cache.header.scannedAtMs);
+    return ownRead(cache, [reply]) ? { replies: [reply], via: 'native' } : null;
+  }
   const task = (records: RecordRef[]): StatChildTask => ({
     length: cache.bytes.length,
     file: cache.file,
@@ -227,12 +247,7 @@ async function compare(
   const replies = children ? await children.run(groups.map(task)) : null;
   // Their work is done: let them exit while the findings are gathered (the caller awaits it).
   void children?.close();
-  if (replies) {
-    // Only the workers share the buffer: the records are read here when the findings need them.
-    const needed = replies.some((r) => r.gone.length > 0 || r.folders.some((f) => f.misses.length > 0));
-    if (needed && !replies.some((r) => r.invalid || r.damaged) && !readRecords(cache)) return null;
-    return { replies, via: 'children' };
-  }
+  if (replies) return ownRead(cache, replies) ? { replies, via: 'children' } : null;
   pool.warm();
   const viaWorkers = await Promise.all(
     groups.map(
@@ -248,7 +263,8 @@ async function compare(
 }
 
 /**
- * `status` against a binary cache of the version: the stat children (else the workers) compare
+ * `status` against a binary cache of the version: the native stat batch (else the stat
+ * children, else the workers) compares
  * the directories with their records (one lstat per entry, spread over the cores; a directory
  * is listed only when its own stat changed); only files whose stat values changed are hashed.
  * Never trusts a record below a directory that was replaced. Null when the cache turns out
@@ -261,10 +277,12 @@ export async function statusByFolders(
   cache: FolderCache,
   onProgress?: (bytes: number, total: number) => void,
   children?: StatChildren | null,
+  native?: StatBatch | null,
 ): Promise<FolderStatus | null> {
   const startedAtMs = Date.now();
-  const groups = batches(cache.records, children ? children.size : pool.size);
-  const compared = await compare(pool, root, cache, groups, children);
+  // The native batch compares every folder in this process: one group.
+  const groups = native ? [cache.records] : batches(cache.records, children ? children.size : pool.size);
+  const compared = await compare(pool, root, cache, groups, children, native);
   if (!compared) return null;
   const { replies, via } = compared;
   for (const r of replies) {

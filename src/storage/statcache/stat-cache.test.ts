@@ -38,6 +38,7 @@ import {
   UNKNOWN_DIR,
 } from './binary.js';
 import { checkFolders } from './check-folders.js';
+import { nativeStatBatch } from './native.js';
 import { openFolderCache, statusByFolders } from './folder-status.js';
 import { WorkerPool } from '../workers/pool.js';
 import { StatChildren } from './stat-children.js';
@@ -615,11 +616,27 @@ describe('openFolderCache (the cache status compares folder by folder)', () => {
     const late = await statusByFolders(pool, root, openFolderCache(cacheDir, root, version)!, undefined, kids);
     expect(late?.via).toBe('workers');
     expect(strip(late)).toEqual(strip(byWorkers));
-    // A cache replaced after it was indexed is refused by the children as by the workers.
+    // The native stat batch (when built) answers the same.
+    const nb = nativeStatBatch();
+    if (nb) {
+      const byNative = await statusByFolders(
+        pool,
+        root,
+        openFolderCache(cacheDir, root, version)!,
+        undefined,
+        null,
+        nb,
+      );
+      expect(byNative?.via).toBe('native');
+      expect(strip(byNative)).toEqual(strip(byWorkers));
+    }
+    // A cache replaced after it was indexed is refused by the children (and the native batch) as
+    // by the workers.
     const c = openFolderCache(cacheDir, root, version)!;
     write();
     const again = StatChildren.start(2)!;
     expect(await statusByFolders(pool, root, c, undefined, again)).toBeNull();
     await again.close();
+    if (nb) expect(await statusByFolders(pool, root, c, undefined, null, nb)).toBeNull();
   });
 });
