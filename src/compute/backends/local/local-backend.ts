@@ -7,6 +7,7 @@ import { packageRoot } from '../../../core/package-root.js';
 import type { ComputeBackend, JobHandle, JobRequest, JobState, PolicyAction } from '../port.js';
 import { detectGpus } from './gpus.js';
 import {
+  cancelFile,
   exitFile,
   jobFile,
   openLog,
@@ -131,7 +132,7 @@ export class LocalBackend implements ComputeBackend {
       return { ...base, state: 'unknown', exitCode: null, reason: 'no such local job', startedAt: null, endedAt: null };
     const pid = existsSync(pidFile(dir, runId)) ? Number(readFileSync(pidFile(dir, runId), 'utf8').trim()) : null;
     const started = existsSync(startFile(dir, runId)) ? readFileSync(startFile(dir, runId), 'utf8').trim() : null;
-    if (pid === null || !started)
+    if (pid === null || (!started && alive(pid)))
       return { ...base, state: 'pending', exitCode: null, reason: 'starting', startedAt: null, endedAt: null };
     if (alive(pid))
       return {
@@ -145,11 +146,12 @@ export class LocalBackend implements ComputeBackend {
       };
     // Re-check: the supervisor may have written the exit file between the two looks.
     if (existsSync(exitFile(dir, runId))) return this.one(runId);
+    // Before this, a supervisor that died before it started the job left it pending for good.
     return {
       ...base,
       state: 'failed',
       exitCode: null,
-      reason: 'the job supervisor died (machine restarted or the process was killed)',
+      reason: `the job supervisor died${started ? '' : ' before it started the job'} (machine restarted or the process was killed)`,
       startedAt: started,
       endedAt: null,
     };
@@ -171,6 +173,10 @@ export class LocalBackend implements ComputeBackend {
   }
 
   async cancel(h: JobHandle): Promise<void> {
+    // First the request, then the signal: a supervisor that writes its pid file after this
+    // looked for it checks the request before it starts the job (supervisor.ts), so a job
+    // cancelled just after its submit never starts (before, the cancel found no pid and did nothing).
+    if (!existsSync(exitFile(this.opts.stateDir, h.id))) writeFileSync(cancelFile(this.opts.stateDir, h.id), '');
     const p = pidFile(this.opts.stateDir, h.id);
     if (!existsSync(p)) return;
     const pid = Number(readFileSync(p, 'utf8').trim());
