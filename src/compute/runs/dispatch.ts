@@ -60,6 +60,8 @@ export async function dispatch(deps: RunDeps, read?: RunRow[]): Promise<void> {
       .where('id', '=', run.id)
       .where('status', '=', 'queued')
       .where('backend_id', '=', claim)
+      // Not being cancelled: a cancel that claimed the run's end (ended_at) records it cancelled.
+      .where('ended_at', 'is', null)
       .executeTakeFirst();
     // Cancelled while its job was being started: the job goes too, not left running unrecorded.
     if (Number(set.numUpdatedRows ?? 0) !== 1)
@@ -85,6 +87,7 @@ async function claimRun(deps: RunDeps, run: RunRow): Promise<string | null> {
     .set({ backend_id: claim })
     .where('id', '=', run.id)
     .where('status', '=', 'queued')
+    .where('ended_at', 'is', null)
     .where((eb) => (held ? eb('backend_id', '=', held) : eb('backend_id', 'is', null)))
     .executeTakeFirst();
   return Number(took.numUpdatedRows ?? 0) === 1 ? claim : null;
