@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { CairnError } from '../../../core/errors.js';
+import { acquireExclusive, type Lock } from '../../../storage/locks/locks.js';
 import { packageRoot } from '../../../core/package-root.js';
 import type { ComputeBackend, JobHandle, JobRequest, JobState, PolicyAction } from '../port.js';
 import { detectGpus } from './gpus.js';
@@ -60,6 +61,32 @@ export class LocalBackend implements ComputeBackend {
   }
 
   async submit(request: JobRequest): Promise<JobHandle> {
+    // The free GPUs read and the job file that takes some of them, as one step among all the
+    // processes of this machine: two dispatchers (two `run ls`, two server processes) that
+    // started two runs at once each read the same GPU free and both jobs got it.
+    const lock = allocationLock(this.opts.stateDir);
+    try {
+      this.allocate(request);
+    } finally {
+      lock.release();
+    }
+    const path = jobFile(this.opts.stateDir, request.runId);
+    const script = join(packageRoot(), 'dist', 'bundle', 'job-supervisor.js');
+    if (!existsSync(script)) throw new CairnError('INTERNAL', `${script} is missing: run \`npm run build\``);
+    // The supervisor's own complaints (never the job's output) go to a file beside its job file.
+    const log = openLog(supervisorLogFile(this.opts.stateDir, request.runId));
+    const child = spawn(process.execPath, [script, path], {
+      detached: true,
+      stdio: ['ignore', log, log],
+      cwd: request.cwd,
+    });
+    closeSync(log);
+    child.unref();
+    return { backend: 'local', id: request.runId };
+  }
+
+  /** Takes the GPUs a job asks for (its job file names them), or says why it cannot: hold the allocation lock. */
+  private allocate(request: JobRequest): void {
     const busy = this.busyGpus();
     const free = this.gpus.filter((g) => !busy.has(g));
     if (request.resources.gpus > this.gpus.length) {
@@ -84,20 +111,10 @@ export class LocalBackend implements ComputeBackend {
       sampleIntervalMs: this.opts.sampleIntervalMs ?? 1000,
       idle: request.idle ?? this.opts.idle ?? null,
     };
+    // Whole or absent for a reader without the lock (status, the supervisor).
     const path = jobFile(this.opts.stateDir, request.runId);
-    writeFileSync(path, JSON.stringify(job));
-    const script = join(packageRoot(), 'dist', 'bundle', 'job-supervisor.js');
-    if (!existsSync(script)) throw new CairnError('INTERNAL', `${script} is missing: run \`npm run build\``);
-    // The supervisor's own complaints (never the job's output) go to a file beside its job file.
-    const log = openLog(supervisorLogFile(this.opts.stateDir, request.runId));
-    const child = spawn(process.execPath, [script, path], {
-      detached: true,
-      stdio: ['ignore', log, log],
-      cwd: request.cwd,
-    });
-    closeSync(log);
-    child.unref();
-    return { backend: 'local', id: request.runId };
+    writeFileSync(`${path}.tmp-${process.pid}`, JSON.stringify(job));
+    renameSync(`${path}.tmp-${process.pid}`, path);
   }
 
   async status(handles: readonly JobHandle[]): Promise<Map<string, JobState>> {
@@ -199,5 +216,25 @@ function alive(pid: number): boolean {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('job-supervisor');
   } catch {
     return true;
+  }
+}
+
+/** How long a submit waits for another process's GPU allocation (a few file reads and one write). */
+const ALLOCATION_WAIT_MS = 30_000;
+
+/** The machine's GPU allocation lock (`<stateDir>/allocate/`); a dead holder's is taken over. */
+function allocationLock(stateDir: string): Lock {
+  const deadline = Date.now() + ALLOCATION_WAIT_MS;
+  for (;;) {
+    try {
+      return acquireExclusive(join(stateDir, 'allocate'), 'local GPU allocation');
+    } catch (err) {
+      if (!(err instanceof CairnError && err.code === 'LOCKED')) throw err;
+      if (Date.now() > deadline)
+        throw new CairnError('LOCKED', "another process has been allocating this machine's GPUs for 30 s", {
+          data: { free: 0 },
+        });
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
   }
 }
