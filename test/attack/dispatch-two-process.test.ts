@@ -3,9 +3,10 @@
 // start exactly once, and the runs' ends must be recorded once too.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { rawPostgres, rawSqlite, type RawSql } from '../../src/test-support/audit-tamper.js';
 import { cli, cliSpawn } from '../../src/test-support/cli.js';
+import { dropSchema, freshPgUrl, postgresAvailable } from '../../src/test-support/services.js';
 import { useTempDirs } from '../../src/test-support/temp.js';
 
 function ok<T>(cwd: string, args: string[]): T {
@@ -29,12 +30,24 @@ async function together(cwd: string, n: number, args: string[]): Promise<Array<{
   );
 }
 
-describe('attack: two CLI processes dispatch the same queued runs', () => {
+const pg = await postgresAvailable();
+
+describe.each([
+  ['sqlite', false],
+  ['postgres', true],
+])('attack: two CLI processes dispatch the same queued runs (%s)', (_name, usePg) => {
   const tmp = useTempDirs();
+  let schema: string | null = null;
+  afterEach(async () => {
+    if (schema) await dropSchema(schema);
+    schema = null;
+  });
 
   const setup = (gpus: number[]) => {
     const cwd = tmp();
-    ok(cwd, ['init']);
+    const db = usePg ? freshPgUrl() : null;
+    schema = db?.schema ?? null;
+    ok(cwd, ['init', ...(db ? ['--metadata-url', db.url] : [])]);
     writeFileSync(join(cwd, 'd.csv'), 'x\n1\n');
     ok(cwd, ['data', 'add', 'd.csv', '--name', 'toy']);
     writeFileSync(join(cwd, '.cairn', 'compute.json'), JSON.stringify({ localGpus: gpus }));
@@ -57,7 +70,8 @@ describe('attack: two CLI processes dispatch the same queued runs', () => {
   it(
     'each queued job starts once and each run ends once (one output version, one finish event)',
     { timeout: 300_000 },
-    async () => {
+    async (ctx) => {
+      if (usePg && !pg) return ctx.skip();
       const cwd = setup([0, 1, 2, 3, 4, 5]);
       const ids = Array.from({ length: 6 }, (_, i) =>
         submit(
@@ -71,7 +85,7 @@ describe('attack: two CLI processes dispatch the same queued runs', () => {
       for (let round = 0; round < 4; round++) {
         for (const r of await together(cwd, 2, ['run', 'ls'])) expect(r.code, r.err).toBe(0);
       }
-      const db = new Database(join(cwd, '.cairn', 'meta.db'), { readonly: true });
+      const db: RawSql = schema ? await rawPostgres(schema) : rawSqlite(cwd);
       try {
         for (const id of ids) {
           const done = ok<{ status: string; dir: string; output: string; name: string }>(cwd, ['run', 'wait', id]);
@@ -79,20 +93,21 @@ describe('attack: two CLI processes dispatch the same queued runs', () => {
           const dir = join(cwd, '.cairn', 'runs', id);
           const starts = existsSync(join(dir, 'starts.log')) ? readFileSync(join(dir, 'starts.log'), 'utf8') : '';
           expect(starts, `${id}: started more than once`).toBe('start\n');
-          const events = db
-            .prepare(`select action from audit_events where target_name = ? and action like 'run.%' order by idx`)
-            .all(id) as Array<{ action: string }>;
+          const events = await db.all<{ action: string }>(
+            `select action from audit_events where target_name = ? and action like 'run.%' order by idx`,
+            [id],
+          );
           expect(events.filter((e) => e.action === 'run.finish').length, `${id}: finish events`).toBe(1);
           expect(events.filter((e) => e.action === 'run.start').length, `${id}: start events`).toBe(1);
         }
-        const versions = db
-          .prepare(
-            `select d.name, count(*) as n from dataset_versions v join datasets d on d.id = v.dataset_id where d.name like 'runs/%' group by d.name`,
-          )
-          .all() as Array<{ name: string; n: number }>;
-        expect(versions.map((v) => [v.name, v.n]).sort()).toEqual(ids.map((_, i) => [`runs/job-${i}`, 1]).sort());
+        const versions = await db.all<{ name: string; n: number | string }>(
+          `select d.name, count(*) as n from dataset_versions v join datasets d on d.id = v.dataset_id where d.name like 'runs/%' group by d.name`,
+        );
+        expect(versions.map((v) => [v.name, Number(v.n)]).sort()).toEqual(
+          ids.map((_, i) => [`runs/job-${i}`, 1]).sort(),
+        );
       } finally {
-        db.close();
+        await db.close();
       }
     },
   );
