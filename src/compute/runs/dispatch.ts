@@ -63,8 +63,9 @@ export async function dispatch(deps: RunDeps, read?: RunRow[]): Promise<void> {
       // Not being cancelled: a cancel that claimed the run's end (ended_at) records it cancelled.
       .where('ended_at', 'is', null)
       .executeTakeFirst();
-    // Cancelled while its job was being started: the job goes too, not left running unrecorded.
-    if (Number(set.numUpdatedRows ?? 0) !== 1)
+    // Cancelled while its job was being started: the job goes too, not left running unrecorded
+    // (unless the job was one the backend already had, which its own dispatcher answers for).
+    if (Number(set.numUpdatedRows ?? 0) !== 1 && !started.handle.adopted)
       await (await deps.compute.backend(run.backend)).cancel(started.handle).catch(() => {});
   }
 }

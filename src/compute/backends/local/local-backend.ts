@@ -66,6 +66,11 @@ export class LocalBackend implements ComputeBackend {
     // started two runs at once each read the same GPU free and both jobs got it.
     const lock = allocationLock(this.opts.stateDir);
     try {
+      // A run's job id is its run id: a job file here already is this run's job, started by a
+      // dispatcher that died before recording it. That job is the run's; a second one would
+      // take over its files (and run the command twice in one folder).
+      if (existsSync(jobFile(this.opts.stateDir, request.runId)))
+        return { backend: 'local', id: request.runId, adopted: true };
       this.allocate(request);
     } finally {
       lock.release();
