@@ -64,3 +64,40 @@ describe('cancel racing dispatch', () => {
     expect(survived, 'runs recorded cancelled whose job ran on').toEqual([]);
   });
 });
+
+/**
+ * A `run cancel` killed after it claimed the queued run's end (its `ended_at`) and before it
+ * recorded it: no dispatcher may start the run (it is being cancelled), and nothing else ended it,
+ * so it stayed queued for good.
+ */
+describe('an interrupted cancel', () => {
+  const tmp = useTempDirs();
+  let ws: (Workspace & ReturnType<typeof runDeps>) | null = null;
+  afterEach(async () => {
+    await ws?.close();
+    ws = null;
+  });
+
+  it('is finished by a later dispatch once its claim is stale; the job never starts', { timeout: 60_000 }, async () => {
+    const root = tmp();
+    ws = runDeps(await newWorkspace(root, { actor: 'alice@example.com' }));
+    const w = ws;
+    writeFileSync(join(w.cairnDir, 'compute.json'), JSON.stringify({ localGpus: [0] }));
+    writeTree(join(root, 'data'), { 'd.csv': 'x\n1\n' });
+    await addVersion(w, { source: join(root, 'data'), name: 'toy' });
+    await setProject(w, 'vision', { gpuQuota: 0 });
+    const p = join(root, 'r.yaml');
+    writeFileSync(
+      p,
+      `name: r\nproject: vision\ncommand: echo ran > "$CAIRN_OUTPUT_DIR/../ran"\ninputs:\n  train: toy@v1\nresources:\n  gpus: 1\n`,
+    );
+    const { run } = await submitRun(w, await prepareRun(w, p));
+    const claimed = new Date(Date.now() - 31 * 60_000).toISOString();
+    await w.bookkeeping.updateTable('runs').set({ ended_at: claimed }).where('id', '=', run.id).execute();
+    await setProject(w, 'vision', { gpuQuota: 1 });
+    await syncRuns(w);
+    const now = await waitRun(w, run.id, { pollMs: 50, timeoutMs: 20_000 });
+    expect(now.status).toBe('cancelled');
+    expect(existsSync(join(now.dir, 'ran'))).toBe(false);
+  });
+});

@@ -36,6 +36,12 @@ export async function dispatch(deps: RunDeps, read?: RunRow[]): Promise<void> {
       .orderBy('created_at')
       .execute());
   for (const run of queued) {
+    // Its end claimed (a `run cancel` under way): never started. A claim abandoned (the cancel was
+    // killed) is stale after a while, and the cancel is finished here (endRun takes only such a one).
+    if (run.ended_at !== null) {
+      await endRun(deps, run, interruptedCancel(deps));
+      continue;
+    }
     const quota = await quotaCheck(deps, run.project, run.gpus);
     if (quota) {
       await keepReason(deps, run, quota);
@@ -68,6 +74,19 @@ export async function dispatch(deps: RunDeps, read?: RunRow[]): Promise<void> {
     if (Number(set.numUpdatedRows ?? 0) !== 1 && !started.handle.adopted)
       await (await deps.compute.backend(run.backend)).cancel(started.handle).catch(() => {});
   }
+}
+
+/** How a queued run whose cancel was killed midway ends. */
+function interruptedCancel(deps: RunDeps): Parameters<typeof endRun>[2] {
+  return {
+    state: 'cancelled',
+    exitCode: null,
+    reason: 'cancelled before it started (the cancel was interrupted and finished later)',
+    startedAt: null,
+    endedAt: isoUtc(deps.clock.now()),
+    restarts: 0,
+    nodes: null,
+  };
 }
 
 /** A claim older than this is of a dispatcher that died while starting the job: taken over. */
