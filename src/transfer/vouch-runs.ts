@@ -2,6 +2,7 @@ import { committed } from '../audit/verify/state/event-fields.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import { metricsDigest, paramsDigest } from '../compute/index.js';
 import type { RemoteState, RunStateRow } from './state.js';
+import { TRAVELLING_RUNS } from './state-db.js';
 
 /**
  * What the events of a verified log say about one finished run (docs/REMOTES.md "Runs"): its
@@ -280,6 +281,12 @@ export function planRunImport(remote: RemoteState, vouchers: RunVouchers, ctx: R
   for (const row of remote.runs) {
     if (ctx.local.has(row.id)) continue;
     const refuse = (why: string) => plan.skipped.push({ run: row.id, name: row.name, status: row.status, why });
+    // Only finished runs travel: a row (and a log, whose owner holds its key) may say otherwise,
+    // and a run imported queued or running was one this side's dispatcher and sync took for its own.
+    if (!(TRAVELLING_RUNS as readonly string[]).includes(row.status)) {
+      refuse(`it has not ended (${row.status}): only finished runs travel`);
+      continue;
+    }
     const list = vouchers.get(row.id) ?? [];
     if (!list.length) {
       refuse('no event of a verified audit log submitted and ended it');

@@ -115,6 +115,22 @@ export function computeBackendConformance(
       },
     );
 
+    // `run cancel` right after a dispatcher handed the job over (the local supervisor had not yet
+    // written its pid file): the cancel did nothing, said nothing, and the job ran to its end.
+    it('a cancel right after submit stops the job: it never runs to its end', { timeout: timeoutMs }, async (ctx) => {
+      if (!(await available())) return ctx.skip();
+      const h = harness();
+      const b = await h.backend();
+      const req = jobRequest(h.dir(), 'sleep 2; echo ran > ran.txt');
+      const handle = await b.submit(req);
+      await b.cancel(handle);
+      const s = await waitDone(b, handle, timeoutMs - 5000);
+      expect(s.state).toBe('cancelled');
+      // Had it gone on, its file would be there 2 s after it started.
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(exists(join(req.cwd, 'ran.txt'))).toBe(false);
+    });
+
     it(
       'a job past its time limit is stopped and marked timeout (after SIGTERM and the grace period)',
       { timeout: timeoutMs },

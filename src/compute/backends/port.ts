@@ -86,6 +86,11 @@ export interface JobHandle {
   backend: 'local' | 'slurm';
   /** The backend's own id: a PID-based id for local, the Slurm job id for Slurm. */
   id: string;
+  /**
+   * The backend already had this run's job (handed over by a dispatcher that died before it
+   * recorded the id): this handle names that job, and nothing new was started.
+   */
+  adopted?: boolean;
 }
 
 export interface ComputeBackend {

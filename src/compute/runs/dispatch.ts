@@ -36,6 +36,12 @@ export async function dispatch(deps: RunDeps, read?: RunRow[]): Promise<void> {
       .orderBy('created_at')
       .execute());
   for (const run of queued) {
+    // Its end claimed (a `run cancel` under way): never started. A claim abandoned (the cancel was
+    // killed) is stale after a while, and the cancel is finished here (endRun takes only such a one).
+    if (run.ended_at !== null) {
+      await endRun(deps, run, interruptedCancel(deps));
+      continue;
+    }
     const quota = await quotaCheck(deps, run.project, run.gpus);
     if (quota) {
       await keepReason(deps, run, quota);
@@ -60,11 +66,27 @@ export async function dispatch(deps: RunDeps, read?: RunRow[]): Promise<void> {
       .where('id', '=', run.id)
       .where('status', '=', 'queued')
       .where('backend_id', '=', claim)
+      // Not being cancelled: a cancel that claimed the run's end (ended_at) records it cancelled.
+      .where('ended_at', 'is', null)
       .executeTakeFirst();
-    // Cancelled while its job was being started: the job goes too, not left running unrecorded.
-    if (Number(set.numUpdatedRows ?? 0) !== 1)
+    // Cancelled while its job was being started: the job goes too, not left running unrecorded
+    // (unless the job was one the backend already had, which its own dispatcher answers for).
+    if (Number(set.numUpdatedRows ?? 0) !== 1 && !started.handle.adopted)
       await (await deps.compute.backend(run.backend)).cancel(started.handle).catch(() => {});
   }
+}
+
+/** How a queued run whose cancel was killed midway ends. */
+function interruptedCancel(deps: RunDeps): Parameters<typeof endRun>[2] {
+  return {
+    state: 'cancelled',
+    exitCode: null,
+    reason: 'cancelled before it started (the cancel was interrupted and finished later)',
+    startedAt: null,
+    endedAt: isoUtc(deps.clock.now()),
+    restarts: 0,
+    nodes: null,
+  };
 }
 
 /** A claim older than this is of a dispatcher that died while starting the job: taken over. */
@@ -85,6 +107,7 @@ async function claimRun(deps: RunDeps, run: RunRow): Promise<string | null> {
     .set({ backend_id: claim })
     .where('id', '=', run.id)
     .where('status', '=', 'queued')
+    .where('ended_at', 'is', null)
     .where((eb) => (held ? eb('backend_id', '=', held) : eb('backend_id', 'is', null)))
     .executeTakeFirst();
   return Number(took.numUpdatedRows ?? 0) === 1 ? claim : null;

@@ -12,7 +12,7 @@ import type { RunDeps } from './deps.js';
 import { ingestRunMetrics } from './metrics.js';
 import { policyReason, recordPolicy } from './policy-actions.js';
 import { recordDigests } from './record-digest.js';
-import { checkpointDir, getRun, jobIdOf, type Reason, type RunRow, type StoredSpec } from './store.js';
+import { checkpointDir, getRun, isTerminal, jobIdOf, type Reason, type RunRow, type StoredSpec } from './store.js';
 
 /** What a run's row keeps as its usage once it ended. */
 export interface EndUsage {
@@ -58,8 +58,43 @@ function idleSeconds(
   return idle;
 }
 
-/** Records a run's end: usage, policy actions, outputs as a version with lineage, the audit event. */
-export async function endRun(deps: RunDeps, run: RunRow, s: JobState): Promise<void> {
+/** An end being recorded that is older than this is of a process that died meanwhile: taken over. */
+const END_STALE_MS = 30 * 60_000;
+
+/**
+ * Records a run's end once, however many processes see it end at the same time (every `run ls`
+ * and `run wait` syncs; on a team server many do at once): true when this call recorded it,
+ * false when another one holds it or it has ended. Before, each of them versioned the outputs and
+ * appended its own `run.finish`, so one run had two output versions and two finish events.
+ */
+export async function endRun(deps: RunDeps, run: RunRow, s: JobState): Promise<boolean> {
+  if (!(await claimEnd(deps, run))) return false;
+  await recordEnd(deps, run, s);
+  return true;
+}
+
+/**
+ * Takes the end of a run that has not ended: `ended_at` (null on every unended run) is set to
+ * now where the row still has the status and the `ended_at` read, so only one of several
+ * concurrent enders goes on; the end it records overwrites it with the job's own end time.
+ */
+async function claimEnd(deps: RunDeps, run: RunRow): Promise<boolean> {
+  if (isTerminal(run.status)) return false;
+  const now = deps.clock.now();
+  const held = run.ended_at;
+  if (held !== null && now.getTime() - Date.parse(held) <= END_STALE_MS) return false;
+  const took = await deps.bookkeeping
+    .updateTable('runs')
+    .set({ ended_at: isoUtc(now) })
+    .where('id', '=', run.id)
+    .where('status', '=', run.status)
+    .where((eb) => (held === null ? eb('ended_at', 'is', null) : eb('ended_at', '=', held)))
+    .executeTakeFirst();
+  return Number(took.numUpdatedRows ?? 0) === 1;
+}
+
+/** Records a claimed end: usage, policy actions, outputs as a version with lineage, the audit event. */
+async function recordEnd(deps: RunDeps, run: RunRow, s: JobState): Promise<void> {
   await ingestRunMetrics(deps, run, { final: true });
   const backend = jobIdOf(run) ? await deps.compute.backend(run.backend) : null;
   const detail = backend instanceof LocalBackend ? backend.exitRecord(run.id) : null;
@@ -79,7 +114,7 @@ async function finishRun(deps: RunDeps, run: RunRow, s: JobState, usage: EndUsag
   if (existsSync(ckpt)) renameSync(ckpt, join(run.dir, 'checkpoints'));
   const missing = stored.spec.outputs.filter((o) => !existsSync(join(run.dir, 'out', o)));
   if (missing.length) {
-    await endRun(deps, run, {
+    await recordEnd(deps, run, {
       ...s,
       state: 'failed',
       reason: `the job did not write its declared output(s): ${missing.join(', ')}`,

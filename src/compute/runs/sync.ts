@@ -58,7 +58,21 @@ async function syncRun(deps: RunDeps, run: RunRow, s: JobState): Promise<void> {
   await endRun(deps, await getRun(deps, run.id), s);
 }
 
+/**
+ * Records a job's start once: `started_at` (null until then) is set where the row is still
+ * pending and has none, so of several processes that see the job running only one appends the
+ * `run.start` event (each did before).
+ */
 async function markStarted(deps: RunDeps, run: RunRow, s: JobState): Promise<void> {
+  const startedAt = s.startedAt ?? isoUtc(deps.clock.now());
+  const took = await deps.bookkeeping
+    .updateTable('runs')
+    .set({ started_at: startedAt })
+    .where('id', '=', run.id)
+    .where('status', '=', 'pending')
+    .where('started_at', 'is', null)
+    .executeTakeFirst();
+  if (Number(took.numUpdatedRows ?? 0) !== 1) return;
   await deps.audit.audited(
     {
       action: 'run.start',
@@ -71,7 +85,7 @@ async function markStarted(deps: RunDeps, run: RunRow, s: JobState): Promise<voi
           .updateTable('runs')
           .set({
             status: 'running',
-            started_at: s.startedAt ?? isoUtc(deps.clock.now()),
+            started_at: startedAt,
             restarts: s.restarts,
             reason: null,
           })
@@ -102,7 +116,7 @@ export async function cancelRun(deps: RunDeps, id: string): Promise<RunRow> {
   const run = await getRun(deps, id);
   if (isTerminal(run.status)) throw new CairnError('USAGE', `run ${run.id} has already ended (${run.status})`);
   if (run.status === 'queued') {
-    await endRun(deps, run, {
+    const ended = await endRun(deps, run, {
       state: 'cancelled',
       exitCode: null,
       reason: 'cancelled before it started',
@@ -111,7 +125,9 @@ export async function cancelRun(deps: RunDeps, id: string): Promise<RunRow> {
       restarts: 0,
       nodes: null,
     });
-    return getRun(deps, run.id);
+    const now = await getRun(deps, run.id);
+    // Its job was started meanwhile (by a concurrent dispatcher): that job is cancelled instead.
+    return ended || now.status === 'queued' || isTerminal(now.status) ? now : cancelRun(deps, id);
   }
   const backend = await deps.compute.backend(run.backend);
   await backend.cancel({ backend: run.backend as 'local' | 'slurm', id: run.backend_id! });

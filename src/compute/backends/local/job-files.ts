@@ -43,6 +43,11 @@ export interface LocalUsage {
 export const jobFile = (stateDir: string, runId: string) => join(stateDir, `${runId}.job.json`);
 export const pidFile = (stateDir: string, runId: string) => join(stateDir, `${runId}.pid`);
 export const exitFile = (stateDir: string, runId: string) => join(stateDir, `${runId}.exit.json`);
+/**
+ * A cancel asked for (`<runId>.cancel`), written before the supervisor is signalled: one that is
+ * not running yet (no pid file) finds it before it starts the job, and does not start it.
+ */
+export const cancelFile = (stateDir: string, runId: string) => join(stateDir, `${runId}.cancel`);
 export const startFile = (stateDir: string, runId: string) => join(stateDir, `${runId}.started`);
 /** What the supervisor itself says when something goes wrong (never the job's output). */
 export const supervisorLogFile = (stateDir: string, runId: string) => join(stateDir, `${runId}.supervisor.log`);

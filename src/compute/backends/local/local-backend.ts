@@ -1,12 +1,14 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { CairnError } from '../../../core/errors.js';
+import { acquireExclusive, type Lock } from '../../../storage/locks/locks.js';
 import { packageRoot } from '../../../core/package-root.js';
 import type { ComputeBackend, JobHandle, JobRequest, JobState, PolicyAction } from '../port.js';
 import { detectGpus } from './gpus.js';
 import {
+  cancelFile,
   exitFile,
   jobFile,
   openLog,
@@ -59,6 +61,37 @@ export class LocalBackend implements ComputeBackend {
   }
 
   async submit(request: JobRequest): Promise<JobHandle> {
+    // The free GPUs read and the job file that takes some of them, as one step among all the
+    // processes of this machine: two dispatchers (two `run ls`, two server processes) that
+    // started two runs at once each read the same GPU free and both jobs got it.
+    const lock = allocationLock(this.opts.stateDir);
+    try {
+      // A run's job id is its run id: a job file here already is this run's job, started by a
+      // dispatcher that died before recording it. That job is the run's; a second one would
+      // take over its files (and run the command twice in one folder).
+      if (existsSync(jobFile(this.opts.stateDir, request.runId)))
+        return { backend: 'local', id: request.runId, adopted: true };
+      this.allocate(request);
+    } finally {
+      lock.release();
+    }
+    const path = jobFile(this.opts.stateDir, request.runId);
+    const script = join(packageRoot(), 'dist', 'bundle', 'job-supervisor.js');
+    if (!existsSync(script)) throw new CairnError('INTERNAL', `${script} is missing: run \`npm run build\``);
+    // The supervisor's own complaints (never the job's output) go to a file beside its job file.
+    const log = openLog(supervisorLogFile(this.opts.stateDir, request.runId));
+    const child = spawn(process.execPath, [script, path], {
+      detached: true,
+      stdio: ['ignore', log, log],
+      cwd: request.cwd,
+    });
+    closeSync(log);
+    child.unref();
+    return { backend: 'local', id: request.runId };
+  }
+
+  /** Takes the GPUs a job asks for (its job file names them), or says why it cannot: hold the allocation lock. */
+  private allocate(request: JobRequest): void {
     const busy = this.busyGpus();
     const free = this.gpus.filter((g) => !busy.has(g));
     if (request.resources.gpus > this.gpus.length) {
@@ -83,20 +116,10 @@ export class LocalBackend implements ComputeBackend {
       sampleIntervalMs: this.opts.sampleIntervalMs ?? 1000,
       idle: request.idle ?? this.opts.idle ?? null,
     };
+    // Whole or absent for a reader without the lock (status, the supervisor).
     const path = jobFile(this.opts.stateDir, request.runId);
-    writeFileSync(path, JSON.stringify(job));
-    const script = join(packageRoot(), 'dist', 'bundle', 'job-supervisor.js');
-    if (!existsSync(script)) throw new CairnError('INTERNAL', `${script} is missing: run \`npm run build\``);
-    // The supervisor's own complaints (never the job's output) go to a file beside its job file.
-    const log = openLog(supervisorLogFile(this.opts.stateDir, request.runId));
-    const child = spawn(process.execPath, [script, path], {
-      detached: true,
-      stdio: ['ignore', log, log],
-      cwd: request.cwd,
-    });
-    closeSync(log);
-    child.unref();
-    return { backend: 'local', id: request.runId };
+    writeFileSync(`${path}.tmp-${process.pid}`, JSON.stringify(job));
+    renameSync(`${path}.tmp-${process.pid}`, path);
   }
 
   async status(handles: readonly JobHandle[]): Promise<Map<string, JobState>> {
@@ -131,7 +154,7 @@ export class LocalBackend implements ComputeBackend {
       return { ...base, state: 'unknown', exitCode: null, reason: 'no such local job', startedAt: null, endedAt: null };
     const pid = existsSync(pidFile(dir, runId)) ? Number(readFileSync(pidFile(dir, runId), 'utf8').trim()) : null;
     const started = existsSync(startFile(dir, runId)) ? readFileSync(startFile(dir, runId), 'utf8').trim() : null;
-    if (pid === null || !started)
+    if (pid === null || (!started && alive(pid)))
       return { ...base, state: 'pending', exitCode: null, reason: 'starting', startedAt: null, endedAt: null };
     if (alive(pid))
       return {
@@ -145,11 +168,12 @@ export class LocalBackend implements ComputeBackend {
       };
     // Re-check: the supervisor may have written the exit file between the two looks.
     if (existsSync(exitFile(dir, runId))) return this.one(runId);
+    // Before this, a supervisor that died before it started the job left it pending for good.
     return {
       ...base,
       state: 'failed',
       exitCode: null,
-      reason: 'the job supervisor died (machine restarted or the process was killed)',
+      reason: `the job supervisor died${started ? '' : ' before it started the job'} (machine restarted or the process was killed)`,
       startedAt: started,
       endedAt: null,
     };
@@ -171,6 +195,10 @@ export class LocalBackend implements ComputeBackend {
   }
 
   async cancel(h: JobHandle): Promise<void> {
+    // First the request, then the signal: a supervisor that writes its pid file after this
+    // looked for it checks the request before it starts the job (supervisor.ts), so a job
+    // cancelled just after its submit never starts (before, the cancel found no pid and did nothing).
+    if (!existsSync(exitFile(this.opts.stateDir, h.id))) writeFileSync(cancelFile(this.opts.stateDir, h.id), '');
     const p = pidFile(this.opts.stateDir, h.id);
     if (!existsSync(p)) return;
     const pid = Number(readFileSync(p, 'utf8').trim());
@@ -193,5 +221,25 @@ function alive(pid: number): boolean {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('job-supervisor');
   } catch {
     return true;
+  }
+}
+
+/** How long a submit waits for another process's GPU allocation (a few file reads and one write). */
+const ALLOCATION_WAIT_MS = 30_000;
+
+/** The machine's GPU allocation lock (`<stateDir>/allocate/`); a dead holder's is taken over. */
+function allocationLock(stateDir: string): Lock {
+  const deadline = Date.now() + ALLOCATION_WAIT_MS;
+  for (;;) {
+    try {
+      return acquireExclusive(join(stateDir, 'allocate'), 'local GPU allocation');
+    } catch (err) {
+      if (!(err instanceof CairnError && err.code === 'LOCKED')) throw err;
+      if (Date.now() > deadline)
+        throw new CairnError('LOCKED', "another process has been allocating this machine's GPUs for 30 s", {
+          data: { free: 0 },
+        });
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
   }
 }

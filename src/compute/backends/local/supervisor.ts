@@ -7,8 +7,9 @@
 // `<runId>.exit.json` atomically. Entry point of dist/bundle/job-supervisor.js; its only
 // argument is the job file.
 import { spawn } from 'node:child_process';
-import { closeSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import {
+  cancelFile,
   exitFile,
   openLog,
   pidFile,
@@ -238,6 +239,29 @@ class Supervision {
   }
 }
 
+/** The exit record of a job cancelled before it started: nothing ran, nothing was used. */
+function cancelledBeforeStart(job: LocalJob, stateDir: string): void {
+  const now = new Date().toISOString();
+  const result: LocalExit = {
+    state: 'cancelled',
+    exitCode: null,
+    signal: null,
+    startedAt: now,
+    endedAt: now,
+    usage: {
+      elapsedS: 0,
+      cpuSeconds: 0,
+      maxRssKb: 0,
+      gpus: job.gpus.length,
+      gpu: { available: false, reason: 'the job was cancelled before it started' },
+      policy: [],
+    },
+    stoppedBy: 'cancel',
+  };
+  writeAtomic(exitFile(stateDir, job.request.runId), `${JSON.stringify(result)}\n`);
+  process.exit(0);
+}
+
 function main(): void {
   const jobPath = process.argv[2];
   if (!jobPath) throw new Error('usage: job-supervisor <job.json>');
@@ -245,6 +269,8 @@ function main(): void {
   const req = job.request;
   const stateDir = jobPath.slice(0, jobPath.lastIndexOf('/'));
   writeAtomic(pidFile(stateDir, req.runId), `${process.pid}\n`);
+  // Cancelled before this supervisor ran (its pid file came after the canceller looked): the job never starts.
+  if (existsSync(cancelFile(stateDir, req.runId))) return cancelledBeforeStart(job, stateDir);
   const out = openLog(req.stdoutPath);
   const err = openLog(req.stderrPath);
   const startedAt = new Date();
