@@ -89,6 +89,7 @@ export class AuditLog {
   readonly #groupCommit: boolean;
   #queue: QueuedWrite[] = [];
   #flushing: Promise<void> | null = null;
+  #opened: { note: string; keys: LogKeys; opened: ReturnType<typeof openCheckpoint> } | null = null;
 
   constructor(opts: {
     db: Kysely<Database>;
@@ -623,9 +624,17 @@ export class AuditLog {
     return this.#tree.consistency(m, n);
   }
 
-  /** Verifies a checkpoint note against this log's own key. */
-  openOwnCheckpoint(note: string) {
-    return openCheckpoint(note, [this.keys.verifier]);
+  /**
+   * Verifies a checkpoint note against this log's own key. The last note verified is kept with
+   * the key that verified it (a pure function of both): checks that prove entries against the
+   * latest checkpoint, once per audited write that reads the log, verify its signature once.
+   */
+  openOwnCheckpoint(note: string): ReturnType<typeof openCheckpoint> {
+    const kept = this.#opened;
+    if (kept && kept.note === note && kept.keys === this.#keys) return kept.opened;
+    const opened = openCheckpoint(note, [this.#keys.verifier]);
+    this.#opened = { note, keys: this.#keys, opened };
+    return opened;
   }
 }
 
