@@ -77,6 +77,21 @@ describe.skipIf(!available)('statements per read on PostgreSQL', () => {
     expect(texts.length, texts.join('\n')).toBe(expected);
   });
 
+  it('a model approval proves its version against the checkpoint it read once: 16 statements', async () => {
+    const approve = (alias: string) =>
+      t.call('bob', 'POST', '/api/v1/model-versions/approvals', { ref: 'm@v1', alias });
+    expect((await approve('a0')).status).toBe(200);
+    // A checkpoint that covers the version's event: it is proven against it, not read as the log's tail.
+    expect((await t.call('admin', 'GET', '/api/v1/audit/checkpoint')).status).toBe(200);
+    let r: Awaited<ReturnType<Team['call']>> | undefined;
+    const texts = await counted(async () => {
+      r = await approve('a1');
+    });
+    expect(r!.status, JSON.stringify(r!.json)).toBe(200);
+    expect(texts.filter((x) => /from "?audit_checkpoints"?/.test(x)).length, texts.join('\n')).toBe(1);
+    expect(texts.length, texts.join('\n')).toBe(16);
+  });
+
   it('answers the same listings as before, in one statement each', async () => {
     const versions = (await t.call('carol', 'GET', '/api/v1/models/m/versions')).json as any[];
     expect(versions.map((v) => [v.ref, v.aliases])).toEqual([
