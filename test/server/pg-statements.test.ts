@@ -66,6 +66,8 @@ describe.skipIf(!available)('statements per read on PostgreSQL', () => {
     ['model versions', 2, '/api/v1/models/m/versions'],
     // run ls brings active runs up to date first: the active and queued runs in one read.
     ['run ls', 3, '/api/v1/runs?limit=50'],
+    // Every model with its version count, latest version and aliases in one read (was 1 + 2 per model).
+    ['model ls', 2, '/api/v1/models'],
   ] as const)('%s: %i statements', async (_what, expected, path) => {
     // Warm: this process has appended before (its next request event is one statement).
     expect((await t.call('carol', 'GET', path)).status).toBe(200);
@@ -99,6 +101,9 @@ describe.skipIf(!available)('statements per read on PostgreSQL', () => {
       ['m@v1', []],
     ]);
     expect((await t.call('carol', 'GET', '/api/v1/models/none/versions')).status).toBe(404);
+    const models = (await t.call('carol', 'GET', '/api/v1/models')).json as any[];
+    expect(models.map((m) => [m.name, m.versions, m.latest, m.aliases])).toEqual([['m', 2, 'v2', { staging: 'v2' }]]);
+    expect(typeof models[0].updated).toBe('string');
     const datasets = (await t.call('carol', 'GET', '/api/v1/datasets')).json as any[];
     expect(datasets.map((d) => [d.name, d.versions, d.latest_number])).toEqual([
       ['d', 1, 1],
