@@ -94,6 +94,17 @@ describe.skipIf(!available)('statements per read on PostgreSQL', () => {
     expect(texts.length, texts.join('\n')).toBe(16);
   });
 
+  it('a tag write, one at a time: 11 statements (the tag row created or moved in one)', async () => {
+    const tag = (name: string) => t.call('alice', 'POST', '/api/v1/versions/tags', { ref: 'd@v1', tag: name });
+    expect((await tag('t0')).status).toBe(200);
+    let r: Awaited<ReturnType<Team['call']>> | undefined;
+    const texts = await counted(async () => {
+      r = await tag('t1');
+    });
+    expect(r!.status, JSON.stringify(r!.json)).toBe(200);
+    expect(texts.length, texts.join('\n')).toBe(11);
+  });
+
   it('answers the same listings as before, in one statement each', async () => {
     const versions = (await t.call('carol', 'GET', '/api/v1/models/m/versions')).json as any[];
     expect(versions.map((v) => [v.ref, v.aliases])).toEqual([
