@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { sql, type ExpressionBuilder } from 'kysely';
 import type { AuditActor, AuditContext, EventDraft } from '../audit/event.js';
 import { formatVerifierKey } from '../audit/note/index.js';
-import { CairnError } from '../core/errors.js';
+import { CairnError, isCairnError } from '../core/errors.js';
 import type { Database } from '../meta/schema.js';
 import type { WriteTx } from '../meta/write-tx.js';
 import { createIdentityService, type IdentityService } from '../identity/index.js';
@@ -49,6 +49,12 @@ export interface RequestEvent {
   outcome: 'ok' | 'denied' | 'failed';
   reason?: string;
   context: AuditContext;
+  /**
+   * The identity generation the request's credential and roles were checked against, when that
+   * reading was not taken after the request arrived: the event is appended only if it still
+   * stands, else recordRequest fails with IDENTITY_MOVED and nothing is written.
+   */
+  guard?: number;
 }
 
 /**
@@ -502,8 +508,10 @@ function serverEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
  * per second become a few commits, and each request still answers only after its event is
  * durable (so a served read is never missing from the log).
  */
+type PendingEvent = { e: RequestEvent; done: () => void; fail: (err: unknown) => void };
+
 class GroupCommit {
-  #pending: Array<{ e: RequestEvent; done: () => void; fail: (err: unknown) => void }> = [];
+  #pending: PendingEvent[] = [];
   #running: Promise<void> | null = null;
 
   constructor(private readonly ws: Workspace) {}
@@ -523,20 +531,35 @@ class GroupCommit {
     // Let the requests arriving in this tick join the batch.
     await new Promise((r) => setImmediate(r));
     while (this.#pending.length > 0) {
-      const batch = this.#pending.splice(0, 500);
-      try {
-        await this.#append(batch);
-        for (const b of batch) b.done();
-      } catch {
-        // One request's event may be refused (a credential in its query): it must not fail the
-        // requests that happened to share its batch, so each is appended on its own.
-        for (const b of batch) await this.#append([b]).then(b.done, b.fail);
+      const taken = this.#pending.splice(0, 500);
+      // One append per guard: a generation that moved fails only the requests checked against it.
+      const byGuard = new Map<number | null, PendingEvent[]>();
+      for (const b of taken) {
+        const k = b.e.guard ?? null;
+        byGuard.set(k, [...(byGuard.get(k) ?? []), b]);
       }
+      await Promise.all([...byGuard.values()].map((batch) => this.#appendBatch(batch)));
     }
     this.#running = null;
   }
 
+  async #appendBatch(batch: PendingEvent[]): Promise<void> {
+    try {
+      await this.#append(batch);
+      for (const b of batch) b.done();
+    } catch (err) {
+      if (isCairnError(err, 'IDENTITY_MOVED')) {
+        for (const b of batch) b.fail(err);
+        return;
+      }
+      // One request's event may be refused (a credential in its query): it must not fail the
+      // requests that happened to share its batch, so each is appended on its own.
+      for (const b of batch) await this.#append([b]).then(b.done, b.fail);
+    }
+  }
+
   #append(items: ReadonlyArray<{ e: RequestEvent }>) {
+    const guard = items[0]?.e.guard;
     return this.ws.audit.recordMany(
       items.map(({ e }) => ({
         draft: e.draft,
@@ -544,6 +567,7 @@ class GroupCommit {
         context: e.context,
         ...(e.reason ? { reason: e.reason } : {}),
       })),
+      guard === undefined ? {} : { guard },
     );
   }
 }

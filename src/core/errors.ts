@@ -31,6 +31,11 @@ export const errorCatalogue = {
   },
   PAYLOAD_TOO_LARGE: { exit: 1, http: 413, summary: 'A request body is larger than the server accepts.' },
   SERVER_UNAVAILABLE: { exit: 1, http: 503, summary: 'The Cairn server could not be reached or is not ready.' },
+  IDENTITY_MOVED: {
+    exit: 1,
+    http: 503,
+    summary: 'Tokens or grants changed while a server request was being answered; it is checked again.',
+  },
   IDEMPOTENCY_CONFLICT: {
     exit: 1,
     http: 409,

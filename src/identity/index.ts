@@ -29,6 +29,15 @@ export type { AccountView, Authenticated, IdentityDeps, TokenView, Decision, Pri
  * request arrived is always seen.
  */
 export interface IdentityView {
+  /** The identity generation this view's checks read tokens and grants at. */
+  readonly generation: number;
+  /**
+   * Whether that generation was read after the request arrived (`view()`); false for a view of
+   * the generation last seen (`view({ lastSeen: true })`), whose checks hold only if the
+   * generation still stands when the request's event is appended (the append's guard) or
+   * when it is read again before the answer leaves.
+   */
+  readonly fresh: boolean;
   authenticate(token: string): Promise<Authenticated>;
   authorize(principal: Principal, need: Role, project: string): Promise<Decision>;
   /** The projects `principal` may read, from the same reading of the grants. */
@@ -61,8 +70,12 @@ export interface IdentityService {
   /** The principal for a name an OpenID provider vouched for, with its groups; null for a disabled account. */
   principalFor(name: string, groups: readonly string[]): Promise<Principal | null>;
   authorize(principal: Principal, need: Role, project: string): Promise<Decision>;
-  /** A view for one request: one reading of the identity generation serves all its checks. */
-  view(): Promise<IdentityView>;
+  /**
+   * A view for one request: one reading of the identity generation serves all its checks. With
+   * `lastSeen`, no reading: the generation this process saw last (read first if none yet), for a
+   * request whose event append is guarded by it (docs/SERVER.md "Throughput on PostgreSQL").
+   */
+  view(opts?: { lastSeen?: boolean }): Promise<IdentityView>;
 }
 
 export function createIdentityService(deps: IdentityDeps): IdentityService {
@@ -78,7 +91,7 @@ export function createIdentityService(deps: IdentityDeps): IdentityService {
     authenticate: async (token) => (await cache.view()).authenticate(token),
     principalFor: (name, groups) => principalFor(deps, name, groups),
     authorize: async (principal, need, project) => (await cache.view()).authorize(principal, need, project),
-    view: () => cache.view(),
+    view: (opts) => cache.view(opts),
   };
 }
 
@@ -124,14 +137,17 @@ function identityCache(deps: IdentityDeps) {
     return read;
   };
   return {
-    async view(): Promise<IdentityView> {
-      const n = await readGeneration();
+    async view(opts: { lastSeen?: boolean } = {}): Promise<IdentityView> {
+      const fresh = !opts.lastSeen || generation < 0;
+      const n = fresh ? await readGeneration() : generation;
       if (n !== generation) {
         generation = n;
         tokens = new Map();
         grants = null;
       }
       return {
+        generation: n,
+        fresh,
         authenticate: (t) => authenticateToken(deps, t, (id) => token(n, id)),
         authorize: (principal, need, project) => authorize(deps, principal, need, project, () => grantsAt(n)),
         readable: async (principal) => readableProjects(principal, await grantsAt(n)),

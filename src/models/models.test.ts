@@ -5,6 +5,7 @@ import type { Workspace } from '../app/workspace.js';
 import { addVersion } from '../datasets/add.js';
 import { prepareRun, submitRun, waitRun } from '../test-support/runs.js';
 import { useTempDirs } from '../test-support/temp.js';
+import { mulberry32 } from '../test-support/prng.js';
 import { newWorkspace, reopen, writeTree } from '../test-support/workspace.js';
 import { approve, history, promote, rollback, setPolicy } from './aliases.js';
 import { cardMarkdown } from './card.js';
@@ -63,6 +64,43 @@ describe('model registry', () => {
       { name: 'toy', versions: 1, latest: 'v1', updated: expect.any(String), aliases: {} },
     ]);
     expect((await resolveModel(ws, `toy@sha256:${v.digest.slice(0, 8)}`)).ref).toBe('toy@v1');
+  });
+
+  it("property: the model listing (one statement) agrees with each model's own versions after every step of a random history", async () => {
+    const root = tmp();
+    const ws = await newWorkspace(root, { actor: 'alice@example.com' });
+    open.push(ws);
+    const rnd = mulberry32(0x6d0d);
+    const names = ['b-model', 'a-model', 'c-model'];
+    const expected = async () => {
+      const out = [];
+      for (const name of [...names].sort()) {
+        const vs = await modelVersions(ws, name).catch(() => null);
+        if (!vs) continue;
+        const aliases: Record<string, string> = {};
+        for (const v of vs) for (const a of v.aliases) aliases[a] = v.ref.slice(name.length + 1);
+        out.push({
+          name,
+          versions: vs.length,
+          latest: vs[0] ? vs[0].ref.slice(name.length + 1) : null,
+          updated: vs[0]!.created,
+          aliases,
+        });
+      }
+      return out;
+    };
+    for (let step = 0; step < 24; step++) {
+      const name = names[Math.floor(rnd() * names.length)]!;
+      const versions = await modelVersions(ws, name).catch(() => []);
+      if (versions.length === 0 || rnd() < 0.55) {
+        writeTree(join(root, `m${step}`), { 'w.json': JSON.stringify({ step }) });
+        await registerModel(ws, { name, path: join(root, `m${step}`) });
+      } else {
+        const v = versions[Math.floor(rnd() * versions.length)]!;
+        await promote(ws, v.ref, ['staging', 'canary', 'shadow'][Math.floor(rnd() * 3)]!, 'set');
+      }
+      expect(await listModels(ws), `step ${step}`).toEqual(await expected());
+    }
   });
 
   it('registers a folder; verify re-hashes every byte and names a tampered file', async () => {

@@ -451,31 +451,52 @@ export function assertVerified(check: ModelCheck, what: string): void {
 }
 
 export async function listModels(deps: Pick<DatasetDeps, 'meta'>) {
-  const models = await deps.meta.db.selectFrom('models').selectAll().orderBy('name').execute();
-  const out = [];
-  for (const m of models) {
-    const versions = await deps.meta.db
-      .selectFrom('model_versions')
-      .select(['number', 'created_at'])
-      .where('model_id', '=', m.id)
-      .orderBy('number', 'desc')
-      .execute();
-    const aliases = await deps.meta.db
-      .selectFrom('model_aliases as a')
-      .innerJoin('model_versions as v', 'v.id', 'a.version_id')
-      .select(['a.alias', 'v.number'])
-      .where('a.model_id', '=', m.id)
-      .orderBy('a.alias')
-      .execute();
-    out.push({
-      name: m.name,
-      versions: versions.length,
-      latest: versions[0] ? `v${versions[0].number}` : null,
-      updated: versions[0]?.created_at ?? m.created_at,
-      aliases: Object.fromEntries(aliases.map((a) => [a.alias, `v${a.number}`])),
-    });
+  // One statement, whatever the number of models (was 1 + 2 per model): a row per model and
+  // alias on it, with the model's version count and its latest version.
+  const rows = await deps.meta.db
+    .selectFrom('models as m')
+    .leftJoin(
+      (eb) =>
+        eb
+          .selectFrom('model_versions')
+          .select(['model_id'])
+          .select((e) => [e.fn.countAll().as('n'), e.fn.max('number').as('max_number')])
+          .groupBy('model_id')
+          .as('c'),
+      (join) => join.onRef('c.model_id', '=', 'm.id'),
+    )
+    .leftJoin('model_versions as v', (join) =>
+      join.onRef('v.model_id', '=', 'm.id').onRef('v.number', '=', 'c.max_number'),
+    )
+    .leftJoin('model_aliases as a', 'a.model_id', 'm.id')
+    .leftJoin('model_versions as av', 'av.id', 'a.version_id')
+    .select(['m.id', 'm.name', 'm.created_at', 'c.n', 'v.number', 'v.created_at as latest_created_at', 'a.alias'])
+    .select('av.number as alias_number')
+    .orderBy('m.name')
+    .orderBy('a.alias')
+    .execute();
+  const out = new Map<
+    string,
+    { name: string; versions: number; latest: string | null; updated: string; aliases: Record<string, string> }
+  >();
+  for (const r of rows) {
+    let m = out.get(r.id);
+    if (!m) {
+      const latest = r.number === null ? null : Number(r.number);
+      out.set(
+        r.id,
+        (m = {
+          name: r.name,
+          versions: Number(r.n ?? 0),
+          latest: latest === null ? null : `v${latest}`,
+          updated: r.latest_created_at ?? r.created_at,
+          aliases: {},
+        }),
+      );
+    }
+    if (r.alias !== null && r.alias_number !== null) m.aliases[r.alias] = `v${r.alias_number}`;
   }
-  return out;
+  return [...out.values()];
 }
 
 export async function modelVersions(deps: Pick<DatasetDeps, 'meta'>, name: string) {

@@ -3,7 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { API_PREFIX, operations, type Operation, type OperationId } from '../app/remote/contract.js';
-import type { AuditActor, RequestScope, ServerRuntime } from '../app/server.js';
+import type { AuditActor, RequestEvent, RequestScope, ServerRuntime } from '../app/server.js';
 import { CairnError, isCairnError, type ErrorCode } from '../core/errors.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import type { Authenticated, IdentityView, Role } from '../identity/index.js';
@@ -61,8 +61,24 @@ declare module 'fastify' {
     ids?: IdentityView;
     /** The operation this request was authenticated for (its audit events name it). */
     opId?: string;
+    /** Set when `ids` is the identity generation last seen rather than one read after arrival. */
+    guard?: Guard;
   }
 }
+
+/**
+ * A read checked against the identity generation this process saw last, not one read after it
+ * arrived (one statement fewer per read): its events are appended only while that generation
+ * stands (`held` once one was), and an answer leaves only after that, or after a fresh reading
+ * found it unchanged; else the request is checked again and answered anew.
+ */
+interface Guard {
+  generation: number;
+  held: boolean;
+}
+
+/** A request's scope, with the guard its events carry. */
+type ServedScope = RequestScope & { guard?: Guard };
 
 const ANONYMOUS = { id: 'anonymous', auth: 'none' } as const;
 
@@ -79,18 +95,7 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
   });
   limitJsonDepth(app);
   const protectedAliases = new Set(opts.protectedAliases ?? ['production']);
-  app.setErrorHandler(async (err, req, reply) => {
-    const e = toCairnError(err);
-    // A body or query refused before any handler ran is a denied request like any other.
-    const why = req.who && !opts.local ? bodyRefusal(err) : null;
-    if (why !== null)
-      try {
-        await refusedBody(rt, req, e, why, metrics);
-      } catch (recordErr) {
-        return sendError(reply, toCairnError(recordErr));
-      }
-    return sendError(reply, e);
-  });
+  app.setErrorHandler(errorHandler(rt, opts, metrics));
   if (opts.local) {
     if (!opts.localToken || opts.localToken.length < 32)
       throw new CairnError('INTERNAL', 'cairn ui needs a secret token of at least 32 characters');
@@ -123,14 +128,19 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
         ...(op.body ? { body: bodySchema(op) } : {}),
       },
       onRequest: async (req) => {
-        if (!opts.local) req.who = await authenticate(rt, req, id, opts, metrics);
+        if (opts.local) return;
+        // Reads are checked against the generation last seen; their event append is guarded by it.
+        req.who = await authenticate(rt, req, id, opts, metrics, op.method === 'GET').catch((err: unknown) => {
+          if (!isCairnError(err, 'IDENTITY_MOVED')) throw err;
+          return authenticate(rt, req, id, opts, metrics);
+        });
       },
       handler: async (req, reply) => {
         const started = performance.now();
         try {
           const out = opts.local
             ? await serveLocal(rt, id, op, req, protectedAliases)
-            : await serve(rt, id, op, req, reply, protectedAliases, metrics);
+            : await served(rt, req, opts, metrics, () => serve(rt, id, op, req, reply, protectedAliases, metrics));
           metrics.observe(id, reply.statusCode, (performance.now() - started) / 1000);
           return out;
         } catch (err) {
@@ -144,6 +154,27 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
   if (!opts.local) mountStoreRoutes(app, rt, (req, id) => authenticate(rt, req, id, opts, metrics));
   if (opts.uiDir) mountUi(app, opts.uiDir);
   return app;
+}
+
+/** Every failure's answer; a body or query refused before any handler ran is recorded as a denied request. */
+function errorHandler(rt: ServerRuntime, opts: HttpOptions, metrics: ServerMetrics) {
+  return async (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    const e = toCairnError(err);
+    // A body or query refused before any handler ran is a denied request like any other.
+    const why = req.who && !opts.local ? bodyRefusal(err) : null;
+    if (why !== null)
+      try {
+        await refusedBody(rt, req, e, why, metrics).catch(async (recordErr: unknown) => {
+          if (!isCairnError(recordErr, 'IDENTITY_MOVED')) throw recordErr;
+          // Checked again with a fresh reading: a credential revoked meanwhile gets its 401 instead.
+          req.who = await authenticate(rt, req, req.opId ?? 'unknown', opts, metrics);
+          await refusedBody(rt, req, e, why, metrics);
+        });
+      } catch (recordErr) {
+        return sendError(reply, toCairnError(recordErr));
+      }
+    return sendError(reply, e);
+  };
 }
 
 const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]']);
@@ -245,9 +276,15 @@ async function serveLocal(
 }
 
 /** Who the request's credential proves (a session cookie, a Cairn token or an OpenID token); throws UNAUTHENTICATED. */
-async function identify(rt: ServerRuntime, req: FastifyRequest, opts: HttpOptions): Promise<Authenticated> {
+async function identify(
+  rt: ServerRuntime,
+  req: FastifyRequest,
+  opts: HttpOptions,
+  lastSeen = false,
+): Promise<Authenticated> {
   const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-  const ids = (req.ids = await rt.identity.view());
+  const ids = (req.ids = await rt.identity.view({ lastSeen }));
+  req.guard = ids.fresh ? undefined : { generation: ids.generation, held: false };
   const viaSession = !m && opts.verifyRequest ? await opts.verifyRequest(req) : null;
   if (viaSession) return viaSession;
   if (!m) throw new CairnError('UNAUTHENTICATED', 'this request needs a credential (Authorization: Bearer <token>)');
@@ -265,14 +302,15 @@ async function authenticate(
   id: OperationId | string,
   opts: HttpOptions,
   metrics: ServerMetrics,
+  lastSeen = false,
 ): Promise<Authenticated> {
   req.opId = id;
   try {
-    return await identify(rt, req, opts);
+    return await identify(rt, req, opts, lastSeen);
   } catch (err) {
     const e = toCairnError(err);
-    metrics.denied('unauthenticated');
-    await rt.recordRequest({
+    if (!req.guard) metrics.denied('unauthenticated');
+    await record(rt, scopeOf(req, ANONYMOUS, id as OperationId), {
       draft: {
         action: 'server.denied',
         target: { type: 'api', name: id },
@@ -280,10 +318,46 @@ async function authenticate(
       },
       outcome: 'denied',
       reason: `${e.code}: ${e.message}`,
-      context: rt.contextFor(scopeOf(req, ANONYMOUS, id as OperationId)),
     });
+    // Counted once the refusal stands (a guarded one may be checked again).
+    if (req.guard) metrics.denied('unauthenticated');
     throw e;
   }
+}
+
+/**
+ * Answers a request checked against the identity generation last seen only once that
+ * generation is known to still stand (a guarded event appended, or a fresh reading); else
+ * checks the credential again with a fresh reading and answers anew (nothing of the first
+ * attempt was written: its guarded events were refused whole).
+ */
+async function served<T>(
+  rt: ServerRuntime,
+  req: FastifyRequest,
+  opts: HttpOptions,
+  metrics: ServerMetrics,
+  answer: () => Promise<T>,
+): Promise<T> {
+  try {
+    const out = await answer();
+    if (await stands(rt, req)) return out;
+  } catch (err) {
+    if (!isCairnError(err, 'IDENTITY_MOVED') && (await stands(rt, req))) throw err;
+  }
+  req.who = await authenticate(rt, req, req.opId ?? 'unknown', opts, metrics);
+  return answer();
+}
+
+async function stands(rt: ServerRuntime, req: FastifyRequest): Promise<boolean> {
+  const g = req.guard;
+  return !g || g.held || (await rt.identity.view()).generation === g.generation;
+}
+
+/** Appends a request's event, guarded when the request was checked against the generation last seen. */
+async function record(rt: ServerRuntime, scope: ServedScope, e: Omit<RequestEvent, 'context' | 'guard'>) {
+  const g = scope.guard;
+  await rt.recordRequest({ ...e, context: rt.contextFor(scope), ...(g ? { guard: g.generation } : {}) });
+  if (g) g.held = true;
 }
 
 /** The answer to a path no route serves; probing for routes is a trace worth keeping. */
@@ -304,7 +378,7 @@ async function unrouted(rt: ServerRuntime, req: FastifyRequest, opts: HttpOption
     (w) => w.actor as AuditActor,
     () => ANONYMOUS,
   );
-  await rt.recordRequest({
+  await record(rt, scopeOf(req, actor, 'unrouted' as OperationId), {
     draft: {
       action: 'server.denied',
       target: { type: 'api', name: 'unrouted' },
@@ -312,7 +386,6 @@ async function unrouted(rt: ServerRuntime, req: FastifyRequest, opts: HttpOption
     },
     outcome: 'denied',
     reason: 'NOT_FOUND: no route takes this method and path',
-    context: rt.contextFor(scopeOf(req, actor, 'unrouted' as OperationId)),
   });
 }
 
@@ -364,7 +437,7 @@ async function refusedBody(rt: ServerRuntime, req: FastifyRequest, e: CairnError
   m.denied('bad_request');
   const declared = Number(req.headers['content-length']);
   const id = (req.opId ?? 'unknown') as OperationId;
-  await rt.recordRequest({
+  await record(rt, scopeOf(req, req.who!.actor, id), {
     draft: {
       action: 'server.denied',
       target: { type: 'api', name: id },
@@ -372,7 +445,6 @@ async function refusedBody(rt: ServerRuntime, req: FastifyRequest, e: CairnError
     },
     outcome: 'denied',
     reason: `${e.code}: ${why}`,
-    context: rt.contextFor(scopeOf(req, req.who!.actor, id)),
   });
 }
 
@@ -444,14 +516,13 @@ async function serve(
         protectedAliases: [...protectedAliases],
       };
     if (id !== 'audit.checkpoint')
-      await rt.recordRequest({
+      await record(rt, scope, {
         draft: {
           action: 'server.read',
           target: { type: 'api', name: id },
           params: scrubSecrets({ query: input.query, ...input.params }),
         },
         outcome: 'ok',
-        context: rt.contextFor(scope),
       });
     return out;
   }
@@ -470,7 +541,7 @@ const UNRECORDED = new Set(['body.files']);
  */
 async function refuseSecretFields(
   rt: ServerRuntime,
-  scope: RequestScope,
+  scope: ServedScope,
   id: OperationId,
   input: HandlerInput,
   m: ServerMetrics,
@@ -489,7 +560,7 @@ async function refuseSecretFields(
     },
   );
   m.denied('bad_request');
-  await rt.recordRequest({
+  await record(rt, scope, {
     draft: {
       action: 'server.denied',
       target: { type: 'api', name: id },
@@ -497,7 +568,6 @@ async function refuseSecretFields(
     },
     outcome: 'denied',
     reason: `SECRET_IN_INPUT: ${found.kind} in ${found.field}`,
-    context: rt.contextFor(scope),
   });
   throw e;
 }
@@ -533,7 +603,7 @@ const LISTINGS = new Set<OperationId>(['runs.list', 'runs.find']);
 async function readableRuns(
   rt: ServerRuntime,
   ids: IdentityView,
-  scope: RequestScope,
+  scope: ServedScope,
   who: Authenticated,
   refs: string[],
   m: ServerMetrics,
@@ -562,7 +632,7 @@ async function readableRuns(
  */
 async function runReadable(
   rt: ServerRuntime,
-  scope: RequestScope,
+  scope: ServedScope,
   id: OperationId,
   reader: Reader,
   ref: string,
@@ -579,11 +649,10 @@ async function runReadable(
     if (isCairnError(err, 'AMBIGUOUS_REF')) throw err;
   }
   m.denied('forbidden');
-  await rt.recordRequest({
+  await record(rt, scope, {
     draft: { action: 'server.denied', target: { type: 'api', name: id }, params: { status: 404, run: ref } },
     outcome: 'denied',
     reason: `NOT_FOUND: no run ${ref} in a project ${reader.name} may read`,
-    context: rt.contextFor(scope),
   });
   throw unknownRun(ref);
 }
@@ -595,7 +664,7 @@ async function runReadable(
  */
 async function readAudit(
   rt: ServerRuntime,
-  scope: RequestScope,
+  scope: ServedScope,
   id: OperationId,
   input: HandlerInput,
   reader: Reader,
@@ -640,7 +709,7 @@ function scopedVerify(out: unknown): unknown {
 }
 
 /** The project a request acts on: the one named, a run's own or submission's, else `default` (datasets and models today). */
-async function projectOf(rt: ServerRuntime, scope: RequestScope, id: OperationId, input: HandlerInput) {
+async function projectOf(rt: ServerRuntime, scope: ServedScope, id: OperationId, input: HandlerInput) {
   if (typeof input.query.project === 'string') return input.query.project;
   // A submission names its project in the spec (or a --set), not in the URL.
   if (id === 'runs.submit')
@@ -684,13 +753,12 @@ function aliasMoved(rt: ServerRuntime, id: OperationId, input: HandlerInput): st
   return null;
 }
 
-async function deny(rt: ServerRuntime, scope: RequestScope, id: OperationId, reason: string, metrics: ServerMetrics) {
+async function deny(rt: ServerRuntime, scope: ServedScope, id: OperationId, reason: string, metrics: ServerMetrics) {
   metrics.denied('forbidden');
-  await rt.recordRequest({
+  await record(rt, scope, {
     draft: { action: 'server.denied', target: { type: 'api', name: id }, params: { status: 403 } },
     outcome: 'denied',
     reason: `PERMISSION_DENIED: ${reason}`,
-    context: rt.contextFor(scope),
   });
   throw new CairnError('PERMISSION_DENIED', reason, { hint: 'ask a server admin for a grant (cairn server grant)' });
 }
@@ -704,7 +772,7 @@ async function deny(rt: ServerRuntime, scope: RequestScope, id: OperationId, rea
  */
 async function separateDuties(
   rt: ServerRuntime,
-  scope: RequestScope,
+  scope: ServedScope,
   id: OperationId,
   input: HandlerInput,
   m: ServerMetrics,
@@ -725,11 +793,10 @@ async function separateDuties(
   // The caller expects another version than the one checked: the alias moved since they looked.
   else {
     const e = new CairnError('ALIAS_MOVED', `the rollback would return to ${v.ref}, not ${String(input.body.expect)}`);
-    await rt.recordRequest({
+    await record(rt, scope, {
       draft: { action: 'server.denied', target: { type: 'api', name: id }, params: { status: e.httpStatus } },
       outcome: 'denied',
       reason: `ALIAS_MOVED: ${e.message}`,
-      context: rt.contextFor(scope),
     });
     throw e;
   }
@@ -846,10 +913,11 @@ async function bundle(rt: ServerRuntime, reader?: Reader, scope?: RequestScope):
   });
 }
 
-function scopeOf(req: FastifyRequest, actor: RequestScope['actor'], id: OperationId): RequestScope {
+function scopeOf(req: FastifyRequest, actor: RequestScope['actor'], id: OperationId): ServedScope {
   const ua = req.headers['user-agent'];
   return {
     actor,
+    ...(req.guard ? { guard: req.guard } : {}),
     command: `api ${id}`,
     ...(typeof ua === 'string' ? { client: scrubSecrets(ua).slice(0, 200) } : {}),
   };

@@ -4,6 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import { dropSchema, freshPgUrl, postgresAvailable } from '../../src/test-support/services.js';
 import { cliSpawn } from '../../src/test-support/cli.js';
 import { mulberry32 } from '../../src/test-support/prng.js';
+import type { RequestEvent } from '../../src/app/server.js';
 import { startTeam, type Team } from './harness.js';
 
 /**
@@ -111,6 +112,74 @@ describe.skipIf(!pg)('two servers on one PostgreSQL database', () => {
         await Promise.all(loaders);
       }
       expect(background).toBeGreaterThan(0);
+    },
+  );
+
+  it(
+    'a change committed by the other server between a read being checked and its event appended is seen before the answer leaves (seeded)',
+    { timeout: 180_000 },
+    async () => {
+      const rnd = mulberry32(0x9a4d);
+      const rt = a.server.runtime;
+      const append = rt.recordRequest.bind(rt);
+      // What A's requests appended (or were refused appending) while one request ran.
+      let seen: Array<{ action: string; outcome: string; status: unknown; ok: boolean }> = [];
+      let landing: (() => Promise<void>) | null = null;
+      rt.recordRequest = async (e: RequestEvent) => {
+        // The read was checked and answered; its event is about to be appended.
+        if (landing && e.draft.action === 'server.read') {
+          const land = landing;
+          landing = null;
+          await land();
+        }
+        const entry = { action: e.draft.action, outcome: e.outcome, status: e.draft.params?.status, ok: false };
+        seen.push(entry);
+        await append(e);
+        entry.ok = true;
+      };
+      try {
+        for (let round = 0; round < 9; round++) {
+          const user = `g${round}`;
+          const made = await onB(a.tokens.admin!, 'POST', '/api/v1/accounts', { name: user, role: 'viewer' });
+          expect(made.status).toBe(200);
+          const tok = (await onB(a.tokens.admin!, 'POST', '/api/v1/tokens', { user })).json;
+          const path = ['/api/v1/datasets', '/api/v1/runs?limit=5', '/api/v1/models'][Math.floor(rnd() * 3)]!;
+          // A learns the token and the grant, and keeps them for the generation it last saw.
+          for (let i = 0; i < 1 + Math.floor(rnd() * 3); i++)
+            expect((await a.call(tok.token, 'GET', path)).status).toBe(200);
+          const change = ['revoke', 'ungrant', 'disable'][round % 3]!;
+          const commit = async () => {
+            const r =
+              change === 'revoke'
+                ? await onB(a.tokens.admin!, 'DELETE', `/api/v1/tokens/${tok.id}`)
+                : change === 'ungrant'
+                  ? await onB(a.tokens.admin!, 'PUT', '/api/v1/grants', {
+                      subject: `user:${user}`,
+                      project: '*',
+                      role: 'none',
+                    })
+                  : await onB(a.tokens.admin!, 'POST', `/api/v1/accounts/${user}/disable`);
+            expect(r.status, JSON.stringify(r.json)).toBe(200);
+          };
+          // Committed on B before the request reaches A, or while A is between checking it and appending its event.
+          const between = rnd() < 0.6;
+          if (between) landing = commit;
+          else await commit();
+          seen = [];
+          const r = await a.call(tok.token, 'GET', path);
+          expect(landing, 'the change landed').toBeNull();
+          expect(r.status, `${change} ${between ? 'between' : 'before'}: ${JSON.stringify(r.json)}`).toBe(
+            change === 'ungrant' ? 403 : 401,
+          );
+          // Nothing of the answer that was about to leave reached the log; the refusal did, once.
+          expect(seen.filter((x) => x.ok && x.action === 'server.read')).toEqual([]);
+          expect(seen.filter((x) => x.ok && x.action === 'server.denied').map((x) => [x.outcome, x.status])).toEqual([
+            ['denied', change === 'ungrant' ? 403 : 401],
+          ]);
+        }
+      } finally {
+        rt.recordRequest = append;
+      }
     },
   );
 });

@@ -15,6 +15,7 @@ import {
   latestCheckpoint,
   lockHead,
   readHead,
+  readIdentityGeneration,
   writeHead,
 } from '../../meta/repos/audit.js';
 import type { AuditEventRow, Database } from '../../meta/schema.js';
@@ -55,6 +56,8 @@ interface QueuedWrite {
   events: AppendItem[];
   /** Whether the log's inCommit hook runs for it (audited writes, as without group commit). */
   inCommit: boolean;
+  /** Appended only while the identity generation is this one (else IDENTITY_MOVED, nothing written); null: always. */
+  guard: number | null;
   /** Runs a function in the async context of the request that queued the write (its identity, its idempotency key). */
   inContext: <R>(f: () => R) => R;
   resolve(v: { out: unknown; events: AppendedEvent[] }): void;
@@ -86,6 +89,7 @@ export class AuditLog {
   readonly #groupCommit: boolean;
   #queue: QueuedWrite[] = [];
   #flushing: Promise<void> | null = null;
+  #opened: { note: string; keys: LogKeys; opened: ReturnType<typeof openCheckpoint> } | null = null;
 
   constructor(opts: {
     db: Kysely<Database>;
@@ -198,19 +202,33 @@ export class AuditLog {
     return ev!;
   }
 
-  /** Appends many events in one transaction (bulk import, benchmarks). */
+  /**
+   * Appends many events in one transaction (a server's request events, bulk import, benchmarks).
+   * With `guard`, only if the identity generation still is `guard` when they are appended (read
+   * in the appending statement or transaction): else nothing is written and it throws
+   * IDENTITY_MOVED, for the server to check the requests' credentials again and answer anew.
+   */
   async recordMany(
     items: Array<{ draft: EventDraft; outcome: AuditOutcome; reason?: string; context?: AuditContext }>,
+    opts: { guard?: number } = {},
   ): Promise<AppendedEvent[]> {
+    const guard = opts.guard ?? null;
     const out = this.#groupCommit
       ? (
           await this.#enqueue(
             null,
             items.map((i) => ({ ...i, context: i.context ?? this.#ctx() })),
             false,
+            guard,
           )
         ).events
-      : await this.#db.transaction().execute(async (trx) => this.#append(makeWriteTx(trx), items));
+      : await this.#db.transaction().execute(async (trx) => {
+          const tx = makeWriteTx(trx);
+          // The head first (SQLite: the write lock), then the generation under it.
+          const head = await lockHead(tx, this.#dialect);
+          if (guard !== null && (await readIdentityGeneration(tx.db)) !== guard) throw identityMoved();
+          return this.#append(tx, items, head);
+        });
     this.#appended += out.length;
     return out;
   }
@@ -220,11 +238,12 @@ export class AuditLog {
     fn: QueuedWrite['fn'],
     events: AppendItem[],
     inCommit: boolean,
+    guard: number | null = null,
   ): Promise<{ out: unknown; events: AppendedEvent[] }> {
     // Captured now: the group commit runs each write in the context of the request that made it.
     const inContext = AsyncLocalStorage.snapshot();
     return new Promise((resolve, reject) => {
-      this.#queue.push({ fn, events, inCommit, inContext, resolve, reject });
+      this.#queue.push({ fn, events, inCommit, guard, inContext, resolve, reject });
       if (!this.#flushing) this.#flushing = this.#flushQueue();
     });
   }
@@ -263,12 +282,18 @@ export class AuditLog {
     await this.#db.transaction().execute(async (trx) => {
       const tx = makeWriteTx(trx);
       const head = await lockHead(tx, this.#dialect);
+      // Read under the head's lock, after every guarded request arrived: a change committed before then shows.
+      const generation = group.some((w) => w.guard !== null) ? await readIdentityGeneration(tx.db) : null;
       let frontier = this.#frontierAt(head);
       let lastLeaf = head.lastLeaf;
       // One savepoint name, set again after each write that took: a failed write rolls back to
       // the state after the last one that took, and the same savepoint serves the next write.
       await sql`savepoint cairn_write`.execute(trx);
       for (const [i, w] of group.entries()) {
+        if (w.guard !== null && w.guard !== generation) {
+          w.reject(identityMoved());
+          continue;
+        }
         const grown = frontier.clone();
         try {
           const out = w.fn ? await w.inContext(() => w.fn!(tx)) : undefined;
@@ -300,9 +325,11 @@ export class AuditLog {
    * process left (appendAtHead). Answers the writes it could not take (nothing of them was
    * written): all of them when another writer moved the head or this process has not appended yet.
    */
-  async #appendAtHead(group: QueuedWrite[]): Promise<QueuedWrite[]> {
+  async #appendAtHead(queued: QueuedWrite[]): Promise<QueuedWrite[]> {
     const cached = this.#frontierCache;
-    if (!cached) return group;
+    if (!cached) return queued;
+    const group = staleLeftOut(queued);
+    const guard = group.find((w) => w.guard !== null)?.guard ?? null;
     let frontier = cached.frontier.clone();
     let lastLeaf = cached.lastLeaf;
     const rows: AuditEventRow[] = [];
@@ -325,20 +352,21 @@ export class AuditLog {
       taken.push({ w, events: plan.out });
     }
     if (taken.length === 0) return [];
-    let appended: boolean;
+    let r: { appended: boolean; generation: number };
     try {
-      appended = await appendAtHead(
+      r = await appendAtHead(
         this.#db,
         { size: cached.size, lastLeaf: cached.lastLeaf },
         { size: frontier.size, lastLeaf, frontier: JSON.stringify(frontier.toJSON()) },
         rows,
         nodes,
+        guard,
       );
     } catch (err) {
       for (const t of taken) t.w.reject(err);
       return [];
     }
-    if (!appended) return taken.map((t) => t.w);
+    if (!r.appended) return guardedBy(taken, r.generation);
     this.#frontierCache = { size: frontier.size, lastLeaf, frontier };
     for (const t of taken) t.w.resolve({ out: undefined, events: t.events });
     return [];
@@ -550,9 +578,12 @@ export class AuditLog {
     return (await allCheckpoints(this.#db)).map((c) => ({ size: Number(c.size), root: c.root, note: c.note }));
   }
 
-  /** Inclusion proof of entry `index` in the latest signed checkpoint that covers it. */
-  async prove(index: number, entry: string, leaf: string): Promise<InclusionBundle> {
-    let cp = await this.latestCheckpoint();
+  /**
+   * Inclusion proof of entry `index` in the latest signed checkpoint that covers it. `latest`:
+   * the latest checkpoint, when the caller has just read it (one statement fewer).
+   */
+  async prove(index: number, entry: string, leaf: string, latest?: SignedCheckpoint | null): Promise<InclusionBundle> {
+    let cp = latest !== undefined ? latest : await this.latestCheckpoint();
     if (!cp || cp.size <= index) cp = await this.checkpoint();
     if (!cp || cp.size <= index) throw new CairnError('NOT_FOUND', `no checkpoint covers entry ${index}`);
     const size = cp.size;
@@ -596,9 +627,17 @@ export class AuditLog {
     return this.#tree.consistency(m, n);
   }
 
-  /** Verifies a checkpoint note against this log's own key. */
-  openOwnCheckpoint(note: string) {
-    return openCheckpoint(note, [this.keys.verifier]);
+  /**
+   * Verifies a checkpoint note against this log's own key. The last note verified is kept with
+   * the key that verified it (a pure function of both): checks that prove entries against the
+   * latest checkpoint, once per audited write that reads the log, verify its signature once.
+   */
+  openOwnCheckpoint(note: string): ReturnType<typeof openCheckpoint> {
+    const kept = this.#opened;
+    if (kept && kept.note === note && kept.keys === this.#keys) return kept.opened;
+    const opened = openCheckpoint(note, [this.#keys.verifier]);
+    this.#opened = { note, keys: this.#keys, opened };
+    return opened;
   }
 }
 
@@ -610,4 +649,36 @@ export class AuditLog {
 export function reasonOf(err: unknown): string {
   const code = isCairnError(err) ? err.code : 'INTERNAL';
   return `${code}: ${errorCatalogue[code].summary}`;
+}
+
+function identityMoved(): CairnError {
+  return new CairnError('IDENTITY_MOVED', 'tokens or grants changed since this request was checked');
+}
+
+/**
+ * Guarded writes of a group whose guard is older than another's are refused at once (identity
+ * generations only grow, and a refusal is always safe: the request is checked again); the rest
+ * share one guard.
+ */
+function staleLeftOut(group: QueuedWrite[]): QueuedWrite[] {
+  const newest = Math.max(-1, ...group.map((w) => w.guard ?? -1));
+  return group.filter((w) => {
+    if (w.guard === null || w.guard === newest) return true;
+    w.reject(identityMoved());
+    return false;
+  });
+}
+
+/**
+ * The writes an append at the head did not take, to append under the lock: a guard other than
+ * the generation the statement read is refused; one equal to it was checked after the request
+ * arrived, which is all a guard asks, and needs no second reading.
+ */
+function guardedBy(taken: ReadonlyArray<{ w: QueuedWrite }>, generation: number): QueuedWrite[] {
+  const left: QueuedWrite[] = [];
+  for (const { w } of taken) {
+    if (w.guard !== null && w.guard !== generation) w.reject(identityMoved());
+    else left.push({ ...w, guard: null });
+  }
+  return left;
 }

@@ -243,4 +243,106 @@ describe.skipIf(!available)('group commit of audited writes (PostgreSQL)', () =>
       await dropSchema(schema);
     }
   }, 240_000);
+
+  it.each(SEEDS.slice(0, 3))(
+    'guarded events are appended only while the identity generation they name stands, on every append path, and a refused batch writes nothing (seed %i)',
+    async (seed) => {
+      const { url, schema } = freshPgUrl();
+      const dir = tmp();
+      const scopes = new AsyncLocalStorage<RequestScope>();
+      const a = await openPair(dir, url, scopes);
+      const b = await openWorkspace({
+        cwd: dir,
+        command: 'test',
+        env: { ...process.env, CAIRN_ACTOR: 'other@example.com' },
+        scope: () => scopes.getStore(),
+        groupCommit: true,
+      });
+      const r = rng(seed);
+      const generation = async () =>
+        Number(
+          (await sql<{ n: number }>`select n from identity_generation where id = 1`.execute(a.meta.db)).rows[0]!.n,
+        );
+      let next = 0;
+      const expected = new Map<string, boolean>();
+      try {
+        for (let step = 0; step < 12; step++) {
+          // Another process's identity change lands between steps, never during one.
+          if (r(3) === 0) await sql`update identity_generation set n = n + 1 where id = 1`.execute(b.meta.db);
+          const now = await generation();
+          const ops = Array.from({ length: 1 + r(6) }, () => ({
+            ws: r(2) === 0 ? a : b,
+            kind: (['current', 'stale', 'none', 'write'] as const)[r(4)]!,
+            i: next++,
+          }));
+          const outcomes = await Promise.all(
+            ops.map(async ({ ws, kind, i }) => {
+              if (kind === 'write') return run(ws, scopes, { kind: 'write' }, i);
+              const guard = kind === 'current' ? now : kind === 'stale' ? now - 1 - r(2) : undefined;
+              const ctx = {
+                actor: { id: `actor-${i}`, auth: 'token' as const },
+                host: 'h',
+                pid: 1,
+                command: 'c',
+                client: 'c',
+                workspace: 'w',
+              };
+              const items = Array.from({ length: 1 + r(3) }, () => ({
+                draft: { action: 'server.read' as const, target: { type: 'account', name: `p${i}` } },
+                outcome: 'ok' as const,
+                context: ctx,
+              }));
+              return ws.audit.recordMany(items, guard === undefined ? {} : { guard }).then(
+                () => 'ok',
+                (err: unknown) => (isCairnError(err) ? err.code : 'other'),
+              );
+            }),
+          );
+          ops.forEach(({ kind, i }, k) => {
+            expect(outcomes[k], `${kind} at step ${step}`).toBe(kind === 'stale' ? 'IDENTITY_MOVED' : 'ok');
+            expected.set(`p${i}`, kind !== 'stale');
+          });
+        }
+        const log = await rows(a);
+        checkChain(log);
+        const logged = new Set(log.map((x) => x.target_name));
+        for (const [name, present] of expected) expect(logged.has(name), name).toBe(present);
+        expect((await verifyWorkspaceLog(b, {})).problems).toEqual([]);
+      } finally {
+        await a.close();
+        await b.close();
+        await dropSchema(schema);
+      }
+    },
+    240_000,
+  );
+});
+
+describe('guarded events on SQLite (one transaction per append)', () => {
+  const tmp = useTempDirs();
+
+  it('appends while the generation stands and refuses, writing nothing, once it moved', async () => {
+    const ws = await initWorkspace(tmp(), {
+      command: 'test',
+      env: { ...process.env, CAIRN_ACTOR: 'host@example.com' },
+    });
+    try {
+      const item = (name: string) => ({
+        draft: { action: 'server.read' as const, target: { type: 'api', name } },
+        outcome: 'ok' as const,
+      });
+      const size = async () => ws.audit.size();
+      await ws.audit.recordMany([item('before')], { guard: 0 });
+      const at = await size();
+      await sql`update identity_generation set n = n + 1 where id = 1`.execute(ws.meta.db);
+      await expect(ws.audit.recordMany([item('stale'), item('stale')], { guard: 0 })).rejects.toMatchObject({
+        code: 'IDENTITY_MOVED',
+      });
+      expect(await size()).toBe(at);
+      await ws.audit.recordMany([item('after')], { guard: 1 });
+      expect(await size()).toBe(at + 1);
+    } finally {
+      await ws.close();
+    }
+  });
 });

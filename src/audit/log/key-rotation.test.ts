@@ -137,6 +137,24 @@ describe('audit key rotation', () => {
     expect(bad.stderr).toContain('--pkcs11');
   });
 
+  it("a checkpoint the log verified once is not taken on its word after the log's key changed", async () => {
+    const ws = await newWorkspace(tmp());
+    await append(ws, 2);
+    const cp = (await ws.audit.checkpoint())!;
+    // Verified, then answered again (kept with the key that verified it).
+    expect(ws.audit.openOwnCheckpoint(cp.note).checkpoint.size).toBe(cp.size);
+    expect(ws.audit.openOwnCheckpoint(cp.note).checkpoint.size).toBe(cp.size);
+    const forged = signCheckpoint(
+      { origin: ws.audit.keys.origin, size: 1, rootHash: await ws.audit.rootAt(1) },
+      fileSigner(ws, privateKeyToPem(generateSigningKeyPair().privateKey)),
+    );
+    expect(() => ws.audit.openOwnCheckpoint(forged)).toThrow();
+    await rotateAuditKey(ws.cairnDir, ws.audit, {});
+    // Signed by the retired key alone: no longer this log's own key.
+    expect(() => ws.audit.openOwnCheckpoint(cp.note)).toThrow();
+    await ws.close();
+  });
+
   it('refuses a checkpoint signed by the retired key after the transition', async () => {
     const ws = await newWorkspace(tmp());
     await append(ws, 2);

@@ -47,8 +47,8 @@ export async function loggedEvents(
   if (!rows.length) return out;
   // Entries below the latest checkpoint are proven against it; `prove` then reuses a
   // checkpoint that covers them and never signs one (a check must not write).
-  const cp = await deps.audit.latestCheckpoint();
-  const covered = cp?.size ?? 0;
+  const latest = await deps.audit.latestCheckpoint();
+  const covered = latest?.size ?? 0;
   for (const r of rows) {
     const index = Number(r.idx);
     const leaf = leafHashOfText(r.entry);
@@ -66,7 +66,7 @@ export async function loggedEvents(
     if (event.index !== index || event.action !== action || event.target?.name !== name) continue;
     if (!wanted(event)) continue;
     if (index < covered) {
-      const p = await deps.audit.prove(index, r.entry, r.leaf_hash);
+      const p = await deps.audit.prove(index, r.entry, r.leaf_hash, latest);
       let proven = false;
       try {
         const { checkpoint } = deps.audit.openOwnCheckpoint(p.checkpoint);

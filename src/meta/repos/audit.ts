@@ -199,12 +199,21 @@ export async function checkpointCovering(db: ReadDb, idx: number): Promise<Audit
     .executeTakeFirst();
 }
 
+/** The identity generation (migration 0009), read in the appending transaction of guarded events. */
+export async function readIdentityGeneration(db: Kysely<Database>): Promise<number> {
+  const row = await db.selectFrom('identity_generation').select('n').where('id', '=', 1).executeTakeFirst();
+  return row?.n ?? -1;
+}
+
 /**
  * PostgreSQL: appends events (and their Merkle nodes) and moves the head in one statement, on
  * condition that the head is still `expect` — what this process appended last. One round trip
  * and one commit instead of a transaction of six statements; the UPDATE takes the head's row
  * lock, and a head another writer moved meanwhile (re-checked after its lock is released) makes
  * the statement write nothing and answer false, for the caller to append under the lock instead.
+ * With `guard` (an identity generation), it also writes nothing unless the identity generation is
+ * still `guard` as of the statement's snapshot; `generation` answers what that snapshot read, so
+ * that a caller whose guard failed can tell which of its events may be appended without it.
  */
 export async function appendAtHead(
   db: Kysely<Database>,
@@ -212,9 +221,10 @@ export async function appendAtHead(
   next: AuditHead,
   rows: readonly AuditEventRow[],
   nodes: ReadonlyArray<{ level: number; idx: number; hash: string }>,
-): Promise<boolean> {
+  guard: number | null = null,
+): Promise<{ appended: boolean; generation: number }> {
   const col = <K extends keyof AuditEventRow>(k: K) => rows.map((r) => r[k]);
-  const r = await db.executeQuery<{ ok: number | string }>(
+  const r = await db.executeQuery<{ ok: number | string; generation: number | null }>(
     CompiledQuery.raw(APPEND_AT_HEAD, [
       next.size,
       next.lastLeaf,
@@ -225,9 +235,10 @@ export async function appendAtHead(
       nodes.map((n) => n.level),
       nodes.map((n) => n.idx),
       nodes.map((n) => n.hash),
+      guard,
     ]),
   );
-  return Number(r.rows[0]?.ok ?? 0) === 1;
+  return { appended: Number(r.rows[0]?.ok ?? 0) === 1, generation: Number(r.rows[0]?.generation ?? -1) };
 }
 
 // unnest over one array per column: the same text for any number of rows.
@@ -242,9 +253,12 @@ const INSERT_EVENTS_AND_NODES = `with n as (
   ${NODES_FROM_ARRAYS(11)}
 ) ${EVENTS_FROM_ARRAYS(1)}`;
 
-const APPEND_AT_HEAD = `with h as (
+const APPEND_AT_HEAD = `with g as (
+  select n from identity_generation where id = 1
+), h as (
   update audit_head set size = $1, last_leaf = $2, frontier = $3
   where id = 1 and size = $4 and last_leaf is not distinct from $5::text
+    and ($19::integer is null or $19::integer = (select n from g))
   returning id
 ), e as (
   ${EVENTS_FROM_ARRAYS(6)}
@@ -253,4 +267,4 @@ const APPEND_AT_HEAD = `with h as (
   ${NODES_FROM_ARRAYS(16)}
   where exists (select 1 from h)
 )
-select count(*) as ok from h`;
+select (select count(*) from h) as ok, (select n from g) as generation`;

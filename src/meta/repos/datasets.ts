@@ -165,6 +165,14 @@ export async function setTag(
   tx: WriteTx,
   row: { dataset_id: string; tag: string; version_id: string; created_at: string; created_by: string },
 ): Promise<void> {
-  await tx.db.deleteFrom('dataset_tags').where('dataset_id', '=', row.dataset_id).where('tag', '=', row.tag).execute();
-  await tx.db.insertInto('dataset_tags').values(row).execute();
+  // One statement (it was a delete and an insert): the tag's row, created or moved.
+  await tx.db
+    .insertInto('dataset_tags')
+    .values(row)
+    .onConflict((oc) =>
+      oc
+        .columns(['dataset_id', 'tag'])
+        .doUpdateSet({ version_id: row.version_id, created_at: row.created_at, created_by: row.created_by }),
+    )
+    .execute();
 }
