@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
+import { refuseUndecodable } from '../../storage/ingest/names.js';
 
 export interface CodeFingerprint {
   /** HEAD commit, or null outside a git repository. */
@@ -161,6 +162,8 @@ function treeFingerprint(dir: string, excluded: readonly string[], only?: readon
   const walk = (d: string) => {
     for (const name of readdirSync(d).sort()) {
       if (SKIP.has(name)) continue;
+      // A name that is not UTF-8 names no file: skipped, its edits would not change the key.
+      if (name.includes('\uFFFD')) refuseUndecodable(d, relative(dir, d).split(sep).join('/'));
       const p = join(d, name);
       if (skipped.has(p)) continue;
       const st = statSync(p, { throwIfNoEntry: false });
