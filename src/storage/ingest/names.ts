@@ -56,3 +56,16 @@ export function escapeBytes(b: Buffer): string {
   }
   return out;
 }
+
+/**
+ * `refuseUndecodable` for a path listed by another tool (git): each folder on the way to a
+ * segment holding U+FFFD is listed again as bytes. Returns when every such segment is real.
+ */
+export function refuseUndecodablePath(root: string, rel: string): void {
+  const segs = rel.split('/');
+  segs.forEach((seg, i) => {
+    if (!seg.includes('\uFFFD')) return;
+    const relDir = segs.slice(0, i).join('/');
+    refuseUndecodable(relDir ? `${root}/${relDir}` : root, relDir);
+  });
+}
