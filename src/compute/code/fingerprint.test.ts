@@ -190,4 +190,23 @@ describe('code fingerprint outside git: names that are not UTF-8', () => {
     rmSync(Buffer.from(`${dir}/lib/util\xe9.py`, 'latin1'));
     expect(codeFingerprint(dir).files).toHaveProperty(['ok\uFFFD.py']);
   });
+
+  it('in git too: an untracked one, and one among the declared code paths (its edits would not move the key)', () => {
+    const dir = tmp();
+    git(dir, 'init', '-q');
+    writeFileSync(join(dir, 'train.py'), 'print(1)\n');
+    git(dir, 'add', '.');
+    git(dir, 'commit', '-qm', 'one');
+    mkdirSync(join(dir, 'lib'));
+    writeFileSync(Buffer.from(`${dir}/lib/util\xe9.py`, 'latin1'), 'x = 1\n');
+    for (const opts of [{}, { only: ['lib/'] }]) {
+      let err: unknown;
+      try {
+        codeFingerprint(dir, opts);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, JSON.stringify(opts)).toMatchObject({ code: 'INVALID_INPUT', data: { path: 'lib/util\\xe9.py' } });
+    }
+  });
 });
