@@ -305,9 +305,33 @@ const EDITS = [
   'dir-to-file',
   'rewrite-identical',
   'rewrite-during-status',
+  'non-utf8-name',
 ];
 
 const settle = () => new Promise((res) => setTimeout(res, 2100));
+
+/**
+ * A file whose name is not UTF-8 created in a random folder (the folder's mtime put back): status
+ * and add both refuse it (INVALID_INPUT), never answer without it, and add records nothing.
+ * It is removed again, so the history goes on from the tree it had.
+ */
+async function refusesUndecodable(ws: Workspace, src: string, r: ReturnType<typeof rng>, why: string) {
+  const dir = join(src, r.pick(['', ...dirsUnder(src)]));
+  const st = fs.statSync(dir);
+  const bad = Buffer.concat([Buffer.from(`${dir}/n`), Buffer.from([0x80 + r.int(0x40), 0xff].slice(r.int(2)))]);
+  fs.writeFileSync(bad, 'x');
+  fs.utimesSync(dir, st.atime, st.mtime);
+  const before = await latestDigest(ws, 'p');
+  const e = await statusOf(ws, src, 'p').then(
+    () => null,
+    (err: { code?: string }) => err.code,
+  );
+  expect(e, why).toBe('INVALID_INPUT');
+  await expect(addVersion(ws, { source: src, name: 'p' }), why).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+  expect(await latestDigest(ws, 'p'), why).toBe(before);
+  fs.rmSync(bad);
+  fs.utimesSync(dir, st.atime, st.mtime);
+}
 
 describe('status never misses a change (random edit histories against a full re-read)', () => {
   const tmp = useTempDirs();
@@ -342,6 +366,7 @@ describe('status never misses a change (random edit histories against a full re-
     const skipped = folders.records.length - settled.listed;
     let base = truthOf(src);
     const ops: string[] = [];
+    const odd = rng(seed * 104729);
     for (let step = 0; step < 8; step++) {
       // Some steps wait out the racy window, so trusted stat values are what is compared.
       if (r.next() < 0.3) await settle();
@@ -378,6 +403,11 @@ describe('status never misses a change (random edit histories against a full re-
       // A status twice in a row answers the same (the cache it saved vouches for nothing new).
       const again = await statusOf(ws, src, 'p');
       expect({ added: again.added, removed: again.removed, modified: again.modified }, why).toEqual(want);
+      // A name that is not UTF-8 (its own generator: the edits above stay what they were).
+      if (odd.next() < 0.25) {
+        await refusesUndecodable(ws, src, odd, why);
+        ops.push('non-utf8-name');
+      }
       if (r.next() < 0.25) {
         await addVersion(ws, { source: src, name: 'p' });
         base = truthOf(src);

@@ -3,6 +3,7 @@ import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { parseDocument } from 'yaml';
 import { CairnError } from '../../core/errors.js';
+import { refuseUndecodable, refuseUndecodablePath } from '../../storage/ingest/names.js';
 
 const SKIP = new Set([
   '.git',
@@ -41,6 +42,8 @@ export function collectRun(specPath: string): RunSubmission {
   const code = parseDocument(spec).get('code');
   const codeDir = resolve(dirname(path), typeof code === 'string' ? code : '.');
   const names = gitFiles(codeDir) ?? walk(codeDir);
+  // A name git listed that is not UTF-8 decodes to one that names no file: refused, not dropped.
+  for (const rel of names) if (rel.includes('\uFFFD')) refuseUndecodablePath(codeDir, rel);
   if (names.length > MAX_FILES)
     throw new CairnError(
       'LIMIT_EXCEEDED',
@@ -74,7 +77,11 @@ function gitFiles(dir: string): string[] | null {
     return out
       .split('\0')
       .filter((f) => f.length > 0 && !f.split('/').some((p) => SKIP.has(p)))
-      .filter((f) => lstatSync(join(dir, f), { throwIfNoEntry: false })?.isFile() === true);
+      .filter((f) => {
+        // Not found under the name git's bytes decode to: not UTF-8 (refused by the caller).
+        const st = lstatSync(join(dir, f), { throwIfNoEntry: false });
+        return st ? st.isFile() : f.includes('\uFFFD');
+      });
   } catch {
     return null;
   }
@@ -84,6 +91,7 @@ function gitFiles(dir: string): string[] | null {
 function walk(root: string, dir = root, out: string[] = []): string[] {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     if (SKIP.has(e.name)) continue;
+    if (e.name.includes('\uFFFD')) refuseUndecodable(dir, relative(root, dir).split(sep).join('/'));
     const full = join(dir, e.name);
     if (e.isDirectory()) walk(root, full, out);
     else if (e.isFile()) out.push(relative(root, full).split(sep).join('/'));

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useTempDirs } from '../../test-support/temp.js';
@@ -167,5 +167,46 @@ describe('.gitignore for a new workspace', () => {
     expect(ignoreWorkspaceInGit(dir)).toBe('added');
     expect(ignoreWorkspaceInGit(dir)).toBe('present');
     expect(spawnSync('cat', [join(dir, '.gitignore')], { encoding: 'utf8' }).stdout).toBe('*.log\n.cairn/\n');
+  });
+});
+
+describe('code fingerprint outside git: names that are not UTF-8', () => {
+  const tmp = useTempDirs();
+
+  it('refuses a code folder holding one (its bytes would otherwise be left out of the run key)', () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'train.py'), 'print(1)\n');
+    mkdirSync(join(dir, 'lib'));
+    writeFileSync(Buffer.from(`${dir}/lib/util\xe9.py`, 'latin1'), 'x = 1\n');
+    let err: unknown;
+    try {
+      codeFingerprint(dir);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: 'INVALID_INPUT', data: { path: 'lib/util\\xe9.py' } });
+    // A name that really holds U+FFFD is code like any other.
+    writeFileSync(join(dir, 'ok\uFFFD.py'), 'y = 2\n');
+    rmSync(Buffer.from(`${dir}/lib/util\xe9.py`, 'latin1'));
+    expect(codeFingerprint(dir).files).toHaveProperty(['ok\uFFFD.py']);
+  });
+
+  it('in git too: an untracked one, and one among the declared code paths (its edits would not move the key)', () => {
+    const dir = tmp();
+    git(dir, 'init', '-q');
+    writeFileSync(join(dir, 'train.py'), 'print(1)\n');
+    git(dir, 'add', '.');
+    git(dir, 'commit', '-qm', 'one');
+    mkdirSync(join(dir, 'lib'));
+    writeFileSync(Buffer.from(`${dir}/lib/util\xe9.py`, 'latin1'), 'x = 1\n');
+    for (const opts of [{}, { only: ['lib/'] }]) {
+      let err: unknown;
+      try {
+        codeFingerprint(dir, opts);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, JSON.stringify(opts)).toMatchObject({ code: 'INVALID_INPUT', data: { path: 'lib/util\\xe9.py' } });
+    }
   });
 });

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
+import { refuseUndecodable, refuseUndecodablePath } from '../../storage/ingest/names.js';
 
 export interface CodeFingerprint {
   /** HEAD commit, or null outside a git repository. */
@@ -74,7 +75,9 @@ export function codeFingerprint(
   if (listed && listed.status !== 0)
     throw new Error(`git ls-files failed in ${dir}: ${listed.stderr.toString('utf8')}`);
   const code = (rel: string) =>
-    !rel.split('/').some((seg) => SKIP.has(seg)) && !excluded.some((e) => rel === e || rel.startsWith(`${e}/`));
+    !rel.split('/').some((seg) => SKIP.has(seg)) &&
+    !excluded.some((e) => rel === e || rel.startsWith(`${e}/`)) &&
+    utf8Name(dir, rel);
   const scoped = () =>
     listed ? { scoped: contentDigest(dir, listed.stdout.toString('utf8').split('\0').filter(code)) } : {};
   if (status.stdout.length === 0) return { commit, dirty: null, files: {}, ...scoped() };
@@ -89,6 +92,7 @@ export function codeFingerprint(
     if (entry.length < 4) continue;
     const xy = entry.slice(0, 2);
     const rel = entry.slice(3);
+    utf8Name(top, rel);
     // A rename or copy is followed by its source path.
     if (xy[0] === 'R' || xy[0] === 'C') {
       const from = entries[++i];
@@ -161,6 +165,8 @@ function treeFingerprint(dir: string, excluded: readonly string[], only?: readon
   const walk = (d: string) => {
     for (const name of readdirSync(d).sort()) {
       if (SKIP.has(name)) continue;
+      // A name that is not UTF-8 names no file: skipped, its edits would not change the key.
+      if (name.includes('\uFFFD')) refuseUndecodable(d, relative(dir, d).split(sep).join('/'));
       const p = join(d, name);
       if (skipped.has(p)) continue;
       const st = statSync(p, { throwIfNoEntry: false });
@@ -187,4 +193,13 @@ function treeFingerprint(dir: string, excluded: readonly string[], only?: readon
     }
   }
   return { commit: null, dirty: h.digest('hex'), files: count > MAX_FILES ? null : files };
+}
+
+/**
+ * Git lists names as bytes; one that is not UTF-8 decodes to a name no file has, so its bytes
+ * would be left out of the key: refused (INVALID_INPUT). True otherwise (a filter).
+ */
+function utf8Name(root: string, rel: string): boolean {
+  if (rel.includes('\uFFFD')) refuseUndecodablePath(root, rel);
+  return true;
 }

@@ -3,6 +3,7 @@ import { basename } from 'node:path';
 import { CairnError, ioError } from '../../core/errors.js';
 import { checkSegment } from '../../core/paths.js';
 import { checkSymlink, compareNames, type FileMode } from '../tree/node.js';
+import { refuseUndecodable } from './names.js';
 
 export interface ScannedFile {
   path: string;
@@ -80,6 +81,7 @@ function walk(abs: string, rel: string, scan: Scan, base: string): void {
   names.sort((a, b) => compareNames(a.name, b.name));
   for (const d of names) {
     if (SKIP_NAMES.has(d.name)) continue;
+    if (d.name.includes('\uFFFD')) refuseUndecodable(abs, rel);
     const childAbs = abs.endsWith('/') ? abs + d.name : `${abs}/${d.name}`;
     const childRel = rel ? `${rel}/${d.name}` : d.name;
     let st: fs.Stats;
@@ -98,14 +100,8 @@ function walk(abs: string, rel: string, scan: Scan, base: string): void {
 }
 
 function visit(abs: string, rel: string, st: fs.Stats, scan: Scan, base: string): void {
-  const name = rel.slice(rel.lastIndexOf('/') + 1);
-  if (name.includes('\uFFFD')) {
-    throw new CairnError('INVALID_INPUT', `file name ${JSON.stringify(rel)} is not valid UTF-8`, {
-      data: { path: rel },
-      hint: 'rename the file',
-    });
-  }
-  checkSegment(name);
+  // A listed name holding U+FFFD was checked against the folder's bytes (names.ts) by the caller.
+  checkSegment(rel.slice(rel.lastIndexOf('/') + 1));
   if (st.isFile()) {
     const size = st.size;
     const file = new Scanned(base, rel, size, (st.mode & 0o111) !== 0 ? '755' : '644', st.ino, st.mtimeMs, st.ctimeMs);
@@ -159,6 +155,7 @@ export function scanFolder(abs: string, rel: string, base: string): FolderListin
   const items: Array<{ name: string; st: fs.Stats }> = [];
   for (const d of names) {
     if (SKIP_NAMES.has(d.name)) continue;
+    if (d.name.includes('\uFFFD')) refuseUndecodable(abs, rel);
     const childAbs = abs.endsWith('/') ? abs + d.name : `${abs}/${d.name}`;
     try {
       items.push({ name: d.name, st: fs.lstatSync(childAbs) });
@@ -179,7 +176,7 @@ export function listingOf(items: Array<{ name: string; st: fs.Stats }>, rel: str
   for (const { name, st } of items) {
     const childRel = rel ? `${rel}/${name}` : name;
     if (st.isDirectory()) {
-      checkDirName(childRel, name);
+      checkSegment(name);
       listing.dirs.push(name);
       continue;
     }
@@ -187,16 +184,6 @@ export function listingOf(items: Array<{ name: string; st: fs.Stats }>, rel: str
   }
   for (const l of scan.symlinks) listing.symlinks.push({ name: l.path.slice(l.path.lastIndexOf('/') + 1), ...l });
   return listing;
-}
-
-function checkDirName(rel: string, name: string): void {
-  if (name.includes('\uFFFD')) {
-    throw new CairnError('INVALID_INPUT', `file name ${JSON.stringify(rel)} is not valid UTF-8`, {
-      data: { path: rel },
-      hint: 'rename the file',
-    });
-  }
-  checkSegment(name);
 }
 
 /**
@@ -214,6 +201,7 @@ export function scanLinks(source: string): Array<{ path: string; target: string 
     }
     for (const d of names) {
       if (SKIP_NAMES.has(d.name)) continue;
+      if (d.name.includes('\uFFFD')) refuseUndecodable(abs, rel);
       const childAbs = `${abs}/${d.name}`;
       const childRel = rel ? `${rel}/${d.name}` : d.name;
       if (d.isDirectory()) walk(childAbs, childRel);

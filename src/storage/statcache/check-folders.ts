@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { CairnError, ioError, type ErrorCode } from '../../core/errors.js';
 import { checkSegment } from '../../core/paths.js';
+import { refuseUndecodable } from '../ingest/names.js';
 import { SKIP_NAMES } from '../ingest/scan.js';
 import { checkSymlink } from '../tree/node.js';
 import {
@@ -268,6 +269,7 @@ export function checkFolder(
   });
   for (const name of names) {
     if (SKIP_NAMES.has(name)) continue;
+    if (name.includes('\uFFFD')) refuseUndecodable(dirAbs, r.path);
     const st = lstatOrNull(base + name);
     if (!st) continue;
     const c = cached.get(name);
@@ -408,7 +410,7 @@ export function checkEntry(
     f.dirsChanged = true;
     p.differs = true;
   }
-  if (checkNames) checkName(rel, name);
+  if (checkNames) checkName(name);
   if (isFileMode(st.mode)) {
     if (c?.kind === KIND_FILE) checkFile(p, rel, st, c.at);
     else {
@@ -480,14 +482,11 @@ function special(abs: string, rel: string): CairnError {
   });
 }
 
-/** The same checks the walk of `add` makes on a file or link name (scan.ts). */
-function checkName(rel: string, name: string): void {
-  if (name.includes('\uFFFD')) {
-    throw new CairnError('INVALID_INPUT', `file name ${JSON.stringify(rel)} is not valid UTF-8`, {
-      data: { path: rel },
-      hint: 'rename the file',
-    });
-  }
+/**
+ * The same checks the walk of `add` makes on a file or link name (scan.ts). A listed name
+ * holding U+FFFD was checked against the folder's bytes (names.ts) where it was listed.
+ */
+function checkName(name: string): void {
   checkSegment(name);
 }
 
@@ -504,6 +503,7 @@ function addedTree(at: string, dirAbs: string, rel: string, f: FolderFindings): 
   }
   for (const name of names) {
     if (SKIP_NAMES.has(name)) continue;
+    if (name.includes('\uFFFD')) refuseUndecodable(dirAbs, rel);
     const childRel = `${rel}/${name}`;
     const abs = `${dirAbs}/${name}`;
     const st = lstatOrNull(`${at}/${name}`);
@@ -512,7 +512,7 @@ function addedTree(at: string, dirAbs: string, rel: string, f: FolderFindings): 
       addedTree(`${at}/${name}`, abs, childRel, f);
       continue;
     }
-    checkName(childRel, name);
+    checkName(name);
     if (st.isSymbolicLink()) linkTarget(`${at}/${name}`, abs, childRel);
     else if (!st.isFile()) throw special(abs, childRel);
     f.added.push(childRel);

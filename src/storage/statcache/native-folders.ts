@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { constants } from 'node:os';
+import { refuseUndecodable } from '../ingest/names.js';
 import { SKIP_NAMES } from '../ingest/scan.js';
 import { dirStatOf, forEachEntry, KIND_DIR, KIND_FILE, StatCacheFormatError, type RecordRef } from './binary.js';
 import {
@@ -315,6 +316,8 @@ async function listedFolder(
     const name = s.strings[t++]!;
     const target = (s.info[3 * i + 2]! & FLAG_TARGET) !== 0 ? s.strings[t++] : undefined;
     if (SKIP_NAMES.has(name)) continue;
+    // The addon flags a name that is not plain UTF-8: one that names no file is refused.
+    if ((s.info[3 * i + 2]! & FLAG_BAD_NAME) !== 0 && name.includes('\uFFFD')) refuseUndecodable(dirAbs, r.path);
     const st = entryStat(s, i, dirAbs, name);
     if (!st) continue;
     const c = cached.get(name);
