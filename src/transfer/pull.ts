@@ -13,6 +13,7 @@ import { pickRemote } from './remotes-file.js';
 import { checkDescriptor, packKey, readRemoteCheckpoint, readState } from './remote-layout.js';
 import { fetchVerifiedLogs } from './remote-logs.js';
 import { runTransfers } from './runner.js';
+import { packListError, packListFault, type CoverSource, type PackListFault } from './pack-cover.js';
 import { divergedError, emptyState, mergeState, type RemoteState } from './state.js';
 import { importState } from './state-db.js';
 import type { RemoteBackend } from './backends/port.js';
@@ -115,6 +116,9 @@ export async function pull(
           bwlimit: opts.bwlimit ?? config.bwlimit,
           progress: opts.progress,
         });
+        // Every blob a fetched version's tree reaches must be here or in a pack its list named
+        // (and every pack it named must hold some): a wrong list is refused before anything is recorded.
+        await checkPackLists(deps, remote, chosen, packs.records, refs.length > 0);
         const versions = chosen.map((v) => `sha256:${v.digest}`);
         const auditLogs = logs.map(({ cached: _c, ...l }) => l);
         const imported = await commit(async (tx) => {
@@ -148,6 +152,38 @@ export async function pull(
     lock.release();
     await r.close();
   }
+}
+
+/**
+ * Refuses the pull when a chosen version's pack list does not match its tree (docs/REMOTES.md
+ * "Integrity, end to end"). A version listed with no pack at all whose root is not here comes as
+ * metadata only on a whole pull (as `clone` brings it, and as an erased version must); asked for
+ * by name, it is refused too.
+ */
+async function checkPackLists(
+  deps: TransferDeps,
+  remote: RemoteState,
+  chosen: RemoteState['versions'],
+  fetched: readonly PackRecord[],
+  named: boolean,
+): Promise<void> {
+  const byPack = new Map(fetched.map((p) => [p.id, p.entries]));
+  const src: CoverSource = {
+    held: async (ids) => deps.index.locate(ids),
+    entries: async (id) => byPack.get(id) ?? null,
+    read: (loc) => deps.reader.read(loc),
+  };
+  const names = new Map(remote.datasets.map((d) => [d.id, d.name]));
+  const faults: PackListFault[] = [];
+  for (const v of chosen) {
+    if (!named && v.packs.length === 0 && !(await deps.index.has([v.digest])).size) continue;
+    const fault = await packListFault(
+      { version: `${names.get(v.dataset_id) ?? v.dataset_id}@v${v.number}`, digest: v.digest, packs: v.packs },
+      src,
+    );
+    if (fault) faults.push(fault);
+  }
+  if (faults.length) throw packListError(faults, 'the remote');
 }
 
 /** What the pull event records of the packs. */
