@@ -17,6 +17,7 @@ import {
   type RecordedWanted,
 } from './server-state.js';
 import { processLocks, type StoreLocks } from './store-locks.js';
+import { checkPushedPackLists } from './server-pack-lists.js';
 
 const STATE_KEY = 'meta/state.json';
 
@@ -969,6 +970,7 @@ async function importOnce(
     }
     const storePacks = await checkPacksPresent(backend, candidate);
     await checkPacksRelied(o.held, o.who, server, candidate);
+    await checkPushedPackLists(backend, server, candidate, storePacks);
     // The pushing account is the registrant of the model versions it brought: the one the server
     // knows, whom separation of duties then keeps from approving them (docs/SERVER.md "Model versions").
     res = await transfer.pull([], { remote: 'store', metadataOnly: true, state: candidate, registrant: o.who });
