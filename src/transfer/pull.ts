@@ -13,6 +13,7 @@ import { pickRemote } from './remotes-file.js';
 import { checkDescriptor, packKey, readRemoteCheckpoint, readState } from './remote-layout.js';
 import { fetchVerifiedLogs } from './remote-logs.js';
 import { runTransfers } from './runner.js';
+import { edgeParams, planEdges, type EdgeVouchers, type ImportedEdge, type UnvouchedEdge } from './vouch-edges.js';
 import { packListError, packListFault, type CoverSource, type PackListFault } from './pack-cover.js';
 import { divergedError, emptyState, mergeState, type RemoteState } from './state.js';
 import { importState } from './state-db.js';
@@ -50,6 +51,8 @@ export interface PullResult {
   models: { imported: ImportedModelVersion[]; skipped: UnvouchedModelVersion[] };
   /** Runs imported (each with its voucher and who brought it), and those refused (docs/REMOTES.md "Runs"). */
   runs: { imported: ImportedRun[]; skipped: UnvouchedRun[] };
+  /** Lineage edges imported, and those refused: no verified event or vouched row records them. */
+  lineage: { imported: number; skipped: UnvouchedEdge[] };
   /** The audit logs verified for this pull (every pushing workspace's but this one's). */
   auditLogs: Array<{ workspace: string; origin: string; size: number; root: string; verifierKey: string }>;
 }
@@ -96,7 +99,7 @@ export async function pull(
         const ours = await readRemoteCheckpoint(r.data, deps.workspaceId, full);
         if (ours) await deps.audit.witness(ours, `on remote ${name}`);
         // Only versions an event of a verified remote log vouches for come in (docs/REMOTES.md "Trust").
-        const { logs, vouchers, runVouchers } = await fetchVerifiedLogs(r.data, {
+        const { logs, vouchers, runVouchers, edgeVouchers } = await fetchVerifiedLogs(r.data, {
           cairnDir: deps.cairnDir,
           remoteName: name,
           remoteUrl: r.plain.url,
@@ -108,7 +111,8 @@ export async function pull(
           localFiles: local.files,
           registrant: opts.registrant ?? null,
         });
-        const { runPlan, remote } = planRuns(full, runVouchers, local, plan.state, opts.registrant ?? null);
+        const vouched = { runs: runVouchers, edges: edgeVouchers };
+        const { runPlan, remote, edges } = planRuns(full, vouched, local, plan.state, opts.registrant ?? null);
         if (refs.length) refuseUnvouched(full, plan.skipped, refs, name);
         const chosen = opts.metadataOnly ? [] : refs.length ? resolveRemoteRefs(remote, refs, name) : remote.versions;
         const packs = await fetchPacks(deps, r.data, remote, chosen, {
@@ -116,8 +120,7 @@ export async function pull(
           bwlimit: opts.bwlimit ?? config.bwlimit,
           progress: opts.progress,
         });
-        // Every blob a fetched version's tree reaches must be here or in a pack its list named
-        // (and every pack it named must hold some): a wrong list is refused before anything is recorded.
+        // A fetched version's pack list must match its tree, else nothing is recorded.
         await checkPackLists(deps, remote, chosen, packs.records, refs.length > 0);
         const versions = chosen.map((v) => `sha256:${v.digest}`);
         const auditLogs = logs.map(({ cached: _c, ...l }) => l);
@@ -126,7 +129,7 @@ export async function pull(
           await recordPacks(tx, packs.records, isoUtc(deps.clock.now()));
           draft.params = {
             ...draft.params,
-            ...importParams(plan, n, auditLogs, runPlan),
+            ...importParams(plan, n, auditLogs, runPlan, edges),
             versions: versions.length,
             ...packParams(packs),
           };
@@ -144,6 +147,7 @@ export async function pull(
           skipped: plan.skipped,
           models: { imported: plan.importedModels, skipped: plan.skippedModels },
           runs: { imported: runPlan.imported, skipped: runPlan.skipped },
+          lineage: { imported: remote.lineage.length, skipped: edges.skipped },
           auditLogs,
         };
       },
@@ -192,18 +196,27 @@ function packParams(packs: FetchedPacks): Record<string, number> {
   return { packsFetched: fetched, packsResumed: resumed, packsPresent: present, bytes: packs.bytes };
 }
 
-/** Runs after the versions they name: a run comes in only with its inputs and output on this side. */
+/**
+ * Runs after the versions they name: a run comes in only with its inputs and output on this side.
+ * Then the lineage edges: only those a verified event or a vouched row records.
+ */
 function planRuns(
   full: RemoteState,
-  vouchers: RunVouchers,
-  local: { files: ReadonlyMap<string, string>; runIds: ReadonlySet<string> },
+  vouchers: { runs: RunVouchers; edges: EdgeVouchers },
+  local: { files: ReadonlyMap<string, string>; runIds: ReadonlySet<string>; edgeIds: ReadonlySet<string> },
   planned: RemoteState,
   registrant: string | null,
-): { runPlan: RunImportPlan; remote: RemoteState } {
+): { runPlan: RunImportPlan; remote: RemoteState; edges: { imported: ImportedEdge[]; skipped: UnvouchedEdge[] } } {
   const versions = new Map(local.files);
   for (const v of planned.versions) versions.set(v.id, v.digest);
-  const runPlan = planRunImport(full, vouchers, { local: local.runIds, versions, registrant });
-  return { runPlan, remote: keepRuns(planned, runPlan, local.runIds) };
+  const runPlan = planRunImport(full, vouchers.runs, { local: local.runIds, versions, registrant });
+  const kept = keepRuns(planned, runPlan, local.runIds);
+  // Every edge the remote sent is judged (and a refused one named), not only those whose rows came in.
+  const edges = planEdges({ ...kept, lineage: full.lineage }, vouchers.edges, {
+    versions: local.files,
+    edges: local.edgeIds,
+  });
+  return { runPlan, remote: { ...kept, lineage: edges.lineage }, edges };
 }
 
 /**
@@ -216,6 +229,7 @@ function importParams(
   n: { datasets: number },
   auditLogs: PullResult['auditLogs'],
   runs: RunImportPlan,
+  edges: { imported: ImportedEdge[]; skipped: UnvouchedEdge[] },
 ): Record<string, unknown> {
   return {
     imported: plan.imported,
@@ -225,6 +239,7 @@ function importParams(
     ...(plan.skippedModels.length ? { skippedModels: plan.skippedModels } : {}),
     ...(runs.imported.length ? { importedRuns: runs.imported } : {}),
     ...(runs.skipped.length ? { skippedRuns: runs.skipped } : {}),
+    ...edgeParams(edges),
     auditLogs,
   };
 }
@@ -338,6 +353,7 @@ async function refuseConflicts(
   modelVersionIds: Set<string>;
   files: Map<string, string>;
   runIds: Set<string>;
+  edgeIds: Set<string>;
 }> {
   const local = emptyState();
   local.datasets = await deps.meta.db.selectFrom('datasets').selectAll().execute();
@@ -357,6 +373,7 @@ async function refuseConflicts(
     modelVersionIds: new Set(local.modelVersions.map((v) => v.id)),
     files: new Map(local.versions.map((v) => [v.id, v.digest])),
     runIds: new Set(local.runs.map((r) => r.id)),
+    edgeIds: new Set((await deps.meta.db.selectFrom('lineage_edges').select('id').execute()).map((e) => e.id)),
   };
 }
 
