@@ -67,14 +67,21 @@ export async function packListFault(
   }
   const used = new Set<string>();
   const missing: string[] = [];
+  // In a listed pack first (no lookup), else among what is held.
   const locate = async (ids: readonly string[]) => {
     const out = new Map<string, Located>();
-    for (let i = 0; i < ids.length; i += BATCH) {
-      const part = ids.slice(i, i + BATCH);
+    const rest: string[] = [];
+    for (const id of ids) {
+      for (const p of packsOf.get(id) ?? []) used.add(p);
+      const loc = listed.get(id);
+      if (loc) out.set(id, loc);
+      else rest.push(id);
+    }
+    for (let i = 0; i < rest.length; i += BATCH) {
+      const part = rest.slice(i, i + BATCH);
       const held = await src.held(part);
       for (const id of part) {
-        for (const p of packsOf.get(id) ?? []) used.add(p);
-        const loc = held.get(id) ?? listed.get(id);
+        const loc = held.get(id);
         if (loc) out.set(id, loc);
         else missing.push(id);
       }
