@@ -1,10 +1,14 @@
 import { CairnError } from '../core/errors.js';
+import { BlobKind } from '../storage/pack/format.js';
 import { rangedPackIndex, verifyBlob } from '../storage/pack/reader.js';
+import { decodeTree } from '../storage/tree/node.js';
+import { cachedLoader, type TreeLoader } from '../storage/tree/walk.js';
 import {
   packListError,
   packListFault,
   type CoverSource,
   type PackListFault,
+  readState,
   type RemoteBackend,
   type RemoteState,
 } from '../transfer/index.js';
@@ -61,4 +65,49 @@ export async function checkPushedPackLists(
     if (fault) faults.push(fault);
   }
   if (faults.length) throw packListError(faults, 'the push');
+}
+
+/**
+ * Reads a pushed version's tree nodes from the store (docs/SERVER.md "Data plane"): the listed
+ * packs' indexes and then each node, in ranges, re-hashed. So `data show` on the server lists a
+ * version that came as metadata only, without pulling its data into the server's workspace.
+ */
+export function storeTreeLoader(
+  backend: RemoteBackend,
+  v: { digest: string; packs: readonly string[] },
+  sizes: ReadonlyMap<string, number>,
+): TreeLoader {
+  const range = (key: string) => async (offset: number, length: number) =>
+    backend.getRange
+      ? backend.getRange(key, offset, length)
+      : (await backend.get(key)).subarray(offset, offset + length);
+  let where: Promise<Map<string, { packId: string; offset: number; length: number; kind: number }>> | null = null;
+  const locate = async () => {
+    const out = new Map<string, { packId: string; offset: number; length: number; kind: number }>();
+    for (const packId of v.packs) {
+      const size = sizes.get(packId);
+      if (size === undefined) continue;
+      for (const e of await rangedPackIndex(range(packKey(packId)), size, packId))
+        if (e.kind === BlobKind.tree && !out.has(e.id))
+          out.set(e.id, { packId, offset: e.offset, length: e.length, kind: e.kind });
+    }
+    return out;
+  };
+  return cachedLoader(async (id) => {
+    const loc = (await (where ??= locate())).get(id);
+    if (!loc)
+      throw new CairnError('MISSING_OBJECT', `tree ${id} of sha256:${v.digest} is in none of its packs in the store`, {
+        data: { tree: id },
+      });
+    const buf = await range(packKey(loc.packId))(loc.offset, loc.length);
+    verifyBlob(buf, { id, ...loc });
+    return decodeTree(buf, id);
+  });
+}
+
+/** The tree loader of a version the store lists (by root digest) with packs, or null. */
+export async function storeTrees(backend: RemoteBackend, digest: string): Promise<TreeLoader | null> {
+  const state = await readState(backend);
+  const v = state?.versions.find((x) => x.digest === digest && x.packs.length > 0);
+  return state && v ? storeTreeLoader(backend, v, new Map(state.packs.map((p) => [p.id, p.size]))) : null;
 }

@@ -17,7 +17,8 @@ import {
   type RecordedWanted,
 } from './server-state.js';
 import { processLocks, type StoreLocks } from './store-locks.js';
-import { checkPushedPackLists } from './server-pack-lists.js';
+import { checkPushedPackLists, storeTrees } from './server-pack-lists.js';
+import type { TreeLoader } from '../storage/tree/walk.js';
 
 const STATE_KEY = 'meta/state.json';
 
@@ -45,6 +46,11 @@ export interface ServerStore {
   download(keys: readonly string[]): Promise<Array<{ key: string; size: number; request: PresignedRequest | null }>>;
   readObject(key: string): Promise<Buffer>;
   writeObject(who: string, key: string, body: Buffer): Promise<void>;
+  /**
+   * Where to read the trees of a version the store lists (by root digest) with packs, from the
+   * store itself; null when it lists none such (docs/SERVER.md "Data plane").
+   */
+  trees(digest: string): Promise<TreeLoader | null>;
   /**
    * Imports what `who` pushed (metadata only: the bytes stay in the store) from the state its
    * push proposed, writes the store's state from what was recorded, and checks `versions` arrived.
@@ -262,6 +268,7 @@ export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptio
       return out;
     },
     download: (keys) => downloads(backend, keys, direct),
+    trees: (digest) => storeTrees(backend, digest),
     ...smallObjects(backend, opts.vouched, proposals, locks),
     importPushed(transfer, who, versions) {
       const recorded = opts.recorded;
