@@ -180,7 +180,10 @@ async function checkPackLists(
   const names = new Map(remote.datasets.map((d) => [d.id, d.name]));
   const faults: PackListFault[] = [];
   for (const v of chosen) {
-    if (!named && v.packs.length === 0 && !(await deps.index.has([v.digest])).size) continue;
+    const rootHere = (await deps.index.has([v.digest])).size > 0;
+    if (!named && v.packs.length === 0 && !rootHere) continue;
+    // Nothing fetched for it and its root already here: it was checked whole when it came (or was made).
+    if (rootHere && !v.packs.some((p) => byPack.has(p))) continue;
     const fault = await packListFault(
       { version: `${names.get(v.dataset_id) ?? v.dataset_id}@v${v.number}`, digest: v.digest, packs: v.packs },
       src,
