@@ -17,6 +17,8 @@ import {
   type RecordedWanted,
 } from './server-state.js';
 import { processLocks, type StoreLocks } from './store-locks.js';
+import { checkPushedPackLists, storeTrees } from './server-pack-lists.js';
+import type { TreeLoader } from '../storage/tree/walk.js';
 
 const STATE_KEY = 'meta/state.json';
 
@@ -44,6 +46,11 @@ export interface ServerStore {
   download(keys: readonly string[]): Promise<Array<{ key: string; size: number; request: PresignedRequest | null }>>;
   readObject(key: string): Promise<Buffer>;
   writeObject(who: string, key: string, body: Buffer): Promise<void>;
+  /**
+   * Where to read the trees of a version the store lists (by root digest) with packs, from the
+   * store itself; null when it lists none such (docs/SERVER.md "Data plane").
+   */
+  trees(digest: string): Promise<TreeLoader | null>;
   /**
    * Imports what `who` pushed (metadata only: the bytes stay in the store) from the state its
    * push proposed, writes the store's state from what was recorded, and checks `versions` arrived.
@@ -261,6 +268,7 @@ export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptio
       return out;
     },
     download: (keys) => downloads(backend, keys, direct),
+    trees: (digest) => storeTrees(backend, digest),
     ...smallObjects(backend, opts.vouched, proposals, locks),
     importPushed(transfer, who, versions) {
       const recorded = opts.recorded;
@@ -969,6 +977,7 @@ async function importOnce(
     }
     const storePacks = await checkPacksPresent(backend, candidate);
     await checkPacksRelied(o.held, o.who, server, candidate);
+    await checkPushedPackLists(backend, server, candidate, storePacks);
     // The pushing account is the registrant of the model versions it brought: the one the server
     // knows, whom separation of duties then keeps from approving them (docs/SERVER.md "Model versions").
     res = await transfer.pull([], { remote: 'store', metadataOnly: true, state: candidate, registrant: o.who });

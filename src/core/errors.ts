@@ -87,6 +87,12 @@ export const errorCatalogue = {
     http: 422,
     summary: "A remote's version is vouched for by no event of a verified audit log.",
   },
+  PACK_LIST_MISMATCH: {
+    exit: 1,
+    http: 422,
+    summary:
+      "A version's pack list (from a remote or a push) misses objects its tree needs or names packs holding none; nothing was recorded.",
+  },
   POLICY_UNMET: {
     exit: 1,
     http: 403,

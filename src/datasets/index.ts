@@ -1,6 +1,7 @@
 // The datasets domain, and the base layer for versions: every other domain that reads or records
 // versions (dataprep, transfer, compute, models, lineage, store-admin) builds on what this file
 // exports. Nothing outside datasets/ imports its other files (lint: layers/imports).
+import type { TreeLoader } from '../storage/tree/walk.js';
 import { addVersion, type AddInput, type AddResult } from './add.js';
 import { checkoutVersion, type CheckoutInput, type CheckoutResult } from './checkout.js';
 import type { DatasetDeps } from './deps.js';
@@ -29,7 +30,8 @@ export interface DatasetsService {
   log(name: string): Promise<VersionInfo[]>;
   show(
     ref: string,
-    opts?: { limit?: number },
+    /** `load`: where to read the version's trees when they are not in this store. */
+    opts?: { limit?: number; load?: TreeLoader },
   ): Promise<VersionInfo & { listing: ShownFile[]; truncated: boolean; erased?: { at: string; by: string } }>;
   diff(from: string, to: string): Promise<DiffResult>;
   checkout(input: CheckoutInput): Promise<CheckoutResult>;

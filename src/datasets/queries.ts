@@ -1,3 +1,4 @@
+import type { TreeLoader } from '../storage/tree/walk.js';
 import { formatDigest } from '../core/digest.js';
 import { CairnError } from '../core/errors.js';
 import { formatRef } from '../core/refs.js';
@@ -107,7 +108,7 @@ export interface ShownFile {
 export async function showVersion(
   deps: DatasetDeps,
   ref: string,
-  opts: { limit?: number } = {},
+  opts: { limit?: number; load?: TreeLoader } = {},
 ): Promise<VersionInfo & { listing: ShownFile[]; truncated: boolean; erased?: { at: string; by: string } }> {
   const r = await resolveVersion(deps.meta.db, ref);
   const base = await info(deps, r.dataset.name, r.version, await tagMap(deps, r.dataset.id));
@@ -117,7 +118,8 @@ export async function showVersion(
   const limit = opts.limit ?? Infinity;
   const listing: ShownFile[] = [];
   let truncated = false;
-  for await (const e of walkTree(r.version.digest, treeLoader(deps))) {
+  // `load`: where the trees are when not in this store (a team server reads a pushed version's from its store).
+  for await (const e of walkTree(r.version.digest, opts.load ?? treeLoader(deps))) {
     if (e.type === 'dir') continue;
     if (listing.length >= limit) {
       truncated = true;

@@ -8,6 +8,7 @@ import { CairnError, isCairnError } from '../core/errors.js';
 import { filesOf, inTempFolder } from './temp-files.js';
 import { parseExpiry, parseRole, type Principal } from '../identity/index.js';
 import { storeHandlers } from './store-handlers.js';
+import { showDataset } from './show-dataset.js';
 import { placeRunCode } from './run-code.js';
 
 export interface HandlerInput {
@@ -34,7 +35,7 @@ export const handlers: Record<OperationId, Handler> = {
   }),
   'datasets.list': (s) => s.datasets.list(),
   'datasets.log': (s, i) => s.datasets.log(str(i.query.name)),
-  'datasets.show': (s, i) => s.datasets.show(str(i.query.ref), withDefined({ limit: num(i.query.limit) })),
+  'datasets.show': (s, i, rt) => showDataset(s, rt, str(i.query.ref), withDefined({ limit: num(i.query.limit) })),
   'datasets.diff': (s, i) => s.datasets.diff(str(i.query.from), str(i.query.to)),
   'datasets.report': (s, i) => s.datasets.report(str(i.query.ref), opt(i.query.kind as string)),
   'datasets.tag': (s, i) => s.datasets.tag(str(i.body.ref), str(i.body.tag), { force: i.body.force === true }),

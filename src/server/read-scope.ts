@@ -6,6 +6,7 @@ import { CairnError, isCairnError } from '../core/errors.js';
 import type { Authenticated, IdentityView, Readable } from '../identity/index.js';
 import type { LineageGraph } from '../lineage/index.js';
 import type { HandlerInput } from './handlers.js';
+import { showDataset } from './show-dataset.js';
 
 /**
  * What each read of the contract may show a caller who cannot read every project
@@ -176,8 +177,8 @@ export const scopedReads: Partial<Record<OperationId, Scoped>> = {
     if (all.length > 0 && shown.length === 0) throw unknownVersion(String(i.query.name));
     return shown;
   },
-  'datasets.show': async (s, i, _rt, r) => {
-    const out = await s.datasets.show(String(i.query.ref), defined({ limit: num(i.query.limit) }));
+  'datasets.show': async (s, i, rt, r) => {
+    const out = await showDataset(s, rt, String(i.query.ref), defined({ limit: num(i.query.limit) }));
     await readableVersion(s, r, String(i.query.ref));
     return out;
   },

@@ -6,6 +6,7 @@ import { fetchVerifiedLogs } from './remote-logs.js';
 import { importState } from './state-db.js';
 import type { RemoteConfig } from './remotes-file.js';
 import { keepRuns, planRunImport } from './vouch-runs.js';
+import { edgeParams, planEdges } from './vouch-edges.js';
 import { planImport, type ImportedVersion, type UnvouchedVersion } from './vouch.js';
 
 export interface CloneResult {
@@ -31,6 +32,9 @@ export interface CloneResult {
  * the logs it verified and, per imported version, the event that vouched for it — so this log
  * vouches for every row it imported.
  */
+/** A new workspace holds no version and no edge yet. */
+const NOTHING_HERE = { versions: new Map<string, string>(), edges: new Set<string>() };
+
 export async function cloneInto(
   deps: TransferDeps,
   remote: { name: string; config: RemoteConfig },
@@ -45,7 +49,7 @@ export async function cloneInto(
         const state = await readState(r.data);
         if (!state)
           throw new CairnError('NOT_FOUND', `${r.plain.url} holds no metadata yet`, { hint: 'push to it first' });
-        const { logs, vouchers, runVouchers } = await fetchVerifiedLogs(r.data, {
+        const { logs, vouchers, runVouchers, edgeVouchers } = await fetchVerifiedLogs(r.data, {
           cairnDir: deps.cairnDir,
           remoteName: remote.name,
           remoteUrl: r.plain.url,
@@ -66,12 +70,18 @@ export async function cloneInto(
           verifierKey: l.verifierKey,
           ok: true as const,
         }));
+        const kept = keepRuns(plan.state, runPlan, new Set());
+        const edges = planEdges({ ...kept, lineage: state.lineage }, edgeVouchers, NOTHING_HERE);
         const n = await commit(async (tx) => {
-          const counts = await importState(tx, keepRuns(plan.state, runPlan, new Set()), {
-            cairnDir: deps.cairnDir,
-            imported: runPlan.imported,
-            now: deps.clock.now(),
-          });
+          const counts = await importState(
+            tx,
+            { ...kept, lineage: edges.lineage },
+            {
+              cairnDir: deps.cairnDir,
+              imported: runPlan.imported,
+              now: deps.clock.now(),
+            },
+          );
           draft.params = {
             ...draft.params,
             datasets: counts.datasets,
@@ -83,6 +93,7 @@ export async function cloneInto(
             ...(plan.skippedModels.length ? { skippedModels: plan.skippedModels } : {}),
             ...(runPlan.imported.length ? { importedRuns: runPlan.imported } : {}),
             ...(runPlan.skipped.length ? { skippedRuns: runPlan.skipped } : {}),
+            ...edgeParams(edges),
           };
           return counts;
         });

@@ -13,6 +13,8 @@ import { pickRemote } from './remotes-file.js';
 import { checkDescriptor, packKey, readRemoteCheckpoint, readState } from './remote-layout.js';
 import { fetchVerifiedLogs } from './remote-logs.js';
 import { runTransfers } from './runner.js';
+import { edgeParams, planEdges, type EdgeVouchers, type ImportedEdge, type UnvouchedEdge } from './vouch-edges.js';
+import { packListError, packListFault, type CoverSource, type PackListFault } from './pack-cover.js';
 import { divergedError, emptyState, mergeState, type RemoteState } from './state.js';
 import { importState } from './state-db.js';
 import type { RemoteBackend } from './backends/port.js';
@@ -49,6 +51,8 @@ export interface PullResult {
   models: { imported: ImportedModelVersion[]; skipped: UnvouchedModelVersion[] };
   /** Runs imported (each with its voucher and who brought it), and those refused (docs/REMOTES.md "Runs"). */
   runs: { imported: ImportedRun[]; skipped: UnvouchedRun[] };
+  /** Lineage edges imported, and those refused: no verified event or vouched row records them. */
+  lineage: { imported: number; skipped: UnvouchedEdge[] };
   /** The audit logs verified for this pull (every pushing workspace's but this one's). */
   auditLogs: Array<{ workspace: string; origin: string; size: number; root: string; verifierKey: string }>;
 }
@@ -95,7 +99,7 @@ export async function pull(
         const ours = await readRemoteCheckpoint(r.data, deps.workspaceId, full);
         if (ours) await deps.audit.witness(ours, `on remote ${name}`);
         // Only versions an event of a verified remote log vouches for come in (docs/REMOTES.md "Trust").
-        const { logs, vouchers, runVouchers } = await fetchVerifiedLogs(r.data, {
+        const { logs, vouchers, runVouchers, edgeVouchers } = await fetchVerifiedLogs(r.data, {
           cairnDir: deps.cairnDir,
           remoteName: name,
           remoteUrl: r.plain.url,
@@ -107,7 +111,8 @@ export async function pull(
           localFiles: local.files,
           registrant: opts.registrant ?? null,
         });
-        const { runPlan, remote } = planRuns(full, runVouchers, local, plan.state, opts.registrant ?? null);
+        const vouched = { runs: runVouchers, edges: edgeVouchers };
+        const { runPlan, remote, edges } = planRuns(full, vouched, local, plan.state, opts.registrant ?? null);
         if (refs.length) refuseUnvouched(full, plan.skipped, refs, name);
         const chosen = opts.metadataOnly ? [] : refs.length ? resolveRemoteRefs(remote, refs, name) : remote.versions;
         const packs = await fetchPacks(deps, r.data, remote, chosen, {
@@ -115,6 +120,8 @@ export async function pull(
           bwlimit: opts.bwlimit ?? config.bwlimit,
           progress: opts.progress,
         });
+        // A fetched version's pack list must match its tree, else nothing is recorded.
+        await checkPackLists(deps, remote, chosen, packs.records, refs.length > 0);
         const versions = chosen.map((v) => `sha256:${v.digest}`);
         const auditLogs = logs.map(({ cached: _c, ...l }) => l);
         const imported = await commit(async (tx) => {
@@ -122,7 +129,7 @@ export async function pull(
           await recordPacks(tx, packs.records, isoUtc(deps.clock.now()));
           draft.params = {
             ...draft.params,
-            ...importParams(plan, n, auditLogs, runPlan),
+            ...importParams(plan, n, auditLogs, runPlan, edges),
             versions: versions.length,
             ...packParams(packs),
           };
@@ -140,6 +147,7 @@ export async function pull(
           skipped: plan.skipped,
           models: { imported: plan.importedModels, skipped: plan.skippedModels },
           runs: { imported: runPlan.imported, skipped: runPlan.skipped },
+          lineage: { imported: remote.lineage.length, skipped: edges.skipped },
           auditLogs,
         };
       },
@@ -150,24 +158,68 @@ export async function pull(
   }
 }
 
+/**
+ * Refuses the pull when a chosen version's pack list does not match its tree (docs/REMOTES.md
+ * "Integrity, end to end"). A version listed with no pack at all whose root is not here comes as
+ * metadata only on a whole pull (as `clone` brings it, and as an erased version must); asked for
+ * by name, it is refused too.
+ */
+async function checkPackLists(
+  deps: TransferDeps,
+  remote: RemoteState,
+  chosen: RemoteState['versions'],
+  fetched: readonly PackRecord[],
+  named: boolean,
+): Promise<void> {
+  const byPack = new Map(fetched.map((p) => [p.id, p.entries]));
+  const src: CoverSource = {
+    held: async (ids) => deps.index.locate(ids),
+    entries: async (id) => byPack.get(id) ?? null,
+    read: (loc) => deps.reader.read(loc),
+  };
+  const names = new Map(remote.datasets.map((d) => [d.id, d.name]));
+  const faults: PackListFault[] = [];
+  for (const v of chosen) {
+    const rootHere = (await deps.index.has([v.digest])).size > 0;
+    if (!named && v.packs.length === 0 && !rootHere) continue;
+    // Nothing fetched for it and its root already here: it was checked whole when it came (or was made).
+    if (rootHere && !v.packs.some((p) => byPack.has(p))) continue;
+    const fault = await packListFault(
+      { version: `${names.get(v.dataset_id) ?? v.dataset_id}@v${v.number}`, digest: v.digest, packs: v.packs },
+      src,
+    );
+    if (fault) faults.push(fault);
+  }
+  if (faults.length) throw packListError(faults, 'the remote');
+}
+
 /** What the pull event records of the packs. */
 function packParams(packs: FetchedPacks): Record<string, number> {
   const { fetched, resumed, present } = packs.counts;
   return { packsFetched: fetched, packsResumed: resumed, packsPresent: present, bytes: packs.bytes };
 }
 
-/** Runs after the versions they name: a run comes in only with its inputs and output on this side. */
+/**
+ * Runs after the versions they name: a run comes in only with its inputs and output on this side.
+ * Then the lineage edges: only those a verified event or a vouched row records.
+ */
 function planRuns(
   full: RemoteState,
-  vouchers: RunVouchers,
-  local: { files: ReadonlyMap<string, string>; runIds: ReadonlySet<string> },
+  vouchers: { runs: RunVouchers; edges: EdgeVouchers },
+  local: { files: ReadonlyMap<string, string>; runIds: ReadonlySet<string>; edgeIds: ReadonlySet<string> },
   planned: RemoteState,
   registrant: string | null,
-): { runPlan: RunImportPlan; remote: RemoteState } {
+): { runPlan: RunImportPlan; remote: RemoteState; edges: { imported: ImportedEdge[]; skipped: UnvouchedEdge[] } } {
   const versions = new Map(local.files);
   for (const v of planned.versions) versions.set(v.id, v.digest);
-  const runPlan = planRunImport(full, vouchers, { local: local.runIds, versions, registrant });
-  return { runPlan, remote: keepRuns(planned, runPlan, local.runIds) };
+  const runPlan = planRunImport(full, vouchers.runs, { local: local.runIds, versions, registrant });
+  const kept = keepRuns(planned, runPlan, local.runIds);
+  // Every edge the remote sent is judged (and a refused one named), not only those whose rows came in.
+  const edges = planEdges({ ...kept, lineage: full.lineage }, vouchers.edges, {
+    versions: local.files,
+    edges: local.edgeIds,
+  });
+  return { runPlan, remote: { ...kept, lineage: edges.lineage }, edges };
 }
 
 /**
@@ -180,6 +232,7 @@ function importParams(
   n: { datasets: number },
   auditLogs: PullResult['auditLogs'],
   runs: RunImportPlan,
+  edges: { imported: ImportedEdge[]; skipped: UnvouchedEdge[] },
 ): Record<string, unknown> {
   return {
     imported: plan.imported,
@@ -189,6 +242,7 @@ function importParams(
     ...(plan.skippedModels.length ? { skippedModels: plan.skippedModels } : {}),
     ...(runs.imported.length ? { importedRuns: runs.imported } : {}),
     ...(runs.skipped.length ? { skippedRuns: runs.skipped } : {}),
+    ...edgeParams(edges),
     auditLogs,
   };
 }
@@ -302,6 +356,7 @@ async function refuseConflicts(
   modelVersionIds: Set<string>;
   files: Map<string, string>;
   runIds: Set<string>;
+  edgeIds: Set<string>;
 }> {
   const local = emptyState();
   local.datasets = await deps.meta.db.selectFrom('datasets').selectAll().execute();
@@ -321,6 +376,7 @@ async function refuseConflicts(
     modelVersionIds: new Set(local.modelVersions.map((v) => v.id)),
     files: new Map(local.versions.map((v) => [v.id, v.digest])),
     runIds: new Set(local.runs.map((r) => r.id)),
+    edgeIds: new Set((await deps.meta.db.selectFrom('lineage_edges').select('id').execute()).map((e) => e.id)),
   };
 }
 

@@ -10,6 +10,7 @@ import { auditPrefix } from './remote-layout.js';
 import type { RemoteState } from './state.js';
 import { collectVouchers, type Vouchers } from './vouch.js';
 import { collectRunVouchers, type RunVouchers } from './vouch-runs.js';
+import { collectEdgeVouchers, type EdgeVouchers } from './vouch-edges.js';
 
 export interface VerifiedRemoteLog {
   workspace: string;
@@ -44,10 +45,11 @@ interface Pin {
 export async function fetchVerifiedLogs(
   b: RemoteBackend,
   opts: { cairnDir: string; remoteName: string; remoteUrl: string; ownWorkspace: string; state: RemoteState },
-): Promise<{ logs: VerifiedRemoteLog[]; vouchers: Vouchers; runVouchers: RunVouchers }> {
+): Promise<{ logs: VerifiedRemoteLog[]; vouchers: Vouchers; runVouchers: RunVouchers; edgeVouchers: EdgeVouchers }> {
   const logs: VerifiedRemoteLog[] = [];
   const vouchers: Vouchers = new Map();
   const runVouchers: RunVouchers = new Map();
+  const edgeVouchers: EdgeVouchers = new Set();
   for (const a of opts.state.audit) {
     if (a.workspace === opts.ownWorkspace) continue;
     // The name comes from the remote: it must not steer a write outside remote-audit/.
@@ -111,9 +113,10 @@ export async function fetchVerifiedLogs(
     }
     collectVouchers(vouchers, { workspace: a.workspace, origin: log.origin }, entries);
     collectRunVouchers(runVouchers, { workspace: a.workspace, origin: log.origin }, entries);
+    collectEdgeVouchers(edgeVouchers, { workspace: a.workspace }, entries);
     logs.push(log);
   }
-  return { logs, vouchers, runVouchers };
+  return { logs, vouchers, runVouchers, edgeVouchers };
 }
 
 function readPin(dir: string): Pin | null {

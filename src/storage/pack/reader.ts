@@ -168,6 +168,24 @@ export async function streamedPackFault(
   }
 }
 
+/**
+ * `readPackIndex` for a pack read in ranges (a team server looking into a pack in its store):
+ * header, footer and index only, the index checked against the digest the footer records.
+ */
+export async function rangedPackIndex(read: RangeRead, size: number, packId: string): Promise<PackEntry[]> {
+  const exactly = async (offset: number, length: number) => {
+    const b = length === 0 ? Buffer.alloc(0) : await read(offset, length);
+    if (b.length !== length)
+      throw new CairnError('CORRUPT_OBJECT', `pack ${packId} is corrupt: too short`, { data: { pack: packId } });
+    return b;
+  };
+  if (size < HEADER_SIZE + FOOTER_SIZE)
+    throw new CairnError('CORRUPT_OBJECT', `pack ${packId} is corrupt: too short`, { data: { pack: packId } });
+  checkHeader(await exactly(0, HEADER_SIZE), packId);
+  const f = parseFooter(await exactly(size - FOOTER_SIZE, FOOTER_SIZE), packId, size);
+  return decodeIndex(await exactly(f.indexOffset, f.indexLength), packId, f.indexOffset, f.indexDigest);
+}
+
 /** Reads and checks a pack's footer and index without touching the blob bytes. */
 export async function readPackIndex(path: string, packId: string): Promise<{ entries: PackEntry[]; size: number }> {
   let fh: fsp.FileHandle;
