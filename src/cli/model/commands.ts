@@ -55,7 +55,7 @@ export const modelEvaluate = spec({
   path: 'model evaluate',
   args: ['ref'],
   description:
-    'run an evaluation suite (metrics, non-regression, slices, fairness, latency, size, schema, smoke, commands); exit 1 on failure',
+    'run an evaluation suite (metrics, non-regression, slices, fairness, latency, size, schema, smoke, commands); exit 1 on failure; signed in to a server, the server runs it on its own copy of the version and data, and only such verdicts count for its alias policies',
   options: {
     suite: required('--suite <file>', 'the evaluation suite (YAML)'),
     data: required('--data <ref>', 'the dataset version to evaluate on'),

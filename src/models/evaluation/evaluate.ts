@@ -167,13 +167,19 @@ function percentile(sorted: number[], q: number): number {
 /** Progress of an evaluation: `done` of `total` steps (the batch prediction, then each check), and what runs now. */
 export type EvalProgress = (done: number, total: number, note: string) => void;
 
+/**
+ * Where the suite comes from: a file here, or its text as a client sent it (a server evaluating
+ * for a client has no file of its own; `suiteName` is the client's file name, named in errors).
+ */
+export type SuiteSource = { suitePath: string } | { suiteText: string; suiteName: string };
+
 export async function evaluateModel(
   deps: DatasetDeps,
   ref: string,
-  opts: { suitePath: string; data: string; onProgress?: EvalProgress },
+  opts: SuiteSource & { data: string; onProgress?: EvalProgress },
 ): Promise<EvaluationReport> {
   const started = performance.now();
-  const { suite, text } = readEvalSuite(opts.suitePath);
+  const { suite, text } = suiteOf(opts);
   const m = await resolveModel(deps, ref);
   const digest = formatDigest(m.version.digest);
   const suiteDigest = formatDigest(sha256Hex(text));
@@ -245,6 +251,12 @@ export async function evaluateModel(
     );
     return report;
   });
+}
+
+/** The suite a source names, parsed, with its text (whose digest the verdict records). */
+export function suiteOf(src: SuiteSource): { suite: EvalSuite; text: string } {
+  if ('suitePath' in src) return readEvalSuite(src.suitePath);
+  return { suite: parseEvalSuite(src.suiteText, src.suiteName), text: src.suiteText };
 }
 
 /** Reads and parses an evaluation suite; a file that cannot be read is an IO_ERROR naming it. */
