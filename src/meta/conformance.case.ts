@@ -123,6 +123,7 @@ export function metaConformance(name: string, factory: MetaFactory): void {
           'datasets',
           'deployments',
           'documents',
+          'evaluation_imports',
           'idempotency_keys',
           'identity_generation',
           'lineage_edges',

@@ -145,6 +145,7 @@ export const handlers: Record<OperationId, Handler> = {
       suites: i.body.suites as string[],
       approvals: Number(i.body.approvals),
       separateApprover: i.body.separateApprover === true,
+      ...(i.body.acceptImported === true ? { acceptImported: true } : {}),
     }),
   'models.approve': (s, i) => s.models.approve(str(i.body.ref), str(i.body.alias)),
   'models.promote': async (s, i) => {

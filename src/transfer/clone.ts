@@ -6,6 +6,8 @@ import { fetchVerifiedLogs } from './remote-logs.js';
 import { importState } from './state-db.js';
 import type { RemoteConfig } from './remotes-file.js';
 import { keepRuns, planRunImport } from './vouch-runs.js';
+import { keepEvaluations } from './vouch-evaluations.js';
+import { planEvaluations } from './plan-evaluations.js';
 import { planImport, type ImportedVersion, type UnvouchedVersion } from './vouch.js';
 
 export interface CloneResult {
@@ -45,7 +47,7 @@ export async function cloneInto(
         const state = await readState(r.data);
         if (!state)
           throw new CairnError('NOT_FOUND', `${r.plain.url} holds no metadata yet`, { hint: 'push to it first' });
-        const { logs, vouchers, runVouchers } = await fetchVerifiedLogs(r.data, {
+        const { logs, vouchers, runVouchers, evaluationVouchers } = await fetchVerifiedLogs(r.data, {
           cairnDir: deps.cairnDir,
           remoteName: remote.name,
           remoteUrl: r.plain.url,
@@ -66,10 +68,13 @@ export async function cloneInto(
           verifierKey: l.verifierKey,
           ok: true as const,
         }));
+        const withRuns = keepRuns(plan.state, runPlan, new Set());
+        const evaluations = await planEvaluations(deps.meta.db, state, evaluationVouchers, withRuns, null, remote.name);
         const n = await commit(async (tx) => {
-          const counts = await importState(tx, keepRuns(plan.state, runPlan, new Set()), {
+          const counts = await importState(tx, keepEvaluations(withRuns, evaluations), {
             cairnDir: deps.cairnDir,
             imported: runPlan.imported,
+            importedEvaluations: evaluations.imported,
             now: deps.clock.now(),
           });
           draft.params = {
@@ -83,6 +88,7 @@ export async function cloneInto(
             ...(plan.skippedModels.length ? { skippedModels: plan.skippedModels } : {}),
             ...(runPlan.imported.length ? { importedRuns: runPlan.imported } : {}),
             ...(runPlan.skipped.length ? { skippedRuns: runPlan.skipped } : {}),
+            ...(evaluations.imported.length ? { importedEvaluations: evaluations.imported } : {}),
           };
           return counts;
         });

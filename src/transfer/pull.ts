@@ -32,6 +32,8 @@ import {
   type RunVouchers,
   type UnvouchedRun,
 } from './vouch-runs.js';
+import { keepEvaluations, type EvaluationImportPlan, type ImportedEvaluation } from './vouch-evaluations.js';
+import { planEvaluations } from './plan-evaluations.js';
 
 export interface PullResult {
   remote: string;
@@ -49,6 +51,8 @@ export interface PullResult {
   models: { imported: ImportedModelVersion[]; skipped: UnvouchedModelVersion[] };
   /** Runs imported (each with its voucher and who brought it), and those refused (docs/REMOTES.md "Runs"). */
   runs: { imported: ImportedRun[]; skipped: UnvouchedRun[] };
+  /** Evaluations imported, each with its voucher (a refused one refuses the pull: NOT_VOUCHED). */
+  evaluations: { imported: ImportedEvaluation[] };
   /** The audit logs verified for this pull (every pushing workspace's but this one's). */
   auditLogs: Array<{ workspace: string; origin: string; size: number; root: string; verifierKey: string }>;
 }
@@ -95,7 +99,7 @@ export async function pull(
         const ours = await readRemoteCheckpoint(r.data, deps.workspaceId, full);
         if (ours) await deps.audit.witness(ours, `on remote ${name}`);
         // Only versions an event of a verified remote log vouches for come in (docs/REMOTES.md "Trust").
-        const { logs, vouchers, runVouchers } = await fetchVerifiedLogs(r.data, {
+        const { logs, vouchers, runVouchers, evaluationVouchers } = await fetchVerifiedLogs(r.data, {
           cairnDir: deps.cairnDir,
           remoteName: name,
           remoteUrl: r.plain.url,
@@ -107,7 +111,10 @@ export async function pull(
           localFiles: local.files,
           registrant: opts.registrant ?? null,
         });
-        const { runPlan, remote } = planRuns(full, runVouchers, local, plan.state, opts.registrant ?? null);
+        const registrant = opts.registrant ?? null;
+        const { runPlan, remote: withRuns } = planRuns(full, runVouchers, local, plan.state, registrant);
+        const evaluations = await planEvaluations(deps.meta.db, full, evaluationVouchers, withRuns, registrant, name);
+        const remote = keepEvaluations(withRuns, evaluations);
         if (refs.length) refuseUnvouched(full, plan.skipped, refs, name);
         const chosen = opts.metadataOnly ? [] : refs.length ? resolveRemoteRefs(remote, refs, name) : remote.versions;
         const packs = await fetchPacks(deps, r.data, remote, chosen, {
@@ -118,11 +125,12 @@ export async function pull(
         const versions = chosen.map((v) => `sha256:${v.digest}`);
         const auditLogs = logs.map(({ cached: _c, ...l }) => l);
         const imported = await commit(async (tx) => {
-          const n = await importState(tx, remote, { ...deps, imported: runPlan.imported, now: deps.clock.now() });
+          const now = deps.clock.now();
+          const n = await importState(tx, remote, { ...deps, ...importedRows(runPlan, evaluations), now });
           await recordPacks(tx, packs.records, isoUtc(deps.clock.now()));
           draft.params = {
             ...draft.params,
-            ...importParams(plan, n, auditLogs, runPlan),
+            ...importParams(plan, n, auditLogs, runPlan, evaluations),
             versions: versions.length,
             ...packParams(packs),
           };
@@ -140,6 +148,7 @@ export async function pull(
           skipped: plan.skipped,
           models: { imported: plan.importedModels, skipped: plan.skippedModels },
           runs: { imported: runPlan.imported, skipped: runPlan.skipped },
+          evaluations: { imported: evaluations.imported },
           auditLogs,
         };
       },
@@ -154,6 +163,11 @@ export async function pull(
 function packParams(packs: FetchedPacks): Record<string, number> {
   const { fetched, resumed, present } = packs.counts;
   return { packsFetched: fetched, packsResumed: resumed, packsPresent: present, bytes: packs.bytes };
+}
+
+/** The runs and evaluations an import takes, with where each came from. */
+function importedRows(runs: RunImportPlan, evaluations: EvaluationImportPlan) {
+  return { imported: runs.imported, importedEvaluations: evaluations.imported };
 }
 
 /** Runs after the versions they name: a run comes in only with its inputs and output on this side. */
@@ -180,6 +194,7 @@ function importParams(
   n: { datasets: number },
   auditLogs: PullResult['auditLogs'],
   runs: RunImportPlan,
+  evaluations: EvaluationImportPlan,
 ): Record<string, unknown> {
   return {
     imported: plan.imported,
@@ -189,6 +204,7 @@ function importParams(
     ...(plan.skippedModels.length ? { skippedModels: plan.skippedModels } : {}),
     ...(runs.imported.length ? { importedRuns: runs.imported } : {}),
     ...(runs.skipped.length ? { skippedRuns: runs.skipped } : {}),
+    ...(evaluations.imported.length ? { importedEvaluations: evaluations.imported } : {}),
     auditLogs,
   };
 }

@@ -4,62 +4,14 @@
 // (its files and the test set fetched from the store), records the verdict under the account
 // that asked, and only that server-side verdict counts for the protected alias's policy.
 // Real server (SQLite and PostgreSQL), real HTTP, ONNX Runtime, accounts with their own tokens.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient } from '../../src/app/remote/client.js';
-import { createRemoteServices } from '../../src/app/remote/services.js';
-import { linearOnnx } from '../../src/sdk/onnx-linear.js';
 import { dropSchema, freshPgUrl, postgresAvailable } from '../../src/test-support/services.js';
-import { newLaptop, startTeam, type Team } from './harness.js';
+import { startTeam, type Team } from './harness.js';
+import { laptopWithModels, onServer, testSet } from './eval-fixtures.js';
 
 const pg = await postgresAvailable();
-
-/** The server as `user` sees it through the CLI's client (no workspace of theirs involved). */
-function onServer(t: Team, user: string) {
-  return createRemoteServices(new ApiClient({ url: t.server.url, token: t.tokens[user]! }), {
-    url: t.server.url,
-    token: '',
-    user,
-    verifierKey: t.server.runtime.verifierKey,
-    origin: t.server.runtime.origin,
-    seen: null,
-  }) as any;
-}
-
-/** 600 rows: label = 1 when 2·f1 − f2 > 0 (with a little noise); `group` alternates a/b. */
-function testSet(): string {
-  let s = 7;
-  const rnd = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
-  const lines = ['f1,f2,group,label'];
-  for (let i = 0; i < 600; i++) {
-    const f1 = rnd();
-    const f2 = rnd();
-    lines.push(`${f1.toFixed(4)},${f2.toFixed(4)},${i % 2 ? 'a' : 'b'},${2 * f1 - f2 + rnd() * 0.3 > 0 ? 1 : 0}`);
-  }
-  return `${lines.join('\n')}\n`;
-}
-
-/** A laptop holding the test set `eval` and an ONNX model folder per weight vector; `suite` writes gate.yaml. */
-async function laptopWithModels(t: Team, user: string) {
-  const laptop = await newLaptop(t, user);
-  const data = join(laptop.dir, 'test');
-  mkdirSync(data);
-  writeFileSync(join(data, 'test.csv'), testSet());
-  await laptop.run((s) => s.datasets.add({ source: data, name: 'eval' }));
-  const model = (name: string, w: number[]) => {
-    const d = mkdtempSync(join(tmpdir(), `cairn-evs-${name}-`));
-    writeFileSync(join(d, 'model.onnx'), linearOnnx({ weights: w, bias: 0, output: 'probability' }));
-    return d;
-  };
-  const suite = join(laptop.dir, 'gate.yaml');
-  writeFileSync(
-    suite,
-    'suite: acceptance\ndata:\n  label: label\n  features: [f1, f2]\nchecks:\n  - metric: {name: accuracy, min: 0.9}\n',
-  );
-  return { ...laptop, model, suite };
-}
 
 describe.each([
   ['sqlite', false],

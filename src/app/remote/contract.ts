@@ -449,7 +449,12 @@ export const operations = {
     role: 'approver',
     summary: "Sets an alias's promotion policy.",
     params: { name, alias: name },
-    body: { suites: { type: 'array', items: name, maxItems: 100 }, approvals: int(0, 100), separateApprover: bool },
+    body: {
+      suites: { type: 'array', items: name, maxItems: 100 },
+      approvals: int(0, 100),
+      separateApprover: bool,
+      acceptImported: bool,
+    },
     required: ['suites', 'approvals', 'separateApprover'],
   },
   'models.approve': {

@@ -130,7 +130,7 @@ export function createRemoteServices(api: ApiClient, session: ServerSession): Se
       setPolicy: (name, alias, policy) =>
         c('models.setPolicy', {
           params: { name, alias },
-          body: pick(policy, ['suites', 'approvals', 'separateApprover']),
+          body: pick(policy, ['suites', 'approvals', 'separateApprover', 'acceptImported']),
         }),
       approve: (ref, alias) => c('models.approve', { body: { ref, alias } }),
       promote: (ref, alias, how) => c('models.promote', { body: { ref, alias, ...(how ? { how } : {}) } }),

@@ -151,5 +151,9 @@ export const modelPolicySet = spec({
     requireSuite: list('--require-suite <suite>', 'an evaluation suite that must have passed (repeatable)'),
     approvals: parsed('--approvals <n>', 'approvals needed', parseCount, 1),
     allowSelfApproval: flag('--allow-self-approval', 'let the people who trained or registered it approve'),
+    acceptImportedEvaluations: flag(
+      '--accept-imported-evaluations',
+      'count evaluations that came by push, pull or clone (by default only those run here, or by the server, count)',
+    ),
   },
 });
