@@ -38,11 +38,18 @@ export async function planEvaluations(
   const mvRows = await db.selectFrom('model_versions').select(['id', 'model_id', 'number', 'digest']).execute();
   for (const v of [...mvRows, ...planned.modelVersions])
     modelVersions.set(v.id, { model: modelNames.get(v.model_id) ?? '?', number: Number(v.number), digest: v.digest });
-  const versions = new Map(
-    (await db.selectFrom('dataset_versions').select(['id', 'digest']).execute()).map((v) => [v.id, v.digest]),
+  const datasetNames = new Map(
+    (await db.selectFrom('datasets').select(['id', 'name']).execute()).map((x) => [x.id, x.name]),
   );
-  for (const v of planned.versions) versions.set(v.id, v.digest);
-  const plan = planEvaluationImport(full, vouchers, { local, modelVersions, versions, registrant });
+  for (const x of planned.datasets) if (!datasetNames.has(x.id)) datasetNames.set(x.id, x.name);
+  const versions = new Map<string, string>();
+  const versionRefs = new Map<string, string>();
+  const dvRows = await db.selectFrom('dataset_versions').select(['id', 'digest', 'dataset_id', 'number']).execute();
+  for (const v of [...dvRows, ...planned.versions]) {
+    versions.set(v.id, v.digest);
+    versionRefs.set(v.id, `${datasetNames.get(v.dataset_id) ?? '?'}@v${Number(v.number)}`);
+  }
+  const plan = planEvaluationImport(full, vouchers, { local, modelVersions, versions, versionRefs, registrant });
   if (plan.skipped.length)
     throw new CairnError(
       'NOT_VOUCHED',

@@ -144,6 +144,8 @@ export interface EvaluationImportContext {
   modelVersions: ReadonlyMap<string, { model: string; number: number; digest: string }>;
   /** Digest (bare hex) of each dataset version this side will hold after the import, by id. */
   versions: ReadonlyMap<string, string>;
+  /** `name@vN` of each of those versions: what an event without the test set's digest is checked by (the report names it). */
+  versionRefs: ReadonlyMap<string, string>;
   /** Who brought them here: the pushing account on a team server; null keeps the voucher's author. */
   registrant: string | null;
 }
@@ -235,16 +237,21 @@ export function evaluationDiffs(row: EvaluationStateRow, v: EvaluationVoucher, c
   eq('suite digest', `sha256:${row.suite_digest}`, c.suiteDigest);
   eq('model version', `${mv.model}@v${mv.number} sha256:${mv.digest}`, `${c.model}@v${c.number} ${c.digest}`);
   if (c.dataDigest !== null) eq('test set', `sha256:${ctx.versions.get(row.data_version_id ?? '')}`, c.dataDigest);
+  else eq('test set', ctx.versionRefs.get(row.data_version_id ?? ''), reportField(row.report, 'data'));
   if (row.by !== v.author) diffs.push(`it names ${row.by} as who ran it but the log recorded ${v.author}`);
   return diffs;
 }
 
 function reportPassed(report: string): boolean | null {
+  const v = reportField(report, 'passed');
+  return typeof v === 'boolean' ? v : null;
+}
+
+function reportField(report: string, field: string): unknown {
   try {
-    const r = JSON.parse(report) as { passed?: unknown };
-    return typeof r.passed === 'boolean' ? r.passed : null;
+    return (JSON.parse(report) as Record<string, unknown>)[field];
   } catch {
-    return null;
+    return undefined;
   }
 }
 
