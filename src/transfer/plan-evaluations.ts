@@ -25,9 +25,20 @@ export async function planEvaluations(
   remoteName: string,
 ): Promise<EvaluationImportPlan> {
   if (!full.evaluations.length) return { evaluations: [], imported: [], skipped: [] };
-  const localEvaluations = await db.selectFrom('model_evaluations').select(['id', 'report']).execute();
+  // A report names its version: a copy of one held here can only be among that version's
+  // evaluations, so only those are read (not every report this side holds, on every push).
+  const touched = [...new Set(full.evaluations.map((e) => e.version_id))];
+  const localEvaluations = [];
+  for (let i = 0; i < touched.length; i += 500)
+    localEvaluations.push(
+      ...(await db
+        .selectFrom('model_evaluations')
+        .select(['id', 'report'])
+        .where('version_id', 'in', touched.slice(i, i + 500))
+        .execute()),
+    );
   const local = {
-    ids: new Set(localEvaluations.map((e) => e.id)),
+    ids: new Set((await db.selectFrom('model_evaluations').select('id').execute()).map((e) => e.id)),
     reports: new Set(localEvaluations.map((e) => `sha256:${sha256Hex(e.report)}`)),
   };
   const modelNames = new Map(
