@@ -4,9 +4,11 @@
 // (its files and the test set fetched from the store), records the verdict under the account
 // that asked, and only that server-side verdict counts for the protected alias's policy.
 // Real server (SQLite and PostgreSQL), real HTTP, ONNX Runtime, accounts with their own tokens.
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliSpawn } from '../../src/test-support/cli.js';
 import { dropSchema, freshPgUrl, postgresAvailable } from '../../src/test-support/services.js';
 import { startTeam, type Team } from './harness.js';
 import { laptopWithModels, onServer, testSet } from './eval-fixtures.js';
@@ -101,6 +103,34 @@ describe.each([
       code: 'INVALID_INPUT',
       message: expect.stringContaining('broken.yaml'),
     });
+  }, 120_000);
+
+  it('the real CLI signed in to the server: the same report and exit codes as the local command', async () => {
+    if (skip()) return;
+    const cwd = mkdtempSync(join(tmpdir(), 'cairn-evs-cli-'));
+    const env = {
+      CAIRN_CONFIG_DIR: join(cwd, 'cfg'),
+      CAIRN_SERVER: t.server.url,
+      CAIRN_TOKEN: t.tokens.alice!,
+      CAIRN_SERVER_KEY: t.server.runtime.verifierKey,
+      CAIRN_WORKSPACE: '',
+    };
+    // Spawned, not spawnSync: the server answers from this very process.
+    const cli = (args: string[]) =>
+      new Promise<{ code: number | null; json: any; stderr: string }>((resolve) => {
+        const child = cliSpawn(args, { cwd, env });
+        let out = '';
+        let err = '';
+        child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+        child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+        child.once('close', (code) => resolve({ code, json: JSON.parse(out || 'null'), stderr: err }));
+      });
+    const ok = await cli(['model', 'evaluate', 'clf@v1', '--suite', bob.suite, '--data', 'eval', '--json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.json).toMatchObject({ model: 'clf@v1', suite: 'acceptance', passed: true, rows: 600 });
+    const bad = await cli(['model', 'evaluate', 'clf@v2', '--suite', bob.suite, '--data', 'eval', '--json']);
+    expect(bad.code).toBe(1);
+    expect(bad.json).toMatchObject({ error: { code: 'CHECK_FAILED', data: { report: { passed: false } } } });
   }, 120_000);
 
   it("a contributor to `default` alone cannot evaluate on another project's run output (as if it did not exist)", async () => {
