@@ -123,6 +123,7 @@ export function metaConformance(name: string, factory: MetaFactory): void {
           'datasets',
           'deployments',
           'documents',
+          'evaluation_imports',
           'idempotency_keys',
           'identity_generation',
           'lineage_edges',
@@ -176,6 +177,7 @@ export function metaConformance(name: string, factory: MetaFactory): void {
             '0012-server-sessions',
             '0014-store-locks',
             '0015-run-imports',
+            '0016-evaluation-imports',
           ]);
         } finally {
           await again.close();

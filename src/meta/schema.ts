@@ -22,6 +22,7 @@ export interface Database {
   run_params: RunParamsTable;
   run_metrics: RunMetricsTable;
   run_imports: RunImportsTable;
+  evaluation_imports: EvaluationImportsTable;
   run_metric_summaries: RunMetricSummariesTable;
   run_metric_blocks: RunMetricBlocksTable;
   projects: ProjectsTable;
@@ -196,6 +197,20 @@ export interface ModelEvaluationsTable {
   report: string;
   at: string;
   by: string;
+}
+
+/** An evaluation that came by pull, clone or push: the log event that vouches for it, who ran it there, who brought it. */
+export interface EvaluationImportsTable {
+  evaluation_id: string;
+  /** The origin (signed-note name) of the log whose `model.evaluate` event vouches for it. */
+  origin: string;
+  workspace: string | null;
+  event_index: number;
+  /** Who ran it there. */
+  author: string;
+  /** Who brought it here: the account that pushed it to a team server, or the author on a pull. */
+  imported_by: string;
+  imported_at: string;
 }
 
 export interface RunsTable {

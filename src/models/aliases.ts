@@ -14,6 +14,12 @@ export interface AliasPolicy {
   approvals: number;
   /** Approvers must differ from whoever trained or registered the version. */
   separateApprover: boolean;
+  /**
+   * Whether evaluations that came by push, pull or clone count (docs/SERVER.md "Evaluations"). By
+   * default (absent or false) only the evaluations this side ran count: an imported verdict was
+   * computed on someone's laptop and is only as good as that person's word.
+   */
+  acceptImported?: boolean;
 }
 
 const ALIAS = /^[a-z][a-z0-9_-]{0,63}$/;
@@ -52,6 +58,9 @@ export async function setPolicy(
   const m = await deps.meta.db.selectFrom('models').selectAll().where('name', '=', name).executeTakeFirst();
   if (!m) throw new CairnError('NOT_FOUND', `no model named ${JSON.stringify(name)}`);
   const now = isoUtc(deps.clock.now());
+  // Stored (and logged) only when set: a policy without it reads as before.
+  const { acceptImported, ...rest } = policy;
+  policy = acceptImported === true ? { ...rest, acceptImported: true } : rest;
   await deps.audit.audited(
     { action: 'model.policy.set', target: { type: 'model', name }, params: { alias, ...policy } },
     async (commit) => {
@@ -93,16 +102,24 @@ export async function unmetConditions(
   if (!policy) return [];
   const unmet: string[] = [];
   for (const suite of policy.suites) {
-    const e = await deps.meta.db
+    let q = deps.meta.db
       .selectFrom('model_evaluations')
       .select(['passed'])
       .where('version_id', '=', v.id)
-      .where('suite', '=', suite)
-      .orderBy('at', 'desc')
-      .limit(1)
-      .executeTakeFirst();
-    if (!e) unmet.push(`suite ${suite} has not been run on v${v.number}`);
-    else if (!e.passed) unmet.push(`suite ${suite} failed on v${v.number} (its latest evaluation)`);
+      .where('suite', '=', suite);
+    if (!policy.acceptImported)
+      q = q.where('id', 'not in', deps.meta.db.selectFrom('evaluation_imports').select('evaluation_id'));
+    const e = await q.orderBy('at', 'desc').limit(1).executeTakeFirst();
+    if (e) {
+      if (!e.passed) unmet.push(`suite ${suite} failed on v${v.number} (its latest evaluation)`);
+      continue;
+    }
+    const imported = policy.acceptImported ? null : await importedVerdict(deps, v.id, suite);
+    unmet.push(
+      imported === null
+        ? `suite ${suite} has not been run on v${v.number}`
+        : `suite ${suite} has not been run on v${v.number} here (an imported evaluation, ${imported ? 'passed' : 'failed'} elsewhere, does not count: run cairn model evaluate against this side)`,
+    );
   }
   const approvals = await deps.meta.db
     .selectFrom('model_approvals')
@@ -119,6 +136,24 @@ export async function unmetConditions(
       `${policy.approvals} approval(s) for ${alias} needed${policy.separateApprover ? ' from someone other than who trained or registered it' : ''}; ${valid.size} given`,
     );
   return unmet;
+}
+
+/** The latest imported verdict of a suite on a version, or null: named in a refusal, never counted. */
+async function importedVerdict(
+  deps: Pick<DatasetDeps, 'meta'>,
+  versionId: string,
+  suite: string,
+): Promise<boolean | null> {
+  const e = await deps.meta.db
+    .selectFrom('model_evaluations')
+    .select(['passed'])
+    .where('version_id', '=', versionId)
+    .where('suite', '=', suite)
+    .where('id', 'in', deps.meta.db.selectFrom('evaluation_imports').select('evaluation_id'))
+    .orderBy('at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return e ? Boolean(e.passed) : null;
 }
 
 /** Points an alias at a version (null removes it) and appends the move to its history. */

@@ -12,7 +12,7 @@ import { flushOutbox, type FlushItem } from './deployments/flush.js';
 import type { DeployDeps, DeployOptions, DeploymentView } from './deployments/types.js';
 import { listDeployments } from './deployments/views.js';
 import { compareModels } from './evaluation/compare.js';
-import { evaluateModel, type EvaluationReport } from './evaluation/evaluate.js';
+import { evaluateModel, type EvaluationReport, type SuiteSource } from './evaluation/evaluate.js';
 import type { EvalSuite } from './evaluation/suite.js';
 import { fetchLocked, lockModel, type LockFile } from './lock.js';
 import {
@@ -98,7 +98,7 @@ export interface ModelsService {
   /** `onProgress`: the batch prediction, then each check (the CLI draws it as a progress bar). */
   evaluate(
     ref: string,
-    opts: { suitePath: string; data: string; onProgress?: (done: number, total: number, note: string) => void },
+    opts: SuiteSource & { data: string; onProgress?: (done: number, total: number, note: string) => void },
   ): Promise<EvaluationReport>;
   compare(
     refs: readonly string[],
@@ -187,7 +187,8 @@ export function createDeploymentsService(deps: DeployDeps): DeploymentsService {
 
 // Pure helpers the shells use to read input and print results.
 export { cardMarkdown } from './card.js';
-export { evaluationHtml, evaluationJUnit, readEvalSuite } from './evaluation/evaluate.js';
+export { evaluationHtml, evaluationJUnit, readEvalSuite, suiteOf } from './evaluation/evaluate.js';
+export type { SuiteSource } from './evaluation/evaluate.js';
 export { verifyReleaseBundle, type ReleaseVerifyReport, type SigningKey } from './releases/index.js';
 export {
   formatReleaseKeyChain,

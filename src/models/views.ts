@@ -18,7 +18,18 @@ export interface ModelVersionDetail {
   /** The dataset version that holds its files (`models/spam@v3`, or a run's output version). */
   files: string | null;
   metrics: Record<string, number>;
-  evaluations: Array<{ suite: string; passed: boolean; at: string }>;
+  /**
+   * `by`: who ran it; `imported`: null for an evaluation this side ran, else where it came from
+   * (the origin log that vouches for it, who ran it there, who brought it here). Alias policies
+   * count imported ones only when they say so (docs/SERVER.md "Evaluations").
+   */
+  evaluations: Array<{
+    suite: string;
+    passed: boolean;
+    at: string;
+    by: string;
+    imported: { origin: string; author: string; importedBy: string } | null;
+  }>;
   approvals: Array<{ alias: string; approver: string; at: string }>;
 }
 
@@ -31,10 +42,11 @@ export async function showModel(deps: Pick<DatasetDeps, 'meta'>, ref: string): P
     .where('version_id', '=', m.version.id)
     .execute();
   const evaluations = await db
-    .selectFrom('model_evaluations')
-    .select(['suite', 'passed', 'at'])
-    .where('version_id', '=', m.version.id)
-    .orderBy('at')
+    .selectFrom('model_evaluations as e')
+    .leftJoin('evaluation_imports as i', 'i.evaluation_id', 'e.id')
+    .select(['e.suite', 'e.passed', 'e.at', 'e.by', 'i.origin', 'i.author', 'i.imported_by'])
+    .where('e.version_id', '=', m.version.id)
+    .orderBy('e.at')
     .execute();
   const approvals = await db
     .selectFrom('model_approvals')
@@ -60,7 +72,13 @@ export async function showModel(deps: Pick<DatasetDeps, 'meta'>, ref: string): P
     aliases: aliases.map((a) => a.alias),
     signature: m.version.signature ? JSON.parse(m.version.signature) : null,
     metrics: (JSON.parse(m.version.card) as ModelCard).metrics,
-    evaluations: evaluations.map((e) => ({ ...e, passed: Boolean(e.passed) })),
+    evaluations: evaluations.map((e) => ({
+      suite: e.suite,
+      passed: Boolean(e.passed),
+      at: e.at,
+      by: e.by,
+      imported: e.origin ? { origin: e.origin, author: e.author ?? '?', importedBy: e.imported_by ?? '?' } : null,
+    })),
     approvals,
   };
 }

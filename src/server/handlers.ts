@@ -10,6 +10,7 @@ import { parseExpiry, parseRole, type Principal } from '../identity/index.js';
 import { storeHandlers } from './store-handlers.js';
 import { showDataset } from './show-dataset.js';
 import { placeRunCode } from './run-code.js';
+import { suiteOf, type EvalSuite } from '../models/index.js';
 
 export interface HandlerInput {
   params: Record<string, string | number>;
@@ -124,6 +125,17 @@ export const handlers: Record<OperationId, Handler> = {
     await fetchPushedModel(s, str(i.body.ref));
     return s.models.verify(str(i.body.ref));
   },
+  // The server evaluates on its own side: the version, the test set and any champion the suite
+  // compares with are read from its store (fetched first when pushed), never from the client.
+  'models.evaluate': async (s, i) => {
+    const src = { suiteText: str(i.body.suite), suiteName: str(i.body.suiteName) };
+    const { suite } = suiteOf(src); // a suite that does not parse is refused before any fetch
+    const ref = str(i.body.ref);
+    await fetchPushedModel(s, ref);
+    await fetchPushedVersion(s, str(i.body.data));
+    await fetchChampions(s, ref, suite);
+    return s.models.evaluate(ref, { ...src, data: str(i.body.data) });
+  },
   'models.history': (s, i) =>
     s.models.history(
       str(i.params.name),
@@ -134,6 +146,7 @@ export const handlers: Record<OperationId, Handler> = {
       suites: i.body.suites as string[],
       approvals: Number(i.body.approvals),
       separateApprover: i.body.separateApprover === true,
+      ...(i.body.acceptImported === true ? { acceptImported: true } : {}),
     }),
   'models.approve': (s, i) => s.models.approve(str(i.body.ref), str(i.body.alias)),
   'models.promote': async (s, i) => {
@@ -342,13 +355,27 @@ async function fetchPushedModel(s: Services, ref: string): Promise<void> {
  */
 async function fetchPushedInputs(s: Services, specPath: string): Promise<void> {
   const spec = parseRunSpec(await readFile(specPath, 'utf8'), specPath);
-  for (const ref of new Set(Object.values(spec.inputs))) {
-    try {
-      await s.datasets.show(ref, { limit: 1 });
-      continue;
-    } catch (e) {
-      if (!isCairnError(e) || e.code !== 'MISSING_OBJECT') throw e;
-    }
-    await s.transfer.pull([ref], { remote: 'store' });
+  for (const ref of new Set(Object.values(spec.inputs))) await fetchPushedVersion(s, ref);
+}
+
+/** A dataset version pushed to the server, pulled from the store into its workspace once (a version here is left alone). */
+async function fetchPushedVersion(s: Services, ref: string): Promise<void> {
+  try {
+    await s.datasets.show(ref, { limit: 1 });
+    return;
+  } catch (e) {
+    if (!isCairnError(e) || e.code !== 'MISSING_OBJECT') throw e;
+  }
+  await s.transfer.pull([ref], { remote: 'store' });
+}
+
+/** The versions a suite compares with (`against`), fetched like the candidate; one that is not there fails its check later. */
+async function fetchChampions(s: Services, ref: string, suite: EvalSuite): Promise<void> {
+  const name = (await s.models.show(ref)).ref.split('@')[0]!;
+  for (const c of suite.checks) {
+    if (c.kind !== 'non_regression' && c.kind !== 'schema') continue;
+    await fetchPushedModel(s, c.against.includes('@') ? c.against : `${name}@${c.against}`).catch((e: unknown) => {
+      if (!isCairnError(e, 'NOT_FOUND')) throw e;
+    });
   }
 }

@@ -19,6 +19,7 @@ import { bodyRefusal, limitJsonDepth } from './json-body.js';
 import { findSecretField, scrubSecrets } from './secret-shapes.js';
 import {
   mayRead,
+  readableTestSet,
   readerOf,
   redactEntries,
   scopedAmbiguity,
@@ -484,9 +485,7 @@ async function serve(
   if (!decision.allowed) await deny(rt, scope, id, decision.reason, metrics);
   if (guarded) await separateDuties(rt, scope, id, input, metrics);
   if (id === 'audit.bundle') return rt.runAs(scope, () => bundle(rt, reader, scope));
-  // A model registered from a run copies its outputs: only someone who may read that run's project.
-  if (id === 'models.register')
-    [input.body.fromRun] = await readableRuns(rt, ids, scope, who, [String(input.body.fromRun)], metrics, id, reader);
+  await readableInputs(rt, ids, scope, who, id, input, reader, metrics);
   const scoped = reader.readable.all || input.query.project ? undefined : scopedReads[id];
   const run = (s: RequestScope = scope) =>
     rt
@@ -595,6 +594,26 @@ const RUN_REFS = new Set<OperationId>([...RUN_OPS, 'runs.compare', 'runs.curves'
 
 /** Listings of every project's runs: cut to the projects the caller may read. */
 const LISTINGS = new Set<OperationId>(['runs.list', 'runs.find']);
+
+/**
+ * What a write reads besides its target must be the caller's to read: a model registered from a
+ * run copies its outputs (the run's project), an evaluation reads its test set.
+ */
+async function readableInputs(
+  rt: ServerRuntime,
+  ids: IdentityView,
+  scope: RequestScope,
+  who: Authenticated,
+  id: OperationId,
+  input: HandlerInput,
+  reader: Reader,
+  m: ServerMetrics,
+): Promise<void> {
+  if (id === 'models.register')
+    [input.body.fromRun] = await readableRuns(rt, ids, scope, who, [String(input.body.fromRun)], m, id, reader);
+  if (id === 'models.evaluate')
+    await rt.runAs(scope, () => readableTestSet(rt.services, reader, String(input.body.data)));
+}
 
 /**
  * Comparing runs (or registering one's outputs) reads each of them: every run's own project must

@@ -223,6 +223,23 @@ async function readableVersion(s: Services, r: Reader, ref: string): Promise<voi
   if (hidden.refs.has(`${v.dataset}@v${v.version}`)) throw unknownVersion(ref);
 }
 
+/**
+ * An evaluation reads its test set (its report names slice values and row counts): one that is
+ * another project's run output is refused as if it did not exist. A pushed version is fetched
+ * from the store first, as the evaluation would, to learn which version the ref names.
+ */
+export async function readableTestSet(s: Services, r: Reader, ref: string): Promise<void> {
+  const hidden = await hiddenOutputs(s, r);
+  if (hidden.refs.size === 0) return;
+  const show = () => s.datasets.show(ref, { limit: 1 });
+  const v = await show().catch(async (e: unknown) => {
+    if (!isCairnError(e, 'MISSING_OBJECT')) throw e;
+    await s.transfer.pull([ref], { remote: 'store' });
+    return show();
+  });
+  if (hidden.refs.has(`${v.dataset}@v${v.version}`)) throw unknownVersion(ref);
+}
+
 function unknownVersion(ref: string): CairnError {
   return new CairnError('NOT_FOUND', `no dataset version ${ref}`, { hint: 'list them with cairn data ls' });
 }

@@ -7,6 +7,8 @@ import { importState } from './state-db.js';
 import type { RemoteConfig } from './remotes-file.js';
 import { keepRuns, planRunImport } from './vouch-runs.js';
 import { edgeParams, planEdges } from './vouch-edges.js';
+import { keepEvaluations } from './vouch-evaluations.js';
+import { planEvaluations } from './plan-evaluations.js';
 import { planImport, type ImportedVersion, type UnvouchedVersion } from './vouch.js';
 
 export interface CloneResult {
@@ -49,7 +51,7 @@ export async function cloneInto(
         const state = await readState(r.data);
         if (!state)
           throw new CairnError('NOT_FOUND', `${r.plain.url} holds no metadata yet`, { hint: 'push to it first' });
-        const { logs, vouchers, runVouchers, edgeVouchers } = await fetchVerifiedLogs(r.data, {
+        const { logs, vouchers, runVouchers, edgeVouchers, evaluationVouchers } = await fetchVerifiedLogs(r.data, {
           cairnDir: deps.cairnDir,
           remoteName: remote.name,
           remoteUrl: r.plain.url,
@@ -72,16 +74,15 @@ export async function cloneInto(
         }));
         const kept = keepRuns(plan.state, runPlan, new Set());
         const edges = planEdges({ ...kept, lineage: state.lineage }, edgeVouchers, NOTHING_HERE);
+        const withRuns = { ...kept, lineage: edges.lineage };
+        const evaluations = await planEvaluations(deps.meta.db, state, evaluationVouchers, withRuns, null, remote.name);
         const n = await commit(async (tx) => {
-          const counts = await importState(
-            tx,
-            { ...kept, lineage: edges.lineage },
-            {
-              cairnDir: deps.cairnDir,
-              imported: runPlan.imported,
-              now: deps.clock.now(),
-            },
-          );
+          const counts = await importState(tx, keepEvaluations(withRuns, evaluations), {
+            cairnDir: deps.cairnDir,
+            imported: runPlan.imported,
+            importedEvaluations: evaluations.imported,
+            now: deps.clock.now(),
+          });
           draft.params = {
             ...draft.params,
             datasets: counts.datasets,
@@ -94,6 +95,7 @@ export async function cloneInto(
             ...(runPlan.imported.length ? { importedRuns: runPlan.imported } : {}),
             ...(runPlan.skipped.length ? { skippedRuns: runPlan.skipped } : {}),
             ...edgeParams(edges),
+            ...(evaluations.imported.length ? { importedEvaluations: evaluations.imported } : {}),
           };
           return counts;
         });

@@ -11,7 +11,7 @@ import { openRemote } from './open-remote.js';
 import { resolveRemoteRefs } from './remote-refs.js';
 import { pickRemote } from './remotes-file.js';
 import { checkDescriptor, packKey, readRemoteCheckpoint, readState } from './remote-layout.js';
-import { fetchVerifiedLogs } from './remote-logs.js';
+import { fetchVerifiedLogs, type LogVouchers } from './remote-logs.js';
 import { runTransfers } from './runner.js';
 import { edgeParams, planEdges, type EdgeVouchers, type ImportedEdge, type UnvouchedEdge } from './vouch-edges.js';
 import { packListError, packListFault, type CoverSource, type PackListFault } from './pack-cover.js';
@@ -34,6 +34,8 @@ import {
   type RunVouchers,
   type UnvouchedRun,
 } from './vouch-runs.js';
+import { keepEvaluations, type EvaluationImportPlan, type ImportedEvaluation } from './vouch-evaluations.js';
+import { planEvaluations } from './plan-evaluations.js';
 
 export interface PullResult {
   remote: string;
@@ -53,6 +55,8 @@ export interface PullResult {
   runs: { imported: ImportedRun[]; skipped: UnvouchedRun[] };
   /** Lineage edges imported, and those refused: no verified event or vouched row records them. */
   lineage: { imported: number; skipped: UnvouchedEdge[] };
+  /** Evaluations imported, each with its voucher (a refused one refuses the pull: NOT_VOUCHED). */
+  evaluations: { imported: ImportedEvaluation[] };
   /** The audit logs verified for this pull (every pushing workspace's but this one's). */
   auditLogs: Array<{ workspace: string; origin: string; size: number; root: string; verifierKey: string }>;
 }
@@ -94,25 +98,22 @@ export async function pull(
         const full = opts.state ?? (await readState(r.data));
         if (!full) throw new CairnError('NOT_FOUND', `${name} holds no metadata yet`, { hint: 'push to it first' });
         const local = await refuseConflicts(deps, full, name);
-        const localIds = local.versionIds;
         // This workspace's own log, if it was pushed here, must still extend what the remote saw.
         const ours = await readRemoteCheckpoint(r.data, deps.workspaceId, full);
         if (ours) await deps.audit.witness(ours, `on remote ${name}`);
         // Only versions an event of a verified remote log vouches for come in (docs/REMOTES.md "Trust").
-        const { logs, vouchers, runVouchers, edgeVouchers } = await fetchVerifiedLogs(r.data, {
+        const verified = await fetchVerifiedLogs(r.data, {
           cairnDir: deps.cairnDir,
           remoteName: name,
           remoteUrl: r.plain.url,
           ownWorkspace: deps.workspaceId,
           state: full,
         });
-        const plan = planImport(full, vouchers, localIds, {
-          local: local.modelVersionIds,
-          localFiles: local.files,
+        const logs = verified.logs;
+        const { plan, runPlan, edges, evaluations, remote } = await planPull(deps, full, local, verified, {
           registrant: opts.registrant ?? null,
+          remoteName: name,
         });
-        const vouched = { runs: runVouchers, edges: edgeVouchers };
-        const { runPlan, remote, edges } = planRuns(full, vouched, local, plan.state, opts.registrant ?? null);
         if (refs.length) refuseUnvouched(full, plan.skipped, refs, name);
         const chosen = opts.metadataOnly ? [] : refs.length ? resolveRemoteRefs(remote, refs, name) : remote.versions;
         const packs = await fetchPacks(deps, r.data, remote, chosen, {
@@ -125,11 +126,12 @@ export async function pull(
         const versions = chosen.map((v) => `sha256:${v.digest}`);
         const auditLogs = logs.map(({ cached: _c, ...l }) => l);
         const imported = await commit(async (tx) => {
-          const n = await importState(tx, remote, { ...deps, imported: runPlan.imported, now: deps.clock.now() });
+          const now = deps.clock.now();
+          const n = await importState(tx, remote, { ...deps, ...importedRows(runPlan, evaluations), now });
           await recordPacks(tx, packs.records, isoUtc(deps.clock.now()));
           draft.params = {
             ...draft.params,
-            ...importParams(plan, n, auditLogs, runPlan, edges),
+            ...importParams(plan, n, auditLogs, runPlan, edges, evaluations),
             versions: versions.length,
             ...packParams(packs),
           };
@@ -148,6 +150,7 @@ export async function pull(
           models: { imported: plan.importedModels, skipped: plan.skippedModels },
           runs: { imported: runPlan.imported, skipped: runPlan.skipped },
           lineage: { imported: remote.lineage.length, skipped: edges.skipped },
+          evaluations: { imported: evaluations.imported },
           auditLogs,
         };
       },
@@ -199,6 +202,37 @@ function packParams(packs: FetchedPacks): Record<string, number> {
   return { packsFetched: fetched, packsResumed: resumed, packsPresent: present, bytes: packs.bytes };
 }
 
+/** What a pull takes of the remote's state: vouched versions and models, then runs, lineage, evaluations. */
+async function planPull(
+  deps: TransferDeps,
+  full: RemoteState,
+  local: Awaited<ReturnType<typeof refuseConflicts>>,
+  verified: LogVouchers,
+  o: { registrant: string | null; remoteName: string },
+) {
+  const plan = planImport(full, verified.vouchers, local.versionIds, {
+    local: local.modelVersionIds,
+    localFiles: local.files,
+    registrant: o.registrant,
+  });
+  const vouched = { runs: verified.runVouchers, edges: verified.edgeVouchers };
+  const { runPlan, remote: withRuns, edges } = planRuns(full, vouched, local, plan.state, o.registrant);
+  const evaluations = await planEvaluations(
+    deps.meta.db,
+    full,
+    verified.evaluationVouchers,
+    withRuns,
+    o.registrant,
+    o.remoteName,
+  );
+  return { plan, runPlan, edges, evaluations, remote: keepEvaluations(withRuns, evaluations) };
+}
+
+/** The runs and evaluations an import takes, with where each came from. */
+function importedRows(runs: RunImportPlan, evaluations: EvaluationImportPlan) {
+  return { imported: runs.imported, importedEvaluations: evaluations.imported };
+}
+
 /**
  * Runs after the versions they name: a run comes in only with its inputs and output on this side.
  * Then the lineage edges: only those a verified event or a vouched row records.
@@ -233,6 +267,7 @@ function importParams(
   auditLogs: PullResult['auditLogs'],
   runs: RunImportPlan,
   edges: { imported: ImportedEdge[]; skipped: UnvouchedEdge[] },
+  evaluations: EvaluationImportPlan,
 ): Record<string, unknown> {
   return {
     imported: plan.imported,
@@ -243,6 +278,7 @@ function importParams(
     ...(runs.imported.length ? { importedRuns: runs.imported } : {}),
     ...(runs.skipped.length ? { skippedRuns: runs.skipped } : {}),
     ...edgeParams(edges),
+    ...(evaluations.imported.length ? { importedEvaluations: evaluations.imported } : {}),
     auditLogs,
   };
 }

@@ -11,6 +11,7 @@ import type { RemoteState } from './state.js';
 import { collectVouchers, type Vouchers } from './vouch.js';
 import { collectRunVouchers, type RunVouchers } from './vouch-runs.js';
 import { collectEdgeVouchers, type EdgeVouchers } from './vouch-edges.js';
+import { collectEvaluationVouchers, type EvaluationVouchers } from './vouch-evaluations.js';
 
 export interface VerifiedRemoteLog {
   workspace: string;
@@ -42,14 +43,24 @@ interface Pin {
  * verified before (a remote whose history was rewritten). Throws CHECK_FAILED, before anything
  * is imported, when a log does not verify.
  */
+/** The verified logs and what their events vouch for: versions and model versions, runs, evaluations. */
+export interface LogVouchers {
+  logs: VerifiedRemoteLog[];
+  vouchers: Vouchers;
+  runVouchers: RunVouchers;
+  edgeVouchers: EdgeVouchers;
+  evaluationVouchers: EvaluationVouchers;
+}
+
 export async function fetchVerifiedLogs(
   b: RemoteBackend,
   opts: { cairnDir: string; remoteName: string; remoteUrl: string; ownWorkspace: string; state: RemoteState },
-): Promise<{ logs: VerifiedRemoteLog[]; vouchers: Vouchers; runVouchers: RunVouchers; edgeVouchers: EdgeVouchers }> {
+): Promise<LogVouchers> {
   const logs: VerifiedRemoteLog[] = [];
   const vouchers: Vouchers = new Map();
   const runVouchers: RunVouchers = new Map();
   const edgeVouchers: EdgeVouchers = new Set();
+  const evaluationVouchers: EvaluationVouchers = new Map();
   for (const a of opts.state.audit) {
     if (a.workspace === opts.ownWorkspace) continue;
     // The name comes from the remote: it must not steer a write outside remote-audit/.
@@ -114,9 +125,10 @@ export async function fetchVerifiedLogs(
     collectVouchers(vouchers, { workspace: a.workspace, origin: log.origin }, entries);
     collectRunVouchers(runVouchers, { workspace: a.workspace, origin: log.origin }, entries);
     collectEdgeVouchers(edgeVouchers, { workspace: a.workspace }, entries);
+    collectEvaluationVouchers(evaluationVouchers, { workspace: a.workspace, origin: log.origin }, entries);
     logs.push(log);
   }
-  return { logs, vouchers, runVouchers, edgeVouchers };
+  return { logs, vouchers, runVouchers, edgeVouchers, evaluationVouchers };
 }
 
 function readPin(dir: string): Pin | null {

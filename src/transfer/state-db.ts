@@ -11,6 +11,7 @@ import { modelEdgeTravels } from './vouch.js';
 import { runRecord, writeMetricPoints } from '../compute/index.js';
 import { isoUtc } from '../core/time.js';
 import type { ImportedRun } from './vouch-runs.js';
+import type { ImportedEvaluation } from './vouch-evaluations.js';
 
 /** The statuses of a run that travels: ended by an event of its own (reused and refused runs are the ledger's). */
 export const TRAVELLING_RUNS = ['completed', 'failed', 'cancelled', 'timeout', 'node_fail'] as const;
@@ -103,6 +104,12 @@ export async function localState(
   );
   s.reports = (await db.selectFrom('reports').selectAll().orderBy('id').execute()).filter((r) => ids.has(r.version_id));
   s.runs = await localRuns(db, versionIds ? ids : null);
+  // Evaluations of the model versions that travel, on a test set that travels too (every one on a
+  // whole push): the receiving side refuses one whose test set it would not hold.
+  s.evaluations = (await db.selectFrom('model_evaluations').selectAll().orderBy('id').execute()).filter(
+    (e) =>
+      modelVersionIds.has(e.version_id) && (!versionIds || (e.data_version_id !== null && ids.has(e.data_version_id))),
+  );
   s.documents = await db.selectFrom('documents').selectAll().orderBy('digest').execute();
   const packIds = new Set(s.versions.flatMap((v) => v.packs));
   s.packs = (await db.selectFrom('packs').select(['id', 'size']).orderBy('id').execute())
@@ -137,12 +144,17 @@ async function localRuns(db: ReadDb, outputs: ReadonlySet<string> | null): Promi
 export async function importState(
   tx: WriteTx,
   remote: RemoteState,
-  runs: { cairnDir: string; imported: readonly ImportedRun[]; now: Date } = {
+  runs: {
+    cairnDir: string;
+    imported: readonly ImportedRun[];
+    now: Date;
+    importedEvaluations?: readonly ImportedEvaluation[];
+  } = {
     cairnDir: '',
     imported: [],
     now: new Date(0),
   },
-): Promise<{ datasets: number; versions: number; modelVersions: number; runs: number }> {
+): Promise<{ datasets: number; versions: number; modelVersions: number; runs: number; evaluations: number }> {
   const db = tx.db;
   let datasets = 0;
   let versions = 0;
@@ -174,6 +186,7 @@ export async function importState(
     modelVersions++;
   }
   const importedRuns = await importRuns(tx, remote, runs);
+  const evaluations = await importEvaluations(tx, remote, runs.importedEvaluations ?? [], runs.now);
   for (const t of remote.tags) {
     await db
       .insertInto('dataset_tags')
@@ -204,7 +217,43 @@ export async function importState(
       .values(d)
       .onConflict((oc) => oc.column('digest').doNothing())
       .execute();
-  return { datasets, versions, modelVersions, runs: importedRuns };
+  return { datasets, versions, modelVersions, runs: importedRuns, evaluations };
+}
+
+/**
+ * Inserts the evaluations planEvaluationImport accepted (after the versions they name): the row
+ * as the plan rebuilt it, its lineage (the version evaluated, the test set), and where it came
+ * from (`evaluation_imports`), which marks it as not this side's own verdict.
+ */
+async function importEvaluations(
+  tx: WriteTx,
+  remote: RemoteState,
+  imported: readonly ImportedEvaluation[],
+  now: Date,
+): Promise<number> {
+  const db = tx.db;
+  const provenance = new Map(imported.map((e) => [e.evaluation, e]));
+  const have = new Set((await db.selectFrom('model_evaluations').select('id').execute()).map((e) => e.id));
+  let n = 0;
+  for (const row of remote.evaluations) {
+    const from = provenance.get(row.id);
+    if (have.has(row.id) || !from) continue;
+    await db.insertInto('model_evaluations').values(row).execute();
+    await db
+      .insertInto('evaluation_imports')
+      .values({
+        evaluation_id: row.id,
+        origin: from.origin,
+        workspace: from.workspace,
+        event_index: from.index,
+        author: from.author,
+        imported_by: from.registrant,
+        imported_at: isoUtc(now),
+      })
+      .execute();
+    n++;
+  }
+  return n;
 }
 
 /**

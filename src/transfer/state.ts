@@ -8,6 +8,7 @@ import type {
   LineageEdgesTable,
   ModelsTable,
   ModelVersionsTable,
+  ModelEvaluationsTable,
   ReportsTable,
   RunsTable,
 } from '../meta/schema.js';
@@ -18,6 +19,8 @@ export const STATE_FORMAT = 'cairn.remote-state/v1';
 export type VersionRow = Selectable<DatasetVersionsTable>;
 export type ModelStateRow = Selectable<ModelsTable>;
 export type ModelVersionStateRow = Selectable<ModelVersionsTable>;
+/** An evaluation as it travels (docs/REMOTES.md "Evaluations"): its row verbatim, report included. */
+export type EvaluationStateRow = Selectable<ModelEvaluationsTable>;
 /**
  * A finished run as it travels (docs/REMOTES.md "Runs"): its row verbatim (but the folder of its
  * files, `dir`, and the ingestion offset, which are the origin machine's) with its parameters and
@@ -45,8 +48,8 @@ export interface RemoteState {
   /**
    * Registered model versions (docs/REMOTES.md "Model versions"): the model rows and the version
    * rows verbatim (card included), each pointing at a dataset version of `versions` that holds its
-   * files. Aliases, approvals, evaluations and releases never travel: they are each side's own
-   * decisions. Absent in states written before models travelled (read as empty).
+   * files. Aliases, approvals and releases never travel: they are each side's own decisions.
+   * Absent in states written before models travelled (read as empty).
    */
   models: ModelStateRow[];
   modelVersions: ModelVersionStateRow[];
@@ -55,6 +58,12 @@ export interface RemoteState {
    * them. Absent in states written before runs travelled (read as empty).
    */
   runs: RunStateRow[];
+  /**
+   * Evaluations of the model versions listed (docs/REMOTES.md "Evaluations"), imported only when a
+   * verified `model.evaluate` event vouches for exactly their report, verdict, version, test set
+   * and author. Absent in states written before evaluations travelled (read as empty).
+   */
+  evaluations: EvaluationStateRow[];
   /** Per workspace that pushed: where its audit log lies on the remote and how far it reached. */
   audit: Array<{ workspace: string; origin: string; size: number; root: string; key: string }>;
 }
@@ -72,6 +81,7 @@ export function emptyState(): RemoteState {
     models: [],
     modelVersions: [],
     runs: [],
+    evaluations: [],
     audit: [],
   };
 }
@@ -93,7 +103,7 @@ export function parseState(buf: Buffer): RemoteState {
     if (!Array.isArray(s[k])) throw new CairnError('CORRUPT_OBJECT', `the remote's state has no ${k} list`);
   }
   // States written before model versions travelled have no such lists.
-  for (const k of ['models', 'modelVersions', 'runs'] as const) {
+  for (const k of ['models', 'modelVersions', 'runs', 'evaluations'] as const) {
     if (s[k] === undefined) s[k] = [];
     if (!Array.isArray(s[k])) throw new CairnError('CORRUPT_OBJECT', `the remote's state has a malformed ${k} list`);
   }
@@ -122,6 +132,21 @@ export function parseState(buf: Buffer): RemoteState {
       !Array.isArray(r.metrics)
     )
       throw new CairnError('CORRUPT_OBJECT', `the remote's state lists a malformed run (${JSON.stringify(r?.id)})`);
+  }
+  for (const e of s.evaluations) {
+    if (
+      !e ||
+      typeof e.id !== 'string' ||
+      typeof e.version_id !== 'string' ||
+      typeof e.report !== 'string' ||
+      typeof e.suite !== 'string' ||
+      typeof e.by !== 'string' ||
+      (e.passed !== 0 && e.passed !== 1)
+    )
+      throw new CairnError(
+        'CORRUPT_OBJECT',
+        `the remote's state lists a malformed evaluation (${JSON.stringify(e?.id)})`,
+      );
   }
   for (const v of s.versions) {
     if (!/^[0-9a-f]{64}$/.test(v.digest) || !Array.isArray(v.packs) || v.packs.some((p) => !/^[0-9a-f]{64}$/.test(p))) {
@@ -157,6 +182,7 @@ export function mergeState(
   const versions = mergeVersions(base, incoming, nameOf, conflicts);
   const models = mergeModels(base, incoming, conflicts);
   const runs = mergeRuns(base, incoming, conflicts);
+  const evaluations = mergeEvaluations(base, incoming, conflicts);
   const tags = new Map(base.tags.map((t) => [`${t.dataset_id}:${t.tag}`, t]));
   for (const t of incoming.tags) {
     const k = `${t.dataset_id}:${t.tag}`;
@@ -199,6 +225,7 @@ export function mergeState(
         (v) => `${models.nameOf.get(v.model_id) ?? ''}\u0000${String(v.number).padStart(12, '0')}`,
       ),
       runs: byKey(runs.runs.values(), (r) => r.id),
+      evaluations: byKey(evaluations.values(), (e) => e.id),
       audit: byKey(audit.values(), (a) => a.workspace),
     },
     conflicts,
@@ -273,6 +300,25 @@ function mergeRuns(base: RemoteState, incoming: RemoteState, conflicts: Conflict
     }
   }
   return { runs, added };
+}
+
+/**
+ * Evaluations by id: a stored verdict does not change, so the same id with another report is a
+ * conflict (DIVERGED); the same evaluation again keeps the base's row.
+ */
+function mergeEvaluations(base: RemoteState, incoming: RemoteState, conflicts: Conflict[]) {
+  const out = new Map(base.evaluations.map((e) => [e.id, e]));
+  for (const e of incoming.evaluations) {
+    const have = out.get(e.id);
+    if (!have) out.set(e.id, e);
+    else if (have.report !== e.report || have.passed !== e.passed || have.version_id !== e.version_id)
+      conflicts.push({
+        what: `evaluation ${e.id}`,
+        ours: `${e.suite} ${e.passed ? 'passed' : 'failed'}`,
+        theirs: `${have.suite} ${have.passed ? 'passed' : 'failed'}`,
+      });
+  }
+  return out;
 }
 
 function byKey<T>(xs: Iterable<T>, key: (x: T) => string): T[] {

@@ -118,8 +118,11 @@ describe('a model version pushed from a laptop, through the whole story on the s
     );
     expect(new Set([v1.digest, v2.digest, v3.digest]).size).toBe(3);
 
-    // Evaluation is not a server operation: the client says so rather than evaluating elsewhere.
-    await expect(dana.models.evaluate({ ref: 'spam@v1' })).rejects.toMatchObject({ code: 'NOT_ON_SERVER' });
+    // Evaluation is a server operation (test/server/model-evaluate-server.test.ts): the client
+    // sends the suite's text, so a suite file that is not there is refused here, naming it.
+    await expect(
+      dana.models.evaluate('spam@v1', { suitePath: join(tmpdir(), 'no-such-gate.yaml'), data: 'x' }),
+    ).rejects.toMatchObject({ code: 'IO_ERROR', message: expect.stringContaining('no-such-gate.yaml') });
 
     // Each fetch is a `remote.pull` by the person whose step needed the files; the log verifies.
     const events: any[] = await dana.audit.events({ action: 'remote.pull', limit: 1000 });

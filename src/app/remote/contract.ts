@@ -406,6 +406,21 @@ export const operations = {
     body: { ref: str },
     required: ['ref'],
   },
+  'models.evaluate': {
+    method: 'POST',
+    path: '/model-versions/evaluations',
+    role: 'contributor',
+    summary:
+      "Runs an evaluation suite on the server against a version and a test set from its store; stores the verdict as the server's own.",
+    // suite: the suite file's text; suiteName: its file name (named in errors, as the local command does).
+    body: {
+      ref: str,
+      data: str,
+      suite: { type: 'string', minLength: 1, maxLength: 262_144 },
+      suiteName: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^/\\\\\\x00-\\x1f]+$' },
+    },
+    required: ['ref', 'data', 'suite', 'suiteName'],
+  },
   'models.history': {
     method: 'GET',
     path: '/models/:name/history',
@@ -434,7 +449,12 @@ export const operations = {
     role: 'approver',
     summary: "Sets an alias's promotion policy.",
     params: { name, alias: name },
-    body: { suites: { type: 'array', items: name, maxItems: 100 }, approvals: int(0, 100), separateApprover: bool },
+    body: {
+      suites: { type: 'array', items: name, maxItems: 100 },
+      approvals: int(0, 100),
+      separateApprover: bool,
+      acceptImported: bool,
+    },
     required: ['suites', 'approvals', 'separateApprover'],
   },
   'models.approve': {

@@ -1,12 +1,13 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isTerminal } from '../../compute/index.js';
 import { tmpdir } from 'node:os';
-import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import type { AuditService, AuditVerifyReport, WitnessReport } from '../../audit/index.js';
 import { offlineAudit } from '../../audit/index.js';
 import { CairnError } from '../../core/errors.js';
 import type { LogsOptions, RunDetails, WaitOptions } from '../../compute/index.js';
-import type { Registered, RegisterInput, ReleaseResult } from '../../models/index.js';
+import type { EvaluationReport, Registered, RegisterInput, ReleaseResult } from '../../models/index.js';
+import { readSpecFile } from '../../core/yaml-doc.js';
 import type { DossierResult } from '../../compliance/index.js';
 import { collectRun } from './run-code.js';
 import type { Services } from '../services.js';
@@ -20,6 +21,24 @@ function local(what: string): () => Promise<never> {
       hint: 'run it in a workspace that is not linked to the server (unset CAIRN_SERVER, or `cairn logout`), then push',
     });
   };
+}
+
+/**
+ * The server evaluates on its own side (docs/SERVER.md "Evaluations"): the suite's text travels,
+ * the version and the test set are the server's. No progress reaches here; the report is the same.
+ */
+async function evaluateOnServer(
+  api: ApiClient,
+  ref: string,
+  opts: Parameters<Services['models']['evaluate']>[1],
+): Promise<EvaluationReport> {
+  const { suiteText, suiteName } =
+    'suitePath' in opts
+      ? { suiteText: readSpecFile(opts.suitePath, 'the evaluation suite'), suiteName: basename(opts.suitePath) }
+      : opts;
+  return api.call<EvaluationReport>('models.evaluate', {
+    body: { ref, data: opts.data, suite: suiteText, suiteName },
+  });
 }
 
 /** Releases are written by the server (its release key) and land in this machine's folder. */
@@ -99,7 +118,7 @@ export function createRemoteServices(api: ApiClient, session: ServerSession): Se
       register: (input) => registerOnServer(api, input),
       lock: local('model lock'),
       fetch: local('fetch'),
-      evaluate: local('model evaluate'),
+      evaluate: (ref, opts) => evaluateOnServer(api, ref, opts),
       compare: local('model compare'),
       list: () => c('models.list'),
       versions: (name) => c('models.versions', { params: { name } }),
@@ -111,7 +130,7 @@ export function createRemoteServices(api: ApiClient, session: ServerSession): Se
       setPolicy: (name, alias, policy) =>
         c('models.setPolicy', {
           params: { name, alias },
-          body: pick(policy, ['suites', 'approvals', 'separateApprover']),
+          body: pick(policy, ['suites', 'approvals', 'separateApprover', 'acceptImported']),
         }),
       approve: (ref, alias) => c('models.approve', { body: { ref, alias } }),
       promote: (ref, alias, how) => c('models.promote', { body: { ref, alias, ...(how ? { how } : {}) } }),

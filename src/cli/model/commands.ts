@@ -55,7 +55,7 @@ export const modelEvaluate = spec({
   path: 'model evaluate',
   args: ['ref'],
   description:
-    'run an evaluation suite (metrics, non-regression, slices, fairness, latency, size, schema, smoke, commands); exit 1 on failure',
+    'run an evaluation suite (metrics, non-regression, slices, fairness, latency, size, schema, smoke, commands); exit 1 on failure; signed in to a server, the server runs it on its own copy of the version and data, and only such verdicts count for its alias policies',
   options: {
     suite: required('--suite <file>', 'the evaluation suite (YAML)'),
     data: required('--data <ref>', 'the dataset version to evaluate on'),
@@ -151,5 +151,9 @@ export const modelPolicySet = spec({
     requireSuite: list('--require-suite <suite>', 'an evaluation suite that must have passed (repeatable)'),
     approvals: parsed('--approvals <n>', 'approvals needed', parseCount, 1),
     allowSelfApproval: flag('--allow-self-approval', 'let the people who trained or registered it approve'),
+    acceptImportedEvaluations: flag(
+      '--accept-imported-evaluations',
+      'count evaluations that came by push, pull or clone (by default only those run here, or by the server, count)',
+    ),
   },
 });

@@ -9,10 +9,11 @@ export async function run(name: string, opts: OptionsOf<typeof modelPolicySet>):
       suites: opts.requireSuite,
       approvals: opts.approvals,
       separateApprover: opts.allowSelfApproval !== true,
+      ...(opts.acceptImportedEvaluations === true ? { acceptImported: true } : {}),
     }),
   );
   ctx.out.result({ model: name, alias: opts.alias, policy: p });
   ctx.out.say(
-    `${name}@${opts.alias}: needs ${p.suites.length ? `suites ${p.suites.join(', ')} passed, ` : ''}${p.approvals} approval(s)${p.separateApprover ? ' from someone other than the authors' : ''}`,
+    `${name}@${opts.alias}: needs ${p.suites.length ? `suites ${p.suites.join(', ')} passed, ` : ''}${p.approvals} approval(s)${p.separateApprover ? ' from someone other than the authors' : ''}${p.suites.length ? (p.acceptImported ? '; imported evaluations count' : '; only evaluations run here count') : ''}`,
   );
 }

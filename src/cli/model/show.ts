@@ -32,7 +32,8 @@ export async function run(ref: string, opts: OptionsOf<typeof modelShow>): Promi
   );
   for (const [k, v] of Object.entries(r.metrics)) ctx.out.say(`  metric ${k} = ${v}`);
   for (const e of r.evaluations) {
-    ctx.out.say(`  evaluation ${e.suite}: ${e.passed ? 'passed' : 'FAILED'} (${e.at})`);
+    const from = e.imported ? `, imported from ${e.imported.origin}: run by ${e.imported.author} there` : '';
+    ctx.out.say(`  evaluation ${e.suite}: ${e.passed ? 'passed' : 'FAILED'} (${e.at}, by ${e.by}${from})`);
     if (e.passed) continue;
     const stored = reports.find((x) => x.suite === e.suite && x.at === e.at);
     const failed = checksOf(stored?.report).filter((c) => !c.passed);

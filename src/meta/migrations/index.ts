@@ -13,6 +13,7 @@ import { metricBlocks } from './0011-metric-blocks.js';
 import { serverSessions } from './0012-server-sessions.js';
 import { storeLocks } from './0014-store-locks.js';
 import { runImports } from './0015-run-imports.js';
+import { evaluationImports } from './0016-evaluation-imports.js';
 
 /** Migrations live in code (not files on disk) so a bundled CLI carries them. Append only. */
 export const migrations: Record<string, Migration> = {
@@ -30,6 +31,7 @@ export const migrations: Record<string, Migration> = {
   '0012-server-sessions': serverSessions,
   '0014-store-locks': storeLocks,
   '0015-run-imports': runImports,
+  '0016-evaluation-imports': evaluationImports,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -53,7 +53,7 @@ export async function loadData(
   deps: DatasetDeps,
   ref: string,
   suite: EvalSuite,
-): Promise<{ ref: string; versionId: string; data: Loaded }> {
+): Promise<{ ref: string; versionId: string; digest: string; data: Loaded }> {
   const v = await resolveVersion(deps.meta.db, ref);
   const dir = await materializeShared(deps, v.version.digest, deps.cacheDir);
   let rows: Array<Record<string, unknown>>;
@@ -78,7 +78,8 @@ export async function loadData(
     throw new CairnError('INVALID_INPUT', `${v.ref} has no column(s) ${missing.join(', ')}`, {
       data: { missing, columns: Object.keys(rows[0]!) },
     });
-  if (suite.task === 'multiclass') return { ref: v.ref, versionId: v.version.id, data: multiclassData(rows, suite) };
+  const { id: versionId, digest } = v.version;
+  if (suite.task === 'multiclass') return { ref: v.ref, versionId, digest, data: multiclassData(rows, suite) };
   const n = rows.length;
   const cols = suite.data.features.length;
   const x = new Float32Array(n * cols);
@@ -91,7 +92,7 @@ export async function loadData(
     for (let j = 0; j < cols; j++) x[i * cols + j] = Number(r[suite.data.features[j]!]);
     for (const k of Object.keys(columns)) columns[k]![i] = r[k];
   }
-  return { ref: v.ref, versionId: v.version.id, data: { y, x, rows: n, cols, columns } };
+  return { ref: v.ref, versionId, digest, data: { y, x, rows: n, cols, columns } };
 }
 
 /** Labels coded by class (sorted class names), x the row index, the features kept as read. */
@@ -167,13 +168,19 @@ function percentile(sorted: number[], q: number): number {
 /** Progress of an evaluation: `done` of `total` steps (the batch prediction, then each check), and what runs now. */
 export type EvalProgress = (done: number, total: number, note: string) => void;
 
+/**
+ * Where the suite comes from: a file here, or its text as a client sent it (a server evaluating
+ * for a client has no file of its own; `suiteName` is the client's file name, named in errors).
+ */
+export type SuiteSource = { suitePath: string } | { suiteText: string; suiteName: string };
+
 export async function evaluateModel(
   deps: DatasetDeps,
   ref: string,
-  opts: { suitePath: string; data: string; onProgress?: EvalProgress },
+  opts: SuiteSource & { data: string; onProgress?: EvalProgress },
 ): Promise<EvaluationReport> {
   const started = performance.now();
-  const { suite, text } = readEvalSuite(opts.suitePath);
+  const { suite, text } = suiteOf(opts);
   const m = await resolveModel(deps, ref);
   const digest = formatDigest(m.version.digest);
   const suiteDigest = formatDigest(sha256Hex(text));
@@ -186,22 +193,25 @@ export async function evaluateModel(
     params: { suite: suite.name, suiteDigest, data: opts.data },
   };
   return deps.audit.audited(draft, async (commit, dr) => {
-    const { report, dataVersionId } = await runChecks(deps, m, suite, opts.data, opts.onProgress);
+    const { report, dataVersionId, dataDigest } = await runChecks(deps, m, suite, opts.data, opts.onProgress);
     const passed = report.passed;
     const failed = report.checks.filter((c) => !c.passed);
     Object.assign(report, { suiteDigest, durationMs: Math.round(performance.now() - started) });
     const body = canonicalJson(report);
+    const evalId = uuidv7();
     dr.params = {
+      evaluation: evalId,
       suite: suite.name,
       suiteDigest,
       data: report.data,
       passed,
       failed: failed.map((c) => c.name),
       report: formatDigest(sha256Hex(body)),
+      // What an evaluation travelling by push or pull is checked against (docs/REMOTES.md "Evaluations").
+      dataDigest: formatDigest(dataDigest),
     };
     await commit(
       async (tx) => {
-        const evalId = uuidv7();
         await tx.db
           .insertInto('model_evaluations')
           .values({
@@ -216,35 +226,49 @@ export async function evaluateModel(
             by: deps.actor().id,
           })
           .execute();
-        await addEdges(tx, [
-          {
-            id: uuidv7(),
-            src_type: 'model_version',
-            src_id: m.version.id,
-            dst_type: 'evaluation',
-            dst_id: evalId,
-            relation: passed ? 'passed' : 'failed',
-            via_type: 'suite',
-            via_id: sha256Hex(text),
-            created_at: report.at,
-          },
-          {
-            id: uuidv7(),
-            src_type: 'dataset_version',
-            src_id: dataVersionId,
-            dst_type: 'evaluation',
-            dst_id: evalId,
-            relation: 'evaluated_on',
-            via_type: null,
-            via_id: null,
-            created_at: report.at,
-          },
-        ]);
+        await addEdges(tx, evaluationEdges(evalId, m.version.id, dataVersionId, passed, sha256Hex(text), report.at));
       },
       passed ? undefined : { outcome: 'failed', reason: `CHECK_FAILED: ${failed.length} check(s) failed` },
     );
     return report;
   });
+}
+
+/** The suite a source names, parsed, with its text (whose digest the verdict records). */
+export function suiteOf(src: SuiteSource): { suite: EvalSuite; text: string } {
+  if ('suitePath' in src) return readEvalSuite(src.suitePath);
+  return { suite: parseEvalSuite(src.suiteText, src.suiteName), text: src.suiteText };
+}
+
+/** An evaluation's lineage: the version evaluated (passed or failed, via its suite), and its test set. */
+function evaluationEdges(
+  evalId: string,
+  versionId: string,
+  dataVersionId: string,
+  passed: boolean,
+  suiteHex: string,
+  at: string,
+): Parameters<typeof addEdges>[1] {
+  const edge = { id: uuidv7(), dst_type: 'evaluation', dst_id: evalId, created_at: at };
+  return [
+    {
+      ...edge,
+      src_type: 'model_version',
+      src_id: versionId,
+      relation: passed ? 'passed' : 'failed',
+      via_type: 'suite',
+      via_id: suiteHex,
+    },
+    {
+      ...edge,
+      id: uuidv7(),
+      src_type: 'dataset_version',
+      src_id: dataVersionId,
+      relation: 'evaluated_on',
+      via_type: null,
+      via_id: null,
+    },
+  ];
 }
 
 /** Reads and parses an evaluation suite; a file that cannot be read is an IO_ERROR naming it. */
@@ -276,8 +300,8 @@ async function runChecks(
   suite: EvalSuite,
   dataRefIn: string,
   onProgress: EvalProgress = () => {},
-): Promise<{ report: EvaluationReport; dataVersionId: string }> {
-  const { ref: dataRef, versionId: dataVersionId, data } = await loadData(deps, dataRefIn, suite);
+): Promise<{ report: EvaluationReport; dataVersionId: string; dataDigest: string }> {
+  const { ref: dataRef, versionId: dataVersionId, digest: dataDigest, data } = await loadData(deps, dataRefIn, suite);
   const steps = suite.checks.length + 1;
   onProgress(0, steps, `predicting ${data.rows} rows`);
   const { p: predictor, dir } = await predictorFor(deps, m.version, suite, data.multiclass);
@@ -317,7 +341,7 @@ async function runChecks(
     at: isoUtc(deps.clock.now()),
     durationMs: 0,
   };
-  return { report, dataVersionId };
+  return { report, dataVersionId, dataDigest };
 }
 
 /** The versions checks compare with (`against`), each predicted once; null when there is none. */

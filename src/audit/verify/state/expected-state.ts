@@ -163,6 +163,30 @@ export class ExpectedState {
       this.datasetVersions.set(name, number, index, action, f.actor, digest);
   }
 
+  /**
+   * Evaluations an import brought in (docs/REMOTES.md "Evaluations"): vouched for here by the
+   * import, with the claim it took them under.
+   */
+  #importedEvaluations(list: unknown[], index: number, action: string): void {
+    for (const x of list as Array<Record<string, unknown>>) {
+      const c = x?.claim && typeof x.claim === 'object' ? (x.claim as Record<string, unknown>) : null;
+      const report = c ? hex(c.report) : null;
+      const model = c ? str(c.model) : null;
+      if (!c || !report || !model) continue;
+      this.evaluations.set(report, {
+        index,
+        action,
+        value: {
+          model,
+          number: int(c.number),
+          suite: str(c.suite),
+          suiteDigest: hex(c.suiteDigest),
+          passed: typeof c.passed === 'boolean' ? c.passed : null,
+        },
+      });
+    }
+  }
+
   /** Records a move of an alias (its current target and its history). */
   moveAlias(key: string, v: Vouched<AliasTarget>): void {
     this.aliases.set(key, v);
@@ -231,6 +255,7 @@ export class ExpectedState {
         });
       }
     }
+    if (Array.isArray(p.importedEvaluations)) this.#importedEvaluations(p.importedEvaluations, index, action);
     if (Array.isArray(p.importedTags)) {
       for (const t of p.importedTags as Array<Record<string, unknown>>) {
         const dataset = str(t?.dataset);
