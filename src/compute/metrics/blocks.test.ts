@@ -1,3 +1,4 @@
+import { undoMigrationsAfter0011 } from '../../test-support/undo-migrations.js';
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -309,12 +310,7 @@ function blocksSuite(
           .values(points.slice(i, i + 500).map((p) => ({ run_id: 'r1', ...p })))
           .execute();
       // Back to before 0011 (and so before the migrations after it, which must run in order).
-      await sql`drop table run_imports`.execute(store.db);
-      await sql`delete from kysely_migration where name = '0015-run-imports'`.execute(store.db);
-      await sql`drop table store_locks`.execute(store.db);
-      await sql`delete from kysely_migration where name = '0014-store-locks'`.execute(store.db);
-      for (const t of ['upload_plans', 'browser_sessions']) await sql`drop table ${sql.table(t)}`.execute(store.db);
-      await sql`delete from kysely_migration where name = '0012-server-sessions'`.execute(store.db);
+      await undoMigrationsAfter0011(store.db as never);
       await sql`drop table run_metric_blocks`.execute(store.db);
       await sql`delete from kysely_migration where name = '0011-metric-blocks'`.execute(store.db);
       await store.close();

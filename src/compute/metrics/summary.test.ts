@@ -1,3 +1,4 @@
+import { undoMigrationsAfter0011 } from '../../test-support/undo-migrations.js';
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -167,14 +168,9 @@ function summarySuite(
         .insertInto('run_metrics')
         .values(points.map((p) => ({ run_id: 'r1', ...p })))
         .execute();
+      await undoMigrationsAfter0011(store.db as never);
       await sql`drop table run_metric_blocks`.execute(store.db);
       await sql`delete from kysely_migration where name = '0011-metric-blocks'`.execute(store.db);
-      await sql`drop table run_imports`.execute(store.db);
-      await sql`delete from kysely_migration where name = '0015-run-imports'`.execute(store.db);
-      await sql`drop table store_locks`.execute(store.db);
-      await sql`delete from kysely_migration where name = '0014-store-locks'`.execute(store.db);
-      for (const t of ['upload_plans', 'browser_sessions']) await sql`drop table ${sql.table(t)}`.execute(store.db);
-      await sql`delete from kysely_migration where name = '0012-server-sessions'`.execute(store.db);
       for (const t of ['version_erasures', 'version_holds']) await sql`drop table ${sql.table(t)}`.execute(store.db);
       await sql`delete from kysely_migration where name = '0010-retention'`.execute(store.db);
       await sql`drop table identity_generation`.execute(store.db);

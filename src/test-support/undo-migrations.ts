@@ -1,0 +1,29 @@
+import { sql, type Kysely } from 'kysely';
+import { migrations } from '../meta/migrations/index.js';
+
+/**
+ * The tables each migration after 0011 creates (they only create tables). Tests that replay an
+ * older migration on data recorded before it must first undo every later one, in order, since
+ * migrations run in name order; a new migration that is not listed here fails those tests by
+ * name rather than with Kysely's "corrupted migrations".
+ */
+const TABLES_OF: Record<string, readonly string[]> = {
+  '0012-server-sessions': ['upload_plans', 'browser_sessions'],
+  '0014-store-locks': ['store_locks'],
+  '0015-run-imports': ['run_imports'],
+  '0016-evaluation-imports': ['evaluation_imports'],
+};
+
+/** Undoes every migration after 0011-metric-blocks (newest first). */
+export async function undoMigrationsAfter0011(db: Kysely<never>): Promise<void> {
+  const later = Object.keys(migrations)
+    .filter((n) => n > '0011-metric-blocks')
+    .sort()
+    .reverse();
+  for (const name of later) {
+    const tables = TABLES_OF[name];
+    if (!tables) throw new Error(`src/test-support/undo-migrations.ts does not know how to undo ${name}: add it`);
+    for (const t of tables) await sql`drop table ${sql.table(t)}`.execute(db);
+    await sql`delete from kysely_migration where name = ${name}`.execute(db);
+  }
+}
