@@ -132,8 +132,10 @@ describe.each(dialects)('process leases ($name)', ({ open }) => {
   it('a process is alive while it renews; dead once stopped, once its lease ran out, or (same host) once its pid is gone', async () => {
     const meta = await open();
     try {
-      const a = await processLease(meta.db, { leaseMs: 60_000 });
-      const b = await processLease(meta.db, { leaseMs: 60_000 });
+      // Long leases: a renews every third of its lease, and a renewal between the forged expiry
+      // below and the check would bring it back to life (seen once under a loaded full run).
+      const a = await processLease(meta.db, { leaseMs: 3_600_000 });
+      const b = await processLease(meta.db, { leaseMs: 3_600_000 });
       expect(await b.alive(a.id)).toBe(true);
       expect(await b.alive('never-registered')).toBe(false);
       // Renewed past its first lease: still alive.
@@ -150,7 +152,7 @@ describe.each(dialects)('process leases ($name)', ({ open }) => {
         .executeTakeFirst())!;
       await meta.db
         .updateTable('store_locks')
-        .set({ expires_at: Date.now() - 1 })
+        .set({ expires_at: Date.now() - 1000 })
         .where('name', '=', row.name)
         .execute();
       expect(await b.alive(a.id)).toBe(false);

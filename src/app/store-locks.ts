@@ -130,7 +130,8 @@ export function leaseLocks(db: Kysely<Database>, o: LeaseOptions = {}): StoreLoc
 function dbNowMs(db: Kysely<Database>): RawBuilder<number> {
   return isPostgres(db as unknown as Kysely<never>)
     ? sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint`
-    : sql<number>`cast((julianday('now') - 2440587.5) * 86400000 as integer)`;
+    : // round, not truncate: the day fraction's last bits could make "now" a millisecond early.
+      sql<number>`cast(round((julianday('now') - 2440587.5) * 86400000) as integer)`;
 }
 
 /**
