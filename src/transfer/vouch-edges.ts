@@ -1,4 +1,5 @@
 import type { RemoteState } from './state.js';
+import { eachOwnEvent } from './log-events.js';
 
 /**
  * Lineage edges between dataset versions that verified logs record, as `src|dst|relation|via`
@@ -43,15 +44,8 @@ type EdgeEvent = {
 
 /** Adds the edges one verified log records (only `ok` events of its own workspace). Pure. */
 export function collectEdgeVouchers(into: EdgeVouchers, log: { workspace: string }, entries: readonly string[]): void {
-  entries.forEach((text, index) => {
-    if (!RELEVANT.test(text)) return;
-    let e: EdgeEvent;
-    try {
-      e = JSON.parse(text) as EdgeEvent;
-    } catch {
-      return;
-    }
-    if (e.outcome !== 'ok' || e.workspace !== log.workspace || e.index !== index) return;
+  eachOwnEvent<EdgeEvent>(entries, log.workspace, RELEVANT, (e) => {
+    if (e.outcome !== 'ok') return;
     const made = (relation: string, via: string | null) => {
       for (const src of digests(e.inputs))
         for (const dst of digests(e.outputs)) into.add(edgeKey({ src, dst, relation, via }));

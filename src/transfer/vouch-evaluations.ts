@@ -1,6 +1,7 @@
 import { committed } from '../audit/verify/state/event-fields.js';
 import { sha256Hex } from '../core/digest.js';
 import type { EvaluationStateRow, RemoteState } from './state.js';
+import { eachOwnEvent } from './log-events.js';
 
 /**
  * What a verified `model.evaluate` event says about one stored evaluation (docs/REMOTES.md
@@ -110,15 +111,7 @@ export function collectEvaluationVouchers(
     list.push({ claim, author, origin: log.origin, workspace: log.workspace, index });
     into.set(claim.report, list);
   };
-  entries.forEach((text, index) => {
-    if (!RELEVANT.test(text)) return;
-    let e: Ev;
-    try {
-      e = JSON.parse(text) as Ev;
-    } catch {
-      return;
-    }
-    if (e.workspace !== log.workspace || e.index !== index) return;
+  eachOwnEvent<Ev>(entries, log.workspace, RELEVANT, (e, index) => {
     if (e.action === 'model.evaluate') {
       const p = e.params ?? {};
       const author = s(e.actor?.id);

@@ -3,6 +3,7 @@ import { canonicalJson } from '../core/canonical-json.js';
 import { metricsDigest, paramsDigest } from '../compute/index.js';
 import type { RemoteState, RunStateRow } from './state.js';
 import { TRAVELLING_RUNS } from './state-db.js';
+import { eachOwnEvent } from './log-events.js';
 
 /**
  * What the events of a verified log say about one finished run (docs/REMOTES.md "Runs"): its
@@ -168,15 +169,7 @@ export function collectRunVouchers(
     list.push({ claim, author, origin: log.origin, workspace: log.workspace, index });
     into.set(claim.run, list);
   };
-  entries.forEach((text, index) => {
-    if (!RELEVANT.test(text)) return;
-    let e: Ev;
-    try {
-      e = JSON.parse(text) as Ev;
-    } catch {
-      return;
-    }
-    if (e.workspace !== log.workspace || e.index !== index) return;
+  eachOwnEvent<Ev>(entries, log.workspace, RELEVANT, (e, index) => {
     const id = s(e.target?.name);
     if (e.action === 'remote.pull' || e.action === 'workspace.clone') {
       if (e.outcome !== 'ok' || !Array.isArray(e.params?.importedRuns)) return;

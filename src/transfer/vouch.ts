@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../core/canonical-json.js';
 import type { RemoteState } from './state.js';
+import { eachOwnEvent } from './log-events.js';
 
 /**
  * An event of a verified remote log that vouches for a version: it created the version
@@ -165,15 +166,8 @@ export function collectVouchers(
         ...(typeof extra.format === 'string' ? { format: extra.format } : {}),
       },
     );
-  entries.forEach((text, index) => {
-    if (!RELEVANT.test(text)) return;
-    let e: AnyEvent;
-    try {
-      e = JSON.parse(text) as AnyEvent;
-    } catch {
-      return;
-    }
-    if (e.outcome !== 'ok' || e.workspace !== log.workspace || e.index !== index) return;
+  eachOwnEvent<AnyEvent>(entries, log.workspace, RELEVANT, (e, index) => {
+    if (e.outcome !== 'ok') return;
     const author = e.actor?.id;
     switch (e.action) {
       case 'dataset.version.create':
