@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-explicit-any -- HTTP answers are checked field by field */
+ 
 // `model evaluate` as a server operation: the suite's text travels and the server evaluates on
 // its side. A suite may hold shell commands (`predictor: {command: …}`, `- command: {run: …}`):
 // sent by a contributor, they ran on the server's machine, inside the server's own process
@@ -39,6 +39,10 @@ describe("attack: a contributor's evaluation suite runs commands on the server",
       });
       expect(existsSync(marker), `${what}: a command of alice's ran on the server`).toBe(false);
       expect(r.status, `${what}: ${JSON.stringify(r.json)}`).toBeGreaterThanOrEqual(400);
+      // A typed refusal that says what to do instead, not a crash.
+      expect(r.json.error.code, what).toBe('NOT_ON_SERVER');
+      expect(r.json.error.hint, what).toMatch(/evaluate locally/);
+      expect(r.json.error.hint, what).toMatch(/cairn run/);
     }
   }, 120_000);
 });
