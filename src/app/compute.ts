@@ -1,3 +1,4 @@
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CairnError } from '../core/errors.js';
 import { packageRoot } from '../core/package-root.js';
@@ -24,12 +25,46 @@ export async function makeBackend(cairnDir: string, name: string, cfg: ComputeCo
   throw new CairnError('USAGE', `unknown backend ${JSON.stringify(name)} (local or slurm)`);
 }
 
+/** What a server's job keeps of the server's environment: names, then name prefixes. */
+const JOB_ENV_NAMES = new Set([
+  'PATH',
+  'LANG',
+  'LANGUAGE',
+  'TZ',
+  'TMPDIR',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'LD_LIBRARY_PATH',
+]);
+const JOB_ENV_PREFIXES = ['LC_', 'CUDA_', 'NVIDIA_'];
+
+/**
+ * The environment a job started by a team server begins with (docs/SERVER.md "Jobs do not see
+ * the server's environment"): locale, time zone, paths and the GPU stack's variables, never
+ * the rest (database URL, store keys, OIDC secret, CAIRN_… settings). PATH and HOME always set.
+ */
+export function serverJobBaseEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const base: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env))
+    if (value !== undefined && (JOB_ENV_NAMES.has(name) || JOB_ENV_PREFIXES.some((p) => name.startsWith(p))))
+      base[name] = value;
+  base.PATH ??= '/usr/local/bin:/usr/bin:/bin';
+  base.HOME ??= homedir();
+  return base;
+}
+
 /**
  * The compute ports of a workspace: compute.json (read on first use), the input cache
  * (compute.json's `cache`, else CAIRN_CACHE, else the workspace cache), one backend of each
- * kind for the life of these ports, and the SDK paths jobs are told about.
+ * kind for the life of these ports, and the SDK paths jobs are told about. `isolateJobs` (a team
+ * server): jobs start from serverJobBaseEnv(env), not from this process's environment.
  */
-export function computePorts(ws: Pick<Workspace, 'cairnDir'>, env: NodeJS.ProcessEnv = process.env): ComputePorts {
+export function computePorts(
+  ws: Pick<Workspace, 'cairnDir'>,
+  env: NodeJS.ProcessEnv = process.env,
+  opts: { isolateJobs?: boolean } = {},
+): ComputePorts {
   let config: ComputeConfig | null = null;
   const backends = new Map<string, Promise<ComputeBackend>>();
   const cfg = () => (config ??= loadComputeConfig(ws.cairnDir));
@@ -55,10 +90,15 @@ export function computePorts(ws: Pick<Workspace, 'cairnDir'>, env: NodeJS.Proces
       node: join(packageRoot(), 'dist', 'sdk', 'index.js'),
       ...(env.PYTHONPATH ? { inheritedPythonPath: env.PYTHONPATH } : {}),
     },
+    ...(opts.isolateJobs ? { jobBaseEnv: serverJobBaseEnv(env) } : {}),
   };
 }
 
 /** A workspace with its compute ports: what the run service and in-process callers (tests, models/) take. */
-export function runDeps<W extends Workspace>(ws: W, env: NodeJS.ProcessEnv = process.env): W & RunDeps {
-  return { ...ws, compute: computePorts(ws, env), bookkeeping: ws.meta.db };
+export function runDeps<W extends Workspace>(
+  ws: W,
+  env: NodeJS.ProcessEnv = process.env,
+  opts: { isolateJobs?: boolean } = {},
+): W & RunDeps {
+  return { ...ws, compute: computePorts(ws, env, opts), bookkeeping: ws.meta.db };
 }

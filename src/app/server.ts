@@ -129,7 +129,9 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
     : existsSync(join(dataDir, CAIRN_DIR, CONFIG_FILE))
       ? await openWorkspace(common)
       : await initWorkspace(dataDir, { ...common, ...(opts.db ? { metadataUrl: opts.db } : {}) });
-  const services = buildServices(ws, opts.env);
+  // A team server's jobs are contributors' code: they start without the server's secrets.
+  // `cairn ui` serves the user's own workspace, whose jobs keep the user's environment.
+  const services = buildServices(ws, opts.env, { isolateJobs: !opts.local });
   const identity = createIdentityService(ws);
   const batcher = new GroupCommit(ws);
   const store = opts.local ? null : await openServerStore(ws, opts);

@@ -32,12 +32,17 @@ export interface Services {
 
 /**
  * Builds each service on first use: a command pays only for the domains it touches. `env` is the
- * environment deploy hooks inherit and webhook secrets are read from.
+ * environment deploy hooks inherit and webhook secrets are read from. `isolateJobs` (a team
+ * server): runs' jobs do not inherit it (app/compute.ts serverJobBaseEnv).
  */
-export function buildServices(ws: Workspace, env: NodeJS.ProcessEnv = process.env): Services {
+export function buildServices(
+  ws: Workspace,
+  env: NodeJS.ProcessEnv = process.env,
+  opts: { isolateJobs?: boolean } = {},
+): Services {
   // Runs and usage share one set of compute ports (one backend of each kind per command).
   let compute: Promise<RunDeps> | null = null;
-  const computeDeps = () => (compute ??= import('./compute.js').then((m) => m.runDeps(ws, env)));
+  const computeDeps = () => (compute ??= import('./compute.js').then((m) => m.runDeps(ws, env, opts)));
   const transferPorts = async () => (await import('./transfer-config.js')).transferDeps(ws, env);
   return {
     audit: lazy(async () => {

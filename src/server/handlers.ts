@@ -25,6 +25,29 @@ const str = (v: unknown): string => String(v);
 const opt = <T>(v: T | undefined): T | undefined => (v === undefined || v === '' ? undefined : v);
 const num = (v: unknown): number | undefined => (v === undefined ? undefined : Number(v));
 
+/**
+ * A suite's `command` predictor and `command` checks are shell commands from the client: on a
+ * server they would run in the server's process, with its environment (its database, store and
+ * OIDC secrets). The server refuses such a suite before it fetches or runs anything.
+ */
+export function refuseSuiteCommands(suite: EvalSuite): void {
+  const commands = [
+    ...(suite.predictor?.kind === 'command' ? ['predictor: {command: …}'] : []),
+    ...suite.checks.filter((c) => c.kind === 'command').map((c) => `check at line ${c.line}: command`),
+  ];
+  if (commands.length === 0) return;
+  throw new CairnError(
+    'NOT_ON_SERVER',
+    `suite ${suite.name} runs shell commands (${commands.join('; ')}); a server does not run a client's commands in its own process`,
+    {
+      hint:
+        'evaluate locally (cairn model evaluate in a workspace, then cairn push), or run the predictor as a ' +
+        '`cairn run` job and let the suite read its output, or use a built-in or ONNX predictor',
+      data: { suite: suite.name, commands },
+    },
+  );
+}
+
 /** What each operation of the contract does, in terms of the same services a workspace builds. */
 export const handlers: Record<OperationId, Handler> = {
   whoami: async (_s, i, rt) => ({
@@ -130,6 +153,7 @@ export const handlers: Record<OperationId, Handler> = {
   'models.evaluate': async (s, i) => {
     const src = { suiteText: str(i.body.suite), suiteName: str(i.body.suiteName) };
     const { suite } = suiteOf(src); // a suite that does not parse is refused before any fetch
+    refuseSuiteCommands(suite); // and one that would run a contributor's shell here, too
     const ref = str(i.body.ref);
     await fetchPushedModel(s, ref);
     await fetchPushedVersion(s, str(i.body.data));

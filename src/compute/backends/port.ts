@@ -14,6 +14,12 @@ export interface JobRequest {
   cwd: string;
   /** Environment added to the job's (CAIRN_RUN_ID, CAIRN_OUTPUT_DIR, … and the spec's own). */
   env: Record<string, string>;
+  /**
+   * The environment the job starts from, under `env`. Absent (a workspace: the user's own), the
+   * submitting process's. Given (a team server's jobs), exactly this: the server's own
+   * environment (database, store and OIDC secrets) never reaches a contributor's job.
+   */
+  baseEnv?: Record<string, string>;
   /** Where the job's stdout and stderr go (absolute paths; appended to on requeue). */
   stdoutPath: string;
   stderrPath: string;

@@ -17,6 +17,11 @@ export interface ComputePorts {
   backend(name: string): Promise<ComputeBackend>;
   /** The SDKs shipped with Cairn, as a job finds them (PYTHONPATH, CAIRN_SDK_JS). */
   readonly sdk: { python: string; node: string; inheritedPythonPath?: string };
+  /**
+   * On a team server: the allowlisted environment every job starts from instead of the server
+   * process's (JobRequest.baseEnv). Absent in a workspace: jobs inherit the user's environment.
+   */
+  readonly jobBaseEnv?: Record<string, string>;
 }
 
 export interface RunDeps extends DatasetDeps {

@@ -234,6 +234,7 @@ async function startJob(deps: RunDeps, run: RunRow): Promise<JobHandle> {
     command: stored.command,
     cwd: stored.codeDir,
     env,
+    ...(deps.compute.jobBaseEnv ? { baseEnv: deps.compute.jobBaseEnv } : {}),
     stdoutPath: join(dir, 'stdout.log'),
     stderrPath: join(dir, 'stderr.log'),
     resources: { gpus: run.gpus, cpus: run.cpus, memoryMb: run.memory_mb, timeLimitS: run.time_limit_s },

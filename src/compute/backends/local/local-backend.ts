@@ -84,6 +84,8 @@ export class LocalBackend implements ComputeBackend {
       detached: true,
       stdio: ['ignore', log, log],
       cwd: request.cwd,
+      // A server's job: its supervisor holds no server secret either (a job can read its parent's environ).
+      ...(request.baseEnv ? { env: { ...request.baseEnv } } : {}),
     });
     closeSync(log);
     child.unref();

@@ -274,7 +274,7 @@ function main(): void {
   const out = openLog(req.stdoutPath);
   const err = openLog(req.stderrPath);
   const startedAt = new Date();
-  const env: NodeJS.ProcessEnv = { ...process.env, ...req.env };
+  const env: NodeJS.ProcessEnv = { ...(req.baseEnv ?? process.env), ...req.env };
   // Only the GPUs Cairn assigned; an empty list hides every GPU from CUDA.
   env.CUDA_VISIBLE_DEVICES = job.gpus.join(',');
   const child = spawn('/bin/sh', ['-c', req.command], {

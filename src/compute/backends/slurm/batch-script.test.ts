@@ -135,4 +135,24 @@ describe('sbatch arguments', () => {
     expect(args.filter((a) => /^--(gres|mem|time|signal|partition|account|qos)=/.test(a))).toEqual([]);
     expect(args).toContain('--no-requeue');
   });
+
+  it("a server's job (baseEnv): --export=NONE, and the script exports the base and then the job's own", () => {
+    const base = { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', CAIRN_RUN_ID: 'from-base' };
+    const j = job('printf "%s|%s|%s|%s" "$PATH" "$LANG" "$CAIRN_RUN_ID" "${PGPASSWORD-unset}"', {
+      baseEnv: base,
+      env: { CAIRN_RUN_ID: 'r1' },
+    });
+    const args = sbatchArgs(j, '/x/job.sbatch', {});
+    expect(args).toContain('--export=NONE');
+    expect(args).not.toContain('--export=ALL');
+    // As slurmd would start it with --export=NONE: nothing of the submitter's environment.
+    const res = spawnSync('/bin/sh', [writeScript(j)], { encoding: 'utf8', cwd: '/', env: {} });
+    expect(res.stdout).toBe('/usr/bin:/bin|C.UTF-8|r1|unset');
+  });
+
+  it("a workspace's job (no baseEnv) keeps --export=ALL: the user's own environment is theirs", () => {
+    const args = sbatchArgs(job('true'), '/x/job.sbatch', {});
+    expect(args).toContain('--export=ALL');
+    expect(args).not.toContain('--export=NONE');
+  });
 });

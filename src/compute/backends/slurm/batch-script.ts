@@ -37,7 +37,7 @@ export function batchScript(job: JobRequest): string {
     '#!/bin/sh',
     `# Cairn run ${job.runId}, written by Cairn's Slurm backend (sbatch keeps its own copy).`,
   ];
-  for (const [name, value] of Object.entries(job.env)) {
+  for (const [name, value] of Object.entries({ ...job.baseEnv, ...job.env })) {
     if (!ENV_NAME.test(name))
       throw new CairnError(
         'INVALID_INPUT',
@@ -113,7 +113,9 @@ export function sbatchArgs(job: JobRequest, scriptPath: string, defaults: SlurmP
   if (partition) args.push(`--partition=${partition}`);
   if (qos) args.push(`--qos=${qos}`);
   args.push(job.requeue ? '--requeue' : '--no-requeue');
-  // Cairn's own environment (PATH, …) as the base; the job's variables come from the script.
-  args.push('--export=ALL', scriptPath);
+  // A workspace's job: Cairn's own environment (PATH, …) as the base. A server's job
+  // (baseEnv given): nothing of the submitting server's; the script exports the whole list.
+  // Either way the job's variables come from the script.
+  args.push(job.baseEnv ? '--export=NONE' : '--export=ALL', scriptPath);
   return args;
 }
