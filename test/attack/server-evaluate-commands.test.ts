@@ -1,4 +1,3 @@
- 
 // `model evaluate` as a server operation: the suite's text travels and the server evaluates on
 // its side. A suite may hold shell commands (`predictor: {command: …}`, `- command: {run: …}`):
 // sent by a contributor, they ran on the server's machine, inside the server's own process
