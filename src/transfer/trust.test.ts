@@ -1,7 +1,7 @@
 // Issue 10, items 8 and 9 (remote part): a remote's state is not trusted on its word. Only
 // versions that an event of a verified remote audit log vouches for are imported, and every
 // remote is a witness of the pushing workspace's log. Real workspaces, real file:// remotes.
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Workspace } from '../app/workspace.js';
@@ -11,12 +11,12 @@ import { checkoutVersion } from '../datasets/checkout.js';
 import { rawSqlite, rewriteHistory } from '../test-support/audit-tamper.js';
 import { useTempDirs } from '../test-support/temp.js';
 import { newWorkspace, prng, writeTree } from '../test-support/workspace.js';
+import { readRemoteState, remoteStateFile, writeRemoteState } from '../test-support/remote-fixtures.js';
 import { cloneInto } from './clone.js';
 import { pull } from './pull.js';
 import { push } from './push.js';
 import { addRemote } from './remote-admin.js';
 import { loadRemotesFile as loadRemotes, transferDeps } from '../app/transfer-config.js';
-import type { RemoteState } from './state.js';
 
 const deps = (ws: Workspace) => transferDeps(ws);
 
@@ -32,10 +32,6 @@ async function events(ws: Workspace): Promise<Ev[]> {
   const rows = await ws.meta.db.selectFrom('audit_events').select(['entry']).orderBy('idx').execute();
   return rows.map((r) => JSON.parse(r.entry) as Ev);
 }
-
-const stateFile = (remote: string) => join(remote, 'meta', 'state.json');
-const readState = (remote: string) => JSON.parse(readFileSync(stateFile(remote), 'utf8')) as RemoteState;
-const writeState = (remote: string, s: RemoteState) => writeFileSync(stateFile(remote), `${JSON.stringify(s)}\n`);
 
 describe('remote trust: only vouched versions come in; every remote witnesses the log', () => {
   const tmp = useTempDirs();
@@ -99,7 +95,7 @@ describe('remote trust: only vouched versions come in; every remote witnesses th
 
   it('a version added to the remote state by hand is neither cloned nor pulled, and is named', async () => {
     const { a, remote } = await published();
-    const s = readState(remote);
+    const s = readRemoteState(remote);
     const v1 = s.versions.find((v) => v.number === 1)!;
     const v2 = s.versions.find((v) => v.number === 2)!;
     // A plausible forgery: v3 with v1's content (its packs are there), by "alice", never audited.
@@ -111,7 +107,7 @@ describe('remote trust: only vouched versions come in; every remote witnesses th
       author: 'alice@example.com',
       message: 'hotfix',
     });
-    writeState(remote, s);
+    writeRemoteState(remote, s);
 
     const b = await workspace('bob@example.com');
     const cloned = await cloneInto(deps(b), await remoteOf(b, remote));
@@ -151,9 +147,9 @@ describe('remote trust: only vouched versions come in; every remote witnesses th
 
   it('a real version whose author was changed on the remote is refused; its successor goes with it', async () => {
     const { remote } = await published();
-    const s = readState(remote);
+    const s = readRemoteState(remote);
     s.versions.find((v) => v.number === 1)!.author = 'mallory@example.com';
-    writeState(remote, s);
+    writeRemoteState(remote, s);
     const b = await workspace('bob@example.com');
     const cloned = await cloneInto(deps(b), await remoteOf(b, remote));
     expect(cloned.skipped.map((x) => [x.number, x.why])).toEqual([
@@ -202,12 +198,12 @@ describe('remote trust: only vouched versions come in; every remote witnesses th
     rmSync(to, { recursive: true });
     const { cpSync } = await import('node:fs');
     cpSync(from, to, { recursive: true });
-    const s = readState(remote);
-    const mine = readState(scratch).audit[0]!;
+    const s = readRemoteState(remote);
+    const mine = readRemoteState(scratch).audit[0]!;
     s.audit = s.audit.map((x) =>
       x.workspace === a.config.workspace.id ? { ...x, size: mine.size, root: mine.root } : x,
     );
-    writeState(remote, s);
+    writeRemoteState(remote, s);
     await expect(pull(deps(b), [])).rejects.toMatchObject({
       code: 'CHECK_FAILED',
       message: expect.stringContaining('is now signed by another key'),
@@ -243,7 +239,7 @@ describe('remote trust: only vouched versions come in; every remote witnesses th
 
   it('push refuses to send a log that does not extend what the remote holds, before sending anything', async () => {
     const { a, remote } = await published();
-    const before = readFileSync(stateFile(remote), 'utf8');
+    const before = readFileSync(remoteStateFile(remote), 'utf8');
     const keptRemote = readFileSync(join(remote, 'audit', a.config.workspace.id, 'checkpoint'), 'utf8');
     expect(keptRemote).toBe((await a.audit.latestCheckpoint())!.note);
     // Someone with the workspace (key included) rewrites entry 1 and removes every local trace
@@ -267,7 +263,7 @@ describe('remote trust: only vouched versions come in; every remote witnesses th
       code: 'AUDIT_INCONSISTENT',
       message: expect.stringContaining('on remote origin'),
     });
-    expect(readFileSync(stateFile(remote), 'utf8')).toBe(before);
+    expect(readFileSync(remoteStateFile(remote), 'utf8')).toBe(before);
     expect(readdirSync(join(remote, 'packs'), { recursive: true }).length).toBe(packsBefore);
     expect(readFileSync(join(remote, 'audit', a.config.workspace.id, 'checkpoint'), 'utf8')).toBe(keptRemote);
     // The refused push is on record, and nothing signs the rewritten log in this process.

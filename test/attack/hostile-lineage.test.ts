@@ -4,9 +4,9 @@
 // event records it (a clean or split, or an earlier import that recorded it) or the vouched rows
 // it connects say so (a run's stored inputs and output, a model version's files and run); every
 // other edge is refused and named (`lineage.skipped`, the pull event's `params.skippedEdges`).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { transferDeps } from '../../src/app/transfer-config.js';
 import type { Workspace } from '../../src/app/workspace.js';
 import { uuidv7 } from '../../src/core/ids.js';
@@ -16,31 +16,21 @@ import type { DataprepDeps } from '../../src/dataprep/service/context.js';
 import { splitVersion } from '../../src/dataprep/service/split.js';
 import { mulberry32 } from '../../src/test-support/prng.js';
 import { useTempDirs } from '../../src/test-support/temp.js';
-import { newWorkspace, writeTree } from '../../src/test-support/workspace.js';
+import { writeTree } from '../../src/test-support/workspace.js';
 import { cloneInto } from '../../src/transfer/clone.js';
 import { pull } from '../../src/transfer/pull.js';
 import { push } from '../../src/transfer/push.js';
 import { addRemote } from '../../src/transfer/remote-admin.js';
 import { loadRemotesFile } from '../../src/app/transfer-config.js';
 import type { RemoteState } from '../../src/transfer/state.js';
+import { readRemoteState, useWorkspaces, writeRemoteState } from '../../src/test-support/remote-fixtures.js';
 
 const deps = (ws: Workspace) => transferDeps(ws);
-const stateFile = (remote: string) => join(remote, 'meta', 'state.json');
-const readState = (remote: string) => JSON.parse(readFileSync(stateFile(remote), 'utf8')) as RemoteState;
-const writeState = (remote: string, s: RemoteState) => writeFileSync(stateFile(remote), `${JSON.stringify(s)}\n`);
 type Edge = RemoteState['lineage'][number];
 
 describe('attack: lineage edges a remote sends', () => {
   const tmp = useTempDirs();
-  const open: Workspace[] = [];
-  afterEach(async () => {
-    for (const ws of open.splice(0)) await ws.close().catch(() => {});
-  });
-  const workspace = async (actor: string) => {
-    const ws = await newWorkspace(join(tmp(), 'ws'), { actor });
-    open.push(ws);
-    return ws;
-  };
+  const workspace = useWorkspaces(tmp);
   /** alice: t@v1 (a table), c@v1 cleaned from it, s/train and s/test split from c, other@v1 unrelated. */
   const published = async () => {
     const a = await workspace('alice@example.com');
@@ -74,7 +64,7 @@ describe('attack: lineage edges a remote sends', () => {
 
   it('honest edges come in whole, and pass on from remote to remote', async () => {
     const { remote } = await published();
-    const honest = readState(remote)
+    const honest = readRemoteState(remote)
       .lineage.map((e) => e.id)
       .sort();
     expect(honest.length).toBe(3); // t → c (cleaned_from), c → s/train, c → s/test (split_from)
@@ -94,7 +84,7 @@ describe('attack: lineage edges a remote sends', () => {
 
   it('forged edges are refused and named: a claim no log records, an edge to nothing, a run or model that is not there', async () => {
     const { remote } = await published();
-    const s = readState(remote);
+    const s = readRemoteState(remote);
     const v = ids(s);
     const base = s.lineage.find((e) => e.relation === 'cleaned_from')!;
     const forge = (over: Partial<Edge>): Edge => ({ ...base, id: uuidv7(), ...over });
@@ -107,7 +97,7 @@ describe('attack: lineage edges a remote sends', () => {
       forge({ relation: 'split_from', via_type: null, via_id: null }), // t → c as a split: no split made c
     ];
     s.lineage.push(...forged);
-    writeState(remote, s);
+    writeRemoteState(remote, s);
     const b = await puller(remote);
     const got = await pull(deps(b), []);
     expect(got.lineage.imported).toBe(3);
@@ -126,7 +116,7 @@ describe('attack: lineage edges a remote sends', () => {
 
   it('property: one edited field of one edge is refused or harmless; the honest edges always come in', async () => {
     const { remote } = await published();
-    const clean = readState(remote);
+    const clean = readRemoteState(remote);
     const v = [...ids(clean).values()];
     let refused = 0;
     for (let seed = 1; seed <= 12; seed++) {
@@ -151,7 +141,7 @@ describe('attack: lineage edges a remote sends', () => {
                 : pick(['dataset_version', 'run', 'model_version']),
       };
       s.lineage.push(edited);
-      writeState(remote, s);
+      writeRemoteState(remote, s);
       const b = await puller(remote);
       await pull(deps(b), []);
       const mine = new Set(await edgesOf(b));

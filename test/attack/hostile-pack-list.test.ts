@@ -4,9 +4,8 @@
 // the version failed at checkout (MISSING_OBJECT: "pull it again", which fetched the same list).
 // Now the receiver walks each fetched version's tree in what it holds and what it fetched, and
 // refuses the pull (PACK_LIST_MISMATCH) with nothing recorded: no version row, no pack row.
-import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { transferDeps } from '../../src/app/transfer-config.js';
 import type { Workspace } from '../../src/app/workspace.js';
 import { isCairnError } from '../../src/core/errors.js';
@@ -14,28 +13,17 @@ import { addVersion } from '../../src/datasets/add.js';
 import { checkoutVersion } from '../../src/datasets/checkout.js';
 import { mulberry32 } from '../../src/test-support/prng.js';
 import { useTempDirs } from '../../src/test-support/temp.js';
-import { newWorkspace, prng, writeTree } from '../../src/test-support/workspace.js';
+import { prng, writeTree } from '../../src/test-support/workspace.js';
 import { pull } from '../../src/transfer/pull.js';
 import { push } from '../../src/transfer/push.js';
 import { addRemote } from '../../src/transfer/remote-admin.js';
-import type { RemoteState } from '../../src/transfer/state.js';
+import { readRemoteState, useWorkspaces, writeRemoteState } from '../../src/test-support/remote-fixtures.js';
 
 const deps = (ws: Workspace) => transferDeps(ws);
-const stateFile = (remote: string) => join(remote, 'meta', 'state.json');
-const readState = (remote: string) => JSON.parse(readFileSync(stateFile(remote), 'utf8')) as RemoteState;
-const writeState = (remote: string, s: RemoteState) => writeFileSync(stateFile(remote), `${JSON.stringify(s)}\n`);
 
 describe('attack: a remote whose version pack lists do not match the versions’ trees', () => {
   const tmp = useTempDirs();
-  const open: Workspace[] = [];
-  afterEach(async () => {
-    for (const ws of open.splice(0)) await ws.close().catch(() => {});
-  });
-  const workspace = async (actor: string) => {
-    const ws = await newWorkspace(join(tmp(), 'ws'), { actor });
-    open.push(ws);
-    return ws;
-  };
+  const workspace = useWorkspaces(tmp);
   /** alice's mail@v1..vN (each adds a file, so each adds a pack), pushed to a new file:// remote. */
   const published = async (n = 2, seed = 1) => {
     const a = await workspace('alice@example.com');
@@ -75,12 +63,12 @@ describe('attack: a remote whose version pack lists do not match the versions’
 
   it('a version whose list omits a pack it needs is refused; nothing of the pull is recorded', async () => {
     const { remote } = await published();
-    const s = readState(remote);
+    const s = readRemoteState(remote);
     const v1 = s.versions.find((v) => v.number === 1)!;
     const v2 = s.versions.find((v) => v.number === 2)!;
     expect(v2.packs.some((p) => !v1.packs.includes(p))).toBe(true);
     v2.packs = [...v1.packs];
-    writeState(remote, s);
+    writeRemoteState(remote, s);
     const b = await puller(remote);
     const got = await refusal(pull(deps(b), []));
     expect(got).toMatchObject({ code: 'PACK_LIST_MISMATCH', data: { versions: [{ version: 'mail@v2' }] } });
@@ -92,12 +80,12 @@ describe('attack: a remote whose version pack lists do not match the versions’
 
   it('a version whose list names a pack holding none of its blobs is refused', async () => {
     const { remote } = await published();
-    const s = readState(remote);
+    const s = readRemoteState(remote);
     const v1 = s.versions.find((v) => v.number === 1)!;
     const v2 = s.versions.find((v) => v.number === 2)!;
     const other = v2.packs.find((p) => !v1.packs.includes(p))!;
     v1.packs = [...v1.packs, other];
-    writeState(remote, s);
+    writeRemoteState(remote, s);
     const b = await puller(remote);
     expect(await refusal(pull(deps(b), ['mail@v1']))).toMatchObject({
       code: 'PACK_LIST_MISMATCH',
@@ -108,9 +96,9 @@ describe('attack: a remote whose version pack lists do not match the versions’
 
   it('a version listed with no packs at all is refused when asked for by name', async () => {
     const { remote } = await published();
-    const s = readState(remote);
+    const s = readRemoteState(remote);
     s.versions.find((v) => v.number === 2)!.packs = [];
-    writeState(remote, s);
+    writeRemoteState(remote, s);
     const b = await puller(remote);
     expect(await refusal(pull(deps(b), ['mail@v2']))).toMatchObject({ code: 'PACK_LIST_MISMATCH' });
     expect(await counts(b)).toEqual({ versions: 0, packs: 0 });
@@ -126,7 +114,7 @@ describe('attack: a remote whose version pack lists do not match the versions’
       await pull(deps(honest), []);
       expect(await checksOut(honest, upTo(n))).toBe(n);
 
-      const s = readState(remote);
+      const s = readRemoteState(remote);
       const all = [...new Set(s.versions.flatMap((v) => v.packs))];
       const v = s.versions[Math.floor(rnd() * s.versions.length)]!;
       const edit = Math.floor(rnd() * 3);
@@ -134,7 +122,7 @@ describe('attack: a remote whose version pack lists do not match the versions’
       else if (edit === 1) v.packs.push(all[Math.floor(rnd() * all.length)]!);
       else v.packs = [all[Math.floor(rnd() * all.length)]!];
       v.packs = [...new Set(v.packs)];
-      writeState(remote, s);
+      writeRemoteState(remote, s);
       const b = await puller(remote);
       // The whole remote, or only the edited version (then no other version's packs come along).
       const one = rnd() < 0.5;
