@@ -13,25 +13,14 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rawSqlite } from '../../src/test-support/audit-tamper.js';
 import { reopen, writeTree } from '../../src/test-support/workspace.js';
-import { newLaptop, startTeam, type Team } from '../server/harness.js';
+import { newLaptop, startTeam, type Team, storeObject } from '../server/harness.js';
 
 const teams: Team[] = [];
 afterEach(async () => {
   for (const t of teams.splice(0)) await t.close().catch(() => {});
 });
 
-async function raw(t: Team, who: string, method: 'GET' | 'PUT', key: string, body?: unknown) {
-  const res = await fetch(`${t.server.url}/api/v1/store/objects/${key}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${t.tokens[who]}`,
-      ...(body ? { 'content-type': 'application/octet-stream' } : {}),
-    },
-    ...(body ? { body: Buffer.from(JSON.stringify(body)) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? (JSON.parse(text) as any) : null };
-}
+const raw = storeObject;
 
 async function waitFor(check: () => boolean): Promise<void> {
   for (let i = 0; i < 300 && !check(); i++) await new Promise((r) => setTimeout(r, 50));

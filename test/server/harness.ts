@@ -151,3 +151,20 @@ export async function newLaptop(
   await ws.close();
   return { dir, ...(await signedInLaptop(t, user, dir)) };
 }
+
+/**
+ * A store object read or written as `who` straight over HTTP (a JSON body), bypassing the client:
+ * what a hostile pusher can send the server's store routes.
+ */
+export async function storeObject(t: Team, who: string, method: 'GET' | 'PUT', key: string, body?: unknown) {
+  const res = await fetch(`${t.server.url}/api/v1/store/objects/${key}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${t.tokens[who]}`,
+      ...(body ? { 'content-type': 'application/octet-stream' } : {}),
+    },
+    ...(body ? { body: Buffer.from(JSON.stringify(body)) } : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? (JSON.parse(text) as any) : null };
+}

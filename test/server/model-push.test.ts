@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { rawSqlite } from '../../src/test-support/audit-tamper.js';
 import { useSharedS3 } from '../../src/test-support/s3-server.js';
 import { prng, writeTree } from '../../src/test-support/workspace.js';
-import { newLaptop, startTeam, type Team } from './harness.js';
+import { newLaptop, startTeam, type Team, storeObject } from './harness.js';
 
 const teams: Team[] = [];
 afterEach(async () => {
@@ -37,18 +37,7 @@ function modelFiles(seed: number): string {
   return src;
 }
 
-async function raw(t: Team, who: string, method: 'GET' | 'PUT', key: string, body?: unknown) {
-  const res = await fetch(`${t.server.url}/api/v1/store/objects/${key}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${t.tokens[who]}`,
-      ...(body ? { 'content-type': 'application/octet-stream' } : {}),
-    },
-    ...(body ? { body: Buffer.from(JSON.stringify(body)) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? (JSON.parse(text) as any) : null };
-}
+const raw = storeObject;
 
 /** bob registers spam@v1 on his laptop, offline, and pushes it to the team server. */
 async function modelStory(t: Team) {

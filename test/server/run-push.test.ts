@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { rawSqlite } from '../../src/test-support/audit-tamper.js';
 import { useSharedS3 } from '../../src/test-support/s3-server.js';
 import { writeTree } from '../../src/test-support/workspace.js';
-import { newLaptop, startTeam, type Team } from './harness.js';
+import { newLaptop, startTeam, type Team, storeObject } from './harness.js';
 
 const teams: Team[] = [];
 afterEach(async () => {
@@ -54,18 +54,7 @@ async function laptop(t: Team, user: string) {
   return { run, dir, train };
 }
 
-async function raw(t: Team, who: string, method: 'GET' | 'PUT', key: string, body?: unknown) {
-  const res = await fetch(`${t.server.url}/api/v1/store/objects/${key}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${t.tokens[who]}`,
-      ...(body ? { 'content-type': 'application/octet-stream' } : {}),
-    },
-    ...(body ? { body: Buffer.from(JSON.stringify(body)) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? (JSON.parse(text) as any) : null };
-}
+const raw = storeObject;
 
 /** bob trains on his laptop, offline, and pushes; the team sees the run, marked as his import. */
 async function runStory(t: Team) {

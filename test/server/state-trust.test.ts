@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { addVersion } from '../../src/datasets/add.js';
 import { newWorkspace, prng, writeTree } from '../../src/test-support/workspace.js';
 import { startServer } from '../../src/server/start.js';
-import { signedInLaptop, startTeam, type Team } from './harness.js';
+import { signedInLaptop, startTeam, type Team, storeObject } from './harness.js';
 
 // A push writes a proposed meta/state.json; the server imports what verified logs vouch for and
 // writes the store's state itself from its own rows (docs/SERVER.md "Store state"). These are the
@@ -40,18 +40,7 @@ async function laptop(t: Team, user: string, files?: Record<string, string | Buf
   return { run };
 }
 
-async function raw(t: Team, who: string, method: 'GET' | 'PUT', key: string, body?: unknown) {
-  const res = await fetch(`${t.server.url}/api/v1/store/objects/${key}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${t.tokens[who]}`,
-      ...(body ? { 'content-type': 'application/octet-stream' } : {}),
-    },
-    ...(body ? { body: Buffer.from(JSON.stringify(body)) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? (JSON.parse(text) as any) : null };
-}
+const raw = storeObject;
 
 const hex = () => randomBytes(32).toString('hex');
 
