@@ -259,10 +259,12 @@ describe('Slurm backend: a waiting job and node failures, one at a time', () => 
       if (!(await available())) return ctx.skip();
       const f = need();
       const b = backend(f);
-      // The first run waits to be killed; the second finishes.
+      // The first run waits to be killed; the second finishes. Slurm signals the job's processes
+      // one by one, so the shell may outlive its sleep for a moment: `|| exit` keeps a killed
+      // first run from going on to print what only a finished run prints.
       const req = job(
         freshDir(),
-        'echo run >> runs.txt; if [ "$(wc -l < runs.txt)" -lt 2 ]; then sleep 300; fi; echo finished',
+        'if [ ! -e runs.txt ]; then echo first; echo run >> runs.txt; sleep 300 || exit 1; else echo run >> runs.txt; fi; echo finished',
         { requeue: true },
       );
       const h = await b.submit(req);
@@ -286,7 +288,8 @@ describe('Slurm backend: a waiting job and node failures, one at a time', () => 
       expect([s.state, s.exitCode]).toEqual(['completed', 0]);
       expect(s.restarts).toBeGreaterThanOrEqual(1);
       expect(readFileSync(join(req.cwd, 'runs.txt'), 'utf8')).toBe('run\nrun\n');
-      expect(readFileSync(req.stdoutPath, 'utf8')).toBe('finished\n');
+      // --open-mode=append: the second run's output follows the first's.
+      expect(readFileSync(req.stdoutPath, 'utf8')).toBe('first\nfinished\n');
     },
   );
 
