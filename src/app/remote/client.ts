@@ -103,7 +103,7 @@ async function parseAnswer<T>(res: Response, url: string, max: number): Promise<
 }
 
 /** The answer's text, refusing (and cancelling) one longer than `max` bytes. */
-async function readCapped(res: Response, url: string, max: number): Promise<string> {
+export async function readCapped(res: Response, url: string, max: number): Promise<string> {
   const declared = Number(res.headers.get('content-length') ?? NaN);
   const tooBig = () =>
     new CairnError('SERVER_UNAVAILABLE', `${url} sent an answer larger than ${max} bytes`, {
