@@ -95,7 +95,8 @@ export interface ServerRuntime {
 export type Claim =
   | { state: 'new' }
   | { state: 'done'; status: number; response: string }
-  | { state: 'busy' }
+  /** Running elsewhere: `retryAfterMs`, when it runs in another process, is when that process's lease could run out. */
+  | { state: 'busy'; retryAfterMs?: number }
   | { state: 'conflict' }
   /** The write committed (event `index`) but the server stopped before storing its answer. */
   | { state: 'lost'; index: number };
@@ -139,7 +140,7 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
   // `cairn ui` is one process on its own workspace: it registers nothing in the workspace's
   // database, and a claim of an earlier boot there is a dead process's.
   const processes = opts.local
-    ? { id: randomUUID(), alive: async () => false, close: async () => {} }
+    ? { id: randomUUID(), alive: async () => false, leaseLeftMs: async () => 0, close: async () => {} }
     : await processLease(ws.meta.db, leaseOf(opts.env));
   return {
     services,
@@ -378,7 +379,10 @@ const SEAL_KEY_ROW = 'oidc-state-seal-key';
  * the row still names this process): a process that stalled past its lease and was taken over
  * cannot commit the write a second time.
  */
-function idempotencyStore(ws: Workspace, processes: Pick<ProcessLease, 'id' | 'alive'>): IdempotencyStore {
+function idempotencyStore(
+  ws: Workspace,
+  processes: Pick<ProcessLease, 'id' | 'alive' | 'leaseLeftMs'>,
+): IdempotencyStore {
   const db = ws.meta.db;
   const boot = processes.id;
   const pending = `pending:${boot}`;
@@ -387,7 +391,7 @@ function idempotencyStore(ws: Workspace, processes: Pick<ProcessLease, 'id' | 'a
   const inflight = new Set<string>();
   const k = (principal: string, key: string) => JSON.stringify([principal, key]);
   const takeOver = (holder: string, principal: string, key: string) =>
-    takeOverClaim({ db, boot, inflight, alive: (id) => processes.alive(id) }, holder, principal, key);
+    takeOverClaim({ db, boot, inflight, processes }, holder, principal, key);
   // The claim's row as long as this process holds it (running, or committed by it).
   const mine = (principal: string, key: string) => (eb: ExpressionBuilder<Database, 'idempotency_keys'>) =>
     eb.and([
@@ -463,7 +467,12 @@ function takenOver(key: string): CairnError {
  * write took effect (the claim is taken over to answer so); a dead one's pending one runs again.
  */
 async function takeOverClaim(
-  o: { db: Workspace['meta']['db']; boot: string; inflight: Set<string>; alive: (id: string) => Promise<boolean> },
+  o: {
+    db: Workspace['meta']['db'];
+    boot: string;
+    inflight: Set<string>;
+    processes: Pick<ProcessLease, 'alive' | 'leaseLeftMs'>;
+  },
   holder: string,
   principal: string,
   key: string,
@@ -479,7 +488,10 @@ async function takeOverClaim(
   }
   // Another process's request may still be running it (a retry that reached this process while
   // the first attempt runs there): the client waits and asks again.
-  if (by !== undefined && (await o.alive(by))) return { state: 'busy' };
+  // The client is told how long that process's lease has left: dead (another host's, with no pid
+  // to ask), its claim is taken over by a retry after that, so the client must not give up before.
+  if (by !== undefined && (await o.processes.alive(by)))
+    return { state: 'busy', retryAfterMs: await o.processes.leaseLeftMs(by) };
   // Its process is dead: take the claim over (once, if several retry), to run it again or, if it
   // committed, to answer that it took effect.
   const taken = await o.db

@@ -149,6 +149,11 @@ export interface ProcessLease {
    * the kernel at once, without waiting for the lease).
    */
   alive(id: string): Promise<boolean>;
+  /**
+   * How long until process `id`'s lease runs out unless renewed, in ms on the database's clock
+   * (0: none). What a client waiting on one of its claims is told to wait at least.
+   */
+  leaseLeftMs(id: string): Promise<number>;
   /** Stops renewing and deletes the row: claims this process still holds may be taken over at once. */
   close(): Promise<void>;
 }
@@ -186,11 +191,14 @@ export async function processLease(db: Kysely<Database>, o: { leaseMs?: number }
   const name = (p: string) => `process:${p}`;
   const holder = JSON.stringify({ host, pid: process.pid });
   // An upsert, so that a row another process swept while this one stalled comes back.
+  // On the database's clock, as alive() reads it: a host whose clock runs behind would otherwise
+  // write leases the others read as already run out, and one ahead keep a dead process alive.
+  const until = (): RawBuilder<number> => sql<number>`${dbNowMs(db)} + ${leaseMs}`;
   const renew = () =>
     db
       .insertInto('store_locks')
-      .values({ name: name(id), holder, expires_at: Date.now() + leaseMs })
-      .onConflict((oc) => oc.column('name').doUpdateSet({ holder, expires_at: Date.now() + leaseMs }))
+      .values({ name: name(id), holder, expires_at: until() })
+      .onConflict((oc) => oc.column('name').doUpdateSet({ holder, expires_at: until() }))
       .execute();
   // Rows of processes whose lease ran out are dead weight: swept as each process starts.
   await db.deleteFrom('store_locks').where('name', 'like', 'process:%').where('expires_at', '<', dbNowMs(db)).execute();
@@ -212,6 +220,14 @@ export async function processLease(db: Kysely<Database>, o: { leaseMs?: number }
       if (!row) return false;
       const them = JSON.parse(row.holder) as { host?: string; pid?: number };
       return !(them.host === host && typeof them.pid === 'number' && !pidExists(them.pid));
+    },
+    async leaseLeftMs(other) {
+      const row = await db
+        .selectFrom('store_locks')
+        .select(sql<number>`expires_at - ${dbNowMs(db)}`.as('left'))
+        .where('name', '=', name(other))
+        .executeTakeFirst();
+      return Math.max(0, Number(row?.left ?? 0));
     },
     async close() {
       clearInterval(timer);

@@ -864,10 +864,14 @@ async function idempotent(
   if (claim.state === 'conflict')
     throw new CairnError('IDEMPOTENCY_CONFLICT', `the Idempotency-Key ${key} was used for a different request`);
   if (claim.state === 'busy')
-    // `running`: the client's own retry overtook its first attempt; it waits and asks again.
+    // `running`: the client's own retry overtook its first attempt; it waits and asks again, at
+    // least until `retryAfterMs` (when the process running it could be known dead) has passed.
     throw new CairnError('IDEMPOTENCY_CONFLICT', `a request with Idempotency-Key ${key} is still running`, {
-      hint: 'retry in a moment',
-      data: { running: true },
+      hint:
+        claim.retryAfterMs === undefined
+          ? 'retry in a moment'
+          : `retry with the same Idempotency-Key after ${Math.ceil(claim.retryAfterMs / 1000)} s`,
+      data: { running: true, ...(claim.retryAfterMs === undefined ? {} : { retryAfterMs: claim.retryAfterMs }) },
     });
   if (claim.state === 'lost') {
     const e = new CairnError(

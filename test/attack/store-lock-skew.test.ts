@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { leaseLocks } from '../../src/app/store-locks.js';
+import { leaseLocks, processLease } from '../../src/app/store-locks.js';
 import { openMetaStore } from '../../src/meta/open.js';
 import { dropSchema, freshPgUrl, postgresAvailable } from '../../src/test-support/services.js';
 
@@ -73,6 +73,47 @@ describe.skipIf(!pg)('attack: server hosts with skewed clocks share the store lo
       });
       expect(got).toBe(true);
     } finally {
+      await meta.close();
+    }
+  }, 60_000);
+
+  it('a server process on a host a minute behind is alive to the others while it renews (its idempotency claims are not taken over)', async () => {
+    const { url, schema } = freshPgUrl();
+    schemas.push(schema);
+    const meta = await openMetaStore(url);
+    const script = `
+      const real = Date.now.bind(Date);
+      Date.now = () => real() - 60000;
+      const { openMetaStore } = await import(${JSON.stringify(join(dist, 'meta/open.js'))});
+      const { processLease } = await import(${JSON.stringify(join(dist, 'app/store-locks.js'))});
+      const meta = await openMetaStore(${JSON.stringify(url)});
+      const me = await processLease(meta.db);
+      process.stdout.write('id ' + me.id + '\\n');
+      await new Promise((r) => process.stdin.once('data', r));
+      await me.close();
+      await meta.close();
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+    try {
+      const id = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /id (\S+)\n/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        child.once('exit', (code) => reject(new Error(`the skewed process exited ${code}`)));
+      });
+      const me = await processLease(meta.db);
+      expect(await me.alive(id)).toBe(true);
+      // What a client waiting on its claim is told: about a lease (15 s), not a minute off either way.
+      const left = await me.leaseLeftMs(id);
+      expect(left).toBeGreaterThan(5_000);
+      expect(left).toBeLessThanOrEqual(15_000);
+      await me.close();
+    } finally {
+      child.stdin.end('go\n');
+      await new Promise((r) => child.once('exit', r));
       await meta.close();
     }
   }, 60_000);

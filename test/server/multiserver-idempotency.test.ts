@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiClient } from '../../src/app/remote/client.js';
 import { cliSpawn } from '../../src/test-support/cli.js';
 import { dropSchema, PG_BASE_URL, postgresAvailable } from '../../src/test-support/services.js';
 import { startTeam, type Team } from './harness.js';
@@ -18,6 +19,8 @@ import { startTeam, type Team } from './harness.js';
 const pgUp = await postgresAvailable();
 if (!pgUp) console.warn('multiserver-idempotency.test: PostgreSQL not reachable: skipped');
 const LEASE_MS = 3000;
+/** Longer than the busy-wait of the client below (busyAttempts 2: well under a second). */
+const LONG_LEASE_MS = 6000;
 
 const children: ChildProcess[] = [];
 let schema = '';
@@ -31,10 +34,10 @@ interface Proc {
   url: string;
 }
 
-async function spawnServer(dataDir: string): Promise<Proc> {
+async function spawnServer(dataDir: string, leaseMs = LEASE_MS): Promise<Proc> {
   const child = cliSpawn(['server', 'start', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
     cwd: dataDir,
-    env: { ...process.env, CAIRN_STORE_LOCK_LEASE_MS: String(LEASE_MS) },
+    env: { ...process.env, CAIRN_STORE_LOCK_LEASE_MS: String(leaseMs) },
   });
   children.push(child);
   let out = '';
@@ -194,6 +197,35 @@ describe.skipIf(!pgUp)('an Idempotency-Key across two server processes on one Po
     });
     expect(after.status, JSON.stringify(after.json)).toBe(200);
     expect(await tokensLabelled(b, 'killed')).toEqual([after.json.id]);
+    b.child.kill('SIGTERM');
+  }, 120_000);
+
+  it("a client never gives up on a dead process's claim before its lease can run out (another host: no pid to check)", async () => {
+    const a = await spawnServer(t.dataDir, LONG_LEASE_MS);
+    const b = await spawnServer(t.dataDir, LONG_LEASE_MS);
+    const key = `elsewhere-${randomBytes(4).toString('hex')}`;
+    const release = await hold();
+    void createToken(a, key, 'elsewhere').catch(() => null);
+    await until('the first attempt waits on the held row', async () => (await waitingOn(holderPid)).length > 0);
+    const gone = new Promise((r) => a.child.once('exit', r));
+    a.child.kill('SIGKILL');
+    await gone;
+    // A as if it had run on another host: B cannot ask the kernel, only wait for A's lease.
+    const moved = await probe.query(
+      `update store_locks set holder = $1 where name like 'process:%' and holder like $2`,
+      [JSON.stringify({ host: 'another-host/boot', pid: 1 }), `%"pid":${a.child.pid}}`],
+    );
+    expect(moved.rowCount).toBe(1);
+    await release();
+    // The CLI's client, retrying with the first attempt's key, with a busy-wait far shorter than the lease.
+    const sameKey: typeof fetch = (input, init) =>
+      fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), 'idempotency-key': key } });
+    const client = new ApiClient({ url: b.url, token: t.tokens.admin!, fetch: sameKey, busyAttempts: 2 });
+    const out = await client
+      .call<{ id: string }>('tokens.create', { body: { user: 'carol', label: 'elsewhere' } })
+      .catch((e: unknown) => e);
+    expect((out as { id?: string }).id, String(out)).toBeTruthy();
+    expect(await tokensLabelled(b, 'elsewhere')).toEqual([(out as { id: string }).id]);
     b.child.kill('SIGTERM');
   }, 120_000);
 

@@ -17,9 +17,23 @@ const IDLE_MS = 300_000;
 
 const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
 
+/** An answer longer than the caller's bound: the request was aborted, and nothing of it kept. */
+export class AnswerTooLarge extends Error {
+  constructor(
+    readonly host: string,
+    readonly maxBytes: number,
+  ) {
+    super(`${host} sent an answer larger than ${maxBytes} bytes`);
+  }
+}
+
+/**
+ * Sends `body` and reads the answer, at most `maxBytes` of it: a peer that declares more
+ * (Content-Length) or streams more is cut off with AnswerTooLarge rather than buffered whole.
+ */
 export function sendBytes(
   url: string,
-  init: { method: string; headers?: Record<string, string>; body?: Buffer; idleMs?: number },
+  init: { method: string; headers?: Record<string, string>; body?: Buffer; idleMs?: number; maxBytes: number },
 ): Promise<BytesAnswer> {
   const u = new URL(url);
   const tls = u.protocol === 'https:';
@@ -32,8 +46,18 @@ export function sendBytes(
       u,
       { method: init.method, headers, agent: tls ? agents.https : agents.http },
       (res: http.IncomingMessage) => {
+        const tooLarge = () => {
+          reject(new AnswerTooLarge(u.host, init.maxBytes));
+          req.destroy();
+        };
+        if (Number(res.headers['content-length'] ?? 0) > init.maxBytes) return tooLarge();
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        let total = 0;
+        res.on('data', (c: Buffer) => {
+          total += c.length;
+          if (total > init.maxBytes) tooLarge();
+          else chunks.push(c);
+        });
         res.on('error', reject);
         res.on('end', () => {
           const status = res.statusCode ?? 0;

@@ -10,7 +10,9 @@ export interface ApiClientOptions {
   attempts?: number;
   /**
    * Further attempts while the server says this write's Idempotency-Key is still running (an
-   * earlier attempt whose answer was lost is still being served): default 8, about 10 s of waiting.
+   * earlier attempt whose answer was lost is still being served): default 8, about 10 s of waiting
+   * — and never fewer than reach past the `retryAfterMs` the server gave (when the process running
+   * it could be known dead and its claim taken over), up to BUSY_WAIT_MAX_MS.
    */
   busyAttempts?: number;
   fetch?: typeof fetch;
@@ -51,7 +53,7 @@ export class ApiClient {
     if (op.method !== 'GET') headers['idempotency-key'] = randomUUID();
     const body = op.body ? JSON.stringify(input.body ?? {}) : undefined;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    for (let attempt = 1, busy = 0; ; attempt++) {
+    for (let attempt = 1, busy = 0, waitUntil = 0; ; attempt++) {
       let res: Response;
       try {
         res = await this.#fetch(url, { method: op.method, headers, ...(body !== undefined ? { body } : {}) });
@@ -74,7 +76,11 @@ export class ApiClient {
       } catch (err) {
         // Our own earlier attempt (same key) is still being served: its answer is the one to
         // get, so wait for it rather than report a conflict for a write that is taking effect.
-        if (!stillRunning(err) || busy >= this.#busyAttempts) throw err;
+        if (!stillRunning(err)) throw err;
+        // Running in another server process that may be dead (on another host, known only once
+        // its lease runs out): giving up before then would leave the write to a new key, run twice.
+        if (busy === 0) waitUntil = Date.now() + Math.min(BUSY_WAIT_MAX_MS, retryAfterMs(err) + 500);
+        if (busy >= this.#busyAttempts && Date.now() >= waitUntil) throw err;
         busy++;
         await backoff(busy);
       }
@@ -103,7 +109,7 @@ async function parseAnswer<T>(res: Response, url: string, max: number): Promise<
 }
 
 /** The answer's text, refusing (and cancelling) one longer than `max` bytes. */
-async function readCapped(res: Response, url: string, max: number): Promise<string> {
+export async function readCapped(res: Response, url: string, max: number): Promise<string> {
   const declared = Number(res.headers.get('content-length') ?? NaN);
   const tooBig = () =>
     new CairnError('SERVER_UNAVAILABLE', `${url} sent an answer larger than ${max} bytes`, {
@@ -152,7 +158,15 @@ function queryString(q: Record<string, string | number | boolean | undefined>): 
   return s ? `?${s}` : '';
 }
 
-function stillRunning(err: unknown): boolean {
+/** The longest a client waits on a claim of another process (the server's lease is 15 s by default). */
+const BUSY_WAIT_MAX_MS = 120_000;
+
+function retryAfterMs(err: CairnError): number {
+  const ms = err.data?.retryAfterMs;
+  return typeof ms === 'number' && Number.isFinite(ms) && ms > 0 ? ms : 0;
+}
+
+function stillRunning(err: unknown): err is CairnError {
   return isCairnError(err, 'IDEMPOTENCY_CONFLICT') && err.data?.running === true;
 }
 

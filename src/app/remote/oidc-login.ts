@@ -1,9 +1,13 @@
 import { decodeJwt } from 'jose';
-import { CairnError } from '../../core/errors.js';
+import { CairnError, isCairnError } from '../../core/errors.js';
 import type { AuthConfig } from '../oidc/index.js';
 import { discover } from '../oidc/verifier.js';
+import { readCapped } from './client.js';
 import { API_PREFIX } from './contract.js';
 import { updateTokens, type ServerSession } from './credentials.js';
+
+/** The most of a sign-in answer read (a config, a token): a server that streams more is cut off. */
+const SMALL_ANSWER = 1024 * 1024;
 
 /** What the person must do in a browser to let this CLI sign in (RFC 8628 §3.3). */
 export interface DevicePrompt {
@@ -21,7 +25,7 @@ export async function authConfig(url: string): Promise<NonNullable<AuthConfig['o
   try {
     const res = await fetch(`${url}${API_PREFIX}/auth/config`, { headers: { accept: 'application/json' } });
     if (!res.ok) throw new Error(`answered ${res.status}`);
-    cfg = (await res.json()) as AuthConfig;
+    cfg = JSON.parse(await readCapped(res, url, SMALL_ANSWER)) as AuthConfig;
   } catch (err) {
     throw new CairnError('SERVER_UNAVAILABLE', `cannot ask ${url} how to sign in: ${(err as Error).message}`);
   }
@@ -149,7 +153,18 @@ async function postForm(url: string, form: Record<string, string>): Promise<{ ok
   } catch (err) {
     throw new CairnError('SERVER_UNAVAILABLE', `cannot reach the OpenID provider at ${url}: ${(err as Error).message}`);
   }
-  return { ok: res.ok, body: await res.json().catch(() => ({})) };
+  // The provider is the one the server names: its answer is read within bounds too.
+  const text = await readCapped(res, url, SMALL_ANSWER).catch((err: unknown) => {
+    if (isCairnError(err)) throw err;
+    return '';
+  });
+  let body: unknown = {};
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // Not JSON: no token, no error named; the caller says so.
+  }
+  return { ok: res.ok, body };
 }
 
 function providerError(what: string, body: unknown): CairnError {

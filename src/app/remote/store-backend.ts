@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { CairnError, errorCatalogue, type ErrorCode } from '../../core/errors.js';
 import { withRetry, type PresignedRequest, type RemoteBackend } from '../../transfer/index.js';
 import { CLIENT_VERSION } from '../version.js';
-import { sendBytes, type BytesAnswer } from './bytes-request.js';
-import { ApiClient } from './client.js';
+import { AnswerTooLarge, sendBytes, type BytesAnswer } from './bytes-request.js';
+import { ApiClient, malformed } from './client.js';
 import { CommitQueue } from './commit-queue.js';
 import { API_PREFIX } from './contract.js';
 
@@ -19,6 +19,19 @@ export const DEFAULT_PART_BYTES = 8 * 1024 * 1024;
  */
 export const DEFAULT_MULTIPART_ABOVE = 64 * 1024 * 1024;
 const PART_CONCURRENCY = 4;
+
+/**
+ * The most of an answer read (docs/REMOTES.md "A team server as a remote"): a server or store
+ * that streams more is cut off rather than buffered whole. A put is answered with a few bytes
+ * (S3: none, or an XML error; the server: a small JSON); a pack with the size the server said
+ * it has, plus room for an error's body; the layout's small objects (state, audit bundles) like
+ * the API's JSON answers.
+ */
+const ANSWER_TO_PUT = 1024 * 1024;
+const ANSWER_MARGIN = 64 * 1024;
+const SMALL_OBJECT = 256 * 1024 * 1024;
+/** Far above any pack Cairn writes (32 MiB; a Buffer holds at most 4 GiB): a server's claimed size is bounded too. */
+const LARGEST_PACK = 2 * 1024 * 1024 * 1024;
 
 interface PlanAnswer {
   direct: boolean;
@@ -77,13 +90,18 @@ export class ServerStoreBackend implements RemoteBackend {
 
   async get(key: string): Promise<Buffer> {
     await this.#commits.settled();
-    if (!PACK_KEY.test(key)) return this.#raw('GET', `/store/objects/${key}`);
-    const r = await this.#api.call<{ objects: Array<{ request: PresignedRequest | null }> }>('store.download', {
-      body: { keys: [key] },
-    });
+    if (!PACK_KEY.test(key)) return this.#raw('GET', `/store/objects/${key}`, undefined, SMALL_OBJECT);
+    const r = await this.#api.call<{ objects: Array<{ size?: unknown; request: PresignedRequest | null }> }>(
+      'store.download',
+      { body: { keys: [key] } },
+    );
+    const size = r.objects[0]?.size;
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0 || size > LARGEST_PACK)
+      throw malformed(this.url + API_PREFIX, `size for ${key} in the download plan`);
+    const max = size + ANSWER_MARGIN;
     const req = r.objects[0]?.request;
-    if (!req) return this.#raw('GET', `/store/objects/${key}`);
-    return direct(req, undefined, key);
+    if (!req) return this.#raw('GET', `/store/objects/${key}`, undefined, max);
+    return direct(req, undefined, key, max);
   }
 
   /**
@@ -96,7 +114,7 @@ export class ServerStoreBackend implements RemoteBackend {
   async put(key: string, body: Buffer): Promise<void> {
     if (!PACK_KEY.test(key)) {
       await this.#commits.settled();
-      await this.#raw('PUT', `/store/objects/${key}`, body);
+      await this.#raw('PUT', `/store/objects/${key}`, body, ANSWER_TO_PUT);
       return;
     }
     this.#commits.check();
@@ -112,8 +130,9 @@ export class ServerStoreBackend implements RemoteBackend {
     if (p.present || !p.uploadId) return;
     if (p.parts) await this.#uploadParts(p.parts, partsOf(body, partBytes), key);
     else if (!p.request) return;
-    else if (p.request.url.startsWith('/')) await this.#raw('PUT', p.request.url.slice(API_PREFIX.length), body);
-    else await direct(p.request, body, key);
+    else if (p.request.url.startsWith('/'))
+      await this.#raw('PUT', p.request.url.slice(API_PREFIX.length), body, ANSWER_TO_PUT);
+    else await direct(p.request, body, key, ANSWER_TO_PUT);
     if (plan.direct) this.#commits.add(p.uploadId);
   }
 
@@ -131,7 +150,7 @@ export class ServerStoreBackend implements RemoteBackend {
       while (!failed && next < urls.length) {
         const i = next++;
         try {
-          await withRetry(() => direct(urls[i]!, chunks[i]!, `${key} (part ${i + 1})`), {
+          await withRetry(() => direct(urls[i]!, chunks[i]!, `${key} (part ${i + 1})`, ANSWER_TO_PUT), {
             ...this.#retry,
             retryable: (err) => err instanceof CairnError && err.code === 'IO_ERROR' && retryableStatus(err),
           });
@@ -154,11 +173,12 @@ export class ServerStoreBackend implements RemoteBackend {
     await this.#commits.settled().catch(() => {});
   }
 
-  async #raw(method: 'GET' | 'PUT', path: string, body?: Buffer): Promise<Buffer> {
+  async #raw(method: 'GET' | 'PUT', path: string, body: Buffer | undefined, maxBytes: number): Promise<Buffer> {
     let res: BytesAnswer;
     try {
       res = await sendBytes(this.url + API_PREFIX + path, {
         method,
+        maxBytes,
         headers: {
           authorization: `Bearer ${this.#token}`,
           'user-agent': `cairn/${CLIENT_VERSION}`,
@@ -167,6 +187,11 @@ export class ServerStoreBackend implements RemoteBackend {
         ...(body ? { body } : {}),
       });
     } catch (err) {
+      if (err instanceof AnswerTooLarge)
+        throw new CairnError('SERVER_UNAVAILABLE', `${this.url} sent an answer larger than ${maxBytes} bytes`, {
+          hint: 'is this URL a Cairn server (and nothing in between rewriting its answers)?',
+          data: { maxBytes },
+        });
       throw new CairnError(
         'SERVER_UNAVAILABLE',
         `cannot reach the Cairn server at ${this.url}: ${(err as Error).message}`,
@@ -178,11 +203,17 @@ export class ServerStoreBackend implements RemoteBackend {
 }
 
 /** A request on a presigned URL, straight to the store: the server never sees these bytes. */
-async function direct(req: PresignedRequest, body: Buffer | undefined, key: string): Promise<Buffer> {
+async function direct(req: PresignedRequest, body: Buffer | undefined, key: string, maxBytes: number): Promise<Buffer> {
   let res: BytesAnswer;
   try {
-    res = await sendBytes(req.url, { method: req.method, headers: req.headers, ...(body ? { body } : {}) });
+    res = await sendBytes(req.url, { method: req.method, headers: req.headers, maxBytes, ...(body ? { body } : {}) });
   } catch (err) {
+    // Not retried: the same store would send the same.
+    if (err instanceof AnswerTooLarge)
+      throw new CairnError('IO_ERROR', `the store sent more than ${maxBytes} bytes for ${key}`, {
+        hint: 'the server planned this download; is the store it points at the one it uses?',
+        data: { key, maxBytes, tooLarge: true },
+      });
     throw new CairnError('IO_ERROR', `the store did not answer for ${key}: ${(err as Error).message}`, {
       data: { key },
     });
@@ -215,8 +246,9 @@ function md5Of(b: Buffer): string {
   return createHash('md5').update(b).digest('base64');
 }
 
-/** No answer at all (reset, refused), or one worth asking again (5xx, 429, 408). */
+/** No answer at all (reset, refused), or one worth asking again (5xx, 429, 408); never one cut off for its size. */
 function retryableStatus(err: CairnError): boolean {
+  if (err.data?.tooLarge === true) return false;
   const status = err.data?.status as number | undefined;
   return status === undefined || status >= 500 || status === 429 || status === 408;
 }

@@ -69,11 +69,21 @@ export async function dispatch(deps: RunDeps, read?: RunRow[]): Promise<void> {
       // Not being cancelled: a cancel that claimed the run's end (ended_at) records it cancelled.
       .where('ended_at', 'is', null)
       .executeTakeFirst();
-    // Cancelled while its job was being started: the job goes too, not left running unrecorded
-    // (unless the job was one the backend already had, which its own dispatcher answers for).
-    if (Number(set.numUpdatedRows ?? 0) !== 1 && !started.handle.adopted)
+    if (Number(set.numUpdatedRows ?? 0) !== 1 && !started.handle.adopted && (await endingNow(deps, run.id)))
       await (await deps.compute.backend(run.backend)).cancel(started.handle).catch(() => {});
   }
+}
+
+/**
+ * Whether a run whose job this dispatcher started, but could not record, is ending: cancelled
+ * while its job was being started, so the job goes too, not left running unrecorded. Otherwise
+ * this dispatcher stalled past its claim and another took the claim over: that one's backend
+ * adopts this job (it is the run's one job) or already withdrew it, and cancelling it here would
+ * stop the job the run now records.
+ */
+async function endingNow(deps: RunDeps, id: string): Promise<boolean> {
+  const row = await deps.bookkeeping.selectFrom('runs').select('ended_at').where('id', '=', id).executeTakeFirst();
+  return !row || row.ended_at !== null;
 }
 
 /** How a queued run whose cancel was killed midway ends. */

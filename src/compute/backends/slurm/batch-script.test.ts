@@ -111,6 +111,7 @@ describe('sbatch arguments', () => {
       expect.arrayContaining([
         '--parsable',
         `--job-name=cairn-${j.runId}`,
+        '--hold',
         `--output=${j.cwd}/out%%j.log`,
         `--error=${j.cwd}/err.log`,
         '--open-mode=append',

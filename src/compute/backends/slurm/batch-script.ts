@@ -86,6 +86,8 @@ export function sbatchArgs(job: JobRequest, scriptPath: string, defaults: SlurmP
   const args = [
     '--parsable',
     `--job-name=cairn-${job.runId}`,
+    // Held until the submitter has checked it is the run's only job (SlurmBackend.submit).
+    '--hold',
     `--output=${slurmPath(job.stdoutPath)}`,
     `--error=${slurmPath(job.stderrPath)}`,
     // A requeued job appends to its first run's output instead of truncating it.

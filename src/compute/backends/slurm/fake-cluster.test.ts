@@ -114,4 +114,35 @@ describe('Slurm backend against stand-in clients', () => {
     expect(isCairnError(e3, 'IO_ERROR')).toBe(true);
     expect((e3 as Error).message).toMatch(/sinfo was not found/);
   });
+
+  it("adopts a run's job that only accounting remembers (slurmctld forgot it), withdrawing its own held one", async () => {
+    const runId = '01930000-0000-7000-8000-000000000001';
+    const bin = fakeBin({
+      sbatch: 'case "$*" in *--test-only*) exit 0;; esac; echo 50',
+      squeue: 'echo "50|PENDING|JobHeldUser"',
+      sacct: 'echo "42|COMPLETED"',
+      scancel: 'exit 0',
+      scontrol: 'exit 0',
+    });
+    const h = await new SlurmBackend({ binDir: bin }).submit({
+      runId,
+      command: 'true',
+      cwd: root,
+      env: {},
+      stdoutPath: join(root, runId, 'out.log'),
+      stderrPath: join(root, runId, 'err.log'),
+      resources: { gpus: 0, cpus: 1, memoryMb: 0, timeLimitS: 0 },
+      gracePeriodS: 5,
+      requeue: false,
+    });
+    expect(h).toEqual({ backend: 'slurm', id: '42', adopted: true });
+    expect(calls(bin, 'scancel')).toEqual(['50']);
+    // The finished job is not held: nothing is released (and the withdrawn one never ran).
+    expect(calls(bin, 'scontrol')).toEqual([]);
+    // Only this user's jobs, of this run's name, since the run was made (its UUIDv7's time, less a day).
+    const asked = calls(bin, 'sacct')[0]!;
+    expect(asked).toContain(`--name=cairn-${runId}`);
+    expect(asked).toMatch(/--user=\d+/);
+    expect(asked).toMatch(/--starttime=2024-1[01]-\d\dT/);
+  });
 });

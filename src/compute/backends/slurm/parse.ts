@@ -255,3 +255,22 @@ export function parseSinfo(stdout: string): NodeCapacity[] {
   }
   return nodes;
 }
+
+/** One of the jobs Slurm has under a run's name (squeue `%i|%T|%r`, or sacct `JobIDRaw|State`). */
+export interface RunJob {
+  id: string;
+  state: JobStateName;
+  /** Held by its submitter (`sbatch --hold`, reason JobHeldUser): it never starts until released. */
+  held: boolean;
+}
+
+/** squeue -o '%i|%T|%r' or sacct -X -P --format=JobIDRaw,State lines: the jobs, lowest id first. */
+export function parseRunJobs(stdout: string): RunJob[] {
+  const jobs = new Map<string, RunJob>();
+  for (const line of stdout.split('\n')) {
+    const [id, state, reason] = line.trim().split('|');
+    if (!id || !/^\d+$/.test(id) || state === undefined) continue;
+    jobs.set(id, { id, state: slurmStateName(state), held: reason === 'JobHeldUser' });
+  }
+  return [...jobs.values()].sort((a, b) => Number(a.id) - Number(b.id));
+}

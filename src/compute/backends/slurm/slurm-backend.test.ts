@@ -53,6 +53,21 @@ function scontrol(f: SlurmFacts, ...args: string[]): void {
   if (res.status !== 0) throw new Error(`scontrol ${args.join(' ')}: ${res.stderr || res.error?.message}`);
 }
 
+/** The jobs Slurm has under `name`, lowest id first. */
+function jobsNamed(f: SlurmFacts, name: string): Array<{ id: string; state: string }> {
+  const res = spawnSync('squeue', ['-h', '--states=all', `--name=${name}`, '-o', '%i|%T'], {
+    env: slurmEnv(f),
+    encoding: 'utf8',
+  });
+  if (res.status !== 0) throw new Error(`squeue: ${res.stderr || res.error?.message}`);
+  return res.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => ({ id: l.split('|')[0]!, state: l.split('|')[1]! }))
+    .sort((a, b) => Number(a.id) - Number(b.id));
+}
+
 function nodeDown(f: SlurmFacts): void {
   scontrol(f, 'update', `nodename=${f.node}`, 'state=down', 'reason=cairn-test-node-failure');
 }
@@ -189,6 +204,61 @@ describe.concurrent('Slurm backend on a one-node cluster', () => {
       await b.cancel(done);
       await b.cancel(ghost);
       expect((await b.status([done])).get(done.id)!.state).toBe('completed');
+    },
+  );
+
+  it(
+    'a run submitted by several dispatchers at once gets one job, which runs once',
+    { timeout: 120_000 },
+    async (ctx) => {
+      if (!(await available())) return ctx.skip();
+      const f = need();
+      const dir = freshDir();
+      const req = job(dir, `echo start >> ${dir}/starts.log`);
+      // Each dispatcher its own backend instance, as separate server processes would be.
+      const handles = await Promise.all([1, 2, 3, 4].map(() => backend(f).submit(req)));
+      const kept = handles.find((h) => !h.adopted)!;
+      expect(handles.map((h) => h.id)).toEqual(handles.map(() => kept.id));
+      expect((await waitDone(backend(f), kept, 100_000)).state).toBe('completed');
+      const jobs = jobsNamed(f, `cairn-${req.runId}`);
+      expect(
+        jobs.filter((j) => j.state !== 'CANCELLED').map((j) => j.id),
+        JSON.stringify(jobs),
+      ).toEqual([kept.id]);
+      expect(readFileSync(join(dir, 'starts.log'), 'utf8')).toBe('start\n');
+    },
+  );
+
+  it(
+    'adopts and releases the held job a submitter left when it died before releasing it',
+    { timeout: 120_000 },
+    async (ctx) => {
+      if (!(await available())) return ctx.skip();
+      const f = need();
+      const dir = freshDir();
+      const req = job(dir, 'true');
+      const left = spawnSync(
+        'sbatch',
+        [
+          '--parsable',
+          '--hold',
+          `--job-name=cairn-${req.runId}`,
+          `--output=${dir}/left.log`,
+          '--wrap',
+          `echo start >> ${dir}/starts.log`,
+        ],
+        { env: slurmEnv(f), encoding: 'utf8' },
+      );
+      expect(left.status, left.stderr).toBe(0);
+      const h = await backend(f).submit(req);
+      expect(h).toEqual({ backend: 'slurm', id: left.stdout.trim(), adopted: true });
+      expect((await waitDone(backend(f), h, 100_000)).state).toBe('completed');
+      expect(
+        jobsNamed(f, `cairn-${req.runId}`)
+          .filter((j) => j.state !== 'CANCELLED')
+          .map((j) => j.id),
+      ).toEqual([h.id]);
+      expect(readFileSync(join(dir, 'starts.log'), 'utf8')).toBe('start\n');
     },
   );
 

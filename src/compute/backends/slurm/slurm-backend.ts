@@ -5,7 +5,8 @@ import type { ComputeBackend, JobHandle, JobRequest, JobState } from '../port.js
 import { batchScript, sbatchArgs } from './batch-script.js';
 import { runSlurm, slurmError } from './commands.js';
 import type { CommandResult, SlurmCommandOptions } from './commands.js';
-import { parseSacct, parseSinfo, parseSqueue, SACCT_FORMAT, SQUEUE_FORMAT } from './parse.js';
+import { parseRunJobs, parseSacct, parseSinfo, parseSqueue, SACCT_FORMAT, SQUEUE_FORMAT } from './parse.js';
+import type { RunJob } from './parse.js';
 
 export interface SlurmBackendOptions {
   /** Defaults for jobs that name none (JobRequest.slurm wins). */
@@ -65,7 +66,13 @@ export class SlurmBackend implements ComputeBackend {
     } catch (err) {
       throw ioError(err, 'write the batch script', scriptPath);
     }
-    const res = await runSlurm('sbatch', sbatchArgs(job, scriptPath, this.options), this.commands);
+    const args = sbatchArgs(job, scriptPath, this.options);
+    // A held job is accepted whatever it asks for (Slurm checks a job against the nodes only once
+    // it may start): asked first without --hold, so a job no node can take is refused here, with
+    // sbatch's reason, instead of waiting forever once released.
+    const check = await runSlurm('sbatch', ['--test-only', ...args.filter((a) => a !== '--hold')], this.commands);
+    if (check.code !== 0) throw slurmError('sbatch', check, 'INVALID_INPUT', `Slurm refused run ${job.runId}`);
+    const res = await runSlurm('sbatch', args, this.commands);
     if (res.code !== 0) throw slurmError('sbatch', res, 'INVALID_INPUT', `Slurm refused run ${job.runId}`);
     // --parsable prints "jobid" or "jobid;cluster".
     const id = res.stdout.trim().split(';')[0] ?? '';
@@ -74,7 +81,77 @@ export class SlurmBackend implements ComputeBackend {
         'INTERNAL',
         `sbatch accepted run ${job.runId} but printed no job id: ${JSON.stringify(res.stdout.trim())}`,
       );
-    return { backend: 'slurm', id };
+    return this.settle(job.runId, id);
+  }
+
+  /**
+   * At most one job per run, however many dispatchers submitted it: one that died (or stalled past
+   * its claim) after sbatch and before recording the job id, and the one that took its claim over.
+   * Every job is submitted held (`--hold`), and the run's job is the lowest-numbered one Slurm has
+   * under the run's name: Slurm numbers jobs in the order it accepts them, so whichever submitter
+   * came second sees the first one's job, withdraws its own before it ever ran, and adopts the
+   * first (releasing it if its submitter died before doing so). The first submitter may not see the
+   * second's job, but keeps its own either way: both end up naming the same job.
+   */
+  private async settle(runId: string, mine: string): Promise<JobHandle> {
+    let jobs: RunJob[];
+    try {
+      jobs = await this.jobsOfRun(runId);
+    } catch (err) {
+      // Unchecked, it must not run: still held, so withdrawing it leaves nothing behind.
+      await this.withdraw(mine);
+      throw err;
+    }
+    const first = jobs[0];
+    if (!first || Number(first.id) >= Number(mine.split('_')[0])) {
+      await this.release(mine);
+      return { backend: 'slurm', id: mine };
+    }
+    await this.withdraw(mine);
+    if (first.held) await this.release(first.id);
+    return { backend: 'slurm', id: first.id, adopted: true };
+  }
+
+  /** The jobs of this user that Slurm holds or remembers under run `runId`'s name, lowest id first. */
+  private async jobsOfRun(runId: string): Promise<RunJob[]> {
+    const name = `--name=cairn-${runId}`;
+    // Only this user's: anyone on the cluster may name a job cairn-<runId>, and adopting theirs
+    // would hand them the run.
+    const uid = process.getuid?.();
+    const user = uid === undefined ? [] : [`--user=${uid}`];
+    const q = await runSlurm('squeue', ['-h', '--states=all', name, ...user, '-o', '%i|%T|%r'], this.commands);
+    if (q.code !== 0) throw slurmError('squeue', q, 'IO_ERROR', `could not list the Slurm jobs of run ${runId}`);
+    const live = parseRunJobs(q.stdout);
+    if (this.sacctWorks === false) return live;
+    // Finished jobs slurmctld has forgotten (MinJobAge) are in accounting only. A run's jobs are
+    // submitted after the run was made: its id (a UUIDv7) bounds the search, with a day for skew.
+    const made = Number.parseInt(runId.replaceAll('-', '').slice(0, 12), 16);
+    const since = Number.isFinite(made) && runId[14] === '7' ? isoLocal(made - 86_400_000) : 'now-365days';
+    const args = ['-n', '-P', '-X', name, ...user, `--starttime=${since}`, '--format=JobIDRaw,State'];
+    let a: CommandResult;
+    try {
+      a = await runSlurm('sacct', args, this.commands);
+    } catch {
+      return live;
+    }
+    if (a.code !== 0 && /accounting storage is disabled/i.test(a.stderr)) this.sacctWorks = false;
+    if (a.code !== 0) return live;
+    const byId = new Map(parseRunJobs(a.stdout).map((j) => [j.id, j]));
+    for (const j of live) byId.set(j.id, j);
+    return [...byId.values()].sort((x, y) => Number(x.id) - Number(y.id));
+  }
+
+  /** Lets a held job start; one that cannot be released is withdrawn (a held job left behind never runs). */
+  private async release(id: string): Promise<void> {
+    const res = await runSlurm('scontrol', ['release', id], this.commands);
+    if (res.code === 0 || /not held|already/i.test(res.stderr)) return;
+    await this.withdraw(id);
+    throw slurmError('scontrol', res, 'IO_ERROR', `could not release Slurm job ${id}`);
+  }
+
+  /** Cancels a job that never ran (held), best effort: one left behind stays held, and never runs. */
+  private async withdraw(id: string): Promise<void> {
+    await runSlurm('scancel', [id], this.commands).catch(() => {});
   }
 
   async status(handles: readonly JobHandle[]): Promise<Map<string, JobState>> {
@@ -180,4 +257,11 @@ export class SlurmBackend implements ComputeBackend {
     this.sacctWorks = true;
     return parseSacct(res.stdout);
   }
+}
+
+/** A time as Slurm's clients read it: local time, YYYY-MM-DDTHH:MM:SS. */
+function isoLocal(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
