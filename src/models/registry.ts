@@ -9,6 +9,8 @@ import { addVersion } from '../datasets/index.js';
 import type { DatasetDeps } from '../datasets/index.js';
 import { treeLoader } from '../datasets/index.js';
 import { addEdges } from '../meta/repos/lineage.js';
+import { compiledRead } from '../meta/compiled-read.js';
+import type { ReadDb } from '../meta/read-db.js';
 import type { ModelVersionsTable, ModelsTable } from '../meta/schema.js';
 import { listFlat } from '../storage/tree/list.js';
 import { fileChunks } from '../storage/tree/node.js';
@@ -499,18 +501,22 @@ export async function listModels(deps: Pick<DatasetDeps, 'meta'>) {
   return [...out.values()];
 }
 
-export async function modelVersions(deps: Pick<DatasetDeps, 'meta'>, name: string) {
-  // One statement (a team server answers `model versions` with one round trip to its database):
-  // a row per version and alias on it; a model without versions is one row without a version.
-  // Not the card or the signature: a listing of many versions would read and drop them all.
-  const rows = await deps.meta.db
+/** A model's versions with the aliases on them (a row per version and alias), compiled once. */
+const versionsWithAliases = compiledRead((db: ReadDb, name: string) =>
+  db
     .selectFrom('models as m')
     .leftJoin('model_versions as v', 'v.model_id', 'm.id')
     .leftJoin('model_aliases as a', (join) => join.onRef('a.model_id', '=', 'm.id').onRef('a.version_id', '=', 'v.id'))
     .select(['v.id', 'v.number', 'v.digest', 'v.format', 'v.run_id', 'v.created_at', 'v.created_by', 'a.alias'])
     .where('m.name', '=', name)
-    .orderBy('v.number', 'desc')
-    .execute();
+    .orderBy('v.number', 'desc'),
+);
+
+export async function modelVersions(deps: Pick<DatasetDeps, 'meta'>, name: string) {
+  // One statement (a team server answers `model versions` with one round trip to its database):
+  // a row per version and alias on it; a model without versions is one row without a version.
+  // Not the card or the signature: a listing of many versions would read and drop them all.
+  const rows = await versionsWithAliases(deps.meta.db, name);
   if (rows.length === 0) throw new CairnError('NOT_FOUND', `no model named ${JSON.stringify(name)}`);
   const versions = new Map<string, { row: (typeof rows)[number]; aliases: string[] }>();
   for (const r of rows) {

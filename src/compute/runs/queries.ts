@@ -1,5 +1,7 @@
 import { canonicalJson } from '../../core/canonical-json.js';
 import type { RunDeps } from './deps.js';
+import { compiledRead } from '../../meta/compiled-read.js';
+import type { ReadDb } from '../../meta/read-db.js';
 import { cacheHit, gpuSeconds, jobIdOf, readCodeFiles, type RunRow, type StoredSpec } from './store.js';
 import { keyDifferences } from '../run-spec/run-key.js';
 import { codeFileChanges } from '../code/changes.js';
@@ -91,19 +93,25 @@ export function summary(r: RunRow, imported: RunImport | null = null): RunSummar
   };
 }
 
+/** `run ls` without filters (a team server's most asked listing), compiled once. */
+const newestRuns = compiledRead((db: ReadDb, limit: number) =>
+  db.selectFrom('runs').selectAll().orderBy('created_at', 'desc').limit(limit),
+);
+
 export async function listRuns(
   deps: RunDeps,
   opts: { project?: string; projects?: readonly string[]; status?: string; limit?: number } = {},
 ): Promise<RunSummary[]> {
-  let q = deps.meta.db
-    .selectFrom('runs')
-    .selectAll()
-    .orderBy('created_at', 'desc')
-    .limit(opts.limit ?? 50);
-  if (opts.project) q = q.where('project', '=', opts.project);
-  if (opts.projects) q = q.where('project', 'in', opts.projects.length ? [...opts.projects] : ['']);
-  if (opts.status) q = q.where('status', '=', opts.status);
-  const rows = await q.execute();
+  const limit = opts.limit ?? 50;
+  let rows: RunRow[];
+  if (!opts.project && !opts.projects && !opts.status) rows = await newestRuns(deps.meta.db, limit);
+  else {
+    let q = deps.meta.db.selectFrom('runs').selectAll().orderBy('created_at', 'desc').limit(limit);
+    if (opts.project) q = q.where('project', '=', opts.project);
+    if (opts.projects) q = q.where('project', 'in', opts.projects.length ? [...opts.projects] : ['']);
+    if (opts.status) q = q.where('status', '=', opts.status);
+    rows = await q.execute();
+  }
   const imports = await runImports(
     deps.meta.db,
     rows.map((r) => r.id),

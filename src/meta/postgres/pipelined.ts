@@ -167,6 +167,19 @@ export function pipelineable(sql: string): boolean {
   return READ_ONLY.test(sql) && !WRITES_OR_SESSION.test(sql);
 }
 
+// The answer for each statement text seen (the code sends a few dozen, thousands of times a second;
+// long texts, bulk inserts of many rows, are not kept).
+const seen = new Map<string, boolean>();
+
+function pipelineableText(sql: string): boolean {
+  let yes = seen.get(sql);
+  if (yes === undefined) {
+    yes = pipelineable(sql);
+    if (sql.length <= 4096 && seen.size < PREPARED_PER_CONNECTION) seen.set(sql, yes);
+  }
+  return yes;
+}
+
 /**
  * Kysely's PostgreSQL dialect with single read statements pipelined: a connection Kysely
  * acquires is bound to a pool connection only when it needs one (a transaction, a write, a
@@ -262,7 +275,7 @@ class LazyConnection implements DatabaseConnection {
   }
 
   async executeQuery<R>(q: CompiledQuery): Promise<QueryResult<R>> {
-    if (this.#bound === null && pipelineable(q.sql)) {
+    if (this.#bound === null && pipelineableText(q.sql)) {
       const r = await this.#reads.query(q.sql, q.parameters);
       if (r) return { rows: (r.rows ?? []) as R[] };
     }

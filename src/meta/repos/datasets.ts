@@ -1,6 +1,7 @@
 import type { DatasetRow, DatasetVersionRow, NewDatasetVersion } from '../schema.js';
 import type { WriteTx } from '../write-tx.js';
 import type { ReadDb } from '../read-db.js';
+import { compiledRead } from '../compiled-read.js';
 
 export async function findDataset(db: ReadDb, name: string): Promise<DatasetRow | undefined> {
   return db.selectFrom('datasets').selectAll().where('name', '=', name).executeTakeFirst();
@@ -21,9 +22,9 @@ export interface DatasetSummary {
   latest_file_count: number | null;
 }
 
-export async function listDatasets(db: ReadDb): Promise<DatasetSummary[]> {
-  // One statement (a team server answers `data ls` with one round trip to its database).
-  const rows = await db
+// One statement (a team server answers `data ls` with one round trip to its database), compiled once.
+const datasetsWithLatest = compiledRead((db: ReadDb) =>
+  db
     .selectFrom('datasets as d')
     .leftJoin(
       (eb) =>
@@ -47,8 +48,11 @@ export async function listDatasets(db: ReadDb): Promise<DatasetSummary[]> {
       'v.total_bytes',
       'v.file_count',
     ])
-    .orderBy('d.name')
-    .execute();
+    .orderBy('d.name'),
+);
+
+export async function listDatasets(db: ReadDb): Promise<DatasetSummary[]> {
+  const rows = await datasetsWithLatest(db);
   return rows.map((r) => {
     const has = r.number !== null;
     return {
