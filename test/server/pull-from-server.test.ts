@@ -4,9 +4,11 @@
 // events vouch for the evaluations it ran and its import events (`remote.pull`, as the pushing
 // account) for the runs pushed to it; a reader of some projects gets the runs of those projects
 // and nothing of the others. Real server (SQLite and PostgreSQL), real HTTP, real laptops.
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rawSqlite } from '../../src/test-support/audit-tamper.js';
 import { dropSchema, freshPgUrl, postgresAvailable } from '../../src/test-support/services.js';
 import { writeTree } from '../../src/test-support/workspace.js';
 import { newLaptop, startTeam, storeObject, type Team } from './harness.js';
@@ -169,4 +171,123 @@ describe.each([
       expect(entries).not.toContain(`${other}param`);
     }
   }, 300_000);
+});
+
+/** One object of the server's store, as `who` is served it (raw bytes). */
+async function served(t: Team, who: string, key: string): Promise<Buffer> {
+  const res = await fetch(`${t.server.url}/api/v1/store/objects/${key}`, {
+    headers: { authorization: `Bearer ${t.tokens[who]}` },
+  });
+  expect(res.status, key).toBe(200);
+  return Buffer.from(await res.arrayBuffer());
+}
+
+/**
+ * A man in the middle: a folder remote holding everything the server serves `who` (descriptor,
+ * state, every listed log's bundle, packs), with the state as `edit` makes it.
+ */
+async function mirror(t: Team, who: string, edit: (state: any) => void): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-mitm-'));
+  const put = (key: string, body: Buffer) => {
+    mkdirSync(dirname(join(dir, key)), { recursive: true });
+    writeFileSync(join(dir, key), body);
+  };
+  put('cairn-remote.json', await served(t, who, 'cairn-remote.json'));
+  const state = JSON.parse((await served(t, who, 'meta/state.json')).toString('utf8'));
+  for (const a of state.audit) {
+    const list = await served(t, who, `${a.key}files.json`);
+    put(`${a.key}files.json`, list);
+    for (const f of JSON.parse(list.toString('utf8')) as string[])
+      put(`${a.key}${f}`, await served(t, who, `${a.key}${f}`));
+  }
+  for (const p of state.packs) {
+    const key = `packs/${p.id.slice(0, 2)}/${p.id}.pack`;
+    put(key, await served(t, who, key));
+  }
+  edit(state);
+  put('meta/state.json', Buffer.from(JSON.stringify(state)));
+  return dir;
+}
+
+describe('a pull from a store that lies about what the server recorded', () => {
+  let t: Team;
+  let run: string;
+  beforeAll(async () => {
+    t = await startTeam({ roles: ROLES });
+    const bob = await laptopWithModels(t, 'bob', 'clf-eval');
+    await bob.run((s) => s.models.register({ name: 'clf', path: bob.model('good', [4, -2]) }));
+    await bob.run((s) => s.transfer.push([], { remote: 'team' }));
+    await onServer(t, 'alice').models.evaluate('clf@v1', { suitePath: bob.suite, data: 'clf-eval' });
+    const trained = await trainer(t, 'bob', 'nlp');
+    await trained.run((s) => s.transfer.push([], { remote: 'team' }));
+    run = trained.done.id;
+  }, 240_000);
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  /** dana's fresh laptop pulling from the mirror: the pull's answer or error, and what her database holds. */
+  async function pullFrom(dir: string) {
+    const dana = await newLaptop(t, 'dana', 'cairn-pfs');
+    await dana.run((s) => s.transfer.addRemote('mitm', `file://${dir}`, {}));
+    const out: any = await dana.run((s) => s.transfer.pull([], { remote: 'mitm' })).catch((e: unknown) => e);
+    const db = rawSqlite(dana.dir);
+    const count = async (table: string) => (await db.all<{ n: number }>(`SELECT count(*) AS n FROM ${table}`))[0]!.n;
+    const held = {
+      evaluations: await count('model_evaluations'),
+      modelVersions: await count('model_versions'),
+      runs: await count('runs'),
+      versions: await count('dataset_versions'),
+    };
+    const authors = await db.all<{ id: string; created_by: string }>('SELECT id, created_by FROM runs');
+    await db.close();
+    return { out, held, authors };
+  }
+
+  it('an honest copy pulls whole: the evaluation by alice, the run by bob', async () => {
+    const { out, held, authors } = await pullFrom(await mirror(t, 'dana', () => {}));
+    expect(out.evaluations?.imported, String(out)).toMatchObject([{ author: 'alice' }]);
+    expect(held).toMatchObject({ evaluations: 1, modelVersions: 1, runs: 1 });
+    expect(authors).toEqual([{ id: run, created_by: 'bob' }]);
+  }, 120_000);
+
+  const refused: Array<[string, (state: any) => void, RegExp]> = [
+    ['an evaluation re-attributed to another author', (s) => (s.evaluations[0].by = 'mallory'), /mallory/],
+    [
+      'an evaluation nobody ran (a copy with a better metric)',
+      (s) =>
+        s.evaluations.push({
+          ...s.evaluations[0],
+          id: '01900000-0000-7000-8000-0000000000ee',
+          report: s.evaluations[0].report.replace('"accuracy":0.', '"accuracy":0.99'),
+        }),
+      /no event of a verified audit log recorded it/,
+    ],
+    ['a failing verdict', (s) => (s.evaluations[0].passed = 0), /verdict/],
+  ];
+  it.each(refused)(
+    '%s: NOT_VOUCHED, and nothing of the pull is recorded',
+    async (_what, edit, why) => {
+      const { out, held } = await pullFrom(await mirror(t, 'dana', edit));
+      expect(out?.code, String(out)).toBe('NOT_VOUCHED');
+      expect(JSON.stringify(out.data)).toMatch(why);
+      expect(held).toEqual({ evaluations: 0, modelVersions: 0, runs: 0, versions: 0 });
+    },
+    120_000,
+  );
+
+  it('a run nobody submitted is refused by name; a run re-attributed keeps the author a verified log names', async () => {
+    const forged = '01900000-0000-7000-8000-00000000abcd';
+    const { out, held, authors } = await pullFrom(
+      await mirror(t, 'dana', (s) => {
+        s.runs[0].created_by = 'mallory';
+        s.runs.push({ ...s.runs[0], id: forged });
+      }),
+    );
+    expect(out.runs?.skipped, String(out)).toMatchObject([{ run: forged, why: expect.stringMatching(/no event/) }]);
+    expect(held.runs).toBe(1);
+    expect(authors).toHaveLength(1);
+    expect(authors[0]!.id).toBe(run);
+    expect(['bob', 'bob@laptop']).toContain(authors[0]!.created_by);
+  }, 120_000);
 });
