@@ -276,6 +276,29 @@ describe('a pull from a store that lies about what the server recorded', () => {
     120_000,
   );
 
+  it("nobody writes the server's log through the store; a proposal's copy of its entry changes nothing", async () => {
+    const ws = t.server.runtime.workspaceId;
+    const put = await storeObject(t, 'bob', 'PUT', `audit/${ws}/entries.jsonl`, { forged: true });
+    expect(put.status).toBe(403);
+    expect(put.json.error.code).toBe('PERMISSION_DENIED');
+    const state = (await storeObject(t, 'bob', 'GET', 'meta/state.json')).json;
+    const own = state.audit.find((a: any) => a.workspace === ws);
+    expect(own).toMatchObject({ origin: t.server.runtime.origin, key: `audit/${ws}/` });
+    const bent = state.audit.map((a: any) =>
+      a.workspace === ws ? { ...a, size: a.size + 1000, root: 'f'.repeat(64) } : a,
+    );
+    expect((await storeObject(t, 'bob', 'PUT', 'meta/state.json', { ...state, audit: bent })).status).toBe(200);
+    expect((await t.call('bob', 'POST', '/api/v1/store/import', { versions: [] })).status).toBe(200);
+    const after = (await storeObject(t, 'bob', 'GET', 'meta/state.json')).json.audit.find(
+      (a: any) => a.workspace === ws,
+    );
+    expect(after.size).toBeGreaterThan(own.size);
+    expect(after.size).toBeLessThan(own.size + 1000);
+    const dana = await newLaptop(t, 'dana', 'cairn-pfs');
+    const pulled: any = await dana.run((s) => s.transfer.pull([], { remote: 'team' }));
+    expect(pulled.auditLogs.map((l: any) => l.workspace)).toContain(ws);
+  }, 120_000);
+
   it('a run nobody submitted is refused by name; a run re-attributed keeps the author a verified log names', async () => {
     const forged = '01900000-0000-7000-8000-00000000abcd';
     const { out, held, authors } = await pullFrom(
