@@ -12,8 +12,8 @@ import { inTempFolder } from './temp-files.js';
  * brings"): `audit/<server workspace>/` beside the logs pushed there, so a pull verifies it like any
  * other and its events vouch for what the server did itself (the evaluations it ran) and for what
  * it imported as the pushing account (runs and evaluations, with that account as their author).
- * It is exported when a client reads the state, and served from that export: the state names a
- * prefix of what the bundle holds, so the bundle a client reads next always extends it.
+ * It is exported when a client reads the state and again when it reads the bundle's file list, and
+ * each account is served its own latest export: the state names a prefix of what the bundle holds.
  */
 export interface OwnLog {
   workspace: string;
@@ -24,10 +24,17 @@ export interface OwnLog {
   files: ReadonlyMap<string, Buffer>;
 }
 
-const latest = new WeakMap<ServerRuntime, OwnLog>();
+/**
+ * The latest export per account, the last few accounts only: what `audit/<workspace>/…` serves
+ * the account after its read of the state, so that the entry the state named, the file list and
+ * every file are of one export (two exports differ in `log.json` and the proofs: a bundle mixed
+ * from two does not verify).
+ */
+const latest = new WeakMap<ServerRuntime, Map<string, OwnLog>>();
+const KEPT_ACCOUNTS = 16;
 
-/** Exports the server's log now and keeps it as what `audit/<workspace>/…` serves. */
-export async function exportOwnLog(rt: ServerRuntime): Promise<OwnLog> {
+/** Exports the server's log now and keeps it as what `audit/<workspace>/…` serves `who`. */
+export async function exportOwnLog(rt: ServerRuntime, who: string): Promise<OwnLog> {
   const log = await inTempFolder('cairn-own-log-', async (dir) => {
     const done = await rt.services.audit.export(dir);
     const files = new Map<string, Buffer>();
@@ -39,10 +46,15 @@ export async function exportOwnLog(rt: ServerRuntime): Promise<OwnLog> {
     files.set('files.json', Buffer.from(JSON.stringify([...files.keys()].sort())));
     return { workspace: rt.workspaceId, origin: rt.origin, size: done.size, root: done.root, files };
   });
-  const had = latest.get(rt);
-  // Two reads at once: the longer export wins, so what is served never goes backwards.
-  if (!had || had.size <= log.size) latest.set(rt, log);
-  return latest.get(rt)!;
+  let kept = latest.get(rt);
+  if (!kept) latest.set(rt, (kept = new Map()));
+  kept.delete(who);
+  kept.set(who, log);
+  for (const oldest of kept.keys()) {
+    if (kept.size <= KEPT_ACCOUNTS) break;
+    kept.delete(oldest);
+  }
+  return log;
 }
 
 /** The state's entry for the server's log: where it lies in the store, its size and root. */
@@ -58,11 +70,14 @@ export function ownLogEntry(log: OwnLog): RemoteState['audit'][number] {
 
 /**
  * One file of the server's log bundle, as `r` may read it: `entries.jsonl` with the events they
- * may not see as leaf hashes, as `GET /audit/bundle` serves it. Reading the file list exports the
- * log again (a pull reads it first, so the files it reads next are of that one export).
+ * may not see as leaf hashes, as `GET /audit/bundle` serves it. The list is exported anew; every
+ * other file comes from the account's latest export, so one download reads one export.
  */
 export async function readOwnLog(rt: ServerRuntime, r: Reader, scope: RequestScope, file: string): Promise<Buffer> {
-  const log = file === 'files.json' ? await exportOwnLog(rt) : (latest.get(rt) ?? (await exportOwnLog(rt)));
+  // A pull reads the list first: a fresh export then, so the files it reads next (from this
+  // account's export) are at least what any state it read named, on whichever process served it.
+  const kept = file === 'files.json' ? undefined : latest.get(rt)?.get(r.name);
+  const log = kept ?? (await exportOwnLog(rt, r.name));
   const body = log.files.get(file);
   if (!body)
     throw new CairnError('NOT_FOUND', `the store has no object audit/${log.workspace}/${file}`, {

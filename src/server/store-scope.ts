@@ -257,7 +257,7 @@ async function stateFor(rt: ServerRuntime, store: ServerStore, r: Reader, scope:
   const view = await storeView(rt, store, r, true);
   if (view && !view.state) throw noObject(STATE_KEY);
   const rows = view?.state ?? parseState(await store.readObject(STATE_KEY));
-  const log = await exportOwnLog(rt);
+  const log = await exportOwnLog(rt, r.name);
   const state = view ? await vouchedForReader(rt, r, scope, rows, log) : rows;
   return Buffer.from(JSON.stringify(servedState(state, { evaluations: state.evaluations, ownLog: ownLogEntry(log) })));
 }
