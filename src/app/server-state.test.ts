@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { emptyState, type RemoteState } from '../transfer/index.js';
-import { buildStoreState, candidateState, type RecordedRows } from './server-state.js';
+import { buildStoreState, candidateState, servedState, withoutLog, type RecordedRows } from './server-state.js';
 import { mulberry32 } from '../test-support/prng.js';
 
 const hex = (n: number) => n.toString(16).padStart(64, '0');
@@ -406,5 +406,45 @@ describe('runs in the store state a team server writes', () => {
     expect(() => candidateState(s, { ...s, runs: [run(1, 'failed', null)] }, () => true)).toThrow(
       expect.objectContaining({ code: 'DIVERGED' }),
     );
+  });
+});
+
+describe('the state the server serves', () => {
+  const entry = (workspace: string, size: number) => ({
+    workspace,
+    origin: `o/${workspace}`,
+    size,
+    root: hex(size),
+    key: `audit/${workspace}/`,
+  });
+  it('lists its evaluations of listed model versions on listed test sets, and its own log entry (seeded)', () => {
+    for (let seed = 1; seed <= 200; seed++) {
+      const r = mulberry32(seed);
+      const s = emptyState();
+      for (let i = 0; i < 4; i++) if (r() < 0.6) s.versions.push({ ...version(i, 1, i + 1), packs: [] });
+      for (let m = 0; m < 3; m++)
+        if (r() < 0.6) s.modelVersions.push({ id: `mv${m}` } as unknown as RemoteState['modelVersions'][number]);
+      // A client's copy of the server's entry, at a size it made up, and a pushed workspace's.
+      s.audit = [entry('server', 999), entry('laptop', 3)];
+      const rows = Array.from({ length: 6 }, (_, i) => ({
+        id: `e${i}`,
+        version_id: `mv${Math.floor(r() * 4)}`,
+        data_version_id: r() < 0.2 ? null : `v${Math.floor(r() * 5)}-1-${Math.floor(r() * 5) + 1}`,
+      })) as unknown as RemoteState['evaluations'];
+      const out = servedState(s, { evaluations: rows, ownLog: entry('server', 7) });
+      const models = new Set(s.modelVersions.map((v) => v.id));
+      const versions = new Set(s.versions.map((v) => v.id));
+      expect(
+        out.evaluations.map((e) => e.id),
+        `seed ${seed}`,
+      ).toEqual(rows.filter((e) => models.has(e.version_id) && versions.has(e.data_version_id ?? '')).map((e) => e.id));
+      expect(out.audit).toEqual([entry('laptop', 3), entry('server', 7)]);
+    }
+  });
+
+  it("drops a proposal's entry for the server's log (only the server moves it), and nothing else", () => {
+    const s = { ...emptyState(), audit: [entry('server', 10), entry('laptop', 3)] };
+    expect(withoutLog(s, 'server').audit).toEqual([entry('laptop', 3)]);
+    expect(withoutLog(s, undefined)).toBe(s);
   });
 });

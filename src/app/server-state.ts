@@ -10,7 +10,13 @@ import type {
   ModelVersionsTable,
   ReportsTable,
 } from '../meta/schema.js';
-import { emptyState, mergeState, type RemoteState, type RunStateRow } from '../transfer/index.js';
+import {
+  emptyState,
+  mergeState,
+  type EvaluationStateRow,
+  type RemoteState,
+  type RunStateRow,
+} from '../transfer/index.js';
 
 /**
  * The store's `meta/state.json` on a team server is the server's own record (docs/SERVER.md
@@ -321,6 +327,36 @@ function recordedRuns(
       out.set(r.id, row);
   }
   return [...out.values()].sort(by((r) => r.id));
+}
+
+/**
+ * The state as the server serves it (docs/SERVER.md "What a pull from the server brings"): the
+ * evaluations the server holds of the model versions it lists, each on a test set it lists (the
+ * ones it ran, and those imported with a push), and the entry of its own log, which vouches for
+ * them (its `model.evaluate` and import events). The stored state carries neither: evaluations are
+ * made between imports, and the server's log grows with every request. Pure.
+ */
+export function servedState(
+  state: RemoteState,
+  o: { evaluations: readonly EvaluationStateRow[]; ownLog: AuditEntry | null },
+): RemoteState {
+  const models = new Set(state.modelVersions.map((v) => v.id));
+  const versions = new Set(state.versions.map((v) => v.id));
+  const evaluations = o.evaluations
+    .filter((e) => models.has(e.version_id) && e.data_version_id !== null && versions.has(e.data_version_id))
+    .sort(by((e) => e.id));
+  const audit = state.audit.filter((a) => a.workspace !== o.ownLog?.workspace);
+  if (o.ownLog) audit.push(o.ownLog);
+  return { ...state, evaluations, audit: audit.sort(by((a) => a.workspace)) };
+}
+
+/**
+ * A proposal without the entry of the server's own log: every client that pulled from the server
+ * carries it in the state it pushes back, and only the server moves it (a client's copy changes
+ * nothing, and refusing it would refuse every push after a pull). Pure.
+ */
+export function withoutLog(state: RemoteState, workspace: string | undefined): RemoteState {
+  return workspace === undefined ? state : { ...state, audit: state.audit.filter((a) => a.workspace !== workspace) };
 }
 
 /** Whether an edge's end is a row the state lists (an edge to a row left out would point nowhere); other kinds pass. */

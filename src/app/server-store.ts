@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { CairnError } from '../core/errors.js';
 import type {
+  EvaluationStateRow,
   MultipartUploads,
   PresignedRequest,
   RemoteBackend,
@@ -13,6 +14,8 @@ import {
   buildStoreState,
   candidateState,
   recordedWanted,
+  servedState,
+  withoutLog,
   type RecordedRows,
   type RecordedWanted,
 } from './server-state.js';
@@ -206,6 +209,16 @@ export interface ServerStoreOptions {
   locks?: StoreLocks;
   /** Most bytes of a pack held in memory at once while it is checked against its name (default 16 MiB). */
   checkSliceBytes?: number;
+  /**
+   * The server's evaluations of these model versions (its own and those imported with pushes):
+   * what the state it serves lists of them (docs/SERVER.md "What a pull from the server brings").
+   */
+  evaluations?: (modelVersionIds: readonly string[]) => Promise<EvaluationStateRow[]>;
+  /**
+   * The workspace id of the server's own log: a proposal's entry for it (every client that pulled
+   * from the server carries one) is dropped, as only the server moves it.
+   */
+  ownLog?: string;
 }
 
 export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptions = {}): ServerStore {
@@ -269,13 +282,15 @@ export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptio
     },
     download: (keys) => downloads(backend, keys, direct),
     trees: (digest) => storeTrees(backend, digest),
-    ...smallObjects(backend, opts.vouched, proposals, locks),
+    ...smallObjects(backend, opts, proposals, locks),
     importPushed(transfer, who, versions) {
       const recorded = opts.recorded;
       if (!recorded) throw new CairnError('UNSUPPORTED', "this store was opened without the server's metadata");
       // One import at a time, across every server process on the database: each reads the
       // state, imports, and writes the state it recorded.
-      return locks.run(IMPORT_LOCK, () => importOnce(backend, transfer, { who, versions, proposals, recorded, held }));
+      return locks.run(IMPORT_LOCK, () =>
+        importOnce(backend, transfer, { who, versions, proposals, recorded, held, ownLog: opts.ownLog }),
+      );
     },
     sweep: sweeper.sweep,
     integrity: () => ({ ...counts }),
@@ -317,10 +332,11 @@ async function commitOne(
  */
 function smallObjects(
   backend: RemoteBackend,
-  vouched: (() => Promise<ReadonlySet<string>>) | undefined,
+  opts: Pick<ServerStoreOptions, 'vouched' | 'evaluations' | 'ownLog'>,
   proposals: Proposals,
   locks: StoreLocks,
 ): Pick<ServerStore, 'readObject' | 'writeObject'> {
+  const { vouched, evaluations } = opts;
   return {
     readObject: async (key) => {
       if (key.startsWith(PROPOSALS))
@@ -328,12 +344,18 @@ function smallObjects(
           hint: 'read meta/state.json: what the server imported',
         });
       if (key !== STATE_KEY || !vouched) return backend.get(key);
-      const state = parseState(await backend.get(key));
-      return Buffer.from(JSON.stringify(shownState(state, await vouched())));
+      const state = shownState(parseState(await backend.get(key)), await vouched());
+      if (!evaluations) return Buffer.from(JSON.stringify(state));
+      const rows = await evaluations(state.modelVersions.map((v) => v.id));
+      return Buffer.from(JSON.stringify(servedState(state, { evaluations: rows, ownLog: null })));
     },
     writeObject: async (who, key, body) => {
+      if (opts.ownLog !== undefined && key.startsWith(`audit/${opts.ownLog}/`))
+        throw new CairnError('PERMISSION_DENIED', `${key} is the server's own audit log: only the server writes it`, {
+          hint: 'push from your own workspace: its log goes under audit/<its id>/',
+        });
       if (key !== STATE_KEY) return writeSmall(backend, who, key, body, locks);
-      const incoming = parseState(body);
+      const incoming = withoutLog(parseState(body), opts.ownLog);
       // Refused now what the import would refuse anyway: the client hears it at once.
       const server = (await readState(backend)) ?? emptyState();
       const owned = await ownedWorkspaces(backend, who, incoming, server);
@@ -959,6 +981,7 @@ async function importOnce(
     proposals: Proposals;
     recorded: (want: RecordedWanted) => Promise<RecordedRows>;
     held: HeldPacks;
+    ownLog: string | undefined;
   },
 ): Promise<ImportAnswer> {
   const previous = await readState(backend);
@@ -972,8 +995,10 @@ async function importOnce(
   let candidate = server;
   try {
     if (proposal) {
-      const owned = await ownedWorkspaces(backend, o.who, proposal.state, server);
-      candidate = candidateState(server, proposal.state, (w) => owned.has(w));
+      // A proposal kept from before the server's log travelled may still carry its entry.
+      const proposed = withoutLog(proposal.state, o.ownLog);
+      const owned = await ownedWorkspaces(backend, o.who, proposed, server);
+      candidate = candidateState(server, proposed, (w) => owned.has(w));
     }
     const storePacks = await checkPacksPresent(backend, candidate);
     await checkPacksRelied(o.held, o.who, server, candidate);

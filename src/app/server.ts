@@ -66,6 +66,8 @@ export interface ServerRuntime {
   services: Services;
   identity: IdentityService;
   origin: string;
+  /** The id of the server's workspace: its log's, in every event and in the store's state. */
+  workspaceId: string;
   /** The folder of the workspace the server runs on (its data dir). */
   root: string;
   verifierKey: string;
@@ -146,6 +148,7 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
     services,
     identity,
     origin: ws.config.audit.origin,
+    workspaceId: ws.config.workspace.id,
     root: ws.root,
     verifierKey: formatVerifierKey(ws.config.audit.origin, ws.audit.keys.rawPublicKey),
     dialect: ws.meta.dialect,
@@ -199,6 +202,12 @@ async function openServerStore(ws: Workspace, opts: ServerOptions): Promise<Serv
     vouched: async () =>
       new Set(
         (await ws.meta.db.selectFrom('dataset_versions').select('digest').execute()).map((r) => `sha256:${r.digest}`),
+      ),
+    ownLog: ws.config.workspace.id,
+    // What the served state lists of evaluations: the server's, of the model versions it lists.
+    evaluations: (ids) =>
+      inChunks(ids, (chunk) =>
+        ws.meta.db.selectFrom('model_evaluations').selectAll().where('version_id', 'in', chunk).execute(),
       ),
     // What the store's state is written from after each import: the server's own rows, only
     // those the state could name (a server with many runs has far more lineage than the store).

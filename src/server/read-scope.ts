@@ -215,6 +215,34 @@ export async function hiddenOutputs(s: Services, r: Reader): Promise<HiddenOutpu
   };
 }
 
+/**
+ * Whether an import event (`remote.pull`, `workspace.clone`: the server's import of a push, or a
+ * pushed workspace's own pull) may be shown to a reader who reads only the projects
+ * `readsProject` accepts. Such an event names what it brought: the runs it imported carry their
+ * project, name, parameters and metric digests, a refused run its name, a version its dataset.
+ * One that names another project's run (or a run it refused, whose project it does not say), or
+ * another project's run output, is withheld whole (its hash stays). Other events pass. Pure.
+ */
+export function importShown(
+  event: unknown,
+  outputs: HiddenOutputs,
+  readsProject: (project: string) => boolean,
+): boolean {
+  const e = (event ?? {}) as { action?: unknown; params?: Record<string, unknown> };
+  if (e.action !== 'remote.pull' && e.action !== 'workspace.clone') return true;
+  const list = (k: string): unknown[] => (Array.isArray(e.params?.[k]) ? (e.params[k] as unknown[]) : []);
+  if (list('skippedRuns').length) return false;
+  const project = (x: unknown) => (x as { claim?: { project?: unknown } } | null)?.claim?.project;
+  if (list('importedRuns').some((x) => typeof project(x) !== 'string' || !readsProject(project(x) as string)))
+    return false;
+  const hiddenVersion = (x: unknown) => {
+    const v = (x ?? {}) as { dataset?: unknown; number?: unknown };
+    if (typeof v.dataset !== 'string' || !outputs.datasets.has(v.dataset)) return false;
+    return typeof v.number !== 'number' || outputs.refs.has(`${v.dataset}@v${v.number}`);
+  };
+  return !list('imported').some(hiddenVersion) && !list('skipped').some(hiddenVersion);
+}
+
 /** Refuses a dataset ref that resolves to another project's run outputs, as if it did not exist. */
 async function readableVersion(s: Services, r: Reader, ref: string): Promise<void> {
   const hidden = await hiddenOutputs(s, r);
@@ -328,6 +356,7 @@ export function eventVisible(
   // Another project's run outputs: hidden by version when the event names one, else by dataset.
   if ((type === 'dataset' || type === 'dataset_version') && name !== null && outputs.datasets.has(name))
     if (typeof e.target?.version !== 'number' || outputs.refs.has(`${name}@v${e.target.version}`)) return false;
+  if (!importShown(event, outputs, (p) => mayRead(r, p))) return false;
   if (DEFAULT_TARGETS.has(type)) return mayRead(r, 'default');
   if (type === 'project' && name !== null) return mayRead(r, name);
   if (type === 'run' && name !== null) {

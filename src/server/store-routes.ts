@@ -57,8 +57,9 @@ export function mountStoreRoutes(app: FastifyInstance, rt: ServerRuntime, authen
     scope.get(`${STORE_ROUTE}/objects/*`, { onRequest: guard('store.get', 'viewer') }, async (req, reply) => {
       const key = (req.params as { '*': string })['*'];
       // Packs, the state and pushed logs as the caller may read them (store-scope.ts).
-      const body = await rt.runAs(scopeOf(req, 'store.get'), async () =>
-        readObjectAs(rt, storeOf(rt), await storeReader(rt, req.who!.principal), key),
+      const scope = scopeOf(req, 'store.get');
+      const body = await rt.runAs(scope, async () =>
+        readObjectAs(rt, storeOf(rt), await storeReader(rt, req.who!.principal), key, scope),
       );
       await rt.recordRequest({
         draft: {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { emptyState, type RemoteState } from '../transfer/index.js';
 import { mulberry32 } from '../test-support/prng.js';
 import { cutState, listedKey, packKeyOf, readablePacks, workspaceEventVisible } from './store-scope.js';
+import { importShown } from './read-scope.js';
 
 const hex = (rand: () => number, n = 64) =>
   Array.from({ length: n }, () => '0123456789abcdef'[Math.floor(rand() * 16)]).join('');
@@ -143,5 +144,104 @@ describe('what a reader of some projects reads of the store (seeded property)', 
     }
     expect(workspaceEventVisible({ action: 'dataset.version.create', target: { name: 'data' } }, outputs)).toBe(true);
     expect(workspaceEventVisible(null, outputs)).toBe(false);
+  });
+
+  it("a reader's runs: those of their projects whose versions they keep, and nothing of the others (seeded property)", () => {
+    const PROJECTS = ['p0', 'p1', 'p2'];
+    for (let seed = 1; seed <= 300; seed++) {
+      const { state, hidden } = randomStore(seed);
+      const rand = mulberry32(seed * 7919);
+      const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+      const ids = state.versions.map((v) => v.id);
+      for (let i = 0; i < Math.floor(rand() * 6); i++) {
+        const inputs = ids.filter(() => rand() < 0.3).map((versionId) => ({ name: 'in', versionId, digest: '' }));
+        state.runs.push({
+          id: `run${i}`,
+          project: pick(PROJECTS),
+          name: `spec-secret-${i}`,
+          output_version_id: rand() < 0.6 ? pick(ids) : null,
+          spec: rand() < 0.05 ? '{' : JSON.stringify({ inputs, spec: {} }),
+          params: [{ name: `param-secret-${i}`, value: '1' }],
+          metrics: [],
+        } as unknown as RemoteState['runs'][number]);
+        state.lineage.push({
+          id: `re${i}`,
+          src_type: 'run',
+          src_id: `run${i}`,
+          dst_type: 'dataset_version',
+          dst_id: pick(ids),
+          relation: 'output',
+          via_type: null,
+          via_id: null,
+          created_at: '',
+        });
+      }
+      for (let m = 0; m < 3; m++) {
+        state.modelVersions.push({ id: `mv${m}`, model_id: 'm', files_version_id: pick(ids) } as never);
+        state.evaluations.push({ id: `ev${m}`, version_id: `mv${m}`, data_version_id: pick(ids) } as never);
+      }
+      const reads = new Set(PROJECTS.filter(() => rand() < 0.5));
+      const cut = cutState(state, hidden, (p) => reads.has(p)).state;
+      const kept = new Set(cut.versions.map((v) => v.id));
+      const inputsOf = (r: RemoteState['runs'][number]): string[] | null => {
+        try {
+          return (JSON.parse(r.spec) as { inputs: Array<{ versionId: string }> }).inputs.map((i) => i.versionId);
+        } catch {
+          return null;
+        }
+      };
+      const want = state.runs.filter(
+        (r) =>
+          reads.has(r.project) &&
+          (r.output_version_id === null || kept.has(r.output_version_id)) &&
+          (inputsOf(r)?.every((v) => kept.has(v)) ?? false),
+      );
+      expect(
+        cut.runs.map((r) => r.id),
+        `seed ${seed}`,
+      ).toEqual(want.map((r) => r.id));
+      const keptRuns = new Set(want.map((r) => r.id));
+      const text = JSON.stringify(cut);
+      for (const r of state.runs.filter((x) => !keptRuns.has(x.id))) {
+        expect(text, `seed ${seed}`).not.toContain(`"${r.id}"`);
+        expect(text).not.toContain(r.name);
+        expect(text).not.toContain(r.params[0]!.name);
+      }
+      for (const e of cut.lineage)
+        for (const [type, id] of [
+          [e.src_type, e.src_id],
+          [e.dst_type, e.dst_id],
+        ] as const) {
+          if (type === 'run') expect(keptRuns.has(id)).toBe(true);
+          if (type === 'dataset_version') expect(kept.has(id)).toBe(true);
+        }
+      const keptModels = new Set(cut.modelVersions.map((v) => v.id));
+      expect(cut.evaluations.map((e) => e.id)).toEqual(
+        state.evaluations.filter((e) => keptModels.has(e.version_id) && kept.has(e.data_version_id!)).map((e) => e.id),
+      );
+    }
+  });
+
+  it("an import event naming another project's run, a refused run or another project's output is withheld", () => {
+    const outputs = { refs: new Set(['runs/secret@v1']), datasets: new Set(['runs/secret']) };
+    const reads = (p: string) => p === 'mine';
+    const pull = (params: Record<string, unknown>) => ({ action: 'remote.pull', params });
+    const run = (project: unknown) => ({ run: 'r', claim: { project } });
+    expect(importShown(pull({ importedRuns: [run('mine')] }), outputs, reads)).toBe(true);
+    expect(importShown(pull({ importedRuns: [run('mine'), run('theirs')] }), outputs, reads)).toBe(false);
+    expect(importShown(pull({ importedRuns: [run(undefined)] }), outputs, reads)).toBe(false);
+    expect(importShown(pull({ skippedRuns: [{ run: 'r', name: 'n' }] }), outputs, reads)).toBe(false);
+    expect(importShown(pull({ imported: [{ dataset: 'runs/secret', number: 1 }] }), outputs, reads)).toBe(false);
+    expect(importShown(pull({ imported: [{ dataset: 'runs/secret', number: 2 }] }), outputs, reads)).toBe(true);
+    expect(importShown(pull({ skipped: [{ dataset: 'runs/secret' }] }), outputs, reads)).toBe(false);
+    expect(importShown({ ...pull({ importedRuns: [run('theirs')] }), action: 'workspace.clone' }, outputs, reads)).toBe(
+      false,
+    );
+    // Other events are not its business.
+    expect(importShown({ action: 'run.submit', params: { importedRuns: [run('theirs')] } }, outputs, reads)).toBe(true);
+    // A pushed workspace's import event: withheld by the same rule.
+    const ev = { ...pull({ importedRuns: [run('theirs')] }), target: { type: 'remote', name: 'x' } };
+    expect(workspaceEventVisible(ev, outputs, reads)).toBe(false);
+    expect(workspaceEventVisible({ ...ev, params: { importedRuns: [run('mine')] } }, outputs, reads)).toBe(true);
   });
 });

@@ -1,9 +1,19 @@
 import { createHash } from 'node:crypto';
-import type { ServerRuntime } from '../app/server.js';
+import type { RequestScope, ServerRuntime } from '../app/server.js';
 import type { ServerStore } from '../app/server-store.js';
 import { CairnError, isCairnError } from '../core/errors.js';
+import { servedState } from '../app/server-state.js';
 import { parseState, type RemoteState } from '../transfer/index.js';
-import { hiddenOutputs, mayRead, parseEntries, redactLines, type HiddenOutputs, type Reader } from './read-scope.js';
+import {
+  hiddenOutputs,
+  importShown,
+  mayRead,
+  parseEntries,
+  redactLines,
+  type HiddenOutputs,
+  type Reader,
+} from './read-scope.js';
+import { exportOwnLog, ownLogEntry, readOwnLog, vouchedForReader } from './store-own-log.js';
 
 /**
  * What a reader of some projects may read of the store (docs/SERVER.md "What a reader of some
@@ -32,12 +42,16 @@ export const packKeyOf = (id: string) => `packs/${id.slice(0, 2)}/${id}.pack`;
  * The state without the versions in `hidden` (`name@vN`: another project's run outputs), and
  * without what hangs only on them: their datasets when no other version is left, their tags,
  * reports and lineage edges, the model versions whose files they are (and such a model when no
- * other version of it is left), and the packs no kept version uses. Lineage edges that name a run
- * are left out too: a pushed workspace's runs are not the server's, so their project is unknown
- * (the server's own lineage hides a run it cannot place, visibleLineage). The audit entries stay:
- * they are hashes, and a pull verifies every pushed log. Pure.
+ * other version of it is left), their evaluations, and the packs no kept version uses. Runs are
+ * kept when their project is one the reader reads (`readsProject`) and every version they name
+ * (inputs, output) is kept; a lineage edge naming a run, when that run is kept. The audit entries
+ * stay: they are hashes, and a pull verifies every listed log. Pure.
  */
-export function cutState(state: RemoteState, hidden: ReadonlySet<string>): StoreView & { state: RemoteState } {
+export function cutState(
+  state: RemoteState,
+  hidden: ReadonlySet<string>,
+  readsProject: (project: string) => boolean = () => false,
+): StoreView & { state: RemoteState } {
   const versions = shownVersions(state, hidden);
   const kept = new Set(versions.map((v) => v.id));
   const datasets = new Set(versions.map((v) => v.dataset_id));
@@ -48,8 +62,21 @@ export function cutState(state: RemoteState, hidden: ReadonlySet<string>): Store
   const keptModelVersions = new Set(modelVersions.map((v) => v.id));
   const withVersions = new Set(state.modelVersions.map((v) => v.model_id));
   const keptModels = new Set(modelVersions.map((v) => v.model_id));
+  const runs = state.runs.filter(
+    (r) =>
+      readsProject(r.project) &&
+      (r.output_version_id === null || kept.has(r.output_version_id)) &&
+      (runInputs(r)?.every((id) => kept.has(id)) ?? false),
+  );
+  const keptRuns = new Set(runs.map((r) => r.id));
   const named = (type: string, id: string) =>
-    type === 'dataset_version' ? kept.has(id) : type === 'model_version' ? keptModelVersions.has(id) : true;
+    type === 'dataset_version'
+      ? kept.has(id)
+      : type === 'model_version'
+        ? keptModelVersions.has(id)
+        : type === 'run'
+          ? keptRuns.has(id)
+          : true;
   return {
     state: {
       ...state,
@@ -61,20 +88,30 @@ export function cutState(state: RemoteState, hidden: ReadonlySet<string>): Store
       reports: state.reports.filter((r) => kept.has(r.version_id)),
       lineage: state.lineage.filter(
         (e) =>
-          e.src_type !== 'run' &&
-          e.dst_type !== 'run' &&
-          e.via_type !== 'run' &&
           named(e.src_type, e.src_id) &&
           named(e.dst_type, e.dst_id) &&
           (e.via_type === null || e.via_id === null || named(e.via_type, e.via_id)),
       ),
       packs: state.packs.filter((p) => packIds.has(p.id)),
-      // Runs belong to projects, and this cut knows only which versions are hidden: a reader of
-      // some projects pulls no runs through it (their edges are dropped above for the same reason).
-      runs: [],
+      runs,
+      evaluations: state.evaluations.filter(
+        (e) => keptModelVersions.has(e.version_id) && e.data_version_id !== null && kept.has(e.data_version_id),
+      ),
     },
     packs: new Set([...packIds].map(packKeyOf)),
   };
+}
+
+/** The ids of the versions a run's stored spec names as its inputs (null: it does not parse). */
+function runInputs(r: RemoteState['runs'][number]): string[] | null {
+  try {
+    const inputs = (JSON.parse(r.spec) as { inputs?: unknown }).inputs;
+    if (!Array.isArray(inputs)) return null;
+    const ids = inputs.map((i) => (i as { versionId?: unknown } | null)?.versionId);
+    return ids.every((id): id is string => typeof id === 'string') ? ids : null;
+  } catch {
+    return null;
+  }
 }
 
 function shownVersions(state: RemoteState, hidden: ReadonlySet<string>): RemoteState['versions'] {
@@ -103,10 +140,18 @@ const WORKSPACE_SHOWN = new Set([
   'keys.rotate',
 ]);
 
-/** Whether a reader of `default` who did not push a workspace sees one of its events. Pure. */
-export function workspaceEventVisible(event: unknown, outputs: HiddenOutputs): boolean {
+/**
+ * Whether a reader of `default` who did not push a workspace sees one of its events (`readsProject`:
+ * whether they read a project, which an import event's runs name). Pure.
+ */
+export function workspaceEventVisible(
+  event: unknown,
+  outputs: HiddenOutputs,
+  readsProject: (project: string) => boolean = () => false,
+): boolean {
   const e = (event ?? {}) as { action?: unknown; target?: { type?: unknown; name?: unknown; version?: unknown } };
   if (typeof e.action !== 'string' || !WORKSPACE_SHOWN.has(e.action)) return false;
+  if (!importShown(event, outputs, readsProject)) return false;
   const name = e.target?.name;
   // The same rule as the server's log: another project's run outputs stay hidden.
   if (typeof name === 'string' && outputs.datasets.has(name))
@@ -158,7 +203,7 @@ export async function storeView(
     throw err;
   }
   const hidden = (await hiddenOutputs(rt.services, r)).refs;
-  if (withState) return cutState(parseState(bytes), hidden);
+  if (withState) return cutState(parseState(bytes), hidden, (p) => mayRead(r, p));
   const key = createHash('sha256')
     .update(bytes)
     .update(JSON.stringify([...hidden].sort()))
@@ -173,25 +218,48 @@ export async function storeView(
 /** The last pack set computed per store, by the digest of the state's bytes and of the hidden versions. */
 const memo = new WeakMap<ServerStore, { key: string; packs: ReadonlySet<string> }>();
 
-/** One object of the layout, read by `r` (GET /api/v1/store/objects/<key>). */
-export async function readObjectAs(rt: ServerRuntime, store: ServerStore, r: Reader, key: string): Promise<Buffer> {
-  const view = await storeView(rt, store, r, key === STATE_KEY);
+/**
+ * One object of the layout, read by `r` (GET /api/v1/store/objects/<key>; `scope`: the request's).
+ * The state comes as the server serves it (its evaluations, its own log's entry: `servedState`),
+ * and `audit/<the server's workspace>/` is the server's own log (store-own-log.ts).
+ */
+export async function readObjectAs(
+  rt: ServerRuntime,
+  store: ServerStore,
+  r: Reader,
+  key: string,
+  scope: RequestScope,
+): Promise<Buffer> {
+  const audit = AUDIT_KEY.exec(key);
+  if (audit && audit[1] === rt.workspaceId) return readOwnLog(rt, r, scope, audit[2]!);
+  if (key === STATE_KEY) return stateFor(rt, store, r, scope);
+  const view = await storeView(rt, store, r);
   if (!view) return store.readObject(key);
-  if (key === STATE_KEY) {
-    if (!view.state) throw noObject(key);
-    return Buffer.from(JSON.stringify(view.state));
-  }
   if (key === DESCRIPTOR_KEY) return store.readObject(key);
   if (PACK_KEY.test(key)) {
     if (!view.packs.has(key)) throw noObject(key);
     return store.readObject(key);
   }
-  const audit = AUDIT_KEY.exec(key);
   if (!audit) throw noObject(key);
   const body = await store.readObject(key);
   if (audit[2] !== 'entries.jsonl' || r.wholeLog || (await pusherOf(store, audit[1]!)) === r.name) return body;
   const outputs = await hiddenOutputs(rt.services, r);
-  return Buffer.from(redactLines(parseEntries(body.toString('utf8')), (e) => workspaceEventVisible(e, outputs)).text);
+  const shown = (e: unknown) => workspaceEventVisible(e, outputs, (p) => mayRead(r, p));
+  return Buffer.from(redactLines(parseEntries(body.toString('utf8')), shown).text);
+}
+
+/**
+ * The state `r` reads: whole, or cut to what they may read and to what their share of the
+ * server's log vouches for; with the entry of the server's log exported now. The rows come
+ * first, then the export: every row the state names was committed with its event before it.
+ */
+async function stateFor(rt: ServerRuntime, store: ServerStore, r: Reader, scope: RequestScope): Promise<Buffer> {
+  const view = await storeView(rt, store, r, true);
+  if (view && !view.state) throw noObject(STATE_KEY);
+  const rows = view?.state ?? parseState(await store.readObject(STATE_KEY));
+  const log = await exportOwnLog(rt, r.name);
+  const state = view ? await vouchedForReader(rt, r, scope, rows, log) : rows;
+  return Buffer.from(JSON.stringify(servedState(state, { evaluations: state.evaluations, ownLog: ownLogEntry(log) })));
 }
 
 /** The account that pushed a workspace's log (owners/<workspace>.json), or null. */

@@ -62,4 +62,7 @@ export { versionPacks } from './state-db.js';
 export { openRemote, type OpenedRemote } from './open-remote.js';
 export { readState, writeState } from './remote-layout.js';
 export { emptyState, mergeState, parseState } from './state.js';
-export type { RemoteState, RunStateRow } from './state.js';
+export type { EvaluationStateRow, RemoteState, RunStateRow } from './state.js';
+// For the team server, which serves its store's state cut to what a reader's share of its log vouches for.
+export { collectEvaluationVouchers } from './vouch-evaluations.js';
+export { collectRunVouchers } from './vouch-runs.js';

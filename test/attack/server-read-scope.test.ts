@@ -539,7 +539,9 @@ describe('a reader of other projects learns nothing of secretproj', () => {
     const pulled: any = await lap.run((s) => s.transfer.pull([], { remote: 'team' }));
     expect(pulled.versions).toHaveLength(1);
     expect(pulled.skipped).toEqual([]);
-    expect(pulled.auditLogs.map((l: any) => l.workspace)).toEqual([store.workspace]);
+    // alice's pushed log, and the server's own (which vouches for what the server recorded).
+    const server = t.server.runtime.workspaceId;
+    expect(pulled.auditLogs.map((l: any) => l.workspace).sort()).toEqual([store.workspace, server].sort());
     const shown = await lap.run((s) => s.datasets.show('zzshared-files@v1'));
     expect(JSON.stringify(shown)).toContain('a.bin');
     const entries = readFileSync(
@@ -549,9 +551,16 @@ describe('a reader of other projects learns nothing of secretproj', () => {
     expect(entries).toMatch(/^#redacted [0-9a-f]{64}$/m);
     expect(entries).toContain('dataset.version.create');
     for (const secret of [SECRET.project, SECRET.spec, SECRET.param]) expect(entries).not.toContain(secret);
-    // A second pull finds the log unchanged and verified.
+    // The server's log reaches her as `audit/bundle` serves it to her: redacted, no secretproj in it.
+    const own = readFileSync(join(lap.dir, '.cairn', 'remote-audit', 'team', server, 'entries.jsonl'), 'utf8');
+    expect(own).toMatch(/^#redacted [0-9a-f]{64}$/m);
+    // Her own events stay whole (her probes sent some of these names herself).
+    const others = JSON.stringify(othersOf({ files: { 'entries.jsonl': own } }));
+    for (const secret of [SECRET.project, SECRET.spec, SECRET.param, ids.run]) expect(others).not.toContain(secret);
+    for (const secret of neverSent()) expect(own).not.toContain(secret);
+    // A second pull finds alice's log unchanged and verified (the server's has grown: one more read).
     const again: any = await lap.run((s) => s.transfer.pull([], { remote: 'team' }));
-    expect(again.auditLogs).toHaveLength(1);
+    expect(again.auditLogs).toHaveLength(2);
   }, 120_000);
 
   it('the store objects route serves her the cut state, a redacted log, and no pack or bookkeeping she may not read', async () => {

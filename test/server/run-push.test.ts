@@ -97,13 +97,13 @@ async function runStory(t: Team) {
   const again: any = await bob.run((s) => s.transfer.push([], { remote: 'team' }));
   expect(again.server.imported).toMatchObject({ versions: 0, runs: 0 });
 
-  // A teammate pulls it from the server: the laptop's pushed log, verified on her side, vouches
-  // for it (the store carries the pushing workspaces' logs, not the server's own), so her
-  // record names the author that log names.
+  // A teammate pulls it from the server: the server's own log travels in its store, and its
+  // import event (as bob) vouches for the run as the server recorded it, so her record names bob,
+  // who brought it to the team, not his laptop's actor.
   const carol = await laptop(t, 'carol');
   const pulled: any = await carol.run((s) => s.transfer.pull([], { remote: 'team' }));
   expect(pulled.runs.skipped).toEqual([]);
-  expect(pulled.runs.imported).toMatchObject([{ run: done.id, author: 'bob@laptop', registrant: 'bob@laptop' }]);
+  expect(pulled.runs.imported).toMatchObject([{ run: done.id, author: 'bob', registrant: 'bob' }]);
   const there: any = await carol.run((s) => s.runs.details(done.id));
   expect(there.metrics).toEqual(shown.json.metrics);
   return { bob, done };
