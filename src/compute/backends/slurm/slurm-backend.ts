@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chown, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CairnError, ioError } from '../../../core/errors.js';
 import type { ComputeBackend, JobHandle, JobRequest, JobState } from '../port.js';
@@ -62,10 +62,11 @@ export class SlurmBackend implements ComputeBackend {
       await mkdir(dir, { recursive: true });
       await mkdir(dirname(job.stderrPath), { recursive: true });
       await writeFile(scriptPath, script, { mode: 0o700 });
+      if (job.runAs) await chown(scriptPath, job.runAs.uid, job.runAs.gid);
     } catch (err) {
       throw ioError(err, 'write the batch script', scriptPath);
     }
-    const res = await runSlurm('sbatch', sbatchArgs(job, scriptPath, this.options), this.commands);
+    const res = await runSlurm('sbatch', sbatchArgs(job, scriptPath, this.options), this.submitter(job));
     if (res.code !== 0) throw slurmError('sbatch', res, 'INVALID_INPUT', `Slurm refused run ${job.runId}`);
     // --parsable prints "jobid" or "jobid;cluster".
     const id = res.stdout.trim().split(';')[0] ?? '';
@@ -75,6 +76,24 @@ export class SlurmBackend implements ComputeBackend {
         `sbatch accepted run ${job.runId} but printed no job id: ${JSON.stringify(res.stdout.trim())}`,
       );
     return { backend: 'slurm', id };
+  }
+
+  /**
+   * Who runs sbatch: a job user's job is submitted as that account, so Slurm runs it (and
+   * accounts it) as that account. Its sbatch gets no environment of the server's: a job of the
+   * same account could read a running sbatch's environment (/proc/<pid>/environ), so it gets
+   * the job's own base and the Slurm clients' SLURM_* settings only.
+   */
+  private submitter(job: JobRequest): SlurmCommandOptions {
+    if (!job.runAs) return this.commands;
+    const clientEnv = this.options.env ?? {};
+    const slurmVars = Object.entries(clientEnv).filter(([k, v]) => k.startsWith('SLURM_') && v !== undefined);
+    return {
+      ...this.commands,
+      env: { PATH: '/usr/local/bin:/usr/bin:/bin', ...job.baseEnv, ...Object.fromEntries(slurmVars) },
+      uid: job.runAs.uid,
+      gid: job.runAs.gid,
+    };
   }
 
   async status(handles: readonly JobHandle[]): Promise<Map<string, JobState>> {
