@@ -91,6 +91,10 @@ async function spyJob(t: Team, backend: 'local' | 'slurm') {
     `head -c 16 ${join(cairn, 'meta.db')} 2>&1 || echo db-unread`,
     `ls ${cairn} 2>&1 || echo cairn-unlisted`,
     'id -u > "$CAIRN_OUTPUT_DIR/uid.txt"',
+    // What the server reads back as root (logs, metrics, outputs): swapped for links to the key.
+    'rundir=$(dirname "$CAIRN_METRICS_FILE")',
+    'rm -f "$rundir/stdout.log" 2>&1 || echo log-kept',
+    `ln -sf ${join(cairn, PRIVATE_KEY_FILE)} "$CAIRN_METRICS_FILE" 2>&1 || echo metrics-kept`,
     'echo \'{"name":"loss","value":0.5,"step":1}\' >> "$CAIRN_METRICS_FILE"',
   ].join('; ');
   const alice = as(t, 'alice');
@@ -120,6 +124,8 @@ async function expectConfined(t: Team, backend: 'local' | 'slurm') {
     rt.services.datasets.checkout({ ref: done.output!, dir: join(dir, 'o') }),
   );
   expect(readFileSync(join(dir, 'o', 'uid.txt'), 'utf8').trim()).toBe(String(uid));
+  expect(log).toContain('log-kept');
+  expect(log).toContain('metrics-kept');
   // The private part of the data dir is still the server's alone.
   expect(statSync(join(t.dataDir, '.cairn')).mode & 0o077).toBe(0);
   expect(statSync(join(t.dataDir, '.cairn', PRIVATE_KEY_FILE)).mode & 0o077).toBe(0);
@@ -135,6 +141,21 @@ describe('--job-user: jobs run as their own OS account', () => {
   it('local backend: the job is that account, cannot read the signing key or the database, and its outputs are versioned', async (ctx) => {
     if (!account) return ctx.skip();
     await expectConfined(await jobUserTeam(), 'local');
+  }, 120_000);
+
+  it('local backend: an output that is a link to the signing key fails the run; the key is versioned nowhere', async (ctx) => {
+    if (!account) return ctx.skip();
+    const t = await jobUserTeam();
+    const key = join(t.dataDir, '.cairn', PRIVATE_KEY_FILE);
+    const alice = as(t, 'alice');
+    const r = await alice.runs.submit({
+      spec: specDir('leak', 'local', `echo w > "$CAIRN_OUTPUT_DIR/model.bin"; ln -s ${key} "$CAIRN_OUTPUT_DIR/leak"`),
+    });
+    // Before, the server (reading as root) threw PATH_UNSAFE at every look and the run never ended.
+    const done = await alice.runs.wait(r.run.id, { pollMs: 100 });
+    expect(done.status).toBe('failed');
+    expect(JSON.stringify(await alice.runs.why(r.run.id))).toContain('points outside');
+    expect(done.output).toBeNull();
   }, 120_000);
 
   it('local backend: cancel and the time limit still stop a job of another account, and nothing of it is left', async (ctx) => {
@@ -170,7 +191,14 @@ describe('--job-user: jobs run as their own OS account', () => {
     if (!f) return ctx.skip();
     const release = await shareSlurmCluster(f);
     try {
-      await expectConfined(await jobUserTeam(slurmEnv(f)), 'slurm');
+      const t = await jobUserTeam(slurmEnv(f));
+      await expectConfined(t, 'slurm');
+      // The job is the account's, not the server's: cancelling it (scancel as root) still works.
+      const alice = as(t, 'alice');
+      const r = await alice.runs.submit({ spec: specDir('slurm-cancel', 'slurm', 'sleep 300') });
+      await waitFor(async () => (await alice.runs.show(r.run.id)).status === 'running', 120_000);
+      await alice.runs.cancel(r.run.id, { wait: true });
+      expect((await alice.runs.wait(r.run.id, { pollMs: 200 })).status).toBe('cancelled');
     } finally {
       release();
     }
