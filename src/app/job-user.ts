@@ -24,6 +24,8 @@ export interface JobUserOptions {
   fresh: boolean;
   /** The server's own uid (process.getuid()). */
   uid: number;
+  /** The server's umask: the code and folders it writes for a job must stay readable by others. */
+  umask: number;
 }
 
 /** The folders under the jobs dir, each traversable but not listable by the job's account. */
@@ -51,6 +53,12 @@ export function serverJobs(o: JobUserOptions): ServerJobs {
       {
         hint: 'start the server as root (it then runs every job as the job user), or leave --job-user out to run jobs as the server’s own account',
       },
+    );
+  if (o.umask & 0o005)
+    throw new CairnError(
+      'CONFIG_INVALID',
+      `the server's umask ${mode(o.umask)} would make the code and folders it writes for a job unreadable to ${account.name}`,
+      { hint: 'start it with umask 022 (systemd: UMask=0022); the data dir itself is kept private regardless' },
     );
   if (o.fresh) tighten(o.dataDir);
   const loose = looseEntries(o.dataDir, o.uid);
@@ -115,7 +123,7 @@ function looseEntries(dataDir: string, uid: number): Array<{ path: string; why: 
   return out;
 }
 
-const mode = (m: number) => `0${(m & 0o777).toString(8)}`;
+const mode = (m: number) => `0${(m & 0o777).toString(8).padStart(3, '0')}`;
 
 /** `<data dir>/jobs` and its folders: the server's, 0711 (a job reaches its own run's folder by name but lists nothing). */
 function jobsFolders(dataDir: string, uid: number): string {

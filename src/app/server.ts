@@ -523,6 +523,7 @@ function jobOptions(dataDir: string, fresh: boolean, opts: ServerOptions): JobUs
     dataDir,
     fresh,
     uid: process.getuid?.() ?? -1,
+    umask: process.umask(),
     ...(jobUser ? { jobUser } : {}),
     allowRootJobs: opts.allowRootJobs ?? env.CAIRN_ALLOW_ROOT_JOBS === '1',
   };
