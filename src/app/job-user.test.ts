@@ -1,0 +1,78 @@
+// How a team server decides who its jobs run as (app/job-user.ts). The uid and umask are inputs,
+// so the decisions of a non-root server are checked here too; the real accounts are in
+// test/server/job-user.test.ts.
+import { chmodSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { isCairnError } from '../core/errors.js';
+import { lookupAccount, serverJobs } from './job-user.js';
+
+const base = { fresh: false, umask: 0o022 };
+const dataDir = () => mkdtempSync(join(tmpdir(), 'cairn-jobuser-unit-'));
+const fails = (fn: () => unknown, code: string): { message: string; hint?: string } => {
+  try {
+    fn();
+  } catch (err) {
+    if (isCairnError(err, code)) return err as { message: string; hint?: string };
+    throw err;
+  }
+  throw new Error(`expected ${code}`);
+};
+
+describe('serverJobs', () => {
+  it('a root server without a job user refuses jobs, and names the fix; allowed, it runs them as itself', () => {
+    const d = dataDir();
+    const refused = serverJobs({ ...base, dataDir: d, uid: 0 });
+    expect(refused.jobsRefused?.hint).toContain('--job-user');
+    expect(serverJobs({ ...base, dataDir: d, uid: 0, allowRootJobs: true })).toEqual({});
+  });
+
+  it('a non-root server without a job user runs jobs as itself, as before', () => {
+    expect(serverJobs({ ...base, dataDir: dataDir(), uid: 1000 })).toEqual({});
+  });
+
+  it('a non-root server cannot switch accounts: refused at start, not silently run as itself', () => {
+    const e = fails(() => serverJobs({ ...base, dataDir: dataDir(), uid: 1000, jobUser: 'root' }), 'USAGE');
+    expect(e.message).toContain('uid 1000');
+  });
+
+  it("naming the server's own account changes nothing", () => {
+    expect(serverJobs({ ...base, dataDir: dataDir(), uid: 0, jobUser: 'root' })).toEqual({});
+  });
+
+  it('an unknown account, or a name that is not one, is refused', () => {
+    fails(() => lookupAccount('no-such-cairn-account-zq'), 'NOT_FOUND');
+    fails(() => lookupAccount('root:0:0'), 'USAGE');
+    fails(() => lookupAccount('-x'), 'USAGE');
+  });
+
+  it('with a job user: a umask that hides written code from others is refused', (ctx) => {
+    if (process.getuid?.() !== 0) return ctx.skip();
+    const e = fails(
+      () => serverJobs({ ...base, umask: 0o077, dataDir: dataDir(), uid: 0, jobUser: 'nobody' }),
+      'CONFIG_INVALID',
+    );
+    expect(e.hint).toContain('umask 022');
+  });
+
+  it('with a job user: a fresh data dir is made private but for jobs/; a loose one is refused with the chmod', (ctx) => {
+    if (process.getuid?.() !== 0) return ctx.skip();
+    const d = dataDir();
+    mkdirSync(join(d, '.cairn'), { mode: 0o755 });
+    mkdirSync(join(d, 'store'), { mode: 0o755 });
+    chmodSync(d, 0o755);
+    const loose = fails(() => serverJobs({ ...base, dataDir: d, uid: 0, jobUser: 'nobody' }), 'CONFIG_INVALID');
+    expect(loose.message).toContain(join(d, '.cairn'));
+    expect(loose.message).toContain(join(d, 'store'));
+    expect(loose.hint).toContain(`chmod 711 ${d}`);
+    const jobs = serverJobs({ ...base, fresh: true, dataDir: d, uid: 0, jobUser: 'nobody' });
+    expect(jobs.jobUser?.name).toBe('nobody');
+    expect(jobs.jobsDir).toBe(join(d, 'jobs'));
+    expect(statSync(d).mode & 0o777).toBe(0o711);
+    expect(statSync(join(d, '.cairn')).mode & 0o777).toBe(0o700);
+    expect(statSync(join(d, 'store')).mode & 0o777).toBe(0o700);
+    for (const f of ['', 'runs', 'checkpoints', 'run-code', 'cache'])
+      expect(statSync(join(d, 'jobs', f)).mode & 0o777).toBe(0o711);
+  });
+});
