@@ -5,12 +5,12 @@ import { chmodSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isCairnError } from '../core/errors.js';
+import { isCairnError, type ErrorCode } from '../core/errors.js';
 import { lookupAccount, serverJobs } from './job-user.js';
 
 const base = { fresh: false, umask: 0o022 };
 const dataDir = () => mkdtempSync(join(tmpdir(), 'cairn-jobuser-unit-'));
-const fails = (fn: () => unknown, code: string): { message: string; hint?: string } => {
+const fails = (fn: () => unknown, code: ErrorCode): { message: string; hint?: string } => {
   try {
     fn();
   } catch (err) {

@@ -4,6 +4,7 @@
 // throwaway account (they run as root here and in CI), submit through the real HTTP API, and
 // let the job itself try to read the key and the database (docs/SERVER.md "Jobs run as their own
 // account"). On the local backend and on the real Slurm cluster of this machine.
+/* eslint-disable @typescript-eslint/no-explicit-any -- the CLI's --json answer is checked field by field */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { ApiClient } from '../../src/app/remote/client.js';
 import { createRemoteServices } from '../../src/app/remote/services.js';
 import { PRIVATE_KEY_FILE } from '../../src/app/keys.js';
 import { startServer } from '../../src/server/start.js';
+import { cliSpawn } from '../../src/test-support/cli.js';
 import { shareSlurmCluster, slurmEnv, slurmFacts } from '../../src/test-support/slurm.js';
 import { startTeam, type Team } from './harness.js';
 
@@ -218,6 +220,49 @@ describe('--job-user: jobs run as their own OS account', () => {
     expect(err?.message).toContain(join(dataDir, '.cairn'));
     expect(err?.hint).toContain('chmod');
   }, 60_000);
+});
+
+describe('cairn server start through the real CLI', () => {
+  /** Starts the server and returns its --json answer and first lines of text, then stops it. */
+  async function started(
+    args: string[],
+    env: NodeJS.ProcessEnv,
+  ): Promise<{ json: any; code: number | null; err: string }> {
+    const cwd = mkdtempSync(join(tmpdir(), 'cairn-jobuser-cli-'));
+    const child = cliSpawn(['server', 'start', '--data-dir', join(cwd, 'd'), '--listen', '127.0.0.1:0', ...args], {
+      cwd,
+      env,
+    });
+    let out = '';
+    let err = '';
+    child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    const json = await new Promise<any>((resolve) => {
+      child.stdout!.on('data', (b: Buffer) => {
+        out += b.toString();
+        if (args.includes('--json') && out.trim().endsWith('}')) resolve(JSON.parse(out));
+        if (!args.includes('--json') && /^jobs: .*$/m.test(out)) resolve(/^jobs: .*$/m.exec(out)![0]);
+      });
+      child.once('exit', () => resolve(null));
+    });
+    // One that failed to start exits by itself, with its exit status.
+    if (!json?.error) child.kill('SIGTERM');
+    const code = await new Promise<number | null>((r) =>
+      child.exitCode !== null ? r(child.exitCode) : child.once('exit', r),
+    );
+    return { json, code, err };
+  }
+
+  it('--job-user names the account in its answer; an unknown account stops it with the fix; root without either says jobs are refused', async (ctx) => {
+    if (!account) return ctx.skip();
+    const withUser = await started(['--job-user', account.name, '--json'], {});
+    expect(withUser.json.jobs).toMatchObject({ user: account.name, refused: null });
+    const unknown = await started(['--job-user', 'no-such-cairn-account-zq', '--json'], {});
+    expect(unknown.json.error.code).toBe('NOT_FOUND');
+    expect(JSON.stringify(unknown.json.error)).toContain('useradd');
+    expect(unknown.code).toBe(1);
+    const refused = await started([], { CAIRN_ALLOW_ROOT_JOBS: '' });
+    expect(refused.json).toMatch(/^jobs: REFUSED: .*--job-user/);
+  }, 120_000);
 });
 
 describe('a server running as root without --job-user', () => {
