@@ -56,6 +56,16 @@ describe('serverJobs', () => {
     expect(e.hint).toContain('umask 022');
   });
 
+  it('with a job user: a folder store outside the data dir that others can read is refused too', (ctx) => {
+    if (process.getuid?.() !== 0) return ctx.skip();
+    const store = mkdtempSync(join(tmpdir(), 'cairn-jobuser-store-'));
+    chmodSync(store, 0o755);
+    const opts = { ...base, fresh: true, dataDir: dataDir(), uid: 0, jobUser: 'nobody', elsewhere: [store] };
+    expect(fails(() => serverJobs(opts), 'CONFIG_INVALID').message).toContain(`${store} (mode 0755)`);
+    chmodSync(store, 0o700);
+    expect(serverJobs(opts).jobUser?.name).toBe('nobody');
+  });
+
   it('with a job user: a fresh data dir is made private but for jobs/; a loose one is refused with the chmod', (ctx) => {
     if (process.getuid?.() !== 0) return ctx.skip();
     const d = dataDir();

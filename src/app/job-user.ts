@@ -26,6 +26,8 @@ export interface JobUserOptions {
   uid: number;
   /** The server's umask: the code and folders it writes for a job must stay readable by others. */
   umask: number;
+  /** Private folders outside the data dir (a `file://` store elsewhere): checked like its entries. */
+  elsewhere?: string[];
 }
 
 /** The folders under the jobs dir, each traversable but not listable by the job's account. */
@@ -61,7 +63,7 @@ export function serverJobs(o: JobUserOptions): ServerJobs {
       { hint: 'start it with umask 022 (systemd: UMask=0022); the data dir itself is kept private regardless' },
     );
   if (o.fresh) tighten(o.dataDir);
-  const loose = looseEntries(o.dataDir, o.uid);
+  const loose = [...looseEntries(o.dataDir, o.uid), ...(o.elsewhere ?? []).flatMap((p) => loosePath(p, o.uid))];
   if (loose.length)
     throw new CairnError(
       'CONFIG_INVALID',
@@ -112,15 +114,22 @@ function looseEntries(dataDir: string, uid: number): Array<{ path: string; why: 
   if (root.uid !== uid) out.push({ path: dataDir, why: `owned by uid ${root.uid}` });
   else if (root.mode & 0o066)
     out.push({ path: dataDir, why: `mode ${mode(root.mode)}, readable or writable by others` });
-  for (const name of readdirSync(dataDir)) {
-    if (name === 'jobs') continue;
-    const path = join(dataDir, name);
-    const st = lstatSync(path);
-    if (st.isSymbolicLink()) continue; // a link's own mode means nothing; its target is checked where it lies
-    if (st.uid !== uid) out.push({ path, why: `owned by uid ${st.uid}` });
-    else if (st.mode & 0o077) out.push({ path, why: `mode ${mode(st.mode)}` });
-  }
+  for (const name of readdirSync(dataDir)) if (name !== 'jobs') out.push(...loosePath(join(dataDir, name), uid));
   return out;
+}
+
+/** A private file or folder that another account could read or change (none: []). */
+function loosePath(path: string, uid: number): Array<{ path: string; why: string }> {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return []; // not there (yet): created by the server, with its modes
+  }
+  // A link's own mode means nothing; where it leads is checked where it lies (the store's folder is passed as such).
+  if (st.isSymbolicLink()) return [];
+  if (st.uid !== uid) return [{ path, why: `owned by uid ${st.uid}` }];
+  return st.mode & 0o077 ? [{ path, why: `mode ${mode(st.mode)}` }] : [];
 }
 
 const mode = (m: number) => `0${(m & 0o777).toString(8).padStart(3, '0')}`;

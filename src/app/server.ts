@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { sql, type ExpressionBuilder } from 'kysely';
 import type { AuditActor, AuditContext, EventDraft } from '../audit/event.js';
 import { formatVerifierKey } from '../audit/note/index.js';
@@ -141,7 +142,7 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
   // After the store: a new data dir's folder store is among what the job user must not read.
   let jobs: ServerJobs;
   try {
-    jobs = opts.local ? {} : serverJobs(jobOptions(dataDir, fresh, opts));
+    jobs = opts.local ? {} : serverJobs(jobOptions(dataDir, fresh, opts, store?.url));
   } catch (err) {
     await store?.close();
     await ws.close();
@@ -516,12 +517,15 @@ async function takeOverClaim(
 }
 
 /** The job-user decision's inputs: the flags, else CAIRN_JOB_USER / CAIRN_ALLOW_ROOT_JOBS=1. */
-function jobOptions(dataDir: string, fresh: boolean, opts: ServerOptions): JobUserOptions {
+function jobOptions(dataDir: string, fresh: boolean, opts: ServerOptions, storeUrl?: string): JobUserOptions {
   const env = opts.env ?? process.env;
   const jobUser = opts.jobUser ?? env.CAIRN_JOB_USER;
+  // A folder store outside the data dir holds every project's objects: as private as the data dir.
+  const storeDir = storeUrl?.startsWith('file://') ? fileURLToPath(storeUrl) : null;
   return {
     dataDir,
     fresh,
+    ...(storeDir && !storeDir.startsWith(`${dataDir}/`) ? { elsewhere: [storeDir] } : {}),
     uid: process.getuid?.() ?? -1,
     umask: process.umask(),
     ...(jobUser ? { jobUser } : {}),
