@@ -1,11 +1,12 @@
 // How a team server decides who its jobs run as (app/job-user.ts). The uid and umask are inputs,
 // so the decisions of a non-root server are checked here too; the real accounts are in
 // test/server/job-user.test.ts.
-import { chmodSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isCairnError, type ErrorCode } from '../core/errors.js';
+import { mulberry32 } from '../test-support/prng.js';
 import { lookupAccount, serverJobs } from './job-user.js';
 
 const base = { fresh: false, umask: 0o022 };
@@ -84,5 +85,40 @@ describe('serverJobs', () => {
     expect(statSync(join(d, 'store')).mode & 0o777).toBe(0o700);
     for (const f of ['', 'runs', 'checkpoints', 'run-code', 'cache'])
       expect(statSync(join(d, 'jobs', f)).mode & 0o777).toBe(0o711);
+  });
+
+  it('property: over random data dir layouts, it starts only when nothing but jobs/ is open to the job account, and a fresh dir always ends so', (ctx) => {
+    if (process.getuid?.() !== 0) return ctx.skip();
+    const rnd = mulberry32(0x70b5);
+    const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)]!;
+    const modes = [0o700, 0o711, 0o750, 0o755, 0o770, 0o777, 0o600, 0o640, 0o644] as const;
+    for (let i = 0; i < 60; i++) {
+      const d = dataDir();
+      const entries = ['.cairn', 'store', 'meta.db', 'notes'].filter(() => rnd() < 0.7);
+      for (const e of entries) {
+        if (e.includes('.') && e !== '.cairn') writeFileSync(join(d, e), 'x');
+        else mkdirSync(join(d, e));
+        chmodSync(join(d, e), pick(modes));
+      }
+      chmodSync(d, pick([0o700, 0o711, 0o750, 0o755, 0o775]));
+      const fresh = rnd() < 0.3;
+      const open = (p: string) => statSync(p).mode & 0o077;
+      const wasPrivate = (statSync(d).mode & 0o066) === 0 && entries.every((e) => open(join(d, e)) === 0);
+      const o = { ...base, fresh, dataDir: d, uid: 0, jobUser: 'nobody' };
+      let started: boolean;
+      try {
+        serverJobs(o);
+        started = true;
+      } catch (err) {
+        if (!isCairnError(err, 'CONFIG_INVALID')) throw err;
+        started = false;
+      }
+      expect(started, `layout ${i} (fresh ${fresh})`).toBe(fresh || wasPrivate);
+      if (!started) continue;
+      // Whatever it started on: the job account can pass through the data dir, and read only jobs/.
+      expect(statSync(d).mode & 0o066).toBe(0);
+      for (const e of entries) expect(open(join(d, e)), `${e} of layout ${i}`).toBe(0);
+      expect(statSync(join(d, 'jobs')).mode & 0o777).toBe(0o711);
+    }
   });
 });
