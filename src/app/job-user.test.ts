@@ -83,7 +83,7 @@ describe('serverJobs', () => {
     expect(statSync(d).mode & 0o777).toBe(0o711);
     expect(statSync(join(d, '.cairn')).mode & 0o777).toBe(0o700);
     expect(statSync(join(d, 'store')).mode & 0o777).toBe(0o700);
-    for (const f of ['', 'runs', 'checkpoints', 'run-code', 'cache'])
+    for (const f of ['', 'runs', 'checkpoints', 'run-code', 'cache', 'cache/versions', 'cache/seals'])
       expect(statSync(join(d, 'jobs', f)).mode & 0o777).toBe(0o711);
   });
 

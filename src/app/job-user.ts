@@ -30,8 +30,21 @@ export interface JobUserOptions {
   elsewhere?: string[];
 }
 
-/** The folders under the jobs dir, each traversable but not listable by the job's account. */
-const JOB_FOLDERS = ['runs', 'checkpoints', 'run-code', 'cache'] as const;
+/**
+ * The folders under the jobs dir, each traversable but not listable by the job's account: a job
+ * reaches its own run, code and inputs by name, and lists nobody else's. The input cache's own
+ * folders are made here too (mkdir keeps an existing folder's mode): left to the cache, they
+ * were 0755, and a job listed every project's materialized inputs.
+ */
+const JOB_FOLDERS = [
+  'runs',
+  'checkpoints',
+  'run-code',
+  'cache',
+  'cache/versions',
+  'cache/seals',
+  'cache/locks',
+] as const;
 
 /** Decides how this server runs jobs, and makes the data dir fit for it (or says why it is not). */
 export function serverJobs(o: JobUserOptions): ServerJobs {

@@ -92,6 +92,10 @@ async function spyJob(t: Team, backend: 'local' | 'slurm') {
     `cat ${join(cairn, PRIVATE_KEY_FILE)} 2>&1 || echo key-unread`,
     `head -c 16 ${join(cairn, 'meta.db')} 2>&1 || echo db-unread`,
     `ls ${cairn} 2>&1 || echo cairn-unlisted`,
+    // The job folders are reachable by name only: no listing of other runs, code or inputs.
+    ...['runs', 'checkpoints', 'run-code', 'cache', 'cache/versions', 'cache/seals'].map(
+      (f) => `ls ${join(t.dataDir, 'jobs', f)} >/dev/null 2>&1 && echo listed-${f.replace('/', '-')}`,
+    ),
     'id -u > "$CAIRN_OUTPUT_DIR/uid.txt"',
     // What the server reads back as root (logs, metrics, outputs): swapped for links to the key.
     'rundir=$(dirname "$CAIRN_METRICS_FILE")',
@@ -99,8 +103,16 @@ async function spyJob(t: Team, backend: 'local' | 'slurm') {
     `ln -sf ${join(cairn, PRIVATE_KEY_FILE)} "$CAIRN_METRICS_FILE" 2>&1 || echo metrics-kept`,
     'echo \'{"name":"loss","value":0.5,"step":1}\' >> "$CAIRN_METRICS_FILE"',
   ].join('; ');
+  // An input, so that the input cache holds a materialized version the job must not list.
+  const data = mkdtempSync(join(tmpdir(), 'cairn-jobuser-data-'));
+  writeFileSync(join(data, 'd.csv'), 'x\n1\n');
+  const rt = t.server.runtime;
+  await rt.runAs({ actor: { id: 'alice', auth: 'token' }, command: 'test' }, () =>
+    rt.services.datasets.add({ source: data, name: `spy-data-${backend}` }),
+  );
   const alice = as(t, 'alice');
-  const r = await alice.runs.submit({ spec: specDir(`spy-${backend}`, backend, command) });
+  const spec = specDir(`spy-${backend}`, backend, command, ['inputs:', `  train: spy-data-${backend}@latest`]);
+  const r = await alice.runs.submit({ spec });
   const done = await alice.runs.wait(r.run.id, { pollMs: 100 });
   return { done, log: await logsOf(t, r.run.id) };
 }
@@ -116,6 +128,7 @@ async function expectConfined(t: Team, backend: 'local' | 'slurm') {
   expect(log).toMatch(/meta\.db.*Permission denied/);
   expect(log).toContain('key-unread');
   expect(log).toContain('db-unread');
+  expect(log).not.toMatch(/listed-/);
   expect(log).not.toContain('PRIVATE KEY');
   expect(log).not.toContain('SQLite format');
   // Its outputs are versioned by the server afterwards, as any run's.
