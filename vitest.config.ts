@@ -47,6 +47,10 @@ export default defineConfig({
     // Says which services (sshd, Slurm) the tests left up and how to stop them.
     globalSetup: ['test/services-notice.ts'],
     sequence: { sequencer: HeavyFirst },
+    // The tests run as root here and in CI: a team server then refuses jobs unless told they may
+    // run as root (docs/SERVER.md "Jobs run as their own account"); test/server/job-user.test.ts
+    // takes it away to check that refusal, and runs jobs as a real other account.
+    env: { CAIRN_ALLOW_ROOT_JOBS: '1' },
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

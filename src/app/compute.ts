@@ -8,20 +8,28 @@ import {
   type ComputeBackend,
   type ComputeConfig,
   type ComputePorts,
+  type JobAccount,
   type RunDeps,
 } from '../compute/index.js';
+import type { ServerJobs } from './job-user.js';
 import { loadComputeConfig } from './compute-config.js';
 import type { Workspace } from './workspace.js';
 
 /** Builds the backend called `name` from the workspace's compute configuration: where local/Slurm is chosen. */
-export async function makeBackend(cairnDir: string, name: string, cfg: ComputeConfig): Promise<ComputeBackend> {
+export async function makeBackend(
+  cairnDir: string,
+  name: string,
+  cfg: ComputeConfig,
+  env?: NodeJS.ProcessEnv,
+): Promise<ComputeBackend> {
   if (name === 'local')
     return new LocalBackend({
       stateDir: join(cairnDir, 'compute', 'local'),
       ...(cfg.localGpus ? { gpus: cfg.localGpus } : {}),
       sampleIntervalMs: cfg.sampleIntervalS * 1000,
     });
-  if (name === 'slurm') return slurmBackend({ ...cfg.slurm });
+  // A job user's sbatch runs with no environment of the server's but the Slurm clients' own (SLURM_CONF, …).
+  if (name === 'slurm') return slurmBackend({ ...cfg.slurm, ...(env ? { env } : {}) });
   throw new CairnError('USAGE', `unknown backend ${JSON.stringify(name)} (local or slurm)`);
 }
 
@@ -54,17 +62,26 @@ export function serverJobBaseEnv(env: NodeJS.ProcessEnv): Record<string, string>
   return base;
 }
 
+/** How a workspace's or server's jobs are started: see computePorts. */
+export interface JobOptions {
+  isolateJobs?: boolean;
+  /** A team server's decision on its jobs' account and folders (app/job-user.ts). */
+  jobs?: ServerJobs;
+}
+
 /**
  * The compute ports of a workspace: compute.json (read on first use), the input cache
- * (compute.json's `cache`, else CAIRN_CACHE, else the workspace cache), one backend of each
- * kind for the life of these ports, and the SDK paths jobs are told about. `isolateJobs` (a team
- * server): jobs start from serverJobBaseEnv(env), not from this process's environment.
+ * (compute.json's `cache`, else CAIRN_CACHE, else the workspace cache, or the server's jobs
+ * dir), one backend of each kind for the life of these ports, and the SDK paths jobs are told
+ * about. `isolateJobs` (a team server): jobs start from serverJobBaseEnv(env), not from this
+ * process's environment; with a job user, its own HOME, USER and LOGNAME.
  */
 export function computePorts(
   ws: Pick<Workspace, 'cairnDir'>,
   env: NodeJS.ProcessEnv = process.env,
-  opts: { isolateJobs?: boolean } = {},
+  opts: JobOptions = {},
 ): ComputePorts {
+  const { jobUser, jobsDir, jobsRefused } = opts.jobs ?? {};
   let config: ComputeConfig | null = null;
   const backends = new Map<string, Promise<ComputeBackend>>();
   const cfg = () => (config ??= loadComputeConfig(ws.cairnDir));
@@ -73,12 +90,12 @@ export function computePorts(
       return cfg();
     },
     get inputCache() {
-      return cfg().cache ?? env.CAIRN_CACHE ?? join(ws.cairnDir, 'cache');
+      return cfg().cache ?? env.CAIRN_CACHE ?? join(jobsDir ?? ws.cairnDir, 'cache');
     },
     backend(name) {
       let b = backends.get(name);
       if (!b) {
-        b = makeBackend(ws.cairnDir, name, cfg());
+        b = makeBackend(ws.cairnDir, name, cfg(), jobUser ? env : undefined);
         // A failed build (unknown name, bad config) is not kept: the next call says so again.
         b.catch(() => backends.delete(name));
         backends.set(name, b);
@@ -90,15 +107,23 @@ export function computePorts(
       node: join(packageRoot(), 'dist', 'sdk', 'index.js'),
       ...(env.PYTHONPATH ? { inheritedPythonPath: env.PYTHONPATH } : {}),
     },
-    ...(opts.isolateJobs ? { jobBaseEnv: serverJobBaseEnv(env) } : {}),
+    ...(opts.isolateJobs ? { jobBaseEnv: jobBase(env, jobUser) } : {}),
+    ...(jobUser ? { jobUser } : {}),
+    ...(jobsDir ? { jobsDir } : {}),
+    ...(jobsRefused ? { jobsRefused } : {}),
   };
+}
+
+function jobBase(env: NodeJS.ProcessEnv, account: JobAccount | undefined): Record<string, string> {
+  const base = serverJobBaseEnv(env);
+  return account ? { ...base, HOME: account.home, USER: account.name, LOGNAME: account.name } : base;
 }
 
 /** A workspace with its compute ports: what the run service and in-process callers (tests, models/) take. */
 export function runDeps<W extends Workspace>(
   ws: W,
   env: NodeJS.ProcessEnv = process.env,
-  opts: { isolateJobs?: boolean } = {},
+  opts: JobOptions = {},
 ): W & RunDeps {
   return { ...ws, compute: computePorts(ws, env, opts), bookkeeping: ws.meta.db };
 }

@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { sql, type ExpressionBuilder } from 'kysely';
 import type { AuditActor, AuditContext, EventDraft } from '../audit/event.js';
 import { formatVerifierKey } from '../audit/note/index.js';
@@ -20,6 +21,7 @@ import {
   type UploadPlans,
 } from './server-store.js';
 import type { SessionRecord, SessionStore } from './oidc/index.js';
+import { serverJobs, type JobUserOptions, type ServerJobs } from './job-user.js';
 import { leaseLocks, processLease, type ProcessLease } from './store-locks.js';
 import { remoteConfigFrom } from '../transfer/index.js';
 import { runRecord } from '../compute/index.js';
@@ -36,6 +38,10 @@ export interface ServerOptions {
   store?: string;
   /** S3-compatible endpoint of an s3:// store (MinIO, Ceph, a test server). */
   storeEndpoint?: string;
+  /** `--job-user`: the OS account jobs run as (docs/SERVER.md "Jobs run as their own account"). */
+  jobUser?: string;
+  /** `--allow-root-jobs`: a root server without a job user runs jobs as root (else they are refused). */
+  allowRootJobs?: boolean;
   /**
    * `cairn ui`: serve an existing workspace (found from `dataDir` as the CLI finds it) as its own
    * user, with the workspace's actor (CAIRN_ACTOR kept) and no data plane: nothing is created in it.
@@ -74,6 +80,8 @@ export interface ServerRuntime {
   dialect: 'sqlite' | 'postgres';
   /** Where submitted runs' spec and code are placed, one folder per digest. */
   runCodeDir: string;
+  /** Who the server's jobs run as, and whether they may run at all. */
+  jobs: ServerJobs;
   /** Runs `fn` with `scope` as the acting identity of every event and check inside it. */
   runAs<T>(scope: RequestScope, fn: () => Promise<T>): Promise<T>;
   contextFor(scope: RequestScope): AuditContext;
@@ -127,17 +135,28 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
   const scopes = new AsyncLocalStorage<RequestScope>();
   const scope = () => scopes.getStore();
   const common = { cwd: dataDir, command: 'server', scope, env: serverEnv(opts.env), groupCommit: true };
+  const fresh = !existsSync(join(dataDir, CAIRN_DIR, CONFIG_FILE));
   const ws = opts.local
     ? await openWorkspace({ cwd: dataDir, command: 'ui', scope, env: opts.env ?? process.env })
-    : existsSync(join(dataDir, CAIRN_DIR, CONFIG_FILE))
+    : !fresh
       ? await openWorkspace(common)
       : await initWorkspace(dataDir, { ...common, ...(opts.db ? { metadataUrl: opts.db } : {}) });
-  // A team server's jobs are contributors' code: they start without the server's secrets.
-  // `cairn ui` serves the user's own workspace, whose jobs keep the user's environment.
-  const services = buildServices(ws, opts.env, { isolateJobs: !opts.local });
+  const store = opts.local ? null : await openServerStore(ws, opts);
+  // After the store: a new data dir's folder store is among what the job user must not read.
+  let jobs: ServerJobs;
+  try {
+    jobs = opts.local ? {} : serverJobs(jobOptions(dataDir, fresh, opts, store?.url));
+  } catch (err) {
+    await store?.close();
+    await ws.close();
+    throw err;
+  }
+  // A team server's jobs are contributors' code: they start without the server's secrets, and
+  // with a job user as another account. `cairn ui` serves the user's own workspace, whose jobs
+  // keep the user's environment.
+  const services = buildServices(ws, opts.env, { isolateJobs: !opts.local, jobs });
   const identity = createIdentityService(ws);
   const batcher = new GroupCommit(ws);
-  const store = opts.local ? null : await openServerStore(ws, opts);
   const localActor = opts.local ? ws.actor() : null;
   // `cairn ui` is one process on its own workspace: it registers nothing in the workspace's
   // database, and a claim of an earlier boot there is a dead process's.
@@ -152,7 +171,8 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
     root: ws.root,
     verifierKey: formatVerifierKey(ws.config.audit.origin, ws.audit.keys.rawPublicKey),
     dialect: ws.meta.dialect,
-    runCodeDir: join(ws.cairnDir, 'run-code'),
+    runCodeDir: join(jobs.jobsDir ?? ws.cairnDir, 'run-code'),
+    jobs,
     runAs: (scope, fn) => scopes.run(scope, fn),
     contextFor: (scope) => scopes.run(scope, () => ws.auditContext()),
     contextHere: () => ws.auditContext(),
@@ -515,6 +535,23 @@ async function takeOverClaim(
   if (kind === 'committed') return { state: 'lost', index: Number(index) };
   o.inflight.add(id);
   return { state: 'new' };
+}
+
+/** The job-user decision's inputs: the flags, else CAIRN_JOB_USER / CAIRN_ALLOW_ROOT_JOBS=1. */
+function jobOptions(dataDir: string, fresh: boolean, opts: ServerOptions, storeUrl?: string): JobUserOptions {
+  const env = opts.env ?? process.env;
+  const jobUser = opts.jobUser ?? env.CAIRN_JOB_USER;
+  // A folder store outside the data dir holds every project's objects: as private as the data dir.
+  const storeDir = storeUrl?.startsWith('file://') ? fileURLToPath(storeUrl) : null;
+  return {
+    dataDir,
+    fresh,
+    ...(storeDir && !storeDir.startsWith(`${dataDir}/`) ? { elsewhere: [storeDir] } : {}),
+    uid: process.getuid?.() ?? -1,
+    umask: process.umask(),
+    ...(jobUser ? { jobUser } : {}),
+    allowRootJobs: opts.allowRootJobs ?? env.CAIRN_ALLOW_ROOT_JOBS === '1',
+  };
 }
 
 /**

@@ -9,6 +9,7 @@ import type { AdminService } from '../store-admin/index.js';
 import type { RunDeps } from '../compute/index.js';
 import type { TransferService } from '../transfer/index.js';
 import { locateWorkspace, openWorkspace, type OpenOptions, type Workspace } from './workspace.js';
+import type { JobOptions } from './compute.js';
 
 /**
  * The services a command (or, later, a server request) talks to: one interface per domain, built
@@ -35,11 +36,7 @@ export interface Services {
  * environment deploy hooks inherit and webhook secrets are read from. `isolateJobs` (a team
  * server): runs' jobs do not inherit it (app/compute.ts serverJobBaseEnv).
  */
-export function buildServices(
-  ws: Workspace,
-  env: NodeJS.ProcessEnv = process.env,
-  opts: { isolateJobs?: boolean } = {},
-): Services {
+export function buildServices(ws: Workspace, env: NodeJS.ProcessEnv = process.env, opts: JobOptions = {}): Services {
   // Runs and usage share one set of compute ports (one backend of each kind per command).
   let compute: Promise<RunDeps> | null = null;
   const computeDeps = () => (compute ??= import('./compute.js').then((m) => m.runDeps(ws, env, opts)));

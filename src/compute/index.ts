@@ -1,6 +1,6 @@
 // The compute domain: training runs on local or Slurm backends, their metrics, and GPU usage,
 // quotas and budgets. Other folders import compute/ only through this file (lint: layers/imports).
-import type { ComputeBackend } from './backends/port.js';
+import type { ComputeBackend, JobAccount } from './backends/port.js';
 import type { SlurmBackendOptions } from './backends/slurm/slurm-backend.js';
 
 export {
@@ -24,7 +24,7 @@ export type { UsageRow } from './usage.js';
 // What the composition root (app/) gives the run service: configuration, backends, SDK paths.
 export type { ComputePorts, RunDeps } from './runs/deps.js';
 export { COMPUTE_CONFIG_KEYS, defaultComputeConfig, type ComputeConfig } from './config.js';
-export type { ComputeBackend, SlurmBackendOptions };
+export type { ComputeBackend, JobAccount, SlurmBackendOptions };
 export { LocalBackend, type LocalBackendOptions } from './backends/local/local-backend.js';
 
 /** The Slurm backend, loaded only by workspaces that use it. */

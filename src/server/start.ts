@@ -18,6 +18,10 @@ export interface StartOptions extends HttpOptions {
   storeEndpoint?: string;
   /** OpenID Connect sign-in (docs/SERVER.md): bearer ID/access tokens, the CLI's device flow, the browser's code flow. */
   oidc?: OidcSettings | null;
+  /** `--job-user`: jobs run as this OS account (the server runs as root). */
+  jobUser?: string;
+  /** `--allow-root-jobs`: a root server without a job user runs jobs as root. */
+  allowRootJobs?: boolean;
   /** The server's public base URL, for the browser sign-in's redirect (default: from each request's Host). */
   publicUrl?: string;
 }
@@ -38,6 +42,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     ...(opts.env ? { env: opts.env } : {}),
     ...(opts.store ? { store: opts.store } : {}),
     ...(opts.storeEndpoint ? { storeEndpoint: opts.storeEndpoint } : {}),
+    ...(opts.jobUser ? { jobUser: opts.jobUser } : {}),
+    ...(opts.allowRootJobs ? { allowRootJobs: true } : {}),
   });
   let http: FastifyInstance;
   try {

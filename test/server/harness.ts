@@ -37,6 +37,7 @@ export async function startTeam(
     oidc?: OidcSettings;
     store?: string;
     storeEndpoint?: string;
+    jobUser?: string;
   } = {},
 ): Promise<Team> {
   const dataDir = mkdtempSync(join(tmpdir(), 'cairn-server-'));
@@ -48,6 +49,7 @@ export async function startTeam(
     ...(opts.storeEndpoint ? { storeEndpoint: opts.storeEndpoint } : {}),
     env: opts.env ?? process.env,
     ...(opts.oidc ? { oidc: opts.oidc } : {}),
+    ...(opts.jobUser ? { jobUser: opts.jobUser } : {}),
   });
   const roles: Record<string, Role> = opts.roles ?? {
     admin: 'admin',

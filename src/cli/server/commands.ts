@@ -40,6 +40,14 @@ export const serverStart = spec({
     ),
     oidcScopes: text('--oidc-scopes <scopes>', 'scopes to ask for (space-separated)'),
     publicUrl: text('--public-url <url>', "the server's URL as browsers reach it (for the sign-in redirect)"),
+    jobUser: text(
+      '--job-user <account>',
+      'run every job as this OS account, never as the server (needs root; or CAIRN_JOB_USER)',
+    ),
+    allowRootJobs: flag(
+      '--allow-root-jobs',
+      'a server running as root without --job-user runs jobs as root (else refused; or CAIRN_ALLOW_ROOT_JOBS=1)',
+    ),
   },
 });
 

@@ -1,6 +1,7 @@
 import type { OptionsOf } from '../table/define.js';
 import type { serverStart } from './commands.js';
 import { startServer } from '../../server/start.js';
+import type { ServerRuntime } from '../../app/server.js';
 import { oidcSettings } from '../../app/oidc/index.js';
 import { CairnError } from '../../core/errors.js';
 import { commandContext } from '../context.js';
@@ -27,6 +28,8 @@ export async function run(opts: OptionsOf<typeof serverStart>): Promise<void> {
     ...(opts.db ? { db: opts.db } : {}),
     ...(opts.store ? { store: opts.store } : {}),
     ...(opts.storeEndpoint ? { storeEndpoint: opts.storeEndpoint } : {}),
+    ...(opts.jobUser ? { jobUser: opts.jobUser } : {}),
+    ...(opts.allowRootJobs ? { allowRootJobs: true } : {}),
     bodyLimit,
     protectedAliases: opts.protectedAlias.length ? opts.protectedAlias : ['production'],
   });
@@ -37,9 +40,15 @@ export async function run(opts: OptionsOf<typeof serverStart>): Promise<void> {
     verifierKey: server.runtime.verifierKey,
     metadata: server.runtime.dialect,
     store: server.runtime.store?.url ?? null,
+    jobs: {
+      user: server.runtime.jobs.jobUser?.name ?? null,
+      refused: server.runtime.jobs.jobsRefused?.message ?? null,
+      dir: server.runtime.jobs.jobsDir ?? null,
+    },
   });
   out.say(`Cairn server on ${server.url} (metadata: ${server.runtime.dialect}, data dir: ${opts.dataDir})`);
   out.say(`audit log key: ${server.runtime.verifierKey}`);
+  out.say(jobsLine(server.runtime.jobs));
   if (oidc)
     out.say(
       `OpenID Connect: ${oidc.issuer} (client ${oidc.clientId}); accounts from ${oidc.usernameClaim}, groups from ${oidc.groupsClaim}; browser sign-in at /auth/login`,
@@ -58,4 +67,11 @@ export async function run(opts: OptionsOf<typeof serverStart>): Promise<void> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+}
+
+/** What the admin must know about the jobs this server will run: as whom, or that none will run. */
+function jobsLine(jobs: ServerRuntime['jobs']): string {
+  if (jobs.jobsRefused) return `jobs: REFUSED: ${jobs.jobsRefused.message}; ${jobs.jobsRefused.hint}`;
+  if (jobs.jobUser) return `jobs: run as ${jobs.jobUser.name} (uid ${jobs.jobUser.uid}), folders in ${jobs.jobsDir}`;
+  return `jobs: run as this server's own account (${process.getuid?.() === 0 ? 'root, as --allow-root-jobs says' : 'they can read its data dir: see docs/SERVER.md "Jobs run as their own account"'})`;
 }

@@ -20,6 +20,12 @@ export interface JobRequest {
    * environment (database, store and OIDC secrets) never reaches a contributor's job.
    */
   baseEnv?: Record<string, string>;
+  /**
+   * The OS account the job runs as (a team server's `--job-user`); absent: the account of the
+   * process that submits it. The backend starts the job's processes, never its own bookkeeping
+   * (the local supervisor), as this account, so the job cannot forge what is recorded about it.
+   */
+  runAs?: JobAccount;
   /** Where the job's stdout and stderr go (absolute paths; appended to on requeue). */
   stdoutPath: string;
   stderrPath: string;
@@ -38,6 +44,14 @@ export interface JobRequest {
   requeue: boolean;
   /** Idle-GPU policy, applied where the backend samples GPUs (local with nvidia-smi). */
   idle?: { thresholdPct: number; windowS: number; action: 'flag' | 'checkpoint' | 'stop' };
+}
+
+/** An OS account jobs run as, looked up by the composition root (app/job-user.ts). */
+export interface JobAccount {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
 }
 
 export type JobStateName =

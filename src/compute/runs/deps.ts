@@ -1,5 +1,5 @@
 import type { DatasetDeps } from '../../datasets/index.js';
-import type { ComputeBackend } from '../backends/port.js';
+import type { ComputeBackend, JobAccount } from '../backends/port.js';
 import type { ComputeConfig } from '../config.js';
 import type { BookkeepingDb } from '../../meta/read-db.js';
 
@@ -22,6 +22,18 @@ export interface ComputePorts {
    * process's (JobRequest.baseEnv). Absent in a workspace: jobs inherit the user's environment.
    */
   readonly jobBaseEnv?: Record<string, string>;
+  /**
+   * A team server's `--job-user`: every job runs as this account, and its folders (run folder,
+   * outputs, checkpoints) are made its own (docs/SERVER.md "Jobs run as their own account").
+   */
+  readonly jobUser?: JobAccount;
+  /**
+   * Where run folders and checkpoints live when not in the workspace (`.cairn/`): a server with
+   * a job user keeps them outside its private data, where the job's account can reach them.
+   */
+  readonly jobsDir?: string;
+  /** Set: no job may start here, for this reason (a root server without a job user). */
+  readonly jobsRefused?: { message: string; hint: string };
 }
 
 export interface RunDeps extends DatasetDeps {

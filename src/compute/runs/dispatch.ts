@@ -9,6 +9,7 @@ import { materializeShared } from '../../datasets/index.js';
 import type { JobHandle } from '../backends/port.js';
 import type { ComputePorts, RunDeps } from './deps.js';
 import { endRun } from './end.js';
+import { giveToJobUser } from './job-folders.js';
 import { quotaCheck } from './quota.js';
 import { checkpointDir, JOB_CLAIM, type Reason, type RunRow, type StoredSpec } from './store.js';
 
@@ -229,6 +230,9 @@ export function jobEnv(
 
 /** Prepares the run's folder and inputs, then hands the job to its backend. */
 async function startJob(deps: RunDeps, run: RunRow): Promise<JobHandle> {
+  const refused = deps.compute.jobsRefused;
+  // INVALID_INPUT: the run is refused (audited as denied), not failed, and never retried here.
+  if (refused) throw new CairnError('INVALID_INPUT', refused.message, { hint: refused.hint });
   const stored = JSON.parse(run.spec) as StoredSpec;
   const dir = run.dir;
   const out = join(dir, 'out');
@@ -236,6 +240,12 @@ async function startJob(deps: RunDeps, run: RunRow): Promise<JobHandle> {
   mkdirSync(out, { recursive: true });
   mkdirSync(ckpt, { recursive: true });
   const env = jobEnv(run, stored.spec, { dir, out, checkpoints: ckpt }, deps.compute.sdk);
+  const runAs = deps.compute.jobUser;
+  if (runAs)
+    giveToJobUser(runAs, {
+      dirs: [out, ckpt],
+      files: [env[RUN_ENV.metricsFile]!, join(dir, 'stdout.log'), join(dir, 'stderr.log')],
+    });
   for (const i of stored.inputs)
     env[inputEnvName(i.name)] = await materializeShared(deps, i.digest, deps.compute.inputCache);
   const backend = await deps.compute.backend(run.backend);
@@ -245,6 +255,7 @@ async function startJob(deps: RunDeps, run: RunRow): Promise<JobHandle> {
     cwd: stored.codeDir,
     env,
     ...(deps.compute.jobBaseEnv ? { baseEnv: deps.compute.jobBaseEnv } : {}),
+    ...(runAs ? { runAs } : {}),
     stdoutPath: join(dir, 'stdout.log'),
     stderrPath: join(dir, 'stderr.log'),
     resources: { gpus: run.gpus, cpus: run.cpus, memoryMb: run.memory_mb, timeLimitS: run.time_limit_s },

@@ -1,6 +1,7 @@
 import { cpSync, existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalJson } from '../../core/canonical-json.js';
+import { isCairnError } from '../../core/errors.js';
 import { uuidv7 } from '../../core/ids.js';
 import { isoUtc } from '../../core/time.js';
 import { addVersion } from '../../datasets/index.js';
@@ -121,7 +122,21 @@ async function finishRun(deps: RunDeps, run: RunRow, s: JobState, usage: EndUsag
     });
     return;
   }
-  const output = await collectOutput(deps, run, stored.spec.outputs);
+  let output: Awaited<ReturnType<typeof collectOutput>>;
+  try {
+    output = await collectOutput(deps, run, stored.spec.outputs);
+  } catch (err) {
+    // A job's outputs that cannot be versioned as they are (a link leading out of them, to the
+    // server's key or anywhere) fail the run. Before, the error escaped every look at the run,
+    // which stayed running with its end claimed, and `run wait` never returned.
+    if (!isCairnError(err, 'PATH_UNSAFE')) throw err;
+    await recordEnd(deps, run, {
+      ...s,
+      state: 'failed',
+      reason: `the job's outputs cannot be versioned: ${err.message}`,
+    });
+    return;
+  }
   // The metrics and parameters are all in (ingested above): the event vouches for them by digest.
   const digests = await recordDigests(deps.meta.db, run.id);
   await deps.audit.audited(

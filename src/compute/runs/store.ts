@@ -54,8 +54,12 @@ export interface Reason {
   [k: string]: unknown;
 }
 
-export function runDir(deps: Pick<RunDeps, 'cairnDir'>, id: string): string {
-  return join(deps.cairnDir, 'runs', id);
+/** Where run folders and checkpoints live: the server's jobs dir when it has one, else the workspace. */
+type JobsRoot = Pick<RunDeps, 'cairnDir'> & { compute?: Pick<RunDeps['compute'], 'jobsDir'> };
+const jobsRoot = (deps: JobsRoot) => deps.compute?.jobsDir ?? deps.cairnDir;
+
+export function runDir(deps: JobsRoot, id: string): string {
+  return join(jobsRoot(deps), 'runs', id);
 }
 
 /**
@@ -79,8 +83,8 @@ export function readCodeFiles(dir: string): PreparedRun['codeFiles'] {
 }
 
 /** Checkpoints belong to the run key, so a requeued or re-submitted identical run resumes from them. */
-export function checkpointDir(deps: Pick<RunDeps, 'cairnDir'>, key: string): string {
-  return join(deps.cairnDir, 'checkpoints', key);
+export function checkpointDir(deps: JobsRoot, key: string): string {
+  return join(jobsRoot(deps), 'checkpoints', key);
 }
 
 /**

@@ -277,11 +277,15 @@ function main(): void {
   const env: NodeJS.ProcessEnv = { ...(req.baseEnv ?? process.env), ...req.env };
   // Only the GPUs Cairn assigned; an empty list hides every GPU from CUDA.
   env.CUDA_VISIBLE_DEVICES = job.gpus.join(',');
+  // A server's job user: only the job drops to it. This supervisor stays the server's account, so
+  // the job can neither signal nor trace it, nor rewrite the exit record and usage it keeps; and
+  // as root it can still signal the job's group. Node clears supplementary groups (setgroups(0)).
   const child = spawn('/bin/sh', ['-c', req.command], {
     cwd: req.cwd,
     env,
     stdio: ['ignore', out, err],
     detached: true,
+    ...(req.runAs ? { uid: req.runAs.uid, gid: req.runAs.gid } : {}),
   });
   closeSync(out);
   closeSync(err);

@@ -6,6 +6,9 @@ export interface SlurmCommandOptions {
   /** Where sbatch, squeue, … live; unset: found on PATH. */
   binDir?: string;
   env?: NodeJS.ProcessEnv;
+  /** Run the client as this account (sbatch of a job user's job); needs root. */
+  uid?: number;
+  gid?: number;
 }
 
 export interface CommandResult {
@@ -31,6 +34,7 @@ export function runSlurm(cmd: string, args: readonly string[], options: SlurmCom
       // Without an env of their own the clients inherit this process's (SLURM_CONF, …): nothing is read here.
       {
         ...(options.env ? { env: options.env } : {}),
+        ...(options.uid !== undefined ? { uid: options.uid, gid: options.gid ?? options.uid } : {}),
         timeout: TIMEOUT_MS,
         maxBuffer: 64 * 1024 * 1024,
         encoding: 'utf8',

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chown, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CairnError, ioError } from '../../../core/errors.js';
 import type { ComputeBackend, JobHandle, JobRequest, JobState } from '../port.js';
@@ -63,16 +63,18 @@ export class SlurmBackend implements ComputeBackend {
       await mkdir(dir, { recursive: true });
       await mkdir(dirname(job.stderrPath), { recursive: true });
       await writeFile(scriptPath, script, { mode: 0o700 });
+      if (job.runAs) await chown(scriptPath, job.runAs.uid, job.runAs.gid);
     } catch (err) {
       throw ioError(err, 'write the batch script', scriptPath);
     }
     const args = sbatchArgs(job, scriptPath, this.options);
+    const as = this.submitter(job);
     // A held job is accepted whatever it asks for (Slurm checks a job against the nodes only once
     // it may start): asked first without --hold, so a job no node can take is refused here, with
     // sbatch's reason, instead of waiting forever once released.
-    const check = await runSlurm('sbatch', ['--test-only', ...args.filter((a) => a !== '--hold')], this.commands);
+    const check = await runSlurm('sbatch', ['--test-only', ...args.filter((a) => a !== '--hold')], as);
     if (check.code !== 0) throw slurmError('sbatch', check, 'INVALID_INPUT', `Slurm refused run ${job.runId}`);
-    const res = await runSlurm('sbatch', args, this.commands);
+    const res = await runSlurm('sbatch', args, as);
     if (res.code !== 0) throw slurmError('sbatch', res, 'INVALID_INPUT', `Slurm refused run ${job.runId}`);
     // --parsable prints "jobid" or "jobid;cluster".
     const id = res.stdout.trim().split(';')[0] ?? '';
@@ -81,7 +83,7 @@ export class SlurmBackend implements ComputeBackend {
         'INTERNAL',
         `sbatch accepted run ${job.runId} but printed no job id: ${JSON.stringify(res.stdout.trim())}`,
       );
-    return this.settle(job.runId, id);
+    return this.settle(job.runId, id, job.runAs?.uid ?? process.getuid?.());
   }
 
   /**
@@ -93,10 +95,10 @@ export class SlurmBackend implements ComputeBackend {
    * first (releasing it if its submitter died before doing so). The first submitter may not see the
    * second's job, but keeps its own either way: both end up naming the same job.
    */
-  private async settle(runId: string, mine: string): Promise<JobHandle> {
+  private async settle(runId: string, mine: string, uid: number | undefined): Promise<JobHandle> {
     let jobs: RunJob[];
     try {
-      jobs = await this.jobsOfRun(runId);
+      jobs = await this.jobsOfRun(runId, uid);
     } catch (err) {
       // Unchecked, it must not run: still held, so withdrawing it leaves nothing behind.
       await this.withdraw(mine);
@@ -112,12 +114,14 @@ export class SlurmBackend implements ComputeBackend {
     return { backend: 'slurm', id: first.id, adopted: true };
   }
 
-  /** The jobs of this user that Slurm holds or remembers under run `runId`'s name, lowest id first. */
-  private async jobsOfRun(runId: string): Promise<RunJob[]> {
+  /**
+   * The jobs of account `uid` (the job user's, else this process's) that Slurm holds or remembers
+   * under run `runId`'s name, lowest id first.
+   */
+  private async jobsOfRun(runId: string, uid: number | undefined): Promise<RunJob[]> {
     const name = `--name=cairn-${runId}`;
-    // Only this user's: anyone on the cluster may name a job cairn-<runId>, and adopting theirs
+    // Only that account's: anyone on the cluster may name a job cairn-<runId>, and adopting theirs
     // would hand them the run.
-    const uid = process.getuid?.();
     const user = uid === undefined ? [] : [`--user=${uid}`];
     const q = await runSlurm('squeue', ['-h', '--states=all', name, ...user, '-o', '%i|%T|%r'], this.commands);
     if (q.code !== 0) throw slurmError('squeue', q, 'IO_ERROR', `could not list the Slurm jobs of run ${runId}`);
@@ -152,6 +156,24 @@ export class SlurmBackend implements ComputeBackend {
   /** Cancels a job that never ran (held), best effort: one left behind stays held, and never runs. */
   private async withdraw(id: string): Promise<void> {
     await runSlurm('scancel', [id], this.commands).catch(() => {});
+  }
+
+  /**
+   * Who runs sbatch: a job user's job is submitted as that account, so Slurm runs it (and
+   * accounts it) as that account. Its sbatch gets no environment of the server's: a job of the
+   * same account could read a running sbatch's environment (/proc/<pid>/environ), so it gets
+   * the job's own base and the Slurm clients' SLURM_* settings only.
+   */
+  private submitter(job: JobRequest): SlurmCommandOptions {
+    if (!job.runAs) return this.commands;
+    const clientEnv = this.options.env ?? {};
+    const slurmVars = Object.entries(clientEnv).filter(([k, v]) => k.startsWith('SLURM_') && v !== undefined);
+    return {
+      ...this.commands,
+      env: { PATH: '/usr/local/bin:/usr/bin:/bin', ...job.baseEnv, ...Object.fromEntries(slurmVars) },
+      uid: job.runAs.uid,
+      gid: job.runAs.gid,
+    };
   }
 
   async status(handles: readonly JobHandle[]): Promise<Map<string, JobState>> {
