@@ -136,3 +136,28 @@ export function describeDamage(d: IndexDamage): string {
     ? `index row missing for ${what}, found in pack ${d.pack}`
     : `index row for ${what} points at pack ${d.indexedIn}, but it is in pack ${d.pack}`;
 }
+
+/**
+ * What `fsck --repair` writes, from the packs' own indexes: a pack no row records is recorded
+ * whole (as `data add` adopts a crashed writer's packs); a missing row of a recorded pack is
+ * restored; a row pointing where its blob is not is moved to where it is.
+ */
+export function repairPlan(
+  damage: readonly IndexDamage[],
+  census: PackCensus,
+  known: ReadonlySet<string>,
+  sizes: ReadonlyMap<string, number>,
+): { record: Array<{ id: string; size: number; entries: PackEntry[] }>; restore: number; move: BlobRow[] } {
+  const byPack = new Map<string, PackEntry[]>();
+  const move: BlobRow[] = [];
+  for (const d of damage) {
+    const e = census.packs.get(d.pack)!.get(d.blob)!;
+    if (d.problem === 'misplaced')
+      move.push({ id: d.blob, pack_id: d.pack, offset: e.offset, length: e.length, kind: e.kind });
+    else if (known.has(d.pack)) byPack.set(d.pack, [...(byPack.get(d.pack) ?? []), e]);
+    else byPack.set(d.pack, [...census.packs.get(d.pack)!.values()]);
+  }
+  const record = [...byPack].map(([id, entries]) => ({ id, size: sizes.get(id) ?? 0, entries }));
+  const restore = damage.filter((d) => d.problem === 'unindexed').length;
+  return { record, restore, move };
+}
