@@ -2,8 +2,8 @@
 // digest), and `audit verify` does not cover it. So a row deleted or edited by SQL, a crash or
 // corruption must never make gc delete a live version's bytes: gc stops (INDEX_DAMAGED) and
 // deletes nothing, fsck names the damage, and `fsck --repair` restores the rows from the packs.
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Workspace } from '../app/workspace.js';
 import { sha256Hex as sha } from '../core/digest.js';
@@ -148,5 +148,20 @@ describe('gc and fsck over a forged blobs index', () => {
     await runGc(s.ws);
     await checksOut(s.ws, s.dir, 'one@v1', s.want.one);
     await checksOut(s.ws, s.dir, 'two@v1', s.want.two);
+  });
+
+  it('a pack file whose own index does not read is never deleted (nobody can tell what it holds); fsck names it', async () => {
+    const s = await store();
+    // A crash or a bad disk: bytes under a sealed pack's name that are not a pack.
+    const id = sha(Buffer.from('not a pack'));
+    mkdirSync(dirname(s.ws.packs.packPath(id)), { recursive: true });
+    writeFileSync(s.ws.packs.packPath(id), prng(9, 4000));
+    const r = await runGc(s.ws);
+    expect(r.orphanPacksDeleted).toBe(0);
+    expect(existsSync(s.ws.packs.packPath(id))).toBe(true);
+    const f = await runFsck(s.ws);
+    expect(f.ok).toBe(false);
+    expect(f.unreadablePacks.map((p) => p.pack)).toEqual([id]);
+    await checksOut(s.ws, s.dir, 'one@v1', s.want.one);
   });
 });
