@@ -22,6 +22,8 @@ export const auditActions = {
     'The bytes of a version were erased on purpose (GDPR Art. 17): params name the reason and every run, model, release and deployment built from it; denied while a hold or retention period lasts. Events keep only digests, so the log still verifies.',
   'store.gc': 'Unreferenced packs were deleted from the object store.',
   'store.fsck': 'The object store was re-hashed; the outcome says whether it was intact.',
+  'store.repair':
+    "The blob index was restored from the packs' own indexes (`fsck --repair`): params count the rows restored and moved and name the packs recorded.",
   'keys.create':
     'A signing key was made (params: purpose, keyid; for the release key also the OMS key hint). Appended before the key is put in place.',
   'keys.rotate':

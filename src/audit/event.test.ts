@@ -40,6 +40,7 @@ describe('audit events', () => {
       'dataset.erase',
       'store.gc',
       'store.fsck',
+      'store.repair',
       'keys.create',
       'keys.rotate',
       'audit.export',

@@ -22,6 +22,12 @@ export const errorCatalogue = {
   IO_ERROR: { exit: 1, http: 500, summary: 'A file could not be read or written.' },
   LOCAL_CHANGES: { exit: 1, http: 409, summary: 'A checkout would overwrite local changes.' },
   CORRUPT_OBJECT: { exit: 1, http: 500, summary: 'Stored bytes no longer match their digest.' },
+  INDEX_DAMAGED: {
+    exit: 1,
+    http: 500,
+    summary:
+      "The blob index disagrees with the packs' own indexes (a row missing or pointing at the wrong pack); gc refuses until it is repaired.",
+  },
   MISSING_OBJECT: { exit: 1, http: 500, summary: 'A stored object that metadata refers to is missing.' },
   PERMISSION_DENIED: { exit: 1, http: 403, summary: 'The acting identity may not do this.' },
   UNAUTHENTICATED: {

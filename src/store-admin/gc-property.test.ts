@@ -1,6 +1,9 @@
 // Issue 10, item 1 (the general defence, tested as an invariant): random histories of adds,
 // tags, edits and removals, killed adds, duplicate packs and gc. After every gc, every version
-// ever recorded checks out byte-identical and fsck is clean. Fixed seeds; a longer run:
+// ever recorded checks out byte-identical and fsck is clean. Also forged `blobs`/`packs` rows
+// (deleted, or pointed elsewhere: SQL access to the metadata, a crash): the gc that follows
+// either keeps every version whole or refuses (INDEX_DAMAGED) having deleted nothing, and after
+// `fsck --repair` every version checks out again. Fixed seeds; a longer run:
 // `CAIRN_GC_PROPERTY_SEEDS=50 npx vitest run src/store-admin/gc-property.test.ts`.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -10,7 +13,8 @@ import { sha256Hex as sha } from '../core/digest.js';
 import { addVersion } from '../datasets/add.js';
 import { checkoutVersion } from '../datasets/checkout.js';
 import { tagVersion } from '../datasets/tag.js';
-import { allBlobs } from '../meta/repos/chunks.js';
+import { CairnError } from '../core/errors.js';
+import { allBlobs, listPacks } from '../meta/repos/chunks.js';
 import { ingest } from '../storage/ingest/ingest.js';
 import { BlobKind, type BlobKindCode } from '../storage/pack/format.js';
 import { PackWriter } from '../storage/pack/writer.js';
@@ -30,6 +34,66 @@ function contents(root: string, rel = '', out: Record<string, string> = {}): Rec
     else out[p] = sha(readFileSync(join(root, p)));
   }
   return out;
+}
+
+/** Every pack file on disk, and every row of the index, as text to compare. */
+async function storeState(w: Workspace): Promise<string> {
+  const rows = (await allBlobs(w.meta.db)).map((b) => `${b.id} ${b.pack_id} ${b.offset} ${b.length}`).sort();
+  const packs = (await listPacks(w.meta.db)).map((p) => p.id);
+  return JSON.stringify({ files: [...(await w.packs.list()).keys()].sort(), rows, packs });
+}
+
+/** One forged change to the index, as SQL access (or a crash) could make it; returns what it did. */
+async function forge(w: Workspace, rng: () => number): Promise<string> {
+  const db = w.meta.db;
+  const rows = await allBlobs(db);
+  const packs = (await listPacks(db)).map((p) => p.id);
+  if (rows.length === 0) return 'forge:none';
+  const row = rows[Math.floor(rng() * rows.length)]!;
+  const kind = Math.floor(rng() * 5);
+  if (kind === 0) {
+    await db.deleteFrom('blobs').where('id', '=', row.id).execute();
+    return `forge:delete-row:${row.id.slice(0, 8)}`;
+  }
+  if (kind === 1) {
+    // The root trees: the rows that made a version look metadata-only.
+    const roots = (await db.selectFrom('dataset_versions').select('digest').execute()).map((v) => v.digest);
+    await db.deleteFrom('blobs').where('id', 'in', roots).execute();
+    return 'forge:delete-root-rows';
+  }
+  if (kind === 2) {
+    await db.deleteFrom('blobs').where('pack_id', '=', row.pack_id).execute();
+    await db.deleteFrom('packs').where('id', '=', row.pack_id).execute();
+    return `forge:unindex-pack:${row.pack_id.slice(0, 8)}`;
+  }
+  if (kind === 3) {
+    const other = packs[Math.floor(rng() * packs.length)]!;
+    await db.updateTable('blobs').set({ pack_id: other }).where('id', '=', row.id).execute();
+    return `forge:repoint:${row.id.slice(0, 8)}`;
+  }
+  await db
+    .updateTable('blobs')
+    .set({ offset: Number(row.offset) + 1 })
+    .where('id', '=', row.id)
+    .execute();
+  return `forge:offset:${row.id.slice(0, 8)}`;
+}
+
+/** gc after a forgery: it keeps every version whole, or refuses having changed nothing (then repair). */
+async function gcAfterForgery(w: Workspace, where: string): Promise<'kept' | 'refused'> {
+  const before = await storeState(w);
+  try {
+    await runGc(w);
+    return 'kept';
+  } catch (err) {
+    expect(err instanceof CairnError ? err.code : err, where).toBe('INDEX_DAMAGED');
+  }
+  expect(await storeState(w), `${where}: a refused gc changed nothing`).toEqual(before);
+  const repaired = await runFsck(w, { repair: true });
+  expect(repaired.repaired, where).toBeDefined();
+  expect(repaired.indexDamage, where).toEqual([]);
+  await runGc(w);
+  return 'refused';
 }
 
 const SEEDS = Array.from({ length: Number(process.env.CAIRN_GC_PROPERTY_SEEDS ?? 3) }, (_, i) => 0x5eed + i);
@@ -121,13 +185,26 @@ describe('gc property: random histories never lose a live version', () => {
         const log: string[] = [];
         let gcs = 0;
         let repacked = 0;
+        const forged = { kept: 0, refused: 0 };
         for (let step = 0; step < STEPS; step++) {
           // After a killed add, usually the retry: it adopts what the killed one left.
           const retry = log.at(-1)?.startsWith('killed-add') === true && rng() < 0.6;
           const op =
             step === 0 || retry
               ? 'add'
-              : pick(['add', 'add', 'add', 'tag', 'killed-add', 'killed-add', 'duplicate', 'gc', 'gc']);
+              : pick([
+                  'add',
+                  'add',
+                  'add',
+                  'tag',
+                  'killed-add',
+                  'killed-add',
+                  'duplicate',
+                  'gc',
+                  'gc',
+                  'forge',
+                  'forge',
+                ]);
           const name = retry ? log.at(-1)!.split(':')[1]! : pick(names);
           log.push(`${op}:${name}`);
           const where = `seed ${seed.toString(16)} step ${step} (${log.join(' ')})`;
@@ -180,6 +257,10 @@ describe('gc property: random histories never lose a live version', () => {
               if (chosen.length) await pw.finish();
               else await pw.abort();
             }
+          } else if (op === 'forge') {
+            log.push(await forge(w, rng));
+            forged[await gcAfterForgery(w, where)]++;
+            await everyVersionChecksOut(where);
           } else {
             const r = await runGc(w);
             gcs++;
@@ -192,7 +273,9 @@ describe('gc property: random histories never lose a live version', () => {
         await everyVersionChecksOut(`seed ${seed.toString(16)} final (${log.join(' ')})`);
         expect(expected.size).toBeGreaterThan(3);
         if (process.env.CAIRN_TEST_VERBOSE)
-          console.log(`seed ${seed.toString(16)}: ${expected.size} versions, ${gcs} gc, ${repacked} repacked`);
+          console.log(
+            `seed ${seed.toString(16)}: ${expected.size} versions, ${gcs} gc, ${repacked} repacked, forged: ${forged.refused} refused, ${forged.kept} kept`,
+          );
       },
     );
   }

@@ -2,12 +2,27 @@ import { lstatSync, promises as fsp, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CairnError } from '../core/errors.js';
 import { isoUtc } from '../core/time.js';
-import { treeLoader } from '../datasets/index.js';
-import { allBlobs, deletePacks, listPacks, moveBlobs, recordPacks, type BlobRow } from '../meta/repos/chunks.js';
+import {
+  allBlobs,
+  blobsLocate,
+  deletePacks,
+  listPacks,
+  moveBlobs,
+  recordPacks,
+  type BlobRow,
+} from '../meta/repos/chunks.js';
 import { PackRoller } from '../storage/ingest/pack-roller.js';
 import { acquireExclusive } from '../storage/locks/locks.js';
 import { planGc, type GcPlan } from '../storage/gc/plan.js';
 import { damageFinder } from '../storage/fsck/reachability.js';
+import {
+  blobLocator,
+  censusTreeLoader,
+  describeDamage,
+  indexDamage,
+  readCensus,
+  type PackCensus,
+} from '../storage/fsck/pack-census.js';
 import { BlobKind, type BlobKindCode } from '../storage/pack/format.js';
 import type { FinishedPack } from '../storage/pack/writer.js';
 import { removeTree } from '../storage/cache/read-only.js';
@@ -38,12 +53,16 @@ export async function runGc(deps: StoreAdminDeps, opts: { dryRun?: boolean; purg
   try {
     const roots = await storeRoots(deps.meta.db);
     const blobs = await allBlobs(deps.meta.db);
-    const reachable = await reachableBlobs(deps, roots, blobs);
+    const onDisk = await deps.packs.list();
+    // Every pack's own index (never its blobs): what is really where, whatever the rows say.
+    const census = await readCensus(deps.packs, onDisk);
+    const reachable = await reachableBlobs(deps, roots, blobs, census);
     const plan = planGc({
       packs: (await listPacks(deps.meta.db)).map((p) => ({ id: p.id, size: Number(p.size) })),
       blobs,
       reachable,
-      onDisk: await deps.packs.list(),
+      onDisk,
+      unreadable: new Set(census.unreadable.keys()),
       ...(opts.purge ? { purge: true } : {}),
     });
     const temps = await deps.packs.listTemp();
@@ -67,34 +86,51 @@ export async function runGc(deps: StoreAdminDeps, opts: { dryRun?: boolean; purg
       bytesCopied: plan.bytesCopied,
       roots: roots.length,
     };
-    if (!opts.dryRun) await applyGc(deps, plan, { temps, cacheDirs, base });
+    if (!opts.dryRun) await applyGc(deps, plan, { temps, cacheDirs, base, census, reachable });
     return base;
   } finally {
     lock.release();
   }
 }
 
-/** Every blob some root reaches; a root whose trees cannot all be read stops gc (it cannot tell what is garbage). */
+/**
+ * Every blob some root reaches, its trees read from where the packs' own indexes put them. A
+ * root tree with no bytes here is a metadata-only version (`pull --metadata-only`; every version
+ * pushed to a team server until something there reads it): it keeps nothing of this store alive.
+ * A root whose trees cannot all be read stops gc (it cannot tell what is garbage), and so does a
+ * live blob that is on disk where the index does not place it: a lost or edited `blobs` row
+ * would otherwise make a live version's packs look like garbage.
+ */
 async function reachableBlobs(
   deps: StoreAdminDeps,
   roots: readonly StoreRoot[],
   blobs: readonly BlobRow[],
+  census: PackCensus,
 ): Promise<Set<string>> {
   const reachable = new Set<string>();
-  const indexed = new Set(blobs.map((b) => b.id));
-  const visit = damageFinder(treeLoader(deps), (id) => !indexed.has(id), reachable);
+  const locate = blobLocator(new Map(blobs.map((b) => [b.id, b])), census);
+  const load = censusTreeLoader(locate, (loc) => deps.reader.read(loc));
+  const visit = damageFinder(load, (id) => locate(id).status === 'absent', reachable);
   for (const r of roots) {
-    // A version imported as metadata only (`pull --metadata-only`; every version pushed to a team
-    // server until something there reads it) has no tree here: it keeps no bytes of this store
-    // alive, and its bytes are on the remote. A root tree that is here with a subtree missing is
-    // damage, and stops gc.
-    if (!indexed.has(r.root)) continue;
+    const s = locate(r.root);
+    if (s.status === 'absent' && !s.row) continue;
     const d = await visit(r.root);
     if (d.unreadable.length > 0) {
       throw new CairnError('CORRUPT_OBJECT', `cannot read every tree of ${r.ref}, so gc cannot tell what is garbage`, {
         hint: 'run `cairn fsck` and repair the store first',
       });
     }
+  }
+  const damage = indexDamage(reachable, locate, roots);
+  if (damage.length > 0) {
+    throw new CairnError(
+      'INDEX_DAMAGED',
+      `${describeDamage(damage[0]!)}${damage.length > 1 ? ` (and ${damage.length - 1} more live blob(s))` : ''}; gc deleted nothing`,
+      {
+        data: { damage: damage.slice(0, 100), count: damage.length },
+        hint: "run `cairn fsck --repair` to restore the index from the packs' own indexes, then `cairn gc` again",
+      },
+    );
   }
   return reachable;
 }
@@ -103,7 +139,13 @@ async function reachableBlobs(
 async function applyGc(
   deps: StoreAdminDeps,
   plan: GcPlan,
-  ctx: { temps: ReadonlyArray<{ path: string }>; cacheDirs: readonly string[]; base: GcResult },
+  ctx: {
+    temps: ReadonlyArray<{ path: string }>;
+    cacheDirs: readonly string[];
+    base: GcResult;
+    census: PackCensus;
+    reachable: ReadonlySet<string>;
+  },
 ): Promise<void> {
   await deps.audit.audited({ action: 'store.gc', target: { type: 'store' } }, async (commit, draft) => {
     const repacked = await repack(deps, plan);
@@ -129,8 +171,12 @@ async function applyGc(
       // The general defence: whatever the plan said, no file goes that the committed index
       // still points into.
       const live = await referencedPacks(tx.db);
-      const files = candidates.filter((id) => !live.has(id));
-      draft.params = { ...ctx.base, dryRun: undefined, deleted: files };
+      const unreferenced = candidates.filter((id) => !live.has(id));
+      // And none whose own index holds a live blob that the committed index does not place,
+      // verified, in another pack: the file would be that blob's last copy.
+      const held = await lastCopies(tx.db, unreferenced, ctx.census, ctx.reachable, written);
+      const files = unreferenced.filter((id) => !held.has(id));
+      draft.params = { ...ctx.base, dryRun: undefined, deleted: files, ...(held.size ? { kept: [...held] } : {}) };
       return files;
     });
     // Files go only after the metadata stopped pointing at them; a crash here leaves
@@ -168,6 +214,35 @@ async function repack(deps: StoreAdminDeps, plan: GcPlan): Promise<{ packs: Fini
     await roller.discard(deps.index, { exclusive: true });
     throw err;
   }
+}
+
+/**
+ * The packs among `ids` that must stay: their own index cannot be read, or it lists a live blob
+ * whose committed row is not a verified copy elsewhere (another pack on disk that holds it there,
+ * or one this gc just wrote).
+ */
+async function lastCopies(
+  db: ReadDb,
+  ids: readonly string[],
+  census: PackCensus,
+  reachable: ReadonlySet<string>,
+  written: ReadonlySet<string>,
+): Promise<Set<string>> {
+  const held = new Set<string>();
+  const live = new Set<string>();
+  for (const id of ids) for (const b of census.packs.get(id)?.keys() ?? []) if (reachable.has(b)) live.add(b);
+  const rows = await blobsLocate(db, [...live]);
+  for (const id of ids) {
+    if (census.unreadable.has(id)) held.add(id);
+    for (const b of census.packs.get(id)?.keys() ?? []) {
+      if (!reachable.has(b)) continue;
+      const r = rows.get(b);
+      const there = r && census.packs.get(r.pack_id)?.get(b);
+      const copy = r && r.pack_id !== id && (written.has(r.pack_id) || (there && there.offset === Number(r.offset)));
+      if (!copy) held.add(id);
+    }
+  }
+  return held;
 }
 
 /** Every pack the index still refers to: a pack row, or a blob row placed in it. */

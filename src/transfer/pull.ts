@@ -49,6 +49,12 @@ export interface PullResult {
   vouched: ImportedVersion[];
   /** Versions in the remote's state that no verified log vouches for: not imported. */
   skipped: UnvouchedVersion[];
+  /**
+   * Versions new here that came as metadata only because the remote lists no packs for them (how
+   * an erased version's record travels; a hostile remote can list any version so). Their bytes
+   * were not fetched; nothing here is recorded as erased, and asked for by name they are refused.
+   */
+  withoutData: string[];
   /** Model versions imported (each with its voucher and registrant here), and those refused. */
   models: { imported: ImportedModelVersion[]; skipped: UnvouchedModelVersion[] };
   /** Runs imported (each with its voucher and who brought it), and those refused (docs/REMOTES.md "Runs"). */
@@ -122,7 +128,7 @@ export async function pull(
           progress: opts.progress,
         });
         // A fetched version's pack list must match its tree, else nothing is recorded.
-        await checkPackLists(deps, remote, chosen, packs.records, refs.length > 0);
+        const withoutData = await checkPackLists(deps, remote, chosen, packs.records, refs, local.versionIds);
         const versions = chosen.map((v) => `sha256:${v.digest}`);
         const auditLogs = logs.map(({ cached: _c, ...l }) => l);
         const imported = await commit(async (tx) => {
@@ -133,6 +139,7 @@ export async function pull(
             ...draft.params,
             ...importParams(plan, n, auditLogs, runPlan, edges, evaluations),
             versions: versions.length,
+            ...(withoutData.length ? { withoutData } : {}),
             ...packParams(packs),
           };
           draft.inputs = versions;
@@ -147,6 +154,7 @@ export async function pull(
           bytesFetched: packs.bytes,
           vouched: plan.imported,
           skipped: plan.skipped,
+          withoutData,
           models: { imported: plan.importedModels, skipped: plan.skippedModels },
           runs: { imported: runPlan.imported, skipped: runPlan.skipped },
           lineage: { imported: remote.lineage.length, skipped: edges.skipped },
@@ -165,15 +173,17 @@ export async function pull(
  * Refuses the pull when a chosen version's pack list does not match its tree (docs/REMOTES.md
  * "Integrity, end to end"). A version listed with no pack at all whose root is not here comes as
  * metadata only on a whole pull (as `clone` brings it, and as an erased version must); asked for
- * by name, it is refused too.
+ * by name, it is refused too. Returns those of them new here (`local`: the versions here before).
  */
 async function checkPackLists(
   deps: TransferDeps,
   remote: RemoteState,
   chosen: RemoteState['versions'],
   fetched: readonly PackRecord[],
-  named: boolean,
-): Promise<void> {
+  refs: readonly string[],
+  local: ReadonlySet<string>,
+): Promise<string[]> {
+  const named = refs.length > 0;
   const byPack = new Map(fetched.map((p) => [p.id, p.entries]));
   const src: CoverSource = {
     held: async (ids) => deps.index.locate(ids),
@@ -182,9 +192,13 @@ async function checkPackLists(
   };
   const names = new Map(remote.datasets.map((d) => [d.id, d.name]));
   const faults: PackListFault[] = [];
+  const withoutData: string[] = [];
   for (const v of chosen) {
     const rootHere = (await deps.index.has([v.digest])).size > 0;
-    if (!named && v.packs.length === 0 && !rootHere) continue;
+    if (!named && v.packs.length === 0 && !rootHere) {
+      if (!local.has(v.id)) withoutData.push(`${names.get(v.dataset_id) ?? v.dataset_id}@v${v.number}`);
+      continue;
+    }
     // Nothing fetched for it and its root already here: it was checked whole when it came (or was made).
     if (rootHere && !v.packs.some((p) => byPack.has(p))) continue;
     const fault = await packListFault(
@@ -194,6 +208,7 @@ async function checkPackLists(
     if (fault) faults.push(fault);
   }
   if (faults.length) throw packListError(faults, 'the remote');
+  return withoutData.sort();
 }
 
 /** What the pull event records of the packs. */

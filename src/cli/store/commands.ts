@@ -5,7 +5,12 @@ export const fsck = spec({
   path: 'fsck',
   args: [],
   description: 're-hash every stored object; name corrupt or missing ones and the versions they break',
-  options: {},
+  options: {
+    repair: flag(
+      '--repair',
+      "first restore the blob index from the packs' own indexes where it lost or misplaced live blobs",
+    ),
+  },
 });
 
 export const gc = spec({

@@ -3,13 +3,17 @@ import type { fsck } from './commands.js';
 import { CairnError } from '../../core/errors.js';
 import { commandContext, withServices } from '../context.js';
 import { formatBytes } from '../format.js';
+import { describeDamage } from '../../store-admin/index.js';
 
 export async function run(opts: OptionsOf<typeof fsck>): Promise<void> {
   const ctx = commandContext(opts);
   const r = await withServices(opts, 'fsck', async (s) => {
     const bar = ctx.progress('fsck');
     try {
-      return await s.admin.fsck({ onProgress: (d, t) => bar.update(d, t) });
+      return await s.admin.fsck({
+        onProgress: (d, t) => bar.update(d, t),
+        ...(opts.repair ? { repair: true } : {}),
+      });
     } finally {
       bar.done();
     }
@@ -19,6 +23,12 @@ export async function run(opts: OptionsOf<typeof fsck>): Promise<void> {
   for (const p of r.corruptPacks) ctx.out.say(`corrupt pack ${p.pack}: ${p.reason}`);
   for (const b of r.corruptBlobs) ctx.out.say(`corrupt blob ${b.blob} in pack ${b.pack}`);
   for (const b of r.misplacedBlobs) ctx.out.say(`blob ${b.blob} is not where the index says (pack ${b.pack})`);
+  if (r.repaired)
+    ctx.out.say(
+      `repaired the blob index from the packs: ${r.repaired.rowsRestored} row(s) restored, ${r.repaired.rowsMoved} moved, ${r.repaired.packsRecorded} pack(s) recorded`,
+    );
+  for (const d of r.indexDamage) ctx.out.say(describeDamage(d));
+  for (const p of r.unreadablePacks) ctx.out.say(`unreadable pack ${p.pack} (no metadata refers to it): ${p.reason}`);
   for (const v of r.brokenVersions) {
     ctx.out.say(
       `damaged version ${v.ref}: ${v.files.length} file(s)${v.files.length ? `: ${v.files.slice(0, 10).join(', ')}${v.files.length > 10 ? ', …' : ''}` : ''}${v.unreadableTrees.length ? `; unreadable directories: ${v.unreadableTrees.map((t) => t || '/').join(', ')}` : ''}`,
@@ -43,18 +53,24 @@ export async function run(opts: OptionsOf<typeof fsck>): Promise<void> {
         r.corruptPacks.length +
         r.corruptBlobs.length +
         r.misplacedBlobs.length +
-        r.brokenVersions.length >
+        r.brokenVersions.length +
+        r.unreadablePacks.length >
       0;
+    const indexOnly = !damaged && r.indexDamage.length > 0;
     throw new CairnError(
       'CHECK_FAILED',
       damaged
         ? `the object store is damaged: ${r.brokenVersions.length} version(s) affected`
-        : `${r.poisonedCaches.length} cache entr(ies) were changed on disk; the store itself is intact`,
+        : indexOnly
+          ? `the blob index lost or misplaced ${r.indexDamage.length} live blob(s) that are intact in the packs`
+          : `${r.poisonedCaches.length} cache entr(ies) were changed on disk; the store itself is intact`,
       {
         data: { brokenVersions: r.brokenVersions.map((v) => v.ref), poisonedCaches: r.poisonedCaches, report: r },
         hint: damaged
           ? 'restore the named packs from a remote or backup (`cairn pull`), or re-add the affected data'
-          : 'run `cairn gc` to remove them (they are rebuilt on their next use)',
+          : indexOnly
+            ? "run `cairn fsck --repair` to restore the index from the packs' own indexes (gc refuses until then)"
+            : 'run `cairn gc` to remove them (they are rebuilt on their next use)',
       },
     );
   }

@@ -32,6 +32,10 @@ export async function run(refs: string[], opts: OptionsOf<typeof pullCommand>): 
     `pulled from ${r.remote} (${r.url}): ${r.imported.versions} new version(s)${r.imported.modelVersions ? ` and ${r.imported.modelVersions} model version(s)` : ''}${r.imported.runs ? ` and ${r.imported.runs} run(s)` : ''} in the metadata; ${r.packs.fetched} pack(s) fetched and verified (${formatBytes(r.bytesFetched)}), ${r.packs.present} already here${r.packs.resumed ? `, ${r.packs.resumed} kept from an interrupted pull` : ''}`,
   );
   for (const [ref, path] of Object.entries(r.materialized ?? {})) ctx.out.say(`${ref} -> ${path}`);
+  if (r.withoutData.length)
+    ctx.out.say(
+      `note: ${r.remote} lists no data for ${r.withoutData.length} version(s), imported as metadata only (erased there, or withheld): ${r.withoutData.slice(0, 10).join(', ')}${r.withoutData.length > 10 ? ', …' : ''}`,
+    );
   warnUnvouched(ctx, r.remote, r.skipped);
   warnUnvouchedModels(ctx, r.remote, r.models.skipped);
   warnUnvouchedRuns(ctx, r.remote, r.runs.skipped);

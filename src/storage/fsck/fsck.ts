@@ -1,8 +1,16 @@
 import type { BlobRow } from '../../meta/repos/chunks.js';
 import type { LocalPackDir } from '../objects/local-packs.js';
-import type { TreeLoader } from '../tree/walk.js';
+import type { BlobLocation } from '../pack/reader.js';
 import type { WorkerPool } from '../workers/pool.js';
 import type { PackCheckResult } from '../workers/protocol.js';
+import {
+  blobLocator,
+  censusTreeLoader,
+  indexDamage,
+  readCensus,
+  type IndexDamage,
+  type PackCensus,
+} from './pack-census.js';
 import { damageFinder } from './reachability.js';
 
 export interface FsckInput {
@@ -13,7 +21,8 @@ export interface FsckInput {
   blobs: BlobRow[];
   /** Versions to examine, by display ref. */
   versions: Array<{ ref: string; root: string }>;
-  load: TreeLoader;
+  /** Reads (and re-hashes) one blob. */
+  read: (loc: BlobLocation) => Promise<Buffer>;
   onProgress?: (bytes: number, total: number) => void;
 }
 
@@ -30,9 +39,20 @@ export interface FsckReport {
   /** `more`: damaged files and unreadable directories beyond those listed (present when > 0). */
   brokenVersions: Array<{ ref: string; files: string[]; unreadableTrees: string[]; more?: number }>;
   /**
-   * Not errors: versions whose root tree has no index row here, so none of their bytes were ever
-   * here (imported with `pull --metadata-only`, or pushed to a team server that has not read
-   * them). A tree that is indexed but unreadable is damage (brokenVersions), as in gc.
+   * Live blobs whose bytes are in a pack on disk (by the pack's own index) where the `blobs` index
+   * does not place them: no row, or a row pointing elsewhere. Damage: gc refuses until
+   * `fsck --repair` restores the rows from the packs.
+   */
+  indexDamage: IndexDamage[];
+  /** Pack files on disk whose own index cannot be read (gc leaves them alone). */
+  unreadablePacks: Array<{ pack: string; reason: string }>;
+  /** What `fsck --repair` changed in the index (present only with repair). */
+  repaired?: { rowsRestored: number; rowsMoved: number; packsRecorded: number };
+  /**
+   * Not errors: versions whose root tree has no index row here and is in no pack here, so none
+   * of their bytes were ever here (imported with `pull --metadata-only`, or pushed to a team
+   * server that has not read them). A tree that is indexed but unreadable is damage
+   * (brokenVersions), as in gc; one in a pack but not indexed is `indexDamage`.
    */
   remoteOnlyVersions: string[];
   /** Not errors: packs no metadata refers to (a crashed write, or gc not yet run). */
@@ -43,8 +63,9 @@ export interface FsckReport {
 }
 
 /** Re-hashes every pack the metadata knows (in parallel), then names the versions hit. */
-export async function fsck(input: FsckInput): Promise<FsckReport> {
+export async function fsck(input: FsckInput): Promise<FsckReport & { census: PackCensus }> {
   const onDisk = await input.packs.list();
+  const census = await readCensus(input.packs, onDisk);
   const known = new Set(input.knownPacks.map((p) => p.id));
   const report: FsckReport = {
     ok: true,
@@ -56,6 +77,11 @@ export async function fsck(input: FsckInput): Promise<FsckReport> {
     corruptBlobs: [],
     misplacedBlobs: [],
     brokenVersions: [],
+    indexDamage: [],
+    // Recorded packs that do not read are corruptPacks (checked below); these are the others.
+    unreadablePacks: [...census.unreadable]
+      .filter(([pack]) => !known.has(pack))
+      .map(([pack, reason]) => ({ pack, reason })),
     remoteOnlyVersions: [],
     orphanPacks: [...onDisk.keys()].filter((id) => !known.has(id)).sort(),
     tempFiles: (await input.packs.listTemp()).length,
@@ -77,11 +103,15 @@ export async function fsck(input: FsckInput): Promise<FsckReport> {
   await Promise.all(
     input.knownPacks.map((p) => checkPack(input, p, byPack.get(p.id) ?? [], onDisk, report, bad, onChecked)),
   );
-  const indexed = new Set(input.blobs.map((b) => b.id));
-  const isBad = (id: string) => bad.has(id) || !indexed.has(id);
-  const visit = damageFinder(input.load, isBad);
+  // Trees are read from where the packs' own indexes put them, so a lost row is reported as
+  // such (with the pack that holds the bytes) and the rest of the version is still examined.
+  const locate = blobLocator(new Map(input.blobs.map((b) => [b.id, b])), census);
+  const isBad = (id: string) => bad.has(id) || locate(id).status === 'absent';
+  const reach = new Set<string>();
+  const visit = damageFinder(censusTreeLoader(locate, input.read), isBad, reach);
   for (const v of input.versions) {
-    if (!indexed.has(v.root)) {
+    const s = locate(v.root);
+    if (s.status === 'absent' && !s.row) {
       report.remoteOnlyVersions.push(v.ref);
       continue;
     }
@@ -94,6 +124,7 @@ export async function fsck(input: FsckInput): Promise<FsckReport> {
         ...(d.more ? { more: d.more } : {}),
       });
   }
+  report.indexDamage = indexDamage(reach, locate, input.versions);
   report.missingPacks.sort();
   report.corruptPacks.sort((a, b) => a.pack.localeCompare(b.pack));
   report.ok =
@@ -101,9 +132,11 @@ export async function fsck(input: FsckInput): Promise<FsckReport> {
       report.corruptPacks.length +
       report.corruptBlobs.length +
       report.misplacedBlobs.length +
-      report.brokenVersions.length ===
+      report.brokenVersions.length +
+      report.indexDamage.length +
+      report.unreadablePacks.length ===
     0;
-  return report;
+  return { ...report, census };
 }
 
 /** Re-hashes one pack in a worker and records what is missing, corrupt or misplaced in it. */

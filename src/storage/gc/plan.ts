@@ -31,6 +31,11 @@ export function planGc(input: {
    * needs the bytes off the disk, and dropping the index row alone leaves them in the pack file.
    */
   purge?: boolean;
+  /**
+   * Pack files whose own index cannot be read (corrupt): nobody can tell what they hold, so they
+   * are neither deleted nor rewritten, rows and file (fsck names them).
+   */
+  unreadable?: ReadonlySet<string>;
 }): GcPlan {
   const repackBelow = input.repackBelow ?? 0.5;
   const byPack = new Map<string, BlobRow[]>();
@@ -48,7 +53,9 @@ export function planGc(input: {
     bytesCopied: 0,
   };
   const known = new Set(input.packs.map((p) => p.id));
+  const spared = input.unreadable ?? new Set<string>();
   for (const p of input.packs) {
+    if (spared.has(p.id)) continue;
     const rows = byPack.get(p.id) ?? [];
     const live = rows.filter((r) => input.reachable.has(r.id));
     const dead = rows.filter((r) => !input.reachable.has(r.id));
@@ -68,7 +75,7 @@ export function planGc(input: {
     }
   }
   for (const [id, size] of input.onDisk) {
-    if (!known.has(id)) {
+    if (!known.has(id) && !spared.has(id)) {
       plan.orphanPacks.push({ id, size });
       plan.bytesFreed += size;
     }
