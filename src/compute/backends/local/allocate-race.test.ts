@@ -1,14 +1,17 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../../../core/package-root.js';
 import { useTempDirs } from '../../../test-support/temp.js';
-import type { LocalJob } from './job-files.js';
+import { exitFile, type LocalJob } from './job-files.js';
+import { LocalBackend } from './local-backend.js';
 
 // One process per submit, each holding back until the same instant: what two `run ls` (or two
-// server processes) that dispatch two runs at once do on one machine.
+// server processes) that dispatch two runs at once do on one machine. The jobs outlive every
+// submit (a job that ended frees its GPU, so a late submit on a loaded machine could rightly
+// reuse it) and are cancelled after the check.
 const CHILD = `
 const [mod, stateDir, dir, id, at] = process.argv.slice(1);
 const { LocalBackend } = await import(mod);
@@ -16,7 +19,7 @@ const b = new LocalBackend({ stateDir, gpus: [0, 1, 2, 3, 4, 5, 6, 7] });
 const wait = Number(at) - Date.now() - 20;
 if (wait > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait);
 while (Date.now() < Number(at)) {}
-await b.submit({ runId: id, command: 'sleep 1', cwd: dir, env: {}, stdoutPath: dir + '/o', stderrPath: dir + '/e',
+await b.submit({ runId: id, command: 'sleep 120', cwd: dir, env: {}, stdoutPath: dir + '/o', stderrPath: dir + '/e',
   resources: { gpus: 1, cpus: 1, memoryMb: 0, timeLimitS: 0 }, gracePeriodS: 1, requeue: false });
 `;
 
@@ -51,6 +54,11 @@ describe('local backend: GPUs allocated by concurrent processes', () => {
         .filter((f) => f.endsWith('.job.json'))
         .flatMap((f) => (JSON.parse(readFileSync(join(stateDir, f), 'utf8')) as LocalJob).gpus)
         .sort();
+      const b = new LocalBackend({ stateDir, gpus: [0, 1, 2, 3, 4, 5, 6, 7] });
+      for (let i = 0; i < 6; i++) await b.cancel({ backend: 'local', id: `r${i}` });
+      for (let i = 0; i < 6 && Date.now() < at + 30_000;)
+        if (existsSync(exitFile(stateDir, `r${i}`))) i++;
+        else await new Promise((r) => setTimeout(r, 50));
       expect(gpus, `round ${round}: a GPU given twice`).toEqual([...new Set(gpus)]);
       expect(gpus).toHaveLength(6);
     }
