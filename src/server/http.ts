@@ -17,6 +17,7 @@ import { cookies, CSRF_HEADER } from './auth-routes.js';
 import { mountUi } from './ui-routes.js';
 import { bodyRefusal, limitJsonDepth } from './json-body.js';
 import { findSecretField, scrubSecrets } from './secret-shapes.js';
+import { countEvents } from './request-events.js';
 import {
   mayRead,
   readableTestSet,
@@ -145,6 +146,7 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
           const out = opts.local
             ? await serveLocal(rt, id, op, req, protectedAliases)
             : await served(rt, req, opts, metrics, () => serve(rt, id, op, req, reply, protectedAliases, metrics));
+          if (!opts.local && !req.events && id !== 'audit.checkpoint') await answeredUnrecorded(rt, req, reply);
           metrics.observe(id, reply.statusCode, (performance.now() - started) / 1000);
           return out;
         } catch (err) {
@@ -166,6 +168,12 @@ function errorHandler(rt: ServerRuntime, opts: HttpOptions, metrics: ServerMetri
     const e = toCairnError(err);
     // A body or query refused before any handler ran is a denied request like any other.
     const why = req.who && !opts.local ? bodyRefusal(err) : null;
+    if (why === null && req.who && !opts.local && !req.events && !isCairnError(e, 'IDENTITY_MOVED'))
+      try {
+        await failedUnrecorded(rt, req, e);
+      } catch (recordErr) {
+        return sendError(reply, toCairnError(recordErr));
+      }
     if (why !== null)
       try {
         await refusedBody(rt, req, e, why, metrics).catch(async (recordErr: unknown) => {
@@ -348,6 +356,8 @@ async function served<T>(
   } catch (err) {
     if (!isCairnError(err, 'IDENTITY_MOVED') && (await stands(rt, req))) throw err;
   }
+  // The first attempt's events were refused whole: the answer anew records its own.
+  req.events = 0;
   req.who = await authenticate(rt, req, req.opId ?? 'unknown', opts, metrics);
   return answer();
 }
@@ -450,6 +460,50 @@ async function refusedBody(rt: ServerRuntime, req: FastifyRequest, e: CairnError
     outcome: 'denied',
     reason: `${e.code}: ${why}`,
   });
+}
+
+/**
+ * A request that passed its checks and then failed with no event of its own (a read of a name
+ * that does not exist, a write refused before its service recorded anything, a store route's
+ * refusal, an Idempotency-Key reused for another request): a `server.denied` event with the
+ * status and the error, so that probing names or attempting a refused write leaves a trace.
+ * Its answer was already checked against a fresh identity reading: the event is not guarded.
+ */
+async function failedUnrecorded(rt: ServerRuntime, req: FastifyRequest, e: CairnError) {
+  const id = (req.opId ?? 'unknown') as OperationId;
+  const { guard: _checked, ...scope } = scopeOf(req, req.who!.actor, id);
+  await record(rt, scope, {
+    draft: {
+      action: 'server.denied',
+      target: { type: 'api', name: id },
+      params: { status: e.httpStatus, ...requestOf(req) },
+    },
+    outcome: e.httpStatus >= 500 ? 'failed' : 'denied',
+    reason: scrubSecrets(`${e.code}: ${e.message}`).slice(0, 500),
+  });
+}
+
+/** A request answered with no event of its own: a replayed answer (Idempotency-Key), or a check that changes nothing (`audit verify`). */
+async function answeredUnrecorded(rt: ServerRuntime, req: FastifyRequest, reply: FastifyReply) {
+  const id = (req.opId ?? 'unknown') as OperationId;
+  const status = reply.statusCode;
+  const replay = reply.getHeader('idempotent-replay') === 'true';
+  await record(rt, scopeOf(req, req.who!.actor, id), {
+    draft: {
+      action: status >= 400 ? 'server.denied' : 'server.read',
+      target: { type: 'api', name: id },
+      params: { status, ...(replay ? { replay: true } : {}), ...requestOf(req) },
+    },
+    outcome: status >= 500 ? 'failed' : status >= 400 ? 'denied' : 'ok',
+  });
+}
+
+/** What a request named in its path and query (never its body), as a read's event records it. */
+function requestOf(req: FastifyRequest): Record<string, unknown> {
+  const query = { ...((req.query as Record<string, unknown> | undefined) ?? {}) };
+  const { '*': key, ...params } = { ...((req.params as Record<string, unknown> | undefined) ?? {}) };
+  // A store route's object key is its wildcard.
+  return scrubSecrets({ ...(Object.keys(query).length ? { query } : {}), ...params, ...(key ? { key } : {}) });
 }
 
 function credentialOf(e: CairnError): Record<string, unknown> {
@@ -939,6 +993,7 @@ function scopeOf(req: FastifyRequest, actor: RequestScope['actor'], id: Operatio
   const ua = req.headers['user-agent'];
   return {
     actor,
+    onEvent: countEvents(req),
     ...(req.guard ? { guard: req.guard } : {}),
     command: `api ${id}`,
     ...(typeof ua === 'string' ? { client: scrubSecrets(ua).slice(0, 200) } : {}),

@@ -6,6 +6,7 @@ import type { Authenticated, Role } from '../identity/index.js';
 import { record, recordPoisoned, storeOf, storeReader } from './store-handlers.js';
 import { readObjectAs } from './store-scope.js';
 import { scrubSecrets } from './secret-shapes.js';
+import { countEvents } from './request-events.js';
 
 /** Largest pack streamed through the server (folder stores); S3 stores never stream through it. */
 export const STREAM_LIMIT = 1024 * 1024 * 1024;
@@ -98,6 +99,7 @@ function scopeOf(req: FastifyRequest, id: string) {
   return {
     actor: req.who?.actor ?? { id: 'anonymous', auth: 'none' as const },
     command: `api ${id}`,
+    onEvent: countEvents(req),
     // A token pasted into the User-Agent is named, never kept (as on the JSON routes).
     ...(typeof ua === 'string' ? { client: scrubSecrets(ua).slice(0, 200) } : {}),
   };

@@ -30,7 +30,7 @@ async function eventsOf(actor: string): Promise<any[]> {
 }
 
 /** The events `fn` left under `actor`'s name (admin's own listing reads are another actor). */
-async function leftBy(actor: string, fn: () => Promise<{ status: number }>) {
+async function leftBy<R extends { status: number }>(actor: string, fn: () => Promise<R>) {
   const before = (await eventsOf(actor)).length;
   const r = await fn();
   return { r, events: (await eventsOf(actor)).slice(before) };
