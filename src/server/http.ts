@@ -940,13 +940,25 @@ async function idempotent(
     return first;
   }
   try {
+    let effect: number | undefined;
     // The claim is marked committed in the write's own transaction, so a crash cannot leave it ambiguous.
-    const out = await run({ ...scope, inCommit: (tx, index) => rt.idempotency.committed(tx, principal, key, index) });
+    const out = await run({
+      ...scope,
+      inCommit: (tx, index) => {
+        effect = index;
+        return rt.idempotency.committed(tx, principal, key, index);
+      },
+    });
     // A token's secret is shown once and stored nowhere: the replayable answer leaves it out.
-    const kept = id === 'tokens.create' ? { ...(out as object), token: null } : out;
+    const kept = JSON.stringify((id === 'tokens.create' ? { ...(out as object), token: null } : out) ?? null);
     // The write took effect: its answer goes back even if keeping it fails now (the database just
     // went away); it is kept as soon as the database answers again.
-    keepAnswer(rt, principal, key, 200, JSON.stringify(kept ?? null));
+    if (kept.length <= KEPT_ANSWER_LIMIT) keepAnswer(rt, principal, key, 200, kept);
+    // Too large to keep (a release's bundle): a retry is told where its effect is, as after a crash.
+    else if (effect !== undefined)
+      keepAnswer(rt, principal, key, 409, JSON.stringify({ error: tooLargeToKeep(key, effect).toJSON() }));
+    // Nothing took effect (a check): a retry simply runs it again.
+    else await rt.idempotency.release(principal, key);
     return out;
   } catch (err) {
     const e = toCairnError(err);
@@ -959,6 +971,20 @@ async function idempotent(
     await rt.idempotency.complete(principal, key, e.httpStatus, JSON.stringify({ error: e.toJSON() }));
     throw e;
   }
+}
+
+/**
+ * The largest answer kept for replays. Writes answer a few kilobytes; a release answers its whole
+ * bundle (the model's files), which kept per key would fill the metadata database.
+ */
+const KEPT_ANSWER_LIMIT = 256 * 1024;
+
+function tooLargeToKeep(key: string, index: number): CairnError {
+  return new CairnError(
+    'IDEMPOTENCY_CONFLICT',
+    `the request with Idempotency-Key ${key} took effect (audit event ${index}); its answer was too large to keep for a retry`,
+    { hint: `its effect stands; see cairn audit show ${index}`, data: { event: index } },
+  );
 }
 
 function keepAnswer(rt: ServerRuntime, principal: string, key: string, status: number, response: string): void {
