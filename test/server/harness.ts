@@ -37,6 +37,8 @@ export async function startTeam(
     oidc?: OidcSettings;
     store?: string;
     storeEndpoint?: string;
+    /** The request bodies the store routes hold in memory at once (bytes). */
+    uploadMemory?: number;
   } = {},
 ): Promise<Team> {
   const dataDir = mkdtempSync(join(tmpdir(), 'cairn-server-'));
@@ -46,6 +48,7 @@ export async function startTeam(
     ...(opts.db ? { db: opts.db } : {}),
     ...(opts.store ? { store: opts.store } : {}),
     ...(opts.storeEndpoint ? { storeEndpoint: opts.storeEndpoint } : {}),
+    ...(opts.uploadMemory ? { uploadMemory: opts.uploadMemory } : {}),
     env: opts.env ?? process.env,
     ...(opts.oidc ? { oidc: opts.oidc } : {}),
   });
