@@ -54,6 +54,8 @@ export interface HttpOptions {
   localToken?: string;
   /** The web UI's built files (dist/ui): served at `/` when given. */
   uiDir?: string | null;
+  /** The request bodies the store's byte routes hold in memory at once (default 512 MiB). */
+  uploadMemory?: number;
 }
 
 declare module 'fastify' {
@@ -157,7 +159,7 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
       },
     });
   }
-  if (!opts.local) mountStoreRoutes(app, rt, (req, id) => authenticate(rt, req, id, opts, metrics));
+  if (!opts.local) mountStoreRoutes(app, rt, (req, id) => authenticate(rt, req, id, opts, metrics), opts.uploadMemory);
   if (opts.uiDir) mountUi(app, opts.uiDir);
   return app;
 }

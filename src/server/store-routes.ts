@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerRuntime } from '../app/server.js';
 import { STORE_ROUTE } from '../app/server-store.js';
 import { CairnError } from '../core/errors.js';
@@ -7,22 +7,29 @@ import { record, recordPoisoned, storeOf, storeReader } from './store-handlers.j
 import { readObjectAs } from './store-scope.js';
 import { scrubSecrets } from './secret-shapes.js';
 import { countEvents } from './request-events.js';
+import { BodyBudget } from './body-budget.js';
 
 /** Largest pack streamed through the server (folder stores); S3 stores never stream through it. */
 export const STREAM_LIMIT = 1024 * 1024 * 1024;
 
 type Authenticate = (req: FastifyRequest, id: string) => Promise<Authenticated>;
 
+/** The request bodies the byte routes hold in memory at once, by default (docs/SERVER.md "Data plane"). */
+export const UPLOAD_MEMORY = 512 * 1024 * 1024;
+
 /**
  * The byte routes of the data plane, beside the JSON contract: a planned pack streamed to a
  * folder store, and the layout's small objects (state, audit bundles) read and written through
  * the server. Authenticated before the body is read; every request is an audit event.
  */
-export function mountStoreRoutes(app: FastifyInstance, rt: ServerRuntime, authenticate: Authenticate): void {
+export function mountStoreRoutes(
+  app: FastifyInstance,
+  rt: ServerRuntime,
+  authenticate: Authenticate,
+  uploadMemory = UPLOAD_MEMORY,
+): void {
   app.register(async (scope) => {
-    scope.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: STREAM_LIMIT }, (_r, b, d) =>
-      d(null, b),
-    );
+    scope.addHook('preParsing', heldBodies(new BodyBudget(uploadMemory)));
     const guard = (id: string, role: Role) => async (req: FastifyRequest) => {
       req.who = await authenticate(req, id);
       const d = await rt.identity.authorize(req.who.principal, role, 'default');
@@ -87,6 +94,22 @@ export function mountStoreRoutes(app: FastifyInstance, rt: ServerRuntime, authen
       },
     );
   });
+}
+
+/**
+ * After authentication, before the body is read: a PUT waits, unread, for its share of the
+ * memory the byte routes may hold (its declared size, or the route's limit without one).
+ */
+function heldBodies(budget: BodyBudget) {
+  return async (req: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+    if (req.method !== 'PUT') return payload;
+    const declared = Number(req.headers['content-length']);
+    const release = await budget.take(Number.isSafeInteger(declared) ? declared : STREAM_LIMIT);
+    reply.raw.once('close', release);
+    // A sender that went away while it waited: its response closed before anyone listened.
+    if (reply.raw.destroyed || req.raw.socket.destroyed) release();
+    return payload;
+  };
 }
 
 function bodyOf(b: unknown): Buffer {
