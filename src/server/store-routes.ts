@@ -30,6 +30,9 @@ export function mountStoreRoutes(
 ): void {
   app.register(async (scope) => {
     scope.addHook('preParsing', heldBodies(new BodyBudget(uploadMemory)));
+    scope.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: STREAM_LIMIT }, (_r, b, d) =>
+      d(null, b),
+    );
     const guard = (id: string, role: Role) => async (req: FastifyRequest) => {
       req.who = await authenticate(req, id);
       const d = await rt.identity.authorize(req.who.principal, role, 'default');
