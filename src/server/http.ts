@@ -170,7 +170,12 @@ function errorHandler(rt: ServerRuntime, opts: HttpOptions, metrics: ServerMetri
     const e = toCairnError(err);
     // A body or query refused before any handler ran is a denied request like any other.
     const why = req.who && !opts.local ? bodyRefusal(err) : null;
-    if (why === null && req.who && !opts.local && !req.events && !isCairnError(e, 'IDENTITY_MOVED'))
+    const unrecorded =
+      why === null && req.who !== undefined && !opts.local && !req.events && e.code !== 'IDENTITY_MOVED';
+    // A retry overtaking its own write (409 running) is not recorded: that write is, and it may
+    // hold the log's head while it waits, so an event here would wait behind it (another
+    // process's: test/server/multiserver-idempotency.test.ts).
+    if (unrecorded && e.data?.running !== true)
       try {
         await failedUnrecorded(rt, req, e);
       } catch (recordErr) {
