@@ -408,6 +408,24 @@ const SEAL_KEY_ROW = 'oidc-state-seal-key';
  * the row still names this process): a process that stalled past its lease and was taken over
  * cannot commit the write a second time.
  */
+/** How long an Idempotency-Key and its answer are kept (docs/SERVER.md "Bad input"). */
+const IDEMPOTENCY_KEY_TTL_MS = 24 * 3600_000;
+
+/**
+ * Keys live a day: a client retries within seconds, and answers kept for ever grew the database
+ * with every write. Swept as keys are claimed, at most once a minute per process, in the
+ * background (a failed sweep is tried again a minute later). Returns when it started.
+ */
+function forgetOldKeys(db: Workspace['meta']['db']): number {
+  const now = Date.now();
+  void db
+    .deleteFrom('idempotency_keys')
+    .where('created_at', '<', new Date(now - IDEMPOTENCY_KEY_TTL_MS).toISOString())
+    .execute()
+    .catch(() => {});
+  return now;
+}
+
 function idempotencyStore(
   ws: Workspace,
   processes: Pick<ProcessLease, 'id' | 'alive' | 'leaseLeftMs'>,
@@ -429,8 +447,10 @@ function idempotencyStore(
       eb('status', '=', 0),
       eb.or([eb('response', '=', pending), eb('response', 'like', `committed:${boot}:%`)]),
     ]);
+  let swept = 0;
   return {
     async claim(principal, key, requestDigest) {
+      if (Date.now() - swept > 60_000) swept = forgetOldKeys(db);
       const inserted = await db
         .insertInto('idempotency_keys')
         .values({

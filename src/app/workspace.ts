@@ -74,6 +74,11 @@ export interface RequestScope {
   client?: string;
   /** Runs inside each audited write of the request, in its transaction (`index`: the event it appended). */
   inCommit?: (tx: WriteTx, index: number) => Promise<void>;
+  /**
+   * Told each time an event is drafted in this scope (its context taken): the server records a
+   * request that ended without one, so that every request leaves an event.
+   */
+  onEvent?: () => void;
 }
 
 /** Walks up from `start` like git does. */
@@ -186,6 +191,7 @@ async function openAt(root: string, config: WorkspaceConfig, opts: OpenOptions):
   const host = hostname();
   const context = (): AuditContext => {
     const scope = opts.scope?.();
+    scope?.onEvent?.();
     return {
       actor: scope?.actor ?? own(),
       host,

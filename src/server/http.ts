@@ -17,6 +17,7 @@ import { cookies, CSRF_HEADER } from './auth-routes.js';
 import { mountUi } from './ui-routes.js';
 import { bodyRefusal, limitJsonDepth } from './json-body.js';
 import { findSecretField, scrubSecrets } from './secret-shapes.js';
+import { countEvents } from './request-events.js';
 import {
   mayRead,
   readableTestSet,
@@ -53,6 +54,8 @@ export interface HttpOptions {
   localToken?: string;
   /** The web UI's built files (dist/ui): served at `/` when given. */
   uiDir?: string | null;
+  /** The request bodies the store's byte routes hold in memory at once (default 512 MiB). */
+  uploadMemory?: number;
 }
 
 declare module 'fastify' {
@@ -145,6 +148,7 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
           const out = opts.local
             ? await serveLocal(rt, id, op, req, protectedAliases)
             : await served(rt, req, opts, metrics, () => serve(rt, id, op, req, reply, protectedAliases, metrics));
+          if (!opts.local && !req.events && id !== 'audit.checkpoint') await answeredUnrecorded(rt, req, reply);
           metrics.observe(id, reply.statusCode, (performance.now() - started) / 1000);
           return out;
         } catch (err) {
@@ -155,7 +159,7 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
       },
     });
   }
-  if (!opts.local) mountStoreRoutes(app, rt, (req, id) => authenticate(rt, req, id, opts, metrics));
+  if (!opts.local) mountStoreRoutes(app, rt, (req, id) => authenticate(rt, req, id, opts, metrics), opts.uploadMemory);
   if (opts.uiDir) mountUi(app, opts.uiDir);
   return app;
 }
@@ -166,6 +170,17 @@ function errorHandler(rt: ServerRuntime, opts: HttpOptions, metrics: ServerMetri
     const e = toCairnError(err);
     // A body or query refused before any handler ran is a denied request like any other.
     const why = req.who && !opts.local ? bodyRefusal(err) : null;
+    const unrecorded =
+      why === null && req.who !== undefined && !opts.local && !req.events && e.code !== 'IDENTITY_MOVED';
+    // A retry overtaking its own write (409 running) is not recorded: that write is, and it may
+    // hold the log's head while it waits, so an event here would wait behind it (another
+    // process's: test/server/multiserver-idempotency.test.ts).
+    if (unrecorded && e.data?.running !== true)
+      try {
+        await failedUnrecorded(rt, req, e);
+      } catch (recordErr) {
+        return sendError(reply, toCairnError(recordErr));
+      }
     if (why !== null)
       try {
         await refusedBody(rt, req, e, why, metrics).catch(async (recordErr: unknown) => {
@@ -348,6 +363,8 @@ async function served<T>(
   } catch (err) {
     if (!isCairnError(err, 'IDENTITY_MOVED') && (await stands(rt, req))) throw err;
   }
+  // The first attempt's events were refused whole: the answer anew records its own.
+  req.events = 0;
   req.who = await authenticate(rt, req, req.opId ?? 'unknown', opts, metrics);
   return answer();
 }
@@ -450,6 +467,50 @@ async function refusedBody(rt: ServerRuntime, req: FastifyRequest, e: CairnError
     outcome: 'denied',
     reason: `${e.code}: ${why}`,
   });
+}
+
+/**
+ * A request that passed its checks and then failed with no event of its own (a read of a name
+ * that does not exist, a write refused before its service recorded anything, a store route's
+ * refusal, an Idempotency-Key reused for another request): a `server.denied` event with the
+ * status and the error, so that probing names or attempting a refused write leaves a trace.
+ * Its answer was already checked against a fresh identity reading: the event is not guarded.
+ */
+async function failedUnrecorded(rt: ServerRuntime, req: FastifyRequest, e: CairnError) {
+  const id = (req.opId ?? 'unknown') as OperationId;
+  const { guard: _checked, ...scope } = scopeOf(req, req.who!.actor, id);
+  await record(rt, scope, {
+    draft: {
+      action: 'server.denied',
+      target: { type: 'api', name: id },
+      params: { status: e.httpStatus, ...requestOf(req) },
+    },
+    outcome: e.httpStatus >= 500 ? 'failed' : 'denied',
+    reason: scrubSecrets(`${e.code}: ${e.message}`).slice(0, 500),
+  });
+}
+
+/** A request answered with no event of its own: a replayed answer (Idempotency-Key), or a check that changes nothing (`audit verify`). */
+async function answeredUnrecorded(rt: ServerRuntime, req: FastifyRequest, reply: FastifyReply) {
+  const id = (req.opId ?? 'unknown') as OperationId;
+  const status = reply.statusCode;
+  const replay = reply.getHeader('idempotent-replay') === 'true';
+  await record(rt, scopeOf(req, req.who!.actor, id), {
+    draft: {
+      action: status >= 400 ? 'server.denied' : 'server.read',
+      target: { type: 'api', name: id },
+      params: { status, ...(replay ? { replay: true } : {}), ...requestOf(req) },
+    },
+    outcome: status >= 500 ? 'failed' : status >= 400 ? 'denied' : 'ok',
+  });
+}
+
+/** What a request named in its path and query (never its body), as a read's event records it. */
+function requestOf(req: FastifyRequest): Record<string, unknown> {
+  const query = { ...((req.query as Record<string, unknown> | undefined) ?? {}) };
+  const { '*': key, ...params } = { ...((req.params as Record<string, unknown> | undefined) ?? {}) };
+  // A store route's object key is its wildcard.
+  return scrubSecrets({ ...(Object.keys(query).length ? { query } : {}), ...params, ...(key ? { key } : {}) });
 }
 
 function credentialOf(e: CairnError): Record<string, unknown> {
@@ -890,13 +951,25 @@ async function idempotent(
     return first;
   }
   try {
+    let effect: number | undefined;
     // The claim is marked committed in the write's own transaction, so a crash cannot leave it ambiguous.
-    const out = await run({ ...scope, inCommit: (tx, index) => rt.idempotency.committed(tx, principal, key, index) });
+    const out = await run({
+      ...scope,
+      inCommit: (tx, index) => {
+        effect = index;
+        return rt.idempotency.committed(tx, principal, key, index);
+      },
+    });
     // A token's secret is shown once and stored nowhere: the replayable answer leaves it out.
-    const kept = id === 'tokens.create' ? { ...(out as object), token: null } : out;
+    const kept = JSON.stringify((id === 'tokens.create' ? { ...(out as object), token: null } : out) ?? null);
     // The write took effect: its answer goes back even if keeping it fails now (the database just
     // went away); it is kept as soon as the database answers again.
-    keepAnswer(rt, principal, key, 200, JSON.stringify(kept ?? null));
+    if (kept.length <= KEPT_ANSWER_LIMIT) keepAnswer(rt, principal, key, 200, kept);
+    // Too large to keep (a release's bundle): a retry is told where its effect is, as after a crash.
+    else if (effect !== undefined)
+      keepAnswer(rt, principal, key, 409, JSON.stringify({ error: tooLargeToKeep(key, effect).toJSON() }));
+    // Nothing took effect (a check): a retry simply runs it again.
+    else await rt.idempotency.release(principal, key);
     return out;
   } catch (err) {
     const e = toCairnError(err);
@@ -909,6 +982,20 @@ async function idempotent(
     await rt.idempotency.complete(principal, key, e.httpStatus, JSON.stringify({ error: e.toJSON() }));
     throw e;
   }
+}
+
+/**
+ * The largest answer kept for replays. Writes answer a few kilobytes; a release answers its whole
+ * bundle (the model's files), which kept per key would fill the metadata database.
+ */
+const KEPT_ANSWER_LIMIT = 256 * 1024;
+
+function tooLargeToKeep(key: string, index: number): CairnError {
+  return new CairnError(
+    'IDEMPOTENCY_CONFLICT',
+    `the request with Idempotency-Key ${key} took effect (audit event ${index}); its answer was too large to keep for a retry`,
+    { hint: `its effect stands; see cairn audit show ${index}`, data: { event: index } },
+  );
 }
 
 function keepAnswer(rt: ServerRuntime, principal: string, key: string, status: number, response: string): void {
@@ -943,6 +1030,7 @@ function scopeOf(req: FastifyRequest, actor: RequestScope['actor'], id: Operatio
   const ua = req.headers['user-agent'];
   return {
     actor,
+    onEvent: countEvents(req),
     ...(req.guard ? { guard: req.guard } : {}),
     command: `api ${id}`,
     ...(typeof ua === 'string' ? { client: scrubSecrets(ua).slice(0, 200) } : {}),

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerRuntime } from '../app/server.js';
 import { STORE_ROUTE } from '../app/server-store.js';
 import { CairnError } from '../core/errors.js';
@@ -6,19 +6,30 @@ import type { Authenticated, Role } from '../identity/index.js';
 import { record, recordPoisoned, storeOf, storeReader } from './store-handlers.js';
 import { readObjectAs } from './store-scope.js';
 import { scrubSecrets } from './secret-shapes.js';
+import { countEvents } from './request-events.js';
+import { BodyBudget } from './body-budget.js';
 
 /** Largest pack streamed through the server (folder stores); S3 stores never stream through it. */
 export const STREAM_LIMIT = 1024 * 1024 * 1024;
 
 type Authenticate = (req: FastifyRequest, id: string) => Promise<Authenticated>;
 
+/** The request bodies the byte routes hold in memory at once, by default (docs/SERVER.md "Data plane"). */
+export const UPLOAD_MEMORY = 512 * 1024 * 1024;
+
 /**
  * The byte routes of the data plane, beside the JSON contract: a planned pack streamed to a
  * folder store, and the layout's small objects (state, audit bundles) read and written through
  * the server. Authenticated before the body is read; every request is an audit event.
  */
-export function mountStoreRoutes(app: FastifyInstance, rt: ServerRuntime, authenticate: Authenticate): void {
+export function mountStoreRoutes(
+  app: FastifyInstance,
+  rt: ServerRuntime,
+  authenticate: Authenticate,
+  uploadMemory = UPLOAD_MEMORY,
+): void {
   app.register(async (scope) => {
+    scope.addHook('preParsing', heldBodies(new BodyBudget(uploadMemory)));
     scope.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: STREAM_LIMIT }, (_r, b, d) =>
       d(null, b),
     );
@@ -89,6 +100,22 @@ export function mountStoreRoutes(app: FastifyInstance, rt: ServerRuntime, authen
   });
 }
 
+/**
+ * After authentication, before the body is read: a PUT waits, unread, for its share of the
+ * memory the byte routes may hold (its declared size, or the route's limit without one).
+ */
+function heldBodies(budget: BodyBudget) {
+  return async (req: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+    if (req.method !== 'PUT') return payload;
+    const declared = Number(req.headers['content-length']);
+    const release = await budget.take(Number.isSafeInteger(declared) ? declared : STREAM_LIMIT);
+    reply.raw.once('close', release);
+    // A sender that went away while it waited: its response closed before anyone listened.
+    if (reply.raw.destroyed || req.raw.socket.destroyed) release();
+    return payload;
+  };
+}
+
 function bodyOf(b: unknown): Buffer {
   if (!Buffer.isBuffer(b)) throw new CairnError('USAGE', 'send the bytes with Content-Type: application/octet-stream');
   return b;
@@ -99,6 +126,7 @@ function scopeOf(req: FastifyRequest, id: string) {
   return {
     actor: req.who?.actor ?? { id: 'anonymous', auth: 'none' as const },
     command: `api ${id}`,
+    onEvent: countEvents(req),
     // A token pasted into the User-Agent is named, never kept (as on the JSON routes).
     ...(typeof ua === 'string' ? { client: scrubSecrets(ua).slice(0, 200) } : {}),
   };

@@ -38,6 +38,8 @@ export async function startTeam(
     store?: string;
     storeEndpoint?: string;
     jobUser?: string;
+    /** The request bodies the store routes hold in memory at once (bytes). */
+    uploadMemory?: number;
   } = {},
 ): Promise<Team> {
   const dataDir = mkdtempSync(join(tmpdir(), 'cairn-server-'));
@@ -47,6 +49,7 @@ export async function startTeam(
     ...(opts.db ? { db: opts.db } : {}),
     ...(opts.store ? { store: opts.store } : {}),
     ...(opts.storeEndpoint ? { storeEndpoint: opts.storeEndpoint } : {}),
+    ...(opts.uploadMemory ? { uploadMemory: opts.uploadMemory } : {}),
     env: opts.env ?? process.env,
     ...(opts.oidc ? { oidc: opts.oidc } : {}),
     ...(opts.jobUser ? { jobUser: opts.jobUser } : {}),

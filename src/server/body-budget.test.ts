@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../test-support/prng.js';
+import { BodyBudget } from './body-budget.js';
+
+describe('BodyBudget', () => {
+  it('over random histories: never more than the budget held, granted in arrival order, nothing lost', async () => {
+    for (let seed = 1; seed <= 50; seed++) {
+      const rnd = mulberry32(seed);
+      const total = 1 + Math.floor(rnd() * 100);
+      const budget = new BodyBudget(total);
+      let held = 0;
+      const granted: number[] = [];
+      const live: Array<{ n: number; release: () => void }> = [];
+      const pending: Array<Promise<void>> = [];
+      for (let i = 0; i < 60; i++) {
+        if (rnd() < 0.55 || live.length === 0) {
+          const bytes = Math.floor(rnd() * total * 1.5);
+          const n = Math.min(bytes, total);
+          const id = i;
+          pending.push(
+            budget.take(bytes).then((release) => {
+              held += n;
+              expect(held, `seed ${seed}`).toBeLessThanOrEqual(total);
+              granted.push(id);
+              live.push({ n, release });
+            }),
+          );
+        } else {
+          const [r] = live.splice(Math.floor(rnd() * live.length), 1);
+          held -= r!.n;
+          r!.release();
+          r!.release(); // twice is once
+        }
+        await new Promise((r) => setImmediate(r));
+      }
+      // Release everything: every waiter is granted in the end.
+      while (granted.length < pending.length) {
+        const r = live.shift();
+        if (r) {
+          held -= r.n;
+          r.release();
+        }
+        await new Promise((res) => setImmediate(res));
+      }
+      await Promise.all(pending);
+      expect(
+        [...granted].sort((a, b) => a - b),
+        `seed ${seed}: arrival order`,
+      ).toEqual(granted);
+    }
+  });
+});
