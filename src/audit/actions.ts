@@ -78,7 +78,7 @@ export const auditActions = {
   'server.signin':
     'A person signed in with OpenID Connect in a browser (authorization code + PKCE); actor auth oidc, credential the OpenID subject.',
   'server.denied':
-    'A request was refused before reaching a service (no or bad credentials, an expired or revoked token, a missing role), or failed before any service recorded it (a name that does not exist, a store route refusing a key, an Idempotency-Key reused for another request): params status, reason the code and message.',
+    'A request was refused before reaching a service (no or bad credentials, an expired or revoked token, a missing role: outcome denied), or failed before any service recorded it (a name that does not exist, a store route refusing a key, an Idempotency-Key reused for another request: outcome failed): params status, reason the code and message.',
   'audit.witness.config':
     "The log's witnesses or its k-of-n witness policy changed (params: op add, remove or policy; url, vkey, policy).",
   'audit.timestamp.config':

@@ -485,7 +485,9 @@ async function failedUnrecorded(rt: ServerRuntime, req: FastifyRequest, e: Cairn
       target: { type: 'api', name: id },
       params: { status: e.httpStatus, ...requestOf(req) },
     },
-    outcome: e.httpStatus >= 500 ? 'failed' : 'denied',
+    // Denied only where an identity or a role was refused; a name that does not exist (the probes
+    // of every first push among them) or a malformed request failed, and says so.
+    outcome: e.httpStatus === 401 || e.httpStatus === 403 ? 'denied' : 'failed',
     reason: scrubSecrets(`${e.code}: ${e.message}`).slice(0, 500),
   });
 }
@@ -501,7 +503,7 @@ async function answeredUnrecorded(rt: ServerRuntime, req: FastifyRequest, reply:
       target: { type: 'api', name: id },
       params: { status, ...(replay ? { replay: true } : {}), ...requestOf(req) },
     },
-    outcome: status >= 500 ? 'failed' : status >= 400 ? 'denied' : 'ok',
+    outcome: status === 401 || status === 403 ? 'denied' : status >= 400 ? 'failed' : 'ok',
   });
 }
 

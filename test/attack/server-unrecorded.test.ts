@@ -76,7 +76,7 @@ describe('a request that fails after its role check is still an audit event', ()
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({
       action: 'server.denied',
-      outcome: 'denied',
+      outcome: 'failed',
       target: { type: 'api', name: 'runs.show' },
       params: { status: 404 },
     });
@@ -127,7 +127,7 @@ describe('a request that fails after its role check is still an audit event', ()
     );
     expect(other.r.status).toBe(409);
     expect(other.events).toHaveLength(1);
-    expect(other.events[0]).toMatchObject({ action: 'server.denied', outcome: 'denied', params: { status: 409 } });
+    expect(other.events[0]).toMatchObject({ action: 'server.denied', outcome: 'failed', params: { status: 409 } });
   });
 });
 
@@ -155,7 +155,7 @@ describe('the store routes record their refusals', () => {
     expect(events, 'the refusal left no event').toHaveLength(1);
     expect(events[0]).toMatchObject({
       action: 'server.denied',
-      outcome: 'denied',
+      outcome: status === 403 ? 'denied' : 'failed',
       actor: { id: 'alice', credential: t.tokenIds.alice },
       params: { status },
     });

@@ -85,15 +85,23 @@ describe('Slurm batch script', () => {
     // detached: its own process group, as slurmstepd gives the batch shell.
     const wrapper = spawn('/bin/sh', [writeScript(j)], { stdio: 'ignore', detached: true });
     const exited = new Promise<number | string | null>((r) => wrapper.on('exit', (code, signal) => r(signal ?? code)));
-    await waitFile(join(j.cwd, 'up.txt'));
-    wrapper.kill('SIGTERM');
-    await waitFile(join(j.cwd, 'checkpoint.txt'));
-    await waitFile(join(j.cwd, 'child.txt'));
-    expect(readFileSync(join(j.cwd, 'checkpoint.txt'), 'utf8')).toBe('saved\n');
-    await new Promise((r) => setTimeout(r, 500));
-    expect(wrapper.exitCode).toBeNull();
-    // Slurm's SIGKILL reaches the whole group: the wrapper and its `sleep 1`.
-    process.kill(-wrapper.pid!, 'SIGKILL');
+    try {
+      await waitFile(join(j.cwd, 'up.txt'));
+      wrapper.kill('SIGTERM');
+      await waitFile(join(j.cwd, 'checkpoint.txt'));
+      await waitFile(join(j.cwd, 'child.txt'));
+      expect(readFileSync(join(j.cwd, 'checkpoint.txt'), 'utf8')).toBe('saved\n');
+      await new Promise((r) => setTimeout(r, 500));
+      expect(wrapper.exitCode).toBeNull();
+    } finally {
+      // Slurm's SIGKILL reaches the whole group: the wrapper and its `sleep 1`. Also when the
+      // test failed: a wrapper left behind loops for ever.
+      try {
+        process.kill(-wrapper.pid!, 'SIGKILL');
+      } catch {
+        /* gone already */
+      }
+    }
     expect(await exited).toBe('SIGKILL');
   });
 });
