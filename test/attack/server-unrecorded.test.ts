@@ -95,36 +95,17 @@ describe('a request that fails after its role check is still an audit event', ()
 
   it('an Idempotency-Key reused for another request: the 409 is recorded, and a replay is too', async () => {
     const ref = await t.registerAs('alice', 'idem');
-    const first = await t.call(
-      'dana',
-      'POST',
-      '/api/v1/model-versions/approvals',
-      { ref, alias: 'production' },
-      { 'idempotency-key': 'k1' },
-    );
+    // dana approves under one key, then sends the same request again, then another under it.
+    const approve = (alias: string) =>
+      t.call('dana', 'POST', '/api/v1/model-versions/approvals', { ref, alias }, { 'idempotency-key': 'k1' });
+    const first = await approve('production');
     expect(first.status, JSON.stringify(first.json)).toBe(200);
-    const replay = await leftBy('dana', () =>
-      t.call(
-        'dana',
-        'POST',
-        '/api/v1/model-versions/approvals',
-        { ref, alias: 'production' },
-        { 'idempotency-key': 'k1' },
-      ),
-    );
+    const replay = await leftBy('dana', () => approve('production'));
     expect(replay.r.status).toBe(200);
     expect((replay.r as any).headers.get('idempotent-replay')).toBe('true');
     expect(replay.events).toHaveLength(1);
     expect(replay.events[0]).toMatchObject({ outcome: 'ok', params: { replay: true, status: 200 } });
-    const other = await leftBy('dana', () =>
-      t.call(
-        'dana',
-        'POST',
-        '/api/v1/model-versions/approvals',
-        { ref, alias: 'staging' },
-        { 'idempotency-key': 'k1' },
-      ),
-    );
+    const other = await leftBy('dana', () => approve('staging'));
     expect(other.r.status).toBe(409);
     expect(other.events).toHaveLength(1);
     expect(other.events[0]).toMatchObject({ action: 'server.denied', outcome: 'failed', params: { status: 409 } });
