@@ -3,10 +3,10 @@
 // that bob ran on his laptop reaches the team server only as exactly what a verified
 // `model.evaluate` event of his log recorded, is marked imported there, and does not count for a
 // server alias policy unless that policy says so. Hostile states are refused whole.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { rawSqlite } from '../../src/test-support/audit-tamper.js';
-import { dropSchema, freshPgUrl, postgresAvailable } from '../../src/test-support/services.js';
-import { startTeam, type Team } from './harness.js';
+import { postgresAvailable } from '../../src/test-support/services.js';
+import { startTeam, teamPerDatabase, type Team } from './harness.js';
 import { laptopWithModels, onServer } from './eval-fixtures.js';
 
 const pg = await postgresAvailable();
@@ -25,18 +25,13 @@ describe.each([
   ['postgres', true],
 ])('evaluations pushed to a team server (%s)', (_name, usePg) => {
   let t: Team;
-  let schema: string | null = null;
-  beforeAll(async () => {
-    if (usePg && !pg) return;
-    const db = usePg ? freshPgUrl() : null;
-    schema = db?.schema ?? null;
-    t = await startTeam(db ? { db: db.url } : {});
-  }, 60_000);
-  afterAll(async () => {
-    await t?.close();
-    if (schema) await dropSchema(schema);
-  });
-  const skip = () => usePg && !pg;
+  const skip = teamPerDatabase(
+    usePg,
+    pg,
+    (db) => startTeam(db),
+    (team) => (t = team),
+    60_000,
+  );
 
   it("a laptop's evaluation travels, marked imported; the server's policy counts it only when told to", async () => {
     if (skip()) return;

@@ -6,6 +6,8 @@ import type { AuditActor } from '../../src/audit/event.js';
 import { withServices } from '../../src/app/services.js';
 import { startServer, type RunningServer } from '../../src/server/start.js';
 import { newWorkspace } from '../../src/test-support/workspace.js';
+import { dropSchema, freshPgUrl } from '../../src/test-support/services.js';
+import { afterAll, beforeAll } from 'vitest';
 import type { Role } from '../../src/identity/index.js';
 import type { OidcSettings } from '../../src/app/oidc/index.js';
 
@@ -172,4 +174,32 @@ export async function storeObject(t: Team, who: string, method: 'GET' | 'PUT', k
   });
   const text = await res.text();
   return { status: res.status, json: text ? (JSON.parse(text) as any) : null };
+}
+
+/**
+ * The team of one `describe` in a per-database `describe.each`: started on SQLite, or on a fresh
+ * PostgreSQL schema that is dropped afterwards. `set` receives it; the answer says whether to skip
+ * (PostgreSQL asked for, and not here).
+ */
+export function teamPerDatabase(
+  usePg: boolean,
+  pgUp: boolean,
+  start: (db: { db?: string }) => Promise<Team>,
+  set: (t: Team) => void,
+  timeoutMs?: number,
+): () => boolean {
+  let team: Team | undefined;
+  let schema: string | null = null;
+  beforeAll(async () => {
+    if (usePg && !pgUp) return;
+    const db = usePg ? freshPgUrl() : null;
+    schema = db?.schema ?? null;
+    team = await start(db ? { db: db.url } : {});
+    set(team);
+  }, timeoutMs);
+  afterAll(async () => {
+    await team?.close();
+    if (schema) await dropSchema(schema);
+  });
+  return () => usePg && !pgUp;
 }

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rawSqlite } from '../../src/test-support/audit-tamper.js';
-import { dropSchema, freshPgUrl, postgresAvailable } from '../../src/test-support/services.js';
+import { postgresAvailable } from '../../src/test-support/services.js';
 import { writeTree } from '../../src/test-support/workspace.js';
-import { newLaptop, startTeam, storeObject, type Team } from './harness.js';
+import { newLaptop, startTeam, storeObject, teamPerDatabase, type Team } from './harness.js';
 import { laptopWithModels, onServer } from './eval-fixtures.js';
 
 const pg = await postgresAvailable();
@@ -48,18 +48,13 @@ describe.each([
   ['postgres', true],
 ])('a pull from the team server (%s)', (_name, usePg) => {
   let t: Team;
-  let schema: string | null = null;
-  beforeAll(async () => {
-    if (usePg && !pg) return;
-    const db = usePg ? freshPgUrl() : null;
-    schema = db?.schema ?? null;
-    t = await startTeam({ ...(db ? { db: db.url } : {}), roles: ROLES });
-  }, 60_000);
-  afterAll(async () => {
-    await t?.close();
-    if (schema) await dropSchema(schema);
-  });
-  const skip = () => usePg && !pg;
+  const skip = teamPerDatabase(
+    usePg,
+    pg,
+    (db) => startTeam({ ...db, roles: ROLES }),
+    (team) => (t = team),
+    60_000,
+  );
 
   it("brings the server's evaluations, vouched by its own log, recorded as imported", async () => {
     if (skip()) return;

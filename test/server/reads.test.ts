@@ -1,11 +1,11 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- HTTP answers are checked field by field in the tests */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { leafHashOfText, verifyInclusion } from '../../src/audit/merkle/index.js';
 import { openCheckpoint, parseVerifierKey, verifierFromPublicKey } from '../../src/audit/note/index.js';
 import type { Role } from '../../src/identity/index.js';
 import { mulberry32 } from '../../src/test-support/prng.js';
-import { dropSchema, freshPgUrl, postgresAvailable } from '../../src/test-support/services.js';
-import { startTeam, type Team } from './harness.js';
+import { postgresAvailable } from '../../src/test-support/services.js';
+import { startTeam, teamPerDatabase, type Team } from './harness.js';
 
 const pg = await postgresAvailable();
 const host = { actor: { id: 'host-admin', auth: 'os-user' as const }, command: 'test' };
@@ -17,18 +17,12 @@ describe.each([
   ['postgres', true],
 ])('server reads on %s: audited, and never served from a stale identity', (_name, usePg) => {
   let t: Team;
-  let schema: string | null = null;
-  beforeAll(async () => {
-    if (usePg && !pg) return;
-    const db = usePg ? freshPgUrl() : null;
-    schema = db?.schema ?? null;
-    t = await startTeam(db ? { db: db.url } : {});
-  });
-  afterAll(async () => {
-    await t?.close();
-    if (schema) await dropSchema(schema);
-  });
-  const skip = () => usePg && !pg;
+  const skip = teamPerDatabase(
+    usePg,
+    pg,
+    (db) => startTeam(db),
+    (team) => (t = team),
+  );
 
   it('a read lands in the log as a server.read event naming the identity and the token, with an inclusion proof under the signed checkpoint', async () => {
     if (skip()) return;

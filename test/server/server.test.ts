@@ -1,5 +1,5 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- HTTP answers are checked field by field in the tests */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,9 +7,9 @@ import { operations } from '../../src/app/remote/contract.js';
 import { ApiClient } from '../../src/app/remote/client.js';
 import { createRemoteServices } from '../../src/app/remote/services.js';
 import { verifyReleaseBundle } from '../../src/models/index.js';
-import { dropSchema, freshPgUrl, postgresAvailable } from '../../src/test-support/services.js';
+import { postgresAvailable } from '../../src/test-support/services.js';
 import { cli } from '../../src/test-support/cli.js';
-import { startTeam, type Team } from './harness.js';
+import { startTeam, teamPerDatabase, type Team } from './harness.js';
 
 const pg = await postgresAvailable();
 
@@ -29,19 +29,13 @@ describe.each([
   ['postgres', true],
 ])('team server on %s', (_name, usePg) => {
   let t: Team;
-  let schema: string | null = null;
-  beforeAll(async () => {
-    if (usePg && !pg) return;
-    const db = usePg ? freshPgUrl() : null;
-    schema = db?.schema ?? null;
-    // CAIRN_ACTOR in the server's environment must change nothing: identities come from credentials.
-    t = await startTeam({ ...(db ? { db: db.url } : {}), env: { ...process.env, CAIRN_ACTOR: 'mallory' } });
-  });
-  afterAll(async () => {
-    await t?.close();
-    if (schema) await dropSchema(schema);
-  });
-  const skip = () => usePg && !pg;
+  // CAIRN_ACTOR in the server's environment must change nothing: identities come from credentials.
+  const skip = teamPerDatabase(
+    usePg,
+    pg,
+    (db) => startTeam({ ...db, env: { ...process.env, CAIRN_ACTOR: 'mallory' } }),
+    (team) => (t = team),
+  );
 
   it('answers health, readiness, metrics and its OpenAPI document', async () => {
     if (skip()) return;
