@@ -3,21 +3,12 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiClient } from '../../src/app/remote/client.js';
-import { createRemoteServices } from '../../src/app/remote/services.js';
 import { linearOnnx } from '../../src/sdk/onnx-linear.js';
-import { newLaptop, type Team } from './harness.js';
+import { newLaptop, servicesAs, type Team } from './harness.js';
 
 /** The server as `user` sees it through the CLI's client (no workspace of theirs involved). */
 export function onServer(t: Team, user: string) {
-  return createRemoteServices(new ApiClient({ url: t.server.url, token: t.tokens[user]! }), {
-    url: t.server.url,
-    token: '',
-    user,
-    verifierKey: t.server.runtime.verifierKey,
-    origin: t.server.runtime.origin,
-    seen: null,
-  }) as any;
+  return servicesAs(t, user) as any;
 }
 
 /** 600 rows: label = 1 when 2·f1 − f2 > 0 (with a little noise); `group` alternates a/b. */

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditActor } from '../../src/audit/event.js';
 import { withServices } from '../../src/app/services.js';
+import { ApiClient } from '../../src/app/remote/client.js';
+import { createRemoteServices } from '../../src/app/remote/services.js';
 import { startServer, type RunningServer } from '../../src/server/start.js';
 import { newWorkspace } from '../../src/test-support/workspace.js';
 import { dropSchema, freshPgUrl } from '../../src/test-support/services.js';
@@ -202,4 +204,16 @@ export function teamPerDatabase(
     if (schema) await dropSchema(schema);
   });
   return () => usePg && !pgUp;
+}
+
+/** The server as `user` sees it through the CLI's client (no workspace of theirs involved). */
+export function servicesAs(t: Team, user: string) {
+  return createRemoteServices(new ApiClient({ url: t.server.url, token: t.tokens[user]! }), {
+    url: t.server.url,
+    token: t.tokens[user]!,
+    user,
+    verifierKey: t.server.runtime.verifierKey,
+    origin: t.server.runtime.origin,
+    seen: null,
+  });
 }

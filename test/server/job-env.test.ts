@@ -6,10 +6,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ApiClient } from '../../src/app/remote/client.js';
-import { createRemoteServices } from '../../src/app/remote/services.js';
 import { shareSlurmCluster, slurmEnv, slurmFacts } from '../../src/test-support/slurm.js';
-import { startTeam, type Team } from './harness.js';
+import { servicesAs, startTeam, type Team } from './harness.js';
 
 const SECRETS: Record<string, string> = {
   AWS_SECRET_ACCESS_KEY: 'fake-aws-secret-zq81',
@@ -30,15 +28,7 @@ afterEach(async () => {
   }
 });
 
-const as = (t: Team, user: string) =>
-  createRemoteServices(new ApiClient({ url: t.server.url, token: t.tokens[user]! }), {
-    url: t.server.url,
-    token: t.tokens[user]!,
-    user,
-    verifierKey: t.server.runtime.verifierKey,
-    origin: t.server.runtime.origin,
-    seen: null,
-  });
+const as = servicesAs;
 
 async function dumpEnv(t: Team, backend: 'local' | 'slurm'): Promise<{ status: string; text: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'cairn-jobenv-'));

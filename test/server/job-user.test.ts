@@ -10,13 +10,11 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient } from '../../src/app/remote/client.js';
-import { createRemoteServices } from '../../src/app/remote/services.js';
 import { PRIVATE_KEY_FILE } from '../../src/app/keys.js';
 import { startServer } from '../../src/server/start.js';
 import { cliSpawn } from '../../src/test-support/cli.js';
 import { shareSlurmCluster, slurmEnv, slurmFacts } from '../../src/test-support/slurm.js';
-import { startTeam, type Team } from './harness.js';
+import { servicesAs, startTeam, type Team } from './harness.js';
 
 const isRoot = process.getuid?.() === 0;
 const required = process.env.CAIRN_REQUIRE_SERVICES === '1';
@@ -52,15 +50,7 @@ afterAll(async () => {
   }
 });
 
-const as = (t: Team, user: string) =>
-  createRemoteServices(new ApiClient({ url: t.server.url, token: t.tokens[user]! }), {
-    url: t.server.url,
-    token: t.tokens[user]!,
-    user,
-    verifierKey: t.server.runtime.verifierKey,
-    origin: t.server.runtime.origin,
-    seen: null,
-  });
+const as = servicesAs;
 
 /** A spec folder whose job runs `command` (one line of sh) on `backend`. */
 function specDir(name: string, backend: 'local' | 'slurm', command: string, extra: string[] = []): string {

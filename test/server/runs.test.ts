@@ -4,9 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient } from '../../src/app/remote/client.js';
-import { createRemoteServices } from '../../src/app/remote/services.js';
-import { startTeam, type Team } from './harness.js';
+import { servicesAs, startTeam, type Team } from './harness.js';
 
 describe('runs through the team server', () => {
   let t: Team;
@@ -21,15 +19,7 @@ describe('runs through the team server', () => {
     );
   });
   afterAll(() => t.close());
-  const as = (user: string) =>
-    createRemoteServices(new ApiClient({ url: t.server.url, token: t.tokens[user]! }), {
-      url: t.server.url,
-      token: t.tokens[user]!,
-      user,
-      verifierKey: t.server.runtime.verifierKey,
-      origin: t.server.runtime.origin,
-      seen: null,
-    });
+  const as = (user: string) => servicesAs(t, user);
   const project = () => {
     const dir = mkdtempSync(join(tmpdir(), 'cairn-proj-'));
     writeFileSync(
