@@ -70,7 +70,22 @@ export interface ServerStore {
    * of those failed and were removed (docs/SERVER.md "Poisoned packs").
    */
   integrity(): { verified: number; poisoned: number };
+  /** The server's own objects (`own-log/`: its log's exports), which no client reads or writes. */
+  own: OwnObjects;
   close(): Promise<void>;
+}
+
+/** Where the server keeps the exports of its own log in the store (docs/SERVER.md "What a pull from the server brings"). */
+export const OWN_PREFIX = 'own-log/';
+
+/** The store's `own-log/` folder, keys relative to it: written by the server alone. */
+export interface OwnObjects {
+  get(key: string): Promise<Buffer>;
+  put(key: string, body: Buffer): Promise<void>;
+  list(): Promise<Array<{ key: string; size: number }>>;
+  delete(key: string): Promise<void>;
+  /** Runs `fn` alone across every server process on the metadata database (a store lock). */
+  exclusive<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 /** A held pack that failed the check against its name and was removed: whose upload it was. */
@@ -294,6 +309,14 @@ export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptio
     },
     sweep: sweeper.sweep,
     integrity: () => ({ ...counts }),
+    own: {
+      get: (key) => backend.get(OWN_PREFIX + key),
+      put: (key, body) => backend.put(OWN_PREFIX + key, body),
+      list: async () =>
+        (await backend.list(OWN_PREFIX)).map((o) => ({ key: o.key.slice(OWN_PREFIX.length), size: o.size })),
+      delete: (key) => backend.delete(OWN_PREFIX + key),
+      exclusive: (fn) => locks.run(OWN_LOCK, fn),
+    },
     async close() {
       await sweeper.stop();
       await backend.close();
@@ -303,6 +326,7 @@ export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptio
 
 const noop = async () => {};
 const IMPORT_LOCK = 'store:import';
+const OWN_LOCK = 'store:own-log';
 const CHECK_SLICE_BYTES = 16 * 1024 * 1024;
 
 /** Checks one planned upload that arrived and moves it into place (S3); a folder store's is already there. */
@@ -339,7 +363,7 @@ function smallObjects(
   const { vouched, evaluations } = opts;
   return {
     readObject: async (key) => {
-      if (key.startsWith(PROPOSALS))
+      if (key.startsWith(PROPOSALS) || key.startsWith(OWN_PREFIX))
         throw new CairnError('PERMISSION_DENIED', `${key} is the server's own bookkeeping`, {
           hint: 'read meta/state.json: what the server imported',
         });

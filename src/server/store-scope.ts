@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type { RequestScope, ServerRuntime } from '../app/server.js';
 import type { ServerStore } from '../app/server-store.js';
 import { CairnError, isCairnError } from '../core/errors.js';
@@ -13,7 +14,7 @@ import {
   type HiddenOutputs,
   type Reader,
 } from './read-scope.js';
-import { exportOwnLog, ownLogEntry, readOwnLog, vouchedForReader } from './store-own-log.js';
+import { ownLogEntry, ownLogFor, readOwnLog, vouchedForReader } from './store-own-log.js';
 
 /**
  * What a reader of some projects may read of the store (docs/SERVER.md "What a reader of some
@@ -229,9 +230,9 @@ export async function readObjectAs(
   r: Reader,
   key: string,
   scope: RequestScope,
-): Promise<Buffer> {
+): Promise<Buffer | Readable> {
   const audit = AUDIT_KEY.exec(key);
-  if (audit && audit[1] === rt.workspaceId) return readOwnLog(rt, r, scope, audit[2]!);
+  if (audit && audit[1] === rt.workspaceId) return readOwnLog(rt, store, r, scope, audit[2]!);
   if (key === STATE_KEY) return stateFor(rt, store, r, scope);
   const view = await storeView(rt, store, r);
   if (!view) return store.readObject(key);
@@ -250,15 +251,26 @@ export async function readObjectAs(
 
 /**
  * The state `r` reads: whole, or cut to what they may read and to what their share of the
- * server's log vouches for; with the entry of the server's log exported now. The rows come
- * first, then the export: every row the state names was committed with its event before it.
+ * server's log vouches for; with the entry of the server's log. The rows come first, then the
+ * export (made now, or the latest if it was made for these very rows): every row the state
+ * names was committed with its event before it.
  */
 async function stateFor(rt: ServerRuntime, store: ServerStore, r: Reader, scope: RequestScope): Promise<Buffer> {
-  const view = await storeView(rt, store, r, true);
-  if (view && !view.state) throw noObject(STATE_KEY);
-  const rows = view?.state ?? parseState(await store.readObject(STATE_KEY));
-  const log = await exportOwnLog(rt, r.name);
-  const state = view ? await vouchedForReader(rt, r, scope, rows, log) : rows;
+  // A reader of no `default` reads none of the store (the routes already refuse them).
+  if (!r.readable.all && !mayRead(r, 'default')) throw noObject(STATE_KEY);
+  let bytes: Buffer;
+  try {
+    bytes = await store.readObject(STATE_KEY);
+  } catch (err) {
+    if (isCairnError(err, 'NOT_FOUND') && !r.readable.all) throw noObject(STATE_KEY);
+    throw err;
+  }
+  const whole = parseState(bytes);
+  const rows = r.readable.all
+    ? whole
+    : cutState(whole, (await hiddenOutputs(rt.services, r)).refs, (p) => mayRead(r, p)).state;
+  const log = await ownLogFor(rt, store, bytes);
+  const state = r.readable.all ? rows : await vouchedForReader(rt, store, r, scope, rows, log);
   return Buffer.from(JSON.stringify(servedState(state, { evaluations: state.evaluations, ownLog: ownLogEntry(log) })));
 }
 
