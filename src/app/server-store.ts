@@ -309,14 +309,7 @@ export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptio
     },
     sweep: sweeper.sweep,
     integrity: () => ({ ...counts }),
-    own: {
-      get: (key) => backend.get(OWN_PREFIX + key),
-      put: (key, body) => backend.put(OWN_PREFIX + key, body),
-      list: async () =>
-        (await backend.list(OWN_PREFIX)).map((o) => ({ key: o.key.slice(OWN_PREFIX.length), size: o.size })),
-      delete: (key) => backend.delete(OWN_PREFIX + key),
-      exclusive: (fn) => locks.run(OWN_LOCK, fn),
-    },
+    own: ownObjects(backend, locks),
     async close() {
       await sweeper.stop();
       await backend.close();
@@ -325,6 +318,17 @@ export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptio
 }
 
 const noop = async () => {};
+
+function ownObjects(backend: RemoteBackend, locks: StoreLocks): OwnObjects {
+  return {
+    get: (key) => backend.get(OWN_PREFIX + key),
+    put: (key, body) => backend.put(OWN_PREFIX + key, body),
+    list: async () =>
+      (await backend.list(OWN_PREFIX)).map((o) => ({ key: o.key.slice(OWN_PREFIX.length), size: o.size })),
+    delete: (key) => backend.delete(OWN_PREFIX + key),
+    exclusive: (fn) => locks.run(OWN_LOCK, fn),
+  };
+}
 const IMPORT_LOCK = 'store:import';
 const OWN_LOCK = 'store:own-log';
 const CHECK_SLICE_BYTES = 16 * 1024 * 1024;

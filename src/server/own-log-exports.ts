@@ -29,7 +29,7 @@ export interface Manifest extends ExportHead {
 }
 
 /** Largest part of a file in the store: what serving one download holds in memory at a time. */
-export const PART_BYTES = 8 * 1024 * 1024;
+export const PART_BYTES = 1024 * 1024;
 /** The newest exports kept whatever their age. */
 export const KEEP_EXPORTS = 4;
 /** Older exports kept this long: a pull that read a list from one still reads its files. */
