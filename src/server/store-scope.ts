@@ -180,18 +180,12 @@ export function noObject(key: string): CairnError {
 }
 
 /**
- * The store as `r` sees it; null for a reader of every project (who sees it whole). `withState`:
- * the cut state too (GET meta/state.json); listings, plans and downloads need only the packs, and
- * those are kept per store for the state's bytes and the hidden versions they were cut for (a
- * push plans one request per pack: parsing a large state for each would cost the server more
- * than the push).
+ * The store as `r` sees it; null for a reader of every project (who sees it whole). Listings,
+ * plans and downloads need only the packs (`stateFor` cuts the state itself), and those are kept
+ * per store for the state's bytes and the hidden versions they were cut for (a push plans one
+ * request per pack: parsing a large state for each would cost the server more than the push).
  */
-export async function storeView(
-  rt: ServerRuntime,
-  store: ServerStore,
-  r: Reader,
-  withState = false,
-): Promise<StoreView | null> {
+export async function storeView(rt: ServerRuntime, store: ServerStore, r: Reader): Promise<StoreView | null> {
   if (r.readable.all) return null;
   // A reader of no `default` reads none of the store (the routes already refuse them).
   if (!mayRead(r, 'default')) return { state: null, packs: new Set() };
@@ -204,7 +198,6 @@ export async function storeView(
     throw err;
   }
   const hidden = (await hiddenOutputs(rt.services, r)).refs;
-  if (withState) return cutState(parseState(bytes), hidden, (p) => mayRead(r, p));
   const key = createHash('sha256')
     .update(bytes)
     .update(JSON.stringify([...hidden].sort()))
