@@ -94,4 +94,30 @@ describe('one account cannot hold the upload memory for ever', () => {
     for (const s of stalls) s.abort();
     await Promise.all(stalls.map((s) => s.answered));
   }, 30_000);
+
+  it('a body its sender abandons half-way is still an event with its identity', async () => {
+    const before = await t.call('admin', 'GET', '/api/v1/audit/events?actor=mallory&limit=1000');
+    const url = new URL(`${t.server.url}/api/v1/store/uploads/up-half`);
+    await new Promise<void>((resolve) => {
+      const req = request({
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'PUT',
+        headers: {
+          authorization: `Bearer ${t.tokens.mallory}`,
+          'content-type': 'application/octet-stream',
+          'content-length': String(MiB),
+        },
+      });
+      req.on('error', () => resolve());
+      req.write(Buffer.alloc(1000, 1), () => setTimeout(() => (req.destroy(), resolve()), 200));
+    });
+    let after = before;
+    for (let i = 0; i < 50 && after.json.length === before.json.length; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      after = await t.call('admin', 'GET', '/api/v1/audit/events?actor=mallory&limit=1000');
+    }
+    expect(after.json.length, 'events of the abandoned upload').toBeGreaterThan(before.json.length);
+  }, 30_000);
 });
