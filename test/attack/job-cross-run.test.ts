@@ -17,10 +17,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { servicesAs, startTeam, type Team } from '../server/harness.js';
 
 const isRoot = process.getuid?.() === 0;
+const known = process.env.CAIRN_KNOWN_HOLES === '1';
 let account: { name: string; uid: number } | null = null;
 let t: Team;
 
 beforeAll(async () => {
+  if (!known) return;
   if (!isRoot) return console.warn('SKIPPED job-cross-run: not root');
   const name = `cairnx${process.pid % 100000}`;
   const made = spawnSync('useradd', ['--no-create-home', '--home-dir', '/nonexistent', '--shell', '/bin/sh', name], {
@@ -59,7 +61,7 @@ const submission = (name: string, project: string, command: string) => ({
 const waitRun = (who: string, id: string): Promise<any> => servicesAs(t, who).runs.wait(id, { pollMs: 100 });
 
 describe('--job-user: one job against another project running at the same time', () => {
-  it.runIf(process.env.CAIRN_KNOWN_HOLES === '1')(
+  it.runIf(known)(
     "a job cannot rewrite another project's running job's outputs before they are versioned",
     async (ctx) => {
       if (!account) return ctx.skip();
