@@ -33,9 +33,43 @@ export interface OwnLog {
 const latest = new WeakMap<ServerRuntime, Map<string, OwnLog>>();
 const KEPT_ACCOUNTS = 16;
 
-/** Exports the server's log now and keeps it as what `audit/<workspace>/…` serves `who`. */
+/**
+ * Exports the server's log, by an export that starts after this call (so it holds every event
+ * committed before), and keeps it as what `audit/<workspace>/…` serves `who`. Callers share
+ * exports: while one runs, every caller waits for the one after it, so a viewer's parallel reads
+ * make at most two exports at once (each read made its own: 24 parallel reads held 12 copies of
+ * the whole log in memory, test/attack/own-log-export-flood.test.ts).
+ */
 export async function exportOwnLog(rt: ServerRuntime, who: string): Promise<OwnLog> {
-  const log = await inTempFolder('cairn-own-log-', async (dir) => {
+  let f = flights.get(rt);
+  if (!f) flights.set(rt, (f = { running: null, next: null }));
+  const flight = f;
+  const start = (): Promise<OwnLog> => {
+    const p = exportNow(rt).finally(() => {
+      if (flight.running === p) flight.running = null;
+    });
+    flight.running = p;
+    return p;
+  };
+  let log: Promise<OwnLog>;
+  if (!flight.running) log = start();
+  else {
+    flight.next ??= flight.running
+      .catch(() => undefined)
+      .then(() => {
+        flight.next = null;
+        return start();
+      });
+    log = flight.next;
+  }
+  return keep(rt, who, await log);
+}
+
+/** The export running now per server, and the one that starts when it ends (shared by its waiters). */
+const flights = new WeakMap<ServerRuntime, { running: Promise<OwnLog> | null; next: Promise<OwnLog> | null }>();
+
+async function exportNow(rt: ServerRuntime): Promise<OwnLog> {
+  return inTempFolder('cairn-own-log-', async (dir) => {
     const done = await rt.services.audit.export(dir);
     const files = new Map<string, Buffer>();
     for (const f of await readdir(dir, { recursive: true, withFileTypes: true })) {
@@ -46,6 +80,9 @@ export async function exportOwnLog(rt: ServerRuntime, who: string): Promise<OwnL
     files.set('files.json', Buffer.from(JSON.stringify([...files.keys()].sort())));
     return { workspace: rt.workspaceId, origin: rt.origin, size: done.size, root: done.root, files };
   });
+}
+
+function keep(rt: ServerRuntime, who: string, log: OwnLog): OwnLog {
   let kept = latest.get(rt);
   if (!kept) latest.set(rt, (kept = new Map()));
   kept.delete(who);
