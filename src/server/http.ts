@@ -161,14 +161,7 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
       },
     });
   }
-  if (!opts.local)
-    mountStoreRoutes(
-      app,
-      rt,
-      (req, id) => authenticate(rt, req, id, opts, metrics),
-      opts.uploadMemory,
-      opts.uploadIdleMs,
-    );
+  if (!opts.local) mountStoreRoutes(app, rt, (req, id) => authenticate(rt, req, id, opts, metrics), opts);
   if (opts.uiDir) mountUi(app, opts.uiDir);
   return app;
 }

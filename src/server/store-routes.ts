@@ -30,8 +30,10 @@ export function mountStoreRoutes(
   app: FastifyInstance,
   rt: ServerRuntime,
   authenticate: Authenticate,
-  uploadMemory = UPLOAD_MEMORY,
-  uploadIdleMs = UPLOAD_IDLE_MS,
+  {
+    uploadMemory = UPLOAD_MEMORY,
+    uploadIdleMs = UPLOAD_IDLE_MS,
+  }: { uploadMemory?: number; uploadIdleMs?: number } = {},
 ): void {
   app.register(async (scope) => {
     scope.addHook('preParsing', heldBodies(new BodyBudget(uploadMemory), uploadIdleMs));
