@@ -924,7 +924,9 @@ async function writeSmall(
   body: Buffer,
   locks: StoreLocks,
 ): Promise<void> {
-  const audit = /^audit\/([0-9A-Za-z_-]{1,128})\/[0-9A-Za-z_./-]{1,200}$/.exec(key);
+  // Workspace ids are lower case: a name in capitals would be another owner's claim on the same
+  // folder wherever names fold case (a folder store on macOS or a share; every macOS client's pins).
+  const audit = /^audit\/([0-9a-z_-]{1,128})\/[0-9A-Za-z_./-]{1,200}$/.exec(key);
   if (key === 'cairn-remote.json') {
     if (await backend.head(key)) return;
   } else if (audit) {

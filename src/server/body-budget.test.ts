@@ -49,4 +49,42 @@ describe('BodyBudget', () => {
       ).toEqual(granted);
     }
   });
+
+  it("serves waiting bodies one account at a time: one account's queue does not hold another's body back", async () => {
+    const budget = new BodyBudget(10);
+    const order: string[] = [];
+    const first = await budget.take(10, 'mallory');
+    const waits = [
+      budget.take(10, 'mallory').then((r) => (order.push('mallory 2'), r)),
+      budget.take(10, 'mallory').then((r) => (order.push('mallory 3'), r)),
+      budget.take(10, 'alice').then((r) => (order.push('alice'), r)),
+    ];
+    await new Promise((r) => setImmediate(r));
+    first();
+    await new Promise((r) => setImmediate(r));
+    // Alice's came last, but mallory was served last: alice's goes before mallory's queue.
+    expect(order).toEqual(['alice']);
+    (await waits[2]!)();
+    (await waits[0]!)();
+    (await waits[1]!)();
+    expect(order).toEqual(['alice', 'mallory 2', 'mallory 3']);
+  });
+
+  it('an account holding a body lets another account waiting behind it go first', async () => {
+    const budget = new BodyBudget(10);
+    const order: string[] = [];
+    const a = await budget.take(5, 'mallory');
+    const b = await budget.take(5, 'alice');
+    const waits = [
+      budget.take(5, 'mallory').then((r) => (order.push('mallory'), r)),
+      budget.take(5, 'alice').then((r) => (order.push('alice'), r)),
+    ];
+    b();
+    await new Promise((r) => setImmediate(r));
+    // Mallory still holds one: alice's, though it came later, takes the freed share.
+    expect(order).toEqual(['alice']);
+    a();
+    for (const w of waits) (await w)();
+    expect(order).toEqual(['alice', 'mallory']);
+  });
 });

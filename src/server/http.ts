@@ -56,6 +56,8 @@ export interface HttpOptions {
   uiDir?: string | null;
   /** The request bodies the store's byte routes hold in memory at once (default 512 MiB). */
   uploadMemory?: number;
+  /** How long a body holding its share of that memory may send nothing before it is refused (default 30 s). */
+  uploadIdleMs?: number;
 }
 
 declare module 'fastify' {
@@ -159,7 +161,7 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
       },
     });
   }
-  if (!opts.local) mountStoreRoutes(app, rt, (req, id) => authenticate(rt, req, id, opts, metrics), opts.uploadMemory);
+  if (!opts.local) mountStoreRoutes(app, rt, (req, id) => authenticate(rt, req, id, opts, metrics), opts);
   if (opts.uiDir) mountUi(app, opts.uiDir);
   return app;
 }

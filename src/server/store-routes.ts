@@ -8,6 +8,7 @@ import { readObjectAs } from './store-scope.js';
 import { scrubSecrets } from './secret-shapes.js';
 import { countEvents } from './request-events.js';
 import { BodyBudget } from './body-budget.js';
+import { Transform } from 'node:stream';
 
 /** Largest pack streamed through the server (folder stores); S3 stores never stream through it. */
 export const STREAM_LIMIT = 1024 * 1024 * 1024;
@@ -16,6 +17,9 @@ type Authenticate = (req: FastifyRequest, id: string) => Promise<Authenticated>;
 
 /** The request bodies the byte routes hold in memory at once, by default (docs/SERVER.md "Data plane"). */
 export const UPLOAD_MEMORY = 512 * 1024 * 1024;
+
+/** How long a body holding its share of that memory may send nothing before it is refused, by default. */
+export const UPLOAD_IDLE_MS = 30_000;
 
 /**
  * The byte routes of the data plane, beside the JSON contract: a planned pack streamed to a
@@ -26,10 +30,13 @@ export function mountStoreRoutes(
   app: FastifyInstance,
   rt: ServerRuntime,
   authenticate: Authenticate,
-  uploadMemory = UPLOAD_MEMORY,
+  {
+    uploadMemory = UPLOAD_MEMORY,
+    uploadIdleMs = UPLOAD_IDLE_MS,
+  }: { uploadMemory?: number; uploadIdleMs?: number } = {},
 ): void {
   app.register(async (scope) => {
-    scope.addHook('preParsing', heldBodies(new BodyBudget(uploadMemory)));
+    scope.addHook('preParsing', heldBodies(new BodyBudget(uploadMemory), uploadIdleMs));
     scope.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: STREAM_LIMIT }, (_r, b, d) =>
       d(null, b),
     );
@@ -102,18 +109,57 @@ export function mountStoreRoutes(
 
 /**
  * After authentication, before the body is read: a PUT waits, unread, for its share of the
- * memory the byte routes may hold (its declared size, or the route's limit without one).
+ * memory the byte routes may hold (its declared size, or the route's limit without one). Once it
+ * has it, a body that sends nothing for `idleMs` is refused and its share freed: the share is
+ * taken before a byte arrives, so a sender that declared the whole bound and then went quiet held
+ * every other account's push back for as long as it kept the connection open.
  */
-function heldBodies(budget: BodyBudget) {
-  return async (req: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+function heldBodies(budget: BodyBudget, idleMs: number) {
+  return async (req: FastifyRequest, reply: FastifyReply, payload: NodeJS.ReadableStream) => {
     if (req.method !== 'PUT') return payload;
     const declared = Number(req.headers['content-length']);
-    const release = await budget.take(Number.isSafeInteger(declared) ? declared : STREAM_LIMIT);
+    const release = await budget.take(
+      Number.isSafeInteger(declared) ? declared : STREAM_LIMIT,
+      req.who?.principal.name ?? '',
+    );
     reply.raw.once('close', release);
     // A sender that went away while it waited: its response closed before anyone listened.
-    if (reply.raw.destroyed || req.raw.socket.destroyed) release();
-    return payload;
+    if (reply.raw.destroyed || req.raw.socket.destroyed) {
+      release();
+      return payload;
+    }
+    return watchedBody(payload, idleMs, () => {
+      release();
+      // Its answer is sent; what it has not sent is not waited for.
+      reply.raw.once('finish', () => req.raw.destroy());
+    });
   };
+}
+
+/** The body as it arrives, failing with `USAGE` once nothing came for `idleMs`. */
+function watchedBody(payload: NodeJS.ReadableStream, idleMs: number, onIdle: () => void): Transform {
+  const out = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      timer.refresh();
+      done(null, chunk);
+    },
+    flush(done) {
+      clearTimeout(timer);
+      done();
+    },
+  });
+  const timer = setTimeout(() => {
+    payload.unpipe(out);
+    onIdle();
+    out.destroy(
+      new CairnError('USAGE', `the request body stopped arriving: nothing for ${idleMs} ms`, {
+        hint: 'send the body again',
+      }),
+    );
+  }, idleMs);
+  out.once('close', () => clearTimeout(timer));
+  payload.pipe(out);
+  return out;
 }
 
 function bodyOf(b: unknown): Buffer {

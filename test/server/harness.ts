@@ -44,6 +44,8 @@ export async function startTeam(
     jobUser?: string;
     /** The request bodies the store routes hold in memory at once (bytes). */
     uploadMemory?: number;
+    /** How long a body that has its share of that memory may send nothing before it is refused (ms). */
+    uploadIdleMs?: number;
   } = {},
 ): Promise<Team> {
   const dataDir = mkdtempSync(join(tmpdir(), 'cairn-server-'));
@@ -54,6 +56,7 @@ export async function startTeam(
     ...(opts.store ? { store: opts.store } : {}),
     ...(opts.storeEndpoint ? { storeEndpoint: opts.storeEndpoint } : {}),
     ...(opts.uploadMemory ? { uploadMemory: opts.uploadMemory } : {}),
+    ...(opts.uploadIdleMs ? { uploadIdleMs: opts.uploadIdleMs } : {}),
     env: opts.env ?? process.env,
     ...(opts.oidc ? { oidc: opts.oidc } : {}),
     ...(opts.jobUser ? { jobUser: opts.jobUser } : {}),
