@@ -7,19 +7,18 @@
 // workspace is as it was: every table but the audit log (which gains the failed `remote.pull`),
 // and every file of the store. A remote written by an older Cairn (an erasure without its log)
 // is let through only by name (`allowUnvouchedErasures`), recorded in the pull's event.
-import { cpSync, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { sql } from 'kysely';
+import { cpSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { transferDeps } from '../../src/app/transfer-config.js';
 import type { Workspace } from '../../src/app/workspace.js';
 import { eraseVersion, type EraseDeps } from '../../src/compliance/erase.js';
-import { isCairnError } from '../../src/core/errors.js';
 import { addVersion } from '../../src/datasets/add.js';
 import { checkoutVersion } from '../../src/datasets/checkout.js';
 import { createLineageService } from '../../src/lineage/index.js';
 import { createAdminService } from '../../src/store-admin/index.js';
 import { readRemoteState, useWorkspaces, writeRemoteState } from '../../src/test-support/remote-fixtures.js';
+import { eventCount, expectUnchanged, refusal, snapshot } from '../../src/test-support/workspace-snapshot.js';
 import { useTempDirs } from '../../src/test-support/temp.js';
 import { prng, writeTree } from '../../src/test-support/workspace.js';
 import { pull } from '../../src/transfer/pull.js';
@@ -32,48 +31,6 @@ const eraseDeps = (ws: Workspace): EraseDeps => ({
   lineage: createLineageService(ws),
   admin: createAdminService(ws),
 });
-
-export const refusal = async (p: Promise<unknown>) => {
-  try {
-    await p;
-  } catch (err) {
-    if (isCairnError(err)) return err;
-    throw err;
-  }
-  return null;
-};
-
-/** Every row of every table but the audit log's, and every file under the object store (path and size). */
-export async function snapshot(ws: Workspace): Promise<{ tables: Record<string, unknown[]>; store: string[] }> {
-  const names = await sql<{ name: string }>`select name from sqlite_master where type = 'table' order by name`.execute(
-    ws.meta.db,
-  );
-  const tables: Record<string, unknown[]> = {};
-  for (const { name } of names.rows)
-    if (!name.startsWith('audit') && !name.startsWith('sqlite'))
-      tables[name] = (await sql`select * from ${sql.table(name)}`.execute(ws.meta.db)).rows;
-  const store: string[] = [];
-  const root = join(ws.cairnDir, 'objects');
-  const walk = (d: string) => {
-    if (!existsSync(d)) return;
-    for (const e of readdirSync(d, { withFileTypes: true }))
-      if (e.isDirectory()) walk(join(d, e.name));
-      else store.push(`${relative(root, join(d, e.name))} ${statSync(join(d, e.name)).size}`);
-  };
-  walk(root);
-  return { tables, store: store.sort() };
-}
-
-/** The refused pull changed nothing but the log, which gained exactly its failed event. */
-export async function expectUnchanged(ws: Workspace, before: Awaited<ReturnType<typeof snapshot>>, events: number) {
-  expect(await snapshot(ws)).toEqual(before);
-  const log = await ws.meta.db.selectFrom('audit_events').select('entry').orderBy('idx').execute();
-  expect(log.length).toBe(events + 1);
-  expect(JSON.parse(log.at(-1)!.entry)).toMatchObject({ action: 'remote.pull', outcome: 'failed' });
-}
-
-export const eventCount = async (ws: Workspace) =>
-  (await ws.meta.db.selectFrom('audit_events').select('idx').execute()).length;
 
 describe('attack: a remote that lists a version without (all of) its data', () => {
   const tmp = useTempDirs();
