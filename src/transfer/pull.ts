@@ -129,6 +129,12 @@ export async function pull(
         });
         if (refs.length) refuseUnvouched(full, plan.skipped, refs, name);
         const chosen = opts.metadataOnly ? [] : refs.length ? resolveRemoteRefs(remote, refs, name) : remote.versions;
+        // A team server importing a push fetches nothing, but what it lists is what its readers
+        // pull: a new version listed without data must be a vouched erasure there too.
+        if (opts.state) {
+          const empty = remote.versions.filter((v) => !local.versionIds.has(v.id) && v.packs.length === 0);
+          await planErasures(deps, remote, empty, verified.erasureVouchers, { allow: [], remoteName: 'the push' });
+        }
         const { packs, erasures, fetched } = await fetchChecked(deps, r.data, remote, chosen, {
           jobs: opts.jobs ?? config.jobs ?? DEFAULT_JOBS,
           bwlimit: opts.bwlimit ?? config.bwlimit,
