@@ -47,4 +47,3 @@ export async function expectUnchanged(ws: Workspace, before: Awaited<ReturnType<
 
 export const eventCount = async (ws: Workspace) =>
   (await ws.meta.db.selectFrom('audit_events').select('idx').execute()).length;
-

@@ -86,7 +86,12 @@ export async function fetchPacks(
   }
   return {
     records: [...records, ...staged.map((s) => s.record)],
-    counts: { needed: needed.length, fetched: staged.length, resumed: adopted.size, present: needed.length - missing.length },
+    counts: {
+      needed: needed.length,
+      fetched: staged.length,
+      resumed: adopted.size,
+      present: needed.length - missing.length,
+    },
     bytes: staged.reduce((n, s) => n + s.record.size, 0),
     staged,
   };

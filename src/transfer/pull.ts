@@ -5,7 +5,7 @@ import { acquireShared } from '../storage/locks/locks.js';
 import { DEFAULT_JOBS, type TransferDeps, type TransferOptions } from './deps.js';
 import { openRemote } from './open-remote.js';
 import { resolveRemoteRefs } from './remote-refs.js';
-import { pickRemote } from './remotes-file.js';
+import { pickRemote, type RemoteConfig } from './remotes-file.js';
 import { checkDescriptor, readRemoteCheckpoint, readState } from './remote-layout.js';
 import { fetchVerifiedLogs, type LogVouchers } from './remote-logs.js';
 import { edgeParams, planEdges, type EdgeVouchers, type ImportedEdge, type UnvouchedEdge } from './vouch-edges.js';
@@ -122,29 +122,21 @@ export async function pull(
           ownWorkspace: deps.workspaceId,
           state: full,
         });
-        const logs = verified.logs;
         const { plan, runPlan, edges, evaluations, remote } = await planPull(deps, full, local, verified, {
           registrant: opts.registrant ?? null,
           remoteName: name,
         });
         if (refs.length) refuseUnvouched(full, plan.skipped, refs, name);
         const chosen = opts.metadataOnly ? [] : refs.length ? resolveRemoteRefs(remote, refs, name) : remote.versions;
-        // A team server importing a push fetches nothing, but what it lists is what its readers
-        // pull: a new version listed without data must be a vouched erasure there too.
-        if (opts.state) {
-          const empty = remote.versions.filter((v) => !local.versionIds.has(v.id) && v.packs.length === 0);
-          await planErasures(deps, remote, empty, verified.erasureVouchers, { allow: [], remoteName: 'the push' });
-        }
         const { packs, erasures, fetched } = await fetchChecked(deps, r.data, remote, chosen, {
-          jobs: opts.jobs ?? config.jobs ?? DEFAULT_JOBS,
-          bwlimit: opts.bwlimit ?? config.bwlimit,
-          progress: opts.progress,
-          vouchers: verified.erasureVouchers,
-          allow: opts.allowUnvouchedErasures ?? [],
+          opts,
+          config,
           remoteName: name,
+          vouchers: verified.erasureVouchers,
+          local: local.versionIds,
         });
         const versions = fetched.map((v) => `sha256:${v.digest}`);
-        const auditLogs = logs.map(({ cached: _c, ...l }) => l);
+        const auditLogs = verified.logs.map(({ cached: _c, ...l }) => l);
         const imported = await commit(async (tx) => {
           const now = deps.clock.now();
           const n = await importState(tx, remote, { ...deps, ...importedRows(runPlan, evaluations), now });
@@ -154,8 +146,7 @@ export async function pull(
             ...draft.params,
             ...importParams(plan, n, auditLogs, runPlan, edges, evaluations),
             versions: versions.length,
-            ...(erasures.erased.length ? { importedErasures: erasureParams(erasures.erased) } : {}),
-            ...(erasures.withoutData.length ? { withoutData: erasures.withoutData } : {}),
+            ...erasureEvent(erasures),
             ...packParams(packs),
           };
           draft.inputs = versions;
@@ -170,8 +161,7 @@ export async function pull(
           bytesFetched: packs.bytes,
           vouched: plan.imported,
           skipped: plan.skipped,
-          erased: erasureParams(erasures.erased),
-          withoutData: erasures.withoutData,
+          ...erasureResult(erasures),
           models: { imported: plan.importedModels, skipped: plan.skippedModels },
           runs: { imported: runPlan.imported, skipped: runPlan.skipped },
           lineage: { imported: remote.lineage.length, skipped: edges.skipped },
@@ -198,17 +188,28 @@ async function fetchChecked(
   remote: RemoteState,
   chosen: RemoteState['versions'],
   o: {
-    jobs: number;
-    bwlimit: number | undefined;
-    progress: TransferOptions['progress'];
-    vouchers: ErasureVouchers;
-    allow: readonly string[];
+    opts: PullStateOptions;
+    config: RemoteConfig;
     remoteName: string;
+    vouchers: ErasureVouchers;
+    /** The versions here before the pull. */
+    local: ReadonlySet<string>;
   },
 ): Promise<{ packs: FetchedPacks; erasures: ErasurePlan; fetched: RemoteState['versions'] }> {
-  const erasures = await planErasures(deps, remote, chosen, o.vouchers, o);
+  // A team server importing a push (`state`) fetches nothing, but what it lists is what its
+  // readers pull: a new version listed without data must be a vouched erasure there too.
+  if (o.opts.state) {
+    const empty = remote.versions.filter((v) => !o.local.has(v.id) && v.packs.length === 0);
+    await planErasures(deps, remote, empty, o.vouchers, { allow: [], remoteName: 'the push' });
+  }
+  const allow = o.opts.allowUnvouchedErasures ?? [];
+  const erasures = await planErasures(deps, remote, chosen, o.vouchers, { allow, remoteName: o.remoteName });
   const fetched = chosen.filter((v) => !erasures.skip.has(v.id));
-  const packs = await fetchPacks(deps, data, remote, fetched, o);
+  const packs = await fetchPacks(deps, data, remote, fetched, {
+    jobs: o.opts.jobs ?? o.config.jobs ?? DEFAULT_JOBS,
+    bwlimit: o.opts.bwlimit ?? o.config.bwlimit,
+    progress: o.opts.progress,
+  });
   try {
     await checkPackLists(deps, remote, fetched, packs, o.remoteName);
   } catch (err) {
@@ -217,6 +218,18 @@ async function fetchChecked(
   }
   await placePacks(deps, packs.staged);
   return { packs, erasures, fetched };
+}
+
+function erasureResult(e: ErasurePlan): Pick<PullResult, 'erased' | 'withoutData'> {
+  return { erased: erasureParams(e.erased), withoutData: e.withoutData };
+}
+
+/** What the pull event records of the erasures it brought in, and of the versions let through without data. */
+function erasureEvent(e: ErasurePlan): Record<string, unknown> {
+  return {
+    ...(e.erased.length ? { importedErasures: erasureParams(e.erased) } : {}),
+    ...(e.withoutData.length ? { withoutData: e.withoutData } : {}),
+  };
 }
 
 /** What the pull event records of the packs. */
@@ -368,4 +381,3 @@ async function refuseConflicts(
     edgeIds: new Set((await deps.meta.db.selectFrom('lineage_edges').select('id').execute()).map((e) => e.id)),
   };
 }
-

@@ -30,7 +30,8 @@ const deps = (ws: Workspace) => transferDeps(ws);
 function files(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const f of readdirSync(dir, { recursive: true, withFileTypes: true }))
-    if (f.isFile()) out[join(f.parentPath, f.name).slice(dir.length + 1)] = readFileSync(join(f.parentPath, f.name), 'hex');
+    if (f.isFile())
+      out[join(f.parentPath, f.name).slice(dir.length + 1)] = readFileSync(join(f.parentPath, f.name), 'hex');
   return out;
 }
 
@@ -65,7 +66,10 @@ describe('property: a pull imports exactly the vouched state, or refuses having 
           const k = live[Math.floor(rnd() * live.length)]!;
           const deps2 = { ...deps(a), lineage: createLineageService(a), admin: createAdminService(a) };
           const r = await eraseVersion(deps2, `mail@v${k}`, { reason: `request ${seed}-${step}` });
-          expect(r.remoteErasure.map((x) => x.status), `seed ${seed}`).toEqual(['cleaned']);
+          expect(
+            r.remoteErasure.map((x) => x.status),
+            `seed ${seed}`,
+          ).toEqual(['cleaned']);
           erasedHere.add(k);
         }
       }

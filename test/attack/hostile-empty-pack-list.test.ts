@@ -129,7 +129,9 @@ describe('attack: a remote that lists a version without (all of) its data', () =
     const c = await workspace('carol@example.com');
     await addRemote(deps(c), 'origin', `file://${remote}`, {});
     const got = await pull(deps(c), []);
-    expect(got.erased).toMatchObject([{ dataset: 'mail', number: 1, digest: erased.digest, erasedBy: 'alice@example.com' }]);
+    expect(got.erased).toMatchObject([
+      { dataset: 'mail', number: 1, digest: erased.digest, erasedBy: 'alice@example.com' },
+    ]);
     expect(got.withoutData).toEqual([]);
     expect(await c.meta.db.selectFrom('version_erasures').select('digest').execute()).toEqual([
       { digest: erased.digest.slice(7) },

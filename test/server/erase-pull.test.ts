@@ -27,7 +27,9 @@ describe('an erased version pushed to the team server', () => {
       writeTree(join(alice.dir, 'mail'), { [`f${i}.bin`]: prng(i, 4_000 + i * 500) });
       await alice.run((s) => s.datasets.add({ source: join(alice.dir, 'mail'), name: 'zzmail' }));
     }
-    const erased: any = await alice.run((s) => s.compliance.erase('zzmail@v1', { reason: 'Art. 17 #11', localOnly: true }));
+    const erased: any = await alice.run((s) =>
+      s.compliance.erase('zzmail@v1', { reason: 'Art. 17 #11', localOnly: true }),
+    );
     const pushed: any = await alice.run((s) => s.transfer.push([], { remote: 'team' }));
     expect(pushed.server.imported.versions).toBe(2);
 
