@@ -1,23 +1,20 @@
-import { promises as fsp } from 'node:fs';
-import { CairnError, ioError } from '../core/errors.js';
+import { CairnError } from '../core/errors.js';
 import { isoUtc } from '../core/time.js';
-import { recordPacks, type PackRecord } from '../meta/repos/chunks.js';
-import { fsyncDir } from '../storage/objects/durable.js';
+import { recordPacks } from '../meta/repos/chunks.js';
 import { acquireShared } from '../storage/locks/locks.js';
-import { checkPack } from '../storage/pack/reader.js';
-import { dirname } from 'node:path';
 import { DEFAULT_JOBS, type TransferDeps, type TransferOptions } from './deps.js';
 import { openRemote } from './open-remote.js';
 import { resolveRemoteRefs } from './remote-refs.js';
-import { pickRemote } from './remotes-file.js';
-import { checkDescriptor, packKey, readRemoteCheckpoint, readState } from './remote-layout.js';
+import { pickRemote, type RemoteConfig } from './remotes-file.js';
+import { checkDescriptor, readRemoteCheckpoint, readState } from './remote-layout.js';
 import { fetchVerifiedLogs, type LogVouchers } from './remote-logs.js';
-import { runTransfers } from './runner.js';
 import { edgeParams, planEdges, type EdgeVouchers, type ImportedEdge, type UnvouchedEdge } from './vouch-edges.js';
-import { packListError, packListFault, type CoverSource, type PackListFault } from './pack-cover.js';
 import { divergedError, emptyState, mergeState, type RemoteState } from './state.js';
 import { importState } from './state-db.js';
 import type { RemoteBackend } from './backends/port.js';
+import { checkPackLists, discardPacks, fetchPacks, placePacks, type FetchedPacks } from './pull-packs.js';
+import { erasureParams, planErasures, recordErasures, type ErasurePlan } from './pull-erasures.js';
+import type { ErasureVouchers, ImportedErasure } from './vouch-erasures.js';
 import {
   describeUnvouched,
   planImport,
@@ -50,9 +47,14 @@ export interface PullResult {
   /** Versions in the remote's state that no verified log vouches for: not imported. */
   skipped: UnvouchedVersion[];
   /**
-   * Versions new here that came as metadata only because the remote lists no packs for them (how
-   * an erased version's record travels; a hostile remote can list any version so). Their bytes
-   * were not fetched; nothing here is recorded as erased, and asked for by name they are refused.
+   * Versions brought in as erased: the remote lists no (or not all) data for them and a verified
+   * log on it vouches for the erasure of their digest. Recorded as erased here, with the voucher.
+   */
+  erased: ImportedErasure[];
+  /**
+   * Versions that came as metadata only because the user let them through
+   * (`allowUnvouchedErasures`): the remote lists no data for them and no verified log vouches for
+   * an erasure (a remote written by an older Cairn). Nothing here is recorded as erased.
    */
   withoutData: string[];
   /** Model versions imported (each with its voucher and registrant here), and those refused. */
@@ -69,6 +71,11 @@ export interface PullResult {
 
 export interface PullStateOptions extends TransferOptions {
   metadataOnly?: boolean;
+  /**
+   * Versions (`name@vN`) the remote lists without data and no verified log vouches for the erasure
+   * of, to import as metadata only anyway (an old remote); without it such a pull is refused.
+   */
+  allowUnvouchedErasures?: readonly string[];
   /**
    * The state to import from instead of the remote's meta/state.json: a team server importing a
    * push reads what the push proposed (docs/SERVER.md "Store state"), never the store's own file.
@@ -115,31 +122,31 @@ export async function pull(
           ownWorkspace: deps.workspaceId,
           state: full,
         });
-        const logs = verified.logs;
         const { plan, runPlan, edges, evaluations, remote } = await planPull(deps, full, local, verified, {
           registrant: opts.registrant ?? null,
           remoteName: name,
         });
         if (refs.length) refuseUnvouched(full, plan.skipped, refs, name);
         const chosen = opts.metadataOnly ? [] : refs.length ? resolveRemoteRefs(remote, refs, name) : remote.versions;
-        const packs = await fetchPacks(deps, r.data, remote, chosen, {
-          jobs: opts.jobs ?? config.jobs ?? DEFAULT_JOBS,
-          bwlimit: opts.bwlimit ?? config.bwlimit,
-          progress: opts.progress,
+        const { packs, erasures, fetched } = await fetchChecked(deps, r.data, remote, chosen, {
+          opts,
+          config,
+          remoteName: name,
+          vouchers: verified.erasureVouchers,
+          local: local.versionIds,
         });
-        // A fetched version's pack list must match its tree, else nothing is recorded.
-        const withoutData = await checkPackLists(deps, remote, chosen, packs.records, refs, local.versionIds);
-        const versions = chosen.map((v) => `sha256:${v.digest}`);
-        const auditLogs = logs.map(({ cached: _c, ...l }) => l);
+        const versions = fetched.map((v) => `sha256:${v.digest}`);
+        const auditLogs = verified.logs.map(({ cached: _c, ...l }) => l);
         const imported = await commit(async (tx) => {
           const now = deps.clock.now();
           const n = await importState(tx, remote, { ...deps, ...importedRows(runPlan, evaluations), now });
           await recordPacks(tx, packs.records, isoUtc(deps.clock.now()));
+          await recordErasures(tx, erasures.erased);
           draft.params = {
             ...draft.params,
             ...importParams(plan, n, auditLogs, runPlan, edges, evaluations),
             versions: versions.length,
-            ...(withoutData.length ? { withoutData } : {}),
+            ...erasureEvent(erasures),
             ...packParams(packs),
           };
           draft.inputs = versions;
@@ -154,7 +161,7 @@ export async function pull(
           bytesFetched: packs.bytes,
           vouched: plan.imported,
           skipped: plan.skipped,
-          withoutData,
+          ...erasureResult(erasures),
           models: { imported: plan.importedModels, skipped: plan.skippedModels },
           runs: { imported: runPlan.imported, skipped: runPlan.skipped },
           lineage: { imported: remote.lineage.length, skipped: edges.skipped },
@@ -170,45 +177,59 @@ export async function pull(
 }
 
 /**
- * Refuses the pull when a chosen version's pack list does not match its tree (docs/REMOTES.md
- * "Integrity, end to end"). A version listed with no pack at all whose root is not here comes as
- * metadata only on a whole pull (as `clone` brings it, and as an erased version must); asked for
- * by name, it is refused too. Returns those of them new here (`local`: the versions here before).
+ * The data of the chosen versions: erased and unvouched ones sorted out before anything is fetched
+ * (refused: NOT_VOUCHED), then the packs of the rest fetched and checked against their trees
+ * (refused: PACK_LIST_MISMATCH) and only then put in place, so a refused pull leaves the store as
+ * it was. Returns the versions whose data came (or was here).
  */
-async function checkPackLists(
+async function fetchChecked(
   deps: TransferDeps,
+  data: RemoteBackend,
   remote: RemoteState,
   chosen: RemoteState['versions'],
-  fetched: readonly PackRecord[],
-  refs: readonly string[],
-  local: ReadonlySet<string>,
-): Promise<string[]> {
-  const named = refs.length > 0;
-  const byPack = new Map(fetched.map((p) => [p.id, p.entries]));
-  const src: CoverSource = {
-    held: async (ids) => deps.index.locate(ids),
-    entries: async (id) => byPack.get(id) ?? null,
-    read: (loc) => deps.reader.read(loc),
-  };
-  const names = new Map(remote.datasets.map((d) => [d.id, d.name]));
-  const faults: PackListFault[] = [];
-  const withoutData: string[] = [];
-  for (const v of chosen) {
-    const rootHere = (await deps.index.has([v.digest])).size > 0;
-    if (!named && v.packs.length === 0 && !rootHere) {
-      if (!local.has(v.id)) withoutData.push(`${names.get(v.dataset_id) ?? v.dataset_id}@v${v.number}`);
-      continue;
-    }
-    // Nothing fetched for it and its root already here: it was checked whole when it came (or was made).
-    if (rootHere && !v.packs.some((p) => byPack.has(p))) continue;
-    const fault = await packListFault(
-      { version: `${names.get(v.dataset_id) ?? v.dataset_id}@v${v.number}`, digest: v.digest, packs: v.packs },
-      src,
-    );
-    if (fault) faults.push(fault);
+  o: {
+    opts: PullStateOptions;
+    config: RemoteConfig;
+    remoteName: string;
+    vouchers: ErasureVouchers;
+    /** The versions here before the pull. */
+    local: ReadonlySet<string>;
+  },
+): Promise<{ packs: FetchedPacks; erasures: ErasurePlan; fetched: RemoteState['versions'] }> {
+  // A team server importing a push (`state`) fetches nothing, but what it lists is what its
+  // readers pull: a new version listed without data must be a vouched erasure there too.
+  if (o.opts.state) {
+    const empty = remote.versions.filter((v) => !o.local.has(v.id) && v.packs.length === 0);
+    await planErasures(deps, remote, empty, o.vouchers, { allow: [], remoteName: 'the push' });
   }
-  if (faults.length) throw packListError(faults, 'the remote');
-  return withoutData.sort();
+  const allow = o.opts.allowUnvouchedErasures ?? [];
+  const erasures = await planErasures(deps, remote, chosen, o.vouchers, { allow, remoteName: o.remoteName });
+  const fetched = chosen.filter((v) => !erasures.skip.has(v.id));
+  const packs = await fetchPacks(deps, data, remote, fetched, {
+    jobs: o.opts.jobs ?? o.config.jobs ?? DEFAULT_JOBS,
+    bwlimit: o.opts.bwlimit ?? o.config.bwlimit,
+    progress: o.opts.progress,
+  });
+  try {
+    await checkPackLists(deps, remote, fetched, packs, o.remoteName);
+  } catch (err) {
+    await discardPacks(packs.staged);
+    throw err;
+  }
+  await placePacks(deps, packs.staged);
+  return { packs, erasures, fetched };
+}
+
+function erasureResult(e: ErasurePlan): Pick<PullResult, 'erased' | 'withoutData'> {
+  return { erased: erasureParams(e.erased), withoutData: e.withoutData };
+}
+
+/** What the pull event records of the erasures it brought in, and of the versions let through without data. */
+function erasureEvent(e: ErasurePlan): Record<string, unknown> {
+  return {
+    ...(e.erased.length ? { importedErasures: erasureParams(e.erased) } : {}),
+    ...(e.withoutData.length ? { withoutData: e.withoutData } : {}),
+  };
 }
 
 /** What the pull event records of the packs. */
@@ -324,76 +345,6 @@ function refuseUnvouched(
   );
 }
 
-interface FetchedPacks {
-  /** Pack rows to record: fetched, and adopted from an interrupted pull. */
-  records: PackRecord[];
-  counts: PullResult['packs'];
-  bytes: number;
-}
-
-/**
- * Places the packs of `chosen` that the store lacks. Packs a failed or killed pull already
- * placed (whole and verified, but not recorded) are checked again and adopted instead of
- * fetched a second time.
- */
-async function fetchPacks(
-  deps: TransferDeps,
-  data: RemoteBackend,
-  remote: RemoteState,
-  chosen: RemoteState['versions'],
-  opts: { jobs: number; bwlimit: number | undefined; progress: TransferOptions['progress'] },
-): Promise<FetchedPacks> {
-  const needed = [...new Set(chosen.flatMap((v) => v.packs))].sort();
-  const have = new Set((await deps.meta.db.selectFrom('packs').select('id').execute()).map((p) => p.id));
-  const sizes = new Map(remote.packs.map((p) => [p.id, p.size]));
-  const missing = needed.filter((id) => !have.has(id));
-  const onDisk = await deps.packs.list();
-  const records: PackRecord[] = [];
-  for (const id of missing.filter((x) => onDisk.has(x))) {
-    const check = await checkPack(deps.packs.packPath(id), id);
-    if (!check.error && !check.badBlobs.length)
-      records.push({
-        id,
-        size: onDisk.get(id)!,
-        entries: check.entries.map((e) => ({ id: e.id, offset: e.offset, length: e.length, kind: e.kind })),
-      });
-  }
-  const adopted = new Set(records.map((p) => p.id));
-  const fetch = missing.filter((id) => !adopted.has(id));
-  const total = fetch.reduce((n, id) => n + (sizes.get(id) ?? 0), 0);
-  let got = 0;
-  await deps.packs.ensure();
-  opts.progress?.update(0, total, `${fetch.length} pack(s)`);
-  await runTransfers(
-    fetch.map((id) => ({
-      bytes: sizes.get(id) ?? 0,
-      run: async () => {
-        try {
-          records.push(await fetchPack(deps, data, id));
-        } catch (err) {
-          throw nameVersions(err, id, remote, chosen);
-        }
-      },
-    })),
-    {
-      jobs: opts.jobs,
-      ...(opts.bwlimit ? { bwlimit: opts.bwlimit } : {}),
-      onBytes: (n) => opts.progress?.update((got += n), total),
-    },
-  );
-  const fetched = records.filter((p) => !adopted.has(p.id));
-  return {
-    records,
-    counts: {
-      needed: needed.length,
-      fetched: fetched.length,
-      resumed: adopted.size,
-      present: needed.length - missing.length,
-    },
-    bytes: fetched.reduce((n, p) => n + p.size, 0),
-  };
-}
-
 /**
  * Refuses a pull whose remote holds other content under names this workspace uses (datasets and
  * models); returns what planImport needs of the local rows.
@@ -429,56 +380,4 @@ async function refuseConflicts(
     runIds: new Set(local.runs.map((r) => r.id)),
     edgeIds: new Set((await deps.meta.db.selectFrom('lineage_edges').select('id').execute()).map((e) => e.id)),
   };
-}
-
-/** Downloads one pack to a temporary file, checks every blob, then renames it into place. */
-async function fetchPack(deps: TransferDeps, data: RemoteBackend, id: string): Promise<PackRecord> {
-  const body = await data.get(packKey(id));
-  const tmp = deps.packs.newTempPath();
-  try {
-    await fsp.writeFile(tmp, body, { flag: 'wx' });
-    const fh = await fsp.open(tmp, 'r+');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    const check = await checkPack(tmp, id);
-    if (check.error || check.badBlobs.length) {
-      throw new CairnError(
-        'CORRUPT_OBJECT',
-        `pack ${id} from the remote is corrupt: ${check.error?.message ?? `${check.badBlobs.length} blob(s) do not match their digest`}`,
-        {
-          data: { pack: id, badBlobs: check.badBlobs.slice(0, 20) },
-          hint: 'nothing was stored; push the pack again from a workspace that holds it intact',
-        },
-      );
-    }
-    const dest = deps.packs.packPath(id);
-    await fsp.mkdir(dirname(dest), { recursive: true });
-    await fsp.rename(tmp, dest);
-    await fsyncDir(dirname(dest));
-    return {
-      id,
-      size: body.length,
-      entries: check.entries.map((e) => ({ id: e.id, offset: e.offset, length: e.length, kind: e.kind })),
-    };
-  } catch (err) {
-    await fsp.rm(tmp, { force: true }).catch(() => {});
-    throw err instanceof CairnError ? err : ioError(err, 'write', tmp);
-  }
-}
-
-/** A bad pack on the remote: say which versions it breaks, since that is what the user asked for. */
-function nameVersions(err: unknown, packId: string, remote: RemoteState, chosen: RemoteState['versions']): unknown {
-  if (!(err instanceof CairnError) || (err.code !== 'CORRUPT_OBJECT' && err.code !== 'NOT_FOUND')) return err;
-  const names = new Map(remote.datasets.map((d) => [d.id, d.name]));
-  const hit = chosen
-    .filter((v) => v.packs.includes(packId))
-    .map((v) => `${names.get(v.dataset_id) ?? v.dataset_id}@v${v.number}`);
-  return new CairnError(
-    err.code === 'NOT_FOUND' ? 'MISSING_OBJECT' : err.code,
-    `${err.message} (needed by ${hit.join(', ')})`,
-    { ...(err.hint ? { hint: err.hint } : {}), cause: err, data: { ...err.data, pack: packId, versions: hit } },
-  );
 }

@@ -170,7 +170,7 @@ export async function uploadPacks(
 }
 
 /** Exports this workspace's log and uploads every file of the bundle under audit/<workspace>/. */
-async function uploadAuditLog(
+export async function uploadAuditLog(
   deps: TransferDeps,
   r: OpenedRemote,
   witnessed: KnownCheckpoint | null,

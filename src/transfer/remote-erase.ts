@@ -5,10 +5,10 @@ import { acquireShared } from '../storage/locks/locks.js';
 import type { TransferDeps } from './deps.js';
 import { openRemote, type OpenedRemote } from './open-remote.js';
 import { DEFAULT_JOBS } from './deps.js';
-import { uploadPacks } from './push.js';
-import { checkDescriptor, packKey, readState, writeState } from './remote-layout.js';
+import { uploadAuditLog, uploadPacks } from './push.js';
+import { auditPrefix, checkDescriptor, packKey, readRemoteCheckpoint, readState, writeState } from './remote-layout.js';
 import { pickRemote, type RemoteConfig } from './remotes-file.js';
-import type { RemoteState } from './state.js';
+import { emptyState, mergeState, type RemoteState } from './state.js';
 import { versionPacks } from './state-db.js';
 
 /** What erasure did (or, on a dry run, would do) on one remote. */
@@ -157,7 +157,11 @@ async function eraseOnRemote(
           params: { url: r.plain.url, versions: result.versions },
         },
         async (commit, draft) => {
-          const sent = await applyRemotePlan(deps, r, config, state, plan, erased);
+          // The remote witnesses this log (as for a push): the log that vouches for the erasure
+          // must extend what the remote holds of it, or nothing is changed there.
+          const theirs = await readRemoteCheckpoint(r.data, deps.workspaceId, state);
+          const witnessed = theirs ? await deps.audit.witness(theirs, `on remote ${name}`) : null;
+          const sent = await applyRemotePlan(deps, r, config, state, plan, erased, witnessed);
           const done = {
             ...result,
             status: 'cleaned' as const,
@@ -217,6 +221,7 @@ async function applyRemotePlan(
   state: RemoteState,
   plan: RemotePlan,
   erased: ReadonlySet<string>,
+  witnessed: Parameters<typeof uploadAuditLog>[2],
 ): Promise<number> {
   const send = [...new Set([...plan.repoint.values()].flat())].sort();
   const sizes = await packSizes(deps, send);
@@ -231,18 +236,33 @@ async function applyRemotePlan(
     versions: state.versions.map((v) => (plan.repoint.has(v.id) ? { ...v, packs: plan.repoint.get(v.id)! } : v)),
     packs: mergePacks(state.packs, send, sizes),
   };
-  await writeState(r.data, repointed);
+  // This log, with the `dataset.erase` events, goes up before any pack goes: a pull believes a
+  // version listed without data only when a verified log on the remote vouches for its erasure.
+  const audit = await uploadAuditLog(deps, r, witnessed);
+  const logged = mergeState(repointed, {
+    ...emptyState(),
+    audit: [
+      {
+        workspace: deps.workspaceId,
+        origin: deps.audit.keys.origin,
+        size: audit.size,
+        root: audit.root,
+        key: auditPrefix(deps.workspaceId),
+      },
+    ],
+  }).state;
+  await writeState(r.data, logged);
   for (const p of plan.drop) await r.data.delete(packKey(p));
   const gone = new Set(plan.drop);
   const kept = new Set(plan.kept.map((k) => k.pack));
   await writeState(r.data, {
-    ...repointed,
+    ...logged,
     // An erased version keeps its record and loses its packs, but for those kept for a live
     // version: listed still, so the next run finds them and says so again.
-    versions: repointed.versions.map((v) =>
+    versions: logged.versions.map((v) =>
       erased.has(v.digest) ? { ...v, packs: v.packs.filter((p) => kept.has(p)) } : v,
     ),
-    packs: repointed.packs.filter((p) => !gone.has(p.id)),
+    packs: logged.packs.filter((p) => !gone.has(p.id)),
   });
   return missing.length;
 }

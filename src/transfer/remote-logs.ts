@@ -12,6 +12,7 @@ import { collectVouchers, type Vouchers } from './vouch.js';
 import { collectRunVouchers, type RunVouchers } from './vouch-runs.js';
 import { collectEdgeVouchers, type EdgeVouchers } from './vouch-edges.js';
 import { collectEvaluationVouchers, type EvaluationVouchers } from './vouch-evaluations.js';
+import { collectErasureVouchers, type ErasureVouchers } from './vouch-erasures.js';
 
 export interface VerifiedRemoteLog {
   workspace: string;
@@ -50,6 +51,8 @@ export interface LogVouchers {
   runVouchers: RunVouchers;
   edgeVouchers: EdgeVouchers;
   evaluationVouchers: EvaluationVouchers;
+  /** Root digests whose erasure a verified event vouches for (a pull takes no pack list's word for it). */
+  erasureVouchers: ErasureVouchers;
 }
 
 export async function fetchVerifiedLogs(
@@ -61,6 +64,7 @@ export async function fetchVerifiedLogs(
   const runVouchers: RunVouchers = new Map();
   const edgeVouchers: EdgeVouchers = new Set();
   const evaluationVouchers: EvaluationVouchers = new Map();
+  const erasureVouchers: ErasureVouchers = new Map();
   for (const a of opts.state.audit) {
     if (a.workspace === opts.ownWorkspace) continue;
     // The name comes from the remote: it must not steer a write outside remote-audit/.
@@ -126,9 +130,10 @@ export async function fetchVerifiedLogs(
     collectRunVouchers(runVouchers, { workspace: a.workspace, origin: log.origin }, entries);
     collectEdgeVouchers(edgeVouchers, { workspace: a.workspace }, entries);
     collectEvaluationVouchers(evaluationVouchers, { workspace: a.workspace, origin: log.origin }, entries);
+    collectErasureVouchers(erasureVouchers, { workspace: a.workspace, origin: log.origin }, entries);
     logs.push(log);
   }
-  return { logs, vouchers, runVouchers, edgeVouchers, evaluationVouchers };
+  return { logs, vouchers, runVouchers, edgeVouchers, evaluationVouchers, erasureVouchers };
 }
 
 function readPin(dir: string): Pin | null {

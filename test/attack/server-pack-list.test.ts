@@ -101,8 +101,7 @@ describe('attack: a push whose version pack list does not match its tree', () =>
     expect(s.alicePack).toBeTruthy();
     expect(s.copy.packs.length).toBeGreaterThan(0);
     const rnd = mulberry32(7);
-    // Every kind of edit of the one field: drop a pack, add another account's, swap for it. (An
-    // empty list is how an erased version's record travels: accepted as a record without data.)
+    // Every kind of edit of the one field: drop a pack, add another account's, swap for it.
     const drop = Math.floor(rnd() * s.copy.packs.length);
     const forged = [
       [...s.copy.packs.filter((_, i) => i !== drop), s.alicePack],
@@ -115,6 +114,11 @@ describe('attack: a push whose version pack list does not match its tree', () =>
       expect(res.json.error.code).toBe('PACK_LIST_MISMATCH');
       expect(await listed(t, s.copy.id)).toBe(false);
     }
+    // An empty list is an erasure claim: refused unless the pushed log vouches for an erasure.
+    const empty = await propose(t, s, []);
+    expect(empty.status).toBe(422);
+    expect(empty.json.error.code).toBe('NOT_VOUCHED');
+    expect(await listed(t, s.copy.id)).toBe(false);
     // Nothing of it recorded: the server has no copy dataset.
     expect((await api(t, 'carol', 'GET', 'datasets')).json.datasets?.map((d: any) => d.name) ?? []).not.toContain(
       'copy',

@@ -1,5 +1,5 @@
 // The transfer commands' declarations: arguments and options, once (see ../table/define.ts).
-import { spec, flag, text, parsed } from '../table/define.js';
+import { spec, flag, list, text, parsed } from '../table/define.js';
 import { parsePositive, parseRateOption } from '../table/parsers.js';
 
 export const push = spec({
@@ -24,6 +24,10 @@ export const pull = spec({
     jobs: parsed('--jobs <n>', 'parallel transfers', parsePositive),
     bwlimit: parsed('--bwlimit <rate>', 'bandwidth limit, e.g. 50M (bytes per second)', parseRateOption),
     metadataOnly: flag('--metadata-only', 'import versions, tags and lineage; fetch no data'),
+    allowUnvouchedErasures: list(
+      '--allow-unvouched-erasures <name@vN,…>',
+      'import these versions as metadata only although the remote lists no data for them and no log on it vouches for their erasure (a remote written by an older Cairn); recorded in the pull event',
+    ),
     materialize: flag(
       '--materialize',
       'also place each named version read-only in the shared cluster cache and print its path',

@@ -19,6 +19,7 @@ export async function run(refs: string[], opts: OptionsOf<typeof pullCommand>): 
     try {
       return await s.transfer.pull(refs, {
         ...opts,
+        allowUnvouchedErasures: opts.allowUnvouchedErasures.flatMap((x) => x.split(',')).filter(Boolean),
         progress: t.progress,
         onRetry: t.onRetry,
         ...(cache ? { materializeIn: cache } : {}),
@@ -32,11 +33,19 @@ export async function run(refs: string[], opts: OptionsOf<typeof pullCommand>): 
     `pulled from ${r.remote} (${r.url}): ${r.imported.versions} new version(s)${r.imported.modelVersions ? ` and ${r.imported.modelVersions} model version(s)` : ''}${r.imported.runs ? ` and ${r.imported.runs} run(s)` : ''} in the metadata; ${r.packs.fetched} pack(s) fetched and verified (${formatBytes(r.bytesFetched)}), ${r.packs.present} already here${r.packs.resumed ? `, ${r.packs.resumed} kept from an interrupted pull` : ''}`,
   );
   for (const [ref, path] of Object.entries(r.materialized ?? {})) ctx.out.say(`${ref} -> ${path}`);
+  if (r.erased.length)
+    ctx.out.say(
+      `note: ${r.erased.length} version(s) came as erased (their erasure is in a verified log on ${r.remote}): ${some(r.erased.map((e) => `${e.dataset}@v${e.number}`))}`,
+    );
   if (r.withoutData.length)
     ctx.out.say(
-      `note: ${r.remote} lists no data for ${r.withoutData.length} version(s), imported as metadata only (erased there, or withheld): ${r.withoutData.slice(0, 10).join(', ')}${r.withoutData.length > 10 ? ', …' : ''}`,
+      `note: imported as metadata only, as --allow-unvouched-erasures asked (no log on ${r.remote} vouches for their erasure; not recorded as erased): ${some(r.withoutData)}`,
     );
   warnUnvouched(ctx, r.remote, r.skipped);
   warnUnvouchedModels(ctx, r.remote, r.models.skipped);
   warnUnvouchedRuns(ctx, r.remote, r.runs.skipped);
+}
+
+function some(list: readonly string[]): string {
+  return `${list.slice(0, 10).join(', ')}${list.length > 10 ? ', …' : ''}`;
 }
