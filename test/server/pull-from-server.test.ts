@@ -43,6 +43,30 @@ async function trainer(t: Team, user: string, project: string) {
   return { ...lap, done };
 }
 
+/**
+ * A run `user` trains on the server's own machines (its local backend), of `project`, on the pushed
+ * version `input`: it logs a curve and a parameter and writes no output, so the served state can
+ * list it as soon as it lists its input.
+ */
+async function serverTrained(t: Team, user: string, project: string, input: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-srvrun-'));
+  writeTree(dir, {
+    'train.sh': [
+      'set -e',
+      `for s in 0 1; do echo "{\\"kind\\":\\"metric\\",\\"name\\":\\"zz${project}srvmetric\\",\\"value\\":$((5 - s)),\\"step\\":$s}" >> "$CAIRN_METRICS_FILE"; done`,
+    ].join('\n'),
+    'cairn.yaml':
+      `name: zz${project}-srvtrain\nproject: ${project}\ncommand: sh train.sh {params.zz${project}srvparam}\n` +
+      `inputs:\n  train: ${input}\nparams:\n  zz${project}srvparam: 0.7\nresources:\n  time: 5m\n`,
+  });
+  const as = onServer(t, user);
+  const sub: any = await as.runs.submit({ spec: join(dir, 'cairn.yaml') });
+  const done: any = await as.runs.wait(sub.run.id, { pollMs: 50 });
+  expect(done.status).toBe('completed');
+  expect(done.output_version_id ?? null).toBeNull();
+  return done;
+}
+
 describe.each([
   ['sqlite', false],
   ['postgres', true],
@@ -118,6 +142,36 @@ describe.each([
     expect(there.imported).toMatchObject({ author: 'bob', by: 'bob' });
     expect(there.metrics).toMatchObject([{ name: 'zznlpmetric', points: 3 }]);
     expect(((await dana.run((s) => s.audit.verify({}))) as any).problems).toEqual([]);
+  }, 240_000);
+
+  it("a run alice trained on the server, pulled by dana, names alice (the server's own run events vouch for it)", async () => {
+    if (skip()) return;
+    const bob = await trainer(t, 'bob', 'srv');
+    await bob.run((s) => s.transfer.push([], { remote: 'team' }));
+    const done = await serverTrained(t, 'alice', 'srv', 'zzsrv-data@v1');
+    const dana = await newLaptop(t, 'dana', 'cairn-pfs');
+    const pulled: any = await dana.run((s) => s.transfer.pull([], { remote: 'team' }));
+    expect(pulled.runs.skipped).toEqual([]);
+    expect(pulled.runs.imported).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          run: done.id,
+          author: 'alice',
+          registrant: 'alice',
+          origin: t.server.runtime.origin,
+          workspace: t.server.runtime.workspaceId,
+          record: true,
+        }),
+      ]),
+    );
+    const there: any = await dana.run((s) => s.runs.details(done.id));
+    expect(there).toMatchObject({ project: 'srv', status: 'completed', imported: { author: 'alice', by: 'alice' } });
+    expect(there.metrics).toMatchObject([{ name: 'zzsrvsrvmetric', points: 2 }]);
+    const lineage: any = await dana.run((s) => s.lineage.of('zzsrv-data@v1', 'down'));
+    expect(JSON.stringify(lineage)).toContain(done.id);
+    expect(((await dana.run((s) => s.audit.verify({}))) as any).problems).toEqual([]);
+    const again: any = await dana.run((s) => s.transfer.pull([], { remote: 'team' }));
+    expect(again.runs.imported).toEqual([]);
   }, 240_000);
 
   it('a reader of some projects pulls the runs of those projects and nothing of the others', async () => {
