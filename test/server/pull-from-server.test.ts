@@ -222,6 +222,8 @@ describe.each([
   }, 300_000);
 });
 
+const sortById = <T extends { id: string }>(xs: T[]): T[] => [...xs].sort((a, b) => (a.id < b.id ? -1 : 1));
+
 /** One object of the server's store, as `who` is served it (raw bytes). */
 async function served(t: Team, who: string, key: string): Promise<Buffer> {
   const res = await fetch(`${t.server.url}/api/v1/store/objects/${key}`, {
@@ -261,6 +263,8 @@ async function mirror(t: Team, who: string, edit: (state: any) => void): Promise
 describe('a pull from a store that lies about what the server recorded', () => {
   let t: Team;
   let run: string;
+  /** A run alice trained on the server's machines: its own run.submit and run.finish vouch for it. */
+  let srv: string;
   beforeAll(async () => {
     t = await startTeam({ roles: ROLES });
     const bob = await laptopWithModels(t, 'bob', 'clf-eval');
@@ -270,6 +274,7 @@ describe('a pull from a store that lies about what the server recorded', () => {
     const trained = await trainer(t, 'bob', 'nlp');
     await trained.run((s) => s.transfer.push([], { remote: 'team' }));
     run = trained.done.id;
+    srv = (await serverTrained(t, 'alice', 'nlp', 'zznlp-data@v1')).id;
   }, 240_000);
   afterAll(async () => {
     await t?.close();
@@ -293,11 +298,55 @@ describe('a pull from a store that lies about what the server recorded', () => {
     return { out, held, authors };
   }
 
-  it('an honest copy pulls whole: the evaluation by alice, the run by bob', async () => {
+  it('an honest copy pulls whole: the evaluation by alice, the run by bob, the run alice trained on the server', async () => {
     const { out, held, authors } = await pullFrom(await mirror(t, 'dana', () => {}));
     expect(out.evaluations?.imported, String(out)).toMatchObject([{ author: 'alice' }]);
-    expect(held).toMatchObject({ evaluations: 1, modelVersions: 1, runs: 1 });
-    expect(authors).toEqual([{ id: run, created_by: 'bob' }]);
+    expect(out.runs.skipped).toEqual([]);
+    expect(held).toMatchObject({ evaluations: 1, modelVersions: 1, runs: 2 });
+    expect(sortById(authors)).toEqual(
+      sortById([
+        { id: run, created_by: 'bob' },
+        { id: srv, created_by: 'alice' },
+      ]),
+    );
+  }, 120_000);
+
+  /** The row of the run alice trained on the server, in a state being edited. */
+  const trainedRow = (s: any) => s.runs.find((r: any) => r.id === srv);
+  const refusedRuns: Array<[string, (state: any) => void, RegExp]> = [
+    [
+      'a metric point changed',
+      (s) => (trainedRow(s).metrics[0].value = 99),
+      /its metrics differ\(s\) from what the log recorded/,
+    ],
+    ['its status changed', (s) => (trainedRow(s).status = 'failed'), /its status differ\(s\)/],
+    ['a parameter changed', (s) => (trainedRow(s).params[0].value = '0.9'), /logged parameters differ/],
+  ];
+  it.each(refusedRuns)(
+    'a run trained on the server with %s is refused by name; the others come in',
+    async (_what, edit, why) => {
+      const { out, authors } = await pullFrom(await mirror(t, 'dana', edit));
+      expect(out.runs?.skipped, String(out)).toMatchObject([{ run: srv, why: expect.stringMatching(why) }]);
+      expect(authors).toEqual([{ id: run, created_by: 'bob' }]);
+    },
+    120_000,
+  );
+
+  it('a run the server never trained, listed as its own, is refused by name; a re-attributed one keeps alice', async () => {
+    const forged = '01900000-0000-7000-8000-00000000beef';
+    const { out, authors } = await pullFrom(
+      await mirror(t, 'dana', (s) => {
+        trainedRow(s).created_by = 'mallory';
+        s.runs.push({ ...trainedRow(s), id: forged, created_by: 'alice' });
+      }),
+    );
+    expect(out.runs?.skipped, String(out)).toMatchObject([{ run: forged, why: expect.stringMatching(/no event/) }]);
+    expect(sortById(authors)).toEqual(
+      sortById([
+        { id: run, created_by: 'bob' },
+        { id: srv, created_by: 'alice' },
+      ]),
+    );
   }, 120_000);
 
   const refused: Array<[string, (state: any) => void, RegExp]> = [
@@ -350,16 +399,18 @@ describe('a pull from a store that lies about what the server recorded', () => {
 
   it('a run nobody submitted is refused by name; a run re-attributed keeps the author a verified log names', async () => {
     const forged = '01900000-0000-7000-8000-00000000abcd';
+    const pushed = (s: any) => s.runs.find((r: any) => r.id === run);
     const { out, held, authors } = await pullFrom(
       await mirror(t, 'dana', (s) => {
-        s.runs[0].created_by = 'mallory';
-        s.runs.push({ ...s.runs[0], id: forged });
+        pushed(s).created_by = 'mallory';
+        s.runs.push({ ...pushed(s), id: forged });
       }),
     );
     expect(out.runs?.skipped, String(out)).toMatchObject([{ run: forged, why: expect.stringMatching(/no event/) }]);
-    expect(held.runs).toBe(1);
-    expect(authors).toHaveLength(1);
-    expect(authors[0]!.id).toBe(run);
-    expect(['bob', 'bob@laptop']).toContain(authors[0]!.created_by);
+    expect(held.runs).toBe(2);
+    const bobs = authors.filter((a) => a.id !== srv);
+    expect(bobs).toHaveLength(1);
+    expect(bobs[0]!.id).toBe(run);
+    expect(['bob', 'bob@laptop']).toContain(bobs[0]!.created_by);
   }, 120_000);
 });
