@@ -1,4 +1,5 @@
 import { promises as fsp } from 'node:fs';
+import type { EventDraft } from '../audit/event.js';
 import { CairnError, ioError } from '../core/errors.js';
 import { isoUtc } from '../core/time.js';
 import { recordPacks, type PackRecord } from '../meta/repos/chunks.js';
@@ -131,20 +132,23 @@ export async function pull(
         const withoutData = await checkPackLists(deps, remote, chosen, packs.records, refs, local.versionIds);
         const versions = chosen.map((v) => `sha256:${v.digest}`);
         const auditLogs = logs.map(({ cached: _c, ...l }) => l);
-        const imported = await commit(async (tx) => {
-          const now = deps.clock.now();
-          const n = await importState(tx, remote, { ...deps, ...importedRows(runPlan, evaluations), now });
-          await recordPacks(tx, packs.records, isoUtc(deps.clock.now()));
-          draft.params = {
-            ...draft.params,
-            ...importParams(plan, n, auditLogs, runPlan, edges, evaluations),
-            versions: versions.length,
-            ...(withoutData.length ? { withoutData } : {}),
-            ...packParams(packs),
-          };
-          draft.inputs = versions;
-          return n;
-        });
+        const imported = await commit(
+          async (tx) => {
+            const now = deps.clock.now();
+            const n = await importState(tx, remote, { ...deps, ...importedRows(runPlan, evaluations), now });
+            await recordPacks(tx, packs.records, isoUtc(deps.clock.now()));
+            draft.params = {
+              ...draft.params,
+              ...importParams(plan, n, auditLogs, runPlan, edges, evaluations),
+              versions: versions.length,
+              ...(withoutData.length ? { withoutData } : {}),
+              ...packParams(packs),
+            };
+            draft.inputs = versions;
+            return n;
+          },
+          { outcome: 'ok', also: opts.registrant === undefined ? [] : runImportEvents(name, runPlan.imported) },
+        );
         return {
           remote: name,
           url: r.plain.url,
@@ -269,6 +273,23 @@ function planRuns(
     edges: local.edgeIds,
   });
   return { runPlan, remote: { ...kept, lineage: edges.lineage }, edges };
+}
+
+/**
+ * A team server's import records, besides its `remote.pull`, one `run.import` per project of the
+ * runs it imported, naming only that project's runs (docs/SERVER.md "What a pull from the server
+ * brings"): a reader of some projects, from whom an import event naming another project's run is
+ * withheld, is shown the one of her project, which vouches for her runs and says nothing of the
+ * others. Pure.
+ */
+export function runImportEvents(remote: string, imported: readonly ImportedRun[]): EventDraft[] {
+  const byProject = new Map<string, ImportedRun[]>();
+  for (const r of imported) byProject.set(r.claim.project, [...(byProject.get(r.claim.project) ?? []), r]);
+  return [...byProject.keys()].sort().map((project) => ({
+    action: 'run.import',
+    target: { type: 'project', name: project },
+    params: { remote, importedRuns: byProject.get(project)! },
+  }));
 }
 
 /**

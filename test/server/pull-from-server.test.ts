@@ -17,9 +17,11 @@ import { laptopWithModels, onServer } from './eval-fixtures.js';
 const pg = await postgresAvailable();
 const ROLES = { admin: 'admin', alice: 'contributor', bob: 'contributor', dana: 'approver', carol: 'viewer' } as const;
 
-/** A laptop of `user` with a dataset and a training spec of `project` that logs a loss curve and a parameter. */
-async function trainer(t: Team, user: string, project: string) {
-  const lap = await newLaptop(t, user, 'cairn-pfs');
+type Laptop = Awaited<ReturnType<typeof newLaptop>>;
+
+/** A laptop of `user` (or `on`) with a dataset and a training spec of `project` that logs a loss curve and a parameter. */
+async function trainer(t: Team, user: string, project: string, on?: Laptop, value = '0.1') {
+  const lap = on ?? (await newLaptop(t, user, 'cairn-pfs'));
   writeTree(join(lap.dir, `data-${project}`), { 'd.csv': `x,y\n1,2\n${project}\n` });
   await lap.run((s) => s.datasets.add({ source: join(lap.dir, `data-${project}`), name: `zz${project}-data` }));
   writeTree(lap.dir, {
@@ -35,7 +37,7 @@ async function trainer(t: Team, user: string, project: string) {
   writeFileSync(
     spec,
     `name: zz${project}-train\nproject: ${project}\ncommand: sh train-${project}.sh {params.zz${project}param}\n` +
-      `inputs:\n  train: zz${project}-data@v1\nparams:\n  zz${project}param: 0.1\nresources:\n  time: 5m\n`,
+      `inputs:\n  train: zz${project}-data@v1\nparams:\n  zz${project}param: ${value}\nresources:\n  time: 5m\n`,
   );
   const sub: any = await lap.run((s) => s.runs.submit({ spec }));
   const done: any = await lap.run((s) => s.runs.wait(sub.run.id, { pollMs: 50 }));
@@ -176,14 +178,7 @@ describe.each([
 
   it('a reader of some projects pulls the runs of those projects and nothing of the others', async () => {
     if (skip()) return;
-    const grant = async (name: string, project: string) => {
-      expect(
-        (await t.call('admin', 'POST', '/api/v1/accounts', { name, role: 'viewer', project: 'default' })).status,
-      ).toBe(200);
-      const g = await t.call('admin', 'PUT', '/api/v1/grants', { subject: `user:${name}`, project, role: 'viewer' });
-      expect(g.status).toBe(200);
-      t.tokens[name] = (await t.call('admin', 'POST', '/api/v1/tokens', { user: name })).json.token;
-    };
+    const grant = (name: string, project: string) => grantReader(t, name, project);
     await grant('nina', 'zzlang');
     await grant('vic', 'zzvision');
     const lang = await trainer(t, 'alice', 'zzlang');
@@ -220,7 +215,69 @@ describe.each([
       expect(entries).not.toContain(`${other}param`);
     }
   }, 300_000);
+
+  it("a reader gets her project's run pushed in the same push as another project's, and the runs trained on the server for it; nothing of the other", async () => {
+    if (skip()) return;
+    await grantReader(t, 'nora', 'zzmixa');
+    await grantReader(t, 'vera', 'zzmixb');
+    // One push carries a run of each project: the server's remote.pull names both.
+    const a = await trainer(t, 'alice', 'zzmixa', undefined, '0.1');
+    const b = await trainer(t, 'alice', 'zzmixb', a, '0.4242');
+    await b.run((s) => s.transfer.push([], { remote: 'team' }));
+    const trainedA = await serverTrained(t, 'bob', 'zzmixa', 'zzzzmixa-data@v1');
+    const trainedB = await serverTrained(t, 'bob', 'zzmixb', 'zzzzmixb-data@v1');
+    for (const [who, mine, theirs] of [
+      ['nora', [a.done, trainedA], [b.done, trainedB]],
+      ['vera', [b.done, trainedB], [a.done, trainedA]],
+    ] as const) {
+      const lap = await newLaptop(t, who, 'cairn-pfs');
+      const pulled: any = await lap.run((s) => s.transfer.pull([], { remote: 'team' }));
+      expect(pulled.runs.skipped).toEqual([]);
+      expect(pulled.runs.imported.map((r: any) => [r.run, r.author]).sort()).toEqual(
+        [
+          [mine[0].id, 'alice'],
+          [mine[1].id, 'bob'],
+        ].sort(),
+      );
+      expect(((await lap.run((s) => s.audit.verify({}))) as any).problems).toEqual([]);
+      // Not a name, parameter, metric or id of the other project's runs in any byte she was served.
+      const bytes = await servedBytes(t, who);
+      const other = theirs[0].project as string;
+      for (const text of [bytes, JSON.stringify(pulled)]) {
+        for (const r of theirs) expect(text).not.toContain(r.id);
+        expect(text).not.toContain(`${other}-train`);
+        expect(text).not.toContain(`${other}-srvtrain`);
+        expect(text).not.toContain(`${other}param`);
+        expect(text).not.toContain(`${other}srvparam`);
+        expect(text).not.toContain(`${other}metric`);
+        if (other === 'zzmixb') expect(text).not.toContain('0.4242');
+      }
+    }
+  }, 300_000);
 });
+
+/** An account that reads `default` and, of the other projects, `project` only. */
+async function grantReader(t: Team, name: string, project: string) {
+  expect((await t.call('admin', 'POST', '/api/v1/accounts', { name, role: 'viewer', project: 'default' })).status).toBe(
+    200,
+  );
+  const g = await t.call('admin', 'PUT', '/api/v1/grants', { subject: `user:${name}`, project, role: 'viewer' });
+  expect(g.status).toBe(200);
+  t.tokens[name] = (await t.call('admin', 'POST', '/api/v1/tokens', { user: name })).json.token;
+}
+
+/** Every byte a pull as `who` reads of the server's store but packs: the state, and each listed log's bundle. */
+async function servedBytes(t: Team, who: string): Promise<string> {
+  const state = await served(t, who, 'meta/state.json');
+  const out = [state.toString('utf8')];
+  for (const a of JSON.parse(state.toString('utf8')).audit as Array<{ key: string }>) {
+    const list = await served(t, who, `${a.key}files.json`);
+    out.push(list.toString('utf8'));
+    for (const f of JSON.parse(list.toString('utf8')) as string[])
+      out.push((await served(t, who, `${a.key}${f}`)).toString('utf8'));
+  }
+  return out.join('\n');
+}
 
 const sortById = <T extends { id: string }>(xs: T[]): T[] => [...xs].sort((a, b) => (a.id < b.id ? -1 : 1));
 
