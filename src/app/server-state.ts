@@ -379,15 +379,14 @@ function withTrainedRuns(state: RemoteState, trained: TrainedRuns): Pick<RemoteS
       (specInputs(r.spec)?.every((id) => versions.has(id)) ?? false),
   );
   if (!added.length) return { runs: state.runs, lineage: state.lineage };
-  const runs = new Set([...listed, ...added.map((r) => r.id)]);
+  const ids = new Set(added.map((r) => r.id));
+  const runs = new Set([...listed, ...ids]);
   const ends = listedEnd({ dataset_version: versions.has.bind(versions), run: runs.has.bind(runs) });
   const edges = new Set(state.lineage.map((e) => e.id));
+  const ofAdded = (e: RemoteState['lineage'][number]) =>
+    (e.src_type === 'run' && ids.has(e.src_id)) || (e.dst_type === 'run' && ids.has(e.dst_id));
   const lineage = trained.lineage.filter(
-    (e) =>
-      !edges.has(e.id) &&
-      (e.src_type === 'run' || e.dst_type === 'run') &&
-      ends(e.src_type, e.src_id) &&
-      ends(e.dst_type, e.dst_id),
+    (e) => !edges.has(e.id) && ofAdded(e) && ends(e.src_type, e.src_id) && ends(e.dst_type, e.dst_id),
   );
   return {
     runs: [...state.runs, ...added].sort(by((r) => r.id)),
