@@ -134,16 +134,12 @@ export async function pull(
         const auditLogs = logs.map(({ cached: _c, ...l }) => l);
         const imported = await commit(
           async (tx) => {
-            const now = deps.clock.now();
-            const n = await importState(tx, remote, { ...deps, ...importedRows(runPlan, evaluations), now });
+            const rows = { ...deps, ...importedRows(runPlan, evaluations), now: deps.clock.now() };
+            const n = await importState(tx, remote, rows);
             await recordPacks(tx, packs.records, isoUtc(deps.clock.now()));
-            draft.params = {
-              ...draft.params,
-              ...importParams(plan, n, auditLogs, runPlan, edges, evaluations),
-              versions: versions.length,
-              ...(withoutData.length ? { withoutData } : {}),
-              ...packParams(packs),
-            };
+            const fetched = { versions: versions.length, ...(withoutData.length ? { withoutData } : {}) };
+            draft.params = { ...draft.params, ...importParams(plan, n, auditLogs, runPlan, edges, evaluations) };
+            draft.params = { ...draft.params, ...fetched, ...packParams(packs) };
             draft.inputs = versions;
             return n;
           },
