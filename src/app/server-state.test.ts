@@ -442,6 +442,73 @@ describe('the state the server serves', () => {
     }
   });
 
+  it('lists the finished runs it trained whose inputs and output it lists, with their edges to listed rows (seeded)', () => {
+    const STATUSES = ['completed', 'failed', 'cancelled', 'running', 'queued', 'reused'];
+    for (let seed = 1; seed <= 200; seed++) {
+      const r = mulberry32(seed);
+      const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;
+      const s = emptyState();
+      for (let i = 0; i < 4; i++) if (r() < 0.6) s.versions.push({ ...version(i, 1, i + 1), packs: [] });
+      const some = () => `v${Math.floor(r() * 5)}-1-${Math.floor(r() * 5) + 1}`;
+      const row = (n: number) => {
+        const status = pick(STATUSES);
+        const inputs = Array.from({ length: Math.floor(r() * 3) }, () => ({ versionId: some() }));
+        return {
+          id: `run${n}`,
+          status,
+          reused_from: status === 'reused' ? 'run0' : null,
+          output_version_id: r() < 0.4 ? null : some(),
+          spec: r() < 0.05 ? 'not json' : JSON.stringify({ inputs }),
+          created_by: 'server-row',
+        } as unknown as RemoteState['runs'][number];
+      };
+      // A pushed run the state lists already keeps its listed row.
+      s.runs = r() < 0.5 ? [{ ...row(0), created_by: 'listed' }] : [];
+      const trained = Array.from({ length: 6 }, (_, n) => row(n));
+      const edge = (i: number) => {
+        const run = pick(trained).id;
+        const [a, b] =
+          r() < 0.5
+            ? [
+                ['dataset_version', some()],
+                ['run', run],
+              ]
+            : [
+                ['run', run],
+                ['dataset_version', some()],
+              ];
+        return { id: `e${i}`, src_type: a![0], src_id: a![1], dst_type: b![0], dst_id: b![1] };
+      };
+      const lineage = Array.from({ length: 8 }, (_, i) => edge(i)) as unknown as RemoteState['lineage'];
+      const out = servedState(s, { evaluations: [], ownLog: null, trained: { runs: trained, lineage } });
+      const versions = new Set(s.versions.map((v) => v.id));
+      const want = trained.filter(
+        (x) =>
+          !s.runs.some((l) => l.id === x.id) &&
+          ['completed', 'failed', 'cancelled'].includes(x.status) &&
+          (x.output_version_id === null || versions.has(x.output_version_id)) &&
+          x.spec !== 'not json' &&
+          (JSON.parse(x.spec) as { inputs: Array<{ versionId: string }> }).inputs.every((i) =>
+            versions.has(i.versionId),
+          ),
+      );
+      const where = `seed ${seed}`;
+      expect(out.runs.map((x) => x.id).sort(), where).toEqual([...s.runs, ...want].map((x) => x.id).sort());
+      expect(out.runs.find((x) => x.id === 'run0')?.created_by ?? null, where).toBe(
+        s.runs[0]?.created_by ?? (want.some((x) => x.id === 'run0') ? 'server-row' : null),
+      );
+      // Edges of the runs it added (a listed run's came with it), both ends listed.
+      const added = new Set(want.map((x) => x.id));
+      const listed = (type: string, id: string) => (type === 'run' ? added.has(id) : versions.has(id));
+      expect(out.lineage.map((e) => e.id).sort(), where).toEqual(
+        lineage
+          .filter((e) => listed(e.src_type, e.src_id) && listed(e.dst_type, e.dst_id))
+          .map((e) => e.id)
+          .sort(),
+      );
+    }
+  });
+
   it("drops a proposal's entry for the server's log (only the server moves it), and nothing else", () => {
     const s = { ...emptyState(), audit: [entry('server', 10), entry('laptop', 3)] };
     expect(withoutLog(s, 'server').audit).toEqual([entry('laptop', 3)]);

@@ -15,6 +15,7 @@ import {
   mergeState,
   type EvaluationStateRow,
   type RemoteState,
+  TRAVELLING_RUNS,
   type RunStateRow,
 } from '../transfer/index.js';
 
@@ -329,16 +330,24 @@ function recordedRuns(
   return [...out.values()].sort(by((r) => r.id));
 }
 
+/** The runs the server trained itself (not imported), finished, with the lineage edges that touch them. */
+export interface TrainedRuns {
+  runs: readonly RunStateRow[];
+  lineage: ReadonlyArray<RemoteState['lineage'][number]>;
+}
+
 /**
  * The state as the server serves it (docs/SERVER.md "What a pull from the server brings"): the
  * evaluations the server holds of the model versions it lists, each on a test set it lists (the
- * ones it ran, and those imported with a push), and the entry of its own log, which vouches for
- * them (its `model.evaluate` and import events). The stored state carries neither: evaluations are
+ * ones it ran, and those imported with a push); the finished runs it trained on its own machines
+ * whose inputs and output it lists, with their edges (its `run.submit` and the event that ended
+ * each vouch for them, as a laptop's log does for a pushed run); and the entry of its own log,
+ * which vouches for all of these. The stored state carries none of them: evaluations and runs are
  * made between imports, and the server's log grows with every request. Pure.
  */
 export function servedState(
   state: RemoteState,
-  o: { evaluations: readonly EvaluationStateRow[]; ownLog: AuditEntry | null },
+  o: { evaluations: readonly EvaluationStateRow[]; ownLog: AuditEntry | null; trained?: TrainedRuns },
 ): RemoteState {
   const models = new Set(state.modelVersions.map((v) => v.id));
   const versions = new Set(state.versions.map((v) => v.id));
@@ -347,7 +356,54 @@ export function servedState(
     .sort(by((e) => e.id));
   const audit = state.audit.filter((a) => a.workspace !== o.ownLog?.workspace);
   if (o.ownLog) audit.push(o.ownLog);
-  return { ...state, evaluations, audit: audit.sort(by((a) => a.workspace)) };
+  const { runs, lineage } = withTrainedRuns(state, o.trained ?? { runs: [], lineage: [] });
+  return { ...state, runs, lineage, evaluations, audit: audit.sort(by((a) => a.workspace)) };
+}
+
+/**
+ * The state's runs and lineage with the server's own finished runs added: each whose output (if
+ * any) and every input the state lists, as for a pushed run (a pull could only refuse one whose
+ * versions it cannot get); and their edges whose ends are listed. A run the state already lists
+ * keeps its listed row. Pure.
+ */
+function withTrainedRuns(state: RemoteState, trained: TrainedRuns): Pick<RemoteState, 'runs' | 'lineage'> {
+  if (!trained.runs.length) return { runs: state.runs, lineage: state.lineage };
+  const versions = new Set(state.versions.map((v) => v.id));
+  const listed = new Set(state.runs.map((r) => r.id));
+  const added = trained.runs.filter(
+    (r) =>
+      !listed.has(r.id) &&
+      (TRAVELLING_RUNS as readonly string[]).includes(r.status) &&
+      r.reused_from === null &&
+      (r.output_version_id === null || versions.has(r.output_version_id)) &&
+      (specInputs(r.spec)?.every((id) => versions.has(id)) ?? false),
+  );
+  if (!added.length) return { runs: state.runs, lineage: state.lineage };
+  const ids = new Set(added.map((r) => r.id));
+  const runs = new Set([...listed, ...ids]);
+  const ends = listedEnd({ dataset_version: versions.has.bind(versions), run: runs.has.bind(runs) });
+  const edges = new Set(state.lineage.map((e) => e.id));
+  const ofAdded = (e: RemoteState['lineage'][number]) =>
+    (e.src_type === 'run' && ids.has(e.src_id)) || (e.dst_type === 'run' && ids.has(e.dst_id));
+  const lineage = trained.lineage.filter(
+    (e) => !edges.has(e.id) && ofAdded(e) && ends(e.src_type, e.src_id) && ends(e.dst_type, e.dst_id),
+  );
+  return {
+    runs: [...state.runs, ...added].sort(by((r) => r.id)),
+    lineage: [...state.lineage, ...lineage].sort(by((e) => e.id)),
+  };
+}
+
+/** The ids of the versions a run's stored spec names as its inputs (null: it does not parse). */
+function specInputs(spec: string): string[] | null {
+  try {
+    const inputs = (JSON.parse(spec) as { inputs?: unknown }).inputs;
+    if (!Array.isArray(inputs)) return null;
+    const ids = inputs.map((i) => (i as { versionId?: unknown } | null)?.versionId);
+    return ids.every((id): id is string => typeof id === 'string') ? ids : null;
+  } catch {
+    return null;
+  }
 }
 
 /**

@@ -18,6 +18,7 @@ import {
   withoutLog,
   type RecordedRows,
   type RecordedWanted,
+  type TrainedRuns,
 } from './server-state.js';
 import { processLocks, type StoreLocks } from './store-locks.js';
 import { checkPushedPackLists, storeTrees } from './server-pack-lists.js';
@@ -230,6 +231,12 @@ export interface ServerStoreOptions {
    */
   evaluations?: (modelVersionIds: readonly string[]) => Promise<EvaluationStateRow[]>;
   /**
+   * The finished runs the server trained itself (not imported) whose output is none or one of
+   * these versions, with their lineage edges: what the state it serves lists of them, those whose
+   * inputs it lists too (docs/SERVER.md "What a pull from the server brings").
+   */
+  trainedRuns?: (versionIds: readonly string[]) => Promise<TrainedRuns>;
+  /**
    * The workspace id of the server's own log: a proposal's entry for it (every client that pulled
    * from the server carries one) is dropped, as only the server moves it.
    */
@@ -360,7 +367,7 @@ async function commitOne(
  */
 function smallObjects(
   backend: RemoteBackend,
-  opts: Pick<ServerStoreOptions, 'vouched' | 'evaluations' | 'ownLog'>,
+  opts: Pick<ServerStoreOptions, 'vouched' | 'evaluations' | 'trainedRuns' | 'ownLog'>,
   proposals: Proposals,
   locks: StoreLocks,
 ): Pick<ServerStore, 'readObject' | 'writeObject'> {
@@ -375,7 +382,10 @@ function smallObjects(
       const state = shownState(parseState(await backend.get(key)), await vouched());
       if (!evaluations) return Buffer.from(JSON.stringify(state));
       const rows = await evaluations(state.modelVersions.map((v) => v.id));
-      return Buffer.from(JSON.stringify(servedState(state, { evaluations: rows, ownLog: null })));
+      const trained = await opts.trainedRuns?.(state.versions.map((v) => v.id));
+      return Buffer.from(
+        JSON.stringify(servedState(state, { evaluations: rows, ownLog: null, ...(trained ? { trained } : {}) })),
+      );
     },
     writeObject: async (who, key, body) => {
       if (opts.ownLog !== undefined && key.startsWith(`audit/${opts.ownLog}/`))

@@ -20,10 +20,11 @@ import {
   type ServerStore,
   type UploadPlans,
 } from './server-store.js';
+import type { TrainedRuns } from './server-state.js';
 import type { SessionRecord, SessionStore } from './oidc/index.js';
 import { serverJobs, type JobUserOptions, type ServerJobs } from './job-user.js';
 import { leaseLocks, processLease, type ProcessLease } from './store-locks.js';
-import { remoteConfigFrom } from '../transfer/index.js';
+import { remoteConfigFrom, TRAVELLING_RUNS } from '../transfer/index.js';
 import { runRecord } from '../compute/index.js';
 import { loadRemotesFile, openBackend, saveRemotesFile } from './transfer-config.js';
 import { CAIRN_DIR, initWorkspace, openWorkspace, type RequestScope, type Workspace } from './workspace.js';
@@ -229,6 +230,9 @@ async function openServerStore(ws: Workspace, opts: ServerOptions): Promise<Serv
       inChunks(ids, (chunk) =>
         ws.meta.db.selectFrom('model_evaluations').selectAll().where('version_id', 'in', chunk).execute(),
       ),
+    // What the served state lists of the runs trained here: finished, not imported, with an
+    // output it lists (or none); servedState keeps those whose inputs it lists too.
+    trainedRuns: async (versionIds) => trainedRuns(ws.meta.db, versionIds),
     // What the store's state is written from after each import: the server's own rows, only
     // those the state could name (a server with many runs has far more lineage than the store).
     recorded: async (want) => {
@@ -260,6 +264,33 @@ async function openServerStore(ws: Workspace, opts: ServerOptions): Promise<Serv
       return { datasets, versions, tags, lineage, reports, documents, models, modelVersions, runs };
     },
   });
+}
+
+/**
+ * The finished runs this server trained (no `run_imports` row) whose output is none or one of
+ * `versionIds`, with their parameters and points, and the lineage edges that touch them.
+ */
+async function trainedRuns(db: Workspace['meta']['db'], versionIds: readonly string[]): Promise<TrainedRuns> {
+  const finished = () =>
+    db
+      .selectFrom('runs')
+      .selectAll()
+      .where('status', 'in', [...TRAVELLING_RUNS])
+      .where('reused_from', 'is', null)
+      .where('id', 'not in', db.selectFrom('run_imports').select('run_id'));
+  const rows = [
+    ...(await finished().where('output_version_id', 'is', null).execute()),
+    ...(await inChunks(versionIds, (ids) => finished().where('output_version_id', 'in', ids).execute())),
+  ];
+  const runs = [];
+  for (const { dir: _dir, metrics_offset: _offset, ...row } of rows)
+    runs.push({ ...row, ...(await runRecord(db, row.id)) });
+  const ids = runs.map((r) => r.id);
+  const lineage = [
+    ...(await inChunks(ids, (c) => db.selectFrom('lineage_edges').selectAll().where('dst_id', 'in', c).execute())),
+    ...(await inChunks(ids, (c) => db.selectFrom('lineage_edges').selectAll().where('src_id', 'in', c).execute())),
+  ];
+  return { runs, lineage };
 }
 
 /** The lease of a server process and of its store locks: how long a process that stops renewing holds them. */

@@ -37,6 +37,8 @@ export const auditActions = {
   'remote.pull':
     'Metadata and the packs of versions were downloaded from a remote and verified; params count versions, packs and bytes.',
   'workspace.clone': 'A workspace was started from a remote; params name the remote and the audit logs it verified.',
+  'run.import':
+    "A team server's import of a push brought runs of one project (target): params.importedRuns names those runs only, as the import's remote.pull does, so a reader of that project verifies them without the others.",
   'run.submit':
     'A run was submitted (run key, inputs, code commit, params, resources); denied when it would exceed its budget.',
   'run.start': 'A submitted run started on its backend.',

@@ -50,6 +50,7 @@ describe('audit events', () => {
       'remote.erase',
       'remote.pull',
       'workspace.clone',
+      'run.import',
       'run.submit',
       'run.start',
       'run.finish',

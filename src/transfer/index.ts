@@ -58,7 +58,7 @@ export async function sshBackend(opts: SshBackendOptions): Promise<RemoteBackend
 // What models/ (lock.ts: `cairn fetch`) builds on: a remote's state and pulling versions by digest.
 export { pull } from './pull.js';
 export { packListError, packListFault, type CoverSource, type PackListFault } from './pack-cover.js';
-export { versionPacks } from './state-db.js';
+export { TRAVELLING_RUNS, versionPacks } from './state-db.js';
 export { openRemote, type OpenedRemote } from './open-remote.js';
 export { readState, writeState } from './remote-layout.js';
 export { emptyState, mergeState, parseState } from './state.js';

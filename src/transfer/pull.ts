@@ -1,3 +1,4 @@
+import type { EventDraft } from '../audit/event.js';
 import { CairnError } from '../core/errors.js';
 import { isoUtc } from '../core/time.js';
 import { recordPacks } from '../meta/repos/chunks.js';
@@ -115,17 +116,12 @@ export async function pull(
         const ours = await readRemoteCheckpoint(r.data, deps.workspaceId, full);
         if (ours) await deps.audit.witness(ours, `on remote ${name}`);
         // Only versions an event of a verified remote log vouches for come in (docs/REMOTES.md "Trust").
-        const verified = await fetchVerifiedLogs(r.data, {
-          cairnDir: deps.cairnDir,
-          remoteName: name,
-          remoteUrl: r.plain.url,
-          ownWorkspace: deps.workspaceId,
-          state: full,
-        });
-        const { plan, runPlan, edges, evaluations, remote } = await planPull(deps, full, local, verified, {
+        const verified = await fetchVerifiedLogs(r.data, logsToVerify(deps, name, r.plain.url, full));
+        const planned = await planPull(deps, full, local, verified, {
           registrant: opts.registrant ?? null,
           remoteName: name,
         });
+        const { plan, runPlan, edges, evaluations, remote } = planned;
         if (refs.length) refuseUnvouched(full, plan.skipped, refs, name);
         const chosen = opts.metadataOnly ? [] : refs.length ? resolveRemoteRefs(remote, refs, name) : remote.versions;
         const { packs, erasures, fetched } = await fetchChecked(deps, r.data, remote, chosen, {
@@ -137,21 +133,23 @@ export async function pull(
         });
         const versions = fetched.map((v) => `sha256:${v.digest}`);
         const auditLogs = verified.logs.map(({ cached: _c, ...l }) => l);
-        const imported = await commit(async (tx) => {
-          const now = deps.clock.now();
-          const n = await importState(tx, remote, { ...deps, ...importedRows(runPlan, evaluations), now });
-          await recordPacks(tx, packs.records, isoUtc(deps.clock.now()));
-          await recordErasures(tx, erasures.erased);
-          draft.params = {
-            ...draft.params,
-            ...importParams(plan, n, auditLogs, runPlan, edges, evaluations),
-            versions: versions.length,
-            ...erasureEvent(erasures),
-            ...packParams(packs),
-          };
-          draft.inputs = versions;
-          return n;
-        });
+        const got = { versions: versions.length, ...erasureEvent(erasures), ...packParams(packs) };
+        const imported = await commit(
+          async (tx) => {
+            const now = deps.clock.now();
+            const n = await importState(tx, remote, { ...deps, ...importedRows(runPlan, evaluations), now });
+            await recordPacks(tx, packs.records, isoUtc(deps.clock.now()));
+            await recordErasures(tx, erasures.erased);
+            draft.params = {
+              ...draft.params,
+              ...importParams(plan, n, auditLogs, runPlan, edges, evaluations),
+              ...got,
+            };
+            draft.inputs = versions;
+            return n;
+          },
+          { outcome: 'ok', also: opts.registrant === undefined ? [] : runImportEvents(name, runPlan.imported) },
+        );
         return {
           remote: name,
           url: r.plain.url,
@@ -174,6 +172,12 @@ export async function pull(
     lock.release();
     await r.close();
   }
+}
+
+type VerifyLogsOptions = Parameters<typeof fetchVerifiedLogs>[1];
+
+function logsToVerify(deps: TransferDeps, remoteName: string, remoteUrl: string, state: VerifyLogsOptions['state']) {
+  return { cairnDir: deps.cairnDir, remoteName, remoteUrl, ownWorkspace: deps.workspaceId, state };
 }
 
 /**
@@ -290,6 +294,23 @@ function planRuns(
     edges: local.edgeIds,
   });
   return { runPlan, remote: { ...kept, lineage: edges.lineage }, edges };
+}
+
+/**
+ * A team server's import records, besides its `remote.pull`, one `run.import` per project of the
+ * runs it imported, naming only that project's runs (docs/SERVER.md "What a pull from the server
+ * brings"): a reader of some projects, from whom an import event naming another project's run is
+ * withheld, is shown the one of her project, which vouches for her runs and says nothing of the
+ * others. Pure.
+ */
+export function runImportEvents(remote: string, imported: readonly ImportedRun[]): EventDraft[] {
+  const byProject = new Map<string, ImportedRun[]>();
+  for (const r of imported) byProject.set(r.claim.project, [...(byProject.get(r.claim.project) ?? []), r]);
+  return [...byProject.keys()].sort().map((project) => ({
+    action: 'run.import',
+    target: { type: 'project', name: project },
+    params: { remote, importedRuns: byProject.get(project)! },
+  }));
 }
 
 /**

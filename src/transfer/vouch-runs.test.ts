@@ -4,6 +4,7 @@ import { metricsDigest, paramsDigest } from '../compute/index.js';
 import { mulberry32 } from '../test-support/prng.js';
 import { emptyState, type RunStateRow } from './state.js';
 import { collectRunVouchers, planRunImport, type RunVouchers } from './vouch-runs.js';
+import { runImportEvents } from './pull.js';
 
 const hex = (n: number) => n.toString(16).padStart(64, '0');
 const W = 'ws-1';
@@ -194,5 +195,43 @@ describe('which runs of a remote state an import takes (random histories)', () =
         } else expect([x.metrics, x.params]).toEqual([origin.metrics, origin.params]);
       }
     }
+  });
+});
+
+describe("a team server's run.import events (one per project of an import)", () => {
+  it('group the imported runs by project, and each vouches for its own project only', () => {
+    const r = mulberry32(7);
+    const runs = [0, 1, 2].map((n) => randomRun(r, n, false));
+    const entries = runs.flatMap((x) => x.events).map((e, index) => JSON.stringify({ ...e, index, workspace: W }));
+    const laptop: RunVouchers = new Map();
+    collectRunVouchers(laptop, { workspace: W, origin: 'laptop' }, entries);
+    const imported = runs.map((x, i) => {
+      const v = laptop.get(x.row.id)![0]!;
+      const claim = { ...v.claim, project: i === 2 ? 'vision' : 'nlp' };
+      return {
+        run: x.row.id,
+        author: v.author,
+        registrant: 'bob',
+        origin: 'laptop',
+        workspace: W,
+        index: 0,
+        record: true,
+        claim,
+      };
+    });
+    const events = runImportEvents('store', imported);
+    expect(events.map((e) => [e.target, (e.params!.importedRuns as unknown[]).length])).toEqual([
+      [{ type: 'project', name: 'nlp' }, 2],
+      [{ type: 'project', name: 'vision' }, 1],
+    ]);
+    // A run.import that names a run of another project than its own vouches for none of it.
+    const lying = { ...events[0]!, target: { type: 'project', name: 'vision' } };
+    const server = [events[1]!, lying].map((e, index) =>
+      JSON.stringify({ ...e, outcome: 'ok', actor: { id: 'bob' }, index, workspace: 'srv' }),
+    );
+    const vouchers: RunVouchers = new Map();
+    collectRunVouchers(vouchers, { workspace: 'srv', origin: 'server' }, server);
+    expect([...vouchers.keys()]).toEqual([runs[2]!.row.id]);
+    expect(vouchers.get(runs[2]!.row.id)).toMatchObject([{ author: 'bob', index: 0 }]);
   });
 });

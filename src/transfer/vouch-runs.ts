@@ -10,7 +10,8 @@ import { eachOwnEvent } from './log-events.js';
  * `run.submit` (who, what spec, which inputs, which parameters) and the event that ended it
  * (`run.finish`, `run.fail`, `run.cancel`: status, exit code, output, usage and, in events from
  * now on, the digests of its metric points and parameters). An import event (`remote.pull`,
- * `workspace.clone`) passes a claim on as it received it.
+ * `workspace.clone`, and a team server's `run.import`, one per project of the runs it imported)
+ * passes a claim on as it received it.
  */
 export interface RunClaim {
   run: string;
@@ -89,13 +90,14 @@ type Ev = {
   outcome?: unknown;
   reason?: unknown;
   actor?: { id?: unknown };
-  target?: { name?: unknown };
+  target?: { type?: unknown; name?: unknown };
   inputs?: unknown;
   outputs?: unknown;
   params?: Record<string, unknown>;
 };
 
-const RELEVANT = /"action":"(?:run\.submit|run\.finish|run\.fail|run\.cancel|remote\.pull|workspace\.clone)"/;
+const RELEVANT =
+  /"action":"(?:run\.submit|run\.finish|run\.fail|run\.cancel|run\.import|remote\.pull|workspace\.clone)"/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 const s = (v: unknown): string | null => (typeof v === 'string' ? v : null);
@@ -171,12 +173,17 @@ export function collectRunVouchers(
   };
   eachOwnEvent<Ev>(entries, log.workspace, RELEVANT, (e, index) => {
     const id = s(e.target?.name);
-    if (e.action === 'remote.pull' || e.action === 'workspace.clone') {
+    if (e.action === 'remote.pull' || e.action === 'workspace.clone' || e.action === 'run.import') {
       if (e.outcome !== 'ok' || !Array.isArray(e.params?.importedRuns)) return;
+      // A team server's per-project record of an import vouches for that project's runs only:
+      // it is what a reader of that project alone is shown.
+      if (e.action === 'run.import' && (!id || e.target?.type !== 'project')) return;
+      const project = e.action === 'run.import' ? id : null;
       for (const x of e.params.importedRuns as unknown[]) {
         const claim = claimOf((x as { claim?: unknown })?.claim);
         const registrant = s((x as { registrant?: unknown })?.registrant);
-        if (claim && registrant && claim.run === s((x as { run?: unknown }).run)) add(claim, registrant, index);
+        if (!claim || !registrant || claim.run !== s((x as { run?: unknown }).run)) continue;
+        if (project === null || claim.project === project) add(claim, registrant, index);
       }
       return;
     }

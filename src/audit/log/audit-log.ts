@@ -47,6 +47,10 @@ export interface InclusionBundle {
   checkpoint: string;
 }
 
+/** How an audited write's event ends, and the events appended right after it in its transaction. */
+export type CommitOutcome = { outcome: AuditOutcome; reason?: string; also?: readonly EventDraft[] };
+export type AuditedCommit = <R>(fn: (tx: WriteTx) => Promise<R>, outcome?: CommitOutcome) => Promise<R>;
+
 type AppendItem = { draft: EventDraft; outcome: AuditOutcome; reason?: string; context?: AuditContext };
 
 /** One audited write (or standalone events) waiting for a group commit. */
@@ -149,38 +153,37 @@ export class AuditLog {
   /**
    * Runs an operation that changes state. `body` may do I/O first and must call `commit`
    * exactly once with the metadata writes; the event (possibly amended through `draft`) is
-   * appended inside that transaction.
+   * appended inside that transaction, and right after it the `also` events, `ok` (a team
+   * server's per-project record of an import: docs/SERVER.md "What a pull from the server brings").
    */
-  async audited<T>(
-    draft: EventDraft,
-    body: (
-      commit: <R>(fn: (tx: WriteTx) => Promise<R>, outcome?: { outcome: AuditOutcome; reason?: string }) => Promise<R>,
-      draft: EventDraft,
-    ) => Promise<T>,
-  ): Promise<T> {
+  async audited<T>(draft: EventDraft, body: (commit: AuditedCommit, draft: EventDraft) => Promise<T>): Promise<T> {
     let committed = false;
     // `outcome` lets a check that ran but found problems (validate, fsck) store its report in
     // the same transaction as a `failed` event.
-    const commit = async <R>(
-      fn: (tx: WriteTx) => Promise<R>,
-      outcome?: { outcome: AuditOutcome; reason?: string },
-    ): Promise<R> => {
+    const commit = async <R>(fn: (tx: WriteTx) => Promise<R>, outcome?: CommitOutcome): Promise<R> => {
       if (committed) throw new CairnError('INTERNAL', 'an audited operation committed twice');
       const item = { draft, outcome: outcome?.outcome ?? 'ok', ...(outcome?.reason ? { reason: outcome.reason } : {}) };
+      const items: AppendItem[] = [item, ...(outcome?.also ?? []).map((d) => ({ draft: d, outcome: 'ok' as const }))];
       const r = this.#groupCommit
-        ? ((await this.#enqueue(fn, [{ ...item, context: this.#ctx() }], true)).out as R)
+        ? ((
+            await this.#enqueue(
+              fn,
+              items.map((i) => ({ ...i, context: this.#ctx() })),
+              true,
+            )
+          ).out as R)
         : await this.#db.transaction().execute(async (trx) => {
             const tx = makeWriteTx(trx);
             // Take the log's head first: it serializes all audited writers (PostgreSQL row lock;
             // SQLite already holds the write lock), so version numbers and indexes never race.
             const head = await lockHead(tx, this.#dialect);
             const out = await fn(tx);
-            const [ev] = await this.#append(tx, [item], head);
+            const [ev] = await this.#append(tx, items, head);
             if (this.#inCommit) await this.#inCommit(tx, ev!);
             return out;
           });
       committed = true;
-      this.#appended++;
+      this.#appended += items.length;
       return r;
     };
     try {
