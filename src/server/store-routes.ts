@@ -7,12 +7,17 @@ import { record, recordPoisoned, storeOf, storeReader } from './store-handlers.j
 import { readObjectAs } from './store-scope.js';
 import { scrubSecrets } from './secret-shapes.js';
 import { countEvents } from './request-events.js';
+import type { Readable } from 'node:stream';
 import { BodyBudget } from './body-budget.js';
+import { DEFAULT_BODY_TIMEOUTS, guardBody, type BodyTimeouts } from './body-timeouts.js';
 
 /** Largest pack streamed through the server (folder stores); S3 stores never stream through it. */
 export const STREAM_LIMIT = 1024 * 1024 * 1024;
 
 type Authenticate = (req: FastifyRequest, id: string) => Promise<Authenticated>;
+
+/** The routes whose bodies are bytes (they guard their bodies' timing themselves, after the budget). */
+export const BYTE_ROUTES: ReadonlySet<string> = new Set([`${STORE_ROUTE}/uploads/:id`, `${STORE_ROUTE}/objects/*`]);
 
 /** The request bodies the byte routes hold in memory at once, by default (docs/SERVER.md "Data plane"). */
 export const UPLOAD_MEMORY = 512 * 1024 * 1024;
@@ -27,9 +32,10 @@ export function mountStoreRoutes(
   rt: ServerRuntime,
   authenticate: Authenticate,
   uploadMemory = UPLOAD_MEMORY,
+  timeouts: BodyTimeouts = DEFAULT_BODY_TIMEOUTS,
 ): void {
   app.register(async (scope) => {
-    scope.addHook('preParsing', heldBodies(new BodyBudget(uploadMemory)));
+    scope.addHook('preParsing', heldBodies(new BodyBudget(uploadMemory), timeouts));
     scope.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: STREAM_LIMIT }, (_r, b, d) =>
       d(null, b),
     );
@@ -102,17 +108,18 @@ export function mountStoreRoutes(
 
 /**
  * After authentication, before the body is read: a PUT waits, unread, for its share of the
- * memory the byte routes may hold (its declared size, or the route's limit without one).
+ * memory the byte routes may hold (its declared size, or the route's limit without one). The
+ * body's clock starts once it has its share: waiting for one is not stalling.
  */
-function heldBodies(budget: BodyBudget) {
-  return async (req: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+function heldBodies(budget: BodyBudget, timeouts: BodyTimeouts) {
+  return async (req: FastifyRequest, reply: FastifyReply, payload: Readable) => {
     if (req.method !== 'PUT') return payload;
     const declared = Number(req.headers['content-length']);
     const release = await budget.take(Number.isSafeInteger(declared) ? declared : STREAM_LIMIT);
     reply.raw.once('close', release);
     // A sender that went away while it waited: its response closed before anyone listened.
     if (reply.raw.destroyed || req.raw.socket.destroyed) release();
-    return payload;
+    return guardBody(req, reply, payload, timeouts);
   };
 }
 
