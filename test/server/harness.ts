@@ -47,6 +47,8 @@ export async function startTeam(
     uploadMemory?: number;
     /** How long a request body may stall or take (server/body-timeouts.ts). */
     bodyTimeouts?: Partial<BodyTimeouts>;
+    /** How often a browser session's groups are asked for again at the provider (ms). */
+    oidcSessionRecheckMs?: number;
   } = {},
 ): Promise<Team> {
   const dataDir = mkdtempSync(join(tmpdir(), 'cairn-server-'));
@@ -58,6 +60,7 @@ export async function startTeam(
     ...(opts.storeEndpoint ? { storeEndpoint: opts.storeEndpoint } : {}),
     ...(opts.uploadMemory ? { uploadMemory: opts.uploadMemory } : {}),
     ...(opts.bodyTimeouts ? { bodyTimeouts: opts.bodyTimeouts } : {}),
+    ...(opts.oidcSessionRecheckMs ? { oidcSessionRecheckMs: opts.oidcSessionRecheckMs } : {}),
     env: opts.env ?? process.env,
     ...(opts.oidc ? { oidc: opts.oidc } : {}),
     ...(opts.jobUser ? { jobUser: opts.jobUser } : {}),

@@ -50,6 +50,11 @@ export const serverStart = spec({
       'preferred_username',
     ),
     oidcScopes: text('--oidc-scopes <scopes>', 'scopes to ask for (space-separated)'),
+    oidcSessionRecheck: text(
+      '--oidc-session-recheck <seconds>',
+      "how often a browser session's groups are asked for again at the provider",
+      '900',
+    ),
     publicUrl: text('--public-url <url>', "the server's URL as browsers reach it (for the sign-in redirect)"),
     jobUser: text(
       '--job-user <account>',

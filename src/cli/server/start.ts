@@ -36,6 +36,7 @@ export async function run(opts: OptionsOf<typeof serverStart>): Promise<void> {
       totalMs: seconds('--body-timeout', opts.bodyTimeout),
     },
     keepAliveTimeoutMs: seconds('--keep-alive-timeout', opts.keepAliveTimeout),
+    oidcSessionRecheckMs: seconds('--oidc-session-recheck', opts.oidcSessionRecheck),
     protectedAliases: opts.protectedAlias.length ? opts.protectedAlias : ['production'],
   });
   const accounts = await server.runtime.identity.accounts();
