@@ -380,7 +380,7 @@ function dbSessions(ws: Workspace): SessionStore {
         .values({
           id_hash: idHash,
           principal: s.principal,
-          claims: JSON.stringify(s.claims),
+          claims: JSON.stringify(keptClaims(s)),
           expires_at: new Date(s.expires).toISOString(),
           created_at: new Date().toISOString(),
         })
@@ -388,13 +388,7 @@ function dbSessions(ws: Workspace): SessionStore {
     },
     async get(idHash) {
       const r = await db.selectFrom('browser_sessions').selectAll().where('id_hash', '=', idHash).executeTakeFirst();
-      return r
-        ? {
-            principal: r.principal,
-            claims: JSON.parse(r.claims) as SessionRecord['claims'],
-            expires: Date.parse(r.expires_at),
-          }
-        : null;
+      return r ? { principal: r.principal, ...readClaims(r.claims), expires: Date.parse(r.expires_at) } : null;
     },
     async delete(idHash) {
       const r = await db.deleteFrom('browser_sessions').where('id_hash', '=', idHash).executeTakeFirst();
@@ -421,6 +415,26 @@ function dbSessions(ws: Workspace): SessionStore {
         .executeTakeFirstOrThrow();
       return Buffer.from(JSON.parse(r.claims) as string, 'base64');
     },
+  };
+}
+
+/**
+ * A session's claims column: the claims alone (as rows before the re-check kept them), or with
+ * the refresh token and the time of the next re-check, wrapped and marked, so no migration is
+ * needed and older rows still read.
+ */
+function keptClaims(s: SessionRecord): unknown {
+  if (s.refreshToken === undefined && s.recheckAt === undefined) return s.claims;
+  return { cairnSession: 2, claims: s.claims, refreshToken: s.refreshToken, recheckAt: s.recheckAt };
+}
+
+function readClaims(text: string): Pick<SessionRecord, 'claims' | 'refreshToken' | 'recheckAt'> {
+  const v = JSON.parse(text) as Record<string, unknown>;
+  if (v.cairnSession !== 2) return { claims: v as SessionRecord['claims'] };
+  return {
+    claims: v.claims as SessionRecord['claims'],
+    ...(typeof v.refreshToken === 'string' ? { refreshToken: v.refreshToken } : {}),
+    ...(typeof v.recheckAt === 'number' ? { recheckAt: v.recheckAt } : {}),
   };
 }
 

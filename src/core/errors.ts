@@ -36,6 +36,11 @@ export const errorCatalogue = {
     summary: 'A server request carried no valid credential (missing, malformed, expired or revoked token).',
   },
   PAYLOAD_TOO_LARGE: { exit: 1, http: 413, summary: 'A request body is larger than the server accepts.' },
+  REQUEST_TIMEOUT: {
+    exit: 1,
+    http: 408,
+    summary: 'A request body stalled or came too slowly; the server closed the connection and did nothing.',
+  },
   SERVER_UNAVAILABLE: { exit: 1, http: 503, summary: 'The Cairn server could not be reached or is not ready.' },
   IDENTITY_MOVED: {
     exit: 1,

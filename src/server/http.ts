@@ -10,7 +10,8 @@ import type { Authenticated, IdentityView, Role } from '../identity/index.js';
 import { handlers, type HandlerInput } from './handlers.js';
 import { ServerMetrics } from './metrics.js';
 import { bodySchema, openApiDocument, querySchema } from './openapi.js';
-import { mountStoreRoutes } from './store-routes.js';
+import { BYTE_ROUTES, mountStoreRoutes } from './store-routes.js';
+import { DEFAULT_BODY_TIMEOUTS, guardBodies, type BodyTimeouts } from './body-timeouts.js';
 import { filesOf, inTempFolder } from './temp-files.js';
 import { submittedProject } from './run-code.js';
 import { cookies, CSRF_HEADER } from './auth-routes.js';
@@ -56,8 +57,10 @@ export interface HttpOptions {
   uiDir?: string | null;
   /** The request bodies the store's byte routes hold in memory at once (default 512 MiB). */
   uploadMemory?: number;
-  /** How long a body holding its share of that memory may send nothing before it is refused (default 30 s). */
-  uploadIdleMs?: number;
+  /** How long a request body may stall or take (body-timeouts.ts; defaults DEFAULT_BODY_TIMEOUTS). */
+  bodyTimeouts?: Partial<BodyTimeouts>;
+  /** How long an idle keep-alive connection stays open (default 72 s, Fastify's). */
+  keepAliveTimeoutMs?: number;
 }
 
 declare module 'fastify' {
@@ -93,6 +96,7 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
   const metrics = new ServerMetrics();
   const app = Fastify({
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    keepAliveTimeout: opts.keepAliveTimeoutMs ?? 72_000,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: false, allErrors: false } },
     return503OnClosing: true,
     // A request Node's parser refuses (a malformed request line or header, headers too large)
@@ -100,6 +104,8 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
     clientErrorHandler: (err, socket) => void unparsed(rt, err, socket, opts, metrics),
   });
   limitJsonDepth(app);
+  // The store's byte routes guard their bodies once they have their share of upload memory.
+  const bodyTimeouts = guardBodies(app, { ...DEFAULT_BODY_TIMEOUTS, ...opts.bodyTimeouts }, BYTE_ROUTES);
   const protectedAliases = new Set(opts.protectedAliases ?? ['production']);
   app.setErrorHandler(errorHandler(rt, opts, metrics));
   if (opts.local) {
@@ -161,7 +167,8 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
       },
     });
   }
-  if (!opts.local) mountStoreRoutes(app, rt, (req, id) => authenticate(rt, req, id, opts, metrics), opts);
+  if (!opts.local)
+    mountStoreRoutes(app, rt, (req, id) => authenticate(rt, req, id, opts, metrics), opts.uploadMemory, bodyTimeouts);
   if (opts.uiDir) mountUi(app, opts.uiDir);
   return app;
 }

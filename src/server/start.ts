@@ -24,6 +24,8 @@ export interface StartOptions extends HttpOptions {
   allowRootJobs?: boolean;
   /** The server's public base URL, for the browser sign-in's redirect (default: from each request's Host). */
   publicUrl?: string;
+  /** `--oidc-session-recheck`: how often a browser session's groups are asked for again at the provider. */
+  oidcSessionRecheckMs?: number;
 }
 
 export interface RunningServer {
@@ -47,7 +49,9 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   });
   let http: FastifyInstance;
   try {
-    const oidc = opts.oidc ? createOidc(opts.oidc, runtime.identity, runtime.sessions) : null;
+    const oidc = opts.oidc
+      ? createOidc(opts.oidc, runtime.identity, runtime.sessions, opts.oidcSessionRecheckMs)
+      : null;
     http = await createHttpServer(runtime, {
       uiDir: findUiDir(),
       ...opts,

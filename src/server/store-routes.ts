@@ -7,19 +7,20 @@ import { record, recordPoisoned, storeOf, storeReader } from './store-handlers.j
 import { readObjectAs } from './store-scope.js';
 import { scrubSecrets } from './secret-shapes.js';
 import { countEvents } from './request-events.js';
+import type { Readable } from 'node:stream';
 import { BodyBudget } from './body-budget.js';
-import { Transform } from 'node:stream';
+import { DEFAULT_BODY_TIMEOUTS, guardBody, type BodyTimeouts } from './body-timeouts.js';
 
 /** Largest pack streamed through the server (folder stores); S3 stores never stream through it. */
 export const STREAM_LIMIT = 1024 * 1024 * 1024;
 
 type Authenticate = (req: FastifyRequest, id: string) => Promise<Authenticated>;
 
+/** The routes whose bodies are bytes (they guard their bodies' timing themselves, after the budget). */
+export const BYTE_ROUTES: ReadonlySet<string> = new Set([`${STORE_ROUTE}/uploads/:id`, `${STORE_ROUTE}/objects/*`]);
+
 /** The request bodies the byte routes hold in memory at once, by default (docs/SERVER.md "Data plane"). */
 export const UPLOAD_MEMORY = 512 * 1024 * 1024;
-
-/** How long a body holding its share of that memory may send nothing before it is refused, by default. */
-export const UPLOAD_IDLE_MS = 30_000;
 
 /**
  * The byte routes of the data plane, beside the JSON contract: a planned pack streamed to a
@@ -30,13 +31,11 @@ export function mountStoreRoutes(
   app: FastifyInstance,
   rt: ServerRuntime,
   authenticate: Authenticate,
-  {
-    uploadMemory = UPLOAD_MEMORY,
-    uploadIdleMs = UPLOAD_IDLE_MS,
-  }: { uploadMemory?: number; uploadIdleMs?: number } = {},
+  uploadMemory = UPLOAD_MEMORY,
+  timeouts: BodyTimeouts = DEFAULT_BODY_TIMEOUTS,
 ): void {
   app.register(async (scope) => {
-    scope.addHook('preParsing', heldBodies(new BodyBudget(uploadMemory), uploadIdleMs));
+    scope.addHook('preParsing', heldBodies(new BodyBudget(uploadMemory), timeouts));
     scope.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: STREAM_LIMIT }, (_r, b, d) =>
       d(null, b),
     );
@@ -109,13 +108,11 @@ export function mountStoreRoutes(
 
 /**
  * After authentication, before the body is read: a PUT waits, unread, for its share of the
- * memory the byte routes may hold (its declared size, or the route's limit without one). Once it
- * has it, a body that sends nothing for `idleMs` is refused and its share freed: the share is
- * taken before a byte arrives, so a sender that declared the whole bound and then went quiet held
- * every other account's push back for as long as it kept the connection open.
+ * memory the byte routes may hold (its declared size, or the route's limit without one). The
+ * body's clock starts once it has its share: waiting for one is not stalling.
  */
-function heldBodies(budget: BodyBudget, idleMs: number) {
-  return async (req: FastifyRequest, reply: FastifyReply, payload: NodeJS.ReadableStream) => {
+function heldBodies(budget: BodyBudget, timeouts: BodyTimeouts) {
+  return async (req: FastifyRequest, reply: FastifyReply, payload: Readable) => {
     if (req.method !== 'PUT') return payload;
     const declared = Number(req.headers['content-length']);
     const release = await budget.take(
@@ -124,42 +121,9 @@ function heldBodies(budget: BodyBudget, idleMs: number) {
     );
     reply.raw.once('close', release);
     // A sender that went away while it waited: its response closed before anyone listened.
-    if (reply.raw.destroyed || req.raw.socket.destroyed) {
-      release();
-      return payload;
-    }
-    return watchedBody(payload, idleMs, () => {
-      release();
-      // Its answer is sent; what it has not sent is not waited for.
-      reply.raw.once('finish', () => req.raw.destroy());
-    });
+    if (reply.raw.destroyed || req.raw.socket.destroyed) release();
+    return guardBody(req, reply, payload, timeouts);
   };
-}
-
-/** The body as it arrives, failing with `USAGE` once nothing came for `idleMs`. */
-function watchedBody(payload: NodeJS.ReadableStream, idleMs: number, onIdle: () => void): Transform {
-  const out = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      timer.refresh();
-      done(null, chunk);
-    },
-    flush(done) {
-      clearTimeout(timer);
-      done();
-    },
-  });
-  const timer = setTimeout(() => {
-    payload.unpipe(out);
-    onIdle();
-    out.destroy(
-      new CairnError('USAGE', `the request body stopped arriving: nothing for ${idleMs} ms`, {
-        hint: 'send the body again',
-      }),
-    );
-  }, idleMs);
-  out.once('close', () => clearTimeout(timer));
-  payload.pipe(out);
-  return out;
 }
 
 function bodyOf(b: unknown): Buffer {

@@ -8,14 +8,14 @@ import { startTeam, type Team } from '../server/harness.js';
  * sends nothing held all of it for as long as the connection stayed open (the server sets no
  * request timeout): every other account's push waited behind it, for ever, at no cost to the
  * sender (not a byte of memory used). A body that has its share and stops arriving now loses it
- * (`uploadIdleMs`), and the waiting bodies are served one account at a time.
+ * (`bodyTimeouts.idleMs`, 408), and the waiting bodies are served one account at a time.
  */
 const MiB = 1024 * 1024;
 let t: Team;
 beforeAll(async () => {
   t = await startTeam({
     uploadMemory: 8 * MiB,
-    uploadIdleMs: 400,
+    bodyTimeouts: { idleMs: 400 },
     roles: { alice: 'contributor', mallory: 'contributor', admin: 'admin' },
   });
 }, 120_000);
@@ -74,7 +74,7 @@ describe('one account cannot hold the upload memory for ever', () => {
     // Before: alice's 64 KiB waited behind mallory's silent 16 MiB until the client gave up.
     expect(await alicePut('a.bin')).toBe(200);
     // Mallory's silent body was refused (and recorded as her request), not left open.
-    expect(await stall.answered).toBe(400);
+    expect(await stall.answered).toBe(408);
     stall.abort();
     const events = await t.call('admin', 'GET', '/api/v1/audit/events?actor=mallory&limit=100');
     expect(events.status).toBe(200);
@@ -82,7 +82,7 @@ describe('one account cannot hold the upload memory for ever', () => {
       e.event.action,
       e.event.params?.status,
     ]);
-    expect(hers).toContainEqual(['server.denied', 400]);
+    expect(hers).toContainEqual(['server.denied', 408]);
   }, 30_000);
 
   it("many silent bodies from one account do not keep another account's body waiting", async () => {

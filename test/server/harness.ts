@@ -12,6 +12,7 @@ import { dropSchema, freshPgUrl } from '../../src/test-support/services.js';
 import { afterAll, beforeAll } from 'vitest';
 import type { Role } from '../../src/identity/index.js';
 import type { OidcSettings } from '../../src/app/oidc/index.js';
+import type { BodyTimeouts } from '../../src/server/body-timeouts.js';
 
 export interface Team {
   server: RunningServer;
@@ -44,8 +45,10 @@ export async function startTeam(
     jobUser?: string;
     /** The request bodies the store routes hold in memory at once (bytes). */
     uploadMemory?: number;
-    /** How long a body that has its share of that memory may send nothing before it is refused (ms). */
-    uploadIdleMs?: number;
+    /** How long a request body may stall or take (server/body-timeouts.ts). */
+    bodyTimeouts?: Partial<BodyTimeouts>;
+    /** How often a browser session's groups are asked for again at the provider (ms). */
+    oidcSessionRecheckMs?: number;
   } = {},
 ): Promise<Team> {
   const dataDir = mkdtempSync(join(tmpdir(), 'cairn-server-'));
@@ -56,7 +59,8 @@ export async function startTeam(
     ...(opts.store ? { store: opts.store } : {}),
     ...(opts.storeEndpoint ? { storeEndpoint: opts.storeEndpoint } : {}),
     ...(opts.uploadMemory ? { uploadMemory: opts.uploadMemory } : {}),
-    ...(opts.uploadIdleMs ? { uploadIdleMs: opts.uploadIdleMs } : {}),
+    ...(opts.bodyTimeouts ? { bodyTimeouts: opts.bodyTimeouts } : {}),
+    ...(opts.oidcSessionRecheckMs ? { oidcSessionRecheckMs: opts.oidcSessionRecheckMs } : {}),
     env: opts.env ?? process.env,
     ...(opts.oidc ? { oidc: opts.oidc } : {}),
     ...(opts.jobUser ? { jobUser: opts.jobUser } : {}),

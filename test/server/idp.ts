@@ -19,7 +19,12 @@ export interface TestIdp {
    * Creates the provider once the relying party's redirect URI is known: the public client
    * `clientId`, and optionally a confidential one (client_secret_basic, code flow only).
    */
-  configure(redirectUris: string[], confidential?: { clientId: string; secret: string; redirectUris: string[] }): void;
+  configure(
+    redirectUris: string[],
+    confidential?: { clientId: string; secret: string; redirectUris: string[] },
+    /** `refreshAlways`: a refresh token for every code the public client redeems (as Keycloak does), not only with offline_access consented. */
+    opts?: { refreshAlways?: boolean },
+  ): void;
   /** A token signed with the provider's own published key (to make expired or misaddressed ones). */
   mint(claims: JWTPayload, opts?: { key?: CryptoKey; expiresIn?: number }): Promise<string>;
   close(): Promise<void>;
@@ -40,8 +45,14 @@ export async function startIdp(accounts: Record<string, IdpAccount>): Promise<Te
   return {
     issuer,
     clientId,
-    configure(redirectUris, confidential) {
+    configure(redirectUris, confidential, opts = {}) {
       const provider = new Provider(issuer, {
+        ...(opts.refreshAlways
+          ? {
+              issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(t: string): boolean }) =>
+                client.grantTypeAllowed('refresh_token'),
+            }
+          : {}),
         clients: [
           {
             client_id: clientId,

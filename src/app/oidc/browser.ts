@@ -3,6 +3,7 @@ import type { JWTPayload } from 'jose';
 import { CairnError } from '../../core/errors.js';
 import type { Authenticated } from '../../identity/index.js';
 import type { OidcVerifier } from './verifier.js';
+import { fetchBounded, providerUnavailable } from './bounded-fetch.js';
 
 interface Pending {
   state: string;
@@ -20,7 +21,14 @@ export interface SessionRecord {
   claims: JWTPayload;
   /** Milliseconds since the epoch. */
   expires: number;
+  /** The provider's refresh token, when it gave one: the groups are asked for again with it. */
+  refreshToken?: string;
+  /** When the claims (groups) are to be asked for again, in milliseconds since the epoch; absent: never (older rows). */
+  recheckAt?: number;
 }
+
+/** How often a browser session's groups are asked for again at the provider, by default. */
+export const DEFAULT_SESSION_RECHECK_MS = 15 * 60_000;
 
 /**
  * Where sessions are kept, by the SHA-256 (hex) of the session id: the id itself lives only in
@@ -75,12 +83,16 @@ export class OidcBrowser {
   #sealKey: Promise<Buffer> | null = null;
   /** States already used at the callback (state → when it expires), so a callback is not replayed. */
   readonly #used = new Map<string, number>();
+  /** Re-checks in flight by session hash: concurrent requests of one session spend its refresh token once. */
+  readonly #rechecks = new Map<string, Promise<SessionRecord | null>>();
 
   constructor(
     private readonly verifier: OidcVerifier,
     readonly sessionTtlMs = 8 * 3_600_000,
     private readonly now: () => number = Date.now,
     private readonly sessions: SessionStore = memorySessions(),
+    /** How long a session's groups are taken as the provider last gave them (`--oidc-session-recheck`). */
+    readonly recheckMs = DEFAULT_SESSION_RECHECK_MS,
   ) {}
 
   /** Where to send the browser, and the sealed sign-in its state cookie must carry back. */
@@ -135,58 +147,115 @@ export class OidcBrowser {
     const claims = await this.verifier.verifyToken(tokens.id_token, p.nonce);
     const who = await this.verifier.identityOf(claims);
     const sessionId = rand();
-    await this.sessions.put(sessionHash(sessionId), {
-      principal: who.principal.name,
-      claims,
-      expires: this.now() + this.sessionTtlMs,
-    });
+    await this.sessions.put(sessionHash(sessionId), this.#record(who.principal.name, claims, tokens.refresh_token));
     return { sessionId, who, returnTo: p.returnTo };
   }
 
   /** The identity a session cookie stands for (checked again each time), or null when it is unknown or expired. */
   async fromSession(sessionId: string): Promise<Authenticated | null> {
     const h = sessionHash(sessionId);
-    const s = await this.sessions.get(h);
+    let s = await this.sessions.get(h);
     if (!s) return null;
     if (s.expires < this.now()) {
       await this.sessions.delete(h);
       return null;
     }
+    if (s.recheckAt !== undefined && s.recheckAt <= this.now()) {
+      const pending = this.#rechecks.get(h) ?? this.#recheck(h, s).finally(() => this.#rechecks.delete(h));
+      this.#rechecks.set(h, pending);
+      s = await pending;
+      if (!s) return null;
+    }
     return this.verifier.identityOf(s.claims);
+  }
+
+  /**
+   * A session's claims as kept: with a refresh token they are asked for again every `recheckMs`;
+   * without one the session ends when the ID token does, and at the latest after `recheckMs`,
+   * so a person the provider removed from a group keeps its role for at most that long.
+   */
+  #record(principal: string, claims: JWTPayload, refreshToken: string | undefined): SessionRecord {
+    const now = this.now();
+    const end = now + this.sessionTtlMs;
+    if (refreshToken) return { principal, claims, expires: end, refreshToken, recheckAt: now + this.recheckMs };
+    const idTokenEnd = typeof claims.exp === 'number' ? claims.exp * 1000 : end;
+    return { principal, claims, expires: Math.min(end, idTokenEnd, now + this.recheckMs) };
+  }
+
+  /** The session with fresh claims from the provider, or null (and gone) when the provider refuses to renew it. */
+  async #recheck(h: string, s: SessionRecord): Promise<SessionRecord | null> {
+    const ended = async () => {
+      await this.sessions.delete(h);
+      return null;
+    };
+    if (!s.refreshToken) return ended();
+    let tokens: { id_token: string; refresh_token?: string };
+    try {
+      tokens = await this.#tokens({ grant_type: 'refresh_token', refresh_token: s.refreshToken });
+    } catch (err) {
+      // Refused (revoked, expired, the person gone): the session ends. The provider away: it stands, unchecked, and this request fails.
+      if (err instanceof CairnError && err.code === 'UNAUTHENTICATED') return ended();
+      throw err;
+    }
+    const claims = await this.verifier.verifyToken(tokens.id_token).catch(() => null);
+    if (!claims || claims.sub !== s.claims.sub) return ended();
+    const next = {
+      ...this.#record(s.principal, claims, tokens.refresh_token ?? s.refreshToken),
+      expires: s.expires,
+    };
+    await this.sessions.delete(h);
+    await this.sessions.put(h, next);
+    return next;
   }
 
   end(sessionId: string): Promise<boolean> {
     return this.sessions.delete(sessionHash(sessionId));
   }
 
-  async #exchange(code: string, p: Pending): Promise<{ id_token: string }> {
+  #exchange(code: string, p: Pending): Promise<{ id_token: string; refresh_token?: string }> {
+    return this.#tokens({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: p.redirectUri,
+      code_verifier: p.verifier,
+    });
+  }
+
+  /** One request to the token endpoint (the client secret, when configured, as HTTP Basic). */
+  async #tokens(params: Record<string, string>): Promise<{ id_token: string; refresh_token?: string }> {
     const d = await this.verifier.discovery();
     const s = this.verifier.settings;
     const headers: Record<string, string> = {
       'content-type': 'application/x-www-form-urlencoded',
       accept: 'application/json',
     };
-    const form = new URLSearchParams({
-      grant_type: 'authorization_code',
-      code,
-      redirect_uri: p.redirectUri,
-      code_verifier: p.verifier,
-    });
+    const form = new URLSearchParams(params);
     if (s.clientSecret)
       headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(s.clientId)}:${encodeURIComponent(s.clientSecret)}`).toString('base64')}`;
     else form.set('client_id', s.clientId);
-    const res = await fetch(d.token_endpoint, { method: 'POST', headers, body: form });
+    let res: Response;
+    try {
+      res = await fetchBounded(d.token_endpoint, { method: 'POST', headers, body: form }, this.verifier.bounds);
+    } catch (err) {
+      throw providerUnavailable('token endpoint', d.token_endpoint, err);
+    }
     const body = (await res.json().catch(() => ({}))) as {
       id_token?: string;
+      refresh_token?: string;
       error?: string;
       error_description?: string;
     };
+    if (res.status >= 500)
+      throw providerUnavailable('token endpoint', d.token_endpoint, new Error(`answered ${res.status}`));
     if (!res.ok || typeof body.id_token !== 'string')
       throw new CairnError(
         'UNAUTHENTICATED',
-        `the provider did not exchange the code: ${body.error ?? res.status} ${body.error_description ?? ''}`.trim(),
+        `the provider did not issue tokens: ${body.error ?? res.status} ${body.error_description ?? ''}`.trim(),
       );
-    return { id_token: body.id_token };
+    return {
+      id_token: body.id_token,
+      ...(typeof body.refresh_token === 'string' ? { refresh_token: body.refresh_token } : {}),
+    };
   }
 
   #spend(p: Pending): void {

@@ -5,7 +5,14 @@ import { OidcVerifier } from './verifier.js';
 
 export { oidcSettings, DEFAULT_SCOPES, type OidcFlags, type OidcSettings } from './settings.js';
 export { discover, OidcVerifier, type Discovery } from './verifier.js';
-export { OidcBrowser, memorySessions, sessionHash, type SessionRecord, type SessionStore } from './browser.js';
+export {
+  DEFAULT_SESSION_RECHECK_MS,
+  OidcBrowser,
+  memorySessions,
+  sessionHash,
+  type SessionRecord,
+  type SessionStore,
+} from './browser.js';
 
 /** What a server tells clients before they have a credential: which provider to sign in with. */
 export interface AuthConfig {
@@ -22,11 +29,13 @@ export function createOidc(
   settings: OidcSettings,
   identity: Pick<IdentityService, 'principalFor'>,
   sessions?: SessionStore,
+  /** How often a browser session's groups are asked for again (default 15 min). */
+  sessionRecheckMs?: number,
 ): Oidc {
   const verifier = new OidcVerifier(settings, identity);
   return {
     verifier,
-    browser: new OidcBrowser(verifier, undefined, undefined, sessions),
+    browser: new OidcBrowser(verifier, undefined, undefined, sessions, sessionRecheckMs),
     config: { oidc: { issuer: settings.issuer, clientId: settings.clientId, scopes: settings.scopes } },
   };
 }

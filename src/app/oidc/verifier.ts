@@ -1,7 +1,8 @@
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { CairnError } from '../../core/errors.js';
 import type { Authenticated, IdentityService } from '../../identity/index.js';
 import type { OidcSettings } from './settings.js';
+import { fetchBounded, PROVIDER_BOUNDS, providerUnavailable, type FetchBounds } from './bounded-fetch.js';
 
 /** The parts of a provider's discovery document Cairn uses. */
 export interface Discovery {
@@ -15,18 +16,19 @@ export interface Discovery {
 const ACCOUNT_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]*$/;
 
 /** Fetches `<issuer>/.well-known/openid-configuration`; its issuer must be the one configured, byte for byte. */
-export async function discover(issuer: string, fetchImpl: typeof fetch = fetch): Promise<Discovery> {
+export async function discover(
+  issuer: string,
+  fetchImpl: typeof fetch = fetch,
+  bounds: FetchBounds = PROVIDER_BOUNDS,
+): Promise<Discovery> {
   const url = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
   let doc: Partial<Discovery>;
   try {
-    const res = await fetchImpl(url, { headers: { accept: 'application/json' } });
+    const res = await fetchBounded(url, { headers: { accept: 'application/json' } }, bounds, fetchImpl);
     if (!res.ok) throw new Error(`answered ${res.status}`);
     doc = (await res.json()) as Partial<Discovery>;
   } catch (err) {
-    throw new CairnError(
-      'SERVER_UNAVAILABLE',
-      `cannot read the OpenID provider's discovery document ${url}: ${msg(err)}`,
-    );
+    throw providerUnavailable('discovery document', url, err);
   }
   if (doc.issuer !== issuer)
     throw new CairnError(
@@ -55,10 +57,12 @@ export class OidcVerifier {
   constructor(
     readonly settings: OidcSettings,
     private readonly identity: Pick<IdentityService, 'principalFor'>,
+    /** Size and time limits of every answer read from the provider. */
+    readonly bounds: FetchBounds = PROVIDER_BOUNDS,
   ) {}
 
   discovery(): Promise<Discovery> {
-    this.#discovery ??= discover(this.settings.issuer).catch((err: unknown) => {
+    this.#discovery ??= discover(this.settings.issuer, fetch, this.bounds).catch((err: unknown) => {
       this.#discovery = null;
       throw err;
     });
@@ -74,7 +78,11 @@ export class OidcVerifier {
   /** The verified claims of an OpenID token, with `nonce` checked when one is expected (the browser flow). */
   async verifyToken(token: string, nonce?: string): Promise<JWTPayload> {
     const d = await this.discovery();
-    this.#jwks ??= createRemoteJWKSet(new URL(d.jwks_uri));
+    // jose limits the time but not the size of the key set it reads: the bounded fetch does both.
+    this.#jwks ??= createRemoteJWKSet(new URL(d.jwks_uri), {
+      timeoutDuration: this.bounds.timeoutMs,
+      [customFetch]: (url, init) => fetchBounded(url, init, this.bounds),
+    });
     try {
       const { payload } = await jwtVerify(token, this.#jwks, {
         issuer: this.settings.issuer,
@@ -88,7 +96,7 @@ export class OidcVerifier {
     } catch (err) {
       // The provider's keys could not be fetched: the token may be fine, the provider is away.
       if (err instanceof joseErrors.JWKSTimeout || !(err instanceof joseErrors.JOSEError || err instanceof CairnError))
-        throw new CairnError('SERVER_UNAVAILABLE', `cannot fetch the OpenID provider's keys: ${msg(err)}`);
+        throw providerUnavailable('keys', d.jwks_uri, err);
       throw new CairnError('UNAUTHENTICATED', `the OpenID token is not accepted: ${reasonOf(err)}`, {
         hint: 'sign in again (cairn login <url> --oidc)',
       });

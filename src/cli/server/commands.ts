@@ -20,6 +20,17 @@ export const serverStart = spec({
       'an alias only approvers may move (repeatable; default production)',
     ),
     bodyLimit: text('--body-limit <bytes>', 'largest request body accepted', '1048576'),
+    bodyIdleTimeout: text(
+      '--body-idle-timeout <seconds>',
+      'a request body that sends nothing for this long is cut off (408)',
+      '30',
+    ),
+    bodyTimeout: text(
+      '--body-timeout <seconds>',
+      'longest a request body may take, plus its size at 64 KiB/s (408 past it)',
+      '60',
+    ),
+    keepAliveTimeout: text('--keep-alive-timeout <seconds>', 'how long an idle keep-alive connection stays open', '72'),
     store: text(
       '--store <url>',
       "object store pushes go to: file:///dir or s3://bucket/prefix (default: the data dir's store/; kept for later starts)",
@@ -39,6 +50,11 @@ export const serverStart = spec({
       'preferred_username',
     ),
     oidcScopes: text('--oidc-scopes <scopes>', 'scopes to ask for (space-separated)'),
+    oidcSessionRecheck: text(
+      '--oidc-session-recheck <seconds>',
+      "how often a browser session's groups are asked for again at the provider",
+      '900',
+    ),
     publicUrl: text('--public-url <url>', "the server's URL as browsers reach it (for the sign-in redirect)"),
     jobUser: text(
       '--job-user <account>',

@@ -31,6 +31,12 @@ export async function run(opts: OptionsOf<typeof serverStart>): Promise<void> {
     ...(opts.jobUser ? { jobUser: opts.jobUser } : {}),
     ...(opts.allowRootJobs ? { allowRootJobs: true } : {}),
     bodyLimit,
+    bodyTimeouts: {
+      idleMs: seconds('--body-idle-timeout', opts.bodyIdleTimeout),
+      totalMs: seconds('--body-timeout', opts.bodyTimeout),
+    },
+    keepAliveTimeoutMs: seconds('--keep-alive-timeout', opts.keepAliveTimeout),
+    oidcSessionRecheckMs: seconds('--oidc-session-recheck', opts.oidcSessionRecheck),
     protectedAliases: opts.protectedAlias.length ? opts.protectedAlias : ['production'],
   });
   const accounts = await server.runtime.identity.accounts();
@@ -74,4 +80,12 @@ function jobsLine(jobs: ServerRuntime['jobs']): string {
   if (jobs.jobsRefused) return `jobs: REFUSED: ${jobs.jobsRefused.message}; ${jobs.jobsRefused.hint}`;
   if (jobs.jobUser) return `jobs: run as ${jobs.jobUser.name} (uid ${jobs.jobUser.uid}), folders in ${jobs.jobsDir}`;
   return `jobs: run as this server's own account (${process.getuid?.() === 0 ? 'root, as --allow-root-jobs says' : 'they can read its data dir: see docs/SERVER.md "Jobs run as their own account"'})`;
+}
+
+/** A positive number of seconds (fractions allowed), in milliseconds. */
+function seconds(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 86_400)
+    throw new CairnError('USAGE', `${flag} takes a number of seconds (above 0, at most 86400), not ${value}`);
+  return Math.round(n * 1000);
 }

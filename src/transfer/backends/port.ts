@@ -18,7 +18,13 @@ export interface RemoteBackend {
   /** The remote's URL without credentials, for messages and audit events. */
   readonly url: string;
   head(key: string): Promise<{ size: number } | null>;
-  get(key: string): Promise<Buffer>;
+  /**
+   * The whole object. A remote that sends more than `maxBytes` (the caller's expected size, e.g.
+   * a pack's recorded size; else the backend's own bound) fails with IO_ERROR and
+   * `data.tooLarge`, having read no more than that: a broken or hostile remote cannot make the
+   * reader buffer without end.
+   */
+  get(key: string, opts?: GetOptions): Promise<Buffer>;
   put(key: string, body: Buffer): Promise<void>;
   list(prefix: string): Promise<Array<{ key: string; size: number }>>;
   delete(key: string): Promise<void>;
@@ -40,7 +46,8 @@ export interface RemoteBackend {
   digest?(key: string): Promise<{ size: number; sha256: string } | null>;
   /**
    * Optional (folder, S3): `length` bytes of `key` from `offset` (fewer only past its end), so a
-   * server can check a large object against its name in bounded memory. NOT_FOUND when absent.
+   * server can check a large object against its name in bounded memory. NOT_FOUND when absent;
+   * a remote that sends more than `length` bytes is IO_ERROR with `data.tooLarge`.
    */
   getRange?(key: string, offset: number, length: number): Promise<Buffer>;
   /** Optional (S3): multipart uploads whose parts clients send on presigned URLs. */
@@ -64,6 +71,17 @@ export interface MultipartUploads {
   /** Multipart uploads started and neither completed nor aborted, under `prefix`. */
   list(prefix: string): Promise<Array<{ key: string; uploadId: string; initiated: string | null }>>;
 }
+
+export interface GetOptions {
+  /** The most bytes the caller accepts for this object. */
+  maxBytes?: number;
+}
+
+/**
+ * The bound on one `get` when the caller names none: the largest pack a push makes is far
+ * smaller, and the team server's own plans cap packs at 2 GiB too.
+ */
+export const DEFAULT_MAX_GET_BYTES = 2 * 1024 * 1024 * 1024;
 
 export interface PresignOptions {
   expiresInSeconds: number;

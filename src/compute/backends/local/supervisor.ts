@@ -7,6 +7,7 @@
 // `<runId>.exit.json` atomically. Entry point of dist/bundle/job-supervisor.js; its only
 // argument is the job file.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import {
   cancelFile,
@@ -21,6 +22,7 @@ import {
 } from './job-files.js';
 import { sampleGpus } from './gpus.js';
 import { childrenCpuSeconds, GroupSampler } from './proc-sample.js';
+import { JOB_MARK, markedProcesses, signalEach } from './marked-processes.js';
 
 function writeAtomic(path: string, text: string): void {
   const tmp = `${path}.tmp-${process.pid}`;
@@ -42,6 +44,8 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
 
 /** The job's process group once started: a supervisor that fails must not leave it running unwatched. */
 let jobGroup: number | null = null;
+/** The job's mark and account once started, to find processes that left its group (setsid). */
+let jobMark: { token: string; uid: number } | null = null;
 process.on('uncaughtException', (err) => {
   process.stderr.write(`cairn job supervisor: ${err.stack ?? String(err)}\n`);
   if (jobGroup !== null) {
@@ -51,8 +55,25 @@ process.on('uncaughtException', (err) => {
       /* gone */
     }
   }
+  if (jobMark) signalEach(markedProcesses(jobMark.token, jobMark.uid, new Set([process.pid])), 'SIGKILL');
   process.exit(70);
 });
+
+/** Processes of the job outside its group: they started their own session (setsid) or group. */
+function escaped(pgid: number): number[] {
+  if (!jobMark) return [];
+  return markedProcesses(jobMark.token, jobMark.uid, new Set([process.pid])).filter((pid) => groupOf(pid) !== pgid);
+}
+
+function groupOf(pid: number): number | null {
+  try {
+    // Field 5 of /proc/<pid>/stat, after the command name in parentheses (which may hold spaces).
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+  } catch {
+    return null;
+  }
+}
 
 /** No process (not even a zombie) is left in the group. */
 function groupGone(pgid: number): boolean {
@@ -105,6 +126,7 @@ class Supervision {
     } catch {
       /* nobody left */
     }
+    signalEach(escaped(this.pgid), sig);
   }
 
   // SIGTERM to the whole group, SIGKILL after the grace period: the grace holds for every
@@ -224,7 +246,7 @@ class Supervision {
 
   // The job has ended when no process of its group is left, not when the shell exits.
   #waitForGroup(): void {
-    const g = groupGone(this.pgid) ? { alive: 0 } : this.#sampleMemory(true);
+    const g = groupGone(this.pgid) ? { alive: escaped(this.pgid).length } : this.#sampleMemory(true);
     // After SIGKILL, a process stuck in the kernel (D state) gets a few seconds, not forever.
     if (g.alive === 0 || (this.#killedAt !== null && Date.now() - this.#killedAt > 5000)) return this.#finish();
     setTimeout(() => this.#waitForGroup(), 50);
@@ -234,7 +256,9 @@ class Supervision {
     this.#shellExit = exit;
     if (this.#limit) clearTimeout(this.#limit);
     // Processes the shell left behind must not outlive the job, but get the same grace.
-    if (!groupGone(this.pgid) && this.#sampleMemory(true).alive > 0) this.#terminate();
+    // So must those that left the group (setsid): found by the job's mark, and signalled alike.
+    if ((!groupGone(this.pgid) && this.#sampleMemory(true).alive > 0) || escaped(this.pgid).length > 0)
+      this.#terminate();
     this.#waitForGroup();
   }
 }
@@ -277,6 +301,9 @@ function main(): void {
   const env: NodeJS.ProcessEnv = { ...(req.baseEnv ?? process.env), ...req.env };
   // Only the GPUs Cairn assigned; an empty list hides every GPU from CUDA.
   env.CUDA_VISIBLE_DEVICES = job.gpus.join(',');
+  // Inherited by every process the job starts, also one that leaves its process group.
+  const mark = randomBytes(16).toString('hex');
+  env[JOB_MARK] = mark;
   // A server's job user: only the job drops to it. This supervisor stays the server's account, so
   // the job can neither signal nor trace it, nor rewrite the exit record and usage it keeps; and
   // as root it can still signal the job's group. Node clears supplementary groups (setgroups(0)).
@@ -291,6 +318,7 @@ function main(): void {
   closeSync(err);
   writeAtomic(startFile(stateDir, req.runId), `${startedAt.toISOString()}\n`);
   jobGroup = child.pid!;
+  jobMark = { token: mark, uid: req.runAs?.uid ?? process.getuid!() };
   const watch = new Supervision(job, stateDir, child.pid!, startedAt);
   onStop = (why) => watch.stop(why);
   if (stopBeforeStart) watch.stop('cancel');

@@ -18,4 +18,15 @@ describe('FsBackend', () => {
     expect(readdirSync(join(root, '.cairn-tmp'))).toEqual([]);
     expect(await b.list('')).toEqual([{ key: 'a/b', size: 1 }]);
   });
+
+  it('refuses a file larger than the caller expects, keeping nothing of it', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'cairn-remote-fs-'));
+    const b = new FsBackend(root);
+    await b.put('packs/ab/p.pack', Buffer.alloc(5000, 1));
+    await expect(b.get('packs/ab/p.pack', { maxBytes: 4999 })).rejects.toMatchObject({
+      code: 'IO_ERROR',
+      data: { key: 'packs/ab/p.pack', maxBytes: 4999, announced: 5000, tooLarge: true },
+    });
+    expect((await b.get('packs/ab/p.pack', { maxBytes: 5000 })).length).toBe(5000);
+  });
 });

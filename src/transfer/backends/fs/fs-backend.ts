@@ -4,7 +4,8 @@ import { dirname, join } from 'node:path';
 import { CairnError, ioError } from '../../../core/errors.js';
 import { fsyncDir } from '../../../storage/objects/durable.js';
 import { assertKey } from '../keys.js';
-import type { RemoteBackend } from '../port.js';
+import type { GetOptions, RemoteBackend } from '../port.js';
+import { getBound, tooLarge } from '../bounded.js';
 
 const TMP = '.cairn-tmp';
 
@@ -38,14 +39,25 @@ export class FsBackend implements RemoteBackend {
     }
   }
 
-  async get(key: string): Promise<Buffer> {
+  async get(key: string, opts?: GetOptions): Promise<Buffer> {
+    const max = getBound(opts);
+    let fh: fsp.FileHandle | undefined;
     try {
-      return await fsp.readFile(this.path(key));
+      fh = await fsp.open(this.path(key), 'r');
+      const size = (await fh.stat()).size;
+      if (size > max) throw tooLarge(this.url, key, max, size);
+      const body = await fh.readFile();
+      // A file that grew after the stat (another writer, not a put of ours) is refused all the same.
+      if (body.length > max) throw tooLarge(this.url, key, max);
+      return body;
     } catch (err) {
+      if (err instanceof CairnError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR')
         throw new CairnError('NOT_FOUND', `${this.url} has no object ${key}`, { data: { key } });
       throw ioError(err, 'read', this.path(key));
+    } finally {
+      await fh?.close();
     }
   }
 

@@ -15,7 +15,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { CairnError } from '../../../core/errors.js';
 import { assertKey } from '../keys.js';
-import type { MultipartUploads, PresignedRequest, PresignOptions, RemoteBackend } from '../port.js';
+import type { GetOptions, MultipartUploads, PresignedRequest, PresignOptions, RemoteBackend } from '../port.js';
+import { getBound, readBounded, tooLarge } from '../bounded.js';
 import { presignS3 } from './presign.js';
 import { withRetry } from '../retry.js';
 import { MAX_PARTS, MIN_PART_BYTES, multipartPut } from './multipart.js';
@@ -120,18 +121,14 @@ export class S3Backend implements RemoteBackend {
     });
   }
 
-  async get(key: string): Promise<Buffer> {
+  async get(key: string, opts?: GetOptions): Promise<Buffer> {
     const Key = this.objectKey(key);
+    const max = getBound(opts);
     const { body, sha256 } = await this.retried('download', key, async () => {
       try {
         const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
-        const bytes = res.Body ? await res.Body.transformToByteArray() : new Uint8Array();
-        if (res.ContentLength !== undefined && bytes.length !== res.ContentLength) {
-          throw Object.assign(new Error(`the download ended after ${bytes.length} of ${res.ContentLength} bytes`), {
-            code: 'ERR_STREAM_PREMATURE_CLOSE',
-          });
-        }
-        return { body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), sha256: res.Metadata?.sha256 };
+        const bytes = await this.bounded(res, key, max);
+        return { body: bytes, sha256: res.Metadata?.sha256 };
       } catch (err) {
         if (isS3NotFound(err)) throw new CairnError('NOT_FOUND', `${this.url} has no object ${key}`, { data: { key } });
         throw err;
@@ -163,13 +160,8 @@ export class S3Backend implements RemoteBackend {
         const res = await this.client.send(
           new GetObjectCommand({ Bucket: this.bucket, Key, Range: `bytes=${offset}-${offset + length - 1}` }),
         );
-        const bytes = res.Body ? await res.Body.transformToByteArray() : new Uint8Array();
-        if (res.ContentLength !== undefined && bytes.length !== res.ContentLength) {
-          throw Object.assign(new Error(`the download ended after ${bytes.length} of ${res.ContentLength} bytes`), {
-            code: 'ERR_STREAM_PREMATURE_CLOSE',
-          });
-        }
-        return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        // A store that ignores the Range and sends the whole object (or more) is cut off at `length`.
+        return await this.bounded(res, key, length);
       } catch (err) {
         if (isS3NotFound(err)) throw new CairnError('NOT_FOUND', `${this.url} has no object ${key}`, { data: { key } });
         // A range starting past the end: nothing there.
@@ -177,6 +169,25 @@ export class S3Backend implements RemoteBackend {
         throw err;
       }
     });
+  }
+
+  /**
+   * An answer's body, read up to `max` bytes: a declared length past it fails before a byte is
+   * read, an undeclared one as soon as it passes it; a body shorter than declared is a dropped
+   * connection (retried).
+   */
+  private async bounded(res: { Body?: unknown; ContentLength?: number }, key: string, max: number): Promise<Buffer> {
+    const body = res.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
+    if (res.ContentLength !== undefined && res.ContentLength > max) {
+      body?.destroy?.();
+      throw tooLarge(this.url, key, max, res.ContentLength);
+    }
+    const bytes = body ? await readBounded(body, max, () => tooLarge(this.url, key, max)) : Buffer.alloc(0);
+    if (res.ContentLength !== undefined && bytes.length !== res.ContentLength)
+      throw Object.assign(new Error(`the download ended after ${bytes.length} of ${res.ContentLength} bytes`), {
+        code: 'ERR_STREAM_PREMATURE_CLOSE',
+      });
+    return bytes;
   }
 
   async put(key: string, body: Buffer): Promise<void> {

@@ -1,5 +1,14 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import type { Socket } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -270,6 +279,28 @@ describe('SshBackend', () => {
       expect(await b.head('packs/ab/big.pack')).toBeNull();
       expect(tmpEntries(b)).toEqual([]);
       await b.close();
+    }),
+  );
+  it(
+    'a file larger than the caller expects is refused before a buffer is allocated for it',
+    withSshd(async (f) => {
+      const b = new SshBackend(options(f));
+      try {
+        await b.put('packs/ab/p.pack', randomBytes(100 * 1024));
+        await expect(b.get('packs/ab/p.pack', { maxBytes: 1000 })).rejects.toMatchObject({
+          code: 'IO_ERROR',
+          data: { key: 'packs/ab/p.pack', maxBytes: 1000, announced: 100 * 1024, tooLarge: true },
+        });
+        expect((await b.get('packs/ab/p.pack', { maxBytes: 100 * 1024 })).length).toBe(100 * 1024);
+        // A remote file claiming a terabyte (sparse here): the default bound refuses it at once.
+        await b.put('packs/cd/huge.pack', Buffer.from('x'));
+        truncateSync(join(b.root, 'packs/cd/huge.pack'), 1024 ** 4);
+        const err = await b.get('packs/cd/huge.pack').catch((e: unknown) => e);
+        expect(err).toMatchObject({ code: 'IO_ERROR', data: { remote: b.url, tooLarge: true, announced: 1024 ** 4 } });
+        expect((err as Error).message).toContain(b.url);
+      } finally {
+        await b.close();
+      }
     }),
   );
 });

@@ -4,7 +4,8 @@ import { join, posix } from 'node:path';
 import type { FileEntryWithStats, SFTPWrapper } from 'ssh2';
 import { CairnError } from '../../../core/errors.js';
 import { assertKey } from '../keys.js';
-import type { RemoteBackend } from '../port.js';
+import type { GetOptions, RemoteBackend } from '../port.js';
+import { getBound, tooLarge } from '../bounded.js';
 import { withRetry } from '../retry.js';
 import type { RetryOptions } from '../retry.js';
 import { openSession } from './session.js';
@@ -185,8 +186,9 @@ export class SshBackend implements RemoteBackend {
     });
   }
 
-  async get(key: string): Promise<Buffer> {
+  async get(key: string, opts?: GetOptions): Promise<Buffer> {
     const path = this.path(key);
+    const max = getBound(opts);
     const notFound = () => new CairnError('NOT_FOUND', `${this.url} has no object ${key}`, { data: { key } });
     return this.run(key, 'reading', async (sftp) => {
       let handle: Buffer;
@@ -201,6 +203,8 @@ export class SshBackend implements RemoteBackend {
         // the path, but this handle keeps reading the old one whole.
         const st = await sftpOps.fstat(sftp, handle);
         if (!st.isFile()) throw notFound();
+        // The size is the server's word and the buffer is allocated from it: checked first.
+        if (st.size > max) throw tooLarge(this.url, key, max, st.size);
         return await readAll(sftp, handle, st.size);
       } finally {
         await sftpOps.close(sftp, handle).catch(() => {});

@@ -1,0 +1,107 @@
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { S3Backend } from './s3-backend.js';
+
+/**
+ * A loopback server posing as S3 that answers every GET with more than was asked: `endless`
+ * streams (chunked, no length) until the client hangs up; `huge` announces 10 GiB and sends
+ * nothing; `whole` ignores the Range header and sends 1 MiB.
+ */
+let server: Server;
+let endpoint = '';
+const sockets = new Set<Socket>();
+/** Bytes the endless answers managed to write before the client hung up. */
+const streamed: number[] = [];
+
+function endless(res: ServerResponse): void {
+  res.writeHead(200, { 'content-type': 'application/octet-stream' });
+  const chunk = Buffer.alloc(64 * 1024, 7);
+  let sent = 0;
+  const pump = (): void => {
+    while (!res.destroyed && res.write(chunk)) sent += chunk.length;
+  };
+  res.on('drain', pump);
+  res.on('close', () => streamed.push(sent));
+  pump();
+}
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const key = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname.split('/').pop() ?? '');
+    if (key === 'endless') return endless(res);
+    if (key === 'huge') {
+      res.writeHead(200, { 'content-length': String(10 * 1024 ** 3) });
+      return res.flushHeaders();
+    }
+    res.writeHead(200, { 'content-length': String(1024 * 1024) });
+    res.end(Buffer.alloc(1024 * 1024, 1));
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  for (const s of sockets) s.destroy();
+  await new Promise<void>((r) => server.close(() => r()));
+});
+
+function backend(): S3Backend {
+  return new S3Backend({
+    bucket: 'b',
+    prefix: 'p',
+    endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'k', secretAccessKey: 's' },
+    baseDelayMs: 1,
+    attempts: 2,
+  });
+}
+
+describe('S3 reads are bounded by what the caller expects', () => {
+  it('an answer that never ends fails once it passes maxBytes, naming the remote and the object', async () => {
+    const b = backend();
+    try {
+      const err = await b.get('packs/endless', { maxBytes: 256 * 1024 }).catch((e: unknown) => e);
+      expect(err).toMatchObject({
+        code: 'IO_ERROR',
+        data: { remote: 's3://b/p', key: 'packs/endless', maxBytes: 256 * 1024, tooLarge: true },
+      });
+      expect((err as Error).message).toContain('s3://b/p');
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('an announced length past the bound fails before the body is read, and is not retried', async () => {
+    const b = backend();
+    try {
+      await expect(b.get('packs/huge', { maxBytes: 1024 })).rejects.toMatchObject({
+        code: 'IO_ERROR',
+        data: { tooLarge: true, announced: 10 * 1024 ** 3 },
+      });
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('a range read takes at most its length, even from a store that ignores the Range', async () => {
+    const b = backend();
+    try {
+      await expect(b.getRange('packs/whole', 0, 100)).rejects.toMatchObject({
+        code: 'IO_ERROR',
+        data: { key: 'packs/whole', maxBytes: 100, tooLarge: true },
+      });
+      await expect(b.getRange('packs/endless', 10, 4096)).rejects.toMatchObject({
+        code: 'IO_ERROR',
+        data: { maxBytes: 4096, tooLarge: true },
+      });
+    } finally {
+      await b.close();
+    }
+  });
+});
