@@ -18,6 +18,7 @@ import {
   type IdentityDeps,
   type TokenView,
 } from './accounts.js';
+import { isoUtc } from '../core/time.js';
 import { readableProjects, type Decision, type Grant, type Principal, type Readable, type Role } from './roles.js';
 
 export type { AccountView, Authenticated, IdentityDeps, TokenView, Decision, Principal, Readable, Role };
@@ -95,6 +96,11 @@ export function createIdentityService(deps: IdentityDeps): IdentityService {
   };
 }
 
+/** A caller may change what it is given: every request gets its own copy of a kept identity. */
+function copyOf(who: Authenticated): Authenticated {
+  return { principal: { ...who.principal, groups: [...who.principal.groups] }, actor: { ...who.actor } };
+}
+
 /**
  * What a server read of tokens and grants, kept while the identity generation stands still
  * (every account, token or grant change increments it in its own transaction, in any process):
@@ -117,6 +123,27 @@ function identityCache(deps: IdentityDeps) {
   // What a view reads is kept only if no newer generation was seen meanwhile (else an answer
   // read before a revocation could outlive it).
   const keepable = (n: number) => n >= 0 && n === generation;
+  // Credentials already verified at this generation, by the whole token: a request with one skips
+  // hashing its secret and parsing its account's groups. Only what a successful check returned is
+  // kept (a wrong secret is never a key); expiry is checked again on every use (authenticateToken
+  // then refuses it), and any revocation, disabled account or group change moves the generation,
+  // which empties this map.
+  let verified = new Map<string, { expires: string | null; who: Authenticated }>();
+  const authenticate = async (n: number, t: string): Promise<Authenticated> => {
+    const hit = n === generation ? verified.get(t) : undefined;
+    if (hit && (hit.expires === null || hit.expires > isoUtc(deps.clock.now()))) return copyOf(hit.who);
+    let expires: string | null = null;
+    const who = await authenticateToken(deps, t, async (id) => {
+      const row = await token(n, id);
+      expires = row?.expires_at ?? null;
+      return row;
+    });
+    if (keepable(n)) {
+      if (verified.size >= 10_000) verified.clear();
+      verified.set(t, { expires, who: copyOf(who) });
+    }
+    return who;
+  };
   const token = async (n: number, id: string): Promise<TokenRow | undefined> => {
     if (n === generation) {
       const hit = tokens.get(id);
@@ -143,12 +170,13 @@ function identityCache(deps: IdentityDeps) {
       if (n !== generation) {
         generation = n;
         tokens = new Map();
+        verified = new Map();
         grants = null;
       }
       return {
         generation: n,
         fresh,
-        authenticate: (t) => authenticateToken(deps, t, (id) => token(n, id)),
+        authenticate: (t) => authenticate(n, t),
         authorize: (principal, need, project) => authorize(deps, principal, need, project, () => grantsAt(n)),
         readable: async (principal) => readableProjects(principal, await grantsAt(n)),
       };
