@@ -9,11 +9,14 @@
 // CAIRN_BENCH_CPU_PROF=file.cpuprofile: V8's sampling profile of the timed trials alone (not the
 // set-up or the warm-up), for Chrome's DevTools or `node bench/lib/cpu-top.mjs file`.
 // CAIRN_BENCH_PG_COUNT=1 (PostgreSQL): also prints the statements and socket writes per read.
+// CAIRN_BENCH_PROMISES=1: also prints the promises created per read (each one costs the
+// AsyncLocalStorage's promise hook; the figure is off for CPU: the counting hook costs too).
 import path from 'node:path';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Session } from 'node:inspector/promises';
+import { createHook } from 'node:async_hooks';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const [trials = '15', db = 'sqlite'] = process.argv.slice(2);
@@ -49,6 +52,12 @@ await s.runtime.runAs(host, async () => {
 const urls = ['/api/v1/datasets', '/api/v1/runs?limit=50', '/api/v1/models/bench/versions'];
 const headers = { authorization: `Bearer ${token}` };
 
+const siteCounts = new Map();
+function sites(stack) {
+  const frames = stack.split('\n').slice(2).filter((l) => !l.includes('node:internal') && !l.includes('server-cpu.mjs'));
+  const key = frames.slice(0, 3).map((l) => l.trim().replace(/\(.*\/(dist|node_modules)\//, '(').replace(/^at /, '')).join(' < ');
+  siteCounts.set(key, (siteCounts.get(key) ?? 0) + 20);
+}
 let systemMs = 0;
 let totalMs = 0;
 async function trial(n) {
@@ -106,6 +115,11 @@ try {
       });
   }
   systemMs = totalMs = 0;
+  let promises = 0;
+  const hook =
+    process.env.CAIRN_BENCH_PROMISES === '1'
+      ? createHook({ init: (_id, type) => void (type === 'PROMISE' && promises++ % 20 === 0 && sites(new Error().stack)) }).enable()
+      : null;
   const pgBefore = counting ? pgCounts() : null;
   const cpu = [];
   for (let k = 0; k < Number(trials); k++) cpu.push(await trial(300));
@@ -118,6 +132,9 @@ try {
     }
     session.disconnect();
   }
+  hook?.disable();
+  if (hook && process.env.CAIRN_BENCH_PROMISE_SITES)
+    writeFileSync(process.env.CAIRN_BENCH_PROMISE_SITES, [...siteCounts].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${(v / (300 * Number(trials))).toFixed(2)} ${k}`).join('\n'));
   const systemShare = +(systemMs / totalMs).toFixed(2);
   const perRead = pgBefore ? pgPerRead(pgBefore, pgCounts(), 300 * Number(trials)) : null;
   cpu.sort((a, b) => a - b);
@@ -127,6 +144,7 @@ try {
       metadata: db === 'sqlite' ? 'sqlite' : 'postgres',
       cpuMsPerRead: { least: at(0), p25: at(0.25), median: at(0.5) },
       systemShare,
+      ...(hook ? { promisesPerRead: +(promises / (300 * Number(trials))).toFixed(1) } : {}),
       ...(perRead ? { pgPerRead: perRead } : {}),
     }),
   );

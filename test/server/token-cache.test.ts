@@ -37,7 +37,7 @@ describe('a verified token kept for its generation', () => {
       const first = await (await ids.view()).authenticate(tok.token);
       expect(first.actor).toEqual({ id: 'alice', auth: 'token', credential: tok.id });
       // What a request does with its identity is its own.
-      first.principal.groups.push('admins');
+      (first.principal.groups as string[]).push('admins');
       first.actor.id = 'mallory';
       const again = await (await ids.view({ lastSeen: true })).authenticate(tok.token);
       expect(again.principal.groups).toEqual(['ml']);
