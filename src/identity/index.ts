@@ -19,7 +19,15 @@ import {
   type TokenView,
 } from './accounts.js';
 import { isoUtc } from '../core/time.js';
-import { readableProjects, type Decision, type Grant, type Principal, type Readable, type Role } from './roles.js';
+import {
+  decide,
+  readableProjects,
+  type Decision,
+  type Grant,
+  type Principal,
+  type Readable,
+  type Role,
+} from './roles.js';
 
 export type { AccountView, Authenticated, IdentityDeps, TokenView, Decision, Principal, Readable, Role };
 
@@ -43,6 +51,18 @@ export interface IdentityView {
   authorize(principal: Principal, need: Role, project: string): Promise<Decision>;
   /** The projects `principal` may read, from the same reading of the grants. */
   readable(principal: Principal): Promise<Readable>;
+  /**
+   * The same checks answered at once from the grants this view's generation already read, or
+   * null when they need a reading first (a served read would otherwise await a kept answer
+   * several times, and every await costs a tracked promise).
+   */
+  known(): KnownGrants | null;
+}
+
+/** `IdentityView.known()`: role checks without a reading. */
+export interface KnownGrants {
+  authorize(principal: Principal, need: Role, project: string): Decision;
+  readable(principal: Principal): Readable;
 }
 export { ROLES, decide, isRole, parseRole, readableProjects, roleOn } from './roles.js';
 export { parseExpiry } from './tokens.js';
@@ -179,6 +199,15 @@ function identityCache(deps: IdentityDeps) {
         authenticate: (t) => authenticate(n, t),
         authorize: (principal, need, project) => authorize(deps, principal, need, project, () => grantsAt(n)),
         readable: async (principal) => readableProjects(principal, await grantsAt(n)),
+        known: () => {
+          const g = n === generation ? grants : null;
+          return g
+            ? {
+                authorize: (principal, need, project) => decide(principal, g, need, project),
+                readable: (principal) => readableProjects(principal, g),
+              }
+            : null;
+        },
       };
     },
   };
