@@ -18,7 +18,6 @@ import {
   type IdentityDeps,
   type TokenView,
 } from './accounts.js';
-import { isoUtc } from '../core/time.js';
 import {
   decide,
   readableProjects,
@@ -148,14 +147,15 @@ function identityCache(deps: IdentityDeps) {
   // kept (a wrong secret is never a key); expiry is checked again on every use (authenticateToken
   // then refuses it), and any revocation, disabled account or group change moves the generation,
   // which empties this map.
-  let verified = new Map<string, { expires: string | null; who: Authenticated }>();
+  let verified = new Map<string, { expires: number; who: Authenticated }>();
   const authenticate = async (n: number, t: string): Promise<Authenticated> => {
     const hit = n === generation ? verified.get(t) : undefined;
-    if (hit && (hit.expires === null || hit.expires > isoUtc(deps.clock.now()))) return copyOf(hit.who);
-    let expires: string | null = null;
+    // The stored expiry is isoUtc's text: as a number it orders as authenticateToken's comparison of texts does.
+    if (hit && hit.expires > deps.clock.now().getTime()) return copyOf(hit.who);
+    let expires = Infinity;
     const who = await authenticateToken(deps, t, async (id) => {
       const row = await token(n, id);
-      expires = row?.expires_at ?? null;
+      expires = row?.expires_at ? Date.parse(row.expires_at) : Infinity;
       return row;
     });
     if (keepable(n)) {
