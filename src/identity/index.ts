@@ -120,6 +120,36 @@ function copyOf(who: Authenticated): Authenticated {
   return { principal: { ...who.principal, groups: [...who.principal.groups] }, actor: { ...who.actor } };
 }
 
+function knownGrants(g: readonly Grant[]): KnownGrants {
+  return {
+    authorize: (principal, need, project) => decide(principal, g, need, project),
+    readable: (principal) => readableProjects(principal, g),
+  };
+}
+
+/**
+ * Credentials already verified at one identity generation, by the whole token: a request with
+ * one skips hashing its secret and parsing its account's groups. Only what a successful check
+ * returned is kept (a wrong secret is never a key); expiry is checked on every use (a kept one
+ * past it goes back to authenticateToken, which refuses it), and any revocation, disabled
+ * account or group change moves the generation, which starts a new, empty set.
+ */
+class VerifiedTokens {
+  readonly #kept = new Map<string, { expires: number; who: Authenticated }>();
+
+  /** `nowMs` against the stored expiry (isoUtc's text, whose order as a number is its order as text). */
+  get(token: string, nowMs: number): Authenticated | null {
+    const hit = this.#kept.get(token);
+    return hit && hit.expires > nowMs ? copyOf(hit.who) : null;
+  }
+
+  keep(token: string, expires: number, who: Authenticated): void {
+    // Bounded: a flood of distinct (valid) tokens cannot grow it without limit.
+    if (this.#kept.size >= 10_000) this.#kept.clear();
+    this.#kept.set(token, { expires, who: copyOf(who) });
+  }
+}
+
 /**
  * What a server read of tokens and grants, kept while the identity generation stands still
  * (every account, token or grant change increments it in its own transaction, in any process):
@@ -142,26 +172,17 @@ function identityCache(deps: IdentityDeps) {
   // What a view reads is kept only if no newer generation was seen meanwhile (else an answer
   // read before a revocation could outlive it).
   const keepable = (n: number) => n >= 0 && n === generation;
-  // Credentials already verified at this generation, by the whole token: a request with one skips
-  // hashing its secret and parsing its account's groups. Only what a successful check returned is
-  // kept (a wrong secret is never a key); expiry is checked again on every use (authenticateToken
-  // then refuses it), and any revocation, disabled account or group change moves the generation,
-  // which empties this map.
-  let verified = new Map<string, { expires: number; who: Authenticated }>();
+  let verified = new VerifiedTokens();
   const authenticate = async (n: number, t: string): Promise<Authenticated> => {
-    const hit = n === generation ? verified.get(t) : undefined;
-    // The stored expiry is isoUtc's text: as a number it orders as authenticateToken's comparison of texts does.
-    if (hit && hit.expires > deps.clock.now().getTime()) return copyOf(hit.who);
+    const hit = n === generation ? verified.get(t, deps.clock.now().getTime()) : null;
+    if (hit) return hit;
     let expires = Infinity;
     const who = await authenticateToken(deps, t, async (id) => {
       const row = await token(n, id);
       expires = row?.expires_at ? Date.parse(row.expires_at) : Infinity;
       return row;
     });
-    if (keepable(n)) {
-      if (verified.size >= 10_000) verified.clear();
-      verified.set(t, { expires, who: copyOf(who) });
-    }
+    if (keepable(n)) verified.keep(t, expires, who);
     return who;
   };
   const token = async (n: number, id: string): Promise<TokenRow | undefined> => {
@@ -190,7 +211,7 @@ function identityCache(deps: IdentityDeps) {
       if (n !== generation) {
         generation = n;
         tokens = new Map();
-        verified = new Map();
+        verified = new VerifiedTokens();
         grants = null;
       }
       return {
@@ -199,15 +220,7 @@ function identityCache(deps: IdentityDeps) {
         authenticate: (t) => authenticate(n, t),
         authorize: (principal, need, project) => authorize(deps, principal, need, project, () => grantsAt(n)),
         readable: async (principal) => readableProjects(principal, await grantsAt(n)),
-        known: () => {
-          const g = n === generation ? grants : null;
-          return g
-            ? {
-                authorize: (principal, need, project) => decide(principal, g, need, project),
-                readable: (principal) => readableProjects(principal, g),
-              }
-            : null;
-        },
+        known: () => (n === generation && grants ? knownGrants(grants) : null),
       };
     },
   };
