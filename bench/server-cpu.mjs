@@ -54,8 +54,19 @@ const headers = { authorization: `Bearer ${token}` };
 
 const siteCounts = new Map();
 function sites(stack) {
-  const frames = stack.split('\n').slice(2).filter((l) => !l.includes('node:internal') && !l.includes('server-cpu.mjs'));
-  const key = frames.slice(0, 3).map((l) => l.trim().replace(/\(.*\/(dist|node_modules)\//, '(').replace(/^at /, '')).join(' < ');
+  const frames = stack
+    .split('\n')
+    .slice(2)
+    .filter((l) => !l.includes('node:internal') && !l.includes('server-cpu.mjs'));
+  const key = frames
+    .slice(0, 3)
+    .map((l) =>
+      l
+        .trim()
+        .replace(/\(.*\/(dist|node_modules)\//, '(')
+        .replace(/^at /, ''),
+    )
+    .join(' < ');
   siteCounts.set(key, (siteCounts.get(key) ?? 0) + 20);
 }
 let systemMs = 0;
@@ -118,7 +129,9 @@ try {
   let promises = 0;
   const hook =
     process.env.CAIRN_BENCH_PROMISES === '1'
-      ? createHook({ init: (_id, type) => void (type === 'PROMISE' && promises++ % 20 === 0 && sites(new Error().stack)) }).enable()
+      ? createHook({
+          init: (_id, type) => void (type === 'PROMISE' && promises++ % 20 === 0 && sites(new Error().stack)),
+        }).enable()
       : null;
   const pgBefore = counting ? pgCounts() : null;
   const cpu = [];
@@ -134,7 +147,13 @@ try {
   }
   hook?.disable();
   if (hook && process.env.CAIRN_BENCH_PROMISE_SITES)
-    writeFileSync(process.env.CAIRN_BENCH_PROMISE_SITES, [...siteCounts].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${(v / (300 * Number(trials))).toFixed(2)} ${k}`).join('\n'));
+    writeFileSync(
+      process.env.CAIRN_BENCH_PROMISE_SITES,
+      [...siteCounts]
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${(v / (300 * Number(trials))).toFixed(2)} ${k}`)
+        .join('\n'),
+    );
   const systemShare = +(systemMs / totalMs).toFixed(2);
   const perRead = pgBefore ? pgPerRead(pgBefore, pgCounts(), 300 * Number(trials)) : null;
   cpu.sort((a, b) => a - b);

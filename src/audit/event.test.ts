@@ -185,7 +185,9 @@ describe('audit events', () => {
           ? leaf()
           : rnd() < 0.5
             ? Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => tree(depth + 1))
-            : Object.fromEntries(Array.from({ length: 1 + Math.floor(rnd() * 3) }, (_, i) => [`k${i}`, tree(depth + 1)]));
+            : Object.fromEntries(
+                Array.from({ length: 1 + Math.floor(rnd() * 3) }, (_, i) => [`k${i}`, tree(depth + 1)]),
+              );
       const draft: EventDraft = {
         action: 'remote.add',
         target: { type: 'remote', name: 'origin' },

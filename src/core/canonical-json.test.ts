@@ -208,7 +208,9 @@ function reference(value: unknown, path = '$'): string {
         .filter((k) => obj[k] !== undefined)
         .sort();
       const parts = keys.map((k) =>
-        lone(k) ? fail('a key with a lone UTF-16 surrogate') : JSON.stringify(k) + ':' + reference(obj[k], `${path}.${k}`),
+        lone(k)
+          ? fail('a key with a lone UTF-16 surrogate')
+          : JSON.stringify(k) + ':' + reference(obj[k], `${path}.${k}`),
       );
       return '{' + parts.join(',') + '}';
     }
@@ -232,7 +234,8 @@ describe('canonicalJson: the fast path says what the path-building one says', ()
           return pick([null, true, false, 0, -0, 1.5, 1e21, -7, ...strings, Math.floor(rnd() * 1e6)]);
         if (r < 0.7) return Array.from({ length: Math.floor(rnd() * 4) }, () => value(depth + 1));
         const o: Record<string, unknown> = rnd() < 0.1 ? (Object.create(null) as Record<string, unknown>) : {};
-        for (let i = Math.floor(rnd() * 5); i > 0; i--) o[rnd() < 0.03 ? '\udbff' : pick(strings) + i] = value(depth + 1);
+        for (let i = Math.floor(rnd() * 5); i > 0; i--)
+          o[rnd() < 0.03 ? '\udbff' : pick(strings) + i] = value(depth + 1);
         if (rnd() < 0.2) o.skipped = undefined;
         return o;
       };

@@ -208,10 +208,7 @@ describe.skipIf(!available)('group commit of audited writes (PostgreSQL)', () =>
       // One at a time (the first under the head's lock, the next on the head this process left),
       // then all at once beside a write (one group's transaction).
       for (const [i, name] of names.entries()) await record(name, i);
-      await Promise.all([
-        ...names.map((name, i) => record(name, i + 100)),
-        run(ws, scopes, { kind: 'write' }, 7),
-      ]);
+      await Promise.all([...names.map((name, i) => record(name, i + 100)), run(ws, scopes, { kind: 'write' }, 7)]);
       const log = await rows(ws);
       checkChain(log);
       const read = log.filter((r) => r.action === 'server.read');
