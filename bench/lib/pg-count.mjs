@@ -11,6 +11,8 @@ const out = process.env.CAIRN_BENCH_PG_COUNTS;
 // pg is what the server loads from the repository's node_modules (the bundle keeps it external).
 const pg = createRequire(new URL('../../package.json', import.meta.url))('pg');
 const counts = { total: 0, kinds: {}, texts: {}, writes: 0 };
+// For a benchmark that runs the server in its own process (bench/server-cpu.mjs).
+globalThis.cairnPgCounts = counts;
 let seq = 0;
 
 const query = pg.Client.prototype.query;

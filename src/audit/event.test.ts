@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../core/canonical-json.js';
 import { isCairnError } from '../core/errors.js';
+import { mulberry32 } from '../test-support/prng.js';
 import { packageRoot } from '../core/package-root.js';
 import { auditActions, auditOutcomes, isAuditAction, type AuditAction } from './actions.js';
 import { AUDIT_SCHEMA, buildEvent, encodeEvent, parseEvent, type AuditContext, type EventDraft } from './event.js';
@@ -173,6 +174,46 @@ describe('audit events', () => {
         fields,
       ).params.url,
     ).toBe('ssh://alice@host/srv');
+  });
+
+  it('a secret anywhere in a draft (a value, a key, the reason) is refused at its place; a clean draft is not', () => {
+    const secret = 'https://u:topsecret@h/x';
+    for (let seed = 1; seed <= 300; seed++) {
+      const rnd = mulberry32(seed);
+      const leaf = (): unknown => ['a', 'ssh://alice@h/x', 1, null, true][Math.floor(rnd() * 5)];
+      const tree = (depth: number): unknown =>
+        depth > 2 || rnd() < 0.4
+          ? leaf()
+          : rnd() < 0.5
+            ? Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => tree(depth + 1))
+            : Object.fromEntries(
+                Array.from({ length: 1 + Math.floor(rnd() * 3) }, (_, i) => [`k${i}`, tree(depth + 1)]),
+              );
+      const draft: EventDraft = {
+        action: 'remote.add',
+        target: { type: 'remote', name: 'origin' },
+        inputs: ['in'],
+        outputs: ['out'],
+        params: { p: tree(0), q: tree(0) },
+      };
+      let reason: string | undefined;
+      // Where the secret goes: nowhere, or one of the places findSecret names.
+      const place = Math.floor(rnd() * 6);
+      let want: string | null = null;
+      if (place === 1) [draft.inputs![0], want] = [secret, 'inputs[0]'];
+      if (place === 2) [draft.outputs![0], want] = [secret, 'outputs[0]'];
+      if (place === 3) [draft.params!.deep, want] = [{ list: ['x', { url: secret }] }, 'params.deep.list[1].url'];
+      if (place === 4) [draft.params!.map, want] = [{ [secret]: 1 }, `params.map.${secret}`];
+      if (place === 5) [reason, want] = [`failed: ${secret}`, 'reason'];
+      let caught: unknown = null;
+      try {
+        buildEvent(ctx, draft, { ...fields, ...(reason ? { reason } : {}) });
+      } catch (err) {
+        caught = err;
+      }
+      if (want === null) expect(caught, `seed ${seed}`).toBe(null);
+      else expect((caught as Error).message, `seed ${seed}`).toContain(`: ${want}: a URL carries`);
+    }
   });
 
   it('parseEvent names what is wrong with a damaged entry', () => {

@@ -98,6 +98,15 @@ export function buildEvent(
  * refused instead, before anything is written. Values are never echoed, only their place.
  */
 function refuseSecrets(draft: EventDraft, reason: string | undefined): void {
+  // Every served read builds an event: the places (paths) are only worth building for a refusal.
+  if (
+    !holdsSecret(draft.target) &&
+    !holdsSecret(draft.inputs) &&
+    !holdsSecret(draft.outputs) &&
+    !holdsSecret(draft.params) &&
+    (reason === undefined || urlSecret(reason) === null)
+  )
+    return;
   const found = findSecret(
     {
       target: draft.target,
@@ -118,6 +127,21 @@ function refuseSecrets(draft: EventDraft, reason: string | undefined): void {
       },
     );
   }
+}
+
+/** Whether findSecret would find something, without naming where. */
+function holdsSecret(v: unknown): boolean {
+  if (typeof v === 'string') return urlSecret(v) !== null;
+  if (Array.isArray(v)) {
+    for (const x of v) if (holdsSecret(x)) return true;
+    return false;
+  }
+  if (v && typeof v === 'object')
+    for (const k in v) {
+      if (!Object.hasOwn(v, k)) continue;
+      if (urlSecret(k) !== null || holdsSecret((v as Record<string, unknown>)[k])) return true;
+    }
+  return false;
 }
 
 function findSecret(v: unknown, path: string): { path: string; why: string } | null {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, canonicalJsonBytes } from './canonical-json.js';
 import { isCairnError } from './errors.js';
+import { mulberry32 } from '../test-support/prng.js';
 
 function refusal(value: unknown): unknown {
   try {
@@ -180,5 +181,77 @@ describe('canonicalJson: values JSON cannot carry', () => {
     bare.b = 2;
     bare.a = 1;
     expect(canonicalJson(bare)).toBe('{"a":1,"b":2}');
+  });
+});
+
+/** The implementation before the fast path (a path built for every value): the reference the fast one must match. */
+function reference(value: unknown, path = '$'): string {
+  const fail = (what: string): never => {
+    throw new Error(`cannot canonicalize ${what} at ${path}`);
+  };
+  const lone = (s: string) => /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      return Number.isFinite(value) ? JSON.stringify(value) : fail('a non-finite number');
+    case 'string':
+      return lone(value) ? fail('a string with a lone UTF-16 surrogate') : JSON.stringify(value);
+    case 'object': {
+      if (Array.isArray(value)) return '[' + value.map((v, i) => reference(v, `${path}[${i}]`)).join(',') + ']';
+      const proto = Object.getPrototypeOf(value) as unknown;
+      if (proto !== Object.prototype && proto !== null)
+        fail(`a ${(value as object).constructor?.name ?? 'non-plain'} object (only plain objects and arrays)`);
+      const obj = value as Record<string, unknown>;
+      const keys = Object.keys(obj)
+        .filter((k) => obj[k] !== undefined)
+        .sort();
+      const parts = keys.map((k) =>
+        lone(k)
+          ? fail('a key with a lone UTF-16 surrogate')
+          : JSON.stringify(k) + ':' + reference(obj[k], `${path}.${k}`),
+      );
+      return '{' + parts.join(',') + '}';
+    }
+    default:
+      return fail(`a value of type ${typeof value}`);
+  }
+}
+
+describe('canonicalJson: the fast path says what the path-building one says', () => {
+  it('gives the same text, or refuses with the same message at the same place, for random values', () => {
+    for (let seed = 1; seed <= 400; seed++) {
+      const rnd = mulberry32(seed);
+      const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+      // Mostly valid values, now and then one thing canonical JSON refuses, anywhere in the tree.
+      const strings = ['', 'a', 'b"c\\d', '\u20ac', '\ud83d\ude00', 'x\u0001y', '10', '__proto__x'];
+      const bad = [NaN, Infinity, '\ud800', 'a\udc00', undefined, new Date(0), 10n, () => 1];
+      const value = (depth: number): unknown => {
+        const r = rnd();
+        if (r < 0.02) return pick(bad);
+        if (depth > 3 || r < 0.45)
+          return pick([null, true, false, 0, -0, 1.5, 1e21, -7, ...strings, Math.floor(rnd() * 1e6)]);
+        if (r < 0.7) return Array.from({ length: Math.floor(rnd() * 4) }, () => value(depth + 1));
+        const o: Record<string, unknown> = rnd() < 0.1 ? (Object.create(null) as Record<string, unknown>) : {};
+        for (let i = Math.floor(rnd() * 5); i > 0; i--)
+          o[rnd() < 0.03 ? '\udbff' : pick(strings) + i] = value(depth + 1);
+        if (rnd() < 0.2) o.skipped = undefined;
+        return o;
+      };
+      const v = value(0);
+      let want: string | Error;
+      try {
+        want = reference(v);
+      } catch (err) {
+        want = err as Error;
+      }
+      if (typeof want === 'string') expect(canonicalJson(v), `seed ${seed}`).toBe(want);
+      else {
+        const got = refusal(v);
+        expect(isCairnError(got, 'INVALID_INPUT'), `seed ${seed}`).toBe(true);
+        expect((got as Error).message, `seed ${seed}`).toBe(want.message);
+      }
+    }
   });
 });

@@ -18,7 +18,15 @@ import {
   type IdentityDeps,
   type TokenView,
 } from './accounts.js';
-import { readableProjects, type Decision, type Grant, type Principal, type Readable, type Role } from './roles.js';
+import {
+  decide,
+  readableProjects,
+  type Decision,
+  type Grant,
+  type Principal,
+  type Readable,
+  type Role,
+} from './roles.js';
 
 export type { AccountView, Authenticated, IdentityDeps, TokenView, Decision, Principal, Readable, Role };
 
@@ -42,6 +50,18 @@ export interface IdentityView {
   authorize(principal: Principal, need: Role, project: string): Promise<Decision>;
   /** The projects `principal` may read, from the same reading of the grants. */
   readable(principal: Principal): Promise<Readable>;
+  /**
+   * The same checks answered at once from the grants this view's generation already read, or
+   * null when they need a reading first (a served read would otherwise await a kept answer
+   * several times, and every await costs a tracked promise).
+   */
+  known(): KnownGrants | null;
+}
+
+/** `IdentityView.known()`: role checks without a reading. */
+export interface KnownGrants {
+  authorize(principal: Principal, need: Role, project: string): Decision;
+  readable(principal: Principal): Readable;
 }
 export { ROLES, decide, isRole, parseRole, readableProjects, roleOn } from './roles.js';
 export { parseExpiry } from './tokens.js';
@@ -95,6 +115,41 @@ export function createIdentityService(deps: IdentityDeps): IdentityService {
   };
 }
 
+/** A caller may change what it is given: every request gets its own copy of a kept identity. */
+function copyOf(who: Authenticated): Authenticated {
+  return { principal: { ...who.principal, groups: [...who.principal.groups] }, actor: { ...who.actor } };
+}
+
+function knownGrants(g: readonly Grant[]): KnownGrants {
+  return {
+    authorize: (principal, need, project) => decide(principal, g, need, project),
+    readable: (principal) => readableProjects(principal, g),
+  };
+}
+
+/**
+ * Credentials already verified at one identity generation, by the whole token: a request with
+ * one skips hashing its secret and parsing its account's groups. Only what a successful check
+ * returned is kept (a wrong secret is never a key); expiry is checked on every use (a kept one
+ * past it goes back to authenticateToken, which refuses it), and any revocation, disabled
+ * account or group change moves the generation, which starts a new, empty set.
+ */
+class VerifiedTokens {
+  readonly #kept = new Map<string, { expires: number; who: Authenticated }>();
+
+  /** `nowMs` against the stored expiry (isoUtc's text, whose order as a number is its order as text). */
+  get(token: string, nowMs: number): Authenticated | null {
+    const hit = this.#kept.get(token);
+    return hit && hit.expires > nowMs ? copyOf(hit.who) : null;
+  }
+
+  keep(token: string, expires: number, who: Authenticated): void {
+    // Bounded: a flood of distinct (valid) tokens cannot grow it without limit.
+    if (this.#kept.size >= 10_000) this.#kept.clear();
+    this.#kept.set(token, { expires, who: copyOf(who) });
+  }
+}
+
 /**
  * What a server read of tokens and grants, kept while the identity generation stands still
  * (every account, token or grant change increments it in its own transaction, in any process):
@@ -117,6 +172,19 @@ function identityCache(deps: IdentityDeps) {
   // What a view reads is kept only if no newer generation was seen meanwhile (else an answer
   // read before a revocation could outlive it).
   const keepable = (n: number) => n >= 0 && n === generation;
+  let verified = new VerifiedTokens();
+  const authenticate = async (n: number, t: string): Promise<Authenticated> => {
+    const hit = n === generation ? verified.get(t, deps.clock.now().getTime()) : null;
+    if (hit) return hit;
+    let expires = Infinity;
+    const who = await authenticateToken(deps, t, async (id) => {
+      const row = await token(n, id);
+      expires = row?.expires_at ? Date.parse(row.expires_at) : Infinity;
+      return row;
+    });
+    if (keepable(n)) verified.keep(t, expires, who);
+    return who;
+  };
   const token = async (n: number, id: string): Promise<TokenRow | undefined> => {
     if (n === generation) {
       const hit = tokens.get(id);
@@ -143,14 +211,16 @@ function identityCache(deps: IdentityDeps) {
       if (n !== generation) {
         generation = n;
         tokens = new Map();
+        verified = new VerifiedTokens();
         grants = null;
       }
       return {
         generation: n,
         fresh,
-        authenticate: (t) => authenticateToken(deps, t, (id) => token(n, id)),
+        authenticate: (t) => authenticate(n, t),
         authorize: (principal, need, project) => authorize(deps, principal, need, project, () => grantsAt(n)),
         readable: async (principal) => readableProjects(principal, await grantsAt(n)),
+        known: () => (n === generation && grants ? knownGrants(grants) : null),
       };
     },
   };

@@ -103,6 +103,22 @@ function cases(open: () => Promise<{ store: MetaStore; done: () => Promise<void>
       expect(await sorted(store.db, dir)).toEqual(await direction(store.db, dir).execute());
   });
 
+  it("inside a transaction, reads on the transaction's connection: its own uncommitted rows show", async () => {
+    const read = compiledRead(byName);
+    const row = { id: 'tx1', name: 'only-in-tx', created_at: '2026-01-01T00:00:00Z', created_by: 'tx' };
+    await store.db
+      .transaction()
+      .execute(async (trx) => {
+        await trx.insertInto('models').values(row).execute();
+        expect(await read(trx, 'only-in-tx')).toEqual([{ id: 'tx1', name: 'only-in-tx' }]);
+        // Outside it, on PostgreSQL's pipelined connections, not yet (SQLite's one connection waits for the transaction).
+        if (store.dialect === 'postgres') expect(await read(store.db, 'only-in-tx')).toEqual([]);
+        throw new Error('roll back');
+      })
+      .catch((err: unknown) => expect((err as Error).message).toBe('roll back'));
+    expect(await read(store.db, 'only-in-tx')).toEqual([]);
+  });
+
   it('an argument used twice answers as the query built on every call', async () => {
     const read = compiledRead(twice);
     for (const name of ['a', 'b1', "'", '', 'a']) {

@@ -1,4 +1,5 @@
 import { CompiledQuery, type Kysely } from 'kysely';
+import { directReadsOf } from './direct-reads.js';
 import type { ReadDb } from './read-db.js';
 import type { Database } from './schema.js';
 
@@ -33,6 +34,11 @@ export function compiledRead<A extends unknown[], O>(
     // Built with this call's arguments as before (a marker the builder refused is not an answer).
     if (c === null) return build(db, ...args).execute();
     const parameters = c.slots.map((s) => ('arg' in s ? args[s.arg] : s.value));
+    // On PostgreSQL, straight to a pipelined connection: Kysely's connection chain around one
+    // statement made about fifteen promises, each tracked by the AsyncLocalStorage hooks.
+    const direct = directReadsOf(db);
+    const rows = direct ? await direct(c.sql, parameters) : undefined;
+    if (rows) return rows as O[];
     // ReadDb is the Kysely instance, seen through reads only; a compiled select is one of them.
     const r = await (db as Kysely<Database>).executeQuery<O>(CompiledQuery.raw(c.sql, parameters));
     return r.rows;

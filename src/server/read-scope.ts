@@ -3,7 +3,7 @@ import type { operations, OperationId } from '../app/remote/contract.js';
 import type { RequestScope, ServerRuntime } from '../app/server.js';
 import type { Services } from '../app/services.js';
 import { CairnError, isCairnError } from '../core/errors.js';
-import type { Authenticated, IdentityView, Readable } from '../identity/index.js';
+import type { Authenticated, IdentityView, KnownGrants, Readable } from '../identity/index.js';
 import type { LineageGraph } from '../lineage/index.js';
 import type { HandlerInput } from './handlers.js';
 import { showDataset } from './show-dataset.js';
@@ -99,6 +99,13 @@ export async function readerOf(ids: IdentityView, who: Pick<Authenticated, 'prin
     ids.readable(who.principal),
     ids.authorize(who.principal, 'admin', 'default'),
   ]);
+  return { name: who.principal.name, readable, wholeLog: readable.all || admin.allowed };
+}
+
+/** readerOf answered from grants the view already read. */
+export function knownReader(known: KnownGrants, who: Pick<Authenticated, 'principal'>): Reader {
+  const readable = known.readable(who.principal);
+  const admin = known.authorize(who.principal, 'admin', 'default');
   return { name: who.principal.name, readable, wholeLog: readable.all || admin.allowed };
 }
 

@@ -3,7 +3,7 @@ import { isoUtc, type Clock } from '../../core/time.js';
 import type { AuditEventRow } from '../../meta/schema.js';
 import type { AuditOutcome } from '../actions.js';
 import { type AuditContext, type AuditEvent, buildEvent, type EventDraft, encodeEvent } from '../event.js';
-import { type Frontier, leafHash } from '../merkle/index.js';
+import { type Frontier, leafHashOfText } from '../merkle/index.js';
 
 export interface AppendedEvent {
   index: number;
@@ -47,7 +47,7 @@ export function planAppend(
       ...(item.reason !== undefined ? { reason: item.reason } : {}),
     });
     const entry = encodeEvent(event);
-    const leaf = leafHash(Buffer.from(entry, 'utf8'));
+    const leaf = leafHashOfText(entry);
     for (const n of frontier.append(leaf))
       plan.nodes.push({ level: n.level, idx: n.index, hash: n.hash.toString('hex') });
     const leafHex = leaf.toString('hex');

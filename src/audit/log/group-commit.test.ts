@@ -193,6 +193,35 @@ describe.skipIf(!available)('group commit of audited writes (PostgreSQL)', () =>
     120_000,
   );
 
+  it('events whose text needs escaping are stored byte for byte, alone and beside a write', async () => {
+    const { url, schema } = freshPgUrl();
+    const scopes = new AsyncLocalStorage<RequestScope>();
+    const ws = await openPair(tmp(), url, scopes);
+    const names = ['q"uote', 'back\\slash\\"', 'a \\u0000 escape', 'line\nbreak\ttab', 'é€😀', '{"a":[1]}', "it's"];
+    try {
+      const record = (name: string, i: number) =>
+        scopes.run({ actor: { id: `act"or\\${i}`, auth: 'token' }, command: 'test' }, () =>
+          ws.audit.recordMany([
+            { draft: { action: 'server.read', target: { type: 'api', name }, params: { q: name } }, outcome: 'ok' },
+          ]),
+        );
+      // One at a time (the first under the head's lock, the next on the head this process left),
+      // then all at once beside a write (one group's transaction).
+      for (const [i, name] of names.entries()) await record(name, i);
+      await Promise.all([...names.map((name, i) => record(name, i + 100)), run(ws, scopes, { kind: 'write' }, 7)]);
+      const log = await rows(ws);
+      checkChain(log);
+      const read = log.filter((r) => r.action === 'server.read');
+      expect(read.map((r) => r.target_name).sort()).toEqual([...names, ...names].sort());
+      for (const r of read) expect((JSON.parse(r.entry) as AuditEvent).params.q).toBe(r.target_name);
+      expect(read.map((r) => r.actor)).toContain('act"or\\3');
+      expect((await verifyWorkspaceLog(ws, {})).ok).toBe(true);
+    } finally {
+      await ws.close();
+      await dropSchema(schema);
+    }
+  }, 120_000);
+
   it('really groups: 30 concurrent writes commit in fewer transactions than writes', async () => {
     const { url, schema } = freshPgUrl();
     const scopes = new AsyncLocalStorage<RequestScope>();

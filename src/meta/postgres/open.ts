@@ -4,7 +4,8 @@ import { CairnError } from '../../core/errors.js';
 import type { Database as Schema } from '../schema.js';
 import { SchemaIntrospector } from './introspector.js';
 import { preparable, PREPARED_PER_CONNECTION } from './prepared.js';
-import { PipelinedPostgresDialect, PipelinedReads } from './pipelined.js';
+import { PipelinedPostgresDialect, PipelinedReads, pipelineableText } from './pipelined.js';
+import { registerDirectReads } from '../direct-reads.js';
 
 const INT8_OID = 20;
 
@@ -77,6 +78,11 @@ export async function openPostgres(url: string): Promise<PostgresHandle> {
     createIntrospector: (k) => new SchemaIntrospector(k, schema),
   };
   const db = new Kysely<Schema>({ dialect });
+  // The compiled listings (compiledRead) skip Kysely's connection chain; no plugin transforms this instance's results.
+  if (reads)
+    registerDirectReads(db, async (text, parameters) =>
+      pipelineableText(text) ? (await reads.query(text, parameters))?.rows : undefined,
+    );
   try {
     await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
   } catch (err) {

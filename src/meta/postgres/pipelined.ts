@@ -171,7 +171,7 @@ export function pipelineable(sql: string): boolean {
 // long texts, bulk inserts of many rows, are not kept).
 const seen = new Map<string, boolean>();
 
-function pipelineableText(sql: string): boolean {
+export function pipelineableText(sql: string): boolean {
   let yes = seen.get(sql);
   if (yes === undefined) {
     yes = pipelineable(sql);

@@ -99,7 +99,7 @@ export async function insertEventsAndNodes(
   }
   await db.executeQuery(
     CompiledQuery.raw(INSERT_EVENTS_AND_NODES, [
-      ...EVENT_COLUMNS.map((c) => rows.map((r) => r[c])),
+      eventsJson(rows),
       nodes.map((n) => n.level),
       nodes.map((n) => n.idx),
       nodes.map((n) => n.hash),
@@ -223,7 +223,6 @@ export async function appendAtHead(
   nodes: ReadonlyArray<{ level: number; idx: number; hash: string }>,
   guard: number | null = null,
 ): Promise<{ appended: boolean; generation: number }> {
-  const col = <K extends keyof AuditEventRow>(k: K) => rows.map((r) => r[k]);
   const r = await db.executeQuery<{ ok: number | string; generation: number | null }>(
     CompiledQuery.raw(APPEND_AT_HEAD, [
       next.size,
@@ -231,7 +230,7 @@ export async function appendAtHead(
       next.frontier,
       expect.size,
       expect.lastLeaf,
-      ...EVENT_COLUMNS.map((c) => col(c)),
+      eventsJson(rows),
       nodes.map((n) => n.level),
       nodes.map((n) => n.idx),
       nodes.map((n) => n.hash),
@@ -241,30 +240,40 @@ export async function appendAtHead(
   return { appended: Number(r.rows[0]?.ok ?? 0) === 1, generation: Number(r.rows[0]?.generation ?? -1) };
 }
 
-// unnest over one array per column: the same text for any number of rows.
-const EVENTS_FROM_ARRAYS = (first: number) =>
+/**
+ * The rows as one JSON array of objects: the same text for any number of rows, and written by
+ * JSON.stringify (native) where an array literal per column escaped every entry's quotes again in
+ * JavaScript (a server appends an event for every read it serves).
+ */
+function eventsJson(rows: readonly AuditEventRow[]): string {
+  return JSON.stringify(rows);
+}
+
+// One JSON object per row, keyed by column (->> gives the text itself, de-escaped; a missing key is null).
+const EVENTS_FROM_JSON = (param: number) =>
   `insert into audit_events (${EVENT_COLUMNS.map((c) => `"${c}"`).join(', ')})
-  select * from unnest(${['bigint', ...Array(9).fill('text')].map((t, i) => `$${first + i}::${t}[]`).join(', ')})`;
+  select ${EVENT_COLUMNS.map((c) => `(r->>'${c}')${c === 'idx' ? '::bigint' : ''}`).join(', ')}
+  from json_array_elements($${param}::json) as r`;
 const NODES_FROM_ARRAYS = (first: number) =>
   `insert into audit_nodes (level, idx, hash)
   select * from unnest($${first}::integer[], $${first + 1}::bigint[], $${first + 2}::text[])`;
 
 const INSERT_EVENTS_AND_NODES = `with n as (
-  ${NODES_FROM_ARRAYS(11)}
-) ${EVENTS_FROM_ARRAYS(1)}`;
+  ${NODES_FROM_ARRAYS(2)}
+) ${EVENTS_FROM_JSON(1)}`;
 
 const APPEND_AT_HEAD = `with g as (
   select n from identity_generation where id = 1
 ), h as (
   update audit_head set size = $1, last_leaf = $2, frontier = $3
   where id = 1 and size = $4 and last_leaf is not distinct from $5::text
-    and ($19::integer is null or $19::integer = (select n from g))
+    and ($10::integer is null or $10::integer = (select n from g))
   returning id
 ), e as (
-  ${EVENTS_FROM_ARRAYS(6)}
+  ${EVENTS_FROM_JSON(6)}
   where exists (select 1 from h)
 ), n as (
-  ${NODES_FROM_ARRAYS(16)}
+  ${NODES_FROM_ARRAYS(7)}
   where exists (select 1 from h)
 )
 select (select count(*) from h) as ok, (select n from g) as generation`;
