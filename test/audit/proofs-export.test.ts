@@ -15,6 +15,7 @@ import {
   signerFromPrivateKey,
 } from '../../src/audit/note/index.js';
 import { canonicalJson } from '../../src/core/canonical-json.js';
+import { removeTree } from '../../src/storage/cache/read-only.js';
 import { cli } from '../../src/test-support/cli.js';
 import { useTempDirs } from '../../src/test-support/temp.js';
 import { prng, writeTree } from '../../src/test-support/workspace.js';
@@ -84,7 +85,7 @@ beforeAll(() => {
   expect(resultOf(r)).toMatchObject({ dir: template.bundle, size: 6, checkpoints: 6, inclusionProofs: 6 });
 });
 afterAll(() => {
-  if (template.dir && !process.env.CAIRN_KEEP_TEST_DIRS) rmSync(join(template.dir, '..'), { recursive: true });
+  if (template.dir && !process.env.CAIRN_KEEP_TEST_DIRS) removeTree(join(template.dir, '..'));
 });
 
 /** A copy of the built workspace in `dir` (an empty folder). */
