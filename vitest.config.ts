@@ -52,7 +52,7 @@ const serialPostgres = ['src/meta/postgres.test.ts', 'test/audit/postgres.test.t
 // under test; docs/TESTING.md), a large part of what many of these files cost. None of them sets
 // environment variables, changes directory or mocks modules or timers, and every process they
 // start ends with its test; a file that does not keep to that goes in isolatedAnyway. The
-// stat-cache property and file-name tests switch CAIRN_NATIVE; the lock test is about processes.
+// stat-cache property and file-name tests switch CAIRN_NATIVE; the lock test's locks name its pid.
 const isolatedAnyway = [
   'src/datasets/names.test.ts',
   'src/datasets/status-property.test.ts',
