@@ -1,4 +1,5 @@
-import { relative } from 'node:path';
+import { readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
 
@@ -31,7 +32,11 @@ class HeavyFirst extends BaseSequencer {
     };
     // The base order (projects one after another, then sizes or past timings) holds within
     // each rank, and ranks move files only within their project (Array.prototype.sort is stable).
-    const projects = [...new Set(sorted.map((f) => f.project))];
+    // The shared-worker files come after all of main's, one run of them, so that a worker that
+    // took one goes on to the next instead of starting a process for each.
+    const projects = [...new Set(sorted.map((f) => f.project))].sort(
+      (a, b) => Number(a.name === 'shared') - Number(b.name === 'shared'),
+    );
     const group = (f: TestSpecification) => projects.indexOf(f.project);
     return sorted.sort((a, b) => group(a) - group(b) || rank(a) - rank(b));
   }
@@ -41,6 +46,26 @@ class HeavyFirst extends BaseSequencer {
 // each other ("schema … does not exist" during migrations: cause not yet found); they run last,
 // one after the other, while everything else uses both cores.
 const serialPostgres = ['src/meta/postgres.test.ts', 'test/audit/postgres.test.ts'];
+
+// In-process unit and property tests of these layers share their worker processes (isolate:
+// false): a fresh process per file cost ~0.9 CPU-s (starting it, loading vitest and the modules
+// under test; docs/TESTING.md), a large part of what many of these files cost. None of them sets
+// environment variables, changes directory or mocks modules or timers, and every process they
+// start ends with its test; a file that does not keep to that goes in isolatedAnyway. The
+// stat-cache property and file-name tests switch CAIRN_NATIVE; the lock test's locks name its pid.
+const isolatedAnyway = [
+  'src/datasets/names.test.ts',
+  'src/datasets/status-property.test.ts',
+  'src/storage/locks/locks.test.ts',
+];
+const shared = ['core', 'audit', 'models', 'datasets', 'storage', 'compliance', 'lineage', 'identity']
+  .flatMap((layer) =>
+    readdirSync(join(import.meta.dirname, 'src', layer), { recursive: true, encoding: 'utf8' }).map(
+      (f) => `src/${layer}/${f}`,
+    ),
+  )
+  .filter((f) => f.endsWith('.test.ts') && !isolatedAnyway.includes(f))
+  .sort();
 
 export default defineConfig({
   test: {
@@ -63,8 +88,18 @@ export default defineConfig({
         test: {
           name: 'main',
           include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-          exclude: [...serialPostgres, '**/node_modules/**'],
+          exclude: [...serialPostgres, ...shared, '**/node_modules/**'],
           // Tests that share PostgreSQL use per-test schemas, so files may run in parallel.
+          fileParallelism: true,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'shared',
+          include: shared,
+          isolate: false,
           fileParallelism: true,
           sequence: { groupOrder: 0 },
         },

@@ -1,9 +1,10 @@
 // Inclusion proofs and export bundles, checked the way an auditor would: without the workspace,
 // with Cairn and with standard tools (openssl + python3 through the bundle's verify.sh).
 import { spawnSync } from 'node:child_process';
-import { cpSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Frontier, leafHash } from '../../src/audit/merkle/index.js';
 import {
   formatVerifierKey,
@@ -14,6 +15,7 @@ import {
   signerFromPrivateKey,
 } from '../../src/audit/note/index.js';
 import { canonicalJson } from '../../src/core/canonical-json.js';
+import { removeTree } from '../../src/storage/cache/read-only.js';
 import { cli } from '../../src/test-support/cli.js';
 import { useTempDirs } from '../../src/test-support/temp.js';
 import { prng, writeTree } from '../../src/test-support/workspace.js';
@@ -65,6 +67,33 @@ function buildWorkspace(dir: string): { vkey: string } {
   return { vkey };
 }
 
+// The workspace above is built once (six CLI processes) and copied for each test that needs one;
+// a proof from another log builds a second, with its own key. Likewise one export bundle is made
+// and each tampering test edits a copy of it. Copies share nothing, so no test sees another's.
+const template = { dir: '', vkey: '', exportedWs: '', bundle: '' };
+
+beforeAll(() => {
+  const root = mkdtempSync(join(tmpdir(), 'cairn-proofs-export-'));
+  template.dir = join(root, 'ws');
+  mkdirSync(template.dir);
+  template.vkey = buildWorkspace(template.dir).vkey;
+  template.exportedWs = join(root, 'exported');
+  cpSync(template.dir, template.exportedWs, { recursive: true });
+  template.bundle = join(root, 'bundle');
+  const r = run(['audit', 'export', template.bundle], template.exportedWs);
+  expect(r.code).toBe(0);
+  expect(resultOf(r)).toMatchObject({ dir: template.bundle, size: 6, checkpoints: 6, inclusionProofs: 6 });
+});
+afterAll(() => {
+  if (template.dir && !process.env.CAIRN_KEEP_TEST_DIRS) removeTree(join(template.dir, '..'));
+});
+
+/** A copy of the built workspace in `dir` (an empty folder). */
+function workspace(dir: string): { vkey: string } {
+  cpSync(template.dir, dir, { recursive: true });
+  return { vkey: template.vkey };
+}
+
 const haveTools = (() => {
   const missing = ['openssl', 'python3'].filter(
     (t) => spawnSync(t, [t === 'openssl' ? 'version' : '--version'], { encoding: 'utf8' }).status !== 0,
@@ -94,7 +123,7 @@ describe('inclusion proofs', () => {
 
   it('prove --out + verify-proof --key: ok anywhere; any tampering with the file fails', () => {
     const ws = tmp();
-    const { vkey } = buildWorkspace(ws);
+    const { vkey } = workspace(ws);
     const elsewhere = tmp();
     const file = join(elsewhere, 'proof-2.json');
     expect(run(['audit', 'prove', '2', '--out', file], ws).code).toBe(0);
@@ -172,7 +201,7 @@ describe('inclusion proofs', () => {
   it('a proof from another log does not verify against this log’s key', () => {
     const ws1 = tmp();
     const ws2 = tmp();
-    const { vkey: key1 } = buildWorkspace(ws1);
+    const { vkey: key1 } = workspace(ws1);
     buildWorkspace(ws2);
     const file = join(tmp(), 'p.json');
     expect(run(['audit', 'prove', '1', '--out', file], ws2).code).toBe(0);
@@ -184,7 +213,7 @@ describe('inclusion proofs', () => {
 
   it('prove names missing entries and bad indexes', () => {
     const ws = tmp();
-    buildWorkspace(ws);
+    workspace(ws);
     const r = run(['audit', 'prove', '6'], ws);
     expect(r.code).toBe(1);
     expect(errorOf(r)).toMatchObject({ code: 'NOT_FOUND', message: 'no audit event at index 6' });
@@ -198,14 +227,11 @@ describe('inclusion proofs', () => {
 describe('export bundles', () => {
   const tmp = useTempDirs();
 
+  /** The workspace that exported (read only) and a copy of its bundle (checked in beforeAll). */
   function exported(): { ws: string; bundle: string; vkey: string } {
-    const ws = tmp();
-    const { vkey } = buildWorkspace(ws);
     const bundle = join(tmp(), 'bundle');
-    const r = run(['audit', 'export', bundle], ws);
-    expect(r.code).toBe(0);
-    expect(resultOf(r)).toMatchObject({ dir: bundle, size: 6, checkpoints: 6, inclusionProofs: 6 });
-    return { ws, bundle, vkey };
+    cpSync(template.bundle, bundle, { recursive: true });
+    return { ws: template.exportedWs, bundle, vkey: template.vkey };
   }
 
   it('a fresh export is complete, recorded as an event, and verifies with Cairn alone', () => {
@@ -291,7 +317,7 @@ describe('export bundles', () => {
 
   it('exporting into a non-empty directory is refused', () => {
     const ws = tmp();
-    buildWorkspace(ws);
+    workspace(ws);
     const dir = tmp();
     writeFileSync(join(dir, 'keep.txt'), 'x');
     const r = run(['audit', 'export', dir], ws);

@@ -2,10 +2,22 @@
 // with write access to .cairn/ could, then runs the real CLI and checks that `cairn audit verify`
 // fails and names the right entry.
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  cpSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addVersion } from '../../src/datasets/add.js';
 import { checkoutVersion } from '../../src/datasets/checkout.js';
 import { tagVersion } from '../../src/datasets/tag.js';
@@ -20,6 +32,7 @@ import {
   signerFromPrivateKey,
 } from '../../src/audit/note/index.js';
 import { canonicalJson } from '../../src/core/canonical-json.js';
+import { removeTree } from '../../src/storage/cache/read-only.js';
 import { cli, type CliResult } from '../../src/test-support/cli.js';
 import { useTempDirs } from '../../src/test-support/temp.js';
 import { newWorkspace, prng, writeTree } from '../../src/test-support/workspace.js';
@@ -181,9 +194,12 @@ async function buildLog(ws: string): Promise<void> {
 
 describe('tamper experiments: cairn audit verify fails and names the right entry', () => {
   const tmp = useTempDirs();
-
-  async function fresh(): Promise<string> {
-    const ws = tmp();
+  // The log is built and checked once; each experiment tampers with a copy of its own (copies
+  // share nothing: the workspace holds no absolute path).
+  let template = '';
+  beforeAll(async () => {
+    template = mkdtempSync(join(tmpdir(), 'cairn-tamper-'));
+    const ws = template;
     await buildLog(ws);
     const db = openDb(ws);
     expect(db.prepare('select count(*) as n from audit_events').get()).toEqual({ n: 10 });
@@ -194,6 +210,14 @@ describe('tamper experiments: cairn audit verify fails and names the right entry
     ).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     db.close();
     expectClean(verify(ws), 10);
+  });
+  afterAll(() => {
+    if (template && !process.env.CAIRN_KEEP_TEST_DIRS) removeTree(template);
+  });
+
+  async function fresh(): Promise<string> {
+    const ws = tmp();
+    cpSync(template, ws, { recursive: true });
     return ws;
   }
 

@@ -180,18 +180,21 @@ describe('every proof of every tree up to 70 leaves', () => {
   const roots = Array.from({ length: N + 1 }, (_, n) => naiveRoot(leaves.slice(0, n)));
   const other = leafHash(Buffer.from('not in the log'));
 
+  // Each mutation's verdict is checked exactly (false, nothing else); the ones that are not are
+  // gathered and asserted once, as one expect() per mutation cost most of this file's CPU.
   test('inclusion: generated = naive PATH, verifies, and every mutation fails', () => {
     let checked = 0;
+    const accepted: string[] = [];
     for (let n = 1; n <= N; n++) {
       const root = roots[n] as Buffer;
       for (let i = 0; i < n; i++) {
         const leaf = leaves[i] as Buffer;
         const proof = inclusionProof(i, n, mth);
-        expect(proof).toEqual(naiveInclusionProof(i, leaves.slice(0, n)));
+        expect(hex(proof)).toEqual(hex(naiveInclusionProof(i, leaves.slice(0, n))));
         expect(verifyInclusion(leaf, i, n, proof, root), `${i} in ${n}`).toBe(true);
 
         const bad = (why: string, ...args: Parameters<typeof verifyInclusion>): void => {
-          expect(verifyInclusion(...args), `${why}: ${i} in ${n}`).toBe(false);
+          if (verifyInclusion(...args) !== false) accepted.push(`${why}: ${i} in ${n}`);
           checked++;
         };
         for (let p = 0; p < proof.length; p++) {
@@ -210,16 +213,19 @@ describe('every proof of every tree up to 70 leaves', () => {
         }
       }
     }
+    expect(accepted).toEqual([]);
     expect(checked).toBeGreaterThan(10_000);
   });
 
   test('consistency: generated = naive PROOF, verifies, and every mutation fails', () => {
+    const accepted: string[] = [];
+    let checked = 0;
     for (let n = 1; n <= N; n++) {
       for (let m = 1; m <= n; m++) {
         const proof = consistencyProof(m, n, mth);
         const root1 = roots[m] as Buffer;
         const root2 = roots[n] as Buffer;
-        expect(proof).toEqual(naiveConsistencyProof(m, leaves.slice(0, n)));
+        expect(hex(proof)).toEqual(hex(naiveConsistencyProof(m, leaves.slice(0, n))));
         expect(verifyConsistency(m, n, root1, root2, proof), `${m} -> ${n}`).toBe(true);
         if (m === n) {
           expect(proof).toEqual([]);
@@ -229,7 +235,8 @@ describe('every proof of every tree up to 70 leaves', () => {
         }
 
         const bad = (why: string, ...args: Parameters<typeof verifyConsistency>): void => {
-          expect(verifyConsistency(...args), `${why}: ${m} -> ${n}`).toBe(false);
+          if (verifyConsistency(...args) !== false) accepted.push(`${why}: ${m} -> ${n}`);
+          checked++;
         };
         for (let p = 0; p < proof.length; p++) bad(`bit flip in [${p}]`, m, n, root1, root2, flipBit(proof, p, 0x10));
         bad('truncated', m, n, root1, root2, proof.slice(0, -1));
@@ -250,6 +257,8 @@ describe('every proof of every tree up to 70 leaves', () => {
         bad('time travel', n, m, root2, root1, proof);
       }
     }
+    expect(accepted).toEqual([]);
+    expect(checked).toBeGreaterThan(10_000);
   });
 
   test('the edge cases at size 0 and m = n', () => {
