@@ -37,10 +37,21 @@ export type OwnLog = ExportHead;
  * export), or a new one. The rows must have been read before `served`, as `stateFor` does.
  */
 export async function ownLogFor(rt: ServerRuntime, store: ServerStore, served: Buffer): Promise<OwnLog> {
-  const state = sha256Hex(served);
+  const state = sha256Hex(withoutGeneration(served));
   const latest = await latestExport(store.own);
   if (latest?.state === state && latest.workspace === rt.workspaceId) return latest;
   return exportNow(rt, store, state);
+}
+
+/**
+ * The served bytes less the state's generation: an import that only adds to the stored state
+ * what the served one already listed (the runs the server trained) moves the generation alone,
+ * and the rows — what the export must cover — are the same.
+ */
+function withoutGeneration(served: Buffer): Buffer {
+  const st = JSON.parse(served.toString('utf8')) as Record<string, unknown>;
+  if (!('generation' in st)) return served;
+  return Buffer.from(JSON.stringify({ ...st, generation: null }));
 }
 
 /** A new export made for the served state whose digest is `state`, unless one was made for it meanwhile. */

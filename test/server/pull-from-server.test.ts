@@ -408,7 +408,9 @@ describe('a pull from a store that lies about what the server recorded', () => {
     const after = (await storeObject(t, 'bob', 'GET', 'meta/state.json')).json.audit.find(
       (a: any) => a.workspace === ws,
     );
-    // The import changed nothing, so the state names the same export of the server's log.
+    // The import changed nothing served (at most the stored state took in the runs the server
+    // trained, which the served state already listed: only its generation moved), so the state
+    // names the same export of the server's log.
     expect(after).toEqual(own);
     const dana = await newLaptop(t, 'dana', 'cairn-pfs');
     const pulled: any = await dana.run((s) => s.transfer.pull([], { remote: 'team' }));
