@@ -120,6 +120,13 @@ describe('--job-user a,b: one job against another project running at the same ti
     expect(first.status, JSON.stringify(first.json)).toBe(200);
     const a = await waitRun('alice', first.json.run.id);
     expect(a.status).toBe('completed');
+    // Killed as the run ended, before its outputs were versioned: no `sleep` of the account is left.
+    const uid1 = readFileSync(join(await outputOf(a), 'uid'), 'utf8').trim();
+    const ps = spawnSync('ps', ['-u', uid1, '-o', 'stat=,comm='], { encoding: 'utf8' }).stdout;
+    expect(
+      ps.split('\n').filter((l) => /^[^Z]\S*\s+sleep$/.test(l.trim())),
+      ps,
+    ).toEqual([]);
     // A zombie (killed, not yet reaped by whatever reaps orphans here) runs nothing: not counted.
     const look =
       'id -u > "$CAIRN_OUTPUT_DIR/uid"; ps -u "$(id -u)" -o pid=,stat=,comm= | awk \'$2 !~ /^Z/ && $3 == "sleep"\' > "$CAIRN_OUTPUT_DIR/left"; ps -u "$(id -u)" -o pid=,stat=,comm= > "$CAIRN_OUTPUT_DIR/all"';

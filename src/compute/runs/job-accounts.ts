@@ -62,6 +62,21 @@ export async function releaseJobAccount(deps: RunDeps, runId: string): Promise<v
     .execute();
 }
 
+/**
+ * Kills what a run's job left running, as its run ends: the run still holds its account, so no
+ * other job's processes are among them. Best effort: the next lease of the account kills again.
+ */
+export async function endJobAccount(deps: RunDeps, runId: string, pool: readonly JobAccount[]): Promise<void> {
+  const row = await deps.bookkeeping
+    .selectFrom('store_locks')
+    .select('name')
+    .where('name', 'like', `${LEASE}%`)
+    .where('holder', '=', runId)
+    .executeTakeFirst();
+  const account = row && pool.find((a) => LEASE + a.name === row.name);
+  if (account) await killAccountProcesses(account).catch(() => {});
+}
+
 async function leaseEnded(deps: RunDeps, runId: string): Promise<boolean> {
   const run = await deps.bookkeeping.selectFrom('runs').select('status').where('id', '=', runId).executeTakeFirst();
   return !run || isTerminal(run.status);
