@@ -113,7 +113,8 @@ export async function killAccountProcesses(a: Pick<JobAccount, 'name' | 'uid' | 
   // Run as root, `kill -1` would signal every process on the machine.
   if (a.uid === 0) throw new CairnError('USAGE', `job account ${a.name} is root: its processes are not a job's`);
   for (let round = 0; round < 50; round++) {
-    spawnSync('/bin/sh', ['-c', 'kill -KILL -1 2>/dev/null'], { uid: a.uid, gid: a.gid, stdio: 'ignore' });
+    // No environment of the server's (its secrets) in a process of the account, however brief.
+    spawnSync('/bin/sh', ['-c', 'kill -KILL -1 2>/dev/null'], { uid: a.uid, gid: a.gid, stdio: 'ignore', env: {} });
     if (livePids(a.uid).length === 0) return;
     await new Promise((r) => setTimeout(r, 50));
   }
