@@ -8,7 +8,7 @@
 // accounts, as test/server/job-user.test.ts does; one server for the file.
 /* eslint-disable @typescript-eslint/no-explicit-any -- HTTP answers are checked field by field */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -127,6 +127,8 @@ describe('--job-user a,b: one job against another project running at the same ti
       ps.split('\n').filter((l) => /^[^Z]\S*\s+sleep$/.test(l.trim())),
       ps,
     ).toEqual([]);
+    // Its folders and logs are the server's again: the account's next job (another run's) cannot touch them.
+    for (const f of ['out', 'stdout.log', 'metrics.jsonl']) expect(statSync(join(a.dir, f)).uid, f).toBe(0);
     // A zombie (killed, not yet reaped by whatever reaps orphans here) runs nothing: not counted.
     const look =
       'id -u > "$CAIRN_OUTPUT_DIR/uid"; ps -u "$(id -u)" -o pid=,stat=,comm= | awk \'$2 !~ /^Z/ && $3 == "sleep"\' > "$CAIRN_OUTPUT_DIR/left"; ps -u "$(id -u)" -o pid=,stat=,comm= > "$CAIRN_OUTPUT_DIR/all"';

@@ -72,7 +72,7 @@ const END_STALE_MS = 30 * 60_000;
 export async function endRun(deps: RunDeps, run: RunRow, s: JobState): Promise<boolean> {
   if (!(await claimEnd(deps, run))) return false;
   // What the job left running dies before its outputs are versioned (docs/SERVER.md "One account per running job").
-  if (deps.compute.jobPool) await endJobAccount(deps, run.id, deps.compute.jobPool);
+  if (deps.compute.jobPool) await endJobAccount(deps, run, deps.compute.jobPool);
   await recordEnd(deps, run, s);
   return true;
 }

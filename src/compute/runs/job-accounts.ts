@@ -1,9 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CairnError } from '../../core/errors.js';
 import type { JobAccount } from '../backends/port.js';
 import type { RunDeps } from './deps.js';
-import { isTerminal } from './store.js';
+import { takeBackFromJob } from './job-folders.js';
+import { checkpointDir, isTerminal, type RunRow } from './store.js';
 
 /**
  * A team server's pool of job accounts (`--job-user a,b,…`; docs/SERVER.md "One account per
@@ -65,16 +67,29 @@ export async function releaseJobAccount(deps: RunDeps, runId: string): Promise<v
 /**
  * Kills what a run's job left running, as its run ends: the run still holds its account, so no
  * other job's processes are among them. Best effort: the next lease of the account kills again.
+ * Then the run's output and checkpoint folders, metrics and logs are the server's again (modes kept).
  */
-export async function endJobAccount(deps: RunDeps, runId: string, pool: readonly JobAccount[]): Promise<void> {
+export async function endJobAccount(
+  deps: RunDeps,
+  run: Pick<RunRow, 'id' | 'dir' | 'run_key'>,
+  pool: readonly JobAccount[],
+): Promise<void> {
   const row = await deps.bookkeeping
     .selectFrom('store_locks')
     .select('name')
     .where('name', 'like', `${LEASE}%`)
-    .where('holder', '=', runId)
+    .where('holder', '=', run.id)
     .executeTakeFirst();
   const account = row && pool.find((a) => LEASE + a.name === row.name);
-  if (account) await killAccountProcesses(account).catch(() => {});
+  if (!account) return;
+  try {
+    await killAccountProcesses(account);
+  } catch {
+    return; // a process left: its folders stay its own until the account is next leased
+  }
+  // No process of the account is left, and no other job holds it: nothing changes them meanwhile.
+  const files = ['metrics.jsonl', 'stdout.log', 'stderr.log'].map((f) => join(run.dir, f));
+  takeBackFromJob([join(run.dir, 'out'), checkpointDir(deps, run.run_key), ...files]);
 }
 
 async function leaseEnded(deps: RunDeps, runId: string): Promise<boolean> {
