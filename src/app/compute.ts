@@ -81,7 +81,7 @@ export function computePorts(
   env: NodeJS.ProcessEnv = process.env,
   opts: JobOptions = {},
 ): ComputePorts {
-  const { jobUser, jobsDir, jobsRefused } = opts.jobs ?? {};
+  const { jobUser, jobPool, jobsDir, jobsRefused } = opts.jobs ?? {};
   let config: ComputeConfig | null = null;
   const backends = new Map<string, Promise<ComputeBackend>>();
   const cfg = () => (config ??= loadComputeConfig(ws.cairnDir));
@@ -109,6 +109,7 @@ export function computePorts(
     },
     ...(opts.isolateJobs ? { jobBaseEnv: jobBase(env, jobUser) } : {}),
     ...(jobUser ? { jobUser } : {}),
+    ...(jobPool ? { jobPool } : {}),
     ...(jobsDir ? { jobsDir } : {}),
     ...(jobsRefused ? { jobsRefused } : {}),
   };

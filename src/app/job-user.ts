@@ -8,6 +8,11 @@ import { CairnError } from '../core/errors.js';
 export interface ServerJobs {
   /** Jobs run as this account (the server runs as root and was given --job-user). */
   jobUser?: JobAccount;
+  /**
+   * Given several accounts (`--job-user a,b,…`): each job runs as one no other running job holds
+   * (compute/runs/job-accounts.ts). `jobUser` is then the first, for what names the setup.
+   */
+  jobPool?: JobAccount[];
   /** Run folders, checkpoints, submitted code and the input cache: `<data dir>/jobs`, the one part a job reaches. */
   jobsDir?: string;
   /** No job may start: the server runs as root and nobody said jobs may too. */
@@ -16,7 +21,7 @@ export interface ServerJobs {
 
 export interface JobUserOptions {
   dataDir: string;
-  /** `--job-user`: the OS account jobs run as. */
+  /** `--job-user`: the OS account jobs run as, or several separated by commas (a pool). */
   jobUser?: string;
   /** `--allow-root-jobs` (or CAIRN_ALLOW_ROOT_JOBS=1): a root server without a job user runs jobs as root. */
   allowRootJobs?: boolean;
@@ -58,9 +63,10 @@ export function serverJobs(o: JobUserOptions): ServerJobs {
       },
     };
   }
-  const account = lookupAccount(o.jobUser);
+  const pool = jobPool(o.jobUser, o.uid);
+  const account = pool[0]!;
   // The server's own account: nothing to switch to (a non-root server's jobs, as before).
-  if (account.uid === o.uid) return {};
+  if (pool.length === 1 && account.uid === o.uid) return {};
   if (o.uid !== 0)
     throw new CairnError(
       'USAGE',
@@ -89,7 +95,30 @@ export function serverJobs(o: JobUserOptions): ServerJobs {
         data: { loose: loose.map((l) => l.path) },
       },
     );
-  return { jobUser: account, jobsDir: jobsFolders(o.dataDir, o.uid) };
+  const jobsDir = jobsFolders(o.dataDir, o.uid);
+  return pool.length > 1 ? { jobUser: account, jobPool: pool, jobsDir } : { jobUser: account, jobsDir };
+}
+
+/**
+ * The accounts of `--job-user a,b,…`. A pool's accounts must be distinct, and neither root nor
+ * the server's own: each is leased to one job at a time and all its processes are killed when
+ * it changes hands, which for root or the server's account would kill far more than a job.
+ */
+function jobPool(spec: string, serverUid: number): JobAccount[] {
+  const names = spec.split(',').map((n) => n.trim());
+  const pool = names.map(lookupAccount);
+  if (pool.length === 1) return pool;
+  const uids = new Set(pool.map((a) => a.uid));
+  const bad = pool.find((a) => a.uid === 0 || a.uid === serverUid);
+  if (bad || uids.size !== pool.length)
+    throw new CairnError(
+      'USAGE',
+      bad
+        ? `--job-user ${spec}: ${bad.name} (uid ${bad.uid}) is ${bad.uid === 0 ? 'root' : 'the server’s own account'}, not an account for jobs`
+        : `--job-user ${spec}: two of these names are one account (the same uid)`,
+      { hint: 'create one account per concurrent job: useradd --no-create-home --shell /usr/sbin/nologin cairn-job-N' },
+    );
+  return pool;
 }
 
 /** The account's uid, primary gid and home, from the system's user database (getent: files, LDAP, …). */

@@ -57,8 +57,9 @@ export const serverStart = spec({
     ),
     publicUrl: text('--public-url <url>', "the server's URL as browsers reach it (for the sign-in redirect)"),
     jobUser: text(
-      '--job-user <account>',
-      'run every job as this OS account, never as the server (needs root; or CAIRN_JOB_USER)',
+      '--job-user <accounts>',
+      'run jobs as these OS accounts, never as the server (needs root; or CAIRN_JOB_USER). One name: every job shares it. ' +
+        'Several (cairn-job-1,cairn-job-2,…): each running job gets one no other running job holds, and waits queued while all are held',
     ),
     allowRootJobs: flag(
       '--allow-root-jobs',

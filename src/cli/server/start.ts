@@ -48,6 +48,7 @@ export async function run(opts: OptionsOf<typeof serverStart>): Promise<void> {
     store: server.runtime.store?.url ?? null,
     jobs: {
       user: server.runtime.jobs.jobUser?.name ?? null,
+      pool: server.runtime.jobs.jobPool?.map((a) => a.name) ?? null,
       refused: server.runtime.jobs.jobsRefused?.message ?? null,
       dir: server.runtime.jobs.jobsDir ?? null,
     },
@@ -78,7 +79,10 @@ export async function run(opts: OptionsOf<typeof serverStart>): Promise<void> {
 /** What the admin must know about the jobs this server will run: as whom, or that none will run. */
 function jobsLine(jobs: ServerRuntime['jobs']): string {
   if (jobs.jobsRefused) return `jobs: REFUSED: ${jobs.jobsRefused.message}; ${jobs.jobsRefused.hint}`;
-  if (jobs.jobUser) return `jobs: run as ${jobs.jobUser.name} (uid ${jobs.jobUser.uid}), folders in ${jobs.jobsDir}`;
+  if (jobs.jobPool)
+    return `jobs: each run as its own account of ${jobs.jobPool.map((a) => a.name).join(', ')} (${jobs.jobPool.length} at a time), folders in ${jobs.jobsDir}`;
+  if (jobs.jobUser)
+    return `jobs: run as ${jobs.jobUser.name} (uid ${jobs.jobUser.uid}), shared by every job, folders in ${jobs.jobsDir}`;
   return `jobs: run as this server's own account (${process.getuid?.() === 0 ? 'root, as --allow-root-jobs says' : 'they can read its data dir: see docs/SERVER.md "Jobs run as their own account"'})`;
 }
 

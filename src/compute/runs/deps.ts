@@ -28,6 +28,11 @@ export interface ComputePorts {
    */
   readonly jobUser?: JobAccount;
   /**
+   * A team server's pool of job accounts (`--job-user a,b,…`): each job runs as one that no other
+   * running job holds, leased for the run (job-accounts.ts). Set instead of `jobUser`.
+   */
+  readonly jobPool?: readonly JobAccount[];
+  /**
    * Where run folders and checkpoints live when not in the workspace (`.cairn/`): a server with
    * a job user keeps them outside its private data, where the job's account can reach them.
    */

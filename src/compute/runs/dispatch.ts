@@ -6,9 +6,10 @@ import { CairnError } from '../../core/errors.js';
 import { inputEnvName, RUN_ENV } from '../../core/run-contract.js';
 import { isoUtc } from '../../core/time.js';
 import { materializeShared } from '../../datasets/index.js';
-import type { JobHandle } from '../backends/port.js';
+import type { JobAccount, JobHandle } from '../backends/port.js';
 import type { ComputePorts, RunDeps } from './deps.js';
 import { endRun } from './end.js';
+import { leaseJobAccount, releaseJobAccount } from './job-accounts.js';
 import { giveToJobUser } from './job-folders.js';
 import { quotaCheck } from './quota.js';
 import { checkpointDir, JOB_CLAIM, type Reason, type RunRow, type StoredSpec } from './store.js';
@@ -54,7 +55,11 @@ export async function dispatch(deps: RunDeps, read?: RunRow[]): Promise<void> {
     try {
       started = await tryStart(deps, run);
     } finally {
-      if (!started || !('handle' in started)) await releaseClaim(deps, run, claim);
+      if (!started || !('handle' in started)) {
+        await releaseClaim(deps, run, claim);
+        // Its job never started: the account it leased, if any, is free for the others.
+        if (deps.compute.jobPool) await releaseJobAccount(deps, run.id);
+      }
     }
     if (!started) continue;
     if (!('handle' in started)) {
@@ -228,6 +233,11 @@ export function jobEnv(
   };
 }
 
+/** A pooled job's base environment names the account it leased (a single job user's is named by app/). */
+function accountEnv(base: Record<string, string>, account: JobAccount | undefined): Record<string, string> {
+  return account ? { ...base, HOME: account.home, USER: account.name, LOGNAME: account.name } : base;
+}
+
 /** Prepares the run's folder and inputs, then hands the job to its backend. */
 async function startJob(deps: RunDeps, run: RunRow): Promise<JobHandle> {
   const refused = deps.compute.jobsRefused;
@@ -240,7 +250,8 @@ async function startJob(deps: RunDeps, run: RunRow): Promise<JobHandle> {
   mkdirSync(out, { recursive: true });
   mkdirSync(ckpt, { recursive: true });
   const env = jobEnv(run, stored.spec, { dir, out, checkpoints: ckpt }, deps.compute.sdk);
-  const runAs = deps.compute.jobUser;
+  const pool = deps.compute.jobPool;
+  const runAs = pool ? await leaseJobAccount(deps, run.id, pool) : deps.compute.jobUser;
   if (runAs)
     giveToJobUser(runAs, {
       dirs: [out, ckpt],
@@ -254,7 +265,7 @@ async function startJob(deps: RunDeps, run: RunRow): Promise<JobHandle> {
     command: stored.command,
     cwd: stored.codeDir,
     env,
-    ...(deps.compute.jobBaseEnv ? { baseEnv: deps.compute.jobBaseEnv } : {}),
+    ...(deps.compute.jobBaseEnv ? { baseEnv: accountEnv(deps.compute.jobBaseEnv, pool && runAs) } : {}),
     ...(runAs ? { runAs } : {}),
     stdoutPath: join(dir, 'stdout.log'),
     stderrPath: join(dir, 'stderr.log'),

@@ -10,6 +10,7 @@ import type { JobState, PolicyAction } from '../backends/port.js';
 import type { LocalExit } from '../backends/local/job-files.js';
 import { LocalBackend } from '../backends/local/local-backend.js';
 import type { RunDeps } from './deps.js';
+import { endJobAccount } from './job-accounts.js';
 import { ingestRunMetrics } from './metrics.js';
 import { policyReason, recordPolicy } from './policy-actions.js';
 import { recordDigests } from './record-digest.js';
@@ -70,6 +71,8 @@ const END_STALE_MS = 30 * 60_000;
  */
 export async function endRun(deps: RunDeps, run: RunRow, s: JobState): Promise<boolean> {
   if (!(await claimEnd(deps, run))) return false;
+  // What the job left running dies before its outputs are versioned (docs/SERVER.md "One account per running job").
+  if (deps.compute.jobPool) await endJobAccount(deps, run, deps.compute.jobPool);
   await recordEnd(deps, run, s);
   return true;
 }

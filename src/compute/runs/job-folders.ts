@@ -1,4 +1,16 @@
-import { chmodSync, chownSync, closeSync, constants, fchownSync, fstatSync, openSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  constants,
+  fchownSync,
+  fstatSync,
+  lchownSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+} from 'node:fs';
+import { join } from 'node:path';
 import { CairnError } from '../../core/errors.js';
 import type { JobAccount } from '../backends/port.js';
 
@@ -12,6 +24,7 @@ import type { JobAccount } from '../backends/port.js';
 export function giveToJobUser(account: JobAccount, paths: { dirs: string[]; files: string[] }): void {
   try {
     for (const d of paths.dirs) {
+      giveTree(d, account);
       chownSync(d, account.uid, account.gid);
       chmodSync(d, 0o700);
     }
@@ -34,4 +47,37 @@ export function giveToJobUser(account: JobAccount, paths: { dirs: string[]; file
       },
     );
   }
+}
+
+/**
+ * What the server holds in a folder it gives to a job: an earlier attempt's checkpoints, taken
+ * back from another pool account when that run ended (job-accounts.ts). Only entries of the
+ * server's own account are given, and only such folders entered: nobody else can change them
+ * meanwhile, so no link swapped in can lead the walk elsewhere. Anything else stays as it is.
+ */
+function giveTree(dir: string, account: JobAccount): void {
+  const me = process.getuid?.();
+  if (me === undefined || lstatSync(dir).uid !== me) return;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const st = lstatSync(p);
+    if (st.uid !== me) continue;
+    if (st.isDirectory()) giveTree(p, account);
+    lchownSync(p, account.uid, account.gid);
+  }
+}
+
+/**
+ * Gives a run's folders back to the server once its account has no process left (the run still
+ * holds it): the account's later jobs, other runs', can no longer read or change them.
+ */
+export function takeBackFromJob(dirs: string[]): void {
+  const me = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+  const walk = (p: string) => {
+    const st = lstatSync(p, { throwIfNoEntry: false });
+    if (!st) return;
+    if (st.isDirectory()) for (const name of readdirSync(p)) walk(join(p, name));
+    lchownSync(p, me.uid, me.gid);
+  };
+  for (const d of dirs) walk(d);
 }
