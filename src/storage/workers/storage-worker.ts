@@ -91,6 +91,18 @@ function statOf(fd: number): FileStat {
   return { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
 }
 
+/**
+ * Refuses bytes that were never the file's content at one moment: a file truncated or rewritten
+ * while it was read (its size at the end is not what was read, or its times moved since it was
+ * opened) yields a mix of before and after. A change between the walk and the open is fine — the
+ * bytes read are then one state of the file, recorded as changed — but not one during the read.
+ */
+function unchangedSinceOpen(fd: number, atOpen: FileStat, read: number): void {
+  const now = statOf(fd);
+  if (now.size !== read || now.mtimeMs !== atOpen.mtimeMs || now.ctimeMs !== atOpen.ctimeMs)
+    throw Object.assign(new Error('file changed while being read'), { code: 'ECHANGED' });
+}
+
 function smallFiles(task: SmallFileTask, send: (r: WorkerReply, t?: ArrayBuffer[]) => void): void {
   const sizes = task.sizes;
   const paths = task.paths.split('\0');
@@ -203,6 +215,7 @@ function largeFile(task: LargeFileTask, send: (r: WorkerReply, t?: ArrayBuffer[]
       prev = buf;
       send({ type: 'large-chunks', slot, chunks });
     }
+    unchangedSinceOpen(fd, stat, pos);
     send({
       type: 'large-done',
       digest: whole ? whole.digest('hex') : '',
@@ -245,6 +258,7 @@ function hashFiles(task: HashTask): HashResult[] {
         pos += n;
       }
       if (scanner.finish().length > 0) chunks.push(chunk.digest('hex'));
+      unchangedSinceOpen(fd, stat, pos);
       out.push({ ok: true, digest: whole.digest('hex'), size: pos, chunks, stat: { ...stat, size: pos } });
     } catch (err) {
       out.push({ ok: false, error: toWorkerError(err, f.path) });
