@@ -24,7 +24,7 @@ import {
   writeState,
 } from './remote-layout.js';
 import { runTransfers } from './runner.js';
-import { divergedError, emptyState, mergeState } from './state.js';
+import { divergedError, emptyState, mergeState, type RemoteState } from './state.js';
 import { localState } from './state-db.js';
 
 export interface PushResult {
@@ -116,18 +116,7 @@ export async function push(
     );
     // The log that travels includes the push event just recorded.
     const audit = await uploadAuditLog(deps, r, result.witnessed);
-    const withAudit = mergeState(result.merged, {
-      ...emptyState(),
-      audit: [
-        {
-          workspace: deps.workspaceId,
-          origin: deps.audit.keys.origin,
-          size: audit.size,
-          root: audit.root,
-          key: auditPrefix(deps.workspaceId),
-        },
-      ],
-    });
+    const withAudit = withOwnLogEntry(deps, result.merged, audit);
     await writeState(r.data, withAudit.state);
     return { remote: name, url: r.plain.url, ...result.out, audit, encrypted: r.encrypted };
   } finally {
@@ -170,6 +159,18 @@ export async function uploadPacks(
 }
 
 /** Exports this workspace's log and uploads every file of the bundle under audit/<workspace>/. */
+/** `state` naming this workspace's log as just uploaded (its size and root) at its place on the remote. */
+export function withOwnLogEntry(deps: TransferDeps, state: RemoteState, audit: { size: number; root: string }) {
+  const entry = {
+    workspace: deps.workspaceId,
+    origin: deps.audit.keys.origin,
+    size: audit.size,
+    root: audit.root,
+    key: auditPrefix(deps.workspaceId),
+  };
+  return mergeState(state, { ...emptyState(), audit: [entry] });
+}
+
 export async function uploadAuditLog(
   deps: TransferDeps,
   r: OpenedRemote,

@@ -5,10 +5,10 @@ import { acquireShared } from '../storage/locks/locks.js';
 import type { TransferDeps } from './deps.js';
 import { openRemote, type OpenedRemote } from './open-remote.js';
 import { DEFAULT_JOBS } from './deps.js';
-import { uploadAuditLog, uploadPacks } from './push.js';
-import { auditPrefix, checkDescriptor, packKey, readRemoteCheckpoint, readState, writeState } from './remote-layout.js';
+import { uploadAuditLog, uploadPacks, withOwnLogEntry } from './push.js';
+import { checkDescriptor, packKey, readRemoteCheckpoint, readState, writeState } from './remote-layout.js';
 import { pickRemote, type RemoteConfig } from './remotes-file.js';
-import { emptyState, mergeState, type RemoteState } from './state.js';
+import type { RemoteState } from './state.js';
 import { versionPacks } from './state-db.js';
 
 /** What erasure did (or, on a dry run, would do) on one remote. */
@@ -239,18 +239,7 @@ async function applyRemotePlan(
   // This log, with the `dataset.erase` events, goes up before any pack goes: a pull believes a
   // version listed without data only when a verified log on the remote vouches for its erasure.
   const audit = await uploadAuditLog(deps, r, witnessed);
-  const logged = mergeState(repointed, {
-    ...emptyState(),
-    audit: [
-      {
-        workspace: deps.workspaceId,
-        origin: deps.audit.keys.origin,
-        size: audit.size,
-        root: audit.root,
-        key: auditPrefix(deps.workspaceId),
-      },
-    ],
-  }).state;
+  const logged = withOwnLogEntry(deps, repointed, audit).state;
   await writeState(r.data, logged);
   for (const p of plan.drop) await r.data.delete(packKey(p));
   const gone = new Set(plan.drop);
