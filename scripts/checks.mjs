@@ -6,14 +6,22 @@
 // status is 1 if any check failed, naming which. The build is left out when dist/ is newer than
 // everything it is built from (scripts/build-current.mjs): CI's `npm ci` has just built it; a
 // developer who edited a source, UI or build file gets a build. CAIRN_FORCE_BUILD=1 always builds.
+//
+// With --with-suite (what `npm test` runs), the suite starts as soon as dist/ is built and runs
+// beside the typecheck and lint: most test files wait on the processes they start, so the two
+// checks (about 2.5 min of mostly one core each) fill idle cores instead of delaying the suite.
+// The suite's output streams live; arguments after `--` go to vitest.
 import { spawn } from 'node:child_process';
 import { buildIsCurrent } from './build-current.mjs';
 
+const withSuite = process.argv.includes('--with-suite');
+const dashes = process.argv.indexOf('--');
+const vitestArgs = dashes >= 0 ? process.argv.slice(dashes + 1) : [];
 const skipBuild = process.env.CAIRN_FORCE_BUILD !== '1' && buildIsCurrent();
+const build = ['build', 'npm', ['run', '--silent', 'build']];
 const checks = [
   ['typecheck', 'npm', ['run', '--silent', 'typecheck']],
   ['lint', 'npm', ['run', '--silent', 'lint']],
-  ...(skipBuild ? [] : [['build', 'npm', ['run', '--silent', 'build']]]),
 ];
 if (skipBuild) process.stdout.write('== build: skipped, dist/ is newer than everything it is built from\n');
 
@@ -36,7 +44,23 @@ function run([name, cmd, args]) {
   });
 }
 
-const failed = (await Promise.all(checks.map(run))).filter(Boolean);
+/** The suite, its output straight to this terminal; resolves to 'tests' when it failed. */
+function suite() {
+  return new Promise((resolve) => {
+    const child = spawn('npx', ['vitest', 'run', ...vitestArgs], { stdio: 'inherit' });
+    child.on('error', () => resolve('tests'));
+    child.on('close', (code) => resolve(code === 0 ? null : 'tests'));
+  });
+}
+
+let failed;
+if (withSuite) {
+  // The suite runs the CLI from dist/: it must be built before the first test starts.
+  const built = skipBuild ? null : await run(build);
+  failed = built ? [built] : (await Promise.all([...checks.map(run), suite()])).filter(Boolean);
+} else {
+  failed = (await Promise.all([...checks, ...(skipBuild ? [] : [build])].map(run))).filter(Boolean);
+}
 if (failed.length) {
   process.stderr.write(`checks failed: ${failed.join(', ')}\n`);
   process.exit(1);
