@@ -1,17 +1,16 @@
-import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discover, OidcVerifier } from './verifier.js';
 import type { OidcSettings } from './settings.js';
+import { startLoopback } from '../../test-support/loopback.js';
 
 /**
  * A loopback "provider" whose answers never end: `/fast/…` streams as fast as the client takes,
  * `/slow/…` a byte every 50 ms; `/jwks-endless` and `/jwks-slow` are the key sets named by the
  * discovery documents under `/bad-keys` and `/slow-keys`.
  */
-let server: Server;
+let loopback: Awaited<ReturnType<typeof startLoopback>>;
 let base = '';
-const sockets = new Set<Socket>();
 
 function stream(res: ServerResponse, fast: boolean): void {
   res.writeHead(200, { 'content-type': 'application/json' });
@@ -29,7 +28,7 @@ function stream(res: ServerResponse, fast: boolean): void {
 }
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
+  loopback = await startLoopback((req, res) => {
     const path = req.url ?? '/';
     const doc = (issuer: string, jwks: string) =>
       res.end(
@@ -44,17 +43,11 @@ beforeAll(async () => {
     if (path === '/slow-keys/.well-known/openid-configuration') return doc(`${base}/slow-keys`, '/jwks-slow');
     stream(res, path.startsWith('/fast') || path === '/jwks-endless');
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = loopback.url;
 });
 
 afterAll(async () => {
-  for (const s of sockets) s.destroy();
-  await new Promise<void>((r) => server.close(() => r()));
+  await loopback?.close();
 });
 
 const bounds = { maxBytes: 64 * 1024, timeoutMs: 500 };

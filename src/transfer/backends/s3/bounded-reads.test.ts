@@ -1,16 +1,15 @@
-import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Backend } from './s3-backend.js';
+import { startLoopback } from '../../../test-support/loopback.js';
 
 /**
  * A loopback server posing as S3 that answers every GET with more than was asked: `endless`
  * streams (chunked, no length) until the client hangs up; `huge` announces 10 GiB and sends
  * nothing; `whole` ignores the Range header and sends 1 MiB.
  */
-let server: Server;
+let loopback: Awaited<ReturnType<typeof startLoopback>>;
 let endpoint = '';
-const sockets = new Set<Socket>();
 /** Bytes the endless answers managed to write before the client hung up. */
 const streamed: number[] = [];
 
@@ -27,7 +26,7 @@ function endless(res: ServerResponse): void {
 }
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
+  loopback = await startLoopback((req, res) => {
     const key = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname.split('/').pop() ?? '');
     if (key === 'endless') return endless(res);
     if (key === 'huge') {
@@ -37,17 +36,11 @@ beforeAll(async () => {
     res.writeHead(200, { 'content-length': String(1024 * 1024) });
     res.end(Buffer.alloc(1024 * 1024, 1));
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  endpoint = loopback.url;
 });
 
 afterAll(async () => {
-  for (const s of sockets) s.destroy();
-  await new Promise<void>((r) => server.close(() => r()));
+  await loopback?.close();
 });
 
 function backend(): S3Backend {
