@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,9 +21,10 @@ import {
   type UploadPlans,
 } from './server-store.js';
 import type { TrainedRuns } from './server-state.js';
-import type { SessionRecord, SessionStore } from './oidc/index.js';
+import { memorySessions, type SessionRecord, type SessionStore } from './oidc/index.js';
+import { readSessionKey, sameCheck, SESSION_KEY_FILE, sessionKeys, type SessionKeys } from './session-seal.js';
 import { serverJobs, type JobUserOptions, type ServerJobs } from './job-user.js';
-import { leaseLocks, processLease, type ProcessLease } from './store-locks.js';
+import { leaseLocks, processLease, type ProcessLease, type StoreLocks } from './store-locks.js';
 import { remoteConfigFrom, TRAVELLING_RUNS } from '../transfer/index.js';
 import { runRecord } from '../compute/index.js';
 import { loadRemotesFile, openBackend, saveRemotesFile } from './transfer-config.js';
@@ -145,8 +146,13 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
   const store = opts.local ? null : await openServerStore(ws, opts);
   // After the store: a new data dir's folder store is among what the job user must not read.
   let jobs: ServerJobs;
+  let sessions: SessionStore;
   try {
     jobs = opts.local ? {} : serverJobs(jobOptions(dataDir, fresh, opts, store?.url));
+    // `cairn ui` has no browser sign-in: nothing of it is kept in the user's workspace.
+    sessions = opts.local
+      ? memorySessions()
+      : dbSessions(ws, await openSessionKeys(ws), leaseLocks(ws.meta.db, leaseOf(opts.env)));
   } catch (err) {
     await store?.close();
     await ws.close();
@@ -182,7 +188,7 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
     servedAlias: (env) => loadDeployConfig(ws.cairnDir)?.environments[env]?.alias ?? null,
     store,
     localActor,
-    sessions: dbSessions(ws),
+    sessions,
     async ready() {
       try {
         await sql`select 1`.execute(ws.meta.db);
@@ -368,9 +374,12 @@ function dbUploadPlans(ws: Workspace): UploadPlans {
 
 /**
  * Browser sessions in the metadata database, by the SHA-256 of their ids (a reader of the
- * database gets no usable session); expired ones are swept as sessions start.
+ * database gets no usable session); expired ones are swept as sessions start. Refresh tokens are
+ * kept sealed to their row (`keys`: the data dir's session key, never the database's); a renewal
+ * runs under the session's lease lock (`locks`, shared by every server process on the database)
+ * and writes only over the generation it read.
  */
-function dbSessions(ws: Workspace): SessionStore {
+function dbSessions(ws: Workspace, keys: SessionKeys, locks: StoreLocks): SessionStore {
   const db = ws.meta.db;
   return {
     async put(idHash, s) {
@@ -380,7 +389,7 @@ function dbSessions(ws: Workspace): SessionStore {
         .values({
           id_hash: idHash,
           principal: s.principal,
-          claims: JSON.stringify(keptClaims(s)),
+          claims: JSON.stringify(keptClaims(idHash, s, keys)),
           expires_at: new Date(s.expires).toISOString(),
           created_at: new Date().toISOString(),
         })
@@ -388,58 +397,133 @@ function dbSessions(ws: Workspace): SessionStore {
     },
     async get(idHash) {
       const r = await db.selectFrom('browser_sessions').selectAll().where('id_hash', '=', idHash).executeTakeFirst();
-      return r ? { principal: r.principal, ...readClaims(r.claims), expires: Date.parse(r.expires_at) } : null;
+      if (!r) return null;
+      const { principal, expires_at, generation } = r;
+      return { principal, ...readClaims(idHash, r.claims, keys), expires: Date.parse(expires_at), generation };
     },
     async delete(idHash) {
       const r = await db.deleteFrom('browser_sessions').where('id_hash', '=', idHash).executeTakeFirst();
       return Number(r.numDeletedRows) > 0;
     },
-    // One row every process reads (of two first starts, one insert wins); its id is no SHA-256
-    // hex, so no session id maps to it, and it never expires.
-    async sealKey() {
-      await db
-        .insertInto('browser_sessions')
-        .values({
-          id_hash: SEAL_KEY_ROW,
-          principal: '',
-          claims: JSON.stringify(randomBytes(32).toString('base64')),
-          expires_at: '9999-12-31T23:59:59.999Z',
-          created_at: new Date().toISOString(),
-        })
-        .onConflict((oc) => oc.column('id_hash').doNothing())
-        .execute();
+    async replace(idHash, before, next) {
       const r = await db
-        .selectFrom('browser_sessions')
-        .select('claims')
-        .where('id_hash', '=', SEAL_KEY_ROW)
-        .executeTakeFirstOrThrow();
-      return Buffer.from(JSON.parse(r.claims) as string, 'base64');
+        .updateTable('browser_sessions')
+        .set({
+          principal: next.principal,
+          claims: JSON.stringify(keptClaims(idHash, next, keys)),
+          expires_at: new Date(next.expires).toISOString(),
+          generation: (before.generation ?? 0) + 1,
+        })
+        .where('id_hash', '=', idHash)
+        .where('generation', '=', before.generation ?? 0)
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows) === 1;
     },
+    exclusive: (idHash, fn) => locks.run(`browser-session:${idHash}`, fn),
+    sealKey: async () => keys.stateKey,
   };
 }
 
 /**
  * A session's claims column: the claims alone (as rows before the re-check kept them), or with
- * the refresh token and the time of the next re-check, wrapped and marked, so no migration is
- * needed and older rows still read.
+ * the refresh token and the time of the next re-check, wrapped and marked. Marked 3: the refresh
+ * token sealed to the row; 2 (servers before sealing): in the clear, still read, and sealed at
+ * the next start (sealClearSessions).
  */
-function keptClaims(s: SessionRecord): unknown {
+function keptClaims(idHash: string, s: SessionRecord, keys: SessionKeys): unknown {
   if (s.refreshToken === undefined && s.recheckAt === undefined) return s.claims;
-  return { cairnSession: 2, claims: s.claims, refreshToken: s.refreshToken, recheckAt: s.recheckAt };
+  return {
+    cairnSession: 3,
+    claims: s.claims,
+    ...(s.refreshToken !== undefined ? { refreshToken: keys.seal(idHash, s.refreshToken) } : {}),
+    recheckAt: s.recheckAt,
+  };
 }
 
-function readClaims(text: string): Pick<SessionRecord, 'claims' | 'refreshToken' | 'recheckAt'> {
+/** What a claims column holds; a refresh token that does not open for this row (moved from another, sealed with another key) is none. */
+function readClaims(
+  idHash: string,
+  text: string,
+  keys: SessionKeys,
+): Pick<SessionRecord, 'claims' | 'refreshToken' | 'recheckAt'> {
   const v = JSON.parse(text) as Record<string, unknown>;
-  if (v.cairnSession !== 2) return { claims: v as SessionRecord['claims'] };
+  if (v.cairnSession !== 2 && v.cairnSession !== 3) return { claims: v as SessionRecord['claims'] };
+  const token =
+    typeof v.refreshToken !== 'string'
+      ? null
+      : v.cairnSession === 3
+        ? keys.open(idHash, v.refreshToken)
+        : v.refreshToken;
   return {
     claims: v.claims as SessionRecord['claims'],
-    ...(typeof v.refreshToken === 'string' ? { refreshToken: v.refreshToken } : {}),
+    ...(token !== null ? { refreshToken: token } : {}),
     ...(typeof v.recheckAt === 'number' ? { recheckAt: v.recheckAt } : {}),
   };
 }
 
-/** The browser_sessions row holding the key sign-ins in progress are sealed with. */
-const SEAL_KEY_ROW = 'oidc-state-seal-key';
+/** The browser_sessions row holding the check value of the session key the rows are sealed with. */
+const KEY_CHECK_ROW = 'session-key-check';
+
+/**
+ * The data dir's session key, checked against the one the database's sessions were sealed with
+ * (recorded by the first server process on it): a process with another key file would read every
+ * session's refresh token as none and end the sessions one by one, so it does not start. Then
+ * sessions a server from before sealing left in the clear are sealed, each only if unchanged.
+ */
+async function openSessionKeys(ws: Workspace): Promise<SessionKeys> {
+  const db = ws.meta.db;
+  const kept = () =>
+    db.selectFrom('browser_sessions').select('claims').where('id_hash', '=', KEY_CHECK_ROW).executeTakeFirst();
+  const before = await kept();
+  const raw = readSessionKey(ws.cairnDir, !before);
+  const hint = `copy ${SESSION_KEY_FILE} from the data dir of a server already on this database (if it is lost: delete the rows of browser_sessions, and everyone signs in again)`;
+  if (!raw)
+    throw new CairnError(
+      'CONFIG_INVALID',
+      `the data dir has no ${SESSION_KEY_FILE}, and this database's sessions are sealed with one`,
+      { hint },
+    );
+  const keys = sessionKeys(raw);
+  await db
+    .insertInto('browser_sessions')
+    .values({
+      id_hash: KEY_CHECK_ROW,
+      principal: '',
+      claims: JSON.stringify(keys.check),
+      expires_at: '9999-12-31T23:59:59.999Z',
+      created_at: new Date().toISOString(),
+    })
+    .onConflict((oc) => oc.column('id_hash').doNothing())
+    .execute();
+  const check = await kept();
+  if (!check || !sameCheck(JSON.parse(check.claims) as string, keys))
+    throw new CairnError(
+      'CONFIG_INVALID',
+      `${SESSION_KEY_FILE} is not the key this database's sessions are sealed with`,
+      { hint },
+    );
+  await sealClearSessions(ws, keys);
+  return keys;
+}
+
+/** Seals the refresh tokens rows of a server before sealing hold in the clear (a row renewed meanwhile is left to its writer). */
+async function sealClearSessions(ws: Workspace, keys: SessionKeys): Promise<void> {
+  const db = ws.meta.db;
+  const clear = await db
+    .selectFrom('browser_sessions')
+    .selectAll()
+    .where('claims', 'like', '%"cairnSession":2%')
+    .execute();
+  for (const r of clear) {
+    const s = { principal: r.principal, ...readClaims(r.id_hash, r.claims, keys), expires: Date.parse(r.expires_at) };
+    await db
+      .updateTable('browser_sessions')
+      .set({ claims: JSON.stringify(keptClaims(r.id_hash, s, keys)), generation: r.generation + 1 })
+      .where('id_hash', '=', r.id_hash)
+      .where('generation', '=', r.generation)
+      .execute();
+  }
+}
 
 /**
  * Bookkeeping rows beside the log (not state the log vouches for): the server's own table.

@@ -178,6 +178,7 @@ export function metaConformance(name: string, factory: MetaFactory): void {
             '0014-store-locks',
             '0015-run-imports',
             '0016-evaluation-imports',
+            '0017-browser-session-generation',
           ]);
         } finally {
           await again.close();

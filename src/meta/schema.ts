@@ -117,9 +117,12 @@ export interface UploadPlansTable {
 export interface BrowserSessionsTable {
   id_hash: string;
   principal: string;
+  /** JSON: the claims, and (sealed to this row) the refresh token and the next re-check's time. */
   claims: string;
   expires_at: string;
   created_at: string;
+  /** Bumped by every renewal: a renewal writes only over the generation it read (migration 0017). */
+  generation: ColumnType<number, number | undefined, number>;
 }
 
 export interface ModelsTable {

@@ -2,7 +2,8 @@ import { sql, type Kysely } from 'kysely';
 import { migrations } from '../meta/migrations/index.js';
 
 /**
- * The tables each migration after 0011 creates (they only create tables). Tests that replay an
+ * The tables each migration after 0011 creates (the others only add columns to, or delete rows
+ * of, a table one of these creates, which goes with it: nothing of their own to drop). Tests that replay an
  * older migration on data recorded before it must first undo every later one, in order, since
  * migrations run in name order; a new migration that is not listed here fails those tests by
  * name rather than with Kysely's "corrupted migrations".
@@ -12,6 +13,7 @@ const TABLES_OF: Record<string, readonly string[]> = {
   '0014-store-locks': ['store_locks'],
   '0015-run-imports': ['run_imports'],
   '0016-evaluation-imports': ['evaluation_imports'],
+  '0017-browser-session-generation': [],
 };
 
 /** Undoes every migration after 0011-metric-blocks (newest first). */

@@ -25,6 +25,11 @@ export interface TestIdp {
     /** `refreshAlways`: a refresh token for every code the public client redeems (as Keycloak does), not only with offline_access consented. */
     opts?: { refreshAlways?: boolean },
   ): void;
+  /**
+   * Listens to the provider's events (`refresh_token.saved` with the token, whose `jti` is its
+   * value; `grant.error` with the refused request and the error), before or after `configure`.
+   */
+  on(event: string, listener: (...args: never[]) => void): void;
   /** A token signed with the provider's own published key (to make expired or misaddressed ones). */
   mint(claims: JWTPayload, opts?: { key?: CryptoKey; expiresIn?: number }): Promise<string>;
   close(): Promise<void>;
@@ -34,6 +39,8 @@ export async function startIdp(accounts: Record<string, IdpAccount>): Promise<Te
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const jwk = { ...(await exportJWK(privateKey)), kid: 'idp-key-1', alg: 'RS256', use: 'sig' };
   let handler: ((req: never, res: never) => void) | null = null;
+  let provider: Provider | null = null;
+  const listeners: Array<[string, (...args: never[]) => void]> = [];
   const server: Server = createServer((req, res) => {
     if (handler) return handler(req as never, res as never);
     res.statusCode = 503;
@@ -46,7 +53,7 @@ export async function startIdp(accounts: Record<string, IdpAccount>): Promise<Te
     issuer,
     clientId,
     configure(redirectUris, confidential, opts = {}) {
-      const provider = new Provider(issuer, {
+      provider = new Provider(issuer, {
         ...(opts.refreshAlways
           ? {
               issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(t: string): boolean }) =>
@@ -93,7 +100,12 @@ export async function startIdp(accounts: Record<string, IdpAccount>): Promise<Te
         findAccount: async (_ctx: unknown, sub: string) =>
           accounts[sub] ? { accountId: sub, claims: async () => ({ sub, ...accounts[sub] }) } : undefined,
       });
+      for (const [event, fn] of listeners) provider.on(event, fn);
       handler = provider.callback();
+    },
+    on(event, fn) {
+      listeners.push([event, fn]);
+      provider?.on(event, fn);
     },
     async mint(claims, opts = {}) {
       return new SignJWT(claims)

@@ -25,6 +25,8 @@ export interface SessionRecord {
   refreshToken?: string;
   /** When the claims (groups) are to be asked for again, in milliseconds since the epoch; absent: never (older rows). */
   recheckAt?: number;
+  /** Which write of the row this is (set by the store as it reads): what `replace` compares. */
+  generation?: number;
 }
 
 /** How often a browser session's groups are asked for again at the provider, by default. */
@@ -40,6 +42,17 @@ export interface SessionStore {
   /** True when there was such a session. */
   delete(idHash: string): Promise<boolean>;
   /**
+   * Writes `next` over the session only if it is still the write `before` was read from (its
+   * generation): false when another request, in this process or another, changed it meanwhile.
+   */
+  replace(idHash: string, before: SessionRecord, next: SessionRecord): Promise<boolean>;
+  /**
+   * Runs `fn` as the only holder of this session's renewal among every server process on the
+   * store (the provider rotates refresh tokens: two processes spending one would end the session,
+   * or the whole sign-in). Absent: one process is all there is.
+   */
+  exclusive?<T>(idHash: string, fn: () => Promise<T>): Promise<T>;
+  /**
    * The key sign-ins in progress are sealed with, the same for every server process on the store
    * (one process seals at `/auth/login`, another may open at `/auth/callback`). Absent: a key of
    * this process.
@@ -50,9 +63,15 @@ export interface SessionStore {
 export function memorySessions(): SessionStore {
   const m = new Map<string, SessionRecord>();
   return {
-    put: async (h, s) => void m.set(h, s),
+    put: async (h, s) => void m.set(h, { ...s, generation: 0 }),
     get: async (h) => m.get(h) ?? null,
     delete: async (h) => m.delete(h),
+    async replace(h, before, next) {
+      const cur = m.get(h);
+      if (!cur || cur.generation !== before.generation) return false;
+      m.set(h, { ...next, generation: (cur.generation ?? 0) + 1 });
+      return true;
+    },
   };
 }
 
@@ -161,7 +180,7 @@ export class OidcBrowser {
       return null;
     }
     if (s.recheckAt !== undefined && s.recheckAt <= this.now()) {
-      const pending = this.#rechecks.get(h) ?? this.#recheck(h, s).finally(() => this.#rechecks.delete(h));
+      const pending = this.#rechecks.get(h) ?? this.#renew(h, s).finally(() => this.#rechecks.delete(h));
       this.#rechecks.set(h, pending);
       s = await pending;
       if (!s) return null;
@@ -180,6 +199,22 @@ export class OidcBrowser {
     if (refreshToken) return { principal, claims, expires: end, refreshToken, recheckAt: now + this.recheckMs };
     const idTokenEnd = typeof claims.exp === 'number' ? claims.exp * 1000 : end;
     return { principal, claims, expires: Math.min(end, idTokenEnd, now + this.recheckMs) };
+  }
+
+  /**
+   * One renewal of the session across every server process: under the session's lock the row is
+   * read again, and a row another process renewed since `seen` was read is taken as it stands
+   * (its refresh token is the rotated one; spending `seen`'s again would be a reuse the provider
+   * punishes by revoking the sign-in).
+   */
+  #renew(h: string, seen: SessionRecord): Promise<SessionRecord | null> {
+    const once = async () => {
+      const s = await this.sessions.get(h);
+      if (!s) return null;
+      if (s.generation !== seen.generation || s.recheckAt === undefined || s.recheckAt > this.now()) return s;
+      return this.#recheck(h, s);
+    };
+    return this.sessions.exclusive ? this.sessions.exclusive(h, once) : once();
   }
 
   /** The session with fresh claims from the provider, or null (and gone) when the provider refuses to renew it. */
@@ -203,9 +238,10 @@ export class OidcBrowser {
       ...this.#record(s.principal, claims, tokens.refresh_token ?? s.refreshToken),
       expires: s.expires,
     };
-    await this.sessions.delete(h);
-    await this.sessions.put(h, next);
-    return next;
+    // Another writer got in between (its lock ran out while this one stalled, or the session was
+    // ended): what the row holds now stands, and this renewal's token is dropped.
+    if (await this.sessions.replace(h, s, next)) return next;
+    return this.sessions.get(h);
   }
 
   end(sessionId: string): Promise<boolean> {

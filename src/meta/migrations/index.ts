@@ -14,6 +14,7 @@ import { serverSessions } from './0012-server-sessions.js';
 import { storeLocks } from './0014-store-locks.js';
 import { runImports } from './0015-run-imports.js';
 import { evaluationImports } from './0016-evaluation-imports.js';
+import { browserSessionGeneration } from './0017-browser-session-generation.js';
 
 /** Migrations live in code (not files on disk) so a bundled CLI carries them. Append only. */
 export const migrations: Record<string, Migration> = {
@@ -32,6 +33,7 @@ export const migrations: Record<string, Migration> = {
   '0014-store-locks': storeLocks,
   '0015-run-imports': runImports,
   '0016-evaluation-imports': evaluationImports,
+  '0017-browser-session-generation': browserSessionGeneration,
 };
 
 export const migrationProvider: MigrationProvider = {
