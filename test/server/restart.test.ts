@@ -144,7 +144,7 @@ describe.each(dialects)('kept across a restart ($name)', ({ name }) => {
     const meta = await openMetaStore(db);
     let hashes: string[];
     try {
-      // Sessions only (the row holding the sign-in seal key is no session: its id is no hash).
+      // Sessions only (the row holding the session key's check value is no session: its id is no hash).
       const rows = (await meta.db.selectFrom('browser_sessions').selectAll().execute()).filter((r) =>
         /^[0-9a-f]{64}$/.test(r.id_hash),
       );
