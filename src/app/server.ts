@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql, type ExpressionBuilder } from 'kysely';
@@ -20,11 +21,13 @@ import {
   type ServerStore,
   type UploadPlans,
 } from './server-store.js';
-import type { TrainedRuns } from './server-state.js';
+import type { OwnOutputs, TrainedRuns } from './server-state.js';
 import type { SessionRecord, SessionStore } from './oidc/index.js';
 import { serverJobs, type JobUserOptions, type ServerJobs } from './job-user.js';
 import { leaseLocks, processLease, type ProcessLease } from './store-locks.js';
-import { remoteConfigFrom, TRAVELLING_RUNS } from '../transfer/index.js';
+import { remoteConfigFrom, TRAVELLING_RUNS, versionPacks } from '../transfer/index.js';
+import { treeLoader } from '../datasets/index.js';
+import { allErasures } from '../meta/repos/retention.js';
 import { runRecord } from '../compute/index.js';
 import { loadRemotesFile, openBackend, saveRemotesFile } from './transfer-config.js';
 import { CAIRN_DIR, initWorkspace, openWorkspace, type RequestScope, type Workspace } from './workspace.js';
@@ -215,6 +218,7 @@ async function openServerStore(ws: Workspace, opts: ServerOptions): Promise<Serv
     await saveRemotesFile(ws.cairnDir, file);
   }
   const env = opts.env ?? process.env;
+  const ownPacks = ownPackLists(ws);
   return createServerStore(await openBackend(config, {}, env), {
     plans: dbUploadPlans(ws),
     // Shared by every server process on this database (docs/SERVER.md "Several server processes").
@@ -230,9 +234,11 @@ async function openServerStore(ws: Workspace, opts: ServerOptions): Promise<Serv
       inChunks(ids, (chunk) =>
         ws.meta.db.selectFrom('model_evaluations').selectAll().where('version_id', 'in', chunk).execute(),
       ),
-    // What the served state lists of the runs trained here: finished, not imported, with an
-    // output it lists (or none); servedState keeps those whose inputs it lists too.
-    trainedRuns: async (versionIds) => trainedRuns(ws.meta.db, versionIds),
+    // What the served state lists of the runs trained here: finished, not imported, with their
+    // outputs (the server's own versions) and the model versions registered from them;
+    // servedState keeps those whose inputs it lists too.
+    trainedRuns: async (versionIds) => trainedRuns(ws, versionIds, ownPacks),
+    ownPack: (id) => readFile(ws.packs.packPath(id)),
     // What the store's state is written from after each import: the server's own rows, only
     // those the state could name (a server with many runs has far more lineage than the store).
     recorded: async (want) => {
@@ -267,21 +273,22 @@ async function openServerStore(ws: Workspace, opts: ServerOptions): Promise<Serv
 }
 
 /**
- * The finished runs this server trained (no `run_imports` row) whose output is none or one of
- * `versionIds`, with their parameters and points, and the lineage edges that touch them.
+ * The finished runs this server trained (no `run_imports` row), with their parameters and points,
+ * the lineage edges that touch them, and their outputs the state does not list (`versionIds`).
  */
-async function trainedRuns(db: Workspace['meta']['db'], versionIds: readonly string[]): Promise<TrainedRuns> {
-  const finished = () =>
-    db
-      .selectFrom('runs')
-      .selectAll()
-      .where('status', 'in', [...TRAVELLING_RUNS])
-      .where('reused_from', 'is', null)
-      .where('id', 'not in', db.selectFrom('run_imports').select('run_id'));
-  const rows = [
-    ...(await finished().where('output_version_id', 'is', null).execute()),
-    ...(await inChunks(versionIds, (ids) => finished().where('output_version_id', 'in', ids).execute())),
-  ];
+async function trainedRuns(
+  ws: Workspace,
+  versionIds: readonly string[],
+  packsOf: (v: { id: string; digest: string }) => Promise<string[] | null>,
+): Promise<TrainedRuns> {
+  const db = ws.meta.db;
+  const rows = await db
+    .selectFrom('runs')
+    .selectAll()
+    .where('status', 'in', [...TRAVELLING_RUNS])
+    .where('reused_from', 'is', null)
+    .where('id', 'not in', db.selectFrom('run_imports').select('run_id'))
+    .execute();
   const runs = [];
   for (const { dir: _dir, metrics_offset: _offset, ...row } of rows)
     runs.push({ ...row, ...(await runRecord(db, row.id)) });
@@ -290,7 +297,78 @@ async function trainedRuns(db: Workspace['meta']['db'], versionIds: readonly str
     ...(await inChunks(ids, (c) => db.selectFrom('lineage_edges').selectAll().where('dst_id', 'in', c).execute())),
     ...(await inChunks(ids, (c) => db.selectFrom('lineage_edges').selectAll().where('src_id', 'in', c).execute())),
   ];
-  return { runs, lineage };
+  const listed = new Set(versionIds);
+  const unlisted = [...new Set(runs.flatMap((r) => (r.output_version_id ? [r.output_version_id] : [])))].filter(
+    (id) => !listed.has(id),
+  );
+  return { runs, lineage, outputs: await ownOutputs(db, unlisted, packsOf) };
+}
+
+/**
+ * The server's own output versions `ids` (but erased ones and those whose packs it lacks), with
+ * their datasets and pack sizes, and the model versions registered from them with their models
+ * and registration edges.
+ */
+async function ownOutputs(
+  db: Workspace['meta']['db'],
+  ids: readonly string[],
+  packsOf: (v: { id: string; digest: string }) => Promise<string[] | null>,
+): Promise<OwnOutputs> {
+  const erased = new Set((await allErasures(db)).map((e) => e.version_id));
+  const rows = (
+    await inChunks(ids, (c) => db.selectFrom('dataset_versions').selectAll().where('id', 'in', c).execute())
+  ).filter((v) => !erased.has(v.id));
+  const versions = [];
+  for (const v of rows) {
+    const packs = await packsOf(v);
+    if (packs?.length) versions.push({ ...v, packs });
+  }
+  const kept = versions.map((v) => v.id);
+  const packIds = [...new Set(versions.flatMap((v) => v.packs))];
+  const modelVersions = await inChunks(kept, (c) =>
+    db.selectFrom('model_versions').selectAll().where('files_version_id', 'in', c).execute(),
+  );
+  const modelIds = [...new Set(modelVersions.map((m) => m.model_id))];
+  const [datasets, packs, models, lineage] = await Promise.all([
+    inChunks([...new Set(versions.map((v) => v.dataset_id))], (c) =>
+      db.selectFrom('datasets').selectAll().where('id', 'in', c).execute(),
+    ),
+    inChunks(packIds, (c) => db.selectFrom('packs').select(['id', 'size']).where('id', 'in', c).execute()),
+    inChunks(modelIds, (c) => db.selectFrom('models').selectAll().where('id', 'in', c).execute()),
+    inChunks(
+      modelVersions.map((m) => m.id),
+      (c) => db.selectFrom('lineage_edges').selectAll().where('dst_id', 'in', c).execute(),
+    ),
+  ]);
+  return {
+    datasets,
+    versions,
+    packs: packs.map((p) => ({ id: p.id, size: Number(p.size) })),
+    models,
+    modelVersions,
+    lineage,
+  };
+}
+
+/**
+ * The packs holding each of the server's own versions, by version id (null: some of its objects
+ * are not in the workspace). Kept once found: a version's tree never changes.
+ */
+function ownPackLists(ws: Workspace): (v: { id: string; digest: string }) => Promise<string[] | null> {
+  const known = new Map<string, string[]>();
+  const load = treeLoader(ws);
+  return async (v) => {
+    const had = known.get(v.id);
+    if (had) return had;
+    try {
+      const packs = await versionPacks(ws.meta.db, v.digest, load);
+      known.set(v.id, packs);
+      return packs;
+    } catch (err) {
+      if (isCairnError(err, 'MISSING_OBJECT')) return null;
+      throw err;
+    }
+  };
 }
 
 /** The lease of a server process and of its store locks: how long a process that stops renewing holds them. */
