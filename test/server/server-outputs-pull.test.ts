@@ -5,16 +5,17 @@
 // its lineage (docs/SERVER.md "What a pull from the server brings"). A reader of one project gets
 // that project's outputs and nothing of another's; a store that lies in transit is refused by
 // name. Real server, real HTTP, real laptops; one team for the file (SQLite).
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rawSqlite } from '../../src/test-support/audit-tamper.js';
-import { writeTree } from '../../src/test-support/workspace.js';
+import { prng, writeTree } from '../../src/test-support/workspace.js';
 import { newLaptop, startTeam, type Team } from './harness.js';
 import { onServer } from './eval-fixtures.js';
 
-const ROLES = { admin: 'admin', alice: 'contributor', dana: 'approver' } as const;
+const ROLES = { admin: 'admin', alice: 'contributor', mallory: 'contributor', dana: 'approver' } as const;
 
 let t: Team;
 /** Per project: the run alice trained on the server, its output ref, and the model registered from it. */
@@ -247,4 +248,56 @@ describe('a store that lies about the server-trained outputs in transit', () => 
     expect(out.models.imported.map((m: any) => m.model)).toEqual(['zzzzothermodel']);
     expect(out.models.skipped).toMatchObject([{ model: 'zzzzminemodel' }]);
   }, 120_000);
+});
+
+/** The server's own packs (in its workspace), by store key, with their bytes. */
+function serverPacks(): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/^[0-9a-f]{64}\.pack$/.test(e.name)) out.set(`packs/${e.name.slice(0, 2)}/${e.name}`, readFileSync(p));
+    }
+  };
+  walk(join(t.dataDir, '.cairn', 'objects'));
+  return out;
+}
+
+/** Uploads `bytes` under `key` as `who` through a plan of its own (a folder store), as any contributor may. */
+async function upload(who: string, key: string, bytes: Buffer): Promise<void> {
+  const object = {
+    key,
+    size: bytes.length,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    md5: createHash('md5').update(bytes).digest('base64'),
+  };
+  const plan = await t.call(who, 'POST', '/api/v1/store/plan', { objects: [object] });
+  expect(plan.status).toBe(200);
+  const up = plan.json.objects[0];
+  expect(up.present).toBe(false);
+  const res = await fetch(t.server.url + up.request.url, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${t.tokens[who]}`, 'content-type': 'application/octet-stream' },
+    body: bytes,
+  });
+  expect(res.status).toBe(200);
+}
+
+describe("garbage under the key of a server output's pack", () => {
+  it('is checked when the server places its own pack, removed, and the pull gets the real bytes', async () => {
+    const before = serverPacks();
+    await trainOnServer('zzpoison');
+    const fresh = [...serverPacks()].filter(([k]) => !before.has(k));
+    expect(fresh.length).toBeGreaterThan(0);
+    // mallory learned the output's pack keys and sizes before the server placed them in the store.
+    for (const [key, bytes] of fresh) await upload('mallory', key, prng(77, bytes.length));
+    const integrity = t.server.runtime.store!.integrity();
+    const dana = await newLaptop(t, 'dana', 'cairn-srvout');
+    const pulled: any = await dana.run((s) => s.transfer.pull([], { remote: 'team' }));
+    expect(pulled.runs.imported.map((r: any) => r.run)).toContain(trained.zzpoison!.run.id);
+    expect(t.server.runtime.store!.integrity().poisoned - integrity.poisoned).toBe(fresh.length);
+    await dana.run((s) => s.datasets.checkout({ ref: trained.zzpoison!.output, dir: join(dana.dir, 'co') }));
+    expect(readFileSync(join(dana.dir, 'co', 'model.txt'), 'utf8')).toBe('weights of zzpoison 3\n');
+  }, 180_000);
 });
