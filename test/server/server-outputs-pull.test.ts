@@ -238,10 +238,14 @@ describe('a store that lies about the server-trained outputs in transit', () => 
     const { out } = await pullFrom(
       await mirror('dana', (s) => {
         outputOf(s, 'zzmine').author = 'mallory';
+        // And a v2 of zzother's output that the server never made, on v1's packs.
+        const v1 = outputOf(s, 'zzother');
+        s.versions.push({ ...v1, id: '01900000-0000-7000-8000-0000000000f2', number: 2, parent_id: v1.id });
       }),
     );
     expect(out.skipped, String(out)).toMatchObject([
       { dataset: 'runs/zzzzmine-srvout', number: 1, why: expect.stringMatching(/another author/) },
+      { dataset: 'runs/zzzzother-srvout', number: 2, why: expect.stringMatching(/no event/) },
     ]);
     // Its run and its model are not half-imported without it.
     expect(out.runs.imported.map((r: any) => r.run)).toEqual([trained.zzother!.run.id]);
