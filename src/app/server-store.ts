@@ -243,6 +243,8 @@ export interface ServerStoreOptions {
    * these bytes (docs/SERVER.md "What a pull from the server brings").
    */
   ownPack?: (packId: string) => Promise<Buffer>;
+  /** Told of each held pack the placing of the server's own packs found poisoned and removed (to log it). */
+  onOwnPoisoned?: (p: PoisonedPack) => Promise<void>;
   /**
    * The workspace id of the server's own log: a proposal's entry for it (every client that pulled
    * from the server carries one) is dropped, as only the server moves it.
@@ -311,7 +313,7 @@ export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptio
     },
     download: (keys) => downloads(backend, keys, direct),
     trees: (digest) => storeTrees(backend, digest),
-    ...smallObjects(backend, opts, proposals, locks, ownPlacer(held, opts.ownPack)),
+    ...smallObjects(backend, opts, proposals, locks, ownPlacer(held, opts.ownPack, opts.onOwnPoisoned)),
     importPushed(transfer, who, versions) {
       const recorded = opts.recorded;
       if (!recorded) throw new CairnError('UNSUPPORTED', "this store was opened without the server's metadata");
@@ -768,14 +770,15 @@ const packKey = (id: string) => `packs/${id.slice(0, 2)}/${id}.pack`;
 
 /**
  * Puts the packs of the server's own output versions in the store, as an upload of its own (a
- * pack held already under that key is checked against its name first, and replaced if it fails:
- * a contributor who guessed an output's pack cannot make it unpullable). Returns the outputs
+ * pack held already under that key is checked against its name first, and replaced if it fails,
+ * which `onPoisoned` hears of: a contributor who guessed an output's pack cannot make it unpullable). Returns the outputs
  * without the versions whose packs could not be placed (an own pack missing from the server's
  * workspace): those are not served. Each pack is placed once per process.
  */
 function ownPlacer(
   held: HeldPacks,
   read: ((packId: string) => Promise<Buffer>) | undefined,
+  onPoisoned: ((p: PoisonedPack) => Promise<void>) | undefined,
 ): (outputs: OwnOutputs) => Promise<OwnOutputs> {
   const placed = new Set<string>();
   const sizes = new Map<string, number>();
@@ -791,7 +794,9 @@ function ownPlacer(
     }
     if (body.length !== size) return false;
     try {
-      await place(held, OWN_UPLOADER, { key: packKey(id), size }, () => held.backend.put(packKey(id), body), noop);
+      const write = () => held.backend.put(packKey(id), body);
+      const poisoned = await place(held, OWN_UPLOADER, { key: packKey(id), size }, write, noop);
+      if (poisoned) await onPoisoned?.(poisoned);
     } catch (err) {
       // Another pack of that name at another size: never replaced; the version is not served.
       if (isCairnError(err, 'ALREADY_EXISTS')) return false;

@@ -18,6 +18,7 @@ import {
   createServerStore,
   type Pending,
   type PlannedObject,
+  type PoisonedPack,
   type ServerStore,
   type UploadPlans,
 } from './server-store.js';
@@ -145,7 +146,9 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
     : !fresh
       ? await openWorkspace(common)
       : await initWorkspace(dataDir, { ...common, ...(opts.db ? { metadataUrl: opts.db } : {}) });
-  const store = opts.local ? null : await openServerStore(ws, opts);
+  // The store logs what it finds poisoned through the runtime's request events, made below.
+  const poisoned: { record?: (p: PoisonedPack) => Promise<void> } = {};
+  const store = opts.local ? null : await openServerStore(ws, opts, (p) => poisoned.record?.(p) ?? Promise.resolve());
   // After the store: a new data dir's folder store is among what the job user must not read.
   let jobs: ServerJobs;
   try {
@@ -161,6 +164,15 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
   const services = buildServices(ws, opts.env, { isolateJobs: !opts.local, jobs });
   const identity = createIdentityService(ws);
   const batcher = new GroupCommit(ws);
+  // A pack the server's own placing found poisoned is named as one a push found: the actor is
+  // the account whose read of the state placed it (docs/SERVER.md "What a pull from the server brings").
+  poisoned.record = (p) =>
+    batcher.add({
+      draft: { action: 'server.store.poisoned', target: { type: 'store', name: store!.url }, params: { ...p } },
+      outcome: 'failed',
+      reason: p.reason,
+      context: ws.auditContext(),
+    });
   const localActor = opts.local ? ws.actor() : null;
   // `cairn ui` is one process on its own workspace: it registers nothing in the workspace's
   // database, and a claim of an earlier boot there is a dead process's.
@@ -207,7 +219,11 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
  * The store is the data dir's remote `store` (remotes.json): `--store` sets it, a later start
  * without it keeps it, and a new data dir without it gets a folder store inside the data dir.
  */
-async function openServerStore(ws: Workspace, opts: ServerOptions): Promise<ServerStore> {
+async function openServerStore(
+  ws: Workspace,
+  opts: ServerOptions,
+  onOwnPoisoned: (p: PoisonedPack) => Promise<void>,
+): Promise<ServerStore> {
   const file = loadRemotesFile(ws.cairnDir);
   const kept = file.remotes.store;
   const url = opts.store ?? kept?.url ?? `file://${join(ws.root, 'store')}`;
@@ -239,6 +255,7 @@ async function openServerStore(ws: Workspace, opts: ServerOptions): Promise<Serv
     // servedState keeps those whose inputs it lists too.
     trainedRuns: async (versionIds) => trainedRuns(ws, versionIds, ownPacks),
     ownPack: (id) => readFile(ws.packs.packPath(id)),
+    onOwnPoisoned,
     // What the store's state is written from after each import: the server's own rows, only
     // those the state could name (a server with many runs has far more lineage than the store).
     recorded: async (want) => {

@@ -301,6 +301,12 @@ describe("garbage under the key of a server output's pack", () => {
     const pulled: any = await dana.run((s) => s.transfer.pull([], { remote: 'team' }));
     expect(pulled.runs.imported.map((r: any) => r.run)).toContain(trained.zzpoison!.run.id);
     expect(t.server.runtime.store!.integrity().poisoned - integrity.poisoned).toBe(fresh.length);
+    // Named in the server's log as any poisoned pack is: the key, mallory's upload, the reader who found it.
+    const ev = await t.call('admin', 'GET', '/api/v1/audit/events?action=server.store.poisoned');
+    expect(ev.status).toBe(200);
+    expect(
+      ev.json.map((e: any) => [e.event.actor.id, e.event.outcome, e.event.params.key, e.event.params.uploader]).sort(),
+    ).toEqual(fresh.map(([key]) => ['dana', 'failed', key, 'mallory']).sort());
     await dana.run((s) => s.datasets.checkout({ ref: trained.zzpoison!.output, dir: join(dana.dir, 'co') }));
     expect(readFileSync(join(dana.dir, 'co', 'model.txt'), 'utf8')).toBe('weights of zzpoison 3\n');
   }, 180_000);
