@@ -771,9 +771,10 @@ const packKey = (id: string) => `packs/${id.slice(0, 2)}/${id}.pack`;
 /**
  * Puts the packs of the server's own output versions in the store, as an upload of its own (a
  * pack held already under that key is checked against its name first, and replaced if it fails,
- * which `onPoisoned` hears of: a contributor who guessed an output's pack cannot make it unpullable). Returns the outputs
- * without the versions whose packs could not be placed (an own pack missing from the server's
- * workspace): those are not served. Each pack is placed once per process.
+ * which `onPoisoned` hears of: a contributor who guessed an output's pack cannot make it
+ * unpullable). Returns the outputs without the versions whose packs could not be placed (an own
+ * pack missing from the server's workspace): those are not served. Each pack is placed once per
+ * process.
  */
 function ownPlacer(
   held: HeldPacks,
