@@ -509,6 +509,86 @@ describe('the state the server serves', () => {
     }
   });
 
+  it('adds its own outputs and the models on them, but none that would clash with a listed row or has no packs', () => {
+    const s = emptyState();
+    s.datasets = [{ id: 'd1', name: 'runs/a' }] as RemoteState['datasets'];
+    s.versions = [{ ...version(1, 1, 1), packs: ['p1'] }];
+    s.models = [{ id: 'm1', name: 'clf' }] as RemoteState['models'];
+    const own = (id: string, ds: string, number: number, packs: string[]) => ({
+      ...version(0, number, number + 10),
+      id,
+      dataset_id: ds,
+      packs,
+    });
+    const mv = (id: string, model: string, number: number, files: string) =>
+      ({ id, model_id: model, number, files_version_id: files }) as RemoteState['modelVersions'][number];
+    const out = servedState(s, {
+      evaluations: [],
+      ownLog: null,
+      trained: {
+        runs: [],
+        lineage: [],
+        outputs: {
+          // d1 already listed (v2 fits after its v1); d9 is another dataset named runs/a; d2 is new.
+          datasets: [
+            { id: 'd9', name: 'runs/a' },
+            { id: 'd2', name: 'runs/b' },
+          ] as RemoteState['datasets'],
+          versions: [
+            own('own-a2', 'd1', 2, ['p2']),
+            own('clash-number', 'd1', 1, ['p3']),
+            own('clash-name', 'd9', 1, ['p4']),
+            own('no-packs', 'd2', 2, []),
+            own('own-b1', 'd2', 1, ['p5']),
+          ],
+          packs: ['p1', 'p2', 'p3', 'p4', 'p5'].map((id) => ({ id, size: 7 })),
+          models: [
+            { id: 'm9', name: 'clf' },
+            { id: 'm2', name: 'other' },
+          ] as RemoteState['models'],
+          modelVersions: [
+            mv('mv-ok', 'm2', 1, 'own-b1'),
+            mv('mv-unlisted-files', 'm2', 2, 'no-packs'),
+            mv('mv-clash-name', 'm9', 1, 'own-a2'),
+          ],
+          lineage: [
+            {
+              id: 'e-files',
+              src_type: 'dataset_version',
+              src_id: 'own-b1',
+              dst_type: 'model_version',
+              dst_id: 'mv-ok',
+              relation: 'files',
+            },
+            {
+              id: 'e-trained',
+              src_type: 'run',
+              src_id: 'nowhere',
+              dst_type: 'model_version',
+              dst_id: 'mv-ok',
+              relation: 'trained',
+            },
+            {
+              id: 'e-other',
+              src_type: 'dataset_version',
+              src_id: 'own-a2',
+              dst_type: 'model_version',
+              dst_id: 'mv-clash-name',
+              relation: 'files',
+            },
+          ] as RemoteState['lineage'],
+        },
+      },
+    });
+    expect(out.versions.map((v) => v.id).sort()).toEqual(['own-a2', 'own-b1', 'v1-1-1']);
+    expect(out.datasets.map((d) => d.id)).toEqual(['d1', 'd2']);
+    expect(out.packs.map((p) => p.id)).toEqual(['p1', 'p2', 'p5']);
+    expect(out.modelVersions.map((v) => v.id)).toEqual(['mv-ok']);
+    expect(out.models.map((m) => m.id)).toEqual(['m1', 'm2']);
+    // The run edge points at a run the state does not list: left out.
+    expect(out.lineage.map((e) => e.id)).toEqual(['e-files']);
+  });
+
   it("drops a proposal's entry for the server's log (only the server moves it), and nothing else", () => {
     const s = { ...emptyState(), audit: [entry('server', 10), entry('laptop', 3)] };
     expect(withoutLog(s, 'server').audit).toEqual([entry('laptop', 3)]);

@@ -15,6 +15,7 @@ import {
   mergeState,
   type EvaluationStateRow,
   type RemoteState,
+  modelEdgeTravels,
   TRAVELLING_RUNS,
   type RunStateRow,
 } from '../transfer/index.js';
@@ -334,6 +335,23 @@ function recordedRuns(
 export interface TrainedRuns {
   runs: readonly RunStateRow[];
   lineage: ReadonlyArray<RemoteState['lineage'][number]>;
+  /** The server's own versions those runs wrote, and the model versions registered on it (`OwnOutputs`). */
+  outputs?: OwnOutputs;
+}
+
+/**
+ * What the server made itself that the stored state does not list: the output versions of the runs
+ * it trained (their packs placed in the store, each created by a `dataset.version.create` of its
+ * own log), their datasets, and the model versions registered on the server whose files the
+ * served state lists, with their models and registration edges (`model.register` of its own log).
+ */
+export interface OwnOutputs {
+  datasets: RemoteState['datasets'];
+  versions: RemoteState['versions'];
+  packs: RemoteState['packs'];
+  models: RemoteState['models'];
+  modelVersions: RemoteState['modelVersions'];
+  lineage: RemoteState['lineage'];
 }
 
 /**
@@ -356,8 +374,109 @@ export function servedState(
     .sort(by((e) => e.id));
   const audit = state.audit.filter((a) => a.workspace !== o.ownLog?.workspace);
   if (o.ownLog) audit.push(o.ownLog);
-  const { runs, lineage } = withTrainedRuns(state, o.trained ?? { runs: [], lineage: [] });
-  return { ...state, runs, lineage, evaluations, audit: audit.sort(by((a) => a.workspace)) };
+  const own = withOwnOutputs(state, o.trained?.outputs);
+  const { runs, lineage } = withTrainedRuns(own, o.trained ?? { runs: [], lineage: [] });
+  return {
+    ...own,
+    runs,
+    lineage: withOwnModelEdges(own, runs, lineage, o.trained?.outputs),
+    evaluations,
+    audit: audit.sort(by((a) => a.workspace)),
+  };
+}
+
+/**
+ * The state with the server's own output versions and model versions added (`OwnOutputs`): a
+ * version with packs whose dataset is given, unless the state lists its id, or another row under
+ * its dataset's name or its `name@vN` (a pull would refuse the whole state as diverged); a model
+ * version whose files version the result lists, on the same terms. Pure.
+ */
+function withOwnOutputs(state: RemoteState, own: OwnOutputs | undefined): RemoteState {
+  if (!own || (!own.versions.length && !own.modelVersions.length)) return state;
+  const datasets = new Map(state.datasets.map((d) => [d.id, d]));
+  const datasetNamed = new Map(state.datasets.map((d) => [d.name, d.id]));
+  const given = new Map(own.datasets.map((d) => [d.id, d]));
+  const listed = new Set(state.versions.map((v) => v.id));
+  const taken = new Set(state.versions.map((v) => `${v.dataset_id}@${v.number}`));
+  const versions = [...state.versions];
+  for (const v of [...own.versions].sort((a, b) => a.number - b.number)) {
+    const d = datasets.get(v.dataset_id) ?? given.get(v.dataset_id);
+    if (!d || listed.has(v.id) || !v.packs.length || taken.has(`${v.dataset_id}@${v.number}`)) continue;
+    if ((datasetNamed.get(d.name) ?? d.id) !== d.id) continue;
+    datasets.set(d.id, d);
+    datasetNamed.set(d.name, d.id);
+    listed.add(v.id);
+    taken.add(`${v.dataset_id}@${v.number}`);
+    versions.push(v);
+  }
+  const packIds = new Set(versions.flatMap((v) => v.packs));
+  const packs = new Map(state.packs.map((p) => [p.id, p]));
+  for (const p of own.packs) if (packIds.has(p.id) && !packs.has(p.id)) packs.set(p.id, p);
+  const { models, modelVersions } = withOwnModels(state, own, listed);
+  return {
+    ...state,
+    datasets: [...datasets.values()].sort(by((d) => d.name)),
+    versions,
+    packs: [...packs.values()].sort(by((p) => p.id)),
+    models,
+    modelVersions,
+  };
+}
+
+/** withOwnOutputs' model versions: the state's, and the server's own whose files version is `listed`. Pure. */
+function withOwnModels(
+  state: RemoteState,
+  own: OwnOutputs,
+  listed: ReadonlySet<string>,
+): Pick<RemoteState, 'models' | 'modelVersions'> {
+  const models = new Map(state.models.map((m) => [m.id, m]));
+  const modelNamed = new Map(state.models.map((m) => [m.name, m.id]));
+  const given = new Map(own.models.map((m) => [m.id, m]));
+  const have = new Set(state.modelVersions.map((v) => v.id));
+  const taken = new Set(state.modelVersions.map((v) => `${v.model_id}@${v.number}`));
+  const modelVersions = [...state.modelVersions];
+  for (const v of own.modelVersions) {
+    const m = models.get(v.model_id) ?? given.get(v.model_id);
+    if (!m || have.has(v.id) || !listed.has(v.files_version_id) || taken.has(`${v.model_id}@${v.number}`)) continue;
+    if ((modelNamed.get(m.name) ?? m.id) !== m.id) continue;
+    models.set(m.id, m);
+    modelNamed.set(m.name, m.id);
+    have.add(v.id);
+    taken.add(`${v.model_id}@${v.number}`);
+    modelVersions.push(v);
+  }
+  return { models: [...models.values()].sort(by((m) => m.name)), modelVersions };
+}
+
+/**
+ * The lineage with the registration edges of the server's own model versions added (files →
+ * version, run → version), each whose ends the served state lists. Pure.
+ */
+function withOwnModelEdges(
+  state: RemoteState,
+  runs: readonly RunStateRow[],
+  lineage: RemoteState['lineage'],
+  own: OwnOutputs | undefined,
+): RemoteState['lineage'] {
+  if (!own?.lineage.length) return lineage;
+  const versions = new Set(state.versions.map((v) => v.id));
+  const models = new Set(state.modelVersions.map((v) => v.id));
+  const runIds = new Set(runs.map((r) => r.id));
+  const ends = listedEnd({
+    dataset_version: versions.has.bind(versions),
+    model_version: models.has.bind(models),
+    run: runIds.has.bind(runIds),
+  });
+  const have = new Set(lineage.map((e) => e.id));
+  const added = own.lineage.filter(
+    (e) =>
+      !have.has(e.id) &&
+      e.dst_type === 'model_version' &&
+      models.has(e.dst_id) &&
+      modelEdgeTravels(e, () => true) &&
+      ends(e.src_type, e.src_id),
+  );
+  return added.length ? [...lineage, ...added].sort(by((e) => e.id)) : lineage;
 }
 
 /**
@@ -381,7 +500,12 @@ function withTrainedRuns(state: RemoteState, trained: TrainedRuns): Pick<RemoteS
   if (!added.length) return { runs: state.runs, lineage: state.lineage };
   const ids = new Set(added.map((r) => r.id));
   const runs = new Set([...listed, ...ids]);
-  const ends = listedEnd({ dataset_version: versions.has.bind(versions), run: runs.has.bind(runs) });
+  const models = new Set(state.modelVersions.map((v) => v.id));
+  const ends = listedEnd({
+    dataset_version: versions.has.bind(versions),
+    model_version: models.has.bind(models),
+    run: runs.has.bind(runs),
+  });
   const edges = new Set(state.lineage.map((e) => e.id));
   const ofAdded = (e: RemoteState['lineage'][number]) =>
     (e.src_type === 'run' && ids.has(e.src_id)) || (e.dst_type === 'run' && ids.has(e.dst_id));

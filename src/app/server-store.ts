@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { CairnError } from '../core/errors.js';
+import { CairnError, isCairnError } from '../core/errors.js';
 import type {
   EvaluationStateRow,
   MultipartUploads,
@@ -17,6 +17,7 @@ import {
   servedState,
   withoutLog,
   type RecordedRows,
+  type OwnOutputs,
   type RecordedWanted,
   type TrainedRuns,
 } from './server-state.js';
@@ -237,6 +238,14 @@ export interface ServerStoreOptions {
    */
   trainedRuns?: (versionIds: readonly string[]) => Promise<TrainedRuns>;
   /**
+   * The bytes of one of the server's own packs (in its workspace: its runs' outputs). The state it
+   * serves lists an own output version only once each of its packs is in the store, put there from
+   * these bytes (docs/SERVER.md "What a pull from the server brings").
+   */
+  ownPack?: (packId: string) => Promise<Buffer>;
+  /** Told of each held pack the placing of the server's own packs found poisoned and removed (to log it). */
+  onOwnPoisoned?: (p: PoisonedPack) => Promise<void>;
+  /**
    * The workspace id of the server's own log: a proposal's entry for it (every client that pulled
    * from the server carries one) is dropped, as only the server moves it.
    */
@@ -304,7 +313,7 @@ export function createServerStore(backend: RemoteBackend, opts: ServerStoreOptio
     },
     download: (keys) => downloads(backend, keys, direct),
     trees: (digest) => storeTrees(backend, digest),
-    ...smallObjects(backend, opts, proposals, locks),
+    ...smallObjects(backend, opts, proposals, locks, ownPlacer(held, opts.ownPack, opts.onOwnPoisoned)),
     importPushed(transfer, who, versions) {
       const recorded = opts.recorded;
       if (!recorded) throw new CairnError('UNSUPPORTED', "this store was opened without the server's metadata");
@@ -370,6 +379,7 @@ function smallObjects(
   opts: Pick<ServerStoreOptions, 'vouched' | 'evaluations' | 'trainedRuns' | 'ownLog'>,
   proposals: Proposals,
   locks: StoreLocks,
+  placeOwn: (outputs: OwnOutputs) => Promise<OwnOutputs>,
 ): Pick<ServerStore, 'readObject' | 'writeObject'> {
   const { vouched, evaluations } = opts;
   return {
@@ -382,7 +392,8 @@ function smallObjects(
       const state = shownState(parseState(await backend.get(key)), await vouched());
       if (!evaluations) return Buffer.from(JSON.stringify(state));
       const rows = await evaluations(state.modelVersions.map((v) => v.id));
-      const trained = await opts.trainedRuns?.(state.versions.map((v) => v.id));
+      const listed = await opts.trainedRuns?.(state.versions.map((v) => v.id));
+      const trained = listed?.outputs ? { ...listed, outputs: await placeOwn(listed.outputs) } : listed;
       return Buffer.from(
         JSON.stringify(servedState(state, { evaluations: rows, ownLog: null, ...(trained ? { trained } : {}) })),
       );
@@ -752,6 +763,57 @@ function place(
 }
 
 const UPLOADERS = 'uploaders/';
+
+/** The uploader recorded for the packs the server places itself: no account's name has a colon. */
+const OWN_UPLOADER = 'server:own';
+const packKey = (id: string) => `packs/${id.slice(0, 2)}/${id}.pack`;
+
+/**
+ * Puts the packs of the server's own output versions in the store, as an upload of its own (a
+ * pack held already under that key is checked against its name first, and replaced if it fails,
+ * which `onPoisoned` hears of: a contributor who guessed an output's pack cannot make it
+ * unpullable). Returns the outputs without the versions whose packs could not be placed (an own
+ * pack missing from the server's workspace): those are not served. Each pack is placed once per
+ * process.
+ */
+function ownPlacer(
+  held: HeldPacks,
+  read: ((packId: string) => Promise<Buffer>) | undefined,
+  onPoisoned: ((p: PoisonedPack) => Promise<void>) | undefined,
+): (outputs: OwnOutputs) => Promise<OwnOutputs> {
+  const placed = new Set<string>();
+  const sizes = new Map<string, number>();
+  const placeOne = async (id: string): Promise<boolean> => {
+    if (placed.has(id)) return true;
+    const size = sizes.get(id);
+    if (!read || size === undefined) return false;
+    let body: Buffer;
+    try {
+      body = await read(id);
+    } catch {
+      return false;
+    }
+    if (body.length !== size) return false;
+    try {
+      const write = () => held.backend.put(packKey(id), body);
+      const poisoned = await place(held, OWN_UPLOADER, { key: packKey(id), size }, write, noop);
+      if (poisoned) await onPoisoned?.(poisoned);
+    } catch (err) {
+      // Another pack of that name at another size: never replaced; the version is not served.
+      if (isCairnError(err, 'ALREADY_EXISTS')) return false;
+      throw err;
+    }
+    placed.add(id);
+    return true;
+  };
+  return async (outputs) => {
+    for (const p of outputs.packs) sizes.set(p.id, p.size);
+    const ok = new Map<string, boolean>();
+    for (const id of new Set(outputs.versions.flatMap((v) => v.packs))) ok.set(id, await placeOne(id));
+    const versions = outputs.versions.filter((v) => v.packs.every((id) => ok.get(id)));
+    return { ...outputs, versions };
+  };
+}
 
 /** Who put a pack in the store, and whether the server has since read it back against its name. */
 interface Uploader {

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql, type ExpressionBuilder } from 'kysely';
@@ -17,15 +18,18 @@ import {
   createServerStore,
   type Pending,
   type PlannedObject,
+  type PoisonedPack,
   type ServerStore,
   type UploadPlans,
 } from './server-store.js';
-import type { TrainedRuns } from './server-state.js';
+import type { OwnOutputs, TrainedRuns } from './server-state.js';
 import { memorySessions, type SessionRecord, type SessionStore } from './oidc/index.js';
 import { readSessionKey, sameCheck, SESSION_KEY_FILE, sessionKeys, type SessionKeys } from './session-seal.js';
 import { serverJobs, type JobUserOptions, type ServerJobs } from './job-user.js';
 import { leaseLocks, processLease, type ProcessLease, type StoreLocks } from './store-locks.js';
-import { remoteConfigFrom, TRAVELLING_RUNS } from '../transfer/index.js';
+import { remoteConfigFrom, TRAVELLING_RUNS, versionPacks } from '../transfer/index.js';
+import { treeLoader } from '../datasets/index.js';
+import { allErasures } from '../meta/repos/retention.js';
 import { runRecord } from '../compute/index.js';
 import { loadRemotesFile, openBackend, saveRemotesFile } from './transfer-config.js';
 import { CAIRN_DIR, initWorkspace, openWorkspace, type RequestScope, type Workspace } from './workspace.js';
@@ -143,27 +147,25 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
     : !fresh
       ? await openWorkspace(common)
       : await initWorkspace(dataDir, { ...common, ...(opts.db ? { metadataUrl: opts.db } : {}) });
-  const store = opts.local ? null : await openServerStore(ws, opts);
-  // After the store: a new data dir's folder store is among what the job user must not read.
-  let jobs: ServerJobs;
-  let sessions: SessionStore;
-  try {
-    jobs = opts.local ? {} : serverJobs(jobOptions(dataDir, fresh, opts, store?.url));
-    // `cairn ui` has no browser sign-in: nothing of it is kept in the user's workspace.
-    sessions = opts.local
-      ? memorySessions()
-      : dbSessions(ws, await openSessionKeys(ws), leaseLocks(ws.meta.db, leaseOf(opts.env)));
-  } catch (err) {
-    await store?.close();
-    await ws.close();
-    throw err;
-  }
+  // The store logs what it finds poisoned through the runtime's request events, made below.
+  const poisoned: { record?: (p: PoisonedPack) => Promise<void> } = {};
+  const store = opts.local ? null : await openServerStore(ws, opts, (p) => poisoned.record?.(p) ?? Promise.resolve());
+  const { jobs, sessions } = await jobsAndSessions(ws, store, opts, { dataDir, fresh });
   // A team server's jobs are contributors' code: they start without the server's secrets, and
   // with a job user as another account. `cairn ui` serves the user's own workspace, whose jobs
   // keep the user's environment.
   const services = buildServices(ws, opts.env, { isolateJobs: !opts.local, jobs });
   const identity = createIdentityService(ws);
   const batcher = new GroupCommit(ws);
+  // A pack the server's own placing found poisoned is named as one a push found: the actor is
+  // the account whose read of the state placed it (docs/SERVER.md "What a pull from the server brings").
+  poisoned.record = (p) =>
+    batcher.add({
+      draft: { action: 'server.store.poisoned', target: { type: 'store', name: store!.url }, params: { ...p } },
+      outcome: 'failed',
+      reason: p.reason,
+      context: ws.auditContext(),
+    });
   const localActor = opts.local ? ws.actor() : null;
   // `cairn ui` is one process on its own workspace: it registers nothing in the workspace's
   // database, and a claim of an earlier boot there is a dead process's.
@@ -206,11 +208,37 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
   };
 }
 
+/** The server's job accounts and browser sessions; on a refusal the workspace and store close. */
+async function jobsAndSessions(
+  ws: Workspace,
+  store: ServerStore | null,
+  opts: ServerOptions,
+  { dataDir, fresh }: { dataDir: string; fresh: boolean },
+): Promise<{ jobs: ServerJobs; sessions: SessionStore }> {
+  try {
+    // After the store: a new data dir's folder store is among what the job user must not read.
+    const jobs = opts.local ? {} : serverJobs(jobOptions(dataDir, fresh, opts, store?.url));
+    // `cairn ui` has no browser sign-in: nothing of it is kept in the user's workspace.
+    const sessions = opts.local
+      ? memorySessions()
+      : dbSessions(ws, await openSessionKeys(ws), leaseLocks(ws.meta.db, leaseOf(opts.env)));
+    return { jobs, sessions };
+  } catch (err) {
+    await store?.close();
+    await ws.close();
+    throw err;
+  }
+}
+
 /**
  * The store is the data dir's remote `store` (remotes.json): `--store` sets it, a later start
  * without it keeps it, and a new data dir without it gets a folder store inside the data dir.
  */
-async function openServerStore(ws: Workspace, opts: ServerOptions): Promise<ServerStore> {
+async function openServerStore(
+  ws: Workspace,
+  opts: ServerOptions,
+  onOwnPoisoned: (p: PoisonedPack) => Promise<void>,
+): Promise<ServerStore> {
   const file = loadRemotesFile(ws.cairnDir);
   const kept = file.remotes.store;
   const url = opts.store ?? kept?.url ?? `file://${join(ws.root, 'store')}`;
@@ -221,6 +249,7 @@ async function openServerStore(ws: Workspace, opts: ServerOptions): Promise<Serv
     await saveRemotesFile(ws.cairnDir, file);
   }
   const env = opts.env ?? process.env;
+  const ownPacks = ownPackLists(ws);
   return createServerStore(await openBackend(config, {}, env), {
     plans: dbUploadPlans(ws),
     // Shared by every server process on this database (docs/SERVER.md "Several server processes").
@@ -236,9 +265,12 @@ async function openServerStore(ws: Workspace, opts: ServerOptions): Promise<Serv
       inChunks(ids, (chunk) =>
         ws.meta.db.selectFrom('model_evaluations').selectAll().where('version_id', 'in', chunk).execute(),
       ),
-    // What the served state lists of the runs trained here: finished, not imported, with an
-    // output it lists (or none); servedState keeps those whose inputs it lists too.
-    trainedRuns: async (versionIds) => trainedRuns(ws.meta.db, versionIds),
+    // What the served state lists of the runs trained here: finished, not imported, with their
+    // outputs (the server's own versions) and the model versions registered from them;
+    // servedState keeps those whose inputs it lists too.
+    trainedRuns: async (versionIds) => trainedRuns(ws, versionIds, ownPacks),
+    ownPack: (id) => readFile(ws.packs.packPath(id)),
+    onOwnPoisoned,
     // What the store's state is written from after each import: the server's own rows, only
     // those the state could name (a server with many runs has far more lineage than the store).
     recorded: async (want) => {
@@ -273,21 +305,22 @@ async function openServerStore(ws: Workspace, opts: ServerOptions): Promise<Serv
 }
 
 /**
- * The finished runs this server trained (no `run_imports` row) whose output is none or one of
- * `versionIds`, with their parameters and points, and the lineage edges that touch them.
+ * The finished runs this server trained (no `run_imports` row), with their parameters and points,
+ * the lineage edges that touch them, and their outputs the state does not list (`versionIds`).
  */
-async function trainedRuns(db: Workspace['meta']['db'], versionIds: readonly string[]): Promise<TrainedRuns> {
-  const finished = () =>
-    db
-      .selectFrom('runs')
-      .selectAll()
-      .where('status', 'in', [...TRAVELLING_RUNS])
-      .where('reused_from', 'is', null)
-      .where('id', 'not in', db.selectFrom('run_imports').select('run_id'));
-  const rows = [
-    ...(await finished().where('output_version_id', 'is', null).execute()),
-    ...(await inChunks(versionIds, (ids) => finished().where('output_version_id', 'in', ids).execute())),
-  ];
+async function trainedRuns(
+  ws: Workspace,
+  versionIds: readonly string[],
+  packsOf: (v: { id: string; digest: string }) => Promise<string[] | null>,
+): Promise<TrainedRuns> {
+  const db = ws.meta.db;
+  const rows = await db
+    .selectFrom('runs')
+    .selectAll()
+    .where('status', 'in', [...TRAVELLING_RUNS])
+    .where('reused_from', 'is', null)
+    .where('id', 'not in', db.selectFrom('run_imports').select('run_id'))
+    .execute();
   const runs = [];
   for (const { dir: _dir, metrics_offset: _offset, ...row } of rows)
     runs.push({ ...row, ...(await runRecord(db, row.id)) });
@@ -296,7 +329,78 @@ async function trainedRuns(db: Workspace['meta']['db'], versionIds: readonly str
     ...(await inChunks(ids, (c) => db.selectFrom('lineage_edges').selectAll().where('dst_id', 'in', c).execute())),
     ...(await inChunks(ids, (c) => db.selectFrom('lineage_edges').selectAll().where('src_id', 'in', c).execute())),
   ];
-  return { runs, lineage };
+  const listed = new Set(versionIds);
+  const unlisted = [...new Set(runs.flatMap((r) => (r.output_version_id ? [r.output_version_id] : [])))].filter(
+    (id) => !listed.has(id),
+  );
+  return { runs, lineage, outputs: await ownOutputs(db, unlisted, packsOf) };
+}
+
+/**
+ * The server's own output versions `ids` (but erased ones and those whose packs it lacks), with
+ * their datasets and pack sizes, and the model versions registered from them with their models
+ * and registration edges.
+ */
+async function ownOutputs(
+  db: Workspace['meta']['db'],
+  ids: readonly string[],
+  packsOf: (v: { id: string; digest: string }) => Promise<string[] | null>,
+): Promise<OwnOutputs> {
+  const erased = new Set((await allErasures(db)).map((e) => e.version_id));
+  const rows = (
+    await inChunks(ids, (c) => db.selectFrom('dataset_versions').selectAll().where('id', 'in', c).execute())
+  ).filter((v) => !erased.has(v.id));
+  const versions = [];
+  for (const v of rows) {
+    const packs = await packsOf(v);
+    if (packs?.length) versions.push({ ...v, packs });
+  }
+  const kept = versions.map((v) => v.id);
+  const packIds = [...new Set(versions.flatMap((v) => v.packs))];
+  const modelVersions = await inChunks(kept, (c) =>
+    db.selectFrom('model_versions').selectAll().where('files_version_id', 'in', c).execute(),
+  );
+  const modelIds = [...new Set(modelVersions.map((m) => m.model_id))];
+  const [datasets, packs, models, lineage] = await Promise.all([
+    inChunks([...new Set(versions.map((v) => v.dataset_id))], (c) =>
+      db.selectFrom('datasets').selectAll().where('id', 'in', c).execute(),
+    ),
+    inChunks(packIds, (c) => db.selectFrom('packs').select(['id', 'size']).where('id', 'in', c).execute()),
+    inChunks(modelIds, (c) => db.selectFrom('models').selectAll().where('id', 'in', c).execute()),
+    inChunks(
+      modelVersions.map((m) => m.id),
+      (c) => db.selectFrom('lineage_edges').selectAll().where('dst_id', 'in', c).execute(),
+    ),
+  ]);
+  return {
+    datasets,
+    versions,
+    packs: packs.map((p) => ({ id: p.id, size: Number(p.size) })),
+    models,
+    modelVersions,
+    lineage,
+  };
+}
+
+/**
+ * The packs holding each of the server's own versions, by version id (null: some of its objects
+ * are not in the workspace). Kept once found: a version's tree never changes.
+ */
+function ownPackLists(ws: Workspace): (v: { id: string; digest: string }) => Promise<string[] | null> {
+  const known = new Map<string, string[]>();
+  const load = treeLoader(ws);
+  return async (v) => {
+    const had = known.get(v.id);
+    if (had) return had;
+    try {
+      const packs = await versionPacks(ws.meta.db, v.digest, load);
+      known.set(v.id, packs);
+      return packs;
+    } catch (err) {
+      if (isCairnError(err, 'MISSING_OBJECT')) return null;
+      throw err;
+    }
+  };
 }
 
 /** The lease of a server process and of its store locks: how long a process that stops renewing holds them. */

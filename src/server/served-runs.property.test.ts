@@ -1,14 +1,17 @@
 // What a reader of some projects pulls of the runs on a team server (docs/SERVER.md "What a pull
 // from the server brings"), over random histories: runs pushed (several projects in one push) and
-// runs trained on the server, readers with random grants. The server's side as it serves her
-// (servedState, cutState, her share of its log as eventVisible redacts it, the runs that share
-// vouches for), then her pull's side (planRunImport with the vouchers of what she was served).
+// runs trained on the server, some writing an output (the server's own version, with a pack) and
+// some with a model registered from it, readers with random grants. The server's side as it
+// serves her (servedState, cutState, her share of its log as eventVisible redacts it, the runs that
+// share vouches for), then her pull's side (planImport and planRunImport with the vouchers of what
+// she was served).
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../core/canonical-json.js';
 import { metricsDigest, paramsDigest } from '../compute/index.js';
-import { servedState } from '../app/server-state.js';
 import { mulberry32 } from '../test-support/prng.js';
+import { servedState, type OwnOutputs } from '../app/server-state.js';
 import { emptyState, type RemoteState, type RunStateRow } from '../transfer/state.js';
+import { cardDigest, collectVouchers, planImport, type Vouchers } from '../transfer/vouch.js';
 import { collectRunVouchers, planRunImport, type ImportedRun, type RunVouchers } from '../transfer/vouch-runs.js';
 import { runImportEvents } from '../transfer/pull.js';
 import { eventVisible, parseEntries, redactLines, type Reader } from './read-scope.js';
@@ -26,6 +29,99 @@ interface Gen {
   events: Array<Record<string, unknown>>;
   /** Strings only this run's bytes carry: its id, spec name, parameter value and metric name. */
   secrets: string[];
+  /** The output it wrote on the server (and the model registered from it), with that output's own secrets. */
+  output?: { own: OwnOutputs; events: Array<Record<string, unknown>>; secrets: string[]; model: boolean };
+}
+
+/**
+ * What a run trained on the server wrote: its output version (`runs/<name>@v1`, one pack) created
+ * by the server's `dataset.version.create`, and maybe a model version registered from it with its
+ * `model.register` and registration edges. Sets the run's output and its `run.finish` outputs.
+ */
+function genOutput(g: Gen, model: boolean): NonNullable<Gen['output']> {
+  const k = g.row.name.slice('train-'.length);
+  const n = Number(k.replace(/\D/g, ''));
+  const author = g.row.created_by;
+  const digest = hex(50_000 + n);
+  const version = {
+    id: `out-${k}`,
+    dataset_id: `ds-out-${k}`,
+    number: 1,
+    digest,
+    parent_id: null,
+    message: `outputs of run ${g.row.id}`,
+    author,
+    created_at: T1,
+    file_count: 1,
+    total_bytes: 10,
+    new_bytes: 10,
+    stats: '{}',
+    packs: [hex(90_000 + n)],
+  };
+  g.row.output_version_id = version.id;
+  (g.events[1] as { outputs: string[] }).outputs = [`sha256:${digest}`];
+  const own: OwnOutputs = {
+    datasets: [{ id: version.dataset_id, name: `runs/${g.row.name}`, created_at: T1, created_by: author }],
+    versions: [version],
+    packs: [{ id: version.packs[0]!, size: 100 + n }],
+    models: [],
+    modelVersions: [],
+    lineage: [],
+  };
+  const events: Array<Record<string, unknown>> = [
+    {
+      action: 'dataset.version.create',
+      outcome: 'ok',
+      time: T1,
+      actor: { id: author },
+      target: { type: 'dataset', name: `runs/${g.row.name}`, version: 1, digest: `sha256:${digest}` },
+    },
+  ];
+  const secrets = [version.id, version.packs[0]!, `runs/${g.row.name}`];
+  if (model) {
+    const card = canonicalJson({ training: { run: { id: g.row.id } } });
+    own.models.push({
+      id: `m-${k}`,
+      name: `model-${k}`,
+      created_at: T1,
+      created_by: author,
+    } as OwnOutputs['models'][number]);
+    own.modelVersions.push({
+      id: `mv-${k}`,
+      model_id: `m-${k}`,
+      number: 1,
+      digest,
+      files_version_id: version.id,
+      format: 'txt',
+      signature: null,
+      run_id: g.row.id,
+      card,
+      created_at: T1,
+      created_by: author,
+    } as OwnOutputs['modelVersions'][number]);
+    const edge = (src_type: string, src_id: string, relation: string) => ({
+      id: `e-${relation}-${k}`,
+      src_type,
+      src_id,
+      dst_type: 'model_version',
+      dst_id: `mv-${k}`,
+      relation,
+      via_type: null,
+      via_id: null,
+      created_at: T1,
+    });
+    own.lineage.push(edge('dataset_version', version.id, 'files'), edge('run', g.row.id, 'trained'));
+    events.push({
+      action: 'model.register',
+      outcome: 'ok',
+      time: T1,
+      actor: { id: author },
+      target: { type: 'model', name: `model-${k}`, version: 1, digest: `sha256:${digest}` },
+      params: { format: 'txt', run: g.row.id, card: cardDigest(card) },
+    });
+    secrets.push(`mv-${k}`, `model-${k}`);
+  }
+  return { own, events, secrets, model };
 }
 
 /** A finished run of `project` by `author`, with strings of its own that no other run shares. */
@@ -159,7 +255,8 @@ function history(seed: number) {
       }
     } else {
       const g = genRun(seed, n++, pick(PROJECTS), pick(['alice', 'bob', 'carol']));
-      log.push(...g.events);
+      if (r() < 0.6) g.output = genOutput(g, r() < 0.5);
+      log.push(...(g.output?.events ?? []), ...g.events);
       trained.push(g.row);
       runs.push({ g, author: g.row.created_by });
     }
@@ -181,21 +278,52 @@ describe("a reader's pull of the runs on a team server (random histories)", () =
       const mine = (p: string) => projects.includes(p);
       const projectOf = new Map(runs.map((x) => [x.g.row.id, x.g.row.project]));
 
-      // The server: the state it serves, cut to her; its log as she is shown it; the runs that vouches for.
-      const full = servedState(state, { evaluations: [], ownLog: null, trained: { runs: trained, lineage: [] } });
-      const cut = cutState(full, new Set(), mine).state;
+      // The server: the state it serves (its own outputs added), cut to her; its log as she is
+      // shown it; the runs that vouches for.
+      const full = servedState(state, {
+        evaluations: [],
+        ownLog: null,
+        trained: { runs: trained, lineage: [], outputs: ownOutputs(runs.map((x) => x.g)) },
+      });
+      const where = `seed ${seed}, reads ${projects.join(',') || 'none'}`;
+      const outputs = runs.flatMap((x) => (x.g.output ? [x.g] : []));
+      expect(full.versions.length, `${where}: every output is served whole`).toBe(
+        state.versions.length + outputs.length,
+      );
+      const hidden = outputs.filter((g) => !mine(g.row.project)).map((g) => `runs/${g.row.name}`);
+      const hiddenOutputs = { refs: new Set(hidden.map((d) => `${d}@v1`)), datasets: new Set(hidden) };
+      const cut = cutState(full, hiddenOutputs.refs, mine).state;
       const shown = redactLines(parseEntries(`${entries.join('\n')}\n`), (e) =>
-        eventVisible(reader, e, (id) => projectOf.get(id) ?? null),
+        eventVisible(reader, e, (id) => projectOf.get(id) ?? null, hiddenOutputs),
       ).text;
       const lines = shown.replace(/\n$/, '').split('\n');
       const vouchers: RunVouchers = new Map();
       collectRunVouchers(vouchers, SERVER, lines);
       const served: RemoteState = { ...cut, runs: cut.runs.filter((x) => vouchers.has(x.id)) };
 
-      // Her pull.
-      const versions = new Map(state.versions.map((v) => [v.id, v.digest]));
+      // Her pull: the versions and model versions her share of the log vouches for (she holds the
+      // inputs already), then the runs.
+      const versionVouchers: Vouchers = new Map();
+      collectVouchers(versionVouchers, SERVER, lines);
+      const imports = planImport(served, versionVouchers, new Set(state.versions.map((v) => v.id)));
+      const ours = outputs.filter((g) => mine(g.row.project));
+      expect(imports.skipped, where).toEqual([]);
+      expect(imports.skippedModels, where).toEqual([]);
+      expect(imports.imported.map((v) => v.dataset).sort(), `${where}: her outputs, each vouched`).toEqual(
+        ours.map((g) => `runs/${g.row.name}`).sort(),
+      );
+      expect(imports.importedModels.map((m) => m.model).sort(), `${where}: the models on her outputs`).toEqual(
+        ours
+          .filter((g) => g.output!.model)
+          .map((g) => g.output!.own.models[0]!.name)
+          .sort(),
+      );
+      for (const g of ours.filter((x) => x.output!.model))
+        expect(served.lineage.map((e) => e.id).sort(), where).toEqual(
+          expect.arrayContaining([`e-files-${g.row.name.slice(6)}`, `e-trained-${g.row.name.slice(6)}`]),
+        );
+      const versions = new Map(imports.state.versions.map((v) => [v.id, v.digest]));
       const plan = planRunImport(served, vouchers, { local: new Set(), versions, registrant: null });
-      const where = `seed ${seed}, reads ${projects.join(',') || 'none'}`;
       expect(plan.skipped, where).toEqual([]);
       const want = runs.filter((x) => mine(x.g.row.project));
       expect(plan.runs.map((x) => [x.id, x.created_by]).sort(), `${where}: every run of hers, as its author`).toEqual(
@@ -207,9 +335,27 @@ describe("a reader's pull of the runs on a team server (random histories)", () =
         expect(lines[i.index]!.startsWith('#redacted'), where).toBe(false);
         expect(i.author, where).toBe(runs.find((x) => x.g.row.id === i.run)!.author);
       }
-      const bytes = JSON.stringify(served) + shown;
+      // Models are `default`'s: a `model.register` names its run and is shown to every reader of
+      // `default` by design (docs/SERVER.md "What a reader of some projects sees"). Nothing else
+      // she is served names another project's run, output, pack or model.
+      const bytes =
+        JSON.stringify(served) + lines.filter((l) => !l.startsWith('{"action":"model.register"')).join('\n');
       for (const x of runs.filter((y) => !mine(y.g.row.project)))
-        for (const s of x.g.secrets) expect(bytes.includes(s), `${where}: ${s} of ${x.g.row.project}`).toBe(false);
+        for (const s of [...x.g.secrets, ...(x.g.output?.secrets ?? [])])
+          expect(bytes.includes(s), `${where}: ${s} of ${x.g.row.project}`).toBe(false);
     }
   });
 });
+
+/** The server's own outputs of the runs that wrote one, as the composition root gathers them. */
+function ownOutputs(gens: readonly Gen[]): OwnOutputs {
+  const all = gens.flatMap((g) => (g.output ? [g.output.own] : []));
+  return {
+    datasets: all.flatMap((o) => o.datasets),
+    versions: all.flatMap((o) => o.versions),
+    packs: all.flatMap((o) => o.packs),
+    models: all.flatMap((o) => o.models),
+    modelVersions: all.flatMap((o) => o.modelVersions),
+    lineage: all.flatMap((o) => o.lineage),
+  };
+}

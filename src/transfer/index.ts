@@ -21,6 +21,7 @@ export { eraseOnRemotes, planRemoteErasure, type RemoteErasure, type RemotePlan 
 export {
   describeUnvouched,
   describeUnvouchedModel,
+  modelEdgeTravels,
   type ImportedModelVersion,
   type ImportedVersion,
   type UnvouchedModelVersion,

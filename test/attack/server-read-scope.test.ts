@@ -539,7 +539,12 @@ describe('a reader of other projects learns nothing of secretproj', () => {
   it("mallory's pull verifies alice's pushed log, redacted, and imports the shared version", async () => {
     const lap = await laptop('mallory');
     const pulled: any = await lap.run((s) => s.transfer.pull([], { remote: 'team' }));
-    expect(pulled.versions).toHaveLength(1);
+    // The shared version, and the output of the alpha run the server trained (hers to read, its
+    // packs placed in the store by the server); not secretproj's output.
+    expect(pulled.vouched.map((v: any) => `${v.dataset}@v${v.number}`).sort()).toEqual([
+      'runs/zzalpha-train@v1',
+      'zzshared-files@v1',
+    ]);
     expect(pulled.skipped).toEqual([]);
     // alice's pushed log, and the server's own (which vouches for what the server recorded).
     const server = t.server.runtime.workspaceId;
@@ -593,9 +598,16 @@ describe('a reader of other projects learns nothing of secretproj', () => {
     expect((await get('mallory', uploaderKey)).status).toBe(404);
     expect((await get('mallory', `owners/${store.workspace}.json`)).status).toBe(404);
     const state = JSON.parse((await get('mallory', 'meta/state.json')).text);
+    // The shared version's packs, and those of the alpha run's output (the server's own version).
+    const alphaOutput = state.datasets.find((d: any) => d.name === 'runs/zzalpha-train');
+    const outputPacks = state.versions
+      .filter((v: any) => v.dataset_id === alphaOutput?.id)
+      .flatMap((v: any) => v.packs.map((id: string) => `packs/${id.slice(0, 2)}/${id}.pack`));
+    expect(outputPacks).toHaveLength(1);
     expect(state.packs.map((p: any) => `packs/${p.id.slice(0, 2)}/${p.id}.pack`).sort()).toEqual(
-      [...store.sharedPacks].sort(),
+      [...store.sharedPacks, ...outputPacks].sort(),
     );
+    expect(JSON.stringify(state)).not.toContain(SECRET.spec);
     const aliceList = await t.call('alice', 'GET', `/api/v1/store/list?prefix=${q(store.strayPack.key)}`);
     expect(aliceList.json.objects).toEqual([{ key: store.strayPack.key, size: store.strayPack.bytes.length }]);
   });
