@@ -26,7 +26,7 @@ export function logPublicRequests(app: FastifyInstance, rt: ServerRuntime): void
     if (name === undefined) return payload;
     const status = reply.statusCode;
     const ua = req.headers['user-agent'];
-    await rt.recordRequest({
+    const recorded = rt.recordRequest({
       draft: {
         action: status >= 400 ? 'server.denied' : 'server.read',
         target: { type: 'api', name },
@@ -40,7 +40,15 @@ export function logPublicRequests(app: FastifyInstance, rt: ServerRuntime): void
         ...(typeof ua === 'string' ? { client: scrubSecrets(ua).slice(0, 200) } : {}),
       }),
     });
-    return payload;
+    // Not answered unrecorded: when the log cannot be written, the answer is that (in the API's shape).
+    return recorded.then(
+      () => payload,
+      () => {
+        void reply.code(503).type('application/json; charset=utf-8');
+        const e = new CairnError('SERVER_UNAVAILABLE', 'the server cannot write its audit log now; try again');
+        return JSON.stringify({ error: e.toJSON() });
+      },
+    );
   });
 }
 

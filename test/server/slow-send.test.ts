@@ -182,6 +182,9 @@ describe("one account's uploads hold at most its share of the upload memory", ()
       if (r !== null) refused = r;
     }
     expect(refused).toMatchObject({ status: 429, code: 'UPLOADS_BUSY', retryAfter: '5' });
+    // Refused, and recorded as the sender's like any refusal.
+    const busy = (await events({ action: 'server.denied', actor: 'alice' })).filter((e) => e.params.status === 429);
+    expect(busy.map((e) => [e.target.name, e.reason])).toEqual([['store.put', expect.stringMatching(/^UPLOADS_BUSY/)]]);
     for (const r of open) r.destroy();
     await Promise.all([first.answer, second.answer]);
   }, 60_000);
