@@ -116,7 +116,7 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
     clientErrorHandler: (err, socket) => void unparsed(rt, err, socket, opts, metrics),
   });
   limitJsonDepth(app);
-  limitWriteStalls(app.server, opts.writeStallMs ?? 60_000);
+  limitWriteStalls(app.server, opts.writeStallMs ?? 60_000, () => metrics.writeStalled());
   if (!opts.local) logPublicRequests(app, rt);
   // The store's byte routes guard their bodies once they have their share of upload memory.
   const bodyTimeouts = guardBodies(app, { ...DEFAULT_BODY_TIMEOUTS, ...opts.bodyTimeouts }, BYTE_ROUTES);

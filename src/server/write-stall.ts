@@ -33,7 +33,7 @@ export class WriteStall {
  * "Bad input"): a client that reads a large answer a byte a minute, or not at all, held its
  * socket and the answer's bytes in the server's memory for as long as it liked.
  */
-export function limitWriteStalls(server: Server, stallMs: number): void {
+export function limitWriteStalls(server: Server, stallMs: number, onStall: () => void = () => {}): void {
   if (!(stallMs > 0)) return;
   server.on('connection', (socket: Socket) => {
     const clock = new WriteStall(stallMs);
@@ -42,8 +42,10 @@ export function limitWriteStalls(server: Server, stallMs: number): void {
         // Bytes still in Node's buffer or in libuv's write queue: either shrinking is progress.
         const queued = (socket as unknown as { _handle?: { writeQueueSize?: number } })._handle?.writeQueueSize ?? 0;
         const pending = socket.writableLength > 0 || queued > 0;
-        if (clock.stalled(Date.now(), pending, `${socket.bytesWritten}:${queued}:${socket.writableLength}`))
+        if (clock.stalled(Date.now(), pending, `${socket.bytesWritten}:${queued}:${socket.writableLength}`)) {
+          onStall();
           socket.destroy();
+        }
       },
       Math.max(10, stallMs / 4),
     );

@@ -144,6 +144,8 @@ describe('a client that stops reading its answer', () => {
       });
     });
     expect(await closed).toBe(true);
+    const scrape = await fetch(`${t.server.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    expect(await scrape.text()).toContain('cairn_http_write_stalls_total 1');
   }, 30_000);
 });
 
