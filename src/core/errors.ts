@@ -41,6 +41,12 @@ export const errorCatalogue = {
     http: 408,
     summary: 'A request body stalled or came too slowly; the server closed the connection and did nothing.',
   },
+  UPLOADS_BUSY: {
+    exit: 1,
+    http: 429,
+    summary:
+      "An account already has as many uploads waiting for the server's upload memory as it may; retry after the Retry-After the answer gives.",
+  },
   SERVER_UNAVAILABLE: { exit: 1, http: 503, summary: 'The Cairn server could not be reached or is not ready.' },
   IDENTITY_MOVED: {
     exit: 1,

@@ -13,9 +13,52 @@ export interface BodyTimeouts {
   idleMs: number;
   totalMs: number;
   minBytesPerSecond: number;
+  /**
+   * The floor on a body's rate over any `rateWindowMs` once its first window has passed (bytes
+   * per second; 0: none). The idle bound alone let a byte every `idleMs` keep a body, and on the
+   * byte routes its share of the upload memory, until the total bound — hours for a large pack.
+   */
+  minRate: number;
+  rateWindowMs: number;
 }
 
-export const DEFAULT_BODY_TIMEOUTS: BodyTimeouts = { idleMs: 30_000, totalMs: 60_000, minBytesPerSecond: 64 * 1024 };
+export const DEFAULT_BODY_TIMEOUTS: BodyTimeouts = {
+  idleMs: 30_000,
+  totalMs: 60_000,
+  minBytesPerSecond: 64 * 1024,
+  minRate: 1024,
+  rateWindowMs: 30_000,
+};
+
+/**
+ * The rate floor over a sliding window, fed (time, bytes so far) samples by its shell: pure, so
+ * its rule is tested without sockets or clocks. The first window is grace (a connection ramping
+ * up, a sender that paused to compute a digest); after it, the bytes that arrived since the
+ * sample one window back must reach `bytesPerSecond` over that span.
+ */
+export class RateFloor {
+  readonly #samples: Array<{ at: number; bytes: number }>;
+
+  constructor(
+    readonly bytesPerSecond: number,
+    readonly windowMs: number,
+    startedAt: number,
+  ) {
+    this.#samples = [{ at: startedAt, bytes: 0 }];
+  }
+
+  /** Whether the body is below the floor at `at`, having received `bytes` in all. */
+  tooSlow(at: number, bytes: number): boolean {
+    const s = this.#samples;
+    s.push({ at, bytes });
+    // Keep the latest sample at least a window old as the base, and everything after it.
+    while (s.length > 2 && s[1]!.at <= at - this.windowMs) s.shift();
+    const base = s[0]!;
+    const span = at - base.at;
+    if (this.bytesPerSecond <= 0 || span < this.windowMs) return false;
+    return (bytes - base.bytes) * 1000 < this.bytesPerSecond * span;
+  }
+}
 
 /**
  * The request's body as a stream that fails with REQUEST_TIMEOUT (408) when it stalls or is too
@@ -28,9 +71,12 @@ export function guardBody(req: FastifyRequest, reply: FastifyReply, payload: Rea
   const totalMs = t.totalMs + Math.ceil((sized / t.minBytesPerSecond) * 1000);
   const out = new PassThrough();
   let idle: NodeJS.Timeout;
+  let received = 0;
+  const floor = new RateFloor(t.minRate, t.rateWindowMs, Date.now());
   const fail = (why: string): void => {
     clearTimeout(idle);
     clearTimeout(total);
+    clearInterval(rate);
     if (reply.raw.headersSent) return;
     payload.unpipe(out);
     // No keep-alive: the unread rest of the body must not be taken for the next request.
@@ -40,8 +86,8 @@ export function guardBody(req: FastifyRequest, reply: FastifyReply, payload: Rea
     setTimeout(() => req.raw.socket.destroy(), 1000).unref();
     out.destroy(
       new CairnError('REQUEST_TIMEOUT', `the request body ${why}; the connection was closed`, {
-        hint: 'send the body without pauses; the server bounds are --body-idle-timeout and --body-timeout',
-        data: { idleMs: t.idleMs, totalMs },
+        hint: 'send the body without pauses; the server bounds are --body-idle-timeout, --body-timeout and --body-min-rate',
+        data: { idleMs: t.idleMs, totalMs, minRate: t.minRate, rateWindowMs: t.rateWindowMs },
       }),
     );
   };
@@ -50,11 +96,24 @@ export function guardBody(req: FastifyRequest, reply: FastifyReply, payload: Rea
     idle = setTimeout(() => fail(`sent nothing for ${t.idleMs / 1000} s`), t.idleMs);
   };
   const total = setTimeout(() => fail(`took longer than ${totalMs / 1000} s`), totalMs);
+  // Sampled four times a window: the floor is checked over a window that slides by a quarter.
+  const rate = setInterval(
+    () => {
+      if (floor.tooSlow(Date.now(), received))
+        fail(`came slower than ${t.minRate} bytes/s over ${t.rateWindowMs / 1000} s`);
+    },
+    Math.max(1, t.rateWindowMs / 4),
+  );
+  if (t.minRate <= 0) clearInterval(rate);
   arm();
-  payload.on('data', arm);
+  payload.on('data', (chunk: Buffer) => {
+    received += chunk.length;
+    arm();
+  });
   const done = (): void => {
     clearTimeout(idle);
     clearTimeout(total);
+    clearInterval(rate);
   };
   payload.once('end', done);
   payload.once('error', done);

@@ -10,7 +10,9 @@ import type { Authenticated, IdentityView, Role } from '../identity/index.js';
 import { handlers, type HandlerInput } from './handlers.js';
 import { ServerMetrics } from './metrics.js';
 import { bodySchema, openApiDocument, querySchema } from './openapi.js';
-import { BYTE_ROUTES, mountStoreRoutes } from './store-routes.js';
+import { BYTE_ROUTES, mountStoreRoutes, UPLOAD_MEMORY } from './store-routes.js';
+import { limitWriteStalls } from './write-stall.js';
+import { checkMetricsToken, logPublicRequests } from './public-requests.js';
 import { DEFAULT_BODY_TIMEOUTS, guardBodies, type BodyTimeouts } from './body-timeouts.js';
 import { filesOf, inTempFolder } from './temp-files.js';
 import { submittedProject } from './run-code.js';
@@ -62,7 +64,16 @@ export interface HttpOptions {
   bodyTimeouts?: Partial<BodyTimeouts>;
   /** How long an idle keep-alive connection stays open (default 72 s, Fastify's). */
   keepAliveTimeoutMs?: number;
+  /** The most of `uploadMemory` one account's bodies hold at once, as a fraction (default 0.5). */
+  uploadAccountShare?: number;
+  /** An answer that makes no progress on its socket for this long has its connection closed (default 60 s; 0: never). */
+  writeStallMs?: number;
+  /** `--metrics-token-file`: /metrics answers only this bearer token (default: anyone). */
+  metricsToken?: string;
 }
+
+/** The uploads one account may have waiting for upload memory; one more is refused (UPLOADS_BUSY). */
+const UPLOADS_WAITING_PER_ACCOUNT = 16;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -105,6 +116,8 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
     clientErrorHandler: (err, socket) => void unparsed(rt, err, socket, opts, metrics),
   });
   limitJsonDepth(app);
+  limitWriteStalls(app.server, opts.writeStallMs ?? 60_000, () => metrics.writeStalled());
+  if (!opts.local) logPublicRequests(app, rt);
   // The store's byte routes guard their bodies once they have their share of upload memory.
   const bodyTimeouts = guardBodies(app, { ...DEFAULT_BODY_TIMEOUTS, ...opts.bodyTimeouts }, BYTE_ROUTES);
   const protectedAliases = new Set(opts.protectedAliases ?? ['production']);
@@ -124,10 +137,7 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
   app.get('/readyz', async (_req, reply) =>
     (await rt.ready()) ? { ready: true } : reply.code(503).send({ ready: false }),
   );
-  app.get('/metrics', async (_req, reply) => {
-    reply.type('text/plain; version=0.0.4');
-    return metrics.render({});
-  });
+  mountMetrics(app, metrics, opts.metricsToken);
   app.get(`${API_PREFIX}/openapi.json`, async () => openApiDocument());
   for (const [id, op] of Object.entries(operations) as Array<[OperationId, Operation]>) {
     if (opts.local && id.startsWith('store.')) continue;
@@ -168,10 +178,37 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
       },
     });
   }
-  if (!opts.local)
-    mountStoreRoutes(app, rt, (req, id) => authenticate(rt, req, id, opts, metrics), opts.uploadMemory, bodyTimeouts);
+  if (!opts.local) mountStore(app, rt, opts, metrics, bodyTimeouts);
   if (opts.uiDir) mountUi(app, opts.uiDir);
   return app;
+}
+
+/** `/metrics`, for anyone or, with `--metrics-token-file`, for its token only. */
+function mountMetrics(app: FastifyInstance, metrics: ServerMetrics, token: string | undefined) {
+  app.get('/metrics', async (req, reply) => {
+    if (token !== undefined)
+      try {
+        checkMetricsToken(req, token);
+      } catch (err) {
+        metrics.denied('unauthenticated');
+        throw err;
+      }
+    reply.type('text/plain; version=0.0.4');
+    return metrics.render({});
+  });
+}
+
+/** The store's byte routes, with their upload memory and each account's share of it. */
+function mountStore(
+  app: FastifyInstance,
+  rt: ServerRuntime,
+  opts: HttpOptions,
+  metrics: ServerMetrics,
+  bodyTimeouts: BodyTimeouts,
+) {
+  const memory = opts.uploadMemory ?? UPLOAD_MEMORY;
+  const share = { bytes: Math.ceil(memory * (opts.uploadAccountShare ?? 0.5)), waiting: UPLOADS_WAITING_PER_ACCOUNT };
+  mountStoreRoutes(app, rt, (req, id) => authenticate(rt, req, id, opts, metrics), memory, bodyTimeouts, share);
 }
 
 /** Every failure's answer; a body or query refused before any handler ran is recorded as a denied request. */
@@ -1070,6 +1107,8 @@ function scopeOf(req: FastifyRequest, actor: RequestScope['actor'], id: Operatio
 }
 
 function sendError(reply: FastifyReply, e: CairnError) {
+  const wait = e.data?.retryAfterSeconds;
+  if (typeof wait === 'number') reply.header('retry-after', String(Math.ceil(wait)));
   return reply.code(e.httpStatus).send({ error: e.toJSON() });
 }
 

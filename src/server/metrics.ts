@@ -9,6 +9,7 @@ export class ServerMetrics {
   #requests = new Map<string, number>();
   #latency = new Map<string, { buckets: number[]; sum: number; count: number }>();
   #denied = new Map<string, number>();
+  #writeStalls = 0;
 
   observe(operation: string, status: number, seconds: number): void {
     const key = `operation="${operation}",status="${status}"`;
@@ -24,6 +25,11 @@ export class ServerMetrics {
 
   denied(reason: 'unauthenticated' | 'forbidden' | 'bad_request' | 'not_found' | 'malformed'): void {
     this.#denied.set(reason, (this.#denied.get(reason) ?? 0) + 1);
+  }
+
+  /** A connection closed because its answer stopped moving (write-stall.ts). */
+  writeStalled(): void {
+    this.#writeStalls++;
   }
 
   render(extra: Record<string, number>): string {
@@ -44,6 +50,8 @@ export class ServerMetrics {
     out.push('# HELP cairn_http_denied_total Requests refused before reaching a service.');
     out.push('# TYPE cairn_http_denied_total counter');
     for (const [k, v] of this.#denied) out.push(`cairn_http_denied_total{reason="${k}"} ${v}`);
+    out.push('# HELP cairn_http_write_stalls_total Connections closed because the client stopped reading its answer.');
+    out.push('# TYPE cairn_http_write_stalls_total counter', `cairn_http_write_stalls_total ${this.#writeStalls}`);
     const mem = process.memoryUsage();
     out.push('# TYPE process_resident_memory_bytes gauge', `process_resident_memory_bytes ${mem.rss}`);
     out.push('# TYPE nodejs_heap_used_bytes gauge', `nodejs_heap_used_bytes ${mem.heapUsed}`);

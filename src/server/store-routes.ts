@@ -8,7 +8,7 @@ import { readObjectAs } from './store-scope.js';
 import { scrubSecrets } from './secret-shapes.js';
 import { countEvents } from './request-events.js';
 import type { Readable } from 'node:stream';
-import { BodyBudget } from './body-budget.js';
+import { BodyBudget, type AccountShare } from './body-budget.js';
 import { DEFAULT_BODY_TIMEOUTS, guardBody, type BodyTimeouts } from './body-timeouts.js';
 
 /** Largest pack streamed through the server (folder stores); S3 stores never stream through it. */
@@ -33,9 +33,10 @@ export function mountStoreRoutes(
   authenticate: Authenticate,
   uploadMemory = UPLOAD_MEMORY,
   timeouts: BodyTimeouts = DEFAULT_BODY_TIMEOUTS,
+  share: Partial<AccountShare> = {},
 ): void {
   app.register(async (scope) => {
-    scope.addHook('preParsing', heldBodies(new BodyBudget(uploadMemory), timeouts));
+    scope.addHook('preParsing', heldBodies(new BodyBudget(uploadMemory, share), timeouts));
     scope.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: STREAM_LIMIT }, (_r, b, d) =>
       d(null, b),
     );
@@ -115,10 +116,13 @@ function heldBodies(budget: BodyBudget, timeouts: BodyTimeouts) {
   return async (req: FastifyRequest, reply: FastifyReply, payload: Readable) => {
     if (req.method !== 'PUT') return payload;
     const declared = Number(req.headers['content-length']);
-    const release = await budget.take(
-      Number.isSafeInteger(declared) ? declared : STREAM_LIMIT,
-      req.who?.principal.name ?? '',
-    );
+    const release = await budget
+      .take(Number.isSafeInteger(declared) ? declared : STREAM_LIMIT, req.who?.principal.name ?? '')
+      .catch((err: unknown) => {
+        // Refused unread: the body is not taken for the next request on this connection.
+        reply.raw.setHeader('connection', 'close');
+        throw err;
+      });
     reply.raw.once('close', release);
     // A sender that went away while it waited: its response closed before anyone listened.
     if (reply.raw.destroyed || req.raw.socket.destroyed) release();

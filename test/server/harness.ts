@@ -13,6 +13,7 @@ import { afterAll, beforeAll } from 'vitest';
 import type { Role } from '../../src/identity/index.js';
 import type { OidcSettings } from '../../src/app/oidc/index.js';
 import type { BodyTimeouts } from '../../src/server/body-timeouts.js';
+import type { HttpOptions } from '../../src/server/http.js';
 
 export interface Team {
   server: RunningServer;
@@ -49,6 +50,8 @@ export async function startTeam(
     bodyTimeouts?: Partial<BodyTimeouts>;
     /** How often a browser session's groups are asked for again at the provider (ms). */
     oidcSessionRecheckMs?: number;
+    /** Other limits of the HTTP shell (server/http.ts). */
+    http?: Pick<HttpOptions, 'uploadAccountShare' | 'writeStallMs' | 'metricsToken'>;
   } = {},
 ): Promise<Team> {
   const dataDir = mkdtempSync(join(tmpdir(), 'cairn-server-'));
@@ -60,6 +63,7 @@ export async function startTeam(
     ...(opts.storeEndpoint ? { storeEndpoint: opts.storeEndpoint } : {}),
     ...(opts.uploadMemory ? { uploadMemory: opts.uploadMemory } : {}),
     ...(opts.bodyTimeouts ? { bodyTimeouts: opts.bodyTimeouts } : {}),
+    ...opts.http,
     ...(opts.oidcSessionRecheckMs ? { oidcSessionRecheckMs: opts.oidcSessionRecheckMs } : {}),
     env: opts.env ?? process.env,
     ...(opts.oidc ? { oidc: opts.oidc } : {}),

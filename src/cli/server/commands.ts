@@ -30,6 +30,30 @@ export const serverStart = spec({
       'longest a request body may take, plus its size at 64 KiB/s (408 past it)',
       '60',
     ),
+    bodyMinRate: text(
+      '--body-min-rate <bytes/s>',
+      'after its first 30 s, a request body slower than this over any 30 s is cut off (408; 0: no floor)',
+      '1024',
+    ),
+    uploadMemory: text(
+      '--upload-memory <bytes>',
+      "request bodies the store's byte routes hold in memory at once",
+      '536870912',
+    ),
+    uploadAccountShare: text(
+      '--upload-account-share <fraction>',
+      'the most of --upload-memory one account holds at once (its first upload may take more)',
+      '0.5',
+    ),
+    writeStallTimeout: text(
+      '--write-stall-timeout <seconds>',
+      'an answer the client stops reading for this long has its connection closed',
+      '60',
+    ),
+    metricsTokenFile: text(
+      '--metrics-token-file <file>',
+      '/metrics answers only Authorization: Bearer <the token in this file>',
+    ),
     keepAliveTimeout: text('--keep-alive-timeout <seconds>', 'how long an idle keep-alive connection stays open', '72'),
     store: text(
       '--store <url>',

@@ -3,6 +3,7 @@ import type { serverStart } from './commands.js';
 import { startServer } from '../../server/start.js';
 import type { ServerRuntime } from '../../app/server.js';
 import { oidcSettings } from '../../app/oidc/index.js';
+import { readFileSync } from 'node:fs';
 import { CairnError } from '../../core/errors.js';
 import { commandContext } from '../context.js';
 
@@ -34,7 +35,12 @@ export async function run(opts: OptionsOf<typeof serverStart>): Promise<void> {
     bodyTimeouts: {
       idleMs: seconds('--body-idle-timeout', opts.bodyIdleTimeout),
       totalMs: seconds('--body-timeout', opts.bodyTimeout),
+      minRate: bounded('--body-min-rate', opts.bodyMinRate, 0, 1024 ** 3),
     },
+    uploadMemory: bounded('--upload-memory', opts.uploadMemory, 1024 * 1024, 2 ** 50),
+    uploadAccountShare: share(opts.uploadAccountShare),
+    writeStallMs: seconds('--write-stall-timeout', opts.writeStallTimeout),
+    ...(opts.metricsTokenFile ? { metricsToken: metricsToken(opts.metricsTokenFile) } : {}),
     keepAliveTimeoutMs: seconds('--keep-alive-timeout', opts.keepAliveTimeout),
     oidcSessionRecheckMs: seconds('--oidc-session-recheck', opts.oidcSessionRecheck),
     protectedAliases: opts.protectedAlias.length ? opts.protectedAlias : ['production'],
@@ -92,4 +98,36 @@ function seconds(flag: string, value: string): number {
   if (!Number.isFinite(n) || n <= 0 || n > 86_400)
     throw new CairnError('USAGE', `${flag} takes a number of seconds (above 0, at most 86400), not ${value}`);
   return Math.round(n * 1000);
+}
+
+/** A whole number from `min` to `max`. */
+function bounded(flag: string, value: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    throw new CairnError('USAGE', `${flag} takes a whole number from ${min} to ${max}, not ${value}`);
+  return n;
+}
+
+/** A fraction above 0, at most 1. */
+function share(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 1)
+    throw new CairnError('USAGE', `--upload-account-share takes a fraction above 0 and at most 1, not ${value}`);
+  return n;
+}
+
+/** The metrics token: a file's first line, long enough not to be guessed (never an argument, which `ps` shows). */
+function metricsToken(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CairnError('USAGE', `--metrics-token-file: cannot read ${file} (${(err as NodeJS.ErrnoException).code})`);
+  }
+  const token = text.split('\n')[0]!.trim();
+  if (token.length < 16 || /\s/.test(token))
+    throw new CairnError('USAGE', `--metrics-token-file: ${file} must hold one token of at least 16 characters`, {
+      hint: 'e.g. openssl rand -hex 32 > metrics-token',
+    });
+  return token;
 }
