@@ -258,7 +258,7 @@ describe('cairn server start through the real CLI', () => {
   it('--job-user names the account in its answer; an unknown account stops it with the fix; root without either says jobs are refused', async (ctx) => {
     if (!account) return ctx.skip();
     const withUser = await started(['--job-user', account.name, '--json'], {});
-    expect(withUser.json.jobs).toMatchObject({ user: account.name, refused: null });
+    expect(withUser.json.jobs).toMatchObject({ user: account.name, refused: null, isolation: 'namespaces' });
     const unknown = await started(['--job-user', 'no-such-cairn-account-zq', '--json'], {});
     expect(unknown.json.error.code).toBe('NOT_FOUND');
     expect(JSON.stringify(unknown.json.error)).toContain('useradd');

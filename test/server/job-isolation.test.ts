@@ -1,0 +1,170 @@
+// With one shared `--job-user`, every job was the same account in the same /tmp, /dev/shm and
+// process list: a job read what the previous job left in /tmp; a process that cleared its
+// environment (so no CAIRN_JOB_MARK) and left its group with setsid outlived its run; and a job
+// of one project found another project's running job through /proc/<pid>/environ and rewrote its
+// outputs before the server versioned them. Each local job now runs in its own PID and mount
+// namespaces (docs/SERVER.md "Each job in its own namespaces"). Run as root with a real throwaway
+// account, as test/server/job-user.test.ts does; one server for the file.
+/* eslint-disable @typescript-eslint/no-explicit-any -- HTTP answers are checked field by field */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serverJobs } from '../../src/app/job-user.js';
+import { servicesAs, startTeam, type Team } from './harness.js';
+
+const isRoot = process.getuid?.() === 0;
+const required = process.env.CAIRN_REQUIRE_SERVICES === '1';
+const tag = `${process.pid % 100000}`;
+let account: { name: string; uid: number } | null = null;
+let t: Team | undefined;
+
+beforeAll(async () => {
+  if (!isRoot) return console.warn('SKIPPED job-isolation: not root, so no job runs as another account');
+  const name = `cairniso${tag}`;
+  const made = spawnSync('useradd', ['--no-create-home', '--home-dir', '/nonexistent', '--shell', '/bin/sh', name], {
+    encoding: 'utf8',
+  });
+  if (made.status !== 0 && !/already exists/.test(made.stderr)) {
+    if (required) throw new Error(`root, but useradd failed: ${made.stderr}`);
+    return console.warn(`SKIPPED job-isolation: useradd failed: ${made.stderr}`);
+  }
+  account = { name, uid: Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim()) };
+  t = await startTeam({ jobUser: name });
+  const made2 = await t.call('admin', 'POST', '/api/v1/accounts', {
+    name: 'mallory',
+    role: 'contributor',
+    project: 'default',
+  });
+  expect(made2.status).toBe(200);
+  t.tokens.mallory = (await t.call('admin', 'POST', '/api/v1/tokens', { user: 'mallory' })).json.token;
+}, 120_000);
+
+afterAll(async () => {
+  await t?.close();
+  for (const f of [`/tmp/cairn-iso-${tag}`, `/dev/shm/cairn-iso-${tag}`]) rmSync(f, { force: true });
+  if (account) {
+    spawnSync('pkill', ['-KILL', '-U', String(account.uid)]);
+    spawnSync('userdel', [account.name]);
+  }
+});
+
+const submission = (name: string, project: string, command: string) => ({
+  spec: [`name: ${name}`, `project: ${project}`, `command: ${JSON.stringify(command)}`, 'backend: local', ''].join(
+    '\n',
+  ),
+  specName: 'cairn.yaml',
+  files: {},
+  backend: 'local',
+});
+
+async function submit(who: string, name: string, project: string, command: string): Promise<string> {
+  const r = await t!.call(who, 'POST', '/api/v1/runs', submission(name, project, command));
+  expect(r.status, JSON.stringify(r.json)).toBe(200);
+  return r.json.run.id;
+}
+
+const waitRun = (who: string, id: string): Promise<any> => servicesAs(t!, who).runs.wait(id, { pollMs: 100 });
+
+/** A completed run's output version, checked out: its folder. */
+async function outputOf(done: any): Promise<string> {
+  expect(done.status, JSON.stringify(done)).toBe('completed');
+  const dir = join(mkdtempSync(join(tmpdir(), 'cairn-iso-')), 'o');
+  const rt = t!.server.runtime;
+  await rt.runAs({ actor: { id: 'host-admin', auth: 'os-user' }, command: 'test' }, () =>
+    rt.services.datasets.checkout({ ref: done.output, dir }),
+  );
+  return dir;
+}
+
+/** Live processes of `uid` whose command line is exactly `argv`. */
+function processesOf(uid: number, argv: string[]): number[] {
+  const want = `${argv.join('\0')}\0`;
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        const st = readFileSync(`/proc/${p}/stat`, 'utf8');
+        return (
+          statSync(`/proc/${p}`).uid === uid &&
+          !/^[ZX]/.test(st.slice(st.lastIndexOf(')') + 2)) &&
+          readFileSync(`/proc/${p}/cmdline`, 'utf8') === want
+        );
+      } catch {
+        return false; // gone meanwhile
+      }
+    })
+    .map(Number);
+}
+
+describe('one shared --job-user: each local job in its own namespaces', () => {
+  it('the server says so at start: namespaces here, and why not where the machine refuses them', (ctx) => {
+    if (!t) return ctx.skip();
+    expect(t.server.runtime.jobs.isolation).toEqual({ namespaces: true });
+    const refused = serverJobs({
+      dataDir: mkdtempSync(join(tmpdir(), 'cairn-iso-dd-')),
+      jobUser: account!.name,
+      fresh: true,
+      uid: 0,
+      umask: 0o022,
+      probeNamespaces: () => 'unshare exited 1: unshare: unshare failed: Operation not permitted',
+    });
+    expect(refused.isolation).toEqual({ namespaces: false, reason: expect.stringContaining('not permitted') });
+  });
+
+  it("what a job leaves in /tmp and /dev/shm is gone for the account's next job, and never on the host", async (ctx) => {
+    if (!t) return ctx.skip();
+    const files = [`/tmp/cairn-iso-${tag}`, `/dev/shm/cairn-iso-${tag}`];
+    const first = await submit('alice', 'leaver', 'default', files.map((f) => `echo secret > ${f}`).join('; '));
+    expect((await waitRun('alice', first)).status).toBe('completed');
+    const look = `cat ${files.join(' ')} > "$CAIRN_OUTPUT_DIR/seen" 2>&1; ls /tmp >> "$CAIRN_OUTPUT_DIR/seen"; true`;
+    const second = await submit('alice', 'finder', 'default', look);
+    const seen = readFileSync(join(await outputOf(await waitRun('alice', second)), 'seen'), 'utf8');
+    expect(seen).not.toContain('secret');
+    for (const f of files) expect(existsSync(f), f).toBe(false);
+  }, 120_000);
+
+  it('a process that cleared its environment and left with setsid ends with its run', async (ctx) => {
+    if (!t) return ctx.skip();
+    const secs = String(3000 + (process.pid % 1000));
+    // No CAIRN_JOB_MARK, its own session: neither the group signal nor the mark finds it.
+    const id = await submit(
+      'alice',
+      'escaper',
+      'default',
+      `env -i setsid sleep ${secs} </dev/null >/dev/null 2>&1 & echo x > "$CAIRN_OUTPUT_DIR/x"`,
+    );
+    await outputOf(await waitRun('alice', id));
+    expect(processesOf(account!.uid, ['sleep', secs])).toEqual([]);
+  }, 120_000);
+
+  it("a job of one project cannot find or rewrite another project's running job's outputs", async (ctx) => {
+    if (!t) return ctx.skip();
+    // alice's job in project `secret`: writes its model, then works a while longer.
+    const victim = await submit('alice', 'victim', 'secret', 'echo good > "$CAIRN_OUTPUT_DIR/model.bin"; sleep 5');
+    // mallory's job (contributor on `default` only, same OS account) looks for other jobs in
+    // /proc, and is even told the victim's output folder (a run id is no secret to its viewers).
+    const theirs = join(t.dataDir, 'jobs', 'runs', victim, 'out');
+    const spy = [
+      'for i in 1 2 3 4 5 6 7 8; do',
+      '  for e in /proc/[0-9]*/environ; do',
+      '    d=$(tr "\\0" "\\n" < $e 2>/dev/null | sed -n "s/^CAIRN_OUTPUT_DIR=//p")',
+      '    [ -n "$d" ] && [ "$d" != "$CAIRN_OUTPUT_DIR" ] && echo "found $d" >> "$CAIRN_OUTPUT_DIR/log"',
+      '  done',
+      `  echo evil > ${theirs}/model.bin 2>/dev/null && echo tampered >> "$CAIRN_OUTPUT_DIR/log"`,
+      `  echo hi > ${theirs}/backdoor.txt 2>/dev/null`,
+      '  sleep 0.3',
+      'done; ls /proc | grep -c "^[0-9]" > "$CAIRN_OUTPUT_DIR/procs"',
+    ].join('\n');
+    const attacker = await submit('mallory', 'spy', 'default', spy);
+    const [done, spied] = [await waitRun('alice', victim), await waitRun('mallory', attacker)];
+    const dir = await outputOf(done);
+    expect(readFileSync(join(dir, 'model.bin'), 'utf8')).toBe('good\n');
+    expect(existsSync(join(dir, 'backdoor.txt'))).toBe(false);
+    const spyOut = await outputOf(spied);
+    expect(existsSync(join(spyOut, 'log')) ? readFileSync(join(spyOut, 'log'), 'utf8') : '').toBe('');
+    // Its init, its shell, ls and grep: none of the victim's.
+    expect(Number(readFileSync(join(spyOut, 'procs'), 'utf8'))).toBeLessThanOrEqual(4);
+  }, 120_000);
+});
