@@ -310,10 +310,10 @@ function main(): void {
   // as root it can still signal the job's group. Node clears supplementary groups (setgroups(0)).
   // In its own namespaces (req.isolate), the job's init starts as root to set them up and drops
   // to the account itself (namespace.ts); its processes still share this group.
-  const ns = req.runAs && req.isolate ? namespacedJob(req, req.runAs, req.isolate) : null;
+  const ns = req.runAs && req.isolate ? namespacedJob(req, req.runAs, req.isolate, env) : null;
   const child = spawn(ns?.file ?? '/bin/sh', ns?.args ?? ['-c', req.command], {
     cwd: req.cwd,
-    env,
+    env: ns?.env ?? env,
     stdio: ['ignore', out, err],
     detached: true,
     ...(req.runAs && !ns ? { uid: req.runAs.uid, gid: req.runAs.gid } : {}),
