@@ -139,6 +139,17 @@ describe('one shared --job-user: each local job in its own namespaces', () => {
     expect(processesOf(account!.uid, ['sleep', secs])).toEqual([]);
   }, 120_000);
 
+  it('what the shell left running still gets SIGTERM and the grace period before the namespace ends', async (ctx) => {
+    if (!t) return ctx.skip();
+    const id = await submit(
+      'alice',
+      'graceful',
+      'default',
+      `(trap 'echo bye > "$CAIRN_OUTPUT_DIR/bye"; exit 0' TERM; while :; do sleep 0.1; done) & sleep 0.3`,
+    );
+    expect(readFileSync(join(await outputOf(await waitRun('alice', id)), 'bye'), 'utf8')).toBe('bye\n');
+  }, 120_000);
+
   it("a job of one project cannot find or rewrite another project's running job's outputs", async (ctx) => {
     if (!t) return ctx.skip();
     // alice's job in project `secret`: writes its model, then works a while longer.
