@@ -43,8 +43,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await t?.close();
-  for (const f of [`/tmp/cairn-iso-${tag}`, `/dev/shm/cairn-iso-${tag}`]) rmSync(f, { force: true });
+  for (const d of ['/tmp', '/dev/shm', '/var/tmp']) rmSync(`${d}/cairn-iso-${tag}`, { force: true });
   if (account) {
+    for (const id of segmentsOf(account.uid)) spawnSync('ipcrm', ['-m', id]);
     spawnSync('pkill', ['-KILL', '-U', String(account.uid)]);
     spawnSync('userdel', [account.name]);
   }
@@ -76,6 +77,16 @@ async function outputOf(done: any): Promise<string> {
     rt.services.datasets.checkout({ ref: done.output, dir }),
   );
   return dir;
+}
+
+/** The ids of the System V shared memory segments `uid` holds on the host (/proc/sysvipc/shm: key, id, …, uid at 8th). */
+function segmentsOf(uid: number): string[] {
+  return readFileSync('/proc/sysvipc/shm', 'utf8')
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f[7] === String(uid))
+    .map((f) => f[1]!);
 }
 
 /** Live processes of `uid` whose command line is exactly `argv`. */
@@ -113,16 +124,19 @@ describe('one shared --job-user: each local job in its own namespaces', () => {
     expect(refused.isolation).toEqual({ namespaces: false, reason: expect.stringContaining('not permitted') });
   });
 
-  it("what a job leaves in /tmp and /dev/shm is gone for the account's next job, and never on the host", async (ctx) => {
+  it("what a job leaves in /tmp, /var/tmp and /dev/shm is gone for the account's next job, and never on the host", async (ctx) => {
     if (!t) return ctx.skip();
-    const files = [`/tmp/cairn-iso-${tag}`, `/dev/shm/cairn-iso-${tag}`];
-    const first = await submit('alice', 'leaver', 'default', files.map((f) => `echo secret > ${f}`).join('; '));
+    const files = ['/tmp', '/dev/shm', '/var/tmp'].map((d) => `${d}/cairn-iso-${tag}`);
+    // And a System V shared memory segment, which outlives its process until removed.
+    const leave = [...files.map((f) => `echo secret > ${f}`), 'ipcmk -M 4096'].join('; ');
+    const first = await submit('alice', 'leaver', 'default', leave);
     expect((await waitRun('alice', first)).status).toBe('completed');
     const look = `cat ${files.join(' ')} > "$CAIRN_OUTPUT_DIR/seen" 2>&1; ls /tmp >> "$CAIRN_OUTPUT_DIR/seen"; true`;
     const second = await submit('alice', 'finder', 'default', look);
     const seen = readFileSync(join(await outputOf(await waitRun('alice', second)), 'seen'), 'utf8');
     expect(seen).not.toContain('secret');
     for (const f of files) expect(existsSync(f), f).toBe(false);
+    expect(segmentsOf(account!.uid)).toEqual([]);
   }, 120_000);
 
   it('a process that cleared its environment and left with setsid ends with its run', async (ctx) => {

@@ -5,9 +5,9 @@ import type { JobAccount, JobRequest } from '../port.js';
 
 /**
  * The job's init: PID 1 of the job's own PID namespace, root in its own mount namespace. It
- * gives the job a private /tmp and /dev/shm, covers each hidden parent with an empty tmpfs in
- * which only the job's own folder is bound back (so another run's folder is not there, even by
- * its exact name), then starts the job's shell as the account and waits for it. A folder is
+ * gives the job a private /tmp, /var/tmp and /dev/shm (and System V IPC), covers each hidden
+ * parent with an empty tmpfs in which only the job's own folder is bound back (so another run's
+ * folder is not there, even by its exact name), then starts the job's shell as the account and waits for it. A folder is
  * held open before what covers it is mounted and bound back through /proc/self/fd.
  *
  * Being PID 1 is the point: when it exits the kernel kills every process left in the namespace,
@@ -31,6 +31,7 @@ const INIT = [
   'i=0; for p in "$@"; do i=$((i+1)); [ "$i" -le "$ncarry" ] && hold "$p"; done',
   'mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp || fail "tmpfs on /tmp"',
   'mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm || fail "tmpfs on /dev/shm"',
+  'if [ -d /var/tmp ] && [ ! -L /var/tmp ]; then mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /var/tmp || fail "tmpfs on /var/tmp"; fi',
   'fd=2; while [ "$ncarry" -gt 0 ]; do fd=$((fd+1)); place "$fd" "$1"; ncarry=$((ncarry-1)); shift; done',
   'while [ "$nhide" -gt 0 ]; do',
   '  hold "$2"',
@@ -66,6 +67,9 @@ const UNSHARE =
     .map((d) => `${d}/unshare`)
     .reduce((found, p) => found ?? (existsSync(p) ? p : undefined), undefined as string | undefined) ?? 'unshare';
 
+/** The shared folders a job gets a private tmpfs on. */
+const PRIVATE = ['/tmp', '/dev/shm', '/var/tmp'];
+
 /** dash opens file descriptors 3 to 9 only: one per carried folder and per hidden parent. */
 const MAX_HELD = 7;
 
@@ -84,6 +88,8 @@ export function namespacedJob(
   const args = [
     '--mount',
     '--pid',
+    // System V shared memory and message queues of its own, gone with it, as /dev/shm is.
+    '--ipc',
     '--fork',
     // The supervisor's SIGKILL reaches unshare too (same group); its init must not outlive it.
     '--kill-child',
@@ -108,12 +114,12 @@ export function namespacedJob(
 }
 
 /**
- * The folders a job is told about that the private /tmp and /dev/shm would cover (a jobs dir
+ * The folders a job is told about that the private /tmp, /var/tmp or /dev/shm would cover (a jobs dir
  * under /tmp, as in tests): each is bound back in place. One inside another is carried with it.
  */
 function carried(paths: readonly string[]): string[] {
   const under = (p: string, dir: string) => p === dir || p.startsWith(`${dir}/`);
-  const covered = paths.filter((p) => p.startsWith('/tmp/') || p.startsWith('/dev/shm/'));
+  const covered = paths.filter((p) => PRIVATE.some((d) => p.startsWith(`${d}/`)));
   return [...new Set(covered)].filter((p, _, all) => !all.some((q) => q !== p && under(p, q))).sort();
 }
 
