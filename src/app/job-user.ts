@@ -41,8 +41,6 @@ export interface JobUserOptions {
   umask: number;
   /** Private folders outside the data dir (a `file://` store elsewhere): checked like its entries. */
   elsewhere?: string[];
-  /** Tries a job's namespaces as the account: null when they work, else why not (default: the real try). */
-  probeNamespaces?: (account: JobAccount) => string | null;
 }
 
 /**
@@ -108,7 +106,7 @@ export function serverJobs(o: JobUserOptions): ServerJobs {
   const jobsDir = jobsFolders(o.dataDir, o.uid);
   // Tried once here, as the account: a kernel or container that refuses namespaces is said at
   // start (and jobs run as before), never found out by a job that fails.
-  const refused = (o.probeNamespaces ?? probeJobNamespaces)(account);
+  const refused = probeJobNamespaces(account);
   const isolation: JobIsolation = refused === null ? { namespaces: true } : { namespaces: false, reason: refused };
   return pool.length > 1
     ? { jobUser: account, jobPool: pool, jobsDir, isolation }
