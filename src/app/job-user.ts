@@ -18,9 +18,9 @@ export interface ServerJobs {
   /** No job may start: the server runs as root and nobody said jobs may too. */
   jobsRefused?: { message: string; hint: string };
   /**
-   * With a job user: whether each local job runs in its own PID and mount namespaces (private
-   * /tmp and /dev/shm, its own processes, no other run's folder), or why this machine refused
-   * them (docs/SERVER.md "Each job in its own namespaces"). Slurm jobs: see there.
+   * With a job user: whether each local job runs in its own PID, mount and IPC namespaces
+   * (private /tmp, /var/tmp and /dev/shm, its own processes, no other run's folder), or why this
+   * machine refused them (docs/SERVER.md "Each job in its own namespaces"). Slurm: see there.
    */
   isolation?: JobIsolation;
 }

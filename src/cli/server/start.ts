@@ -91,7 +91,7 @@ function jobsLine(jobs: ServerRuntime['jobs']): string {
     ? ''
     : jobs.isolation.namespaces
       ? '; local jobs each in their own PID and mount namespaces (private /tmp, /var/tmp, /dev/shm and process list)'
-      : `; local jobs NOT in their own namespaces (${jobs.isolation.reason}): they share /tmp, /dev/shm and the process list, see docs/SERVER.md "Each job in its own namespaces"`;
+      : `; local jobs NOT in their own namespaces (${jobs.isolation.reason}): they share /tmp, /var/tmp, /dev/shm and the process list, see docs/SERVER.md "Each job in its own namespaces"`;
   if (jobs.jobPool)
     return `jobs: each run as its own account of ${jobs.jobPool.map((a) => a.name).join(', ')} (${jobs.jobPool.length} at a time), folders in ${jobs.jobsDir}${iso}`;
   if (jobs.jobUser)
