@@ -81,7 +81,7 @@ export function computePorts(
   env: NodeJS.ProcessEnv = process.env,
   opts: JobOptions = {},
 ): ComputePorts {
-  const { jobUser, jobPool, jobsDir, jobsRefused } = opts.jobs ?? {};
+  const { jobUser, jobPool, jobsDir, jobsRefused, isolation } = opts.jobs ?? {};
   let config: ComputeConfig | null = null;
   const backends = new Map<string, Promise<ComputeBackend>>();
   const cfg = () => (config ??= loadComputeConfig(ws.cairnDir));
@@ -110,6 +110,7 @@ export function computePorts(
     ...(opts.isolateJobs ? { jobBaseEnv: jobBase(env, jobUser) } : {}),
     ...(jobUser ? { jobUser } : {}),
     ...(jobPool ? { jobPool } : {}),
+    ...(isolation?.namespaces ? { jobNamespaces: true } : {}),
     ...(jobsDir ? { jobsDir } : {}),
     ...(jobsRefused ? { jobsRefused } : {}),
   };

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { JobAccount } from '../compute/index.js';
+import { probeJobNamespaces, type JobAccount } from '../compute/index.js';
 import { CairnError } from '../core/errors.js';
 
 /** What a team server's jobs run as, and where their folders live (docs/SERVER.md "Jobs run as their own account"). */
@@ -17,7 +17,15 @@ export interface ServerJobs {
   jobsDir?: string;
   /** No job may start: the server runs as root and nobody said jobs may too. */
   jobsRefused?: { message: string; hint: string };
+  /**
+   * With a job user: whether each local job runs in its own PID, mount and IPC namespaces
+   * (private /tmp, /var/tmp and /dev/shm, its own processes, no other run's folder), or why this
+   * machine refused them (docs/SERVER.md "Each job in its own namespaces"). Slurm: see there.
+   */
+  isolation?: JobIsolation;
 }
+
+export type JobIsolation = { namespaces: true } | { namespaces: false; reason: string };
 
 export interface JobUserOptions {
   dataDir: string;
@@ -96,7 +104,13 @@ export function serverJobs(o: JobUserOptions): ServerJobs {
       },
     );
   const jobsDir = jobsFolders(o.dataDir, o.uid);
-  return pool.length > 1 ? { jobUser: account, jobPool: pool, jobsDir } : { jobUser: account, jobsDir };
+  // Tried once here, as the account: a kernel or container that refuses namespaces is said at
+  // start (and jobs run as before), never found out by a job that fails.
+  const refused = probeJobNamespaces(account);
+  const isolation: JobIsolation = refused === null ? { namespaces: true } : { namespaces: false, reason: refused };
+  return pool.length > 1
+    ? { jobUser: account, jobPool: pool, jobsDir, isolation }
+    : { jobUser: account, jobsDir, isolation };
 }
 
 /**

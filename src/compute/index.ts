@@ -26,6 +26,7 @@ export type { ComputePorts, RunDeps } from './runs/deps.js';
 export { COMPUTE_CONFIG_KEYS, defaultComputeConfig, type ComputeConfig } from './config.js';
 export type { ComputeBackend, JobAccount, SlurmBackendOptions };
 export { LocalBackend, type LocalBackendOptions } from './backends/local/local-backend.js';
+export { probeJobNamespaces } from './backends/local/namespace.js';
 
 /** The Slurm backend, loaded only by workspaces that use it. */
 export async function slurmBackend(opts: SlurmBackendOptions): Promise<ComputeBackend> {

@@ -57,6 +57,10 @@ export async function run(opts: OptionsOf<typeof serverStart>): Promise<void> {
       pool: server.runtime.jobs.jobPool?.map((a) => a.name) ?? null,
       refused: server.runtime.jobs.jobsRefused?.message ?? null,
       dir: server.runtime.jobs.jobsDir ?? null,
+      // 'namespaces': each local job in its own; 'none': this machine refused them (isolationReason says why).
+      isolation: isolationOf(server.runtime.jobs),
+      isolationReason:
+        (server.runtime.jobs.isolation?.namespaces === false && server.runtime.jobs.isolation.reason) || null,
     },
   });
   out.say(`Cairn server on ${server.url} (metadata: ${server.runtime.dialect}, data dir: ${opts.dataDir})`);
@@ -82,13 +86,22 @@ export async function run(opts: OptionsOf<typeof serverStart>): Promise<void> {
   });
 }
 
+function isolationOf(jobs: ServerRuntime['jobs']): 'namespaces' | 'none' | null {
+  return jobs.isolation ? (jobs.isolation.namespaces ? 'namespaces' : 'none') : null;
+}
+
 /** What the admin must know about the jobs this server will run: as whom, or that none will run. */
 function jobsLine(jobs: ServerRuntime['jobs']): string {
   if (jobs.jobsRefused) return `jobs: REFUSED: ${jobs.jobsRefused.message}; ${jobs.jobsRefused.hint}`;
+  const iso = !jobs.isolation
+    ? ''
+    : jobs.isolation.namespaces
+      ? '; local jobs each in their own PID and mount namespaces (private /tmp, /var/tmp, /dev/shm and process list)'
+      : `; local jobs NOT in their own namespaces (${jobs.isolation.reason}): they share /tmp, /var/tmp, /dev/shm and the process list, see docs/SERVER.md "Each job in its own namespaces"`;
   if (jobs.jobPool)
-    return `jobs: each run as its own account of ${jobs.jobPool.map((a) => a.name).join(', ')} (${jobs.jobPool.length} at a time), folders in ${jobs.jobsDir}`;
+    return `jobs: each run as its own account of ${jobs.jobPool.map((a) => a.name).join(', ')} (${jobs.jobPool.length} at a time), folders in ${jobs.jobsDir}${iso}`;
   if (jobs.jobUser)
-    return `jobs: run as ${jobs.jobUser.name} (uid ${jobs.jobUser.uid}), shared by every job, folders in ${jobs.jobsDir}`;
+    return `jobs: run as ${jobs.jobUser.name} (uid ${jobs.jobUser.uid}), shared by every job, folders in ${jobs.jobsDir}${iso}`;
   return `jobs: run as this server's own account (${process.getuid?.() === 0 ? 'root, as --allow-root-jobs says' : 'they can read its data dir: see docs/SERVER.md "Jobs run as their own account"'})`;
 }
 

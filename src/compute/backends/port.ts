@@ -26,6 +26,14 @@ export interface JobRequest {
    * (the local supervisor), as this account, so the job cannot forge what is recorded about it.
    */
   runAs?: JobAccount;
+  /**
+   * With `runAs`, on the local backend: the job runs in its own PID and mount namespaces
+   * (docs/SERVER.md "Each job in its own namespaces"): its own processes only, a private /tmp
+   * and /dev/shm, and of each `hide` parent only its `keep` folder (another run's folder is not
+   * there, even by name). `carry`: folders the job is told about that the private /tmp or
+   * /dev/shm would otherwise cover. Slurm ignores it: its own plugins confine a job there.
+   */
+  isolate?: { carry: string[]; hide: Array<{ parent: string; keep: string }> };
   /** Where the job's stdout and stderr go (absolute paths; appended to on requeue). */
   stdoutPath: string;
   stderrPath: string;

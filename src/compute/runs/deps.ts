@@ -33,6 +33,11 @@ export interface ComputePorts {
    */
   readonly jobPool?: readonly JobAccount[];
   /**
+   * Jobs of `jobUser`/`jobPool` on the local backend run in their own PID and mount namespaces
+   * (JobRequest.isolate): app/ found that this kernel allows them at start.
+   */
+  readonly jobNamespaces?: boolean;
+  /**
    * Where run folders and checkpoints live when not in the workspace (`.cairn/`): a server with
    * a job user keeps them outside its private data, where the job's account can reach them.
    */

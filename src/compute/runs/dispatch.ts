@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { canonicalJson } from '../../core/canonical-json.js';
 import { CairnError } from '../../core/errors.js';
 import { inputEnvName, RUN_ENV } from '../../core/run-contract.js';
 import { isoUtc } from '../../core/time.js';
 import { materializeShared } from '../../datasets/index.js';
-import type { JobAccount, JobHandle } from '../backends/port.js';
+import type { JobAccount, JobHandle, JobRequest } from '../backends/port.js';
 import type { ComputePorts, RunDeps } from './deps.js';
 import { endRun } from './end.js';
 import { leaseJobAccount, releaseJobAccount } from './job-accounts.js';
@@ -238,6 +238,25 @@ function accountEnv(base: Record<string, string>, account: JobAccount | undefine
   return account ? { ...base, HOME: account.home, USER: account.name, LOGNAME: account.name } : base;
 }
 
+/**
+ * What a namespaced job sees of the jobs dir: of runs/ and checkpoints/ only its own folder, so
+ * a job of the same account cannot reach another run's outputs even by their exact path (a run
+ * id shown to a project's viewers, a run key computed from known code and data). What it is told
+ * about under /tmp (a jobs dir or input cache there) is carried past its private /tmp.
+ */
+function jobView(deps: RunDeps, paths: { dir: string; ckpt: string }): NonNullable<JobRequest['isolate']> {
+  const root = deps.compute.jobsDir;
+  const hide = root
+    ? [
+        { parent: join(root, 'runs'), keep: paths.dir },
+        { parent: join(root, 'checkpoints'), keep: paths.ckpt },
+      ].filter((h) => h.keep.startsWith(`${h.parent}/`))
+    : [];
+  const { sdk } = deps.compute;
+  const carry = [root, deps.compute.inputCache, sdk.python, dirname(sdk.node)].filter((p): p is string => !!p);
+  return { carry, hide };
+}
+
 /** Prepares the run's folder and inputs, then hands the job to its backend. */
 async function startJob(deps: RunDeps, run: RunRow): Promise<JobHandle> {
   const refused = deps.compute.jobsRefused;
@@ -267,6 +286,7 @@ async function startJob(deps: RunDeps, run: RunRow): Promise<JobHandle> {
     env,
     ...(deps.compute.jobBaseEnv ? { baseEnv: accountEnv(deps.compute.jobBaseEnv, pool && runAs) } : {}),
     ...(runAs ? { runAs } : {}),
+    ...(runAs && deps.compute.jobNamespaces ? { isolate: jobView(deps, { dir, ckpt }) } : {}),
     stdoutPath: join(dir, 'stdout.log'),
     stderrPath: join(dir, 'stderr.log'),
     resources: { gpus: run.gpus, cpus: run.cpus, memoryMb: run.memory_mb, timeLimitS: run.time_limit_s },

@@ -23,6 +23,7 @@ import {
 import { sampleGpus } from './gpus.js';
 import { childrenCpuSeconds, GroupSampler } from './proc-sample.js';
 import { JOB_MARK, markedProcesses, signalEach } from './marked-processes.js';
+import { namespacedJob } from './namespace.js';
 
 function writeAtomic(path: string, text: string): void {
   const tmp = `${path}.tmp-${process.pid}`;
@@ -307,12 +308,15 @@ function main(): void {
   // A server's job user: only the job drops to it. This supervisor stays the server's account, so
   // the job can neither signal nor trace it, nor rewrite the exit record and usage it keeps; and
   // as root it can still signal the job's group. Node clears supplementary groups (setgroups(0)).
-  const child = spawn('/bin/sh', ['-c', req.command], {
+  // In its own namespaces (req.isolate), the job's init starts as root to set them up and drops
+  // to the account itself (namespace.ts); its processes still share this group.
+  const ns = req.runAs && req.isolate ? namespacedJob(req, req.runAs, req.isolate, env) : null;
+  const child = spawn(ns?.file ?? '/bin/sh', ns?.args ?? ['-c', req.command], {
     cwd: req.cwd,
-    env,
+    env: ns?.env ?? env,
     stdio: ['ignore', out, err],
     detached: true,
-    ...(req.runAs ? { uid: req.runAs.uid, gid: req.runAs.gid } : {}),
+    ...(req.runAs && !ns ? { uid: req.runAs.uid, gid: req.runAs.gid } : {}),
   });
   closeSync(out);
   closeSync(err);
