@@ -19,6 +19,19 @@ describe('FsBackend', () => {
     expect(await b.list('')).toEqual([{ key: 'a/b', size: 1 }]);
   });
 
+  it('a listing past the bound is stopped there (IO_ERROR, tooMany), not read whole', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'cairn-remote-fs-'));
+    const b = new FsBackend(root);
+    for (let i = 0; i < 30; i++) await b.put(`packs/p${i % 3}/o${i}`, Buffer.from('x'));
+    await expect(b.list('packs/', { maxKeys: 10 })).rejects.toMatchObject({
+      code: 'IO_ERROR',
+      data: { remote: b.url, prefix: 'packs/', maxKeys: 10, tooMany: true },
+    });
+    // The bound counts what the walk reads: 30 files in 3 folders.
+    expect(await b.list('packs/', { maxKeys: 33 })).toHaveLength(30);
+    expect(await b.list('packs/')).toHaveLength(30);
+  });
+
   it('refuses a file larger than the caller expects, keeping nothing of it', async () => {
     const root = mkdtempSync(join(tmpdir(), 'cairn-remote-fs-'));
     const b = new FsBackend(root);
