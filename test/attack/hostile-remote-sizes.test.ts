@@ -32,6 +32,7 @@ import { FsBackend } from '../../src/transfer/backends/fs/fs-backend.js';
 import { S3Backend } from '../../src/transfer/backends/s3/s3-backend.js';
 import { EncryptedBackend } from '../../src/transfer/crypto/encrypted-backend.js';
 import { parseRemoteKey } from '../../src/transfer/crypto/remote-keys.js';
+import { cloneInto } from '../../src/transfer/clone.js';
 import { pull } from '../../src/transfer/pull.js';
 import { push } from '../../src/transfer/push.js';
 import { addRemote, exportRemoteKey } from '../../src/transfer/remote-admin.js';
@@ -131,6 +132,20 @@ describe('attack: a remote that sends more than the pull expects', () => {
     await expectUnchanged(bob, before, events);
     const kept = join(bob.cairnDir, 'remote-audit', 'origin');
     expect(existsSync(kept) ? readdirSync(kept) : []).toEqual([]);
+  });
+
+  it("clone: a bundle's file list past 64 MiB is refused before it is read; nothing is imported", async () => {
+    const dir = join(tmp(), 'plain');
+    cpSync(fixture.plain, dir, { recursive: true });
+    const [ws] = readdirSync(join(dir, 'audit'));
+    truncateSync(join(dir, 'audit', ws!, 'files.json'), 64 * 1024 * 1024 + 1);
+    const carol = await workspace('carol@example.com');
+    const err = await refusal(cloneInto(deps(carol), { name: 'origin', config: { url: `file://${dir}` } }));
+    expect(err).toMatchObject({
+      code: 'IO_ERROR',
+      data: { key: `audit/${ws}/files.json`, maxBytes: 64 * 1024 * 1024, tooLarge: true },
+    });
+    expect(await carol.meta.db.selectFrom('dataset_versions').select('id').execute()).toEqual([]);
   });
 });
 
