@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fsp, type Dir } from 'node:fs';
+import { constants as fsConstants, promises as fsp, type Dir } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CairnError, ioError } from '../../../core/errors.js';
 import { fsyncDir } from '../../../storage/objects/durable.js';
 import { assertKey } from '../keys.js';
 import type { GetOptions, ListOptions, RemoteBackend } from '../port.js';
-import { getBound, listBound, tooLarge, tooMany } from '../bounded.js';
+import { getBound, listBound, readBounded, tooLarge, tooMany } from '../bounded.js';
 
 const TMP = '.cairn-tmp';
 
@@ -43,13 +43,17 @@ export class FsBackend implements RemoteBackend {
     const max = getBound(opts);
     let fh: fsp.FileHandle | undefined;
     try {
-      fh = await fsp.open(this.path(key), 'r');
-      const size = (await fh.stat()).size;
-      if (size > max) throw tooLarge(this.url, key, max, size);
-      const body = await fh.readFile();
-      // A file that grew after the stat (another writer, not a put of ours) is refused all the same.
-      if (body.length > max) throw tooLarge(this.url, key, max);
-      return body;
+      // Non-blocking: a FIFO placed under a key would otherwise hang the open until a writer came.
+      fh = await fsp.open(this.path(key), fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+      const st = await fh.stat();
+      // Only a regular file is an object (as for head): a device (a link to /dev/zero) or a FIFO
+      // has no size to check and would be read without end.
+      if (!st.isFile()) throw new CairnError('NOT_FOUND', `${this.url} has no object ${key}`, { data: { key } });
+      if (st.size > max) throw tooLarge(this.url, key, max, st.size);
+      // Read against the bound, not to the end: a file that grows after the stat (another
+      // writer, not a put of ours) is cut off at the bound, having cost no more than it.
+      const stream = fh.createReadStream({ autoClose: false, highWaterMark: 1024 * 1024 });
+      return await readBounded(stream, max, () => tooLarge(this.url, key, max));
     } catch (err) {
       if (err instanceof CairnError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
