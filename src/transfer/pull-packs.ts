@@ -4,7 +4,7 @@ import { CairnError, ioError } from '../core/errors.js';
 import type { PackRecord } from '../meta/repos/chunks.js';
 import { fsyncDir } from '../storage/objects/durable.js';
 import { checkPack, verifyBlob } from '../storage/pack/reader.js';
-import type { RemoteBackend } from './backends/port.js';
+import { DEFAULT_MAX_GET_BYTES, type RemoteBackend } from './backends/port.js';
 import type { TransferDeps, TransferOptions } from './deps.js';
 import { packListError, packListFault, type CoverSource, type Located, type PackListFault } from './pack-cover.js';
 import { packKey } from './remote-layout.js';
@@ -68,7 +68,7 @@ export async function fetchPacks(
         bytes: sizes.get(id) ?? 0,
         run: async () => {
           try {
-            staged.push(await fetchPack(deps, data, id));
+            staged.push(await fetchPack(deps, data, id, packBound(sizes.get(id))));
           } catch (err) {
             throw nameVersions(err, id, remote, chosen);
           }
@@ -169,9 +169,21 @@ async function readStaged(path: string, loc: Located): Promise<Buffer> {
   }
 }
 
+/**
+ * The most a pack's download may send: the size the state records for it (a remote that sends
+ * more is cut off there, IO_ERROR `data.tooLarge`, and nothing of it is kept), or the backend's
+ * default where the state records none or nonsense (an older or hand-written state: the pack's
+ * digest still decides what is kept).
+ */
+export function packBound(recorded: unknown): number {
+  return typeof recorded === 'number' && Number.isSafeInteger(recorded) && recorded >= 0
+    ? Math.min(recorded, DEFAULT_MAX_GET_BYTES)
+    : DEFAULT_MAX_GET_BYTES;
+}
+
 /** Downloads one pack to a temporary file and checks every blob; it stays there until placed. */
-async function fetchPack(deps: TransferDeps, data: RemoteBackend, id: string): Promise<Staged> {
-  const body = await data.get(packKey(id));
+async function fetchPack(deps: TransferDeps, data: RemoteBackend, id: string, maxBytes: number): Promise<Staged> {
+  const body = await data.get(packKey(id), { maxBytes });
   const tmp = deps.packs.newTempPath();
   try {
     await fsp.writeFile(tmp, body, { flag: 'wx' });
@@ -208,7 +220,8 @@ async function fetchPack(deps: TransferDeps, data: RemoteBackend, id: string): P
 
 /** A bad pack on the remote: say which versions it breaks, since that is what the user asked for. */
 function nameVersions(err: unknown, packId: string, remote: RemoteState, chosen: RemoteState['versions']): unknown {
-  if (!(err instanceof CairnError) || (err.code !== 'CORRUPT_OBJECT' && err.code !== 'NOT_FOUND')) return err;
+  if (!(err instanceof CairnError)) return err;
+  if (err.code !== 'CORRUPT_OBJECT' && err.code !== 'NOT_FOUND' && err.data.tooLarge !== true) return err;
   const names = new Map(remote.datasets.map((d) => [d.id, d.name]));
   const hit = chosen
     .filter((v) => v.packs.includes(packId))

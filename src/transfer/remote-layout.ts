@@ -8,6 +8,16 @@ export const DESCRIPTOR_KEY = 'cairn-remote.json';
 export const STATE_KEY = 'meta/state.json';
 export const REMOTE_FORMAT = 'cairn.remote/v1';
 
+/**
+ * What a reader takes of the layout's objects whose size nothing records (docs/REMOTES.md
+ * "Bounded reads"): a remote that sends more fails with IO_ERROR (`data.tooLarge`) having read
+ * no more. The state as a team server takes it (its small objects); a push refuses to write a
+ * larger one, so no honest remote holds one.
+ */
+export const MAX_STATE_BYTES = 256 * 1024 * 1024;
+/** The descriptor, a checkpoint note, a key, a bundle's scripts: a few KiB each. */
+export const MAX_SMALL_OBJECT_BYTES = 1024 * 1024;
+
 export function packKey(id: string): string {
   return `packs/${id.slice(0, 2)}/${id}.pack`;
 }
@@ -36,7 +46,7 @@ export async function readRemoteCheckpoint(
 ): Promise<string | null> {
   const tryGet = async (key: string) => {
     try {
-      return (await b.get(key)).toString('utf8');
+      return (await b.get(key, { maxBytes: MAX_SMALL_OBJECT_BYTES })).toString('utf8');
     } catch (err) {
       if (err instanceof CairnError && err.code === 'NOT_FOUND') return null;
       throw err;
@@ -61,7 +71,9 @@ export interface Descriptor {
 export async function checkDescriptor(r: OpenedRemote, create: { now: string } | null): Promise<Descriptor> {
   let d: Descriptor | null = null;
   try {
-    d = JSON.parse((await r.plain.get(DESCRIPTOR_KEY)).toString('utf8')) as Descriptor;
+    d = JSON.parse(
+      (await r.plain.get(DESCRIPTOR_KEY, { maxBytes: MAX_SMALL_OBJECT_BYTES })).toString('utf8'),
+    ) as Descriptor;
   } catch (err) {
     if (!(err instanceof CairnError && err.code === 'NOT_FOUND')) {
       if (err instanceof SyntaxError)
@@ -113,13 +125,24 @@ export async function checkDescriptor(r: OpenedRemote, create: { now: string } |
 
 export async function readState(b: RemoteBackend): Promise<RemoteState | null> {
   try {
-    return parseState(await b.get(STATE_KEY));
+    return parseState(await b.get(STATE_KEY, { maxBytes: MAX_STATE_BYTES }));
   } catch (err) {
     if (err instanceof CairnError && err.code === 'NOT_FOUND') return null;
     throw err;
   }
 }
 
+/** Refuses (LIMIT_EXCEEDED, nothing written) a state no reader would take: the push would succeed and every pull fail. */
 export async function writeState(b: RemoteBackend, s: RemoteState): Promise<void> {
-  await b.put(STATE_KEY, Buffer.from(`${JSON.stringify(s)}\n`));
+  const body = Buffer.from(`${JSON.stringify(s)}\n`);
+  if (body.length > MAX_STATE_BYTES)
+    throw new CairnError(
+      'LIMIT_EXCEEDED',
+      `the remote state would be ${body.length} bytes, more than the ${MAX_STATE_BYTES} a pull reads; it was not written`,
+      {
+        hint: 'push to a fresh remote (or prefix) per project, so each state holds fewer versions and runs',
+        data: { bytes: body.length, maxBytes: MAX_STATE_BYTES },
+      },
+    );
+  await b.put(STATE_KEY, body);
 }

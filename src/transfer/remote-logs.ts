@@ -6,7 +6,8 @@ import { Frontier, leafHashOfText } from '../audit/merkle/index.js';
 import { CairnError } from '../core/errors.js';
 import { assertKey } from './backends/keys.js';
 import type { RemoteBackend } from './backends/port.js';
-import { auditPrefix } from './remote-layout.js';
+import { DEFAULT_MAX_GET_BYTES } from './backends/port.js';
+import { auditPrefix, MAX_SMALL_OBJECT_BYTES } from './remote-layout.js';
 import type { RemoteState } from './state.js';
 import { collectVouchers, type Vouchers } from './vouch.js';
 import { collectRunVouchers, type RunVouchers } from './vouch-runs.js';
@@ -163,11 +164,24 @@ function rootOf(entries: readonly string[], size: number): string {
   return f.size === size ? f.root().toString('hex') : '';
 }
 
+/**
+ * What one audit bundle may cost its reader (nothing records a bundle's bytes): its file list up
+ * to 64 MiB (a name per checkpoint: about 30 bytes each), its entries and proofs up to 2 GiB each,
+ * every other file (checkpoint notes, keys, scripts, log.json) up to 1 MiB, and all of it together
+ * up to 4 GiB, so a remote that lists a million files or sends endless ones is stopped at the
+ * bound, having written no more than that under a temporary folder that is then removed.
+ */
+const MAX_FILE_LIST_BYTES = 64 * 1024 * 1024;
+const MAX_BUNDLE_BYTES = 4 * 1024 * 1024 * 1024;
+const LARGE_BUNDLE_FILE = /^(entries\.jsonl|proofs\/[^/]+\.jsonl)$/;
+
 /** Downloads an audit bundle by its file list (an encrypted remote cannot be listed). */
 async function downloadBundle(b: RemoteBackend, prefix: string, dir: string): Promise<void> {
   let files: string[];
   try {
-    files = JSON.parse((await b.get(`${prefix}files.json`)).toString('utf8')) as string[];
+    files = JSON.parse(
+      (await b.get(`${prefix}files.json`, { maxBytes: MAX_FILE_LIST_BYTES })).toString('utf8'),
+    ) as string[];
   } catch (err) {
     if (err instanceof CairnError) throw err;
     throw new CairnError('CORRUPT_OBJECT', `${prefix}files.json on the remote is not a file list`);
@@ -175,11 +189,16 @@ async function downloadBundle(b: RemoteBackend, prefix: string, dir: string): Pr
   if (!Array.isArray(files) || files.some((f) => typeof f !== 'string'))
     throw new CairnError('CORRUPT_OBJECT', `${prefix}files.json on the remote is not a file list`);
   rmSync(dir, { recursive: true, force: true });
+  let left = MAX_BUNDLE_BYTES;
   for (const f of files) {
     // The list comes from the remote: a name like ../../x must not write outside the bundle.
     const rel = assertKey(f);
     const dest = join(dir, ...rel.split('/'));
     mkdirSync(dirname(dest), { recursive: true });
-    writeFileSync(dest, await b.get(`${prefix}${rel}`));
+    const own = LARGE_BUNDLE_FILE.test(rel) ? DEFAULT_MAX_GET_BYTES : MAX_SMALL_OBJECT_BYTES;
+    // Past the bundle's budget, the refusal names the budget left, which is what was exceeded.
+    const body = await b.get(`${prefix}${rel}`, { maxBytes: Math.min(own, left) });
+    left -= body.length;
+    writeFileSync(dest, body);
   }
 }

@@ -26,7 +26,13 @@ export interface RemoteBackend {
    */
   get(key: string, opts?: GetOptions): Promise<Buffer>;
   put(key: string, body: Buffer): Promise<void>;
-  list(prefix: string): Promise<Array<{ key: string; size: number }>>;
+  /**
+   * Every key under `prefix`, at most `maxKeys` of them (DEFAULT_MAX_LIST_KEYS when the caller
+   * names none): a remote that lists more fails with IO_ERROR and `data.tooMany`, having held no
+   * more than that, so a store that lists without end cannot make the reader loop or buffer
+   * without end.
+   */
+  list(prefix: string, opts?: ListOptions): Promise<Array<{ key: string; size: number }>>;
   delete(key: string): Promise<void>;
   close(): Promise<void>;
   /**
@@ -76,6 +82,17 @@ export interface GetOptions {
   /** The most bytes the caller accepts for this object. */
   maxBytes?: number;
 }
+
+export interface ListOptions {
+  /** The most keys the caller accepts under the prefix. */
+  maxKeys?: number;
+}
+
+/**
+ * The bound on one `list` when the caller names none: a million 32 MiB packs is 32 TB on one
+ * remote, and a million keys listed cost about 150 MB of memory.
+ */
+export const DEFAULT_MAX_LIST_KEYS = 1_000_000;
 
 /**
  * The bound on one `get` when the caller names none: the largest pack a push makes is far

@@ -29,6 +29,16 @@ describe('EncryptedBackend', () => {
     expect(await b.head('packs/ab/abcdef.pack')).toEqual({ size: body.length });
   });
 
+  it('a read bound is on the plaintext: the overhead is added below, the refusal names the logical key', async () => {
+    const { b } = setup();
+    await b.put('packs/ab/p.pack', Buffer.alloc(5000, 1));
+    expect((await b.get('packs/ab/p.pack', { maxBytes: 5000 })).length).toBe(5000);
+    await expect(b.get('packs/ab/p.pack', { maxBytes: 4999 })).rejects.toMatchObject({
+      code: 'IO_ERROR',
+      data: { key: 'packs/ab/p.pack', maxBytes: 4999, announced: 5000, tooLarge: true },
+    });
+  });
+
   it('the same key gives the same name (deduplication); another key another one', async () => {
     const { root, key, b } = setup();
     const again = new EncryptedBackend(new FsBackend(root), key);

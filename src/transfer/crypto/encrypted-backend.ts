@@ -1,7 +1,8 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { CairnError } from '../../core/errors.js';
 import { assertKey } from '../backends/keys.js';
-import type { RemoteBackend } from '../backends/port.js';
+import { getBound, tooLarge } from '../backends/bounded.js';
+import { type GetOptions, type ListOptions, type RemoteBackend } from '../backends/port.js';
 
 const MAGIC = Buffer.from('CRN1', 'ascii');
 const NONCE = 12;
@@ -77,12 +78,25 @@ export class EncryptedBackend implements RemoteBackend {
     return h ? { size: Math.max(0, h.size - ENCRYPTION_OVERHEAD) } : null;
   }
 
-  async get(key: string): Promise<Buffer> {
-    const sealed = await this.inner.get(this.physicalName(key)).catch((err: unknown) => {
-      if (err instanceof CairnError && err.code === 'NOT_FOUND')
-        throw new CairnError('NOT_FOUND', `${this.url} has no object ${key}`, { data: { key } });
-      throw err;
-    });
+  /**
+   * A bound on the plaintext is the same bound on the ciphertext plus the known overhead, so an
+   * encrypted remote is cut off where a plain one would be; the refusal names the logical key
+   * and the plaintext bound, as the caller asked for them.
+   */
+  async get(key: string, opts?: GetOptions): Promise<Buffer> {
+    const max = getBound(opts);
+    const sealed = await this.inner
+      .get(this.physicalName(key), { maxBytes: max + ENCRYPTION_OVERHEAD })
+      .catch((err: unknown) => {
+        if (err instanceof CairnError && err.code === 'NOT_FOUND')
+          throw new CairnError('NOT_FOUND', `${this.url} has no object ${key}`, { data: { key } });
+        if (err instanceof CairnError && err.data.tooLarge === true) {
+          const announced =
+            typeof err.data.announced === 'number' ? err.data.announced - ENCRYPTION_OVERHEAD : undefined;
+          throw tooLarge(this.url, key, max, announced);
+        }
+        throw err;
+      });
     return this.decrypt(key, sealed);
   }
 
@@ -99,8 +113,8 @@ export class EncryptedBackend implements RemoteBackend {
   }
 
   /** Which of `keys` the remote holds: one listing of the opaque names, matched locally. */
-  async present(keys: readonly string[]): Promise<Map<string, number>> {
-    const stored = new Map((await this.inner.list('o/')).map((o) => [o.key, o.size]));
+  async present(keys: readonly string[], opts?: ListOptions): Promise<Map<string, number>> {
+    const stored = new Map((await this.inner.list('o/', opts)).map((o) => [o.key, o.size]));
     const out = new Map<string, number>();
     for (const k of keys) {
       const size = stored.get(this.physicalName(k));

@@ -1,4 +1,5 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -17,6 +18,29 @@ describe('FsBackend', () => {
     await b.put('a/b', Buffer.from('x'));
     expect(readdirSync(join(root, '.cairn-tmp'))).toEqual([]);
     expect(await b.list('')).toEqual([{ key: 'a/b', size: 1 }]);
+  });
+
+  it('a listing past the bound is stopped there (IO_ERROR, tooMany), not read whole', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'cairn-remote-fs-'));
+    const b = new FsBackend(root);
+    for (let i = 0; i < 30; i++) await b.put(`packs/p${i % 3}/o${i}`, Buffer.from('x'));
+    await expect(b.list('packs/', { maxKeys: 10 })).rejects.toMatchObject({
+      code: 'IO_ERROR',
+      data: { remote: b.url, prefix: 'packs/', maxKeys: 10, tooMany: true },
+    });
+    // The bound counts what the walk reads: 30 files in 3 folders.
+    expect(await b.list('packs/', { maxKeys: 33 })).toHaveLength(30);
+    expect(await b.list('packs/')).toHaveLength(30);
+  });
+
+  it('a key that is a device or a FIFO is no object: refused at once, never read (a link to /dev/zero never ends)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'cairn-remote-fs-'));
+    const b = new FsBackend(root);
+    mkdirSync(join(root, 'packs', 'ab'), { recursive: true });
+    symlinkSync('/dev/zero', join(root, 'packs', 'ab', 'zero.pack'));
+    execFileSync('mkfifo', [join(root, 'packs', 'ab', 'fifo.pack')]);
+    for (const key of ['packs/ab/zero.pack', 'packs/ab/fifo.pack'])
+      await expect(b.get(key, { maxBytes: 1024 })).rejects.toMatchObject({ code: 'NOT_FOUND', data: { key } });
   });
 
   it('refuses a file larger than the caller expects, keeping nothing of it', async () => {

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fsp, type Dirent } from 'node:fs';
+import { constants as fsConstants, promises as fsp, type Dir } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CairnError, ioError } from '../../../core/errors.js';
 import { fsyncDir } from '../../../storage/objects/durable.js';
 import { assertKey } from '../keys.js';
-import type { GetOptions, RemoteBackend } from '../port.js';
-import { getBound, tooLarge } from '../bounded.js';
+import type { GetOptions, ListOptions, RemoteBackend } from '../port.js';
+import { getBound, listBound, readBounded, tooLarge, tooMany } from '../bounded.js';
 
 const TMP = '.cairn-tmp';
 
@@ -43,13 +43,17 @@ export class FsBackend implements RemoteBackend {
     const max = getBound(opts);
     let fh: fsp.FileHandle | undefined;
     try {
-      fh = await fsp.open(this.path(key), 'r');
-      const size = (await fh.stat()).size;
-      if (size > max) throw tooLarge(this.url, key, max, size);
-      const body = await fh.readFile();
-      // A file that grew after the stat (another writer, not a put of ours) is refused all the same.
-      if (body.length > max) throw tooLarge(this.url, key, max);
-      return body;
+      // Non-blocking: a FIFO placed under a key would otherwise hang the open until a writer came.
+      fh = await fsp.open(this.path(key), fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+      const st = await fh.stat();
+      // Only a regular file is an object (as for head): a device (a link to /dev/zero) or a FIFO
+      // has no size to check and would be read without end.
+      if (!st.isFile()) throw new CairnError('NOT_FOUND', `${this.url} has no object ${key}`, { data: { key } });
+      if (st.size > max) throw tooLarge(this.url, key, max, st.size);
+      // Read against the bound, not to the end: a file that grows after the stat (another
+      // writer, not a put of ours) is cut off at the bound, having cost no more than it.
+      const stream = fh.createReadStream({ autoClose: false, highWaterMark: 1024 * 1024 });
+      return await readBounded(stream, max, () => tooLarge(this.url, key, max));
     } catch (err) {
       if (err instanceof CairnError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
@@ -109,30 +113,39 @@ export class FsBackend implements RemoteBackend {
     }
   }
 
-  async list(prefix: string): Promise<Array<{ key: string; size: number }>> {
+  async list(prefix: string, opts?: ListOptions): Promise<Array<{ key: string; size: number }>> {
+    const max = listBound(opts);
     const out: Array<{ key: string; size: number }> = [];
     // Start at the deepest folder the prefix names, not at the root: listing packs/ab/ must
     // not walk every pack.
     const slash = prefix.lastIndexOf('/');
     const start = slash < 0 ? '' : prefix.slice(0, slash);
     if (start) assertKey(start);
+    // Entries are read a batch at a time (opendir, not readdir) and counted against the bound,
+    // so a folder of millions of files is stopped at the bound, not read whole first.
+    let seen = 0;
     const walk = async (rel: string): Promise<void> => {
-      let entries: Dirent[];
+      let dir: Dir;
       try {
-        entries = await fsp.readdir(rel ? join(this.root, ...rel.split('/')) : this.root, { withFileTypes: true });
+        dir = await fsp.opendir(rel ? join(this.root, ...rel.split('/')) : this.root);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOENT' || code === 'ENOTDIR') return;
         throw ioError(err, 'list', join(this.root, rel));
       }
-      for (const e of entries) {
-        const key = rel ? `${rel}/${e.name}` : e.name;
-        if (!rel && e.name === TMP) continue;
-        if (e.isDirectory()) {
-          if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(key);
-        } else if (e.isFile() && key.startsWith(prefix)) {
-          out.push({ key, size: (await fsp.stat(join(this.root, ...key.split('/')))).size });
+      try {
+        for await (const e of dir) {
+          if (++seen > max) throw tooMany(this.url, prefix, max);
+          const key = rel ? `${rel}/${e.name}` : e.name;
+          if (!rel && e.name === TMP) continue;
+          if (e.isDirectory()) {
+            if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(key);
+          } else if (e.isFile() && key.startsWith(prefix)) {
+            out.push({ key, size: (await fsp.stat(join(this.root, ...key.split('/')))).size });
+          }
         }
+      } catch (err) {
+        throw err instanceof CairnError ? err : ioError(err, 'list', join(this.root, rel));
       }
     };
     await walk(start);

@@ -12,13 +12,35 @@ let loopback: Awaited<ReturnType<typeof startLoopback>>;
 let endpoint = '';
 /** Bytes the endless answers managed to write before the client hung up. */
 const streamed: number[] = [];
+/** Pages of the endless listings served. */
+let pages = 0;
+
+/**
+ * A ListObjectsV2 answer that is always truncated, with a fresh token each time: `keys` keys a
+ * page (`packs/…`), or none.
+ */
+function endlessListing(res: ServerResponse, keys: number): void {
+  pages++;
+  const contents = Array.from(
+    { length: keys },
+    (_, i) => `<Contents><Key>p/packs/k${pages}-${i}</Key><Size>1</Size></Contents>`,
+  ).join('');
+  res.writeHead(200, { 'content-type': 'application/xml' });
+  res.end(
+    `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>b</Name><KeyCount>${keys}</KeyCount>` +
+      `<IsTruncated>true</IsTruncated><NextContinuationToken>t${pages}</NextContinuationToken>${contents}</ListBucketResult>`,
+  );
+}
 
 function endless(res: ServerResponse): void {
   res.writeHead(200, { 'content-type': 'application/octet-stream' });
   const chunk = Buffer.alloc(64 * 1024, 7);
   let sent = 0;
   const pump = (): void => {
-    while (!res.destroyed && res.write(chunk)) sent += chunk.length;
+    while (!res.destroyed) {
+      sent += chunk.length;
+      if (!res.write(chunk)) return;
+    }
   };
   res.on('drain', pump);
   res.on('close', () => streamed.push(sent));
@@ -27,7 +49,10 @@ function endless(res: ServerResponse): void {
 
 beforeAll(async () => {
   loopback = await startLoopback((req, res) => {
-    const key = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname.split('/').pop() ?? '');
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.searchParams.get('list-type') === '2')
+      return endlessListing(res, url.searchParams.get('prefix') === 'p/packs/' ? 100 : 0);
+    const key = decodeURIComponent(url.pathname.split('/').pop() ?? '');
     if (key === 'endless') return endless(res);
     if (key === 'huge') {
       res.writeHead(200, { 'content-length': String(10 * 1024 ** 3) });
@@ -93,6 +118,36 @@ describe('S3 reads are bounded by what the caller expects', () => {
         code: 'IO_ERROR',
         data: { maxBytes: 4096, tooLarge: true },
       });
+    } finally {
+      await b.close();
+    }
+  });
+});
+
+describe('S3 listings are bounded too', () => {
+  it('a listing that is truncated forever stops at maxKeys, a page at a time', async () => {
+    const b = backend();
+    try {
+      pages = 0;
+      await expect(b.list('packs/', { maxKeys: 1000 })).rejects.toMatchObject({
+        code: 'IO_ERROR',
+        data: { remote: 's3://b/p', prefix: 'packs/', maxKeys: 1000, tooMany: true },
+      });
+      expect(pages).toBe(11);
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('so does one whose truncated pages hold no keys at all', async () => {
+    const b = backend();
+    try {
+      pages = 0;
+      await expect(b.list('empty/', { maxKeys: 20 })).rejects.toMatchObject({
+        code: 'IO_ERROR',
+        data: { maxKeys: 20, tooMany: true },
+      });
+      expect(pages).toBe(21);
     } finally {
       await b.close();
     }

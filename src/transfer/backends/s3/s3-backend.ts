@@ -15,8 +15,15 @@ import {
 } from '@aws-sdk/client-s3';
 import { CairnError } from '../../../core/errors.js';
 import { assertKey } from '../keys.js';
-import type { GetOptions, MultipartUploads, PresignedRequest, PresignOptions, RemoteBackend } from '../port.js';
-import { getBound, readBounded, tooLarge } from '../bounded.js';
+import type {
+  GetOptions,
+  ListOptions,
+  MultipartUploads,
+  PresignedRequest,
+  PresignOptions,
+  RemoteBackend,
+} from '../port.js';
+import { getBound, listBound, readBounded, tooLarge, tooMany } from '../bounded.js';
 import { presignS3 } from './presign.js';
 import { withRetry } from '../retry.js';
 import { MAX_PARTS, MIN_PART_BYTES, multipartPut } from './multipart.js';
@@ -231,9 +238,13 @@ export class S3Backend implements RemoteBackend {
     );
   }
 
-  async list(prefix: string): Promise<Array<{ key: string; size: number }>> {
+  async list(prefix: string, opts?: ListOptions): Promise<Array<{ key: string; size: number }>> {
     const root = this.prefix ? `${this.prefix}/` : '';
+    const max = listBound(opts);
     const out: Array<{ key: string; size: number }> = [];
+    // Every key listed counts against the bound, skipped ones too, and a truncated page with
+    // none counts as one: a store that answers "truncated" forever is stopped, not followed.
+    let seen = 0;
     let token: string | undefined;
     do {
       const page = await this.retried('list', prefix || '(all keys)', () =>
@@ -246,6 +257,8 @@ export class S3Backend implements RemoteBackend {
           }),
         ),
       );
+      seen += page.Contents?.length || (page.IsTruncated ? 1 : 0);
+      if (seen > max) throw tooMany(this.url, prefix, max);
       for (const o of page.Contents ?? []) {
         if (o.Key === undefined || !o.Key.startsWith(root)) continue;
         const key = o.Key.slice(root.length);

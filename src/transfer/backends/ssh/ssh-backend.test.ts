@@ -1,6 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -204,6 +205,24 @@ describe('SshBackend', () => {
           { key: 'meta/a', size: 3 },
           { key: 'meta/b', size: 3 },
         ]);
+      } finally {
+        await b.close();
+      }
+    }),
+  );
+
+  it(
+    'a listing past the bound is stopped at the first folder past it (IO_ERROR, tooMany)',
+    withSshd(async (f) => {
+      const b = new SshBackend(options(f));
+      try {
+        for (let i = 0; i < 3; i++) mkdirSync(join(b.root, 'packs', `p${i}`), { recursive: true });
+        for (let i = 0; i < 30; i++) writeFileSync(join(b.root, 'packs', `p${i % 3}`, `o${i}`), 'x');
+        await expect(b.list('packs/', { maxKeys: 10 })).rejects.toMatchObject({
+          code: 'IO_ERROR',
+          data: { prefix: 'packs/', maxKeys: 10, tooMany: true },
+        });
+        expect(await b.list('packs/', { maxKeys: 33 })).toHaveLength(30);
       } finally {
         await b.close();
       }

@@ -4,8 +4,8 @@ import { join, posix } from 'node:path';
 import type { FileEntryWithStats, SFTPWrapper } from 'ssh2';
 import { CairnError } from '../../../core/errors.js';
 import { assertKey } from '../keys.js';
-import type { GetOptions, RemoteBackend } from '../port.js';
-import { getBound, tooLarge } from '../bounded.js';
+import type { GetOptions, ListOptions, RemoteBackend } from '../port.js';
+import { getBound, listBound, tooLarge, tooMany } from '../bounded.js';
 import { withRetry } from '../retry.js';
 import type { RetryOptions } from '../retry.js';
 import { openSession } from './session.js';
@@ -274,7 +274,8 @@ export class SshBackend implements RemoteBackend {
     this.dirs.add(dir);
   }
 
-  async list(prefix: string): Promise<Array<{ key: string; size: number }>> {
+  async list(prefix: string, opts?: ListOptions): Promise<Array<{ key: string; size: number }>> {
+    const max = listBound(opts);
     // Start at the deepest folder the prefix names, not at the root: listing packs/ab/ must
     // not walk every pack.
     const slash = prefix.lastIndexOf('/');
@@ -282,6 +283,7 @@ export class SshBackend implements RemoteBackend {
     if (start) assertKey(start);
     return this.run(prefix, 'listing', async (sftp) => {
       const out: Array<{ key: string; size: number }> = [];
+      let seen = 0;
       const walk = async (rel: string): Promise<void> => {
         let entries: FileEntryWithStats[];
         try {
@@ -290,6 +292,9 @@ export class SshBackend implements RemoteBackend {
           if (sftpStatus(err) === SFTP_STATUS.NO_SUCH_FILE) return;
           throw err;
         }
+        // ssh2 reads a folder whole; the bound then stops the walk at the first folder past it.
+        seen += entries.length;
+        if (seen > max) throw tooMany(this.url, prefix, max);
         const subdirs: string[] = [];
         for (const e of entries) {
           const key = rel ? `${rel}/${e.filename}` : e.filename;
