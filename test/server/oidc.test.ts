@@ -108,6 +108,29 @@ describe('OpenID Connect sign-in against a real provider', () => {
     expect(renewed.oidc.expiresAt).toBeGreaterThan(Date.now());
     expect(renewed.oidc.refreshToken).not.toBe(stored.oidc.refreshToken); // the provider rotates it
 
+    // It runs out again and four commands start at once: one renews, the others wait and use
+    // its tokens. Spending one refresh token twice would make the provider revoke the sign-in.
+    const reuse: unknown[] = [];
+    idp.on('grant.error', (_ctx: never, err: never) => reuse.push(err));
+    const again = JSON.parse(readFileSync(file, 'utf8'));
+    again.servers[t.server.url].oidc.expiresAt = 0;
+    writeFileSync(file, JSON.stringify(again));
+    const racers = await Promise.all(
+      [0, 1, 2, 3].map(
+        (i) =>
+          new Promise<{ code: number | null; out: string }>((resolve) => {
+            const p = cliSpawn(['whoami', '--json'], { cwd: env.CAIRN_CONFIG_DIR!, env: { ...env, RACER: String(i) } });
+            let out = '';
+            p.stdout!.on('data', (d: Buffer) => (out += d));
+            p.stderr!.on('data', (d: Buffer) => (out += d));
+            p.on('close', (code) => resolve({ code, out }));
+          }),
+      ),
+    );
+    expect(racers.map((r) => r.code), racers.map((r) => r.out).join('\n')).toEqual([0, 0, 0, 0]);
+    expect(reuse).toEqual([]);
+    expect(await whoami(env)).toMatchObject({ user: 'erin' });
+
     // Every request is recorded as the account, proven by OpenID, naming the subject.
     const ev = await t.call('admin', 'GET', '/api/v1/audit/events?actor=erin');
     expect(ev.json.length).toBeGreaterThan(0);

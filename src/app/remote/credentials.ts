@@ -1,8 +1,9 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { homedir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { CairnError } from '../../core/errors.js';
+import { processAlive } from '../../storage/locks/locks.js';
 
 /** What the CLI remembers about a server it logged in to. */
 export interface ServerSession {
@@ -146,4 +147,62 @@ export function forget(env: NodeJS.ProcessEnv, url: string | null, all: boolean)
   if (c.current && gone.includes(c.current)) c.current = null;
   save(env, c);
   return gone;
+}
+
+/** A renewal lock older than this is a crashed command's (a renewal is one request to the provider). */
+const RENEWAL_STALE_MS = 60_000;
+const RENEWAL_WAIT_MS = 90_000;
+
+/**
+ * Runs `fn` while no other command on this machine renews the sign-in to `url`: providers that
+ * rotate refresh tokens (oidc-provider, Keycloak) treat a second use of one as theft and revoke
+ * the whole sign-in, so two commands starting at the same moment must not both spend it. The lock
+ * is a file beside the credentials, created exclusively; one left by a dead process on this host,
+ * or older than any renewal takes, is taken over.
+ */
+export async function withRenewalLock<T>(env: NodeJS.ProcessEnv, url: string, fn: () => Promise<T>): Promise<T> {
+  const dir = configDir(env);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const path = join(dir, `renew-${createHash('sha256').update(url).digest('hex').slice(0, 16)}.lock`);
+  const deadline = Date.now() + RENEWAL_WAIT_MS;
+  const mine = JSON.stringify({ pid: process.pid, host: hostname(), nonce: randomBytes(8).toString('hex') });
+  for (;;) {
+    try {
+      writeFileSync(path, mine, { flag: 'wx', mode: 0o600 });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if (renewalLockStale(path)) {
+        rmSync(path, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline)
+        throw new CairnError('LOCKED', `another cairn command has been renewing the sign-in to ${url} too long`, {
+          hint: `if no other cairn command runs, remove ${path}`,
+        });
+      await new Promise((r) => setTimeout(r, 25 + Math.random() * 50));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    // Only our own: a holder we declared stale may have been replaced by a third command.
+    try {
+      if (readFileSync(path, 'utf8') === mine) rmSync(path, { force: true });
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+function renewalLockStale(path: string): boolean {
+  try {
+    const st = statSync(path);
+    if (Date.now() - st.mtimeMs > RENEWAL_STALE_MS) return true;
+    const holder = JSON.parse(readFileSync(path, 'utf8')) as { pid: number; host: string };
+    return holder.host === hostname() && !processAlive(holder.pid);
+  } catch (err) {
+    // Gone meanwhile (try again at once), or being written by its owner (held).
+    return (err as NodeJS.ErrnoException).code === 'ENOENT';
+  }
 }

@@ -4,7 +4,7 @@ import type { AuthConfig } from '../oidc/index.js';
 import { discover } from '../oidc/verifier.js';
 import { readCapped } from './client.js';
 import { API_PREFIX } from './contract.js';
-import { updateTokens, type ServerSession } from './credentials.js';
+import { currentSession, updateTokens, withRenewalLock, type ServerSession } from './credentials.js';
 
 /** The most of a sign-in answer read (a config, a token): a server that streams more is cut off. */
 const SMALL_ANSWER = 1024 * 1024;
@@ -96,15 +96,24 @@ export async function deviceSignIn(
  * refresh token (stored again, owner-only); without one the person must sign in again.
  */
 export async function freshSession(env: NodeJS.ProcessEnv, s: ServerSession): Promise<ServerSession> {
-  const o = s.oidc;
-  if (!o || o.expiresAt - 60_000 > Date.now()) return s;
-  if (!o.refreshToken)
+  if (!s.oidc || s.oidc.expiresAt - 60_000 > Date.now()) return s;
+  if (!s.oidc.refreshToken)
     throw new CairnError('UNAUTHENTICATED', `the OpenID sign-in to ${s.url} expired`, {
       hint: `run \`cairn login ${s.url} --oidc\``,
     });
+  return withRenewalLock(env, s.url, async () => {
+    // Another command may have renewed it while this one waited: its tokens are the live ones
+    // (the refresh token this one read is spent).
+    const now = currentSession(env, s.url)?.oidc ?? s.oidc!;
+    if (now.expiresAt - 60_000 > Date.now()) return { ...s, token: currentSession(env, s.url)!.token, oidc: now };
+    return renew(env, s, now);
+  });
+}
+
+async function renew(env: NodeJS.ProcessEnv, s: ServerSession, o: OidcSessionState): Promise<ServerSession> {
   const t = await postForm(o.tokenEndpoint, {
     grant_type: 'refresh_token',
-    refresh_token: o.refreshToken,
+    refresh_token: o.refreshToken!,
     client_id: o.clientId,
   });
   if (!t.ok)
