@@ -127,7 +127,10 @@ describe('OpenID Connect sign-in against a real provider', () => {
           }),
       ),
     );
-    expect(racers.map((r) => r.code), racers.map((r) => r.out).join('\n')).toEqual([0, 0, 0, 0]);
+    expect(
+      racers.map((r) => r.code),
+      racers.map((r) => r.out).join('\n'),
+    ).toEqual([0, 0, 0, 0]);
     expect(reuse).toEqual([]);
     expect(await whoami(env)).toMatchObject({ user: 'erin' });
 
