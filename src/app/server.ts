@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -26,6 +26,7 @@ import type { OwnOutputs, TrainedRuns } from './server-state.js';
 import { memorySessions, type SessionRecord, type SessionStore } from './oidc/index.js';
 import { readSessionKey, sameCheck, SESSION_KEY_FILE, sessionKeys, type SessionKeys } from './session-seal.js';
 import { serverJobs, type JobUserOptions, type ServerJobs } from './job-user.js';
+import { pseudonymKey } from './keys.js';
 import { leaseLocks, processLease, type ProcessLease, type StoreLocks } from './store-locks.js';
 import { remoteConfigFrom, TRAVELLING_RUNS, versionPacks } from '../transfer/index.js';
 import { treeLoader } from '../datasets/index.js';
@@ -98,6 +99,11 @@ export interface ServerRuntime {
   idempotency: IdempotencyStore;
   /** The alias a deploy environment serves (deploy.json in the data dir), or null. */
   servedAlias(env: string): string | null;
+  /**
+   * A network address as the log may name it: keyed with the data dir's pseudonym key, so the
+   * operator can test whether an address made a request but the log never holds one (DESIGN §6).
+   */
+  peerPseudonym(address: string): string;
   /** The data plane: where pushed packs, states and logs live (docs/SERVER.md "Data plane"); null for `cairn ui`. */
   store: ServerStore | null;
   /** `cairn ui`: the workspace's own actor, whom every request acts as; null for a team server. */
@@ -167,6 +173,7 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
       context: ws.auditContext(),
     });
   const localActor = opts.local ? ws.actor() : null;
+  let peerKey: Buffer | undefined;
   // `cairn ui` is one process on its own workspace: it registers nothing in the workspace's
   // database, and a claim of an earlier boot there is a dead process's.
   const processes = opts.local
@@ -188,6 +195,10 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
     recordRequest: (e) => batcher.add(e),
     idempotency: idempotencyStore(ws, processes),
     servedAlias: (env) => loadDeployConfig(ws.cairnDir)?.environments[env]?.alias ?? null,
+    peerPseudonym: (address) => {
+      peerKey ??= pseudonymKey(ws.cairnDir);
+      return `peer:${createHmac('sha256', peerKey).update(`peer\0${address}`).digest('hex').slice(0, 24)}`;
+    },
     store,
     localActor,
     sessions,

@@ -10,7 +10,8 @@ import { scrubSecrets } from './secret-shapes.js';
  * `/metrics` (which says how busy the server is, and with `--metrics-token` is refused without
  * it) and the sign-in configuration. `/healthz` and `/readyz` are not: an orchestrator's probes
  * every few seconds would bury the log, and their answer is one bit. Their events name the peer
- * address, the only "who" an anonymous request has, and go through the same group commit as
+ * address (the only "who" an anonymous request has) by its keyed pseudonym, never in the clear:
+ * an address is personal data and the log cannot forget (DESIGN §6). They go through the same group commit as
  * every read, so a scraper costs one row per scrape and no transaction of its own.
  */
 export const LOGGED_PUBLIC_ROUTES: ReadonlyMap<string, string> = new Map([
@@ -30,7 +31,7 @@ export function logPublicRequests(app: FastifyInstance, rt: ServerRuntime): void
       draft: {
         action: status >= 400 ? 'server.denied' : 'server.read',
         target: { type: 'api', name },
-        params: { status, peer: peerOf(req) },
+        params: { status, peer: rt.peerPseudonym(peerOf(req)) },
       },
       outcome: status === 401 || status === 403 ? 'denied' : status >= 400 ? 'failed' : 'ok',
       ...(status === 401 ? { reason: 'UNAUTHENTICATED: no or a wrong metrics token' } : {}),
