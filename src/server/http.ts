@@ -9,6 +9,7 @@ import { canonicalJson } from '../core/canonical-json.js';
 import type { Authenticated, IdentityView, Role } from '../identity/index.js';
 import { handlers, type HandlerInput } from './handlers.js';
 import { ServerMetrics } from './metrics.js';
+import { answers } from './answers.js';
 import { bodySchema, openApiDocument, querySchema } from './openapi.js';
 import { BYTE_ROUTES, mountStoreRoutes } from './store-routes.js';
 import { DEFAULT_BODY_TIMEOUTS, guardBodies, type BodyTimeouts } from './body-timeouts.js';
@@ -135,11 +136,7 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
       method: op.method,
       url: API_PREFIX + op.path,
       ...(op.bodyLimit ? { bodyLimit: op.bodyLimit } : {}),
-      schema: {
-        ...(op.params ? { params: { type: 'object', properties: op.params, additionalProperties: false } } : {}),
-        querystring: querySchema(op),
-        ...(op.body ? { body: bodySchema(op) } : {}),
-      },
+      schema: routeSchema(id, op),
       onRequest: async (req) => {
         if (opts.local) return;
         // On PostgreSQL, reads are checked against the generation last seen and their event append
@@ -172,6 +169,16 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
     mountStoreRoutes(app, rt, (req, id) => authenticate(rt, req, id, opts, metrics), opts.uploadMemory, bodyTimeouts);
   if (opts.uiDir) mountUi(app, opts.uiDir);
   return app;
+}
+
+/** A route's input schemas, and its answer's where answers.ts describes it (written by a serializer compiled from it). */
+function routeSchema(id: OperationId, op: Operation) {
+  return {
+    ...(op.params ? { params: { type: 'object', properties: op.params, additionalProperties: false } } : {}),
+    querystring: querySchema(op),
+    ...(op.body ? { body: bodySchema(op) } : {}),
+    ...(answers[id] ? { response: { 200: answers[id] } } : {}),
+  };
 }
 
 /** Every failure's answer; a body or query refused before any handler ran is recorded as a denied request. */
