@@ -1,7 +1,9 @@
 // CPU to write the answers of `data ls`, `run ls` and `model versions` (the server suite's reads,
 // its data set: 1 dataset, 50 model versions, runs as given): JSON.stringify against the
-// serializers Fastify compiles from src/server/answers.ts (fast-json-stringify). In-process, the
-// least of many batches, so a loaded machine inflates it least.
+// serializers Fastify would compile from src/server/answers.ts (fast-json-stringify). In-process,
+// the least of many batches, so a loaded machine inflates it least. It measures CPU only: the
+// compiled serializers allocate more per answer (a heap profile of bench/server-cpu.mjs shows it),
+// which is why the server does not use them (src/server/http.ts, routeSchema).
 //
 //   node bench/answer-serialize.mjs       (needs npm run build)
 import path from 'node:path';

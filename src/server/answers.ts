@@ -3,7 +3,7 @@ import type { RunImport, RunSummary } from '../compute/index.js';
 import type { DatasetSummary } from '../datasets/index.js';
 import type { ModelVersionSummary } from '../models/index.js';
 
-/** The JSON Schema of an answer: what the OpenAPI document shows and what Fastify serializes it with. */
+/** The JSON Schema of an answer, as the OpenAPI document shows it. */
 export type AnswerSchema = PlainAnswer | NullableAnswer;
 
 /** A value never null. */
@@ -17,7 +17,7 @@ type PlainAnswer =
 type NullableAnswer =
   | { type: ['string', 'null'] | ['integer', 'null'] }
   | (Omit<ObjectAnswer, 'type'> & { type: ['object', 'null'] })
-  /** Any JSON value (a run's recorded reason): serialized as JSON.stringify would. */
+  /** Any JSON value (a run's recorded reason). */
   | { description: string };
 
 interface ObjectAnswer {
@@ -95,10 +95,10 @@ const modelVersion = fieldsOf<ModelVersionSummary>({
 });
 
 /**
- * The answers of the most asked reads, described exactly: the OpenAPI document shows them, and
- * Fastify writes them with a serializer compiled from them instead of JSON.stringify (a fifth
- * less CPU for a listing of 50 model versions). test/server/answers.test.ts holds every answer
- * to byte-equality with JSON.stringify, on SQLite and PostgreSQL.
+ * The answers of the most asked reads, described exactly in the OpenAPI document (they were only
+ * `{type: object}`, and are arrays). test/server/answers.test.ts holds every answer to its
+ * schema, on SQLite and PostgreSQL. They are not Fastify's response serializers (routeSchema in
+ * http.ts says why).
  */
 export const answers: Partial<Record<OperationId, AnswerSchema>> = {
   'datasets.list': { type: 'array', items: datasetSummary },

@@ -9,7 +9,6 @@ import { canonicalJson } from '../core/canonical-json.js';
 import type { Authenticated, IdentityView, Role } from '../identity/index.js';
 import { handlers, type HandlerInput } from './handlers.js';
 import { ServerMetrics } from './metrics.js';
-import { answers } from './answers.js';
 import { bodySchema, openApiDocument, querySchema } from './openapi.js';
 import { BYTE_ROUTES, mountStoreRoutes } from './store-routes.js';
 import { DEFAULT_BODY_TIMEOUTS, guardBodies, type BodyTimeouts } from './body-timeouts.js';
@@ -136,7 +135,7 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
       method: op.method,
       url: API_PREFIX + op.path,
       ...(op.bodyLimit ? { bodyLimit: op.bodyLimit } : {}),
-      schema: routeSchema(id, op),
+      schema: routeSchema(op),
       onRequest: async (req) => {
         if (opts.local) return;
         // On PostgreSQL, reads are checked against the generation last seen and their event append
@@ -171,13 +170,17 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
   return app;
 }
 
-/** A route's input schemas, and its answer's where answers.ts describes it (written by a serializer compiled from it). */
-function routeSchema(id: OperationId, op: Operation) {
+/**
+ * A route's input schemas. Answers are written with JSON.stringify even where answers.ts describes
+ * them: a serializer compiled from the schema (fast-json-stringify) took a fifth less CPU on 50
+ * model versions but allocated a third more per read, and the garbage cost more than it saved
+ * (docs/BENCHMARKS.md, branch pgread3).
+ */
+function routeSchema(op: Operation) {
   return {
     ...(op.params ? { params: { type: 'object', properties: op.params, additionalProperties: false } } : {}),
     querystring: querySchema(op),
     ...(op.body ? { body: bodySchema(op) } : {}),
-    ...(answers[id] ? { response: { 200: answers[id] } } : {}),
   };
 }
 

@@ -9,14 +9,14 @@ import { servicesAs, startTeam, type Team } from './harness.js';
 
 const pg = await postgresAvailable();
 const host = { actor: { id: 'host-admin', auth: 'os-user' as const }, command: 'test' };
-// Every character JSON must escape, and some it need not: a serializer of its own must agree.
+// Every character JSON must escape, and some it need not.
 const odd = 'quote " backslash \\ newline \n tab \t control \u0001 \u001f ls \u2028 é 😀 </script>';
 
 /**
- * The three most asked reads are written with serializers compiled from their schemas
- * (src/server/answers.ts): each answer must be byte for byte what JSON.stringify wrote before (no
- * field dropped, no null written as "" or 0, nothing coerced), match the OpenAPI document exactly,
- * and reach the CLI's client field for field as the services in the server's process return it.
+ * The three most asked reads, as the OpenAPI document describes them (src/server/answers.ts):
+ * every answer matches its schema exactly (no field missing, none undescribed, nulls where the
+ * schema allows them), is byte for byte the JSON of what the services in the server's process
+ * return, and reaches the CLI's client field for field as that.
  */
 describe.each([
   ['sqlite', false],
@@ -49,7 +49,7 @@ describe.each([
   ] as const;
 
   it.each(reads)(
-    '$id: byte-identical to JSON.stringify, as the OpenAPI document says, the same to the CLI',
+    "$id: as the OpenAPI document says, byte-identical to the services' answer, the same to the CLI",
     async (r) => {
       if (skip()) return;
       const rt = t.server.runtime;
