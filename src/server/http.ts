@@ -172,9 +172,9 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
 
 /**
  * A route's input schemas. Answers are written with JSON.stringify even where answers.ts describes
- * them: a serializer compiled from the schema (fast-json-stringify) took a fifth less CPU on 50
- * model versions but allocated a third more per read, and the garbage cost more than it saved
- * (docs/BENCHMARKS.md, branch pgread3).
+ * them: a serializer compiled from the schema (fast-json-stringify) wrote 50 model versions with a
+ * fifth less CPU but left about 6.7 KB more garbage per read, which cost more than it saved
+ * (docs/BENCHMARKS.md, "PostgreSQL reads: described once").
  */
 function routeSchema(op: Operation) {
   return {

@@ -149,6 +149,42 @@ describe.skipIf(!available)('pipelined reads on PostgreSQL', () => {
     }
   });
 
+  it('describes a named statement once on a pool connection too (statements of a transaction): rows and errors as before', async () => {
+    const proto = (pg as unknown as { Connection: { prototype: { describe(o: unknown): void } } }).Connection.prototype;
+    const describe = proto.describe;
+    let described = 0;
+    proto.describe = function (this: unknown, o: unknown) {
+      described++;
+      return describe.call(this, o);
+    };
+    try {
+      const got = await store.db.transaction().execute(async (trx) => {
+        const rows: unknown[] = [];
+        for (let i = 0; i < 20; i++) {
+          const r = await sql<{
+            i: number;
+            n: number | null;
+          }>`insert into pipe_t (k, v) values (${5000 + i}, ${`v${i}`}) returning k as i, case when ${i}::int % 3 = 0 then null else ${i}::int end as n`.execute(
+            trx,
+          );
+          rows.push(r.rows[0]);
+        }
+        return rows;
+      });
+      expect(got).toEqual(Array.from({ length: 20 }, (_, i) => ({ i: 5000 + i, n: i % 3 === 0 ? null : i })));
+      // Once (or once per pool connection the transactions ran on), not once per statement.
+      expect(described).toBeLessThanOrEqual(2);
+      await expect(
+        store.db
+          .transaction()
+          .execute((trx) => sql`insert into pipe_t (k, v) values (${5000}, ${'dup'}) returning k`.execute(trx)),
+      ).rejects.toThrow(/duplicate key/);
+    } finally {
+      proto.describe = describe;
+      await sql`delete from pipe_t where k >= 5000`.execute(store.db);
+    }
+  });
+
   it('a read issued after a commit was acknowledged sees it (seeded random interleavings)', async () => {
     const rnd = mulberry32(0x5eed_11);
     for (let round = 0; round < 40; round++) {

@@ -118,6 +118,9 @@ export class PipelinedReads {
   }
 }
 
+/** The named statements one connection has described, by name. */
+export type DescribedStatements = Map<string, Described>;
+
 /** What a named statement's RowDescription told, kept to read its later answers' rows with. */
 interface Described {
   fields: unknown[];
@@ -155,8 +158,8 @@ interface PgConnection {
  * it stays prepared (PostgreSQL refuses to execute it: "cached plan must not change result
  * type"), and a new connection starts with nothing kept.
  */
-function describedOnce(
-  kept: Map<string, Described>,
+export function describedOnce(
+  kept: DescribedStatements,
   config: { name: string; text: string; values: unknown[] },
   callback: (err: Error | null, r: pg.QueryResult) => void,
 ): pg.Query {
@@ -210,7 +213,7 @@ class Slot {
   readonly ready: Promise<Slot>;
   readonly names = new Map<string, string>();
   /** The answer shape of each named statement this connection has described once (describedOnce). */
-  readonly described = new Map<string, Described>();
+  readonly described: DescribedStatements = new Map();
   /** When each outstanding statement was sent, oldest first. */
   readonly sent: number[] = [];
   dead = false;
