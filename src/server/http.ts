@@ -145,11 +145,7 @@ export async function createHttpServer(rt: ServerRuntime, opts: HttpOptions = {}
       method: op.method,
       url: API_PREFIX + op.path,
       ...(op.bodyLimit ? { bodyLimit: op.bodyLimit } : {}),
-      schema: {
-        ...(op.params ? { params: { type: 'object', properties: op.params, additionalProperties: false } } : {}),
-        querystring: querySchema(op),
-        ...(op.body ? { body: bodySchema(op) } : {}),
-      },
+      schema: routeSchema(op),
       onRequest: async (req) => {
         if (opts.local) return;
         // On PostgreSQL, reads are checked against the generation last seen and their event append
@@ -209,6 +205,20 @@ function mountStore(
   const memory = opts.uploadMemory ?? UPLOAD_MEMORY;
   const share = { bytes: Math.ceil(memory * (opts.uploadAccountShare ?? 0.5)), waiting: UPLOADS_WAITING_PER_ACCOUNT };
   mountStoreRoutes(app, rt, (req, id) => authenticate(rt, req, id, opts, metrics), memory, bodyTimeouts, share);
+}
+
+/**
+ * A route's input schemas. Answers are written with JSON.stringify even where answers.ts describes
+ * them: a serializer compiled from the schema (fast-json-stringify) wrote 50 model versions with a
+ * fifth less CPU but left about 6.7 KB more garbage per read, which cost more than it saved
+ * (docs/BENCHMARKS.md, "PostgreSQL reads: described once").
+ */
+function routeSchema(op: Operation) {
+  return {
+    ...(op.params ? { params: { type: 'object', properties: op.params, additionalProperties: false } } : {}),
+    querystring: querySchema(op),
+    ...(op.body ? { body: bodySchema(op) } : {}),
+  };
 }
 
 /** Every failure's answer; a body or query refused before any handler ran is recorded as a denied request. */

@@ -1,4 +1,5 @@
-import { API_PREFIX, operations, type Operation, type Schema } from '../app/remote/contract.js';
+import { API_PREFIX, operations, type Operation, type OperationId, type Schema } from '../app/remote/contract.js';
+import { answers } from './answers.js';
 import { CLIENT_VERSION } from '../app/version.js';
 
 /** The OpenAPI 3.1 document of /api/v1, generated from the same table the routes are mounted from. */
@@ -24,7 +25,7 @@ export function openApiDocument(): Record<string, unknown> {
         ? { requestBody: { required: true, content: { 'application/json': { schema: bodySchema(op) } } } }
         : {}),
       responses: {
-        '200': { description: 'OK', content: { 'application/json': { schema: { type: 'object' } } } },
+        '200': { description: 'OK', content: { 'application/json': { schema: answers[id as OperationId] ?? {} } } },
         default: {
           description: 'An error',
           content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },

@@ -4,7 +4,13 @@ import { CairnError } from '../../core/errors.js';
 import type { Database as Schema } from '../schema.js';
 import { SchemaIntrospector } from './introspector.js';
 import { preparable, PREPARED_PER_CONNECTION } from './prepared.js';
-import { PipelinedPostgresDialect, PipelinedReads, pipelineableText } from './pipelined.js';
+import {
+  describedOnce,
+  PipelinedPostgresDialect,
+  PipelinedReads,
+  pipelineableText,
+  type DescribedStatements,
+} from './pipelined.js';
 import { registerDirectReads } from '../direct-reads.js';
 
 const INT8_OID = 20;
@@ -101,11 +107,14 @@ export async function openPostgres(url: string): Promise<PostgresHandle> {
  * few dozen statements thousands of times a second). Statement texts are fixed by the code (values
  * travel as parameters), so the set is small (see preparable); it is capped all the same, and texts that are very
  * long (bulk inserts of many rows) are not kept. Prepared statements outlive a rolled-back
- * transaction and are dropped with their connection.
+ * transaction and are dropped with their connection. A statement's later executions are not
+ * described again either (describedOnce).
  */
 function prepareStatements(client: pg.PoolClient): void {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
   const names = new Map<string, string>();
+  // Each statement described once on this connection too (describedOnce, pipelined.ts).
+  const described: DescribedStatements = new Map();
   (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
     const [text, values] = args;
     if (args.length === 2 && typeof text === 'string' && Array.isArray(values) && preparable(text, values)) {
@@ -114,7 +123,10 @@ function prepareStatements(client: pg.PoolClient): void {
         name = `cairn_${names.size}`;
         names.set(text, name);
       }
-      if (name) return query({ name, text, values });
+      if (name)
+        return new Promise((resolve, reject) => {
+          query(describedOnce(described, { name, text, values }, (err, r) => (err ? reject(err) : resolve(r))));
+        });
     }
     return query(...args);
   };

@@ -92,6 +92,99 @@ describe.skipIf(!available)('pipelined reads on PostgreSQL', () => {
     expect(writes).toBeLessThanOrEqual(4);
   });
 
+  it('describes a named statement once per connection: its later answers read as the first did (types, nulls, errors)', async () => {
+    const proto = (pg as unknown as { Connection: { prototype: { describe(o: unknown): void } } }).Connection.prototype;
+    const describe = proto.describe;
+    let described = 0;
+    proto.describe = function (this: unknown, o: unknown) {
+      described++;
+      return describe.call(this, o);
+    };
+    try {
+      const read = (i: number) =>
+        sql<
+          Record<string, unknown>
+        >`select ${i}::int as i, ${i}::text as s, case when ${i}::int % 2 = 0 then null else ${i}::int end as n, jsonb_build_object('a', ${i}::int) as j, (${i}::bigint * 10000000000) as b, 1 / (${i}::int - 13) as d`.execute(
+          store.db,
+        );
+      // In batches: a statement's first answer on a connection brings the description kept.
+      const out: Array<PromiseSettledResult<{ rows: Array<Record<string, unknown>> }>> = [];
+      for (let b = 0; b < 40; b += 10)
+        out.push(...(await Promise.allSettled(Array.from({ length: 10 }, (_, i) => read(b + i)))));
+      for (const [i, r] of out.entries()) {
+        if (i === 13) {
+          expect(r.status === 'rejected' && String(r.reason)).toMatch(/division by zero/);
+          continue;
+        }
+        expect(r.status === 'fulfilled' && r.value.rows).toEqual([
+          {
+            i,
+            s: String(i),
+            n: i % 2 === 0 ? null : i,
+            j: { a: i },
+            b: i * 10_000_000_000,
+            d: i === 12 ? -1 : i === 14 ? 1 : 0,
+          },
+        ]);
+      }
+      // Only in the first batch (each of the two pipelined connections then described it), not once per statement.
+      expect(described).toBeLessThanOrEqual(10);
+      described = 0;
+      const again = await read(20);
+      expect(again.rows[0]).toMatchObject({ i: 20, n: null, j: { a: 20 } });
+      expect(described).toBe(0);
+      // A table whose columns change under a statement kept prepared: PostgreSQL refuses to run
+      // it (as it did before descriptions were kept), so no row is ever read with an old one.
+      await sql`create table pipe_shape (a int)`.execute(store.db);
+      await sql`insert into pipe_shape values (1)`.execute(store.db);
+      const shape = () => sql<Record<string, unknown>>`select * from pipe_shape where a = ${1}`.execute(store.db);
+      await Promise.all(Array.from({ length: 8 }, shape));
+      await sql`alter table pipe_shape add column b text default 'x'`.execute(store.db);
+      const after = await Promise.allSettled(Array.from({ length: 8 }, shape));
+      for (const r of after)
+        if (r.status === 'fulfilled') expect(r.value.rows).toEqual([{ a: 1, b: 'x' }]);
+        else expect(String(r.reason)).toMatch(/cached plan must not change result type/);
+    } finally {
+      proto.describe = describe;
+    }
+  });
+
+  it('describes a named statement once on a pool connection too (statements of a transaction): rows and errors as before', async () => {
+    const proto = (pg as unknown as { Connection: { prototype: { describe(o: unknown): void } } }).Connection.prototype;
+    const describe = proto.describe;
+    let described = 0;
+    proto.describe = function (this: unknown, o: unknown) {
+      described++;
+      return describe.call(this, o);
+    };
+    try {
+      const got = await store.db.transaction().execute(async (trx) => {
+        const rows: unknown[] = [];
+        for (let i = 0; i < 20; i++) {
+          const r = await sql<{
+            i: number;
+            n: number | null;
+          }>`insert into pipe_t (k, v) values (${5000 + i}, ${`v${i}`}) returning k as i, case when ${i}::int % 3 = 0 then null else ${i}::int end as n`.execute(
+            trx,
+          );
+          rows.push(r.rows[0]);
+        }
+        return rows;
+      });
+      expect(got).toEqual(Array.from({ length: 20 }, (_, i) => ({ i: 5000 + i, n: i % 3 === 0 ? null : i })));
+      // Once (or once per pool connection the transactions ran on), not once per statement.
+      expect(described).toBeLessThanOrEqual(2);
+      await expect(
+        store.db
+          .transaction()
+          .execute((trx) => sql`insert into pipe_t (k, v) values (${5000}, ${'dup'}) returning k`.execute(trx)),
+      ).rejects.toThrow(/duplicate key/);
+    } finally {
+      proto.describe = describe;
+      await sql`delete from pipe_t where k >= 5000`.execute(store.db);
+    }
+  });
+
   it('a read issued after a commit was acknowledged sees it (seeded random interleavings)', async () => {
     const rnd = mulberry32(0x5eed_11);
     for (let round = 0; round < 40; round++) {

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import pg from 'pg';
 import {
   PostgresDialect,
@@ -8,6 +9,8 @@ import {
   type TransactionSettings,
 } from 'kysely';
 import { preparable, PREPARED_PER_CONNECTION } from './prepared.js';
+
+const pgUtils = createRequire(import.meta.url)('pg/lib/utils.js') as unknown;
 
 /**
  * Single read statements outside a transaction, sent on a few long-lived connections in
@@ -63,7 +66,13 @@ export class PipelinedReads {
           slot.names.set(text, name);
         }
       }
-      return await slot.client.query(name ? { name, text, values: [...values] } : { text, values: [...values] });
+      if (!name) return await slot.client.query({ text, values: [...values] });
+      return await new Promise<pg.QueryResult>((resolve, reject) => {
+        const q = describedOnce(slot.described, { name, text, values: [...values] }, (err, r) =>
+          err ? reject(err) : resolve(r),
+        );
+        void slot.client.query(q);
+      });
     } finally {
       // Answers come back in the order sent: the oldest statement is the one answered.
       slot.sent.shift();
@@ -109,6 +118,93 @@ export class PipelinedReads {
   }
 }
 
+/** The named statements one connection has described, by name. */
+export type DescribedStatements = Map<string, Described>;
+
+/** What a named statement's RowDescription told, kept to read its later answers' rows with. */
+interface Described {
+  fields: unknown[];
+  parsers: unknown[];
+  empty: Record<string, null>;
+}
+
+/** The parts of pg's Query and Result (pg 8) that describedOnce reads and sets. */
+interface QueryInternals {
+  name?: string;
+  portal: string;
+  values: unknown[];
+  binary?: boolean;
+  rows?: number;
+  _accumulateRows: boolean;
+  _result: { fields: unknown[]; _parsers: unknown[]; _prebuiltEmptyResultObject: Record<string, null> };
+  hasBeenParsed(connection: unknown): boolean;
+  handleError(err: unknown, connection: unknown): void;
+  _getRows(connection: PgConnection, rows?: number): void;
+}
+
+interface PgConnection {
+  bind(o: object): void;
+  close(o: object): void;
+  sync(): void;
+}
+
+/**
+ * A named statement's later executions without a Describe: the same few listings run thousands
+ * of times a second on each connection, and each Describe made PostgreSQL send the statement's
+ * RowDescription again, which pg parsed into new field objects and new row parsers (about 5 % of
+ * a team server's CPU per read, and a tenth of its allocations). The first execution on a
+ * connection describes it as before and its description is kept; a later one binds and executes
+ * and reads its rows with the kept description. A statement's result shape cannot change while
+ * it stays prepared (PostgreSQL refuses to execute it: "cached plan must not change result
+ * type"), and a new connection starts with nothing kept.
+ */
+export function describedOnce(
+  kept: DescribedStatements,
+  config: { name: string; text: string; values: unknown[] },
+  callback: (err: Error | null, r: pg.QueryResult) => void,
+): pg.Query {
+  const q = new pg.Query({ ...config, callback } as pg.QueryConfig) as pg.Query & QueryInternals;
+  const self = q as unknown as QueryInternals & {
+    prepare(c: PgConnection): void;
+    handleRowDescription(msg: { fields: unknown[] }): void;
+  };
+  const prepare = self.prepare.bind(q);
+  const described = self.handleRowDescription.bind(q);
+  self.handleRowDescription = (msg) => {
+    described(msg);
+    const r = self._result;
+    kept.set(config.name, { fields: r.fields, parsers: r._parsers, empty: r._prebuiltEmptyResultObject });
+  };
+  self.prepare = (connection) => {
+    const d = kept.get(config.name);
+    if (!d || !self.hasBeenParsed(connection)) return prepare(connection);
+    try {
+      connection.bind({
+        portal: self.portal,
+        statement: config.name,
+        values: self.values,
+        binary: self.binary,
+        valueMapper: prepareValue,
+      });
+    } catch (err) {
+      // As pg's own prepare: the statement is closed and the error is this query's.
+      connection.close({ type: 'S', name: config.name });
+      connection.sync();
+      self.handleError(err, connection);
+      return;
+    }
+    self._result.fields = d.fields;
+    self._result._parsers = d.parsers;
+    self._result._prebuiltEmptyResultObject = d.empty;
+    self._accumulateRows = true;
+    self._getRows(connection, self.rows);
+  };
+  return q;
+}
+
+/** pg's own mapping of a JavaScript value to a statement parameter (what its prepare uses). */
+const prepareValue = (pgUtils as { prepareValue: (v: unknown) => unknown }).prepareValue;
+
 /** A pipelined connection whose oldest statement has run this long takes no more until it answers. */
 const STUCK_MS = 50;
 
@@ -116,6 +212,8 @@ class Slot {
   readonly client: pg.Client;
   readonly ready: Promise<Slot>;
   readonly names = new Map<string, string>();
+  /** The answer shape of each named statement this connection has described once (describedOnce). */
+  readonly described: DescribedStatements = new Map();
   /** When each outstanding statement was sent, oldest first. */
   readonly sent: number[] = [];
   dead = false;
