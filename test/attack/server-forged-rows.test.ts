@@ -1,7 +1,10 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- HTTP answers are checked field by field in the tests */
 import { createHash, randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oidcSettings, sessionHash } from '../../src/app/oidc/index.js';
+import { ROWS_SEALED_FILE } from '../../src/app/row-guard.js';
 import { openMetaStore, type MetaStore } from '../../src/meta/open.js';
 import { startServer } from '../../src/server/start.js';
 import { dropSchema, freshPgUrl, postgresAvailable } from '../../src/test-support/services.js';
@@ -169,4 +172,48 @@ describe.skipIf(!pg)('rows written with SQL let nobody in', () => {
     expect(await get(t.tokens.bob!, '/api/v1/accounts')).toBe(403);
     expect(await get(forged, '/api/v1/accounts')).toBe(401);
   });
+});
+
+describe('the first start after the upgrade seals the rows already there, once', () => {
+  it('rows a server from before seals wrote still work; a row left unsealed after that does not', async () => {
+    const t = await startTeam({ roles: { admin: 'admin', carol: 'viewer' } });
+    let server = t.server;
+    try {
+      await server.close();
+      // The database and data dir as a server from before row seals left them.
+      const meta = await openMetaStore(join(t.dataDir, '.cairn', 'meta.db'));
+      try {
+        for (const table of ['principals', 'api_tokens', 'role_grants', 'browser_sessions'] as const)
+          await meta.db.updateTable(table).set({ row_mac: null }).execute();
+        await meta.db.deleteFrom('browser_sessions').where('id_hash', '=', 'rows-sealed').execute();
+      } finally {
+        await meta.close();
+      }
+      rmSync(join(t.dataDir, '.cairn', ROWS_SEALED_FILE));
+      const start = () => startServer({ listen: '127.0.0.1:0', dataDir: t.dataDir, env: process.env });
+      const get = async (token: string, path: string) =>
+        (await fetch(server.url + path, { headers: { authorization: `Bearer ${token}` } })).status;
+      server = await start();
+      expect(await get(t.tokens.admin!, '/api/v1/accounts')).toBe(200);
+      expect(await get(t.tokens.carol!, '/api/v1/whoami')).toBe(200);
+      await server.close();
+      // A grant written unsealed after that (the database's own mark of the upgrade removed too) is not sealed by a restart.
+      const again = await openMetaStore(join(t.dataDir, '.cairn', 'meta.db'));
+      try {
+        await again.db
+          .updateTable('role_grants')
+          .set({ role: 'admin', row_mac: null })
+          .where('subject', '=', 'user:carol')
+          .execute();
+        await again.db.deleteFrom('browser_sessions').where('id_hash', '=', 'rows-sealed').execute();
+      } finally {
+        await again.close();
+      }
+      server = await start();
+      expect(await get(t.tokens.carol!, '/api/v1/accounts')).toBe(403);
+      expect(await get(t.tokens.admin!, '/api/v1/accounts')).toBe(200);
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
 });
