@@ -351,10 +351,14 @@ async function sealHolds(
 }
 
 function forgedCredential(table: SealedTable, token?: string): CairnError {
-  return new CairnError('UNAUTHENTICATED', `the server's record of this credential (${table}) does not carry its seal`, {
-    data: { forged: table, ...(token ? { token } : {}) },
-    hint: "a row was written or edited in the database by someone without the server's data dir; see the audit event server.row.forged",
-  });
+  return new CairnError(
+    'UNAUTHENTICATED',
+    `the server's record of this credential (${table}) does not carry its seal`,
+    {
+      data: { forged: table, ...(token ? { token } : {}) },
+      hint: "a row was written or edited in the database by someone without the server's data dir; see the audit event server.row.forged",
+    },
+  );
 }
 
 function macOf(deps: Pick<IdentityDeps, 'rows'>, table: SealedTable, fields: Record<string, unknown>): string | null {
