@@ -10,7 +10,7 @@ import { formatVerifierKey } from '../audit/note/index.js';
 import { CairnError, isCairnError } from '../core/errors.js';
 import type { Database } from '../meta/schema.js';
 import type { WriteTx } from '../meta/write-tx.js';
-import { createIdentityService, type IdentityService } from '../identity/index.js';
+import { createIdentityService, sealedFields, type IdentityService, type RowGuard } from '../identity/index.js';
 import { CONFIG_FILE } from './config.js';
 import { loadDeployConfig } from './deploy-config.js';
 import { buildServices, type Services } from './services.js';
@@ -25,6 +25,7 @@ import {
 import type { OwnOutputs, TrainedRuns } from './server-state.js';
 import { memorySessions, type SessionRecord, type SessionStore } from './oidc/index.js';
 import { readSessionKey, sameCheck, SESSION_KEY_FILE, sessionKeys, type SessionKeys } from './session-seal.js';
+import { rowGuard, sealRowsOnce } from './row-guard.js';
 import { serverJobs, type JobUserOptions, type ServerJobs } from './job-user.js';
 import { pseudonymKey } from './keys.js';
 import { leaseLocks, processLease, type ProcessLease, type StoreLocks } from './store-locks.js';
@@ -156,12 +157,12 @@ export async function openServer(opts: ServerOptions): Promise<ServerRuntime> {
   // The store logs what it finds poisoned through the runtime's request events, made below.
   const poisoned: { record?: (p: PoisonedPack) => Promise<void> } = {};
   const store = opts.local ? null : await openServerStore(ws, opts, (p) => poisoned.record?.(p) ?? Promise.resolve());
-  const { jobs, sessions } = await jobsAndSessions(ws, store, opts, { dataDir, fresh });
+  const { jobs, sessions, rows } = await jobsAndSessions(ws, store, opts, { dataDir, fresh });
   // A team server's jobs are contributors' code: they start without the server's secrets, and
   // with a job user as another account. `cairn ui` serves the user's own workspace, whose jobs
   // keep the user's environment.
   const services = buildServices(ws, opts.env, { isolateJobs: !opts.local, jobs });
-  const identity = createIdentityService(ws);
+  const identity = createIdentityService(ws, rows ?? undefined);
   const batcher = new GroupCommit(ws);
   // A pack the server's own placing found poisoned is named as one a push found: the actor is
   // the account whose read of the state placed it (docs/SERVER.md "What a pull from the server brings").
@@ -225,15 +226,17 @@ async function jobsAndSessions(
   store: ServerStore | null,
   opts: ServerOptions,
   { dataDir, fresh }: { dataDir: string; fresh: boolean },
-): Promise<{ jobs: ServerJobs; sessions: SessionStore }> {
+): Promise<{ jobs: ServerJobs; sessions: SessionStore; rows: RowGuard | null }> {
   try {
     // After the store: a new data dir's folder store is among what the job user must not read.
     const jobs = opts.local ? {} : serverJobs(jobOptions(dataDir, fresh, opts, store?.url));
-    // `cairn ui` has no browser sign-in: nothing of it is kept in the user's workspace.
-    const sessions = opts.local
-      ? memorySessions()
-      : dbSessions(ws, await openSessionKeys(ws), leaseLocks(ws.meta.db, leaseOf(opts.env)));
-    return { jobs, sessions };
+    // `cairn ui` has no browser sign-in and no accounts: nothing of them is kept in the user's workspace.
+    if (opts.local) return { jobs, sessions: memorySessions(), rows: null };
+    const keys = await openSessionKeys(ws);
+    const rows = rowGuard(ws, keys.rowKey);
+    await sealRowsOnce(ws, rows);
+    await sealClearSessions(ws, keys, rows);
+    return { jobs, sessions: dbSessions(ws, keys, rows, leaseLocks(ws.meta.db, leaseOf(opts.env))), rows };
   } catch (err) {
     await store?.close();
     await ws.close();
@@ -494,25 +497,24 @@ function dbUploadPlans(ws: Workspace): UploadPlans {
  * runs under the session's lease lock (`locks`, shared by every server process on the database)
  * and writes only over the generation it read.
  */
-function dbSessions(ws: Workspace, keys: SessionKeys, locks: StoreLocks): SessionStore {
+function dbSessions(ws: Workspace, keys: SessionKeys, rows: RowGuard, locks: StoreLocks): SessionStore {
   const db = ws.meta.db;
   return {
     async put(idHash, s) {
       await db.deleteFrom('browser_sessions').where('expires_at', '<', new Date().toISOString()).execute();
       await db
         .insertInto('browser_sessions')
-        .values({
-          id_hash: idHash,
-          principal: s.principal,
-          claims: JSON.stringify(keptClaims(idHash, s, keys)),
-          expires_at: new Date(s.expires).toISOString(),
-          created_at: new Date().toISOString(),
-        })
+        .values({ ...sessionRow(idHash, s, keys, rows), created_at: new Date().toISOString() })
         .execute();
     },
     async get(idHash) {
       const r = await db.selectFrom('browser_sessions').selectAll().where('id_hash', '=', idHash).executeTakeFirst();
       if (!r) return null;
+      // A session row the server did not write (inserted, or its claims or expiry edited, with SQL) signs nobody in.
+      if (!rows.verify('browser_sessions', sealedFields.browser_sessions(r), r.row_mac)) {
+        await rows.forged('browser_sessions', idHash);
+        return null;
+      }
       const { principal, expires_at, generation } = r;
       return { principal, ...readClaims(idHash, r.claims, keys), expires: Date.parse(expires_at), generation };
     },
@@ -523,12 +525,7 @@ function dbSessions(ws: Workspace, keys: SessionKeys, locks: StoreLocks): Sessio
     async replace(idHash, before, next) {
       const r = await db
         .updateTable('browser_sessions')
-        .set({
-          principal: next.principal,
-          claims: JSON.stringify(keptClaims(idHash, next, keys)),
-          expires_at: new Date(next.expires).toISOString(),
-          generation: (before.generation ?? 0) + 1,
-        })
+        .set({ ...sessionRow(idHash, next, keys, rows), generation: (before.generation ?? 0) + 1 })
         .where('id_hash', '=', idHash)
         .where('generation', '=', before.generation ?? 0)
         .executeTakeFirst();
@@ -537,6 +534,17 @@ function dbSessions(ws: Workspace, keys: SessionKeys, locks: StoreLocks): Sessio
     exclusive: (idHash, fn) => locks.run(`browser-session:${idHash}`, fn),
     sealKey: async () => keys.stateKey,
   };
+}
+
+/** A session's row as the server writes it: its columns, sealed. */
+function sessionRow(idHash: string, s: SessionRecord, keys: SessionKeys, rows: RowGuard) {
+  const row = {
+    id_hash: idHash,
+    principal: s.principal,
+    claims: JSON.stringify(keptClaims(idHash, s, keys)),
+    expires_at: new Date(s.expires).toISOString(),
+  };
+  return { ...row, row_mac: rows.mac('browser_sessions', sealedFields.browser_sessions(row)) };
 }
 
 /**
@@ -617,12 +625,15 @@ async function openSessionKeys(ws: Workspace): Promise<SessionKeys> {
       `${SESSION_KEY_FILE} is not the key this database's sessions are sealed with`,
       { hint },
     );
-  await sealClearSessions(ws, keys);
   return keys;
 }
 
-/** Seals the refresh tokens rows of a server before sealing hold in the clear (a row renewed meanwhile is left to its writer). */
-async function sealClearSessions(ws: Workspace, keys: SessionKeys): Promise<void> {
+/**
+ * Seals the refresh tokens rows of a server before sealing hold in the clear (a row renewed
+ * meanwhile is left to its writer); only rows the server wrote (a row without its seal is not
+ * made one by being rewritten here).
+ */
+async function sealClearSessions(ws: Workspace, keys: SessionKeys, rows: RowGuard): Promise<void> {
   const db = ws.meta.db;
   const clear = await db
     .selectFrom('browser_sessions')
@@ -630,10 +641,11 @@ async function sealClearSessions(ws: Workspace, keys: SessionKeys): Promise<void
     .where('claims', 'like', '%"cairnSession":2%')
     .execute();
   for (const r of clear) {
+    if (!rows.verify('browser_sessions', sealedFields.browser_sessions(r), r.row_mac)) continue;
     const s = { principal: r.principal, ...readClaims(r.id_hash, r.claims, keys), expires: Date.parse(r.expires_at) };
     await db
       .updateTable('browser_sessions')
-      .set({ claims: JSON.stringify(keptClaims(r.id_hash, s, keys)), generation: r.generation + 1 })
+      .set({ ...sessionRow(r.id_hash, s, keys, rows), generation: r.generation + 1 })
       .where('id_hash', '=', r.id_hash)
       .where('generation', '=', r.generation)
       .execute();

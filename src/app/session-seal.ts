@@ -16,6 +16,8 @@ export const SESSION_KEY_FILE = join('keys', 'session.key');
 export interface SessionKeys {
   /** Seals sign-ins in progress into the state cookie (OidcBrowser's own format). */
   stateKey: Buffer;
+  /** Seals the rows the server authorizes from (accounts, tokens, grants, sessions): identity's RowSeal key. */
+  rowKey: Buffer;
   /** A check value of the key (HMAC of a fixed label): what the database keeps to tell a wrong key file. */
   check: string;
   /** Seals a session's refresh token, bound to its row (the session id's hash). */
@@ -56,6 +58,7 @@ export function sessionKeys(key: Buffer): SessionKeys {
   const aad = (idHash: string) => Buffer.from(`cairn-session:${idHash}`, 'utf8');
   return {
     stateKey: derive('cairn oidc state cookie v1'),
+    rowKey: derive('cairn authorization rows v1'),
     check: createHmac('sha256', key).update('cairn session key check v1').digest('hex'),
     seal(idHash, secret) {
       const iv = randomBytes(12);

@@ -81,6 +81,8 @@ export const auditActions = {
     'A person signed in with OpenID Connect in a browser (authorization code + PKCE); actor auth oidc, credential the OpenID subject.',
   'server.denied':
     'A request was refused before reaching a service (no or bad credentials, an expired or revoked token, a missing role: outcome denied), or failed before any service recorded it (a name that does not exist, a store route refusing a key, an Idempotency-Key reused for another request: outcome failed): params status, reason the code and message.',
+  'server.row.forged':
+    "A row the server authorizes from (an account, token, grant or browser session) does not carry the server's seal: written or edited in the database by someone without the data dir's key. It is not acted on (params: table, key).",
   'audit.witness.config':
     "The log's witnesses or its k-of-n witness policy changed (params: op add, remove or policy; url, vkey, policy).",
   'audit.timestamp.config':

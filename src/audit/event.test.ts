@@ -83,6 +83,7 @@ describe('audit events', () => {
       'server.store.write',
       'server.signin',
       'server.denied',
+      'server.row.forged',
       'audit.witness.config',
       'audit.timestamp.config',
     ]);

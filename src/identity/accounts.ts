@@ -7,6 +7,7 @@ import { isoUtc, type Clock } from '../core/time.js';
 import type { ReadDb } from '../meta/read-db.js';
 import type { WriteTx } from '../meta/write-tx.js';
 import { decide, type Decision, type Grant, type Principal, type Role, isRole } from './roles.js';
+import { sealedFields, type RowGuard, type SealedTable } from './row-seal.js';
 import { issueToken, parseToken, secretMatches } from './tokens.js';
 
 export interface IdentityDeps {
@@ -14,6 +15,11 @@ export interface IdentityDeps {
   audit: AuditLog;
   clock: Clock;
   actor(): AuditActor;
+  /**
+   * The server's seal on the rows it authorizes from: given, every row written carries it and a
+   * row read to authorize without it is refused (docs/SERVER.md "Back up, upgrade, secure").
+   */
+  rows?: RowGuard;
 }
 
 export interface AccountView {
@@ -63,24 +69,18 @@ export async function addAccount(
     async (commit) =>
       commit(async (tx) => {
         await bumpGeneration(tx);
+        const row = { id: uuidv7(), name: input.name, kind, groups: JSON.stringify(groups), disabled_at: null };
         await tx.db
           .insertInto('principals')
           .values({
-            id: uuidv7(),
-            name: input.name,
-            kind,
+            ...row,
             email: input.email ?? null,
-            groups: JSON.stringify(groups),
             created_at: now,
             created_by: by,
-            disabled_at: null,
+            row_mac: macOf(deps, 'principals', sealedFields.principals(row)),
           })
           .execute();
-        if (input.role)
-          await tx.db
-            .insertInto('role_grants')
-            .values({ subject: `user:${input.name}`, project, role: input.role, granted_at: now, granted_by: by })
-            .execute();
+        if (input.role) await insertGrant(deps, tx, { subject: `user:${input.name}`, project, role: input.role }, now);
       }),
   );
   return (await listAccounts(deps)).find((a) => a.name === input.name)!;
@@ -107,9 +107,10 @@ export async function disableAccount(deps: IdentityDeps, name: string): Promise<
   await deps.audit.audited({ action: 'server.user.disable', target: { type: 'account', name } }, async (commit) =>
     commit(async (tx) => {
       await bumpGeneration(tx);
+      const disabled_at = isoUtc(deps.clock.now());
       await tx.db
         .updateTable('principals')
-        .set({ disabled_at: isoUtc(deps.clock.now()) })
+        .set({ disabled_at, row_mac: macOf(deps, 'principals', sealedFields.principals({ ...p, disabled_at })) })
         .where('id', '=', p.id)
         .execute();
     }),
@@ -129,11 +130,7 @@ export async function setGrant(deps: IdentityDeps, subject: string, project: str
       commit(async (tx) => {
         await bumpGeneration(tx);
         await tx.db.deleteFrom('role_grants').where('subject', '=', subject).where('project', '=', project).execute();
-        if (role)
-          await tx.db
-            .insertInto('role_grants')
-            .values({ subject, project, role, granted_at: now, granted_by: deps.actor().id })
-            .execute();
+        if (role) await insertGrant(deps, tx, { subject, project, role }, now);
       }),
   );
 }
@@ -157,16 +154,20 @@ export async function createToken(
     async (commit) =>
       commit(async (tx) => {
         await bumpGeneration(tx);
+        const row = {
+          id: issued.id,
+          principal_id: p.id,
+          secret_hash: issued.secretHash,
+          expires_at: expires,
+          revoked_at: null,
+        };
         await tx.db
           .insertInto('api_tokens')
           .values({
-            id: issued.id,
-            principal_id: p.id,
-            secret_hash: issued.secretHash,
+            ...row,
             label: opts.label ?? null,
             created_at: isoUtc(now),
-            expires_at: expires,
-            revoked_at: null,
+            row_mac: macOf(deps, 'api_tokens', sealedFields.api_tokens(row)),
           })
           .execute();
       }),
@@ -186,7 +187,14 @@ export async function revokeToken(deps: IdentityDeps, id: string): Promise<void>
   const row = await deps.meta.db
     .selectFrom('api_tokens')
     .innerJoin('principals', 'principals.id', 'api_tokens.principal_id')
-    .select(['api_tokens.id', 'principals.name', 'api_tokens.revoked_at'])
+    .select([
+      'api_tokens.id',
+      'api_tokens.principal_id',
+      'api_tokens.secret_hash',
+      'api_tokens.expires_at',
+      'api_tokens.revoked_at',
+      'principals.name',
+    ])
     .where('api_tokens.id', '=', id)
     .executeTakeFirst();
   if (!row) throw new CairnError('NOT_FOUND', `no token ${id}`);
@@ -196,9 +204,10 @@ export async function revokeToken(deps: IdentityDeps, id: string): Promise<void>
     async (commit) =>
       commit(async (tx) => {
         await bumpGeneration(tx);
+        const revoked_at = isoUtc(deps.clock.now());
         await tx.db
           .updateTable('api_tokens')
-          .set({ revoked_at: isoUtc(deps.clock.now()) })
+          .set({ revoked_at, row_mac: macOf(deps, 'api_tokens', sealedFields.api_tokens({ ...row, revoked_at })) })
           .where('id', '=', id)
           .execute();
       }),
@@ -238,21 +247,25 @@ export async function lookupToken(db: ReadDb, id: string) {
     .selectFrom('api_tokens')
     .innerJoin('principals', 'principals.id', 'api_tokens.principal_id')
     .select([
+      'api_tokens.id',
+      'api_tokens.principal_id',
       'api_tokens.secret_hash',
       'api_tokens.expires_at',
       'api_tokens.revoked_at',
+      'api_tokens.row_mac as token_mac',
       'principals.id as pid',
       'principals.name',
       'principals.kind',
       'principals.groups',
       'principals.disabled_at',
+      'principals.row_mac as principal_mac',
     ])
     .where('api_tokens.id', '=', id)
     .executeTakeFirst();
 }
 
 export async function authenticateToken(
-  deps: Pick<IdentityDeps, 'meta' | 'clock'>,
+  deps: Pick<IdentityDeps, 'meta' | 'clock' | 'rows'>,
   token: string,
   find: (id: string) => Promise<TokenRow | undefined> = (id) => lookupToken(deps.meta.db, id),
 ): Promise<Authenticated> {
@@ -267,6 +280,7 @@ export async function authenticateToken(
       hint: 'ask an admin for a new token (cairn server token create)',
     });
   if (row.disabled_at) throw new CairnError('UNAUTHENTICATED', `account ${row.name} is disabled`);
+  await checkTokenSeals(deps, row);
   return {
     principal: { id: row.pid, name: row.name, kind: row.kind as 'user' | 'service', groups: JSON.parse(row.groups) },
     actor: { id: row.name, auth: 'token', credential: id },
@@ -275,29 +289,97 @@ export async function authenticateToken(
 
 /** The identity an OpenID provider vouched for: an account matched by name (or made on first sign-in), groups from the provider. */
 export async function principalFor(
-  deps: Pick<IdentityDeps, 'meta'>,
+  deps: Pick<IdentityDeps, 'meta' | 'rows'>,
   name: string,
   groups: readonly string[],
 ): Promise<Principal | null> {
   const row = await findPrincipal(deps.meta.db, name);
+  if (row && !(await sealHolds(deps, 'principals', row.id, sealedFields.principals(row), row.row_mac)))
+    throw forgedCredential('principals');
   if (row?.disabled_at) return null;
   const own = row ? (JSON.parse(row.groups) as string[]) : [];
   return { id: row?.id ?? `oidc:${name}`, name, kind: 'user', groups: [...new Set([...own, ...groups])] };
 }
 
 export async function authorize(
-  deps: Pick<IdentityDeps, 'meta'>,
+  deps: Pick<IdentityDeps, 'meta' | 'rows'>,
   principal: Principal,
   need: Role,
   project: string,
-  grants: () => Promise<Grant[]> = () => readGrants(deps.meta.db),
+  grants: () => Promise<Grant[]> = () => readGrants(deps),
 ): Promise<Decision> {
   return decide(principal, await grants(), need, project);
 }
 
-export async function readGrants(db: ReadDb): Promise<Grant[]> {
-  const rows = await db.selectFrom('role_grants').select(['subject', 'project', 'role']).execute();
-  return rows.filter((r) => isRole(r.role)).map((r) => ({ ...r, role: r.role as Role }));
+/** The grants that count: a grant without the server's seal is none (and is reported). */
+export async function readGrants(deps: Pick<IdentityDeps, 'meta' | 'rows'>): Promise<Grant[]> {
+  const rows = await deps.meta.db.selectFrom('role_grants').select(['subject', 'project', 'role', 'row_mac']).execute();
+  const out: Grant[] = [];
+  for (const { row_mac, ...r } of rows) {
+    if (!isRole(r.role)) continue;
+    if (!(await sealHolds(deps, 'role_grants', `${r.subject} ${r.project}`, sealedFields.role_grants(r), row_mac)))
+      continue;
+    out.push({ ...r, role: r.role });
+  }
+  return out;
+}
+
+/**
+ * A token row and its account's row must both carry the server's seal (checked once the secret
+ * matched, so guessing ids reports nothing): else a database writer could plant a token hash of
+ * her own, or un-revoke, extend, re-enable or regroup what the server wrote.
+ */
+async function checkTokenSeals(deps: Pick<IdentityDeps, 'rows'>, row: TokenRow): Promise<void> {
+  if (!(await sealHolds(deps, 'api_tokens', row.id, sealedFields.api_tokens(row), row.token_mac)))
+    throw forgedCredential('api_tokens', row.id);
+  const account = { id: row.pid, name: row.name, kind: row.kind, groups: row.groups, disabled_at: row.disabled_at };
+  if (!(await sealHolds(deps, 'principals', row.pid, sealedFields.principals(account), row.principal_mac)))
+    throw forgedCredential('principals', row.id);
+}
+
+/** Whether a row verifies (always, for a service without a seal: a workspace's own, not a server's). */
+async function sealHolds(
+  deps: Pick<IdentityDeps, 'rows'>,
+  table: SealedTable,
+  key: string,
+  fields: Record<string, unknown>,
+  mac: string | null,
+): Promise<boolean> {
+  if (!deps.rows || deps.rows.verify(table, fields, mac)) return true;
+  await deps.rows.forged(table, key);
+  return false;
+}
+
+function forgedCredential(table: SealedTable, token?: string): CairnError {
+  return new CairnError(
+    'UNAUTHENTICATED',
+    `the server's record of this credential (${table}) does not carry its seal`,
+    {
+      data: { forged: table, ...(token ? { token } : {}) },
+      hint: "a row was written or edited in the database by someone without the server's data dir; see the audit event server.row.forged",
+    },
+  );
+}
+
+function macOf(deps: Pick<IdentityDeps, 'rows'>, table: SealedTable, fields: Record<string, unknown>): string | null {
+  return deps.rows ? deps.rows.mac(table, fields) : null;
+}
+
+async function insertGrant(
+  deps: IdentityDeps,
+  tx: WriteTx,
+  g: { subject: string; project: string; role: Role },
+  now: string,
+): Promise<void> {
+  await tx.db
+    .insertInto('role_grants')
+    .values({
+      ...g,
+      granted_at: now,
+      granted_by: deps.actor().id,
+      row_mac: macOf(deps, 'role_grants', sealedFields.role_grants(g)),
+    })
+    .execute();
 }
 
 /** The counter every identity change increments in its transaction (migration 0009). */

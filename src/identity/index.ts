@@ -27,6 +27,7 @@ import {
   type Readable,
   type Role,
 } from './roles.js';
+import type { RowGuard } from './row-seal.js';
 
 export type { AccountView, Authenticated, IdentityDeps, TokenView, Decision, Principal, Readable, Role };
 
@@ -65,6 +66,7 @@ export interface KnownGrants {
 }
 export { ROLES, decide, isRole, parseRole, readableProjects, roleOn } from './roles.js';
 export { parseExpiry } from './tokens.js';
+export { rowSeal, sealedFields, type RowGuard, type RowSeal, type SealedTable } from './row-seal.js';
 
 /** People, service accounts, API tokens and role grants of a team server (docs/SERVER.md). */
 export interface IdentityService {
@@ -98,7 +100,14 @@ export interface IdentityService {
   view(opts?: { lastSeen?: boolean }): Promise<IdentityView>;
 }
 
-export function createIdentityService(deps: IdentityDeps): IdentityService {
+/**
+ * `rows`: the server's seal on account, token and grant rows (docs/SERVER.md "Back up, upgrade,
+ * secure"); without it rows are neither sealed nor checked (a workspace's own identity service).
+ */
+export function createIdentityService(base: IdentityDeps, rows?: RowGuard): IdentityService {
+  const deps: IdentityDeps = rows
+    ? { meta: base.meta, audit: base.audit, clock: base.clock, actor: () => base.actor(), rows }
+    : base;
   const cache = identityCache(deps);
   return {
     addAccount: (input) => addAccount(deps, input),
@@ -200,7 +209,7 @@ function identityCache(deps: IdentityDeps) {
   };
   const grantsAt = async (n: number): Promise<Grant[]> => {
     if (n === generation && grants) return grants;
-    const read = await readGrants(deps.meta.db);
+    const read = await readGrants(deps);
     if (keepable(n)) grants = read;
     return read;
   };

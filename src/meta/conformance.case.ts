@@ -179,6 +179,7 @@ export function metaConformance(name: string, factory: MetaFactory): void {
             '0015-run-imports',
             '0016-evaluation-imports',
             '0017-browser-session-generation',
+            '0018-row-macs',
           ]);
         } finally {
           await again.close();

@@ -58,6 +58,8 @@ export interface PrincipalsTable {
   created_at: string;
   created_by: string;
   disabled_at: string | null;
+  /** The server's MAC over the row's authorizing columns, bound to its key (migration 0018); null: not sealed. */
+  row_mac: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface ApiTokensTable {
@@ -69,6 +71,8 @@ export interface ApiTokensTable {
   created_at: string;
   expires_at: string | null;
   revoked_at: string | null;
+  /** The server's MAC over the row's authorizing columns, bound to its key (migration 0018); null: not sealed. */
+  row_mac: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** A single row (id 1): incremented by every identity change (migration 0009). */
@@ -85,6 +89,8 @@ export interface RoleGrantsTable {
   role: string;
   granted_at: string;
   granted_by: string;
+  /** The server's MAC over the row's authorizing columns, bound to its key (migration 0018); null: not sealed. */
+  row_mac: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface IdempotencyKeysTable {
@@ -123,6 +129,8 @@ export interface BrowserSessionsTable {
   created_at: string;
   /** Bumped by every renewal: a renewal writes only over the generation it read (migration 0017). */
   generation: ColumnType<number, number | undefined, number>;
+  /** The server's MAC over the row's authorizing columns, bound to its key (migration 0018); null: not sealed. */
+  row_mac: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface ModelsTable {

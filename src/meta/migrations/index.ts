@@ -15,6 +15,7 @@ import { storeLocks } from './0014-store-locks.js';
 import { runImports } from './0015-run-imports.js';
 import { evaluationImports } from './0016-evaluation-imports.js';
 import { browserSessionGeneration } from './0017-browser-session-generation.js';
+import { rowMacs } from './0018-row-macs.js';
 
 /** Migrations live in code (not files on disk) so a bundled CLI carries them. Append only. */
 export const migrations: Record<string, Migration> = {
@@ -34,6 +35,7 @@ export const migrations: Record<string, Migration> = {
   '0015-run-imports': runImports,
   '0016-evaluation-imports': evaluationImports,
   '0017-browser-session-generation': browserSessionGeneration,
+  '0018-row-macs': rowMacs,
 };
 
 export const migrationProvider: MigrationProvider = {
