@@ -249,7 +249,7 @@ export async function readObjectAs(
 /**
  * A log's lines redacted for a reader as they stream from the store (each line redacts alone):
  * what it holds is a slice and the line it cuts, not the log (read whole and parsed, a 128 MiB
- * log cost about 480 MiB; docs/SERVER.md "Answer memory").
+ * log cost 483 MiB more RSS; docs/SERVER.md "Answer memory").
  */
 export async function* redactedLines(
   body: AsyncIterable<Buffer | string>,
