@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request, type IncomingMessage } from 'node:http';
+import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -108,6 +108,52 @@ describe('a client reading through the server', () => {
       const small = await b.get('audit/ws-memory/notes.txt', { maxBytes: 99 }).catch((e: unknown) => e);
       expect(isCairnError(small, 'IO_ERROR') && small.data?.tooLarge, String(small)).toBe(true);
     } finally {
+      await b.close();
+    }
+  }, 60_000);
+});
+
+/** A PUT as `who` that declares `declared` bytes and sends none: it holds (or waits for) upload memory. */
+function heldPut(who: string, key: string, declared: number): ClientRequest {
+  const url = new URL(`${t.server.url}/api/v1/store/objects/${key}`);
+  const req = request({
+    host: url.hostname,
+    port: url.port,
+    path: url.pathname,
+    method: 'PUT',
+    headers: {
+      authorization: `Bearer ${t.tokens[who]}`,
+      'content-type': 'application/octet-stream',
+      'content-length': String(declared),
+    },
+  });
+  req.on('error', () => {});
+  req.flushHeaders();
+  return req;
+}
+
+async function busyRefusals(): Promise<number> {
+  const r = await t.call('admin', 'GET', '/api/v1/audit/events?action=server.denied&actor=alice&limit=1000');
+  return (r.json as Array<{ event: { params: { status?: number } } }>).filter((e) => e.event.params.status === 429)
+    .length;
+}
+
+describe('a client whose upload the server refuses 429 UPLOADS_BUSY', () => {
+  it('sends it again after the Retry-After, and it lands once the memory frees', async () => {
+    // Alice's first body takes her whole share of the upload memory; 16 more wait: her next is refused.
+    const held = [heldPut('alice', 'audit/ws-memory/hold.bin', 256 * MiB)];
+    for (let i = 0; i < 16; i++) held.push(heldPut('alice', `audit/ws-memory/wait-${i}.bin`, MiB));
+    const b = new ServerStoreBackend({ url: t.server.url, token: t.tokens.alice! });
+    try {
+      const put = b.put('audit/ws-memory/retried.txt', Buffer.from('landed'));
+      while ((await busyRefusals()) === 0) await new Promise((r) => setTimeout(r, 50));
+      for (const r of held) r.destroy();
+      await put;
+      const back = await b.get('audit/ws-memory/retried.txt');
+      expect(back.toString()).toBe('landed');
+      expect(await busyRefusals()).toBe(1);
+    } finally {
+      for (const r of held) r.destroy();
       await b.close();
     }
   }, 60_000);
