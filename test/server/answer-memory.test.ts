@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,6 +96,22 @@ describe('many slow readers of a large object through the server', () => {
   }, 60_000);
 });
 
+describe('an object that shrinks while the server streams it', () => {
+  it('is answered cut off short of its Content-Length, never as a shorter object that ends cleanly', async () => {
+    const key = `packs/7a/${'7a'.repeat(32)}.pack`;
+    const path = join(storeDir, ...key.split('/'));
+    mkdirSync(join(storeDir, 'packs', '7a'), { recursive: true });
+    writeFileSync(path, bytes);
+    const r = slowReader(key);
+    await r.began;
+    // Far past what the server read ahead of a paused reader (a slice or two, and the socket buffers).
+    truncateSync(path, SIZE - 8 * MiB);
+    r.resume();
+    const answer = await r.done.catch((e: unknown) => e);
+    expect(answer).toBeInstanceOf(Error);
+  }, 60_000);
+});
+
 describe('a client reading through the server', () => {
   it("keeps to the caller's maxBytes: a pack or object larger than expected fails before it is kept", async () => {
     const b = new ServerStoreBackend({ url: t.server.url, token: t.tokens.admin! });
@@ -140,18 +156,23 @@ async function busyRefusals(): Promise<number> {
 
 describe('a client whose upload the server refuses 429 UPLOADS_BUSY', () => {
   it('sends it again after the Retry-After, and it lands once the memory frees', async () => {
-    // Alice's first body takes her whole share of the upload memory; 16 more wait: her next is refused.
+    // Alice's first body takes her whole share of the upload memory, 16 more wait, and one more
+    // is refused: once it is, her waiting bodies are at their bound, so her next is refused too.
     const held = [heldPut('alice', 'audit/ws-memory/hold.bin', 256 * MiB)];
-    for (let i = 0; i < 16; i++) held.push(heldPut('alice', `audit/ws-memory/wait-${i}.bin`, MiB));
+    for (let i = 0; i < 17; i++) held.push(heldPut('alice', `audit/ws-memory/wait-${i}.bin`, MiB));
+    const refused = async (n: number) => {
+      while ((await busyRefusals()) < n) await new Promise((r) => setTimeout(r, 50));
+    };
+    await refused(1);
     const b = new ServerStoreBackend({ url: t.server.url, token: t.tokens.alice! });
     try {
       const put = b.put('audit/ws-memory/retried.txt', Buffer.from('landed'));
-      while ((await busyRefusals()) === 0) await new Promise((r) => setTimeout(r, 50));
+      await refused(2);
       for (const r of held) r.destroy();
       await put;
       const back = await b.get('audit/ws-memory/retried.txt');
       expect(back.toString()).toBe('landed');
-      expect(await busyRefusals()).toBe(1);
+      expect(await busyRefusals()).toBe(2);
     } finally {
       for (const r of held) r.destroy();
       await b.close();
