@@ -1,14 +1,16 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { CairnError, isCairnError } from '../core/errors.js';
 import type {
   EvaluationStateRow,
+  GetOptions,
   MultipartUploads,
   PresignedRequest,
   RemoteBackend,
   RemoteState,
   TransferService,
 } from '../transfer/index.js';
-import { emptyState, mergeState, parseState, readState, writeState } from '../transfer/index.js';
+import { emptyState, MAX_STATE_BYTES, mergeState, parseState, readState, writeState } from '../transfer/index.js';
 import { packFault, streamedPackFault } from '../storage/pack/reader.js';
 import {
   buildStoreState,
@@ -24,8 +26,14 @@ import {
 import { processLocks, type StoreLocks } from './store-locks.js';
 import { checkPushedPackLists, storeTrees } from './server-pack-lists.js';
 import type { TreeLoader } from '../storage/tree/walk.js';
+import { streamObject, type StoredObject } from './store-object-stream.js';
 
 const STATE_KEY = 'meta/state.json';
+/**
+ * The most bytes of one of the server's bookkeeping records read (an uploader record, a
+ * workspace's owner): a few hundred bytes written by the server itself.
+ */
+const RECORD_BYTES = 64 * 1024;
 
 /**
  * The team server's object store (docs/SERVER.md "Data plane"): a Cairn remote layout
@@ -49,7 +57,16 @@ export interface ServerStore {
     uploadIds: readonly string[],
   ): Promise<Array<{ key: string; size: number; poisoned?: PoisonedPack }>>;
   download(keys: readonly string[]): Promise<Array<{ key: string; size: number; request: PresignedRequest | null }>>;
+  /**
+   * One of the layout's small objects whole (the state as clients see it, an audit bundle's
+   * file): at most MAX_STATE_BYTES, the most a client may write of one.
+   */
   readObject(key: string): Promise<Buffer>;
+  /**
+   * An object streamed from the store (a pack of a folder store, up to 1 GiB): its bytes are read
+   * a slice at a time as the reader takes them, never held whole (store-object-stream.ts).
+   */
+  openObject(key: string): Promise<StoredObject>;
   writeObject(who: string, key: string, body: Buffer): Promise<void>;
   /**
    * Where to read the trees of a version the store lists (by root digest) with packs, from the
@@ -82,7 +99,8 @@ export const OWN_PREFIX = 'own-log/';
 
 /** The store's `own-log/` folder, keys relative to it: written by the server alone. */
 export interface OwnObjects {
-  get(key: string): Promise<Buffer>;
+  /** `opts.maxBytes`: the size recorded for it (default: the backend's bound). */
+  get(key: string, opts?: GetOptions): Promise<Buffer>;
   put(key: string, body: Buffer): Promise<void>;
   list(): Promise<Array<{ key: string; size: number }>>;
   delete(key: string): Promise<void>;
@@ -337,7 +355,7 @@ const noop = async () => {};
 
 function ownObjects(backend: RemoteBackend, locks: StoreLocks): OwnObjects {
   return {
-    get: (key) => backend.get(OWN_PREFIX + key),
+    get: (key, o) => backend.get(OWN_PREFIX + key, o),
     put: (key, body) => backend.put(OWN_PREFIX + key, body),
     list: async () =>
       (await backend.list(OWN_PREFIX)).map((o) => ({ key: o.key.slice(OWN_PREFIX.length), size: o.size })),
@@ -380,23 +398,30 @@ function smallObjects(
   proposals: Proposals,
   locks: StoreLocks,
   placeOwn: (outputs: OwnOutputs) => Promise<OwnOutputs>,
-): Pick<ServerStore, 'readObject' | 'writeObject'> {
+): Pick<ServerStore, 'readObject' | 'openObject' | 'writeObject'> {
   const { vouched, evaluations } = opts;
+  const readObject = async (key: string): Promise<Buffer> => {
+    refuseBookkeeping(key);
+    // No client writes a small object larger (the route's body limit), nor an import a larger state.
+    const whole = await backend.get(key, { maxBytes: MAX_STATE_BYTES });
+    if (key !== STATE_KEY || !vouched) return whole;
+    const state = shownState(parseState(whole), await vouched());
+    if (!evaluations) return Buffer.from(JSON.stringify(state));
+    const rows = await evaluations(state.modelVersions.map((v) => v.id));
+    const listed = await opts.trainedRuns?.(state.versions.map((v) => v.id));
+    const trained = listed?.outputs ? { ...listed, outputs: await placeOwn(listed.outputs) } : listed;
+    return Buffer.from(
+      JSON.stringify(servedState(state, { evaluations: rows, ownLog: null, ...(trained ? { trained } : {}) })),
+    );
+  };
   return {
-    readObject: async (key) => {
-      if (key.startsWith(PROPOSALS) || key.startsWith(OWN_PREFIX))
-        throw new CairnError('PERMISSION_DENIED', `${key} is the server's own bookkeeping`, {
-          hint: 'read meta/state.json: what the server imported',
-        });
-      if (key !== STATE_KEY || !vouched) return backend.get(key);
-      const state = shownState(parseState(await backend.get(key)), await vouched());
-      if (!evaluations) return Buffer.from(JSON.stringify(state));
-      const rows = await evaluations(state.modelVersions.map((v) => v.id));
-      const listed = await opts.trainedRuns?.(state.versions.map((v) => v.id));
-      const trained = listed?.outputs ? { ...listed, outputs: await placeOwn(listed.outputs) } : listed;
-      return Buffer.from(
-        JSON.stringify(servedState(state, { evaluations: rows, ownLog: null, ...(trained ? { trained } : {}) })),
-      );
+    readObject,
+    openObject: async (key) => {
+      refuseBookkeeping(key);
+      // The state is served as built from the server's rows, never as stored.
+      if (key !== STATE_KEY) return streamObject(backend, key);
+      const whole = await readObject(key);
+      return { size: whole.length, body: Readable.from([whole], { objectMode: false }) };
     },
     writeObject: async (who, key, body) => {
       if (opts.ownLog !== undefined && key.startsWith(`audit/${opts.ownLog}/`))
@@ -415,6 +440,13 @@ function smallObjects(
 }
 
 const PROPOSALS = 'proposals/';
+
+function refuseBookkeeping(key: string): void {
+  if (key.startsWith(PROPOSALS) || key.startsWith(OWN_PREFIX))
+    throw new CairnError('PERMISSION_DENIED', `${key} is the server's own bookkeeping`, {
+      hint: 'read meta/state.json: what the server imported',
+    });
+}
 
 /**
  * The states an account's pushes proposed, merged into one per account (a push writes the state
@@ -436,7 +468,7 @@ function proposalStore(backend: RemoteBackend, locks: StoreLocks): Proposals {
   const locked = <T>(who: string, fn: () => Promise<T>): Promise<T> => locks.run(`store:proposal:${key(who)}`, fn);
   const get = async (who: string) => {
     try {
-      const bytes = await backend.get(key(who));
+      const bytes = await backend.get(key(who), { maxBytes: MAX_STATE_BYTES });
       return { state: parseState(bytes), bytes };
     } catch (err) {
       if (err instanceof CairnError && err.code === 'NOT_FOUND') return null;
@@ -715,7 +747,7 @@ async function moveIntoPlace(
 ): Promise<PoisonedPack | null> {
   if (p.checkName) {
     // Read back through the server, as the poisoned-pack check does: the bytes never pass a client again.
-    const body = await backend.get(staged);
+    const body = await backend.get(staged, { maxBytes: p.size });
     try {
       checkName(p, body);
     } catch (err) {
@@ -854,7 +886,9 @@ function heldPacks(
   const record = (packKey: string, u: Uploader) => backend.put(key(packKey), Buffer.from(JSON.stringify(u)));
   const read = async (packKey: string): Promise<Uploader | null> => {
     try {
-      const u = JSON.parse((await backend.get(key(packKey))).toString('utf8')) as Partial<Uploader>;
+      const u = JSON.parse(
+        (await backend.get(key(packKey), { maxBytes: RECORD_BYTES })).toString('utf8'),
+      ) as Partial<Uploader>;
       return { account: typeof u.account === 'string' ? u.account : null, verified: u.verified === true };
     } catch (err) {
       if (err instanceof CairnError && err.code === 'NOT_FOUND') return null;
@@ -882,7 +916,7 @@ function heldPacks(
       // size is checked in bounded memory. Stores without ranged reads are read whole.
       const range = backend.getRange
         ? (offset: number, length: number) => backend.getRange!(packKey, offset, length)
-        : wholeThenSlice(backend, packKey);
+        : wholeThenSlice(backend, packKey, at.size);
       const fault = await streamedPackFault(range, at.size, /([0-9a-f]{64})\.pack$/.exec(packKey)![1]!, {
         sliceBytes,
       });
@@ -899,10 +933,10 @@ function heldPacks(
 }
 
 /** A ranged reader over one whole read, for stores that cannot read a range (none a server opens today). */
-function wholeThenSlice(backend: RemoteBackend, key: string) {
+function wholeThenSlice(backend: RemoteBackend, key: string, size: number) {
   let whole: Promise<Buffer> | null = null;
   return async (offset: number, length: number) =>
-    (await (whole ??= backend.get(key))).subarray(offset, offset + length);
+    (await (whole ??= backend.get(key, { maxBytes: size }))).subarray(offset, offset + length);
 }
 
 function packExists(key: string, held: number, planned: number): CairnError {
@@ -1028,7 +1062,8 @@ async function claimOnce(backend: RemoteBackend, workspace: string, who: string)
   const key = `owners/${workspace}.json`;
   let owner: string | null = null;
   try {
-    owner = (JSON.parse((await backend.get(key)).toString('utf8')) as { account: string }).account;
+    owner = (JSON.parse((await backend.get(key, { maxBytes: RECORD_BYTES })).toString('utf8')) as { account: string })
+      .account;
   } catch (err) {
     if (!(err instanceof CairnError && err.code === 'NOT_FOUND')) throw err;
   }
@@ -1066,8 +1101,8 @@ function shownState(state: RemoteState, vouched: ReadonlySet<string>): RemoteSta
 
 async function ownerOf(backend: RemoteBackend, workspace: string): Promise<string | null> {
   try {
-    return (JSON.parse((await backend.get(`owners/${workspace}.json`)).toString('utf8')) as { account: string })
-      .account;
+    const bytes = await backend.get(`owners/${workspace}.json`, { maxBytes: RECORD_BYTES });
+    return (JSON.parse(bytes.toString('utf8')) as { account: string }).account;
   } catch (err) {
     if (err instanceof CairnError && err.code === 'NOT_FOUND') return null;
     throw err;

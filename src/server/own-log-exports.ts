@@ -41,9 +41,12 @@ const manifestKey = (size: number) => `${dirOf(size)}manifest.json`;
 const partKey = (size: number, path: string, n: number) => `${dirOf(size)}files/${path}/${n}`;
 const pinKey = (who: string) => `readers/${sha256Hex(who)}.json`;
 
+/** The most of an export's JSON read (a manifest lists a few bytes per MiB of log: far less). */
+const JSON_BYTES = 64 * 1024 * 1024;
+
 async function getJson<T>(own: OwnObjects, key: string): Promise<T | null> {
   try {
-    return JSON.parse((await own.get(key)).toString('utf8')) as T;
+    return JSON.parse((await own.get(key, { maxBytes: JSON_BYTES })).toString('utf8')) as T;
   } catch (err) {
     if (isCairnError(err, 'NOT_FOUND')) return null;
     throw err;
@@ -112,7 +115,9 @@ export async function* lineParts(path: string, max: number): AsyncGenerator<Buff
 /** The parts of one file of an export, read one at a time. */
 export async function* partsOf(own: OwnObjects, m: Manifest, path: string): AsyncGenerator<Buffer> {
   const file = m.files.find((f) => f.path === path);
-  for (let n = 0; n < (file?.parts.length ?? 0); n++) yield await own.get(partKey(m.size, path, n));
+  // Each part read no larger than the manifest recorded it.
+  for (let n = 0; n < (file?.parts.length ?? 0); n++)
+    yield await own.get(partKey(m.size, path, n), { maxBytes: file!.parts[n]! });
 }
 
 /** `files.json` of an export: its files' paths, as a pull downloads them. */

@@ -7,7 +7,8 @@ import { record, recordPoisoned, storeOf, storeReader } from './store-handlers.j
 import { readObjectAs } from './store-scope.js';
 import { scrubSecrets } from './secret-shapes.js';
 import { countEvents } from './request-events.js';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import type { StoredObject } from '../app/store-object-stream.js';
 import { BodyBudget, type AccountShare } from './body-budget.js';
 import { DEFAULT_BODY_TIMEOUTS, guardBody, type BodyTimeouts } from './body-timeouts.js';
 
@@ -88,8 +89,7 @@ export function mountStoreRoutes(
         outcome: 'ok',
         context: rt.contextFor(scopeOf(req, 'store.get')),
       });
-      reply.type('application/octet-stream');
-      return body;
+      return answerOf(reply, body);
     });
     scope.put(
       `${STORE_ROUTE}/objects/*`,
@@ -128,6 +128,14 @@ function heldBodies(budget: BodyBudget, timeouts: BodyTimeouts) {
     if (reply.raw.destroyed || req.raw.socket.destroyed) release();
     return guardBody(req, reply, payload, timeouts);
   };
+}
+
+/** An object's answer: streamed objects with their length, so a reader whose answer ends short of it knows it was cut off. */
+function answerOf(reply: FastifyReply, body: Buffer | Readable | StoredObject): Buffer | Readable {
+  reply.type('application/octet-stream');
+  if (Buffer.isBuffer(body) || body instanceof Readable) return body;
+  reply.header('content-length', String(body.size));
+  return body.body;
 }
 
 function bodyOf(b: unknown): Buffer {

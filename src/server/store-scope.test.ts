@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { emptyState, type RemoteState } from '../transfer/index.js';
 import { mulberry32 } from '../test-support/prng.js';
-import { cutState, listedKey, packKeyOf, readablePacks, workspaceEventVisible } from './store-scope.js';
-import { importShown } from './read-scope.js';
+import { cutState, listedKey, packKeyOf, readablePacks, redactedLines, workspaceEventVisible } from './store-scope.js';
+import { importShown, parseEntries, redactLines } from './read-scope.js';
 
 const hex = (rand: () => number, n = 64) =>
   Array.from({ length: n }, () => '0123456789abcdef'[Math.floor(rand() * 16)]).join('');
@@ -243,5 +243,42 @@ describe('what a reader of some projects reads of the store (seeded property)', 
     const ev = { ...pull({ importedRuns: [run('theirs')] }), target: { type: 'remote', name: 'x' } };
     expect(workspaceEventVisible(ev, outputs, reads)).toBe(false);
     expect(workspaceEventVisible({ ...ev, params: { importedRuns: [run('mine')] } }, outputs, reads)).toBe(true);
+  });
+});
+
+describe('a pushed log redacted as it streams', () => {
+  it('is the log redacted whole, however its bytes are cut (seeded; multibyte text, empty and unended lines)', async () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      const rand = mulberry32(seed);
+      const lines = Array.from({ length: Math.floor(rand() * 30) }, (_, i) => {
+        const r = rand();
+        if (r < 0.1) return '';
+        if (r < 0.2) return 'not json ✓';
+        if (r < 0.3) return `#redacted ${hex(rand)}`;
+        return JSON.stringify({
+          action: rand() < 0.5 ? 'shown' : 'hidden',
+          n: i,
+          note: 'é€😀'.repeat(Math.floor(rand() * 4)),
+        });
+      });
+      const text = lines.join('\n') + (rand() < 0.7 ? '\n' : '');
+      const shown = (e: unknown) => (e as { action?: string } | null)?.action === 'shown';
+      const bytes = Buffer.from(text);
+      const chunks: Buffer[] = [];
+      for (let at = 0; at < bytes.length;) {
+        const n = 1 + Math.floor(rand() * 40);
+        chunks.push(bytes.subarray(at, at + n));
+        at += n;
+      }
+      const out: Buffer[] = [];
+      for await (const b of redactedLines(
+        (async function* () {
+          yield* chunks;
+        })(),
+        shown,
+      ))
+        out.push(b);
+      expect(Buffer.concat(out).toString(), `seed ${seed}`).toBe(redactLines(parseEntries(text), shown).text);
+    }
   });
 });

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import type { RequestScope, ServerRuntime } from '../app/server.js';
 import type { ServerStore } from '../app/server-store.js';
+import type { StoredObject } from '../app/store-object-stream.js';
 import { CairnError, isCairnError } from '../core/errors.js';
 import { servedState } from '../app/server-state.js';
 import { parseState, type RemoteState } from '../transfer/index.js';
@@ -215,7 +217,9 @@ const memo = new WeakMap<ServerStore, { key: string; packs: ReadonlySet<string> 
 /**
  * One object of the layout, read by `r` (GET /api/v1/store/objects/<key>; `scope`: the request's).
  * The state comes as the server serves it (its evaluations, its own log's entry: `servedState`),
- * and `audit/<the server's workspace>/` is the server's own log (store-own-log.ts).
+ * and `audit/<the server's workspace>/` is the server's own log (store-own-log.ts). What is
+ * served as stored (packs, the descriptor, a bundle's file read whole) is streamed from the
+ * store; only what is rewritten for the reader (the state, a pushed log redacted) is built whole.
  */
 export async function readObjectAs(
   rt: ServerRuntime,
@@ -223,23 +227,48 @@ export async function readObjectAs(
   r: Reader,
   key: string,
   scope: RequestScope,
-): Promise<Buffer | Readable> {
+): Promise<Buffer | Readable | StoredObject> {
   const audit = AUDIT_KEY.exec(key);
   if (audit && audit[1] === rt.workspaceId) return readOwnLog(rt, store, r, scope, audit[2]!);
   if (key === STATE_KEY) return stateFor(rt, store, r, scope);
   const view = await storeView(rt, store, r);
-  if (!view) return store.readObject(key);
-  if (key === DESCRIPTOR_KEY) return store.readObject(key);
+  if (!view) return store.openObject(key);
+  if (key === DESCRIPTOR_KEY) return store.openObject(key);
   if (PACK_KEY.test(key)) {
     if (!view.packs.has(key)) throw noObject(key);
-    return store.readObject(key);
+    return store.openObject(key);
   }
   if (!audit) throw noObject(key);
-  const body = await store.readObject(key);
-  if (audit[2] !== 'entries.jsonl' || r.wholeLog || (await pusherOf(store, audit[1]!)) === r.name) return body;
+  if (audit[2] !== 'entries.jsonl' || r.wholeLog || (await pusherOf(store, audit[1]!)) === r.name)
+    return store.openObject(key);
   const outputs = await hiddenOutputs(rt.services, r);
   const shown = (e: unknown) => workspaceEventVisible(e, outputs, (p) => mayRead(r, p));
-  return Buffer.from(redactLines(parseEntries(body.toString('utf8')), shown).text);
+  return Readable.from(redactedLines((await store.openObject(key)).body, shown), { objectMode: false });
+}
+
+/**
+ * A log's lines redacted for a reader as they stream from the store (each line redacts alone):
+ * what it holds is a slice and the line it cuts, not the log (read whole and parsed, a 128 MiB
+ * log cost 483 MiB more RSS; docs/SERVER.md "Answer memory").
+ */
+export async function* redactedLines(
+  body: AsyncIterable<Buffer | string>,
+  shown: (event: unknown) => boolean,
+): AsyncGenerator<Buffer> {
+  const utf8 = new StringDecoder('utf8');
+  let rest = '';
+  for await (const chunk of body) {
+    const text = rest + (typeof chunk === 'string' ? chunk : utf8.write(chunk));
+    const cut = text.lastIndexOf('\n');
+    if (cut < 0) {
+      rest = text;
+      continue;
+    }
+    rest = text.slice(cut + 1);
+    yield Buffer.from(redactLines(parseEntries(text.slice(0, cut + 1)), shown).text);
+  }
+  rest += utf8.end();
+  if (rest) yield Buffer.from(redactLines(parseEntries(rest), shown).text);
 }
 
 /**

@@ -1,7 +1,7 @@
 // The transfer domain: remotes (settings, keys) and moving versions to and from them (push, pull,
 // clone). Nothing outside transfer/ imports its other files (lint: layers/imports). app/ chooses
 // the backend for a remote's URL and reads remotes.json; transfer receives both as a port.
-import type { MultipartUploads, PresignedRequest, PresignOptions, RemoteBackend } from './backends/port.js';
+import type { GetOptions, MultipartUploads, PresignedRequest, PresignOptions, RemoteBackend } from './backends/port.js';
 import type { S3BackendOptions } from './backends/s3/s3-backend.js';
 import type { SshBackendOptions } from './backends/ssh/ssh-backend.js';
 
@@ -40,7 +40,15 @@ export {
 export { parseRemoteUrl, type RemoteLocation } from './remote-url.js';
 export { parseRemoteKey } from './crypto/remote-keys.js';
 export { FsBackend } from './backends/fs/fs-backend.js';
-export type { MultipartUploads, PresignedRequest, PresignOptions, RemoteBackend, S3BackendOptions, SshBackendOptions };
+export type {
+  GetOptions,
+  MultipartUploads,
+  PresignedRequest,
+  PresignOptions,
+  RemoteBackend,
+  S3BackendOptions,
+  SshBackendOptions,
+};
 // For app/'s team-server client, which retries each part of a presigned multipart upload.
 export { withRetry } from './backends/retry.js';
 
@@ -61,7 +69,7 @@ export { pull } from './pull.js';
 export { packListError, packListFault, type CoverSource, type PackListFault } from './pack-cover.js';
 export { TRAVELLING_RUNS, versionPacks } from './state-db.js';
 export { openRemote, type OpenedRemote } from './open-remote.js';
-export { readState, writeState } from './remote-layout.js';
+export { MAX_STATE_BYTES, readState, writeState } from './remote-layout.js';
 export { emptyState, mergeState, parseState } from './state.js';
 export type { EvaluationStateRow, RemoteState, RunStateRow } from './state.js';
 // For the team server, which serves its store's state cut to what a reader's share of its log vouches for.

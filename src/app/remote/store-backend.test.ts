@@ -107,6 +107,50 @@ describe('a team server store: answers are read within bounds', () => {
   });
 });
 
+describe("a team server store: the caller's bound and the server's busy answers", () => {
+  it("an object read with the caller's maxBytes is cut off at it, not at the backend's own bound", async () => {
+    const s = await hostile((_req, res) => endless(res));
+    const err = await new ServerStoreBackend({ url: s.url, token: 't' })
+      .get('audit/ws/entries.jsonl', { maxBytes: 1000 })
+      .catch((e: unknown) => e);
+    expect(isCairnError(err, 'IO_ERROR') && err.data?.tooLarge === true, String(err)).toBe(true);
+    expect((err as Error).message).toMatch(/more than the 1000 expected/);
+  });
+
+  it('a pack the server plans larger than the caller expects is refused before a byte of it is read', async () => {
+    const s = await hostile((req, res, base) => {
+      if (req.url === '/api/v1/store/download') return plan(res, base, 1000);
+      endless(res);
+    });
+    const err = await new ServerStoreBackend({ url: s.url, token: 't' })
+      .get(PACK, { maxBytes: 999 })
+      .catch((e: unknown) => e);
+    expect(isCairnError(err, 'IO_ERROR') && err.data?.tooLarge === true, String(err)).toBe(true);
+    expect(s.hits.get('/bucket/p')).toBeUndefined();
+  });
+
+  it('a put refused 429 UPLOADS_BUSY is sent again after the Retry-After, up to its bound', async () => {
+    let refusals = 2;
+    const s = await hostile((_req, res) => {
+      if (refusals-- > 0) {
+        res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '0' });
+        res.end(JSON.stringify({ error: { code: 'UPLOADS_BUSY', message: 'busy', data: { retryAfterSeconds: 0 } } }));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"stored":true}');
+    });
+    await new ServerStoreBackend({ url: s.url, token: 't' }).put('audit/ws/a.txt', Buffer.from('a'));
+    expect(s.hits.get('/api/v1/store/objects/audit/ws/a.txt')).toBe(3);
+    // Past the bound, the refusal is the answer.
+    refusals = 5;
+    const err = await new ServerStoreBackend({ url: s.url, token: 't', busyAttempts: 2 })
+      .put('audit/ws/b.txt', Buffer.from('b'))
+      .catch((e: unknown) => e);
+    expect(isCairnError(err, 'UPLOADS_BUSY'), String(err)).toBe(true);
+    expect(s.hits.get('/api/v1/store/objects/audit/ws/b.txt')).toBe(2);
+  });
+});
+
 describe('sign-in answers are read within bounds', () => {
   it("a server whose sign-in config never ends is cut off, with the server's error code", async () => {
     const s = await hostile((_req, res) => endless(res));

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { CairnError, errorCatalogue, type ErrorCode } from '../../core/errors.js';
-import { withRetry, type PresignedRequest, type RemoteBackend } from '../../transfer/index.js';
+import { CairnError, errorCatalogue, isCairnError, type ErrorCode } from '../../core/errors.js';
+import { withRetry, type GetOptions, type PresignedRequest, type RemoteBackend } from '../../transfer/index.js';
 import { CLIENT_VERSION } from '../version.js';
 import { AnswerTooLarge, sendBytes, type BytesAnswer } from './bytes-request.js';
 import { ApiClient, malformed } from './client.js';
@@ -19,6 +19,13 @@ export const DEFAULT_PART_BYTES = 8 * 1024 * 1024;
  */
 export const DEFAULT_MULTIPART_ABOVE = 64 * 1024 * 1024;
 const PART_CONCURRENCY = 4;
+/**
+ * Sends of one body the server refused 429 UPLOADS_BUSY (its upload memory: too many of this
+ * account's bodies wait already) before the refusal is the answer; each waits the Retry-After it
+ * gave (5 s), at most BUSY_WAIT_MAX_MS.
+ */
+export const DEFAULT_BUSY_ATTEMPTS = 6;
+const BUSY_WAIT_MAX_MS = 60_000;
 
 /**
  * The most of an answer read (docs/REMOTES.md "A team server as a remote"): a server or store
@@ -56,6 +63,7 @@ export class ServerStoreBackend implements RemoteBackend {
   readonly #partBytes: number;
   readonly #multipartAbove: number;
   readonly #retry: { attempts: number; baseDelayMs: number };
+  readonly #busyAttempts: number;
   readonly #commits = new CommitQueue((uploads) => this.#api.call('store.commit', { body: { uploads } }));
 
   constructor(opts: {
@@ -65,12 +73,15 @@ export class ServerStoreBackend implements RemoteBackend {
     multipartAbove?: number;
     attempts?: number;
     baseDelayMs?: number;
+    /** Sends of one body refused 429 UPLOADS_BUSY (default DEFAULT_BUSY_ATTEMPTS). */
+    busyAttempts?: number;
   }) {
     this.url = opts.url;
     this.#token = opts.token;
     this.#partBytes = opts.partBytes ?? DEFAULT_PART_BYTES;
     this.#multipartAbove = Math.max(opts.multipartAbove ?? DEFAULT_MULTIPART_ABOVE, this.#partBytes);
     this.#retry = { attempts: opts.attempts ?? 5, baseDelayMs: opts.baseDelayMs ?? 200 };
+    this.#busyAttempts = Math.max(1, opts.busyAttempts ?? DEFAULT_BUSY_ATTEMPTS);
     this.#api = new ApiClient({ url: opts.url, token: opts.token });
   }
 
@@ -88,9 +99,24 @@ export class ServerStoreBackend implements RemoteBackend {
     return r.objects;
   }
 
-  async get(key: string): Promise<Buffer> {
+  /**
+   * `opts.maxBytes` (the caller's expected size) bounds the read as well as this backend's own
+   * bound: the smaller wins. A pack the server plans larger fails before a byte of it is read; an
+   * answer is read to at most that bound plus room for an error's body, and one longer than the
+   * bound fails with IO_ERROR and `data.tooLarge` (RemoteBackend's contract), nothing kept.
+   */
+  async get(key: string, opts?: GetOptions): Promise<Buffer> {
     await this.#commits.settled();
-    if (!PACK_KEY.test(key)) return this.#raw('GET', `/store/objects/${key}`, undefined, SMALL_OBJECT);
+    const wanted = opts?.maxBytes ?? Infinity;
+    if (!PACK_KEY.test(key)) {
+      const max = bound(SMALL_OBJECT, wanted);
+      const body = await this.#raw('GET', `/store/objects/${key}`, undefined, max).catch((err: unknown) => {
+        // Cut off at the caller's bound rather than ours: the object is not the one expected.
+        const theirs = max < SMALL_OBJECT && isCairnError(err, 'SERVER_UNAVAILABLE') && err.data?.maxBytes === max;
+        throw theirs ? tooLargeFor(key, wanted) : err;
+      });
+      return fitting(body, key, wanted);
+    }
     const r = await this.#api.call<{ objects: Array<{ size?: unknown; request: PresignedRequest | null }> }>(
       'store.download',
       { body: { keys: [key] } },
@@ -98,10 +124,13 @@ export class ServerStoreBackend implements RemoteBackend {
     const size = r.objects[0]?.size;
     if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0 || size > LARGEST_PACK)
       throw malformed(this.url + API_PREFIX, `size for ${key} in the download plan`);
+    if (size > wanted) throw tooLargeFor(key, wanted, size);
     const max = size + ANSWER_MARGIN;
     const req = r.objects[0]?.request;
-    if (!req) return this.#raw('GET', `/store/objects/${key}`, undefined, max);
-    return direct(req, undefined, key, max);
+    const body = req
+      ? await direct(req, undefined, key, max)
+      : await this.#raw('GET', `/store/objects/${key}`, undefined, max);
+    return fitting(body, key, wanted);
   }
 
   /**
@@ -114,7 +143,7 @@ export class ServerStoreBackend implements RemoteBackend {
   async put(key: string, body: Buffer): Promise<void> {
     if (!PACK_KEY.test(key)) {
       await this.#commits.settled();
-      await this.#raw('PUT', `/store/objects/${key}`, body, ANSWER_TO_PUT);
+      await this.#putBusy(`/store/objects/${key}`, body);
       return;
     }
     this.#commits.check();
@@ -130,8 +159,7 @@ export class ServerStoreBackend implements RemoteBackend {
     if (p.present || !p.uploadId) return;
     if (p.parts) await this.#uploadParts(p.parts, partsOf(body, partBytes), key);
     else if (!p.request) return;
-    else if (p.request.url.startsWith('/'))
-      await this.#raw('PUT', p.request.url.slice(API_PREFIX.length), body, ANSWER_TO_PUT);
+    else if (p.request.url.startsWith('/')) await this.#putBusy(p.request.url.slice(API_PREFIX.length), body);
     else await direct(p.request, body, key, ANSWER_TO_PUT);
     if (plan.direct) this.#commits.add(p.uploadId);
   }
@@ -171,6 +199,23 @@ export class ServerStoreBackend implements RemoteBackend {
     // A caller that closes without another call still waits for its commits (their failure was
     // or will be reported by that caller's own error path, not by close).
     await this.#commits.settled().catch(() => {});
+  }
+
+  /**
+   * A PUT through the server, sent again after the Retry-After while the server refuses it 429
+   * UPLOADS_BUSY: refused before its body is read, so nothing of it was taken (its plan is still
+   * unused) and the next send is the same request. The last refusal is the answer.
+   */
+  async #putBusy(path: string, body: Buffer): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#raw('PUT', path, body, ANSWER_TO_PUT);
+        return;
+      } catch (err) {
+        if (!(err instanceof CairnError && err.code === 'UPLOADS_BUSY') || attempt >= this.#busyAttempts) throw err;
+        await new Promise((r) => setTimeout(r, busyWaitMs(err)));
+      }
+    }
   }
 
   async #raw(method: 'GET' | 'PUT', path: string, body: Buffer | undefined, maxBytes: number): Promise<Buffer> {
@@ -233,6 +278,36 @@ async function direct(req: PresignedRequest, body: Buffer | undefined, key: stri
   throw new CairnError('IO_ERROR', `the store answered ${res.status} for ${key}: ${text}`, {
     data: { key, status: res.status },
   });
+}
+
+/** The transport bound of a read for a caller who accepts `wanted` bytes: room for an error's body above it. */
+function bound(own: number, wanted: number): number {
+  return Math.min(own, wanted + ANSWER_MARGIN);
+}
+
+/** The answer when it is within what the caller accepts. */
+function fitting(body: Buffer, key: string, wanted: number): Buffer {
+  if (body.length > wanted) throw tooLargeFor(key, wanted);
+  return body;
+}
+
+function tooLargeFor(key: string, maxBytes: number, announced?: number): CairnError {
+  const what = announced !== undefined ? `plans ${announced} bytes` : `sent more than ${maxBytes} bytes`;
+  return new CairnError(
+    'IO_ERROR',
+    `the server ${what} for ${key}, more than the ${maxBytes} expected; nothing was kept`,
+    {
+      hint: 'the server or its store is not the one this workspace pushed to, or is broken; check it (cairn remote fsck)',
+      data: { key, maxBytes, tooLarge: true, ...(announced !== undefined ? { announced } : {}) },
+    },
+  );
+}
+
+/** The server's Retry-After (in its error's data), with up to a fifth more so that refused senders spread out. */
+function busyWaitMs(err: CairnError): number {
+  const s = err.data?.retryAfterSeconds;
+  const base = typeof s === 'number' && Number.isFinite(s) && s >= 0 ? s * 1000 : 5000;
+  return Math.min(BUSY_WAIT_MAX_MS, base * (1 + Math.random() / 5));
 }
 
 function partsOf(body: Buffer, partBytes: number): Buffer[] {
