@@ -95,3 +95,10 @@ export function hex(v: unknown): string | null {
   }
   return from ? v.slice(from) : v;
 }
+
+/** The digests of a run's record an event logged, as `ended.record` keeps them (nothing when it logged none). */
+export function recordOf(p: Record<string, unknown>): { record?: { metricsDigest: string; paramsDigest: string } } {
+  const m = hex(p.metricsDigest);
+  const q = hex(p.paramsDigest);
+  return m !== null && q !== null ? { record: { metricsDigest: m, paramsDigest: q } } : {};
+}

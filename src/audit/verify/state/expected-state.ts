@@ -1,4 +1,13 @@
-import { committed, hex, int, parseVersionRef, str, type EventFields, type LoggedEvent } from './event-fields.js';
+import {
+  committed,
+  hex,
+  int,
+  parseVersionRef,
+  recordOf,
+  str,
+  type EventFields,
+  type LoggedEvent,
+} from './event-fields.js';
 import type { FlatTarget } from './flat-target.js';
 import { applyDeployEvent, applyModelEvent } from './model-events.js';
 import { applyRunEvent } from './run-events.js';
@@ -39,7 +48,14 @@ export interface RunState {
   /** The run's own name, tags and note (`humanName`, `tags`, `note`; null in events from before 0008). */
   label: { humanName: string | null; tags: string; note: string | null } | null;
   /** Set by the event that ended the run (or refused it), with its index. */
-  ended: { status: string; index: number; action: string; outputDigest?: string | null } | null;
+  ended: {
+    status: string;
+    index: number;
+    action: string;
+    outputDigest?: string | null;
+    /** The digests (hex) of its metric points and parameters the event logged (absent: it logged none). */
+    record?: { metricsDigest: string; paramsDigest: string };
+  } | null;
   /** A run an import brought in: where the import recorded it came from (its `run_imports` row must say the same). */
   imported?: { origin: string | null; index: number | null; author: string | null };
 }
@@ -249,7 +265,14 @@ export class ExpectedState {
             author: str(r.registrant),
             reusedFrom: null,
             label: { humanName: str(c.humanName), tags: str(c.tags) ?? '{}', note: str(c.note) },
-            ended: { status: str(c.status) ?? '?', index, action, outputDigest: hex(c.output) },
+            ended: {
+              status: str(c.status) ?? '?',
+              index,
+              action,
+              outputDigest: hex(c.output),
+              // Its points and parameters came with it only when the claim's digests vouched for them.
+              ...recordOf(r.record === true ? c : {}),
+            },
             imported: { origin: str(r.origin), index: int(r.index), author: str(r.author) },
           },
         });

@@ -1,6 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import { sha256Hex } from '../../../core/digest.js';
+import { metricsDigest, paramsDigest } from '../../../core/record-digest.js';
 import type { Database } from '../../../meta/schema.js';
 import type { VersionCheck } from './reconcile-datasets.js';
 import type { StateRows } from './state-rows.js';
@@ -202,6 +203,8 @@ async function readRunRows(db: Kysely<Database>): Promise<StateRows['runs']> {
       'r.note',
     ])
     .execute();
+  const records = new Map<string, RunRecordDigests>();
+  for (const r of rows) records.set(r.id, await readRunRecord(db, r.id));
   // A run whose output row is gone is reported with a digest no event can have recorded.
   return rows.map((r) => ({
     id: r.id,
@@ -220,5 +223,33 @@ async function readRunRows(db: Kysely<Database>): Promise<StateRows['runs']> {
       r.imported_origin === null
         ? null
         : { origin: r.imported_origin, index: Number(r.imported_index), author: r.imported_author ?? '' },
+    record: records.get(r.id)!,
   }));
 }
+
+/**
+ * A run's metric points and parameters as their digests (hex), as the event that ended it logged
+ * them: read run by run (by the `run_id` index), so a workspace with millions of points holds one
+ * run's at a time.
+ */
+async function readRunRecord(db: Kysely<Database>, run: string): Promise<RunRecordDigests> {
+  const points = await db
+    .selectFrom('run_metrics')
+    .select(['name', 'step', 'value', 'time'])
+    .where('run_id', '=', run)
+    .execute();
+  const params = await db.selectFrom('run_params').select(['name', 'value']).where('run_id', '=', run).execute();
+  return {
+    metricsDigest: metricsDigest(
+      points.map((p) => ({
+        name: p.name,
+        step: p.step === null ? null : Number(p.step),
+        value: Number(p.value),
+        time: p.time,
+      })),
+    ).slice(7),
+    paramsDigest: paramsDigest(params).slice(7),
+  };
+}
+
+type RunRecordDigests = { metricsDigest: string; paramsDigest: string };

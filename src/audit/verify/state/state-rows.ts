@@ -67,6 +67,8 @@ export interface StateRows {
     note: string | null;
     /** Its `run_imports` row: where it came from, when it came by pull or push (absent: not read). */
     imported?: { origin: string; index: number; author: string } | null;
+    /** The digests (hex) of its metric points and of its parameters as stored (absent: not read). */
+    record?: { metricsDigest: string; paramsDigest: string };
   }>;
   /** Release records (lineage edges `released`): `release` is the edge's target id, `<keyid>:<manifest hash>`. */
   releases: Array<{ model: string; number: number | null; release: string }>;
