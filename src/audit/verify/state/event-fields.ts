@@ -47,6 +47,12 @@ export const STATE_ACTIONS: ReadonlySet<string> = new Set([
   'run.finish',
   'run.fail',
   'run.cancel',
+  // A team server's identity (identity-events.ts).
+  'server.user.add',
+  'server.user.disable',
+  'server.grant',
+  'server.token.create',
+  'server.token.revoke',
 ]);
 
 export function approvalKey(model: string, number: number, alias: string, approver: string): string {

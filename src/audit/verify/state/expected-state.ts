@@ -11,6 +11,7 @@ import {
 import type { FlatTarget } from './flat-target.js';
 import { applyDeployEvent, applyModelEvent } from './model-events.js';
 import { applyRunEvent } from './run-events.js';
+import { applyIdentityEvent, IDENTITY_ACTIONS, type AccountState, type TokenState } from './identity-events.js';
 import { VersionTable } from './version-table.js';
 
 export { approvalKey, committed, hex, parseVersionRef, STATE_ACTIONS, type LoggedEvent } from './event-fields.js';
@@ -103,6 +104,10 @@ export class ExpectedState {
   readonly evaluations = new Map<string, Vouched<EvaluationState>>();
   readonly deployments = new Map<string, Vouched<DeploymentState>>();
   readonly runs = new Map<string, Vouched<RunState>>();
+  /** A team server's accounts, grants (`user:bob on default` → role) and tokens (by id). */
+  readonly accounts = new Map<string, Vouched<AccountState>>();
+  readonly grants = new Map<string, Vouched<string>>();
+  readonly tokens = new Map<string, Vouched<TokenState>>();
   /** `model@vN` → the release events for it. */
   readonly releases = new Map<string, Array<{ index: number; keyid: string | null; release: string | null }>>();
   /**
@@ -136,6 +141,7 @@ export class ExpectedState {
     } else if (f.action === 'model.deploy') {
       if (committed(e)) applyDeployEvent(this, f, e);
     } else if (RUN_ACTIONS.has(f.action)) applyRunEvent(this, f, e);
+    else if (IDENTITY_ACTIONS.has(f.action)) applyIdentityEvent(this, f);
     else applyModelEvent(this, f, e);
   }
 

@@ -14,7 +14,35 @@ const num = (v: unknown): number | null => (v === null || v === undefined ? null
  * entries were read in, so rows and events agree about what was committed.
  */
 export async function readStateRows(db: Kysely<Database>): Promise<Omit<StateRows, 'datasetVersions'>> {
-  return { ...(await readTagAndModelRows(db)), ...(await readAliasRows(db)), ...(await readOutcomeRows(db)) };
+  return {
+    ...(await readTagAndModelRows(db)),
+    ...(await readAliasRows(db)),
+    ...(await readOutcomeRows(db)),
+    ...(await readIdentityRows(db)),
+  };
+}
+
+/** A team server's accounts, grants and tokens (a workspace has none). */
+async function readIdentityRows(db: Kysely<Database>) {
+  const accounts = await db.selectFrom('principals').select(['name', 'kind', 'groups', 'disabled_at']).execute();
+  const grants = await db.selectFrom('role_grants').select(['subject', 'project', 'role']).execute();
+  const tokens = await db
+    .selectFrom('api_tokens as t')
+    .leftJoin('principals as p', 'p.id', 't.principal_id')
+    .select(['t.id', 'p.name', 't.expires_at', 't.revoked_at', 't.secret_hash'])
+    .execute();
+  return {
+    accounts: accounts.map((a) => ({ name: a.name, kind: a.kind, groups: a.groups, disabled: a.disabled_at !== null })),
+    grants,
+    // A token whose account row is gone names nobody: no event can have issued it so.
+    tokens: tokens.map((t) => ({
+      id: t.id,
+      user: t.name ?? '?',
+      expires: t.expires_at,
+      revoked: t.revoked_at !== null,
+      secretCheck: sha256Hex(t.secret_hash),
+    })),
+  };
 }
 
 /** Dataset tags and model versions. */

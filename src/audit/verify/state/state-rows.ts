@@ -72,6 +72,12 @@ export interface StateRows {
   }>;
   /** Release records (lineage edges `released`): `release` is the edge's target id, `<keyid>:<manifest hash>`. */
   releases: Array<{ model: string; number: number | null; release: string }>;
+  /** A team server's accounts (`principals`): `groups` as stored (JSON text). Absent: none. */
+  accounts?: Array<{ name: string; kind: string; groups: string; disabled: boolean }>;
+  /** Role grants (`role_grants`). Absent: none. */
+  grants?: Array<{ subject: string; project: string; role: string }>;
+  /** API tokens (`api_tokens`) with their account's name; `secretCheck`: SHA-256 (hex) of the stored hash. Absent: none. */
+  tokens?: Array<{ id: string; user: string; expires: string | null; revoked: boolean; secretCheck: string }>;
 }
 
 /** The tables (and what a key looks like in each), in the order problems are reported. */
@@ -87,6 +93,9 @@ export const STATE_TABLES = {
   deployments: 'deployment id',
   runs: 'run id',
   releases: 'model@vN release id',
+  principals: 'account name',
+  role_grants: 'subject on project',
+  api_tokens: 'token id',
 } as const;
 
 export type StateTable = keyof typeof STATE_TABLES;
