@@ -14,7 +14,9 @@ import { emptyState, type RemoteState } from '../../src/transfer/index.js';
  * vouches for `x2@v2`; her state files that version under `prod`'s id, naming the dataset `x2`.
  * Versions are filed by dataset id, so a pull (or a team server's import of her push) took it as
  * `prod@v2` — the latest of alice's dataset, what `prod@latest` and every run on it would read.
- * Before the fix, alice's pull of mallory's remote did exactly that.
+ * Before the fix, alice's pull of mallory's remote did exactly that. (A teammate may add `prod@v2`
+ * in the open: her log then says `prod`. Here every record — her log, the importing pull's event —
+ * says `x2` changed while `prod` did; the server's own `audit verify` then failed on the row.)
  */
 const env = (actor: string) => ({ ...process.env, CAIRN_ACTOR: actor, CAIRN_SERVER: '', CAIRN_WORKSPACE: '' });
 const as =
