@@ -40,7 +40,15 @@ beforeAll(async () => {
   runId = done.id;
   const ends: any[] = await services((s) => s.audit.events({ action: 'run.finish' }));
   finishIndex = ends.at(-1).index;
+  // A legal hold, a retention period, and a hold lifted through the log, on d@v1.
+  holds.legal = (await services<any>((s) => s.compliance.hold('d@v1', { reason: 'litigation 42' }))).id;
+  holds.retention = (
+    await services<any>((s) => s.compliance.hold('d@v1', { reason: 'keep 10y', retainUntil: '2036-01-01' }))
+  ).id;
+  holds.lifted = (await services<any>((s) => s.compliance.hold('d@v1', { reason: 'audit' }))).id;
+  await services((s) => s.compliance.releaseHold('d@v1', { reason: 'audit done', holdId: holds.lifted }));
 }, 60_000);
+const holds = { legal: '', retention: '', lifted: '' };
 
 async function verify(): Promise<any> {
   return services((s) => s.audit.verify({}));
@@ -106,5 +114,43 @@ describe("a finished run's record edited in the database", () => {
       `delete from run_metrics where run_id = '${runId}' and step = 3`,
     );
     expect(r.firstBad).toMatchObject({ table: 'runs', key: runId, index: finishIndex });
+  });
+});
+
+describe('a legal hold or retention period edited in the database (what erase and gc obey)', () => {
+  it.each<[string, () => string, string, Record<string, unknown>]>([
+    [
+      'a hold lifted',
+      () => holds.legal,
+      "update version_holds set released_at = '2026-01-01T00:00:00.000Z', released_by = 'eve' where id = ?",
+      { kind: 'state-mismatch', message: expect.stringContaining('it is lifted but the log never lifted it') },
+    ],
+    [
+      'a retention period shortened',
+      () => holds.retention,
+      "update version_holds set retain_until = '2020-01-01T00:00:00.000Z' where id = ?",
+      { kind: 'state-mismatch', message: expect.stringContaining('lasts until 2020-01-01') },
+    ],
+    [
+      'a lifted hold put back',
+      () => holds.lifted,
+      'update version_holds set released_at = null where id = ?',
+      { kind: 'state-mismatch', message: expect.stringContaining('the log lifted it but it is active') },
+    ],
+    ['a hold deleted', () => holds.legal, 'delete from version_holds where id = ?', { kind: 'state-missing' }],
+  ])('%s is named by audit verify', async (_what, id, edit, bad) => {
+    const db = rawSqlite(dir);
+    const key = id();
+    // The row as it was, put back after.
+    await db.run('create table saved as select * from version_holds where id = ?', [key]);
+    await db.run(edit, [key]);
+    const r = await verify();
+    await db.run('delete from version_holds where id = ?', [key]);
+    await db.run('insert into version_holds select * from saved');
+    await db.run('drop table saved');
+    await db.close();
+    expect(r.ok).toBe(false);
+    expect(r.problems).toContainEqual(expect.objectContaining({ table: 'version_holds', key, ...bad }));
+    expect((await verify()).ok).toBe(true);
   });
 });

@@ -47,6 +47,9 @@ export const STATE_ACTIONS: ReadonlySet<string> = new Set([
   'run.finish',
   'run.fail',
   'run.cancel',
+  // Legal holds and retention periods (reconcile-holds.ts).
+  'dataset.hold',
+  'dataset.hold.release',
   // A team server's identity (identity-events.ts).
   'server.user.add',
   'server.user.disable',

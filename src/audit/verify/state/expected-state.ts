@@ -11,6 +11,7 @@ import {
 import type { FlatTarget } from './flat-target.js';
 import { applyDeployEvent, applyModelEvent } from './model-events.js';
 import { applyRunEvent } from './run-events.js';
+import { applyHoldEvent, type HoldState } from './reconcile-holds.js';
 import { applyIdentityEvent, IDENTITY_ACTIONS, type AccountState, type TokenState } from './identity-events.js';
 import { VersionTable } from './version-table.js';
 
@@ -104,6 +105,8 @@ export class ExpectedState {
   readonly evaluations = new Map<string, Vouched<EvaluationState>>();
   readonly deployments = new Map<string, Vouched<DeploymentState>>();
   readonly runs = new Map<string, Vouched<RunState>>();
+  /** Legal holds and retention periods, by hold id. */
+  readonly holds = new Map<string, Vouched<HoldState>>();
   /** A team server's accounts, grants (`user:bob on default` → role) and tokens (by id). */
   readonly accounts = new Map<string, Vouched<AccountState>>();
   readonly grants = new Map<string, Vouched<string>>();
@@ -142,6 +145,7 @@ export class ExpectedState {
       if (committed(e)) applyDeployEvent(this, f, e);
     } else if (RUN_ACTIONS.has(f.action)) applyRunEvent(this, f, e);
     else if (IDENTITY_ACTIONS.has(f.action)) applyIdentityEvent(this, f);
+    else if (f.action === 'dataset.hold' || f.action === 'dataset.hold.release') applyHoldEvent(this, f);
     else applyModelEvent(this, f, e);
   }
 

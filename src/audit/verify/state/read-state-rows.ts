@@ -19,7 +19,26 @@ export async function readStateRows(db: Kysely<Database>): Promise<Omit<StateRow
     ...(await readAliasRows(db)),
     ...(await readOutcomeRows(db)),
     ...(await readIdentityRows(db)),
+    holds: await readHoldRows(db),
   };
+}
+
+/** Legal holds and retention periods, on the `name@vN` their events name. */
+async function readHoldRows(db: Kysely<Database>): Promise<NonNullable<StateRows['holds']>> {
+  const rows = await db
+    .selectFrom('version_holds as h')
+    .leftJoin('dataset_versions as v', 'v.id', 'h.version_id')
+    .leftJoin('datasets as d', 'd.id', 'v.dataset_id')
+    .select(['h.id', 'd.name', 'v.number', 'h.kind', 'h.retain_until', 'h.reason', 'h.released_at'])
+    .execute();
+  return rows.map((h) => ({
+    id: h.id,
+    version: `${h.name ?? '?'}@v${num(h.number) ?? '?'}`,
+    kind: h.kind,
+    until: h.retain_until,
+    reasonDigest: sha256Hex(h.reason),
+    released: h.released_at !== null,
+  }));
 }
 
 /** A team server's accounts, grants and tokens (a workspace has none). */

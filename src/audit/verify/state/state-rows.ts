@@ -74,6 +74,15 @@ export interface StateRows {
   releases: Array<{ model: string; number: number | null; release: string }>;
   /** A team server's accounts (`principals`): `groups` as stored (JSON text). Absent: none. */
   accounts?: Array<{ name: string; kind: string; groups: string; disabled: boolean }>;
+  /** Legal holds and retention periods (`version_holds`) on `name@vN`; `reasonDigest`: SHA-256 (hex) of the reason. Absent: none. */
+  holds?: Array<{
+    id: string;
+    version: string;
+    kind: string;
+    until: string | null;
+    reasonDigest: string;
+    released: boolean;
+  }>;
   /** Role grants (`role_grants`). Absent: none. */
   grants?: Array<{ subject: string; project: string; role: string }>;
   /** API tokens (`api_tokens`) with their account's name; `secretCheck`: SHA-256 (hex) of the stored hash. Absent: none. */
@@ -93,6 +102,7 @@ export const STATE_TABLES = {
   deployments: 'deployment id',
   runs: 'run id',
   releases: 'model@vN release id',
+  version_holds: 'hold id',
   principals: 'account name',
   role_grants: 'subject on project',
   api_tokens: 'token id',
