@@ -11,7 +11,8 @@ import { newWorkspace, writeTree } from '../../src/test-support/workspace.js';
  * A local attacker who can write the workspace's database but not its key edits a finished run's
  * record: a metric point (the accuracy a comparison or a card shows), a logged parameter, a point
  * added or taken away. The event that ended the run logged the digests of both; `audit verify`
- * must name the run. Before, it answered ok to all of them.
+ * must name the run. Likewise a legal hold or retention period lifted, shortened or deleted.
+ * Before, it answered ok to all of them.
  */
 let dir = '';
 let runId = '';
