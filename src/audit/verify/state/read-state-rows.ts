@@ -1,7 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import { sha256Hex } from '../../../core/digest.js';
-import { metricsDigest, paramsDigest } from '../../../core/record-digest.js';
+import { metricsDigest, paramsDigest, type RecordedParam, type RecordedPoint } from '../../../core/record-digest.js';
 import type { Database } from '../../../meta/schema.js';
 import type { VersionCheck } from './reconcile-datasets.js';
 import type { StateRows } from './state-rows.js';
@@ -250,8 +250,10 @@ async function readRunRows(db: Kysely<Database>): Promise<StateRows['runs']> {
       'r.note',
     ])
     .execute();
-  const records = new Map<string, RunRecordDigests>();
-  for (const r of rows) records.set(r.id, await readRunRecord(db, r.id));
+  const records = await readRunRecords(
+    db,
+    rows.map((r) => r.id),
+  );
   // A run whose output row is gone is reported with a digest no event can have recorded.
   return rows.map((r) => ({
     id: r.id,
@@ -274,29 +276,44 @@ async function readRunRows(db: Kysely<Database>): Promise<StateRows['runs']> {
   }));
 }
 
+/** Runs whose points are read in one query: a query per run cost ten times the rest of the state read. */
+const RUNS_PER_READ = 256;
+
 /**
- * A run's metric points and parameters as their digests (hex), as the event that ended it logged
- * them: read run by run (by the `run_id` index), so a workspace with millions of points holds one
- * run's at a time.
+ * Each run's metric points and parameters as their digests (hex), as the event that ended it
+ * logged them: read a batch of runs at a time (by the `run_id` index), so a workspace with
+ * millions of points holds one batch's at a time.
  */
-async function readRunRecord(db: Kysely<Database>, run: string): Promise<RunRecordDigests> {
-  const points = await db
-    .selectFrom('run_metrics')
-    .select(['name', 'step', 'value', 'time'])
-    .where('run_id', '=', run)
-    .execute();
-  const params = await db.selectFrom('run_params').select(['name', 'value']).where('run_id', '=', run).execute();
-  return {
-    metricsDigest: metricsDigest(
-      points.map((p) => ({
+async function readRunRecords(db: Kysely<Database>, ids: readonly string[]): Promise<Map<string, RunRecordDigests>> {
+  const out = new Map<string, RunRecordDigests>();
+  for (let at = 0; at < ids.length; at += RUNS_PER_READ) {
+    const batch = ids.slice(at, at + RUNS_PER_READ);
+    const points = new Map<string, RecordedPoint[]>(batch.map((id) => [id, []]));
+    const params = new Map<string, RecordedParam[]>(batch.map((id) => [id, []]));
+    for (const p of await db
+      .selectFrom('run_metrics')
+      .select(['run_id', 'name', 'step', 'value', 'time'])
+      .where('run_id', 'in', batch)
+      .execute())
+      points.get(p.run_id)?.push({
         name: p.name,
         step: p.step === null ? null : Number(p.step),
         value: Number(p.value),
         time: p.time,
-      })),
-    ).slice(7),
-    paramsDigest: paramsDigest(params).slice(7),
-  };
+      });
+    for (const p of await db
+      .selectFrom('run_params')
+      .select(['run_id', 'name', 'value'])
+      .where('run_id', 'in', batch)
+      .execute())
+      params.get(p.run_id)?.push({ name: p.name, value: p.value });
+    for (const id of batch)
+      out.set(id, {
+        metricsDigest: metricsDigest(points.get(id)!).slice(7),
+        paramsDigest: paramsDigest(params.get(id)!).slice(7),
+      });
+  }
+  return out;
 }
 
 type RunRecordDigests = { metricsDigest: string; paramsDigest: string };
