@@ -63,7 +63,8 @@ export const auditActions = {
     'A model version was deployed to an environment: recorded when it starts (status pending) and when it ends (succeeded; failed or rolled_back with outcome failed); denied when the alias the environment serves refuses the version.',
   'server.user.add': 'A person or service account was added to the team server (params: kind, groups).',
   'server.user.disable': 'An account was disabled: none of its tokens is accepted any more.',
-  'server.token.create': 'An API token was issued to an account (params: token id, expiry); only its hash is stored.',
+  'server.token.create':
+    'An API token was issued to an account (params: token id, expiry, secretCheck: SHA-256 of the stored hash); only its hash is stored.',
   'server.token.revoke': 'An API token was revoked.',
   'server.grant': 'A role on a project was granted to (or, with role none, taken from) a user or group.',
   'server.read':

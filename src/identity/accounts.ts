@@ -1,5 +1,6 @@
 import type { AuditActor } from '../audit/event.js';
 import type { AuditLog } from '../audit/log/audit-log.js';
+import { sha256Hex } from '../core/digest.js';
 import { CairnError } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
 import { checkName } from '../core/names.js';
@@ -149,7 +150,9 @@ export async function createToken(
     {
       action: 'server.token.create',
       target: { type: 'account', name: user },
-      params: { token: issued.id, expires, label: opts.label ?? null },
+      // secretCheck: SHA-256 of the stored hash, so `audit verify` notices a hash swapped in the
+      // database (one whose secret its writer knows); it reveals no more than the hash does.
+      params: { token: issued.id, expires, label: opts.label ?? null, secretCheck: sha256Hex(issued.secretHash) },
     },
     async (commit) =>
       commit(async (tx) => {

@@ -609,7 +609,8 @@ async function serve(
   const decision =
     known?.authorize(who.principal, need, project) ?? (await ids.authorize(who.principal, need, project));
   if (!decision.allowed) await deny(rt, scope, id, decision.reason, metrics);
-  if (guarded) await separateDuties(rt, scope, id, input, metrics);
+  // An approval is never one's own, whatever the alias's policy says (an approver sets policies).
+  if (guarded || id === 'models.approve') await separateDuties(rt, scope, id, input, metrics);
   if (id === 'audit.bundle') return rt.runAs(scope, () => bundle(rt, reader, scope));
   if (INPUT_READS.has(id)) await readableInputs(rt, ids, scope, who, id, input, reader, metrics);
   const scoped = reader.readable.all || input.query.project ? undefined : scopedReads[id];
@@ -857,9 +858,28 @@ function scopedVerify(out: unknown): unknown {
   };
 }
 
-/** The project a request acts on: the one named, a run's own or submission's, else `default` (datasets and models today). */
-/** The project a request is authorized on when no run needs reading to know it; null when one does. */
+/**
+ * What every project shares: accounts, tokens and grants (a token or a grant reaches every project)
+ * and the GPU ledger. Only an admin on `*` changes them: an admin of one project who could would
+ * mint a token for the team's admin, or grant themselves any other project.
+ */
+const TEAM_OPS = new Set<OperationId>([
+  'accounts.list',
+  'accounts.add',
+  'accounts.disable',
+  'grants.set',
+  'tokens.list',
+  'tokens.create',
+  'tokens.revoke',
+  'compute.setProject',
+]);
+
+/**
+ * The project a request is authorized on when no run needs reading to know it (null when one
+ * does): `*` for what the team shares, the one named, else `default` (datasets and models today).
+ */
 function projectNow(id: OperationId, input: HandlerInput): string | null {
+  if (TEAM_OPS.has(id)) return '*';
   if (typeof input.query.project === 'string') return input.query.project;
   return id === 'runs.submit' || RUN_OPS.has(id) ? null : 'default';
 }
@@ -926,7 +946,9 @@ async function deny(rt: ServerRuntime, scope: ServedScope, id: OperationId, reas
 }
 
 /**
- * A protected alias never moves onto a version by the hand of whoever trained or registered it.
+ * A protected alias never moves onto a version by the hand of whoever trained or registered it,
+ * and nobody approves such a version: not even under a policy without `separateApprover`, which
+ * any approver may set (test/attack/teammate.test.ts).
  * The version checked is the version moved: a ref naming it through another alias (`m@staging`)
  * or as the latest (`m`) is pinned to its number (versions never change), and a rollback is told
  * where it was checked to return to — otherwise that alias could move between this check and the
@@ -947,7 +969,7 @@ async function separateDuties(
       rt,
       scope,
       id,
-      `${scope.actor.id} trained or registered ${v.ref} and may not move a protected alias to it`,
+      `${scope.actor.id} trained or registered ${v.ref} and may not ${id === 'models.approve' ? 'approve it' : 'move a protected alias to it'}`,
       m,
     );
   if (id !== 'models.rollback') input.body.ref = v.ref;
@@ -966,10 +988,11 @@ async function separateDuties(
 
 /**
  * The version an alias move would put live: the ref of a promotion or deployment, the version
- * a rollback returns to (found as the rollback finds it), none for a removal.
+ * a rollback returns to (found as the rollback finds it), none for a removal; for an approval,
+ * the version approved.
  */
 async function destination(rt: ServerRuntime, id: OperationId, input: HandlerInput): Promise<string | null> {
-  if (id === 'models.promote' || id === 'deployments.deploy') return String(input.body.ref);
+  if (id === 'models.promote' || id === 'deployments.deploy' || id === 'models.approve') return String(input.body.ref);
   if (id !== 'models.rollback') return null;
   const name = String(input.params.name);
   const h = (await rt.services.models.history(name, { alias: String(input.params.alias) })) as {

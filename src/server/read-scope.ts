@@ -88,8 +88,8 @@ export interface Reader {
   name: string;
   readable: Readable;
   /**
-   * Sees every event: someone who reads every project (a grant on `*`), or `admin` on `default`
-   * (the role that grants every other). Anyone else sees the events of their projects.
+   * Sees every event: someone who reads every project (a grant on `*`, as every admin who may
+   * grant roles has). Anyone else, an admin of one project too, sees the events of their projects.
    */
   wholeLog: boolean;
 }
@@ -97,7 +97,7 @@ export interface Reader {
 export async function readerOf(ids: IdentityView, who: Pick<Authenticated, 'principal'>): Promise<Reader> {
   const [readable, admin] = await Promise.all([
     ids.readable(who.principal),
-    ids.authorize(who.principal, 'admin', 'default'),
+    ids.authorize(who.principal, 'admin', '*'),
   ]);
   return { name: who.principal.name, readable, wholeLog: readable.all || admin.allowed };
 }
@@ -105,7 +105,7 @@ export async function readerOf(ids: IdentityView, who: Pick<Authenticated, 'prin
 /** readerOf answered from grants the view already read. */
 export function knownReader(known: KnownGrants, who: Pick<Authenticated, 'principal'>): Reader {
   const readable = known.readable(who.principal);
-  const admin = known.authorize(who.principal, 'admin', 'default');
+  const admin = known.authorize(who.principal, 'admin', '*');
   return { name: who.principal.name, readable, wholeLog: readable.all || admin.allowed };
 }
 

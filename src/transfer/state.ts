@@ -243,9 +243,12 @@ export function mergeState(
  */
 function mergeModels(base: RemoteState, incoming: RemoteState, conflicts: Conflict[]) {
   const models = new Map(base.models.map((m) => [m.name, m]));
+  const byId = new Map(base.models.map((m) => [m.id, m]));
   for (const m of incoming.models) {
     const have = models.get(m.name);
-    if (!have) models.set(m.name, m);
+    const sameId = byId.get(m.id);
+    if (sameId && sameId.name !== m.name) idRenamed(conflicts, 'model', sameId.name, m);
+    else if (!have) models.set(m.name, m);
     else if (have.id !== m.id)
       conflicts.push({
         what: `model ${m.name}`,
@@ -328,10 +331,13 @@ function byKey<T>(xs: Iterable<T>, key: (x: T) => string): T[] {
 /** Datasets by name: a name held by another dataset (another id) is a conflict. */
 function mergeDatasets(base: RemoteState, incoming: RemoteState, conflicts: Conflict[]) {
   const merged = new Map(base.datasets.map((d) => [d.name, d]));
+  const byId = new Map(base.datasets.map((d) => [d.id, d]));
   let added = 0;
   for (const d of incoming.datasets) {
     const have = merged.get(d.name);
-    if (!have) {
+    const sameId = byId.get(d.id);
+    if (sameId && sameId.name !== d.name) idRenamed(conflicts, 'dataset', sameId.name, d);
+    else if (!have) {
       merged.set(d.name, d);
       added++;
     } else if (have.id !== d.id) {
@@ -343,6 +349,24 @@ function mergeDatasets(base: RemoteState, incoming: RemoteState, conflicts: Conf
     }
   }
   return { merged, added };
+}
+
+/**
+ * One id under two names is a conflict: versions are filed by their dataset's (or model's) id, so
+ * a state naming `prod`'s id `x2` would add its `x2@v2` — vouched for by a log that made `x2` —
+ * as `prod@v2`, the latest of someone else's dataset (test/attack/hostile-dataset-id.test.ts).
+ */
+function idRenamed(
+  conflicts: Conflict[],
+  what: 'dataset' | 'model',
+  ours: string,
+  d: { id: string; name: string; created_at: string; created_by: string },
+): void {
+  conflicts.push({
+    what: `${what} ${d.name}`,
+    ours: `the id ${d.id} of ${what} ${d.name} (created ${d.created_at} by ${d.created_by})`,
+    theirs: `the id of ${what} ${ours}`,
+  });
 }
 
 /** Versions by dataset and number: other content under the same number is a conflict. */

@@ -235,3 +235,46 @@ describe("a team server's run.import events (one per project of an import)", () 
     expect(vouchers.get(runs[2]!.row.id)).toMatchObject([{ author: 'bob', index: 0 }]);
   });
 });
+
+describe('a run id that is not one path segment', () => {
+  it.each(['../../../../tmp/evil', 'x/../../secret-run', '..', '.hidden', 'a\\..\\b', 'nul\0byte'])(
+    '%j is refused even with events that vouch for it: it would name the run folder outside .cairn/runs',
+    (bad) => {
+      const x = randomRun(mulberry32(7), 0, false);
+      const row = { ...x.row, id: bad };
+      const entries = x.events.map((e, index) =>
+        JSON.stringify({ ...e, target: { type: 'run', name: bad }, index, workspace: W }),
+      );
+      const vouchers: RunVouchers = new Map();
+      collectRunVouchers(vouchers, { workspace: W, origin: 'laptop' }, entries);
+      expect(vouchers.get(bad)?.length).toBe(1);
+      const state = { ...emptyState(), runs: [row] };
+      const plan = planRunImport(state, vouchers, {
+        local: new Set(),
+        versions: new Map(x.versions),
+        registrant: null,
+      });
+      expect(plan.runs).toEqual([]);
+      expect(plan.skipped).toEqual([
+        expect.objectContaining({ run: bad, why: expect.stringContaining('not a run id') }),
+      ]);
+      // The same run under its own id is taken: the id alone decides.
+      const good = planRunImport({ ...emptyState(), runs: [x.row] }, vouchersOf(x), {
+        local: new Set(),
+        versions: new Map(x.versions),
+        registrant: null,
+      });
+      expect(good.runs.map((r) => r.id)).toEqual([x.row.id]);
+    },
+  );
+});
+
+function vouchersOf(x: ReturnType<typeof randomRun>): RunVouchers {
+  const v: RunVouchers = new Map();
+  collectRunVouchers(
+    v,
+    { workspace: W, origin: 'laptop' },
+    x.events.map((e, index) => JSON.stringify({ ...e, index, workspace: W })),
+  );
+  return v;
+}

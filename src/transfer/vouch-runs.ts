@@ -267,6 +267,9 @@ export interface RunImportPlan {
   skipped: UnvouchedRun[];
 }
 
+/** What a run id may be where it arrives: one folder name (ids are UUIDv7s where they are minted). */
+const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
 /**
  * The runs of a remote state that may be imported: each needs a voucher whose claim matches its
  * row exactly (run key, spec, parameters, code, inputs, status, exit code, output, usage and, when
@@ -285,6 +288,12 @@ export function planRunImport(remote: RemoteState, vouchers: RunVouchers, ctx: R
     // and a run imported queued or running was one this side's dispatcher and sync took for its own.
     if (!(TRAVELLING_RUNS as readonly string[]).includes(row.status)) {
       refuse(`it has not ended (${row.status}): only finished runs travel`);
+      continue;
+    }
+    // The id names the run's folder here (`.cairn/runs/<id>`, its logs read from it): a log's owner
+    // could vouch for `../<another run>` and be served that run's logs as her own.
+    if (!RUN_ID.test(row.id)) {
+      refuse('its id is not a run id (one name of letters, digits, . _ -): it would name a folder outside .cairn/runs');
       continue;
     }
     const list = vouchers.get(row.id) ?? [];

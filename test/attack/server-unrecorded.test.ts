@@ -84,13 +84,20 @@ describe('a request that fails after its role check is still an audit event', ()
   });
 
   it('a failure the service records itself is not recorded twice', async () => {
-    // bob approving his own version: the service refuses it and records model.approve, denied.
-    const ref = await t.registerAs('bob', 'twice');
-    const { r, events } = await leftBy('bob', () =>
-      t.call('bob', 'POST', '/api/v1/model-versions/approvals', { ref, alias: 'production' }),
+    // alice promoting past an unmet policy: the service refuses it and records model.promote, denied.
+    // (Approving one's own version is refused by the server before the service: server.denied.)
+    const ref = await t.registerAs('alice', 'twice');
+    const policy = { suites: [], approvals: 1, separateApprover: true };
+    expect((await t.call('bob', 'PUT', '/api/v1/models/twice/aliases/staging/policy', policy)).status).toBe(200);
+    const { r, events } = await leftBy('alice', () =>
+      t.call('alice', 'POST', '/api/v1/model-versions/promotions', { ref, alias: 'staging' }),
     );
-    expect(r.status, JSON.stringify(r.json)).toBe(403);
-    expect(events.map((e) => [e.action, e.outcome])).toEqual([['model.approve', 'denied']]);
+    expect(r.json.error?.code, JSON.stringify(r.json)).toBe('POLICY_UNMET');
+    // (A promotion re-verifies the version first: model.verify, ok.)
+    expect(events.map((e) => [e.action, e.outcome])).toEqual([
+      ['model.verify', 'ok'],
+      ['model.promote', 'denied'],
+    ]);
   });
 
   it('an Idempotency-Key reused for another request: the 409 is recorded, and a replay is too', async () => {

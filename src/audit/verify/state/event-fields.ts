@@ -47,6 +47,15 @@ export const STATE_ACTIONS: ReadonlySet<string> = new Set([
   'run.finish',
   'run.fail',
   'run.cancel',
+  // Legal holds and retention periods (reconcile-holds.ts).
+  'dataset.hold',
+  'dataset.hold.release',
+  // A team server's identity (identity-events.ts).
+  'server.user.add',
+  'server.user.disable',
+  'server.grant',
+  'server.token.create',
+  'server.token.revoke',
 ]);
 
 export function approvalKey(model: string, number: number, alias: string, approver: string): string {
@@ -94,4 +103,11 @@ export function hex(v: unknown): string | null {
     if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return null;
   }
   return from ? v.slice(from) : v;
+}
+
+/** The digests of a run's record an event logged, as `ended.record` keeps them (nothing when it logged none). */
+export function recordOf(p: Record<string, unknown>): { record?: { metricsDigest: string; paramsDigest: string } } {
+  const m = hex(p.metricsDigest);
+  const q = hex(p.paramsDigest);
+  return m !== null && q !== null ? { record: { metricsDigest: m, paramsDigest: q } } : {};
 }

@@ -1,7 +1,18 @@
-import { committed, hex, int, parseVersionRef, str, type EventFields, type LoggedEvent } from './event-fields.js';
+import {
+  committed,
+  hex,
+  int,
+  parseVersionRef,
+  recordOf,
+  str,
+  type EventFields,
+  type LoggedEvent,
+} from './event-fields.js';
 import type { FlatTarget } from './flat-target.js';
 import { applyDeployEvent, applyModelEvent } from './model-events.js';
 import { applyRunEvent } from './run-events.js';
+import { applyHoldEvent, type HoldState } from './reconcile-holds.js';
+import { applyIdentityEvent, IDENTITY_ACTIONS, type AccountState, type TokenState } from './identity-events.js';
 import { VersionTable } from './version-table.js';
 
 export { approvalKey, committed, hex, parseVersionRef, STATE_ACTIONS, type LoggedEvent } from './event-fields.js';
@@ -39,7 +50,14 @@ export interface RunState {
   /** The run's own name, tags and note (`humanName`, `tags`, `note`; null in events from before 0008). */
   label: { humanName: string | null; tags: string; note: string | null } | null;
   /** Set by the event that ended the run (or refused it), with its index. */
-  ended: { status: string; index: number; action: string; outputDigest?: string | null } | null;
+  ended: {
+    status: string;
+    index: number;
+    action: string;
+    outputDigest?: string | null;
+    /** The digests (hex) of its metric points and parameters the event logged (absent: it logged none). */
+    record?: { metricsDigest: string; paramsDigest: string };
+  } | null;
   /** A run an import brought in: where the import recorded it came from (its `run_imports` row must say the same). */
   imported?: { origin: string | null; index: number | null; author: string | null };
 }
@@ -87,6 +105,12 @@ export class ExpectedState {
   readonly evaluations = new Map<string, Vouched<EvaluationState>>();
   readonly deployments = new Map<string, Vouched<DeploymentState>>();
   readonly runs = new Map<string, Vouched<RunState>>();
+  /** Legal holds and retention periods, by hold id. */
+  readonly holds = new Map<string, Vouched<HoldState>>();
+  /** A team server's accounts, grants (`user:bob on default` → role) and tokens (by id). */
+  readonly accounts = new Map<string, Vouched<AccountState>>();
+  readonly grants = new Map<string, Vouched<string>>();
+  readonly tokens = new Map<string, Vouched<TokenState>>();
   /** `model@vN` → the release events for it. */
   readonly releases = new Map<string, Array<{ index: number; keyid: string | null; release: string | null }>>();
   /**
@@ -120,6 +144,8 @@ export class ExpectedState {
     } else if (f.action === 'model.deploy') {
       if (committed(e)) applyDeployEvent(this, f, e);
     } else if (RUN_ACTIONS.has(f.action)) applyRunEvent(this, f, e);
+    else if (IDENTITY_ACTIONS.has(f.action)) applyIdentityEvent(this, f);
+    else if (f.action === 'dataset.hold' || f.action === 'dataset.hold.release') applyHoldEvent(this, f);
     else applyModelEvent(this, f, e);
   }
 
@@ -249,7 +275,14 @@ export class ExpectedState {
             author: str(r.registrant),
             reusedFrom: null,
             label: { humanName: str(c.humanName), tags: str(c.tags) ?? '{}', note: str(c.note) },
-            ended: { status: str(c.status) ?? '?', index, action, outputDigest: hex(c.output) },
+            ended: {
+              status: str(c.status) ?? '?',
+              index,
+              action,
+              outputDigest: hex(c.output),
+              // Its points and parameters came with it only when the claim's digests vouched for them.
+              ...recordOf(r.record === true ? c : {}),
+            },
             imported: { origin: str(r.origin), index: int(r.index), author: str(r.author) },
           },
         });

@@ -1,6 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import { sha256Hex } from '../../../core/digest.js';
+import { metricsDigest, paramsDigest, type RecordedParam, type RecordedPoint } from '../../../core/record-digest.js';
 import type { Database } from '../../../meta/schema.js';
 import type { VersionCheck } from './reconcile-datasets.js';
 import type { StateRows } from './state-rows.js';
@@ -13,7 +14,54 @@ const num = (v: unknown): number | null => (v === null || v === undefined ? null
  * entries were read in, so rows and events agree about what was committed.
  */
 export async function readStateRows(db: Kysely<Database>): Promise<Omit<StateRows, 'datasetVersions'>> {
-  return { ...(await readTagAndModelRows(db)), ...(await readAliasRows(db)), ...(await readOutcomeRows(db)) };
+  return {
+    ...(await readTagAndModelRows(db)),
+    ...(await readAliasRows(db)),
+    ...(await readOutcomeRows(db)),
+    ...(await readIdentityRows(db)),
+    holds: await readHoldRows(db),
+  };
+}
+
+/** Legal holds and retention periods, on the `name@vN` their events name. */
+async function readHoldRows(db: Kysely<Database>): Promise<NonNullable<StateRows['holds']>> {
+  const rows = await db
+    .selectFrom('version_holds as h')
+    .leftJoin('dataset_versions as v', 'v.id', 'h.version_id')
+    .leftJoin('datasets as d', 'd.id', 'v.dataset_id')
+    .select(['h.id', 'd.name', 'v.number', 'h.kind', 'h.retain_until', 'h.reason', 'h.released_at'])
+    .execute();
+  return rows.map((h) => ({
+    id: h.id,
+    version: `${h.name ?? '?'}@v${num(h.number) ?? '?'}`,
+    kind: h.kind,
+    until: h.retain_until,
+    reasonDigest: sha256Hex(h.reason),
+    released: h.released_at !== null,
+  }));
+}
+
+/** A team server's accounts, grants and tokens (a workspace has none). */
+async function readIdentityRows(db: Kysely<Database>) {
+  const accounts = await db.selectFrom('principals').select(['name', 'kind', 'groups', 'disabled_at']).execute();
+  const grants = await db.selectFrom('role_grants').select(['subject', 'project', 'role']).execute();
+  const tokens = await db
+    .selectFrom('api_tokens as t')
+    .leftJoin('principals as p', 'p.id', 't.principal_id')
+    .select(['t.id', 'p.name', 't.expires_at', 't.revoked_at', 't.secret_hash'])
+    .execute();
+  return {
+    accounts: accounts.map((a) => ({ name: a.name, kind: a.kind, groups: a.groups, disabled: a.disabled_at !== null })),
+    grants,
+    // A token whose account row is gone names nobody: no event can have issued it so.
+    tokens: tokens.map((t) => ({
+      id: t.id,
+      user: t.name ?? '?',
+      expires: t.expires_at,
+      revoked: t.revoked_at !== null,
+      secretCheck: sha256Hex(t.secret_hash),
+    })),
+  };
 }
 
 /** Dataset tags and model versions. */
@@ -202,6 +250,10 @@ async function readRunRows(db: Kysely<Database>): Promise<StateRows['runs']> {
       'r.note',
     ])
     .execute();
+  const records = await readRunRecords(
+    db,
+    rows.map((r) => r.id),
+  );
   // A run whose output row is gone is reported with a digest no event can have recorded.
   return rows.map((r) => ({
     id: r.id,
@@ -220,5 +272,48 @@ async function readRunRows(db: Kysely<Database>): Promise<StateRows['runs']> {
       r.imported_origin === null
         ? null
         : { origin: r.imported_origin, index: Number(r.imported_index), author: r.imported_author ?? '' },
+    record: records.get(r.id)!,
   }));
 }
+
+/** Runs whose points are read in one query: a query per run cost ten times the rest of the state read. */
+const RUNS_PER_READ = 256;
+
+/**
+ * Each run's metric points and parameters as their digests (hex), as the event that ended it
+ * logged them: read a batch of runs at a time (by the `run_id` index), so a workspace with
+ * millions of points holds one batch's at a time.
+ */
+async function readRunRecords(db: Kysely<Database>, ids: readonly string[]): Promise<Map<string, RunRecordDigests>> {
+  const out = new Map<string, RunRecordDigests>();
+  for (let at = 0; at < ids.length; at += RUNS_PER_READ) {
+    const batch = ids.slice(at, at + RUNS_PER_READ);
+    const points = new Map<string, RecordedPoint[]>(batch.map((id) => [id, []]));
+    const params = new Map<string, RecordedParam[]>(batch.map((id) => [id, []]));
+    for (const p of await db
+      .selectFrom('run_metrics')
+      .select(['run_id', 'name', 'step', 'value', 'time'])
+      .where('run_id', 'in', batch)
+      .execute())
+      points.get(p.run_id)?.push({
+        name: p.name,
+        step: p.step === null ? null : Number(p.step),
+        value: Number(p.value),
+        time: p.time,
+      });
+    for (const p of await db
+      .selectFrom('run_params')
+      .select(['run_id', 'name', 'value'])
+      .where('run_id', 'in', batch)
+      .execute())
+      params.get(p.run_id)?.push({ name: p.name, value: p.value });
+    for (const id of batch)
+      out.set(id, {
+        metricsDigest: metricsDigest(points.get(id)!).slice(7),
+        paramsDigest: paramsDigest(params.get(id)!).slice(7),
+      });
+  }
+  return out;
+}
+
+type RunRecordDigests = { metricsDigest: string; paramsDigest: string };

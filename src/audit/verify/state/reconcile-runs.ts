@@ -72,5 +72,13 @@ function reconcileEnd(r: RunRow, v: RunWant, f: Findings): void {
     f.mismatch('runs', r.id, end, [
       `its output is ${short(r.outputDigest)} but the log recorded ${short(end.outputDigest)}`,
     ]);
+  } else if (end.record && r.record) {
+    // The points and parameters are what `run compare`, a model card and a push show of the run.
+    const diffs: string[] = [];
+    if (r.record.metricsDigest !== end.record.metricsDigest)
+      diffs.push(`its metric points are not the ones the log recorded (${short(end.record.metricsDigest)})`);
+    if (r.record.paramsDigest !== end.record.paramsDigest)
+      diffs.push(`its parameters are not the ones the log recorded (${short(end.record.paramsDigest)})`);
+    f.mismatch('runs', r.id, end, diffs);
   }
 }

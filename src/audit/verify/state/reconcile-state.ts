@@ -8,6 +8,8 @@ import {
   reconcileModelVersions,
   reconcileReleases,
 } from './reconcile-models.js';
+import { reconcileHolds } from './reconcile-holds.js';
+import { reconcileIdentity } from './reconcile-identity.js';
 import { reconcileRuns } from './reconcile-runs.js';
 import type { StateRows, StateTable } from './state-rows.js';
 
@@ -53,6 +55,8 @@ export class StateReconciler {
     reconcileDeployments(e, rows.deployments, f);
     reconcileRuns(e, rows.runs, f);
     reconcileReleases(e, rows.releases, f);
+    reconcileHolds(e, rows.holds, f);
+    reconcileIdentity(e, rows, f);
     // In log order; rows no event accounts for last.
     const problems = f.problems.sort((a, b) => (a.index ?? Infinity) - (b.index ?? Infinity));
     const counts: Record<StateTable, number> = {
@@ -67,6 +71,10 @@ export class StateReconciler {
       deployments: rows.deployments.length,
       runs: rows.runs.length,
       releases: rows.releases.length,
+      version_holds: rows.holds?.length ?? 0,
+      principals: rows.accounts?.length ?? 0,
+      role_grants: rows.grants?.length ?? 0,
+      api_tokens: rows.tokens?.length ?? 0,
     };
     return { problems, unverifiable: f.unverifiable, rows: counts };
   }

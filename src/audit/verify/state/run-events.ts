@@ -1,5 +1,5 @@
 import { canonicalJson } from '../../../core/canonical-json.js';
-import { committed, hex, str, type EventFields, type LoggedEvent } from './event-fields.js';
+import { committed, hex, recordOf, str, type EventFields, type LoggedEvent } from './event-fields.js';
 import type { ExpectedState, RunState } from './expected-state.js';
 
 /** How run events fold into the expected state: a submission or reuse makes the run, the event that ended it sets its status. */
@@ -35,8 +35,14 @@ export function applyRunEvent(s: ExpectedState, f: EventFields, e: LoggedEvent):
   if (!run) return;
   if (action === 'run.finish' && ok) {
     const outs = Array.isArray(e.outputs) ? e.outputs : [];
-    run.value.ended = { status: 'completed', index, action, outputDigest: outs.length ? hex(outs[0]) : null };
-  } else if (action === 'run.cancel' && ok) run.value.ended = { status: 'cancelled', index, action };
+    run.value.ended = {
+      status: 'completed',
+      index,
+      action,
+      outputDigest: outs.length ? hex(outs[0]) : null,
+      ...recordOf(p),
+    };
+  } else if (action === 'run.cancel' && ok) run.value.ended = { status: 'cancelled', index, action, ...recordOf(p) };
   else if (action === 'run.fail' && committed(e) && str(p.state))
-    run.value.ended = { status: str(p.state)!, index, action };
+    run.value.ended = { status: str(p.state)!, index, action, ...recordOf(p) };
 }

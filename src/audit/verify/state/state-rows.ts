@@ -67,9 +67,26 @@ export interface StateRows {
     note: string | null;
     /** Its `run_imports` row: where it came from, when it came by pull or push (absent: not read). */
     imported?: { origin: string; index: number; author: string } | null;
+    /** The digests (hex) of its metric points and of its parameters as stored (absent: not read). */
+    record?: { metricsDigest: string; paramsDigest: string };
   }>;
   /** Release records (lineage edges `released`): `release` is the edge's target id, `<keyid>:<manifest hash>`. */
   releases: Array<{ model: string; number: number | null; release: string }>;
+  /** A team server's accounts (`principals`): `groups` as stored (JSON text). Absent: none. */
+  accounts?: Array<{ name: string; kind: string; groups: string; disabled: boolean }>;
+  /** Legal holds and retention periods (`version_holds`) on `name@vN`; `reasonDigest`: SHA-256 (hex) of the reason. Absent: none. */
+  holds?: Array<{
+    id: string;
+    version: string;
+    kind: string;
+    until: string | null;
+    reasonDigest: string;
+    released: boolean;
+  }>;
+  /** Role grants (`role_grants`). Absent: none. */
+  grants?: Array<{ subject: string; project: string; role: string }>;
+  /** API tokens (`api_tokens`) with their account's name; `secretCheck`: SHA-256 (hex) of the stored hash. Absent: none. */
+  tokens?: Array<{ id: string; user: string; expires: string | null; revoked: boolean; secretCheck: string }>;
 }
 
 /** The tables (and what a key looks like in each), in the order problems are reported. */
@@ -85,6 +102,10 @@ export const STATE_TABLES = {
   deployments: 'deployment id',
   runs: 'run id',
   releases: 'model@vN release id',
+  version_holds: 'hold id',
+  principals: 'account name',
+  role_grants: 'subject on project',
+  api_tokens: 'token id',
 } as const;
 
 export type StateTable = keyof typeof STATE_TABLES;
