@@ -52,7 +52,10 @@ export class FsBackend implements RemoteBackend {
       if (st.size > max) throw tooLarge(this.url, key, max, st.size);
       // Read against the bound, not to the end: a file that grows after the stat (another
       // writer, not a put of ours) is cut off at the bound, having cost no more than it.
-      const stream = fh.createReadStream({ autoClose: false, highWaterMark: 1024 * 1024 });
+      // Each read allocates its whole high-water mark: sized to the file (1 MiB at most), many
+      // parallel reads of small objects hold what they read, not 1 MiB each.
+      const highWaterMark = Math.min(1024 * 1024, Math.max(16 * 1024, st.size + 1));
+      const stream = fh.createReadStream({ autoClose: false, highWaterMark });
       return await readBounded(stream, max, () => tooLarge(this.url, key, max));
     } catch (err) {
       if (err instanceof CairnError) throw err;
