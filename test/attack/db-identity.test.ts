@@ -69,9 +69,10 @@ describe("the team server's accounts, grants and tokens edited in its database",
       [`update api_tokens set secret_hash = '${hashSecret(SECRET)}' where id = '${t.tokenIds.admin}'`],
       [`update api_tokens set secret_hash = '${row!.secret_hash}' where id = '${t.tokenIds.admin}'`],
       async () => {
-        // The attack itself: the forged token is the admin's.
+        // The attack itself: the forged token would be the admin's. The row's seal (a MAC under
+        // the data dir's key, docs/SERVER.md) now refuses it at the door; verify names it too.
         const who = await t.call(forgedToken(), 'GET', '/api/v1/whoami');
-        expect([who.status, who.json.role]).toEqual([200, 'admin']);
+        expect([who.status, who.json.error?.code]).toEqual([401, 'UNAUTHENTICATED']);
       },
     );
     expect(r.ok).toBe(false);
@@ -82,7 +83,9 @@ describe("the team server's accounts, grants and tokens edited in its database",
   it.each<[string, string[], string[], Record<string, unknown>, RegExp]>([
     [
       'a grant written in',
-      ["insert into role_grants values ('user:carol', 'secretproj', 'admin', '2026-01-01T00:00:00.000Z', 'admin')"],
+      [
+        "insert into role_grants values ('user:carol', 'secretproj', 'admin', '2026-01-01T00:00:00.000Z', 'admin', null)",
+      ],
       ["delete from role_grants where subject = 'user:carol' and project = 'secretproj'"],
       { kind: 'state-unvouched', table: 'role_grants', key: 'user:carol on secretproj' },
       /no event in the log accounts for it/,
@@ -96,8 +99,9 @@ describe("the team server's accounts, grants and tokens edited in its database",
     ],
     [
       'a grant taken away',
-      ["delete from role_grants where subject = 'user:dana'"],
-      ["insert into role_grants values ('user:dana', '*', 'approver', '2026-01-01T00:00:00.000Z', 'admin')"],
+      // Moved aside and back rather than deleted and re-inserted: the row keeps its seal.
+      ["update role_grants set subject = 'user:dana-aside' where subject = 'user:dana'"],
+      ["update role_grants set subject = 'user:dana' where subject = 'user:dana-aside'"],
       { kind: 'state-missing', table: 'role_grants', key: 'user:dana on *' },
       /is missing from the database/,
     ],
@@ -143,13 +147,13 @@ describe("the team server's accounts, grants and tokens edited in its database",
     const r = await forged(edit.map(bind), undoAll.map(bind));
     expect(r.ok).toBe(false);
     expect(r.problems).toContainEqual(expect.objectContaining(bad));
-    expect(r.problems.find((p: any) => p.table === bad.table).message).toMatch(message);
+    expect(r.problems.find((p: any) => p.table === bad.table && p.kind === bad.kind).message).toMatch(message);
   });
 
   it('a token row written in is named, and every edit above was undone (the log verifies clean)', async () => {
     const r = await forged(
       [
-        `insert into api_tokens select 'tokForged0000', principal_id, secret_hash, null, created_at, null, null from api_tokens where id = '${t.tokenIds.admin}'`,
+        `insert into api_tokens select 'tokForged0000', principal_id, secret_hash, null, created_at, null, null, null from api_tokens where id = '${t.tokenIds.admin}'`,
       ],
       ["delete from api_tokens where id = 'tokForged0000'"],
     );
