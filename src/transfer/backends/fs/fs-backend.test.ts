@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -18,6 +18,41 @@ describe('FsBackend', () => {
     await b.put('a/b', Buffer.from('x'));
     expect(readdirSync(join(root, '.cairn-tmp'))).toEqual([]);
     expect(await b.list('')).toEqual([{ key: 'a/b', size: 1 }]);
+  });
+
+  it('writes and deletes nothing through a folder someone linked out of the remote (PATH_UNSAFE)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'cairn-remote-fs-'));
+    const outside = mkdtempSync(join(tmpdir(), 'cairn-outside-'));
+    const b = new FsBackend(root);
+    await b.put('packs/ab/keep.pack', Buffer.from('in'));
+    mkdirSync(join(outside, 'cd'));
+    writeFileSync(join(outside, 'cd', 'victim.pack'), 'theirs');
+    symlinkSync(outside, join(root, 'meta'));
+    symlinkSync(join(outside, 'cd'), join(root, 'packs', 'cd'));
+    const unsafe = { code: 'PATH_UNSAFE' };
+    await expect(b.put('meta/state.json', Buffer.from('{}'))).rejects.toMatchObject({
+      ...unsafe,
+      data: { link: 'meta' },
+    });
+    await expect(b.put('packs/cd/new.pack', Buffer.from('x'))).rejects.toMatchObject(unsafe);
+    await expect(b.delete('packs/cd/victim.pack')).rejects.toMatchObject({ ...unsafe, data: { link: 'packs/cd' } });
+    expect(existsSync(join(outside, 'state.json'))).toBe(false);
+    expect(readdirSync(join(outside, 'cd'))).toEqual(['victim.pack']);
+    expect(readFileSync(join(outside, 'cd', 'victim.pack'), 'utf8')).toBe('theirs');
+    // Real folders, and a root that is itself a link, work as before.
+    const linkedRoot = join(outside, 'root-link');
+    symlinkSync(root, linkedRoot);
+    const viaLink = new FsBackend(linkedRoot);
+    await viaLink.put('packs/ab/more.pack', Buffer.from('ok'));
+    await viaLink.delete('packs/ab/keep.pack');
+    expect(readdirSync(join(root, 'packs', 'ab'))).toEqual(['more.pack']);
+    // The temp folder too: a put would write the object's bytes there first.
+    const root2 = mkdtempSync(join(tmpdir(), 'cairn-remote-fs-'));
+    symlinkSync(outside, join(root2, '.cairn-tmp'));
+    await expect(new FsBackend(root2).put('a/b', Buffer.from('x'))).rejects.toMatchObject({
+      ...unsafe,
+      data: { link: '.cairn-tmp' },
+    });
   });
 
   it('a listing past the bound is stopped there (IO_ERROR, tooMany), not read whole', async () => {

@@ -94,10 +94,47 @@ export class FsBackend implements RemoteBackend {
     }
   }
 
+  /**
+   * Refuses a key whose folders under the root are symbolic links. A shared folder remote is
+   * writable by others: `packs -> ~/somewhere` would have a push write, and a gc or erase delete,
+   * files outside the remote under the pusher's own permissions. Folders not made yet are
+   * fine (mkdir makes real ones); the root itself may be a link.
+   */
+  private async noLinkedFolders(key: string): Promise<void> {
+    const folders = [
+      TMP,
+      ...assertKey(key)
+        .split('/')
+        .slice(0, -1)
+        .map((_, i, a) => a.slice(0, i + 1).join('/')),
+    ];
+    for (const rel of new Set(folders)) {
+      const at = join(this.root, ...rel.split('/'));
+      let isLink: boolean;
+      try {
+        isLink = (await fsp.lstat(at)).isSymbolicLink();
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') continue;
+        throw ioError(err, 'stat', at);
+      }
+      if (isLink)
+        throw new CairnError(
+          'PATH_UNSAFE',
+          `${this.url}: ${rel} is a symbolic link; nothing is written or deleted through it`,
+          {
+            hint: 'a folder remote holds real folders only; someone with write access to it may have planted the link',
+            data: { key, link: rel },
+          },
+        );
+    }
+  }
+
   async put(key: string, body: Buffer): Promise<void> {
     const dest = this.path(key);
     const tmpDir = join(this.root, TMP);
     const tmp = join(tmpDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
+    await this.noLinkedFolders(key);
     try {
       await fsp.mkdir(tmpDir, { recursive: true });
       await fsp.mkdir(dirname(dest), { recursive: true });
@@ -156,6 +193,7 @@ export class FsBackend implements RemoteBackend {
   }
 
   async delete(key: string): Promise<void> {
+    await this.noLinkedFolders(key);
     await fsp.rm(this.path(key), { force: true }).catch((err: unknown) => {
       throw ioError(err, 'delete', this.path(key));
     });
