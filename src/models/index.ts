@@ -4,7 +4,8 @@
 // a shell needs to print them.
 import type { RemotesPort } from '../transfer/index.js';
 import type { DatasetDeps } from '../datasets/index.js';
-import { approve, history, promote, removeAlias, rollback, setPolicy, type AliasPolicy } from './aliases.js';
+import { approve, authorsOf, history, promote, removeAlias, rollback, setPolicy, type AliasPolicy } from './aliases.js';
+import { resolveModel } from './registry.js';
 import type { ModelCard } from './card.js';
 import { doraMetrics, type DoraReport } from './deployments/dora.js';
 import { deployModel } from './deployments/deploy.js';
@@ -68,6 +69,11 @@ export interface ModelsService {
   list(): Promise<ModelSummary[]>;
   versions(name: string): Promise<ModelVersionSummary[]>;
   show(ref: string): Promise<ModelVersionDetail>;
+  /**
+   * A version's ref pinned to its number, and whoever registered it or started the run that
+   * trained it: what separation of duties checks, without the rest of `show`.
+   */
+  authors(ref: string): Promise<{ ref: string; authors: string[] }>;
   card(ref: string): Promise<ModelCard>;
   verify(ref: string): Promise<ModelCheck>;
   setPolicy(name: string, alias: string, policy: AliasPolicy): Promise<AliasPolicy>;
@@ -112,6 +118,10 @@ export function createModelsService(deps: DatasetDeps & { cairnDir: string; remo
     list: () => listModels(deps),
     versions: (name) => modelVersions(deps, name),
     show: (ref) => showModel(deps, ref),
+    authors: async (ref) => {
+      const m = await resolveModel(deps, ref);
+      return { ref: m.ref, authors: await authorsOf(deps, m.version) };
+    },
     card: (ref) => cardOf(deps, ref),
     verify: (ref) => verifyModel(deps, ref),
     setPolicy: (name, alias, policy) => setPolicy(deps, name, alias, policy),

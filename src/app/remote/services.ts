@@ -123,6 +123,10 @@ export function createRemoteServices(api: ApiClient, session: ServerSession): Se
       list: () => c('models.list'),
       versions: (name) => c('models.versions', { params: { name } }),
       show: (ref) => c('models.show', { query: { ref } }),
+      authors: async (ref) => {
+        const v = await c<{ ref: string; authors: string[] }>('models.show', { query: { ref } });
+        return { ref: v.ref, authors: v.authors };
+      },
       card: (ref) => c('models.card', { query: { ref } }),
       evaluations: (ref) => c('models.evaluations', { query: { ref } }),
       readiness: (ref, alias) => c('models.readiness', { query: { ref, alias } }),
