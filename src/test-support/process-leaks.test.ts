@@ -31,6 +31,21 @@ describe('undoLeaks', () => {
     expect(undoLeaks(before)).toEqual([]);
   });
 
+  it('leaves alone what Cairn itself sets for the whole process (the S3 backend on first use)', () => {
+    const name = 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED';
+    const was = process.env[name];
+    delete process.env[name];
+    const before = processState();
+    process.env[name] = 'true';
+    try {
+      expect(undoLeaks(before)).toEqual([]);
+      expect(process.env[name]).toBe('true');
+    } finally {
+      if (was === undefined) delete process.env[name];
+      else process.env[name] = was;
+    }
+  });
+
   it('names and undoes a changed working directory and fake timers', () => {
     const before = processState();
     const dir = realpathSync(mkdtempSync(join(tmpdir(), 'cairn-leak-')));
