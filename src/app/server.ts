@@ -703,6 +703,15 @@ function idempotencyStore(
       eb('status', '=', 0),
       eb.or([eb('response', '=', pending), eb('response', 'like', `committed:${boot}:%`)]),
     ]);
+  // A claim is no longer running here only once its row says so (an answer is kept after it is
+  // sent): a retry that comes in meanwhile is told to wait, not that the write was lost to a crash.
+  const settled = async (principal: string, key: string, write: { execute(): Promise<unknown> }) => {
+    try {
+      await write.execute();
+    } finally {
+      inflight.delete(k(principal, key));
+    }
+  };
   let swept = 0;
   return {
     async claim(principal, key, requestDigest) {
@@ -734,11 +743,9 @@ function idempotencyStore(
       if (row.status !== 0) return { state: 'done', status: row.status, response: row.response };
       return takeOver(row.response, principal, key);
     },
-    async complete(principal, key, status, response) {
-      inflight.delete(k(principal, key));
+    complete: (principal, key, status, response) =>
       // Only while the claim is still this process's: a process that took it over answers it.
-      await db.updateTable('idempotency_keys').set({ status, response }).where(mine(principal, key)).execute();
-    },
+      settled(principal, key, db.updateTable('idempotency_keys').set({ status, response }).where(mine(principal, key))),
     async committed(tx, principal, key, index) {
       const r = await tx.db
         .updateTable('idempotency_keys')
@@ -752,10 +759,7 @@ function idempotencyStore(
     abandon(principal, key) {
       inflight.delete(k(principal, key));
     },
-    async release(principal, key) {
-      inflight.delete(k(principal, key));
-      await db.deleteFrom('idempotency_keys').where(mine(principal, key)).execute();
-    },
+    release: (principal, key) => settled(principal, key, db.deleteFrom('idempotency_keys').where(mine(principal, key))),
   };
 }
 

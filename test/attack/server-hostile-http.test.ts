@@ -180,7 +180,7 @@ describe('events a client can shape', () => {
   });
 
   it('a token in a store path or User-Agent is not written into the log', async () => {
-    const secret = t.tokens.bob!.split('_').at(-1)!;
+    const secret = t.tokens.bob!.split('_').slice(2).join('_');
     await raw('GET', `/api/v1/store/objects/meta/${t.tokens.bob}`, [
       bearer('alice'),
       ['user-agent', `x ${t.tokens.bob}`],
@@ -217,7 +217,9 @@ describe('requests no route takes', () => {
     expect(a).toMatchObject({ outcome: 'denied', actor: { id: 'carol', auth: 'token' } });
     expect(a.params).toMatchObject({ status: 404, method: 'GET' });
     expect(a.params.path).toMatch(/^\/api\/v1\/admin\/secrets\//);
-    expect(JSON.stringify(a), 'a token in the path reached the log').not.toContain(t.tokens.bob!.split('_').at(-1));
+    expect(JSON.stringify(a), 'a token in the path reached the log').not.toContain(
+      t.tokens.bob!.split('_').slice(2).join('_'),
+    );
     expect(b).toMatchObject({
       actor: { id: 'anonymous' },
       params: { status: 404, method: 'DELETE', path: '/api/v2/everything' },

@@ -30,7 +30,7 @@ describe('credentials pasted into a write’s own fields', () => {
     const r = await t.call('admin', 'POST', '/api/v1/tokens', { user: 'alice', label: `ci ${pasted}` });
     expect([r.status, r.json.error?.code], JSON.stringify(r.json)).toEqual([422, 'SECRET_IN_INPUT']);
     expect(r.json.error.data).toMatchObject({ field: 'body.label', kind: 'a Cairn API token' });
-    expect(JSON.stringify(r.json)).not.toContain(pasted.split('_').at(-1));
+    expect(JSON.stringify(r.json)).not.toContain(pasted.split('_').slice(2).join('_'));
     const after = await t.call('admin', 'GET', '/api/v1/tokens');
     expect(after.json.length).toBe(before.json.length);
     const denied = await t.call('admin', 'GET', '/api/v1/audit/events?action=server.denied&actor=admin');
@@ -89,7 +89,14 @@ describe('credentials pasted into a write’s own fields', () => {
     const b = await bundleVerifies(t);
     expect([b.ok, b.problems]).toEqual([true, []]);
     expect(b.py).toMatch(/^ok: /);
-    for (const s of [fakeAws, fakeGithub, fakeJwt, t.tokens.bob!.split('_').at(-1)!, 'wJalrXUtnFEMI', 'hunter2-prod'])
+    for (const s of [
+      fakeAws,
+      fakeGithub,
+      fakeJwt,
+      t.tokens.bob!.split('_').slice(2).join('_'),
+      'wJalrXUtnFEMI',
+      'hunter2-prod',
+    ])
       expect(b.text).not.toContain(s);
   });
 });

@@ -58,7 +58,7 @@ describe('authentication edge cases', () => {
   });
 
   it('never writes a token secret into the audit log, whatever field it was pasted into', async () => {
-    const secret = t.tokens.alice!.split('_').at(-1)!;
+    const secret = t.tokens.alice!.split('_').slice(2).join('_');
     // A careless user pastes a token into a filter or a path; an attacker sends it in the query.
     await t.call('carol', 'GET', `/api/v1/audit/events?actor=${t.tokens.alice}`);
     await t.call('carol', 'GET', `/api/v1/models/${t.tokens.alice}/versions`);
