@@ -7,7 +7,7 @@ import { startTeam, type Team } from '../server/harness.js';
  * protected alias would move onto, then the service moves it: if the request names the version
  * through another alias (`m@staging`, or `m` for the latest), that alias can move between the
  * check and the move, and the approver's own version goes live by their own hand. The window is
- * opened deterministically: the real service's read the check makes is wrapped so that, right
+ * opened deterministically: the real service's read the check makes (`authors`) is wrapped so that, right
  * after it answers, a second person moves the alias through the real service (what a colleague's
  * concurrent `cairn model alias set` would do).
  */
@@ -22,7 +22,7 @@ afterAll(async () => {
 type Models = Team['server']['runtime']['services']['models'];
 
 /** Runs `between` once, right after the first `method` call whose first argument satisfies `when`. */
-function interleave<K extends 'show' | 'history'>(
+function interleave<K extends 'authors' | 'history'>(
   method: K,
   when: (arg: string) => boolean,
   between: () => Promise<unknown>,
@@ -65,7 +65,7 @@ describe('a protected alias moved through an alias that moves meanwhile', () => 
     const own = await t.registerAs('bob', 'race-promote');
     await as('alice', (m) => m.promote(theirs, 'staging', 'set'));
     const restore = interleave(
-      'show',
+      'authors',
       (ref) => ref === 'race-promote@staging',
       () => as('alice', (m) => m.promote(own, 'staging', 'set')),
     );
@@ -89,7 +89,7 @@ describe('a protected alias moved through an alias that moves meanwhile', () => 
     const theirs = (await live('race-latest', 'latest'))!;
     let own = '';
     const restore = interleave(
-      'show',
+      'authors',
       (ref) => ref === 'race-latest',
       async () => {
         own = await t.registerAs('bob', 'race-latest');

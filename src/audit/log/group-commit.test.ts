@@ -91,11 +91,12 @@ async function run(ws: Workspace, scopes: AsyncLocalStorage<RequestScope>, op: O
             .values({ ...principal(`p${i}`, ws.actor().id), email: t[0]!.t })
             .execute();
           if (op.kind === 'throws') throw new CairnError('ALREADY_EXISTS', 'refused after writing');
-          // A primary key that exists: the database aborts this write's part of the transaction.
+          // A primary key that exists (the row just written): the database aborts this write's
+          // part of the transaction. Not a row of its own, which no event would vouch for.
           if (op.kind === 'dbError')
             await tx.db
               .insertInto('principals')
-              .values(principal(`dup${i}`, 'x', 'seed'))
+              .values(principal(`dup${i}`, 'x', `id-p${i}`))
               .execute();
         }),
       );
@@ -149,10 +150,6 @@ describe.skipIf(!available)('group commit of audited writes (PostgreSQL)', () =>
         const scopes = new AsyncLocalStorage<RequestScope>();
         const ws = await openPair(tmp(), url, scopes);
         try {
-          await ws.meta.db
-            .insertInto('principals')
-            .values(principal('seed', 'host', 'seed'))
-            .execute();
           const before = (await rows(ws)).length;
           // All at once: the group commit takes whatever is queued while a transaction runs.
           const outcomes = await Promise.all(ops.map((op, i) => run(ws, scopes, op, i)));
@@ -180,7 +177,7 @@ describe.skipIf(!available)('group commit of audited writes (PostgreSQL)', () =>
             expect(names.has(`p${i}:actor-${i}`)).toBe(ok);
             expect(mine.map((r) => [r.action, r.outcome])).toEqual([['server.user.add', ok ? 'ok' : 'failed']]);
           });
-          expect(names.size).toBe(1 + ops.filter((o) => o.kind === 'write').length);
+          expect(names.size).toBe(ops.filter((o) => o.kind === 'write').length);
           const report = await verifyWorkspaceLog(ws, {});
           expect(report.problems).toEqual([]);
           expect(report.ok).toBe(true);
