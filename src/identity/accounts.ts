@@ -187,19 +187,7 @@ export async function createToken(
 }
 
 export async function revokeToken(deps: IdentityDeps, id: string): Promise<void> {
-  const row = await deps.meta.db
-    .selectFrom('api_tokens')
-    .innerJoin('principals', 'principals.id', 'api_tokens.principal_id')
-    .select([
-      'api_tokens.id',
-      'api_tokens.principal_id',
-      'api_tokens.secret_hash',
-      'api_tokens.expires_at',
-      'api_tokens.revoked_at',
-      'principals.name',
-    ])
-    .where('api_tokens.id', '=', id)
-    .executeTakeFirst();
+  const row = await lookupToken(deps.meta.db, id);
   if (!row) throw new CairnError('NOT_FOUND', `no token ${id}`);
   if (row.revoked_at) return;
   await deps.audit.audited(
