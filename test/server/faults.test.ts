@@ -8,7 +8,7 @@ import { login } from '../../src/app/remote/login.js';
 import { withServices } from '../../src/app/services.js';
 import { cliSpawn } from '../../src/test-support/cli.js';
 import { dropSchema, freshPgUrl, postgresAvailable } from '../../src/test-support/services.js';
-import { startTeam } from './harness.js';
+import { startTeam, announcedUrl } from './harness.js';
 
 /**
  * kill -9 of the real server process (`cairn server start`, the built CLI) while clients write
@@ -26,16 +26,7 @@ afterEach(async () => {
 async function spawnServer(dataDir: string, listen: string): Promise<{ child: ChildProcess; url: string }> {
   const child = cliSpawn(['server', 'start', '--listen', listen, '--data-dir', dataDir], { cwd: dataDir });
   children.push(child);
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (b: Buffer) => {
-      out += b.toString();
-      const m = /Cairn server on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-    child.once('exit', (code) => reject(new Error(`cairn server start exited ${code}: ${out}`)));
-  });
+  const url = await announcedUrl(child);
   return { child, url };
 }
 

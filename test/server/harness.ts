@@ -1,4 +1,5 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- HTTP answers are checked field by field in the tests */
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -226,5 +227,19 @@ export function servicesAs(t: Team, user: string) {
     verifierKey: t.server.runtime.verifierKey,
     origin: t.server.runtime.origin,
     seen: null,
+  });
+}
+
+/** The URL a `cairn server start` process says it serves on; rejects with its output if it exits first. */
+export function announcedUrl(child: ChildProcess): Promise<string> {
+  let out = '';
+  return new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (buf: Buffer) => {
+      out += buf.toString();
+      const m = /Cairn server on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.stderr!.on('data', (buf: Buffer) => (out += buf.toString()));
+    child.once('exit', (code) => reject(new Error(`cairn server start exited ${code}: ${out}`)));
   });
 }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/app/remote/client.js';
 import { cliSpawn } from '../../src/test-support/cli.js';
 import { dropSchema, PG_BASE_URL, postgresAvailable } from '../../src/test-support/services.js';
-import { startTeam, type Team } from './harness.js';
+import { startTeam, type Team, announcedUrl } from './harness.js';
 
 /**
  * One Idempotency-Key, two real `cairn server start` processes on one PostgreSQL schema
@@ -40,16 +40,7 @@ async function spawnServer(dataDir: string, leaseMs = LEASE_MS): Promise<Proc> {
     env: { ...process.env, CAIRN_STORE_LOCK_LEASE_MS: String(leaseMs) },
   });
   children.push(child);
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /Cairn server on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    child.once('exit', (code) => reject(new Error(`cairn server start exited ${code}: ${out}`)));
-  });
+  const url = await announcedUrl(child);
   return { child, url };
 }
 

@@ -15,7 +15,7 @@ import { mulberry32 } from '../../src/test-support/prng.js';
 import { useSharedS3 } from '../../src/test-support/s3-server.js';
 import { dropSchema, PG_BASE_URL, postgresAvailable } from '../../src/test-support/services.js';
 import { newWorkspace, prng, writeTree } from '../../src/test-support/workspace.js';
-import { startTeam, type Team } from './harness.js';
+import { startTeam, type Team, announcedUrl } from './harness.js';
 
 /**
  * Two real `cairn server start` processes (the built CLI) on one PostgreSQL schema and one folder
@@ -52,16 +52,7 @@ async function spawnServer(dataDir: string): Promise<{ child: ChildProcess; url:
     env: { ...process.env, CAIRN_STORE_LOCK_LEASE_MS: String(LEASE_MS) },
   });
   children.push(child);
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /Cairn server on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    child.once('exit', (code) => reject(new Error(`cairn server start exited ${code}: ${out}`)));
-  });
+  const url = await announcedUrl(child);
   return { child, url };
 }
 

@@ -12,7 +12,7 @@ import { startServer } from '../../src/server/start.js';
 import { cliSpawn } from '../../src/test-support/cli.js';
 import { mulberry32 } from '../../src/test-support/prng.js';
 import { dropSchema, freshPgUrl, PG_BASE_URL, postgresAvailable } from '../../src/test-support/services.js';
-import { startTeam, type Team } from './harness.js';
+import { startTeam, type Team, announcedUrl } from './harness.js';
 import { browse, startIdp, type TestIdp } from './idp.js';
 
 /**
@@ -54,16 +54,7 @@ describe.skipIf(!pg)('browser-session refresh tokens: sealed at rest, spent once
       ],
       { cwd: a.dataDir },
     );
-    let out = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout!.on('data', (buf: Buffer) => {
-        out += buf.toString();
-        const m = /Cairn server on (http:\/\/\S+)/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      child.stderr!.on('data', (buf: Buffer) => (out += buf.toString()));
-      child.once('exit', (code) => reject(new Error(`cairn server start exited ${code}: ${out}`)));
-    });
+    const url = await announcedUrl(child);
     b = { child, url };
   }, 120_000);
   afterAll(async () => {

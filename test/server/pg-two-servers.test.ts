@@ -5,7 +5,7 @@ import { dropSchema, freshPgUrl, postgresAvailable } from '../../src/test-suppor
 import { cliSpawn } from '../../src/test-support/cli.js';
 import { mulberry32 } from '../../src/test-support/prng.js';
 import type { RequestEvent } from '../../src/app/server.js';
-import { startTeam, type Team } from './harness.js';
+import { startTeam, type Team, announcedUrl } from './harness.js';
 
 /**
  * Two server processes on one PostgreSQL database, one of them busy with reads (its statements
@@ -25,16 +25,7 @@ describe.skipIf(!pg)('two servers on one PostgreSQL database', () => {
     const child = cliSpawn(['server', 'start', '--listen', '127.0.0.1:0', '--data-dir', a.dataDir], {
       cwd: a.dataDir,
     });
-    let out = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout!.on('data', (buf: Buffer) => {
-        out += buf.toString();
-        const m = /Cairn server on (http:\/\/\S+)/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      child.stderr!.on('data', (buf: Buffer) => (out += buf.toString()));
-      child.once('exit', (code) => reject(new Error(`cairn server start exited ${code}: ${out}`)));
-    });
+    const url = await announcedUrl(child);
     b = { child, url };
   }, 120_000);
   afterAll(async () => {
