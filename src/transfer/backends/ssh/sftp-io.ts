@@ -45,6 +45,7 @@ function call<T>(s: SFTPWrapper, fn: (cb: (err: Error | undefined | null, value?
 
 export const sftpOps = {
   stat: (s: SFTPWrapper, path: string) => call<Stats>(s, (cb) => s.stat(path, cb)),
+  lstat: (s: SFTPWrapper, path: string) => call<Stats>(s, (cb) => s.lstat(path, cb)),
   open: (s: SFTPWrapper, path: string, flags: 'r' | 'wx') =>
     call<Buffer>(s, (cb) => s.open(path, flags, { mode: 0o644 }, cb)),
   fstat: (s: SFTPWrapper, h: Buffer) => call<Stats>(s, (cb) => s.fstat(h, cb)),

@@ -7,6 +7,7 @@ import {
   readFileSync,
   readlinkSync,
   rmSync,
+  symlinkSync,
   truncateSync,
   writeFileSync,
 } from 'node:fs';
@@ -120,6 +121,34 @@ describe('SshBackend', () => {
     );
     expect(() => new SshBackend({ host: 'h', root: 'relative' })).toThrow(expect.objectContaining({ code: 'USAGE' }));
   });
+
+  it(
+    'writes and deletes nothing through a folder someone linked out of the remote (PATH_UNSAFE)',
+    withSshd(async (f) => {
+      const b = new SshBackend(options(f));
+      await b.put('packs/ab/keep.pack', Buffer.from('in'));
+      const outside = mkdtempSync(join(tmpdir(), 'cairn-outside-'));
+      mkdirSync(join(outside, 'cd'));
+      writeFileSync(join(outside, 'cd', 'victim.pack'), 'theirs');
+      symlinkSync(outside, join(b.root, 'meta'));
+      symlinkSync(join(outside, 'cd'), join(b.root, 'packs', 'cd'));
+      await expect(b.put('meta/state.json', Buffer.from('{}'))).rejects.toMatchObject({
+        code: 'PATH_UNSAFE',
+        data: { link: 'meta' },
+      });
+      await expect(b.delete('packs/cd/victim.pack')).rejects.toMatchObject({
+        code: 'PATH_UNSAFE',
+        data: { link: 'packs/cd' },
+      });
+      expect(existsSync(join(outside, 'state.json'))).toBe(false);
+      expect(readFileSync(join(outside, 'cd', 'victim.pack'), 'utf8')).toBe('theirs');
+      // Real folders go on working.
+      await b.put('packs/ab/more.pack', Buffer.from('ok'));
+      await b.delete('packs/ab/keep.pack');
+      expect(readdirSync(join(b.root, 'packs', 'ab'))).toEqual(['more.pack']);
+      await b.close();
+    }),
+  );
 
   it(
     'refuses a host whose key is not in known_hosts, saying how to add it',

@@ -57,6 +57,8 @@ export class SshBackend implements RemoteBackend {
   private closes = 0;
   /** Directories known to exist, to spare a round trip per put. */
   private readonly dirs = new Set<string>();
+  /** Folders under the root found to be real folders, not links (noLinkedFolders). */
+  private readonly real = new Set<string>();
   /** Temp files of puts whose connection died before they could remove them. */
   private readonly orphans = new Set<string>();
 
@@ -212,10 +214,39 @@ export class SshBackend implements RemoteBackend {
     });
   }
 
+  /**
+   * Refuses a key whose folders under the root are symbolic links (as the folder backend does):
+   * whoever else can write to the remote's folder could otherwise have a push write, and a gc or
+   * erase delete, outside it with the pusher's own account. Folders seen real are not asked again.
+   */
+  private async noLinkedFolders(sftp: SFTPWrapper, key: string): Promise<void> {
+    const parts = assertKey(key).split('/').slice(0, -1);
+    const folders = [TMP, ...parts.map((_, i) => parts.slice(0, i + 1).join('/'))].filter((f) => !this.real.has(f));
+    await Promise.all(
+      folders.map(async (rel) => {
+        const st = await sftpOps.lstat(sftp, posix.join(this.root, rel)).catch((err: unknown) => {
+          if (sftpStatus(err) === SFTP_STATUS.NO_SUCH_FILE) return null;
+          throw err;
+        });
+        if (st?.isSymbolicLink())
+          throw new CairnError(
+            'PATH_UNSAFE',
+            `${this.url}: ${rel} is a symbolic link; nothing is written or deleted through it`,
+            {
+              hint: 'a remote holds real folders only; someone with write access to it may have planted the link',
+              data: { key, link: rel },
+            },
+          );
+        if (st?.isDirectory()) this.real.add(rel);
+      }),
+    );
+  }
+
   async put(key: string, body: Buffer): Promise<void> {
     const dest = this.path(key);
     const tmpDir = posix.join(this.root, TMP);
     await this.run(key, 'writing', async (sftp) => {
+      await this.noLinkedFolders(sftp, key);
       const tmp = posix.join(tmpDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
       let created = false;
       try {
@@ -316,6 +347,7 @@ export class SshBackend implements RemoteBackend {
   async delete(key: string): Promise<void> {
     const path = this.path(key);
     await this.run(key, 'deleting', async (sftp) => {
+      await this.noLinkedFolders(sftp, key);
       await sftpOps.unlink(sftp, path).catch((err: unknown) => {
         if (sftpStatus(err) !== SFTP_STATUS.NO_SUCH_FILE) throw err;
       });
