@@ -96,6 +96,7 @@ export interface ServerStore {
 
 /** Where the server keeps the exports of its own log in the store (docs/SERVER.md "What a pull from the server brings"). */
 export const OWN_PREFIX = 'own-log/';
+const UPLOADERS_PREFIX = 'uploaders/';
 
 /** The store's `own-log/` folder, keys relative to it: written by the server alone. */
 export interface OwnObjects {
@@ -417,7 +418,7 @@ function smallObjects(
   return {
     readObject,
     openObject: async (key) => {
-      refuseBookkeeping(key);
+      refuseBookkeeping(key, true);
       // The state is served as built from the server's rows, never as stored.
       if (key !== STATE_KEY) return streamObject(backend, key);
       const whole = await readObject(key);
@@ -440,9 +441,19 @@ function smallObjects(
 }
 
 const PROPOSALS = 'proposals/';
+/**
+ * What a client never reads, even a reader of every project: who owns each pushed log, who
+ * uploaded each pack, and uploads still staged (bytes not yet checked or recorded). The server
+ * reads the first two itself (through readObject), so only a client's read is refused.
+ */
+const CLIENT_UNREADABLE = ['owners/', UPLOADERS_PREFIX, 'incoming/'];
 
-function refuseBookkeeping(key: string): void {
-  if (key.startsWith(PROPOSALS) || key.startsWith(OWN_PREFIX))
+function refuseBookkeeping(key: string, client = false): void {
+  if (
+    key.startsWith(PROPOSALS) ||
+    key.startsWith(OWN_PREFIX) ||
+    (client && CLIENT_UNREADABLE.some((p) => key.startsWith(p)))
+  )
     throw new CairnError('PERMISSION_DENIED', `${key} is the server's own bookkeeping`, {
       hint: 'read meta/state.json: what the server imported',
     });
@@ -794,7 +805,7 @@ function place(
   });
 }
 
-const UPLOADERS = 'uploaders/';
+const UPLOADERS = UPLOADERS_PREFIX;
 
 /** The uploader recorded for the packs the server places itself: no account's name has a colon. */
 const OWN_UPLOADER = 'server:own';
