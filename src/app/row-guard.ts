@@ -10,9 +10,11 @@ import type { Workspace } from './workspace.js';
  */
 export const ROWS_SEALED_FILE = join('keys', 'rows-sealed');
 /** The database's mark of the same (another server process on the database sealed them). */
-const ROWS_SEALED_ROW = 'rows-sealed';
+export const ROWS_SEALED_ROW = 'rows-sealed';
+/** The database's check value of the session key (which key file its rows are sealed with). */
+export const KEY_CHECK_ROW = 'session-key-check';
 /** Rows of browser_sessions that are the server's bookkeeping, not sessions. */
-const NOT_SESSIONS = ['session-key-check', ROWS_SEALED_ROW];
+const NOT_SESSIONS = [KEY_CHECK_ROW, ROWS_SEALED_ROW];
 
 /**
  * The row seal with `key`, reporting each row that fails it as `server.row.forged` (once per

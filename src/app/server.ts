@@ -25,7 +25,7 @@ import {
 import type { OwnOutputs, TrainedRuns } from './server-state.js';
 import { memorySessions, type SessionRecord, type SessionStore } from './oidc/index.js';
 import { readSessionKey, sameCheck, SESSION_KEY_FILE, sessionKeys, type SessionKeys } from './session-seal.js';
-import { rowGuard, sealRowsOnce } from './row-guard.js';
+import { KEY_CHECK_ROW, rowGuard, sealRowsOnce } from './row-guard.js';
 import { serverJobs, type JobUserOptions, type ServerJobs } from './job-user.js';
 import { pseudonymKey } from './keys.js';
 import { leaseLocks, processLease, type ProcessLease, type StoreLocks } from './store-locks.js';
@@ -585,7 +585,6 @@ function readClaims(
 }
 
 /** The browser_sessions row holding the check value of the session key the rows are sealed with. */
-const KEY_CHECK_ROW = 'session-key-check';
 
 /**
  * The data dir's session key, checked against the one the database's sessions were sealed with
@@ -599,7 +598,7 @@ async function openSessionKeys(ws: Workspace): Promise<SessionKeys> {
     db.selectFrom('browser_sessions').select('claims').where('id_hash', '=', KEY_CHECK_ROW).executeTakeFirst();
   const before = await kept();
   const raw = readSessionKey(ws.cairnDir, !before);
-  const hint = `copy ${SESSION_KEY_FILE} from the data dir of a server already on this database (if it is lost: delete the rows of browser_sessions, and everyone signs in again)`;
+  const hint = `copy ${SESSION_KEY_FILE} from the data dir of a server already on this database; if it is lost, run \`cairn server reseal --data-dir <dir>\` on the host (everyone signs in again in the browser; tokens keep working)`;
   if (!raw)
     throw new CairnError(
       'CONFIG_INVALID',

@@ -84,6 +84,8 @@ export const auditActions = {
     'A request was refused before reaching a service (no or bad credentials, an expired or revoked token, a missing role: outcome denied), or failed before any service recorded it (a name that does not exist, a store route refusing a key, an Idempotency-Key reused for another request: outcome failed): params status, reason the code and message.',
   'server.row.forged':
     "A row the server authorizes from (an account, token, grant or browser session) does not carry the server's seal: written or edited in the database by someone without the data dir's key. It is not acted on (params: table, key).",
+  'server.keys.reseal':
+    "The server's session key was replaced (`cairn server reseal` on the host, after it was lost or leaked): every account, token and grant the log vouched for was sealed again with the new key, and every browser session ended (params: accounts, tokens, grants, sessions).",
   'audit.witness.config':
     "The log's witnesses or its k-of-n witness policy changed (params: op add, remove or policy; url, vkey, policy).",
   'audit.timestamp.config':

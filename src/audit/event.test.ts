@@ -84,6 +84,7 @@ describe('audit events', () => {
       'server.signin',
       'server.denied',
       'server.row.forged',
+      'server.keys.reseal',
       'audit.witness.config',
       'audit.timestamp.config',
     ]);

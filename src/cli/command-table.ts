@@ -140,6 +140,7 @@ export const COMMAND_TABLE: readonly (BoundCommand | GroupSpec)[] = [
   bind(server.serverTokenLs, () => import('./server/token-ls.js')),
   bind(server.serverTokenRevoke, () => import('./server/token-revoke.js')),
   bind(server.serverGrant, () => import('./server/grant.js')),
+  bind(server.serverReseal, () => import('./server/reseal.js')),
   bind(server.login, () => import('./server/login.js')),
   bind(server.logout, () => import('./server/logout.js')),
   bind(server.whoami, () => import('./server/whoami.js')),

@@ -153,6 +153,14 @@ export const serverGrant = spec({
   options: { project: text('--project <project>', 'the project (default *: all)', '*'), dataDir: dataDir() },
 });
 
+export const serverReseal = spec({
+  path: 'server reseal',
+  args: [],
+  description:
+    'replace a lost or leaked session key: seal the accounts, tokens and grants again (only if the audit log vouches for each), end browser sessions; server stopped',
+  options: { dataDir: text('--data-dir <dir>', "the server's data dir (required; on the server host)") },
+});
+
 export const login = spec({
   path: 'login',
   args: ['url'],
