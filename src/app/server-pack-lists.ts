@@ -33,10 +33,7 @@ export async function checkPushedPackLists(
   // pulls bring it as metadata only and refuse it by name, so it can only mislead about itself.
   const fresh = candidate.versions.filter((v) => !listed.has(v.id) && v.packs.length > 0);
   if (!fresh.length) return;
-  const range = (key: string) => async (offset: number, length: number) =>
-    backend.getRange
-      ? backend.getRange(key, offset, length)
-      : (await backend.get(key)).subarray(offset, offset + length);
+  const range = (packId: string) => packRange(backend, packId, sizes.get(packId));
   const indexes = new Map<string, ReturnType<typeof rangedPackIndex>>();
   const src: CoverSource = {
     held: async () => new Map(),
@@ -46,13 +43,13 @@ export async function checkPushedPackLists(
         const size = sizes.get(id);
         if (size === undefined)
           throw new CairnError('MISSING_OBJECT', `${packKey(id)} is not in the store`, { data: { key: packKey(id) } });
-        got = rangedPackIndex(range(packKey(id)), size, id);
+        got = rangedPackIndex(range(id), size, id);
         indexes.set(id, got);
       }
       return got;
     },
     read: async (loc) => {
-      const buf = await range(packKey(loc.packId))(loc.offset, loc.length);
+      const buf = await range(loc.packId)(loc.offset, loc.length);
       verifyBlob(buf, loc);
       return buf;
     },
@@ -77,17 +74,14 @@ export function storeTreeLoader(
   v: { digest: string; packs: readonly string[] },
   sizes: ReadonlyMap<string, number>,
 ): TreeLoader {
-  const range = (key: string) => async (offset: number, length: number) =>
-    backend.getRange
-      ? backend.getRange(key, offset, length)
-      : (await backend.get(key)).subarray(offset, offset + length);
+  const range = (packId: string) => packRange(backend, packId, sizes.get(packId));
   let where: Promise<Map<string, { packId: string; offset: number; length: number; kind: number }>> | null = null;
   const locate = async () => {
     const out = new Map<string, { packId: string; offset: number; length: number; kind: number }>();
     for (const packId of v.packs) {
       const size = sizes.get(packId);
       if (size === undefined) continue;
-      for (const e of await rangedPackIndex(range(packKey(packId)), size, packId))
+      for (const e of await rangedPackIndex(range(packId), size, packId))
         if (e.kind === BlobKind.tree && !out.has(e.id))
           out.set(e.id, { packId, offset: e.offset, length: e.length, kind: e.kind });
     }
@@ -99,7 +93,7 @@ export function storeTreeLoader(
       throw new CairnError('MISSING_OBJECT', `tree ${id} of sha256:${v.digest} is in none of its packs in the store`, {
         data: { tree: id },
       });
-    const buf = await range(packKey(loc.packId))(loc.offset, loc.length);
+    const buf = await range(loc.packId)(loc.offset, loc.length);
     verifyBlob(buf, { id, ...loc });
     return decodeTree(buf, id);
   });
@@ -110,4 +104,16 @@ export async function storeTrees(backend: RemoteBackend, digest: string): Promis
   const state = await readState(backend);
   const v = state?.versions.find((x) => x.digest === digest && x.packs.length > 0);
   return state && v ? storeTreeLoader(backend, v, new Map(state.packs.map((p) => [p.id, p.size]))) : null;
+}
+
+/**
+ * Part of a pack in the store; a store without ranged reads is read whole, and no larger than the
+ * size the store listed for the pack (an unbounded read of a hostile or broken store otherwise).
+ */
+function packRange(backend: RemoteBackend, packId: string, size: number | undefined) {
+  const key = packKey(packId);
+  return async (offset: number, length: number): Promise<Buffer> =>
+    backend.getRange
+      ? backend.getRange(key, offset, length)
+      : (await backend.get(key, size === undefined ? {} : { maxBytes: size })).subarray(offset, offset + length);
 }
