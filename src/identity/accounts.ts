@@ -30,7 +30,10 @@ export interface AccountView {
   groups: string[];
   created: string;
   disabled: string | null;
-  grants: Array<{ project: string; role: Role }>;
+  /** A grant whose row fails the server's seal is listed with `forged` (it counts as none). */
+  grants: Array<{ project: string; role: Role; forged?: true }>;
+  /** The account's row fails the server's seal: written in the database without its key; refused. */
+  forged?: true;
 }
 
 export interface TokenView {
@@ -40,6 +43,8 @@ export interface TokenView {
   created: string;
   expires: string | null;
   revoked: string | null;
+  /** The token's row fails the server's seal: written in the database without its key; refused. */
+  forged?: true;
 }
 
 /** Who a request proved to be: the principal and the credential that proved it. */
@@ -87,9 +92,12 @@ export async function addAccount(
   return (await listAccounts(deps)).find((a) => a.name === input.name)!;
 }
 
-export async function listAccounts(deps: Pick<IdentityDeps, 'meta'>): Promise<AccountView[]> {
+export async function listAccounts(deps: Pick<IdentityDeps, 'meta' | 'rows'>): Promise<AccountView[]> {
   const rows = await deps.meta.db.selectFrom('principals').selectAll().orderBy('name').execute();
   const grants = await deps.meta.db.selectFrom('role_grants').selectAll().execute();
+  // An admin is shown what the server refuses, not only told by the log (server.row.forged).
+  const forged = (table: SealedTable, fields: Record<string, unknown>, mac: string | null) =>
+    deps.rows && !deps.rows.verify(table, fields, mac) ? { forged: true as const } : {};
   return rows.map((r) => ({
     name: r.name,
     kind: r.kind as 'user' | 'service',
@@ -99,7 +107,12 @@ export async function listAccounts(deps: Pick<IdentityDeps, 'meta'>): Promise<Ac
     disabled: r.disabled_at,
     grants: grants
       .filter((g) => g.subject === `user:${r.name}`)
-      .map((g) => ({ project: g.project, role: g.role as Role })),
+      .map((g) => ({
+        project: g.project,
+        role: g.role as Role,
+        ...forged('role_grants', sealedFields.role_grants(g), g.row_mac),
+      })),
+    ...forged('principals', sealedFields.principals(r), r.row_mac),
   }));
 }
 
@@ -205,12 +218,15 @@ export async function revokeToken(deps: IdentityDeps, id: string): Promise<void>
   );
 }
 
-export async function listTokens(deps: Pick<IdentityDeps, 'meta'>, user?: string): Promise<TokenView[]> {
+export async function listTokens(deps: Pick<IdentityDeps, 'meta' | 'rows'>, user?: string): Promise<TokenView[]> {
   let q = deps.meta.db
     .selectFrom('api_tokens')
     .innerJoin('principals', 'principals.id', 'api_tokens.principal_id')
     .select([
       'api_tokens.id',
+      'api_tokens.principal_id',
+      'api_tokens.secret_hash',
+      'api_tokens.row_mac',
       'principals.name',
       'api_tokens.label',
       'api_tokens.created_at',
@@ -226,6 +242,9 @@ export async function listTokens(deps: Pick<IdentityDeps, 'meta'>, user?: string
     created: r.created_at,
     expires: r.expires_at,
     revoked: r.revoked_at,
+    ...(deps.rows && !deps.rows.verify('api_tokens', sealedFields.api_tokens(r), r.row_mac)
+      ? { forged: true as const }
+      : {}),
   }));
 }
 

@@ -110,6 +110,17 @@ describe.skipIf(!pg)('rows written with SQL let nobody in', () => {
       .execute();
     const token = await plantToken('mallory');
     expect((await accounts(token)).status).toBe(401);
+    // The admin's listings show what is refused, rather than list it as any other row.
+    const listed = (await accounts('admin')).json as any[];
+    const m = listed.find((a) => a.name === 'mallory');
+    expect([m.forged, m.grants]).toEqual([true, [{ project: '*', role: 'admin', forged: true }]]);
+    expect(listed.find((a) => a.name === 'admin').forged).toBeUndefined();
+    const tokens = (await t.call('admin', 'GET', '/api/v1/tokens?user=mallory')).json as any[];
+    expect(tokens.map((x) => x.forged)).toEqual([true]);
+    const own = (await t.call('admin', 'GET', '/api/v1/tokens?user=admin')).json as any[];
+    // Its own token is sealed (the one planted for it above is not).
+    expect(own.find((x) => x.id === t.tokenIds.admin).forged).toBeUndefined();
+    expect(own.filter((x) => x.forged).length).toBe(1);
   });
 
   it("a viewer's grant raised to admin, or her groups edited, gives her nothing", async () => {

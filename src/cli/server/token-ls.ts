@@ -9,6 +9,6 @@ export async function run(opts: OptionsOf<typeof serverTokenLs>): Promise<void> 
   out.result(tokens);
   for (const t of tokens)
     out.say(
-      `${t.id}\t${t.user}\tcreated ${t.created}\t${t.revoked ? `revoked ${t.revoked}` : t.expires ? `expires ${t.expires}` : 'no expiry'}${t.label ? `\t${t.label}` : ''}`,
+      `${t.id}\t${t.user}\tcreated ${t.created}\t${t.revoked ? `revoked ${t.revoked}` : t.expires ? `expires ${t.expires}` : 'no expiry'}${t.label ? `\t${t.label}` : ''}${t.forged ? '\tFORGED row: refused' : ''}`,
     );
 }

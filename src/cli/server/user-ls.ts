@@ -8,9 +8,10 @@ export async function run(opts: OptionsOf<typeof serverUserLs>): Promise<void> {
   const accounts = await withAccountAdmin(opts, (admin) => admin.accounts());
   out.result(accounts);
   for (const a of accounts) {
-    const grants = a.grants.map((g) => `${g.role}@${g.project}`).join(', ') || 'no grants';
+    const grants =
+      a.grants.map((g) => `${g.role}@${g.project}${g.forged ? ' (FORGED: ignored)' : ''}`).join(', ') || 'no grants';
     out.say(
-      `${a.name}\t${a.kind}\t${a.groups.join(',') || '-'}\t${grants}${a.disabled ? `\tdisabled ${a.disabled}` : ''}`,
+      `${a.name}\t${a.kind}\t${a.groups.join(',') || '-'}\t${grants}${a.disabled ? `\tdisabled ${a.disabled}` : ''}${a.forged ? '\tFORGED row: refused' : ''}`,
     );
   }
 }
