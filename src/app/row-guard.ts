@@ -1,5 +1,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Kysely } from 'kysely';
+import type { Database } from '../meta/schema.js';
 import { rowSeal, sealedFields, type RowGuard, type RowSeal, type SealedTable } from '../identity/index.js';
 import type { Workspace } from './workspace.js';
 
@@ -60,25 +62,7 @@ export async function sealRowsOnce(ws: Workspace, seal: RowSeal): Promise<void> 
     .executeTakeFirst();
   if (!marked) {
     await db.transaction().execute(async (trx) => {
-      for (const r of await trx.selectFrom('principals').selectAll().where('row_mac', 'is', null).execute())
-        await trx
-          .updateTable('principals')
-          .set({ row_mac: seal.mac('principals', sealedFields.principals(r)) })
-          .where('id', '=', r.id)
-          .execute();
-      for (const r of await trx.selectFrom('api_tokens').selectAll().where('row_mac', 'is', null).execute())
-        await trx
-          .updateTable('api_tokens')
-          .set({ row_mac: seal.mac('api_tokens', sealedFields.api_tokens(r)) })
-          .where('id', '=', r.id)
-          .execute();
-      for (const r of await trx.selectFrom('role_grants').selectAll().where('row_mac', 'is', null).execute())
-        await trx
-          .updateTable('role_grants')
-          .set({ row_mac: seal.mac('role_grants', sealedFields.role_grants(r)) })
-          .where('subject', '=', r.subject)
-          .where('project', '=', r.project)
-          .execute();
+      await sealIdentityRows(trx, seal, true);
       const sessions = await trx
         .selectFrom('browser_sessions')
         .selectAll()
@@ -106,4 +90,50 @@ export async function sealRowsOnce(ws: Workspace, seal: RowSeal): Promise<void> 
   }
   mkdirSync(join(ws.cairnDir, 'keys'), { recursive: true, mode: 0o700 });
   writeFileSync(file, `${new Date().toISOString()}\n`, { mode: 0o600 });
+}
+
+/**
+ * Seals the accounts, tokens and grants with `seal` (`onlyUnsealed`: those without a seal yet, as
+ * at the upgrade to seals; otherwise all of them, as after a new key). In the caller's transaction.
+ */
+export async function sealIdentityRows(
+  db: Kysely<Database>,
+  seal: RowSeal,
+  onlyUnsealed: boolean,
+): Promise<{ accounts: number; tokens: number; grants: number }> {
+  const accounts = await db
+    .selectFrom('principals')
+    .selectAll()
+    .$if(onlyUnsealed, (q) => q.where('row_mac', 'is', null))
+    .execute();
+  for (const r of accounts)
+    await db
+      .updateTable('principals')
+      .set({ row_mac: seal.mac('principals', sealedFields.principals(r)) })
+      .where('id', '=', r.id)
+      .execute();
+  const tokens = await db
+    .selectFrom('api_tokens')
+    .selectAll()
+    .$if(onlyUnsealed, (q) => q.where('row_mac', 'is', null))
+    .execute();
+  for (const r of tokens)
+    await db
+      .updateTable('api_tokens')
+      .set({ row_mac: seal.mac('api_tokens', sealedFields.api_tokens(r)) })
+      .where('id', '=', r.id)
+      .execute();
+  const grants = await db
+    .selectFrom('role_grants')
+    .selectAll()
+    .$if(onlyUnsealed, (q) => q.where('row_mac', 'is', null))
+    .execute();
+  for (const r of grants)
+    await db
+      .updateTable('role_grants')
+      .set({ row_mac: seal.mac('role_grants', sealedFields.role_grants(r)) })
+      .where('subject', '=', r.subject)
+      .where('project', '=', r.project)
+      .execute();
+  return { accounts: accounts.length, tokens: tokens.length, grants: grants.length };
 }

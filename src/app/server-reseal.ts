@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CairnError } from '../core/errors.js';
-import { rowSeal, sealedFields } from '../identity/index.js';
-import { ROWS_SEALED_FILE, ROWS_SEALED_ROW, KEY_CHECK_ROW } from './row-guard.js';
+import { rowSeal } from '../identity/index.js';
+import { KEY_CHECK_ROW, ROWS_SEALED_FILE, ROWS_SEALED_ROW, sealIdentityRows } from './row-guard.js';
 import { buildServices } from './services.js';
 import { SESSION_KEY_FILE, sessionKeys } from './session-seal.js';
 import { openWorkspace, type Workspace } from './workspace.js';
@@ -76,28 +76,7 @@ async function reseal(ws: Workspace): Promise<Resealed> {
       (commit, draft) =>
         commit(async (tx) => {
           const db = tx.db;
-          const accounts = await db.selectFrom('principals').selectAll().execute();
-          for (const r of accounts)
-            await db
-              .updateTable('principals')
-              .set({ row_mac: seal.mac('principals', sealedFields.principals(r)) })
-              .where('id', '=', r.id)
-              .execute();
-          const tokens = await db.selectFrom('api_tokens').selectAll().execute();
-          for (const r of tokens)
-            await db
-              .updateTable('api_tokens')
-              .set({ row_mac: seal.mac('api_tokens', sealedFields.api_tokens(r)) })
-              .where('id', '=', r.id)
-              .execute();
-          const grants = await db.selectFrom('role_grants').selectAll().execute();
-          for (const r of grants)
-            await db
-              .updateTable('role_grants')
-              .set({ row_mac: seal.mac('role_grants', sealedFields.role_grants(r)) })
-              .where('subject', '=', r.subject)
-              .where('project', '=', r.project)
-              .execute();
+          const sealed = await sealIdentityRows(db, seal, false);
           const ended = await db.deleteFrom('browser_sessions').executeTakeFirst();
           const now = new Date().toISOString();
           const mark = (id_hash: string, claims: string) => ({
@@ -112,9 +91,7 @@ async function reseal(ws: Workspace): Promise<Resealed> {
             .values([mark(KEY_CHECK_ROW, JSON.stringify(keys.check)), mark(ROWS_SEALED_ROW, JSON.stringify(now))])
             .execute();
           const out = {
-            accounts: accounts.length,
-            tokens: tokens.length,
-            grants: grants.length,
+            ...sealed,
             // The two bookkeeping rows (the key check, the sealed mark) are not sessions.
             sessions: Math.max(0, Number(ended.numDeletedRows ?? 0) - 2),
           };
