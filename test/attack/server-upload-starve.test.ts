@@ -1,6 +1,5 @@
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTeam, type Team } from '../server/harness.js';
+import { declaredPut, startTeam, type Team } from '../server/harness.js';
 
 /**
  * The byte routes' memory bound (`uploadMemory`) is taken by a body's declared size before a
@@ -25,26 +24,12 @@ afterAll(async () => {
 
 /** A PUT by `who` that declares `declared` bytes and sends none of them. */
 function silentUpload(who: string, path: string, declared: number): { abort: () => void; answered: Promise<number> } {
-  const url = new URL(t.server.url + path);
   let abort = () => {};
   const answered = new Promise<number>((resolve) => {
-    const req = request(
-      {
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method: 'PUT',
-        headers: {
-          authorization: `Bearer ${t.tokens[who]}`,
-          'content-type': 'application/octet-stream',
-          'content-length': String(declared),
-        },
-      },
-      (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      },
-    );
+    const req = declaredPut(t, who, path, declared, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
     req.on('error', () => resolve(-1));
     req.flushHeaders();
     abort = () => req.destroy();
@@ -97,19 +82,8 @@ describe('one account cannot hold the upload memory for ever', () => {
 
   it('a body its sender abandons half-way is still an event with its identity', async () => {
     const before = await t.call('admin', 'GET', '/api/v1/audit/events?actor=mallory&limit=1000');
-    const url = new URL(`${t.server.url}/api/v1/store/uploads/up-half`);
     await new Promise<void>((resolve) => {
-      const req = request({
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method: 'PUT',
-        headers: {
-          authorization: `Bearer ${t.tokens.mallory}`,
-          'content-type': 'application/octet-stream',
-          'content-length': String(MiB),
-        },
-      });
+      const req = declaredPut(t, 'mallory', '/api/v1/store/uploads/up-half', MiB);
       req.on('error', () => resolve());
       req.write(Buffer.alloc(1000, 1), () => setTimeout(() => (req.destroy(), resolve()), 200));
     });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCairnError } from '../../src/core/errors.js';
 import { ServerStoreBackend } from '../../src/app/remote/store-backend.js';
-import { startTeam, type Team } from './harness.js';
+import { declaredPut, startTeam, type Team } from './harness.js';
 
 /**
  * What the server holds while it answers (docs/SERVER.md "Answer memory"): readers of a large
@@ -131,18 +131,7 @@ describe('a client reading through the server', () => {
 
 /** A PUT as `who` that declares `declared` bytes and sends none: it holds (or waits for) upload memory. */
 function heldPut(who: string, key: string, declared: number): ClientRequest {
-  const url = new URL(`${t.server.url}/api/v1/store/objects/${key}`);
-  const req = request({
-    host: url.hostname,
-    port: url.port,
-    path: url.pathname,
-    method: 'PUT',
-    headers: {
-      authorization: `Bearer ${t.tokens[who]}`,
-      'content-type': 'application/octet-stream',
-      'content-length': String(declared),
-    },
-  });
+  const req = declaredPut(t, who, `/api/v1/store/objects/${key}`, declared);
   req.on('error', () => {});
   req.flushHeaders();
   return req;

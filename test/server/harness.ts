@@ -1,5 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- HTTP answers are checked field by field in the tests */
 import type { ChildProcess } from 'node:child_process';
+import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -242,4 +243,32 @@ export function announcedUrl(child: ChildProcess): Promise<string> {
     child.stderr!.on('data', (buf: Buffer) => (out += buf.toString()));
     child.once('exit', (code) => reject(new Error(`cairn server start exited ${code}: ${out}`)));
   });
+}
+
+/**
+ * A raw PUT to `path` as `who` that declares `declared` bytes and sends no body yet: what holds,
+ * trickles into or waits for the server's upload memory. The caller writes (or never writes) the body.
+ */
+export function declaredPut(
+  t: Team,
+  who: string,
+  path: string,
+  declared: number,
+  onResponse?: (res: IncomingMessage) => void,
+): ClientRequest {
+  const url = new URL(t.server.url + path);
+  return request(
+    {
+      host: url.hostname,
+      port: url.port,
+      path: url.pathname,
+      method: 'PUT',
+      headers: {
+        authorization: `Bearer ${t.tokens[who]}`,
+        'content-type': 'application/octet-stream',
+        'content-length': String(declared),
+      },
+    },
+    onResponse,
+  );
 }

@@ -1,7 +1,7 @@
-import { request, type ClientRequest } from 'node:http';
+import type { ClientRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTeam, type Team } from './harness.js';
+import { declaredPut, startTeam, type Team } from './harness.js';
 
 /**
  * The holes a slow peer left open after the per-body idle and total bounds (issue 11): a body
@@ -49,35 +49,22 @@ function drip(who: string, key: string, declared: number, chunk: number, everyMs
       clearTimeout(giveUp);
       resolve(out);
     };
-    req = request(
-      {
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method: 'PUT',
-        headers: {
-          authorization: `Bearer ${t.tokens[who]}`,
-          'content-type': 'application/octet-stream',
-          'content-length': String(declared),
-        },
-      },
-      (res) => {
-        out.status = res.statusCode ?? 0;
-        out.retryAfter = (res.headers['retry-after'] as string | undefined) ?? null;
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => {
-          try {
-            const e = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
-            out.code = e?.code ?? null;
-            out.message = e?.message ?? '';
-          } catch {
-            /* not JSON */
-          }
-          setTimeout(finish, 50);
-        });
-      },
-    );
+    req = declaredPut(t, who, url.pathname, declared, (res) => {
+      out.status = res.statusCode ?? 0;
+      out.retryAfter = (res.headers['retry-after'] as string | undefined) ?? null;
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => {
+        try {
+          const e = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
+          out.code = e?.code ?? null;
+          out.message = e?.message ?? '';
+        } catch {
+          /* not JSON */
+        }
+        setTimeout(finish, 50);
+      });
+    });
     open.push(req);
     req.on('error', () => {});
     req.on('socket', (s) => s.on('close', () => ((out.closed = true), setTimeout(finish, 20))));
