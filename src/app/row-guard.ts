@@ -48,10 +48,10 @@ export function rowGuard(ws: Workspace, key: Buffer): RowGuard {
 
 /**
  * Seals the rows a server from before row seals left unsealed, once: at the first start after the
- * upgrade (no mark in the data dir, none in the database). A server whose database another
- * process already sealed only takes the mark.
+ * upgrade (no mark in the data dir, none in the database, and the session key made by this very
+ * start). Any other start only takes the mark.
  */
-export async function sealRowsOnce(ws: Workspace, seal: RowSeal): Promise<void> {
+export async function sealRowsOnce(ws: Workspace, seal: RowSeal, keyMadeNow: boolean): Promise<void> {
   const file = join(ws.cairnDir, ROWS_SEALED_FILE);
   if (existsSync(file)) return;
   const db = ws.meta.db;
@@ -60,7 +60,10 @@ export async function sealRowsOnce(ws: Workspace, seal: RowSeal): Promise<void> 
     .select('id_hash')
     .where('id_hash', '=', ROWS_SEALED_ROW)
     .executeTakeFirst();
-  if (!marked) {
+  // Only the start that made the session key seals (the upgrade: rows from before seals had no
+  // key to be sealed with). A data dir that came with its key (another host's copy) never does:
+  // a writer of the database could delete the database's mark, plant rows, and have them sealed.
+  if (!marked && keyMadeNow) {
     await db.transaction().execute(async (trx) => {
       await sealIdentityRows(trx, seal, true);
       const sessions = await trx

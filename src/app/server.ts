@@ -232,9 +232,10 @@ async function jobsAndSessions(
     const jobs = opts.local ? {} : serverJobs(jobOptions(dataDir, fresh, opts, store?.url));
     // `cairn ui` has no browser sign-in and no accounts: nothing of them is kept in the user's workspace.
     if (opts.local) return { jobs, sessions: memorySessions(), rows: null };
+    const keyMadeNow = !existsSync(join(ws.cairnDir, SESSION_KEY_FILE));
     const keys = await openSessionKeys(ws);
     const rows = rowGuard(ws, keys.rowKey);
-    await sealRowsOnce(ws, rows);
+    await sealRowsOnce(ws, rows, keyMadeNow);
     await sealClearSessions(ws, keys, rows);
     return { jobs, sessions: dbSessions(ws, keys, rows, leaseLocks(ws.meta.db, leaseOf(opts.env))), rows };
   } catch (err) {
@@ -583,8 +584,6 @@ function readClaims(
     ...(typeof v.recheckAt === 'number' ? { recheckAt: v.recheckAt } : {}),
   };
 }
-
-/** The browser_sessions row holding the check value of the session key the rows are sealed with. */
 
 /**
  * The data dir's session key, checked against the one the database's sessions were sealed with

@@ -191,16 +191,21 @@ describe('the first start after the upgrade seals the rows already there, once',
     let server = t.server;
     try {
       await server.close();
-      // The database and data dir as a server from before row seals left them.
+      // The database and data dir as a server from before row seals left them: no seals, no
+      // session key, no marks.
       const meta = await openMetaStore(join(t.dataDir, '.cairn', 'meta.db'));
       try {
         for (const table of ['principals', 'api_tokens', 'role_grants', 'browser_sessions'] as const)
           await meta.db.updateTable(table).set({ row_mac: null }).execute();
-        await meta.db.deleteFrom('browser_sessions').where('id_hash', '=', 'rows-sealed').execute();
+        await meta.db
+          .deleteFrom('browser_sessions')
+          .where('id_hash', 'in', ['rows-sealed', 'session-key-check'])
+          .execute();
       } finally {
         await meta.close();
       }
       rmSync(join(t.dataDir, '.cairn', ROWS_SEALED_FILE));
+      rmSync(join(t.dataDir, '.cairn', 'keys', 'session.key'));
       const start = () => startServer({ listen: '127.0.0.1:0', dataDir: t.dataDir, env: process.env });
       const get = async (token: string, path: string) =>
         (await fetch(server.url + path, { headers: { authorization: `Bearer ${token}` } })).status;
@@ -208,7 +213,8 @@ describe('the first start after the upgrade seals the rows already there, once',
       expect(await get(t.tokens.admin!, '/api/v1/accounts')).toBe(200);
       expect(await get(t.tokens.carol!, '/api/v1/whoami')).toBe(200);
       await server.close();
-      // A grant written unsealed after that (the database's own mark of the upgrade removed too) is not sealed by a restart.
+      // A grant written unsealed after that (the database's own mark of the upgrade removed too) is
+      // not sealed by a restart, nor by a new host given only the session key (no mark file).
       const again = await openMetaStore(join(t.dataDir, '.cairn', 'meta.db'));
       try {
         await again.db
@@ -220,6 +226,7 @@ describe('the first start after the upgrade seals the rows already there, once',
       } finally {
         await again.close();
       }
+      rmSync(join(t.dataDir, '.cairn', ROWS_SEALED_FILE));
       server = await start();
       expect(await get(t.tokens.carol!, '/api/v1/accounts')).toBe(403);
       expect(await get(t.tokens.admin!, '/api/v1/accounts')).toBe(200);

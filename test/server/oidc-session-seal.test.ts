@@ -1,11 +1,11 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- HTTP answers are checked field by field in the tests */
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oidcSettings, sessionHash } from '../../src/app/oidc/index.js';
-import { ROWS_SEALED_FILE } from '../../src/app/row-guard.js';
+import { rowSeal, sealedFields } from '../../src/identity/index.js';
 import { SESSION_KEY_FILE, sessionKeys } from '../../src/app/session-seal.js';
 import { openMetaStore } from '../../src/meta/open.js';
 import { startServer } from '../../src/server/start.js';
@@ -157,17 +157,23 @@ describe.skipIf(!pg)('browser-session refresh tokens: sealed at rest, spent once
       token = sessionKeys(Buffer.from(readFileSync(keyFile(a.dataDir), 'utf8').trim(), 'hex')).open(h, v.refreshToken)!;
       expect(issued).toContain(token);
       const clear = { cairnSession: 2, claims: v.claims, refreshToken: token, recheckAt: v.recheckAt };
-      // A server before sealing was also before row seals: its rows carry none, and nothing marks them sealed yet.
-      await meta.db
-        .updateTable('browser_sessions')
-        .set({ claims: JSON.stringify(clear), row_mac: null })
+      // The row keeps a valid seal (the server's row seal, over the row as it now reads): what is
+      // tested is the refresh token in the clear, not a row without a seal.
+      const raw = Buffer.from(readFileSync(keyFile(a.dataDir), 'utf8').trim(), 'hex');
+      const row = await meta.db
+        .selectFrom('browser_sessions')
+        .selectAll()
         .where('id_hash', '=', h)
-        .execute();
-      await meta.db.deleteFrom('browser_sessions').where('id_hash', '=', 'rows-sealed').execute();
+        .executeTakeFirstOrThrow();
+      const claims = JSON.stringify(clear);
+      const row_mac = rowSeal(sessionKeys(raw).rowKey).mac(
+        'browser_sessions',
+        sealedFields.browser_sessions({ ...row, claims }),
+      );
+      await meta.db.updateTable('browser_sessions').set({ claims, row_mac }).where('id_hash', '=', h).execute();
     } finally {
       await meta.close();
     }
-    rmSync(join(a.dataDir, '.cairn', ROWS_SEALED_FILE));
     expect(dump()).toContain(token);
     // Another server process starting on the database seals it.
     const c = await startServer({ listen: '127.0.0.1:0', dataDir: a.dataDir, db: db.url, env: process.env });

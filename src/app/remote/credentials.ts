@@ -172,8 +172,11 @@ export async function withRenewalLock<T>(env: NodeJS.ProcessEnv, url: string, fn
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      if (renewalLockStale(path)) {
-        rmSync(path, { force: true });
+      const stale = staleRenewalLock(path);
+      if (stale !== null) {
+        // Only the lock judged stale: another command may have taken it over meanwhile, and its
+        // fresh lock must not be removed (both would then renew).
+        if (stale === '' || readOr(path, '') === stale) rmSync(path, { force: true });
         continue;
       }
       if (Date.now() > deadline)
@@ -187,22 +190,28 @@ export async function withRenewalLock<T>(env: NodeJS.ProcessEnv, url: string, fn
     return await fn();
   } finally {
     // Only our own: a holder we declared stale may have been replaced by a third command.
-    try {
-      if (readFileSync(path, 'utf8') === mine) rmSync(path, { force: true });
-    } catch {
-      // Already gone.
-    }
+    if (readOr(path, '') === mine) rmSync(path, { force: true });
   }
 }
 
-function renewalLockStale(path: string): boolean {
+/** The content of a renewal lock that is stale (a dead holder's, or too old), '' if gone, else null. */
+function staleRenewalLock(path: string): string | null {
   try {
     const st = statSync(path);
-    if (Date.now() - st.mtimeMs > RENEWAL_STALE_MS) return true;
-    const holder = JSON.parse(readFileSync(path, 'utf8')) as { pid: number; host: string };
-    return holder.host === hostname() && !processAlive(holder.pid);
+    const text = readFileSync(path, 'utf8');
+    if (Date.now() - st.mtimeMs > RENEWAL_STALE_MS) return text;
+    const holder = JSON.parse(text) as { pid: number; host: string };
+    return holder.host === hostname() && !processAlive(holder.pid) ? text : null;
   } catch (err) {
     // Gone meanwhile (try again at once), or being written by its owner (held).
-    return (err as NodeJS.ErrnoException).code === 'ENOENT';
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? '' : null;
+  }
+}
+
+function readOr(path: string, fallback: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return fallback;
   }
 }
