@@ -77,7 +77,9 @@ async function reseal(ws: Workspace): Promise<Resealed> {
         commit(async (tx) => {
           const db = tx.db;
           const sealed = await sealIdentityRows(db, seal, false);
-          const ended = await db.deleteFrom('browser_sessions').executeTakeFirst();
+          const marks = [KEY_CHECK_ROW, ROWS_SEALED_ROW];
+          const ended = await db.deleteFrom('browser_sessions').where('id_hash', 'not in', marks).executeTakeFirst();
+          await db.deleteFrom('browser_sessions').where('id_hash', 'in', marks).execute();
           const now = new Date().toISOString();
           const mark = (id_hash: string, claims: string) => ({
             id_hash,
@@ -90,11 +92,7 @@ async function reseal(ws: Workspace): Promise<Resealed> {
             .insertInto('browser_sessions')
             .values([mark(KEY_CHECK_ROW, JSON.stringify(keys.check)), mark(ROWS_SEALED_ROW, JSON.stringify(now))])
             .execute();
-          const out = {
-            ...sealed,
-            // The two bookkeeping rows (the key check, the sealed mark) are not sessions.
-            sessions: Math.max(0, Number(ended.numDeletedRows ?? 0) - 2),
-          };
+          const out = { ...sealed, sessions: Number(ended.numDeletedRows ?? 0) };
           // The event is appended after this, in the same transaction: it says what was done.
           draft.params = { ...out };
           return out;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   addAccount,
   authenticateToken,
@@ -137,7 +138,7 @@ function knownGrants(g: readonly Grant[]): KnownGrants {
 }
 
 /**
- * Credentials already verified at one identity generation, by the whole token: a request with
+ * Credentials already verified at one identity generation, by the whole token's digest: a request with
  * one skips hashing its secret and parsing its account's groups. Only what a successful check
  * returned is kept (a wrong secret is never a key); expiry is checked on every use (a kept one
  * past it goes back to authenticateToken, which refuses it), and any revocation, disabled
@@ -148,15 +149,20 @@ class VerifiedTokens {
 
   /** `nowMs` against the stored expiry (isoUtc's text, whose order as a number is its order as text). */
   get(token: string, nowMs: number): Authenticated | null {
-    const hit = this.#kept.get(token);
+    const hit = this.#kept.get(keyOf(token));
     return hit && hit.expires > nowMs ? copyOf(hit.who) : null;
   }
 
   keep(token: string, expires: number, who: Authenticated): void {
     // Bounded: a flood of distinct (valid) tokens cannot grow it without limit.
     if (this.#kept.size >= 10_000) this.#kept.clear();
-    this.#kept.set(token, { expires, who: copyOf(who) });
+    this.#kept.set(keyOf(token), { expires, who: copyOf(who) });
   }
+}
+
+/** A kept credential's key: its digest, so the process's memory holds no bearer secret for long. */
+function keyOf(token: string): string {
+  return createHash('sha256').update(token).digest('base64');
 }
 
 /**

@@ -158,7 +158,6 @@ export async function uploadPacks(
   return { missing, total };
 }
 
-/** Exports this workspace's log and uploads every file of the bundle under audit/<workspace>/. */
 /** `state` naming this workspace's log as just uploaded (its size and root) at its place on the remote. */
 export function withOwnLogEntry(deps: TransferDeps, state: RemoteState, audit: { size: number; root: string }) {
   const entry = {
@@ -171,6 +170,7 @@ export function withOwnLogEntry(deps: TransferDeps, state: RemoteState, audit: {
   return mergeState(state, { ...emptyState(), audit: [entry] });
 }
 
+/** Exports this workspace's log and uploads every file of the bundle under audit/<workspace>/. */
 export async function uploadAuditLog(
   deps: TransferDeps,
   r: OpenedRemote,

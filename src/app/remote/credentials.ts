@@ -176,7 +176,7 @@ export async function withRenewalLock<T>(env: NodeJS.ProcessEnv, url: string, fn
       if (stale !== null) {
         // Only the lock judged stale: another command may have taken it over meanwhile, and its
         // fresh lock must not be removed (both would then renew).
-        if (stale === '' || readOr(path, '') === stale) rmSync(path, { force: true });
+        if (stale !== '' && readOr(path, '') === stale) rmSync(path, { force: true });
         continue;
       }
       if (Date.now() > deadline)

@@ -8,6 +8,8 @@ import { currentSession, updateTokens, withRenewalLock, type ServerSession } fro
 
 /** The most of a sign-in answer read (a config, a token): a server that streams more is cut off. */
 const SMALL_ANSWER = 1024 * 1024;
+/** How long one request to the provider may take. */
+const PROVIDER_TIMEOUT_MS = 30_000;
 
 /** What the person must do in a browser to let this CLI sign in (RFC 8628 §3.3). */
 export interface DevicePrompt {
@@ -158,6 +160,9 @@ async function postForm(url: string, form: Record<string, string>): Promise<{ ok
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
       body: new URLSearchParams(form),
+      // Well inside the renewal lock's one minute (credentials.ts): a renewal taking longer would
+      // see its lock taken over and the refresh token spent twice.
+      signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS),
     });
   } catch (err) {
     throw new CairnError('SERVER_UNAVAILABLE', `cannot reach the OpenID provider at ${url}: ${(err as Error).message}`);

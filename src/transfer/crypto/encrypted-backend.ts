@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } f
 import { CairnError } from '../../core/errors.js';
 import { assertKey } from '../backends/keys.js';
 import { getBound, tooLarge } from '../backends/bounded.js';
-import { type GetOptions, type ListOptions, type RemoteBackend } from '../backends/port.js';
+import { type GetOptions, type RemoteBackend } from '../backends/port.js';
 
 const MAGIC = Buffer.from('CRN1', 'ascii');
 const NONCE = 12;
@@ -113,8 +113,8 @@ export class EncryptedBackend implements RemoteBackend {
   }
 
   /** Which of `keys` the remote holds: one listing of the opaque names, matched locally. */
-  async present(keys: readonly string[], opts?: ListOptions): Promise<Map<string, number>> {
-    const stored = new Map((await this.inner.list('o/', opts)).map((o) => [o.key, o.size]));
+  async present(keys: readonly string[]): Promise<Map<string, number>> {
+    const stored = new Map((await this.inner.list('o/')).map((o) => [o.key, o.size]));
     const out = new Map<string, number>();
     for (const k of keys) {
       const size = stored.get(this.physicalName(k));

@@ -3,7 +3,7 @@ import { constants as fsConstants, promises as fsp, type Dir } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CairnError, ioError } from '../../../core/errors.js';
 import { fsyncDir } from '../../../storage/objects/durable.js';
-import { assertKey } from '../keys.js';
+import { assertKey, foldersOf, linkedFolder } from '../keys.js';
 import type { GetOptions, ListOptions, RemoteBackend } from '../port.js';
 import { getBound, listBound, readBounded, tooLarge, tooMany } from '../bounded.js';
 
@@ -101,14 +101,7 @@ export class FsBackend implements RemoteBackend {
    * fine (mkdir makes real ones); the root itself may be a link.
    */
   private async noLinkedFolders(key: string): Promise<void> {
-    const folders = [
-      TMP,
-      ...assertKey(key)
-        .split('/')
-        .slice(0, -1)
-        .map((_, i, a) => a.slice(0, i + 1).join('/')),
-    ];
-    for (const rel of new Set(folders)) {
+    for (const rel of foldersOf(key, TMP)) {
       const at = join(this.root, ...rel.split('/'));
       let isLink: boolean;
       try {
@@ -118,15 +111,7 @@ export class FsBackend implements RemoteBackend {
         if (code === 'ENOENT' || code === 'ENOTDIR') continue;
         throw ioError(err, 'stat', at);
       }
-      if (isLink)
-        throw new CairnError(
-          'PATH_UNSAFE',
-          `${this.url}: ${rel} is a symbolic link; nothing is written or deleted through it`,
-          {
-            hint: 'a folder remote holds real folders only; someone with write access to it may have planted the link',
-            data: { key, link: rel },
-          },
-        );
+      if (isLink) throw linkedFolder(this.url, key, rel);
     }
   }
 

@@ -3,7 +3,7 @@ import { userInfo } from 'node:os';
 import { join, posix } from 'node:path';
 import type { FileEntryWithStats, SFTPWrapper } from 'ssh2';
 import { CairnError } from '../../../core/errors.js';
-import { assertKey } from '../keys.js';
+import { assertKey, foldersOf, linkedFolder } from '../keys.js';
 import type { GetOptions, ListOptions, RemoteBackend } from '../port.js';
 import { getBound, listBound, tooLarge, tooMany } from '../bounded.js';
 import { withRetry } from '../retry.js';
@@ -57,8 +57,6 @@ export class SshBackend implements RemoteBackend {
   private closes = 0;
   /** Directories known to exist, to spare a round trip per put. */
   private readonly dirs = new Set<string>();
-  /** Folders under the root found to be real folders, not links (noLinkedFolders). */
-  private readonly real = new Set<string>();
   /** Temp files of puts whose connection died before they could remove them. */
   private readonly orphans = new Set<string>();
 
@@ -217,27 +215,18 @@ export class SshBackend implements RemoteBackend {
   /**
    * Refuses a key whose folders under the root are symbolic links (as the folder backend does):
    * whoever else can write to the remote's folder could otherwise have a push write, and a gc or
-   * erase delete, outside it with the pusher's own account. Folders seen real are not asked again.
+   * erase delete, outside it with the pusher's own account.
    */
   private async noLinkedFolders(sftp: SFTPWrapper, key: string): Promise<void> {
-    const parts = assertKey(key).split('/').slice(0, -1);
-    const folders = [TMP, ...parts.map((_, i) => parts.slice(0, i + 1).join('/'))].filter((f) => !this.real.has(f));
+    // Asked at every write and delete (in parallel: one round trip), never remembered: a folder
+    // seen real can be swapped for a link between two puts.
     await Promise.all(
-      folders.map(async (rel) => {
+      foldersOf(key, TMP).map(async (rel) => {
         const st = await sftpOps.lstat(sftp, posix.join(this.root, rel)).catch((err: unknown) => {
           if (sftpStatus(err) === SFTP_STATUS.NO_SUCH_FILE) return null;
           throw err;
         });
-        if (st?.isSymbolicLink())
-          throw new CairnError(
-            'PATH_UNSAFE',
-            `${this.url}: ${rel} is a symbolic link; nothing is written or deleted through it`,
-            {
-              hint: 'a remote holds real folders only; someone with write access to it may have planted the link',
-              data: { key, link: rel },
-            },
-          );
-        if (st?.isDirectory()) this.real.add(rel);
+        if (st?.isSymbolicLink()) throw linkedFolder(this.url, key, rel);
       }),
     );
   }
