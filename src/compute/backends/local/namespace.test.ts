@@ -7,10 +7,17 @@ const account = { uid: 1234, gid: 1234 };
 const req = { command: 'echo hi', gracePeriodS: 2.5 };
 
 describe('namespacedJob', () => {
-  it("hands the root init only the system's PATH; the job's environment goes to the job as arguments", () => {
-    const job = namespacedJob(req, account, { carry: [], hide: [] }, { LD_PRELOAD: '/tmp/x.so', PATH: '/opt/bin' });
+  it("hands the root init only the system's PATH; the job's environment goes to the job on stdin, never as arguments", () => {
+    const job = namespacedJob(
+      req,
+      account,
+      { carry: [], hide: [] },
+      { LD_PRELOAD: '/tmp/x.so', PATH: '/opt/bin', API_KEY: 'sk-secret' },
+    );
     expect(job.env).toEqual({ PATH: expect.stringContaining('/usr/bin') });
-    expect(job.args.slice(-2)).toEqual(['LD_PRELOAD=/tmp/x.so', 'PATH=/opt/bin']);
+    expect(job.input).toBe('LD_PRELOAD=/tmp/x.so\0PATH=/opt/bin\0API_KEY=sk-secret\0');
+    // Arguments are readable by every account on the host (/proc/<pid>/cmdline) for the job's life.
+    expect(job.args.join(' ')).not.toContain('sk-secret');
     // uid gid grace command ncarry nhide, after the init's name.
     const at = job.args.indexOf('cairn-job-init');
     expect(job.args.slice(at + 1, at + 7)).toEqual(['1234', '1234', '3', 'echo hi', '0', '0']);

@@ -20,7 +20,8 @@ import type { JobAccount, JobRequest } from '../port.js';
  * LD_PRELOAD would otherwise run in mount as root); the job's environment reaches only the
  * job's shell, through `env -i` after setpriv dropped to the account.
  *
- * Arguments: uid gid graceS command ncarry nhide carry... [parent keep]... NAME=VALUE...
+ * Arguments: uid gid graceS command ncarry nhide carry... [parent keep]...; stdin: the job's
+ * environment, NAME=VALUE entries each ended by a NUL.
  */
 const INIT = [
   'fail() { echo "cairn: the job\'s private namespace could not be set up ($1); nothing of the job ran" >&2; exit 125; }',
@@ -39,7 +40,11 @@ const INIT = [
   '  place "$fd" "$2"; nhide=$((nhide-1)); shift 2',
   'done',
   'while [ "$fd" -gt 2 ]; do eval "exec $fd<&-"; fd=$((fd-1)); done',
-  'setpriv --reuid="$uid" --regid="$gid" --clear-groups -- env -i -- "$@" /bin/sh -c "$cmd" &',
+  // The job's environment comes on stdin (NUL-separated), never as arguments of a process that
+  // lives as long as the job: any account on the host reads /proc/<pid>/cmdline (set -- changes
+  // this shell's arguments, not that record). The job's stdin is /dev/null, as without namespaces.
+  'set --; while IFS= read -r -d "" v; do set -- "$@" "$v"; done',
+  'setpriv --reuid="$uid" --regid="$gid" --clear-groups -- env -i -- "$@" /bin/sh -c "$cmd" </dev/null &',
   'job=$!',
   'while :; do wait "$job"; rc=$?; kill -0 "$job" 2>/dev/null || break; done',
   'others() {',
@@ -70,7 +75,7 @@ const UNSHARE =
 /** The shared folders a job gets a private tmpfs on. */
 const PRIVATE = ['/tmp', '/dev/shm', '/var/tmp'];
 
-/** dash opens file descriptors 3 to 9 only: one per carried folder and per hidden parent. */
+/** The init holds file descriptors 3 to 9 (what any POSIX shell opens): one per carried folder and per hidden parent. */
 const MAX_HELD = 7;
 
 /** Arguments of `unshare` that run `req`'s command in its own namespaces as `account` (pure). */
@@ -79,7 +84,7 @@ export function namespacedJob(
   account: Pick<JobAccount, 'uid' | 'gid'>,
   view: JobView,
   env: NodeJS.ProcessEnv,
-): { file: string; args: string[]; env: Record<string, string> } {
+): { file: string; args: string[]; env: Record<string, string>; input: string } {
   const carry = carried(view.carry);
   for (const h of view.hide)
     if (!h.keep.startsWith(`${h.parent}/`)) throw new CairnError('INTERNAL', `${h.keep} is not inside ${h.parent}`);
@@ -96,7 +101,8 @@ export function namespacedJob(
     '--mount-proc',
     '--propagation',
     'private',
-    '/bin/sh',
+    // bash, not dash: the init reads the job's environment NUL-separated (read -d '').
+    '/bin/bash',
     '-c',
     INIT,
     'cairn-job-init',
@@ -108,9 +114,11 @@ export function namespacedJob(
     String(view.hide.length),
     ...carry,
     ...view.hide.flatMap((h) => [h.parent, h.keep]),
-    ...Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`])),
   ];
-  return { file: UNSHARE, args, env: { PATH: SYSTEM_PATH } };
+  const vars = Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+  if (vars.some((v) => v.includes('\0')))
+    throw new CairnError('USAGE', "a job's environment variable holds a NUL byte");
+  return { file: UNSHARE, args, env: { PATH: SYSTEM_PATH }, input: vars.map((v) => `${v}\0`).join('') };
 }
 
 /**
@@ -130,7 +138,13 @@ function carried(paths: readonly string[]): string[] {
  */
 export function probeJobNamespaces(account: Pick<JobAccount, 'uid' | 'gid'>): string | null {
   const job = namespacedJob({ command: 'true', gracePeriodS: 0 }, account, { carry: [], hide: [] }, {});
-  const r = spawnSync(job.file, job.args, { encoding: 'utf8', cwd: '/', env: job.env, timeout: 10_000 });
+  const r = spawnSync(job.file, job.args, {
+    encoding: 'utf8',
+    cwd: '/',
+    env: job.env,
+    input: job.input,
+    timeout: 10_000,
+  });
   if (r.status === 0) return null;
   const said = `${r.error?.message ?? ''} ${r.stderr ?? ''}`.trim().split('\n')[0];
   return `unshare ${r.status === null ? `ended by ${r.signal ?? 'an error'}` : `exited ${r.status}`}${said ? `: ${said}` : ''}`;

@@ -314,10 +314,14 @@ function main(): void {
   const child = spawn(ns?.file ?? '/bin/sh', ns?.args ?? ['-c', req.command], {
     cwd: req.cwd,
     env: ns?.env ?? env,
-    stdio: ['ignore', out, err],
+    stdio: [ns ? 'pipe' : 'ignore', out, err],
     detached: true,
     ...(req.runAs && !ns ? { uid: req.runAs.uid, gid: req.runAs.gid } : {}),
   });
+  // The namespaced job's environment, on the init's stdin (namespace.ts); a job that ended at
+  // once closes the pipe before it is read, which is its own failure, not this process's.
+  child.stdin?.on('error', () => {});
+  if (ns) child.stdin!.end(ns.input);
   closeSync(out);
   closeSync(err);
   writeAtomic(startFile(stateDir, req.runId), `${startedAt.toISOString()}\n`);
