@@ -1,4 +1,5 @@
 import { chownSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -34,6 +35,34 @@ describe.runIf(isRoot)('checkpoint folders between pool accounts', () => {
       expect(lstatSync(join(ckpt, 'theirs')).uid).toBe(3_900_003);
       expect(lstatSync(outside).uid).toBe(0);
     } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('a tree too deep to name does not stop the take-back: the rest is taken, the rest counted', () => {
+    const root = mkdtempSync(join(tmpdir(), 'cairn-deep-'));
+    try {
+      const out = join(root, 'out');
+      mkdirSync(out);
+      writeFileSync(join(out, 'model.bin'), 'm');
+      // 300 folders of 20 characters: past PATH_MAX (4096), made one step at a time as a job would.
+      execFileSync('bash', [
+        '-c',
+        'cd "$1" && for i in $(seq 300); do mkdir dddddddddddddddddddd && cd dddddddddddddddddddd || exit 1; done',
+        '_',
+        out,
+      ]);
+      chownSync(join(out, 'model.bin'), 3_900_001, 3_900_001);
+      const missed = takeBackFromJob([out]);
+      expect(missed).toBeGreaterThan(0);
+      expect(lstatSync(join(out, 'model.bin')).uid).toBe(0);
+    } finally {
+      execFileSync('bash', [
+        '-c',
+        'cd "$1" && while [ -d out ]; do mv out/dddddddddddddddddddd x && rm -rf out && mv x out || break; done; true',
+        '_',
+        root,
+      ]);
       rmSync(root, { recursive: true, force: true });
     }
   });

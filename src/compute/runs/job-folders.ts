@@ -69,15 +69,24 @@ function giveTree(dir: string, account: JobAccount): void {
 
 /**
  * Gives a run's folders back to the server once its account has no process left (the run still
- * holds it): the account's later jobs, other runs', can no longer read or change them.
+ * holds it): the account's later jobs, other runs', can no longer read or change them. Returns
+ * how many entries could not be taken back (0 for a tree the job left alone).
  */
-export function takeBackFromJob(dirs: string[]): void {
+export function takeBackFromJob(dirs: string[]): number {
   const me = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+  let missed = 0;
+  // The tree is the job's: what it made unreadable or too deep to name (ENAMETOOLONG) is left as
+  // it is, and counted, rather than stopping the run from ever ending (its lease held for good).
   const walk = (p: string) => {
-    const st = lstatSync(p, { throwIfNoEntry: false });
-    if (!st) return;
-    if (st.isDirectory()) for (const name of readdirSync(p)) walk(join(p, name));
-    lchownSync(p, me.uid, me.gid);
+    try {
+      const st = lstatSync(p, { throwIfNoEntry: false });
+      if (!st) return;
+      if (st.isDirectory()) for (const name of readdirSync(p)) walk(join(p, name));
+      lchownSync(p, me.uid, me.gid);
+    } catch {
+      missed++;
+    }
   };
   for (const d of dirs) walk(d);
+  return missed;
 }
