@@ -825,9 +825,20 @@ function ownPlacer(
   onPoisoned: ((p: PoisonedPack) => Promise<void>) | undefined,
 ): (outputs: OwnOutputs) => Promise<OwnOutputs> {
   const placed = new Set<string>();
+  // One placing per pack at a time: readers of the state arriving together wait for the same
+  // one, rather than each reading the whole pack into memory and writing it again.
+  const placing = new Map<string, Promise<boolean>>();
   const sizes = new Map<string, number>();
+  const placeOnce = (id: string): Promise<boolean> => {
+    if (placed.has(id)) return Promise.resolve(true);
+    let p = placing.get(id);
+    if (!p) {
+      p = placeOne(id).finally(() => placing.delete(id));
+      placing.set(id, p);
+    }
+    return p;
+  };
   const placeOne = async (id: string): Promise<boolean> => {
-    if (placed.has(id)) return true;
     const size = sizes.get(id);
     if (!read || size === undefined) return false;
     let body: Buffer;
@@ -852,7 +863,7 @@ function ownPlacer(
   return async (outputs) => {
     for (const p of outputs.packs) sizes.set(p.id, p.size);
     const ok = new Map<string, boolean>();
-    for (const id of new Set(outputs.versions.flatMap((v) => v.packs))) ok.set(id, await placeOne(id));
+    for (const id of new Set(outputs.versions.flatMap((v) => v.packs))) ok.set(id, await placeOnce(id));
     const versions = outputs.versions.filter((v) => v.packs.every((id) => ok.get(id)));
     return { ...outputs, versions };
   };
