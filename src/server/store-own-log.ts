@@ -32,26 +32,18 @@ import { inTempFolder } from './temp-files.js';
 export type OwnLog = ExportHead;
 
 /**
- * The export a state whose served bytes are `served` names: the latest, if it was made after a
- * state with these very bytes was read (then every row in it had its event committed before the
- * export), or a new one. The rows must have been read before `served`, as `stateFor` does.
+ * The export a state names: the latest, if it was made after a state with these very rows was
+ * read (then every row in it had its event committed before the export), or a new one. `state`
+ * is the stored state as parsed, read before the rows as `stateFor` does. Its generation is left
+ * out of the digest: an import that only adds to the stored state what the served one already
+ * listed (the runs the server trained) moves the generation alone, and the rows — what the
+ * export must cover — are the same.
  */
-export async function ownLogFor(rt: ServerRuntime, store: ServerStore, served: Buffer): Promise<OwnLog> {
-  const state = sha256Hex(withoutGeneration(served));
+export async function ownLogFor(rt: ServerRuntime, store: ServerStore, state: object): Promise<OwnLog> {
+  const digest = sha256Hex(JSON.stringify({ ...state, generation: null }));
   const latest = await latestExport(store.own);
-  if (latest?.state === state && latest.workspace === rt.workspaceId) return latest;
-  return exportNow(rt, store, state);
-}
-
-/**
- * The served bytes less the state's generation: an import that only adds to the stored state
- * what the served one already listed (the runs the server trained) moves the generation alone,
- * and the rows — what the export must cover — are the same.
- */
-function withoutGeneration(served: Buffer): Buffer {
-  const st = JSON.parse(served.toString('utf8')) as Record<string, unknown>;
-  if (!('generation' in st)) return served;
-  return Buffer.from(JSON.stringify({ ...st, generation: null }));
+  if (latest?.state === digest && latest.workspace === rt.workspaceId) return latest;
+  return exportNow(rt, store, digest);
 }
 
 /** A new export made for the served state whose digest is `state`, unless one was made for it meanwhile. */

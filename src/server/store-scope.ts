@@ -291,7 +291,7 @@ async function stateFor(rt: ServerRuntime, store: ServerStore, r: Reader, scope:
   const rows = r.readable.all
     ? whole
     : cutState(whole, (await hiddenOutputs(rt.services, r)).refs, (p) => mayRead(r, p)).state;
-  const log = await ownLogFor(rt, store, bytes);
+  const log = await ownLogFor(rt, store, whole);
   const state = r.readable.all ? rows : await vouchedForReader(rt, store, r, scope, rows, log);
   return Buffer.from(JSON.stringify(servedState(state, { evaluations: state.evaluations, ownLog: ownLogEntry(log) })));
 }
