@@ -59,7 +59,7 @@ describe.runIf(isRoot)('checkpoint folders between pool accounts', () => {
     } finally {
       execFileSync('bash', [
         '-c',
-        'cd "$1" && while [ -d out ]; do mv out/dddddddddddddddddddd x && rm -rf out && mv x out || break; done; true',
+        'cd "$1" && while [ -d out/dddddddddddddddddddd ]; do mv out/dddddddddddddddddddd x && rm -rf out && mv x out || break; done; true',
         '_',
         root,
       ]);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CairnError } from '../../core/errors.js';
 
 /**
@@ -30,7 +30,7 @@ export function acquireShared(dir: string, command: string, waitMs = 120_000): L
   const mine = join(dir, `shared-${process.pid}-${randomBytes(4).toString('hex')}.lock`);
   const deadline = Date.now() + waitMs;
   for (;;) {
-    fs.writeFileSync(mine, JSON.stringify(info(command)));
+    writeWhole(mine, JSON.stringify(info(command)), false);
     const holder = liveHolder(join(dir, EXCLUSIVE));
     if (!holder) return { release: () => fs.rmSync(mine, { force: true }) };
     fs.rmSync(mine, { force: true });
@@ -44,7 +44,7 @@ export function acquireExclusive(dir: string, command: string): Lock {
   const path = join(dir, EXCLUSIVE);
   for (let attempt = 0; ; attempt++) {
     try {
-      fs.writeFileSync(path, JSON.stringify(info(command)), { flag: 'wx' });
+      writeWhole(path, JSON.stringify(info(command)), true);
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
@@ -73,7 +73,7 @@ export function tryExclusiveFromShared(dir: string, command: string): Lock | nul
   fs.mkdirSync(dir, { recursive: true });
   const path = join(dir, EXCLUSIVE);
   try {
-    fs.writeFileSync(path, JSON.stringify(info(command)), { flag: 'wx' });
+    writeWhole(path, JSON.stringify(info(command)), true);
   } catch {
     return null;
   }
@@ -86,6 +86,30 @@ export function tryExclusiveFromShared(dir: string, command: string): Lock | nul
     }
   }
   return { release: () => fs.rmSync(path, { force: true }) };
+}
+
+/**
+ * Puts `text` under `path` whole or not at all (`exclusive`: failing with EEXIST when it is there).
+ * A process killed between creating a lock file and writing it left it empty, which every writer
+ * and gc then waited out as held by an unknown process for a minute (test/faults/crash-random).
+ * The text is written to a file of its own first, then linked (exclusive) or renamed into place;
+ * a file system without hard links gets the old exclusive create.
+ */
+function writeWhole(path: string, text: string, exclusive: boolean): void {
+  const tmp = join(dirname(path), `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  fs.writeFileSync(tmp, text, { flag: 'wx' });
+  try {
+    if (!exclusive) return fs.renameSync(tmp, path);
+    try {
+      fs.linkSync(tmp, path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
+      fs.writeFileSync(path, text, { flag: 'wx' });
+    }
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
 }
 
 function info(command: string): LockInfo {
